@@ -1,0 +1,107 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+
+import java.util.function.Supplier;
+
+/**
+ * Local syscalls with errno turned into {@link SyscallException}. The description is built only on
+ * failure, so hot paths (page copies, ptrace steps) pay nothing for good messages.
+ */
+public final class Sys {
+    private Sys() {}
+
+    public static long call(Supplier<String> what, long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+        long r = LibC.syscall(nr, a1, a2, a3, a4, a5, a6);
+        if (r == -1) {
+            throw new SyscallException(what.get(), Native.getLastError());
+        }
+        return r;
+    }
+
+    public static long call(Supplier<String> what, long nr, long a1, long a2, long a3, long a4) {
+        return call(what, nr, a1, a2, a3, a4, 0, 0);
+    }
+
+    public static long address(Pointer p) {
+        return p == null ? 0 : Pointer.nativeValue(p);
+    }
+
+    public static void kill(Pid pid, int signal) {
+        call(() -> "kill(pid " + pid + ", " + Signals.name(signal) + ")", SyscallNr.KILL, pid.value(), signal, 0, 0);
+    }
+
+    public static void tgkill(Pid tgid, Pid tid, int signal) {
+        call(() -> "tgkill(pid " + tgid + ", tid " + tid + ", " + Signals.name(signal) + ")",
+                SyscallNr.TGKILL, tgid.value(), tid.value(), signal, 0);
+    }
+
+    /** True when the process exists (it may be a zombie). */
+    public static boolean exists(Pid pid) {
+        long r = LibC.syscall(SyscallNr.KILL, pid.value(), 0, 0, 0, 0, 0);
+        return r == 0 || Native.getLastError() == Errno.EPERM;
+    }
+
+    public static Fd pidfdOpen(Pid pid) {
+        return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
+    }
+
+    /** Duplicates fd {@code targetFd} of the process behind {@code pidfd} into this process. */
+    public static Fd pidfdGetfd(Fd pidfd, Pid pid, int targetFd) {
+        return new Fd((int) call(() -> "pidfd_getfd(pid " + pid + ", fd " + targetFd + ")",
+                SyscallNr.PIDFD_GETFD, pidfd.value(), targetFd, 0, 0));
+    }
+
+    /**
+     * One process_vm_readv/writev call over prepared iovec arrays; returns the bytes moved, which
+     * may be fewer than asked when a remote range ends in an unmapped or PROT_NONE page.
+     */
+    public static long processVm(boolean write, Pid pid, IoVecs local, IoVecs remote) {
+        long nr = write ? SyscallNr.PROCESS_VM_WRITEV : SyscallNr.PROCESS_VM_READV;
+        return call(() -> (write ? "process_vm_writev" : "process_vm_readv") + "(pid " + pid + ", "
+                        + remote.count() + " ranges from 0x" + Long.toHexString(remote.base(0)) + ")",
+                nr, pid.value(), address(local.memory()), local.count(), address(remote.memory()), remote.count(), 0);
+    }
+
+    /** Copies {@code len} bytes at {@code remoteAddr} of {@code pid} into {@code dst}; all or an exception. */
+    public static void readFully(Pid pid, long remoteAddr, Pointer dst, long len) {
+        copyFully(false, pid, remoteAddr, dst, len);
+    }
+
+    public static void writeFully(Pid pid, long remoteAddr, Pointer src, long len) {
+        copyFully(true, pid, remoteAddr, src, len);
+    }
+
+    private static void copyFully(boolean write, Pid pid, long remoteAddr, Pointer local, long len) {
+        IoVecs l = new IoVecs(1);
+        IoVecs r = new IoVecs(1);
+        long done = 0;
+        while (done < len) {
+            l.set(0, address(local) + done, len - done);
+            r.set(0, remoteAddr + done, len - done);
+            l.count(1);
+            r.count(1);
+            long n = processVm(write, pid, l, r);
+            if (n <= 0) {
+                throw new KernelException((write ? "process_vm_writev" : "process_vm_readv") + "(pid " + pid
+                        + ", 0x" + Long.toHexString(remoteAddr + done) + "): short transfer, "
+                        + done + " of " + len + " bytes");
+            }
+            done += n;
+        }
+    }
+
+    public static byte[] read(Pid pid, long remoteAddr, int len) {
+        Memory m = new Memory(Math.max(len, 1));
+        readFully(pid, remoteAddr, m, len);
+        return m.getByteArray(0, len);
+    }
+
+    public static void write(Pid pid, long remoteAddr, byte[] data) {
+        Memory m = new Memory(Math.max(data.length, 1));
+        m.write(0, data, 0, data.length);
+        writeFully(pid, remoteAddr, m, data.length);
+    }
+}

@@ -1,0 +1,19 @@
+package dev.cryo.kernel;
+
+/** x86_64 syscall numbers cryo calls, locally or injected into a tracee. */
+public final class SyscallNr {
+    private SyscallNr() {}
+
+    public static final int READ = 0, WRITE = 1, OPEN = 2, CLOSE = 3, FSTAT = 5, LSEEK = 8, MMAP = 9,
+            MPROTECT = 10, MUNMAP = 11, BRK = 12, RT_SIGACTION = 13, RT_SIGPROCMASK = 14, IOCTL = 16,
+            PREAD64 = 17, PWRITE64 = 18, MREMAP = 25, MINCORE = 27, MADVISE = 28, DUP = 32, DUP2 = 33,
+            GETPID = 39, SOCKET = 41, SENDMSG = 46, RECVMSG = 47, CLONE = 56, EXIT = 60, WAIT4 = 61,
+            KILL = 62, FCNTL = 72, CHDIR = 80, FCHDIR = 81, UMASK = 95, GETPPID = 110, SETSID = 112,
+            SETPGID = 109, GETPGID = 121, GETSID = 124, CAPGET = 125, CAPSET = 126, SIGALTSTACK = 131,
+            PERSONALITY = 135, PRCTL = 157, ARCH_PRCTL = 158, CHROOT = 161, GETTID = 186, FUTEX = 202,
+            SET_TID_ADDRESS = 218, EXIT_GROUP = 231, TGKILL = 234, OPENAT = 257, SET_ROBUST_LIST = 273,
+            GET_ROBUST_LIST = 274, DUP3 = 292, RT_TGSIGQUEUEINFO = 297, PRLIMIT64 = 302,
+            PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311, KCMP = 312, MEMFD_CREATE = 319,
+            USERFAULTFD = 323, RSEQ = 334, PIDFD_SEND_SIGNAL = 424, PIDFD_OPEN = 434, CLONE3 = 435,
+            CLOSE_RANGE = 436, PIDFD_GETFD = 438;
+}

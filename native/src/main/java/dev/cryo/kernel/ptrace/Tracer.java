@@ -1,0 +1,268 @@
+package dev.cryo.kernel.ptrace;
+
+import com.sun.jna.Memory;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Owns a set of traced threads from one OS thread. The kernel accepts ptrace requests only from
+ * the thread that seized the tracee, so every method checks it runs there and fails loudly if not
+ * (the alternative is a confusing ESRCH).
+ *
+ * <p>Signals that arrive while cryo holds a thread (signal-delivery stops) are suppressed and
+ * remembered per thread, then handed back at {@link #detach}: none is ever dropped.
+ */
+public final class Tracer implements AutoCloseable {
+    private static final int XSTATE_BUFFER = 1 << 14;
+    /** More held signals than this means a signal storm: give up rather than spin. */
+    private static final int MAX_HELD_SIGNALS = 4096;
+
+    private final Thread owner = Thread.currentThread();
+    private final Map<Integer, List<Integer>> heldSignals = new LinkedHashMap<>();
+    private final Memory iov = new Memory(16);
+    private final Memory regsBuf = new Memory(Registers.SIZE);
+    private final Memory xstateBuf = new Memory(XSTATE_BUFFER);
+    private final Memory word = new Memory(8);
+    private final Memory rseqBuf = new Memory(32);
+
+    private void checkThread() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("ptrace called from thread " + Thread.currentThread().getName()
+                    + " but the tracees belong to " + owner.getName());
+        }
+    }
+
+    public Set<Integer> tracees() {
+        return Collections.unmodifiableSet(heldSignals.keySet());
+    }
+
+    /**
+     * PTRACE_SEIZE then PTRACE_INTERRUPT; call {@link #waitForStop} next. TRACESYSGOOD is always on:
+     * without it a syscall stop cannot be told from a real SIGTRAP.
+     */
+    public void seizeAndInterrupt(int tid, int options) {
+        checkThread();
+        Ptrace.request(Ptrace.SEIZE, tid, 0, options | Ptrace.O_TRACESYSGOOD);
+        heldSignals.put(tid, new ArrayList<>());
+        Ptrace.request(Ptrace.INTERRUPT, tid, 0, 0);
+    }
+
+    /** Adopts a thread that became traced by inheritance (PTRACE_O_TRACECLONE) and is stopped. */
+    public void adopt(int tid) {
+        checkThread();
+        heldSignals.putIfAbsent(tid, new ArrayList<>());
+    }
+
+    /**
+     * Waits until {@code tid} sits in an event stop (after an interrupt or a clone), suppressing and
+     * remembering any signal-delivery stop on the way.
+     */
+    public WaitStatus waitForStop(int tid) {
+        checkThread();
+        while (true) {
+            WaitStatus st = waitTid(tid, "waiting for it to stop");
+            if (st.event() != 0) {
+                return st;
+            }
+            // signal-delivery stop: keep the signal for later and let the interrupt arrive
+            hold(tid, st.stopSignal());
+            Ptrace.request(Ptrace.CONT, tid, 0, 0);
+        }
+    }
+
+    private void hold(int tid, int sig) {
+        List<Integer> held = heldSignals.computeIfAbsent(tid, k -> new ArrayList<>());
+        if (held.size() >= MAX_HELD_SIGNALS) {
+            throw new KernelException("tid " + tid + " keeps receiving signals (" + Signals.name(sig)
+                    + " and " + held.size() + " more) while held by cryo");
+        }
+        held.add(sig);
+    }
+
+    /** Signals that arrived while the thread was held, in arrival order. */
+    public List<Integer> heldSignals(int tid) {
+        return List.copyOf(heldSignals.getOrDefault(tid, List.of()));
+    }
+
+    private WaitStatus waitTid(int tid, String while_) {
+        WaitStatus st;
+        try {
+            st = Ptrace.waitFor(tid, 0);
+        } catch (SyscallException e) {
+            if (e.is(Errno.ECHILD)) {
+                heldSignals.remove(tid);
+                throw new TraceeGoneException(tid, while_, null);
+            }
+            throw e;
+        }
+        if (st.gone()) {
+            heldSignals.remove(tid);
+            throw new TraceeGoneException(tid, while_, st);
+        }
+        return st;
+    }
+
+    /**
+     * Resumes with PTRACE_SYSCALL until the next syscall stop (entry or exit), holding any signal
+     * that shows up on the way.
+     */
+    public void toNextSyscallStop(int tid) {
+        checkThread();
+        Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
+        while (true) {
+            WaitStatus st = waitTid(tid, "running an injected syscall");
+            if (st.isSyscallStop()) {
+                return;
+            }
+            if (st.event() == 0) {
+                hold(tid, st.stopSignal());
+            } else if (st.isEventStop() && st.stopSignal() != Signals.SIGTRAP) {
+                // group-stop of a seized task: its SIGSTOP was already held at delivery
+            } else if (st.event() != Ptrace.EVENT_STOP) {
+                throw new KernelException("tid " + tid + " reported unexpected " + st + " during syscall injection");
+            }
+            Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
+        }
+    }
+
+    public Registers getRegisters(int tid) {
+        checkThread();
+        setIov(regsBuf, Registers.SIZE);
+        Ptrace.request(Ptrace.GETREGSET, tid, Ptrace.NT_PRSTATUS, Sys.address(iov));
+        return new Registers(regsBuf.getLongArray(0, Registers.WORDS));
+    }
+
+    public void setRegisters(int tid, Registers regs) {
+        checkThread();
+        regsBuf.write(0, regs.words(), 0, Registers.WORDS);
+        setIov(regsBuf, Registers.SIZE);
+        Ptrace.request(Ptrace.SETREGSET, tid, Ptrace.NT_PRSTATUS, Sys.address(iov));
+    }
+
+    /** The XSAVE area, at the size the kernel reports for this CPU. */
+    public byte[] getXstate(int tid) {
+        checkThread();
+        setIov(xstateBuf, XSTATE_BUFFER);
+        Ptrace.request(Ptrace.GETREGSET, tid, Ptrace.NT_X86_XSTATE, Sys.address(iov));
+        int len = (int) iov.getLong(8);
+        return xstateBuf.getByteArray(0, len);
+    }
+
+    public void setXstate(int tid, byte[] xstate) {
+        checkThread();
+        if (xstate.length > XSTATE_BUFFER) {
+            throw new IllegalArgumentException("xstate of " + xstate.length + " bytes exceeds " + XSTATE_BUFFER);
+        }
+        xstateBuf.write(0, xstate, 0, xstate.length);
+        setIov(xstateBuf, xstate.length);
+        Ptrace.request(Ptrace.SETREGSET, tid, Ptrace.NT_X86_XSTATE, Sys.address(iov));
+    }
+
+    public long getSigmask(int tid) {
+        checkThread();
+        Ptrace.request(Ptrace.GETSIGMASK, tid, 8, Sys.address(word));
+        return word.getLong(0);
+    }
+
+    public void setSigmask(int tid, long mask) {
+        checkThread();
+        word.setLong(0, mask);
+        Ptrace.request(Ptrace.SETSIGMASK, tid, 8, Sys.address(word));
+    }
+
+    public RseqConfig getRseq(int tid) {
+        checkThread();
+        rseqBuf.clear();
+        Ptrace.request(Ptrace.GET_RSEQ_CONFIGURATION, tid, 24, Sys.address(rseqBuf));
+        return new RseqConfig(rseqBuf.getLong(0), rseqBuf.getInt(8), rseqBuf.getInt(12), rseqBuf.getInt(16));
+    }
+
+    public long getEventMessage(int tid) {
+        checkThread();
+        Ptrace.request(Ptrace.GETEVENTMSG, tid, 0, Sys.address(word));
+        return word.getLong(0);
+    }
+
+    /** Pending signals without dequeuing them: the thread's own queue, or the process-wide one. */
+    public List<byte[]> peekSiginfo(int tid, boolean shared) {
+        checkThread();
+        List<byte[]> out = new ArrayList<>();
+        Memory args = new Memory(16);
+        Memory buf = new Memory(Ptrace.SIGINFO_SIZE * 32L);
+        while (true) {
+            args.setLong(0, out.size());
+            args.setInt(8, shared ? Ptrace.PEEKSIGINFO_SHARED : 0);
+            args.setInt(12, 32);
+            long n = Ptrace.request(Ptrace.PEEKSIGINFO, tid, Sys.address(args), Sys.address(buf));
+            for (int i = 0; i < n; i++) {
+                out.add(buf.getByteArray((long) i * Ptrace.SIGINFO_SIZE, Ptrace.SIGINFO_SIZE));
+            }
+            if (n < 32) {
+                return out;
+            }
+        }
+    }
+
+    public void setOptions(int tid, int options) {
+        checkThread();
+        Ptrace.request(Ptrace.SETOPTIONS, tid, 0, options);
+    }
+
+    public void cont(int tid, int signal) {
+        checkThread();
+        Ptrace.request(Ptrace.CONT, tid, 0, signal);
+    }
+
+    /**
+     * Lets the thread go, handing back held signals: the first rides on the detach, the others are
+     * re-sent to the thread first so they end up pending exactly as if cryo had never been there.
+     */
+    public void detach(int tgid, int tid) {
+        checkThread();
+        List<Integer> held = heldSignals.remove(tid);
+        int first = 0;
+        if (held != null && !held.isEmpty()) {
+            first = held.get(0);
+            for (int sig : held.subList(1, held.size())) {
+                Sys.tgkill(dev.cryo.kernel.Pid.of(tgid), dev.cryo.kernel.Pid.of(tid), sig);
+            }
+        }
+        Ptrace.request(Ptrace.DETACH, tid, 0, first);
+    }
+
+    /** Forgets a thread that is gone (killed on purpose). */
+    public void forget(int tid) {
+        heldSignals.remove(tid);
+    }
+
+    private void setIov(Memory buf, long len) {
+        iov.setLong(0, Sys.address(buf));
+        iov.setLong(8, len);
+    }
+
+    /** Detaches whatever is still held; errors are ignored since the threads may be gone. */
+    @Override
+    public void close() {
+        if (Thread.currentThread() != owner) {
+            return;
+        }
+        for (Integer tid : List.copyOf(heldSignals.keySet())) {
+            try {
+                Ptrace.request(Ptrace.DETACH, tid, 0, 0);
+            } catch (SyscallException ignored) {
+                // already gone
+            }
+        }
+        heldSignals.clear();
+    }
+}

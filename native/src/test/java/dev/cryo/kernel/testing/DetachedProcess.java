@@ -1,0 +1,97 @@
+package dev.cryo.kernel.testing;
+
+import dev.cryo.kernel.Pid;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A test workload started detached from the JVM: a shell runs it in the background under setsid
+ * and prints its pid, then exits. The workload's parent is init, never this JVM, so the JDK's
+ * process reaper cannot steal its ptrace stops.
+ */
+public final class DetachedProcess implements AutoCloseable {
+    private final Pid pid;
+    private final Path output;
+
+    private DetachedProcess(Pid pid, Path output) {
+        this.pid = pid;
+        this.output = output;
+    }
+
+    public static DetachedProcess start(Path output, String... command) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c",
+                "cd \"$1\"; shift; setsid \"$@\" </dev/null >\"$OUT\" 2>&1 & echo $!", "sh",
+                output.toAbsolutePath().getParent().toString()));
+        cmd.addAll(List.of(command));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("OUT", output.toAbsolutePath().toString());
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        if (p.waitFor() != 0 || out.isEmpty()) {
+            throw new IOException("could not start " + String.join(" ", command) + ": " + out);
+        }
+        return new DetachedProcess(Pid.of(Integer.parseInt(out)), output);
+    }
+
+    public Pid pid() {
+        return pid;
+    }
+
+    public Path output() {
+        return output;
+    }
+
+    public String outputText() throws IOException {
+        return Files.exists(output) ? Files.readString(output) : "";
+    }
+
+    /** Waits until the workload has printed {@code text}. */
+    public void awaitOutput(String text, Duration timeout) throws IOException, InterruptedException {
+        awaitCondition(() -> {
+            try {
+                return outputText().contains(text);
+            } catch (IOException e) {
+                return false;
+            }
+        }, timeout, "output of pid " + pid + " to contain '" + text + "'");
+    }
+
+    public static void awaitCondition(BooleanSupplier condition, Duration timeout, String what)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** The state letter from /proc/PID/stat (R, S, t, Z...), or 'X' when the process is gone. */
+    public char state() {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2);
+        } catch (IOException e) {
+            return 'X';
+        }
+    }
+
+    public boolean alive() {
+        char s = state();
+        return s != 'X' && s != 'Z';
+    }
+
+    @Override
+    public void close() {
+        ProcessHandle.of(pid.value()).ifPresent(ProcessHandle::destroyForcibly);
+    }
+}

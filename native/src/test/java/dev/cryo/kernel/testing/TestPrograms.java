@@ -1,0 +1,42 @@
+package dev.cryo.kernel.testing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Compiles the C workloads kept as test resources with gcc, once per JVM and build directory. */
+public final class TestPrograms {
+    private TestPrograms() {}
+
+    public static synchronized Path compile(String resource, String... extraFlags) throws IOException, InterruptedException {
+        Path dir = Path.of("target", "test-programs").toAbsolutePath();
+        Files.createDirectories(dir);
+        String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".c", "");
+        Path src = dir.resolve(name + ".c");
+        Path bin = dir.resolve(name);
+        try (InputStream in = TestPrograms.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IOException("no test program " + resource + " on the class path");
+            }
+            byte[] code = in.readAllBytes();
+            if (!Files.exists(src) || !java.util.Arrays.equals(Files.readAllBytes(src), code)) {
+                Files.write(src, code);
+            }
+        }
+        if (Files.exists(bin) && Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(src)) > 0) {
+            return bin;
+        }
+        List<String> cmd = new ArrayList<>(List.of("gcc", "-O1", "-g", "-Wall", "-o", bin.toString(), src.toString()));
+        cmd.addAll(List.of(extraFlags));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException("gcc failed for " + resource + ":\n" + out);
+        }
+        return bin;
+    }
+}
