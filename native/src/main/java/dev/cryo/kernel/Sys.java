@@ -25,6 +25,33 @@ public final class Sys {
         return call(what, nr, a1, a2, a3, a4, 0, 0);
     }
 
+    public static final int WNOHANG = 1, WALL = 0x40000000;
+
+    /** wait4(pid, __WALL | flags), retrying EINTR; null when WNOHANG finds nothing. */
+    public static WaitStatus wait4(int pid, int flags) {
+        Memory status = new Memory(4);
+        while (true) {
+            long r = LibC.syscall(SyscallNr.WAIT4, pid, address(status), flags | WALL, 0, 0, 0);
+            if (r == -1) {
+                int errno = Native.getLastError();
+                if (errno == Errno.EINTR) {
+                    continue;
+                }
+                throw new SyscallException("wait4(pid " + pid + ")", errno);
+            }
+            return r == 0 ? null : new WaitStatus((int) r, status.getInt(0));
+        }
+    }
+
+    public static final int O_RDONLY = 0, O_CLOEXEC = 02000000;
+
+    /** openat(AT_FDCWD, path, flags | O_CLOEXEC) for files Java's channels cannot hand an fd of. */
+    public static Fd open(String path, int flags) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, 0));
+    }
+
     public static long address(Pointer p) {
         return p == null ? 0 : Pointer.nativeValue(p);
     }

@@ -1,12 +1,7 @@
 package dev.cryo.kernel.ptrace;
 
-import com.sun.jna.Memory;
-import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.LibC;
-import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
-import dev.cryo.kernel.SyscallNr;
 
 import com.sun.jna.Native;
 
@@ -71,28 +66,5 @@ public final class Ptrace {
         return r == -1 ? -Native.getLastError() : r;
     }
 
-    /** wait4(tid, __WALL); EINTR is retried. */
-    public static WaitStatus waitFor(int tid, int flags) {
-        Memory status = new Memory(4);
-        while (true) {
-            long r = LibC.syscall(SyscallNr.WAIT4, tid, Sys.address(status), flags | WALL, 0, 0, 0);
-            if (r == -1) {
-                int errno = Native.getLastError();
-                if (errno == Errno.EINTR) {
-                    continue;
-                }
-                throw new SyscallException("wait4(pid " + tid + ", __WALL)", errno);
-            }
-            if (r == 0) {
-                return null; // WNOHANG and nothing yet
-            }
-            return new WaitStatus((int) r, status.getInt(0));
-        }
-    }
 
-    public static final int WNOHANG = 1, WALL = 0x40000000;
-
-    static String describe(Pid pid) {
-        return "pid " + pid;
-    }
 }

@@ -1,6 +1,7 @@
 package dev.cryo.kernel.ptrace;
 
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.WaitStatus;
 
 /** A traced thread exited or was killed while cryo was working on it. */
 public final class TraceeGoneException extends KernelException {

@@ -6,6 +6,7 @@ import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.WaitStatus;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -34,6 +35,7 @@ public final class Tracer implements AutoCloseable {
     private final Memory xstateBuf = new Memory(XSTATE_BUFFER);
     private final Memory word = new Memory(8);
     private final Memory rseqBuf = new Memory(32);
+    private final List<Integer> newTracees = new ArrayList<>();
 
     private void checkThread() {
         if (Thread.currentThread() != owner) {
@@ -97,7 +99,7 @@ public final class Tracer implements AutoCloseable {
     private WaitStatus waitTid(int tid, String while_) {
         WaitStatus st;
         try {
-            st = Ptrace.waitFor(tid, 0);
+            st = Sys.wait4(tid, 0);
         } catch (SyscallException e) {
             if (e.is(Errno.ECHILD)) {
                 heldSignals.remove(tid);
@@ -126,6 +128,12 @@ public final class Tracer implements AutoCloseable {
             }
             if (st.event() == 0) {
                 hold(tid, st.stopSignal());
+            } else if (st.event() == Ptrace.EVENT_FORK || st.event() == Ptrace.EVENT_VFORK
+                    || st.event() == Ptrace.EVENT_CLONE) {
+                // an injected fork/clone: the child is traced already (TRACEFORK/TRACECLONE)
+                int child = (int) getEventMessage(tid);
+                heldSignals.putIfAbsent(child, new ArrayList<>());
+                newTracees.add(child);
             } else if (st.isEventStop() && st.stopSignal() != Signals.SIGTRAP) {
                 // group-stop of a seized task: its SIGSTOP was already held at delivery
             } else if (st.event() != Ptrace.EVENT_STOP) {
@@ -133,6 +141,13 @@ public final class Tracer implements AutoCloseable {
             }
             Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
         }
+    }
+
+    /** Children created by injected fork/clone calls since the last call; wait for their first stop. */
+    public List<Integer> takeNewTracees() {
+        List<Integer> out = List.copyOf(newTracees);
+        newTracees.clear();
+        return out;
     }
 
     public Registers getRegisters(int tid) {

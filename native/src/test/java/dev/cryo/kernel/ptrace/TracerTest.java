@@ -3,6 +3,7 @@ package dev.cryo.kernel.ptrace;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.WaitStatus;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;

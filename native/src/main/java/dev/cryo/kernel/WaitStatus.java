@@ -1,10 +1,11 @@
-package dev.cryo.kernel.ptrace;
+package dev.cryo.kernel;
 
-import dev.cryo.kernel.Signals;
 
 /** A decoded wait status of a traced thread. */
 public record WaitStatus(int tid, int raw) {
     public static final int SYSCALL_TRAP = Signals.SIGTRAP | 0x80;
+    /** PTRACE_EVENT_STOP. */
+    public static final int EVENT_STOP = 128;
 
     public boolean exited() {
         return (raw & 0x7f) == 0;
@@ -41,7 +42,7 @@ public record WaitStatus(int tid, int raw) {
 
     /** PTRACE_EVENT_STOP: after PTRACE_INTERRUPT or a group-stop of a seized task. */
     public boolean isEventStop() {
-        return event() == Ptrace.EVENT_STOP;
+        return event() == EVENT_STOP;
     }
 
     public boolean gone() {

@@ -1,0 +1,353 @@
+package dev.cryo.kernel.features;
+
+import com.sun.jna.Memory;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.LibC;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Spawner;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.WaitStatus;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Ptrace;
+import dev.cryo.kernel.ptrace.RseqConfig;
+import dev.cryo.kernel.ptrace.SyscallGadget;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Probes every kernel feature cryo relies on by using it for real on a throw-away stub process
+ * (a spawned {@code sleep}): seize it, inject syscalls, copy its memory, fork it with an exact pid.
+ * Everything runs on the calling thread, which is the stub's tracer.
+ */
+final class KernelProbe {
+    private static final long PAGE = 4096;
+    private final List<Feature> out = new ArrayList<>();
+
+    KernelFeatures run() {
+        capabilities();
+        try (Stub stub = Stub.start()) {
+            probeStub(stub);
+        } catch (RuntimeException e) {
+            for (String name : List.of(Names.PTRACE_SEIZE, Names.INJECTION, Names.VM_READV, Names.VM_WRITEV,
+                    Names.XSTATE, Names.RSEQ, Names.CLONE3_SET_TID)) {
+                if (out.stream().noneMatch(f -> f.name().equals(name))) {
+                    out.add(Feature.error(name, true, e));
+                }
+            }
+        }
+        nsLastPid();
+        vdsoLayout();
+        prSetMmMap();
+        userfaultfd();
+        pagemapScan();
+        softDirty();
+        List<String> order = Names.ORDER;
+        out.sort((a, b) -> Integer.compare(order.indexOf(a.name()), order.indexOf(b.name())));
+        return new KernelFeatures(out);
+    }
+
+    /** The names `cryo check` prints, in its order. */
+    static final class Names {
+        static final String CAPS = "capabilities", PTRACE_SEIZE = "ptrace-seize", INJECTION = "syscall-injection",
+                VM_READV = "process_vm_readv", VM_WRITEV = "process_vm_writev", XSTATE = "xstate",
+                RSEQ = "ptrace-rseq-config", CLONE3_SET_TID = "clone3-set-tid", NS_LAST_PID = "ns_last_pid",
+                VDSO = "vdso-layout", MM_MAP = "pr-set-mm-map", UFFD = "userfaultfd", UFFD_WP_ASYNC = "uffd-wp-async",
+                PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty";
+        static final List<String> ORDER = List.of(CAPS, PTRACE_SEIZE, INJECTION, VM_READV, VM_WRITEV, XSTATE, RSEQ,
+                CLONE3_SET_TID, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY);
+    }
+
+    private void add(String name, boolean required, Probe probe) {
+        try {
+            out.add(probe.run());
+        } catch (RuntimeException | IOException e) {
+            out.add(Feature.error(name, required, e));
+        }
+    }
+
+    private interface Probe {
+        Feature run() throws IOException;
+    }
+
+    private void capabilities() {
+        add(Names.CAPS, true, () -> {
+            long eff = statusHex("CapEff");
+            boolean ptrace = bit(eff, 19), ckpt = bit(eff, 40), admin = bit(eff, 21), resource = bit(eff, 24);
+            String detail = "CAP_SYS_PTRACE " + yes(ptrace) + ", CAP_CHECKPOINT_RESTORE " + yes(ckpt)
+                    + ", CAP_SYS_ADMIN " + yes(admin) + ", CAP_SYS_RESOURCE " + yes(resource) + " (not needed)";
+            return ptrace && (ckpt || admin)
+                    ? Feature.supported(Names.CAPS, true, detail)
+                    : Feature.missing(Names.CAPS, true, detail + ": run as root or grant CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE");
+        });
+    }
+
+    private static String yes(boolean b) {
+        return b ? "yes" : "no";
+    }
+
+    private static boolean bit(long v, int bit) {
+        return (v >>> bit & 1) == 1;
+    }
+
+    private static long statusHex(String key) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(key + ":")) {
+                return Long.parseUnsignedLong(line.substring(key.length() + 1).trim(), 16);
+            }
+        }
+        throw new KernelException("/proc/self/status has no " + key + " line");
+    }
+
+    private void probeStub(Stub stub) {
+        Tracer tracer = stub.tracer;
+        int pid = stub.pid.value();
+        add(Names.PTRACE_SEIZE, true, () -> {
+            tracer.seizeAndInterrupt(pid, Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL);
+            WaitStatus st = tracer.waitForStop(pid);
+            return Feature.supported(Names.PTRACE_SEIZE, true, "seized and interrupted a test process (" + st + ")");
+        });
+        if (!out.get(out.size() - 1).ok()) {
+            throw new KernelException("needs ptrace-seize, which failed");
+        }
+        long[] vdso = stub.vdso();
+        long gadget = SyscallGadget.find(stub.pid, vdso[0], vdso[1]);
+        add(Names.VM_READV, true, () -> Feature.supported(Names.VM_READV, true,
+                "read the test process's vDSO and found a syscall instruction at +0x" + Long.toHexString(gadget - vdso[0])));
+        try (Injector inj = new Injector(tracer, stub.pid, pid, gadget)) {
+            add(Names.INJECTION, true, () -> {
+                long got = inj.call("getpid", SyscallNr.GETPID);
+                if (got != pid) {
+                    return Feature.missing(Names.INJECTION, true, "injected getpid returned " + got + ", expected " + pid);
+                }
+                return Feature.supported(Names.INJECTION, true, "getpid injected through the vDSO");
+            });
+            long scratch = inj.call("mmap", SyscallNr.MMAP, 0, PAGE, 3, 0x22, -1, 0);
+            add(Names.VM_WRITEV, true, () -> {
+                byte[] data = "cryo probe".getBytes();
+                Sys.write(stub.pid, scratch, data);
+                return Arrays.equals(Sys.read(stub.pid, scratch, data.length), data)
+                        ? Feature.supported(Names.VM_WRITEV, true, "wrote and read back a page of the test process")
+                        : Feature.missing(Names.VM_WRITEV, true, "bytes read back differ from those written");
+            });
+            add(Names.XSTATE, true, () -> Feature.supported(Names.XSTATE, true,
+                    "NT_X86_XSTATE is " + tracer.getXstate(pid).length + " bytes"));
+            add(Names.RSEQ, true, () -> {
+                RseqConfig rseq = tracer.getRseq(pid);
+                return Feature.supported(Names.RSEQ, true, rseq.registered()
+                        ? "rseq area of " + rseq.size() + " bytes, signature 0x" + Integer.toHexString(rseq.signature())
+                        : "works (the test process registered no rseq)");
+            });
+            add(Names.CLONE3_SET_TID, true, () -> clone3SetTid(tracer, inj, stub.pid, scratch));
+        }
+    }
+
+    /** Forks the stub by an injected clone3 asking for a chosen free pid, checks it got it, kills the child. */
+    private Feature clone3SetTid(Tracer tracer, Injector inj, Pid stub, long scratch) throws IOException {
+        // Files.readString truncates /proc/sys files (they report size 0): read the stream to EOF
+        int pidMax = Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/pid_max")).get(0).trim());
+        int want = 0;
+        for (int i = 0; i < 100 && want == 0; i++) {
+            int candidate = ThreadLocalRandom.current().nextInt(Math.max(1000, pidMax / 2), pidMax);
+            if (!Files.exists(Path.of("/proc/" + candidate))) {
+                want = candidate;
+            }
+        }
+        Memory args = new Memory(88 + 8);
+        args.clear();
+        args.setLong(32, Signals.SIGCHLD);          // exit_signal
+        args.setLong(64, scratch + 88);             // set_tid
+        args.setLong(72, 1);                        // set_tid_size
+        args.setInt(88, want);
+        Sys.write(stub, scratch, args.getByteArray(0, 96));
+        long child = inj.raw(SyscallNr.CLONE3, scratch, 88);
+        List<Integer> children = tracer.takeNewTracees();
+        for (int c : children) {
+            tracer.waitForStop(c);
+            Sys.kill(Pid.of(c), Signals.SIGKILL);
+            tracer.forget(c);
+            Sys.wait4(c, 0);
+        }
+        if (Injector.isError(child)) {
+            return Feature.missing(Names.CLONE3_SET_TID, true, "clone3 with set_tid failed: " + Injector.errorText(child));
+        }
+        return child == want
+                ? Feature.supported(Names.CLONE3_SET_TID, true, "forked a test process as pid " + want)
+                : Feature.missing(Names.CLONE3_SET_TID, true, "asked for pid " + want + ", got " + child);
+    }
+
+    private void nsLastPid() {
+        add(Names.NS_LAST_PID, false, () -> {
+            Path p = Path.of("/proc/sys/kernel/ns_last_pid");
+            return Files.isWritable(p) ? Feature.supported(Names.NS_LAST_PID, false, "writable")
+                    : Feature.missing(Names.NS_LAST_PID, false, p + " is not writable (clone3 set_tid is used instead)");
+        });
+    }
+
+    private void vdsoLayout() {
+        add(Names.VDSO, true, () -> {
+            List<String> parts = new ArrayList<>();
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                String[] f = line.trim().split("\\s+");
+                String name = f[f.length - 1];
+                if (name.equals("[vvar]") || name.equals("[vvar_vclock]") || name.equals("[vdso]")) {
+                    String[] r = f[0].split("-");
+                    long pages = (Long.parseUnsignedLong(r[1], 16) - Long.parseUnsignedLong(r[0], 16)) / PAGE;
+                    parts.add(name + " " + pages + (pages == 1 ? " page" : " pages"));
+                }
+            }
+            return parts.stream().anyMatch(s -> s.startsWith("[vdso]"))
+                    ? Feature.supported(Names.VDSO, true, String.join(", ", parts))
+                    : Feature.missing(Names.VDSO, true, "no [vdso] mapping in /proc/self/maps");
+        });
+    }
+
+    private void prSetMmMap() {
+        add(Names.MM_MAP, true, () -> {
+            Memory size = new Memory(4);
+            long r = LibC.syscall(SyscallNr.PRCTL, 35 /* PR_SET_MM */, 15 /* PR_SET_MM_MAP_SIZE */, Sys.address(size), 0, 0, 0);
+            if (r != 0) {
+                return Feature.missing(Names.MM_MAP, true, "prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE): "
+                        + Errno.describe(com.sun.jna.Native.getLastError()));
+            }
+            return Feature.supported(Names.MM_MAP, true, "struct prctl_mm_map is " + size.getInt(0) + " bytes");
+        });
+    }
+
+    private static final long UFFDIO_API = 0xC018AA3FL;
+    private static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
+
+    private void userfaultfd() {
+        long[] features = {-1};
+        add(Names.UFFD, false, () -> {
+            long fd = LibC.syscall(SyscallNr.USERFAULTFD, 02000000 | 04000 /* O_CLOEXEC|O_NONBLOCK */, 0, 0, 0, 0, 0);
+            if (fd < 0) {
+                return Feature.missing(Names.UFFD, false, "userfaultfd(): " + Errno.describe(com.sun.jna.Native.getLastError()));
+            }
+            try {
+                Memory api = new Memory(24);
+                api.clear();
+                api.setLong(0, 0xAA); // UFFD_API
+                long r = LibC.syscall(SyscallNr.IOCTL, fd, UFFDIO_API, Sys.address(api), 0, 0, 0);
+                if (r != 0) {
+                    return Feature.missing(Names.UFFD, false, "ioctl(UFFDIO_API): " + Errno.describe(com.sun.jna.Native.getLastError()));
+                }
+                features[0] = api.getLong(8);
+                return Feature.supported(Names.UFFD, false, "features 0x" + Long.toHexString(features[0]));
+            } finally {
+                LibC.syscall(SyscallNr.CLOSE, fd, 0, 0, 0, 0, 0);
+            }
+        });
+        add(Names.UFFD_WP_ASYNC, false, () -> features[0] < 0
+                ? Feature.missing(Names.UFFD_WP_ASYNC, false, "needs userfaultfd")
+                : (features[0] & UFFD_FEATURE_WP_ASYNC) != 0
+                    ? Feature.supported(Names.UFFD_WP_ASYNC, false, "UFFD_FEATURE_WP_ASYNC offered")
+                    : Feature.missing(Names.UFFD_WP_ASYNC, false, "UFFD_FEATURE_WP_ASYNC not offered"));
+    }
+
+    private static final long PAGEMAP_SCAN = 0xC0606610L;
+
+    private void pagemapScan() {
+        add(Names.PAGEMAP_SCAN, false, () -> {
+            Memory page = new Memory(PAGE * 2);
+            long start = (Sys.address(page) + PAGE - 1) & ~(PAGE - 1);
+            Memory arg = new Memory(96);
+            Memory vec = new Memory(24);
+            arg.clear();
+            arg.setLong(0, 96);          // size
+            arg.setLong(16, start);      // start
+            arg.setLong(24, start + PAGE); // end
+            arg.setLong(40, Sys.address(vec));
+            arg.setLong(48, 1);          // vec_len
+            arg.setLong(88, 1L << 1);    // return_mask: PAGE_IS_PRESENT
+            try (Fd fd = Sys.open("/proc/self/pagemap", Sys.O_RDONLY)) {
+                long r = LibC.syscall(SyscallNr.IOCTL, fd.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
+                if (r < 0) {
+                    return Feature.missing(Names.PAGEMAP_SCAN, false, "ioctl(PAGEMAP_SCAN): "
+                            + Errno.describe(com.sun.jna.Native.getLastError()));
+                }
+                return Feature.supported(Names.PAGEMAP_SCAN, false, "ioctl on /proc/PID/pagemap works");
+            }
+        });
+    }
+
+    private void softDirty() {
+        add(Names.SOFT_DIRTY, false, () -> {
+            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+                if (line.startsWith("VmFlags:") && Arrays.asList(line.substring(8).trim().split(" ")).contains("sd")) {
+                    return Feature.supported(Names.SOFT_DIRTY, false, "VMAs carry the soft-dirty flag");
+                }
+            }
+            return Feature.missing(Names.SOFT_DIRTY, false,
+                    "no VMA shows the 'sd' flag: CONFIG_MEM_SOFT_DIRTY is off (incremental dumps need another way)");
+        });
+    }
+
+    /** A spawned sleep, traced by the probing thread, killed and reaped at the end. */
+    private static final class Stub implements AutoCloseable {
+        final Pid pid;
+        final Tracer tracer = new Tracer();
+
+        private Stub(Pid pid) {
+            this.pid = pid;
+        }
+
+        static Stub start() {
+            Pid pid = Spawner.spawn("/bin/sleep", List.of("sleep", "600"), List.of(), false);
+            Stub stub = new Stub(pid);
+            // wait until it sleeps: past exec and glibc start-up, so rseq is registered
+            long deadline = System.nanoTime() + 2_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                try {
+                    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+                    String exe = Files.readSymbolicLink(Path.of("/proc/" + pid + "/exe")).toString();
+                    if (stat.charAt(stat.lastIndexOf(')') + 2) == 'S' && exe.endsWith("sleep")) {
+                        break;
+                    }
+                    Thread.sleep(2);
+                } catch (IOException e) {
+                    break;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return stub;
+        }
+
+        long[] vdso() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+                    if (line.endsWith("[vdso]")) {
+                        String[] r = line.substring(0, line.indexOf(' ')).split("-");
+                        return new long[]{Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16)};
+                    }
+                }
+            } catch (IOException e) {
+                throw new KernelException("read /proc/" + pid + "/maps: " + e.getMessage(), e);
+            }
+            throw new KernelException("test process " + pid + " has no [vdso]");
+        }
+
+        @Override
+        public void close() {
+            try {
+                Sys.kill(pid, Signals.SIGKILL);
+            } catch (RuntimeException ignored) {
+                // already gone
+            }
+            tracer.forget(pid.value());
+            Spawner.reap(pid);
+        }
+    }
+}
