@@ -1,0 +1,60 @@
+package dev.cryo.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The {@code cryo} command line: CRIU-like verbs on top of the same code the library exposes. */
+@Command(name = "cryo", mixinStandardHelpOptions = true, version = "cryo 0.1.0",
+        description = "Checkpoint/restore for Linux process trees.",
+        subcommands = {CommandLine.HelpCommand.class})
+public final class CryoCli implements Runnable {
+    @Option(names = "-v", description = "More output: -v info, -vv debug, -vvv trace.")
+    boolean[] verbose = new boolean[0];
+
+    @Option(names = {"-o", "--log-file"}, paramLabel = "FILE", description = "Write the log to FILE instead of stderr.")
+    Path logFile;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Read settings from FILE (HOCON), over the defaults.")
+    Path configFile;
+
+    @Option(names = "-D", paramLabel = "KEY=VALUE", description = "Override one setting, e.g. -Dcryo.parallelism.tasks=1.")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+
+    int verbosity() {
+        return verbose.length;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CryoCli top = new CryoCli();
+        CommandLine cl = new CommandLine(top);
+        cl.addSubcommand(new CheckCommand(out));
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionStrategy(parsed -> {
+            LogSetup.configure(LogSetup.levelFor(top.verbosity(), "warn"), top.logFile);
+            return new CommandLine.RunLast().execute(parsed);
+        });
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            commandLine.getErr().println("cryo: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            org.slf4j.LoggerFactory.getLogger(CryoCli.class).debug("failure", ex);
+            return 1;
+        });
+        return cl.execute(args);
+    }
+}
