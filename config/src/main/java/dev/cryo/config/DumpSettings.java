@@ -1,0 +1,37 @@
+package dev.cryo.config;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+
+/**
+ * Checkpoint behaviour ({@code cryo.dump}).
+ *
+ * @param leaveRunning whether the tree keeps running after the dump
+ * @param seizeTimeout how long to wait for every task to be seized and stopped; at most timeout
+ * @param timeout upper bound for the whole dump
+ * @param progress whether to draw a progress bar on a terminal
+ */
+public record DumpSettings(
+    boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress) {
+  public static final String PATH = "cryo.dump";
+
+  public DumpSettings {
+    Checks.positive(PATH + ".seize-timeout", seizeTimeout);
+    Checks.positive(PATH + ".timeout", timeout);
+    if (seizeTimeout.compareTo(timeout) > 0) {
+      throw new InvalidSettingsException(
+          PATH + ".seize-timeout must be at most " + PATH + ".timeout ("
+              + Checks.format(timeout) + "), got " + Checks.format(seizeTimeout));
+    }
+  }
+
+  /** Reads the {@code cryo.dump} block. */
+  public static DumpSettings create(Config section) {
+    SettingsReader r = new SettingsReader(section, PATH);
+    return new DumpSettings(
+        r.getBoolean("leave-running"),
+        r.getDuration("seize-timeout"),
+        r.getDuration("timeout"),
+        r.getBoolean("progress"));
+  }
+}

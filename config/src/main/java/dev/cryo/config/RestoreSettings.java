@@ -1,0 +1,27 @@
+package dev.cryo.config;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+
+/**
+ * Restore behaviour ({@code cryo.restore}).
+ *
+ * @param detached whether cryo exits once the tree runs instead of waiting for it
+ * @param pidWait how long to wait for a needed pid held by a zombie; zero fails at once
+ * @param timeout upper bound for the whole restore
+ */
+public record RestoreSettings(boolean detached, Duration pidWait, Duration timeout) {
+  public static final String PATH = "cryo.restore";
+
+  public RestoreSettings {
+    Checks.notNegative(PATH + ".pid-wait", pidWait);
+    Checks.positive(PATH + ".timeout", timeout);
+  }
+
+  /** Reads the {@code cryo.restore} block. */
+  public static RestoreSettings create(Config section) {
+    SettingsReader r = new SettingsReader(section, PATH);
+    return new RestoreSettings(
+        r.getBoolean("detached"), r.getDuration("pid-wait"), r.getDuration("timeout"));
+  }
+}
