@@ -1,5 +1,10 @@
 package dev.cryo.cli;
 
+import com.typesafe.config.Config;
+import dev.cryo.config.CryoConfig;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.config.InvalidSettingsException;
+import dev.cryo.config.LogSettings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -8,6 +13,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /** The {@code cryo} command line: CRIU-like verbs on top of the same code the library exposes. */
 @Command(name = "cryo", mixinStandardHelpOptions = true, version = "cryo 0.1.0",
@@ -31,6 +37,23 @@ public final class CryoCli implements Runnable {
         CommandLine.usage(this, System.out);
     }
 
+    private Config config;
+    private CryoSettings settings;
+
+    private void loadSettings() {
+        config = CryoConfig.loadConfig(Optional.ofNullable(configFile), overrides);
+        settings = CryoSettings.create(config);
+    }
+
+    /** The merged configuration (cryo's and Pekko's), loaded once options are parsed. */
+    Config config() {
+        return config;
+    }
+
+    CryoSettings settings() {
+        return settings;
+    }
+
     int verbosity() {
         return verbose.length;
     }
@@ -47,7 +70,15 @@ public final class CryoCli implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {
-            LogSetup.configure(LogSetup.levelFor(top.verbosity(), "warn"), top.logFile);
+            try {
+                top.loadSettings();
+            } catch (InvalidSettingsException e) {
+                err.println("cryo: " + e.getMessage());
+                return 2;
+            }
+            LogSettings log = top.settings.log();
+            LogSetup.configure(LogSetup.levelFor(top.verbosity(), log.level().configName()),
+                    top.logFile != null ? top.logFile : log.file().orElse(null));
             return new CommandLine.RunLast().execute(parsed);
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {

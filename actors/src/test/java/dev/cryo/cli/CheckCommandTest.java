@@ -38,6 +38,20 @@ class CheckCommandTest {
     }
 
     @Test
+    void aBadSettingIsRefusedWithItsKey() {
+        String[] r = run("-Dcryo.buffers.in-flight=0", "check");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("cryo.buffers.in-flight must be at least 2, got 0"), r[2]);
+    }
+
+    @Test
+    void aMissingConfigFileIsNamed() {
+        String[] r = run("--config", "/nonexistent/cryo.conf", "check");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("/nonexistent/cryo.conf"), r[2]);
+    }
+
+    @Test
     void anUnknownCommandIsAUsageError() {
         String[] r = run("frobnicate");
         assertEquals("2", r[0]);
