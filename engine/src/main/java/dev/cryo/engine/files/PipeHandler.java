@@ -1,0 +1,39 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.PipePeek;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * Pipes and FIFOs. Both ends are identified by the pipe inode so restore can join them again;
+ * the unread bytes are peeked (not consumed) and carried by the first end this dump meets.
+ */
+public final class PipeHandler implements FdHandler {
+    private static final int O_ACCMODE = 3, O_RDONLY = 0;
+
+    @Override
+    public String kind() {
+        return "pipe";
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) throws IOException {
+        return fd.target().startsWith("pipe:[") || (fd.target().startsWith("/") && Files.exists(fd.procPath())
+                && Files.readAttributes(fd.procPath(), BasicFileAttributes.class).isOther()
+                && ((Integer) Files.getAttribute(fd.procPath(), "unix:mode") & 0170000) == 0010000);
+    }
+
+    @Override
+    public FileDesc dump(FdProbe fd, DumpContext ctx) throws IOException {
+        boolean anonymous = fd.target().startsWith("pipe:[");
+        long id = anonymous
+                ? Long.parseLong(fd.target().substring(6, fd.target().length() - 1))
+                : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
+        byte[] data = ctx.claimPipeData(id) ? PipePeek.peek(fd.procPath().toString()) : new byte[0];
+        boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
+        return new FileDesc.Pipe(id, readEnd, anonymous ? "" : fd.target(), data);
+    }
+}
