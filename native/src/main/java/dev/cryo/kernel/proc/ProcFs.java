@@ -1,0 +1,203 @@
+package dev.cryo.kernel.proc;
+
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Reads /proc files and hands the text to the pure parsers. Failures name the operation, path and
+ * errno: {@code open /proc/4242/stat: ENOENT (No such file or directory)}. Text is decoded as
+ * UTF-8, so names and paths that are not valid UTF-8 come back with replacement characters.
+ */
+public final class ProcFs {
+    private ProcFs() {}
+
+    /** Fails with "no process with pid N" unless /proc/N exists (threads' tids count too). */
+    public static void requireProcess(Pid pid) {
+        if (!Files.isDirectory(Path.of(pid.procDir()))) {
+            throw new KernelException("no process with pid " + pid);
+        }
+    }
+
+    public static ProcStat stat(Pid pid) {
+        String path = pid.procDir() + "/stat";
+        return ProcStat.parse(path, text(path));
+    }
+
+    /** /proc/PID/task/TID/stat of one thread. */
+    public static ProcStat stat(Pid pid, Pid tid) {
+        String path = taskDir(pid, tid) + "/stat";
+        return ProcStat.parse(path, text(path));
+    }
+
+    public static ProcStatus status(Pid pid) {
+        String path = pid.procDir() + "/status";
+        return ProcStatus.parse(path, text(path));
+    }
+
+    public static ProcStatus status(Pid pid, Pid tid) {
+        String path = taskDir(pid, tid) + "/status";
+        return ProcStatus.parse(path, text(path));
+    }
+
+    /** The thread ids of {@code pid}, ascending. */
+    public static List<Pid> tasks(Pid pid) {
+        List<Pid> out = new ArrayList<>();
+        for (int tid : numericEntries(pid.procDir() + "/task")) {
+            out.add(Pid.of(tid));
+        }
+        return List.copyOf(out);
+    }
+
+    /** Children whose parent is thread {@code tid} (needs CONFIG_PROC_CHILDREN). */
+    public static List<Pid> children(Pid pid, Pid tid) {
+        String path = taskDir(pid, tid) + "/children";
+        return PidList.parse(path, text(path));
+    }
+
+    /** Children of every thread of {@code pid}, ascending; racy against forks, as /proc always is. */
+    public static List<Pid> children(Pid pid) {
+        TreeSet<Pid> all = new TreeSet<>();
+        for (Pid tid : tasks(pid)) {
+            all.addAll(children(pid, tid));
+        }
+        return List.copyOf(all);
+    }
+
+    public static List<MapsEntry> maps(Pid pid) {
+        String path = pid.procDir() + "/maps";
+        return MapsEntry.parse(path, text(path));
+    }
+
+    public static List<SmapsEntry> smaps(Pid pid) {
+        String path = pid.procDir() + "/smaps";
+        return SmapsEntry.parse(path, text(path));
+    }
+
+    /** For many reads over one address space; close it when done. */
+    public static PagemapReader openPagemap(Pid pid) {
+        return PagemapReader.open(pid);
+    }
+
+    /** Pagemap entries of {@code pages} pages from {@code startAddress}, in one positional read. */
+    public static long[] pagemap(Pid pid, long startAddress, int pages) {
+        try (PagemapReader r = PagemapReader.open(pid)) {
+            return r.read(startAddress, pages);
+        }
+    }
+
+    /** Fills {@code dst} (position to limit, whole 8-byte entries) with no allocation per entry. */
+    public static void pagemap(Pid pid, long startAddress, ByteBuffer dst) {
+        try (PagemapReader r = PagemapReader.open(pid)) {
+            r.read(startAddress, dst);
+        }
+    }
+
+    public static void pagemap(Pid pid, long startAddress, LongBuffer dst) {
+        try (PagemapReader r = PagemapReader.open(pid)) {
+            r.read(startAddress, dst);
+        }
+    }
+
+    /** Open fd numbers, ascending. */
+    public static List<Integer> fds(Pid pid) {
+        return numericEntries(pid.procDir() + "/fd");
+    }
+
+    /** The readlink text of an fd: "pipe:[1234]", "socket:[99]", "anon_inode:[eventfd]", "/tmp/x (deleted)". */
+    public static String fdTarget(Pid pid, int fd) {
+        return readlink(pid.procDir() + "/fd/" + fd);
+    }
+
+    public static FdInfo fdInfo(Pid pid, int fd) {
+        String path = pid.procDir() + "/fdinfo/" + fd;
+        return FdInfo.parse(path, text(path));
+    }
+
+    public static Auxv auxv(Pid pid) {
+        String path = pid.procDir() + "/auxv";
+        return Auxv.parse(path, bytes(path));
+    }
+
+    public static Limits limits(Pid pid) {
+        String path = pid.procDir() + "/limits";
+        return Limits.parse(path, text(path));
+    }
+
+    public static String cwd(Pid pid) {
+        return readlink(pid.procDir() + "/cwd");
+    }
+
+    public static String exe(Pid pid) {
+        return readlink(pid.procDir() + "/exe");
+    }
+
+    public static String root(Pid pid) {
+        return readlink(pid.procDir() + "/root");
+    }
+
+    /** The whole file as UTF-8 text. */
+    public static String text(String path) {
+        return new String(bytes(path), StandardCharsets.UTF_8);
+    }
+
+    /** The whole file; /proc files report size 0, so this reads to EOF. */
+    public static byte[] bytes(String path) {
+        InputStream in;
+        try {
+            in = Files.newInputStream(Path.of(path));
+        } catch (IOException e) {
+            throw ProcErrors.of("open " + path, e);
+        }
+        try (in) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw ProcErrors.of("read " + path, e);
+        }
+    }
+
+    public static String readlink(String path) {
+        try {
+            return Files.readSymbolicLink(Path.of(path)).toString();
+        } catch (IOException e) {
+            throw ProcErrors.of("readlink " + path, e);
+        }
+    }
+
+    private static String taskDir(Pid pid, Pid tid) {
+        return pid.procDir() + "/task/" + tid.value();
+    }
+
+    /** The numeric names in a /proc directory (fd, task), ascending. */
+    private static List<Integer> numericEntries(String path) {
+        List<Integer> out = new ArrayList<>();
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(Path.of(path))) {
+            for (Path p : dir) {
+                String name = p.getFileName().toString();
+                try {
+                    out.add(Integer.parseInt(name));
+                } catch (NumberFormatException e) {
+                    throw ProcFormatException.of(path, "entry '" + name + "' is not a number");
+                }
+            }
+        } catch (IOException e) {
+            throw ProcErrors.of("opendir " + path, e);
+        } catch (DirectoryIteratorException e) {
+            throw ProcErrors.of("readdir " + path, e.getCause());
+        }
+        out.sort(null);
+        return List.copyOf(out);
+    }
+}
