@@ -1,0 +1,67 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Ptrace;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Stops every thread of one process: PTRACE_SEIZE + PTRACE_INTERRUPT each thread listed in
+ * /proc/PID/task, and list again until no new thread shows up (threads may be created while we
+ * seize). Runs on the task's tracer thread.
+ */
+public final class TaskSeizer {
+    private TaskSeizer() {}
+
+    /** Returns the tids, leader first. On failure every thread seized so far is released. */
+    public static List<Integer> seize(Tracer tracer, Pid pid) {
+        Set<Integer> seized = new LinkedHashSet<>();
+        try {
+            while (true) {
+                List<Pid> tids;
+                try {
+                    tids = ProcFs.tasks(pid);
+                } catch (KernelException e) {
+                    throw new DumpException("pid " + pid + " exited while being seized");
+                }
+                boolean grew = false;
+                for (Pid tid : tids) {
+                    if (!seized.contains(tid.value())) {
+                        tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
+                        seized.add(tid.value());
+                        tracer.waitForStop(tid.value());
+                        grew = true;
+                    }
+                }
+                if (!grew) {
+                    break;
+                }
+            }
+        } catch (KernelException e) {
+            release(tracer, pid, seized);
+            throw new DumpException("could not seize pid " + pid + ": " + e.getMessage(), e);
+        }
+        List<Integer> out = new ArrayList<>(seized);
+        out.remove(Integer.valueOf(pid.value()));
+        out.add(0, pid.value());
+        return out;
+    }
+
+    /** Detaches every thread, ignoring those already gone: used on failure paths. */
+    public static void release(Tracer tracer, Pid pid, Iterable<Integer> tids) {
+        for (int tid : tids) {
+            try {
+                tracer.detach(pid.value(), tid);
+            } catch (KernelException ignored) {
+                tracer.forget(tid);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/** Finds every process of the tree rooted at a pid, parents before children, via /proc children. */
+public final class TreeWalker {
+    private TreeWalker() {}
+
+    /** The root must exist and be dumpable: not a zombie, not cryo itself. */
+    public static void checkRoot(Pid root) {
+        if (root.value() == ProcessHandle.current().pid()) {
+            throw new DumpException("pid " + root + " is cryo itself");
+        }
+        ProcStat stat;
+        try {
+            stat = ProcFs.stat(root);
+        } catch (KernelException e) {
+            throw new DumpException("no process with pid " + root);
+        }
+        if (stat.state() == 'Z' || stat.state() == 'X') {
+            throw new DumpException("pid " + root + " (" + stat.comm() + ") is a zombie: nothing left to dump");
+        }
+    }
+
+    public static List<Pid> walk(Pid root) {
+        Set<Pid> seen = new LinkedHashSet<>();
+        Deque<Pid> queue = new ArrayDeque<>(List.of(root));
+        while (!queue.isEmpty()) {
+            Pid p = queue.poll();
+            if (!seen.add(p)) {
+                continue;
+            }
+            try {
+                queue.addAll(ProcFs.children(p));
+            } catch (KernelException e) {
+                if (p.equals(root)) {
+                    throw new DumpException("no process with pid " + root);
+                }
+                seen.remove(p); // exited while we looked: nothing to dump
+            }
+        }
+        return new ArrayList<>(seen);
+    }
+}
