@@ -71,6 +71,14 @@ public final class Sys {
         return r == 0 || Native.getLastError() == Errno.EPERM;
     }
 
+    /** get_robust_list(tid): {head, length}; works from outside on any thread we may ptrace. */
+    public static long[] getRobustList(int tid) {
+        Memory head = new Memory(8);
+        Memory len = new Memory(8);
+        call(() -> "get_robust_list(tid " + tid + ")", SyscallNr.GET_ROBUST_LIST, tid, address(head), address(len), 0);
+        return new long[]{head.getLong(0), len.getLong(0)};
+    }
+
     public static Fd pidfdOpen(Pid pid) {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }

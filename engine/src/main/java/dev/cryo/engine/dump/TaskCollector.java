@@ -1,0 +1,107 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.files.FdHandlers;
+import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.model.Creds;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.MmImage;
+import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SigAction;
+import dev.cryo.engine.model.TaskIds;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.Limits;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
+import dev.cryo.kernel.proc.ProcStatus;
+import dev.cryo.kernel.ptrace.Injector;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Collects the state of one frozen process (everything but page contents) on its tracer thread.
+ * The result's VMAs carry no page counts yet: the region copiers fill them in.
+ */
+public final class TaskCollector {
+    private TaskCollector() {}
+
+    public record Snapshot(TaskImage task, MemoryPlan memory) {}
+
+    public static Snapshot collect(RemoteTask remote, List<Integer> tids, FdHandler.DumpContext files) {
+        Pid pid = remote.pid();
+        ProcStat stat = ProcFs.stat(pid);
+        ProcStatus status = ProcFs.status(pid);
+        MemoryPlan memory = MemoryPlan.of(pid);
+        List<ThreadImage> threads = new ArrayList<>();
+        for (int tid : tids) {
+            threads.add(ThreadCollector.collect(remote, tid));
+        }
+        List<SigAction> sigactions;
+        long brk;
+        try (Injector inj = remote.injector(pid.value())) {
+            sigactions = sigactions(remote, inj);
+            brk = inj.call("brk", SyscallNr.BRK, 0);
+        }
+        MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
+                brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
+                ProcFs.auxv(pid).words());
+        TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
+                stat.comm(), exe(pid), ProcFs.cwd(pid), ProcFs.root(pid), status.umask(), personality(pid),
+                creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
+                FdHandlers.dumpAll(pid, files), remote.tracer().peekSiginfo(pid.value(), true));
+        return new Snapshot(task, memory);
+    }
+
+    /** rt_sigaction(sig, NULL, &old) for every signal: /proc shows only caught/ignored bits. */
+    private static List<SigAction> sigactions(RemoteTask remote, Injector inj) {
+        List<SigAction> out = new ArrayList<>();
+        for (int sig = 1; sig <= Signals.MAX; sig++) {
+            if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP || sig == 32 || sig == 33) {
+                continue; // fixed by the kernel (32 and 33 are glibc-internal, still read below)
+            }
+            inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
+            ByteBuffer b = ThreadCollector.le(remote.readScratch(32));
+            out.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));
+        }
+        for (int sig = 32; sig <= 33; sig++) {
+            inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
+            ByteBuffer b = ThreadCollector.le(remote.readScratch(32));
+            out.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));
+        }
+        out.sort((a, b) -> Integer.compare(a.signal(), b.signal()));
+        return out;
+    }
+
+    private static FileRef exe(Pid pid) {
+        String path = ProcFs.exe(pid);
+        try {
+            return FileIdentity.of(path, Path.of("/proc/" + pid + "/exe"));
+        } catch (IOException e) {
+            throw new DumpException("pid " + pid + ": cannot stat its executable " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int personality(Pid pid) {
+        return Integer.parseUnsignedInt(ProcFs.text("/proc/" + pid + "/personality").trim(), 16);
+    }
+
+    private static Creds creds(ProcStatus s) {
+        return new Creds(List.of(s.uids().real(), s.uids().effective(), s.uids().saved(), s.uids().filesystem()),
+                List.of(s.gids().real(), s.gids().effective(), s.gids().saved(), s.gids().filesystem()),
+                s.groups(), s.capInh(), s.capPrm(), s.capEff(), s.capBnd(), s.capAmb());
+    }
+
+    private static List<Rlimit> rlimits(Pid pid) {
+        Limits limits = ProcFs.limits(pid);
+        return limits.rows().stream().map(l -> new Rlimit(l.resource(), l.soft(), l.hard())).toList();
+    }
+}

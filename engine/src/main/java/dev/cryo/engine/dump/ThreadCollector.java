@@ -1,0 +1,49 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Registers;
+import dev.cryo.kernel.ptrace.RseqConfig;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Everything of one stopped thread: registers as they were when it stopped (taken before any
+ * injection), xstate, mask, rseq, robust list, and — by injecting into the thread itself, since
+ * they are per-thread — the clear-child-tid address and the sigaltstack.
+ */
+final class ThreadCollector {
+    private static final int PR_GET_TID_ADDRESS = 40;
+
+    private ThreadCollector() {}
+
+    static ThreadImage collect(RemoteTask task, int tid) {
+        Tracer tracer = task.tracer();
+        byte[] xstate = tracer.getXstate(tid);
+        long sigmask = tracer.getSigmask(tid);
+        RseqConfig rseq = tracer.getRseq(tid);
+        long[] robust = Sys.getRobustList(tid);
+        var pending = tracer.peekSiginfo(tid, false);
+        Registers regs;
+        long clearChildTid;
+        long[] altStack;
+        try (Injector inj = task.injector(tid)) {
+            regs = inj.savedRegisters();
+            inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, task.scratch());
+            clearChildTid = le(task.readScratch(8)).getLong(0);
+            inj.call("sigaltstack", SyscallNr.SIGALTSTACK, 0, task.scratch());
+            ByteBuffer ss = le(task.readScratch(24));
+            altStack = new long[]{ss.getLong(0), ss.getInt(8), ss.getLong(16)};
+        }
+        return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
+                robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending);
+    }
+
+    static ByteBuffer le(byte[] b) {
+        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}
