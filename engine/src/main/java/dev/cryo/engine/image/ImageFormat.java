@@ -30,4 +30,12 @@ public final class ImageFormat {
     /** Chunk flag: payload is a zstd frame; the header's rawLength is the decompressed size. */
     static final int FLAG_ZSTD = 1;
     static final int KNOWN_FLAGS = FLAG_ZSTD;
+
+    /** Readers take the bound from the caller; it must fit the u32/int arithmetic of the format. */
+    static long checkMaxChunk(long maxChunk) {
+        if (maxChunk < 4096 || maxChunk > Integer.MAX_VALUE - 64) {
+            throw new IllegalArgumentException("max chunk length " + maxChunk + " is outside 4096.." + (Integer.MAX_VALUE - 64));
+        }
+        return maxChunk;
+    }
 }

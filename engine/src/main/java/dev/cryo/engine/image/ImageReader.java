@@ -36,7 +36,7 @@ public final class ImageReader implements AutoCloseable {
     private ImageReader(String name, FileChannel channel, long maxChunk, RecordCodecs codecs) throws IOException {
         this.name = name;
         this.channel = channel;
-        this.maxChunk = maxChunk;
+        this.maxChunk = ImageFormat.checkMaxChunk(maxChunk);
         this.records = new RecordDecoder(codecs);
         long size = channel.size();
         if (size < FileHeader.SIZE) {

@@ -31,7 +31,7 @@ public final class ImageStreamReader implements AutoCloseable {
     public ImageStreamReader(ReadableByteChannel in, String name, RecordCodecs codecs, long maxChunk) throws IOException {
         this.in = in;
         this.name = name;
-        this.maxChunk = maxChunk;
+        this.maxChunk = ImageFormat.checkMaxChunk(maxChunk);
         this.records = new RecordDecoder(codecs);
         ByteBuffer h = ByteBuffer.allocate(FileHeader.SIZE);
         int got = fill(h);

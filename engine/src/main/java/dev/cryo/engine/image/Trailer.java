@@ -51,7 +51,8 @@ record Trailer(long indexOffset, int indexLength, int chunkCount) {
         if (indexLen < ChunkHeader.SIZE + 4 || indexLen > ChunkHeader.SIZE + maxChunk) {
             throw new ImageCorruptException(file + " trailer: index length " + indexLen + " is out of range");
         }
-        if (t.indexOffset < FileHeader.SIZE || t.indexOffset + indexLen + SIZE != totalSize) {
+        if (t.indexOffset < FileHeader.SIZE || t.indexOffset > totalSize
+                || t.indexOffset + indexLen + SIZE != totalSize) {
             throw new ImageCorruptException(file + " trailer: index at offset " + t.indexOffset + " with length "
                     + indexLen + " does not end where the trailer starts (file size " + totalSize + ")");
         }
