@@ -1,0 +1,84 @@
+package dev.cryo.engine.image;
+
+import java.util.zip.CRC32C;
+import java.nio.ByteBuffer;
+
+/** Checks shared by every reader; each throws with the caller's description of where. */
+final class ChunkChecks {
+    private ChunkChecks() {}
+
+    /** "image.cryo chunk 17 (pages of pid 4242 at 0x7f12a000, offset 1048640)" */
+    static String where(String file, int number, ChunkHeader h, long offset) {
+        return file + " chunk " + Integer.toUnsignedString(number) + " (" + h.kind() + ", offset " + offset + ")";
+    }
+
+    /** Bounds declared lengths before anything is allocated from them. */
+    static void checkLengths(String where, ChunkHeader h, long maxChunk) throws ImageCorruptException {
+        if (h.storedLengthUnsigned() > maxChunk) {
+            throw new ImageCorruptException(where + ": declared payload length " + h.storedLengthUnsigned()
+                    + " exceeds the limit of " + maxChunk + " bytes");
+        }
+        if (h.rawLengthUnsigned() > maxChunk) {
+            throw new ImageCorruptException(where + ": declared raw length " + h.rawLengthUnsigned()
+                    + " exceeds the limit of " + maxChunk + " bytes");
+        }
+    }
+
+    /** Structural checks of a header (or index entry) whose CRC was already verified or which came from the index. */
+    static void checkFields(String where, ChunkHeader h, int expectedNumber, int pageSize) throws ImageCorruptException {
+        ChunkType t = h.type();
+        if (t == null) {
+            throw new ImageCorruptException(where + ": unknown chunk type " + h.typeCode());
+        }
+        if (h.number() != expectedNumber) {
+            throw new ImageCorruptException(where + ": header says chunk number "
+                    + Integer.toUnsignedString(h.number()) + ", expected " + expectedNumber);
+        }
+        if ((h.flags() & ~ImageFormat.KNOWN_FLAGS) != 0 || h.reserved16() != 0 || h.reserved32() != 0) {
+            throw new ImageCorruptException(where + String.format(": unknown flags 0x%02x or non-zero reserved bytes", h.flags()));
+        }
+        if (t == ChunkType.PAGES) {
+            long expectRaw = Integer.toUnsignedLong(h.pageCount()) * pageSize;
+            if (h.pageCount() == 0 || h.rawLengthUnsigned() != expectRaw) {
+                throw new ImageCorruptException(where + ": " + Integer.toUnsignedString(h.pageCount())
+                        + " pages of " + pageSize + " bytes do not match raw length " + h.rawLengthUnsigned());
+            }
+            if ((h.vaddr() & (pageSize - 1)) != 0) {
+                throw new ImageCorruptException(where + ": address " + Hex.addr(h.vaddr()) + " is not page aligned");
+            }
+        } else if (h.pid() != 0 || h.pageCount() != 0 || h.vaddr() != 0 || h.zstd()) {
+            throw new ImageCorruptException(where + ": page fields or compression set on a " + t.label + " chunk");
+        }
+        if (!h.zstd() && h.storedLength() != h.rawLength()) {
+            throw new ImageCorruptException(where + ": uncompressed chunk with stored length "
+                    + h.storedLengthUnsigned() + " != raw length " + h.rawLengthUnsigned());
+        }
+    }
+
+    static IndexEntry toEntry(ChunkHeader h, long offset) {
+        return new IndexEntry(h.number(), h.type(), h.zstd(), offset, h.storedLength(), h.rawLength(),
+                h.pid(), h.vaddr(), h.pageCount());
+    }
+
+    /** True when the header read from the file describes the same chunk as the index entry. */
+    static boolean matches(ChunkHeader h, IndexEntry e) {
+        return h.type() == e.type() && h.number() == e.number() && h.flags() == e.flags()
+                && h.storedLength() == e.storedLength() && h.rawLength() == e.rawLength()
+                && h.pid() == e.pid() && h.vaddr() == e.vaddr() && h.pageCount() == e.pageCount();
+    }
+
+    /** CRC32C of header bytes 0..35 then the payload; neither buffer's position is changed. */
+    static long crc(CRC32C crc, ByteBuffer header, ByteBuffer payload) {
+        crc.reset();
+        crc.update(header.duplicate().position(0).limit(ChunkHeader.CRC_OFFSET));
+        crc.update(payload.duplicate());
+        return crc.getValue();
+    }
+
+    static void checkCrc(String where, ChunkHeader h, long computed) throws ImageCorruptException {
+        long stored = Integer.toUnsignedLong(h.crc());
+        if (stored != computed) {
+            throw new ImageCorruptException(where + ": " + Hex.crcMismatch(stored, computed));
+        }
+    }
+}

@@ -1,0 +1,213 @@
+package dev.cryo.engine.image;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.KryoBufferOverflowException;
+import com.esotericsoftware.kryo.io.Output;
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The image framing on top of any blocking {@link WritableByteChannel}: file header, chunks,
+ * index, trailer. Knows nothing about files, so the same bytes can go to a socket. The position
+ * is tracked here (channels need not be seekable). Not thread-safe; deterministic: the same calls
+ * produce the same bytes.
+ *
+ * <p>After any I/O failure the writer is poisoned: the stream is in an unknown state.
+ */
+public final class ImageChannelWriter implements AutoCloseable {
+    private final WritableByteChannel out;
+    private final ImageOptions options;
+    private final RecordCodecs codecs;
+    private final Kryo kryo;
+    private final Output recordOut;
+    private final CRC32C crc = new CRC32C();
+    private final ByteBuffer header = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
+    private final ByteBuffer[] gather = new ByteBuffer[2];
+    private final List<IndexEntry> index = new ArrayList<>();
+    private ZstdCompressCtx zstd;
+    private ByteBuffer zstdBuf;
+    private long position;
+    private long rawPageBytes;
+    private boolean finished;
+    private boolean poisoned;
+
+    /** Writes the file header immediately. */
+    public ImageChannelWriter(WritableByteChannel out, RecordCodecs codecs, ImageOptions options) throws IOException {
+        this.out = out;
+        this.options = options;
+        this.codecs = codecs;
+        this.kryo = ImageKryo.create(codecs);
+        this.recordOut = new Output(4096, (int) options.maxChunkLength());
+        guarded(() -> writeFully(FileHeader.current(options.pageSize()).encode(), null));
+    }
+
+    /** Encodes one metadata record (its type must be in the registry) as a RECORD chunk. */
+    public IndexEntry writeRecord(Object record) throws IOException {
+        checkOpen();
+        if (record == null || !codecs.handles(record.getClass())) {
+            throw new IllegalArgumentException("no record codec registered for "
+                    + (record == null ? "null" : record.getClass().getName()));
+        }
+        recordOut.reset();
+        try {
+            kryo.writeClassAndObject(recordOut, record);
+        } catch (KryoBufferOverflowException e) {
+            throw new IllegalArgumentException("record " + record.getClass().getSimpleName()
+                    + " exceeds the max chunk length of " + options.maxChunkLength() + " bytes", e);
+        } catch (KryoException e) {
+            throw new IllegalArgumentException("cannot encode " + record.getClass().getName() + ": " + e.getMessage(), e);
+        }
+        ByteBuffer payload = ByteBuffer.wrap(recordOut.getBuffer(), 0, recordOut.position());
+        return writeChunk(ChunkType.RECORD, 0, payload, payload.remaining(), 0, 0, 0);
+    }
+
+    /**
+     * Writes pageCount pages starting at vaddr of process pid, taken from data's position to its
+     * limit (exactly pageCount * pageSize bytes). data must be direct; it is consumed (position
+     * moves to limit) and may be reused by the caller as soon as this returns.
+     */
+    public IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException {
+        checkOpen();
+        long raw = (long) pageCount * options.pageSize();
+        if (!data.isDirect()) throw new IllegalArgumentException("page data must be a direct ByteBuffer");
+        if (pageCount <= 0 || data.remaining() != raw) {
+            throw new IllegalArgumentException(pageCount + " pages need " + raw + " bytes, buffer holds " + data.remaining());
+        }
+        if (raw > options.maxChunkLength()) {
+            throw new IllegalArgumentException(raw + " bytes of pages exceed the max chunk length "
+                    + options.maxChunkLength() + "; split the range");
+        }
+        if ((vaddr & (options.pageSize() - 1)) != 0) {
+            throw new IllegalArgumentException("address " + Hex.addr(vaddr) + " is not page aligned");
+        }
+        ByteBuffer payload = data;
+        int flags = 0;
+        if (options.compression() == Compression.ZSTD) {
+            ByteBuffer compressed = compress(data);
+            if (compressed.remaining() < raw) { // incompressible pages are stored raw: cheaper to restore
+                payload = compressed;
+                flags = ImageFormat.FLAG_ZSTD;
+            }
+        }
+        IndexEntry e = writeChunk(ChunkType.PAGES, flags, payload, (int) raw, pid, pageCount, vaddr);
+        data.position(data.limit());
+        rawPageBytes += raw;
+        return e;
+    }
+
+    /** Writes the index chunk and the trailer; nothing may be written afterwards. */
+    public void finish() throws IOException {
+        checkOpen();
+        int chunkCount = index.size();
+        ByteBuffer payload = IndexCodec.encode(index);
+        if (payload.remaining() > options.maxChunkLength()) {
+            throw new ImageException("index of " + chunkCount + " chunks exceeds the max chunk length");
+        }
+        long indexOffset = position;
+        IndexEntry idx = writeChunk(ChunkType.INDEX, 0, payload, payload.remaining(), 0, 0, 0);
+        index.remove(index.size() - 1); // the index does not list itself
+        Trailer t = new Trailer(indexOffset, (int) idx.totalLength(), chunkCount);
+        guarded(() -> writeFully(t.encode(), null));
+        finished = true;
+    }
+
+    /** Bytes written so far, including header and framing. */
+    public long bytesWritten() {
+        return position;
+    }
+
+    /** Chunks written so far, not counting the index. */
+    public int chunksWritten() {
+        return index.size();
+    }
+
+    /** Uncompressed page bytes accepted so far. */
+    public long pageBytes() {
+        return rawPageBytes;
+    }
+
+    public boolean finished() {
+        return finished;
+    }
+
+    /** Entries of the chunks written so far, in order. */
+    public List<IndexEntry> entries() {
+        return Collections.unmodifiableList(index);
+    }
+
+    /** Frees the native zstd context; does not close the channel, which the caller owns. */
+    @Override
+    public void close() {
+        if (zstd != null) {
+            zstd.close();
+            zstd = null;
+        }
+    }
+
+    private IndexEntry writeChunk(ChunkType type, int flags, ByteBuffer payload, int rawLength,
+                                  int pid, int pageCount, long vaddr) throws IOException {
+        int number = index.size();
+        int stored = payload.remaining();
+        ChunkHeader.encodeWithoutCrc(header, type, flags, number, stored, rawLength, pid, pageCount, vaddr);
+        header.putInt(ChunkHeader.CRC_OFFSET, (int) ChunkChecks.crc(crc, header, payload));
+        header.position(0).limit(ChunkHeader.SIZE);
+        IndexEntry e = new IndexEntry(number, type, flags != 0, position, stored, rawLength, pid, vaddr, pageCount);
+        ByteBuffer p = payload.duplicate(); // the caller's position is theirs to manage
+        guarded(() -> writeFully(header, p));
+        index.add(e);
+        return e;
+    }
+
+    private ByteBuffer compress(ByteBuffer data) {
+        if (zstd == null) {
+            zstd = new ZstdCompressCtx().setLevel(options.zstdLevel()).setChecksum(false).setContentSize(true);
+        }
+        int bound = (int) Zstd.compressBound(data.remaining());
+        if (zstdBuf == null || zstdBuf.capacity() < bound) {
+            zstdBuf = ByteBuffer.allocateDirect(bound);
+        }
+        int n = zstd.compressDirectByteBuffer(zstdBuf, 0, bound, data, data.position(), data.remaining());
+        return zstdBuf.duplicate().position(0).limit(n);
+    }
+
+    private void writeFully(ByteBuffer a, ByteBuffer b) throws IOException {
+        long n = a.remaining() + (b == null ? 0 : b.remaining());
+        if (b != null && out instanceof GatheringByteChannel g) {
+            gather[0] = a;
+            gather[1] = b;
+            while (b.hasRemaining()) g.write(gather);
+            gather[0] = gather[1] = null;
+        } else {
+            while (a.hasRemaining()) out.write(a);
+            if (b != null) while (b.hasRemaining()) out.write(b);
+        }
+        position += n;
+    }
+
+    private interface IoAction {
+        void run() throws IOException;
+    }
+
+    private void guarded(IoAction action) throws IOException {
+        try {
+            action.run();
+        } catch (IOException | RuntimeException e) {
+            poisoned = true;
+            throw e;
+        }
+    }
+
+    private void checkOpen() {
+        if (poisoned) throw new IllegalStateException("an earlier write failed; the image must be aborted");
+        if (finished) throw new IllegalStateException("image already finished");
+    }
+}

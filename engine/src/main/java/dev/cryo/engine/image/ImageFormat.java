@@ -1,0 +1,41 @@
+package dev.cryo.engine.image;
+
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Constants of the on-disk image container format, version 1.
+ *
+ * <p>Every multi-byte integer in the framing (file header, chunk headers, index, trailer) is
+ * little-endian. The layouts are documented on {@link FileHeader}, {@link ChunkHeader},
+ * {@link IndexCodec} and {@link Trailer}.
+ */
+public final class ImageFormat {
+    private ImageFormat() {}
+
+    /** The single format version this build writes and reads. */
+    public static final int FORMAT_VERSION = 1;
+
+    public static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    public static final String IMAGE_FILE = "image.cryo";
+    public static final String PARTIAL_FILE = "image.cryo.partial";
+
+    static final byte[] HEADER_MAGIC = "CRYOIMG\0".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] TRAILER_MAGIC = "CRYOEND\0".getBytes(StandardCharsets.US_ASCII);
+
+    /** Default bound on any declared length, checked before allocating. */
+    public static final long DEFAULT_MAX_CHUNK = 64L << 20;
+
+    /** Chunk flag: payload is a zstd frame; the header's rawLength is the decompressed size. */
+    static final int FLAG_ZSTD = 1;
+    static final int KNOWN_FLAGS = FLAG_ZSTD;
+
+    /** Readers take the bound from the caller; it must fit the u32/int arithmetic of the format. */
+    static long checkMaxChunk(long maxChunk) {
+        if (maxChunk < 4096 || maxChunk > Integer.MAX_VALUE - 64) {
+            throw new IllegalArgumentException("max chunk length " + maxChunk + " is outside 4096.." + (Integer.MAX_VALUE - 64));
+        }
+        return maxChunk;
+    }
+}

@@ -1,0 +1,238 @@
+package dev.cryo.engine.image;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * Random-access reader of a committed {@code image.cryo}. {@link #open} checks header, trailer
+ * and index (so seeks are safe); every chunk read is CRC-checked; {@link #verify()} checks all
+ * of them. Every declared length is bounded by maxChunk before anything is allocated.
+ * Not thread-safe (owns a Kryo and scratch buffers); open one reader per thread.
+ */
+public final class ImageReader implements AutoCloseable {
+    private static final int VERIFY_BUFFER = 1 << 20;
+
+    private final String name;
+    private final FileChannel channel;
+    private final long maxChunk;
+    private final FileHeader fileHeader;
+    private final List<IndexEntry> entries;
+    private final RecordDecoder records;
+    private final PageDecoder pages = new PageDecoder();
+    private final CRC32C crc = new CRC32C();
+    private final ByteBuffer headerBuf = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
+    private ByteBuffer scratch; // direct; compressed payloads and verify() reads
+
+    private ImageReader(String name, FileChannel channel, long maxChunk, RecordCodecs codecs) throws IOException {
+        this.name = name;
+        this.channel = channel;
+        this.maxChunk = ImageFormat.checkMaxChunk(maxChunk);
+        this.records = new RecordDecoder(codecs);
+        long size = channel.size();
+        if (size < FileHeader.SIZE) {
+            throw new ImageCorruptException(name + " is truncated: " + size + " bytes, shorter than the header");
+        }
+        this.fileHeader = FileHeader.decode(readAt(0, FileHeader.SIZE), name);
+        this.entries = readIndex(size);
+    }
+
+    public static ImageReader open(Path dir, RecordCodecs codecs) throws IOException {
+        return open(dir, codecs, ImageFormat.DEFAULT_MAX_CHUNK);
+    }
+
+    /** Opens dir/image.cryo; refuses a directory that only holds an unfinished dump. */
+    public static ImageReader open(Path dir, RecordCodecs codecs, long maxChunk) throws IOException {
+        Path image = dir.resolve(ImageFormat.IMAGE_FILE);
+        if (!Files.exists(image)) {
+            if (Files.exists(dir.resolve(ImageFormat.PARTIAL_FILE))) {
+                throw new IncompleteImageException(dir + " holds only " + ImageFormat.PARTIAL_FILE
+                        + ": the dump did not complete; there is no image to restore");
+            }
+            throw new NoSuchFileException(image.toString(), null, "no image in " + dir);
+        }
+        FileChannel ch = FileChannel.open(image, StandardOpenOption.READ);
+        try {
+            return new ImageReader(ImageFormat.IMAGE_FILE, ch, maxChunk, codecs);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    public int formatVersion() {
+        return fileHeader.formatVersion();
+    }
+
+    public int pageSize() {
+        return fileHeader.pageSize();
+    }
+
+    /** Every chunk except the index, in file order. */
+    public List<IndexEntry> entries() {
+        return entries;
+    }
+
+    public List<IndexEntry> pageChunks() {
+        return entries.stream().filter(e -> e.type() == ChunkType.PAGES).toList();
+    }
+
+    /** All records, decoded, in write order. */
+    public List<Object> records() throws IOException {
+        List<Object> out = new ArrayList<>();
+        for (IndexEntry e : entries) {
+            if (e.type() == ChunkType.RECORD) out.add(readRecord(e));
+        }
+        return Collections.unmodifiableList(out);
+    }
+
+    public Object readRecord(IndexEntry e) throws IOException {
+        requireType(e, ChunkType.RECORD);
+        ByteBuffer chunk = readAt(e.offset(), (int) e.totalLength());
+        checkChunk(e, chunk, chunk.duplicate().position(ChunkHeader.SIZE));
+        return records.decode(chunk.array(), ChunkHeader.SIZE, e.storedLength(), where(e));
+    }
+
+    /**
+     * Reads the pages of e into dst (direct, at least e.rawLength() remaining), decompressing if
+     * needed, CRC-checked; advances dst's position by e.rawLength(). On error dst's content is
+     * undefined and its position unchanged.
+     */
+    public void readPages(IndexEntry e, ByteBuffer dst) throws IOException {
+        requireType(e, ChunkType.PAGES);
+        if (!dst.isDirect() || dst.remaining() < e.rawLength()) {
+            throw new IllegalArgumentException("need a direct buffer with " + e.rawLength() + " bytes remaining");
+        }
+        readFully(headerBuf.clear(), e.offset());
+        if (!e.compressed()) { // fast path: file -> caller's buffer, CRC on the same memory
+            ByteBuffer target = dst.duplicate().limit(dst.position() + e.rawLength());
+            readFully(target, e.offset() + ChunkHeader.SIZE);
+            checkChunk(e, headerBuf, target.flip().position(dst.position()));
+            dst.position(dst.position() + e.rawLength());
+            return;
+        }
+        ByteBuffer src = scratch(e.storedLength());
+        readFully(src, e.offset() + ChunkHeader.SIZE);
+        src.flip();
+        checkChunk(e, headerBuf, src);
+        pages.decompress(src, dst, e.rawLength(), where(e));
+    }
+
+    /** Reads every chunk and checks its CRC and that its header agrees with the index. */
+    public void verify() throws IOException {
+        ByteBuffer buf = scratch(VERIFY_BUFFER);
+        for (IndexEntry e : entries) {
+            readFully(headerBuf.clear(), e.offset());
+            crc.reset();
+            crc.update(headerBuf.duplicate().position(0).limit(ChunkHeader.CRC_OFFSET));
+            long pos = e.offset() + ChunkHeader.SIZE;
+            long left = Integer.toUnsignedLong(e.storedLength());
+            while (left > 0) {
+                buf.clear().limit((int) Math.min(left, buf.capacity()));
+                readFully(buf, pos);
+                crc.update(buf.flip());
+                pos += buf.limit();
+                left -= buf.limit();
+            }
+            checkHeader(e, ChunkHeader.decode(headerBuf), crc.getValue());
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        pages.close();
+        channel.close();
+    }
+
+    private List<IndexEntry> readIndex(long size) throws IOException {
+        long minSize = FileHeader.SIZE + ChunkHeader.SIZE + 4 + Trailer.SIZE;
+        ByteBuffer tb = size >= minSize ? readAt(size - Trailer.SIZE, Trailer.SIZE) : null;
+        if (tb == null || !Trailer.hasMagic(tb)) {
+            if (tb != null && looksLikeDamagedTrailer(tb, size)) {
+                throw new ImageCorruptException(name + " trailer: bad magic " + Hex.bytes(java.util.Arrays.copyOf(tb.array(), 8)));
+            }
+            throw new IncompleteImageException(name + " has no trailer: the dump did not complete"
+                    + " (or the file was truncated)");
+        }
+        Trailer t = Trailer.decode(tb, name, size, maxChunk);
+        ByteBuffer chunk = readAt(t.indexOffset(), t.indexLength());
+        ChunkHeader h = ChunkHeader.decode(chunk);
+        // Described as the index because that is what the (CRC-checked) trailer says it is.
+        String where = name + " chunk " + Integer.toUnsignedString(t.chunkCount()) + " (index, offset "
+                + t.indexOffset() + ")";
+        if (h.storedLengthUnsigned() + ChunkHeader.SIZE != Integer.toUnsignedLong(t.indexLength())) {
+            throw new ImageCorruptException(where + ": stored length " + h.storedLengthUnsigned()
+                    + " disagrees with the trailer's index length " + Integer.toUnsignedLong(t.indexLength()));
+        }
+        ChunkChecks.checkCrc(where, h, ChunkChecks.crc(crc, chunk, chunk.duplicate().position(ChunkHeader.SIZE)));
+        ChunkChecks.checkFields(where, h, t.chunkCount(), fileHeader.pageSize());
+        if (h.type() != ChunkType.INDEX) {
+            throw new ImageCorruptException(where + ": the trailer points at a " + h.kind() + " chunk, not the index");
+        }
+        return Collections.unmodifiableList(IndexCodec.decode(chunk.position(ChunkHeader.SIZE), where,
+                t.chunkCount(), t.indexOffset(), fileHeader.pageSize(), maxChunk));
+    }
+
+    /** A trailer whose only problem is its magic still has offsets that fit the file exactly. */
+    private static boolean looksLikeDamagedTrailer(ByteBuffer tb, long size) {
+        tb.order(ImageFormat.ORDER);
+        long off = tb.getLong(8);
+        long len = Integer.toUnsignedLong(tb.getInt(16));
+        return off >= FileHeader.SIZE && len > 0 && off + len + Trailer.SIZE == size;
+    }
+
+    /** CRC first (the most telling message for a flipped byte), then agreement with the index. */
+    private void checkChunk(IndexEntry e, ByteBuffer header, ByteBuffer payload) throws ImageCorruptException {
+        checkHeader(e, ChunkHeader.decode(header), ChunkChecks.crc(crc, header, payload));
+    }
+
+    private void checkHeader(IndexEntry e, ChunkHeader h, long computedCrc) throws ImageCorruptException {
+        ChunkChecks.checkCrc(where(e), h, computedCrc);
+        if (!ChunkChecks.matches(h, e)) {
+            throw new ImageCorruptException(where(e) + ": chunk header (" + h.kind() + ", number "
+                    + Integer.toUnsignedString(h.number()) + ", " + h.storedLengthUnsigned()
+                    + " bytes) disagrees with the index");
+        }
+    }
+
+    private String where(IndexEntry e) {
+        return name + " " + e.describe();
+    }
+
+    private static void requireType(IndexEntry e, ChunkType t) {
+        if (e.type() != t) throw new IllegalArgumentException(e.describe() + " is not a " + t.label + " chunk");
+    }
+
+    private ByteBuffer scratch(int size) {
+        if (scratch == null || scratch.capacity() < size) scratch = ByteBuffer.allocateDirect(size);
+        return scratch.clear().limit(size);
+    }
+
+    /** Heap buffer of len bytes from offset; callers bound len by maxChunk first. */
+    private ByteBuffer readAt(long offset, int len) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(len).order(ImageFormat.ORDER);
+        readFully(b, offset);
+        return b.flip();
+    }
+
+    private void readFully(ByteBuffer b, long offset) throws IOException {
+        long pos = offset;
+        while (b.hasRemaining()) {
+            int n = channel.read(b, pos);
+            if (n < 0) {
+                throw new ImageCorruptException(name + " is truncated: read at offset " + pos + " hit end of file",
+                        new EOFException());
+            }
+            pos += n;
+        }
+    }
+}
