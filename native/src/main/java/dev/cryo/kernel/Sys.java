@@ -128,6 +128,17 @@ public final class Sys {
         }
     }
 
+    /**
+     * Copies {@code len} bytes at {@code remoteAddr} of {@code pid} into a direct buffer at
+     * {@code offset}, without going through the Java heap. All or an exception.
+     */
+    public static void readInto(Pid pid, long remoteAddr, java.nio.ByteBuffer direct, int offset, int len) {
+        if (!direct.isDirect() || offset < 0 || (long) offset + len > direct.capacity()) {
+            throw new IllegalArgumentException("need a direct buffer with room for " + len + " bytes at " + offset);
+        }
+        readFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+    }
+
     public static byte[] read(Pid pid, long remoteAddr, int len) {
         Memory m = new Memory(Math.max(len, 1));
         readFully(pid, remoteAddr, m, len);

@@ -23,7 +23,7 @@ import java.util.List;
  * (present, "file page" bit clear); shared file mappings — nothing (the file holds them); the
  * vDSO block and vsyscall — nothing (the kernel provides them).
  */
-public record MemoryPlan(List<VmaImage> vmas, List<PageRun> runs) {
+public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun> runs, long scannedPages) {
     private static final int PAGEMAP_BATCH = 1 << 16;
 
     public long pages() {
@@ -34,6 +34,7 @@ public record MemoryPlan(List<VmaImage> vmas, List<PageRun> runs) {
         List<SmapsEntry> smaps = ProcFs.smaps(pid);
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();
+        long scanned = 0;
         try (PagemapReader pagemap = ProcFs.openPagemap(pid)) {
             for (SmapsEntry s : smaps) {
                 MapsEntry m = s.map();
@@ -42,11 +43,12 @@ public record MemoryPlan(List<VmaImage> vmas, List<PageRun> runs) {
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind,
                         fileOf(pid, m, kind), 0, 0));
                 if (dumpsPages(kind)) {
+                    scanned += m.pages();
                     collectRuns(pagemap, index, m, kind, runs);
                 }
             }
         }
-        return new MemoryPlan(vmas, runs);
+        return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned);
     }
 
     static VmaKind kindOf(MapsEntry m) {

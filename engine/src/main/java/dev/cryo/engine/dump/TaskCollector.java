@@ -20,6 +20,7 @@ import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStat;
 import dev.cryo.kernel.proc.ProcStatus;
 import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Tracer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -36,20 +37,22 @@ public final class TaskCollector {
 
     public record Snapshot(TaskImage task, MemoryPlan memory) {}
 
-    public static Snapshot collect(RemoteTask remote, List<Integer> tids, FdHandler.DumpContext files) {
-        Pid pid = remote.pid();
+    public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files) {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
+        // the plan is made before cryo maps its scratch page, so the page is never part of the image
         MemoryPlan memory = MemoryPlan.of(pid);
         List<ThreadImage> threads = new ArrayList<>();
-        for (int tid : tids) {
-            threads.add(ThreadCollector.collect(remote, tid));
-        }
         List<SigAction> sigactions;
         long brk;
-        try (Injector inj = remote.injector(pid.value())) {
-            sigactions = sigactions(remote, inj);
-            brk = inj.call("brk", SyscallNr.BRK, 0);
+        try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps())) {
+            for (int tid : tids) {
+                threads.add(ThreadCollector.collect(remote, tid));
+            }
+            try (Injector inj = remote.injector(pid.value())) {
+                sigactions = sigactions(remote, inj);
+                brk = inj.call("brk", SyscallNr.BRK, 0);
+            }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
@@ -57,7 +60,7 @@ public final class TaskCollector {
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
                 stat.comm(), exe(pid), ProcFs.cwd(pid), ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
-                FdHandlers.dumpAll(pid, files), remote.tracer().peekSiginfo(pid.value(), true));
+                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true));
         return new Snapshot(task, memory);
     }
 
