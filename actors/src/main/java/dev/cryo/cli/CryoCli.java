@@ -67,6 +67,7 @@ public final class CryoCli implements Runnable {
         CryoCli top = new CryoCli();
         CommandLine cl = new CommandLine(top);
         cl.addSubcommand(new CheckCommand(out));
+        cl.addSubcommand(new DumpCommand(out, err));
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {

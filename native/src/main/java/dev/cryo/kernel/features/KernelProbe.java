@@ -11,6 +11,8 @@ import dev.cryo.kernel.Spawner;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.WaitStatus;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Ptrace;
 import dev.cryo.kernel.ptrace.RseqConfig;
@@ -82,7 +84,7 @@ final class KernelProbe {
 
     private void capabilities() {
         add(Names.CAPS, true, () -> {
-            long eff = statusHex("CapEff");
+            long eff = ProcFs.status(Pid.of((int) ProcessHandle.current().pid())).capEff();
             boolean ptrace = bit(eff, 19), ckpt = bit(eff, 40), admin = bit(eff, 21), resource = bit(eff, 24);
             String detail = "CAP_SYS_PTRACE " + yes(ptrace) + ", CAP_CHECKPOINT_RESTORE " + yes(ckpt)
                     + ", CAP_SYS_ADMIN " + yes(admin) + ", CAP_SYS_RESOURCE " + yes(resource) + " (not needed)";
@@ -98,15 +100,6 @@ final class KernelProbe {
 
     private static boolean bit(long v, int bit) {
         return (v >>> bit & 1) == 1;
-    }
-
-    private static long statusHex(String key) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(key + ":")) {
-                return Long.parseUnsignedLong(line.substring(key.length() + 1).trim(), 16);
-            }
-        }
-        throw new KernelException("/proc/self/status has no " + key + " line");
     }
 
     private void probeStub(Stub stub) {
@@ -197,13 +190,9 @@ final class KernelProbe {
     private void vdsoLayout() {
         add(Names.VDSO, true, () -> {
             List<String> parts = new ArrayList<>();
-            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-                String[] f = line.trim().split("\\s+");
-                String name = f[f.length - 1];
-                if (name.equals("[vvar]") || name.equals("[vvar_vclock]") || name.equals("[vdso]")) {
-                    String[] r = f[0].split("-");
-                    long pages = (Long.parseUnsignedLong(r[1], 16) - Long.parseUnsignedLong(r[0], 16)) / PAGE;
-                    parts.add(name + " " + pages + (pages == 1 ? " page" : " pages"));
+            for (MapsEntry m : ProcFs.maps(Pid.of((int) ProcessHandle.current().pid()))) {
+                if (m.isVvar() || m.isVdso()) {
+                    parts.add(m.path() + " " + m.pages() + (m.pages() == 1 ? " page" : " pages"));
                 }
             }
             return parts.stream().anyMatch(s -> s.startsWith("[vdso]"))
@@ -326,17 +315,9 @@ final class KernelProbe {
         }
 
         long[] vdso() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
-                    if (line.endsWith("[vdso]")) {
-                        String[] r = line.substring(0, line.indexOf(' ')).split("-");
-                        return new long[]{Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16)};
-                    }
-                }
-            } catch (IOException e) {
-                throw new KernelException("read /proc/" + pid + "/maps: " + e.getMessage(), e);
-            }
-            throw new KernelException("test process " + pid + " has no [vdso]");
+            MapsEntry vdso = ProcFs.maps(pid).stream().filter(MapsEntry::isVdso).findFirst()
+                    .orElseThrow(() -> new KernelException("test process " + pid + " has no [vdso]"));
+            return new long[]{vdso.start(), vdso.end()};
         }
 
         @Override

@@ -1,0 +1,306 @@
+package dev.cryo.actors.dump;
+
+import dev.cryo.api.DumpReport;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.dump.BufferPool;
+import dev.cryo.engine.dump.DumpStats;
+import dev.cryo.engine.dump.TreeWalker;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.DumpInfo;
+import dev.cryo.kernel.Pid;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One dump request, in barrier stages: SEIZE every task of the tree (re-scanning until no new
+ * child appears) → COLLECT them, at most {@code parallelism.tasks} at a time, each fanning its
+ * page copying out → COMMIT the image → FINISH: kill the tree, or release it with leave-running.
+ * Any failure before the commit releases every task (they run on as before), aborts the image so
+ * nothing that looks complete is left, and reports the cause.
+ */
+public final class DumpSupervisor {
+    public sealed interface Command {}
+
+    private record TaskReply(TaskDumper.Reply reply) implements Command {}
+
+    private record TaskStopped(Pid pid) implements Command {}
+
+    private record WriterReply(ImageWriterActor.Reply reply) implements Command {}
+
+    private record Timeout(String stage) implements Command {}
+
+    public sealed interface Outcome {}
+
+    public record Succeeded(DumpReport report) implements Outcome {}
+
+    public record Failed(String message) implements Outcome {}
+
+    private static final Duration RELEASE_TIMEOUT = Duration.ofSeconds(30);
+
+    public static Behavior<Command> create(DumpRequest request, CryoSettings settings, ImageWriterFactory images,
+                                           ActorRef<Outcome> replyTo) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            try {
+                TreeWalker.checkRoot(request.pid());
+                ImageWriter writer = images.create(request.imageDir());
+                return new DumpSupervisor(ctx, timers, request, settings, writer, replyTo).start();
+            } catch (DumpException | java.io.IOException e) {
+                replyTo.tell(new Failed(TaskDumper.message(e)));
+                return Behaviors.stopped();
+            }
+        }));
+    }
+
+    /** Creates the image writer; the facade maps settings to image options and codecs. */
+    public interface ImageWriterFactory {
+        ImageWriter create(java.nio.file.Path dir) throws java.io.IOException;
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final DumpRequest request;
+    private final CryoSettings settings;
+    private final ActorRef<Outcome> replyTo;
+    private final ActorRef<ImageWriterActor.Command> writer;
+    private final ActorRef<TaskDumper.Reply> taskAdapter;
+    private final Map<Pid, ActorRef<TaskDumper.Command>> tasks = new LinkedHashMap<>();
+    private final Set<Pid> pending = new LinkedHashSet<>();
+    private final Set<Pid> released = new LinkedHashSet<>();
+    private final long started = System.nanoTime();
+    private long frozenAt;
+    private int threads;
+    private long scanned, written, zero, copyNanos;
+
+    private DumpSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, DumpRequest request,
+                           CryoSettings settings, ImageWriter imageWriter, ActorRef<Outcome> replyTo) {
+        this.ctx = ctx;
+        this.timers = timers;
+        this.request = request;
+        this.settings = settings;
+        this.replyTo = replyTo;
+        this.taskAdapter = ctx.messageAdapter(TaskDumper.Reply.class, TaskReply::new);
+        this.writer = ctx.spawn(ImageWriterActor.create(imageWriter,
+                        ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)),
+                "writer", DispatcherSelectorHolder.WRITER);
+    }
+
+    private static final class DispatcherSelectorHolder {
+        static final org.apache.pekko.actor.typed.DispatcherSelector WRITER =
+                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("cryo-dispatchers.writer");
+    }
+
+    // ---- SEIZE ---------------------------------------------------------------------------------
+
+    private Behavior<Command> start() {
+        frozenAt = System.nanoTime();
+        timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
+        seizeNew(TreeWalker.walk(request.pid()));
+        return seizing();
+    }
+
+    private void seizeNew(List<Pid> pids) {
+        for (Pid p : pids) {
+            if (!tasks.containsKey(p)) {
+                ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
+                ctx.watchWith(t, new TaskStopped(p));
+                tasks.put(p, t);
+                pending.add(p);
+                t.tell(new TaskDumper.Seize(taskAdapter));
+            }
+        }
+    }
+
+    private Behavior<Command> seizing() {
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (m.reply() instanceof TaskDumper.Seized s) {
+                        threads += s.threads();
+                        pending.remove(s.pid());
+                        if (!pending.isEmpty()) {
+                            return Behaviors.same();
+                        }
+                        // stopped tasks cannot fork any more: a rescan that finds no one new is final
+                        List<Pid> now = TreeWalker.walk(request.pid());
+                        seizeNew(now);
+                        return pending.isEmpty() ? startCollecting() : Behaviors.same();
+                    }
+                    return abort(failureOf(m.reply()));
+                })
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
+                        + settings.dump().seizeTimeout().toSeconds() + " s (still waiting for pids " + pending + ")"))
+                .build();
+    }
+
+    // ---- COLLECT -------------------------------------------------------------------------------
+
+    private Behavior<Command> startCollecting() {
+        timers.cancel(new Timeout("seizing the tree"));
+        timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
+        writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
+        int bufferSize = (int) Math.min(settings.buffers().size(), settings.image().chunkSize());
+        BufferPool pool = new BufferPool(settings.buffers().inFlight(), bufferSize);
+        TaskDumper.CollectJob job = new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob()),
+                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
+        Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
+        pending.addAll(tasks.keySet());
+        for (int i = 0; i < settings.parallelism().tasks() && !queue.isEmpty(); i++) {
+            tasks.get(queue.poll()).tell(new TaskDumper.Collect(job, taskAdapter));
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskDumper.Collected c)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    scanned += c.scannedPages();
+                    written += c.writtenPages();
+                    zero += c.zeroPages();
+                    copyNanos = Math.max(copyNanos, c.copyNanos());
+                    pending.remove(c.pid());
+                    if (!queue.isEmpty()) {
+                        tasks.get(queue.poll()).tell(new TaskDumper.Collect(job, taskAdapter));
+                    }
+                    if (pending.isEmpty()) {
+                        writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class,
+                                WriterReply::new)));
+                        return committing();
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
+                        + settings.dump().timeout().toSeconds() + " s"))
+                .build();
+    }
+
+    private DumpInfo dumpInfo() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            host = "unknown";
+        }
+        return new DumpInfo("0.1.0", System.currentTimeMillis(), host, System.getProperty("os.version"),
+                request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(), 0, request.leaveRunning());
+    }
+
+    // ---- COMMIT and FINISH -----------------------------------------------------------------------
+
+    private Behavior<Command> committing() {
+        return Behaviors.receive(Command.class)
+                .onMessage(WriterReply.class, m -> {
+                    if (m.reply() instanceof ImageWriterActor.Committed c) {
+                        return finish(c.bytes());
+                    }
+                    return abort(failureOf(m.reply()));
+                })
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(Timeout.class, m -> abort("timed out committing the image"))
+                .build();
+    }
+
+    private Behavior<Command> finish(long imageBytes) {
+        timers.cancelAll();
+        boolean kill = !request.leaveRunning();
+        tasks.values().forEach(t -> t.tell(new TaskDumper.Release(kill, taskAdapter)));
+        timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
+        List<String> problems = new ArrayList<>();
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    released.add(m.reply().pid());
+                    if (m.reply() instanceof TaskDumper.Failed f) {
+                        problems.add(f.message());
+                    }
+                    if (released.size() < tasks.size()) {
+                        return Behaviors.same();
+                    }
+                    long now = System.nanoTime();
+                    DumpStats stats = new DumpStats(tasks.size(), threads, (now - frozenAt) / 1_000_000,
+                            (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
+                            copyNanos / 1_000_000);
+                    if (problems.isEmpty()) {
+                        replyTo.tell(new Succeeded(new DumpReport(request.imageDir(),
+                                tasks.keySet().stream().map(Pid::value).toList(), request.leaveRunning(), stats)));
+                    } else {
+                        replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
+                    }
+                    return Behaviors.stopped();
+                })
+                .onMessage(TaskStopped.class, m -> Behaviors.same())
+                .onMessage(Timeout.class, m -> {
+                    replyTo.tell(new Failed("the image is complete, but releasing the tree timed out"));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    // ---- ABORT ---------------------------------------------------------------------------------
+
+    private Behavior<Command> abort(String reason) {
+        timers.cancelAll();
+        ctx.getLog().info("dump of pid {} failed: {}", request.pid(), reason);
+        tasks.values().forEach(t -> t.tell(new TaskDumper.Release(false, taskAdapter)));
+        writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
+        timers.startSingleTimer(new Timeout("releasing"), RELEASE_TIMEOUT);
+        Set<Pid> waiting = new LinkedHashSet<>(tasks.keySet());
+        boolean[] writerDone = {false};
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (m.reply() instanceof TaskDumper.Released || m.reply() instanceof TaskDumper.Failed) {
+                        waiting.remove(m.reply().pid());
+                    }
+                    return doneAborting(waiting, writerDone[0], reason);
+                })
+                .onMessage(TaskStopped.class, m -> {
+                    waiting.remove(m.pid()); // a stopped dumper detached in PostStop
+                    return doneAborting(waiting, writerDone[0], reason);
+                })
+                .onMessage(WriterReply.class, m -> {
+                    if (m.reply() instanceof ImageWriterActor.Aborted) {
+                        writerDone[0] = true;
+                    }
+                    return doneAborting(waiting, writerDone[0], reason);
+                })
+                .onMessage(Timeout.class, m -> {
+                    replyTo.tell(new Failed(reason + " (and releasing the tree timed out)"));
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    private Behavior<Command> doneAborting(Set<Pid> waiting, boolean writerDone, String reason) {
+        if (!waiting.isEmpty() || !writerDone) {
+            return Behaviors.same();
+        }
+        replyTo.tell(new Failed(reason));
+        return Behaviors.stopped();
+    }
+
+    private static String failureOf(Object reply) {
+        if (reply instanceof TaskDumper.Failed f) {
+            return f.message();
+        }
+        if (reply instanceof ImageWriterActor.Failed f) {
+            return f.message();
+        }
+        return "unexpected " + reply;
+    }
+}

@@ -1,0 +1,122 @@
+package dev.cryo.actors.dump;
+
+import dev.cryo.engine.dump.BufferPool;
+import dev.cryo.engine.dump.PageCopier;
+import dev.cryo.engine.image.ImageWriter;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * The single owner of the image: every record and page batch of a dump passes through here, is
+ * framed, checksummed and indexed by the {@link ImageWriter}, and page buffers go back to the pool.
+ * After an I/O failure (a full disk) it keeps draining buffers so copiers never block, reports
+ * the failure once, and refuses to commit.
+ */
+public final class ImageWriterActor {
+    public sealed interface Command {}
+
+    public record WriteRecord(Object record) implements Command {}
+
+    /** Non-zero page segments of one buffer; the buffer returns to {@code pool} once written. */
+    public record WritePages(int pid, List<PageCopier.Segment> segments, ByteBuffer buffer, BufferPool pool)
+            implements Command {}
+
+    public record Commit(ActorRef<Reply> replyTo) implements Command {}
+
+    public record Abort(ActorRef<Reply> replyTo) implements Command {}
+
+    public sealed interface Reply {}
+
+    public record Committed(long bytes, int chunks) implements Reply {}
+
+    public record Aborted() implements Reply {}
+
+    public record Failed(String message) implements Reply {}
+
+    public static Behavior<Command> create(ImageWriter writer, ActorRef<Reply> failures) {
+        return Behaviors.setup(ctx -> new State(writer, failures).behavior());
+    }
+
+    private static final class State {
+        private final ImageWriter writer;
+        private final ActorRef<Reply> failures;
+        private String failure;
+        private boolean done;
+
+        State(ImageWriter writer, ActorRef<Reply> failures) {
+            this.writer = writer;
+            this.failures = failures;
+        }
+
+        Behavior<Command> behavior() {
+            return Behaviors.receive(Command.class)
+                    .onMessage(WriteRecord.class, m -> {
+                        io(() -> writer.writeRecord(m.record()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(WritePages.class, m -> {
+                        try {
+                            for (PageCopier.Segment s : m.segments()) {
+                                ByteBuffer slice = m.buffer().slice(s.offset(), s.pages() * 4096);
+                                io(() -> writer.writePages(m.pid(), s.address(), s.pages(), slice));
+                            }
+                        } finally {
+                            m.pool().release(m.buffer());
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(Commit.class, m -> {
+                        if (failure == null) {
+                            io(writer::commit);
+                        }
+                        done = failure == null;
+                        m.replyTo().tell(failure == null ? new Committed(writer.bytesWritten(), writer.chunksWritten())
+                                : new Failed(failure));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Abort.class, m -> {
+                        abortQuietly();
+                        m.replyTo().tell(new Aborted());
+                        return Behaviors.same();
+                    })
+                    .onSignal(PostStop.class, s -> {
+                        if (!done) {
+                            abortQuietly();
+                        }
+                        return Behaviors.same();
+                    })
+                    .build();
+        }
+
+        private interface Io {
+            void run() throws IOException;
+        }
+
+        private void io(Io op) {
+            if (failure != null || done) {
+                return;
+            }
+            try {
+                op.run();
+            } catch (IOException | RuntimeException e) {
+                failure = "writing the image in " + writer.directory() + " failed: " + e.getMessage();
+                failures.tell(new Failed(failure));
+                abortQuietly();
+            }
+        }
+
+        private void abortQuietly() {
+            try {
+                writer.abort();
+            } catch (IOException | RuntimeException ignored) {
+                // best effort: the partial file has no trailer and is refused anyway
+            }
+        }
+    }
+}

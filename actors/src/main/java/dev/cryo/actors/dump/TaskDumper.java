@@ -1,0 +1,234 @@
+package dev.cryo.actors.dump;
+
+import dev.cryo.engine.dump.BufferPool;
+import dev.cryo.engine.dump.DumpProgress;
+import dev.cryo.engine.dump.PageCopier;
+import dev.cryo.engine.dump.PageRun;
+import dev.cryo.engine.dump.TaskCollector;
+import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.ptrace.Tracer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Dumps one process of the tree. Runs on a pinned thread, which is the ptrace thread of every
+ * thread of the task: it seizes them, collects their state by injection, fans the page copying
+ * out to {@link RegionDumper}s, writes the task's record, and finally kills or releases the task.
+ * If it stops for any other reason, it detaches whatever it still holds: a failed dump leaves
+ * the task running.
+ */
+public final class TaskDumper {
+    public static final DispatcherSelector DISPATCHER = DispatcherSelector.fromConfig("cryo-dispatchers.task");
+    static final DispatcherSelector REGIONS = DispatcherSelector.fromConfig("cryo-dispatchers.region");
+
+    public sealed interface Command {}
+
+    public record Seize(ActorRef<Reply> replyTo) implements Command {}
+
+    public record Collect(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
+
+    public record Release(boolean kill, ActorRef<Reply> replyTo) implements Command {}
+
+    private record RegionReply(RegionDumper.Reply reply) implements Command {}
+
+    /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
+    public record CollectJob(ActorRef<ImageWriterActor.Command> writer, BufferPool pool, FdHandler.DumpContext files,
+                             int regionWorkers, DumpProgress progress, long bufferWaitMillis) {}
+
+    public sealed interface Reply {
+        Pid pid();
+    }
+
+    public record Seized(Pid pid, int threads) implements Reply {}
+
+    public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
+                            long copyNanos) implements Reply {}
+
+    public record Released(Pid pid, boolean killed) implements Reply {}
+
+    public record Failed(Pid pid, String message) implements Reply {}
+
+    public static Behavior<Command> create(Pid pid) {
+        return Behaviors.setup(ctx -> new TaskDumper(ctx, pid).idle());
+    }
+
+    private final ActorContext<Command> ctx;
+    private final Pid pid;
+    private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
+    private List<Integer> tids = List.of();
+
+    private TaskDumper(ActorContext<Command> ctx, Pid pid) {
+        this.ctx = ctx;
+        this.pid = pid;
+    }
+
+    private Behavior<Command> idle() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Seize.class, this::onSeize)
+                .onMessage(Collect.class, this::onCollect)
+                .onMessage(Release.class, this::onRelease)
+                .onMessage(RegionReply.class, m -> Behaviors.same())
+                .onSignal(PostStop.class, s -> releaseOnStop())
+                .build();
+    }
+
+    private Behavior<Command> onSeize(Seize m) {
+        try {
+            tids = TaskSeizer.seize(tracer, pid);
+            m.replyTo().tell(new Seized(pid, tids.size()));
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, e.getMessage()));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onCollect(Collect m) {
+        TaskCollector.Snapshot snap;
+        try {
+            snap = TaskCollector.collect(tracer, pid, tids, m.job().files());
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, message(e)));
+            return Behaviors.same();
+        }
+        CollectJob job = m.job();
+        List<List<PageRun>> shares = PageCopier.partition(snap.memory().runs(), job.pool().bufferSize() / 4096,
+                job.regionWorkers());
+        job.progress().pagesPlanned(snap.memory().pages());
+        ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
+        int vmaCount = snap.task().vmas().size();
+        for (int i = 0; i < shares.size(); i++) {
+            RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(),
+                    job.progress(), job.bufferWaitMillis());
+            ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
+        }
+        Copying copying = new Copying(snap, vmaCount, shares.size(), m);
+        return copying.check();
+    }
+
+    /** Waiting for the region dumpers of this task; merges their per-VMA page counts. */
+    private final class Copying {
+        private final TaskCollector.Snapshot snap;
+        private final long[] written;
+        private final long[] zero;
+        private final Collect request;
+        private int pending;
+        private long nanos;
+
+        Copying(TaskCollector.Snapshot snap, int vmaCount, int workers, Collect request) {
+            this.snap = snap;
+            this.written = new long[vmaCount];
+            this.zero = new long[vmaCount];
+            this.pending = workers;
+            this.request = request;
+        }
+
+        Behavior<Command> check() {
+            if (pending > 0) {
+                return Behaviors.receive(Command.class)
+                        .onMessage(RegionReply.class, this::onRegion)
+                        .onMessage(Release.class, TaskDumper.this::onRelease)
+                        .onSignal(PostStop.class, s -> releaseOnStop())
+                        .build();
+            }
+            TaskImage t = snap.task();
+            List<VmaImage> vmas = new ArrayList<>();
+            for (int i = 0; i < t.vmas().size(); i++) {
+                vmas.add(t.vmas().get(i).withPages(written[i], zero[i]));
+            }
+            TaskImage done = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
+                    t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), vmas, t.fds(), t.sharedPendingSignals());
+            request.job().writer().tell(new ImageWriterActor.WriteRecord(done));
+            long w = 0, z = 0;
+            for (int i = 0; i < written.length; i++) {
+                w += written[i];
+                z += zero[i];
+            }
+            request.replyTo().tell(new Collected(pid, t.threads().size(), snap.memory().scannedPages(), w, z, nanos));
+            return idle();
+        }
+
+        private Behavior<Command> onRegion(RegionReply m) {
+            if (m.reply() instanceof RegionDumper.Failed f) {
+                request.replyTo().tell(new Failed(pid, f.message()));
+                return idle(); // later region replies are ignored there
+            }
+            RegionDumper.Done d = (RegionDumper.Done) m.reply();
+            for (int i = 0; i < written.length; i++) {
+                written[i] += d.written()[i];
+                zero[i] += d.zero()[i];
+            }
+            nanos = Math.max(nanos, d.nanos());
+            pending--;
+            return check();
+        }
+    }
+
+    private Behavior<Command> onRelease(Release m) {
+        boolean killed = false;
+        try {
+            if (m.kill()) {
+                kill();
+                killed = true;
+            } else {
+                TaskSeizer.release(tracer, pid, tids);
+            }
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, "releasing pid " + pid + ": " + message(e)));
+            return Behaviors.stopped();
+        }
+        tids = List.of();
+        m.replyTo().tell(new Released(pid, killed));
+        return Behaviors.stopped();
+    }
+
+    /** SIGKILL, then reap the non-leader threads before the leader, or the wait for the leader hangs. */
+    private void kill() {
+        Sys.kill(pid, Signals.SIGKILL);
+        for (int tid : tids) {
+            if (tid != pid.value()) {
+                waitGone(tid);
+            }
+        }
+        waitGone(pid.value());
+    }
+
+    private void waitGone(int tid) {
+        try {
+            while (true) {
+                var st = Sys.wait4(tid, 0);
+                if (st == null || st.gone()) {
+                    break;
+                }
+            }
+        } catch (KernelException e) {
+            // ECHILD: already reaped
+        }
+        tracer.forget(tid);
+    }
+
+    private Behavior<Command> releaseOnStop() {
+        if (!tids.isEmpty()) {
+            TaskSeizer.release(tracer, pid, tids);
+            tids = List.of();
+        }
+        return Behaviors.same();
+    }
+
+    static String message(Throwable e) {
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+}

@@ -1,0 +1,120 @@
+package dev.cryo.api;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
+import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.config.Compression;
+import dev.cryo.config.CryoConfig;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.config.ImageSettings;
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * cryo as a library: one actor system, and a request per checkpoint. The CLI is a thin layer over
+ * this class.
+ * <pre>{@code
+ * try (Cryo cryo = Cryo.create()) {
+ *     DumpReport r = cryo.dump(DumpRequest.of(pid, Path.of("/var/lib/ckpt/1"))).toCompletableFuture().join();
+ * }
+ * }</pre>
+ * Failures complete the stage with a {@link CryoException} whose message names the cause.
+ */
+public final class Cryo implements AutoCloseable {
+    private final ActorSystem<Guardian.Command> system;
+    private final CryoSettings settings;
+
+    private Cryo(Config config) {
+        this.settings = CryoSettings.create(config);
+        // the region pool must be at least as wide as the copiers we fan out per task
+        Config tuned = config.withValue("cryo-dispatchers.region.thread-pool-executor.fixed-pool-size",
+                ConfigValueFactory.fromAnyRef(Math.max(2, settings.parallelism().regions()
+                        * Math.max(1, Math.min(4, settings.parallelism().tasks())))));
+        this.system = ActorSystem.create(Guardian.create(), "cryo", tuned);
+    }
+
+    public static Cryo create() {
+        return create(CryoConfig.loadConfig(Optional.empty(), Map.of()));
+    }
+
+    public static Cryo create(Config config) {
+        return new Cryo(config);
+    }
+
+    public CryoSettings settings() {
+        return settings;
+    }
+
+    public CompletionStage<DumpReport> dump(DumpRequest request) {
+        Duration timeout = settings.dump().timeout().plus(settings.dump().seizeTimeout()).plusSeconds(60);
+        CompletionStage<DumpSupervisor.Outcome> outcome = AskPattern.ask(system,
+                (ActorRef<DumpSupervisor.Outcome> replyTo) -> new Guardian.StartDump(request, settings, replyTo),
+                timeout, system.scheduler());
+        return outcome.thenApply(o -> {
+            if (o instanceof DumpSupervisor.Succeeded s) {
+                return s.report();
+            }
+            throw new CryoException(((DumpSupervisor.Failed) o).message());
+        });
+    }
+
+    /** Image options from settings; lz4 is accepted by the settings but not implemented by the image format yet. */
+    static ImageOptions imageOptions(ImageSettings s) {
+        if (s.compression() == Compression.LZ4) {
+            throw new CryoException("cryo.image.compression = lz4 is not supported yet: use none or zstd");
+        }
+        ImageOptions o = ImageOptions.defaults().withFsync(s.fsync()).withMaxChunkLength(s.maxChunk());
+        return s.compression() == Compression.ZSTD
+                ? o.withCompression(dev.cryo.engine.image.Compression.ZSTD, s.compressionLevel())
+                : o.withCompression(dev.cryo.engine.image.Compression.NONE, s.compressionLevel());
+    }
+
+    static ImageWriter newImage(Path dir, ImageSettings s) throws IOException {
+        return ImageWriter.create(dir, ModelCodecs.ALL, imageOptions(s));
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get();
+        } catch (Exception e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The root actor: spawns one supervisor per request. */
+    static final class Guardian {
+        sealed interface Command {}
+
+        record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
+                implements Command {}
+
+        static Behavior<Command> create() {
+            return Behaviors.setup(ctx -> {
+                int[] seq = {0};
+                return Behaviors.receive(Command.class)
+                        .onMessage(StartDump.class, m -> {
+                            ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
+                                    dir -> newImage(dir, m.settings().image()), m.replyTo()),
+                                    "dump-" + m.request().pid() + "-" + (++seq[0]));
+                            return Behaviors.same();
+                        })
+                        .build();
+            });
+        }
+    }
+}

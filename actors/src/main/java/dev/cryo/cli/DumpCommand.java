@@ -1,0 +1,112 @@
+package dev.cryo.cli;
+
+import dev.cryo.api.Cryo;
+import dev.cryo.api.CryoException;
+import dev.cryo.api.DumpReport;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.engine.dump.DumpProgress;
+import dev.cryo.engine.dump.DumpStats;
+import dev.cryo.kernel.Pid;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+
+/** {@code cryo dump -t PID -D DIR}: checkpoint a process tree, like {@code criu dump}. */
+@Command(name = "dump", mixinStandardHelpOptions = true,
+        description = "Checkpoint the process tree rooted at PID into an image directory.")
+final class DumpCommand implements Callable<Integer> {
+    @ParentCommand
+    CryoCli parent;
+
+    @Option(names = {"-t", "--tree"}, required = true, paramLabel = "PID", description = "Root of the tree to dump.")
+    int pid;
+
+    @Option(names = {"-D", "--images-dir"}, required = true, paramLabel = "DIR",
+            description = "Directory to write the image to (created 0700; must not already hold an image).")
+    Path dir;
+
+    @Option(names = {"-R", "--leave-running"}, description = "Leave the tree running after the dump (default: kill it).")
+    boolean leaveRunning;
+
+    @Option(names = "--shell-job", description = "Allow the tree to hold its controlling terminal.")
+    boolean shellJob;
+
+    @Option(names = "--no-progress", description = "No progress bar.")
+    boolean noProgress;
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    DumpCommand(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (pid <= 0) {
+            err.println("cryo: no process with pid " + pid);
+            return 1;
+        }
+        DumpProgress progress = new DumpProgress();
+        DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
+                shellJob, progress);
+        try (Cryo cryo = Cryo.create(parent.config());
+             ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
+                     progress, err)) {
+            DumpReport report = cryo.dump(request).toCompletableFuture().join();
+            bar.close();
+            writeStats(report);
+            print(report);
+            return 0;
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            err.println("cryo: dump failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()));
+            return 1;
+        }
+    }
+
+    private void print(DumpReport r) {
+        DumpStats s = r.stats();
+        out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
+                s.threads(), s.threads() == 1 ? "" : "s", pid, r.imageDir());
+        out.printf(Locale.ROOT, "  frozen %d ms, total %d ms; pages: %d scanned, %d absent, %d written, %d zero%n",
+                s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(), s.pagesWritten(), s.zeroPages());
+        out.printf(Locale.ROOT, "  image %s, pages copied at %.0f MiB/s; the tree was %s%n", Sizes.human(s.imageBytes()),
+                s.pageMegabytesPerSecond(), r.leftRunning() ? "left running" : "killed");
+        out.flush();
+    }
+
+    /** stats.json beside the image, for scripts; 0600 like every file of the image. */
+    private void writeStats(DumpReport r) throws java.io.IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        DumpStats s = r.stats();
+        m.put("pids", r.pids());
+        m.put("tasks", s.tasks());
+        m.put("threads", s.threads());
+        m.put("frozenMillis", s.frozenMillis());
+        m.put("totalMillis", s.totalMillis());
+        m.put("pagesScanned", s.pagesScanned());
+        m.put("pagesSkipped", s.pagesSkipped());
+        m.put("pagesWritten", s.pagesWritten());
+        m.put("zeroPages", s.zeroPages());
+        m.put("imageBytes", s.imageBytes());
+        m.put("copyMillis", s.copyMillis());
+        m.put("pageMiBPerSecond", Math.round(s.pageMegabytesPerSecond()));
+        m.put("leftRunning", r.leftRunning());
+        Path f = r.imageDir().resolve("stats.json");
+        Files.deleteIfExists(f);
+        Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(f, Json.pretty(m) + "\n");
+    }
+}

@@ -1,0 +1,71 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** Starts the zdtm-style workloads of src/test/c and src/test/scripts, detached from the JVM. */
+final class Workloads {
+    private Workloads() {}
+
+    static DetachedProcess counter(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("counter.out"), TestPrograms.compile("/c/counter.c").toString(),
+                dir.resolve("counter.txt").toString()));
+    }
+
+    static DetachedProcess threads(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("threads.out"),
+                TestPrograms.compile("/c/threads.c", "-pthread").toString()));
+    }
+
+    static DetachedProcess tree(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("tree.out"), TestPrograms.compile("/c/tree.c").toString()));
+    }
+
+    static DetachedProcess bigmem(Path dir, int mib) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("bigmem.out"), TestPrograms.compile("/c/bigmem.c").toString(),
+                Integer.toString(mib)));
+    }
+
+    static DetachedProcess python(Path dir) throws Exception {
+        Path script = dir.resolve("counter.py");
+        try (InputStream in = Workloads.class.getResourceAsStream("/scripts/counter.py")) {
+            Files.write(script, in.readAllBytes());
+        }
+        return ready(DetachedProcess.start(dir.resolve("counter-py.out"), "/usr/bin/python3", script.toString(),
+                dir.resolve("counter-py.txt").toString()));
+    }
+
+    /** A python process holding a netlink socket: a kind of fd cryo does not carry yet. */
+    static DetachedProcess netlinkHolder(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("netlink.out"), "/usr/bin/python3", "-c",
+                "import socket,time,sys\n"
+                        + "s=socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n"
+                        + "print('ready', s.fileno(), flush=True)\n"
+                        + "time.sleep(600)\n"));
+    }
+
+    static DetachedProcess ready(DetachedProcess p) throws IOException, InterruptedException {
+        p.awaitOutput("ready", Duration.ofSeconds(60));
+        return p;
+    }
+
+    /** Sends the check signal and waits for the workload's verdict line. */
+    static String check(DetachedProcess p) throws Exception {
+        dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                String o = p.outputText();
+                return o.contains("PASS") || o.contains("FAIL");
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print PASS or FAIL");
+        return p.outputText();
+    }
+}
