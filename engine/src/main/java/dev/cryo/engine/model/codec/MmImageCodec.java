@@ -1,0 +1,26 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.MmImage;
+
+public final class MmImageCodec implements RecordCodec<MmImage> {
+    public static final MmImageCodec INSTANCE = new MmImageCodec();
+
+    public Class<MmImage> type() { return MmImage.class; }
+    public int id() { return ModelCodecs.MM_IMAGE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, MmImage m) {
+        out.writeLongs(new long[] {m.startCode(), m.endCode(), m.startData(), m.endData(), m.startBrk(), m.brk(),
+                m.startStack(), m.argStart(), m.argEnd(), m.envStart(), m.envEnd()}, 0, 11);
+        ModelFields.writeLongs(out, m.auxv(), ModelLimits.AUXV_WORDS, "MmImage.auxv");
+    }
+
+    public MmImage read(Input in, int version) {
+        long[] f = in.readLongs(11);
+        return new MmImage(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+                ModelFields.readLongs(in, ModelLimits.AUXV_WORDS, "MmImage.auxv"));
+    }
+}

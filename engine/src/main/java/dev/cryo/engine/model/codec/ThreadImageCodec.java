@@ -1,0 +1,40 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.ThreadImage;
+
+public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
+    public static final ThreadImageCodec INSTANCE = new ThreadImageCodec();
+
+    public Class<ThreadImage> type() { return ThreadImage.class; }
+    public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, ThreadImage t) {
+        out.writeVarInt(t.tid(), false);
+        ModelFields.writeLongs(out, t.regs(), ModelLimits.REGS, "ThreadImage.regs");
+        ModelFields.writeBytes(out, t.xstate(), ModelLimits.XSTATE, "ThreadImage.xstate");
+        out.writeLong(t.sigmask());
+        out.writeLong(t.rseqAddress());
+        out.writeVarInt(t.rseqLength(), false);
+        out.writeInt(t.rseqSignature());
+        out.writeLong(t.robustListHead());
+        out.writeLong(t.robustListLength());
+        out.writeLong(t.clearChildTid());
+        out.writeLong(t.altStackSp());
+        out.writeVarInt(t.altStackFlags(), false);
+        out.writeLong(t.altStackSize());
+        ModelFields.writeSiginfos(out, t.pendingSignals(), ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals");
+    }
+
+    public ThreadImage read(Input in, int version) {
+        return new ThreadImage(in.readVarInt(false),
+                ModelFields.readLongs(in, ModelLimits.REGS, "ThreadImage.regs"),
+                ModelFields.readBytes(in, ModelLimits.XSTATE, "ThreadImage.xstate"),
+                in.readLong(), in.readLong(), in.readVarInt(false), in.readInt(), in.readLong(), in.readLong(),
+                in.readLong(), in.readLong(), in.readVarInt(false), in.readLong(),
+                ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals"));
+    }
+}

@@ -1,0 +1,36 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.VmaKind;
+
+/** The kind is stored as {@link VmaKind#id}, never the ordinal; the file is absent for anonymous memory. */
+public final class VmaImageCodec implements RecordCodec<VmaImage> {
+    public static final VmaImageCodec INSTANCE = new VmaImageCodec();
+
+    public Class<VmaImage> type() { return VmaImage.class; }
+    public int id() { return ModelCodecs.VMA_IMAGE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, VmaImage v) {
+        out.writeLong(v.start());
+        out.writeLong(v.end());
+        out.writeVarInt(v.prot(), true);
+        out.writeVarInt(v.flags(), true);
+        out.writeLong(v.offset());
+        out.writeVarInt(v.kind().id, true);
+        RecordFields.writeNullable(out, v.file(), (o, f) -> RecordFields.writeRecord(o, FileRefCodec.INSTANCE, f));
+        out.writeVarLong(v.dumpedPages(), true);
+        out.writeVarLong(v.zeroPages(), true);
+    }
+
+    public VmaImage read(Input in, int version) {
+        return new VmaImage(in.readLong(), in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readLong(),
+                VmaKind.ofId(in.readVarInt(true)),
+                RecordFields.readNullable(in, i -> RecordFields.readRecord(i, FileRefCodec.INSTANCE)),
+                in.readVarLong(true), in.readVarLong(true));
+    }
+}

@@ -1,0 +1,210 @@
+package dev.cryo.engine.show;
+
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.model.Creds;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.MmImage;
+import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SigAction;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.kernel.ptrace.Registers;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** One TaskImage (and its page chunks) as a JSON-able tree; see {@link ImageJson}. */
+final class TaskJson {
+    private TaskJson() {}
+
+    private static final String[] RLIMIT_NAMES = {"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
+            "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime"};
+
+    static Map<String, Object> task(TaskImage t, List<IndexEntry> pages, boolean listPages) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", t.ids().pid());
+        m.put("ppid", t.ids().ppid());
+        m.put("pgid", t.ids().pgid());
+        m.put("sid", t.ids().sid());
+        m.put("comm", t.comm());
+        m.put("exe", t.exe() == null ? null : t.exe().path());
+        m.put("cwd", t.cwd());
+        m.put("root", t.root());
+        m.put("umask", octal(t.umask()));
+        m.put("personality", hex(Integer.toUnsignedLong(t.personality())));
+        m.put("creds", creds(t.creds()));
+        m.put("rlimits", t.rlimits().stream().map(TaskJson::rlimit).toList());
+        // the ~60 default actions are noise; only what the program changed is shown
+        m.put("sigactions", t.sigactions().stream().filter(s -> s.handler() != 0 || s.flags() != 0)
+                .map(TaskJson::sigaction).toList());
+        m.put("sharedPendingSignals", signals(t.sharedPendingSignals()));
+        m.put("mm", mm(t.mm()));
+        m.put("threads", t.threads().stream().map(TaskJson::thread).toList());
+        m.put("vmas", t.vmas().stream().map(TaskJson::vma).toList());
+        m.put("fds", t.fds().stream().map(TaskJson::fd).toList());
+        m.put("pages", pageSummary(pages));
+        if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
+        return m;
+    }
+
+    private static Map<String, Object> creds(Creds c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("uids", c.uids());
+        m.put("gids", c.gids());
+        m.put("groups", c.groups());
+        m.put("capInh", hex(c.capInh()));
+        m.put("capPrm", hex(c.capPrm()));
+        m.put("capEff", hex(c.capEff()));
+        m.put("capBnd", hex(c.capBnd()));
+        m.put("capAmb", hex(c.capAmb()));
+        return m;
+    }
+
+    private static Map<String, Object> rlimit(Rlimit r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("resource", r.resource());
+        m.put("name", r.resource() >= 0 && r.resource() < RLIMIT_NAMES.length ? RLIMIT_NAMES[r.resource()] : null);
+        m.put("soft", r.soft()); // -1 is RLIM_INFINITY
+        m.put("hard", r.hard());
+        return m;
+    }
+
+    private static Map<String, Object> sigaction(SigAction s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("signal", s.signal());
+        m.put("handler", hex(s.handler()));
+        m.put("flags", hex(s.flags()));
+        m.put("restorer", hex(s.restorer()));
+        m.put("mask", hex(s.mask()));
+        return m;
+    }
+
+    private static Map<String, Object> mm(MmImage mm) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("startCode", hex(mm.startCode()));
+        m.put("endCode", hex(mm.endCode()));
+        m.put("startData", hex(mm.startData()));
+        m.put("endData", hex(mm.endData()));
+        m.put("startBrk", hex(mm.startBrk()));
+        m.put("brk", hex(mm.brk()));
+        m.put("startStack", hex(mm.startStack()));
+        m.put("argStart", hex(mm.argStart()));
+        m.put("argEnd", hex(mm.argEnd()));
+        m.put("envStart", hex(mm.envStart()));
+        m.put("envEnd", hex(mm.envEnd()));
+        m.put("auxvWords", mm.auxv().length);
+        return m;
+    }
+
+    private static Map<String, Object> thread(ThreadImage t) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("tid", t.tid());
+        Map<String, Object> regs = new LinkedHashMap<>();
+        long[] words = t.regs();
+        for (int i = 0; i < words.length; i++) {
+            regs.put(i < Registers.WORDS ? Registers.name(i) : "word" + i, hex(words[i]));
+        }
+        m.put("regs", regs);
+        m.put("xstateBytes", t.xstate().length);
+        m.put("sigmask", hex(t.sigmask()));
+        m.put("rseq", ordered("address", hex(t.rseqAddress()), "length", t.rseqLength(),
+                "signature", hex(Integer.toUnsignedLong(t.rseqSignature()))));
+        m.put("robustList", ordered("head", hex(t.robustListHead()), "length", t.robustListLength()));
+        m.put("clearChildTid", hex(t.clearChildTid()));
+        m.put("altStack", ordered("sp", hex(t.altStackSp()), "flags", t.altStackFlags(), "size", t.altStackSize()));
+        m.put("pendingSignals", signals(t.pendingSignals()));
+        return m;
+    }
+
+    /** si_signo is the first int32 (little-endian on x86_64) of each 128-byte siginfo_t. */
+    private static Map<String, Object> signals(List<byte[]> siginfos) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("count", siginfos.size());
+        m.put("signals", siginfos.stream()
+                .map(s -> s.length >= 4 ? ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN).getInt(0) : -1).toList());
+        return m;
+    }
+
+    private static Map<String, Object> vma(VmaImage v) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("start", hex(v.start()));
+        m.put("end", hex(v.end()));
+        m.put("prot", prot(v.prot(), v.flags()));
+        m.put("kind", v.kind().name());
+        m.put("file", v.file() == null ? null : v.file().path());
+        m.put("offset", hex(v.offset()));
+        m.put("dumpedPages", v.dumpedPages());
+        m.put("zeroPages", v.zeroPages());
+        return m;
+    }
+
+    /** As in /proc/PID/maps: "r-xp", "rw-s". */
+    static String prot(int prot, int flags) {
+        return "" + ((prot & VmaImage.PROT_READ) != 0 ? 'r' : '-') + ((prot & VmaImage.PROT_WRITE) != 0 ? 'w' : '-')
+                + ((prot & VmaImage.PROT_EXEC) != 0 ? 'x' : '-') + ((flags & VmaImage.MAP_SHARED) != 0 ? 's' : 'p');
+    }
+
+    private static Map<String, Object> fd(FdImage f) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("fd", f.fd());
+        m.put("flags", octal(f.flags()));
+        m.put("position", f.position());
+        FileDesc d = f.desc();
+        if (d instanceof FileDesc.RegularFile r) {
+            m.put("kind", "file");
+            m.put("path", r.file().path());
+            m.put("dev", hex(r.file().dev()));
+            m.put("ino", r.file().ino());
+            m.put("size", r.file().size());
+            m.put("mode", octal(r.file().mode()));
+        } else if (d instanceof FileDesc.Pipe p) {
+            m.put("kind", "pipe");
+            m.put("pipeId", p.pipeId());
+            m.put("readEnd", p.readEnd());
+            m.put("fifoPath", p.fifoPath());
+            m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
+        } else if (d instanceof FileDesc.CharDevice c) {
+            m.put("kind", "chardev");
+            m.put("path", c.path());
+            m.put("rdev", hex(c.rdev()));
+            m.put("tty", c.tty());
+        }
+        return m;
+    }
+
+    private static Map<String, Object> pageSummary(List<IndexEntry> pages) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("chunks", pages.size());
+        m.put("pages", pages.stream().mapToLong(e -> Integer.toUnsignedLong(e.pageCount())).sum());
+        m.put("bytes", pages.stream().mapToLong(e -> Integer.toUnsignedLong(e.storedLength())).sum());
+        return m;
+    }
+
+    private static Map<String, Object> pageChunk(IndexEntry e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("vaddr", hex(e.vaddr()));
+        m.put("pages", Integer.toUnsignedLong(e.pageCount()));
+        m.put("storedBytes", Integer.toUnsignedLong(e.storedLength()));
+        m.put("compressed", e.compressed());
+        return m;
+    }
+
+    /** Map.of has no stable order; printed JSON should. */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
+
+    static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    static String octal(int v) {
+        return "0" + Integer.toOctalString(v);
+    }
+}

@@ -1,0 +1,100 @@
+package dev.cryo.engine.model.codec;
+
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.Creds;
+import dev.cryo.engine.model.DumpInfo;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.MmImage;
+import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SigAction;
+import dev.cryo.engine.model.TaskIds;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.VmaKind;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/** A deterministic, realistic process model with every field set to something non-default. */
+final class ModelSamples {
+    private ModelSamples() {}
+
+    static final int PID = 4242;
+    static final long HEAP = 0x5555_5555_9000L, STACK = 0x7ffc_1000_0000L;
+
+    static DumpInfo dumpInfo() {
+        return new DumpInfo("0.1.0-test", 1_700_000_000_123L, "host-a", "6.18.0-cryo", PID, List.of(PID), 2688, true);
+    }
+
+    /** A siginfo_t: si_signo (LE int32) first, the rest deterministic filler. */
+    static byte[] siginfo(int signo, int seed) {
+        ByteBuffer b = ByteBuffer.allocate(ModelLimits.SIGINFO).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < b.capacity(); i++) b.put(i, (byte) (i * 7 + seed));
+        b.putInt(0, signo);
+        return b.array();
+    }
+
+    static ThreadImage thread(int tid) {
+        long[] regs = new long[27];
+        for (int i = 0; i < regs.length; i++) regs[i] = 0x1000L * (i + 1) + tid;
+        regs[16] = 0x5555_5555_4123L; // rip
+        regs[19] = STACK + 0xe000; // rsp
+        byte[] xstate = new byte[1024];
+        for (int i = 0; i < xstate.length; i++) xstate[i] = (byte) (i ^ tid);
+        return new ThreadImage(tid, regs, xstate, 0x4000L | tid, 0x7f00_0000_1000L + tid, 32, 0x53053053,
+                0x7f00_0000_2000L + tid, 24, 0x7f00_0000_3000L + tid, 0x7f00_0010_0000L, 1, 0x2000,
+                List.of(siginfo(10, tid), siginfo(34, tid + 1)));
+    }
+
+    static FileRef file(String path, long ino) {
+        return new FileRef(path, 0xfd01, ino, 12345 + ino, 1_699_999_999_000_000_123L + ino, 0100755);
+    }
+
+    static TaskImage task(int pid) {
+        Creds creds = new Creds(List.of(1000, 1001, 1002, 1003), List.of(100, 101, 102, 103), List.of(4, 24, 27),
+                0x1L, 0x2L, 0x3L, 0x1ff_ffff_ffffL, 0x4L);
+        List<Rlimit> rlimits = List.of(new Rlimit(3, 8 << 20, -1), new Rlimit(7, 1024, 4096));
+        List<SigAction> sigactions = List.of(new SigAction(2, 0x5555_5555_5000L, 0x0400_0004L, 0x7f00_0000_9000L, 1L << 14),
+                new SigAction(13, 1, 0, 0, 0), new SigAction(15, 0, 0, 0, 0));
+        MmImage mm = new MmImage(0x5555_5555_4000L, 0x5555_5555_5000L, 0x5555_5555_7000L, 0x5555_5555_8000L, HEAP,
+                HEAP + 0x21000, STACK + 0xf000, STACK + 0xf100, STACK + 0xf200, STACK + 0xf200, STACK + 0xf800,
+                new long[] {33, 0x7ffc_1234_5000L, 16, 0xbfebfbff, 6, 4096, 0, 0});
+        List<VmaImage> vmas = List.of(
+                new VmaImage(0x5555_5555_4000L, 0x5555_5555_5000L, 5, VmaImage.MAP_PRIVATE, 0x1000, VmaKind.FILE_PRIVATE,
+                        file("/usr/bin/sleeper", 77), 0, 0),
+                new VmaImage(HEAP, HEAP + 0x21000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, 0, VmaKind.HEAP,
+                        null, 2, 31),
+                new VmaImage(0x7f00_0000_0000L, 0x7f00_0000_4000L, 3, VmaImage.MAP_SHARED, 0x2000, VmaKind.FILE_SHARED,
+                        file("/tmp/shm file ü", 78), 1, 3),
+                new VmaImage(STACK, STACK + 0x10000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_GROWSDOWN, 0, VmaKind.STACK,
+                        null, 5, 11));
+        List<FdImage> fds = List.of(
+                new FdImage(0, 02, 0, new FileDesc.CharDevice("/dev/pts/3", 0x8803, true)),
+                new FdImage(3, 02000000, 4096, new FileDesc.RegularFile(file("/var/log/app.log", 99))),
+                new FdImage(4, 0, 0, new FileDesc.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
+                new FdImage(5, 01, 0, new FileDesc.Pipe(123456, false, "", new byte[0])),
+                new FdImage(6, 04001, 0, new FileDesc.Pipe(777, false, "/run/app.fifo", new byte[] {42})));
+        return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
+                022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
+                List.of(siginfo(17, 3)));
+    }
+
+    /** Deterministic page bytes for the golden image. */
+    static ByteBuffer pages(long vaddr, int count) {
+        ByteBuffer b = ByteBuffer.allocateDirect(count * 4096);
+        for (int i = 0; i < b.capacity(); i++) b.put(i, (byte) ((i / 32) * 13 + (vaddr >>> 12)));
+        return b;
+    }
+
+    /** The content of the model golden image. */
+    static void writeModelImage(ImageWriter w) throws IOException {
+        w.writeRecord(dumpInfo());
+        w.writeRecord(task(PID));
+        w.writePages(PID, HEAP, 2, pages(HEAP, 2));
+        w.writePages(PID, STACK + 0xb000, 1, pages(STACK + 0xb000, 1));
+    }
+}

@@ -1,0 +1,78 @@
+package dev.cryo.engine.show;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.cryo.engine.image.ImageCorruptException;
+import dev.cryo.engine.image.ImageFormat;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs on the model golden image (see ModelGoldenImageTest for its content). */
+class ImageJsonTest {
+    @TempDir Path dir;
+
+    @BeforeEach
+    void copyGolden() throws IOException {
+        try (InputStream in = getClass().getResourceAsStream("/golden/model-v1/image.cryo")) {
+            Files.copy(in, dir.resolve(ImageFormat.IMAGE_FILE));
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theGoldenImageBecomesATree() throws IOException {
+        Map<String, Object> doc = ImageJson.read(dir, true);
+        Map<String, Object> format = (Map<String, Object>) doc.get("format");
+        assertEquals(1, format.get("version"));
+        assertEquals(4096, format.get("pageSize"));
+        assertEquals(4, format.get("chunks"));
+        assertEquals(Files.size(dir.resolve(ImageFormat.IMAGE_FILE)), format.get("bytes"));
+        assertEquals("host-a", ((Map<String, Object>) doc.get("dump")).get("hostname"));
+
+        Map<String, Object> task = ((List<Map<String, Object>>) doc.get("tasks")).get(0);
+        assertEquals(4242, task.get("pid"));
+        assertEquals("/usr/bin/sleeper", task.get("exe"));
+        assertEquals("022", task.get("umask"));
+        assertEquals(2, ((List<?>) task.get("sigactions")).size(), "SIGTERM has the default action");
+
+        Map<String, Object> thread = ((List<Map<String, Object>>) task.get("threads")).get(0);
+        assertEquals("0x555555554123", ((Map<String, Object>) thread.get("regs")).get("rip"));
+        assertEquals(Map.of("count", 2, "signals", List.of(10, 34)), thread.get("pendingSignals"));
+
+        List<Map<String, Object>> vmas = (List<Map<String, Object>>) task.get("vmas");
+        assertEquals("r-xp", vmas.get(0).get("prot"));
+        assertEquals("rw-s", vmas.get(2).get("prot"));
+        assertNull(vmas.get(1).get("file"));
+
+        List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
+        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe"), fds.stream().map(f -> f.get("kind")).toList());
+        assertEquals("02000000", fds.get(1).get("flags"));
+        assertEquals(4, fds.get(2).get("dataBytes"));
+
+        assertEquals(Map.of("chunks", 2, "pages", 3L, "bytes", 3L * 4096), task.get("pages"));
+        assertEquals(2, ((List<?>) task.get("pageChunks")).size());
+        assertFalse(ImageJson.read(dir, false).toString().contains("pageChunks"));
+    }
+
+    @Test
+    void aDamagedPageChunkIsReportedBeforeAnything() throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve(ImageFormat.IMAGE_FILE).toFile(), "rw")) {
+            long at = f.length() - 5000; // inside the heap pages (chunk 2): 1 page, index and trailer follow
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0x40);
+        }
+        ImageCorruptException e = assertThrows(ImageCorruptException.class, () -> ImageJson.read(dir, false));
+        assertTrue(e.getMessage().contains("chunk 2 (pages of pid 4242 at 0x555555559000"), e.getMessage());
+        assertTrue(e.getMessage().contains("CRC32C mismatch"), e.getMessage());
+    }
+}
