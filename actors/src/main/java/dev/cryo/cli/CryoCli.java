@@ -68,6 +68,7 @@ public final class CryoCli implements Runnable {
         CommandLine cl = new CommandLine(top);
         cl.addSubcommand(new CheckCommand(out));
         cl.addSubcommand(new DumpCommand(out, err));
+        cl.addSubcommand(new ShowCommand(out));
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {

@@ -113,7 +113,7 @@ class DumpFailureTest {
             if (r.code() == 0) {
                 return; // the dump won the race and completed before the kill: nothing to check
             }
-            assertTrue(r.err().contains("pid " + p.pid()), r.err());
+            assertTrue(r.err().contains("pid " + p.pid() + " exited while being dumped"), r.err());
             assertNoImage(img);
         }
     }

@@ -79,6 +79,26 @@ public final class Sys {
         return new long[]{head.getLong(0), len.getLong(0)};
     }
 
+    /** getxattr(path, name) as text, or null when the file has no such attribute. */
+    public static String getxattr(String path, String name) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        Memory n = new Memory(name.length() + 1L);
+        n.setString(0, name, "UTF-8");
+        Memory value = new Memory(256);
+        long r = LibC.syscall(GETXATTR, address(p), address(n), address(value), 255, 0, 0);
+        if (r == -1) {
+            int errno = Native.getLastError();
+            if (errno == Errno.ENODATA || errno == Errno.EOPNOTSUPP) {
+                return null;
+            }
+            throw new SyscallException("getxattr(" + path + ", " + name + ")", errno);
+        }
+        return new String(value.getByteArray(0, (int) r), java.nio.charset.StandardCharsets.UTF_8).replace("\0", "");
+    }
+
+    private static final int GETXATTR = 191;
+
     public static Fd pidfdOpen(Pid pid) {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }

@@ -13,6 +13,8 @@ import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 import dev.cryo.kernel.ptrace.Tracer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -101,7 +103,7 @@ public final class TaskDumper {
         try {
             snap = TaskCollector.collect(tracer, pid, tids, m.job().files());
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, message(e)));
+            m.replyTo().tell(new Failed(pid, failure(message(e))));
             return Behaviors.same();
         }
         CollectJob job = m.job();
@@ -163,7 +165,7 @@ public final class TaskDumper {
 
         private Behavior<Command> onRegion(RegionReply m) {
             if (m.reply() instanceof RegionDumper.Failed f) {
-                request.replyTo().tell(new Failed(pid, f.message()));
+                request.replyTo().tell(new Failed(pid, failure(f.message())));
                 return idle(); // later region replies are ignored there
             }
             RegionDumper.Done d = (RegionDumper.Done) m.reply();
@@ -226,6 +228,24 @@ public final class TaskDumper {
             tids = List.of();
         }
         return Behaviors.same();
+    }
+
+    /** Names the task in every failure, and says so plainly when the cause is that it died. */
+    private String failure(String message) {
+        if (exiting()) {
+            return "pid " + pid + " exited while being dumped (" + message + ")";
+        }
+        return message.startsWith("pid " + pid) ? message : "pid " + pid + ": " + message;
+    }
+
+    /** Dead, or on its way: a task whose memory is already gone (vsize 0) is exiting. */
+    private boolean exiting() {
+        try {
+            ProcStat st = ProcFs.stat(pid);
+            return st.state() == 'Z' || st.state() == 'X' || st.vsize() == 0;
+        } catch (KernelException e) {
+            return true;
+        }
     }
 
     static String message(Throwable e) {
