@@ -1,6 +1,8 @@
 package dev.cryo.it;
 
 import dev.cryo.kernel.testing.DetachedProcess;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +26,17 @@ class DumpTest {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("stats.json"))));
     }
 
+    /** `cryo show` decodes the image: the tasks and their thread counts are the ones dumped. */
+    private static JsonNode show(Path dir, int tasks, int threadsOfRoot) throws Exception {
+        Cli r = Cli.run("show", dir.toString());
+        assertEquals(0, r.code(), r.toString());
+        JsonNode doc = new ObjectMapper().readTree(r.out());
+        assertEquals(tasks, doc.get("tasks").size(), r.out());
+        assertEquals(threadsOfRoot, doc.get("tasks").get(0).get("threads").size());
+        assertTrue(doc.get("tasks").get(0).get("vmas").size() > 5);
+        return doc;
+    }
+
     @Test
     void dumpsACounterAndLeavesItRunningUnharmed() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
@@ -33,6 +46,10 @@ class DumpTest {
             assertEquals(0, r.code(), r.toString());
             assertTrue(r.out().contains("Dumped 1 task (1 thread) of pid " + p.pid()), r.out());
             assertImage(img);
+            JsonNode task = show(img, 1, 1).get("tasks").get(0);
+            assertEquals(p.pid().value(), task.get("pid").asInt());
+            assertTrue(task.get("fds").findValuesAsText("path").stream().anyMatch(x -> x.endsWith("counter.txt")),
+                    task.get("fds").toString());
             assertTrue(p.alive());
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
@@ -46,6 +63,7 @@ class DumpTest {
             assertEquals(0, r.code(), r.toString());
             assertTrue(r.out().contains("(5 threads)"), r.out());
             assertImage(img);
+            show(img, 1, 5);
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
     }
@@ -58,6 +76,9 @@ class DumpTest {
             assertEquals(0, r.code(), r.toString());
             assertTrue(r.out().contains("Dumped 3 tasks"), r.out());
             assertImage(img);
+            JsonNode doc = show(img, 3, 1);
+            // both ends of the parent-child pipe are in the image, joined by the pipe id
+            assertTrue(doc.findValues("pipeId").size() >= 2, doc.toString());
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
     }
@@ -69,6 +90,7 @@ class DumpTest {
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "-R", "--no-progress");
             assertEquals(0, r.code(), r.toString());
             assertImage(img);
+            assertEquals("python3", show(img, 1, 1).get("tasks").get(0).get("comm").asText());
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
     }
