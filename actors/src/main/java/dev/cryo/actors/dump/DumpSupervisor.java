@@ -121,7 +121,7 @@ public final class DumpSupervisor {
                 ctx.watchWith(t, new TaskStopped(p));
                 tasks.put(p, t);
                 pending.add(p);
-                t.tell(new TaskDumper.Seize(taskAdapter));
+                t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
             }
         }
     }

@@ -39,7 +39,7 @@ public final class TaskDumper {
 
     public sealed interface Command {}
 
-    public record Seize(ActorRef<Reply> replyTo) implements Command {}
+    public record Seize(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
 
     public record Collect(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
 
@@ -90,7 +90,7 @@ public final class TaskDumper {
 
     private Behavior<Command> onSeize(Seize m) {
         try {
-            tids = TaskSeizer.seize(tracer, pid);
+            tids = TaskSeizer.seize(tracer, pid, m.timeout());
             m.replyTo().tell(new Seized(pid, tids.size()));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, e.getMessage()));

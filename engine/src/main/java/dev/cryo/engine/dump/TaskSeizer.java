@@ -22,6 +22,12 @@ public final class TaskSeizer {
 
     /** Returns the tids, leader first. On failure every thread seized so far is released. */
     public static List<Integer> seize(Tracer tracer, Pid pid) {
+        return seize(tracer, pid, java.time.Duration.ofDays(365));
+    }
+
+    /** As {@link #seize(Tracer, Pid)}, failing when a thread has not stopped by {@code timeout}. */
+    public static List<Integer> seize(Tracer tracer, Pid pid, java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         Set<Integer> seized = new LinkedHashSet<>();
         try {
             while (true) {
@@ -36,7 +42,7 @@ public final class TaskSeizer {
                     if (!seized.contains(tid.value())) {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
-                        tracer.waitForStop(tid.value());
+                        tracer.waitForStop(tid.value(), Math.max(1, deadline - System.nanoTime()));
                         grew = true;
                     }
                 }
@@ -45,7 +51,7 @@ public final class TaskSeizer {
                 }
             }
         } catch (KernelException e) {
-            release(tracer, pid, seized);
+            release(tracer, pid, seized); // a thread that never stopped is let go when the tracer thread ends
             throw new DumpException("could not seize pid " + pid + ": " + e.getMessage(), e);
         }
         List<Integer> out = new ArrayList<>(seized);

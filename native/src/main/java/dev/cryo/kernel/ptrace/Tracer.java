@@ -70,15 +70,46 @@ public final class Tracer implements AutoCloseable {
      * remembering any signal-delivery stop on the way.
      */
     public WaitStatus waitForStop(int tid) {
+        return waitForStop(tid, Long.MAX_VALUE);
+    }
+
+    /**
+     * Like {@link #waitForStop(int)} but gives up after {@code timeoutNanos}: a thread in
+     * uninterruptible sleep (a vfork parent, a hung NFS read) cannot stop. It stays seized; it is
+     * released when this tracer's thread ends.
+     */
+    public WaitStatus waitForStop(int tid, long timeoutNanos) {
         checkThread();
+        long deadline = timeoutNanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + timeoutNanos;
+        long pause = 20_000;
         while (true) {
-            WaitStatus st = waitTid(tid, "waiting for it to stop");
+            WaitStatus st = deadline == Long.MAX_VALUE ? waitTid(tid, "waiting for it to stop", 0)
+                    : waitTid(tid, "waiting for it to stop", Sys.WNOHANG);
+            if (st == null) {
+                if (System.nanoTime() > deadline) {
+                    throw new KernelException("tid " + tid + " did not stop within "
+                            + timeoutNanos / 1_000_000 + " ms (" + stateOf(tid) + ")");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(pause);
+                pause = Math.min(pause * 2, 2_000_000);
+                continue;
+            }
             if (st.event() != 0) {
                 return st;
             }
             // signal-delivery stop: keep the signal for later and let the interrupt arrive
             hold(tid, st.stopSignal());
             Ptrace.request(Ptrace.CONT, tid, 0, 0);
+        }
+    }
+
+    private static String stateOf(int tid) {
+        try {
+            String stat = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + tid + "/stat")).get(0);
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state == 'D' ? "it is in uninterruptible sleep, state D" : "state " + state;
+        } catch (java.io.IOException | RuntimeException e) {
+            return "it is gone";
         }
     }
 
@@ -97,9 +128,16 @@ public final class Tracer implements AutoCloseable {
     }
 
     private WaitStatus waitTid(int tid, String while_) {
+        return waitTid(tid, while_, 0);
+    }
+
+    private WaitStatus waitTid(int tid, String while_, int flags) {
         WaitStatus st;
         try {
-            st = Sys.wait4(tid, 0);
+            st = Sys.wait4(tid, flags);
+            if (st == null) {
+                return null;
+            }
         } catch (SyscallException e) {
             if (e.is(Errno.ECHILD)) {
                 heldSignals.remove(tid);

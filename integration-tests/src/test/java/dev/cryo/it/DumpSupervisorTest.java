@@ -1,0 +1,109 @@
+package dev.cryo.it;
+
+import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.config.CryoConfig;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestKitJUnit5Extension;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.annotations.JUnit5TestKit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The dump supervisor's failure and timeout paths, driven with Pekko's test kit on real processes. */
+@ExtendWith({TestKitJUnit5Extension.class, LogCapturingExtension.class})
+class DumpSupervisorTest {
+    @JUnit5TestKit
+    public ActorTestKit testKit = ActorTestKit.create(CryoConfig.loadConfig(Optional.empty(), Map.of()));
+
+    @TempDir
+    Path tmp;
+
+    private static CryoSettings settings(String... overrides) {
+        Map<String, String> m = new java.util.HashMap<>();
+        for (int i = 0; i < overrides.length; i += 2) {
+            m.put(overrides[i], overrides[i + 1]);
+        }
+        return CryoConfig.load(Optional.empty(), m);
+    }
+
+    private static DumpSupervisor.ImageWriterFactory images() {
+        return dir -> ImageWriter.create(dir, ModelCodecs.ALL, ImageOptions.defaults());
+    }
+
+    @Test
+    void aTaskThatCannotStopTimesOutTheSeizeAndIsLetGo() throws Exception {
+        Path vforker = TestPrograms.compile("/c/vforker.c");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vforker.out"), vforker.toString(), "3"))) {
+            Thread.sleep(100); // parent now in D, waiting for its vfork child
+            TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
+            Path img = tmp.resolve("img");
+            testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), img),
+                    settings("cryo.dump.seize-timeout", "1s"), images(), probe.getRef()));
+            DumpSupervisor.Failed f = probe.expectMessageClass(DumpSupervisor.Failed.class, Duration.ofSeconds(40));
+            assertTrue(f.message().contains("did not stop within") || f.message().contains("timed out seizing"),
+                    f.message());
+            assertTrue(f.message().contains(p.pid().toString()), f.message());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            // once the vfork child is done, the parent runs on: not stopped, not traced
+            p.awaitOutput("resumed", Duration.ofSeconds(20));
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0");
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(10), "pid " + p.pid() + " to be untraced");
+            int lines = p.outputText().split("\n").length;
+            Thread.sleep(500);
+            assertTrue(p.outputText().split("\n").length > lines, "it keeps printing");
+        }
+    }
+
+    @Test
+    void aWriterThatCannotCreateTheImageFailsBeforeAnythingIsSeized() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
+            testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), tmp.resolve("img")), settings(),
+                    dir -> {
+                        throw new java.io.IOException("disk on fire");
+                    }, probe.getRef()));
+            DumpSupervisor.Failed f = probe.expectMessageClass(DumpSupervisor.Failed.class, Duration.ofSeconds(10));
+            assertEquals("disk on fire", f.message());
+            assertTrue(Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0"));
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
+
+    @Test
+    void aDumpThroughTheSupervisorSucceedsAndReportsStatistics() throws Exception {
+        try (DetachedProcess p = Workloads.bigmem(tmp, 64)) {
+            TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
+            testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), tmp.resolve("img")).leavingRunning(true),
+                    settings("cryo.parallelism.regions", "2"), images(), probe.getRef()));
+            DumpSupervisor.Succeeded s = probe.expectMessageClass(DumpSupervisor.Succeeded.class, Duration.ofSeconds(60));
+            var stats = s.report().stats();
+            assertEquals(1, stats.tasks());
+            assertTrue(stats.pagesWritten() > 0);
+            assertTrue(stats.zeroPages() > 0, "bigmem keeps zero-filled pages: they are recorded, not written");
+            assertTrue(stats.imageBytes() < 64L * 1024 * 1024 + 8 * 1024 * 1024);
+            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
+}
