@@ -8,7 +8,11 @@ import dev.cryo.config.CryoConfig;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.config.ImageSettings;
 import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.ImageKryo;
 import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.engine.model.codec.ModelCodecs;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -44,6 +48,18 @@ public final class Cryo implements AutoCloseable {
                 ConfigValueFactory.fromAnyRef(Math.max(2, settings.parallelism().regions()
                         * Math.max(1, Math.min(4, settings.parallelism().tasks())))));
         this.system = ActorSystem.create(Guardian.create(), "cryo", tuned);
+        warmUp();
+    }
+
+    /**
+     * Loads the native bindings and the image codecs before any request, so their one-off start-up
+     * cost (tens of ms) is not paid while a tree is frozen.
+     */
+    private static void warmUp() {
+        Pid self = Pid.of((int) ProcessHandle.current().pid());
+        Sys.exists(self);
+        ProcFs.stat(self);
+        ImageKryo.create(ModelCodecs.ALL);
     }
 
     public static Cryo create() {

@@ -151,7 +151,12 @@ public final class DumpSupervisor {
 
     // ---- COLLECT -------------------------------------------------------------------------------
 
+    private void stage(String what) {
+        ctx.getLog().debug("{} at +{} ms", what, (System.nanoTime() - started) / 1_000_000);
+    }
+
     private Behavior<Command> startCollecting() {
+        stage("seized " + tasks.size() + " tasks");
         timers.cancel(new Timeout("seizing the tree"));
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
@@ -178,6 +183,7 @@ public final class DumpSupervisor {
                         tasks.get(queue.poll()).tell(new TaskDumper.Collect(job, taskAdapter));
                     }
                     if (pending.isEmpty()) {
+                        stage("collected every task");
                         writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class,
                                 WriterReply::new)));
                         return committing();
@@ -218,6 +224,7 @@ public final class DumpSupervisor {
     }
 
     private Behavior<Command> finish(long imageBytes) {
+        stage("committed the image");
         timers.cancelAll();
         boolean kill = !request.leaveRunning();
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(kill, taskAdapter)));
@@ -232,6 +239,7 @@ public final class DumpSupervisor {
                     if (released.size() < tasks.size()) {
                         return Behaviors.same();
                     }
+                    stage("released the tree");
                     long now = System.nanoTime();
                     DumpStats stats = new DumpStats(tasks.size(), threads, (now - frozenAt) / 1_000_000,
                             (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,

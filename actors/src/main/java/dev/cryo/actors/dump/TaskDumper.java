@@ -99,6 +99,7 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> onCollect(Collect m) {
+        long t0 = System.nanoTime();
         TaskCollector.Snapshot snap;
         try {
             snap = TaskCollector.collect(tracer, pid, tids, m.job().files());
@@ -106,6 +107,7 @@ public final class TaskDumper {
             m.replyTo().tell(new Failed(pid, failure(message(e))));
             return Behaviors.same();
         }
+        ctx.getLog().debug("pid {}: state collected in {} ms", pid, (System.nanoTime() - t0) / 1_000_000);
         CollectJob job = m.job();
         List<List<PageRun>> shares = PageCopier.partition(snap.memory().runs(), job.pool().bufferSize() / 4096,
                 job.regionWorkers());

@@ -8,22 +8,21 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A fixed set of direct buffers shared by the page copiers and the image writer. A copier that
+ * A bounded set of direct buffers shared by the page copiers and the image writer. A copier that
  * finds none free waits: this is the back-pressure that keeps cryo's memory flat whatever the
- * size of the target (buffers × size, e.g. 16 × 4 MiB).
+ * size of the target (buffers × size, e.g. 16 × 4 MiB). Buffers are allocated on first need, so
+ * a small dump does not pay (while the tree is frozen) for zeroing 64 MiB it never uses.
  */
 public final class BufferPool {
     private final BlockingQueue<ByteBuffer> free;
     private final int bufferSize;
     private final int count;
+    private int allocated;
 
     public BufferPool(int count, int bufferSize) {
         this.free = new ArrayBlockingQueue<>(count);
         this.bufferSize = bufferSize;
         this.count = count;
-        for (int i = 0; i < count; i++) {
-            free.add(ByteBuffer.allocateDirect(bufferSize));
-        }
     }
 
     public int bufferSize() {
@@ -34,17 +33,32 @@ public final class BufferPool {
         return count;
     }
 
-    public int available() {
-        return free.size();
+    /** Buffers that can be had without waiting: free ones plus those not allocated yet. */
+    public synchronized int available() {
+        return free.size() + count - allocated;
     }
 
     public ByteBuffer acquire(long timeoutMillis) throws InterruptedException {
-        ByteBuffer b = free.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+        ByteBuffer b = free.poll();
+        if (b == null) {
+            b = allocateIfBelowBound();
+        }
+        if (b == null) {
+            b = free.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+        }
         if (b == null) {
             throw new DumpException("no page buffer came back from the image writer within " + timeoutMillis
                     + " ms: the writer is stuck or failed");
         }
         return b.clear();
+    }
+
+    private synchronized ByteBuffer allocateIfBelowBound() {
+        if (allocated >= count) {
+            return null;
+        }
+        allocated++;
+        return ByteBuffer.allocateDirect(bufferSize);
     }
 
     public void release(ByteBuffer b) {

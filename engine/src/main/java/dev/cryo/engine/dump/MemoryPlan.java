@@ -121,6 +121,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
 
     private static void collectRuns(PagemapReader pagemap, int index, MapsEntry m, VmaKind kind, List<PageRun> out) {
         boolean viaProcMem = !m.read();
+        boolean zeroImplicit = kind != VmaKind.FILE_PRIVATE;
         long addr = m.start();
         long runStart = -1;
         while (addr < m.end()) {
@@ -133,14 +134,16 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                         runStart = page;
                     }
                 } else if (runStart >= 0) {
-                    out.add(new PageRun(index, runStart, (int) ((page - runStart) / RemoteTask.PAGE), viaProcMem));
+                    out.add(new PageRun(index, runStart, (int) ((page - runStart) / RemoteTask.PAGE), viaProcMem,
+                            zeroImplicit));
                     runStart = -1;
                 }
             }
             addr += n * RemoteTask.PAGE;
         }
         if (runStart >= 0) {
-            out.add(new PageRun(index, runStart, (int) ((m.end() - runStart) / RemoteTask.PAGE), viaProcMem));
+            out.add(new PageRun(index, runStart, (int) ((m.end() - runStart) / RemoteTask.PAGE), viaProcMem,
+                    zeroImplicit));
         }
     }
 

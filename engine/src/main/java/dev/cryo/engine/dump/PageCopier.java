@@ -37,7 +37,7 @@ public final class PageCopier {
         int zero = 0;
         int start = -1;
         for (int i = 0; i < piece.pages(); i++) {
-            boolean isZero = buffer.slice(i * PAGE, PAGE).mismatch(ZERO_PAGE.duplicate()) == -1;
+            boolean isZero = piece.zeroImplicit() && buffer.slice(i * PAGE, PAGE).mismatch(ZERO_PAGE.duplicate()) == -1;
             if (isZero) {
                 zero++;
                 if (start >= 0) {
@@ -76,7 +76,7 @@ public final class PageCopier {
         for (PageRun r : runs) {
             for (int off = 0; off < r.pages(); off += maxPages) {
                 pieces.add(new PageRun(r.vmaIndex(), r.address() + (long) off * PAGE, Math.min(maxPages, r.pages() - off),
-                        r.viaProcMem()));
+                        r.viaProcMem(), r.zeroImplicit()));
             }
         }
         int n = Math.max(1, Math.min(workers, pieces.size()));
