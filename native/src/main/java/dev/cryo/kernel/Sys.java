@@ -99,6 +99,15 @@ public final class Sys {
 
     private static final int GETXATTR = 191;
 
+    /** prlimit64(pid, resource, {soft, hard}, NULL); -1 is RLIM_INFINITY. */
+    public static void setRlimit(Pid pid, int resource, long soft, long hard) {
+        Memory m = new Memory(16);
+        m.setLong(0, soft);
+        m.setLong(8, hard);
+        call(() -> "prlimit64(pid " + pid + ", resource " + resource + ", " + soft + "/" + hard + ")",
+                SyscallNr.PRLIMIT64, pid.value(), resource, address(m), 0);
+    }
+
     public static Fd pidfdOpen(Pid pid) {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }
@@ -157,6 +166,14 @@ public final class Sys {
             throw new IllegalArgumentException("need a direct buffer with room for " + len + " bytes at " + offset);
         }
         readFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+    }
+
+    /** Copies {@code len} bytes from a direct buffer at {@code offset} to {@code remoteAddr} of {@code pid}. */
+    public static void writeFrom(Pid pid, long remoteAddr, java.nio.ByteBuffer direct, int offset, int len) {
+        if (!direct.isDirect() || offset < 0 || (long) offset + len > direct.capacity()) {
+            throw new IllegalArgumentException("need a direct buffer holding " + len + " bytes at " + offset);
+        }
+        writeFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
     }
 
     public static byte[] read(Pid pid, long remoteAddr, int len) {

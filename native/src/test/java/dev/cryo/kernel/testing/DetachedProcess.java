@@ -25,6 +25,11 @@ public final class DetachedProcess implements AutoCloseable {
         this.output = output;
     }
 
+    /** A view of a process that was restored from an image: same pid, same output file. */
+    public static DetachedProcess restored(Pid pid, Path output) {
+        return new DetachedProcess(pid, output);
+    }
+
     public static DetachedProcess start(Path output, String... command) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("sh", "-c",
                 "cd \"$1\"; shift; setsid \"$@\" </dev/null >\"$OUT\" 2>&1 & echo $!", "sh",

@@ -1,0 +1,46 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.image.ImageReader;
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Writes page chunks of the image into a task being restored: each chunk is read (CRC-checked)
+ * into a direct buffer and copied into the task with process_vm_writev. Each writer owns its own
+ * reader, so several run in parallel on different chunks.
+ */
+public final class PageWriter implements AutoCloseable {
+    private final ImageReader reader;
+    private ByteBuffer buffer;
+
+    public PageWriter(Path imageDir, long maxChunk) throws IOException {
+        this.reader = ImageReader.open(imageDir, ModelCodecs.ALL, maxChunk);
+    }
+
+    /** Returns the number of pages written. */
+    public long write(Pid pid, List<IndexEntry> chunks) throws IOException {
+        long pages = 0;
+        for (IndexEntry e : chunks) {
+            if (buffer == null || buffer.capacity() < e.rawLength()) {
+                buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+            }
+            buffer.clear().limit(e.rawLength());
+            reader.readPages(e, buffer);
+            Sys.writeFrom(pid, e.vaddr(), buffer, 0, e.rawLength());
+            pages += e.pageCount();
+        }
+        return pages;
+    }
+
+    @Override
+    public void close() throws IOException {
+        reader.close();
+    }
+}

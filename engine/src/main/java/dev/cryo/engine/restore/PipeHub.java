@@ -1,0 +1,55 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.kernel.LocalPipe;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One cryo-held pipe per dumped pipe, holding the bytes that sat in it. Every restored end opens
+ * it through /proc, so ends in different tasks are joined again. Closed once all tasks have their
+ * ends (the FILES barrier).
+ */
+public final class PipeHub implements AutoCloseable {
+    private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
+
+    public static PipeHub of(List<TaskImage> tasks) {
+        Map<Long, byte[]> data = new LinkedHashMap<>();
+        for (TaskImage t : tasks) {
+            for (FdImage fd : t.fds()) {
+                if (fd.desc() instanceof FileDesc.Pipe p && p.fifoPath().isEmpty()) {
+                    byte[] have = data.get(p.pipeId());
+                    if (have == null || have.length == 0) {
+                        data.put(p.pipeId(), p.data());
+                    }
+                }
+            }
+        }
+        PipeHub hub = new PipeHub();
+        try {
+            data.forEach((id, bytes) -> hub.pipes.put(id, LocalPipe.create(bytes)));
+        } catch (RuntimeException e) {
+            hub.close();
+            throw e;
+        }
+        return hub;
+    }
+
+    public String path(long pipeId, boolean readEnd) {
+        LocalPipe p = pipes.get(pipeId);
+        if (p == null) {
+            throw new IllegalStateException("pipe " + pipeId + " was not prepared");
+        }
+        return p.procPath(readEnd);
+    }
+
+    @Override
+    public void close() {
+        pipes.values().forEach(LocalPipe::close);
+        pipes.clear();
+    }
+}

@@ -1,0 +1,77 @@
+package dev.cryo.it;
+
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.engine.restore.ImageContents;
+import dev.cryo.engine.restore.PageWriter;
+import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.RestoreValidator;
+import dev.cryo.engine.restore.TaskRestorer;
+import dev.cryo.kernel.ExactPidSpawner;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.ptrace.Tracer;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The restore steps driven serially on one thread: the mechanics without the actors. */
+class RestoreSmokeTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aSingleThreadedCounterComesBack() throws Exception {
+        Path img = tmp.resolve("img");
+        int pid;
+        Path out;
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Thread.sleep(200);
+            pid = p.pid().value();
+            out = p.output();
+            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        ImageContents image = ImageContents.read(img, 64 << 20);
+        RestoreValidator.validate(image, Duration.ofSeconds(5), System.out::println);
+        TaskImage task = image.task(pid);
+        BootstrapArea boot = BootstrapArea.choose(image.tasks());
+        Pid stub = ExactPidSpawner.spawn(pid, "/bin/sleep", List.of("sleep", "1000"), true);
+        assertEquals(pid, stub.value());
+        Thread.sleep(50);
+        try (Tracer tracer = new Tracer(); PipeHub pipes = PipeHub.of(image.tasks());
+             PageWriter pages = new PageWriter(img, 64 << 20)) {
+            TaskRestorer r = new TaskRestorer(tracer, task, boot);
+            try {
+                r.adopt(true);
+                r.mapMemory();
+                pages.write(stub, image.pagesOf(pid));
+                r.protectMemory();
+                r.restoreFiles(pipes);
+                r.restoreProcessState();
+                r.createThreads();
+                r.restoreThreadState();
+                r.installRegisters();
+                r.resume();
+            } catch (Throwable e) {
+                r.kill();
+                Sys.wait4(pid, 0);
+                throw e;
+            }
+        }
+        DetachedProcess restored = DetachedProcess.restored(Pid.of(pid), out);
+        Thread.sleep(300);
+        String verdict = Workloads.check(restored);
+        Sys.wait4(pid, 0);
+        assertTrue(verdict.contains("PASS"), verdict);
+        assertEquals(1, verdict.split("ready", -1).length - 1, "the restored process did not start over: " + verdict);
+    }
+}
