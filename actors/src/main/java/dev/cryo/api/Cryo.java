@@ -3,6 +3,7 @@ package dev.cryo.api;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.config.Compression;
 import dev.cryo.config.CryoConfig;
 import dev.cryo.config.CryoSettings;
@@ -87,6 +88,29 @@ public final class Cryo implements AutoCloseable {
         });
     }
 
+    /** Restores an image; the restored root becomes a child of this process (wait for it with {@link #waitFor}). */
+    public CompletionStage<RestoreReport> restore(RestoreRequest request) {
+        Duration timeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
+        CompletionStage<RestoreSupervisor.Outcome> outcome = AskPattern.ask(system,
+                (ActorRef<RestoreSupervisor.Outcome> replyTo) -> new Guardian.StartRestore(request, settings, replyTo),
+                timeout, system.scheduler());
+        return outcome.thenApply(o -> {
+            if (o instanceof RestoreSupervisor.Succeeded s) {
+                return s.report();
+            }
+            throw new CryoException(((RestoreSupervisor.Failed) o).message());
+        });
+    }
+
+    /**
+     * Waits for a restored root (a child of this process) to end, like {@code criu restore} does,
+     * and returns a shell-style status: its exit code, or 128 + the signal that killed it.
+     */
+    public static int waitFor(int rootPid) {
+        var st = Sys.wait4(rootPid, 0);
+        return st.exited() ? st.exitCode() : 128 + st.termSignal();
+    }
+
     /** Image options from settings; lz4 is accepted by the settings but not implemented by the image format yet. */
     static ImageOptions imageOptions(ImageSettings s) {
         if (s.compression() == Compression.LZ4) {
@@ -119,6 +143,9 @@ public final class Cryo implements AutoCloseable {
         record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
                 implements Command {}
 
+        record StartRestore(RestoreRequest request, CryoSettings settings,
+                            ActorRef<RestoreSupervisor.Outcome> replyTo) implements Command {}
+
         static Behavior<Command> create() {
             return Behaviors.setup(ctx -> {
                 int[] seq = {0};
@@ -127,6 +154,11 @@ public final class Cryo implements AutoCloseable {
                             ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
                                     dir -> newImage(dir, m.settings().image()), m.replyTo()),
                                     "dump-" + m.request().pid() + "-" + (++seq[0]));
+                            return Behaviors.same();
+                        })
+                        .onMessage(StartRestore.class, m -> {
+                            ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(), m.replyTo()),
+                                    "restore-" + (++seq[0]));
                             return Behaviors.same();
                         })
                         .build();

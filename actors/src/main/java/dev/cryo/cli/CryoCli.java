@@ -69,6 +69,7 @@ public final class CryoCli implements Runnable {
         cl.addSubcommand(new CheckCommand(out));
         cl.addSubcommand(new DumpCommand(out, err));
         cl.addSubcommand(new ShowCommand(out));
+        cl.addSubcommand(new RestoreCommand(out, err));
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {

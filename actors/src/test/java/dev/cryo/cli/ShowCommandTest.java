@@ -70,7 +70,7 @@ class ShowCommandTest {
         long[] regs = new long[27];
         regs[16] = 0x401000; // rip
         ThreadImage thread = new ThreadImage(501, regs, new byte[832], 0x4000, 0, 0, 0, 0, 0, 0, 0, 2, 0,
-                List.of(siginfo(10), siginfo(12)));
+                List.of(siginfo(10), siginfo(12)), "app", 0);
         TaskImage task = new TaskImage(new TaskIds(501, 1, 501, 501), "app", exe, "/srv", "/", 022, 0,
                 new Creds(List.of(0, 0, 0, 0), List.of(0, 0, 0, 0), List.of(), 0, -1, -1, -1, 0),
                 List.of(new Rlimit(7, 1024, 4096)),

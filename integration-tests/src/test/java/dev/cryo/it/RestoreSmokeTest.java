@@ -44,7 +44,7 @@ class RestoreSmokeTest {
         RestoreValidator.validate(image, Duration.ofSeconds(5), System.out::println);
         TaskImage task = image.task(pid);
         BootstrapArea boot = BootstrapArea.choose(image.tasks());
-        Pid stub = ExactPidSpawner.spawn(pid, "/bin/sleep", List.of("sleep", "1000"), true);
+        Pid stub = ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000"), true);
         assertEquals(pid, stub.value());
         Thread.sleep(50);
         try (Tracer tracer = new Tracer(); PipeHub pipes = PipeHub.of(image.tasks());

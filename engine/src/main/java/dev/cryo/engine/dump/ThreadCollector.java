@@ -1,7 +1,9 @@
 package dev.cryo.engine.dump;
 
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Registers;
@@ -17,7 +19,7 @@ import java.nio.ByteOrder;
  * they are per-thread — the clear-child-tid address and the sigaltstack.
  */
 final class ThreadCollector {
-    private static final int PR_GET_TID_ADDRESS = 40;
+    private static final int PR_GET_TID_ADDRESS = 40, PR_GET_PDEATHSIG = 2;
 
     private ThreadCollector() {}
 
@@ -31,6 +33,7 @@ final class ThreadCollector {
         Registers regs;
         long clearChildTid;
         long[] altStack;
+        int pdeathSignal;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
             inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, task.scratch());
@@ -38,9 +41,13 @@ final class ThreadCollector {
             inj.call("sigaltstack", SyscallNr.SIGALTSTACK, 0, task.scratch());
             ByteBuffer ss = le(task.readScratch(24));
             altStack = new long[]{ss.getLong(0), ss.getInt(8), ss.getLong(16)};
+            inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, task.scratch());
+            pdeathSignal = le(task.readScratch(4)).getInt(0);
         }
+        String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
-                robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending);
+                robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
+                pdeathSignal);
     }
 
     static ByteBuffer le(byte[] b) {

@@ -4,11 +4,13 @@ import java.util.List;
 
 /**
  * One thread: registers (user_regs_struct words), the XSAVE area at the kernel's size, signal
- * mask, rseq, robust list, clear-child-tid, sigaltstack, and signals pending for it alone.
+ * mask, rseq, robust list, clear-child-tid, sigaltstack, signals pending for it alone, its name
+ * (comm, per thread) and its parent-death signal.
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
-                          long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals) {
+                          long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
+                          String name, int pdeathSignal) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();

@@ -25,6 +25,12 @@ public final class RestoreValidator {
     private RestoreValidator() {}
 
     public static void validate(ImageContents image, Duration pidWait, Consumer<String> notice) {
+        // pids first: a busy pid is the likelier, and more useful, thing to report
+        for (TaskImage t : image.tasks()) {
+            for (var th : t.threads()) {
+                checkPidFree(th.tid(), pidWait, notice);
+            }
+        }
         for (TaskImage t : image.tasks()) {
             checkFile("pid " + t.pid() + " executable", t.exe());
             for (VmaImage v : t.vmas()) {
@@ -36,11 +42,6 @@ public final class RestoreValidator {
                 if (fd.desc() instanceof FileDesc.RegularFile f) {
                     checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file());
                 }
-            }
-        }
-        for (TaskImage t : image.tasks()) {
-            for (var th : t.threads()) {
-                checkPidFree(th.tid(), pidWait, notice);
             }
         }
     }

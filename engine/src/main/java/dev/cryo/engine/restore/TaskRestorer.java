@@ -45,7 +45,7 @@ public final class TaskRestorer {
     private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
     private static final long CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
             CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
-    private static final int PR_SET_NAME = 15, PR_SET_MM = 35, PR_SET_MM_MAP = 14;
+    private static final int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15, PR_SET_MM = 35, PR_SET_MM_MAP = 14;
     private static final int ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514, ERESTART_RESTARTBLOCK = 516;
 
     private final Tracer tracer;
@@ -282,8 +282,6 @@ public final class TaskRestorer {
             Sys.setRlimit(pid, r.resource(), r.soft(), r.hard());
         }
         setMm(task.mm());
-        Sys.write(pid, boot.data(), RemoteWriter.cString(task.comm()));
-        main.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
         if (task.ids().sid() == pid.value() && ProcFs.stat(pid).session() != pid.value()) {
             main.call("setsid", SyscallNr.SETSID);
         }
@@ -348,6 +346,11 @@ public final class TaskRestorer {
                 Sys.write(pid, boot.data(), new RemoteWriter(24).longs(t.altStackSp()).ints(t.altStackFlags(), 0)
                         .longs(t.altStackSize()).toBytes());
                 inj.call("sigaltstack", SyscallNr.SIGALTSTACK, boot.data(), 0);
+            }
+            Sys.write(pid, boot.data(), RemoteWriter.cString(t.name()));
+            inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
+            if (t.pdeathSignal() != 0) {
+                inj.call("prctl(PR_SET_PDEATHSIG)", SyscallNr.PRCTL, PR_SET_PDEATHSIG, t.pdeathSignal());
             }
             tracer.setSigmask(t.tid(), t.sigmask());
             for (byte[] info : t.pendingSignals()) {

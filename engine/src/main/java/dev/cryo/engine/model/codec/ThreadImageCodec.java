@@ -27,6 +27,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         out.writeVarInt(t.altStackFlags(), false);
         out.writeLong(t.altStackSize());
         ModelFields.writeSiginfos(out, t.pendingSignals(), ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals");
+        ModelFields.writeText(out, t.name(), ModelLimits.TEXT, "ThreadImage.name");
+        out.writeVarInt(t.pdeathSignal(), false);
     }
 
     public ThreadImage read(Input in, int version) {
@@ -35,6 +37,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 ModelFields.readBytes(in, ModelLimits.XSTATE, "ThreadImage.xstate"),
                 in.readLong(), in.readLong(), in.readVarInt(false), in.readInt(), in.readLong(), in.readLong(),
                 in.readLong(), in.readLong(), in.readVarInt(false), in.readLong(),
-                ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals"));
+                ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals"),
+                ModelFields.readText(in, ModelLimits.TEXT, "ThreadImage.name"), in.readVarInt(false));
     }
 }

@@ -47,7 +47,7 @@ final class ModelSamples {
         for (int i = 0; i < xstate.length; i++) xstate[i] = (byte) (i ^ tid);
         return new ThreadImage(tid, regs, xstate, 0x4000L | tid, 0x7f00_0000_1000L + tid, 32, 0x53053053,
                 0x7f00_0000_2000L + tid, 24, 0x7f00_0000_3000L + tid, 0x7f00_0010_0000L, 1, 0x2000,
-                List.of(siginfo(10, tid), siginfo(34, tid + 1)));
+                List.of(siginfo(10, tid), siginfo(34, tid + 1)), "worker-" + tid, 9);
     }
 
     static FileRef file(String path, long ino) {

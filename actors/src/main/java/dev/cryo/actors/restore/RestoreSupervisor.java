@@ -1,0 +1,261 @@
+package dev.cryo.actors.restore;
+
+import dev.cryo.api.RestoreReport;
+import dev.cryo.api.RestoreRequest;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.engine.restore.ImageContents;
+import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.RestoreValidator;
+import dev.cryo.kernel.ExactPidSpawner;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * One restore request. VALIDATE the image before touching anything (checksums, files unchanged,
+ * pids free), then barrier stages over one {@link TaskRestorerActor} per task: ADOPT/FORK (the
+ * root stub is spawned with its exact pid, every child is forked by its parent with its own) →
+ * MEMORY → FILES → STATE → RESUME, all tasks released at the same moment. Any failure kills
+ * every task created so far and reports the cause; the image is only ever read.
+ */
+public final class RestoreSupervisor {
+    public sealed interface Command {}
+
+    private record TaskReply(TaskRestorerActor.Reply reply) implements Command {}
+
+    private record TaskStopped(int pid) implements Command {}
+
+    private record Timeout() implements Command {}
+
+    public sealed interface Outcome {}
+
+    public record Succeeded(RestoreReport report) implements Outcome {}
+
+    public record Failed(String message) implements Outcome {}
+
+    public static Behavior<Command> create(RestoreRequest request, CryoSettings settings, ActorRef<Outcome> replyTo) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            ImageContents image;
+            try {
+                image = ImageContents.read(request.imageDir(), settings.image().maxChunk());
+                RestoreValidator.validate(image, settings.restore().pidWait(), n -> ctx.getLog().warn(n));
+            } catch (Exception e) {
+                replyTo.tell(new Failed(e.getMessage() == null ? e.toString() : e.getMessage()));
+                return Behaviors.stopped();
+            }
+            return new RestoreSupervisor(ctx, timers, request, settings, image, replyTo).start();
+        }));
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final RestoreRequest request;
+    private final CryoSettings settings;
+    private final ImageContents image;
+    private final ActorRef<Outcome> replyTo;
+    private final BootstrapArea boot;
+    private final ActorRef<TaskRestorerActor.Reply> adapter;
+    private final Map<Integer, ActorRef<TaskRestorerActor.Command>> tasks = new LinkedHashMap<>();
+    private final Set<Integer> created = new LinkedHashSet<>();
+    private final long started = System.nanoTime();
+    private PipeHub pipes;
+    private long pages;
+    private long memoryNanos;
+
+    private RestoreSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, RestoreRequest request,
+                              CryoSettings settings, ImageContents image, ActorRef<Outcome> replyTo) {
+        this.ctx = ctx;
+        this.timers = timers;
+        this.request = request;
+        this.settings = settings;
+        this.image = image;
+        this.replyTo = replyTo;
+        this.boot = BootstrapArea.choose(image.tasks());
+        this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
+    }
+
+    // ---- ADOPT and FORK ------------------------------------------------------------------------
+
+    private Behavior<Command> start() {
+        timers.startSingleTimer(new Timeout(), settings.restore().timeout());
+        TaskImage root = image.task(image.root());
+        try {
+            pipes = PipeHub.of(image.tasks());
+            int highest = image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
+                    .orElse(root.pid());
+            Pid got = ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
+                    root.ids().sid() == root.pid());
+            created.add(got.value());
+            if (got.value() != root.pid()) {
+                return abort("pid " + root.pid() + " was taken by another process while restoring");
+            }
+            awaitSleeping(got);
+        } catch (RuntimeException e) {
+            return abort("cannot start the root task " + root.pid() + ": " + e.getMessage());
+        }
+        spawnTask(root).tell(new TaskRestorerActor.Adopt(true, adapter));
+        return forking(new LinkedHashSet<>(List.of(root.pid())));
+    }
+
+    /** The stub is only seized once it sleeps: past exec and glibc's start-up. */
+    private static void awaitSleeping(Pid pid) {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                var st = dev.cryo.kernel.proc.ProcFs.stat(pid);
+                if (st.state() == 'S' && st.comm().equals("sleep")) {
+                    return;
+                }
+            } catch (KernelException e) {
+                throw new RestoreException("the stub for pid " + pid + " died at start");
+            }
+            Thread.onSpinWait();
+        }
+        throw new RestoreException("the stub for pid " + pid + " did not start within 5 s");
+    }
+
+    private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot), "task-" + t.pid(),
+                TaskRestorerActor.DISPATCHER);
+        ctx.watchWith(ref, new TaskStopped(t.pid()));
+        tasks.put(t.pid(), ref);
+        return ref;
+    }
+
+    private List<Integer> childrenOf(int pid) {
+        return image.tasks().stream().filter(t -> t.ids().ppid() == pid && t.pid() != pid).map(TaskImage::pid).toList();
+    }
+
+    /** Each adopted task forks its children; each child is adopted by a task actor of its own. */
+    private Behavior<Command> forking(Set<Integer> pending) {
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskRestorerActor.StageDone d)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    if (d.stage().equals("adopt")) {
+                        List<Integer> children = childrenOf(d.pid());
+                        tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, adapter));
+                    } else if (d.stage().equals("fork")) {
+                        pending.remove(d.pid());
+                        for (int child : childrenOf(d.pid())) {
+                            created.add(child);
+                            pending.add(child);
+                            spawnTask(image.task(child)).tell(new TaskRestorerActor.Adopt(false, adapter));
+                        }
+                    }
+                    if (pending.isEmpty()) {
+                        return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
+                                settings.image().maxChunk(), image.pagesOf(pid), settings.parallelism().regions(), adapter),
+                                this::files);
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(TaskStopped.class, m -> abort("the restorer of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toSeconds() + " s"))
+                .build();
+    }
+
+    // ---- barrier stages ------------------------------------------------------------------------
+
+    private interface PerTask {
+        TaskRestorerActor.Command message(int pid);
+    }
+
+    /** Sends a stage to every task and goes {@code next} once all have done it. */
+    private Behavior<Command> allTasks(String stage, PerTask message, Supplier<Behavior<Command>> next) {
+        Set<Integer> pending = new LinkedHashSet<>(tasks.keySet());
+        long t0 = System.nanoTime();
+        tasks.forEach((pid, ref) -> ref.tell(message.message(pid)));
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskRestorerActor.StageDone d)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    pages += d.pages();
+                    pending.remove(d.pid());
+                    if (!pending.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    ctx.getLog().debug("{} done at +{} ms", stage, (System.nanoTime() - started) / 1_000_000);
+                    if (stage.equals("memory")) {
+                        memoryNanos = System.nanoTime() - t0;
+                    }
+                    return next.get();
+                })
+                .onMessage(TaskStopped.class, m -> stage.equals("resume") ? Behaviors.same()
+                        : abort("the restorer of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(Timeout.class, m -> abort("timed out in the " + stage + " stage"))
+                .build();
+    }
+
+    private Behavior<Command> files() {
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, adapter), () -> {
+            pipes.close(); // every end is open in its task now
+            return allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter),
+                    () -> allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done));
+        });
+    }
+
+    private Behavior<Command> done() {
+        timers.cancelAll();
+        int threads = image.tasks().stream().mapToInt(t -> t.threads().size()).sum();
+        replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),
+                image.tasks().stream().map(TaskImage::pid).toList(), threads, pages,
+                (System.nanoTime() - started) / 1_000_000, memoryNanos / 1_000_000)));
+        return Behaviors.stopped();
+    }
+
+    // ---- ABORT ---------------------------------------------------------------------------------
+
+    /** Kills every task created so far (their actors kill their own, we make sure by pid) and reaps the root. */
+    private Behavior<Command> abort(String reason) {
+        timers.cancelAll();
+        if (pipes != null) {
+            pipes.close();
+        }
+        tasks.values().forEach(ctx::stop);
+        for (int pid : created) {
+            try {
+                Sys.kill(Pid.of(pid), Signals.SIGKILL);
+            } catch (KernelException ignored) {
+                // already gone
+            }
+        }
+        int root = image.root();
+        if (!created.isEmpty()) {
+            int first = created.iterator().next();
+            try {
+                Sys.wait4(first, 0); // our own child: reap it so no zombie is left
+            } catch (KernelException ignored) {
+                // reaped already
+            }
+            if (first != root) {
+                reason = reason + " (pid " + first + " was spawned instead of " + root + ")";
+            }
+        }
+        replyTo.tell(new Failed(reason));
+        return Behaviors.stopped();
+    }
+
+    private static String failureOf(TaskRestorerActor.Reply r) {
+        return r instanceof TaskRestorerActor.Failed f ? f.message() : "unexpected " + r;
+    }
+}

@@ -1,0 +1,203 @@
+package dev.cryo.actors.restore;
+
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.TaskRestorer;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.ptrace.Tracer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Restores one task. Runs on a pinned thread, the ptrace thread of all the task's threads, and
+ * follows the supervisor's stages: ADOPT the stub, FORK its children, MEMORY (page writing fanned
+ * out to {@link RegionRestorer}s), FILES, STATE (process, threads, registers), RESUME. On KILL, or
+ * if it stops any other way before RESUME, the task is killed: nothing half-restored survives.
+ */
+public final class TaskRestorerActor {
+    static final DispatcherSelector DISPATCHER = DispatcherSelector.fromConfig("cryo-dispatchers.task");
+    static final DispatcherSelector REGIONS = DispatcherSelector.fromConfig("cryo-dispatchers.region");
+
+    public sealed interface Command {}
+
+    public record Adopt(boolean mapBootstrap, ActorRef<Reply> replyTo) implements Command {}
+
+    public record ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) implements Command {}
+
+    public record RestoreMemory(Path imageDir, long maxChunk, List<IndexEntry> chunks, int workers,
+                                ActorRef<Reply> replyTo) implements Command {}
+
+    public record RestoreFiles(PipeHub pipes, ActorRef<Reply> replyTo) implements Command {}
+
+    public record RestoreState(ActorRef<Reply> replyTo) implements Command {}
+
+    public record Resume(ActorRef<Reply> replyTo) implements Command {}
+
+    public record Kill(ActorRef<Reply> replyTo) implements Command {}
+
+    private record RegionReply(RegionRestorer.Reply reply) implements Command {}
+
+    public sealed interface Reply {
+        int pid();
+    }
+
+    /** A stage finished; {@code pages} is set by the memory stage. */
+    public record StageDone(int pid, String stage, long pages, long nanos) implements Reply {}
+
+    public record Failed(int pid, String message) implements Reply {}
+
+    public record Killed(int pid) implements Reply {}
+
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot) {
+        return Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot).running());
+    }
+
+    private final ActorContext<Command> ctx;
+    private final int pid;
+    private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
+    private final TaskRestorer restorer;
+    private boolean resumed;
+
+    private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot) {
+        this.ctx = ctx;
+        this.pid = task.pid();
+        this.restorer = new TaskRestorer(tracer, task, boot);
+    }
+
+    private interface Step {
+        long run() throws Exception;
+    }
+
+    /** Runs one stage on this thread and replies with its outcome. */
+    private Behavior<Command> stage(String name, ActorRef<Reply> replyTo, Step step) {
+        long t0 = System.nanoTime();
+        try {
+            long pages = step.run();
+            replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
+        } catch (Exception e) {
+            String m = e.getMessage() == null ? e.toString() : e.getMessage();
+            replyTo.tell(new Failed(pid, m.contains("pid " + pid) ? m : "pid " + pid + " (" + name + "): " + m));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> running() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Adopt.class, m -> stage("adopt", m.replyTo(), () -> {
+                    restorer.adopt(m.mapBootstrap());
+                    return 0;
+                }))
+                .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
+                    for (int child : m.children()) {
+                        restorer.forkChild(child);
+                    }
+                    return 0;
+                }))
+                .onMessage(RestoreMemory.class, this::onMemory)
+                .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
+                    restorer.restoreFiles(m.pipes());
+                    return 0;
+                }))
+                .onMessage(RestoreState.class, m -> stage("state", m.replyTo(), () -> {
+                    restorer.restoreProcessState();
+                    restorer.createThreads();
+                    restorer.restoreThreadState();
+                    restorer.installRegisters();
+                    return 0;
+                }))
+                .onMessage(Resume.class, m -> {
+                    Behavior<Command> b = stage("resume", m.replyTo(), () -> {
+                        restorer.resume();
+                        resumed = true;
+                        return 0;
+                    });
+                    return resumed ? Behaviors.stopped() : b;
+                })
+                .onMessage(Kill.class, m -> {
+                    restorer.kill();
+                    m.replyTo().tell(new Killed(pid));
+                    return Behaviors.stopped();
+                })
+                .onMessage(RegionReply.class, m -> Behaviors.same())
+                .onSignal(PostStop.class, s -> {
+                    if (!resumed) {
+                        restorer.kill();
+                    }
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> onMemory(RestoreMemory m) {
+        long t0 = System.nanoTime();
+        try {
+            restorer.mapMemory();
+        } catch (Exception e) {
+            m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + e.getMessage()));
+            return Behaviors.same();
+        }
+        List<List<IndexEntry>> shares = split(m.chunks(), m.workers());
+        ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
+        for (int i = 0; i < shares.size(); i++) {
+            ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i)),
+                    adapter), "region-" + i, REGIONS);
+        }
+        return awaitRegions(shares.size(), 0, t0, m.replyTo());
+    }
+
+    private Behavior<Command> awaitRegions(int pending, long pages, long t0, ActorRef<Reply> replyTo) {
+        if (pending == 0) {
+            stage("memory", replyTo, () -> {
+                restorer.protectMemory();
+                return pages;
+            });
+            return running();
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(RegionReply.class, m -> {
+                    if (m.reply() instanceof RegionRestorer.Failed f) {
+                        replyTo.tell(new Failed(pid, f.message()));
+                        return running();
+                    }
+                    return awaitRegions(pending - 1, pages + ((RegionRestorer.Done) m.reply()).pages(), t0, replyTo);
+                })
+                .onMessage(Kill.class, m -> {
+                    restorer.kill();
+                    m.replyTo().tell(new Killed(pid));
+                    return Behaviors.stopped();
+                })
+                .onSignal(PostStop.class, s -> {
+                    restorer.kill();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    /** Contiguous shares of similar byte size, so each writer walks memory in order. */
+    static List<List<IndexEntry>> split(List<IndexEntry> chunks, int workers) {
+        long total = chunks.stream().mapToLong(IndexEntry::rawLength).sum();
+        int n = Math.max(1, Math.min(workers, chunks.size()));
+        long per = Math.max(1, (total + n - 1) / n);
+        List<List<IndexEntry>> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(new ArrayList<>());
+        }
+        long acc = 0;
+        for (IndexEntry e : chunks) {
+            out.get((int) Math.min(n - 1, acc / per)).add(e);
+            acc += e.rawLength();
+        }
+        out.removeIf(List::isEmpty);
+        return out;
+    }
+}

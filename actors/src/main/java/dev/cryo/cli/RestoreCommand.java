@@ -1,0 +1,67 @@
+package dev.cryo.cli;
+
+import dev.cryo.api.Cryo;
+import dev.cryo.api.CryoException;
+import dev.cryo.api.RestoreReport;
+import dev.cryo.api.RestoreRequest;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+
+/**
+ * {@code cryo restore -D DIR}: bring a dumped tree back. Like {@code criu restore}, cryo then
+ * waits for the restored root and exits with its status; {@code -d} returns once the tree runs.
+ */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = "Restore the process tree dumped in an image directory.")
+final class RestoreCommand implements Callable<Integer> {
+    @ParentCommand
+    CryoCli parent;
+
+    @Option(names = {"-D", "--images-dir"}, required = true, paramLabel = "DIR", description = "The image directory.")
+    Path dir;
+
+    @Option(names = {"-d", "--restore-detached"}, description = "Return once the tree runs; do not wait for it.")
+    boolean detached;
+
+    @Option(names = "--pidfile", paramLabel = "FILE", description = "Write the restored root's pid to FILE.")
+    Path pidFile;
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    RestoreCommand(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        RestoreReport report;
+        try (Cryo cryo = Cryo.create(parent.config())) {
+            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath())).toCompletableFuture().join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            err.println("cryo: restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()));
+            return 1;
+        }
+        if (pidFile != null) {
+            java.nio.file.Files.writeString(pidFile, report.rootPid() + "\n");
+        }
+        out.printf(Locale.ROOT, "Restored %d task%s (%d thread%s), root pid %d, in %d ms (memory %d ms, %d pages)%n",
+                report.pids().size(), report.pids().size() == 1 ? "" : "s", report.threads(),
+                report.threads() == 1 ? "" : "s", report.rootPid(), report.totalMillis(), report.memoryMillis(),
+                report.pagesWritten());
+        out.flush();
+        if (detached || parent.settings().restore().detached()) {
+            return 0;
+        }
+        return Cryo.waitFor(report.rootPid());
+    }
+}

@@ -1,0 +1,129 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * dump → restore on real workloads, as a user runs it: each workload carries on after the
+ * restore and checks its own state (zdtm style) when sent SIGUSR2.
+ */
+class RestoreTest {
+    @TempDir
+    Path tmp;
+
+    /** Dumps (killing the original), restores detached, and returns a view of the restored root. */
+    static DetachedProcess dumpAndRestore(DetachedProcess p, Path img) throws Exception {
+        int pid = p.pid().value();
+        Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+        assertEquals(0, dump.code(), dump.toString());
+        DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
+                "the dumped pid " + pid + " to be reaped");
+        Cli restore = Cli.run("restore", "-D", img.toString(), "-d");
+        assertEquals(0, restore.code(), restore.toString());
+        assertTrue(restore.out().contains("root pid " + pid), restore.out());
+        return DetachedProcess.restored(Pid.of(pid), p.output());
+    }
+
+    /** Sends the check signal to a restored root (our child) and reaps it. */
+    static String checkAndReap(DetachedProcess restored) throws Exception {
+        try {
+            return Workloads.check(restored);
+        } finally {
+            try {
+                Sys.kill(restored.pid(), Signals.SIGKILL);
+            } catch (RuntimeException ignored) {
+                // it exited by itself after its verdict
+            }
+            Sys.wait4(restored.pid().value(), 0);
+        }
+    }
+
+    private static void assertPassOnce(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    @Test
+    void aCounterContinuesWithNoGapNoRepeatAndItsSignalHandlerStillFires() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Sys.kill(p.pid(), Signals.SIGUSR1);
+            Thread.sleep(50);
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(50);
+            Sys.kill(r.pid(), Signals.SIGUSR1);
+            Thread.sleep(50);
+            Sys.kill(r.pid(), Signals.SIGUSR1);
+            Thread.sleep(200);
+            String out = checkAndReap(r);
+            assertPassOnce(out);
+            assertTrue(out.contains("sigusr1=3"), "the handler counted signals before and after the restore: " + out);
+        }
+    }
+
+    @Test
+    void theThreadsOfAMultiThreadedProgramContinueAndTheirMutexWorks() throws Exception {
+        try (DetachedProcess p = Workloads.threads(tmp)) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(300);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    @Test
+    void aProcessTreeKeepsPassingDataThroughItsPipe() throws Exception {
+        try (DetachedProcess p = Workloads.tree(tmp)) {
+            Thread.sleep(200);
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(300);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    @Test
+    void aPythonProgramContinues() throws Exception {
+        try (DetachedProcess p = Workloads.python(tmp)) {
+            Thread.sleep(200);
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(300);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    @Test
+    void aOneGibWorkloadComesBackWithEveryPageIntact() throws Exception {
+        try (DetachedProcess p = Workloads.bigmem(tmp, 1024)) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String out = checkAndReap(r);
+            assertPassOnce(out);
+        }
+    }
+
+    @Test
+    void aRestoredProcessCanBeDumpedAndRestoredAgain() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            DetachedProcess once = dumpAndRestore(p, tmp.resolve("img1"));
+            Thread.sleep(200);
+            // the restored root is our child: after the second dump kills it, we reap it
+            int pid = once.pid().value();
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img2").toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            // the dump's tracer thread reaped it already (we are both its parent and, then, its tracer)
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
+                    "pid " + pid + " to be gone");
+            Cli restore = Cli.run("restore", "-D", tmp.resolve("img2").toString(), "-d");
+            assertEquals(0, restore.code(), restore.toString());
+            Thread.sleep(200);
+            assertPassOnce(checkAndReap(DetachedProcess.restored(Pid.of(pid), p.output())));
+        }
+    }
+}
