@@ -109,6 +109,34 @@ class RestoreTest {
     }
 
     @Test
+    void aProcessOfAnotherUserKeepsItsCredentials() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv", "--reuid=65534",
+                "--regid=65534", "--clear-groups", "/bin/sleep", "600")) {
+            DetachedProcess.awaitCondition(() -> p.state() == 'S' && status(p.pid().value()).contains("Uid:\t65534"),
+                    Duration.ofSeconds(10), "sleep to run as nobody");
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String status = status(r.pid().value());
+            try {
+                assertTrue(status.contains("Uid:\t65534\t65534\t65534\t65534"), status);
+                assertTrue(status.contains("Gid:\t65534\t65534\t65534\t65534"), status);
+                assertTrue(status.contains("Name:\tsleep"), status);
+                assertEquals('S', r.state(), "the restored sleep sleeps on");
+            } finally {
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    private static String status(int pid) {
+        try {
+            return Files.readString(Path.of("/proc/" + pid + "/status"));
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    @Test
     void aRestoredProcessCanBeDumpedAndRestoredAgain() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             DetachedProcess once = dumpAndRestore(p, tmp.resolve("img1"));

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.MmImage;
@@ -267,6 +268,11 @@ public final class TaskRestorer {
     public void restoreProcessState() {
         Sys.write(pid, boot.data(), RemoteWriter.cString(task.cwd()));
         main.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, boot.data());
+        if (!task.root().equals("/")) {
+            // cwd and root are both paths as cryo sees them: chdir first, then chroot
+            Sys.write(pid, boot.data(), RemoteWriter.cString(task.root()));
+            main.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, boot.data());
+        }
         main.call("umask", SyscallNr.UMASK, task.umask());
         if (task.personality() != 0) {
             main.call("personality", SyscallNr.PERSONALITY, task.personality());
@@ -292,7 +298,10 @@ public final class TaskRestorer {
 
     /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */
     private void setMm(MmImage mm) {
-        long exeFd = openRemote(task.exe().path(), O_RDONLY | O_CLOEXEC);
+        // the kernel refuses (EBUSY) to replace an exe that is still mapped: when the task runs
+        // the stub's own program, the exe link is already right and stays as it is (-1)
+        long exeFd = sameFile(task.exe().path(), "/proc/" + pid + "/exe") ? -1
+                : openRemote(task.exe().path(), O_RDONLY | O_CLOEXEC);
         try {
             long auxvAt = boot.data() + 128;
             byte[] map = new RemoteWriter(104).longs(mm.startCode(), mm.endCode(), mm.startData(), mm.endData(),
@@ -302,7 +311,17 @@ public final class TaskRestorer {
             Sys.write(pid, auxvAt, new RemoteWriter(mm.auxv().length * 8).longs(mm.auxv()).toBytes());
             main.call("prctl(PR_SET_MM_MAP)", SyscallNr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, boot.data(), 104, 0);
         } finally {
-            main.call("close", SyscallNr.CLOSE, exeFd);
+            if (exeFd >= 0) {
+                main.call("close", SyscallNr.CLOSE, exeFd);
+            }
+        }
+    }
+
+    private static boolean sameFile(String a, String b) {
+        try {
+            return java.nio.file.Files.isSameFile(java.nio.file.Path.of(a), java.nio.file.Path.of(b));
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 
@@ -356,12 +375,34 @@ public final class TaskRestorer {
             for (byte[] info : t.pendingSignals()) {
                 queue(inj, t.tid(), info);
             }
+            restoreCredentials(inj);
         }
         for (byte[] info : task.sharedPendingSignals()) {
             Sys.write(pid, boot.data(), info);
             main.call("rt_sigqueueinfo", 129, pid.value(), signo(info), boot.data());
         }
     }
+
+    /**
+     * Groups, gids, then uids (which drop privilege, so last). The kernel keeps credentials per
+     * thread (glibc's setxid broadcast is what makes them look per-process), so each thread gets
+     * its own calls. Nothing to do for root, which the stub already is.
+     */
+    private void restoreCredentials(Injector inj) {
+        Creds c = task.creds();
+        boolean root = c.uids().stream().allMatch(u -> u == 0) && c.gids().stream().allMatch(g -> g == 0)
+                && c.groups().isEmpty();
+        if (root) {
+            return;
+        }
+        Sys.write(pid, boot.data(), new RemoteWriter(4 * c.groups().size() + 4)
+                .ints(c.groups().stream().mapToInt(Integer::intValue).toArray()).toBytes());
+        inj.call("setgroups", SETGROUPS, c.groups().size(), boot.data());
+        inj.call("setresgid", SETRESGID, c.gids().get(0), c.gids().get(1), c.gids().get(2));
+        inj.call("setresuid", SETRESUID, c.uids().get(0), c.uids().get(1), c.uids().get(2));
+    }
+
+    private static final int SETRESUID = 117, SETRESGID = 119, SETGROUPS = 116;
 
     private void queue(Injector inj, int tid, byte[] info) {
         Sys.write(pid, boot.data(), info);
