@@ -70,6 +70,7 @@ public final class CryoCli implements Runnable {
         cl.addSubcommand(new DumpCommand(out, err));
         cl.addSubcommand(new ShowCommand(out));
         cl.addSubcommand(new RestoreCommand(out, err));
+        cl.addSubcommand(new DemoCommand(out, err));
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {

@@ -31,6 +31,8 @@ public final class LibC {
 
     public static native int posix_spawn_file_actions_addopen(Pointer actions, int fd, String path, int oflag, int mode);
 
+    public static native int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
+
     public static native int posix_spawnattr_init(Pointer attr);
 
     public static native int posix_spawnattr_destroy(Pointer attr);

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * Starts a child with posix_spawn through JNA. Unlike ProcessBuilder, the JDK knows nothing of
  * such a child, so no reaper thread calls waitpid on it and steals its ptrace stops.
- * The caller reaps it with {@link #reap}.
+ * The caller reaps it with {@link #reap}. The child gets /dev/null as stdin, stdout and stderr
+ * and none of this JVM's other fds (the JVM leaves some without O_CLOEXEC).
  */
 public final class Spawner {
     private Spawner() {}
@@ -20,18 +21,26 @@ public final class Spawner {
     public static Pid spawn(String path, List<String> argv, List<String> env, boolean newSession) {
         Memory attr = new Memory(OPAQUE_SIZE);
         attr.clear();
+        Memory actions = new Memory(OPAQUE_SIZE);
+        actions.clear();
         int[] pid = new int[1];
         LibC.posix_spawnattr_init(attr);
+        LibC.posix_spawn_file_actions_init(actions);
         try {
+            for (int fd = 0; fd < 3; fd++) {
+                LibC.posix_spawn_file_actions_addopen(actions, fd, "/dev/null", fd == 0 ? 0 : 1, 0);
+            }
+            LibC.posix_spawn_file_actions_addclosefrom_np(actions, 3);
             if (newSession) {
                 LibC.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
             }
-            int rc = LibC.posix_spawn(pid, path, null, attr,
+            int rc = LibC.posix_spawn(pid, path, actions, attr,
                     new StringArray(argv.toArray(new String[0])), new StringArray(env.toArray(new String[0])));
             if (rc != 0) {
                 throw new SyscallException("posix_spawn(" + path + ")", rc);
             }
         } finally {
+            LibC.posix_spawn_file_actions_destroy(actions);
             LibC.posix_spawnattr_destroy(attr);
         }
         return Pid.of(pid[0]);
