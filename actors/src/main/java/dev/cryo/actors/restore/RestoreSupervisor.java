@@ -169,7 +169,7 @@ public final class RestoreSupervisor {
                     return Behaviors.same();
                 })
                 .onMessage(TaskStopped.class, m -> abort("the restorer of pid " + m.pid() + " stopped unexpectedly"))
-                .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toSeconds() + " s"))
+                .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toMillis() + " ms"))
                 .build();
     }
 
