@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
-import dev.cryo.config.Compression;
 import dev.cryo.config.CryoConfig;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.config.ImageSettings;
@@ -111,15 +110,9 @@ public final class Cryo implements AutoCloseable {
         return st.exited() ? st.exitCode() : 128 + st.termSignal();
     }
 
-    /** Image options from settings; lz4 is accepted by the settings but not implemented by the image format yet. */
     static ImageOptions imageOptions(ImageSettings s) {
-        if (s.compression() == Compression.LZ4) {
-            throw new CryoException("cryo.image.compression = lz4 is not supported yet: use none or zstd");
-        }
-        ImageOptions o = ImageOptions.defaults().withFsync(s.fsync()).withMaxChunkLength(s.maxChunk());
-        return s.compression() == Compression.ZSTD
-                ? o.withCompression(dev.cryo.engine.image.Compression.ZSTD, s.compressionLevel())
-                : o.withCompression(dev.cryo.engine.image.Compression.NONE, s.compressionLevel());
+        return ImageOptions.defaults().withFsync(s.fsync()).withMaxChunkLength(s.maxChunk())
+                .withCompression(s.compression(), s.compressionLevel());
     }
 
     static ImageWriter newImage(Path dir, ImageSettings s) throws IOException {

@@ -65,9 +65,9 @@ class ConfigFileTest {
   void validFileIsRead() throws IOException {
     Path f =
         Files.writeString(
-            dir.resolve("cryo.conf"), "cryo { image { compression = lz4 }, restore.detached = on }\n");
+            dir.resolve("cryo.conf"), "cryo { image { compression = zstd }, restore.detached = on }\n");
     CryoSettings s = CryoConfig.load(Optional.of(f), Map.of());
-    assertEquals(Compression.LZ4, s.image().compression());
+    assertEquals(Compression.ZSTD, s.image().compression());
     assertTrue(s.restore().detached());
   }
 }

@@ -1,5 +1,7 @@
 package dev.cryo.engine.image;
 
+import dev.cryo.config.Compression;
+
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.io.KryoBufferOverflowException;

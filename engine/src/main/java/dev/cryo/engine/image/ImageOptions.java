@@ -1,5 +1,7 @@
 package dev.cryo.engine.image;
 
+import dev.cryo.config.Compression;
+
 /**
  * Writer settings. Immutable; use the withers on {@link #defaults()}.
  *

@@ -1,5 +1,7 @@
 package dev.cryo.engine.image;
 
+import dev.cryo.config.Compression;
+
 import static dev.cryo.engine.image.SampleRecords.CODECS;
 import static org.junit.jupiter.api.Assertions.*;
 
