@@ -109,6 +109,30 @@ class RestoreTest {
     }
 
     @Test
+    void withoutDetachCryoWaitsForTheRestoredRootAndExitsWithItsStatus() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            int pid = p.pid().value();
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+            var restore = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> Cli.run("restore", "-D", tmp.resolve("img").toString()));
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(Path.of("/proc/" + pid + "/status")).contains("TracerPid:\t0");
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the restored counter to run untraced");
+            Thread.sleep(200);
+            Sys.kill(Pid.of(pid), Signals.SIGUSR2); // it checks itself, prints PASS and exits 0
+            Cli r = restore.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(0, r.code(), r.toString() + p.outputText());
+            assertTrue(p.outputText().contains("PASS"), p.outputText());
+        }
+    }
+
+    @Test
     void aProcessOfAnotherUserKeepsItsCredentials() throws Exception {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv", "--reuid=65534",
                 "--regid=65534", "--clear-groups", "/bin/sleep", "600")) {

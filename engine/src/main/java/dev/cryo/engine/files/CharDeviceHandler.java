@@ -4,15 +4,12 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.FileDesc;
 
 import java.io.IOException;
-import java.nio.file.Files;
 
 /**
  * Character devices: /dev/null, /dev/zero, /dev/urandom and the like are reopened by path;
  * a terminal only with --shell-job (the restored process then uses the terminal cryo runs on).
  */
 public final class CharDeviceHandler implements FdHandler {
-    private static final int S_IFMT = 0170000, S_IFCHR = 0020000;
-
     @Override
     public String kind() {
         return "character device";
@@ -20,8 +17,7 @@ public final class CharDeviceHandler implements FdHandler {
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
-        return fd.target().startsWith("/") && Files.exists(fd.procPath())
-                && ((Integer) Files.getAttribute(fd.procPath(), "unix:mode") & S_IFMT) == S_IFCHR;
+        return fd.target().startsWith("/") && FileIdentity.isCharDevice(fd.procPath());
     }
 
     @Override

@@ -20,6 +20,21 @@ public final class FileIdentity {
                 ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS), (Integer) a.get("mode"));
     }
 
+    private static final int S_IFMT = 0170000, S_IFCHR = 0020000, S_IFIFO = 0010000;
+
+    /** The S_IFMT bits of the file behind a path (a /proc fd link is followed). */
+    private static int type(Path statPath) throws IOException {
+        return (Integer) Files.getAttribute(statPath, "unix:mode") & S_IFMT;
+    }
+
+    public static boolean isCharDevice(Path statPath) throws IOException {
+        return Files.exists(statPath) && type(statPath) == S_IFCHR;
+    }
+
+    public static boolean isFifo(Path statPath) throws IOException {
+        return Files.exists(statPath) && type(statPath) == S_IFIFO;
+    }
+
     public static long rdev(Path statPath) throws IOException {
         return (Long) Files.getAttribute(statPath, "unix:rdev");
     }

@@ -5,7 +5,6 @@ import dev.cryo.kernel.PipePeek;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * Pipes and FIFOs. Both ends are identified by the pipe inode so restore can join them again;
@@ -21,9 +20,7 @@ public final class PipeHandler implements FdHandler {
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
-        return fd.target().startsWith("pipe:[") || (fd.target().startsWith("/") && Files.exists(fd.procPath())
-                && Files.readAttributes(fd.procPath(), BasicFileAttributes.class).isOther()
-                && ((Integer) Files.getAttribute(fd.procPath(), "unix:mode") & 0170000) == 0010000);
+        return fd.target().startsWith("pipe:[") || (fd.target().startsWith("/") && FileIdentity.isFifo(fd.procPath()));
     }
 
     @Override
