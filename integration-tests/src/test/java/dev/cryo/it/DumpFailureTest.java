@@ -68,6 +68,37 @@ class DumpFailureTest {
     }
 
     @Test
+    void aTerminalNeedsShellJob() throws Exception {
+        // script(1) gives its child a pseudo-terminal as stdin, stdout and stderr
+        try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
+                "echo ready; exec /bin/sleep 600", "/dev/null")) {
+            Workloads.ready(script);
+            int sleeper = -1;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (sleeper < 0 && System.nanoTime() < deadline) {
+                for (ProcessHandle h : ProcessHandle.of(script.pid().value()).orElseThrow().descendants().toList()) {
+                    if (h.info().command().orElse("").endsWith("sleep")) {
+                        sleeper = (int) h.pid();
+                    }
+                }
+                Thread.sleep(20);
+            }
+            assertTrue(sleeper > 0, "found the sleep under script");
+            String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
+            Cli r = Cli.run("dump", "-t", Integer.toString(sleeper), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + sleeper + " fd 0: terminal " + tty
+                    + " is open; dump with --shell-job to take the terminal along"), r.err());
+            assertNoImage(tmp.resolve("img"));
+            Cli ok = Cli.run("dump", "-t", Integer.toString(sleeper), "-D", tmp.resolve("img2").toString(), "-R",
+                    "--shell-job", "--no-progress");
+            assertEquals(0, ok.code(), ok.toString());
+            String state = Files.readString(Path.of("/proc/" + sleeper + "/stat"));
+            assertEquals('S', state.charAt(state.lastIndexOf(')') + 2));
+        }
+    }
+
+    @Test
     void anUnwritableImageDirectory() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Path file = tmp.resolve("not-a-dir");

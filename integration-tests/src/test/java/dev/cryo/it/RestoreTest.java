@@ -133,6 +133,29 @@ class RestoreTest {
     }
 
     @Test
+    void aFifoComesBackWithTheBytesThatSatInIt() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("fifo.out"), "sh", "-c",
+                "mkfifo fifo && exec 3<>fifo && printf hello >&3 && echo ready && exec /bin/sleep 600")) {
+            Workloads.ready(p);
+            DetachedProcess.awaitCondition(() -> p.state() == 'S' && status(p.pid().value()).contains("Name:\tsleep"),
+                    Duration.ofSeconds(10), "sleep to hold the fifo");
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals(tmp.resolve("fifo").toString(),
+                        Files.readSymbolicLink(Path.of("/proc/" + r.pid() + "/fd/3")).toString());
+                try (var ch = java.nio.channels.FileChannel.open(Path.of("/proc/" + r.pid() + "/fd/3"))) {
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64);
+                    ch.read(b);
+                    assertEquals("hello", new String(b.array(), 0, b.position()));
+                }
+            } finally {
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    @Test
     void aProcessOfAnotherUserKeepsItsCredentials() throws Exception {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv", "--reuid=65534",
                 "--regid=65534", "--clear-groups", "/bin/sleep", "600")) {

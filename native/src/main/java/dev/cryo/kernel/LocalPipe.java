@@ -4,7 +4,9 @@ import com.sun.jna.Memory;
 
 /**
  * A pipe held by cryo itself, pre-filled with the bytes a dumped pipe held. Restored tasks open
- * their ends through /proc/CRYO_PID/fd/N, which joins them to this very pipe.
+ * their ends through /proc/CRYO_PID/fd/N, which joins them to this very pipe. For a FIFO, cryo
+ * holds the named pipe open for reading and writing instead, so the tasks' own opens of the path
+ * never block waiting for a peer.
  */
 public final class LocalPipe implements AutoCloseable {
     private static final int PIPE2 = 293, O_NONBLOCK = 04000, F_SETPIPE_SZ = 1031;
@@ -21,6 +23,20 @@ public final class LocalPipe implements AutoCloseable {
         Memory fds = new Memory(8);
         Sys.call(() -> "pipe2()", PIPE2, Sys.address(fds), O_NONBLOCK | Sys.O_CLOEXEC, 0, 0);
         LocalPipe p = new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4)));
+        p.fill(contents);
+        return p;
+    }
+
+    /** Holds the FIFO at {@code path} open (O_RDWR never blocks on a FIFO) and refills it. */
+    public static LocalPipe fifo(String path, byte[] contents) {
+        Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK);
+        LocalPipe p = new LocalPipe(rw, rw);
+        p.fill(contents);
+        return p;
+    }
+
+    private void fill(byte[] contents) {
+        LocalPipe p = this;
         if (contents.length > 0) {
             int size = Math.max(65536, Integer.highestOneBit(Math.max(1, contents.length - 1)) << 1);
             Sys.call(() -> "fcntl(pipe, F_SETPIPE_SZ, " + size + ")", SyscallNr.FCNTL, p.write.value(), F_SETPIPE_SZ, size, 0);
@@ -33,7 +49,6 @@ public final class LocalPipe implements AutoCloseable {
                         p.write.value(), Sys.address(m) + off, contents.length - off, 0);
             }
         }
-        return p;
     }
 
     /** The path through which another process opens this pipe's read or write side. */
@@ -44,6 +59,6 @@ public final class LocalPipe implements AutoCloseable {
     @Override
     public void close() {
         read.close();
-        write.close();
+        write.close(); // closes once: for a FIFO both are the same Fd
     }
 }

@@ -11,27 +11,28 @@ import java.util.Map;
 
 /**
  * One cryo-held pipe per dumped pipe, holding the bytes that sat in it. Every restored end opens
- * it through /proc, so ends in different tasks are joined again. Closed once all tasks have their
- * ends (the FILES barrier).
+ * it through /proc, so ends in different tasks are joined again; FIFOs are opened by their path,
+ * cryo holding them open meanwhile. Closed once all tasks have their ends (the FILES barrier).
  */
 public final class PipeHub implements AutoCloseable {
     private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
 
     public static PipeHub of(List<TaskImage> tasks) {
-        Map<Long, byte[]> data = new LinkedHashMap<>();
+        Map<Long, FileDesc.Pipe> withData = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : t.fds()) {
-                if (fd.desc() instanceof FileDesc.Pipe p && p.fifoPath().isEmpty()) {
-                    byte[] have = data.get(p.pipeId());
-                    if (have == null || have.length == 0) {
-                        data.put(p.pipeId(), p.data());
+                if (fd.desc() instanceof FileDesc.Pipe p) {
+                    FileDesc.Pipe have = withData.get(p.pipeId());
+                    if (have == null || have.data().length == 0) {
+                        withData.put(p.pipeId(), p);
                     }
                 }
             }
         }
         PipeHub hub = new PipeHub();
         try {
-            data.forEach((id, bytes) -> hub.pipes.put(id, LocalPipe.create(bytes)));
+            withData.forEach((id, p) -> hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data())
+                    : LocalPipe.fifo(p.fifoPath(), p.data())));
         } catch (RuntimeException e) {
             hub.close();
             throw e;

@@ -88,6 +88,13 @@ public final class TaskRestorer {
         main = new Injector(tracer, pid, pid.value(), gadget);
         main.keepRegistersOnClose();
         // a stub that ran glibc has rseq registered on memory we are about to unmap
+        int xstate = tracer.getXstate(pid.value()).length;
+        for (ThreadImage t : task.threads()) {
+            if (t.xstate().length != xstate) {
+                throw new RestoreException("the image was dumped on a CPU with a " + t.xstate().length
+                        + "-byte XSAVE area, this one has " + xstate + ": restore on a machine with the same CPU features");
+            }
+        }
         RseqConfig rseq = tracer.getRseq(pid.value());
         if (rseq.registered()) {
             main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
