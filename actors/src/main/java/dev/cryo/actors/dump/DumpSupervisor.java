@@ -12,6 +12,7 @@ import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.kernel.Pid;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -85,6 +86,7 @@ public final class DumpSupervisor {
     private final long started = System.nanoTime();
     private long frozenAt;
     private int threads;
+    private int xstateSize;
     private long scanned, written, zero, copyNanos;
 
     private DumpSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, DumpRequest request,
@@ -97,13 +99,10 @@ public final class DumpSupervisor {
         this.taskAdapter = ctx.messageAdapter(TaskDumper.Reply.class, TaskReply::new);
         this.writer = ctx.spawn(ImageWriterActor.create(imageWriter,
                         ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)),
-                "writer", DispatcherSelectorHolder.WRITER);
+                "writer", WRITER_DISPATCHER);
     }
 
-    private static final class DispatcherSelectorHolder {
-        static final org.apache.pekko.actor.typed.DispatcherSelector WRITER =
-                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("cryo-dispatchers.writer");
-    }
+    private static final DispatcherSelector WRITER_DISPATCHER = DispatcherSelector.fromConfig("cryo-dispatchers.writer");
 
     // ---- SEIZE ---------------------------------------------------------------------------------
 
@@ -131,6 +130,7 @@ public final class DumpSupervisor {
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Seized s) {
                         threads += s.threads();
+                        xstateSize = Math.max(xstateSize, s.xstateSize());
                         pending.remove(s.pid());
                         if (!pending.isEmpty()) {
                             return Behaviors.same();
@@ -205,7 +205,7 @@ public final class DumpSupervisor {
             host = "unknown";
         }
         return new DumpInfo("0.1.0", System.currentTimeMillis(), host, System.getProperty("os.version"),
-                request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(), 0, request.leaveRunning());
+                request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
     }
 
     // ---- COMMIT and FINISH -----------------------------------------------------------------------

@@ -55,7 +55,8 @@ public final class TaskDumper {
         Pid pid();
     }
 
-    public record Seized(Pid pid, int threads) implements Reply {}
+    /** All threads stopped; {@code xstateSize} is this CPU's XSAVE area, recorded in the image. */
+    public record Seized(Pid pid, int threads, int xstateSize) implements Reply {}
 
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
                             long copyNanos) implements Reply {}
@@ -91,9 +92,9 @@ public final class TaskDumper {
     private Behavior<Command> onSeize(Seize m) {
         try {
             tids = TaskSeizer.seize(tracer, pid, m.timeout());
-            m.replyTo().tell(new Seized(pid, tids.size()));
+            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length));
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, e.getMessage()));
+            m.replyTo().tell(new Failed(pid, failure(message(e))));
         }
         return Behaviors.same();
     }

@@ -98,20 +98,37 @@ public final class RestoreSupervisor {
         TaskImage root = image.task(image.root());
         try {
             pipes = PipeHub.of(image.tasks());
-            int highest = image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
-                    .orElse(root.pid());
-            Pid got = ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
-                    root.ids().sid() == root.pid());
+            Pid got = spawnRoot(root);
             created.add(got.value());
-            if (got.value() != root.pid()) {
-                return abort("pid " + root.pid() + " was taken by another process while restoring");
-            }
             awaitSleeping(got);
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + root.pid() + ": " + e.getMessage());
         }
         spawnTask(root).tell(new TaskRestorerActor.Adopt(true, adapter));
         return forking(new LinkedHashSet<>(List.of(root.pid())));
+    }
+
+    /**
+     * Spawns the root stub with the root's pid. Another process (or a new thread of this JVM) may
+     * take the pid in the instant between setting ns_last_pid and the fork: then the wrong stub is
+     * killed and, while the pid is still free, the spawn is tried again.
+     */
+    private Pid spawnRoot(TaskImage root) {
+        int highest = image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
+                .orElse(root.pid());
+        for (int attempt = 0; ; attempt++) {
+            Pid got = ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
+                    root.ids().sid() == root.pid());
+            if (got.value() == root.pid()) {
+                return got;
+            }
+            Sys.kill(got, Signals.SIGKILL);
+            Sys.wait4(got.value(), 0);
+            RestoreValidator.checkPidFree(root.pid(), Duration.ZERO, n -> { });
+            if (attempt == 4) {
+                throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
+            }
+        }
     }
 
     /** The stub is only seized once it sleeps: past exec and glibc's start-up. */

@@ -63,7 +63,7 @@ public final class RestoreValidator {
         }
     }
 
-    static void checkPidFree(int pid, Duration wait, Consumer<String> notice) {
+    public static void checkPidFree(int pid, Duration wait, Consumer<String> notice) {
         long deadline = System.nanoTime() + wait.toNanos();
         boolean told = false;
         while (true) {
