@@ -49,7 +49,7 @@ class RestoreSmokeTest {
         Thread.sleep(50);
         try (Tracer tracer = new Tracer(); PipeHub pipes = PipeHub.of(image.tasks());
              PageWriter pages = new PageWriter(img, 64 << 20)) {
-            TaskRestorer r = new TaskRestorer(tracer, task, boot);
+            TaskRestorer r = new TaskRestorer(tracer, task, boot, java.util.Set.of(pid));
             try {
                 r.adopt(true);
                 r.mapMemory();

@@ -156,6 +156,43 @@ class RestoreTest {
     }
 
     @Test
+    void aShellJobGetsItsTerminalBack() throws Exception {
+        // script(1) gives its shell a pseudo-terminal; the shell outlives the first sleep, keeping it open
+        try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
+                "echo ready; /bin/sleep 600; /bin/sleep 600", "/dev/null")) {
+            Workloads.ready(script);
+            int sleeper = -1;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (sleeper < 0 && System.nanoTime() < deadline) {
+                for (ProcessHandle h : ProcessHandle.of(script.pid().value()).orElseThrow().descendants().toList()) {
+                    if (h.info().command().orElse("").endsWith("sleep")) {
+                        sleeper = (int) h.pid();
+                    }
+                }
+                Thread.sleep(20);
+            }
+            assertTrue(sleeper > 0, "found the sleep under script");
+            String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
+            int pid = sleeper;
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--shell-job",
+                    "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+            Cli restore = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+            assertEquals(0, restore.code(), restore.toString());
+            try {
+                for (int fd = 0; fd < 3; fd++) {
+                    assertEquals(tty, Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString());
+                }
+                assertTrue(status(pid).contains("State:\tS"), status(pid));
+            } finally {
+                Sys.kill(Pid.of(pid), Signals.SIGKILL);
+                Sys.wait4(pid, 0);
+            }
+        }
+    }
+
+    @Test
     void aProcessOfAnotherUserKeepsItsCredentials() throws Exception {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv", "--reuid=65534",
                 "--regid=65534", "--clear-groups", "/bin/sleep", "600")) {

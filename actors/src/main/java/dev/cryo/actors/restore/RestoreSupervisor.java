@@ -149,7 +149,8 @@ public final class RestoreSupervisor {
     }
 
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
-        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot), "task-" + t.pid(),
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, new java.util.HashSet<>(image.info().pids())),
+                "task-" + t.pid(),
                 TaskRestorerActor.DISPATCHER);
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);

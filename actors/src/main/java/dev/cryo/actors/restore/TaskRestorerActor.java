@@ -58,8 +58,8 @@ public final class TaskRestorerActor {
 
     public record Killed(int pid) implements Reply {}
 
-    public static Behavior<Command> create(TaskImage task, BootstrapArea boot) {
-        return Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot).running());
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids) {
+        return Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot, treePids).running());
     }
 
     private final ActorContext<Command> ctx;
@@ -68,10 +68,11 @@ public final class TaskRestorerActor {
     private final TaskRestorer restorer;
     private boolean resumed;
 
-    private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot) {
+    private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot,
+                              java.util.Set<Integer> treePids) {
         this.ctx = ctx;
         this.pid = task.pid();
-        this.restorer = new TaskRestorer(tracer, task, boot);
+        this.restorer = new TaskRestorer(tracer, task, boot, treePids);
     }
 
     private interface Step {

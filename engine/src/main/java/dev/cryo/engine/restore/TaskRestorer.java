@@ -53,13 +53,16 @@ public final class TaskRestorer {
     private final TaskImage task;
     private final Pid pid;
     private final BootstrapArea boot;
+    private final java.util.Set<Integer> treePids;
     private Injector main;
 
-    public TaskRestorer(Tracer tracer, TaskImage task, BootstrapArea boot) {
+    /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
+    public TaskRestorer(Tracer tracer, TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids) {
         this.tracer = tracer;
         this.task = task;
         this.pid = Pid.of(task.pid());
         this.boot = boot;
+        this.treePids = java.util.Set.copyOf(treePids);
     }
 
     public Pid pid() {
@@ -295,10 +298,12 @@ public final class TaskRestorer {
             Sys.setRlimit(pid, r.resource(), r.soft(), r.hard());
         }
         setMm(task.mm());
+        // a session or group led from outside the tree (a shell job's) cannot be joined: the task
+        // stays in cryo's, as with criu --shell-job
         if (task.ids().sid() == pid.value() && ProcFs.stat(pid).session() != pid.value()) {
             main.call("setsid", SyscallNr.SETSID);
         }
-        if (ProcFs.stat(pid).pgrp() != task.ids().pgid()) {
+        if (treePids.contains(task.ids().pgid()) && ProcFs.stat(pid).pgrp() != task.ids().pgid()) {
             main.call("setpgid", SyscallNr.SETPGID, 0, task.ids().pgid());
         }
     }
