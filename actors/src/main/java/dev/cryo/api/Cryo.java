@@ -59,8 +59,27 @@ public final class Cryo implements AutoCloseable {
         Pid self = Pid.of((int) ProcessHandle.current().pid());
         Sys.exists(self);
         ProcFs.stat(self);
+        ProcFs.smaps(self);
         ImageKryo.create(ModelCodecs.ALL);
+        // load and link the classes of the frozen window now rather than while a tree waits
+        for (String name : HOT_CLASSES) {
+            try {
+                Class.forName(name, true, Cryo.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException("missing class " + name, e);
+            }
+        }
     }
+
+    private static final String[] HOT_CLASSES = {
+            "dev.cryo.kernel.ptrace.Tracer", "dev.cryo.kernel.ptrace.Injector", "dev.cryo.kernel.ptrace.Ptrace",
+            "dev.cryo.kernel.ptrace.Registers", "dev.cryo.kernel.ptrace.SyscallGadget",
+            "dev.cryo.engine.dump.TaskSeizer", "dev.cryo.engine.dump.TaskCollector",
+            "dev.cryo.engine.dump.ThreadCollector", "dev.cryo.engine.dump.MemoryPlan", "dev.cryo.engine.dump.PageCopier",
+            "dev.cryo.engine.dump.RemoteTask", "dev.cryo.engine.files.FdHandlers", "dev.cryo.kernel.proc.PagemapReader",
+            "dev.cryo.actors.dump.TaskDumper", "dev.cryo.actors.dump.RegionDumper", "dev.cryo.actors.dump.ImageWriterActor",
+            "dev.cryo.engine.restore.TaskRestorer", "dev.cryo.actors.restore.TaskRestorerActor",
+            "dev.cryo.actors.restore.RegionRestorer", "dev.cryo.engine.restore.PageWriter"};
 
     public static Cryo create() {
         return create(CryoConfig.loadConfig(Optional.empty(), Map.of()));

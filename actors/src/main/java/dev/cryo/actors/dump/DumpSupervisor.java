@@ -107,7 +107,7 @@ public final class DumpSupervisor {
     // ---- SEIZE ---------------------------------------------------------------------------------
 
     private Behavior<Command> start() {
-        frozenAt = System.nanoTime();
+        frozenAt = Long.MAX_VALUE; // the first task's seize sets it
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
         seizeNew(TreeWalker.walk(request.pid()));
         return seizing();
@@ -131,6 +131,7 @@ public final class DumpSupervisor {
                     if (m.reply() instanceof TaskDumper.Seized s) {
                         threads += s.threads();
                         xstateSize = Math.max(xstateSize, s.xstateSize());
+                        frozenAt = Math.min(frozenAt, s.frozenAtNanos());
                         pending.remove(s.pid());
                         if (!pending.isEmpty()) {
                             return Behaviors.same();

@@ -55,8 +55,11 @@ public final class TaskDumper {
         Pid pid();
     }
 
-    /** All threads stopped; {@code xstateSize} is this CPU's XSAVE area, recorded in the image. */
-    public record Seized(Pid pid, int threads, int xstateSize) implements Reply {}
+    /**
+     * All threads stopped since {@code frozenAtNanos} (System.nanoTime); {@code xstateSize} is this
+     * CPU's XSAVE area, recorded in the image.
+     */
+    public record Seized(Pid pid, int threads, int xstateSize, long frozenAtNanos) implements Reply {}
 
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
                             long copyNanos) implements Reply {}
@@ -91,8 +94,10 @@ public final class TaskDumper {
 
     private Behavior<Command> onSeize(Seize m) {
         try {
+            long t0 = System.nanoTime();
             tids = TaskSeizer.seize(tracer, pid, m.timeout());
-            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length));
+            ctx.getLog().debug("pid {}: {} threads seized in {} µs", pid, tids.size(), (System.nanoTime() - t0) / 1000);
+            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length, t0));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(message(e))));
         }
