@@ -68,19 +68,13 @@ public final class TaskCollector {
     private static List<SigAction> sigactions(RemoteTask remote, Injector inj) {
         List<SigAction> out = new ArrayList<>();
         for (int sig = 1; sig <= Signals.MAX; sig++) {
-            if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP || sig == 32 || sig == 33) {
-                continue; // fixed by the kernel (32 and 33 are glibc-internal, still read below)
+            if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP) {
+                continue; // their action is fixed by the kernel
             }
             inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
             ByteBuffer b = ThreadCollector.le(remote.readScratch(32));
             out.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));
         }
-        for (int sig = 32; sig <= 33; sig++) {
-            inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
-            ByteBuffer b = ThreadCollector.le(remote.readScratch(32));
-            out.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));
-        }
-        out.sort((a, b) -> Integer.compare(a.signal(), b.signal()));
         return out;
     }
 

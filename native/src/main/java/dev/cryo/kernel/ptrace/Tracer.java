@@ -3,6 +3,7 @@ package dev.cryo.kernel.ptrace;
 import com.sun.jna.Memory;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
@@ -287,7 +288,7 @@ public final class Tracer implements AutoCloseable {
         if (held != null && !held.isEmpty()) {
             first = held.get(0);
             for (int sig : held.subList(1, held.size())) {
-                Sys.tgkill(dev.cryo.kernel.Pid.of(tgid), dev.cryo.kernel.Pid.of(tid), sig);
+                Sys.tgkill(Pid.of(tgid), Pid.of(tid), sig);
             }
         }
         Ptrace.request(Ptrace.DETACH, tid, 0, first);
