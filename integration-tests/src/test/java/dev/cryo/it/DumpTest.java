@@ -56,6 +56,20 @@ class DumpTest {
     }
 
     @Test
+    void verboseLoggingGoesToTheLogFileLikeCriusMinusO() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Path log = tmp.resolve("dump.log");
+            Cli r = Cli.run("-vv", "-o", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "-R", "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            String text = Files.readString(log);
+            assertTrue(text.contains("DEBUG") && text.contains("threads seized in"), text);
+            assertTrue(text.contains("committed the image"), text);
+            assertFalse(r.err().contains("DEBUG"), "with -o nothing is logged to stderr: " + r.err());
+        }
+    }
+
+    @Test
     void dumpsAMultiThreadedProgram() throws Exception {
         try (DetachedProcess p = Workloads.threads(tmp)) {
             Path img = tmp.resolve("img");
