@@ -90,6 +90,20 @@ class RestoreTest {
     }
 
     @Test
+    void anEventLoopKeepsItsEventfdTimerfdAndEpoll() throws Exception {
+        try (DetachedProcess p = Workloads.events(tmp)) {
+            Thread.sleep(100);
+            Path img = tmp.resolve("img");
+            DetachedProcess r = dumpAndRestore(p, img);
+            String kinds = Cli.run("show", img.toString()).out();
+            assertTrue(kinds.contains("\"eventfd\"") && kinds.contains("\"timerfd\"") && kinds.contains("\"epoll\""),
+                    kinds);
+            Thread.sleep(200);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    @Test
     void aPythonProgramContinues() throws Exception {
         try (DetachedProcess p = Workloads.python(tmp)) {
             Thread.sleep(200);

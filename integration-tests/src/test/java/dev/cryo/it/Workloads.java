@@ -27,6 +27,10 @@ final class Workloads {
         return ready(DetachedProcess.start(dir.resolve("tree.out"), TestPrograms.compile("/c/tree.c").toString()));
     }
 
+    static DetachedProcess events(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("events.out"), TestPrograms.compile("/c/events.c").toString()));
+    }
+
     static DetachedProcess bigmem(Path dir, int mib) throws Exception {
         return ready(DetachedProcess.start(dir.resolve("bigmem.out"), TestPrograms.compile("/c/bigmem.c").toString(),
                 Integer.toString(mib)));

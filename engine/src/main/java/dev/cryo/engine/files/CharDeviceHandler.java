@@ -1,6 +1,7 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 
 import java.io.IOException;
@@ -13,6 +14,16 @@ public final class CharDeviceHandler implements FdHandler {
     @Override
     public String kind() {
         return "character device";
+    }
+
+    @Override
+    public Class<? extends FileDesc> record() {
+        return FileDesc.CharDevice.class;
+    }
+
+    @Override
+    public long restore(FdImage fd, RestoreContext ctx) {
+        return ctx.open(((FileDesc.CharDevice) fd.desc()).path(), FdHandlers.openFlags(fd));
     }
 
     @Override

@@ -18,7 +18,28 @@ public final class FdHandlers {
     public static final List<FdHandler> ALL = List.of(
             new PipeHandler(),
             new CharDeviceHandler(),
-            new RegularFileHandler());
+            new RegularFileHandler(),
+            new EventFdHandler(),
+            new TimerFdHandler(),
+            new EpollHandler());
+
+    private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
+    static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+
+    /** The fd's open flags for reopening it: never create, truncate or require exclusivity. */
+    static int openFlags(FdImage fd) {
+        return fd.flags() & ~(O_CREAT | O_TRUNC | O_EXCL);
+    }
+
+    /** The handler that wrote a record, for its restore half. */
+    public static FdHandler of(FileDesc d) {
+        for (FdHandler h : ALL) {
+            if (h.record().isInstance(d)) {
+                return h;
+            }
+        }
+        throw new IllegalStateException("no handler restores " + d.getClass().getSimpleName());
+    }
 
     /** Dumps every fd of a frozen task, or fails naming the first fd cryo cannot carry. */
     public static List<FdImage> dumpAll(Pid pid, FdHandler.DumpContext ctx) {

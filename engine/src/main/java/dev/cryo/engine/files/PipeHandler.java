@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.PipePeek;
 
@@ -16,6 +17,19 @@ public final class PipeHandler implements FdHandler {
     @Override
     public String kind() {
         return "pipe";
+    }
+
+    @Override
+    public Class<? extends FileDesc> record() {
+        return FileDesc.Pipe.class;
+    }
+
+    /** Anonymous pipes open cryo's own end of the rejoined pipe; FIFOs their path (cryo holds them open). */
+    @Override
+    public long restore(FdImage fd, RestoreContext ctx) {
+        FileDesc.Pipe p = (FileDesc.Pipe) fd.desc();
+        return ctx.open(p.fifoPath().isEmpty() ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
+                FdHandlers.openFlags(fd));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 
 import java.io.IOException;
@@ -11,6 +12,21 @@ public final class RegularFileHandler implements FdHandler {
     @Override
     public String kind() {
         return "regular file";
+    }
+
+    @Override
+    public Class<? extends FileDesc> record() {
+        return FileDesc.RegularFile.class;
+    }
+
+    @Override
+    public long restore(FdImage fd, RestoreContext ctx) {
+        FileDesc.RegularFile f = (FileDesc.RegularFile) fd.desc();
+        long tmp = ctx.open(f.file().path(), FdHandlers.openFlags(fd));
+        if (fd.position() != 0) {
+            ctx.call("lseek", dev.cryo.kernel.SyscallNr.LSEEK, tmp, fd.position(), 0);
+        }
+        return tmp;
     }
 
     @Override

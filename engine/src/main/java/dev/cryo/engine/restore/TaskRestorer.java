@@ -1,8 +1,9 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.Creds;
+import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
 import dev.cryo.engine.model.SigAction;
@@ -41,8 +42,7 @@ public final class TaskRestorer {
     private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10, MAP_GROWSDOWN = 0x100,
             MAP_NORESERVE = 0x4000, MAP_FIXED_NOREPLACE = 0x100000;
     private static final int PROT_RWX = 7, PROT_WRITE = 2;
-    private static final int O_RDONLY = 0, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000,
-            O_CLOEXEC = 02000000;
+    private static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 02000000;
     private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
     private static final long CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
             CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
@@ -246,31 +246,46 @@ public final class TaskRestorer {
 
     // ---- FILES ---------------------------------------------------------------------------------
 
+    /**
+     * Closes the stub's fds and recreates every dumped fd at its number through its kind's handler;
+     * kinds that refer to other fds (epoll) come last.
+     */
     public void restoreFiles(PipeHub pipes) {
         main.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
-        for (FdImage fd : task.fds()) {
-            int flags = fd.flags() & ~(O_CREAT | O_TRUNC | O_EXCL);
-            long tmp = openRemote(pathOf(fd.desc(), pipes), flags);
+        FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
+            @Override
+            public long open(String path, int flags) {
+                return openRemote(path, flags);
+            }
+
+            @Override
+            public long call(String name, int nr, long... args) {
+                return main.call(name, nr, args);
+            }
+
+            @Override
+            public long put(byte[] data) {
+                if (data.length > BootstrapArea.DATA_SIZE) {
+                    throw new IllegalArgumentException(data.length + " bytes do not fit the bootstrap data area");
+                }
+                Sys.write(pid, boot.data(), data);
+                return boot.data();
+            }
+
+            @Override
+            public String pipePath(long pipeId, boolean readEnd) {
+                return pipes.path(pipeId, readEnd);
+            }
+        };
+        List<FdImage> ordered = new ArrayList<>(task.fds());
+        ordered.sort(java.util.Comparator.comparing(fd -> FdHandlers.of(fd.desc()).restoresLast()));
+        for (FdImage fd : ordered) {
+            long tmp = FdHandlers.of(fd.desc()).restore(fd, ctx);
             if (tmp != fd.fd()) {
-                main.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), flags & O_CLOEXEC);
+                main.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
                 main.call("close", SyscallNr.CLOSE, tmp);
             }
-            if (fd.desc() instanceof FileDesc.RegularFile && fd.position() != 0) {
-                main.call("lseek", SyscallNr.LSEEK, fd.fd(), fd.position(), 0);
-            }
         }
-    }
-
-    /** Where an fd's object is opened from: its path, or cryo's own end of the rejoined pipe. */
-    private static String pathOf(FileDesc d, PipeHub pipes) {
-        if (d instanceof FileDesc.RegularFile f) {
-            return f.file().path();
-        }
-        if (d instanceof FileDesc.CharDevice c) {
-            return c.path();
-        }
-        FileDesc.Pipe p = (FileDesc.Pipe) d;
-        return p.fifoPath().isEmpty() ? pipes.path(p.pipeId(), p.readEnd()) : p.fifoPath();
     }
 
     // ---- PROCESS STATE -------------------------------------------------------------------------

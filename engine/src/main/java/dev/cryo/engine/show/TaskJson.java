@@ -172,6 +172,20 @@ final class TaskJson {
             m.put("path", c.path());
             m.put("rdev", hex(c.rdev()));
             m.put("tty", c.tty());
+        } else if (d instanceof FileDesc.EventFd e) {
+            m.put("kind", "eventfd");
+            m.put("count", e.count());
+            m.put("semaphore", e.semaphore());
+        } else if (d instanceof FileDesc.TimerFd t) {
+            m.put("kind", "timerfd");
+            m.put("clockId", t.clockId());
+            m.put("ticks", t.ticks());
+            m.put("value", t.valueSec() + "." + String.format("%09d", t.valueNsec()));
+            m.put("interval", t.intervalSec() + "." + String.format("%09d", t.intervalNsec()));
+        } else if (d instanceof FileDesc.Epoll e) {
+            m.put("kind", "epoll");
+            m.put("watches", e.watches().stream().map(w -> Map.of("fd", w.fd(), "events", hex(w.events()),
+                    "data", hex(w.data()))).toList());
         }
         return m;
     }

@@ -10,12 +10,14 @@ import dev.cryo.engine.model.FileDesc;
 
 /**
  * An fd, then what it refers to as a kind tag followed by that variant's own versioned record.
- * Tags are persisted and never reused. Adding a FileDesc kind means a new tag AND a new version
- * of this codec, so an older build refuses the image as too new instead of calling it damaged.
+ * Tags are persisted and never reused. Once a format version has been released, adding a
+ * FileDesc kind means a new tag AND a new version of this codec, so an older build refuses the
+ * image as too new instead of calling it damaged (eventfd, timerfd and epoll joined version 1
+ * before its first release).
  */
 public final class FdImageCodec implements RecordCodec<FdImage> {
     public static final FdImageCodec INSTANCE = new FdImageCodec();
-    static final int REGULAR_FILE = 1, PIPE = 2, CHAR_DEVICE = 3;
+    static final int REGULAR_FILE = 1, PIPE = 2, CHAR_DEVICE = 3, EVENT_FD = 4, TIMER_FD = 5, EPOLL = 6;
 
     public Class<FdImage> type() { return FdImage.class; }
     public int id() { return ModelCodecs.FD_IMAGE_ID; }
@@ -35,6 +37,15 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
         } else if (d instanceof FileDesc.CharDevice c) {
             out.writeVarInt(CHAR_DEVICE, true);
             RecordFields.writeRecord(out, CharDeviceCodec.INSTANCE, c);
+        } else if (d instanceof FileDesc.EventFd e) {
+            out.writeVarInt(EVENT_FD, true);
+            RecordFields.writeRecord(out, EventFdCodec.INSTANCE, e);
+        } else if (d instanceof FileDesc.TimerFd t) {
+            out.writeVarInt(TIMER_FD, true);
+            RecordFields.writeRecord(out, TimerFdCodec.INSTANCE, t);
+        } else if (d instanceof FileDesc.Epoll e) {
+            out.writeVarInt(EPOLL, true);
+            RecordFields.writeRecord(out, EpollCodec.INSTANCE, e);
         } else {
             throw new IllegalArgumentException("fd " + f.fd() + ": no encoding for " + d);
         }
@@ -49,6 +60,9 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
             case REGULAR_FILE -> RecordFields.readRecord(in, RegularFileCodec.INSTANCE);
             case PIPE -> RecordFields.readRecord(in, PipeCodec.INSTANCE);
             case CHAR_DEVICE -> RecordFields.readRecord(in, CharDeviceCodec.INSTANCE);
+            case EVENT_FD -> RecordFields.readRecord(in, EventFdCodec.INSTANCE);
+            case TIMER_FD -> RecordFields.readRecord(in, TimerFdCodec.INSTANCE);
+            case EPOLL -> RecordFields.readRecord(in, EpollCodec.INSTANCE);
             default -> throw new KryoException("fd " + fd + ": unknown file kind tag " + tag);
         };
         return new FdImage(fd, flags, position, desc);

@@ -27,6 +27,9 @@ public final class ModelCodecs {
     static final int REGULAR_FILE_ID = 111;
     static final int PIPE_ID = 112;
     static final int CHAR_DEVICE_ID = 113;
+    static final int EVENT_FD_ID = 114;
+    static final int TIMER_FD_ID = 115;
+    static final int EPOLL_ID = 116;
     // next free id: 114
 
     public static final RecordCodecs ALL = RecordCodecs.builder()
@@ -44,5 +47,8 @@ public final class ModelCodecs {
             .add(RegularFileCodec.INSTANCE)
             .add(PipeCodec.INSTANCE)
             .add(CharDeviceCodec.INSTANCE)
+            .add(EventFdCodec.INSTANCE)
+            .add(TimerFdCodec.INSTANCE)
+            .add(EpollCodec.INSTANCE)
             .build();
 }

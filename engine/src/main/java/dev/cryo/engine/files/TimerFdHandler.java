@@ -1,0 +1,78 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * timerfd: clock, time left, period and unread expirations come from fdinfo; restore arms a new
+ * timer with the time that was left (relative) and puts the unread expirations back with
+ * TFD_IOC_SET_TICKS.
+ */
+public final class TimerFdHandler implements FdHandler {
+    private static final int TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286;
+    private static final long TFD_IOC_SET_TICKS = 0x40085400L;
+    private static final Pattern PAIR = Pattern.compile("\\(\\s*(\\d+),\\s*(\\d+)\\)");
+
+    @Override
+    public String kind() {
+        return "timerfd";
+    }
+
+    @Override
+    public Class<? extends FileDesc> record() {
+        return FileDesc.TimerFd.class;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return fd.target().equals("anon_inode:[timerfd]");
+    }
+
+    @Override
+    public FileDesc dump(FdProbe fd, DumpContext ctx) {
+        long[] value = pair(fd, "it_value");
+        long[] interval = pair(fd, "it_interval");
+        return new FileDesc.TimerFd(Integer.parseInt(field(fd, "clockid")), Long.parseUnsignedLong(field(fd, "ticks")),
+                value[0], value[1], interval[0], interval[1]);
+    }
+
+    private static String field(FdProbe fd, String key) {
+        return fd.info().value(key).orElseThrow(() -> new IllegalStateException(
+                fd.where() + ": fdinfo has no " + key)).trim();
+    }
+
+    private static long[] pair(FdProbe fd, String key) {
+        Matcher m = PAIR.matcher(field(fd, key));
+        if (!m.find()) {
+            throw new IllegalStateException(fd.where() + ": cannot read " + key + " in fdinfo");
+        }
+        return new long[]{Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
+    @Override
+    public long restore(FdImage fd, RestoreContext ctx) {
+        FileDesc.TimerFd t = (FileDesc.TimerFd) fd.desc();
+        long tfd = ctx.call("timerfd_create", TIMERFD_CREATE, t.clockId(),
+                fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC));
+        // a periodic timer that has just expired shows no time left (its next expiry is set when
+        // the program reads it): give it one period, since a zero value would disarm it
+        boolean expired = t.valueSec() == 0 && t.valueNsec() == 0;
+        long valueSec = expired ? t.intervalSec() : t.valueSec();
+        long valueNsec = expired ? t.intervalNsec() : t.valueNsec();
+        if (valueSec != 0 || valueNsec != 0) {
+            long spec = ctx.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
+                    .putLong(t.intervalNsec()).putLong(valueSec).putLong(valueNsec).array());
+            ctx.call("timerfd_settime", TIMERFD_SETTIME, tfd, 0, spec, 0);
+        }
+        if (t.ticks() > 0) {
+            long ticks = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
+            ctx.call("ioctl(TFD_IOC_SET_TICKS)", dev.cryo.kernel.SyscallNr.IOCTL, tfd, TFD_IOC_SET_TICKS, ticks);
+        }
+        return tfd;
+    }
+}

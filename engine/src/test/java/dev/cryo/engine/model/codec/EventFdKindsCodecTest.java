@@ -1,0 +1,40 @@
+package dev.cryo.engine.model.codec;
+
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.ImageReader;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.TaskImage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static dev.cryo.engine.model.codec.ModelEquality.assertModelEquals;
+
+/** eventfd, timerfd and epoll records survive the image round trip field for field. */
+class EventFdKindsCodecTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void eventLoopFdsRoundTrip() throws Exception {
+        TaskImage t = ModelSamples.task(700);
+        List<FdImage> fds = List.of(
+                new FdImage(3, 04002, 0, new FileDesc.EventFd(0x1_0000_0005L, true)),
+                new FdImage(4, 02, 0, new FileDesc.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
+                new FdImage(7, 02000002, 0, new FileDesc.Epoll(List.of(new FileDesc.Epoll.Watch(4, 0x19, 0x1234),
+                        new FileDesc.Epoll.Watch(5, 0x80000001, -1L)))));
+        TaskImage withFds = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
+                t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), t.vmas(), fds, t.sharedPendingSignals());
+        try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
+            w.writeRecord(withFds);
+            w.commit();
+        }
+        try (ImageReader r = ImageReader.open(tmp, ModelCodecs.ALL)) {
+            assertModelEquals(withFds, r.records().get(0));
+        }
+    }
+}
