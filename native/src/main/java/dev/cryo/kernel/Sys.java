@@ -108,6 +108,12 @@ public final class Sys {
                 SyscallNr.PRLIMIT64, pid.value(), resource, address(m), 0);
     }
 
+    /** kcmp(KCMP_FILE): whether fd1 of pid1 and fd2 of pid2 are the same open file. */
+    public static boolean sameOpenFile(Pid pid1, int fd1, Pid pid2, int fd2) {
+        return call(() -> "kcmp(pid " + pid1 + " fd " + fd1 + ", pid " + pid2 + " fd " + fd2 + ")", SyscallNr.KCMP,
+                pid1.value(), pid2.value(), 0 /* KCMP_FILE */, fd1, fd2, 0) == 0;
+    }
+
     public static Fd pidfdOpen(Pid pid) {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }

@@ -1,6 +1,12 @@
 package dev.cryo.actors.dump;
 
+import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.files.FdProbe;
+import dev.cryo.kernel.Sys;
+
+import java.util.ArrayList;
+import java.util.List;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,5 +28,18 @@ final class SharedFdContext implements FdHandler.DumpContext {
     @Override
     public boolean shellJob() {
         return shellJob;
+    }
+
+    private final List<FdProbe> unshared = new ArrayList<>();
+
+    @Override
+    public synchronized void requireUnshared(FdProbe fd, String kind) {
+        for (FdProbe other : unshared) {
+            if (!other.pid().equals(fd.pid()) && Sys.sameOpenFile(other.pid(), other.fd(), fd.pid(), fd.fd())) {
+                throw new DumpException(other.where() + " and " + fd.where() + " share one " + kind
+                        + ": one " + kind + " shared by several processes is not supported yet");
+            }
+        }
+        unshared.add(fd);
     }
 }

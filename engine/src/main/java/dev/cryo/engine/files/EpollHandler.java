@@ -40,6 +40,7 @@ public final class EpollHandler implements FdHandler {
 
     @Override
     public FileDesc dump(FdProbe fd, DumpContext ctx) {
+        ctx.requireUnshared(fd, kind());
         List<FileDesc.Epoll.Watch> watches = new ArrayList<>();
         for (String line : fd.info().values("tfd")) {
             Matcher m = WATCH.matcher(line);

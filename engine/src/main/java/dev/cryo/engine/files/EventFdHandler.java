@@ -24,6 +24,7 @@ public final class EventFdHandler implements FdHandler {
 
     @Override
     public FileDesc dump(FdProbe fd, DumpContext ctx) {
+        ctx.requireUnshared(fd, kind());
         long count = Long.parseUnsignedLong(fd.info().value("eventfd-count").orElseThrow(
                 () -> new IllegalStateException(fd.where() + ": fdinfo has no eventfd-count")).trim(), 16);
         boolean semaphore = fd.info().value("eventfd-semaphore").map(v -> v.trim().equals("1")).orElse(false);

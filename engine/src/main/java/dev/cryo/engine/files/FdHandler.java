@@ -53,5 +53,11 @@ public interface FdHandler {
 
         /** Whether the controlling terminal may be dumped (CRIU's --shell-job). */
         boolean shellJob();
+
+        /**
+         * For objects restore recreates per process (eventfd, timerfd, epoll): fails if another
+         * task of the tree holds the very same open file, which restore could not share again.
+         */
+        void requireUnshared(FdProbe fd, String kind);
     }
 }

@@ -35,6 +35,7 @@ public final class TimerFdHandler implements FdHandler {
 
     @Override
     public FileDesc dump(FdProbe fd, DumpContext ctx) {
+        ctx.requireUnshared(fd, kind());
         long[] value = pair(fd, "it_value");
         long[] interval = pair(fd, "it_interval");
         return new FileDesc.TimerFd(Integer.parseInt(field(fd, "clockid")), Long.parseUnsignedLong(field(fd, "ticks")),

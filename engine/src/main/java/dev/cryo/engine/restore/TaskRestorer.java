@@ -54,6 +54,7 @@ public final class TaskRestorer {
     private final Pid pid;
     private final BootstrapArea boot;
     private final java.util.Set<Integer> treePids;
+    private final List<Integer> forked = new ArrayList<>();
     private Injector main;
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
@@ -128,6 +129,7 @@ public final class TaskRestorer {
                     ? new RestoreException("pid " + childPid + " is in use")
                     : new SyscallException("clone3(set_tid " + childPid + ") in pid " + pid, (int) -r);
         }
+        forked.add((int) r); // from here on, a failure must kill it too
         if (r != childPid || !born.contains(childPid)) {
             throw new RestoreException("asked for pid " + childPid + " and got " + r);
         }
@@ -476,12 +478,19 @@ public final class TaskRestorer {
         }
     }
 
-    /** Failure path: nothing half-restored may survive. */
+    /**
+     * Failure path: nothing half-restored may survive — neither this task nor the children it
+     * forked (they may not have a tracer of their own yet).
+     */
     public void kill() {
-        try {
-            Sys.kill(pid, Signals.SIGKILL);
-        } catch (KernelException ignored) {
-            // already gone
+        List<Integer> all = new ArrayList<>(forked);
+        all.add(0, pid.value());
+        for (int p : all) {
+            try {
+                Sys.kill(Pid.of(p), Signals.SIGKILL);
+            } catch (KernelException ignored) {
+                // already gone
+            }
         }
         for (int tid : new ArrayList<>(tracer.tracees())) {
             tracer.forget(tid);

@@ -34,6 +34,11 @@ class TaskCollectorTest {
             public boolean shellJob() {
                 return false;
             }
+
+            @Override
+            public void requireUnshared(dev.cryo.engine.files.FdProbe fd, String kind) {
+                // one task only
+            }
         };
     }
 
