@@ -28,6 +28,7 @@ public final class TaskSeizer {
     /** As {@link #seize(Tracer, Pid)}, failing when a thread has not stopped by {@code timeout}. */
     public static List<Integer> seize(Tracer tracer, Pid pid, java.time.Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
+        requireNotZombie(pid);
         Set<Integer> seized = new LinkedHashSet<>();
         try {
             while (true) {
@@ -58,6 +59,20 @@ public final class TaskSeizer {
         out.remove(Integer.valueOf(pid.value()));
         out.add(0, pid.value());
         return out;
+    }
+
+    /** A zombie can be seized but never stops: say what it is at once instead of timing out. */
+    private static void requireNotZombie(Pid pid) {
+        dev.cryo.kernel.proc.ProcStat st;
+        try {
+            st = ProcFs.stat(pid);
+        } catch (KernelException e) {
+            throw new DumpException("pid " + pid + " exited while being seized");
+        }
+        if (st.state() == 'Z' || st.state() == 'X') {
+            throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie its parent pid " + st.ppid()
+                    + " has not reaped: zombies in the tree are not supported yet");
+        }
     }
 
     /** Detaches every thread, ignoring those already gone: used on failure paths. */
