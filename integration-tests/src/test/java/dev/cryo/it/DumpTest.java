@@ -110,6 +110,49 @@ class DumpTest {
     }
 
     @Test
+    void childrenForkedWhileSeizingAreCaughtToo() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("forker.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/forker.c").toString()));
+             dev.cryo.api.Cryo cryo = dev.cryo.api.Cryo.create()) {
+            int group = p.pid().value(); // setsid made the forker a group leader; its children share the group
+            // start the forking and dump at once: children keep appearing while the tree is seized
+            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+            Thread.sleep(3);
+            var report = cryo.dump(dev.cryo.api.DumpRequest.of(group, tmp.resolve("img"))).toCompletableFuture().join();
+            System.out.println("forker dump: " + report.stats().tasks() + " tasks");
+            // every process of the group was in the image, and so was killed with the tree
+            DetachedProcess.awaitCondition(() -> membersOf(group).isEmpty(), Duration.ofSeconds(10),
+                    "no process of the dumped tree to outlive the dump (left: " + membersOf(group) + ")");
+            assertTrue(report.stats().tasks() >= 2, "tasks " + report.stats().tasks());
+        }
+    }
+
+    /** Live (non-zombie) processes of a process group. */
+    private static java.util.List<Integer> membersOf(int pgid) {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        try (var dirs = Files.list(Path.of("/proc"))) {
+            for (Path d : dirs.toList()) {
+                String name = d.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                try {
+                    String stat = Files.readString(d.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    if (!f[0].equals("Z") && Integer.parseInt(f[2]) == pgid) {
+                        out.add(Integer.parseInt(name));
+                    }
+                } catch (Exception e) {
+                    // gone meanwhile
+                }
+            }
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+        return out;
+    }
+
+    @Test
     void withoutLeaveRunningTheTreeIsKilledLikeCriuDump() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Path img = tmp.resolve("img");
