@@ -73,17 +73,7 @@ class DumpFailureTest {
         try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
                 "echo ready; exec /bin/sleep 600", "/dev/null")) {
             Workloads.ready(script);
-            int sleeper = -1;
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (sleeper < 0 && System.nanoTime() < deadline) {
-                for (ProcessHandle h : ProcessHandle.of(script.pid().value()).orElseThrow().descendants().toList()) {
-                    if (h.info().command().orElse("").endsWith("sleep")) {
-                        sleeper = (int) h.pid();
-                    }
-                }
-                Thread.sleep(20);
-            }
-            assertTrue(sleeper > 0, "found the sleep under script");
+            int sleeper = Workloads.sleepUnder(script);
             String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
             Cli r = Cli.run("dump", "-t", Integer.toString(sleeper), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());

@@ -175,17 +175,7 @@ class RestoreTest {
         try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
                 "echo ready; /bin/sleep 600; /bin/sleep 600", "/dev/null")) {
             Workloads.ready(script);
-            int sleeper = -1;
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (sleeper < 0 && System.nanoTime() < deadline) {
-                for (ProcessHandle h : ProcessHandle.of(script.pid().value()).orElseThrow().descendants().toList()) {
-                    if (h.info().command().orElse("").endsWith("sleep")) {
-                        sleeper = (int) h.pid();
-                    }
-                }
-                Thread.sleep(20);
-            }
-            assertTrue(sleeper > 0, "found the sleep under script");
+            int sleeper = Workloads.sleepUnder(script);
             String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
             int pid = sleeper;
             Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--shell-job",

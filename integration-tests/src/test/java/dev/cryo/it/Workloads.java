@@ -54,6 +54,20 @@ final class Workloads {
                         + "time.sleep(600)\n"));
     }
 
+    /** The pid of the /bin/sleep somewhere under {@code parent} (e.g. the job script(1) runs on a pty). */
+    static int sleepUnder(DetachedProcess parent) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            for (ProcessHandle h : ProcessHandle.of(parent.pid().value()).orElseThrow().descendants().toList()) {
+                if (h.info().command().orElse("").endsWith("sleep")) {
+                    return (int) h.pid();
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("no sleep under pid " + parent.pid());
+    }
+
     static DetachedProcess ready(DetachedProcess p) throws IOException, InterruptedException {
         p.awaitOutput("ready", Duration.ofSeconds(60));
         return p;
