@@ -63,7 +63,7 @@ final class DumpCommand implements Callable<Integer> {
                 shellJob, progress);
         try (Cryo cryo = Cryo.create(parent.config());
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
-                     progress, err)) {
+                     progress, err, parent.settings().dump().progressDelay())) {
             DumpReport report = cryo.dump(request).toCompletableFuture().join();
             bar.close();
             writeStats(report);

@@ -5,8 +5,8 @@ import dev.cryo.engine.dump.DumpProgress;
 import java.io.PrintWriter;
 
 /**
- * A one-line progress bar on the terminal, shown only once an operation has lasted a second
- * (short dumps print nothing) and only when stderr is a terminal.
+ * A one-line progress bar on the terminal, shown only once an operation has lasted a while
+ * ({@code cryo.dump.progress-delay}: short dumps print nothing) and only on a terminal.
  */
 final class ProgressBar implements AutoCloseable {
     private static final int WIDTH = 30;
@@ -14,10 +14,10 @@ final class ProgressBar implements AutoCloseable {
     private volatile boolean running = true;
     private boolean shown;
 
-    ProgressBar(String label, DumpProgress progress, PrintWriter err) {
+    ProgressBar(String label, DumpProgress progress, PrintWriter err, java.time.Duration delay) {
         thread = new Thread(() -> {
             try {
-                Thread.sleep(1000);
+                Thread.sleep(delay.toMillis());
                 while (running) {
                     draw(label, progress, err);
                     Thread.sleep(200);
@@ -29,8 +29,9 @@ final class ProgressBar implements AutoCloseable {
         thread.setDaemon(true);
     }
 
-    static ProgressBar startIfTerminal(boolean enabled, String label, DumpProgress progress, PrintWriter err) {
-        ProgressBar bar = new ProgressBar(label, progress, err);
+    static ProgressBar startIfTerminal(boolean enabled, String label, DumpProgress progress, PrintWriter err,
+                                       java.time.Duration delay) {
+        ProgressBar bar = new ProgressBar(label, progress, err, delay);
         if (enabled && System.console() != null) {
             bar.thread.start();
         }

@@ -10,14 +10,17 @@ import java.time.Duration;
  * @param seizeTimeout how long to wait for every task to be seized and stopped; at most timeout
  * @param timeout upper bound for the whole dump
  * @param progress whether to draw a progress bar on a terminal
+ * @param progressDelay how long a dump runs before the bar appears
  */
 public record DumpSettings(
-    boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress) {
+    boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
+    Duration progressDelay) {
   public static final String PATH = "cryo.dump";
 
   public DumpSettings {
     Checks.positive(PATH + ".seize-timeout", seizeTimeout);
     Checks.positive(PATH + ".timeout", timeout);
+    Checks.notNegative(PATH + ".progress-delay", progressDelay);
     if (seizeTimeout.compareTo(timeout) > 0) {
       throw new InvalidSettingsException(
           PATH + ".seize-timeout must be at most " + PATH + ".timeout ("
@@ -32,6 +35,7 @@ public record DumpSettings(
         r.getBoolean("leave-running"),
         r.getDuration("seize-timeout"),
         r.getDuration("timeout"),
-        r.getBoolean("progress"));
+        r.getBoolean("progress"),
+        r.getDuration("progress-delay"));
   }
 }

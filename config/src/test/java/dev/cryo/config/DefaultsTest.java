@@ -40,7 +40,8 @@ class DefaultsTest {
   @Test
   void dump() {
     assertEquals(
-        new DumpSettings(false, Duration.ofSeconds(10), Duration.ofMinutes(10), true), s.dump());
+        new DumpSettings(false, Duration.ofSeconds(10), Duration.ofMinutes(10), true,
+            Duration.ofSeconds(1)), s.dump());
   }
 
   @Test
