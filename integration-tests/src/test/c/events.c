@@ -1,10 +1,10 @@
 /*
  * Event-loop kernel objects: an eventfd (semaphore mode, count 5, non-blocking), a periodic
- * timerfd (every 10 ms) and an epoll instance watching the timerfd (data 0x1234) and a pipe
- * (edge-triggered, data 0x5678). The loop counts timer expirations through epoll.
+ * timerfd (every 10 ms), a signalfd for SIGUSR1 (blocked) and an epoll instance watching the
+ * timerfd (data 0x1234) and a pipe (edge-triggered, data 0x5678). The loop counts timer expirations through epoll.
  * On SIGUSR2 it checks: the eventfd still holds 5 as a semaphore and is non-blocking; the timer
- * still has its 10 ms period and keeps firing through epoll with the right data; prints PASS or
- * FAIL: reason.
+ * still has its 10 ms period and keeps firing through epoll with the right data; a SIGUSR1 it
+ * raises is read from the signalfd; prints PASS or FAIL: reason.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +22,7 @@
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
 
-static int efd, tfd, ep;
+static int efd, tfd, ep, sfd;
 static uint64_t expirations;
 
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
@@ -50,6 +51,11 @@ static uint64_t pump(int ms) {
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    sfd = signalfd(-1, &usr1, SFD_NONBLOCK | SFD_CLOEXEC);
     efd = eventfd(5, EFD_SEMAPHORE | EFD_NONBLOCK);
     tfd = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec its = {{0, 10 * 1000 * 1000}, {0, 10 * 1000 * 1000}};
@@ -79,6 +85,10 @@ int main(void) {
     uint64_t more = pump(200);
     if (more < 5) fail("timer does not fire through epoll any more");
     if (fcntl(ep, F_GETFD) != FD_CLOEXEC) fail("epoll fd lost FD_CLOEXEC");
+    /* the signalfd: still reads SIGUSR1 */
+    raise(SIGUSR1);
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_signo != SIGUSR1) fail("signalfd does not read SIGUSR1");
     printf("PASS expirations=%llu\n", (unsigned long long)(expirations + more));
     return 0;
 }

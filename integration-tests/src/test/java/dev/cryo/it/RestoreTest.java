@@ -96,8 +96,8 @@ class RestoreTest {
             Path img = tmp.resolve("img");
             DetachedProcess r = dumpAndRestore(p, img);
             String kinds = Cli.run("show", img.toString()).out();
-            assertTrue(kinds.contains("\"eventfd\"") && kinds.contains("\"timerfd\"") && kinds.contains("\"epoll\""),
-                    kinds);
+            assertTrue(kinds.contains("\"eventfd\"") && kinds.contains("\"timerfd\"") && kinds.contains("\"epoll\"")
+                    && kinds.contains("\"signalfd\""), kinds);
             Thread.sleep(200);
             assertPassOnce(checkAndReap(r));
         }

@@ -21,6 +21,7 @@ public final class FdHandlers {
             new RegularFileHandler(),
             new EventFdHandler(),
             new TimerFdHandler(),
+            new SignalFdHandler(),
             new EpollHandler());
 
     private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;

@@ -2,7 +2,7 @@ package dev.cryo.engine.model;
 
 /** What an fd refers to; one record per kind of kernel object (see the fd handler table). */
 public sealed interface FileDesc permits FileDesc.RegularFile, FileDesc.Pipe, FileDesc.CharDevice,
-        FileDesc.EventFd, FileDesc.TimerFd, FileDesc.Epoll {
+        FileDesc.EventFd, FileDesc.TimerFd, FileDesc.Epoll, FileDesc.SignalFd {
     /** A regular file or directory, reopened by path after its identity is checked. */
     record RegularFile(FileRef file) implements FileDesc {}
 
@@ -15,6 +15,9 @@ public sealed interface FileDesc permits FileDesc.RegularFile, FileDesc.Pipe, Fi
 
     /** /dev/null, /dev/zero, a terminal (restored only with --shell-job), ... */
     record CharDevice(String path, long rdev, boolean tty) implements FileDesc {}
+
+    /** A signalfd and the signals it reads (bit n-1 for signal n). */
+    record SignalFd(long mask) implements FileDesc {}
 
     /** An eventfd: its counter and whether it counts as a semaphore (EFD_SEMAPHORE). */
     record EventFd(long count, boolean semaphore) implements FileDesc {}

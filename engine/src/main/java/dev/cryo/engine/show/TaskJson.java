@@ -182,6 +182,9 @@ final class TaskJson {
             m.put("ticks", t.ticks());
             m.put("value", t.valueSec() + "." + String.format("%09d", t.valueNsec()));
             m.put("interval", t.intervalSec() + "." + String.format("%09d", t.intervalNsec()));
+        } else if (d instanceof FileDesc.SignalFd sf) {
+            m.put("kind", "signalfd");
+            m.put("mask", hex(sf.mask()));
         } else if (d instanceof FileDesc.Epoll e) {
             m.put("kind", "epoll");
             m.put("watches", e.watches().stream().map(w -> Map.of("fd", w.fd(), "events", hex(w.events()),

@@ -12,12 +12,13 @@ import dev.cryo.engine.model.FileDesc;
  * An fd, then what it refers to as a kind tag followed by that variant's own versioned record.
  * Tags are persisted and never reused. Once a format version has been released, adding a
  * FileDesc kind means a new tag AND a new version of this codec, so an older build refuses the
- * image as too new instead of calling it damaged (eventfd, timerfd and epoll joined version 1
+ * image as too new instead of calling it damaged (eventfd, timerfd, epoll and signalfd joined version 1
  * before its first release).
  */
 public final class FdImageCodec implements RecordCodec<FdImage> {
     public static final FdImageCodec INSTANCE = new FdImageCodec();
-    static final int REGULAR_FILE = 1, PIPE = 2, CHAR_DEVICE = 3, EVENT_FD = 4, TIMER_FD = 5, EPOLL = 6;
+    static final int REGULAR_FILE = 1, PIPE = 2, CHAR_DEVICE = 3, EVENT_FD = 4, TIMER_FD = 5, EPOLL = 6,
+            SIGNAL_FD = 7;
 
     public Class<FdImage> type() { return FdImage.class; }
     public int id() { return ModelCodecs.FD_IMAGE_ID; }
@@ -46,6 +47,9 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
         } else if (d instanceof FileDesc.Epoll e) {
             out.writeVarInt(EPOLL, true);
             RecordFields.writeRecord(out, EpollCodec.INSTANCE, e);
+        } else if (d instanceof FileDesc.SignalFd sf) {
+            out.writeVarInt(SIGNAL_FD, true);
+            RecordFields.writeRecord(out, SignalFdCodec.INSTANCE, sf);
         } else {
             throw new IllegalArgumentException("fd " + f.fd() + ": no encoding for " + d);
         }
@@ -63,6 +67,7 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
             case EVENT_FD -> RecordFields.readRecord(in, EventFdCodec.INSTANCE);
             case TIMER_FD -> RecordFields.readRecord(in, TimerFdCodec.INSTANCE);
             case EPOLL -> RecordFields.readRecord(in, EpollCodec.INSTANCE);
+            case SIGNAL_FD -> RecordFields.readRecord(in, SignalFdCodec.INSTANCE);
             default -> throw new KryoException("fd " + fd + ": unknown file kind tag " + tag);
         };
         return new FdImage(fd, flags, position, desc);

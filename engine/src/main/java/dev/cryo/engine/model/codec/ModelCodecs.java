@@ -30,6 +30,7 @@ public final class ModelCodecs {
     static final int EVENT_FD_ID = 114;
     static final int TIMER_FD_ID = 115;
     static final int EPOLL_ID = 116;
+    static final int SIGNAL_FD_ID = 117;
     // next free id: 114
 
     public static final RecordCodecs ALL = RecordCodecs.builder()
@@ -50,5 +51,6 @@ public final class ModelCodecs {
             .add(EventFdCodec.INSTANCE)
             .add(TimerFdCodec.INSTANCE)
             .add(EpollCodec.INSTANCE)
+            .add(SignalFdCodec.INSTANCE)
             .build();
 }

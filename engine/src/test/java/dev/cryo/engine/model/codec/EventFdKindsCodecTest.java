@@ -25,6 +25,7 @@ class EventFdKindsCodecTest {
         List<FdImage> fds = List.of(
                 new FdImage(3, 04002, 0, new FileDesc.EventFd(0x1_0000_0005L, true)),
                 new FdImage(4, 02, 0, new FileDesc.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
+                new FdImage(6, 02004002, 0, new FileDesc.SignalFd(0x201)),
                 new FdImage(7, 02000002, 0, new FileDesc.Epoll(List.of(new FileDesc.Epoll.Watch(4, 0x19, 0x1234),
                         new FileDesc.Epoll.Watch(5, 0x80000001, -1L)))));
         TaskImage withFds = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
