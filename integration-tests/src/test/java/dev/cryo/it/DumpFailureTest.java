@@ -40,6 +40,19 @@ class DumpFailureTest {
     }
 
     @Test
+    void initAndTheTreeCryoRunsInAreRefused() {
+        Cli init = Cli.run("dump", "-t", "1", "-D", tmp.resolve("img1").toString(), "--no-progress");
+        assertEquals(1, init.code(), init.toString());
+        assertTrue(init.err().contains("pid 1 is init: cryo does not dump the whole system"), init.err());
+        long parent = ProcessHandle.current().parent().orElseThrow().pid(); // the build that runs these tests
+        Cli self = Cli.run("dump", "-t", Long.toString(parent), "-D", tmp.resolve("img2").toString(), "--no-progress");
+        assertEquals(1, self.code(), self.toString());
+        assertTrue(self.err().contains("pid " + parent + " is an ancestor of cryo itself"), self.err());
+        assertNoImage(tmp.resolve("img1"));
+        assertNoImage(tmp.resolve("img2"));
+    }
+
+    @Test
     void aDirectoryThatAlreadyHoldsAnImage() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Path img = tmp.resolve("img");

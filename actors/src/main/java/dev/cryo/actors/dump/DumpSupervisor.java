@@ -59,6 +59,7 @@ public final class DumpSupervisor {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             try {
                 TreeWalker.checkRoot(request.pid());
+                TreeWalker.checkTree(request.pid(), TreeWalker.walk(request.pid()));
                 ImageWriter writer = images.create(request.imageDir());
                 return new DumpSupervisor(ctx, timers, request, settings, writer, replyTo).start();
             } catch (DumpException | java.io.IOException e) {

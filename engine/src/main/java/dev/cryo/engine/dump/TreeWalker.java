@@ -33,6 +33,21 @@ public final class TreeWalker {
         }
     }
 
+    /**
+     * Refuses trees cryo must not freeze: init (a dump kills what it dumps) and any tree that
+     * holds cryo itself, which would then wait on its own stopped threads forever.
+     */
+    public static void checkTree(Pid root, List<Pid> tree) {
+        if (root.value() == 1) {
+            throw new DumpException("pid 1 is init: cryo does not dump the whole system");
+        }
+        Pid self = Pid.of((int) ProcessHandle.current().pid());
+        if (tree.contains(self)) {
+            throw new DumpException("pid " + root + " is an ancestor of cryo itself (pid " + self
+                    + "): cryo cannot dump the tree it runs in");
+        }
+    }
+
     public static List<Pid> walk(Pid root) {
         Set<Pid> seen = new LinkedHashSet<>();
         Deque<Pid> queue = new ArrayDeque<>(List.of(root));
