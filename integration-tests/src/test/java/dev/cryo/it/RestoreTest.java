@@ -104,6 +104,17 @@ class RestoreTest {
     }
 
     @Test
+    void sharedAnonymousMemoryIsSharedAgainAfterTheRestore() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shm.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString()))) {
+            Thread.sleep(100);
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(100);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    @Test
     void aPythonProgramContinues() throws Exception {
         try (DetachedProcess p = Workloads.python(tmp)) {
             Thread.sleep(200);

@@ -25,6 +25,13 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return pipesWithData.add(pipeId);
     }
 
+    private final Set<Long> sharedMemory = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public boolean claimSharedMemory(long ino) {
+        return sharedMemory.add(ino);
+    }
+
     @Override
     public boolean shellJob() {
         return shellJob;

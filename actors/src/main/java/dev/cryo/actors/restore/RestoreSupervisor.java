@@ -9,6 +9,7 @@ import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.RestoreValidator;
+import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.ExactPidSpawner;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -76,6 +77,7 @@ public final class RestoreSupervisor {
     private final Set<Integer> created = new LinkedHashSet<>();
     private final long started = System.nanoTime();
     private PipeHub pipes;
+    private SharedMemoryHub sharedMemory;
     private long pages;
     private long memoryNanos;
 
@@ -98,6 +100,7 @@ public final class RestoreSupervisor {
         TaskImage root = image.task(image.root());
         try {
             pipes = PipeHub.of(image.tasks());
+            sharedMemory = SharedMemoryHub.of(image.tasks());
             Pid got = spawnRoot(root);
             created.add(got.value());
             awaitSleeping(got);
@@ -181,7 +184,8 @@ public final class RestoreSupervisor {
                     }
                     if (pending.isEmpty()) {
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
-                                settings.image().maxChunk(), image.pagesOf(pid), settings.parallelism().regions(), adapter),
+                                settings.image().maxChunk(), image.pagesOf(pid), settings.parallelism().regions(), sharedMemory,
+                                adapter),
                                 this::files);
                     }
                     return Behaviors.same();
@@ -225,6 +229,7 @@ public final class RestoreSupervisor {
     }
 
     private Behavior<Command> files() {
+        sharedMemory.close(); // every task has mapped it: the mappings keep it alive
         return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, adapter), () -> {
             pipes.close(); // every end is open in its task now
             return allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter),
@@ -248,6 +253,9 @@ public final class RestoreSupervisor {
         timers.cancelAll();
         if (pipes != null) {
             pipes.close();
+        }
+        if (sharedMemory != null) {
+            sharedMemory.close();
         }
         tasks.values().forEach(ctx::stop);
         for (int pid : created) {

@@ -4,6 +4,7 @@ import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.engine.restore.TaskRestorer;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Tracer;
@@ -35,7 +36,7 @@ public final class TaskRestorerActor {
     public record ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) implements Command {}
 
     public record RestoreMemory(Path imageDir, long maxChunk, List<IndexEntry> chunks, int workers,
-                                ActorRef<Reply> replyTo) implements Command {}
+                                SharedMemoryHub sharedMemory, ActorRef<Reply> replyTo) implements Command {}
 
     public record RestoreFiles(PipeHub pipes, ActorRef<Reply> replyTo) implements Command {}
 
@@ -142,7 +143,7 @@ public final class TaskRestorerActor {
     private Behavior<Command> onMemory(RestoreMemory m) {
         long t0 = System.nanoTime();
         try {
-            restorer.mapMemory();
+            restorer.mapMemory(m.sharedMemory());
         } catch (Exception e) {
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + e.getMessage()));
             return Behaviors.same();

@@ -31,6 +31,14 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
     }
 
     public static MemoryPlan of(Pid pid) {
+        return of(pid, ino -> true);
+    }
+
+    /**
+     * {@code claimSharedMemory}: whether this task carries the pages of a shared anonymous memory
+     * object (its shmem inode); only the first task of a dump that maps one does.
+     */
+    public static MemoryPlan of(Pid pid, java.util.function.LongPredicate claimSharedMemory) {
         List<SmapsEntry> smaps = ProcFs.smaps(pid);
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();
@@ -40,9 +48,9 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 MapsEntry m = s.map();
                 VmaKind kind = kindOf(m);
                 int index = vmas.size();
-                vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind,
-                        fileOf(pid, m, kind), 0, 0));
-                if (dumpsPages(kind)) {
+                FileRef file = fileOf(pid, m, kind);
+                vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0));
+                if (dumpsPages(kind) && (kind != VmaKind.SHARED_ANON || claimSharedMemory.test(file.ino()))) {
                     scanned += m.pages();
                     collectRuns(pagemap, index, m, kind, runs);
                 }
@@ -64,7 +72,8 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         if (m.path().equals("[vvar_vclock]")) {
             return VmaKind.VVAR_VCLOCK;
         }
-        if (m.shared() && (m.isAnonymous() || m.path().startsWith("/dev/zero") || m.path().startsWith("/SYSV"))) {
+        if (m.shared() && (m.isAnonymous() || m.path().startsWith("/dev/zero") || m.path().startsWith("/SYSV")
+                || m.path().startsWith("/memfd:"))) {
             return VmaKind.SHARED_ANON;
         }
         if (m.isHeap()) {
@@ -102,11 +111,15 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         return f;
     }
 
+    /**
+     * The mapped file's identity. Shared anonymous memory is a file too (on the kernel's shm
+     * mount): its inode tells which mappings of which tasks are the same memory.
+     */
     private static FileRef fileOf(Pid pid, MapsEntry m, VmaKind kind) {
-        if (kind != VmaKind.FILE_PRIVATE && kind != VmaKind.FILE_SHARED) {
+        if (kind != VmaKind.FILE_PRIVATE && kind != VmaKind.FILE_SHARED && kind != VmaKind.SHARED_ANON) {
             return null;
         }
-        if (m.deleted()) {
+        if (m.deleted() && kind != VmaKind.SHARED_ANON) {
             throw new DumpException("pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start())
                     + ", a deleted file: not supported yet");
         }

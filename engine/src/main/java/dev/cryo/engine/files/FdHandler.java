@@ -46,10 +46,13 @@ public interface FdHandler {
         String pipePath(long pipeId, boolean readEnd);
     }
 
-    /** State shared by every fd of one dump: pipe data is carried once per pipe. */
+    /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */
     interface DumpContext {
         /** True the first time a pipe id is seen in this dump. */
         boolean claimPipeData(long pipeId);
+
+        /** True the first time a shared anonymous memory object (its shmem inode) is seen. */
+        boolean claimSharedMemory(long ino);
 
         /** Whether the controlling terminal may be dumped (CRIU's --shell-job). */
         boolean shellJob();

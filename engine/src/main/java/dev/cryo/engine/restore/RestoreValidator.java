@@ -34,7 +34,7 @@ public final class RestoreValidator {
         for (TaskImage t : image.tasks()) {
             checkFile("pid " + t.pid() + " executable", t.exe());
             for (VmaImage v : t.vmas()) {
-                if (v.file() != null) {
+                if (v.file() != null && v.kind() != dev.cryo.engine.model.VmaKind.SHARED_ANON) {
                     checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file());
                 }
             }

@@ -142,7 +142,7 @@ public final class TaskRestorer {
     // ---- MEMORY --------------------------------------------------------------------------------
 
     /** Unmaps the stub, moves the vDSO block to its dumped place and maps every dumped VMA. */
-    public void mapMemory() {
+    public void mapMemory(SharedMemoryHub shared) {
         for (MapsEntry m : ProcFs.maps(pid)) {
             if (m.isVdso() || m.isVvar() || m.isVsyscall() || m.start() == boot.address()) {
                 continue;
@@ -154,7 +154,7 @@ public final class TaskRestorer {
             if (v.kind().isVdsoBlock() || v.kind() == VmaKind.VSYSCALL) {
                 continue;
             }
-            mapVma(v);
+            mapVma(v, shared);
         }
     }
 
@@ -202,11 +202,10 @@ public final class TaskRestorer {
         return String.join(", ", areas.stream().map(m -> m.path() + " " + m.pages() + " pages").toList());
     }
 
-    private void mapVma(VmaImage v) {
+    private void mapVma(VmaImage v, SharedMemoryHub sharedMemory) {
         long len = v.end() - v.start();
-        boolean shared = (v.flags() & VmaImage.MAP_SHARED) != 0;
-        // private mappings get PROT_WRITE until their pages are written; shared files keep theirs
-        int prot = shared && v.file() != null ? v.prot() : v.prot() | PROT_WRITE;
+        // mappings whose pages cryo writes get PROT_WRITE until then; shared files keep theirs
+        int prot = v.kind() == VmaKind.FILE_SHARED ? v.prot() : v.prot() | PROT_WRITE;
         int flags = (v.flags() & (VmaImage.MAP_SHARED | VmaImage.MAP_PRIVATE)) | MAP_FIXED;
         if ((v.flags() & VmaImage.MAP_GROWSDOWN) != 0) {
             flags |= MAP_GROWSDOWN;
@@ -214,12 +213,21 @@ public final class TaskRestorer {
         if (v.prot() == 0) {
             flags |= MAP_NORESERVE;
         }
+        if (v.kind() == VmaKind.SHARED_ANON) {
+            long fd = openRemote(sharedMemory.path(v.file().ino()), O_RDWR | O_CLOEXEC);
+            try {
+                main.call("mmap(shared memory)", SyscallNr.MMAP, v.start(), len, prot, flags, fd, v.offset());
+            } finally {
+                main.call("close", SyscallNr.CLOSE, fd);
+            }
+            return;
+        }
         if (v.file() == null) {
             main.call("mmap(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP, v.start(), len, prot,
                     flags | MAP_ANONYMOUS, -1, 0);
             return;
         }
-        int mode = shared && (v.prot() & PROT_WRITE) != 0 ? O_RDWR : O_RDONLY;
+        int mode = v.kind() == VmaKind.FILE_SHARED && (v.prot() & PROT_WRITE) != 0 ? O_RDWR : O_RDONLY;
         long fd = openRemote(v.file().path(), mode | O_CLOEXEC);
         try {
             main.call("mmap(" + v.file().path() + ")", SyscallNr.MMAP, v.start(), len, prot, flags, fd, v.offset());
@@ -239,8 +247,7 @@ public final class TaskRestorer {
             if (v.kind().isVdsoBlock() || v.kind() == VmaKind.VSYSCALL) {
                 continue;
             }
-            boolean shared = (v.flags() & VmaImage.MAP_SHARED) != 0 && v.file() != null;
-            if (!shared && (v.prot() & PROT_WRITE) == 0) {
+            if (v.kind() != VmaKind.FILE_SHARED && (v.prot() & PROT_WRITE) == 0) {
                 main.call("mprotect", SyscallNr.MPROTECT, v.start(), v.end() - v.start(), v.prot());
             }
         }

@@ -36,6 +36,11 @@ class TaskCollectorTest {
             }
 
             @Override
+            public boolean claimSharedMemory(long ino) {
+                return true;
+            }
+
+            @Override
             public void requireUnshared(dev.cryo.engine.files.FdProbe fd, String kind) {
                 // one task only
             }

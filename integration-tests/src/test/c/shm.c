@@ -1,0 +1,53 @@
+/*
+ * Shared anonymous memory between a parent and its child (MAP_SHARED|MAP_ANONYMOUS, then fork).
+ * The child counts in word 0 and echoes word 1 (set by the parent) into word 2; page 3 holds a
+ * pattern. On SIGUSR2 the parent checks the pattern, that the child still counts, and that a new
+ * token it writes comes back through the child: the memory is still one memory shared by both.
+ * Prints PASS or FAIL: reason.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t check;
+static void on_usr2(int sig) { (void)sig; check = 1; }
+static void nap(long ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
+static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    volatile uint64_t *shm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) fail("mmap");
+    unsigned char *pattern = (unsigned char *)shm + 3 * 4096;
+    for (int i = 0; i < 4096; i++) pattern[i] = (unsigned char)(i * 7 + 3);
+    pid_t parent = getpid();
+    if (fork() == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(0);
+        for (;;) {
+            shm[0]++;
+            shm[2] = shm[1];
+            nap(5);
+        }
+    }
+    shm[1] = 1;
+    while (shm[2] != 1) nap(1);
+    printf("ready\n");
+    while (!check) pause();
+    for (int i = 0; i < 4096; i++)
+        if (pattern[i] != (unsigned char)(i * 7 + 3)) fail("pattern page changed");
+    uint64_t before = shm[0];
+    uint64_t token = 0x5eed0000u + (uint64_t)getpid();
+    shm[1] = token;
+    for (int i = 0; i < 200 && shm[2] != token; i++) nap(5);
+    if (shm[2] != token) fail("the child no longer sees the parent's writes");
+    if (shm[0] <= before) fail("the child's counter does not move");
+    printf("PASS count=%llu\n", (unsigned long long)shm[0]);
+    return 0;
+}
