@@ -140,6 +140,21 @@ class DumpFailureTest {
     }
 
     @Test
+    void sysvSharedMemoryIsRefused() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + p.pid() + " maps the SysV shared memory segment /SYSV"), r.err());
+            assertTrue(r.err().contains("SysV IPC is not supported yet"), r.err());
+            assertNoImage(img);
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+        }
+    }
+
+    @Test
     void anUnwritableImageDirectory() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Path file = tmp.resolve("not-a-dir");

@@ -46,6 +46,11 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         try (PagemapReader pagemap = ProcFs.openPagemap(pid)) {
             for (SmapsEntry s : smaps) {
                 MapsEntry m = s.map();
+                if (m.path().startsWith("/SYSV")) {
+                    // it would come back as plain shared memory, no longer attached to its IPC id
+                    throw new DumpException("pid " + pid + " maps the SysV shared memory segment " + m.path()
+                            + " at 0x" + Long.toHexString(m.start()) + ": SysV IPC is not supported yet");
+                }
                 VmaKind kind = kindOf(m);
                 int index = vmas.size();
                 FileRef file = fileOf(pid, m, kind);
@@ -72,8 +77,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         if (m.path().equals("[vvar_vclock]")) {
             return VmaKind.VVAR_VCLOCK;
         }
-        if (m.shared() && (m.isAnonymous() || m.path().startsWith("/dev/zero") || m.path().startsWith("/SYSV")
-                || m.path().startsWith("/memfd:"))) {
+        if (m.shared() && (m.isAnonymous() || m.path().startsWith("/dev/zero") || m.path().startsWith("/memfd:"))) {
             return VmaKind.SHARED_ANON;
         }
         if (m.isHeap()) {
