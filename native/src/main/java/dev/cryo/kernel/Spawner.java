@@ -46,6 +46,28 @@ public final class Spawner {
         return Pid.of(pid[0]);
     }
 
+    /**
+     * Waits until a freshly spawned {@code comm} sleeps: past exec and libc start-up, so it can be
+     * seized in a known state (rseq registered, no loader running). False on timeout; throws if
+     * the child died.
+     */
+    public static boolean awaitSleeping(Pid pid, String comm, long timeoutMillis) {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (System.nanoTime() < deadline) {
+            dev.cryo.kernel.proc.ProcStat st;
+            try {
+                st = dev.cryo.kernel.proc.ProcFs.stat(pid);
+            } catch (KernelException e) {
+                throw new KernelException("the " + comm + " started as pid " + pid + " died at start", e);
+            }
+            if (st.state() == 'S' && st.comm().equals(comm)) {
+                return true;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+        return false;
+    }
+
     /** Waits for a spawned child to end. */
     public static WaitStatus reap(Pid pid) {
         return Sys.wait4(pid.value(), 0);

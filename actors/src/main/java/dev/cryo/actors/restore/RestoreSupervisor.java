@@ -14,6 +14,7 @@ import dev.cryo.kernel.ExactPidSpawner;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Spawner;
 import dev.cryo.kernel.Sys;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -72,6 +73,7 @@ public final class RestoreSupervisor {
     private final ImageContents image;
     private final ActorRef<Outcome> replyTo;
     private final BootstrapArea boot;
+    private final Set<Integer> treePids;
     private final ActorRef<TaskRestorerActor.Reply> adapter;
     private final Map<Integer, ActorRef<TaskRestorerActor.Command>> tasks = new LinkedHashMap<>();
     private final Set<Integer> created = new LinkedHashSet<>();
@@ -90,6 +92,7 @@ public final class RestoreSupervisor {
         this.image = image;
         this.replyTo = replyTo;
         this.boot = BootstrapArea.choose(image.tasks());
+        this.treePids = Set.copyOf(image.info().pids());
         this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
     }
 
@@ -103,7 +106,9 @@ public final class RestoreSupervisor {
             sharedMemory = SharedMemoryHub.of(image.tasks());
             Pid got = spawnRoot(root);
             created.add(got.value());
-            awaitSleeping(got);
+            if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
+                throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
+            }
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + root.pid() + ": " + e.getMessage());
         }
@@ -134,27 +139,9 @@ public final class RestoreSupervisor {
         }
     }
 
-    /** The stub is only seized once it sleeps: past exec and glibc's start-up. */
-    private static void awaitSleeping(Pid pid) {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            try {
-                var st = dev.cryo.kernel.proc.ProcFs.stat(pid);
-                if (st.state() == 'S' && st.comm().equals("sleep")) {
-                    return;
-                }
-            } catch (KernelException e) {
-                throw new RestoreException("the stub for pid " + pid + " died at start");
-            }
-            Thread.onSpinWait();
-        }
-        throw new RestoreException("the stub for pid " + pid + " did not start within 5 s");
-    }
-
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
-        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, new java.util.HashSet<>(image.info().pids())),
-                "task-" + t.pid(),
-                TaskRestorerActor.DISPATCHER);
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids),
+                "task-" + t.pid(), TaskRestorerActor.DISPATCHER);
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);
         return ref;

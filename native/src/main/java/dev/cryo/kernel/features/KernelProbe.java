@@ -294,23 +294,8 @@ final class KernelProbe {
         static Stub start() {
             Pid pid = Spawner.spawn("/bin/sleep", List.of("sleep", "600"), List.of(), false);
             Stub stub = new Stub(pid);
-            // wait until it sleeps: past exec and glibc start-up, so rseq is registered
-            long deadline = System.nanoTime() + 2_000_000_000L;
-            while (System.nanoTime() < deadline) {
-                try {
-                    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-                    String exe = Files.readSymbolicLink(Path.of("/proc/" + pid + "/exe")).toString();
-                    if (stat.charAt(stat.lastIndexOf(')') + 2) == 'S' && exe.endsWith("sleep")) {
-                        break;
-                    }
-                    Thread.sleep(2);
-                } catch (IOException e) {
-                    break;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
+            // past exec and glibc start-up, so rseq is registered; on a slow start probe anyway
+            Spawner.awaitSleeping(pid, "sleep", 2000);
             return stub;
         }
 

@@ -106,10 +106,9 @@ public final class Tracer implements AutoCloseable {
 
     private static String stateOf(int tid) {
         try {
-            String stat = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + tid + "/stat")).get(0);
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            char state = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(tid)).state();
             return state == 'D' ? "it is in uninterruptible sleep, state D" : "state " + state;
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (KernelException e) {
             return "it is gone";
         }
     }
