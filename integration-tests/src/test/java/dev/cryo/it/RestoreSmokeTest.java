@@ -57,10 +57,7 @@ class RestoreSmokeTest {
                 pages.write(stub, image.pagesOf(pid));
                 r.protectMemory();
                 r.restoreFiles(pipes);
-                r.restoreProcessState();
-                r.createThreads();
-                r.restoreThreadState();
-                r.installRegisters();
+                r.restoreState();
                 r.resume();
             } catch (Throwable e) {
                 r.kill();

@@ -111,10 +111,7 @@ public final class TaskRestorerActor {
                     return 0;
                 }))
                 .onMessage(RestoreState.class, m -> stage("state", m.replyTo(), () -> {
-                    restorer.restoreProcessState();
-                    restorer.createThreads();
-                    restorer.restoreThreadState();
-                    restorer.installRegisters();
+                    restorer.restoreState();
                     return 0;
                 }))
                 .onMessage(Resume.class, m -> {

@@ -5,40 +5,40 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /** Builds the little-endian structs and NUL-terminated strings that injected syscalls read. */
-final class RemoteWriter {
+public final class RemoteWriter {
     private final ByteBuffer b;
 
-    RemoteWriter(int size) {
+    public RemoteWriter(int size) {
         b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    RemoteWriter longs(long... values) {
+    public RemoteWriter longs(long... values) {
         for (long v : values) {
             b.putLong(v);
         }
         return this;
     }
 
-    RemoteWriter ints(int... values) {
+    public RemoteWriter ints(int... values) {
         for (int v : values) {
             b.putInt(v);
         }
         return this;
     }
 
-    RemoteWriter bytes(byte[] v) {
+    public RemoteWriter bytes(byte[] v) {
         b.put(v);
         return this;
     }
 
-    static byte[] cString(String s) {
+    public static byte[] cString(String s) {
         byte[] raw = s.getBytes(StandardCharsets.UTF_8);
         byte[] out = new byte[raw.length + 1];
         System.arraycopy(raw, 0, out, 0, raw.length);
         return out;
     }
 
-    byte[] toBytes() {
+    public byte[] toBytes() {
         byte[] out = new byte[b.position()];
         b.flip().get(out);
         return out;

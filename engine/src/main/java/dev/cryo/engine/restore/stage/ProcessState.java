@@ -1,0 +1,93 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.model.MmImage;
+import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SigAction;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Per-process state: cwd and root, umask, personality, signal handlers, rlimits, the kernel's
+ * view of the address space (PR_SET_MM_MAP) and the task's session and process group.
+ */
+public final class ProcessState implements StateStage {
+    private static final int O_RDONLY = 0, O_CLOEXEC = 02000000;
+    private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14;
+
+    @Override
+    public String name() {
+        return "process state";
+    }
+
+    @Override
+    public void run(TaskContext t) {
+        TaskImage task = t.task();
+        int pid = t.pid().value();
+        t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
+        if (!task.root().equals("/")) {
+            // cwd and root are both paths as cryo sees them: chdir first, then chroot
+            t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
+        }
+        t.call("umask", SyscallNr.UMASK, task.umask());
+        if (task.personality() != 0) {
+            t.call("personality", SyscallNr.PERSONALITY, task.personality());
+        }
+        for (SigAction a : task.sigactions()) {
+            if (a.signal() == Signals.SIGKILL || a.signal() == Signals.SIGSTOP) {
+                continue;
+            }
+            long at = t.put(new RemoteWriter(32).longs(a.handler(), a.flags(), a.restorer(), a.mask()).toBytes());
+            t.call("rt_sigaction(" + Signals.name(a.signal()) + ")", SyscallNr.RT_SIGACTION, a.signal(), at, 0, 8);
+        }
+        for (Rlimit r : task.rlimits()) {
+            Sys.setRlimit(t.pid(), r.resource(), r.soft(), r.hard());
+        }
+        setMm(t, task.mm());
+        // a session or group led from outside the tree (a shell job's) cannot be joined: the task
+        // stays in cryo's, as with criu --shell-job
+        if (task.ids().sid() == pid && ProcFs.stat(t.pid()).session() != pid) {
+            t.call("setsid", SyscallNr.SETSID);
+        }
+        if (t.treePids().contains(task.ids().pgid()) && ProcFs.stat(t.pid()).pgrp() != task.ids().pgid()) {
+            t.call("setpgid", SyscallNr.SETPGID, 0, task.ids().pgid());
+        }
+    }
+
+    /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */
+    private static void setMm(TaskContext t, MmImage mm) {
+        // the kernel refuses (EBUSY) to replace an exe that is still mapped: when the task runs
+        // the stub's own program, the exe link is already right and stays as it is (-1)
+        String exe = t.task().exe().path();
+        long exeFd = sameFile(exe, "/proc/" + t.pid() + "/exe") ? -1 : t.open(exe, O_RDONLY | O_CLOEXEC);
+        try {
+            long auxvOffset = 128;
+            long auxvAt = t.boot().data() + auxvOffset;
+            byte[] map = new RemoteWriter(104).longs(mm.startCode(), mm.endCode(), mm.startData(), mm.endData(),
+                    mm.startBrk(), mm.brk(), mm.startStack(), mm.argStart(), mm.argEnd(), mm.envStart(), mm.envEnd(),
+                    auxvAt).ints(mm.auxv().length * 8, (int) exeFd).toBytes();
+            long at = t.put(map);
+            t.put(auxvOffset, new RemoteWriter(mm.auxv().length * 8).longs(mm.auxv()).toBytes());
+            t.call("prctl(PR_SET_MM_MAP)", SyscallNr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, at, 104, 0);
+        } finally {
+            if (exeFd >= 0) {
+                t.call("close", SyscallNr.CLOSE, exeFd);
+            }
+        }
+    }
+
+    private static boolean sameFile(String a, String b) {
+        try {
+            return Files.isSameFile(Path.of(a), Path.of(b));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

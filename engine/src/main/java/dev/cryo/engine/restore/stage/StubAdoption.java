@@ -1,0 +1,107 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Ptrace;
+import dev.cryo.kernel.ptrace.Registers;
+import dev.cryo.kernel.ptrace.RseqConfig;
+import dev.cryo.kernel.ptrace.SyscallGadget;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.util.List;
+
+/**
+ * ADOPT and FORK: takes the stub that becomes the task (a fresh spawn, or a child handed over in
+ * the bootstrap's pause loop) and forks the task's children with their exact pids.
+ */
+public final class StubAdoption {
+    public static final int TRACE_OPTIONS = Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACEFORK | Ptrace.O_TRACECLONE
+            | Ptrace.O_EXITKILL;
+
+    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+    private static final int PROT_RWX = 7;
+
+    private StubAdoption() {}
+
+    /**
+     * Seizes the stub, drops its rseq registration, and makes sure the bootstrap area is mapped;
+     * from then on syscalls are injected through the bootstrap gadget.
+     */
+    public static void adopt(TaskContext t, boolean mapBootstrap) {
+        Tracer tracer = t.tracer();
+        Pid pid = t.pid();
+        BootstrapArea boot = t.boot();
+        tracer.seizeAndInterrupt(pid.value(), TRACE_OPTIONS);
+        tracer.waitForStop(pid.value());
+        long gadget;
+        if (mapBootstrap) {
+            MapsEntry vdso = ProcFs.maps(pid).stream().filter(MapsEntry::isVdso).findFirst()
+                    .orElseThrow(() -> new KernelException("stub " + pid + " has no [vdso]"));
+            gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
+        } else {
+            gadget = boot.gadget();
+        }
+        Injector main = new Injector(tracer, pid, pid.value(), gadget);
+        main.keepRegistersOnClose();
+        t.main(main);
+        int xstate = tracer.getXstate(pid.value()).length;
+        for (ThreadImage th : t.task().threads()) {
+            if (th.xstate().length != xstate) {
+                throw new RestoreException("the image was dumped on a CPU with a " + th.xstate().length
+                        + "-byte XSAVE area, this one has " + xstate + ": restore on a machine with the same CPU features");
+            }
+        }
+        // a stub that ran glibc has rseq registered on memory we are about to unmap
+        RseqConfig rseq = tracer.getRseq(pid.value());
+        if (rseq.registered()) {
+            main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
+        }
+        if (mapBootstrap) {
+            long at = main.call("mmap(bootstrap)", SyscallNr.MMAP, boot.address(), BootstrapArea.CODE_AND_DATA,
+                    PROT_RWX, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (at != boot.address()) {
+                throw new KernelException("bootstrap area landed at 0x" + Long.toHexString(at));
+            }
+            Sys.write(pid, boot.address(), BootstrapArea.CODE);
+            main.gadget(boot.gadget());
+        }
+    }
+
+    /**
+     * Forks a child of this stub with the exact pid it had, then parks it in the pause loop and
+     * lets it go, so the child's own tracer thread can seize it.
+     */
+    public static void forkChild(TaskContext t, int childPid) {
+        Tracer tracer = t.tracer();
+        BootstrapArea boot = t.boot();
+        long args = t.put(new RemoteWriter(96).longs(0, 0, 0, 0, Signals.SIGCHLD, 0, 0, 0, boot.data() + 88, 1, 0)
+                .ints(childPid).toBytes());
+        long r = t.main().raw(SyscallNr.CLONE3, args, 88);
+        List<Integer> born = tracer.takeNewTracees();
+        if (Injector.isError(r)) {
+            throw (int) -r == Errno.EEXIST
+                    ? new RestoreException("pid " + childPid + " is in use")
+                    : new SyscallException("clone3(set_tid " + childPid + ") in pid " + t.pid(), (int) -r);
+        }
+        t.forked().add((int) r); // from here on, a failure must kill it too
+        if (r != childPid || !born.contains(childPid)) {
+            throw new RestoreException("asked for pid " + childPid + " and got " + r);
+        }
+        tracer.waitForStop(childPid);
+        Registers regs = tracer.getRegisters(childPid);
+        tracer.setRegisters(childPid, regs.with(Registers.RIP, boot.pauseLoop()).with(Registers.ORIG_RAX, -1));
+        tracer.detach(childPid, childPid);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
+
+import java.util.List;
+
+/** Creates every other thread of the task with its exact tid (clone3 set_tid); each starts traced and stopped. */
+public final class ThreadCreation implements StateStage {
+    private static final long CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
+            CLONE_THREAD = 0x10000, CLONE_SYSVSEM = 0x40000;
+
+    @Override
+    public String name() {
+        return "threads";
+    }
+
+    @Override
+    public void run(TaskContext t) {
+        for (ThreadImage th : t.task().threads()) {
+            if (th.tid() == t.pid().value()) {
+                continue;
+            }
+            long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+            long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, 1, 0)
+                    .ints(th.tid()).toBytes());
+            long r = t.main().raw(SyscallNr.CLONE3, args, 88);
+            List<Integer> born = t.tracer().takeNewTracees();
+            if (Injector.isError(r)) {
+                throw (int) -r == Errno.EEXIST ? new RestoreException("tid " + th.tid() + " is in use")
+                        : new SyscallException("clone3(thread " + th.tid() + ") in pid " + t.pid(), (int) -r);
+            }
+            if (r != th.tid() || !born.contains(th.tid())) {
+                throw new RestoreException("asked for tid " + th.tid() + " and got " + r);
+            }
+            t.tracer().waitForStop(th.tid());
+        }
+    }
+}

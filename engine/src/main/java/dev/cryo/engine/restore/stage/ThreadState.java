@@ -1,0 +1,43 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
+
+/**
+ * Per-thread kernel state that only the thread itself can set: rseq, robust list, clear-child-tid,
+ * alternate signal stack, name, parent-death signal; and its signal mask.
+ */
+public final class ThreadState implements StateStage {
+    private static final int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15;
+
+    @Override
+    public String name() {
+        return "thread state";
+    }
+
+    @Override
+    public void run(TaskContext t) {
+        for (ThreadImage th : t.task().threads()) {
+            Injector inj = t.injector(th.tid());
+            if (th.rseqAddress() != 0) {
+                inj.call("rseq", SyscallNr.RSEQ, th.rseqAddress(), th.rseqLength(), 0, th.rseqSignature());
+            }
+            if (th.robustListHead() != 0) {
+                inj.call("set_robust_list", SyscallNr.SET_ROBUST_LIST, th.robustListHead(), th.robustListLength());
+            }
+            inj.call("set_tid_address", SyscallNr.SET_TID_ADDRESS, th.clearChildTid());
+            if (th.altStackSp() != 0 || th.altStackSize() != 0) {
+                long at = t.put(new RemoteWriter(24).longs(th.altStackSp()).ints(th.altStackFlags(), 0)
+                        .longs(th.altStackSize()).toBytes());
+                inj.call("sigaltstack", SyscallNr.SIGALTSTACK, at, 0);
+            }
+            inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, t.putString(th.name()));
+            if (th.pdeathSignal() != 0) {
+                inj.call("prctl(PR_SET_PDEATHSIG)", SyscallNr.PRCTL, PR_SET_PDEATHSIG, th.pdeathSignal());
+            }
+            t.tracer().setSigmask(th.tid(), th.sigmask());
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.List;
+
+/**
+ * Moves the kernel's vDSO block ({@code [vvar]}, {@code [vvar_vclock]}, {@code [vdso]}) to the
+ * dumped addresses, keeping the areas' relative order; through a parking place so that no move
+ * lands on an area not moved yet.
+ */
+final class VdsoMove {
+    private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
+
+    private VdsoMove() {}
+
+    static void run(TaskContext t) {
+        List<MapsEntry> now = ProcFs.maps(t.pid()).stream().filter(m -> m.isVdso() || m.isVvar()).toList();
+        List<VmaImage> dumped = t.task().vmas().stream().filter(v -> v.kind().isVdsoBlock()).toList();
+        if (dumped.isEmpty()) {
+            return;
+        }
+        if (now.size() != dumped.size()) {
+            throw differs(now);
+        }
+        long parking = t.boot().vdsoParking();
+        long[] parked = new long[now.size()];
+        for (int i = 0; i < now.size(); i++) {
+            MapsEntry m = now.get(i);
+            VmaImage d = dumped.get(i);
+            if (!m.path().equals(pathOf(d.kind())) || m.size() != d.end() - d.start()) {
+                throw differs(now);
+            }
+            parked[i] = t.call("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
+                    MREMAP_MAYMOVE | MREMAP_FIXED, parking);
+            parking += m.size();
+        }
+        for (int i = 0; i < now.size(); i++) {
+            VmaImage d = dumped.get(i);
+            t.call("mremap(" + pathOf(d.kind()) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
+                    d.end() - d.start(), MREMAP_MAYMOVE | MREMAP_FIXED, d.start());
+        }
+    }
+
+    private static RestoreException differs(List<MapsEntry> now) {
+        return new RestoreException("the vDSO block here (" + describe(now) + ") differs from the dumped one: "
+                + "restore on a machine with the same kernel");
+    }
+
+    private static String pathOf(VmaKind k) {
+        return switch (k) {
+            case VDSO -> "[vdso]";
+            case VVAR -> "[vvar]";
+            case VVAR_VCLOCK -> "[vvar_vclock]";
+            default -> "";
+        };
+    }
+
+    private static String describe(List<MapsEntry> areas) {
+        return String.join(", ", areas.stream().map(m -> m.path() + " " + m.pages() + " pages").toList());
+    }
+}
