@@ -9,7 +9,8 @@ public final class Errno {
             EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
             ENFILE = 23, EMFILE = 24, ENOTTY = 25, ETXTBSY = 26, EFBIG = 27, ENOSPC = 28, ESPIPE = 29,
             EROFS = 30, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39,
-            ELOOP = 40, ENODATA = 61, EOVERFLOW = 75, EOPNOTSUPP = 95;
+            ELOOP = 40, ENODATA = 61, EOVERFLOW = 75, ENOTSOCK = 88, EPROTONOSUPPORT = 93, EOPNOTSUPP = 95,
+            EAFNOSUPPORT = 97, EADDRINUSE = 98, ECONNREFUSED = 111, ENOTCONN = 107;
 
     private static final String[] NAMES = new String[134];
 

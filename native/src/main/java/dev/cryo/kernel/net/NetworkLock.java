@@ -1,0 +1,122 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.KernelException;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * CRIU's "network lock", with nftables: while a dumped TCP connection has no socket (between the
+ * dump and the restore), the kernel would answer the peer's packets with a reset. One nftables
+ * table per dump drops — never rejects — exactly the packets of the dumped connections, both
+ * ways; everything else passes. The table is installed before the sockets are released and
+ * deleted once the restored tasks own them again.
+ */
+public final class NetworkLock {
+    private NetworkLock() {}
+
+    private static final List<String> NFT = List.of("/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft");
+    private static final Pattern TABLE = Pattern.compile("cryo_[A-Za-z0-9_]{1,40}");
+
+    /** One connection to hold: its local and remote address and port. */
+    public record Flow(SockAddr local, SockAddr remote) {}
+
+    /** The nft binary, or null when nftables is not installed. */
+    public static String nft() {
+        for (String p : NFT) {
+            if (Files.isExecutable(Path.of(p))) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** Installs table {@code name} dropping every packet of {@code flows}, replacing any older one. */
+    public static void lock(String name, List<Flow> flows) {
+        check(name);
+        StringBuilder s = new StringBuilder();
+        s.append("table inet ").append(name).append(" {}\n");
+        s.append("delete table inet ").append(name).append('\n');
+        s.append("table inet ").append(name).append(" {\n");
+        s.append("  chain in { type filter hook input priority -150; policy accept;\n");
+        for (Flow f : flows) {
+            s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
+        }
+        s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
+        for (Flow f : flows) {
+            s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
+        }
+        s.append("  }\n}\n");
+        run(s.toString(), "install the network lock " + name);
+    }
+
+    /** Deletes table {@code name}; nothing happens if it is not there. */
+    public static void unlock(String name) {
+        check(name);
+        run("table inet " + name + " {}\ndelete table inet " + name + "\n", "remove the network lock " + name);
+    }
+
+    /** Whether table {@code name} is installed. */
+    public static boolean isLocked(String name) {
+        check(name);
+        String nft = require();
+        try {
+            Process p = new ProcessBuilder(nft, "list", "table", "inet", name).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            throw new KernelException("nft list table inet " + name + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KernelException("interrupted while running nft");
+        }
+    }
+
+    private static String match(SockAddr from, SockAddr to) {
+        String ip = from.family() == SockAddr.AF_INET6 ? "ip6" : "ip";
+        return ip + " saddr " + from.inetAddress().getHostAddress() + " tcp sport " + from.port() + " "
+                + ip + " daddr " + to.inetAddress().getHostAddress() + " tcp dport " + to.port();
+    }
+
+    private static void check(String name) {
+        if (!TABLE.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad network lock table name: " + name);
+        }
+    }
+
+    private static String require() {
+        String nft = nft();
+        if (nft == null) {
+            throw new KernelException("the network lock needs nftables: the nft command is not installed"
+                    + " (apt-get install nftables)");
+        }
+        return nft;
+    }
+
+    private static void run(String script, String what) {
+        String nft = require();
+        try {
+            Process p = new ProcessBuilder(nft, "-f", "-").redirectErrorStream(true).start();
+            p.getOutputStream().write(script.getBytes(StandardCharsets.UTF_8));
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new KernelException("could not " + what + ": nft did not finish");
+            }
+            if (p.exitValue() != 0) {
+                throw new KernelException("could not " + what + ": nft: " + out);
+            }
+        } catch (IOException e) {
+            throw new KernelException("could not " + what + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KernelException("interrupted while trying to " + what);
+        }
+    }
+}

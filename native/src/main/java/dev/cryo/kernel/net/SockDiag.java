@@ -1,0 +1,236 @@
+package dev.cryo.kernel.net;
+
+import com.sun.jna.Memory;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A NETLINK_SOCK_DIAG client: the kernel's own view of the unix and inet sockets of this network
+ * namespace (peers, queues, pending connections, shutdown state), the way {@code ss} gets it.
+ */
+public final class SockDiag implements AutoCloseable {
+    private static final int NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20;
+    private static final int NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
+    private static final int UDIAG_SHOW_NAME = 1, UDIAG_SHOW_VFS = 2, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_ICONS = 8,
+            UDIAG_SHOW_RQLEN = 0x10;
+    private static final int UNIX_DIAG_NAME = 0, UNIX_DIAG_VFS = 1, UNIX_DIAG_PEER = 2, UNIX_DIAG_ICONS = 3,
+            UNIX_DIAG_RQLEN = 4, UNIX_DIAG_SHUTDOWN = 6;
+    private static final int INET_DIAG_SHUTDOWN = 8;
+
+    /** Unix socket states as diag reports them (the kernel's TCP_* numbers). */
+    public static final int UNIX_ESTABLISHED = 1, UNIX_CLOSE = 7, UNIX_LISTEN = 10;
+
+    /** TCP states. */
+    public static final int TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_SYN_RECV = 3, TCP_FIN_WAIT1 = 4,
+            TCP_FIN_WAIT2 = 5, TCP_TIME_WAIT = 6, TCP_CLOSE = 7, TCP_CLOSE_WAIT = 8, TCP_LAST_ACK = 9, TCP_LISTEN = 10,
+            TCP_CLOSING = 11;
+
+    private static final String[] TCP_STATE_NAMES = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+            "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"};
+
+    public static String stateName(int state) {
+        return state >= 0 && state < TCP_STATE_NAMES.length ? TCP_STATE_NAMES[state] : "state " + state;
+    }
+
+    /**
+     * One unix socket. {@code rqueue} is the unread bytes (or, listening, the connections waiting to
+     * be accepted), {@code wqueue} the bytes sent but not yet read by the peer (listening: the backlog).
+     * {@code vfsIno}/{@code vfsDev} identify the socket file of a path-bound socket, 0 otherwise.
+     */
+    public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, long[] pendingConnections,
+                             int rqueue, int wqueue, int shutdown, long vfsIno, long vfsDev) {
+        public SockAddr address() {
+            return SockAddr.unix(name);
+        }
+    }
+
+    /** One TCP or UDP socket. */
+    public record InetSocket(long ino, int family, int protocol, int state, SockAddr local, SockAddr remote,
+                             int boundIf, int rqueue, int wqueue, int shutdown) {}
+
+    private final Fd nl;
+    private int seq;
+
+    private SockDiag(Fd nl) {
+        this.nl = nl;
+    }
+
+    public static SockDiag open() {
+        return new SockDiag(Sockets.socket(SockAddr.AF_NETLINK, Sockets.SOCK_RAW, NETLINK_SOCK_DIAG));
+    }
+
+    /** Every unix socket of this network namespace, by inode. */
+    public Map<Long, UnixSocket> unixSockets() {
+        ByteBuffer req = ByteBuffer.allocate(24).order(ByteOrder.nativeOrder());
+        req.put((byte) SockAddr.AF_UNIX).put((byte) 0).putShort((short) 0).putInt(-1 /* all states */).putInt(0)
+                .putInt(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN)
+                .putInt(-1).putInt(-1);
+        Map<Long, UnixSocket> out = new HashMap<>();
+        for (ByteBuffer m : dump(req.array(), "unix")) {
+            int type = m.get(m.position() + 1) & 0xff;
+            int state = m.get(m.position() + 2) & 0xff;
+            long ino = m.getInt(m.position() + 4) & 0xffffffffL;
+            byte[] name = new byte[0];
+            long peer = 0, vIno = 0, vDev = 0;
+            long[] icons = new long[0];
+            int rq = 0, wq = 0, shut = 0;
+            for (Attr a : attrs(m, 16)) {
+                switch (a.type) {
+                    case UNIX_DIAG_NAME -> name = a.bytes();
+                    case UNIX_DIAG_VFS -> {
+                        vIno = a.data.getInt(0) & 0xffffffffL;
+                        vDev = a.data.getInt(4) & 0xffffffffL;
+                    }
+                    case UNIX_DIAG_PEER -> peer = a.data.getInt(0) & 0xffffffffL;
+                    case UNIX_DIAG_ICONS -> {
+                        icons = new long[a.data.remaining() / 4];
+                        for (int i = 0; i < icons.length; i++) {
+                            icons[i] = a.data.getInt(4 * i) & 0xffffffffL;
+                        }
+                    }
+                    case UNIX_DIAG_RQLEN -> {
+                        rq = a.data.getInt(0);
+                        wq = a.data.getInt(4);
+                    }
+                    case UNIX_DIAG_SHUTDOWN -> shut = a.data.get(0) & 0xff;
+                    default -> { }
+                }
+            }
+            out.put(ino, new UnixSocket(ino, type, state, name, peer, icons, rq, wq, shut, vIno, vDev));
+        }
+        return out;
+    }
+
+    /** Every TCP or UDP socket of one family (AF_INET or AF_INET6) in this network namespace, by inode. */
+    public Map<Long, InetSocket> inetSockets(int family, int protocol) {
+        ByteBuffer req = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
+        req.put((byte) family).put((byte) protocol).put((byte) 0).put((byte) 0).putInt(-1 /* all states */);
+        Map<Long, InetSocket> out = new HashMap<>();
+        String what = (family == SockAddr.AF_INET ? "inet" : "inet6") + (protocol == Sockets.IPPROTO_TCP ? " tcp" : " udp");
+        for (ByteBuffer m : dump(req.array(), what)) {
+            int p = m.position();
+            int fam = m.get(p) & 0xff;
+            int state = m.get(p + 1) & 0xff;
+            ByteBuffer id = m.duplicate().order(ByteOrder.BIG_ENDIAN);
+            int sport = id.getShort(p + 4) & 0xffff;
+            int dport = id.getShort(p + 6) & 0xffff;
+            int alen = fam == SockAddr.AF_INET ? 4 : 16;
+            byte[] src = new byte[alen];
+            byte[] dst = new byte[alen];
+            id.get(p + 8, src);
+            id.get(p + 24, dst);
+            int ifIndex = m.getInt(p + 40);
+            int rq = m.getInt(p + 56);
+            int wq = m.getInt(p + 60);
+            long ino = m.getInt(p + 68) & 0xffffffffL;
+            int shut = 0;
+            for (Attr a : attrs(m, 72)) {
+                if (a.type == INET_DIAG_SHUTDOWN) {
+                    shut = a.data.get(0) & 0xff;
+                }
+            }
+            out.put(ino, new InetSocket(ino, fam, protocol, state, new SockAddr(fam, src, sport),
+                    new SockAddr(fam, dst, dport), ifIndex, rq, wq, shut));
+        }
+        return out;
+    }
+
+    private record Attr(int type, ByteBuffer data) {
+        byte[] bytes() {
+            byte[] b = new byte[data.remaining()];
+            data.duplicate().get(b);
+            return b;
+        }
+    }
+
+    /** The rtattrs that follow a fixed header of {@code headerLen} bytes in a message body. */
+    private static List<Attr> attrs(ByteBuffer body, int headerLen) {
+        List<Attr> out = new ArrayList<>();
+        int off = body.position() + headerLen;
+        int end = body.limit();
+        while (off + 4 <= end) {
+            int len = body.getShort(off) & 0xffff;
+            int type = body.getShort(off + 2) & 0xffff;
+            if (len < 4 || off + len > end) {
+                break;
+            }
+            ByteBuffer data = body.duplicate().order(ByteOrder.nativeOrder());
+            data.position(off + 4).limit(off + len);
+            out.add(new Attr(type & 0x3fff, data.slice().order(ByteOrder.nativeOrder())));
+            off += (len + 3) & ~3;
+        }
+        return out;
+    }
+
+    /** Sends one dump request and gathers the bodies of every answer until NLMSG_DONE. */
+    private List<ByteBuffer> dump(byte[] request, String what) {
+        int s = ++seq;
+        ByteBuffer msg = ByteBuffer.allocate(16 + request.length).order(ByteOrder.nativeOrder());
+        msg.putInt(16 + request.length).putShort((short) SOCK_DIAG_BY_FAMILY)
+                .putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(s).putInt(0).put(request);
+        Sockets.sendTo(nl, msg.array(), 0, SockAddr.netlink(0, 0));
+        List<ByteBuffer> out = new ArrayList<>();
+        Memory buf = new Memory(65536);
+        for (int rounds = 0; rounds < 1_000_000; rounds++) {
+            long n = Sys.call(() -> "recv(sock_diag " + what + ")", SyscallNr.RECVFROM, nl.value(), Sys.address(buf),
+                    65536, 0, 0, 0);
+            ByteBuffer b = ByteBuffer.wrap(buf.getByteArray(0, (int) n)).order(ByteOrder.nativeOrder());
+            int off = 0;
+            while (off + 16 <= n) {
+                int len = b.getInt(off);
+                int type = b.getShort(off + 4) & 0xffff;
+                int mseq = b.getInt(off + 8);
+                if (len < 16 || off + len > n) {
+                    throw new KernelException("sock_diag " + what + ": malformed netlink message of " + len + " bytes");
+                }
+                if (mseq == s) {
+                    if (type == NLMSG_DONE) {
+                        return out;
+                    }
+                    if (type == NLMSG_ERROR) {
+                        int err = -b.getInt(off + 16);
+                        if (err == 0) {
+                            return out;
+                        }
+                        throw new SyscallException("sock_diag(" + what + ")", err);
+                    }
+                    ByteBuffer body = ByteBuffer.wrap(Arrays.copyOfRange(b.array(), off + 16, off + len))
+                            .order(ByteOrder.nativeOrder());
+                    out.add(body);
+                }
+                off += (len + 3) & ~3;
+            }
+        }
+        throw new KernelException("sock_diag " + what + ": the answer does not end");
+    }
+
+    /** Whether the kernel answers unix diag requests (CONFIG_UNIX_DIAG). */
+    public static boolean available() {
+        try (SockDiag d = open()) {
+            d.unixSockets();
+            return true;
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENOENT) || e.is(Errno.EOPNOTSUPP) || e.errno() == 93) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        nl.close();
+    }
+}

@@ -1,0 +1,304 @@
+package dev.cryo.kernel.net;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.LibC;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Socket syscalls on sockets this process holds (its own, or a task's taken with pidfd_getfd),
+ * with errno turned into {@link SyscallException} naming the call.
+ */
+public final class Sockets {
+    private Sockets() {}
+
+    public static final int SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_SEQPACKET = 5, SOCK_PACKET = 10;
+    public static final int SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
+    public static final int SOL_SOCKET = 1, SOL_IP = 0, SOL_TCP = 6, SOL_IPV6 = 41, SOL_UDP = 17;
+    public static final int IPPROTO_TCP = 6, IPPROTO_UDP = 17;
+    public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
+            SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
+            SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,
+            SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
+            SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42;
+    public static final int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5,
+            TCP_KEEPCNT = 6, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18, TCP_REPAIR = 19,
+            TCP_REPAIR_QUEUE = 20, TCP_QUEUE_SEQ = 21, TCP_REPAIR_OPTIONS = 22, TCP_TIMESTAMP = 24,
+            TCP_REPAIR_WINDOW = 29;
+    public static final int IP_TOS = 1, IP_TTL = 2, IPV6_V6ONLY = 26, IP_FREEBIND = 15, IP_TRANSPARENT = 19;
+    public static final int MSG_OOB = 1, MSG_PEEK = 2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000,
+            MSG_CTRUNC = 8, MSG_CMSG_CLOEXEC = 0x40000000;
+    public static final int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
+    public static final int SIOCINQ = 0x541B, SIOCOUTQ = 0x5411, SIOCOUTQNSD = 0x894B, SIOCGSKNS = 0x894C;
+    private static final int SCM_RIGHTS = 1, SCM_CREDENTIALS = 2;
+
+    public static Fd socket(int family, int type, int protocol) {
+        return new Fd((int) Sys.call(() -> "socket(" + family + ", " + type + ", " + protocol + ")",
+                SyscallNr.SOCKET, family, type | SOCK_CLOEXEC, protocol, 0));
+    }
+
+    /** A connected pair, both ends close-on-exec. */
+    public static Fd[] socketpair(int family, int type) {
+        Memory fds = new Memory(8);
+        Sys.call(() -> "socketpair(" + family + ", " + type + ")", SyscallNr.SOCKETPAIR, family, type | SOCK_CLOEXEC,
+                0, Sys.address(fds));
+        return new Fd[]{new Fd(fds.getInt(0)), new Fd(fds.getInt(4))};
+    }
+
+    public static void bind(Fd s, SockAddr addr) {
+        byte[] raw = addr.encode();
+        Memory m = mem(raw);
+        Sys.call(() -> "bind(" + s + ", " + addr + ")", SyscallNr.BIND, s.value(), Sys.address(m), raw.length, 0);
+    }
+
+    public static void connect(Fd s, SockAddr addr) {
+        byte[] raw = addr.encode();
+        Memory m = mem(raw);
+        Sys.call(() -> "connect(" + s + ", " + addr + ")", SyscallNr.CONNECT, s.value(), Sys.address(m), raw.length, 0);
+    }
+
+    public static void listen(Fd s, int backlog) {
+        Sys.call(() -> "listen(" + s + ", " + backlog + ")", SyscallNr.LISTEN, s.value(), backlog, 0, 0);
+    }
+
+    public static Fd accept(Fd s, int flags) {
+        return new Fd((int) Sys.call(() -> "accept4(" + s + ")", SyscallNr.ACCEPT4, s.value(), 0, 0, flags | SOCK_CLOEXEC));
+    }
+
+    public static void shutdown(Fd s, int how) {
+        Sys.call(() -> "shutdown(" + s + ", " + how + ")", SyscallNr.SHUTDOWN, s.value(), how, 0, 0);
+    }
+
+    public static SockAddr sockName(Fd s) {
+        return name(s, false);
+    }
+
+    /** The peer's address, or null when the socket is not connected. */
+    public static SockAddr peerName(Fd s) {
+        try {
+            return name(s, true);
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENOTCONN)) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    private static SockAddr name(Fd s, boolean peer) {
+        Memory buf = new Memory(128);
+        buf.clear();
+        Memory len = new Memory(4);
+        len.setInt(0, 128);
+        Sys.call(() -> (peer ? "getpeername(" : "getsockname(") + s + ")",
+                peer ? SyscallNr.GETPEERNAME : SyscallNr.GETSOCKNAME, s.value(), Sys.address(buf), Sys.address(len), 0);
+        int n = Math.min(len.getInt(0), 128);
+        return SockAddr.decode(buf.getByteArray(0, n), n);
+    }
+
+    public static int getInt(Fd s, int level, int opt) {
+        byte[] b = getBytes(s, level, opt, 4);
+        return (b[0] & 0xff) | (b[1] & 0xff) << 8 | (b[2] & 0xff) << 16 | (b[3] & 0xff) << 24;
+    }
+
+    /** getsockopt into a buffer of {@code size} bytes; returns as many bytes as the kernel wrote. */
+    public static byte[] getBytes(Fd s, int level, int opt, int size) {
+        Memory buf = new Memory(Math.max(size, 4));
+        buf.clear();
+        Memory len = new Memory(4);
+        len.setInt(0, size);
+        Sys.call(() -> "getsockopt(" + s + ", " + level + ", " + opt + ")", SyscallNr.GETSOCKOPT, s.value(), level, opt,
+                Sys.address(buf), Sys.address(len), 0);
+        return buf.getByteArray(0, Math.min(len.getInt(0), size));
+    }
+
+    public static void setInt(Fd s, int level, int opt, int value) {
+        Memory m = new Memory(4);
+        m.setInt(0, value);
+        Sys.call(() -> "setsockopt(" + s + ", " + level + ", " + opt + ", " + value + ")", SyscallNr.SETSOCKOPT,
+                s.value(), level, opt, Sys.address(m), 4, 0);
+    }
+
+    public static void setBytes(Fd s, int level, int opt, byte[] value) {
+        Memory m = mem(value);
+        Sys.call(() -> "setsockopt(" + s + ", " + level + ", " + opt + ", " + value.length + " bytes)",
+                SyscallNr.SETSOCKOPT, s.value(), level, opt, Sys.address(m), value.length, 0);
+    }
+
+    public static int ioctlInt(Fd s, int request, String name) {
+        Memory m = new Memory(4);
+        m.setInt(0, 0);
+        Sys.call(() -> "ioctl(" + s + ", " + name + ")", SyscallNr.IOCTL, s.value(), request, Sys.address(m), 0);
+        return m.getInt(0);
+    }
+
+    /** The network namespace of a socket, as an fd of the namespace (SIOCGSKNS). */
+    public static Fd netns(Fd s) {
+        return new Fd((int) Sys.call(() -> "ioctl(" + s + ", SIOCGSKNS)", SyscallNr.IOCTL, s.value(), SIOCGSKNS, 0, 0));
+    }
+
+    /** send(2) of all of {@code data}; fewer bytes only if the socket would block. */
+    public static int send(Fd s, byte[] data, int flags) {
+        Memory m = mem(data);
+        return (int) Sys.call(() -> "send(" + s + ", " + data.length + " bytes)", SyscallNr.SENDTO, s.value(),
+                Sys.address(m), data.length, flags | MSG_NOSIGNAL, 0, 0);
+    }
+
+    public static int sendTo(Fd s, byte[] data, int flags, SockAddr to) {
+        Memory m = mem(data);
+        byte[] raw = to.encode();
+        Memory a = mem(raw);
+        return (int) Sys.call(() -> "sendto(" + s + ", " + data.length + " bytes, " + to + ")", SyscallNr.SENDTO,
+                s.value(), Sys.address(m), data.length, flags | MSG_NOSIGNAL, Sys.address(a), raw.length);
+    }
+
+    /** recv(2); null when a non-blocking receive finds nothing (EAGAIN). */
+    public static byte[] recv(Fd s, int max, int flags) {
+        Memory m = new Memory(Math.max(max, 1));
+        long r = LibC.syscall(SyscallNr.RECVFROM, s.value(), Sys.address(m), max, flags, 0, 0);
+        if (r == -1) {
+            int errno = Native.getLastError();
+            if (errno == Errno.EAGAIN) {
+                return null;
+            }
+            throw new SyscallException("recv(" + s + ", " + max + " bytes)", errno);
+        }
+        return m.getByteArray(0, (int) Math.min(r, max));
+    }
+
+    /** One message as recvmsg saw it: its bytes, its full length, the sender and any control messages. */
+    public record Message(byte[] data, int length, SockAddr from, int fdsPassed, boolean credentials, int flags) {}
+
+    /**
+     * recvmsg(2) with room for a sender address and control messages; null on EAGAIN. File
+     * descriptors passed with the message (SCM_RIGHTS, which MSG_PEEK duplicates too) are closed
+     * at once and only counted.
+     */
+    public static Message recvMsg(Fd s, int max, int flags) {
+        Memory data = new Memory(Math.max(max, 1));
+        Memory name = new Memory(128);
+        name.clear();
+        Memory control = new Memory(1024);
+        control.clear();
+        Memory iov = new Memory(16);
+        iov.setLong(0, Sys.address(data));
+        iov.setLong(8, max);
+        Memory hdr = new Memory(56);
+        hdr.clear();
+        hdr.setLong(0, Sys.address(name));
+        hdr.setInt(8, 128);
+        hdr.setLong(16, Sys.address(iov));
+        hdr.setLong(24, 1);
+        hdr.setLong(32, Sys.address(control));
+        hdr.setLong(40, 1024);
+        long r = LibC.syscall(SyscallNr.RECVMSG, s.value(), Sys.address(hdr), flags | MSG_CMSG_CLOEXEC, 0, 0, 0);
+        if (r == -1) {
+            int errno = Native.getLastError();
+            if (errno == Errno.EAGAIN) {
+                return null;
+            }
+            throw new SyscallException("recvmsg(" + s + ", " + max + " bytes)", errno);
+        }
+        int nameLen = Math.min(hdr.getInt(8), 128);
+        long controlLen = hdr.getLong(40);
+        int msgFlags = hdr.getInt(48);
+        int fds = 0;
+        boolean creds = false;
+        long off = 0;
+        while (off + 16 <= controlLen) { // struct cmsghdr: u64 len, int level, int type
+            long len = control.getLong(off);
+            int level = control.getInt(off + 8);
+            int type = control.getInt(off + 12);
+            if (len < 16) {
+                break;
+            }
+            if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+                for (long p = off + 16; p + 4 <= off + len; p += 4) {
+                    new Fd(control.getInt(p)).close();
+                    fds++;
+                }
+            } else if (level == SOL_SOCKET && type == SCM_CREDENTIALS) {
+                creds = true;
+            }
+            off += (len + 7) & ~7L;
+        }
+        int n = (int) Math.min(r, max);
+        return new Message(data.getByteArray(0, n), (int) r, SockAddr.decode(name.getByteArray(0, nameLen), nameLen),
+                fds, creds, msgFlags);
+    }
+
+    /** Sends {@code fds} over a unix socket in one SCM_RIGHTS message carrying one byte. */
+    public static void sendFds(Fd s, List<Fd> fds, SockAddr to) {
+        Memory data = new Memory(1);
+        data.setByte(0, (byte) 'F');
+        Memory iov = new Memory(16);
+        iov.setLong(0, Sys.address(data));
+        iov.setLong(8, 1);
+        int controlLen = 16 + ((4 * fds.size() + 7) & ~7);
+        Memory control = new Memory(controlLen);
+        control.clear();
+        control.setLong(0, 16 + 4L * fds.size());
+        control.setInt(8, SOL_SOCKET);
+        control.setInt(12, SCM_RIGHTS);
+        for (int i = 0; i < fds.size(); i++) {
+            control.setInt(16 + 4L * i, fds.get(i).value());
+        }
+        Memory hdr = new Memory(56);
+        hdr.clear();
+        Memory name = null;
+        if (to != null) {
+            byte[] raw = to.encode();
+            name = mem(raw);
+            hdr.setLong(0, Sys.address(name));
+            hdr.setInt(8, raw.length);
+        }
+        hdr.setLong(16, Sys.address(iov));
+        hdr.setLong(24, 1);
+        hdr.setLong(32, Sys.address(control));
+        hdr.setLong(40, controlLen);
+        Sys.call(() -> "sendmsg(" + s + ", " + fds.size() + " fds)", SyscallNr.SENDMSG, s.value(), Sys.address(hdr),
+                MSG_NOSIGNAL, 0);
+    }
+
+    /**
+     * Every message or byte run in a socket's receive queue, in order, without consuming any:
+     * MSG_PEEK stepped with SO_PEEK_OFF, whose previous value is put back.
+     * For stream sockets the runs are split wherever the kernel split them; concatenate them.
+     */
+    public static List<Message> peekQueue(Fd s, int maxMessage) {
+        int saved = getInt(s, SOL_SOCKET, SO_PEEK_OFF);
+        List<Message> out = new ArrayList<>();
+        setInt(s, SOL_SOCKET, SO_PEEK_OFF, 0);
+        try {
+            while (true) {
+                Message m = recvMsg(s, maxMessage, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+                if (m == null || (m.length() == 0 && m.fdsPassed() == 0 && isStream(s))) {
+                    return out;
+                }
+                out.add(m);
+                if (out.size() > 1_000_000) {
+                    throw new IllegalStateException("socket queue of " + s + " does not end");
+                }
+            }
+        } finally {
+            setInt(s, SOL_SOCKET, SO_PEEK_OFF, saved);
+        }
+    }
+
+    private static boolean isStream(Fd s) {
+        return getInt(s, SOL_SOCKET, SO_TYPE) == SOCK_STREAM;
+    }
+
+    private static Memory mem(byte[] raw) {
+        Memory m = new Memory(Math.max(raw.length, 1));
+        m.write(0, raw, 0, raw.length);
+        return m;
+    }
+}

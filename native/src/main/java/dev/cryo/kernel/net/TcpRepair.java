@@ -1,0 +1,147 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import static dev.cryo.kernel.net.Sockets.SOL_TCP;
+
+/**
+ * TCP repair mode (what CRIU's libsoccr does): reads an established connection's sequence numbers,
+ * queues, negotiated options and window from a socket put in repair mode, and builds a new socket
+ * in that very state without a packet on the wire. A socket closed while in repair mode vanishes
+ * silently (no FIN, no reset), which is how a dumped task may die without the peer noticing.
+ */
+public final class TcpRepair {
+    private TcpRepair() {}
+
+    private static final int TCP_NO_QUEUE = 0, TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
+    private static final int TCPOPT_MSS = 2, TCPOPT_WINDOW = 3, TCPOPT_SACK_PERM = 4, TCPOPT_TIMESTAMP = 8;
+    private static final int TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
+    private static final int REPAIR_ON = 1, REPAIR_OFF = 0;
+
+    /**
+     * An established connection as repair mode shows it. {@code sendSeq} is the sequence number
+     * after the last byte written, {@code recvSeq} after the last byte received; {@code sendQueue}
+     * holds the bytes not yet acknowledged, of which the last {@code unsent} were never sent;
+     * {@code recvQueue} the bytes received and not yet read. {@code window} is the raw
+     * {@code struct tcp_repair_window} (20 bytes).
+     */
+    public record Connection(int sendSeq, int recvSeq, byte[] sendQueue, int unsent, byte[] recvQueue, int mss,
+                             int sndWscale, int rcvWscale, boolean sack, boolean timestamps, int tsval,
+                             byte[] window) {}
+
+    public static void enter(Fd s) {
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_ON);
+    }
+
+    /** Leaves repair mode; the connection then works as before (a window probe wakes the peer). */
+    public static void leave(Fd s) {
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_OFF);
+    }
+
+    /** Reads the state of a connection already in repair mode. Nothing in it changes. */
+    public static Connection read(Fd s) {
+        int inq = Sockets.ioctlInt(s, Sockets.SIOCINQ, "SIOCINQ");
+        int outq = Sockets.ioctlInt(s, Sockets.SIOCOUTQ, "SIOCOUTQ");
+        int unsent = Sockets.ioctlInt(s, Sockets.SIOCOUTQNSD, "SIOCOUTQNSD");
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+        int sendSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+        byte[] sendQueue = peek(s, outq, "send");
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+        int recvSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+        byte[] recvQueue = peek(s, inq, "receive");
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        int mss = Sockets.getInt(s, SOL_TCP, Sockets.TCP_MAXSEG);
+        byte[] info = Sockets.getBytes(s, SOL_TCP, Sockets.TCP_INFO, 8);
+        int options = info[5] & 0xff;
+        int sndWscale = info[6] & 0x0f, rcvWscale = (info[6] >> 4) & 0x0f;
+        boolean ts = (options & TCPI_OPT_TIMESTAMPS) != 0;
+        int tsval = ts ? Sockets.getInt(s, SOL_TCP, Sockets.TCP_TIMESTAMP) : 0;
+        byte[] window = Sockets.getBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, 20);
+        return new Connection(sendSeq, recvSeq, sendQueue, unsent, recvQueue, mss,
+                (options & TCPI_OPT_WSCALE) != 0 ? sndWscale : -1, (options & TCPI_OPT_WSCALE) != 0 ? rcvWscale : -1,
+                (options & TCPI_OPT_SACK) != 0, ts, tsval, window);
+    }
+
+    private static byte[] peek(Fd s, int len, String queue) {
+        if (len == 0) {
+            return new byte[0];
+        }
+        byte[] b = Sockets.recv(s, len, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+        if (b == null || b.length != len) {
+            throw new KernelException("TCP " + queue + " queue of " + s + ": peeked " + (b == null ? 0 : b.length)
+                    + " of " + len + " bytes");
+        }
+        return b;
+    }
+
+    /**
+     * Makes {@code s} (a fresh, unconnected TCP socket, options already set) the connection
+     * {@code c} between {@code local} and {@code remote}, and leaves repair mode. The bytes that
+     * were never sent are written last, as ordinary data.
+     */
+    public static void restore(Fd s, SockAddr local, SockAddr remote, Connection c) {
+        enter(s);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - c.sendQueue().length);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.recvSeq() - c.recvQueue().length);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        Sockets.bind(s, local);
+        Sockets.connect(s, remote);
+        ByteBuffer opts = ByteBuffer.allocate(32).order(ByteOrder.nativeOrder());
+        opts.putInt(TCPOPT_MSS).putInt(c.mss());
+        if (c.sndWscale() >= 0) {
+            opts.putInt(TCPOPT_WINDOW).putInt(c.sndWscale() | c.rcvWscale() << 16);
+        }
+        if (c.sack()) {
+            opts.putInt(TCPOPT_SACK_PERM).putInt(0);
+        }
+        if (c.timestamps()) {
+            opts.putInt(TCPOPT_TIMESTAMP).putInt(0);
+        }
+        byte[] o = new byte[opts.position()];
+        opts.flip().get(o);
+        Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_OPTIONS, o);
+        if (c.timestamps()) {
+            Sockets.setInt(s, SOL_TCP, Sockets.TCP_TIMESTAMP, c.tsval());
+        }
+        byte[] sent = java.util.Arrays.copyOf(c.sendQueue(), c.sendQueue().length - c.unsent());
+        fill(s, TCP_RECV_QUEUE, c.recvQueue(), "receive");
+        fill(s, TCP_SEND_QUEUE, sent, "send");
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        if (c.window().length == 20) {
+            Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
+        }
+        leave(s);
+        byte[] unsent = java.util.Arrays.copyOfRange(c.sendQueue(), sent.length, c.sendQueue().length);
+        int done = 0;
+        while (done < unsent.length) {
+            int n = Sockets.send(s, java.util.Arrays.copyOfRange(unsent, done, unsent.length), Sockets.MSG_DONTWAIT);
+            if (n <= 0) {
+                throw new KernelException("TCP send queue of " + s + ": could only queue " + done + " of "
+                        + unsent.length + " unsent bytes");
+            }
+            done += n;
+        }
+    }
+
+    private static void fill(Fd s, int queue, byte[] data, String name) {
+        if (data.length == 0) {
+            return;
+        }
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, queue);
+        int done = 0;
+        while (done < data.length) {
+            int n = Sockets.send(s, java.util.Arrays.copyOfRange(data, done, data.length), 0);
+            if (n <= 0) {
+                throw new KernelException("TCP " + name + " queue of " + s + ": restored " + done + " of "
+                        + data.length + " bytes");
+            }
+            done += n;
+        }
+    }
+}
