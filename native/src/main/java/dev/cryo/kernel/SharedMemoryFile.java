@@ -3,12 +3,15 @@ package dev.cryo.kernel;
 import com.sun.jna.Memory;
 
 /**
- * A memfd held by cryo to stand for one shared anonymous memory object of a restored tree: every
- * task that shared the memory maps this one file through /proc/CRYO_PID/fd/N, so they share it
- * again.
+ * A shared memory object held by cryo while a tree is restored: every task that shared the memory
+ * maps this one file through /proc/CRYO_PID/fd/N, so they share it again. Shared anonymous memory
+ * is made the way the kernel makes it for MAP_SHARED|MAP_ANONYMOUS (so it reads "/dev/zero
+ * (deleted)" in maps, as before); a memfd is made with memfd_create under its own name.
  */
 public final class SharedMemoryFile implements AutoCloseable {
     private static final int FTRUNCATE = 77, MFD_CLOEXEC = 1;
+    private static final int PROT_READ_WRITE = 3, MAP_SHARED = 1, MAP_ANONYMOUS = 0x20;
+    private static final long PAGE = 4096;
 
     private final Fd fd;
 
@@ -16,11 +19,12 @@ public final class SharedMemoryFile implements AutoCloseable {
         this.fd = fd;
     }
 
-    public static SharedMemoryFile create(String name, long size) {
-        Memory n = new Memory(name.length() + 1L);
+    /** A memfd named {@code name} of {@code size} bytes; {@code flags} are memfd_create's (MFD_*). */
+    public static SharedMemoryFile memfd(String name, long size, int flags) {
+        Memory n = new Memory(name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
         n.setString(0, name, "UTF-8");
         Fd fd = new Fd((int) Sys.call(() -> "memfd_create(" + name + ")", SyscallNr.MEMFD_CREATE, Sys.address(n),
-                MFD_CLOEXEC, 0, 0));
+                flags | MFD_CLOEXEC, 0, 0));
         try {
             Sys.call(() -> "ftruncate(memfd " + name + ", " + size + ")", FTRUNCATE, fd.value(), size, 0, 0);
         } catch (RuntimeException e) {
@@ -28,6 +32,26 @@ public final class SharedMemoryFile implements AutoCloseable {
             throw e;
         }
         return new SharedMemoryFile(fd);
+    }
+
+    /**
+     * A shared anonymous memory object of {@code size} bytes: mapped here MAP_SHARED|MAP_ANONYMOUS,
+     * its file taken through /proc/self/map_files, and unmapped again.
+     */
+    public static SharedMemoryFile anonymous(long size) {
+        long len = Math.max(PAGE, (size + PAGE - 1) / PAGE * PAGE);
+        long at = Sys.call(() -> "mmap(MAP_SHARED|MAP_ANONYMOUS, " + len + ")", SyscallNr.MMAP, 0, len,
+                PROT_READ_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        try {
+            return new SharedMemoryFile(Sys.open("/proc/self/map_files/" + Long.toHexString(at) + "-"
+                    + Long.toHexString(at + len), 2 /* O_RDWR */));
+        } finally {
+            Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, len, 0, 0);
+        }
+    }
+
+    public Fd fd() {
+        return fd;
     }
 
     public String procPath() {

@@ -1,6 +1,7 @@
 package dev.cryo.actors.dump;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdProbe;
 import dev.cryo.kernel.Sys;
@@ -25,11 +26,11 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return pipesWithData.add(pipeId);
     }
 
-    private final Set<Long> sharedMemory = ConcurrentHashMap.newKeySet();
+    private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims();
 
     @Override
-    public boolean claimSharedMemory(long ino) {
-        return sharedMemory.add(ino);
+    public SharedMemoryClaims sharedMemory() {
+        return sharedMemory;
     }
 
     @Override

@@ -5,7 +5,10 @@ import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.VmaKind;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.FileExtents;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.Pagemap;
 import dev.cryo.kernel.proc.PagemapReader;
@@ -31,14 +34,14 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
     }
 
     public static MemoryPlan of(Pid pid) {
-        return of(pid, ino -> true);
+        return of(pid, new SharedMemoryClaims());
     }
 
     /**
-     * {@code claimSharedMemory}: whether this task carries the pages of a shared anonymous memory
-     * object (its shmem inode); only the first task of a dump that maps one does.
+     * {@code sharedMemory}: the pages of shared memory objects that tasks of this dump already
+     * carry; this task carries the pages of its windows that nobody claimed before.
      */
-    public static MemoryPlan of(Pid pid, java.util.function.LongPredicate claimSharedMemory) {
+    public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory) {
         List<SmapsEntry> smaps = ProcFs.smaps(pid);
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();
@@ -55,7 +58,10 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 int index = vmas.size();
                 FileRef file = fileOf(pid, m, kind);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0));
-                if (dumpsPages(kind) && (kind != VmaKind.SHARED_ANON || claimSharedMemory.test(file.ino()))) {
+                if (kind == VmaKind.SHARED_ANON) {
+                    scanned += m.pages();
+                    collectSharedRuns(pid, index, m, file.ino(), sharedMemory, runs);
+                } else if (dumpsPages(kind)) {
                     scanned += m.pages();
                     collectRuns(pagemap, index, m, kind, runs);
                 }
@@ -128,12 +134,42 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                     + ", a deleted file: not supported yet");
         }
         // map_files/ resolves to the very file mapped, even if the path was replaced since
-        Path link = Path.of("/proc/" + pid + "/map_files/" + Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));
+        Path link = mapFile(pid, m);
         try {
             return FileIdentity.of(m.path(), link);
         } catch (IOException e) {
             throw new DumpException("pid " + pid + ": cannot stat mapped file " + m.path() + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Pages of a shared memory object are found in the object itself (SEEK_DATA on the mapped
+     * file), not in this task's page table: a task that never touched a page since fork has no
+     * PTE for it, yet the page is there for every task that maps it.
+     */
+    private static void collectSharedRuns(Pid pid, int index, MapsEntry m, long ino, SharedMemoryClaims claims,
+                                          List<PageRun> out) {
+        long page = RemoteTask.PAGE;
+        long firstPage = m.offset() / page;
+        List<long[]> mine = claims.claim(ino, firstPage, firstPage + m.pages());
+        if (mine.isEmpty()) {
+            return;
+        }
+        boolean viaProcMem = !m.read();
+        try (Fd fd = Sys.open(mapFile(pid, m).toString(), Sys.O_RDONLY)) {
+            for (long[] r : mine) {
+                for (long[] d : FileExtents.data(fd, r[0] * page, r[1] * page)) {
+                    long from = d[0] / page * page;
+                    long to = (d[1] + page - 1) / page * page;
+                    long addr = m.start() + (from - m.offset());
+                    out.add(new PageRun(index, addr, (int) ((to - from) / page), viaProcMem, true));
+                }
+            }
+        }
+    }
+
+    private static Path mapFile(Pid pid, MapsEntry m) {
+        return Path.of("/proc/" + pid + "/map_files/" + Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));
     }
 
     private static void collectRuns(PagemapReader pagemap, int index, MapsEntry m, VmaKind kind, List<PageRun> out) {

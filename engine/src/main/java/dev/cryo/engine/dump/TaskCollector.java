@@ -41,7 +41,7 @@ public final class TaskCollector {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
         // the plan is made before cryo maps its scratch page, so the page is never part of the image
-        MemoryPlan memory = MemoryPlan.of(pid, files::claimSharedMemory);
+        MemoryPlan memory = MemoryPlan.of(pid, files.sharedMemory());
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
         long brk;

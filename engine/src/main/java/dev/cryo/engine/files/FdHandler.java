@@ -51,8 +51,8 @@ public interface FdHandler {
         /** True the first time a pipe id is seen in this dump. */
         boolean claimPipeData(long pipeId);
 
-        /** True the first time a shared anonymous memory object (its shmem inode) is seen. */
-        boolean claimSharedMemory(long ino);
+        /** The pages of shared memory objects already carried by tasks of this dump. */
+        dev.cryo.engine.dump.SharedMemoryClaims sharedMemory();
 
         /** Whether the controlling terminal may be dumped (CRIU's --shell-job). */
         boolean shellJob();

@@ -36,8 +36,8 @@ class TaskCollectorTest {
             }
 
             @Override
-            public boolean claimSharedMemory(long ino) {
-                return true;
+            public SharedMemoryClaims sharedMemory() {
+                return new SharedMemoryClaims();
             }
 
             @Override

@@ -1,0 +1,54 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Shared memory in every shape (shmshapes.c): one 8-page object split by mprotect, moved in part
+ * by mremap, punched by munmap, or mapped through different windows by parent and child; from
+ * MAP_SHARED|MAP_ANONYMOUS, /dev/zero or a memfd. After the restore both tasks find every page of
+ * their view and still share it, and the image holds each page of each object once.
+ */
+class SharedMemoryTest {
+    @TempDir
+    Path tmp;
+
+    /** {@code pages}: the pages some task maps, + 1 for the control page; each carried by one task only. */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"anon, mprotect, 9", "anon, mremap, 9", "anon, munmap, 8", "anon, window, 9", "devzero, mprotect, 9",
+            "devzero, window, 9", "memfd, mprotect, 9", "memfd, window, 9"})
+    void everyMappingOfASharedObjectGetsItsPagesAndStaysShared(String source, String shape, int pages)
+            throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shapes.out"),
+                TestPrograms.compile("/c/shmshapes.c").toString(), source, shape))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(pages, sharedPagesInImage(img), Cli.run("show", img.toString()).out());
+        }
+    }
+
+    private static final Pattern SHARED = Pattern.compile(
+            "\"kind\"\\s*:\\s*\"SHARED_ANON\"[^}]*?\"dumpedPages\"\\s*:\\s*(\\d+)\\s*,\\s*\"zeroPages\"\\s*:\\s*(\\d+)");
+
+    static long sharedPagesInImage(Path img) {
+        Cli show = Cli.run("show", img.toString());
+        assertEquals(0, show.code(), show.toString());
+        long pages = 0;
+        Matcher m = SHARED.matcher(show.out());
+        while (m.find()) {
+            pages += Long.parseLong(m.group(1)) + Long.parseLong(m.group(2));
+        }
+        return pages;
+    }
+}
