@@ -17,6 +17,8 @@ import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadSecurity;
+import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.VmaKind;
 import org.junit.jupiter.api.BeforeEach;
@@ -70,7 +72,8 @@ class ShowCommandTest {
         long[] regs = new long[27];
         regs[16] = 0x401000; // rip
         ThreadImage thread = new ThreadImage(501, regs, new byte[832], 0x4000, 0, 0, 0, 0, 0, 0, 0, 2, 0,
-                List.of(siginfo(10), siginfo(12)), "app", 0);
+                List.of(siginfo(10), siginfo(12)), "app", 0,
+                new ThreadSecurity(0, -1, -1, -1, 0, 0, false, 0, -1));
         TaskImage task = new TaskImage(new TaskIds(501, 1, 501, 501), "app", exe, "/srv", "/", 022, 0,
                 new Creds(List.of(0, 0, 0, 0), List.of(0, 0, 0, 0), List.of(), 0, -1, -1, -1, 0),
                 List.of(new Rlimit(7, 1024, 4096)),
@@ -84,7 +87,7 @@ class ShowCommandTest {
                 List.of(new FdImage(0, 02, 0, new FileDesc.CharDevice("/dev/null", 0x103, false)),
                         new FdImage(3, 0, 0, new FileDesc.Pipe(999, true, "", new byte[] {1, 2, 3})),
                         new FdImage(4, 02000001, 17, new FileDesc.RegularFile(exe))),
-                List.of());
+                List.of(), new SecurityImage(1, false, List.of()));
         try (ImageWriter w = ImageWriter.create(dir, dev.cryo.engine.model.codec.ModelCodecs.ALL,
                 ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(new DumpInfo("0.1.0", 1_700_000_000_000L, "box", "6.18.0", 501, List.of(501), 832, false));

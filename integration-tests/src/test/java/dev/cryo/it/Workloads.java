@@ -31,6 +31,23 @@ final class Workloads {
         return ready(DetachedProcess.start(dir.resolve("events.out"), TestPrograms.compile("/c/events.c").toString()));
     }
 
+    /** caps.c: "ambient" (uid 1000 with ambient caps, no_new_privs, dumpable 0, subreaper) or "root". */
+    static DetachedProcess caps(Path dir, String mode) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("caps-" + mode + ".out"),
+                TestPrograms.compile("/c/caps.c", "-pthread").toString(), mode));
+    }
+
+    /** seccomp.c: "tsync", "inherit" or "notif" (a filter with a user-space listener). */
+    static DetachedProcess seccomp(Path dir, String mode) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("seccomp-" + mode + ".out"),
+                TestPrograms.compile("/c/seccomp.c", "-pthread").toString(), mode));
+    }
+
+    /** strict.c: a parent whose child runs in seccomp strict mode. */
+    static DetachedProcess strict(Path dir) throws Exception {
+        return ready(DetachedProcess.start(dir.resolve("strict.out"), TestPrograms.compile("/c/strict.c").toString()));
+    }
+
     static DetachedProcess bigmem(Path dir, int mib) throws Exception {
         return ready(DetachedProcess.start(dir.resolve("bigmem.out"), TestPrograms.compile("/c/bigmem.c").toString(),
                 Integer.toString(mib)));

@@ -8,6 +8,7 @@ import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
@@ -45,13 +46,16 @@ public final class TaskCollector {
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
         long brk;
+        SecurityImage security;
+        SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps())) {
             for (int tid : tids) {
-                threads.add(ThreadCollector.collect(remote, tid));
+                threads.add(ThreadCollector.collect(remote, tid, securityCollector));
             }
             try (Injector inj = remote.injector(pid.value())) {
                 sigactions = sigactions(remote, inj);
                 brk = inj.call("brk", SyscallNr.BRK, 0);
+                security = securityCollector.task(inj, remote);
             }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
@@ -60,7 +64,7 @@ public final class TaskCollector {
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
                 stat.comm(), exe(pid), ProcFs.cwd(pid), ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
-                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true));
+                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security);
         return new Snapshot(task, memory);
     }
 

@@ -44,6 +44,7 @@ public final class TaskSeizer {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
                         tracer.waitForStop(tid.value(), Math.max(1, deadline - System.nanoTime()));
+                        suspendSeccomp(tracer, pid, tid);
                         grew = true;
                     }
                 }
@@ -59,6 +60,25 @@ public final class TaskSeizer {
         out.remove(Integer.valueOf(pid.value()));
         out.add(0, pid.value());
         return out;
+    }
+
+    /**
+     * A thread under seccomp would have cryo's injected syscalls judged by its filter (and killed
+     * in strict mode): PTRACE_O_SUSPEND_SECCOMP lifts it while cryo holds the thread. The option
+     * goes with the detach, so the filter applies again the moment the thread is let go.
+     */
+    private static void suspendSeccomp(Tracer tracer, Pid pid, Pid tid) {
+        int mode = ProcFs.status(pid, tid).seccomp();
+        if (mode == 0) {
+            return;
+        }
+        try {
+            tracer.setOptions(tid.value(), Ptrace.O_TRACESYSGOOD | Ptrace.O_SUSPEND_SECCOMP);
+        } catch (KernelException e) {
+            throw new KernelException("tid " + tid + " is under seccomp (mode " + mode
+                    + ") and its filter cannot be suspended for the dump (this needs CAP_SYS_ADMIN, and cryo "
+                    + "itself must not run under seccomp): " + e.getMessage(), e);
+        }
     }
 
     /** A zombie can be seized but never stops: say what it is at once instead of timing out. */

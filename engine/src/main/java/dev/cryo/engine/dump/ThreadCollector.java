@@ -1,6 +1,7 @@
 package dev.cryo.engine.dump;
 
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
@@ -16,14 +17,14 @@ import java.nio.ByteOrder;
 /**
  * Everything of one stopped thread: registers as they were when it stopped (taken before any
  * injection), xstate, mask, rseq, robust list, and — by injecting into the thread itself, since
- * they are per-thread — the clear-child-tid address and the sigaltstack.
+ * they are per-thread — the clear-child-tid address, the sigaltstack and the security state.
  */
 final class ThreadCollector {
     private static final int PR_GET_TID_ADDRESS = 40, PR_GET_PDEATHSIG = 2;
 
     private ThreadCollector() {}
 
-    static ThreadImage collect(RemoteTask task, int tid) {
+    static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector) {
         Tracer tracer = task.tracer();
         byte[] xstate = tracer.getXstate(tid);
         long sigmask = tracer.getSigmask(tid);
@@ -34,6 +35,7 @@ final class ThreadCollector {
         long clearChildTid;
         long[] altStack;
         int pdeathSignal;
+        ThreadSecurity security;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
             inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, task.scratch());
@@ -43,11 +45,12 @@ final class ThreadCollector {
             altStack = new long[]{ss.getLong(0), ss.getInt(8), ss.getLong(16)};
             inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, task.scratch());
             pdeathSignal = le(task.readScratch(4)).getInt(0);
+            security = securityCollector.thread(inj, tid);
         }
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
-                pdeathSignal);
+                pdeathSignal, security);
     }
 
     static ByteBuffer le(byte[] b) {

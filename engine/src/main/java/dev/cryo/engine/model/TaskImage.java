@@ -6,7 +6,7 @@ import java.util.List;
 public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask,
                         int personality, Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions,
                         MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
-                        List<byte[]> sharedPendingSignals) {
+                        List<byte[]> sharedPendingSignals, SecurityImage security) {
     public TaskImage {
         rlimits = List.copyOf(rlimits);
         sigactions = List.copyOf(sigactions);
@@ -14,6 +14,7 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
         vmas = List.copyOf(vmas);
         fds = List.copyOf(fds);
         sharedPendingSignals = List.copyOf(sharedPendingSignals);
+        java.util.Objects.requireNonNull(security, "security");
     }
 
     public int pid() {

@@ -5,15 +5,16 @@ import java.util.List;
 /**
  * One thread: registers (user_regs_struct words), the XSAVE area at the kernel's size, signal
  * mask, rseq, robust list, clear-child-tid, sigaltstack, signals pending for it alone, its name
- * (comm, per thread) and its parent-death signal.
+ * (comm, per thread), its parent-death signal and its security state.
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
                           long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
-                          String name, int pdeathSignal) {
+                          String name, int pdeathSignal, ThreadSecurity security) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();
         pendingSignals = List.copyOf(pendingSignals);
+        java.util.Objects.requireNonNull(security, "security");
     }
 }

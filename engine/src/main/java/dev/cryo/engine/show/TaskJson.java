@@ -6,9 +6,13 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SeccompFilter;
+import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadSecurity;
+import dev.cryo.kernel.Seccomp;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.ptrace.Registers;
 import java.nio.ByteBuffer;
@@ -46,6 +50,7 @@ final class TaskJson {
         m.put("threads", t.threads().stream().map(TaskJson::thread).toList());
         m.put("vmas", t.vmas().stream().map(TaskJson::vma).toList());
         m.put("fds", t.fds().stream().map(TaskJson::fd).toList());
+        m.put("security", security(t.security()));
         m.put("pages", pageSummary(pages));
         if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
         return m;
@@ -117,6 +122,49 @@ final class TaskJson {
         m.put("clearChildTid", hex(t.clearChildTid()));
         m.put("altStack", ordered("sp", hex(t.altStackSp()), "flags", t.altStackFlags(), "size", t.altStackSize()));
         m.put("pendingSignals", signals(t.pendingSignals()));
+        m.put("security", threadSecurity(t.security()));
+        return m;
+    }
+
+    private static Map<String, Object> security(SecurityImage s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("dumpable", s.dumpable());
+        m.put("childSubreaper", s.childSubreaper());
+        List<Map<String, Object>> filters = new java.util.ArrayList<>();
+        for (int i = 0; i < s.seccompFilters().size(); i++) {
+            SeccompFilter f = s.seccompFilters().get(i);
+            filters.add(ordered("index", i, "parent", f.parent(), "log", (f.flags() & Seccomp.FILTER_FLAG_LOG) != 0,
+                    "instructions", f.instructions(), "program", bpf(f.program())));
+        }
+        m.put("seccompFilters", filters);
+        return m;
+    }
+
+    /** Each sock_filter as "code jt jf k" in hex, the way bpf_asm -c lists them. */
+    private static List<String> bpf(byte[] program) {
+        ByteBuffer b = ByteBuffer.wrap(program).order(ByteOrder.LITTLE_ENDIAN);
+        List<String> out = new java.util.ArrayList<>();
+        for (int off = 0; off + 8 <= program.length; off += 8) {
+            out.add(String.format("%04x %02x %02x %08x", b.getShort(off) & 0xffff, b.get(off + 2) & 0xff,
+                    b.get(off + 3) & 0xff, b.getInt(off + 4)));
+        }
+        return out;
+    }
+
+    private static final String[] SECCOMP_MODES = {"disabled", "strict", "filter"};
+
+    private static Map<String, Object> threadSecurity(ThreadSecurity s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("capInh", hex(s.capInh()));
+        m.put("capPrm", hex(s.capPrm()));
+        m.put("capEff", hex(s.capEff()));
+        m.put("capBnd", hex(s.capBnd()));
+        m.put("capAmb", hex(s.capAmb()));
+        m.put("securebits", hex(Integer.toUnsignedLong(s.securebits())));
+        m.put("noNewPrivs", s.noNewPrivs());
+        m.put("seccompMode", s.seccompMode() >= 0 && s.seccompMode() < SECCOMP_MODES.length
+                ? SECCOMP_MODES[s.seccompMode()] : Integer.toString(s.seccompMode()));
+        m.put("seccompFilter", s.seccompFilter()); // newest filter of the chain in the task's table, -1: none
         return m;
     }
 

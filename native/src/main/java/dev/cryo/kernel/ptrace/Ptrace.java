@@ -17,10 +17,11 @@ public final class Ptrace {
     public static final int CONT = 7, DETACH = 17, SYSCALL = 24, SETOPTIONS = 0x4200, GETEVENTMSG = 0x4201,
             GETSIGINFO = 0x4202, GETREGSET = 0x4204, SETREGSET = 0x4205, SEIZE = 0x4206, INTERRUPT = 0x4207,
             LISTEN = 0x4208, PEEKSIGINFO = 0x4209, GETSIGMASK = 0x420a, SETSIGMASK = 0x420b,
-            GET_RSEQ_CONFIGURATION = 0x420f;
+            SECCOMP_GET_FILTER = 0x420c, SECCOMP_GET_METADATA = 0x420d, GET_RSEQ_CONFIGURATION = 0x420f;
 
     public static final int O_TRACESYSGOOD = 1, O_TRACEFORK = 2, O_TRACEVFORK = 4, O_TRACECLONE = 8,
-            O_TRACEEXEC = 0x10, O_TRACEEXIT = 0x40, O_EXITKILL = 0x100000;
+            O_TRACEEXEC = 0x10, O_TRACEEXIT = 0x40, O_EXITKILL = 0x100000,
+            O_SUSPEND_SECCOMP = 0x200000;
 
     public static final int EVENT_FORK = 1, EVENT_VFORK = 2, EVENT_CLONE = 3, EVENT_EXEC = 4, EVENT_EXIT = 6,
             EVENT_STOP = 128;
@@ -47,6 +48,8 @@ public final class Ptrace {
             case GETSIGMASK -> "PTRACE_GETSIGMASK";
             case SETSIGMASK -> "PTRACE_SETSIGMASK";
             case GET_RSEQ_CONFIGURATION -> "PTRACE_GET_RSEQ_CONFIGURATION";
+            case SECCOMP_GET_FILTER -> "PTRACE_SECCOMP_GET_FILTER";
+            case SECCOMP_GET_METADATA -> "PTRACE_SECCOMP_GET_METADATA";
             default -> "ptrace request " + request;
         };
     }

@@ -240,6 +240,35 @@ public final class Tracer implements AutoCloseable {
         return new RseqConfig(rseqBuf.getLong(0), rseqBuf.getInt(8), rseqBuf.getInt(12), rseqBuf.getInt(16));
     }
 
+    /**
+     * The {@code index}-th seccomp filter of the thread counting back from its newest (0), as its
+     * sock_filter array; null past the oldest. Needs CAP_SYS_ADMIN.
+     */
+    public byte[] seccompFilter(int tid, int index) {
+        checkThread();
+        long n = Ptrace.tryRequest(Ptrace.SECCOMP_GET_FILTER, tid, index, 0);
+        if (n == -Errno.ENOENT) {
+            return null;
+        }
+        if (n < 0) {
+            throw new SyscallException("ptrace(PTRACE_SECCOMP_GET_FILTER, pid " + tid + ", filter " + index + ")",
+                    (int) -n);
+        }
+        Memory buf = new Memory(Math.max(1, n) * dev.cryo.kernel.Seccomp.INSN_SIZE);
+        long got = Ptrace.request(Ptrace.SECCOMP_GET_FILTER, tid, index, Sys.address(buf));
+        return buf.getByteArray(0, (int) got * dev.cryo.kernel.Seccomp.INSN_SIZE);
+    }
+
+    /** The flags the kernel reports for that filter (only SECCOMP_FILTER_FLAG_LOG is reported). */
+    public long seccompFilterFlags(int tid, int index) {
+        checkThread();
+        Memory md = new Memory(16);
+        md.setLong(0, index);
+        md.setLong(8, 0);
+        Ptrace.request(Ptrace.SECCOMP_GET_METADATA, tid, 16, Sys.address(md));
+        return md.getLong(8);
+    }
+
     public long getEventMessage(int tid) {
         checkThread();
         Ptrace.request(Ptrace.GETEVENTMSG, tid, 0, Sys.address(word));

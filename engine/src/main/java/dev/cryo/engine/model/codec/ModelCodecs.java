@@ -31,7 +31,10 @@ public final class ModelCodecs {
     static final int TIMER_FD_ID = 115;
     static final int EPOLL_ID = 116;
     static final int SIGNAL_FD_ID = 117;
-    // next free id: 114
+    static final int SECURITY_IMAGE_ID = 150;
+    static final int THREAD_SECURITY_ID = 151;
+    static final int SECCOMP_FILTER_ID = 152;
+    // next free id: 118 (security owns 150-159; next of those: 153)
 
     public static final RecordCodecs ALL = RecordCodecs.builder()
             .add(DumpInfoCodec.INSTANCE)
@@ -52,5 +55,8 @@ public final class ModelCodecs {
             .add(TimerFdCodec.INSTANCE)
             .add(EpollCodec.INSTANCE)
             .add(SignalFdCodec.INSTANCE)
+            .add(SecurityImageCodec.INSTANCE)
+            .add(ThreadSecurityCodec.INSTANCE)
+            .add(SeccompFilterCodec.INSTANCE)
             .build();
 }

@@ -33,4 +33,8 @@ public final class ModelLimits {
     public static final int PIPE_DATA = 16 << 20;
     /** sizeof(siginfo_t): PTRACE_PEEKSIGINFO hands out exactly this much per signal. */
     public static final int SIGINFO = 128;
+    /** A task's seccomp filters: MAX_INSNS_PER_PATH (32768 instructions) bounds a chain; per thread. */
+    public static final int SECCOMP_FILTERS = 1 << 16;
+    /** BPF_MAXINSNS sock_filter instructions of 8 bytes. */
+    public static final int SECCOMP_PROGRAM = 4096 * 8;
 }

@@ -31,6 +31,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         ModelFields.writeList(out, FdImageCodec.INSTANCE, t.fds(), ModelLimits.FDS, "TaskImage.fds");
         ModelFields.writeSiginfos(out, t.sharedPendingSignals(), ModelLimits.PENDING_SIGNALS,
                 "TaskImage.sharedPendingSignals");
+        RecordFields.writeRecord(out, SecurityImageCodec.INSTANCE, t.security());
     }
 
     public TaskImage read(Input in, int version) {
@@ -47,6 +48,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 ModelFields.readList(in, ThreadImageCodec.INSTANCE, ModelLimits.THREADS, "TaskImage.threads"),
                 ModelFields.readList(in, VmaImageCodec.INSTANCE, ModelLimits.VMAS, "TaskImage.vmas"),
                 ModelFields.readList(in, FdImageCodec.INSTANCE, ModelLimits.FDS, "TaskImage.fds"),
-                ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "TaskImage.sharedPendingSignals"));
+                ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "TaskImage.sharedPendingSignals"),
+                RecordFields.readRecord(in, SecurityImageCodec.INSTANCE));
     }
 }

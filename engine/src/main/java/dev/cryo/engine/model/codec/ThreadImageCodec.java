@@ -3,6 +3,7 @@ package dev.cryo.engine.model.codec;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.ThreadImage;
 
 public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
@@ -29,6 +30,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         ModelFields.writeSiginfos(out, t.pendingSignals(), ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals");
         ModelFields.writeText(out, t.name(), ModelLimits.TEXT, "ThreadImage.name");
         out.writeVarInt(t.pdeathSignal(), false);
+        RecordFields.writeRecord(out, ThreadSecurityCodec.INSTANCE, t.security());
     }
 
     public ThreadImage read(Input in, int version) {
@@ -38,6 +40,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 in.readLong(), in.readLong(), in.readVarInt(false), in.readInt(), in.readLong(), in.readLong(),
                 in.readLong(), in.readLong(), in.readVarInt(false), in.readLong(),
                 ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals"),
-                ModelFields.readText(in, ModelLimits.TEXT, "ThreadImage.name"), in.readVarInt(false));
+                ModelFields.readText(in, ModelLimits.TEXT, "ThreadImage.name"), in.readVarInt(false),
+                RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE));
     }
 }

@@ -29,7 +29,8 @@ class EventFdKindsCodecTest {
                 new FdImage(7, 02000002, 0, new FileDesc.Epoll(List.of(new FileDesc.Epoll.Watch(4, 0x19, 0x1234),
                         new FileDesc.Epoll.Watch(5, 0x80000001, -1L)))));
         TaskImage withFds = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
-                t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), t.vmas(), fds, t.sharedPendingSignals());
+                t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), t.vmas(), fds, t.sharedPendingSignals(),
+                t.security());
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
             w.commit();

@@ -58,7 +58,8 @@ class ModelCodecsTest {
                 a.creds(), a.rlimits(), a.sigactions(), a.mm(), List.of(new ThreadImage(t.tid(), regs, t.xstate(),
                 t.sigmask(), t.rseqAddress(), t.rseqLength(), t.rseqSignature(), t.robustListHead(),
                 t.robustListLength(), t.clearChildTid(), t.altStackSp(), t.altStackFlags(), t.altStackSize(),
-                t.pendingSignals(), t.name(), t.pdeathSignal()), a.threads().get(1)), a.vmas(), a.fds(), a.sharedPendingSignals());
+                t.pendingSignals(), t.name(), t.pdeathSignal(), t.security()), a.threads().get(1)), a.vmas(), a.fds(),
+                a.sharedPendingSignals(), a.security());
         AssertionError e = assertThrows(AssertionError.class, () -> assertModelEquals(a, b));
         assertTrue(e.getMessage().contains("threads[0].regs"), e.getMessage());
     }
@@ -94,7 +95,7 @@ class ModelCodecsTest {
     void aWrongSiginfoSizeIsRefusedOnWrite() throws IOException {
         ThreadImage t = ModelSamples.thread(7);
         ThreadImage bad = new ThreadImage(t.tid(), t.regs(), t.xstate(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                List.of(new byte[100]), "", 0);
+                List.of(new byte[100]), "", 0, t.security());
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, OPTIONS)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> w.writeRecord(bad));
             assertTrue(e.getMessage().contains("ThreadImage.pendingSignals: a siginfo has 100 bytes, not 128"),
@@ -106,7 +107,7 @@ class ModelCodecsTest {
     void anOversizedFieldIsRefusedOnWriteSoNoUnreadableImageIsMade() throws IOException {
         ThreadImage t = ModelSamples.thread(7);
         ThreadImage bad = new ThreadImage(t.tid(), t.regs(), new byte[ModelLimits.XSTATE + 1], 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 0, List.of(), "", 0);
+                0, 0, 0, List.of(), "", 0, t.security());
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, OPTIONS)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> w.writeRecord(bad));
             assertTrue(e.getMessage().contains("ThreadImage.xstate"), e.getMessage());

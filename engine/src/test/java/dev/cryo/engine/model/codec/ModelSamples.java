@@ -12,6 +12,10 @@ import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadSecurity;
+import dev.cryo.engine.model.SecurityImage;
+import dev.cryo.engine.model.SeccompFilter;
+import dev.cryo.kernel.Seccomp;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.VmaKind;
 import java.io.IOException;
@@ -47,7 +51,9 @@ final class ModelSamples {
         for (int i = 0; i < xstate.length; i++) xstate[i] = (byte) (i ^ tid);
         return new ThreadImage(tid, regs, xstate, 0x4000L | tid, 0x7f00_0000_1000L + tid, 32, 0x53053053,
                 0x7f00_0000_2000L + tid, 24, 0x7f00_0000_3000L + tid, 0x7f00_0010_0000L, 1, 0x2000,
-                List.of(siginfo(10, tid), siginfo(34, tid + 1)), "worker-" + tid, 9);
+                List.of(siginfo(10, tid), siginfo(34, tid + 1)), "worker-" + tid, 9,
+                new ThreadSecurity(0x1L, 0x3L | tid, 0x2L, 0x1ff_ffff_ffffL, 0x1L, 0x14, true, Seccomp.MODE_FILTER,
+                        tid % 2 == 0 ? 1 : 2));
     }
 
     static FileRef file(String path, long ino) {
@@ -80,7 +86,16 @@ final class ModelSamples {
                 new FdImage(6, 04001, 0, new FileDesc.Pipe(777, false, "/run/app.fifo", new byte[] {42})));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
-                List.of(siginfo(17, 3)));
+                List.of(siginfo(17, 3)), security());
+    }
+
+    /** A filter table with a shared first filter and one more filter on each branch. */
+    static SecurityImage security() {
+        byte[] allow = {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}; // ret SECCOMP_RET_ALLOW
+        byte[] eperm = {0x20, 0, 0, 0, 0, 0, 0, 0, 0x15, 0, 0, 1, 110, 0, 0, 0, 6, 0, 0, 0, 1, 0, 5, 0, 6, 0, 0, 0, 0, 0,
+                (byte) 0xff, 0x7f}; // getppid -> EPERM
+        return new SecurityImage(0, true, List.of(new SeccompFilter(-1, 0, allow),
+                new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)));
     }
 
     /** Deterministic page bytes for the golden image. */

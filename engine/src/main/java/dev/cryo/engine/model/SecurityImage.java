@@ -1,0 +1,31 @@
+package dev.cryo.engine.model;
+
+import java.util.List;
+
+/**
+ * Process-wide security state: the dumpable flag (PR_GET_DUMPABLE, kept by the mm), whether the
+ * process is a child subreaper, and the table of seccomp filters its threads use. Filters form a
+ * tree (a thread's chain runs from its newest filter through {@link SeccompFilter#parent()} to the
+ * oldest); threads that shared a chain point at the same entry.
+ */
+public record SecurityImage(int dumpable, boolean childSubreaper, List<SeccompFilter> seccompFilters) {
+    public SecurityImage {
+        seccompFilters = List.copyOf(seccompFilters);
+        for (int i = 0; i < seccompFilters.size(); i++) {
+            int parent = seccompFilters.get(i).parent();
+            if (parent < -1 || parent >= i) {
+                throw new IllegalArgumentException("seccomp filter " + i + " has parent " + parent
+                        + ": a parent must come before its child");
+            }
+        }
+    }
+
+    /** The chain ending at {@code newest}, oldest filter first (the order they were installed in). */
+    public List<Integer> chain(int newest) {
+        java.util.ArrayList<Integer> out = new java.util.ArrayList<>();
+        for (int i = newest; i >= 0; i = seccompFilters.get(i).parent()) {
+            out.add(0, i);
+        }
+        return out;
+    }
+}

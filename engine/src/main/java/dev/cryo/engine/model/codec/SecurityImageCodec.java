@@ -1,0 +1,27 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.SecurityImage;
+
+public final class SecurityImageCodec implements RecordCodec<SecurityImage> {
+    public static final SecurityImageCodec INSTANCE = new SecurityImageCodec();
+
+    public Class<SecurityImage> type() { return SecurityImage.class; }
+    public int id() { return ModelCodecs.SECURITY_IMAGE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, SecurityImage s) {
+        out.writeVarInt(s.dumpable(), true);
+        out.writeBoolean(s.childSubreaper());
+        ModelFields.writeList(out, SeccompFilterCodec.INSTANCE, s.seccompFilters(), ModelLimits.SECCOMP_FILTERS,
+                "SecurityImage.seccompFilters");
+    }
+
+    public SecurityImage read(Input in, int version) {
+        return new SecurityImage(in.readVarInt(true), in.readBoolean(),
+                ModelFields.readList(in, SeccompFilterCodec.INSTANCE, ModelLimits.SECCOMP_FILTERS,
+                        "SecurityImage.seccompFilters"));
+    }
+}

@@ -1,0 +1,25 @@
+package dev.cryo.kernel;
+
+/** prctl(2) options and the capability/securebits constants cryo reads and restores. */
+public final class Prctl {
+    private Prctl() {}
+
+    public static final int PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_GET_DUMPABLE = 3, PR_SET_DUMPABLE = 4,
+            PR_SET_NAME = 15, PR_GET_SECCOMP = 21, PR_SET_SECCOMP = 22, PR_CAPBSET_DROP = 24,
+            PR_GET_SECUREBITS = 27, PR_SET_SECUREBITS = 28, PR_SET_MM = 35, PR_SET_CHILD_SUBREAPER = 36,
+            PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_TID_ADDRESS = 40, PR_CAP_AMBIENT = 47;
+
+    public static final int PR_CAP_AMBIENT_RAISE = 2;
+
+    /** securebits: SECURE_NO_SETUID_FIXUP keeps the capability sets across a uid change. */
+    public static final int SECBIT_NO_SETUID_FIXUP = 1 << 2;
+
+    /** capset(2) header version taking two 32-bit words per set. */
+    public static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+    /** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+    public static int capLastCap() {
+        String text = dev.cryo.kernel.proc.ProcFs.text("/proc/sys/kernel/cap_last_cap").trim();
+        return Integer.parseInt(text);
+    }
+}
