@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The {@code cryo} command line: CRIU-like verbs on top of the same code the library exposes. */
-@Command(name = "cryo", mixinStandardHelpOptions = true, version = "cryo 0.1.0",
+@Command(name = "cryo", mixinStandardHelpOptions = true, versionProvider = CryoCli.Version.class,
         description = "Checkpoint/restore for Linux process trees.",
         subcommands = {CommandLine.HelpCommand.class})
 public final class CryoCli implements Runnable {
@@ -62,15 +62,38 @@ public final class CryoCli implements Runnable {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
-    public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        CryoCli top = new CryoCli();
+    /** {@code cryo --version}: the build and the image format versions it reads and writes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String reads = java.util.Arrays.stream(dev.cryo.engine.CryoVersion.READS).mapToObj(Integer::toString)
+                    .collect(java.util.stream.Collectors.joining(", "));
+            return new String[] {
+                    "cryo " + dev.cryo.engine.CryoVersion.VERSION,
+                    "image format: writes version " + dev.cryo.engine.image.ImageFormat.FORMAT_VERSION
+                            + ", reads version " + reads,
+                    "java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")"};
+        }
+    }
+
+    /**
+     * The whole command tree, as run and as documented: the man pages and shell completion are
+     * generated from this same model ({@link CliDocs}), so they cannot drift from the commands.
+     */
+    static CommandLine commandLine(CryoCli top, PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(top);
         cl.addSubcommand(new CheckCommand(out));
         cl.addSubcommand(new DumpCommand(out, err));
         cl.addSubcommand(new ShowCommand(out));
         cl.addSubcommand(new RestoreCommand(out, err));
         cl.addSubcommand(new DemoCommand(out, err));
+        return cl;
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CryoCli top = new CryoCli();
+        CommandLine cl = commandLine(top, out, err);
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {

@@ -206,7 +206,7 @@ public final class DumpSupervisor {
         } catch (java.io.IOException e) {
             host = "unknown";
         }
-        return new DumpInfo("0.1.0", System.currentTimeMillis(), host, System.getProperty("os.version"),
+        return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), host, System.getProperty("os.version"),
                 request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
     }
 
