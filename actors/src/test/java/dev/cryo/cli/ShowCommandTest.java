@@ -9,7 +9,9 @@ import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.CharDeviceHandler;
+import dev.cryo.engine.files.PipeHandler;
+import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
@@ -84,9 +86,9 @@ class ShowCommandTest {
                 List.of(new VmaImage(0x400000, 0x402000, 5, VmaImage.MAP_PRIVATE, 0, VmaKind.FILE_PRIVATE, exe, 0, 0),
                         new VmaImage(0x7ffd00000000L, 0x7ffd00010000L, 3, VmaImage.MAP_PRIVATE, 0, VmaKind.STACK,
                                 null, 2, 14)),
-                List.of(new FdImage(0, 02, 0, new FileDesc.CharDevice("/dev/null", 0x103, false)),
-                        new FdImage(3, 0, 0, new FileDesc.Pipe(999, true, "", new byte[] {1, 2, 3})),
-                        new FdImage(4, 02000001, 17, new FileDesc.RegularFile(exe))),
+                List.of(new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/null", 0x103, false)),
+                        new FdImage(3, 0, 0, new PipeHandler.Pipe(999, true, "", new byte[] {1, 2, 3})),
+                        new FdImage(4, 02000001, 17, new RegularFileHandler.RegularFile(exe))),
                 List.of(), new SecurityImage(1, false, List.of()));
         try (ImageWriter w = ImageWriter.create(dir, dev.cryo.engine.model.codec.ModelCodecs.ALL,
                 ImageOptions.defaults().withFsync(false))) {

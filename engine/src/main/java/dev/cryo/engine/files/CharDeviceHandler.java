@@ -1,29 +1,47 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.model.codec.ModelLimits;
 
 import java.io.IOException;
+import java.util.Map;
+
+import static dev.cryo.engine.show.ShowFormat.hex;
 
 /**
  * Character devices: /dev/null, /dev/zero, /dev/urandom and the like are reopened by path;
  * a terminal only with --shell-job (the restored process then uses the terminal cryo runs on).
  */
-public final class CharDeviceHandler implements FdHandler {
+public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.CharDevice> {
+    public static final int TAG = 3, RECORD_ID = 113;
+
+    /** /dev/null, /dev/zero, a terminal (restored only with --shell-job), ... */
+    public record CharDevice(String path, long rdev, boolean tty) implements FileDesc {}
+
+    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 1, (out, c) -> {
+        ModelFields.writeText(out, c.path(), ModelLimits.PATH, "CharDevice.path");
+        out.writeLong(c.rdev());
+        out.writeBoolean(c.tty());
+    }, (in, version) -> new CharDevice(ModelFields.readText(in, ModelLimits.PATH, "CharDevice.path"), in.readLong(),
+            in.readBoolean()));
+
     @Override
     public String kind() {
         return "character device";
     }
 
     @Override
-    public Class<? extends FileDesc> record() {
-        return FileDesc.CharDevice.class;
+    public int tag() {
+        return TAG;
     }
 
     @Override
-    public long restore(FdImage fd, RestoreContext ctx) {
-        return ctx.open(((FileDesc.CharDevice) fd.desc()).path(), FdHandlers.openFlags(fd));
+    public RecordCodec<CharDevice> codec() {
+        return CODEC;
     }
 
     @Override
@@ -32,14 +50,27 @@ public final class CharDeviceHandler implements FdHandler {
     }
 
     @Override
-    public FileDesc dump(FdProbe fd, DumpContext ctx) throws IOException {
+    public CharDevice dump(FdProbe fd, DumpContext ctx) throws IOException {
         long rdev = FileIdentity.rdev(fd.procPath());
         boolean tty = isTty(rdev);
         if (tty && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
-        return new FileDesc.CharDevice(fd.target(), rdev, tty);
+        return new CharDevice(fd.target(), rdev, tty);
+    }
+
+    @Override
+    public long restore(FdImage fd, CharDevice c, RestoreContext ctx) {
+        return ctx.open(c.path(), FdHandlers.openFlags(fd));
+    }
+
+    @Override
+    public void show(CharDevice c, Map<String, Object> m) {
+        m.put("kind", "chardev");
+        m.put("path", c.path());
+        m.put("rdev", hex(c.rdev()));
+        m.put("tty", c.tty());
     }
 
     /** Major 4 (tty/ttyS), 5 (tty, console, ptmx) and 136-143 (pts). */

@@ -1,11 +1,26 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.SyscallNr;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
 
 /** eventfd: the counter and the semaphore mode come from fdinfo; restore makes a new one with them. */
-public final class EventFdHandler implements FdHandler {
+public final class EventFdHandler implements FdHandler<EventFdHandler.EventFd> {
+    public static final int TAG = 4, RECORD_ID = 114;
     private static final int EVENTFD2 = 290, EFD_SEMAPHORE = 1;
+
+    /** An eventfd: its counter and whether it counts as a semaphore (EFD_SEMAPHORE). */
+    public record EventFd(long count, boolean semaphore) implements FileDesc {}
+
+    static final RecordCodec<EventFd> CODEC = RecordCodec.of(EventFd.class, RECORD_ID, 1, (out, e) -> {
+        out.writeLong(e.count());
+        out.writeBoolean(e.semaphore());
+    }, (in, version) -> new EventFd(in.readLong(), in.readBoolean()));
 
     @Override
     public String kind() {
@@ -13,8 +28,13 @@ public final class EventFdHandler implements FdHandler {
     }
 
     @Override
-    public Class<? extends FileDesc> record() {
-        return FileDesc.EventFd.class;
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<EventFd> codec() {
+        return CODEC;
     }
 
     @Override
@@ -23,26 +43,31 @@ public final class EventFdHandler implements FdHandler {
     }
 
     @Override
-    public FileDesc dump(FdProbe fd, DumpContext ctx) {
+    public EventFd dump(FdProbe fd, DumpContext ctx) {
         ctx.requireUnshared(fd, kind());
         long count = Long.parseUnsignedLong(fd.info().value("eventfd-count").orElseThrow(
                 () -> new IllegalStateException(fd.where() + ": fdinfo has no eventfd-count")).trim(), 16);
         boolean semaphore = fd.info().value("eventfd-semaphore").map(v -> v.trim().equals("1")).orElse(false);
-        return new FileDesc.EventFd(count, semaphore);
+        return new EventFd(count, semaphore);
     }
 
     @Override
-    public long restore(FdImage fd, RestoreContext ctx) {
-        FileDesc.EventFd e = (FileDesc.EventFd) fd.desc();
+    public long restore(FdImage fd, EventFd e, RestoreContext ctx) {
         int flags = fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC) | (e.semaphore() ? EFD_SEMAPHORE : 0);
         if (e.count() > 0xffffffffL) {
             // eventfd2 takes an unsigned int; add the rest with a write, as a program would
             long r = ctx.call("eventfd2", EVENTFD2, 0, flags);
-            long buf = ctx.put(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                    .putLong(e.count()).array());
-            ctx.call("write(eventfd)", dev.cryo.kernel.SyscallNr.WRITE, r, buf, 8);
+            long buf = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(e.count()).array());
+            ctx.call("write(eventfd)", SyscallNr.WRITE, r, buf, 8);
             return r;
         }
         return ctx.call("eventfd2", EVENTFD2, e.count(), flags);
+    }
+
+    @Override
+    public void show(EventFd e, Map<String, Object> m) {
+        m.put("kind", "eventfd");
+        m.put("count", e.count());
+        m.put("semaphore", e.semaphore());
     }
 }

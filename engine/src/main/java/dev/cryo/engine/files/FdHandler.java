@@ -1,30 +1,46 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 
 import java.io.IOException;
+import java.util.Map;
 
 /**
- * One kind of kernel object behind a file descriptor, with its dump half and its restore half;
- * {@link FdHandlers} lists them all in one table.
+ * One kind of kernel object behind a file descriptor: its image record {@code D} (declared in
+ * the handler class), the record's versioned codec and persisted kind tag, the dump half, the
+ * restore half and the {@code cryo show} rendering. {@link FdHandlers} lists them all in one table.
+ *
+ * <p>Persisted numbers: {@link #tag()} is written before every record of this kind and
+ * {@link #codec()}'s id registers the record in the image registry; both are never reused (see
+ * the id ranges in {@code ModelCodecs}). The codec's version starts at 1.
  */
-public interface FdHandler {
+public interface FdHandler<D extends FileDesc> {
     /** Human name of the kind, used in messages ("pipe", "regular file"). */
     String kind();
 
-    /** The image record this handler writes and reads back. */
-    Class<? extends FileDesc> record();
+    /** The fd-kind tag that precedes this kind's record in an FdImage. */
+    int tag();
+
+    /** The versioned codec of this kind's record; {@code codec().type()} is the record class. */
+    RecordCodec<D> codec();
 
     boolean handles(FdProbe fd) throws IOException;
 
-    FileDesc dump(FdProbe fd, DumpContext ctx) throws IOException;
+    D dump(FdProbe fd, DumpContext ctx) throws IOException;
 
     /**
      * Recreates the object inside the task being restored (by injected syscalls) and returns the
      * fd number it got there; the caller moves it to its dumped number.
      */
-    long restore(FdImage fd, RestoreContext ctx);
+    long restore(FdImage fd, D desc, RestoreContext ctx);
+
+    /**
+     * The record's fields for {@code cryo show}, starting with {@code "kind"}; they follow the
+     * fd's number, flags and position.
+     */
+    void show(D desc, Map<String, Object> out);
 
     /** Objects that refer to other fds of the task (epoll) are restored after all the others. */
     default boolean restoresLast() {

@@ -1,6 +1,7 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.Pid;
@@ -9,13 +10,20 @@ import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
-/** The table of fd kinds cryo handles. Adding a kind = one handler class and one line here. */
+/**
+ * The table of fd kinds cryo handles. Adding a kind = one handler class (record, codec, tag, dump,
+ * restore, show) and one line here. Dump asks the handlers in this order, so a handler that
+ * claims a subset of another's fds (a FIFO is also a path) comes first.
+ */
 public final class FdHandlers {
     private FdHandlers() {}
 
-    public static final List<FdHandler> ALL = List.of(
+    public static final List<FdHandler<?>> ALL = List.of(
             new PipeHandler(),
             new CharDeviceHandler(),
             new RegularFileHandler(),
@@ -23,6 +31,23 @@ public final class FdHandlers {
             new TimerFdHandler(),
             new SignalFdHandler(),
             new EpollHandler());
+
+    private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();
+    private static final Map<Class<?>, FdHandler<?>> BY_RECORD = new HashMap<>();
+
+    static {
+        for (FdHandler<?> h : ALL) {
+            FdHandler<?> clash = BY_TAG.put(h.tag(), h);
+            if (clash != null) {
+                throw new IllegalStateException(h.getClass().getName() + ": fd kind tag " + h.tag()
+                        + " already used by " + clash.getClass().getName());
+            }
+            if (BY_RECORD.put(h.codec().type(), h) != null) {
+                throw new IllegalStateException(h.getClass().getName() + ": record "
+                        + h.codec().type().getName() + " has two handlers");
+            }
+        }
+    }
 
     private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
     static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
@@ -32,14 +57,36 @@ public final class FdHandlers {
         return fd.flags() & ~(O_CREAT | O_TRUNC | O_EXCL);
     }
 
-    /** The handler that wrote a record, for its restore half. */
-    public static FdHandler of(FileDesc d) {
-        for (FdHandler h : ALL) {
-            if (h.record().isInstance(d)) {
-                return h;
-            }
+    /** The handler of a record, for its restore half, codec and rendering. */
+    @SuppressWarnings("unchecked")
+    public static <D extends FileDesc> FdHandler<D> of(D d) {
+        FdHandler<?> h = BY_RECORD.get(d.getClass());
+        if (h == null) {
+            throw new IllegalStateException("no fd handler for " + d.getClass().getName());
         }
-        throw new IllegalStateException("no handler restores " + d.getClass().getSimpleName());
+        return (FdHandler<D>) h;
+    }
+
+    /** The handler that wrote records with this tag, or null if this build knows none. */
+    public static FdHandler<?> byTag(int tag) {
+        return BY_TAG.get(tag);
+    }
+
+    /** The codecs of every fd record, for the image registry. */
+    public static List<RecordCodec<?>> codecs() {
+        return ALL.stream().<RecordCodec<?>>map(FdHandler::codec).toList();
+    }
+
+    /** Restores one fd through its kind's handler; returns the fd number it got in the task. */
+    public static long restore(FdImage fd, FdHandler.RestoreContext ctx) {
+        return of(fd.desc()).restore(fd, fd.desc(), ctx);
+    }
+
+    /** The record's {@code cryo show} fields. */
+    public static Map<String, Object> show(FileDesc d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        of(d).show(d, m);
+        return m;
     }
 
     /** Dumps every fd of a frozen task, or fails naming the first fd cryo cannot carry. */
@@ -56,7 +103,7 @@ public final class FdHandlers {
 
     private static FileDesc dump(FdProbe probe, FdHandler.DumpContext ctx) {
         try {
-            for (FdHandler h : ALL) {
+            for (FdHandler<?> h : ALL) {
                 if (h.handles(probe)) {
                     return h.dump(probe, ctx);
                 }

@@ -1,18 +1,39 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.kernel.PipePeek;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.Map;
 
 /**
  * Pipes and FIFOs. Both ends are identified by the pipe inode so restore can join them again;
  * the unread bytes are peeked (not consumed) and carried by the first end this dump meets.
  */
-public final class PipeHandler implements FdHandler {
+public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
+    public static final int TAG = 2, RECORD_ID = 112;
     private static final int O_ACCMODE = 3, O_RDONLY = 0;
+
+    /**
+     * One end of a pipe or FIFO; ends sharing {@code pipeId} (the pipe inode) are joined again.
+     * The bytes sitting in the pipe are carried once, by the first end dumped ({@code data} empty
+     * elsewhere). {@code fifoPath} is empty for anonymous pipes.
+     */
+    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data) implements FileDesc {}
+
+    static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 1, (out, p) -> {
+        out.writeLong(p.pipeId());
+        out.writeBoolean(p.readEnd());
+        ModelFields.writeText(out, p.fifoPath(), ModelLimits.PATH, "Pipe.fifoPath");
+        ModelFields.writeBytes(out, p.data(), ModelLimits.PIPE_DATA, "Pipe.data");
+    }, (in, version) -> new Pipe(in.readLong(), in.readBoolean(),
+            ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
+            ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data")));
 
     @Override
     public String kind() {
@@ -20,16 +41,13 @@ public final class PipeHandler implements FdHandler {
     }
 
     @Override
-    public Class<? extends FileDesc> record() {
-        return FileDesc.Pipe.class;
+    public int tag() {
+        return TAG;
     }
 
-    /** Anonymous pipes open cryo's own end of the rejoined pipe; FIFOs their path (cryo holds them open). */
     @Override
-    public long restore(FdImage fd, RestoreContext ctx) {
-        FileDesc.Pipe p = (FileDesc.Pipe) fd.desc();
-        return ctx.open(p.fifoPath().isEmpty() ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
-                FdHandlers.openFlags(fd));
+    public RecordCodec<Pipe> codec() {
+        return CODEC;
     }
 
     @Override
@@ -38,13 +56,29 @@ public final class PipeHandler implements FdHandler {
     }
 
     @Override
-    public FileDesc dump(FdProbe fd, DumpContext ctx) throws IOException {
+    public Pipe dump(FdProbe fd, DumpContext ctx) throws IOException {
         boolean anonymous = fd.target().startsWith("pipe:[");
         long id = anonymous
                 ? Long.parseLong(fd.target().substring(6, fd.target().length() - 1))
                 : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
         byte[] data = ctx.claimPipeData(id) ? PipePeek.peek(fd.procPath().toString()) : new byte[0];
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
-        return new FileDesc.Pipe(id, readEnd, anonymous ? "" : fd.target(), data);
+        return new Pipe(id, readEnd, anonymous ? "" : fd.target(), data);
+    }
+
+    /** Anonymous pipes open cryo's own end of the rejoined pipe; FIFOs their path (cryo holds them open). */
+    @Override
+    public long restore(FdImage fd, Pipe p, RestoreContext ctx) {
+        return ctx.open(p.fifoPath().isEmpty() ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
+                FdHandlers.openFlags(fd));
+    }
+
+    @Override
+    public void show(Pipe p, Map<String, Object> m) {
+        m.put("kind", "pipe");
+        m.put("pipeId", p.pipeId());
+        m.put("readEnd", p.readEnd());
+        m.put("fifoPath", p.fifoPath());
+        m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
     }
 }

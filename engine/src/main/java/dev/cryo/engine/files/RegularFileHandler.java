@@ -1,32 +1,45 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.codec.FileRefCodec;
+import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.Map;
+
+import static dev.cryo.engine.show.ShowFormat.hex;
+import static dev.cryo.engine.show.ShowFormat.octal;
 
 /** Regular files and directories: reopened by path at restore, after their identity is checked. */
-public final class RegularFileHandler implements FdHandler {
+public final class RegularFileHandler implements FdHandler<RegularFileHandler.RegularFile> {
+    public static final int TAG = 1, RECORD_ID = 111;
+
+    /** A regular file or directory, reopened by path after its identity is checked. */
+    public record RegularFile(FileRef file) implements FileDesc {}
+
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 1,
+            (out, f) -> RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file()),
+            (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE)));
+
     @Override
     public String kind() {
         return "regular file";
     }
 
     @Override
-    public Class<? extends FileDesc> record() {
-        return FileDesc.RegularFile.class;
+    public int tag() {
+        return TAG;
     }
 
     @Override
-    public long restore(FdImage fd, RestoreContext ctx) {
-        FileDesc.RegularFile f = (FileDesc.RegularFile) fd.desc();
-        long tmp = ctx.open(f.file().path(), FdHandlers.openFlags(fd));
-        if (fd.position() != 0) {
-            ctx.call("lseek", dev.cryo.kernel.SyscallNr.LSEEK, tmp, fd.position(), 0);
-        }
-        return tmp;
+    public RecordCodec<RegularFile> codec() {
+        return CODEC;
     }
 
     @Override
@@ -35,10 +48,29 @@ public final class RegularFileHandler implements FdHandler {
     }
 
     @Override
-    public FileDesc dump(FdProbe fd, DumpContext ctx) throws IOException {
+    public RegularFile dump(FdProbe fd, DumpContext ctx) throws IOException {
         if (fd.target().endsWith(" (deleted)")) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new FileDesc.RegularFile(FileIdentity.of(fd.target(), fd.procPath()));
+        return new RegularFile(FileIdentity.of(fd.target(), fd.procPath()));
+    }
+
+    @Override
+    public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
+        long tmp = ctx.open(f.file().path(), FdHandlers.openFlags(fd));
+        if (fd.position() != 0) {
+            ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
+        }
+        return tmp;
+    }
+
+    @Override
+    public void show(RegularFile r, Map<String, Object> m) {
+        m.put("kind", "file");
+        m.put("path", r.file().path());
+        m.put("dev", hex(r.file().dev()));
+        m.put("ino", r.file().ino());
+        m.put("size", r.file().size());
+        m.put("mode", octal(r.file().mode()));
     }
 }

@@ -1,10 +1,13 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.SyscallNr;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -13,10 +16,28 @@ import java.util.regex.Pattern;
  * timer with the time that was left (relative) and puts the unread expirations back with
  * TFD_IOC_SET_TICKS.
  */
-public final class TimerFdHandler implements FdHandler {
+public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
+    public static final int TAG = 5, RECORD_ID = 115;
     private static final int TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286;
     private static final long TFD_IOC_SET_TICKS = 0x40085400L;
     private static final Pattern PAIR = Pattern.compile("\\(\\s*(\\d+),\\s*(\\d+)\\)");
+
+    /**
+     * A timerfd: its clock, expirations not read yet, the time left to the next expiry and the
+     * period (relative, as /proc gives them; zero value = disarmed).
+     */
+    public record TimerFd(int clockId, long ticks, long valueSec, long valueNsec, long intervalSec, long intervalNsec)
+            implements FileDesc {}
+
+    static final RecordCodec<TimerFd> CODEC = RecordCodec.of(TimerFd.class, RECORD_ID, 1, (out, t) -> {
+        out.writeVarInt(t.clockId(), true);
+        out.writeLong(t.ticks());
+        out.writeLong(t.valueSec());
+        out.writeLong(t.valueNsec());
+        out.writeLong(t.intervalSec());
+        out.writeLong(t.intervalNsec());
+    }, (in, version) -> new TimerFd(in.readVarInt(true), in.readLong(), in.readLong(), in.readLong(), in.readLong(),
+            in.readLong()));
 
     @Override
     public String kind() {
@@ -24,8 +45,13 @@ public final class TimerFdHandler implements FdHandler {
     }
 
     @Override
-    public Class<? extends FileDesc> record() {
-        return FileDesc.TimerFd.class;
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<TimerFd> codec() {
+        return CODEC;
     }
 
     @Override
@@ -34,11 +60,11 @@ public final class TimerFdHandler implements FdHandler {
     }
 
     @Override
-    public FileDesc dump(FdProbe fd, DumpContext ctx) {
+    public TimerFd dump(FdProbe fd, DumpContext ctx) {
         ctx.requireUnshared(fd, kind());
         long[] value = pair(fd, "it_value");
         long[] interval = pair(fd, "it_interval");
-        return new FileDesc.TimerFd(Integer.parseInt(field(fd, "clockid")), Long.parseUnsignedLong(field(fd, "ticks")),
+        return new TimerFd(Integer.parseInt(field(fd, "clockid")), Long.parseUnsignedLong(field(fd, "ticks")),
                 value[0], value[1], interval[0], interval[1]);
     }
 
@@ -56,8 +82,7 @@ public final class TimerFdHandler implements FdHandler {
     }
 
     @Override
-    public long restore(FdImage fd, RestoreContext ctx) {
-        FileDesc.TimerFd t = (FileDesc.TimerFd) fd.desc();
+    public long restore(FdImage fd, TimerFd t, RestoreContext ctx) {
         long tfd = ctx.call("timerfd_create", TIMERFD_CREATE, t.clockId(),
                 fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC));
         // a periodic timer that has just expired shows no time left (its next expiry is set when
@@ -72,8 +97,17 @@ public final class TimerFdHandler implements FdHandler {
         }
         if (t.ticks() > 0) {
             long ticks = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
-            ctx.call("ioctl(TFD_IOC_SET_TICKS)", dev.cryo.kernel.SyscallNr.IOCTL, tfd, TFD_IOC_SET_TICKS, ticks);
+            ctx.call("ioctl(TFD_IOC_SET_TICKS)", SyscallNr.IOCTL, tfd, TFD_IOC_SET_TICKS, ticks);
         }
         return tfd;
+    }
+
+    @Override
+    public void show(TimerFd t, Map<String, Object> m) {
+        m.put("kind", "timerfd");
+        m.put("clockId", t.clockId());
+        m.put("ticks", t.ticks());
+        m.put("value", t.valueSec() + "." + String.format("%09d", t.valueNsec()));
+        m.put("interval", t.intervalSec() + "." + String.format("%09d", t.intervalNsec()));
     }
 }

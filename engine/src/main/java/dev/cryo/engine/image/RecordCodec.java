@@ -3,6 +3,8 @@ package dev.cryo.engine.image;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 
+import java.util.function.BiConsumer;
+
 /**
  * Hand-written, versioned encoding of one persisted record type. Adding a record type means
  * writing one codec and adding one line to the registry list (see {@link RecordCodecs}).
@@ -29,4 +31,20 @@ public interface RecordCodec<T> {
 
     /** Reads the fields of a record written at {@code version} (1..{@link #version()}). */
     T read(Input in, int version);
+
+    /** Reads the fields of one version of a record. */
+    interface Reader<T> {
+        T read(Input in, int version);
+    }
+
+    /** A codec from two functions, for small records declared next to their handler. */
+    static <T> RecordCodec<T> of(Class<T> type, int id, int version, BiConsumer<Output, T> writer, Reader<T> reader) {
+        return new RecordCodec<>() {
+            public Class<T> type() { return type; }
+            public int id() { return id; }
+            public int version() { return version; }
+            public void write(Output out, T value) { writer.accept(out, value); }
+            public T read(Input in, int v) { return reader.read(in, v); }
+        };
+    }
 }

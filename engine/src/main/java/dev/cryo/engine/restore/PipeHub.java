@@ -1,7 +1,7 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.PipeHandler;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.kernel.LocalPipe;
 
@@ -18,11 +18,11 @@ public final class PipeHub implements AutoCloseable {
     private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
 
     public static PipeHub of(List<TaskImage> tasks) {
-        Map<Long, FileDesc.Pipe> withData = new LinkedHashMap<>();
+        Map<Long, PipeHandler.Pipe> withData = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : t.fds()) {
-                if (fd.desc() instanceof FileDesc.Pipe p) {
-                    FileDesc.Pipe have = withData.get(p.pipeId());
+                if (fd.desc() instanceof PipeHandler.Pipe p) {
+                    PipeHandler.Pipe have = withData.get(p.pipeId());
                     if (have == null || have.data().length == 0) {
                         withData.put(p.pipeId(), p);
                     }

@@ -2,7 +2,7 @@ package dev.cryo.engine.restore;
 
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaImage;
@@ -39,7 +39,7 @@ public final class RestoreValidator {
                 }
             }
             for (FdImage fd : t.fds()) {
-                if (fd.desc() instanceof FileDesc.RegularFile f) {
+                if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
                     checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file());
                 }
             }

@@ -1,9 +1,9 @@
 package dev.cryo.engine.show;
 
+import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
 import dev.cryo.engine.model.SeccompFilter;
@@ -201,43 +201,7 @@ final class TaskJson {
         m.put("fd", f.fd());
         m.put("flags", octal(f.flags()));
         m.put("position", f.position());
-        FileDesc d = f.desc();
-        if (d instanceof FileDesc.RegularFile r) {
-            m.put("kind", "file");
-            m.put("path", r.file().path());
-            m.put("dev", hex(r.file().dev()));
-            m.put("ino", r.file().ino());
-            m.put("size", r.file().size());
-            m.put("mode", octal(r.file().mode()));
-        } else if (d instanceof FileDesc.Pipe p) {
-            m.put("kind", "pipe");
-            m.put("pipeId", p.pipeId());
-            m.put("readEnd", p.readEnd());
-            m.put("fifoPath", p.fifoPath());
-            m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
-        } else if (d instanceof FileDesc.CharDevice c) {
-            m.put("kind", "chardev");
-            m.put("path", c.path());
-            m.put("rdev", hex(c.rdev()));
-            m.put("tty", c.tty());
-        } else if (d instanceof FileDesc.EventFd e) {
-            m.put("kind", "eventfd");
-            m.put("count", e.count());
-            m.put("semaphore", e.semaphore());
-        } else if (d instanceof FileDesc.TimerFd t) {
-            m.put("kind", "timerfd");
-            m.put("clockId", t.clockId());
-            m.put("ticks", t.ticks());
-            m.put("value", t.valueSec() + "." + String.format("%09d", t.valueNsec()));
-            m.put("interval", t.intervalSec() + "." + String.format("%09d", t.intervalNsec()));
-        } else if (d instanceof FileDesc.SignalFd sf) {
-            m.put("kind", "signalfd");
-            m.put("mask", hex(sf.mask()));
-        } else if (d instanceof FileDesc.Epoll e) {
-            m.put("kind", "epoll");
-            m.put("watches", e.watches().stream().map(w -> Map.of("fd", w.fd(), "events", hex(w.events()),
-                    "data", hex(w.data()))).toList());
-        }
+        m.putAll(FdHandlers.show(f.desc()));
         return m;
     }
 
@@ -260,16 +224,14 @@ final class TaskJson {
 
     /** Map.of has no stable order; printed JSON should. */
     private static Map<String, Object> ordered(Object... keysAndValues) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
-        return m;
+        return ShowFormat.ordered(keysAndValues);
     }
 
     static String hex(long v) {
-        return "0x" + Long.toHexString(v);
+        return ShowFormat.hex(v);
     }
 
     static String octal(int v) {
-        return "0" + Integer.toOctalString(v);
+        return ShowFormat.octal(v);
     }
 }

@@ -1,7 +1,7 @@
 package dev.cryo.engine.dump;
 
 import dev.cryo.engine.files.FdHandler;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaKind;
 import dev.cryo.kernel.Pid;
@@ -75,7 +75,7 @@ class TaskCollectorTest {
             assertEquals(64 - 2, t.sigactions().size());
             assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == VmaKind.VDSO));
             assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == VmaKind.STACK));
-            assertTrue(t.fds().stream().anyMatch(f -> f.fd() == 1 && f.desc() instanceof FileDesc.RegularFile));
+            assertTrue(t.fds().stream().anyMatch(f -> f.fd() == 1 && f.desc() instanceof RegularFileHandler.RegularFile));
             assertTrue(snap.memory().runs().size() > 0);
             assertTrue(snap.memory().runs().stream().noneMatch(r -> t.vmas().get(r.vmaIndex()).kind().isVdsoBlock()));
             // it keeps running after release

@@ -1,5 +1,6 @@
 package dev.cryo.engine.model.codec;
 
+import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.image.RecordCodecs;
 
 /**
@@ -24,19 +25,15 @@ public final class ModelCodecs {
     static final int FILE_REF_ID = 108;
     static final int VMA_IMAGE_ID = 109;
     static final int FD_IMAGE_ID = 110;
-    static final int REGULAR_FILE_ID = 111;
-    static final int PIPE_ID = 112;
-    static final int CHAR_DEVICE_ID = 113;
-    static final int EVENT_FD_ID = 114;
-    static final int TIMER_FD_ID = 115;
-    static final int EPOLL_ID = 116;
-    static final int SIGNAL_FD_ID = 117;
+    // 111-117: the fd kinds' records; each id lives with its handler (dev.cryo.engine.files)
     static final int SECURITY_IMAGE_ID = 150;
     static final int THREAD_SECURITY_ID = 151;
     static final int SECCOMP_FILTER_ID = 152;
-    // next free id: 118 (security owns 150-159; next of those: 153)
+    // Ranges for this session's additions (PROTOCOL.md): fd kinds 118-139 (tags 8-29), timers 140-149,
+    // security 150-159 (next: 153), zombies 160-169, memory 170-189 (tags 30-39), sockets 190-219
+    // (tags 40-59), cluster 220-239, comparator 240-249.
 
-    public static final RecordCodecs ALL = RecordCodecs.builder()
+    public static final RecordCodecs ALL = withFdKinds(RecordCodecs.builder()
             .add(DumpInfoCodec.INSTANCE)
             .add(TaskImageCodec.INSTANCE)
             .add(TaskIdsCodec.INSTANCE)
@@ -48,15 +45,14 @@ public final class ModelCodecs {
             .add(FileRefCodec.INSTANCE)
             .add(VmaImageCodec.INSTANCE)
             .add(FdImageCodec.INSTANCE)
-            .add(RegularFileCodec.INSTANCE)
-            .add(PipeCodec.INSTANCE)
-            .add(CharDeviceCodec.INSTANCE)
-            .add(EventFdCodec.INSTANCE)
-            .add(TimerFdCodec.INSTANCE)
-            .add(EpollCodec.INSTANCE)
-            .add(SignalFdCodec.INSTANCE)
             .add(SecurityImageCodec.INSTANCE)
             .add(ThreadSecurityCodec.INSTANCE)
-            .add(SeccompFilterCodec.INSTANCE)
+            .add(SeccompFilterCodec.INSTANCE))
             .build();
+
+    /** Every fd kind's record, from the handler table. */
+    private static RecordCodecs.Builder withFdKinds(RecordCodecs.Builder b) {
+        FdHandlers.codecs().forEach(b::add);
+        return b;
+    }
 }

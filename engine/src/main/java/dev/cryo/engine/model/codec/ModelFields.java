@@ -15,17 +15,17 @@ import java.util.List;
  * checked on write too, and arrays the records require are refused when absent (a record's
  * constructor would otherwise fail with a bare NullPointerException).
  */
-final class ModelFields {
+public final class ModelFields {
     private ModelFields() {}
 
-    static void writeText(Output out, String s, int max, String what) {
+    public static void writeText(Output out, String s, int max, String what) {
         if (s != null && s.length() > max / 3 && s.getBytes(StandardCharsets.UTF_8).length > max) {
             throw new IllegalArgumentException(what + " is longer than " + max + " bytes");
         }
         RecordFields.writeString(out, s);
     }
 
-    static String readText(Input in, int max, String what) {
+    public static String readText(Input in, int max, String what) {
         try {
             return RecordFields.readString(in, max);
         } catch (KryoException e) {
@@ -33,12 +33,12 @@ final class ModelFields {
         }
     }
 
-    static void writeBytes(Output out, byte[] b, int max, String what) {
+    public static void writeBytes(Output out, byte[] b, int max, String what) {
         checkWrite(required(b, what).length, max, what);
         RecordFields.writeBytes(out, b);
     }
 
-    static byte[] readBytes(Input in, int max, String what) {
+    public static byte[] readBytes(Input in, int max, String what) {
         try {
             return required(RecordFields.readBytes(in, max), what);
         } catch (KryoException e) {
@@ -46,12 +46,12 @@ final class ModelFields {
         }
     }
 
-    static void writeLongs(Output out, long[] a, int max, String what) {
+    public static void writeLongs(Output out, long[] a, int max, String what) {
         checkWrite(required(a, what).length, max, what);
         RecordFields.writeLongs(out, a);
     }
 
-    static long[] readLongs(Input in, int max, String what) {
+    public static long[] readLongs(Input in, int max, String what) {
         try {
             return required(RecordFields.readLongs(in, max), what);
         } catch (KryoException e) {
@@ -59,12 +59,12 @@ final class ModelFields {
         }
     }
 
-    static void writeInts(Output out, List<Integer> list, int max, String what) {
+    public static void writeInts(Output out, List<Integer> list, int max, String what) {
         checkWrite(list.size(), max, what);
         RecordFields.writeInts(out, list.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    static List<Integer> readInts(Input in, int max, String what) {
+    public static List<Integer> readInts(Input in, int max, String what) {
         try {
             int[] a = required(RecordFields.readInts(in, max), what);
             List<Integer> out = new ArrayList<>(a.length);
@@ -75,12 +75,12 @@ final class ModelFields {
         }
     }
 
-    static <T> void writeList(Output out, RecordCodec<T> codec, List<T> list, int max, String what) {
+    public static <T> void writeList(Output out, RecordCodec<T> codec, List<T> list, int max, String what) {
         checkWrite(list.size(), max, what);
         RecordFields.writeList(out, codec, list);
     }
 
-    static <T> List<T> readList(Input in, RecordCodec<T> codec, int max, String what) {
+    public static <T> List<T> readList(Input in, RecordCodec<T> codec, int max, String what) {
         try {
             return RecordFields.readList(in, codec, max);
         } catch (KryoException e) {
@@ -89,7 +89,7 @@ final class ModelFields {
     }
 
     /** A count, then each siginfo_t as its raw 128 bytes (no per-element length: the size is fixed). */
-    static void writeSiginfos(Output out, List<byte[]> list, int max, String what) {
+    public static void writeSiginfos(Output out, List<byte[]> list, int max, String what) {
         checkWrite(list.size(), max, what);
         out.writeVarInt(list.size(), true);
         for (byte[] s : list) {
@@ -100,7 +100,7 @@ final class ModelFields {
         }
     }
 
-    static List<byte[]> readSiginfos(Input in, int max, String what) {
+    public static List<byte[]> readSiginfos(Input in, int max, String what) {
         int n = in.readVarInt(true);
         if (n < 0 || n > max) {
             throw new KryoException(what + ": " + Integer.toUnsignedString(n) + " signals exceed the limit of " + max);

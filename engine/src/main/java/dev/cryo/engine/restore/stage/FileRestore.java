@@ -45,7 +45,7 @@ public final class FileRestore {
         List<FdImage> ordered = new ArrayList<>(t.task().fds());
         ordered.sort(Comparator.comparing(fd -> FdHandlers.of(fd.desc()).restoresLast()));
         for (FdImage fd : ordered) {
-            long tmp = FdHandlers.of(fd.desc()).restore(fd, ctx);
+            long tmp = FdHandlers.restore(fd, ctx);
             if (tmp != fd.fd()) {
                 t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
                 t.call("close", SyscallNr.CLOSE, tmp);

@@ -4,7 +4,10 @@ import dev.cryo.engine.image.ImageOptions;
 import dev.cryo.engine.image.ImageReader;
 import dev.cryo.engine.image.ImageWriter;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.EpollHandler;
+import dev.cryo.engine.files.EventFdHandler;
+import dev.cryo.engine.files.SignalFdHandler;
+import dev.cryo.engine.files.TimerFdHandler;
 import dev.cryo.engine.model.TaskImage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,11 +26,11 @@ class EventFdKindsCodecTest {
     void eventLoopFdsRoundTrip() throws Exception {
         TaskImage t = ModelSamples.task(700);
         List<FdImage> fds = List.of(
-                new FdImage(3, 04002, 0, new FileDesc.EventFd(0x1_0000_0005L, true)),
-                new FdImage(4, 02, 0, new FileDesc.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
-                new FdImage(6, 02004002, 0, new FileDesc.SignalFd(0x201)),
-                new FdImage(7, 02000002, 0, new FileDesc.Epoll(List.of(new FileDesc.Epoll.Watch(4, 0x19, 0x1234),
-                        new FileDesc.Epoll.Watch(5, 0x80000001, -1L)))));
+                new FdImage(3, 04002, 0, new EventFdHandler.EventFd(0x1_0000_0005L, true)),
+                new FdImage(4, 02, 0, new TimerFdHandler.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
+                new FdImage(6, 02004002, 0, new SignalFdHandler.SignalFd(0x201)),
+                new FdImage(7, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(4, 0x19, 0x1234),
+                        new EpollHandler.Epoll.Watch(5, 0x80000001, -1L)))));
         TaskImage withFds = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
                 t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), t.vmas(), fds, t.sharedPendingSignals(),
                 t.security());

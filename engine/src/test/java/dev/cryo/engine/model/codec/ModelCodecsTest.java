@@ -13,7 +13,9 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordCodecs;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.DumpInfo;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.CharDeviceHandler;
+import dev.cryo.engine.files.PipeHandler;
+import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
 import java.io.IOException;
@@ -41,9 +43,9 @@ class ModelCodecsTest {
             assertModelEquals(task, records.get(1));
             TaskImage back = (TaskImage) records.get(1);
             assertNull(back.vmas().get(1).file());
-            assertInstanceOf(FileDesc.CharDevice.class, back.fds().get(0).desc());
-            assertInstanceOf(FileDesc.RegularFile.class, back.fds().get(1).desc());
-            assertInstanceOf(FileDesc.Pipe.class, back.fds().get(2).desc());
+            assertInstanceOf(CharDeviceHandler.CharDevice.class, back.fds().get(0).desc());
+            assertInstanceOf(RegularFileHandler.RegularFile.class, back.fds().get(1).desc());
+            assertInstanceOf(PipeHandler.Pipe.class, back.fds().get(2).desc());
             assertEquals(2, back.threads().get(1).pendingSignals().size());
         }
     }
@@ -71,7 +73,7 @@ class ModelCodecsTest {
         byte[] bytes = out.toBytes();
         assertEquals(1, bytes[0], "FdImage version");
         // fd 4, flags 0, 8-byte position, tag 2 (pipe), then the pipe's own version
-        assertEquals(FdImageCodec.PIPE, bytes[11]);
+        assertEquals(PipeHandler.TAG, bytes[11]);
         assertEquals(1, bytes[12], "Pipe version");
     }
 

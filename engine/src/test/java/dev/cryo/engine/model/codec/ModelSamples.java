@@ -4,7 +4,9 @@ import dev.cryo.engine.image.ImageWriter;
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.FdImage;
-import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.files.CharDeviceHandler;
+import dev.cryo.engine.files.PipeHandler;
+import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
@@ -79,11 +81,11 @@ final class ModelSamples {
                 new VmaImage(STACK, STACK + 0x10000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_GROWSDOWN, 0, VmaKind.STACK,
                         null, 5, 11));
         List<FdImage> fds = List.of(
-                new FdImage(0, 02, 0, new FileDesc.CharDevice("/dev/pts/3", 0x8803, true)),
-                new FdImage(3, 02000000, 4096, new FileDesc.RegularFile(file("/var/log/app.log", 99))),
-                new FdImage(4, 0, 0, new FileDesc.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
-                new FdImage(5, 01, 0, new FileDesc.Pipe(123456, false, "", new byte[0])),
-                new FdImage(6, 04001, 0, new FileDesc.Pipe(777, false, "/run/app.fifo", new byte[] {42})));
+                new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/pts/3", 0x8803, true)),
+                new FdImage(3, 02000000, 4096, new RegularFileHandler.RegularFile(file("/var/log/app.log", 99))),
+                new FdImage(4, 0, 0, new PipeHandler.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
+                new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0])),
+                new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42})));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security());
