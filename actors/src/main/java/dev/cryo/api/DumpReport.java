@@ -5,9 +5,18 @@ import dev.cryo.engine.dump.DumpStats;
 import java.nio.file.Path;
 import java.util.List;
 
-/** A committed image: where it is, which pids it holds, and the statistics of the dump. */
-public record DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats) {
+/**
+ * A committed image: where it is, which pids it holds, and the statistics of the dump.
+ * {@code roundPages}: with pre-copy, the pages copied in each round, the frozen one last; else empty.
+ */
+public record DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
+                         List<Long> roundPages) {
     public DumpReport {
         pids = List.copyOf(pids);
+        roundPages = List.copyOf(roundPages);
+    }
+
+    public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats) {
+        this(imageDir, pids, leftRunning, stats, List.of());
     }
 }

@@ -8,18 +8,28 @@ import java.nio.file.Path;
 /**
  * Dump the tree rooted at {@code pid} into {@code imageDir}. Like {@code criu dump}, the tree is
  * killed once the image is complete unless {@code leaveRunning}; {@code shellJob} takes the
- * controlling terminal along. {@code progress} is polled by progress bars.
+ * controlling terminal along. {@code progress} is polled by progress bars. {@code preCopy}: copy
+ * memory in rounds while the tree runs and freeze it only for what changed since.
  */
-public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress) {
+public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                          boolean preCopy) {
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, false);
+    }
+
     public static DumpRequest of(int pid, Path imageDir) {
         return new DumpRequest(Pid.of(pid), imageDir, false, false, new DumpProgress());
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy);
+    }
+
+    public DumpRequest withPreCopy(boolean pre) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre);
     }
 }

@@ -44,6 +44,10 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 
+    @Option(names = "--pre-copy", description = "Copy memory in rounds while the tree runs, then freeze it only "
+            + "for the pages written since (needs userfaultfd write-protect and PAGEMAP_SCAN).")
+    boolean preCopy;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -60,7 +64,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
-                shellJob, progress);
+                shellJob, progress, preCopy);
         try (Cryo cryo = Cryo.create(parent.config());
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
                      progress, err, parent.settings().dump().progressDelay())) {
@@ -82,6 +86,10 @@ final class DumpCommand implements Callable<Integer> {
                 s.threads(), s.threads() == 1 ? "" : "s", pid, r.imageDir());
         out.printf(Locale.ROOT, "  frozen %d ms, total %d ms; pages: %d scanned, %d absent, %d written, %d zero%n",
                 s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(), s.pagesWritten(), s.zeroPages());
+        if (!r.roundPages().isEmpty()) {
+            out.printf(Locale.ROOT, "  pre-copy: %d rounds while running, then frozen; pages per round: %s%n",
+                    r.roundPages().size() - 1, r.roundPages());
+        }
         out.printf(Locale.ROOT, "  image %s, pages copied at %.0f MiB/s; the tree was %s%n", Sizes.human(s.imageBytes()),
                 s.pageMegabytesPerSecond(), r.leftRunning() ? "left running" : "killed");
         out.flush();
@@ -104,6 +112,7 @@ final class DumpCommand implements Callable<Integer> {
         m.put("copyMillis", s.copyMillis());
         m.put("pageMiBPerSecond", Math.round(s.pageMegabytesPerSecond()));
         m.put("leftRunning", r.leftRunning());
+        m.put("roundPages", r.roundPages());
         Path f = r.imageDir().resolve("stats.json");
         Files.deleteIfExists(f);
         Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

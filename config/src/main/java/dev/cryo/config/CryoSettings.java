@@ -19,7 +19,8 @@ public record CryoSettings(
     DumpSettings dump,
     RestoreSettings restore,
     LogSettings log,
-    ClusterSettings cluster) {
+    ClusterSettings cluster,
+    PreCopySettings preCopy) {
   public static final String ROOT = "cryo";
 
   public CryoSettings {
@@ -32,6 +33,7 @@ public record CryoSettings(
     Checks.nonNull(RestoreSettings.PATH, restore);
     Checks.nonNull(LogSettings.PATH, log);
     Checks.nonNull(ClusterSettings.PATH, cluster);
+    Checks.nonNull(PreCopySettings.PATH, preCopy);
   }
 
   /** Reads the {@code cryo} block of a resolved config that may hold other blocks (Pekko's). */
@@ -46,7 +48,8 @@ public record CryoSettings(
         DumpSettings.create(r.section("dump")),
         RestoreSettings.create(r.section("restore")),
         LogSettings.create(r.section("log")),
-        ClusterSettings.create(r.section("cluster")));
+        ClusterSettings.create(r.section("cluster")),
+        PreCopySettings.create(r.section("pre-copy")));
   }
 
   /** The documented defaults: reference.conf alone, untouched by files or properties. */

@@ -162,7 +162,7 @@ class ValidationTest {
         () -> new ImageSettings(4096, 4096, null, 1, true));
     assertThrows(
         InvalidSettingsException.class,
-        () -> new CryoSettings(Path.of(""), null, null, null, null, null, null, null));
+        () -> new CryoSettings(Path.of(""), null, null, null, null, null, null, null, null));
     List<String> seeds = new java.util.ArrayList<>(List.of("pekko://cryo@h:1"));
     ClusterSettings c = new ClusterSettings(seeds, "h", 1, 2);
     seeds.clear();

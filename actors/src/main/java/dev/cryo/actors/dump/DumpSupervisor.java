@@ -7,7 +7,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpStats;
 import dev.cryo.engine.dump.TreeWalker;
-import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.image.ImageSink;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.kernel.Pid;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -52,16 +52,31 @@ public final class DumpSupervisor {
 
     public record Failed(String message) implements Outcome {}
 
+    /**
+     * The image is committed and the tree is held frozen (two-phase handover): nothing runs until
+     * {@link Finish} says whether to kill it (the copy runs elsewhere now) or resume it.
+     */
+    public record Held(DumpReport report, ActorRef<Command> supervisor) implements Outcome {}
+
+    /** Ends a held dump: kill the tree, or resume it exactly as it was. Replies with the outcome. */
+    public record Finish(boolean kill, ActorRef<Outcome> replyTo) implements Command {}
+
     private static final Duration RELEASE_TIMEOUT = Duration.ofSeconds(30);
 
     public static Behavior<Command> create(DumpRequest request, CryoSettings settings, ImageWriterFactory images,
                                            ActorRef<Outcome> replyTo) {
+        return create(request, settings, images, false, replyTo);
+    }
+
+    /** {@code hold}: after the commit, keep the tree frozen and reply {@link Held} instead of finishing. */
+    public static Behavior<Command> create(DumpRequest request, CryoSettings settings, ImageWriterFactory images,
+                                           boolean hold, ActorRef<Outcome> replyTo) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             try {
                 TreeWalker.checkRoot(request.pid());
                 TreeWalker.checkTree(request.pid(), TreeWalker.walk(request.pid()));
-                ImageWriter writer = images.create(request.imageDir());
-                return new DumpSupervisor(ctx, timers, request, settings, writer, replyTo).start();
+                ImageSink writer = images.create(request.imageDir());
+                return new DumpSupervisor(ctx, timers, request, settings, writer, hold, replyTo).start();
             } catch (DumpException | java.io.IOException e) {
                 replyTo.tell(new Failed(TaskDumper.message(e)));
                 return Behaviors.stopped();
@@ -69,9 +84,9 @@ public final class DumpSupervisor {
         }));
     }
 
-    /** Creates the image writer; the facade maps settings to image options and codecs. */
+    /** Creates the image sink (a file, or a stream to another host); the facade maps settings to image options. */
     public interface ImageWriterFactory {
-        ImageWriter create(java.nio.file.Path dir) throws java.io.IOException;
+        ImageSink create(java.nio.file.Path dir) throws java.io.IOException;
     }
 
     private final ActorContext<Command> ctx;
@@ -85,14 +100,20 @@ public final class DumpSupervisor {
     private final Set<Pid> pending = new LinkedHashSet<>();
     private final Set<Pid> released = new LinkedHashSet<>();
     private final long started = System.nanoTime();
+    private final boolean hold;
+    private final BufferPool pool;
+    private final List<Long> roundPages = new ArrayList<>();
     private long frozenAt;
     private int threads;
     private int xstateSize;
     private long scanned, written, zero, copyNanos;
 
     private DumpSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, DumpRequest request,
-                           CryoSettings settings, ImageWriter imageWriter, ActorRef<Outcome> replyTo) {
+                           CryoSettings settings, ImageSink imageWriter, boolean hold, ActorRef<Outcome> replyTo) {
         this.ctx = ctx;
+        this.hold = hold;
+        this.pool = new BufferPool(settings.buffers().inFlight(),
+                (int) Math.min(settings.buffers().size(), settings.image().chunkSize()));
         this.timers = timers;
         this.request = request;
         this.settings = settings;
@@ -109,9 +130,97 @@ public final class DumpSupervisor {
 
     private Behavior<Command> start() {
         frozenAt = Long.MAX_VALUE; // the first task's seize sets it
+        if (request.preCopy()) {
+            return startTracking();
+        }
+        return freeze();
+    }
+
+    private Behavior<Command> freeze() {
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
+        for (Pid p : tasks.keySet()) { // tracked by pre-copy: their dumpers exist already
+            pending.add(p);
+            tasks.get(p).tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
+        }
         seizeNew(TreeWalker.walk(request.pid()));
         return seizing();
+    }
+
+    // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
+
+    private TaskDumper.CollectJob collectJob() {
+        return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob()),
+                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
+    }
+
+    private Behavior<Command> startTracking() {
+        timers.startSingleTimer(new Timeout("starting pre-copy"), settings.dump().timeout());
+        for (Pid p : TreeWalker.walk(request.pid())) {
+            ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
+            ctx.watchWith(t, new TaskStopped(p));
+            tasks.put(p, t);
+            pending.add(p);
+            t.tell(new TaskDumper.StartTracking(settings.dump().seizeTimeout(), taskAdapter));
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskDumper.Tracking)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    pending.remove(m.reply().pid());
+                    return pending.isEmpty() ? round(collectJob()) : Behaviors.same();
+                })
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
+                .build();
+    }
+
+    /** One round over every tracked task; then another, or the freeze when pre-copy stops paying. */
+    private Behavior<Command> round(TaskDumper.CollectJob job) {
+        pending.addAll(tasks.keySet());
+        tasks.values().forEach(t -> t.tell(new TaskDumper.CopyRound(job, taskAdapter)));
+        long[] pages = {0};
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskDumper.RoundCopied r)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    pages[0] += r.pages();
+                    pending.remove(r.pid());
+                    if (!pending.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    roundPages.add(pages[0]);
+                    stage("pre-copy round " + roundPages.size() + ": " + pages[0] + " pages");
+                    return enough() ? syncThenFreeze() : round(job);
+                })
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out in pre-copy round " + (roundPages.size() + 1)))
+                .build();
+    }
+
+    /** Pre-copied pages reach the disk while the tree still runs, not in the frozen window's commit. */
+    private Behavior<Command> syncThenFreeze() {
+        writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
+        return Behaviors.receive(Command.class)
+                .onMessage(WriterReply.class, m -> m.reply() instanceof ImageWriterActor.Synced ? freeze()
+                        : abort(failureOf(m.reply())))
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(Timeout.class, m -> abort("timed out writing the pre-copied pages"))
+                .build();
+    }
+
+    /** Small enough to send frozen, no longer shrinking, or out of rounds. */
+    private boolean enough() {
+        var pc = settings.preCopy();
+        int n = roundPages.size();
+        long last = roundPages.get(n - 1);
+        if (n >= pc.maxRounds() || last * 4096 <= pc.stopBelow()) {
+            return true;
+        }
+        return n >= 2 && last * 100 > roundPages.get(n - 2) * pc.minShrinkPercent();
     }
 
     private void seizeNew(List<Pid> pids) {
@@ -159,13 +268,10 @@ public final class DumpSupervisor {
 
     private Behavior<Command> startCollecting() {
         stage("seized " + tasks.size() + " tasks");
-        timers.cancel(new Timeout("seizing the tree"));
+        timers.cancelAll();
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
-        int bufferSize = (int) Math.min(settings.buffers().size(), settings.image().chunkSize());
-        BufferPool pool = new BufferPool(settings.buffers().inFlight(), bufferSize);
-        TaskDumper.CollectJob job = new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob()),
-                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
+        TaskDumper.CollectJob job = collectJob();
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
         pending.addAll(tasks.keySet());
         for (int i = 0; i < settings.parallelism().tasks() && !queue.isEmpty(); i++) {
@@ -225,10 +331,43 @@ public final class DumpSupervisor {
                 .build();
     }
 
+    private DumpReport report(long imageBytes) {
+        long now = System.nanoTime();
+        DumpStats stats = new DumpStats(tasks.size(), threads, (now - frozenAt) / 1_000_000,
+                (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
+                copyNanos / 1_000_000);
+        List<Long> rounds = new ArrayList<>(roundPages);
+        if (request.preCopy()) {
+            rounds.add(written); // the frozen round
+        }
+        return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
+                request.leaveRunning(), stats, rounds);
+    }
+
+    /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
+    private Behavior<Command> holding(long imageBytes) {
+        stage("committed the image; holding the tree frozen");
+        timers.cancelAll();
+        replyTo.tell(new Held(report(imageBytes), ctx.getSelf()));
+        timers.startSingleTimer(new Timeout("holding the frozen tree"), settings.dump().timeout());
+        return Behaviors.receive(Command.class)
+                .onMessage(Finish.class, m -> finish(imageBytes, m.kill(), m.replyTo()))
+                .onMessage(TaskStopped.class, m -> Behaviors.same())
+                .onMessage(TaskReply.class, m -> Behaviors.same())
+                .onMessage(Timeout.class, m -> finish(imageBytes, false, replyTo))
+                .build();
+    }
+
     private Behavior<Command> finish(long imageBytes) {
+        if (hold) {
+            return holding(imageBytes);
+        }
+        return finish(imageBytes, !request.leaveRunning(), replyTo);
+    }
+
+    private Behavior<Command> finish(long imageBytes, boolean kill, ActorRef<Outcome> replyTo) {
         stage("committed the image");
         timers.cancelAll();
-        boolean kill = !request.leaveRunning();
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(kill, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         List<String> problems = new ArrayList<>();
@@ -242,13 +381,8 @@ public final class DumpSupervisor {
                         return Behaviors.same();
                     }
                     stage("released the tree");
-                    long now = System.nanoTime();
-                    DumpStats stats = new DumpStats(tasks.size(), threads, (now - frozenAt) / 1_000_000,
-                            (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
-                            copyNanos / 1_000_000);
                     if (problems.isEmpty()) {
-                        replyTo.tell(new Succeeded(new DumpReport(request.imageDir(),
-                                tasks.keySet().stream().map(Pid::value).toList(), request.leaveRunning(), stats)));
+                        replyTo.tell(new Succeeded(report(imageBytes)));
                     } else {
                         replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
                     }

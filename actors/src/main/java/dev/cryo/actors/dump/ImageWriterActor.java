@@ -2,7 +2,7 @@ package dev.cryo.actors.dump;
 
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.PageCopier;
-import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.image.ImageSink;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * The single owner of the image: every record and page batch of a dump passes through here, is
- * framed, checksummed and indexed by the {@link ImageWriter}, and page buffers go back to the pool.
+ * framed, checksummed and indexed by the {@link ImageSink} (a file or a stream), and page buffers go back to the pool.
  * After an I/O failure (a full disk) it keeps draining buffers so copiers never block, reports
  * the failure once, and refuses to commit.
  */
@@ -29,6 +29,9 @@ public final class ImageWriterActor {
 
     public record Commit(ActorRef<Reply> replyTo) implements Command {}
 
+    /** Flushes what is written so far to stable storage (before a pre-copy freeze); replies {@link Synced}. */
+    public record Sync(ActorRef<Reply> replyTo) implements Command {}
+
     public record Abort(ActorRef<Reply> replyTo) implements Command {}
 
     public sealed interface Reply {}
@@ -37,19 +40,21 @@ public final class ImageWriterActor {
 
     public record Aborted() implements Reply {}
 
+    public record Synced() implements Reply {}
+
     public record Failed(String message) implements Reply {}
 
-    public static Behavior<Command> create(ImageWriter writer, ActorRef<Reply> failures) {
+    public static Behavior<Command> create(ImageSink writer, ActorRef<Reply> failures) {
         return Behaviors.setup(ctx -> new State(writer, failures).behavior());
     }
 
     private static final class State {
-        private final ImageWriter writer;
+        private final ImageSink writer;
         private final ActorRef<Reply> failures;
         private String failure;
         private boolean done;
 
-        State(ImageWriter writer, ActorRef<Reply> failures) {
+        State(ImageSink writer, ActorRef<Reply> failures) {
             this.writer = writer;
             this.failures = failures;
         }
@@ -69,6 +74,11 @@ public final class ImageWriterActor {
                         } finally {
                             m.pool().release(m.buffer());
                         }
+                        return Behaviors.same();
+                    })
+                    .onMessage(Sync.class, m -> {
+                        io(writer::sync);
+                        m.replyTo().tell(failure == null ? new Synced() : new Failed(failure));
                         return Behaviors.same();
                     })
                     .onMessage(Commit.class, m -> {
@@ -105,7 +115,7 @@ public final class ImageWriterActor {
             try {
                 op.run();
             } catch (IOException | RuntimeException e) {
-                failure = "writing the image in " + writer.directory() + " failed: " + e.getMessage();
+                failure = "writing " + writer.describe() + " failed: " + e.getMessage();
                 failures.tell(new Failed(failure));
                 abortQuietly();
             }

@@ -4,6 +4,7 @@ import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpProgress;
 import dev.cryo.engine.dump.PageCopier;
 import dev.cryo.engine.dump.PageRun;
+import dev.cryo.engine.dump.PreCopyTracker;
 import dev.cryo.engine.dump.TaskCollector;
 import dev.cryo.engine.dump.TaskSeizer;
 import dev.cryo.engine.files.FdHandler;
@@ -45,6 +46,12 @@ public final class TaskDumper {
 
     public record Release(boolean kill, ActorRef<Reply> replyTo) implements Command {}
 
+    /** Pre-copy: start tracking the task's writes (a brief seize to plant the uffd), and let it run on. */
+    public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
+
+    /** Pre-copy: copy the pages written since the last round while the task runs. */
+    public record CopyRound(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
+
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
@@ -66,6 +73,10 @@ public final class TaskDumper {
 
     public record Released(Pid pid, boolean killed) implements Reply {}
 
+    public record Tracking(Pid pid) implements Reply {}
+
+    public record RoundCopied(Pid pid, long pages) implements Reply {}
+
     public record Failed(Pid pid, String message) implements Reply {}
 
     public static Behavior<Command> create(Pid pid) {
@@ -76,6 +87,7 @@ public final class TaskDumper {
     private final Pid pid;
     private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
     private List<Integer> tids = List.of();
+    private PreCopyTracker preCopy; // set while the task's writes are tracked
 
     private TaskDumper(ActorContext<Command> ctx, Pid pid) {
         this.ctx = ctx;
@@ -87,7 +99,68 @@ public final class TaskDumper {
                 .onMessage(Seize.class, this::onSeize)
                 .onMessage(Collect.class, this::onCollect)
                 .onMessage(Release.class, this::onRelease)
+                .onMessage(StartTracking.class, this::onStartTracking)
+                .onMessage(CopyRound.class, this::onCopyRound)
                 .onMessage(RegionReply.class, m -> Behaviors.same())
+                .onSignal(PostStop.class, s -> releaseOnStop())
+                .build();
+    }
+
+    private Behavior<Command> onStartTracking(StartTracking m) {
+        try {
+            List<Integer> seized = TaskSeizer.seize(tracer, pid, m.timeout());
+            try {
+                preCopy = PreCopyTracker.start(tracer, pid);
+            } finally {
+                TaskSeizer.release(tracer, pid, seized);
+            }
+            m.replyTo().tell(new Tracking(pid));
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, failure(message(e))));
+        }
+        return Behaviors.same();
+    }
+
+    /** One pre-copy round: the region dumpers copy from the running task; per-VMA counts are not kept. */
+    private Behavior<Command> onCopyRound(CopyRound m) {
+        List<PageRun> runs;
+        try {
+            runs = preCopy.round();
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, failure("pre-copy round: " + message(e))));
+            return Behaviors.same();
+        }
+        CollectJob job = m.job();
+        job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
+        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
+        if (shares.isEmpty()) {
+            m.replyTo().tell(new RoundCopied(pid, 0));
+            return Behaviors.same();
+        }
+        ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
+        for (int i = 0; i < shares.size(); i++) {
+            RegionDumper.Job rj = new RegionDumper.Job(i, pid, 1, shares.get(i), job.pool(), job.writer(),
+                    job.progress(), job.bufferWaitMillis());
+            ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
+        }
+        return roundCopying(shares.size(), 0, m.replyTo());
+    }
+
+    private Behavior<Command> roundCopying(int pending, long pages, ActorRef<Reply> replyTo) {
+        if (pending == 0) {
+            replyTo.tell(new RoundCopied(pid, pages));
+            return idle();
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(RegionReply.class, m -> {
+                    if (m.reply() instanceof RegionDumper.Failed f) {
+                        replyTo.tell(new Failed(pid, failure("pre-copy round: " + f.message())));
+                        return idle();
+                    }
+                    RegionDumper.Done d = (RegionDumper.Done) m.reply();
+                    return roundCopying(pending - 1, pages + d.written()[0], replyTo);
+                })
+                .onMessage(Release.class, this::onRelease)
                 .onSignal(PostStop.class, s -> releaseOnStop())
                 .build();
     }
@@ -115,9 +188,15 @@ public final class TaskDumper {
         }
         ctx.getLog().debug("pid {}: state collected in {} ms", pid, (System.nanoTime() - t0) / 1_000_000);
         CollectJob job = m.job();
-        List<List<PageRun>> shares = PageCopier.partition(snap.memory().runs(), job.pool().bufferSize() / 4096,
-                job.regionWorkers());
-        job.progress().pagesPlanned(snap.memory().pages());
+        List<PageRun> runs;
+        try {
+            runs = preCopy == null ? snap.memory().runs() : preCopy.finalRuns(snap.memory());
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, failure("final pre-copy round: " + message(e))));
+            return Behaviors.same();
+        }
+        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
+        job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         int vmaCount = snap.task().vmas().size();
         for (int i = 0; i < shares.size(); i++) {
@@ -188,7 +267,15 @@ public final class TaskDumper {
         }
     }
 
+    private void stopTracking() {
+        if (preCopy != null) {
+            preCopy.close();
+            preCopy = null;
+        }
+    }
+
     private Behavior<Command> onRelease(Release m) {
+        stopTracking();
         boolean killed = false;
         try {
             if (m.kill()) {
@@ -232,6 +319,7 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> releaseOnStop() {
+        stopTracking();
         if (!tids.isEmpty()) {
             TaskSeizer.release(tracer, pid, tids);
             tids = List.of();

@@ -1,6 +1,6 @@
 package dev.cryo.actors.restore;
 
-import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.restore.PageSlice;
 import dev.cryo.engine.restore.PageWriter;
 import dev.cryo.kernel.Pid;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -25,7 +25,7 @@ public final class RegionRestorer {
 
     public record Failed(String message) implements Reply {}
 
-    public record Job(Pid pid, Path imageDir, long maxChunk, List<IndexEntry> chunks) {}
+    public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
         return Behaviors.setup(ctx -> {

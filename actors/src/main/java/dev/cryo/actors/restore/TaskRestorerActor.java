@@ -1,6 +1,6 @@
 package dev.cryo.actors.restore;
 
-import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.restore.PageSlice;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.PipeHub;
@@ -35,7 +35,7 @@ public final class TaskRestorerActor {
 
     public record ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) implements Command {}
 
-    public record RestoreMemory(Path imageDir, long maxChunk, List<IndexEntry> chunks, int workers,
+    public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, int workers,
                                 SharedMemoryHub sharedMemory, ActorRef<Reply> replyTo) implements Command {}
 
     public record RestoreFiles(PipeHub pipes, ActorRef<Reply> replyTo) implements Command {}
@@ -145,7 +145,7 @@ public final class TaskRestorerActor {
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + e.getMessage()));
             return Behaviors.same();
         }
-        List<List<IndexEntry>> shares = split(m.chunks(), m.workers());
+        List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
             ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i)),
@@ -183,18 +183,18 @@ public final class TaskRestorerActor {
     }
 
     /** Contiguous shares of similar byte size, so each writer walks memory in order. */
-    static List<List<IndexEntry>> split(List<IndexEntry> chunks, int workers) {
-        long total = chunks.stream().mapToLong(IndexEntry::rawLength).sum();
+    static List<List<PageSlice>> split(List<PageSlice> chunks, int workers) {
+        long total = chunks.stream().mapToLong(PageSlice::pages).sum();
         int n = Math.max(1, Math.min(workers, chunks.size()));
         long per = Math.max(1, (total + n - 1) / n);
-        List<List<IndexEntry>> out = new ArrayList<>();
+        List<List<PageSlice>> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             out.add(new ArrayList<>());
         }
         long acc = 0;
-        for (IndexEntry e : chunks) {
+        for (PageSlice e : chunks) {
             out.get((int) Math.min(n - 1, acc / per)).add(e);
-            acc += e.rawLength();
+            acc += e.pages();
         }
         out.removeIf(List::isEmpty);
         return out;

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * {@code image.cryo}. {@link #abort()} (also done by {@link #close()} when not committed)
  * deletes the partial file, so a failed dump never leaves something that looks complete.
  */
-public final class ImageWriter implements AutoCloseable {
+public final class ImageWriter implements ImageSink {
     private static final Logger log = LoggerFactory.getLogger(ImageWriter.class);
     static final FileAttribute<Set<PosixFilePermission>> DIR_MODE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
@@ -73,16 +73,24 @@ public final class ImageWriter implements AutoCloseable {
         }
     }
 
+    @Override
     public IndexEntry writeRecord(Object record) throws IOException {
         return framing.writeRecord(record);
     }
 
     /** See {@link ImageChannelWriter#writePages}: direct buffer, consumed, reusable after return. */
+    @Override
     public IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException {
         return framing.writePages(pid, vaddr, pageCount, data);
     }
 
+    @Override
+    public void sync() throws IOException {
+        if (options.fsync()) channel.force(false);
+    }
+
     /** Index + trailer, fsync (if enabled), rename to image.cryo, fsync the directory. */
+    @Override
     public void commit() throws IOException {
         if (committed) return;
         if (aborted) throw new IllegalStateException("image was aborted");
@@ -101,6 +109,7 @@ public final class ImageWriter implements AutoCloseable {
     }
 
     /** Deletes the partial file. Safe to call more than once and after a failed write. */
+    @Override
     public void abort() throws IOException {
         if (committed || aborted) return;
         aborted = true;
@@ -118,10 +127,12 @@ public final class ImageWriter implements AutoCloseable {
         abort();
     }
 
+    @Override
     public long bytesWritten() {
         return framing.bytesWritten();
     }
 
+    @Override
     public int chunksWritten() {
         return framing.chunksWritten();
     }
@@ -136,5 +147,10 @@ public final class ImageWriter implements AutoCloseable {
 
     public Path directory() {
         return dir;
+    }
+
+    @Override
+    public String describe() {
+        return "the image in " + dir;
     }
 }

@@ -4,6 +4,7 @@ import dev.cryo.engine.image.ImageReader;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.codec.ModelCodecs;
 
 import java.io.IOException;
@@ -12,12 +13,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * An image read and checked for restore: every chunk's checksum verified, the dump record and one
  * task record per pid, parents before children, and each task's page chunks.
  */
-public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<Integer, List<IndexEntry>> pages) {
+public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<Integer, List<PageSlice>> pages) {
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
         try (ImageReader reader = ImageReader.open(dir, ModelCodecs.ALL, maxChunk)) {
             reader.verify();
@@ -41,9 +43,13 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<
                 }
                 tasks.add(t);
             }
-            Map<Integer, List<IndexEntry>> pages = new LinkedHashMap<>();
+            Map<Integer, List<IndexEntry>> chunks = new LinkedHashMap<>();
             for (IndexEntry e : reader.pageChunks()) {
-                pages.computeIfAbsent(e.pid(), k -> new ArrayList<>()).add(e);
+                chunks.computeIfAbsent(e.pid(), k -> new ArrayList<>()).add(e);
+            }
+            Map<Integer, List<PageSlice>> pages = new LinkedHashMap<>();
+            for (TaskImage t : tasks) {
+                pages.put(t.pid(), latest(chunks.getOrDefault(t.pid(), List.of()), t.vmas()));
             }
             return new ImageContents(dir, info, tasks, pages);
         }
@@ -54,7 +60,59 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<
                 .orElseThrow(() -> new IllegalArgumentException("no task " + pid + " in the image"));
     }
 
-    public List<IndexEntry> pagesOf(int pid) {
+    /**
+     * The pages to write, in address order: where chunks overlap (a pre-copy image sends a page again
+     * each time it was written) the later chunk wins, and pages outside the task's final mappings
+     * that take page data (memory unmapped between pre-copy rounds) are dropped. A plain image has
+     * neither, and every chunk comes out whole.
+     */
+    static List<PageSlice> latest(List<IndexEntry> chunks, List<VmaImage> vmas) {
+        TreeMap<Long, PageSlice> live = new TreeMap<>();
+        for (IndexEntry e : chunks) {
+            PageSlice next = PageSlice.whole(e);
+            Map.Entry<Long, PageSlice> before = live.lowerEntry(next.address());
+            if (before != null && before.getValue().end() > next.address()) {
+                cut(live, before.getValue(), next);
+            }
+            for (PageSlice over : List.copyOf(live.subMap(next.address(), true, next.end(), false).values())) {
+                cut(live, over, next);
+            }
+            live.put(next.address(), next);
+        }
+        List<PageSlice> out = new ArrayList<>();
+        for (PageSlice s : live.values()) {
+            for (VmaImage v : vmas) {
+                PageSlice in = takesPages(v) ? s.within(v.start(), v.end()) : null;
+                if (in != null) {
+                    out.add(in);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Replaces old (already in live) by what is left of it outside next. */
+    private static void cut(TreeMap<Long, PageSlice> live, PageSlice old, PageSlice next) {
+        live.remove(old.address());
+        PageSlice left = old.within(old.address(), next.address());
+        PageSlice right = old.within(next.end(), old.end());
+        if (left != null) {
+            live.put(left.address(), left);
+        }
+        if (right != null) {
+            live.put(right.address(), right);
+        }
+    }
+
+    /** Mappings whose contents live in a file or come from the kernel never get page data. */
+    private static boolean takesPages(VmaImage v) {
+        return switch (v.kind()) {
+            case FILE_SHARED, VDSO, VVAR, VVAR_VCLOCK, VSYSCALL -> false;
+            default -> true;
+        };
+    }
+
+    public List<PageSlice> pagesOf(int pid) {
         return pages.getOrDefault(pid, List.of());
     }
 

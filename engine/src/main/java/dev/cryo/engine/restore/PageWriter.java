@@ -25,16 +25,17 @@ public final class PageWriter implements AutoCloseable {
     }
 
     /** Returns the number of pages written. */
-    public long write(Pid pid, List<IndexEntry> chunks) throws IOException {
+    public long write(Pid pid, List<PageSlice> slices) throws IOException {
         long pages = 0;
-        for (IndexEntry e : chunks) {
+        for (PageSlice s : slices) {
+            IndexEntry e = s.chunk();
             if (buffer == null || buffer.capacity() < e.rawLength()) {
                 buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
             }
             buffer.clear().limit(e.rawLength());
-            reader.readPages(e, buffer);
-            Sys.writeFrom(pid, e.vaddr(), buffer, 0, e.rawLength());
-            pages += e.pageCount();
+            reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
+            Sys.writeFrom(pid, s.address(), buffer, (int) (s.firstPage() * PageSlice.PAGE), (int) (s.pages() * PageSlice.PAGE));
+            pages += s.pages();
         }
         return pages;
     }

@@ -1,0 +1,29 @@
+package dev.cryo.config;
+
+import com.typesafe.config.Config;
+
+/**
+ * Pre-copy rounds of {@code cryo dump --pre-copy} and {@code cryo migrate} ({@code cryo.pre-copy}).
+ *
+ * @param maxRounds most rounds while the tree runs, before it is frozen anyway
+ * @param stopBelow a round that copied at most this many bytes ends the pre-copy
+ * @param minShrinkPercent a round must copy at most this percentage of the previous one, or the
+ *     pre-copy ends (the tree dirties memory as fast as it is copied)
+ */
+public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent) {
+  public static final String PATH = "cryo.pre-copy";
+
+  public PreCopySettings {
+    Checks.between(PATH + ".max-rounds", maxRounds, 1, 100);
+    if (stopBelow < 0) {
+      throw new InvalidSettingsException(PATH + ".stop-below must not be negative, got " + stopBelow);
+    }
+    Checks.between(PATH + ".min-shrink-percent", minShrinkPercent, 1, 100);
+  }
+
+  /** Reads the {@code cryo.pre-copy} block. */
+  public static PreCopySettings create(Config section) {
+    SettingsReader r = new SettingsReader(section, PATH);
+    return new PreCopySettings(r.getInt("max-rounds"), r.getBytes("stop-below"), r.getInt("min-shrink-percent"));
+  }
+}

@@ -1,0 +1,218 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.VmaKind;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.WriteTracker;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Pre-copy of one task: its private memory is copied while it runs, round after round, each
+ * round only the pages written since the previous one (uffd-wp async + PAGEMAP_SCAN, see
+ * {@link WriteTracker}); the final, frozen round then sends what changed since.
+ *
+ * <p>An image made this way holds several chunks for the same page; the last one wins, and pages
+ * outside the final mappings are dropped at restore. So that the last chunk is right, the final
+ * round also re-sends pages sent earlier that are now absent (dropped by madvise, say), read as the
+ * restored task would see them, and no round after the first skips zero pages.
+ *
+ * <p>Shared memory is not pre-copied (a write through another process's mapping is not seen by
+ * this mm's tracker): it goes in the final round whole, as in a plain dump.
+ */
+public final class PreCopyTracker implements AutoCloseable {
+    private static final long PAGE = RemoteTask.PAGE;
+    private static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+
+    private final Pid pid;
+    private final WriteTracker tracker;
+    /** Page ranges already in the image, start -> end, merged. */
+    private final TreeMap<Long, Long> sent = new TreeMap<>();
+    private int rounds;
+
+    private PreCopyTracker(Pid pid, WriteTracker tracker) {
+        this.pid = pid;
+        this.tracker = tracker;
+    }
+
+    /**
+     * Creates the uffd inside the task (which must be seized, on this tracer's thread), takes it out
+     * with pidfd_getfd and closes it in the task again, so the task's fd table is as it was.
+     */
+    public static PreCopyTracker start(Tracer tracer, Pid pid) {
+        int remoteFd;
+        Fd local;
+        try (RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid));
+             Injector inj = remote.injector(pid.value())) {
+            remoteFd = (int) inj.call("userfaultfd", SyscallNr.USERFAULTFD, O_CLOEXEC | O_NONBLOCK);
+            try (Fd pidfd = Sys.pidfdOpen(pid)) {
+                local = Sys.pidfdGetfd(pidfd, pid, remoteFd);
+            } finally {
+                inj.call("close", SyscallNr.CLOSE, remoteFd);
+            }
+        } catch (KernelException e) {
+            throw new DumpException("pid " + pid + ": cannot start tracking its writes: " + e.getMessage(), e);
+        }
+        return new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
+    }
+
+    public Pid pid() {
+        return pid;
+    }
+
+    public int rounds() {
+        return rounds;
+    }
+
+    static boolean preCopied(VmaKind kind) {
+        return switch (kind) {
+            case ANON, HEAP, STACK, FILE_PRIVATE -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * One round while the task runs: the pages written since the last round (the first round: every
+     * populated page) of its private mappings. Tracking is re-armed before anything is copied, so a
+     * write that races the copy is sent again next round.
+     */
+    public List<PageRun> round() {
+        List<PageRun> out = new ArrayList<>();
+        boolean first = rounds == 0;
+        for (MapsEntry m : ProcFs.maps(pid)) {
+            if (m.isSpecial() || m.path().startsWith("/SYSV")) {
+                continue;
+            }
+            VmaKind kind = MemoryPlan.kindOf(m);
+            if (!preCopied(kind)) {
+                continue;
+            }
+            for (long[] r : written(m)) {
+                // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
+                boolean zeroImplicit = first && kind != VmaKind.FILE_PRIVATE;
+                addRuns(out, 0, r[0], r[1], !m.read(), zeroImplicit);
+            }
+        }
+        rounds++;
+        out.forEach(this::markSent);
+        return out;
+    }
+
+    /**
+     * The frozen round, given the final memory plan: for private mappings, the pages written since the
+     * last round plus those sent earlier that the plan no longer wants; everything else as planned.
+     */
+    public List<PageRun> finalRuns(MemoryPlan plan) {
+        List<PageRun> out = new ArrayList<>();
+        List<VmaImage> vmas = plan.vmas();
+        Map<Integer, List<PageRun>> planned = new TreeMap<>();
+        for (PageRun r : plan.runs()) {
+            planned.computeIfAbsent(r.vmaIndex(), k -> new ArrayList<>()).add(r);
+        }
+        for (int i = 0; i < vmas.size(); i++) {
+            VmaImage v = vmas.get(i);
+            List<PageRun> wanted = planned.getOrDefault(i, List.of());
+            if (!preCopied(v.kind())) {
+                out.addAll(wanted);
+                continue;
+            }
+            MapsEntry m = plan.maps().get(i);
+            TreeMap<Long, Long> send = new TreeMap<>();
+            for (long[] r : written(m)) {
+                add(send, r[0], r[1]);
+            }
+            // sent before, no longer wanted: the restored page must show what the task now sees
+            TreeMap<Long, Long> stale = intersect(sent, m.start(), m.end());
+            for (PageRun w : wanted) {
+                remove(stale, w.address(), w.end());
+            }
+            stale.forEach((s, e) -> add(send, s, e));
+            for (Map.Entry<Long, Long> r : send.entrySet()) {
+                addRuns(out, i, r.getKey(), r.getValue(), !m.read(), false);
+            }
+        }
+        rounds++;
+        return out;
+    }
+
+    /** Written ranges of one mapping; a mapping made since the last round is registered, and all its pages count. */
+    private List<long[]> written(MapsEntry m) {
+        try {
+            return tracker.scan(m.start(), m.end());
+        } catch (WriteTracker.NotRegisteredException e) {
+            tracker.register(m.start(), m.end());
+            return tracker.scan(m.start(), m.end());
+        }
+    }
+
+    private static void addRuns(List<PageRun> out, int vmaIndex, long start, long end, boolean viaProcMem,
+                                boolean zeroImplicit) {
+        out.add(new PageRun(vmaIndex, start, (int) ((end - start) / PAGE), viaProcMem, zeroImplicit));
+    }
+
+    private void markSent(PageRun r) {
+        add(sent, r.address(), r.end());
+    }
+
+    // ---- page range sets (start -> end, disjoint, merged) -----------------------------------------
+
+    static void add(TreeMap<Long, Long> set, long start, long end) {
+        Map.Entry<Long, Long> before = set.floorEntry(start);
+        if (before != null && before.getValue() >= start) {
+            start = before.getKey();
+            end = Math.max(end, before.getValue());
+        }
+        Map.Entry<Long, Long> next;
+        while ((next = set.ceilingEntry(start)) != null && next.getKey() <= end) {
+            end = Math.max(end, next.getValue());
+            set.remove(next.getKey());
+        }
+        set.put(start, end);
+    }
+
+    static void remove(TreeMap<Long, Long> set, long start, long end) {
+        Map.Entry<Long, Long> before = set.lowerEntry(start);
+        if (before != null && before.getValue() > start) {
+            set.put(before.getKey(), start);
+            if (before.getValue() > end) {
+                set.put(end, before.getValue());
+            }
+        }
+        Map.Entry<Long, Long> next;
+        while ((next = set.ceilingEntry(start)) != null && next.getKey() < end) {
+            set.remove(next.getKey());
+            if (next.getValue() > end) {
+                set.put(end, next.getValue());
+            }
+        }
+    }
+
+    static TreeMap<Long, Long> intersect(TreeMap<Long, Long> set, long start, long end) {
+        TreeMap<Long, Long> out = new TreeMap<>();
+        Map.Entry<Long, Long> before = set.lowerEntry(start);
+        if (before != null && before.getValue() > start) {
+            out.put(start, Math.min(end, before.getValue()));
+        }
+        for (Map.Entry<Long, Long> e : set.subMap(start, true, end, false).entrySet()) {
+            out.put(e.getKey(), Math.min(end, e.getValue()));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        tracker.close();
+    }
+}

@@ -1,0 +1,38 @@
+package dev.cryo.engine.image;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Where a dump's chunks go: an image file ({@link ImageWriter}) or a stream to another host
+ * ({@link StreamImageSink}). Same framing and checksums either way; {@link #commit()} writes index
+ * and trailer, the commit marker; {@link #abort()} makes sure nothing that looks complete is left.
+ */
+public interface ImageSink extends AutoCloseable {
+    IndexEntry writeRecord(Object record) throws IOException;
+
+    /** Direct buffer of exactly pageCount pages, consumed, reusable after return. */
+    IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException;
+
+    void commit() throws IOException;
+
+    /**
+     * Makes what is written so far durable, so the commit has less left to do (pre-copy calls it
+     * before freezing the tree). Nothing to do for a stream.
+     */
+    default void sync() throws IOException {}
+
+    void abort() throws IOException;
+
+    long bytesWritten();
+
+    int chunksWritten();
+
+    /** For messages: "the image in /var/lib/x", "the stream to host:port". */
+    String describe();
+
+    @Override
+    default void close() throws IOException {
+        abort();
+    }
+}

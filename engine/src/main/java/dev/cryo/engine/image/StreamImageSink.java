@@ -1,0 +1,67 @@
+package dev.cryo.engine.image;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
+
+/**
+ * An image written to a stream (a socket to the host that restores it). The channel is closed
+ * after the trailer on commit; on abort it is closed without one, which the reader reports as an
+ * incomplete image.
+ */
+public final class StreamImageSink implements ImageSink {
+    private final WritableByteChannel channel;
+    private final ImageChannelWriter framing;
+    private final String name;
+    private boolean closed;
+
+    public StreamImageSink(WritableByteChannel channel, String name, RecordCodecs codecs, ImageOptions options)
+            throws IOException {
+        this.channel = channel;
+        this.name = name;
+        this.framing = new ImageChannelWriter(channel, codecs, options);
+    }
+
+    @Override
+    public IndexEntry writeRecord(Object record) throws IOException {
+        return framing.writeRecord(record);
+    }
+
+    @Override
+    public IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException {
+        return framing.writePages(pid, vaddr, pageCount, data);
+    }
+
+    @Override
+    public void commit() throws IOException {
+        framing.finish();
+        closeChannel();
+    }
+
+    @Override
+    public void abort() throws IOException {
+        closeChannel();
+    }
+
+    private void closeChannel() throws IOException {
+        if (closed) return;
+        closed = true;
+        framing.close();
+        channel.close();
+    }
+
+    @Override
+    public long bytesWritten() {
+        return framing.bytesWritten();
+    }
+
+    @Override
+    public int chunksWritten() {
+        return framing.chunksWritten();
+    }
+
+    @Override
+    public String describe() {
+        return name;
+    }
+}

@@ -1,0 +1,64 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code cryo dump --pre-copy}: memory is copied in rounds while the tree keeps writing to it, then
+ * frozen for the rest; the restored workload finds every page as it last wrote it.
+ */
+class PreCopyDumpTest {
+    @TempDir
+    Path tmp;
+
+    static DetachedProcess dirtier(Path dir, int mib, int mibPerSecond) throws Exception {
+        return Workloads.ready(DetachedProcess.start(dir.resolve("dirtier.out"),
+                TestPrograms.compile("/c/dirtier.c", "-O2").toString(), Integer.toString(mib),
+                Integer.toString(mibPerSecond)));
+    }
+
+    @Test
+    void aWorkloadThatKeepsWritingComesBackWithEveryPageAsItLastWroteIt() throws Exception {
+        try (DetachedProcess p = dirtier(tmp, 64, 10)) {
+            Thread.sleep(200);
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            Cli dump = Cli.run("dump", "--pre-copy", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            Matcher m = Pattern.compile("pre-copy: (\\d+) rounds while running").matcher(dump.out());
+            assertTrue(m.find(), dump.out());
+            assertTrue(Integer.parseInt(m.group(1)) >= 1, dump.out());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
+                    "the dumped pid " + pid + " to be reaped");
+            Cli restore = Cli.run("restore", "-D", img.toString(), "-d");
+            assertEquals(0, restore.code(), restore.toString());
+            DetachedProcess r = DetachedProcess.restored(p.pid(), p.output());
+            Thread.sleep(300); // it writes on after the restore, too
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out + "\n" + dump.out());
+        }
+    }
+
+    @Test
+    void aPreCopyDumpThatLeavesTheTreeRunningLeavesItWritingCorrectly() throws Exception {
+        try (DetachedProcess p = dirtier(tmp, 16, 10)) {
+            int pid = p.pid().value();
+            Cli dump = Cli.run("dump", "--pre-copy", "-R", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(),
+                    "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            Thread.sleep(300); // tracking ended: its writes go on unhindered
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+}

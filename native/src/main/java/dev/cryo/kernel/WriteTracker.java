@@ -1,0 +1,153 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tracks which pages a running process writes, from outside, without soft-dirty: a userfaultfd
+ * of the target's mm in write-protect async mode (the kernel resolves each write fault itself and
+ * never blocks the target) plus the {@code PAGEMAP_SCAN} ioctl, which returns the pages written
+ * since the previous scan and write-protects them again in the same step (kernel.md).
+ *
+ * <p>The uffd must be created inside the target (by injection) and taken out with pidfd_getfd;
+ * this class takes it from there. The first scan of a freshly registered range reports every
+ * populated page.
+ */
+public final class WriteTracker implements AutoCloseable {
+    private static final long UFFDIO_API = 0xC018AA3FL;
+    private static final long UFFDIO_REGISTER = 0xC020AA00L;
+    private static final long UFFD_API = 0xAA;
+    private static final long UFFDIO_REGISTER_MODE_WP = 1L << 1;
+    private static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1L << 12;
+    private static final long UFFD_FEATURE_WP_UNPOPULATED = 1L << 13;
+    private static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
+    private static final long PAGEMAP_SCAN = 0xC0606610L;
+    private static final long PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2;
+    private static final long PAGE_IS_WRITTEN = 1L << 1;
+    private static final int SCAN_ARG_SIZE = 96, REGION_SIZE = 24, VEC_LEN = 4096;
+    private static final long PAGE = 4096;
+
+    private final Pid pid;
+    private final Fd uffd;
+    private final Fd pagemap;
+    private final Memory arg = new Memory(SCAN_ARG_SIZE);
+    private final Memory vec = new Memory((long) REGION_SIZE * VEC_LEN);
+    private final Memory reg = new Memory(32);
+
+    /** Raised by {@link #scan} when part of the range is not registered (a mapping made since). */
+    public static final class NotRegisteredException extends KernelException {
+        NotRegisteredException(String message) {
+            super(message);
+        }
+    }
+
+    private WriteTracker(Pid pid, Fd uffd, Fd pagemap) {
+        this.pid = pid;
+        this.uffd = uffd;
+        this.pagemap = pagemap;
+    }
+
+    /** Takes ownership of {@code uffd} (the target's, duplicated here) and enables async write-protect on it. */
+    public static WriteTracker adopt(Pid pid, Fd uffd) {
+        try {
+            Memory api = new Memory(24);
+            api.clear();
+            api.setLong(0, UFFD_API);
+            api.setLong(8, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+            ioctl(uffd, UFFDIO_API, api, () -> "ioctl(UFFDIO_API, WP_ASYNC|WP_UNPOPULATED) on the uffd of pid " + pid);
+            return new WriteTracker(pid, uffd, Sys.open("/proc/" + pid + "/pagemap", Sys.O_RDONLY));
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+    }
+
+    public Pid pid() {
+        return pid;
+    }
+
+    /** Registers [start, end) of the target for write-protect tracking (one VMA or several whole ones). */
+    public void register(long start, long end) {
+        reg.clear();
+        reg.setLong(0, start);
+        reg.setLong(8, end - start);
+        reg.setLong(16, UFFDIO_REGISTER_MODE_WP);
+        ioctl(uffd, UFFDIO_REGISTER, reg, () -> "ioctl(UFFDIO_REGISTER, pid " + pid + ", 0x"
+                + Long.toHexString(start) + "-0x" + Long.toHexString(end) + ")");
+    }
+
+    /**
+     * The page ranges of [start, end) written since the last scan, as {start, end} pairs, in
+     * address order; they are write-protected again by the same call.
+     */
+    public List<long[]> scan(long start, long end) {
+        List<long[]> out = new ArrayList<>();
+        long from = start;
+        while (from < end) {
+            arg.clear();
+            arg.setLong(0, SCAN_ARG_SIZE);
+            arg.setLong(8, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC);
+            arg.setLong(16, from);
+            arg.setLong(24, end);
+            arg.setLong(40, Sys.address(vec));
+            arg.setLong(48, VEC_LEN);
+            arg.setLong(72, PAGE_IS_WRITTEN); // category_mask: written pages only
+            arg.setLong(88, PAGE_IS_WRITTEN); // return_mask
+            long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                String what = "ioctl(PAGEMAP_SCAN, pid " + pid + ", 0x" + Long.toHexString(from) + "-0x"
+                        + Long.toHexString(end) + ")";
+                if (errno == Errno.EPERM) {
+                    throw new NotRegisteredException(what + ": part of the range is not registered for tracking");
+                }
+                throw new SyscallException(what, errno);
+            }
+            for (int i = 0; i < n; i++) {
+                long s = vec.getLong((long) i * REGION_SIZE);
+                long e = vec.getLong((long) i * REGION_SIZE + 8);
+                if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
+                    out.get(out.size() - 1)[1] = e;
+                } else {
+                    out.add(new long[] {s, e});
+                }
+            }
+            long walkEnd = arg.getLong(32);
+            if (walkEnd <= from) {
+                break; // no progress: nothing more to learn
+            }
+            from = walkEnd;
+        }
+        return out;
+    }
+
+    /** Total pages in ranges as returned by {@link #scan}. */
+    public static long pages(List<long[]> ranges) {
+        long n = 0;
+        for (long[] r : ranges) {
+            n += (r[1] - r[0]) / PAGE;
+        }
+        return n;
+    }
+
+    /** Closing the last reference to the uffd ends tracking; the target's mappings are unregistered by the kernel. */
+    @Override
+    public void close() {
+        pagemap.close();
+        uffd.close();
+    }
+
+    private interface What {
+        String get();
+    }
+
+    private static void ioctl(Fd fd, long request, Memory argp, What what) {
+        long r = LibC.syscall(SyscallNr.IOCTL, fd.value(), request, Sys.address(argp), 0, 0, 0);
+        if (r < 0) {
+            throw new SyscallException(what.get(), Native.getLastError());
+        }
+    }
+}
