@@ -68,11 +68,11 @@ final class SecurityCollector {
                 }
                 if (Seccomp.returnsUserNotif(program)) {
                     throw new DumpException("pid " + pid + " tid " + tid + ": seccomp filter " + i
-                            + " (counting from the newest) can return SECCOMP_RET_USER_NOTIF: a filter with a "
+                            + " (counting from the oldest) can return SECCOMP_RET_USER_NOTIF: a filter with a "
                             + "user-space supervisor (listener fd) is not supported");
                 }
-                programs.add(0, program);
-                flags.add(0, (int) tracer.seccompFilterFlags(tid, i) & Seccomp.FILTER_FLAG_LOG);
+                programs.add(program); // index 0 is the oldest filter (get_nth_filter)
+                flags.add((int) tracer.seccompFilterFlags(tid, i) & Seccomp.FILTER_FLAG_LOG);
             }
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + " tid " + tid + ": cannot read its seccomp filters: "

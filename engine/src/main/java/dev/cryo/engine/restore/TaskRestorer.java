@@ -1,12 +1,14 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
 import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.stage.MemoryMapping;
 import dev.cryo.engine.restore.stage.PendingSignals;
 import dev.cryo.engine.restore.stage.ProcessState;
 import dev.cryo.engine.restore.stage.RegisterInstall;
+import dev.cryo.engine.restore.stage.SeccompFilters;
 import dev.cryo.engine.restore.stage.StateStage;
 import dev.cryo.engine.restore.stage.StubAdoption;
 import dev.cryo.engine.restore.stage.TaskContext;
@@ -30,8 +32,11 @@ import java.util.Set;
  *
  * <p><b>Adding a stage</b> (timers, scheduling, security, …): write a {@link StateStage} class in
  * the stage package and add one line to {@link #STATE_STAGES}. It goes before
- * {@link Credentials} when it needs privilege (almost everything does); only what must follow the
- * privilege drop (a seccomp filter) goes after it, and {@link RegisterInstall} stays last.
+ * {@link SeccompFilters} and {@link Credentials} when it needs privilege (almost everything does);
+ * only what a credential change resets goes after them ({@link CredentialResetFlags}), and
+ * {@link RegisterInstall} stays last. The seccomp filters are installed while the task is still
+ * privileged but stay inert until the detach (PTRACE_O_SUSPEND_SECCOMP), so the steps after them
+ * are never judged by a filter.
  */
 public final class TaskRestorer {
     public static final int TRACE_OPTIONS = StubAdoption.TRACE_OPTIONS;
@@ -42,7 +47,9 @@ public final class TaskRestorer {
             new ThreadCreation(),
             new ThreadState(),
             // new stages that need privilege go here
+            new SeccompFilters(),
             new Credentials(),
+            new CredentialResetFlags(),
             new PendingSignals(),
             new RegisterInstall());
 

@@ -241,8 +241,9 @@ public final class Tracer implements AutoCloseable {
     }
 
     /**
-     * The {@code index}-th seccomp filter of the thread counting back from its newest (0), as its
-     * sock_filter array; null past the oldest. Needs CAP_SYS_ADMIN.
+     * The {@code index}-th seccomp filter of the thread counting from the first one it installed (0:
+     * the kernel's get_nth_filter walks back from the newest), as its sock_filter array; null past the
+     * newest. Needs CAP_SYS_ADMIN.
      */
     public byte[] seccompFilter(int tid, int index) {
         checkThread();

@@ -2,16 +2,33 @@ package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Prctl;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStatus;
+import dev.cryo.kernel.ptrace.Injector;
 
 /**
- * Groups, gids, then uids, which drop privilege: steps that need root come before this one. The
- * kernel keeps credentials per thread (glibc's setxid broadcast is what makes them look
- * per-process), so each thread gets its own calls. Nothing to do for root, which the stub already is.
+ * Groups, ids, capabilities, securebits and no_new_privs, per thread (the kernel keeps credentials
+ * per thread; glibc's setxid broadcast is what makes them look per-process). The stub is root with
+ * every capability cryo has, and each step needs some of them, so the order matters (it follows
+ * CRIU's restorer, with the ambient set raised before the securebits that may forbid it):
+ * <ol>
+ * <li>groups and gids, then SECBIT_NO_SETUID_FIXUP so that changing uid keeps the capability sets,
+ *     then uids and the fs ids;</li>
+ * <li>the inheritable set (keeping everything else), then the ambient capabilities, which must be
+ *     in permitted and inheritable when raised;</li>
+ * <li>the bounding set and the securebits, both needing CAP_SETPCAP, which is still effective;</li>
+ * <li>the final effective, permitted and inheritable sets (this only drops), then no_new_privs.</li>
+ * </ol>
+ * Steps that need privilege come before this one; the flags a credential change resets (dumpable,
+ * parent-death signal) are set again after it, by {@link CredentialResetFlags}.
  */
 public final class Credentials implements StateStage {
-    private static final int SETRESUID = 117, SETRESGID = 119, SETGROUPS = 116;
-
     @Override
     public String name() {
         return "credentials";
@@ -19,19 +36,74 @@ public final class Credentials implements StateStage {
 
     @Override
     public void run(TaskContext t) {
-        Creds c = t.task().creds();
-        boolean root = c.uids().stream().allMatch(u -> u == 0) && c.gids().stream().allMatch(g -> g == 0)
-                && c.groups().isEmpty();
-        if (root) {
-            return;
-        }
+        int lastCap = Prctl.capLastCap();
         for (ThreadImage th : t.task().threads()) {
-            var inj = t.injector(th.tid());
-            long groups = t.put(new RemoteWriter(4 * c.groups().size() + 4)
-                    .ints(c.groups().stream().mapToInt(Integer::intValue).toArray()).toBytes());
-            inj.call("setgroups", SETGROUPS, c.groups().size(), groups);
-            inj.call("setresgid", SETRESGID, c.gids().get(0), c.gids().get(1), c.gids().get(2));
-            inj.call("setresuid", SETRESUID, c.uids().get(0), c.uids().get(1), c.uids().get(2));
+            restore(t, th, lastCap);
         }
+    }
+
+    private static void restore(TaskContext t, ThreadImage th, int lastCap) {
+        Creds c = t.task().creds();
+        ThreadSecurity s = th.security();
+        Injector inj = t.injector(th.tid());
+        ProcStatus now = ProcFs.status(t.pid(), Pid.of(th.tid()));
+        // sets only shrink: what the thread had must be within what the stub (cryo's own) has
+        long missing = (s.capPrm() & ~now.capPrm()) | (s.capBnd() & ~now.capBnd())
+                | (s.capInh() & ~(now.capInh() | now.capBnd()));
+        if (missing != 0) {
+            throw new RestoreException("pid " + t.pid() + " tid " + th.tid() + " had capabilities 0x"
+                    + Long.toHexString(missing) + " that cryo itself does not hold: restore it with at least the "
+                    + "capabilities it had");
+        }
+        String where = " in tid " + th.tid();
+
+        long groups = t.put(new RemoteWriter(4 * c.groups().size() + 4)
+                .ints(c.groups().stream().mapToInt(Integer::intValue).toArray()).toBytes());
+        inj.call("setgroups" + where, SyscallNr.SETGROUPS, c.groups().size(), groups);
+        inj.call("setresgid" + where, SyscallNr.SETRESGID, c.gids().get(0), c.gids().get(1), c.gids().get(2));
+        inj.call("setfsgid" + where, SyscallNr.SETFSGID, c.gids().get(3));
+        inj.call("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP)" + where, SyscallNr.PRCTL, Prctl.PR_SET_SECUREBITS,
+                Prctl.SECBIT_NO_SETUID_FIXUP);
+        inj.call("setresuid" + where, SyscallNr.SETRESUID, c.uids().get(0), c.uids().get(1), c.uids().get(2));
+        inj.call("setfsuid" + where, SyscallNr.SETFSUID, c.uids().get(3));
+        checkFsIds(t, th, c);
+
+        capset(t, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
+        for (int cap = 0; cap <= lastCap; cap++) {
+            if ((s.capAmb() & (1L << cap)) != 0) {
+                inj.call("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
+                        Prctl.PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+            }
+        }
+        for (int cap = 0; cap <= lastCap; cap++) {
+            if ((s.capBnd() & (1L << cap)) == 0 && (now.capBnd() & (1L << cap)) != 0) {
+                inj.call("prctl(PR_CAPBSET_DROP, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAPBSET_DROP, cap);
+            }
+        }
+        inj.call("prctl(PR_SET_SECUREBITS, 0x" + Integer.toHexString(s.securebits()) + ")" + where, SyscallNr.PRCTL,
+                Prctl.PR_SET_SECUREBITS, s.securebits());
+        capset(t, inj, s.capEff(), s.capPrm(), s.capInh(), where);
+        if (s.noNewPrivs()) {
+            inj.call("prctl(PR_SET_NO_NEW_PRIVS)" + where, SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        }
+    }
+
+    /** setfsuid/setfsgid report nothing useful on failure: read the result back. */
+    private static void checkFsIds(TaskContext t, ThreadImage th, Creds c) {
+        ProcStatus after = ProcFs.status(t.pid(), Pid.of(th.tid()));
+        if (after.uids().filesystem() != c.uids().get(3) || after.gids().filesystem() != c.gids().get(3)) {
+            throw new RestoreException("pid " + t.pid() + " tid " + th.tid() + ": fsuid/fsgid came back as "
+                    + after.uids().filesystem() + "/" + after.gids().filesystem() + ", expected " + c.uids().get(3)
+                    + "/" + c.gids().get(3));
+        }
+    }
+
+    /** capset(2), version 3: a header {version, pid 0} and two {effective, permitted, inheritable} words. */
+    private static void capset(TaskContext t, Injector inj, long eff, long prm, long inh, String where) {
+        long header = t.put(new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
+        long data = t.put(8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
+                (int) (prm >>> 32), (int) (inh >>> 32)).toBytes());
+        inj.call("capset(eff 0x" + Long.toHexString(eff) + ", prm 0x" + Long.toHexString(prm) + ", inh 0x"
+                + Long.toHexString(inh) + ")" + where, SyscallNr.CAPSET, header, data);
     }
 }

@@ -7,10 +7,11 @@ import dev.cryo.kernel.ptrace.Injector;
 
 /**
  * Per-thread kernel state that only the thread itself can set: rseq, robust list, clear-child-tid,
- * alternate signal stack, name, parent-death signal; and its signal mask.
+ * alternate signal stack, name; and its signal mask. (The parent-death signal is reset by a
+ * credential change: {@link CredentialResetFlags} sets it after {@link Credentials}.)
  */
 public final class ThreadState implements StateStage {
-    private static final int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15;
+    private static final int PR_SET_NAME = 15;
 
     @Override
     public String name() {
@@ -34,9 +35,6 @@ public final class ThreadState implements StateStage {
                 inj.call("sigaltstack", SyscallNr.SIGALTSTACK, at, 0);
             }
             inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, t.putString(th.name()));
-            if (th.pdeathSignal() != 0) {
-                inj.call("prctl(PR_SET_PDEATHSIG)", SyscallNr.PRCTL, PR_SET_PDEATHSIG, th.pdeathSignal());
-            }
             t.tracer().setSigmask(th.tid(), th.sigmask());
         }
     }

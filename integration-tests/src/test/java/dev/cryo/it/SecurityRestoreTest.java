@@ -1,0 +1,99 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Capabilities, securebits, no_new_privs, dumpable, subreaper and seccomp come back exactly:
+ * each workload records its own state at ready and compares after the restore, and the seccomp
+ * ones prove their filters still refuse what they refused.
+ */
+class SecurityRestoreTest {
+    @TempDir
+    Path tmp;
+
+    private static void assertPass(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    private String dumpRestoreCheck(DetachedProcess p) throws Exception {
+        Thread.sleep(50);
+        DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+        Thread.sleep(100);
+        String out = RestoreTest.checkAndReap(r);
+        assertPass(out);
+        return out;
+    }
+
+    private String show() {
+        Cli show = Cli.run("show", tmp.resolve("img").toString());
+        assertEquals(0, show.code(), show.toString());
+        return show.out();
+    }
+
+    @Test
+    void aNonRootProcessKeepsItsAmbientCapsSecurebitsNoNewPrivsDumpableAndSubreaper() throws Exception {
+        try (DetachedProcess p = Workloads.caps(tmp, "ambient")) {
+            String out = dumpRestoreCheck(p);
+            assertTrue(out.contains("dumpable=0 subreaper=1"), out);
+            String json = show();
+            assertTrue(json.contains("\"capAmb\" : \"0x400\"") || json.contains("\"capAmb\": \"0x400\""), json);
+            assertTrue(json.contains("\"childSubreaper\" : true") || json.contains("\"childSubreaper\": true"), json);
+        }
+    }
+
+    @Test
+    void aRootProcessKeepsItsReducedBoundingSetAndLockedSecurebits() throws Exception {
+        try (DetachedProcess p = Workloads.caps(tmp, "root")) {
+            dumpRestoreCheck(p);
+        }
+    }
+
+    @Test
+    void seccompFiltersSharedByTsyncAndOneThreadsOwnStillRefuseTheirSyscalls() throws Exception {
+        try (DetachedProcess p = Workloads.seccomp(tmp, "tsync")) {
+            String out = dumpRestoreCheck(p);
+            assertTrue(out.contains("filters=1,1,2"), out);
+            String json = show();
+            // one shared first filter plus worker 1's own: two entries, not four
+            assertEquals(2, json.split("\"instructions\"", -1).length - 1, json);
+        }
+    }
+
+    @Test
+    void aSeccompFilterInheritedByThreadsWithLogAndNoNewPrivsStaysSharedAndEffective() throws Exception {
+        try (DetachedProcess p = Workloads.seccomp(tmp, "inherit")) {
+            String out = dumpRestoreCheck(p);
+            assertTrue(out.contains("filters=1,1,1"), out);
+        }
+    }
+
+    @Test
+    void aChildInStrictModeIsDumpedRestoredAndStillKilledByAForbiddenSyscall() throws Exception {
+        try (DetachedProcess p = Workloads.strict(tmp)) {
+            dumpRestoreCheck(p);
+        }
+    }
+
+    @Test
+    void aFilterWithAUserSpaceListenerIsRefusedAndTheProcessKeepsRunning() throws Exception {
+        try (DetachedProcess p = Workloads.seccomp(tmp, "notif")) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + p.pid() + " tid " + p.pid() + ": seccomp filter 0")
+                    && r.err().contains("SECCOMP_RET_USER_NOTIF"), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+            assertTrue(Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0"));
+        }
+    }
+}
