@@ -21,6 +21,7 @@ import java.util.TreeMap;
  */
 public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<Integer, List<PageSlice>> pages) {
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
+        ImageTrust.check(dir);
         try (ImageReader reader = ImageReader.open(dir, ModelCodecs.ALL, maxChunk)) {
             reader.verify();
             DumpInfo info = null;
