@@ -2,7 +2,7 @@
  * caps — capabilities and the other per-thread security flags survive a
  * checkpoint/restore (zdtm style). Build with -pthread. Must start as root.
  *
- * Usage: caps ambient | caps root
+ * Usage: caps ambient | caps root | caps split
  *
  *  ambient: becomes uid/gid 1000 with groups {100, 1000} keeping some caps
  *           (PR_SET_KEEPCAPS): permitted/effective {NET_BIND_SERVICE,
@@ -15,7 +15,10 @@
  *           the bounding set, SYS_MODULE from permitted; inheritable and
  *           ambient {KILL}; securebits NOROOT|NOROOT_LOCKED.
  *
- * In both, a second thread then drops one more capability from its own
+ *  split:   as root, but the second thread switches itself alone to uid 1000
+ *           with a raw setresuid (cryo refuses threads with different ids).
+ *
+ * In the first two, a second thread then drops one more capability from its own
  * effective set (credentials are per thread). Prints "ready". The security
  * state of every thread (the Uid, Gid, Groups, Cap..., NoNewPrivs lines of
  * /proc/self/task/T/status, securebits, the bounding set by
@@ -114,8 +117,14 @@ static void *worker(void *arg)
     (void)arg;
     worker_tid = (pid_t)syscall(SYS_gettid);
     /* per-thread credentials: only this thread loses this capability */
-    unsigned long long drop = arg ? B(CAP_NET_RAW) : B(CAP_CHOWN);
-    caps_set(caps_get(0) & ~drop, caps_get(1), caps_get(2));
+    if (arg == (void *)2) {
+        /* a raw setresuid changes this thread alone (glibc's wrapper would broadcast it) */
+        if (syscall(SYS_setresuid, 1000, 1000, 1000))
+            die("raw setresuid in the worker");
+    } else {
+        unsigned long long drop = arg ? B(CAP_NET_RAW) : B(CAP_CHOWN);
+        caps_set(caps_get(0) & ~drop, caps_get(1), caps_get(2));
+    }
     for (;;) {
         if (thread_snap_req != thread_snap_done) {
             snapshot_thread(thread_snap, worker_tid);
@@ -205,7 +214,8 @@ int main(int argc, char **argv)
             die("PR_SET_SECUREBITS");
     }
     pthread_t t;
-    if (pthread_create(&t, NULL, worker, ambient ? (void *)1 : NULL))
+    int split = argc > 1 && !strcmp(argv[1], "split");
+    if (pthread_create(&t, NULL, worker, split ? (void *)2 : ambient ? (void *)1 : NULL))
         die("pthread_create");
 
     struct sigaction sa = {0};

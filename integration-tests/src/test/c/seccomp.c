@@ -2,7 +2,7 @@
  * seccomp — seccomp filters survive a checkpoint/restore and still bite
  * (zdtm style). Build with -pthread.
  *
- * Usage: seccomp tsync | seccomp inherit | seccomp notif
+ * Usage: seccomp tsync | seccomp inherit | seccomp big | seccomp notif
  *
  *  tsync:   starts two workers, then main installs filter A (getppid fails
  *           with EPERM) with SECCOMP_FILTER_FLAG_TSYNC, so all three threads
@@ -10,6 +10,7 @@
  *           on itself only. Chains: main [A], worker 0 [A], worker 1 [A, B].
  *  inherit: sets no_new_privs, installs A with SECCOMP_FILTER_FLAG_LOG in
  *           main, then starts the workers, which inherit it. All share [A].
+ *  big:     as inherit, but A is 3004 instructions long (24 KiB) and has no LOG.
  *  notif:   installs a filter returning SECCOMP_RET_USER_NOTIF for getppid
  *           and keeps the listener fd: cryo must refuse to dump it. No
  *           workers; prints "ready <listener-fd>" and sleeps.
@@ -55,17 +56,26 @@ static void die(const char *what)
     exit(1);
 }
 
-/* nr -> errno EPERM, everything else allowed */
+#define PADDING 3000 /* "big": 24 KiB of program, more than cryo's bootstrap data area */
+static struct sock_filter big[PADDING + 4];
+
+/* nr -> action, everything else allowed; nr < 0: allow all. padding: no-op compares first. */
+static long install_padded(int nr, int action, unsigned flags, int padding)
+{
+    struct sock_filter *p = big;
+    *p++ = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < padding; i++)
+        *p++ = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 100000 + i, 0, 0);
+    *p++ = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
+    *p++ = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, action);
+    *p++ = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {nr < 0 ? 1 : (unsigned short)(p - big), nr < 0 ? p - 1 : big};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
 static long install(int nr, int action, unsigned flags)
 {
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, action),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {nr < 0 ? 1 : 4, nr < 0 ? insns + 3 : insns};
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    return install_padded(nr, action, flags, 0);
 }
 
 static int status_field(pid_t tid, const char *key)
@@ -156,7 +166,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *mode = argc > 1 ? argv[1] : "tsync";
     mode_tsync = !strcmp(mode, "tsync");
-    mode_inherit = !strcmp(mode, "inherit");
+    int mode_big = !strcmp(mode, "big");
+    mode_inherit = !strcmp(mode, "inherit") || mode_big;
     parent_pid = getppid();
     tids[0] = (pid_t)syscall(SYS_gettid);
     struct sigaction sa = {0};
@@ -175,8 +186,9 @@ int main(int argc, char **argv)
     if (mode_inherit) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
             die("PR_SET_NO_NEW_PRIVS");
-        if (install(SYS_getppid, SECCOMP_RET_ERRNO | EPERM, SECCOMP_FILTER_FLAG_LOG))
-            die("seccomp(A, LOG)");
+        if (install_padded(SYS_getppid, SECCOMP_RET_ERRNO | EPERM, mode_big ? 0 : SECCOMP_FILTER_FLAG_LOG,
+                           mode_big ? PADDING : 0))
+            die("seccomp(A)");
     }
     for (int i = 0; i < NWORKERS; i++)
         if (pthread_create(&t[i], NULL, worker, (void *)(long)(i + 1)))

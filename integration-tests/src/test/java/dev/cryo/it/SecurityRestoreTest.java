@@ -76,6 +76,40 @@ class SecurityRestoreTest {
     }
 
     @Test
+    void aFilterLongerThanTheBootstrapDataAreaIsCarried() throws Exception {
+        try (DetachedProcess p = Workloads.seccomp(tmp, "big")) {
+            dumpRestoreCheck(p);
+            assertTrue(show().contains("\"instructions\" : 3004"), "the 3004-instruction filter is in the image");
+        }
+    }
+
+    @Test
+    void aDumpThatLeavesTheTaskRunningLeavesItsFiltersBiting() throws Exception {
+        try (DetachedProcess p = Workloads.seccomp(tmp, "tsync")) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "-R",
+                    "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            // the suspension lasted only while cryo held the threads
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    @Test
+    void aThreadWithItsOwnUidIsRefusedAndTheProcessKeepsRunning() throws Exception {
+        try (DetachedProcess p = Workloads.caps(tmp, "split")) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("has its own user or group ids")
+                    && r.err().contains("threads with different ids are not supported"), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    @Test
     void aChildInStrictModeIsDumpedRestoredAndStillKilledByAForbiddenSyscall() throws Exception {
         try (DetachedProcess p = Workloads.strict(tmp)) {
             dumpRestoreCheck(p);

@@ -45,6 +45,13 @@ final class SecurityCollector {
     /** One stopped thread; {@code inj} runs inside it (securebits are only readable by the thread). */
     ThreadSecurity thread(Injector inj, int tid) {
         ProcStatus s = ProcFs.status(pid, Pid.of(tid));
+        ProcStatus leader = ProcFs.status(pid);
+        // ids are carried per task (glibc's setxid broadcast keeps them equal); a raw setresuid in one thread is refused
+        if (!s.uids().equals(leader.uids()) || !s.gids().equals(leader.gids()) || !s.groups().equals(leader.groups())) {
+            throw new DumpException("pid " + pid + " tid " + tid + " has its own user or group ids (uids " + s.uids()
+                    + ", gids " + s.gids() + ", groups " + s.groups() + "; the main thread has " + leader.uids() + ", "
+                    + leader.gids() + ", " + leader.groups() + "): threads with different ids are not supported");
+        }
         int securebits = (int) inj.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
         int newest = -1;
         if (s.seccomp() == Seccomp.MODE_FILTER) {

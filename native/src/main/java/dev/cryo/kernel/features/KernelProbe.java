@@ -65,9 +65,9 @@ final class KernelProbe {
                 VM_READV = "process_vm_readv", VM_WRITEV = "process_vm_writev", XSTATE = "xstate",
                 RSEQ = "ptrace-rseq-config", CLONE3_SET_TID = "clone3-set-tid", NS_LAST_PID = "ns_last_pid",
                 VDSO = "vdso-layout", MM_MAP = "pr-set-mm-map", UFFD = "userfaultfd", UFFD_WP_ASYNC = "uffd-wp-async",
-                PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty";
+                PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty", SECCOMP_SUSPEND = "seccomp-suspend";
         static final List<String> ORDER = List.of(CAPS, PTRACE_SEIZE, INJECTION, VM_READV, VM_WRITEV, XSTATE, RSEQ,
-                CLONE3_SET_TID, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY);
+                CLONE3_SET_TID, SECCOMP_SUSPEND, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY);
     }
 
     private void add(String name, boolean required, Probe probe) {
@@ -113,6 +113,16 @@ final class KernelProbe {
         if (!out.get(out.size() - 1).ok()) {
             throw new KernelException("needs ptrace-seize, which failed");
         }
+        add(Names.SECCOMP_SUSPEND, false, () -> {
+            int options = Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL; // as seized
+            long r = Ptrace.tryRequest(Ptrace.SETOPTIONS, pid, 0, options | Ptrace.O_SUSPEND_SECCOMP);
+            tracer.setOptions(pid, options);
+            return r == 0
+                    ? Feature.supported(Names.SECCOMP_SUSPEND, false, "PTRACE_O_SUSPEND_SECCOMP accepted: tasks under "
+                            + "seccomp can be dumped and restored")
+                    : Feature.missing(Names.SECCOMP_SUSPEND, false, "PTRACE_O_SUSPEND_SECCOMP refused ("
+                            + Errno.describe((int) -r) + "): tasks under seccomp cannot be dumped (needs CAP_SYS_ADMIN)");
+        });
         long[] vdso = stub.vdso();
         long gadget = SyscallGadget.find(stub.pid, vdso[0], vdso[1]);
         add(Names.VM_READV, true, () -> Feature.supported(Names.VM_READV, true,
