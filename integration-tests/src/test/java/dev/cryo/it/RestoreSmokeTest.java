@@ -32,13 +32,12 @@ class RestoreSmokeTest {
         Path img = tmp.resolve("img");
         int pid;
         Path out;
+        DumpRestore dumped;
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Thread.sleep(200);
             pid = p.pid().value();
             out = p.output();
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(0, r.code(), r.toString());
-            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+            dumped = DumpRestore.dump(pid, img);
         }
         ImageContents image = ImageContents.read(img, 64 << 20);
         RestoreValidator.validate(image, Duration.ofSeconds(5), System.out::println);
@@ -58,6 +57,7 @@ class RestoreSmokeTest {
                 r.protectMemory();
                 r.restoreFiles(pipes);
                 r.restoreState();
+                dumped.compareFrozen();
                 r.resume();
             } catch (Throwable e) {
                 r.kill();

@@ -21,17 +21,23 @@ class RestoreTest {
     @TempDir
     Path tmp;
 
-    /** Dumps (killing the original), restores detached, and returns a view of the restored root. */
+    /** Dumps (killing the original), restores detached, compares the state, and returns the restored root. */
     static DetachedProcess dumpAndRestore(DetachedProcess p, Path img) throws Exception {
-        int pid = p.pid().value();
-        Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-        assertEquals(0, dump.code(), dump.toString());
-        DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
-                "the dumped pid " + pid + " to be reaped");
-        Cli restore = Cli.run("restore", "-D", img.toString(), "-d");
-        assertEquals(0, restore.code(), restore.toString());
-        assertTrue(restore.out().contains("root pid " + pid), restore.out());
-        return DetachedProcess.restored(Pid.of(pid), p.output());
+        return DumpRestore.dumpAndRestore(p, img);
+    }
+
+    /** Kills a restored root (our child) and reaps it; quiet if it is gone already. */
+    static void killAndReap(DetachedProcess restored) {
+        try {
+            Sys.kill(restored.pid(), Signals.SIGKILL);
+        } catch (RuntimeException ignored) {
+            // it exited by itself
+        }
+        try {
+            Sys.wait4(restored.pid().value(), 0);
+        } catch (RuntimeException ignored) {
+            // reaped already
+        }
     }
 
     /** Sends the check signal to a restored root (our child) and reaps it. */
@@ -137,9 +143,8 @@ class RestoreTest {
     void withoutDetachCryoWaitsForTheRestoredRootAndExitsWithItsStatus() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             int pid = p.pid().value();
-            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
-            assertEquals(0, dump.code(), dump.toString());
-            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img"));
+            AutoCloseable armed = dumped.armRestoreComparison();
             var restore = java.util.concurrent.CompletableFuture.supplyAsync(
                     () -> Cli.run("restore", "-D", tmp.resolve("img").toString()));
             DetachedProcess.awaitCondition(() -> {
@@ -149,6 +154,8 @@ class RestoreTest {
                     return false;
                 }
             }, Duration.ofSeconds(30), "the restored counter to run untraced");
+            dumped.compareRestored(restore);
+            armed.close();
             Thread.sleep(200);
             Sys.kill(Pid.of(pid), Signals.SIGUSR2); // it checks itself, prints PASS and exits 0
             Cli r = restore.get(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -189,12 +196,7 @@ class RestoreTest {
             int sleeper = Workloads.sleepUnder(script);
             String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
             int pid = sleeper;
-            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--shell-job",
-                    "--no-progress");
-            assertEquals(0, dump.code(), dump.toString());
-            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
-            Cli restore = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
-            assertEquals(0, restore.code(), restore.toString());
+            DumpRestore.dump(pid, tmp.resolve("img"), "--shell-job").restoreDetached(script.output());
             try {
                 for (int fd = 0; fd < 3; fd++) {
                     assertEquals(tty, Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString());
@@ -241,16 +243,10 @@ class RestoreTest {
             DetachedProcess once = dumpAndRestore(p, tmp.resolve("img1"));
             Thread.sleep(200);
             // the restored root is our child: after the second dump kills it, we reap it
-            int pid = once.pid().value();
-            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img2").toString(), "--no-progress");
-            assertEquals(0, dump.code(), dump.toString());
-            // the dump's tracer thread reaped it already (we are both its parent and, then, its tracer)
-            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
-                    "pid " + pid + " to be gone");
-            Cli restore = Cli.run("restore", "-D", tmp.resolve("img2").toString(), "-d");
-            assertEquals(0, restore.code(), restore.toString());
+            // the dump's tracer thread reaps it (we are both its parent and, then, its tracer)
+            DetachedProcess twice = DumpRestore.dump(once.pid().value(), tmp.resolve("img2")).restoreDetached(p.output());
             Thread.sleep(200);
-            assertPassOnce(checkAndReap(DetachedProcess.restored(Pid.of(pid), p.output())));
+            assertPassOnce(checkAndReap(twice));
         }
     }
 }

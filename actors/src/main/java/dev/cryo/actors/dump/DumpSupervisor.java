@@ -269,6 +269,8 @@ public final class DumpSupervisor {
     private Behavior<Command> startCollecting() {
         stage("seized " + tasks.size() + " tasks");
         timers.cancelAll();
+        dev.cryo.api.TreeObservers.frozen(request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(),
+                ctx.getLog());
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         TaskDumper.CollectJob job = collectJob();

@@ -219,8 +219,10 @@ public final class RestoreSupervisor {
         sharedMemory.close(); // every task has mapped it: the mappings keep it alive
         return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, adapter), () -> {
             pipes.close(); // every end is open in its task now
-            return allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter),
-                    () -> allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done));
+            return allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
+                dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
+                return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
+            });
         });
     }
 

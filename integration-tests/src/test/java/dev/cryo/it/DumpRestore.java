@@ -1,0 +1,230 @@
+package dev.cryo.it;
+
+import dev.cryo.api.TreeObservers;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.testing.DetachedProcess;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The one dump → restore path of the tests. Every test that dumps a tree and restores it goes
+ * through here, so the {@link StateComparator} holds every workload of the suite to the rule
+ * that a restored task is the task that was dumped. The tree's /proc state is snapshotted at the
+ * two moments it stands still with exactly the image's state (through {@link TreeObservers}):
+ * when the dump has stopped every task and before it reads anything, and when the restore has
+ * given every task its state and before it releases them. Workloads that churn memory or write
+ * files every few milliseconds are thus compared without a race.
+ */
+final class DumpRestore {
+    private final int pid;
+    private final Path img;
+    private final StateComparator.Snapshot before;
+    private final List<StateComparator.Known> known;
+    private Seen armed;
+
+    private DumpRestore(int pid, Path img, StateComparator.Snapshot before, List<StateComparator.Known> known) {
+        this.pid = pid;
+        this.img = img;
+        this.before = before;
+        this.known = known;
+    }
+
+    /** Dumps the tree of {@code p} (killing it), restores it detached, compares, and returns the restored root. */
+    static DetachedProcess dumpAndRestore(DetachedProcess p, Path img, String... dumpOptions) throws Exception {
+        return dump(p.pid().value(), img, dumpOptions).restoreDetached(p.output());
+    }
+
+    /**
+     * Snapshots the tree of {@code pid}, dumps it with {@code cryo dump} (which kills it) and waits
+     * until the pid is gone.
+     */
+    static DumpRestore dump(int pid, Path img, String... dumpOptions) throws Exception {
+        Seen seen = new Seen(pid);
+        List<String> args = new ArrayList<>(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(),
+                "--no-progress"));
+        args.addAll(List.of(dumpOptions));
+        Cli dump;
+        try (AutoCloseable o = TreeObservers.register(seen)) {
+            dump = Cli.run(args.toArray(String[]::new));
+        }
+        assertEquals(0, dump.code(), dump.toString());
+        StateComparator.Snapshot before = seen.get("the dump");
+        DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
+                "the dumped pid " + pid + " to be reaped");
+        return new DumpRestore(pid, img, before,
+                args.contains("--shell-job") ? StateComparator.KNOWN_SHELL_JOB : List.of());
+    }
+
+    /** {@code cryo restore -d}, then the comparison; returns a view of the restored root writing to {@code output}. */
+    DetachedProcess restoreDetached(Path output) throws Exception {
+        Seen seen = new Seen(pid);
+        Cli restore;
+        try (AutoCloseable o = TreeObservers.register(seen)) {
+            restore = Cli.run("restore", "-D", img.toString(), "-d");
+        }
+        assertEquals(0, restore.code(), restore.toString());
+        assertTrue(restore.out().contains("root pid " + pid), restore.out());
+        DetachedProcess restored = DetachedProcess.restored(Pid.of(pid), output);
+        try {
+            StateComparator.assertSame(before, seen.get("the restore"), known);
+            assertUntraced();
+        } catch (AssertionError | Exception e) {
+            RestoreTest.killAndReap(restored);
+            throw e;
+        }
+        return restored;
+    }
+
+    /**
+     * Arms the comparison for a restore of this image that the caller runs in this JVM (e.g.
+     * {@code cryo restore} without -d on another thread); {@link #compareRestored()} waits for it
+     * and compares. Close the handle afterwards.
+     */
+    AutoCloseable armRestoreComparison() {
+        armed = new Seen(pid);
+        return TreeObservers.register(armed);
+    }
+
+    /**
+     * After {@link #armRestoreComparison()}, while {@code restore} runs: compares what the restore
+     * left with what was dumped (fails with the restore's output if it ends without restoring).
+     */
+    void compareRestored(java.util.concurrent.Future<Cli> restore) throws Exception {
+        DetachedProcess.awaitCondition(() -> armed.seen() || restore.isDone(), Duration.ofSeconds(60),
+                "the restore of pid " + pid + " to give every task its state");
+        if (!armed.seen()) {
+            fail("the restore ended before the state comparator saw the restored tree:\n" + restore.get());
+        }
+        StateComparator.assertSame(before, armed.get("the restore"), known);
+    }
+
+    /**
+     * For tests that drive the restore steps themselves: compares the restored tree now, while
+     * the caller holds every task stopped with all its state and before it releases them.
+     */
+    void compareFrozen() throws Exception {
+        StateComparator.assertSame(before, StateComparator.takeFrozen(pid), known);
+    }
+
+    /** Once released, no thread of the restored tree is traced any more. */
+    private void assertUntraced() throws Exception {
+        for (int p : StateComparator.tree(pid)) {
+            for (Path t : Files.newDirectoryStream(Path.of("/proc/" + p + "/task"))) {
+                String status = Files.readString(t.resolve("status"));
+                assertTrue(status.contains("TracerPid:\t0\n"), "pid " + p + " thread " + t.getFileName()
+                        + " is still traced after the restore:\n" + status);
+            }
+        }
+    }
+
+    /**
+     * For tests where cryo itself dumps and restores (e.g. {@code cryo demo}): until closed, every
+     * tree dumped in this JVM is snapshotted frozen and every restore of it compared before it is
+     * released. Differences are collected; {@link Watch#assertSame()} fails on them.
+     */
+    static Watch watchAll() {
+        return new Watch();
+    }
+
+    static final class Watch implements TreeObservers.Observer, AutoCloseable {
+        private final Map<Integer, StateComparator.Snapshot> dumped = new java.util.concurrent.ConcurrentHashMap<>();
+        private final List<String> problems = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private final AutoCloseable registration = TreeObservers.register(this);
+        private volatile int restores;
+
+        @Override
+        public void frozenForDump(int root, List<Integer> pids) {
+            try {
+                dumped.put(root, StateComparator.takeFrozen(root));
+            } catch (Exception e) {
+                problems.add("snapshot of dumped pid " + root + ": " + e);
+            }
+        }
+
+        @Override
+        public void restoredBeforeResume(int root, List<Integer> pids) {
+            restores++;
+            StateComparator.Snapshot before = dumped.get(root);
+            if (before == null) {
+                problems.add("pid " + root + " was restored but its dump was not seen");
+                return;
+            }
+            try {
+                StateComparator.assertSame(before, StateComparator.takeFrozen(root));
+            } catch (AssertionError | Exception e) {
+                problems.add(e.getMessage());
+            }
+        }
+
+        void assertSame() {
+            assertTrue(restores > 0, "no restore was seen");
+            assertTrue(problems.isEmpty(), String.join("\n", problems));
+        }
+
+        @Override
+        public void close() throws Exception {
+            registration.close();
+        }
+    }
+
+    /** Takes the snapshot of our tree when the supervisor holds it still. */
+    private static final class Seen implements TreeObservers.Observer {
+        private final int root;
+        private volatile StateComparator.Snapshot snapshot;
+        private volatile Exception failure;
+
+        Seen(int root) {
+            this.root = root;
+        }
+
+        @Override
+        public void frozenForDump(int r, List<Integer> pids) {
+            take(r);
+        }
+
+        @Override
+        public void restoredBeforeResume(int r, List<Integer> pids) {
+            take(r);
+        }
+
+        private void take(int r) {
+            if (r != root) {
+                return;
+            }
+            try {
+                snapshot = StateComparator.takeFrozen(root);
+            } catch (Exception e) {
+                failure = e;
+            }
+        }
+
+        boolean seen() {
+            return snapshot != null || failure != null;
+        }
+
+        StateComparator.Snapshot get(String when) throws Exception {
+            DetachedProcess.awaitCondition(() -> snapshot != null || failure != null, Duration.ofSeconds(60),
+                    "the state comparator to see " + when + " of pid " + root + " stand still");
+            if (failure != null) {
+                throw failure;
+            }
+            assertNotNull(snapshot, "the state comparator never saw " + when + " of pid " + root + " stand still");
+            return snapshot;
+        }
+    }
+
+    Path image() {
+        return img;
+    }
+
+    int pid() {
+        return pid;
+    }
+}
