@@ -27,6 +27,7 @@ final class DumpRestore {
     private final Path img;
     private final StateComparator.Snapshot before;
     private final List<StateComparator.Known> known;
+    private Cli dumpRun;
     private Seen armed;
 
     private DumpRestore(int pid, Path img, StateComparator.Snapshot before, List<StateComparator.Known> known) {
@@ -58,8 +59,10 @@ final class DumpRestore {
         StateComparator.Snapshot before = seen.get("the dump");
         DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
                 "the dumped pid " + pid + " to be reaped");
-        return new DumpRestore(pid, img, before,
+        DumpRestore d = new DumpRestore(pid, img, before,
                 args.contains("--shell-job") ? StateComparator.KNOWN_SHELL_JOB : List.of());
+        d.dumpRun = dump;
+        return d;
     }
 
     /** {@code cryo restore -d}, then the comparison; returns a view of the restored root writing to {@code output}. */
@@ -218,6 +221,11 @@ final class DumpRestore {
             assertNotNull(snapshot, "the state comparator never saw " + when + " of pid " + root + " stand still");
             return snapshot;
         }
+    }
+
+    /** What {@code cryo dump} printed. */
+    Cli dumpOutput() {
+        return dumpRun;
     }
 
     Path image() {

@@ -33,16 +33,12 @@ class PreCopyDumpTest {
             Thread.sleep(200);
             int pid = p.pid().value();
             Path img = tmp.resolve("img");
-            Cli dump = Cli.run("dump", "--pre-copy", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(0, dump.code(), dump.toString());
+            DumpRestore dumped = DumpRestore.dump(pid, img, "--pre-copy");
+            Cli dump = dumped.dumpOutput();
             Matcher m = Pattern.compile("pre-copy: (\\d+) rounds while running").matcher(dump.out());
             assertTrue(m.find(), dump.out());
             assertTrue(Integer.parseInt(m.group(1)) >= 1, dump.out());
-            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
-                    "the dumped pid " + pid + " to be reaped");
-            Cli restore = Cli.run("restore", "-D", img.toString(), "-d");
-            assertEquals(0, restore.code(), restore.toString());
-            DetachedProcess r = DetachedProcess.restored(p.pid(), p.output());
+            DetachedProcess r = dumped.restoreDetached(p.output());
             Thread.sleep(300); // it writes on after the restore, too
             String out = RestoreTest.checkAndReap(r);
             assertTrue(out.contains("PASS"), out + "\n" + dump.out());
