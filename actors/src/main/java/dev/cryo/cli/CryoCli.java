@@ -109,8 +109,7 @@ public final class CryoCli implements Runnable {
             return new CommandLine.RunLast().execute(parsed);
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            commandLine.getErr().println("cryo: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
-            org.slf4j.LoggerFactory.getLogger(CryoCli.class).debug("failure", ex);
+            LogSetup.failure(commandLine.getErr(), ex.getMessage() == null ? ex.toString() : ex.getMessage(), ex);
             return 1;
         });
         return cl.execute(args);

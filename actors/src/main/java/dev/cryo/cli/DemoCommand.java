@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
             return verdict == null ? 0 : 1;
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            err.println("cryo: demo failed: " + (cause instanceof CryoException ? cause.getMessage() : cause));
+            LogSetup.failure(err, "demo failed: " + (cause instanceof CryoException ? cause.getMessage() : cause), cause);
             return 1;
         } finally {
             for (int p : restored > 0 ? List.of(restored) : List.of(pid.value())) {

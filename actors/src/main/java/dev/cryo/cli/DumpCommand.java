@@ -75,7 +75,7 @@ final class DumpCommand implements Callable<Integer> {
             return 0;
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            err.println("cryo: dump failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()));
+            LogSetup.failure(err, "dump failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
             return 1;
         }
     }

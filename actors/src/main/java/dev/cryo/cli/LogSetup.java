@@ -8,6 +8,7 @@ import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
 import org.slf4j.LoggerFactory;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
 
 /**
@@ -26,15 +27,36 @@ final class LogSetup {
         };
     }
 
+    private static volatile boolean toFile;
+
+    /**
+     * A command's failure, as the user sees it on stderr and, with {@code -o FILE}, in the log file
+     * too (with its cause's stack trace at debug), so the file alone tells what happened.
+     */
+    static void failure(PrintWriter err, String message, Throwable cause) {
+        err.println("cryo: " + message);
+        err.flush();
+        org.slf4j.Logger log = LoggerFactory.getLogger("cryo");
+        if (toFile) {
+            log.error(message + (cause != null && cause.getCause() != null ? " (cause: " + cause.getCause() + ")" : ""));
+        }
+        if (cause != null) {
+            log.debug("failure", cause);
+        }
+    }
+
     static void configure(Level level, Path logFile) {
+        toFile = logFile != null;
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         ctx.reset();
         Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(level);
         PatternLayoutEncoder enc = new PatternLayoutEncoder();
         enc.setContext(ctx);
-        enc.setPattern(logFile == null ? "%-5level %logger{0}: %msg%n"
-                : "%d{HH:mm:ss.SSS} %-5level [%thread] %logger{0}: %msg%n");
+        // "pid N" where the line is about one task (the actors' MDC), nothing otherwise
+        String pid = "%replace(pid %X{pid} ){'^pid  $', ''}";
+        enc.setPattern(logFile == null ? "%-5level " + pid + "%logger{0}: %msg%n"
+                : "%d{HH:mm:ss.SSS} %-5level " + pid + "[%thread] %logger{0}: %msg%n");
         enc.start();
         if (logFile != null) {
             FileAppender<ch.qos.logback.classic.spi.ILoggingEvent> file = new FileAppender<>();

@@ -48,7 +48,7 @@ final class RestoreCommand implements Callable<Integer> {
             report = cryo.restore(new RestoreRequest(dir.toAbsolutePath())).toCompletableFuture().join();
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            err.println("cryo: restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()));
+            LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
             return 1;
         }
         if (pidFile != null) {

@@ -70,6 +70,28 @@ class DumpTest {
     }
 
     @Test
+    void theLogFileNamesThePidOfEachLineAndHoldsAFailureWithItsCause() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Path log = tmp.resolve("dump.log");
+            Cli ok = Cli.run("-vv", "-o", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "-R", "--no-progress");
+            assertEquals(0, ok.code(), ok.toString());
+            String text = Files.readString(log);
+            assertTrue(text.lines().anyMatch(l -> l.contains("threads seized in") && l.contains(" pid " + p.pid() + " ")),
+                    "the task's lines carry its pid: " + text);
+            // the same image directory again: the dump fails, and the file says why, not only stderr
+            Cli failed = Cli.run("-o", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "-R", "--no-progress");
+            assertEquals(1, failed.code(), failed.toString());
+            assertTrue(failed.err().contains("already holds an image"), failed.toString());
+            String after = Files.readString(log);
+            assertTrue(after.lines().anyMatch(l -> l.contains("ERROR") && l.contains("dump failed")
+                    && l.contains("already holds an image")), after);
+            assertTrue(p.alive());
+        }
+    }
+
+    @Test
     void dumpsAMultiThreadedProgram() throws Exception {
         try (DetachedProcess p = Workloads.threads(tmp)) {
             Path img = tmp.resolve("img");

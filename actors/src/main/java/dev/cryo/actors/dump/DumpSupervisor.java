@@ -71,7 +71,8 @@ public final class DumpSupervisor {
     /** {@code hold}: after the commit, keep the tree frozen and reply {@link Held} instead of finishing. */
     public static Behavior<Command> create(DumpRequest request, CryoSettings settings, ImageWriterFactory images,
                                            boolean hold, ActorRef<Outcome> replyTo) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+        // the supervisor's lines are about the whole tree: they carry its root's pid
+        return dev.cryo.actors.PidMdc.of(Command.class, request.pid().value(), Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             try {
                 TreeWalker.checkRoot(request.pid());
                 TreeWalker.checkTree(request.pid(), TreeWalker.walk(request.pid()));
@@ -81,7 +82,7 @@ public final class DumpSupervisor {
                 replyTo.tell(new Failed(TaskDumper.message(e)));
                 return Behaviors.stopped();
             }
-        }));
+        })));
     }
 
     /** Creates the image sink (a file, or a stream to another host); the facade maps settings to image options. */

@@ -33,7 +33,7 @@ public final class RegionDumper {
                       ActorRef<ImageWriterActor.Command> writer, DumpProgress progress, long bufferWaitMillis) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
-        return Behaviors.setup(ctx -> {
+        return dev.cryo.actors.PidMdc.of(Command.class, job.pid().value(), Behaviors.setup(ctx -> {
             ctx.getSelf().tell(new Run());
             return Behaviors.receive(Command.class)
                     .onMessage(Run.class, m -> {
@@ -41,7 +41,7 @@ public final class RegionDumper {
                         return Behaviors.stopped();
                     })
                     .build();
-        });
+        }));
     }
 
     private static Reply copyAll(Job job) {

@@ -80,7 +80,7 @@ public final class TaskDumper {
     public record Failed(Pid pid, String message) implements Reply {}
 
     public static Behavior<Command> create(Pid pid) {
-        return Behaviors.setup(ctx -> new TaskDumper(ctx, pid).idle());
+        return dev.cryo.actors.PidMdc.of(Command.class, pid.value(), Behaviors.setup(ctx -> new TaskDumper(ctx, pid).idle()));
     }
 
     private final ActorContext<Command> ctx;

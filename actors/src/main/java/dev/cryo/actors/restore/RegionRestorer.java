@@ -28,7 +28,7 @@ public final class RegionRestorer {
     public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
-        return Behaviors.setup(ctx -> {
+        return dev.cryo.actors.PidMdc.of(Command.class, job.pid().value(), Behaviors.setup(ctx -> {
             ctx.getSelf().tell(new Run());
             return Behaviors.receive(Command.class)
                     .onMessage(Run.class, m -> {
@@ -36,7 +36,7 @@ public final class RegionRestorer {
                         return Behaviors.stopped();
                     })
                     .build();
-        });
+        }));
     }
 
     private static Reply write(Job job) {

@@ -60,7 +60,8 @@ public final class TaskRestorerActor {
     public record Killed(int pid) implements Reply {}
 
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids) {
-        return Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot, treePids).running());
+        return dev.cryo.actors.PidMdc.of(Command.class, task.pid(),
+                Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot, treePids).running()));
     }
 
     private final ActorContext<Command> ctx;
