@@ -43,19 +43,22 @@ public final class Cryo implements AutoCloseable {
 
     private Cryo(Config config) {
         this.settings = CryoSettings.create(config);
-        // the region pool must be at least as wide as the copiers we fan out per task
-        Config tuned = config.withValue("cryo-dispatchers.region.thread-pool-executor.fixed-pool-size",
+        this.system = ActorSystem.create(Guardian.create(), "cryo", tuned(config, settings));
+        warmUp();
+    }
+
+    /** The region pool must be at least as wide as the copiers fanned out per task. */
+    public static Config tuned(Config config, CryoSettings settings) {
+        return config.withValue("cryo-dispatchers.region.thread-pool-executor.fixed-pool-size",
                 ConfigValueFactory.fromAnyRef(Math.max(2, settings.parallelism().regions()
                         * Math.max(1, Math.min(4, settings.parallelism().tasks())))));
-        this.system = ActorSystem.create(Guardian.create(), "cryo", tuned);
-        warmUp();
     }
 
     /**
      * Loads the native bindings and the image codecs before any request, so their one-off start-up
      * cost (tens of ms) is not paid while a tree is frozen.
      */
-    private static void warmUp() {
+    public static void warmUp() {
         Pid self = Pid.of((int) ProcessHandle.current().pid());
         Sys.exists(self);
         ProcFs.stat(self);
@@ -129,7 +132,7 @@ public final class Cryo implements AutoCloseable {
         return st.exited() ? st.exitCode() : 128 + st.termSignal();
     }
 
-    static ImageOptions imageOptions(ImageSettings s) {
+    public static ImageOptions imageOptions(ImageSettings s) {
         return ImageOptions.defaults().withFsync(s.fsync()).withMaxChunkLength(s.maxChunk())
                 .withCompression(s.compression(), s.compressionLevel());
     }

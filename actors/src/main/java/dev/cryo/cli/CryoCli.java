@@ -87,6 +87,10 @@ public final class CryoCli implements Runnable {
         cl.addSubcommand(new ShowCommand(out));
         cl.addSubcommand(new RestoreCommand(out, err));
         cl.addSubcommand(new DemoCommand(out, err));
+        cl.addSubcommand(new KeysCommand());
+        cl.addSubcommand(new AgentCommand(out, err));
+        cl.addSubcommand(new AgentsCommand(out, err));
+        cl.addSubcommand(new MigrateCommand(out, err));
         return cl;
     }
 

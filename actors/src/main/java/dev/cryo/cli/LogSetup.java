@@ -75,4 +75,13 @@ final class LogSetup {
             root.addAppender(console);
         }
     }
+
+    /** Lets one logger (the agent's membership log) through at info even when the rest logs warnings only. */
+    static void atLeastInfo(String loggerName) {
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
+        if (!root.isInfoEnabled()) {
+            ctx.getLogger(loggerName).setLevel(Level.INFO);
+        }
+    }
 }

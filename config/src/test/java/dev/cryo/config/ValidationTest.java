@@ -164,7 +164,8 @@ class ValidationTest {
         InvalidSettingsException.class,
         () -> new CryoSettings(Path.of(""), null, null, null, null, null, null, null, null));
     List<String> seeds = new java.util.ArrayList<>(List.of("pekko://cryo@h:1"));
-    ClusterSettings c = new ClusterSettings(seeds, "h", 1, 2);
+    ClusterSettings c = new ClusterSettings(seeds, "h", 1, 2, java.util.Optional.empty(), Path.of("/tmp"),
+        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), 4096);
     seeds.clear();
     assertEquals(1, c.seedNodes().size());
   }

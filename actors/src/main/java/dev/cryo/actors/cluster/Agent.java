@@ -1,0 +1,276 @@
+package dev.cryo.actors.cluster;
+
+import dev.cryo.actors.cluster.AgentProtocol.*;
+import dev.cryo.actors.restore.RestoreSupervisor;
+import dev.cryo.api.RestoreRequest;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+/**
+ * A cluster node's agent (the guardian of {@code cryo agent}): registered with the Receptionist
+ * under the agents' key and under its own name, it logs members joining and leaving, answers
+ * {@code cryo agents}, runs migrations away from this host ({@link Migration}) and receives
+ * migrations to it: an incoming image is staged in a private directory, restored as soon as its
+ * last chunk is in, and the source told "running" — or "failed", with everything created killed.
+ */
+public final class Agent {
+    public static final ServiceKey<AgentProtocol.Command> AGENTS = ServiceKey.create(AgentProtocol.Command.class, "cryo-agent");
+
+    static ServiceKey<AgentProtocol.Command> named(String name) {
+        return ServiceKey.create(AgentProtocol.Command.class, "cryo-agent:" + name);
+    }
+
+    private record MemberChange(ClusterEvent.MemberEvent event) implements AgentProtocol.Command {}
+
+    private record ReachabilityChange(ClusterEvent.ReachabilityEvent event) implements AgentProtocol.Command {}
+
+    record ImageArrived(String id, String failure) implements AgentProtocol.Command {}
+
+    private record Restored(String id, RestoreSupervisor.Outcome outcome) implements AgentProtocol.Command {}
+
+    private record Reap() implements AgentProtocol.Command {}
+
+    private record Expire(String id) implements AgentProtocol.Command {}
+
+    private record Found(Receptionist.Listing listing, ActorRef<AgentList> replyTo) implements AgentProtocol.Command {}
+
+    /** An image on its way in, staged in its own directory. */
+    private record Incoming(Path dir, ActorRef<ReceiveStatus> source) {}
+
+    public static Behavior<AgentProtocol.Command> create(String name, AgentNode.Parts parts) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Agent(ctx, timers, name, parts).running()));
+    }
+
+    private final ActorContext<AgentProtocol.Command> ctx;
+    private final TimerScheduler<AgentProtocol.Command> timers;
+    private final String name;
+    private final AgentNode.Parts parts;
+    private final Map<String, Incoming> incoming = new ConcurrentHashMap<>(); // the page channel's threads read it
+    private final Map<String, List<Integer>> restored = new HashMap<>();
+    private final List<Integer> roots = new ArrayList<>();
+    private int seq;
+
+    private Agent(ActorContext<AgentProtocol.Command> ctx, TimerScheduler<AgentProtocol.Command> timers, String name,
+                  AgentNode.Parts parts) {
+        this.ctx = ctx;
+        this.timers = timers;
+        this.name = name;
+        this.parts = parts;
+        ctx.getSystem().receptionist().tell(Receptionist.register(AGENTS, ctx.getSelf()));
+        ctx.getSystem().receptionist().tell(Receptionist.register(named(name), ctx.getSelf()));
+        Cluster cluster = Cluster.get(ctx.getSystem());
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, MemberChange::new),
+                ClusterEvent.MemberEvent.class));
+        cluster.subscriptions().tell(Subscribe.create(
+                ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, ReachabilityChange::new),
+                ClusterEvent.ReachabilityEvent.class));
+        parts.receiver().bind(new PageChannel.Receiver() {
+            @Override
+            public Path target(String id) {
+                Incoming in = incoming.get(id);
+                return in == null ? null : in.dir().resolve("image.cryo");
+            }
+
+            @Override
+            public void received(String id, String failure) {
+                ctx.getSelf().tell(new ImageArrived(id, failure));
+            }
+        });
+        timers.startTimerWithFixedDelay(new Reap(), Duration.ofSeconds(1));
+        ctx.getLog().info("agent {} up at {}, page channel on {}:{}", name, cluster.selfMember().address(),
+                parts.dataHost(), parts.dataPort());
+    }
+
+    private Behavior<AgentProtocol.Command> running() {
+        return Behaviors.receive(AgentProtocol.Command.class)
+                .onMessage(MemberChange.class, m -> logMember(m.event()))
+                .onMessage(ReachabilityChange.class, m -> {
+                    String what = m.event() instanceof ClusterEvent.UnreachableMember ? "unreachable" : "reachable again";
+                    ctx.getLog().info("member {} is {}", m.event().member().address(), what);
+                    return Behaviors.same();
+                })
+                .onMessage(Describe.class, m -> {
+                    m.replyTo().tell(description());
+                    return Behaviors.same();
+                })
+                .onMessage(ListAgents.class, m -> {
+                    ctx.getSystem().receptionist().tell(Receptionist.find(AGENTS,
+                            ctx.messageAdapter(Receptionist.Listing.class, l -> new Found(l, m.replyTo()))));
+                    return Behaviors.same();
+                })
+                .onMessage(Found.class, this::onFound)
+                .onMessage(Migrate.class, m -> {
+                    ctx.spawn(Migration.create(m, parts.migration()), "migration-" + (++seq));
+                    return Behaviors.same();
+                })
+                .onMessage(PrepareReceive.class, this::onPrepare)
+                .onMessage(ImageArrived.class, this::onImage)
+                .onMessage(Restored.class, this::onRestored)
+                .onMessage(Abandon.class, this::onAbandon)
+                .onMessage(Expire.class, m -> {
+                    Incoming in = incoming.remove(m.id());
+                    if (in != null) {
+                        ctx.getLog().info("migration {}: no image arrived; dropped", m.id());
+                        deleteQuietly(in.dir());
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(Reap.class, m -> {
+                    roots.removeIf(Agent::reaped);
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Description description() {
+        return new Description(name, Cluster.get(ctx.getSystem()).selfMember().address().toString(), parts.dataHost(),
+                parts.dataPort());
+    }
+
+    private Behavior<AgentProtocol.Command> logMember(ClusterEvent.MemberEvent e) {
+        String what = e instanceof ClusterEvent.MemberUp ? "joined (up)"
+                : e instanceof ClusterEvent.MemberLeft ? "is leaving"
+                : e instanceof ClusterEvent.MemberExited ? "exited"
+                : e instanceof ClusterEvent.MemberRemoved ? "left (removed)"
+                : e.member().status().toString().toLowerCase(java.util.Locale.ROOT);
+        ctx.getLog().info("member {} {}", e.member().address(), what);
+        return Behaviors.same();
+    }
+
+    /** Members from the cluster state, named by asking each agent the Receptionist knows. */
+    private Behavior<AgentProtocol.Command> onFound(Found m) {
+        ctx.spawnAnonymous(AgentQuery.create(m.listing().getServiceInstances(AGENTS), Cluster.get(ctx.getSystem()),
+                m.replyTo()));
+        return Behaviors.same();
+    }
+
+    // ---- receiving a migration -----------------------------------------------------------------
+
+    private Behavior<AgentProtocol.Command> onPrepare(PrepareReceive m) {
+        try {
+            Files.createDirectories(parts.stagingDir());
+            Path dir = Files.createTempDirectory(parts.stagingDir(), "in-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            incoming.put(m.id(), new Incoming(dir, m.replyTo()));
+            timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
+            ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
+            m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of()));
+        } catch (IOException e) {
+            m.replyTo().tell(new ReceiveStatus(m.id(), "failed", "cannot stage the image: " + e.getMessage(), "", 0,
+                    List.of()));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<AgentProtocol.Command> onImage(ImageArrived m) {
+        Incoming in = incoming.get(m.id());
+        if (in == null) {
+            return Behaviors.same(); // abandoned meanwhile
+        }
+        if (m.failure() != null) {
+            return failIncoming(m.id(), m.failure());
+        }
+        ctx.getLog().info("migration {}: image complete, restoring", m.id());
+        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir()), parts.migration().settings(),
+                ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
+        return Behaviors.same();
+    }
+
+    private Behavior<AgentProtocol.Command> onRestored(Restored m) {
+        Incoming in = incoming.remove(m.id());
+        if (m.outcome() instanceof RestoreSupervisor.Succeeded s) {
+            if (in == null) { // abandoned while restoring: the source runs on, so this copy must not
+                kill(s.report().pids());
+                return Behaviors.same();
+            }
+            deleteQuietly(in.dir());
+            restored.put(m.id(), s.report().pids());
+            roots.add(s.report().rootPid());
+            ctx.getLog().info("migration {}: tree running here, root pid {}", m.id(), s.report().rootPid());
+            in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids()));
+            return Behaviors.same();
+        }
+        String why = ((RestoreSupervisor.Failed) m.outcome()).message();
+        if (in != null) {
+            incoming.put(m.id(), in);
+            return failIncoming(m.id(), "restore failed: " + why);
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<AgentProtocol.Command> failIncoming(String id, String why) {
+        Incoming in = incoming.remove(id);
+        ctx.getLog().info("migration {}: {}", id, why);
+        if (in != null) {
+            deleteQuietly(in.dir());
+            in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of()));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<AgentProtocol.Command> onAbandon(Abandon m) {
+        Incoming in = incoming.remove(m.id());
+        if (in != null) {
+            deleteQuietly(in.dir());
+        }
+        List<Integer> pids = restored.remove(m.id());
+        if (pids != null) {
+            ctx.getLog().info("migration {}: abandoned by the source; killing pids {}", m.id(), pids);
+            kill(pids);
+        }
+        return Behaviors.same();
+    }
+
+    private void kill(List<Integer> pids) {
+        for (int pid : pids) {
+            try {
+                Sys.kill(Pid.of(pid), Signals.SIGKILL);
+            } catch (KernelException ignored) {
+                // gone already
+            }
+        }
+    }
+
+    /** Restored roots are this JVM's children: reap them when they end (never wait for any pid: restorers trace). */
+    private static boolean reaped(int pid) {
+        try {
+            var st = Sys.wait4(pid, Sys.WNOHANG);
+            return st != null && st.gone();
+        } catch (KernelException e) {
+            return true;
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // staging leftovers are private (0700) and harmless
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package dev.cryo.actors.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.cryo.api.Cryo;
+import dev.cryo.config.CryoSettings;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Starts a {@code cryo agent}: its page channel (TLS) and a Pekko Cluster node (Artery over TLS)
+ * whose guardian is the {@link Agent}. Seeds are "host:port" of other agents; with none, the node
+ * forms a cluster of its own that others join.
+ */
+public final class AgentNode implements AutoCloseable {
+    /** What the agent actor needs besides its name. */
+    public record Parts(ReceiverSlot receiver, String dataHost, int dataPort, Path stagingDir, Migration.Deps migration) {}
+
+    /** The page channel starts before the actor that handles what arrives on it. */
+    public static final class ReceiverSlot implements PageChannel.Receiver {
+        private volatile PageChannel.Receiver target;
+
+        void bind(PageChannel.Receiver r) {
+            target = r;
+        }
+
+        @Override
+        public Path target(String id) {
+            PageChannel.Receiver r = target;
+            return r == null ? null : r.target(id);
+        }
+
+        @Override
+        public void received(String id, String failure) {
+            PageChannel.Receiver r = target;
+            if (r != null) r.received(id, failure);
+        }
+    }
+
+    private final ActorSystem<AgentProtocol.Command> system;
+    private final PageChannel.Server pages;
+
+    private AgentNode(ActorSystem<AgentProtocol.Command> system, PageChannel.Server pages) {
+        this.system = system;
+        this.pages = pages;
+    }
+
+    /** Pekko's settings for a cluster node at host:port joining seeds ("host:port" each). */
+    static Config nodeConfig(Config base, ClusterKeys keys, String host, int port, List<String> seeds) {
+        List<String> seedAddresses = (seeds.isEmpty() ? List.of(host + ":" + port) : seeds).stream()
+                .map(s -> s.startsWith("pekko://") ? s : "pekko://" + SYSTEM + "@" + s).toList();
+        return ConfigFactory.empty()
+                .withValue("pekko.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedAddresses))
+                .withFallback(keys.arteryTls())
+                .withFallback(base);
+    }
+
+    static final String SYSTEM = "cryo";
+
+    public static AgentNode start(Config base, CryoSettings settings, ClusterKeys keys, String name) throws IOException {
+        var c = settings.cluster();
+        ReceiverSlot slot = new ReceiverSlot();
+        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, c.ioTimeout().toMillis());
+        PageChannel.Server pages = new PageChannel.Server(keys.sslContext(), c.hostname(), c.dataPort(), c.maxImage(),
+                timeoutMillis, slot);
+        try {
+            Duration timeout = c.migrateTimeout();
+            Migration.Deps deps = new Migration.Deps(settings, keys.sslContext(), Cryo.imageOptions(settings.image()), timeout);
+            Parts parts = new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps);
+            Config config = Cryo.tuned(nodeConfig(base, keys, c.hostname(), c.port(), c.seedNodes()), settings);
+            Cryo.warmUp();
+            return new AgentNode(ActorSystem.create(Agent.create(name, parts), SYSTEM, config), pages);
+        } catch (RuntimeException e) {
+            pages.close();
+            throw e;
+        }
+    }
+
+    public ActorSystem<AgentProtocol.Command> system() {
+        return system;
+    }
+
+    /** Blocks until the node has stopped (SIGTERM runs Pekko's coordinated shutdown: leave, then stop). */
+    public void awaitTermination() throws InterruptedException {
+        try {
+            system.getWhenTerminated().toCompletableFuture().get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            // terminated anyway
+        } finally {
+            pages.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        try {
+            awaitTermination();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package dev.cryo.actors.cluster;
+
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.util.List;
+
+/**
+ * The messages that cross the network between agents and between the CLI and its agent, all
+ * serialized by {@link AgentSerializer} (no Java serialization). Only members holding the
+ * cluster's keys can send them at all: Artery runs over mutually authenticated TLS.
+ */
+public final class AgentProtocol {
+    private AgentProtocol() {}
+
+    /** Marker bound to {@link AgentSerializer} in the agent's configuration. */
+    public interface Wire {}
+
+    /** Anything an agent accepts. */
+    public interface Command {}
+
+    /** Who is this agent: its name, its Artery address and its page channel. */
+    public record Describe(ActorRef<Description> replyTo) implements Command, Wire {}
+
+    public record Description(String name, String address, String dataHost, int dataPort) implements Wire {}
+
+    /** The cluster's agents as this agent sees them. */
+    public record ListAgents(ActorRef<AgentList> replyTo) implements Command, Wire {}
+
+    /** One line per member: name (or "-" for a member that runs no agent), address, status. */
+    public record AgentList(List<String> names, List<String> addresses, List<String> statuses) implements Wire {}
+
+    /** Move the tree rooted at pid to the agent named {@code to}. */
+    public record Migrate(int pid, String to, boolean preCopy, boolean tcpEstablished, ActorRef<MigrateResult> replyTo)
+            implements Command, Wire {}
+
+    /**
+     * How a migration ended. {@code roundBytes}: page bytes per pre-copy round, the frozen round
+     * last; {@code downtimeMillis}: from the freeze on the source to the tree running on the destination.
+     */
+    public record MigrateResult(boolean ok, String message, List<Long> roundBytes, long downtimeMillis,
+                                long totalMillis, long bytes, List<Integer> pids) implements Wire {}
+
+    /** Source → destination: get ready to receive image {@code id} on the page channel. */
+    public record PrepareReceive(String id, ActorRef<ReceiveStatus> replyTo) implements Command, Wire {}
+
+    /** Destination → source: "ready" (with the page channel), then "running" or "failed". */
+    public record ReceiveStatus(String id, String state, String message, String dataHost, int dataPort,
+                                List<Integer> pids) implements Wire {}
+
+    /** Source → destination: the migration failed on the source side; kill whatever was created for it. */
+    public record Abandon(String id) implements Command, Wire {}
+}

@@ -1,0 +1,240 @@
+package dev.cryo.actors.cluster;
+
+import dev.cryo.actors.cluster.AgentProtocol.Abandon;
+import dev.cryo.actors.cluster.AgentProtocol.Migrate;
+import dev.cryo.actors.cluster.AgentProtocol.MigrateResult;
+import dev.cryo.actors.cluster.AgentProtocol.PrepareReceive;
+import dev.cryo.actors.cluster.AgentProtocol.ReceiveStatus;
+import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.api.DumpReport;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.dump.DumpProgress;
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.StreamImageSink;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import dev.cryo.kernel.Pid;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+
+import javax.net.ssl.SSLContext;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * One migration, on the source agent: find the destination agent, have it get ready, dump the tree
+ * into the page channel (pre-copy rounds while it runs, then frozen), and hold it frozen until the
+ * destination reports it running there; only then is the source killed. Any failure before that —
+ * destination gone or unreachable, link cut, restore failed, timeout — resumes the source exactly as
+ * it was and tells the destination to kill whatever it created.
+ */
+final class Migration {
+    interface Command {}
+
+    private record Found(Receptionist.Listing listing) implements Command {}
+
+    private record Status(ReceiveStatus status) implements Command {}
+
+    private record Dump(DumpSupervisor.Outcome outcome) implements Command {}
+
+    private record DestinationGone() implements Command {}
+
+    private record Timeout(String what) implements Command {}
+
+    /** What a migration needs from its agent. */
+    record Deps(CryoSettings settings, SSLContext tls, ImageOptions imageOptions, Duration timeout) {}
+
+    static Behavior<Command> create(Migrate request, Deps deps) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Migration(ctx, timers, request, deps).start()));
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final Migrate request;
+    private final Deps deps;
+    private final String id = UUID.randomUUID().toString();
+    private final long started = System.nanoTime();
+    private final ActorRef<ReceiveStatus> statusAdapter;
+    private final ActorRef<DumpSupervisor.Outcome> dumpAdapter;
+    private ActorRef<AgentProtocol.Command> destination;
+    private PageChannel.Sender sender;
+    private String destinationFailure;
+
+    private Migration(ActorContext<Command> ctx, TimerScheduler<Command> timers, Migrate request, Deps deps) {
+        this.ctx = ctx;
+        this.timers = timers;
+        this.request = request;
+        this.deps = deps;
+        this.statusAdapter = ctx.messageAdapter(ReceiveStatus.class, Status::new);
+        this.dumpAdapter = ctx.messageAdapter(DumpSupervisor.Outcome.class, Dump::new);
+    }
+
+    private Behavior<Command> start() {
+        if (request.tcpEstablished()) {
+            return fail("--tcp-established: established TCP connections cannot be migrated yet");
+        }
+        ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
+                ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
+        timers.startSingleTimer(new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
+        return Behaviors.receive(Command.class)
+                .onMessage(Found.class, m -> {
+                    var agents = m.listing().getServiceInstances(Agent.named(request.to()));
+                    if (agents.isEmpty()) {
+                        return fail("no agent named " + request.to() + " in the cluster (see `cryo agents`)");
+                    }
+                    destination = agents.iterator().next();
+                    ctx.watchWith(destination, new DestinationGone());
+                    destination.tell(new PrepareReceive(id, statusAdapter));
+                    timers.startSingleTimer(new Timeout("waiting for agent " + request.to() + " to get ready"),
+                            Duration.ofSeconds(30));
+                    return preparing();
+                })
+                .onMessage(Timeout.class, m -> fail("timed out " + m.what()))
+                .build();
+    }
+
+    private Behavior<Command> preparing() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Status.class, m -> {
+                    ReceiveStatus s = m.status();
+                    if (!s.state().equals("ready")) {
+                        return fail("agent " + request.to() + ": " + s.message());
+                    }
+                    try {
+                        sender = PageChannel.connect(deps.tls(), s.dataHost(), s.dataPort(), id,
+                                (int) Duration.ofSeconds(30).toMillis());
+                    } catch (Exception e) {
+                        return abandon("cannot open the page channel to " + s.dataHost() + ":" + s.dataPort() + ": "
+                                + e.getMessage());
+                    }
+                    String where = "the page channel to " + request.to() + " (" + s.dataHost() + ":" + s.dataPort() + ")";
+                    DumpRequest dump = new DumpRequest(Pid.of(request.pid()), Path.of("migration-" + id), false, false,
+                            new DumpProgress(), request.preCopy());
+                    PageChannel.Sender out = sender;
+                    ctx.spawn(DumpSupervisor.create(dump, deps.settings(),
+                            dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions()),
+                            true, dumpAdapter), "dump");
+                    timers.startSingleTimer(new Timeout("migrating"), deps.timeout());
+                    return dumping();
+                })
+                .onMessage(DestinationGone.class, m -> fail("agent " + request.to() + " left before the migration started"))
+                .onMessage(Timeout.class, m -> abandon("timed out " + m.what()))
+                .build();
+    }
+
+    /** The dump runs into the channel; a destination failure cuts the channel, which makes the dump resume the tree. */
+    private Behavior<Command> dumping() {
+        return Behaviors.receive(Command.class)
+                .onMessage(Dump.class, m -> {
+                    if (m.outcome() instanceof DumpSupervisor.Held h) {
+                        return held(h, System.nanoTime());
+                    }
+                    String why = m.outcome() instanceof DumpSupervisor.Failed f ? f.message() : "unexpected " + m.outcome();
+                    return abandon(destinationFailure != null ? destinationFailure + " (the source was resumed)"
+                            : "the dump failed, the source was resumed: " + why);
+                })
+                .onMessage(Status.class, m -> {
+                    if (m.status().state().equals("failed")) {
+                        destinationFailure = "agent " + request.to() + ": " + m.status().message();
+                        sender.cut();
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(DestinationGone.class, m -> {
+                    destinationFailure = "agent " + request.to() + " left or became unreachable during the transfer";
+                    sender.cut();
+                    return Behaviors.same();
+                })
+                .onMessage(Timeout.class, m -> {
+                    destinationFailure = "timed out " + m.what();
+                    sender.cut();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    /** Two-phase handover: the source is frozen and complete on the wire; kill it only once the copy runs. */
+    private Behavior<Command> held(DumpSupervisor.Held h, long heldAt) {
+        ctx.getLog().debug("migration {}: image sent, source frozen, waiting for {}", id, request.to());
+        return Behaviors.receive(Command.class)
+                .onMessage(Status.class, m -> {
+                    ReceiveStatus s = m.status();
+                    if (s.state().equals("running")) {
+                        long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
+                        return finish(h, true, null, downtime, s.pids());
+                    }
+                    if (s.state().equals("failed")) {
+                        return finish(h, false, "agent " + request.to() + ": " + s.message(), 0, List.of());
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(DestinationGone.class, m -> finish(h, false,
+                        "agent " + request.to() + " left or became unreachable before the tree ran there", 0, List.of()))
+                .onMessage(Timeout.class, m -> finish(h, false, "timed out " + m.what(), 0, List.of()))
+                .onMessage(Dump.class, m -> Behaviors.same())
+                .build();
+    }
+
+    private Behavior<Command> finish(DumpSupervisor.Held h, boolean kill, String failure, long downtime, List<Integer> pids) {
+        timers.cancelAll();
+        h.supervisor().tell(new DumpSupervisor.Finish(kill, dumpAdapter));
+        if (!kill && destination != null) {
+            destination.tell(new Abandon(id));
+        }
+        timers.startSingleTimer(new Timeout("releasing the source"), Duration.ofSeconds(60));
+        return Behaviors.receive(Command.class)
+                .onMessage(Dump.class, m -> {
+                    if (failure != null) {
+                        String resumed = m.outcome() instanceof DumpSupervisor.Succeeded ? "the source was resumed"
+                                : "resuming the source failed: " + ((DumpSupervisor.Failed) m.outcome()).message();
+                        request.replyTo().tell(result(false, failure + " (" + resumed + ")", h.report(), 0, List.of()));
+                    } else if (m.outcome() instanceof DumpSupervisor.Succeeded) {
+                        request.replyTo().tell(result(true, "", h.report(), downtime, pids));
+                    } else {
+                        request.replyTo().tell(result(true, "the tree runs on " + request.to()
+                                + ", but killing the source failed: " + ((DumpSupervisor.Failed) m.outcome()).message(),
+                                h.report(), downtime, pids));
+                    }
+                    return Behaviors.stopped();
+                })
+                .onMessage(Timeout.class, m -> {
+                    request.replyTo().tell(result(false, failure == null ? "timed out killing the source"
+                            : failure + " (and resuming the source timed out)", h.report(), 0, List.of()));
+                    return Behaviors.stopped();
+                })
+                .onAnyMessage(m -> Behaviors.same())
+                .build();
+    }
+
+    private MigrateResult result(boolean ok, String message, DumpReport r, long downtime, List<Integer> pids) {
+        List<Long> rounds = new ArrayList<>();
+        for (long p : r.roundPages().isEmpty() ? List.of(r.stats().pagesWritten()) : r.roundPages()) {
+            rounds.add(p * 4096);
+        }
+        return new MigrateResult(ok, message, rounds, downtime, (System.nanoTime() - started) / 1_000_000,
+                r.stats().imageBytes(), pids);
+    }
+
+    private Behavior<Command> abandon(String reason) {
+        if (destination != null) {
+            destination.tell(new Abandon(id));
+        }
+        if (sender != null) {
+            sender.cut();
+        }
+        return fail(reason);
+    }
+
+    private Behavior<Command> fail(String reason) {
+        request.replyTo().tell(new MigrateResult(false, reason, List.of(), 0, (System.nanoTime() - started) / 1_000_000,
+                0, List.of()));
+        return Behaviors.stopped();
+    }
+}

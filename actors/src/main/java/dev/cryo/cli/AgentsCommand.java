@@ -1,0 +1,53 @@
+package dev.cryo.cli;
+
+import dev.cryo.actors.cluster.AgentClient;
+import dev.cryo.actors.cluster.AgentProtocol;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code cryo agents}: the cluster's members, their agents' names, state and address. */
+@Command(name = "agents", mixinStandardHelpOptions = true, description = "List the cluster's agents as an agent sees them.")
+final class AgentsCommand implements Callable<Integer> {
+    @ParentCommand
+    CryoCli parent;
+
+    @Option(names = "--agent", paramLabel = "HOST:PORT", description = "The agent to ask (default: the local one).")
+    String agent;
+
+    @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys.")
+    Path keys;
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    AgentsCommand(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() {
+        try (AgentClient client = AgentClient.connect(parent.config(), ClusterOptions.keys(keys, parent.settings()),
+                ClusterOptions.agent(agent, parent.settings()))) {
+            AgentProtocol.AgentList list = client.ask(AgentProtocol.ListAgents::new, Duration.ofSeconds(30));
+            out.printf(Locale.ROOT, "%-16s %-24s %s%n", "NAME", "STATE", "ADDRESS");
+            for (int i = 0; i < list.names().size(); i++) {
+                out.printf(Locale.ROOT, "%-16s %-24s %s%n", list.names().get(i), list.statuses().get(i),
+                        list.addresses().get(i));
+            }
+            out.flush();
+            return 0;
+        } catch (IOException e) {
+            err.println("cryo: agents: " + e.getMessage());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.cryo.cli;
+
+import dev.cryo.actors.cluster.AgentClient;
+import dev.cryo.actors.cluster.AgentProtocol;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code cryo migrate -t PID --to NAME}: live migration through the agents. */
+@Command(name = "migrate", mixinStandardHelpOptions = true,
+        description = "Move the process tree rooted at PID to the agent NAME; the source stays frozen until the tree "
+                + "runs there, and resumes as it was if anything fails.")
+final class MigrateCommand implements Callable<Integer> {
+    @ParentCommand
+    CryoCli parent;
+
+    @Option(names = {"-t", "--tree"}, required = true, paramLabel = "PID", description = "Root of the tree to move.")
+    int pid;
+
+    @Option(names = "--to", required = true, paramLabel = "NAME", description = "The destination agent's name.")
+    String to;
+
+    @Option(names = "--agent", paramLabel = "HOST:PORT", description = "The agent of the tree's host (default: the local one).")
+    String agent;
+
+    @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys.")
+    Path keys;
+
+    @ArgGroup(exclusive = true)
+    PreCopy preCopy;
+
+    static final class PreCopy {
+        @Option(names = "--pre-copy", description = "Copy memory while the tree runs, then freeze it for the rest (default).")
+        boolean on;
+
+        @Option(names = "--no-pre-copy", description = "Freeze the tree first and send everything frozen.")
+        boolean off;
+    }
+
+    @Option(names = "--tcp-established", description = "Take established TCP connections along.")
+    boolean tcpEstablished;
+
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    MigrateCommand(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() {
+        boolean pre = preCopy == null || !preCopy.off;
+        Duration timeout = parent.settings().cluster().migrateTimeout().plusSeconds(120);
+        try (AgentClient client = AgentClient.connect(parent.config(), ClusterOptions.keys(keys, parent.settings()),
+                ClusterOptions.agent(agent, parent.settings()))) {
+            AgentProtocol.MigrateResult r = client.ask(
+                    reply -> new AgentProtocol.Migrate(pid, to, pre, tcpEstablished, reply), timeout);
+            if (!r.ok()) {
+                err.println("cryo: migrate failed: " + r.message());
+                return 1;
+            }
+            out.printf(Locale.ROOT, "Migrated pid %d to %s (pids there: %s)%n", pid, to, r.pids());
+            for (int i = 0; i < r.roundBytes().size(); i++) {
+                boolean last = i == r.roundBytes().size() - 1;
+                out.printf(Locale.ROOT, "  round %d%s: %s%n", i + 1, last ? " (frozen)" : "", Sizes.human(r.roundBytes().get(i)));
+            }
+            out.printf(Locale.ROOT, "  downtime %d ms, total %d ms, %s sent%n", r.downtimeMillis(), r.totalMillis(),
+                    Sizes.human(r.bytes()));
+            if (!r.message().isEmpty()) {
+                out.println("  note: " + r.message());
+            }
+            out.flush();
+            return 0;
+        } catch (IOException e) {
+            err.println("cryo: migrate: " + e.getMessage());
+            return 1;
+        }
+    }
+}
