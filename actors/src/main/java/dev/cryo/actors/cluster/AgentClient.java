@@ -48,6 +48,8 @@ public final class AgentClient implements AutoCloseable {
                 // a short-lived client of one agent, not a member: that is the point of not joining
                 .withValue("pekko.remote.warn-about-direct-use", ConfigValueFactory.fromAnyRef(false))
                 .withValue("pekko.remote.warn-unsafe-watch-outside-cluster", ConfigValueFactory.fromAnyRef(false))
+                // its connection closing at exit is expected, not worth a warning on the user's terminal
+                .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("ERROR"))
                 .withFallback(keys.arteryTls())
                 .withFallback(base);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cryo-cli", config);

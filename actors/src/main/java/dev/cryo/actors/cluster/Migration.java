@@ -48,6 +48,9 @@ final class Migration {
 
     private record Timeout(String what) implements Command {}
 
+    /** One deadline at a time: each step's replaces the previous one's. */
+    private static final String TIMER = "deadline";
+
     /** What a migration needs from its agent. */
     record Deps(CryoSettings settings, SSLContext tls, ImageOptions imageOptions, Duration timeout) {}
 
@@ -82,7 +85,7 @@ final class Migration {
         }
         ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
                 ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
-        timers.startSingleTimer(new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
+        timers.startSingleTimer(TIMER, new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
         return Behaviors.receive(Command.class)
                 .onMessage(Found.class, m -> {
                     var agents = m.listing().getServiceInstances(Agent.named(request.to()));
@@ -92,7 +95,7 @@ final class Migration {
                     destination = agents.iterator().next();
                     ctx.watchWith(destination, new DestinationGone());
                     destination.tell(new PrepareReceive(id, statusAdapter));
-                    timers.startSingleTimer(new Timeout("waiting for agent " + request.to() + " to get ready"),
+                    timers.startSingleTimer(TIMER, new Timeout("waiting for agent " + request.to() + " to get ready"),
                             Duration.ofSeconds(30));
                     return preparing();
                 })
@@ -121,7 +124,7 @@ final class Migration {
                     ctx.spawn(DumpSupervisor.create(dump, deps.settings(),
                             dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions()),
                             true, dumpAdapter), "dump");
-                    timers.startSingleTimer(new Timeout("migrating"), deps.timeout());
+                    timers.startSingleTimer(TIMER, new Timeout("migrating"), deps.timeout());
                     return dumping();
                 })
                 .onMessage(DestinationGone.class, m -> fail("agent " + request.to() + " left before the migration started"))
@@ -188,7 +191,7 @@ final class Migration {
         if (!kill && destination != null) {
             destination.tell(new Abandon(id));
         }
-        timers.startSingleTimer(new Timeout("releasing the source"), Duration.ofSeconds(60));
+        timers.startSingleTimer(TIMER, new Timeout("releasing the source"), Duration.ofSeconds(60));
         return Behaviors.receive(Command.class)
                 .onMessage(Dump.class, m -> {
                     if (failure != null) {
