@@ -1,6 +1,8 @@
 package dev.cryo.it;
 
 import dev.cryo.kernel.testing.DetachedProcess;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,9 +29,42 @@ class SecurityRestoreTest {
         Thread.sleep(50);
         DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
         Thread.sleep(100);
+        assertSecurityAsDumped(r);
         String out = RestoreTest.checkAndReap(r);
         assertPass(out);
         return out;
+    }
+
+    /**
+     * Dumps the restored tree again (leaving it running) and compares what cryo reads of its security
+     * state — every task's filter table and flags, every thread's capability sets, securebits,
+     * no_new_privs and seccomp mode and chain, and the credentials — with the first image.
+     */
+    private void assertSecurityAsDumped(DetachedProcess restored) throws Exception {
+        Path again = tmp.resolve("img-again");
+        Cli dump = Cli.run("dump", "-t", restored.pid().toString(), "-D", again.toString(), "-R", "--no-progress");
+        assertEquals(0, dump.code(), dump.toString());
+        assertEquals(security(show(tmp.resolve("img"))), security(show(again)));
+    }
+
+    private static java.util.Map<String, JsonNode> security(String showJson) throws Exception {
+        java.util.Map<String, JsonNode> out = new java.util.TreeMap<>();
+        for (JsonNode task : new ObjectMapper().readTree(showJson).findParents("threads")) {
+            String pid = task.get("pid").asText();
+            out.put(pid + " security", task.get("security"));
+            out.put(pid + " creds", task.get("creds"));
+            for (JsonNode t : task.get("threads")) {
+                out.put(pid + "/" + t.get("tid").asText() + " security", t.get("security"));
+            }
+        }
+        assertFalse(out.isEmpty(), showJson);
+        return out;
+    }
+
+    private static String show(Path img) {
+        Cli show = Cli.run("show", img.toString());
+        assertEquals(0, show.code(), show.toString());
+        return show.out();
     }
 
     private String show() {
