@@ -82,8 +82,10 @@ final class DumpCommand implements Callable<Integer> {
 
     private void print(DumpReport r) {
         DumpStats s = r.stats();
-        out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
-                s.threads(), s.threads() == 1 ? "" : "s", pid, r.imageDir());
+        int zombies = r.pids().size() - s.tasks();
+        out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
+                s.threads(), s.threads() == 1 ? "" : "s",
+                zombies == 0 ? "" : ", and " + zombies + " zombie" + (zombies == 1 ? "" : "s"), pid, r.imageDir());
         out.printf(Locale.ROOT, "  frozen %d ms, total %d ms; pages: %d scanned, %d absent, %d written, %d zero%n",
                 s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(), s.pagesWritten(), s.zeroPages());
         if (!r.roundPages().isEmpty()) {

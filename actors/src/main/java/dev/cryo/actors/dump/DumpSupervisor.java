@@ -100,12 +100,14 @@ public final class DumpSupervisor {
     private final Map<Pid, ActorRef<TaskDumper.Command>> tasks = new LinkedHashMap<>();
     private final Set<Pid> pending = new LinkedHashSet<>();
     private final Set<Pid> released = new LinkedHashSet<>();
+    private final Set<Pid> zombies = new LinkedHashSet<>();
     private final long started = System.nanoTime();
     private final boolean hold;
     private final BufferPool pool;
     private final List<Long> roundPages = new ArrayList<>();
     private long frozenAt;
     private int threads;
+    private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
     private long scanned, written, zero, copyNanos;
 
@@ -227,7 +229,8 @@ public final class DumpSupervisor {
     private void seizeNew(List<Pid> pids) {
         for (Pid p : pids) {
             if (!tasks.containsKey(p)) {
-                ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
+                ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p + "-" + (++spawned),
+                        TaskDumper.DISPATCHER);
                 ctx.watchWith(t, new TaskStopped(p));
                 tasks.put(p, t);
                 pending.add(p);
@@ -243,22 +246,52 @@ public final class DumpSupervisor {
                         threads += s.threads();
                         xstateSize = Math.max(xstateSize, s.xstateSize());
                         frozenAt = Math.min(frozenAt, s.frozenAtNanos());
-                        pending.remove(s.pid());
-                        if (!pending.isEmpty()) {
-                            return Behaviors.same();
-                        }
-                        // stopped tasks cannot fork any more: a rescan that finds no one new is final
-                        List<Pid> now = TreeWalker.walk(request.pid());
-                        seizeNew(now);
-                        return pending.isEmpty() ? startCollecting() : Behaviors.same();
+                    } else if (m.reply() instanceof TaskDumper.SeizedZombie z) {
+                        zombies.add(z.pid());
+                    } else if (m.reply() instanceof TaskDumper.Gone g) {
+                        drop(g.pid());
+                    } else {
+                        return abort(failureOf(m.reply()));
                     }
-                    return abort(failureOf(m.reply()));
+                    pending.remove(m.reply().pid());
+                    if (!pending.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    if (!tasks.containsKey(request.pid()) || zombies.contains(request.pid())) {
+                        return abort("pid " + request.pid() + " exited while being seized");
+                    }
+                    // stopped tasks cannot fork, exit or reap any more: a rescan that finds no one new
+                    // is final; whoever it no longer finds was a zombie its parent reaped meanwhile
+                    List<Pid> now = TreeWalker.walk(request.pid());
+                    for (Pid p : List.copyOf(tasks.keySet())) {
+                        if (!now.contains(p)) {
+                            drop(p);
+                        }
+                    }
+                    seizeNew(now);
+                    return pending.isEmpty() ? startCollecting() : Behaviors.same();
                 })
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
                         + settings.dump().seizeTimeout().toSeconds() + " s (still waiting for pids " + pending + ")"))
                 .build();
+    }
+
+    /** A process that left the tree while it was being seized: its dumper holds nothing of it. */
+    private void drop(Pid p) {
+        ActorRef<TaskDumper.Command> t = tasks.remove(p);
+        zombies.remove(p);
+        if (t != null) {
+            ctx.unwatch(t);
+            ctx.stop(t);
+        }
+        ctx.getLog().debug("pid {} was reaped while the tree was being seized: not part of the dump", p);
+    }
+
+    /** The live tasks, parents before children: the zombies have records of their own. */
+    private List<Pid> liveTasks() {
+        return tasks.keySet().stream().filter(p -> !zombies.contains(p)).toList();
     }
 
     // ---- COLLECT -------------------------------------------------------------------------------
@@ -316,7 +349,7 @@ public final class DumpSupervisor {
             host = "unknown";
         }
         return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), host, System.getProperty("os.version"),
-                request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
+                request.pid().value(), liveTasks().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
     }
 
     // ---- COMMIT and FINISH -----------------------------------------------------------------------
@@ -336,7 +369,7 @@ public final class DumpSupervisor {
 
     private DumpReport report(long imageBytes) {
         long now = System.nanoTime();
-        DumpStats stats = new DumpStats(tasks.size(), threads, (now - frozenAt) / 1_000_000,
+        DumpStats stats = new DumpStats(liveTasks().size(), threads, (now - frozenAt) / 1_000_000,
                 (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
                 copyNanos / 1_000_000);
         List<Long> rounds = new ArrayList<>(roundPages);

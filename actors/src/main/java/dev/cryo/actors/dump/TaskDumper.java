@@ -7,6 +7,7 @@ import dev.cryo.engine.dump.PageRun;
 import dev.cryo.engine.dump.PreCopyTracker;
 import dev.cryo.engine.dump.TaskCollector;
 import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.engine.dump.ZombieReader;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaImage;
@@ -68,6 +69,12 @@ public final class TaskDumper {
      */
     public record Seized(Pid pid, int threads, int xstateSize, long frozenAtNanos) implements Reply {}
 
+    /** The process has exited but is not reaped: it is dumped as a zombie if it still is one once its parent stops. */
+    public record SeizedZombie(Pid pid) implements Reply {}
+
+    /** The process exited and was reaped while the tree was being seized: it is no longer part of it. */
+    public record Gone(Pid pid) implements Reply {}
+
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
                             long copyNanos) implements Reply {}
 
@@ -88,6 +95,7 @@ public final class TaskDumper {
     private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
     private List<Integer> tids = List.of();
     private PreCopyTracker preCopy; // set while the task's writes are tracked
+    private boolean zombie;
 
     private TaskDumper(ActorContext<Command> ctx, Pid pid) {
         this.ctx = ctx;
@@ -108,7 +116,7 @@ public final class TaskDumper {
 
     private Behavior<Command> onStartTracking(StartTracking m) {
         try {
-            List<Integer> seized = TaskSeizer.seize(tracer, pid, m.timeout());
+            List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, m.timeout());
             try {
                 preCopy = PreCopyTracker.start(tracer, pid);
             } finally {
@@ -168,7 +176,17 @@ public final class TaskDumper {
     private Behavior<Command> onSeize(Seize m) {
         try {
             long t0 = System.nanoTime();
-            tids = TaskSeizer.seize(tracer, pid, m.timeout());
+            TaskSeizer.Outcome o = TaskSeizer.seize(tracer, pid, m.timeout());
+            if (o instanceof TaskSeizer.Zombie) {
+                zombie = true;
+                m.replyTo().tell(new SeizedZombie(pid));
+                return Behaviors.same();
+            }
+            if (o instanceof TaskSeizer.Gone) {
+                m.replyTo().tell(new Gone(pid));
+                return Behaviors.same();
+            }
+            tids = ((TaskSeizer.Live) o).tids();
             ctx.getLog().debug("pid {}: {} threads seized in {} µs", pid, tids.size(), (System.nanoTime() - t0) / 1000);
             m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length, t0));
         } catch (RuntimeException e) {
@@ -179,6 +197,15 @@ public final class TaskDumper {
 
     private Behavior<Command> onCollect(Collect m) {
         long t0 = System.nanoTime();
+        if (zombie) {
+            try {
+                m.job().writer().tell(new ImageWriterActor.WriteRecord(ZombieReader.read(pid)));
+                m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0));
+            } catch (RuntimeException e) {
+                m.replyTo().tell(new Failed(pid, message(e)));
+            }
+            return Behaviors.same();
+        }
         TaskCollector.Snapshot snap;
         try {
             snap = TaskCollector.collect(tracer, pid, tids, m.job().files());
@@ -278,7 +305,7 @@ public final class TaskDumper {
         stopTracking();
         boolean killed = false;
         try {
-            if (m.kill()) {
+            if (m.kill() && !zombie) { // a zombie goes with its parent; its pid may be reused after that
                 kill();
                 killed = true;
             } else {

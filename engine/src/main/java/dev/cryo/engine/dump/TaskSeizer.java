@@ -4,6 +4,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 import dev.cryo.kernel.ptrace.Ptrace;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -16,19 +17,54 @@ import java.util.Set;
  * Stops every thread of one process: PTRACE_SEIZE + PTRACE_INTERRUPT each thread listed in
  * /proc/PID/task, and list again until no new thread shows up (threads may be created while we
  * seize). Runs on the task's tracer thread.
+ *
+ * <p>Processes exit while a tree is being seized (a shell's short-lived children): a process that
+ * is, or becomes, a zombie is reported as one (its parent will reap it, or it is dumped as a
+ * zombie once its parent is stopped); one already reaped is reported gone; a thread that exits
+ * while its process is being seized simply is not part of it.
  */
 public final class TaskSeizer {
     private TaskSeizer() {}
 
-    /** Returns the tids, leader first. On failure every thread seized so far is released. */
+    /** What seizing found. */
+    public sealed interface Outcome {}
+
+    /** Every thread is stopped; the tids, leader first. */
+    public record Live(List<Integer> tids) implements Outcome {}
+
+    /** The process has exited and its parent has not reaped it (yet). */
+    public record Zombie() implements Outcome {}
+
+    /** The process has exited and been reaped: it is no longer part of the tree. */
+    public record Gone() implements Outcome {}
+
+    /** How long a leader that has exited may take for its other threads to finish exiting. */
+    private static final long THREADS_EXITING_NANOS = 500_000_000L;
+
+    /** Returns the tids, leader first, failing on a zombie or a process that is gone. */
     public static List<Integer> seize(Tracer tracer, Pid pid) {
-        return seize(tracer, pid, java.time.Duration.ofDays(365));
+        return seizeLive(tracer, pid, java.time.Duration.ofDays(365));
     }
 
-    /** As {@link #seize(Tracer, Pid)}, failing when a thread has not stopped by {@code timeout}. */
-    public static List<Integer> seize(Tracer tracer, Pid pid, java.time.Duration timeout) {
+    /** As {@link #seize(Tracer, Pid, java.time.Duration)}, failing on a zombie or a process that is gone. */
+    public static List<Integer> seizeLive(Tracer tracer, Pid pid, java.time.Duration timeout) {
+        Outcome o = seize(tracer, pid, timeout);
+        if (o instanceof Live l) {
+            return l.tids();
+        }
+        throw new DumpException("pid " + pid + " exited while being seized");
+    }
+
+    /**
+     * Seizes every thread, failing when one has not stopped by {@code timeout}. On failure every
+     * thread seized so far is released.
+     */
+    public static Outcome seize(Tracer tracer, Pid pid, java.time.Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        requireNotZombie(pid);
+        Outcome dead = deadState(pid);
+        if (dead != null) {
+            return dead;
+        }
         Set<Integer> seized = new LinkedHashSet<>();
         try {
             while (true) {
@@ -36,16 +72,32 @@ public final class TaskSeizer {
                 try {
                     tids = ProcFs.tasks(pid);
                 } catch (KernelException e) {
-                    throw new DumpException("pid " + pid + " exited while being seized");
+                    release(tracer, pid, seized);
+                    return new Gone();
                 }
                 boolean grew = false;
                 for (Pid tid : tids) {
-                    if (!seized.contains(tid.value())) {
+                    if (seized.contains(tid.value())) {
+                        continue;
+                    }
+                    try {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
                         tracer.waitForStop(tid.value(), Math.max(1, deadline - System.nanoTime()));
                         suspendSeccomp(tracer, pid, tid);
                         grew = true;
+                    } catch (KernelException e) {
+                        // the process, or just this thread, may have exited in the meantime
+                        dead = deadState(pid);
+                        if (dead != null) {
+                            release(tracer, pid, seized);
+                            return dead;
+                        }
+                        if (tid.value() == pid.value() || exists(pid, tid)) {
+                            throw e;
+                        }
+                        seized.remove(tid.value());
+                        tracer.forget(tid.value());
                     }
                 }
                 if (!grew) {
@@ -59,7 +111,7 @@ public final class TaskSeizer {
         List<Integer> out = new ArrayList<>(seized);
         out.remove(Integer.valueOf(pid.value()));
         out.add(0, pid.value());
-        return out;
+        return new Live(out);
     }
 
     /**
@@ -81,18 +133,37 @@ public final class TaskSeizer {
         }
     }
 
-    /** A zombie can be seized but never stops: say what it is at once instead of timing out. */
-    private static void requireNotZombie(Pid pid) {
-        dev.cryo.kernel.proc.ProcStat st;
-        try {
-            st = ProcFs.stat(pid);
-        } catch (KernelException e) {
-            throw new DumpException("pid " + pid + " exited while being seized");
+    /**
+     * Zombie, gone, or null when the process still runs. A leader that has exited while other
+     * threads run on is not a zombie: such a process (pthread_exit in main) cannot be dumped.
+     */
+    private static Outcome deadState(Pid pid) {
+        long until = System.nanoTime() + THREADS_EXITING_NANOS;
+        while (true) {
+            ProcStat st;
+            List<Pid> threads;
+            try {
+                st = ProcFs.stat(pid);
+                if (st.state() != 'Z' && st.state() != 'X') {
+                    return null;
+                }
+                threads = ProcFs.tasks(pid);
+            } catch (KernelException e) {
+                return new Gone();
+            }
+            if (threads.size() <= 1) {
+                return new Zombie();
+            }
+            if (System.nanoTime() > until) { // not threads on their way out of an exit_group
+                throw new DumpException("pid " + pid + " (" + st.comm() + "): its main thread has exited while "
+                        + (threads.size() - 1) + " other threads run on; cryo cannot dump such a process");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
         }
-        if (st.state() == 'Z' || st.state() == 'X') {
-            throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie its parent pid " + st.ppid()
-                    + " has not reaped: zombies in the tree are not supported yet");
-        }
+    }
+
+    private static boolean exists(Pid pid, Pid tid) {
+        return java.nio.file.Files.exists(java.nio.file.Path.of(pid.procDir(), "task", Integer.toString(tid.value())));
     }
 
     /** Detaches every thread, ignoring those already gone: used on failure paths. */

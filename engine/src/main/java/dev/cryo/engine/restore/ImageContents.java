@@ -5,6 +5,7 @@ import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.model.codec.ModelCodecs;
 
 import java.io.IOException;
@@ -17,20 +18,24 @@ import java.util.TreeMap;
 
 /**
  * An image read and checked for restore: every chunk's checksum verified, the dump record and one
- * task record per pid, parents before children, and each task's page chunks.
+ * task record per pid, parents before children, the zombies of the tree, and each task's page chunks.
  */
-public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<Integer, List<PageSlice>> pages) {
+public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
+                            Map<Integer, List<PageSlice>> pages) {
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
         ImageTrust.check(dir);
         try (ImageReader reader = ImageReader.open(dir, ModelCodecs.ALL, maxChunk)) {
             reader.verify();
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
+            List<ZombieImage> zombies = new ArrayList<>();
             for (Object r : reader.records()) {
                 if (r instanceof DumpInfo d) {
                     info = d;
                 } else if (r instanceof TaskImage t) {
                     byPid.put(t.pid(), t);
+                } else if (r instanceof ZombieImage z) {
+                    zombies.add(z);
                 }
             }
             if (info == null) {
@@ -52,7 +57,13 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<
             for (TaskImage t : tasks) {
                 pages.put(t.pid(), latest(chunks.getOrDefault(t.pid(), List.of()), t.vmas()));
             }
-            return new ImageContents(dir, info, tasks, pages);
+            for (ZombieImage z : zombies) {
+                if (!byPid.containsKey(z.ids().ppid())) {
+                    throw new RestoreException(dir.resolve("image.cryo") + " holds zombie pid " + z.pid()
+                            + " whose parent pid " + z.ids().ppid() + " is not in the image");
+                }
+            }
+            return new ImageContents(dir, info, tasks, zombies, pages);
         }
     }
 
@@ -119,5 +130,12 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, Map<
 
     public int root() {
         return info.rootPid();
+    }
+
+    /** Every pid the restore creates: the live tasks and the zombies. */
+    public java.util.Set<Integer> allPids() {
+        java.util.Set<Integer> out = new java.util.LinkedHashSet<>(info.pids());
+        zombies.forEach(z -> out.add(z.pid()));
+        return out;
     }
 }

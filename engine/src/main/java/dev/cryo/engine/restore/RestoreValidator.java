@@ -31,6 +31,9 @@ public final class RestoreValidator {
                 checkPidFree(th.tid(), pidWait, notice);
             }
         }
+        for (var z : image.zombies()) {
+            checkPidFree(z.pid(), pidWait, notice);
+        }
         for (TaskImage t : image.tasks()) {
             checkFile("pid " + t.pid() + " executable", t.exe());
             for (VmaImage v : t.vmas()) {

@@ -5,6 +5,7 @@ import dev.cryo.engine.image.ImageReader;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.model.codec.ModelCodecs;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,15 +33,21 @@ public final class ImageJson {
             doc.put("format", format(r, Files.size(dir.resolve(ImageFormat.IMAGE_FILE))));
             DumpInfo dump = null;
             List<Object> tasks = new ArrayList<>();
+            List<Object> zombies = new ArrayList<>();
             for (Object record : r.records()) {
                 if (record instanceof DumpInfo d && dump == null) {
                     dump = d;
                 } else if (record instanceof TaskImage t) {
                     tasks.add(TaskJson.task(t, pagesOf(r, t.pid()), pages));
+                } else if (record instanceof ZombieImage z) {
+                    zombies.add(zombie(z));
                 }
             }
             doc.put("dump", dump == null ? null : dump(dump));
             doc.put("tasks", tasks);
+            if (!zombies.isEmpty()) {
+                doc.put("zombies", zombies);
+            }
             return doc;
         }
     }
@@ -65,6 +72,20 @@ public final class ImageJson {
         m.put("pids", d.pids());
         m.put("xstateSize", d.xstateSize());
         m.put("leftRunning", d.leftRunning());
+        return m;
+    }
+
+    private static Map<String, Object> zombie(ZombieImage z) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", z.pid());
+        m.put("ppid", z.ids().ppid());
+        m.put("pgid", z.ids().pgid());
+        m.put("sid", z.ids().sid());
+        m.put("comm", z.comm());
+        m.put("uid", z.uid());
+        m.put("exitSignal", z.exitSignal());
+        m.put("status", z.status());
+        m.put("wait", z.exited() ? "exited " + z.exitCode() : "killed by " + dev.cryo.kernel.Signals.name(z.termSignal()));
         return m;
     }
 

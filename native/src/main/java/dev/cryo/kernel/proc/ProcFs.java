@@ -71,7 +71,14 @@ public final class ProcFs {
     public static List<Pid> children(Pid pid) {
         TreeSet<Pid> all = new TreeSet<>();
         for (Pid tid : tasks(pid)) {
-            all.addAll(children(pid, tid));
+            try {
+                all.addAll(children(pid, tid));
+            } catch (KernelException e) {
+                if (tid.equals(pid)) {
+                    throw e; // the process is gone
+                }
+                // a thread that exited meanwhile has no children left: they went to another thread
+            }
         }
         return List.copyOf(all);
     }

@@ -29,8 +29,9 @@ public final class ModelCodecs {
     static final int SECURITY_IMAGE_ID = 150;
     static final int THREAD_SECURITY_ID = 151;
     static final int SECCOMP_FILTER_ID = 152;
+    static final int ZOMBIE_IMAGE_ID = 160;
     // Ranges for this session's additions (PROTOCOL.md): fd kinds 118-139 (tags 8-29), timers 140-149,
-    // security 150-159 (next: 153), zombies 160-169, memory 170-189 (tags 30-39), sockets 190-219
+    // security 150-159 (next: 153), zombies 160-169 (next: 162), memory 170-189 (tags 30-39), sockets 190-219
     // (tags 40-59), cluster 220-239, comparator 240-249.
 
     public static final RecordCodecs ALL = withFdKinds(RecordCodecs.builder()
@@ -47,7 +48,8 @@ public final class ModelCodecs {
             .add(FdImageCodec.INSTANCE)
             .add(SecurityImageCodec.INSTANCE)
             .add(ThreadSecurityCodec.INSTANCE)
-            .add(SeccompFilterCodec.INSTANCE))
+            .add(SeccompFilterCodec.INSTANCE)
+            .add(ZombieImageCodec.INSTANCE))
             .build();
 
     /** Every fd kind's record, from the handler table. */

@@ -1,0 +1,32 @@
+package dev.cryo.engine.model;
+
+/**
+ * A task of the tree that has exited and that its parent has not reaped yet. It has no memory,
+ * threads or files left, only what its parent's wait() will report: {@code status} is the wait
+ * status as /proc/PID/stat's exit_code shows it (exit code in bits 8-15, or the killing signal in
+ * bits 0-6), {@code exitSignal} the signal its death sends the parent (SIGCHLD unless cloned
+ * otherwise), {@code uid} its real uid (waitid's si_uid).
+ */
+public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status) {
+    public int pid() {
+        return ids.pid();
+    }
+
+    /** True when it called exit(); false when a signal killed it. */
+    public boolean exited() {
+        return (status & 0x7f) == 0;
+    }
+
+    public int exitCode() {
+        return (status >> 8) & 0xff;
+    }
+
+    public int termSignal() {
+        return status & 0x7f;
+    }
+
+    /** The core-dump bit of a signal death. */
+    public boolean dumpedCore() {
+        return (status & 0x80) != 0;
+    }
+}

@@ -1,0 +1,30 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.ZombieImage;
+
+/** Top-level: one record per zombie of the tree. */
+public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
+    public static final ZombieImageCodec INSTANCE = new ZombieImageCodec();
+
+    public Class<ZombieImage> type() { return ZombieImage.class; }
+    public int id() { return ModelCodecs.ZOMBIE_IMAGE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, ZombieImage z) {
+        RecordFields.writeRecord(out, TaskIdsCodec.INSTANCE, z.ids());
+        ModelFields.writeText(out, z.comm(), ModelLimits.TEXT, "ZombieImage.comm");
+        out.writeVarInt(z.uid(), true);
+        out.writeVarInt(z.exitSignal(), true);
+        out.writeVarInt(z.status(), true);
+    }
+
+    public ZombieImage read(Input in, int version) {
+        return new ZombieImage(RecordFields.readRecord(in, TaskIdsCodec.INSTANCE),
+                ModelFields.readText(in, ModelLimits.TEXT, "ZombieImage.comm"),
+                in.readVarInt(true), in.readVarInt(true), in.readVarInt(true));
+    }
+}
