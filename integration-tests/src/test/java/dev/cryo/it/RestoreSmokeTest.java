@@ -56,6 +56,8 @@ class RestoreSmokeTest {
                 pages.write(stub, image.pagesOf(pid));
                 r.protectMemory();
                 r.restoreFiles(pipes);
+                r.leadSessionAndGroup();
+                r.joinGroup();
                 r.restoreState();
                 dumped.compareFrozen();
                 r.resume();

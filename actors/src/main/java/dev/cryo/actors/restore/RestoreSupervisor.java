@@ -4,6 +4,7 @@ import dev.cryo.api.RestoreReport;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
@@ -33,8 +34,9 @@ import java.util.function.Supplier;
 /**
  * One restore request. VALIDATE the image before touching anything (checksums, files unchanged,
  * pids free), then barrier stages over one {@link TaskRestorerActor} per task: ADOPT/FORK (the
- * root stub is spawned with its exact pid, every child is forked by its parent with its own) →
- * MEMORY → FILES → STATE → RESUME, all tasks released at the same moment. Any failure kills
+ * root stub is spawned with its exact pid, every child is forked by its parent with its own, zombies
+ * too) → MEMORY → FILES → SESSIONS → GROUPS → ZOMBIES (they die with their status) → STATE →
+ * RESUME, all tasks released at the same moment. Any failure kills
  * every task created so far and reports the cause; the image is only ever read.
  */
 public final class RestoreSupervisor {
@@ -92,7 +94,7 @@ public final class RestoreSupervisor {
         this.image = image;
         this.replyTo = replyTo;
         this.boot = BootstrapArea.choose(image.tasks());
-        this.treePids = Set.copyOf(image.info().pids());
+        this.treePids = Set.copyOf(image.allPids());
         this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
     }
 
@@ -122,8 +124,8 @@ public final class RestoreSupervisor {
      * killed and, while the pid is still free, the spawn is tried again.
      */
     private Pid spawnRoot(TaskImage root) {
-        int highest = image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
-                .orElse(root.pid());
+        int highest = Math.max(image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
+                .orElse(root.pid()), image.zombies().stream().mapToInt(ZombieImage::pid).max().orElse(0));
         for (int attempt = 0; ; attempt++) {
             Pid got = ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
                     root.ids().sid() == root.pid());
@@ -147,8 +149,32 @@ public final class RestoreSupervisor {
         return ref;
     }
 
+    private ActorRef<TaskRestorerActor.Command> spawnZombie(ZombieImage z) {
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(ZombieRestorerActor.create(z, boot, treePids),
+                "zombie-" + z.pid(), TaskRestorerActor.DISPATCHER);
+        ctx.watchWith(ref, new TaskStopped(z.pid()));
+        tasks.put(z.pid(), ref);
+        return ref;
+    }
+
+    /** Live children and zombies alike: a zombie is forked by its parent like any child. */
     private List<Integer> childrenOf(int pid) {
-        return image.tasks().stream().filter(t -> t.ids().ppid() == pid && t.pid() != pid).map(TaskImage::pid).toList();
+        List<Integer> out = new java.util.ArrayList<>(image.tasks().stream()
+                .filter(t -> t.ids().ppid() == pid && t.pid() != pid).map(TaskImage::pid).toList());
+        image.zombies().stream().filter(z -> z.ids().ppid() == pid).forEach(z -> out.add(z.pid()));
+        return out;
+    }
+
+    private java.util.Optional<ZombieImage> zombie(int pid) {
+        return image.zombies().stream().filter(z -> z.pid() == pid).findFirst();
+    }
+
+    private Map<Integer, Integer> exitSignalsOf(List<Integer> children) {
+        Map<Integer, Integer> out = new java.util.HashMap<>();
+        for (int c : children) {
+            zombie(c).ifPresent(z -> out.put(c, z.exitSignal()));
+        }
+        return out;
     }
 
     /** Each adopted task forks its children; each child is adopted by a task actor of its own. */
@@ -160,13 +186,16 @@ public final class RestoreSupervisor {
                     }
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
-                        tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, adapter));
+                        tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
+                                adapter));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {
                             created.add(child);
                             pending.add(child);
-                            spawnTask(image.task(child)).tell(new TaskRestorerActor.Adopt(false, adapter));
+                            var ref = zombie(child).isPresent() ? spawnZombie(zombie(child).get())
+                                    : spawnTask(image.task(child));
+                            ref.tell(new TaskRestorerActor.Adopt(false, adapter));
                         }
                     }
                     if (pending.isEmpty()) {
@@ -219,10 +248,15 @@ public final class RestoreSupervisor {
         sharedMemory.close(); // every task has mapped it: the mappings keep it alive
         return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, adapter), () -> {
             pipes.close(); // every end is open in its task now
-            return allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
-                dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
-                return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
-            });
+            // leaders before members; zombies die once they are in their groups and before their
+            // parents' state (which takes back the death notices) and resume
+            return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),
+                    () -> allTasks("groups", pid -> new TaskRestorerActor.RestoreGroups(adapter),
+                    () -> allTasks("zombies", pid -> new TaskRestorerActor.Zombify(adapter),
+                    () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
+                        dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
+                        return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
+                    }))));
         });
     }
 

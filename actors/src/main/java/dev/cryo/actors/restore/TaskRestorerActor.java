@@ -22,7 +22,8 @@ import java.util.List;
 /**
  * Restores one task. Runs on a pinned thread, the ptrace thread of all the task's threads, and
  * follows the supervisor's stages: ADOPT the stub, FORK its children, MEMORY (page writing fanned
- * out to {@link RegionRestorer}s), FILES, STATE (process, threads, registers), RESUME. On KILL, or
+ * out to {@link RegionRestorer}s), FILES, SESSIONS, GROUPS, ZOMBIES (the zombies of the tree die, see
+ * {@link ZombieRestorerActor}), STATE (process, threads, registers), RESUME. On KILL, or
  * if it stops any other way before RESUME, the task is killed: nothing half-restored survives.
  */
 public final class TaskRestorerActor {
@@ -33,12 +34,27 @@ public final class TaskRestorerActor {
 
     public record Adopt(boolean mapBootstrap, ActorRef<Reply> replyTo) implements Command {}
 
-    public record ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) implements Command {}
+    /** {@code exitSignals}: the signal a child's death sends, when it is not SIGCHLD (zombies may have others). */
+    public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
+                               ActorRef<Reply> replyTo) implements Command {
+        public ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) {
+            this(children, java.util.Map.of(), replyTo);
+        }
+    }
 
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, int workers,
                                 SharedMemoryHub sharedMemory, ActorRef<Reply> replyTo) implements Command {}
 
     public record RestoreFiles(PipeHub pipes, ActorRef<Reply> replyTo) implements Command {}
+
+    /** Session and group leaders make theirs (live tasks and zombies alike). */
+    public record RestoreSessions(ActorRef<Reply> replyTo) implements Command {}
+
+    /** Group members join their groups, every leader's being made. */
+    public record RestoreGroups(ActorRef<Reply> replyTo) implements Command {}
+
+    /** Zombies die with their status; live tasks have nothing to do. */
+    public record Zombify(ActorRef<Reply> replyTo) implements Command {}
 
     public record RestoreState(ActorRef<Reply> replyTo) implements Command {}
 
@@ -102,7 +118,7 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
                     for (int child : m.children()) {
-                        restorer.forkChild(child);
+                        restorer.forkChild(child, m.exitSignals().getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD));
                     }
                     return 0;
                 }))
@@ -111,6 +127,15 @@ public final class TaskRestorerActor {
                     restorer.restoreFiles(m.pipes());
                     return 0;
                 }))
+                .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {
+                    restorer.leadSessionAndGroup();
+                    return 0;
+                }))
+                .onMessage(RestoreGroups.class, m -> stage("groups", m.replyTo(), () -> {
+                    restorer.joinGroup();
+                    return 0;
+                }))
+                .onMessage(Zombify.class, m -> stage("zombies", m.replyTo(), () -> 0))
                 .onMessage(RestoreState.class, m -> stage("state", m.replyTo(), () -> {
                     restorer.restoreState();
                     return 0;

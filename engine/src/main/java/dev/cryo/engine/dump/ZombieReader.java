@@ -21,7 +21,7 @@ public final class ZombieReader {
         int uid;
         try {
             st = ProcFs.stat(pid);
-            uid = ProcFs.status(pid).uids().real();
+            uid = realUid(pid);
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": the zombie was reaped while its parent was being stopped");
         }
@@ -37,5 +37,16 @@ public final class ZombieReader {
                     + " (let its parent pid " + st.ppid() + " reap it first)");
         }
         return z;
+    }
+
+    /** A zombie's status lacks most fields (Umask, Vm*), so only its Uid line is read. */
+    private static int realUid(Pid pid) {
+        String path = pid.procDir() + "/status";
+        for (String line : ProcFs.text(path).split("\n")) {
+            if (line.startsWith("Uid:")) {
+                return Integer.parseInt(line.substring(4).trim().split("\\s+")[0]);
+            }
+        }
+        throw new DumpException(path + " has no Uid line");
     }
 }

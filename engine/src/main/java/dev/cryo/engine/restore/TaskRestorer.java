@@ -9,12 +9,14 @@ import dev.cryo.engine.restore.stage.PendingSignals;
 import dev.cryo.engine.restore.stage.ProcessState;
 import dev.cryo.engine.restore.stage.RegisterInstall;
 import dev.cryo.engine.restore.stage.SeccompFilters;
+import dev.cryo.engine.restore.stage.SessionAndGroup;
 import dev.cryo.engine.restore.stage.StateStage;
 import dev.cryo.engine.restore.stage.StubAdoption;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadState;
+import dev.cryo.engine.restore.stage.ZombieNotices;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -43,6 +45,7 @@ public final class TaskRestorer {
 
     /** The STATE stage, in order: once memory and files are in place, up to the registers. */
     public static final List<StateStage> STATE_STAGES = List.of(
+            new ZombieNotices(),
             new ProcessState(),
             new ThreadCreation(),
             new ThreadState(),
@@ -71,7 +74,22 @@ public final class TaskRestorer {
 
     /** FORK: one child with its exact pid, handed over to its own tracer. */
     public void forkChild(int childPid) {
-        StubAdoption.forkChild(t, childPid);
+        StubAdoption.forkChild(t, childPid, dev.cryo.kernel.Signals.SIGCHLD);
+    }
+
+    /** FORK: a child whose death sends {@code exitSignal} to this task (a zombie-to-be). */
+    public void forkChild(int childPid, int exitSignal) {
+        StubAdoption.forkChild(t, childPid, exitSignal);
+    }
+
+    /** SESSIONS: a session or group leader makes its own. */
+    public void leadSessionAndGroup() {
+        SessionAndGroup.lead(t.main(), t.task().ids());
+    }
+
+    /** GROUPS: a member joins its group, once every leader has made its own. */
+    public void joinGroup() {
+        SessionAndGroup.join(t.main(), t.task().ids(), t.treePids());
     }
 
     /** MEMORY, first half: every dumped VMA mapped (writable), the vDSO block in place. */

@@ -33,9 +33,12 @@ class ImageJsonTest {
         Map<String, Object> format = (Map<String, Object>) doc.get("format");
         assertEquals(1, format.get("version"));
         assertEquals(4096, format.get("pageSize"));
-        assertEquals(4, format.get("chunks"));
+        assertEquals(5, format.get("chunks"));
         assertEquals(Files.size(dir.resolve(ImageFormat.IMAGE_FILE)), format.get("bytes"));
         assertEquals("host-a", ((Map<String, Object>) doc.get("dump")).get("hostname"));
+        Map<String, Object> zombie = ((List<Map<String, Object>>) doc.get("zombies")).get(0);
+        assertEquals(4249, zombie.get("pid"));
+        assertEquals("killed by SIGTERM", zombie.get("wait"));
 
         Map<String, Object> task = ((List<Map<String, Object>>) doc.get("tasks")).get(0);
         assertEquals(4242, task.get("pid"));

@@ -8,7 +8,6 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +15,7 @@ import java.nio.file.Path;
 
 /**
  * Per-process state: cwd and root, umask, personality, signal handlers, rlimits, the kernel's
- * view of the address space (PR_SET_MM_MAP) and the task's session and process group.
+ * view of the address space (PR_SET_MM_MAP).
  */
 public final class ProcessState implements StateStage {
     private static final int O_RDONLY = 0, O_CLOEXEC = 02000000;
@@ -30,7 +29,6 @@ public final class ProcessState implements StateStage {
     @Override
     public void run(TaskContext t) {
         TaskImage task = t.task();
-        int pid = t.pid().value();
         t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
         if (!task.root().equals("/")) {
             // cwd and root are both paths as cryo sees them: chdir first, then chroot
@@ -51,14 +49,7 @@ public final class ProcessState implements StateStage {
             Sys.setRlimit(t.pid(), r.resource(), r.soft(), r.hard());
         }
         setMm(t, task.mm());
-        // a session or group led from outside the tree (a shell job's) cannot be joined: the task
-        // stays in cryo's, as with criu --shell-job
-        if (task.ids().sid() == pid && ProcFs.stat(t.pid()).session() != pid) {
-            t.call("setsid", SyscallNr.SETSID);
-        }
-        if (t.treePids().contains(task.ids().pgid()) && ProcFs.stat(t.pid()).pgrp() != task.ids().pgid()) {
-            t.call("setpgid", SyscallNr.SETPGID, 0, task.ids().pgid());
-        }
+        // the session and group were made in their own stages (SessionAndGroup)
     }
 
     /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */

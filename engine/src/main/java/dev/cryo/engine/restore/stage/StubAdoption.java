@@ -45,6 +45,9 @@ public final class StubAdoption {
         BootstrapArea boot = t.boot();
         tracer.seizeAndInterrupt(pid.value(), TRACE_OPTIONS);
         tracer.waitForStop(pid.value());
+        // no signal reaches the stub while it is being restored: the zombies' death notices wait
+        // pending until ZombieNotices takes them back, and the dumped mask is installed at the end
+        tracer.setSigmask(pid.value(), -1L);
         long gadget;
         if (mapBootstrap) {
             MapsEntry vdso = ProcFs.maps(pid).stream().filter(MapsEntry::isVdso).findFirst()
@@ -80,13 +83,13 @@ public final class StubAdoption {
     }
 
     /**
-     * Forks a child of this stub with the exact pid it had, then parks it in the pause loop and
+     * Forks a child of this stub with the exact pid it had (and the signal its death sends), then parks it in the pause loop and
      * lets it go, so the child's own tracer thread can seize it.
      */
-    public static void forkChild(TaskContext t, int childPid) {
+    public static void forkChild(TaskContext t, int childPid, int exitSignal) {
         Tracer tracer = t.tracer();
         BootstrapArea boot = t.boot();
-        long args = t.put(new RemoteWriter(96).longs(0, 0, 0, 0, Signals.SIGCHLD, 0, 0, 0, boot.data() + 88, 1, 0)
+        long args = t.put(new RemoteWriter(96).longs(0, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
                 .ints(childPid).toBytes());
         long r = t.main().raw(SyscallNr.CLONE3, args, 88);
         List<Integer> born = tracer.takeNewTracees();

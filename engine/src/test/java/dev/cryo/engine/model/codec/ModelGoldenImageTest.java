@@ -57,7 +57,8 @@ class ModelGoldenImageTest {
              ImageWriter w = ImageWriter.create(again, ModelCodecs.ALL, OPTIONS.withPageSize(r.pageSize()))) {
             r.verify();
             List<Object> records = r.records();
-            assertEquals(2, records.size());
+            assertEquals(3, records.size());
+            assertEquals(ModelSamples.zombie(), records.get(2));
             assertEquals(ModelSamples.dumpInfo(), records.get(0));
             TaskImage task = (TaskImage) records.get(1);
             assertModelEquals(ModelSamples.task(ModelSamples.PID), task);

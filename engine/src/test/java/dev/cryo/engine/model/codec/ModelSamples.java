@@ -20,6 +20,7 @@ import dev.cryo.engine.model.SeccompFilter;
 import dev.cryo.kernel.Seccomp;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.model.ZombieImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -100,6 +101,11 @@ final class ModelSamples {
                 new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)));
     }
 
+    /** A zombie child of the sample task, killed by SIGTERM, in its own group. */
+    static ZombieImage zombie() {
+        return new ZombieImage(new TaskIds(PID + 7, PID, PID + 7, 17), "worker zombie", 1000, 17, 15);
+    }
+
     /** Deterministic page bytes for the golden image. */
     static ByteBuffer pages(long vaddr, int count) {
         ByteBuffer b = ByteBuffer.allocateDirect(count * 4096);
@@ -113,5 +119,6 @@ final class ModelSamples {
         w.writeRecord(task(PID));
         w.writePages(PID, HEAP, 2, pages(HEAP, 2));
         w.writePages(PID, STACK + 0xb000, 1, pages(STACK + 0xb000, 1));
+        w.writeRecord(zombie());
     }
 }

@@ -1,0 +1,131 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.model.ZombieImage;
+import dev.cryo.engine.restore.stage.SessionAndGroup;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Registers;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.util.Set;
+
+/**
+ * Brings a zombie back: its parent forks it with its exact pid (and exit signal), it takes its
+ * session and group like any task, then — once its parent is restored up to its files and before
+ * the parent's own state and resume — it dies the way it died: exit_group(code), or the signal
+ * that killed it (default action, unblocked, no core dump). Its parent's wait() then reports
+ * that status, as it would have. Runs on the zombie's own tracer thread.
+ */
+public final class ZombieRestorer {
+    private static final int PR_SET_DUMPABLE = 4, PR_SET_NAME = 15;
+    private static final long ZOMBIFY_TIMEOUT_NANOS = 5_000_000_000L;
+
+    private final Tracer tracer;
+    private final ZombieImage zombie;
+    private final Pid pid;
+    private final BootstrapArea boot;
+    private final Set<Integer> treePids;
+    private Injector inj;
+    private boolean dead;
+
+    public ZombieRestorer(Tracer tracer, ZombieImage zombie, BootstrapArea boot, Set<Integer> treePids) {
+        this.tracer = tracer;
+        this.zombie = zombie;
+        this.pid = Pid.of(zombie.pid());
+        this.boot = boot;
+        this.treePids = Set.copyOf(treePids);
+    }
+
+    /** The child its parent forked waits in the bootstrap's pause loop: seize it there. */
+    public void adopt() {
+        tracer.seizeAndInterrupt(pid.value(), 0);
+        tracer.waitForStop(pid.value());
+        inj = new Injector(tracer, pid, pid.value(), boot.gadget());
+    }
+
+    public void leadSessionAndGroup() {
+        SessionAndGroup.lead(inj, zombie.ids());
+    }
+
+    public void joinGroup() {
+        SessionAndGroup.join(inj, zombie.ids(), treePids);
+    }
+
+    /** Dies with the dumped status and returns once the kernel shows it as a zombie with that status. */
+    public void die() {
+        Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
+        inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
+        int uid = zombie.uid();
+        if (uid != 0) { // waitid reports the child's real uid
+            inj.call("setresuid", SyscallNr.SETRESUID, uid, uid, uid);
+        }
+        if (zombie.exited()) {
+            Registers exit = inj.savedRegisters().forSyscall(boot.gadget(), SyscallNr.EXIT_GROUP,
+                    new long[] {zombie.exitCode()});
+            tracer.setRegisters(pid.value(), exit);
+            tracer.detach(pid.value(), pid.value());
+        } else {
+            int sig = zombie.termSignal();
+            // the default action, never a core: the dumped status has no core-dump bit (refused otherwise)
+            if (sig != Signals.SIGKILL) {
+                long act = writeDefaultAction();
+                inj.call("rt_sigaction(" + Signals.name(sig) + ")", SyscallNr.RT_SIGACTION, sig, act, 0, 8);
+            }
+            inj.call("prctl(PR_SET_DUMPABLE, 0)", SyscallNr.PRCTL, PR_SET_DUMPABLE, 0);
+            tracer.setSigmask(pid.value(), 0);
+            inj.close(); // back into the pause loop
+            tracer.detach(pid.value(), pid.value());
+            Sys.kill(pid, sig);
+        }
+        dead = true;
+        awaitZombie();
+    }
+
+    private long writeDefaultAction() {
+        Sys.write(pid, boot.data(), new RemoteWriter(32).longs(0, 0, 0, 0).toBytes()); // SIG_DFL, no flags
+        return boot.data();
+    }
+
+    private void awaitZombie() {
+        long deadline = System.nanoTime() + ZOMBIFY_TIMEOUT_NANOS;
+        while (true) {
+            ProcStat st;
+            try {
+                st = ProcFs.stat(pid);
+            } catch (KernelException e) {
+                throw new RestoreException("zombie pid " + pid + " was reaped as soon as it died: its parent "
+                        + zombie.ids().ppid() + " must not ignore SIGCHLD during the restore");
+            }
+            if (st.state() == 'Z') {
+                if (st.exitCode() != zombie.status()) {
+                    throw new RestoreException("zombie pid " + pid + " died with status 0x"
+                            + Integer.toHexString(st.exitCode()) + " instead of 0x" + Integer.toHexString(zombie.status()));
+                }
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new RestoreException("zombie pid " + pid + " did not die within 5 s (state " + st.state() + ")");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
+
+    /** Failure path: a zombie-to-be that has not died yet is killed; a dead one goes with its parent. */
+    public void kill() {
+        if (dead) {
+            return;
+        }
+        try {
+            Sys.kill(pid, Signals.SIGKILL);
+        } catch (KernelException ignored) {
+            // not forked yet, or gone
+        }
+        tracer.forget(pid.value());
+    }
+}

@@ -1,0 +1,108 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Zombies in the tree: dumped with their wait status and restored as zombies, so their parent
+ * reaps them as it would have; children that exit or are reaped while the tree is being seized.
+ */
+class ZombieTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aParentReapsItsTwoZombiesWithTheirStatusesAfterTheRestore() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombies.out"),
+                TestPrograms.compile("/c/zombies.c").toString()))) {
+            String[] ready = p.outputText().trim().split("\\s+");
+            int a = Integer.parseInt(ready[1]), b = Integer.parseInt(ready[2]);
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"wait\":\"exited 3\"") || show.contains("\"wait\" : \"exited 3\""), show);
+            ProcStat za = ProcFs.stat(Pid.of(a)), zb = ProcFs.stat(Pid.of(b));
+            assertEquals('Z', za.state());
+            assertEquals(3 << 8, za.exitCode());
+            assertEquals(a, za.pgrp(), "A leads its own group again");
+            assertEquals('Z', zb.state());
+            assertEquals(Signals.SIGTERM, zb.exitCode());
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS sigchld=2"), out);
+        }
+    }
+
+    @Test
+    void aZombieUnderAProgramThatNeverReapsStaysAZombieWithItsStatus() throws Exception {
+        // the shell's child exits 7 at once; the exec'd sleep never reaps it
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("zombie.out"), "sh", "-c",
+                "/bin/sh -c 'exit 7' & echo ready; exec /bin/sleep 600")) {
+            Workloads.ready(p);
+            int child = zombieChildOf(p);
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            try {
+                ProcStat z = ProcFs.stat(Pid.of(child));
+                assertEquals('Z', z.state());
+                assertEquals(p.pid().value(), z.ppid());
+                assertEquals(7 << 8, z.exitCode());
+                assertEquals('S', ProcFs.stat(r.pid()).state());
+            } finally {
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    @Test
+    void aZombieThatDumpedCoreIsRefusedAndTheTreeRunsOn() throws Exception {
+        // core_pattern may write a core file into the cwd: run in the test's own directory
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("core.out"), "sh", "-c",
+                "cd " + tmp + " && ulimit -c unlimited && /bin/sh -c 'kill -SEGV $$' & echo ready; exec /bin/sleep 600")) {
+            Workloads.ready(p);
+            int child = zombieChildOf(p);
+            int status = ProcFs.stat(Pid.of(child)).exitCode();
+            org.junit.jupiter.api.Assumptions.assumeTrue((status & 0x80) != 0,
+                    "this host wrote no core for the SIGSEGV (status 0x" + Integer.toHexString(status) + ")");
+            Path img = tmp.resolve("img");
+            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, d.code(), d.toString());
+            assertTrue(d.err().contains("pid " + child + " (sh) is a zombie killed by SIGSEGV that dumped core"), d.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            assertEquals('S', p.state());
+            assertEquals('Z', ProcFs.stat(Pid.of(child)).state());
+        }
+    }
+
+    /** Waits until the only child of {@code p} is a zombie and returns its pid. */
+    private static int zombieChildOf(DetachedProcess p) throws Exception {
+        int[] found = {0};
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                for (Pid c : ProcFs.children(p.pid())) {
+                    if (ProcFs.stat(c).state() == 'Z' && p.state() == 'S') {
+                        found[0] = c.value();
+                        return true;
+                    }
+                }
+            } catch (RuntimeException e) {
+                // not there yet
+            }
+            return false;
+        }, Duration.ofSeconds(10), "a zombie child under pid " + p.pid());
+        return found[0];
+    }
+}
