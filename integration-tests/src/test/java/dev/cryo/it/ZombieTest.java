@@ -87,6 +87,46 @@ class ZombieTest {
         }
     }
 
+    @Test
+    void aShellLoopForkingShortLivedChildrenDumpsEveryTimeAndCarriesOnAfterTheRestore() throws Exception {
+        Path numbers = tmp.resolve("numbers.txt");
+        String loop = "echo ready; i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done"
+                + " | grep --line-buffered '[0-9]' > " + numbers;
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("loop.out"), "bash", "-c", loop))) {
+            Thread.sleep(200);
+            for (int i = 1; i < 30; i++) {
+                Path img = tmp.resolve("img" + i);
+                Cli d = Cli.run("dump", "-R", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+                assertEquals(0, d.code(), "dump " + i + " of 30: " + d);
+                Thread.sleep(i % 3 == 0 ? 0 : 20 * (i % 5)); // dumps at every phase of the loop
+            }
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img30"));
+            try {
+                long before = lines(numbers).length;
+                DetachedProcess.awaitCondition(() -> lines(numbers).length >= before + 10, Duration.ofSeconds(10),
+                        "the restored loop to write 10 more numbers");
+                String[] all = lines(numbers);
+                for (int i = 0; i < all.length; i++) {
+                    assertEquals(Integer.toString(i + 1), all[i], "line " + (i + 1) + ": no gap, no repeat");
+                }
+            } finally {
+                ProcessHandle.of(r.pid().value()).ifPresent(h -> h.descendants().forEach(ProcessHandle::destroyForcibly));
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    private static String[] lines(Path file) {
+        try {
+            String s = Files.readString(file);
+            int end = s.lastIndexOf('\n'); // a line being written is not counted yet
+            return end < 0 ? new String[0] : s.substring(0, end).split("\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** Waits until the only child of {@code p} is a zombie and returns its pid. */
     private static int zombieChildOf(DetachedProcess p) throws Exception {
         int[] found = {0};
