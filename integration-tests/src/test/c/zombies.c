@@ -56,20 +56,21 @@ int main(void) {
     sa.sa_flags = 0;
     sigaction(SIGUSR2, &sa, NULL);
 
+    /* one child at a time: two SIGCHLD pending at once would coalesce into one */
+    siginfo_t si;
     pid_t a = fork();
     if (a == 0) {
         setpgid(0, 0);
         _exit(3);
     }
+    while (waitid(P_PID, a, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
+    while (chld < 1) usleep(1000);
     pid_t b = fork();
     if (b == 0) {
         for (;;) pause();
     }
     kill(b, SIGTERM);
-    siginfo_t si;
-    for (pid_t *c = (pid_t[]){a, b, 0}; *c; c++) {
-        while (waitid(P_PID, *c, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
-    }
+    while (waitid(P_PID, b, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {}
     while (chld < 2) usleep(1000);
     printf("ready %d %d\n", a, b);
 

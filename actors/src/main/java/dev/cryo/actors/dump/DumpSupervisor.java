@@ -152,7 +152,8 @@ public final class DumpSupervisor {
     // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
 
     private TaskDumper.CollectJob collectJob() {
-        return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob()),
+        return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob(),
+                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet())),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 

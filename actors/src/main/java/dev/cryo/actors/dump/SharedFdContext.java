@@ -16,9 +16,24 @@ import java.util.concurrent.ConcurrentHashMap;
 final class SharedFdContext implements FdHandler.DumpContext {
     private final Set<Long> pipesWithData = ConcurrentHashMap.newKeySet();
     private final boolean shellJob;
+    private final Set<Integer> tree;
 
-    SharedFdContext(boolean shellJob) {
+    /** {@code tree}: the pids of the dumped tree, zombies included. */
+    SharedFdContext(boolean shellJob, Set<Integer> tree) {
         this.shellJob = shellJob;
+        this.tree = Set.copyOf(tree);
+    }
+
+    @Override
+    public boolean inTree(int pid) {
+        if (tree.contains(pid)) {
+            return true;
+        }
+        try { // a thread's tid: its process must be in the tree
+            return tree.contains(dev.cryo.kernel.proc.ProcFs.status(dev.cryo.kernel.Pid.of(pid)).tgid());
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     @Override

@@ -78,5 +78,10 @@ public interface FdHandler<D extends FileDesc> {
          * task of the tree holds the very same open file, which restore could not share again.
          */
         void requireUnshared(FdProbe fd, String kind);
+
+        /** Whether a pid (or the tid of a thread) belongs to a task of the dumped tree, zombies included. */
+        default boolean inTree(int pid) {
+            return false;
+        }
     }
 }

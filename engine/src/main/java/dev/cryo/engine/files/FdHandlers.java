@@ -30,7 +30,8 @@ public final class FdHandlers {
             new EventFdHandler(),
             new TimerFdHandler(),
             new SignalFdHandler(),
-            new EpollHandler());
+            new EpollHandler(),
+            new PidFdHandler());
 
     private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();
     private static final Map<Class<?>, FdHandler<?>> BY_RECORD = new HashMap<>();

@@ -86,7 +86,8 @@ final class ModelSamples {
                 new FdImage(3, 02000000, 4096, new RegularFileHandler.RegularFile(file("/var/log/app.log", 99))),
                 new FdImage(4, 0, 0, new PipeHandler.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
                 new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0])),
-                new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42})));
+                new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42})),
+                new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security());

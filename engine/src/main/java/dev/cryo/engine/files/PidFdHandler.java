@@ -1,0 +1,82 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.SyscallNr;
+
+import java.util.Map;
+
+/**
+ * pidfd (pidfd_open, clone's CLONE_PIDFD): fdinfo's "Pid:" names the task it refers to. A pidfd
+ * of a task of the tree is opened again on the restored task, which has the same pid; one of a
+ * task outside the tree, or of a task already reaped (Pid: -1), cannot be brought back and is
+ * refused. Thread pidfds (PIDFD_THREAD) keep that flag.
+ */
+public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
+    public static final int TAG = 160, RECORD_ID = 161;
+    private static final int O_EXCL = 0200; // PIDFD_THREAD
+    private static final int F_SETFD = 2;
+
+    /** A pidfd: the pid (or tid, for a thread pidfd) it refers to. */
+    public record PidFd(int pid) implements FileDesc {}
+
+    static final RecordCodec<PidFd> CODEC = RecordCodec.of(PidFd.class, RECORD_ID, 1,
+            (out, p) -> out.writeVarInt(p.pid(), true), (in, version) -> new PidFd(in.readVarInt(true)));
+
+    @Override
+    public String kind() {
+        return "pidfd";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<PidFd> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return fd.target().equals("anon_inode:[pidfd]");
+    }
+
+    @Override
+    public PidFd dump(FdProbe fd, DumpContext ctx) {
+        String value = fd.info().value("Pid").orElseThrow(
+                () -> new DumpException(fd.where() + ": a pidfd without a Pid line in its fdinfo")).trim();
+        int target = Integer.parseInt(value);
+        if (target == -1) {
+            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped: "
+                    + "cryo cannot re-create a pidfd of a dead task");
+        }
+        if (target <= 0) {
+            throw new DumpException(fd.where() + ": a pidfd of a process outside cryo's pid namespace");
+        }
+        if (!ctx.inTree(target)) {
+            throw new DumpException(fd.where() + ": a pidfd of pid " + target + ", which is not part of the dumped "
+                    + "tree: only pidfds of the tree's own tasks can be restored");
+        }
+        return new PidFd(target);
+    }
+
+    @Override
+    public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
+        int flags = fd.flags() & (FdHandlers.O_NONBLOCK | O_EXCL);
+        long r = ctx.call("pidfd_open(" + p.pid() + ")", SyscallNr.PIDFD_OPEN, p.pid(), flags);
+        if ((fd.flags() & FdHandlers.O_CLOEXEC) == 0) {
+            ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0); // pidfd_open always sets it
+        }
+        return r;
+    }
+
+    @Override
+    public void show(PidFd p, Map<String, Object> m) {
+        m.put("kind", "pidfd");
+        m.put("pid", p.pid());
+    }
+}

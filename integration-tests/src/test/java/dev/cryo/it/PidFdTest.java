@@ -1,0 +1,64 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** pidfds of the tree's own tasks come back pointing at the restored tasks; others are refused. */
+class PidFdTest {
+    @TempDir
+    Path tmp;
+
+    private DetachedProcess pidfd(String... args) throws Exception {
+        String[] cmd = new String[args.length + 1];
+        cmd[0] = TestPrograms.compile("/c/pidfd.c").toString();
+        System.arraycopy(args, 0, cmd, 1, args.length);
+        return Workloads.ready(DetachedProcess.start(tmp.resolve("pidfd.out"), cmd));
+    }
+
+    @Test
+    void aRestoredPidfdStillSignalsItsChildAndPollReportsItsExit() throws Exception {
+        try (DetachedProcess p = pidfd()) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"pidfd\""), show);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    @Test
+    void aPidfdOfATaskOutsideTheTreeIsRefused() throws Exception {
+        try (DetachedProcess p = pidfd("outside")) {
+            int parent = ProcFs.stat(p.pid()).ppid();
+            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, d.code(), d.toString());
+            assertTrue(d.err().matches("(?s).*pid " + p.pid() + " fd \\d+: a pidfd of pid " + parent
+                    + ", which is not part of the dumped tree.*"), d.err());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree runs on: state " + s);
+        }
+    }
+
+    @Test
+    void aPidfdOfAReapedChildIsRefused() throws Exception {
+        try (DetachedProcess p = pidfd("reaped")) {
+            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, d.code(), d.toString());
+            assertTrue(d.err().contains("a pidfd of a process that has exited and been reaped"), d.err());
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree runs on: state " + s);
+            assertEquals(0, ProcFs.children(Pid.of(p.pid().value())).size());
+        }
+    }
+}
