@@ -2,7 +2,7 @@
  * seccomp — seccomp filters survive a checkpoint/restore and still bite
  * (zdtm style). Build with -pthread.
  *
- * Usage: seccomp tsync | seccomp inherit | seccomp big | seccomp notif
+ * Usage: seccomp tsync | seccomp inherit | seccomp big | seccomp user | seccomp notif
  *
  *  tsync:   starts two workers, then main installs filter A (getppid fails
  *           with EPERM) with SECCOMP_FILTER_FLAG_TSYNC, so all three threads
@@ -11,6 +11,9 @@
  *  inherit: sets no_new_privs, installs A with SECCOMP_FILTER_FLAG_LOG in
  *           main, then starts the workers, which inherit it. All share [A].
  *  big:     as inherit, but A is 3004 instructions long (24 KiB) and has no LOG.
+ *  user:    as root and without no_new_privs, installs A with TSYNC after the
+ *           workers start, then drops to uid 1000 with no capabilities left:
+ *           the filter can only be put back while the task is still root.
  *  notif:   installs a filter returning SECCOMP_RET_USER_NOTIF for getppid
  *           and keeps the listener fd: cryo must refuse to dump it. No
  *           workers; prints "ready <listener-fd>" and sleeps.
@@ -43,7 +46,7 @@
 #define NWORKERS 2
 
 static volatile sig_atomic_t check_requested;
-static int mode_tsync, mode_inherit;
+static int mode_tsync, mode_inherit, mode_user;
 static pid_t parent_pid;
 static pid_t tids[NWORKERS + 1];
 static int filters_at_ready[NWORKERS + 1];
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
     mode_tsync = !strcmp(mode, "tsync");
     int mode_big = !strcmp(mode, "big");
     mode_inherit = !strcmp(mode, "inherit") || mode_big;
+    mode_user = !strcmp(mode, "user");
     parent_pid = getppid();
     tids[0] = (pid_t)syscall(SYS_gettid);
     struct sigaction sa = {0};
@@ -195,13 +199,15 @@ int main(int argc, char **argv)
             die("pthread_create");
     while (!tids[1] || !tids[2])
         pause_ms(1);
-    if (mode_tsync) {
+    if (mode_tsync || mode_user) {
         long r = install(SYS_getppid, SECCOMP_RET_ERRNO | EPERM, SECCOMP_FILTER_FLAG_TSYNC);
         if (r)
             die("seccomp(A, TSYNC)");
-        while (!__atomic_load_n(&installed_b, __ATOMIC_ACQUIRE))
+        while (mode_tsync && !__atomic_load_n(&installed_b, __ATOMIC_ACQUIRE))
             pause_ms(1);
     }
+    if (mode_user && (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)))
+        die("setresuid(1000)");
     for (int i = 0; i <= NWORKERS; i++)
         filters_at_ready[i] = status_field(tids[i], "Seccomp_filters");
     printf("ready\n");
@@ -226,8 +232,9 @@ int main(int argc, char **argv)
     }
     /* does every thread share main's chain? TSYNC answers: 0, or the tid that does not */
     long r = install(-1, SECCOMP_RET_ALLOW, SECCOMP_FILTER_FLAG_TSYNC);
-    long expected = mode_tsync ? tids[2] : 0;
-    if (r != expected) {
+    /* user: neither CAP_SYS_ADMIN nor no_new_privs, so no new filter at all (EACCES), as before the dump */
+    long expected = mode_user ? -1 : mode_tsync ? tids[2] : 0;
+    if (r != expected || (mode_user && errno != EACCES)) {
         printf("FAIL: TSYNC from main returned %ld (errno %d), expected %ld\n", r, errno, expected);
         return 1;
     }

@@ -111,6 +111,15 @@ class SecurityRestoreTest {
     }
 
     @Test
+    void aFilterInstalledAsRootSurvivesTheDropToAnUnprivilegedUser() throws Exception {
+        // the task can no longer install filters itself: cryo must put them back before its credentials
+        try (DetachedProcess p = Workloads.seccomp(tmp, "user")) {
+            String out = dumpRestoreCheck(p);
+            assertTrue(out.contains("filters=1,1,1"), out);
+        }
+    }
+
+    @Test
     void aFilterLongerThanTheBootstrapDataAreaIsCarried() throws Exception {
         try (DetachedProcess p = Workloads.seccomp(tmp, "big")) {
             dumpRestoreCheck(p);
