@@ -75,7 +75,8 @@ class ShowCommandTest {
         regs[16] = 0x401000; // rip
         ThreadImage thread = new ThreadImage(501, regs, new byte[832], 0x4000, 0, 0, 0, 0, 0, 0, 0, 2, 0,
                 List.of(siginfo(10), siginfo(12)), "app", 0,
-                new ThreadSecurity(0, -1, -1, -1, 0, 0, false, 0, -1));
+                new ThreadSecurity(0, -1, -1, -1, 0, 0, false, 0, -1),
+                new dev.cryo.engine.model.SchedImage(3, 0, 7, 0, 0, 0, 0, 0, 1024, new long[] {3}, 0), null);
         TaskImage task = new TaskImage(new TaskIds(501, 1, 501, 501), "app", exe, "/srv", "/", 022, 0,
                 new Creds(List.of(0, 0, 0, 0), List.of(0, 0, 0, 0), List.of(), 0, -1, -1, -1, 0),
                 List.of(new Rlimit(7, 1024, 4096)),
@@ -89,7 +90,9 @@ class ShowCommandTest {
                 List.of(new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/null", 0x103, false)),
                         new FdImage(3, 0, 0, new PipeHandler.Pipe(999, true, "", new byte[] {1, 2, 3})),
                         new FdImage(4, 02000001, 17, new RegularFileHandler.RegularFile(exe))),
-                List.of(), new SecurityImage(1, false, List.of()));
+                List.of(), new SecurityImage(1, false, List.of()),
+                new dev.cryo.engine.model.TimersImage(List.of(), List.of(new dev.cryo.engine.model.PosixTimerImage(
+                        0, 1, 0, 10, 0, 501, 0, 20_000_000, 0, 50_000_000, 0))), 0);
         try (ImageWriter w = ImageWriter.create(dir, dev.cryo.engine.model.codec.ModelCodecs.ALL,
                 ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(new DumpInfo("0.1.0", 1_700_000_000_000L, "box", "6.18.0", 501, List.of(501), 832, false));
@@ -126,6 +129,10 @@ class ShowCommandTest {
         assertEquals("pipe", task.at("/fds/1/kind").asText());
         assertEquals(3, task.at("/fds/1/dataBytes").asInt());
         assertEquals("02000001", task.at("/fds/2/flags").asText());
+        assertEquals("SCHED_BATCH", task.at("/threads/0/sched/policy").asText());
+        assertEquals(7, task.at("/threads/0/sched/nice").asInt());
+        assertEquals("0-1", task.at("/threads/0/sched/affinity").asText());
+        assertEquals("0.050000000", task.at("/timers/posix/0/interval").asText());
         assertEquals("/usr/bin/app", task.at("/fds/2/path").asText());
         assertEquals(2, task.at("/pages/pages").asInt());
         assertFalse(task.has("pageChunks"));

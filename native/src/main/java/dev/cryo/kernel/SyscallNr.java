@@ -20,4 +20,10 @@ public final class SyscallNr {
             USERFAULTFD = 323, RSEQ = 334, PIDFD_SEND_SIGNAL = 424, PIDFD_OPEN = 434, CLONE3 = 435,
             CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87;
     public static final int RT_SIGTIMEDWAIT = 128;
+
+    /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */
+    public static final int POLL = 7, NANOSLEEP = 35, GETITIMER = 36, SETITIMER = 38, SCHED_SETAFFINITY = 203,
+            SCHED_GETAFFINITY = 204, RESTART_SYSCALL = 219, TIMER_CREATE = 222, TIMER_SETTIME = 223,
+            TIMER_GETTIME = 224, TIMER_GETOVERRUN = 225, TIMER_DELETE = 226, CLOCK_NANOSLEEP = 230,
+            IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315;
 }

@@ -265,9 +265,7 @@ public final class TaskDumper {
             for (int i = 0; i < t.vmas().size(); i++) {
                 vmas.add(t.vmas().get(i).withPages(written[i], zero[i]));
             }
-            TaskImage done = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
-                    t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), vmas, t.fds(), t.sharedPendingSignals(),
-                    t.security());
+            TaskImage done = t.withVmas(vmas);
             request.job().writer().tell(new ImageWriterActor.WriteRecord(done));
             long w = 0, z = 0;
             for (int i = 0; i < written.length; i++) {

@@ -13,6 +13,9 @@ import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.TimersImage;
+import dev.cryo.engine.timing.SchedHandler;
+import dev.cryo.engine.timing.TimersHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.SyscallNr;
@@ -48,6 +51,7 @@ public final class TaskCollector {
         long brk;
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
+        TimersImage timers;
         try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps())) {
             for (int tid : tids) {
                 threads.add(ThreadCollector.collect(remote, tid, securityCollector));
@@ -56,6 +60,7 @@ public final class TaskCollector {
                 sigactions = sigactions(remote, inj);
                 brk = inj.call("brk", SyscallNr.BRK, 0);
                 security = securityCollector.task(inj, remote);
+                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids));
             }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
@@ -64,8 +69,21 @@ public final class TaskCollector {
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
                 stat.comm(), exe(pid), ProcFs.cwd(pid), ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
-                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security);
+                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security, timers,
+                SchedHandler.dumpOomScoreAdj(pid));
         return new Snapshot(task, memory);
+    }
+
+    private static TimersHandler.Scratch scratch(RemoteTask remote) {
+        return new TimersHandler.Scratch() {
+            public long address() {
+                return remote.scratch();
+            }
+
+            public byte[] read(int len) {
+                return remote.readScratch(len);
+            }
+        };
     }
 
     /** rt_sigaction(sig, NULL, &old) for every signal: /proc shows only caught/ignored bits. */

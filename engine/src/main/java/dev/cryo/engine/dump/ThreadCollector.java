@@ -2,6 +2,8 @@ package dev.cryo.engine.dump;
 
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
+import dev.cryo.engine.timing.SchedHandler;
+import dev.cryo.engine.timing.SleepHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
@@ -50,7 +52,7 @@ final class ThreadCollector {
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
-                pdeathSignal, security);
+                pdeathSignal, security, SchedHandler.dump(tid), SleepHandler.dump(task.pid(), regs));
     }
 
     static ByteBuffer le(byte[] b) {

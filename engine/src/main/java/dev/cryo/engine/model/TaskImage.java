@@ -2,11 +2,15 @@ package dev.cryo.engine.model;
 
 import java.util.List;
 
-/** One process of the tree: identity, process-wide state, its threads, memory layout and files. */
+/**
+ * One process of the tree: identity, process-wide state, its threads, memory layout and files,
+ * its timers and its oom_score_adj.
+ */
 public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask,
                         int personality, Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions,
                         MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
-                        List<byte[]> sharedPendingSignals, SecurityImage security) {
+                        List<byte[]> sharedPendingSignals, SecurityImage security,
+                        TimersImage timers, int oomScoreAdj) {
     public TaskImage {
         rlimits = List.copyOf(rlimits);
         sigactions = List.copyOf(sigactions);
@@ -15,6 +19,22 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
         fds = List.copyOf(fds);
         sharedPendingSignals = List.copyOf(sharedPendingSignals);
         java.util.Objects.requireNonNull(security, "security");
+    }
+
+    /** The same task with other VMAs (the dump fills in page counts once the pages are copied). */
+    public TaskImage withVmas(List<VmaImage> newVmas) {
+        return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
+                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj);
+    }
+
+    public TaskImage withFds(List<FdImage> newFds) {
+        return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
+                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj);
+    }
+
+    public TaskImage withThreads(List<ThreadImage> newThreads) {
+        return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm,
+                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj);
     }
 
     public int pid() {

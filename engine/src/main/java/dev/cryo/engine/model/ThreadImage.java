@@ -5,12 +5,14 @@ import java.util.List;
 /**
  * One thread: registers (user_regs_struct words), the XSAVE area at the kernel's size, signal
  * mask, rseq, robust list, clear-child-tid, sigaltstack, signals pending for it alone, its name
- * (comm, per thread), its parent-death signal and its security state.
+ * (comm, per thread), its parent-death signal, its security state, its scheduling state, and the
+ * relative sleep it was in when dumped ({@code sleep}, null when none).
  */
 public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, long rseqAddress, int rseqLength,
                           int rseqSignature, long robustListHead, long robustListLength, long clearChildTid,
                           long altStackSp, int altStackFlags, long altStackSize, List<byte[]> pendingSignals,
-                          String name, int pdeathSignal, ThreadSecurity security) {
+                          String name, int pdeathSignal, ThreadSecurity security,
+                          SchedImage sched, SleepImage sleep) {
     public ThreadImage {
         regs = regs.clone();
         xstate = xstate.clone();

@@ -51,6 +51,8 @@ final class TaskJson {
         m.put("vmas", t.vmas().stream().map(TaskJson::vma).toList());
         m.put("fds", t.fds().stream().map(TaskJson::fd).toList());
         m.put("security", security(t.security()));
+        m.put("timers", TimingJson.timers(t.timers()));
+        m.put("oomScoreAdj", t.oomScoreAdj());
         m.put("pages", pageSummary(pages));
         if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
         return m;
@@ -123,6 +125,8 @@ final class TaskJson {
         m.put("altStack", ordered("sp", hex(t.altStackSp()), "flags", t.altStackFlags(), "size", t.altStackSize()));
         m.put("pendingSignals", signals(t.pendingSignals()));
         m.put("security", threadSecurity(t.security()));
+        m.put("sched", TimingJson.sched(t.sched()));
+        m.put("sleep", t.sleep() == null ? null : TimingJson.sleep(t.sleep()));
         return m;
     }
 

@@ -143,6 +143,22 @@ public final class ProcFs {
         return Limits.parse(path, text(path));
     }
 
+    public static PosixTimers timers(Pid pid) {
+        String path = pid.procDir() + "/timers";
+        return PosixTimers.parse(path, text(path));
+    }
+
+    /** /proc/PID/oom_score_adj: -1000..1000. */
+    public static int oomScoreAdj(Pid pid) {
+        String path = pid.procDir() + "/oom_score_adj";
+        String t = text(path).trim();
+        try {
+            return Integer.parseInt(t);
+        } catch (NumberFormatException e) {
+            throw ProcFormatException.at(path, 1, "expected a number, found '" + t + "'");
+        }
+    }
+
     public static String cwd(Pid pid) {
         return readlink(pid.procDir() + "/cwd");
     }

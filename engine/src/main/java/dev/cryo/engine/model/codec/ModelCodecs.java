@@ -33,6 +33,12 @@ public final class ModelCodecs {
     // Ranges for this session's additions (PROTOCOL.md): fd kinds 118-139 (tags 8-29), timers 140-149,
     // security 150-159 (next: 153), zombies 160-169 (next: 162), memory 170-189 (tags 30-39), sockets 190-219
     // (tags 40-59), cluster 220-239, comparator 240-249.
+    // timers, scheduling and interrupted sleeps (issue 7): 140-149 (next: 145)
+    static final int ITIMER_ID = 140;
+    static final int POSIX_TIMER_ID = 141;
+    static final int TIMERS_ID = 142;
+    static final int SCHED_ID = 143;
+    static final int SLEEP_ID = 144;
 
     public static final RecordCodecs ALL = withFdKinds(RecordCodecs.builder()
             .add(DumpInfoCodec.INSTANCE)
@@ -49,7 +55,12 @@ public final class ModelCodecs {
             .add(SecurityImageCodec.INSTANCE)
             .add(ThreadSecurityCodec.INSTANCE)
             .add(SeccompFilterCodec.INSTANCE)
-            .add(ZombieImageCodec.INSTANCE))
+            .add(ZombieImageCodec.INSTANCE)
+            .add(ItimerImageCodec.INSTANCE)
+            .add(PosixTimerImageCodec.INSTANCE)
+            .add(TimersImageCodec.INSTANCE)
+            .add(SchedImageCodec.INSTANCE)
+            .add(SleepImageCodec.INSTANCE))
             .build();
 
     /** Every fd kind's record, from the handler table. */

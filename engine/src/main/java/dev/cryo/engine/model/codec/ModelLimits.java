@@ -37,4 +37,10 @@ public final class ModelLimits {
     public static final int SECCOMP_FILTERS = 1 << 16;
     /** BPF_MAXINSNS sock_filter instructions of 8 bytes. */
     public static final int SECCOMP_PROGRAM = 4096 * 8;
+    /** ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF. */
+    public static final int ITIMERS = 3;
+    /** RLIMIT_SIGPENDING bounds them in practice; the id space is an int. */
+    public static final int POSIX_TIMERS = 1 << 20;
+    /** NR_CPUS is at most 8192 (128 words); headroom. */
+    public static final int CPU_MASK_WORDS = 1024;
 }

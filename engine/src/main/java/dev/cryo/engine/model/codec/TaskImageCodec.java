@@ -32,6 +32,8 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         ModelFields.writeSiginfos(out, t.sharedPendingSignals(), ModelLimits.PENDING_SIGNALS,
                 "TaskImage.sharedPendingSignals");
         RecordFields.writeRecord(out, SecurityImageCodec.INSTANCE, t.security());
+        RecordFields.writeRecord(out, TimersImageCodec.INSTANCE, t.timers());
+        out.writeInt(t.oomScoreAdj());
     }
 
     public TaskImage read(Input in, int version) {
@@ -49,6 +51,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 ModelFields.readList(in, VmaImageCodec.INSTANCE, ModelLimits.VMAS, "TaskImage.vmas"),
                 ModelFields.readList(in, FdImageCodec.INSTANCE, ModelLimits.FDS, "TaskImage.fds"),
                 ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "TaskImage.sharedPendingSignals"),
-                RecordFields.readRecord(in, SecurityImageCodec.INSTANCE));
+                RecordFields.readRecord(in, SecurityImageCodec.INSTANCE),
+                RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt());
     }
 }

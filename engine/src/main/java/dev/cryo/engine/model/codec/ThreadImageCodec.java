@@ -31,6 +31,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         ModelFields.writeText(out, t.name(), ModelLimits.TEXT, "ThreadImage.name");
         out.writeVarInt(t.pdeathSignal(), false);
         RecordFields.writeRecord(out, ThreadSecurityCodec.INSTANCE, t.security());
+        RecordFields.writeRecord(out, SchedImageCodec.INSTANCE, t.sched());
+        RecordFields.writeNullable(out, t.sleep(), (o, s) -> RecordFields.writeRecord(o, SleepImageCodec.INSTANCE, s));
     }
 
     public ThreadImage read(Input in, int version) {
@@ -41,6 +43,8 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 in.readLong(), in.readLong(), in.readVarInt(false), in.readLong(),
                 ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "ThreadImage.pendingSignals"),
                 ModelFields.readText(in, ModelLimits.TEXT, "ThreadImage.name"), in.readVarInt(false),
-                RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE));
+                RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE),
+                RecordFields.readRecord(in, SchedImageCodec.INSTANCE),
+                RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)));
     }
 }

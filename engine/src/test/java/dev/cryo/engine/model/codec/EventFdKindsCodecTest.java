@@ -31,9 +31,7 @@ class EventFdKindsCodecTest {
                 new FdImage(6, 02004002, 0, new SignalFdHandler.SignalFd(0x201)),
                 new FdImage(7, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(4, 0x19, 0x1234),
                         new EpollHandler.Epoll.Watch(5, 0x80000001, -1L)))));
-        TaskImage withFds = new TaskImage(t.ids(), t.comm(), t.exe(), t.cwd(), t.root(), t.umask(), t.personality(),
-                t.creds(), t.rlimits(), t.sigactions(), t.mm(), t.threads(), t.vmas(), fds, t.sharedPendingSignals(),
-                t.security());
+        TaskImage withFds = t.withFds(fds);
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
             w.commit();

@@ -56,12 +56,10 @@ class ModelCodecsTest {
         ThreadImage t = a.threads().get(0);
         long[] regs = t.regs().clone(); // the accessor hands out the record's own array
         regs[3]++;
-        TaskImage b = new TaskImage(a.ids(), a.comm(), a.exe(), a.cwd(), a.root(), a.umask(), a.personality(),
-                a.creds(), a.rlimits(), a.sigactions(), a.mm(), List.of(new ThreadImage(t.tid(), regs, t.xstate(),
+        TaskImage b = a.withThreads(List.of(new ThreadImage(t.tid(), regs, t.xstate(),
                 t.sigmask(), t.rseqAddress(), t.rseqLength(), t.rseqSignature(), t.robustListHead(),
                 t.robustListLength(), t.clearChildTid(), t.altStackSp(), t.altStackFlags(), t.altStackSize(),
-                t.pendingSignals(), t.name(), t.pdeathSignal(), t.security()), a.threads().get(1)), a.vmas(), a.fds(),
-                a.sharedPendingSignals(), a.security());
+                t.pendingSignals(), t.name(), t.pdeathSignal(), t.security(), t.sched(), t.sleep()), a.threads().get(1)));
         AssertionError e = assertThrows(AssertionError.class, () -> assertModelEquals(a, b));
         assertTrue(e.getMessage().contains("threads[0].regs"), e.getMessage());
     }
@@ -97,7 +95,7 @@ class ModelCodecsTest {
     void aWrongSiginfoSizeIsRefusedOnWrite() throws IOException {
         ThreadImage t = ModelSamples.thread(7);
         ThreadImage bad = new ThreadImage(t.tid(), t.regs(), t.xstate(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                List.of(new byte[100]), "", 0, t.security());
+                List.of(new byte[100]), "", 0, t.security(), t.sched(), null);
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, OPTIONS)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> w.writeRecord(bad));
             assertTrue(e.getMessage().contains("ThreadImage.pendingSignals: a siginfo has 100 bytes, not 128"),
@@ -109,7 +107,7 @@ class ModelCodecsTest {
     void anOversizedFieldIsRefusedOnWriteSoNoUnreadableImageIsMade() throws IOException {
         ThreadImage t = ModelSamples.thread(7);
         ThreadImage bad = new ThreadImage(t.tid(), t.regs(), new byte[ModelLimits.XSTATE + 1], 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 0, List.of(), "", 0, t.security());
+                0, 0, 0, List.of(), "", 0, t.security(), t.sched(), null);
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, OPTIONS)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> w.writeRecord(bad));
             assertTrue(e.getMessage().contains("ThreadImage.xstate"), e.getMessage());

@@ -9,7 +9,12 @@ import dev.cryo.engine.files.PipeHandler;
 import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.MmImage;
+import dev.cryo.engine.model.ItimerImage;
+import dev.cryo.engine.model.PosixTimerImage;
 import dev.cryo.engine.model.Rlimit;
+import dev.cryo.engine.model.SchedImage;
+import dev.cryo.engine.model.SleepImage;
+import dev.cryo.engine.model.TimersImage;
 import dev.cryo.engine.model.SigAction;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
@@ -56,7 +61,11 @@ final class ModelSamples {
                 0x7f00_0000_2000L + tid, 24, 0x7f00_0000_3000L + tid, 0x7f00_0010_0000L, 1, 0x2000,
                 List.of(siginfo(10, tid), siginfo(34, tid + 1)), "worker-" + tid, 9,
                 new ThreadSecurity(0x1L, 0x3L | tid, 0x2L, 0x1ff_ffff_ffffL, 0x1L, 0x14, true, Seccomp.MODE_FILTER,
-                        tid % 2 == 0 ? 1 : 2));
+                        tid % 2 == 0 ? 1 : 2),
+
+                new SchedImage(tid % 2 == 0 ? 3 : 6, 1, 7, 0, 1_000_000, 10_000_000, 20_000_000, 128, 900,
+                        new long[] {0x5L, 1L << 63}, (2 << 13) | 5),
+                tid % 2 == 0 ? new SleepImage(35, 1, 2_000_000_123L) : null);
     }
 
     static FileRef file(String path, long ino) {
@@ -90,7 +99,17 @@ final class ModelSamples {
                 new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
-                List.of(siginfo(17, 3)), security());
+                List.of(siginfo(17, 3)), security(),
+                new TimersImage(List.of(new ItimerImage(ItimerImage.REAL, 0, 20_000, 0, 50_000),
+                        new ItimerImage(ItimerImage.PROF, 1, 999_999, 2, 0)),
+                        List.of(new PosixTimerImage(0, 1, PosixTimerImage.SIGEV_SIGNAL, 10, 0x1234abcdL, pid,
+                                        0, 12_345_678, 0, 50_000_000, 3),
+                                new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
+                                        5, 0, 0, 0, 0))), 300);
+    }
+
+    
+
     }
 
     /** A filter table with a shared first filter and one more filter on each branch. */
