@@ -28,6 +28,11 @@ public final class Sched {
             return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
         }
 
+        /** Set clamps; a kernel without uclamp reports both as 0, the default range is 0-1024. */
+        public boolean hasUtilClamp() {
+            return utilMin != 0 || (utilMax != 0 && utilMax != UCLAMP_MAX);
+        }
+
         public static String policyName(int policy) {
             return switch (policy) {
                 case SCHED_OTHER -> "SCHED_OTHER";
@@ -54,7 +59,7 @@ public final class Sched {
         Memory m = new Memory(ATTR_SIZE);
         m.clear();
         long flags = a.flags() & CARRIED_FLAGS;
-        if (a.utilMin() != 0 || a.utilMax() != UCLAMP_MAX) {
+        if (a.hasUtilClamp()) {
             flags |= FLAG_UTIL_CLAMP_MIN | FLAG_UTIL_CLAMP_MAX;
         }
         m.setInt(0, ATTR_SIZE);
@@ -69,6 +74,17 @@ public final class Sched {
         m.setInt(52, a.utilMax());
         Sys.call(() -> "sched_setattr(tid " + tid + ", " + Attr.policyName(a.policy()) + " priority " + a.priority()
                 + " nice " + a.nice() + ")", SyscallNr.SCHED_SETATTR, tid, Sys.address(m), 0, 0);
+    }
+
+    private static final int GETPRIORITY = 140, PRIO_PROCESS = 0;
+
+    /**
+     * The thread's nice value. sched_getattr reports it only under a fair policy, but the kernel
+     * keeps it under the others too, for when the thread goes back.
+     */
+    public static int getNice(int tid) {
+        long r = Sys.call(() -> "getpriority(tid " + tid + ")", GETPRIORITY, PRIO_PROCESS, tid, 0, 0);
+        return 20 - (int) r; // the raw syscall returns 20 - nice, never negative
     }
 
     /** The CPU mask as 64-bit words, as long as the kernel's cpumask. */

@@ -17,6 +17,9 @@ import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadState;
 import dev.cryo.engine.restore.stage.ZombieNotices;
+import dev.cryo.engine.restore.stage.TimerArming;
+import dev.cryo.engine.restore.stage.TimerCreation;
+import dev.cryo.engine.restore.stage.Scheduling;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -50,10 +53,13 @@ public final class TaskRestorer {
             new ThreadCreation(),
             new ThreadState(),
             // new stages that need privilege go here
+            new TimerCreation(),
             new SeccompFilters(),
             new Credentials(),
             new CredentialResetFlags(),
             new PendingSignals(),
+            new TimerArming(),
+            new Scheduling(),
             new RegisterInstall());
 
     private final TaskContext t;

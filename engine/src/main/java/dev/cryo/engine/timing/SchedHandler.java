@@ -1,6 +1,14 @@
 package dev.cryo.engine.timing;
 
+import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.SchedImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.proc.ProcFs;
@@ -15,11 +23,62 @@ public final class SchedHandler {
 
     public static SchedImage dump(int tid) {
         Sched.Attr a = Sched.getattr(tid);
-        return new SchedImage(a.policy(), a.flags() & Sched.CARRIED_FLAGS, a.nice(), a.priority(), a.runtime(),
+        return new SchedImage(a.policy(), a.flags() & Sched.CARRIED_FLAGS, Sched.getNice(tid), a.priority(), a.runtime(),
                 a.deadline(), a.period(), a.utilMin(), a.utilMax(), Sched.getAffinity(tid), Sched.ioprioGet(tid));
     }
 
+    private static final int CAP_SYS_RESOURCE = 24;
+
+    /**
+     * A negative oom_score_adj can only be set again with CAP_SYS_RESOURCE: refused here when cryo
+     * lacks it, rather than found out at restore time.
+     */
     public static int dumpOomScoreAdj(Pid pid) {
-        return ProcFs.oomScoreAdj(pid);
+        int adj = ProcFs.oomScoreAdj(pid);
+        if (adj < 0 && (ProcFs.status(Pid.of((int) ProcessHandle.current().pid())).capEff() >>> CAP_SYS_RESOURCE & 1) == 0) {
+            throw new DumpException("pid " + pid + ": oom_score_adj " + adj + " could not be restored: lowering it "
+                    + "needs CAP_SYS_RESOURCE, which cryo does not have");
+        }
+        return adj;
+    }
+
+    /**
+     * Sets every thread's affinity, I/O priority and sched_attr, and the task's oom_score_adj,
+     * from outside. Last before the registers: a SCHED_IDLE thread would make every injected call
+     * after it crawl on a busy machine. Affinity goes first, since SCHED_DEADLINE refuses a
+     * thread whose affinity does not span its root domain; a thread under a real-time or deadline
+     * policy gets its nice value set first under SCHED_OTHER, since the kernel keeps it for when
+     * the thread goes back to a fair policy.
+     */
+    public static void restore(TaskContext t) {
+        // under a fair policy sched_getattr reports the time slice as runtime; setting it marks the
+        // slice as chosen by the program, so the default one (the fresh stub's) is left unset
+        long defaultSlice = Sched.getattr(t.pid().value()).runtime();
+        for (ThreadImage th : t.task().threads()) {
+            SchedImage s = th.sched();
+            int tid = th.tid();
+            Sched.setAffinity(tid, s.affinity());
+            if (s.ioprio() != 0) {
+                Sched.ioprioSet(tid, s.ioprio());
+            }
+            boolean fair = new Sched.Attr(s.policy(), 0, 0, 0, 0, 0, 0, 0, 0).fair();
+            long runtime = fair && s.runtime() == defaultSlice ? 0 : s.runtime();
+            Sched.Attr a = new Sched.Attr(s.policy(), s.flags(), s.nice(), s.priority(), runtime, s.deadline(),
+                    s.period(), s.utilMin(), s.utilMax());
+            if (!a.fair()) {
+                Sched.setattr(tid, new Sched.Attr(Sched.SCHED_OTHER, 0, s.nice(), 0, 0, 0, 0, 0, Sched.UCLAMP_MAX));
+            }
+            Sched.setattr(tid, a);
+        }
+        int adj = t.task().oomScoreAdj();
+        if (adj != ProcFs.oomScoreAdj(t.pid())) {
+            Path p = Path.of(t.pid().procDir(), "oom_score_adj");
+            try {
+                Files.writeString(p, Integer.toString(adj));
+            } catch (IOException e) {
+                throw new RestoreException("pid " + t.pid() + ": cannot set oom_score_adj to " + adj + " (" + e.getMessage()
+                        + "): lowering it needs CAP_SYS_RESOURCE");
+            }
+        }
     }
 }

@@ -1,6 +1,9 @@
 package dev.cryo.engine.timing;
 
 import dev.cryo.engine.model.SleepImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
@@ -42,5 +45,38 @@ public final class SleepHandler {
         }
         ByteBuffer ts = ByteBuffer.wrap(Sys.read(pid, rem, 16)).order(ByteOrder.LITTLE_ENDIAN);
         return new SleepImage((int) r.origRax(), clock, ts.getLong(0) * 1_000_000_000L + ts.getLong(8));
+    }
+
+    /**
+     * Gives every thread that was in a relative sleep a restart block again: an injected
+     * clock_nanosleep(clock, relative, time left, the program's own rem buffer), interrupted at
+     * once, leaves the kernel's restart block armed to wake at now + time left. The thread then
+     * resumes on restart_syscall (what the kernel itself does with -ERESTART_RESTARTBLOCK), so the
+     * sleep ends when it would have, had the tree never been frozen; if interrupted by a signal it
+     * fails with EINTR and the time left in rem, as it would have. The last injected call of the
+     * thread but munmap, which does not touch the restart block.
+     */
+    public static void rearm(TaskContext t) {
+        for (ThreadImage th : t.task().threads()) {
+            SleepImage s = th.sleep();
+            if (s == null) {
+                continue;
+            }
+            Registers dumped = new Registers(th.regs());
+            long rem = s.syscall() == SyscallNr.NANOSLEEP ? dumped.get(Registers.RSI) : dumped.get(Registers.R10);
+            long req = t.put(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN)
+                    .putLong(s.remainingNsec() / 1_000_000_000L).putLong(s.remainingNsec() % 1_000_000_000L).array());
+            long r = t.injector(th.tid()).rawInterrupted(SyscallNr.CLOCK_NANOSLEEP, s.clockId(), 0, req, rem);
+            if (r == -ERESTART_RESTARTBLOCK) {
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, SyscallNr.RESTART_SYSCALL)
+                        .with(Registers.RIP, dumped.rip() - 2).with(Registers.ORIG_RAX, -1));
+            } else if (r == 0) {
+                // no time was left: the sleep is over, nanosleep returns 0
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, 0).with(Registers.ORIG_RAX, -1));
+            } else {
+                throw new RestoreException("pid " + t.pid() + " tid " + th.tid() + ": re-arming its sleep of "
+                        + s.remainingNsec() + " ns left: clock_nanosleep returned " + r);
+            }
+        }
     }
 }

@@ -4,7 +4,10 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.ItimerImage;
 import dev.cryo.engine.model.PosixTimerImage;
 import dev.cryo.engine.model.TimersImage;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.PosixTimers;
 import dev.cryo.kernel.proc.ProcFs;
@@ -62,6 +65,71 @@ public final class TimersHandler {
         }
         return new TimersImage(itimers, posix);
     }
+
+    private static final int PR_TIMER_CREATE_RESTORE_IDS = 77, ON = 1, OFF = 0;
+
+    /**
+     * Creates every POSIX timer with its dumped id, disarmed. With PR_TIMER_CREATE_RESTORE_IDS on,
+     * timer_create takes the id to give the timer from the timer_t it normally only writes to;
+     * the switch is per process and needs CAP_CHECKPOINT_RESTORE in the task, so this runs before
+     * the task's credentials are dropped, and turns the switch off again in any case.
+     */
+    public static void create(TaskContext t) {
+        List<PosixTimerImage> timers = t.task().timers().posixTimers();
+        if (timers.isEmpty()) {
+            return;
+        }
+        long r = t.main().raw(SyscallNr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, ON, 0, 0, 0);
+        if (Injector.isError(r)) {
+            throw new RestoreException("pid " + t.pid() + " has " + timers.size() + " POSIX timer(s) but this kernel "
+                    + "cannot give a timer a chosen id: prctl(PR_TIMER_CREATE_RESTORE_IDS): "
+                    + Injector.errorText(r) + " (Linux 6.15 or later, and CAP_CHECKPOINT_RESTORE, are needed)");
+        }
+        try {
+            for (PosixTimerImage p : timers) {
+                long sigev = t.put(0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putLong(p.sigevValue())
+                        .putInt(p.signal()).putInt(p.sigevNotify()).putInt(p.targetTid()).array());
+                long idAt = t.put(64, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(p.id()).array());
+                t.call("timer_create(id " + p.id() + ", clock " + p.clockId() + ")", SyscallNr.TIMER_CREATE,
+                        p.clockId(), sigev, idAt);
+                int got = le(Sys.read(t.pid(), idAt, 4)).getInt(0);
+                if (got != p.id()) {
+                    throw new RestoreException("pid " + t.pid() + ": asked for POSIX timer id " + p.id() + " and got " + got);
+                }
+            }
+        } finally {
+            t.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", SyscallNr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, OFF, 0, 0, 0);
+        }
+    }
+
+    /**
+     * Arms the POSIX timers and interval timers with the time they had left and their period.
+     * Called last before the registers go in, with every signal of every thread blocked (the
+     * dumped masks are put back after the last injected call): a timer that fires before the
+     * tree resumes leaves its signal pending, with its siginfo, for the program to take once it
+     * runs, instead of stopping an injected call.
+     */
+    public static void arm(TaskContext t) {
+        TimersImage timers = t.task().timers();
+        if (timers.posixTimers().stream().noneMatch(PosixTimerImage::armed) && timers.itimers().isEmpty()) {
+            return;
+        }
+        t.task().threads().forEach(th -> t.tracer().setSigmask(th.tid(), ALL_SIGNALS));
+        for (PosixTimerImage p : timers.posixTimers()) {
+            if (p.armed()) {
+                long spec = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(p.intervalSec())
+                        .putLong(p.intervalNsec()).putLong(p.valueSec()).putLong(p.valueNsec()).array());
+                t.call("timer_settime(" + p.id() + ")", SyscallNr.TIMER_SETTIME, p.id(), 0, spec, 0);
+            }
+        }
+        for (ItimerImage i : timers.itimers()) {
+            long val = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(i.intervalSec())
+                    .putLong(i.intervalUsec()).putLong(i.valueSec()).putLong(i.valueUsec()).array());
+            t.call("setitimer(" + ItimerImage.name(i.which()) + ")", SyscallNr.SETITIMER, i.which(), val, 0);
+        }
+    }
+
+    private static final long ALL_SIGNALS = -1L;
 
     private static ByteBuffer le(byte[] b) {
         return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);

@@ -68,6 +68,23 @@ public final class Injector implements AutoCloseable {
     }
 
     /**
+     * Runs a blocking syscall that is interrupted as soon as it would wait (PTRACE_INTERRUPT at its
+     * entry stop), the way a signal would interrupt it: it returns what the kernel returns then,
+     * e.g. -ERESTART_RESTARTBLOCK from a sleep, having armed the thread's restart block.
+     */
+    public long rawInterrupted(int nr, long... args) {
+        if (args.length > 6) {
+            throw new IllegalArgumentException("a syscall takes at most 6 arguments");
+        }
+        tracer.setRegisters(tid, saved.forSyscall(gadget, nr, args));
+        tracer.toNextSyscallStop(tid); // entry
+        tracer.interrupt(tid);
+        tracer.toNextSyscallStop(tid); // exit
+        calls++;
+        return tracer.getRegisters(tid).rax();
+    }
+
+    /**
      * Runs the syscall and throws on failure with a message naming it, e.g.
      * {@code mmap(0x0, 4096) in pid 4242: ENOMEM (Cannot allocate memory)}.
      */

@@ -296,6 +296,12 @@ public final class Tracer implements AutoCloseable {
         }
     }
 
+    /** PTRACE_INTERRUPT: leaves the thread with a trap pending, so its next interruptible wait returns at once. */
+    public void interrupt(int tid) {
+        checkThread();
+        Ptrace.request(Ptrace.INTERRUPT, tid, 0, 0);
+    }
+
     public void setOptions(int tid, int options) {
         checkThread();
         Ptrace.request(Ptrace.SETOPTIONS, tid, 0, options);

@@ -24,7 +24,10 @@ public final class RegisterInstall implements StateStage {
         t.call("munmap(bootstrap)", SyscallNr.MUNMAP, t.boot().address(), BootstrapArea.CODE_AND_DATA);
         for (ThreadImage th : t.task().threads()) {
             t.tracer().setXstate(th.tid(), th.xstate());
-            t.tracer().setRegisters(th.tid(), resumeFrame(new Registers(th.regs())));
+            Registers fixed = t.resumeFrame(th.tid());
+            t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(new Registers(th.regs())));
+            // again: TimerArming blocks every signal while it arms, so none is taken during injection
+            t.tracer().setSigmask(th.tid(), th.sigmask());
         }
     }
 

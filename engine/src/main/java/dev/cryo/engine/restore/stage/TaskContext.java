@@ -25,6 +25,7 @@ public final class TaskContext {
     private final Set<Integer> treePids;
     private final List<Integer> forked = new ArrayList<>();
     private Injector main;
+    private final java.util.Map<Integer, dev.cryo.kernel.ptrace.Registers> resumeFrames = new java.util.HashMap<>();
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
     public TaskContext(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids) {
@@ -70,6 +71,19 @@ public final class TaskContext {
     /** The injector of one thread of the task (the main one, or a fresh one through the bootstrap gadget). */
     public Injector injector(int tid) {
         return tid == pid.value() ? main() : new Injector(tracer, pid, tid, boot.gadget());
+    }
+
+    /**
+     * Sets the frame a thread resumes with, instead of its dumped registers run through
+     * {@link RegisterInstall#resumeFrame} (a stage that re-created a syscall's kernel state).
+     */
+    public void resumeWith(int tid, dev.cryo.kernel.ptrace.Registers frame) {
+        resumeFrames.put(tid, frame);
+    }
+
+    /** The frame set by {@link #resumeWith}, or null. */
+    public dev.cryo.kernel.ptrace.Registers resumeFrame(int tid) {
+        return resumeFrames.get(tid);
     }
 
     /** Pids forked by this task so far: a failure kills them too. */

@@ -108,10 +108,6 @@ final class ModelSamples {
                                         5, 0, 0, 0, 0))), 300);
     }
 
-    
-
-    }
-
     /** A filter table with a shared first filter and one more filter on each branch. */
     static SecurityImage security() {
         byte[] allow = {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}; // ret SECCOMP_RET_ALLOW

@@ -1,0 +1,102 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Timers, scheduling state and interrupted sleeps come back with a restore: each workload checks
+ * itself after the restore (zdtm style), through the common dump → restore helper.
+ */
+class TimingRestoreTest {
+    @TempDir
+    Path tmp;
+
+    private static void assertPassOnce(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    @Test
+    void posixAndIntervalTimersKeepTheirIdsAndFireAtTheirPeriodAfterTheRestore() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("timers.out"),
+                TestPrograms.compile("/c/timers.c", "-pthread").toString()))) {
+            Thread.sleep(200);
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            String ready = p.outputText().lines().filter(l -> l.startsWith("ready")).findFirst().orElseThrow();
+            for (String id : ready.substring(6).split(" ")) {
+                assertTrue(show.contains("\"id\" : " + id), "timer " + id + " in the image:\n" + show);
+            }
+            assertTrue(show.contains("ITIMER_REAL") && show.contains("ITIMER_VIRTUAL") && show.contains("ITIMER_PROF"), show);
+            Thread.sleep(300);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    @Test
+    void policyPriorityNiceAffinityIoPriorityAndOomScoreAdjOfEveryThreadComeBack() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sched.out"),
+                TestPrograms.compile("/c/sched.c", "-pthread").toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("SCHED_BATCH") && show.contains("SCHED_IDLE") && show.contains("SCHED_FIFO"), show);
+            assertTrue(show.contains("\"oomScoreAdj\" : 300"), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    private static final Pattern WOKE = Pattern.compile("woke (\\w+) rc=(-?\\d+) t=(\\d+)");
+
+    /**
+     * 5-second relative sleeps dumped about 3 s in must end about 2 s after the restore, not 5.
+     * Only generous bounds: the sleeps together last no less than 5 s of unfrozen time, and end
+     * clearly before a whole new 5 s after the restore.
+     */
+    @Test
+    void aRelativeSleepResumesWithTheTimeItHadLeft() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sleeper.out"),
+                TestPrograms.compile("/c/sleeper.c", "-pthread").toString()))) {
+            long t0 = Long.parseLong(p.outputText().lines().filter(l -> l.startsWith("ready")).findFirst()
+                    .orElseThrow().substring(6).trim());
+            Thread.sleep(3000);
+            long before = System.nanoTime();
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            long after = System.nanoTime();
+            String show = Cli.run("show", img.toString()).out();
+            // glibc's nanosleep is the clock_nanosleep syscall too
+            assertEquals(2, show.split("\"syscall\" : \"clock_nanosleep\"", -1).length - 1, show);
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return WOKE.matcher(p.outputText()).results().count() == 2;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "both sleeps to end");
+            Matcher m = WOKE.matcher(p.outputText());
+            while (m.find()) {
+                long t1 = Long.parseLong(m.group(3));
+                String what = m.group(1) + ": started at " + t0 + ", dump+restore from " + before + " to " + after
+                        + ", woke at " + t1 + "\n" + p.outputText();
+                assertEquals("0", m.group(2), what);
+                long unfrozen = (t1 - t0) - (after - before);
+                assertTrue(t1 - t0 >= 4_900_000_000L && unfrozen >= 4_900_000_000L - (after - before), what);
+                assertTrue(unfrozen < 6_500_000_000L, "slept far more than 5 s of unfrozen time: " + what);
+                assertTrue(t1 - after < 4_000_000_000L, "woke a whole timeout after the restore: " + what);
+            }
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+}
