@@ -104,17 +104,11 @@ public final class TimersHandler {
 
     /**
      * Arms the POSIX timers and interval timers with the time they had left and their period.
-     * Called last before the registers go in, with every signal of every thread blocked (the
-     * dumped masks are put back after the last injected call): a timer that fires before the
-     * tree resumes leaves its signal pending, with its siginfo, for the program to take once it
-     * runs, instead of stopping an injected call.
+     * Called last before the registers go in, with every signal of every thread blocked (see
+     * {@link dev.cryo.engine.restore.stage.TimerArming}).
      */
     public static void arm(TaskContext t) {
         TimersImage timers = t.task().timers();
-        if (timers.posixTimers().stream().noneMatch(PosixTimerImage::armed) && timers.itimers().isEmpty()) {
-            return;
-        }
-        t.task().threads().forEach(th -> t.tracer().setSigmask(th.tid(), ALL_SIGNALS));
         for (PosixTimerImage p : timers.posixTimers()) {
             if (p.armed()) {
                 long spec = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(p.intervalSec())
@@ -128,8 +122,6 @@ public final class TimersHandler {
             t.call("setitimer(" + ItimerImage.name(i.which()) + ")", SyscallNr.SETITIMER, i.which(), val, 0);
         }
     }
-
-    private static final long ALL_SIGNALS = -1L;
 
     private static ByteBuffer le(byte[] b) {
         return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
