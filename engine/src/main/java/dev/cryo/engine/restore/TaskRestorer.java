@@ -17,6 +17,7 @@ import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadState;
 import dev.cryo.engine.restore.stage.ZombieNotices;
+import dev.cryo.engine.restore.stage.SignalsHeld;
 import dev.cryo.engine.restore.stage.TimerArming;
 import dev.cryo.engine.restore.stage.TimerCreation;
 import dev.cryo.engine.restore.stage.Scheduling;
@@ -57,6 +58,7 @@ public final class TaskRestorer {
             new SeccompFilters(),
             new Credentials(),
             new CredentialResetFlags(),
+            new SignalsHeld(),
             new PendingSignals(),
             new TimerArming(),
             new Scheduling(),

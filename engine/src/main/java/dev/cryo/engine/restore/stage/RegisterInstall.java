@@ -26,7 +26,7 @@ public final class RegisterInstall implements StateStage {
             t.tracer().setXstate(th.tid(), th.xstate());
             Registers fixed = t.resumeFrame(th.tid());
             t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(new Registers(th.regs())));
-            // again: TimerArming blocks every signal while it arms, so none is taken during injection
+            // SignalsHeld blocked every signal for the injected calls: the dumped mask goes back now
             t.tracer().setSigmask(th.tid(), th.sigmask());
         }
     }
