@@ -99,4 +99,51 @@ class TimingRestoreTest {
             assertPassOnce(RestoreTest.checkAndReap(r));
         }
     }
+
+    /**
+     * Dumped again after a restore, each sleeping thread is resuming its sleep through
+     * restart_syscall; the second restore must still end the sleep when its time runs out,
+     * neither failing it with EINTR nor starting it over.
+     */
+    @Test
+    void aSleepDumpedAgainAfterARestoreStillEndsOnTime() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sleeper.out"),
+                TestPrograms.compile("/c/sleeper.c", "-pthread").toString()))) {
+            long t0 = Long.parseLong(p.outputText().lines().filter(l -> l.startsWith("ready")).findFirst()
+                    .orElseThrow().substring(6).trim());
+            Thread.sleep(2000);
+            long before1 = System.nanoTime();
+            DetachedProcess once = RestoreTest.dumpAndRestore(p, tmp.resolve("img1"));
+            long after1 = System.nanoTime();
+            Thread.sleep(1000);
+            int pid = once.pid().value();
+            long before2 = System.nanoTime();
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img2").toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            DetachedProcess.awaitCondition(() -> !java.nio.file.Files.exists(Path.of("/proc/" + pid)),
+                    Duration.ofSeconds(10), "pid " + pid + " to be gone");
+            Cli restore = Cli.run("restore", "-D", tmp.resolve("img2").toString(), "-d");
+            assertEquals(0, restore.code(), restore.toString());
+            long after2 = System.nanoTime();
+            DetachedProcess r = DetachedProcess.restored(dev.cryo.kernel.Pid.of(pid), p.output());
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return WOKE.matcher(p.outputText()).results().count() == 2;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "both sleeps to end");
+            Matcher m = WOKE.matcher(p.outputText());
+            long frozen = (after1 - before1) + (after2 - before2);
+            while (m.find()) {
+                long t1 = Long.parseLong(m.group(3));
+                String what = m.group(1) + ": started at " + t0 + ", frozen " + frozen / 1_000_000 + " ms, second restore done at "
+                        + after2 + ", woke at " + t1 + "\n" + p.outputText();
+                assertEquals("0", m.group(2), "the sleep failed after the second restore: " + what);
+                assertTrue((t1 - t0) - frozen < 6_500_000_000L, "slept far more than 5 s of unfrozen time: " + what);
+                assertTrue(t1 - after2 < 4_000_000_000L, "woke a whole timeout after the second restore: " + what);
+            }
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.engine.model.SleepImage;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.engine.timing.SchedHandler;
@@ -38,6 +39,7 @@ final class ThreadCollector {
         long[] altStack;
         int pdeathSignal;
         ThreadSecurity security;
+        SleepImage sleep;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
             inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, task.scratch());
@@ -48,11 +50,12 @@ final class ThreadCollector {
             inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, task.scratch());
             pdeathSignal = le(task.readScratch(4)).getInt(0);
             security = securityCollector.thread(inj, tid);
+            sleep = SleepHandler.dump(task.pid(), regs, inj); // last: it may leave a ptrace trap pending
         }
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
-                pdeathSignal, security, SchedHandler.dump(tid), SleepHandler.dump(task.pid(), regs));
+                pdeathSignal, security, SchedHandler.dump(tid), sleep);
     }
 
     static ByteBuffer le(byte[] b) {

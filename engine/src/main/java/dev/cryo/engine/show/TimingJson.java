@@ -85,7 +85,8 @@ final class TimingJson {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("syscall", s.syscall() == dev.cryo.kernel.SyscallNr.NANOSLEEP ? "nanosleep" : "clock_nanosleep");
         m.put("clockId", s.clockId());
-        m.put("remaining", s.remainingNsec() / 1_000_000_000L + "." + String.format("%09d", s.remainingNsec() % 1_000_000_000L));
+        m.put("remaining", s.remainingNsec() < 0 ? "unknown"
+                : s.remainingNsec() / 1_000_000_000L + "." + String.format("%09d", s.remainingNsec() % 1_000_000_000L));
         return m;
     }
 }
