@@ -229,6 +229,32 @@ class RestoreTest {
         }
     }
 
+    @Test
+    void aProcessHoldingADirectoryAndAnAppendedLogRestoresAfterBothChanged() throws Exception {
+        // on a live host a directory gains files and a log grows all the time: neither stops a restore
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dir.out"), "sh", "-c",
+                "cd d && exec 3<. 4>>../log && echo ready && exec /bin/sleep 600"))) {
+            DetachedProcess.awaitCondition(() -> p.state() == 'S' && status(p.pid().value()).contains("Name:\tsleep"),
+                    Duration.ofSeconds(10), "sleep to hold the directory");
+            Files.writeString(tmp.resolve("log"), "before\n");
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            Files.writeString(dir.resolve("created-after-the-dump"), "x");
+            Files.writeString(tmp.resolve("log"), "after\n", java.nio.file.StandardOpenOption.APPEND);
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            try {
+                int pid = r.pid().value();
+                assertEquals(dir.toString(), Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString());
+                assertEquals(dir.toString(), Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/3")).toString());
+                assertEquals(tmp.resolve("log").toString(),
+                        Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/4")).toString());
+                assertEquals('S', r.state(), "the restored sleep sleeps on");
+            } finally {
+                killAndReap(r);
+            }
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

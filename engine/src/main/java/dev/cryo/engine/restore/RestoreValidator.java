@@ -1,6 +1,7 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.files.FileIdentity.Use;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
@@ -12,14 +13,21 @@ import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStat;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Consumer;
 
 /**
  * Checks, before anything is created, that the image can be restored here: every file it refers
- * to is present and unchanged, and every pid is free. A pid still held by a zombie its reaper has
- * not collected yet is waited for briefly.
+ * to is there and still fit for the way the task used it, and every pid is free. A pid still held
+ * by a zombie its reaper has not collected yet is waited for briefly.
+ *
+ * <p>Files (same host): the executable and mapped files must be unchanged (device, inode, size,
+ * mtime: the pages not in the image come from them); an open regular file must be the same file,
+ * unchanged, unless it is open with O_APPEND, when it may have grown; a directory — open, or a cwd
+ * or root — only has to exist and be a directory, since directories change all the time on a live
+ * host (see {@link FileIdentity.Use}).
  */
 public final class RestoreValidator {
     private RestoreValidator() {}
@@ -35,23 +43,46 @@ public final class RestoreValidator {
             checkPidFree(z.pid(), pidWait, notice);
         }
         for (TaskImage t : image.tasks()) {
-            checkFile("pid " + t.pid() + " executable", t.exe());
+            checkDirectory("pid " + t.pid() + " cwd", t.cwd());
+            checkDirectory("pid " + t.pid() + " root", t.root());
+            checkFile("pid " + t.pid() + " executable", t.exe(), Use.MAPPED);
             for (VmaImage v : t.vmas()) {
                 if (v.file() != null && v.kind() != dev.cryo.engine.model.VmaKind.SHARED_ANON) {
-                    checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file());
+                    checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file(), Use.MAPPED);
                 }
             }
             for (FdImage fd : t.fds()) {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
-                    checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file());
+                    checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file(),
+                            (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
                 }
             }
         }
     }
 
-    /** Regular files must be the very file dumped: same inode, size and mtime. */
-    static void checkFile(String what, FileRef ref) {
+    private static final int O_APPEND = 02000;
+
+    /** A cwd or root only has to exist and be a directory. */
+    static void checkDirectory(String what, String path) {
+        if (path == null || path.isEmpty()) {
+            return;
+        }
+        Path p = Path.of(path);
+        if (!Files.exists(p)) {
+            throw new RestoreException(what + ": directory " + path + " is missing");
+        }
+        if (!Files.isDirectory(p)) {
+            throw new RestoreException(what + ": " + path + " is no longer a directory");
+        }
+    }
+
+    /** The file the image refers to must still be fit for {@code use}; a directory only has to be one. */
+    static void checkFile(String what, FileRef ref, Use use) {
         if (ref == null) {
+            return;
+        }
+        if (FileIdentity.isDirectory(ref)) {
+            checkDirectory(what, ref.path());
             return;
         }
         FileRef now;
@@ -60,7 +91,7 @@ public final class RestoreValidator {
         } catch (IOException e) {
             throw new RestoreException(what + ": " + ref.path() + " is missing (" + e.getMessage() + ")");
         }
-        String diff = FileIdentity.difference(ref, now);
+        String diff = FileIdentity.difference(ref, now, use);
         if (diff != null) {
             throw new RestoreException(what + ": " + ref.path() + " changed since the dump: " + diff);
         }

@@ -66,4 +66,61 @@ class RestoreValidatorTest {
                 () -> RestoreValidator.checkPidFree(self, Duration.ofSeconds(1), n -> { }));
         assertTrue(e.getMessage().startsWith("pid " + self + " is in use by 'java'"), e.getMessage());
     }
+
+    // ---- files: what must still hold depends on how the task used the file ----
+
+    @org.junit.jupiter.api.io.TempDir
+    Path tmp;
+
+    private static dev.cryo.engine.model.FileRef ref(Path p) throws Exception {
+        return dev.cryo.engine.files.FileIdentity.of(p.toString(), p);
+    }
+
+    private static String refusal(Runnable check) {
+        return assertThrows(RestoreException.class, check::run).getMessage();
+    }
+
+    @Test
+    void aDirectoryOnlyHasToExistAndBeADirectory() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        var dumped = ref(dir);
+        Files.writeString(dir.resolve("new-file"), "x"); // the directory's mtime and size change
+        RestoreValidator.checkFile("pid 1 fd 3", dumped, dev.cryo.engine.files.FileIdentity.Use.OPEN);
+        RestoreValidator.checkDirectory("pid 1 cwd", dir.toString());
+        Files.delete(dir.resolve("new-file"));
+        Files.delete(dir);
+        assertEquals("pid 1 cwd: directory " + dir + " is missing",
+                refusal(() -> RestoreValidator.checkDirectory("pid 1 cwd", dir.toString())));
+        Files.writeString(dir, "now a file");
+        assertEquals("pid 1 fd 3: " + dir + " is no longer a directory", refusal(() -> RestoreValidator.checkFile(
+                "pid 1 fd 3", dumped, dev.cryo.engine.files.FileIdentity.Use.OPEN)));
+    }
+
+    @Test
+    void aFileOpenForAppendingMayGrowButNotShrink() throws Exception {
+        Path log = Files.writeString(tmp.resolve("log"), "one\n");
+        var dumped = ref(log);
+        Files.writeString(log, "two\n", java.nio.file.StandardOpenOption.APPEND);
+        RestoreValidator.checkFile("pid 1 fd 4", dumped, dev.cryo.engine.files.FileIdentity.Use.APPENDING);
+        assertTrue(refusal(() -> RestoreValidator.checkFile("pid 1 fd 4", dumped,
+                dev.cryo.engine.files.FileIdentity.Use.OPEN)).contains("its size changed (4 → 8 bytes)"));
+        Files.writeString(log, "");
+        assertEquals("pid 1 fd 4: " + log + " changed since the dump: it was truncated (4 → 0 bytes); a file open for "
+                + "appending may only grow", refusal(() -> RestoreValidator.checkFile("pid 1 fd 4", dumped,
+                dev.cryo.engine.files.FileIdentity.Use.APPENDING)));
+    }
+
+    @Test
+    void aMappedFileMustBeUnchangedAndTheSameFile() throws Exception {
+        Path lib = Files.writeString(tmp.resolve("lib.so"), "code");
+        var dumped = ref(lib);
+        RestoreValidator.checkFile("pid 1 mapping at 0x1000", dumped, dev.cryo.engine.files.FileIdentity.Use.MAPPED);
+        Files.setLastModifiedTime(lib, java.nio.file.attribute.FileTime.fromMillis(0));
+        assertTrue(refusal(() -> RestoreValidator.checkFile("pid 1 mapping at 0x1000", dumped,
+                dev.cryo.engine.files.FileIdentity.Use.MAPPED)).endsWith("it was modified after the dump"));
+        Path other = Files.writeString(tmp.resolve("lib.so.new"), "code"); // same content, another inode
+        Files.move(other, lib, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertTrue(refusal(() -> RestoreValidator.checkFile("pid 1 mapping at 0x1000", dumped,
+                dev.cryo.engine.files.FileIdentity.Use.APPENDING)).contains("it is another file now"));
+    }
 }
