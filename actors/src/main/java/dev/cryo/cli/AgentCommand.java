@@ -22,7 +22,7 @@ final class AgentCommand implements Callable<Integer> {
     @ParentCommand
     CryoCli parent;
 
-    @Option(names = "--name", required = true, paramLabel = "NAME", description = "This agent's name in the cluster.")
+    @Option(names = "--name", paramLabel = "NAME", description = "This agent's name in the cluster (default: the host name).")
     String name;
 
     @Option(names = "--bind", paramLabel = "HOST:PORT", description = "Address to bind and advertise "
@@ -49,6 +49,9 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LogSetup.atLeastInfo("dev.cryo.actors.cluster");
+        if (name == null) {
+            name = java.net.InetAddress.getLocalHost().getHostName();
+        }
         CryoSettings s = parent.settings();
         var overrides = new java.util.LinkedHashMap<String, String>();
         try {

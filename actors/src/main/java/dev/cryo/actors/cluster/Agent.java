@@ -125,6 +125,8 @@ public final class Agent {
                 })
                 .onMessage(Found.class, this::onFound)
                 .onMessage(Migrate.class, m -> {
+                    ctx.getLog().info("migration of pid {} to {} requested ({})", m.pid(), m.to(),
+                            m.preCopy() ? "pre-copy" : "no pre-copy");
                     ctx.spawn(Migration.create(m, parts.migration()), "migration-" + (++seq));
                     return Behaviors.same();
                 })

@@ -20,6 +20,9 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
 
 import javax.net.ssl.SSLContext;
 import java.nio.file.Path;
@@ -45,6 +48,8 @@ final class Migration {
     private record Dump(DumpSupervisor.Outcome outcome) implements Command {}
 
     private record DestinationGone() implements Command {}
+
+    private record Ignored() implements Command {}
 
     private record Timeout(String what) implements Command {}
 
@@ -94,12 +99,17 @@ final class Migration {
                     }
                     destination = agents.iterator().next();
                     ctx.watchWith(destination, new DestinationGone());
+                    // a watched member only "terminates" once removed; unreachable is reason enough to stop here
+                    Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(ctx.messageAdapter(
+                            ClusterEvent.UnreachableMember.class, u -> u.member().address().equals(destination.path().address())
+                                    ? new DestinationGone() : new Ignored()), ClusterEvent.UnreachableMember.class));
                     destination.tell(new PrepareReceive(id, statusAdapter));
                     timers.startSingleTimer(TIMER, new Timeout("waiting for agent " + request.to() + " to get ready"),
                             Duration.ofSeconds(30));
                     return preparing();
                 })
                 .onMessage(Timeout.class, m -> fail("timed out " + m.what()))
+                .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
     }
 
@@ -129,6 +139,7 @@ final class Migration {
                 })
                 .onMessage(DestinationGone.class, m -> fail("agent " + request.to() + " left before the migration started"))
                 .onMessage(Timeout.class, m -> abandon("timed out " + m.what()))
+                .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
     }
 
@@ -160,6 +171,7 @@ final class Migration {
                     sender.cut();
                     return Behaviors.same();
                 })
+                .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
     }
 
@@ -182,6 +194,7 @@ final class Migration {
                         "agent " + request.to() + " left or became unreachable before the tree ran there", 0, List.of()))
                 .onMessage(Timeout.class, m -> finish(h, false, "timed out " + m.what(), 0, List.of()))
                 .onMessage(Dump.class, m -> Behaviors.same())
+                .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
     }
 
@@ -195,10 +208,12 @@ final class Migration {
         return Behaviors.receive(Command.class)
                 .onMessage(Dump.class, m -> {
                     if (failure != null) {
+                        ctx.getLog().info("migration of pid {} to {} failed: {}", request.pid(), request.to(), failure);
                         String resumed = m.outcome() instanceof DumpSupervisor.Succeeded ? "the source was resumed"
                                 : "resuming the source failed: " + ((DumpSupervisor.Failed) m.outcome()).message();
                         request.replyTo().tell(result(false, failure + " (" + resumed + ")", h.report(), 0, List.of()));
                     } else if (m.outcome() instanceof DumpSupervisor.Succeeded) {
+                        ctx.getLog().info("migration of pid {} to {} done, downtime {} ms", request.pid(), request.to(), downtime);
                         request.replyTo().tell(result(true, "", h.report(), downtime, pids));
                     } else {
                         request.replyTo().tell(result(true, "the tree runs on " + request.to()
@@ -236,6 +251,7 @@ final class Migration {
     }
 
     private Behavior<Command> fail(String reason) {
+        ctx.getLog().info("migration of pid {} to {} failed: {}", request.pid(), request.to(), reason);
         request.replyTo().tell(new MigrateResult(false, reason, List.of(), 0, (System.nanoTime() - started) / 1_000_000,
                 0, List.of()));
         return Behaviors.stopped();

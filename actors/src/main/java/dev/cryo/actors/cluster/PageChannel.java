@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
@@ -34,23 +35,27 @@ public final class PageChannel {
 
     /** Opens a channel to host:port for image {@code id}. Closing the returned channel ends the image. */
     public static Sender connect(SSLContext tls, String host, int port, String id, int timeoutMillis) throws IOException {
-        SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket();
+        Socket plain = new Socket();
         try {
+            plain.connect(new InetSocketAddress(host, port), timeoutMillis);
+            plain.setSoTimeout(timeoutMillis);
+            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, host, port, true);
             s.setEnabledProtocols(PROTOCOLS);
-            s.connect(new InetSocketAddress(host, port), timeoutMillis);
-            s.setSoTimeout(timeoutMillis);
             s.startHandshake();
             OutputStream out = new BufferedOutputStream(s.getOutputStream(), 1 << 20);
             out.write(id.getBytes(StandardCharsets.US_ASCII));
-            return new Sender(s, Channels.newChannel(out));
+            return new Sender(plain, Channels.newChannel(out));
         } catch (IOException | RuntimeException e) {
-            s.close();
+            plain.close();
             throw e;
         }
     }
 
-    /** The sending end; {@link #cut()} closes the socket at once, which fails a blocked write. */
-    public record Sender(SSLSocket socket, WritableByteChannel channel) {
+    /**
+     * The sending end. {@link #cut()} closes the TCP socket under the TLS layer at once, which fails
+     * a write blocked on a dead link (closing the TLS socket would wait for that very write).
+     */
+    public record Sender(Socket socket, WritableByteChannel channel) {
         public void cut() {
             try {
                 socket.close();

@@ -1,0 +1,68 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.image.ChunkType;
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.model.VmaKind;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A pre-copy image holds some pages more than once: the last copy wins, pages outside the final mappings go. */
+class LatestPagesTest {
+    private static final long P = 4096, BASE = 0x10000000L;
+    private int number;
+
+    private IndexEntry chunk(long firstPage, int pages) {
+        return new IndexEntry(number++, ChunkType.PAGES, false, 0, (int) (pages * P), (int) (pages * P), 7,
+                BASE + firstPage * P, pages);
+    }
+
+    private static VmaImage anon(long fromPage, long toPage) {
+        return new VmaImage(BASE + fromPage * P, BASE + toPage * P, 3, 0x22, 0, VmaKind.ANON, null, 0, 0);
+    }
+
+    private static String show(List<PageSlice> slices) {
+        StringBuilder b = new StringBuilder();
+        for (PageSlice s : slices) {
+            b.append(s.chunk().number()).append(':').append((s.address() - BASE) / P).append('+').append(s.pages()).append(' ');
+        }
+        return b.toString().trim();
+    }
+
+    @Test
+    void aPlainImageComesOutWholeChunkByChunk() {
+        IndexEntry a = chunk(0, 4), b = chunk(4, 4);
+        assertEquals("0:0+4 1:4+4", show(ImageContents.latest(List.of(a, b), List.of(anon(0, 16)))));
+    }
+
+    @Test
+    void aLaterChunkReplacesThePagesItCoversAndLeavesTheRest() {
+        IndexEntry round1 = chunk(0, 10), round2 = chunk(3, 2), round3 = chunk(4, 3);
+        assertEquals("0:0+3 1:3+1 2:4+3 0:7+3",
+                show(ImageContents.latest(List.of(round1, round2, round3), List.of(anon(0, 16)))));
+    }
+
+    @Test
+    void aChunkCoveringSeveralEarlierOnesReplacesThemAll() {
+        IndexEntry a = chunk(0, 2), b = chunk(2, 2), c = chunk(4, 2), all = chunk(1, 4);
+        assertEquals("0:0+1 3:1+4 2:5+1", show(ImageContents.latest(List.of(a, b, c, all), List.of(anon(0, 16)))));
+    }
+
+    @Test
+    void pagesOutsideTheFinalMappingsAreDropped() {
+        IndexEntry a = chunk(0, 8), b = chunk(12, 4);
+        // the task unmapped pages 2..5 and everything from 14 on between rounds
+        assertEquals("0:0+2 0:6+2 1:12+2",
+                show(ImageContents.latest(List.of(a, b), List.of(anon(0, 2), anon(6, 14)))));
+    }
+
+    @Test
+    void aSharedFileMappingNeverTakesPageData() {
+        IndexEntry a = chunk(0, 4);
+        VmaImage shared = new VmaImage(BASE, BASE + 4 * P, 3, 0x01, 0, VmaKind.FILE_SHARED, null, 0, 0);
+        assertEquals("", show(ImageContents.latest(List.of(a), List.of(shared))));
+    }
+}

@@ -1,0 +1,156 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code cryo migrate} between two agents acting as two hosts ({@link TwoHosts}): the tree arrives
+ * with its pid in b's pid namespace and carries on; when anything fails the source goes on running.
+ */
+class MigrationTest {
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void jar() {
+        assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify` (package phase)");
+    }
+
+    /** The migrated process, seen from here: its host pid, the same output file. */
+    private static DetachedProcess arrived(TwoHosts hosts, DetachedProcess source) throws Exception {
+        int[] host = {-1};
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                host[0] = hosts.hostPidInB(source.pid().value());
+            } catch (Exception e) {
+                host[0] = -1;
+            }
+            return host[0] > 0;
+        }, Duration.ofSeconds(30), "pid " + source.pid() + " to run in b's pid namespace");
+        return DetachedProcess.restored(Pid.of(host[0]), source.output());
+    }
+
+    @Test
+    void aCounterMovesToTheOtherHostWithItsPidAndContinuesWithNoGapNoRepeat() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess p = Workloads.counter(tmp)) {
+            Thread.sleep(200);
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+            assertEquals(0, m.code(), m.toString());
+            assertTrue(m.out().contains("pids there: [" + p.pid() + "]"), m.out());
+            assertTrue(m.out().contains("downtime"), m.out());
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+            DetachedProcess moved = arrived(hosts, p);
+            Thread.sleep(300);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "it did not start over:\n" + out);
+        }
+    }
+
+    @Test
+    void aWorkloadThatKeepsWritingArrivesIntactAfterSeveralPreCopyRounds() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 64, 10)) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+            assertEquals(0, m.code(), m.toString());
+            assertTrue(m.out().contains("round 2"), "more than one round: " + m.out());
+            Matcher d = Pattern.compile("downtime (\\d+) ms").matcher(m.out());
+            assertTrue(d.find(), m.out());
+            DetachedProcess moved = arrived(hosts, p);
+            Thread.sleep(300);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out + "\n" + m.out());
+        }
+    }
+
+    @Test
+    void whenTheDestinationAgentDiesMidTransferTheSourceRunsOnUntouched() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 256, 10)) {
+            CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                            hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            TwoHosts.awaitLog(hosts.logB, "receiving into", Duration.ofSeconds(120));
+            hosts.killB();
+            TwoHosts.CliRun r = m.get();
+            assertNotEquals(0, r.code(), r.toString());
+            assertTrue(p.alive(), "the source is still there");
+            Thread.sleep(300);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    @Test
+    void whenTheLinkIsCutTheSourceRunsOnUntouched() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start("-Dcryo.cluster.io-timeout=5s");
+             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 256, 10)) {
+            CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return hosts.cliOnA("-Dcryo.cluster.migrate-timeout=60s", "migrate", "-t", p.pid().toString(),
+                            "--to", "b", "--agent", hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            TwoHosts.awaitLog(hosts.logB, "receiving into", Duration.ofSeconds(120));
+            TwoHosts.sh("ip -n " + hosts.nsA + " link set " + hosts.linkA() + " down");
+            TwoHosts.CliRun r = m.get();
+            assertNotEquals(0, r.code(), r.toString());
+            assertTrue(p.alive(), "the source is still there");
+            Thread.sleep(300);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out + "\n" + r);
+        }
+    }
+
+    @Test
+    void aNodeWithOtherKeysCannotJoinNorBeMigratedTo() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess p = Workloads.counter(tmp)) {
+            Path otherKeys = tmp.resolve("other-keys");
+            assertEquals(0, Cli.run("keys", "init", otherKeys.toString()).code());
+            Path log = tmp.resolve("agent-x.log");
+            Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java -XX:-UsePerfData -jar " + TwoHosts.JAR
+                    + " agent --name x --bind " + hosts.ipA + ":25521 --data-port 25531 --seed " + hosts.ipA + ":"
+                    + TwoHosts.PORT + " --keys " + otherKeys).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
+                TwoHosts.awaitLog(log, "agent x running", Duration.ofSeconds(120));
+                Thread.sleep(5000); // ample time to join, were it allowed
+                assertFalse(Files.readString(hosts.logA).contains(":25521 join"), Files.readString(hosts.logA));
+                TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "x", "--agent",
+                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+                assertNotEquals(0, m.code(), m.toString());
+                assertTrue(m.err().contains("no agent named x"), m.toString());
+                TwoHosts.CliRun a = hosts.cliOnA("agents", "--agent", hosts.ipA + ":" + TwoHosts.PORT, "--keys",
+                        otherKeys.toString());
+                assertNotEquals(0, a.code(), "a client with other keys gets no answer: " + a);
+                assertTrue(p.alive());
+            } finally {
+                x.descendants().forEach(ProcessHandle::destroyForcibly);
+                x.destroyForcibly();
+            }
+        }
+    }
+}

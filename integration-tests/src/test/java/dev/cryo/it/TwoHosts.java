@@ -1,0 +1,165 @@
+package dev.cryo.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Two hosts on one machine: network namespaces a and b joined by a veth pair (10.231.N.1 and .2,
+ * N chosen per fixture), an agent in each (the packaged CLI), b's agent also in its own pid and
+ * mount namespace under a shell that reaps, as on a real second host. Traffic stays inside the
+ * namespaces. {@link #close()} removes everything, even after a failure.
+ */
+final class TwoHosts implements AutoCloseable {
+    static final Path JAR = Path.of("../actors/target/cryo.jar").toAbsolutePath().normalize();
+    static final int PORT = 25520;
+
+    final String nsA, nsB, ipA, ipB;
+    final Path keys, logA, logB;
+    private final List<Process> agents = new ArrayList<>();
+    private Process agentB;
+
+    TwoHosts(Path tmp) throws Exception {
+        int n = ThreadLocalRandom.current().nextInt(10, 250);
+        String tag = Long.toString(ProcessHandle.current().pid() % 10000) + "x" + n;
+        nsA = "cryo-a" + tag;
+        nsB = "cryo-b" + tag;
+        ipA = "10.231." + n + ".1";
+        ipB = "10.231." + n + ".2";
+        keys = tmp.resolve("keys");
+        logA = tmp.resolve("agent-a.log");
+        logB = tmp.resolve("agent-b.log");
+        try {
+            sh("ip netns add " + nsA + " && ip netns add " + nsB
+                    + " && ip link add v" + tag + "a type veth peer name v" + tag + "b"
+                    + " && ip link set v" + tag + "a netns " + nsA + " && ip link set v" + tag + "b netns " + nsB
+                    + " && ip -n " + nsA + " addr add " + ipA + "/24 dev v" + tag + "a"
+                    + " && ip -n " + nsB + " addr add " + ipB + "/24 dev v" + tag + "b"
+                    + " && ip -n " + nsA + " link set v" + tag + "a up && ip -n " + nsA + " link set lo up"
+                    + " && ip -n " + nsB + " link set v" + tag + "b up && ip -n " + nsB + " link set lo up");
+            Cli k = Cli.run("keys", "init", keys.toString());
+            if (k.code() != 0) throw new IOException(k.toString());
+        } catch (Exception e) {
+            close();
+            throw e;
+        }
+    }
+
+    String linkA() {
+        return nsA.replace("cryo-a", "v") + "a";
+    }
+
+    /** Starts both agents (extra: settings for both, e.g. -Dcryo.cluster.io-timeout=5s) and waits until b has joined a. */
+    TwoHosts start(String... extra) throws Exception {
+        try {
+            return startAgents(extra);
+        } catch (Exception | AssertionError e) {
+            close(); // the caller's try-with-resources never saw this object
+            throw e;
+        }
+    }
+
+    private TwoHosts startAgents(String... extra) throws Exception {
+        String opts = String.join(" ", extra);
+        agents.add(spawn(logA, "ip netns exec " + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + " agent --name a --bind "
+                + ipA + ":" + PORT + " --keys " + keys));
+        agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
+                + "java -XX:-UsePerfData -jar " + JAR + " " + opts + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
+                + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done'");
+        agents.add(agentB);
+        awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));
+        return this;
+    }
+
+    /** Runs the CLI inside host a's network namespace, as a user there would. */
+    CliRun cliOnA(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", nsA, "java", "-XX:-UsePerfData", "-jar", JAR.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
+        byte[] err = new byte[0];
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        err = p.getErrorStream().readAllBytes();
+        if (!p.waitFor(15, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+        }
+        return new CliRun(p.exitValue(), out, new String(err, StandardCharsets.UTF_8));
+    }
+
+    record CliRun(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\nstdout:\n" + out + "\nstderr:\n" + err;
+        }
+    }
+
+    /** The host pid of the process that has pid {@code nsPid} inside b's pid namespace, or -1. */
+    int hostPidInB(int nsPid) throws Exception {
+        for (String line : sh("ip netns pids " + nsB).split("\n")) {
+            if (line.isBlank()) continue;
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/" + line.trim() + "/status"))) {
+                    if (l.startsWith("NSpid:")) {
+                        String[] f = l.substring(6).trim().split("\\s+");
+                        if (f.length > 1 && Integer.parseInt(f[f.length - 1]) == nsPid) {
+                            return Integer.parseInt(line.trim());
+                        }
+                    }
+                }
+            } catch (IOException gone) {
+                // exited meanwhile
+            }
+        }
+        return -1;
+    }
+
+    /** Kills everything in b's namespaces at once (the agent dies mid-whatever). */
+    void killB() throws Exception {
+        sh("ip netns pids " + nsB + " | xargs -r kill -9");
+    }
+
+    static void awaitLog(Path log, String text, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!(Files.exists(log) && Files.readString(log).contains(text))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for '" + text + "' in " + log + ":\n"
+                        + (Files.exists(log) ? Files.readString(log) : "(no log)"));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private static Process spawn(Path log, String command) throws IOException {
+        return new ProcessBuilder("/bin/bash", "-c", command).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+    }
+
+    static String sh(String command) throws Exception {
+        Process p = new ProcessBuilder("/bin/bash", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(command + " failed: " + out);
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        for (Process p : agents) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        for (String ns : List.of(nsB, nsA)) {
+            try {
+                sh("ip netns pids " + ns + " 2>/dev/null | xargs -r kill -9; ip netns del " + ns + " 2>/dev/null; true");
+            } catch (Exception ignored) {
+                // best effort; the next line still runs
+            }
+        }
+    }
+}
