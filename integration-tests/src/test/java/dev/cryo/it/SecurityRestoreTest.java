@@ -161,6 +161,30 @@ class SecurityRestoreTest {
     }
 
     @Test
+    void aRestoreByACryoWithoutACapabilityTheTaskHadFailsClearlyAndLeavesNothing() throws Exception {
+        Path img = tmp.resolve("img");
+        int pid;
+        try (DetachedProcess p = Workloads.caps(tmp, "ambient")) {
+            pid = p.pid().value();
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)),
+                    java.time.Duration.ofSeconds(10), "the dumped pid to be reaped");
+        }
+        // cryo (and so its restore stub) runs without CAP_NET_RAW, which the task held
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        Path jar = Path.of("../actors/target/cryo.jar").toAbsolutePath().normalize();
+        Process restore = new ProcessBuilder("setpriv", "--bounding-set", "-net_raw", javaBin, "-XX:-UsePerfData",
+                "-jar", jar.toString(), "restore", "-D", img.toString(), "-d").redirectErrorStream(true).start();
+        String out = new String(restore.getInputStream().readAllBytes());
+        assertEquals(1, restore.waitFor(), out);
+        assertTrue(out.contains("pid " + pid + " tid " + pid + " had capabilities 0x2000 that cryo itself does not "
+                + "hold"), out);
+        DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)),
+                java.time.Duration.ofSeconds(10), "the half-restored pid to be gone");
+    }
+
+    @Test
     void aFilterWithAUserSpaceListenerIsRefusedAndTheProcessKeepsRunning() throws Exception {
         try (DetachedProcess p = Workloads.seccomp(tmp, "notif")) {
             Path img = tmp.resolve("img");
