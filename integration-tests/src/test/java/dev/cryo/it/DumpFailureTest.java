@@ -102,21 +102,6 @@ class DumpFailureTest {
     }
 
     @Test
-    void anEventfdSharedBetweenProcessesIsRefused() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shared.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedevent.c").toString()))) {
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(r.err().matches("(?s).*pid \\d+ fd 3 and pid \\d+ fd 3 share one eventfd: "
-                    + "one eventfd shared by several processes is not supported yet.*"), r.err());
-            assertNoImage(img);
-            char s = p.state();
-            assertTrue(s == 'S' || s == 'R', "state " + s);
-        }
-    }
-
-    @Test
     void sysvSharedMemoryIsRefused() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
                 dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {

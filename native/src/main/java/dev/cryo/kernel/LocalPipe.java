@@ -51,6 +51,15 @@ public final class LocalPipe implements AutoCloseable {
         }
     }
 
+    public boolean isFifo() {
+        return read == write;
+    }
+
+    /** cryo's own fd of one side, for a process to take with pidfd_getfd. */
+    public int fd(boolean readEnd) {
+        return readEnd ? read.value() : write.value();
+    }
+
     /** The path through which another process opens this pipe's read or write side. */
     public String procPath(boolean readEnd) {
         return "/proc/" + ProcessHandle.current().pid() + "/fd/" + (readEnd ? read.value() : write.value());

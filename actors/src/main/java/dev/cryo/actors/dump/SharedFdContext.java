@@ -24,6 +24,17 @@ final class SharedFdContext implements FdHandler.DumpContext {
         this.tree = Set.copyOf(tree);
     }
 
+    private dev.cryo.engine.files.OpenFiles openFiles;
+
+    /** Scanned once, by the first task dumper that asks, while the whole tree is frozen. */
+    @Override
+    public synchronized FdProbe.Ref sharedOwner(FdProbe fd) {
+        if (openFiles == null) {
+            openFiles = dev.cryo.engine.files.OpenFiles.scan(tree.stream().map(dev.cryo.kernel.Pid::of).toList());
+        }
+        return openFiles.owner(fd.ref());
+    }
+
     @Override
     public boolean inTree(int pid) {
         if (tree.contains(pid)) {

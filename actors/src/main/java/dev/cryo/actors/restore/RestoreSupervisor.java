@@ -8,6 +8,7 @@ import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.RestoreValidator;
 import dev.cryo.engine.restore.SharedMemoryHub;
@@ -246,18 +247,24 @@ public final class RestoreSupervisor {
 
     private Behavior<Command> files() {
         sharedMemory.close(); // every task has mapped it: the mappings keep it alive
-        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, adapter), () -> {
-            pipes.close(); // every end is open in its task now
-            // leaders before members; zombies die once they are in their groups and before their
-            // parents' state (which takes back the death notices) and resume
-            return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),
-                    () -> allTasks("groups", pid -> new TaskRestorerActor.RestoreGroups(adapter),
-                    () -> allTasks("zombies", pid -> new TaskRestorerActor.Zombify(adapter),
-                    () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
-                        dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
-                        return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
-                    }))));
-        });
+        // passes with a barrier in between: an fd sharing another task's open file finds it there
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.OWN, adapter),
+                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.SHARED, adapter),
+                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.LATE, adapter),
+                        this::afterFiles)));
+    }
+
+    private Behavior<Command> afterFiles() {
+        pipes.close(); // every end is open in its task now
+        // leaders before members; zombies die once they are in their groups and before their
+        // parents' state (which takes back the death notices) and resume
+        return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),
+                () -> allTasks("groups", pid -> new TaskRestorerActor.RestoreGroups(adapter),
+                () -> allTasks("zombies", pid -> new TaskRestorerActor.Zombify(adapter),
+                () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
+                    dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
+                    return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
+                }))));
     }
 
     private Behavior<Command> done() {

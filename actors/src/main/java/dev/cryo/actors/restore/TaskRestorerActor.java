@@ -6,6 +6,7 @@ import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.engine.restore.TaskRestorer;
+import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Tracer;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -45,7 +46,8 @@ public final class TaskRestorerActor {
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, int workers,
                                 SharedMemoryHub sharedMemory, ActorRef<Reply> replyTo) implements Command {}
 
-    public record RestoreFiles(PipeHub pipes, ActorRef<Reply> replyTo) implements Command {}
+    /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
+    public record RestoreFiles(PipeHub pipes, FileRestore.Pass pass, ActorRef<Reply> replyTo) implements Command {}
 
     /** Session and group leaders make theirs (live tasks and zombies alike). */
     public record RestoreSessions(ActorRef<Reply> replyTo) implements Command {}
@@ -124,7 +126,7 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)
                 .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
-                    restorer.restoreFiles(m.pipes());
+                    restorer.restoreFiles(m.pipes(), m.pass());
                     return 0;
                 }))
                 .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {

@@ -60,6 +60,21 @@ public interface FdHandler<D extends FileDesc> {
 
         /** The path through which the task opens its end of a dumped pipe. */
         String pipePath(long pipeId, boolean readEnd);
+
+        /**
+         * The fd number in cryo's own process of the pipe end it holds for {@code pipeId}, the
+         * first time an end is asked for (the task then takes that very open file with
+         * {@link #take}, which keeps the flags pipe() gives); -1 afterwards.
+         */
+        default int claimPipeEnd(long pipeId, boolean readEnd) {
+            return -1;
+        }
+
+        /**
+         * pidfd_getfd in the task: a new fd for the very open file description fd {@code fd} of
+         * process {@code pid} refers to (shared position and flags). The new fd is close-on-exec.
+         */
+        long take(int pid, int fd);
     }
 
     /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */
@@ -76,12 +91,22 @@ public interface FdHandler<D extends FileDesc> {
         /**
          * For objects restore recreates per process (eventfd, timerfd, epoll): fails if another
          * task of the tree holds the very same open file, which restore could not share again.
+         * (Shared open files are now carried by {@link #sharedOwner}; kept for implementations.)
          */
         void requireUnshared(FdProbe fd, String kind);
 
         /** Whether a pid (or the tid of a thread) belongs to a task of the dumped tree, zombies included. */
         default boolean inTree(int pid) {
             return false;
+        }
+
+        /**
+         * The fd of the tree that owns the open file description {@code fd} shares (see
+         * {@link OpenFiles}), or null when {@code fd} owns it or shares it with nobody. A shared
+         * fd is dumped as a {@link SharedFdHandler.SharedFd} and never reaches its kind's handler.
+         */
+        default FdProbe.Ref sharedOwner(FdProbe fd) {
+            return null;
         }
     }
 }

@@ -31,7 +31,8 @@ public final class FdHandlers {
             new TimerFdHandler(),
             new SignalFdHandler(),
             new EpollHandler(),
-            new PidFdHandler());
+            new PidFdHandler(),
+            new SharedFdHandler());
 
     private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();
     private static final Map<Class<?>, FdHandler<?>> BY_RECORD = new HashMap<>();
@@ -52,6 +53,8 @@ public final class FdHandlers {
 
     private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
     static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+    /** The status flags F_SETFL may change: O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK. */
+    static final int SETFL_MASK = 02000 | 020000 | 040000 | 01000000 | 04000;
 
     /** The fd's open flags for reopening it: never create, truncate or require exclusivity. */
     static int openFlags(FdImage fd) {
@@ -97,21 +100,39 @@ public final class FdHandlers {
             String target = ProcFs.fdTarget(pid, fd);
             FdInfo info = ProcFs.fdInfo(pid, fd);
             FdProbe probe = new FdProbe(pid, fd, target, info);
-            out.add(new FdImage(fd, info.flags(), info.pos(), dump(probe, ctx)));
+            FdProbe.Ref owner = ctx.sharedOwner(probe);
+            FileDesc desc = owner == null ? dump(probe, ctx) : shared(probe, owner);
+            out.add(new FdImage(fd, info.flags(), info.pos(), desc));
         }
         return out;
     }
 
     private static FileDesc dump(FdProbe probe, FdHandler.DumpContext ctx) {
         try {
-            for (FdHandler<?> h : ALL) {
-                if (h.handles(probe)) {
-                    return h.dump(probe, ctx);
-                }
-            }
+            return handlerOf(probe).dump(probe, ctx);
         } catch (IOException e) {
             throw new DumpException(probe.where() + " (" + probe.target() + "): " + e.getMessage(), e);
         }
+    }
+
+    private static FdHandler<?> handlerOf(FdProbe probe) throws IOException {
+        for (FdHandler<?> h : ALL) {
+            if (h.handles(probe)) {
+                return h;
+            }
+        }
         throw new DumpException(probe.where() + ": " + UnsupportedFds.describe(probe) + " is not supported yet");
+    }
+
+    /** An fd whose open file an earlier fd of the tree owns: only the owner's kind is needed. */
+    private static FileDesc shared(FdProbe probe, FdProbe.Ref owner) {
+        Pid ownerPid = Pid.of(owner.pid());
+        FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
+                ProcFs.fdInfo(ownerPid, owner.fd()));
+        try {
+            return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag());
+        } catch (IOException e) {
+            throw new DumpException(probe.where() + " (shared with " + owner + "): " + e.getMessage(), e);
+        }
     }
 }

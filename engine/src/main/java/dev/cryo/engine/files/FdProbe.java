@@ -12,6 +12,18 @@ public record FdProbe(Pid pid, int fd, String target, FdInfo info) {
         return Path.of("/proc/" + pid + "/fd/" + fd);
     }
 
+    public Ref ref() {
+        return new Ref(pid.value(), fd);
+    }
+
+    /** An fd of a task of the tree. */
+    public record Ref(int pid, int fd) {
+        @Override
+        public String toString() {
+            return "pid " + pid + " fd " + fd;
+        }
+    }
+
     public String where() {
         return "pid " + pid + " fd " + fd;
     }

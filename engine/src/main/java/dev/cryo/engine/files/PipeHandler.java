@@ -6,6 +6,7 @@ import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.kernel.PipePeek;
+import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,7 +18,7 @@ import java.util.Map;
  */
 public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     public static final int TAG = 2, RECORD_ID = 112;
-    private static final int O_ACCMODE = 3, O_RDONLY = 0;
+    private static final int O_ACCMODE = 3, O_RDONLY = 0, F_SETFL = 4;
 
     /**
      * One end of a pipe or FIFO; ends sharing {@code pipeId} (the pipe inode) are joined again.
@@ -66,11 +67,23 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         return new Pipe(id, readEnd, anonymous ? "" : fd.target(), data);
     }
 
-    /** Anonymous pipes open cryo's own end of the rejoined pipe; FIFOs their path (cryo holds them open). */
+    /**
+     * Anonymous pipes take cryo's own end of the rejoined pipe (the first open file of each end,
+     * so its flags are pipe()'s, without the O_LARGEFILE an open adds) or reopen it through /proc;
+     * FIFOs open their path (cryo holds them open).
+     */
     @Override
     public long restore(FdImage fd, Pipe p, RestoreContext ctx) {
-        return ctx.open(p.fifoPath().isEmpty() ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
-                FdHandlers.openFlags(fd));
+        if (p.fifoPath().isEmpty()) {
+            int mine = ctx.claimPipeEnd(p.pipeId(), p.readEnd());
+            if (mine >= 0) {
+                long tmp = ctx.take((int) ProcessHandle.current().pid(), mine);
+                ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+                return tmp;
+            }
+            return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
+        }
+        return ctx.open(p.fifoPath(), FdHandlers.openFlags(fd));
     }
 
     @Override

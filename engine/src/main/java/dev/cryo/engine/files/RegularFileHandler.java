@@ -16,7 +16,11 @@ import java.util.Map;
 import static dev.cryo.engine.show.ShowFormat.hex;
 import static dev.cryo.engine.show.ShowFormat.octal;
 
-/** Regular files and directories: reopened by path at restore, after their identity is checked. */
+/**
+ * Regular files and directories, including O_PATH fds and files of /proc and /sys: reopened by
+ * path at restore with their flags and position, after their identity is checked (a directory only
+ * has to exist; /proc and /sys files are taken as they are).
+ */
 public final class RegularFileHandler implements FdHandler<RegularFileHandler.RegularFile> {
     public static final int TAG = 1, RECORD_ID = 111;
 
@@ -26,6 +30,11 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 1,
             (out, f) -> RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file()),
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE)));
+
+    /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
+    public static boolean isPseudoFile(String path) {
+        return path.startsWith("/proc/") || path.startsWith("/sys/");
+    }
 
     @Override
     public String kind() {

@@ -40,6 +40,20 @@ public final class PipeHub implements AutoCloseable {
         return hub;
     }
 
+    private final java.util.Set<String> claimed = new java.util.HashSet<>();
+
+    /**
+     * cryo's own fd of the pipe's end the first time any task asks (it then takes that very open
+     * file, which keeps pipe()'s flags), -1 after; FIFOs are always reopened by their path.
+     */
+    public synchronized int claim(long pipeId, boolean readEnd) {
+        LocalPipe p = pipes.get(pipeId);
+        if (p == null || p.isFifo() || !claimed.add(pipeId + (readEnd ? "r" : "w"))) {
+            return -1;
+        }
+        return p.fd(readEnd);
+    }
+
     public String path(long pipeId, boolean readEnd) {
         LocalPipe p = pipes.get(pipeId);
         if (p == null) {

@@ -53,8 +53,11 @@ public final class RestoreValidator {
             }
             for (FdImage fd : t.fds()) {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
-                    checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file(),
-                            (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
+                    // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
+                    if (!RegularFileHandler.isPseudoFile(f.file().path())) {
+                        checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file(),
+                                (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
+                    }
                 }
             }
         }

@@ -110,9 +110,16 @@ public final class TaskRestorer {
         MemoryMapping.protect(t);
     }
 
-    /** FILES: every dumped fd at its number. */
+    /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
+    public void restoreFiles(PipeHub pipes, FileRestore.Pass pass) {
+        FileRestore.run(t, pipes, pass);
+    }
+
+    /** FILES, all passes at once: for a single task (shared files then only within it). */
     public void restoreFiles(PipeHub pipes) {
-        FileRestore.run(t, pipes);
+        for (FileRestore.Pass pass : FileRestore.Pass.values()) {
+            FileRestore.run(t, pipes, pass);
+        }
     }
 
     /** STATE: every step of {@link #STATE_STAGES}, ending with the registers installed. */

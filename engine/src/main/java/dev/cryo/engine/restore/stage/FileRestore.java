@@ -2,25 +2,31 @@ package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
+import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.kernel.SyscallNr;
 
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
  * FILES: closes the stub's fds and recreates every dumped fd at its number through its kind's
- * handler ({@link FdHandlers}); kinds that refer to other fds (epoll) come last.
+ * handler ({@link FdHandlers}), in passes the supervisor runs for all tasks with a barrier in
+ * between, so an fd that shares its open file with another task's finds it there:
+ * {@link Pass#OWN} objects, then {@link Pass#SHARED} fds taken from their owners followed by the
+ * kinds that refer to other fds (epoll), then {@link Pass#LATE} the fds sharing those.
  */
 public final class FileRestore {
-    private static final int O_CLOEXEC = 02000000;
+    private static final int O_CLOEXEC = 02000000, F_SETFD = 2, FD_CLOEXEC = 1;
+
+    public enum Pass { OWN, SHARED, LATE }
 
     private FileRestore() {}
 
-    public static void run(TaskContext t, PipeHub pipes) {
-        t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+    public static void run(TaskContext t, PipeHub pipes, Pass pass) {
+        if (pass == Pass.OWN) {
+            t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+        }
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override
             public long open(String path, int flags) {
@@ -41,15 +47,44 @@ public final class FileRestore {
             public String pipePath(long pipeId, boolean readEnd) {
                 return pipes.path(pipeId, readEnd);
             }
+
+            @Override
+            public int claimPipeEnd(long pipeId, boolean readEnd) {
+                return pipes.claim(pipeId, readEnd);
+            }
+
+            @Override
+            public long take(int pid, int fd) {
+                long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, pid, 0);
+                try {
+                    return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
+                } finally {
+                    t.call("close", SyscallNr.CLOSE, pidfd);
+                }
+            }
         };
-        List<FdImage> ordered = new ArrayList<>(t.task().fds());
-        ordered.sort(Comparator.comparing(fd -> FdHandlers.of(fd.desc()).restoresLast()));
-        for (FdImage fd : ordered) {
+        for (FdImage fd : inPass(t.task().fds(), pass)) {
             long tmp = FdHandlers.restore(fd, ctx);
             if (tmp != fd.fd()) {
                 t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
                 t.call("close", SyscallNr.CLOSE, tmp);
+            } else {
+                // landed on its number already: close-on-exec is whatever the way it was made gave
+                t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
             }
         }
+    }
+
+    static List<FdImage> inPass(List<FdImage> fds, Pass pass) {
+        return switch (pass) {
+            case OWN -> fds.stream().filter(fd -> !(fd.desc() instanceof SharedFdHandler.SharedFd)
+                    && !FdHandlers.of(fd.desc()).restoresLast()).toList();
+            case SHARED -> java.util.stream.Stream.concat(
+                    fds.stream().filter(fd -> fd.desc() instanceof SharedFdHandler.SharedFd s && !s.ownerLate()),
+                    fds.stream().filter(fd -> !(fd.desc() instanceof SharedFdHandler.SharedFd)
+                            && FdHandlers.of(fd.desc()).restoresLast())).toList();
+            case LATE -> fds.stream().filter(fd -> fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerLate())
+                    .toList();
+        };
     }
 }

@@ -1,0 +1,48 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** fds the way real programs hold them (issue 8): each workload checks itself after the restore. */
+class FileKindsTest {
+    @TempDir
+    Path tmp;
+
+    private static void assertPassOnce(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    @Test
+    void fdsAtAnyNumberOPathDirectoriesProcAndSysFilesAndStatusFlagsComeBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fdkinds.out"),
+                TestPrograms.compile("/c/fdkinds.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String out = RestoreTest.checkAndReap(r);
+            assertPassOnce(out);
+            assertTrue(out.contains("direct=1"), "O_DIRECT was not exercised here: " + out);
+        }
+    }
+
+    @Test
+    void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sharedfiles.out"),
+                TestPrograms.compile("/c/sharedfiles.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"ownerKind\" : \"eventfd\"") && show.contains("\"ownerKind\" : \"epoll\""), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+}
