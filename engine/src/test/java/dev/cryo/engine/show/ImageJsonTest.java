@@ -56,7 +56,7 @@ class ImageJsonTest {
         assertNull(vmas.get(1).get("file"));
 
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
-        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd"), fds.stream().map(f -> f.get("kind")).toList());
+        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "shared", "eventfd", "timerfd", "signalfd", "epoll"), fds.stream().map(f -> f.get("kind")).toList());
         assertEquals("02000000", fds.get(1).get("flags"));
         assertEquals(4, fds.get(2).get("dataBytes"));
 

@@ -6,6 +6,11 @@ import dev.cryo.engine.model.DumpInfo;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.files.CharDeviceHandler;
 import dev.cryo.engine.files.PipeHandler;
+import dev.cryo.engine.files.SharedFdHandler;
+import dev.cryo.engine.files.EventFdHandler;
+import dev.cryo.engine.files.TimerFdHandler;
+import dev.cryo.engine.files.SignalFdHandler;
+import dev.cryo.engine.files.EpollHandler;
 import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.MmImage;
@@ -96,7 +101,12 @@ final class ModelSamples {
                 new FdImage(4, 0, 0, new PipeHandler.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
                 new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0])),
                 new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42})),
-                new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)));
+                new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)),
+                new FdImage(12, 02, 4096, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG)),
+                new FdImage(8, 04002, 0, new EventFdHandler.EventFd(5, true)),
+                new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(1, 2, 0, 5_000_000, 0, 10_000_000)),
+                new FdImage(10, 04000, 0, new SignalFdHandler.SignalFd(0x201)),
+                new FdImage(11, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(8, 1, 0x1234)))));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
