@@ -26,7 +26,7 @@ class FileKindsTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fdkinds.out"),
                 TestPrograms.compile("/c/fdkinds.c").toString(), dir.toString()))) {
             Path img = tmp.resolve("img");
-            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
             assertPassOnce(out);
             assertTrue(out.contains("direct=1"), "O_DIRECT was not exercised here: " + out);
@@ -39,7 +39,7 @@ class FileKindsTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sharedfiles.out"),
                 TestPrograms.compile("/c/sharedfiles.c").toString(), dir.toString()))) {
             Path img = tmp.resolve("img");
-            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
             assertTrue(show.contains("\"ownerKind\" : \"eventfd\"") && show.contains("\"ownerKind\" : \"epoll\""), show);
             assertPassOnce(RestoreTest.checkAndReap(r));
