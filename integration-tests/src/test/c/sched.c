@@ -1,9 +1,9 @@
 /*
  * sched — scheduling state across a checkpoint/restore (zdtm style). Linux keeps it per thread.
  *
- *   main:     SCHED_BATCH, nice 7, pinned to the last CPU, I/O best-effort level 5, and the
- *             process's oom_score_adj 300;
- *   thread 1: SCHED_IDLE, nice 3, I/O idle class;
+ *   main:     SCHED_BATCH, nice 7, pinned to the last CPU, I/O best-effort level 5, timer slack
+ *             70 us, and the process's oom_score_adj 300;
+ *   thread 1: SCHED_IDLE, nice 3, I/O idle class, timer slack 200 us;
  *   thread 2: SCHED_FIFO priority 10 with SCHED_RESET_ON_FORK, nice -2 kept for when it leaves
  *             FIFO, pinned to CPU 0, I/O best-effort level 2;
  *   thread 3: SCHED_DEADLINE runtime 2 ms, deadline 50 ms, period 100 ms ("dl=no" when the
@@ -11,7 +11,7 @@
  * The threads sleep in 20 ms steps. Prints "ready dl=yes|no".
  *
  * On SIGUSR2 the main thread reads every thread's sched_getattr, affinity, ioprio and nice by
- * tid, and oom_score_adj, and compares them with what was set; prints "PASS" or "FAIL: <reason>".
+ * tid, its timer slack, and oom_score_adj, and compares them with what was set; prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -43,6 +44,7 @@ struct want {
     int cpu;     /* -1: any */
     int ioprio;
     int nice;    /* getpriority */
+    long slack;  /* timerslack_ns */
 };
 
 static struct want want[4];
@@ -87,6 +89,8 @@ static void *thread(void *arg)
         w->a.nice = 3;
         w->nice = 3;
         w->ioprio = 3 << 13;
+        prctl(PR_SET_TIMERSLACK, 200000);
+        setpriority(PRIO_PROCESS, 0, 3); /* SCHED_IDLE keeps the nice it had: set it before */
     } else if (i == 2) {
         struct attr n = { .policy = SCHED_OTHER, .nice = -2, .util_max = 1024 };
         if (setattr(0, &n))
@@ -128,6 +132,20 @@ static void *thread(void *arg)
 
 static char why[256];
 
+static long slack_of(pid_t tid)
+{
+    char path[64];
+    long v = -1;
+    snprintf(path, sizeof path, "/proc/%d/timerslack_ns", tid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
 static int check(struct want *w, int i)
 {
     struct attr a = { 0 };
@@ -156,6 +174,11 @@ static int check(struct want *w, int i)
     if (w->cpu >= 0 ? (n != 1 || !CPU_ISSET(w->cpu, &s)) : n != ncpu) {
         snprintf(why, sizeof why, "thread %d: affinity has %d cpus, expected %s %d", i, n,
                  w->cpu >= 0 ? "only cpu" : "all", w->cpu >= 0 ? w->cpu : ncpu);
+        return 0;
+    }
+    long slack = slack_of(w->tid);
+    if (slack != w->slack) {
+        snprintf(why, sizeof why, "thread %d: timer slack %ld ns, expected %ld", i, slack, w->slack);
         return 0;
     }
     int io = syscall(SYS_ioprio_get, 1, w->tid);
@@ -195,6 +218,7 @@ int main(void)
     pin(ncpu - 1);
     if (syscall(SYS_ioprio_set, 1, 0, w->ioprio))
         fail_setup("ioprio");
+    prctl(PR_SET_TIMERSLACK, 70000);
 
     /* what the kernel reports now is what must come back (a fair thread's runtime is its slice) */
     for (int i = 0; i < 4; i++) {
@@ -207,6 +231,7 @@ int main(void)
         want[i].a = now;
         errno = 0;
         want[i].nice = getpriority(PRIO_PROCESS, want[i].tid);
+        want[i].slack = slack_of(want[i].tid);
         want[i].a.flags &= RESET_ON_FORK;
     }
     printf("ready dl=%s\n", dl_ok ? "yes" : "no");

@@ -76,7 +76,7 @@ class ShowCommandTest {
         ThreadImage thread = new ThreadImage(501, regs, new byte[832], 0x4000, 0, 0, 0, 0, 0, 0, 0, 2, 0,
                 List.of(siginfo(10), siginfo(12)), "app", 0,
                 new ThreadSecurity(0, -1, -1, -1, 0, 0, false, 0, -1),
-                new dev.cryo.engine.model.SchedImage(3, 0, 7, 0, 0, 0, 0, 0, 1024, new long[] {3}, 0), null);
+                new dev.cryo.engine.model.SchedImage(3, 0, 7, 0, 0, 0, 0, 0, 1024, new long[] {3}, 0, 50_000), null);
         TaskImage task = new TaskImage(new TaskIds(501, 1, 501, 501), "app", exe, "/srv", "/", 022, 0,
                 new Creds(List.of(0, 0, 0, 0), List.of(0, 0, 0, 0), List.of(), 0, -1, -1, -1, 0),
                 List.of(new Rlimit(7, 1024, 4096)),

@@ -28,6 +28,11 @@ public final class Sched {
             return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
         }
 
+        /** Whether sched_setattr sets the nice value too: SCHED_IDLE and the others leave it as it is. */
+        public boolean takesNice() {
+            return policy == SCHED_OTHER || policy == SCHED_BATCH;
+        }
+
         /** Set clamps; a kernel without uclamp reports both as 0, the default range is 0-1024. */
         public boolean hasUtilClamp() {
             return utilMin != 0 || (utilMax != 0 && utilMax != UCLAMP_MAX);

@@ -55,7 +55,7 @@ final class ThreadCollector {
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
-                pdeathSignal, security, SchedHandler.dump(tid), sleep);
+                pdeathSignal, security, SchedHandler.dump(task.pid(), tid), sleep);
     }
 
     static ByteBuffer le(byte[] b) {

@@ -68,6 +68,7 @@ final class TimingJson {
         }
         m.put("utilClamp", s.utilMin() + "-" + s.utilMax());
         m.put("affinity", Sched.cpuList(s.affinity()));
+        m.put("timerSlackNs", s.timerSlackNs());
         m.put("ioprio", s.ioprio() == 0 ? "none" : ioprioClass(s.ioprio() >> 13) + "/" + (s.ioprio() & 0x1fff));
         return m;
     }

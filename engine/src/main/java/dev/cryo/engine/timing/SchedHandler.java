@@ -21,10 +21,26 @@ import dev.cryo.kernel.proc.ProcFs;
 public final class SchedHandler {
     private SchedHandler() {}
 
-    public static SchedImage dump(int tid) {
+    public static SchedImage dump(Pid pid, int tid) {
         Sched.Attr a = Sched.getattr(tid);
         return new SchedImage(a.policy(), a.flags() & Sched.CARRIED_FLAGS, Sched.getNice(tid), a.priority(), a.runtime(),
-                a.deadline(), a.period(), a.utilMin(), a.utilMax(), Sched.getAffinity(tid), Sched.ioprioGet(tid));
+                a.deadline(), a.period(), a.utilMin(), a.utilMax(), Sched.getAffinity(tid), Sched.ioprioGet(tid),
+                timerSlack(pid, tid));
+    }
+
+    /** /proc/TID/timerslack_ns: the file is per thread, but not listed under /proc/PID/task/TID. */
+    private static Path slackFile(Pid pid, int tid) {
+        return Path.of("/proc", Integer.toString(tid), "timerslack_ns");
+    }
+
+    private static long timerSlack(Pid pid, int tid) {
+        Path p = slackFile(pid, tid);
+        String t = ProcFs.text(p.toString()).trim();
+        try {
+            return Long.parseLong(t);
+        } catch (NumberFormatException e) {
+            throw new DumpException(p + ": expected a number, found '" + t + "'");
+        }
     }
 
     private static final int CAP_SYS_RESOURCE = 24;
@@ -46,8 +62,8 @@ public final class SchedHandler {
      * Sets every thread's affinity, I/O priority and sched_attr, and the task's oom_score_adj,
      * from outside. Last before the registers: a SCHED_IDLE thread would make every injected call
      * after it crawl on a busy machine. Affinity goes first, since SCHED_DEADLINE refuses a
-     * thread whose affinity does not span its root domain; a thread under a real-time or deadline
-     * policy gets its nice value set first under SCHED_OTHER, since the kernel keeps it for when
+     * thread whose affinity does not span its root domain; a thread under SCHED_IDLE, a real-time
+     * or the deadline policy gets its nice value set first under SCHED_OTHER, since the kernel keeps it for when
      * the thread goes back to a fair policy.
      */
     public static void restore(TaskContext t) {
@@ -65,10 +81,19 @@ public final class SchedHandler {
             long runtime = fair && s.runtime() == defaultSlice ? 0 : s.runtime();
             Sched.Attr a = new Sched.Attr(s.policy(), s.flags(), s.nice(), s.priority(), runtime, s.deadline(),
                     s.period(), s.utilMin(), s.utilMax());
-            if (!a.fair()) {
+            if (!a.takesNice()) {
                 Sched.setattr(tid, new Sched.Attr(Sched.SCHED_OTHER, 0, s.nice(), 0, 0, 0, 0, 0, Sched.UCLAMP_MAX));
             }
             Sched.setattr(tid, a);
+            // written from outside; the stub's own slack is the default one, a different one was set
+            if (s.timerSlackNs() != timerSlack(t.pid(), tid)) {
+                try {
+                    Files.writeString(slackFile(t.pid(), tid), Long.toString(s.timerSlackNs()));
+                } catch (IOException e) {
+                    throw new RestoreException("pid " + t.pid() + " tid " + tid + ": cannot set its timer slack to "
+                            + s.timerSlackNs() + " ns: " + e.getMessage());
+                }
+            }
         }
         int adj = t.task().oomScoreAdj();
         if (adj != ProcFs.oomScoreAdj(t.pid())) {

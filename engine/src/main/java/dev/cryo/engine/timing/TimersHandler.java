@@ -85,8 +85,11 @@ public final class TimersHandler {
                     + "cannot give a timer a chosen id: prctl(PR_TIMER_CREATE_RESTORE_IDS): "
                     + Injector.errorText(r) + " (Linux 6.15 or later, and CAP_CHECKPOINT_RESTORE, are needed)");
         }
+        // /proc lists the newest timer first: created oldest first, they list as they did
+        List<PosixTimerImage> oldestFirst = new ArrayList<>(timers);
+        java.util.Collections.reverse(oldestFirst);
         try {
-            for (PosixTimerImage p : timers) {
+            for (PosixTimerImage p : oldestFirst) {
                 long sigev = t.put(0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putLong(p.sigevValue())
                         .putInt(p.signal()).putInt(p.sigevNotify()).putInt(p.targetTid()).array());
                 long idAt = t.put(64, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(p.id()).array());

@@ -24,11 +24,13 @@ public final class SchedImageCodec implements RecordCodec<SchedImage> {
         out.writeVarInt(s.utilMax(), true);
         ModelFields.writeLongs(out, s.affinity(), ModelLimits.CPU_MASK_WORDS, "SchedImage.affinity");
         out.writeVarInt(s.ioprio(), true);
+        out.writeVarLong(s.timerSlackNs(), true);
     }
 
     public SchedImage read(Input in, int version) {
         return new SchedImage(in.readVarInt(true), in.readLong(), in.readInt(), in.readVarInt(true), in.readLong(),
                 in.readLong(), in.readLong(), in.readVarInt(true), in.readVarInt(true),
-                ModelFields.readLongs(in, ModelLimits.CPU_MASK_WORDS, "SchedImage.affinity"), in.readVarInt(true));
+                ModelFields.readLongs(in, ModelLimits.CPU_MASK_WORDS, "SchedImage.affinity"), in.readVarInt(true),
+                in.readVarLong(true));
     }
 }
