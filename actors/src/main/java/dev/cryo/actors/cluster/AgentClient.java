@@ -50,12 +50,39 @@ public final class AgentClient implements AutoCloseable {
                 .withValue("pekko.remote.warn-unsafe-watch-outside-cluster", ConfigValueFactory.fromAnyRef(false))
                 // its connection closing at exit is expected, not worth a warning on the user's terminal
                 .withValue("pekko.loglevel", ConfigValueFactory.fromAnyRef("ERROR"))
+                .withValue("pekko.remote.artery.advanced.handshake-timeout", ConfigValueFactory.fromAnyRef("60s"))
                 .withFallback(keys.arteryTls())
                 .withFallback(base);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cryo-cli", config);
         String path = "pekko://" + AgentNode.SYSTEM + "@" + host + ":" + port + "/user";
-        return new AgentClient(system, ActorRefResolver.get(system).resolveActorRef(path), host + ":" + port);
+        AgentClient client = new AgentClient(system, ActorRefResolver.get(system).resolveActorRef(path), host + ":" + port);
+        try {
+            client.greet();
+        } catch (IOException | RuntimeException e) {
+            client.close();
+            throw e;
+        }
+        return client;
     }
+
+    /**
+     * Makes sure the TLS association stands before the real request goes out: a message queued
+     * behind a handshake that times out (a busy host) is dropped, so a lost Describe is retried.
+     */
+    private void greet() throws IOException {
+        IOException last = null;
+        for (int attempt = 0; attempt < GREETINGS; attempt++) {
+            try {
+                ask(AgentProtocol.Describe::new, Duration.ofSeconds(20));
+                return;
+            } catch (IOException e) {
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private static final int GREETINGS = 3;
 
     /** The address the agent reaches us at: the one our route to it leaves from. */
     private static String localAddressToward(String host, int port) throws IOException {
