@@ -78,7 +78,8 @@ public final class NetworkLock {
     }
 
     private static String match(SockAddr from, SockAddr to) {
-        String ip = from.family() == SockAddr.AF_INET6 ? "ip6" : "ip";
+        // an IPv6 socket's v4-mapped peer talks IPv4 on the wire
+        String ip = from.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6";
         return ip + " saddr " + from.inetAddress().getHostAddress() + " tcp sport " + from.port() + " "
                 + ip + " daddr " + to.inetAddress().getHostAddress() + " tcp dport " + to.port();
     }

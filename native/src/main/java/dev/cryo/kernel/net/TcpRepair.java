@@ -84,6 +84,15 @@ public final class TcpRepair {
      * were never sent are written last, as ordinary data.
      */
     public static void restore(Fd s, SockAddr local, SockAddr remote, Connection c) {
+        rebuild(s, local, remote, c);
+        resume(s, c);
+    }
+
+    /**
+     * Rebuilds the connection but stays in repair mode: closing {@code s} now would still be
+     * silent. {@link #resume} makes it live.
+     */
+    public static void rebuild(Fd s, SockAddr local, SockAddr remote, Connection c) {
         enter(s);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - c.sendQueue().length);
@@ -116,8 +125,13 @@ public final class TcpRepair {
         if (c.window().length == 20) {
             Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
         }
+    }
+
+    /** Leaves repair mode and writes the bytes that were never sent, as ordinary data. */
+    public static void resume(Fd s, Connection c) {
         leave(s);
-        byte[] unsent = java.util.Arrays.copyOfRange(c.sendQueue(), sent.length, c.sendQueue().length);
+        int sentLength = c.sendQueue().length - c.unsent();
+        byte[] unsent = java.util.Arrays.copyOfRange(c.sendQueue(), sentLength, c.sendQueue().length);
         int done = 0;
         while (done < unsent.length) {
             int n = Sockets.send(s, java.util.Arrays.copyOfRange(unsent, done, unsent.length), Sockets.MSG_DONTWAIT);

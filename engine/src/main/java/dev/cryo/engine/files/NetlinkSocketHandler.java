@@ -1,0 +1,126 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.Sockets;
+
+import java.util.Map;
+
+/**
+ * Netlink sockets (route, generic, audit, ...) the way CRIU carries them: protocol, port id,
+ * multicast groups (the first 32), destination and options. Unread messages are refused: they
+ * answer requests the kernel would not repeat.
+ */
+public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandler.NetlinkSocket>,
+        SocketHub.Kind<NetlinkSocketHandler.NetlinkSocket> {
+    public static final int TAG = 43, RECORD_ID = 196;
+
+    /** One netlink socket: {@code portId} 0 = never bound. */
+    public record NetlinkSocket(long ino, int type, int protocol, int portId, int groups, int dstPort, int dstGroups,
+                                SocketOptions options, boolean primary) implements FileDesc {}
+
+    static final RecordCodec<NetlinkSocket> CODEC = RecordCodec.of(NetlinkSocket.class, RECORD_ID, 1, (out, n) -> {
+        out.writeLong(n.ino());
+        out.writeVarInt(n.type(), true);
+        out.writeVarInt(n.protocol(), true);
+        out.writeInt(n.portId());
+        out.writeInt(n.groups());
+        out.writeInt(n.dstPort());
+        out.writeInt(n.dstGroups());
+        RecordFields.writeRecord(out, SocketOptions.CODEC, n.options());
+        out.writeBoolean(n.primary());
+    }, (in, v) -> new NetlinkSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readInt(), in.readInt(),
+            in.readInt(), in.readInt(), RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean()));
+
+    @Override
+    public String kind() {
+        return "netlink socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<NetlinkSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return SocketProbe.protoName(fd).equals("NETLINK");
+    }
+
+    @Override
+    public NetlinkSocket dump(FdProbe fd, DumpContext ctx) {
+        try (SocketProbe p = SocketProbe.take(fd)) {
+            if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
+                throw p.refuse("netlink socket (protocol " + p.protocol + ") has unread messages; not supported");
+            }
+            SockAddr self = Sockets.sockName(p.sock);
+            SockAddr dst = Sockets.peerName(p.sock);
+            return new NetlinkSocket(p.ino, p.type, p.protocol, self.port(), self.netlinkGroups(),
+                    dst == null ? 0 : dst.port(), dst == null ? 0 : dst.netlinkGroups(),
+                    SocketOptions.dump(p.sock, SockAddr.AF_NETLINK, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, NetlinkSocket n, RestoreContext ctx) {
+        return ctx.plantSocket(n.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(NetlinkSocket n, Map<String, Object> m) {
+        m.put("kind", "netlink socket");
+        m.put("inode", n.ino());
+        m.put("protocol", n.protocol());
+        m.put("portId", Integer.toUnsignedLong(n.portId()));
+        m.put("groups", Integer.toHexString(n.groups()));
+        if (n.dstPort() != 0 || n.dstGroups() != 0) {
+            m.put("destination", n.dstPort() + "/" + Integer.toHexString(n.dstGroups()));
+        }
+        m.put("options", n.options().show());
+    }
+
+    @Override
+    public Class<NetlinkSocket> type() {
+        return NetlinkSocket.class;
+    }
+
+    @Override
+    public long ino(NetlinkSocket n) {
+        return n.ino();
+    }
+
+    @Override
+    public boolean primary(NetlinkSocket n) {
+        return n.primary();
+    }
+
+    @Override
+    public void create(NetlinkSocket n, SocketHub hub) {
+        Fd s = Sockets.socket(SockAddr.AF_NETLINK, n.type(), n.protocol());
+        hub.put(n.ino(), s);
+        n.options().apply(s);
+        if (n.portId() != 0 || n.groups() != 0) {
+            Sockets.bind(s, SockAddr.netlink(n.portId(), n.groups()));
+        }
+    }
+
+    @Override
+    public void connect(NetlinkSocket n, SocketHub hub) {}
+
+    @Override
+    public void finish(NetlinkSocket n, SocketHub hub) {
+        if (n.dstPort() != 0 || n.dstGroups() != 0) {
+            Sockets.connect(hub.get(n.ino()), SockAddr.netlink(n.dstPort(), n.dstGroups()));
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.TcpRepair;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the socket handlers of one dump share (task dumpers run in parallel): the kernel's
+ * sock_diag view taken once, which socket inodes the tree holds and where, the user's socket
+ * flags, and the TCP connections put in repair mode with the network lock that hides them.
+ * The dump supervisor ends it: {@link #release(boolean)} after the image is complete, or
+ * {@link #abandon()} when the dump fails, so a tree left running keeps working connections.
+ */
+public final class SocketDumpState {
+    /** CRIU's socket flags: dump established TCP (repair), dump it as closed, allow outside unix peers. */
+    public record Options(boolean tcpEstablished, boolean tcpClose, boolean extUnixSk) {
+        public static final Options NONE = new Options(false, false, false);
+    }
+
+    private final Options options;
+    private final Collection<Pid> tree;
+    private final String lockTable;
+    private Map<Long, SockDiag.UnixSocket> unix;
+    private final Map<Integer, Map<Long, SockDiag.InetSocket>> inet = new HashMap<>();
+    private Map<Long, String> treeSockets;
+    private final Set<Long> claimed = new HashSet<>();
+    private final List<Fd> repaired = new ArrayList<>();
+    private final List<NetworkLock.Flow> flows = new ArrayList<>();
+
+    public SocketDumpState(Options options, Collection<Pid> tree) {
+        this.options = options;
+        this.tree = List.copyOf(tree);
+        Pid root = this.tree.isEmpty() ? Pid.of(1) : this.tree.iterator().next();
+        this.lockTable = "cryo_" + root + "_" + Long.toString(System.currentTimeMillis(), 36);
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    public synchronized Map<Long, SockDiag.UnixSocket> unix() {
+        if (unix == null) {
+            try (SockDiag d = SockDiag.open()) {
+                unix = d.unixSockets();
+            }
+        }
+        return unix;
+    }
+
+    /** TCP or UDP sockets of one family, by inode. */
+    public synchronized Map<Long, SockDiag.InetSocket> inet(int family, int protocol) {
+        return inet.computeIfAbsent(family * 1000 + protocol, k -> {
+            try (SockDiag d = SockDiag.open()) {
+                return d.inetSockets(family, protocol);
+            }
+        });
+    }
+
+    /** "pid N fd M" of some fd of the tree holding socket {@code ino}, or null when no task of the tree holds it. */
+    public synchronized String holder(long ino) {
+        if (treeSockets == null) {
+            treeSockets = new HashMap<>();
+            for (Pid p : tree) {
+                for (int fd : ProcFs.fds(p)) {
+                    String t = ProcFs.fdTarget(p, fd);
+                    if (t.startsWith("socket:[")) {
+                        treeSockets.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)), "pid " + p + " fd " + fd);
+                    }
+                }
+            }
+        }
+        return treeSockets.get(ino);
+    }
+
+    /** True the first time a socket inode is seen: that fd carries the socket's queues. */
+    public synchronized boolean claim(long ino) {
+        return claimed.add(ino);
+    }
+
+    /** The nftables table that holds this dump's TCP connections (recorded for the restore to remove). */
+    public String lockTable() {
+        return lockTable;
+    }
+
+    /**
+     * Locks the network for one more connection, then puts its socket in repair mode; cryo keeps
+     * the socket until the dump ends. Returns the connection's state.
+     */
+    public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote) {
+        flows.add(new NetworkLock.Flow(local, remote));
+        NetworkLock.lock(lockTable, flows);
+        repaired.add(sock);
+        TcpRepair.enter(sock);
+        return TcpRepair.read(sock);
+    }
+
+    /**
+     * The image is complete. A killed tree's connections vanish silently (their sockets close in
+     * repair mode) and stay locked until the restore; a tree left running gets them back working.
+     */
+    public synchronized void release(boolean killed) {
+        if (killed) {
+            repaired.forEach(Fd::close);
+            repaired.clear();
+        } else {
+            abandon();
+        }
+    }
+
+    /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
+    public synchronized void abandon() {
+        List<String> problems = new ArrayList<>();
+        for (Fd s : repaired) {
+            try {
+                TcpRepair.leave(s);
+            } catch (KernelException e) {
+                problems.add(e.getMessage());
+            } finally {
+                s.close();
+            }
+        }
+        repaired.clear();
+        if (!flows.isEmpty()) {
+            flows.clear();
+            NetworkLock.unlock(lockTable);
+        }
+        if (!problems.isEmpty()) {
+            throw new KernelException("could not take TCP connections out of repair mode: " + String.join("; ", problems));
+        }
+    }
+
+    /** Whether a socket lives in this (cryo's) network namespace. */
+    static boolean inOurNetns(Fd sock) {
+        try (Fd ns = Sockets.netns(sock)) {
+            String mine = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/net")).toString();
+            String its = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + ns.value())).toString();
+            return mine.equals(its);
+        } catch (java.io.IOException e) {
+            throw new KernelException("cannot compare network namespaces: " + e.getMessage(), e);
+        }
+    }
+}

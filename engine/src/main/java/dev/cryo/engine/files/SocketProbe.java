@@ -1,0 +1,82 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.net.Sockets;
+
+/**
+ * A task's socket taken into cryo with pidfd_getfd: the very same socket, so cryo can read its
+ * options and peek its queues while the task is frozen; closing cryo's copy changes nothing.
+ */
+final class SocketProbe implements AutoCloseable {
+    final FdProbe fd;
+    final Fd sock;
+    final long ino;
+    final int family, type, protocol;
+
+    private SocketProbe(FdProbe fd, Fd sock) {
+        this.fd = fd;
+        this.sock = sock;
+        this.ino = inode(fd.target());
+        this.family = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN);
+        this.type = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_TYPE);
+        this.protocol = Sockets.getInt(sock, Sockets.SOL_SOCKET, Sockets.SO_PROTOCOL);
+    }
+
+    static boolean isSocket(FdProbe fd) {
+        return fd.target().startsWith("socket:[");
+    }
+
+    /** The protocol name sockfs gives the socket ("UNIX-STREAM", "TCPv6", "NETLINK", ...), cheap to read. */
+    static String protoName(FdProbe fd) {
+        if (!isSocket(fd)) {
+            return "";
+        }
+        try {
+            String p = Sys.getxattr(fd.procPath().toString(), "system.sockprotoname");
+            return p == null ? "" : p.trim();
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    static long inode(String target) {
+        return Long.parseLong(target.substring(8, target.length() - 1));
+    }
+
+    /** Takes the socket; refuses one that lives in another network namespace. */
+    static SocketProbe take(FdProbe fd) {
+        Fd sock;
+        try (Fd pidfd = Sys.pidfdOpen(fd.pid())) {
+            sock = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd());
+        }
+        try {
+            SocketProbe p = new SocketProbe(fd, sock);
+            if (!SocketDumpState.inOurNetns(sock)) {
+                throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace;"
+                        + " only sockets of the host's network namespace are supported");
+            }
+            return p;
+        } catch (RuntimeException e) {
+            sock.close();
+            throw e;
+        }
+    }
+
+    /** Family, type and protocol of a socket fd, without keeping it. */
+    static int[] kind(FdProbe fd) {
+        try (SocketProbe p = take(fd)) {
+            return new int[]{p.family, p.type, p.protocol};
+        }
+    }
+
+    DumpException refuse(String why) {
+        return new DumpException(fd.where() + ": " + why);
+    }
+
+    @Override
+    public void close() {
+        sock.close();
+    }
+}

@@ -1,0 +1,227 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.TcpRepair;
+
+import java.util.Map;
+
+/**
+ * TCP sockets, IPv4 and IPv6: unconnected (bound or not), listening (address, backlog, options),
+ * and established connections through TCP repair (only with --tcp-established, like CRIU; the
+ * network lock drops their packets while they have no socket). With --tcp-close a connection
+ * comes back as a closed socket.
+ */
+public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSocket>, SocketHub.Kind<TcpSocketHandler.TcpSocket> {
+    public static final int TAG = 41, RECORD_ID = 193;
+    private static final int MAX_QUEUE = 64 << 20;
+
+    /**
+     * One TCP socket. {@code connection} is the repaired state of an established connection (null
+     * otherwise, or when {@code closed}: dumped with --tcp-close); {@code lockTable} the
+     * nftables table holding it until the restore.
+     */
+    public record TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
+                            SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
+                            String lockTable) implements FileDesc {}
+
+    private static void writeConnection(com.esotericsoftware.kryo.io.Output out, TcpRepair.Connection c) {
+        out.writeInt(c.sendSeq());
+        out.writeInt(c.recvSeq());
+        ModelFields.writeBytes(out, c.sendQueue(), MAX_QUEUE, "TcpSocket.sendQueue");
+        out.writeVarInt(c.unsent(), true);
+        ModelFields.writeBytes(out, c.recvQueue(), MAX_QUEUE, "TcpSocket.recvQueue");
+        out.writeVarInt(c.mss(), true);
+        out.writeInt(c.sndWscale());
+        out.writeInt(c.rcvWscale());
+        out.writeBoolean(c.sack());
+        out.writeBoolean(c.timestamps());
+        out.writeInt(c.tsval());
+        ModelFields.writeBytes(out, c.window(), 20, "TcpSocket.window");
+    }
+
+    private static TcpRepair.Connection readConnection(com.esotericsoftware.kryo.io.Input in) {
+        return new TcpRepair.Connection(in.readInt(), in.readInt(), ModelFields.readBytes(in, MAX_QUEUE, "TcpSocket.sendQueue"),
+                in.readVarInt(true), ModelFields.readBytes(in, MAX_QUEUE, "TcpSocket.recvQueue"), in.readVarInt(true),
+                in.readInt(), in.readInt(), in.readBoolean(), in.readBoolean(), in.readInt(),
+                ModelFields.readBytes(in, 20, "TcpSocket.window"));
+    }
+
+    static final RecordCodec<TcpSocket> CODEC = RecordCodec.of(TcpSocket.class, RECORD_ID, 1, (out, t) -> {
+        out.writeLong(t.ino());
+        out.writeVarInt(t.family(), true);
+        out.writeVarInt(t.state(), true);
+        SockAddrFields.write(out, t.local());
+        SockAddrFields.write(out, t.remote());
+        out.writeVarInt(t.backlog(), true);
+        RecordFields.writeRecord(out, SocketOptions.CODEC, t.options());
+        out.writeBoolean(t.primary());
+        RecordFields.writeNullable(out, t.connection(), TcpSocketHandler::writeConnection);
+        out.writeBoolean(t.closed());
+        ModelFields.writeText(out, t.lockTable(), 64, "TcpSocket.lockTable");
+    }, (in, v) -> new TcpSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), SockAddrFields.read(in),
+            SockAddrFields.read(in), in.readVarInt(true), RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(),
+            RecordFields.readNullable(in, TcpSocketHandler::readConnection), in.readBoolean(),
+            ModelFields.readText(in, 64, "TcpSocket.lockTable")));
+
+    @Override
+    public String kind() {
+        return "TCP socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<TcpSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        String p = SocketProbe.protoName(fd);
+        return p.equals("TCP") || p.equals("TCPv6");
+    }
+
+    @Override
+    public TcpSocket dump(FdProbe fd, DumpContext ctx) {
+        SocketDumpState st = ctx.sockets();
+        SocketProbe p = SocketProbe.take(fd);
+        boolean keep = false;
+        try {
+            SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_TCP).get(p.ino);
+            if (d == null) {
+                throw p.refuse("TCP socket " + p.ino + " is not visible to sock_diag (another network namespace?)");
+            }
+            String what = "TCP socket " + d.local() + (d.state() == SockDiag.TCP_LISTEN ? " (listening)"
+                    : d.state() == SockDiag.TCP_CLOSE ? "" : " -> " + d.remote());
+            boolean primary = st.claim(p.ino);
+            switch (d.state()) {
+                case SockDiag.TCP_LISTEN -> {
+                    if (d.rqueue() > 0) {
+                        throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted; not supported");
+                    }
+                    return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
+                }
+                case SockDiag.TCP_CLOSE -> {
+                    return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
+                }
+                case SockDiag.TCP_ESTABLISHED -> {
+                    SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+                    if (st.options().tcpClose() && !st.options().tcpEstablished()) {
+                        return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, null,
+                                true, "");
+                    }
+                    if (!st.options().tcpEstablished()) {
+                        throw p.refuse("established " + what + ": dumping an established TCP connection needs"
+                                + " --tcp-established (or --tcp-close to restore it closed)");
+                    }
+                    TcpRepair.Connection c = null;
+                    if (primary) {
+                        c = st.repair(p.sock, d.local(), d.remote());
+                        keep = true; // held in repair mode until the dump ends
+                    }
+                    return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, c, false,
+                            st.lockTable());
+                }
+                default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
+                        + ", which is not supported (only listening, unconnected and established)");
+            }
+        } finally {
+            if (!keep) {
+                p.close();
+            }
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, TcpSocket t, RestoreContext ctx) {
+        return ctx.plantSocket(t.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(TcpSocket t, Map<String, Object> m) {
+        m.put("kind", "TCP socket");
+        m.put("inode", t.ino());
+        m.put("state", SockDiag.stateName(t.state()));
+        m.put("local", t.local().toString());
+        if (t.state() == SockDiag.TCP_LISTEN) {
+            m.put("backlog", t.backlog());
+        } else if (t.state() != SockDiag.TCP_CLOSE) {
+            m.put("remote", t.remote().toString());
+        }
+        if (t.connection() != null) {
+            TcpRepair.Connection c = t.connection();
+            m.put("sendSeq", Integer.toUnsignedLong(c.sendSeq()));
+            m.put("recvSeq", Integer.toUnsignedLong(c.recvSeq()));
+            m.put("sendQueueBytes", c.sendQueue().length);
+            m.put("unsentBytes", c.unsent());
+            m.put("recvQueueBytes", c.recvQueue().length);
+            m.put("mss", c.mss());
+            m.put("windowScale", c.sndWscale() + "/" + c.rcvWscale());
+            m.put("sack", c.sack());
+            m.put("timestamps", c.timestamps());
+            m.put("networkLock", t.lockTable());
+        }
+        if (t.closed()) {
+            m.put("closed", true);
+        }
+        m.put("options", t.options().show());
+    }
+
+    // ---- restore half ---------------------------------------------------------------------------
+
+    @Override
+    public Class<TcpSocket> type() {
+        return TcpSocket.class;
+    }
+
+    @Override
+    public long ino(TcpSocket t) {
+        return t.ino();
+    }
+
+    @Override
+    public boolean primary(TcpSocket t) {
+        return t.primary();
+    }
+
+    /** Listeners and unconnected sockets first, so their ports are taken before connections are repaired. */
+    @Override
+    public void create(TcpSocket t, SocketHub hub) {
+        Fd s = Sockets.socket(t.family(), Sockets.SOCK_STREAM, 0);
+        hub.put(t.ino(), s);
+        t.options().apply(s);
+        hub.lockedBy(t.lockTable());
+        if (t.state() == SockDiag.TCP_LISTEN) {
+            Sockets.bind(s, t.local());
+            Sockets.listen(s, t.backlog());
+        } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0) {
+            Sockets.bind(s, t.local());
+        }
+    }
+
+    @Override
+    public void connect(TcpSocket t, SocketHub hub) {
+        if (t.state() == SockDiag.TCP_ESTABLISHED && t.connection() != null && !hub.tcpClose()) {
+            Fd s = hub.get(t.ino());
+            TcpRepair.rebuild(s, t.local(), t.remote(), t.connection());
+            hub.repaired(s, t.connection());
+        }
+    }
+
+    @Override
+    public void finish(TcpSocket t, SocketHub hub) {}
+}

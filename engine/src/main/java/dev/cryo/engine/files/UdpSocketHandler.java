@@ -1,0 +1,125 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+
+import java.util.Map;
+
+/**
+ * UDP sockets, IPv4 and IPv6: bound address, connected peer, options. Unread datagrams are
+ * refused: sent again from cryo they would come from another sender address.
+ */
+public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSocket>, SocketHub.Kind<UdpSocketHandler.UdpSocket> {
+    public static final int TAG = 42, RECORD_ID = 195;
+
+    /** One UDP socket; a {@code remote} port of 0 means unconnected. */
+    public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary)
+            implements FileDesc {}
+
+    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 1, (out, u) -> {
+        out.writeLong(u.ino());
+        out.writeVarInt(u.family(), true);
+        SockAddrFields.write(out, u.local());
+        SockAddrFields.write(out, u.remote());
+        RecordFields.writeRecord(out, SocketOptions.CODEC, u.options());
+        out.writeBoolean(u.primary());
+    }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean()));
+
+    @Override
+    public String kind() {
+        return "UDP socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<UdpSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        String p = SocketProbe.protoName(fd);
+        return p.equals("UDP") || p.equals("UDPv6");
+    }
+
+    @Override
+    public UdpSocket dump(FdProbe fd, DumpContext ctx) {
+        SocketDumpState st = ctx.sockets();
+        try (SocketProbe p = SocketProbe.take(fd)) {
+            SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_UDP).get(p.ino);
+            if (d == null) {
+                throw p.refuse("UDP socket " + p.ino + " is not visible to sock_diag (another network namespace?)");
+            }
+            int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
+            if (d.rqueue() > 0 || unread > 0) {
+                throw p.refuse("UDP socket " + d.local() + " has unread datagrams; carrying them is not supported"
+                        + " (they would arrive from another sender)");
+            }
+            return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino));
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, UdpSocket u, RestoreContext ctx) {
+        return ctx.plantSocket(u.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(UdpSocket u, Map<String, Object> m) {
+        m.put("kind", "UDP socket");
+        m.put("inode", u.ino());
+        m.put("local", u.local().toString());
+        if (u.remote().port() != 0) {
+            m.put("remote", u.remote().toString());
+        }
+        m.put("options", u.options().show());
+    }
+
+    @Override
+    public Class<UdpSocket> type() {
+        return UdpSocket.class;
+    }
+
+    @Override
+    public long ino(UdpSocket u) {
+        return u.ino();
+    }
+
+    @Override
+    public boolean primary(UdpSocket u) {
+        return u.primary();
+    }
+
+    @Override
+    public void create(UdpSocket u, SocketHub hub) {
+        Fd s = Sockets.socket(u.family(), Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP);
+        hub.put(u.ino(), s);
+        u.options().apply(s);
+        if (u.local().port() != 0) {
+            Sockets.bind(s, u.local());
+        }
+    }
+
+    @Override
+    public void connect(UdpSocket u, SocketHub hub) {}
+
+    @Override
+    public void finish(UdpSocket u, SocketHub hub) {
+        if (u.remote().port() != 0) {
+            Sockets.connect(hub.get(u.ino()), u.remote());
+        }
+    }
+}

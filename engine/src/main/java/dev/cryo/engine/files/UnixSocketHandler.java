@@ -1,0 +1,402 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Unix sockets, stream, datagram and seqpacket: unbound, bound to a path or an abstract name,
+ * listening (with the connections not yet accepted), connected inside the tree (both ends and the
+ * unread messages of both queues, in order), datagram sockets connected to an outside path with
+ * --ext-unix-sk; shutdown state and options. What sock_diag says is the truth; the queues are
+ * peeked through cryo's copy of the socket. File passing and credentials in flight are refused.
+ */
+public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.UnixSocket>, SocketHub.Kind<UnixSocketHandler.UnixSocket> {
+    public static final int TAG = 40, RECORD_ID = 191, MESSAGE_ID = 192;
+    private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000;
+
+    /** One unread message (or run of stream bytes) and, for datagrams, the name of its sender. */
+    public record Message(byte[] data, byte[] from) {}
+
+    /**
+     * One unix socket. {@code peerIno} is the connected peer (0: none, or a peer that has gone);
+     * {@code listenerIno} the listening socket a not-yet-accepted client waits on; {@code external}
+     * marks a peer outside the tree that {@code peerName} reconnects to. {@code primary}: this fd
+     * carries the queue (a socket held by several fds is carried once).
+     */
+    public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
+                             long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
+                             List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode)
+            implements FileDesc {
+        public UnixSocket {
+            queue = List.copyOf(queue);
+        }
+
+        SockAddr address() {
+            return SockAddr.unix(name);
+        }
+    }
+
+    static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 1, (out, m) -> {
+        ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "UnixSocket.message");
+        ModelFields.writeBytes(out, m.from(), 108, "UnixSocket.from");
+    }, (in, v) -> new Message(ModelFields.readBytes(in, MAX_MESSAGE, "UnixSocket.message"),
+            ModelFields.readBytes(in, 108, "UnixSocket.from")));
+
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 1, (out, u) -> {
+        out.writeLong(u.ino());
+        out.writeVarInt(u.type(), true);
+        out.writeVarInt(u.state(), true);
+        ModelFields.writeBytes(out, u.name(), 108, "UnixSocket.name");
+        out.writeLong(u.peerIno());
+        ModelFields.writeBytes(out, u.peerName(), 108, "UnixSocket.peerName");
+        out.writeBoolean(u.external());
+        out.writeLong(u.listenerIno());
+        out.writeVarInt(u.backlog(), true);
+        ModelFields.writeLongs(out, u.pending(), 65536, "UnixSocket.pending");
+        out.writeVarInt(u.shutdown(), true);
+        out.writeBoolean(u.primary());
+        ModelFields.writeList(out, MESSAGE_CODEC, u.queue(), MAX_QUEUE, "UnixSocket.queue");
+        RecordFields.writeRecord(out, SocketOptions.CODEC, u.options());
+        out.writeInt(u.fileUid());
+        out.writeInt(u.fileGid());
+        out.writeInt(u.fileMode());
+    }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
+            ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
+            ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
+            ModelFields.readLongs(in, 65536, "UnixSocket.pending"), in.readVarInt(true), in.readBoolean(),
+            ModelFields.readList(in, MESSAGE_CODEC, MAX_QUEUE, "UnixSocket.queue"),
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt()));
+
+    @Override
+    public String kind() {
+        return "unix socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<UnixSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return SocketProbe.protoName(fd).startsWith("UNIX");
+    }
+
+    private static String typeName(int type) {
+        return switch (type) {
+            case Sockets.SOCK_STREAM -> "stream";
+            case Sockets.SOCK_DGRAM -> "datagram";
+            case Sockets.SOCK_SEQPACKET -> "seqpacket";
+            default -> "type " + type;
+        };
+    }
+
+    @Override
+    public UnixSocket dump(FdProbe fd, DumpContext ctx) throws IOException {
+        SocketDumpState st = ctx.sockets();
+        try (SocketProbe p = SocketProbe.take(fd)) {
+            SockDiag.UnixSocket d = st.unix().get(p.ino);
+            if (d == null) {
+                throw p.refuse("unix socket " + p.ino + " is not visible to sock_diag (another network namespace?)");
+            }
+            String what = "unix " + typeName(d.type()) + " socket " + d.address();
+            if (d.type() != Sockets.SOCK_STREAM && d.type() != Sockets.SOCK_DGRAM && d.type() != Sockets.SOCK_SEQPACKET) {
+                throw p.refuse(what + ": this socket type is not supported");
+            }
+            int uid = -1, gid = -1, mode = -1;
+            SockAddr name = d.address();
+            if (!name.isUnbound() && !name.isAbstract()) {
+                String path = new String(d.name(), StandardCharsets.UTF_8);
+                if (!path.startsWith("/")) {
+                    throw p.refuse(what + ": bound to a relative path, which is not supported");
+                }
+                Path f = Path.of(path);
+                if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
+                    // the socket's own file (an accepted socket only repeats its listener's name)
+                    if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
+                            || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
+                        if (d.vfsIno() != 0) {
+                            throw p.refuse(what + ": its socket file was removed or replaced, which is not supported");
+                        }
+                    } else {
+                        uid = (Integer) Files.getAttribute(f, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+                        gid = (Integer) Files.getAttribute(f, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+                        mode = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777;
+                    }
+                }
+            }
+            long[] pending = new long[0];
+            int backlog = 0;
+            if (d.state() == SockDiag.UNIX_LISTEN) {
+                backlog = d.wqueue();
+                pending = d.pendingConnections();
+                for (long c : pending) {
+                    if (st.holder(c) == null) {
+                        throw p.refuse(what + ": a connection from unix socket " + c
+                                + " outside the tree waits to be accepted; not supported");
+                    }
+                    SockDiag.UnixSocket cd = st.unix().get(c);
+                    if (cd != null && cd.wqueue() > 0) {
+                        throw p.refuse(what + ": the connection from " + st.holder(c)
+                                + " is not accepted yet but already carries data; not supported");
+                    }
+                }
+            }
+            byte[] peerName = new byte[0];
+            boolean external = false;
+            long listener = 0;
+            if (d.peerIno() != 0) {
+                SockDiag.UnixSocket peer = st.unix().get(d.peerIno());
+                peerName = peer == null ? new byte[0] : peer.name();
+                if (st.holder(d.peerIno()) == null) {
+                    String peerWhat = (peer == null || peer.address().isUnbound() ? "an unbound socket"
+                            : peer.address().toString()) + " (socket " + d.peerIno() + ")";
+                    boolean path = peer != null && !peer.address().isUnbound();
+                    if (d.type() == Sockets.SOCK_DGRAM && path && st.options().extUnixSk()) {
+                        external = true;
+                    } else {
+                        throw p.refuse(what + " is connected to " + peerWhat + " outside the tree"
+                                + (d.type() == Sockets.SOCK_DGRAM && path
+                                ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
+                    }
+                }
+            } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() != Sockets.SOCK_DGRAM) {
+                for (SockDiag.UnixSocket l : st.unix().values()) {
+                    if (l.state() == SockDiag.UNIX_LISTEN && Arrays.stream(l.pendingConnections()).anyMatch(c -> c == p.ino)) {
+                        if (st.holder(l.ino()) == null) {
+                            throw p.refuse(what + ": waits to be accepted by " + l.address() + " (socket " + l.ino()
+                                    + ") outside the tree; not supported");
+                        }
+                        listener = l.ino();
+                        peerName = l.name();
+                    }
+                }
+            }
+            boolean primary = st.claim(p.ino);
+            List<Message> queue = new ArrayList<>();
+            if (primary && d.state() != SockDiag.UNIX_LISTEN) {
+                for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_MESSAGE)) {
+                    if (m.fdsPassed() > 0) {
+                        throw p.refuse(what + ": its unread messages carry file descriptors (SCM_RIGHTS), which is not supported");
+                    }
+                    if (m.length() > m.data().length) {
+                        throw p.refuse(what + ": an unread message of " + m.length() + " bytes is too large");
+                    }
+                    byte[] from = d.type() == Sockets.SOCK_DGRAM && m.from().family() == SockAddr.AF_UNIX
+                            ? m.from().address() : new byte[0];
+                    queue.add(new Message(m.data(), from));
+                }
+                if (!queue.isEmpty() && Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED) != 0) {
+                    throw p.refuse(what + ": unread messages with sender credentials (SO_PASSCRED) are not supported");
+                }
+            }
+            SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
+            return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode);
+        } catch (DumpException e) {
+            throw e;
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, UnixSocket u, RestoreContext ctx) {
+        return ctx.plantSocket(u.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(UnixSocket u, Map<String, Object> m) {
+        m.put("kind", "unix socket");
+        m.put("type", typeName(u.type()));
+        m.put("inode", u.ino());
+        m.put("state", u.state() == SockDiag.UNIX_LISTEN ? "listening" : u.state() == SockDiag.UNIX_ESTABLISHED
+                ? "connected" : "unconnected");
+        m.put("name", u.address().toString());
+        if (u.peerIno() != 0 || u.external()) {
+            m.put("peer", u.peerIno());
+            m.put("peerName", SockAddr.unix(u.peerName()).toString());
+        }
+        if (u.external()) {
+            m.put("external", true);
+        }
+        if (u.listenerIno() != 0) {
+            m.put("waitsOnListener", u.listenerIno());
+        }
+        if (u.state() == SockDiag.UNIX_LISTEN) {
+            m.put("backlog", u.backlog());
+            m.put("pending", Arrays.stream(u.pending()).boxed().toList());
+        }
+        if (u.shutdown() != 0) {
+            m.put("shutdown", u.shutdown());
+        }
+        m.put("queuedMessages", u.queue().size());
+        m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());
+        m.put("options", u.options().show());
+    }
+
+    // ---- restore half: built by cryo in SocketHub, then planted into the task --------------------
+
+    @Override
+    public Class<UnixSocket> type() {
+        return UnixSocket.class;
+    }
+
+    @Override
+    public long ino(UnixSocket u) {
+        return u.ino();
+    }
+
+    @Override
+    public boolean primary(UnixSocket u) {
+        return u.primary();
+    }
+
+    /** Creates the socket (and, for a pair inside the tree, its peer too), binds and listens. */
+    @Override
+    public void create(UnixSocket u, SocketHub hub) {
+        if (hub.has(u.ino())) {
+            return; // made with its peer
+        }
+        UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        if (peer != null && peer.peerIno() == u.ino()) {
+            Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
+            u.options().apply(pair[0]);
+            peer.options().apply(pair[1]);
+            hub.put(u.ino(), pair[0]);
+            hub.put(peer.ino(), pair[1]);
+            bindQuietly(pair[0], u);
+            bindQuietly(pair[1], peer);
+            return;
+        }
+        if (u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED) {
+            // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
+            Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
+            u.options().apply(pair[0]);
+            hub.put(u.ino(), pair[0]);
+            hub.later(() -> {
+                fill(pair[1], u, null);
+                pair[1].close();
+            });
+            return;
+        }
+        Fd s = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0);
+        hub.put(u.ino(), s);
+        u.options().apply(s);
+        SockAddr name = u.address();
+        if (!name.isUnbound()) {
+            if (!name.isAbstract()) {
+                SocketHub.removeStaleSocketFile(new String(u.name(), StandardCharsets.UTF_8));
+            }
+            Sockets.bind(s, name);
+            if (!name.isAbstract() && u.fileMode() >= 0) {
+                SocketHub.setOwner(new String(u.name(), StandardCharsets.UTF_8), u.fileUid(), u.fileGid(), u.fileMode());
+            }
+        }
+        if (u.state() == SockDiag.UNIX_LISTEN) {
+            Sockets.listen(s, u.backlog());
+        }
+    }
+
+    /** A socket of a pair may repeat its listener's name (accepted sockets do): that name is not its own to bind. */
+    private static void bindQuietly(Fd s, UnixSocket u) {
+        if (!u.address().isUnbound() && u.address().isAbstract()) {
+            try {
+                Sockets.bind(s, u.address());
+            } catch (RuntimeException ignored) {
+                // the listener holds the name
+            }
+        }
+    }
+
+    /** Fills the queues, then connects and shuts down, in the order the kernel allows. */
+    @Override
+    public void connect(UnixSocket u, SocketHub hub) {
+        UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        boolean pair = peer != null && peer.peerIno() == u.ino();
+        if (pair) {
+            fill(hub.get(peer.ino()), u, null);
+        } else if (!u.queue().isEmpty() && u.listenerIno() == 0) {
+            if (u.address().isUnbound()) {
+                throw new RestoreException("unix socket " + u.ino() + ": unread datagrams at an unnamed socket cannot be queued again");
+            }
+            fill(null, u, hub);
+        }
+    }
+
+    /** Second pass: connections (after every queue is filled, since a connected receiver takes only its peer's). */
+    @Override
+    public void finish(UnixSocket u, SocketHub hub) {
+        Fd s = hub.get(u.ino());
+        UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        boolean pair = peer != null && peer.peerIno() == u.ino();
+        if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM))) {
+            Sockets.connect(s, SockAddr.unix(u.peerName()));
+        }
+        if (u.state() == SockDiag.UNIX_LISTEN) {
+            for (long c : u.pending()) { // in the order they wait to be accepted
+                Fd client = hub.get(c);
+                if (client == null) {
+                    throw new RestoreException("unix socket " + c + ", waiting on " + u.address() + ", is not in the image");
+                }
+                Sockets.connect(client, u.address());
+            }
+        }
+        if (u.shutdown() != 0) {
+            try {
+                Sockets.shutdown(s, u.shutdown() == 3 ? Sockets.SHUT_RDWR : u.shutdown() == 2 ? Sockets.SHUT_WR : Sockets.SHUT_RD);
+            } catch (RuntimeException e) {
+                if (!(e instanceof dev.cryo.kernel.SyscallException se && se.is(dev.cryo.kernel.Errno.ENOTCONN))) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /** Sends u's queued messages to u: from {@code from} (its pair) or, for datagrams, from their senders. */
+    private static void fill(Fd from, UnixSocket u, SocketHub hub) {
+        for (Message m : u.queue()) {
+            if (from != null) {
+                sendAll(from, m.data(), null);
+            } else {
+                Fd sender = hub.boundTo(m.from(), u.type());
+                sendAll(sender, m.data(), u.address());
+            }
+        }
+    }
+
+    private static void sendAll(Fd s, byte[] data, SockAddr to) {
+        int done = 0;
+        do {
+            byte[] rest = done == 0 ? data : Arrays.copyOfRange(data, done, data.length);
+            int n = to == null ? Sockets.send(s, rest, Sockets.MSG_DONTWAIT) : Sockets.sendTo(s, rest, Sockets.MSG_DONTWAIT, to);
+            if (n <= 0 && data.length > 0) {
+                throw new RestoreException("could not queue " + data.length + " unread bytes again");
+            }
+            done += n;
+        } while (done < data.length);
+    }
+}

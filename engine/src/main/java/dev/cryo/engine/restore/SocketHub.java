@@ -1,0 +1,270 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.files.FdHandlers;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.Sockets;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Every socket of the image, rebuilt by cryo itself before the FILES stage (pairs joined, names
+ * bound, listeners listening, queues refilled, connections made or repaired), then planted into
+ * each task that held it: sent over a unix socket with SCM_RIGHTS and received by an injected
+ * recvmsg. A socket shared by several fds or tasks is built once and planted in each. Closed once
+ * every task holds its sockets.
+ */
+public final class SocketHub implements AutoCloseable {
+    /** The restore half of one socket kind, run by the hub in three passes over every socket. */
+    public interface Kind<D extends FileDesc> {
+        Class<D> type();
+
+        long ino(D d);
+
+        /** Whether this record carries the socket (the first fd met at dump). */
+        boolean primary(D d);
+
+        /** Pass 1: create, set options, bind, listen. */
+        void create(D d, SocketHub hub);
+
+        /** Pass 2: refill queues. */
+        void connect(D d, SocketHub hub);
+
+        /** Pass 3: connect, repair, shut down. */
+        void finish(D d, SocketHub hub);
+    }
+
+    /** What planting needs from the task being restored. */
+    public interface Remote {
+        long call(String name, int nr, long... args);
+
+        /** Copies bytes at an offset of the task's scratch area; returns their address. */
+        long put(long offset, byte[] data);
+
+        byte[] read(long address, int len);
+    }
+
+    private final Map<Long, FileDesc> records = new LinkedHashMap<>();
+    private final Map<Long, Fd> sockets = new HashMap<>();
+    private final List<Runnable> later = new ArrayList<>();
+    private final Map<Integer, Fd> anonymous = new HashMap<>();
+    private final Set<String> lockTables = new LinkedHashSet<>();
+    private final boolean tcpClose;
+    private Fd sender;
+    private static final AtomicInteger COUNTER = new AtomicInteger();
+
+    private SocketHub(boolean tcpClose) {
+        this.tcpClose = tcpClose;
+    }
+
+    /** Builds every socket of the image; {@code tcpClose}: established TCP connections come back closed. */
+    public static SocketHub of(List<TaskImage> tasks, boolean tcpClose) {
+        SocketHub hub = new SocketHub(tcpClose);
+        List<FileDesc> primaries = new ArrayList<>();
+        for (TaskImage t : tasks) {
+            for (FdImage fd : t.fds()) {
+                Kind<FileDesc> k = kind(fd.desc());
+                if (k != null && k.primary(fd.desc())) {
+                    hub.records.put(k.ino(fd.desc()), fd.desc());
+                    primaries.add(fd.desc());
+                }
+            }
+        }
+        if (primaries.isEmpty()) {
+            return hub;
+        }
+        try {
+            for (FileDesc d : primaries) {
+                kind(d).create(d, hub);
+            }
+            for (FileDesc d : primaries) {
+                kind(d).connect(d, hub);
+            }
+            for (FileDesc d : primaries) {
+                kind(d).finish(d, hub);
+            }
+            hub.later.forEach(Runnable::run);
+        } catch (RuntimeException e) {
+            hub.close();
+            throw new RestoreException("cannot rebuild the sockets: " + e.getMessage(), e);
+        }
+        return hub;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Kind<FileDesc> kind(FileDesc d) {
+        FdHandler<?> h = FdHandlers.of(d);
+        return h instanceof Kind<?> k ? (Kind<FileDesc>) k : null;
+    }
+
+    public boolean tcpClose() {
+        return tcpClose;
+    }
+
+    public boolean has(long ino) {
+        return sockets.containsKey(ino);
+    }
+
+    public Fd get(long ino) {
+        return sockets.get(ino);
+    }
+
+    public void put(long ino, Fd s) {
+        sockets.put(ino, s);
+    }
+
+    /** The record of another socket of the image, or null when the image has none of that kind. */
+    public <D extends FileDesc> D record(long ino, Class<D> type) {
+        FileDesc d = records.get(ino);
+        return type.isInstance(d) ? type.cast(d) : null;
+    }
+
+    /** Runs once every socket is connected. */
+    public void later(Runnable r) {
+        later.add(r);
+    }
+
+    /** A network lock (nftables table) to remove once the restored tasks run. */
+    public void lockedBy(String table) {
+        if (!table.isEmpty()) {
+            lockTables.add(table);
+        }
+    }
+
+    /** The hub's socket bound to a unix {@code name} of this type, or an unnamed one of cryo's. */
+    public Fd boundTo(byte[] name, int type) {
+        if (name.length > 0) {
+            SockAddr want = SockAddr.unix(name);
+            for (Map.Entry<Long, Fd> e : sockets.entrySet()) {
+                try {
+                    if (want.equals(Sockets.sockName(e.getValue()))
+                            && Sockets.getInt(e.getValue(), Sockets.SOL_SOCKET, Sockets.SO_TYPE) == type) {
+                        return e.getValue();
+                    }
+                } catch (KernelException ignored) {
+                    // not a unix socket
+                }
+            }
+        }
+        return anonymous.computeIfAbsent(type, t -> Sockets.socket(SockAddr.AF_UNIX, t, 0));
+    }
+
+    /** Unlinks a leftover socket file of a dead socket at {@code path} before binding it again. */
+    public static void removeStaleSocketFile(String path) {
+        Path p = Path.of(path);
+        try {
+            if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (!a.isOther()) {
+                    throw new RestoreException(path + " exists and is not a socket file");
+                }
+                Files.delete(p);
+            }
+        } catch (IOException e) {
+            throw new RestoreException("cannot remove the old socket file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static void setOwner(String path, int uid, int gid, int mode) {
+        try {
+            Path p = Path.of(path);
+            Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(p, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            throw new RestoreException("cannot set the owner of socket file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static final int F_SETFL = 4, F_SETFD = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
+
+    /**
+     * Puts socket {@code ino} into the task: an injected unix datagram socket bound to a one-off
+     * abstract name receives it from cryo (SCM_RIGHTS). Returns its fd number in the task.
+     */
+    public long plant(long ino, int fdFlags, Remote r) {
+        Fd s = sockets.get(ino);
+        if (s == null) {
+            throw new RestoreException("socket " + ino + " was not rebuilt");
+        }
+        // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
+        Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
+        if (sender == null) {
+            sender = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);
+        }
+        long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
+                Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
+        try {
+            String name = "\0cryo-plant-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
+            SockAddr addr = SockAddr.unix(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            byte[] raw = addr.encode();
+            long at = r.put(0, raw);
+            r.call("bind(" + addr + ")", SyscallNr.BIND, rfd, at, raw.length);
+            Sockets.sendFds(sender, List.of(s), addr);
+            // struct msghdr at +256: iov at +320 -> 1 byte at +336; control (64 bytes) at +384
+            ByteBuffer b = ByteBuffer.allocate(192).order(ByteOrder.LITTLE_ENDIAN);
+            long base = r.put(256, new byte[192]);
+            b.putLong(0).putInt(0).putInt(0).putLong(base + 64).putLong(1).putLong(base + 128).putLong(64).putInt(0);
+            b.position(64);
+            b.putLong(base + 80).putLong(1);
+            r.put(256, b.array());
+            r.call("recvmsg(socket " + ino + ")", SyscallNr.RECVMSG, rfd, base, Sockets.MSG_CMSG_CLOEXEC);
+            ByteBuffer c = ByteBuffer.wrap(r.read(base + 128, 64)).order(ByteOrder.LITTLE_ENDIAN);
+            if (c.getLong(0) < 20 || c.getInt(8) != Sockets.SOL_SOCKET || c.getInt(12) != 1) {
+                throw new RestoreException("socket " + ino + " did not arrive in the task");
+            }
+            long got = c.getInt(16);
+            if ((fdFlags & O_CLOEXEC) == 0) {
+                r.call("fcntl(F_SETFD)", SyscallNr.FCNTL, got, F_SETFD, 0);
+            }
+            return got;
+        } finally {
+            r.call("close", SyscallNr.CLOSE, rfd);
+        }
+    }
+
+    /** Removes the network locks of the image's TCP connections: the restored sockets own them again. */
+    public void unlockNetwork() {
+        for (String t : lockTables) {
+            NetworkLock.unlock(t);
+        }
+        lockTables.clear();
+    }
+
+    public Set<String> lockTables() {
+        return Set.copyOf(lockTables);
+    }
+
+    @Override
+    public void close() {
+        sockets.values().forEach(Fd::close);
+        sockets.clear();
+        anonymous.values().forEach(Fd::close);
+        anonymous.clear();
+        if (sender != null) {
+            sender.close();
+        }
+    }
+}
