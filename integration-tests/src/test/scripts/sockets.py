@@ -153,7 +153,7 @@ def mode_unixserver(path):
             while time.monotonic() < deadline:
                 c.sendall(b"%d %08d\n" % (k, n))
                 try:
-                    r = recv_exact(c, 13)
+                    r = recv_exact(c, 14)
                 except Exception as e:
                     print("FAIL: client %d: %r" % (k, e), flush=True)
                     os._exit(1)

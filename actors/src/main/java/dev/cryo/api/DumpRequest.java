@@ -1,6 +1,7 @@
 package dev.cryo.api;
 
 import dev.cryo.engine.dump.DumpProgress;
+import dev.cryo.engine.files.SocketDumpState;
 import dev.cryo.kernel.Pid;
 
 import java.nio.file.Path;
@@ -10,11 +11,17 @@ import java.nio.file.Path;
  * killed once the image is complete unless {@code leaveRunning}; {@code shellJob} takes the
  * controlling terminal along. {@code progress} is polled by progress bars. {@code preCopy}: copy
  * memory in rounds while the tree runs and freeze it only for what changed since.
+ * {@code sockets}: which sockets may be dumped (established TCP connections, unix peers outside the tree).
  */
 public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
-                          boolean preCopy) {
+                          boolean preCopy, SocketDumpState.Options sockets) {
     public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress) {
         this(pid, imageDir, leaveRunning, shellJob, progress, false);
+    }
+
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                       boolean preCopy) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, SocketDumpState.Options.NONE);
     }
 
     public static DumpRequest of(int pid, Path imageDir) {
@@ -22,14 +29,19 @@ public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean 
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets);
     }
 
     public DumpRequest withPreCopy(boolean pre) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets);
+    }
+
+    /** CRIU's --tcp-established, --tcp-close and --ext-unix-sk. */
+    public DumpRequest withSockets(SocketDumpState.Options options) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options);
     }
 }

@@ -6,6 +6,7 @@ import dev.cryo.api.DumpReport;
 import dev.cryo.api.DumpRequest;
 import dev.cryo.engine.dump.DumpProgress;
 import dev.cryo.engine.dump.DumpStats;
+import dev.cryo.engine.files.SocketDumpState;
 import dev.cryo.kernel.Pid;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,6 +42,17 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--shell-job", description = "Allow the tree to hold its controlling terminal.")
     boolean shellJob;
 
+    @Option(names = "--tcp-established", description = "Dump established TCP connections (TCP repair; their packets"
+            + " are dropped by an nftables rule until the restore).")
+    boolean tcpEstablished;
+
+    @Option(names = "--tcp-close", description = "Dump established TCP connections as closed (no repair, no network lock).")
+    boolean tcpClose;
+
+    @Option(names = "--ext-unix-sk", description = "Allow unix datagram sockets connected to a path outside the tree"
+            + " (e.g. /dev/log); they reconnect to it on restore.")
+    boolean extUnixSk;
+
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 
@@ -64,7 +76,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
-                shellJob, progress, preCopy);
+                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
         try (Cryo cryo = Cryo.create(parent.config());
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
                      progress, err, parent.settings().dump().progressDelay())) {

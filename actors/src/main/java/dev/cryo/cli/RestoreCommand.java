@@ -33,6 +33,9 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--pidfile", paramLabel = "FILE", description = "Write the restored root's pid to FILE.")
     Path pidFile;
 
+    @Option(names = "--tcp-close", description = "Restore established TCP connections closed (and lift their network lock).")
+    boolean tcpClose;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -45,7 +48,7 @@ final class RestoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         RestoreReport report;
         try (Cryo cryo = Cryo.create(parent.config())) {
-            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath())).toCompletableFuture().join();
+            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath(), tcpClose)).toCompletableFuture().join();
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);

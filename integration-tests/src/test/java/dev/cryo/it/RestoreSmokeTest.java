@@ -47,6 +47,7 @@ class RestoreSmokeTest {
         assertEquals(pid, stub.value());
         Thread.sleep(50);
         try (Tracer tracer = new Tracer(); PipeHub pipes = PipeHub.of(image.tasks());
+             dev.cryo.engine.restore.SocketHub sockets = dev.cryo.engine.restore.SocketHub.of(image.tasks(), false);
              dev.cryo.engine.restore.SharedMemoryHub shared = dev.cryo.engine.restore.SharedMemoryHub.of(image.tasks());
              PageWriter pages = new PageWriter(img, 64 << 20)) {
             TaskRestorer r = new TaskRestorer(tracer, task, boot, java.util.Set.of(pid));
@@ -55,7 +56,7 @@ class RestoreSmokeTest {
                 r.mapMemory(shared);
                 pages.write(stub, image.pagesOf(pid));
                 r.protectMemory();
-                r.restoreFiles(pipes);
+                r.restoreFiles(pipes, sockets);
                 r.leadSessionAndGroup();
                 r.joinGroup();
                 r.restoreState();

@@ -52,6 +52,14 @@ public final class Sys {
         return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, 0));
     }
 
+    /** lchown(path, uid, gid) then chmod(path, mode): works on socket files, which cannot be opened. */
+    public static void chownChmod(String path, int uid, int gid, int mode) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        call(() -> "lchown(" + path + ", " + uid + ", " + gid + ")", SyscallNr.LCHOWN, address(p), uid, gid, 0);
+        call(() -> "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.CHMOD, address(p), mode, 0, 0);
+    }
+
     public static long address(Pointer p) {
         return p == null ? 0 : Pointer.nativeValue(p);
     }

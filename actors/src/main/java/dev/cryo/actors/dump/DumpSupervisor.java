@@ -4,6 +4,7 @@ import dev.cryo.api.DumpReport;
 import dev.cryo.api.DumpRequest;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.files.SocketDumpState;
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpStats;
 import dev.cryo.engine.dump.TreeWalker;
@@ -106,6 +107,7 @@ public final class DumpSupervisor {
     private final BufferPool pool;
     private final List<Long> roundPages = new ArrayList<>();
     private long frozenAt;
+    private SocketDumpState sockets;
     private int threads;
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
@@ -152,8 +154,11 @@ public final class DumpSupervisor {
     // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
 
     private TaskDumper.CollectJob collectJob() {
+        if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
+            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
+        }
         return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob(),
-                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet())),
+                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 
@@ -405,9 +410,13 @@ public final class DumpSupervisor {
     private Behavior<Command> finish(long imageBytes, boolean kill, ActorRef<Outcome> replyTo) {
         stage("committed the image");
         timers.cancelAll();
+        List<String> problems = new ArrayList<>();
+        if (!kill) {
+            // connections leave repair mode before the tree runs again
+            releaseSockets(false, problems);
+        }
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(kill, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
-        List<String> problems = new ArrayList<>();
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     released.add(m.reply().pid());
@@ -416,6 +425,9 @@ public final class DumpSupervisor {
                     }
                     if (released.size() < tasks.size()) {
                         return Behaviors.same();
+                    }
+                    if (kill) {
+                        releaseSockets(true, problems); // closed in repair mode: the peers notice nothing
                     }
                     stage("released the tree");
                     if (problems.isEmpty()) {
@@ -435,8 +447,21 @@ public final class DumpSupervisor {
 
     // ---- ABORT ---------------------------------------------------------------------------------
 
-    private Behavior<Command> abort(String reason) {
+    private void releaseSockets(boolean killed, List<String> problems) {
+        if (sockets != null) {
+            try {
+                sockets.release(killed);
+            } catch (RuntimeException e) {
+                problems.add(e.getMessage());
+            }
+        }
+    }
+
+    private Behavior<Command> abort(String why) {
         timers.cancelAll();
+        List<String> socketProblems = new ArrayList<>();
+        releaseSockets(false, socketProblems); // connections out of repair mode before the tree runs again
+        String reason = socketProblems.isEmpty() ? why : why + " (and " + String.join("; ", socketProblems) + ")";
         ctx.getLog().info("dump of pid {} failed: {}", request.pid(), reason);
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(false, taskAdapter)));
         writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));

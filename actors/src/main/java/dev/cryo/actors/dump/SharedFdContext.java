@@ -4,6 +4,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdProbe;
+import dev.cryo.engine.files.SocketDumpState;
 import dev.cryo.kernel.Sys;
 
 import java.util.ArrayList;
@@ -19,9 +20,17 @@ final class SharedFdContext implements FdHandler.DumpContext {
     private final Set<Integer> tree;
 
     /** {@code tree}: the pids of the dumped tree, zombies included. */
-    SharedFdContext(boolean shellJob, Set<Integer> tree) {
+    private final SocketDumpState sockets;
+
+    SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets) {
         this.shellJob = shellJob;
         this.tree = Set.copyOf(tree);
+        this.sockets = sockets;
+    }
+
+    @Override
+    public SocketDumpState sockets() {
+        return sockets;
     }
 
     private dev.cryo.engine.files.OpenFiles openFiles;

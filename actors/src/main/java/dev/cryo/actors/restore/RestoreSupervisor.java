@@ -9,6 +9,7 @@ import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.engine.restore.stage.FileRestore;
+import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.RestoreValidator;
 import dev.cryo.engine.restore.SharedMemoryHub;
@@ -82,6 +83,7 @@ public final class RestoreSupervisor {
     private final Set<Integer> created = new LinkedHashSet<>();
     private final long started = System.nanoTime();
     private PipeHub pipes;
+    private SocketHub sockets;
     private SharedMemoryHub sharedMemory;
     private long pages;
     private long memoryNanos;
@@ -106,6 +108,7 @@ public final class RestoreSupervisor {
         TaskImage root = image.task(image.root());
         try {
             pipes = PipeHub.of(image.tasks());
+            sockets = SocketHub.of(image.tasks(), request.tcpClose());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             Pid got = spawnRoot(root);
             created.add(got.value());
@@ -248,9 +251,9 @@ public final class RestoreSupervisor {
     private Behavior<Command> files() {
         sharedMemory.close(); // every task has mapped it: the mappings keep it alive
         // passes with a barrier in between: an fd sharing another task's open file finds it there
-        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.OWN, adapter),
-                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.SHARED, adapter),
-                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, FileRestore.Pass.LATE, adapter),
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.OWN, adapter),
+                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.SHARED, adapter),
+                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.LATE, adapter),
                         this::afterFiles)));
     }
 
@@ -262,6 +265,11 @@ public final class RestoreSupervisor {
                 () -> allTasks("groups", pid -> new TaskRestorerActor.RestoreGroups(adapter),
                 () -> allTasks("zombies", pid -> new TaskRestorerActor.Zombify(adapter),
                 () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
+                    try {
+                        sockets.resumeConnections(); // before any task runs: repair mode refuses reads
+                    } catch (RuntimeException e) {
+                        return abort("cannot resume the TCP connections: " + e.getMessage());
+                    }
                     dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
                     return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
                 }))));
@@ -269,6 +277,16 @@ public final class RestoreSupervisor {
 
     private Behavior<Command> done() {
         timers.cancelAll();
+        String unlock = "";
+        try {
+            sockets.unlockNetwork(); // the restored tasks own their connections again
+        } catch (RuntimeException e) {
+            unlock = e.getMessage();
+        }
+        sockets.close();
+        if (!unlock.isEmpty()) {
+            ctx.getLog().warn("restored, but {}", unlock);
+        }
         int threads = image.tasks().stream().mapToInt(t -> t.threads().size()).sum();
         replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),
                 image.tasks().stream().map(TaskImage::pid).toList(), threads, pages,
@@ -283,6 +301,9 @@ public final class RestoreSupervisor {
         timers.cancelAll();
         if (pipes != null) {
             pipes.close();
+        }
+        if (sockets != null) {
+            sockets.close(); // connections still in repair mode vanish silently; the network lock stays
         }
         if (sharedMemory != null) {
             sharedMemory.close();

@@ -75,6 +75,12 @@ public interface FdHandler<D extends FileDesc> {
          * process {@code pid} refers to (shared position and flags). The new fd is close-on-exec.
          */
         long take(int pid, int fd);
+
+        /**
+         * Puts socket {@code ino}, rebuilt by cryo before this stage, into the task; returns its fd
+         * number there. {@code fdFlags}: the dumped fd's flags (O_NONBLOCK, O_CLOEXEC).
+         */
+        long plantSocket(long ino, int fdFlags);
     }
 
     /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */
@@ -108,5 +114,8 @@ public interface FdHandler<D extends FileDesc> {
         default FdProbe.Ref sharedOwner(FdProbe fd) {
             return null;
         }
+
+        /** What the socket handlers of this dump share (sock_diag view, flags, repaired connections). */
+        SocketDumpState sockets();
     }
 }

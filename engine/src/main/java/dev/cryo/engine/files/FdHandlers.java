@@ -32,6 +32,10 @@ public final class FdHandlers {
             new SignalFdHandler(),
             new EpollHandler(),
             new PidFdHandler(),
+            new UnixSocketHandler(),
+            new TcpSocketHandler(),
+            new UdpSocketHandler(),
+            new NetlinkSocketHandler(),
             new SharedFdHandler());
 
     private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();

@@ -41,10 +41,10 @@ public final class SocketDumpState {
     private final List<Fd> repaired = new ArrayList<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
 
-    public SocketDumpState(Options options, Collection<Pid> tree) {
+    /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
+    public SocketDumpState(Options options, Pid root, Collection<Pid> tree) {
         this.options = options;
-        this.tree = List.copyOf(tree);
-        Pid root = this.tree.isEmpty() ? Pid.of(1) : this.tree.iterator().next();
+        this.tree = tree;
         this.lockTable = "cryo_" + root + "_" + Long.toString(System.currentTimeMillis(), 36);
     }
 

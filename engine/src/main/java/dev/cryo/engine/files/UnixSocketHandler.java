@@ -56,7 +56,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
     }
 
-    static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 1, (out, m) -> {
+    public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 1, (out, m) -> {
         ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "UnixSocket.message");
         ModelFields.writeBytes(out, m.from(), 108, "UnixSocket.from");
     }, (in, v) -> new Message(ModelFields.readBytes(in, MAX_MESSAGE, "UnixSocket.message"),

@@ -188,14 +188,7 @@ public final class SocketHub implements AutoCloseable {
     }
 
     public static void setOwner(String path, int uid, int gid, int mode) {
-        try {
-            Path p = Path.of(path);
-            Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
-            Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
-            Files.setAttribute(p, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
-        } catch (IOException e) {
-            throw new RestoreException("cannot set the owner of socket file " + path + ": " + e.getMessage(), e);
-        }
+        Sys.chownChmod(path, uid, gid, mode);
     }
 
     private static final int F_SETFL = 4, F_SETFD = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
@@ -243,6 +236,24 @@ public final class SocketHub implements AutoCloseable {
         } finally {
             r.call("close", SyscallNr.CLOSE, rfd);
         }
+    }
+
+    private final List<Map.Entry<Fd, dev.cryo.kernel.net.TcpRepair.Connection>> repaired = new ArrayList<>();
+
+    /** A TCP connection rebuilt in repair mode; {@link #resumeConnections} makes it live. */
+    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c) {
+        repaired.add(Map.entry(s, c));
+    }
+
+    /**
+     * Takes the rebuilt connections out of repair mode, once every task holds its sockets and
+     * before any task runs (a task reading a socket in repair mode would get EPERM).
+     */
+    public void resumeConnections() {
+        for (Map.Entry<Fd, dev.cryo.kernel.net.TcpRepair.Connection> e : repaired) {
+            dev.cryo.kernel.net.TcpRepair.resume(e.getKey(), e.getValue());
+        }
+        repaired.clear();
     }
 
     /** Removes the network locks of the image's TCP connections: the restored sockets own them again. */

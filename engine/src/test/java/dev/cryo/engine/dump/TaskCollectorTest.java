@@ -44,6 +44,12 @@ class TaskCollectorTest {
             public void requireUnshared(dev.cryo.engine.files.FdProbe fd, String kind) {
                 // one task only
             }
+
+            @Override
+            public dev.cryo.engine.files.SocketDumpState sockets() {
+                return new dev.cryo.engine.files.SocketDumpState(dev.cryo.engine.files.SocketDumpState.Options.NONE,
+                        dev.cryo.kernel.Pid.of(1), java.util.List.of());
+            }
         };
     }
 

@@ -88,7 +88,7 @@ public final class SockDiag implements AutoCloseable {
             int rq = 0, wq = 0, shut = 0;
             for (Attr a : attrs(m, 16)) {
                 switch (a.type) {
-                    case UNIX_DIAG_NAME -> name = a.bytes();
+                    case UNIX_DIAG_NAME -> name = pathUpToNul(a.bytes());
                     case UNIX_DIAG_VFS -> {
                         vIno = a.data.getInt(0) & 0xffffffffL;
                         vDev = a.data.getInt(4) & 0xffffffffL;
@@ -111,6 +111,18 @@ public final class SockDiag implements AutoCloseable {
             out.put(ino, new UnixSocket(ino, type, state, name, peer, icons, rq, wq, shut, vIno, vDev));
         }
         return out;
+    }
+
+    /** A path name may carry its terminating NUL (as bound); an abstract name keeps every byte. */
+    private static byte[] pathUpToNul(byte[] name) {
+        if (name.length == 0 || name[0] == 0) {
+            return name;
+        }
+        int end = 0;
+        while (end < name.length && name[end] != 0) {
+            end++;
+        }
+        return Arrays.copyOf(name, end);
     }
 
     /** Every TCP or UDP socket of one family (AF_INET or AF_INET6) in this network namespace, by inode. */

@@ -60,7 +60,9 @@ public final class ModelCodecs {
             .add(PosixTimerImageCodec.INSTANCE)
             .add(TimersImageCodec.INSTANCE)
             .add(SchedImageCodec.INSTANCE)
-            .add(SleepImageCodec.INSTANCE))
+            .add(SleepImageCodec.INSTANCE)
+            .add(dev.cryo.engine.files.SocketOptions.CODEC)
+            .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

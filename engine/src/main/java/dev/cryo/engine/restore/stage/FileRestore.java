@@ -5,6 +5,7 @@ import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.SyscallNr;
 
 import java.util.List;
@@ -23,7 +24,23 @@ public final class FileRestore {
 
     private FileRestore() {}
 
-    public static void run(TaskContext t, PipeHub pipes, Pass pass) {
+    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, Pass pass) {
+        SocketHub.Remote remote = new SocketHub.Remote() {
+            @Override
+            public long call(String name, int nr, long... args) {
+                return t.call(name, nr, args);
+            }
+
+            @Override
+            public long put(long offset, byte[] data) {
+                return t.put(offset, data);
+            }
+
+            @Override
+            public byte[] read(long address, int len) {
+                return dev.cryo.kernel.Sys.read(t.pid(), address, len);
+            }
+        };
         if (pass == Pass.OWN) {
             t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
         }
@@ -61,6 +78,11 @@ public final class FileRestore {
                 } finally {
                     t.call("close", SyscallNr.CLOSE, pidfd);
                 }
+            }
+
+            @Override
+            public long plantSocket(long ino, int fdFlags) {
+                return sockets.plant(ino, fdFlags, remote);
             }
         };
         for (FdImage fd : inPass(t.task().fds(), pass)) {
