@@ -349,6 +349,8 @@ def mode_netns(name):
         return 1
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     libc.setns(mine, 0x40000000)
+    os.close(mine)
+    os.close(other)
     print("ready", s.fileno(), flush=True)
     wait_check()
     return verdict(None, "netns")

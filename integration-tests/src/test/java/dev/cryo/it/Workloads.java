@@ -62,7 +62,20 @@ final class Workloads {
                 dir.resolve("counter-py.txt").toString()));
     }
 
-    /** A python process holding a netlink socket: a kind of fd cryo does not carry yet. */
+    /** sockets.py in one of its modes (see the script). */
+    static DetachedProcess sockets(Path dir, String mode, String... args) throws Exception {
+        Path script = dir.resolve("sockets.py");
+        if (!Files.exists(script)) {
+            try (InputStream in = Workloads.class.getResourceAsStream("/scripts/sockets.py")) {
+                Files.write(script, in.readAllBytes());
+            }
+        }
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("/usr/bin/python3", script.toString(), mode));
+        cmd.addAll(java.util.List.of(args));
+        return ready(DetachedProcess.start(dir.resolve("sockets-" + mode + ".out"), cmd.toArray(String[]::new)));
+    }
+
+    /** A python process holding a netlink socket (route). */
     static DetachedProcess netlinkHolder(Path dir) throws Exception {
         return ready(DetachedProcess.start(dir.resolve("netlink.out"), "/usr/bin/python3", "-c",
                 "import socket,time,sys\n"

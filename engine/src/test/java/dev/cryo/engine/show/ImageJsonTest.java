@@ -56,7 +56,11 @@ class ImageJsonTest {
         assertNull(vmas.get(1).get("file"));
 
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
-        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "shared", "eventfd", "timerfd", "signalfd", "epoll"), fds.stream().map(f -> f.get("kind")).toList());
+        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "shared", "eventfd", "timerfd", "signalfd", "epoll",
+                "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket"), fds.stream().map(f -> f.get("kind")).toList());
+        assertEquals(2, fds.get(11).get("queuedMessages"));
+        assertEquals("127.0.0.1:8080", fds.get(13).get("remote"));
+        assertEquals("cryo_42_abc", fds.get(13).get("networkLock"));
         assertEquals("02000000", fds.get(1).get("flags"));
         assertEquals(4, fds.get(2).get("dataBytes"));
 

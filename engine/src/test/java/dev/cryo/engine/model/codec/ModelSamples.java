@@ -31,6 +31,8 @@ import dev.cryo.kernel.Seccomp;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.model.VmaKind;
 import dev.cryo.engine.model.ZombieImage;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.TcpRepair;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -106,7 +108,27 @@ final class ModelSamples {
                 new FdImage(8, 04002, 0, new EventFdHandler.EventFd(5, true)),
                 new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(1, 2, 0, 5_000_000, 0, 10_000_000)),
                 new FdImage(10, 04000, 0, new SignalFdHandler.SignalFd(0x201)),
-                new FdImage(11, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(8, 1, 0x1234)))));
+                new FdImage(11, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(8, 1, 0x1234)))),
+                new FdImage(13, 04002, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5001, 1, 1,
+                        new byte[0], 5002, new byte[0], false, 0, 0, new long[0], 2, true,
+                        List.of(new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'q', 0, -1}, new byte[0]),
+                                new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'r'}, new byte[] {0, 'a', 'b'})),
+                        socketOptions(), -1, -1, -1)),
+                new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
+                        "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
+                        new long[] {5004}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660)),
+                new FdImage(15, 02, 0, new dev.cryo.engine.files.TcpSocketHandler.TcpSocket(5005, 2, 1,
+                        new SockAddr(2, new byte[] {127, 0, 0, 1}, 40000), new SockAddr(2, new byte[] {127, 0, 0, 1}, 8080), 0,
+                        socketOptions(), true, new TcpRepair.Connection(0x12345678, 0x9abcdef0, new byte[] {1, 2, 3}, 1,
+                        new byte[] {4, 5}, 65483, 7, 7, true, true, 123456, new byte[20]), false, "cryo_42_abc")),
+                new FdImage(16, 02, 0, new dev.cryo.engine.files.TcpSocketHandler.TcpSocket(5006, 10, 10,
+                        new SockAddr(10, new byte[16], 8443), new SockAddr(10, new byte[16], 0), 511,
+                        dev.cryo.engine.files.SocketOptions.NONE, true, null, false, "")),
+                new FdImage(17, 04002, 0, new dev.cryo.engine.files.UdpSocketHandler.UdpSocket(5007, 2,
+                        new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[4], 0),
+                        dev.cryo.engine.files.SocketOptions.NONE, true)),
+                new FdImage(18, 02000002, 0, new dev.cryo.engine.files.NetlinkSocketHandler.NetlinkSocket(5008, 3, 0,
+                        PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
@@ -116,6 +138,12 @@ final class ModelSamples {
                                         0, 12_345_678, 0, 50_000_000, 3),
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
                                         5, 0, 0, 0, 0))), 300);
+    }
+
+    static dev.cryo.engine.files.SocketOptions socketOptions() {
+        return new dev.cryo.engine.files.SocketOptions(List.of(
+                new dev.cryo.engine.files.SocketOptions.Option(1, 7, new byte[] {0, 0, 2, 0}),
+                new dev.cryo.engine.files.SocketOptions.Option(6, 1, new byte[] {1, 0, 0, 0})));
     }
 
     /** A filter table with a shared first filter and one more filter on each branch. */

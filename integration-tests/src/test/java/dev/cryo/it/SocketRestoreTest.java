@@ -1,0 +1,342 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Sockets through dump → restore with real programs (sockets.py, Python's http.server): unix
+ * pairs and servers, a datagram socket to an outside path, UDP, established TCP (repair and the
+ * network lock) with the peer outside the tree or inside it; and what is refused.
+ */
+class SocketRestoreTest {
+    @TempDir
+    Path tmp;
+
+    private static void assertPass(String out) {
+        assertTrue(out.contains("PASS"), out);
+        assertFalse(out.contains("FAIL"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void aUnixSocketpairBetweenParentAndChildKeepsUnreadBytesAndDatagramsBothWays() throws Exception {
+        try (DetachedProcess p = Workloads.sockets(tmp, "pair")) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"unix socket\"") && show.contains("\"queuedBytes\" : 10254"), show);
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    @Test
+    void aUnixStreamServerOnAPathKeepsItsTwoClientsAndAConnectionWaitingToBeAccepted() throws Exception {
+        Path sock = tmp.resolve("server.sock");
+        try (DetachedProcess p = Workloads.sockets(tmp, "unixserver", sock.toString())) {
+            Thread.sleep(200);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(300);
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    @Test
+    void aDatagramSocketToADevLogLikePathReconnectsWithExtUnixSk() throws Exception {
+        Path log = tmp.resolve("log.sock");
+        AtomicLong last = new AtomicLong(-1);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        try (Fd receiver = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0)) {
+            Sockets.bind(receiver, SockAddr.unixPath(log.toString()));
+            Thread reader = new Thread(() -> { // the outside receiver, like syslog on /dev/log
+                while (!stop.get()) {
+                    byte[] m = Sockets.recv(receiver, 256, Sockets.MSG_DONTWAIT);
+                    if (m == null) {
+                        try {
+                            Thread.sleep(5);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    } else {
+                        last.set(Long.parseLong(new String(m, StandardCharsets.UTF_8).substring(4)));
+                    }
+                }
+            }, "log-receiver");
+            reader.start();
+            try (DetachedProcess p = Workloads.sockets(tmp, "dgramlog", log.toString())) {
+                Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("connected to " + log) && refused.err().contains("--ext-unix-sk"),
+                        refused.err());
+                assertFalse(Files.exists(tmp.resolve("no").resolve("image.cryo")));
+                DetachedProcess.awaitCondition(() -> last.get() >= 0, Duration.ofSeconds(30), "log lines");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--ext-unix-sk");
+                long atRestore = last.get();
+                DetachedProcess.awaitCondition(() -> last.get() > atRestore, Duration.ofSeconds(30),
+                        "log lines after the restore (last before: " + atRestore + ")");
+                assertPass(RestoreTest.checkAndReap(r));
+            } finally {
+                stop.set(true);
+                reader.join(10_000);
+            }
+        }
+    }
+
+    @Test
+    void aUdpServerStillAnswers() throws Exception {
+        int port = freePort();
+        try (DetachedProcess p = Workloads.sockets(tmp, "udp", Integer.toString(port));
+             DatagramSocket client = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            client.setSoTimeout(10_000);
+            assertEquals("echo:before", udpAsk(client, port, "before"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertEquals("echo:after", udpAsk(client, port, "after"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    private static String udpAsk(DatagramSocket s, int port, String what) throws IOException {
+        byte[] b = what.getBytes(StandardCharsets.UTF_8);
+        s.send(new DatagramPacket(b, b.length, InetAddress.getLoopbackAddress(), port));
+        DatagramPacket in = new DatagramPacket(new byte[256], 256);
+        s.receive(in);
+        return new String(in.getData(), 0, in.getLength(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void pythonsHttpServerAnswersBeforeTheDumpAndAfterTheRestore() throws Exception {
+        Path www = Files.createDirectories(tmp.resolve("www"));
+        Files.writeString(www.resolve("hello.txt"), "hello from the tree\n");
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("http.out"), "/usr/bin/python3", "-u", "-m",
+                "http.server", Integer.toString(port), "--bind", "127.0.0.1", "--directory", www.toString())) {
+            p.awaitOutput("Serving HTTP", Duration.ofSeconds(60));
+            assertEquals("hello from the tree\n", get(port));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals("hello from the tree\n", get(port));
+                assertEquals("hello from the tree\n", get(port));
+                assertEquals(3, r.outputText().split("GET /hello.txt", -1).length - 1, r.outputText());
+            } finally {
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    private static String get(int port) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/hello.txt").toURL()
+                .openConnection();
+        c.setConnectTimeout(10_000);
+        c.setReadTimeout(10_000);
+        try (InputStream in = c.getInputStream()) {
+            assertEquals(200, c.getResponseCode());
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } finally {
+            c.disconnect();
+        }
+    }
+
+    /** An echo server outside the tree that remembers how each connection ended. */
+    static final class EchoServer implements AutoCloseable {
+        final ServerSocket server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        final AtomicLong echoed = new AtomicLong();
+        final AtomicReference<String> ended = new AtomicReference<>();
+        private final List<Thread> threads = new ArrayList<>();
+
+        EchoServer() throws IOException {
+            Thread t = new Thread(() -> {
+                try {
+                    while (true) {
+                        Socket c = server.accept();
+                        Thread h = new Thread(() -> serve(c), "echo-conn");
+                        h.setDaemon(true);
+                        h.start();
+                    }
+                } catch (IOException e) {
+                    // closed
+                }
+            }, "echo-accept");
+            t.setDaemon(true);
+            t.start();
+            threads.add(t);
+        }
+
+        private void serve(Socket c) {
+            try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+                byte[] b = new byte[4096];
+                int n;
+                while ((n = in.read(b)) > 0) {
+                    out.write(b, 0, n);
+                    echoed.addAndGet(n);
+                }
+                ended.compareAndSet(null, "closed by the peer (EOF)");
+            } catch (IOException e) {
+                ended.compareAndSet(null, "failed: " + e);
+            }
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        /** Waits until more than {@code than} bytes were echoed (bounded). */
+        void awaitEchoedMore(long than) throws InterruptedException {
+            DetachedProcess.awaitCondition(() -> echoed.get() > than, Duration.ofSeconds(30),
+                    "the echo server to see more than " + than + " bytes");
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+        }
+    }
+
+    private static List<String> cryoTables() throws Exception {
+        Process p = new ProcessBuilder(NetworkLock.nft(), "list", "tables").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out.lines().filter(l -> l.contains("cryo_")).toList();
+    }
+
+    @Test
+    void anEstablishedConnectionToAServerOutsideTheTreeGoesOnAndThePeerSeesNoResetNorClose() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (EchoServer echo = new EchoServer();
+             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("established TCP") && refused.err().contains("--tcp-established"),
+                    refused.err());
+            assertFalse(Files.exists(tmp.resolve("no").resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree keeps running after the refusal: state " + s);
+            long before = echo.echoed.get();
+            echo.awaitEchoedMore(before); // the refused dump left the connection working
+
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img, "--tcp-established");
+            assertTrue(Cli.run("show", img.toString()).out().contains("\"networkLock\""));
+            long atRestore = echo.echoed.get();
+            echo.awaitEchoedMore(atRestore);
+            assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_" + p.pid() + "_")),
+                    "the network lock is gone after the restore: " + cryoTables());
+            assertNull(echo.ended.get(), "the peer saw the connection end");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    @Test
+    void withLeaveRunningTheConnectionKeepsWorkingOnTheSource() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (EchoServer echo = new EchoServer();
+             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
+            Path img = tmp.resolve("img");
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "-R",
+                    "--tcp-established");
+            assertEquals(0, dump.code(), dump.toString());
+            long after = echo.echoed.get();
+            echo.awaitEchoedMore(after);
+            assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_" + p.pid() + "_")),
+                    "no network lock is left behind: " + cryoTables());
+            assertNull(echo.ended.get(), "the peer saw the connection end");
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    @Test
+    void aConnectionWithBothEndsInTheTreeGoesOn() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (DetachedProcess p = Workloads.sockets(tmp, "tcppair")) {
+            Thread.sleep(200);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            Thread.sleep(300);
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /** The fd number a workload prints after "ready". */
+    private static String readyFd(DetachedProcess p) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return p.outputText().matches("(?s)ready \\d+\\s.*");
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its fd");
+        return p.outputText().trim().split("\\s+")[1];
+    }
+
+    @Test
+    void aNetlinkSocketComesBack() throws Exception {
+        try (DetachedProcess p = Workloads.netlinkHolder(tmp)) {
+            int fd = Integer.parseInt(readyFd(p));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals("NETLINK", Sys.getxattr("/proc/" + r.pid() + "/fd/" + fd, "system.sockprotoname"));
+            } finally {
+                Sys.kill(r.pid(), Signals.SIGKILL);
+                Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    @Test
+    void aSocketOfAnotherNetworkNamespaceIsRefusedAndTheTreeKeepsRunning() throws Exception {
+        String ns = "cryo-sk-" + ProcessHandle.current().pid();
+        Process add = new ProcessBuilder("ip", "netns", "add", ns).redirectErrorStream(true).start();
+        Assumptions.assumeTrue(add.waitFor() == 0, "ip netns add failed: "
+                + new String(add.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        try (DetachedProcess p = Workloads.sockets(tmp, "netns", ns)) {
+            String fd = readyFd(p);
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": socket")
+                    && r.err().contains("another network namespace"), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+            assertTrue(Workloads.check(p).contains("PASS"));
+        } finally {
+            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor();
+        }
+    }
+}
