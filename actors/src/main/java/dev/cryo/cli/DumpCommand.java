@@ -41,6 +41,10 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--shell-job", description = "Allow the tree to hold its controlling terminal.")
     boolean shellJob;
 
+    @Option(names = "--file-locks", description = "Accepted for CRIU compatibility: file locks (flock, POSIX, OFD) "
+            + "are always carried.")
+    boolean fileLocks;
+
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 

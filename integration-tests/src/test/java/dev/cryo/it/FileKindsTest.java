@@ -45,4 +45,23 @@ class FileKindsTest {
             assertPassOnce(RestoreTest.checkAndReap(r));
         }
     }
+
+    @Test
+    void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("locks.out"),
+                TestPrograms.compile("/c/locks.c").toString(), dir.toString()))) {
+            Path lockFile = dir.resolve("flock");
+            assertEquals(1, flockNonBlocking(lockFile), "the workload does not hold its flock");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--file-locks");
+            assertEquals(1, flockNonBlocking(lockFile), "another process could take the restored task's flock");
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /** flock(1) -n from a process outside the tree: 0 when it got the lock, 1 when it is held. */
+    private static int flockNonBlocking(Path file) throws Exception {
+        Process f = new ProcessBuilder("flock", "-n", file.toString(), "true").redirectErrorStream(true).start();
+        return f.waitFor();
+    }
 }
