@@ -64,4 +64,18 @@ class FileKindsTest {
         Process f = new ProcessBuilder("flock", "-n", file.toString(), "true").redirectErrorStream(true).start();
         return f.waitFor();
     }
+
+    @Test
+    void aPseudoTerminalMasterIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"), "/usr/bin/python3", "-c",
+                "import os,pty,time\nm,s=pty.openpty()\nprint('ready', m, flush=True)\ntime.sleep(600)\n"))) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--shell-job");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().matches("(?s).*pid " + p.pid() + " fd \\d+: pseudo-terminal master /dev/ptmx is not "
+                    + "supported yet.*"), r.err());
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+        }
+    }
 }
