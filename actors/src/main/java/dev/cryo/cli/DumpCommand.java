@@ -53,6 +53,10 @@ final class DumpCommand implements Callable<Integer> {
             + " (e.g. /dev/log); they reconnect to it on restore.")
     boolean extUnixSk;
 
+    @Option(names = "--file-locks", description = "Accepted for CRIU compatibility: file locks (flock, POSIX, OFD) "
+            + "are always carried.")
+    boolean fileLocks;
+
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 

@@ -45,4 +45,37 @@ class FileKindsTest {
             assertPassOnce(RestoreTest.checkAndReap(r));
         }
     }
+
+    @Test
+    void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("locks.out"),
+                TestPrograms.compile("/c/locks.c").toString(), dir.toString()))) {
+            Path lockFile = dir.resolve("flock");
+            assertEquals(1, flockNonBlocking(lockFile), "the workload does not hold its flock");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--file-locks");
+            assertEquals(1, flockNonBlocking(lockFile), "another process could take the restored task's flock");
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /** flock(1) -n from a process outside the tree: 0 when it got the lock, 1 when it is held. */
+    private static int flockNonBlocking(Path file) throws Exception {
+        Process f = new ProcessBuilder("flock", "-n", file.toString(), "true").redirectErrorStream(true).start();
+        return f.waitFor();
+    }
+
+    @Test
+    void aPseudoTerminalMasterIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"), "/usr/bin/python3", "-c",
+                "import os,pty,time\nm,s=pty.openpty()\nprint('ready', m, flush=True)\ntime.sleep(600)\n"))) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--shell-job");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().matches("(?s).*pid " + p.pid() + " fd \\d+: pseudo-terminal master /dev/ptmx is not "
+                    + "supported yet.*"), r.err());
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+        }
+    }
 }

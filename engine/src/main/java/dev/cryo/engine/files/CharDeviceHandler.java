@@ -52,6 +52,11 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
     @Override
     public CharDevice dump(FdProbe fd, DumpContext ctx) throws IOException {
         long rdev = FileIdentity.rdev(fd.procPath());
+        if (isPtyMaster(rdev)) {
+            // reopening /dev/ptmx would make a new pseudo-terminal, cut off from its slave
+            throw new DumpException(fd.where() + ": pseudo-terminal master " + fd.target()
+                    + " is not supported yet (even with --shell-job)");
+        }
         boolean tty = isTty(rdev);
         if (tty && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
@@ -71,6 +76,13 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         m.put("path", c.path());
         m.put("rdev", hex(c.rdev()));
         m.put("tty", c.tty());
+    }
+
+    /** /dev/ptmx (5:2) and the multiplexers of devpts instances (a master's fd points at ptmx). */
+    static boolean isPtyMaster(long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return major == 5 && minor == 2;
     }
 
     /** Major 4 (tty/ttyS), 5 (tty, console, ptmx) and 136-143 (pts). */

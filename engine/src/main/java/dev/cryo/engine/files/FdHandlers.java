@@ -105,7 +105,12 @@ public final class FdHandlers {
             FdInfo info = ProcFs.fdInfo(pid, fd);
             FdProbe probe = new FdProbe(pid, fd, target, info);
             FdProbe.Ref owner = ctx.sharedOwner(probe);
-            FileDesc desc = owner == null ? dump(probe, ctx) : shared(probe, owner);
+            FileDesc desc = owner == null ? dump(probe, ctx) : shared(probe, owner, ctx);
+            if (!(desc instanceof RegularFileHandler.RegularFile) && !(desc instanceof SharedFdHandler.SharedFd)
+                    && !info.values("lock").isEmpty()) {
+                throw new DumpException(probe.where() + " (" + target + "): a lock on a "
+                        + of(desc).kind() + " is not supported yet");
+            }
             out.add(new FdImage(fd, info.flags(), info.pos(), desc));
         }
         return out;
@@ -129,12 +134,13 @@ public final class FdHandlers {
     }
 
     /** An fd whose open file an earlier fd of the tree owns: only the owner's kind is needed. */
-    private static FileDesc shared(FdProbe probe, FdProbe.Ref owner) {
+    private static FileDesc shared(FdProbe probe, FdProbe.Ref owner, FdHandler.DumpContext ctx) {
         Pid ownerPid = Pid.of(owner.pid());
         FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
                 ProcFs.fdInfo(ownerPid, owner.fd()));
         try {
-            return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag());
+            return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag(),
+                    FileLocks.dump(probe, ctx, false));
         } catch (IOException e) {
             throw new DumpException(probe.where() + " (shared with " + owner + "): " + e.getMessage(), e);
         }

@@ -11,6 +11,7 @@ import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.List;
 import java.util.Map;
 
 import static dev.cryo.engine.show.ShowFormat.hex;
@@ -25,11 +26,22 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     public static final int TAG = 1, RECORD_ID = 111;
 
     /** A regular file or directory, reopened by path after its identity is checked. */
-    public record RegularFile(FileRef file) implements FileDesc {}
+    public record RegularFile(FileRef file, List<FileLocks.Lock> locks) implements FileDesc {
+        public RegularFile {
+            locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file) {
+            this(file, List.of());
+        }
+    }
 
     static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 1,
-            (out, f) -> RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file()),
-            (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE)));
+            (out, f) -> {
+                RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
+                FileLocks.write(out, f.locks());
+            },
+            (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in)));
 
     /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
     public static boolean isPseudoFile(String path) {
@@ -61,7 +73,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.target().endsWith(" (deleted)")) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(FileIdentity.of(fd.target(), fd.procPath()));
+        return new RegularFile(FileIdentity.of(fd.target(), fd.procPath()), FileLocks.dump(fd, ctx, true));
     }
 
     @Override
@@ -81,5 +93,6 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         m.put("ino", r.file().ino());
         m.put("size", r.file().size());
         m.put("mode", octal(r.file().mode()));
+        FileLocks.show(r.locks(), m);
     }
 }

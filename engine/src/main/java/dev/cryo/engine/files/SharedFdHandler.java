@@ -4,6 +4,7 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -11,13 +12,21 @@ import java.util.Map;
  * then fd; see {@link OpenFiles}): after fork, dup or SCM_RIGHTS. Only that owner is dumped by its
  * kind's handler; restore recreates the object there, then this fd takes the very same description
  * from the owner with pidfd_getfd, so position, flags and the object itself are one again.
- * {@code ownerTag} is the owner's kind: a shared epoll is taken only after its owner added its
+ * POSIX locks this fd's process holds travel with it. {@code ownerTag} is the owner's kind: a shared epoll is taken only after its owner added its
  * watches, which come last.
  */
 public final class SharedFdHandler implements FdHandler<SharedFdHandler.SharedFd> {
     public static final int TAG = 8, RECORD_ID = 118;
 
-    public record SharedFd(int ownerPid, int ownerFd, int ownerTag) implements FileDesc {
+    public record SharedFd(int ownerPid, int ownerFd, int ownerTag, List<FileLocks.Lock> locks) implements FileDesc {
+        public SharedFd {
+            locks = List.copyOf(locks);
+        }
+
+        public SharedFd(int ownerPid, int ownerFd, int ownerTag) {
+            this(ownerPid, ownerFd, ownerTag, List.of());
+        }
+
         /** Whether the owner is restored in the late pass (epoll), so this fd is taken after it. */
         public boolean ownerLate() {
             FdHandler<?> h = FdHandlers.byTag(ownerTag);
@@ -29,7 +38,8 @@ public final class SharedFdHandler implements FdHandler<SharedFdHandler.SharedFd
         out.writeVarInt(s.ownerPid(), true);
         out.writeVarInt(s.ownerFd(), true);
         out.writeVarInt(s.ownerTag(), true);
-    }, (in, version) -> new SharedFd(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)));
+        FileLocks.write(out, s.locks());
+    }, (in, version) -> new SharedFd(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true), FileLocks.read(in)));
 
     @Override
     public String kind() {
@@ -69,5 +79,6 @@ public final class SharedFdHandler implements FdHandler<SharedFdHandler.SharedFd
         m.put("ownerFd", s.ownerFd());
         FdHandler<?> h = FdHandlers.byTag(s.ownerTag());
         m.put("ownerKind", h == null ? "tag " + s.ownerTag() : h.kind());
+        FileLocks.show(s.locks(), m);
     }
 }

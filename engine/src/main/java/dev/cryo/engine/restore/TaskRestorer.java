@@ -3,6 +3,7 @@ package dev.cryo.engine.restore;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
+import dev.cryo.engine.restore.stage.FileLockRestore;
 import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.stage.MemoryMapping;
 import dev.cryo.engine.restore.stage.PendingSignals;
@@ -53,6 +54,7 @@ public final class TaskRestorer {
             new ProcessState(),
             new ThreadCreation(),
             new ThreadState(),
+            new FileLockRestore(),
             // new stages that need privilege go here
             new TimerCreation(),
             new SeccompFilters(),

@@ -99,12 +99,14 @@ final class ModelSamples {
                         null, 5, 11));
         List<FdImage> fds = List.of(
                 new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/pts/3", 0x8803, true)),
-                new FdImage(3, 02000000, 4096, new RegularFileHandler.RegularFile(file("/var/log/app.log", 99))),
+                new FdImage(3, 02000000, 4096, new RegularFileHandler.RegularFile(file("/var/log/app.log", 99),
+                        List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.FLOCK, true, 0, -1)))),
                 new FdImage(4, 0, 0, new PipeHandler.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1})),
                 new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0])),
                 new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42})),
                 new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)),
-                new FdImage(12, 02, 4096, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG)),
+                new FdImage(12, 02, 4096, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG,
+                        List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.POSIX, false, 5, 14)))),
                 new FdImage(8, 04002, 0, new EventFdHandler.EventFd(5, true)),
                 new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(1, 2, 0, 5_000_000, 0, 10_000_000)),
                 new FdImage(10, 04000, 0, new SignalFdHandler.SignalFd(0x201)),

@@ -1,0 +1,40 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.files.FileLocks;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.restore.RemoteWriter;
+import dev.cryo.kernel.SyscallNr;
+
+/**
+ * Takes the task's file locks again (flock, POSIX, OFD), once every fd of the tree is in place:
+ * a POSIX lock is dropped when its process closes any fd of the file, which the FILES passes do
+ * with their temporary fds. Non-blocking: the dumped tree held them all at once, so none waits.
+ */
+public final class FileLockRestore implements StateStage {
+    private static final int FLOCK = 73, LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+    private static final int F_SETLK = 6, F_OFD_SETLK = 37, F_RDLCK = 0, F_WRLCK = 1;
+
+    @Override
+    public String name() {
+        return "file locks";
+    }
+
+    @Override
+    public void run(TaskContext t) {
+        for (FdImage fd : t.task().fds()) {
+            for (FileLocks.Lock l : FileLocks.of(fd.desc())) {
+                String what = l.describe() + " on fd " + fd.fd();
+                if (l.kind() == FileLocks.FLOCK) {
+                    t.call("flock(" + what + ")", FLOCK, fd.fd(), (l.write() ? LOCK_EX : LOCK_SH) | LOCK_NB);
+                    continue;
+                }
+                // struct flock: short type, short whence (SEEK_SET), pad, off_t start, off_t len, pid_t pid, pad
+                long len = l.end() == FileLocks.EOF ? 0 : l.end() - l.start() + 1;
+                byte[] fl = new RemoteWriter(32).ints((l.write() ? F_WRLCK : F_RDLCK) & 0xffff, 0)
+                        .longs(l.start(), len).ints(0, 0).toBytes();
+                t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(),
+                        l.kind() == FileLocks.POSIX ? F_SETLK : F_OFD_SETLK, t.put(fl));
+            }
+        }
+    }
+}
