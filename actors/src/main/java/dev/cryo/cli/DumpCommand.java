@@ -64,6 +64,11 @@ final class DumpCommand implements Callable<Integer> {
             + "for the pages written since (needs userfaultfd write-protect and PAGEMAP_SCAN).")
     boolean preCopy;
 
+    @Option(names = "--ghost-limit", paramLabel = "SIZE",
+            description = "Largest deleted file (still mapped or open) carried in the image, e.g. 4M "
+                    + "(default: cryo.dump.ghost-limit, 1 MiB).")
+    String ghostLimit;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -78,10 +83,21 @@ final class DumpCommand implements Callable<Integer> {
             err.println("cryo: no process with pid " + pid);
             return 1;
         }
+        com.typesafe.config.Config config = parent.config();
+        if (ghostLimit != null) {
+            config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("cryo.dump.ghost-limit", ghostLimit))
+                    .withFallback(config);
+            try {
+                dev.cryo.config.CryoSettings.create(config);
+            } catch (dev.cryo.config.InvalidSettingsException e) {
+                err.println("cryo: --ghost-limit " + ghostLimit + ": " + e.getMessage());
+                return 2;
+            }
+        }
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
-        try (Cryo cryo = Cryo.create(parent.config());
+        try (Cryo cryo = Cryo.create(config);
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
                      progress, err, parent.settings().dump().progressDelay())) {
             DumpReport report = cryo.dump(request).toCompletableFuture().join();

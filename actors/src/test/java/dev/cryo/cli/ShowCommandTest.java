@@ -22,7 +22,7 @@ import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,8 +84,8 @@ class ShowCommandTest {
                 new MmImage(0x400000, 0x402000, 0x600000, 0x601000, 0x602000, 0x623000, 0x7ffd0000f000L, 0, 0, 0, 0,
                         new long[] {6, 4096, 0, 0}),
                 List.of(thread),
-                List.of(new VmaImage(0x400000, 0x402000, 5, VmaImage.MAP_PRIVATE, 0, VmaKind.FILE_PRIVATE, exe, 0, 0),
-                        new VmaImage(0x7ffd00000000L, 0x7ffd00010000L, 3, VmaImage.MAP_PRIVATE, 0, VmaKind.STACK,
+                List.of(new VmaImage(0x400000, 0x402000, 5, VmaImage.MAP_PRIVATE, 0, MemoryKinds.FILE_PRIVATE, exe, 0, 0),
+                        new VmaImage(0x7ffd00000000L, 0x7ffd00010000L, 3, VmaImage.MAP_PRIVATE, 0, MemoryKinds.STACK,
                                 null, 2, 14)),
                 List.of(new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/null", 0x103, false)),
                         new FdImage(3, 0, 0, new PipeHandler.Pipe(999, true, "", new byte[] {1, 2, 3})),

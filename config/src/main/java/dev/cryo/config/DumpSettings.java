@@ -11,16 +11,23 @@ import java.time.Duration;
  * @param timeout upper bound for the whole dump
  * @param progress whether to draw a progress bar on a terminal
  * @param progressDelay how long a dump runs before the bar appears
+ * @param ghostLimit the largest deleted file (still mapped or open) whose contents a dump carries, in bytes
  */
 public record DumpSettings(
     boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
-    Duration progressDelay) {
+    Duration progressDelay, long ghostLimit) {
   public static final String PATH = "cryo.dump";
+  /** A task's image record (which holds its deleted files) must fit one chunk. */
+  public static final long MAX_GHOST_LIMIT = 16L << 20;
 
   public DumpSettings {
     Checks.positive(PATH + ".seize-timeout", seizeTimeout);
     Checks.positive(PATH + ".timeout", timeout);
     Checks.notNegative(PATH + ".progress-delay", progressDelay);
+    if (ghostLimit < 0 || ghostLimit > MAX_GHOST_LIMIT) {
+      throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 16 MiB, got " + ghostLimit
+          + " bytes");
+    }
     if (seizeTimeout.compareTo(timeout) > 0) {
       throw new InvalidSettingsException(
           PATH + ".seize-timeout must be at most " + PATH + ".timeout ("
@@ -36,6 +43,7 @@ public record DumpSettings(
         r.getDuration("seize-timeout"),
         r.getDuration("timeout"),
         r.getBoolean("progress"),
-        r.getDuration("progress-delay"));
+        r.getDuration("progress-delay"),
+        r.getBytes("ghost-limit"));
   }
 }

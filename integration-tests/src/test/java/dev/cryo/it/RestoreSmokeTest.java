@@ -56,7 +56,7 @@ class RestoreSmokeTest {
                 r.mapMemory(shared);
                 pages.write(stub, image.pagesOf(pid));
                 r.protectMemory();
-                r.restoreFiles(pipes, sockets);
+                r.restoreFiles(pipes, sockets, shared);
                 r.leadSessionAndGroup();
                 r.joinGroup();
                 r.restoreState();

@@ -22,8 +22,8 @@ class RestoreTest {
     Path tmp;
 
     /** Dumps (killing the original), restores detached, compares the state, and returns the restored root. */
-    static DetachedProcess dumpAndRestore(DetachedProcess p, Path img) throws Exception {
-        return DumpRestore.dumpAndRestore(p, img);
+    static DetachedProcess dumpAndRestore(DetachedProcess p, Path img, String... dumpOptions) throws Exception {
+        return DumpRestore.dumpAndRestore(p, img, dumpOptions);
     }
 
     /** Kills a restored root (our child) and reaps it; quiet if it is gone already. */

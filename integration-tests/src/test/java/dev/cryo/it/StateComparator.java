@@ -119,13 +119,12 @@ final class StateComparator {
             d -> d.item().matches("stat (pgrp|session|tpgid|tty_nr)|status NS(pgid|sid)")));
 
     /**
-     * VmFlags a restore does not reproduce yet (FINDINGS memory-2): "ac" (VM_ACCOUNT, a read-only
-     * private file mapping is restored writable first and keeps the commit charge), "nh"/"hg"
-     * (MADV_NOHUGEPAGE/MADV_HUGEPAGE are lost, so neighbouring anonymous mappings merge), "nr"
-     * (PROT_NONE areas are restored MAP_NORESERVE). Stripped on both sides, and adjacent anonymous
-     * private mappings that then look alike are compared as one, until the fix.
+     * VmFlags a restore does not reproduce yet: none since FINDINGS memory-2 was fixed (ac, nh, hg
+     * and nr are carried). Adjacent anonymous private mappings that look alike are still compared
+     * as one: the kernel merges two areas restore maps side by side that it had kept apart in the
+     * dumped task (different anon_vma after a fork or mremap), which no mmap can prevent.
      */
-    static final Set<String> KNOWN_VMFLAGS = Set.of("ac", "nh", "hg", "nr");
+    static final Set<String> KNOWN_VMFLAGS = Set.of();
 
     /** The parent of the tree's root is outside the tree: a restored root is the restorer's child. */
     private static final Set<String> ROOT_ONLY_IGNORED = Set.of("status PPid", "stat ppid");

@@ -60,6 +60,15 @@ public final class Sys {
         call(() -> "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.CHMOD, address(p), mode, 0, 0);
     }
 
+    /** fstatfs(fd).f_type: the filesystem's magic number (e.g. 0x958458f6 for hugetlbfs). */
+    public static long fsMagic(Fd fd) {
+        Memory buf = new Memory(120);
+        call(() -> "fstatfs(" + fd + ")", SyscallNr.FSTATFS, fd.value(), address(buf), 0, 0);
+        return buf.getLong(0);
+    }
+
+    public static final long HUGETLBFS_MAGIC = 0x958458f6L;
+
     public static long address(Pointer p) {
         return p == null ? 0 : Pointer.nativeValue(p);
     }

@@ -26,4 +26,8 @@ public final class SyscallNr {
             SCHED_GETAFFINITY = 204, RESTART_SYSCALL = 219, TIMER_CREATE = 222, TIMER_SETTIME = 223,
             TIMER_GETTIME = 224, TIMER_GETOVERRUN = 225, TIMER_DELETE = 226, CLOCK_NANOSLEEP = 230,
             IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315;
+
+    /** Memory: locks, seals, AIO rings, files. */
+    public static final int MLOCK2 = 325, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, FTRUNCATE = 77,
+            FCHMOD = 91, UNLINKAT = 263, FSTATFS = 138;
 }

@@ -158,7 +158,8 @@ public final class DumpSupervisor {
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
         }
         return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob(),
-                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets),
+                        tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
+                        settings.dump().ghostLimit()),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 

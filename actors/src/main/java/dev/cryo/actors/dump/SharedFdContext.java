@@ -1,6 +1,7 @@
 package dev.cryo.actors.dump;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.engine.dump.GhostFiles;
 import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdProbe;
@@ -22,10 +23,18 @@ final class SharedFdContext implements FdHandler.DumpContext {
     /** {@code tree}: the pids of the dumped tree, zombies included. */
     private final SocketDumpState sockets;
 
-    SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets) {
+    SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets, long ghostLimit) {
         this.shellJob = shellJob;
         this.tree = Set.copyOf(tree);
         this.sockets = sockets;
+        this.ghostFiles = new GhostFiles(ghostLimit);
+    }
+
+    private final GhostFiles ghostFiles;
+
+    @Override
+    public GhostFiles ghostFiles() {
+        return ghostFiles;
     }
 
     @Override

@@ -249,16 +249,21 @@ public final class RestoreSupervisor {
     }
 
     private Behavior<Command> files() {
-        sharedMemory.close(); // every task has mapped it: the mappings keep it alive
         // passes with a barrier in between: an fd sharing another task's open file finds it there
-        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.OWN, adapter),
-                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.SHARED, adapter),
-                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, FileRestore.Pass.LATE, adapter),
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.OWN, adapter),
+                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.SHARED, adapter),
+                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.LATE, adapter),
                         this::afterFiles)));
     }
 
     private Behavior<Command> afterFiles() {
         pipes.close(); // every end is open in its task now
+        try {
+            sharedMemory.seal(); // memfd seals, now that nothing more is written
+        } catch (RuntimeException e) {
+            return abort(e.getMessage());
+        }
+        sharedMemory.close(); // mapped and opened everywhere: the mappings and fds keep it alive
         // leaders before members; zombies die once they are in their groups and before their
         // parents' state (which takes back the death notices) and resume
         return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),

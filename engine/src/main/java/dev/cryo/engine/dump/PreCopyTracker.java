@@ -2,7 +2,8 @@ package dev.cryo.engine.dump;
 
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -76,11 +77,9 @@ public final class PreCopyTracker implements AutoCloseable {
         return rounds;
     }
 
-    static boolean preCopied(VmaKind kind) {
-        return switch (kind) {
-            case ANON, HEAP, STACK, FILE_PRIVATE -> true;
-            default -> false;
-        };
+    static boolean preCopied(MemoryKind kind) {
+        return kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK
+                || kind == MemoryKinds.FILE_PRIVATE;
     }
 
     /**
@@ -95,13 +94,13 @@ public final class PreCopyTracker implements AutoCloseable {
             if (m.isSpecial() || m.path().startsWith("/SYSV")) {
                 continue;
             }
-            VmaKind kind = MemoryPlan.kindOf(m);
+            MemoryKind kind = MemoryKinds.kindOf(m);
             if (!preCopied(kind)) {
                 continue;
             }
             for (long[] r : written(m)) {
                 // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
-                boolean zeroImplicit = first && kind != VmaKind.FILE_PRIVATE;
+                boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
                 addRuns(out, 0, r[0], r[1], !m.read(), zeroImplicit);
             }
         }

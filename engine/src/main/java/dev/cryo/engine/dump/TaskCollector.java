@@ -44,8 +44,13 @@ public final class TaskCollector {
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files) {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
+        String cwd = ProcFs.cwd(pid);
+        if (cwd.endsWith(" (deleted)")) {
+            throw new DumpException("pid " + pid + ": its current directory " + cwd
+                    + " was removed; a deleted current directory is not supported yet");
+        }
         // the plan is made before cryo maps its scratch page, so the page is never part of the image
-        MemoryPlan memory = MemoryPlan.of(pid, files.sharedMemory());
+        MemoryPlan memory = MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles());
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
         long brk;
@@ -67,10 +72,10 @@ public final class TaskCollector {
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words());
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
-                stat.comm(), exe(pid), ProcFs.cwd(pid), ProcFs.root(pid), status.umask(), personality(pid),
+                stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
                 FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security, timers,
-                SchedHandler.dumpOomScoreAdj(pid));
+                SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid));
         return new Snapshot(task, memory);
     }
 

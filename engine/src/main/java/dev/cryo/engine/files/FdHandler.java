@@ -81,6 +81,12 @@ public interface FdHandler<D extends FileDesc> {
          * number there. {@code fdFlags}: the dumped fd's flags (O_NONBLOCK, O_CLOEXEC).
          */
         long plantSocket(long ino, int fdFlags);
+
+        /** The path through which the task opens the restored shared memory object (memfd) of this inode. */
+        String sharedMemoryPath(long ino);
+
+        /** The path of a recreated deleted file until the restore unlinks it. */
+        String ghostPath(dev.cryo.engine.model.FileRef file);
     }
 
     /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */
@@ -90,6 +96,9 @@ public interface FdHandler<D extends FileDesc> {
 
         /** The pages of shared memory objects already carried by tasks of this dump. */
         dev.cryo.engine.dump.SharedMemoryClaims sharedMemory();
+
+        /** The deleted files of this dump, carried once each (up to the ghost limit). */
+        dev.cryo.engine.dump.GhostFiles ghostFiles();
 
         /** Whether the controlling terminal may be dumped (CRIU's --shell-job). */
         boolean shellJob();

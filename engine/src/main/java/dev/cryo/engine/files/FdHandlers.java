@@ -26,6 +26,8 @@ public final class FdHandlers {
     public static final List<FdHandler<?>> ALL = List.of(
             new PipeHandler(),
             new CharDeviceHandler(),
+            new MemfdHandler(),
+            new GhostFileHandler(),
             new RegularFileHandler(),
             new EventFdHandler(),
             new TimerFdHandler(),

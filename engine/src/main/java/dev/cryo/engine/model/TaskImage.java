@@ -4,13 +4,13 @@ import java.util.List;
 
 /**
  * One process of the tree: identity, process-wide state, its threads, memory layout and files,
- * its timers and its oom_score_adj.
+ * its timers and its oom_score_adj, and the deleted files it carries.
  */
 public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask,
                         int personality, Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions,
                         MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
                         List<byte[]> sharedPendingSignals, SecurityImage security,
-                        TimersImage timers, int oomScoreAdj) {
+                        TimersImage timers, int oomScoreAdj, List<GhostFile> ghostFiles) {
     public TaskImage {
         rlimits = List.copyOf(rlimits);
         sigactions = List.copyOf(sigactions);
@@ -19,22 +19,32 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
         fds = List.copyOf(fds);
         sharedPendingSignals = List.copyOf(sharedPendingSignals);
         java.util.Objects.requireNonNull(security, "security");
+        ghostFiles = List.copyOf(ghostFiles);
+    }
+
+    /** A task that carries no deleted files. */
+    public TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask, int personality,
+                     Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions, MmImage mm,
+                     List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
+                     List<byte[]> sharedPendingSignals, SecurityImage security, TimersImage timers, int oomScoreAdj) {
+        this(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads, vmas, fds,
+                sharedPendingSignals, security, timers, oomScoreAdj, List.of());
     }
 
     /** The same task with other VMAs (the dump fills in page counts once the pages are copied). */
     public TaskImage withVmas(List<VmaImage> newVmas) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj);
+                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles);
     }
 
     public TaskImage withFds(List<FdImage> newFds) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj);
+                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles);
     }
 
     public TaskImage withThreads(List<ThreadImage> newThreads) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm,
-                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj);
+                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles);
     }
 
     public int pid() {

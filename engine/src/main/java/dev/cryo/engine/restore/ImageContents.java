@@ -118,10 +118,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
 
     /** Mappings whose contents live in a file or come from the kernel never get page data. */
     private static boolean takesPages(VmaImage v) {
-        return switch (v.kind()) {
-            case FILE_SHARED, VDSO, VVAR, VVAR_VCLOCK, VSYSCALL -> false;
-            default -> true;
-        };
+        return v.kind().takesPages();
     }
 
     public List<PageSlice> pagesOf(int pid) {

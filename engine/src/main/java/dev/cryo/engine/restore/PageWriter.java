@@ -3,17 +3,21 @@ package dev.cryo.engine.restore;
 import dev.cryo.engine.image.ImageReader;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.codec.ModelCodecs;
+import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
  * Writes page chunks of the image into a task being restored: each chunk is read (CRC-checked)
- * into a direct buffer and copied into the task with process_vm_writev. Each writer owns its own
+ * into a direct buffer and copied into the task with process_vm_writev (through /proc/PID/mem where
+ * the area is not writable). Each writer owns its own
  * reader, so several run in parallel on different chunks.
  */
 public final class PageWriter implements AutoCloseable {
@@ -34,14 +38,46 @@ public final class PageWriter implements AutoCloseable {
             }
             buffer.clear().limit(e.rawLength());
             reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
-            Sys.writeFrom(pid, s.address(), buffer, (int) (s.firstPage() * PageSlice.PAGE), (int) (s.pages() * PageSlice.PAGE));
+            int at = (int) (s.firstPage() * PageSlice.PAGE);
+            int len = (int) (s.pages() * PageSlice.PAGE);
+            try {
+                Sys.writeFrom(pid, s.address(), buffer, at, len);
+            } catch (KernelException notWritable) {
+                // an area restore maps without PROT_WRITE (not charged for writing, see Mapper):
+                // /proc/PID/mem writes it as a debugger would
+                writeViaProcMem(pid, s.address(), buffer.duplicate().position(at).limit(at + len));
+            }
             pages += s.pages();
         }
         return pages;
     }
 
+    private FileChannel mem;
+    private Pid memOf;
+
+    private void writeViaProcMem(Pid pid, long address, ByteBuffer data) throws IOException {
+        if (mem == null || !pid.equals(memOf)) {
+            if (mem != null) {
+                mem.close();
+            }
+            mem = FileChannel.open(Path.of("/proc/" + pid + "/mem"), StandardOpenOption.WRITE);
+            memOf = pid;
+        }
+        long at = address;
+        while (data.hasRemaining()) {
+            int n = mem.write(data, at);
+            if (n <= 0) {
+                throw new IOException("/proc/" + pid + "/mem: short write at 0x" + Long.toHexString(at));
+            }
+            at += n;
+        }
+    }
+
     @Override
     public void close() throws IOException {
+        if (mem != null) {
+            mem.close();
+        }
         reader.close();
     }
 }

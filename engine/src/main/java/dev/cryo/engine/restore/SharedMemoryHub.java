@@ -1,39 +1,85 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.engine.files.MemfdHandler;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.GhostFile;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.kernel.SharedMemoryFile;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * One shared memory object per shared memory object of the image (keyed by its dumped shmem
+ * The objects a restore holds for the whole tree while tasks map and open them: shared memory
+ * and deleted files.
+ *
+ * <p>Shared memory: one shared memory object per shared memory object of the image (keyed by its dumped shmem
  * inode), exactly as large as it was (a mapping may reach past the end, after mremap: touching
  * that part raises SIGBUS, as it did). Tasks map it during the MEMORY stage; each task writes the pages it carried through its
- * own mapping, so every task sees them. Closed once mapped: the mappings keep the memory alive.
+ * own mapping, so every task sees them. Closed once mapped and opened: the mappings keep the
+ * memory alive.
+ *
+ * <p>Deleted files (ghosts): recreated before the tasks map or open them — at their own path when
+ * it is free, so they read the same in maps, else beside it — and unlinked again on close.
  */
 public final class SharedMemoryHub implements AutoCloseable {
     private static final String MEMFD = "/memfd:", DELETED = " (deleted)";
 
     private final Map<Long, SharedMemoryFile> objects = new LinkedHashMap<>();
+    private final Map<String, Path> ghosts = new LinkedHashMap<>();
+    private final Map<Long, Integer> seals = new LinkedHashMap<>();
+
+    private static final int MFD_ALLOW_SEALING = 2, F_ADD_SEALS = 1033, F_SEAL_SEAL = 1;
 
     public static SharedMemoryHub of(List<TaskImage> tasks) {
         Map<Long, Long> sizes = new LinkedHashMap<>();
         Map<Long, String> paths = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (VmaImage v : t.vmas()) {
-                if (v.kind() == VmaKind.SHARED_ANON && v.file() != null) {
+                if (v.kind() == MemoryKinds.SHARED_ANON && v.file() != null) {
                     sizes.merge(v.file().ino(), v.file().size(), Math::max);
                     paths.putIfAbsent(v.file().ino(), v.file().path());
                 }
             }
         }
+        Map<Long, Integer> sealsOf = new LinkedHashMap<>();
+        Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
+        for (TaskImage t : tasks) {
+            for (FdImage fd : t.fds()) {
+                if (fd.desc() instanceof MemfdHandler.Memfd m) {
+                    sizes.merge(m.file().ino(), m.file().size(), Math::max);
+                    paths.put(m.file().ino(), MEMFD + m.name());
+                    sealsOf.put(m.file().ino(), m.seals());
+                    contents.computeIfAbsent(m.file().ino(), k -> new java.util.ArrayList<>()).addAll(m.extents());
+                }
+            }
+        }
         SharedMemoryHub hub = new SharedMemoryHub();
         try {
-            sizes.forEach((ino, size) -> hub.objects.put(ino, create(paths.get(ino), size)));
+            sizes.forEach((ino, size) -> {
+                // a memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone
+                Integer s = sealsOf.get(ino);
+                int flags = s != null && s != F_SEAL_SEAL ? MFD_ALLOW_SEALING : 0;
+                SharedMemoryFile f = create(paths.get(ino), size, flags);
+                hub.objects.put(ino, f);
+                if (s != null && s != F_SEAL_SEAL && s != 0) {
+                    hub.seals.put(ino, s);
+                }
+                write(f, contents.getOrDefault(ino, List.of()));
+            });
+            for (TaskImage t : tasks) {
+                for (GhostFile g : t.ghostFiles()) {
+                    hub.ghosts.put(key(g.file()), hub.recreate(g));
+                }
+            }
         } catch (RuntimeException e) {
             hub.close();
             throw e;
@@ -42,15 +88,121 @@ public final class SharedMemoryHub implements AutoCloseable {
     }
 
     /** A memfd comes back as a memfd of the same name; any other shared memory as MAP_SHARED|MAP_ANONYMOUS memory. */
-    private static SharedMemoryFile create(String path, long size) {
+    private static SharedMemoryFile create(String path, long size, int memfdFlags) {
         if (path.startsWith(MEMFD)) {
             String name = path.substring(MEMFD.length());
             if (name.endsWith(DELETED)) {
                 name = name.substring(0, name.length() - DELETED.length());
             }
-            return SharedMemoryFile.memfd(name, size, 0);
+            return SharedMemoryFile.memfd(name, size, memfdFlags);
         }
         return SharedMemoryFile.anonymous(size);
+    }
+
+    /** The bytes of a memfd that no mapping carried, from its fd records. */
+    private static void write(SharedMemoryFile f, List<MemfdHandler.Extent> extents) {
+        if (extents.isEmpty()) {
+            return;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(Path.of(f.procPath()),
+                StandardOpenOption.WRITE)) {
+            for (MemfdHandler.Extent e : extents) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(e.data());
+                while (b.hasRemaining()) {
+                    ch.write(b, e.offset() + b.position());
+                }
+            }
+        } catch (IOException e) {
+            throw new RestoreException("cannot write the contents of a memfd: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Seals the memfds that were sealed, once every task has mapped and opened them and every page
+     * is written (a seal may forbid writing, growing or shrinking).
+     */
+    public void seal() {
+        seals.forEach((ino, s) -> {
+            SharedMemoryFile f = objects.get(ino);
+            try {
+                dev.cryo.kernel.Sys.call(() -> "fcntl(memfd " + f.procPath() + ", F_ADD_SEALS, 0x"
+                        + Integer.toHexString(s) + ")", dev.cryo.kernel.SyscallNr.FCNTL, f.fd().value(), F_ADD_SEALS, s, 0);
+            } catch (RuntimeException e) {
+                throw new RestoreException("cannot seal the restored memfd (inode " + ino + " in the image) again: "
+                        + e.getMessage());
+            }
+        });
+        seals.clear();
+    }
+
+    private static String key(FileRef f) {
+        return f.dev() + ":" + f.ino();
+    }
+
+    /**
+     * Recreates a deleted file at its own path, so the restored tasks' maps and fd links read
+     * "PATH (deleted)" as before. When another file took the path since (a file replaced after it
+     * was opened), that file is kept under a second hard link while the ghost stands at the path,
+     * and put back over it on close, which unlinks the ghost: the path holds the same inode again.
+     */
+    private Path recreate(GhostFile g) {
+        Path original = Path.of(g.file().path());
+        Path dir = original.getParent() != null && Files.isDirectory(original.getParent()) ? original.getParent()
+                : Path.of(System.getProperty("java.io.tmpdir"));
+        Path temp = dir.resolve(".cryo-ghost-" + g.file().ino() + "-" + System.nanoTime());
+        write(g, temp);
+        if (!dir.equals(original.getParent())) {
+            return temp; // its directory is gone too: the nearest we can do
+        }
+        try {
+            if (Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (!Files.isRegularFile(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    return temp;
+                }
+                Path keep = dir.resolve(".cryo-kept-" + g.file().ino() + "-" + System.nanoTime());
+                Files.createLink(keep, original);
+                displaced.put(original, keep);
+            }
+            Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return original;
+        } catch (IOException | UnsupportedOperationException e) {
+            Path keep = displaced.remove(original);
+            if (keep != null) {
+                try {
+                    Files.deleteIfExists(keep);
+                } catch (IOException ignored) {
+                    // the original is still at its path: only a stray link is left
+                }
+            }
+            return temp; // the path cannot be taken: beside it then
+        }
+    }
+
+    /** Files that stood at a ghost's path: put back over it on close. */
+    private final Map<Path, Path> displaced = new LinkedHashMap<>();
+
+    private static void write(GhostFile g, Path p) {
+        try {
+            Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new RestoreException("cannot recreate the deleted file " + g.file().path() + " as " + p + ": "
+                    + e.getMessage());
+        }
+        try {
+            Files.setAttribute(p, "unix:mode", g.file().mode() & 07777);
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new RestoreException("cannot set the mode of the recreated file " + p + ": " + e.getMessage());
+        }
+    }
+
+    /** Where a task opens or maps a deleted file of the image until the restore unlinks it. */
+    public String ghostPath(FileRef file) {
+        Path p = ghosts.get(key(file));
+        if (p == null) {
+            throw new IllegalStateException("deleted file " + file.path() + " (inode " + file.ino()
+                    + ") is not in the image");
+        }
+        return p.toString();
     }
 
     public String path(long ino) {
@@ -65,5 +217,18 @@ public final class SharedMemoryHub implements AutoCloseable {
     public void close() {
         objects.values().forEach(SharedMemoryFile::close);
         objects.clear();
+        for (Path p : ghosts.values()) {
+            try {
+                Path keep = displaced.remove(p);
+                if (keep != null) {
+                    Files.move(keep, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // unlinks the ghost too
+                } else {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException ignored) {
+                // best effort: a leftover is only a stray temporary file
+            }
+        }
+        ghosts.clear();
     }
 }

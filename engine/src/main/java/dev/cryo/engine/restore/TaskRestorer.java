@@ -113,14 +113,14 @@ public final class TaskRestorer {
     }
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
-    public void restoreFiles(PipeHub pipes, SocketHub sockets, FileRestore.Pass pass) {
-        FileRestore.run(t, pipes, sockets, pass);
+    public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, FileRestore.Pass pass) {
+        FileRestore.run(t, pipes, sockets, objects, pass);
     }
 
     /** FILES, all passes at once: for a single task (shared files then only within it). */
-    public void restoreFiles(PipeHub pipes, SocketHub sockets) {
+    public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects) {
         for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-            FileRestore.run(t, pipes, sockets, pass);
+            FileRestore.run(t, pipes, sockets, objects, pass);
         }
     }
 

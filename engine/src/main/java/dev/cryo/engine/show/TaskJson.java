@@ -49,6 +49,16 @@ final class TaskJson {
         m.put("mm", mm(t.mm()));
         m.put("threads", t.threads().stream().map(TaskJson::thread).toList());
         m.put("vmas", t.vmas().stream().map(TaskJson::vma).toList());
+        if (!t.ghostFiles().isEmpty()) {
+            m.put("ghostFiles", t.ghostFiles().stream().map(g -> {
+                Map<String, Object> f = new LinkedHashMap<>();
+                f.put("path", g.file().path());
+                f.put("ino", g.file().ino());
+                f.put("mode", Integer.toOctalString(g.file().mode()));
+                f.put("size", g.contents().length);
+                return f;
+            }).toList());
+        }
         m.put("fds", t.fds().stream().map(TaskJson::fd).toList());
         m.put("security", security(t.security()));
         m.put("timers", TimingJson.timers(t.timers()));
@@ -191,6 +201,10 @@ final class TaskJson {
         m.put("offset", hex(v.offset()));
         m.put("dumpedPages", v.dumpedPages());
         m.put("zeroPages", v.zeroPages());
+        if (v.advice() != 0) {
+            m.put("advice", dev.cryo.engine.memory.VmAdvice.names(v.advice()));
+        }
+        v.kind().show(v, m);
         return m;
     }
 

@@ -3,7 +3,7 @@ package dev.cryo.engine.dump;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.RegularFileHandler;
 import dev.cryo.engine.model.TaskImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.Tracer;
@@ -24,6 +24,7 @@ class TaskCollectorTest {
     Path tmp;
 
     private static FdHandler.DumpContext context() {
+        GhostFiles ghosts = new GhostFiles(1 << 20);
         return new FdHandler.DumpContext() {
             @Override
             public boolean claimPipeData(long pipeId) {
@@ -38,6 +39,11 @@ class TaskCollectorTest {
             @Override
             public SharedMemoryClaims sharedMemory() {
                 return new SharedMemoryClaims();
+            }
+
+            @Override
+            public GhostFiles ghostFiles() {
+                return ghosts;
             }
 
             @Override
@@ -79,11 +85,11 @@ class TaskCollectorTest {
             assertTrue(t.threads().get(0).clearChildTid() != 0, "glibc sets clear_child_tid");
             assertTrue(t.mm().brk() >= t.mm().startBrk());
             assertEquals(64 - 2, t.sigactions().size());
-            assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == VmaKind.VDSO));
-            assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == VmaKind.STACK));
+            assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == MemoryKinds.VDSO));
+            assertTrue(t.vmas().stream().anyMatch(v -> v.kind() == MemoryKinds.STACK));
             assertTrue(t.fds().stream().anyMatch(f -> f.fd() == 1 && f.desc() instanceof RegularFileHandler.RegularFile));
             assertTrue(snap.memory().runs().size() > 0);
-            assertTrue(snap.memory().runs().stream().noneMatch(r -> t.vmas().get(r.vmaIndex()).kind().isVdsoBlock()));
+            assertTrue(snap.memory().runs().stream().noneMatch(r -> t.vmas().get(r.vmaIndex()).kind() instanceof dev.cryo.engine.memory.VdsoArea));
             // it keeps running after release
             int lines = proc.outputText().split("\n").length;
             DetachedProcess.awaitCondition(() -> {

@@ -3,7 +3,7 @@ package dev.cryo.engine.restore;
 import dev.cryo.engine.image.ChunkType;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -21,7 +21,7 @@ class LatestPagesTest {
     }
 
     private static VmaImage anon(long fromPage, long toPage) {
-        return new VmaImage(BASE + fromPage * P, BASE + toPage * P, 3, 0x22, 0, VmaKind.ANON, null, 0, 0);
+        return new VmaImage(BASE + fromPage * P, BASE + toPage * P, 3, 0x22, 0, MemoryKinds.ANON, null, 0, 0);
     }
 
     private static String show(List<PageSlice> slices) {
@@ -62,7 +62,7 @@ class LatestPagesTest {
     @Test
     void aSharedFileMappingNeverTakesPageData() {
         IndexEntry a = chunk(0, 4);
-        VmaImage shared = new VmaImage(BASE, BASE + 4 * P, 3, 0x01, 0, VmaKind.FILE_SHARED, null, 0, 0);
+        VmaImage shared = new VmaImage(BASE, BASE + 4 * P, 3, 0x01, 0, MemoryKinds.FILE_SHARED, null, 0, 0);
         assertEquals("", show(ImageContents.latest(List.of(a), List.of(shared))));
     }
 }

@@ -39,6 +39,7 @@ public final class ModelCodecs {
     static final int TIMERS_ID = 142;
     static final int SCHED_ID = 143;
     static final int SLEEP_ID = 144;
+    static final int GHOST_FILE_ID = 170;
 
     public static final RecordCodecs ALL = withFdKinds(RecordCodecs.builder()
             .add(DumpInfoCodec.INSTANCE)
@@ -62,7 +63,8 @@ public final class ModelCodecs {
             .add(SchedImageCodec.INSTANCE)
             .add(SleepImageCodec.INSTANCE)
             .add(dev.cryo.engine.files.SocketOptions.CODEC)
-            .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC))
+            .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC)
+            .add(GhostFileCodec.INSTANCE))
             .build();
 
     /** Every fd kind's record, from the handler table. */

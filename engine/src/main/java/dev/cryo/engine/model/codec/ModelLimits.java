@@ -31,6 +31,9 @@ public final class ModelLimits {
     public static final int PIDS = 1 << 22;
     public static final int PENDING_SIGNALS = 1 << 16;
     public static final int PIPE_DATA = 16 << 20;
+    /** The ceiling of cryo.dump.ghost-limit: a task's record must fit one chunk. */
+    public static final int GHOST_FILE = 16 << 20;
+    public static final int GHOST_FILES = 1 << 16;
     /** sizeof(siginfo_t): PTRACE_PEEKSIGINFO hands out exactly this much per signal. */
     public static final int SIGINFO = 128;
     /** A task's seccomp filters: MAX_INSNS_PER_PATH (32768 instructions) bounds a chain; per thread. */

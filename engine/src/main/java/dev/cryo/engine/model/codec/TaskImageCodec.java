@@ -34,6 +34,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         RecordFields.writeRecord(out, SecurityImageCodec.INSTANCE, t.security());
         RecordFields.writeRecord(out, TimersImageCodec.INSTANCE, t.timers());
         out.writeInt(t.oomScoreAdj());
+        ModelFields.writeList(out, GhostFileCodec.INSTANCE, t.ghostFiles(), ModelLimits.GHOST_FILES, "TaskImage.ghostFiles");
     }
 
     public TaskImage read(Input in, int version) {
@@ -52,6 +53,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 ModelFields.readList(in, FdImageCodec.INSTANCE, ModelLimits.FDS, "TaskImage.fds"),
                 ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "TaskImage.sharedPendingSignals"),
                 RecordFields.readRecord(in, SecurityImageCodec.INSTANCE),
-                RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt());
+                RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt(),
+                ModelFields.readList(in, GhostFileCodec.INSTANCE, ModelLimits.GHOST_FILES, "TaskImage.ghostFiles"));
     }
 }

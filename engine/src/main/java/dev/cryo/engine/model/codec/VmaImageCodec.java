@@ -5,9 +5,9 @@ import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 
-/** The kind is stored as {@link VmaKind#id}, never the ordinal; the file is absent for anonymous memory. */
+/** The kind is stored as its persisted id (MemoryKinds), never the ordinal; the file is absent for anonymous memory. */
 public final class VmaImageCodec implements RecordCodec<VmaImage> {
     public static final VmaImageCodec INSTANCE = new VmaImageCodec();
 
@@ -21,16 +21,17 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
         out.writeVarInt(v.prot(), true);
         out.writeVarInt(v.flags(), true);
         out.writeLong(v.offset());
-        out.writeVarInt(v.kind().id, true);
+        out.writeVarInt(v.kind().id(), true);
         RecordFields.writeNullable(out, v.file(), (o, f) -> RecordFields.writeRecord(o, FileRefCodec.INSTANCE, f));
         out.writeVarLong(v.dumpedPages(), true);
         out.writeVarLong(v.zeroPages(), true);
+        out.writeVarInt(v.advice(), true);
     }
 
     public VmaImage read(Input in, int version) {
         return new VmaImage(in.readLong(), in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readLong(),
-                VmaKind.ofId(in.readVarInt(true)),
+                MemoryKinds.ofId(in.readVarInt(true)),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, FileRefCodec.INSTANCE)),
-                in.readVarLong(true), in.readVarLong(true));
+                in.readVarLong(true), in.readVarLong(true), in.readVarInt(true));
     }
 }

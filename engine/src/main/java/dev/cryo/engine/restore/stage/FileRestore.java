@@ -6,6 +6,7 @@ import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.SyscallNr;
 
 import java.util.List;
@@ -24,7 +25,7 @@ public final class FileRestore {
 
     private FileRestore() {}
 
-    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, Pass pass) {
+    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, Pass pass) {
         SocketHub.Remote remote = new SocketHub.Remote() {
             @Override
             public long call(String name, int nr, long... args) {
@@ -83,6 +84,16 @@ public final class FileRestore {
             @Override
             public long plantSocket(long ino, int fdFlags) {
                 return sockets.plant(ino, fdFlags, remote);
+            }
+
+            @Override
+            public String sharedMemoryPath(long ino) {
+                return objects.path(ino);
+            }
+
+            @Override
+            public String ghostPath(dev.cryo.engine.model.FileRef file) {
+                return objects.ghostPath(file);
             }
         };
         for (FdImage fd : inPass(t.task().fds(), pass)) {

@@ -1,7 +1,7 @@
 package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.VdsoArea;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.MapsEntry;
@@ -21,7 +21,7 @@ final class VdsoMove {
 
     static void run(TaskContext t) {
         List<MapsEntry> now = ProcFs.maps(t.pid()).stream().filter(m -> m.isVdso() || m.isVvar()).toList();
-        List<VmaImage> dumped = t.task().vmas().stream().filter(v -> v.kind().isVdsoBlock()).toList();
+        List<VmaImage> dumped = t.task().vmas().stream().filter(v -> v.kind() instanceof VdsoArea).toList();
         if (dumped.isEmpty()) {
             return;
         }
@@ -33,7 +33,7 @@ final class VdsoMove {
         for (int i = 0; i < now.size(); i++) {
             MapsEntry m = now.get(i);
             VmaImage d = dumped.get(i);
-            if (!m.path().equals(pathOf(d.kind())) || m.size() != d.end() - d.start()) {
+            if (!m.path().equals(pathOf(d)) || m.size() != d.end() - d.start()) {
                 throw differs(now);
             }
             parked[i] = t.call("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
@@ -42,7 +42,7 @@ final class VdsoMove {
         }
         for (int i = 0; i < now.size(); i++) {
             VmaImage d = dumped.get(i);
-            t.call("mremap(" + pathOf(d.kind()) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
+            t.call("mremap(" + pathOf(d) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
                     d.end() - d.start(), MREMAP_MAYMOVE | MREMAP_FIXED, d.start());
         }
     }
@@ -52,13 +52,8 @@ final class VdsoMove {
                 + "restore on a machine with the same kernel");
     }
 
-    private static String pathOf(VmaKind k) {
-        return switch (k) {
-            case VDSO -> "[vdso]";
-            case VVAR -> "[vvar]";
-            case VVAR_VCLOCK -> "[vvar_vclock]";
-            default -> "";
-        };
+    private static String pathOf(VmaImage v) {
+        return ((VdsoArea) v.kind()).path();
     }
 
     private static String describe(List<MapsEntry> areas) {

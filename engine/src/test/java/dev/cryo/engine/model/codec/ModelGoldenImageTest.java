@@ -66,7 +66,7 @@ class ModelGoldenImageTest {
             assertEquals(4242, task.pid());
             assertEquals("sleeper", task.comm());
             assertEquals(0x5555_5555_4123L, task.threads().get(0).regs()[16]);
-            assertEquals(4, task.vmas().size());
+            assertEquals(5, task.vmas().size());
             assertEquals("/run/app.fifo", ((dev.cryo.engine.files.PipeHandler.Pipe) task.fds().get(4).desc()).fifoPath());
             assertEquals(2, r.pageChunks().size());
 

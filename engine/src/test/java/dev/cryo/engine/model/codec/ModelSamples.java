@@ -29,7 +29,7 @@ import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.SeccompFilter;
 import dev.cryo.kernel.Seccomp;
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.model.VmaKind;
+import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.TcpRepair;
@@ -89,13 +89,15 @@ final class ModelSamples {
                 HEAP + 0x21000, STACK + 0xf000, STACK + 0xf100, STACK + 0xf200, STACK + 0xf200, STACK + 0xf800,
                 new long[] {33, 0x7ffc_1234_5000L, 16, 0xbfebfbff, 6, 4096, 0, 0});
         List<VmaImage> vmas = List.of(
-                new VmaImage(0x5555_5555_4000L, 0x5555_5555_5000L, 5, VmaImage.MAP_PRIVATE, 0x1000, VmaKind.FILE_PRIVATE,
+                new VmaImage(0x5555_5555_4000L, 0x5555_5555_5000L, 5, VmaImage.MAP_PRIVATE, 0x1000, MemoryKinds.FILE_PRIVATE,
                         file("/usr/bin/sleeper", 77), 0, 0),
-                new VmaImage(HEAP, HEAP + 0x21000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, 0, VmaKind.HEAP,
-                        null, 2, 31),
-                new VmaImage(0x7f00_0000_0000L, 0x7f00_0000_4000L, 3, VmaImage.MAP_SHARED, 0x2000, VmaKind.FILE_SHARED,
+                new VmaImage(HEAP, HEAP + 0x21000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, 0, MemoryKinds.HEAP,
+                        null, 2, 31, dev.cryo.engine.memory.VmAdvice.HUGEPAGE | dev.cryo.engine.memory.VmAdvice.LOCKED),
+                new VmaImage(0x7f00_0001_0000L, 0x7f00_0001_8000L, 3, VmaImage.MAP_SHARED | VmaImage.MAP_ANONYMOUS, 0x1000,
+                        MemoryKinds.SHARED_ANON, file("/dev/zero", 46), 8, 0),
+                new VmaImage(0x7f00_0000_0000L, 0x7f00_0000_4000L, 3, VmaImage.MAP_SHARED, 0x2000, MemoryKinds.FILE_SHARED,
                         file("/tmp/shm file ü", 78), 1, 3),
-                new VmaImage(STACK, STACK + 0x10000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_GROWSDOWN, 0, VmaKind.STACK,
+                new VmaImage(STACK, STACK + 0x10000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_GROWSDOWN, 0, MemoryKinds.STACK,
                         null, 5, 11));
         List<FdImage> fds = List.of(
                 new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/pts/3", 0x8803, true)),
@@ -139,7 +141,8 @@ final class ModelSamples {
                         List.of(new PosixTimerImage(0, 1, PosixTimerImage.SIGEV_SIGNAL, 10, 0x1234abcdL, pid,
                                         0, 12_345_678, 0, 50_000_000, 3),
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
-                                        5, 0, 0, 0, 0))), 300);
+                                        5, 0, 0, 0, 0))), 300,
+                List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, 3, 0, -1})));
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {

@@ -1,0 +1,88 @@
+package dev.cryo.engine.dump;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.GhostFile;
+import dev.cryo.kernel.Pid;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The deleted files of one dump (like CRIU's ghost files): each is carried once, with its whole
+ * contents, by the first task that maps or holds it, up to the ghost limit. Thread-safe: the task
+ * dumpers run in parallel.
+ */
+public final class GhostFiles {
+    private static final int S_IFMT = 0170000, S_IFREG = 0100000;
+
+    private final long limit;
+    private final Set<String> carried = new HashSet<>();
+    private final Map<Integer, List<GhostFile>> byTask = new HashMap<>();
+
+    /** {@code limit}: the largest deleted file carried, in bytes (cryo.dump.ghost-limit). */
+    public GhostFiles(long limit) {
+        this.limit = limit;
+    }
+
+    /** The largest deleted file (or memfd contents outside mappings) carried, in bytes. */
+    public long limit() {
+        return limit;
+    }
+
+    /**
+     * The identity of the deleted file behind {@code source} (a /proc/PID/map_files or /proc/PID/fd
+     * link), recorded under {@code path}; its contents go with {@code pid}'s image unless another
+     * task carries it already. {@code where} names the mapping or fd in messages.
+     */
+    public FileRef carry(Pid pid, String where, String path, Path source) {
+        FileRef file;
+        try {
+            file = FileIdentity.of(path, source);
+        } catch (IOException e) {
+            throw new DumpException(where + ": cannot stat the deleted file " + path + ": " + e.getMessage(), e);
+        }
+        if ((file.mode() & S_IFMT) != S_IFREG) {
+            throw new DumpException(where + ": " + path + " was deleted and is not a regular file: not supported yet");
+        }
+        if (file.size() > limit) {
+            throw new DumpException(where + ": " + path + " is a deleted file of " + file.size()
+                    + " bytes, more than the ghost limit of " + limit
+                    + " bytes (raise cryo.dump.ghost-limit or use --ghost-limit)");
+        }
+        if (!claim(file)) {
+            return file;
+        }
+        byte[] contents;
+        try {
+            contents = Files.readAllBytes(source);
+        } catch (IOException e) {
+            throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
+        }
+        if (contents.length != file.size()) {
+            throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
+        }
+        synchronized (this) {
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents));
+        }
+        return file;
+    }
+
+    private synchronized boolean claim(FileRef f) {
+        return carried.add(f.dev() + ":" + f.ino());
+    }
+
+    /** The deleted files {@code pid} carries; asked once, when its image is put together. */
+    public synchronized List<GhostFile> take(Pid pid) {
+        List<GhostFile> mine = byTask.remove(pid.value());
+        return mine == null ? List.of() : mine;
+    }
+}

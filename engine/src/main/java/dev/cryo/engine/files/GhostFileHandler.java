@@ -1,0 +1,73 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.codec.FileRefCodec;
+import dev.cryo.kernel.SyscallNr;
+
+import java.nio.file.Files;
+import java.util.Map;
+
+/**
+ * An open regular file that was deleted (or replaced at its path) since it was opened: its
+ * contents travel as a ghost file of the task (up to the ghost limit); restore opens the
+ * recreated file, which is unlinked again once every task holds it.
+ */
+public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostFd> {
+    public static final int TAG = 30, RECORD_ID = 171;
+    private static final String DELETED = " (deleted)";
+
+    /** The deleted file, by its identity at dump time; its contents are in a task's ghost files. */
+    public record GhostFd(FileRef file) implements FileDesc {}
+
+    static final RecordCodec<GhostFd> CODEC = RecordCodec.of(GhostFd.class, RECORD_ID, 1,
+            (out, f) -> RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file()),
+            (in, version) -> new GhostFd(RecordFields.readRecord(in, FileRefCodec.INSTANCE)));
+
+    @Override
+    public String kind() {
+        return "deleted file";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<GhostFd> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return fd.target().startsWith("/") && fd.target().endsWith(DELETED) && !fd.target().startsWith("/memfd:")
+                && Files.isRegularFile(fd.procPath());
+    }
+
+    @Override
+    public GhostFd dump(FdProbe fd, DumpContext ctx) {
+        String path = fd.target().substring(0, fd.target().length() - DELETED.length());
+        return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()));
+    }
+
+    @Override
+    public long restore(FdImage fd, GhostFd f, RestoreContext ctx) {
+        long tmp = ctx.open(ctx.ghostPath(f.file()), FdHandlers.openFlags(fd));
+        if (fd.position() != 0) {
+            ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
+        }
+        return tmp;
+    }
+
+    @Override
+    public void show(GhostFd g, Map<String, Object> m) {
+        m.put("kind", "deleted file");
+        m.put("path", g.file().path());
+        m.put("ino", g.file().ino());
+        m.put("size", g.file().size());
+    }
+}

@@ -1,0 +1,50 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.SyscallNr;
+
+/** What the kinds' restore halves share: mmap flags from the image, and mapping a file by path. */
+final class Mapper {
+    static final int MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10, MAP_GROWSDOWN = 0x100, MAP_NORESERVE = 0x4000;
+    static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 02000000;
+
+    private Mapper() {}
+
+    /** MAP_SHARED or MAP_PRIVATE, MAP_FIXED, and what the area needs (growing down, no reserve). */
+    static long flags(VmaImage v) {
+        long flags = (v.flags() & (VmaImage.MAP_SHARED | VmaImage.MAP_PRIVATE)) | MAP_FIXED;
+        if ((v.flags() & VmaImage.MAP_GROWSDOWN) != 0) {
+            flags |= MAP_GROWSDOWN;
+        }
+        if ((v.advice() & VmAdvice.NORESERVE) != 0) {
+            flags |= MAP_NORESERVE;
+        }
+        return flags;
+    }
+
+    /** The dumped protection plus PROT_WRITE, so cryo can write the pages; {@code protect} takes it back. */
+    static int writable(VmaImage v) {
+        return v.prot() | VmaImage.PROT_WRITE;
+    }
+
+    /**
+     * A private area is mapped writable (then protected) only if it was charged for writing (smaps
+     * "ac"), as the kernel would have done; otherwise with its own protection, so it is not charged
+     * either: cryo then writes its pages through /proc/PID/mem, which may write any area.
+     */
+    static int privateProt(VmaImage v) {
+        return (v.advice() & VmAdvice.ACCOUNTED) != 0 ? writable(v) : v.prot();
+    }
+
+    /** Opens {@code path} in the task, maps it over the area with {@code prot}, closes it again. */
+    static void mapFile(TaskContext t, VmaImage v, String path, int openFlags, int prot) {
+        long fd = t.open(path, openFlags | O_CLOEXEC);
+        try {
+            t.call("mmap(" + path + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(), prot, flags(v), fd,
+                    v.offset());
+        } finally {
+            t.call("close", SyscallNr.CLOSE, fd);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.SmapsEntry;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every kind of memory mapping, in the order a mapping is matched (the first kind that says yes
+ * is its kind). Ids are persisted in every image: never change or reuse one; the memory helper's
+ * new kinds take the next free number.
+ */
+public final class MemoryKinds {
+    private MemoryKinds() {}
+
+    public static final MemoryKind ANON = new AnonymousMemory(0, "ANON", m -> true);
+    public static final MemoryKind FILE_PRIVATE = new PrivateFileMapping(1);
+    public static final MemoryKind FILE_SHARED = new SharedFileMapping(2);
+    public static final MemoryKind STACK = new AnonymousMemory(3, "STACK", MapsEntry::isStack);
+    public static final MemoryKind HEAP = new AnonymousMemory(4, "HEAP", MapsEntry::isHeap);
+    public static final VdsoArea VDSO = new VdsoArea(5, "VDSO", "[vdso]");
+    public static final VdsoArea VVAR = new VdsoArea(6, "VVAR", "[vvar]");
+    public static final VdsoArea VVAR_VCLOCK = new VdsoArea(7, "VVAR_VCLOCK", "[vvar_vclock]");
+    public static final MemoryKind VSYSCALL = new Vsyscall(8);
+    public static final MemoryKind SHARED_ANON = new SharedMemory(9);
+    public static final MemoryKind GHOST_PRIVATE = new DeletedFileMapping(10, "GHOST_PRIVATE", false);
+    public static final MemoryKind GHOST_SHARED = new DeletedFileMapping(11, "GHOST_SHARED", true);
+    // next free id: 12
+
+    /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
+    private static final List<MemoryKind> TABLE = List.of(
+            VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
+            new Unsupported("SYSV", (m, s) -> m.path().startsWith("/SYSV"), "the SysV shared memory segment",
+                    "SysV IPC is not supported yet (it would come back as plain shared memory, no longer "
+                            + "attached to its IPC id)"),
+            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
+                    "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
+            new Unsupported("AIO", (m, s) -> m.path().equals("/[aio]"), "the AIO ring",
+                    "an AIO ring (io_setup) is not supported yet"),
+            SHARED_ANON,
+            HEAP, STACK, ANON,
+            GHOST_SHARED, GHOST_PRIVATE,
+            FILE_SHARED, FILE_PRIVATE);
+
+    private static final Map<Integer, MemoryKind> BY_ID = new HashMap<>();
+
+    static {
+        for (MemoryKind k : TABLE) {
+            if (k.id() >= 0 && BY_ID.put(k.id(), k) != null) {
+                throw new IllegalStateException("memory kind id " + k.id() + " is used twice");
+            }
+        }
+    }
+
+    /** The kind of a mapping, checked: a mapping cryo cannot carry fails the dump here. */
+    public static MemoryKind of(Pid pid, SmapsEntry s) {
+        for (MemoryKind k : TABLE) {
+            if (k.matches(s.map(), s)) {
+                k.check(pid, s.map(), s);
+                return k;
+            }
+        }
+        throw new DumpException("pid " + pid + " maps " + s.map() + ": a kind of mapping cryo does not know");
+    }
+
+    /**
+     * The kind of a mapping by maps alone (no smaps flags, no checks): for a quick look at a
+     * running task, as pre-copy rounds take; the dump itself uses {@link #of(Pid, SmapsEntry)}.
+     */
+    public static MemoryKind kindOf(MapsEntry m) {
+        for (MemoryKind k : TABLE) {
+            if (k.matches(m, null)) {
+                return k;
+            }
+        }
+        return ANON;
+    }
+
+    /** The kind stored under {@code id} in an image. */
+    public static MemoryKind ofId(int id) {
+        MemoryKind k = BY_ID.get(id);
+        if (k == null) {
+            throw new IllegalArgumentException("unknown memory kind id " + id);
+        }
+        return k;
+    }
+
+    public static List<MemoryKind> all() {
+        return TABLE;
+    }
+}

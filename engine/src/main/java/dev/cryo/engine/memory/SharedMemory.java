@@ -1,0 +1,55 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.SharedMemoryHub;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.SmapsEntry;
+
+import java.io.IOException;
+
+/**
+ * Shared memory: MAP_SHARED|MAP_ANONYMOUS, a shared mapping of /dev/zero (the kernel makes both
+ * the same shmem object, "/dev/zero (deleted)"), or of a memfd. The object's inode tells which
+ * mappings of which tasks are the same memory; its pages are carried once per object, by page
+ * offset, whichever task's window shows them; restore maps one object that every task shares.
+ */
+public final class SharedMemory extends MemoryKind {
+    SharedMemory(int id) {
+        super(id, "SHARED_ANON");
+    }
+
+    @Override
+    public boolean matches(MapsEntry m, SmapsEntry s) {
+        return m.shared() && (m.isAnonymous() || m.path().equals("/dev/zero") || m.path().startsWith("/memfd:"));
+    }
+
+    @Override
+    public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
+        try {
+            return FileIdentity.of(m.path(), PageScan.mapFile(pid, m));
+        } catch (IOException e) {
+            throw new DumpException("pid " + pid + ": cannot stat the shared memory mapped at 0x"
+                    + Long.toHexString(m.start()) + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void planPages(PageScan scan) {
+        scan.sharedObjectPages(scan.file().ino());
+    }
+
+    @Override
+    public boolean checksFile() {
+        return false;
+    }
+
+    @Override
+    public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
+        Mapper.mapFile(t, v, shared.path(v.file().ino()), Mapper.O_RDWR, Mapper.writable(v));
+    }
+}

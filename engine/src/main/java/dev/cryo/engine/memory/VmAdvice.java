@@ -1,0 +1,87 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.SmapsEntry;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The per-mapping advice and locks the kernel shows in smaps' VmFlags, carried as a bit set in
+ * {@link VmaImage#advice()} (bits are persisted) and given again on restore: transparent huge
+ * page advice (hg/nh), MADV_DONTFORK (dc), MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd), KSM merging
+ * (mg) before the pages are written; mlock (lo, lf) and mseal (sl) after the final protection.
+ * Two more are not advice but how the area was made, and decide how restore maps it: "ac"
+ * (VM_ACCOUNT: a private area that was writable at some point is charged against overcommit)
+ * and "nr" (MAP_NORESERVE).
+ */
+public final class VmAdvice {
+    private VmAdvice() {}
+
+    public static final int HUGEPAGE = 1, NOHUGEPAGE = 2, DONTFORK = 4, WIPEONFORK = 8, DONTDUMP = 16,
+            MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024;
+
+    private static final int MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
+            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18;
+    private static final int MLOCK_ONFAULT = 1;
+
+    /** VmFlags → bits. "dd" is also set by the kernel itself on areas it never dumps (vDSO, vvar): kinds skip those. */
+    public static int of(SmapsEntry s) {
+        Set<String> f = s.vmFlags();
+        int a = 0;
+        a |= f.contains("hg") ? HUGEPAGE : 0;
+        a |= f.contains("nh") ? NOHUGEPAGE : 0;
+        a |= f.contains("dc") ? DONTFORK : 0;
+        a |= f.contains("wf") ? WIPEONFORK : 0;
+        a |= f.contains("dd") ? DONTDUMP : 0;
+        a |= f.contains("mg") ? MERGEABLE : 0;
+        a |= f.contains("lo") ? LOCKED : 0;
+        a |= f.contains("lf") ? LOCKONFAULT : 0;
+        a |= f.contains("sl") ? SEALED : 0;
+        a |= f.contains("ac") ? ACCOUNTED : 0;
+        a |= f.contains("nr") ? NORESERVE : 0;
+        return a;
+    }
+
+    /** madvise calls that must come before the pages are written (huge pages are chosen at first touch). */
+    public static void adviseBeforePages(TaskContext t, VmaImage v) {
+        int a = v.advice();
+        long len = v.end() - v.start();
+        int[][] table = {{HUGEPAGE, MADV_HUGEPAGE}, {NOHUGEPAGE, MADV_NOHUGEPAGE}, {DONTFORK, MADV_DONTFORK},
+                {WIPEONFORK, MADV_WIPEONFORK}, {DONTDUMP, MADV_DONTDUMP}, {MERGEABLE, MADV_MERGEABLE}};
+        for (int[] row : table) {
+            if ((a & row[0]) != 0) {
+                t.call("madvise(0x" + Long.toHexString(v.start()) + ", " + names(row[0]) + ")", SyscallNr.MADVISE,
+                        v.start(), len, row[1]);
+            }
+        }
+    }
+
+    /** mlock and mseal, after the final protection (a sealed area can no longer change). */
+    public static void lockAfterProtect(TaskContext t, VmaImage v) {
+        long len = v.end() - v.start();
+        if ((v.advice() & LOCKED) != 0) {
+            t.call("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
+                    (v.advice() & LOCKONFAULT) != 0 ? MLOCK_ONFAULT : 0);
+        }
+        if ((v.advice() & SEALED) != 0) {
+            t.call("mseal(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MSEAL, v.start(), len, 0);
+        }
+    }
+
+    /** For show: "hugepage dontfork locked". */
+    public static String names(int advice) {
+        String[] n = {"hugepage", "nohugepage", "dontfork", "wipeonfork", "dontdump", "mergeable", "locked",
+                "lockonfault", "sealed", "accounted", "noreserve"};
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n.length; i++) {
+            if ((advice & (1 << i)) != 0) {
+                out.add(n[i]);
+            }
+        }
+        return String.join(" ", out);
+    }
+}

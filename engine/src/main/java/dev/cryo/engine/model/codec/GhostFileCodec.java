@@ -1,0 +1,25 @@
+package dev.cryo.engine.model.codec;
+
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.GhostFile;
+
+public final class GhostFileCodec implements RecordCodec<GhostFile> {
+    public static final GhostFileCodec INSTANCE = new GhostFileCodec();
+
+    public Class<GhostFile> type() { return GhostFile.class; }
+    public int id() { return ModelCodecs.GHOST_FILE_ID; }
+    public int version() { return 1; }
+
+    public void write(Output out, GhostFile g) {
+        RecordFields.writeRecord(out, FileRefCodec.INSTANCE, g.file());
+        ModelFields.writeBytes(out, g.contents(), ModelLimits.GHOST_FILE, "GhostFile.contents");
+    }
+
+    public GhostFile read(Input in, int version) {
+        return new GhostFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE),
+                ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"));
+    }
+}

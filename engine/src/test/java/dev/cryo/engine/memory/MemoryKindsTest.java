@@ -1,0 +1,52 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.SmapsEntry;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class MemoryKindsTest {
+    private static MemoryKind kindOf(String mapsLine, String vmFlags) {
+        SmapsEntry s = SmapsEntry.parse(mapsLine + "\nSize:                  8 kB\nRss:                   8 kB\nVmFlags: " + vmFlags + "\n").get(0);
+        return MemoryKinds.of(Pid.of(4242), s);
+    }
+
+    @Test
+    void everyMappingFindsItsKind() {
+        assertSame(MemoryKinds.HEAP, kindOf("55c550bd9000-55c550bfa000 rw-p 00000000 00:00 0   [heap]", "rd wr mr mw me ac"));
+        assertSame(MemoryKinds.STACK, kindOf("7ffd85eb7000-7ffd85ed8000 rw-p 00000000 00:00 0   [stack]", "rd wr mr mw me gd ac"));
+        assertSame(MemoryKinds.ANON, kindOf("7f5f1eb3f000-7f5f1eb42000 rw-p 00000000 00:00 0 ", "rd wr mr mw me ac"));
+        assertSame(MemoryKinds.FILE_PRIVATE, kindOf("55c53c229000-55c53c22a000 r-xp 00001000 fe:00 2146677   /tmp/x", "rd ex mr mw me"));
+        assertSame(MemoryKinds.FILE_SHARED, kindOf("7f7fa5eb8000-7f7fa5eba000 rw-s 00000000 fe:00 2146525   /tmp/f", "rd wr sh mr mw me ms"));
+        assertSame(MemoryKinds.SHARED_ANON, kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:01 47   /dev/zero (deleted)", "rd wr sh mr mw me ms"));
+        assertSame(MemoryKinds.SHARED_ANON, kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:01 48   /memfd:shapes (deleted)", "rd wr sh mr mw me ms"));
+        assertSame(MemoryKinds.VDSO, kindOf("7f5f1ed35000-7f5f1ed37000 r-xp 00000000 00:00 0   [vdso]", "rd ex mr mw me de"));
+        assertSame(MemoryKinds.VVAR_VCLOCK, kindOf("7f5f1ed33000-7f5f1ed35000 r--p 00000000 00:00 0   [vvar_vclock]", "rd mr pf io de dd"));
+        assertSame(MemoryKinds.VSYSCALL, kindOf("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0   [vsyscall]", "ex"));
+    }
+
+    @Test
+    void aKindCryoDoesNotCarryIsRefusedNamingPidMappingAndReason() {
+        DumpException e = assertThrows(DumpException.class,
+                () -> kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:01 5   /SYSV00000000 (deleted)", "rd wr sh mr mw me ms"));
+        assertTrue(e.getMessage().contains("pid 4242") && e.getMessage().contains("/SYSV00000000")
+                && e.getMessage().contains("0x7f5f1ed24000") && e.getMessage().contains("not supported"), e.getMessage());
+    }
+
+    @Test
+    void idsAreUniqueAndRoundTrip() {
+        Set<Integer> ids = new HashSet<>();
+        for (MemoryKind k : MemoryKinds.all()) {
+            if (k.id() >= 0) {
+                assertTrue(ids.add(k.id()), "id " + k.id() + " twice");
+                assertSame(k, MemoryKinds.ofId(k.id()));
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> MemoryKinds.ofId(9999));
+    }
+}

@@ -1,0 +1,68 @@
+/*
+ * A deleted file held open: DIR/ghost-open is written (300 bytes), opened a second time
+ * O_WRONLY|O_APPEND, its read fd left at position 100, and unlinked; then DIR/replaced is
+ * opened and replaced by another file at the same path (rename over it). On SIGUSR2 checks: the
+ * read fd still names "DIR/ghost-open (deleted)", is at 100 and reads the same bytes; an append
+ * through the other fd shows through the read fd (one file); the replaced file's fd still reads
+ * the old contents while the path holds the new file. Prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t check;
+static void on_usr2(int sig) { (void)sig; check = 1; }
+static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc != 2) fail("usage: ghostfd DIR");
+    signal(SIGUSR2, on_usr2);
+    char path[4096], old[4096], fresh[4096];
+    snprintf(path, sizeof path, "%s/ghost-open", argv[1]);
+    snprintf(old, sizeof old, "%s/replaced", argv[1]);
+    snprintf(fresh, sizeof fresh, "%s/replaced.new", argv[1]);
+    char data[300];
+    for (int i = 0; i < 300; i++) data[i] = (char)('a' + i % 26);
+    int rd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (rd < 0 || write(rd, data, 300) != 300) fail("create");
+    int app = open(path, O_WRONLY | O_APPEND);
+    if (app < 0) fail("open O_APPEND");
+    if (lseek(rd, 100, SEEK_SET) != 100) fail("lseek");
+    if (unlink(path)) fail("unlink");
+    int ro = open(old, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (ro < 0 || write(ro, "old contents", 12) != 12) fail("create replaced");
+    int nf = open(fresh, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (nf < 0 || write(nf, "new file", 8) != 8) fail("create new");
+    close(nf);
+    if (rename(fresh, old)) fail("rename");
+    printf("ready\n");
+    while (!check) pause();
+
+    char link[64], target[4200], want[4200];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", rd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n < 0) fail("readlink");
+    target[n] = 0;
+    snprintf(want, sizeof want, "%s (deleted)", path);
+    if (strcmp(target, want)) { printf("FAIL: the fd names %s\n", target); return 1; }
+    if (lseek(rd, 0, SEEK_CUR) != 100) fail("the read fd lost its position");
+    char back[300];
+    if (pread(rd, back, 300, 0) != 300 || memcmp(back, data, 300)) fail("the deleted file lost its contents");
+    if (write(app, "XYZ", 3) != 3) fail("append");
+    char tail[3];
+    if (pread(rd, tail, 3, 300) != 3 || memcmp(tail, "XYZ", 3)) fail("the two fds are no longer one file");
+    if (!(fcntl(app, F_GETFL) & O_APPEND)) fail("O_APPEND lost");
+    char r[16] = {0};
+    if (pread(ro, r, 12, 0) != 12 || memcmp(r, "old contents", 12)) fail("the replaced file's fd reads other bytes");
+    int now = open(old, O_RDONLY);
+    char nb[16] = {0};
+    if (now < 0 || read(now, nb, 8) != 8 || memcmp(nb, "new file", 8)) fail("the path lost the new file");
+    printf("PASS\n");
+    return 0;
+}
