@@ -117,6 +117,41 @@ class ZombieTest {
         }
     }
 
+    @Test
+    void childrenExitingAndReapedWhileTheTreeIsSeizedAreZombiesOrGoneAndStatusesStayRight() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("churn.out"),
+                TestPrograms.compile("/c/churn.c").toString()))) {
+            int withZombies = 0;
+            for (int i = 1; i < 10; i++) {
+                Path img = tmp.resolve("img" + i);
+                Cli d = Cli.run("dump", "-R", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+                assertEquals(0, d.code(), "dump " + i + " of 10: " + d);
+                if (Cli.run("show", img.toString()).out().contains("\"zombies\"")) {
+                    withZombies++;
+                }
+            }
+            assertTrue(withZombies > 0, "no dump met a zombie: the workload does not exercise what it should");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img10"));
+            Thread.sleep(300); // it forks and reaps on after the restore
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS reaped="), out);
+        }
+    }
+
+    @Test
+    void aProcessWhoseMainThreadExitedWhileAnotherRunsIsRefusedClearly() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mainexit.out"),
+                TestPrograms.compile("/c/mainexit.c", "-pthread").toString()))) {
+            Path img = tmp.resolve("img");
+            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, d.code(), d.toString());
+            assertTrue(d.err().contains("pid " + p.pid() + " (mainexit): its main thread has exited while 1 other "
+                    + "thread run on"), d.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            assertEquals(2, ProcFs.tasks(p.pid()).size(), "the process runs on");
+        }
+    }
+
     private static String[] lines(Path file) {
         try {
             String s = Files.readString(file);

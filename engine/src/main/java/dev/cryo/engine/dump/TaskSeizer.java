@@ -155,11 +155,16 @@ public final class TaskSeizer {
                 return new Zombie();
             }
             if (System.nanoTime() > until) { // not threads on their way out of an exit_group
-                throw new DumpException("pid " + pid + " (" + st.comm() + "): its main thread has exited while "
-                        + (threads.size() - 1) + " other threads run on; cryo cannot dump such a process");
+                throw new DumpException(mainThreadExited(pid, st.comm(), threads.size() - 1));
             }
             java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
         }
+    }
+
+    /** The refusal for a process whose leader has exited (pthread_exit in main) while threads run on. */
+    public static String mainThreadExited(Pid pid, String comm, int others) {
+        return "pid " + pid + " (" + comm + "): its main thread has exited while " + others + " other thread"
+                + (others == 1 ? "" : "s") + " run on; cryo cannot dump such a process";
     }
 
     private static boolean exists(Pid pid, Pid tid) {

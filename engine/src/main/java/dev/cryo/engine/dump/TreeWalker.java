@@ -29,6 +29,15 @@ public final class TreeWalker {
             throw new DumpException("no process with pid " + root);
         }
         if (stat.state() == 'Z' || stat.state() == 'X') {
+            int threads;
+            try {
+                threads = ProcFs.tasks(root).size();
+            } catch (KernelException e) {
+                threads = 0;
+            }
+            if (threads > 1) {
+                throw new DumpException(TaskSeizer.mainThreadExited(root, stat.comm(), threads - 1));
+            }
             throw new DumpException("pid " + root + " (" + stat.comm() + ") is a zombie: nothing left to dump");
         }
     }

@@ -16,12 +16,14 @@ import dev.cryo.kernel.proc.ProcStat;
 public final class ZombieReader {
     private ZombieReader() {}
 
+    private static final long PF_FORKNOEXEC = 0x40;
+
     public static ZombieImage read(Pid pid) {
         ProcStat st;
-        int uid;
+        java.util.Map<String, String> status;
         try {
             st = ProcFs.stat(pid);
-            uid = realUid(pid);
+            status = statusFields(pid);
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": the zombie was reaped while its parent was being stopped");
         }
@@ -29,8 +31,10 @@ public final class ZombieReader {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") was seized as a zombie but is now in state "
                     + st.state() + ": its pid was reused while the tree was being seized");
         }
-        ZombieImage z = new ZombieImage(new TaskIds(pid.value(), st.ppid(), st.pgrp(), st.session()), st.comm(), uid,
-                st.exitSignal(), st.exitCode());
+        ZombieImage z = new ZombieImage(new TaskIds(pid.value(), st.ppid(), st.pgrp(), st.session()), st.comm(),
+                Integer.parseInt(field(pid, status, "Uid").split("\\s+")[0]), st.exitSignal(), st.exitCode(),
+                hex(pid, status, "SigBlk"), hex(pid, status, "SigIgn"), hex(pid, status, "SigCgt"),
+                (st.flags() & PF_FORKNOEXEC) == 0);
         if (!z.exited() && z.dumpedCore()) {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
                     + Signals.name(z.termSignal()) + " that dumped core: cryo cannot re-create a core-dump exit status"
@@ -39,14 +43,27 @@ public final class ZombieReader {
         return z;
     }
 
-    /** A zombie's status lacks most fields (Umask, Vm*), so only its Uid line is read. */
-    private static int realUid(Pid pid) {
-        String path = pid.procDir() + "/status";
-        for (String line : ProcFs.text(path).split("\n")) {
-            if (line.startsWith("Uid:")) {
-                return Integer.parseInt(line.substring(4).trim().split("\\s+")[0]);
+    /** A zombie's status lacks most fields (Umask, Vm*): its lines are read as they come. */
+    private static java.util.Map<String, String> statusFields(Pid pid) {
+        java.util.Map<String, String> out = new java.util.HashMap<>();
+        for (String line : ProcFs.text(pid.procDir() + "/status").split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0) {
+                out.put(line.substring(0, colon), line.substring(colon + 1).trim());
             }
         }
-        throw new DumpException(path + " has no Uid line");
+        return out;
+    }
+
+    private static String field(Pid pid, java.util.Map<String, String> status, String key) {
+        String v = status.get(key);
+        if (v == null) {
+            throw new DumpException(pid.procDir() + "/status has no " + key + " line");
+        }
+        return v;
+    }
+
+    private static long hex(Pid pid, java.util.Map<String, String> status, String key) {
+        return Long.parseUnsignedLong(field(pid, status, key), 16);
     }
 }

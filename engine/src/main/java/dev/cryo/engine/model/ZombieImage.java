@@ -5,9 +5,13 @@ package dev.cryo.engine.model;
  * threads or files left, only what its parent's wait() will report: {@code status} is the wait
  * status as /proc/PID/stat's exit_code shows it (exit code in bits 8-15, or the killing signal in
  * bits 0-6), {@code exitSignal} the signal its death sends the parent (SIGCHLD unless cloned
- * otherwise), {@code uid} its real uid (waitid's si_uid).
+ * otherwise), {@code uid} its real uid (waitid's si_uid). A zombie keeps its signal mask and
+ * handlers until it is reaped ({@code blocked}, {@code ignored}, {@code caught}: the SigBlk, SigIgn
+ * and SigCgt bit sets of /proc/PID/status; handler addresses mean nothing once it cannot run).
+ * {@code execed}: it ran a program of its own after its fork (stat's PF_FORKNOEXEC is clear).
  */
-public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status) {
+public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked,
+                          long ignored, long caught, boolean execed) {
     public int pid() {
         return ids.pid();
     }

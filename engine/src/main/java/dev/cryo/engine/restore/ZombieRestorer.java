@@ -59,37 +59,96 @@ public final class ZombieRestorer {
 
     /** Dies with the dumped status and returns once the kernel shows it as a zombie with that status. */
     public void die() {
+        if (zombie.execed()) {
+            exec();
+        }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
         int uid = zombie.uid();
         if (uid != 0) { // waitid reports the child's real uid
             inj.call("setresuid", SyscallNr.SETRESUID, uid, uid, uid);
         }
+        restoreHandlers();
         if (zombie.exited()) {
+            tracer.setSigmask(pid.value(), zombie.blocked());
             Registers exit = inj.savedRegisters().forSyscall(boot.gadget(), SyscallNr.EXIT_GROUP,
                     new long[] {zombie.exitCode()});
             tracer.setRegisters(pid.value(), exit);
             tracer.detach(pid.value(), pid.value());
         } else {
             int sig = zombie.termSignal();
-            // the default action, never a core: the dumped status has no core-dump bit (refused otherwise)
-            if (sig != Signals.SIGKILL) {
-                long act = writeDefaultAction();
-                inj.call("rt_sigaction(" + Signals.name(sig) + ")", SyscallNr.RT_SIGACTION, sig, act, 0, 8);
-            }
+            // never a core: the dumped status has no core-dump bit (refused otherwise)
             inj.call("prctl(PR_SET_DUMPABLE, 0)", SyscallNr.PRCTL, PR_SET_DUMPABLE, 0);
-            tracer.setSigmask(pid.value(), 0);
-            inj.close(); // back into the pause loop
-            tracer.detach(pid.value(), pid.value());
+            tracer.setSigmask(pid.value(), zombie.blocked() & ~bit(sig));
+            // sent while it is stopped: it dies on its way back to user space, running nothing
             Sys.kill(pid, sig);
+            tracer.detach(pid.value(), pid.value());
         }
         dead = true;
         awaitZombie();
     }
 
-    private long writeDefaultAction() {
-        Sys.write(pid, boot.data(), new RemoteWriter(32).longs(0, 0, 0, 0).toBytes()); // SIG_DFL, no flags
-        return boot.data();
+    /**
+     * A task that ran a program after its fork has PF_FORKNOEXEC clear, and only an exec clears
+     * it: the stub execs /bin/sleep (it stops at the exec's syscall exit, before the program runs
+     * a single instruction), then gets a bootstrap area again for the rest.
+     */
+    private void exec() {
+        long path = boot.data(), argv = boot.data() + 64;
+        Sys.write(pid, path, RemoteWriter.cString("/bin/sleep"));
+        Sys.write(pid, argv, new RemoteWriter(16).longs(path, 0).toBytes());
+        long r = inj.raw(SyscallNr.EXECVE, path, argv, argv + 8);
+        if (Injector.isError(r)) {
+            throw new dev.cryo.kernel.SyscallException("execve(/bin/sleep) in zombie pid " + pid, (int) -r);
+        }
+        dev.cryo.kernel.proc.MapsEntry vdso = ProcFs.maps(pid).stream()
+                .filter(dev.cryo.kernel.proc.MapsEntry::isVdso).findFirst()
+                .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso] after its exec"));
+        inj = new Injector(tracer, pid, pid.value(), dev.cryo.kernel.ptrace.SyscallGadget.find(pid, vdso.start(), vdso.end()));
+        long at = inj.call("mmap(bootstrap)", SyscallNr.MMAP, boot.address(), BootstrapArea.CODE_AND_DATA, 7,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (at != boot.address()) {
+            throw new KernelException("bootstrap area landed at 0x" + Long.toHexString(at) + " in zombie pid " + pid);
+        }
+        Sys.write(pid, boot.address(), BootstrapArea.CODE);
+        inj.gadget(boot.gadget());
+    }
+
+    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+
+    private static long bit(int sig) {
+        return 1L << (sig - 1);
+    }
+
+    /**
+     * A zombie keeps its handlers until it is reaped: each signal gets the default action, SIG_IGN,
+     * or a handler (its address never runs) as the dumped sets say; the killing signal's is the default.
+     */
+    private void restoreHandlers() {
+        String text = ProcFs.text(pid.procDir() + "/status");
+        long ign = statusHex(text, "SigIgn"), cgt = statusHex(text, "SigCgt");
+        for (int sig = 1; sig <= Signals.MAX; sig++) {
+            if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP) {
+                continue;
+            }
+            long b = bit(sig);
+            boolean killer = !zombie.exited() && sig == zombie.termSignal();
+            long want = killer ? 0 : (zombie.ignored() & b) != 0 ? 1 : (zombie.caught() & b) != 0 ? boot.gadget() : 0;
+            long have = (ign & b) != 0 ? 1 : (cgt & b) != 0 ? boot.gadget() : 0;
+            if ((want == 0) != (have == 0) || (want == 1) != (have == 1)) {
+                Sys.write(pid, boot.data(), new RemoteWriter(32).longs(want, 0, 0, 0).toBytes());
+                inj.call("rt_sigaction(" + Signals.name(sig) + ")", SyscallNr.RT_SIGACTION, sig, boot.data(), 0, 8);
+            }
+        }
+    }
+
+    private long statusHex(String status, String key) {
+        for (String line : status.split("\n")) {
+            if (line.startsWith(key + ":")) {
+                return Long.parseUnsignedLong(line.substring(key.length() + 1).trim(), 16);
+            }
+        }
+        throw new RestoreException(pid.procDir() + "/status has no " + key + " line");
     }
 
     private void awaitZombie() {

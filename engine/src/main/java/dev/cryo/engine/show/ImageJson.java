@@ -85,6 +85,10 @@ public final class ImageJson {
         m.put("uid", z.uid());
         m.put("exitSignal", z.exitSignal());
         m.put("status", z.status());
+        m.put("blocked", String.format("%016x", z.blocked()));
+        m.put("ignored", String.format("%016x", z.ignored()));
+        m.put("caught", String.format("%016x", z.caught()));
+        m.put("execed", z.execed());
         m.put("wait", z.exited() ? "exited " + z.exitCode() : "killed by " + dev.cryo.kernel.Signals.name(z.termSignal()));
         return m;
     }

@@ -20,11 +20,16 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
         out.writeVarInt(z.uid(), true);
         out.writeVarInt(z.exitSignal(), true);
         out.writeVarInt(z.status(), true);
+        out.writeLong(z.blocked());
+        out.writeLong(z.ignored());
+        out.writeLong(z.caught());
+        out.writeBoolean(z.execed());
     }
 
     public ZombieImage read(Input in, int version) {
         return new ZombieImage(RecordFields.readRecord(in, TaskIdsCodec.INSTANCE),
                 ModelFields.readText(in, ModelLimits.TEXT, "ZombieImage.comm"),
-                in.readVarInt(true), in.readVarInt(true), in.readVarInt(true));
+                in.readVarInt(true), in.readVarInt(true), in.readVarInt(true), in.readLong(), in.readLong(),
+                in.readLong(), in.readBoolean());
     }
 }

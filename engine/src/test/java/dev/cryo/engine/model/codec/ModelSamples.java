@@ -160,7 +160,8 @@ final class ModelSamples {
 
     /** A zombie child of the sample task, killed by SIGTERM, in its own group. */
     static ZombieImage zombie() {
-        return new ZombieImage(new TaskIds(PID + 7, PID, PID + 7, 17), "worker zombie", 1000, 17, 15);
+        return new ZombieImage(new TaskIds(PID + 7, PID, PID + 7, 17), "worker zombie", 1000, 17, 15, 1L << 9, 0x1_8000_0006L,
+                1L << 16, true);
     }
 
     /** Deterministic page bytes for the golden image. */
