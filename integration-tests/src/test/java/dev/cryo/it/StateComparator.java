@@ -99,7 +99,11 @@ final class StateComparator {
     static final List<Known> KNOWN = List.of(
             new Known("FINDINGS fd-1: O_LARGEFILE-free fds (pipe(), some ttys) come back with O_LARGEFILE (reopened with open())",
                     d -> d.item().endsWith(" fdinfo flags") && d.dumped() != null && d.restored() != null
-                            && (Long.parseLong(d.dumped(), 8) | 0100000) == Long.parseLong(d.restored(), 8)));
+                            && (Long.parseLong(d.dumped(), 8) | 0100000) == Long.parseLong(d.restored(), 8)),
+            new Known("FINDINGS restore-1: a live task that exec'd after its fork comes back with PF_FORKNOEXEC"
+                    + " (forked by clone3, never exec'd); zombies already exec to clear it",
+                    d -> d.item().equals("stat flags") && d.dumped() != null && d.restored() != null
+                            && (Long.parseLong(d.dumped()) | 0x40) == Long.parseLong(d.restored())));
 
     /**
      * With --shell-job (FINDINGS fd-2): the restored job is not put back in a session with the

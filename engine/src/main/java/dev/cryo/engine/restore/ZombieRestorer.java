@@ -80,9 +80,13 @@ public final class ZombieRestorer {
             // never a core: the dumped status has no core-dump bit (refused otherwise)
             inj.call("prctl(PR_SET_DUMPABLE, 0)", SyscallNr.PRCTL, PR_SET_DUMPABLE, 0);
             tracer.setSigmask(pid.value(), zombie.blocked() & ~bit(sig));
-            // sent while it is stopped: it dies on its way back to user space, running nothing
-            Sys.kill(pid, sig);
+            // sent once it is let go, waiting in the pause loop: an untraced task takes a fatal
+            // signal as the kernel's group-exit shortcut, which leaves the signal pending (ShdPnd)
+            // as the dumped zombie shows it
+            tracer.setRegisters(pid.value(), inj.savedRegisters().with(Registers.RIP, boot.pauseLoop())
+                    .with(Registers.ORIG_RAX, -1));
             tracer.detach(pid.value(), pid.value());
+            Sys.kill(pid, sig);
         }
         dead = true;
         awaitZombie();
