@@ -86,6 +86,7 @@ public final class ZombieRestorer {
             tracer.setRegisters(pid.value(), inj.savedRegisters().with(Registers.RIP, boot.pauseLoop())
                     .with(Registers.ORIG_RAX, -1));
             tracer.detach(pid.value(), pid.value());
+            awaitPause(); // the detach leaves a signal-pending flag that would defeat the shortcut
             Sys.kill(pid, sig);
         }
         dead = true;
@@ -153,6 +154,21 @@ public final class ZombieRestorer {
             }
         }
         throw new RestoreException(pid.procDir() + "/status has no " + key + " line");
+    }
+
+    /** Until it sleeps in the pause loop (at most 1 s): its pending-signal flag is cleared by then. */
+    private void awaitPause() {
+        long deadline = System.nanoTime() + 1_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                if (ProcFs.stat(pid).state() == 'S') {
+                    return;
+                }
+            } catch (KernelException e) {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
     }
 
     private void awaitZombie() {
