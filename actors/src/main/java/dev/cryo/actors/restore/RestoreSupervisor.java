@@ -138,6 +138,16 @@ public final class RestoreSupervisor {
             }
             Sys.kill(got, Signals.SIGKILL);
             Sys.wait4(got.value(), 0);
+            // whoever took the pid in that instant may be short-lived: give it up to 2 s to go
+            long until = System.nanoTime() + 2_000_000_000L;
+            while (java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + root.pid())) && System.nanoTime() < until) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             RestoreValidator.checkPidFree(root.pid(), Duration.ZERO, n -> { });
             if (attempt == 4) {
                 throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
