@@ -270,6 +270,11 @@ public final class DumpSupervisor {
                     // stopped tasks cannot fork, exit or reap any more: a rescan that finds no one new
                     // is final; whoever it no longer finds was a zombie its parent reaped meanwhile
                     List<Pid> now = TreeWalker.walk(request.pid());
+                    try {
+                        TreeWalker.checkTree(request.pid(), now); // again: children forked meanwhile
+                    } catch (DumpException e) {
+                        return abort(e.getMessage());
+                    }
                     for (Pid p : List.copyOf(tasks.keySet())) {
                         if (!now.contains(p)) {
                             drop(p);
