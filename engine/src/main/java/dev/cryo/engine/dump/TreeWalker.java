@@ -45,13 +45,9 @@ public final class TreeWalker {
     /**
      * Refuses trees cryo must not freeze: init (a dump kills what it dumps) and any tree that
      * holds cryo itself, which would then wait on its own stopped threads forever; and trees cryo
-     * cannot carry whole: a task in a namespace other than cryo's own.
+     * cannot carry whole: a task in a namespace other than the host's.
      */
     public static void checkTree(Pid root, List<Pid> tree) {
-        for (Pid p : tree) {
-            checkNamespaces(p);
-            checkFileLocks(p);
-        }
         if (root.value() == 1) {
             throw new DumpException("pid 1 is init: cryo does not dump the whole system");
         }
@@ -60,51 +56,33 @@ public final class TreeWalker {
             throw new DumpException("pid " + root + " is an ancestor of cryo itself (pid " + self
                     + "): cryo cannot dump the tree it runs in");
         }
+        for (Pid p : tree) {
+            checkNamespaces(p);
+        }
     }
 
     /**
-     * The namespaces a task lives in (and those its next children will get): cryo restores into
-     * its own, so a task anywhere else is refused rather than silently moved into the host's.
+     * The namespaces a task lives in (and those its next children will get) must be the host's,
+     * those of pid 1 as cryo sees it: a restore recreates every task in them, so a task anywhere
+     * else is refused rather than silently moved. (cryo itself may run elsewhere, e.g. an agent in
+     * a network namespace of its own.)
      */
     static final List<String> NAMESPACES = List.of("pid", "net", "mnt", "uts", "ipc", "user", "cgroup", "time",
             "pid_for_children", "time_for_children");
 
     static void checkNamespaces(Pid pid) {
         for (String ns : NAMESPACES) {
-            String ours = nsLink("self", ns);
+            String host = nsLink("1", ns);
+            if (host == null) {
+                host = nsLink("self", ns);
+            }
             String theirs = nsLink(pid.toString(), ns);
-            if (ours != null && theirs != null && !ours.equals(theirs)) {
+            if (host != null && theirs != null && !host.equals(theirs)) {
                 String what = ns.endsWith("_for_children") ? "the " + ns.replace("_for_children", "")
                         + " namespace its children will get" : "its " + ns + " namespace";
-                throw new DumpException("pid " + pid + ": " + what + " (" + theirs + ") is not cryo's (" + ours
+                throw new DumpException("pid " + pid + ": " + what + " (" + theirs + ") is not the host's (" + host
                         + "); namespaces other than the host's are not supported yet");
             }
-        }
-    }
-
-    /**
-     * A lock held through an fd (flock, OFD or POSIX record lock, lease: fdinfo lists each as a
-     * "lock:" line) would be dropped by the kill and not taken again: refused.
-     */
-    static void checkFileLocks(Pid pid) {
-        java.nio.file.Path dir = java.nio.file.Path.of("/proc/" + pid + "/fdinfo");
-        try (var fds = java.nio.file.Files.newDirectoryStream(dir)) {
-            for (java.nio.file.Path fdinfo : fds) {
-                String text;
-                try {
-                    text = java.nio.file.Files.readString(fdinfo);
-                } catch (java.io.IOException e) {
-                    continue; // closed meanwhile
-                }
-                for (String line : text.split("\n")) {
-                    if (line.startsWith("lock:")) {
-                        throw new DumpException("pid " + pid + " fd " + fdinfo.getFileName() + ": holds a file lock ("
-                                + line.substring(5).trim().replaceAll("\\s+", " ") + "); file locks are not supported yet");
-                    }
-                }
-            }
-        } catch (java.io.IOException e) {
-            // gone, or a zombie: nothing held
         }
     }
 
