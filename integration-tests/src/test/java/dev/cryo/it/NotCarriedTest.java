@@ -20,8 +20,10 @@ import static org.junit.jupiter.api.Assertions.*;
  *
  * <p>Items proven by their owners' tests instead: a zombie that dumped core (ZombieTest), a pidfd
  * of a task outside the tree or of a reaped one (PidFdTest), a seccomp filter with a user-space
- * listener and a thread with its own ids (SecurityRestoreTest), and SysV shared
- * memory (DumpFailureTest). Not proven by a test: a dumpable flag of 2
+ * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
+ * (DumpFailureTest), a pseudo-terminal master (FileKindsTest), AIO rings, hugetlb memory and a
+ * deleted current directory (MemoryKindsTest), the socket cases (DumpFailureTest,
+ * SocketRestoreTest). Not proven by a test: a dumpable flag of 2
  * (needs fs.suid_dumpable=2 and a set-user-id exec) and a negative oom_score_adj when cryo lacks
  * CAP_SYS_RESOURCE (a process can only get one from an ancestor that had it).
  */
