@@ -78,4 +78,35 @@ class FileKindsTest {
             assertTrue(s == 'S' || s == 'R', "state " + s);
         }
     }
+
+    @Test
+    void inotifyWatchesComeBackWithTheirNumbersMasksAndTargetsAndReportEvents() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("watched"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotify.out"),
+                TestPrograms.compile("/c/inotify.c").toString(), dir.toString(), "idle"))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"inotify\"") && show.contains(dir.resolve("watched").toString()), show);
+            String out = RestoreTest.checkAndReap(r);
+            assertPassOnce(out);
+            assertTrue(out.contains("PASS wd=1,3"), out);
+        }
+    }
+
+    /** Unread inotify events cannot be queued again: refused (CRIU drops them), the task runs on. */
+    @Test
+    void anInotifyQueueHoldingUnreadEventsIsRefusedAndTheTaskRunsOn() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("watched"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotify.out"),
+                TestPrograms.compile("/c/inotify.c").toString(), dir.toString(), "queued"))) {
+            Path img = tmp.resolve("img");
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(1, dump.code(), dump.toString());
+            assertTrue(dump.err().contains("pid " + p.pid() + " fd 3") && dump.err().contains("unread events"),
+                    dump.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
 }

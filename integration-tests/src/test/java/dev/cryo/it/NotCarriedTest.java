@@ -56,8 +56,10 @@ class NotCarriedTest {
                         " \\(mainexit\\): its main thread has exited"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
-                python("inotify", "import ctypes\nfd = ctypes.CDLL(None).inotify_init1(0)\nassert fd == 3",
-                        " fd 3: inotify is not supported yet"),
+                python("unread inotify events", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"
+                                + "fd = libc.inotify_init1(0)\nassert fd == 3\nos.mkdir('w')\n"
+                                + "assert libc.inotify_add_watch(fd, b'w', 0x100) == 1\nopen('w/x', 'w').close()",
+                        " fd 3 \\(anon_inode:inotify\\): inotify holds \\d+ bytes of unread events"),
                 unshare("uts", ": its uts namespace \\(uts:\\[\\d+\\]\\) is not the host's .*namespaces other than the host's are not supported yet"),
                 unshare("ipc", ": its ipc namespace .* is not the host's"),
                 unshare("net", ": its net namespace .* is not the host's"),

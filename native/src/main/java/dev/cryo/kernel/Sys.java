@@ -210,4 +210,13 @@ public final class Sys {
         m.write(0, data, 0, data.length);
         writeFully(pid, remoteAddr, m, data.length);
     }
+
+    private static final int FIONREAD = 0x541B;
+
+    /** ioctl(FIONREAD): the bytes waiting to be read (queued inotify/fanotify events, socket data). */
+    public static int pendingBytes(Fd fd) {
+        Memory n = new Memory(4);
+        call(() -> "ioctl(" + fd + ", FIONREAD)", SyscallNr.IOCTL, fd.value(), FIONREAD, address(n), 0);
+        return n.getInt(0);
+    }
 }

@@ -34,6 +34,7 @@ public final class FdHandlers {
             new SignalFdHandler(),
             new EpollHandler(),
             new PidFdHandler(),
+            new InotifyHandler(),
             new UnixSocketHandler(),
             new TcpSocketHandler(),
             new UdpSocketHandler(),

@@ -1,0 +1,159 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.FileHandles;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What inotify watches and fanotify marks point at. fdinfo names a watched inode by device, inode
+ * number and file handle; the handle is opened through a mount of that device
+ * (open_by_handle_at) and the path the kernel gives the opened inode is what restore watches
+ * again. Mounts are cryo's own view (/proc/self/mountinfo): the tree runs in cryo's mount
+ * namespace (namespaces are not carried).
+ */
+final class WatchTargets {
+    private WatchTargets() {}
+
+    private static final Pattern FIELD = Pattern.compile("([a-z_-]+):(\\S+)");
+
+    /** The "key:value" fields of one fdinfo watch line ("ino:20c044 sdev:fe00000 mask:2 …"). */
+    static Map<String, String> fields(String line) {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Matcher f = FIELD.matcher(line);
+        while (f.find()) {
+            m.put(f.group(1), f.group(2));
+        }
+        return m;
+    }
+
+    static long hex(Map<String, String> f, String key, String line) throws IOException {
+        String v = f.get(key);
+        if (v == null) {
+            throw new IOException("fdinfo line '" + line + "' has no " + key);
+        }
+        return Long.parseUnsignedLong(v, 16);
+    }
+
+    /** A mount of cryo's view: its id, device (major:minor) and mount point. */
+    record Mount(int id, int major, int minor, String point) {}
+
+    static List<Mount> mounts() throws IOException {
+        List<Mount> out = new ArrayList<>();
+        for (String l : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = l.split(" ");
+            if (f.length < 5) {
+                continue;
+            }
+            String[] dev = f[2].split(":");
+            out.add(new Mount(Integer.parseInt(f[0]), Integer.parseInt(dev[0]), Integer.parseInt(dev[1]), unescape(f[4])));
+        }
+        return out;
+    }
+
+    private static String unescape(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 3 < s.length()) {
+                b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+                i += 3;
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
+    }
+
+    /** The kernel's internal dev_t (fdinfo "sdev"): 12-bit major above a 20-bit minor. */
+    static int major(long sdev) {
+        return (int) (sdev >>> 20);
+    }
+
+    static int minor(long sdev) {
+        return (int) (sdev & 0xfffff);
+    }
+
+    /** The mount point of a mount id (fanotify mount marks), or empty. */
+    static Optional<String> mountPoint(int mntId) throws IOException {
+        return mounts().stream().filter(m -> m.id() == mntId).map(Mount::point).findFirst();
+    }
+
+    /** A mount point of a device (fanotify filesystem marks), or empty. */
+    static Optional<String> mountPointOf(long sdev) throws IOException {
+        return mounts().stream().filter(m -> m.major() == major(sdev) && m.minor() == minor(sdev))
+                .map(Mount::point).findFirst();
+    }
+
+    /**
+     * The path of the inode a watch line names: its file handle opened through each mount of its
+     * device until one works, checked to be that very inode. A deleted inode has no path to watch
+     * again: refused.
+     */
+    static String path(Map<String, String> f, String line) throws IOException {
+        long sdev = hex(f, "sdev", line);
+        long ino = hex(f, "ino", line);
+        int type = (int) hex(f, "fhandle-type", line);
+        int len = (int) hex(f, "fhandle-bytes", line);
+        String handleText = f.get("f_handle");
+        if (handleText == null || handleText.length() != 2 * len) {
+            throw new IOException("fdinfo line '" + line + "' has no file handle of " + len + " bytes");
+        }
+        byte[] handle = HexFormat.of().parseHex(handleText);
+        String where = "inode " + ino + " on device " + major(sdev) + ":" + minor(sdev);
+        SyscallException last = null;
+        for (Mount m : mounts()) {
+            if (m.major() != major(sdev) || m.minor() != minor(sdev)) {
+                continue;
+            }
+            String found;
+            try (Fd mountFd = Sys.open(m.point(), 0200000 /* O_DIRECTORY */);
+                 Fd target = FileHandles.open(mountFd, type, handle)) {
+                found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + target.value())).toString();
+            } catch (SyscallException e) {
+                last = e;
+                continue;
+            }
+            if (found.endsWith(" (deleted)")) {
+                throw new IOException("the watched " + where + " (" + found + ") was deleted; a watch on a deleted "
+                        + "file is not supported yet");
+            }
+            Path p = Path.of(found);
+            Object got = Files.exists(p, LinkOption.NOFOLLOW_LINKS)
+                    ? Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS) : null;
+            if (got instanceof Long l && l == ino) {
+                return found;
+            }
+        }
+        throw new IOException("the watched " + where + " cannot be found by its file handle"
+                + (last == null ? " (no mount of that device here)" : ": " + last.getMessage()));
+    }
+
+    /**
+     * Refuses a notification group holding unread events: the kernel offers no way to queue them
+     * again (CRIU drops them with a warning; cryo loses nothing, so it refuses).
+     */
+    static void requireEmptyQueue(FdProbe fd, String kind) throws IOException {
+        int pending;
+        try (Fd pidfd = Sys.pidfdOpen(fd.pid()); Fd mine = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
+            pending = Sys.pendingBytes(mine);
+        }
+        if (pending > 0) {
+            throw new IOException(kind + " holds " + pending + " bytes of unread events, which cannot be queued "
+                    + "again; let the program read them and dump again");
+        }
+    }
+
+}
