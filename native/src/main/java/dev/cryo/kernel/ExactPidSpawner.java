@@ -1,43 +1,141 @@
 package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Ptrace;
+import dev.cryo.kernel.ptrace.SyscallGadget;
+import dev.cryo.kernel.ptrace.Tracer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * Starts a process with a chosen pid: under an exclusive lock on /proc/sys/kernel/ns_last_pid
- * (the lock CRIU takes too, so two restorers do not race), write pid-1 there and posix_spawn.
- * Another process forking at the same moment can still take the pid: the caller gets the pid it
- * really got and must check it. Afterwards ns_last_pid is moved to {@code skipTo}, so the pids
- * after it (the tree's other pids and tids, which cryo creates with clone3 set_tid) are not handed
- * to anyone else meanwhile — not even to this JVM's own new threads.
+ * Starts a program as a child of this process with a chosen pid, atomically: a throw-away stub is
+ * made to call clone3 with set_tid and CLONE_PARENT (so the new process is this process's child),
+ * and the new process execs the program. Either the pid is free and the program gets it, or the
+ * kernel says EEXIST: unlike setting ns_last_pid and forking, no other process forking at the same
+ * moment can take the pid in between (a killed task's parent forking its next command would).
+ * Afterwards ns_last_pid is moved past {@code skipTo} (never backwards), so the tree's other pids
+ * are unlikely to be handed to anyone else before cryo creates them.
  */
 public final class ExactPidSpawner {
     private ExactPidSpawner() {}
 
-    private static final String NS_LAST_PID = "/proc/sys/kernel/ns_last_pid";
-    private static final int O_RDWR = 2, FLOCK = 73, LOCK_EX = 2, LOCK_UN = 8;
-
-    private static void setLastPid(Fd fd, int value) {
-        byte[] text = Integer.toString(value).getBytes(StandardCharsets.US_ASCII);
-        Memory m = new Memory(text.length);
-        m.write(0, text, 0, text.length);
-        Sys.call(() -> "pwrite(" + NS_LAST_PID + ", " + value + ")", SyscallNr.PWRITE64, fd.value(),
-                Sys.address(m), text.length, 0);
+    /** The pid is held by another process. */
+    public static final class PidTakenException extends KernelException {
+        public PidTakenException(int pid) {
+            super("pid " + pid + " is in use");
+        }
     }
 
+    private static final String NS_LAST_PID = "/proc/sys/kernel/ns_last_pid";
+    private static final int CLONE_PARENT = 0x8000;
+    private static final int PAGE = 4096, PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
+
     public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession) {
-        try (Fd fd = Sys.open(NS_LAST_PID, O_RDWR)) {
-            Sys.call(() -> "flock(" + NS_LAST_PID + ")", FLOCK, fd.value(), LOCK_EX, 0, 0);
-            try {
-                setLastPid(fd, pid - 1);
-                Pid got = Spawner.spawn(path, argv, List.of(), newSession);
-                setLastPid(fd, Math.max(skipTo, pid));
-                return got;
-            } finally {
-                LibC.syscall(FLOCK, fd.value(), LOCK_UN, 0, 0, 0, 0);
+        Pid stub = Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
+        int child = 0;
+        try (Tracer tracer = new Tracer()) {
+            if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
+                throw new KernelException("the spawning stub " + stub + " did not start within 5 s");
             }
+            tracer.seizeAndInterrupt(stub.value(), Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL);
+            tracer.waitForStop(stub.value());
+            MapsEntry vdso = ProcFs.maps(stub).stream().filter(MapsEntry::isVdso).findFirst()
+                    .orElseThrow(() -> new KernelException("stub " + stub + " has no [vdso]"));
+            long gadget = SyscallGadget.find(stub, vdso.start(), vdso.end());
+            Injector inj = new Injector(tracer, stub, stub.value(), gadget);
+            long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+            Sys.write(stub, scratch, scratchPage(scratch, pid, path, argv));
+            // exit_signal must be 0 with CLONE_PARENT: the child gets the stub's (SIGCHLD)
+            long r = inj.raw(SyscallNr.CLONE3, scratch, 88);
+            for (int born : tracer.takeNewTracees()) {
+                child = born;
+            }
+            if (Injector.isError(r)) {
+                if ((int) -r == Errno.EEXIST) {
+                    throw new PidTakenException(pid);
+                }
+                throw new SyscallException("clone3(set_tid " + pid + ")", (int) -r);
+            }
+            if (r != pid || child != pid) {
+                throw new KernelException("asked for pid " + pid + " and got " + r);
+            }
+            tracer.waitForStop(child);
+            Pid made = Pid.of(child);
+            Injector in = new Injector(tracer, made, child, gadget); // its registers are the exec's: never put back
+            in.keepRegistersOnClose();
+            if (newSession) {
+                in.call("setsid", SyscallNr.SETSID);
+            }
+            long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
+            if (Injector.isError(e)) {
+                throw new SyscallException("execve(" + path + ") as pid " + pid, (int) -e);
+            }
+            tracer.detach(child, child);
+            skipPast(skipTo);
+            return made;
+        } catch (RuntimeException e) {
+            if (child > 0) {
+                Sys.kill(Pid.of(child), Signals.SIGKILL);
+                Spawner.reap(Pid.of(child));
+            }
+            throw e;
+        } finally {
+            try {
+                Sys.kill(stub, Signals.SIGKILL);
+            } catch (RuntimeException ignored) {
+                // gone already
+            }
+            Spawner.reap(stub);
+        }
+    }
+
+    /** clone_args at 0 (set_tid at 88), the path at 128, strings from 256, argv then envp at 1024. */
+    private static byte[] scratchPage(long base, int pid, String path, List<String> argv) {
+        Memory m = new Memory(2048);
+        m.clear();
+        m.setLong(64, base + 88);  // set_tid
+        m.setLong(72, 1);          // set_tid_size
+        m.setLong(0, CLONE_PARENT);
+        m.setInt(88, pid);
+        m.setString(128, path, "UTF-8");
+        long at = 256;
+        for (int i = 0; i < argv.size(); i++) {
+            byte[] s = argv.get(i).getBytes(StandardCharsets.UTF_8);
+            if (at + s.length + 1 > 1024) {
+                throw new IllegalArgumentException("arguments too long for the spawning stub");
+            }
+            m.write(at, s, 0, s.length);
+            m.setLong(1024 + 8L * i, base + at);
+            at += s.length + 1;
+        }
+        return m.getByteArray(0, 2048);
+    }
+
+    /** Moves ns_last_pid to {@code pid} if it is below it, under CRIU's lock on the file. */
+    private static void skipPast(int pid) {
+        try (Fd fd = Sys.open(NS_LAST_PID, 2)) {
+            Sys.call(() -> "flock(" + NS_LAST_PID + ")", SyscallNr.FLOCK, fd.value(), 2, 0, 0);
+            try {
+                int last = Integer.parseInt(java.nio.file.Files.readAllLines(java.nio.file.Path.of(NS_LAST_PID))
+                        .get(0).trim());
+                if (last < pid) {
+                    byte[] text = Integer.toString(pid).getBytes(StandardCharsets.US_ASCII);
+                    Memory m = new Memory(text.length);
+                    m.write(0, text, 0, text.length);
+                    Sys.call(() -> "pwrite(" + NS_LAST_PID + ", " + pid + ")", SyscallNr.PWRITE64, fd.value(),
+                            Sys.address(m), text.length, 0);
+                }
+            } catch (java.io.IOException e) {
+                // not readable: the tree's pids are simply not reserved
+            } finally {
+                LibC.syscall(SyscallNr.FLOCK, fd.value(), 8, 0, 0, 0, 0);
+            }
+        } catch (KernelException e) {
+            // ns_last_pid not writable (a user namespace): the tree's pids are simply not reserved
         }
     }
 }

@@ -123,34 +123,22 @@ public final class RestoreSupervisor {
     }
 
     /**
-     * Spawns the root stub with the root's pid. Another process (or a new thread of this JVM) may
-     * take the pid in the instant between setting ns_last_pid and the fork: then the wrong stub is
-     * killed and, while the pid is still free, the spawn is tried again.
+     * Spawns the root stub with the root's pid (atomically: clone3 set_tid). A pid held by another
+     * process is named; one held only for an instant (a task that was just killed and not yet
+     * reaped) is waited for briefly.
      */
     private Pid spawnRoot(TaskImage root) {
         int highest = Math.max(image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
                 .orElse(root.pid()), image.zombies().stream().mapToInt(ZombieImage::pid).max().orElse(0));
         for (int attempt = 0; ; attempt++) {
-            Pid got = ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
-                    root.ids().sid() == root.pid());
-            if (got.value() == root.pid()) {
-                return got;
-            }
-            Sys.kill(got, Signals.SIGKILL);
-            Sys.wait4(got.value(), 0);
-            // whoever took the pid in that instant may be short-lived: give it up to 2 s to go
-            long until = System.nanoTime() + 2_000_000_000L;
-            while (java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + root.pid())) && System.nanoTime() < until) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
+            try {
+                return ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
+                        root.ids().sid() == root.pid());
+            } catch (ExactPidSpawner.PidTakenException e) {
+                RestoreValidator.checkPidFree(root.pid(), Duration.ofSeconds(2), n -> { });
+                if (attempt == 4) {
+                    throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
                 }
-            }
-            RestoreValidator.checkPidFree(root.pid(), Duration.ZERO, n -> { });
-            if (attempt == 4) {
-                throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
             }
         }
     }

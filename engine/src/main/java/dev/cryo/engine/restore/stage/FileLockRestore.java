@@ -11,7 +11,7 @@ import dev.cryo.kernel.SyscallNr;
  * with their temporary fds. Non-blocking: the dumped tree held them all at once, so none waits.
  */
 public final class FileLockRestore implements StateStage {
-    private static final int FLOCK = 73, LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+    private static final int FLOCK = dev.cryo.kernel.SyscallNr.FLOCK, LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
     private static final int F_SETLK = 6, F_OFD_SETLK = 37, F_RDLCK = 0, F_WRLCK = 1;
 
     @Override
