@@ -22,13 +22,36 @@ class StateComparatorTest {
             Thread.sleep(50);
             assertEquals(java.util.List.of(), StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
 
-            assertEquals(0, new ProcessBuilder("renice", "-n", "5", "-p", Integer.toString(pid)).start().waitFor());
+            String nice = a.scopes().get("pid " + pid + " tid " + pid).get("stat nice"); // the build's own niceness
+            String other = nice.equals("5") ? "6" : "5";
+            assertEquals(0, new ProcessBuilder("renice", "-n", other, "-p", Integer.toString(pid)).start().waitFor());
             String diffs = String.join("\n", StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
-            assertTrue(diffs.contains("stat nice: dumped '0', restored '5'"), diffs);
+            assertTrue(diffs.contains("stat nice: dumped '" + nice + "', restored '" + other + "'"), diffs);
 
             AssertionError e = assertThrows(AssertionError.class,
                     () -> StateComparator.assertSame(a, StateComparator.take(pid)));
             assertTrue(e.getMessage().contains("pid " + pid + " tid " + pid + ": stat nice"), e.getMessage());
         }
+    }
+
+    @Test
+    void onlyTheSignalsOfTheTasksTimersMayBecomePendingOnTheWay() {
+        String timers = "ID: 0\nsignal: 10/0000000000000000\nnotify: signal/pid.12\nClockID: 1\n"
+                + "ID: 1\nsignal: 35/00000000deadbeef\nnotify: thread/tid.13\nClockID: 0\n";
+        long mask = StateComparator.timerSignals(timers);
+        assertEquals((1L << 9) | (1L << 34), mask);
+        StateComparator.Snapshot dumped = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
+                "status ShdPnd", "0000000000000000", "timer signals-may-advance", Long.toHexString(mask))));
+        StateComparator.Snapshot firedSigusr1 = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
+                "status ShdPnd", "0000000000000200", "timer signals-may-advance", Long.toHexString(mask))));
+        StateComparator.Snapshot gotSigterm = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
+                "status ShdPnd", "0000000000004000", "timer signals-may-advance", Long.toHexString(mask))));
+        assertTrue(StateComparator.diff(dumped, firedSigusr1, java.util.List.of()).isEmpty());
+        assertEquals(1, StateComparator.diff(dumped, gotSigterm, java.util.List.of()).size());
+        StateComparator.Snapshot threadFired = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
+                "status SigPnd", "0000000000000200", "timer signals-may-advance", Long.toHexString(mask))));
+        StateComparator.Snapshot threadNone = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
+                "status SigPnd", "0000000000000000", "timer signals-may-advance", Long.toHexString(mask))));
+        assertEquals(1, StateComparator.diff(threadFired, threadNone, java.util.List.of()).size(), "a lost signal is a difference");
     }
 }
