@@ -109,4 +109,61 @@ class FileKindsTest {
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
     }
+
+    @Test
+    void fanotifyMarksOnAFileAMountAndAFilesystemComeBackAndReportEvents() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("fan"));
+        try (Mounts m = Mounts.of(dir)) {
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fanotify.out"),
+                    TestPrograms.compile("/c/fanotify.c").toString(), dir.toString(), "idle"))) {
+                Path img = tmp.resolve("img");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+                String show = Cli.run("show", img.toString()).out();
+                assertTrue(show.contains("\"fanotify\"") && show.contains("\"mount\"") && show.contains("\"filesystem\"")
+                        && show.contains(dir.resolve("watched").toString()), show);
+                assertPassOnce(RestoreTest.checkAndReap(r));
+            }
+        }
+    }
+
+    /** Unread fanotify events cannot be queued again: refused, the task runs on. */
+    @Test
+    void aFanotifyQueueHoldingUnreadEventsIsRefusedAndTheTaskRunsOn() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("fan"));
+        try (Mounts m = Mounts.of(dir)) {
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fanotify.out"),
+                    TestPrograms.compile("/c/fanotify.c").toString(), dir.toString(), "queued"))) {
+                Path img = tmp.resolve("img");
+                Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+                assertEquals(1, dump.code(), dump.toString());
+                assertTrue(dump.err().contains("pid " + p.pid() + " fd 40") && dump.err().contains("unread events"),
+                        dump.err());
+                assertFalse(Files.exists(img.resolve("image.cryo")));
+                assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+            }
+        }
+    }
+
+    /** The bind mount {@code dir/mnt} and tmpfs {@code dir/fs} fanotify.c marks; unmounted afterwards. */
+    private record Mounts(Path dir) implements AutoCloseable {
+        static Mounts of(Path dir) throws Exception {
+            Path mnt = Files.createDirectories(dir.resolve("mnt")), fs = Files.createDirectories(dir.resolve("fs"));
+            Mounts m = new Mounts(dir);
+            run("mount", "--bind", mnt.toString(), mnt.toString());
+            run("mount", "-t", "tmpfs", "-o", "size=1m", "cryo-fanotify", fs.toString());
+            return m;
+        }
+
+        private static void run(String... cmd) throws Exception {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        }
+
+        @Override
+        public void close() throws Exception {
+            new ProcessBuilder("umount", "-l", dir.resolve("mnt").toString()).start().waitFor();
+            new ProcessBuilder("umount", "-l", dir.resolve("fs").toString()).start().waitFor();
+        }
+    }
 }

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * <p>Items proven by their owners' tests instead: a zombie that dumped core (ZombieTest), a pidfd
  * of a task outside the tree or of a reaped one (PidFdTest), a seccomp filter with a user-space
  * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
- * (DumpFailureTest), a pseudo-terminal master (FileKindsTest), AIO rings, hugetlb memory and a
+ * (DumpFailureTest), a pseudo-terminal master and unread fanotify events (FileKindsTest), AIO rings, hugetlb memory and a
  * deleted current directory (MemoryKindsTest), the socket cases (DumpFailureTest,
  * SocketRestoreTest). Not proven by a test: a dumpable flag of 2
  * (needs fs.suid_dumpable=2 and a set-user-id exec) and a negative oom_score_adj when cryo lacks
@@ -60,6 +60,14 @@ class NotCarriedTest {
                                 + "fd = libc.inotify_init1(0)\nassert fd == 3\nos.mkdir('w')\n"
                                 + "assert libc.inotify_add_watch(fd, b'w', 0x100) == 1\nopen('w/x', 'w').close()",
                         " fd 3 \\(anon_inode:inotify\\): inotify holds \\d+ bytes of unread events"),
+                python("an inotify watch on a deleted file", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"
+                                + "fd = libc.inotify_init1(0)\nassert fd == 3\nf = open('gone', 'w')\n"
+                                + "assert libc.inotify_add_watch(fd, b'gone', 2) == 1\nos.unlink('gone')",
+                        " fd 3 \\(anon_inode:inotify\\): inotify watch 1: the watched inode \\d+ on device \\d+:\\d+ "
+                                + "(\\(.*\\) was deleted|cannot be found)"),
+                python("a fanotify group of a permission class", "import ctypes\n"
+                                + "fd = ctypes.CDLL(None).fanotify_init(4, 0)\nassert fd == 3",
+                        " fd 3 \\(anon_inode:\\[fanotify\\]\\): a fanotify group of a permission class .* is not supported yet"),
                 unshare("uts", ": its uts namespace \\(uts:\\[\\d+\\]\\) is not the host's .*namespaces other than the host's are not supported yet"),
                 unshare("ipc", ": its ipc namespace .* is not the host's"),
                 unshare("net", ": its net namespace .* is not the host's"),

@@ -35,6 +35,7 @@ public final class FdHandlers {
             new EpollHandler(),
             new PidFdHandler(),
             new InotifyHandler(),
+            new FanotifyHandler(),
             new UnixSocketHandler(),
             new TcpSocketHandler(),
             new UdpSocketHandler(),

@@ -135,7 +135,14 @@ final class ModelSamples {
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(1, 0x300, "/srv/in box", 0x20c0c6),
-                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc)))));
+                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc)))),
+                new FdImage(20, 02004002, 0, new dev.cryo.engine.files.FanotifyHandler.Fanotify(3, 0x8000, List.of(
+                        new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(dev.cryo.engine.files.FanotifyHandler.INODE,
+                                0x40, 0xa, 0x20, "/srv/watched", 0x20c1df),
+                        new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(dev.cryo.engine.files.FanotifyHandler.MOUNT,
+                                0, 0x8, 0, "/srv/mnt", 64),
+                        new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(
+                                dev.cryo.engine.files.FanotifyHandler.FILESYSTEM, 0, 0x2, 0, "/srv/fs", 0x2a)))));
         return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
