@@ -1,12 +1,19 @@
 package dev.cryo.api;
 
+import dev.cryo.engine.dump.DumpProgress;
+
 import java.nio.file.Path;
 
 /**
  * Restore the tree in {@code imageDir}; the restored root becomes a child of this process.
- * {@code tcpClose}: established TCP connections come back closed (CRIU's --tcp-close).
+ * {@code tcpClose}: established TCP connections come back closed (CRIU's --tcp-close);
+ * {@code progress} counts the pages written, for a progress bar.
  */
-public record RestoreRequest(Path imageDir, boolean tcpClose) {
+public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress) {
+    public RestoreRequest(Path imageDir, boolean tcpClose) {
+        this(imageDir, tcpClose, new DumpProgress());
+    }
+
     public RestoreRequest(Path imageDir) {
         this(imageDir, false);
     }

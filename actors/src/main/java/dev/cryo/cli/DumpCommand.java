@@ -147,9 +147,6 @@ final class DumpCommand implements Callable<Integer> {
         m.put("pageMiBPerSecond", Math.round(s.pageMegabytesPerSecond()));
         m.put("leftRunning", r.leftRunning());
         m.put("roundPages", r.roundPages());
-        Path f = r.imageDir().resolve("stats.json");
-        Files.deleteIfExists(f);
-        Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(f, Json.pretty(m) + "\n");
+        StatsFile.write(r.imageDir().resolve("stats.json"), m);
     }
 }

@@ -8,7 +8,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
+import dev.cryo.engine.dump.DumpProgress;
+
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -36,6 +40,9 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--tcp-close", description = "Restore established TCP connections closed (and lift their network lock).")
     boolean tcpClose;
 
+    @Option(names = "--no-progress", description = "No progress bar.")
+    boolean noProgress;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -47,13 +54,17 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         RestoreReport report;
-        try (Cryo cryo = Cryo.create(parent.config())) {
-            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath(), tcpClose)).toCompletableFuture().join();
+        DumpProgress progress = new DumpProgress();
+        try (Cryo cryo = Cryo.create(parent.config());
+             ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().restore().progress(),
+                     "restoring", progress, err, parent.settings().restore().progressDelay())) {
+            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath(), tcpClose, progress)).toCompletableFuture().join();
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
             return 1;
         }
+        writeStats(report);
         if (pidFile != null) {
             java.nio.file.Files.writeString(pidFile, report.rootPid() + "\n");
         }
@@ -66,5 +77,26 @@ final class RestoreCommand implements Callable<Integer> {
             return 0;
         }
         return Cryo.waitFor(report.rootPid());
+    }
+
+    /**
+     * stats-restore.json beside the image (CRIU keeps stats-restore too). The restore has
+     * succeeded by then: an image directory that cannot be written to only costs the file.
+     */
+    private void writeStats(RestoreReport r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("rootPid", r.rootPid());
+        m.put("pids", r.pids());
+        m.put("tasks", r.pids().size());
+        m.put("threads", r.threads());
+        m.put("pagesWritten", r.pagesWritten());
+        m.put("totalMillis", r.totalMillis());
+        m.put("memoryMillis", r.memoryMillis());
+        try {
+            StatsFile.write(r.imageDir().resolve("stats-restore.json"), m);
+        } catch (java.io.IOException | RuntimeException e) {
+            err.println("cryo: restored, but stats-restore.json could not be written: " + e.getMessage());
+            err.flush();
+        }
     }
 }

@@ -9,19 +9,24 @@ import java.time.Duration;
  * @param detached whether cryo exits once the tree runs instead of waiting for it
  * @param pidWait how long to wait for a needed pid held by a zombie; zero fails at once
  * @param timeout upper bound for the whole restore
+ * @param progress whether to draw a progress bar on a terminal
+ * @param progressDelay how long a restore runs before the bar appears
  */
-public record RestoreSettings(boolean detached, Duration pidWait, Duration timeout) {
+public record RestoreSettings(boolean detached, Duration pidWait, Duration timeout, boolean progress,
+    Duration progressDelay) {
   public static final String PATH = "cryo.restore";
 
   public RestoreSettings {
     Checks.notNegative(PATH + ".pid-wait", pidWait);
     Checks.positive(PATH + ".timeout", timeout);
+    Checks.notNegative(PATH + ".progress-delay", progressDelay);
   }
 
   /** Reads the {@code cryo.restore} block. */
   public static RestoreSettings create(Config section) {
     SettingsReader r = new SettingsReader(section, PATH);
     return new RestoreSettings(
-        r.getBoolean("detached"), r.getDuration("pid-wait"), r.getDuration("timeout"));
+        r.getBoolean("detached"), r.getDuration("pid-wait"), r.getDuration("timeout"),
+        r.getBoolean("progress"), r.getDuration("progress-delay"));
   }
 }

@@ -47,7 +47,8 @@ class DefaultsTest {
   @Test
   void restore() {
     assertEquals(
-        new RestoreSettings(false, Duration.ofSeconds(5), Duration.ofMinutes(10)), s.restore());
+        new RestoreSettings(false, Duration.ofSeconds(5), Duration.ofMinutes(10), true,
+            Duration.ofSeconds(1)), s.restore());
   }
 
   @Test

@@ -43,4 +43,33 @@ class ProgressBarTest {
             assertTrue(quiet.contains("Dumped 1 task"), quiet);
         }
     }
+
+    @Test
+    void aRestoreShowsProgressOnATerminalAndWritesItsStatsBesideTheImage() throws Exception {
+        assumeTrue(Files.exists(JAR), "the packaged CLI " + JAR + " is built by `mvn verify` (package phase)");
+        int pid;
+        Path img = tmp.resolve("img");
+        try (DetachedProcess p = Workloads.bigmem(tmp, 256)) {
+            pid = p.pid().value();
+            assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress").code());
+        }
+        String cmd = "java -jar " + JAR + " -Dcryo.restore.progress-delay=0s restore -d -D " + img;
+        Process script = new ProcessBuilder("script", "-qfec", cmd, "/dev/null").redirectErrorStream(true).start();
+        String out = new String(script.getInputStream().readAllBytes());
+        try {
+            assertTrue(script.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, script.exitValue(), out);
+            assertTrue(out.contains("restoring [") && out.contains("%"), out);
+            Path stats = img.resolve("stats-restore.json");
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    Files.getPosixFilePermissions(stats)));
+            String json = Files.readString(stats);
+            assertTrue(json.contains("\"rootPid\" : " + pid) || json.contains("\"rootPid\": " + pid), json);
+            assertTrue(json.matches("(?s).*\"pagesWritten\" ?: ?[1-9]\\d{4,}.*"), json); // 256 MiB: 65536 pages
+        } finally {
+            if (Files.exists(Path.of("/proc/" + pid))) {
+                new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+            }
+        }
+    }
 }

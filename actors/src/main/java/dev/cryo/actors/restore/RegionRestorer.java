@@ -1,5 +1,6 @@
 package dev.cryo.actors.restore;
 
+import dev.cryo.engine.dump.DumpProgress;
 import dev.cryo.engine.restore.PageSlice;
 import dev.cryo.engine.restore.PageWriter;
 import dev.cryo.kernel.Pid;
@@ -25,7 +26,7 @@ public final class RegionRestorer {
 
     public record Failed(String message) implements Reply {}
 
-    public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks) {}
+    public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks, DumpProgress progress) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
         return dev.cryo.actors.PidMdc.of(Command.class, job.pid().value(), Behaviors.setup(ctx -> {
@@ -42,7 +43,7 @@ public final class RegionRestorer {
     private static Reply write(Job job) {
         long start = System.nanoTime();
         try (PageWriter writer = new PageWriter(job.imageDir(), job.maxChunk())) {
-            return new Done(writer.write(job.pid(), job.chunks()), System.nanoTime() - start);
+            return new Done(writer.write(job.pid(), job.chunks(), job.progress()::pagesDone), System.nanoTime() - start);
         } catch (Exception e) {
             return new Failed("pid " + job.pid() + ": writing memory failed: " + e.getMessage());
         }

@@ -201,9 +201,11 @@ public final class RestoreSupervisor {
                         }
                     }
                     if (pending.isEmpty()) {
+                        image.tasks().forEach(t -> request.progress().pagesPlanned(
+                                image.pagesOf(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
                                 settings.image().maxChunk(), image.pagesOf(pid), settings.parallelism().regions(), sharedMemory,
-                                adapter),
+                                request.progress(), adapter),
                                 this::files);
                     }
                     return Behaviors.same();

@@ -44,7 +44,8 @@ public final class TaskRestorerActor {
     }
 
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, int workers,
-                                SharedMemoryHub sharedMemory, ActorRef<Reply> replyTo) implements Command {}
+                                SharedMemoryHub sharedMemory, dev.cryo.engine.dump.DumpProgress progress,
+                                ActorRef<Reply> replyTo) implements Command {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
     public record RestoreFiles(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects, FileRestore.Pass pass, ActorRef<Reply> replyTo) implements Command {}
@@ -176,7 +177,8 @@ public final class TaskRestorerActor {
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
-            ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i)),
+            ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i),
+                            m.progress()),
                     adapter), "region-" + i, REGIONS);
         }
         return awaitRegions(shares.size(), 0, t0, m.replyTo());

@@ -30,6 +30,11 @@ public final class PageWriter implements AutoCloseable {
 
     /** Returns the number of pages written. */
     public long write(Pid pid, List<PageSlice> slices) throws IOException {
+        return write(pid, slices, n -> { });
+    }
+
+    /** As {@link #write(Pid, List)}, telling {@code pagesDone} after each slice (a progress bar). */
+    public long write(Pid pid, List<PageSlice> slices, java.util.function.LongConsumer pagesDone) throws IOException {
         long pages = 0;
         for (PageSlice s : slices) {
             IndexEntry e = s.chunk();
@@ -48,6 +53,7 @@ public final class PageWriter implements AutoCloseable {
                 writeViaProcMem(pid, s.address(), buffer.duplicate().position(at).limit(at + len));
             }
             pages += s.pages();
+            pagesDone.accept(s.pages());
         }
         return pages;
     }
