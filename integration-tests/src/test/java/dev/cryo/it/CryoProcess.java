@@ -1,0 +1,22 @@
+package dev.cryo.it;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The cryo CLI in a JVM of its own, as a user runs it: the kill, interrupt and concurrency tests
+ * need a cryo process they can signal without killing the test JVM. Its output goes to a file.
+ */
+final class CryoProcess {
+    private CryoProcess() {}
+
+    static Process start(Path log, String... args) throws IOException {
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-cp", cp, "dev.cryo.cli.CryoCli"));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+}

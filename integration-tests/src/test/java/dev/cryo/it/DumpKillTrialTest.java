@@ -1,0 +1,168 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * cryo killed by SIGKILL at a random moment of a dump harms nothing: a cryo JVM dumps a running
+ * workload with --leave-running and is killed at a random instant between the first seize and its
+ * last detach (seize, collect and copy stages alike); the workload must run on untraced, not
+ * stopped, and pass its own check (memory, heap, fds, counters). The moment is drawn uniformly
+ * over the traced window measured on an uncut dump of the same workload.
+ *
+ * <p>{@code -Dcryo.killtrials=N} trials per workload (default 10, so 20 in the normal suite);
+ * {@code mvn -Pkilltrials} runs 50 per workload (100 in all).
+ */
+class DumpKillTrialTest {
+    private static final int TRIALS = Integer.getInteger("cryo.killtrials", 10);
+    private static final long SEED = Long.getLong("cryo.killtrials.seed", System.nanoTime());
+
+    @TempDir
+    Path tmp;
+
+    interface Start {
+        DetachedProcess start(Path dir) throws Exception;
+    }
+
+    @Test
+    void aCounterSurvivesCryoKilledAtRandomMomentsOfItsDump() throws Exception {
+        trials("counter", Workloads::counter);
+    }
+
+    @Test
+    void aMultiThreadedProcessSurvivesCryoKilledAtRandomMomentsOfItsDump() throws Exception {
+        trials("threads", Workloads::threads);
+    }
+
+    private void trials(String name, Start start) throws Exception {
+        Random random = new Random(SEED);
+        long window = calibrate(start);
+        int survived = 0;
+        List<String> deaths = new ArrayList<>();
+        for (int i = 0; i < TRIALS; i++) {
+            long delay = (long) (random.nextDouble() * window);
+            String death = trial(start, i, delay);
+            if (death == null) {
+                survived++;
+            } else {
+                deaths.add("trial " + i + " (killed " + delay / 1000 + " µs into a " + window / 1000
+                        + " µs window): " + death);
+            }
+        }
+        String figures = name + ": " + survived + "/" + TRIALS + " survived cryo's SIGKILL mid-dump (seed " + SEED
+                + ", traced window " + window / 1000 + " µs)";
+        System.out.println(figures);
+        deaths.forEach(System.out::println);
+        assertEquals(TRIALS, survived, figures + "\n" + String.join("\n", deaths));
+    }
+
+    /** The traced window of one whole dump: from the first seize to the last detach. */
+    private long calibrate(Start start) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("calibrate"));
+        try (DetachedProcess p = start.start(dir)) {
+            Process cryo = CryoProcess.start(dir.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
+                    dir.resolve("img").toString(), "--leave-running", "--no-progress");
+            long t0 = awaitTraced(p, cryo);
+            while (tracerPid(p) != 0 && cryo.isAlive()) {
+                LockSupport.parkNanos(50_000);
+            }
+            long window = System.nanoTime() - t0;
+            assertEquals(0, cryo.waitFor(), Files.readString(dir.resolve("cryo.log")));
+            assertEquals(null, survival(p), "the uncut dump harmed the workload");
+            return Math.max(window, 1_000_000);
+        }
+    }
+
+    /** Null when the workload came through unharmed, else what went wrong. */
+    private String trial(Start start, int i, long delayNanos) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("trial-" + i));
+        try (DetachedProcess p = start.start(dir)) {
+            Process cryo = CryoProcess.start(dir.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
+                    dir.resolve("img").toString(), "--leave-running", "--no-progress");
+            try {
+                long t0 = awaitTraced(p, cryo);
+                long until = t0 + delayNanos;
+                while (System.nanoTime() < until) {
+                    LockSupport.parkNanos(Math.min(until - System.nanoTime(), 20_000));
+                }
+                cryo.destroyForcibly(); // SIGKILL
+            } finally {
+                cryo.destroyForcibly();
+                cryo.waitFor(60, TimeUnit.SECONDS);
+            }
+            return survival(p);
+        }
+    }
+
+    private static long awaitTraced(DetachedProcess p, Process cryo) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (tracerPid(p) == 0) {
+            if (!cryo.isAlive() || System.nanoTime() > deadline) {
+                throw new AssertionError("cryo never seized pid " + p.pid() + " (exit "
+                        + (cryo.isAlive() ? "none" : cryo.exitValue()) + ")");
+            }
+            LockSupport.parkNanos(20_000);
+        }
+        return System.nanoTime();
+    }
+
+    /** The workload runs untraced, not stopped, keeps counting and passes its own check. */
+    private static String survival(DetachedProcess p) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (p.alive() && (tracerPid(p) != 0 || "tT".indexOf(p.state()) >= 0) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        if (!p.alive()) {
+            return "the workload died: " + p.outputText();
+        }
+        if (tracerPid(p) != 0) {
+            return "the workload is still traced by " + tracerPid(p);
+        }
+        if ("tT".indexOf(p.state()) >= 0) {
+            return "the workload is left stopped (state " + p.state() + ")";
+        }
+        Path counted = p.output().resolveSibling("counter.txt");
+        if (Files.exists(counted)) {
+            long before = Files.size(counted);
+            Thread.sleep(200);
+            if (Files.size(counted) == before) {
+                return "the counter stopped counting";
+            }
+        }
+        String verdict;
+        try {
+            verdict = Workloads.check(p);
+        } catch (AssertionError e) {
+            return e.getMessage() + " (state " + p.state() + ")";
+        }
+        if (!verdict.contains("PASS")) {
+            return "the workload failed its check: " + verdict;
+        }
+        return null;
+    }
+
+    private static int tracerPid(DetachedProcess p) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"))) {
+                if (l.startsWith("TracerPid:")) {
+                    return Integer.parseInt(l.substring(10).trim());
+                }
+            }
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+        return 0;
+    }
+}
