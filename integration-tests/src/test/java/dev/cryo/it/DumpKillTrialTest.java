@@ -27,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class DumpKillTrialTest {
     private static final int TRIALS = Integer.getInteger("cryo.killtrials", 10);
+    private static final boolean VERBOSE = Boolean.getBoolean("cryo.killtrials.verbose");
     private static final long SEED = Long.getLong("cryo.killtrials.seed", System.nanoTime());
 
     @TempDir
@@ -89,8 +90,8 @@ class DumpKillTrialTest {
     private String trial(Start start, int i, long delayNanos) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("trial-" + i));
         try (DetachedProcess p = start.start(dir)) {
-            Process cryo = CryoProcess.start(dir.resolve("cryo.log"), "dump", "-t", p.pid().toString(), "-D",
-                    dir.resolve("img").toString(), "--leave-running", "--no-progress");
+            Process cryo = CryoProcess.start(dir.resolve("cryo.log"), VERBOSE ? "-vv" : "-v", "dump", "-t",
+                    p.pid().toString(), "-D", dir.resolve("img").toString(), "--leave-running", "--no-progress");
             try {
                 long t0 = awaitTraced(p, cryo);
                 long until = t0 + delayNanos;
@@ -102,7 +103,13 @@ class DumpKillTrialTest {
                 cryo.destroyForcibly();
                 cryo.waitFor(60, TimeUnit.SECONDS);
             }
-            return survival(p);
+            String death = survival(p);
+            if (death != null && VERBOSE) {
+                List<String> log = Files.readAllLines(dir.resolve("cryo.log"));
+                death += "\n  cryo's last words:\n    " + String.join("\n    ",
+                        log.subList(Math.max(0, log.size() - 6), log.size()));
+            }
+            return death;
         }
     }
 

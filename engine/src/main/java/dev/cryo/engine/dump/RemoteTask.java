@@ -5,32 +5,55 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.ReturnPad;
 import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * A seized process seen from its tracer thread: a syscall gadget inside its own vDSO and a scratch
- * page mapped into it for syscall outputs. {@link #close} unmaps the page, leaving no trace.
+ * A seized process seen from its tracer thread: a scratch page mapped into it for syscall outputs,
+ * followed by one {@link ReturnPad} per thread, the gadget its injected syscalls run through. If
+ * cryo dies in the middle of an injection, the kernel lets the thread go where the injection left
+ * it, and the pad takes it back to its own registers: only the two injections that map and unmap
+ * the area (through a gadget in the vDSO) are unprotected. {@link #close} unmaps the area, leaving
+ * no trace.
  */
 public final class RemoteTask implements AutoCloseable {
     public static final long PAGE = 4096;
 
     private final Tracer tracer;
     private final Pid pid;
+    private static final int PADS_PER_PAGE = (int) (PAGE / ReturnPad.SIZE);
+
     private final long gadget;
     private final long scratch;
+    private final long length;
+    private final boolean padded;
+    private final Map<Integer, Long> pads = new HashMap<>();
 
+    /** For a process whose threads cannot change while it is seized. */
     public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps) {
+        this(tracer, pid, maps, ProcFs.tasks(pid).size());
+    }
+
+    public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps, int threads) {
         this.tracer = tracer;
         this.pid = pid;
         MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
                 .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
         this.gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
-        try (Injector inj = injector(pid.value())) {
-            this.scratch = inj.call("mmap", SyscallNr.MMAP, 0, PAGE, 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
+        this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE);
+        try (Injector inj = new Injector(tracer, pid, pid.value(), gadget)) {
+            long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, 0x22 /* PRIVATE|ANON */, -1, 0);
+            // a process denied write+execute mappings (PR_SET_MDWE) gets no pads: the vDSO gadget, unprotected
+            this.padded = !Injector.isError(at);
+            this.scratch = padded ? at
+                    : inj.call("mmap", SyscallNr.MMAP, 0, length, 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
         }
     }
 
@@ -46,9 +69,26 @@ public final class RemoteTask implements AutoCloseable {
         return scratch;
     }
 
-    /** An injector for one stopped thread of this task; close it to put the thread's registers back. */
+    /**
+     * An injector for one stopped thread of this task, running through the thread's return pad
+     * (written before any register changes); close it to put the thread's registers back.
+     */
     public Injector injector(int tid) {
-        return new Injector(tracer, pid, tid, gadget);
+        Injector inj = new Injector(tracer, pid, tid, gadget);
+        if (!padded) {
+            return inj;
+        }
+        Long pad = pads.get(tid);
+        if (pad == null) {
+            pad = scratch + PAGE + (long) pads.size() * ReturnPad.SIZE;
+            if (pad + ReturnPad.SIZE > scratch + length) {
+                throw new KernelException("pid " + pid + ": more threads than return pads (" + pads.size() + ")");
+            }
+            pads.put(tid, pad);
+        }
+        Sys.write(pid, pad, ReturnPad.build(inj.savedRegisters()));
+        inj.gadget(pad);
+        return inj;
     }
 
     public byte[] readScratch(int len) {
@@ -57,8 +97,8 @@ public final class RemoteTask implements AutoCloseable {
 
     @Override
     public void close() {
-        try (Injector inj = injector(pid.value())) {
-            inj.call("munmap", SyscallNr.MUNMAP, scratch, PAGE);
+        try (Injector inj = new Injector(tracer, pid, pid.value(), gadget)) {
+            inj.call("munmap", SyscallNr.MUNMAP, scratch, length);
         }
     }
 }

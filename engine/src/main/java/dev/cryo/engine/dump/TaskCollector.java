@@ -57,7 +57,7 @@ public final class TaskCollector {
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
-        try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps())) {
+        try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size())) {
             for (int tid : tids) {
                 threads.add(ThreadCollector.collect(remote, tid, securityCollector));
             }

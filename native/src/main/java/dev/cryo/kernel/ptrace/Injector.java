@@ -46,6 +46,11 @@ public final class Injector implements AutoCloseable {
         return calls;
     }
 
+    /** Where the injected syscalls run: a {@code syscall} instruction in the target. */
+    public long gadget() {
+        return gadget;
+    }
+
     public void gadget(long address) {
         this.gadget = address;
     }

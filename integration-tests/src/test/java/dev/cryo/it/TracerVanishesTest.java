@@ -1,0 +1,65 @@
+package dev.cryo.it;
+
+import dev.cryo.engine.dump.RemoteTask;
+import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Tracer;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A thread let go in the middle of an injected syscall — what the kernel does when cryo dies —
+ * goes back to its own registers through its return pad and carries on unharmed. The detach
+ * here stands for the tracer's death (both unlink the tracee and let it run as it is).
+ */
+class TracerVanishesTest {
+    @TempDir
+    Path tmp;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"before", "entry", "exit", "between"})
+    void aThreadLetGoMidInjectionCarriesOn(String where) throws Exception {
+        for (String workload : List.of("counter", "threads")) {
+            Path dir = java.nio.file.Files.createDirectories(tmp.resolve(workload + "-" + where));
+            try (DetachedProcess p = workload.equals("counter") ? Workloads.counter(dir) : Workloads.threads(dir)) {
+                Thread.sleep(50);
+                Pid pid = p.pid();
+                Tracer tracer = new Tracer();
+                List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid), tids.size());
+                for (int tid : tids) {
+                    Injector inj = remote.injector(tid);
+                    var frame = inj.savedRegisters().forSyscall(inj.gadget(), SyscallNr.GETPID, new long[0]);
+                    switch (where) {
+                        case "before" -> tracer.setRegisters(tid, frame);
+                        case "entry" -> {
+                            tracer.setRegisters(tid, frame);
+                            tracer.toNextSyscallStop(tid);
+                        }
+                        case "exit" -> {
+                            tracer.setRegisters(tid, frame);
+                            tracer.toNextSyscallStop(tid);
+                            tracer.toNextSyscallStop(tid);
+                        }
+                        default -> inj.call("getpid", SyscallNr.GETPID); // back at the exit stop, as between calls
+                    }
+                    // never closed: the registers stay as the injection left them
+                }
+                TaskSeizer.release(tracer, pid, tids);
+                Thread.sleep(100);
+                String verdict = Workloads.check(p);
+                assertTrue(verdict.contains("PASS"), workload + " let go " + where + ": " + verdict);
+            }
+        }
+    }
+}
