@@ -8,8 +8,14 @@ import java.nio.file.Path;
  * Restore the tree in {@code imageDir}; the restored root becomes a child of this process.
  * {@code tcpClose}: established TCP connections come back closed (CRIU's --tcp-close);
  * {@code progress} counts the pages written, for a progress bar.
+ * {@code verified}: every chunk's checksum was checked as the image arrived (a migration), so the
+ * restore does not read the whole image once more before it starts.
  */
-public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress) {
+public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified) {
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress) {
+        this(imageDir, tcpClose, progress, false);
+    }
+
     public RestoreRequest(Path imageDir, boolean tcpClose) {
         this(imageDir, tcpClose, new DumpProgress());
     }

@@ -5,12 +5,12 @@ import dev.cryo.actors.cluster.ClusterKeys;
 import dev.cryo.config.ClusterSettings;
 import dev.cryo.config.CryoSettings;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -35,8 +35,8 @@ final class AgentCommand implements Callable<Integer> {
     @Option(names = "--data-port", paramLabel = "PORT", description = "Port of the page channel (default: cryo.cluster.data-port).")
     Integer dataPort;
 
-    @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys (cryo keys init).")
-    Path keys;
+    @Mixin
+    ClusterOptions.Keys keys = new ClusterOptions.Keys();
 
     private final PrintWriter out;
     private final PrintWriter err;
@@ -55,7 +55,7 @@ final class AgentCommand implements Callable<Integer> {
         CryoSettings s = parent.settings();
         var overrides = new java.util.LinkedHashMap<String, String>();
         try {
-            ClusterKeys k = ClusterOptions.keys(keys, s);
+            ClusterKeys k = keys.load(s);
             if (bind != null) {
                 String[] hp = ClusterOptions.hostPort("--bind", bind);
                 overrides.put("cryo.cluster.hostname", hp[0]);

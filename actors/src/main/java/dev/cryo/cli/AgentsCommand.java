@@ -3,12 +3,12 @@ package dev.cryo.cli;
 import dev.cryo.actors.cluster.AgentClient;
 import dev.cryo.actors.cluster.AgentProtocol;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -19,11 +19,8 @@ final class AgentsCommand implements Callable<Integer> {
     @ParentCommand
     CryoCli parent;
 
-    @Option(names = "--agent", paramLabel = "HOST:PORT", description = "The agent to ask (default: the local one).")
-    String agent;
-
-    @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys.")
-    Path keys;
+    @Mixin
+    ClusterOptions.Client agent = new ClusterOptions.Client();
 
     private final PrintWriter out;
     private final PrintWriter err;
@@ -35,8 +32,7 @@ final class AgentsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (AgentClient client = AgentClient.connect(parent.config(), ClusterOptions.keys(keys, parent.settings()),
-                ClusterOptions.agent(agent, parent.settings()))) {
+        try (AgentClient client = agent.connect(parent)) {
             AgentProtocol.AgentList list = client.ask(AgentProtocol.ListAgents::new, Duration.ofSeconds(30));
             out.printf(Locale.ROOT, "%-16s %-24s %s%n", "NAME", "STATE", "ADDRESS");
             for (int i = 0; i < list.names().size(); i++) {

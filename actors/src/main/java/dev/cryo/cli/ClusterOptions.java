@@ -1,23 +1,49 @@
 package dev.cryo.cli;
 
+import dev.cryo.actors.cluster.AgentClient;
 import dev.cryo.actors.cluster.ClusterKeys;
 import dev.cryo.config.CryoSettings;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** What the cluster commands share: finding the keys and the local agent's address. */
+/** What the cluster commands share: finding the keys and the agent's address (picocli mixins). */
 final class ClusterOptions {
     private ClusterOptions() {}
 
-    static ClusterKeys keys(Path option, CryoSettings settings) throws IOException {
-        Path dir = option != null ? option : settings.cluster().keysDir().orElseThrow(() -> new IOException(
-                "no cluster keys: pass --keys DIR (made by `cryo keys init DIR`) or set cryo.cluster.keys-dir"));
-        return ClusterKeys.load(dir);
+    /** {@code --keys DIR}: the cluster's keys, or cryo.cluster.keys-dir. */
+    static final class Keys {
+        @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys (made by `cryo keys init DIR`; "
+                + "default: cryo.cluster.keys-dir).")
+        Path dir;
+
+        ClusterKeys load(CryoSettings settings) throws IOException {
+            Path d = dir != null ? dir : settings.cluster().keysDir().orElseThrow(() -> new IOException(
+                    "no cluster keys: pass --keys DIR (made by `cryo keys init DIR`) or set cryo.cluster.keys-dir"));
+            return ClusterKeys.load(d);
+        }
     }
 
-    static String agent(String option, CryoSettings settings) {
-        return option != null ? option : settings.cluster().hostname() + ":" + settings.cluster().port();
+    /** {@code --agent HOST:PORT} and {@code --keys DIR}: how a command reaches an agent. */
+    static final class Client {
+        @Option(names = "--agent", paramLabel = "HOST:PORT",
+                description = "The agent to talk to (default: the local one, cryo.cluster.hostname and port).")
+        String agent;
+
+        @Mixin
+        Keys keys = new Keys();
+
+        String address(CryoSettings settings) throws IOException {
+            String a = agent != null ? agent : settings.cluster().hostname() + ":" + settings.cluster().port();
+            hostPort("--agent", a);
+            return a;
+        }
+
+        AgentClient connect(CryoCli parent) throws IOException {
+            return AgentClient.connect(parent.config(), keys.load(parent.settings()), address(parent.settings()));
+        }
     }
 
     /** "HOST:PORT" → {host, port}; a clear error otherwise. */

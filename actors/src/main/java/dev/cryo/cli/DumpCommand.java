@@ -69,6 +69,10 @@ final class DumpCommand implements Callable<Integer> {
                     + "(default: cryo.dump.ghost-limit, 1 MiB).")
     String ghostLimit;
 
+    @Option(names = "--no-agent", description = "Dump in this process even when a local agent runs "
+            + "(by default a running agent's warm JVM does the work, see cryo.cluster.local-socket).")
+    boolean noAgent;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -97,6 +101,22 @@ final class DumpCommand implements Callable<Integer> {
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
+        // a running local agent does it in its warm JVM; its own settings apply (ghost-limit needs ours)
+        if (!noAgent && ghostLimit == null) {
+            try {
+                var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
+                        parent.settings().cluster().localSocket().orElse(null), request);
+                if (viaAgent.isPresent()) {
+                    org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
+                    writeStats(viaAgent.get());
+                    print(viaAgent.get());
+                    return 0;
+                }
+            } catch (CryoException e) {
+                LogSetup.failure(err, "dump failed: " + e.getMessage(), e);
+                return 1;
+            }
+        }
         try (Cryo cryo = Cryo.create(config);
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
                      progress, err, parent.settings().dump().progressDelay())) {

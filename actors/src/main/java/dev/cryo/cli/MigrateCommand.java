@@ -4,12 +4,12 @@ import dev.cryo.actors.cluster.AgentClient;
 import dev.cryo.actors.cluster.AgentProtocol;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -28,11 +28,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--to", required = true, paramLabel = "NAME", description = "The destination agent's name.")
     String to;
 
-    @Option(names = "--agent", paramLabel = "HOST:PORT", description = "The agent of the tree's host (default: the local one).")
-    String agent;
-
-    @Option(names = "--keys", paramLabel = "DIR", description = "The cluster's keys.")
-    Path keys;
+    @Mixin
+    ClusterOptions.Client agent = new ClusterOptions.Client();
 
     @ArgGroup(exclusive = true)
     PreCopy preCopy;
@@ -60,8 +57,7 @@ final class MigrateCommand implements Callable<Integer> {
     public Integer call() {
         boolean pre = preCopy == null || !preCopy.off;
         Duration timeout = parent.settings().cluster().migrateTimeout().plusSeconds(120);
-        try (AgentClient client = AgentClient.connect(parent.config(), ClusterOptions.keys(keys, parent.settings()),
-                ClusterOptions.agent(agent, parent.settings()))) {
+        try (AgentClient client = agent.connect(parent)) {
             AgentProtocol.MigrateResult r = client.ask(
                     reply -> new AgentProtocol.Migrate(pid, to, pre, tcpEstablished, reply), timeout);
             if (!r.ok()) {
@@ -73,8 +69,8 @@ final class MigrateCommand implements Callable<Integer> {
                 boolean last = i == r.roundBytes().size() - 1;
                 out.printf(Locale.ROOT, "  round %d%s: %s%n", i + 1, last ? " (frozen)" : "", Sizes.human(r.roundBytes().get(i)));
             }
-            out.printf(Locale.ROOT, "  downtime %d ms, total %d ms, %s sent%n", r.downtimeMillis(), r.totalMillis(),
-                    Sizes.human(r.bytes()));
+            out.printf(Locale.ROOT, "  downtime %d ms (frozen dump and send %d ms, restore on %s %d ms), total %d ms, %s sent%n",
+                    r.downtimeMillis(), r.frozenSendMillis(), to, r.restoreMillis(), r.totalMillis(), Sizes.human(r.bytes()));
             if (!r.message().isEmpty()) {
                 out.println("  note: " + r.message());
             }

@@ -43,6 +43,10 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 
+    @Option(names = "--no-agent", description = "Restore in this process even when a local agent runs (a detached "
+            + "restore otherwise goes to a running agent, whose child the restored root becomes).")
+    boolean noAgent;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -54,11 +58,26 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         RestoreReport report;
+        boolean detach = detached || parent.settings().restore().detached();
         DumpProgress progress = new DumpProgress();
-        try (Cryo cryo = Cryo.create(parent.config());
-             ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().restore().progress(),
-                     "restoring", progress, err, parent.settings().restore().progressDelay())) {
-            report = cryo.restore(new RestoreRequest(dir.toAbsolutePath(), tcpClose, progress)).toCompletableFuture().join();
+        RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, progress);
+        try {
+            // only a detached restore can go to the agent: a waited-for root must be this process's child
+            var viaAgent = !detach || noAgent ? java.util.Optional.<RestoreReport>empty()
+                    : dev.cryo.actors.cluster.LocalAgent.restore(parent.settings().cluster().localSocket().orElse(null), request);
+            if (viaAgent.isPresent()) {
+                org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
+                report = viaAgent.get();
+            } else {
+                try (Cryo cryo = Cryo.create(parent.config());
+                     ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().restore().progress(),
+                             "restoring", progress, err, parent.settings().restore().progressDelay())) {
+                    report = cryo.restore(request).toCompletableFuture().join();
+                }
+            }
+        } catch (CryoException e) {
+            LogSetup.failure(err, "restore failed: " + e.getMessage(), e);
+            return 1;
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
@@ -73,7 +92,7 @@ final class RestoreCommand implements Callable<Integer> {
                 report.threads() == 1 ? "" : "s", report.rootPid(), report.totalMillis(), report.memoryMillis(),
                 report.pagesWritten());
         out.flush();
-        if (detached || parent.settings().restore().detached()) {
+        if (detach) {
             return 0;
         }
         return Cryo.waitFor(report.rootPid());

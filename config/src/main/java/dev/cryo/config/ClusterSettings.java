@@ -18,9 +18,11 @@ import java.util.Optional;
  * @param migrateTimeout upper bound for a whole migration; on expiry the source resumes
  * @param ioTimeout how long the page channel waits for bytes before it gives up on a silent link
  * @param maxImage largest image an agent accepts on the page channel, in bytes
+ * @param localSocket the agent's unix socket for the local CLI's dumps and restores; empty: none
  */
 public record ClusterSettings(List<String> seedNodes, String hostname, int port, int dataPort, Optional<Path> keysDir,
-                              Path stagingDir, Duration migrateTimeout, Duration ioTimeout, long maxImage) {
+                              Path stagingDir, Duration migrateTimeout, Duration ioTimeout, long maxImage,
+                              Optional<Path> localSocket) {
   public static final String PATH = "cryo.cluster";
 
   public ClusterSettings {
@@ -38,6 +40,7 @@ public record ClusterSettings(List<String> seedNodes, String hostname, int port,
     }
     Checks.nonNull(PATH + ".keys-dir", keysDir);
     Checks.nonNull(PATH + ".staging-dir", stagingDir);
+    Checks.nonNull(PATH + ".local-socket", localSocket);
     Checks.positive(PATH + ".migrate-timeout", migrateTimeout);
     Checks.positive(PATH + ".io-timeout", ioTimeout);
     if (maxImage < 4096) {
@@ -49,15 +52,17 @@ public record ClusterSettings(List<String> seedNodes, String hostname, int port,
   public static ClusterSettings create(Config section) {
     SettingsReader r = new SettingsReader(section, PATH);
     String keys = r.getString("keys-dir");
+    String local = r.getString("local-socket");
     return new ClusterSettings(
         r.getStringList("seed-nodes"), r.getString("hostname"), r.getInt("port"),
         r.getInt("data-port"), keys.isBlank() ? Optional.empty() : Optional.of(Path.of(keys)),
         r.getPath("staging-dir"), r.getDuration("migrate-timeout"), r.getDuration("io-timeout"),
-        r.getBytes("max-image"));
+        r.getBytes("max-image"), local.isBlank() ? Optional.empty() : Optional.of(Path.of(local)));
   }
 
   /** The same settings bound to another address, with other seeds (the agent's command line). */
   public ClusterSettings withNode(String host, int port, List<String> seeds) {
-    return new ClusterSettings(seeds, host, port, dataPort, keysDir, stagingDir, migrateTimeout, ioTimeout, maxImage);
+    return new ClusterSettings(seeds, host, port, dataPort, keysDir, stagingDir, migrateTimeout, ioTimeout, maxImage,
+        localSocket);
   }
 }

@@ -133,7 +133,7 @@ class MigrationTest {
             assertEquals(0, Cli.run("keys", "init", otherKeys.toString()).code());
             Path log = tmp.resolve("agent-x.log");
             Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java -XX:-UsePerfData -jar " + TwoHosts.JAR
-                    + " agent --name x --bind " + hosts.ipA + ":25521 --data-port 25531 --seed " + hosts.ipA + ":"
+                    + " -Dcryo.cluster.local-socket=" + tmp.resolve("sock-x/agent.sock") + " agent --name x --bind " + hosts.ipA + ":25521 --data-port 25531 --seed " + hosts.ipA + ":"
                     + TwoHosts.PORT + " --keys " + otherKeys).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
                 TwoHosts.awaitLog(log, "agent x running", Duration.ofSeconds(120));

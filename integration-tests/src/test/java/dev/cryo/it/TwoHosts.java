@@ -66,11 +66,14 @@ final class TwoHosts implements AutoCloseable {
     }
 
     private TwoHosts startAgents(String... extra) throws Exception {
+        // each agent's local socket is its own: the default one belongs to this host's real agent, if any
         String opts = String.join(" ", extra);
-        agents.add(spawn(logA, "ip netns exec " + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + " agent --name a --bind "
+        String sockA = " -Dcryo.cluster.local-socket=" + logA.resolveSibling("sock-a/agent.sock");
+        String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
+        agents.add(spawn(logA, "ip netns exec " + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + sockA + " agent --name a --bind "
                 + ipA + ":" + PORT + " --keys " + keys));
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
-                + "java -XX:-UsePerfData -jar " + JAR + " " + opts + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
+                + "java -XX:-UsePerfData -jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
                 + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done'");
         agents.add(agentB);
         awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));

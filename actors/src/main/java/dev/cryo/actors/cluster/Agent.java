@@ -1,7 +1,11 @@
 package dev.cryo.actors.cluster;
 
 import dev.cryo.actors.cluster.AgentProtocol.*;
+import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.codec.ModelCodecs;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -49,18 +53,31 @@ public final class Agent {
 
     private record ReachabilityChange(ClusterEvent.ReachabilityEvent event) implements AgentProtocol.Command {}
 
-    record ImageArrived(String id, String failure) implements AgentProtocol.Command {}
+    record ImageArrived(String id, String failure, long atNanos) implements AgentProtocol.Command {}
 
     private record Restored(String id, RestoreSupervisor.Outcome outcome) implements AgentProtocol.Command {}
 
     private record Reap() implements AgentProtocol.Command {}
+
+    /** The local CLI's dump, through {@link LocalAgent} (never from the network). */
+    record RunDump(DumpRequest request, ActorRef<DumpSupervisor.Outcome> replyTo) implements AgentProtocol.Command {}
+
+    /** The local CLI's detached restore; the restored root becomes this agent's child, reaped here. */
+    record RunRestore(RestoreRequest request, ActorRef<RestoreSupervisor.Outcome> replyTo) implements AgentProtocol.Command {}
+
+    private record LocalRestored(RestoreSupervisor.Outcome outcome, ActorRef<RestoreSupervisor.Outcome> replyTo)
+            implements AgentProtocol.Command {}
 
     private record Expire(String id) implements AgentProtocol.Command {}
 
     private record Found(Receptionist.Listing listing, ActorRef<AgentList> replyTo) implements AgentProtocol.Command {}
 
     /** An image on its way in, staged in its own directory. */
-    private record Incoming(Path dir, ActorRef<ReceiveStatus> source) {}
+    private record Incoming(Path dir, ActorRef<ReceiveStatus> source, long arrivedNanos) {
+        Incoming arrived(long at) {
+            return new Incoming(dir, source, at);
+        }
+    }
 
     public static Behavior<AgentProtocol.Command> create(String name, AgentNode.Parts parts) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Agent(ctx, timers, name, parts).running()));
@@ -98,7 +115,7 @@ public final class Agent {
 
             @Override
             public void received(String id, String failure) {
-                ctx.getSelf().tell(new ImageArrived(id, failure));
+                ctx.getSelf().tell(new ImageArrived(id, failure, System.nanoTime()));
             }
         });
         timers.startTimerWithFixedDelay(new Reap(), Duration.ofSeconds(1));
@@ -128,6 +145,26 @@ public final class Agent {
                     ctx.getLog().info("migration of pid {} to {} requested ({})", m.pid(), m.to(),
                             m.preCopy() ? "pre-copy" : "no pre-copy");
                     ctx.spawn(Migration.create(m, parts.migration()), "migration-" + (++seq));
+                    return Behaviors.same();
+                })
+                .onMessage(RunDump.class, m -> {
+                    var settings = parts.migration().settings();
+                    ctx.spawn(DumpSupervisor.create(m.request(), settings,
+                            dir -> ImageWriter.create(dir, ModelCodecs.ALL, parts.migration().imageOptions()), m.replyTo()),
+                            "dump-" + m.request().pid() + "-" + (++seq));
+                    return Behaviors.same();
+                })
+                .onMessage(RunRestore.class, m -> {
+                    ctx.spawn(RestoreSupervisor.create(m.request(), parts.migration().settings(),
+                            ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new LocalRestored(o, m.replyTo()))),
+                            "restore-" + (++seq));
+                    return Behaviors.same();
+                })
+                .onMessage(LocalRestored.class, m -> {
+                    if (m.outcome() instanceof RestoreSupervisor.Succeeded s) {
+                        roots.add(s.report().rootPid());
+                    }
+                    m.replyTo().tell(m.outcome());
                     return Behaviors.same();
                 })
                 .onMessage(PrepareReceive.class, this::onPrepare)
@@ -178,13 +215,13 @@ public final class Agent {
             Files.createDirectories(parts.stagingDir());
             Path dir = Files.createTempDirectory(parts.stagingDir(), "in-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            incoming.put(m.id(), new Incoming(dir, m.replyTo()));
+            incoming.put(m.id(), new Incoming(dir, m.replyTo(), 0));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
-            m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of()));
+            m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of(), 0));
         } catch (IOException e) {
             m.replyTo().tell(new ReceiveStatus(m.id(), "failed", "cannot stage the image: " + e.getMessage(), "", 0,
-                    List.of()));
+                    List.of(), 0));
         }
         return Behaviors.same();
     }
@@ -197,8 +234,9 @@ public final class Agent {
         if (m.failure() != null) {
             return failIncoming(m.id(), m.failure());
         }
-        ctx.getLog().info("migration {}: image complete, restoring", m.id());
-        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir()), parts.migration().settings(),
+        ctx.getLog().info("migration {}: image complete and verified, restoring", m.id());
+        incoming.put(m.id(), in.arrived(m.atNanos()));
+        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true), parts.migration().settings(),
                 ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }
@@ -213,8 +251,10 @@ public final class Agent {
             deleteQuietly(in.dir());
             restored.put(m.id(), s.report().pids());
             roots.add(s.report().rootPid());
-            ctx.getLog().info("migration {}: tree running here, root pid {}", m.id(), s.report().rootPid());
-            in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids()));
+            long restoreMillis = (System.nanoTime() - in.arrivedNanos()) / 1_000_000;
+            ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in", m.id(),
+                    s.report().rootPid(), restoreMillis);
+            in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids(), restoreMillis));
             return Behaviors.same();
         }
         String why = ((RestoreSupervisor.Failed) m.outcome()).message();
@@ -230,7 +270,7 @@ public final class Agent {
         ctx.getLog().info("migration {}: {}", id, why);
         if (in != null) {
             deleteQuietly(in.dir());
-            in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of()));
+            in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of(), 0));
         }
         return Behaviors.same();
     }

@@ -3,7 +3,18 @@ package dev.cryo.actors.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.api.Cryo;
+import dev.cryo.api.CryoException;
+import dev.cryo.api.DumpReport;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.api.RestoreReport;
+import dev.cryo.api.RestoreRequest;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import dev.cryo.config.CryoSettings;
 import org.apache.pekko.actor.typed.ActorSystem;
 
@@ -44,10 +55,46 @@ public final class AgentNode implements AutoCloseable {
 
     private final ActorSystem<AgentProtocol.Command> system;
     private final PageChannel.Server pages;
+    private LocalAgent.Server local;
 
     private AgentNode(ActorSystem<AgentProtocol.Command> system, PageChannel.Server pages) {
         this.system = system;
         this.pages = pages;
+    }
+
+    /** Takes the local CLI's dumps and restores on socket (see {@link LocalAgent}). */
+    private void listenLocally(Path socket, CryoSettings settings) throws IOException {
+        Duration dumpTimeout = settings.dump().timeout().plus(settings.dump().seizeTimeout()).plusSeconds(60);
+        Duration restoreTimeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
+        local = new LocalAgent.Server(socket, new LocalAgent.Jobs() {
+            @Override
+            public DumpReport dump(DumpRequest request) {
+                DumpSupervisor.Outcome o = await(AskPattern.ask(system,
+                        (ActorRef<DumpSupervisor.Outcome> r) -> new Agent.RunDump(request, r), dumpTimeout, system.scheduler()));
+                if (o instanceof DumpSupervisor.Succeeded s) return s.report();
+                throw new CryoException(((DumpSupervisor.Failed) o).message());
+            }
+
+            @Override
+            public RestoreReport restore(RestoreRequest request) {
+                RestoreSupervisor.Outcome o = await(AskPattern.ask(system,
+                        (ActorRef<RestoreSupervisor.Outcome> r) -> new Agent.RunRestore(request, r), restoreTimeout,
+                        system.scheduler()));
+                if (o instanceof RestoreSupervisor.Succeeded s) return s.report();
+                throw new CryoException(((RestoreSupervisor.Failed) o).message());
+            }
+        });
+    }
+
+    private static <T> T await(CompletionStage<T> stage) {
+        try {
+            return stage.toCompletableFuture().get();
+        } catch (ExecutionException e) {
+            throw new CryoException("the agent did not answer: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CryoException("interrupted");
+        }
     }
 
     /** Pekko's settings for a cluster node at host:port joining seeds ("host:port" each). */
@@ -72,14 +119,23 @@ public final class AgentNode implements AutoCloseable {
         ReceiverSlot slot = new ReceiverSlot();
         int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, c.ioTimeout().toMillis());
         PageChannel.Server pages = new PageChannel.Server(keys.sslContext(), c.hostname(), c.dataPort(), c.maxImage(),
-                timeoutMillis, slot);
+                settings.image().maxChunk(), timeoutMillis, slot);
         try {
             Duration timeout = c.migrateTimeout();
             Migration.Deps deps = new Migration.Deps(settings, keys.sslContext(), Cryo.imageOptions(settings.image()), timeout);
             Parts parts = new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps);
             Config config = Cryo.tuned(nodeConfig(base, keys, c.hostname(), c.port(), c.seedNodes()), settings);
             Cryo.warmUp();
-            return new AgentNode(ActorSystem.create(Agent.create(name, parts), SYSTEM, config), pages);
+            AgentNode node = new AgentNode(ActorSystem.create(Agent.create(name, parts), SYSTEM, config), pages);
+            if (c.localSocket().isPresent()) {
+                try {
+                    node.listenLocally(c.localSocket().get(), settings);
+                } catch (IOException e) {
+                    node.close();
+                    throw new IOException("cannot listen on the local socket " + c.localSocket().get() + ": " + e.getMessage(), e);
+                }
+            }
+            return node;
         } catch (RuntimeException e) {
             pages.close();
             throw e;
@@ -98,6 +154,7 @@ public final class AgentNode implements AutoCloseable {
             // terminated anyway
         } finally {
             pages.close();
+            if (local != null) local.close();
         }
     }
 

@@ -35,17 +35,23 @@ public final class AgentProtocol {
 
     /**
      * How a migration ended. {@code roundBytes}: page bytes per pre-copy round, the frozen round
-     * last; {@code downtimeMillis}: from the freeze on the source to the tree running on the destination.
+     * last; {@code downtimeMillis}: from the freeze on the source to the tree running on the destination,
+     * of which {@code frozenSendMillis} until the last byte was sent and {@code restoreMillis} the
+     * destination's restore (from the last chunk in to the tree running).
      */
     public record MigrateResult(boolean ok, String message, List<Long> roundBytes, long downtimeMillis,
-                                long totalMillis, long bytes, List<Integer> pids) implements Wire {}
+                                long totalMillis, long bytes, List<Integer> pids, long frozenSendMillis,
+                                long restoreMillis) implements Wire {}
 
     /** Source → destination: get ready to receive image {@code id} on the page channel. */
     public record PrepareReceive(String id, ActorRef<ReceiveStatus> replyTo) implements Command, Wire {}
 
-    /** Destination → source: "ready" (with the page channel), then "running" or "failed". */
+    /**
+     * Destination → source: "ready" (with the page channel), then "running" (with the time from the
+     * last chunk in to the tree running) or "failed".
+     */
     public record ReceiveStatus(String id, String state, String message, String dataHost, int dataPort,
-                                List<Integer> pids) implements Wire {}
+                                List<Integer> pids, long restoreMillis) implements Wire {}
 
     /** Source → destination: the migration failed on the source side; kill whatever was created for it. */
     public record Abandon(String id) implements Command, Wire {}

@@ -57,11 +57,12 @@ public final class AgentSerializer extends SerializerWithStringManifest {
                 w.i(m.pid()).str(m.to()).b(m.preCopy()).b(m.tcpEstablished()).ref(m.replyTo());
             } else if (o instanceof MigrateResult m) {
                 w.b(m.ok()).str(m.message()).longs(m.roundBytes()).l(m.downtimeMillis()).l(m.totalMillis())
-                        .l(m.bytes()).ints(m.pids());
+                        .l(m.bytes()).ints(m.pids()).l(m.frozenSendMillis()).l(m.restoreMillis());
             } else if (o instanceof PrepareReceive m) {
                 w.str(m.id()).ref(m.replyTo());
             } else if (o instanceof ReceiveStatus m) {
-                w.str(m.id()).str(m.state()).str(m.message()).str(m.dataHost()).i(m.dataPort()).ints(m.pids());
+                w.str(m.id()).str(m.state()).str(m.message()).str(m.dataHost()).i(m.dataPort()).ints(m.pids())
+                        .l(m.restoreMillis());
             } else if (o instanceof Abandon m) {
                 w.str(m.id());
             } else {
@@ -83,9 +84,10 @@ public final class AgentSerializer extends SerializerWithStringManifest {
                 case "ListAgents" -> new ListAgents(r.ref());
                 case "AgentList" -> new AgentList(r.strs(), r.strs(), r.strs());
                 case "Migrate" -> new Migrate(r.i(), r.str(), r.b(), r.b(), r.ref());
-                case "MigrateResult" -> new MigrateResult(r.b(), r.str(), r.longs(), r.l(), r.l(), r.l(), r.ints());
+                case "MigrateResult" -> new MigrateResult(r.b(), r.str(), r.longs(), r.l(), r.l(), r.l(), r.ints(),
+                        r.l(), r.l());
                 case "PrepareReceive" -> new PrepareReceive(r.str(), r.ref());
-                case "ReceiveStatus" -> new ReceiveStatus(r.str(), r.str(), r.str(), r.str(), r.i(), r.ints());
+                case "ReceiveStatus" -> new ReceiveStatus(r.str(), r.str(), r.str(), r.str(), r.i(), r.ints(), r.l());
                 case "Abandon" -> new Abandon(r.str());
                 default -> throw new NotSerializableException("unknown agent message " + manifest);
             };

@@ -183,6 +183,7 @@ final class Migration {
                     ReceiveStatus s = m.status();
                     if (s.state().equals("running")) {
                         long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
+                        restoreMillis = s.restoreMillis();
                         return finish(h, true, null, downtime, s.pids());
                     }
                     if (s.state().equals("failed")) {
@@ -213,7 +214,8 @@ final class Migration {
                                 : "resuming the source failed: " + ((DumpSupervisor.Failed) m.outcome()).message();
                         request.replyTo().tell(result(false, failure + " (" + resumed + ")", h.report(), 0, List.of()));
                     } else if (m.outcome() instanceof DumpSupervisor.Succeeded) {
-                        ctx.getLog().info("migration of pid {} to {} done, downtime {} ms", request.pid(), request.to(), downtime);
+                        ctx.getLog().info("migration of pid {} to {} done, downtime {} ms (frozen until sent {} ms, restore there {} ms)",
+                                request.pid(), request.to(), downtime, h.report().stats().frozenMillis(), restoreMillis);
                         request.replyTo().tell(result(true, "", h.report(), downtime, pids));
                     } else {
                         request.replyTo().tell(result(true, "the tree runs on " + request.to()
@@ -231,13 +233,15 @@ final class Migration {
                 .build();
     }
 
+    private long restoreMillis; // the destination's, from the last chunk in to the tree running
+
     private MigrateResult result(boolean ok, String message, DumpReport r, long downtime, List<Integer> pids) {
         List<Long> rounds = new ArrayList<>();
         for (long p : r.roundPages().isEmpty() ? List.of(r.stats().pagesWritten()) : r.roundPages()) {
             rounds.add(p * 4096);
         }
         return new MigrateResult(ok, message, rounds, downtime, (System.nanoTime() - started) / 1_000_000,
-                r.stats().imageBytes(), pids);
+                r.stats().imageBytes(), pids, r.stats().frozenMillis(), restoreMillis);
     }
 
     private Behavior<Command> abandon(String reason) {
@@ -253,7 +257,7 @@ final class Migration {
     private Behavior<Command> fail(String reason) {
         ctx.getLog().info("migration of pid {} to {} failed: {}", request.pid(), request.to(), reason);
         request.replyTo().tell(new MigrateResult(false, reason, List.of(), 0, (System.nanoTime() - started) / 1_000_000,
-                0, List.of()));
+                0, List.of(), 0, 0));
         return Behaviors.stopped();
     }
 }

@@ -79,10 +79,12 @@ public final class PageChannel {
         private final SSLServerSocket socket;
         private final Thread acceptor;
         private final long maxBytes;
+        private final long maxChunk;
 
-        public Server(SSLContext tls, String host, int port, long maxBytes, int timeoutMillis, Receiver receiver)
-                throws IOException {
+        public Server(SSLContext tls, String host, int port, long maxBytes, long maxChunk, int timeoutMillis,
+                      Receiver receiver) throws IOException {
             this.maxBytes = maxBytes;
+            this.maxChunk = maxChunk;
             socket = (SSLServerSocket) tls.getServerSocketFactory().createServerSocket();
             socket.setEnabledProtocols(PROTOCOLS);
             socket.setNeedClientAuth(true); // only holders of the cluster's keys get past the handshake
@@ -124,20 +126,8 @@ public final class PageChannel {
                     log.warn("page channel: {} sent an image nobody asked for ({}); refused", c.getRemoteSocketAddress(), id);
                     return;
                 }
-                long total = 0;
-                Files.createFile(target, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.WRITE)) {
-                    byte[] buf = new byte[1 << 20];
-                    int n;
-                    while ((n = in.read(buf)) > 0) {
-                        total += n;
-                        if (total > maxBytes) {
-                            throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
-                        }
-                        out.write(buf, 0, n);
-                    }
-                }
-                log.debug("page channel: image {} received, {} bytes", id, total);
+                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, String.valueOf(c.getRemoteSocketAddress()));
+                log.debug("page channel: image {} received and verified, {} bytes", id, total);
                 receiver.received(id, null);
             } catch (IOException | RuntimeException e) {
                 if (id != null) {

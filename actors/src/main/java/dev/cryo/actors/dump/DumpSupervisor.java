@@ -353,14 +353,19 @@ public final class DumpSupervisor {
                 .build();
     }
 
-    private DumpInfo dumpInfo() {
-        String host;
+    /** Looked up once, when the first dump is asked for: a name lookup may be slow and must not sit in a freeze. */
+    private static final String HOST = hostName();
+
+    private static String hostName() {
         try {
-            host = InetAddress.getLocalHost().getHostName();
+            return InetAddress.getLocalHost().getHostName();
         } catch (java.io.IOException e) {
-            host = "unknown";
+            return "unknown";
         }
-        return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), host, System.getProperty("os.version"),
+    }
+
+    private DumpInfo dumpInfo() {
+        return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), HOST, System.getProperty("os.version"),
                 request.pid().value(), liveTasks().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
     }
 

@@ -60,7 +60,7 @@ public final class RestoreSupervisor {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ImageContents image;
             try {
-                image = ImageContents.read(request.imageDir(), settings.image().maxChunk());
+                image = ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
                 RestoreValidator.validate(image, settings.restore().pidWait(), n -> ctx.getLog().warn(n));
             } catch (Exception e) {
                 replyTo.tell(new Failed(e.getMessage() == null ? e.toString() : e.getMessage()));

@@ -12,6 +12,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -28,7 +30,11 @@ public final class PageWriter implements AutoCloseable {
         this.reader = ImageReader.open(imageDir, ModelCodecs.ALL, maxChunk);
     }
 
-    /** Returns the number of pages written. */
+    /**
+     * Returns the number of pages written. Slices never overlap, so they are written chunk by chunk:
+     * a pre-copy image cuts an early chunk into many slices around later copies of some of its pages,
+     * and each chunk must be read (and checksummed) once, not once per slice.
+     */
     public long write(Pid pid, List<PageSlice> slices) throws IOException {
         return write(pid, slices, n -> { });
     }
@@ -36,13 +42,19 @@ public final class PageWriter implements AutoCloseable {
     /** As {@link #write(Pid, List)}, telling {@code pagesDone} after each slice (a progress bar). */
     public long write(Pid pid, List<PageSlice> slices, java.util.function.LongConsumer pagesDone) throws IOException {
         long pages = 0;
-        for (PageSlice s : slices) {
+        List<PageSlice> byChunk = new ArrayList<>(slices);
+        byChunk.sort(Comparator.comparingLong((PageSlice s) -> s.chunk().offset()).thenComparingLong(PageSlice::address));
+        long loaded = -1; // offset of the chunk in buffer
+        for (PageSlice s : byChunk) {
             IndexEntry e = s.chunk();
-            if (buffer == null || buffer.capacity() < e.rawLength()) {
-                buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+            if (e.offset() != loaded) {
+                if (buffer == null || buffer.capacity() < e.rawLength()) {
+                    buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+                }
+                buffer.clear().limit(e.rawLength());
+                reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
+                loaded = e.offset();
             }
-            buffer.clear().limit(e.rawLength());
-            reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
             int at = (int) (s.firstPage() * PageSlice.PAGE);
             int len = (int) (s.pages() * PageSlice.PAGE);
             try {

@@ -1,0 +1,83 @@
+package dev.cryo.actors.cluster;
+
+import dev.cryo.engine.image.ImageFormat;
+import dev.cryo.engine.image.ImageStreamReader;
+import dev.cryo.engine.model.codec.ModelCodecs;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * An image arriving on the page channel: every byte goes to the staging file as it comes, and the
+ * framing is checked on the way (each chunk's CRC32C, the index against the chunks seen, the
+ * trailer last, nothing after it). When {@link #receive} returns, the file is a complete image
+ * whose every chunk was verified, so the restore can start at once without reading it all again.
+ */
+final class ImageArrival {
+    private ImageArrival() {}
+
+    /** Reads in to its end into target (created 0600); returns the image's size. */
+    static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from) throws IOException {
+        try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+            Tee tee = new Tee(in, file, maxBytes);
+            try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
+                while (reader.next() != null) {
+                    // each chunk is checked as it is read; the pages stay in the file
+                }
+            }
+            return tee.total;
+        }
+    }
+
+    /** The socket's bytes, each one also written to the file, bounded in total. */
+    private static final class Tee implements ReadableByteChannel {
+        private final InputStream in;
+        private final FileChannel file;
+        private final long maxBytes;
+        private final byte[] buf = new byte[1 << 16];
+        private long total;
+
+        Tee(InputStream in, FileChannel file, long maxBytes) {
+            this.in = in;
+            this.file = file;
+            this.maxBytes = maxBytes;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            int n = in.read(buf, 0, Math.min(buf.length, dst.remaining()));
+            if (n <= 0) {
+                return n == 0 ? 0 : -1;
+            }
+            total += n;
+            if (total > maxBytes) {
+                throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
+            }
+            ByteBuffer w = ByteBuffer.wrap(buf, 0, n);
+            while (w.hasRemaining()) {
+                file.write(w);
+            }
+            dst.put(buf, 0, n);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+            // the stream belongs to the caller
+        }
+    }
+
+    static final String FILE = ImageFormat.IMAGE_FILE;
+}

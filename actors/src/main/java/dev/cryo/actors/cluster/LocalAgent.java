@@ -1,0 +1,280 @@
+package dev.cryo.actors.cluster;
+
+import dev.cryo.api.CryoException;
+import dev.cryo.api.DumpReport;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.api.RestoreReport;
+import dev.cryo.api.RestoreRequest;
+import dev.cryo.engine.dump.DumpProgress;
+import dev.cryo.engine.dump.DumpStats;
+import dev.cryo.engine.files.SocketDumpState;
+import dev.cryo.kernel.Pid;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The local CLI's way into a running agent: a unix socket (0600 in a 0700 directory, so only the
+ * agent's user, root, gets in) on which the agent takes {@code cryo dump} and {@code cryo restore -d}
+ * and runs them in its warm JVM, instead of each command starting an actor system of its own.
+ * One request and one reply per connection, in a small fixed binary layout; every string is bounded.
+ */
+public final class LocalAgent {
+    private static final Logger log = LoggerFactory.getLogger(LocalAgent.class);
+    private static final int MAGIC = 0x6372796c; // "cryl", layout version 1
+    private static final byte DUMP = 1;
+    private static final byte RESTORE = 2;
+    private static final int MAX_STRING = 64 << 10;
+    private static final int MAX_LIST = 1 << 20;
+
+    private LocalAgent() {}
+
+    /** What the agent does with the requests (its actor system). */
+    public interface Jobs {
+        DumpReport dump(DumpRequest request) throws CryoException;
+
+        RestoreReport restore(RestoreRequest request) throws CryoException;
+    }
+
+    // ---- client (the CLI) ----------------------------------------------------------------------
+
+    /**
+     * Runs the dump through the agent listening on socket; empty when no agent listens there (the
+     * caller then dumps in-process). A failure of the dump itself is a {@link CryoException}.
+     */
+    public static Optional<DumpReport> dump(Path socket, DumpRequest r) throws IOException {
+        try (SocketChannel ch = open(socket)) {
+            if (ch == null) return Optional.empty();
+            DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
+            out.writeInt(MAGIC);
+            out.writeByte(DUMP);
+            out.writeInt(r.pid().value());
+            out.writeUTF(r.imageDir().toString());
+            out.writeBoolean(r.leaveRunning());
+            out.writeBoolean(r.shellJob());
+            out.writeBoolean(r.preCopy());
+            out.writeBoolean(r.sockets().tcpEstablished());
+            out.writeBoolean(r.sockets().tcpClose());
+            out.writeBoolean(r.sockets().extUnixSk());
+            out.flush();
+            DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
+            checkOk(in);
+            return Optional.of(readDumpReport(in));
+        }
+    }
+
+    /** Runs a restore through the agent (the restored root becomes the agent's child); empty without an agent. */
+    public static Optional<RestoreReport> restore(Path socket, RestoreRequest r) throws IOException {
+        try (SocketChannel ch = open(socket)) {
+            if (ch == null) return Optional.empty();
+            DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
+            out.writeInt(MAGIC);
+            out.writeByte(RESTORE);
+            out.writeUTF(r.imageDir().toString());
+            out.writeBoolean(r.tcpClose());
+            out.flush();
+            DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
+            checkOk(in);
+            return Optional.of(new RestoreReport(Path.of(in.readUTF()), in.readInt(), ints(in), in.readInt(),
+                    in.readLong(), in.readLong(), in.readLong()));
+        }
+    }
+
+    /** Null when nothing listens on socket (no file, or a stale one nobody accepts on). */
+    private static SocketChannel open(Path socket) throws IOException {
+        if (socket == null || !Files.exists(socket)) {
+            return null;
+        }
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            return ch;
+        } catch (IOException refused) { // ECONNREFUSED: an agent that died left its socket behind
+            ch.close();
+            return null;
+        }
+    }
+
+    private static void checkOk(DataInputStream in) throws IOException {
+        boolean ok;
+        String message;
+        try {
+            ok = in.readBoolean();
+            message = in.readUTF();
+        } catch (EOFException e) {
+            throw new IOException("the local agent closed the connection without an answer");
+        }
+        if (!ok) {
+            throw new CryoException(message);
+        }
+    }
+
+    private static DumpReport readDumpReport(DataInputStream in) throws IOException {
+        Path dir = Path.of(in.readUTF());
+        List<Integer> pids = ints(in);
+        boolean left = in.readBoolean();
+        DumpStats s = new DumpStats(in.readInt(), in.readInt(), in.readLong(), in.readLong(), in.readLong(), in.readLong(),
+                in.readLong(), in.readLong(), in.readLong(), in.readLong());
+        return new DumpReport(dir, pids, left, s, longs(in));
+    }
+
+    private static List<Integer> ints(DataInputStream in) throws IOException {
+        int n = count(in);
+        List<Integer> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(in.readInt());
+        return out;
+    }
+
+    private static List<Long> longs(DataInputStream in) throws IOException {
+        int n = count(in);
+        List<Long> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(in.readLong());
+        return out;
+    }
+
+    private static int count(DataInputStream in) throws IOException {
+        int n = in.readInt();
+        if (n < 0 || n > MAX_LIST) throw new IOException("a list of " + n + " entries is out of bounds");
+        return n;
+    }
+
+    // ---- server (the agent) --------------------------------------------------------------------
+
+    /** Listens on socket until closed; one thread per request (a dump or restore takes a while). */
+    public static final class Server implements AutoCloseable {
+        private final Path path;
+        private final ServerSocketChannel server;
+
+        public Server(Path socket, Jobs jobs) throws IOException {
+            this.path = socket;
+            Path dir = socket.toAbsolutePath().getParent();
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            if (Files.exists(socket) && !listening(socket)) {
+                Files.delete(socket); // left by an agent that died
+            }
+            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            server.bind(UnixDomainSocketAddress.of(socket));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Thread acceptor = new Thread(() -> {
+                while (server.isOpen()) {
+                    try {
+                        SocketChannel c = server.accept();
+                        Thread t = new Thread(() -> serve(c, jobs), "cryo-local-request");
+                        t.setDaemon(true);
+                        t.start();
+                    } catch (IOException e) {
+                        if (server.isOpen()) log.warn("local socket {}: accept failed: {}", socket, e.getMessage());
+                    }
+                }
+            }, "cryo-local-socket");
+            acceptor.setDaemon(true);
+            acceptor.start();
+        }
+
+        private static boolean listening(Path socket) {
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
+        private static void serve(SocketChannel c, Jobs jobs) {
+            try (c) {
+                DataInputStream in = new DataInputStream(Channels.newInputStream(c));
+                DataOutputStream out = new DataOutputStream(Channels.newOutputStream(c));
+                if (in.readInt() != MAGIC) {
+                    log.warn("local socket: a request in an unknown layout; refused");
+                    return;
+                }
+                byte kind = in.readByte();
+                try {
+                    if (kind == DUMP) {
+                        DumpRequest r = new DumpRequest(Pid.of(in.readInt()), Path.of(bounded(in.readUTF())),
+                                in.readBoolean(), in.readBoolean(), new DumpProgress(), in.readBoolean(),
+                                new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean()));
+                        log.info("local request: dump pid {} into {}", r.pid(), r.imageDir());
+                        DumpReport rep = jobs.dump(r);
+                        out.writeBoolean(true);
+                        out.writeUTF("");
+                        writeDumpReport(out, rep);
+                    } else if (kind == RESTORE) {
+                        RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean());
+                        log.info("local request: restore {}", r.imageDir());
+                        RestoreReport rep = jobs.restore(r);
+                        out.writeBoolean(true);
+                        out.writeUTF("");
+                        out.writeUTF(rep.imageDir().toString());
+                        out.writeInt(rep.rootPid());
+                        writeInts(out, rep.pids());
+                        out.writeInt(rep.threads());
+                        out.writeLong(rep.pagesWritten());
+                        out.writeLong(rep.totalMillis());
+                        out.writeLong(rep.memoryMillis());
+                    } else {
+                        log.warn("local socket: unknown request kind {}; refused", kind);
+                        return;
+                    }
+                } catch (CryoException e) {
+                    out.writeBoolean(false);
+                    out.writeUTF(e.getMessage() == null ? e.toString() : e.getMessage());
+                }
+                out.flush();
+            } catch (IOException | RuntimeException e) {
+                log.warn("local socket: request failed: {}", e.toString());
+            }
+        }
+
+        private static String bounded(String s) throws IOException {
+            if (s.length() > MAX_STRING || !s.startsWith("/")) throw new IOException("not an absolute path: " + s);
+            return s;
+        }
+
+        private static void writeDumpReport(DataOutputStream out, DumpReport r) throws IOException {
+            out.writeUTF(r.imageDir().toString());
+            writeInts(out, r.pids());
+            out.writeBoolean(r.leftRunning());
+            DumpStats s = r.stats();
+            out.writeInt(s.tasks());
+            out.writeInt(s.threads());
+            for (long v : new long[] {s.frozenMillis(), s.totalMillis(), s.pagesScanned(), s.pagesSkipped(),
+                    s.pagesWritten(), s.zeroPages(), s.imageBytes(), s.copyMillis()}) {
+                out.writeLong(v);
+            }
+            out.writeInt(r.roundPages().size());
+            for (long p : r.roundPages()) out.writeLong(p);
+        }
+
+        private static void writeInts(DataOutputStream out, List<Integer> v) throws IOException {
+            out.writeInt(v.size());
+            for (int i : v) out.writeInt(i);
+        }
+
+        @Override
+        public void close() {
+            try {
+                server.close();
+                Files.deleteIfExists(path);
+            } catch (IOException ignored) {
+                // going away anyway
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code cryo dump} and {@code cryo restore -d} hand their job to a running local agent (its unix
+ * socket, cryo.cluster.local-socket) and work in-process when there is none, or only a dead one's
+ * socket. The agent runs on loopback with a socket of this test's own.
+ */
+class LocalAgentTest {
+    @TempDir
+    Path tmp;
+
+    private Process agent;
+    private Path sock;
+    private Path log;
+
+    @BeforeEach
+    void startAgent() throws Exception {
+        assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify` (package phase)");
+        Path keys = tmp.resolve("keys");
+        assertEquals(0, Cli.run("keys", "init", keys.toString()).code());
+        sock = tmp.resolve("run/agent.sock");
+        log = tmp.resolve("agent.log");
+        int port = ThreadLocalRandom.current().nextInt(40000, 50000);
+        agent = new ProcessBuilder("java", "-XX:-UsePerfData", "-jar", TwoHosts.JAR.toString(),
+                "-Dcryo.cluster.local-socket=" + sock, "agent", "--name", "local", "--bind", "127.0.0.1:" + port,
+                "--data-port", "0", "--keys", keys.toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        TwoHosts.awaitLog(log, "agent local running", Duration.ofSeconds(120));
+        assertTrue(Files.exists(sock), "the agent listens on " + sock);
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+    }
+
+    @AfterEach
+    void stopAgent() throws Exception {
+        if (agent != null) {
+            agent.destroyForcibly();
+            agent.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private Cli cli(String... args) {
+        String[] all = new String[args.length + 1];
+        all[0] = "-Dcryo.cluster.local-socket=" + sock;
+        System.arraycopy(args, 0, all, 1, args.length);
+        return Cli.run(all);
+    }
+
+    @Test
+    void dumpAndDetachedRestoreGoThroughTheRunningAgent() throws Exception {
+        Path img = tmp.resolve("img");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Thread.sleep(200);
+            Cli d = cli("dump", "-t", p.pid().toString(), "-D", img.toString());
+            assertEquals(0, d.code(), d.toString());
+            assertTrue(d.out().contains("Dumped 1 task"), d.out());
+            TwoHosts.awaitLog(log, "local request: dump pid " + p.pid(), Duration.ofSeconds(10));
+            assertTrue(Files.exists(img.resolve("stats.json")), "the CLI still writes stats.json");
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
+
+            Cli r = cli("restore", "-D", img.toString(), "-d");
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(r.out().contains("root pid " + p.pid()), r.out());
+            TwoHosts.awaitLog(log, "local request: restore " + img, Duration.ofSeconds(10));
+            try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
+                Thread.sleep(300);
+                String out = Workloads.check(back);
+                assertTrue(out.contains("PASS"), out);
+                assertEquals(1, out.split("ready", -1).length - 1, "it did not start over:\n" + out);
+            }
+        }
+    }
+
+    @Test
+    void aFailureInTheAgentReachesTheUserAsAnError() throws Exception {
+        Cli d = cli("dump", "-t", "999999", "-D", tmp.resolve("none").toString());
+        assertNotEquals(0, d.code(), d.toString());
+        assertTrue(d.err().startsWith("cryo: "), d.toString());
+        assertFalse(d.err().contains("Exception"), d.toString());
+    }
+
+    @Test
+    void withADeadAgentsSocketLeftBehindTheCliWorksInProcess() throws Exception {
+        agent.destroyForcibly(); // SIGKILL: the socket file stays
+        agent.waitFor(30, TimeUnit.SECONDS);
+        assertTrue(Files.exists(sock));
+        Path img = tmp.resolve("img");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Cli d = cli("dump", "-t", p.pid().toString(), "-D", img.toString(), "-R");
+            assertEquals(0, d.code(), d.toString());
+            assertFalse(Files.readString(log).contains("local request"), Files.readString(log));
+            assertTrue(p.alive());
+        }
+    }
+
+    @Test
+    void noAgentKeepsTheDumpInProcess() throws Exception {
+        Path img = tmp.resolve("img");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Cli d = cli("dump", "--no-agent", "-t", p.pid().toString(), "-D", img.toString(), "-R");
+            assertEquals(0, d.code(), d.toString());
+            assertFalse(Files.readString(log).contains("local request"), Files.readString(log));
+        }
+    }
+}
