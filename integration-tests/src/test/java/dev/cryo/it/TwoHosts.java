@@ -121,6 +121,39 @@ final class TwoHosts implements AutoCloseable {
         return -1;
     }
 
+    /** Kills the process that has pid {@code nsPid} in b's pid namespace, if there is one. */
+    void killMigrated(int nsPid) throws Exception {
+        int host = hostPidInB(nsPid);
+        if (host > 0) {
+            sh("kill -9 " + host);
+        }
+    }
+
+    /**
+     * MiB/s of a plain TCP copy of {@code bytes} from a to b over the same link (no TLS, no framing):
+     * the yardstick of the page channel. A python listener in b counts them; bash sends zeros from a.
+     */
+    double plainTcpMiBPerSecond(long bytes) throws Exception {
+        int port = 25599;
+        Process sink = new ProcessBuilder("ip", "netns", "exec", nsB, "python3", "-c",
+                "import socket,sys\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                        + "s.bind(('" + ipB + "'," + port + "));s.listen(1);print('listening',flush=True)\n"
+                        + "c,_=s.accept();n=0\nwhile True:\n d=c.recv(1<<20)\n if not d: break\n n+=len(d)\nprint(n)")
+                .redirectErrorStream(true).start();
+        try {
+            java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(sink.getInputStream()));
+            if (!"listening".equals(r.readLine())) throw new IOException("the plain TCP listener did not start");
+            long t0 = System.nanoTime();
+            sh("ip netns exec " + nsA + " bash -c 'head -c " + bytes + " /dev/zero > /dev/tcp/" + ipB + "/" + port + "'");
+            String got = r.readLine();
+            long nanos = System.nanoTime() - t0;
+            if (got == null || Long.parseLong(got.trim()) != bytes) throw new IOException("plain TCP copy got " + got);
+            return bytes / (1024.0 * 1024) / (nanos / 1e9);
+        } finally {
+            sink.destroyForcibly();
+        }
+    }
+
     /** Kills everything in b's namespaces at once (the agent dies mid-whatever). */
     void killB() throws Exception {
         sh("ip netns pids " + nsB + " | xargs -r kill -9");

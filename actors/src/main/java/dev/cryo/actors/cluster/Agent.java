@@ -248,13 +248,13 @@ public final class Agent {
                 kill(s.report().pids());
                 return Behaviors.same();
             }
-            deleteQuietly(in.dir());
+            long restoreMillis = (System.nanoTime() - in.arrivedNanos()) / 1_000_000;
+            in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids(), restoreMillis));
             restored.put(m.id(), s.report().pids());
             roots.add(s.report().rootPid());
-            long restoreMillis = (System.nanoTime() - in.arrivedNanos()) / 1_000_000;
             ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in", m.id(),
                     s.report().rootPid(), restoreMillis);
-            in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids(), restoreMillis));
+            deleteQuietly(in.dir()); // after the answer: unlinking a big image is no part of the downtime
             return Behaviors.same();
         }
         String why = ((RestoreSupervisor.Failed) m.outcome()).message();
