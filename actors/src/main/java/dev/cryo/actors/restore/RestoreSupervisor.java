@@ -8,6 +8,7 @@ import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.RestoreException;
@@ -85,6 +86,7 @@ public final class RestoreSupervisor {
     private PipeHub pipes;
     private SocketHub sockets;
     private SharedMemoryHub sharedMemory;
+    private PtyHub ptys;
     private long pages;
     private long memoryNanos;
 
@@ -110,6 +112,7 @@ public final class RestoreSupervisor {
             pipes = PipeHub.of(image.tasks());
             sockets = SocketHub.of(image.tasks(), request.tcpClose());
             sharedMemory = SharedMemoryHub.of(image.tasks());
+            ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
             Pid got = spawnRoot(root);
             created.add(got.value());
             if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
@@ -250,14 +253,19 @@ public final class RestoreSupervisor {
 
     private Behavior<Command> files() {
         // passes with a barrier in between: an fd sharing another task's open file finds it there
-        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.OWN, adapter),
-                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.SHARED, adapter),
-                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, FileRestore.Pass.LATE, adapter),
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.OWN, adapter),
+                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.SHARED, adapter),
+                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.LATE, adapter),
                         this::afterFiles)));
     }
 
     private Behavior<Command> afterFiles() {
         pipes.close(); // every end is open in its task now
+        try {
+            ptys.finish(); // locks and exclusive modes, which refuse new opens, now that every end is open
+        } catch (RuntimeException e) {
+            return abort("cannot restore the pseudo-terminals' locks: " + e.getMessage());
+        }
         try {
             sharedMemory.seal(); // memfd seals, now that nothing more is written
         } catch (RuntimeException e) {
@@ -312,6 +320,9 @@ public final class RestoreSupervisor {
         }
         if (sharedMemory != null) {
             sharedMemory.close();
+        }
+        if (ptys != null) {
+            ptys.close();
         }
         tasks.values().forEach(ctx::stop);
         for (int pid : created) {

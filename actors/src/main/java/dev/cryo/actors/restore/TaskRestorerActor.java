@@ -48,7 +48,9 @@ public final class TaskRestorerActor {
                                 ActorRef<Reply> replyTo) implements Command {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
-    public record RestoreFiles(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects, FileRestore.Pass pass, ActorRef<Reply> replyTo) implements Command {}
+    public record RestoreFiles(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects,
+                               dev.cryo.engine.restore.PtyHub ptys, FileRestore.Pass pass, ActorRef<Reply> replyTo)
+            implements Command {}
 
     /** Session and group leaders make theirs (live tasks and zombies alike). */
     public record RestoreSessions(ActorRef<Reply> replyTo) implements Command {}
@@ -127,7 +129,7 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)
                 .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
-                    restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.pass());
+                    restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.ptys(), m.pass());
                     return 0;
                 }))
                 .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {

@@ -71,7 +71,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words());
-        TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session()),
+        TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid()),
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
                 FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security, timers,

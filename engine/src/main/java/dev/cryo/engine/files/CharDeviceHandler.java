@@ -15,6 +15,7 @@ import static dev.cryo.engine.show.ShowFormat.hex;
 /**
  * Character devices: /dev/null, /dev/zero, /dev/urandom and the like are reopened by path;
  * a terminal only with --shell-job (the restored process then uses the terminal cryo runs on).
+ * Pseudo-terminals and /dev/tty have their own handlers, earlier in the table.
  */
 public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.CharDevice> {
     public static final int TAG = 3, RECORD_ID = 113;
@@ -53,7 +54,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
     public CharDevice dump(FdProbe fd, DumpContext ctx) throws IOException {
         long rdev = FileIdentity.rdev(fd.procPath());
         if (isPtyMaster(rdev)) {
-            // reopening /dev/ptmx would make a new pseudo-terminal, cut off from its slave
+            // masters are PtyMasterHandler's (it comes first in the table): this is a ptmx at another path
             throw new DumpException(fd.where() + ": pseudo-terminal master " + fd.target()
                     + " is not supported yet (even with --shell-job)");
         }

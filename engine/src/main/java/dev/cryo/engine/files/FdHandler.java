@@ -87,6 +87,22 @@ public interface FdHandler<D extends FileDesc> {
 
         /** The path of a recreated deleted file until the restore unlinks it. */
         String ghostPath(dev.cryo.engine.model.FileRef file);
+
+        /**
+         * cryo's own fd of the master it reopened for dumped pty {@code index} (the task takes that
+         * very open file with {@link #take}).
+         */
+        default int ptyMaster(int index) {
+            throw new IllegalStateException("pty " + index + " was not reopened");
+        }
+
+        /**
+         * A new open file of the slave of dumped pty {@code index} with exactly {@code flags},
+         * made in cryo's process (the task takes it with {@link #take}); cryo closes its copy later.
+         */
+        default int ptySlave(int index, int flags) {
+            throw new IllegalStateException("pty " + index + " was not reopened");
+        }
     }
 
     /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */

@@ -25,6 +25,9 @@ public final class FdHandlers {
 
     public static final List<FdHandler<?>> ALL = List.of(
             new PipeHandler(),
+            new PtyMasterHandler(),
+            new PtySlaveHandler(),
+            new CurrentTtyHandler(),
             new CharDeviceHandler(),
             new MemfdHandler(),
             new GhostFileHandler(),

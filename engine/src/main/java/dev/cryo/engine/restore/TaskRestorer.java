@@ -80,6 +80,8 @@ public final class TaskRestorer {
     /** ADOPT: seizes the stub and makes the bootstrap gadget the injection point. */
     public void adopt(boolean mapBootstrap) {
         StubAdoption.adopt(t, mapBootstrap);
+        // before it forks its children: they are born in its session and group, as they were
+        SessionAndGroup.lead(t.main(), t.task().ids());
     }
 
     /** FORK: one child with its exact pid, handed over to its own tracer. */
@@ -113,14 +115,21 @@ public final class TaskRestorer {
     }
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
-    public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, FileRestore.Pass pass) {
-        FileRestore.run(t, pipes, sockets, objects, pass);
+    public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, PtyHub ptys,
+                             FileRestore.Pass pass) {
+        FileRestore.run(t, pipes, sockets, objects, ptys, pass);
     }
 
     /** FILES, all passes at once: for a single task (shared files then only within it). */
     public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects) {
-        for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-            FileRestore.run(t, pipes, sockets, objects, pass);
+        PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
+        try {
+            for (FileRestore.Pass pass : FileRestore.Pass.values()) {
+                FileRestore.run(t, pipes, sockets, objects, ptys, pass);
+            }
+            ptys.finish();
+        } finally {
+            ptys.close();
         }
     }
 

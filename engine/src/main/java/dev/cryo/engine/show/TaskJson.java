@@ -34,6 +34,10 @@ final class TaskJson {
         m.put("ppid", t.ids().ppid());
         m.put("pgid", t.ids().pgid());
         m.put("sid", t.ids().sid());
+        if (t.ids().ttyNr() != 0) {
+            m.put("ttyNr", dev.cryo.engine.show.ShowFormat.hex(t.ids().ttyNr()));
+            m.put("tpgid", t.ids().tpgid());
+        }
         m.put("comm", t.comm());
         m.put("exe", t.exe() == null ? null : t.exe().path());
         m.put("cwd", t.cwd());

@@ -17,9 +17,12 @@ public final class TaskIdsCodec implements RecordCodec<TaskIds> {
         out.writeVarInt(t.ppid(), false);
         out.writeVarInt(t.pgid(), false);
         out.writeVarInt(t.sid(), false);
+        out.writeVarInt(t.ttyNr(), false);
+        out.writeVarInt(t.tpgid(), false);
     }
 
     public TaskIds read(Input in, int version) {
-        return new TaskIds(in.readVarInt(false), in.readVarInt(false), in.readVarInt(false), in.readVarInt(false));
+        return new TaskIds(in.readVarInt(false), in.readVarInt(false), in.readVarInt(false), in.readVarInt(false),
+                in.readVarInt(false), in.readVarInt(false));
     }
 }

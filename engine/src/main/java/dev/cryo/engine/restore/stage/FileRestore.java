@@ -5,6 +5,7 @@ import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.SyscallNr;
@@ -25,7 +26,8 @@ public final class FileRestore {
 
     private FileRestore() {}
 
-    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, Pass pass) {
+    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, PtyHub ptys,
+                           Pass pass) {
         SocketHub.Remote remote = new SocketHub.Remote() {
             @Override
             public long call(String name, int nr, long... args) {
@@ -44,6 +46,7 @@ public final class FileRestore {
         };
         if (pass == Pass.OWN) {
             t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+            ControllingTerminal.take(t, ptys);
         }
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override
@@ -73,12 +76,17 @@ public final class FileRestore {
 
             @Override
             public long take(int pid, int fd) {
-                long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, pid, 0);
-                try {
-                    return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
-                } finally {
-                    t.call("close", SyscallNr.CLOSE, pidfd);
-                }
+                return FileRestore.take(t, pid, fd);
+            }
+
+            @Override
+            public int ptyMaster(int index) {
+                return ptys.master(index);
+            }
+
+            @Override
+            public int ptySlave(int index, int flags) {
+                return ptys.slave(index, flags);
             }
 
             @Override
@@ -105,6 +113,16 @@ public final class FileRestore {
                 // landed on its number already: close-on-exec is whatever the way it was made gave
                 t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
             }
+        }
+    }
+
+    /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
+    static long take(TaskContext t, int pid, int fd) {
+        long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, pid, 0);
+        try {
+            return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
+        } finally {
+            t.call("close", SyscallNr.CLOSE, pidfd);
         }
     }
 

@@ -57,6 +57,15 @@ final class ModelSamples {
         return b.array();
     }
 
+    /** A struct termios2: iflag, oflag, cflag, lflag, line, 19 control characters, speeds. */
+    static byte[] termios() {
+        ByteBuffer b = ByteBuffer.allocate(44).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0x500).putInt(0x5).putInt(0xbf).putInt(0x8a3b).put((byte) 0);
+        for (int i = 0; i < 19; i++) b.put((byte) (i + 3));
+        b.putInt(38400).putInt(38400);
+        return b.array();
+    }
+
     static ThreadImage thread(int tid) {
         long[] regs = new long[27];
         for (int i = 0; i < regs.length; i++) regs[i] = 0x1000L * (i + 1) + tid;
@@ -142,8 +151,12 @@ final class ModelSamples {
                         new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(dev.cryo.engine.files.FanotifyHandler.MOUNT,
                                 0, 0x8, 0, "/srv/mnt", 64),
                         new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(
-                                dev.cryo.engine.files.FanotifyHandler.FILESYSTEM, 0, 0x2, 0, "/srv/fs", 0x2a)))));
-        return new TaskImage(new TaskIds(pid, 1, pid, 17), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
+                                dev.cryo.engine.files.FanotifyHandler.FILESYSTEM, 0, 0x2, 0, "/srv/fs", 0x2a)))),
+                new FdImage(21, 0104002, 0, new dev.cryo.engine.files.PtyMasterHandler.PtyMaster(4,
+                        termios(), new byte[] {24, 0, 80, 0, 0, 0, 0, 0}, true, false, true, false)),
+                new FdImage(22, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(4, "/dev/pts/4", false)),
+                new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)));
+        return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
                 new TimersImage(List.of(new ItimerImage(ItimerImage.REAL, 0, 20_000, 0, 50_000),

@@ -1,0 +1,82 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.model.codec.ModelLimits;
+import dev.cryo.kernel.Terminals;
+
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * The slave end of a pseudo-terminal (/dev/pts/N). When the tree holds its master, restore gives
+ * the task a new open file of the restored pair's slave (TIOCGPTPEER on cryo's master, so the
+ * flags are exactly the dumped ones and the link follows the pair if it got another index).
+ * Otherwise the terminal is outside the tree: refused, or with --shell-job ({@code external})
+ * reopened by its path, the terminal cryo's user runs on.
+ */
+public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
+    public static final int TAG = 61, RECORD_ID = 251;
+    private static final int O_CLOEXEC = 02000000;
+
+    /** {@code index}: the pty; {@code path}: the link; {@code external}: the master is outside the tree (shell job). */
+    public record PtySlave(int index, String path, boolean external) implements FileDesc {}
+
+    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 1, (out, s) -> {
+        out.writeVarInt(s.index(), true);
+        ModelFields.writeText(out, s.path(), ModelLimits.PATH, "PtySlave.path");
+        out.writeBoolean(s.external());
+    }, (in, version) -> new PtySlave(in.readVarInt(true), ModelFields.readText(in, ModelLimits.PATH, "PtySlave.path"),
+            in.readBoolean()));
+
+    @Override
+    public String kind() {
+        return "pseudo-terminal slave";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<PtySlave> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) throws IOException {
+        return fd.target().startsWith("/") && FileIdentity.isCharDevice(fd.procPath())
+                && Terminals.isPtySlave(FileIdentity.rdev(fd.procPath()));
+    }
+
+    @Override
+    public PtySlave dump(FdProbe fd, DumpContext ctx) throws IOException {
+        int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
+        boolean masterInTree = Ptys.ends(index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        if (!masterInTree && !ctx.shellJob()) {
+            throw new DumpException(fd.where() + ": terminal " + fd.target()
+                    + " is open; dump with --shell-job to take the terminal along");
+        }
+        return new PtySlave(index, fd.target(), !masterInTree);
+    }
+
+    @Override
+    public long restore(FdImage fd, PtySlave s, RestoreContext ctx) {
+        if (s.external()) {
+            return ctx.open(s.path(), FdHandlers.openFlags(fd) | Terminals.O_NOCTTY);
+        }
+        return ctx.take((int) ProcessHandle.current().pid(), ctx.ptySlave(s.index(), fd.flags() & ~O_CLOEXEC));
+    }
+
+    @Override
+    public void show(PtySlave s, Map<String, Object> m) {
+        m.put("kind", "pty-slave");
+        m.put("index", s.index());
+        m.put("path", s.path());
+        m.put("external", s.external());
+    }
+}

@@ -1,0 +1,119 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.Terminals;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Who holds the two ends of a pseudo-terminal, for the pty handlers' dump halves: a master is
+ * found by the "tty-index" its fdinfo shows, a slave by its /dev/pts/N link, a session by its
+ * controlling terminal (stat's tty_nr). Scans /proc, so it runs only when a tree holds a pty.
+ */
+final class Ptys {
+    private Ptys() {}
+
+    static final String PTMX = "/dev/ptmx";
+
+    /** The pty index of a master fd: fdinfo's tty-index (kernels before 4.15 lack it: TIOCGPTN on a copy). */
+    static int masterIndex(FdProbe fd) {
+        Optional<String> v = fd.info().value("tty-index");
+        if (v.isPresent()) {
+            return Integer.parseInt(v.get().trim());
+        }
+        try (Fd copy = copy(fd.pid(), fd.fd())) {
+            return Terminals.index(copy);
+        }
+    }
+
+    static boolean isMasterTarget(String target) {
+        return target.equals(PTMX) || target.endsWith("/pts/ptmx");
+    }
+
+    /** A copy of a task's fd in cryo's process (the same open file), for read-only ioctls. */
+    static Fd copy(Pid pid, int fd) {
+        try (Fd pidfd = Sys.pidfdOpen(pid)) {
+            return Sys.pidfdGetfd(pidfd, pid, fd);
+        }
+    }
+
+    /** One fd somewhere on the host that is an end of a pty. */
+    record End(int pid, int fd, boolean master) {
+        @Override
+        public String toString() {
+            return "pid " + pid + " fd " + fd;
+        }
+    }
+
+    /** Every open end of pty {@code index} on the host (cryo's own process excluded). */
+    static List<End> ends(int index) {
+        List<End> out = new ArrayList<>();
+        String slave = "/dev/pts/" + index;
+        for (int pid : pids()) {
+            List<Integer> fds;
+            try {
+                fds = ProcFs.fds(Pid.of(pid));
+            } catch (RuntimeException e) {
+                continue; // gone, or a kernel thread
+            }
+            for (int fd : fds) {
+                try {
+                    String target = ProcFs.fdTarget(Pid.of(pid), fd);
+                    if (target.equals(slave)) {
+                        out.add(new End(pid, fd, false));
+                    } else if (isMasterTarget(target)
+                            && ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
+                            .filter(v -> v.equals(Integer.toString(index))).isPresent()) {
+                        out.add(new End(pid, fd, true));
+                    }
+                } catch (RuntimeException e) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return out;
+    }
+
+    /** A process (not in the tree) whose controlling terminal is pty {@code index}, or -1. */
+    static int sessionOutside(int index, FdHandler.DumpContext ctx) {
+        int dev = (int) Terminals.slaveDevice(index);
+        for (int pid : pids()) {
+            if (ctx.inTree(pid)) {
+                continue;
+            }
+            try {
+                if (ProcFs.stat(Pid.of(pid)).ttyNr() == dev) {
+                    return pid;
+                }
+            } catch (RuntimeException e) {
+                // gone
+            }
+        }
+        return -1;
+    }
+
+    private static List<Integer> pids() {
+        List<Integer> out = new ArrayList<>();
+        long self = ProcessHandle.current().pid();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc"))) {
+            for (Path p : d) {
+                String n = p.getFileName().toString();
+                if (!n.isEmpty() && n.chars().allMatch(Character::isDigit) && Long.parseLong(n) != self) {
+                    out.add(Integer.parseInt(n));
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("listing /proc", e);
+        }
+        return out;
+    }
+}

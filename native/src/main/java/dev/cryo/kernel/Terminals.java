@@ -1,0 +1,146 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+
+/**
+ * Terminal ioctls on cryo's own fds (a pty master cryo opened, or a copy of a task's fd taken with
+ * pidfd_getfd), and the request numbers cryo injects into tasks (TIOCSCTTY, TIOCSPGRP). On a pty
+ * master, termios, window size, session and foreground group requests act on the slave side: the
+ * kernel redirects them to the linked tty.
+ */
+public final class Terminals {
+    private Terminals() {}
+
+    public static final long TCGETS2 = 0x802C542AL, TCSETS2 = 0x402C542BL, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414,
+            TIOCPKT = 0x5420, TIOCGPKT = 0x80045438L, TIOCSPTLCK = 0x40045431L, TIOCGPTLCK = 0x80045439L,
+            TIOCGPTN = 0x80045430L, TIOCGPTPEER = 0x5441, TIOCEXCL = 0x540C, TIOCGEXCL = 0x80045440L,
+            TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B;
+
+    /** struct termios2 (flags, line discipline, control characters, speeds) and struct winsize. */
+    public static final int TERMIOS2_SIZE = 44, WINSIZE_SIZE = 8;
+
+    /** Major numbers: 5 holds /dev/tty (minor 0) and /dev/ptmx (minor 2); unix98 slaves are 136-143. */
+    public static final int TTYAUX_MAJOR = 5, PTS_MAJOR_FIRST = 136, PTS_MAJOR_LAST = 143;
+
+    public static final int O_NOCTTY = 0400;
+
+    /** A new pseudo-terminal: /dev/ptmx opened with {@code flags} (never as a controlling terminal). */
+    public static Fd openPtmx(int flags) {
+        return Sys.open("/dev/ptmx", flags | O_NOCTTY);
+    }
+
+    /** The pty index of a master (its slave is /dev/pts/INDEX). */
+    public static int index(Fd master) {
+        return getInt(master, TIOCGPTN, "TIOCGPTN");
+    }
+
+    /** A new open file of the master's slave, with exactly {@code flags} (TIOCGPTPEER adds no O_LARGEFILE). */
+    public static Fd peer(Fd master, int flags) {
+        return new Fd((int) ioctl(master, TIOCGPTPEER, flags | O_NOCTTY, "TIOCGPTPEER"));
+    }
+
+    public static byte[] termios(Fd fd) {
+        return get(fd, TCGETS2, TERMIOS2_SIZE, "TCGETS2");
+    }
+
+    public static void termios(Fd fd, byte[] t) {
+        set(fd, TCSETS2, t, "TCSETS2");
+    }
+
+    public static byte[] winsize(Fd fd) {
+        return get(fd, TIOCGWINSZ, WINSIZE_SIZE, "TIOCGWINSZ");
+    }
+
+    public static void winsize(Fd fd, byte[] w) {
+        set(fd, TIOCSWINSZ, w, "TIOCSWINSZ");
+    }
+
+    public static boolean packetMode(Fd master) {
+        return getInt(master, TIOCGPKT, "TIOCGPKT") != 0;
+    }
+
+    public static void packetMode(Fd master, boolean on) {
+        setInt(master, TIOCPKT, on ? 1 : 0, "TIOCPKT");
+    }
+
+    public static boolean locked(Fd master) {
+        return getInt(master, TIOCGPTLCK, "TIOCGPTLCK") != 0;
+    }
+
+    public static void locked(Fd master, boolean lock) {
+        setInt(master, TIOCSPTLCK, lock ? 1 : 0, "TIOCSPTLCK");
+    }
+
+    /** Whether new opens of this side are refused (TIOCEXCL). */
+    public static boolean exclusive(Fd fd) {
+        return getInt(fd, TIOCGEXCL, "TIOCGEXCL") != 0;
+    }
+
+    public static void makeExclusive(Fd fd) {
+        ioctl(fd, TIOCEXCL, 0, "TIOCEXCL");
+    }
+
+    /** Bytes waiting to be read on this side. */
+    public static int unread(Fd fd) {
+        return getInt(fd, FIONREAD, "FIONREAD");
+    }
+
+    /** The slave's foreground process group, or 0 when it has none (no session). */
+    public static int foreground(Fd master) {
+        return getInt(master, TIOCGPGRP, "TIOCGPGRP");
+    }
+
+    private static long ioctl(Fd fd, long request, long arg, String name) {
+        return Sys.call(() -> "ioctl(" + fd + ", " + name + ")", SyscallNr.IOCTL, fd.value(), request, arg, 0);
+    }
+
+    private static int getInt(Fd fd, long request, String name) {
+        Memory m = new Memory(4);
+        m.setInt(0, 0);
+        ioctl(fd, request, Sys.address(m), name);
+        return m.getInt(0);
+    }
+
+    private static void setInt(Fd fd, long request, int value, String name) {
+        Memory m = new Memory(4);
+        m.setInt(0, value);
+        ioctl(fd, request, Sys.address(m), name);
+    }
+
+    private static byte[] get(Fd fd, long request, int size, String name) {
+        Memory m = new Memory(size);
+        m.clear();
+        ioctl(fd, request, Sys.address(m), name);
+        return m.getByteArray(0, size);
+    }
+
+    private static void set(Fd fd, long request, byte[] value, String name) {
+        Memory m = new Memory(value.length);
+        m.write(0, value, 0, value.length);
+        ioctl(fd, request, Sys.address(m), name);
+    }
+
+    public static int major(long rdev) {
+        return (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));
+    }
+
+    public static int minor(long rdev) {
+        return (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL));
+    }
+
+    /** A unix98 pty slave (/dev/pts/N); its minor within the major range is the pty index. */
+    public static boolean isPtySlave(long rdev) {
+        int major = major(rdev);
+        return major >= PTS_MAJOR_FIRST && major <= PTS_MAJOR_LAST;
+    }
+
+    /** The pty index of a slave device number: its minor (devpts uses 20-bit minors of major 136). */
+    public static int slaveIndex(long rdev) {
+        return minor(rdev);
+    }
+
+    /** The device number of /dev/pts/INDEX, as stat's tty_nr and st_rdev show it. */
+    public static long slaveDevice(int index) {
+        return ((long) PTS_MAJOR_FIRST << 8) | (index & 0xff) | ((long) (index & ~0xff) << 12);
+    }
+}
