@@ -121,7 +121,7 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + root.pid() + ": " + e.getMessage());
         }
-        spawnTask(root).tell(new TaskRestorerActor.Adopt(true, adapter));
+        spawnTask(root).tell(new TaskRestorerActor.Adopt(true, ptys, adapter));
         return forking(new LinkedHashSet<>(List.of(root.pid())));
     }
 
@@ -200,7 +200,7 @@ public final class RestoreSupervisor {
                             pending.add(child);
                             var ref = zombie(child).isPresent() ? spawnZombie(zombie(child).get())
                                     : spawnTask(image.task(child));
-                            ref.tell(new TaskRestorerActor.Adopt(false, adapter));
+                            ref.tell(new TaskRestorerActor.Adopt(false, ptys, adapter));
                         }
                     }
                     if (pending.isEmpty()) {

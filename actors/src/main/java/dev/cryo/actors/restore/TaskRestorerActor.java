@@ -33,7 +33,13 @@ public final class TaskRestorerActor {
 
     public sealed interface Command {}
 
-    public record Adopt(boolean mapBootstrap, ActorRef<Reply> replyTo) implements Command {}
+    /** {@code ptys}: the reopened pseudo-terminals, for a session leader to take its controlling terminal back. */
+    public record Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo)
+            implements Command {
+        public Adopt(boolean mapBootstrap, ActorRef<Reply> replyTo) {
+            this(mapBootstrap, null, replyTo);
+        }
+    }
 
     /** {@code exitSignals}: the signal a child's death sends, when it is not SIGCHLD (zombies may have others). */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -118,7 +124,7 @@ public final class TaskRestorerActor {
     private Behavior<Command> running() {
         return Behaviors.receive(Command.class)
                 .onMessage(Adopt.class, m -> stage("adopt", m.replyTo(), () -> {
-                    restorer.adopt(m.mapBootstrap());
+                    restorer.adopt(m.mapBootstrap(), m.ptys());
                     return 0;
                 }))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {

@@ -1,6 +1,7 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.stage.ControllingTerminal;
 import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
 import dev.cryo.engine.restore.stage.FileLockRestore;
@@ -79,9 +80,19 @@ public final class TaskRestorer {
 
     /** ADOPT: seizes the stub and makes the bootstrap gadget the injection point. */
     public void adopt(boolean mapBootstrap) {
+        adopt(mapBootstrap, null);
+    }
+
+    /**
+     * ADOPT, then, before the task forks its children (they inherit all three, as they did): its
+     * session and group if it leads them, and its controlling terminal if it is a pty of the tree.
+     */
+    public void adopt(boolean mapBootstrap, PtyHub ptys) {
         StubAdoption.adopt(t, mapBootstrap);
-        // before it forks its children: they are born in its session and group, as they were
         SessionAndGroup.lead(t.main(), t.task().ids());
+        if (ptys != null) {
+            ControllingTerminal.take(t, ptys);
+        }
     }
 
     /** FORK: one child with its exact pid, handed over to its own tracer. */

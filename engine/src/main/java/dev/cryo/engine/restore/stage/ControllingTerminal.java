@@ -9,34 +9,54 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A session leader whose controlling terminal was a pty of the tree takes it back (TIOCSCTTY on a
- * slave it opens for the moment) and gives the terminal its foreground process group (TIOCSPGRP).
- * Runs in the first FILES pass: every session and group leader made its own at ADOPT, and the
- * {@code /dev/tty} fds of the session are opened in a later pass. Slaves are opened with
- * O_NOCTTY everywhere, so no other open makes a terminal controlling by accident. A terminal
- * outside the tree (a shell job's) is not taken: the job stays in cryo's session.
+ * A session leader whose controlling terminal was a pty of the tree takes it back: at ADOPT,
+ * before it forks its children ({@link #take}: TIOCSCTTY on a slave it opens for the moment; a
+ * process's controlling terminal is its own, inherited at fork, so members forked earlier would
+ * have none), then in the first FILES pass, once every group exists, gives the terminal its
+ * foreground process group ({@link #foreground}: TIOCSPGRP). Slaves are opened with O_NOCTTY
+ * everywhere, so no other open makes a terminal controlling by accident, and the {@code /dev/tty}
+ * fds of the session are opened in a later pass. A terminal outside the tree (a shell job's) is
+ * not taken: the job stays in cryo's session.
  */
 public final class ControllingTerminal {
+    private static final int O_RDWR = 2;
+
     private ControllingTerminal() {}
 
+    /** ADOPT: TIOCSCTTY in a session leader whose terminal the hub reopened. */
     public static void take(TaskContext t, PtyHub ptys) {
+        int index = index(t, ptys);
+        if (index >= 0) {
+            onSlave(t, ptys, index, fd -> t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSCTTY)", SyscallNr.IOCTL,
+                    fd, Terminals.TIOCSCTTY, 0));
+        }
+    }
+
+    /** FILES, first pass: TIOCSPGRP with the dumped foreground group when the tree holds it. */
+    public static void foreground(TaskContext t, PtyHub ptys) {
+        int index = index(t, ptys);
         TaskIds ids = t.task().ids();
-        if (ids.sid() != ids.pid() || ids.ttyNr() == 0 || !Terminals.isPtySlave(ids.ttyNr())) {
-            return;
+        if (index >= 0 && ids.tpgid() > 0 && ids.tpgid() != ids.pgid() && t.treePids().contains(ids.tpgid())) {
+            long at = t.put(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(ids.tpgid()).array());
+            onSlave(t, ptys, index, fd -> t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSPGRP " + ids.tpgid() + ")",
+                    SyscallNr.IOCTL, fd, Terminals.TIOCSPGRP, at));
+        }
+    }
+
+    /** The dumped pty index of the task's controlling terminal when it leads the session and the pty is restored; else -1. */
+    private static int index(TaskContext t, PtyHub ptys) {
+        TaskIds ids = t.task().ids();
+        if (ptys == null || ids.sid() != ids.pid() || ids.ttyNr() == 0 || !Terminals.isPtySlave(ids.ttyNr())) {
+            return -1;
         }
         int index = Terminals.slaveIndex(ids.ttyNr());
-        if (!ptys.has(index)) {
-            return;
-        }
-        int mine = ptys.slave(index, 2 /* O_RDWR */);
-        long fd = FileRestore.take(t, (int) ProcessHandle.current().pid(), mine);
+        return ptys.has(index) ? index : -1;
+    }
+
+    private static void onSlave(TaskContext t, PtyHub ptys, int index, java.util.function.LongConsumer call) {
+        long fd = FileRestore.take(t, (int) ProcessHandle.current().pid(), ptys.slave(index, O_RDWR));
         try {
-            t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSCTTY)", SyscallNr.IOCTL, fd, Terminals.TIOCSCTTY, 0);
-            if (ids.tpgid() > 0 && t.treePids().contains(ids.tpgid())) {
-                long at = t.put(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(ids.tpgid()).array());
-                t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSPGRP " + ids.tpgid() + ")", SyscallNr.IOCTL, fd,
-                        Terminals.TIOCSPGRP, at);
-            }
+            call.accept(fd);
         } finally {
             t.call("close", SyscallNr.CLOSE, fd);
         }

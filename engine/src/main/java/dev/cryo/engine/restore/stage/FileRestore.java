@@ -46,7 +46,7 @@ public final class FileRestore {
         };
         if (pass == Pass.OWN) {
             t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
-            ControllingTerminal.take(t, ptys);
+            ControllingTerminal.foreground(t, ptys);
         }
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override

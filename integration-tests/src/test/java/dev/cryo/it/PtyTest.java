@@ -1,0 +1,129 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Pseudo-terminal pairs held inside the tree (issue 8): a program driving a child on a pty comes
+ * back with the pair (same index, termios, window size, packet, exclusive and lock modes), the
+ * child's session with the pty as controlling terminal and its foreground group, and bytes pass
+ * both ways; a pty with an end outside the tree, or bytes sitting unread in one, is refused at dump
+ * with the tree left running. Every dump → restore goes through {@link DumpRestore} (the state
+ * comparator).
+ */
+class PtyTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aProgramDrivingAChildOnAPtyGetsThePairAndTheSessionBack() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"),
+                TestPrograms.compile("/c/pty.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                String out = Workloads.check(r);
+                assertTrue(out.contains("PASS"), out);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    @Test
+    void aScriptSessionStillRunsAndPassesBytesBothWays() throws Exception {
+        // script(1) reads its stdin from a FIFO (opened read-write, so it never sees EOF) and runs a
+        // shell on a pty; the shell's child answers every line it reads from the terminal
+        Path fifo = tmp.resolve("in");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "sh", "-c",
+                "mkfifo in && exec script -qfec \"echo ready; sh -c 'while read l; do echo got-\\$l; done'\""
+                        + " /dev/null <>in")) {
+            Workloads.ready(p);
+            send(fifo, "hello\n");
+            p.awaitOutput("got-hello", Duration.ofSeconds(10));
+            awaitQuiet(p);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                send(fifo, "ping\n");
+                r.awaitOutput("got-ping", Duration.ofSeconds(10));
+                char s = r.state();
+                assertTrue(s == 'S' || s == 'R', "script runs on: state " + s);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    @Test
+    void aPtyWhoseSlaveIsOpenOutsideTheTreeIsRefused() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
+                "echo ready; exec /bin/sleep 600", "/dev/null")) {
+            Workloads.ready(p);
+            int sleeper = Workloads.sleepUnder(p);
+            String pts = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
+            try (DetachedProcess outside = DetachedProcess.start(tmp.resolve("outside.out"), "sh", "-c",
+                    "exec /bin/sleep 600 <" + pts)) {
+                DetachedProcess.awaitCondition(() -> isLink("/proc/" + outside.pid() + "/fd/0", pts),
+                        Duration.ofSeconds(10), "a process outside the tree to open " + pts);
+                Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+                assertEquals(1, r.code(), r.toString());
+                assertTrue(r.err().contains("pseudo-terminal " + pts + " (master /dev/ptmx) is also open in pid "
+                        + outside.pid() + " fd 0, outside the tree"), r.err());
+                assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+                char s = p.state();
+                assertTrue(s == 'S' || s == 'R', "state " + s);
+            }
+        }
+    }
+
+    @Test
+    void bytesUnreadInAPtyAreRefused() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unread.out"), "/usr/bin/python3",
+                "-c", "import os,time\nm,s=os.openpty()\nos.write(s,b'unread')\nprint('ready',m,flush=True)\n"
+                        + "time.sleep(600)\n"))) {
+            String fd = p.outputText().trim().split("\\s+")[1];
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": pseudo-terminal /dev/pts/"), r.err());
+            assertTrue(r.err().contains("holds 6 bytes its master has not read"), r.err());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+        }
+    }
+
+    private static void send(Path fifo, String line) throws Exception {
+        // the FIFO has a reader (script) that also holds it open for writing: this never blocks
+        Files.writeString(fifo, line, java.nio.file.StandardOpenOption.WRITE);
+    }
+
+    /** Waits until the tree sleeps in its reads, so no byte is in flight through the pty. */
+    private static void awaitQuiet(DetachedProcess p) throws Exception {
+        long size = -1;
+        for (int i = 0; i < 100; i++) {
+            long now = Files.size(p.output());
+            if (now == size) {
+                return;
+            }
+            size = now;
+            Thread.sleep(50);
+        }
+    }
+
+    private static boolean isLink(String link, String target) {
+        try {
+            return Files.readSymbolicLink(Path.of(link)).toString().equals(target);
+        } catch (Exception e) {
+            return false;
+        }
+    }
+}
