@@ -66,16 +66,22 @@ class FileKindsTest {
     }
 
     @Test
-    void aPseudoTerminalMasterIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+    void aPseudoTerminalPairHeldByOneProcessComesBack() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"), "/usr/bin/python3", "-c",
-                "import os,pty,time\nm,s=pty.openpty()\nprint('ready', m, flush=True)\ntime.sleep(600)\n"))) {
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--shell-job");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(r.err().matches("(?s).*pid " + p.pid() + " fd \\d+: pseudo-terminal master /dev/ptmx is not "
-                    + "supported yet.*"), r.err());
-            char s = p.state();
-            assertTrue(s == 'S' || s == 'R', "state " + s);
+                "import os,pty,time\nm,s=pty.openpty()\nprint('ready', m, s, flush=True)\ntime.sleep(600)\n"))) {
+            String[] words = p.outputText().trim().split("\\s+");
+            Path master = Path.of("/proc/" + p.pid() + "/fd/" + words[1]);
+            Path slave = Path.of("/proc/" + p.pid() + "/fd/" + words[2]);
+            String pts = Files.readSymbolicLink(slave).toString();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals("/dev/ptmx", Files.readSymbolicLink(master).toString());
+                assertEquals(pts, Files.readSymbolicLink(slave).toString());
+                char s = r.state();
+                assertTrue(s == 'S' || s == 'R', "state " + s);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
         }
     }
 

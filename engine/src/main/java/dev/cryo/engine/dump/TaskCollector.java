@@ -76,6 +76,8 @@ public final class TaskCollector {
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
                 FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security, timers,
                 SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid));
+        // after the fds, whose errors name the terminal's fd more precisely
+        dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);
     }
 

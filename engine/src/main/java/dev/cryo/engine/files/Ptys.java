@@ -19,7 +19,7 @@ import java.util.Optional;
  * found by the "tty-index" its fdinfo shows, a slave by its /dev/pts/N link, a session by its
  * controlling terminal (stat's tty_nr). Scans /proc, so it runs only when a tree holds a pty.
  */
-final class Ptys {
+public final class Ptys {
     private Ptys() {}
 
     static final String PTMX = "/dev/ptmx";
@@ -99,6 +99,29 @@ final class Ptys {
             }
         }
         return -1;
+    }
+
+    /**
+     * Refuses a task whose controlling terminal cannot come back: it must be a pty whose master the
+     * tree holds, in a session whose leader the tree holds (with --shell-job the terminal is the
+     * job's, left to the restorer's session).
+     */
+    public static void checkControllingTerminal(Pid pid, int ttyNr, int sid, FdHandler.DumpContext ctx) {
+        if (ttyNr == 0 || ctx.shellJob()) {
+            return;
+        }
+        String tty = Terminals.isPtySlave(ttyNr) ? "/dev/pts/" + Terminals.slaveIndex(ttyNr)
+                : "tty " + Terminals.major(ttyNr) + ":" + Terminals.minor(ttyNr);
+        if (!Terminals.isPtySlave(ttyNr) || ends(Terminals.slaveIndex(ttyNr)).stream()
+                .noneMatch(e -> e.master() && ctx.inTree(e.pid()))) {
+            throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
+                    + " is outside the tree; dump with --shell-job to take the terminal along");
+        }
+        if (!ctx.inTree(sid)) {
+            throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
+                    + " belongs to session " + sid + ", whose leader is not in the tree (a session cannot be"
+                    + " made again without its leader)");
+        }
     }
 
     private static List<Integer> pids() {
