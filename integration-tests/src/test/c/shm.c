@@ -4,6 +4,9 @@
  * pattern. On SIGUSR2 the parent checks the pattern, that the child still counts, and that a new
  * token it writes comes back through the child: the memory is still one memory shared by both.
  * Prints PASS or FAIL: reason.
+ * With "sysv" as argument the memory is a SysV segment (shmget, shmat, then fork: both attached;
+ * kept, as PostgreSQL keeps its own): it must still be the same segment, attached twice.
+ * Prints "shmid N" first, so whoever runs it can remove the segment afterwards.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -11,6 +14,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,11 +24,21 @@ static void on_usr2(int sig) { (void)sig; check = 1; }
 static void nap(long ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    volatile uint64_t *shm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shm == MAP_FAILED) fail("mmap");
+    int sysv = argc > 1 && strcmp(argv[1], "sysv") == 0, id = -1;
+    volatile uint64_t *shm;
+    if (sysv) {
+        id = shmget(IPC_PRIVATE, 4 * 4096, IPC_CREAT | 0600);
+        if (id < 0) fail("shmget");
+        printf("shmid %d\n", id);
+        shm = shmat(id, NULL, 0);
+        if (shm == (void *)-1) fail("shmat");
+    } else {
+        shm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shm == MAP_FAILED) fail("mmap");
+    }
     unsigned char *pattern = (unsigned char *)shm + 3 * 4096;
     for (int i = 0; i < 4096; i++) pattern[i] = (unsigned char)(i * 7 + 3);
     pid_t parent = getpid();
@@ -48,6 +63,11 @@ int main(void) {
     for (int i = 0; i < 200 && shm[2] != token; i++) nap(5);
     if (shm[2] != token) fail("the child no longer sees the parent's writes");
     if (shm[0] <= before) fail("the child's counter does not move");
+    if (sysv) {
+        struct shmid_ds ds;
+        if (shmctl(id, IPC_STAT, &ds) != 0) fail("the segment's id is gone");
+        if (ds.shm_nattch != 2) fail("the segment is not attached by both processes");
+    }
     printf("PASS count=%llu\n", (unsigned long long)shm[0]);
     return 0;
 }

@@ -1,6 +1,5 @@
-/* Attaches a SysV shared memory segment, which cryo does not carry yet: a dump must refuse it
- * and leave the process running. The segment is marked for removal at once, so it goes with
- * the process. */
+/* Attaches a SysV shared memory segment and marks it for removal at once (it goes with the
+ * process), which cryo does not carry yet: a dump must refuse it and leave the process running. */
 #include <stdio.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>

@@ -102,14 +102,14 @@ class DumpFailureTest {
     }
 
     @Test
-    void sysvSharedMemoryIsRefused() throws Exception {
+    void sysvSharedMemoryMarkedForRemovalIsRefused() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
                 dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("pid " + p.pid() + " maps the SysV shared memory segment /SYSV"), r.err());
-            assertTrue(r.err().contains("SysV IPC is not supported yet"), r.err());
+            assertTrue(r.err().contains("the segment is marked for removal (IPC_RMID)"), r.err());
             assertNoImage(img);
             char s = p.state();
             assertTrue(s == 'S' || s == 'R', "state " + s);

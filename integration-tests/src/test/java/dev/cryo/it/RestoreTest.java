@@ -121,6 +121,40 @@ class RestoreTest {
     }
 
     @Test
+    void aSysvSegmentAttachedByParentAndChildIsAttachedAgainWithItsContents() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "sysv"))) {
+            String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
+            try {
+                DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+                Thread.sleep(100);
+                assertPassOnce(checkAndReap(r));
+            } finally {
+                new ProcessBuilder("ipcrm", "-m", shmid).start().waitFor();
+            }
+        }
+    }
+
+    @Test
+    void aSysvSegmentRemovedSinceTheDumpIsRefusedBeforeAnyProcessIsCreated() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "sysv"))) {
+            String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress").code());
+            assertEquals(0, new ProcessBuilder("ipcrm", "-m", shmid).start().waitFor());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), java.time.Duration.ofSeconds(10),
+                    "the dumped tree to be gone");
+            Cli r = Cli.run("restore", "-D", img.toString(), "-d");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("SysV shared memory segment shmid " + shmid) && r.err().contains("no longer exists"),
+                    r.err());
+            assertFalse(Files.exists(Path.of("/proc/" + pid)), "no process may be left");
+        }
+    }
+
+    @Test
     void aPythonProgramContinues() throws Exception {
         try (DetachedProcess p = Workloads.python(tmp)) {
             Thread.sleep(200);

@@ -73,6 +73,9 @@ public abstract class MemoryKind {
         return fileBacked();
     }
 
+    /** Checked before any process is created: throws a RestoreException if the area cannot be mapped again. */
+    public void validate(int pid, VmaImage v) {}
+
     /** Maps the area in the task being restored, writable if cryo writes pages into it. */
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
         long flags = Mapper.flags(v) | Mapper.MAP_ANONYMOUS;

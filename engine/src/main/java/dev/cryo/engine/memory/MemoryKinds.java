@@ -29,14 +29,13 @@ public final class MemoryKinds {
     public static final MemoryKind SHARED_ANON = new SharedMemory(9);
     public static final MemoryKind GHOST_PRIVATE = new DeletedFileMapping(10, "GHOST_PRIVATE", false);
     public static final MemoryKind GHOST_SHARED = new DeletedFileMapping(11, "GHOST_SHARED", true);
-    // next free id: 12
+    public static final MemoryKind SYSV_SHM = new SysvSharedMemory(12);
+    // next free id: 13
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
-            new Unsupported("SYSV", (m, s) -> m.path().startsWith("/SYSV"), "the SysV shared memory segment",
-                    "SysV IPC is not supported yet (it would come back as plain shared memory, no longer "
-                            + "attached to its IPC id)"),
+            SYSV_SHM,
             new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
                     "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
             new Unsupported("AIO", (m, s) -> m.path().equals("/[aio]"), "the AIO ring",

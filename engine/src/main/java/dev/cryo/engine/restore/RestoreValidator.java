@@ -47,6 +47,7 @@ public final class RestoreValidator {
             checkDirectory("pid " + t.pid() + " root", t.root());
             checkFile("pid " + t.pid() + " executable", t.exe(), Use.MAPPED);
             for (VmaImage v : t.vmas()) {
+                v.kind().validate(t.pid(), v);
                 if (v.file() != null && v.kind().checksFile()) {
                     checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file(), Use.MAPPED);
                 }

@@ -1,0 +1,131 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.SharedMemoryHub;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.SmapsEntry;
+
+import java.util.Map;
+
+/**
+ * An attached SysV shared memory segment (shmat: maps shows {@code /SYSV<key> (deleted)}, the
+ * inode is the shmid). The segment belongs to the host's IPC namespace and outlives the tree (a
+ * dump ends the tree, not the segment), so, as CRIU does outside an IPC namespace, its contents
+ * stay in the kernel: restore attaches the same shmid again at the same address, after checking
+ * that it is still the same segment (key and size). A segment marked for removal (IPC_RMID) would
+ * vanish with the tree, and a segment mapped in part cannot be attached back as it was: both are
+ * refused at dump time.
+ */
+public final class SysvSharedMemory extends MemoryKind {
+    private static final int SHM_DEST = 01000, SHM_RDONLY = 010000, SHM_EXEC = 0100000;
+
+    SysvSharedMemory(int id) {
+        super(id, "SYSV_SHM");
+    }
+
+    /** One line of /proc/sysvipc/shm. */
+    record Segment(long key, long shmid, int perms, long size) {}
+
+    static Segment segment(long shmid) {
+        for (String line : ProcFs.text("/proc/sysvipc/shm").split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > 3 && f[1].equals(Long.toString(shmid))) {
+                return new Segment(Long.parseLong(f[0]), shmid, Integer.parseInt(f[2], 8), Long.parseLong(f[3]));
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public boolean matches(MapsEntry m, SmapsEntry s) {
+        return m.path().startsWith("/SYSV");
+    }
+
+    @Override
+    public void check(Pid pid, MapsEntry m, SmapsEntry s) {
+        String what = "pid " + pid + " maps the SysV shared memory segment " + m.path() + " (shmid " + m.inode()
+                + ") at 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end());
+        if (s != null && s.hasFlag("ht")) {
+            throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) is not supported yet");
+        }
+        Segment seg = segment(m.inode());
+        if (seg == null) {
+            throw new DumpException(what + ": the segment is not in this IPC namespace's /proc/sysvipc/shm");
+        }
+        if ((seg.perms() & SHM_DEST) != 0) {
+            throw new DumpException(what + ": the segment is marked for removal (IPC_RMID) and would vanish with the "
+                    + "tree; such segments are not supported yet");
+        }
+        long whole = (seg.size() + MapsEntry.PAGE_SIZE - 1) / MapsEntry.PAGE_SIZE * MapsEntry.PAGE_SIZE;
+        if (m.offset() != 0 || m.size() != whole) {
+            throw new DumpException(what + ": only part of the segment is mapped (offset 0x" + Long.toHexString(m.offset())
+                    + ", " + m.size() + " of " + whole + " bytes); a segment is attached back whole");
+        }
+    }
+
+    @Override
+    public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
+        Segment seg = segment(m.inode());
+        // path "/SYSV<key>", ino the shmid, size the segment's, mode its permissions
+        return new FileRef(m.path(), 0, m.inode(), seg == null ? m.size() : seg.size(), 0,
+                seg == null ? 0 : seg.perms());
+    }
+
+    /** Before any process is created: the shmid must still be the same segment. */
+    @Override
+    public void validate(int pid, VmaImage v) {
+        FileRef f = v.file();
+        Segment seg = segment(f.ino());
+        long key = Long.parseUnsignedLong(f.path().substring(5).replace(" (deleted)", ""), 16);
+        String what = "pid " + pid + " SysV shared memory segment shmid " + f.ino() + " (key 0x"
+                + Long.toHexString(key) + ", " + f.size() + " bytes)";
+        if (seg == null) {
+            throw new RestoreException(what + " no longer exists on this host: its contents live in the host's IPC "
+                    + "namespace, not in the image");
+        }
+        if ((int) seg.key() != (int) key || seg.size() != f.size()) {
+            throw new RestoreException(what + " was replaced: that shmid is now key 0x" + Long.toHexString(seg.key())
+                    + ", " + seg.size() + " bytes");
+        }
+    }
+
+    @Override
+    public boolean takesPages() {
+        return false;
+    }
+
+    @Override
+    public boolean checksFile() {
+        return false;
+    }
+
+    @Override
+    public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
+        int flags = ((v.prot() & VmaImage.PROT_WRITE) == 0 ? SHM_RDONLY : 0) | ((v.prot() & VmaImage.PROT_EXEC) != 0 ? SHM_EXEC : 0);
+        long at = t.call("shmat(" + v.file().ino() + ")", SyscallNr.SHMAT, v.file().ino(), v.start(), flags);
+        if (at != v.start()) {
+            throw new RestoreException("pid " + t.pid() + ": shmat(" + v.file().ino() + ") landed at 0x"
+                    + Long.toHexString(at) + ", not 0x" + Long.toHexString(v.start()));
+        }
+    }
+
+    @Override
+    public void protect(TaskContext t, VmaImage v) {
+        int attached = VmaImage.PROT_READ | (v.prot() & (VmaImage.PROT_WRITE | VmaImage.PROT_EXEC));
+        if (v.prot() != attached) { // mprotect'ed after shmat (e.g. to PROT_NONE)
+            t.call("mprotect", SyscallNr.MPROTECT, v.start(), v.end() - v.start(), v.prot());
+        }
+    }
+
+    @Override
+    public void show(VmaImage v, Map<String, Object> out) {
+        out.put("shmid", v.file().ino());
+    }
+}
