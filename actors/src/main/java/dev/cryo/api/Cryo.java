@@ -109,6 +109,14 @@ public final class Cryo implements AutoCloseable {
         });
     }
 
+    /**
+     * Gives up every dump in progress that has not begun committing its image: their trees are
+     * released as they were and their images aborted; their stages fail with {@code why}.
+     */
+    public void cancelDumps(String why) {
+        system.tell(new Guardian.CancelDumps(why));
+    }
+
     /** Restores an image; the restored root becomes a child of this process (wait for it with {@link #waitFor}). */
     public CompletionStage<RestoreReport> restore(RestoreRequest request) {
         Duration timeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
@@ -158,17 +166,32 @@ public final class Cryo implements AutoCloseable {
         record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
                 implements Command {}
 
+        record CancelDumps(String why) implements Command {}
+
+        private record DumpEnded(ActorRef<DumpSupervisor.Command> supervisor) implements Command {}
+
         record StartRestore(RestoreRequest request, CryoSettings settings,
                             ActorRef<RestoreSupervisor.Outcome> replyTo) implements Command {}
 
         static Behavior<Command> create() {
             return Behaviors.setup(ctx -> {
                 int[] seq = {0};
+                java.util.Set<ActorRef<DumpSupervisor.Command>> dumps = new java.util.HashSet<>();
                 return Behaviors.receive(Command.class)
                         .onMessage(StartDump.class, m -> {
-                            ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
-                                    dir -> newImage(dir, m.settings().image()), m.replyTo()),
+                            ActorRef<DumpSupervisor.Command> d = ctx.spawn(DumpSupervisor.create(m.request(),
+                                    m.settings(), dir -> newImage(dir, m.settings().image()), m.replyTo()),
                                     "dump-" + m.request().pid() + "-" + (++seq[0]));
+                            dumps.add(d);
+                            ctx.watchWith(d, new DumpEnded(d));
+                            return Behaviors.same();
+                        })
+                        .onMessage(DumpEnded.class, m -> {
+                            dumps.remove(m.supervisor());
+                            return Behaviors.same();
+                        })
+                        .onMessage(CancelDumps.class, m -> {
+                            dumps.forEach(d -> d.tell(new DumpSupervisor.Cancel(m.why())));
                             return Behaviors.same();
                         })
                         .onMessage(StartRestore.class, m -> {

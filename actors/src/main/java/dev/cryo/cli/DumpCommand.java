@@ -118,9 +118,27 @@ final class DumpCommand implements Callable<Integer> {
             }
         }
         try (Cryo cryo = Cryo.create(config);
+             Interrupts interrupts = Interrupts.handle(sig -> cryo.cancelDumps("interrupted by " + sig));
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
                      progress, err, parent.settings().dump().progressDelay())) {
-            DumpReport report = cryo.dump(request).toCompletableFuture().join();
+            DumpReport report;
+            try {
+                var dump = cryo.dump(request).toCompletableFuture();
+                if (interrupts.received() != null) { // came before the dump began: cancel it now
+                    cryo.cancelDumps("interrupted by " + interrupts.received());
+                }
+                report = dump.join();
+            } catch (CompletionException e) {
+                if (interrupts.received() == null) {
+                    throw e;
+                }
+                bar.close();
+                String why = e.getCause() == null ? "" : e.getCause().getMessage();
+                LogSetup.failure(err, "dump interrupted by " + interrupts.received() + ": the tree was released as it "
+                        + "was and no image was committed" + (why.startsWith("interrupted by") ? "" : " (" + why + ")"),
+                        e.getCause());
+                return interrupts.exitCode();
+            }
             bar.close();
             writeStats(report);
             print(report);

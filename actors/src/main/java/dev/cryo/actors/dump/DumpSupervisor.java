@@ -59,6 +59,13 @@ public final class DumpSupervisor {
      */
     public record Held(DumpReport report, ActorRef<Command> supervisor) implements Outcome {}
 
+    /**
+     * Gives the dump up (cryo was told to stop: SIGINT, SIGTERM, a library caller): before the
+     * commit the tree is released and the image aborted, as on any failure, with {@code why} as
+     * the reason; once the commit has begun the dump completes as it would have.
+     */
+    public record Cancel(String why) implements Command {}
+
     /** Ends a held dump: kill the tree, or resume it exactly as it was. Replies with the outcome. */
     public record Finish(boolean kill, ActorRef<Outcome> replyTo) implements Command {}
 
@@ -180,6 +187,7 @@ public final class DumpSupervisor {
                     pending.remove(m.reply().pid());
                     return pending.isEmpty() ? round(collectJob()) : Behaviors.same();
                 })
+                .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
@@ -205,6 +213,7 @@ public final class DumpSupervisor {
                     stage("pre-copy round " + roundPages.size() + ": " + pages[0] + " pages");
                     return enough() ? syncThenFreeze() : round(job);
                 })
+                .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out in pre-copy round " + (roundPages.size() + 1)))
@@ -217,6 +226,7 @@ public final class DumpSupervisor {
         return Behaviors.receive(Command.class)
                 .onMessage(WriterReply.class, m -> m.reply() instanceof ImageWriterActor.Synced ? freeze()
                         : abort(failureOf(m.reply())))
+                .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out writing the pre-copied pages"))
                 .build();
@@ -283,6 +293,7 @@ public final class DumpSupervisor {
                     seizeNew(now);
                     return pending.isEmpty() ? startCollecting() : Behaviors.same();
                 })
+                .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
@@ -346,6 +357,7 @@ public final class DumpSupervisor {
                     }
                     return Behaviors.same();
                 })
+                .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
@@ -379,6 +391,7 @@ public final class DumpSupervisor {
                     }
                     return abort(failureOf(m.reply()));
                 })
+                .onMessage(Cancel.class, m -> Behaviors.same()) // too late: the image is being committed
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out committing the image"))
                 .build();
@@ -474,6 +487,7 @@ public final class DumpSupervisor {
         releaseSockets(false, socketProblems); // connections out of repair mode before the tree runs again
         String reason = socketProblems.isEmpty() ? why : why + " (and " + String.join("; ", socketProblems) + ")";
         ctx.getLog().info("dump of pid {} failed: {}", request.pid(), reason);
+        pool.cancel(reason); // copiers waiting for a buffer the aborted writer will not give back
         tasks.values().forEach(t -> t.tell(new TaskDumper.Release(false, taskAdapter)));
         writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         timers.startSingleTimer(new Timeout("releasing"), RELEASE_TIMEOUT);

@@ -18,6 +18,7 @@ public final class BufferPool {
     private final int bufferSize;
     private final int count;
     private int allocated;
+    private volatile String cancelled;
 
     public BufferPool(int count, int bufferSize) {
         this.free = new ArrayBlockingQueue<>(count);
@@ -43,8 +44,16 @@ public final class BufferPool {
         if (b == null) {
             b = allocateIfBelowBound();
         }
-        if (b == null) {
-            b = free.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (b == null && cancelled == null && System.nanoTime() < deadline) {
+            // in slices: a cancelled dump must not leave copiers parked until the timeout
+            b = free.poll(Math.min(50_000_000L, Math.max(0, deadline - System.nanoTime())), TimeUnit.NANOSECONDS);
+        }
+        if (cancelled != null) {
+            if (b != null) {
+                free.offer(b);
+            }
+            throw new DumpException("the dump was given up (" + cancelled + ")");
         }
         if (b == null) {
             throw new DumpException("no page buffer came back from the image writer within " + timeoutMillis
@@ -59,6 +68,11 @@ public final class BufferPool {
         }
         allocated++;
         return ByteBuffer.allocateDirect(bufferSize);
+    }
+
+    /** Wakes every copier waiting for a buffer with a failure: the dump is over. */
+    public void cancel(String why) {
+        cancelled = why;
     }
 
     public void release(ByteBuffer b) {
