@@ -138,6 +138,28 @@ class PtyTest {
         }
     }
 
+    @Test
+    void aMasterWhoseSlaveWasClosedStillSeesItClosed() throws Exception {
+        // a program whose child on the pty has exited: its master reads EIO (poll: POLLHUP) until a slave opens again
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("hup.out"), "/usr/bin/python3", "-c",
+                "import os,time\nm,s=os.openpty()\nos.close(s)\nprint('ready',m,flush=True)\ntime.sleep(600)\n"))) {
+            int fd = Integer.parseInt(p.outputText().trim().split("\\s+")[1]);
+            assertTrue(slaveClosed(p.pid(), fd), "the workload's slave is closed before the dump");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(slaveClosed(r.pid(), fd), "the restored master still sees its slave closed");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    private static boolean slaveClosed(dev.cryo.kernel.Pid pid, int fd) {
+        try (dev.cryo.kernel.Fd pidfd = Sys.pidfdOpen(pid); dev.cryo.kernel.Fd master = Sys.pidfdGetfd(pidfd, pid, fd)) {
+            return dev.cryo.kernel.Terminals.slaveClosed(master);
+        }
+    }
+
     private static void send(Path fifo, String line) throws Exception {
         // the FIFO has a reader (script) that also holds it open for writing: this never blocks
         Files.writeString(fifo, line, java.nio.file.StandardOpenOption.WRITE);

@@ -85,6 +85,19 @@ public final class Terminals {
         return getInt(fd, FIONREAD, "FIONREAD");
     }
 
+    /**
+     * Whether every slave of this master has been closed since one was opened (the master reads EIO,
+     * poll reports POLLHUP); a fresh master whose slave was never opened is not. Polling takes nothing.
+     */
+    public static boolean slaveClosed(Fd master) {
+        Memory pfd = new Memory(8);
+        pfd.setInt(0, master.value());
+        pfd.setShort(4, (short) 1 /* POLLIN */);
+        pfd.setShort(6, (short) 0);
+        Sys.call(() -> "poll(" + master + ")", SyscallNr.POLL, Sys.address(pfd), 1, 0, 0);
+        return (pfd.getShort(6) & 0x10 /* POLLHUP */) != 0;
+    }
+
     /** The slave's foreground process group, or 0 when it has none (no session). */
     public static int foreground(Fd master) {
         return getInt(master, TIOCGPGRP, "TIOCGPGRP");

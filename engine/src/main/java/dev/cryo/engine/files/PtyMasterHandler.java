@@ -24,9 +24,12 @@ import java.util.Map;
 public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMaster> {
     public static final int TAG = 60, RECORD_ID = 250;
 
-    /** One pty pair, carried by its master's open file. */
+    /**
+     * One pty pair, carried by its master's open file. {@code slaveClosed}: every slave was closed
+     * after one had been opened (the master reads EIO until a slave is opened again).
+     */
     public record PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
-                            boolean masterExclusive, boolean slaveExclusive) implements FileDesc {}
+                            boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed) implements FileDesc {}
 
     static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 1, (out, p) -> {
         out.writeVarInt(p.index(), true);
@@ -36,10 +39,11 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         out.writeBoolean(p.locked());
         out.writeBoolean(p.masterExclusive());
         out.writeBoolean(p.slaveExclusive());
+        out.writeBoolean(p.slaveClosed());
     }, (in, version) -> new PtyMaster(in.readVarInt(true),
             ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
             ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
-            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean()));
+            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean()));
 
     @Override
     public String kind() {
@@ -97,7 +101,8 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
                 }
             }
             return new PtyMaster(index, Terminals.termios(master), Terminals.winsize(master),
-                    Terminals.packetMode(master), Terminals.locked(master), Terminals.exclusive(master), slaveExclusive);
+                    Terminals.packetMode(master), Terminals.locked(master), Terminals.exclusive(master), slaveExclusive,
+                    Terminals.slaveClosed(master));
         }
     }
 
@@ -123,5 +128,6 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         m.put("locked", p.locked());
         m.put("masterExclusive", p.masterExclusive());
         m.put("slaveExclusive", p.slaveExclusive());
+        m.put("slaveClosed", p.slaveClosed());
     }
 }

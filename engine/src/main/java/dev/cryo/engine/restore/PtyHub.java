@@ -91,6 +91,9 @@ public final class PtyHub implements AutoCloseable {
         Terminals.locked(got, false);
         Terminals.termios(got, m.termios());
         Terminals.winsize(got, m.winsize());
+        if (m.slaveClosed()) {
+            Terminals.peer(got, O_RDWR).close(); // a last close of the slave: the master reads EIO again
+        }
         if (m.packetMode()) {
             Terminals.packetMode(got, true);
         }

@@ -153,7 +153,7 @@ final class ModelSamples {
                         new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(
                                 dev.cryo.engine.files.FanotifyHandler.FILESYSTEM, 0, 0x2, 0, "/srv/fs", 0x2a)))),
                 new FdImage(21, 0104002, 0, new dev.cryo.engine.files.PtyMasterHandler.PtyMaster(4,
-                        termios(), new byte[] {24, 0, 80, 0, 0, 0, 0, 0}, true, false, true, false)),
+                        termios(), new byte[] {24, 0, 80, 0, 0, 0, 0, 0}, true, false, true, false, true)),
                 new FdImage(22, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(4, "/dev/pts/4", false)),
                 new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
