@@ -45,7 +45,7 @@ class MigrationBenchmark {
                 int mib = Integer.parseInt(size.trim());
                 for (boolean busy : new boolean[] {false, true}) {
                     Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle")));
-                    try (DetachedProcess p = busy ? PreCopyDumpTest.dirtier(dir, mib, rate) : Workloads.bigmem(dir, mib)) {
+                    try (DetachedProcess p = busy ? hosts.dirtierOnA(dir, mib, rate) : hosts.bigmemOnA(dir, mib)) {
                         TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                                 hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
                         assertEquals(0, m.code(), m.toString());

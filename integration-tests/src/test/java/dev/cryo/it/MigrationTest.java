@@ -46,7 +46,7 @@ class MigrationTest {
     @Test
     void aCounterMovesToTheOtherHostWithItsPidAndContinuesWithNoGapNoRepeat() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = Workloads.counter(tmp)) {
+             DetachedProcess p = hosts.counterOnA(tmp)) {
             Thread.sleep(200);
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
@@ -65,7 +65,7 @@ class MigrationTest {
     @Test
     void aWorkloadThatKeepsWritingArrivesIntactAfterSeveralPreCopyRounds() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 64, 10)) {
+             DetachedProcess p = hosts.dirtierOnA(tmp, 64, 10)) {
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
             assertEquals(0, m.code(), m.toString());
@@ -82,7 +82,7 @@ class MigrationTest {
     @Test
     void whenTheDestinationAgentDiesMidTransferTheSourceRunsOnUntouched() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 256, 10)) {
+             DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
             CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
                 try {
                     return hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
@@ -105,7 +105,7 @@ class MigrationTest {
     @Test
     void whenTheLinkIsCutTheSourceRunsOnUntouched() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start("-Dcryo.cluster.io-timeout=5s");
-             DetachedProcess p = PreCopyDumpTest.dirtier(tmp, 256, 10)) {
+             DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
             CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
                 try {
                     return hosts.cliOnA("-Dcryo.cluster.migrate-timeout=60s", "migrate", "-t", p.pid().toString(),
@@ -128,7 +128,7 @@ class MigrationTest {
     @Test
     void aNodeWithOtherKeysCannotJoinNorBeMigratedTo() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = Workloads.counter(tmp)) {
+             DetachedProcess p = hosts.counterOnA(tmp)) {
             Path otherKeys = tmp.resolve("other-keys");
             assertEquals(0, Cli.run("keys", "init", otherKeys.toString()).code());
             Path log = tmp.resolve("agent-x.log");

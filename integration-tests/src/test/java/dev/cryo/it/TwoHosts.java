@@ -1,5 +1,8 @@
 package dev.cryo.it;
 
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -70,7 +73,9 @@ final class TwoHosts implements AutoCloseable {
         String opts = String.join(" ", extra);
         String sockA = " -Dcryo.cluster.local-socket=" + logA.resolveSibling("sock-a/agent.sock");
         String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
-        agents.add(spawn(logA, "ip netns exec " + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + sockA + " agent --name a --bind "
+        // nsenter, not ip netns exec: a's agent and workloads share the host's mount namespace (cryo
+        // refuses a task whose namespaces are not its own, and ip netns exec makes a mount namespace each time)
+        agents.add(spawn(logA, "nsenter --net=/run/netns/" + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + sockA + " agent --name a --bind "
                 + ipA + ":" + PORT + " --keys " + keys));
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
                 + "java -XX:-UsePerfData -jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
@@ -78,6 +83,30 @@ final class TwoHosts implements AutoCloseable {
         agents.add(agentB);
         awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));
         return this;
+    }
+
+    /**
+     * A workload of host a: started in a's network namespace, as the agent there is (cryo refuses
+     * a task whose namespaces are not its own). Same pid: {@code nsenter} without --fork execs in place.
+     */
+    DetachedProcess startOnA(Path output, String program, String... args) throws Exception {
+        java.util.List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=/run/netns/" + nsA, program));
+        cmd.addAll(List.of(args));
+        return Workloads.ready(DetachedProcess.start(output, cmd.toArray(String[]::new)));
+    }
+
+    DetachedProcess counterOnA(Path dir) throws Exception {
+        return startOnA(dir.resolve("counter.out"), TestPrograms.compile("/c/counter.c").toString(),
+                dir.resolve("counter.txt").toString());
+    }
+
+    DetachedProcess dirtierOnA(Path dir, int mib, int mibPerSecond) throws Exception {
+        return startOnA(dir.resolve("dirtier.out"), TestPrograms.compile("/c/dirtier.c", "-O2").toString(),
+                Integer.toString(mib), Integer.toString(mibPerSecond));
+    }
+
+    DetachedProcess bigmemOnA(Path dir, int mib) throws Exception {
+        return startOnA(dir.resolve("bigmem.out"), TestPrograms.compile("/c/bigmem.c").toString(), Integer.toString(mib));
     }
 
     /** Runs the CLI inside host a's network namespace, as a user there would. */

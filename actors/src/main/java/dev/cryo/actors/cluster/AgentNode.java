@@ -13,6 +13,8 @@ import dev.cryo.api.RestoreReport;
 import dev.cryo.api.RestoreRequest;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import dev.cryo.config.CryoSettings;
@@ -24,7 +26,7 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * Starts a {@code cryo agent}: its page channel (TLS) and a Pekko Cluster node (Artery over TLS)
+ * Starts a {@code cryo agent}: its page channel (Pekko Streams TCP with TLS) and a Pekko Cluster node (Artery over TLS)
  * whose guardian is the {@link Agent}. Seeds are "host:port" of other agents; with none, the node
  * forms a cluster of its own that others join.
  */
@@ -54,12 +56,10 @@ public final class AgentNode implements AutoCloseable {
     }
 
     private final ActorSystem<AgentProtocol.Command> system;
-    private final PageChannel.Server pages;
     private LocalAgent.Server local;
 
-    private AgentNode(ActorSystem<AgentProtocol.Command> system, PageChannel.Server pages) {
+    private AgentNode(ActorSystem<AgentProtocol.Command> system) {
         this.system = system;
-        this.pages = pages;
     }
 
     /** Takes the local CLI's dumps and restores on socket (see {@link LocalAgent}). */
@@ -116,30 +116,44 @@ public final class AgentNode implements AutoCloseable {
 
     public static AgentNode start(Config base, CryoSettings settings, ClusterKeys keys, String name) throws IOException {
         var c = settings.cluster();
-        ReceiverSlot slot = new ReceiverSlot();
-        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, c.ioTimeout().toMillis());
-        PageChannel.Server pages = new PageChannel.Server(keys.sslContext(), c.hostname(), c.dataPort(), c.maxImage(),
-                settings.image().maxChunk(), timeoutMillis, slot);
-        try {
-            Duration timeout = c.migrateTimeout();
-            Migration.Deps deps = new Migration.Deps(settings, keys.sslContext(), Cryo.imageOptions(settings.image()), timeout);
-            Parts parts = new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps);
-            Config config = Cryo.tuned(nodeConfig(base, keys, c.hostname(), c.port(), c.seedNodes()), settings);
-            Cryo.warmUp();
-            AgentNode node = new AgentNode(ActorSystem.create(Agent.create(name, parts), SYSTEM, config), pages);
-            if (c.localSocket().isPresent()) {
-                try {
-                    node.listenLocally(c.localSocket().get(), settings);
-                } catch (IOException e) {
-                    node.close();
-                    throw new IOException("cannot listen on the local socket " + c.localSocket().get() + ": " + e.getMessage(), e);
-                }
+        Duration timeout = c.migrateTimeout();
+        Migration.Deps deps = new Migration.Deps(settings, keys.sslContext(), Cryo.imageOptions(settings.image()), timeout);
+        Config config = Cryo.tuned(nodeConfig(base, keys, c.hostname(), c.port(), c.seedNodes()), settings);
+        Cryo.warmUp();
+        // the page channel is a stream of this system's, bound before the agent that handles what arrives on it
+        CompletableFuture<Integer> bound = new CompletableFuture<>();
+        ActorSystem<AgentProtocol.Command> system = ActorSystem.create(Behaviors.<AgentProtocol.Command>setup(ctx -> {
+            ReceiverSlot slot = new ReceiverSlot();
+            PageChannel.Server pages;
+            try {
+                pages = new PageChannel.Server(ctx.getSystem(), keys.sslContext(), c.hostname(), c.dataPort(), c.maxImage(),
+                        settings.image().maxChunk(), c.ioTimeout(), slot);
+            } catch (IOException | RuntimeException e) {
+                bound.completeExceptionally(e);
+                return Behaviors.stopped();
             }
-            return node;
-        } catch (RuntimeException e) {
-            pages.close();
-            throw e;
+            bound.complete(pages.port());
+            return Agent.create(name, new Parts(slot, c.hostname(), pages.port(), c.stagingDir(), deps));
+        }), SYSTEM, config);
+        AgentNode node = new AgentNode(system);
+        try {
+            bound.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            node.close();
+            throw new IOException("page channel: " + e.getCause().getMessage(), e.getCause());
+        } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+            node.close();
+            throw new IOException("page channel: not bound within 60 s");
         }
+        if (c.localSocket().isPresent()) {
+            try {
+                node.listenLocally(c.localSocket().get(), settings);
+            } catch (IOException e) {
+                node.close();
+                throw new IOException("cannot listen on the local socket " + c.localSocket().get() + ": " + e.getMessage(), e);
+            }
+        }
+        return node;
     }
 
     public ActorSystem<AgentProtocol.Command> system() {
@@ -153,7 +167,6 @@ public final class AgentNode implements AutoCloseable {
         } catch (java.util.concurrent.ExecutionException e) {
             // terminated anyway
         } finally {
-            pages.close();
             if (local != null) local.close();
         }
     }

@@ -121,8 +121,8 @@ final class Migration {
                         return fail("agent " + request.to() + ": " + s.message());
                     }
                     try {
-                        sender = PageChannel.connect(deps.tls(), s.dataHost(), s.dataPort(), id,
-                                (int) Duration.ofSeconds(30).toMillis());
+                        sender = PageChannel.connect(ctx.getSystem(), deps.tls(), s.dataHost(), s.dataPort(), id,
+                                Duration.ofSeconds(30), deps.settings().cluster().ioTimeout());
                     } catch (Exception e) {
                         return abandon("cannot open the page channel to " + s.dataHost() + ":" + s.dataPort() + ": "
                                 + e.getMessage());

@@ -1,30 +1,47 @@
 package dev.cryo.actors.cluster;
 
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.TLSClosing;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.StreamConverters;
+import org.apache.pekko.stream.javadsl.Tcp;
+import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
-import javax.net.ssl.SSLSocket;
-import java.io.BufferedOutputStream;
+import javax.net.ssl.SSLEngine;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
- * The page channel between agents: a TCP connection with TLS 1.3 and mutual authentication (the
- * cluster's keys on both ends), outside Artery, carrying one image in the image file format. TCP's
- * flow control is the back-pressure: a writer blocks while the receiver is behind. The stream
- * opens with the migration id (36 ASCII bytes), then the image's bytes until the sender closes.
+ * The page channel between agents: a Pekko Streams TCP connection with TLS 1.3 and mutual
+ * authentication (the cluster's keys on both ends), outside Artery, carrying one image in the image
+ * file format. Back-pressure runs end to end: the dump's writes block on the stream's demand,
+ * which follows TCP's window, which follows the receiver's reads. The stream opens with the
+ * migration id (36 ASCII bytes), then the image's bytes until the sender completes.
  */
 public final class PageChannel {
     private static final Logger log = LoggerFactory.getLogger(PageChannel.class);
@@ -33,35 +50,55 @@ public final class PageChannel {
 
     private PageChannel() {}
 
-    /** Opens a channel to host:port for image {@code id}. Closing the returned channel ends the image. */
-    public static Sender connect(SSLContext tls, String host, int port, String id, int timeoutMillis) throws IOException {
-        Socket plain = new Socket();
-        try {
-            plain.connect(new InetSocketAddress(host, port), timeoutMillis);
-            plain.setSoTimeout(timeoutMillis);
-            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(plain, host, port, true);
-            s.setEnabledProtocols(PROTOCOLS);
-            s.startHandshake();
-            OutputStream out = new BufferedOutputStream(s.getOutputStream(), 1 << 20);
-            out.write(id.getBytes(StandardCharsets.US_ASCII));
-            return new Sender(plain, Channels.newChannel(out));
-        } catch (IOException | RuntimeException e) {
-            plain.close();
-            throw e;
+    private static SSLEngine engine(SSLContext tls, boolean client) {
+        SSLEngine e = tls.createSSLEngine();
+        e.setUseClientMode(client);
+        e.setEnabledProtocols(PROTOCOLS);
+        if (!client) {
+            e.setNeedClientAuth(true); // only holders of the cluster's keys get past the handshake
         }
+        return e;
+    }
+
+    /** Opens a channel to host:port for image {@code id}. Closing the returned channel ends the image. */
+    public static Sender connect(ActorSystem<?> system, SSLContext tls, String host, int port, String id,
+                                 Duration connectTimeout, Duration ioTimeout) throws IOException {
+        var tcp = Tcp.get(system).outgoingConnectionWithTls(new InetSocketAddress(host, port), () -> engine(tls, true),
+                Optional.empty(), List.of(), Optional.of(connectTimeout), Optional.of(ioTimeout), session -> Optional.empty(),
+                TLSClosing.eagerClose());
+        Pair<Pair<Pair<OutputStream, UniqueKillSwitch>, CompletionStage<Tcp.OutgoingConnection>>, CompletionStage<Done>> m =
+                StreamConverters.asOutputStream(ioTimeout)
+                        .viaMat(KillSwitches.single(), Keep.both())
+                        .viaMat(tcp, Keep.both())
+                        .toMat(Sink.ignore(), Keep.both())
+                        .run(Materializer.matFromSystem(system));
+        OutputStream out = m.first().first().first();
+        UniqueKillSwitch kill = m.first().first().second();
+        try {
+            m.first().second().toCompletableFuture().get(connectTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            out.write(id.getBytes(StandardCharsets.US_ASCII));
+        } catch (ExecutionException e) {
+            kill.abort(e.getCause());
+            throw new IOException(e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            kill.abort(e);
+            throw new IOException("no connection within " + connectTimeout.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            kill.abort(e);
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        // big writes make big stream elements (the channel adapter alone writes 8 KiB at a time)
+        return new Sender(kill, Channels.newChannel(new java.io.BufferedOutputStream(out, 1 << 20)));
     }
 
     /**
-     * The sending end. {@link #cut()} closes the TCP socket under the TLS layer at once, which fails
-     * a write blocked on a dead link (closing the TLS socket would wait for that very write).
+     * The sending end. {@link #cut()} aborts the stream at once, which fails a write blocked on a
+     * dead link (the dump then resumes the tree).
      */
-    public record Sender(Socket socket, WritableByteChannel channel) {
+    public record Sender(UniqueKillSwitch kill, WritableByteChannel channel) {
         public void cut() {
-            try {
-                socket.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
+            kill.abort(new IOException("the page channel was cut"));
         }
     }
 
@@ -70,52 +107,57 @@ public final class PageChannel {
         /** Where image {@code id} goes, or null to refuse it (unknown id). */
         Path target(String id);
 
-        /** The image is complete on disk (or failed: message non-null). */
+        /** The image is complete on disk and verified (or failed: message non-null). */
         void received(String id, String failure);
     }
 
-    /** Accepts connections on host:port (0 picks one) until closed; one thread per incoming image. */
-    public static final class Server implements AutoCloseable {
-        private final SSLServerSocket socket;
-        private final Thread acceptor;
-        private final long maxBytes;
-        private final long maxChunk;
+    /** Accepts connections on host:port (0 picks one) until the actor system stops; one thread per incoming image. */
+    public static final class Server {
+        private final int port;
 
-        public Server(SSLContext tls, String host, int port, long maxBytes, long maxChunk, int timeoutMillis,
-                      Receiver receiver) throws IOException {
-            this.maxBytes = maxBytes;
-            this.maxChunk = maxChunk;
-            socket = (SSLServerSocket) tls.getServerSocketFactory().createServerSocket();
-            socket.setEnabledProtocols(PROTOCOLS);
-            socket.setNeedClientAuth(true); // only holders of the cluster's keys get past the handshake
-            socket.bind(new InetSocketAddress(host, port));
-            acceptor = new Thread(() -> {
-                while (!socket.isClosed()) {
-                    try {
-                        SSLSocket c = (SSLSocket) socket.accept();
-                        c.setSoTimeout(timeoutMillis);
-                        Thread t = new Thread(() -> serve(c, receiver), "cryo-page-receiver");
-                        t.setDaemon(true);
-                        t.start();
-                    } catch (IOException e) {
-                        if (!socket.isClosed()) {
-                            log.warn("page channel: accept failed: {}", e.getMessage());
-                        }
-                    }
-                }
-            }, "cryo-page-channel");
-            acceptor.setDaemon(true);
-            acceptor.start();
+        public Server(ActorSystem<?> system, SSLContext tls, String host, int port, long maxBytes, long maxChunk,
+                      Duration ioTimeout, Receiver receiver) throws IOException {
+            Materializer mat = Materializer.matFromSystem(system);
+            CompletionStage<Tcp.ServerBinding> binding = Tcp.get(system)
+                    .bindWithTls(host, port, () -> engine(tls, false), 16, List.of(), Optional.of(ioTimeout),
+                            session -> Optional.empty(), TLSClosing.eagerClose())
+                    .to(Sink.foreach(c -> accept(c, mat, maxBytes, maxChunk, ioTimeout, receiver)))
+                    .run(mat);
+            try {
+                this.port = binding.toCompletableFuture().get(30, TimeUnit.SECONDS).localAddress().getPort();
+            } catch (ExecutionException e) {
+                throw new IOException("cannot listen on " + host + ":" + port + ": " + e.getCause().getMessage(), e.getCause());
+            } catch (TimeoutException | InterruptedException e) {
+                throw new IOException("cannot listen on " + host + ":" + port + ": " + e);
+            }
         }
 
         public int port() {
-            return socket.getLocalPort();
+            return port;
         }
 
-        private void serve(SSLSocket c, Receiver receiver) {
+        /** The incoming bytes become a blocking InputStream (bounded buffer: back-pressure) read by a thread of its own. */
+        private static void accept(Tcp.IncomingConnection c, Materializer mat, long maxBytes, long maxChunk,
+                                   Duration ioTimeout, Receiver receiver) {
+            Pair<InputStream, CompletableFuture<Optional<ByteString>>> m = c.handleWith(
+                    Flow.fromSinkAndSourceMat(StreamConverters.asInputStream(ioTimeout), Source.<ByteString>maybe(),
+                            Keep.both()), mat);
+            String from = String.valueOf(c.remoteAddress());
+            // nothing is sent back: the reply side stays open until the image is read (completing it closes the connection)
+            Thread t = new Thread(() -> {
+                try {
+                    serve(m.first(), from, maxBytes, maxChunk, receiver);
+                } finally {
+                    m.second().complete(Optional.empty());
+                }
+            }, "cryo-page-receiver");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void serve(InputStream in, String from, long maxBytes, long maxChunk, Receiver receiver) {
             String id = null;
-            try (c; InputStream in = c.getInputStream()) {
-                c.startHandshake();
+            try (in) {
                 byte[] idBytes = in.readNBytes(ID_LENGTH);
                 if (idBytes.length < ID_LENGTH) {
                     return;
@@ -123,27 +165,18 @@ public final class PageChannel {
                 id = new String(idBytes, StandardCharsets.US_ASCII);
                 Path target = receiver.target(id);
                 if (target == null) {
-                    log.warn("page channel: {} sent an image nobody asked for ({}); refused", c.getRemoteSocketAddress(), id);
+                    log.warn("page channel: {} sent an image nobody asked for ({}); refused", from, id);
                     return;
                 }
-                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, String.valueOf(c.getRemoteSocketAddress()));
+                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from);
                 log.debug("page channel: image {} received and verified, {} bytes", id, total);
                 receiver.received(id, null);
             } catch (IOException | RuntimeException e) {
                 if (id != null) {
                     receiver.received(id, "receiving the image failed: " + e.getMessage());
                 } else {
-                    log.warn("page channel: connection from {} failed: {}", c.getRemoteSocketAddress(), e.getMessage());
+                    log.warn("page channel: connection from {} failed: {}", from, e.getMessage());
                 }
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                socket.close();
-            } catch (IOException ignored) {
-                // closing anyway
             }
         }
     }
