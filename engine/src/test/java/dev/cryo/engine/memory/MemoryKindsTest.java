@@ -33,8 +33,9 @@ class MemoryKindsTest {
     @Test
     void aKindCryoDoesNotCarryIsRefusedNamingPidMappingAndReason() {
         DumpException e = assertThrows(DumpException.class,
-                () -> kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:01 5   /SYSV00000000 (deleted)", "rd wr sh mr mw me ms"));
-        assertTrue(e.getMessage().contains("pid 4242") && e.getMessage().contains("/SYSV00000000")
+                () -> kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:10 5   /anon_hugepage (deleted)",
+                        "rd wr sh mr mw me ms ht"));
+        assertTrue(e.getMessage().contains("pid 4242") && e.getMessage().contains("hugetlb")
                 && e.getMessage().contains("0x7f5f1ed24000") && e.getMessage().contains("not supported"), e.getMessage());
     }
 
