@@ -7,6 +7,7 @@ import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.config.CryoConfig;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.config.ImageSettings;
+import dev.cryo.engine.dump.DumpLock;
 import dev.cryo.engine.image.ImageOptions;
 import dev.cryo.engine.image.ImageKryo;
 import dev.cryo.engine.image.ImageWriter;
@@ -176,22 +177,33 @@ public final class Cryo implements AutoCloseable {
         static Behavior<Command> create() {
             return Behaviors.setup(ctx -> {
                 int[] seq = {0};
-                java.util.Set<ActorRef<DumpSupervisor.Command>> dumps = new java.util.HashSet<>();
+                // each dump holds its tree's lock until its supervisor stops: one dump of a tree at a time
+                java.util.Map<ActorRef<DumpSupervisor.Command>, DumpLock> dumps = new java.util.HashMap<>();
                 return Behaviors.receive(Command.class)
                         .onMessage(StartDump.class, m -> {
+                            DumpLock lock;
+                            try {
+                                lock = DumpLock.acquire(m.request().pid());
+                            } catch (dev.cryo.engine.DumpException e) {
+                                m.replyTo().tell(new DumpSupervisor.Failed(e.getMessage()));
+                                return Behaviors.same();
+                            }
                             ActorRef<DumpSupervisor.Command> d = ctx.spawn(DumpSupervisor.create(m.request(),
                                     m.settings(), dir -> newImage(dir, m.settings().image()), m.replyTo()),
                                     "dump-" + m.request().pid() + "-" + (++seq[0]));
-                            dumps.add(d);
+                            dumps.put(d, lock);
                             ctx.watchWith(d, new DumpEnded(d));
                             return Behaviors.same();
                         })
                         .onMessage(DumpEnded.class, m -> {
-                            dumps.remove(m.supervisor());
+                            DumpLock lock = dumps.remove(m.supervisor());
+                            if (lock != null) {
+                                lock.close();
+                            }
                             return Behaviors.same();
                         })
                         .onMessage(CancelDumps.class, m -> {
-                            dumps.forEach(d -> d.tell(new DumpSupervisor.Cancel(m.why())));
+                            dumps.keySet().forEach(d -> d.tell(new DumpSupervisor.Cancel(m.why())));
                             return Behaviors.same();
                         })
                         .onMessage(StartRestore.class, m -> {

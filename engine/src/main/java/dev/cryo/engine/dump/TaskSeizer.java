@@ -106,6 +106,11 @@ public final class TaskSeizer {
             }
         } catch (KernelException e) {
             release(tracer, pid, seized); // a thread that never stopped is let go when the tracer thread ends
+            String traced = tracedBy(pid);
+            if (traced != null) {
+                throw new DumpException("pid " + pid + " is already traced by " + traced + " (another cryo dump or "
+                        + "a debugger): cryo cannot dump it while it is (" + e.getMessage() + ")", e);
+            }
             throw new DumpException("could not seize pid " + pid + ": " + e.getMessage(), e);
         }
         List<Integer> out = new ArrayList<>(seized);
@@ -165,6 +170,25 @@ public final class TaskSeizer {
     public static String mainThreadExited(Pid pid, String comm, int others) {
         return "pid " + pid + " (" + comm + "): its main thread has exited while " + others + " other thread"
                 + (others == 1 ? "" : "s") + " run on; cryo cannot dump such a process";
+    }
+
+    /** "pid 42 (gdb)" when another tracer holds the process, else null. */
+    private static String tracedBy(Pid pid) {
+        try {
+            int tracer = ProcFs.status(pid).tracerPid();
+            if (tracer == 0) {
+                return null;
+            }
+            String comm;
+            try {
+                comm = ProcFs.stat(Pid.of(tracer)).comm();
+            } catch (KernelException e) {
+                comm = "?";
+            }
+            return "pid " + tracer + " (" + comm + ")";
+        } catch (KernelException e) {
+            return null;
+        }
     }
 
     private static boolean exists(Pid pid, Pid tid) {
