@@ -27,16 +27,30 @@ class MemoryKindsTest {
         }
     }
 
-    /** Not carried yet: refused at dump time naming pid, mapping and reason; the task runs on unharmed. */
+    /** An idle AIO context: a new ring moved to the dumped address, so the program's context id works on. */
     @Test
-    void anAioRingIsRefusedAndTheTaskRunsOn() throws Exception {
+    void anIdleAioRingComesBackWithItsContextId() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("aio.out"),
                 TestPrograms.compile("/c/aioring.c").toString(), tmp.resolve("aio.dat").toString()))) {
+            String ctx = p.outputText().replaceAll("(?s).*ready ctx=(\\p{XDigit}+).*", "$1");
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            assertTrue(Cli.run("show", img.toString()).out().contains("\"aioContext\" : \"0x" + ctx + "\""));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS ctx=" + ctx), out);
+        }
+    }
+
+    /** Completed events a program has not reaped cannot be put in a new ring: refused, the task runs on. */
+    @Test
+    void anAioRingHoldingUnreapedEventsIsRefusedAndTheTaskRunsOn() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("aio.out"),
+                TestPrograms.compile("/c/aioring.c").toString(), tmp.resolve("aio.dat").toString(), "unreaped"))) {
             Path img = tmp.resolve("img");
             Cli dump = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", img.toString(), "--no-progress");
             assertEquals(1, dump.code(), dump.toString());
-            assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("/[aio]")
-                    && dump.err().contains("AIO ring"), dump.err());
+            assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("AIO ring")
+                    && dump.err().contains("1 completed event(s) not yet reaped"), dump.err());
             assertFalse(java.nio.file.Files.exists(img.resolve("image.cryo")));
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }

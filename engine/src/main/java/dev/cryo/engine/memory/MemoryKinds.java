@@ -30,7 +30,8 @@ public final class MemoryKinds {
     public static final MemoryKind GHOST_PRIVATE = new DeletedFileMapping(10, "GHOST_PRIVATE", false);
     public static final MemoryKind GHOST_SHARED = new DeletedFileMapping(11, "GHOST_SHARED", true);
     public static final MemoryKind SYSV_SHM = new SysvSharedMemory(12);
-    // next free id: 13
+    public static final MemoryKind AIO_RING = new AioRing(13);
+    // next free id: 14
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
@@ -38,8 +39,7 @@ public final class MemoryKinds {
             SYSV_SHM,
             new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
                     "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
-            new Unsupported("AIO", (m, s) -> m.path().equals("/[aio]"), "the AIO ring",
-                    "an AIO ring (io_setup) is not supported yet"),
+            AIO_RING,
             SHARED_ANON,
             HEAP, STACK, ANON,
             GHOST_SHARED, GHOST_PRIVATE,
