@@ -45,10 +45,7 @@ public final class TaskCollector {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
         String cwd = ProcFs.cwd(pid);
-        if (cwd.endsWith(" (deleted)")) {
-            throw new DumpException("pid " + pid + ": its current directory " + cwd
-                    + " was removed; a deleted current directory is not supported yet");
-        }
+        // a removed cwd keeps the kernel's " (deleted)" suffix: restore makes it again, enters and removes it
         // the plan is made before cryo maps its scratch page, so the page is never part of the image
         MemoryPlan memory = MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles());
         List<ThreadImage> threads = new ArrayList<>();

@@ -43,7 +43,9 @@ public final class RestoreValidator {
             checkPidFree(z.pid(), pidWait, notice);
         }
         for (TaskImage t : image.tasks()) {
-            checkDirectory("pid " + t.pid() + " cwd", t.cwd());
+            if (!SharedMemoryHub.isDeletedDirectory(t.cwd())) { // else made again for the restore
+                checkDirectory("pid " + t.pid() + " cwd", t.cwd());
+            }
             checkDirectory("pid " + t.pid() + " root", t.root());
             checkFile("pid " + t.pid() + " executable", t.exe(), Use.MAPPED);
             for (VmaImage v : t.vmas()) {

@@ -36,6 +36,10 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final Map<Long, SharedMemoryFile> objects = new LinkedHashMap<>();
     private final Map<String, Path> ghosts = new LinkedHashMap<>();
     private final Map<Long, Integer> seals = new LinkedHashMap<>();
+    /** Deleted current directories by their dumped cwd text: where each stands until close. */
+    private final Map<String, Path> deletedDirs = new LinkedHashMap<>();
+    /** Directories made for them (parents that were gone too), removed on close, deepest first. */
+    private final List<Path> madeDirs = new java.util.ArrayList<>();
 
     private static final int MFD_ALLOW_SEALING = 2, F_ADD_SEALS = 1033, F_SEAL_SEAL = 1;
 
@@ -78,6 +82,11 @@ public final class SharedMemoryHub implements AutoCloseable {
             for (TaskImage t : tasks) {
                 for (GhostFile g : t.ghostFiles()) {
                     hub.ghosts.put(key(g.file()), hub.recreate(g));
+                }
+            }
+            for (TaskImage t : tasks) {
+                if (isDeletedDirectory(t.cwd()) && !hub.deletedDirs.containsKey(t.cwd())) {
+                    hub.deletedDirs.put(t.cwd(), hub.recreateDirectory(t.cwd()));
                 }
             }
         } catch (RuntimeException e) {
@@ -195,6 +204,45 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether a dumped cwd names a directory that was removed: the kernel's " (deleted)" suffix on
+     * a path that is not a directory of that very name.
+     */
+    public static boolean isDeletedDirectory(String cwd) {
+        return cwd.endsWith(DELETED) && !Files.isDirectory(Path.of(cwd));
+    }
+
+    /**
+     * An empty directory at the path of a deleted cwd (its missing parents too), or beside it when
+     * something else stands there now, like a ghost file; the task enters it and close removes it,
+     * so the task's cwd is a deleted directory again.
+     */
+    private Path recreateDirectory(String cwd) {
+        Path p = Path.of(cwd.substring(0, cwd.length() - DELETED.length()));
+        try {
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                p = p.resolveSibling(".cryo-cwd-" + System.nanoTime());
+            }
+            List<Path> missing = new java.util.ArrayList<>();
+            for (Path q = p; q != null && !Files.exists(q, java.nio.file.LinkOption.NOFOLLOW_LINKS); q = q.getParent()) {
+                missing.add(0, q);
+            }
+            for (Path q : missing) {
+                Files.createDirectory(q);
+                madeDirs.add(0, q);
+            }
+            return p;
+        } catch (IOException e) {
+            throw new RestoreException("cannot make the deleted current directory " + cwd + " again: " + e);
+        }
+    }
+
+    /** Where a task whose cwd was deleted enters it, or null when its cwd is a plain directory. */
+    public String deletedDirectory(String cwd) {
+        Path p = deletedDirs.get(cwd);
+        return p == null ? null : p.toString();
+    }
+
     /** Where a task opens or maps a deleted file of the image until the restore unlinks it. */
     public String ghostPath(FileRef file) {
         Path p = ghosts.get(key(file));
@@ -230,5 +278,14 @@ public final class SharedMemoryHub implements AutoCloseable {
             }
         }
         ghosts.clear();
+        for (Path d : madeDirs) {
+            try {
+                Files.deleteIfExists(d);
+            } catch (IOException ignored) {
+                // best effort, as for ghosts
+            }
+        }
+        madeDirs.clear();
+        deletedDirs.clear();
     }
 }

@@ -47,6 +47,11 @@ public final class FileRestore {
         if (pass == Pass.OWN) {
             t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
             ControllingTerminal.foreground(t, ptys);
+            // a deleted cwd stands again only while the deleted files do: entered now, gone by STATE
+            String gone = objects.deletedDirectory(t.task().cwd());
+            if (gone != null) {
+                t.call("chdir(" + gone + ")", SyscallNr.CHDIR, t.putString(gone));
+            }
         }
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override

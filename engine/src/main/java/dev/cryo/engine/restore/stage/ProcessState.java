@@ -29,7 +29,9 @@ public final class ProcessState implements StateStage {
     @Override
     public void run(TaskContext t) {
         TaskImage task = t.task();
-        t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
+        if (!dev.cryo.engine.restore.SharedMemoryHub.isDeletedDirectory(task.cwd())) {
+            t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
+        } // else entered during FILES, while it stood again (FileRestore)
         if (!task.root().equals("/")) {
             // cwd and root are both paths as cryo sees them: chdir first, then chroot
             t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
