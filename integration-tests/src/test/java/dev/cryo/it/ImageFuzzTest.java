@@ -1,0 +1,168 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.zip.CRC32C;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Random corruptions of a real image — bit flips, truncations, duplicated and swapped blocks,
+ * lengths set huge, wrong format versions (with a valid header checksum) — through {@code cryo
+ * show} and {@code cryo restore}, in process: every one is refused with a one-line error naming
+ * the file and the damaged part, no stack trace, nothing printed, and no process created. Huge
+ * lengths are also tried with max-chunk raised to 1 GiB. {@code -Dfuzz.count=N} corruptions
+ * (default 100; {@code mvn -Pfuzz}: 1000), restore tried on every {@code fuzz.restore-every}-th.
+ */
+class ImageFuzzTest {
+    private static final int COUNT = Integer.getInteger("fuzz.count", 100);
+    private static final int RESTORE_EVERY = Integer.getInteger("fuzz.restore-every", 10);
+    private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
+
+    @TempDir
+    static Path tmp;
+    static byte[] image;
+    static Pid root;
+
+    @BeforeAll
+    static void dumpOnce() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            image = Files.readAllBytes(img.resolve("image.cryo"));
+            root = p.pid();
+        }
+    }
+
+    @Test
+    void everyCorruptionIsRefusedCleanlyBeforeAnyProcessIsCreated() throws Exception {
+        Random random = new Random(SEED);
+        Path dir = Files.createDirectories(tmp.resolve("fuzz"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        List<String> bad = new ArrayList<>();
+        int shows = 0, restores = 0;
+        for (int i = 0; i < COUNT; i++) {
+            String[] what = new String[1];
+            byte[] damaged = mutate(random, what);
+            Files.write(dir.resolve("image.cryo"), damaged);
+            List<String[]> runs = new ArrayList<>();
+            runs.add(new String[]{"show", dir.toString()});
+            if (what[0].startsWith("huge")) {
+                runs.add(new String[]{"-Dcryo.image.max-chunk=1GiB", "show", dir.toString()});
+            }
+            if (i % RESTORE_EVERY == 0) {
+                runs.add(new String[]{"restore", "-D", dir.toString(), "-d", "--no-progress"});
+            }
+            for (String[] args : runs) {
+                Cli r = Cli.run(args);
+                String problem = problem(r);
+                if (args[args.length - 1].equals("--no-progress")) {
+                    restores++;
+                    if (problem == null && Files.exists(Path.of("/proc/" + root))) {
+                        problem = "pid " + root + " exists after the refused restore";
+                        RestoreTest.killAndReap(DetachedProcess.restored(root, dir.resolve("none")));
+                    }
+                } else {
+                    shows++;
+                }
+                if (problem != null) {
+                    bad.add("#" + i + " " + what[0] + ", " + String.join(" ", args) + ": " + problem);
+                }
+            }
+        }
+        String figures = COUNT + " corruptions (seed " + SEED + "): " + shows + " shows and " + restores
+                + " restores refused cleanly, " + bad.size() + " not";
+        System.out.println(figures);
+        assertTrue(bad.isEmpty(), figures + "\n" + String.join("\n", bad.subList(0, Math.min(20, bad.size()))));
+    }
+
+    /** Null when the run was refused as it must be. */
+    private static String problem(Cli r) {
+        if (r.code() == 0) {
+            return "accepted: " + r.out().lines().limit(3).toList();
+        }
+        String err = r.err();
+        if (err.contains("Exception") || err.contains("\tat ") || err.contains("Error:")) {
+            return "stack trace or exception: " + err;
+        }
+        if (!err.startsWith("cryo: ") || !err.contains("image.cryo")
+                || !err.matches("(?s).*(chunk \\d+|header|trailer|index|truncated|ends|format version).*")) {
+            return "unclear error: " + err.trim();
+        }
+        if (!r.out().isEmpty()) {
+            return "printed from a damaged image: " + r.out().lines().limit(2).toList();
+        }
+        return null;
+    }
+
+    private static byte[] mutate(Random random, String[] what) {
+        while (true) {
+            byte[] b = image.clone();
+            int n = b.length;
+            switch (random.nextInt(6)) {
+                case 0 -> {
+                    int at = random.nextInt(n);
+                    int bits = 1 + random.nextInt(8);
+                    for (int k = 0; k < bits; k++) {
+                        b[at] ^= (byte) (1 << random.nextInt(8));
+                    }
+                    what[0] = "bit flips at " + at;
+                }
+                case 1 -> {
+                    int len = random.nextInt(n);
+                    b = Arrays.copyOf(b, len);
+                    what[0] = "truncated to " + len;
+                }
+                case 2 -> {
+                    int len = 1 + random.nextInt(Math.min(n / 4, 65536));
+                    int from = random.nextInt(n - len), to = random.nextInt(n - len);
+                    System.arraycopy(image, from, b, to, len);
+                    what[0] = "block of " + len + " duplicated from " + from + " to " + to;
+                }
+                case 3 -> {
+                    int len = 1 + random.nextInt(Math.min(n / 4, 65536));
+                    int x = random.nextInt(n - len), y = random.nextInt(n - len);
+                    System.arraycopy(image, x, b, y, len);
+                    System.arraycopy(image, y, b, x, len);
+                    what[0] = "blocks of " + len + " swapped at " + x + " and " + y;
+                }
+                case 4 -> {
+                    int at = random.nextInt(n - 8) & ~3;
+                    long v = switch (random.nextInt(3)) {
+                        case 0 -> 0xffffffffL;
+                        case 1 -> 0x7fffffffL;
+                        default -> Long.MAX_VALUE;
+                    };
+                    ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(at, v);
+                    what[0] = "huge value " + v + " at " + at;
+                }
+                default -> {
+                    int version = random.nextBoolean() ? random.nextInt(1000) + 2 : 0;
+                    ByteBuffer h = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+                    h.putInt(8, version); // the file header's format version, its checksum made right
+                    CRC32C crc = new CRC32C();
+                    crc.update(b, 0, 28);
+                    h.putInt(28, (int) crc.getValue());
+                    what[0] = "format version " + version;
+                }
+            }
+            if (!Arrays.equals(b, image)) {
+                return b;
+            }
+        }
+    }
+}
