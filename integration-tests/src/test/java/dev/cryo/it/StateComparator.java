@@ -448,7 +448,7 @@ final class StateComparator {
                 Vma v = new Vma(start, end, rest, String.join(" ", flags));
                 Vma last = vmas.isEmpty() ? null : vmas.get(vmas.size() - 1);
                 if (last != null && last.end() == v.start() && last.rest().equals(v.rest()) && last.flags().equals(v.flags())
-                        && v.rest().matches("\\S+p 00000000 00:00 0 ")) {
+                        && v.rest().matches("\\S+p 00000000 00:00 0 (\\[heap\\])?")) {
                     vmas.set(vmas.size() - 1, new Vma(last.start(), v.end(), v.rest(), v.flags())); // see KNOWN_VMFLAGS
                 } else {
                     vmas.add(v);
@@ -467,6 +467,14 @@ final class StateComparator {
     private static final Pattern HEX_INO = Pattern.compile("\\bino:(\\p{XDigit}+)");
 
     private static void readFds(Path dir, Map<String, String> into, Labels labels) throws IOException {
+        // objects are labelled in fd order first: an epoll set lists its targets in the order of
+        // the kernel's file pointers, which is no order at all
+        for (int fd : ints(dir.resolve("fd"))) {
+            Matcher obj = OBJECT_LINK.matcher(readLink(dir.resolve("fd/" + fd)));
+            if (obj.matches()) {
+                labels.of("inode", obj.group(2));
+            }
+        }
         for (int fd : ints(dir.resolve("fd"))) {
             String link = readLink(dir.resolve("fd/" + fd));
             Matcher obj = OBJECT_LINK.matcher(link);

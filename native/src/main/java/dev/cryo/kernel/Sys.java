@@ -131,6 +131,14 @@ public final class Sys {
                 pid1.value(), pid2.value(), 0 /* KCMP_FILE */, fd1, fd2, 0) == 0;
     }
 
+    /** fcntl(F_GETOWN_EX): {type, pid} of the file's SIGIO/SIGURG owner. */
+    public static int[] getOwnerEx(Fd fd) {
+        com.sun.jna.Memory ex = new com.sun.jna.Memory(8);
+        ex.clear();
+        call(() -> "fcntl(F_GETOWN_EX)", SyscallNr.FCNTL, fd.value(), 16, address(ex), 0);
+        return new int[] {ex.getInt(0), ex.getInt(4)};
+    }
+
     public static Fd pidfdOpen(Pid pid) {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }

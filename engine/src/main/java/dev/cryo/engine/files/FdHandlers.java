@@ -65,7 +65,7 @@ public final class FdHandlers {
     private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
     static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
     /** The status flags F_SETFL may change: O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK. */
-    static final int SETFL_MASK = 02000 | 020000 | 040000 | 01000000 | 04000;
+    public static final int SETFL_MASK = 02000 | 020000 | 040000 | 01000000 | 04000;
 
     /** The fd's open flags for reopening it: never create, truncate or require exclusivity. */
     static int openFlags(FdImage fd) {
@@ -118,7 +118,7 @@ public final class FdHandlers {
                 throw new DumpException(probe.where() + " (" + target + "): a lock on a "
                         + of(desc).kind() + " is not supported yet");
             }
-            out.add(new FdImage(fd, info.flags(), info.pos(), desc));
+            out.add(new FdImage(fd, info.flags(), info.pos(), desc, FdOwner.probe(pid, fd, info.flags(), target)));
         }
         return out;
     }

@@ -224,6 +224,9 @@ final class TaskJson {
         m.put("flags", octal(f.flags()));
         m.put("position", f.position());
         m.putAll(FdHandlers.show(f.desc()));
+        if (f.owner() != null) {
+            m.put("signalOwner", f.owner().toString());
+        }
         return m;
     }
 

@@ -4,6 +4,7 @@ import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.files.FdHandler;
+import dev.cryo.engine.files.FdOwner;
 import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
@@ -28,6 +29,12 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
         out.writeVarInt(f.flags(), true);
         out.writeLong(f.position());
         writeDesc(out, f.desc());
+        out.writeBoolean(f.owner() != null);
+        if (f.owner() != null) {
+            out.writeVarInt(f.owner().type(), true);
+            out.writeInt(f.owner().pid());
+            out.writeVarInt(f.owner().signal(), true);
+        }
     }
 
     private static <D extends FileDesc> void writeDesc(Output out, D d) {
@@ -45,6 +52,8 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
         if (h == null) {
             throw new KryoException("fd " + fd + ": unknown file kind tag " + tag);
         }
-        return new FdImage(fd, flags, position, RecordFields.readRecord(in, h.codec()));
+        FileDesc desc = RecordFields.readRecord(in, h.codec());
+        FdOwner owner = in.readBoolean() ? new FdOwner(in.readVarInt(true), in.readInt(), in.readVarInt(true)) : null;
+        return new FdImage(fd, flags, position, desc, owner);
     }
 }

@@ -5,6 +5,7 @@ import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.PipeHub;
+import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.SharedMemoryHub;
@@ -118,6 +119,36 @@ public final class FileRestore {
                 // landed on its number already: close-on-exec is whatever the way it was made gave
                 t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
             }
+            signalOwner(t, fd);
+        }
+    }
+
+    private static final int O_ASYNC = 020000, F_SETFL = 4, F_SETSIG = 10, F_SETOWN_EX = 15;
+
+    /**
+     * The file's SIGIO/SIGURG owner and signal, then O_ASYNC, which handlers do not set (it
+     * registers the file for those signals). The owner is a pid of the tree or of the host.
+     */
+    private static void signalOwner(TaskContext t, FdImage fd) {
+        dev.cryo.engine.files.FdOwner o = fd.owner();
+        String what = "pid " + t.pid() + " fd " + fd.fd();
+        if (o != null) {
+            if (o.pid() != 0) {
+                long ex = t.put(o.ownerEx());
+                try {
+                    t.call("fcntl(" + what + ", F_SETOWN_EX " + o + ")", SyscallNr.FCNTL, fd.fd(), F_SETOWN_EX, ex);
+                } catch (RuntimeException e) {
+                    throw new RestoreException(what + ": its signal owner (" + o + ") cannot be set again: "
+                            + e.getMessage(), e);
+                }
+            }
+            if (o.signal() != 0) {
+                t.call("fcntl(" + what + ", F_SETSIG)", SyscallNr.FCNTL, fd.fd(), F_SETSIG, o.signal());
+            }
+        }
+        if ((fd.flags() & O_ASYNC) != 0) {
+            t.call("fcntl(" + what + ", F_SETFL)", SyscallNr.FCNTL, fd.fd(), F_SETFL,
+                    fd.flags() & dev.cryo.engine.files.FdHandlers.SETFL_MASK);
         }
     }
 

@@ -1,0 +1,53 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+
+/**
+ * Who gets the SIGIO/SIGURG of an open file (F_SETOWN_EX: a thread, a process or a process
+ * group) and which signal it is (F_SETSIG), with O_ASYNC: state of the open file description
+ * that /proc does not show. nginx, for one, sets its master as the owner of its channels with
+ * FIOASYNC. Read at dump time through a duplicate of the fd (pidfd_getfd), set again on restore.
+ */
+public record FdOwner(int type, int pid, int signal) {
+    public static final int F_OWNER_TID = 0, F_OWNER_PID = 1, F_OWNER_PGRP = 2;
+    static final int O_ASYNC = 020000, F_GETSIG = 11, F_SETSIG = 10, F_SETOWN_EX = 15;
+
+    /**
+     * The owner of fd {@code fd} of a frozen task, or null when none is set. Only files that can
+     * send such signals are asked: those with O_ASYNC, and sockets (SIGURG).
+     */
+    public static FdOwner probe(Pid pid, int fd, int flags, String target) {
+        if ((flags & O_ASYNC) == 0 && !target.startsWith("socket:")) {
+            return null;
+        }
+        try (Fd pidfd = Sys.pidfdOpen(pid); Fd dup = Sys.pidfdGetfd(pidfd, pid, fd)) {
+            int[] ex = Sys.getOwnerEx(dup);
+            int sig = (int) Sys.call(() -> "fcntl(pid " + pid + " fd " + fd + ", F_GETSIG)", SyscallNr.FCNTL,
+                    dup.value(), F_GETSIG, 0, 0);
+            FdOwner o = new FdOwner(ex[0], ex[1], sig);
+            return o.pid() == 0 && o.signal() == 0 ? null : o;
+        } catch (KernelException e) {
+            return null; // a file kind without fcntl owners
+        }
+    }
+
+    /** The struct f_owner_ex F_SETOWN_EX takes. */
+    public byte[] ownerEx() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return b.putInt(type).putInt(pid).array();
+    }
+
+    @Override
+    public String toString() {
+        String who = switch (type) {
+            case F_OWNER_TID -> "tid ";
+            case F_OWNER_PGRP -> "process group ";
+            default -> "pid ";
+        };
+        return (pid == 0 ? "no owner" : who + pid) + (signal == 0 ? "" : ", signal " + signal);
+    }
+}

@@ -1,0 +1,253 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Servers nobody here wrote, from Debian's packages (`.ci/run` installs them), checkpointed with
+ * clients attached and restored through {@link DumpRestore}, so the state comparator holds them
+ * too; each is then used again, by the client that stayed connected where TCP repair carries its
+ * connection and by new clients. Skipped where the package is missing.
+ */
+class RealServersTest {
+    @TempDir
+    Path tmp;
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static Socket connect(int port) throws Exception {
+        long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                Socket s = new Socket();
+                s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+                s.setSoTimeout(30_000);
+                return s;
+            } catch (IOException e) {
+                if (System.nanoTime() > until) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    /** Sends one request and reads until the reply ends with {@code end}. */
+    private static String ask(Socket s, String request, String end) throws IOException {
+        OutputStream out = s.getOutputStream();
+        out.write(request.getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        InputStream in = s.getInputStream();
+        StringBuilder b = new StringBuilder();
+        byte[] buf = new byte[4096];
+        while (!b.toString().endsWith(end)) {
+            int n = in.read(buf);
+            if (n < 0) {
+                break;
+            }
+            b.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+        }
+        return b.toString();
+    }
+
+    private static String http(int port, String path) throws Exception {
+        try (Socket s = connect(port)) {
+            OutputStream out = s.getOutputStream();
+            out.write(("GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
+    /** Kills a restored tree (its root is this JVM's child) and reaps the root. */
+    private static void killTree(int root) {
+        List<Integer> tree = new ArrayList<>();
+        try {
+            tree.addAll(StateComparator.tree(root));
+        } catch (Exception ignored) {
+            // gone
+        }
+        for (int p : tree) {
+            try {
+                Sys.kill(Pid.of(p), Signals.SIGKILL);
+            } catch (RuntimeException ignored) {
+                // gone
+            }
+        }
+        try {
+            Sys.wait4(root, 0);
+        } catch (RuntimeException ignored) {
+            // not our child, or reaped
+        }
+    }
+
+    @Test
+    void redisComesBackWithItsDataAndItsConnectedClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/redis-server")), "Debian package redis-server");
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("redis.out"), "/usr/bin/redis-server",
+                "--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no");
+             Socket client = connect(port)) {
+            assertEquals("+OK\r\n", ask(client, "SET a 41\r\n", "\r\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals(":42\r\n", ask(client, "INCR a\r\n", "\r\n"), "the client connected across the restore");
+                try (Socket other = connect(port)) {
+                    assertEquals("$2\r\n42\r\n", ask(other, "GET a\r\n", "42\r\n"));
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    @Test
+    void memcachedComesBackWithItsItemsAndItsConnectedClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/memcached")), "Debian package memcached");
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("memcached.out"), "/usr/bin/memcached",
+                "-u", "nobody", "-l", "127.0.0.1", "-p", Integer.toString(port), "-t", "4");
+             Socket client = connect(port)) {
+            assertEquals("STORED\r\n", ask(client, "set k 0 0 5\r\nhello\r\n", "\r\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("VALUE k 0 5\r\nhello\r\nEND\r\n", ask(client, "get k\r\n", "END\r\n"));
+                try (Socket other = connect(port)) {
+                    assertEquals("STORED\r\n", ask(other, "set j 0 0 2\r\nok\r\n", "\r\n"));
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    @Test
+    void nginxMasterAndWorkersServeAgainAndReloadTheirConfiguration() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nginx")), "Debian package nginx-light");
+        int port = freePort();
+        Path dir = tmp.resolve("nginx");
+        Files.createDirectories(dir.resolve("logs"));
+        Files.writeString(dir.resolve("nginx.conf"), "worker_processes 2;\ndaemon off;\nerror_log " + dir
+                + "/logs/error.log;\npid " + dir + "/nginx.pid;\nevents { worker_connections 64; }\n"
+                + "http {\n access_log " + dir + "/logs/access.log;\n client_body_temp_path " + dir + ";\n"
+                + " proxy_temp_path " + dir + ";\n fastcgi_temp_path " + dir + ";\n uwsgi_temp_path " + dir + ";\n"
+                + " scgi_temp_path " + dir + ";\n"
+                + " server { listen 127.0.0.1:" + port + "; location / { return 200 \"hello from nginx\\n\"; } }\n}\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nginx.out"), "/usr/sbin/nginx",
+                "-c", dir.resolve("nginx.conf").toString(), "-p", dir.toString())) {
+            assertTrue(http(port, "/").contains("hello from nginx"));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "nginx's two workers");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals(3, treeSize(r.pid().value()));
+                assertTrue(http(port, "/").contains("hello from nginx"));
+                List<Integer> before = StateComparator.tree(r.pid().value());
+                Sys.kill(r.pid(), Signals.SIGHUP); // reload: new workers forked by the restored master
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        List<Integer> now = StateComparator.tree(r.pid().value());
+                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(30), "nginx to reload (two new workers, the old ones gone)");
+                assertTrue(http(port, "/").contains("hello from nginx"));
+                assertTrue(Files.readString(dir.resolve("logs/access.log")).lines().count() >= 2,
+                        "the access log is written by the restored workers");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static int treeSize(int root) {
+        try {
+            return StateComparator.tree(root).size();
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    private static Path postgresBin() throws IOException {
+        Path base = Path.of("/usr/lib/postgresql");
+        if (!Files.isDirectory(base)) {
+            return null;
+        }
+        try (Stream<Path> versions = Files.list(base)) {
+            return versions.map(v -> v.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("postgres")))
+                    .findFirst().orElse(null);
+        }
+    }
+
+    private static String asPostgres(Path log, String... command) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"));
+        cmd.addAll(List.of(command));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ":\n" + out);
+        return out;
+    }
+
+    @Test
+    void postgresqlComesBackAndServesNewSessions() throws Exception {
+        Path bin = postgresBin();
+        assumeTrue(bin != null, "Debian package postgresql");
+        Path dir = Files.createTempDirectory("cryo-pg");
+        int[] pgRoot = {0};
+        try {
+            new ProcessBuilder("chown", "-R", "postgres:postgres", dir.toString()).start().waitFor();
+            Path data = dir.resolve("data");
+            asPostgres(null, bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust", "--no-sync");
+            int port = freePort();
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pg.out"), "setpriv", "--reuid=postgres",
+                    "--regid=postgres", "--init-groups", bin.resolve("postgres").toString(), "-D", data.toString(),
+                    "-p", Integer.toString(port), "-k", dir.toString(), "-c", "listen_addresses=127.0.0.1")) {
+                String psql = bin.resolve("psql").toString();
+                pgRoot[0] = p.pid().value();
+                DetachedProcess.awaitCondition(() -> Files.exists(dir.resolve(".s.PGSQL." + port)), Duration.ofSeconds(60),
+                        "postgres to listen");
+                Thread.sleep(500); // its background workers start after the socket
+                asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d", "postgres", "-c",
+                        "create table t(x int); insert into t values (1), (2);");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+                try {
+                    String out = asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d",
+                            "postgres", "-tA", "-c", "insert into t values (3); select sum(x) from t;");
+                    assertTrue(out.contains("6"), out);
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        } finally {
+            // the segment postgres keeps outlives it: remove the one its postmaster made
+            new ProcessBuilder("sh", "-c", "awk -v p=" + pgRoot[0] + " '$5==p {print $2}' /proc/sysvipc/shm"
+                    + " | xargs -r -n1 ipcrm -m; rm -rf " + dir).start().waitFor();
+        }
+    }
+}
