@@ -14,6 +14,7 @@ import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -21,108 +22,257 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongSupplier;
 
 /**
- * Dump and restore speed, measured not asserted:
- * {@code mvn -B install -DskipTests && mvn -B test -pl integration-tests -Dbench=true -Dtest=CheckpointBenchmark}
- * (sizes with {@code -Dbench.sizes=256,1024,4096}). Each workload is dumped and restored with one
- * region actor and with the default, and each figure stands next to the plain copy of the same
- * bytes in the same run: write + fsync of the image size for a dump; reading the image file into
- * fresh memory for a restore.
+ * Dump and restore speed, measured, never asserted. Run it with the {@code bench} profile:
+ * <pre>mvn -B verify -Pbench -pl integration-tests -am -DskipDeb=true</pre>
+ * ({@code -Dbench.sizes=16,256,1024,4096} for the 4 GiB row, {@code -Dbench.repeats=5}).
+ *
+ * <p>Workloads are processes holding N MiB of random bytes ({@code randmem.c}, every page present,
+ * none zero) and a tree of 4 such processes of 64 MiB under a shell; images go to /dev/shm. Each is
+ * dumped (leave-running) and restored with one region actor and with the default, medians of
+ * {@code bench.repeats}; frozen time is cryo's own figure (the one stats.json carries). Each figure
+ * stands next to a plain copy of the same bytes in the same run, so the ratios stay comparable on a
+ * shared, loaded machine: for a dump, writing the image's size into a fresh file on the same
+ * filesystem; for a restore, copying the image file into a fresh file (read + write into new pages).
+ * Then the command line, as a user runs it (the {@code ./cryo} launcher, a cold JVM each time):
+ * wall and peak RSS of dump and restore, for a small process and the largest size.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
 class CheckpointBenchmark {
-    private static final Path DIR = Path.of(System.getProperty("bench.dir", "target/bench")).toAbsolutePath();
+    private static final Path DIR = Path.of(System.getProperty("bench.dir", "/dev/shm/cryo-bench")).toAbsolutePath();
+    private static final int REPEATS = Integer.getInteger("bench.repeats", 3);
+    private static final Path LAUNCHER = Path.of("../cryo").toAbsolutePath().normalize();
     private final List<String> rows = new ArrayList<>();
+    private final List<String> cliRows = new ArrayList<>();
 
     @Test
     void checkpointSpeed() throws Exception {
+        deleteTree(DIR);
         Files.createDirectories(DIR);
-        for (String size : System.getProperty("bench.sizes", "256,1024,4096").split(",")) {
-            int mib = Integer.parseInt(size.trim());
-            try (DetachedProcess p = Workloads.bigmem(DIR, mib)) {
-                measure(mib + " MiB, 1 process", p);
+        String loadBefore = load();
+        String randmem = TestPrograms.compile("/c/randmem.c").toString();
+        try (Cryo one = Cryo.create(config("1")); Cryo dflt = Cryo.create(config("0"))) {
+            warmUp(randmem, one, dflt);
+            for (String size : System.getProperty("bench.sizes", "16,256,1024").split(",")) {
+                int mib = Integer.parseInt(size.trim());
+                measure(mib + " MiB", () -> randmem(randmem, mib), one, dflt);
             }
+            String w = randmem + " 64";
+            measure("tree 4 x 64 MiB", () -> tree(w), one, dflt);
         }
-        String four = TestPrograms.compile("/c/bigmem.c") + " 256";
-        try (DetachedProcess tree = DetachedProcess.start(DIR.resolve("tree4.out"), "sh", "-c",
-                four + " & " + four + " & " + four + " & " + four + " & wait")) {
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return tree.outputText().split("ready", -1).length == 5;
-                } catch (Exception e) {
-                    return false;
-                }
-            }, Duration.ofMinutes(2), "4 bigmem processes to be ready");
-            measure("4 x 256 MiB, tree", tree);
+        cli(randmem, 16);
+        int largest = Arrays.stream(System.getProperty("bench.sizes", "16,256,1024").split(","))
+                .mapToInt(s -> Integer.parseInt(s.trim())).max().orElse(16);
+        if (largest > 16) {
+            cli(randmem, largest);
         }
-        System.out.println();
-        System.out.printf(Locale.ROOT, "%-20s %-8s %-8s %9s %9s %9s %11s %7s%n", "workload", "step", "regions",
-                "ms", "frozen", "MiB", "plain copy", "ratio");
-        rows.forEach(System.out::println);
+        String report = String.format(Locale.ROOT, "%n%s%n%-16s %-7s %8s %8s %8s %8s %8s %7s %7s %7s %7s%n",
+                "cryo benchmark: images on " + DIR + ", medians of " + REPEATS + "; load average before: "
+                        + loadBefore + ", after: " + load() + "; " + Runtime.getRuntime().availableProcessors() + " cores",
+                "workload", "regions", "dump ms", "frozen", "restore", "write ms", "copy ms", "dump/w", "froz/w",
+                "rest/c", "froz GB/s")
+                + String.join("\n", rows)
+                + String.format(Locale.ROOT, "%n%ncommand line (./cryo, cold JVM each time), medians of %d:%n%-16s %-8s %9s %12s%n",
+                REPEATS, "workload", "step", "wall ms", "peak RSS MiB")
+                + String.join("\n", cliRows) + "\n";
+        System.out.println(report);
+        Path out = Path.of("target/bench-results.txt").toAbsolutePath();
+        Files.writeString(out, report);
+        System.out.println("(also in " + out + ")");
+        deleteTree(DIR);
     }
 
-    private void measure(String label, DetachedProcess p) throws Exception {
-        Path keep = DIR.resolve("img-" + label.replaceAll("\\W+", "_"));
-        for (String regions : new String[]{"1", "0"}) {
-            Path img = regions.equals("0") ? keep : DIR.resolve("img-tmp");
+    private interface Start {
+        DetachedProcess start() throws Exception;
+    }
+
+    private static DetachedProcess randmem(String exe, int mib) throws Exception {
+        DetachedProcess p = DetachedProcess.start(DIR.resolve("randmem-" + mib + ".out"), exe, Integer.toString(mib));
+        p.awaitOutput("ready", Duration.ofMinutes(2));
+        return p;
+    }
+
+    private static DetachedProcess tree(String worker) throws Exception {
+        DetachedProcess tree = DetachedProcess.start(DIR.resolve("tree.out"), "sh", "-c",
+                worker + " & " + worker + " & " + worker + " & " + worker + " & wait");
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return tree.outputText().split("ready", -1).length == 5;
+            } catch (Exception e) {
+                return false;
+            }
+        }, Duration.ofMinutes(2), "4 randmem processes to be ready");
+        return tree;
+    }
+
+    /** One dump and restore per actor setting, so neither pays the first run's class loading. */
+    private void warmUp(String randmem, Cryo one, Cryo dflt) throws Exception {
+        for (Cryo cryo : List.of(one, dflt)) {
+            Path img = DIR.resolve("warm-up");
+            try (DetachedProcess p = randmem(randmem, 16)) {
+                cryo.dump(DumpRequest.of(p.pid().value(), img).leavingRunning(false)).toCompletableFuture().join();
+                awaitGone(List.of(p.pid().value()));
+            }
+            killRestored(cryo.restore(new RestoreRequest(img)).toCompletableFuture().join());
             deleteTree(img);
-            long t0 = System.nanoTime();
-            DumpReport d;
-            try (Cryo cryo = Cryo.create(config(regions))) {
-                t0 = System.nanoTime();
-                // the last dump kills the workload, so its image can be restored
-                d = cryo.dump(DumpRequest.of(p.pid().value(), img).leavingRunning(regions.equals("1")))
-                        .toCompletableFuture().join();
-            }
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            long copy = writeAndSyncMillis(d.stats().imageBytes());
-            row(label, "dump", regions, ms, d.stats().frozenMillis(), d.stats().imageBytes(), copy);
-            if (regions.equals("1")) {
-                deleteTree(img);
-            }
         }
-        int root = p.pid().value();
-        DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + root)) || zombie(root),
-                Duration.ofSeconds(30), "pid " + root + " to be gone");
-        for (String regions : new String[]{"1", "0"}) {
-            long t0;
-            RestoreReport r;
-            try (Cryo cryo = Cryo.create(config(regions))) {
-                t0 = System.nanoTime();
-                r = cryo.restore(new RestoreRequest(keep)).toCompletableFuture().join();
-            }
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            long bytes = Files.size(keep.resolve("image.cryo"));
-            long copy = readIntoFreshMemoryMillis(keep.resolve("image.cryo"));
-            row(label, "restore", regions, ms, 0, bytes, copy);
-            for (int pid : r.pids()) {
-                try {
-                    Sys.kill(Pid.of(pid), Signals.SIGKILL);
-                } catch (RuntimeException ignored) {
-                    // gone
-                }
-            }
-            Cryo.waitFor(r.rootPid());
-            for (int pid : r.pids()) {
-                DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)) || zombie(pid),
-                        Duration.ofSeconds(30), "restored pid " + pid + " to be gone");
-            }
-            Thread.sleep(3000); // init reaps the restored children every couple of seconds: their pids must be free
-        }
-        deleteTree(keep);
     }
 
-    private static boolean zombie(int pid) {
+    private void measure(String label, Start start, Cryo one, Cryo dflt) throws Exception {
+        measure(label, start, one, "1");
+        measure(label, start, dflt, "default");
+    }
+
+    /** A fresh workload: dumped (leave-running) REPEATS times, then killed, and its image restored REPEATS times. */
+    private void measure(String label, Start start, Cryo cryo, String regions) throws Exception {
+        long[] dump = new long[REPEATS], frozen = new long[REPEATS], write = new long[REPEATS];
+        long[] restore = new long[REPEATS], copy = new long[REPEATS];
+        Path img = DIR.resolve("img");
+        long imageBytes = 0;
+        String verdict = "";
+        try (DetachedProcess p = start.start()) {
+            for (int i = 0; i < REPEATS; i++) {
+                deleteTree(img);
+                long t0 = System.nanoTime();
+                DumpReport d = cryo.dump(DumpRequest.of(p.pid().value(), img).leavingRunning(true))
+                        .toCompletableFuture().join();
+                dump[i] = (System.nanoTime() - t0) / 1_000_000;
+                frozen[i] = d.stats().frozenMillis();
+                imageBytes = Files.size(img.resolve("image.cryo"));
+                long bytes = imageBytes;
+                write[i] = timed(() -> writeFresh(bytes));
+            }
+            List<Integer> pids = allPids(p.pid().value());
+            pids.forEach(CheckpointBenchmark::kill);
+            awaitGone(pids);
+            for (int i = 0; i < REPEATS; i++) {
+                long t0 = System.nanoTime();
+                RestoreReport r = cryo.restore(new RestoreRequest(img)).toCompletableFuture().join();
+                restore[i] = (System.nanoTime() - t0) / 1_000_000;
+                if (i == REPEATS - 1 && !label.startsWith("tree")) {
+                    verdict = verify(r, p.output()); // changes the output file: the image is not restored again
+                }
+                killRestored(r);
+                copy[i] = timed(() -> copyFresh(img.resolve("image.cryo")));
+            }
+        }
+        long w = median(write), c = median(copy);
+        rows.add(String.format(Locale.ROOT, "%-16s %-7s %8d %8d %8d %8d %8d %7.2f %7.2f %7.2f %7.2f", label,
+                regions, median(dump), median(frozen), median(restore), w, c, median(dump) / (double) Math.max(1, w),
+                median(frozen) / (double) Math.max(1, w), median(restore) / (double) Math.max(1, c),
+                imageBytes / 1e6 / Math.max(1, median(frozen))) + verdict);
+        System.out.println(rows.get(rows.size() - 1));
+        deleteTree(img);
+    }
+
+    /** The restored workload checks its own bytes (SIGUSR2 → PASS/FAIL): a fast but wrong restore is no figure. */
+    private static String verify(RestoreReport r, Path output) throws Exception {
+        Sys.kill(Pid.of(r.rootPid()), Signals.SIGUSR2);
+        long until = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < until) {
+            String o = Files.readString(output);
+            if (o.contains("PASS")) {
+                return "";
+            }
+            if (o.contains("FAIL")) {
+                return "  RESTORED WRONG: " + o.trim().replace('\n', ' ');
+            }
+            Thread.sleep(50);
+        }
+        String state = Files.exists(Path.of("/proc/" + r.rootPid())) ? Files.readString(Path.of("/proc/" + r.rootPid() + "/stat")) : "gone";
+        return "  NO VERDICT (" + state.trim() + ")";
+    }
+
+    /** Dump and restore through the launcher, a cold JVM each time, with wall time and peak RSS. */
+    private void cli(String randmem, int mib) throws Exception {
+        long[] dump = new long[REPEATS], dumpRss = new long[REPEATS], restore = new long[REPEATS], restoreRss = new long[REPEATS];
+        Path img = DIR.resolve("cli-img");
+        Path pidfile = DIR.resolve("cli.pid");
+        try (DetachedProcess p = randmem(randmem, mib)) {
+            for (int i = 0; i < REPEATS; i++) {
+                deleteTree(img);
+                long[] r = timedCommand(LAUNCHER.toString(), "dump", "-t", p.pid().toString(), "-D", img.toString(),
+                        "-R", "--no-progress");
+                dump[i] = r[0];
+                dumpRss[i] = r[1];
+            }
+            kill(p.pid().value());
+            awaitGone(List.of(p.pid().value()));
+        }
+        for (int i = 0; i < REPEATS; i++) {
+            Files.deleteIfExists(pidfile);
+            long[] r = timedCommand(LAUNCHER.toString(), "restore", "-D", img.toString(), "-d", "--pidfile",
+                    pidfile.toString());
+            restore[i] = r[0];
+            restoreRss[i] = r[1];
+            int pid = Integer.parseInt(Files.readString(pidfile).trim());
+            kill(pid);
+            awaitGone(List.of(pid));
+        }
+        deleteTree(img);
+        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d", mib + " MiB", "dump", median(dump), max(dumpRss) >> 10));
+        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d", mib + " MiB", "restore", median(restore),
+                max(restoreRss) >> 10));
+    }
+
+    /** {wall ms, peak RSS KiB} of a command, by /usr/bin/time; fails on a non-zero exit. */
+    private static long[] timedCommand(String... command) throws Exception {
+        Path times = DIR.resolve("time.txt");
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/time", "-o", times.toString(), "-f", "%e %M"));
+        cmd.addAll(List.of(command));
+        Path log = DIR.resolve("cli.log");
+        // started through setsid: a restored tree must not be this JVM's child (ProcessBuilder's reaper)
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (proc.waitFor() != 0) {
+            throw new AssertionError(String.join(" ", command) + " failed: " + Files.readString(log));
+        }
+        String[] f = Files.readString(times).trim().split("\\s+");
+        return new long[] {Math.round(Double.parseDouble(f[f.length - 2]) * 1000), Long.parseLong(f[f.length - 1])};
+    }
+
+    private static void killRestored(RestoreReport r) throws Exception {
+        r.pids().forEach(CheckpointBenchmark::kill);
+        Cryo.waitFor(r.rootPid());
+        awaitGone(r.pids());
+    }
+
+    private static void kill(int pid) {
         try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            return stat.charAt(stat.lastIndexOf(')') + 2) == 'Z';
-        } catch (Exception e) {
-            return false;
+            Sys.kill(Pid.of(pid), Signals.SIGKILL);
+        } catch (RuntimeException ignored) {
+            // gone already
+        }
+    }
+
+    /** The root and its descendants, from /proc/PID/task/PID/children. */
+    private static List<Integer> allPids(int root) throws IOException {
+        List<Integer> out = new ArrayList<>(List.of(root));
+        for (int i = 0; i < out.size(); i++) {
+            Path children = Path.of("/proc/" + out.get(i) + "/task/" + out.get(i) + "/children");
+            if (Files.exists(children)) {
+                for (String c : Files.readString(children).trim().split("\\s+")) {
+                    if (!c.isEmpty()) {
+                        out.add(Integer.parseInt(c));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Until every pid is reaped: a restore needs its pids free. */
+    private static void awaitGone(List<Integer> pids) throws Exception {
+        for (int pid : pids) {
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(60),
+                    "pid " + pid + " to be reaped");
         }
     }
 
@@ -130,57 +280,78 @@ class CheckpointBenchmark {
         return CryoConfig.loadConfig(Optional.empty(), Map.of("cryo.parallelism.regions", regions));
     }
 
-    private void row(String label, String step, String regions, long ms, long frozen, long bytes, long copy) {
-        rows.add(String.format(Locale.ROOT, "%-20s %-8s %-8s %9d %9s %9d %8d ms %6.2fx", label, step,
-                regions.equals("1") ? "1" : "default", ms, step.equals("dump") ? Long.toString(frozen) : "-",
-                bytes >> 20, copy, ms / (double) Math.max(1, copy)));
+    private static long timed(LongSupplier op) {
+        return op.getAsLong();
     }
 
-    /** Writes and fsyncs the same number of bytes from a direct buffer: the floor of any dump. */
-    private static long writeAndSyncMillis(long bytes) throws Exception {
-        Path f = DIR.resolve("plain-copy.bin");
-        ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
-        for (int i = 0; i < buf.capacity(); i += 8) {
-            buf.putLong(i, i * 0x9E3779B97F4A7C15L);
-        }
-        long t0 = System.nanoTime();
-        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            for (long done = 0; done < bytes; done += buf.capacity()) {
-                buf.clear().limit((int) Math.min(buf.capacity(), bytes - done));
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-            }
-            ch.force(true);
-        }
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        Files.delete(f);
-        return ms;
-    }
-
-    /** Reads the image file into freshly allocated memory: the floor of any restore into new pages. */
-    private static long readIntoFreshMemoryMillis(Path image) throws Exception {
-        long t0 = System.nanoTime();
-        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ)) {
-            long left = ch.size();
-            long pos = 0;
-            while (left > 0) {
-                ByteBuffer fresh = ByteBuffer.allocateDirect((int) Math.min(left, 1 << 30));
-                while (fresh.hasRemaining()) {
-                    int n = ch.read(fresh, pos);
-                    if (n <= 0) {
-                        break;
+    /** Writes {@code bytes} from a warm buffer into a new file: the floor of any dump into a file there. */
+    private static long writeFresh(long bytes) {
+        try {
+            Path f = DIR.resolve("plain-write.bin");
+            ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
+            byte[] random = new byte[buf.capacity()];
+            ThreadLocalRandom.current().nextBytes(random);
+            buf.put(random).flip();
+            long t0 = System.nanoTime();
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                for (long done = 0; done < bytes; done += buf.capacity()) {
+                    buf.clear().limit((int) Math.min(buf.capacity(), bytes - done));
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
                     }
-                    pos += n;
                 }
-                left -= fresh.capacity();
             }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            Files.delete(f);
+            return ms;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-        return (System.nanoTime() - t0) / 1_000_000;
     }
 
-    private static void deleteTree(Path dir) throws Exception {
+    /** Copies the image into a new file (read, then write into new pages): the floor of any restore from it. */
+    private static long copyFresh(Path image) {
+        try {
+            Path f = DIR.resolve("plain-copy.bin");
+            ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
+            long t0 = System.nanoTime();
+            try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ);
+                 FileChannel out = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                while (in.read(buf.clear()) > 0) {
+                    buf.flip();
+                    while (buf.hasRemaining()) {
+                        out.write(buf);
+                    }
+                }
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            Files.delete(f);
+            return ms;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static long median(long[] v) {
+        long[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static long max(long[] v) {
+        return Arrays.stream(v).max().orElse(0);
+    }
+
+    private static String load() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
         if (Files.exists(dir)) {
             try (var s = Files.walk(dir)) {
                 s.sorted(java.util.Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
