@@ -112,8 +112,10 @@ public final class DumpSupervisor {
     private final long started = System.nanoTime();
     private final boolean hold;
     private final BufferPool pool;
+    private final ImageSink.ConcurrentPages direct; // region dumpers write pages into the file themselves
     private final List<Long> roundPages = new ArrayList<>();
     private long frozenAt;
+    private long thawedAt; // the last task released (resumed, or sent SIGKILL)
     private SocketDumpState sockets;
     private int threads;
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
@@ -126,6 +128,7 @@ public final class DumpSupervisor {
         this.hold = hold;
         this.pool = new BufferPool(settings.buffers().inFlight(),
                 (int) Math.min(settings.buffers().size(), settings.image().chunkSize()));
+        this.direct = imageWriter.concurrentPages();
         this.timers = timers;
         this.request = request;
         this.settings = settings;
@@ -142,10 +145,25 @@ public final class DumpSupervisor {
 
     private Behavior<Command> start() {
         frozenAt = Long.MAX_VALUE; // the first task's seize sets it
+        pool.preallocate(buffersFor(TreeWalker.walk(request.pid())));
         if (request.preCopy()) {
             return startTracking();
         }
         return freeze();
+    }
+
+    /** As many buffers as the tree's resident memory fills (bounded by the pool): allocated before the freeze. */
+    private int buffersFor(List<Pid> pids) {
+        long rss = 0;
+        for (Pid p : pids) {
+            try {
+                String[] statm = dev.cryo.kernel.proc.ProcFs.text("/proc/" + p + "/statm").trim().split("\\s+");
+                rss += Long.parseLong(statm[1]) * 4096;
+            } catch (RuntimeException gone) {
+                // exited meanwhile: the seize will say
+            }
+        }
+        return (int) Math.min(pool.count(), (rss + pool.bufferSize() - 1) / pool.bufferSize());
     }
 
     private Behavior<Command> freeze() {
@@ -164,7 +182,7 @@ public final class DumpSupervisor {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
         }
-        return new TaskDumper.CollectJob(writer, pool, new SharedFdContext(request.shellJob(),
+        return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
                         settings.dump().ghostLimit()),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
@@ -399,7 +417,8 @@ public final class DumpSupervisor {
 
     private DumpReport report(long imageBytes) {
         long now = System.nanoTime();
-        DumpStats stats = new DumpStats(liveTasks().size(), threads, (now - frozenAt) / 1_000_000,
+        long thawed = thawedAt > 0 ? thawedAt : now;
+        DumpStats stats = new DumpStats(liveTasks().size(), threads, (thawed - frozenAt) / 1_000_000,
                 (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
                 copyNanos / 1_000_000);
         List<Long> rounds = new ArrayList<>(roundPages);
@@ -439,13 +458,16 @@ public final class DumpSupervisor {
             // connections leave repair mode before the tree runs again
             releaseSockets(false, problems);
         }
-        tasks.values().forEach(t -> t.tell(new TaskDumper.Release(kill, taskAdapter)));
+        // tasks under the root are reaped by init once their parents die: the dump returns when their pids are free
+        tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     released.add(m.reply().pid());
                     if (m.reply() instanceof TaskDumper.Failed f) {
                         problems.add(f.message());
+                    } else if (m.reply() instanceof TaskDumper.Released r) {
+                        thawedAt = Math.max(thawedAt, r.atNanos());
                     }
                     if (released.size() < tasks.size()) {
                         return Behaviors.same();

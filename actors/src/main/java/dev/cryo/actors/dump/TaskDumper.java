@@ -3,6 +3,7 @@ package dev.cryo.actors.dump;
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpProgress;
 import dev.cryo.engine.dump.PageCopier;
+import dev.cryo.engine.dump.MemoryPlan;
 import dev.cryo.engine.dump.PageRun;
 import dev.cryo.engine.dump.PreCopyTracker;
 import dev.cryo.engine.dump.TaskCollector;
@@ -45,7 +46,16 @@ public final class TaskDumper {
 
     public record Collect(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
 
-    public record Release(boolean kill, ActorRef<Reply> replyTo) implements Command {}
+    /**
+     * {@code awaitReap}: after killing, wait (bounded) until the pid is free again: a task whose
+     * parent is killed with it is reaped by init a moment later, and a restore right after the dump
+     * needs its pid.
+     */
+    public record Release(boolean kill, boolean awaitReap, ActorRef<Reply> replyTo) implements Command {
+        public Release(boolean kill, ActorRef<Reply> replyTo) {
+            this(kill, false, replyTo);
+        }
+    }
 
     /** Pre-copy: start tracking the task's writes (a brief seize to plant the uffd), and let it run on. */
     public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
@@ -56,7 +66,8 @@ public final class TaskDumper {
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
-    public record CollectJob(ActorRef<ImageWriterActor.Command> writer, BufferPool pool, FdHandler.DumpContext files,
+    public record CollectJob(ActorRef<ImageWriterActor.Command> writer, dev.cryo.engine.image.ImageSink.ConcurrentPages direct,
+                             BufferPool pool, FdHandler.DumpContext files,
                              int regionWorkers, DumpProgress progress, long bufferWaitMillis) {}
 
     public sealed interface Reply {
@@ -78,7 +89,8 @@ public final class TaskDumper {
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
                             long copyNanos) implements Reply {}
 
-    public record Released(Pid pid, boolean killed) implements Reply {}
+    /** {@code atNanos}: when the task ran again or was sent SIGKILL (System.nanoTime): the end of its frozen time. */
+    public record Released(Pid pid, boolean killed, long atNanos) implements Reply {}
 
     public record Tracking(Pid pid) implements Reply {}
 
@@ -147,7 +159,7 @@ public final class TaskDumper {
         }
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
-            RegionDumper.Job rj = new RegionDumper.Job(i, pid, 1, shares.get(i), job.pool(), job.writer(),
+            RegionDumper.Job rj = new RegionDumper.Job(i, pid, 1, shares.get(i), job.pool(), job.writer(), job.direct(),
                     job.progress(), job.bufferWaitMillis());
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
@@ -206,31 +218,36 @@ public final class TaskDumper {
             }
             return Behaviors.same();
         }
-        TaskCollector.Snapshot snap;
-        try {
-            snap = TaskCollector.collect(tracer, pid, tids, m.job().files());
-        } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure(message(e))));
-            return Behaviors.same();
-        }
-        ctx.getLog().debug("pid {}: state collected in {} ms", pid, (System.nanoTime() - t0) / 1_000_000);
         CollectJob job = m.job();
+        MemoryPlan plan;
         List<PageRun> runs;
         try {
-            runs = preCopy == null ? snap.memory().runs() : preCopy.finalRuns(snap.memory());
+            plan = TaskCollector.plan(pid, job.files());
+            runs = preCopy == null ? plan.runs() : preCopy.finalRuns(plan);
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure("final pre-copy round: " + message(e))));
+            m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + message(e))));
             return Behaviors.same();
         }
+        // the pages are copied while this thread collects the rest of the task's state (syscall
+        // injection is ptrace round trips: latency, not work): the frozen window holds the longer
+        // of the two, not their sum
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
-        int vmaCount = snap.task().vmas().size();
+        int vmaCount = plan.vmas().size();
         for (int i = 0; i < shares.size(); i++) {
-            RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(),
+            RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
                     job.progress(), job.bufferWaitMillis());
             ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
         }
+        TaskCollector.Snapshot snap;
+        try {
+            snap = TaskCollector.collect(tracer, pid, tids, job.files(), plan);
+        } catch (RuntimeException e) {
+            m.replyTo().tell(new Failed(pid, failure(message(e))));
+            return Behaviors.same(); // the region dumpers' replies are dropped in idle
+        }
+        ctx.getLog().debug("pid {}: state collected in {} ms", pid, (System.nanoTime() - t0) / 1_000_000);
         Copying copying = new Copying(snap, vmaCount, shares.size(), m);
         return copying.check();
     }
@@ -302,31 +319,54 @@ public final class TaskDumper {
     private Behavior<Command> onRelease(Release m) {
         stopTracking();
         boolean killed = false;
+        long at;
         try {
             if (m.kill() && !zombie) { // a zombie goes with its parent; its pid may be reused after that
-                kill();
+                at = kill();
                 killed = true;
+                if (m.awaitReap()) {
+                    awaitPidFree();
+                }
             } else {
                 TaskSeizer.release(tracer, pid, tids);
+                at = System.nanoTime();
             }
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, "releasing pid " + pid + ": " + message(e)));
             return Behaviors.stopped();
         }
         tids = List.of();
-        m.replyTo().tell(new Released(pid, killed));
+        m.replyTo().tell(new Released(pid, killed, at));
         return Behaviors.stopped();
     }
 
-    /** SIGKILL, then reap the non-leader threads before the leader, or the wait for the leader hangs. */
-    private void kill() {
+    /**
+     * SIGKILL, then reap the non-leader threads before the leader, or the wait for the leader hangs.
+     * Returns when the signal went: the task never runs again after it (the reaping that follows
+     * waits for the kernel to free its memory, which is not frozen time).
+     */
+    private long kill() {
         Sys.kill(pid, Signals.SIGKILL);
+        long sent = System.nanoTime();
         for (int tid : tids) {
             if (tid != pid.value()) {
                 waitGone(tid);
             }
         }
         waitGone(pid.value());
+        return sent;
+    }
+
+    private void awaitPidFree() {
+        long until = System.nanoTime() + 2_000_000_000L;
+        while (Sys.exists(pid) && System.nanoTime() < until) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     private void waitGone(int tid) {

@@ -62,6 +62,17 @@ public final class BufferPool {
         return b.clear();
     }
 
+    /**
+     * Allocates (and zeroes) up to {@code n} buffers now, before the tree is frozen, so the
+     * frozen window does not pay for them; the rest still come on first need.
+     */
+    public synchronized void preallocate(int n) {
+        while (allocated < Math.min(n, count)) {
+            allocated++;
+            free.add(ByteBuffer.allocateDirect(bufferSize));
+        }
+    }
+
     private synchronized ByteBuffer allocateIfBelowBound() {
         if (allocated >= count) {
             return null;

@@ -8,6 +8,7 @@ import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.PagemapScan;
 import dev.cryo.kernel.proc.PagemapReader;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
@@ -42,7 +43,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();
         long scanned = 0;
-        try (PagemapReader pagemap = ProcFs.openPagemap(pid)) {
+        try (PagemapReader pagemap = ProcFs.openPagemap(pid); PagemapScan scanner = PagemapScan.open(pid)) {
             for (int i = 0; i < smaps.size(); i++) {
                 SmapsEntry s = smaps.get(i);
                 MapsEntry m = s.map();
@@ -51,7 +52,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice));
-                PageScan scan = new PageScan(pid, i, m, file, pagemap, sharedMemory, runs);
+                PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                 kind.planPages(scan);
                 scanned += scan.scannedPages();
             }

@@ -42,12 +42,25 @@ public final class TaskCollector {
     public record Snapshot(TaskImage task, MemoryPlan memory) {}
 
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files) {
+        return collect(tracer, pid, tids, files, plan(pid, files));
+    }
+
+    /**
+     * The task's mappings and the pages to copy. Made first, before cryo maps its scratch page
+     * (so that page is never part of the image); the pages can be copied while
+     * {@link #collect(Tracer, Pid, List, FdHandler.DumpContext, MemoryPlan)} injects its syscalls,
+     * which write nothing but the scratch page.
+     */
+    public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files) {
+        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles());
+    }
+
+    public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,
+                                   MemoryPlan memory) {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
         String cwd = ProcFs.cwd(pid);
         // a removed cwd keeps the kernel's " (deleted)" suffix: restore makes it again, enters and removes it
-        // the plan is made before cryo maps its scratch page, so the page is never part of the image
-        MemoryPlan memory = MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles());
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
         long brk;

@@ -10,6 +10,7 @@ import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
@@ -20,13 +21,17 @@ import java.util.zip.CRC32C;
 /**
  * The image framing on top of any blocking {@link WritableByteChannel}: file header, chunks,
  * index, trailer. Knows nothing about files, so the same bytes can go to a socket. The position
- * is tracked here (channels need not be seekable). Not thread-safe; deterministic: the same calls
- * produce the same bytes.
+ * is tracked here (channels need not be seekable). Deterministic: the same calls produce the same
+ * bytes. Not thread-safe, except {@link #writePagesConcurrently} on a file: there each chunk's
+ * number and place are reserved under the lock and its bytes written with a positional write
+ * outside it, so several copiers write their pages at once (a single writer thread copying every
+ * byte into the file was the dump's bottleneck).
  *
  * <p>After any I/O failure the writer is poisoned: the stream is in an unknown state.
  */
 public final class ImageChannelWriter implements AutoCloseable {
     private final WritableByteChannel out;
+    private final FileChannel file; // out, when positional writes are possible
     private final ImageOptions options;
     private final RecordCodecs codecs;
     private final Kryo kryo;
@@ -39,12 +44,13 @@ public final class ImageChannelWriter implements AutoCloseable {
     private ByteBuffer zstdBuf;
     private long position;
     private long rawPageBytes;
-    private boolean finished;
-    private boolean poisoned;
+    private volatile boolean finished;
+    private volatile boolean poisoned;
 
     /** Writes the file header immediately. */
     public ImageChannelWriter(WritableByteChannel out, RecordCodecs codecs, ImageOptions options) throws IOException {
         this.out = out;
+        this.file = out instanceof FileChannel f ? f : null;
         this.options = options;
         this.codecs = codecs;
         this.kryo = ImageKryo.create(codecs);
@@ -69,7 +75,9 @@ public final class ImageChannelWriter implements AutoCloseable {
             throw new IllegalArgumentException("cannot encode " + record.getClass().getName() + ": " + e.getMessage(), e);
         }
         ByteBuffer payload = ByteBuffer.wrap(recordOut.getBuffer(), 0, recordOut.position());
-        return writeChunk(ChunkType.RECORD, 0, payload, payload.remaining(), 0, 0, 0);
+        synchronized (this) {
+            return writeChunk(ChunkType.RECORD, 0, payload, payload.remaining(), 0, 0, 0);
+        }
     }
 
     /**
@@ -79,6 +87,67 @@ public final class ImageChannelWriter implements AutoCloseable {
      */
     public IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException {
         checkOpen();
+        long raw = checkPages(vaddr, pageCount, data);
+        ByteBuffer payload = data;
+        int flags = 0;
+        if (options.compression() == Compression.ZSTD) {
+            ByteBuffer compressed = compress(data);
+            if (compressed.remaining() < raw) { // incompressible pages are stored raw: cheaper to restore
+                payload = compressed;
+                flags = ImageFormat.FLAG_ZSTD;
+            }
+        }
+        IndexEntry e;
+        synchronized (this) {
+            e = writeChunk(ChunkType.PAGES, flags, payload, (int) raw, pid, pageCount, vaddr);
+            rawPageBytes += raw;
+        }
+        data.position(data.limit());
+        return e;
+    }
+
+    /** Whether {@link #writePagesConcurrently} may be used: a file (positional writes) and no compression. */
+    public boolean concurrentPages() {
+        return file != null && options.compression() != Compression.ZSTD;
+    }
+
+    /**
+     * Like {@link #writePages}, safe to call from several threads at once (see the class comment);
+     * {@code header} (a direct buffer of at least 40 bytes) and {@code crc} are the calling thread's.
+     * The checksum and the copy into the file happen outside the lock.
+     */
+    public IndexEntry writePagesConcurrently(int pid, long vaddr, int pageCount, ByteBuffer data, ByteBuffer header,
+                                             CRC32C crc) throws IOException {
+        if (!concurrentPages()) throw new IllegalStateException("concurrent page writes need a file and no compression");
+        checkOpen();
+        int raw = (int) checkPages(vaddr, pageCount, data);
+        int number;
+        long at;
+        IndexEntry e;
+        synchronized (this) {
+            checkOpen();
+            number = index.size();
+            at = position;
+            position += ChunkHeader.SIZE + raw;
+            rawPageBytes += raw;
+            e = new IndexEntry(number, ChunkType.PAGES, false, at, raw, raw, pid, vaddr, pageCount);
+            index.add(e);
+        }
+        header.clear();
+        ChunkHeader.encodeWithoutCrc(header, ChunkType.PAGES, 0, number, raw, raw, pid, pageCount, vaddr);
+        header.putInt(ChunkHeader.CRC_OFFSET, (int) ChunkChecks.crc(crc, header, data));
+        header.position(0).limit(ChunkHeader.SIZE);
+        ByteBuffer p = data.duplicate();
+        guarded(() -> {
+            long pos = at;
+            while (header.hasRemaining()) pos += file.write(header, pos);
+            while (p.hasRemaining()) pos += file.write(p, pos);
+        });
+        data.position(data.limit());
+        return e;
+    }
+
+    private long checkPages(long vaddr, int pageCount, ByteBuffer data) {
         long raw = (long) pageCount * options.pageSize();
         if (!data.isDirect()) throw new IllegalArgumentException("page data must be a direct ByteBuffer");
         if (pageCount <= 0 || data.remaining() != raw) {
@@ -91,23 +160,11 @@ public final class ImageChannelWriter implements AutoCloseable {
         if ((vaddr & (options.pageSize() - 1)) != 0) {
             throw new IllegalArgumentException("address " + Hex.addr(vaddr) + " is not page aligned");
         }
-        ByteBuffer payload = data;
-        int flags = 0;
-        if (options.compression() == Compression.ZSTD) {
-            ByteBuffer compressed = compress(data);
-            if (compressed.remaining() < raw) { // incompressible pages are stored raw: cheaper to restore
-                payload = compressed;
-                flags = ImageFormat.FLAG_ZSTD;
-            }
-        }
-        IndexEntry e = writeChunk(ChunkType.PAGES, flags, payload, (int) raw, pid, pageCount, vaddr);
-        data.position(data.limit());
-        rawPageBytes += raw;
-        return e;
+        return raw;
     }
 
     /** Writes the index chunk and the trailer; nothing may be written afterwards. */
-    public void finish() throws IOException {
+    public synchronized void finish() throws IOException {
         checkOpen();
         int chunkCount = index.size();
         ByteBuffer payload = IndexCodec.encode(index);
@@ -123,17 +180,17 @@ public final class ImageChannelWriter implements AutoCloseable {
     }
 
     /** Bytes written so far, including header and framing. */
-    public long bytesWritten() {
+    public synchronized long bytesWritten() {
         return position;
     }
 
     /** Chunks written so far, not counting the index. */
-    public int chunksWritten() {
+    public synchronized int chunksWritten() {
         return index.size();
     }
 
     /** Uncompressed page bytes accepted so far. */
-    public long pageBytes() {
+    public synchronized long pageBytes() {
         return rawPageBytes;
     }
 
@@ -183,7 +240,11 @@ public final class ImageChannelWriter implements AutoCloseable {
 
     private void writeFully(ByteBuffer a, ByteBuffer b) throws IOException {
         long n = a.remaining() + (b == null ? 0 : b.remaining());
-        if (b != null && out instanceof GatheringByteChannel g) {
+        if (file != null) { // positional: concurrent page writes own the ranges they reserved
+            long pos = position;
+            while (a.hasRemaining()) pos += file.write(a, pos);
+            if (b != null) while (b.hasRemaining()) pos += file.write(b, pos);
+        } else if (b != null && out instanceof GatheringByteChannel g) {
             gather[0] = a;
             gather[1] = b;
             while (b.hasRemaining()) g.write(gather);

@@ -14,6 +14,26 @@ public interface ImageSink extends AutoCloseable {
     /** Direct buffer of exactly pageCount pages, consumed, reusable after return. */
     IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException;
 
+    /**
+     * Page writes that several copiers may make at once, each with its own scratch (see
+     * {@link ImageChannelWriter#writePagesConcurrently}), or null when chunks must pass one by one
+     * through {@link #writePages} (a stream, compression).
+     */
+    default ConcurrentPages concurrentPages() {
+        return null;
+    }
+
+    /** Thread-safe page writes; one {@link Scratch} per calling thread. */
+    interface ConcurrentPages {
+        IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data, Scratch scratch) throws IOException;
+    }
+
+    /** A copier's own header buffer and checksum state. */
+    final class Scratch {
+        final ByteBuffer header = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
+        final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    }
+
     void commit() throws IOException;
 
     /**

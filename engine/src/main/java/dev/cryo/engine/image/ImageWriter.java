@@ -85,6 +85,13 @@ public final class ImageWriter implements ImageSink {
     }
 
     @Override
+    public ConcurrentPages concurrentPages() {
+        if (!framing.concurrentPages()) return null;
+        return (pid, vaddr, pageCount, data, scratch) ->
+                framing.writePagesConcurrently(pid, vaddr, pageCount, data, scratch.header, scratch.crc);
+    }
+
+    @Override
     public void sync() throws IOException {
         if (options.fsync()) channel.force(false);
     }

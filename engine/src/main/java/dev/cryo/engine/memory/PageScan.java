@@ -3,6 +3,7 @@ package dev.cryo.engine.memory;
 import dev.cryo.engine.dump.PageRun;
 import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.PagemapScan;
 import dev.cryo.kernel.FileExtents;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
@@ -28,12 +29,19 @@ public final class PageScan {
     private final MapsEntry map;
     private final dev.cryo.engine.model.FileRef file;
     private final PagemapReader pagemap;
+    private final PagemapScan scanner; // null: this kernel has no PAGEMAP_SCAN, pagemap entries are read
     private final SharedMemoryClaims claims;
     private final List<PageRun> out;
     private long scanned;
 
     public PageScan(Pid pid, int index, MapsEntry map, dev.cryo.engine.model.FileRef file, PagemapReader pagemap,
                     SharedMemoryClaims claims, List<PageRun> out) {
+        this(pid, index, map, file, pagemap, null, claims, out);
+    }
+
+    public PageScan(Pid pid, int index, MapsEntry map, dev.cryo.engine.model.FileRef file, PagemapReader pagemap,
+                    PagemapScan scanner, SharedMemoryClaims claims, List<PageRun> out) {
+        this.scanner = scanner;
         this.pid = pid;
         this.index = index;
         this.map = map;
@@ -54,6 +62,10 @@ public final class PageScan {
 
     /** Present or swapped pages: anonymous memory. An absent page reads zero after restore too. */
     public void presentPages() {
+        if (scanner != null) { // the kernel finds them; pages of the shared zero page read zero anyway
+            byScan(PagemapScan.PAGE_IS_PFNZERO, PagemapScan.PAGE_IS_PFNZERO, true);
+            return;
+        }
         byPagemap(e -> Pagemap.present(e) || Pagemap.swapped(e), true);
     }
 
@@ -63,7 +75,33 @@ public final class PageScan {
      * must be written too.
      */
     public void copiedOnWritePages() {
+        if (scanner != null) { // "file" clear: the task's own copy
+            byScan(PagemapScan.PAGE_IS_FILE, PagemapScan.PAGE_IS_FILE, false);
+            return;
+        }
         byPagemap(e -> (Pagemap.present(e) && !Pagemap.fileOrSharedAnon(e)) || Pagemap.swapped(e), false);
+    }
+
+    /** Present or swapped pages whose other categories, xor {@code inverted}, have all of {@code mask}. */
+    private void byScan(long inverted, long mask, boolean zeroImplicit) {
+        scanned += map.pages();
+        boolean viaProcMem = !map.read();
+        long either = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+        long[] run = {-1, -1};
+        scanner.scan(map.start(), map.end(), inverted, mask, either, either, (start, end, categories) -> {
+            if (run[1] == start) {
+                run[1] = end;
+                return;
+            }
+            if (run[0] >= 0) {
+                out.add(new PageRun(index, run[0], (int) ((run[1] - run[0]) / PAGE), viaProcMem, zeroImplicit));
+            }
+            run[0] = start;
+            run[1] = end;
+        });
+        if (run[0] >= 0) {
+            out.add(new PageRun(index, run[0], (int) ((run[1] - run[0]) / PAGE), viaProcMem, zeroImplicit));
+        }
     }
 
     private void byPagemap(LongPredicate wanted, boolean zeroImplicit) {
