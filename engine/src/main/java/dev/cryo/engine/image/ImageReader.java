@@ -20,8 +20,6 @@ import java.util.zip.CRC32C;
  * Not thread-safe (owns a Kryo and scratch buffers); open one reader per thread.
  */
 public final class ImageReader implements AutoCloseable {
-    private static final int VERIFY_BUFFER = 1 << 20;
-
     private final String name;
     private final FileChannel channel;
     private final long maxChunk;
@@ -31,7 +29,8 @@ public final class ImageReader implements AutoCloseable {
     private final PageDecoder pages = new PageDecoder();
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer headerBuf = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
-    private ByteBuffer scratch; // direct; compressed payloads and verify() reads
+    private ByteBuffer scratch; // direct; compressed payloads
+    private MappedWindow window; // verify() and mapped page reads
 
     private ImageReader(String name, FileChannel channel, long maxChunk, RecordCodecs codecs) throws IOException {
         this.name = name;
@@ -127,28 +126,41 @@ public final class ImageReader implements AutoCloseable {
         pages.decompress(src, dst, e.rawLength(), where(e));
     }
 
-    /** Reads every chunk and checks its CRC and that its header agrees with the index. */
+    /**
+     * Reads every chunk and checks its CRC and that its header agrees with the index. The file is
+     * mapped, so the checksum reads the bytes where they lie, without copying them first.
+     */
     public void verify() throws IOException {
-        ByteBuffer buf = scratch(VERIFY_BUFFER);
         for (IndexEntry e : entries) {
-            readFully(headerBuf.clear(), e.offset());
-            crc.reset();
-            crc.update(headerBuf.duplicate().position(0).limit(ChunkHeader.CRC_OFFSET));
-            long pos = e.offset() + ChunkHeader.SIZE;
-            long left = Integer.toUnsignedLong(e.storedLength());
-            while (left > 0) {
-                buf.clear().limit((int) Math.min(left, buf.capacity()));
-                readFully(buf, pos);
-                crc.update(buf.flip());
-                pos += buf.limit();
-                left -= buf.limit();
-            }
-            checkHeader(e, ChunkHeader.decode(headerBuf), crc.getValue());
+            ByteBuffer chunk = window().slice(e.offset(), (int) e.totalLength());
+            checkChunk(e, chunk.duplicate().limit(ChunkHeader.SIZE), chunk.duplicate().position(ChunkHeader.SIZE));
         }
+    }
+
+    /**
+     * The pages of an uncompressed chunk where they lie in the file (mapped, no copy), checked
+     * against its CRC unless {@code checked} (the image was verified already); valid until the
+     * next call on this reader. Compressed chunks must go through {@link #readPages}.
+     */
+    public ByteBuffer mappedPages(IndexEntry e, boolean checked) throws IOException {
+        requireType(e, ChunkType.PAGES);
+        if (e.compressed()) throw new IllegalArgumentException(e.describe() + " is compressed: read it with readPages");
+        ByteBuffer chunk = window().slice(e.offset(), (int) e.totalLength());
+        ByteBuffer payload = chunk.duplicate().position(ChunkHeader.SIZE).slice();
+        if (!checked) {
+            checkChunk(e, chunk.duplicate().limit(ChunkHeader.SIZE), payload);
+        }
+        return payload;
+    }
+
+    private MappedWindow window() {
+        if (window == null) window = new MappedWindow(channel, MappedWindow.DEFAULT_SIZE);
+        return window;
     }
 
     @Override
     public void close() throws IOException {
+        if (window != null) window.close();
         pages.close();
         channel.close();
     }

@@ -33,7 +33,10 @@ public final class PageWriter implements AutoCloseable {
     /**
      * Returns the number of pages written. Slices never overlap, so they are written chunk by chunk:
      * a pre-copy image cuts an early chunk into many slices around later copies of some of its pages,
-     * and each chunk must be read (and checksummed) once, not once per slice.
+     * and each chunk must be read once, not once per slice. Uncompressed chunks go from a mapping
+     * of the image straight into the task (one copy); they are not checksummed again here, because
+     * the restore verified every chunk of this image before creating anything. Compressed chunks
+     * are read and checked into a buffer first.
      */
     public long write(Pid pid, List<PageSlice> slices) throws IOException {
         return write(pid, slices, n -> { });
@@ -44,25 +47,31 @@ public final class PageWriter implements AutoCloseable {
         long pages = 0;
         List<PageSlice> byChunk = new ArrayList<>(slices);
         byChunk.sort(Comparator.comparingLong((PageSlice s) -> s.chunk().offset()).thenComparingLong(PageSlice::address));
-        long loaded = -1; // offset of the chunk in buffer
+        long loaded = -1; // offset of the chunk in src
+        ByteBuffer src = null;
         for (PageSlice s : byChunk) {
             IndexEntry e = s.chunk();
             if (e.offset() != loaded) {
-                if (buffer == null || buffer.capacity() < e.rawLength()) {
-                    buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+                if (e.compressed()) {
+                    if (buffer == null || buffer.capacity() < e.rawLength()) {
+                        buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+                    }
+                    buffer.clear().limit(e.rawLength());
+                    reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
+                    src = buffer;
+                } else {
+                    src = reader.mappedPages(e, true);
                 }
-                buffer.clear().limit(e.rawLength());
-                reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
                 loaded = e.offset();
             }
             int at = (int) (s.firstPage() * PageSlice.PAGE);
             int len = (int) (s.pages() * PageSlice.PAGE);
             try {
-                Sys.writeFrom(pid, s.address(), buffer, at, len);
+                Sys.writeFrom(pid, s.address(), src, at, len);
             } catch (KernelException notWritable) {
                 // an area restore maps without PROT_WRITE (not charged for writing, see Mapper):
                 // /proc/PID/mem writes it as a debugger would
-                writeViaProcMem(pid, s.address(), buffer.duplicate().position(at).limit(at + len));
+                writeViaProcMem(pid, s.address(), src.duplicate().position(at).limit(at + len));
             }
             pages += s.pages();
             pagesDone.accept(s.pages());
