@@ -81,6 +81,7 @@ public final class Cryo implements AutoCloseable {
             "dev.cryo.engine.dump.TaskSeizer", "dev.cryo.engine.dump.TaskCollector",
             "dev.cryo.engine.dump.ThreadCollector", "dev.cryo.engine.dump.MemoryPlan", "dev.cryo.engine.dump.PageCopier",
             "dev.cryo.engine.dump.RemoteTask", "dev.cryo.engine.files.FdHandlers", "dev.cryo.kernel.proc.PagemapReader",
+            "dev.cryo.kernel.PagemapScan", "dev.cryo.engine.image.MappedWindow",
             "dev.cryo.actors.dump.TaskDumper", "dev.cryo.actors.dump.RegionDumper", "dev.cryo.actors.dump.ImageWriterActor",
             "dev.cryo.engine.restore.TaskRestorer", "dev.cryo.actors.restore.TaskRestorerActor",
             "dev.cryo.actors.restore.RegionRestorer", "dev.cryo.engine.restore.PageWriter"};
