@@ -47,6 +47,13 @@ public final class PtyHub implements AutoCloseable {
             return hub;
         }
         List<Fd> spare = new ArrayList<>();
+        // restores running side by side in one cryo (an agent) must not take each other's indexes
+        synchronized (PtyHub.class) {
+            return reopenAll(hub, masters, spare, warn);
+        }
+    }
+
+    private static PtyHub reopenAll(PtyHub hub, Map<Integer, FdImage> masters, List<Fd> spare, Consumer<String> warn) {
         try {
             for (FdImage fd : masters.values()) {
                 PtyMasterHandler.PtyMaster m = (PtyMasterHandler.PtyMaster) fd.desc();
