@@ -163,6 +163,10 @@ public final class Cryo implements AutoCloseable {
 
     /** The root actor: spawns one supervisor per request. */
     static final class Guardian {
+        /** Supervisors block (/proc walks, checksum passes, wait4): never on the default dispatcher. */
+        static final org.apache.pekko.actor.typed.DispatcherSelector SUPERVISOR =
+                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("cryo-dispatchers.supervisor");
+
         sealed interface Command {}
 
         record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
@@ -191,7 +195,7 @@ public final class Cryo implements AutoCloseable {
                             }
                             ActorRef<DumpSupervisor.Command> d = ctx.spawn(DumpSupervisor.create(m.request(),
                                     m.settings(), dir -> newImage(dir, m.settings().image()), m.replyTo()),
-                                    "dump-" + m.request().pid() + "-" + (++seq[0]));
+                                    "dump-" + m.request().pid() + "-" + (++seq[0]), SUPERVISOR);
                             dumps.put(d, lock);
                             ctx.watchWith(d, new DumpEnded(d));
                             return Behaviors.same();
@@ -209,7 +213,7 @@ public final class Cryo implements AutoCloseable {
                         })
                         .onMessage(StartRestore.class, m -> {
                             ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(), m.replyTo()),
-                                    "restore-" + (++seq[0]));
+                                    "restore-" + (++seq[0]), SUPERVISOR);
                             return Behaviors.same();
                         })
                         .build();

@@ -115,7 +115,7 @@ public final class ImageWriterActor {
             try {
                 op.run();
             } catch (IOException | RuntimeException e) {
-                failure = "writing " + writer.describe() + " failed: " + e.getMessage();
+                failure = "writing " + writer.describe() + " failed: " + dev.cryo.actors.Failures.describe(e);
                 failures.tell(new Failed(failure));
                 abortQuietly();
             }

@@ -90,7 +90,7 @@ public final class RegionDumper {
             Thread.currentThread().interrupt();
             return new Failed(job.worker(), "pid " + job.pid() + ": page copy interrupted");
         } catch (Exception e) {
-            return new Failed(job.worker(), "pid " + job.pid() + ": copying memory failed: " + e.getMessage());
+            return new Failed(job.worker(), "pid " + job.pid() + ": copying memory failed: " + dev.cryo.actors.Failures.describe(e));
         }
     }
 }

@@ -45,7 +45,7 @@ public final class RegionRestorer {
         try (PageWriter writer = new PageWriter(job.imageDir(), job.maxChunk())) {
             return new Done(writer.write(job.pid(), job.chunks(), job.progress()::pagesDone), System.nanoTime() - start);
         } catch (Exception e) {
-            return new Failed("pid " + job.pid() + ": writing memory failed: " + e.getMessage());
+            return new Failed("pid " + job.pid() + ": writing memory failed: " + dev.cryo.actors.Failures.describe(e));
         }
     }
 }

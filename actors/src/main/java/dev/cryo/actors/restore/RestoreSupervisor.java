@@ -119,7 +119,7 @@ public final class RestoreSupervisor {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }
         } catch (RuntimeException e) {
-            return abort("cannot start the root task " + root.pid() + ": " + e.getMessage());
+            return abort("cannot start the root task " + root.pid() + ": " + dev.cryo.actors.Failures.describe(e));
         }
         spawnTask(root).tell(new TaskRestorerActor.Adopt(true, ptys, adapter));
         return forking(new LinkedHashSet<>(List.of(root.pid())));
@@ -264,7 +264,7 @@ public final class RestoreSupervisor {
         try {
             ptys.finish(); // locks and exclusive modes, which refuse new opens, now that every end is open
         } catch (RuntimeException e) {
-            return abort("cannot restore the pseudo-terminals' locks: " + e.getMessage());
+            return abort("cannot restore the pseudo-terminals' locks: " + dev.cryo.actors.Failures.describe(e));
         }
         try {
             sharedMemory.seal(); // memfd seals, now that nothing more is written
@@ -281,7 +281,7 @@ public final class RestoreSupervisor {
                     try {
                         sockets.resumeConnections(); // before any task runs: repair mode refuses reads
                     } catch (RuntimeException e) {
-                        return abort("cannot resume the TCP connections: " + e.getMessage());
+                        return abort("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e));
                     }
                     dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
                     return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);

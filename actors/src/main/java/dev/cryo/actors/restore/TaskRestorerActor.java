@@ -179,7 +179,7 @@ public final class TaskRestorerActor {
         try {
             restorer.mapMemory(m.sharedMemory());
         } catch (Exception e) {
-            m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + e.getMessage()));
+            m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
             return Behaviors.same();
         }
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
