@@ -193,8 +193,19 @@ public final class Cryo implements AutoCloseable {
                                 m.replyTo().tell(new DumpSupervisor.Failed(e.getMessage()));
                                 return Behaviors.same();
                             }
+                            // the lock goes before the caller hears the outcome, so a caller that dumps
+                            // the same tree again right away is not refused by its own finished dump
+                            DumpLock held = lock;
+                            ActorRef<DumpSupervisor.Outcome> relay = ctx.spawnAnonymous(
+                                    Behaviors.receive(DumpSupervisor.Outcome.class).onAnyMessage(o -> {
+                                        if (!(o instanceof DumpSupervisor.Held)) {
+                                            held.close();
+                                        }
+                                        m.replyTo().tell(o);
+                                        return o instanceof DumpSupervisor.Held ? Behaviors.same() : Behaviors.stopped();
+                                    }).build());
                             ActorRef<DumpSupervisor.Command> d = ctx.spawn(DumpSupervisor.create(m.request(),
-                                    m.settings(), dir -> newImage(dir, m.settings().image()), m.replyTo()),
+                                    m.settings(), dir -> newImage(dir, m.settings().image()), relay),
                                     "dump-" + m.request().pid() + "-" + (++seq[0]), SUPERVISOR);
                             dumps.put(d, lock);
                             ctx.watchWith(d, new DumpEnded(d));

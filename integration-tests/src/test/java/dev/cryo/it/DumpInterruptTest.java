@@ -29,21 +29,23 @@ class DumpInterruptTest {
     @ValueSource(strings = {"INT", "TERM"})
     void aSignalToCryoMidDumpReleasesTheTreeAndCommitsNoImage(String sig) throws Exception {
         int signo = sig.equals("INT") ? Signals.SIGINT : Signals.SIGTERM;
-        try (DetachedProcess p = Workloads.bigmem(tmp, 512)) {
+        try (DetachedProcess p = Workloads.bigmem(tmp, 1024)) {
             Path img = tmp.resolve("img");
             Path log = tmp.resolve("cryo.log");
             // two buffers in flight: the copy takes long enough for the signal to land in it
             Process cryo = CryoProcess.start(log, "-Dcryo.buffers.in-flight=2", "dump", "-t", p.pid().toString(),
                     "-D", img.toString(), "--leave-running", "--no-progress");
-            DetachedProcess.awaitCondition(() -> p.state() == 't' || !cryo.isAlive(), Duration.ofSeconds(60),
-                    "pid " + p.pid() + " to be seized");
-            Thread.sleep(30);
+            // signalled once pages are being copied: the commit, after which a signal is ignored, is
+            // a whole 1 GiB copy away
+            Path partial = img.resolve("image.cryo.partial");
+            DetachedProcess.awaitCondition(() -> !cryo.isAlive() || p.state() == 't' && partialHasPages(partial),
+                    Duration.ofSeconds(60), "pid " + p.pid() + " to be seized and its pages copied");
             Sys.kill(Pid.of((int) cryo.pid()), signo);
             boolean exited = cryo.waitFor(60, TimeUnit.SECONDS);
             cryo.destroyForcibly();
             assertTrue(exited, "cryo did not exit after SIG" + sig);
             String out = Files.readString(log);
-            // 512 MiB through two buffers takes far longer than the 30 ms before the signal
+            // 1 GiB through two buffers takes far longer than the moments before the signal
             assertEquals(128 + signo, cryo.exitValue(), out);
             assertTrue(out.contains("cryo: dump interrupted by SIG" + sig + ": the tree was released as it was and no "
                     + "image was committed"), out);
@@ -53,6 +55,14 @@ class DumpInterruptTest {
             char s = p.state();
             assertTrue(s == 'R' || s == 'S', "pid " + p.pid() + " is in state " + s);
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
+
+    private static boolean partialHasPages(Path partial) {
+        try {
+            return Files.size(partial) > (1 << 20);
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 }
