@@ -45,6 +45,9 @@ class ImageFuzzTest {
             assertEquals(0, r.code(), r.toString());
             image = Files.readAllBytes(img.resolve("image.cryo"));
             root = p.pid();
+            // the killed counter is reaped by init in its own time: a restore must not find it there
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + root)), java.time.Duration.ofSeconds(30),
+                    "the dumped pid " + root + " to be reaped");
         }
     }
 
