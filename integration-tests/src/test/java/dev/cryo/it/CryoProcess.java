@@ -14,7 +14,10 @@ final class CryoProcess {
 
     static Process start(Path log, String... args) throws IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        // a build started in the background (nohup, `&`) ignores SIGINT, and an exec keeps that:
+        // cryo gets the default dispositions, as from a terminal
+        List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT,TERM",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-cp", cp, "dev.cryo.cli.CryoCli"));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -39,7 +39,7 @@ class StateComparatorTest {
         String timers = "ID: 0\nsignal: 10/0000000000000000\nnotify: signal/pid.12\nClockID: 1\n"
                 + "ID: 1\nsignal: 35/00000000deadbeef\nnotify: thread/tid.13\nClockID: 0\n";
         long mask = StateComparator.timerSignals(timers);
-        assertEquals((1L << 9) | (1L << 34), mask);
+        assertEquals((1L << 9) | (1L << 34) | (1L << 13) | (1L << 25) | (1L << 26), mask);
         StateComparator.Snapshot dumped = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(
                 "status ShdPnd", "0000000000000000", "timer signals-may-advance", Long.toHexString(mask))));
         StateComparator.Snapshot firedSigusr1 = new StateComparator.Snapshot(1, java.util.Map.of("pid 1", java.util.Map.of(

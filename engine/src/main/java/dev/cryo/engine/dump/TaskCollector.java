@@ -84,12 +84,46 @@ public final class TaskCollector {
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid()),
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
-                FdHandlers.dumpAll(pid, files), tracer.peekSiginfo(pid.value(), true), security, timers,
+                FdHandlers.dumpAll(pid, files), pendingWithHeld(tracer, pid, tids), security, timers,
                 SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid));
         // after the fds, whose errors name the terminal's fd more precisely
         dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);
     }
+
+    /**
+     * The process-wide pending signals, and the signals that became due while cryo ran code in
+     * the frozen task (a timer firing, a child dying): the kernel delivered those to the thread
+     * cryo held, which kept them instead of letting them through, so they are in no queue. They
+     * are carried as pending process-wide signals sent by the kernel; without them a dump that
+     * ends the tree would lose them.
+     */
+    private static List<byte[]> pendingWithHeld(Tracer tracer, Pid pid, List<Integer> tids) {
+        List<byte[]> pending = new java.util.ArrayList<>(tracer.peekSiginfo(pid.value(), true));
+        java.util.Set<Integer> standard = new java.util.HashSet<>();
+        for (byte[] si : pending) {
+            standard.add(java.nio.ByteBuffer.wrap(si).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0));
+        }
+        for (int tid : tids) {
+            List<Integer> held = tracer.heldSignals(tid);
+            List<byte[]> infos = tracer.heldSiginfo(tid);
+            for (int i = 0; i < held.size(); i++) {
+                int sig = held.get(i);
+                if (sig < 32 && !standard.add(sig)) {
+                    continue; // a standard signal is pending once at most
+                }
+                byte[] si = i < infos.size() ? infos.get(i) : null;
+                if (si == null) {
+                    si = new byte[dev.cryo.kernel.ptrace.Ptrace.SIGINFO_SIZE];
+                    java.nio.ByteBuffer.wrap(si).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, sig).putInt(8, SI_KERNEL);
+                }
+                pending.add(si);
+            }
+        }
+        return pending;
+    }
+
+    private static final int SI_KERNEL = 0x80;
 
     private static TimersHandler.Scratch scratch(RemoteTask remote) {
         return new TimersHandler.Scratch() {

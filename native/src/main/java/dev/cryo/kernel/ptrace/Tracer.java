@@ -57,6 +57,7 @@ public final class Tracer implements AutoCloseable {
         checkThread();
         Ptrace.request(Ptrace.SEIZE, tid, 0, options | Ptrace.O_TRACESYSGOOD);
         heldSignals.put(tid, new ArrayList<>());
+        heldSiginfo.remove(tid);
         Ptrace.request(Ptrace.INTERRUPT, tid, 0, 0);
     }
 
@@ -120,6 +121,21 @@ public final class Tracer implements AutoCloseable {
                     + " and " + held.size() + " more) while held by cryo");
         }
         held.add(sig);
+        // the signal's siginfo, while the thread sits in its delivery stop: a dump that ends the
+        // tree carries held signals as pending ones, with what they said (a timer's id, a child's pid)
+        byte[] info = null;
+        if (Ptrace.tryRequest(Ptrace.GETSIGINFO, tid, 0, Sys.address(siginfoBuf)) == 0) {
+            info = siginfoBuf.getByteArray(0, Ptrace.SIGINFO_SIZE);
+        }
+        heldSiginfo.computeIfAbsent(tid, k -> new ArrayList<>()).add(info);
+    }
+
+    private final Map<Integer, List<byte[]>> heldSiginfo = new LinkedHashMap<>();
+    private final Memory siginfoBuf = new Memory(Ptrace.SIGINFO_SIZE);
+
+    /** The siginfo of each held signal, in the order of {@link #heldSignals}; null where it could not be read. */
+    public List<byte[]> heldSiginfo(int tid) {
+        return new ArrayList<>(heldSiginfo.getOrDefault(tid, List.of()));
     }
 
     /** Signals that arrived while the thread was held, in arrival order. */
@@ -141,12 +157,17 @@ public final class Tracer implements AutoCloseable {
         } catch (SyscallException e) {
             if (e.is(Errno.ECHILD)) {
                 heldSignals.remove(tid);
+        heldSiginfo.remove(tid);
+            heldSiginfo.remove(tid);
+                heldSiginfo.remove(tid);
                 throw new TraceeGoneException(tid, while_, null);
             }
             throw e;
         }
         if (st.gone()) {
             heldSignals.remove(tid);
+        heldSiginfo.remove(tid);
+            heldSiginfo.remove(tid);
             throw new TraceeGoneException(tid, while_, st);
         }
         return st;
@@ -319,6 +340,7 @@ public final class Tracer implements AutoCloseable {
     public void detach(int tgid, int tid) {
         checkThread();
         List<Integer> held = heldSignals.remove(tid);
+        heldSiginfo.remove(tid);
         int first = 0;
         if (held != null && !held.isEmpty()) {
             first = held.get(0);
@@ -332,6 +354,7 @@ public final class Tracer implements AutoCloseable {
     /** Forgets a thread that is gone (killed on purpose). */
     public void forget(int tid) {
         heldSignals.remove(tid);
+        heldSiginfo.remove(tid);
     }
 
     private void setIov(Memory buf, long len) {
