@@ -105,14 +105,12 @@ public final class TaskCollector {
             standard.add(java.nio.ByteBuffer.wrap(si).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0));
         }
         for (int tid : tids) {
-            List<Integer> held = tracer.heldSignals(tid);
-            List<byte[]> infos = tracer.heldSiginfo(tid);
-            for (int i = 0; i < held.size(); i++) {
-                int sig = held.get(i);
+            for (dev.cryo.kernel.ptrace.Tracer.Held h : tracer.heldSignals(tid)) {
+                int sig = h.signal();
                 if (sig < 32 && !standard.add(sig)) {
                     continue; // a standard signal is pending once at most
                 }
-                byte[] si = i < infos.size() ? infos.get(i) : null;
+                byte[] si = h.siginfo();
                 if (si == null) {
                     si = new byte[dev.cryo.kernel.ptrace.Ptrace.SIGINFO_SIZE];
                     java.nio.ByteBuffer.wrap(si).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, sig).putInt(8, SI_KERNEL);

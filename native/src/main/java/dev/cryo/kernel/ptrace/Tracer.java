@@ -30,7 +30,7 @@ public final class Tracer implements AutoCloseable {
     private static final int MAX_HELD_SIGNALS = 4096;
 
     private final Thread owner = Thread.currentThread();
-    private final Map<Integer, List<Integer>> heldSignals = new LinkedHashMap<>();
+    private final Map<Integer, List<Held>> heldSignals = new LinkedHashMap<>();
     private final Memory iov = new Memory(16);
     private final Memory regsBuf = new Memory(Registers.SIZE);
     private final Memory xstateBuf = new Memory(XSTATE_BUFFER);
@@ -57,7 +57,6 @@ public final class Tracer implements AutoCloseable {
         checkThread();
         Ptrace.request(Ptrace.SEIZE, tid, 0, options | Ptrace.O_TRACESYSGOOD);
         heldSignals.put(tid, new ArrayList<>());
-        heldSiginfo.remove(tid);
         Ptrace.request(Ptrace.INTERRUPT, tid, 0, 0);
     }
 
@@ -114,32 +113,30 @@ public final class Tracer implements AutoCloseable {
         }
     }
 
+    /**
+     * A signal that arrived while the thread was held, with its siginfo read in the delivery stop
+     * (null where it could not be): a dump that ends the tree carries held signals as pending
+     * ones, with what they said (a timer's id, a child's pid).
+     */
+    public record Held(int signal, byte[] siginfo) {}
+
     private void hold(int tid, int sig) {
-        List<Integer> held = heldSignals.computeIfAbsent(tid, k -> new ArrayList<>());
+        List<Held> held = heldSignals.computeIfAbsent(tid, k -> new ArrayList<>());
         if (held.size() >= MAX_HELD_SIGNALS) {
             throw new KernelException("tid " + tid + " keeps receiving signals (" + Signals.name(sig)
                     + " and " + held.size() + " more) while held by cryo");
         }
-        held.add(sig);
-        // the signal's siginfo, while the thread sits in its delivery stop: a dump that ends the
-        // tree carries held signals as pending ones, with what they said (a timer's id, a child's pid)
         byte[] info = null;
         if (Ptrace.tryRequest(Ptrace.GETSIGINFO, tid, 0, Sys.address(siginfoBuf)) == 0) {
             info = siginfoBuf.getByteArray(0, Ptrace.SIGINFO_SIZE);
         }
-        heldSiginfo.computeIfAbsent(tid, k -> new ArrayList<>()).add(info);
+        held.add(new Held(sig, info));
     }
 
-    private final Map<Integer, List<byte[]>> heldSiginfo = new LinkedHashMap<>();
     private final Memory siginfoBuf = new Memory(Ptrace.SIGINFO_SIZE);
 
-    /** The siginfo of each held signal, in the order of {@link #heldSignals}; null where it could not be read. */
-    public List<byte[]> heldSiginfo(int tid) {
-        return new ArrayList<>(heldSiginfo.getOrDefault(tid, List.of()));
-    }
-
     /** Signals that arrived while the thread was held, in arrival order. */
-    public List<Integer> heldSignals(int tid) {
+    public List<Held> heldSignals(int tid) {
         return List.copyOf(heldSignals.getOrDefault(tid, List.of()));
     }
 
@@ -157,17 +154,12 @@ public final class Tracer implements AutoCloseable {
         } catch (SyscallException e) {
             if (e.is(Errno.ECHILD)) {
                 heldSignals.remove(tid);
-        heldSiginfo.remove(tid);
-            heldSiginfo.remove(tid);
-                heldSiginfo.remove(tid);
                 throw new TraceeGoneException(tid, while_, null);
             }
             throw e;
         }
         if (st.gone()) {
             heldSignals.remove(tid);
-        heldSiginfo.remove(tid);
-            heldSiginfo.remove(tid);
             throw new TraceeGoneException(tid, while_, st);
         }
         return st;
@@ -339,13 +331,12 @@ public final class Tracer implements AutoCloseable {
      */
     public void detach(int tgid, int tid) {
         checkThread();
-        List<Integer> held = heldSignals.remove(tid);
-        heldSiginfo.remove(tid);
+        List<Held> held = heldSignals.remove(tid);
         int first = 0;
         if (held != null && !held.isEmpty()) {
-            first = held.get(0);
-            for (int sig : held.subList(1, held.size())) {
-                Sys.tgkill(Pid.of(tgid), Pid.of(tid), sig);
+            first = held.get(0).signal();
+            for (Held h : held.subList(1, held.size())) {
+                Sys.tgkill(Pid.of(tgid), Pid.of(tid), h.signal());
             }
         }
         Ptrace.request(Ptrace.DETACH, tid, 0, first);
@@ -354,7 +345,6 @@ public final class Tracer implements AutoCloseable {
     /** Forgets a thread that is gone (killed on purpose). */
     public void forget(int tid) {
         heldSignals.remove(tid);
-        heldSiginfo.remove(tid);
     }
 
     private void setIov(Memory buf, long len) {
