@@ -96,15 +96,7 @@ final class StateComparator {
         }
     }
 
-    static final List<Known> KNOWN = List.of(
-            new Known("FINDINGS restore-1: a live task that exec'd after its fork comes back with PF_FORKNOEXEC"
-                    + " (forked by clone3, never exec'd); zombies already exec to clear it",
-                    d -> d.item().equals("stat flags") && d.dumped() != null && d.restored() != null
-                            && (Long.parseLong(d.dumped()) | 0x40) == Long.parseLong(d.restored())),
-            new Known("FINDINGS restore-2: a signal that reached a task while the dump held it frozen (a child's"
-                    + " SIGCHLD) is missing from the restored task's shared pending set before its resume",
-                    d -> d.item().equals("status ShdPnd") && d.dumped() != null && d.restored() != null
-                            && (Long.parseUnsignedLong(d.restored(), 16) & ~Long.parseUnsignedLong(d.dumped(), 16)) == 0));
+    static final List<Known> KNOWN = List.of();
 
     /**
      * With --shell-job (FINDINGS fd-2; cannot be the same, kept as a known difference so it stays

@@ -85,7 +85,8 @@ public final class TaskCollector {
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
                 FdHandlers.dumpAll(pid, files), pendingWithHeld(tracer, pid, tids), security, timers,
-                SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid));
+                SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid),
+                (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0);
         // after the fds, whose errors name the terminal's fd more precisely
         dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);

@@ -16,8 +16,6 @@ import dev.cryo.kernel.proc.ProcStat;
 public final class ZombieReader {
     private ZombieReader() {}
 
-    private static final long PF_FORKNOEXEC = 0x40;
-
     public static ZombieImage read(Pid pid) {
         ProcStat st;
         java.util.Map<String, String> status;
@@ -34,7 +32,7 @@ public final class ZombieReader {
         ZombieImage z = new ZombieImage(new TaskIds(pid.value(), st.ppid(), st.pgrp(), st.session()), st.comm(),
                 Integer.parseInt(field(pid, status, "Uid").split("\\s+")[0]), st.exitSignal(), st.exitCode(),
                 hex(pid, status, "SigBlk"), hex(pid, status, "SigIgn"), hex(pid, status, "SigCgt"),
-                (st.flags() & PF_FORKNOEXEC) == 0);
+                (st.flags() & ProcStat.PF_FORKNOEXEC) == 0);
         if (!z.exited() && z.dumpedCore()) {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
                     + Signals.name(z.termSignal()) + " that dumped core: cryo cannot re-create a core-dump exit status"

@@ -59,8 +59,8 @@ public final class ZombieRestorer {
 
     /** Dies with the dumped status and returns once the kernel shows it as a zombie with that status. */
     public void die() {
-        if (zombie.execed()) {
-            exec();
+        if (zombie.execed()) { // only an exec clears PF_FORKNOEXEC
+            inj = dev.cryo.engine.restore.stage.StubExec.exec(tracer, inj, pid, boot);
         }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
@@ -92,34 +92,6 @@ public final class ZombieRestorer {
         dead = true;
         awaitZombie();
     }
-
-    /**
-     * A task that ran a program after its fork has PF_FORKNOEXEC clear, and only an exec clears
-     * it: the stub execs /bin/sleep (it stops at the exec's syscall exit, before the program runs
-     * a single instruction), then gets a bootstrap area again for the rest.
-     */
-    private void exec() {
-        long path = boot.data(), argv = boot.data() + 64;
-        Sys.write(pid, path, RemoteWriter.cString("/bin/sleep"));
-        Sys.write(pid, argv, new RemoteWriter(16).longs(path, 0).toBytes());
-        long r = inj.raw(SyscallNr.EXECVE, path, argv, argv + 8);
-        if (Injector.isError(r)) {
-            throw new dev.cryo.kernel.SyscallException("execve(/bin/sleep) in zombie pid " + pid, (int) -r);
-        }
-        dev.cryo.kernel.proc.MapsEntry vdso = ProcFs.maps(pid).stream()
-                .filter(dev.cryo.kernel.proc.MapsEntry::isVdso).findFirst()
-                .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso] after its exec"));
-        inj = new Injector(tracer, pid, pid.value(), dev.cryo.kernel.ptrace.SyscallGadget.find(pid, vdso.start(), vdso.end()));
-        long at = inj.call("mmap(bootstrap)", SyscallNr.MMAP, boot.address(), BootstrapArea.CODE_AND_DATA, 7,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-        if (at != boot.address()) {
-            throw new KernelException("bootstrap area landed at 0x" + Long.toHexString(at) + " in zombie pid " + pid);
-        }
-        Sys.write(pid, boot.address(), BootstrapArea.CODE);
-        inj.gadget(boot.gadget());
-    }
-
-    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
 
     private static long bit(int sig) {
         return 1L << (sig - 1);

@@ -67,6 +67,7 @@ final class TaskJson {
         m.put("security", security(t.security()));
         m.put("timers", TimingJson.timers(t.timers()));
         m.put("oomScoreAdj", t.oomScoreAdj());
+        m.put("execed", t.execed());
         m.put("pages", pageSummary(pages));
         if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
         return m;

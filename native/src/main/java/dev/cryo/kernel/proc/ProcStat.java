@@ -15,6 +15,8 @@ public record ProcStat(
 
     /** Fields this kernel prints; the mm fields cryo needs end at 52 (exit_code). */
     public static final int FIELDS = 52;
+    /** stat flags: the task has not exec'd since its fork (only an exec clears it). */
+    public static final long PF_FORKNOEXEC = 0x40;
 
     public static ProcStat parse(String text) {
         return parse("stat", text);

@@ -35,6 +35,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         RecordFields.writeRecord(out, TimersImageCodec.INSTANCE, t.timers());
         out.writeInt(t.oomScoreAdj());
         ModelFields.writeList(out, GhostFileCodec.INSTANCE, t.ghostFiles(), ModelLimits.GHOST_FILES, "TaskImage.ghostFiles");
+        out.writeBoolean(t.execed());
     }
 
     public TaskImage read(Input in, int version) {
@@ -54,6 +55,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 ModelFields.readSiginfos(in, ModelLimits.PENDING_SIGNALS, "TaskImage.sharedPendingSignals"),
                 RecordFields.readRecord(in, SecurityImageCodec.INSTANCE),
                 RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt(),
-                ModelFields.readList(in, GhostFileCodec.INSTANCE, ModelLimits.GHOST_FILES, "TaskImage.ghostFiles"));
+                ModelFields.readList(in, GhostFileCodec.INSTANCE, ModelLimits.GHOST_FILES, "TaskImage.ghostFiles"),
+                in.readBoolean());
     }
 }

@@ -5,19 +5,13 @@ import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Errno;
-import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Signals;
-import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.kernel.proc.MapsEntry;
-import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Ptrace;
 import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.RseqConfig;
-import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 
 import java.util.List;
@@ -29,9 +23,6 @@ import java.util.List;
 public final class StubAdoption {
     public static final int TRACE_OPTIONS = Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACEFORK | Ptrace.O_TRACECLONE
             | Ptrace.O_EXITKILL;
-
-    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
-    private static final int PROT_RWX = 7;
 
     private StubAdoption() {}
 
@@ -48,15 +39,7 @@ public final class StubAdoption {
         // no signal reaches the stub while it is being restored: the zombies' death notices wait
         // pending until ZombieNotices takes them back, and the dumped mask is installed at the end
         tracer.setSigmask(pid.value(), -1L);
-        long gadget;
-        if (mapBootstrap) {
-            MapsEntry vdso = ProcFs.maps(pid).stream().filter(MapsEntry::isVdso).findFirst()
-                    .orElseThrow(() -> new KernelException("stub " + pid + " has no [vdso]"));
-            gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
-        } else {
-            gadget = boot.gadget();
-        }
-        Injector main = new Injector(tracer, pid, pid.value(), gadget);
+        Injector main = new Injector(tracer, pid, pid.value(), mapBootstrap ? StubExec.vdsoGadget(pid) : boot.gadget());
         main.keepRegistersOnClose();
         t.main(main);
         int xstate = tracer.getXstate(pid.value()).length;
@@ -72,13 +55,12 @@ public final class StubAdoption {
             main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
         }
         if (mapBootstrap) {
-            long at = main.call("mmap(bootstrap)", SyscallNr.MMAP, boot.address(), BootstrapArea.CODE_AND_DATA,
-                    PROT_RWX, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-            if (at != boot.address()) {
-                throw new KernelException("bootstrap area landed at 0x" + Long.toHexString(at));
-            }
-            Sys.write(pid, boot.address(), BootstrapArea.CODE);
-            main.gadget(boot.gadget());
+            StubExec.mapBootstrap(main, pid, boot);
+        } else if (t.task().execed()) {
+            // a forked child that ran a program: only an exec clears its PF_FORKNOEXEC
+            main = StubExec.exec(tracer, main, pid, boot);
+            main.keepRegistersOnClose();
+            t.main(main);
         }
     }
 
