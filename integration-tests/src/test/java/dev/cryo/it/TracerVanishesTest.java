@@ -6,6 +6,7 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.ptrace.Tracer;
 import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +28,7 @@ class TracerVanishesTest {
     Path tmp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"before", "entry", "exit", "between"})
+    @ValueSource(strings = {"before", "entry", "exit", "between", "batch-before", "batch-done"})
     void aThreadLetGoMidInjectionCarriesOn(String where) throws Exception {
         for (String workload : List.of("counter", "threads")) {
             Path dir = java.nio.file.Files.createDirectories(tmp.resolve(workload + "-" + where));
@@ -37,7 +38,7 @@ class TracerVanishesTest {
                 Tracer tracer = new Tracer();
                 List<Integer> tids = TaskSeizer.seize(tracer, pid);
                 RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid), tids.size());
-                for (int tid : tids) {
+                for (int tid : where.startsWith("batch") ? tids.subList(0, 1) : tids) { // one batch per task at a time
                     Injector inj = remote.injector(tid);
                     var frame = inj.savedRegisters().forSyscall(inj.gadget(), SyscallNr.GETPID, new long[0]);
                     switch (where) {
@@ -50,6 +51,18 @@ class TracerVanishesTest {
                             tracer.setRegisters(tid, frame);
                             tracer.toNextSyscallStop(tid);
                             tracer.toNextSyscallStop(tid);
+                        }
+                        case "batch-before", "batch-done" -> {
+                            // a batch of syscalls let go before it ran, or after it stopped at its end
+                            int signal = SyscallBatch.stopSignal(ProcFs.status(pid, Pid.of(tid)));
+                            assertTrue(signal != 0, "SIGURG is free in " + workload);
+                            List<SyscallBatch.Call> calls = java.util.stream.IntStream.rangeClosed(1, 40)
+                                    .mapToObj(sig -> new SyscallBatch.Call(SyscallNr.RT_SIGACTION, sig, 0,
+                                            remote.batchArea() + 4096 + 32L * sig, 8)).toList();
+                            long stop = SyscallBatch.prepare(tracer, inj, remote.batchArea(), calls, signal);
+                            if (where.equals("batch-done")) { // stopped at its end, still in its code
+                                tracer.continueToOwnSignal(pid.value(), tid, signal, stop);
+                            }
                         }
                         default -> inj.call("getpid", SyscallNr.GETPID); // back at the exit stop, as between calls
                     }

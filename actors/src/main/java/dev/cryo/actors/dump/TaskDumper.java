@@ -247,7 +247,8 @@ public final class TaskDumper {
             m.replyTo().tell(new Failed(pid, failure(message(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms", pid, (System.nanoTime() - t0) / 1_000_000);
+        ctx.getLog().debug("pid {}: state collected in {} ms, {} ptrace round trips so far", pid,
+                (System.nanoTime() - t0) / 1_000_000, tracer.roundTrips());
         Copying copying = new Copying(snap, vmaCount, shares.size(), m);
         return copying.check();
     }

@@ -8,6 +8,7 @@ import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.ReturnPad;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -29,6 +30,8 @@ public final class RemoteTask implements AutoCloseable {
     private final Tracer tracer;
     private final Pid pid;
     private static final int PADS_PER_PAGE = (int) (PAGE / ReturnPad.SIZE);
+    /** Pages at the end of the area for a {@link SyscallBatch}: code, table and outputs. */
+    public static final int BATCH_PAGES = 2;
 
     private final long gadget;
     private final long scratch;
@@ -47,7 +50,7 @@ public final class RemoteTask implements AutoCloseable {
         MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
                 .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
         this.gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
-        this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE);
+        this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);
         try (Injector inj = new Injector(tracer, pid, pid.value(), gadget)) {
             long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, 0x22 /* PRIVATE|ANON */, -1, 0);
             // a process denied write+execute mappings (PR_SET_MDWE) gets no pads: the vDSO gadget, unprotected
@@ -81,7 +84,7 @@ public final class RemoteTask implements AutoCloseable {
         Long pad = pads.get(tid);
         if (pad == null) {
             pad = scratch + PAGE + (long) pads.size() * ReturnPad.SIZE;
-            if (pad + ReturnPad.SIZE > scratch + length) {
+            if (pad + ReturnPad.SIZE > batchArea()) {
                 throw new KernelException("pid " + pid + ": more threads than return pads (" + pads.size() + ")");
             }
             pads.put(tid, pad);
@@ -89,6 +92,41 @@ public final class RemoteTask implements AutoCloseable {
         Sys.write(pid, pad, ReturnPad.build(inj.savedRegisters()));
         inj.gadget(pad);
         return inj;
+    }
+
+    /** Start of the batch pages (executable only where the area has pads). */
+    public long batchArea() {
+        return scratch + length - BATCH_PAGES * PAGE;
+    }
+
+    /**
+     * Runs {@code calls} in one ptrace round trip through a {@link SyscallBatch} in the thread of
+     * {@code inj} (an injector of this task), with outputs at {@link #batchOutput}; null when the
+     * thread cannot take a batch (no return pads, seccomp, no signal to stop it with): the caller
+     * injects call by call then.
+     */
+    public long[] batch(Injector inj, List<SyscallBatch.Call> calls) {
+        if (!padded || SyscallBatch.size(calls.size()) > BATCH_OUTPUT) {
+            return null;
+        }
+        int signal = SyscallBatch.stopSignal(ProcFs.status(pid, dev.cryo.kernel.Pid.of(inj.tid())));
+        if (signal == 0) {
+            return null;
+        }
+        return SyscallBatch.run(tracer, inj, batchArea(), calls, signal);
+    }
+
+    /** Room for a batch's outputs (bytes from {@link #batchOutput}). */
+    public static final int BATCH_OUTPUT_SIZE = (int) (BATCH_PAGES * PAGE) / 2;
+    private static final int BATCH_OUTPUT = BATCH_OUTPUT_SIZE; // the code and table take the first half
+
+    /** Where a batch's calls write what they return through pointers. */
+    public long batchOutput() {
+        return batchArea() + BATCH_OUTPUT;
+    }
+
+    public byte[] readBatchOutput(int len) {
+        return Sys.read(pid, batchOutput(), len);
     }
 
     public byte[] readScratch(int len) {

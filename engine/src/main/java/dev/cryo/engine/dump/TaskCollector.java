@@ -18,7 +18,9 @@ import dev.cryo.engine.timing.SchedHandler;
 import dev.cryo.engine.timing.TimersHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.proc.Limits;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStat;
@@ -136,13 +138,38 @@ public final class TaskCollector {
         };
     }
 
-    /** rt_sigaction(sig, NULL, &old) for every signal: /proc shows only caught/ignored bits. */
+    /**
+     * rt_sigaction(sig, NULL, &old) for every signal: /proc shows only caught/ignored bits, not the
+     * flags, mask and restorer a default disposition may still carry (signal(sig, SIG_DFL) keeps
+     * SA_RESTART and the restorer). All of them in one batch (one ptrace round trip instead of two
+     * per signal) where the thread can take one; one by one otherwise.
+     */
     private static List<SigAction> sigactions(RemoteTask remote, Injector inj) {
-        List<SigAction> out = new ArrayList<>();
+        List<Integer> signals = new ArrayList<>();
         for (int sig = 1; sig <= Signals.MAX; sig++) {
-            if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP) {
-                continue; // their action is fixed by the kernel
+            if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
+                signals.add(sig);
             }
+        }
+        List<SyscallBatch.Call> calls = new ArrayList<>();
+        for (int i = 0; i < signals.size(); i++) {
+            calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, signals.get(i), 0, remote.batchOutput() + 32L * i, 8));
+        }
+        long[] results = remote.batch(inj, calls);
+        List<SigAction> out = new ArrayList<>();
+        if (results != null) {
+            ByteBuffer b = ThreadCollector.le(remote.readBatchOutput(32 * signals.size()));
+            for (int i = 0; i < signals.size(); i++) {
+                if (Injector.isError(results[i])) {
+                    throw new SyscallException("rt_sigaction(" + Signals.name(signals.get(i)) + ") in pid " + inj.pid(),
+                            (int) -results[i]);
+                }
+                out.add(new SigAction(signals.get(i), b.getLong(32 * i), b.getLong(32 * i + 8), b.getLong(32 * i + 16),
+                        b.getLong(32 * i + 24)));
+            }
+            return out;
+        }
+        for (int sig : signals) {
             inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
             ByteBuffer b = ThreadCollector.le(remote.readScratch(32));
             out.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));

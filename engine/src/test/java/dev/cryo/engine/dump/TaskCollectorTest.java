@@ -9,7 +9,13 @@ import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.Tracer;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
+import dev.cryo.engine.model.SigAction;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -101,4 +107,72 @@ class TaskCollectorTest {
             }, Duration.ofSeconds(5), "ticker to go on");
         }
     }
+
+    /**
+     * Every disposition is read exactly — a handler with flags and mask, SIG_IGN, a default one that
+     * kept SA_RESTART and a restorer — in one ptrace round trip where the thread can take a batch,
+     * call by call where it cannot (SIGURG and SIGWINCH blocked: nothing to stop the batch with);
+     * both give what rt_sigaction injected one by one gives.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"batch", "block"})
+    void sigactionsAreReadExactlyBatchedOrNot(String mode) throws Exception {
+        Path prog = TestPrograms.compile("/c/sigdisp.c");
+        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("sigdisp.out"), prog.toString(), mode)) {
+            proc.awaitOutput("tick 2", Duration.ofSeconds(10));
+            Pid pid = proc.pid();
+            List<SigAction> collected;
+            List<SigAction> reference = new java.util.ArrayList<>();
+            long trips;
+            try (Tracer tracer = new Tracer()) {
+                List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                long before = tracer.roundTrips();
+                collected = TaskCollector.collect(tracer, pid, tids, context()).task().sigactions();
+                trips = tracer.roundTrips() - before;
+                try (RemoteTask remote = new RemoteTask(tracer, pid, dev.cryo.kernel.proc.ProcFs.maps(pid), 1);
+                     Injector inj = remote.injector(pid.value())) {
+                    for (int sig = 1; sig <= Signals.MAX; sig++) {
+                        if (sig == Signals.SIGKILL || sig == Signals.SIGSTOP) {
+                            continue;
+                        }
+                        inj.call("rt_sigaction", SyscallNr.RT_SIGACTION, sig, 0, remote.scratch(), 8);
+                        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(remote.readScratch(32))
+                                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                        reference.add(new SigAction(sig, b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)));
+                    }
+                }
+                TaskSeizer.release(tracer, pid, tids);
+            }
+            System.out.println("sigdisp (" + mode + "): the task's state collected in " + trips + " ptrace round trips");
+            assertEquals(reference, collected);
+            java.util.Map<Integer, SigAction> by = new java.util.HashMap<>();
+            collected.forEach(a -> by.put(a.signal(), a));
+            SigAction usr1 = by.get(Signals.SIGUSR1);
+            assertNotEquals(0, usr1.handler());
+            assertEquals(SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_RESTORER, usr1.flags());
+            assertEquals(1L << (Signals.SIGTERM - 1) | 1L << (34 + 3 - 1), usr1.mask());
+            assertEquals(1, by.get(Signals.SIGPIPE).handler(), "SIG_IGN");
+            SigAction hup = by.get(Signals.SIGHUP);
+            assertEquals(0, hup.handler(), "SIG_DFL");
+            assertNotEquals(0, hup.flags() & SA_RESTART, "a default disposition keeps the flags it was set with");
+            assertNotEquals(0, hup.restorer());
+            // 62 signals one by one cost two round trips each; a batch costs one for all of them
+            if (mode.equals("batch")) {
+                assertTrue(trips < 62, "a batch: " + trips + " round trips for the whole task");
+            } else {
+                assertTrue(trips > 2 * 62, "call by call: " + trips + " round trips");
+            }
+            int lines = proc.outputText().split("\n").length;
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return proc.outputText().split("\n").length > lines + 3;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(5), "sigdisp to go on");
+        }
+    }
+
+    private static final long SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_RESTART = 0x10000000,
+            SA_RESTORER = 0x04000000;
 }

@@ -20,6 +20,8 @@ import java.nio.ByteOrder;
  */
 public final class ReturnPad {
     public static final int SIZE = 512;
+    /** Where the code after the pad's syscall instruction starts: jumping there takes the thread back. */
+    public static final int RESUME = 2;
 
     private static final int SAVE = 256; // save area offset: 16 registers, rip, flags
     private static final int RIP_SLOT = 16, FLAGS_SLOT = 17;

@@ -37,6 +37,7 @@ public final class Tracer implements AutoCloseable {
     private final Memory word = new Memory(8);
     private final Memory rseqBuf = new Memory(32);
     private final List<Integer> newTracees = new ArrayList<>();
+    private long roundTrips;
 
     private void checkThread() {
         if (Thread.currentThread() != owner) {
@@ -171,6 +172,7 @@ public final class Tracer implements AutoCloseable {
      */
     public void toNextSyscallStop(int tid) {
         checkThread();
+        roundTrips++;
         Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
         while (true) {
             WaitStatus st = waitTid(tid, "running an injected syscall");
@@ -193,6 +195,49 @@ public final class Tracer implements AutoCloseable {
             Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
         }
     }
+
+    /**
+     * Times a thread was resumed and waited for until its next stop, for injected code (each syscall
+     * injected one by one costs two): the frozen window of a small process is mostly these waits.
+     */
+    public long roundTrips() {
+        return roundTrips;
+    }
+
+    /**
+     * Resumes with PTRACE_CONT until the thread stops for {@code signal} that it sent to itself
+     * (tgkill) from {@code atRip}: the end of a {@link SyscallBatch}. That signal is cryo's own and
+     * is discarded (the thread is resumed later with no signal); any other signal on the way is held
+     * as usual.
+     */
+    public void continueToOwnSignal(int tgid, int tid, int signal, long atRip) {
+        checkThread();
+        roundTrips++;
+        Ptrace.request(Ptrace.CONT, tid, 0, 0);
+        while (true) {
+            WaitStatus st = waitTid(tid, "running injected syscalls");
+            if (st.event() == 0 && st.stopSignal() == signal && ownSignal(tgid, tid, atRip)) {
+                return;
+            }
+            if (st.event() == 0 && st.stopSignal() != WaitStatus.SYSCALL_TRAP) {
+                hold(tid, st.stopSignal());
+            } else if (!st.isEventStop()) { // an interrupt or a group-stop: not ours, go on
+                throw new KernelException("tid " + tid + " reported unexpected " + st + " running injected syscalls");
+            }
+            Ptrace.request(Ptrace.CONT, tid, 0, 0);
+        }
+    }
+
+    /** The stop is at the batch's end and its siginfo says the thread sent it itself (SI_TKILL). */
+    private boolean ownSignal(int tgid, int tid, long atRip) {
+        if (getRegisters(tid).rip() != atRip
+                || Ptrace.tryRequest(Ptrace.GETSIGINFO, tid, 0, Sys.address(siginfoBuf)) != 0) {
+            return false;
+        }
+        return siginfoBuf.getInt(8) == SI_TKILL && siginfoBuf.getInt(16) == tgid;
+    }
+
+    private static final int SI_TKILL = -6;
 
     /** Children created by injected fork/clone calls since the last call; wait for their first stop. */
     public List<Integer> takeNewTracees() {

@@ -1,0 +1,151 @@
+package dev.cryo.kernel.ptrace;
+
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcStatus;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * Many syscalls run in a stopped thread in one ptrace round trip, instead of two stops each. A
+ * few dozen bytes of code, written into the thread's executable scratch area next to a table of
+ * calls, run every call of the table (storing each result over its number) and then send the
+ * thread a signal it ignores: traced, the thread stops in a signal-delivery stop at a known
+ * address and cryo takes it back (the signal is cryo's own and is discarded); untraced (cryo died
+ * in the meantime) the kernel drops an ignored signal at once, and the code jumps into the
+ * thread's {@link ReturnPad}, which takes it back to where it was stopped. So the batch is as safe
+ * as a single injection through the pad.
+ *
+ * <p>The stop signal must be one the thread ignores by default or explicitly, catches nowhere,
+ * does not block and has not pending ({@link #stopSignal}); without one (or without a return pad,
+ * or under seccomp, which might refuse the final tgkill) callers inject call by call.
+ */
+public final class SyscallBatch {
+    /** One entry of the table: number then six arguments; the result overwrites the number. */
+    public static final int ENTRY = 56;
+    /** The code's room before the table. */
+    public static final int CODE = 128;
+
+    /** A syscall and its arguments (at most six). */
+    public record Call(int nr, long... args) {
+        public Call {
+            if (args.length > 6) {
+                throw new IllegalArgumentException("a syscall takes at most 6 arguments");
+            }
+        }
+    }
+
+    private SyscallBatch() {}
+
+    /** Bytes the code and the table of {@code calls} calls take at the start of the area. */
+    public static int size(int calls) {
+        return CODE + calls * ENTRY;
+    }
+
+    /**
+     * A signal that stops the traced thread and is dropped without a trace if it is not traced:
+     * ignored (by default or SIG_IGN), not caught, not blocked, not pending; 0 when none fits.
+     * {@code thread} is the thread's own /proc status (SigBlk and SigPnd are per thread).
+     */
+    public static int stopSignal(ProcStatus thread) {
+        if (thread.seccomp() != 0) {
+            return 0; // a filter could refuse the final tgkill, and the thread would run on
+        }
+        for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH}) {
+            long bit = 1L << (sig - 1);
+            if (((thread.sigCgt() | thread.sigBlk() | thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
+                return sig;
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Runs {@code calls} in the thread of {@code inj}, whose gadget must be its return pad, with code
+     * and table written at {@code at} (an executable, writable area of {@link #size} bytes at least)
+     * and returns the raw results (negative errno on failure), in order. The thread is left with its
+     * own registers, as if nothing had run. One batch at a time per area.
+     */
+    public static long[] run(Tracer tracer, Injector inj, long at, List<Call> calls, int stopSignal) {
+        if (calls.isEmpty()) {
+            return new long[0];
+        }
+        long stop = prepare(tracer, inj, at, calls, stopSignal);
+        tracer.continueToOwnSignal(inj.pid().value(), inj.tid(), stopSignal, stop);
+        // out of the code at once: the next batch of the task rewrites it (for another thread)
+        tracer.setRegisters(inj.tid(), inj.savedRegisters());
+        ByteBuffer table = ByteBuffer.wrap(Sys.read(inj.pid(), at + CODE, calls.size() * ENTRY))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        long[] out = new long[calls.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = table.getLong(i * ENTRY);
+        }
+        return out;
+    }
+
+    /**
+     * Writes the code and table at {@code at} and points the thread at them (it runs them when
+     * resumed); returns the address where the traced thread will stop.
+     */
+    public static long prepare(Tracer tracer, Injector inj, long at, List<Call> calls, int stopSignal) {
+        long resume = inj.gadget() + ReturnPad.RESUME;
+        Sys.write(inj.pid(), at, build(at, calls, inj.pid().value(), inj.tid(), stopSignal, resume));
+        tracer.setRegisters(inj.tid(), inj.savedRegisters().forSyscall(at, 0, new long[0]));
+        return at + STOP;
+    }
+
+    /** Offset of the instruction after the final tgkill: where the traced thread stops. */
+    static final int STOP = code(0, 1, 0, 0, 0, 0).length - 12; // mov rax, imm64 + jmp rax follow it
+
+    /** The code followed by the table, as written at {@code at}. */
+    static byte[] build(long at, List<Call> calls, int tgid, int tid, int stopSignal, long resume) {
+        byte[] code = code(at, calls.size(), tgid, tid, stopSignal, resume);
+        ByteBuffer b = ByteBuffer.allocate(size(calls.size())).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(code);
+        b.position(CODE);
+        for (Call c : calls) {
+            b.putLong(c.nr());
+            for (int i = 0; i < 6; i++) {
+                b.putLong(i < c.args().length ? c.args()[i] : 0);
+            }
+        }
+        return b.array();
+    }
+
+    /**
+     * x86-64: rbx walks the table, r12 counts down (both survive syscalls); rcx and r11 are
+     * clobbered by syscall, every register is reloaded by the return pad anyway.
+     */
+    private static byte[] code(long at, int count, int tgid, int tid, int stopSignal, long resume) {
+        ByteBuffer b = ByteBuffer.allocate(CODE).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {0x48, (byte) 0x8d, 0x1d}); // lea rbx, [rip + table]
+        b.putInt(CODE - (b.position() + 4));
+        b.put(new byte[] {0x41, (byte) 0xbc}).putInt(count); // mov r12d, count
+        int loop = b.position();
+        b.put(new byte[] {0x48, (byte) 0x8b, 0x03}); // mov rax, [rbx]
+        b.put(new byte[] {0x48, (byte) 0x8b, 0x7b, 0x08}); // mov rdi, [rbx+8]
+        b.put(new byte[] {0x48, (byte) 0x8b, 0x73, 0x10}); // mov rsi, [rbx+16]
+        b.put(new byte[] {0x48, (byte) 0x8b, 0x53, 0x18}); // mov rdx, [rbx+24]
+        b.put(new byte[] {0x4c, (byte) 0x8b, 0x53, 0x20}); // mov r10, [rbx+32]
+        b.put(new byte[] {0x4c, (byte) 0x8b, 0x43, 0x28}); // mov r8, [rbx+40]
+        b.put(new byte[] {0x4c, (byte) 0x8b, 0x4b, 0x30}); // mov r9, [rbx+48]
+        b.put(new byte[] {0x0f, 0x05}); // syscall
+        b.put(new byte[] {0x48, (byte) 0x89, 0x03}); // mov [rbx], rax
+        b.put(new byte[] {0x48, (byte) 0x83, (byte) 0xc3, ENTRY}); // add rbx, ENTRY
+        b.put(new byte[] {0x41, (byte) 0xff, (byte) 0xcc}); // dec r12d
+        b.put((byte) 0x75).put((byte) (loop - (b.position() + 1))); // jnz loop
+        b.put((byte) 0xb8).putInt(SyscallNr.TGKILL); // mov eax, tgkill
+        b.put((byte) 0xbf).putInt(tgid); // mov edi, tgid
+        b.put((byte) 0xbe).putInt(tid); // mov esi, tid
+        b.put((byte) 0xba).putInt(stopSignal); // mov edx, signal
+        b.put(new byte[] {0x0f, 0x05}); // syscall: the traced thread stops right after it
+        b.put(new byte[] {0x48, (byte) 0xb8}).putLong(resume); // mov rax, pad's way back
+        b.put(new byte[] {(byte) 0xff, (byte) 0xe0}); // jmp rax
+        byte[] out = new byte[b.position()];
+        b.flip().get(out);
+        return out;
+    }
+}
