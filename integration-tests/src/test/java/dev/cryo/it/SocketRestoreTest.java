@@ -292,6 +292,32 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * zdtm's socket-tcp found it: leaving TCP repair mode clears a socket's SO_REUSEADDR in the
+     * kernel, so a repaired connection came back without the option the program had set.
+     */
+    @Test
+    void aRepairedConnectionKeepsItsSoReuseAddrOnBothEnds() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuse.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuse.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    @Test
+    void withLeaveRunningTheRepairedConnectionKeepsItsSoReuseAddr() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuse.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuse.c").toString()))) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
+                    "-R", "--tcp-established");
+            assertEquals(0, dump.code(), dump.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
     /** The fd number a workload prints after "ready". */
     private static String readyFd(DetachedProcess p) throws Exception {
         DetachedProcess.awaitCondition(() -> {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,7 +39,8 @@ public final class SocketDumpState {
     private final Map<Integer, Map<Long, SockDiag.InetSocket>> inet = new HashMap<>();
     private Map<Long, String> treeSockets;
     private final Set<Long> claimed = new HashSet<>();
-    private final List<Fd> repaired = new ArrayList<>();
+    /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
+    private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
 
     /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
@@ -103,8 +105,7 @@ public final class SocketDumpState {
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote) {
         flows.add(new NetworkLock.Flow(local, remote));
         NetworkLock.lock(lockTable, flows);
-        repaired.add(sock);
-        TcpRepair.enter(sock);
+        repaired.put(sock, TcpRepair.enter(sock));
         return TcpRepair.read(sock);
     }
 
@@ -114,7 +115,7 @@ public final class SocketDumpState {
      */
     public synchronized void release(boolean killed) {
         if (killed) {
-            repaired.forEach(Fd::close);
+            repaired.keySet().forEach(Fd::close);
             repaired.clear();
         } else {
             abandon();
@@ -124,9 +125,10 @@ public final class SocketDumpState {
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
         List<String> problems = new ArrayList<>();
-        for (Fd s : repaired) {
+        for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
+            Fd s = r.getKey();
             try {
-                TcpRepair.leave(s);
+                TcpRepair.leave(s, r.getValue());
             } catch (KernelException e) {
                 problems.add(e.getMessage());
             } finally {

@@ -217,8 +217,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     public void connect(TcpSocket t, SocketHub hub) {
         if (t.state() == SockDiag.TCP_ESTABLISHED && t.connection() != null && !hub.tcpClose()) {
             Fd s = hub.get(t.ino());
+            boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
             TcpRepair.rebuild(s, t.local(), t.remote(), t.connection());
-            hub.repaired(s, t.connection());
+            hub.repaired(s, t.connection(), reuseAddr);
         }
     }
 

@@ -238,11 +238,16 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private final List<Map.Entry<Fd, dev.cryo.kernel.net.TcpRepair.Connection>> repaired = new ArrayList<>();
+    private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr) {}
 
-    /** A TCP connection rebuilt in repair mode; {@link #resumeConnections} makes it live. */
-    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c) {
-        repaired.add(Map.entry(s, c));
+    private final List<Repaired> repaired = new ArrayList<>();
+
+    /**
+     * A TCP connection rebuilt in repair mode; {@link #resumeConnections} makes it live and gives it
+     * back its SO_REUSEADDR ({@code reuseAddr}), which leaving repair mode clears.
+     */
+    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr) {
+        repaired.add(new Repaired(s, c, reuseAddr));
     }
 
     /**
@@ -250,8 +255,8 @@ public final class SocketHub implements AutoCloseable {
      * before any task runs (a task reading a socket in repair mode would get EPERM).
      */
     public void resumeConnections() {
-        for (Map.Entry<Fd, dev.cryo.kernel.net.TcpRepair.Connection> e : repaired) {
-            dev.cryo.kernel.net.TcpRepair.resume(e.getKey(), e.getValue());
+        for (Repaired r : repaired) {
+            dev.cryo.kernel.net.TcpRepair.resume(r.socket(), r.connection(), r.reuseAddr());
         }
         repaired.clear();
     }

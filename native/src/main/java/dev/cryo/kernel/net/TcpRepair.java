@@ -33,13 +33,26 @@ public final class TcpRepair {
                              int sndWscale, int rcvWscale, boolean sack, boolean timestamps, int tsval,
                              byte[] window) {}
 
-    public static void enter(Fd s) {
+    /**
+     * Puts {@code s} in repair mode. Returns whether SO_REUSEADDR was set, which leaving repair
+     * mode clears: give it to {@link #leave}.
+     */
+    public static boolean enter(Fd s) {
+        boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_ON);
+        return reuseAddr;
     }
 
-    /** Leaves repair mode; the connection then works as before (a window probe wakes the peer). */
-    public static void leave(Fd s) {
+    /**
+     * Leaves repair mode; the connection then works as before (a window probe wakes the peer).
+     * The kernel resets the socket's SO_REUSEADDR when repair mode ends (sk_reuse becomes
+     * SK_NO_REUSE), so the program's setting, {@code reuseAddr}, is put back.
+     */
+    public static void leave(Fd s, boolean reuseAddr) {
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_OFF);
+        if (reuseAddr) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+        }
     }
 
     /** Reads the state of a connection already in repair mode. Nothing in it changes. */
@@ -84,8 +97,9 @@ public final class TcpRepair {
      * were never sent are written last, as ordinary data.
      */
     public static void restore(Fd s, SockAddr local, SockAddr remote, Connection c) {
+        boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
         rebuild(s, local, remote, c);
-        resume(s, c);
+        resume(s, c, reuseAddr);
     }
 
     /**
@@ -127,9 +141,12 @@ public final class TcpRepair {
         }
     }
 
-    /** Leaves repair mode and writes the bytes that were never sent, as ordinary data. */
-    public static void resume(Fd s, Connection c) {
-        leave(s);
+    /**
+     * Leaves repair mode (putting SO_REUSEADDR back when {@code reuseAddr}) and writes the bytes
+     * that were never sent, as ordinary data.
+     */
+    public static void resume(Fd s, Connection c, boolean reuseAddr) {
+        leave(s, reuseAddr);
         int sentLength = c.sendQueue().length - c.unsent();
         byte[] unsent = java.util.Arrays.copyOfRange(c.sendQueue(), sentLength, c.sendQueue().length);
         int done = 0;

@@ -84,7 +84,10 @@ class TcpRepairTest {
                 client.close(); // in repair mode: no FIN, no reset
                 Fd again = Sockets.socket(fam, Sockets.SOCK_STREAM, 0);
                 try (again) {
+                    Sockets.setInt(again, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
                     TcpRepair.restore(again, local, remote, c);
+                    assertEquals(1, Sockets.getInt(again, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR),
+                            "leaving repair mode cleared SO_REUSEADDR");
                     if (lockFirst) {
                         NetworkLock.unlock(table);
                         assertFalse(NetworkLock.isLocked(table));
