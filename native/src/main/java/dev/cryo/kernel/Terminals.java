@@ -14,7 +14,14 @@ public final class Terminals {
     public static final long TCGETS2 = 0x802C542AL, TCSETS2 = 0x402C542BL, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414,
             TIOCPKT = 0x5420, TIOCGPKT = 0x80045438L, TIOCSPTLCK = 0x40045431L, TIOCGPTLCK = 0x80045439L,
             TIOCGPTN = 0x80045430L, TIOCGPTPEER = 0x5441, TIOCEXCL = 0x540C, TIOCGEXCL = 0x80045440L,
-            TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B;
+            TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B,
+            TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457;
+
+    /** struct termios, the layout of the locked-termios requests (termios2 without the speeds). */
+    public static final int TERMIOS_SIZE = 36;
+
+    /** The first status byte of every packet-mode read that carries data. */
+    public static final int TIOCPKT_DATA = 0;
 
     /** struct termios2 (flags, line discipline, control characters, speeds) and struct winsize. */
     public static final int TERMIOS2_SIZE = 44, WINSIZE_SIZE = 8;
@@ -79,6 +86,46 @@ public final class Terminals {
     public static void makeExclusive(Fd fd) {
         ioctl(fd, TIOCEXCL, 0, "TIOCEXCL");
     }
+
+    /** The locked termios (TIOCGLCKTRMIOS): bits and characters set here cannot be changed by TCSETS. */
+    public static byte[] lockedTermios(Fd fd) {
+        return get(fd, TIOCGLCKTRMIOS, TERMIOS_SIZE, "TIOCGLCKTRMIOS");
+    }
+
+    /** Sets the locked termios (TIOCSLCKTRMIOS, needs CAP_SYS_ADMIN). */
+    public static void lockedTermios(Fd fd, byte[] t) {
+        set(fd, TIOCSLCKTRMIOS, t, "TIOCSLCKTRMIOS");
+    }
+
+    /**
+     * Hands {@code b} to this tty's line discipline as if it had arrived (TIOCSTI, needs CAP_SYS_ADMIN
+     * for a tty that is not cryo's own): processed at once, unlike a write to the peer, which the
+     * kernel passes on later from a work queue.
+     */
+    public static void inject(Fd fd, byte b) {
+        Memory m = new Memory(1);
+        m.setByte(0, b);
+        ioctl(fd, TIOCSTI, Sys.address(m), "TIOCSTI");
+    }
+
+    /** read(2) of at most {@code max} bytes; an empty array at end of file (a canonical EOF line). */
+    public static byte[] read(Fd fd, int max) {
+        Memory m = new Memory(max);
+        long n = Sys.call(() -> "read(" + fd + ")", SyscallNr.READ, fd.value(), Sys.address(m), max, 0);
+        return m.getByteArray(0, (int) n);
+    }
+
+    /** poll(2) with no wait: the revents of {@code events} (POLLIN 1, POLLPRI 2). */
+    public static int poll(Fd fd, int events) {
+        Memory pfd = new Memory(8);
+        pfd.setInt(0, fd.value());
+        pfd.setShort(4, (short) events);
+        pfd.setShort(6, (short) 0);
+        Sys.call(() -> "poll(" + fd + ")", SyscallNr.POLL, Sys.address(pfd), 1, 0, 0);
+        return pfd.getShort(6);
+    }
+
+    public static final int POLLIN = 1, POLLPRI = 2;
 
     /** Bytes waiting to be read on this side. */
     public static int unread(Fd fd) {

@@ -117,6 +117,7 @@ public final class DumpSupervisor {
     private long frozenAt;
     private long thawedAt; // the last task released (resumed, or sent SIGKILL)
     private SocketDumpState sockets;
+    private final dev.cryo.engine.files.TakenTtyBytes ttyBytes = new dev.cryo.engine.files.TakenTtyBytes();
     private int threads;
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
@@ -184,7 +185,7 @@ public final class DumpSupervisor {
         }
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
-                        settings.dump().ghostLimit()),
+                        ttyBytes, settings.dump().ghostLimit()),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 
@@ -493,7 +494,9 @@ public final class DumpSupervisor {
 
     // ---- ABORT ---------------------------------------------------------------------------------
 
+    /** Connections out of repair mode and bytes back into the ptys, unless the tree was killed. */
     private void releaseSockets(boolean killed, List<String> problems) {
+        problems.addAll(ttyBytes.release(killed));
         if (sockets != null) {
             try {
                 sockets.release(killed);

@@ -23,10 +23,14 @@ final class SharedFdContext implements FdHandler.DumpContext {
     /** {@code tree}: the pids of the dumped tree, zombies included. */
     private final SocketDumpState sockets;
 
-    SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets, long ghostLimit) {
+    private final dev.cryo.engine.files.TakenTtyBytes ttyBytes;
+
+    SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets,
+                    dev.cryo.engine.files.TakenTtyBytes ttyBytes, long ghostLimit) {
         this.shellJob = shellJob;
         this.tree = Set.copyOf(tree);
         this.sockets = sockets;
+        this.ttyBytes = ttyBytes;
         this.ghostFiles = new GhostFiles(ghostLimit);
     }
 
@@ -40,6 +44,11 @@ final class SharedFdContext implements FdHandler.DumpContext {
     @Override
     public SocketDumpState sockets() {
         return sockets;
+    }
+
+    @Override
+    public dev.cryo.engine.files.TakenTtyBytes ttyBytes() {
+        return ttyBytes;
     }
 
     private dev.cryo.engine.files.OpenFiles openFiles;

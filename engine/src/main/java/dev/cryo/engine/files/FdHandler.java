@@ -142,5 +142,8 @@ public interface FdHandler<D extends FileDesc> {
 
         /** What the socket handlers of this dump share (sock_diag view, flags, repaired connections). */
         SocketDumpState sockets();
+
+        /** The bytes taken out of the tree's pty pairs, given back if the tree runs on. */
+        TakenTtyBytes ttyBytes();
     }
 }

@@ -15,11 +15,12 @@ import java.util.Map;
 
 /**
  * The master end of a pseudo-terminal pair held inside the tree (script, expect, a terminal
- * multiplexer), with the pair's state: termios (TCGETS2), window size, packet mode, the lock of the
- * slave, and the exclusive mode of either end. Every other holder of either end must be in the
- * tree too, and no byte may sit unread in the pair (tty buffers cannot be read without taking the
- * bytes, so such a dump is refused). Restore ({@code PtyHub}) opens /dev/ptmx again until it gets
- * the dumped index (CRIU tries the same); the task takes cryo's open file.
+ * multiplexer), with the pair's state: termios (TCGETS2) and locked termios, window size, packet
+ * mode, the lock of the slave, the exclusive mode of either end, the slave node's owner and mode,
+ * and the bytes sitting unread in either direction, a line being typed included ({@link PtyQueues}:
+ * taken out of the frozen pair, given back by {@link TakenTtyBytes} if the tree runs on). Every other
+ * holder of either end must be in the tree too. Restore ({@code PtyHub}) opens /dev/ptmx again until
+ * it gets the dumped index (CRIU tries the same); the task takes cryo's open file.
  */
 public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMaster> {
     public static final int TAG = 60, RECORD_ID = 250;
@@ -27,9 +28,15 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
     /**
      * One pty pair, carried by its master's open file. {@code slaveClosed}: every slave was closed
      * after one had been opened (the master reads EIO until a slave is opened again).
+     * {@code lockedTermios}: TIOCGLCKTRMIOS (a struct termios). {@code slaveUid/Gid/Mode}: the owner
+     * and permission bits of the /dev/pts node (grantpt, {@code mesg n}). {@code queued}: the bytes
+     * sitting in the pair (see {@link PtyQueues}).
      */
     public record PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
-                            boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed) implements FileDesc {}
+                            boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
+                            int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued) implements FileDesc {}
+
+    private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 16;
 
     static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 1, (out, p) -> {
         out.writeVarInt(p.index(), true);
@@ -40,10 +47,22 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         out.writeBoolean(p.masterExclusive());
         out.writeBoolean(p.slaveExclusive());
         out.writeBoolean(p.slaveClosed());
+        ModelFields.writeBytes(out, p.lockedTermios(), Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios");
+        out.writeVarInt(p.slaveUid(), true);
+        out.writeVarInt(p.slaveGid(), true);
+        out.writeVarInt(p.slaveMode(), true);
+        ModelFields.writeByteArrays(out, p.queued().lines(), MAX_LINES, MAX_BYTES, "PtyMaster.lines");
+        ModelFields.writeBytes(out, p.queued().pending(), MAX_BYTES, "PtyMaster.pending");
+        ModelFields.writeBytes(out, p.queued().output(), MAX_BYTES, "PtyMaster.output");
     }, (in, version) -> new PtyMaster(in.readVarInt(true),
             ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
             ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
-            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean()));
+            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
+            ModelFields.readBytes(in, Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios"),
+            in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
+            new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output"))));
 
     @Override
     public String kind() {
@@ -82,34 +101,50 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             throw new DumpException(fd.where() + ": pseudo-terminal " + pts + " is the controlling terminal of pid "
                     + session + ", outside the tree; dump that session with it");
         }
-        try (Fd master = Ptys.copy(fd.pid(), fd.fd())) {
-            int unread = Terminals.unread(master);
-            if (unread > 0) {
-                throw unread(fd, pts, unread, "its master has not read");
-            }
+        Fd master = Ptys.copy(fd.pid(), fd.fd());
+        Fd slave = null;
+        try {
             boolean slaveExclusive = false;
             for (Ptys.End e : ends) {
                 if (!e.master()) {
-                    try (Fd slave = Ptys.copy(Pid.of(e.pid()), e.fd())) {
-                        int waiting = Terminals.unread(slave);
-                        if (waiting > 0) {
-                            throw unread(fd, pts, waiting, "pid " + e.pid() + " has not read from its slave");
-                        }
-                        slaveExclusive = Terminals.exclusive(slave);
-                    }
+                    slave = Ptys.copy(Pid.of(e.pid()), e.fd());
+                    slaveExclusive = Terminals.exclusive(slave);
                     break;
                 }
             }
-            return new PtyMaster(index, Terminals.termios(master), Terminals.winsize(master),
-                    Terminals.packetMode(master), Terminals.locked(master), Terminals.exclusive(master), slaveExclusive,
-                    Terminals.slaveClosed(master));
+            int[] node = node(pts);
+            byte[] termios = Terminals.termios(master);
+            boolean packet = Terminals.packetMode(master);
+            byte[] lockedTermios = Terminals.lockedTermios(master);
+            boolean slaveClosed = Terminals.slaveClosed(master);
+            PtyQueues.Queued queued = PtyQueues.take(master, slave, termios, packet, fd.where() + ": pseudo-terminal " + pts);
+            PtyMaster p = new PtyMaster(index, termios, Terminals.winsize(master), packet, Terminals.locked(master),
+                    Terminals.exclusive(master), slaveExclusive, slaveClosed, lockedTermios, node[0], node[1], node[2],
+                    queued);
+            if (!queued.isEmpty()) { // the tree gets them back if it runs on
+                ctx.ttyBytes().hold(master, slave, termios, queued);
+                master = null;
+                slave = null;
+            }
+            return p;
+        } finally {
+            if (master != null) {
+                master.close();
+            }
+            if (slave != null) {
+                slave.close();
+            }
         }
     }
 
-    private static DumpException unread(FdProbe fd, String pts, int bytes, String who) {
-        return new DumpException(fd.where() + ": pseudo-terminal " + pts + " holds " + bytes + " bytes " + who
-                + "; bytes in a terminal's buffers cannot be read without taking them, so cryo does not carry them:"
-                + " dump again once they are read");
+    /** Owner, group and permission bits of the slave's devpts node. */
+    private static int[] node(String pts) {
+        try {
+            Map<String, Object> a = java.nio.file.Files.readAttributes(java.nio.file.Path.of(pts), "unix:uid,gid,mode");
+            return new int[] {(Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode") & 07777};
+        } catch (java.io.IOException e) {
+            throw new DumpException("pseudo-terminal " + pts + ": its node cannot be read: " + e.getMessage());
+        }
     }
 
     /** Takes the master cryo opened with the dumped flags (same index when it was free). */
@@ -129,5 +164,23 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         m.put("masterExclusive", p.masterExclusive());
         m.put("slaveExclusive", p.slaveExclusive());
         m.put("slaveClosed", p.slaveClosed());
+        m.put("lockedTermios", HexFormat.of().formatHex(p.lockedTermios()));
+        m.put("slaveNode", Map.of("uid", p.slaveUid(), "gid", p.slaveGid(), "mode", "0" + Integer.toOctalString(p.slaveMode())));
+        m.put("inputLines", p.queued().lines().stream().map(PtyMasterHandler::text).toList());
+        m.put("inputPending", text(p.queued().pending()));
+        m.put("output", text(p.queued().output()));
+    }
+
+    /** Bytes as text: printable ASCII as is, the rest as \\xNN. */
+    static String text(byte[] b) {
+        StringBuilder s = new StringBuilder();
+        for (byte x : b) {
+            if (x >= 32 && x < 127 && x != '\\') {
+                s.append((char) x);
+            } else {
+                s.append(String.format("\\x%02x", x & 0xff));
+            }
+        }
+        return s.toString();
     }
 }

@@ -1,9 +1,11 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.files.PtyMasterHandler;
+import dev.cryo.engine.files.PtyQueues;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.Terminals;
 
 import java.util.ArrayList;
@@ -24,7 +26,7 @@ import java.util.function.Consumer;
  * would refuse those opens, and closes cryo's copies.
  */
 public final class PtyHub implements AutoCloseable {
-    private static final int TRIES = 32, O_CLOEXEC = 02000000, O_RDWR = 2;
+    private static final int TRIES = 32, O_CLOEXEC = 02000000, O_RDWR = 2, O_NONBLOCK = 04000;
 
     private record Pair(PtyMasterHandler.PtyMaster image, Fd master, int index) {}
 
@@ -101,10 +103,19 @@ public final class PtyHub implements AutoCloseable {
         if (m.slaveClosed()) {
             Terminals.peer(got, O_RDWR).close(); // a last close of the slave: the master reads EIO again
         }
+        Fd slave = null;
+        if (m.queued().hasInput()) { // kept open until the tasks hold theirs: a last close would hang up the master
+            slave = Terminals.peer(got, O_RDWR | O_NONBLOCK);
+            slaves.add(slave);
+        }
+        PtyQueues.refill(got, slave, m.termios(), m.queued());
         if (m.packetMode()) {
             Terminals.packetMode(got, true);
         }
-        return new Pair(m, got, Terminals.index(got));
+        Terminals.lockedTermios(got, m.lockedTermios()); // last: it would hold back cryo's own termios changes
+        int index = Terminals.index(got);
+        Sys.chownChmod("/dev/pts/" + index, m.slaveUid(), m.slaveGid(), m.slaveMode());
+        return new Pair(m, got, index);
     }
 
     /** cryo's fd of the reopened master of dumped pty {@code index}. */

@@ -58,6 +58,11 @@ class TaskCollectorTest {
             }
 
             @Override
+            public dev.cryo.engine.files.TakenTtyBytes ttyBytes() {
+                return new dev.cryo.engine.files.TakenTtyBytes();
+            }
+
+            @Override
             public dev.cryo.engine.files.SocketDumpState sockets() {
                 return new dev.cryo.engine.files.SocketDumpState(dev.cryo.engine.files.SocketDumpState.Options.NONE,
                         dev.cryo.kernel.Pid.of(1), java.util.List.of());

@@ -88,6 +88,28 @@ public final class ModelFields {
         }
     }
 
+    /** A count, then each byte array with its length (each at most {@code maxBytes}). */
+    public static void writeByteArrays(Output out, List<byte[]> list, int max, int maxBytes, String what) {
+        checkWrite(list.size(), max, what);
+        out.writeVarInt(list.size(), true);
+        for (byte[] b : list) {
+            writeBytes(out, b, maxBytes, what);
+        }
+    }
+
+    public static List<byte[]> readByteArrays(Input in, int max, int maxBytes, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException(what + ": " + Integer.toUnsignedString(n) + " entries exceed the limit of " + max);
+        }
+        if (n > in.limit() - in.position()) {
+            throw new KryoException(what + ": " + n + " entries run past the end of the record");
+        }
+        List<byte[]> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(readBytes(in, maxBytes, what));
+        return Collections.unmodifiableList(out);
+    }
+
     /** A count, then each siginfo_t as its raw 128 bytes (no per-element length: the size is fixed). */
     public static void writeSiginfos(Output out, List<byte[]> list, int max, String what) {
         checkWrite(list.size(), max, what);
