@@ -119,9 +119,10 @@ class PtyTest {
     }
 
     @Test
-    void completeLinesAnEofAndAHalfLineQueuedInAPtyComeBackInOrder() throws Exception {
+    void completeLinesAnEofAHalfLineAndAStoppedOutputComeBack() throws Exception {
         // nobody reads the slave: two lines, an EOF (^D alone), a line ended by ^D, and half a line sit
-        // in its canonical queue, the echo in the master's; after the restore the program reads them all
+        // in its canonical queue, the echo in the master's, and its output is stopped by ^S; after the
+        // restore the program finds output still stopped until ^Q, and reads them all
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lines.out"), "/usr/bin/python3",
                 "-c", String.join("\n",
                         "import os,signal,select",
@@ -130,16 +131,20 @@ class PtyTest {
                         "import fcntl,termios,struct,time",
                         "while struct.unpack('i',fcntl.ioctl(m,termios.FIONREAD,b'1234'))[0]<20: time.sleep(0.01)",
                         "os.write(s,b'out\\n')",
+                        "os.write(m,b'\\x13')",
+                        "while select.select([],[s],[],0)[1]: time.sleep(0.01)",
                         "signal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGUSR2])",
                         "print('ready',flush=True)",
                         "signal.sigwait([signal.SIGUSR2])",
-                        "os.write(m,b'f\\n')",
+                        "stopped=not select.select([],[s],[],0)[1]",
+                        "os.write(m,b'\\x11f\\n')",
+                        "started=bool(select.select([],[s],[],5)[1])",
                         "got=[os.read(s,100) for i in range(5)]",
                         "echo=b''",
                         "while select.select([m],[],[],1)[0]: echo+=os.read(m,100)",
                         "want=[b'one\\n',b'\\x7fraw\\n',b'',b'two',b'half\\n']",
                         "wecho=b'one\\r\\n^\\x08^?raw\\r\\ntwohalout\\r\\nf\\r\\n'",
-                        "print('PASS' if got==want and echo==wecho else 'FAIL: %r %r' % (got, echo),flush=True)",
+                        "print('PASS' if got==want and echo==wecho and stopped and started else 'FAIL: %r %r %r %r' % (got, echo, stopped, started),flush=True)",
                         "")))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {

@@ -15,7 +15,7 @@ public final class Terminals {
             TIOCPKT = 0x5420, TIOCGPKT = 0x80045438L, TIOCSPTLCK = 0x40045431L, TIOCGPTLCK = 0x80045439L,
             TIOCGPTN = 0x80045430L, TIOCGPTPEER = 0x5441, TIOCEXCL = 0x540C, TIOCGEXCL = 0x80045440L,
             TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B,
-            TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457;
+            TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457, TCXONC = 0x540A, TCOOFF = 0;
 
     /** struct termios, the layout of the locked-termios requests (termios2 without the speeds). */
     public static final int TERMIOS_SIZE = 36;
@@ -125,7 +125,12 @@ public final class Terminals {
         return pfd.getShort(6);
     }
 
-    public static final int POLLIN = 1, POLLPRI = 2;
+    public static final int POLLIN = 1, POLLPRI = 2, POLLOUT = 4;
+
+    /** Suspends output of this tty as tcflow(TCOOFF) does (only TCOON starts it again). */
+    public static void stopOutput(Fd fd) {
+        ioctl(fd, TCXONC, TCOOFF, "TCXONC(TCOOFF)");
+    }
 
     /** Bytes waiting to be read on this side. */
     public static int unread(Fd fd) {

@@ -30,13 +30,15 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
      * after one had been opened (the master reads EIO until a slave is opened again).
      * {@code lockedTermios}: TIOCGLCKTRMIOS (a struct termios). {@code slaveUid/Gid/Mode}: the owner
      * and permission bits of the /dev/pts node (grantpt, {@code mesg n}). {@code queued}: the bytes
-     * sitting in the pair (see {@link PtyQueues}).
+     * sitting in the pair (see {@link PtyQueues}). {@code outputStopped}: the slave's output is
+     * stopped (^S or tcflow), so its writers wait.
      */
     public record PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
                             boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
-                            int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued) implements FileDesc {}
+                            int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped)
+            implements FileDesc {}
 
-    private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 16;
+    private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 20;
 
     static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 1, (out, p) -> {
         out.writeVarInt(p.index(), true);
@@ -54,6 +56,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         ModelFields.writeByteArrays(out, p.queued().lines(), MAX_LINES, MAX_BYTES, "PtyMaster.lines");
         ModelFields.writeBytes(out, p.queued().pending(), MAX_BYTES, "PtyMaster.pending");
         ModelFields.writeBytes(out, p.queued().output(), MAX_BYTES, "PtyMaster.output");
+        out.writeBoolean(p.outputStopped());
     }, (in, version) -> new PtyMaster(in.readVarInt(true),
             ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
             ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
@@ -62,7 +65,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
             new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
                     ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output"))));
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean()));
 
     @Override
     public String kind() {
@@ -120,7 +123,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             PtyQueues.Queued queued = PtyQueues.take(master, slave, termios, packet, fd.where() + ": pseudo-terminal " + pts);
             PtyMaster p = new PtyMaster(index, termios, Terminals.winsize(master), packet, Terminals.locked(master),
                     Terminals.exclusive(master), slaveExclusive, slaveClosed, lockedTermios, node[0], node[1], node[2],
-                    queued);
+                    queued, PtyQueues.outputStopped(slave));
             if (!queued.isEmpty()) { // the tree gets them back if it runs on
                 ctx.ttyBytes().hold(master, slave, termios, queued);
                 master = null;
@@ -169,6 +172,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         m.put("inputLines", p.queued().lines().stream().map(PtyMasterHandler::text).toList());
         m.put("inputPending", text(p.queued().pending()));
         m.put("output", text(p.queued().output()));
+        m.put("outputStopped", p.outputStopped());
     }
 
     /** Bytes as text: printable ASCII as is, the rest as \\xNN. */

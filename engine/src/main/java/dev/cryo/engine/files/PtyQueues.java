@@ -166,6 +166,32 @@ public final class PtyQueues {
         }
     }
 
+    /**
+     * Whether the slave's output is stopped (^S, tcflow): with nothing left unread in the master, a
+     * slave that cannot be written to is stopped.
+     */
+    public static boolean outputStopped(Fd slave) {
+        return slave != null && (Terminals.poll(slave, Terminals.POLLOUT) & Terminals.POLLOUT) == 0;
+    }
+
+    /**
+     * Stops the slave's output again: by its STOP character when IXON is on (as ^S did, so ^Q starts
+     * it), else as tcflow(TCOOFF). Before packet mode is set: stopping posts a status to the master.
+     */
+    public static void stopOutput(Fd master, Fd slave, byte[] termios) {
+        byte stop = Termios.cc(termios, Termios.VSTOP);
+        if ((Termios.iflag(termios) & Termios.IXON) != 0 && stop != 0) {
+            Terminals.termios(master, quiet(termios));
+            try {
+                Terminals.inject(slave, stop);
+            } finally {
+                Terminals.termios(master, termios);
+            }
+        } else {
+            Terminals.stopOutput(slave);
+        }
+    }
+
     /** Data bytes; in canonical mode those that would end a line or stop output are preceded by LNEXT. */
     private static void inject(Fd slave, byte[] data, byte[] termios, boolean canonical) {
         boolean flow = (Termios.iflag(termios) & Termios.IXON) != 0;

@@ -104,11 +104,14 @@ public final class PtyHub implements AutoCloseable {
             Terminals.peer(got, O_RDWR).close(); // a last close of the slave: the master reads EIO again
         }
         Fd slave = null;
-        if (m.queued().hasInput()) { // kept open until the tasks hold theirs: a last close would hang up the master
+        if (m.queued().hasInput() || m.outputStopped()) { // kept until the tasks hold theirs: a last close hangs up
             slave = Terminals.peer(got, O_RDWR | O_NONBLOCK);
             slaves.add(slave);
         }
         PtyQueues.refill(got, slave, m.termios(), m.queued());
+        if (m.outputStopped()) {
+            PtyQueues.stopOutput(got, slave, m.termios());
+        }
         if (m.packetMode()) {
             Terminals.packetMode(got, true);
         }
