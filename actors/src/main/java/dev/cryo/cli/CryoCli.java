@@ -40,13 +40,16 @@ public final class CryoCli implements Runnable {
     private Config config;
     private CryoSettings settings;
 
+    /** cryo's settings only: a command that hands its job to the local agent needs no more. */
     private void loadSettings() {
-        config = CryoConfig.loadConfig(Optional.ofNullable(configFile), overrides);
-        settings = CryoSettings.create(config);
+        settings = CryoSettings.create(CryoConfig.loadCryoOnly(Optional.ofNullable(configFile), overrides));
     }
 
-    /** The merged configuration (cryo's and Pekko's), loaded once options are parsed. */
+    /** The merged configuration (cryo's and Pekko's), loaded the first time a command needs it. */
     Config config() {
+        if (config == null) {
+            config = CryoConfig.loadConfig(Optional.ofNullable(configFile), overrides);
+        }
         return config;
     }
 
@@ -81,23 +84,55 @@ public final class CryoCli implements Runnable {
      * generated from this same model ({@link CliDocs}), so they cannot drift from the commands.
      */
     static CommandLine commandLine(CryoCli top, PrintWriter out, PrintWriter err) {
+        return commandLine(top, out, err, null);
+    }
+
+    /**
+     * The command tree with only the subcommand {@code only} when it is one of them (picocli builds
+     * each command's model by reflection, and its classes cannot be archived for class-data
+     * sharing: building the eight a command does not use was a good part of a cold start); all of
+     * them otherwise (help, usage, an unknown or missing command).
+     */
+    static CommandLine commandLine(CryoCli top, PrintWriter out, PrintWriter err, String only) {
         CommandLine cl = new CommandLine(top);
-        cl.addSubcommand(new CheckCommand(out));
-        cl.addSubcommand(new DumpCommand(out, err));
-        cl.addSubcommand(new ShowCommand(out));
-        cl.addSubcommand(new RestoreCommand(out, err));
-        cl.addSubcommand(new DemoCommand(out, err));
-        cl.addSubcommand(new KeysCommand());
-        cl.addSubcommand(new AgentCommand(out, err));
-        cl.addSubcommand(new AgentsCommand(out, err));
-        cl.addSubcommand(new MigrateCommand(out, err));
+        java.util.Map<String, java.util.function.Supplier<Object>> all = new java.util.LinkedHashMap<>();
+        all.put("check", () -> new CheckCommand(out));
+        all.put("dump", () -> new DumpCommand(out, err));
+        all.put("show", () -> new ShowCommand(out));
+        all.put("restore", () -> new RestoreCommand(out, err));
+        all.put("demo", () -> new DemoCommand(out, err));
+        all.put("keys", KeysCommand::new);
+        all.put("agent", () -> new AgentCommand(out, err));
+        all.put("agents", () -> new AgentsCommand(out, err));
+        all.put("migrate", () -> new MigrateCommand(out, err));
+        if (only != null && all.containsKey(only)) {
+            cl.addSubcommand(all.get(only).get());
+        } else {
+            all.values().forEach(c -> cl.addSubcommand(c.get()));
+        }
         return cl;
+    }
+
+    /** The first word of the command line that is not an option of {@code cryo} itself or its value. */
+    static String subcommand(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("-D") || a.equals("-o") || a.equals("--log-file") || a.equals("--config")) {
+                i++; // its value follows
+            } else if (a.equals("--")) {
+                return null;
+            } else if (!a.startsWith("-")) {
+                return a;
+            }
+        }
+        return null;
     }
 
     /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CryoCli top = new CryoCli();
-        CommandLine cl = commandLine(top, out, err);
+        String sub = subcommand(args);
+        CommandLine cl = commandLine(top, out, err, sub);
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionStrategy(parsed -> {
@@ -109,7 +144,9 @@ public final class CryoCli implements Runnable {
             }
             LogSettings log = top.settings.log();
             LogSetup.configure(LogSetup.levelFor(top.verbosity(), log.level().configName()),
-                    top.logFile != null ? top.logFile : log.file().orElse(null));
+                    top.logFile != null ? top.logFile : log.file().orElse(null),
+                    // these two may go to the local agent and then log nothing: set up logging when first used
+                    "dump".equals(sub) || "restore".equals(sub));
             return new CommandLine.RunLast().execute(parsed);
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {

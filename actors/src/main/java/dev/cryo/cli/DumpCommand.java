@@ -87,6 +87,28 @@ final class DumpCommand implements Callable<Integer> {
             err.println("cryo: no process with pid " + pid);
             return 1;
         }
+        DumpProgress progress = new DumpProgress();
+        DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
+                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
+        // a running local agent does it in its warm JVM; its own settings apply (ghost-limit needs ours)
+        if (!noAgent && ghostLimit == null) {
+            try {
+                var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
+                        parent.settings().cluster().localSocket().orElse(null), request);
+                if (viaAgent.isPresent()) {
+                    if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
+                        org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
+                    }
+                    writeStats(viaAgent.get());
+                    print(viaAgent.get());
+                    return 0;
+                }
+            } catch (CryoException e) {
+                LogSetup.failure(err, "dump failed: " + e.getMessage(), e);
+                return 1;
+            }
+        }
+        // in this process: the whole config (Pekko's too) and logging
         com.typesafe.config.Config config = parent.config();
         if (ghostLimit != null) {
             config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("cryo.dump.ghost-limit", ghostLimit))
@@ -98,25 +120,7 @@ final class DumpCommand implements Callable<Integer> {
                 return 2;
             }
         }
-        DumpProgress progress = new DumpProgress();
-        DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
-                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
-        // a running local agent does it in its warm JVM; its own settings apply (ghost-limit needs ours)
-        if (!noAgent && ghostLimit == null) {
-            try {
-                var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
-                        parent.settings().cluster().localSocket().orElse(null), request);
-                if (viaAgent.isPresent()) {
-                    org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
-                    writeStats(viaAgent.get());
-                    print(viaAgent.get());
-                    return 0;
-                }
-            } catch (CryoException e) {
-                LogSetup.failure(err, "dump failed: " + e.getMessage(), e);
-                return 1;
-            }
-        }
+        LogSetup.ensure();
         try (Cryo cryo = Cryo.create(config);
              Interrupts interrupts = Interrupts.handle(sig -> cryo.cancelDumps("interrupted by " + sig));
              ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",

@@ -36,6 +36,7 @@ final class LogSetup {
     static void failure(PrintWriter err, String message, Throwable cause) {
         err.println("cryo: " + message);
         err.flush();
+        ensure();
         org.slf4j.Logger log = LoggerFactory.getLogger("cryo");
         if (toFile) {
             log.error(message + (cause != null && cause.getCause() != null ? " (cause: " + cause.getCause() + ")" : ""));
@@ -45,7 +46,34 @@ final class LogSetup {
         }
     }
 
+    private static volatile Level pendingLevel;
+    private static volatile Path pendingFile;
+
+    /**
+     * As {@link #configure(Level, Path)}, or, with {@code lazily} at the default quiet level, the
+     * first time {@link #ensure} is called: logback's start costs a cold JVM a noticeable share of
+     * a command that ends up logging nothing (a dump handed to the local agent).
+     */
+    static void configure(Level level, Path logFile, boolean lazily) {
+        if (lazily && logFile == null && level.toInt() >= Level.WARN.toInt()) {
+            pendingLevel = level;
+            pendingFile = null;
+        } else {
+            configure(level, logFile);
+        }
+    }
+
+    /** Applies a deferred configuration; call before anything may log. */
+    static synchronized void ensure() {
+        Level level = pendingLevel;
+        if (level != null) {
+            pendingLevel = null;
+            configure(level, pendingFile);
+        }
+    }
+
     static void configure(Level level, Path logFile) {
+        pendingLevel = null;
         toFile = logFile != null;
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         ctx.reset();

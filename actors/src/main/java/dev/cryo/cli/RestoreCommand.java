@@ -66,9 +66,12 @@ final class RestoreCommand implements Callable<Integer> {
             var viaAgent = !detach || noAgent ? java.util.Optional.<RestoreReport>empty()
                     : dev.cryo.actors.cluster.LocalAgent.restore(parent.settings().cluster().localSocket().orElse(null), request);
             if (viaAgent.isPresent()) {
-                org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
+                if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
+                    org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
+                }
                 report = viaAgent.get();
             } else {
+                LogSetup.ensure();
                 try (Cryo cryo = Cryo.create(parent.config());
                      ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().restore().progress(),
                              "restoring", progress, err, parent.settings().restore().progressDelay())) {

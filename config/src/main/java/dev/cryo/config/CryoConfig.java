@@ -39,10 +39,34 @@ public final class CryoConfig {
     return loadConfig(file, overrides, System.getProperties(), CryoConfig.class.getClassLoader());
   }
 
+  /**
+   * Like {@link #loadConfig(Optional, Map)} over cryo's own defaults only, without the other
+   * modules' (Pekko's thousands of lines): enough for {@link CryoSettings}, and several times
+   * cheaper to parse in a cold JVM. A command that hands its job to the local agent needs no more;
+   * one that starts an actor system loads the whole config.
+   */
+  public static Config loadCryoOnly(Optional<Path> file, Map<String, String> overrides) {
+    ClassLoader loader = CryoConfig.class.getClassLoader();
+    return loadConfig(file, overrides, System.getProperties(), loader, cryoReferenceUnresolved(loader));
+  }
+
+  /** Where the build puts a copy of this module's reference.conf. */
+  static final String CRYO_REFERENCE = "dev/cryo/config/cryo/reference.conf";
+
+  static Config cryoReferenceUnresolved(ClassLoader loader) {
+    return ConfigFactory.parseResources(
+        loader, CRYO_REFERENCE, ConfigParseOptions.defaults().setAllowMissing(false));
+  }
+
   /** Seam for tests: explicit system properties and class loader. */
   static Config loadConfig(
       Optional<Path> file, Map<String, String> overrides, Properties system, ClassLoader loader) {
-    Config reference = referenceUnresolved(loader);
+    return loadConfig(file, overrides, system, loader, referenceUnresolved(loader));
+  }
+
+  private static Config loadConfig(
+      Optional<Path> file, Map<String, String> overrides, Properties system, ClassLoader loader,
+      Config reference) {
     Config merged;
     try {
       merged =

@@ -35,7 +35,6 @@ import java.util.Optional;
  * One request and one reply per connection, in a small fixed binary layout; every string is bounded.
  */
 public final class LocalAgent {
-    private static final Logger log = LoggerFactory.getLogger(LocalAgent.class);
     private static final int MAGIC = 0x6372796c; // "cryl", layout version 1
     private static final byte DUMP = 1;
     private static final byte RESTORE = 2;
@@ -157,6 +156,8 @@ public final class LocalAgent {
 
     /** Listens on socket until closed; one thread per request (a dump or restore takes a while). */
     public static final class Server implements AutoCloseable {
+        // here, not in LocalAgent: the client (a cold CLI) must not start logging to send a request
+        private static final Logger log = LoggerFactory.getLogger(LocalAgent.class);
         private final Path path;
         private final ServerSocketChannel server;
 
