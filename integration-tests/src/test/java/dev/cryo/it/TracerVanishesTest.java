@@ -75,4 +75,50 @@ class TracerVanishesTest {
             }
         }
     }
+
+    /**
+     * The calls that map and unmap the pads' area cannot run through a pad: a thread let go in
+     * the middle of one (an mmap and a munmap of the same size, as RemoteTask makes them) carries
+     * on through the process's sigreturn route. The counter sits in a relative nanosleep and the
+     * threads' main thread in sigtimedwait: both are restarted by the frame the route returns to.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"before", "entry", "exit", "unmap-entry", "unmap-exit"})
+    void aThreadLetGoWhileTheAreaIsMappedOrUnmappedCarriesOn(String where) throws Exception {
+        for (String workload : List.of("counter", "threads")) {
+            Path dir = java.nio.file.Files.createDirectories(tmp.resolve(workload + "-area-" + where));
+            try (DetachedProcess p = workload.equals("counter") ? Workloads.counter(dir) : Workloads.threads(dir)) {
+                Thread.sleep(50);
+                Pid pid = p.pid();
+                Tracer tracer = new Tracer();
+                List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                var maps = ProcFs.maps(pid);
+                Injector inj = RemoteTask.areaInjector(tracer, pid, maps);
+                assertTrue(inj.gadget() != vdsoSyscall(pid, maps), "the area is mapped through the vDSO, unprotected");
+                long length = 2 * RemoteTask.PAGE;
+                var frame = inj.frameFor(SyscallNr.MMAP, 0, length, 7, 0x22, -1, 0);
+                if (where.startsWith("unmap")) {
+                    long area = inj.call("mmap", SyscallNr.MMAP, 0, length, 7, 0x22, -1, 0);
+                    frame = inj.frameFor(SyscallNr.MUNMAP, area, length);
+                }
+                tracer.setRegisters(pid.value(), frame);
+                if (!where.equals("before")) {
+                    tracer.toNextSyscallStop(pid.value());
+                }
+                if (where.endsWith("exit")) {
+                    tracer.toNextSyscallStop(pid.value());
+                }
+                // never closed: the registers stay as the injection left them
+                TaskSeizer.release(tracer, pid, tids);
+                Thread.sleep(100);
+                String verdict = Workloads.check(p);
+                assertTrue(verdict.contains("PASS"), workload + " let go " + where + ": " + verdict);
+            }
+        }
+    }
+
+    private static long vdsoSyscall(Pid pid, List<dev.cryo.kernel.proc.MapsEntry> maps) {
+        var vdso = maps.stream().filter(dev.cryo.kernel.proc.MapsEntry::isVdso).findFirst().orElseThrow();
+        return dev.cryo.kernel.ptrace.SyscallGadget.find(pid, vdso.start(), vdso.end());
+    }
 }

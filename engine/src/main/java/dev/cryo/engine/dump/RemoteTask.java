@@ -9,6 +9,7 @@ import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.ReturnPad;
 import dev.cryo.kernel.ptrace.SyscallBatch;
+import dev.cryo.kernel.ptrace.SigreturnRoute;
 import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -20,9 +21,11 @@ import java.util.Map;
  * A seized process seen from its tracer thread: a scratch page mapped into it for syscall outputs,
  * followed by one {@link ReturnPad} per thread, the gadget its injected syscalls run through. If
  * cryo dies in the middle of an injection, the kernel lets the thread go where the injection left
- * it, and the pad takes it back to its own registers: only the two injections that map and unmap
- * the area (through a gadget in the vDSO) are unprotected. {@link #close} unmaps the area, leaving
- * no trace.
+ * it, and the pad takes it back to its own registers. The two injections that map and unmap the
+ * area (a pad cannot unmap itself) go through the process's {@link SigreturnRoute}, which is as
+ * safe; only a process without one (no C library's {@code __restore_rt}, a shadow stack) has them
+ * run unprotected at a {@code syscall} of its vDSO. {@link #close} unmaps the area, leaving no
+ * trace.
  */
 public final class RemoteTask implements AutoCloseable {
     public static final long PAGE = 4096;
@@ -34,6 +37,8 @@ public final class RemoteTask implements AutoCloseable {
     public static final int BATCH_PAGES = 2;
 
     private final long gadget;
+    private final SigreturnRoute route;
+    private final List<MapsEntry> maps;
     private final long scratch;
     private final long length;
     private final boolean padded;
@@ -50,10 +55,13 @@ public final class RemoteTask implements AutoCloseable {
         MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
                 .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
         this.gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
+        this.route = SigreturnRoute.find(pid, maps);
+        this.maps = maps;
         this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);
-        try (Injector inj = new Injector(tracer, pid, pid.value(), gadget)) {
+        try (Injector inj = unpadded(pid.value())) {
             long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, 0x22 /* PRIVATE|ANON */, -1, 0);
-            // a process denied write+execute mappings (PR_SET_MDWE) gets no pads: the vDSO gadget, unprotected
+            // a process denied write+execute mappings (PR_SET_MDWE, a seccomp filter) gets no pads: every
+            // injection takes the sigreturn route, or is unprotected without one
             this.padded = !Injector.isError(at);
             this.scratch = padded ? at
                     : inj.call("mmap", SyscallNr.MMAP, 0, length, 3 /* RW */, 0x22 /* PRIVATE|ANON */, -1, 0);
@@ -77,10 +85,10 @@ public final class RemoteTask implements AutoCloseable {
      * (written before any register changes); close it to put the thread's registers back.
      */
     public Injector injector(int tid) {
-        Injector inj = new Injector(tracer, pid, tid, gadget);
         if (!padded) {
-            return inj;
+            return unpadded(tid);
         }
+        Injector inj = new Injector(tracer, pid, tid, gadget);
         Long pad = pads.get(tid);
         if (pad == null) {
             pad = scratch + PAGE + (long) pads.size() * ReturnPad.SIZE;
@@ -129,13 +137,37 @@ public final class RemoteTask implements AutoCloseable {
         return Sys.read(pid, batchOutput(), len);
     }
 
+    /**
+     * An injector that needs no pad: through the sigreturn route when the process and the
+     * thread's stack allow it, else at the vDSO's {@code syscall}, unprotected.
+     */
+    private Injector unpadded(int tid) {
+        return unpadded(tracer, pid, tid, gadget, route, maps);
+    }
+
+    /** What maps and unmaps the area of a seized process: for tests that let go of it mid-call. */
+    public static Injector areaInjector(Tracer tracer, Pid pid, List<MapsEntry> maps) {
+        MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst().orElseThrow();
+        return unpadded(tracer, pid, pid.value(), SyscallGadget.find(pid, vdso.start(), vdso.end()),
+                SigreturnRoute.find(pid, maps), maps);
+    }
+
+    private static Injector unpadded(Tracer tracer, Pid pid, int tid, long gadget, SigreturnRoute route,
+                                     List<MapsEntry> maps) {
+        Injector inj = new Injector(tracer, pid, tid, gadget);
+        if (route != null) {
+            route.arm(tracer, inj, maps);
+        }
+        return inj;
+    }
+
     public byte[] readScratch(int len) {
         return Sys.read(pid, scratch, len);
     }
 
     @Override
     public void close() {
-        try (Injector inj = new Injector(tracer, pid, pid.value(), gadget)) {
+        try (Injector inj = unpadded(pid.value())) {
             inj.call("munmap", SyscallNr.MUNMAP, scratch, length);
         }
     }

@@ -20,6 +20,8 @@ public final class Injector implements AutoCloseable {
     private long gadget;
     private int calls;
     private boolean restoreOnClose = true;
+    private long stack;
+    private Runnable afterClose;
 
     public Injector(Tracer tracer, Pid pid, int tid, long gadget) {
         this.tracer = tracer;
@@ -55,6 +57,25 @@ public final class Injector implements AutoCloseable {
         this.gadget = address;
     }
 
+    /**
+     * Injected syscalls run with this rsp instead of the thread's own (a {@link SigreturnRoute}
+     * places its frame there).
+     */
+    public void stack(long rsp) {
+        this.stack = rsp;
+    }
+
+    /** Runs once the registers are back, when this injector closes. */
+    public void afterClose(Runnable action) {
+        this.afterClose = action;
+    }
+
+    /** The registers an injected syscall {@code nr} starts from. */
+    public Registers frameFor(int nr, long... args) {
+        Registers frame = saved.forSyscall(gadget, nr, args);
+        return stack == 0 ? frame : frame.with(Registers.RSP, stack);
+    }
+
     /** Leave the thread's registers as the last call left them (restore installs its own frame). */
     public void keepRegistersOnClose() {
         this.restoreOnClose = false;
@@ -65,7 +86,7 @@ public final class Injector implements AutoCloseable {
         if (args.length > 6) {
             throw new IllegalArgumentException("a syscall takes at most 6 arguments");
         }
-        tracer.setRegisters(tid, saved.forSyscall(gadget, nr, args));
+        tracer.setRegisters(tid, frameFor(nr, args));
         tracer.toNextSyscallStop(tid); // entry
         tracer.toNextSyscallStop(tid); // exit
         calls++;
@@ -81,7 +102,7 @@ public final class Injector implements AutoCloseable {
         if (args.length > 6) {
             throw new IllegalArgumentException("a syscall takes at most 6 arguments");
         }
-        tracer.setRegisters(tid, saved.forSyscall(gadget, nr, args));
+        tracer.setRegisters(tid, frameFor(nr, args));
         tracer.toNextSyscallStop(tid); // entry
         tracer.interrupt(tid);
         tracer.toNextSyscallStop(tid); // exit
@@ -124,6 +145,11 @@ public final class Injector implements AutoCloseable {
     public void close() {
         if (restoreOnClose) {
             tracer.setRegisters(tid, saved);
+        }
+        if (afterClose != null) {
+            Runnable action = afterClose;
+            afterClose = null;
+            action.run();
         }
     }
 }
