@@ -232,6 +232,41 @@ class PtyTest {
         }
     }
 
+    @Test
+    void whatAMasterWroteAfterItsSlaveClosedWaitsForTheNextSlave() throws Exception {
+        // the slave closed, then the master wrote a line (echoed back to it, unread) and locked the
+        // pair; after the restore the master still sees the slave closed, reads the echo, and the
+        // next slave opened reads the line
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("closed.out"), "/usr/bin/python3",
+                "-c", String.join("\n",
+                        "import os,signal,fcntl,termios,struct,select",
+                        "m,s=os.openpty()",
+                        "name=os.ttyname(s)",
+                        "os.close(s)",
+                        "os.write(m,b'queued\\n')",
+                        "fcntl.ioctl(m,0x40045431,struct.pack('i',1))",
+                        "signal.pthread_sigmask(signal.SIG_BLOCK,[signal.SIGUSR2])",
+                        "print('ready',flush=True)",
+                        "signal.sigwait([signal.SIGUSR2])",
+                        "p=select.poll()",
+                        "p.register(m,select.POLLIN)",
+                        "hup=any(e & select.POLLHUP for f,e in p.poll(0))",
+                        "echo=os.read(m,100) if select.select([m],[],[],5)[0] else b''",
+                        "fcntl.ioctl(m,0x40045431,struct.pack('i',0))",
+                        "s=os.open(name,os.O_RDWR|os.O_NOCTTY)",
+                        "got=os.read(s,100) if select.select([s],[],[],5)[0] else b''",
+                        "print('PASS' if hup and got==b'queued\\n' and echo==b'queued\\r\\n' else 'FAIL: %r %r %r' % (hup,got,echo),flush=True)",
+                        "")))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                String out = Workloads.check(r);
+                assertTrue(out.contains("PASS"), out);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     private static boolean slaveClosed(dev.cryo.kernel.Pid pid, int fd) {
         try (dev.cryo.kernel.Fd pidfd = Sys.pidfdOpen(pid); dev.cryo.kernel.Fd master = Sys.pidfdGetfd(pidfd, pid, fd)) {
             return dev.cryo.kernel.Terminals.slaveClosed(master);

@@ -120,6 +120,11 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             boolean packet = Terminals.packetMode(master);
             byte[] lockedTermios = Terminals.lockedTermios(master);
             boolean slaveClosed = Terminals.slaveClosed(master);
+            if (slave == null && slaveClosed) {
+                // what the master wrote since waits for the next slave: opened to be read, its close
+                // leaves the pair closed as it was (a slave never opened cannot be opened unseen)
+                slave = openSlave(master);
+            }
             PtyQueues.Queued queued = PtyQueues.take(master, slave, termios, packet, fd.where() + ": pseudo-terminal " + pts);
             PtyMaster p = new PtyMaster(index, termios, Terminals.winsize(master), packet, Terminals.locked(master),
                     Terminals.exclusive(master), slaveExclusive, slaveClosed, lockedTermios, node[0], node[1], node[2],
@@ -139,6 +144,23 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             }
         }
     }
+
+    /** A new open file of the slave, the pair's lock lifted meanwhile. */
+    private static Fd openSlave(Fd master) {
+        boolean locked = Terminals.locked(master);
+        if (locked) {
+            Terminals.locked(master, false);
+        }
+        try {
+            return Terminals.peer(master, O_RDWR | O_NONBLOCK);
+        } finally {
+            if (locked) {
+                Terminals.locked(master, true);
+            }
+        }
+    }
+
+    private static final int O_RDWR = 2, O_NONBLOCK = 04000;
 
     /** Owner, group and permission bits of the slave's devpts node. */
     private static int[] node(String pts) {
