@@ -67,6 +67,20 @@ class NotCarriedTest {
                                 + "assert libc.inotify_add_watch(fd, b'gone', 2) == 1\nos.unlink('gone')",
                         " fd 3 \\(anon_inode:inotify\\): inotify watch 1: the watched inode \\d+ on device \\d+:\\d+ "
                                 + "(\\(.*\\) was deleted|cannot be found)"),
+                python("a lease", "import fcntl\nopen('leased', 'w').close()\nf = open('leased')\n"
+                                + "fcntl.fcntl(f, fcntl.F_SETLEASE, fcntl.F_RDLCK)",
+                        " fd 3 \\(.*/leased\\): a lease is not supported yet"),
+                python("an flock on a pipe", "import fcntl, os\nr, w = os.pipe()\nfcntl.flock(r, fcntl.LOCK_EX)",
+                        " fd 3 \\(pipe:\\[\\d+\\]\\): a lock on a pipe is not supported yet"),
+                // a process outside the tree (a grandchild gone to init) holds the flock through the
+                // tree's open file; it leaves when the tree's process does
+                python("a lock held through the tree's open file by a process outside it",
+                        "import fcntl, os, time\nf = open('locked', 'w')\nparent = os.getpid()\n"
+                                + "if os.fork() == 0:\n    if os.fork() == 0:\n        fcntl.flock(f, fcntl.LOCK_EX)\n"
+                                + "        while os.path.exists('/proc/%d' % parent): time.sleep(0.1)\n"
+                                + "    os._exit(0)\nos.wait()\n"
+                                + "while 'lock:' not in open('/proc/self/fdinfo/%d' % f.fileno()).read(): time.sleep(0.01)",
+                        " fd 3 \\(.*/locked\\): its flock lock is held by pid \\d+, outside the dumped tree"),
                 python("a fanotify group of a permission class", "import ctypes\n"
                                 + "fd = ctypes.CDLL(None).fanotify_init(4, 0)\nassert fd == 3",
                         " fd 3 \\(anon_inode:\\[fanotify\\]\\): a fanotify group of a permission class .* is not supported yet"),
