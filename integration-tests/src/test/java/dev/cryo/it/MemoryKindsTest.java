@@ -27,6 +27,23 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * zdtm's unlink_fstat00 and memfd00 found it: cryo made a deleted file and a memfd again with its
+     * own owner (root) and, for the memfd, the default mode, instead of the ones the program had set.
+     */
+    @Test
+    void aDeletedFileAndAMemfdKeepTheirOwnerAndMode() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("owners.out"),
+                TestPrograms.compile("/c/owners.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            assertTrue(Cli.run("show", img.toString()).out().contains("\"owner\" : \"1234:2345\""));
+        }
+    }
+
     /** An idle AIO context: a new ring moved to the dumped address, so the program's context id works on. */
     @Test
     void anIdleAioRingComesBackWithItsContextId() throws Exception {

@@ -62,7 +62,10 @@ public final class GhostFiles {
             return file;
         }
         byte[] contents;
+        int uid, gid;
         try {
+            uid = (Integer) Files.getAttribute(source, "unix:uid");
+            gid = (Integer) Files.getAttribute(source, "unix:gid");
             contents = Files.readAllBytes(source);
         } catch (IOException e) {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
@@ -71,7 +74,7 @@ public final class GhostFiles {
             throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
         }
         synchronized (this) {
-            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents));
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid));
         }
         return file;
     }

@@ -17,6 +17,7 @@ import dev.cryo.kernel.SyscallNr;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,8 +40,11 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
     /** Bytes of the memfd at {@code offset}. */
     public record Extent(long offset, byte[] data) {}
 
-    /** {@code file}: identity (inode, size, mode); {@code seals}: F_GET_SEALS (F_SEAL_SEAL alone: sealing not allowed). */
-    public record Memfd(FileRef file, String name, int seals, List<Extent> extents) implements FileDesc {
+    /**
+     * {@code file}: identity (inode, size, mode); {@code seals}: F_GET_SEALS (F_SEAL_SEAL alone: sealing
+     * not allowed); {@code uid}, {@code gid}: its owner (fchown/fchmod by the program show in fstat).
+     */
+    public record Memfd(FileRef file, String name, int seals, List<Extent> extents, int uid, int gid) implements FileDesc {
         public Memfd {
             extents = List.copyOf(extents);
         }
@@ -58,6 +62,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
             out.writeLong(e.offset());
             RecordFields.writeBytes(out, e.data());
         }
+        out.writeInt(m.uid());
+        out.writeInt(m.gid());
     }
 
     private static Memfd read(Input in, int version) {
@@ -72,7 +78,7 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         for (int i = 0; i < n; i++) {
             extents.add(new Extent(in.readLong(), RecordFields.readBytes(in, 16 << 20)));
         }
-        return new Memfd(file, name, seals, extents);
+        return new Memfd(file, name, seals, extents, in.readInt(), in.readInt());
     }
 
     @Override
@@ -130,7 +136,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
                 }
             }
         }
-        return new Memfd(file, name, seals, extents);
+        return new Memfd(file, name, seals, extents, (Integer) Files.getAttribute(fd.procPath(), "unix:uid"),
+                (Integer) Files.getAttribute(fd.procPath(), "unix:gid"));
     }
 
     @Override
@@ -149,6 +156,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         out.put("ino", m.file().ino());
         out.put("size", m.file().size());
         out.put("seals", m.seals());
+        out.put("mode", Integer.toOctalString(m.file().mode() & 07777));
+        out.put("owner", m.uid() + ":" + m.gid());
         out.put("bytesInRecord", m.extents().stream().mapToLong(e -> e.data().length).sum());
     }
 }

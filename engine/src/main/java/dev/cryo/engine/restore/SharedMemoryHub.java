@@ -36,6 +36,8 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final Map<Long, SharedMemoryFile> objects = new LinkedHashMap<>();
     private final Map<String, Path> ghosts = new LinkedHashMap<>();
     private final Map<Long, Integer> seals = new LinkedHashMap<>();
+    /** Memfds held by fds, whose mode and owner are given back with the seals, once every task holds them. */
+    private final Map<Long, MemfdHandler.Memfd> memfdOwners = new LinkedHashMap<>();
     /** Deleted current directories by their dumped cwd text: where each stands until close. */
     private final Map<String, Path> deletedDirs = new LinkedHashMap<>();
     /** Directories made for them (parents that were gone too), removed on close, deepest first. */
@@ -55,6 +57,7 @@ public final class SharedMemoryHub implements AutoCloseable {
             }
         }
         Map<Long, Integer> sealsOf = new LinkedHashMap<>();
+        Map<Long, MemfdHandler.Memfd> owners = new LinkedHashMap<>();
         Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : t.fds()) {
@@ -62,6 +65,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                     sizes.merge(m.file().ino(), m.file().size(), Math::max);
                     paths.put(m.file().ino(), MEMFD + m.name());
                     sealsOf.put(m.file().ino(), m.seals());
+                    owners.put(m.file().ino(), m);
                     contents.computeIfAbsent(m.file().ino(), k -> new java.util.ArrayList<>()).addAll(m.extents());
                 }
             }
@@ -76,6 +80,9 @@ public final class SharedMemoryHub implements AutoCloseable {
                 hub.objects.put(ino, f);
                 if (s != null && s != F_SEAL_SEAL && s != 0) {
                     hub.seals.put(ino, s);
+                }
+                if (owners.containsKey(ino)) {
+                    hub.memfdOwners.put(ino, owners.get(ino));
                 }
                 write(f, contents.getOrDefault(ino, List.of()));
             });
@@ -131,6 +138,9 @@ public final class SharedMemoryHub implements AutoCloseable {
      * is written (a seal may forbid writing, growing or shrinking).
      */
     public void seal() {
+        memfdOwners.forEach((ino, m) -> owner(Path.of(objects.get(ino).procPath()), m.file().mode(), m.uid(), m.gid(),
+                "the restored memfd " + m.name() + " (inode " + ino + " in the image)"));
+        memfdOwners.clear();
         seals.forEach((ino, s) -> {
             SharedMemoryFile f = objects.get(ino);
             try {
@@ -197,10 +207,18 @@ public final class SharedMemoryHub implements AutoCloseable {
             throw new RestoreException("cannot recreate the deleted file " + g.file().path() + " as " + p + ": "
                     + e.getMessage());
         }
+        owner(p, g.file().mode(), g.uid(), g.gid(), "the recreated file " + p);
+    }
+
+    /** Gives {@code p} its dumped owner, then its mode (chown clears the set-id bits). */
+    private static void owner(Path p, int mode, int uid, int gid, String what) {
         try {
-            Files.setAttribute(p, "unix:mode", g.file().mode() & 07777);
+            Files.setAttribute(p, "unix:uid", uid);
+            Files.setAttribute(p, "unix:gid", gid);
+            Files.setAttribute(p, "unix:mode", mode & 07777);
         } catch (IOException | UnsupportedOperationException e) {
-            throw new RestoreException("cannot set the mode of the recreated file " + p + ": " + e.getMessage());
+            throw new RestoreException("cannot give " + what + " its owner " + uid + ":" + gid + " and mode "
+                    + Integer.toOctalString(mode & 07777) + ": " + e.getMessage());
         }
     }
 

@@ -16,10 +16,12 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
     public void write(Output out, GhostFile g) {
         RecordFields.writeRecord(out, FileRefCodec.INSTANCE, g.file());
         ModelFields.writeBytes(out, g.contents(), ModelLimits.GHOST_FILE, "GhostFile.contents");
+        out.writeInt(g.uid());
+        out.writeInt(g.gid());
     }
 
     public GhostFile read(Input in, int version) {
         return new GhostFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE),
-                ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"));
+                ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt());
     }
 }

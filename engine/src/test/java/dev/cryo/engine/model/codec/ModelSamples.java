@@ -169,7 +169,7 @@ final class ModelSamples {
                                         0, 12_345_678, 0, 50_000_000, 3),
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
                                         5, 0, 0, 0, 0))), 300,
-                List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, 3, 0, -1})), false);
+                List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, 3, 0, -1}, 1000, 1001)), false);
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {
