@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * <p>Items proven by their owners' tests instead: a zombie that dumped core (ZombieTest), a pidfd
  * of a task outside the tree or of a reaped one (PidFdTest), a seccomp filter with a user-space
  * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
- * (DumpFailureTest), a pseudo-terminal with an end outside the tree and a packet-mode status its master has
- * not read (PtyTest;
+ * (DumpFailureTest), a pseudo-terminal with an end outside the tree, a packet-mode status its master has
+ * not read and another line discipline (PtyTest;
  * the terminal of a shell job without --shell-job: DumpFailureTest), unread fanotify events (FileKindsTest), unreaped AIO
  * events and hugetlb memory (MemoryKindsTest), the socket cases (DumpFailureTest,
  * SocketRestoreTest). Not proven by a test: a dumpable flag of 2

@@ -180,6 +180,28 @@ class PtyTest {
     }
 
     @Test
+    void aSlaveUnderAnotherLineDisciplineIsRefused() throws Exception {
+        // n_null (27) is the one other discipline this kernel has built in (/proc/tty/ldiscs)
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ldisc.out"), "/usr/bin/python3",
+                "-c", String.join("\n",
+                        "import os,time,fcntl,termios,struct",
+                        "m,s=os.openpty()",
+                        "fcntl.ioctl(s,termios.TIOCSETD,struct.pack('i',27))",
+                        "print('ready',m,flush=True)",
+                        "time.sleep(600)",
+                        "")))) {
+            String fd = p.outputText().trim().split("\\s+")[1];
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": pseudo-terminal /dev/pts/"), r.err());
+            assertTrue(r.err().contains(": its slave runs line discipline 27 (see /proc/tty/ldiscs), not n_tty"), r.err());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "state " + s);
+        }
+    }
+
+    @Test
     void aPairWhoseIndexIsTakenComesBackUnderAnotherAndItsSlaveFollows() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pair.out"), "/usr/bin/python3", "-c",
                 "import os,time\nm,s=os.openpty()\nprint('ready',m,s,flush=True)\ntime.sleep(600)\n"))) {

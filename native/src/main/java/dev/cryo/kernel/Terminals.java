@@ -15,7 +15,11 @@ public final class Terminals {
             TIOCPKT = 0x5420, TIOCGPKT = 0x80045438L, TIOCSPTLCK = 0x40045431L, TIOCGPTLCK = 0x80045439L,
             TIOCGPTN = 0x80045430L, TIOCGPTPEER = 0x5441, TIOCEXCL = 0x540C, TIOCGEXCL = 0x80045440L,
             TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B,
-            TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457, TCXONC = 0x540A, TCOOFF = 0;
+            TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457, TCXONC = 0x540A, TCOOFF = 0,
+            TIOCGETD = 0x5424;
+
+    /** The line discipline every terminal starts with (N_TTY); /proc/tty/ldiscs lists the others. */
+    public static final int N_TTY = 0;
 
     /** struct termios, the layout of the locked-termios requests (termios2 without the speeds). */
     public static final int TERMIOS_SIZE = 36;
@@ -126,6 +130,11 @@ public final class Terminals {
     }
 
     public static final int POLLIN = 1, POLLPRI = 2, POLLOUT = 4;
+
+    /** The line discipline of this side (TIOCGETD). */
+    public static int lineDiscipline(Fd fd) {
+        return getInt(fd, TIOCGETD, "TIOCGETD");
+    }
 
     /** Suspends output of this tty as tcflow(TCOOFF) does (only TCOON starts it again). */
     public static void stopOutput(Fd fd) {

@@ -116,6 +116,10 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
                 }
             }
             int[] node = node(pts);
+            checkLineDiscipline(master, "master", fd, pts);
+            if (slave != null) {
+                checkLineDiscipline(slave, "slave", fd, pts);
+            }
             byte[] termios = Terminals.termios(master);
             boolean packet = Terminals.packetMode(master);
             byte[] lockedTermios = Terminals.lockedTermios(master);
@@ -142,6 +146,15 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             if (slave != null) {
                 slave.close();
             }
+        }
+    }
+
+    /** Only n_tty is carried: another discipline (slip, ppp, hdlc, n_null...) holds state of its own. */
+    private static void checkLineDiscipline(Fd side, String which, FdProbe fd, String pts) {
+        int ldisc = Terminals.lineDiscipline(side);
+        if (ldisc != Terminals.N_TTY) {
+            throw new DumpException(fd.where() + ": pseudo-terminal " + pts + ": its " + which + " runs line discipline "
+                    + ldisc + " (see /proc/tty/ldiscs), not n_tty; other line disciplines are not supported yet");
         }
     }
 
