@@ -51,6 +51,15 @@ public final class RestoreSupervisor {
 
     private record Timeout() implements Command {}
 
+    /** Polls pids held by zombies: the wait is driven by a timer, never by a sleeping thread. */
+    private record PidCheck() implements Command {}
+
+    /** Polls for the killed root to be reaped after an abort. */
+    private record Reap() implements Command {}
+
+    /** How long an abort waits for its killed root to die (one in uninterruptible sleep may not). */
+    private static final Duration REAP_WAIT = Duration.ofSeconds(10);
+
     public sealed interface Outcome {}
 
     public record Succeeded(RestoreReport report) implements Outcome {}
@@ -60,15 +69,71 @@ public final class RestoreSupervisor {
     public static Behavior<Command> create(RestoreRequest request, CryoSettings settings, ActorRef<Outcome> replyTo) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ImageContents image;
+            List<Integer> held;
             try {
                 image = ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
-                RestoreValidator.validate(image, settings.restore().pidWait(), n -> ctx.getLog().warn(n));
+                held = RestoreValidator.pidsHeldByZombies(image);
             } catch (Exception e) {
-                replyTo.tell(new Failed(e.getMessage() == null ? e.toString() : e.getMessage()));
+                ctx.getLog().debug("restore of {} refused", request.imageDir(), e);
+                replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
             }
-            return new RestoreSupervisor(ctx, timers, request, settings, image, replyTo).start();
+            RestoreSupervisor s = new RestoreSupervisor(ctx, timers, request, settings, image, replyTo);
+            return held.isEmpty() ? s.validated() : s.awaitPids(held);
         }));
+    }
+
+    /**
+     * Pids held by zombies are free once their reaper collects them: polled on a timer (the
+     * supervisor's thread stays free for other restores and dumps), up to the configured wait.
+     */
+    private Behavior<Command> awaitPids(List<Integer> held) {
+        Duration wait = settings.restore().pidWait();
+        if (wait.isZero()) {
+            return refused(RestoreValidator.stillHeld(held.get(0)));
+        }
+        ctx.getLog().warn(RestoreValidator.waitingNotice(held.get(0), wait));
+        long deadline = System.nanoTime() + wait.toNanos();
+        timers.startTimerWithFixedDelay("pids", new PidCheck(), Duration.ofMillis(20));
+        return Behaviors.receive(Command.class)
+                .onMessage(PidCheck.class, m -> {
+                    List<Integer> still;
+                    try {
+                        still = RestoreValidator.pidsHeldByZombies(image);
+                    } catch (RuntimeException e) {
+                        timers.cancel("pids");
+                        return refused(e);
+                    }
+                    if (still.isEmpty()) {
+                        timers.cancel("pids");
+                        return validated();
+                    }
+                    if (System.nanoTime() > deadline) {
+                        timers.cancel("pids");
+                        return refused(RestoreValidator.stillHeld(still.get(0)));
+                    }
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    /** Pids free: the files are checked, then the tree is made. */
+    private Behavior<Command> validated() {
+        try {
+            RestoreValidator.validateFiles(image);
+        } catch (RuntimeException e) {
+            return refused(e);
+        }
+        return start();
+    }
+
+    private Behavior<Command> refused(RuntimeException e) {
+        if (e == null) {
+            return validated(); // freed in the meantime
+        }
+        ctx.getLog().debug("restore of {} refused", request.imageDir(), e);
+        replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
+        return Behaviors.stopped();
     }
 
     private final ActorContext<Command> ctx;
@@ -335,17 +400,60 @@ public final class RestoreSupervisor {
         int root = image.root();
         if (!created.isEmpty()) {
             int first = created.iterator().next();
-            try {
-                Sys.wait4(first, 0); // our own child: reap it so no zombie is left
-            } catch (KernelException ignored) {
-                // reaped already
-            }
             if (first != root) {
                 reason = reason + " (pid " + first + " was spawned instead of " + root + ")";
             }
+            return reaping(first, reason);
         }
         replyTo.tell(new Failed(reason));
         return Behaviors.stopped();
+    }
+
+    /**
+     * Our own child, killed: reaped so no zombie is left, with WNOHANG on a timer — a task in
+     * uninterruptible sleep dies only when the sleep ends, and a blocking wait4 would hold the
+     * supervisor's thread until then. Past {@link #REAP_WAIT} the failure is reported anyway.
+     */
+    private Behavior<Command> reaping(int pid, String reason) {
+        if (reaped(pid)) {
+            replyTo.tell(new Failed(reason));
+            return Behaviors.stopped();
+        }
+        long deadline = System.nanoTime() + REAP_WAIT.toNanos();
+        timers.startTimerWithFixedDelay("reap", new Reap(), Duration.ofMillis(5));
+        return Behaviors.receive(Command.class)
+                .onMessage(Reap.class, m -> {
+                    if (reaped(pid)) {
+                        replyTo.tell(new Failed(reason));
+                        return Behaviors.stopped();
+                    }
+                    if (System.nanoTime() > deadline) {
+                        replyTo.tell(new Failed(reason + " (pid " + pid + " was sent SIGKILL but has not died yet: "
+                                + state(pid) + ")"));
+                        return Behaviors.stopped();
+                    }
+                    return Behaviors.same();
+                })
+                .onAnyMessage(m -> Behaviors.same()) // the task actors' last words: the abort is under way
+                .build();
+    }
+
+    private static boolean reaped(int pid) {
+        try {
+            var st = Sys.wait4(pid, Sys.WNOHANG);
+            return st != null && st.gone();
+        } catch (KernelException e) {
+            return true; // ECHILD: reaped already
+        }
+    }
+
+    private static String state(int pid) {
+        try {
+            char c = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid)).state();
+            return c == 'D' ? "it is in uninterruptible sleep" : "state " + c;
+        } catch (KernelException e) {
+            return "gone";
+        }
     }
 
     private static String failureOf(TaskRestorerActor.Reply r) {

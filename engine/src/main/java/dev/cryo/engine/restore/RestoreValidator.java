@@ -34,14 +34,71 @@ public final class RestoreValidator {
 
     public static void validate(ImageContents image, Duration pidWait, Consumer<String> notice) {
         // pids first: a busy pid is the likelier, and more useful, thing to report
-        for (TaskImage t : image.tasks()) {
-            for (var th : t.threads()) {
-                checkPidFree(th.tid(), pidWait, notice);
+        for (int pid : pids(image)) {
+            checkPidFree(pid, pidWait, notice);
+        }
+        validateFiles(image);
+    }
+
+    /** Every pid the image needs: its threads' and its zombies'. */
+    public static java.util.List<Integer> pids(ImageContents image) {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        image.tasks().forEach(t -> t.threads().forEach(th -> out.add(th.tid())));
+        image.zombies().forEach(z -> out.add(z.pid()));
+        return out;
+    }
+
+    /**
+     * The image's pids still held by zombies (free once their reaper collects them), without
+     * waiting: a caller that must not block polls again later. Fails naming a live holder.
+     */
+    public static java.util.List<Integer> pidsHeldByZombies(ImageContents image) {
+        java.util.List<Integer> held = new java.util.ArrayList<>();
+        for (int pid : pids(image)) {
+            ProcStat st = holder(pid);
+            if (st == null) {
+                continue;
             }
+            if (!isZombie(st)) {
+                throw inUse(pid, st);
+            }
+            held.add(pid);
         }
-        for (var z : image.zombies()) {
-            checkPidFree(z.pid(), pidWait, notice);
+        return held;
+    }
+
+    /** What a caller says when it starts waiting for a pid held by a zombie. */
+    public static String waitingNotice(int pid, Duration wait) {
+        ProcStat st = holder(pid);
+        return "pid " + pid + " is held by a zombie of '" + (st == null ? "?" : st.comm()) + "'; waiting up to "
+                + wait.toSeconds() + " s for it to be reaped";
+    }
+
+    /** The failure for a pid still held when the wait is over (null if it is free after all). */
+    public static RestoreException stillHeld(int pid) {
+        ProcStat st = holder(pid);
+        return st == null ? null : inUse(pid, st);
+    }
+
+    private static ProcStat holder(int pid) {
+        try {
+            return ProcFs.stat(Pid.of(pid));
+        } catch (KernelException e) {
+            return null; // free
         }
+    }
+
+    private static boolean isZombie(ProcStat st) {
+        return st.state() == 'Z' || st.state() == 'X';
+    }
+
+    private static RestoreException inUse(int pid, ProcStat st) {
+        return new RestoreException("pid " + pid + " is in use by '" + st.comm() + "'"
+                + (isZombie(st) ? " (a zombie its parent has not reaped)" : ""));
+    }
+
+    /** Every file the image refers to is there and fit for its use. */
+    public static void validateFiles(ImageContents image) {
         for (TaskImage t : image.tasks()) {
             if (!SharedMemoryHub.isDeletedDirectory(t.cwd())) { // else made again for the restore
                 checkDirectory("pid " + t.pid() + " cwd", t.cwd());
@@ -103,24 +160,20 @@ public final class RestoreValidator {
         }
     }
 
+    /** Waits (blocking, polling) up to {@code wait} for a pid held by a zombie; for callers that may block. */
     public static void checkPidFree(int pid, Duration wait, Consumer<String> notice) {
         long deadline = System.nanoTime() + wait.toNanos();
         boolean told = false;
         while (true) {
-            ProcStat st;
-            try {
-                st = ProcFs.stat(Pid.of(pid));
-            } catch (KernelException e) {
-                return; // free
+            ProcStat st = holder(pid);
+            if (st == null) {
+                return;
             }
-            boolean zombie = st.state() == 'Z' || st.state() == 'X';
-            if (!zombie || System.nanoTime() > deadline) {
-                throw new RestoreException("pid " + pid + " is in use by '" + st.comm() + "'"
-                        + (zombie ? " (a zombie its parent has not reaped)" : ""));
+            if (!isZombie(st) || System.nanoTime() > deadline) {
+                throw inUse(pid, st);
             }
             if (!told) {
-                notice.accept("pid " + pid + " is held by a zombie of '" + st.comm() + "'; waiting up to "
-                        + wait.toSeconds() + " s for it to be reaped");
+                notice.accept(waitingNotice(pid, wait));
                 told = true;
             }
             try {
