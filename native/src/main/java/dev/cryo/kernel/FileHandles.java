@@ -2,14 +2,14 @@ package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
 
+import static dev.cryo.kernel.Fcntl.O_PATH;
+
 /**
  * open_by_handle_at(2): opens the file a kernel file handle names (inotify and fanotify fdinfo
  * give one per watched inode). Needs CAP_DAC_READ_SEARCH.
  */
 public final class FileHandles {
     private FileHandles() {}
-
-    public static final int O_PATH = 010000000;
 
     /**
      * Opens the handle {@code bytes} of {@code type} through the mount of {@code mountFd}, with
@@ -23,6 +23,6 @@ public final class FileHandles {
         h.write(8, bytes, 0, bytes.length);
         return new Fd((int) Sys.call(() -> "open_by_handle_at(" + mountFd + ", handle type " + type + ", "
                         + bytes.length + " bytes)", SyscallNr.OPEN_BY_HANDLE_AT, mountFd.value(), Sys.address(h),
-                O_PATH | Sys.O_CLOEXEC, 0));
+                O_PATH | Fcntl.O_CLOEXEC, 0));
     }
 }

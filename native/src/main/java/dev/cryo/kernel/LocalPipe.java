@@ -2,6 +2,9 @@ package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
 
+import static dev.cryo.kernel.Fcntl.F_SETPIPE_SZ;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+
 /**
  * A pipe held by cryo itself, pre-filled with the bytes a dumped pipe held. Restored tasks open
  * their ends through /proc/CRYO_PID/fd/N, which joins them to this very pipe. For a FIFO, cryo
@@ -9,7 +12,6 @@ import com.sun.jna.Memory;
  * never block waiting for a peer.
  */
 public final class LocalPipe implements AutoCloseable {
-    private static final int PIPE2 = 293, O_NONBLOCK = 04000, F_SETPIPE_SZ = 1031;
 
     private final Fd read;
     private final Fd write;
@@ -21,7 +23,7 @@ public final class LocalPipe implements AutoCloseable {
 
     public static LocalPipe create(byte[] contents) {
         Memory fds = new Memory(8);
-        Sys.call(() -> "pipe2()", PIPE2, Sys.address(fds), O_NONBLOCK | Sys.O_CLOEXEC, 0, 0);
+        Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0);
         LocalPipe p = new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4)));
         p.fill(contents);
         return p;

@@ -2,6 +2,10 @@ package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
 
+import static dev.cryo.kernel.Fcntl.F_GETPIPE_SZ;
+import static dev.cryo.kernel.Fcntl.F_SETPIPE_SZ;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+
 /**
  * Reads the bytes sitting in a pipe without consuming them: a new read end is opened through
  * /proc/PID/fd/N, and tee(2) duplicates its contents into a private pipe that cryo drains.
@@ -10,18 +14,17 @@ import com.sun.jna.Memory;
 public final class PipePeek {
     private PipePeek() {}
 
-    private static final int O_NONBLOCK = 04000, TEE = 276, PIPE2 = 293;
-    private static final int F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, SPLICE_F_NONBLOCK = 2;
+    private static final int SPLICE_F_NONBLOCK = 2;
 
     public static byte[] peek(String procFdPath) {
-        try (Fd src = Sys.open(procFdPath, Sys.O_RDONLY | O_NONBLOCK)) {
+        try (Fd src = Sys.open(procFdPath, Fcntl.O_RDONLY | O_NONBLOCK)) {
             int size = (int) Sys.call(() -> "fcntl(" + procFdPath + ", F_GETPIPE_SZ)", SyscallNr.FCNTL,
                     src.value(), F_GETPIPE_SZ, 0, 0);
             Memory fds = new Memory(8);
-            Sys.call(() -> "pipe2()", PIPE2, Sys.address(fds), O_NONBLOCK | Sys.O_CLOEXEC, 0, 0);
+            Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0);
             try (Fd r = new Fd(fds.getInt(0)); Fd w = new Fd(fds.getInt(4))) {
                 Sys.call(() -> "fcntl(pipe, F_SETPIPE_SZ, " + size + ")", SyscallNr.FCNTL, w.value(), F_SETPIPE_SZ, size, 0);
-                long n = LibC.syscall(TEE, src.value(), w.value(), size, SPLICE_F_NONBLOCK, 0, 0);
+                long n = LibC.syscall(SyscallNr.TEE, src.value(), w.value(), size, SPLICE_F_NONBLOCK, 0, 0);
                 if (n == -1) {
                     int errno = com.sun.jna.Native.getLastError();
                     if (errno == Errno.EAGAIN) {

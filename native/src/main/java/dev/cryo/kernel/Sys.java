@@ -6,6 +6,9 @@ import com.sun.jna.Pointer;
 
 import java.util.function.Supplier;
 
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_RDONLY;
+
 /**
  * Local syscalls with errno turned into {@link SyscallException}. The description is built only on
  * failure, so hot paths (page copies, ptrace steps) pay nothing for good messages.
@@ -42,8 +45,6 @@ public final class Sys {
             return r == 0 ? null : new WaitStatus((int) r, status.getInt(0));
         }
     }
-
-    public static final int O_RDONLY = 0, O_CLOEXEC = 02000000;
 
     /** openat(AT_FDCWD, path, flags | O_CLOEXEC) for files Java's channels cannot hand an fd of. */
     public static Fd open(String path, int flags) {

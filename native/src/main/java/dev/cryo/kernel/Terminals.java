@@ -2,6 +2,8 @@ package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
 
+import static dev.cryo.kernel.Fcntl.O_NOCTTY;
+
 /**
  * Terminal ioctls on cryo's own fds (a pty master cryo opened, or a copy of a task's fd taken with
  * pidfd_getfd), and the request numbers cryo injects into tasks (TIOCSCTTY, TIOCSPGRP). On a pty
@@ -32,8 +34,6 @@ public final class Terminals {
 
     /** Major numbers: 5 holds /dev/tty (minor 0) and /dev/ptmx (minor 2); unix98 slaves are 136-143. */
     public static final int TTYAUX_MAJOR = 5, PTS_MAJOR_FIRST = 136, PTS_MAJOR_LAST = 143;
-
-    public static final int O_NOCTTY = 0400;
 
     /** A new pseudo-terminal: /dev/ptmx opened with {@code flags} (never as a controlling terminal). */
     public static Fd openPtmx(int flags) {

@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.memory.MemoryKind;
@@ -20,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+
 /**
  * Pre-copy of one task: its private memory is copied while it runs, round after round, each
  * round only the pages written since the previous one (uffd-wp async + PAGEMAP_SCAN, see
@@ -35,7 +39,6 @@ import java.util.TreeMap;
  */
 public final class PreCopyTracker implements AutoCloseable {
     private static final long PAGE = RemoteTask.PAGE;
-    private static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
 
     private final Pid pid;
     private final WriteTracker tracker;

@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -63,7 +64,7 @@ public final class CurrentTtyHandler implements FdHandler<CurrentTtyHandler.Curr
 
     @Override
     public long restore(FdImage fd, CurrentTty c, RestoreContext ctx) {
-        return ctx.open("/dev/tty", FdHandlers.openFlags(fd) | Terminals.O_NOCTTY);
+        return ctx.open("/dev/tty", FdHandlers.openFlags(fd) | Fcntl.O_NOCTTY);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -22,7 +24,7 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  */
 public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public static final int TAG = 6, RECORD_ID = 116;
-    private static final int EPOLL_CREATE1 = 291, EPOLL_CTL = 233, EPOLL_CTL_ADD = 1;
+    private static final int EPOLL_CTL_ADD = 1;
     private static final Pattern WATCH = Pattern.compile("(\\d+)\\s+events:\\s*([0-9a-fA-F]+)\\s+data:\\s*([0-9a-fA-F]+)");
 
     /** An epoll instance and what it watches: fds of the same task, their event masks and data. */
@@ -99,12 +101,12 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
 
     @Override
     public long restore(FdImage fd, Epoll e, RestoreContext ctx) {
-        long epfd = ctx.call("epoll_create1", EPOLL_CREATE1, fd.flags() & FdHandlers.O_CLOEXEC);
+        long epfd = ctx.call("epoll_create1", SyscallNr.EPOLL_CREATE1, fd.flags() & Fcntl.O_CLOEXEC);
         for (Epoll.Watch w : e.watches()) {
             // struct epoll_event is packed on x86_64: u32 events, u64 data
             long ev = ctx.put(ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(w.events())
                     .putLong(w.data()).array());
-            ctx.call("epoll_ctl(ADD " + w.fd() + ")", EPOLL_CTL, epfd, EPOLL_CTL_ADD, w.fd(), ev);
+            ctx.call("epoll_ctl(ADD " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD, w.fd(), ev);
         }
         return epfd;
     }

@@ -1,10 +1,10 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.SyscallNr;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -12,7 +12,7 @@ import java.util.Map;
 /** eventfd: the counter and the semaphore mode come from fdinfo; restore makes a new one with them. */
 public final class EventFdHandler implements FdHandler<EventFdHandler.EventFd> {
     public static final int TAG = 4, RECORD_ID = 114;
-    private static final int EVENTFD2 = 290, EFD_SEMAPHORE = 1;
+    private static final int EFD_SEMAPHORE = 1;
 
     /** An eventfd: its counter and whether it counts as a semaphore (EFD_SEMAPHORE). */
     public record EventFd(long count, boolean semaphore) implements FileDesc {}
@@ -53,15 +53,15 @@ public final class EventFdHandler implements FdHandler<EventFdHandler.EventFd> {
 
     @Override
     public long restore(FdImage fd, EventFd e, RestoreContext ctx) {
-        int flags = fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC) | (e.semaphore() ? EFD_SEMAPHORE : 0);
+        int flags = fd.flags() & (Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC) | (e.semaphore() ? EFD_SEMAPHORE : 0);
         if (e.count() > 0xffffffffL) {
             // eventfd2 takes an unsigned int; add the rest with a write, as a program would
-            long r = ctx.call("eventfd2", EVENTFD2, 0, flags);
+            long r = ctx.call("eventfd2", SyscallNr.EVENTFD2, 0, flags);
             long buf = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(e.count()).array());
             ctx.call("write(eventfd)", SyscallNr.WRITE, r, buf, 8);
             return r;
         }
-        return ctx.call("eventfd2", EVENTFD2, e.count(), flags);
+        return ctx.call("eventfd2", SyscallNr.EVENTFD2, e.count(), flags);
     }
 
     @Override

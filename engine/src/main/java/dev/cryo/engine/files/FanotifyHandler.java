@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -8,7 +9,6 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.SyscallNr;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,6 +16,11 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.cryo.engine.show.ShowFormat.hex;
+
+import static dev.cryo.kernel.Fcntl.F_SETFL;
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_NOFOLLOW;
+import static dev.cryo.kernel.Fcntl.O_PATH;
 
 /**
  * fanotify: fdinfo gives the group's fanotify_init flags and event_f_flags and every mark — on an
@@ -33,7 +38,6 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
     private static final int FAN_MARK_ADD = 1, FAN_MARK_MOUNT = 0x10, FAN_MARK_IGNORED_MASK = 0x20,
             FAN_MARK_IGNORED_SURV_MODIFY = 0x40, FAN_MARK_FILESYSTEM = 0x100, FAN_MARK_EVICTABLE = 0x200,
             FAN_MARK_IGNORE = 0x400;
-    private static final int O_PATH = 010000000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000, F_SETFL = 4;
 
     /** A fanotify group: its fanotify_init flags and event_f_flags, and its marks. */
     public record Fanotify(int initFlags, int eventFlags, List<Mark> marks) implements FileDesc {
@@ -157,7 +161,7 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
     public long restore(FdImage fd, Fanotify g, RestoreContext ctx) {
         long gfd = ctx.call("fanotify_init", SyscallNr.FANOTIFY_INIT, g.initFlags() & 0xffffffffL,
                 g.eventFlags() & 0xffffffffL);
-        if (((g.initFlags() & FAN_NONBLOCK) != 0) != ((fd.flags() & FdHandlers.O_NONBLOCK) != 0)) {
+        if (((g.initFlags() & FAN_NONBLOCK) != 0) != ((fd.flags() & Fcntl.O_NONBLOCK) != 0)) {
             // the program changed O_NONBLOCK with fcntl since: fdinfo's group flags keep the original
             ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, gfd, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
         }

@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -14,6 +15,12 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_CREAT;
+import static dev.cryo.kernel.Fcntl.O_EXCL;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+import static dev.cryo.kernel.Fcntl.O_TRUNC;
 
 /**
  * The table of fd kinds cryo handles. Adding a kind = one handler class (record, codec, tag, dump,
@@ -62,8 +69,6 @@ public final class FdHandlers {
         }
     }
 
-    private static final int O_CREAT = 0100, O_EXCL = 0200, O_TRUNC = 01000;
-    static final int O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
     /** The status flags F_SETFL may change: O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK. */
     public static final int SETFL_MASK = 02000 | 020000 | 040000 | 01000000 | 04000;
 

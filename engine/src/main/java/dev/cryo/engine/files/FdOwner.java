@@ -1,10 +1,18 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
+import static dev.cryo.kernel.Fcntl.F_GETSIG;
+import static dev.cryo.kernel.Fcntl.F_OWNER_PGRP;
+import static dev.cryo.kernel.Fcntl.F_OWNER_PID;
+import static dev.cryo.kernel.Fcntl.F_OWNER_TID;
+import static dev.cryo.kernel.Fcntl.F_SETOWN_EX;
+import static dev.cryo.kernel.Fcntl.F_SETSIG;
+import static dev.cryo.kernel.Fcntl.O_ASYNC;
 
 /**
  * Who gets the SIGIO/SIGURG of an open file (F_SETOWN_EX: a thread, a process or a process
@@ -13,8 +21,6 @@ import dev.cryo.kernel.SyscallNr;
  * FIOASYNC. Read at dump time through a duplicate of the fd (pidfd_getfd), set again on restore.
  */
 public record FdOwner(int type, int pid, int signal) {
-    public static final int F_OWNER_TID = 0, F_OWNER_PID = 1, F_OWNER_PGRP = 2;
-    static final int O_ASYNC = 020000, F_GETSIG = 11, F_SETSIG = 10, F_SETOWN_EX = 15;
 
     /**
      * The owner of fd {@code fd} of a frozen task, or null when none is set. Only files that can

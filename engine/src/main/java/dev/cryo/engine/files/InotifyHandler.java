@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -9,7 +10,6 @@ import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.SyscallNr;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,6 +17,10 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.cryo.engine.show.ShowFormat.hex;
+
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_NOFOLLOW;
+import static dev.cryo.kernel.Fcntl.O_PATH;
 
 /**
  * inotify: fdinfo lists every watch (wd, mask, and the watched inode as device, inode number and
@@ -29,7 +33,6 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
     public static final int TAG = 70, RECORD_ID = 270;
     /** _IOW('I', 0, __u32); needs CONFIG_CHECKPOINT_RESTORE. */
     private static final long INOTIFY_IOC_SETNEXTWD = 0x40044900L;
-    private static final int O_PATH = 010000000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000;
 
     /** An inotify instance and its watches. */
     public record Inotify(List<Watch> watches) implements FileDesc {
@@ -107,7 +110,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
 
     @Override
     public long restore(FdImage fd, Inotify n, RestoreContext ctx) {
-        long ifd = ctx.call("inotify_init1", SyscallNr.INOTIFY_INIT1, fd.flags() & (FdHandlers.O_NONBLOCK | O_CLOEXEC));
+        long ifd = ctx.call("inotify_init1", SyscallNr.INOTIFY_INIT1, fd.flags() & (Fcntl.O_NONBLOCK | O_CLOEXEC));
         for (Inotify.Watch w : n.watches()) {
             long target = ctx.open(w.path(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
             try {

@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.DumpException;
@@ -13,7 +14,6 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.FileExtents;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -22,6 +22,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+
+import static dev.cryo.kernel.Fcntl.F_GET_SEALS;
 
 /**
  * A memfd held by an fd: name, size, seals and contents. The memfd is one object however many
@@ -33,7 +35,7 @@ import java.util.Map;
 public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
     public static final int TAG = 31, RECORD_ID = 172;
     private static final String PREFIX = "/memfd:", DELETED = " (deleted)";
-    private static final int F_GET_SEALS = 1034;
+
     private static final long PAGE = 4096;
     private static final int MAX_EXTENTS = 1 << 16;
 
@@ -111,7 +113,7 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         List<Extent> extents = new ArrayList<>();
         int seals;
         long carried = 0;
-        try (Fd local = Sys.open(fd.procPath().toString(), Sys.O_RDONLY);
+        try (Fd local = Sys.open(fd.procPath().toString(), Fcntl.O_RDONLY);
              FileChannel ch = FileChannel.open(fd.procPath(), StandardOpenOption.READ)) {
             if (Sys.fsMagic(local) == Sys.HUGETLBFS_MAGIC) {
                 throw new DumpException(fd.where() + ": memfd " + name + " is hugetlb memory (MFD_HUGETLB): "

@@ -1,12 +1,16 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.SyscallNr;
-
 import java.util.Map;
+
+import static dev.cryo.kernel.Fcntl.F_SETFD;
+import static dev.cryo.kernel.Fcntl.O_EXCL;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 
 /**
  * pidfd (pidfd_open, clone's CLONE_PIDFD): fdinfo's "Pid:" names the task it refers to. A pidfd
@@ -16,8 +20,6 @@ import java.util.Map;
  */
 public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     public static final int TAG = 160, RECORD_ID = 161;
-    private static final int O_EXCL = 0200; // PIDFD_THREAD
-    private static final int F_SETFD = 2;
 
     /** A pidfd: the pid (or tid, for a thread pidfd) it refers to. */
     public record PidFd(int pid) implements FileDesc {}
@@ -66,9 +68,9 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
 
     @Override
     public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
-        int flags = fd.flags() & (FdHandlers.O_NONBLOCK | O_EXCL);
+        int flags = fd.flags() & (O_NONBLOCK | O_EXCL); // O_EXCL in a pidfd's flags is PIDFD_THREAD
         long r = ctx.call("pidfd_open(" + p.pid() + ")", SyscallNr.PIDFD_OPEN, p.pid(), flags);
-        if ((fd.flags() & FdHandlers.O_CLOEXEC) == 0) {
+        if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {
             ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0); // pidfd_open always sets it
         }
         return r;

@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
@@ -7,10 +8,13 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.kernel.PipePeek;
 import dev.cryo.kernel.SyscallNr;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Map;
+
+import static dev.cryo.kernel.Fcntl.F_SETFL;
+import static dev.cryo.kernel.Fcntl.O_ACCMODE;
+import static dev.cryo.kernel.Fcntl.O_RDONLY;
 
 /**
  * Pipes and FIFOs. Both ends are identified by the pipe inode so restore can join them again;
@@ -18,7 +22,6 @@ import java.util.Map;
  */
 public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     public static final int TAG = 2, RECORD_ID = 112;
-    private static final int O_ACCMODE = 3, O_RDONLY = 0, F_SETFL = 4;
 
     /**
      * One end of a pipe or FIFO; ends sharing {@code pipeId} (the pipe inode) are joined again.

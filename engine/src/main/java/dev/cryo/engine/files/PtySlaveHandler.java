@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -11,6 +12,8 @@ import dev.cryo.kernel.Terminals;
 import java.io.IOException;
 import java.util.Map;
 
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+
 /**
  * The slave end of a pseudo-terminal (/dev/pts/N). When the tree holds its master, restore gives
  * the task a new open file of the restored pair's slave (TIOCGPTPEER on cryo's master, so the
@@ -20,7 +23,6 @@ import java.util.Map;
  */
 public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
     public static final int TAG = 61, RECORD_ID = 251;
-    private static final int O_CLOEXEC = 02000000;
 
     /** {@code index}: the pty; {@code path}: the link; {@code external}: the master is outside the tree (shell job). */
     public record PtySlave(int index, String path, boolean external) implements FileDesc {}
@@ -67,7 +69,7 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     @Override
     public long restore(FdImage fd, PtySlave s, RestoreContext ctx) {
         if (s.external()) {
-            return ctx.open(s.path(), FdHandlers.openFlags(fd) | Terminals.O_NOCTTY);
+            return ctx.open(s.path(), FdHandlers.openFlags(fd) | Fcntl.O_NOCTTY);
         }
         return ctx.take((int) ProcessHandle.current().pid(), ctx.ptySlave(s.index(), fd.flags() & ~O_CLOEXEC));
     }

@@ -1,5 +1,7 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
@@ -16,7 +18,6 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  */
 public final class SignalFdHandler implements FdHandler<SignalFdHandler.SignalFd> {
     public static final int TAG = 7, RECORD_ID = 117;
-    private static final int SIGNALFD4 = 289;
 
     /** A signalfd and the signals it reads (bit n-1 for signal n). */
     public record SignalFd(long mask) implements FileDesc {}
@@ -55,7 +56,7 @@ public final class SignalFdHandler implements FdHandler<SignalFdHandler.SignalFd
     @Override
     public long restore(FdImage fd, SignalFd s, RestoreContext ctx) {
         long mask = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(s.mask()).array());
-        return ctx.call("signalfd4", SIGNALFD4, -1, mask, 8, fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC));
+        return ctx.call("signalfd4", SyscallNr.SIGNALFD4, -1, mask, 8, fd.flags() & (Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC));
     }
 
     @Override

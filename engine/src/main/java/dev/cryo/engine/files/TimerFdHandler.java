@@ -1,10 +1,10 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.SyscallNr;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -18,7 +18,6 @@ import java.util.regex.Pattern;
  */
 public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
     public static final int TAG = 5, RECORD_ID = 115;
-    private static final int TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286;
     private static final long TFD_IOC_SET_TICKS = 0x40085400L;
     private static final Pattern PAIR = Pattern.compile("\\(\\s*(\\d+),\\s*(\\d+)\\)");
 
@@ -83,8 +82,8 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
 
     @Override
     public long restore(FdImage fd, TimerFd t, RestoreContext ctx) {
-        long tfd = ctx.call("timerfd_create", TIMERFD_CREATE, t.clockId(),
-                fd.flags() & (FdHandlers.O_NONBLOCK | FdHandlers.O_CLOEXEC));
+        long tfd = ctx.call("timerfd_create", SyscallNr.TIMERFD_CREATE, t.clockId(),
+                fd.flags() & (Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC));
         // a periodic timer that has just expired shows no time left (its next expiry is set when
         // the program reads it): give it one period, since a zero value would disarm it
         boolean expired = t.valueSec() == 0 && t.valueNsec() == 0;
@@ -93,7 +92,7 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
         if (valueSec != 0 || valueNsec != 0) {
             long spec = ctx.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
                     .putLong(t.intervalNsec()).putLong(valueSec).putLong(valueNsec).array());
-            ctx.call("timerfd_settime", TIMERFD_SETTIME, tfd, 0, spec, 0);
+            ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, 0, spec, 0);
         }
         if (t.ticks() > 0) {
             long ticks = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());

@@ -1,5 +1,6 @@
 package dev.cryo.engine.memory;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.dump.GhostFiles;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.VmaImage;
@@ -54,7 +55,7 @@ public final class DeletedFileMapping extends MemoryKind {
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub objects) {
         String path = objects.ghostPath(v.file());
-        int mode = shared && (v.prot() & VmaImage.PROT_WRITE) != 0 ? Mapper.O_RDWR : Mapper.O_RDONLY;
+        int mode = shared && (v.prot() & VmaImage.PROT_WRITE) != 0 ? Fcntl.O_RDWR : Fcntl.O_RDONLY;
         Mapper.mapFile(t, v, path, mode, shared ? v.prot() : Mapper.privateProt(v));
     }
 

@@ -1,13 +1,16 @@
 package dev.cryo.engine.memory;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.SyscallNr;
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_RDONLY;
+import static dev.cryo.kernel.Fcntl.O_RDWR;
 
 /** What the kinds' restore halves share: mmap flags from the image, and mapping a file by path. */
 final class Mapper {
     static final int MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10, MAP_GROWSDOWN = 0x100, MAP_NORESERVE = 0x4000;
-    static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 02000000;
 
     private Mapper() {}
 

@@ -1,5 +1,6 @@
 package dev.cryo.engine.memory;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.dump.PageRun;
 import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.kernel.Fd;
@@ -146,7 +147,7 @@ public final class PageScan {
             return;
         }
         boolean viaProcMem = !map.read();
-        try (Fd fd = Sys.open(mapFile(pid, map).toString(), Sys.O_RDONLY)) {
+        try (Fd fd = Sys.open(mapFile(pid, map).toString(), Fcntl.O_RDONLY)) {
             for (long[] r : mine) {
                 for (long[] d : FileExtents.data(fd, r[0] * PAGE, r[1] * PAGE)) {
                     long from = d[0] / PAGE * PAGE;

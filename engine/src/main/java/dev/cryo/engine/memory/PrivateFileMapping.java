@@ -1,5 +1,6 @@
 package dev.cryo.engine.memory;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.restore.SharedMemoryHub;
@@ -39,6 +40,6 @@ public final class PrivateFileMapping extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        Mapper.mapFile(t, v, v.file().path(), Mapper.O_RDONLY, Mapper.privateProt(v));
+        Mapper.mapFile(t, v, v.file().path(), Fcntl.O_RDONLY, Mapper.privateProt(v));
     }
 }

@@ -1,5 +1,6 @@
 package dev.cryo.engine.memory;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FileRef;
@@ -50,6 +51,6 @@ public final class SharedMemory extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        Mapper.mapFile(t, v, shared.path(v.file().ino()), Mapper.O_RDWR, Mapper.writable(v));
+        Mapper.mapFile(t, v, shared.path(v.file().ino()), Fcntl.O_RDWR, Mapper.writable(v));
     }
 }

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.PtyMasterHandler;
 import dev.cryo.engine.files.PtyQueues;
 import dev.cryo.engine.model.FdImage;
@@ -14,6 +15,10 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+import static dev.cryo.kernel.Fcntl.O_RDWR;
+
 /**
  * The pseudo-terminal pairs of a restore, reopened by cryo before the FILES stage: for each dumped
  * master, /dev/ptmx is opened again (with the master's flags) until the kernel hands out the dumped
@@ -26,7 +31,7 @@ import java.util.function.Consumer;
  * would refuse those opens, and closes cryo's copies.
  */
 public final class PtyHub implements AutoCloseable {
-    private static final int TRIES = 32, O_CLOEXEC = 02000000, O_RDWR = 2, O_NONBLOCK = 04000;
+    private static final int TRIES = 32;
 
     private record Pair(PtyMasterHandler.PtyMaster image, Fd master, int index) {}
 

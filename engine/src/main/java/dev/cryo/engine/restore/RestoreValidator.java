@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.files.FileIdentity.Use;
 import dev.cryo.engine.model.FdImage;
@@ -17,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Consumer;
+
+import static dev.cryo.kernel.Fcntl.O_APPEND;
 
 /**
  * Checks, before anything is created, that the image can be restored here: every file it refers
@@ -122,8 +125,6 @@ public final class RestoreValidator {
             }
         }
     }
-
-    private static final int O_APPEND = 02000;
 
     /** A cwd or root only has to exist and be a directory. */
     static void checkDirectory(String what, String path) {

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.MemfdHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileRef;
@@ -16,6 +17,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import static dev.cryo.kernel.Fcntl.F_ADD_SEALS;
+import static dev.cryo.kernel.Fcntl.F_SEAL_SEAL;
 
 /**
  * The objects a restore holds for the whole tree while tasks map and open them: shared memory
@@ -43,7 +47,7 @@ public final class SharedMemoryHub implements AutoCloseable {
     /** Directories made for them (parents that were gone too), removed on close, deepest first. */
     private final List<Path> madeDirs = new java.util.ArrayList<>();
 
-    private static final int MFD_ALLOW_SEALING = 2, F_ADD_SEALS = 1033, F_SEAL_SEAL = 1;
+    private static final int MFD_ALLOW_SEALING = 2;
 
     public static SharedMemoryHub of(List<TaskImage> tasks) {
         Map<Long, Long> sizes = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.model.FdImage;
@@ -28,6 +29,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import static dev.cryo.kernel.Fcntl.F_SETFD;
+import static dev.cryo.kernel.Fcntl.F_SETFL;
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 
 /**
  * Every socket of the image, rebuilt by cryo itself before the FILES stage (pairs joined, names
@@ -190,8 +196,6 @@ public final class SocketHub implements AutoCloseable {
     public static void setOwner(String path, int uid, int gid, int mode) {
         Sys.chownChmod(path, uid, gid, mode);
     }
-
-    private static final int F_SETFL = 4, F_SETFD = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
 
     /**
      * Puts socket {@code ino} into the task: an injected unix datagram socket bound to a one-off

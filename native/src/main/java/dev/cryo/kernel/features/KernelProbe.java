@@ -1,5 +1,6 @@
 package dev.cryo.kernel.features;
 
+import dev.cryo.kernel.Fcntl;
 import com.sun.jna.Memory;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
@@ -269,7 +270,7 @@ final class KernelProbe {
             arg.setLong(40, Sys.address(vec));
             arg.setLong(48, 1);          // vec_len
             arg.setLong(88, 1L << 1);    // return_mask: PAGE_IS_PRESENT
-            try (Fd fd = Sys.open("/proc/self/pagemap", Sys.O_RDONLY)) {
+            try (Fd fd = Sys.open("/proc/self/pagemap", Fcntl.O_RDONLY)) {
                 long r = LibC.syscall(SyscallNr.IOCTL, fd.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
                 if (r < 0) {
                     return Feature.missing(Names.PAGEMAP_SCAN, false, "ioctl(PAGEMAP_SCAN): "

@@ -1,11 +1,16 @@
 package dev.cryo.kernel.proc;
 
+import dev.cryo.kernel.Fcntl;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+
+import static dev.cryo.kernel.Fcntl.O_ACCMODE;
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_LARGEFILE;
 
 /**
  * /proc/PID/fdinfo/N. {@code flags} are the open flags in the kernel's octal, including
@@ -14,10 +19,6 @@ import java.util.Optional;
  * watch), so each key holds a list of values.
  */
 public record FdInfo(long pos, int flags, int mntId, long ino, Map<String, List<String>> other) {
-
-    public static final int O_CLOEXEC = 02000000;
-    public static final int O_LARGEFILE = 0100000;
-    public static final int O_ACCMODE = 03;
 
     public FdInfo {
         Map<String, List<String>> copy = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package dev.cryo.kernel.proc;
 
+import dev.cryo.kernel.Fcntl;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -41,7 +42,7 @@ class FdInfoTest {
         FdInfo f = FdInfo.parse("fdinfo", Fixtures.text("fdinfo-file"));
         assertEquals(2, f.pos());
         assertEquals(02100001, f.flags());
-        assertTrue((f.flags() & FdInfo.O_LARGEFILE) != 0);
+        assertTrue((f.flags() & Fcntl.O_LARGEFILE) != 0);
         assertEquals(27, f.mntId());
         assertEquals(2146505, f.ino());
     }

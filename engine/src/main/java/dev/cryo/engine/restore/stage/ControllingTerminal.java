@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.kernel.SyscallNr;
@@ -7,6 +8,8 @@ import dev.cryo.kernel.Terminals;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+
+import static dev.cryo.kernel.Fcntl.O_RDWR;
 
 /**
  * A session leader whose controlling terminal was a pty of the tree takes it back: at ADOPT,
@@ -19,7 +22,6 @@ import java.nio.ByteOrder;
  * not taken: the job stays in cryo's session.
  */
 public final class ControllingTerminal {
-    private static final int O_RDWR = 2;
 
     private ControllingTerminal() {}
 

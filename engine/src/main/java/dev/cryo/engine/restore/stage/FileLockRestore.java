@@ -1,9 +1,14 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.FileLocks;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.SyscallNr;
+import static dev.cryo.kernel.Fcntl.F_OFD_SETLK;
+import static dev.cryo.kernel.Fcntl.F_RDLCK;
+import static dev.cryo.kernel.Fcntl.F_SETLK;
+import static dev.cryo.kernel.Fcntl.F_WRLCK;
 
 /**
  * Takes the task's file locks again (flock, POSIX, OFD), once every fd of the tree is in place:
@@ -12,7 +17,6 @@ import dev.cryo.kernel.SyscallNr;
  */
 public final class FileLockRestore implements StateStage {
     private static final int FLOCK = dev.cryo.kernel.SyscallNr.FLOCK, LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
-    private static final int F_SETLK = 6, F_OFD_SETLK = 37, F_RDLCK = 0, F_WRLCK = 1;
 
     @Override
     public String name() {

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.files.SharedFdHandler;
@@ -10,8 +11,15 @@ import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.SyscallNr;
-
 import java.util.List;
+
+import static dev.cryo.kernel.Fcntl.FD_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.F_SETFD;
+import static dev.cryo.kernel.Fcntl.F_SETFL;
+import static dev.cryo.kernel.Fcntl.F_SETOWN_EX;
+import static dev.cryo.kernel.Fcntl.F_SETSIG;
+import static dev.cryo.kernel.Fcntl.O_ASYNC;
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
 
 /**
  * FILES: closes the stub's fds and recreates every dumped fd at its number through its kind's
@@ -21,7 +29,6 @@ import java.util.List;
  * kinds that refer to other fds (epoll), then {@link Pass#LATE} the fds sharing those.
  */
 public final class FileRestore {
-    private static final int O_CLOEXEC = 02000000, F_SETFD = 2, FD_CLOEXEC = 1;
 
     public enum Pass { OWN, SHARED, LATE }
 
@@ -122,8 +129,6 @@ public final class FileRestore {
             signalOwner(t, fd);
         }
     }
-
-    private static final int O_ASYNC = 020000, F_SETFL = 4, F_SETSIG = 10, F_SETOWN_EX = 15;
 
     /**
      * The file's SIGIO/SIGURG owner and signal, then O_ASYNC, which handlers do not set (it

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
 import dev.cryo.engine.model.SigAction;
@@ -8,17 +9,19 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+import static dev.cryo.kernel.Fcntl.O_RDONLY;
 
 /**
  * Per-process state: cwd and root, umask, personality, signal handlers, rlimits, the kernel's
  * view of the address space (PR_SET_MM_MAP).
  */
 public final class ProcessState implements StateStage {
-    private static final int O_RDONLY = 0, O_CLOEXEC = 02000000;
+
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14;
 
     @Override

@@ -1,5 +1,6 @@
 package dev.cryo.engine.model.codec;
 
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.ImageWriter;
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.DumpInfo;
@@ -119,7 +120,7 @@ final class ModelSamples {
                 new FdImage(12, 02, 4096, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG,
                         List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.POSIX, false, 5, 14)))),
                 new FdImage(8, 024002, 0, new EventFdHandler.EventFd(5, true),
-                        new dev.cryo.engine.files.FdOwner(dev.cryo.engine.files.FdOwner.F_OWNER_PID, PID, 29)),
+                        new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, PID, 29)),
                 new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(1, 2, 0, 5_000_000, 0, 10_000_000)),
                 new FdImage(10, 04000, 0, new SignalFdHandler.SignalFd(0x201)),
                 new FdImage(11, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(8, 1, 0x1234)))),
