@@ -1,5 +1,7 @@
 package dev.cryo.engine.files;
 
+import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
+import static dev.cryo.kernel.Fcntl.O_RDWR;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -172,8 +174,6 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             }
         }
     }
-
-    private static final int O_RDWR = 2, O_NONBLOCK = 04000;
 
     /** Owner, group and permission bits of the slave's devpts node. */
     private static int[] node(String pts) {
