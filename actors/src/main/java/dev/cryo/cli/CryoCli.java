@@ -62,7 +62,11 @@ public final class CryoCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        // a plain dump or detached restore goes to a running local agent before picocli is even loaded
+        var viaAgent = AgentShortcut.tryRun(args, out, err);
+        System.exit(viaAgent.isPresent() ? viaAgent.get() : run(args, out, err));
     }
 
     /** {@code cryo --version}: the build and the image format versions it reads and writes. */

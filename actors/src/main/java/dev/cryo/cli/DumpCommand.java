@@ -100,7 +100,7 @@ final class DumpCommand implements Callable<Integer> {
                         org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
                     }
                     writeStats(viaAgent.get());
-                    print(viaAgent.get());
+                    print(out, pid, viaAgent.get());
                     return 0;
                 }
             } catch (CryoException e) {
@@ -145,7 +145,7 @@ final class DumpCommand implements Callable<Integer> {
             }
             bar.close();
             writeStats(report);
-            print(report);
+            print(out, pid, report);
             return 0;
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
@@ -154,7 +154,7 @@ final class DumpCommand implements Callable<Integer> {
         }
     }
 
-    private void print(DumpReport r) {
+    static void print(PrintWriter out, int pid, DumpReport r) {
         DumpStats s = r.stats();
         int zombies = r.pids().size() - s.tasks();
         out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
@@ -172,7 +172,7 @@ final class DumpCommand implements Callable<Integer> {
     }
 
     /** stats.json beside the image, for scripts; 0600 like every file of the image. */
-    private void writeStats(DumpReport r) throws java.io.IOException {
+    static void writeStats(DumpReport r) throws java.io.IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         DumpStats s = r.stats();
         m.put("pids", r.pids());

@@ -86,7 +86,17 @@ final class RestoreCommand implements Callable<Integer> {
             LogSetup.failure(err, "restore failed: " + (cause instanceof CryoException ? cause.getMessage() : cause.toString()), cause);
             return 1;
         }
-        writeStats(report);
+        finishDetached(out, err, report, pidFile);
+        if (detach) {
+            return 0;
+        }
+        return Cryo.waitFor(report.rootPid());
+    }
+
+    /** stats-restore.json, the pid file and the summary line, once the tree runs. */
+    static int finishDetached(PrintWriter out, PrintWriter err, RestoreReport report, Path pidFile)
+            throws java.io.IOException {
+        writeStats(err, report);
         if (pidFile != null) {
             java.nio.file.Files.writeString(pidFile, report.rootPid() + "\n");
         }
@@ -95,17 +105,14 @@ final class RestoreCommand implements Callable<Integer> {
                 report.threads() == 1 ? "" : "s", report.rootPid(), report.totalMillis(), report.memoryMillis(),
                 report.pagesWritten());
         out.flush();
-        if (detach) {
-            return 0;
-        }
-        return Cryo.waitFor(report.rootPid());
+        return 0;
     }
 
     /**
      * stats-restore.json beside the image (CRIU keeps stats-restore too). The restore has
      * succeeded by then: an image directory that cannot be written to only costs the file.
      */
-    private void writeStats(RestoreReport r) {
+    private static void writeStats(PrintWriter err, RestoreReport r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("rootPid", r.rootPid());
         m.put("pids", r.pids());

@@ -117,4 +117,47 @@ class LocalAgentTest {
             assertFalse(Files.readString(log).contains("local request"), Files.readString(log));
         }
     }
+
+    /**
+     * A plain {@code cryo dump} and {@code cryo restore -d} in a cold JVM go to the agent before the
+     * command model is built (AgentShortcut): not one picocli class is loaded, and the outcome is
+     * the same — stats.json, the summary, the pid file, the tree running on where it stopped.
+     */
+    @Test
+    void aColdCliHandsPlainCommandsToTheAgentWithoutBuildingItsCommandModel() throws Exception {
+        Path img = tmp.resolve("img");
+        Path pidfile = tmp.resolve("restored.pid");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Thread.sleep(200);
+            String d = coldCli("dump", "-t", p.pid().toString(), "-D", img.toString());
+            assertTrue(d.contains("Dumped 1 task"), d);
+            assertFalse(d.contains("picocli."), "picocli loaded:\n" + d);
+            TwoHosts.awaitLog(log, "local request: dump pid " + p.pid(), Duration.ofSeconds(10));
+            assertTrue(Files.readString(img.resolve("stats.json")).contains("\"frozenMillis\" : "));
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
+
+            String r = coldCli("restore", "-D", img.toString(), "-d", "--pidfile", pidfile.toString());
+            assertTrue(r.contains("root pid " + p.pid()), r);
+            assertFalse(r.contains("picocli."), "picocli loaded:\n" + r);
+            TwoHosts.awaitLog(log, "local request: restore " + img, Duration.ofSeconds(10));
+            assertEquals(p.pid() + "\n", Files.readString(pidfile));
+            try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
+                Thread.sleep(300);
+                String out = Workloads.check(back);
+                assertTrue(out.contains("PASS"), out);
+            }
+        }
+    }
+
+    /** The packaged CLI in a JVM of its own, listing the classes it loads; its output, once it exited 0. */
+    private String coldCli(String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("java", "-XX:-UsePerfData",
+                "-verbose:class", "-Dcryo.cluster.local-socket=" + sock, "-jar", TwoHosts.JAR.toString()));
+        cmd.addAll(java.util.List.of(args));
+        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(proc.getInputStream().readAllBytes());
+        assertTrue(proc.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, proc.exitValue(), String.join(" ", args) + ":\n" + out);
+        return out;
+    }
 }
