@@ -292,6 +292,17 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's sk-unix-unconn found it: a bound stream socket not yet listening failed the dump (EINVAL). */
+    @Test
+    void boundUnixSocketsNotYetListeningComeBackAndServeAfterwards() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixidle.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixidle.c").toString(), dir.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /**
      * zdtm's socket-tcp found it: leaving TCP repair mode clears a socket's SO_REUSEADDR in the
      * kernel, so a repaired connection came back without the option the program had set.

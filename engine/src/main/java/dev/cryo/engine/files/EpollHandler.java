@@ -3,6 +3,7 @@ package dev.cryo.engine.files;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
+import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
@@ -26,6 +27,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public static final int TAG = 6, RECORD_ID = 116;
     private static final int EPOLL_CTL_ADD = 1;
     private static final Pattern WATCH = Pattern.compile("(\\d+)\\s+events:\\s*([0-9a-fA-F]+)\\s+data:\\s*([0-9a-fA-F]+)");
+    private static final Pattern TARGET = Pattern.compile("ino:\\s*([0-9a-fA-F]+)");
 
     /** An epoll instance and what it watches: fds of the same task, their event masks and data. */
     public record Epoll(List<Watch> watches) implements FileDesc {
@@ -93,10 +95,38 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             if (!m.find()) {
                 throw new IllegalStateException(fd.where() + ": cannot read epoll watch '" + line + "' in fdinfo");
             }
-            watches.add(new Epoll.Watch(Integer.parseInt(m.group(1)), (int) Long.parseLong(m.group(2), 16),
+            int tfd = Integer.parseInt(m.group(1));
+            requireStillOpen(fd, tfd, line);
+            watches.add(new Epoll.Watch(tfd, (int) Long.parseLong(m.group(2), 16),
                     Long.parseUnsignedLong(m.group(3), 16)));
         }
         return new Epoll(watches);
+    }
+
+    /**
+     * A watch is keyed by the file and the fd number it was added through; the program may have
+     * closed that fd (or put another file there) while the file stays open at another fd and
+     * watched. Restore adds watches by fd number, so such a watch is refused rather than lost.
+     */
+    private static void requireStillOpen(FdProbe fd, int tfd, String line) {
+        Matcher t = TARGET.matcher(line);
+        if (!t.find()) {
+            return; // kernels without ino/sdev in the line: nothing to compare
+        }
+        long ino = Long.parseUnsignedLong(t.group(1), 16);
+        java.nio.file.Path p = java.nio.file.Path.of("/proc/" + fd.pid() + "/fd/" + tfd);
+        String why;
+        try {
+            long now = ((Number) java.nio.file.Files.getAttribute(p, "unix:ino")).longValue();
+            if (now == ino) {
+                return;
+            }
+            why = "fd " + tfd + " now holds another file";
+        } catch (java.io.IOException e) {
+            why = "fd " + tfd + " was closed";
+        }
+        throw new DumpException(fd.where() + ": epoll watches a file through fd " + tfd + ", but " + why
+                + " (the file is still watched, inode " + ino + "); a watch whose fd was closed is not supported yet");
     }
 
     @Override

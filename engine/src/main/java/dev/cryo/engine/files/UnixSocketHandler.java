@@ -199,7 +199,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             boolean primary = st.claim(p.ino);
             List<Message> queue = new ArrayList<>();
-            if (primary && d.state() != SockDiag.UNIX_LISTEN) {
+            // a stream or seqpacket socket never connected has no queue (recvmsg says EINVAL)
+            boolean unconnected = d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_CLOSE;
+            if (primary && d.state() != SockDiag.UNIX_LISTEN && !unconnected) {
                 for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_MESSAGE)) {
                     if (m.fdsPassed() > 0) {
                         throw p.refuse(what + ": its unread messages carry file descriptors (SCM_RIGHTS), which is not supported");
