@@ -8,6 +8,15 @@ public record ItimerImage(int which, long valueSec, long valueUsec, long interva
         return valueSec != 0 || valueUsec != 0;
     }
 
+    /**
+     * Whether the timer exists: armed, or expired with a period and waiting for its signal to be
+     * taken — the kernel reloads ITIMER_REAL only when SIGALRM is dequeued, and until then
+     * getitimer shows no time left, only the period.
+     */
+    public boolean carried() {
+        return armed() || intervalSec != 0 || intervalUsec != 0;
+    }
+
     public static String name(int which) {
         return switch (which) {
             case REAL -> "ITIMER_REAL";

@@ -42,7 +42,7 @@ public final class TimersHandler {
             inj.call("getitimer(" + ItimerImage.name(which) + ")", SyscallNr.GETITIMER, which, scratch.address());
             ByteBuffer b = le(scratch.read(32));
             ItimerImage t = new ItimerImage(which, b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8));
-            if (t.armed()) {
+            if (t.carried()) {
                 itimers.add(t);
             }
         }
@@ -120,8 +120,11 @@ public final class TimersHandler {
             }
         }
         for (ItimerImage i : timers.itimers()) {
+            // an expired timer waiting for its SIGALRM to be taken: setitimer cannot keep a period
+            // without time left, so it expires again at once; its signal merges with the pending one
+            long valueUsec = i.armed() ? i.valueUsec() : 1;
             long val = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(i.intervalSec())
-                    .putLong(i.intervalUsec()).putLong(i.valueSec()).putLong(i.valueUsec()).array());
+                    .putLong(i.intervalUsec()).putLong(i.valueSec()).putLong(valueUsec).array());
             t.call("setitimer(" + ItimerImage.name(i.which()) + ")", SyscallNr.SETITIMER, i.which(), val, 0);
         }
     }
