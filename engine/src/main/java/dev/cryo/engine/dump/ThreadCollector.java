@@ -8,7 +8,9 @@ import dev.cryo.engine.timing.SleepHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.RseqConfig;
@@ -42,13 +44,31 @@ final class ThreadCollector {
         SleepImage sleep;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
-            inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, task.scratch());
-            clearChildTid = le(task.readScratch(8)).getLong(0);
-            inj.call("sigaltstack", SyscallNr.SIGALTSTACK, 0, task.scratch());
-            ByteBuffer ss = le(task.readScratch(24));
-            altStack = new long[]{ss.getLong(0), ss.getInt(8), ss.getLong(16)};
-            inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, task.scratch());
-            pdeathSignal = le(task.readScratch(4)).getInt(0);
+            // three reads into the output area: one batch (one round trip) where the thread takes it
+            long out = task.batchOutput();
+            long[] r = task.batch(inj, java.util.List.of(
+                    new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_TID_ADDRESS, out),
+                    new SyscallBatch.Call(SyscallNr.SIGALTSTACK, 0, out + 8),
+                    new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_PDEATHSIG, out + 32)));
+            ByteBuffer b;
+            if (r != null) {
+                String[] names = {"prctl(PR_GET_TID_ADDRESS)", "sigaltstack", "prctl(PR_GET_PDEATHSIG)"};
+                for (int i = 0; i < r.length; i++) {
+                    if (Injector.isError(r[i])) {
+                        throw new SyscallException(names[i] + " in pid " + task.pid() + " tid " + tid, (int) -r[i]);
+                    }
+                }
+                b = le(task.readBatchOutput(40));
+            } else {
+                long s = task.scratch();
+                inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, s);
+                inj.call("sigaltstack", SyscallNr.SIGALTSTACK, 0, s + 8);
+                inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, s + 32);
+                b = le(task.readScratch(40));
+            }
+            clearChildTid = b.getLong(0);
+            altStack = new long[]{b.getLong(8), b.getInt(16), b.getLong(24)};
+            pdeathSignal = b.getInt(32);
             security = securityCollector.thread(inj, tid);
             sleep = SleepHandler.dump(task.pid(), regs, inj); // last: it may leave a ptrace trap pending
         }
