@@ -109,15 +109,10 @@ final class StateComparator {
      * concerned: their sessions, groups and controlling terminals come back (PtyTest). Applies only to
      * dumps made with --shell-job. The autogroup belongs to the session (setsid makes one), so it is
      * the restorer's too: empty when that session is in the root autogroup, as under a CI runner.
-     * FINDINGS fd-1, narrowed: the terminal's fds themselves come back with O_LARGEFILE.
      */
     static final List<Known> KNOWN_SHELL_JOB = List.of(new Known(
             "FINDINGS fd-2: a --shell-job restore puts the job in the restorer's session (its group, its terminal)",
-            d -> d.item().matches("stat (pgrp|session|tpgid|tty_nr)|status NS(pgid|sid)|autogroup nice")),
-            new Known("FINDINGS fd-1 (narrowed to the --shell-job terminal; pipes are fixed): a pty slave opened without"
-                    + " O_LARGEFILE (openpty's TIOCGPTPEER) is reopened by path and comes back with it",
-                    d -> d.item().endsWith(" fdinfo flags") && d.dumped() != null && d.restored() != null
-                            && (Long.parseLong(d.dumped(), 8) | 0100000) == Long.parseLong(d.restored(), 8)));
+            d -> d.item().matches("stat (pgrp|session|tpgid|tty_nr)|status NS(pgid|sid)|autogroup nice")));
 
     /**
      * VmFlags a restore does not reproduce yet: none since FINDINGS memory-2 was fixed (ac, nh, hg

@@ -7,6 +7,7 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
+import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Terminals;
 
 import java.io.IOException;
@@ -19,7 +20,8 @@ import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
  * the task a new open file of the restored pair's slave (TIOCGPTPEER on cryo's master, so the
  * flags are exactly the dumped ones and the link follows the pair if it got another index).
  * Otherwise the terminal is outside the tree: refused, or with --shell-job ({@code external})
- * reopened by its path, the terminal cryo's user runs on.
+ * opened again from its master (whoever holds it on this host) with the dumped flags, or by its
+ * path when no master is found, the terminal cryo's user runs on.
  */
 public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
     public static final int TAG = 61, RECORD_ID = 251;
@@ -69,6 +71,13 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     @Override
     public long restore(FdImage fd, PtySlave s, RestoreContext ctx) {
         if (s.external()) {
+            // a new open file made from the terminal's master, where one is open on this host, has
+            // exactly the dumped flags (a reopen by path always adds O_LARGEFILE, which openpty's slaves lack)
+            try (Fd peer = Ptys.outsidePeer(s.index(), fd.flags() & ~O_CLOEXEC)) {
+                if (peer != null) {
+                    return ctx.take((int) ProcessHandle.current().pid(), peer.value());
+                }
+            }
             return ctx.open(s.path(), FdHandlers.openFlags(fd) | Fcntl.O_NOCTTY);
         }
         return ctx.take((int) ProcessHandle.current().pid(), ctx.ptySlave(s.index(), fd.flags() & ~O_CLOEXEC));

@@ -46,6 +46,23 @@ public final class Ptys {
         }
     }
 
+    /**
+     * A new open file of the slave of pty {@code index} with exactly {@code flags}, made (TIOCGPTPEER)
+     * from a master some process of this host holds, or null when none is found. Opens nothing else.
+     */
+    static Fd outsidePeer(int index, int flags) {
+        for (End e : ends(index)) {
+            if (e.master()) {
+                try (Fd master = copy(Pid.of(e.pid()), e.fd())) {
+                    return Terminals.peer(master, flags);
+                } catch (RuntimeException gone) {
+                    // closed meanwhile: the next holder, or the path
+                }
+            }
+        }
+        return null;
+    }
+
     /** One fd somewhere on the host that is an end of a pty. */
     record End(int pid, int fd, boolean master) {
         @Override
