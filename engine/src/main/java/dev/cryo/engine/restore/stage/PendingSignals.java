@@ -9,8 +9,6 @@ import dev.cryo.kernel.ptrace.Injector;
  * siginfo. Late, so that as few injected calls as possible run with a signal pending.
  */
 public final class PendingSignals implements StateStage {
-    private static final int RT_SIGQUEUEINFO = 129;
-
     @Override
     public String name() {
         return "pending signals";
@@ -26,7 +24,7 @@ public final class PendingSignals implements StateStage {
             }
         }
         for (byte[] info : t.task().sharedPendingSignals()) {
-            t.call("rt_sigqueueinfo", RT_SIGQUEUEINFO, pid, signo(info), t.put(info));
+            t.call("rt_sigqueueinfo", SyscallNr.RT_SIGQUEUEINFO, pid, signo(info), t.put(info));
         }
     }
 
