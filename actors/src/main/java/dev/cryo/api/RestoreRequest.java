@@ -11,7 +11,13 @@ import java.nio.file.Path;
  * {@code verified}: every chunk's checksum was checked as the image arrived (a migration), so the
  * restore does not read the whole image once more before it starts.
  */
-public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified) {
+public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                             dev.cryo.engine.restore.PreparedRoot prepared) {
+    /** {@code prepared}: the root's stub a migration made while its pre-copy arrived, or null. */
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified) {
+        this(imageDir, tcpClose, progress, verified, null);
+    }
+
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress) {
         this(imageDir, tcpClose, progress, false);
     }

@@ -40,7 +40,9 @@ class MigrationBenchmark {
         assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify`");
         int rate = Integer.getInteger("bench.migrate.rate", 10);
         List<String> rows = new ArrayList<>();
-        try (TwoHosts hosts = new TwoHosts(tmp).start()) {
+        // -Dbench.migrate.logs=DIR: both agents log at debug level (stage timings) and their logs are kept in DIR
+        String logs = System.getProperty("bench.migrate.logs");
+        try (TwoHosts hosts = logs == null ? new TwoHosts(tmp).start() : new TwoHosts(tmp).start("-vv")) {
             for (String size : System.getProperty("bench.migrate.sizes", "64,256").split(",")) {
                 int mib = Integer.parseInt(size.trim());
                 for (boolean busy : new boolean[] {false, true}) {
@@ -53,6 +55,11 @@ class MigrationBenchmark {
                         hosts.killMigrated(p.pid().value());
                     }
                 }
+            }
+            if (logs != null) {
+                Files.createDirectories(Path.of(logs));
+                Files.copy(hosts.logA, Path.of(logs, "agent-a.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(hosts.logB, Path.of(logs, "agent-b.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
         System.out.println("\nmigration (pre-copy) over a veth link, this machine, " + java.time.Instant.now());

@@ -5,6 +5,8 @@ import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.api.DumpRequest;
 import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.restore.ArrivingMemory;
+import dev.cryo.engine.restore.PreparedRoot;
 import dev.cryo.engine.model.codec.ModelCodecs;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.kernel.KernelException;
@@ -73,9 +75,9 @@ public final class Agent {
     private record Found(Receptionist.Listing listing, ActorRef<AgentList> replyTo) implements AgentProtocol.Command {}
 
     /** An image on its way in, staged in its own directory. */
-    private record Incoming(Path dir, ActorRef<ReceiveStatus> source, long arrivedNanos) {
+    private record Incoming(Path dir, ActorRef<ReceiveStatus> source, long arrivedNanos, ArrivingMemory memory) {
         Incoming arrived(long at) {
-            return new Incoming(dir, source, at);
+            return new Incoming(dir, source, at, memory);
         }
     }
 
@@ -116,6 +118,12 @@ public final class Agent {
             @Override
             public void received(String id, String failure) {
                 ctx.getSelf().tell(new ImageArrived(id, failure, System.nanoTime()));
+            }
+
+            @Override
+            public ArrivingMemory memory(String id) {
+                Incoming in = incoming.get(id);
+                return in == null ? null : in.memory();
             }
         });
         timers.startTimerWithFixedDelay(new Reap(), Duration.ofSeconds(1));
@@ -175,6 +183,7 @@ public final class Agent {
                     Incoming in = incoming.remove(m.id());
                     if (in != null) {
                         ctx.getLog().info("migration {}: no image arrived; dropped", m.id());
+                        in.memory().discard();
                         deleteQuietly(in.dir());
                     }
                     return Behaviors.same();
@@ -215,7 +224,9 @@ public final class Agent {
             Files.createDirectories(parts.stagingDir());
             Path dir = Files.createTempDirectory(parts.stagingDir(), "in-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            incoming.put(m.id(), new Incoming(dir, m.replyTo(), 0));
+            String id = m.id();
+            incoming.put(id, new Incoming(dir, m.replyTo(), 0,
+                    new ArrivingMemory("migration " + id)));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
             m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of(), 0));
@@ -234,9 +245,12 @@ public final class Agent {
         if (m.failure() != null) {
             return failIncoming(m.id(), m.failure());
         }
-        ctx.getLog().info("migration {}: image complete and verified, restoring", m.id());
+        String placed = in.memory().summary();
+        PreparedRoot prepared = in.memory().finish();
+        ctx.getLog().info("migration {}: image complete and verified, restoring ({} before)", m.id(), placed);
         incoming.put(m.id(), in.arrived(m.atNanos()));
-        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true), parts.migration().settings(),
+        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
+                        prepared), parts.migration().settings(),
                 ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }
@@ -269,6 +283,7 @@ public final class Agent {
         Incoming in = incoming.remove(id);
         ctx.getLog().info("migration {}: {}", id, why);
         if (in != null) {
+            in.memory().discard();
             deleteQuietly(in.dir());
             in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of(), 0));
         }
@@ -278,6 +293,7 @@ public final class Agent {
     private Behavior<AgentProtocol.Command> onAbandon(Abandon m) {
         Incoming in = incoming.remove(m.id());
         if (in != null) {
+            in.memory().discard();
             deleteQuietly(in.dir());
         }
         List<Integer> pids = restored.remove(m.id());

@@ -53,6 +53,12 @@ public final class AgentNode implements AutoCloseable {
             PageChannel.Receiver r = target;
             if (r != null) r.received(id, failure);
         }
+
+        @Override
+        public dev.cryo.engine.restore.ArrivingMemory memory(String id) {
+            PageChannel.Receiver r = target;
+            return r == null ? null : r.memory(id);
+        }
     }
 
     private final ActorSystem<AgentProtocol.Command> system;

@@ -24,12 +24,22 @@ final class ImageArrival {
 
     /** Reads in to its end into target (created 0600); returns the image's size. */
     static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from) throws IOException {
+        return receive(in, target, maxBytes, maxChunk, from, null);
+    }
+
+    /** As above; each verified chunk also goes to {@code memory} (if not null), which places the root's pages. */
+    static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
+                        dev.cryo.engine.restore.ArrivingMemory memory) throws IOException {
         try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             Tee tee = new Tee(in, file, maxBytes);
             try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
-                while (reader.next() != null) {
-                    // each chunk is checked as it is read; the pages stay in the file
+                ImageStreamReader.Chunk c;
+                while ((c = reader.next()) != null) {
+                    // each chunk is checked as it is read; the pages stay in the file (and some go to the root's stub)
+                    if (memory != null) {
+                        memory.accept(c);
+                    }
                 }
             }
             return tee.total;

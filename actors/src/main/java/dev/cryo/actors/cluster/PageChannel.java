@@ -109,6 +109,11 @@ public final class PageChannel {
 
         /** The image is complete on disk and verified (or failed: message non-null). */
         void received(String id, String failure);
+
+        /** Where the root's pages are placed as they arrive (null: nowhere, the restore writes them all). */
+        default dev.cryo.engine.restore.ArrivingMemory memory(String id) {
+            return null;
+        }
     }
 
     /** Accepts connections on host:port (0 picks one) until the actor system stops; one thread per incoming image. */
@@ -168,7 +173,7 @@ public final class PageChannel {
                     log.warn("page channel: {} sent an image nobody asked for ({}); refused", from, id);
                     return;
                 }
-                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from);
+                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from, receiver.memory(id));
                 log.debug("page channel: image {} received and verified, {} bytes", id, total);
                 receiver.received(id, null);
             } catch (IOException | RuntimeException e) {

@@ -216,7 +216,8 @@ public final class DumpSupervisor {
     /** One round over every tracked task; then another, or the freeze when pre-copy stops paying. */
     private Behavior<Command> round(TaskDumper.CollectJob job) {
         pending.addAll(tasks.keySet());
-        tasks.values().forEach(t -> t.tell(new TaskDumper.CopyRound(job, taskAdapter)));
+        // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
+        tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()))));
         long[] pages = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -230,7 +231,13 @@ public final class DumpSupervisor {
                     }
                     roundPages.add(pages[0]);
                     stage("pre-copy round " + roundPages.size() + ": " + pages[0] + " pages");
-                    return enough() ? syncThenFreeze() : round(job);
+                    if (hold) {
+                        // a stream: the round ends when its pages are on the wire, not when they are
+                        // queued for it, so the next round's scan (and the freeze) sees what was
+                        // written meanwhile, and the frozen round is not a slow channel's backlog
+                        return syncThen(() -> enough() ? freeze() : round(job));
+                    }
+                    return enough() ? syncThen(this::freeze) : round(job);
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
@@ -239,11 +246,11 @@ public final class DumpSupervisor {
                 .build();
     }
 
-    /** Pre-copied pages reach the disk while the tree still runs, not in the frozen window's commit. */
-    private Behavior<Command> syncThenFreeze() {
+    /** Pre-copied pages reach the disk (or the wire) while the tree still runs, not in the frozen window. */
+    private Behavior<Command> syncThen(java.util.function.Supplier<Behavior<Command>> next) {
         writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         return Behaviors.receive(Command.class)
-                .onMessage(WriterReply.class, m -> m.reply() instanceof ImageWriterActor.Synced ? freeze()
+                .onMessage(WriterReply.class, m -> m.reply() instanceof ImageWriterActor.Synced ? next.get()
                         : abort(failureOf(m.reply())))
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))

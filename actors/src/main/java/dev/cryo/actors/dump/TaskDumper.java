@@ -61,7 +61,11 @@ public final class TaskDumper {
     public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
 
     /** Pre-copy: copy the pages written since the last round while the task runs. */
-    public record CopyRound(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
+    public record CopyRound(CollectJob job, ActorRef<Reply> replyTo, boolean layout) implements Command {
+        public CopyRound(CollectJob job, ActorRef<Reply> replyTo) {
+            this(job, replyTo, false);
+        }
+    }
 
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
@@ -151,6 +155,10 @@ public final class TaskDumper {
             return Behaviors.same();
         }
         CollectJob job = m.job();
+        if (m.layout()) { // before the round's pages: the destination places them as they arrive
+            job.writer().tell(new ImageWriterActor.WriteRecord(new dev.cryo.engine.model.PreCopyLayout(pid.value(),
+                    sessionLeader(), preCopy.layout())));
+        }
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
@@ -164,6 +172,14 @@ public final class TaskDumper {
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
         return roundCopying(shares.size(), 0, m.replyTo());
+    }
+
+    private boolean sessionLeader() {
+        try {
+            return ProcFs.stat(pid).session() == pid.value();
+        } catch (KernelException e) {
+            return false; // exiting: the round's copy will say
+        }
     }
 
     private Behavior<Command> roundCopying(int pending, long pages, ActorRef<Reply> replyTo) {

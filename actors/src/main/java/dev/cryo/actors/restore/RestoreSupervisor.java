@@ -71,9 +71,12 @@ public final class RestoreSupervisor {
             ImageContents image;
             List<Integer> held;
             try {
+                long t0 = System.nanoTime();
                 image = ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
-                held = RestoreValidator.pidsHeldByZombies(image);
+                ctx.getLog().debug("image read in {} ms", (System.nanoTime() - t0) / 1_000_000);
+                held = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
             } catch (Exception e) {
+                killPrepared(request);
                 ctx.getLog().debug("restore of {} refused", request.imageDir(), e);
                 replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
@@ -99,7 +102,7 @@ public final class RestoreSupervisor {
                 .onMessage(PidCheck.class, m -> {
                     List<Integer> still;
                     try {
-                        still = RestoreValidator.pidsHeldByZombies(image);
+                        still = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
                     } catch (RuntimeException e) {
                         timers.cancel("pids");
                         return refused(e);
@@ -131,9 +134,22 @@ public final class RestoreSupervisor {
         if (e == null) {
             return validated(); // freed in the meantime
         }
+        killPrepared(request);
         ctx.getLog().debug("restore of {} refused", request.imageDir(), e);
         replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
         return Behaviors.stopped();
+    }
+
+    /** The pid of the stub a migration prepared for the root (it holds the root's pid), or 0. */
+    private static int stubPid(RestoreRequest request) {
+        return request.prepared() == null ? 0 : request.prepared().pid();
+    }
+
+    /** Refused before anything was created: the prepared stub goes too. */
+    private static void killPrepared(RestoreRequest request) {
+        if (request.prepared() != null) {
+            dev.cryo.engine.restore.ArrivingMemory.kill(request.prepared().pid());
+        }
     }
 
     private final ActorContext<Command> ctx;
@@ -166,7 +182,16 @@ public final class RestoreSupervisor {
         this.boot = BootstrapArea.choose(image.tasks());
         this.treePids = Set.copyOf(image.allPids());
         this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
+        TaskImage root = image.task(image.root());
+        var p = request.prepared();
+        if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid()))) {
+            dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
+            p = null;
+        }
+        this.prepared = p;
     }
+
+    private final dev.cryo.engine.restore.PreparedRoot prepared;
 
     // ---- ADOPT and FORK ------------------------------------------------------------------------
 
@@ -178,8 +203,14 @@ public final class RestoreSupervisor {
             sockets = SocketHub.of(image.tasks(), request.tcpClose());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
-            Pid got = spawnRoot(root);
-            created.add(got.value());
+            Pid got;
+            if (prepared != null) {
+                got = Pid.of(prepared.pid()); // spawned with the root's pid while the pre-copy arrived
+                created.add(got.value());
+            } else {
+                got = spawnRoot(root);
+                created.add(got.value());
+            }
             if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }
@@ -212,7 +243,8 @@ public final class RestoreSupervisor {
     }
 
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
-        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids),
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids,
+                        prepared != null && t.pid() == prepared.pid() ? prepared : null),
                 "task-" + t.pid(), TaskRestorerActor.DISPATCHER);
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);
@@ -272,7 +304,7 @@ public final class RestoreSupervisor {
                         image.tasks().forEach(t -> request.progress().pagesPlanned(
                                 image.pagesOf(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
-                                settings.image().maxChunk(), image.pagesOf(pid), settings.parallelism().regions(), sharedMemory,
+                                settings.image().maxChunk(), pagesToWrite(pid), settings.parallelism().regions(), sharedMemory,
                                 request.progress(), adapter),
                                 this::files);
                     }
@@ -281,6 +313,17 @@ public final class RestoreSupervisor {
                 .onMessage(TaskStopped.class, m -> abort("the restorer of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toMillis() + " ms"))
                 .build();
+    }
+
+    /** The task's pages, less those a prepared root holds already. */
+    private List<dev.cryo.engine.restore.PageSlice> pagesToWrite(int pid) {
+        if (prepared == null || pid != prepared.pid()) {
+            return image.pagesOf(pid);
+        }
+        var todo = prepared.toWrite(image.pagesOf(pid), image.task(pid).vmas());
+        ctx.getLog().debug("pid {}: {} of {} page slices placed before the freeze", pid,
+                image.pagesOf(pid).size() - todo.size(), image.pagesOf(pid).size());
+        return todo;
     }
 
     // ---- barrier stages ------------------------------------------------------------------------

@@ -87,8 +87,19 @@ public final class TaskRestorerActor {
     public record Killed(int pid) implements Reply {}
 
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids) {
-        return dev.cryo.actors.PidMdc.of(Command.class, task.pid(),
-                Behaviors.setup(ctx -> new TaskRestorerActor(ctx, task, boot, treePids).running()));
+        return create(task, boot, treePids, null);
+    }
+
+    /** {@code prepared}: the stub of this task was made while a migration's pre-copy arrived (or null). */
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
+                                           dev.cryo.engine.restore.PreparedRoot prepared) {
+        return dev.cryo.actors.PidMdc.of(Command.class, task.pid(), Behaviors.setup(ctx -> {
+            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids);
+            if (prepared != null) {
+                a.restorer.prepared(prepared);
+            }
+            return a.running();
+        }));
     }
 
     private final ActorContext<Command> ctx;

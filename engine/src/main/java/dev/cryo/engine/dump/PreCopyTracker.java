@@ -7,6 +7,7 @@ import dev.cryo.engine.memory.MemoryKind;
 import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.PagemapScan;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
@@ -45,6 +46,7 @@ public final class PreCopyTracker implements AutoCloseable {
     /** Page ranges already in the image, start -> end, merged. */
     private final TreeMap<Long, Long> sent = new TreeMap<>();
     private int rounds;
+    private List<Long> layout = List.of();
 
     private PreCopyTracker(Pid pid, WriteTracker tracker) {
         this.pid = pid;
@@ -93,23 +95,78 @@ public final class PreCopyTracker implements AutoCloseable {
     public List<PageRun> round() {
         List<PageRun> out = new ArrayList<>();
         boolean first = rounds == 0;
-        for (MapsEntry m : ProcFs.maps(pid)) {
-            if (m.isSpecial() || m.path().startsWith("/SYSV")) {
-                continue;
-            }
-            MemoryKind kind = MemoryKinds.kindOf(m);
-            if (!preCopied(kind)) {
-                continue;
-            }
-            for (long[] r : written(m)) {
-                // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
-                boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
-                addRuns(out, 0, r[0], r[1], !m.read(), zeroImplicit);
+        List<Long> areas = new ArrayList<>();
+        try (PagemapScan carried = first ? PagemapScan.open(pid) : null) {
+            for (MapsEntry m : ProcFs.maps(pid)) {
+                if (m.isSpecial() || m.path().startsWith("/SYSV")) {
+                    continue;
+                }
+                MemoryKind kind = MemoryKinds.kindOf(m);
+                if (!preCopied(kind)) {
+                    continue;
+                }
+                if ((kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP) && m.read() && m.write() && !m.exec()) {
+                    areas.add(m.start());
+                    areas.add(m.end());
+                }
+                boolean[] fresh = {first};
+                List<long[]> written = written(m, fresh);
+                if (fresh[0]) {
+                    // a first scan reports every page, absent ones too: only those the image must carry
+                    // are sent (and so counted as sent: an absent page re-sent frozen as "stale" is waste)
+                    written = carriedOf(carried != null ? carried : PagemapScan.open(pid), carried == null, m, kind,
+                            written);
+                }
+                for (long[] r : written) {
+                    // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
+                    boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
+                    addRuns(out, 0, r[0], r[1], !m.read(), zeroImplicit);
+                }
             }
         }
         rounds++;
         out.forEach(this::markSent);
+        layout = areas;
         return out;
+    }
+
+    /**
+     * The private, writable anonymous areas seen by the last {@link #round}, as start, end pairs:
+     * where a migration's destination can place this round's pages before the freeze.
+     */
+    public List<Long> layout() {
+        return layout;
+    }
+
+    /**
+     * The part of {@code written} that holds pages a plain dump would carry: present or swapped
+     * anonymous pages (not the shared zero page), the copied-on-write pages of a private file mapping.
+     */
+    private static List<long[]> carriedOf(PagemapScan scan, boolean close, MapsEntry m, MemoryKind kind,
+                                          List<long[]> written) {
+        if (scan == null) {
+            return written; // no PAGEMAP_SCAN: cannot happen with a working tracker, but sending more is safe
+        }
+        try {
+            TreeMap<Long, Long> set = new TreeMap<>();
+            written.forEach(r -> add(set, r[0], r[1]));
+            List<long[]> out = new ArrayList<>();
+            long either = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+            long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
+            scan.scan(m.start(), m.end(), skip, skip, either, either, (s, e, c) ->
+                    intersect(set, s, e).forEach((a, b) -> {
+                        if (!out.isEmpty() && out.get(out.size() - 1)[1] == a) {
+                            out.get(out.size() - 1)[1] = b;
+                        } else {
+                            out.add(new long[] {a, b});
+                        }
+                    }));
+            return out;
+        } finally {
+            if (close) {
+                scan.close();
+            }
+        }
     }
 
     /**
@@ -131,8 +188,14 @@ public final class PreCopyTracker implements AutoCloseable {
                 continue;
             }
             MapsEntry m = plan.maps().get(i);
+            boolean[] fresh = {false};
+            List<long[]> written = written(m, fresh);
+            if (fresh[0] && intersect(sent, m.start(), m.end()).isEmpty()) {
+                out.addAll(wanted); // made since the last round, nothing of it sent: as a plain dump would
+                continue;
+            }
             TreeMap<Long, Long> send = new TreeMap<>();
-            for (long[] r : written(m)) {
+            for (long[] r : written) {
                 add(send, r[0], r[1]);
             }
             // sent before, no longer wanted: the restored page must show what the task now sees
@@ -151,10 +214,16 @@ public final class PreCopyTracker implements AutoCloseable {
 
     /** Written ranges of one mapping; a mapping made since the last round is registered, and all its pages count. */
     private List<long[]> written(MapsEntry m) {
+        return written(m, new boolean[1]);
+    }
+
+    /** As {@link #written(MapsEntry)}; sets {@code fresh[0]} when the mapping was registered just now. */
+    private List<long[]> written(MapsEntry m, boolean[] fresh) {
         try {
             return tracker.scan(m.start(), m.end());
         } catch (WriteTracker.NotRegisteredException e) {
             tracker.register(m.start(), m.end());
+            fresh[0] = true;
             return tracker.scan(m.start(), m.end());
         }
     }

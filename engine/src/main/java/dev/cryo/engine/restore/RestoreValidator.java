@@ -56,8 +56,16 @@ public final class RestoreValidator {
      * waiting: a caller that must not block polls again later. Fails naming a live holder.
      */
     public static java.util.List<Integer> pidsHeldByZombies(ImageContents image) {
+        return pidsHeldByZombies(image, 0);
+    }
+
+    /** As above; {@code stubPid} is held by the restore's own stub (a migration's prepared root), or 0. */
+    public static java.util.List<Integer> pidsHeldByZombies(ImageContents image, int stubPid) {
         java.util.List<Integer> held = new java.util.ArrayList<>();
         for (int pid : pids(image)) {
+            if (pid == stubPid) {
+                continue;
+            }
             ProcStat st = holder(pid);
             if (st == null) {
                 continue;

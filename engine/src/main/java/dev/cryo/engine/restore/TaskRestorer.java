@@ -78,6 +78,11 @@ public final class TaskRestorer {
         return t.pid();
     }
 
+    /** Before ADOPT: the stub is one a migration prepared while its pre-copy arrived. */
+    public void prepared(dev.cryo.engine.restore.PreparedRoot p) {
+        t.prepared(p);
+    }
+
     /** ADOPT: seizes the stub and makes the bootstrap gadget the injection point. */
     public void adopt(boolean mapBootstrap) {
         adopt(mapBootstrap, null);

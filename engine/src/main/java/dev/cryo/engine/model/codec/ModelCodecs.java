@@ -40,6 +40,8 @@ public final class ModelCodecs {
     static final int SCHED_ID = 143;
     static final int SLEEP_ID = 144;
     static final int GHOST_FILE_ID = 170;
+    // migration downtime (this session's downtime helper): 350-359 (next: 351)
+    static final int PRE_COPY_LAYOUT_ID = 350;
 
     public static final RecordCodecs ALL = withFdKinds(RecordCodecs.builder()
             .add(DumpInfoCodec.INSTANCE)
@@ -64,7 +66,8 @@ public final class ModelCodecs {
             .add(SleepImageCodec.INSTANCE)
             .add(dev.cryo.engine.files.SocketOptions.CODEC)
             .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC)
-            .add(GhostFileCodec.INSTANCE))
+            .add(GhostFileCodec.INSTANCE)
+            .add(PreCopyLayoutCodec.INSTANCE))
             .build();
 
     /** Every fd kind's record, from the handler table. */

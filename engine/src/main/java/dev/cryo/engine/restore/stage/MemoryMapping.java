@@ -2,10 +2,14 @@ package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.PreparedRoot;
 import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * MEMORY: unmaps the stub, moves the vDSO block and maps every dumped VMA through its kind
@@ -16,19 +20,45 @@ public final class MemoryMapping {
     private MemoryMapping() {}
 
     public static void map(TaskContext t, SharedMemoryHub shared) {
+        PreparedRoot prepared = t.prepared();
+        List<long[]> kept = prepared == null ? List.of() : prepared.kept(t.task().vmas());
         for (MapsEntry m : ProcFs.maps(t.pid())) {
             if (m.isVdso() || m.isVvar() || m.isVsyscall() || m.start() == t.boot().address()) {
                 continue;
             }
-            t.call("munmap(stub " + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
+            // areas placed while a migration's pre-copy arrived stay, with their pages
+            for (long[] gap : outside(m.start(), m.end(), kept)) {
+                t.call("munmap(stub " + m.path() + ")", SyscallNr.MUNMAP, gap[0], gap[1] - gap[0]);
+            }
         }
         VdsoMove.run(t);
         for (VmaImage v : t.task().vmas()) {
             if (!v.kind().kernelProvided()) {
-                v.kind().map(t, v, shared);
+                if (prepared == null || !prepared.keeps(v)) {
+                    v.kind().map(t, v, shared);
+                }
                 VmAdvice.adviseBeforePages(t, v);
             }
         }
+    }
+
+    /** The parts of [start, end) outside every range of {@code kept} (sorted, disjoint). */
+    static List<long[]> outside(long start, long end, List<long[]> kept) {
+        List<long[]> out = new ArrayList<>();
+        long at = start;
+        for (long[] k : kept) {
+            if (k[1] <= at || k[0] >= end) {
+                continue;
+            }
+            if (k[0] > at) {
+                out.add(new long[] {at, k[0]});
+            }
+            at = Math.max(at, k[1]);
+        }
+        if (at < end) {
+            out.add(new long[] {at, end});
+        }
+        return out;
     }
 
     /** Final protections, once the page writers are done. */

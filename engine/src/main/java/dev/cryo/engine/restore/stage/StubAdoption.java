@@ -54,6 +54,14 @@ public final class StubAdoption {
         if (rseq.registered()) {
             main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
         }
+        if (t.prepared() != null) { // placed areas the task no longer has as they were go before anything is mapped
+            List<long[]> kept = t.prepared().kept(t.task().vmas());
+            for (var a : t.prepared().placed().entrySet()) {
+                if (kept.stream().noneMatch(k -> k[0] == a.getKey() && k[1] == a.getValue())) {
+                    main.call("munmap(placed area)", SyscallNr.MUNMAP, a.getKey(), a.getValue() - a.getKey());
+                }
+            }
+        }
         if (mapBootstrap) {
             StubExec.mapBootstrap(main, pid, boot);
         } else if (t.task().execed()) {

@@ -36,6 +36,17 @@ public final class TaskContext {
         this.treePids = Set.copyOf(treePids);
     }
 
+    private dev.cryo.engine.restore.PreparedRoot prepared;
+
+    /** The stub was prepared while a migration's pre-copy arrived (null: a plain stub). */
+    public dev.cryo.engine.restore.PreparedRoot prepared() {
+        return prepared;
+    }
+
+    public void prepared(dev.cryo.engine.restore.PreparedRoot p) {
+        this.prepared = p;
+    }
+
     public Tracer tracer() {
         return tracer;
     }

@@ -194,6 +194,12 @@ final class ModelSamples {
                 1L << 16, true);
     }
 
+    /** The pre-copy hint of a migration: two areas of the sample task. */
+    static dev.cryo.engine.model.PreCopyLayout layout() {
+        return new dev.cryo.engine.model.PreCopyLayout(PID, true, List.of(HEAP, HEAP + 0x21000, 0x7f00_1000_0000L,
+                0x7f00_1400_0000L));
+    }
+
     /** Deterministic page bytes for the golden image. */
     static ByteBuffer pages(long vaddr, int count) {
         ByteBuffer b = ByteBuffer.allocateDirect(count * 4096);
@@ -208,5 +214,6 @@ final class ModelSamples {
         w.writePages(PID, HEAP, 2, pages(HEAP, 2));
         w.writePages(PID, STACK + 0xb000, 1, pages(STACK + 0xb000, 1));
         w.writeRecord(zombie());
+        w.writeRecord(layout());
     }
 }

@@ -1,0 +1,199 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.dump.RemoteTask;
+import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.engine.image.ChunkType;
+import dev.cryo.engine.image.ImageStreamReader;
+import dev.cryo.engine.image.IndexEntry;
+import dev.cryo.engine.model.PreCopyLayout;
+import dev.cryo.kernel.ExactPidSpawner;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Spawner;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A migration's destination, while the pre-copy rounds arrive: the root task's stub is created
+ * with its pid as soon as the first {@link PreCopyLayout} comes, its private anonymous areas are
+ * mapped in it, and every page chunk of the root that falls in one is written into it at once
+ * (process_vm_writev; the stub sleeps meanwhile). After the freeze the restore adopts that stub,
+ * keeps each area the task record still has exactly ({@link PreparedRoot#keeps}), and writes only
+ * the pages of chunks that were not placed — in a busy migration, the last round's.
+ *
+ * <p>Chunks are placed in the order they arrive, which is the image's order, so each page holds its
+ * latest placed copy; a later copy that was not placed is written by the restore, which knows from
+ * the image which copy is the latest. Anything unexpected (a pid taken, an area that collides with
+ * the stub's own mappings) is not an error: that part, or all of it, is simply restored from the
+ * image as without pre-placement. Used by one receiving thread; {@link #discard} may come from another.
+ */
+public final class ArrivingMemory implements AutoCloseable {
+    private static final long PAGE = 4096;
+    private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22, MAP_FIXED_NOREPLACE = 0x100000;
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ArrivingMemory.class);
+    private final String what;
+    private int layouts, chunks;
+    private String stopped;
+    private final TreeMap<Long, Long> placed = new TreeMap<>();
+    private final Set<Long> applied = new HashSet<>();
+    private Pid stub;
+    private boolean sessionLeader;
+    private boolean off; // given up (or discarded): the restore does everything from the image
+    private ByteBuffer buffer;
+    private long placedPages;
+
+    /** {@code what} names the migration in log lines. */
+    public ArrivingMemory(String what) {
+        this.what = what;
+    }
+
+    /** Takes what concerns it from one verified chunk of the arriving image. */
+    public synchronized void accept(ImageStreamReader.Chunk c) {
+        if (off) {
+            return;
+        }
+        try {
+            if (c.record() instanceof PreCopyLayout l) {
+                layout(l);
+            } else if (c.entry().type() == ChunkType.PAGES && stub != null && c.entry().pid() == stub.value()) {
+                pages(c);
+            }
+        } catch (RuntimeException | dev.cryo.engine.image.ImageCorruptException e) {
+            stopped = e.getMessage() == null ? e.toString() : e.getMessage();
+            log.debug("{}: placing pages before the freeze stopped (the restore writes them all): {}", what, stopped, e);
+            discard();
+        }
+    }
+
+    private void layout(PreCopyLayout l) {
+        layouts++;
+        if (stub == null) {
+            sessionLeader = l.sessionLeader();
+            stub = ExactPidSpawner.spawn(l.pid(), l.pid(), "/bin/sleep", List.of("sleep", "1000000"), sessionLeader);
+            if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
+                throw new KernelException("the stub for pid " + stub + " did not start within 5 s");
+            }
+        } else if (l.pid() != stub.value()) {
+            return;
+        }
+        TreeMap<Long, Long> wanted = new TreeMap<>();
+        for (int i = 0; i < l.areas(); i++) {
+            long s = l.start(i), e = l.end(i);
+            Map.Entry<Long, Long> at = placed.floorEntry(s);
+            if (at != null && at.getKey() == s && at.getValue() < e && free(at.getValue(), e)) {
+                wanted.put(at.getValue(), e); // grown (a heap): the extension joins the area
+            } else if (free(s, e)) {
+                wanted.put(s, e);
+            }
+        }
+        if (wanted.isEmpty()) {
+            return;
+        }
+        try (Tracer tracer = new Tracer()) {
+            List<Integer> tids = TaskSeizer.seizeLive(tracer, stub, Duration.ofSeconds(5));
+            try (RemoteTask remote = new RemoteTask(tracer, stub, ProcFs.maps(stub));
+                 Injector inj = remote.injector(stub.value())) {
+                for (Map.Entry<Long, Long> a : wanted.entrySet()) {
+                    long r = inj.raw(SyscallNr.MMAP, a.getKey(), a.getValue() - a.getKey(), PROT_RW,
+                            MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE, -1, 0);
+                    if (r == a.getKey()) {
+                        add(a.getKey(), a.getValue());
+                    } // else the stub's own mapping is there: that area is restored from the image
+                }
+            } finally {
+                TaskSeizer.release(tracer, stub, tids);
+            }
+        }
+    }
+
+    /** No placed area overlaps [s, e). */
+    private boolean free(long s, long e) {
+        Map.Entry<Long, Long> before = placed.lowerEntry(e);
+        return before == null || before.getValue() <= s;
+    }
+
+    private void add(long s, long e) {
+        Map.Entry<Long, Long> before = placed.floorEntry(s);
+        if (before != null && before.getValue() == s) { // an extension: one area, as the kernel merged it
+            placed.put(before.getKey(), e);
+        } else {
+            placed.put(s, e);
+        }
+    }
+
+    private void pages(ImageStreamReader.Chunk c) throws dev.cryo.engine.image.ImageCorruptException {
+        chunks++;
+        IndexEntry e = c.entry();
+        long s = e.vaddr(), end = s + e.pageCount() * PAGE;
+        Map.Entry<Long, Long> area = placed.floorEntry(s);
+        if (area == null || area.getValue() < end) {
+            return; // outside the areas: written by the restore
+        }
+        if (buffer == null || buffer.capacity() < e.rawLength()) {
+            buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+        }
+        buffer.clear();
+        c.readPages(buffer);
+        Sys.writeFrom(stub, s, buffer, 0, e.rawLength());
+        applied.add(e.offset());
+        placedPages += e.pageCount();
+    }
+
+    /**
+     * The image is complete: the stub and what was placed in it, for the restore to adopt, or null
+     * when nothing was. From here the stub belongs to the restore (which kills it on failure).
+     */
+    public synchronized PreparedRoot finish() {
+        if (off || stub == null) {
+            return null;
+        }
+        off = true;
+        PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, Map.copyOf(placed), Set.copyOf(applied),
+                placedPages);
+        stub = null;
+        return p;
+    }
+
+    /** What was placed, for the agent's log line. */
+    public synchronized String summary() {
+        return placedPages + " pages of " + applied.size() + "/" + chunks + " chunks placed in " + placed.size()
+                + " areas from " + layouts + " layouts" + (stopped == null ? "" : "; stopped: " + stopped);
+    }
+
+    /** The migration failed or was abandoned before the restore: the stub goes. */
+    public synchronized void discard() {
+        off = true;
+        if (stub != null) {
+            kill(stub.value());
+            stub = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        discard();
+    }
+
+    /** Kills a stub this process spawned and reaps it (it is our child). */
+    public static void kill(int pid) {
+        try {
+            Sys.kill(Pid.of(pid), Signals.SIGKILL);
+            Sys.wait4(pid, 0);
+        } catch (KernelException gone) {
+            // already gone or reaped
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.memory.MemoryKinds;
+import dev.cryo.engine.memory.VmAdvice;
+import dev.cryo.engine.model.VmaImage;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The root's stub as {@link ArrivingMemory} left it: spawned with the root's pid, holding private
+ * anonymous areas ({@code placed}: start → end) with the pages of the chunks at image offsets
+ * {@code applied} already in them. The restore adopts it instead of spawning a stub, keeps the
+ * areas the task record has exactly as they were placed, and skips the pages already there.
+ */
+public record PreparedRoot(int pid, boolean sessionLeader, Map<Long, Long> placed, Set<Long> applied,
+                           long placedPages) {
+    /**
+     * The area is kept when the task has it exactly as placed, and as a fresh mapping would be:
+     * private anonymous memory (or the heap), read-write, charged for writing, not growing down.
+     */
+    public boolean keeps(VmaImage v) {
+        Long end = placed.get(v.start());
+        return end != null && end == v.end()
+                && (v.kind() == MemoryKinds.ANON || v.kind() == MemoryKinds.HEAP)
+                && v.prot() == (VmaImage.PROT_READ | VmaImage.PROT_WRITE)
+                && (v.flags() & VmaImage.MAP_GROWSDOWN) == 0
+                && (v.advice() & VmAdvice.ACCOUNTED) != 0 && (v.advice() & VmAdvice.NORESERVE) == 0;
+    }
+
+    /** The areas of {@code vmas} that are kept, as start, end pairs in address order. */
+    public List<long[]> kept(List<VmaImage> vmas) {
+        List<long[]> out = new ArrayList<>();
+        for (VmaImage v : vmas) {
+            if (keeps(v)) {
+                out.add(new long[] {v.start(), v.end()});
+            }
+        }
+        out.sort((a, b) -> Long.compare(a[0], b[0]));
+        return out;
+    }
+
+    /** The slices still to write: those whose pages are not in a kept area already. */
+    public List<PageSlice> toWrite(List<PageSlice> slices, List<VmaImage> vmas) {
+        List<long[]> kept = kept(vmas);
+        List<PageSlice> out = new ArrayList<>();
+        for (PageSlice s : slices) {
+            if (!applied.contains(s.chunk().offset()) || !inside(kept, s.address(), s.end())) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    private static boolean inside(List<long[]> kept, long s, long e) {
+        for (long[] k : kept) {
+            if (k[0] <= s && e <= k[1]) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
