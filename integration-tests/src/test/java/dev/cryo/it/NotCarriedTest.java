@@ -67,6 +67,14 @@ class NotCarriedTest {
                                 + "assert libc.inotify_add_watch(fd, b'gone', 2) == 1\nos.unlink('gone')",
                         " fd 3 \\(anon_inode:inotify\\): inotify watch 1: the watched inode \\d+ on device \\d+:\\d+ "
                                 + "(\\(.*\\) was deleted|cannot be found)"),
+                // zdtm's fdt_shared found it: a child made with CLONE_FILES came back with its own fd table
+                new Item("a child sharing its parent's fd table", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), "files"),
+                        " shares its fd table \\(CLONE_FILES\\) with pid \\d+; processes sharing it are not supported yet"),
+                new Item("a child sharing its parent's cwd, root and umask", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), "fs"),
+                        " shares its cwd, root and umask \\(CLONE_FS\\) with pid \\d+; processes sharing it are not "
+                                + "supported yet"),
                 // zdtm's epoll found it: the watch was added through an fd closed since (restore failed)
                 python("an epoll watch whose fd was closed", "import os, select\nr, w = os.pipe()\nep = select.epoll()\n"
                                 + "d = os.dup(r)\nep.register(d, select.EPOLLIN)\nos.close(d)",

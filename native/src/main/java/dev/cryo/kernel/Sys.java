@@ -126,6 +126,14 @@ public final class Sys {
                 SyscallNr.PRLIMIT64, pid.value(), resource, address(m), 0);
     }
 
+    public static final int KCMP_VM = 1, KCMP_FILES = 2, KCMP_FS = 3;
+
+    /** kcmp(type) of two processes' whole tables (KCMP_VM, KCMP_FILES, KCMP_FS): whether they share it. */
+    public static boolean shareResource(Pid pid1, Pid pid2, int type) {
+        return call(() -> "kcmp(pid " + pid1 + ", pid " + pid2 + ", type " + type + ")", SyscallNr.KCMP,
+                pid1.value(), pid2.value(), type, 0, 0, 0) == 0;
+    }
+
     /** kcmp(KCMP_FILE): whether fd1 of pid1 and fd2 of pid2 are the same open file. */
     public static boolean sameOpenFile(Pid pid1, int fd1, Pid pid2, int fd2) {
         return call(() -> "kcmp(pid " + pid1 + " fd " + fd1 + ", pid " + pid2 + " fd " + fd2 + ")", SyscallNr.KCMP,
