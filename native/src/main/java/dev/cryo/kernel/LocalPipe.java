@@ -24,17 +24,24 @@ public final class LocalPipe implements AutoCloseable {
     public static LocalPipe create(byte[] contents) {
         Memory fds = new Memory(8);
         Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0);
-        LocalPipe p = new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4)));
-        p.fill(contents);
-        return p;
+        return filled(new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4))), contents);
+    }
+
+    /** Fills the pipe, or closes it when it cannot be filled (a size refused, a short write). */
+    private static LocalPipe filled(LocalPipe p, byte[] contents) {
+        try {
+            p.fill(contents);
+            return p;
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
     }
 
     /** Holds the FIFO at {@code path} open (O_RDWR never blocks on a FIFO) and refills it. */
     public static LocalPipe fifo(String path, byte[] contents) {
         Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK);
-        LocalPipe p = new LocalPipe(rw, rw);
-        p.fill(contents);
-        return p;
+        return filled(new LocalPipe(rw, rw), contents);
     }
 
     private void fill(byte[] contents) {

@@ -373,18 +373,30 @@ public final class Tracer implements AutoCloseable {
     /**
      * Lets the thread go, handing back held signals: the first rides on the detach, the others are
      * re-sent to the thread first so they end up pending exactly as if cryo had never been there.
+     * When the detach fails (the thread is not in a ptrace stop), the first stays held, and
+     * {@link #close} gives it back: a held signal is never dropped.
      */
     public void detach(int tgid, int tid) {
         checkThread();
-        List<Held> held = heldSignals.remove(tid);
-        int first = 0;
-        if (held != null && !held.isEmpty()) {
-            first = held.get(0).signal();
-            for (Held h : held.subList(1, held.size())) {
+        List<Held> held = heldSignals.getOrDefault(tid, List.of());
+        if (held.size() > 1) {
+            giveBack(tgid, tid, held.subList(1, held.size()));
+            heldSignals.put(tid, new ArrayList<>(held.subList(0, 1)));
+        }
+        int first = held.isEmpty() ? 0 : held.get(0).signal();
+        Ptrace.request(Ptrace.DETACH, tid, 0, first);
+        heldSignals.remove(tid);
+    }
+
+    /** Re-sends signals to a thread; a thread that is gone needs them no more. */
+    private static void giveBack(int tgid, int tid, List<Held> signals) {
+        for (Held h : signals) {
+            try {
                 Sys.tgkill(Pid.of(tgid), Pid.of(tid), h.signal());
+            } catch (KernelException gone) {
+                return;
             }
         }
-        Ptrace.request(Ptrace.DETACH, tid, 0, first);
     }
 
     /** Forgets a thread that is gone (killed on purpose). */
@@ -397,13 +409,24 @@ public final class Tracer implements AutoCloseable {
         iov.setLong(8, len);
     }
 
-    /** Detaches whatever is still held; errors are ignored since the threads may be gone. */
+    /**
+     * Detaches whatever is still held, giving back the signals held for it (re-sent before the
+     * detach, so they are pending when it runs); errors are ignored since the threads may be gone.
+     */
     @Override
     public void close() {
         if (Thread.currentThread() != owner) {
             return;
         }
-        for (Integer tid : List.copyOf(heldSignals.keySet())) {
+        for (Map.Entry<Integer, List<Held>> e : List.copyOf(heldSignals.entrySet())) {
+            int tid = e.getKey();
+            if (!e.getValue().isEmpty()) {
+                try {
+                    giveBack(dev.cryo.kernel.proc.ProcFs.status(Pid.of(tid)).tgid(), tid, e.getValue());
+                } catch (KernelException gone) {
+                    // no /proc entry: the thread is gone, and its signals with it
+                }
+            }
             try {
                 Ptrace.request(Ptrace.DETACH, tid, 0, 0);
             } catch (SyscallException ignored) {

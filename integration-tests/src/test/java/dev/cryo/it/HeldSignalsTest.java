@@ -1,0 +1,43 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.ptrace.Tracer;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A signal that arrives while cryo holds a thread is kept by the tracer and given back when it
+ * lets the thread go — also when it lets go without a clean detach (a tracer closed on a failure
+ * path): the counter counts every SIGUSR1 it was sent.
+ */
+class HeldSignalsTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void signalsHeldForAThreadAreGivenBackWhenTheTracerClosesWithoutDetaching() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Tracer tracer = new Tracer();
+            int pid = p.pid().value();
+            tracer.seizeAndInterrupt(pid, 0);
+            tracer.waitForStop(pid);
+            Sys.kill(p.pid(), Signals.SIGUSR1);
+            for (int i = 0; i < 100 && tracer.heldSignals(pid).isEmpty(); i++) {
+                tracer.cont(pid, 0); // its delivery stops it first: held, then the interrupt
+                tracer.interrupt(pid);
+                tracer.waitForStop(pid);
+            }
+            assertEquals(1, tracer.heldSignals(pid).size(), "SIGUSR1 held");
+            tracer.close(); // what a failure path does: everything still held is let go
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS sigusr1=1 "), verdict);
+        }
+    }
+}
