@@ -140,7 +140,7 @@ public final class TaskDumper {
             }
             m.replyTo().tell(new Tracking(pid));
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure(message(e))));
+            m.replyTo().tell(new Failed(pid, failure(logged(e))));
         }
         return Behaviors.same();
     }
@@ -151,7 +151,7 @@ public final class TaskDumper {
         try {
             runs = preCopy.round();
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure("pre-copy round: " + message(e))));
+            m.replyTo().tell(new Failed(pid, failure("pre-copy round: " + logged(e))));
             return Behaviors.same();
         }
         CollectJob job = m.job();
@@ -218,7 +218,7 @@ public final class TaskDumper {
             ctx.getLog().debug("pid {}: {} threads seized in {} µs", pid, tids.size(), (System.nanoTime() - t0) / 1000);
             m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length, t0));
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure(message(e))));
+            m.replyTo().tell(new Failed(pid, failure(logged(e))));
         }
         return Behaviors.same();
     }
@@ -230,7 +230,7 @@ public final class TaskDumper {
                 m.job().writer().tell(new ImageWriterActor.WriteRecord(ZombieReader.read(pid)));
                 m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0));
             } catch (RuntimeException e) {
-                m.replyTo().tell(new Failed(pid, message(e)));
+                m.replyTo().tell(new Failed(pid, logged(e)));
             }
             return Behaviors.same();
         }
@@ -241,7 +241,7 @@ public final class TaskDumper {
             plan = TaskCollector.plan(pid, job.files());
             runs = preCopy == null ? plan.runs() : preCopy.finalRuns(plan);
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + message(e))));
+            m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + logged(e))));
             return Behaviors.same();
         }
         // the pages are copied while this thread collects the rest of the task's state (syscall
@@ -260,7 +260,7 @@ public final class TaskDumper {
         try {
             snap = TaskCollector.collect(tracer, pid, tids, job.files(), plan);
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure(message(e))));
+            m.replyTo().tell(new Failed(pid, failure(logged(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
         ctx.getLog().debug("pid {}: state collected in {} ms, {} ptrace round trips so far", pid,
@@ -349,7 +349,7 @@ public final class TaskDumper {
                 at = System.nanoTime();
             }
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, "releasing pid " + pid + ": " + message(e)));
+            m.replyTo().tell(new Failed(pid, "releasing pid " + pid + ": " + logged(e)));
             return Behaviors.stopped();
         }
         tids = List.of();
@@ -425,6 +425,12 @@ public final class TaskDumper {
         } catch (KernelException e) {
             return true;
         }
+    }
+
+    /** The failure's text for the reply; its stack trace goes to the log at debug (the reply carries only text). */
+    private String logged(Throwable e) {
+        ctx.getLog().debug("pid {}: {}", pid, message(e), e);
+        return message(e);
     }
 
     static String message(Throwable e) {

@@ -126,6 +126,7 @@ public final class TaskRestorerActor {
             long pages = step.run();
             replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
         } catch (Exception e) {
+            ctx.getLog().debug("pid {} ({}) failed", pid, name, e);
             String m = e.getMessage() == null ? e.toString() : e.getMessage();
             replyTo.tell(new Failed(pid, m.contains("pid " + pid) ? m : "pid " + pid + " (" + name + "): " + m));
         }
@@ -190,6 +191,7 @@ public final class TaskRestorerActor {
         try {
             restorer.mapMemory(m.sharedMemory());
         } catch (Exception e) {
+            ctx.getLog().debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
             return Behaviors.same();
         }
