@@ -30,7 +30,8 @@ class HeldSignalsTest {
             tracer.waitForStop(pid);
             Sys.kill(p.pid(), Signals.SIGUSR1);
             for (int i = 0; i < 100 && tracer.heldSignals(pid).isEmpty(); i++) {
-                tracer.cont(pid, 0); // its delivery stops it first: held, then the interrupt
+                tracer.cont(pid, 0); // let it run into the signal's delivery stop: held, then the interrupt
+                Thread.sleep(20); // an interrupt sent before it runs would trap it before the signal again
                 tracer.interrupt(pid);
                 tracer.waitForStop(pid);
             }
