@@ -12,10 +12,14 @@ import java.nio.file.Path;
  * restore does not read the whole image once more before it starts.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
-                             dev.cryo.engine.restore.PreparedRoot prepared) {
-    /** {@code prepared}: the root's stub a migration made while its pre-copy arrived, or null. */
+                             dev.cryo.engine.restore.PreparedRoot prepared,
+                             dev.cryo.engine.restore.ImageContents contents) {
+    /**
+     * {@code prepared}: the root's stub a migration made while its pre-copy arrived, or null;
+     * {@code contents}: the image's records and chunks as they arrived (verified), or null to read them.
+     */
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified) {
-        this(imageDir, tcpClose, progress, verified, null);
+        this(imageDir, tcpClose, progress, verified, null, null);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress) {

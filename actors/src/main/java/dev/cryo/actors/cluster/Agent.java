@@ -247,10 +247,19 @@ public final class Agent {
         }
         String placed = in.memory().summary();
         PreparedRoot prepared = in.memory().finish();
+        dev.cryo.engine.restore.ImageContents contents;
+        try {
+            contents = in.memory().contents(in.dir());
+        } catch (RuntimeException e) {
+            if (prepared != null) {
+                ArrivingMemory.kill(prepared.pid());
+            }
+            return failIncoming(m.id(), "restore failed: " + e.getMessage());
+        }
         ctx.getLog().info("migration {}: image complete and verified, restoring ({} before)", m.id(), placed);
         incoming.put(m.id(), in.arrived(m.atNanos()));
         ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
-                        prepared), parts.migration().settings(),
+                        prepared, contents), parts.migration().settings(),
                 ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }

@@ -72,7 +72,8 @@ public final class RestoreSupervisor {
             List<Integer> held;
             try {
                 long t0 = System.nanoTime();
-                image = ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
+                image = request.contents() != null ? request.contents()
+                        : ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
                 ctx.getLog().debug("image read in {} ms", (System.nanoTime() - t0) / 1_000_000);
                 held = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
             } catch (Exception e) {

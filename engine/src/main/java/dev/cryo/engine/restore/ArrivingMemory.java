@@ -46,6 +46,8 @@ public final class ArrivingMemory implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ArrivingMemory.class);
     private final String what;
     private int layouts, chunks;
+    private final List<Object> records = new java.util.ArrayList<>();
+    private final List<IndexEntry> pageChunks = new java.util.ArrayList<>();
     private String stopped;
     private final TreeMap<Long, Long> placed = new TreeMap<>();
     private final Set<Long> applied = new HashSet<>();
@@ -62,6 +64,11 @@ public final class ArrivingMemory implements AutoCloseable {
 
     /** Takes what concerns it from one verified chunk of the arriving image. */
     public synchronized void accept(ImageStreamReader.Chunk c) {
+        if (c.record() != null) {
+            records.add(c.record());
+        } else if (c.entry().type() == ChunkType.PAGES) {
+            pageChunks.add(c.entry());
+        }
         if (off) {
             return;
         }
@@ -165,6 +172,11 @@ public final class ArrivingMemory implements AutoCloseable {
                 placedPages);
         stub = null;
         return p;
+    }
+
+    /** The image as it arrived, complete (every chunk seen and verified): no need to read it again. */
+    public synchronized ImageContents contents(java.nio.file.Path dir) {
+        return ImageContents.arrived(dir, List.copyOf(records), List.copyOf(pageChunks));
     }
 
     /** What was placed, for the agent's log line. */

@@ -37,10 +37,25 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             if (!verified) {
                 reader.verify();
             }
+            return of(dir, reader.records(), reader.pageChunks());
+        }
+    }
+
+    /**
+     * An image whose records and page chunks were seen, verified, as it arrived (a migration's
+     * page channel): nothing is read again, so the restore after the freeze starts at once.
+     */
+    public static ImageContents arrived(Path dir, List<Object> records, List<IndexEntry> pageChunks) {
+        ImageTrust.check(dir);
+        return of(dir, records, pageChunks);
+    }
+
+    private static ImageContents of(Path dir, List<Object> records, List<IndexEntry> pageChunks) {
+        {
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
             List<ZombieImage> zombies = new ArrayList<>();
-            for (Object r : reader.records()) {
+            for (Object r : records) {
                 if (r instanceof DumpInfo d) {
                     info = d;
                 } else if (r instanceof TaskImage t) {
@@ -61,7 +76,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                 tasks.add(t);
             }
             Map<Integer, List<IndexEntry>> chunks = new LinkedHashMap<>();
-            for (IndexEntry e : reader.pageChunks()) {
+            for (IndexEntry e : pageChunks) {
                 chunks.computeIfAbsent(e.pid(), k -> new ArrayList<>()).add(e);
             }
             Map<Integer, List<PageSlice>> pages = new LinkedHashMap<>();
