@@ -143,8 +143,12 @@ class DumpKillTrialTest {
         }
         Path counted = p.output().resolveSibling("counter.txt");
         if (Files.exists(counted)) {
+            // it counts every 10 ms; under load it may take a while to be scheduled again
             long before = Files.size(counted);
-            Thread.sleep(200);
+            long until = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (Files.size(counted) == before && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
             if (Files.size(counted) == before) {
                 return "the counter stopped counting";
             }

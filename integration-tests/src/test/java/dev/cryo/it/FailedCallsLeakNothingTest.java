@@ -1,0 +1,83 @@
+package dev.cryo.it;
+
+import dev.cryo.api.Cryo;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.api.RestoreRequest;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Failed dumps and restores through one {@link Cryo} leave none of cryo's own fds open: the open
+ * fds of this process are counted (and listed) before and after rounds of failures — a pid that
+ * does not exist, a tree refused at dump time after it was seized, an image that is cut short,
+ * an image whose pid is in use.
+ */
+class FailedCallsLeakNothingTest {
+    @TempDir
+    Path tmp;
+
+    private static TreeMap<Integer, String> openFds() throws IOException {
+        TreeMap<Integer, String> out = new TreeMap<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    out.put(Integer.parseInt(fd.getFileName().toString()), Files.readSymbolicLink(fd).toString());
+                } catch (IOException gone) {
+                    // the listing's own fd
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void failedDumpsAndRestoresLeaveNoFdOpen() throws Exception {
+        try (Cryo cryo = Cryo.create(); DetachedProcess running = Workloads.counter(Files.createDirectories(tmp.resolve("c")));
+             DetachedProcess refused = Workloads.ready(DetachedProcess.start(tmp.resolve("packet.out"), "/usr/bin/python3",
+                     "-c", "import socket,time\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+                             + "print('ready', flush=True)\ntime.sleep(600)\n"))) { // refused: packet socket
+            Path good = tmp.resolve("good");
+            cryo.dump(DumpRequest.of(running.pid().value(), good).leavingRunning(true)).toCompletableFuture().join();
+            Path cut = tmp.resolve("cut");
+            Files.createDirectories(cut);
+            Files.copy(good.resolve("image.cryo"), cut.resolve("image.cryo"));
+            try (FileChannel ch = FileChannel.open(cut.resolve("image.cryo"), StandardOpenOption.WRITE)) {
+                ch.truncate(ch.size() / 2);
+            }
+            Runnable round = () -> {
+                for (var call : List.<java.util.function.Supplier<java.util.concurrent.CompletionStage<?>>>of(
+                        () -> cryo.dump(DumpRequest.of(999_999_0, tmp.resolve("none"))),
+                        () -> cryo.dump(DumpRequest.of(refused.pid().value(), tmp.resolve("refused")).leavingRunning(true)),
+                        () -> cryo.restore(new RestoreRequest(cut)),
+                        () -> cryo.restore(new RestoreRequest(good)))) { // its pid is the running counter's
+                    assertThrows(CompletionException.class, () -> call.get().toCompletableFuture().join(),
+                            "a call that should fail did not");
+                }
+            };
+            round.run(); // the first round loads classes and opens what cryo keeps for good (jars, logs)
+            TreeMap<Integer, String> before = openFds();
+            for (int i = 0; i < 3; i++) {
+                round.run();
+            }
+            TreeMap<Integer, String> after = openFds();
+            after.keySet().removeAll(before.keySet());
+            assertEquals(new TreeMap<>(), after, "fds left open by failed calls (" + before.size() + " before)");
+            assertTrue(Workloads.check(running).contains("PASS"), running.outputText());
+        }
+    }
+}
