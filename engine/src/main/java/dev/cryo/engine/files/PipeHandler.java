@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -62,6 +63,11 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     @Override
     public Pipe dump(FdProbe fd, DumpContext ctx) throws IOException {
         boolean anonymous = fd.target().startsWith("pipe:[");
+        if (!anonymous && fd.target().endsWith(" (deleted)")) {
+            // restore reopens a FIFO by its path, which is gone: refused rather than failing the restore
+            throw new DumpException(fd.where() + ": FIFO " + fd.target() + " was deleted; a deleted FIFO is not "
+                    + "supported yet");
+        }
         long id = anonymous
                 ? Long.parseLong(fd.target().substring(6, fd.target().length() - 1))
                 : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
