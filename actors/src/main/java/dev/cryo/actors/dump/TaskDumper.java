@@ -386,12 +386,28 @@ public final class TaskDumper {
         }
     }
 
+    /**
+     * Waits for a killed thread to be gone, polling with WNOHANG: one in uninterruptible sleep
+     * dies only when the sleep ends, and a blocking wait4 would hold this thread for as long. Past
+     * {@link #GONE_WAIT_NANOS} it is left to the kernel, with a warning.
+     */
     private void waitGone(int tid) {
+        long until = System.nanoTime() + GONE_WAIT_NANOS;
+        long pause = 20_000;
         try {
             while (true) {
-                var st = Sys.wait4(tid, 0);
-                if (st == null || st.gone()) {
+                var st = Sys.wait4(tid, Sys.WNOHANG);
+                if (st != null && st.gone()) {
                     break;
+                }
+                if (st == null) {
+                    if (System.nanoTime() > until) {
+                        ctx.getLog().warn("pid {} tid {} was sent SIGKILL but has not died after {} s", pid, tid,
+                                GONE_WAIT_NANOS / 1_000_000_000L);
+                        break;
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(pause);
+                    pause = Math.min(pause * 2, 5_000_000);
                 }
             }
         } catch (KernelException e) {
@@ -399,6 +415,8 @@ public final class TaskDumper {
         }
         tracer.forget(tid);
     }
+
+    private static final long GONE_WAIT_NANOS = 30_000_000_000L;
 
     private Behavior<Command> releaseOnStop() {
         stopTracking();
