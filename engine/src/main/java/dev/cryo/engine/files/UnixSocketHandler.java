@@ -184,6 +184,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                                 + (d.type() == Sockets.SOCK_DGRAM && path
                                 ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
                     }
+                } else if (d.type() == Sockets.SOCK_DGRAM && peer != null && d.peerIno() != p.ino
+                        && peer.peerIno() != p.ino && !peer.address().isUnbound() && !peer.address().isAbstract()) {
+                    // zdtm's sockets_dgram: such a dump passed and its restore failed (connect: ECONNREFUSED)
+                    throw p.refuse(what + " is connected to " + peer.address() + " (socket " + d.peerIno()
+                            + ") in the tree; a datagram socket connected to another one's path is not supported yet");
                 }
             } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() != Sockets.SOCK_DGRAM) {
                 for (SockDiag.UnixSocket l : st.unix().values()) {
