@@ -117,6 +117,25 @@ class DumpFailureTest {
     }
 
     @Test
+    void aRefusalFoundByATaskDumperKeepsItsStackTraceInTheDebugLogNotOnTheTerminal() throws Exception {
+        // the refusal is raised in the task's dumper actor and crosses to the supervisor as text
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {
+            Path log = tmp.resolve("dump.log");
+            Cli r = Cli.run("-vv", "-o", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("marked for removal (IPC_RMID)"), r.err());
+            assertFalse(r.err().contains("\tat dev.cryo."), "no stack trace for the user: " + r.err());
+            String text = java.nio.file.Files.readString(log);
+            assertTrue(text.lines().anyMatch(l -> l.contains("DEBUG") && l.contains("pid " + p.pid())),
+                    "the task's failure at debug: " + text);
+            assertTrue(text.contains("marked for removal (IPC_RMID)") && text.contains("\tat dev.cryo.engine."),
+                    "its stack trace, down to the engine's frame that raised it: " + text);
+        }
+    }
+
+    @Test
     void anUnwritableImageDirectory() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Path file = tmp.resolve("not-a-dir");
