@@ -89,6 +89,9 @@ class ConcurrentDumpTest {
             CompletableFuture<DumpReport> db = cryo.dump(leaveRunning(b, two.resolve("img"))).toCompletableFuture();
             assertEquals(java.util.List.of(a.pid().value()), da.join().pids());
             assertEquals(java.util.List.of(b.pid().value()), db.join().pids());
+            for (DetachedProcess p : java.util.List.of(a, b)) { // a finished dump takes its lock file away
+                assertFalse(Files.exists(Path.of("/run/cryo/dump-" + p.pid() + ".lock")), "lock file of " + p.pid());
+            }
             assertTrue(Workloads.check(a).contains("PASS"), a.outputText());
             assertTrue(Workloads.check(b).contains("PASS"), b.outputText());
             assertEquals(0, Cli.run("show", one.resolve("img").toString()).code());

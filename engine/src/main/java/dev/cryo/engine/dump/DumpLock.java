@@ -17,15 +17,20 @@ import java.nio.file.StandardOpenOption;
  * One dump of a tree at a time: an exclusive lock on {@code /run/cryo/dump-PID.lock} for the root
  * pid, held for the whole dump by any cryo (another CLI, an agent, or this very JVM). The kernel
  * drops the lock when its holder dies, so a killed cryo never leaves a tree locked. The file
- * names the holder, so the refusal can say who it is.
+ * names the holder, so the refusal can say who it is, and is removed by the holder at the end
+ * (under the lock), so /run/cryo does not fill up with one file per dump. A cryo that opened the
+ * file just before that removal and locks it just after holds a lock nobody else sees: its dump
+ * then meets the tree still seized by the other one and is refused by the seize.
  */
 public final class DumpLock implements AutoCloseable {
     static final Path DIR = Path.of("/run/cryo");
 
+    private final Path file;
     private final FileChannel channel;
     private final FileLock lock;
 
-    private DumpLock(FileChannel channel, FileLock lock) {
+    private DumpLock(Path file, FileChannel channel, FileLock lock) {
+        this.file = file;
         this.channel = channel;
         this.lock = lock;
     }
@@ -55,7 +60,7 @@ public final class DumpLock implements AutoCloseable {
             }
             ch.truncate(0);
             ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
-            return new DumpLock(ch, l);
+            return new DumpLock(file, ch, l);
         } catch (IOException e) {
             try {
                 if (ch != null) {
@@ -70,6 +75,11 @@ public final class DumpLock implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            Files.deleteIfExists(file); // still locked: a cryo waiting on it is refused, not let in
+        } catch (IOException ignored) {
+            // left behind: the next dump of this pid reuses it
+        }
         try {
             lock.release();
             channel.close();
