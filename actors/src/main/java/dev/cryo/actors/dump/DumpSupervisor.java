@@ -323,7 +323,8 @@ public final class DumpSupervisor {
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
-                        + settings.dump().seizeTimeout().toSeconds() + " s (still waiting for pids " + pending + ")"))
+                        + settings.dump().seizeTimeout().toSeconds() + " s (still waiting for pids " + pending + ": "
+                        + dev.cryo.engine.dump.SeizeDelay.explain(pending) + ")"))
                 .build();
     }
 
