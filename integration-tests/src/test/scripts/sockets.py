@@ -17,6 +17,10 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
                     accepted.
   dgramlog PATH     a datagram socket connected to PATH (a /dev/log-like
                     receiver outside the tree) sending "log N" every 20 ms.
+  dgrampath DIR     a datagram server bound to DIR/srv and two datagram
+                    sockets connected to it, one bound to DIR/cli (which the
+                    server answers by name), one unbound; one datagram from
+                    DIR/cli stays unread at the server until the check.
   udp PORT          a UDP echo server on 127.0.0.1:PORT.
   tcpclient PORT    a TCP client of an echo server outside the tree on
                     127.0.0.1:PORT: one line every 20 ms, each echo checked.
@@ -232,6 +236,49 @@ def mode_dgramlog(path):
     return verdict(errors[0] if errors else None, "sent=%d" % n[0])
 
 
+def mode_dgrampath(d):
+    spath, cpath = os.path.join(d, "srv"), os.path.join(d, "cli")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(spath)
+    named = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    named.bind(cpath)
+    named.connect(spath)
+    anon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    anon.connect(spath)
+    for s in (srv, named, anon):
+        s.settimeout(10)
+
+    def exchange(tag):
+        named.send(b"named " + tag)
+        data, frm = srv.recvfrom(256)
+        if data != b"named " + tag or frm != cpath:
+            raise ValueError("server got %r from %r" % (data, frm))
+        srv.sendto(b"reply " + tag, cpath)
+        if named.recv(256) != b"reply " + tag:
+            raise ValueError("the named client got no reply")
+        anon.send(b"anon " + tag)
+        data = srv.recv(256)
+        if data != b"anon " + tag:
+            raise ValueError("server got %r from the unbound client" % data)
+
+    exchange(b"before")
+    named.send(b"unread")
+    print("ready", flush=True)
+    wait_check()
+    why = None
+    try:
+        data, frm = srv.recvfrom(256)
+        if data != b"unread" or frm != cpath:
+            why = "the unread datagram came back as %r from %r" % (data, frm)
+        for s in (named, anon):
+            if s.getpeername() != spath:
+                why = why or "a client is connected to %r" % s.getpeername()
+        exchange(b"after")
+    except Exception as e:
+        why = why or repr(e)
+    return verdict(why, "dgrampath")
+
+
 def mode_udp(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -358,6 +405,8 @@ def main():
         return mode_unixserver(args[0])
     if mode == "dgramlog":
         return mode_dgramlog(args[0])
+    if mode == "dgrampath":
+        return mode_dgrampath(args[0])
     if mode == "udp":
         return mode_udp(int(args[0]))
     if mode == "tcpclient":

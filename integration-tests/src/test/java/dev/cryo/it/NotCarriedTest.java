@@ -75,12 +75,6 @@ class NotCarriedTest {
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), "fs"),
                         " shares its cwd, root and umask \\(CLONE_FS\\) with pid \\d+; processes sharing it are not "
                                 + "supported yet"),
-                // zdtm's sockets_dgram found it: the dump passed and the restore failed (ECONNREFUSED)
-                python("a unix datagram socket connected to a path-bound one of the tree", "import os, socket\n"
-                                + "srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nsrv.bind(os.path.abspath('srv'))\n"
-                                + "c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nc.connect(os.path.abspath('srv'))",
-                        " fd \\d+: .* is connected to .*/srv \\(socket \\d+\\) in the tree; a datagram socket connected to "
-                                + "another one's path is not supported yet"),
                 // zdtm's fifo-ghost found it: the dump passed and the restore failed to open the path
                 python("a deleted FIFO", "import os\nos.mkfifo('fifo')\nf = os.open('fifo', os.O_RDWR)\nos.unlink('fifo')",
                         " fd \\d+: FIFO .*/fifo \\(deleted\\) was deleted; a deleted FIFO is "

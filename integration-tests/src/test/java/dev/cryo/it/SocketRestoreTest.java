@@ -118,6 +118,20 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * zdtm's sockets_dgram found it: the kernel marks a datagram socket established when another one
+     * connects to it, and the restore took that server for a pair whose peer had gone (never bound
+     * again), so its clients' connect got ECONNREFUSED after the dump had killed the tree.
+     */
+    @Test
+    void datagramSocketsConnectedToAPathBoundOneOfTheTreeStillReachItAndAreAnswered() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("dg"));
+        try (DetachedProcess p = Workloads.sockets(tmp, "dgrampath", dir.toString())) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void aUdpServerStillAnswers() throws Exception {
         int port = freePort();

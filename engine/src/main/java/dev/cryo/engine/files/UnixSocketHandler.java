@@ -184,11 +184,6 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                                 + (d.type() == Sockets.SOCK_DGRAM && path
                                 ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
                     }
-                } else if (d.type() == Sockets.SOCK_DGRAM && peer != null && d.peerIno() != p.ino
-                        && peer.peerIno() != p.ino && !peer.address().isUnbound() && !peer.address().isAbstract()) {
-                    // zdtm's sockets_dgram: such a dump passed and its restore failed (connect: ECONNREFUSED)
-                    throw p.refuse(what + " is connected to " + peer.address() + " (socket " + d.peerIno()
-                            + ") in the tree; a datagram socket connected to another one's path is not supported yet");
                 }
             } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() != Sockets.SOCK_DGRAM) {
                 for (SockDiag.UnixSocket l : st.unix().values()) {
@@ -299,7 +294,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             bindQuietly(pair[1], peer);
             return;
         }
-        if (u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED) {
+        // a named datagram socket is "established" also when another one connected to it (the kernel
+        // marks both ends): it is bound again below, and its clients connect to its name
+        boolean namedDgram = u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound();
+        if (u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED && !namedDgram) {
             // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
             Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
             u.options().apply(pair[0]);
