@@ -245,7 +245,15 @@ def mode_dgrampath(d):
     named.connect(spath)
     anon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     anon.connect(spath)
-    for s in (srv, named, anon):
+    # and two named ones connected to each other
+    apath, bpath = os.path.join(d, "a"), os.path.join(d, "b")
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.bind(apath)
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    b.bind(bpath)
+    a.connect(bpath)
+    b.connect(apath)
+    for s in (srv, named, anon, a, b):
         s.settimeout(10)
 
     def exchange(tag):
@@ -274,6 +282,12 @@ def mode_dgrampath(d):
             if s.getpeername() != spath:
                 why = why or "a client is connected to %r" % s.getpeername()
         exchange(b"after")
+        if a.getsockname() != apath or b.getsockname() != bpath:
+            why = why or "the pair's names are %r and %r" % (a.getsockname(), b.getsockname())
+        a.send(b"to b")
+        data, frm = b.recvfrom(256)
+        if data != b"to b" or frm != apath:
+            why = why or "b got %r from %r" % (data, frm)
     except Exception as e:
         why = why or repr(e)
     return verdict(why, "dgrampath")

@@ -290,8 +290,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             peer.options().apply(pair[1]);
             hub.put(u.ino(), pair[0]);
             hub.put(peer.ino(), pair[1]);
-            bindQuietly(pair[0], u);
-            bindQuietly(pair[1], peer);
+            bindPairEnd(pair[0], u);
+            bindPairEnd(pair[1], peer);
             return;
         }
         // a named datagram socket is "established" also when another one connected to it (the kernel
@@ -324,6 +324,24 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.state() == SockDiag.UNIX_LISTEN) {
             Sockets.listen(s, u.backlog());
         }
+    }
+
+    /**
+     * An end of a pair made by socketpair gets its name back: a datagram socket's path is its own
+     * (two named datagram sockets connected to each other); a stream end's path may be its
+     * listener's (accepted sockets repeat it), which is not its own to bind.
+     */
+    private static void bindPairEnd(Fd s, UnixSocket u) {
+        if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()) {
+            String path = new String(u.name(), StandardCharsets.UTF_8);
+            SocketHub.removeStaleSocketFile(path);
+            Sockets.bind(s, u.address());
+            if (u.fileMode() >= 0) {
+                SocketHub.setOwner(path, u.fileUid(), u.fileGid(), u.fileMode());
+            }
+            return;
+        }
+        bindQuietly(s, u);
     }
 
     /** A socket of a pair may repeat its listener's name (accepted sockets do): that name is not its own to bind. */
