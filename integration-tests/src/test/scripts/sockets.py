@@ -253,7 +253,12 @@ def mode_dgrampath(d):
     b.bind(bpath)
     a.connect(bpath)
     b.connect(apath)
-    for s in (srv, named, anon, a, b):
+    # and one connected to itself
+    mpath = os.path.join(d, "me")
+    me = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    me.bind(mpath)
+    me.connect(mpath)
+    for s in (srv, named, anon, a, b, me):
         s.settimeout(10)
 
     def exchange(tag):
@@ -288,6 +293,10 @@ def mode_dgrampath(d):
         data, frm = b.recvfrom(256)
         if data != b"to b" or frm != apath:
             why = why or "b got %r from %r" % (data, frm)
+        me.send(b"to me")
+        data, frm = me.recvfrom(256)
+        if data != b"to me" or frm != mpath:
+            why = why or "the self-connected socket got %r from %r" % (data, frm)
     except Exception as e:
         why = why or repr(e)
     return verdict(why, "dgrampath")

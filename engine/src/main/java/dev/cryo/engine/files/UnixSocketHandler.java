@@ -284,7 +284,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return; // made with its peer
         }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
-        if (peer != null && peer.peerIno() == u.ino()) {
+        if (isPair(u, peer)) {
             Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
             u.options().apply(pair[0]);
             peer.options().apply(pair[1]);
@@ -327,6 +327,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     }
 
     /**
+     * Two sockets connected to each other, made again by socketpair; a datagram socket connected to
+     * itself is not a pair: it is bound again and connects to its own name.
+     */
+    private static boolean isPair(UnixSocket u, UnixSocket peer) {
+        return peer != null && peer.peerIno() == u.ino() && peer.ino() != u.ino();
+    }
+
+    /**
      * An end of a pair made by socketpair gets its name back: a datagram socket's path is its own
      * (two named datagram sockets connected to each other); a stream end's path may be its
      * listener's (accepted sockets repeat it), which is not its own to bind.
@@ -359,7 +367,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     @Override
     public void connect(UnixSocket u, SocketHub hub) {
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
-        boolean pair = peer != null && peer.peerIno() == u.ino();
+        boolean pair = isPair(u, peer);
         if (pair) {
             fill(hub.get(peer.ino()), u, null);
         } else if (!u.queue().isEmpty() && u.listenerIno() == 0) {
@@ -375,7 +383,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     public void finish(UnixSocket u, SocketHub hub) {
         Fd s = hub.get(u.ino());
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
-        boolean pair = peer != null && peer.peerIno() == u.ino();
+        boolean pair = isPair(u, peer);
         if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM))) {
             Sockets.connect(s, SockAddr.unix(u.peerName()));
         }
