@@ -1,8 +1,6 @@
 package dev.cryo.kernel;
 
 import com.sun.jna.Memory;
-import dev.cryo.kernel.proc.MapsEntry;
-import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Ptrace;
 import dev.cryo.kernel.ptrace.SyscallGadget;
@@ -43,9 +41,7 @@ public final class ExactPidSpawner {
             }
             tracer.seizeAndInterrupt(stub.value(), Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK | Ptrace.O_EXITKILL);
             tracer.waitForStop(stub.value());
-            MapsEntry vdso = ProcFs.maps(stub).stream().filter(MapsEntry::isVdso).findFirst()
-                    .orElseThrow(() -> new KernelException("stub " + stub + " has no [vdso]"));
-            long gadget = SyscallGadget.find(stub, vdso.start(), vdso.end());
+            long gadget = SyscallGadget.inVdso(stub);
             Injector inj = new Injector(tracer, stub, stub.value(), gadget);
             long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
             Sys.write(stub, scratch, scratchPage(scratch, pid, path, argv));

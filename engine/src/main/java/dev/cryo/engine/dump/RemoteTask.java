@@ -52,9 +52,7 @@ public final class RemoteTask implements AutoCloseable {
     public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps, int threads) {
         this.tracer = tracer;
         this.pid = pid;
-        MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
-                .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
-        this.gadget = SyscallGadget.find(pid, vdso.start(), vdso.end());
+        this.gadget = SyscallGadget.inVdso(pid, maps);
         this.route = SigreturnRoute.find(pid, maps);
         this.maps = maps;
         this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);

@@ -3,10 +3,26 @@ package dev.cryo.kernel.ptrace;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.List;
 
 /** Finds a {@code syscall} instruction (0f 05) in a mapping the target already has, e.g. its [vdso]. */
 public final class SyscallGadget {
     private SyscallGadget() {}
+
+    /** The syscall instruction of the task's [vdso]: every task has one, a stub that never ran code included. */
+    public static long inVdso(Pid pid) {
+        return inVdso(pid, ProcFs.maps(pid));
+    }
+
+    /** The same, from maps already read. */
+    public static long inVdso(Pid pid, List<MapsEntry> maps) {
+        MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
+                .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
+        return find(pid, vdso.start(), vdso.end());
+    }
 
     public static long find(Pid pid, long start, long end) {
         int len = (int) Math.min(end - start, 1 << 16);

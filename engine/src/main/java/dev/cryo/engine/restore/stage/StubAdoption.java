@@ -12,6 +12,7 @@ import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Ptrace;
 import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.RseqConfig;
+import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 
 import java.util.List;
@@ -39,7 +40,7 @@ public final class StubAdoption {
         // no signal reaches the stub while it is being restored: the zombies' death notices wait
         // pending until ZombieNotices takes them back, and the dumped mask is installed at the end
         tracer.setSigmask(pid.value(), -1L);
-        Injector main = new Injector(tracer, pid, pid.value(), mapBootstrap ? StubExec.vdsoGadget(pid) : boot.gadget());
+        Injector main = new Injector(tracer, pid, pid.value(), mapBootstrap ? SyscallGadget.inVdso(pid) : boot.gadget());
         main.keepRegistersOnClose();
         t.main(main);
         int xstate = tracer.getXstate(pid.value()).length;

@@ -7,8 +7,6 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.kernel.proc.MapsEntry;
-import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
@@ -37,13 +35,6 @@ public final class StubExec {
         inj.gadget(boot.gadget());
     }
 
-    /** The vDSO's syscall instruction: the only gadget a freshly exec'd (or spawned) stub has. */
-    public static long vdsoGadget(Pid pid) {
-        MapsEntry vdso = ProcFs.maps(pid).stream().filter(MapsEntry::isVdso).findFirst()
-                .orElseThrow(() -> new KernelException("stub " + pid + " has no [vdso]"));
-        return SyscallGadget.find(pid, vdso.start(), vdso.end());
-    }
-
     /**
      * Execs {@link #PROGRAM} in a stub that waits in its bootstrap area (stopped at the syscall's
      * exit, before the program runs), maps the bootstrap area again in the new address space and
@@ -57,7 +48,7 @@ public final class StubExec {
         if (Injector.isError(r)) {
             throw new SyscallException("execve(" + PROGRAM + ") in pid " + pid, (int) -r);
         }
-        Injector fresh = new Injector(tracer, pid, pid.value(), vdsoGadget(pid));
+        Injector fresh = new Injector(tracer, pid, pid.value(), SyscallGadget.inVdso(pid));
         mapBootstrap(fresh, pid, boot);
         return fresh;
     }
