@@ -159,34 +159,26 @@ class PtyTest {
     @Test
     void anUnreadPacketModeStatusIsRefused() throws Exception {
         // a master in packet mode that has not read the status a flow-control change posted (NOSTOP)
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pkt.out"), "/usr/bin/python3",
-                "-c", String.join("\n",
-                        "import os,time,fcntl,termios,struct",
-                        "m,s=os.openpty()",
-                        "fcntl.ioctl(m,termios.TIOCPKT,struct.pack('i',1))",
-                        "t=termios.tcgetattr(s); t[0]&=~termios.IXON; termios.tcsetattr(s,termios.TCSANOW,t)",
-                        "print('ready',m,flush=True)",
-                        "time.sleep(600)",
-                        "")))) {
-            String fd = p.outputText().trim().split("\\s+")[1];
-            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": pseudo-terminal /dev/pts/"), r.err());
-            assertTrue(r.err().contains("holds a packet-mode status its master has not read"), r.err());
-            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
-            char s = p.state();
-            assertTrue(s == 'S' || s == 'R', "state " + s);
-        }
+        assertPairRefused("pkt",
+                "fcntl.ioctl(m,termios.TIOCPKT,struct.pack('i',1))\n"
+                        + "t=termios.tcgetattr(s); t[0]&=~termios.IXON; termios.tcsetattr(s,termios.TCSANOW,t)",
+                "holds a packet-mode status its master has not read");
     }
 
     @Test
     void aSlaveUnderAnotherLineDisciplineIsRefused() throws Exception {
         // n_null (27) is the one other discipline this kernel has built in (/proc/tty/ldiscs)
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ldisc.out"), "/usr/bin/python3",
+        assertPairRefused("ldisc", "fcntl.ioctl(s,termios.TIOCSETD,struct.pack('i',27))",
+                ": its slave runs line discipline 27 (see /proc/tty/ldiscs), not n_tty");
+    }
+
+    /** A process that opens a pair (m, s), runs {@code setup} on it and waits: its dump is refused for {@code reason}. */
+    private void assertPairRefused(String name, String setup, String reason) throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), "/usr/bin/python3",
                 "-c", String.join("\n",
                         "import os,time,fcntl,termios,struct",
                         "m,s=os.openpty()",
-                        "fcntl.ioctl(s,termios.TIOCSETD,struct.pack('i',27))",
+                        setup,
                         "print('ready',m,flush=True)",
                         "time.sleep(600)",
                         "")))) {
@@ -194,7 +186,7 @@ class PtyTest {
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": pseudo-terminal /dev/pts/"), r.err());
-            assertTrue(r.err().contains(": its slave runs line discipline 27 (see /proc/tty/ldiscs), not n_tty"), r.err());
+            assertTrue(r.err().contains(reason), r.err());
             assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
             char s = p.state();
             assertTrue(s == 'S' || s == 'R', "state " + s);
