@@ -45,7 +45,8 @@ public final class ImageChannelWriter implements AutoCloseable {
     private long position;
     private long rawPageBytes;
     private volatile boolean finished;
-    private volatile boolean poisoned;
+    /** The first I/O failure; later writes report it, so the user reads the cause, not its echo. */
+    private volatile Throwable poisoned;
 
     /** Writes the file header immediately. */
     public ImageChannelWriter(WritableByteChannel out, RecordCodecs codecs, ImageOptions options) throws IOException {
@@ -264,13 +265,17 @@ public final class ImageChannelWriter implements AutoCloseable {
         try {
             action.run();
         } catch (IOException | RuntimeException e) {
-            poisoned = true;
+            if (poisoned == null) poisoned = e;
             throw e;
         }
     }
 
     private void checkOpen() {
-        if (poisoned) throw new IllegalStateException("an earlier write failed; the image must be aborted");
+        Throwable cause = poisoned;
+        if (cause != null) {
+            throw new IllegalStateException("an earlier write failed (" + cause.getMessage()
+                    + "); the image must be aborted", cause);
+        }
         if (finished) throw new IllegalStateException("image already finished");
     }
 }

@@ -217,4 +217,27 @@ class ImageRoundTripTest {
         System.out.printf("image %s: write %.0f MB/s, read %.0f MB/s, file %d bytes%n", c,
                 mb / ((t1 - t0) / 1e9), mb / ((t2 - t1) / 1e9), Files.size(dir.resolve("image.cryo")));
     }
+
+    @Test
+    void aWriteAfterAFailedOneNamesTheFirstFailure() throws IOException {
+        // concurrent copiers race: the one that reaches the user may be the second, which must carry the cause
+        int[] writes = {0};
+        java.nio.channels.WritableByteChannel full = new java.nio.channels.WritableByteChannel() {
+            public int write(ByteBuffer src) throws IOException {
+                if (writes[0]++ > 0) throw new IOException("No space left on device");
+                int n = src.remaining();
+                src.position(src.limit());
+                return n;
+            }
+            public boolean isOpen() { return true; }
+            public void close() { }
+        };
+        try (ImageChannelWriter cw = new ImageChannelWriter(full, CODECS, opts(Compression.NONE))) {
+            ByteBuffer page = ByteBuffer.allocateDirect(4096);
+            assertThrows(IOException.class, () -> cw.writePages(1, 0x1000, 1, page.duplicate()));
+            IllegalStateException echo = assertThrows(IllegalStateException.class,
+                    () -> cw.writePages(1, 0x2000, 1, page.duplicate()));
+            assertTrue(echo.getMessage().contains("No space left on device"), echo.getMessage());
+        }
+    }
 }
