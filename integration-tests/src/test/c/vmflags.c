@@ -1,7 +1,7 @@
 /*
  * Per-mapping advice and locks (smaps VmFlags): areas with MADV_HUGEPAGE (hg, 4 MiB aligned to
  * 2 MiB so transparent huge pages can back it), MADV_NOHUGEPAGE (nh), MADV_DONTFORK (dc),
- * MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd), mlock (lo), mlock2(MLOCK_ONFAULT) (lo lf), each
+ * MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd), MADV_SEQUENTIAL (sr), MADV_RANDOM (rr), mlock (lo), mlock2(MLOCK_ONFAULT) (lo lf), each
  * filled with its own pattern. On SIGUSR2 checks every pattern, that smaps still shows each
  * area's flags, and that the advice still works: a child forked now sees zeros in the
  * wipe-on-fork area and dies of SIGSEGV touching the dont-fork area.
@@ -33,6 +33,8 @@ static struct area areas[] = {
     {"dontfork", 4 * PG, MADV_DONTFORK, "dc", 0},
     {"wipeonfork", 4 * PG, MADV_WIPEONFORK, "wf", 0},
     {"dontdump", 4 * PG, MADV_DONTDUMP, "dd", 0},
+    {"sequential", 4 * PG, MADV_SEQUENTIAL, "sr", 0},
+    {"random", 4 * PG, MADV_RANDOM, "rr", 0},
     {"locked", 4 * PG, -1, "lo", 0},
     {"lockonfault", 4 * PG, -2, "lf", 0},
 };

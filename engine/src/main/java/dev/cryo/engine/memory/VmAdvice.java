@@ -13,7 +13,7 @@ import java.util.Set;
  * The per-mapping advice and locks the kernel shows in smaps' VmFlags, carried as a bit set in
  * {@link VmaImage#advice()} (bits are persisted) and given again on restore: transparent huge
  * page advice (hg/nh), MADV_DONTFORK (dc), MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd), KSM merging
- * (mg) before the pages are written; mlock (lo, lf) and mseal (sl) after the final protection.
+ * (mg), read-ahead advice MADV_SEQUENTIAL (sr) / MADV_RANDOM (rr) before the pages are written; mlock (lo, lf) and mseal (sl) after the final protection.
  * Two more are not advice but how the area was made, and decide how restore maps it: "ac"
  * (VM_ACCOUNT: a private area that was writable at some point is charged against overcommit)
  * and "nr" (MAP_NORESERVE).
@@ -22,9 +22,10 @@ public final class VmAdvice {
     private VmAdvice() {}
 
     public static final int HUGEPAGE = 1, NOHUGEPAGE = 2, DONTFORK = 4, WIPEONFORK = 8, DONTDUMP = 16,
-            MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024;
+            MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024,
+            SEQUENTIAL = 2048, RANDOM = 4096;
 
-    private static final int MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
+    private static final int MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
             MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18;
     private static final int MLOCK_ONFAULT = 1;
 
@@ -43,6 +44,8 @@ public final class VmAdvice {
         a |= f.contains("sl") ? SEALED : 0;
         a |= f.contains("ac") ? ACCOUNTED : 0;
         a |= f.contains("nr") ? NORESERVE : 0;
+        a |= f.contains("sr") ? SEQUENTIAL : 0;
+        a |= f.contains("rr") ? RANDOM : 0;
         return a;
     }
 
@@ -51,7 +54,8 @@ public final class VmAdvice {
         int a = v.advice();
         long len = v.end() - v.start();
         int[][] table = {{HUGEPAGE, MADV_HUGEPAGE}, {NOHUGEPAGE, MADV_NOHUGEPAGE}, {DONTFORK, MADV_DONTFORK},
-                {WIPEONFORK, MADV_WIPEONFORK}, {DONTDUMP, MADV_DONTDUMP}, {MERGEABLE, MADV_MERGEABLE}};
+                {WIPEONFORK, MADV_WIPEONFORK}, {DONTDUMP, MADV_DONTDUMP}, {MERGEABLE, MADV_MERGEABLE},
+                {SEQUENTIAL, MADV_SEQUENTIAL}, {RANDOM, MADV_RANDOM}};
         for (int[] row : table) {
             if ((a & row[0]) != 0) {
                 t.call("madvise(0x" + Long.toHexString(v.start()) + ", " + names(row[0]) + ")", SyscallNr.MADVISE,
@@ -75,7 +79,7 @@ public final class VmAdvice {
     /** For show: "hugepage dontfork locked". */
     public static String names(int advice) {
         String[] n = {"hugepage", "nohugepage", "dontfork", "wipeonfork", "dontdump", "mergeable", "locked",
-                "lockonfault", "sealed", "accounted", "noreserve"};
+                "lockonfault", "sealed", "accounted", "noreserve", "sequential", "random"};
         List<String> out = new ArrayList<>();
         for (int i = 0; i < n.length; i++) {
             if ((advice & (1 << i)) != 0) {
