@@ -33,7 +33,8 @@ final class AgentShortcut {
     static final Set<String> DUMP_FLAGS = Set.of("-R", "--leave-running", "--shell-job", "--tcp-established",
             "--tcp-close", "--ext-unix-sk", "--file-locks", "--no-progress", "--pre-copy");
     static final Set<String> DUMP_VALUES = Set.of("-t", "--tree", "-D", "--images-dir");
-    static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "--tcp-close", "--no-progress");
+    static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "--tcp-close", "--no-progress",
+            "--tcp-established", "--shell-job", "--ext-unix-sk", "--file-locks");
     static final Set<String> RESTORE_VALUES = Set.of("-D", "--images-dir", "--pidfile");
 
     private AgentShortcut() {}

@@ -64,6 +64,7 @@ public final class CryoCli implements Runnable {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
+        args = CriuHabits.normalize(args);
         // a plain dump or detached restore goes to a running local agent before picocli is even loaded
         var viaAgent = AgentShortcut.tryRun(args, out, err);
         System.exit(viaAgent.isPresent() ? viaAgent.get() : run(args, out, err));
@@ -134,6 +135,7 @@ public final class CryoCli implements Runnable {
 
     /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        args = CriuHabits.normalize(args);
         CryoCli top = new CryoCli();
         String sub = subcommand(args);
         CommandLine cl = commandLine(top, out, err, sub);

@@ -40,6 +40,21 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--tcp-close", description = "Restore established TCP connections closed (and lift their network lock).")
     boolean tcpClose;
 
+    @Option(names = "--tcp-established", description = "Accepted for CRIU compatibility: established TCP connections "
+            + "in the image are restored (repaired) unless --tcp-close.")
+    boolean tcpEstablished;
+
+    @Option(names = "--shell-job", description = "Accepted for CRIU compatibility: a tree dumped with --shell-job "
+            + "gets the terminal cryo runs on.")
+    boolean shellJob;
+
+    @Option(names = "--ext-unix-sk", description = "Accepted for CRIU compatibility: external unix sockets allowed "
+            + "at the dump are reconnected.")
+    boolean extUnixSk;
+
+    @Option(names = "--file-locks", description = "Accepted for CRIU compatibility: file locks are always taken again.")
+    boolean fileLocks;
+
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 

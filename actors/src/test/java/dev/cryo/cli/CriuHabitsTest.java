@@ -1,0 +1,43 @@
+package dev.cryo.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A CRIU user's command lines mean the same to cryo. */
+class CriuHabitsTest {
+    private static void same(String expected, String given) {
+        assertArrayEquals(expected.split(" "), CriuHabits.normalize(given.split(" ")), given);
+    }
+
+    @Test
+    void loggingOptionsAfterTheVerbMoveBeforeIt() {
+        same("-vv -o dump.log dump -t 7 -D img --shell-job", "dump -t 7 -D img -j -v4 -o dump.log");
+        same("-v --log-file=x.log restore -D img -d", "restore -D img -v3 --log-file=x.log -d");
+        same("-vv dump -t 7 -D img", "dump -vv -t 7 -D img");
+        same("restore -D img", "restore -D img -v2"); // CRIU's default level is cryo's
+        same("-vv check", "--verbosity=4 check");
+    }
+
+    @Test
+    void cryosOwnLinesAreLeftAlone() {
+        same("-vv -Dcryo.parallelism.tasks=1 dump -t 7 -D img -R", "-vv -Dcryo.parallelism.tasks=1 dump -t 7 -D img -R");
+        same("-D cryo.x=1 -o f show img ps", "-D cryo.x=1 -o f show img ps");
+        same("--version", "--version");
+    }
+
+    @Test
+    void restoreAcceptsCriusRestoreFlags() {
+        StringWriter err = new StringWriter();
+        // parsed, then refused for the missing image: not for an unknown option
+        int code = CryoCli.run("restore -D /nonexistent/img --tcp-established -j --ext-unix-sk --file-locks -v4 --no-agent"
+                .split(" "), new PrintWriter(new StringWriter()), new PrintWriter(err, true));
+        assertEquals(1, code, err.toString());
+        assertTrue(!err.toString().contains("Unknown option"), err.toString());
+    }
+}
