@@ -88,7 +88,7 @@ class ShowCommandTest {
                         new VmaImage(0x7ffd00000000L, 0x7ffd00010000L, 3, VmaImage.MAP_PRIVATE, 0, MemoryKinds.STACK,
                                 null, 2, 14)),
                 List.of(new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/null", 0x103, false)),
-                        new FdImage(3, 0, 0, new PipeHandler.Pipe(999, true, "", new byte[] {1, 2, 3})),
+                        new FdImage(3, 0, 0, new PipeHandler.Pipe(999, true, "", new byte[] {1, 2, 3}, 65536)),
                         new FdImage(4, 02000001, 17, new RegularFileHandler.RegularFile(exe))),
                 List.of(), new SecurityImage(1, false, List.of()),
                 new dev.cryo.engine.model.TimersImage(List.of(), List.of(new dev.cryo.engine.model.PosixTimerImage(

@@ -33,6 +33,17 @@ class FileKindsTest {
         }
     }
 
+    /** zdtm's pipe03 found it: an empty pipe grown with F_SETPIPE_SZ came back with the default size. */
+    @Test
+    void pipeAndFifoBufferSizesComeBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pipesize.out"),
+                TestPrograms.compile("/c/pipesize.c").toString(), dir.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

@@ -21,16 +21,17 @@ public final class LocalPipe implements AutoCloseable {
         this.write = write;
     }
 
-    public static LocalPipe create(byte[] contents) {
+    /** {@code size}: the buffer size the dumped pipe had (0: the default, or unknown). */
+    public static LocalPipe create(byte[] contents, int size) {
         Memory fds = new Memory(8);
         Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0);
-        return filled(new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4))), contents);
+        return filled(new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4))), contents, size);
     }
 
-    /** Fills the pipe, or closes it when it cannot be filled (a size refused, a short write). */
-    private static LocalPipe filled(LocalPipe p, byte[] contents) {
+    /** Sizes and fills the pipe, or closes it when it cannot be (a size refused, a short write). */
+    private static LocalPipe filled(LocalPipe p, byte[] contents, int size) {
         try {
-            p.fill(contents);
+            p.fill(contents, size);
             return p;
         } catch (RuntimeException e) {
             p.close();
@@ -39,16 +40,21 @@ public final class LocalPipe implements AutoCloseable {
     }
 
     /** Holds the FIFO at {@code path} open (O_RDWR never blocks on a FIFO) and refills it. */
-    public static LocalPipe fifo(String path, byte[] contents) {
+    public static LocalPipe fifo(String path, byte[] contents, int size) {
         Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK);
-        return filled(new LocalPipe(rw, rw), contents);
+        return filled(new LocalPipe(rw, rw), contents, size);
     }
 
-    private void fill(byte[] contents) {
+    private void fill(byte[] contents, int dumpedSize) {
         LocalPipe p = this;
-        if (contents.length > 0) {
-            int size = Math.max(65536, Integer.highestOneBit(Math.max(1, contents.length - 1)) << 1);
+        // the dumped size (a program may have grown or shrunk it; it held the bytes), else room for them
+        int fits = contents.length == 0 ? 0
+                : Math.max(65536, Integer.highestOneBit(Math.max(1, contents.length - 1)) << 1);
+        int size = dumpedSize > 0 && dumpedSize >= contents.length ? dumpedSize : fits;
+        if (size > 0) {
             Sys.call(() -> "fcntl(pipe, F_SETPIPE_SZ, " + size + ")", SyscallNr.FCNTL, p.write.value(), F_SETPIPE_SZ, size, 0);
+        }
+        if (contents.length > 0) {
             Memory m = new Memory(contents.length);
             m.write(0, contents, 0, contents.length);
             long done = 0;

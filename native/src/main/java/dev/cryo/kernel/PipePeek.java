@@ -16,6 +16,14 @@ public final class PipePeek {
 
     private static final int SPLICE_F_NONBLOCK = 2;
 
+    /** The pipe's buffer size (F_GETPIPE_SZ), through a new read end opened like {@link #peek}. */
+    public static int size(String procFdPath) {
+        try (Fd src = Sys.open(procFdPath, Fcntl.O_RDONLY | O_NONBLOCK)) {
+            return (int) Sys.call(() -> "fcntl(" + procFdPath + ", F_GETPIPE_SZ)", SyscallNr.FCNTL,
+                    src.value(), F_GETPIPE_SZ, 0, 0);
+        }
+    }
+
     public static byte[] peek(String procFdPath) {
         try (Fd src = Sys.open(procFdPath, Fcntl.O_RDONLY | O_NONBLOCK)) {
             int size = (int) Sys.call(() -> "fcntl(" + procFdPath + ", F_GETPIPE_SZ)", SyscallNr.FCNTL,

@@ -26,19 +26,29 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
 
     /**
      * One end of a pipe or FIFO; ends sharing {@code pipeId} (the pipe inode) are joined again.
-     * The bytes sitting in the pipe are carried once, by the first end dumped ({@code data} empty
-     * elsewhere). {@code fifoPath} is empty for anonymous pipes.
+     * The bytes sitting in the pipe and its buffer size (F_SETPIPE_SZ) are carried once, by the
+     * first end dumped ({@code data} empty and {@code size} 0 elsewhere). {@code fifoPath} is empty
+     * for anonymous pipes.
      */
-    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data) implements FileDesc {}
+    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) implements FileDesc {}
 
     static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 1, (out, p) -> {
         out.writeLong(p.pipeId());
         out.writeBoolean(p.readEnd());
         ModelFields.writeText(out, p.fifoPath(), ModelLimits.PATH, "Pipe.fifoPath");
         ModelFields.writeBytes(out, p.data(), ModelLimits.PIPE_DATA, "Pipe.data");
+        out.writeInt(p.size());
     }, (in, version) -> new Pipe(in.readLong(), in.readBoolean(),
             ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
-            ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data")));
+            ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt())));
+
+    /** A pipe buffer is a power of two pages up to what root may ask for (1 GiB is far past it). */
+    private static int pipeSize(int size) {
+        if (size < 0 || size > (1 << 30)) {
+            throw new IllegalArgumentException("Pipe.size " + size + " is out of range");
+        }
+        return size;
+    }
 
     @Override
     public String kind() {
@@ -71,9 +81,14 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         long id = anonymous
                 ? Long.parseLong(fd.target().substring(6, fd.target().length() - 1))
                 : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
-        byte[] data = ctx.claimPipeData(id) ? PipePeek.peek(fd.procPath().toString()) : new byte[0];
+        byte[] data = new byte[0];
+        int size = 0;
+        if (ctx.claimPipeData(id)) {
+            size = PipePeek.size(fd.procPath().toString());
+            data = PipePeek.peek(fd.procPath().toString());
+        }
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
-        return new Pipe(id, readEnd, anonymous ? "" : fd.target(), data);
+        return new Pipe(id, readEnd, anonymous ? "" : fd.target(), data, size);
     }
 
     /**
@@ -102,5 +117,6 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         m.put("readEnd", p.readEnd());
         m.put("fifoPath", p.fifoPath());
         m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
+        m.put("size", p.size());
     }
 }

@@ -23,7 +23,7 @@ public final class PipeHub implements AutoCloseable {
             for (FdImage fd : t.fds()) {
                 if (fd.desc() instanceof PipeHandler.Pipe p) {
                     PipeHandler.Pipe have = withData.get(p.pipeId());
-                    if (have == null || have.data().length == 0) {
+                    if (have == null || (have.data().length == 0 && have.size() == 0)) {
                         withData.put(p.pipeId(), p);
                     }
                 }
@@ -31,8 +31,8 @@ public final class PipeHub implements AutoCloseable {
         }
         PipeHub hub = new PipeHub();
         try {
-            withData.forEach((id, p) -> hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data())
-                    : LocalPipe.fifo(p.fifoPath(), p.data())));
+            withData.forEach((id, p) -> hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size())
+                    : LocalPipe.fifo(p.fifoPath(), p.data(), p.size())));
         } catch (RuntimeException e) {
             hub.close();
             throw e;
