@@ -83,7 +83,11 @@ public final class DumpSupervisor {
         return dev.cryo.actors.PidMdc.of(Command.class, request.pid().value(), Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             try {
                 TreeWalker.checkRoot(request.pid());
-                TreeWalker.checkTree(request.pid(), TreeWalker.walk(request.pid()));
+                List<Pid> tree = TreeWalker.walk(request.pid());
+                TreeWalker.checkTree(request.pid(), tree);
+                if (!request.leaveRunning() && !hold) { // a migration restores elsewhere: its pids are free there
+                    TreeWalker.checkOutsiders(tree);
+                }
                 ImageSink writer = images.create(request.imageDir());
                 return new DumpSupervisor(ctx, timers, request, settings, writer, hold, replyTo).start();
             } catch (DumpException | java.io.IOException e) {

@@ -235,6 +235,9 @@ public final class RestoreSupervisor {
                 return ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
                         root.ids().sid() == root.pid());
             } catch (ExactPidSpawner.PidTakenException e) {
+                if (RestoreValidator.heldAsGroupId(root.pid())) {
+                    throw RestoreValidator.pidTaken(root.pid());
+                }
                 RestoreValidator.checkPidFree(root.pid(), Duration.ofSeconds(2), n -> { });
                 if (attempt == 4) {
                     throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");

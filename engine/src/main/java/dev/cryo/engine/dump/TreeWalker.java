@@ -63,6 +63,27 @@ public final class TreeWalker {
     }
 
     /**
+     * A dump that kills the tree must leave its pids free for a restore here. A process outside
+     * the tree that still has a tree pid as its session or process group id (a daemon's
+     * double-forked grandchild, a job left in the group) keeps that pid number taken in the kernel
+     * after the tree is gone, so the restore could not create it again: refused, naming both.
+     */
+    public static void checkOutsiders(List<Pid> tree) {
+        Set<Integer> ours = new java.util.HashSet<>();
+        tree.forEach(p -> ours.add(p.value()));
+        Set<Integer> exclude = new java.util.HashSet<>(ours);
+        exclude.add((int) ProcessHandle.current().pid());
+        dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude).ifPresent(st -> {
+            int id = ours.contains(st.session()) ? st.session() : st.pgrp();
+            String role = dev.cryo.kernel.proc.GroupMembers.role(st, id);
+            throw new DumpException("pid " + id + ": it is the " + role + " id of pid " + st.pid() + " (" + st.comm()
+                    + "), which is not in the tree; the kernel keeps pid " + id + " taken while pid " + st.pid()
+                    + " lives, so a restore could not create it again (dump the tree that holds both, or use"
+                    + " --leave-running)");
+        });
+    }
+
+    /**
      * Processes (not threads) that share their fd table (CLONE_FILES) or their cwd, root and umask
      * (CLONE_FS) would come back each with its own copy, silently unshared: refused. (A vfork child
      * sharing its parent's memory is left to the seize, which cannot stop the waiting parent.)

@@ -91,6 +91,29 @@ public final class RestoreValidator {
         return st == null ? null : inUse(pid, st);
     }
 
+    /**
+     * Why the kernel refused a pid (clone3 set_tid said EEXIST): the process that has it, or, when
+     * none has, the one that still names it as its session or process group id (the kernel keeps
+     * the number while that process lives); scanned only on this failure path.
+     */
+    public static RestoreException pidTaken(int pid) {
+        ProcStat st = holder(pid);
+        if (st != null) {
+            return inUse(pid, st);
+        }
+        return dev.cryo.kernel.proc.GroupMembers.outside(java.util.Set.of(pid), java.util.Set.of())
+                .map(m -> new RestoreException("pid " + pid + " is in use as the "
+                        + dev.cryo.kernel.proc.GroupMembers.role(m, pid) + " id of pid " + m.pid() + " ('" + m.comm()
+                        + "'), which is not part of the image: the kernel keeps the number while that process lives"))
+                .orElseGet(() -> new RestoreException("pid " + pid + " is in use"));
+    }
+
+    /** A pid the kernel keeps only as another process's session or group id: waiting will not free it. */
+    public static boolean heldAsGroupId(int pid) {
+        return holder(pid) == null
+                && dev.cryo.kernel.proc.GroupMembers.outside(java.util.Set.of(pid), java.util.Set.of()).isPresent();
+    }
+
     private static ProcStat holder(int pid) {
         try {
             return ProcFs.stat(Pid.of(pid));

@@ -86,7 +86,7 @@ public final class StubAdoption {
         List<Integer> born = tracer.takeNewTracees();
         if (Injector.isError(r)) {
             throw (int) -r == Errno.EEXIST
-                    ? new RestoreException("pid " + childPid + " is in use")
+                    ? dev.cryo.engine.restore.RestoreValidator.pidTaken(childPid)
                     : new SyscallException("clone3(set_tid " + childPid + ") in pid " + t.pid(), (int) -r);
         }
         t.forked().add((int) r); // from here on, a failure must kill it too
