@@ -44,6 +44,22 @@ class MemoryKindsTest {
         }
     }
 
+    /** Files made with O_TMPFILE (no name ever): made that way again, so they can still be named with linkat. */
+    @Test
+    void filesMadeWithOTmpfileComeBackUnnamedAndLinkable() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tmpfile.out"),
+                TestPrograms.compile("/c/tmpfile.c").toString(), dir.toString()))) {
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            assertTrue(java.nio.file.Files.size(dir.resolve("published")) == 13, "the file it named after the restore");
+            try (var left = java.nio.file.Files.list(dir)) {
+                assertEquals(java.util.List.of(dir.resolve("published")), left.toList(), "nothing else left in " + dir);
+            }
+        }
+    }
+
     /** An idle AIO context: a new ring moved to the dumped address, so the program's context id works on. */
     @Test
     void anIdleAioRingComesBackWithItsContextId() throws Exception {

@@ -96,7 +96,12 @@ final class StateComparator {
         }
     }
 
-    static final List<Known> KNOWN = List.of();
+    static final List<Known> KNOWN = List.of(new Known(
+            "an fd made with O_TMPFILE comes back without O_TMPFILE in its flags: its file is made again once for "
+                    + "all its holders (fds and mappings), then opened like a file",
+            d -> d.item().matches("fd \\d+ fdinfo flags") && d.dumped() != null && d.restored() != null
+                    && (Integer.parseInt(d.dumped(), 8) & 020200000) == 020200000
+                    && (Integer.parseInt(d.dumped(), 8) & ~020200000) == Integer.parseInt(d.restored(), 8)));
 
     /**
      * With --shell-job (FINDINGS fd-2; cannot be the same, kept as a known difference so it stays
@@ -426,7 +431,7 @@ final class StateComparator {
                 String path = m.group(6);
                 boolean renewed = dev.equals("00:01") || path.startsWith("/memfd:") || path.endsWith("(deleted)");
                 String identity = renewed ? labels.of("shmem", dev + ":" + ino) : dev + " " + ino;
-                rest = m.group(2) + " " + m.group(3) + " " + identity + " " + path;
+                rest = m.group(2) + " " + m.group(3) + " " + identity + " " + tmpfileName(path, labels);
             } else if (rest != null && line.startsWith("VmFlags:")) {
                 List<String> flags = new ArrayList<>(List.of(line.substring(8).strip().split(" ")));
                 flags.removeAll(KNOWN_VMFLAGS);
@@ -451,6 +456,14 @@ final class StateComparator {
         }
     }
 
+    private static final Pattern TMPFILE_NAME = Pattern.compile("/#(\\d+) \\(deleted\\)$");
+
+    /** A file made with O_TMPFILE is named "DIR/#INO" after its inode, which a restore renews: a label. */
+    private static String tmpfileName(String path, Labels labels) {
+        Matcher m = TMPFILE_NAME.matcher(path);
+        return m.find() ? path.substring(0, m.start()) + "/#" + labels.of("inode", m.group(1)) + " (deleted)" : path;
+    }
+
     private static final Pattern OBJECT_LINK = Pattern.compile("^([a-z_]+):\\[(\\d+)\\]$");
     private static final Pattern HEX_INO = Pattern.compile("\\bino:(\\p{XDigit}+)");
 
@@ -469,7 +482,7 @@ final class StateComparator {
             boolean regular = link.startsWith("/") && !link.startsWith("/memfd:") && !link.endsWith("(deleted)");
             String shownLink = obj.matches() ? obj.group(1) + ":" + labels.of("inode", obj.group(2)) : link;
             if (!regular && !obj.matches() && link.startsWith("/")) {
-                shownLink = link; // memfd or deleted file: the path is state, the inode is compared as a label
+                shownLink = tmpfileName(link, labels); // memfd or deleted file: the path is state, the inode is compared as a label
             }
             String prefix = "fd " + fd + " ";
             put(into, prefix + "link", shownLink);

@@ -6,7 +6,8 @@ import com.sun.jna.Memory;
  * A shared memory object held by cryo while a tree is restored: every task that shared the memory
  * maps this one file through /proc/CRYO_PID/fd/N, so they share it again. Shared anonymous memory
  * is made the way the kernel makes it for MAP_SHARED|MAP_ANONYMOUS (so it reads "/dev/zero
- * (deleted)" in maps, as before); a memfd is made with memfd_create under its own name.
+ * (deleted)" in maps, as before); a memfd is made with memfd_create under its own name; a file
+ * that was made with O_TMPFILE is made that way again, so it has no name and can still be given one.
  */
 public final class SharedMemoryFile implements AutoCloseable {
     private static final int FTRUNCATE = 77, MFD_CLOEXEC = 1;
@@ -32,6 +33,33 @@ public final class SharedMemoryFile implements AutoCloseable {
             throw e;
         }
         return new SharedMemoryFile(fd);
+    }
+
+    /**
+     * A file made with O_TMPFILE in {@code dir} holding {@code contents}, with that owner and mode:
+     * it never had a name, reads "DIR/#INO (deleted)" as before, and linkat can still name it.
+     */
+    public static SharedMemoryFile tmpfile(String dir, byte[] contents, int uid, int gid, int mode) {
+        Fd fd = Sys.open(dir, Fcntl.O_TMPFILE | Fcntl.O_RDWR, 0600);
+        try {
+            if (contents.length > 0) {
+                Memory m = new Memory(contents.length);
+                m.write(0, contents, 0, contents.length);
+                for (long done = 0; done < contents.length; ) {
+                    long off = done;
+                    done += Sys.call(() -> "pwrite(O_TMPFILE in " + dir + ")", SyscallNr.PWRITE64, fd.value(),
+                            Sys.address(m) + off, contents.length - off, off);
+                }
+            }
+            Sys.call(() -> "fchown(O_TMPFILE in " + dir + ", " + uid + ", " + gid + ")", SyscallNr.FCHOWN,
+                    fd.value(), uid, gid, 0);
+            Sys.call(() -> "fchmod(O_TMPFILE in " + dir + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.FCHMOD,
+                    fd.value(), mode, 0, 0);
+            return new SharedMemoryFile(fd);
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
     }
 
     /**

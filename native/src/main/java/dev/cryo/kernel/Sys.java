@@ -48,9 +48,14 @@ public final class Sys {
 
     /** openat(AT_FDCWD, path, flags | O_CLOEXEC) for files Java's channels cannot hand an fd of. */
     public static Fd open(String path, int flags) {
+        return open(path, flags, 0);
+    }
+
+    /** The same with the mode a file made by this open gets (O_CREAT, O_TMPFILE). */
+    public static Fd open(String path, int flags, int mode) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
         p.setString(0, path, "UTF-8");
-        return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, 0));
+        return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, mode));
     }
 
     /** lchown(path, uid, gid) then chmod(path, mode): works on socket files, which cannot be opened. */

@@ -21,6 +21,8 @@ import static dev.cryo.kernel.Fcntl.O_CREAT;
 import static dev.cryo.kernel.Fcntl.O_EXCL;
 import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 import static dev.cryo.kernel.Fcntl.O_TRUNC;
+import static dev.cryo.kernel.Fcntl.O_TMPFILE;
+import static dev.cryo.kernel.Fcntl.O_TMPFILE_BIT;
 
 /**
  * The table of fd kinds cryo handles. Adding a kind = one handler class (record, codec, tag, dump,
@@ -74,7 +76,9 @@ public final class FdHandlers {
 
     /** The fd's open flags for reopening it: never create, truncate or require exclusivity. */
     static int openFlags(FdImage fd) {
-        return fd.flags() & ~(O_CREAT | O_TRUNC | O_EXCL);
+        int flags = fd.flags() & ~(O_CREAT | O_TRUNC | O_EXCL);
+        // an fd made with O_TMPFILE keeps it in its flags; its file is made again, then opened as a file
+        return (flags & O_TMPFILE_BIT) != 0 ? flags & ~O_TMPFILE : flags;
     }
 
     /** The handler of a record, for its restore half, codec and rendering. */

@@ -170,6 +170,17 @@ public final class SharedMemoryHub implements AutoCloseable {
      */
     private Path recreate(GhostFile g) {
         Path original = Path.of(g.file().path());
+        if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
+            try {
+                SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(), g.contents(), g.uid(),
+                        g.gid(), g.file().mode() & 07777);
+                tmpfiles.add(f);
+                return Path.of(f.procPath());
+            } catch (RuntimeException e) {
+                throw new RestoreException("cannot make the O_TMPFILE file " + g.file().path() + " again: "
+                        + e.getMessage());
+            }
+        }
         Path dir = original.getParent() != null && Files.isDirectory(original.getParent()) ? original.getParent()
                 : Path.of(System.getProperty("java.io.tmpdir"));
         Path temp = dir.resolve(".cryo-ghost-" + g.file().ino() + "-" + System.nanoTime());
@@ -200,6 +211,19 @@ public final class SharedMemoryHub implements AutoCloseable {
             return temp; // the path cannot be taken: beside it then
         }
     }
+
+    /**
+     * Whether a deleted file never had a name: the kernel calls a file made with O_TMPFILE
+     * "DIR/#INO". It is made that way again (not at a path, then unlinked), so linkat can still
+     * give it a name, as the program may mean to.
+     */
+    private static boolean madeWithTmpfile(FileRef f) {
+        return Path.of(f.path()).getFileName() != null
+                && Path.of(f.path()).getFileName().toString().equals("#" + f.ino());
+    }
+
+    /** Ghosts made with O_TMPFILE, held here until every task opened or mapped them. */
+    private final List<SharedMemoryFile> tmpfiles = new java.util.ArrayList<>();
 
     /** Files that stood at a ghost's path: put back over it on close. */
     private final Map<Path, Path> displaced = new LinkedHashMap<>();
@@ -287,7 +311,12 @@ public final class SharedMemoryHub implements AutoCloseable {
     public void close() {
         objects.values().forEach(SharedMemoryFile::close);
         objects.clear();
+        tmpfiles.forEach(SharedMemoryFile::close);
+        tmpfiles.clear();
         for (Path p : ghosts.values()) {
+            if (p.startsWith("/proc")) {
+                continue; // an O_TMPFILE ghost: it has no name to remove
+            }
             try {
                 Path keep = displaced.remove(p);
                 if (keep != null) {
