@@ -44,7 +44,10 @@ public final class Cryo implements AutoCloseable {
 
     private Cryo(Config config) {
         this.settings = CryoSettings.create(config);
-        this.system = ActorSystem.create(Guardian.create(), "cryo", tuned(config, settings));
+        // a local actor system: Pekko falls back to the local defaults only (LocalReference)
+        this.system = ActorSystem.create(Guardian.create(), "cryo",
+                org.apache.pekko.actor.BootstrapSetup.create(tuned(config, settings))
+                        .withClassloader(LocalReference.loader()));
         warmUp();
     }
 
@@ -87,7 +90,7 @@ public final class Cryo implements AutoCloseable {
             "dev.cryo.actors.restore.RegionRestorer", "dev.cryo.engine.restore.PageWriter"};
 
     public static Cryo create() {
-        return create(CryoConfig.loadConfig(Optional.empty(), Map.of()));
+        return create(LocalReference.load(Optional.empty(), Map.of()));
     }
 
     public static Cryo create(Config config) {

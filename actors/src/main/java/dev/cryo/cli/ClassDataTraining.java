@@ -19,6 +19,8 @@ public final class ClassDataTraining {
         for (String command : new String[] {"dump", "restore", "show", "check", "migrate"}) {
             CryoCli.run(new String[] {command, "--help"}, sink, sink);
         }
+        // a plain dump's own way (no command model), up to its settings
+        PlainCommandLine.parse(new String[] {"dump", "-t", "1", "-D", "/nonexistent"});
         try (Cryo cryo = Cryo.create()) {
             cryo.settings();
         }

@@ -53,6 +53,16 @@ public final class CryoCli implements Runnable {
         return config;
     }
 
+    private Config localConfig;
+
+    /** The configuration of an actor system that stays on this host ({@link dev.cryo.api.LocalReference}). */
+    Config localConfig() {
+        if (localConfig == null) {
+            localConfig = dev.cryo.api.LocalReference.load(Optional.ofNullable(configFile), overrides);
+        }
+        return localConfig;
+    }
+
     CryoSettings settings() {
         return settings;
     }
@@ -62,12 +72,18 @@ public final class CryoCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        PrintWriter out = new PrintWriter(System.out, true);
-        PrintWriter err = new PrintWriter(System.err, true);
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /**
+     * The command line as {@code main} runs it (tests too): a plain dump or restore runs — or goes
+     * to a running local agent — before picocli is even loaded ({@link PlainCommandLine}); anything
+     * else through picocli ({@link #run}).
+     */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         args = CriuHabits.normalize(args);
-        // a plain dump or detached restore goes to a running local agent before picocli is even loaded
-        var viaAgent = AgentShortcut.tryRun(args, out, err);
-        System.exit(viaAgent.isPresent() ? viaAgent.get() : run(args, out, err));
+        var plain = PlainCommandLine.run(args, out, err);
+        return plain.isPresent() ? plain.get() : run(args, out, err);
     }
 
     /** {@code cryo --version}: the build and the image format versions it reads and writes. */

@@ -62,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
         Path counts = dir.resolve("count.txt");
         Pid pid = Spawner.spawn("/bin/bash", List.of("bash", script.toString()), List.of("PATH=/usr/bin:/bin"), true);
         int restored = -1;
-        try (Cryo cryo = Cryo.create(parent.config())) {
+        try (Cryo cryo = Cryo.create(parent.localConfig())) {
             out.printf("Started a counter: bash, pid %s, writing 1, 2, 3... every 200 ms to %s%n", pid, counts);
             waitForCount(counts, 8);
             out.println("  it counts:      " + String.join(" ", lines(counts)));

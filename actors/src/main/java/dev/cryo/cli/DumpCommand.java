@@ -109,7 +109,7 @@ final class DumpCommand implements Callable<Integer> {
             }
         }
         // in this process: the whole config (Pekko's too) and logging
-        com.typesafe.config.Config config = parent.config();
+        com.typesafe.config.Config config = parent.localConfig();
         if (ghostLimit != null) {
             config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("cryo.dump.ghost-limit", ghostLimit))
                     .withFallback(config);
@@ -120,11 +120,21 @@ final class DumpCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        return dumpHere(config, parent.settings(), request, !noProgress, out, err);
+    }
+
+    /**
+     * The dump in this process (an actor system of its own): the command's and the command-line
+     * shortcut's way when no local agent takes it.
+     */
+    static int dumpHere(com.typesafe.config.Config config, dev.cryo.config.CryoSettings settings, DumpRequest request,
+                        boolean progressBar, PrintWriter out, PrintWriter err) throws Exception {
+        int pid = request.pid().value();
         LogSetup.ensure();
         try (Cryo cryo = Cryo.create(config);
              Interrupts interrupts = Interrupts.handle(sig -> cryo.cancelDumps("interrupted by " + sig));
-             ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().dump().progress(), "dumping",
-                     progress, err, parent.settings().dump().progressDelay())) {
+             ProgressBar bar = ProgressBar.startIfTerminal(progressBar && settings.dump().progress(), "dumping",
+                     request.progress(), err, settings.dump().progressDelay())) {
             DumpReport report;
             try {
                 var dump = cryo.dump(request).toCompletableFuture();

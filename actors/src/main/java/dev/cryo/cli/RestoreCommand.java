@@ -72,26 +72,42 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        RestoreReport report;
         boolean detach = detached || parent.settings().restore().detached();
-        DumpProgress progress = new DumpProgress();
-        RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, progress);
+        RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress());
+        // only a detached restore can go to the agent: a waited-for root must be this process's child
+        if (detach && !noAgent) {
+            try {
+                var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
+                        parent.settings().cluster().localSocket().orElse(null), request);
+                if (viaAgent.isPresent()) {
+                    if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
+                        org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
+                    }
+                    return finishDetached(out, err, viaAgent.get(), pidFile);
+                }
+            } catch (CryoException e) {
+                LogSetup.failure(err, "restore failed: " + e.getMessage(), e);
+                return 1;
+            }
+        }
+        return restoreHere(parent.localConfig(), parent.settings(), request, detach, !noProgress, pidFile, out, err);
+    }
+
+    /**
+     * The restore in this process (an actor system of its own), then the summary; waits for the
+     * restored root unless {@code detach}. The command's and the command-line shortcut's way when
+     * no local agent takes it.
+     */
+    static int restoreHere(com.typesafe.config.Config config, dev.cryo.config.CryoSettings settings,
+                           RestoreRequest request, boolean detach, boolean progressBar, Path pidFile,
+                           PrintWriter out, PrintWriter err) throws Exception {
+        RestoreReport report;
         try {
-            // only a detached restore can go to the agent: a waited-for root must be this process's child
-            var viaAgent = !detach || noAgent ? java.util.Optional.<RestoreReport>empty()
-                    : dev.cryo.actors.cluster.LocalAgent.restore(parent.settings().cluster().localSocket().orElse(null), request);
-            if (viaAgent.isPresent()) {
-                if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
-                    org.slf4j.LoggerFactory.getLogger("cryo").info("restored by the local agent");
-                }
-                report = viaAgent.get();
-            } else {
-                LogSetup.ensure();
-                try (Cryo cryo = Cryo.create(parent.config());
-                     ProgressBar bar = ProgressBar.startIfTerminal(!noProgress && parent.settings().restore().progress(),
-                             "restoring", progress, err, parent.settings().restore().progressDelay())) {
-                    report = cryo.restore(request).toCompletableFuture().join();
-                }
+            LogSetup.ensure();
+            try (Cryo cryo = Cryo.create(config);
+                 ProgressBar bar = ProgressBar.startIfTerminal(progressBar && settings.restore().progress(),
+                         "restoring", request.progress(), err, settings.restore().progressDelay())) {
+                report = cryo.restore(request).toCompletableFuture().join();
             }
         } catch (CryoException e) {
             LogSetup.failure(err, "restore failed: " + e.getMessage(), e);

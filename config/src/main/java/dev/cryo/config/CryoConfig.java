@@ -40,6 +40,16 @@ public final class CryoConfig {
   }
 
   /**
+   * Like {@link #loadConfig(Optional, Map)} with the {@code reference.conf} resources (and {@code
+   * application.conf}) of {@code loader}: an actor system that never leaves this host reads only
+   * the defaults of the modules it uses.
+   */
+  public static Config loadConfig(
+      Optional<Path> file, Map<String, String> overrides, ClassLoader loader) {
+    return loadConfig(file, overrides, System.getProperties(), loader);
+  }
+
+  /**
    * Like {@link #loadConfig(Optional, Map)} over cryo's own defaults only, without the other
    * modules' (Pekko's thousands of lines): enough for {@link CryoSettings}, and several times
    * cheaper to parse in a cold JVM. A command that hands its job to the local agent needs no more;

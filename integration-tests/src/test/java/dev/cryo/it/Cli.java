@@ -10,7 +10,7 @@ record Cli(int code, String out, String err) {
     static Cli run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int code = CryoCli.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        int code = CryoCli.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
         return new Cli(code, out.toString(), err.toString());
     }
 

@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The shortcut to the local agent takes exactly the options the commands' picocli model has, and
  * leaves every command line it does not fully understand (or that no agent can take) to picocli.
  */
-class AgentShortcutTest {
+class PlainCommandLineTest {
     @TempDir
     Path tmp;
 
@@ -25,8 +25,8 @@ class AgentShortcutTest {
 
     @Test
     void itsOptionsAreTheCommandsOwn() {
-        check(new CommandLine(new DumpCommand(SINK, SINK)), AgentShortcut.DUMP_FLAGS, AgentShortcut.DUMP_VALUES);
-        check(new CommandLine(new RestoreCommand(SINK, SINK)), AgentShortcut.RESTORE_FLAGS, AgentShortcut.RESTORE_VALUES);
+        check(new CommandLine(new DumpCommand(SINK, SINK)), PlainCommandLine.DUMP_FLAGS, PlainCommandLine.DUMP_VALUES);
+        check(new CommandLine(new RestoreCommand(SINK, SINK)), PlainCommandLine.RESTORE_FLAGS, PlainCommandLine.RESTORE_VALUES);
     }
 
     private static void check(CommandLine cl, Set<String> flags, Set<String> values) {
@@ -43,16 +43,29 @@ class AgentShortcutTest {
 
     @Test
     void anythingElseGoesToPicocli() {
+        for (String[] args : new String[][] {
+                {"--version"}, {"-v", "dump", "-t", "1", "-D", "x"}, {"dump", "--help"}, {"dump", "-t", "1"},
+                {"dump", "-t", "1", "-D", "x", "--ghost-limit", "4M"}, {"dump", "-t", "1", "-D", "x", "--no-agent"},
+                {"dump", "-t", "one", "-D", "x"}, {"dump", "-t", "0", "-D", "x"}, {"dump", "-t", "1", "-t", "2", "-D", "x"},
+                {"restore", "-D", "x", "-d", "--bogus"}, {"restore", "-d"}, {"restore", "-D", "x", "--pidfile"}}) {
+            assertEquals(java.util.Optional.empty(), PlainCommandLine.parse(args), String.join(" ", args));
+        }
+        for (String[] args : new String[][] {
+                {"dump", "-t", "1", "-D", "x"}, {"dump", "--tree=1", "--images-dir=x", "-R", "--no-progress"},
+                {"restore", "-D", "x"}, {"restore", "-D", "x", "-d", "--pidfile", "p"}}) {
+            assertTrue(PlainCommandLine.parse(args).isPresent(), String.join(" ", args));
+        }
+    }
+
+    @Test
+    void withoutAnAgentTheAgentsWayTakesNothing() {
         String socket = tmp.resolve("no-agent.sock").toString();
         String old = System.setProperty("cryo.cluster.local-socket", socket);
         try {
             for (String[] args : new String[][] {
-                    {"--version"}, {"-v", "dump", "-t", "1", "-D", "x"}, {"dump", "--help"}, {"dump", "-t", "1"},
-                    {"dump", "-t", "1", "-D", "x", "--ghost-limit", "4M"}, {"dump", "-t", "1", "-D", "x", "--no-agent"},
-                    {"dump", "-t", "one", "-D", "x"}, {"dump", "-t", "1", "-t", "2", "-D", "x"},
-                    {"restore", "-D", "x"}, {"restore", "-D", "x", "-d", "--bogus"},
-                    {"dump", "-t", "1", "-D", "x"}, {"restore", "-D", "x", "-d"}}) { // the last two: no agent listens
-                assertEquals(java.util.Optional.empty(), AgentShortcut.tryRun(args, SINK, SINK), String.join(" ", args));
+                    {"restore", "-D", "x"}, // never the agent's: a waited-for root must be this process's child
+                    {"dump", "-t", "1", "-D", "x"}, {"restore", "-D", "x", "-d"}}) { // no agent listens
+                assertEquals(java.util.Optional.empty(), PlainCommandLine.tryAgent(args, SINK, SINK), String.join(" ", args));
             }
         } finally {
             if (old == null) {
