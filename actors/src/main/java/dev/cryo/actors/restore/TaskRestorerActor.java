@@ -124,6 +124,8 @@ public final class TaskRestorerActor {
         long t0 = System.nanoTime();
         try {
             long pages = step.run();
+            ctx.getLog().debug("pid {}: {} done in {} µs, {} ptrace round trips so far", pid, name,
+                    (System.nanoTime() - t0) / 1000, tracer.roundTrips());
             replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
         } catch (Exception e) {
             ctx.getLog().debug("pid {} ({}) failed", pid, name, e);

@@ -86,6 +86,65 @@ public final class SyscallBatch {
         return out;
     }
 
+    /** SIG_UNBLOCK for rt_sigprocmask. */
+    private static final int SIG_UNBLOCK = 1;
+
+    /**
+     * A signal to end a batch in a task a restore is building: every signal is blocked there, so
+     * any that is not pending will do (the batch unblocks it just before sending it). 0 when none fits.
+     */
+    public static int stopSignalWhileBuilt(ProcStatus thread) {
+        for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH, Signals.SIGPWR}) {
+            long bit = 1L << (sig - 1);
+            if (((thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
+                return sig;
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Like {@link #run}, in a task a restore is building: it blocks every signal and dies with its
+     * tracer (PTRACE_O_EXITKILL), so there is no way back to prepare (no return pad); the batch
+     * unblocks {@code stopSignal} (chosen by {@link #stopSignalWhileBuilt}) right before it sends it,
+     * and every signal is blocked again afterwards. {@code at}: an executable, writable area of
+     * {@link #sizeWhileBuilt} bytes; {@code park}: where an untraced thread would wait (never reached
+     * while the tracer lives). One round trip however many calls.
+     */
+    public static long[] runWhileBuilt(Tracer tracer, Injector inj, long at, List<Call> calls, int stopSignal,
+                                       long park) {
+        if (calls.isEmpty()) {
+            return new long[0];
+        }
+        long set = at + size(calls.size() + 1);
+        java.util.ArrayList<Call> all = new java.util.ArrayList<>(calls);
+        all.add(new Call(SyscallNr.RT_SIGPROCMASK, SIG_UNBLOCK, set, 0, 8));
+        byte[] code = build(at, all, inj.pid().value(), inj.tid(), stopSignal, park);
+        byte[] withSet = java.util.Arrays.copyOf(code, code.length + 8);
+        ByteBuffer.wrap(withSet, code.length, 8).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << (stopSignal - 1));
+        Sys.write(inj.pid(), at, withSet);
+        tracer.setRegisters(inj.tid(), inj.savedRegisters().forSyscall(at, 0, new long[0]));
+        tracer.continueToOwnSignal(inj.pid().value(), inj.tid(), stopSignal, at + STOP);
+        tracer.setSigmask(inj.tid(), -1L);
+        ByteBuffer table = ByteBuffer.wrap(Sys.read(inj.pid(), at + CODE, all.size() * ENTRY))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        long unblocked = table.getLong(calls.size() * ENTRY);
+        if (unblocked != 0) {
+            throw new dev.cryo.kernel.SyscallException("rt_sigprocmask(SIG_UNBLOCK) ending a batch in tid " + inj.tid(),
+                    (int) -unblocked);
+        }
+        long[] out = new long[calls.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = table.getLong(i * ENTRY);
+        }
+        return out;
+    }
+
+    /** Bytes {@link #runWhileBuilt} takes at its area for {@code calls} calls. */
+    public static int sizeWhileBuilt(int calls) {
+        return size(calls + 1) + 8;
+    }
+
     /**
      * Writes the code and table at {@code at} and points the thread at them (it runs them when
      * resumed); returns the address where the traced thread will stop.

@@ -9,7 +9,14 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -43,18 +50,53 @@ public final class ProcessState implements StateStage {
         if (task.personality() != 0) {
             t.call("personality", SyscallNr.PERSONALITY, task.personality());
         }
-        for (SigAction a : task.sigactions()) {
-            if (a.signal() == Signals.SIGKILL || a.signal() == Signals.SIGSTOP) {
-                continue;
-            }
-            long at = t.put(new RemoteWriter(32).longs(a.handler(), a.flags(), a.restorer(), a.mask()).toBytes());
-            t.call("rt_sigaction(" + Signals.name(a.signal()) + ")", SyscallNr.RT_SIGACTION, a.signal(), at, 0, 8);
-        }
+        setSigactions(t, task.sigactions());
         for (Rlimit r : task.rlimits()) {
             Sys.setRlimit(t.pid(), r.resource(), r.soft(), r.hard());
         }
         setMm(t, task.mm());
         // the session and group were made in their own stages (SessionAndGroup)
+    }
+
+    /** Room for one struct sigaction per signal at the start of the bootstrap data area; the batch follows. */
+    private static final int SIGACTIONS = 64 * 32;
+
+    /**
+     * Every signal's handler, flags, restorer and mask, in one batch (one ptrace round trip instead
+     * of two per signal); call by call when no signal can end a batch.
+     */
+    static void setSigactions(TaskContext t, List<SigAction> actions) {
+        List<SigAction> settable = actions.stream()
+                .filter(a -> a.signal() != Signals.SIGKILL && a.signal() != Signals.SIGSTOP).toList();
+        if (settable.size() * 32 > SIGACTIONS) {
+            throw new IllegalStateException(settable.size() + " sigactions");
+        }
+        RemoteWriter structs = new RemoteWriter(settable.size() * 32);
+        for (SigAction a : settable) {
+            structs.longs(a.handler(), a.flags(), a.restorer(), a.mask());
+        }
+        long base = t.put(structs.toBytes());
+        Injector inj = t.main();
+        int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(t.pid(), t.pid()));
+        if (stop == 0 || SIGACTIONS + SyscallBatch.sizeWhileBuilt(settable.size()) > BootstrapArea.DATA_SIZE) {
+            for (int i = 0; i < settable.size(); i++) {
+                t.call("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")", SyscallNr.RT_SIGACTION,
+                        settable.get(i).signal(), base + i * 32L, 0, 8);
+            }
+            return;
+        }
+        List<SyscallBatch.Call> calls = new ArrayList<>();
+        for (int i = 0; i < settable.size(); i++) {
+            calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, settable.get(i).signal(), base + i * 32L, 0, 8));
+        }
+        long[] r = SyscallBatch.runWhileBuilt(t.tracer(), inj, t.boot().data() + SIGACTIONS, calls, stop,
+                t.boot().pauseLoop());
+        for (int i = 0; i < r.length; i++) {
+            if (Injector.isError(r[i])) {
+                throw new SyscallException("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ") in pid "
+                        + t.pid(), (int) -r[i]);
+            }
+        }
     }
 
     /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */
