@@ -44,6 +44,11 @@ final class SecurityCollector {
 
     /** One stopped thread; {@code inj} runs inside it (securebits are only readable by the thread). */
     ThreadSecurity thread(Injector inj, int tid) {
+        return thread(tid, (int) inj.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS));
+    }
+
+    /** As {@link #thread(Injector, int)}, with the securebits read already (the thread's batch). */
+    ThreadSecurity thread(int tid, int securebits) {
         ProcStatus s = ProcFs.status(pid, Pid.of(tid));
         ProcStatus leader = ProcFs.status(pid);
         // ids are carried per task (glibc's setxid broadcast keeps them equal); a raw setresuid in one thread is refused
@@ -52,7 +57,6 @@ final class SecurityCollector {
                     + ", gids " + s.gids() + ", groups " + s.groups() + "; the main thread has " + leader.uids() + ", "
                     + leader.gids() + ", " + leader.groups() + "): threads with different ids are not supported");
         }
-        int securebits = (int) inj.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
         int newest = -1;
         if (s.seccomp() == Seccomp.MODE_FILTER) {
             newest = filters(tid, s.value("Seccomp_filters").map(Integer::parseInt).orElse(-1));
@@ -106,12 +110,16 @@ final class SecurityCollector {
     /** Process-wide flags, read in the main thread; call after every thread. */
     SecurityImage task(Injector inj, RemoteTask remote) {
         int dumpable = (int) inj.call("prctl(PR_GET_DUMPABLE)", SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE);
+        inj.call("prctl(PR_GET_CHILD_SUBREAPER)", SyscallNr.PRCTL, Prctl.PR_GET_CHILD_SUBREAPER, remote.scratch());
+        return task(dumpable, ThreadCollector.le(remote.readScratch(4)).getInt(0) != 0);
+    }
+
+    /** As {@link #task(Injector, RemoteTask)}, from the flags read already (the main thread's batch). */
+    SecurityImage task(int dumpable, boolean subreaper) {
         if (dumpable != 0 && dumpable != 1) {
             throw new DumpException("pid " + pid + ": its dumpable flag is " + dumpable
                     + " (set by the kernel after a set-user-id exec), which prctl(PR_SET_DUMPABLE) cannot set back");
         }
-        inj.call("prctl(PR_GET_CHILD_SUBREAPER)", SyscallNr.PRCTL, Prctl.PR_GET_CHILD_SUBREAPER, remote.scratch());
-        boolean subreaper = ThreadCollector.le(remote.readScratch(4)).getInt(0) != 0;
         return new SecurityImage(dumpable, subreaper, filters);
     }
 }

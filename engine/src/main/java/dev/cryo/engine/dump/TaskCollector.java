@@ -10,6 +10,7 @@ import dev.cryo.engine.model.MmImage;
 import dev.cryo.engine.model.Rlimit;
 import dev.cryo.engine.model.SecurityImage;
 import dev.cryo.engine.model.SigAction;
+import dev.cryo.engine.model.ItimerImage;
 import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ThreadImage;
@@ -74,10 +75,18 @@ public final class TaskCollector {
                 threads.add(ThreadCollector.collect(remote, tid, securityCollector));
             }
             try (Injector inj = remote.injector(pid.value())) {
-                sigactions = sigactions(remote, inj);
-                brk = inj.call("brk", SyscallNr.BRK, 0);
-                security = securityCollector.task(inj, remote);
-                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids));
+                MainReads reads = mainReads(remote, inj);
+                if (reads != null) {
+                    sigactions = reads.sigactions();
+                    brk = reads.brk();
+                    security = securityCollector.task(reads.dumpable(), reads.subreaper());
+                    timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
+                } else {
+                    sigactions = sigactions(remote, inj);
+                    brk = inj.call("brk", SyscallNr.BRK, 0);
+                    security = securityCollector.task(inj, remote);
+                    timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
+                }
             }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
@@ -136,6 +145,71 @@ public final class TaskCollector {
                 return remote.readScratch(len);
             }
         };
+    }
+
+    /** What the main thread's one batch reads: every sigaction, brk, dumpable, subreaper and the three itimers. */
+    private record MainReads(List<SigAction> sigactions, long brk, int dumpable, boolean subreaper,
+                             List<long[]> itimers) {}
+
+    /**
+     * Every read of the main thread that takes no decision on the way, in one batch (one ptrace
+     * round trip): the 62 sigactions (see {@link #sigactions}), brk, PR_GET_DUMPABLE,
+     * PR_GET_CHILD_SUBREAPER and getitimer of the three itimers. Null when the thread cannot take
+     * a batch: the caller reads them call by call.
+     */
+    private static MainReads mainReads(RemoteTask remote, Injector inj) {
+        List<Integer> signals = new ArrayList<>();
+        for (int sig = 1; sig <= Signals.MAX; sig++) {
+            if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
+                signals.add(sig);
+            }
+        }
+        long out = remote.batchOutput();
+        long subreaperAt = out + 32L * signals.size();
+        long itimersAt = subreaperAt + 8;
+        List<SyscallBatch.Call> calls = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < signals.size(); i++) {
+            calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, signals.get(i), 0, out + 32L * i, 8));
+            names.add("rt_sigaction(" + Signals.name(signals.get(i)) + ")");
+        }
+        calls.add(new SyscallBatch.Call(SyscallNr.BRK, 0));
+        names.add("brk");
+        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_DUMPABLE));
+        names.add("prctl(PR_GET_DUMPABLE)");
+        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_CHILD_SUBREAPER, subreaperAt));
+        names.add("prctl(PR_GET_CHILD_SUBREAPER)");
+        for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
+            calls.add(new SyscallBatch.Call(SyscallNr.GETITIMER, which, itimersAt + 32L * which));
+            names.add("getitimer(" + ItimerImage.name(which) + ")");
+        }
+        int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
+        if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
+            return null;
+        }
+        long[] results = remote.batch(inj, calls);
+        if (results == null) {
+            return null;
+        }
+        for (int i = 0; i < results.length; i++) {
+            if (Injector.isError(results[i])) {
+                throw new SyscallException(names.get(i) + " in pid " + inj.pid(), (int) -results[i]);
+            }
+        }
+        ByteBuffer b = ThreadCollector.le(remote.readBatchOutput(bytes));
+        List<SigAction> sigactions = new ArrayList<>();
+        for (int i = 0; i < signals.size(); i++) {
+            sigactions.add(new SigAction(signals.get(i), b.getLong(32 * i), b.getLong(32 * i + 8),
+                    b.getLong(32 * i + 16), b.getLong(32 * i + 24)));
+        }
+        int n = signals.size();
+        List<long[]> itimers = new ArrayList<>();
+        for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
+            int at = (int) (itimersAt - out) + 32 * which;
+            itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
+        }
+        return new MainReads(sigactions, results[n], (int) results[n + 1],
+                b.getInt((int) (subreaperAt - out)) != 0, itimers);
     }
 
     /**

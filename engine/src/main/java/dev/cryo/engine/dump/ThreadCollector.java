@@ -44,21 +44,26 @@ final class ThreadCollector {
         SleepImage sleep;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
-            // three reads into the output area: one batch (one round trip) where the thread takes it
+            // three reads into the output area and the securebits: one batch (one round trip) where
+            // the thread takes it
             long out = task.batchOutput();
             long[] r = task.batch(inj, java.util.List.of(
                     new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_TID_ADDRESS, out),
                     new SyscallBatch.Call(SyscallNr.SIGALTSTACK, 0, out + 8),
-                    new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_PDEATHSIG, out + 32)));
+                    new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_PDEATHSIG, out + 32),
+                    new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_SECUREBITS)));
             ByteBuffer b;
+            Integer securebits = null;
             if (r != null) {
-                String[] names = {"prctl(PR_GET_TID_ADDRESS)", "sigaltstack", "prctl(PR_GET_PDEATHSIG)"};
+                String[] names = {"prctl(PR_GET_TID_ADDRESS)", "sigaltstack", "prctl(PR_GET_PDEATHSIG)",
+                        "prctl(PR_GET_SECUREBITS)"};
                 for (int i = 0; i < r.length; i++) {
                     if (Injector.isError(r[i])) {
                         throw new SyscallException(names[i] + " in pid " + task.pid() + " tid " + tid, (int) -r[i]);
                     }
                 }
                 b = le(task.readBatchOutput(40));
+                securebits = (int) r[3];
             } else {
                 long s = task.scratch();
                 inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, s);
@@ -69,7 +74,7 @@ final class ThreadCollector {
             clearChildTid = b.getLong(0);
             altStack = new long[]{b.getLong(8), b.getInt(16), b.getLong(24)};
             pdeathSignal = b.getInt(32);
-            security = securityCollector.thread(inj, tid);
+            security = securebits != null ? securityCollector.thread(tid, securebits) : securityCollector.thread(inj, tid);
             sleep = SleepHandler.dump(task.pid(), regs, inj); // last: it may leave a ptrace trap pending
         }
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();

@@ -36,12 +36,22 @@ public final class TimersHandler {
         byte[] read(int len);
     }
 
-    public static TimersImage dump(Pid pid, Injector inj, Scratch scratch, Set<Integer> tids) {
+    /**
+     * {@code itimerValues}: the three {@code struct itimerval}s (as four longs each, REAL, VIRTUAL,
+     * PROF) read already by the caller's batch, or null to read them here.
+     */
+    public static TimersImage dump(Pid pid, Injector inj, Scratch scratch, Set<Integer> tids, List<long[]> itimerValues) {
         List<ItimerImage> itimers = new ArrayList<>();
         for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
-            inj.call("getitimer(" + ItimerImage.name(which) + ")", SyscallNr.GETITIMER, which, scratch.address());
-            ByteBuffer b = le(scratch.read(32));
-            ItimerImage t = new ItimerImage(which, b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8));
+            long[] v;
+            if (itimerValues != null) {
+                v = itimerValues.get(which);
+            } else {
+                inj.call("getitimer(" + ItimerImage.name(which) + ")", SyscallNr.GETITIMER, which, scratch.address());
+                ByteBuffer b = le(scratch.read(32));
+                v = new long[] {b.getLong(0), b.getLong(8), b.getLong(16), b.getLong(24)};
+            }
+            ItimerImage t = new ItimerImage(which, v[2], v[3], v[0], v[1]);
             if (t.carried()) {
                 itimers.add(t);
             }

@@ -163,7 +163,9 @@ class TaskCollectorTest {
             assertNotEquals(0, hup.restorer());
             // 62 signals one by one cost two round trips each; a batch costs one for all of them
             if (mode.equals("batch")) {
-                assertTrue(trips < 62, "a batch: " + trips + " round trips for the whole task");
+                // and the main thread's other reads (brk, dumpable, subreaper, itimers) join its batch, the
+                // thread's securebits its own: 6 in all with the scratch page's map and unmap (20 before)
+                assertTrue(trips <= 6, "a batch: " + trips + " round trips for the whole task");
             } else {
                 assertTrue(trips > 2 * 62, "call by call: " + trips + " round trips");
             }
