@@ -306,6 +306,16 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
+    @Test
+    void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixorphan.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixorphan.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sk-unix-unconn found it: a bound stream socket not yet listening failed the dump (EINVAL). */
     @Test
     void boundUnixSocketsNotYetListeningComeBackAndServeAfterwards() throws Exception {

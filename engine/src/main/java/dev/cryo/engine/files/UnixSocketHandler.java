@@ -294,17 +294,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             bindPairEnd(pair[1], peer);
             return;
         }
-        // a named datagram socket is "established" also when another one connected to it (the kernel
-        // marks both ends): it is bound again below, and its clients connect to its name
-        boolean namedDgram = u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound();
-        if (u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED && !namedDgram) {
+        if (peerGone(u)) {
             // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
             Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
             hub.later(() -> {
                 fill(pair[1], u, null);
-                pair[1].close();
+                pair[1].close(); // shuts a stream or seqpacket end down as the peer's close did
+                shutDown(pair[0], u);
             });
             return;
         }
@@ -324,6 +322,17 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.state() == SockDiag.UNIX_LISTEN) {
             Sockets.listen(s, u.backlog());
         }
+    }
+
+    /**
+     * Connected once, its peer closed since (a socketpair end whose other end was closed): made
+     * again as a pair whose other end is closed once the unread bytes are sent through it. A named
+     * datagram socket is "established" also when another one connected to it (the kernel marks both
+     * ends): it is bound again instead, and its clients connect to its name.
+     */
+    private static boolean peerGone(UnixSocket u) {
+        boolean namedDgram = u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound();
+        return u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED && !namedDgram;
     }
 
     /**
@@ -370,7 +379,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         boolean pair = isPair(u, peer);
         if (pair) {
             fill(hub.get(peer.ino()), u, null);
-        } else if (!u.queue().isEmpty() && u.listenerIno() == 0) {
+        } else if (!u.queue().isEmpty() && u.listenerIno() == 0 && !peerGone(u)) { // a gone peer's bytes: create()
             if (u.address().isUnbound()) {
                 throw new RestoreException("unix socket " + u.ino() + ": unread datagrams at an unnamed socket cannot be queued again");
             }
@@ -396,6 +405,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 Sockets.connect(client, u.address());
             }
         }
+        if (!peerGone(u)) { // a gone peer's end is shut down once its bytes are in (create)
+            shutDown(s, u);
+        }
+    }
+
+    private static void shutDown(Fd s, UnixSocket u) {
         if (u.shutdown() != 0) {
             try {
                 Sockets.shutdown(s, u.shutdown() == 3 ? Sockets.SHUT_RDWR : u.shutdown() == 2 ? Sockets.SHUT_WR : Sockets.SHUT_RD);

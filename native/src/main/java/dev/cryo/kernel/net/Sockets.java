@@ -274,12 +274,20 @@ public final class Sockets {
      */
     public static List<Message> peekQueue(Fd s, int maxMessage) {
         int saved = getInt(s, SOL_SOCKET, SO_PEEK_OFF);
+        // a unix datagram or seqpacket socket whose peer is gone reads 0 at the end of its queue, like
+        // an empty message: with SO_PASSCRED on for the peek, every real message comes with credentials
+        boolean stream = isStream(s);
+        boolean unixMessages = !stream && getInt(s, SOL_SOCKET, SO_DOMAIN) == SockAddr.AF_UNIX;
+        int savedCreds = unixMessages ? getInt(s, SOL_SOCKET, SO_PASSCRED) : 0;
         List<Message> out = new ArrayList<>();
         setInt(s, SOL_SOCKET, SO_PEEK_OFF, 0);
+        if (unixMessages) {
+            setInt(s, SOL_SOCKET, SO_PASSCRED, 1);
+        }
         try {
             while (true) {
                 Message m = recvMsg(s, maxMessage, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
-                if (m == null || (m.length() == 0 && m.fdsPassed() == 0 && isStream(s))) {
+                if (m == null || (m.length() == 0 && m.fdsPassed() == 0 && (stream || (unixMessages && !m.credentials())))) {
                     return out;
                 }
                 out.add(m);
@@ -289,6 +297,9 @@ public final class Sockets {
             }
         } finally {
             setInt(s, SOL_SOCKET, SO_PEEK_OFF, saved);
+            if (unixMessages) {
+                setInt(s, SOL_SOCKET, SO_PASSCRED, savedCreds);
+            }
         }
     }
 
