@@ -41,4 +41,24 @@ class HeldSignalsTest {
             assertTrue(verdict.contains("PASS sigusr1=1 "), verdict);
         }
     }
+
+    /**
+     * zdtm's stopped found it: a child stopped by job control (its stop not yet collected) came back
+     * running. The group-stop is held as a SIGSTOP: carried as pending, it stops the restored child
+     * again; given back on a dump that leaves the tree running, it leaves the child stopped.
+     */
+    @Test
+    void aStoppedChildIsStoppedAgainAfterARestoreAndAfterADumpThatLeavesItRunning() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/stopchild.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("stop1.out"), prog))) {
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img1").toString(), "-R", "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(Workloads.check(p).contains("PASS"), "left running");
+        }
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("stop2.out"), prog))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img2"));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
 }

@@ -97,12 +97,22 @@ public final class Tracer implements AutoCloseable {
                 continue;
             }
             if (st.event() != 0) {
+                if (st.isEventStop() && isJobStop(st.stopSignal())) {
+                    // a group-stop: the process was stopped (job control), and once let go it must be
+                    // again. Held as a SIGSTOP (the one stop signal never discarded nor caught): a
+                    // dump carries it as pending, a detach gives it back.
+                    heldSignals.computeIfAbsent(tid, k -> new ArrayList<>()).add(new Held(Signals.SIGSTOP, null));
+                }
                 return st;
             }
             // signal-delivery stop: keep the signal for later and let the interrupt arrive
             hold(tid, st.stopSignal());
             Ptrace.request(Ptrace.CONT, tid, 0, 0);
         }
+    }
+
+    private static boolean isJobStop(int sig) {
+        return sig == Signals.SIGSTOP || sig == Signals.SIGTSTP || sig == Signals.SIGTTIN || sig == Signals.SIGTTOU;
     }
 
     private static String stateOf(int tid) {

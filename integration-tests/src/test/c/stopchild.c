@@ -1,0 +1,52 @@
+/*
+ * A child stopped by job control (SIGSTOP), its stop not yet collected by the parent
+ * (waitid WNOWAIT), as a shell's stopped job is. On SIGUSR2 the parent checks the child is still
+ * stopped (waitpid WUNTRACED reports it, /proc says T), continues it with SIGCONT and reaps its
+ * clean exit. zdtm's stopped found it: the child came back running. Prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t check;
+static void on_usr2(int sig) { (void)sig; check = 1; }
+static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+
+static char state(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(buf, sizeof buf, f)) fail("stat");
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    return p ? p[2] : '?';
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    pid_t c = fork();
+    if (c == 0) {
+        for (int i = 0; ; i++) usleep(10000); /* runs until stopped, then until continued and killed */
+    }
+    kill(c, SIGSTOP);
+    siginfo_t si;
+    if (waitid(P_PID, c, &si, WSTOPPED | WNOWAIT)) fail("waitid");
+    printf("ready %d\n", c);
+    while (!check) pause();
+
+    if (state(c) != 'T') { printf("FAIL: the child is in state %c, not stopped\n", state(c)); return 1; }
+    int st;
+    if (waitpid(c, &st, WUNTRACED | WNOHANG) != c || !WIFSTOPPED(st)) fail("waitpid does not report the child stopped");
+    kill(c, SIGCONT);
+    usleep(50000);
+    if (state(c) == 'T') fail("the child did not continue");
+    kill(c, SIGTERM);
+    if (waitpid(c, &st, 0) != c || !WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) fail("the child did not end on SIGTERM");
+    printf("PASS\n");
+    return 0;
+}
