@@ -44,6 +44,20 @@ class MemoryKindsTest {
         }
     }
 
+    /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
+    @Test
+    void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mmflags.out"),
+                TestPrograms.compile("/c/mmflags.c").toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"thpDisabled\" : true") && show.contains("\"coredumpFilter\" : \"0x7f\""), show);
+        }
+    }
+
     /** Files made with O_TMPFILE (no name ever): made that way again, so they can still be named with linkat. */
     @Test
     void filesMadeWithOTmpfileComeBackUnnamedAndLinkable() throws Exception {

@@ -250,4 +250,123 @@ class RealServersTest {
                     + " | xargs -r -n1 ipcrm -m; rm -rf " + dir).start().waitFor();
         }
     }
+
+    /** A client program outside the tree, fed line by line on its stdin; its output read line by line. */
+    private record LineClient(Process process, java.io.BufferedReader out) implements AutoCloseable {
+        static LineClient start(String... command) throws IOException {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            return new LineClient(p, new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    StandardCharsets.UTF_8)));
+        }
+
+        /** Sends a line, then reads lines until one contains {@code expect} (or the client ends). */
+        String send(String line, String expect) throws IOException {
+            process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+            StringBuilder seen = new StringBuilder();
+            for (String l; (l = out.readLine()) != null; ) {
+                seen.append(l).append('\n');
+                if (l.contains(expect)) {
+                    return l;
+                }
+            }
+            return "client ended; it printed:\n" + seen;
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+    }
+
+    /**
+     * MariaDB: a dozen threads, a unix and a TCP listener, and temporary files made with O_TMPFILE.
+     * Its native AIO is io_uring, which cryo (like CRIU) refuses: the server runs with it off.
+     */
+    @Test
+    void mariadbComesBackWithItsDataAndItsConnectedClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/mariadbd")), "Debian package mariadb-server");
+        Path data = tmp.resolve("mariadb");
+        Process init = new ProcessBuilder("mariadb-install-db", "--no-defaults", "--datadir=" + data, "--user=root",
+                "--auth-root-authentication-method=normal", "--skip-test-db").redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("install.log").toFile()).start();
+        assertEquals(0, init.waitFor(), () -> "mariadb-install-db: " + readQuietly(tmp.resolve("install.log")));
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("mariadb.out"), "/usr/sbin/mariadbd", "--no-defaults",
+                "--datadir=" + data, "--user=root", "--socket=" + tmp.resolve("sock"), "--port=" + port,
+                "--bind-address=127.0.0.1", "--skip-grant-tables", "--innodb-use-native-aio=0",
+                "--pid-file=" + tmp.resolve("pid"))) {
+            connect(port).close();
+            try (LineClient client = LineClient.start("mariadb", "-h", "127.0.0.1", "-P", Integer.toString(port),
+                    "-u", "root", "-B", "-n", "-N")) {
+                assertEquals("ok", client.send("create database d; create table d.t(x int); "
+                        + "insert into d.t values (1), (2), (3); select 'ok';", "ok"));
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertEquals("16", client.send("insert into d.t values (10); select sum(x) from d.t;", "16"),
+                            "the client connected across the restore");
+                    try (LineClient other = LineClient.start("mariadb", "-h", "127.0.0.1", "-P", Integer.toString(port),
+                            "-u", "root", "-B", "-n", "-N")) {
+                        assertEquals("4", other.send("select count(*) from d.t;", "4"));
+                    }
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    private static String readQuietly(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
+     * OpenSSH: the listener, the connection's own sshd and a login shell on a pseudo-terminal the
+     * tree opened, with the ssh client outside the tree: the session goes on where it stopped.
+     */
+    @Test
+    void sshdComesBackWithALoggedInSessionOnItsTerminal() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/sshd")) && Files.isExecutable(Path.of("/usr/bin/ssh")),
+                "Debian packages openssh-server and openssh-client");
+        Path dir = Files.createDirectories(tmp.resolve("ssh"));
+        for (String key : List.of("host", "client")) {
+            Process k = new ProcessBuilder("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir.resolve(key).toString())
+                    .redirectErrorStream(true).start();
+            assertEquals(0, k.waitFor(), "ssh-keygen");
+        }
+        Files.copy(dir.resolve("client.pub"), dir.resolve("authorized_keys"));
+        Files.createDirectories(Path.of("/run/sshd")); // its privilege separation directory
+        int port = freePort();
+        Files.writeString(dir.resolve("sshd_config"), "Port " + port + "\nListenAddress 127.0.0.1\nHostKey "
+                + dir.resolve("host") + "\nPidFile " + dir.resolve("pid") + "\nAuthorizedKeysFile "
+                + dir.resolve("authorized_keys") + "\nPermitRootLogin yes\nUsePAM no\nStrictModes no\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("sshd.out"), "/usr/sbin/sshd", "-D", "-e", "-f",
+                dir.resolve("sshd_config").toString())) {
+            connect(port).close();
+            try (LineClient session = LineClient.start("ssh", "-tt", "-i", dir.resolve("client").toString(),
+                    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                    "-p", Integer.toString(port), "root@127.0.0.1", "/bin/sh")) {
+                assertTrue(session.send("echo before-$((6*7))", "before-42").contains("before-42"));
+                DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                        "sshd, the session's sshd and its shell");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertEquals(3, treeSize(r.pid().value()));
+                    String after = session.send("echo after-$((6*8)) $(tty)", "after-48");
+                    assertTrue(after.contains("after-48 /dev/pts/"), "the session on its terminal: " + after);
+                    try (LineClient other = LineClient.start("ssh", "-i", dir.resolve("client").toString(),
+                            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                            "-p", Integer.toString(port), "root@127.0.0.1", "echo new-$((2*3))")) {
+                        assertTrue(other.send("", "new-6").contains("new-6"), "a new login to the restored sshd");
+                    }
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
 }

@@ -91,7 +91,8 @@ public final class TaskCollector {
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
-                ProcFs.auxv(pid).words());
+                ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
+                coredumpFilter(pid));
         TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid()),
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
@@ -273,5 +274,15 @@ public final class TaskCollector {
     private static List<Rlimit> rlimits(Pid pid) {
         Limits limits = ProcFs.limits(pid);
         return limits.rows().stream().map(l -> new Rlimit(l.resource(), l.soft(), l.hard())).toList();
+    }
+
+    /** /proc/PID/coredump_filter: which mappings a core dump holds, set by the program or inherited. */
+    private static long coredumpFilter(Pid pid) {
+        try {
+            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid.value()
+                    + "/coredump_filter")).strip(), 16);
+        } catch (java.io.IOException | NumberFormatException e) {
+            throw new dev.cryo.engine.DumpException("pid " + pid.value() + ": cannot read its coredump_filter: " + e);
+        }
     }
 }

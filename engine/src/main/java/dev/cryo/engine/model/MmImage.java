@@ -1,9 +1,23 @@
 package dev.cryo.engine.model;
 
-/** The mm fields PR_SET_MM_MAP needs, the exact brk, and the auxiliary vector. */
+/**
+ * The mm fields PR_SET_MM_MAP needs, the exact brk, and the auxiliary vector; and two flags of the
+ * address space a program sets: transparent huge pages turned off (PR_SET_THP_DISABLE, MariaDB
+ * does) and the coredump filter.
+ */
 public record MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
-                      long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv) {
+                      long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv,
+                      boolean thpDisabled, long coredumpFilter) {
+    /** The default coredump filter (anonymous private and shared memory, ELF headers, private huge pages). */
+    public static final long DEFAULT_COREDUMP_FILTER = 0x33;
+
     public MmImage {
         auxv = auxv.clone();
+    }
+
+    public MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
+                   long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv) {
+        this(startCode, endCode, startData, endData, startBrk, brk, startStack, argStart, argEnd, envStart, envEnd, auxv,
+                false, DEFAULT_COREDUMP_FILTER);
     }
 }

@@ -119,6 +119,8 @@ final class TaskJson {
         m.put("envStart", hex(mm.envStart()));
         m.put("envEnd", hex(mm.envEnd()));
         m.put("auxvWords", mm.auxv().length);
+        m.put("thpDisabled", mm.thpDisabled());
+        m.put("coredumpFilter", hex(mm.coredumpFilter()));
         return m;
     }
 

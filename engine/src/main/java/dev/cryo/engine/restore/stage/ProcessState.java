@@ -119,6 +119,16 @@ public final class ProcessState implements StateStage {
                 t.call("close", SyscallNr.CLOSE, exeFd);
             }
         }
+        if (mm.thpDisabled()) {
+            t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+        Path filter = Path.of("/proc/" + t.pid() + "/coredump_filter");
+        try {
+            Files.writeString(filter, "0x" + Long.toHexString(mm.coredumpFilter())); // read as base 0
+        } catch (IOException e) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": cannot set its coredump_filter to "
+                    + Long.toHexString(mm.coredumpFilter()) + ": " + e);
+        }
     }
 
     private static boolean sameFile(String a, String b) {
