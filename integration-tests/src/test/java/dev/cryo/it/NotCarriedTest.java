@@ -83,6 +83,15 @@ class NotCarriedTest {
                                 + "os.wait()",
                         ": it is the session id of pid \\d+ \\(python3\\), which is not in the tree; the kernel keeps pid "
                                 + "\\d+ taken while pid \\d+ lives, so a restore could not create it again"),
+                // zdtm's sock_filter00 found it: the options came back, the filter would not have
+                python("a socket filter", "import socket, ctypes, struct\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                + "ins = ctypes.create_string_buffer(struct.pack('HBBI', 6, 0, 0, 0xffff))\n"
+                                + "s.setsockopt(socket.SOL_SOCKET, 26, struct.pack('HxxxxxxQ', 1, ctypes.addressof(ins)))",
+                        " fd 3: socket \\d+ has a socket filter \\(SO_ATTACH_FILTER, 1 instructions\\)"),
+                // zdtm's unlink_fstat03 found it: the file came back as a copy, no longer the one still linked
+                python("a deleted file still linked under another name", "import os\nf = open('data', 'w')\n"
+                                + "os.link('data', 'data.link')\nos.unlink('data')",
+                        " fd 3: .*/data was deleted but the file is still linked under another name \\(1 link\\)"),
                 // zdtm's fifo-ghost found it: the dump passed and the restore failed to open the path
                 python("a deleted FIFO", "import os\nos.mkfifo('fifo')\nf = os.open('fifo', os.O_RDWR)\nos.unlink('fifo')",
                         " fd \\d+: FIFO .*/fifo \\(deleted\\) was deleted; a deleted FIFO is "

@@ -306,6 +306,16 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's socket-tcp-closed found it: a TCP socket never bound (not in sock_diag) was refused. */
+    @Test
+    void aTcpSocketNeverBoundComesBackWithItsOptions() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpfresh.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpfresh.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

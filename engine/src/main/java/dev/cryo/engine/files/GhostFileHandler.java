@@ -51,7 +51,23 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     @Override
     public GhostFd dump(FdProbe fd, DumpContext ctx) {
         String path = fd.target().substring(0, fd.target().length() - DELETED.length());
+        int links = links(fd);
+        if (links > 0) {
+            // a copy would stand in for a file that is still there under another name: what the
+            // program writes would no longer reach it (zdtm's unlink_fstat03)
+            throw new dev.cryo.engine.DumpException(fd.where() + ": " + path + " was deleted but the file is still"
+                    + " linked under another name (" + links + " link" + (links == 1 ? "" : "s") + "); restoring a copy"
+                    + " would cut the program off from it: not supported yet");
+        }
         return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()));
+    }
+
+    private static int links(FdProbe fd) {
+        try {
+            return ((Number) Files.getAttribute(fd.procPath(), "unix:nlink")).intValue();
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0; // cannot tell: carried as a deleted file, as before
+        }
     }
 
     @Override

@@ -57,6 +57,11 @@ final class SocketProbe implements AutoCloseable {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace;"
                         + " only sockets of the host's network namespace are supported");
             }
+            int filter = Sockets.filterLength(sock);
+            if (filter > 0) { // its options are carried, but not the program: the socket would let everything in
+                throw new DumpException(fd.where() + ": socket " + p.ino + " has a socket filter (SO_ATTACH_FILTER, "
+                        + filter + " instructions); a socket filter is not supported yet");
+            }
             return p;
         } catch (RuntimeException e) {
             sock.close();

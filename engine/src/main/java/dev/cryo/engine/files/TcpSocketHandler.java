@@ -101,7 +101,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         try {
             SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_TCP).get(p.ino);
             if (d == null) {
-                throw p.refuse("TCP socket " + p.ino + " is not visible to sock_diag (another network namespace?)");
+                // sock_diag lists hashed sockets only: one never bound nor connected is a fresh socket
+                SockAddr local = Sockets.sockName(p.sock);
+                if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
+                    return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), null, false, "");
+                }
+                throw p.refuse("TCP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
+                        + " namespace?)");
             }
             String what = "TCP socket " + d.local() + (d.state() == SockDiag.TCP_LISTEN ? " (listening)"
                     : d.state() == SockDiag.TCP_CLOSE ? "" : " -> " + d.remote());

@@ -60,7 +60,14 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         try (SocketProbe p = SocketProbe.take(fd)) {
             SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_UDP).get(p.ino);
             if (d == null) {
-                throw p.refuse("UDP socket " + p.ino + " is not visible to sock_diag (another network namespace?)");
+                // sock_diag lists hashed sockets only: one never bound nor connected is a fresh socket
+                SockAddr local = Sockets.sockName(p.sock);
+                if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
+                    return new UdpSocket(p.ino, p.family, local, local,
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino));
+                }
+                throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
+                        + " namespace?)");
             }
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
             if (d.rqueue() > 0 || unread > 0) {

@@ -236,6 +236,12 @@ public final class SharedMemoryHub implements AutoCloseable {
                     + e.getMessage());
         }
         owner(p, g.file().mode(), g.uid(), g.gid(), "the recreated file " + p);
+        try { // last: writing the contents set it to now
+            Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.from(
+                    java.time.Instant.EPOCH.plusNanos(g.file().mtimeNanos())));
+        } catch (IOException e) {
+            throw new RestoreException("cannot give the recreated file " + p + " its mtime: " + e.getMessage());
+        }
     }
 
     /** Gives {@code p} its dumped owner, then its mode (chown clears the set-id bits). */

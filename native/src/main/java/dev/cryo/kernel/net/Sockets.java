@@ -119,6 +119,21 @@ public final class Sockets {
         return buf.getByteArray(0, Math.min(len.getInt(0), size));
     }
 
+    private static final int SO_GET_FILTER = 26; // = SO_ATTACH_FILTER
+
+    /** The instructions of the classic BPF filter attached to the socket (SO_ATTACH_FILTER), 0 without one. */
+    public static int filterLength(Fd s) {
+        Memory len = new Memory(4);
+        len.setInt(0, 0); // a zero length asks for the count only
+        try {
+            Sys.call(() -> "getsockopt(" + s + ", SO_GET_FILTER)", SyscallNr.GETSOCKOPT, s.value(), SOL_SOCKET,
+                    SO_GET_FILTER, 0, Sys.address(len), 0);
+        } catch (SyscallException e) {
+            return 0; // a kind of socket that has none
+        }
+        return len.getInt(0);
+    }
+
     public static void setInt(Fd s, int level, int opt, int value) {
         Memory m = new Memory(4);
         m.setInt(0, value);
