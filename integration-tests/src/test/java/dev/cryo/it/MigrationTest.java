@@ -106,6 +106,69 @@ class MigrationTest {
         }
     }
 
+    /**
+     * The destination's agent alone dies (its host goes on) after it prepared the root's stub for
+     * the pre-copied pages: the source runs on, and nothing of the migration is left on b — the
+     * stub dies with the agent (it was reparented to b's init and slept on forever before).
+     */
+    @Test
+    void whenTheDestinationAgentAloneDiesAfterPreparingTheStubNothingIsLeftThereAndTheSourceRunsOn() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).initOutlivesAgentB().start();
+             DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
+            CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                            hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            int ns = p.pid().value();
+            // the stub holds the root's pid in b's pid namespace while the pre-copied pages arrive
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return hosts.hostPidInB(ns) > 0;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(120), "b to prepare the stub of pid " + ns);
+            // past the first layout (the stub is traced for a moment then): pages are being placed in it
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return rssKiB(hosts.hostPidInB(ns)) > 16 * 1024;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(120), "b to place pages in the stub of pid " + ns);
+            int agent = hosts.agentPidInB();
+            assertTrue(agent > 0, "b's agent");
+            TwoHosts.sh("kill -9 " + agent);
+            // at once, while b's namespaces live on (their init outlives the agent by minutes)
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return hosts.hostPidInB(ns) < 0;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(20), "the stub of pid " + ns + " on b to be gone with b's agent");
+            TwoHosts.CliRun r = m.get();
+            assertNotEquals(0, r.code(), r.toString());
+            assertTrue(p.alive(), "the source is still there");
+            Thread.sleep(300);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out + "\n" + r);
+        }
+    }
+
+    private static long rssKiB(int pid) throws Exception {
+        for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (l.startsWith("VmRSS:")) {
+                return Long.parseLong(l.substring(6).trim().split("\\s+")[0]);
+            }
+        }
+        return 0;
+    }
+
     @Test
     void whenTheLinkIsCutTheSourceRunsOnUntouched() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start("-Dcryo.cluster.io-timeout=5s");

@@ -27,6 +27,7 @@ final class TwoHosts implements AutoCloseable {
     final Path keys, logA, logB;
     private final List<Process> agents = new ArrayList<>();
     private Process agentB;
+    private boolean initOutlivesAgentB;
 
     TwoHosts(Path tmp) throws Exception {
         int n = ThreadLocalRandom.current().nextInt(10, 250);
@@ -58,6 +59,15 @@ final class TwoHosts implements AutoCloseable {
         return nsA.replace("cryo-a", "v") + "a";
     }
 
+    /**
+     * b's pid namespace outlives its agent (its init goes on for 5 minutes or more after the agent ended,
+     * reaping), as a host outlives a crashed agent: whatever the agent leaves behind stays to be seen.
+     */
+    TwoHosts initOutlivesAgentB() {
+        initOutlivesAgentB = true;
+        return this;
+    }
+
     /** Starts both agents (extra: settings for both, e.g. -Dcryo.cluster.io-timeout=5s) and waits until b has joined a. */
     TwoHosts start(String... extra) throws Exception {
         try {
@@ -79,7 +89,9 @@ final class TwoHosts implements AutoCloseable {
                 + ipA + ":" + PORT + " --keys " + keys));
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
                 + "java -XX:-UsePerfData -jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
-                + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done'");
+                + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done"
+                + (initOutlivesAgentB ? "; trap - TERM; for i in $(seq 3000); do sleep 0.1; done" : "")
+                + "'");
         agents.add(agentB);
         awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));
         return this;
@@ -181,6 +193,21 @@ final class TwoHosts implements AutoCloseable {
         } finally {
             sink.destroyForcibly();
         }
+    }
+
+    /** The host pid of b's agent (the JVM in b's namespaces), or -1. */
+    int agentPidInB() throws Exception {
+        for (String line : sh("ip netns pids " + nsB).split("\n")) {
+            if (line.isBlank()) continue;
+            try {
+                if (Files.readString(Path.of("/proc/" + line.trim() + "/comm")).trim().equals("java")) {
+                    return Integer.parseInt(line.trim());
+                }
+            } catch (IOException gone) {
+                // exited meanwhile
+            }
+        }
+        return -1;
     }
 
     /** Kills everything in b's namespaces at once (the agent dies mid-whatever). */

@@ -33,6 +33,16 @@ public final class ExactPidSpawner {
     private static final int PAGE = 4096, PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
     public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession) {
+        return spawn(pid, skipTo, path, argv, newSession, false);
+    }
+
+    /**
+     * As above; {@code dieWithParent}: the program gets SIGKILL when its parent — the thread
+     * calling this, which must outlive it — ends (PR_SET_PDEATHSIG, set before the exec, which
+     * keeps it), so it never outlives this process whichever way this process dies.
+     */
+    public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession,
+                            boolean dieWithParent) {
         Pid stub = Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
         int child = 0;
         try (Tracer tracer = new Tracer()) {
@@ -65,6 +75,9 @@ public final class ExactPidSpawner {
             in.keepRegistersOnClose();
             if (newSession) {
                 in.call("setsid", SyscallNr.SETSID);
+            }
+            if (dieWithParent) {
+                in.call("prctl(PR_SET_PDEATHSIG, SIGKILL)", SyscallNr.PRCTL, Prctl.PR_SET_PDEATHSIG, Signals.SIGKILL);
             }
             long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
             if (Injector.isError(e)) {

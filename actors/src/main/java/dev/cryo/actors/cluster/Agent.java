@@ -256,7 +256,8 @@ public final class Agent {
             }
             return failIncoming(m.id(), "restore failed: " + e.getMessage());
         }
-        ctx.getLog().info("migration {}: image complete and verified, restoring ({} before)", m.id(), placed);
+        ctx.getLog().info("migration {}: image complete and verified, restoring ({} before; {} ms since the last chunk came in)",
+                m.id(), placed, (System.nanoTime() - m.atNanos()) / 1_000_000);
         incoming.put(m.id(), in.arrived(m.atNanos()));
         ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
                         prepared, contents), parts.migration().settings(),

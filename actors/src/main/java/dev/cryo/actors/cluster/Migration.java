@@ -177,11 +177,15 @@ final class Migration {
 
     /** Two-phase handover: the source is frozen and complete on the wire; kill it only once the copy runs. */
     private Behavior<Command> held(DumpSupervisor.Held h, long heldAt) {
-        ctx.getLog().debug("migration {}: image sent, source frozen, waiting for {}", id, request.to());
+        ctx.getLog().debug("migration {}: image sent, source frozen for {} ms so far, waiting for {}", id,
+                h.report().stats().frozenMillis(), request.to());
         return Behaviors.receive(Command.class)
                 .onMessage(Status.class, m -> {
                     ReceiveStatus s = m.status();
                     if (s.state().equals("running")) {
+                        ctx.getLog().debug("migration {}: {} reports the tree running {} ms after the image was sent "
+                                + "(its restore took {} ms of them)", id, request.to(), (System.nanoTime() - heldAt) / 1_000_000,
+                                s.restoreMillis());
                         long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
                         restoreMillis = s.restoreMillis();
                         return finish(h, true, null, downtime, s.pids());

@@ -237,9 +237,12 @@ public final class TaskDumper {
         CollectJob job = m.job();
         MemoryPlan plan;
         List<PageRun> runs;
+        long planned, ran;
         try {
-            plan = TaskCollector.plan(pid, job.files());
+            plan = preCopy == null ? TaskCollector.plan(pid, job.files()) : TaskCollector.plan(pid, job.files(), preCopy);
+            planned = System.nanoTime();
             runs = preCopy == null ? plan.runs() : preCopy.finalRuns(plan);
+            ran = System.nanoTime();
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + logged(e))));
             return Behaviors.same();
@@ -263,8 +266,10 @@ public final class TaskDumper {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms, {} ptrace round trips so far", pid,
-                (System.nanoTime() - t0) / 1_000_000, tracer.roundTrips());
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms, {} {} ms, {} pages), {} ptrace round trips so far",
+                pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
+                preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
+                runs.stream().mapToLong(PageRun::pages).sum(), tracer.roundTrips());
         Copying copying = new Copying(snap, vmaCount, shares.size(), m);
         return copying.check();
     }

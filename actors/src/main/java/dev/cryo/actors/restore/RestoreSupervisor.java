@@ -290,6 +290,7 @@ public final class RestoreSupervisor {
                     if (!(m.reply() instanceof TaskRestorerActor.StageDone d)) {
                         return abort(failureOf(m.reply()));
                     }
+                    ctx.getLog().debug("pid {}: {} done at +{} ms", d.pid(), d.stage(), (System.nanoTime() - started) / 1_000_000);
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),

@@ -197,6 +197,8 @@ public final class TaskRestorerActor {
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
             return Behaviors.same();
         }
+        ctx.getLog().debug("pid {}: memory mapped in {} ms, {} page slices to write", pid,
+                (System.nanoTime() - t0) / 1_000_000, m.chunks().size());
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
@@ -209,8 +211,11 @@ public final class TaskRestorerActor {
 
     private Behavior<Command> awaitRegions(int pending, long pages, long t0, ActorRef<Reply> replyTo) {
         if (pending == 0) {
+            long written = System.nanoTime();
             stage("memory", replyTo, () -> {
                 restorer.protectMemory();
+                ctx.getLog().debug("pid {}: pages written at +{} ms, protected at +{} ms", pid,
+                        (written - t0) / 1_000_000, (System.nanoTime() - t0) / 1_000_000);
                 return pages;
             });
             return running();

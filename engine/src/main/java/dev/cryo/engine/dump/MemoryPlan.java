@@ -35,6 +35,16 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      * the deleted files of the dump, carried once each.
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts) {
+        return of(pid, sharedMemory, ghosts, kind -> true);
+    }
+
+    /**
+     * As above; the pages of mappings whose kind fails {@code pagesPlanned} are not looked at
+     * (a pre-copy's frozen round finds those itself, and a page-table walk of a big task is the
+     * longest step of a freeze).
+     */
+    public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
+                                java.util.function.Predicate<MemoryKind> pagesPlanned) {
         List<SmapsEntry> smaps = ProcFs.smaps(pid);
         List<MemoryKind> kinds = new ArrayList<>();
         for (SmapsEntry s : smaps) {
@@ -52,9 +62,11 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice));
-                PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
-                kind.planPages(scan);
-                scanned += scan.scannedPages();
+                if (pagesPlanned.test(kind)) {
+                    PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
+                    kind.planPages(scan);
+                    scanned += scan.scannedPages();
+                }
             }
         }
         return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned);

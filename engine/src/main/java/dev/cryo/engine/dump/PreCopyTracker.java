@@ -82,7 +82,8 @@ public final class PreCopyTracker implements AutoCloseable {
         return rounds;
     }
 
-    static boolean preCopied(MemoryKind kind) {
+    /** The kinds of memory whose pages are copied while the task runs (and found by the tracker when frozen). */
+    public static boolean preCopied(MemoryKind kind) {
         return kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK
                 || kind == MemoryKinds.FILE_PRIVATE;
     }
@@ -196,7 +197,11 @@ public final class PreCopyTracker implements AutoCloseable {
             boolean[] fresh = {false};
             List<long[]> written = written(m, fresh);
             if (fresh[0] && intersect(sent, m.start(), m.end()).isEmpty()) {
-                out.addAll(wanted); // made since the last round, nothing of it sent: as a plain dump would
+                // made since the last round, nothing of it sent: what a plain dump would carry (a
+                // fresh scan reports every page written)
+                for (long[] r : carriedOf(carried, either, m, v.kind(), written)) {
+                    addRuns(out, i, r[0], r[1], !m.read(), v.kind() != MemoryKinds.FILE_PRIVATE);
+                }
                 continue;
             }
             TreeMap<Long, Long> send = new TreeMap<>();

@@ -58,6 +58,11 @@ public final class TaskCollector {
         return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles());
     }
 
+    /** As above, for a pre-copy's frozen round: the pages of pre-copied mappings are the tracker's to find. */
+    public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy) {
+        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), kind -> !PreCopyTracker.preCopied(kind));
+    }
+
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,
                                    MemoryPlan memory) {
         ProcStat stat = ProcFs.stat(pid);

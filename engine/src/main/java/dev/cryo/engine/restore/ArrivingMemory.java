@@ -6,7 +6,6 @@ import dev.cryo.engine.image.ChunkType;
 import dev.cryo.engine.image.ImageStreamReader;
 import dev.cryo.engine.image.IndexEntry;
 import dev.cryo.engine.model.PreCopyLayout;
-import dev.cryo.kernel.ExactPidSpawner;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
@@ -89,7 +88,7 @@ public final class ArrivingMemory implements AutoCloseable {
         layouts++;
         if (stub == null) {
             sessionLeader = l.sessionLeader();
-            stub = ExactPidSpawner.spawn(l.pid(), l.pid(), "/bin/sleep", List.of("sleep", "1000000"), sessionLeader);
+            stub = StubParent.spawnStub(l.pid(), sessionLeader); // dies with this process, never left behind
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
                 throw new KernelException("the stub for pid " + stub + " did not start within 5 s");
             }

@@ -55,6 +55,11 @@ public final class StubAdoption {
         if (rseq.registered()) {
             main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
         }
+        if (t.prepared() != null) {
+            // prepared to die with the agent (StubParent); from here on the tracer's EXITKILL does
+            // that, and the task's own parent-death signal, if any, is set again in STATE
+            main.call("prctl(PR_SET_PDEATHSIG, 0)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_PDEATHSIG, 0);
+        }
         if (t.prepared() != null) { // placed areas the task no longer has as they were go before anything is mapped
             List<long[]> kept = t.prepared().kept(t.task().vmas());
             for (var a : t.prepared().placed().entrySet()) {
