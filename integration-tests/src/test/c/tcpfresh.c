@@ -1,6 +1,7 @@
 /*
  * A TCP socket made and given options but never bound nor connected yet (sock_diag does not list
- * it): on SIGUSR2 it must still be a TCP socket with its SO_REUSEADDR and SO_LINGER, unbound, and
+ * it): on SIGUSR2 it must still be a TCP socket with its SO_REUSEADDR, SO_LINGER and SO_DONTROUTE
+ * (zdtm's sock_opts00 found that one lost), unbound, and
  * able to listen. zdtm's socket-tcp-closed found it refused as "not visible to sock_diag".
  * Prints PASS or FAIL: reason.
  */
@@ -24,7 +25,8 @@ int main(void) {
     int one = 1;
     struct linger l = {1, 7};
     if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)
-        || setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l)) fail("socket");
+        || setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l)
+        || setsockopt(s, SOL_SOCKET, SO_DONTROUTE, &one, sizeof one)) fail("socket");
     printf("ready\n");
     while (!check) pause();
 
@@ -34,6 +36,9 @@ int main(void) {
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &n) || type != SOCK_STREAM) fail("not a stream socket any more");
     n = sizeof reuse;
     if (getsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, &n) || !reuse) fail("SO_REUSEADDR lost");
+    int dontroute = 0;
+    n = sizeof dontroute;
+    if (getsockopt(s, SOL_SOCKET, SO_DONTROUTE, &dontroute, &n) || !dontroute) fail("SO_DONTROUTE lost");
     n = sizeof got;
     if (getsockopt(s, SOL_SOCKET, SO_LINGER, &got, &n) || !got.l_onoff || got.l_linger != 7) fail("SO_LINGER lost");
     struct sockaddr_in a;

@@ -156,4 +156,30 @@ class NotCarriedTest {
             assertTrue(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " runs on");
         }
     }
+
+    /**
+     * zdtm's session02 found it: a child whose parent made a new session after forking it came back
+     * in its parent's new session. Refused, naming the child; the tree runs on.
+     */
+    @org.junit.jupiter.api.Test
+    void aChildLeftInTheOldSessionByItsParentsSetsidIsRefused() throws Exception {
+        String code = "import os, time\nroot = os.getpid()\nif os.fork() == 0:\n    if os.fork() == 0:\n"
+                + "        while os.path.exists('/proc/%d' % root): time.sleep(0.1)\n        os._exit(0)\n    os.setsid()\n"
+                + "    while os.path.exists('/proc/%d' % root): time.sleep(0.1)\n    os._exit(0)\ntime.sleep(0.5)\n"
+                + "print('ready', flush=True)\ntime.sleep(600)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sess.out"), "/usr/bin/python3", "-c",
+                code))) {
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid \\d+ \\(python3\\) is in session \\d+, not its parent's "
+                    + "\\(pid \\d+, session \\d+\\), and does not lead it").matcher(r.err()).find(), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            for (int t : StateComparator.tree(pid)) {
+                String status = Files.readString(Path.of("/proc/" + t + "/status"));
+                assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RSZ].*"), status);
+            }
+        }
+    }
 }

@@ -60,6 +60,42 @@ public final class TreeWalker {
             checkNamespaces(p);
         }
         checkShared(tree);
+        checkSessions(tree);
+    }
+
+    /**
+     * A restore forks each task from its parent after the parent has made its own session: a task
+     * comes back in its parent's session unless it leads one, and in its parent's process group
+     * unless it leads one or its group's leader is in the tree. A task whose parent changed session
+     * after forking it, or that was reparented out of its session or group (a dead leader's group),
+     * would come back in another: refused, naming it.
+     */
+    static void checkSessions(List<Pid> tree) {
+        java.util.Map<Integer, ProcStat> stats = new java.util.HashMap<>();
+        for (Pid p : tree) {
+            try {
+                stats.put(p.value(), ProcFs.stat(p));
+            } catch (KernelException e) {
+                // gone meanwhile: found by the seize
+            }
+        }
+        for (ProcStat t : stats.values()) {
+            ProcStat parent = stats.get(t.ppid());
+            if (parent == null) {
+                continue; // the root: its session and group are handled as a whole
+            }
+            if (t.session() != t.pid() && t.session() != parent.session()) {
+                throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
+                        + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
+                        + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
+                        + " would put it in its parent's session: not supported yet");
+            }
+            if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())) {
+                throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
+                        + ", whose leader is not in the tree and which is not its parent's (pid " + parent.pid()
+                        + ", group " + parent.pgrp() + "); a restore could not make that group again: not supported yet");
+            }
+        }
     }
 
     /**

@@ -43,7 +43,8 @@ public record SocketOptions(List<Option> options) {
             new Spec(SOL_SOCKET, SO_LINGER, 8, "SO_LINGER"), new Spec(SOL_SOCKET, SO_RCVLOWAT, 4, "SO_RCVLOWAT"),
             new Spec(SOL_SOCKET, SO_RCVTIMEO, 16, "SO_RCVTIMEO"), new Spec(SOL_SOCKET, SO_SNDTIMEO, 16, "SO_SNDTIMEO"),
             new Spec(SOL_SOCKET, SO_MARK, 4, "SO_MARK"), new Spec(SOL_SOCKET, SO_TIMESTAMP, 4, "SO_TIMESTAMP"),
-            new Spec(SOL_SOCKET, SO_BINDTODEVICE, 16, "SO_BINDTODEVICE"));
+            new Spec(SOL_SOCKET, SO_BINDTODEVICE, 16, "SO_BINDTODEVICE"),
+            new Spec(SOL_SOCKET, SO_DONTROUTE, 4, "SO_DONTROUTE"), new Spec(SOL_SOCKET, SO_NO_CHECK, 4, "SO_NO_CHECK"));
     private static final List<Spec> BUFFERS = List.of(
             new Spec(SOL_SOCKET, SO_SNDBUF, 4, "SO_SNDBUF"), new Spec(SOL_SOCKET, SO_RCVBUF, 4, "SO_RCVBUF"));
     private static final List<Spec> UNIX = List.of(

@@ -107,8 +107,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), null, false, "");
                 }
-                throw p.refuse("TCP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
-                        + " namespace?)");
+                SockAddr peer = Sockets.peerName(p.sock);
+                throw p.refuse("TCP socket " + p.ino + " (" + local + (peer == null ? "" : " -> " + peer) + ") is not"
+                        + " listed by sock_diag under its inode (a connection shut down on both sides, closing or in"
+                        + " TIME_WAIT); not supported");
             }
             String what = "TCP socket " + d.local() + (d.state() == SockDiag.TCP_LISTEN ? " (listening)"
                     : d.state() == SockDiag.TCP_CLOSE ? "" : " -> " + d.remote());
