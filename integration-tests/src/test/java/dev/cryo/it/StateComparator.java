@@ -429,7 +429,9 @@ final class StateComparator {
                 String dev = m.group(4);
                 String ino = m.group(5);
                 String path = m.group(6);
-                boolean renewed = dev.equals("00:01") || path.startsWith("/memfd:") || path.endsWith("(deleted)");
+                // a JVM's perf-data file is made again when another JVM deleted it (JvmPerfData): a new inode
+                boolean renewed = dev.equals("00:01") || path.startsWith("/memfd:") || path.endsWith("(deleted)")
+                        || path.matches("/tmp/hsperfdata_[^/]+/\\d+");
                 String identity = renewed ? labels.of("shmem", dev + ":" + ino) : dev + " " + ino;
                 rest = m.group(2) + " " + m.group(3) + " " + identity + " " + tmpfileName(path, labels);
             } else if (rest != null && line.startsWith("VmFlags:")) {

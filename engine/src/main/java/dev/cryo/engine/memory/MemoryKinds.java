@@ -31,7 +31,8 @@ public final class MemoryKinds {
     public static final MemoryKind GHOST_SHARED = new DeletedFileMapping(11, "GHOST_SHARED", true);
     public static final MemoryKind SYSV_SHM = new SysvSharedMemory(12);
     public static final MemoryKind AIO_RING = new AioRing(13);
-    // next free id: 14
+    public static final MemoryKind JVM_PERF_DATA = new JvmPerfData(14);
+    // next free id: 15
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
@@ -43,6 +44,7 @@ public final class MemoryKinds {
             SHARED_ANON,
             HEAP, STACK, ANON,
             GHOST_SHARED, GHOST_PRIVATE,
+            JVM_PERF_DATA,
             FILE_SHARED, FILE_PRIVATE);
 
     private static final Map<Integer, MemoryKind> BY_ID = new HashMap<>();
