@@ -43,11 +43,8 @@ final class Mapper {
     /** Opens {@code path} in the task, maps it over the area with {@code prot}, closes it again. */
     static void mapFile(TaskContext t, VmaImage v, String path, int openFlags, int prot) {
         long fd = t.open(path, openFlags | O_CLOEXEC);
-        try {
-            t.call("mmap(" + path + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(), prot, flags(v), fd,
-                    v.offset());
-        } finally {
-            t.call("close", SyscallNr.CLOSE, fd);
-        }
+        // with the next calls in one batch (the mmap's failure is reported then, the close runs anyway)
+        t.later("mmap(" + path + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(), prot, flags(v), fd, v.offset());
+        t.later("close", SyscallNr.CLOSE, fd);
     }
 }

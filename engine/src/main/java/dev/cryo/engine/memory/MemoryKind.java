@@ -79,14 +79,15 @@ public abstract class MemoryKind {
     /** Maps the area in the task being restored, writable if cryo writes pages into it. */
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
         long flags = Mapper.flags(v) | Mapper.MAP_ANONYMOUS;
-        t.call("mmap(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(),
+        t.later("mmap(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(),
                 Mapper.privateProt(v), flags, -1, 0);
     }
 
     /** Sets the final protection once the pages are written. */
     public void protect(TaskContext t, VmaImage v) {
         if ((v.prot() & VmaImage.PROT_WRITE) == 0) {
-            t.call("mprotect", SyscallNr.MPROTECT, v.start(), v.end() - v.start(), v.prot());
+            t.later("mprotect(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MPROTECT, v.start(), v.end() - v.start(),
+                    v.prot());
         }
     }
 

@@ -58,7 +58,7 @@ public final class VmAdvice {
                 {SEQUENTIAL, MADV_SEQUENTIAL}, {RANDOM, MADV_RANDOM}};
         for (int[] row : table) {
             if ((a & row[0]) != 0) {
-                t.call("madvise(0x" + Long.toHexString(v.start()) + ", " + names(row[0]) + ")", SyscallNr.MADVISE,
+                t.later("madvise(0x" + Long.toHexString(v.start()) + ", " + names(row[0]) + ")", SyscallNr.MADVISE,
                         v.start(), len, row[1]);
             }
         }
@@ -68,11 +68,11 @@ public final class VmAdvice {
     public static void lockAfterProtect(TaskContext t, VmaImage v) {
         long len = v.end() - v.start();
         if ((v.advice() & LOCKED) != 0) {
-            t.call("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
+            t.later("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
                     (v.advice() & LOCKONFAULT) != 0 ? MLOCK_ONFAULT : 0);
         }
         if ((v.advice() & SEALED) != 0) {
-            t.call("mseal(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MSEAL, v.start(), len, 0);
+            t.later("mseal(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MSEAL, v.start(), len, 0);
         }
     }
 

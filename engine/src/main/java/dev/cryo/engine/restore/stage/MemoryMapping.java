@@ -28,7 +28,7 @@ public final class MemoryMapping {
             }
             // areas placed while a migration's pre-copy arrived stay, with their pages
             for (long[] gap : outside(m.start(), m.end(), kept)) {
-                t.call("munmap(stub " + m.path() + ")", SyscallNr.MUNMAP, gap[0], gap[1] - gap[0]);
+                t.later("munmap(stub " + m.path() + ")", SyscallNr.MUNMAP, gap[0], gap[1] - gap[0]);
             }
         }
         VdsoMove.run(t);
@@ -40,6 +40,7 @@ public final class MemoryMapping {
                 VmAdvice.adviseBeforePages(t, v);
             }
         }
+        t.flush(); // the page writers come next
     }
 
     /** The parts of [start, end) outside every range of {@code kept} (sorted, disjoint). */
@@ -69,5 +70,6 @@ public final class MemoryMapping {
                 VmAdvice.lockAfterProtect(t, v);
             }
         }
+        t.flush();
     }
 }

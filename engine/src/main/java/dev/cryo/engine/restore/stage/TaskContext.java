@@ -6,6 +6,7 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.ptrace.Tracer;
 
 import java.util.ArrayList;
@@ -48,6 +49,7 @@ public final class TaskContext {
     }
 
     public Tracer tracer() {
+        flush();
         return tracer;
     }
 
@@ -69,6 +71,11 @@ public final class TaskContext {
 
     /** The main thread's injector; set by {@link StubAdoption}. */
     public Injector main() {
+        flush();
+        return adopted();
+    }
+
+    private Injector adopted() {
         if (main == null) {
             throw new IllegalStateException("pid " + pid + " is not adopted yet");
         }
@@ -105,6 +112,59 @@ public final class TaskContext {
     /** A syscall injected into the main thread; failures throw with the call named. */
     public long call(String name, int nr, long... args) {
         return main().call(name, nr, args);
+    }
+
+    private final List<SyscallBatch.Call> deferred = new ArrayList<>();
+    private final List<String> deferredNames = new ArrayList<>();
+
+    /**
+     * A call into the main thread whose result matters only as success or failure, and whose
+     * arguments point at no memory (munmap, mmap over a fixed area, mprotect, madvise, close...):
+     * queued, and run with the others queued in one syscall batch (one ptrace round trip) at the
+     * next {@link #flush} — which anything else that touches the task (a call, the tracer, the
+     * injectors) does first, so the calls still run in order. A failure throws at the flush, with
+     * the call named.
+     */
+    public void later(String name, int nr, long... args) {
+        deferred.add(new SyscallBatch.Call(nr, args));
+        deferredNames.add(name);
+    }
+
+    /** Drops the queued calls unrun: the task is being killed. */
+    public void abandonLater() {
+        deferred.clear();
+        deferredNames.clear();
+    }
+
+    /** Where a flush writes its batch: past the first data page, which holds a path (PATH_MAX) at most. */
+    private static final long BATCH_AT = BootstrapArea.PAGE;
+    private static final int BATCH_MAX = 128;
+
+    /** Runs the calls {@link #later} queued, in batches; call by call when the thread cannot take a batch. */
+    public void flush() {
+        while (!deferred.isEmpty()) {
+            int n = Math.min(BATCH_MAX, deferred.size());
+            List<SyscallBatch.Call> calls = new ArrayList<>(deferred.subList(0, n));
+            List<String> names = new ArrayList<>(deferredNames.subList(0, n));
+            deferred.subList(0, n).clear();
+            deferredNames.subList(0, n).clear();
+            Injector inj = adopted();
+            int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
+            if (stop == 0 || BATCH_AT + SyscallBatch.sizeWhileBuilt(n) > BootstrapArea.DATA_SIZE) {
+                for (int i = 0; i < n; i++) {
+                    inj.call(names.get(i), calls.get(i).nr(), calls.get(i).args());
+                }
+                continue;
+            }
+            long[] r = SyscallBatch.runWhileBuilt(tracer, inj, boot.data() + BATCH_AT, calls, stop, boot.pauseLoop());
+            for (int i = 0; i < n; i++) {
+                if (Injector.isError(r[i])) {
+                    deferred.clear();
+                    deferredNames.clear();
+                    throw new dev.cryo.kernel.SyscallException(names.get(i) + " in pid " + pid, (int) -r[i]);
+                }
+            }
+        }
     }
 
     /** openat(AT_FDCWD, path, flags) in the task; returns the fd. */

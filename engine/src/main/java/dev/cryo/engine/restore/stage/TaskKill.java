@@ -25,6 +25,7 @@ public final class TaskKill {
                 // already gone
             }
         }
+        t.abandonLater(); // calls queued for a batch die with the task
         for (int tid : new ArrayList<>(t.tracer().tracees())) {
             t.tracer().forget(tid);
         }

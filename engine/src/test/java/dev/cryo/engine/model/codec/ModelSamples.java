@@ -40,7 +40,7 @@ import java.nio.ByteOrder;
 import java.util.List;
 
 /** A deterministic, realistic process model with every field set to something non-default. */
-final class ModelSamples {
+public final class ModelSamples {
     private ModelSamples() {}
 
     static final int PID = 4242;
@@ -89,7 +89,7 @@ final class ModelSamples {
         return new FileRef(path, 0xfd01, ino, 12345 + ino, 1_699_999_999_000_000_123L + ino, 0100755);
     }
 
-    static TaskImage task(int pid) {
+    public static TaskImage task(int pid) {
         Creds creds = new Creds(List.of(1000, 1001, 1002, 1003), List.of(100, 101, 102, 103), List.of(4, 24, 27),
                 0x1L, 0x2L, 0x3L, 0x1ff_ffff_ffffL, 0x4L);
         List<Rlimit> rlimits = List.of(new Rlimit(3, 8 << 20, -1), new Rlimit(7, 1024, 4096));

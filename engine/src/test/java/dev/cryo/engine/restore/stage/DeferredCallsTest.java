@@ -1,0 +1,99 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.engine.model.codec.ModelSamples;
+import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.SyscallGadget;
+import dev.cryo.kernel.ptrace.Tracer;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Calls the restore queues with {@link TaskContext#later} (the memory stage's munmap, mmap, close,
+ * madvise, mprotect) run in one ptrace round trip at the flush, in order before anything else that
+ * touches the task, and a failure among them is reported with the call named.
+ */
+class DeferredCallsTest {
+    @TempDir
+    Path tmp;
+
+    private static final int PAGE = 4096, PROT_NONE = 0, PROT_READ = 1, PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22;
+
+    @Test
+    void queuedCallsRunInOneRoundTripInOrder() throws Exception {
+        Path ticker = TestPrograms.compile("/c/ticker.c");
+        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("ticker.out"), ticker.toString())) {
+            proc.awaitOutput("tick 2", Duration.ofSeconds(10));
+            Pid pid = proc.pid();
+            try (Tracer tracer = new Tracer()) {
+                List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                long mask = tracer.getSigmask(pid.value());
+                tracer.setSigmask(pid.value(), -1L); // as a task being restored
+                Injector inj = new Injector(tracer, pid, pid.value(), SyscallGadget.inVdso(pid));
+                long bootAt = inj.call("mmap", SyscallNr.MMAP, 0, BootstrapArea.CODE_AND_DATA, PROT_RWX, MAP_PRIVATE_ANON, -1, 0);
+                Sys.write(pid, bootAt, BootstrapArea.CODE);
+                // 20 pages with a hole on each side, so they merge with no neighbour
+                long big = inj.call("mmap", SyscallNr.MMAP, 0, 22 * PAGE, PROT_NONE, MAP_PRIVATE_ANON, -1, 0);
+                inj.call("munmap", SyscallNr.MUNMAP, big, PAGE);
+                inj.call("munmap", SyscallNr.MUNMAP, big + 21L * PAGE, PAGE);
+                long region = big + PAGE;
+                TaskContext t = new TaskContext(tracer, ModelSamples.task(pid.value()), new BootstrapArea(bootAt),
+                        Set.of(pid.value()));
+                t.main(inj);
+                // every other page readable: 10 calls, and the area splits into 20 mappings
+                for (int i = 0; i < 20; i += 2) {
+                    t.later("mprotect(" + i + ")", SyscallNr.MPROTECT, region + (long) i * PAGE, PAGE, PROT_READ);
+                }
+                assertEquals(1, mappingsIn(pid, region), "nothing ran before the flush");
+                long trips = tracer.roundTrips();
+                t.flush();
+                assertEquals(1, tracer.roundTrips() - trips, "one round trip for 10 queued calls");
+                assertEquals(20, mappingsIn(pid, region));
+                // a call flushes the queue first
+                t.later("mprotect(all)", SyscallNr.MPROTECT, region, 20 * PAGE, PROT_READ);
+                t.call("getpid", SyscallNr.GETPID);
+                assertEquals(1, mappingsIn(pid, region), "the queued mprotect ran before getpid");
+                // a failure names the call
+                t.later("mprotect(fine)", SyscallNr.MPROTECT, region, PAGE, PROT_NONE);
+                t.later("mprotect(unaligned)", SyscallNr.MPROTECT, region + 1, PAGE, PROT_NONE);
+                SyscallException e = assertThrows(SyscallException.class, t::flush);
+                assertTrue(e.getMessage().contains("mprotect(unaligned)") && e.getMessage().contains("EINVAL"),
+                        e.getMessage());
+                inj.call("munmap", SyscallNr.MUNMAP, region, 20 * PAGE);
+                inj.call("munmap", SyscallNr.MUNMAP, bootAt, BootstrapArea.CODE_AND_DATA);
+                inj.close();
+                tracer.setSigmask(pid.value(), mask);
+                TaskSeizer.release(tracer, pid, tids);
+            }
+            int lines = proc.outputText().split("\n").length;
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return proc.outputText().split("\n").length > lines + 2;
+                } catch (Exception ex) {
+                    return false;
+                }
+            }, Duration.ofSeconds(5), "ticker to go on");
+        }
+    }
+
+    private static long mappingsIn(Pid pid, long region) {
+        return ProcFs.maps(pid).stream().filter(m -> m.start() >= region && m.end() <= region + 20L * PAGE).count();
+    }
+}
