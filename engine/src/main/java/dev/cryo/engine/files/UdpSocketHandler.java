@@ -69,6 +69,10 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
+            if (d.wqueue() > 0) { // corked (UDP_CORK, MSG_MORE) and not sent yet: the bytes sit in the socket
+                throw p.refuse("UDP socket " + d.local() + " holds " + d.wqueue() + " bytes written but not sent yet"
+                        + " (UDP_CORK or MSG_MORE); carrying them is not supported");
+            }
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
             if (d.rqueue() > 0 || unread > 0) {
                 throw p.refuse("UDP socket " + d.local() + " has unread datagrams; carrying them is not supported"
