@@ -57,6 +57,26 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * zdtm's fdt_shared: a child made with CLONE_FILES (and its own CLONE_FILES child) shares one fd
+     * table with its parent again, a sibling made without keeps its own; CLONE_FS likewise for cwd and
+     * umask. The workload checks the sharing with kcmp and that it still works both ways.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"files", "fs"})
+    void processesSharingTheirParentsTablesShareThemAgain(String mode) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sharedtables.out"),
+                TestPrograms.compile("/c/sharedtables.c").toString(), dir.toString(), mode))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"sharesWithParent\" : \"" + (mode.equals("files") ? "fd table (CLONE_FILES)"
+                    : "cwd, root and umask (CLONE_FS)") + "\""), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

@@ -121,6 +121,8 @@ public final class DumpSupervisor {
     private long frozenAt;
     private long thawedAt; // the last task released (resumed, or sent SIGKILL)
     private SocketDumpState sockets;
+    /** The tables the tree's processes share, read once the whole tree is stopped. */
+    private dev.cryo.engine.dump.SharedTables tables = dev.cryo.engine.dump.SharedTables.NONE;
     private final dev.cryo.engine.files.TakenTtyBytes ttyBytes = new dev.cryo.engine.files.TakenTtyBytes();
     private int threads;
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
@@ -189,7 +191,7 @@ public final class DumpSupervisor {
         }
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
-                        ttyBytes, settings.dump().ghostLimit()),
+                        ttyBytes, settings.dump().ghostLimit(), tables),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 
@@ -311,7 +313,7 @@ public final class DumpSupervisor {
                     // is final; whoever it no longer finds was a zombie its parent reaped meanwhile
                     List<Pid> now = TreeWalker.walk(request.pid());
                     try {
-                        TreeWalker.checkTree(request.pid(), now); // again: children forked meanwhile
+                        tables = TreeWalker.checkTree(request.pid(), now); // again: children forked meanwhile
                     } catch (DumpException e) {
                         return abort(e.getMessage());
                     }

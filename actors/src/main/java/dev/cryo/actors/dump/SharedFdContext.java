@@ -26,8 +26,10 @@ final class SharedFdContext implements FdHandler.DumpContext {
     private final dev.cryo.engine.files.TakenTtyBytes ttyBytes;
 
     SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets,
-                    dev.cryo.engine.files.TakenTtyBytes ttyBytes, long ghostLimit) {
+                    dev.cryo.engine.files.TakenTtyBytes ttyBytes, long ghostLimit,
+                    dev.cryo.engine.dump.SharedTables tables) {
         this.shellJob = shellJob;
+        this.tables = tables;
         this.tree = Set.copyOf(tree);
         this.sockets = sockets;
         this.ttyBytes = ttyBytes;
@@ -35,6 +37,12 @@ final class SharedFdContext implements FdHandler.DumpContext {
     }
 
     private final GhostFiles ghostFiles;
+    private final dev.cryo.engine.dump.SharedTables tables;
+
+    @Override
+    public dev.cryo.engine.dump.SharedTables tables() {
+        return tables;
+    }
 
     @Override
     public GhostFiles ghostFiles() {
@@ -57,7 +65,9 @@ final class SharedFdContext implements FdHandler.DumpContext {
     @Override
     public synchronized FdProbe.Ref sharedOwner(FdProbe fd) {
         if (openFiles == null) {
-            openFiles = dev.cryo.engine.files.OpenFiles.scan(tree.stream().map(dev.cryo.kernel.Pid::of).toList());
+            // a table shared with a parent is scanned once, with the task that carries it
+            openFiles = dev.cryo.engine.files.OpenFiles.scan(tree.stream().filter(p -> tables.fdTableOwner(p) == p)
+                    .map(dev.cryo.kernel.Pid::of).toList());
         }
         return openFiles.owner(fd.ref());
     }

@@ -283,6 +283,17 @@ public final class RestoreSupervisor {
         return out;
     }
 
+    /** The tables each live child shares with its parent: it is forked sharing them (clone flags). */
+    private Map<Integer, Integer> sharedTablesOf(List<Integer> children) {
+        Map<Integer, Integer> out = new java.util.HashMap<>();
+        for (int c : children) {
+            if (zombie(c).isEmpty() && image.task(c).ids().sharedWithParent() != 0) {
+                out.put(c, image.task(c).ids().sharedWithParent());
+            }
+        }
+        return out;
+    }
+
     /** Each adopted task forks its children; each child is adopted by a task actor of its own. */
     private Behavior<Command> forking(Set<Integer> pending) {
         return Behaviors.receive(Command.class)
@@ -294,7 +305,7 @@ public final class RestoreSupervisor {
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
-                                adapter));
+                                sharedTablesOf(children), adapter));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {

@@ -41,9 +41,18 @@ public final class TaskRestorerActor {
         }
     }
 
-    /** {@code exitSignals}: the signal a child's death sends, when it is not SIGCHLD (zombies may have others). */
+    /**
+     * {@code exitSignals}: the signal a child's death sends, when it is not SIGCHLD (zombies may have others);
+     * {@code sharedTables}: the clone flags of the tables a child shares with this task (CLONE_FILES, CLONE_FS).
+     */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
-                               ActorRef<Reply> replyTo) implements Command {
+                               java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo)
+            implements Command {
+        public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
+                            ActorRef<Reply> replyTo) {
+            this(children, exitSignals, java.util.Map.of(), replyTo);
+        }
+
         public ForkChildren(List<Integer> children, ActorRef<Reply> replyTo) {
             this(children, java.util.Map.of(), replyTo);
         }
@@ -143,7 +152,8 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
                     for (int child : m.children()) {
-                        restorer.forkChild(child, m.exitSignals().getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD));
+                        restorer.forkChild(child, m.exitSignals().getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD),
+                                m.sharedTables().getOrDefault(child, 0));
                     }
                     return 0;
                 }))

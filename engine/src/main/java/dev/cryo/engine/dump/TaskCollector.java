@@ -98,10 +98,15 @@ public final class TaskCollector {
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
                 coredumpFilter(pid));
-        TaskImage task = new TaskImage(new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid()),
+        int shared = files.tables().withParent(pid.value());
+        TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
+                shared);
+        // a table shared with the parent is carried once, by the task at the top of the chain
+        List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
+        TaskImage task = new TaskImage(ids,
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
-                FdHandlers.dumpAll(pid, files), pendingWithHeld(tracer, pid, tids), security, timers,
+                fds, pendingWithHeld(tracer, pid, tids), security, timers,
                 SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid),
                 (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0);
         // after the fds, whose errors name the terminal's fd more precisely

@@ -45,9 +45,10 @@ public final class TreeWalker {
     /**
      * Refuses trees cryo must not freeze: init (a dump kills what it dumps) and any tree that
      * holds cryo itself, which would then wait on its own stopped threads forever; and trees cryo
-     * cannot carry whole: a task in a namespace other than the host's.
+     * cannot carry whole: a task in a namespace other than the host's, tables shared in a way a
+     * restore cannot make again. Returns the tables the tree's processes share ({@link SharedTables}).
      */
-    public static void checkTree(Pid root, List<Pid> tree) {
+    public static SharedTables checkTree(Pid root, List<Pid> tree) {
         if (root.value() == 1) {
             throw new DumpException("pid 1 is init: cryo does not dump the whole system");
         }
@@ -59,8 +60,8 @@ public final class TreeWalker {
         for (Pid p : tree) {
             checkNamespaces(p);
         }
-        checkShared(tree);
         checkSessions(tree);
+        return SharedTables.of(root, tree);
     }
 
     /**
@@ -117,44 +118,6 @@ public final class TreeWalker {
                     + " lives, so a restore could not create it again (dump the tree that holds both, or use"
                     + " --leave-running)");
         });
-    }
-
-    /**
-     * Processes (not threads) that share their fd table (CLONE_FILES) or their cwd, root and umask
-     * (CLONE_FS) would come back each with its own copy, silently unshared: refused. (A vfork child
-     * sharing its parent's memory is left to the seize, which cannot stop the waiting parent.)
-     */
-    static void checkShared(List<Pid> tree) {
-        String[] what = {null, null, "its fd table (CLONE_FILES)",
-                "its cwd, root and umask (CLONE_FS)"};
-        List<Pid> live = tree.stream().filter(p -> !zombie(p)).toList(); // a zombie's tables are gone (all null)
-        for (int i = 0; i < live.size(); i++) {
-            for (int j = i + 1; j < live.size(); j++) {
-                for (int type : new int[] {dev.cryo.kernel.Sys.KCMP_FILES, dev.cryo.kernel.Sys.KCMP_FS}) {
-                    boolean shared;
-                    try {
-                        shared = dev.cryo.kernel.Sys.shareResource(live.get(i), live.get(j), type);
-                    } catch (RuntimeException e) {
-                        continue; // a zombie has none to share; a process gone is found later
-                    }
-                    if (shared) {
-                        throw new DumpException("pid " + live.get(i) + " shares " + what[type] + " with pid "
-                                + live.get(j) + "; processes sharing it are not supported yet");
-                    }
-                }
-            }
-        }
-    }
-
-    private static boolean zombie(Pid p) {
-        try {
-            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + p + "/stat"));
-            int close = stat.lastIndexOf(')');
-            char state = close > 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
-            return state == 'Z' || state == 'X';
-        } catch (java.io.IOException e) {
-            return true; // gone: nothing to compare
-        }
     }
 
     /**

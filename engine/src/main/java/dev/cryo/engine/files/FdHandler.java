@@ -126,6 +126,11 @@ public interface FdHandler<D extends FileDesc> {
          */
         void requireUnshared(FdProbe fd, String kind);
 
+        /** The tables the tree's processes share: a task sharing its parent's fd table dumps no fds. */
+        default dev.cryo.engine.dump.SharedTables tables() {
+            return dev.cryo.engine.dump.SharedTables.NONE;
+        }
+
         /** Whether a pid (or the tid of a thread) belongs to a task of the dumped tree, zombies included. */
         default boolean inTree(int pid) {
             return false;

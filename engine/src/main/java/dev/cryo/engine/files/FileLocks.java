@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
 /**
  * File locks held through an fd, read from the fd's fdinfo "lock:" lines: flock and OFD locks
  * belong to the open file (dumped with its owner fd), POSIX locks to the process that took them
- * (dumped with that process's fd, shared or not). Restore takes them again once every fd is in place.
+ * (dumped with that process's fd, shared or not; processes sharing one fd table share its POSIX
+ * locks, dumped with the task that carries the table). Restore takes them again once every fd is in place.
  */
 public final class FileLocks {
     public static final int FLOCK = 0, POSIX = 1, OFD = 2;
@@ -69,7 +70,7 @@ public final class FileLocks {
             if (kind != POSIX && !owner) {
                 continue; // the open file's own locks travel with its owner fd
             }
-            if (kind == POSIX && holder != fd.pid().value()) {
+            if (kind == POSIX && holder != fd.pid().value() && !ctx.tables().sameFdTable(holder, fd.pid().value())) {
                 continue; // another process's lock on the same open file: dumped with that process
             }
             if (holder > 0 && !ctx.inTree(holder)) {

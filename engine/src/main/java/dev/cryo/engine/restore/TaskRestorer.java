@@ -68,6 +68,8 @@ public final class TaskRestorer {
             new RegisterInstall());
 
     private final TaskContext t;
+    /** The reopened pseudo-terminals, from ADOPT (null when the caller has none). */
+    private PtyHub ptys;
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
     public TaskRestorer(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids) {
@@ -93,6 +95,7 @@ public final class TaskRestorer {
      * session and group if it leads them, and its controlling terminal if it is a pty of the tree.
      */
     public void adopt(boolean mapBootstrap, PtyHub ptys) {
+        this.ptys = ptys;
         StubAdoption.adopt(t, mapBootstrap);
         SessionAndGroup.lead(t.main(), t.task().ids());
         if (ptys != null) {
@@ -102,17 +105,29 @@ public final class TaskRestorer {
 
     /** FORK: one child with its exact pid, handed over to its own tracer. */
     public void forkChild(int childPid) {
-        StubAdoption.forkChild(t, childPid, dev.cryo.kernel.Signals.SIGCHLD);
+        StubAdoption.forkChild(t, childPid, dev.cryo.kernel.Signals.SIGCHLD, 0);
     }
 
     /** FORK: a child whose death sends {@code exitSignal} to this task (a zombie-to-be). */
     public void forkChild(int childPid, int exitSignal) {
-        StubAdoption.forkChild(t, childPid, exitSignal);
+        StubAdoption.forkChild(t, childPid, exitSignal, 0);
     }
 
-    /** SESSIONS: a session or group leader makes its own. */
+    /** FORK: a child sharing this task's tables named by {@code cloneFlags} (CLONE_FILES, CLONE_FS). */
+    public void forkChild(int childPid, int exitSignal, int cloneFlags) {
+        StubAdoption.forkChild(t, childPid, exitSignal, cloneFlags);
+    }
+
+    /**
+     * SESSIONS: a session or group leader makes its own. A task sharing its parent's fd table sets
+     * its terminal's foreground group here rather than in FILES, where the other task fills their
+     * table (its temporary fd could be closed or replaced under it there).
+     */
     public void leadSessionAndGroup() {
         SessionAndGroup.lead(t.main(), t.task().ids());
+        if (ptys != null && t.task().ids().sharesParentFds()) {
+            ControllingTerminal.foreground(t, ptys);
+        }
     }
 
     /** GROUPS: a member joins its group, once every leader has made its own. */

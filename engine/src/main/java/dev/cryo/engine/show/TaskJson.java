@@ -38,6 +38,9 @@ final class TaskJson {
             m.put("ttyNr", dev.cryo.engine.show.ShowFormat.hex(t.ids().ttyNr()));
             m.put("tpgid", t.ids().tpgid());
         }
+        if (t.ids().sharedWithParent() != 0) { // its fds are listed with the parent's
+            m.put("sharesWithParent", dev.cryo.kernel.Clone.describeTables(t.ids().sharedWithParent()));
+        }
         m.put("comm", t.comm());
         m.put("exe", t.exe() == null ? null : t.exe().path());
         m.put("cwd", t.cwd());

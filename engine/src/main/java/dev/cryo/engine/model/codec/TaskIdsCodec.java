@@ -1,9 +1,11 @@
 package dev.cryo.engine.model.codec;
 
+import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.TaskIds;
+import dev.cryo.kernel.Clone;
 
 public final class TaskIdsCodec implements RecordCodec<TaskIds> {
     public static final TaskIdsCodec INSTANCE = new TaskIdsCodec();
@@ -19,10 +21,16 @@ public final class TaskIdsCodec implements RecordCodec<TaskIds> {
         out.writeVarInt(t.sid(), false);
         out.writeVarInt(t.ttyNr(), false);
         out.writeVarInt(t.tpgid(), false);
+        out.writeVarInt(t.sharedWithParent(), true);
     }
 
     public TaskIds read(Input in, int version) {
-        return new TaskIds(in.readVarInt(false), in.readVarInt(false), in.readVarInt(false), in.readVarInt(false),
-                in.readVarInt(false), in.readVarInt(false));
+        TaskIds ids = new TaskIds(in.readVarInt(false), in.readVarInt(false), in.readVarInt(false),
+                in.readVarInt(false), in.readVarInt(false), in.readVarInt(false), in.readVarInt(true));
+        if ((ids.sharedWithParent() & ~(Clone.FILES | Clone.FS)) != 0) { // only these are ever forked with
+            throw new KryoException("TaskIds.sharedWithParent: unexpected clone flags 0x"
+                    + Integer.toHexString(ids.sharedWithParent()));
+        }
+        return ids;
     }
 }

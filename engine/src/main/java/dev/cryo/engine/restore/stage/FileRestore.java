@@ -52,14 +52,22 @@ public final class FileRestore {
                 return dev.cryo.kernel.Sys.read(t.pid(), address, len);
             }
         };
+        // a table shared with the parent (CLONE_FILES) is restored by the task that carries it: this
+        // one must not touch it (no temporary fd either, it could land where the other restores one)
+        boolean parentsTable = t.task().ids().sharesParentFds();
         if (pass == Pass.OWN) {
-            t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
-            ControllingTerminal.foreground(t, ptys);
+            if (!parentsTable) {
+                t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+                ControllingTerminal.foreground(t, ptys); // a sharer does it in SESSIONS, see TaskRestorer
+            }
             // a deleted cwd stands again only while the deleted files do: entered now, gone by STATE
             String gone = objects.deletedDirectory(t.task().cwd());
             if (gone != null) {
                 t.call("chdir(" + gone + ")", SyscallNr.CHDIR, t.putString(gone));
             }
+        }
+        if (parentsTable) {
+            return;
         }
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override

@@ -80,12 +80,13 @@ public final class StubAdoption {
 
     /**
      * Forks a child of this stub with the exact pid it had (and the signal its death sends), then parks it in the pause loop and
-     * lets it go, so the child's own tracer thread can seize it.
+     * lets it go, so the child's own tracer thread can seize it. {@code cloneFlags}: the tables the
+     * child shares with this task (CLONE_FILES: one fd table, which this task restores; CLONE_FS).
      */
-    public static void forkChild(TaskContext t, int childPid, int exitSignal) {
+    public static void forkChild(TaskContext t, int childPid, int exitSignal, int cloneFlags) {
         Tracer tracer = t.tracer();
         BootstrapArea boot = t.boot();
-        long args = t.put(new RemoteWriter(96).longs(0, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
+        long args = t.put(new RemoteWriter(96).longs(cloneFlags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
                 .ints(childPid).toBytes());
         long r = t.main().raw(SyscallNr.CLONE3, args, 88);
         List<Integer> born = tracer.takeNewTracees();

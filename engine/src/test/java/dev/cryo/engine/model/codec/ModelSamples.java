@@ -161,7 +161,7 @@ public final class ModelSamples {
                                 "half a li".getBytes(), "out\r\n".getBytes()), true)),
                 new FdImage(22, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(4, "/dev/pts/4", false)),
                 new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)));
-        return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
+        return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid, dev.cryo.kernel.Clone.FS), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
                 new TimersImage(List.of(new ItimerImage(ItimerImage.REAL, 0, 20_000, 0, 50_000),
