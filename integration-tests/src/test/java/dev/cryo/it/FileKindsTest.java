@@ -77,6 +77,22 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * zdtm's epoll: watches added through fds closed since (999), or whose number now holds another
+     * file, or two files added through one number, fire again with their data and keep their keys.
+     */
+    @Test
+    void epollWatchesWhoseFdsWereClosedAreWatchedAgain() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("epollclosed.out"),
+                TestPrograms.compile("/c/epollclosed.c").toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"via\" :"), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

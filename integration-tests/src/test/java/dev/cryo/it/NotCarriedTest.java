@@ -97,11 +97,12 @@ class NotCarriedTest {
                 python("a deleted FIFO", "import os\nos.mkfifo('fifo')\nf = os.open('fifo', os.O_RDWR)\nos.unlink('fifo')",
                         " fd \\d+: FIFO .*/fifo \\(deleted\\) was deleted; a deleted FIFO is "
                                 + "not supported yet"),
-                // zdtm's epoll found it: the watch was added through an fd closed since (restore failed)
-                python("an epoll watch whose fd was closed", "import os, select\nr, w = os.pipe()\nep = select.epoll()\n"
-                                + "d = os.dup(r)\nep.register(d, select.EPOLLIN)\nos.close(d)",
-                        " fd \\d+: epoll watches a file through fd \\d+, but fd \\d+ was closed \\(the file is still "
-                                + "watched, inode \\d+\\); a watch whose fd was closed is not supported yet"),
+                // the watch's fd was closed and only another process of the tree holds the file now
+                python("an epoll watch on a file only another process holds", "import os, select, time\n"
+                                + "r, w = os.pipe()\nep = select.epoll()\nep.register(r, select.EPOLLIN)\n"
+                                + "if os.fork() == 0:\n    ep.close()\n    time.sleep(600)\n    os._exit(0)\nos.close(r)",
+                        " fd \\d+: epoll watches a file through fd \\d+, but fd \\d+ was closed and no other fd of the "
+                                + "task holds the watched file"),
                 python("a lease", "import fcntl\nopen('leased', 'w').close()\nf = open('leased')\n"
                                 + "fcntl.fcntl(f, fcntl.F_SETLEASE, fcntl.F_RDLCK)",
                         " fd 3 \\(.*/leased\\): a lease is not supported yet"),

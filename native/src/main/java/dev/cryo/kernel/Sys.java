@@ -145,6 +145,30 @@ public final class Sys {
                 pid1.value(), pid2.value(), 0 /* KCMP_FILE */, fd1, fd2, 0) == 0;
     }
 
+    public static final int KCMP_EPOLL_TFD = 7;
+
+    /**
+     * kcmp(KCMP_EPOLL_TFD): whether fd {@code fd} of {@code pid} is the file that epoll {@code efd} of
+     * {@code epollPid} watches as its {@code toff}-th item added through fd number {@code tfd} (one
+     * number may key several files). False when either is not there (EBADF, ENOENT).
+     */
+    public static boolean epollTargetIs(Pid pid, int fd, Pid epollPid, int efd, int tfd, int toff) {
+        Memory slot = new Memory(12); // struct kcmp_epoll_slot { u32 efd, tfd, toff }
+        slot.setInt(0, efd);
+        slot.setInt(4, tfd);
+        slot.setInt(8, toff);
+        try {
+            return call(() -> "kcmp(pid " + pid + " fd " + fd + ", pid " + epollPid + " epoll " + efd + " tfd " + tfd
+                    + "/" + toff + ", KCMP_EPOLL_TFD)", SyscallNr.KCMP, pid.value(), epollPid.value(), KCMP_EPOLL_TFD,
+                    fd, address(slot), 0) == 0;
+        } catch (SyscallException e) {
+            if (e.is(Errno.EBADF) || e.is(Errno.ENOENT)) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     /** fcntl(F_GETOWN_EX): {type, pid} of the file's SIGIO/SIGURG owner. */
     public static int[] getOwnerEx(Fd fd) {
         com.sun.jna.Memory ex = new com.sun.jna.Memory(8);

@@ -8,10 +8,17 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelLimits;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -21,7 +28,12 @@ import static dev.cryo.engine.show.ShowFormat.hex;
 
 /**
  * epoll: fdinfo lists every watched fd with its event mask and user data; restore creates a new
- * instance and adds them again, after every other fd of the task is in place.
+ * instance and adds them again, after every other fd of the task is in place. The kernel keys a
+ * watch by the file and the fd number it was added through, and the program may have closed that
+ * fd since (or put another file there) while the file stays open at another fd and stays watched
+ * (CRIU's zdtm epoll does it with fd 999). The watched file is told apart with
+ * kcmp(KCMP_EPOLL_TFD) and found at another fd of the task ({@code via}); restore puts it at the
+ * same number for a moment to add it (moving whatever sits there aside and back), as CRIU does.
  */
 public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public static final int TAG = 6, RECORD_ID = 116;
@@ -35,7 +47,16 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             watches = List.copyOf(watches);
         }
 
-        public record Watch(int fd, int events, long data) {}
+        /**
+         * A watch added through fd number {@code fd}; {@code via} is -1 when that fd still holds the
+         * watched file, else the fd of the task that holds it now (the watch's own fd was closed or
+         * holds another file).
+         */
+        public record Watch(int fd, int events, long data, int via) {
+            public Watch(int fd, int events, long data) {
+                this(fd, events, data, -1);
+            }
+        }
     }
 
     static final RecordCodec<Epoll> CODEC = RecordCodec.of(Epoll.class, RECORD_ID, 1, (out, e) -> {
@@ -48,6 +69,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             out.writeVarInt(w.fd(), true);
             out.writeInt(w.events());
             out.writeLong(w.data());
+            out.writeVarInt(w.via(), false);
         }
     }, (in, version) -> {
         int n = in.readVarInt(true);
@@ -56,7 +78,11 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
         }
         List<Epoll.Watch> watches = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            watches.add(new Epoll.Watch(in.readVarInt(true), in.readInt(), in.readLong()));
+            Epoll.Watch w = new Epoll.Watch(in.readVarInt(true), in.readInt(), in.readLong(), in.readVarInt(false));
+            if (w.fd() < 0 || w.via() < -1 || w.via() == w.fd()) {
+                throw new KryoException("Epoll.watches: watch of fd " + w.fd() + " via fd " + w.via() + " is not valid");
+            }
+            watches.add(w);
         }
         return new Epoll(watches);
     });
@@ -90,53 +116,122 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public Epoll dump(FdProbe fd, DumpContext ctx) {
         ctx.requireUnshared(fd, kind());
         List<Epoll.Watch> watches = new ArrayList<>();
+        Map<Integer, Integer> added = new HashMap<>(); // items per fd number so far: the kernel's toff
         for (String line : fd.info().values("tfd")) {
             Matcher m = WATCH.matcher(line);
             if (!m.find()) {
                 throw new IllegalStateException(fd.where() + ": cannot read epoll watch '" + line + "' in fdinfo");
             }
             int tfd = Integer.parseInt(m.group(1));
-            requireStillOpen(fd, tfd, line);
+            int toff = added.merge(tfd, 1, Integer::sum) - 1;
             watches.add(new Epoll.Watch(tfd, (int) Long.parseLong(m.group(2), 16),
-                    Long.parseUnsignedLong(m.group(3), 16)));
+                    Long.parseUnsignedLong(m.group(3), 16), holder(fd, tfd, toff, line)));
         }
         return new Epoll(watches);
     }
 
     /**
-     * A watch is keyed by the file and the fd number it was added through; the program may have
-     * closed that fd (or put another file there) while the file stays open at another fd and
-     * watched. Restore adds watches by fd number, so such a watch is refused rather than lost.
+     * -1 when fd {@code tfd} of the task holds the file the watch was added with; else the fd of the
+     * task that holds that file now. Refused when no fd of the task holds it (another process,
+     * or only a mapping, keeps it open).
      */
-    private static void requireStillOpen(FdProbe fd, int tfd, String line) {
+    private static int holder(FdProbe ep, int tfd, int toff, String line) {
         Matcher t = TARGET.matcher(line);
-        if (!t.find()) {
-            return; // kernels without ino/sdev in the line: nothing to compare
-        }
-        long ino = Long.parseUnsignedLong(t.group(1), 16);
-        java.nio.file.Path p = java.nio.file.Path.of("/proc/" + fd.pid() + "/fd/" + tfd);
-        String why;
+        long ino = t.find() ? Long.parseUnsignedLong(t.group(1), 16) : -1;
+        Pid pid = ep.pid();
         try {
-            long now = ((Number) java.nio.file.Files.getAttribute(p, "unix:ino")).longValue();
-            if (now == ino) {
-                return;
+            if (Sys.epollTargetIs(pid, tfd, pid, ep.fd(), tfd, toff)) {
+                return -1;
             }
-            why = "fd " + tfd + " now holds another file";
-        } catch (java.io.IOException e) {
-            why = "fd " + tfd + " was closed";
+            for (int other : ProcFs.fds(pid)) {
+                if (other != tfd && other != ep.fd() && (ino < 0 || inode(pid, other) == ino)
+                        && Sys.epollTargetIs(pid, other, pid, ep.fd(), tfd, toff)) {
+                    return other;
+                }
+            }
+        } catch (SyscallException e) {
+            return sameInode(ep, tfd, ino); // a kernel without KCMP_EPOLL_TFD: the inode tells what it can
         }
-        throw new DumpException(fd.where() + ": epoll watches a file through fd " + tfd + ", but " + why
-                + " (the file is still watched, inode " + ino + "); a watch whose fd was closed is not supported yet");
+        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whatIsAt(ep, tfd)
+                + " and no other fd of the task holds the watched file (inode " + ino + "; another process or a "
+                + "mapping keeps it open); such a watch is not supported yet");
+    }
+
+    private static long inode(Pid pid, int fd) {
+        try {
+            return ProcFs.fdInfo(pid, fd).ino();
+        } catch (KernelException e) {
+            return -1;
+        }
+    }
+
+    private static String whatIsAt(FdProbe ep, int tfd) {
+        return inode(ep.pid(), tfd) < 0 ? "fd " + tfd + " was closed" : "fd " + tfd + " now holds another file";
+    }
+
+    /** Without kcmp: the watch's fd must still hold a file with the watched inode. */
+    private static int sameInode(FdProbe ep, int tfd, long ino) {
+        if (ino < 0 || inode(ep.pid(), tfd) == ino) {
+            return -1;
+        }
+        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whatIsAt(ep, tfd)
+                + " (the file is still watched, inode " + ino + "), and this kernel cannot tell which fd holds it "
+                + "(kcmp KCMP_EPOLL_TFD); such a watch is not supported here");
     }
 
     @Override
     public long restore(FdImage fd, Epoll e, RestoreContext ctx) {
         long epfd = ctx.call("epoll_create1", SyscallNr.EPOLL_CREATE1, fd.flags() & Fcntl.O_CLOEXEC);
+        epfd = awayFrom(epfd, e, ctx);
         for (Epoll.Watch w : e.watches()) {
             // struct epoll_event is packed on x86_64: u32 events, u64 data
             long ev = ctx.put(ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(w.events())
                     .putLong(w.data()).array());
-            ctx.call("epoll_ctl(ADD " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD, w.fd(), ev);
+            if (w.via() < 0) {
+                ctx.call("epoll_ctl(ADD " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD, w.fd(), ev);
+            } else {
+                addThrough(epfd, w, ev, ctx);
+            }
+        }
+        return epfd;
+    }
+
+    /**
+     * Adds the file at fd {@code via} as if through fd number {@code fd}: it is put there for the
+     * call, and whatever the task holds at that number is moved aside and back with its close-on-exec flag.
+     */
+    private static void addThrough(long epfd, Epoll.Watch w, long ev, RestoreContext ctx) {
+        long aside = -1, fdFlags = 0;
+        try {
+            fdFlags = ctx.call("fcntl(F_GETFD)", SyscallNr.FCNTL, w.fd(), Fcntl.F_GETFD);
+            aside = ctx.call("fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, w.fd(), Fcntl.F_DUPFD_CLOEXEC, 0);
+        } catch (SyscallException ex) {
+            if (!ex.is(Errno.EBADF)) {
+                throw ex;
+            }
+        }
+        ctx.call("dup3(" + w.via() + ", " + w.fd() + ")", SyscallNr.DUP3, w.via(), w.fd(), 0);
+        ctx.call("epoll_ctl(ADD " + w.fd() + " via " + w.via() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD,
+                w.fd(), ev);
+        if (aside >= 0) {
+            ctx.call("dup3", SyscallNr.DUP3, aside, w.fd(), (fdFlags & Fcntl.FD_CLOEXEC) != 0 ? Fcntl.O_CLOEXEC : 0);
+            ctx.call("close", SyscallNr.CLOSE, aside);
+        } else {
+            ctx.call("close", SyscallNr.CLOSE, w.fd());
+        }
+    }
+
+    /** The new epoll's fd, moved off any number a watch must be added through for a moment. */
+    private static long awayFrom(long epfd, Epoll e, RestoreContext ctx) {
+        java.util.Set<Integer> through = new java.util.HashSet<>();
+        e.watches().stream().filter(w -> w.via() >= 0).forEach(w -> through.add(w.fd()));
+        List<Long> held = new ArrayList<>();
+        while (through.contains((int) epfd)) { // each copy takes the lowest free number: one is free of them
+            held.add(epfd);
+            epfd = ctx.call("fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, epfd, Fcntl.F_DUPFD_CLOEXEC, 0);
+        }
+        for (long h : held) {
+            ctx.call("close", SyscallNr.CLOSE, h);
         }
         return epfd;
     }
@@ -144,7 +239,15 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     @Override
     public void show(Epoll e, Map<String, Object> m) {
         m.put("kind", "epoll");
-        m.put("watches", e.watches().stream().map(w -> Map.of("fd", w.fd(), "events", hex(w.events()),
-                "data", hex(w.data()))).toList());
+        m.put("watches", e.watches().stream().map(w -> {
+            Map<String, Object> o = new java.util.LinkedHashMap<>();
+            o.put("fd", w.fd());
+            o.put("events", hex(w.events()));
+            o.put("data", hex(w.data()));
+            if (w.via() >= 0) {
+                o.put("via", w.via()); // the watch's fd was closed: the file is at this one
+            }
+            return o;
+        }).toList());
     }
 }

@@ -30,7 +30,7 @@ class EventFdKindsCodecTest {
                 new FdImage(4, 02, 0, new TimerFdHandler.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
                 new FdImage(6, 02004002, 0, new SignalFdHandler.SignalFd(0x201)),
                 new FdImage(7, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(4, 0x19, 0x1234),
-                        new EpollHandler.Epoll.Watch(5, 0x80000001, -1L)))));
+                        new EpollHandler.Epoll.Watch(5, 0x80000001, -1L), new EpollHandler.Epoll.Watch(999, 1, 2, 4)))));
         TaskImage withFds = t.withFds(fds);
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
