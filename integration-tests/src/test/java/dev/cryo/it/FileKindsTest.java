@@ -93,6 +93,24 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * zdtm's fifo-ghost: a FIFO whose node was deleted (and whose path another file took since),
+     * held by two processes with bytes queued, comes back with its bytes, mode and owner, one pipe
+     * across both, its fds naming "PATH (deleted)", and the other file untouched at the path.
+     */
+    @Test
+    void aDeletedFifoHeldByTwoProcessesComesBackWithItsBytes() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fifoghost.out"),
+                TestPrograms.compile("/c/fifoghost.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"deleted\" : \"mode 0640, owner 65534:65534\""), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
@@ -144,6 +162,23 @@ class FileKindsTest {
             String out = RestoreTest.checkAndReap(r);
             assertPassOnce(out);
             assertTrue(out.contains("PASS wd=1,3"), out);
+        }
+    }
+
+    /**
+     * zdtm's inotify00: a watch on a file deleted since, which the program holds open, comes back on
+     * that very file (carried as a ghost file), with no event made by the restore.
+     */
+    @Test
+    void anInotifyWatchOnADeletedFileComesBackOnThatFileWithNoEventOfTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("watched"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotifygone.out"),
+                TestPrograms.compile("/c/inotifygone.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"deleted\" : true"), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
         }
     }
 

@@ -66,6 +66,14 @@ public final class Sys {
         call(() -> "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.CHMOD, address(p), mode, 0, 0);
     }
 
+    /** mknodat(AT_FDCWD, path, S_IFIFO | mode): a FIFO node (the umask applies; fails when path exists). */
+    public static void mkfifo(String path, int mode) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        call(() -> "mknod(" + path + ", S_IFIFO|0" + Integer.toOctalString(mode) + ")", SyscallNr.MKNODAT, -100,
+                address(p), 0010000 | (mode & 07777), 0);
+    }
+
     /** fstatfs(fd).f_type: the filesystem's magic number (e.g. 0x958458f6 for hugetlbfs). */
     public static long fsMagic(Fd fd) {
         Memory buf = new Memory(120);

@@ -3,6 +3,8 @@ package dev.cryo.engine.files;
 import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.codec.FileRefCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
@@ -28,6 +30,8 @@ import static dev.cryo.kernel.Fcntl.O_PATH;
  * new instance and adds every watch again with its own wd: INOTIFY_IOC_SETNEXTWD before each add
  * (the kernel hands out the next free wd from there), then the add goes through an O_PATH fd of
  * the target, so a watch on a symlink watches the link. Unread events are refused at dump time.
+ * A watch on a file deleted since (CRIU's zdtm inotify00: the program still holds it open) carries
+ * the file as a ghost file and watches the recreated one.
  */
 public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
     public static final int TAG = 70, RECORD_ID = 270;
@@ -40,8 +44,16 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             watches = List.copyOf(watches);
         }
 
-        /** One watch: its descriptor, its mask as fdinfo shows it, and the watched inode's path and number. */
-        public record Watch(int wd, int mask, String path, long ino) {}
+        /**
+         * One watch: its descriptor, its mask as fdinfo shows it, and the watched inode's path and
+         * number; {@code ghost}: the watched file was deleted (the tree still holds it open), the
+         * dump carries it as a ghost file and restore watches the recreated one (null otherwise).
+         */
+        public record Watch(int wd, int mask, String path, long ino, dev.cryo.engine.model.FileRef ghost) {
+            public Watch(int wd, int mask, String path, long ino) {
+                this(wd, mask, path, ino, null);
+            }
+        }
     }
 
     static final RecordCodec<Inotify> CODEC = RecordCodec.of(Inotify.class, RECORD_ID, 1, (out, e) -> {
@@ -55,6 +67,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             out.writeInt(w.mask());
             ModelFields.writeText(out, w.path(), ModelLimits.PATH, "Inotify.Watch.path");
             out.writeLong(w.ino());
+            RecordFields.writeNullable(out, w.ghost(), (o, g) -> RecordFields.writeRecord(o, FileRefCodec.INSTANCE, g));
         }
     }, (in, version) -> {
         int n = in.readVarInt(true);
@@ -64,7 +77,8 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
         List<Inotify.Watch> watches = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             watches.add(new Inotify.Watch(in.readVarInt(true), in.readInt(),
-                    ModelFields.readText(in, ModelLimits.PATH, "Inotify.Watch.path"), in.readLong()));
+                    ModelFields.readText(in, ModelLimits.PATH, "Inotify.Watch.path"), in.readLong(),
+                    RecordFields.readNullable(in, r -> RecordFields.readRecord(r, FileRefCodec.INSTANCE))));
         }
         return new Inotify(watches);
     });
@@ -97,9 +111,12 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             String line = "wd:" + v;
             Map<String, String> f = WatchTargets.fields(line);
             int wd = (int) WatchTargets.hex(f, "wd", line);
+            String where = fd.where() + " inotify watch " + wd;
             try {
-                watches.add(new Inotify.Watch(wd, (int) WatchTargets.hex(f, "mask", line), WatchTargets.path(f, line),
-                        WatchTargets.hex(f, "ino", line)));
+                WatchTargets.Target target = WatchTargets.target(f, line,
+                        (path, source) -> ctx.ghostFiles().carry(fd.pid(), where, path, source));
+                watches.add(new Inotify.Watch(wd, (int) WatchTargets.hex(f, "mask", line), target.path(),
+                        WatchTargets.hex(f, "ino", line), target.ghost()));
             } catch (IOException e) {
                 throw new IOException("inotify watch " + wd + ": " + e.getMessage(), e);
             }
@@ -112,7 +129,9 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
     public long restore(FdImage fd, Inotify n, RestoreContext ctx) {
         long ifd = ctx.call("inotify_init1", SyscallNr.INOTIFY_INIT1, fd.flags() & (Fcntl.O_NONBLOCK | O_CLOEXEC));
         for (Inotify.Watch w : n.watches()) {
-            long target = ctx.open(w.path(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            // a deleted file is watched through the recreated one (already unlinked again, as it was)
+            long target = w.ghost() != null ? ctx.open(ctx.ghostPath(w.ghost()), O_PATH | O_CLOEXEC)
+                    : ctx.open(w.path(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
             try {
                 ctx.call("ioctl(INOTIFY_IOC_SETNEXTWD, " + w.wd() + ") (needs CONFIG_CHECKPOINT_RESTORE)",
                         SyscallNr.IOCTL, ifd, INOTIFY_IOC_SETNEXTWD, w.wd());
@@ -140,6 +159,9 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             x.put("mask", hex(w.mask() & 0xffffffffL));
             x.put("path", w.path());
             x.put("ino", w.ino());
+            if (w.ghost() != null) {
+                x.put("deleted", true); // watched again on the recreated file, unlinked as it was
+            }
             watches.add(x);
         }
         m.put("watches", watches);

@@ -1,6 +1,6 @@
 package dev.cryo.engine.files;
 
-import dev.cryo.engine.DumpException;
+import com.esotericsoftware.kryo.KryoException;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
@@ -19,18 +19,30 @@ import static dev.cryo.kernel.Fcntl.O_RDONLY;
 
 /**
  * Pipes and FIFOs. Both ends are identified by the pipe inode so restore can join them again;
- * the unread bytes are peeked (not consumed) and carried by the first end this dump meets.
+ * the unread bytes are peeked (not consumed) and carried by the first end this dump meets. A FIFO
+ * whose node was deleted while it stays open (CRIU's zdtm fifo-ghost) carries the node's mode and
+ * owner: restore makes the node again at its path, opens it, and unlinks it (see {@code PipeHub}).
  */
 public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     public static final int TAG = 2, RECORD_ID = 112;
+    private static final String DELETED = " (deleted)";
 
     /**
      * One end of a pipe or FIFO; ends sharing {@code pipeId} (the pipe inode) are joined again.
      * The bytes sitting in the pipe and its buffer size (F_SETPIPE_SZ) are carried once, by the
      * first end dumped ({@code data} empty and {@code size} 0 elsewhere). {@code fifoPath} is empty
-     * for anonymous pipes.
+     * for anonymous pipes; {@code deleted} is the node of a FIFO that was unlinked (its path without
+     * the kernel's " (deleted)"), null otherwise.
      */
-    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) implements FileDesc {}
+    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted)
+            implements FileDesc {
+        public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) {
+            this(pipeId, readEnd, fifoPath, data, size, null);
+        }
+    }
+
+    /** The mode (permission bits) and owner of a deleted FIFO's node, given back when it is made again. */
+    public record Node(int mode, int uid, int gid) {}
 
     static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 1, (out, p) -> {
         out.writeLong(p.pipeId());
@@ -38,9 +50,21 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         ModelFields.writeText(out, p.fifoPath(), ModelLimits.PATH, "Pipe.fifoPath");
         ModelFields.writeBytes(out, p.data(), ModelLimits.PIPE_DATA, "Pipe.data");
         out.writeInt(p.size());
-    }, (in, version) -> new Pipe(in.readLong(), in.readBoolean(),
-            ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
-            ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt())));
+        out.writeBoolean(p.deleted() != null);
+        if (p.deleted() != null) {
+            out.writeVarInt(p.deleted().mode(), true);
+            out.writeVarInt(p.deleted().uid(), true);
+            out.writeVarInt(p.deleted().gid(), true);
+        }
+    }, (in, version) -> {
+        Pipe p = new Pipe(in.readLong(), in.readBoolean(), ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
+                ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt()),
+                in.readBoolean() ? new Node(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)) : null);
+        if (p.deleted() != null && (p.fifoPath().isEmpty() || (p.deleted().mode() & ~07777) != 0)) {
+            throw new KryoException("Pipe.deleted: a deleted node needs a FIFO path and permission bits only");
+        }
+        return p;
+    });
 
     /** A pipe buffer is a power of two pages up to what root may ask for (1 GiB is far past it). */
     private static int pipeSize(int size) {
@@ -73,10 +97,13 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     @Override
     public Pipe dump(FdProbe fd, DumpContext ctx) throws IOException {
         boolean anonymous = fd.target().startsWith("pipe:[");
-        if (!anonymous && fd.target().endsWith(" (deleted)")) {
-            // restore reopens a FIFO by its path, which is gone: refused rather than failing the restore
-            throw new DumpException(fd.where() + ": FIFO " + fd.target() + " was deleted; a deleted FIFO is not "
-                    + "supported yet");
+        Node deleted = null;
+        String path = anonymous ? "" : fd.target();
+        if (!anonymous && path.endsWith(DELETED)) { // the node is gone, the pipe lives on
+            path = path.substring(0, path.length() - DELETED.length());
+            deleted = new Node((Integer) Files.getAttribute(fd.procPath(), "unix:mode") & 07777,
+                    (Integer) Files.getAttribute(fd.procPath(), "unix:uid"),
+                    (Integer) Files.getAttribute(fd.procPath(), "unix:gid"));
         }
         long id = anonymous
                 ? Long.parseLong(fd.target().substring(6, fd.target().length() - 1))
@@ -88,13 +115,14 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             data = PipePeek.peek(fd.procPath().toString());
         }
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
-        return new Pipe(id, readEnd, anonymous ? "" : fd.target(), data, size);
+        return new Pipe(id, readEnd, path, data, size, deleted);
     }
 
     /**
      * Anonymous pipes take cryo's own end of the rejoined pipe (the first open file of each end,
      * so its flags are pipe()'s, without the O_LARGEFILE an open adds) or reopen it through /proc;
-     * FIFOs open their path (cryo holds them open).
+     * FIFOs open their path (cryo holds them open), a deleted one cryo's open file of the node it
+     * made again and unlinked.
      */
     @Override
     public long restore(FdImage fd, Pipe p, RestoreContext ctx) {
@@ -107,7 +135,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             }
             return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
         }
-        return ctx.open(p.fifoPath(), FdHandlers.openFlags(fd));
+        return ctx.open(p.deleted() != null ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
+                FdHandlers.openFlags(fd));
     }
 
     @Override
@@ -116,6 +145,10 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         m.put("pipeId", p.pipeId());
         m.put("readEnd", p.readEnd());
         m.put("fifoPath", p.fifoPath());
+        if (p.deleted() != null) {
+            m.put("deleted", "mode 0" + Integer.toOctalString(p.deleted().mode()) + ", owner " + p.deleted().uid()
+                    + ":" + p.deleted().gid());
+        }
         m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
         m.put("size", p.size());
     }

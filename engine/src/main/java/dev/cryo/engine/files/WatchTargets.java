@@ -103,6 +103,22 @@ final class WatchTargets {
      * again: refused.
      */
     static String path(Map<String, String> f, String line) throws IOException {
+        return target(f, line, null).path();
+    }
+
+    /** A watched inode: its path, and for one that was deleted, the ghost file the dump carries for it. */
+    record Target(String path, dev.cryo.engine.model.FileRef ghost) {}
+
+    /** Carries a deleted watched file: its contents through {@code source}, an fd of it in cryo. */
+    interface Ghosts {
+        dev.cryo.engine.model.FileRef carry(String path, Path source);
+    }
+
+    /**
+     * Like {@link #path}, but a deleted inode is carried by {@code ghosts} (when not null) while
+     * cryo holds it open by its handle: restore watches the recreated file.
+     */
+    static Target target(Map<String, String> f, String line, Ghosts ghosts) throws IOException {
         long sdev = hex(f, "sdev", line);
         long ino = hex(f, "ino", line);
         int type = (int) hex(f, "fhandle-type", line);
@@ -122,19 +138,23 @@ final class WatchTargets {
             try (Fd mountFd = Sys.open(m.point(), 0200000 /* O_DIRECTORY */);
                  Fd target = FileHandles.open(mountFd, type, handle)) {
                 found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + target.value())).toString();
+                if (found.endsWith(" (deleted)")) {
+                    if (ghosts == null) {
+                        throw new IOException("the watched " + where + " (" + found + ") was deleted; a watch on a "
+                                + "deleted file is not supported yet");
+                    }
+                    String path = found.substring(0, found.length() - " (deleted)".length());
+                    return new Target(path, ghosts.carry(path, Path.of("/proc/self/fd/" + target.value())));
+                }
             } catch (SyscallException e) {
                 last = e;
                 continue;
-            }
-            if (found.endsWith(" (deleted)")) {
-                throw new IOException("the watched " + where + " (" + found + ") was deleted; a watch on a deleted "
-                        + "file is not supported yet");
             }
             Path p = Path.of(found);
             Object got = Files.exists(p, LinkOption.NOFOLLOW_LINKS)
                     ? Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS) : null;
             if (got instanceof Long l && l == ino) {
-                return found;
+                return new Target(found, null);
             }
         }
         throw new IOException("the watched " + where + " cannot be found by its file handle"

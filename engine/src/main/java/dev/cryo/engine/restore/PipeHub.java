@@ -12,7 +12,9 @@ import java.util.Map;
 /**
  * One cryo-held pipe per dumped pipe, holding the bytes that sat in it. Every restored end opens
  * it through /proc, so ends in different tasks are joined again; FIFOs are opened by their path,
- * cryo holding them open meanwhile. Closed once all tasks have their ends (the FILES barrier).
+ * cryo holding them open meanwhile; a FIFO whose node was deleted is made again, held open and
+ * unlinked at once ({@link DeletedFifo}), its ends opened through cryo's fd like a pipe's. Closed once
+ * all tasks have their ends (the FILES barrier).
  */
 public final class PipeHub implements AutoCloseable {
     private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
@@ -32,7 +34,7 @@ public final class PipeHub implements AutoCloseable {
         PipeHub hub = new PipeHub();
         try {
             withData.forEach((id, p) -> hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size())
-                    : LocalPipe.fifo(p.fifoPath(), p.data(), p.size())));
+                    : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size())));
         } catch (RuntimeException e) {
             hub.close();
             throw e;

@@ -31,14 +31,20 @@ import static dev.cryo.kernel.Fcntl.F_SEAL_SEAL;
  * own mapping, so every task sees them. Closed once mapped and opened: the mappings keep the
  * memory alive.
  *
- * <p>Deleted files (ghosts): recreated before the tasks map or open them — at their own path when
- * it is free, so they read the same in maps, else beside it — and unlinked again on close.
+ * <p>Deleted files (ghosts): recreated before the tasks map or open them — at their own path, so
+ * they read the same in maps and fd links (a file that took the path since is put back at once) —,
+ * held by cryo (O_PATH) and unlinked again at once; the tasks map and open them through cryo's fd.
+ * So nothing is unlinked while the restored tasks watch (an inotify watch on the deleted file or its
+ * directory would see the unlink), and nothing stays behind if the restore dies.
  */
 public final class SharedMemoryHub implements AutoCloseable {
     private static final String MEMFD = "/memfd:", DELETED = " (deleted)";
 
     private final Map<Long, SharedMemoryFile> objects = new LinkedHashMap<>();
-    private final Map<String, Path> ghosts = new LinkedHashMap<>();
+    /** Ghosts by dev:ino: where tasks reach each recreated file (cryo's fd of it, in /proc). */
+    private final Map<String, String> ghosts = new LinkedHashMap<>();
+    /** cryo's O_PATH fds of the recreated (and unlinked again) ghosts. */
+    private final List<dev.cryo.kernel.Fd> ghostFds = new java.util.ArrayList<>();
     private final Map<Long, Integer> seals = new LinkedHashMap<>();
     /** Memfds held by fds, whose mode and owner are given back with the seals, once every task holds them. */
     private final Map<Long, MemfdHandler.Memfd> memfdOwners = new LinkedHashMap<>();
@@ -164,18 +170,20 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     /**
      * Recreates a deleted file at its own path, so the restored tasks' maps and fd links read
-     * "PATH (deleted)" as before. When another file took the path since (a file replaced after it
-     * was opened), that file is kept under a second hard link while the ghost stands at the path,
-     * and put back over it on close, which unlinks the ghost: the path holds the same inode again.
+     * "PATH (deleted)" as before, opens it (O_PATH: no open or close event for a watch) and unlinks it
+     * again. When another file took the path since (a file replaced after it was opened), that file
+     * is kept under a second hard link for that instant and put back over it, which unlinks the
+     * ghost: the path holds the same inode again. When the path cannot be taken (its directory is
+     * gone, a directory stands there), the ghost is made beside it or in the temporary directory.
      */
-    private Path recreate(GhostFile g) {
+    private String recreate(GhostFile g) {
         Path original = Path.of(g.file().path());
         if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
             try {
                 SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(), g.contents(), g.uid(),
                         g.gid(), g.file().mode() & 07777);
                 tmpfiles.add(f);
-                return Path.of(f.procPath());
+                return f.procPath();
             } catch (RuntimeException e) {
                 throw new RestoreException("cannot make the O_TMPFILE file " + g.file().path() + " again: "
                         + e.getMessage());
@@ -185,30 +193,40 @@ public final class SharedMemoryHub implements AutoCloseable {
                 : Path.of(System.getProperty("java.io.tmpdir"));
         Path temp = dir.resolve(".cryo-ghost-" + g.file().ino() + "-" + System.nanoTime());
         write(g, temp);
-        if (!dir.equals(original.getParent())) {
-            return temp; // its directory is gone too: the nearest we can do
+        Path at = temp;
+        Path keep = null;
+        try {
+            if (dir.equals(original.getParent())) {
+                if (Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    if (!Files.isRegularFile(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        throw new IOException("not a regular file"); // stays beside it
+                    }
+                    keep = dir.resolve(".cryo-kept-" + g.file().ino() + "-" + System.nanoTime());
+                    Files.createLink(keep, original);
+                }
+                Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                at = original;
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            deleteQuietly(keep); // the path cannot be taken: beside it then
+            keep = null;
         }
         try {
-            if (Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                if (!Files.isRegularFile(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    return temp;
+            dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(at.toString(), Fcntl.O_PATH);
+            ghostFds.add(fd);
+            return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new RestoreException("cannot open the recreated deleted file " + at + ": " + e.getMessage());
+        } finally {
+            try {
+                if (keep != null) {
+                    Files.move(keep, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // unlinks the ghost too
+                } else {
+                    Files.deleteIfExists(at);
                 }
-                Path keep = dir.resolve(".cryo-kept-" + g.file().ino() + "-" + System.nanoTime());
-                Files.createLink(keep, original);
-                displaced.put(original, keep);
+            } catch (IOException e) {
+                deleteQuietly(at);
             }
-            Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            return original;
-        } catch (IOException | UnsupportedOperationException e) {
-            Path keep = displaced.remove(original);
-            if (keep != null) {
-                try {
-                    Files.deleteIfExists(keep);
-                } catch (IOException ignored) {
-                    // the original is still at its path: only a stray link is left
-                }
-            }
-            return temp; // the path cannot be taken: beside it then
         }
     }
 
@@ -225,8 +243,17 @@ public final class SharedMemoryHub implements AutoCloseable {
     /** Ghosts made with O_TMPFILE, held here until every task opened or mapped them. */
     private final List<SharedMemoryFile> tmpfiles = new java.util.ArrayList<>();
 
-    /** Files that stood at a ghost's path: put back over it on close. */
-    private final Map<Path, Path> displaced = new LinkedHashMap<>();
+
+    private static void deleteQuietly(Path p) {
+        if (p == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // best effort: a stray temporary file
+        }
+    }
 
     private static void write(GhostFile g, Path p) {
         try {
@@ -295,14 +322,17 @@ public final class SharedMemoryHub implements AutoCloseable {
         return p == null ? null : p.toString();
     }
 
-    /** Where a task opens or maps a deleted file of the image until the restore unlinks it. */
+    /**
+     * Where a task opens or maps a deleted file of the image: cryo's fd of the recreated file, which
+     * reopens that very inode (its path reads "PATH (deleted)"), until the restore closes the hub.
+     */
     public String ghostPath(FileRef file) {
-        Path p = ghosts.get(key(file));
+        String p = ghosts.get(key(file));
         if (p == null) {
             throw new IllegalStateException("deleted file " + file.path() + " (inode " + file.ino()
                     + ") is not in the image");
         }
-        return p.toString();
+        return p;
     }
 
     public String path(long ino) {
@@ -319,21 +349,8 @@ public final class SharedMemoryHub implements AutoCloseable {
         objects.clear();
         tmpfiles.forEach(SharedMemoryFile::close);
         tmpfiles.clear();
-        for (Path p : ghosts.values()) {
-            if (p.startsWith("/proc")) {
-                continue; // an O_TMPFILE ghost: it has no name to remove
-            }
-            try {
-                Path keep = displaced.remove(p);
-                if (keep != null) {
-                    Files.move(keep, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // unlinks the ghost too
-                } else {
-                    Files.deleteIfExists(p);
-                }
-            } catch (IOException ignored) {
-                // best effort: a leftover is only a stray temporary file
-            }
-        }
+        ghostFds.forEach(dev.cryo.kernel.Fd::close); // unlinked already: the tasks' maps and fds hold them
+        ghostFds.clear();
         ghosts.clear();
         for (Path d : madeDirs) {
             try {

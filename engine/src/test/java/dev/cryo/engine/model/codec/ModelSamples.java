@@ -147,7 +147,9 @@ public final class ModelSamples {
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(1, 0x300, "/srv/in box", 0x20c0c6),
-                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc)))),
+                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc),
+                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(4, 0x400, "/tmp/scratch.db", 91,
+                                file("/tmp/scratch.db", 91))))),
                 new FdImage(20, 02004002, 0, new dev.cryo.engine.files.FanotifyHandler.Fanotify(3, 0x8000, List.of(
                         new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(dev.cryo.engine.files.FanotifyHandler.INODE,
                                 0x40, 0xa, 0x20, "/srv/watched", 0x20c1df),
@@ -161,7 +163,9 @@ public final class ModelSamples {
                         new dev.cryo.engine.files.PtyQueues.Queued(List.of("one\n".getBytes(), new byte[0], "two".getBytes()),
                                 "half a li".getBytes(), "out\r\n".getBytes()), true)),
                 new FdImage(22, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(4, "/dev/pts/4", false)),
-                new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)));
+                new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)),
+                new FdImage(24, 0, 0, new PipeHandler.Pipe(778, true, "/run/gone.fifo", new byte[] {7, 7}, 65536,
+                        new PipeHandler.Node(0640, 1000, 1001))));
         return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid, dev.cryo.kernel.Clone.FS), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
