@@ -478,6 +478,19 @@ final class StateComparator {
                 labels.of("inode", obj.group(2));
             }
         }
+        // deleted files and memfds are made anew by a restore: an inotify watch on one names the
+        // new inode and file handle, compared as labels like the fds' own inodes
+        Set<String> renewed = new java.util.HashSet<>();
+        for (int fd : ints(dir.resolve("fd"))) {
+            String link = readLink(dir.resolve("fd/" + fd));
+            if (link.startsWith("/") && (link.startsWith("/memfd:") || link.endsWith("(deleted)"))) {
+                for (String line : lines(dir.resolve("fdinfo/" + fd))) {
+                    if (line.startsWith("ino:")) {
+                        renewed.add(line.substring(4).strip());
+                    }
+                }
+            }
+        }
         for (int fd : ints(dir.resolve("fd"))) {
             String link = readLink(dir.resolve("fd/" + fd));
             Matcher obj = OBJECT_LINK.matcher(link);
@@ -522,6 +535,7 @@ final class StateComparator {
                         }
                     }
                     case "tfd", "inotify", "fanotify ino" -> value = relabelHexInodes(line, labels);
+                    case "inotify wd" -> value = relabelRenewedWatch(value, renewed, labels);
                     default -> {
                     }
                 }
@@ -532,6 +546,23 @@ final class StateComparator {
                         new TreeSet<>(List.of((x + "\n" + y).split("\n")))));
             }
         }
+    }
+
+    private static final Pattern WATCH_INO = Pattern.compile("\\bino:(\\p{XDigit}+)");
+    private static final Pattern WATCH_HANDLE = Pattern.compile("\\bf_handle:(\\p{XDigit}+)");
+
+    /** An inotify watch on a renewed file (deleted, memfd): its inode and file handle as labels. */
+    private static String relabelRenewedWatch(String value, Set<String> renewed, Labels labels) {
+        Matcher m = WATCH_INO.matcher(value);
+        if (!m.find()) {
+            return value;
+        }
+        String ino = Long.toString(Long.parseLong(m.group(1), 16));
+        if (!renewed.contains(ino)) {
+            return value;
+        }
+        String v = WATCH_INO.matcher(value).replaceAll("ino:" + labels.of("inode", ino));
+        return WATCH_HANDLE.matcher(v).replaceAll("f_handle:" + labels.of("handle", ino));
     }
 
     /** epoll and inotify lines name the watched file by hex inode: label them like the fds' own. */
