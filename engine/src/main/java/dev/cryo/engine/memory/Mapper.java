@@ -42,9 +42,8 @@ final class Mapper {
 
     /** Opens {@code path} in the task, maps it over the area with {@code prot}, closes it again. */
     static void mapFile(TaskContext t, VmaImage v, String path, int openFlags, int prot) {
-        long fd = t.open(path, openFlags | O_CLOEXEC);
-        // with the next calls in one batch (the mmap's failure is reported then, the close runs anyway)
-        t.later("mmap(" + path + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(), prot, flags(v), fd, v.offset());
-        t.later("close", SyscallNr.CLOSE, fd);
+        // open, mmap and close with the calls around them in one batch (failures reported at the flush)
+        t.laterWithFile(path, openFlags | O_CLOEXEC, fd -> t.later("mmap(" + path + ")", SyscallNr.MMAP, v.start(),
+                v.end() - v.start(), prot, flags(v), fd, v.offset()));
     }
 }

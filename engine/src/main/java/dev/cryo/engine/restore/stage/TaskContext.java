@@ -134,6 +134,47 @@ public final class TaskContext {
     public void abandonLater() {
         deferred.clear();
         deferredNames.clear();
+        expectedFds.clear();
+        pathsUsed = 0;
+        predictedFd = -1;
+    }
+
+    /** Queued opens: index in the queue → the fd it must return. */
+    private final java.util.Map<Integer, Integer> expectedFds = new java.util.HashMap<>();
+    /** Bytes of the first data page taken by the paths of queued opens. */
+    private int pathsUsed;
+    private int predictedFd = -1;
+
+    /**
+     * Queues open(path), the calls {@code use} queues with its fd, and close(fd): the whole use of a
+     * file, in the same batch as the calls around it. The fd is known before the open runs: the
+     * lowest free one, since the task opens nothing else meanwhile and each such fd is closed again
+     * before the next open; the flush checks that every open returned it.
+     */
+    public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
+        byte[] name = RemoteWriter.cString(path);
+        if (name.length > BootstrapArea.PAGE) {
+            throw new IllegalArgumentException("path longer than PATH_MAX: " + path);
+        }
+        if (pathsUsed + name.length > BootstrapArea.PAGE) {
+            flush();
+        }
+        if (predictedFd < 0) {
+            flush(); // the fd table as the kernel has it
+            java.util.Set<Integer> open = new java.util.HashSet<>(dev.cryo.kernel.proc.ProcFs.fds(pid));
+            int fd = 0;
+            while (open.contains(fd)) {
+                fd++;
+            }
+            predictedFd = fd;
+        }
+        long at = boot.data() + pathsUsed;
+        Sys.write(pid, at, name);
+        pathsUsed += name.length;
+        expectedFds.put(deferred.size(), predictedFd);
+        later("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+        use.accept(predictedFd);
+        later("close", dev.cryo.kernel.SyscallNr.CLOSE, predictedFd);
     }
 
     /** Where a flush writes its batch: past the first data page, which holds a path (PATH_MAX) at most. */
@@ -142,6 +183,15 @@ public final class TaskContext {
 
     /** Runs the calls {@link #later} queued, in batches; call by call when the thread cannot take a batch. */
     public void flush() {
+        try {
+            runDeferred();
+        } finally {
+            abandonLater();
+        }
+    }
+
+    private void runDeferred() {
+        int done = 0; // queue indexes already run, for the expected fds
         while (!deferred.isEmpty()) {
             int n = Math.min(BATCH_MAX, deferred.size());
             List<SyscallBatch.Call> calls = new ArrayList<>(deferred.subList(0, n));
@@ -150,20 +200,29 @@ public final class TaskContext {
             deferredNames.subList(0, n).clear();
             Injector inj = adopted();
             int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
+            long[] r;
             if (stop == 0 || BATCH_AT + SyscallBatch.sizeWhileBuilt(n) > BootstrapArea.DATA_SIZE) {
+                r = new long[n];
                 for (int i = 0; i < n; i++) {
-                    inj.call(names.get(i), calls.get(i).nr(), calls.get(i).args());
+                    r[i] = inj.raw(calls.get(i).nr(), calls.get(i).args());
+                    if (Injector.isError(r[i])) {
+                        break; // reported below, as a batch's would be
+                    }
                 }
-                continue;
+            } else {
+                r = SyscallBatch.runWhileBuilt(tracer, inj, boot.data() + BATCH_AT, calls, stop, boot.pauseLoop());
             }
-            long[] r = SyscallBatch.runWhileBuilt(tracer, inj, boot.data() + BATCH_AT, calls, stop, boot.pauseLoop());
             for (int i = 0; i < n; i++) {
                 if (Injector.isError(r[i])) {
-                    deferred.clear();
-                    deferredNames.clear();
                     throw new dev.cryo.kernel.SyscallException(names.get(i) + " in pid " + pid, (int) -r[i]);
                 }
+                Integer fd = expectedFds.get(done + i);
+                if (fd != null && r[i] != fd) {
+                    throw new dev.cryo.engine.restore.RestoreException(names.get(i) + " in pid " + pid + " gave fd "
+                            + r[i] + ", not the lowest free one (" + fd + ") the calls after it used");
+                }
             }
+            done += n;
         }
     }
 
@@ -180,6 +239,7 @@ public final class TaskContext {
 
     /** Copies bytes at {@code offset} into the bootstrap data area (for calls that take several buffers). */
     public long put(long offset, byte[] data) {
+        flush(); // queued opens read their paths from this area
         if (offset < 0 || offset + data.length > BootstrapArea.DATA_SIZE) {
             throw new IllegalArgumentException(data.length + " bytes at +" + offset
                     + " do not fit the bootstrap data area");

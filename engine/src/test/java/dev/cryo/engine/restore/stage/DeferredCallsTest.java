@@ -70,6 +70,20 @@ class DeferredCallsTest {
                 t.later("mprotect(all)", SyscallNr.MPROTECT, region, 20 * PAGE, PROT_READ);
                 t.call("getpid", SyscallNr.GETPID);
                 assertEquals(1, mappingsIn(pid, region), "the queued mprotect ran before getpid");
+                // a file's open, use and close, queued: its fd is the lowest free one, and it is closed again
+                List<Integer> fdsBefore = ProcFs.fds(pid);
+                trips = tracer.roundTrips();
+                for (int i = 0; i < 3; i++) {
+                    long at = region + (long) (2 * i) * PAGE;
+                    t.laterWithFile(ticker.toString(), 0, fd -> t.later("mmap(ticker)", SyscallNr.MMAP, at, PAGE,
+                            PROT_READ, 0x12 /* MAP_PRIVATE|MAP_FIXED */, fd, 0));
+                }
+                t.flush();
+                assertEquals(1, tracer.roundTrips() - trips, "one round trip for 3 opens, mmaps and closes");
+                assertEquals(fdsBefore, ProcFs.fds(pid), "every fd closed again");
+                assertEquals(3, ProcFs.maps(pid).stream().filter(m -> m.start() >= region && m.end() <= region + 20L * PAGE
+                        && ticker.toString().equals(m.path())).count(), "the file mapped 3 times");
+                t.later("mprotect(all)", SyscallNr.MPROTECT, region, 20 * PAGE, PROT_READ);
                 // a failure names the call
                 t.later("mprotect(fine)", SyscallNr.MPROTECT, region, PAGE, PROT_NONE);
                 t.later("mprotect(unaligned)", SyscallNr.MPROTECT, region + 1, PAGE, PROT_NONE);
