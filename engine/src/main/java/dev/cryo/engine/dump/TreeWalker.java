@@ -110,7 +110,24 @@ public final class TreeWalker {
         tree.forEach(p -> ours.add(p.value()));
         Set<Integer> exclude = new java.util.HashSet<>(ours);
         exclude.add((int) ProcessHandle.current().pid());
-        dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude).ifPresent(st -> {
+        java.util.Optional<dev.cryo.kernel.proc.ProcStat> outsider = dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude);
+        // a child forked by the running tree since it was walked is not outside: it joins the tree
+        // (the seize re-scans); walk again until what is found is really outside, or nothing is
+        for (int walks = 0; outsider.isPresent() && walks < 10; walks++) {
+            List<Pid> now;
+            try {
+                now = walk(tree.get(0));
+            } catch (DumpException e) {
+                break; // the root is gone: the seize says so
+            }
+            int found = outsider.get().pid();
+            if (now.stream().noneMatch(p -> p.value() == found)) {
+                break;
+            }
+            now.forEach(p -> exclude.add(p.value()));
+            outsider = dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude);
+        }
+        outsider.ifPresent(st -> {
             int id = ours.contains(st.session()) ? st.session() : st.pgrp();
             String role = dev.cryo.kernel.proc.GroupMembers.role(st, id);
             throw new DumpException("pid " + id + ": it is the " + role + " id of pid " + st.pid() + " (" + st.comm()
