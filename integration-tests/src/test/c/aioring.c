@@ -17,9 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+#include "workload.h"
 
 static int one(aio_context_t ctx, int fd, int op, char *buf, size_t len) {
     struct iocb cb = {0};

@@ -21,14 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { GROUP = 40 };
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
+#include "workload.h"
 
-static void fail(const char *why) {
-    printf("FAIL: %s (errno %d)\n", why, errno);
-    exit(1);
-}
+enum { GROUP = 40 };
 
 static void drain(void) {
     char buf[4096];

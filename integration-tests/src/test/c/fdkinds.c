@@ -18,13 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-
-static void fail(const char *why) {
-    printf("FAIL: %s (errno %d)\n", why, errno);
-    exit(1);
-}
+#include "workload.h"
 
 enum { PIPE_R = 999, PIPE_W = 1200, EPOLL = 1500, APPEND = 1100, NONBLOCK = 1101, DIRECT = 1102, OPATH = 1103,
        DIR_FD = 1104, PROC = 1105, PROCSYS = 1106, SYS = 1107 };

@@ -11,13 +11,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-
-static void fail(const char *why) {
-    printf("FAIL: %s (errno %d)\n", why, errno);
-    exit(1);
-}
+#include "workload.h"
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -12,9 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+#include "workload.h"
 
 static char state(pid_t pid) {
     char path[64], buf[512];

@@ -16,13 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-
-static void fail(const char *why) {
-    printf("FAIL: %s (errno %d)\n", why, errno);
-    exit(1);
-}
+#include "workload.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) fail("usage: tmpfile DIR");

@@ -16,13 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-
-static void fail(const char *why) {
-    printf("FAIL: %s (errno %d)\n", why, errno);
-    exit(1);
-}
+#include "workload.h"
 
 static void same_name(int s, const struct sockaddr_un *a, socklen_t len, const char *what) {
     struct sockaddr_un b;

@@ -13,9 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+#include "workload.h"
 
 static int orphan(int type, const char *msg) {
     int sv[2];

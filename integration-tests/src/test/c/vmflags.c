@@ -18,12 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define PG 4096
 #define MB (1024 * 1024)
-
-static volatile sig_atomic_t check;
-static void on_usr2(int sig) { (void)sig; check = 1; }
-static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 
 struct area { const char *name; size_t len; int advice; const char *flags; unsigned char *at; };
 

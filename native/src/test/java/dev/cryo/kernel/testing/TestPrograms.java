@@ -12,6 +12,8 @@ import java.util.List;
 public final class TestPrograms {
     private TestPrograms() {}
 
+    private static final String HEADER = "workload.h";
+
     public static synchronized Path compile(String resource, String... extraFlags) throws IOException, InterruptedException {
         Path dir = Path.of("target", "test-programs").toAbsolutePath();
         Files.createDirectories(dir);
@@ -27,7 +29,19 @@ public final class TestPrograms {
                 Files.write(src, code);
             }
         }
-        if (Files.exists(bin) && Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(src)) > 0) {
+        // the frame the workloads share, beside them (#include "workload.h")
+        Path header = dir.resolve(HEADER);
+        try (InputStream in = TestPrograms.class.getResourceAsStream(resource.substring(0, resource.lastIndexOf('/') + 1)
+                + HEADER)) {
+            if (in != null) {
+                byte[] code = in.readAllBytes();
+                if (!Files.exists(header) || !java.util.Arrays.equals(Files.readAllBytes(header), code)) {
+                    Files.write(header, code);
+                }
+            }
+        }
+        if (Files.exists(bin) && Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(src)) > 0
+                && (!Files.exists(header) || Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(header)) > 0)) {
             return bin;
         }
         List<String> cmd = new ArrayList<>(List.of("gcc", "-O1", "-g", "-Wall", "-o", bin.toString(), src.toString()));
