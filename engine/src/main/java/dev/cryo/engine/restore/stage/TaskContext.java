@@ -139,6 +139,32 @@ public final class TaskContext {
         predictedFd = -1;
     }
 
+    private boolean sharesFdTable;
+
+    /**
+     * Whether this task's fd table is its parent's or a child's too (CLONE_FILES); asked until it
+     * is (a child that shares it may be forked later).
+     */
+    private boolean sharesFdTable() {
+        if (!sharesFdTable) {
+            boolean shared = task.ids().sharesParentFds();
+            if (!shared) {
+                try {
+                    for (Pid child : dev.cryo.kernel.proc.ProcFs.children(pid)) {
+                        if (Sys.shareResource(pid, child, Sys.KCMP_FILES)) {
+                            shared = true;
+                            break;
+                        }
+                    }
+                } catch (RuntimeException e) {
+                    shared = true; // cannot tell: the safe way
+                }
+            }
+            sharesFdTable = shared;
+        }
+        return sharesFdTable;
+    }
+
     /** Queued opens: index in the queue → the fd it must return. */
     private final java.util.Map<Integer, Integer> expectedFds = new java.util.HashMap<>();
     /** Bytes of the first data page taken by the paths of queued opens. */
@@ -158,6 +184,13 @@ public final class TaskContext {
         }
         if (pathsUsed + name.length > BootstrapArea.PAGE) {
             flush();
+        }
+        if (predictedFd < 0 && sharesFdTable()) {
+            // another task opens and closes in this table meanwhile: no fd can be predicted
+            long fd = open(path, flags);
+            use.accept(fd);
+            later("close", dev.cryo.kernel.SyscallNr.CLOSE, fd);
+            return;
         }
         if (predictedFd < 0) {
             flush(); // the fd table as the kernel has it
