@@ -111,7 +111,9 @@ public final class TaskSeizer {
                 throw new DumpException("pid " + pid + " is already traced by " + traced + " (another cryo dump or "
                         + "a debugger): cryo cannot dump it while it is (" + e.getMessage() + ")", e);
             }
-            throw new DumpException("could not seize pid " + pid + ": " + e.getMessage(), e);
+            String why = e.getMessage() != null && e.getMessage().contains("did not stop within")
+                    ? "; " + SeizeDelay.explain(pid) : "";
+            throw new DumpException("could not seize pid " + pid + ": " + e.getMessage() + why, e);
         }
         List<Integer> out = new ArrayList<>(seized);
         out.remove(Integer.valueOf(pid.value()));
@@ -176,7 +178,8 @@ public final class TaskSeizer {
     private static String tracedBy(Pid pid) {
         try {
             int tracer = ProcFs.status(pid).tracerPid();
-            if (tracer == 0) {
+            // this very thread (the tracer of this seize) until the seize it failed lets go: not another tracer
+            if (tracer == 0 || tracer == dev.cryo.kernel.Sys.call(() -> "gettid", dev.cryo.kernel.SyscallNr.GETTID, 0, 0, 0, 0)) {
                 return null;
             }
             String comm;
