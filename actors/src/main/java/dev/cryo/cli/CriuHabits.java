@@ -14,17 +14,7 @@ final class CriuHabits {
     private CriuHabits() {}
 
     static String[] normalize(String[] args) {
-        int verb = -1;
-        for (int i = 0; i < args.length && verb < 0; i++) {
-            String a = args[i];
-            if (a.equals("-D") || a.equals("-o") || a.equals("--log-file") || a.equals("--config")) {
-                i++;
-            } else if (a.equals("--")) {
-                break;
-            } else if (!a.startsWith("-")) {
-                verb = i;
-            }
-        }
+        int verb = CryoCli.subcommandIndex(args);
         List<String> global = new ArrayList<>();
         List<String> rest = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {

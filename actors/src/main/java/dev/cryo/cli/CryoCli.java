@@ -136,22 +136,27 @@ public final class CryoCli implements Runnable {
 
     /** The first word of the command line that is not an option of {@code cryo} itself or its value. */
     static String subcommand(String[] args) {
+        int i = subcommandIndex(args);
+        return i < 0 ? null : args[i];
+    }
+
+    /** Where {@link #subcommand} stands in {@code args}; -1 when there is none. */
+    static int subcommandIndex(String[] args) {
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("-D") || a.equals("-o") || a.equals("--log-file") || a.equals("--config")) {
                 i++; // its value follows
             } else if (a.equals("--")) {
-                return null;
+                return -1;
             } else if (!a.startsWith("-")) {
-                return a;
+                return i;
             }
         }
-        return null;
+        return -1;
     }
 
-    /** Runs the CLI with the given streams and returns the exit code (used by tests, too). */
+    /** Runs a command line through picocli and returns the exit code ({@link #execute} rewrites CRIU habits first). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
-        args = CriuHabits.normalize(args);
         CryoCli top = new CryoCli();
         String sub = subcommand(args);
         CommandLine cl = commandLine(top, out, err, sub);

@@ -35,7 +35,7 @@ class CriuHabitsTest {
     void restoreAcceptsCriusRestoreFlags() {
         StringWriter err = new StringWriter();
         // parsed, then refused for the missing image: not for an unknown option
-        int code = CryoCli.run("restore -D /nonexistent/img --tcp-established -j --ext-unix-sk --file-locks -v4 --no-agent"
+        int code = CryoCli.execute("restore -D /nonexistent/img --tcp-established -j --ext-unix-sk --file-locks -v4 --no-agent"
                 .split(" "), new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         assertEquals(1, code, err.toString());
         assertTrue(!err.toString().contains("Unknown option"), err.toString());

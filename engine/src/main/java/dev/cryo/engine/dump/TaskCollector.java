@@ -289,9 +289,8 @@ public final class TaskCollector {
     /** /proc/PID/coredump_filter: which mappings a core dump holds, set by the program or inherited. */
     private static long coredumpFilter(Pid pid) {
         try {
-            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid.value()
-                    + "/coredump_filter")).strip(), 16);
-        } catch (java.io.IOException | NumberFormatException e) {
+            return Long.parseLong(ProcFs.text(pid.procDir() + "/coredump_filter").strip(), 16);
+        } catch (NumberFormatException e) {
             throw new dev.cryo.engine.DumpException("pid " + pid.value() + ": cannot read its coredump_filter: " + e);
         }
     }
