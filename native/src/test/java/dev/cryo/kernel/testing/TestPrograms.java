@@ -20,28 +20,13 @@ public final class TestPrograms {
         String name = resource.substring(resource.lastIndexOf('/') + 1).replace(".c", "");
         Path src = dir.resolve(name + ".c");
         Path bin = dir.resolve(name);
-        try (InputStream in = TestPrograms.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new IOException("no test program " + resource + " on the class path");
-            }
-            byte[] code = in.readAllBytes();
-            if (!Files.exists(src) || !java.util.Arrays.equals(Files.readAllBytes(src), code)) {
-                Files.write(src, code);
-            }
+        if (!copy(resource, src)) {
+            throw new IOException("no test program " + resource + " on the class path");
         }
         // the frame the workloads share, beside them (#include "workload.h")
         Path header = dir.resolve(HEADER);
-        try (InputStream in = TestPrograms.class.getResourceAsStream(resource.substring(0, resource.lastIndexOf('/') + 1)
-                + HEADER)) {
-            if (in != null) {
-                byte[] code = in.readAllBytes();
-                if (!Files.exists(header) || !java.util.Arrays.equals(Files.readAllBytes(header), code)) {
-                    Files.write(header, code);
-                }
-            }
-        }
-        if (Files.exists(bin) && Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(src)) > 0
-                && (!Files.exists(header) || Files.getLastModifiedTime(bin).compareTo(Files.getLastModifiedTime(header)) > 0)) {
+        copy(resource.substring(0, resource.lastIndexOf('/') + 1) + HEADER, header);
+        if (newer(bin, src) && (!Files.exists(header) || newer(bin, header))) {
             return bin;
         }
         List<String> cmd = new ArrayList<>(List.of("gcc", "-O1", "-g", "-Wall", "-o", bin.toString(), src.toString()));
@@ -52,5 +37,23 @@ public final class TestPrograms {
             throw new IOException("gcc failed for " + resource + ":\n" + out);
         }
         return bin;
+    }
+
+    /** Writes the resource to {@code to} unless it holds those bytes already; false when there is no such resource. */
+    private static boolean copy(String resource, Path to) throws IOException {
+        try (InputStream in = TestPrograms.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                return false;
+            }
+            byte[] code = in.readAllBytes();
+            if (!Files.exists(to) || !java.util.Arrays.equals(Files.readAllBytes(to), code)) {
+                Files.write(to, code);
+            }
+            return true;
+        }
+    }
+
+    private static boolean newer(Path a, Path than) throws IOException {
+        return Files.exists(a) && Files.getLastModifiedTime(a).compareTo(Files.getLastModifiedTime(than)) > 0;
     }
 }
