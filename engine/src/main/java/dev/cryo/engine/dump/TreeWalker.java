@@ -112,19 +112,10 @@ public final class TreeWalker {
         exclude.add((int) ProcessHandle.current().pid());
         java.util.Optional<dev.cryo.kernel.proc.ProcStat> outsider = dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude);
         // a child forked by the running tree since it was walked is not outside: it joins the tree
-        // (the seize re-scans); walk again until what is found is really outside, or nothing is
-        for (int walks = 0; outsider.isPresent() && walks < 10; walks++) {
-            List<Pid> now;
-            try {
-                now = walk(tree.get(0));
-            } catch (DumpException e) {
-                break; // the root is gone: the seize says so
-            }
-            int found = outsider.get().pid();
-            if (now.stream().noneMatch(p -> p.value() == found)) {
-                break;
-            }
-            now.forEach(p -> exclude.add(p.value()));
+        // (the seize re-scans). A tree that keeps forking outruns any re-walk, so each holder found
+        // is judged by its own ancestry.
+        while (outsider.isPresent() && descendsFrom(outsider.get(), ours)) {
+            exclude.add(outsider.get().pid());
             outsider = dev.cryo.kernel.proc.GroupMembers.outside(ours, exclude);
         }
         outsider.ifPresent(st -> {
@@ -135,6 +126,22 @@ public final class TreeWalker {
                     + " lives, so a restore could not create it again (dump the tree that holds both, or use"
                     + " --leave-running)");
         });
+    }
+
+    /** Whether a process's parent chain leads into {@code tree}. */
+    private static boolean descendsFrom(dev.cryo.kernel.proc.ProcStat st, Set<Integer> tree) {
+        int ppid = st.ppid();
+        for (int hops = 0; ppid > 1 && hops < 4096; hops++) {
+            if (tree.contains(ppid)) {
+                return true;
+            }
+            try {
+                ppid = ProcFs.stat(Pid.of(ppid)).ppid();
+            } catch (KernelException e) {
+                return false; // its parent is gone: it was reparented, outside
+            }
+        }
+        return false;
     }
 
     /**
