@@ -2,7 +2,8 @@
  * Per-mapping advice and locks (smaps VmFlags): areas with MADV_HUGEPAGE (hg, 4 MiB aligned to
  * 2 MiB so transparent huge pages can back it), MADV_NOHUGEPAGE (nh), MADV_DONTFORK (dc),
  * MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd), MADV_SEQUENTIAL (sr), MADV_RANDOM (rr), mlock (lo), mlock2(MLOCK_ONFAULT) (lo lf), each
- * filled with its own pattern. On SIGUSR2 checks every pattern, that smaps still shows each
+ * filled with its own pattern; and a guard area, written once then emptied and made inaccessible,
+ * that stays charged for writing (ac) with no page in it, like a JVM's stack guard zone. On SIGUSR2 checks every pattern, that smaps still shows each
  * area's flags, and that the advice still works: a child forked now sees zeros in the
  * wipe-on-fork area and dies of SIGSEGV touching the dont-fork area.
  * Prints PASS or FAIL: reason.
@@ -35,15 +36,19 @@ static struct area areas[] = {
     {"random", 4 * PG, MADV_RANDOM, "rr", 0},
     {"locked", 4 * PG, -1, "lo", 0},
     {"lockonfault", 4 * PG, -2, "lf", 0},
+    {"guard", 2 * PG, -3, "ac", 0},
 };
 #define AREAS (int)(sizeof areas / sizeof areas[0])
 
 static unsigned char gen(int a, size_t i) { return (unsigned char)(a * 29 + i * 13 + 5); }
 
-/* lock-on-fault: the second half is never touched, so never locked in */
-static size_t filled(int a) { return areas[a].advice == -2 ? areas[a].len / 2 : areas[a].len; }
+/* lock-on-fault: the second half is never touched, so never locked in; the guard holds nothing */
+static size_t filled(int a) {
+    return areas[a].advice == -3 ? 0 : areas[a].advice == -2 ? areas[a].len / 2 : areas[a].len;
+}
 
 static int verify(int a) {
+    if (areas[a].advice == -3) return 1; /* inaccessible */
     for (size_t i = 0; i < areas[a].len; i += 509)
         if (areas[a].at[i] != (i < filled(a) ? gen(a, i) : 0)) return 0;
     return 1;
@@ -96,6 +101,10 @@ int main(void) {
         if (areas[a].advice == -1 && mlock(at, len)) fail("mlock");
         if (areas[a].advice == -2 && syscall(SYS_mlock2, at, len, 1 /* MLOCK_ONFAULT */)) fail("mlock2");
         for (size_t i = 0; i < filled(a); i++) at[i] = gen(a, i);
+        if (areas[a].advice == -3) {
+            at[0] = 1; /* the area gets its anon_vma, so PROT_NONE keeps the charge */
+            if (madvise(at, len, MADV_DONTNEED) || mprotect(at, len, PROT_NONE)) fail("guard");
+        }
     }
     printf("ready\n");
     while (!check) pause();
@@ -104,7 +113,8 @@ int main(void) {
     for (int a = 0; a < AREAS; a++) {
         if (!verify(a)) { printf("FAIL: the %s area lost its contents\n", areas[a].name); return 1; }
         if (!smaps_flags(areas[a].at, flags, sizeof flags)) { printf("FAIL: no smaps entry for %s\n", areas[a].name); return 1; }
-        if (!has_flag(flags, areas[a].flags) || (areas[a].advice == -2 && !has_flag(flags, "lo"))) {
+        if (!has_flag(flags, areas[a].flags) || (areas[a].advice == -2 && !has_flag(flags, "lo"))
+                || (areas[a].advice == -3 && has_flag(flags, "rd"))) {
             printf("FAIL: the %s area lost its VmFlags %s:%s", areas[a].name, areas[a].flags, flags);
             return 1;
         }

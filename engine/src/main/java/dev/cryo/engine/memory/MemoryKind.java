@@ -81,6 +81,7 @@ public abstract class MemoryKind {
         long flags = Mapper.flags(v) | Mapper.MAP_ANONYMOUS;
         t.later("mmap(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP, v.start(), v.end() - v.start(),
                 Mapper.privateProt(v), flags, -1, 0);
+        VmAdvice.keepAccounted(t, v);
     }
 
     /** Sets the final protection once the pages are written. */

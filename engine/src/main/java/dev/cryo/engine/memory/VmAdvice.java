@@ -26,7 +26,8 @@ public final class VmAdvice {
             SEQUENTIAL = 2048, RANDOM = 4096;
 
     private static final int MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
-            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18;
+            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23;
+    private static final long PAGE = 4096;
     private static final int MLOCK_ONFAULT = 1;
 
     /** VmFlags → bits. "dd" is also set by the kernel itself on areas it never dumps (vDSO, vvar): kinds skip those. */
@@ -62,6 +63,24 @@ public final class VmAdvice {
                         v.start(), len, row[1]);
             }
         }
+    }
+
+    /**
+     * A private anonymous area charged for writing ("ac") but no longer writable loses its charge
+     * when made unwritable before it ever had a page (Linux 6.2+: mprotect drops VM_ACCOUNT while
+     * no anon_vma exists), as a guard page cryo writes nothing into would. Faulting one page in and
+     * dropping it again gives the area its anon_vma, so the final mprotect keeps the charge, as in
+     * the dumped task. Runs right after the mmap, before any page of the image is written.
+     */
+    static void keepAccounted(TaskContext t, VmaImage v) {
+        if ((v.advice() & ACCOUNTED) == 0 || (v.prot() & VmaImage.PROT_WRITE) != 0
+                || (v.flags() & VmaImage.MAP_PRIVATE) == 0) {
+            return;
+        }
+        t.later("madvise(0x" + Long.toHexString(v.start()) + ", populate-write)", SyscallNr.MADVISE, v.start(), PAGE,
+                MADV_POPULATE_WRITE);
+        t.later("madvise(0x" + Long.toHexString(v.start()) + ", dontneed)", SyscallNr.MADVISE, v.start(), PAGE,
+                MADV_DONTNEED);
     }
 
     /** mlock and mseal, after the final protection (a sealed area can no longer change). */
