@@ -151,6 +151,18 @@ class MemoryKindsTest {
         }
     }
 
+    /** zdtm's ghost_holes00-02 found them filled: a deleted sparse file came back without its holes. */
+    @Test
+    void deletedSparseFilesKeepTheirHoles() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghostholes.out"),
+                TestPrograms.compile("/c/ghostholes.c").toString(), dir.toString()))) {
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void deletedFilesHeldOpenComeBack() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));

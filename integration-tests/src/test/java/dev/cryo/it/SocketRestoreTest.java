@@ -316,6 +316,16 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
+    @Test
+    void udpSocketsStayShutDown() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpshut.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/udpshut.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

@@ -4,7 +4,12 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.GhostFile;
+import dev.cryo.kernel.Fcntl;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.FileExtents;
+import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,20 +68,38 @@ public final class GhostFiles {
         }
         byte[] contents;
         int uid, gid;
+        long[] data;
         try {
             uid = (Integer) Files.getAttribute(source, "unix:uid");
             gid = (Integer) Files.getAttribute(source, "unix:gid");
             contents = Files.readAllBytes(source);
-        } catch (IOException e) {
+            data = dataExtents(source, contents.length);
+        } catch (IOException | KernelException e) {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
         if (contents.length != file.size()) {
             throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
         }
         synchronized (this) {
-            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid));
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data));
         }
         return file;
+    }
+
+    /**
+     * The data extents of the file, as {start, end} pairs, read through a fresh open of it: SEEK_DATA
+     * on the task's own fd would move the task's file position.
+     */
+    private static long[] dataExtents(Path source, long size) {
+        try (Fd fd = Sys.open(source.toString(), Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            List<long[]> runs = FileExtents.data(fd, 0, size);
+            long[] out = new long[runs.size() * 2];
+            for (int i = 0; i < runs.size(); i++) {
+                out[2 * i] = runs.get(i)[0];
+                out[2 * i + 1] = runs.get(i)[1];
+            }
+            return out;
+        }
     }
 
     private synchronized boolean claim(FileRef f) {

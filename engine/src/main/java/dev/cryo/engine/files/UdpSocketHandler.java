@@ -19,9 +19,12 @@ import java.util.Map;
 public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSocket>, SocketHub.Kind<UdpSocketHandler.UdpSocket> {
     public static final int TAG = 42, RECORD_ID = 195;
 
-    /** One UDP socket; a {@code remote} port of 0 means unconnected. */
-    public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary)
-            implements FileDesc {}
+    /**
+     * One UDP socket; a {@code remote} port of 0 means unconnected. {@code shutdown} is the kernel's mask
+     * (1 = reading shut, 2 = writing shut), as sock_diag reports it.
+     */
+    public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
+                            int shutdown) implements FileDesc {}
 
     static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 1, (out, u) -> {
         out.writeLong(u.ino());
@@ -30,8 +33,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         SockAddrFields.write(out, u.remote());
         RecordFields.writeRecord(out, SocketOptions.CODEC, u.options());
         out.writeBoolean(u.primary());
+        out.writeVarInt(u.shutdown(), true);
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
-            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean()));
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true)));
 
     @Override
     public String kind() {
@@ -64,7 +68,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new UdpSocket(p.ino, p.family, local, local,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino));
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0);
                 }
                 throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
@@ -79,7 +83,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                         + " (they would arrive from another sender)");
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino));
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), d.shutdown());
         }
     }
 
@@ -97,6 +101,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             m.put("remote", u.remote().toString());
         }
         m.put("options", u.options().show());
+        if (u.shutdown() != 0) {
+            m.put("shutdown", Sockets.shutdownName(u.shutdown()));
+        }
     }
 
     @Override
@@ -129,8 +136,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
 
     @Override
     public void finish(UdpSocket u, SocketHub hub) {
+        Fd s = hub.get(u.ino());
         if (u.remote().port() != 0) {
-            Sockets.connect(hub.get(u.ino()), u.remote());
+            Sockets.connect(s, u.remote());
+        }
+        if (u.shutdown() != 0) {
+            // the kernel records the shutdown even on an unconnected socket, and then says ENOTCONN
+            Sockets.shutdownMask(s, u.shutdown(), u.remote().port() == 0);
         }
     }
 }

@@ -5,5 +5,12 @@ package dev.cryo.engine.model;
  * recreates it, maps or opens it, and unlinks it again. Carried by the first task of the dump that
  * holds it; {@code file} is its identity at dump time (device and inode tell which mappings and
  * fds of which tasks are this file), {@code uid} and {@code gid} its owner, given back with its mode.
+ * {@code data} holds its data extents as {start, end} byte pairs (SEEK_DATA/SEEK_HOLE): the rest are
+ * holes, made again as holes (a sparse file stays sparse, a program may look for its holes).
  */
-public record GhostFile(FileRef file, byte[] contents, int uid, int gid) {}
+public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
+    /** Whether the file is one run of data from start to end (no hole to make). */
+    public boolean dense() {
+        return data.length == 2 && data[0] == 0 && data[1] == contents.length;
+    }
+}

@@ -257,7 +257,22 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     private static void write(GhostFile g, Path p) {
         try {
-            Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            if (g.dense()) {
+                Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } else { // only the data extents are written: what lies between stays a hole
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
+                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                     java.io.RandomAccessFile size = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+                    long[] d = g.data();
+                    for (int i = 0; i + 1 < d.length; i += 2) {
+                        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), (int) d[i], (int) (d[i + 1] - d[i]));
+                        for (long at = d[i]; b.hasRemaining(); ) {
+                            at += ch.write(b, at);
+                        }
+                    }
+                    size.setLength(g.contents().length); // a tail hole
+                }
+            }
         } catch (IOException e) {
             throw new RestoreException("cannot recreate the deleted file " + g.file().path() + " as " + p + ": "
                     + e.getMessage());

@@ -80,6 +80,26 @@ public final class Sockets {
         return name(s, false);
     }
 
+    /**
+     * Shuts a socket down as sock_diag's shutdown mask says (1 = reading, 2 = writing, 3 = both);
+     * {@code unconnected}: the kernel then records the shutdown but answers ENOTCONN, which is expected.
+     */
+    public static void shutdownMask(Fd s, int mask, boolean unconnected) {
+        int how = mask == 3 ? SHUT_RDWR : mask == 2 ? SHUT_WR : SHUT_RD;
+        try {
+            shutdown(s, how);
+        } catch (SyscallException e) {
+            if (!(unconnected && e.is(Errno.ENOTCONN))) {
+                throw e;
+            }
+        }
+    }
+
+    /** "read", "write" or "read+write" for a sock_diag shutdown mask. */
+    public static String shutdownName(int mask) {
+        return mask == 3 ? "read+write" : mask == 2 ? "write" : "read";
+    }
+
     /** The peer's address, or null when the socket is not connected. */
     public static SockAddr peerName(Fd s) {
         try {

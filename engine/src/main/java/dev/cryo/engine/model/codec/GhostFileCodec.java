@@ -18,10 +18,12 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
         ModelFields.writeBytes(out, g.contents(), ModelLimits.GHOST_FILE, "GhostFile.contents");
         out.writeInt(g.uid());
         out.writeInt(g.gid());
+        ModelFields.writeLongs(out, g.data(), ModelLimits.GHOST_EXTENTS, "GhostFile.data");
     }
 
     public GhostFile read(Input in, int version) {
         return new GhostFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE),
-                ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt());
+                ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt(),
+                ModelFields.readLongs(in, ModelLimits.GHOST_EXTENTS, "GhostFile.data"));
     }
 }

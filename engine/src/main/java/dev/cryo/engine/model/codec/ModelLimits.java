@@ -34,6 +34,8 @@ public final class ModelLimits {
     /** The ceiling of cryo.dump.ghost-limit: a task's record must fit one chunk. */
     public static final int GHOST_FILE = 16 << 20;
     public static final int GHOST_FILES = 1 << 16;
+    /** Longs of a ghost file's data extents ({start, end} pairs): at most one per page of the limit. */
+    public static final int GHOST_EXTENTS = GHOST_FILE / 4096 * 2 + 2;
     /** sizeof(siginfo_t): PTRACE_PEEKSIGINFO hands out exactly this much per signal. */
     public static final int SIGINFO = 128;
     /** A task's seccomp filters: MAX_INSNS_PER_PATH (32768 instructions) bounds a chain; per thread. */

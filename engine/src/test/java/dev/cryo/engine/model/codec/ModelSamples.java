@@ -142,7 +142,7 @@ public final class ModelSamples {
                         dev.cryo.engine.files.SocketOptions.NONE, true, null, false, "")),
                 new FdImage(17, 04002, 0, new dev.cryo.engine.files.UdpSocketHandler.UdpSocket(5007, 2,
                         new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[4], 0),
-                        dev.cryo.engine.files.SocketOptions.NONE, true)),
+                        dev.cryo.engine.files.SocketOptions.NONE, true, 2)),
                 new FdImage(18, 02000002, 0, new dev.cryo.engine.files.NetlinkSocketHandler.NetlinkSocket(5008, 3, 0,
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
@@ -175,7 +175,8 @@ public final class ModelSamples {
                                         0, 12_345_678, 0, 50_000_000, 3),
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
                                         5, 0, 0, 0, 0))), 300,
-                List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, 3, 0, -1}, 1000, 1001)), false);
+                List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, 3, 0, -1}, 1000, 1001,
+                        new long[] {0, 2, 4, 5})), false);
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {
