@@ -5,6 +5,7 @@ import dev.cryo.api.RestoreRequest;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ZombieImage;
+import dev.cryo.engine.restore.StubParent;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.ImageContents;
 import dev.cryo.engine.restore.PipeHub;
@@ -232,8 +233,9 @@ public final class RestoreSupervisor {
                 .orElse(root.pid()), image.zombies().stream().mapToInt(ZombieImage::pid).max().orElse(0));
         for (int attempt = 0; ; attempt++) {
             try {
-                return ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep", List.of("sleep", "1000000"),
-                        root.ids().sid() == root.pid());
+                // from a thread that lives as long as cryo: the root's parent-death signal is per thread
+                return StubParent.spawn(() -> ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep",
+                        List.of("sleep", "1000000"), root.ids().sid() == root.pid()), root.pid());
             } catch (ExactPidSpawner.PidTakenException e) {
                 if (RestoreValidator.heldAsGroupId(root.pid())) {
                     throw RestoreValidator.pidTaken(root.pid());

@@ -4,22 +4,23 @@ import dev.cryo.kernel.ExactPidSpawner;
 import dev.cryo.kernel.Pid;
 
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * The parent of the stubs a migration's destination prepares before the freeze: one thread that
- * lives as long as this process. The stubs get SIGKILL when their parent ends (PR_SET_PDEATHSIG),
- * and the kernel counts a parent's end per thread — a stub spawned by a thread of a pool, or by the
- * page channel's receiving thread, would die with that thread. Spawned from here, a stub dies
- * exactly when this process does (an agent killed mid-migration leaves no stub behind), and is
- * otherwise killed or adopted by the restore as before.
+ * The parent of the stubs a restore grows its root from, and of those a migration's destination
+ * prepares before the freeze: one thread that lives as long as this process. The kernel counts a
+ * parent's end per thread: a child of a pool thread gets its parent-death signal when that thread
+ * ends, though the process lives on. A prepared stub (PR_SET_PDEATHSIG SIGKILL) must die exactly
+ * when this process does (an agent killed mid-migration leaves no stub behind), and a restored
+ * root whose image holds a parent-death signal must not get it while its restorer runs.
  */
-final class StubParent {
+public final class StubParent {
     private static final ExecutorService THREAD = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "cryo-stub-parent");
+        Thread t = new Thread(r, "cryo-stubparent"); // 15 characters: all of it shows in comm
         t.setDaemon(true);
         return t;
     });
@@ -28,8 +29,13 @@ final class StubParent {
 
     /** Spawns /bin/sleep with {@code pid} as a child of the stub parent thread, to die with this process. */
     static Pid spawnStub(int pid, boolean sessionLeader) {
-        Future<Pid> f = THREAD.submit(() -> ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"),
-                sessionLeader, true));
+        return spawn(() -> ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), sessionLeader, true),
+                pid);
+    }
+
+    /** Runs {@code spawner} on the stub parent thread: what it forks is that thread's child. */
+    public static Pid spawn(Callable<Pid> spawner, int pid) {
+        Future<Pid> f = THREAD.submit(spawner);
         try {
             return f.get();
         } catch (ExecutionException e) {

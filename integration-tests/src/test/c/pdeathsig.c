@@ -1,0 +1,34 @@
+/*
+ * A process asking for a parent-death signal (prctl PR_SET_PDEATHSIG SIGUSR1) while its parent
+ * lives. On SIGUSR2 checks that the setting is still there and that the signal never came: after
+ * a restore the parent is the restorer, which still runs. Prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+static volatile sig_atomic_t orphaned;
+
+static void on_usr1(int sig) {
+    (void)sig;
+    orphaned = 1;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    signal(SIGUSR1, on_usr1);
+    if (prctl(PR_SET_PDEATHSIG, SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
+    printf("ready\n");
+    while (!check) pause();
+    int sig = 0;
+    if (prctl(PR_GET_PDEATHSIG, &sig)) fail("prctl(PR_GET_PDEATHSIG)");
+    if (sig != SIGUSR1) { printf("FAIL: the parent-death signal is %d, not SIGUSR1\n", sig); return 1; }
+    if (orphaned) { printf("FAIL: the parent-death signal came while the parent ran\n"); return 1; }
+    printf("PASS\n");
+    return 0;
+}
