@@ -326,6 +326,17 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's socket_snd_addr found it: an unread datagram whose sender was closed came back from no name. */
+    @Test
+    void unreadDatagramsKeepTheNamesOfSendersClosedSince() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("senders"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dgramsenders.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/dgramsenders.c").toString(), dir.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

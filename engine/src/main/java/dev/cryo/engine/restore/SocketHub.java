@@ -76,6 +76,7 @@ public final class SocketHub implements AutoCloseable {
     private final Map<Long, Fd> sockets = new HashMap<>();
     private final List<Runnable> later = new ArrayList<>();
     private final Map<Integer, Fd> anonymous = new HashMap<>();
+    private final Map<String, Fd> formerSenders = new HashMap<>();
     private final Set<String> lockTables = new LinkedHashSet<>();
     private final boolean tcpClose;
     private Fd sender;
@@ -159,7 +160,7 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    /** The hub's socket bound to a unix {@code name} of this type, or an unnamed one of cryo's. */
+    /** The hub's socket bound to a unix {@code name} of this type, a stand-in bound to it when that socket is gone, or an unnamed one of cryo's. */
     public Fd boundTo(byte[] name, int type) {
         if (name.length > 0) {
             SockAddr want = SockAddr.unix(name);
@@ -174,7 +175,56 @@ public final class SocketHub implements AutoCloseable {
                 }
             }
         }
+        if (name.length > 0) {
+            return formerSender(SockAddr.unix(name), type);
+        }
         return anonymous.computeIfAbsent(type, t -> Sockets.socket(SockAddr.AF_UNIX, t, 0));
+    }
+
+    /**
+     * A stand-in for a datagram sender closed since it sent (its messages wait unread): a socket
+     * bound to its name, so the receiver still reads that name as the sender. A path-bound one has
+     * its socket file removed at once (the name stays the socket's), and a file standing at the path
+     * (the closed sender's own leftover) is moved aside for that instant and put back.
+     */
+    private Fd formerSender(SockAddr name, int type) {
+        String key = type + ":" + name;
+        Fd known = formerSenders.get(key);
+        if (known != null) {
+            return known;
+        }
+        Fd s = Sockets.socket(SockAddr.AF_UNIX, type, 0);
+        try {
+            if (name.isAbstract()) {
+                Sockets.bind(s, name);
+            } else {
+                bindAside(s, name);
+            }
+        } catch (KernelException | IOException e) {
+            s.close();
+            throw new RestoreException("unread datagrams sent by " + name + " (a socket closed since) cannot be queued"
+                    + " again from that name: " + e.getMessage());
+        }
+        formerSenders.put(key, s);
+        return s;
+    }
+
+    private static void bindAside(Fd s, SockAddr name) throws IOException {
+        String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
+        Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
+        Path aside = null;
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
+            Files.move(path, aside, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+        try {
+            Sockets.bind(s, name);
+            Files.delete(path);
+        } finally {
+            if (aside != null) {
+                Files.move(aside, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+        }
     }
 
     /** Unlinks a leftover socket file of a dead socket at {@code path} before binding it again. */
@@ -283,6 +333,8 @@ public final class SocketHub implements AutoCloseable {
         sockets.clear();
         anonymous.values().forEach(Fd::close);
         anonymous.clear();
+        formerSenders.values().forEach(Fd::close);
+        formerSenders.clear();
         if (sender != null) {
             sender.close();
         }
