@@ -12,9 +12,16 @@ import java.nio.file.Path;
  * controlling terminal along. {@code progress} is polled by progress bars. {@code preCopy}: copy
  * memory in rounds while the tree runs and freeze it only for what changed since.
  * {@code sockets}: which sockets may be dumped (established TCP connections, unix peers outside the tree).
+ * {@code leaveStopped}: like CRIU's --leave-stopped, the tree is neither killed nor resumed but left
+ * stopped (SIGSTOP), for the user to SIGCONT or kill.
  */
 public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
-                          boolean preCopy, SocketDumpState.Options sockets) {
+                          boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped) {
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                       boolean preCopy, SocketDumpState.Options sockets) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, false);
+    }
+
     public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress) {
         this(pid, imageDir, leaveRunning, shellJob, progress, false);
     }
@@ -29,19 +36,28 @@ public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean 
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped);
     }
 
     public DumpRequest withPreCopy(boolean pre) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped);
     }
 
     /** CRIU's --tcp-established, --tcp-close and --ext-unix-sk. */
     public DumpRequest withSockets(SocketDumpState.Options options) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped);
+    }
+
+    public DumpRequest leavingStopped(boolean stopped) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped);
+    }
+
+    /** Whether the tree outlives the dump (running or stopped). */
+    public boolean keepsTree() {
+        return leaveRunning || leaveStopped;
     }
 }

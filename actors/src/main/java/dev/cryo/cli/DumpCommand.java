@@ -39,6 +39,10 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = {"-R", "--leave-running"}, description = "Leave the tree running after the dump (default: kill it).")
     boolean leaveRunning;
 
+    @Option(names = {"-s", "--leave-stopped"}, description = "Leave the tree stopped (SIGSTOP) after the dump, "
+            + "neither killed nor running, as criu --leave-stopped: SIGCONT resumes it.")
+    boolean leaveStopped;
+
     @Option(names = "--shell-job", description = "Allow the tree to hold its controlling terminal.")
     boolean shellJob;
 
@@ -89,7 +93,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
-                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk));
+                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk), leaveStopped);
         // a running local agent does it in its warm JVM; its own settings apply (ghost-limit needs ours)
         if (!noAgent && ghostLimit == null) {
             try {
@@ -100,7 +104,7 @@ final class DumpCommand implements Callable<Integer> {
                         org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
                     }
                     writeStats(viaAgent.get());
-                    print(out, pid, viaAgent.get());
+                    print(out, request, viaAgent.get());
                     return 0;
                 }
             } catch (CryoException e) {
@@ -155,7 +159,7 @@ final class DumpCommand implements Callable<Integer> {
             }
             bar.close();
             writeStats(report);
-            print(out, pid, report);
+            print(out, request, report);
             return 0;
         } catch (CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
@@ -164,7 +168,8 @@ final class DumpCommand implements Callable<Integer> {
         }
     }
 
-    static void print(PrintWriter out, int pid, DumpReport r) {
+    static void print(PrintWriter out, DumpRequest request, DumpReport r) {
+        int pid = request.pid().value();
         DumpStats s = r.stats();
         int zombies = r.pids().size() - s.tasks();
         out.printf(Locale.ROOT, "Dumped %d task%s (%d thread%s%s) of pid %d into %s%n", s.tasks(), s.tasks() == 1 ? "" : "s",
@@ -177,7 +182,8 @@ final class DumpCommand implements Callable<Integer> {
                     r.roundPages().size() - 1, r.roundPages());
         }
         out.printf(Locale.ROOT, "  image %s, pages copied at %.0f MiB/s; the tree was %s%n", Sizes.human(s.imageBytes()),
-                s.pageMegabytesPerSecond(), r.leftRunning() ? "left running" : "killed");
+                s.pageMegabytesPerSecond(),
+                !r.leftRunning() ? "killed" : request.leaveStopped() ? "left stopped (SIGCONT resumes it)" : "left running");
         out.flush();
     }
 

@@ -33,7 +33,7 @@ import java.util.Set;
  * ({@link #viaAgent}), else it runs in this process ({@link #here}).
  */
 final class PlainCommandLine {
-    static final Set<String> DUMP_FLAGS = Set.of("-R", "--leave-running", "--shell-job", "--tcp-established",
+    static final Set<String> DUMP_FLAGS = Set.of("-R", "--leave-running", "-s", "--leave-stopped", "--shell-job", "--tcp-established",
             "--tcp-close", "--ext-unix-sk", "--file-locks", "--no-progress", "--pre-copy");
     static final Set<String> DUMP_VALUES = Set.of("-t", "--tree", "-D", "--images-dir");
     static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "--tcp-close", "--no-progress",
@@ -142,7 +142,7 @@ final class PlainCommandLine {
                     return Optional.empty();
                 }
                 DumpCommand.writeStats(r.get());
-                DumpCommand.print(out, request.pid().value(), r.get());
+                DumpCommand.print(out, request, r.get());
                 return Optional.of(0);
             }
             Optional<RestoreReport> r = LocalAgent.restore(socket, restoreRequest());
@@ -195,7 +195,7 @@ final class PlainCommandLine {
                 flags.contains("--leave-running") || leaveRunningSetting,
                 flags.contains("--shell-job"), new DumpProgress(), flags.contains("--pre-copy"),
                 new SocketDumpState.Options(flags.contains("--tcp-established"), flags.contains("--tcp-close"),
-                        flags.contains("--ext-unix-sk")));
+                        flags.contains("--ext-unix-sk")), flags.contains("--leave-stopped"));
     }
 
     private RestoreRequest restoreRequest() {
@@ -214,6 +214,7 @@ final class PlainCommandLine {
             case "-t" -> "--tree";
             case "-D" -> "--images-dir";
             case "-R" -> "--leave-running";
+            case "-s" -> "--leave-stopped";
             case "-d" -> "--restore-detached";
             default -> name;
         };

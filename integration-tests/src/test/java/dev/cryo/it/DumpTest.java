@@ -185,4 +185,31 @@ class DumpTest {
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped process to be gone");
         }
     }
+
+    /** criu dump --leave-stopped: every thread of every task stopped, nothing lost, SIGCONT resumes it. */
+    @Test
+    void leaveStoppedLeavesEveryThreadStoppedAndSigcontResumesIt() throws Exception {
+        try (DetachedProcess p = Workloads.threads(tmp)) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "-s", "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            assertTrue(r.out().contains("left stopped"), r.out());
+            assertImage(img);
+            java.util.List<Path> threads;
+            try (var ts = java.nio.file.Files.list(Path.of("/proc", p.pid().toString(), "task"))) {
+                threads = ts.toList();
+            }
+            assertEquals(5, threads.size());
+            DetachedProcess.awaitCondition(() -> threads.stream().allMatch(t -> {
+                try {
+                    String st = java.nio.file.Files.readString(t.resolve("stat"));
+                    return st.substring(st.lastIndexOf(')') + 2).startsWith("T");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }), Duration.ofSeconds(10), "every thread of pid " + p.pid() + " to be stopped");
+            dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGCONT);
+            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
 }

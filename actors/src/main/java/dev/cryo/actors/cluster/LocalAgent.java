@@ -70,6 +70,7 @@ public final class LocalAgent {
             out.writeBoolean(r.sockets().tcpEstablished());
             out.writeBoolean(r.sockets().tcpClose());
             out.writeBoolean(r.sockets().extUnixSk());
+            out.writeBoolean(r.leaveStopped());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
             checkOk(in);
@@ -210,7 +211,8 @@ public final class LocalAgent {
                     if (kind == DUMP) {
                         DumpRequest r = new DumpRequest(Pid.of(in.readInt()), Path.of(bounded(in.readUTF())),
                                 in.readBoolean(), in.readBoolean(), new DumpProgress(), in.readBoolean(),
-                                new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean()));
+                                new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean()),
+                                in.readBoolean());
                         log.info("local request: dump pid {} into {}", r.pid(), r.imageDir());
                         DumpReport rep = jobs.dump(r);
                         out.writeBoolean(true);

@@ -85,7 +85,7 @@ public final class DumpSupervisor {
                 TreeWalker.checkRoot(request.pid());
                 List<Pid> tree = TreeWalker.walk(request.pid());
                 TreeWalker.checkTree(request.pid(), tree);
-                if (!request.leaveRunning() && !hold) { // a migration restores elsewhere: its pids are free there
+                if (!request.keepsTree() && !hold) { // a migration restores elsewhere: its pids are free there
                     TreeWalker.checkOutsiders(tree);
                 }
                 ImageSink writer = images.create(request.imageDir());
@@ -411,7 +411,7 @@ public final class DumpSupervisor {
 
     private DumpInfo dumpInfo() {
         return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), HOST, System.getProperty("os.version"),
-                request.pid().value(), liveTasks().stream().map(Pid::value).toList(), xstateSize, request.leaveRunning());
+                request.pid().value(), liveTasks().stream().map(Pid::value).toList(), xstateSize, request.keepsTree());
     }
 
     // ---- COMMIT and FINISH -----------------------------------------------------------------------
@@ -441,7 +441,7 @@ public final class DumpSupervisor {
             rounds.add(written); // the frozen round
         }
         return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
-                request.leaveRunning(), stats, rounds);
+                request.keepsTree(), stats, rounds);
     }
 
     /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
@@ -462,7 +462,7 @@ public final class DumpSupervisor {
         if (hold) {
             return holding(imageBytes);
         }
-        return finish(imageBytes, !request.leaveRunning(), replyTo);
+        return finish(imageBytes, !request.keepsTree(), replyTo);
     }
 
     private Behavior<Command> finish(long imageBytes, boolean kill, ActorRef<Outcome> replyTo) {
@@ -474,7 +474,8 @@ public final class DumpSupervisor {
             releaseSockets(false, problems);
         }
         // tasks under the root are reaped by init once their parents die: the dump returns when their pids are free
-        tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), taskAdapter)));
+        boolean stop = !kill && request.leaveStopped();
+        tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {

@@ -51,9 +51,9 @@ public final class TaskDumper {
      * parent is killed with it is reaped by init a moment later, and a restore right after the dump
      * needs its pid.
      */
-    public record Release(boolean kill, boolean awaitReap, ActorRef<Reply> replyTo) implements Command {
+    public record Release(boolean kill, boolean awaitReap, boolean stop, ActorRef<Reply> replyTo) implements Command {
         public Release(boolean kill, ActorRef<Reply> replyTo) {
-            this(kill, false, replyTo);
+            this(kill, false, false, replyTo);
         }
     }
 
@@ -349,6 +349,10 @@ public final class TaskDumper {
                     awaitPidFree();
                 }
             } else {
+                if (m.stop() && !zombie) {
+                    // pending before the detach: the threads stop before running a single instruction
+                    Sys.kill(pid, Signals.SIGSTOP);
+                }
                 TaskSeizer.release(tracer, pid, tids);
                 at = System.nanoTime();
             }
