@@ -80,11 +80,15 @@ class NotCarriedTest {
                                 + "s.bind(('127.0.0.1', 0))\ns.connect(s.getsockname())\n"
                                 + "s.setsockopt(socket.SOL_UDP, 1, 1)\ns.send(b'corked')",
                         " fd 3: UDP socket 127\\.0\\.0\\.1:\\d+ holds \\d+ bytes written but not sent yet"),
-                // zdtm's sock_filter00 found it: the options came back, the filter would not have
-                python("a socket filter", "import socket, ctypes, struct\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-                                + "ins = ctypes.create_string_buffer(struct.pack('HBBI', 6, 0, 0, 0xffff))\n"
-                                + "s.setsockopt(socket.SOL_SOCKET, 26, struct.pack('HxxxxxxQ', 1, ctypes.addressof(ins)))",
-                        " fd 3: socket \\d+ has a socket filter \\(SO_ATTACH_FILTER, 1 instructions\\)"),
+                // a classic filter is carried (sockfilter.c); an eBPF one (SO_ATTACH_BPF) cannot be read back
+                python("an eBPF socket filter", "import os, socket, ctypes, struct\nlibc = ctypes.CDLL(None)\n"
+                                + "ins = ctypes.create_string_buffer(struct.pack('BBhi', 0xb7, 0, 0, 0xffff)"
+                                + " + struct.pack('BBhi', 0x95, 0, 0, 0))\nlic = ctypes.create_string_buffer(b'GPL')\n"
+                                + "attr = ctypes.create_string_buffer(struct.pack('IIQQIIQI', 1, 2, ctypes.addressof(ins),"
+                                + " ctypes.addressof(lic), 0, 0, 0, 0), 72)\nprog = libc.syscall(321, 5, attr, 72)\n"
+                                + "assert prog >= 0\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                + "s.setsockopt(socket.SOL_SOCKET, 50, prog)\nos.close(prog)",
+                        " fd \\d+: socket \\d+ has an eBPF socket filter \\(SO_ATTACH_BPF\\), which cannot be read back"),
                 // zdtm's unlink_fstat03 found it: the file came back as a copy, no longer the one still linked
                 python("a deleted file still linked under another name", "import os\nf = open('data', 'w')\n"
                                 + "os.link('data', 'data.link')\nos.unlink('data')",

@@ -337,6 +337,16 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
+    @Test
+    void aSocketFilterComesBackLocked() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockfilter.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockfilter.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

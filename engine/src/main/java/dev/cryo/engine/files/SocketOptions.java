@@ -44,7 +44,10 @@ public record SocketOptions(List<Option> options) {
             new Spec(SOL_SOCKET, SO_RCVTIMEO, 16, "SO_RCVTIMEO"), new Spec(SOL_SOCKET, SO_SNDTIMEO, 16, "SO_SNDTIMEO"),
             new Spec(SOL_SOCKET, SO_MARK, 4, "SO_MARK"), new Spec(SOL_SOCKET, SO_TIMESTAMP, 4, "SO_TIMESTAMP"),
             new Spec(SOL_SOCKET, SO_BINDTODEVICE, 16, "SO_BINDTODEVICE"),
-            new Spec(SOL_SOCKET, SO_DONTROUTE, 4, "SO_DONTROUTE"), new Spec(SOL_SOCKET, SO_NO_CHECK, 4, "SO_NO_CHECK"));
+            new Spec(SOL_SOCKET, SO_DONTROUTE, 4, "SO_DONTROUTE"), new Spec(SOL_SOCKET, SO_NO_CHECK, 4, "SO_NO_CHECK"),
+            new Spec(SOL_SOCKET, SO_LOCK_FILTER, 4, "SO_LOCK_FILTER"));
+    /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
+    private static final int MAX_VALUE = 4096 * BPF_INSN;
     private static final List<Spec> BUFFERS = List.of(
             new Spec(SOL_SOCKET, SO_SNDBUF, 4, "SO_SNDBUF"), new Spec(SOL_SOCKET, SO_RCVBUF, 4, "SO_RCVBUF"));
     private static final List<Spec> UNIX = List.of(
@@ -88,6 +91,10 @@ public record SocketOptions(List<Option> options) {
                 out.add(new Option(sp.level(), sp.name(), v));
             }
         }
+        byte[] filter = Sockets.filter(s); // null (eBPF) is refused by SocketProbe
+        if (filter != null && filter.length > 0) {
+            out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
+        }
         return new SocketOptions(out);
     }
 
@@ -117,10 +124,19 @@ public record SocketOptions(List<Option> options) {
         return l;
     }
 
-    /** Sets every carried option on a new socket; buffer sizes exactly, as root may (the *FORCE variants). */
+    /**
+     * Sets every carried option on a new socket; buffer sizes exactly, as root may (the *FORCE
+     * variants); the socket filter first, since SO_LOCK_FILTER forbids attaching one afterwards.
+     */
     public void apply(Fd s) {
+        byte[] filter = get(SOL_SOCKET, SO_ATTACH_FILTER);
+        if (filter != null) {
+            Sockets.attachFilter(s, filter);
+        }
         for (Option o : options) {
-            if (o.level() == SOL_SOCKET && (o.name() == SO_SNDBUF || o.name() == SO_RCVBUF)) {
+            if (o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER) {
+                continue;
+            } else if (o.level() == SOL_SOCKET && (o.name() == SO_SNDBUF || o.name() == SO_RCVBUF)) {
                 int doubled = java.nio.ByteBuffer.wrap(o.value()).order(java.nio.ByteOrder.nativeOrder()).getInt();
                 Sockets.setInt(s, SOL_SOCKET, o.name() == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, doubled / 2);
             } else {
@@ -142,7 +158,8 @@ public record SocketOptions(List<Option> options) {
     public Map<String, Object> show() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
         for (Option o : options) {
-            String label = "level " + o.level() + " option " + o.name();
+            String label = o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)"
+                    : "level " + o.level() + " option " + o.name();
             for (List<Spec> l : List.of(COMMON, BUFFERS, UNIX, IP4, IP6, TCP)) {
                 for (Spec sp : l) {
                     if (sp.level() == o.level() && sp.name() == o.name()) {
@@ -150,7 +167,8 @@ public record SocketOptions(List<Option> options) {
                     }
                 }
             }
-            m.put(label, o.value().length == 4
+            m.put(label, o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? o.value().length / BPF_INSN
+                    : o.value().length == 4
                     ? java.nio.ByteBuffer.wrap(o.value()).order(java.nio.ByteOrder.nativeOrder()).getInt()
                     : hex(o.value()));
         }
@@ -170,7 +188,7 @@ public record SocketOptions(List<Option> options) {
         for (Option x : o.options()) {
             out.writeVarInt(x.level(), true);
             out.writeVarInt(x.name(), true);
-            ModelFields.writeBytes(out, x.value(), 64, "SocketOptions.value");
+            ModelFields.writeBytes(out, x.value(), MAX_VALUE, "SocketOptions.value");
         }
     }, (in, version) -> {
         int n = in.readVarInt(true);
@@ -179,7 +197,7 @@ public record SocketOptions(List<Option> options) {
         }
         List<Option> l = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            l.add(new Option(in.readVarInt(true), in.readVarInt(true), ModelFields.readBytes(in, 64, "SocketOptions.value")));
+            l.add(new Option(in.readVarInt(true), in.readVarInt(true), ModelFields.readBytes(in, MAX_VALUE, "SocketOptions.value")));
         }
         return new SocketOptions(l);
     });

@@ -57,10 +57,9 @@ final class SocketProbe implements AutoCloseable {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace;"
                         + " only sockets of the host's network namespace are supported");
             }
-            int filter = Sockets.filterLength(sock);
-            if (filter > 0) { // its options are carried, but not the program: the socket would let everything in
-                throw new DumpException(fd.where() + ": socket " + p.ino + " has a socket filter (SO_ATTACH_FILTER, "
-                        + filter + " instructions); a socket filter is not supported yet");
+            if (Sockets.filter(sock) == null) { // a classic filter travels with the options; this one cannot be read
+                throw new DumpException(fd.where() + ": socket " + p.ino + " has an eBPF socket filter (SO_ATTACH_BPF),"
+                        + " which cannot be read back; an eBPF socket filter is not supported");
             }
             return p;
         } catch (RuntimeException e) {

@@ -27,7 +27,8 @@ public final class Sockets {
             SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_DONTROUTE = 5, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,
             SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
-            SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42;
+            SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42,
+            SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44;
     public static final int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5,
             TCP_KEEPCNT = 6, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18, TCP_REPAIR = 19,
             TCP_REPAIR_QUEUE = 20, TCP_QUEUE_SEQ = 21, TCP_REPAIR_OPTIONS = 22, TCP_TIMESTAMP = 24,
@@ -139,19 +140,47 @@ public final class Sockets {
         return buf.getByteArray(0, Math.min(len.getInt(0), size));
     }
 
-    private static final int SO_GET_FILTER = 26; // = SO_ATTACH_FILTER
+    private static final int SO_GET_FILTER = SO_ATTACH_FILTER; // the same number reads it back
+    /** Bytes of one classic BPF instruction (struct sock_filter). */
+    public static final int BPF_INSN = 8;
 
-    /** The instructions of the classic BPF filter attached to the socket (SO_ATTACH_FILTER), 0 without one. */
-    public static int filterLength(Fd s) {
+    /**
+     * The classic BPF program attached to the socket (SO_ATTACH_FILTER), {@link #BPF_INSN} bytes per
+     * instruction, empty without one; null when an eBPF program is attached (SO_ATTACH_BPF): the
+     * kernel keeps no original to give back (EACCES).
+     */
+    public static byte[] filter(Fd s) {
         Memory len = new Memory(4);
         len.setInt(0, 0); // a zero length asks for the count only
         try {
             Sys.call(() -> "getsockopt(" + s + ", SO_GET_FILTER)", SyscallNr.GETSOCKOPT, s.value(), SOL_SOCKET,
                     SO_GET_FILTER, 0, Sys.address(len), 0);
         } catch (SyscallException e) {
-            return 0; // a kind of socket that has none
+            if (e.is(Errno.EACCES)) {
+                return null;
+            }
+            return new byte[0]; // a kind of socket that has none
         }
-        return len.getInt(0);
+        int count = len.getInt(0);
+        if (count <= 0) {
+            return new byte[0];
+        }
+        Memory prog = new Memory((long) count * BPF_INSN);
+        len.setInt(0, count); // in instructions, not bytes
+        Sys.call(() -> "getsockopt(" + s + ", SO_GET_FILTER, " + count + ")", SyscallNr.GETSOCKOPT, s.value(),
+                SOL_SOCKET, SO_GET_FILTER, Sys.address(prog), Sys.address(len), 0);
+        return prog.getByteArray(0, len.getInt(0) * BPF_INSN);
+    }
+
+    /** Attaches a classic BPF program (as {@link #filter} read it) with SO_ATTACH_FILTER. */
+    public static void attachFilter(Fd s, byte[] program) {
+        Memory prog = mem(program);
+        Memory fprog = new Memory(16); // struct sock_fprog: u16 len, padding, pointer
+        fprog.clear();
+        fprog.setShort(0, (short) (program.length / BPF_INSN));
+        fprog.setPointer(8, prog);
+        Sys.call(() -> "setsockopt(" + s + ", SO_ATTACH_FILTER, " + program.length / BPF_INSN + " instructions)",
+                SyscallNr.SETSOCKOPT, s.value(), SOL_SOCKET, SO_ATTACH_FILTER, Sys.address(fprog), 16, 0);
     }
 
     public static void setInt(Fd s, int level, int opt, int value) {
