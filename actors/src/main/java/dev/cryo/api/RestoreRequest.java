@@ -10,10 +10,17 @@ import java.nio.file.Path;
  * {@code progress} counts the pages written, for a progress bar.
  * {@code verified}: every chunk's checksum was checked as the image arrived (a migration), so the
  * restore does not read the whole image once more before it starts.
+ * {@code leaveStopped}: like CRIU's --leave-stopped, the restored tree is left stopped (SIGSTOP)
+ * instead of running, for the user to SIGCONT.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
-                             dev.cryo.engine.restore.ImageContents contents) {
+                             dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped) {
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, false);
+    }
+
     /**
      * {@code prepared}: the root's stub a migration made while its pre-copy arrived, or null;
      * {@code contents}: the image's records and chunks as they arrived (verified), or null to read them.
@@ -32,5 +39,9 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
 
     public RestoreRequest(Path imageDir) {
         this(imageDir, false);
+    }
+
+    public RestoreRequest leavingStopped(boolean stopped) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped);
     }
 }

@@ -36,7 +36,7 @@ final class PlainCommandLine {
     static final Set<String> DUMP_FLAGS = Set.of("-R", "--leave-running", "-s", "--leave-stopped", "--shell-job", "--tcp-established",
             "--tcp-close", "--ext-unix-sk", "--file-locks", "--no-progress", "--pre-copy");
     static final Set<String> DUMP_VALUES = Set.of("-t", "--tree", "-D", "--images-dir");
-    static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "--tcp-close", "--no-progress",
+    static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "-s", "--leave-stopped", "--tcp-close", "--no-progress",
             "--tcp-established", "--shell-job", "--ext-unix-sk", "--file-locks");
     static final Set<String> RESTORE_VALUES = Set.of("-D", "--images-dir", "--pidfile");
 
@@ -200,7 +200,7 @@ final class PlainCommandLine {
 
     private RestoreRequest restoreRequest() {
         return new RestoreRequest(Path.of(values.get("--images-dir")).toAbsolutePath(), flags.contains("--tcp-close"),
-                new DumpProgress());
+                new DumpProgress()).leavingStopped(flags.contains("--leave-stopped"));
     }
 
     private Path pidFile() {

@@ -58,6 +58,10 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress bar.")
     boolean noProgress;
 
+    @Option(names = {"-s", "--leave-stopped"}, description = "Leave the restored tree stopped (SIGSTOP), as criu "
+            + "--leave-stopped: SIGCONT starts it.")
+    boolean leaveStopped;
+
     @Option(names = "--no-agent", description = "Restore in this process even when a local agent runs (a detached "
             + "restore otherwise goes to a running agent, whose child the restored root becomes).")
     boolean noAgent;
@@ -73,7 +77,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         boolean detach = detached || parent.settings().restore().detached();
-        RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress());
+        RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
+                .leavingStopped(leaveStopped);
         // only a detached restore can go to the agent: a waited-for root must be this process's child
         if (detach && !noAgent) {
             try {

@@ -195,19 +195,7 @@ class DumpTest {
             assertEquals(0, r.code(), r.toString());
             assertTrue(r.out().contains("left stopped"), r.out());
             assertImage(img);
-            java.util.List<Path> threads;
-            try (var ts = java.nio.file.Files.list(Path.of("/proc", p.pid().toString(), "task"))) {
-                threads = ts.toList();
-            }
-            assertEquals(5, threads.size());
-            DetachedProcess.awaitCondition(() -> threads.stream().allMatch(t -> {
-                try {
-                    String st = java.nio.file.Files.readString(t.resolve("stat"));
-                    return st.substring(st.lastIndexOf(')') + 2).startsWith("T");
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            }), Duration.ofSeconds(10), "every thread of pid " + p.pid() + " to be stopped");
+            Workloads.awaitStopped(p.pid(), 5);
             dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGCONT);
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }

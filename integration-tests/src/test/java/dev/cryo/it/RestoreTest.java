@@ -289,6 +289,24 @@ class RestoreTest {
         }
     }
 
+    /** criu restore --leave-stopped: the tree comes back with every thread stopped; SIGCONT starts it. */
+    @Test
+    void leaveStoppedRestoresTheTreeStoppedAndSigcontStartsIt() throws Exception {
+        try (DetachedProcess p = Workloads.threads(tmp)) {
+            DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            Cli r = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "-s");
+            assertEquals(0, r.code(), r.toString());
+            DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+            try {
+                Workloads.awaitStopped(p.pid(), 5);
+                Sys.kill(p.pid(), Signals.SIGCONT);
+                assertTrue(Workloads.check(restored).contains("PASS"), restored.outputText());
+            } finally {
+                killAndReap(restored);
+            }
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

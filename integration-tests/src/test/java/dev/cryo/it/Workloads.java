@@ -103,6 +103,23 @@ final class Workloads {
         return p;
     }
 
+    /** Waits until all {@code threads} threads of {@code pid} are stopped (state T), as after --leave-stopped. */
+    static void awaitStopped(dev.cryo.kernel.Pid pid, int threads) throws Exception {
+        java.util.List<java.nio.file.Path> tasks;
+        try (var ts = java.nio.file.Files.list(java.nio.file.Path.of("/proc", pid.toString(), "task"))) {
+            tasks = ts.toList();
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(threads, tasks.size(), "threads of pid " + pid);
+        DetachedProcess.awaitCondition(() -> tasks.stream().allMatch(t -> {
+            try {
+                String st = java.nio.file.Files.readString(t.resolve("stat"));
+                return st.substring(st.lastIndexOf(')') + 2).startsWith("T");
+            } catch (IOException e) {
+                return false;
+            }
+        }), Duration.ofSeconds(10), "every thread of pid " + pid + " to be stopped");
+    }
+
     /** Sends the check signal and waits for the workload's verdict line. */
     static String check(DetachedProcess p) throws Exception {
         dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);

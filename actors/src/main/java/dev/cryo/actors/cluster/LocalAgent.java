@@ -87,6 +87,7 @@ public final class LocalAgent {
             out.writeByte(RESTORE);
             out.writeUTF(r.imageDir().toString());
             out.writeBoolean(r.tcpClose());
+            out.writeBoolean(r.leaveStopped());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
             checkOk(in);
@@ -219,7 +220,8 @@ public final class LocalAgent {
                         out.writeUTF("");
                         writeDumpReport(out, rep);
                     } else if (kind == RESTORE) {
-                        RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean());
+                        RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean())
+                                .leavingStopped(in.readBoolean());
                         log.info("local request: restore {}", r.imageDir());
                         RestoreReport rep = jobs.restore(r);
                         out.writeBoolean(true);

@@ -410,7 +410,8 @@ public final class RestoreSupervisor {
                         return abort("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e));
                     }
                     dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
-                    return allTasks("resume", pid -> new TaskRestorerActor.Resume(adapter), this::done);
+                    return allTasks("resume", pid -> new TaskRestorerActor.Resume(request.leaveStopped(), adapter),
+                            this::done);
                 }))));
     }
 

@@ -78,7 +78,8 @@ public final class TaskRestorerActor {
 
     public record RestoreState(ActorRef<Reply> replyTo) implements Command {}
 
-    public record Resume(ActorRef<Reply> replyTo) implements Command {}
+    /** {@code stopped}: left stopped (SIGSTOP), not running. */
+    public record Resume(boolean stopped, ActorRef<Reply> replyTo) implements Command {}
 
     public record Kill(ActorRef<Reply> replyTo) implements Command {}
 
@@ -177,7 +178,7 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(Resume.class, m -> {
                     Behavior<Command> b = stage("resume", m.replyTo(), () -> {
-                        restorer.resume();
+                        restorer.resume(m.stopped());
                         resumed = true;
                         return 0;
                     });

@@ -179,6 +179,14 @@ public final class TaskRestorer {
 
     /** RESUME: all threads go at once (the supervisor calls this for every task at the same barrier). */
     public void resume() {
+        resume(false);
+    }
+
+    /** {@code stopped}: left stopped (SIGSTOP), not running. */
+    public void resume(boolean stopped) {
+        if (stopped) { // pending before the detach: no thread runs an instruction before it stops
+            dev.cryo.kernel.Sys.kill(t.pid(), dev.cryo.kernel.Signals.SIGSTOP);
+        }
         for (int tid : tids()) {
             t.tracer().detach(t.pid().value(), tid);
         }
