@@ -193,6 +193,20 @@ class MemoryKindsTest {
         }
     }
 
+    /** zdtm's rmdir_open and cwd02 found them refused: fds of removed directories, one of them the cwd too. */
+    @Test
+    void removedDirectoriesHeldOpenComeBackRemoved() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dirgone.out"),
+                TestPrograms.compile("/c/dirgone.c").toString(), dir.toString()))) {
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            assertFalse(java.nio.file.Files.exists(dir.resolve("a")) || java.nio.file.Files.exists(dir.resolve("b")),
+                    "the restore left a removed directory behind");
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** A removed cwd (its parent removed too) is made again for the restore, entered and removed again. */
     @Test
     void aDeletedCurrentDirectoryComesBackDeleted() throws Exception {

@@ -88,6 +88,11 @@ public interface FdHandler<D extends FileDesc> {
         /** The path of a recreated deleted file until the restore unlinks it. */
         String ghostPath(dev.cryo.engine.model.FileRef file);
 
+        /** Where a removed directory (dumped path "DIR (deleted)") stands again until the restore removes it. */
+        default String deletedDirectory(String path) {
+            throw new IllegalStateException("no removed directory " + path + " is made again here");
+        }
+
         /**
          * cryo's own fd of the master it reopened for dumped pty {@code index} (the task takes that
          * very open file with {@link #take}).

@@ -7,6 +7,7 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.codec.FileRefCodec;
+import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
@@ -70,15 +71,23 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     @Override
     public RegularFile dump(FdProbe fd, DumpContext ctx) throws IOException {
-        if (fd.target().endsWith(" (deleted)")) {
+        FileRef file = FileIdentity.of(fd.target(), fd.procPath());
+        // a removed directory is made again, empty, and removed once opened (like a removed cwd)
+        if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(FileIdentity.of(fd.target(), fd.procPath()), FileLocks.dump(fd, ctx, true));
+        return new RegularFile(file, FileLocks.dump(fd, ctx, true));
+    }
+
+    /** Whether the fd holds a directory removed since it was opened. */
+    public static boolean isRemovedDirectory(RegularFile f) {
+        return FileIdentity.isDirectory(f.file()) && SharedMemoryHub.isDeletedDirectory(f.file().path());
     }
 
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
-        long tmp = ctx.open(f.file().path(), FdHandlers.openFlags(fd));
+        String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
+        long tmp = ctx.open(path, FdHandlers.openFlags(fd));
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }

@@ -148,7 +148,7 @@ public final class RestoreValidator {
             for (FdImage fd : t.fds()) {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
-                    if (!RegularFileHandler.isPseudoFile(f.file().path())) {
+                    if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
                         checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file(),
                                 (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
                     }

@@ -105,6 +105,18 @@ public final class SharedMemoryHub implements AutoCloseable {
                 if (isDeletedDirectory(t.cwd()) && !hub.deletedDirs.containsKey(t.cwd())) {
                     hub.deletedDirs.put(t.cwd(), hub.recreateDirectory(t.cwd()));
                 }
+                for (FdImage fd : t.fds()) { // a removed directory held open: the same one as a cwd of that path
+                    if (fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile f
+                            && dev.cryo.engine.files.RegularFileHandler.isRemovedDirectory(f)) {
+                        Path d = hub.deletedDirs.computeIfAbsent(f.file().path(), hub::recreateDirectory);
+                        try {
+                            Files.setAttribute(d, "unix:mode", f.file().mode() & 07777);
+                        } catch (IOException e) {
+                            throw new RestoreException("cannot give the removed directory " + f.file().path()
+                                    + " its mode again: " + e.getMessage());
+                        }
+                    }
+                }
             }
         } catch (RuntimeException e) {
             hub.close();

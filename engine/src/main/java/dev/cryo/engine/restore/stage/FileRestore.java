@@ -124,6 +124,15 @@ public final class FileRestore {
             public String ghostPath(dev.cryo.engine.model.FileRef file) {
                 return objects.ghostPath(file);
             }
+
+            @Override
+            public String deletedDirectory(String path) {
+                String at = objects.deletedDirectory(path);
+                if (at == null) {
+                    throw new IllegalStateException("removed directory " + path + " was not made again");
+                }
+                return at;
+            }
         };
         for (FdImage fd : inPass(t.task().fds(), pass)) {
             long tmp = FdHandlers.restore(fd, ctx);
