@@ -8,13 +8,17 @@ import java.util.List;
  * {@code criu dump -t PID -D DIR -j -v4 -o dump.log} works as {@code cryo dump ...}: CRIU's
  * options are all global and may follow the verb, cryo's logging options precede it; CRIU counts
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
- * {@code --shell-job}. Anything else is left alone for picocli to judge.
+ * {@code --shell-job}; a relative log file is written in the work directory (-W, else the images
+ * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does.
+ * Anything else is left alone for picocli to judge.
  */
 final class CriuHabits {
     private CriuHabits() {}
 
     static String[] normalize(String[] args) {
         int verb = CryoCli.subcommandIndex(args);
+        String workDir = workDir(args, verb);
+        String verbName = verb >= 0 ? args[verb] : "";
         List<String> global = new ArrayList<>();
         List<String> rest = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -30,19 +34,58 @@ final class CriuHabits {
                 global.addAll(verbosity(a.charAt(12) - '0'));
             } else if (afterVerb && a.matches("-v+")) {
                 global.add(a);
-            } else if (afterVerb && (a.equals("-o") || a.equals("--log-file")) && i + 1 < args.length) {
+            } else if ((a.equals("-o") || a.equals("--log-file")) && i + 1 < args.length && (afterVerb || i < verb)) {
                 global.add(a);
-                global.add(args[++i]);
-            } else if (afterVerb && a.startsWith("--log-file=")) {
-                global.add(a);
+                global.add(inWorkDir(workDir, args[++i]));
+            } else if (a.startsWith("--log-file=") && (afterVerb || i < verb)) {
+                global.add("--log-file=" + inWorkDir(workDir, a.substring(11)));
+            } else if (afterVerb && (a.equals("-W") || a.equals("--work-dir")) && i + 1 < args.length) {
+                i++; // taken by workDir
+            } else if (afterVerb && a.startsWith("--work-dir=")) {
+                continue;
             } else if (afterVerb && a.equals("-j")) {
                 rest.add("--shell-job");
+            } else if (afterVerb && a.equals("--display-stats")) {
+                continue; // cryo prints its figures always
+            } else if (afterVerb && verbName.equals("check") && CHECK_SCOPES.contains(a)) {
+                continue; // cryo's check always checks every feature it knows
             } else {
                 (i < verb || verb < 0 ? global : rest).add(a);
             }
         }
         global.addAll(rest);
         return global.toArray(String[]::new);
+    }
+
+    private static final java.util.Set<String> CHECK_SCOPES = java.util.Set.of("--all", "--extra", "--experimental");
+
+    /**
+     * CRIU's work directory, where a relative log file goes: -W/--work-dir, else the images
+     * directory (-D after the verb; before it, -D is cryo's setting override). Null for neither.
+     */
+    private static String workDir(String[] args, int verb) {
+        String images = null;
+        for (int i = verb + 1; verb >= 0 && i < args.length && !args[i].equals("--"); i++) {
+            String a = args[i];
+            if ((a.equals("-W") || a.equals("--work-dir")) && i + 1 < args.length) {
+                return args[i + 1];
+            } else if (a.startsWith("--work-dir=")) {
+                return a.substring(11);
+            } else if ((a.equals("-D") || a.equals("--images-dir")) && i + 1 < args.length) {
+                images = args[++i];
+            } else if (a.startsWith("--images-dir=")) {
+                images = a.substring(13);
+            }
+        }
+        return images;
+    }
+
+    /** A relative log file is CRIU's work directory's, as {@code criu -o dump.log} writes it. */
+    private static String inWorkDir(String workDir, String file) {
+        if (workDir == null || file.isEmpty() || file.startsWith("/") || file.equals("-")) {
+            return file;
+        }
+        return java.nio.file.Path.of(workDir).resolve(file).toString();
     }
 
     /** CRIU's levels: 0-2 errors and warnings (cryo's default), 3 info, 4 and up debug. */

@@ -89,6 +89,7 @@ final class LogSetup {
         if (logFile != null) {
             FileAppender<ch.qos.logback.classic.spi.ILoggingEvent> file = new FileAppender<>();
             file.setContext(ctx);
+            privateFile(logFile);
             file.setFile(logFile.toString());
             file.setEncoder(enc);
             file.setAppend(true);
@@ -101,6 +102,27 @@ final class LogSetup {
             console.setEncoder(enc);
             console.start();
             root.addAppender(console);
+        }
+    }
+
+    /**
+     * A new log file is made 0600 and its missing directory 0700, as an image's are (a relative log
+     * file goes into the images directory, CRIU's habit, before the dump makes it); logback would
+     * make both world-readable.
+     */
+    private static void privateFile(Path logFile) {
+        Path dir = logFile.toAbsolutePath().getParent();
+        try {
+            if (dir != null && !java.nio.file.Files.exists(dir)) {
+                java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            }
+            if (!java.nio.file.Files.exists(logFile)) {
+                java.nio.file.Files.createFile(logFile, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            }
+        } catch (java.io.IOException e) {
+            // logback reports the file it cannot open
         }
     }
 

@@ -17,11 +17,26 @@ class CriuHabitsTest {
 
     @Test
     void loggingOptionsAfterTheVerbMoveBeforeIt() {
-        same("-vv -o dump.log dump -t 7 -D img --shell-job", "dump -t 7 -D img -j -v4 -o dump.log");
-        same("-v --log-file=x.log restore -D img -d", "restore -D img -v3 --log-file=x.log -d");
+        same("-vv -o img/dump.log dump -t 7 -D img --shell-job", "dump -t 7 -D img -j -v4 -o dump.log");
+        same("-v --log-file=img/x.log restore -D img -d", "restore -D img -v3 --log-file=x.log -d");
         same("-vv dump -t 7 -D img", "dump -vv -t 7 -D img");
         same("restore -D img", "restore -D img -v2"); // CRIU's default level is cryo's
         same("-vv check", "--verbosity=4 check");
+    }
+
+    @Test
+    void aRelativeLogFileGoesToTheWorkDirectoryAsCriusDoes() {
+        same("-o /var/w/r.log restore -D img", "restore -D img -W /var/w -o r.log");
+        same("-o w/r.log restore -D img", "-o r.log restore --work-dir=w -D img");
+        same("-o /tmp/abs.log dump -t 7 -D img", "dump -t 7 -D img -o /tmp/abs.log");
+        same("-o d.log check", "check -o d.log"); // no work directory: the current one
+    }
+
+    @Test
+    void whatCryoAlwaysDoesIsAcceptedWhenAskedFor() {
+        same("dump -t 7 -D img", "dump -t 7 -D img --display-stats");
+        same("check", "check --all");
+        same("check --json", "check --extra --json");
     }
 
     @Test
