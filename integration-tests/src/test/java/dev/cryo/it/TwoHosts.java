@@ -81,14 +81,16 @@ final class TwoHosts implements AutoCloseable {
     private TwoHosts startAgents(String... extra) throws Exception {
         // each agent's local socket is its own: the default one belongs to this host's real agent, if any
         String opts = String.join(" ", extra);
+        // -Dbench.agent-jvm="...": JVM options for both agents (a profiler's, when measuring)
+        String jvm = " " + System.getProperty("bench.agent-jvm", "") + " ";
         String sockA = " -Dcryo.cluster.local-socket=" + logA.resolveSibling("sock-a/agent.sock");
         String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
         // nsenter, not ip netns exec: a's agent and workloads share the host's mount namespace (cryo
         // refuses a task whose namespaces are not its own, and ip netns exec makes a mount namespace each time)
-        agents.add(spawn(logA, "nsenter --net=/run/netns/" + nsA + " java -XX:-UsePerfData -jar " + JAR + " " + opts + sockA + " agent --name a --bind "
+        agents.add(spawn(logA, "nsenter --net=/run/netns/" + nsA + " java -XX:-UsePerfData" + jvm.replace("%n", "a") + "-jar " + JAR + " " + opts + sockA + " agent --name a --bind "
                 + ipA + ":" + PORT + " --keys " + keys));
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
-                + "java -XX:-UsePerfData -jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
+                + "java -XX:-UsePerfData" + jvm.replace("%n", "b") + "-jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
                 + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done"
                 + (initOutlivesAgentB ? "; trap - TERM; for i in $(seq 3000); do sleep 0.1; done" : "")
                 + "'");

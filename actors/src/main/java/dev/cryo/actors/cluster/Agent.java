@@ -245,11 +245,15 @@ public final class Agent {
         if (m.failure() != null) {
             return failIncoming(m.id(), m.failure());
         }
+        long t0 = System.nanoTime();
         String placed = in.memory().summary();
         PreparedRoot prepared = in.memory().finish();
+        long t1 = System.nanoTime();
         dev.cryo.engine.restore.ImageContents contents;
         try {
             contents = in.memory().contents(in.dir());
+            ctx.getLog().debug("migration {}: image arrived {} ms before its message was handled; stub taken in {} ms, contents in {} ms",
+                    m.id(), (t0 - m.atNanos()) / 1_000_000, (t1 - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
         } catch (RuntimeException e) {
             if (prepared != null) {
                 ArrivingMemory.kill(prepared.pid());

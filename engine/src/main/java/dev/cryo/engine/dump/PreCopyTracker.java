@@ -204,20 +204,22 @@ public final class PreCopyTracker implements AutoCloseable {
                 }
                 continue;
             }
+            // one walk of the page tables for what is carried now (a walk of 1 GiB is a good part
+            // of the freeze): both sets below are cut from it
+            TreeMap<Long, Long> carriedNow = new TreeMap<>();
+            for (long[] c : carriedOf(carried, either, m, v.kind(), List.of(new long[] {m.start(), m.end()}))) {
+                add(carriedNow, c[0], c[1]);
+            }
             TreeMap<Long, Long> send = new TreeMap<>();
             // written and carried now; written and gone since (absent, the zero page) counts only
             // if an earlier copy is in the image: that is the stale set below
-            for (long[] r : carriedOf(carried, either, m, v.kind(), written)) {
-                add(send, r[0], r[1]);
+            for (long[] w : written) {
+                intersect(carriedNow, w[0], w[1]).forEach((a, b) -> add(send, a, b));
             }
             // sent before, no longer carried: the restored page must show what the task now sees
             // (judged like the rounds, not by the plan, which counts uffd-wp markers as swapped)
             TreeMap<Long, Long> stale = intersect(sent, m.start(), m.end());
-            if (!stale.isEmpty()) {
-                for (long[] c : carriedOf(carried, either, m, v.kind(), List.of(new long[] {m.start(), m.end()}))) {
-                    remove(stale, c[0], c[1]);
-                }
-            }
+            carriedNow.forEach((a, b) -> remove(stale, a, b));
             stale.forEach((s, e) -> add(send, s, e));
             for (Map.Entry<Long, Long> r : send.entrySet()) {
                 addRuns(out, i, r.getKey(), r.getValue(), !m.read(), false);

@@ -46,7 +46,8 @@ public final class ArrivingMemory implements AutoCloseable {
     private final String what;
     private int layouts, chunks;
     private final List<Object> records = new java.util.ArrayList<>();
-    private final List<IndexEntry> pageChunks = new java.util.ArrayList<>();
+    /** Each task's latest pages, kept as the chunks come (not in the downtime). */
+    private final Map<Integer, LatestPages> latest = new java.util.HashMap<>();
     private String stopped;
     private final TreeMap<Long, Long> placed = new TreeMap<>();
     private final Set<Long> applied = new HashSet<>();
@@ -66,7 +67,7 @@ public final class ArrivingMemory implements AutoCloseable {
         if (c.record() != null) {
             records.add(c.record());
         } else if (c.entry().type() == ChunkType.PAGES) {
-            pageChunks.add(c.entry());
+            latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages()).add(c.entry());
         }
         if (off) {
             return;
@@ -175,7 +176,7 @@ public final class ArrivingMemory implements AutoCloseable {
 
     /** The image as it arrived, complete (every chunk seen and verified): no need to read it again. */
     public synchronized ImageContents contents(java.nio.file.Path dir) {
-        return ImageContents.arrived(dir, List.copyOf(records), List.copyOf(pageChunks));
+        return ImageContents.arrived(dir, List.copyOf(records), Map.copyOf(latest));
     }
 
     /** What was placed, for the agent's log line. */

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * An image read and checked for restore: every chunk's checksum verified, the dump record and one
@@ -43,14 +42,23 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
 
     /**
      * An image whose records and page chunks were seen, verified, as it arrived (a migration's
-     * page channel): nothing is read again, so the restore after the freeze starts at once.
+     * page channel), its latest pages kept per pid as they came: nothing is read again, so the
+     * restore after the freeze starts at once.
      */
-    public static ImageContents arrived(Path dir, List<Object> records, List<IndexEntry> pageChunks) {
+    public static ImageContents arrived(Path dir, List<Object> records, Map<Integer, LatestPages> latest) {
         ImageTrust.check(dir);
-        return of(dir, records, pageChunks);
+        return of(dir, records, latest);
     }
 
     private static ImageContents of(Path dir, List<Object> records, List<IndexEntry> pageChunks) {
+        Map<Integer, LatestPages> latest = new LinkedHashMap<>();
+        for (IndexEntry e : pageChunks) {
+            latest.computeIfAbsent(e.pid(), k -> new LatestPages()).add(e);
+        }
+        return of(dir, records, latest);
+    }
+
+    private static ImageContents of(Path dir, List<Object> records, Map<Integer, LatestPages> latest) {
         {
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
@@ -75,13 +83,10 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                 }
                 tasks.add(t);
             }
-            Map<Integer, List<IndexEntry>> chunks = new LinkedHashMap<>();
-            for (IndexEntry e : pageChunks) {
-                chunks.computeIfAbsent(e.pid(), k -> new ArrayList<>()).add(e);
-            }
             Map<Integer, List<PageSlice>> pages = new LinkedHashMap<>();
             for (TaskImage t : tasks) {
-                pages.put(t.pid(), latest(chunks.getOrDefault(t.pid(), List.of()), t.vmas()));
+                LatestPages l = latest.get(t.pid());
+                pages.put(t.pid(), l == null ? List.of() : l.within(t.vmas()));
             }
             for (ZombieImage z : zombies) {
                 if (!byPid.containsKey(z.ids().ppid())) {
@@ -98,53 +103,11 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                 .orElseThrow(() -> new IllegalArgumentException("no task " + pid + " in the image"));
     }
 
-    /**
-     * The pages to write, in address order: where chunks overlap (a pre-copy image sends a page again
-     * each time it was written) the later chunk wins, and pages outside the task's final mappings
-     * that take page data (memory unmapped between pre-copy rounds) are dropped. A plain image has
-     * neither, and every chunk comes out whole.
-     */
+    /** The pages to write of {@code chunks} (one task's, in image order): see {@link LatestPages}. */
     static List<PageSlice> latest(List<IndexEntry> chunks, List<VmaImage> vmas) {
-        TreeMap<Long, PageSlice> live = new TreeMap<>();
-        for (IndexEntry e : chunks) {
-            PageSlice next = PageSlice.whole(e);
-            Map.Entry<Long, PageSlice> before = live.lowerEntry(next.address());
-            if (before != null && before.getValue().end() > next.address()) {
-                cut(live, before.getValue(), next);
-            }
-            for (PageSlice over : List.copyOf(live.subMap(next.address(), true, next.end(), false).values())) {
-                cut(live, over, next);
-            }
-            live.put(next.address(), next);
-        }
-        List<PageSlice> out = new ArrayList<>();
-        for (PageSlice s : live.values()) {
-            for (VmaImage v : vmas) {
-                PageSlice in = takesPages(v) ? s.within(v.start(), v.end()) : null;
-                if (in != null) {
-                    out.add(in);
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Replaces old (already in live) by what is left of it outside next. */
-    private static void cut(TreeMap<Long, PageSlice> live, PageSlice old, PageSlice next) {
-        live.remove(old.address());
-        PageSlice left = old.within(old.address(), next.address());
-        PageSlice right = old.within(next.end(), old.end());
-        if (left != null) {
-            live.put(left.address(), left);
-        }
-        if (right != null) {
-            live.put(right.address(), right);
-        }
-    }
-
-    /** Mappings whose contents live in a file or come from the kernel never get page data. */
-    private static boolean takesPages(VmaImage v) {
-        return v.kind().takesPages();
+        LatestPages l = new LatestPages();
+        chunks.forEach(l::add);
+        return l.within(vmas);
     }
 
     public List<PageSlice> pagesOf(int pid) {

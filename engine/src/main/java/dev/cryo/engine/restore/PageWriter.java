@@ -27,7 +27,7 @@ public final class PageWriter implements AutoCloseable {
     private ByteBuffer buffer;
 
     public PageWriter(Path imageDir, long maxChunk) throws IOException {
-        this.reader = ImageReader.open(imageDir, ModelCodecs.ALL, maxChunk);
+        this.reader = ImageReader.openForPages(imageDir, ModelCodecs.ALL, maxChunk); // the slices carry their index entries
     }
 
     /**
