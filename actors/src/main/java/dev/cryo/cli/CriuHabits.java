@@ -9,7 +9,9 @@ import java.util.List;
  * options are all global and may follow the verb, cryo's logging options precede it; CRIU counts
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
  * {@code --shell-job}; a relative log file is written in the work directory (-W, else the images
- * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does.
+ * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
+ * {@code pre-dump} is a dump leaving the tree running, and the dump after it is whole (cryo's own
+ * iterative dump is {@code dump --pre-copy}).
  * Anything else is left alone for picocli to judge.
  */
 final class CriuHabits {
@@ -47,6 +49,17 @@ final class CriuHabits {
                 rest.add("--shell-job");
             } else if (afterVerb && a.equals("--display-stats")) {
                 continue; // cryo prints its figures always
+            } else if (i == verb && a.equals("pre-dump")) {
+                // every cryo image is whole: a pre-dump is a dump that leaves the tree running,
+                // and the dump after it (--prev-images-dir, --track-mem) is whole too
+                rest.add("dump");
+                rest.add("--leave-running");
+            } else if (afterVerb && a.equals("--track-mem")) {
+                continue;
+            } else if (afterVerb && a.equals("--prev-images-dir") && i + 1 < args.length) {
+                i++;
+            } else if (afterVerb && a.startsWith("--prev-images-dir=")) {
+                continue;
             } else if (afterVerb && verbName.equals("check") && CHECK_SCOPES.contains(a)) {
                 continue; // cryo's check always checks every feature it knows
             } else {

@@ -40,6 +40,13 @@ class CriuHabitsTest {
     }
 
     @Test
+    void criusIterativeDumpIsTwoWholeImages() {
+        same("-o 1/pre.log dump --leave-running -t 7 -D 1", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
+        same("dump -t 7 -D 2", "dump -t 7 -D 2 --prev-images-dir ../1 --track-mem");
+        same("dump -t 7 -D 2", "dump -t 7 --prev-images-dir=../1 -D 2");
+    }
+
+    @Test
     void cryosOwnLinesAreLeftAlone() {
         same("-vv -Dcryo.parallelism.tasks=1 dump -t 7 -D img -R", "-vv -Dcryo.parallelism.tasks=1 dump -t 7 -D img -R");
         same("-D cryo.x=1 -o f show img ps", "-D cryo.x=1 -o f show img ps");
