@@ -384,9 +384,7 @@ public final class DumpSupervisor {
                     }
                     if (pending.isEmpty()) {
                         stage("collected every task");
-                        writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class,
-                                WriterReply::new)));
-                        return committing();
+                        return pagesRead();
                     }
                     return Behaviors.same();
                 })
@@ -395,6 +393,110 @@ public final class DumpSupervisor {
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage() + " after "
                         + settings.dump().timeout().toSeconds() + " s"))
+                .build();
+    }
+
+    /**
+     * Every task's state is collected and every page read. A tree left running runs again now:
+     * the image's last pages, its index and its fsync need no stopped tree (a dump that kills
+     * keeps the tree frozen until the image is committed: a failure must still resume it). The
+     * image is committed once every page is written.
+     */
+    private Behavior<Command> pagesRead() {
+        boolean early = thawsEarly();
+        List<String> problems = new ArrayList<>();
+        // asked first: a dumper with nothing left to write answers before it is let go (and stops)
+        tasks.values().forEach(t -> t.tell(new TaskDumper.AwaitWrites(taskAdapter)));
+        if (early) {
+            releaseSockets(false, problems); // connections leave repair mode before the tree runs again
+            tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(false, taskAdapter)));
+        }
+        Set<Pid> written = new LinkedHashSet<>();
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    Pid p = m.reply().pid();
+                    if (m.reply() instanceof TaskDumper.WriteFailed f) {
+                        return early ? failAfterRelease(f.message()) : abort(f.message());
+                    } else if (m.reply() instanceof TaskDumper.Written) {
+                        written.add(p);
+                    } else if (early && m.reply() instanceof TaskDumper.Released r) {
+                        released.add(p);
+                        thawedAt = Math.max(thawedAt, r.atNanos());
+                    } else if (early && m.reply() instanceof TaskDumper.Failed f) {
+                        released.add(p); // let go, or left to its dumper's PostStop
+                        problems.add(f.message());
+                    } else {
+                        return early ? failAfterRelease(failureOf(m.reply())) : abort(failureOf(m.reply()));
+                    }
+                    if (written.size() < tasks.size() || (early && released.size() < tasks.size())) {
+                        return Behaviors.same();
+                    }
+                    stage("wrote every page");
+                    writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class,
+                            WriterReply::new)));
+                    return early ? committingReleased(problems) : committing();
+                })
+                .onMessage(Cancel.class, m -> early ? Behaviors.same() : abort(m.why()))
+                .onMessage(TaskStopped.class, m -> early && written.contains(m.pid()) && released.contains(m.pid())
+                        ? Behaviors.same()
+                        : early ? failAfterRelease("the dumper of pid " + m.pid() + " stopped unexpectedly")
+                        : abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> early ? failAfterRelease(failureOf(m.reply())) : abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> {
+                    String why = "timed out " + m.stage() + " after " + settings.dump().timeout().toSeconds() + " s";
+                    return early ? failAfterRelease(why) : abort(why);
+                })
+                .build();
+    }
+
+    /** A dump that leaves the tree running and hands nothing over: the tree runs again once every page is read. */
+    private boolean thawsEarly() {
+        return request.leaveRunning() && !hold;
+    }
+
+    /** Committing the image of a tree already running again: the dump is over when the image is. */
+    private Behavior<Command> committingReleased(List<String> problems) {
+        return Behaviors.receive(Command.class)
+                .onMessage(WriterReply.class, m -> {
+                    if (!(m.reply() instanceof ImageWriterActor.Committed c)) {
+                        return failAfterRelease(failureOf(m.reply()));
+                    }
+                    stage("committed the image");
+                    timers.cancelAll();
+                    if (problems.isEmpty()) {
+                        replyTo.tell(new Succeeded(report(c.bytes())));
+                    } else {
+                        replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
+                    }
+                    return Behaviors.stopped();
+                })
+                .onMessage(TaskStopped.class, m -> Behaviors.same()) // done with their writes
+                .onMessage(TaskReply.class, m -> Behaviors.same())
+                .onMessage(Cancel.class, m -> Behaviors.same())
+                .onMessage(Timeout.class, m -> failAfterRelease("timed out committing the image"))
+                .build();
+    }
+
+    /** The tree runs again already (or is being let go); the image is given up. */
+    private Behavior<Command> failAfterRelease(String why) {
+        timers.cancelAll();
+        ctx.getLog().info("dump of pid {} failed after the tree was let go: {}", request.pid(), why);
+        pool.cancel(why);
+        writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
+        timers.startSingleTimer(new Timeout("aborting the image"), RELEASE_TIMEOUT);
+        return Behaviors.receive(Command.class)
+                .onMessage(WriterReply.class, m -> {
+                    if (!(m.reply() instanceof ImageWriterActor.Aborted)) {
+                        return Behaviors.same();
+                    }
+                    replyTo.tell(new Failed(why));
+                    return Behaviors.stopped();
+                })
+                .onMessage(Timeout.class, m -> {
+                    replyTo.tell(new Failed(why + " (and aborting the image timed out)"));
+                    return Behaviors.stopped();
+                })
+                .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
 

@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.List;
 
 /**
@@ -18,6 +19,9 @@ import java.util.List;
  * process_vm_readv, and from there straight into the image file (checksummed here, written at a
  * place the image reserved: the region dumpers write in parallel), or, when the sink is a stream,
  * to the image writer as a lease (the writer returns the buffer).
+ * Reads go first: a piece is written only when no buffer is free for the next read, so once the
+ * last page is read ({@link Read}) up to a pool's worth of pages is still to be written ({@link
+ * Done}) — a tree left running may run again meanwhile (the writes need no stopped tree).
  * Runs on the blocking region dispatcher; waiting for a free buffer is the back-pressure.
  */
 public final class RegionDumper {
@@ -27,7 +31,10 @@ public final class RegionDumper {
 
     public sealed interface Reply {}
 
-    /** Pages written and zero pages, per VMA index of the task. */
+    /** Every page of the share is read (held in buffers or written): pages kept and zero pages, per VMA index of the task. */
+    public record Read(int worker, long[] written, long[] zero, long nanos) implements Reply {}
+
+    /** After {@link Read}: every page of the share is in the image (or handed to its writer); the same counts. */
     public record Done(int worker, long[] written, long[] zero, long nanos) implements Reply {}
 
     public record Failed(int worker, String message) implements Reply {}
@@ -42,55 +49,100 @@ public final class RegionDumper {
             ctx.getSelf().tell(new Run());
             return Behaviors.receive(Command.class)
                     .onMessage(Run.class, m -> {
-                        replyTo.tell(copyAll(job));
+                        new Copy(job, replyTo).run();
                         return Behaviors.stopped();
                     })
                     .build();
         }));
     }
 
-    private static Reply copyAll(Job job) {
-        long start = System.nanoTime();
-        long[] written = new long[job.vmaCount()];
-        long[] zero = new long[job.vmaCount()];
-        ImageSink.Scratch scratch = job.direct() == null ? null : new ImageSink.Scratch();
-        try {
-            for (PageRun piece : job.pieces()) {
-                ByteBuffer buffer = job.pool().acquire(job.bufferWaitMillis());
-                PageCopier.Copied copied;
-                try {
-                    copied = PageCopier.copy(job.pid(), piece, buffer);
-                } catch (Exception e) {
-                    job.pool().release(buffer);
-                    throw e;
+    /** One share: reads, then the writes the reads left pending. */
+    private static final class Copy {
+        private final Job job;
+        private final ActorRef<Reply> replyTo;
+        private final long[] written;
+        private final long[] zero;
+        private final ImageSink.Scratch scratch;
+        /** Read, not yet written (direct sink only), oldest first. */
+        private final ArrayDeque<Held> held = new ArrayDeque<>();
+
+        private record Held(ByteBuffer buffer, PageCopier.Copied copied) {}
+
+        Copy(Job job, ActorRef<Reply> replyTo) {
+            this.job = job;
+            this.replyTo = replyTo;
+            this.written = new long[job.vmaCount()];
+            this.zero = new long[job.vmaCount()];
+            this.scratch = job.direct() == null ? null : new ImageSink.Scratch();
+        }
+
+        void run() {
+            long start = System.nanoTime();
+            try {
+                for (PageRun piece : job.pieces()) {
+                    read(piece, buffer());
                 }
-                int pages = copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
-                written[piece.vmaIndex()] += pages;
-                zero[piece.vmaIndex()] += copied.zeroPages();
-                if (job.direct() != null) {
-                    try {
-                        for (PageCopier.Segment seg : copied.segments()) {
-                            job.direct().writePages(job.pid().value(), seg.address(), seg.pages(),
-                                    buffer.slice(seg.offset(), seg.pages() * 4096), scratch);
-                        }
-                    } catch (java.io.IOException | RuntimeException e) {
-                        return new Failed(job.worker(), "writing the image failed: " + e.getMessage());
-                    } finally {
-                        job.pool().release(buffer);
-                    }
-                } else if (copied.segments().isEmpty()) {
-                    job.pool().release(buffer);
-                } else {
-                    job.writer().tell(new ImageWriterActor.WritePages(job.pid().value(), copied.segments(), buffer, job.pool()));
+                replyTo.tell(new Read(job.worker(), written, zero, System.nanoTime() - start));
+                while (!held.isEmpty()) {
+                    writeOldest();
                 }
-                job.progress().pagesDone(piece.pages());
+                replyTo.tell(new Done(job.worker(), written, zero, System.nanoTime() - start));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("pid " + job.pid() + ": page copy interrupted");
+            } catch (java.io.IOException e) {
+                fail("writing the image failed: " + e.getMessage());
+            } catch (Exception e) {
+                fail("pid " + job.pid() + ": copying memory failed: " + dev.cryo.actors.Failures.describe(e));
             }
-            return new Done(job.worker(), written, zero, System.nanoTime() - start);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Failed(job.worker(), "pid " + job.pid() + ": page copy interrupted");
-        } catch (Exception e) {
-            return new Failed(job.worker(), "pid " + job.pid() + ": copying memory failed: " + dev.cryo.actors.Failures.describe(e));
+        }
+
+        private void fail(String message) {
+            held.forEach(h -> job.pool().release(h.buffer()));
+            held.clear();
+            replyTo.tell(new Failed(job.worker(), message));
+        }
+
+        /** A free buffer; when none is, the oldest piece read is written first to free one. */
+        private ByteBuffer buffer() throws Exception {
+            ByteBuffer b = job.pool().tryAcquire();
+            while (b == null && !held.isEmpty()) {
+                writeOldest();
+                b = job.pool().tryAcquire();
+            }
+            return b != null ? b : job.pool().acquire(job.bufferWaitMillis());
+        }
+
+        private void read(PageRun piece, ByteBuffer buffer) throws Exception {
+            PageCopier.Copied copied;
+            try {
+                copied = PageCopier.copy(job.pid(), piece, buffer);
+            } catch (Exception e) {
+                job.pool().release(buffer);
+                throw e;
+            }
+            written[piece.vmaIndex()] += copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
+            zero[piece.vmaIndex()] += copied.zeroPages();
+            if (copied.segments().isEmpty()) {
+                job.pool().release(buffer);
+            } else if (job.direct() != null) {
+                held.add(new Held(buffer, copied));
+            } else {
+                job.writer().tell(new ImageWriterActor.WritePages(job.pid().value(), copied.segments(), buffer, job.pool()));
+            }
+            job.progress().pagesDone(piece.pages());
+        }
+
+        private void writeOldest() throws java.io.IOException {
+            Held h = held.poll();
+            try {
+                for (PageCopier.Segment seg : h.copied().segments()) {
+                    job.direct().writePages(job.pid().value(), seg.address(), seg.pages(),
+                            h.buffer().slice(seg.offset(), seg.pages() * 4096), scratch);
+                }
+            } finally {
+                job.pool().release(h.buffer());
+            }
         }
     }
 }

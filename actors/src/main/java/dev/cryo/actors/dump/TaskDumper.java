@@ -57,6 +57,13 @@ public final class TaskDumper {
         }
     }
 
+    /**
+     * After {@link Collected} (every page read): answers {@link Written} once every page is in
+     * the image, or {@link Failed}. A {@link Release} may come in between (a tree left running
+     * runs again while the last pages are written).
+     */
+    public record AwaitWrites(ActorRef<Reply> replyTo) implements Command {}
+
     /** Pre-copy: start tracking the task's writes (a brief seize to plant the uffd), and let it run on. */
     public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
 
@@ -90,8 +97,14 @@ public final class TaskDumper {
     /** The process exited and was reaped while the tree was being seized: it is no longer part of it. */
     public record Gone(Pid pid) implements Reply {}
 
+    /** The task's state collected and every page read (not necessarily written yet: {@link AwaitWrites}). */
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
                             long copyNanos) implements Reply {}
+
+    public record Written(Pid pid) implements Reply {}
+
+    /** The answer to {@link AwaitWrites} when a page could not be written. */
+    public record WriteFailed(Pid pid, String message) implements Reply {}
 
     /** {@code atNanos}: when the task ran again or was sent SIGKILL (System.nanoTime): the end of its frozen time. */
     public record Released(Pid pid, boolean killed, long atNanos) implements Reply {}
@@ -112,6 +125,11 @@ public final class TaskDumper {
     private List<Integer> tids = List.of();
     private PreCopyTracker preCopy; // set while the task's writes are tracked
     private boolean zombie;
+    /** Region dumpers of the collect whose pages are not all written yet; the first failure among them. */
+    private int writesPending;
+    private String writeFailure;
+    private ActorRef<Reply> awaitingWrites;
+    private boolean released;
 
     private TaskDumper(ActorContext<Command> ctx, Pid pid) {
         this.ctx = ctx;
@@ -125,9 +143,37 @@ public final class TaskDumper {
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(StartTracking.class, this::onStartTracking)
                 .onMessage(CopyRound.class, this::onCopyRound)
-                .onMessage(RegionReply.class, m -> Behaviors.same())
+                .onMessage(AwaitWrites.class, m -> {
+                    awaitingWrites = m.replyTo();
+                    return writesSettled();
+                })
+                .onMessage(RegionReply.class, this::onLateRegion)
                 .onSignal(PostStop.class, s -> releaseOnStop())
                 .build();
+    }
+
+    /** A collect's region dumper writing after its reads (a pre-copy round's replies all come in its round). */
+    private Behavior<Command> onLateRegion(RegionReply m) {
+        if (writesPending > 0 && (m.reply() instanceof RegionDumper.Done || m.reply() instanceof RegionDumper.Failed)) {
+            writesPending--;
+            if (m.reply() instanceof RegionDumper.Failed f && writeFailure == null) {
+                writeFailure = f.message();
+            }
+            return writesSettled();
+        }
+        return Behaviors.same();
+    }
+
+    /** Answers {@link AwaitWrites} when the writes are over; a task already released stops then. */
+    private Behavior<Command> writesSettled() {
+        if (writesPending > 0 && writeFailure == null) {
+            return Behaviors.same();
+        }
+        if (awaitingWrites != null) {
+            awaitingWrites.tell(writeFailure == null ? new Written(pid) : new WriteFailed(pid, failure(writeFailure)));
+            awaitingWrites = null;
+        }
+        return released ? Behaviors.stopped() : Behaviors.same();
     }
 
     private Behavior<Command> onStartTracking(StartTracking m) {
@@ -193,6 +239,9 @@ public final class TaskDumper {
                         replyTo.tell(new Failed(pid, failure("pre-copy round: " + f.message())));
                         return idle();
                     }
+                    if (m.reply() instanceof RegionDumper.Read) {
+                        return Behaviors.same(); // a round ends when its pages are written
+                    }
                     RegionDumper.Done d = (RegionDumper.Done) m.reply();
                     return roundCopying(pending - 1, pages + d.written()[0], replyTo);
                 })
@@ -254,6 +303,8 @@ public final class TaskDumper {
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         int vmaCount = plan.vmas().size();
+        writesPending = shares.size();
+        writeFailure = null;
         for (int i = 0; i < shares.size(); i++) {
             RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
                     job.progress(), job.bufferWaitMillis());
@@ -274,7 +325,7 @@ public final class TaskDumper {
         return copying.check();
     }
 
-    /** Waiting for the region dumpers of this task; merges their per-VMA page counts. */
+    /** Waiting for the region dumpers of this task to read every page; merges their per-VMA page counts. */
     private final class Copying {
         private final TaskCollector.Snapshot snap;
         private final long[] written;
@@ -296,6 +347,10 @@ public final class TaskDumper {
                 return Behaviors.receive(Command.class)
                         .onMessage(RegionReply.class, this::onRegion)
                         .onMessage(Release.class, TaskDumper.this::onRelease)
+                        .onMessage(AwaitWrites.class, m -> {
+                            m.replyTo().tell(new WriteFailed(pid, "pages awaited before they were read")); // a bug
+                            return Behaviors.same();
+                        })
                         .onSignal(PostStop.class, s -> releaseOnStop())
                         .build();
             }
@@ -317,10 +372,16 @@ public final class TaskDumper {
 
         private Behavior<Command> onRegion(RegionReply m) {
             if (m.reply() instanceof RegionDumper.Failed f) {
+                writesPending--;
+                writeFailure = f.message();
                 request.replyTo().tell(new Failed(pid, failure(f.message())));
-                return idle(); // later region replies are ignored there
+                return idle(); // the dump is aborted; later region replies only settle the count
             }
-            RegionDumper.Done d = (RegionDumper.Done) m.reply();
+            if (m.reply() instanceof RegionDumper.Done) {
+                writesPending--;
+                return Behaviors.same();
+            }
+            RegionDumper.Read d = (RegionDumper.Read) m.reply();
             for (int i = 0; i < written.length; i++) {
                 written[i] += d.written()[i];
                 zero[i] += d.zero()[i];
@@ -358,14 +419,17 @@ public final class TaskDumper {
             }
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, "releasing pid " + pid + ": " + logged(e)));
-            return Behaviors.stopped();
+            released = true;
+            return writesPending > 0 && writeFailure == null ? idle() : Behaviors.stopped();
         }
         tids = List.of();
+        released = true;
         // closing the uffd write-unprotects every tracked page (a page-table walk: 0.2 s for 1 GiB),
         // so the task is let go (or killed) first; its writes never wait on the uffd (async mode)
         stopTracking();
         m.replyTo().tell(new Released(pid, killed, at));
-        return Behaviors.stopped();
+        // a tree left running runs again while its last pages are written: this dumper answers for them
+        return writesPending > 0 && writeFailure == null ? idle() : Behaviors.stopped();
     }
 
     /**

@@ -39,6 +39,18 @@ public final class BufferPool {
         return free.size() + count - allocated;
     }
 
+    /** A free buffer, or null at once when none is (the caller has pages of its own to write first). */
+    public ByteBuffer tryAcquire() {
+        if (cancelled != null) {
+            throw new DumpException("the dump was given up (" + cancelled + ")");
+        }
+        ByteBuffer b = free.poll();
+        if (b == null) {
+            b = allocateIfBelowBound();
+        }
+        return b == null ? null : b.clear();
+    }
+
     public ByteBuffer acquire(long timeoutMillis) throws InterruptedException {
         ByteBuffer b = free.poll();
         if (b == null) {
