@@ -80,7 +80,11 @@ final class AgentCommand implements Callable<Integer> {
             out.printf("agent %s running at %s:%d (cluster %s); stop it with SIGTERM%n", name, c.hostname(), c.port(),
                     c.seedNodes().isEmpty() ? "of its own" : "via " + String.join(", ", c.seedNodes()));
             out.flush();
-            node.awaitTermination();
+            // cryo's settings turn Pekko's JVM shutdown hook off: SIGTERM (systemd's stop) runs the
+            // coordinated shutdown (leave, then stop) here, and the agent exits with status 0
+            try (Interrupts stop = Interrupts.handle(sig -> node.system().terminate())) {
+                node.awaitTermination();
+            }
             out.println("agent " + name + " stopped");
             return 0;
         } catch (IOException e) {

@@ -1,15 +1,26 @@
 package dev.cryo.cli;
 
 import dev.cryo.api.Cryo;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 
 /**
  * The run the launchers archive the classes of (class-data sharing, {@code -XX:ArchiveClassesAtExit}):
- * it loads what a dump or a restore loads before its first page moves — the command model and
- * its help, the settings, the actor system, the native bindings and the engine's hot classes —
- * and touches no process. Every later cryo command maps those classes instead of loading them.
+ * it loads what a dump or a restore loads — the command model and its help, the settings, the
+ * actor system, the native bindings — and then dumps and restores a process of its own (a
+ * {@code sleep}) the way a plain {@code cryo dump} and {@code cryo restore -d} do, so the classes
+ * of the frozen window and the lambdas of the actors are archived too (without them a cold
+ * command loaded some 800 classes from the jar, most of them while the tree was frozen). Every
+ * later cryo command maps those classes instead of loading them. Without the rights to trace,
+ * that part fails quietly and the archive holds the rest.
  */
 public final class ClassDataTraining {
     private ClassDataTraining() {}
@@ -24,6 +35,39 @@ public final class ClassDataTraining {
         try (Cryo cryo = Cryo.create()) {
             cryo.settings();
         }
+        try {
+            dumpAndRestoreASleep(sink);
+        } catch (Exception | LinkageError e) {
+            // no ptrace rights, no /bin/sh: the archive holds what loaded so far
+        }
         System.exit(0);
+    }
+
+    /** {@code cryo dump -t PID -D DIR} of a sleep, then {@code cryo restore -D DIR -d}, then the restored sleep is killed. */
+    private static void dumpAndRestoreASleep(PrintWriter sink) throws Exception {
+        Path dir = Files.createTempDirectory("cryo-training");
+        int sleep = -1;
+        try {
+            // started through a shell that exits: the sleep is not this JVM's child (its reaper would steal ptrace stops)
+            Process sh = new ProcessBuilder("/bin/sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!").start();
+            sleep = Integer.parseInt(new String(sh.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim());
+            sh.waitFor();
+            String img = dir.resolve("image").toString();
+            PlainCommandLine.parse(new String[] {"dump", "-t", Integer.toString(sleep), "-D", img, "--no-progress"})
+                    .flatMap(p -> p.here(sink, sink));
+            Path pidFile = dir.resolve("pid");
+            PlainCommandLine.parse(new String[] {"restore", "-D", img, "-d", "--pidfile", pidFile.toString(), "--no-progress"})
+                    .flatMap(p -> p.here(sink, sink));
+            if (Files.exists(pidFile)) {
+                Sys.kill(Pid.of(Integer.parseInt(Files.readString(pidFile).trim())), Signals.SIGKILL);
+            }
+        } finally {
+            if (sleep > 0 && Sys.exists(Pid.of(sleep))) {
+                Sys.kill(Pid.of(sleep), Signals.SIGKILL);
+            }
+            try (var files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
     }
 }

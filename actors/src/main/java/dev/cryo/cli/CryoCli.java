@@ -45,10 +45,10 @@ public final class CryoCli implements Runnable {
         settings = CryoSettings.create(CryoConfig.loadCryoOnly(Optional.ofNullable(configFile), overrides));
     }
 
-    /** The merged configuration (cryo's and Pekko's), loaded the first time a command needs it. */
+    /** The merged configuration of a cluster node or client (cryo's over every Pekko module's), loaded the first time a command needs it. */
     Config config() {
         if (config == null) {
-            config = CryoConfig.loadConfig(Optional.ofNullable(configFile), overrides);
+            config = dev.cryo.api.ClusterReference.load(Optional.ofNullable(configFile), overrides);
         }
         return config;
     }

@@ -43,12 +43,15 @@ import java.util.function.LongSupplier;
  * shared, loaded machine: for a dump, writing the image's size into a fresh file on the same
  * filesystem; for a restore, copying the image file into a fresh file (read + write into new pages).
  * Then the command line, as a user runs it (the {@code ./cryo} launcher, a cold JVM each time):
- * wall and peak RSS of dump and restore, for a small process and the largest size.
+ * wall and peak RSS of dump and restore, for a small process and the largest size, and once for
+ * {@code bench.rss-mib} (4096 by default, 0 skips it): cryo's own memory must stay bounded whatever
+ * the size of the tree.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
 class CheckpointBenchmark {
     private static final Path DIR = Path.of(System.getProperty("bench.dir", "/dev/shm/cryo-bench")).toAbsolutePath();
     private static final int REPEATS = Integer.getInteger("bench.repeats", 3);
+    private static final int RSS_MIB = Integer.getInteger("bench.rss-mib", 4096);
     private static final Path LAUNCHER = Path.of("../cryo").toAbsolutePath().normalize();
     private final List<String> rows = new ArrayList<>();
     private final List<String> cliRows = new ArrayList<>();
@@ -72,10 +75,13 @@ class CheckpointBenchmark {
             }
         }
         if (Boolean.parseBoolean(System.getProperty("bench.cli", "true"))) {
-            cli(randmem, 16);
+            cli(randmem, 16, REPEATS);
             int largest = sizes.stream().mapToInt(Integer::intValue).max().orElse(16);
             if (largest > 16) {
-                cli(randmem, largest);
+                cli(randmem, largest, REPEATS);
+            }
+            if (RSS_MIB > largest) {
+                cli(randmem, RSS_MIB, 1); // for its peak RSS: one run
             }
         }
         String report = String.format(Locale.ROOT, "%n%s%n%-16s %-7s %8s %8s %8s %8s %8s %7s %7s %7s %7s%n",
@@ -84,7 +90,7 @@ class CheckpointBenchmark {
                 "workload", "regions", "dump ms", "frozen", "restore", "write ms", "copy ms", "dump/w", "froz/w",
                 "rest/c", "froz GB/s")
                 + String.join("\n", rows)
-                + String.format(Locale.ROOT, "%n%ncommand line (./cryo, cold JVM each time), medians of %d:%n%-16s %-8s %9s %12s%n",
+                + String.format(Locale.ROOT, "%n%ncommand line (./cryo, cold JVM each time), medians of %d" + (RSS_MIB > 0 ? " (" + RSS_MIB + " MiB: one run)" : "") + ":%n%-16s %-8s %9s %12s%n",
                 REPEATS, "workload", "step", "wall ms", "peak RSS MiB")
                 + String.join("\n", cliRows) + "\n";
         System.out.println(report);
@@ -215,20 +221,20 @@ class CheckpointBenchmark {
     }
 
     /** Dump and restore through the launcher, a cold JVM each time, with wall time and peak RSS. */
-    private void cli(String randmem, int mib) {
+    private void cli(String randmem, int mib, int repeats) {
         try {
-            cliRows(randmem, mib);
+            cliRows(randmem, mib, repeats);
         } catch (Exception | AssertionError e) {
             cliRows.add(String.format(Locale.ROOT, "%-16s FAILED: %s", mib + " MiB", e.getMessage()));
         }
     }
 
-    private void cliRows(String randmem, int mib) throws Exception {
-        long[] dump = new long[REPEATS], dumpRss = new long[REPEATS], restore = new long[REPEATS], restoreRss = new long[REPEATS];
+    private void cliRows(String randmem, int mib, int repeats) throws Exception {
+        long[] dump = new long[repeats], dumpRss = new long[repeats], restore = new long[repeats], restoreRss = new long[repeats];
         Path img = DIR.resolve("cli-img");
         Path pidfile = DIR.resolve("cli.pid");
         try (DetachedProcess p = randmem(randmem, mib)) {
-            for (int i = 0; i < REPEATS; i++) {
+            for (int i = 0; i < repeats; i++) {
                 deleteTree(img);
                 long[] r = timedCommand(LAUNCHER.toString(), "dump", "-t", p.pid().toString(), "-D", img.toString(),
                         "-R", "--no-progress");
@@ -238,7 +244,7 @@ class CheckpointBenchmark {
             kill(p.pid().value());
             awaitGone(List.of(p.pid().value()));
         }
-        for (int i = 0; i < REPEATS; i++) {
+        for (int i = 0; i < repeats; i++) {
             Files.deleteIfExists(pidfile);
             long[] r = timedCommand(LAUNCHER.toString(), "restore", "-D", img.toString(), "-d", "--pidfile",
                     pidfile.toString());

@@ -166,7 +166,7 @@ public final class AgentNode implements AutoCloseable {
         return system;
     }
 
-    /** Blocks until the node has stopped (SIGTERM runs Pekko's coordinated shutdown: leave, then stop). */
+    /** Blocks until the node has stopped (terminate runs Pekko's coordinated shutdown: leave, then stop). */
     public void awaitTermination() throws InterruptedException {
         try {
             system.getWhenTerminated().toCompletableFuture().get();
