@@ -103,10 +103,16 @@ public final class SocketDumpState {
      * the socket until the dump ends. Returns the connection's state.
      */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote) {
+        return repair(sock, local, remote, SockDiag.TCP_ESTABLISHED);
+    }
+
+    /** {@link #repair} of a connection in {@code state}: established, or shut for writing (FIN_WAIT1/2). */
+    public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
         flows.add(new NetworkLock.Flow(local, remote));
         NetworkLock.lock(lockTable, flows);
         repaired.put(sock, TcpRepair.enter(sock));
-        return TcpRepair.read(sock);
+        boolean fin = state == SockDiag.TCP_FIN_WAIT1 || state == SockDiag.TCP_FIN_WAIT2;
+        return TcpRepair.read(sock, fin, state == SockDiag.TCP_FIN_WAIT2);
     }
 
     /**

@@ -23,7 +23,7 @@ import static dev.cryo.kernel.net.Sockets.*;
  */
 public record SocketOptions(List<Option> options) {
     public static final int RECORD_ID = 190;
-    private static final int SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33, IPV6_TCLASS = 67;
+    private static final int IPV6_TCLASS = 67;
 
     public SocketOptions {
         options = List.copyOf(options);

@@ -127,26 +127,29 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
                 }
-                case SockDiag.TCP_ESTABLISHED -> {
+                case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2 -> {
                     SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+                    boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // FIN sent: shut for writing
                     if (st.options().tcpClose() && !st.options().tcpEstablished()) {
                         return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, null,
                                 true, "");
                     }
                     if (!st.options().tcpEstablished()) {
-                        throw p.refuse("established " + what + ": dumping an established TCP connection needs"
+                        throw p.refuse((shut ? SockDiag.stateName(d.state()) : "established") + " " + what
+                                + ": dumping an established TCP connection needs"
                                 + " --tcp-established (or --tcp-close to restore it closed)");
                     }
                     TcpRepair.Connection c = null;
                     if (primary) {
-                        c = st.repair(p.sock, d.local(), d.remote());
+                        c = st.repair(p.sock, d.local(), d.remote(), d.state());
                         keep = true; // held in repair mode until the dump ends
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, c, false,
                             st.lockTable());
                 }
                 default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
-                        + ", which is not supported (only listening, unconnected and established)");
+                        + ", which is not supported (only listening, unconnected, established and shut for writing:"
+                        + " FIN_WAIT1, FIN_WAIT2)");
             }
         } finally {
             if (!keep) {
@@ -224,12 +227,19 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     @Override
     public void connect(TcpSocket t, SocketHub hub) {
-        if (t.state() == SockDiag.TCP_ESTABLISHED && t.connection() != null && !hub.tcpClose()) {
+        if (connected(t) && t.connection() != null && !hub.tcpClose()) {
             Fd s = hub.get(t.ino());
             boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
             TcpRepair.rebuild(s, t.local(), t.remote(), t.connection());
-            hub.repaired(s, t.connection(), reuseAddr);
+            // rebuilt established; the FIN is queued again, at its own sequence number, once live
+            hub.repaired(s, t.connection(), reuseAddr, t.state() != SockDiag.TCP_ESTABLISHED);
         }
+    }
+
+    /** Established, or shut for writing with its FIN sent (FIN_WAIT1) or acknowledged (FIN_WAIT2). */
+    private static boolean connected(TcpSocket t) {
+        return t.state() == SockDiag.TCP_ESTABLISHED || t.state() == SockDiag.TCP_FIN_WAIT1
+                || t.state() == SockDiag.TCP_FIN_WAIT2;
     }
 
     @Override

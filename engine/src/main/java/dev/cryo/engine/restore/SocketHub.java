@@ -292,7 +292,8 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr) {}
+    private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr,
+                            boolean shutWrite) {}
 
     private final List<Repaired> repaired = new ArrayList<>();
 
@@ -301,7 +302,12 @@ public final class SocketHub implements AutoCloseable {
      * back its SO_REUSEADDR ({@code reuseAddr}), which leaving repair mode clears.
      */
     public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr) {
-        repaired.add(new Repaired(s, c, reuseAddr));
+        repaired(s, c, reuseAddr, false);
+    }
+
+    /** {@link #repaired}; {@code shutWrite}: the connection had sent its FIN, which it sends again once live. */
+    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr, boolean shutWrite) {
+        repaired.add(new Repaired(s, c, reuseAddr, shutWrite));
     }
 
     /**
@@ -311,6 +317,9 @@ public final class SocketHub implements AutoCloseable {
     public void resumeConnections() {
         for (Repaired r : repaired) {
             dev.cryo.kernel.net.TcpRepair.resume(r.socket(), r.connection(), r.reuseAddr());
+            if (r.shutWrite()) {
+                Sockets.shutdown(r.socket(), Sockets.SHUT_WR);
+            }
         }
         repaired.clear();
     }

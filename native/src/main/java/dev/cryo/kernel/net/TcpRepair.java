@@ -57,11 +57,24 @@ public final class TcpRepair {
 
     /** Reads the state of a connection already in repair mode. Nothing in it changes. */
     public static Connection read(Fd s) {
+        return read(s, false, false);
+    }
+
+    /**
+     * Reads a connection in repair mode whose write side may be shut: {@code finQueued} when a FIN
+     * was queued (FIN_WAIT1, FIN_WAIT2), {@code finAcked} when the peer acknowledged it (FIN_WAIT2).
+     * The FIN takes a sequence number but no byte: it is left out of {@code sendSeq} and of the
+     * queue lengths, so the connection reads as established, and a restore shuts it down again,
+     * which queues the FIN at that very number.
+     */
+    public static Connection read(Fd s, boolean finQueued, boolean finAcked) {
+        int fin = finQueued ? 1 : 0, finInQueue = finQueued && !finAcked ? 1 : 0;
         int inq = Sockets.ioctlInt(s, Sockets.SIOCINQ, "SIOCINQ");
-        int outq = Sockets.ioctlInt(s, Sockets.SIOCOUTQ, "SIOCOUTQ");
+        int outq = Sockets.ioctlInt(s, Sockets.SIOCOUTQ, "SIOCOUTQ") - finInQueue;
         int unsent = Sockets.ioctlInt(s, Sockets.SIOCOUTQNSD, "SIOCOUTQNSD");
+        unsent = unsent > 0 ? unsent - finInQueue : 0; // the FIN goes last: unsent while anything is
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
-        int sendSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+        int sendSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ) - fin;
         byte[] sendQueue = peek(s, outq, "send");
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
         int recvSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
@@ -133,6 +146,7 @@ public final class TcpRepair {
             Sockets.setInt(s, SOL_TCP, Sockets.TCP_TIMESTAMP, c.tsval());
         }
         byte[] sent = java.util.Arrays.copyOf(c.sendQueue(), c.sendQueue().length - c.unsent());
+        room(s, c.sendQueue().length);
         fill(s, TCP_RECV_QUEUE, c.recvQueue(), "receive");
         fill(s, TCP_SEND_QUEUE, sent, "send");
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
@@ -157,6 +171,17 @@ public final class TcpRepair {
                         + unsent.length + " unsent bytes");
             }
             done += n;
+        }
+    }
+
+    /**
+     * A send buffer that holds {@code queued} bytes: the dumped socket's had grown (autotuning) to
+     * hold them, a new one starts small and the queue would not fit.
+     */
+    private static void room(Fd s, int queued) {
+        int have = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF); // the kernel's doubled value
+        if (queued > 0 && have / 2 < queued) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUFFORCE, queued + (256 << 10)); // room for skb overhead
         }
     }
 
