@@ -363,6 +363,18 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's del_standalone_un found it refused: listening unix sockets whose files were replaced or removed. */
+    @Test
+    void listenersWhoseSocketFilesAreGoneKeepTheirNames() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("gone"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockgone.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockgone.c").toString(), dir.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertFalse(Files.exists(dir.resolve("c")), "the restore left c's socket file behind");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

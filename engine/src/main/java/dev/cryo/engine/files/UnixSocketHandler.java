@@ -34,6 +34,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     public static final int TAG = 40, RECORD_ID = 191, MESSAGE_ID = 192;
     private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000;
 
+    /**
+     * {@code fileMode} of a stream or seqpacket socket bound to a path whose socket file was removed
+     * or replaced since (another socket's file may stand there): bound again, its file removed at once.
+     */
+    public static final int FILE_GONE = -2;
+
     /** One unread message (or run of stream bytes) and, for datagrams, the name of its sender. */
     public record Message(byte[] data, byte[] from) {}
 
@@ -140,8 +146,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     // the socket's own file (an accepted socket only repeats its listener's name)
                     if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
+                        // nothing reaches a socket through a removed file; clients of the tree are
+                        // rebuilt as pairs, but datagrams and pending connections go by the name
+                        if (d.vfsIno() != 0 && (d.type() == Sockets.SOCK_DGRAM || d.pendingConnections().length > 0)) {
+                            throw p.refuse(what + ": its socket file was removed or replaced, which is not supported"
+                                    + (d.type() == Sockets.SOCK_DGRAM ? " for a datagram socket"
+                                    : " while connections wait to be accepted"));
+                        }
                         if (d.vfsIno() != 0) {
-                            throw p.refuse(what + ": its socket file was removed or replaced, which is not supported");
+                            mode = FILE_GONE;
                         }
                     } else {
                         uid = (Integer) Files.getAttribute(f, "unix:uid", LinkOption.NOFOLLOW_LINKS);
@@ -255,6 +268,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.shutdown() != 0) {
             m.put("shutdown", u.shutdown());
         }
+        if (u.fileMode() == FILE_GONE) {
+            m.put("socketFile", "removed");
+        }
         m.put("queuedMessages", u.queue().size());
         m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());
         m.put("options", u.options().show());
@@ -311,10 +327,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         u.options().apply(s);
         SockAddr name = u.address();
         if (!name.isUnbound()) {
-            if (!name.isAbstract()) {
-                SocketHub.removeStaleSocketFile(new String(u.name(), StandardCharsets.UTF_8));
+            if (u.fileMode() == FILE_GONE) {
+                SocketHub.bindWithoutFile(s, name);
+            } else {
+                if (!name.isAbstract()) {
+                    SocketHub.removeStaleSocketFile(new String(u.name(), StandardCharsets.UTF_8));
+                }
+                Sockets.bind(s, name);
             }
-            Sockets.bind(s, name);
             if (!name.isAbstract() && u.fileMode() >= 0) {
                 SocketHub.setOwner(new String(u.name(), StandardCharsets.UTF_8), u.fileUid(), u.fileGid(), u.fileMode());
             }

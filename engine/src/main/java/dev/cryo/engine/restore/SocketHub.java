@@ -209,6 +209,18 @@ public final class SocketHub implements AutoCloseable {
         return s;
     }
 
+    /**
+     * Binds {@code s} to a path whose socket file is gone: the name stays the socket's, the file it
+     * makes is removed at once, and whatever stands at the path is put back.
+     */
+    public static void bindWithoutFile(Fd s, SockAddr name) {
+        try {
+            bindAside(s, name);
+        } catch (IOException e) {
+            throw new RestoreException("cannot bind a unix socket to " + name + " without its file: " + e.getMessage(), e);
+        }
+    }
+
     private static void bindAside(Fd s, SockAddr name) throws IOException {
         String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
         Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
