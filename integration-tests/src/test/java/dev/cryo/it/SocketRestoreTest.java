@@ -375,6 +375,17 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's sk-unix-rel found it refused: a unix listener bound to a path relative to the cwd. */
+    @Test
+    void aListenerBoundToARelativePathKeepsItsRelativeName() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("rel"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixrel.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixrel.c").toString(), dir.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

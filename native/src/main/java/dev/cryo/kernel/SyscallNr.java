@@ -18,7 +18,8 @@ public final class SyscallNr {
             GET_ROBUST_LIST = 274, DUP3 = 292, RT_TGSIGQUEUEINFO = 297, PRLIMIT64 = 302,
             PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311, KCMP = 312, MEMFD_CREATE = 319,
             USERFAULTFD = 323, RSEQ = 334, PIDFD_SEND_SIGNAL = 424, PIDFD_OPEN = 434, CLONE3 = 435,
-            CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94;
+            CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94,
+            UNSHARE = 272;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59;
 
     /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */

@@ -6,6 +6,7 @@ import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
@@ -47,12 +48,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * One unix socket. {@code peerIno} is the connected peer (0: none, or a peer that has gone);
      * {@code listenerIno} the listening socket a not-yet-accepted client waits on; {@code external}
      * marks a peer outside the tree that {@code peerName} reconnects to. {@code primary}: this fd
-     * carries the queue (a socket held by several fds is carried once).
+     * carries the queue (a socket held by several fds is carried once). {@code bindDir}: the
+     * directory a relative {@code name} was bound in ("" for an absolute or abstract name).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
-                             List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode)
-            implements FileDesc {
+                             List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
+                             String bindDir) implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
         }
@@ -86,12 +88,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         out.writeInt(u.fileUid());
         out.writeInt(u.fileGid());
         out.writeInt(u.fileMode());
+        ModelFields.writeText(out, u.bindDir(), ModelLimits.PATH, "UnixSocket.bindDir");
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
             ModelFields.readLongs(in, 65536, "UnixSocket.pending"), in.readVarInt(true), in.readBoolean(),
             ModelFields.readList(in, MESSAGE_CODEC, MAX_QUEUE, "UnixSocket.queue"),
-            RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt()));
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt(),
+            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir")));
 
     @Override
     public String kind() {
@@ -135,13 +139,22 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 throw p.refuse(what + ": this socket type is not supported");
             }
             int uid = -1, gid = -1, mode = -1;
+            String bindDir = "";
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
-                if (!path.startsWith("/")) {
-                    throw p.refuse(what + ": bound to a relative path, which is not supported");
-                }
                 Path f = Path.of(path);
+                if (!path.startsWith("/")) {
+                    // bound relative to the binder's cwd then: found if it is the holder's cwd now
+                    String cwd = Files.readSymbolicLink(Path.of("/proc/" + fd.pid().value() + "/cwd")).toString();
+                    f = Path.of(cwd).resolve(path);
+                    if (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
+                            || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno()) {
+                        throw p.refuse(what + ": bound to a relative path that is not its socket file in the cwd of pid "
+                                + fd.pid().value() + " (" + cwd + "); not supported");
+                    }
+                    bindDir = cwd;
+                }
                 if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
                     if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
@@ -186,6 +199,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             if (d.peerIno() != 0) {
                 SockDiag.UnixSocket peer = st.unix().get(d.peerIno());
                 peerName = peer == null ? new byte[0] : peer.name();
+                if (d.type() == Sockets.SOCK_DGRAM && peerName.length > 0 && peerName[0] != 0 && peerName[0] != '/') {
+                    // reconnected by name from cryo, whose cwd is not the program's
+                    throw p.refuse(what + " is connected to a datagram socket bound to the relative path "
+                            + new String(peerName, StandardCharsets.UTF_8) + "; not supported");
+                }
                 if (st.holder(d.peerIno()) == null) {
                     String peerWhat = (peer == null || peer.address().isUnbound() ? "an unbound socket"
                             : peer.address().toString()) + " (socket " + d.peerIno() + ")";
@@ -232,7 +250,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode);
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir);
         } catch (DumpException e) {
             throw e;
         }
@@ -329,19 +347,28 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (!name.isUnbound()) {
             if (u.fileMode() == FILE_GONE) {
                 SocketHub.bindWithoutFile(s, name);
+            } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
+                SocketHub.removeStaleSocketFile(filePath(u));
+                Sockets.bindIn(s, u.bindDir(), name);
             } else {
                 if (!name.isAbstract()) {
-                    SocketHub.removeStaleSocketFile(new String(u.name(), StandardCharsets.UTF_8));
+                    SocketHub.removeStaleSocketFile(filePath(u));
                 }
                 Sockets.bind(s, name);
             }
             if (!name.isAbstract() && u.fileMode() >= 0) {
-                SocketHub.setOwner(new String(u.name(), StandardCharsets.UTF_8), u.fileUid(), u.fileGid(), u.fileMode());
+                SocketHub.setOwner(filePath(u), u.fileUid(), u.fileGid(), u.fileMode());
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
             Sockets.listen(s, u.backlog());
         }
+    }
+
+    /** The socket file's path, a relative name resolved in the directory it was bound in. */
+    private static String filePath(UnixSocket u) {
+        String name = new String(u.name(), StandardCharsets.UTF_8);
+        return u.bindDir().isEmpty() ? name : Path.of(u.bindDir()).resolve(name).toString();
     }
 
     /**
@@ -370,9 +397,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      */
     private static void bindPairEnd(Fd s, UnixSocket u) {
         if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()) {
-            String path = new String(u.name(), StandardCharsets.UTF_8);
+            String path = filePath(u);
             SocketHub.removeStaleSocketFile(path);
-            Sockets.bind(s, u.address());
+            if (u.bindDir().isEmpty()) {
+                Sockets.bind(s, u.address());
+            } else {
+                Sockets.bindIn(s, u.bindDir(), u.address());
+            }
             if (u.fileMode() >= 0) {
                 SocketHub.setOwner(path, u.fileUid(), u.fileGid(), u.fileMode());
             }

@@ -102,6 +102,38 @@ public final class Sockets {
         return mask == 3 ? "read+write" : mask == 2 ? "write" : "read";
     }
 
+    private static final int CLONE_FS = 0x200;
+
+    /**
+     * Binds {@code s} to a relative unix path, resolved in {@code dir}, so the socket's name stays
+     * relative as the program bound it. Done on a thread of its own that unshares its cwd
+     * (CLONE_FS) before entering {@code dir}: the JVM's other threads keep theirs.
+     */
+    public static void bindIn(Fd s, String dir, SockAddr name) {
+        RuntimeException[] failed = new RuntimeException[1];
+        Thread t = new Thread(() -> {
+            try {
+                Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, CLONE_FS, 0, 0, 0);
+                Memory d = new Memory(dir.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+                d.setString(0, dir, "UTF-8");
+                Sys.call(() -> "chdir(" + dir + ")", SyscallNr.CHDIR, Sys.address(d), 0, 0, 0);
+                bind(s, name);
+            } catch (RuntimeException e) {
+                failed[0] = e;
+            }
+        }, "cryo-bind-in");
+        t.start();
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new dev.cryo.kernel.KernelException("interrupted while binding " + s + " to " + name);
+        }
+        if (failed[0] != null) {
+            throw failed[0];
+        }
+    }
+
     /** The peer's address, or null when the socket is not connected. */
     public static SockAddr peerName(Fd s) {
         try {

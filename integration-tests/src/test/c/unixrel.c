@@ -1,0 +1,39 @@
+/*
+ * A unix stream listener bound to a relative path in the cwd (zdtm's sk-unix-rel found it refused).
+ * Argument: the directory to work in. On SIGUSR2: its name is still the relative one, and a client
+ * connecting by that name (from the same cwd) reaches it and is served. Prints PASS or FAIL.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+int main(int argc, char **argv) {
+    if (argc < 2 || chdir(argv[1])) fail("usage: unixrel DIR");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strcpy(a.sun_path, "rel.sock");
+    socklen_t n = (socklen_t)(sizeof a.sun_family + strlen(a.sun_path));
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, n) || listen(l, 4)) fail("bind/listen");
+    printf("ready\n");
+    while (!check) pause();
+
+    struct sockaddr_un got;
+    socklen_t gl = sizeof got;
+    memset(&got, 0, sizeof got);
+    if (getsockname(l, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, "rel.sock")) fail("the name changed");
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&a, n)) fail("connect by the relative name");
+    int s = accept(l, NULL, NULL);
+    char buf[8] = {0};
+    if (s < 0 || write(c, "hi", 2) != 2 || read(s, buf, sizeof buf) != 2 || strcmp(buf, "hi")) fail("not served");
+    printf("PASS\n");
+    return 0;
+}
