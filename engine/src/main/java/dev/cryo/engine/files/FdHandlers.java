@@ -51,6 +51,7 @@ public final class FdHandlers {
             new UnixSocketHandler(),
             new TcpSocketHandler(),
             new UdpSocketHandler(),
+            new RawSocketHandler(),
             new NetlinkSocketHandler(),
             new SharedFdHandler());
 

@@ -9,6 +9,7 @@ import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
 import dev.cryo.kernel.net.TcpRepair;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcNetRaw;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -69,6 +70,17 @@ public final class SocketDumpState {
             try (SockDiag d = SockDiag.open()) {
                 return d.inetSockets(family, protocol);
             }
+        });
+    }
+
+    /**
+     * Raw sockets of one family, by inode, from /proc/net/raw or raw6 (sock_diag's raw part is an
+     * optional kernel module, missing on this project's kernel). Read when first asked, like sock_diag.
+     */
+    public synchronized Map<Long, SockDiag.InetSocket> raw(int family) {
+        return inet.computeIfAbsent(family * 1000 + Sockets.IPPROTO_RAW, k -> {
+            String path = family == SockAddr.AF_INET ? "/proc/net/raw" : "/proc/net/raw6";
+            return ProcNetRaw.parse(path, ProcFs.text(path), family);
         });
     }
 

@@ -23,7 +23,6 @@ import static dev.cryo.kernel.net.Sockets.*;
  */
 public record SocketOptions(List<Option> options) {
     public static final int RECORD_ID = 190;
-    private static final int IPV6_TCLASS = 67;
 
     public SocketOptions {
         options = List.copyOf(options);
@@ -36,42 +35,109 @@ public record SocketOptions(List<Option> options) {
 
     private record Spec(int level, int name, int size, String label) {}
 
+    private static Spec opt(int level, int name, String label) {
+        return new Spec(level, name, 4, label);
+    }
+
+    // Every option a program can set and getsockopt reads back as it was set. Options the kernel
+    // changes by itself once connected (the MSS, the window clamp) are in PRECONNECT only.
     private static final List<Spec> COMMON = List.of(
-            new Spec(SOL_SOCKET, SO_REUSEADDR, 4, "SO_REUSEADDR"), new Spec(SOL_SOCKET, SO_REUSEPORT, 4, "SO_REUSEPORT"),
-            new Spec(SOL_SOCKET, SO_KEEPALIVE, 4, "SO_KEEPALIVE"), new Spec(SOL_SOCKET, SO_BROADCAST, 4, "SO_BROADCAST"),
-            new Spec(SOL_SOCKET, SO_OOBINLINE, 4, "SO_OOBINLINE"), new Spec(SOL_SOCKET, SO_PRIORITY, 4, "SO_PRIORITY"),
-            new Spec(SOL_SOCKET, SO_LINGER, 8, "SO_LINGER"), new Spec(SOL_SOCKET, SO_RCVLOWAT, 4, "SO_RCVLOWAT"),
+            opt(SOL_SOCKET, SO_DEBUG, "SO_DEBUG"),
+            opt(SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR"), opt(SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT"),
+            opt(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"), opt(SOL_SOCKET, SO_BROADCAST, "SO_BROADCAST"),
+            opt(SOL_SOCKET, SO_OOBINLINE, "SO_OOBINLINE"), opt(SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY"),
+            new Spec(SOL_SOCKET, SO_LINGER, 8, "SO_LINGER"), opt(SOL_SOCKET, SO_RCVLOWAT, "SO_RCVLOWAT"),
             new Spec(SOL_SOCKET, SO_RCVTIMEO, 16, "SO_RCVTIMEO"), new Spec(SOL_SOCKET, SO_SNDTIMEO, 16, "SO_SNDTIMEO"),
-            new Spec(SOL_SOCKET, SO_MARK, 4, "SO_MARK"), new Spec(SOL_SOCKET, SO_TIMESTAMP, 4, "SO_TIMESTAMP"),
+            opt(SOL_SOCKET, SO_MARK, "SO_MARK"), opt(SOL_SOCKET, SO_TIMESTAMP, "SO_TIMESTAMP"),
+            opt(SOL_SOCKET, SO_TIMESTAMPNS, "SO_TIMESTAMPNS"), opt(SOL_SOCKET, SO_TIMESTAMP_NEW, "SO_TIMESTAMP_NEW"),
+            opt(SOL_SOCKET, SO_TIMESTAMPNS_NEW, "SO_TIMESTAMPNS_NEW"),
+            new Spec(SOL_SOCKET, SO_TIMESTAMPING, 8, "SO_TIMESTAMPING"),
             new Spec(SOL_SOCKET, SO_BINDTODEVICE, 16, "SO_BINDTODEVICE"),
-            new Spec(SOL_SOCKET, SO_DONTROUTE, 4, "SO_DONTROUTE"), new Spec(SOL_SOCKET, SO_NO_CHECK, 4, "SO_NO_CHECK"),
-            new Spec(SOL_SOCKET, SO_LOCK_FILTER, 4, "SO_LOCK_FILTER"));
+            opt(SOL_SOCKET, SO_DONTROUTE, "SO_DONTROUTE"), opt(SOL_SOCKET, SO_NO_CHECK, "SO_NO_CHECK"),
+            opt(SOL_SOCKET, SO_LOCK_FILTER, "SO_LOCK_FILTER"),
+            opt(SOL_SOCKET, SO_RXQ_OVFL, "SO_RXQ_OVFL"), opt(SOL_SOCKET, SO_WIFI_STATUS, "SO_WIFI_STATUS"),
+            opt(SOL_SOCKET, SO_NOFCS, "SO_NOFCS"), opt(SOL_SOCKET, SO_SELECT_ERR_QUEUE, "SO_SELECT_ERR_QUEUE"),
+            opt(SOL_SOCKET, SO_BUSY_POLL, "SO_BUSY_POLL"), opt(SOL_SOCKET, SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL"),
+            opt(SOL_SOCKET, SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET"),
+            new Spec(SOL_SOCKET, SO_MAX_PACING_RATE, 8, "SO_MAX_PACING_RATE"),
+            opt(SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"), opt(SOL_SOCKET, SO_TXREHASH, "SO_TXREHASH"),
+            opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"));
     /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
     private static final int MAX_VALUE = 4096 * BPF_INSN;
     private static final List<Spec> BUFFERS = List.of(
-            new Spec(SOL_SOCKET, SO_SNDBUF, 4, "SO_SNDBUF"), new Spec(SOL_SOCKET, SO_RCVBUF, 4, "SO_RCVBUF"));
+            opt(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"), opt(SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF"));
     private static final List<Spec> UNIX = List.of(
-            new Spec(SOL_SOCKET, SO_PASSCRED, 4, "SO_PASSCRED"), new Spec(SOL_SOCKET, SO_PASSSEC, 4, "SO_PASSSEC"),
-            new Spec(SOL_SOCKET, SO_PEEK_OFF, 4, "SO_PEEK_OFF"));
+            opt(SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"), opt(SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"),
+            opt(SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"));
+    /** IPv4's options; an IPv6 socket takes them too (for its IPv4-mapped traffic), except a raw one. */
     private static final List<Spec> IP4 = List.of(
-            new Spec(SOL_IP, IP_TOS, 4, "IP_TOS"), new Spec(SOL_IP, IP_TTL, 4, "IP_TTL"),
-            new Spec(SOL_IP, IP_FREEBIND, 4, "IP_FREEBIND"), new Spec(SOL_IP, IP_TRANSPARENT, 4, "IP_TRANSPARENT"));
+            opt(SOL_IP, IP_TOS, "IP_TOS"), opt(SOL_IP, IP_TTL, "IP_TTL"), opt(SOL_IP, IP_HDRINCL, "IP_HDRINCL"),
+            new Spec(SOL_IP, IP_OPTIONS, 40, "IP_OPTIONS"), opt(SOL_IP, IP_RECVOPTS, "IP_RECVOPTS"),
+            opt(SOL_IP, IP_RETOPTS, "IP_RETOPTS"), opt(SOL_IP, IP_PKTINFO, "IP_PKTINFO"),
+            opt(SOL_IP, IP_MTU_DISCOVER, "IP_MTU_DISCOVER"), opt(SOL_IP, IP_RECVERR, "IP_RECVERR"),
+            opt(SOL_IP, IP_RECVTTL, "IP_RECVTTL"), opt(SOL_IP, IP_RECVTOS, "IP_RECVTOS"),
+            opt(SOL_IP, IP_FREEBIND, "IP_FREEBIND"), opt(SOL_IP, IP_PASSSEC, "IP_PASSSEC"),
+            opt(SOL_IP, IP_TRANSPARENT, "IP_TRANSPARENT"), opt(SOL_IP, IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR"),
+            opt(SOL_IP, IP_MINTTL, "IP_MINTTL"), opt(SOL_IP, IP_NODEFRAG, "IP_NODEFRAG"),
+            opt(SOL_IP, IP_CHECKSUM, "IP_CHECKSUM"), opt(SOL_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT"),
+            opt(SOL_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"), opt(SOL_IP, IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884"),
+            opt(SOL_IP, IP_MULTICAST_IF, "IP_MULTICAST_IF"), opt(SOL_IP, IP_MULTICAST_TTL, "IP_MULTICAST_TTL"),
+            opt(SOL_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"), opt(SOL_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
+            opt(SOL_IP, IP_UNICAST_IF, "IP_UNICAST_IF"), opt(SOL_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE"));
     private static final List<Spec> IP6 = List.of(
-            new Spec(SOL_IPV6, IPV6_V6ONLY, 4, "IPV6_V6ONLY"), new Spec(SOL_IPV6, IPV6_TCLASS, 4, "IPV6_TCLASS"),
-            new Spec(SOL_IP, IP_FREEBIND, 4, "IP_FREEBIND"), new Spec(SOL_IP, IP_TRANSPARENT, 4, "IP_TRANSPARENT"));
+            opt(SOL_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY"), opt(SOL_IPV6, IPV6_TCLASS, "IPV6_TCLASS"),
+            opt(SOL_IPV6, IPV6_2292PKTINFO, "IPV6_2292PKTINFO"), opt(SOL_IPV6, IPV6_2292HOPOPTS, "IPV6_2292HOPOPTS"),
+            opt(SOL_IPV6, IPV6_2292DSTOPTS, "IPV6_2292DSTOPTS"), opt(SOL_IPV6, IPV6_2292RTHDR, "IPV6_2292RTHDR"),
+            opt(SOL_IPV6, IPV6_2292HOPLIMIT, "IPV6_2292HOPLIMIT"), opt(SOL_IPV6, IPV6_CHECKSUM, "IPV6_CHECKSUM"),
+            opt(SOL_IPV6, IPV6_HDRINCL, "IPV6_HDRINCL"),
+            opt(SOL_IPV6, IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"), opt(SOL_IPV6, IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"),
+            opt(SOL_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
+            opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"),
+            opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"), opt(SOL_IPV6, IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER"),
+            opt(SOL_IPV6, IPV6_RECVERR, "IPV6_RECVERR"), opt(SOL_IPV6, IPV6_RECVERR_RFC4884, "IPV6_RECVERR_RFC4884"),
+            opt(SOL_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"), opt(SOL_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"),
+            opt(SOL_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"), opt(SOL_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"),
+            opt(SOL_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS"), opt(SOL_IPV6, IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU"),
+            opt(SOL_IPV6, IPV6_DONTFRAG, "IPV6_DONTFRAG"), opt(SOL_IPV6, IPV6_RECVTCLASS, "IPV6_RECVTCLASS"),
+            opt(SOL_IPV6, IPV6_AUTOFLOWLABEL, "IPV6_AUTOFLOWLABEL"),
+            opt(SOL_IPV6, IPV6_ADDR_PREFERENCES, "IPV6_ADDR_PREFERENCES"),
+            opt(SOL_IPV6, IPV6_MINHOPCOUNT, "IPV6_MINHOPCOUNT"),
+            opt(SOL_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"),
+            opt(SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT"), opt(SOL_IPV6, IPV6_UNICAST_IF, "IPV6_UNICAST_IF"),
+            opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"));
     private static final List<Spec> TCP = List.of(
-            new Spec(SOL_TCP, TCP_NODELAY, 4, "TCP_NODELAY"), new Spec(SOL_TCP, TCP_CORK, 4, "TCP_CORK"),
-            new Spec(SOL_TCP, TCP_KEEPIDLE, 4, "TCP_KEEPIDLE"), new Spec(SOL_TCP, TCP_KEEPINTVL, 4, "TCP_KEEPINTVL"),
-            new Spec(SOL_TCP, TCP_KEEPCNT, 4, "TCP_KEEPCNT"), new Spec(SOL_TCP, TCP_USER_TIMEOUT, 4, "TCP_USER_TIMEOUT"));
+            opt(SOL_TCP, TCP_NODELAY, "TCP_NODELAY"), opt(SOL_TCP, TCP_CORK, "TCP_CORK"),
+            opt(SOL_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE"), opt(SOL_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"),
+            opt(SOL_TCP, TCP_KEEPCNT, "TCP_KEEPCNT"), opt(SOL_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT"),
+            opt(SOL_TCP, TCP_SYNCNT, "TCP_SYNCNT"), opt(SOL_TCP, TCP_LINGER2, "TCP_LINGER2"),
+            opt(SOL_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT"), new Spec(SOL_TCP, TCP_CONGESTION, 16, "TCP_CONGESTION"),
+            opt(SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, "TCP_THIN_LINEAR_TIMEOUTS"),
+            opt(SOL_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT"), opt(SOL_TCP, TCP_TX_DELAY, "TCP_TX_DELAY"));
+    /**
+     * TCP options of a socket not connected yet: a connection's MSS and window clamp are the kernel's,
+     * TCP_FASTOPEN needs a closed or listening socket, and TCP_FASTOPEN_CONNECT would turn the repair
+     * mode's connect into a deferred one.
+     */
+    private static final List<Spec> PRECONNECT = List.of(
+            opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"), opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"),
+            opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"), opt(SOL_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT"),
+            opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"));
+    private static final List<Spec> UDP = List.of(
+            opt(SOL_UDP, UDP_CORK, "UDP_CORK"), opt(SOL_UDP, UDP_ENCAP, "UDP_ENCAP"),
+            opt(SOL_UDP, UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX"), opt(SOL_UDP, UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX"),
+            opt(SOL_UDP, UDP_SEGMENT, "UDP_SEGMENT"), opt(SOL_UDP, UDP_GRO, "UDP_GRO"));
+    private static final List<Spec> RAW = List.of(
+            opt(SOL_RAW, ICMP_FILTER, "ICMP_FILTER"), new Spec(SOL_ICMPV6, ICMPV6_FILTER, 32, "ICMPV6_FILTER"));
+    private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, TCP, PRECONNECT, UDP, RAW);
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 
     /**
-     * The options of {@code s} that differ from a fresh socket's. {@code withBuffers}: whether buffer
-     * sizes count (not for established TCP, whose buffers the kernel tunes by itself).
+     * The options of {@code s} that differ from a fresh socket's. {@code unconnected}: false for an
+     * established TCP connection, whose buffer sizes, MSS and window clamp the kernel tunes by itself.
      */
-    public static SocketOptions dump(Fd s, int family, int type, int protocol, boolean withBuffers) {
-        List<Spec> specs = specs(family, type, protocol, withBuffers);
+    public static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected) {
+        List<Spec> specs = specs(family, type, protocol, unconnected);
         Map<Spec, byte[]> fresh = DEFAULTS.computeIfAbsent(family + "/" + type + "/" + protocol, k -> {
             try (Fd f = Sockets.socket(family, type, protocol)) {
                 Map<Spec, byte[]> m = new ConcurrentHashMap<>();
@@ -106,20 +172,32 @@ public record SocketOptions(List<Option> options) {
         }
     }
 
-    private static List<Spec> specs(int family, int type, int protocol, boolean withBuffers) {
+    private static List<Spec> specs(int family, int type, int protocol, boolean unconnected) {
         List<Spec> l = new ArrayList<>(COMMON);
-        if (withBuffers) {
+        if (unconnected) {
             l.addAll(BUFFERS);
         }
+        boolean inet = family == SockAddr.AF_INET || family == SockAddr.AF_INET6;
         if (family == SockAddr.AF_UNIX) {
             l.addAll(UNIX);
-        } else if (family == SockAddr.AF_INET) {
+        }
+        if (family == SockAddr.AF_INET || (family == SockAddr.AF_INET6 && type != SOCK_RAW)) {
             l.addAll(IP4);
-        } else if (family == SockAddr.AF_INET6) {
+        }
+        if (family == SockAddr.AF_INET6) {
             l.addAll(IP6);
         }
-        if ((family == SockAddr.AF_INET || family == SockAddr.AF_INET6) && type == SOCK_STREAM) {
+        if (inet && type == SOCK_STREAM) {
             l.addAll(TCP);
+            if (unconnected) {
+                l.addAll(PRECONNECT);
+            }
+        }
+        if (inet && type == SOCK_DGRAM && protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6) {
+            l.addAll(UDP);
+        }
+        if (inet && type == SOCK_RAW) {
+            l.addAll(RAW);
         }
         return l;
     }
@@ -160,7 +238,7 @@ public record SocketOptions(List<Option> options) {
         for (Option o : options) {
             String label = o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)"
                     : "level " + o.level() + " option " + o.name();
-            for (List<Spec> l : List.of(COMMON, BUFFERS, UNIX, IP4, IP6, TCP)) {
+            for (List<Spec> l : ALL) {
                 for (Spec sp : l) {
                     if (sp.level() == o.level() && sp.name() == o.name()) {
                         label = sp.label();
@@ -192,7 +270,7 @@ public record SocketOptions(List<Option> options) {
         }
     }, (in, version) -> {
         int n = in.readVarInt(true);
-        if (n < 0 || n > 64) {
+        if (n < 0 || n > 160) {
             throw new com.esotericsoftware.kryo.KryoException("SocketOptions: " + n + " options");
         }
         List<Option> l = new ArrayList<>();

@@ -58,11 +58,13 @@ class ImageJsonTest {
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
         assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
-                "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe"), fds.stream().map(f -> f.get("kind")).toList());
+                "raw socket", "raw socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe"), fds.stream().map(f -> f.get("kind")).toList());
         assertEquals(2, fds.get(11).get("queuedMessages"));
-        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(17).get("watches")).get(1).get("path"));
-        assertEquals("mount", ((List<Map<String, Object>>) fds.get(18).get("marks")).get(1).get("type"));
+        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(19).get("watches")).get(1).get("path"));
+        assertEquals("mount", ((List<Map<String, Object>>) fds.get(20).get("marks")).get(1).get("type"));
         assertEquals("127.0.0.1:8080", fds.get(13).get("remote"));
+        assertEquals(Map.of("ICMP_FILTER", 0xfffffff6), fds.get(17).get("options"));
+        assertEquals("0:0:0:0:0:0:0:0", fds.get(18).get("remote"));
         assertEquals("cryo_42_abc", fds.get(13).get("networkLock"));
         assertEquals("02000000", fds.get(1).get("flags"));
         assertEquals(4, fds.get(2).get("dataBytes"));

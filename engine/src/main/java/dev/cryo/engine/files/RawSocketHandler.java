@@ -1,0 +1,137 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+
+import java.util.Map;
+
+/**
+ * Raw IP sockets, IPv4 and IPv6 ({@code ping}, squid's pinger, routing daemons): protocol, bound
+ * address, connected peer and options (the ICMP filters and IP_HDRINCL among them). Unread packets
+ * are dropped with a warning, as CRIU does: a raw socket gets a copy of every packet of its
+ * protocol the host receives (every ping's reply reaches every ICMP socket), so its queue is
+ * seldom empty, and cryo could not queue them again — refusing would make such programs
+ * undumpable on a busy host, and to the program a dropped packet is one the network lost.
+ */
+public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSocket>, SocketHub.Kind<RawSocketHandler.RawSocket> {
+    public static final int TAG = 130, RECORD_ID = 450;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RawSocketHandler.class);
+
+    /** One raw socket; {@code remote} is null when it is not connected. */
+    public record RawSocket(long ino, int family, int protocol, SockAddr local, SockAddr remote, SocketOptions options,
+                            boolean primary) implements FileDesc {}
+
+    static final RecordCodec<RawSocket> CODEC = RecordCodec.of(RawSocket.class, RECORD_ID, 1, (out, r) -> {
+        out.writeLong(r.ino());
+        out.writeVarInt(r.family(), true);
+        out.writeVarInt(r.protocol(), true);
+        SockAddrFields.write(out, r.local());
+        out.writeBoolean(r.remote() != null);
+        if (r.remote() != null) {
+            SockAddrFields.write(out, r.remote());
+        }
+        RecordFields.writeRecord(out, SocketOptions.CODEC, r.options());
+        out.writeBoolean(r.primary());
+    }, (in, v) -> new RawSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), SockAddrFields.read(in),
+            in.readBoolean() ? SockAddrFields.read(in) : null, RecordFields.readRecord(in, SocketOptions.CODEC),
+            in.readBoolean()));
+
+    @Override
+    public String kind() {
+        return "raw socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<RawSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        String p = SocketProbe.protoName(fd);
+        return p.equals("RAW") || p.equals("RAWv6");
+    }
+
+    @Override
+    public RawSocket dump(FdProbe fd, DumpContext ctx) {
+        try (SocketProbe p = SocketProbe.take(fd)) {
+            // /proc/net/raw names the peer: getpeername says ENOTCONN for a raw socket connected with port 0
+            SockDiag.InetSocket d = ctx.sockets().raw(p.family).get(p.ino);
+            if (d == null) {
+                throw p.refuse("raw socket " + p.ino + " (protocol " + p.protocol + ") is not listed in /proc/net/raw"
+                        + (p.family == SockAddr.AF_INET6 ? "6" : ""));
+            }
+            if (d.rqueue() > 0) {
+                log.warn("{}: raw socket (protocol {}, {}) has {} bytes of unread packets; they are not carried",
+                        fd.where(), p.protocol, d.local().inetAddress().getHostAddress(), d.rqueue());
+            }
+            return new RawSocket(p.ino, p.family, p.protocol, d.local(),
+                    d.state() == SockDiag.TCP_ESTABLISHED ? d.remote() : null,
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, RawSocket r, RestoreContext ctx) {
+        return ctx.plantSocket(r.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(RawSocket r, Map<String, Object> m) {
+        m.put("kind", "raw socket");
+        m.put("inode", r.ino());
+        m.put("protocol", r.protocol());
+        m.put("local", r.local().inetAddress().getHostAddress());
+        if (r.remote() != null) {
+            m.put("remote", r.remote().inetAddress().getHostAddress());
+        }
+        m.put("options", r.options().show());
+    }
+
+    @Override
+    public Class<RawSocket> type() {
+        return RawSocket.class;
+    }
+
+    @Override
+    public long ino(RawSocket r) {
+        return r.ino();
+    }
+
+    @Override
+    public boolean primary(RawSocket r) {
+        return r.primary();
+    }
+
+    @Override
+    public void create(RawSocket r, SocketHub hub) {
+        Fd s = Sockets.socket(r.family(), Sockets.SOCK_RAW, r.protocol());
+        hub.put(r.ino(), s);
+        r.options().apply(s);
+        if (!r.local().isAnyAddress()) { // the port of a raw socket's name is its protocol: bind ignores it
+            Sockets.bind(s, r.local());
+        }
+    }
+
+    @Override
+    public void connect(RawSocket r, SocketHub hub) {}
+
+    @Override
+    public void finish(RawSocket r, SocketHub hub) {
+        if (r.remote() != null) {
+            Sockets.connect(hub.get(r.ino()), r.remote());
+        }
+    }
+}
