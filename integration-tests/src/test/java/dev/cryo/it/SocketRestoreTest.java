@@ -386,6 +386,19 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * Real servers found it: unbound's UDP sockets lost IP_PMTUDISC_OMIT, its listeners TCP_FASTOPEN,
+     * apache's TCP_DEFER_ACCEPT; ping and squid's pinger were refused for their raw sockets.
+     */
+    @Test
+    void socketOptionsServersSetAndRawSocketsComeBack() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockopts.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockopts.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {
