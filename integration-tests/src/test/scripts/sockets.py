@@ -27,7 +27,7 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
   tcppair           both ends of a loopback TCP connection and its listener in
                     one process; the server end keeps everything unread.
   netns NAME        holds a socket created in network namespace NAME.
-  raw               holds a raw ICMP socket.
+  packet            holds a packet socket (AF_PACKET).
 """
 import ctypes
 import os
@@ -411,11 +411,11 @@ def mode_netns(name):
     return verdict(None, "netns")
 
 
-def mode_raw():
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def mode_packet():
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     print("ready", s.fileno(), flush=True)
     wait_check()
-    return verdict(None, "raw")
+    return verdict(None, "packet")
 
 
 def main():
@@ -438,8 +438,8 @@ def main():
         return mode_tcppair()
     if mode == "netns":
         return mode_netns(args[0])
-    if mode == "raw":
-        return mode_raw()
+    if mode == "packet":
+        return mode_packet()
     print("unknown mode " + mode, file=sys.stderr)
     return 2
 

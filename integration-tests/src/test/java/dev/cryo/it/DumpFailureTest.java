@@ -68,12 +68,12 @@ class DumpFailureTest {
 
     @Test
     void anUnsupportedFdIsNamedAndTheTreeKeepsRunning() throws Exception {
-        try (DetachedProcess p = Workloads.sockets(tmp, "raw")) {
+        try (DetachedProcess p = Workloads.sockets(tmp, "packet")) {
             String fd = p.outputText().trim().split("\\s+")[1];
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
-            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": raw socket is not supported yet"), r.err());
+            assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": packet socket is not supported yet"), r.err());
             assertNoImage(img);
             char s = p.state();
             assertTrue(s == 'S' || s == 'R', "state " + s);

@@ -81,8 +81,6 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_IP, IP_MINTTL, "IP_MINTTL"), opt(SOL_IP, IP_NODEFRAG, "IP_NODEFRAG"),
             opt(SOL_IP, IP_CHECKSUM, "IP_CHECKSUM"), opt(SOL_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT"),
             opt(SOL_IP, IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE"), opt(SOL_IP, IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884"),
-            opt(SOL_IP, IP_MULTICAST_IF, "IP_MULTICAST_IF"), opt(SOL_IP, IP_MULTICAST_TTL, "IP_MULTICAST_TTL"),
-            opt(SOL_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"), opt(SOL_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL"),
             opt(SOL_IP, IP_UNICAST_IF, "IP_UNICAST_IF"), opt(SOL_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE"));
     private static final List<Spec> IP6 = List.of(
             opt(SOL_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY"), opt(SOL_IPV6, IPV6_TCLASS, "IPV6_TCLASS"),
@@ -90,10 +88,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_IPV6, IPV6_2292DSTOPTS, "IPV6_2292DSTOPTS"), opt(SOL_IPV6, IPV6_2292RTHDR, "IPV6_2292RTHDR"),
             opt(SOL_IPV6, IPV6_2292HOPLIMIT, "IPV6_2292HOPLIMIT"), opt(SOL_IPV6, IPV6_CHECKSUM, "IPV6_CHECKSUM"),
             opt(SOL_IPV6, IPV6_HDRINCL, "IPV6_HDRINCL"),
-            opt(SOL_IPV6, IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"), opt(SOL_IPV6, IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"),
-            opt(SOL_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
-            opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"),
-            opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"), opt(SOL_IPV6, IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER"),
+            opt(SOL_IPV6, IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS"),
+            opt(SOL_IPV6, IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER"),
             opt(SOL_IPV6, IPV6_RECVERR, "IPV6_RECVERR"), opt(SOL_IPV6, IPV6_RECVERR_RFC4884, "IPV6_RECVERR_RFC4884"),
             opt(SOL_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"), opt(SOL_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT"),
             opt(SOL_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS"), opt(SOL_IPV6, IPV6_RECVRTHDR, "IPV6_RECVRTHDR"),
@@ -105,6 +101,16 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"),
             opt(SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT"), opt(SOL_IPV6, IPV6_UNICAST_IF, "IPV6_UNICAST_IF"),
             opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"));
+    /**
+     * Multicast options, for datagram and raw sockets: a stream socket refuses them (EINVAL), and an
+     * accepted connection has them set by the kernel from its SYN (TTL, incoming interface).
+     */
+    private static final List<Spec> MULTICAST4 = List.of(
+            opt(SOL_IP, IP_MULTICAST_IF, "IP_MULTICAST_IF"), opt(SOL_IP, IP_MULTICAST_TTL, "IP_MULTICAST_TTL"),
+            opt(SOL_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"), opt(SOL_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL"));
+    private static final List<Spec> MULTICAST6 = List.of(
+            opt(SOL_IPV6, IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"), opt(SOL_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
+            opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"), opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"));
     private static final List<Spec> TCP = List.of(
             opt(SOL_TCP, TCP_NODELAY, "TCP_NODELAY"), opt(SOL_TCP, TCP_CORK, "TCP_CORK"),
             opt(SOL_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE"), opt(SOL_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"),
@@ -128,7 +134,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_UDP, UDP_SEGMENT, "UDP_SEGMENT"), opt(SOL_UDP, UDP_GRO, "UDP_GRO"));
     private static final List<Spec> RAW = List.of(
             opt(SOL_RAW, ICMP_FILTER, "ICMP_FILTER"), new Spec(SOL_ICMPV6, ICMPV6_FILTER, 32, "ICMPV6_FILTER"));
-    private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, TCP, PRECONNECT, UDP, RAW);
+    private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, MULTICAST4,
+            MULTICAST6, TCP, PRECONNECT, UDP, RAW);
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 
@@ -186,6 +193,12 @@ public record SocketOptions(List<Option> options) {
         }
         if (family == SockAddr.AF_INET6) {
             l.addAll(IP6);
+        }
+        if (inet && type != SOCK_STREAM) {
+            l.addAll(family == SockAddr.AF_INET ? MULTICAST4 : MULTICAST6);
+            if (family == SockAddr.AF_INET6 && type != SOCK_RAW) {
+                l.addAll(MULTICAST4);
+            }
         }
         if (inet && type == SOCK_STREAM) {
             l.addAll(TCP);
