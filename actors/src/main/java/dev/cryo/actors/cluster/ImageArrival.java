@@ -30,15 +30,31 @@ final class ImageArrival {
     /** As above; each verified chunk also goes to {@code memory} (if not null), which places the root's pages. */
     static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
                         dev.cryo.engine.restore.ArrivingMemory memory) throws IOException {
+        return receive(in, target, maxBytes, maxChunk, from, memory, taken -> { });
+    }
+
+    /**
+     * As above; {@code taken} hears how many bytes of the image are checked, stored and placed,
+     * after a chunk when a good amount came in since the last time or nothing more is waiting
+     * (the sender may be waiting for exactly that).
+     */
+    static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
+                        dev.cryo.engine.restore.ArrivingMemory memory, java.util.function.LongConsumer taken)
+            throws IOException {
         try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             Tee tee = new Tee(in, file, maxBytes);
+            long told = 0;
             try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
                 while ((c = reader.next()) != null) {
                     // each chunk is checked as it is read; the pages stay in the file (and some go to the root's stub)
                     if (memory != null) {
                         memory.accept(c);
+                    }
+                    if (tee.total - told >= RECEIPT_EVERY || in.available() == 0) {
+                        told = tee.total;
+                        taken.accept(told);
                     }
                 }
             }
@@ -90,4 +106,7 @@ final class ImageArrival {
     }
 
     static final String FILE = ImageFormat.IMAGE_FILE;
+
+    /** Receipts at least this often while bytes keep coming (a few per MiB-sized chunk at most). */
+    private static final long RECEIPT_EVERY = 1 << 20;
 }

@@ -132,7 +132,8 @@ final class Migration {
                             new DumpProgress(), request.preCopy());
                     PageChannel.Sender out = sender;
                     ctx.spawn(DumpSupervisor.create(dump, deps.settings(),
-                            dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions()),
+                            dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions(),
+                                    out.delivery()),
                             true, dumpAdapter), "dump");
                     timers.startSingleTimer(TIMER, new Timeout("migrating"), deps.timeout());
                     return dumping();

@@ -3,6 +3,7 @@ package dev.cryo.actors.cluster;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.TLSClosing;
@@ -30,7 +31,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -61,6 +61,8 @@ public final class PageChannel {
      * 1 MiB socket buffers on both ends.
      */
     private static final int ELEMENT = 256 << 10, SOCKET_BUFFER = 1 << 20;
+    /** Receipts queued on the back direction; each says all the earlier ones did and more. */
+    private static final int RECEIPTS = 64;
 
     private PageChannel() {}
 
@@ -78,6 +80,7 @@ public final class PageChannel {
     /** Opens a channel to host:port for image {@code id}. Closing the returned channel ends the image. */
     public static Sender connect(ActorSystem<?> system, SSLContext tls, String host, int port, String id,
                                  Duration connectTimeout, Duration ioTimeout) throws IOException {
+        Receipts[] receipts = new Receipts[1]; // made once the output stream exists; receipts come only after the image starts
         var tcp = Tcp.get(system).outgoingConnectionWithTls(new InetSocketAddress(host, port), () -> engine(tls, true),
                 Optional.empty(), List.of(org.apache.pekko.io.TcpSO.sendBufferSize(SOCKET_BUFFER)),
                 Optional.of(connectTimeout), Optional.of(ioTimeout), session -> Optional.empty(), TLSClosing.eagerClose());
@@ -85,14 +88,18 @@ public final class PageChannel {
                 StreamConverters.asOutputStream(ioTimeout)
                         .viaMat(KillSwitches.single(), Keep.both())
                         .viaMat(tcp, Keep.both())
-                        .toMat(Sink.ignore(), Keep.both())
+                        .toMat(Sink.foreach(b -> receipts[0].take(b)), Keep.both())
                         .addAttributes(org.apache.pekko.stream.Attributes.inputBuffer(2, 2))
                         .run(Materializer.matFromSystem(system));
-        OutputStream out = m.first().first().first();
+        // big writes make big stream elements (the channel adapter alone writes 8 KiB at a time)
+        OutputStream out = new java.io.BufferedOutputStream(m.first().first().first(), ELEMENT);
         UniqueKillSwitch kill = m.first().first().second();
+        receipts[0] = new Receipts(out, ioTimeout);
+        m.second().whenComplete((done, failure) -> receipts[0].ended(failure));
         try {
             m.first().second().toCompletableFuture().get(connectTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             out.write(id.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
         } catch (ExecutionException e) {
             kill.abort(e.getCause());
             throw new IOException(e.getCause().getMessage(), e.getCause());
@@ -104,15 +111,14 @@ public final class PageChannel {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         }
-        // big writes make big stream elements (the channel adapter alone writes 8 KiB at a time)
-        return new Sender(kill, Channels.newChannel(new java.io.BufferedOutputStream(out, ELEMENT)));
+        return new Sender(kill, Channels.newChannel(out), receipts[0]);
     }
 
     /**
      * The sending end. {@link #cut()} aborts the stream at once, which fails a write blocked on a
      * dead link (the dump then resumes the tree).
      */
-    public record Sender(UniqueKillSwitch kill, WritableByteChannel channel) {
+    public record Sender(UniqueKillSwitch kill, WritableByteChannel channel, dev.cryo.engine.image.Delivery delivery) {
         public void cut() {
             kill.abort(new IOException("the page channel was cut"));
         }
@@ -161,23 +167,26 @@ public final class PageChannel {
         /** The incoming bytes become a blocking InputStream (bounded buffer: back-pressure) read by a thread of its own. */
         private static void accept(Tcp.IncomingConnection c, Materializer mat, long maxBytes, long maxChunk,
                                    Duration ioTimeout, Receiver receiver) {
-            Pair<InputStream, CompletableFuture<Optional<ByteString>>> m = c.handleWith(
-                    Flow.fromSinkAndSourceMat(StreamConverters.asInputStream(ioTimeout), Source.<ByteString>maybe(),
+            // the back direction carries receipts: how much of the image is taken in (see Receipts)
+            Pair<InputStream, BoundedSourceQueue<ByteString>> m = c.handleWith(
+                    Flow.fromSinkAndSourceMat(StreamConverters.asInputStream(ioTimeout), Source.<ByteString>queue(RECEIPTS),
                             Keep.both()), mat);
             String from = String.valueOf(c.remoteAddress());
-            // nothing is sent back: the reply side stays open until the image is read (completing it closes the connection)
+            // only receipts go back: that side stays open until the image is read (completing it closes the connection)
             Thread t = new Thread(() -> {
                 try {
-                    serve(m.first(), from, maxBytes, maxChunk, receiver);
+                    serve(m.first(), from, maxBytes, maxChunk, receiver, taken -> m.second().offer(Receipts.receipt(taken)));
                 } finally {
-                    m.second().complete(Optional.empty());
+                    m.second().complete();
                 }
             }, "cryo-page-receiver");
             t.setDaemon(true);
             t.start();
         }
 
-        private static void serve(InputStream in, String from, long maxBytes, long maxChunk, Receiver receiver) {
+        /** {@code receipts}: how much is taken in, for the sender (a full queue drops one: the next says more). */
+        private static void serve(InputStream in, String from, long maxBytes, long maxChunk, Receiver receiver,
+                                  java.util.function.LongConsumer receipts) {
             String id = null;
             try (in) {
                 byte[] idBytes = in.readNBytes(ID_LENGTH);
@@ -190,7 +199,7 @@ public final class PageChannel {
                     log.warn("page channel: {} sent an image nobody asked for ({}); refused", from, id);
                     return;
                 }
-                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from, receiver.memory(id));
+                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from, receiver.memory(id), receipts);
                 log.debug("page channel: image {} received and verified, {} bytes", id, total);
                 receiver.received(id, null);
             } catch (IOException | RuntimeException e) {

@@ -123,6 +123,27 @@ class PageChannelTest {
     }
 
     @Test
+    void aSyncReturnsOnlyOnceTheReceiverHasStoredEverythingWrittenSoFar() throws Exception {
+        String id = expect();
+        PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                Duration.ofSeconds(10), Duration.ofSeconds(5));
+        StreamImageSink sink = new StreamImageSink(s.channel(), "test", ModelCodecs.ALL, ImageOptions.defaults(),
+                s.delivery());
+        ByteBuffer pages = ByteBuffer.allocateDirect(64 * 4096);
+        for (int round = 0; round < 3; round++) {
+            for (int c = 0; c < 32; c++) { // 8 MiB a round: more than the channel's buffers hold
+                pages.clear();
+                sink.writePages(1234, 0x7f0000000000L + (long) c * pages.capacity(), 64, pages);
+            }
+            sink.sync(); // a pre-copy round of a migration ends here
+            assertTrue(Files.size(expected.get(id)) >= sink.bytesWritten(),
+                    "round " + round + ": " + Files.size(expected.get(id)) + " of " + sink.bytesWritten() + " bytes stored");
+        }
+        sink.commit();
+        assertEquals("ok", outcome(id));
+    }
+
+    @Test
     void aDamagedChunkIsRefused() throws Exception {
         String id = expect();
         PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,

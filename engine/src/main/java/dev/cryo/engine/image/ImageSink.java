@@ -38,7 +38,7 @@ public interface ImageSink extends AutoCloseable {
 
     /**
      * Makes what is written so far durable, so the commit has less left to do (pre-copy calls it
-     * before freezing the tree). Nothing to do for a stream.
+     * before freezing the tree). A stream waits until the far end has taken it in, when it says.
      */
     default void sync() throws IOException {}
 

@@ -13,13 +13,30 @@ public final class StreamImageSink implements ImageSink {
     private final WritableByteChannel channel;
     private final ImageChannelWriter framing;
     private final String name;
+    private final Delivery delivery;
     private boolean closed;
 
     public StreamImageSink(WritableByteChannel channel, String name, RecordCodecs codecs, ImageOptions options)
             throws IOException {
+        this(channel, name, codecs, options, null);
+    }
+
+    /** {@code delivery}: the far end's receipts (null: none), which {@link #sync} waits for. */
+    public StreamImageSink(WritableByteChannel channel, String name, RecordCodecs codecs, ImageOptions options,
+                           Delivery delivery) throws IOException {
         this.channel = channel;
         this.name = name;
+        this.delivery = delivery;
         this.framing = new ImageChannelWriter(channel, codecs, options);
+    }
+
+    /** Everything written so far taken in at the far end (when it gives receipts). */
+    @Override
+    public void sync() throws IOException {
+        if (delivery != null) {
+            delivery.flush();
+            delivery.await(framing.bytesWritten());
+        }
     }
 
     @Override

@@ -1,0 +1,75 @@
+package dev.cryo.actors.cluster;
+
+import dev.cryo.engine.image.Delivery;
+import org.apache.pekko.util.ByteString;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+/**
+ * The sending end's view of what the receiving agent has taken in: the receiver answers on the page
+ * channel's back direction with 8-byte counts (big-endian, growing) of the image bytes it has
+ * checked, stored and placed. {@link #await} is where a migration's pre-copy round ends.
+ */
+final class Receipts implements Delivery {
+    static final int SIZE = Long.BYTES;
+
+    private final OutputStream out;
+    private final Duration bound;
+    private ByteString partial = ByteString.emptyByteString();
+    private long taken;
+    private String failure;
+
+    /** {@code out}: the buffered stream of the image; {@code bound}: the longest wait for a receipt. */
+    Receipts(OutputStream out, Duration bound) {
+        this.out = out;
+        this.bound = bound;
+    }
+
+    /** Bytes from the receiver (TCP may cut a receipt anywhere). */
+    synchronized void take(ByteString bytes) {
+        partial = partial.concat(bytes);
+        while (partial.size() >= SIZE) {
+            taken = Math.max(taken, partial.take(SIZE).asByteBuffer().getLong());
+            partial = partial.drop(SIZE);
+        }
+        notifyAll();
+    }
+
+    /** The back direction ended: no more receipts (a failure wakes whoever waits). */
+    synchronized void ended(Throwable failure) {
+        this.failure = failure == null ? "the page channel closed" : String.valueOf(failure.getMessage());
+        notifyAll();
+    }
+
+    static ByteString receipt(long taken) {
+        return ByteString.fromByteBuffer(ByteBuffer.allocate(SIZE).putLong(0, taken));
+    }
+
+    @Override
+    public void flush() throws IOException {
+        out.flush();
+    }
+
+    @Override
+    public synchronized void await(long bytes) throws IOException {
+        long deadline = System.nanoTime() + bound.toNanos();
+        try {
+            while (taken < bytes && failure == null) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return; // late, not lost: the bytes still arrive; the round just ends without them
+                }
+                wait(Math.max(1, left / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for the page channel's receipt");
+        }
+        if (taken < bytes) {
+            throw new IOException("the page channel failed: " + failure);
+        }
+    }
+}
