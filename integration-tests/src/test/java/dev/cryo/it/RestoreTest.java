@@ -95,6 +95,17 @@ class RestoreTest {
         }
     }
 
+    /** zdtm's session02 found it (refused since): a child forked before its parent's setsid keeps the old session. */
+    @Test
+    void aChildForkedBeforeItsParentsSetsidKeepsTheOldSession() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("earlysid.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/earlysid.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String out = checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void anEventLoopKeepsItsEventfdTimerfdAndEpoll() throws Exception {
         try (DetachedProcess p = Workloads.events(tmp)) {

@@ -273,6 +273,30 @@ public final class RestoreSupervisor {
         return out;
     }
 
+    /**
+     * The live children {@code pid} forked before it made its own session: they are in the session
+     * it had then, its parent's (the dump let only those through, TreeWalker.checkSessions).
+     */
+    private Set<Integer> earlyOf(int pid) {
+        TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
+        if (t == null || t.ids().sid() != pid) {
+            return Set.of();
+        }
+        TaskImage parent = image.tasks().stream().filter(x -> x.pid() == t.ids().ppid() && x.pid() != pid)
+                .findFirst().orElse(null);
+        if (parent == null) {
+            return Set.of();
+        }
+        Set<Integer> out = new java.util.HashSet<>();
+        for (TaskImage c : image.tasks()) {
+            if (c.ids().ppid() == pid && c.pid() != pid && c.ids().sid() != c.pid() && c.ids().sid() != pid
+                    && c.ids().sid() == parent.ids().sid()) {
+                out.add(c.pid());
+            }
+        }
+        return out;
+    }
+
     private java.util.Optional<ZombieImage> zombie(int pid) {
         return image.zombies().stream().filter(z -> z.pid() == pid).findFirst();
     }
@@ -307,7 +331,7 @@ public final class RestoreSupervisor {
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
-                                sharedTablesOf(children), adapter));
+                                sharedTablesOf(children), adapter, earlyOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {
@@ -315,7 +339,7 @@ public final class RestoreSupervisor {
                             pending.add(child);
                             var ref = zombie(child).isPresent() ? spawnZombie(zombie(child).get())
                                     : spawnTask(image.task(child));
-                            ref.tell(new TaskRestorerActor.Adopt(false, ptys, adapter));
+                            ref.tell(new TaskRestorerActor.Adopt(false, ptys, adapter, !earlyOf(child).isEmpty()));
                         }
                     }
                     if (pending.isEmpty()) {

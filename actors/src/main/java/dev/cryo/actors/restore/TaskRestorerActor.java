@@ -34,8 +34,16 @@ public final class TaskRestorerActor {
     public sealed interface Command {}
 
     /** {@code ptys}: the reopened pseudo-terminals, for a session leader to take its controlling terminal back. */
-    public record Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo)
-            implements Command {
+    /**
+     * {@code deferLead}: the task has children it forked before making its own session (they stay in
+     * the session it had then): it makes its session only once those are forked (ForkChildren.early).
+     */
+    public record Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo,
+                        boolean deferLead) implements Command {
+        public Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo) {
+            this(mapBootstrap, ptys, replyTo, false);
+        }
+
         public Adopt(boolean mapBootstrap, ActorRef<Reply> replyTo) {
             this(mapBootstrap, null, replyTo);
         }
@@ -46,8 +54,13 @@ public final class TaskRestorerActor {
      * {@code sharedTables}: the clone flags of the tables a child shares with this task (CLONE_FILES, CLONE_FS).
      */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
-                               java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo)
-            implements Command {
+                               java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
+                               java.util.Set<Integer> early) implements Command {
+        public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
+                            java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
+            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of());
+        }
+
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             ActorRef<Reply> replyTo) {
             this(children, exitSignals, java.util.Map.of(), replyTo);
@@ -148,13 +161,21 @@ public final class TaskRestorerActor {
     private Behavior<Command> running() {
         return Behaviors.receive(Command.class)
                 .onMessage(Adopt.class, m -> stage("adopt", m.replyTo(), () -> {
-                    restorer.adopt(m.mapBootstrap(), m.ptys());
+                    restorer.adopt(m.mapBootstrap(), m.ptys(), m.deferLead());
                     return 0;
                 }))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
-                    for (int child : m.children()) {
-                        restorer.forkChild(child, m.exitSignals().getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD),
-                                m.sharedTables().getOrDefault(child, 0));
+                    // children forked before this task made its session first, then the session, then the rest
+                    for (boolean early : new boolean[] {true, false}) {
+                        for (int child : m.children()) {
+                            if (m.early().contains(child) == early) {
+                                restorer.forkChild(child, m.exitSignals().getOrDefault(child,
+                                        dev.cryo.kernel.Signals.SIGCHLD), m.sharedTables().getOrDefault(child, 0));
+                            }
+                        }
+                        if (early && !m.early().isEmpty()) {
+                            restorer.leadDeferred();
+                        }
                     }
                     return 0;
                 }))

@@ -67,9 +67,10 @@ public final class TreeWalker {
     /**
      * A restore forks each task from its parent after the parent has made its own session: a task
      * comes back in its parent's session unless it leads one, and in its parent's process group
-     * unless it leads one or its group's leader is in the tree. A task whose parent changed session
-     * after forking it, or that was reparented out of its session or group (a dead leader's group),
-     * would come back in another: refused, naming it.
+     * unless it leads one or its group's leader is in the tree. A live child its parent forked before
+     * making its own session, still in the grandparent's session, is forked again before that
+     * (RestoreSupervisor.earlyOf). A task whose session is neither, or that was reparented out of its
+     * session or group (a dead leader's group), would come back in another: refused, naming it.
      */
     static void checkSessions(List<Pid> tree) {
         java.util.Map<Integer, ProcStat> stats = new java.util.HashMap<>();
@@ -85,7 +86,10 @@ public final class TreeWalker {
             if (parent == null) {
                 continue; // the root: its session and group are handled as a whole
             }
-            if (t.session() != t.pid() && t.session() != parent.session()) {
+            ProcStat grand = stats.get(parent.ppid());
+            boolean forkedBeforeSetsid = t.state() != 'Z' && parent.session() == parent.pid() && grand != null
+                    && grand.pid() != parent.pid() && t.session() == grand.session();
+            if (t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"

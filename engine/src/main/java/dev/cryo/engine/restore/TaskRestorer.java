@@ -95,8 +95,23 @@ public final class TaskRestorer {
      * session and group if it leads them, and its controlling terminal if it is a pty of the tree.
      */
     public void adopt(boolean mapBootstrap, PtyHub ptys) {
+        adopt(mapBootstrap, ptys, false);
+    }
+
+    /**
+     * ADOPT; {@code deferLead}: the task forked children before it made its own session, which stay
+     * in the session it had then: they are forked first, then {@link #leadDeferred} makes its session.
+     */
+    public void adopt(boolean mapBootstrap, PtyHub ptys, boolean deferLead) {
         this.ptys = ptys;
         StubAdoption.adopt(t, mapBootstrap);
+        if (!deferLead) {
+            leadDeferred();
+        }
+    }
+
+    /** FORK: the session, group and controlling terminal an adopted task leads, once its early children are forked. */
+    public void leadDeferred() {
         SessionAndGroup.lead(t.main(), t.task().ids());
         if (ptys != null) {
             ControllingTerminal.take(t, ptys);
