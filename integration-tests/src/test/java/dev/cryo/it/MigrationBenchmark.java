@@ -42,7 +42,9 @@ class MigrationBenchmark {
         List<String> rows = new ArrayList<>();
         // -Dbench.migrate.logs=DIR: both agents log at debug level (stage timings) and their logs are kept in DIR
         String logs = System.getProperty("bench.migrate.logs");
+        TwoHosts started = null;
         try (TwoHosts hosts = logs == null ? new TwoHosts(tmp).start() : new TwoHosts(tmp).start("-vv")) {
+            started = hosts;
             for (String size : System.getProperty("bench.migrate.sizes", "64,256").split(",")) {
                 int mib = Integer.parseInt(size.trim());
                 for (boolean busy : new boolean[] {false, true}) {
@@ -56,10 +58,11 @@ class MigrationBenchmark {
                     }
                 }
             }
-            if (logs != null) {
+        } finally { // kept when a migration fails too
+            if (logs != null && started != null) {
                 Files.createDirectories(Path.of(logs));
-                Files.copy(hosts.logA, Path.of(logs, "agent-a.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                Files.copy(hosts.logB, Path.of(logs, "agent-b.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(started.logA, Path.of(logs, "agent-a.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.copy(started.logB, Path.of(logs, "agent-b.log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
         System.out.println("\nmigration (pre-copy) over a veth link, this machine, " + java.time.Instant.now());

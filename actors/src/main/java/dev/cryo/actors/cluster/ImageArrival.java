@@ -35,8 +35,8 @@ final class ImageArrival {
 
     /**
      * As above; {@code taken} hears how many bytes of the image are checked, stored and placed,
-     * after a chunk when a good amount came in since the last time or nothing more is waiting
-     * (the sender may be waiting for exactly that).
+     * after every chunk (the stream's InputStream cannot say whether more is waiting, and the
+     * sender may be waiting for exactly the last chunk's).
      */
     static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
                         dev.cryo.engine.restore.ArrivingMemory memory, java.util.function.LongConsumer taken)
@@ -44,7 +44,6 @@ final class ImageArrival {
         try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             Tee tee = new Tee(in, file, maxBytes);
-            long told = 0;
             try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
                 while ((c = reader.next()) != null) {
@@ -52,10 +51,7 @@ final class ImageArrival {
                     if (memory != null) {
                         memory.accept(c);
                     }
-                    if (tee.total - told >= RECEIPT_EVERY || in.available() == 0) {
-                        told = tee.total;
-                        taken.accept(told);
-                    }
+                    taken.accept(tee.total); // after every chunk: the queue behind keeps only the newest few
                 }
             }
             return tee.total;
@@ -106,7 +102,4 @@ final class ImageArrival {
     }
 
     static final String FILE = ImageFormat.IMAGE_FILE;
-
-    /** Receipts at least this often while bytes keep coming (a few per MiB-sized chunk at most). */
-    private static final long RECEIPT_EVERY = 1 << 20;
 }

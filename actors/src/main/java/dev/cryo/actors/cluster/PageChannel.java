@@ -3,7 +3,7 @@ package dev.cryo.actors.cluster;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.japi.Pair;
-import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.TLSClosing;
@@ -12,6 +12,7 @@ import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.SourceQueueWithComplete;
 import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.apache.pekko.stream.javadsl.Tcp;
 import org.apache.pekko.util.ByteString;
@@ -61,8 +62,8 @@ public final class PageChannel {
      * 1 MiB socket buffers on both ends.
      */
     private static final int ELEMENT = 256 << 10, SOCKET_BUFFER = 1 << 20;
-    /** Receipts queued on the back direction; each says all the earlier ones did and more. */
-    private static final int RECEIPTS = 64;
+    /** Receipts queued on the back direction (the newest always gets in: the oldest go when it is full). */
+    private static final int RECEIPTS = 16;
 
     private PageChannel() {}
 
@@ -168,9 +169,10 @@ public final class PageChannel {
         private static void accept(Tcp.IncomingConnection c, Materializer mat, long maxBytes, long maxChunk,
                                    Duration ioTimeout, Receiver receiver) {
             // the back direction carries receipts: how much of the image is taken in (see Receipts)
-            Pair<InputStream, BoundedSourceQueue<ByteString>> m = c.handleWith(
-                    Flow.fromSinkAndSourceMat(StreamConverters.asInputStream(ioTimeout), Source.<ByteString>queue(RECEIPTS),
-                            Keep.both()), mat);
+            // when receipts come faster than they leave, the oldest queued go: each says all the earlier ones did and more
+            Pair<InputStream, SourceQueueWithComplete<ByteString>> m = c.handleWith(
+                    Flow.fromSinkAndSourceMat(StreamConverters.asInputStream(ioTimeout),
+                            Source.<ByteString>queue(RECEIPTS, OverflowStrategy.dropHead()), Keep.both()), mat);
             String from = String.valueOf(c.remoteAddress());
             // only receipts go back: that side stays open until the image is read (completing it closes the connection)
             Thread t = new Thread(() -> {
@@ -184,7 +186,7 @@ public final class PageChannel {
             t.start();
         }
 
-        /** {@code receipts}: how much is taken in, for the sender (a full queue drops one: the next says more). */
+        /** {@code receipts}: how much is taken in, for the sender. */
         private static void serve(InputStream in, String from, long maxBytes, long maxChunk, Receiver receiver,
                                   java.util.function.LongConsumer receipts) {
             String id = null;

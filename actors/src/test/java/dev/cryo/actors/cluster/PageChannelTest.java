@@ -135,6 +135,10 @@ class PageChannelTest {
                 pages.clear();
                 sink.writePages(1234, 0x7f0000000000L + (long) c * pages.capacity(), 64, pages);
             }
+            for (int c = 0; c < 2000; c++) { // then many small chunks: receipts faster than they leave
+                pages.clear().limit(4096);
+                sink.writePages(1234, 0x7f0000000000L + (long) c * 4096, 1, pages);
+            }
             sink.sync(); // a pre-copy round of a migration ends here
             assertTrue(Files.size(expected.get(id)) >= sink.bytesWritten(),
                     "round " + round + ": " + Files.size(expected.get(id)) + " of " + sink.bytesWritten() + " bytes stored");
