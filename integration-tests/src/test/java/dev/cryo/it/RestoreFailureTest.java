@@ -70,6 +70,53 @@ class RestoreFailureTest {
         assertNothingLeft(pid);
     }
 
+    /**
+     * A failure at the very end of a restore (the restored process killed before it is let go)
+     * also leaves nothing behind: a JVM perf-data file made again for the restored process goes.
+     */
+    @Test
+    void aLateFailureRemovesTheFilesTheRestoreMade() throws Exception {
+        Path img = tmp.resolve("img");
+        int pid;
+        Path perfData;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("perf.out"), "/usr/bin/python3", "-c", String.join("\n",
+                "import ctypes, os, time",
+                "d = '/tmp/hsperfdata_root'; os.makedirs(d, exist_ok=True)",
+                "fd = os.open(os.path.join(d, str(os.getpid())), os.O_RDWR | os.O_CREAT, 0o600); os.ftruncate(fd, 32768)",
+                // mapped and closed as a JVM does (Python's mmap module would keep a dup of the fd)
+                "libc = ctypes.CDLL(None); libc.mmap.restype = ctypes.c_void_p",
+                "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]",
+                "a = libc.mmap(None, 32768, 3, 1, fd, 0); ctypes.memmove(a, b'cafe', 4); os.close(fd)",
+                "print('ready', flush=True)",
+                "time.sleep(600)"))) {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            pid = p.pid().value();
+            perfData = Path.of("/tmp/hsperfdata_root", Integer.toString(pid));
+            Cli d = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, d.code(), d.toString());
+            assertTrue(Cli.run("show", img.toString(), "mems").out().contains("JVM_PERF_DATA"), "mapped as a JVM's perf data");
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        Files.deleteIfExists(perfData); // as any JVM starting on the host would
+        byte[] before = imageBytes(img);
+        Cli r;
+        java.util.concurrent.atomic.AtomicBoolean made = new java.util.concurrent.atomic.AtomicBoolean();
+        try (AutoCloseable killer = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+            @Override
+            public void restoredBeforeResume(int root, java.util.List<Integer> pids) {
+                made.set(Files.exists(perfData)); // an observer's exception is only logged
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(root), dev.cryo.kernel.Signals.SIGKILL);
+            }
+        })) {
+            r = Cli.run("restore", "-D", img.toString(), "-d");
+        }
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(made.get(), "the perf-data file was not made again for the restored process");
+        assertFalse(Files.exists(perfData), "the perf-data file the failed restore made is left behind: " + r);
+        assertArrayEquals(before, imageBytes(img));
+        assertNothingLeft(pid);
+    }
+
     @Test
     void aCorruptImageIsRefusedAndNothingIsCreated() throws Exception {
         int pid;

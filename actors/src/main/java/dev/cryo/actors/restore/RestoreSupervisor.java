@@ -470,6 +470,7 @@ public final class RestoreSupervisor {
             sockets.close(); // connections still in repair mode vanish silently; the network lock stays
         }
         if (sharedMemory != null) {
+            sharedMemory.removeMadeForGood();
             sharedMemory.close();
         }
         if (ptys != null) {

@@ -66,9 +66,11 @@ public final class JvmPerfData extends MemoryKind {
                 Path dir = file.getParent();
                 if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     Files.createDirectory(dir);
+                    shared.madeForGood(dir);
                     dev.cryo.kernel.Sys.chownChmod(dir.toString(), uid, gid, 0755); // as HotSpot makes it
                 }
                 Files.createFile(file);
+                shared.madeForGood(file);
                 dev.cryo.kernel.Sys.chownChmod(file.toString(), uid, gid, v.file().mode() & 07777);
             }
             long size = v.offset() + (v.end() - v.start());

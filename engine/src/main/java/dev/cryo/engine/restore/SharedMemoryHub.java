@@ -52,6 +52,8 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final Map<String, Path> deletedDirs = new LinkedHashMap<>();
     /** Directories made for them (parents that were gone too), removed on close, deepest first. */
     private final List<Path> madeDirs = new java.util.ArrayList<>();
+    /** Files and directories made where the image needs them to be (a JVM's perf data), latest first. */
+    private final List<Path> madeForGood = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     private static final int MFD_ALLOW_SEALING = 2;
 
@@ -368,6 +370,25 @@ public final class SharedMemoryHub implements AutoCloseable {
             throw new IllegalStateException("shared memory " + ino + " was not prepared");
         }
         return f.procPath();
+    }
+
+    /** {@code path} was made by this restore and stays if it succeeds; a failed one removes it. */
+    public void madeForGood(Path path) {
+        madeForGood.add(0, path);
+    }
+
+    /** A failed restore leaves nothing behind: what it made for good goes, latest first. */
+    public void removeMadeForGood() {
+        synchronized (madeForGood) {
+            for (Path p : madeForGood) {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // a directory someone else filled meanwhile stays
+                }
+            }
+            madeForGood.clear();
+        }
     }
 
     @Override
