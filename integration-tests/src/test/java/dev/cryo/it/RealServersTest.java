@@ -369,4 +369,130 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * Apache with the event MPM: a master and two children of four threads each, the listener with
+     * TCP_DEFER_ACCEPT (lost before socket options were carried whole), a client kept alive across
+     * the restore, then a graceful restart: the restored master forks new children.
+     */
+    @Test
+    void apacheEventMpmServesItsKeptAliveClientAndRestartsGracefully() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/apache2")), "Debian package apache2");
+        int port = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("apache"));
+        Files.createDirectories(dir.resolve("htdocs"));
+        Files.writeString(dir.resolve("htdocs/index.html"), "hello from apache\n");
+        for (Path d : List.of(tmp, dir, dir.resolve("htdocs"))) { // its children run as nobody
+            Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        Files.writeString(dir.resolve("httpd.conf"), "ServerRoot " + dir + "\nLoadModule mpm_event_module"
+                + " /usr/lib/apache2/modules/mod_mpm_event.so\nLoadModule authz_core_module"
+                + " /usr/lib/apache2/modules/mod_authz_core.so\nListen 127.0.0.1:" + port + "\nServerName localhost\n"
+                + "PidFile " + dir + "/httpd.pid\nErrorLog " + dir + "/error.log\nDocumentRoot " + dir + "/htdocs\n"
+                + "User nobody\nGroup nogroup\nStartServers 2\nServerLimit 4\nThreadsPerChild 4\nMaxRequestWorkers 16\n"
+                + "MinSpareThreads 4\nMaxSpareThreads 16\nKeepAlive On\nKeepAliveTimeout 300\nMaxKeepAliveRequests 0\n");
+        String get = "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("apache.out"), "/usr/sbin/apache2", "-f",
+                dir.resolve("httpd.conf").toString(), "-DFOREGROUND");
+             Socket client = connect(port)) {
+            assertTrue(ask(client, get, "hello from apache\n").contains("200 OK"));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "apache's two children");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(ask(client, get, "hello from apache\n").contains("200 OK"), "the kept-alive client");
+                assertTrue(http(port, "/index.html").contains("hello from apache"));
+                List<Integer> before = StateComparator.tree(r.pid().value());
+                Sys.kill(r.pid(), Signals.SIGUSR1); // graceful restart
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        List<Integer> now = StateComparator.tree(r.pid().value());
+                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "apache to restart gracefully (two new children)");
+                assertTrue(http(port, "/index.html").contains("hello from apache"));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * ping: a raw ICMP socket with its filter (refused before raw sockets were carried). It goes on
+     * with the next sequence number and its replies come back.
+     */
+    @Test
+    void pingGoesOnPingingWithItsRawSocket() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/ping")), "Debian package iputils-ping");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("ping.out"), "/usr/bin/ping", "-n", "-i", "0.2",
+                "127.0.0.1")) {
+            p.awaitOutput("icmp_seq=2 ", Duration.ofSeconds(30));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                int last = lastPingSeq(r.outputText());
+                r.awaitOutput("icmp_seq=" + (last + 3) + " ", Duration.ofSeconds(30));
+                String out = r.outputText();
+                assertFalse(out.substring(out.indexOf("icmp_seq=2 ")).contains("icmp_seq=1 "), "ping started again from 1");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static int lastPingSeq(String out) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("icmp_seq=(\\d+) ").matcher(out);
+        int last = 0;
+        while (m.find()) {
+            last = Integer.parseInt(m.group(1));
+        }
+        return last;
+    }
+
+    private static String tmux(Path sock, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("tmux", "-f", "/dev/null", "-S", sock.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
+        return out;
+    }
+
+    /**
+     * tmux: its server with a shell on a pseudo-terminal the server holds the master of;
+     * no client attached at the dump (a client outside the tree would be an outside unix peer). The
+     * restored server takes new clients and the shell its keys, with its variables.
+     */
+    @Test
+    void tmuxSessionComesBackWithItsShell() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tmux")), "Debian package tmux");
+        Path sock = tmp.resolve("tmux.sock");
+        // the server in the foreground (-D), as a service manager runs it: the daemon tmux forks never
+        // exec'd (stat's PF_FORKNOEXEC), and a restored root always comes back exec'd
+        DetachedProcess p = DetachedProcess.start(tmp.resolve("tmux.out"), "tmux", "-D", "-f", "/dev/null", "-S",
+                sock.toString());
+        int server = p.pid().value();
+        try {
+            DetachedProcess.awaitCondition(() -> Files.exists(sock), Duration.ofSeconds(30), "tmux's socket");
+            tmux(sock, "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "sh");
+            tmux(sock, "send-keys", "-t", "t", "X=41; echo set-$((X+1))", "Enter");
+            DetachedProcess.awaitCondition(() -> pane(sock).contains("set-42"), Duration.ofSeconds(30), "the shell");
+            DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            tmux(sock, "send-keys", "-t", "t", "echo after-$X", "Enter");
+            DetachedProcess.awaitCondition(() -> pane(sock).contains("after-41"), Duration.ofSeconds(30),
+                    "the restored shell to answer: " + pane(sock));
+            assertTrue(tmux(sock, "list-sessions").startsWith("t: 1 windows"));
+        } finally {
+            killTree(server);
+        }
+    }
+
+    private static String pane(Path sock) {
+        try {
+            return tmux(sock, "capture-pane", "-p", "-t", "t");
+        } catch (Exception e) {
+            return e.toString();
+        }
+    }
 }
