@@ -7,7 +7,8 @@
  *     IP_MULTICAST_LOOP, IP_UNICAST_IF (an index in network order), SO_TIMESTAMPNS;
  *   - a UDP IPv6 socket: IPV6_RECVPKTINFO, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_UNICAST_HOPS;
  *   - a TCP listener: TCP_DEFER_ACCEPT, TCP_FASTOPEN, TCP_MAXSEG, TCP_LINGER2, TCP_NOTSENT_LOWAT,
- *     TCP_SYNCNT, TCP_CONGESTION;
+ *     TCP_SYNCNT, TCP_CONGESTION, and SO_RCVBUF set to the size it had (nginx's rcvbuf=64k): the
+ *     size does not change, but the kernel stops tuning it (SO_BUF_LOCK);
  *   - a raw ICMP socket bound to 127.0.0.1 with an ICMP_FILTER letting echo replies only, and
  *     IP_RECVERR: after the restore it pings 127.0.0.1 and must get the reply, and the filter;
  *   - a raw ICMPv6 socket with an ICMPV6_FILTER; a raw socket of protocol 254 with IP_HDRINCL;
@@ -35,6 +36,9 @@ extern unsigned int if_nametoindex(const char *name); /* net/if.h clashes with l
 
 #ifndef IP_PMTUDISC_OMIT
 #define IP_PMTUDISC_OMIT 5
+#endif
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
 #endif
 #ifndef IPV6_PMTUDISC_OMIT
 #define IPV6_PMTUDISC_OMIT 5
@@ -99,6 +103,11 @@ int main(void) {
     set(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");
     set(l, SOL_TCP, TCP_SYNCNT, 3, "TCP_SYNCNT");
     if (setsockopt(l, SOL_TCP, TCP_CONGESTION, "reno", 4)) fail("TCP_CONGESTION");
+    int rcvbuf = 0;
+    socklen_t len = sizeof rcvbuf;
+    if (getsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len)) fail("SO_RCVBUF");
+    set(l, SOL_SOCKET, SO_RCVBUF, rcvbuf / 2, "SO_RCVBUF"); // the kernel doubles it back
+    expect(l, SOL_SOCKET, SO_BUF_LOCK, 2 /* SOCK_RCVBUF_LOCK */, "SO_BUF_LOCK before the dump");
     if (bind(l, (struct sockaddr *)&lo, sizeof lo) || listen(l, 8)) fail("listen");
 
     int icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
@@ -143,6 +152,8 @@ int main(void) {
     expect(l, SOL_TCP, TCP_LINGER2, 17, "TCP_LINGER2");
     expect(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");
     expect(l, SOL_TCP, TCP_SYNCNT, 3, "TCP_SYNCNT");
+    expect(l, SOL_SOCKET, SO_RCVBUF, rcvbuf, "SO_RCVBUF");
+    expect(l, SOL_SOCKET, SO_BUF_LOCK, 2, "SO_BUF_LOCK");
     char cc[16] = {0};
     socklen_t n = sizeof cc;
     if (getsockopt(l, SOL_TCP, TCP_CONGESTION, cc, &n) || strcmp(cc, "reno") != 0) fail("TCP_CONGESTION lost");

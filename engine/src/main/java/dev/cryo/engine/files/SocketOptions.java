@@ -64,7 +64,11 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"));
     /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
     private static final int MAX_VALUE = 4096 * BPF_INSN;
-    private static final List<Spec> BUFFERS = List.of(
+    /**
+     * Buffer sizes, and whether the program fixed them (SO_BUF_LOCK: a size set equal to the default
+     * still stops the kernel's autotuning). An established connection's sizes are the kernel's unless locked.
+     */
+    private static final List<Spec> BUFFERS = List.of(opt(SOL_SOCKET, SO_BUF_LOCK, "SO_BUF_LOCK"),
             opt(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"), opt(SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF"));
     private static final List<Spec> UNIX = List.of(
             opt(SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"), opt(SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"),
@@ -145,6 +149,9 @@ public record SocketOptions(List<Option> options) {
      */
     public static SocketOptions dump(Fd s, int family, int type, int protocol, boolean unconnected) {
         List<Spec> specs = specs(family, type, protocol, unconnected);
+        if (!unconnected && bufferLocked(s)) {
+            specs.addAll(BUFFERS);
+        }
         Map<Spec, byte[]> fresh = DEFAULTS.computeIfAbsent(family + "/" + type + "/" + protocol, k -> {
             try (Fd f = Sockets.socket(family, type, protocol)) {
                 Map<Spec, byte[]> m = new ConcurrentHashMap<>();
@@ -169,6 +176,11 @@ public record SocketOptions(List<Option> options) {
             out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
         }
         return new SocketOptions(out);
+    }
+
+    private static boolean bufferLocked(Fd s) {
+        byte[] v = read(s, BUFFERS.get(0));
+        return v != null && java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt() != 0;
     }
 
     private static byte[] read(Fd s, Spec sp) {
