@@ -14,7 +14,9 @@
  *   - a raw ICMPv6 socket with an ICMPV6_FILTER; a raw socket of protocol 254 with IP_HDRINCL;
  *     a raw socket of protocol 253 connected to 127.0.0.2 (port 0: getpeername says ENOTCONN, so
  *     only the packet it sends, received by a raw socket bound to 127.0.0.2, shows the peer).
- * Prints "ready", then on SIGUSR2 PASS or FAIL: reason.
+ *   - an ICMP datagram ("ping") socket, when net.ipv4.ping_group_range lets this gid make one:
+ *     its ICMP id (its port, given at its first echo) is the same after the restore, and it pings.
+ * Prints "ready", then on SIGUSR2 "PASS ping=1" (or ping=0 without a ping socket) or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <linux/icmp.h>
@@ -131,6 +133,17 @@ int main(void) {
     if (r253 < 0 || connect(r253, (struct sockaddr *)&lo2, sizeof lo2)) fail("raw 253");
     if (sink < 0 || bind(sink, (struct sockaddr *)&lo2, sizeof lo2)) fail("raw 253 sink");
 
+    int ping4 = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+    struct sockaddr_in pingname = {0};
+    if (ping4 >= 0) {
+        struct icmphdr e = {.type = ICMP_ECHO, .un.echo.sequence = htons(1)};
+        unsigned char buf[256];
+        if (sendto(ping4, &e, sizeof e, 0, (struct sockaddr *)&lo, sizeof lo) != sizeof e
+            || recv(ping4, buf, sizeof buf, 0) < (ssize_t)sizeof e) fail("first ping");
+        socklen_t pn = sizeof pingname;
+        if (getsockname(ping4, (struct sockaddr *)&pingname, &pn) || pingname.sin_port == 0) fail("ping socket's id");
+    }
+
     printf("ready\n");
     while (!check) pause();
 
@@ -194,6 +207,19 @@ int main(void) {
         if (h->type != ICMP_ECHOREPLY) fail("the filter let another ICMP type through");
         if (h->un.echo.id == req.un.echo.id && h->un.echo.sequence == req.un.echo.sequence) break;
     }
-    printf("PASS\n");
+    if (ping4 >= 0) {
+        struct sockaddr_in now = {0};
+        n = sizeof now;
+        if (getsockname(ping4, (struct sockaddr *)&now, &n) || now.sin_port != pingname.sin_port) fail("ping socket's id lost");
+        struct icmphdr e = {.type = ICMP_ECHO, .un.echo.sequence = htons(2)};
+        unsigned char buf[256];
+        if (sendto(ping4, &e, sizeof e, 0, (struct sockaddr *)&lo, sizeof lo) != sizeof e) fail("second ping");
+        struct pollfd pp = {.fd = ping4, .events = POLLIN};
+        if (poll(&pp, 1, 10000) != 1 || recv(ping4, buf, sizeof buf, 0) < (ssize_t)sizeof e) fail("no second reply");
+        struct icmphdr *h = (struct icmphdr *)buf;
+        if (h->type != ICMP_ECHOREPLY || h->un.echo.sequence != htons(2) || h->un.echo.id != pingname.sin_port)
+            fail("the second reply is not ours");
+    }
+    printf("PASS ping=%d\n", ping4 >= 0);
     return 0;
 }

@@ -13,8 +13,10 @@ import dev.cryo.kernel.net.Sockets;
 import java.util.Map;
 
 /**
- * Raw IP sockets, IPv4 and IPv6 ({@code ping}, squid's pinger, routing daemons): protocol, bound
- * address, connected peer and options (the ICMP filters and IP_HDRINCL among them). Unread packets
+ * Raw IP sockets, IPv4 and IPv6 ({@code ping} as root, squid's pinger, routing daemons), and ICMP
+ * datagram ("ping") sockets ({@code ping} where net.ipv4.ping_group_range lets users ping, bound
+ * again to their ICMP id): protocol, bound address, connected peer and options (the ICMP filters
+ * and IP_HDRINCL among them). Unread packets
  * are dropped with a warning, as CRIU does: a raw socket gets a copy of every packet of its
  * protocol the host receives (every ping's reply reaches every ICMP socket), so its queue is
  * seldom empty, and cryo could not queue them again — refusing would make such programs
@@ -24,13 +26,17 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
     public static final int TAG = 130, RECORD_ID = 450;
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RawSocketHandler.class);
 
-    /** One raw socket; {@code remote} is null when it is not connected. */
-    public record RawSocket(long ino, int family, int protocol, SockAddr local, SockAddr remote, SocketOptions options,
-                            boolean primary) implements FileDesc {}
+    /**
+     * One raw ({@code type} SOCK_RAW) or ICMP datagram (SOCK_DGRAM) socket; {@code remote} is null
+     * when it is not connected; a datagram socket's local port is its ICMP id (0: none yet).
+     */
+    public record RawSocket(long ino, int family, int type, int protocol, SockAddr local, SockAddr remote,
+                            SocketOptions options, boolean primary) implements FileDesc {}
 
     static final RecordCodec<RawSocket> CODEC = RecordCodec.of(RawSocket.class, RECORD_ID, 1, (out, r) -> {
         out.writeLong(r.ino());
         out.writeVarInt(r.family(), true);
+        out.writeVarInt(r.type(), true);
         out.writeVarInt(r.protocol(), true);
         SockAddrFields.write(out, r.local());
         out.writeBoolean(r.remote() != null);
@@ -39,7 +45,8 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
         }
         RecordFields.writeRecord(out, SocketOptions.CODEC, r.options());
         out.writeBoolean(r.primary());
-    }, (in, v) -> new RawSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), SockAddrFields.read(in),
+    }, (in, v) -> new RawSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
+            SockAddrFields.read(in),
             in.readBoolean() ? SockAddrFields.read(in) : null, RecordFields.readRecord(in, SocketOptions.CODEC),
             in.readBoolean()));
 
@@ -61,23 +68,25 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
     @Override
     public boolean handles(FdProbe fd) {
         String p = SocketProbe.protoName(fd);
-        return p.equals("RAW") || p.equals("RAWv6");
+        return p.equals("RAW") || p.equals("RAWv6") || p.equals("PING") || p.equals("PINGv6");
     }
 
     @Override
     public RawSocket dump(FdProbe fd, DumpContext ctx) {
         try (SocketProbe p = SocketProbe.take(fd)) {
             // /proc/net/raw names the peer: getpeername says ENOTCONN for a raw socket connected with port 0
-            SockDiag.InetSocket d = ctx.sockets().raw(p.family).get(p.ino);
+            boolean raw = p.type == Sockets.SOCK_RAW;
+            SockDiag.InetSocket d = (raw ? ctx.sockets().raw(p.family) : ctx.sockets().ping(p.family)).get(p.ino);
+            String what = raw ? "raw socket" : "ICMP datagram socket";
             if (d == null) {
-                throw p.refuse("raw socket " + p.ino + " (protocol " + p.protocol + ") is not listed in /proc/net/raw"
-                        + (p.family == SockAddr.AF_INET6 ? "6" : ""));
+                throw p.refuse(what + " " + p.ino + " (protocol " + p.protocol + ") is not listed in /proc/net/"
+                        + (raw ? "raw" : "icmp") + (p.family == SockAddr.AF_INET6 ? "6" : ""));
             }
             if (d.rqueue() > 0) {
-                log.warn("{}: raw socket (protocol {}, {}) has {} bytes of unread packets; they are not carried",
-                        fd.where(), p.protocol, d.local().inetAddress().getHostAddress(), d.rqueue());
+                log.warn("{}: {} (protocol {}, {}) has {} bytes of unread packets; they are not carried",
+                        fd.where(), what, p.protocol, d.local().inetAddress().getHostAddress(), d.rqueue());
             }
-            return new RawSocket(p.ino, p.family, p.protocol, d.local(),
+            return new RawSocket(p.ino, p.family, p.type, p.protocol, d.local(),
                     d.state() == SockDiag.TCP_ESTABLISHED ? d.remote() : null,
                     SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
         }
@@ -90,7 +99,7 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
 
     @Override
     public void show(RawSocket r, Map<String, Object> m) {
-        m.put("kind", "raw socket");
+        m.put("kind", r.type() == Sockets.SOCK_RAW ? "raw socket" : "ICMP datagram socket");
         m.put("inode", r.ino());
         m.put("protocol", r.protocol());
         m.put("local", r.local().inetAddress().getHostAddress());
@@ -117,11 +126,12 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
 
     @Override
     public void create(RawSocket r, SocketHub hub) {
-        Fd s = Sockets.socket(r.family(), Sockets.SOCK_RAW, r.protocol());
+        Fd s = Sockets.socket(r.family(), r.type(), r.protocol());
         hub.put(r.ino(), s);
         r.options().apply(s);
-        if (!r.local().isAnyAddress()) { // the port of a raw socket's name is its protocol: bind ignores it
-            Sockets.bind(s, r.local());
+        if (r.type() != Sockets.SOCK_RAW ? r.local().port() != 0 || !r.local().isAnyAddress()
+                : !r.local().isAnyAddress()) { // the port of a raw socket's name is its protocol: bind ignores it
+            Sockets.bind(s, r.local()); // an ICMP datagram socket's is its id: bound again to it
         }
     }
 

@@ -84,6 +84,14 @@ public final class SocketDumpState {
         });
     }
 
+    /** ICMP datagram ("ping") sockets of one family, by inode, from /proc/net/icmp or icmp6. */
+    public synchronized Map<Long, SockDiag.InetSocket> ping(int family) {
+        return inet.computeIfAbsent(family * 1000 + Sockets.IPPROTO_ICMP, k -> {
+            String path = family == SockAddr.AF_INET ? "/proc/net/icmp" : "/proc/net/icmp6";
+            return ProcNetRaw.parse(path, ProcFs.text(path), family, Sockets.IPPROTO_ICMP);
+        });
+    }
+
     /** "pid N fd M" of some fd of the tree holding socket {@code ino}, or null when no task of the tree holds it. */
     public synchronized String holder(long ino) {
         if (treeSockets == null) {

@@ -39,7 +39,6 @@ final class UnsupportedFds {
             case "TCP", "TCPv6", "MPTCP" -> "TCP socket";
             case "UDP", "UDPv6", "UDP-Lite", "UDPLITEv6" -> "UDP socket";
             case "PACKET" -> "packet socket";
-            case "PING", "PINGv6" -> "ICMP datagram (ping) socket";
             default -> proto + " socket";
         };
     }

@@ -10,8 +10,9 @@ import java.util.Map;
 
 /**
  * /proc/net/raw and /proc/net/raw6: the raw sockets of the reader's network namespace, one line
- * each, as net/ipv4/raw.c and net/ipv6/raw.c print them. Read instead of sock_diag, whose raw part
- * (CONFIG_INET_RAW_DIAG) kernels often leave out:
+ * each, as net/ipv4/raw.c and net/ipv6/raw.c print them; /proc/net/icmp and icmp6 list the ICMP
+ * datagram ("ping") sockets the same way (net/ipv4/ping.c), the local port being the ICMP id. Read
+ * instead of sock_diag, whose raw part (CONFIG_INET_RAW_DIAG) kernels often leave out:
  * <pre>
  *   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
  *   14: 0100007F:0001 0200007F:0000 01 00000000:00000000 00:00000000 00000000     0        0 5315065 2 000000007b47ba91 0
@@ -25,6 +26,11 @@ public final class ProcNetRaw {
 
     /** The raw sockets listed in {@code text} (the file's whole content), by inode. */
     public static Map<Long, SockDiag.InetSocket> parse(String path, String text, int family) {
+        return parse(path, text, family, Sockets.IPPROTO_RAW);
+    }
+
+    /** The sockets of {@code protocol} (IPPROTO_RAW, or IPPROTO_ICMP for /proc/net/icmp and icmp6). */
+    public static Map<Long, SockDiag.InetSocket> parse(String path, String text, int family, int protocol) {
         List<String> lines = Text.lines(text);
         Map<Long, SockDiag.InetSocket> out = new HashMap<>();
         int words = family == SockAddr.AF_INET ? 1 : 4;
@@ -45,7 +51,7 @@ public final class ProcNetRaw {
                 int wq = (int) Long.parseLong(queues[0], 16);
                 int rq = (int) Long.parseLong(queues[1], 16);
                 long ino = Long.parseLong(f[9]);
-                out.put(ino, new SockDiag.InetSocket(ino, family, Sockets.IPPROTO_RAW, state, local, remote, 0, rq, wq, 0));
+                out.put(ino, new SockDiag.InetSocket(ino, family, protocol, state, local, remote, 0, rq, wq, 0));
             } catch (RuntimeException e) {
                 throw ProcFormatException.at(path, i + 1, "cannot parse '" + line + "': " + e.getMessage());
             }

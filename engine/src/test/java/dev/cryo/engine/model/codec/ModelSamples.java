@@ -146,11 +146,11 @@ public final class ModelSamples {
                         dev.cryo.engine.files.SocketOptions.NONE, true, 2)),
                 new FdImage(18, 02000002, 0, new dev.cryo.engine.files.NetlinkSocketHandler.NetlinkSocket(5008, 3, 0,
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
-                new FdImage(25, 02, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5009, 2, 1,
+                new FdImage(25, 02, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5009, 2, 3, 1,
                         new SockAddr(2, new byte[4], 1), null, new dev.cryo.engine.files.SocketOptions(List.of(
                         new dev.cryo.engine.files.SocketOptions.Option(255, 1, new byte[] {(byte) 0xf6, (byte) 0xff, (byte) 0xff, (byte) 0xff}))),
                         true)),
-                new FdImage(26, 02000002, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5010, 10, 58,
+                new FdImage(26, 02000002, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5010, 10, 2, 58,
                         new SockAddr(10, new byte[16], 58), new SockAddr(10, new byte[16], 0),
                         dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
