@@ -414,6 +414,16 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's sk-freebind-false found it: a socket bound with IP_FREEBIND cleared since failed the restore. */
+    @Test
+    void socketsBoundToANonLocalAddressComeBack() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("freebind.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/freebind.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

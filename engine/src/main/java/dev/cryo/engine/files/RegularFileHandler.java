@@ -71,12 +71,23 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     @Override
     public RegularFile dump(FdProbe fd, DumpContext ctx) throws IOException {
+        String gone = deadProcess(fd.target());
+        if (gone != null) { // reopened by path at restore, it would be missing after the dump
+            throw new DumpException(fd.where() + ": " + fd.target() + " is a /proc file of pid " + gone
+                    + ", which has exited; a /proc file of a dead process is not supported");
+        }
         FileRef file = FileIdentity.of(fd.target(), fd.procPath());
         // a removed directory is made again, empty, and removed once opened (like a removed cwd)
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
         return new RegularFile(file, FileLocks.dump(fd, ctx, true));
+    }
+
+    /** The pid of a /proc/PID/... path whose process is gone, or null. */
+    static String deadProcess(String path) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*)?$").matcher(path);
+        return m.matches() && !Files.exists(java.nio.file.Path.of("/proc/" + m.group(1))) ? m.group(1) : null;
     }
 
     /** Whether the fd holds a directory removed since it was opened. */

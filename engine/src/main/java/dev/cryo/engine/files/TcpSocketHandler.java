@@ -218,10 +218,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         t.options().apply(s);
         hub.lockedBy(t.lockTable());
         if (t.state() == SockDiag.TCP_LISTEN) {
-            Sockets.bind(s, t.local());
+            Sockets.bindInet(s, t.local());
             Sockets.listen(s, t.backlog());
         } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0) {
-            Sockets.bind(s, t.local());
+            Sockets.bindInet(s, t.local());
         }
     }
 

@@ -127,7 +127,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         hub.put(u.ino(), s);
         u.options().apply(s);
         if (u.local().port() != 0) {
-            Sockets.bind(s, u.local());
+            Sockets.bindInet(s, u.local());
         }
     }
 

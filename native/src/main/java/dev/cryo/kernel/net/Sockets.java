@@ -86,6 +86,25 @@ public final class Sockets {
         Sys.call(() -> "bind(" + s + ", " + addr + ")", SyscallNr.BIND, s.value(), Sys.address(m), raw.length, 0);
     }
 
+    /**
+     * Binds an IPv4/IPv6 socket to its dumped address even when that address is not local (any
+     * more): the program may have bound it with IP_FREEBIND and cleared the option since. On
+     * EADDRNOTAVAIL the bind is done with IP_FREEBIND set, then the option is put back as it was.
+     */
+    public static void bindInet(Fd s, SockAddr addr) {
+        try {
+            bind(s, addr);
+        } catch (SyscallException e) {
+            if (!e.is(Errno.EADDRNOTAVAIL)) {
+                throw e;
+            }
+            int was = getInt(s, SOL_IP, IP_FREEBIND);
+            setInt(s, SOL_IP, IP_FREEBIND, 1);
+            bind(s, addr);
+            setInt(s, SOL_IP, IP_FREEBIND, was);
+        }
+    }
+
     public static void connect(Fd s, SockAddr addr) {
         byte[] raw = addr.encode();
         Memory m = mem(raw);
