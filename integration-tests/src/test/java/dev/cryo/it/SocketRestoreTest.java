@@ -318,6 +318,21 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * Multicast groups were lost silently: a UDP socket that joined a group (any source, or one
+     * source only; IPv4 and IPv6) is in it again after the restore and receives what is sent to it.
+     */
+    @Test
+    void multicastMembershipsComeBackWithTheirSourceFilters() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mcast.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/mcast.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+            String show = Cli.run("show", tmp.resolve("img").toString()).out();
+            assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
+        }
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

@@ -4,6 +4,7 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.net.MulticastMemberships;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
@@ -19,7 +20,9 @@ import static dev.cryo.kernel.net.Sockets.*;
  * The socket options a program may have set (buffer sizes, keepalive, linger, timeouts, mark,
  * bound device, TOS, TCP_NODELAY, ...): only those whose value differs from a fresh socket of the
  * same kind are carried, so restore changes nothing the program left alone (an explicit buffer
- * size would switch off TCP's autotuning). Set on the new socket before it is bound.
+ * size would switch off TCP's autotuning). Set on the new socket before it is bound. The multicast
+ * groups a datagram or raw socket joined, with their source filters, ride along as options too
+ * (MCAST_MSFILTER's answer per group: {@link MulticastMemberships}).
  */
 public record SocketOptions(List<Option> options) {
     public static final int RECORD_ID = 190;
@@ -175,6 +178,15 @@ public record SocketOptions(List<Option> options) {
         if (filter != null && filter.length > 0) {
             out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
         }
+        if ((family == SockAddr.AF_INET || family == SockAddr.AF_INET6) && type != SOCK_STREAM) {
+            int level = family == SockAddr.AF_INET ? SOL_IP : SOL_IPV6;
+            for (MulticastMemberships.HostGroup g : MulticastMemberships.hostGroups(family)) {
+                byte[] m = MulticastMemberships.membership(s, level, family, g);
+                if (m != null) {
+                    out.add(new Option(level, MulticastMemberships.MCAST_MSFILTER, m));
+                }
+            }
+        }
         return new SocketOptions(out);
     }
 
@@ -239,6 +251,8 @@ public record SocketOptions(List<Option> options) {
         for (Option o : options) {
             if (o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER) {
                 continue;
+            } else if (isMembership(o)) {
+                MulticastMemberships.join(s, o.level(), o.value());
             } else if (o.level() == SOL_SOCKET && (o.name() == SO_SNDBUF || o.name() == SO_RCVBUF)) {
                 int doubled = java.nio.ByteBuffer.wrap(o.value()).order(java.nio.ByteOrder.nativeOrder()).getInt();
                 Sockets.setInt(s, SOL_SOCKET, o.name() == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, doubled / 2);
@@ -246,6 +260,11 @@ public record SocketOptions(List<Option> options) {
                 Sockets.setBytes(s, o.level(), o.name(), o.value());
             }
         }
+    }
+
+    /** A multicast group the socket joined, with its source filter: carried as MCAST_MSFILTER's answer. */
+    private static boolean isMembership(Option o) {
+        return (o.level() == SOL_IP || o.level() == SOL_IPV6) && o.name() == MulticastMemberships.MCAST_MSFILTER;
     }
 
     /** The value of one carried option, or null. */
@@ -260,7 +279,13 @@ public record SocketOptions(List<Option> options) {
 
     public Map<String, Object> show() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
+        int groups = 0;
         for (Option o : options) {
+            if (isMembership(o)) {
+                m.put("multicast group " + ++groups, MulticastMemberships.describe(o.value(),
+                        o.level() == SOL_IP ? SockAddr.AF_INET : SockAddr.AF_INET6));
+                continue;
+            }
             String label = o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)"
                     : "level " + o.level() + " option " + o.name();
             for (List<Spec> l : ALL) {
