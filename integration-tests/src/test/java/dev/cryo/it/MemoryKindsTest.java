@@ -44,6 +44,22 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * zdtm's maps_file_prot found it: a shared mapping, read-only, of a file open for writing came
+     * back over a file opened read-only, so mprotect(PROT_WRITE) failed with EACCES after the restore.
+     */
+    @Test
+    void aReadOnlySharedMappingOfAFileOpenForWritingCanStillBeMadeWritable() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fileprot.out"),
+                TestPrograms.compile("/c/fileprot.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
     @Test
     void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {

@@ -474,6 +474,19 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * zdtm's socket-tcp-reuseport found it: two listeners sharing a port through SO_REUSEPORT, one
+     * of which cleared the option since, could not both be bound again (EADDRINUSE) after the dump.
+     */
+    @Test
+    void listenersSharingAPortComeBackEvenIfOneClearedSoReusePort() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuseport.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuseport.c").toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void withLeaveRunningTheRepairedConnectionKeepsItsSoReuseAddr() throws Exception {
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");

@@ -218,10 +218,27 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         t.options().apply(s);
         hub.lockedBy(t.lockTable());
         if (t.state() == SockDiag.TCP_LISTEN) {
-            Sockets.bindInet(s, t.local());
-            Sockets.listen(s, t.backlog());
+            listen(t, s, hub);
         } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0) {
             Sockets.bindInet(s, t.local());
+        }
+    }
+
+    /**
+     * Listeners sharing a port were all bound with SO_REUSEPORT, even one that cleared it since (zdtm's
+     * socket-tcp-reuseport): such a one is bound and listens with it set again for that instant.
+     */
+    private static void listen(TcpSocket t, Fd s, SocketHub hub) {
+        boolean shared = hub.records(TcpSocket.class).stream().anyMatch(o -> o.ino() != t.ino()
+                && o.state() == SockDiag.TCP_LISTEN && o.local().port() == t.local().port());
+        boolean lend = shared && Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == 0;
+        if (lend) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
+        }
+        Sockets.bindInet(s, t.local());
+        Sockets.listen(s, t.backlog());
+        if (lend) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 0);
         }
     }
 

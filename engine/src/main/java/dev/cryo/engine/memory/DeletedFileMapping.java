@@ -55,7 +55,7 @@ public final class DeletedFileMapping extends MemoryKind {
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub objects) {
         String path = objects.ghostPath(v.file());
-        int mode = shared && (v.prot() & VmaImage.PROT_WRITE) != 0 ? Fcntl.O_RDWR : Fcntl.O_RDONLY;
+        int mode = shared ? Mapper.sharedFileMode(v) : Fcntl.O_RDONLY;
         Mapper.mapFile(t, v, path, mode, shared ? v.prot() : Mapper.privateProt(v));
     }
 

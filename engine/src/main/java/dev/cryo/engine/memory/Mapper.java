@@ -40,6 +40,15 @@ final class Mapper {
         return (v.advice() & VmAdvice.ACCOUNTED) != 0 ? writable(v) : v.prot();
     }
 
+    /**
+     * How a shared file mapping's file is opened: for writing if the area is writable, or may be made
+     * so (VM_MAYWRITE: its file was open for writing, zdtm's maps_file_prot), else read-only, so
+     * mprotect refuses PROT_WRITE as it did before.
+     */
+    static int sharedFileMode(VmaImage v) {
+        return (v.prot() & VmaImage.PROT_WRITE) != 0 || (v.advice() & VmAdvice.MAYWRITE) != 0 ? O_RDWR : O_RDONLY;
+    }
+
     /** Opens {@code path} in the task, maps it over the area with {@code prot}, closes it again. */
     static void mapFile(TaskContext t, VmaImage v, String path, int openFlags, int prot) {
         // open, mmap and close with the calls around them in one batch (failures reported at the flush)

@@ -1,6 +1,5 @@
 package dev.cryo.engine.memory;
 
-import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.restore.SharedMemoryHub;
@@ -32,8 +31,7 @@ public final class SharedFileMapping extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        int mode = (v.prot() & VmaImage.PROT_WRITE) != 0 ? Fcntl.O_RDWR : Fcntl.O_RDONLY;
-        Mapper.mapFile(t, v, v.file().path(), mode, v.prot());
+        Mapper.mapFile(t, v, v.file().path(), Mapper.sharedFileMode(v), v.prot());
     }
 
     @Override

@@ -16,14 +16,15 @@ import java.util.Set;
  * (mg), read-ahead advice MADV_SEQUENTIAL (sr) / MADV_RANDOM (rr) before the pages are written; mlock (lo, lf) and mseal (sl) after the final protection.
  * Two more are not advice but how the area was made, and decide how restore maps it: "ac"
  * (VM_ACCOUNT: a private area that was writable at some point is charged against overcommit)
- * and "nr" (MAP_NORESERVE).
+ * and "nr" (MAP_NORESERVE). "mw" (VM_MAYWRITE) on a shared file mapping says its file was open for
+ * writing: mapped read-only now, it may be made writable later, so restore opens the file for writing too.
  */
 public final class VmAdvice {
     private VmAdvice() {}
 
     public static final int HUGEPAGE = 1, NOHUGEPAGE = 2, DONTFORK = 4, WIPEONFORK = 8, DONTDUMP = 16,
             MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024,
-            SEQUENTIAL = 2048, RANDOM = 4096;
+            SEQUENTIAL = 2048, RANDOM = 4096, MAYWRITE = 8192;
 
     private static final int MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
             MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23;
@@ -47,6 +48,7 @@ public final class VmAdvice {
         a |= f.contains("nr") ? NORESERVE : 0;
         a |= f.contains("sr") ? SEQUENTIAL : 0;
         a |= f.contains("rr") ? RANDOM : 0;
+        a |= f.contains("mw") && s.map().shared() ? MAYWRITE : 0; // private areas all have it
         return a;
     }
 
@@ -98,7 +100,8 @@ public final class VmAdvice {
     /** For show: "hugepage dontfork locked". */
     public static String names(int advice) {
         String[] n = {"hugepage", "nohugepage", "dontfork", "wipeonfork", "dontdump", "mergeable", "locked",
-                "lockonfault", "sealed", "accounted", "noreserve", "sequential", "random"};
+                "lockonfault", "sealed", "accounted", "noreserve", "sequential", "random",
+                "maywrite"};
         List<String> out = new ArrayList<>();
         for (int i = 0; i < n.length; i++) {
             if ((advice & (1 << i)) != 0) {

@@ -148,6 +148,11 @@ public final class SocketHub implements AutoCloseable {
         return type.isInstance(d) ? type.cast(d) : null;
     }
 
+    /** Every record of the image of that kind. */
+    public <D extends FileDesc> List<D> records(Class<D> type) {
+        return records.values().stream().filter(type::isInstance).map(type::cast).toList();
+    }
+
     /** Runs once every socket is connected. */
     public void later(Runnable r) {
         later.add(r);
