@@ -146,6 +146,21 @@ class RestoreTest {
         }
     }
 
+    /** zdtm's shm-mp: an attachment split by mprotect was refused as "only part of the segment is mapped". */
+    @Test
+    void aSysvAttachmentSplitByMprotectIsAttachedBackWholeWithEachPartsProtection() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shmsplit.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/shmsplit.c").toString()))) {
+            String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
+            try {
+                DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+                assertPassOnce(checkAndReap(r));
+            } finally {
+                new ProcessBuilder("ipcrm", "-m", shmid).start().waitFor();
+            }
+        }
+    }
+
     @Test
     void aSysvSegmentRemovedSinceTheDumpIsRefusedBeforeAnyProcessIsCreated() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),

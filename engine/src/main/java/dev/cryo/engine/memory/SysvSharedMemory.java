@@ -21,7 +21,8 @@ import java.util.Map;
  * stay in the kernel: restore attaches the same shmid again at the same address, after checking
  * that it is still the same segment (key and size). A segment marked for removal (IPC_RMID) would
  * vanish with the tree, and a segment mapped in part cannot be attached back as it was: both are
- * refused at dump time.
+ * refused at dump time. An attachment split by mprotect into areas of different protections is
+ * attached whole at its first area, each area then protected as it was.
  */
 public final class SysvSharedMemory extends MemoryKind {
     private static final int SHM_DEST = 01000, SHM_RDONLY = 010000, SHM_EXEC = 0100000;
@@ -64,10 +65,28 @@ public final class SysvSharedMemory extends MemoryKind {
                     + "tree; such segments are not supported yet");
         }
         long whole = (seg.size() + MapsEntry.PAGE_SIZE - 1) / MapsEntry.PAGE_SIZE * MapsEntry.PAGE_SIZE;
-        if (m.offset() != 0 || m.size() != whole) {
+        if (!attachedWhole(pid, m, whole)) {
             throw new DumpException(what + ": only part of the segment is mapped (offset 0x" + Long.toHexString(m.offset())
                     + ", " + m.size() + " of " + whole + " bytes); a segment is attached back whole");
         }
+    }
+
+    /**
+     * Whether the attachment {@code m} is part of covers the whole segment: one area, or areas split
+     * by mprotect (zdtm's shm-mp), each at its own offset from the same base.
+     */
+    private static boolean attachedWhole(Pid pid, MapsEntry m, long whole) {
+        if (m.offset() == 0 && m.size() == whole) {
+            return true;
+        }
+        long base = m.start() - m.offset();
+        long covered = 0;
+        for (MapsEntry o : dev.cryo.kernel.proc.ProcFs.maps(pid)) {
+            if (o.inode() == m.inode() && o.path().equals(m.path()) && o.start() - o.offset() == base) {
+                covered += o.size();
+            }
+        }
+        return covered == whole;
     }
 
     @Override
@@ -108,7 +127,10 @@ public final class SysvSharedMemory extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        int flags = ((v.prot() & VmaImage.PROT_WRITE) == 0 ? SHM_RDONLY : 0) | ((v.prot() & VmaImage.PROT_EXEC) != 0 ? SHM_EXEC : 0);
+        if (v.offset() != 0) {
+            return; // a later part of an attachment split by mprotect: attached with its first part
+        }
+        int flags = (mayWrite(v) ? 0 : SHM_RDONLY) | ((v.prot() & VmaImage.PROT_EXEC) != 0 ? SHM_EXEC : 0);
         long at = t.call("shmat(" + v.file().ino() + ")", SyscallNr.SHMAT, v.file().ino(), v.start(), flags);
         if (at != v.start()) {
             throw new RestoreException("pid " + t.pid() + ": shmat(" + v.file().ino() + ") landed at 0x"
@@ -118,10 +140,15 @@ public final class SysvSharedMemory extends MemoryKind {
 
     @Override
     public void protect(TaskContext t, VmaImage v) {
-        int attached = VmaImage.PROT_READ | (v.prot() & (VmaImage.PROT_WRITE | VmaImage.PROT_EXEC));
-        if (v.prot() != attached) { // mprotect'ed after shmat (e.g. to PROT_NONE)
+        int attached = VmaImage.PROT_READ | (mayWrite(v) ? VmaImage.PROT_WRITE : 0) | (v.prot() & VmaImage.PROT_EXEC);
+        if (v.prot() != attached || v.offset() != 0) { // mprotect'ed after shmat (e.g. to PROT_NONE), or split
             t.call("mprotect", SyscallNr.MPROTECT, v.start(), v.end() - v.start(), v.prot());
         }
+    }
+
+    /** Attached for writing: writable now, or may be made so (VM_MAYWRITE: shmat without SHM_RDONLY). */
+    private static boolean mayWrite(VmaImage v) {
+        return (v.prot() & VmaImage.PROT_WRITE) != 0 || (v.advice() & VmAdvice.MAYWRITE) != 0;
     }
 
     @Override
