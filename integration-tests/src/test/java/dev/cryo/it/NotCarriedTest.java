@@ -56,6 +56,8 @@ class NotCarriedTest {
                 new Item("a process whose main thread has exited", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
                         " \\(mainexit\\): its main thread has exited"),
+                python("an fd of a namespace (zdtm proc-self)", "f = open('/proc/self/ns/net')",
+                        " fd 3: net namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not supported yet"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
                 python("unread inotify events", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"

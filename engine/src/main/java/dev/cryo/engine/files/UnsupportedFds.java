@@ -6,6 +6,10 @@ import dev.cryo.kernel.Sys;
 final class UnsupportedFds {
     private UnsupportedFds() {}
 
+    /** What an fd of /proc/PID/ns/* points to: "net:[4026531833]". */
+    private static final java.util.regex.Pattern NAMESPACE =
+            java.util.regex.Pattern.compile("(cgroup|ipc|mnt|net|pid|time|user|uts):\\[\\d+\\]");
+
     static String describe(FdProbe fd) {
         String t = fd.target();
         if (t.startsWith("socket:[")) {
@@ -17,6 +21,10 @@ final class UnsupportedFds {
         }
         if (t.startsWith("/memfd:")) {
             return "memfd " + t.substring(7);
+        }
+        java.util.regex.Matcher ns = NAMESPACE.matcher(t);
+        if (ns.matches()) {
+            return ns.group(1) + " namespace file '" + t + "' (from /proc/PID/ns/" + ns.group(1) + ")";
         }
         return "'" + t + "'";
     }
