@@ -3,6 +3,7 @@ package dev.cryo.it;
 import dev.cryo.api.TreeObservers;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,6 +41,20 @@ final class DumpRestore {
     /** Dumps the tree of {@code p} (killing it), restores it detached, compares, and returns the restored root. */
     static DetachedProcess dumpAndRestore(DetachedProcess p, Path img, String... dumpOptions) throws Exception {
         return dump(p.pid().value(), img, dumpOptions).restoreDetached(p.output());
+    }
+
+    /**
+     * The frame of the C workloads' tests: starts {@code c/NAME.c} with {@code args} (output in
+     * {@code dir/NAME.out}), dumps and restores it into {@code dir/img} with the comparison, sends the
+     * check signal and returns the restored workload's verdict once it has exited.
+     */
+    static String workloadVerdict(Path dir, String name, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(TestPrograms.compile("/c/" + name + ".c").toString()));
+        command.addAll(List.of(args));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(dir.resolve(name + ".out"),
+                command.toArray(String[]::new)))) {
+            return RestoreTest.checkAndReap(dumpAndRestore(p, dir.resolve("img")));
+        }
     }
 
     /**

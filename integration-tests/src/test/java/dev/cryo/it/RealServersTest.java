@@ -208,9 +208,14 @@ class RealServersTest {
     private static String asPostgres(Path log, String... command) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"));
         cmd.addAll(List.of(command));
+        return succeeds(cmd);
+    }
+
+    /** Runs {@code cmd} to its end and returns its output (stdout and stderr); it must exit 0. */
+    private static String succeeds(List<String> cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", command) + ":\n" + out);
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
         return out;
     }
 
@@ -453,10 +458,7 @@ class RealServersTest {
     private static String tmux(Path sock, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("tmux", "-f", "/dev/null", "-S", sock.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
-        return out;
+        return succeeds(cmd);
     }
 
     /**

@@ -311,11 +311,7 @@ class SocketRestoreTest {
     /** zdtm's socket-tcp-closed found it: a TCP socket never bound (not in sock_diag) was refused. */
     @Test
     void aTcpSocketNeverBoundComesBackWithItsOptions() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpfresh.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpfresh.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "tcpfresh"));
     }
 
     /**
@@ -324,44 +320,28 @@ class SocketRestoreTest {
      */
     @Test
     void multicastMembershipsComeBackWithTheirSourceFilters() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mcast.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/mcast.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-            String show = Cli.run("show", tmp.resolve("img").toString()).out();
-            assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "mcast"));
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
     }
 
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpshut.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/udpshut.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "udpshut"));
     }
 
     /** zdtm's socket_snd_addr found it: an unread datagram whose sender was closed came back from no name. */
     @Test
     void unreadDatagramsKeepTheNamesOfSendersClosedSince() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("senders"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dgramsenders.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/dgramsenders.c").toString(), dir.toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "dgramsenders", dir.toString()));
     }
 
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockfilter.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockfilter.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "sockfilter"));
     }
 
     /**
@@ -394,11 +374,7 @@ class SocketRestoreTest {
     @Test
     void aListenerBoundToARelativePathKeepsItsRelativeName() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("rel"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixrel.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixrel.c").toString(), dir.toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixrel", dir.toString()));
     }
 
     /**
@@ -432,32 +408,20 @@ class SocketRestoreTest {
     /** zdtm's sk-freebind-false found it: a socket bound with IP_FREEBIND cleared since failed the restore. */
     @Test
     void socketsBoundToANonLocalAddressComeBack() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("freebind.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/freebind.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "freebind"));
     }
 
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixorphan.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixorphan.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixorphan"));
     }
 
     /** zdtm's sk-unix-unconn found it: a bound stream socket not yet listening failed the dump (EINVAL). */
     @Test
     void boundUnixSocketsNotYetListeningComeBackAndServeAfterwards() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixidle.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/unixidle.c").toString(), dir.toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixidle", dir.toString()));
     }
 
     /**
@@ -480,11 +444,7 @@ class SocketRestoreTest {
      */
     @Test
     void listenersSharingAPortComeBackEvenIfOneClearedSoReusePort() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuseport.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuseport.c").toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPass(RestoreTest.checkAndReap(r));
-        }
+        assertPass(DumpRestore.workloadVerdict(tmp, "tcpreuseport"));
     }
 
     @Test
