@@ -45,6 +45,13 @@ class TimingRestoreTest {
     }
 
     @Test
+    void posixTimersAimedAtAThreadThatHasExitedComeBackAimedAtItStill() throws Exception {
+        // zdtm's dead_thread_posix_timer: the dump used to refuse them; CRIU makes them SIGEV_NONE,
+        // cryo aims them at a stand-in thread of the dead tid that exits at once, as dumped
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadtimer"));
+    }
+
+    @Test
     void anIntervalTimerWaitingForItsSignalToBeTakenKeepsItsPeriod() throws Exception {
         // ITIMER_REAL expired with SIGALRM blocked: no time left, only the period, until the signal is taken
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("alarmpending.out"),

@@ -13,7 +13,15 @@ import dev.cryo.kernel.proc.PosixTimers;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.restore.stage.ThreadCreation;
+import dev.cryo.kernel.ptrace.Registers;
+
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +35,8 @@ import java.util.function.IntFunction;
  * The restore recreates them at the very end, just before the tree resumes.
  */
 public final class TimersHandler {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TimersHandler.class);
+
     private TimersHandler() {}
 
     /** Reads {@code len} bytes an injected call wrote at {@code scratch}. */
@@ -63,10 +73,8 @@ public final class TimersHandler {
                 throw new DumpException("pid " + pid + ": POSIX timer " + t.id() + " has notification " + t.sigevNotify()
                         + ", which cryo cannot recreate");
             }
-            if (t.toThread() && !tids.contains(t.target())) {
-                throw new DumpException("pid " + pid + ": POSIX timer " + t.id() + " signals thread " + t.target()
-                        + ", which has exited: the kernel would refuse to recreate it");
-            }
+            // a timer aimed at a thread that has exited is kept: it never fires again, and the
+            // restore aims it at a stand-in thread of that tid that exits at once (see create)
             inj.call("timer_gettime(" + t.id() + ")", SyscallNr.TIMER_GETTIME, t.id(), scratch.address());
             ByteBuffer b = le(scratch.read(32));
             long overrun = inj.call("timer_getoverrun(" + t.id() + ")", SyscallNr.TIMER_GETOVERRUN, t.id());
@@ -95,13 +103,27 @@ public final class TimersHandler {
                     + "cannot give a timer a chosen id: prctl(PR_TIMER_CREATE_RESTORE_IDS): "
                     + Injector.errorText(r) + " (Linux 6.15 or later, and CAP_CHECKPOINT_RESTORE, are needed)");
         }
-        // /proc lists the newest timer first: created oldest first, they list as they did
-        List<PosixTimerImage> oldestFirst = new ArrayList<>(timers);
-        java.util.Collections.reverse(oldestFirst);
+        Set<Integer> gone = goneTargets(t.task());
+        Set<Integer> standIns = new HashSet<>();
         try {
+            for (int tid : gone) {
+                if (ThreadCreation.spawn(t, tid)) {
+                    standIns.add(tid);
+                } else {
+                    log.warn("pid " + t.pid() + ": a POSIX timer signals thread " + tid + ", which had exited when "
+                            + "the tree was dumped; tid " + tid + " is taken now, so the timer comes back as SIGEV_NONE "
+                            + "(it never fires either way, only /proc/" + t.pid() + "/timers tells the difference)");
+                }
+            }
+            // /proc lists the newest timer first: created oldest first, they list as they did
+            List<PosixTimerImage> oldestFirst = new ArrayList<>(timers);
+            java.util.Collections.reverse(oldestFirst);
             for (PosixTimerImage p : oldestFirst) {
+                boolean inert = gone.contains(p.targetTid()) && !standIns.contains(p.targetTid())
+                        && (p.sigevNotify() & PosixTimerImage.SIGEV_THREAD_ID) != 0;
+                int notify = inert ? PosixTimerImage.SIGEV_NONE : p.sigevNotify();
                 long sigev = t.put(0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putLong(p.sigevValue())
-                        .putInt(p.signal()).putInt(p.sigevNotify()).putInt(p.targetTid()).array());
+                        .putInt(p.signal()).putInt(notify).putInt(inert ? 0 : p.targetTid()).array());
                 long idAt = t.put(64, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(p.id()).array());
                 t.call("timer_create(id " + p.id() + ", clock " + p.clockId() + ")", SyscallNr.TIMER_CREATE,
                         p.clockId(), sigev, idAt);
@@ -111,7 +133,44 @@ public final class TimersHandler {
                 }
             }
         } finally {
+            for (int tid : standIns) {
+                endStandIn(t, tid);
+            }
             t.call("prctl(PR_TIMER_CREATE_RESTORE_IDS, off)", SyscallNr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, OFF, 0, 0, 0);
+        }
+    }
+
+    /** The tids that thread-directed timers of the task signal and that are none of its threads: they had exited. */
+    static Set<Integer> goneTargets(TaskImage task) {
+        Set<Integer> tids = new HashSet<>();
+        for (ThreadImage th : task.threads()) {
+            tids.add(th.tid());
+        }
+        Set<Integer> gone = new java.util.TreeSet<>();
+        for (PosixTimerImage p : task.timers().posixTimers()) {
+            if ((p.sigevNotify() & PosixTimerImage.SIGEV_THREAD_ID) != 0 && !tids.contains(p.targetTid())) {
+                gone.add(p.targetTid());
+            }
+        }
+        return gone;
+    }
+
+    /**
+     * A stand-in thread, once the timers aimed at it exist, exits: every signal blocked (none may
+     * be delivered to it), it runs exit(0) at the gadget once let go, and is reaped by the kernel
+     * (an untraced thread). The timers keep its tid, as the dumped ones kept the exited thread's.
+     */
+    private static void endStandIn(TaskContext t, int tid) {
+        t.tracer().setSigmask(tid, -1L);
+        Registers exit = t.tracer().getRegisters(tid).forSyscall(t.boot().gadget(), SyscallNr.EXIT, new long[] {0});
+        t.tracer().setRegisters(tid, exit);
+        t.tracer().detach(t.pid().value(), tid);
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (Files.exists(Path.of(t.pid().procDir(), "task", String.valueOf(tid)))) {
+            if (System.nanoTime() > deadline) {
+                throw new RestoreException("pid " + t.pid() + ": the stand-in thread " + tid + " of a POSIX timer did not exit");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
         }
     }
 

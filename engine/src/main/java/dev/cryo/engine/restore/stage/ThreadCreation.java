@@ -26,19 +26,32 @@ public final class ThreadCreation implements StateStage {
             if (th.tid() == t.pid().value()) {
                 continue;
             }
-            long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-            long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, 1, 0)
-                    .ints(th.tid()).toBytes());
-            long r = t.main().raw(SyscallNr.CLONE3, args, 88);
-            List<Integer> born = t.tracer().takeNewTracees();
-            if (Injector.isError(r)) {
-                throw (int) -r == Errno.EEXIST ? new RestoreException("tid " + th.tid() + " is in use")
-                        : new SyscallException("clone3(thread " + th.tid() + ") in pid " + t.pid(), (int) -r);
+            if (!spawn(t, th.tid())) {
+                throw new RestoreException("tid " + th.tid() + " is in use");
             }
-            if (r != th.tid() || !born.contains(th.tid())) {
-                throw new RestoreException("asked for tid " + th.tid() + " and got " + r);
-            }
-            t.tracer().waitForStop(th.tid());
         }
+    }
+
+    /**
+     * Clones one thread of the task with tid {@code tid}, left traced and stopped; false when the
+     * tid is taken by another task.
+     */
+    public static boolean spawn(TaskContext t, int tid) {
+        long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, 1, 0)
+                .ints(tid).toBytes());
+        long r = t.main().raw(SyscallNr.CLONE3, args, 88);
+        List<Integer> born = t.tracer().takeNewTracees();
+        if (Injector.isError(r)) {
+            if ((int) -r == Errno.EEXIST) {
+                return false;
+            }
+            throw new SyscallException("clone3(thread " + tid + ") in pid " + t.pid(), (int) -r);
+        }
+        if (r != tid || !born.contains(tid)) {
+            throw new RestoreException("asked for tid " + tid + " and got " + r);
+        }
+        t.tracer().waitForStop(tid);
+        return true;
     }
 }
