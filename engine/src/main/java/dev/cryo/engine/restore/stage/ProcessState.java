@@ -42,10 +42,6 @@ public final class ProcessState implements StateStage {
         if (!dev.cryo.engine.restore.SharedMemoryHub.isDeletedDirectory(task.cwd())) {
             t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
         } // else entered during FILES, while it stood again (FileRestore)
-        if (!task.root().equals("/")) {
-            // cwd and root are both paths as cryo sees them: chdir first, then chroot
-            t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
-        }
         t.call("umask", SyscallNr.UMASK, task.umask());
         if (task.personality() != 0) {
             t.call("personality", SyscallNr.PERSONALITY, task.personality());
@@ -55,6 +51,11 @@ public final class ProcessState implements StateStage {
             Sys.setRlimit(t.pid(), r.resource(), r.soft(), r.hard());
         }
         setMm(t, task.mm());
+        if (!task.root().equals("/")) {
+            // cwd and root are both paths as cryo sees them: chdir first, then chroot; last, since
+            // the exe setMm opens by its path is outside the new root (vsftpd's chrooted sessions)
+            t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
+        }
         // the session and group were made in their own stages (SessionAndGroup)
     }
 
