@@ -33,6 +33,12 @@ class FileKindsTest {
         }
     }
 
+    /** zdtm's proc-self: an fd of the process's own namespace (/proc/self/ns/net) was refused. */
+    @Test
+    void fdsOfTheProcesssOwnNamespacesComeBack() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "nsfds"));
+    }
+
     /** zdtm's pipe03 found it: an empty pipe grown with F_SETPIPE_SZ came back with the default size. */
     @Test
     void pipeAndFifoBufferSizesComeBack() throws Exception {

@@ -56,8 +56,14 @@ class NotCarriedTest {
                 new Item("a process whose main thread has exited", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
                         " \\(mainexit\\): its main thread has exited"),
-                python("an fd of a namespace (zdtm proc-self)", "f = open('/proc/self/ns/net')",
-                        " fd 3: net namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not supported yet"),
+                // an fd of the task's own namespace is carried (zdtm proc-self, FileKindsTest); one of
+                // another namespace (here a net namespace of a child gone since) is not
+                python("an fd of another namespace", "import ctypes, os, time\nr, w = os.pipe()\npid = os.fork()\n"
+                                + "if pid == 0:\n    ctypes.CDLL(None).unshare(0x40000000)\n    os.write(w, b'x')\n"
+                                + "    time.sleep(600)\nos.read(r, 1)\nf = open('/proc/%d/ns/net' % pid)\n"
+                                + "os.kill(pid, 9)\nos.waitpid(pid, 0)\nos.close(r)\nos.close(w)",
+                        " fd 5: namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not the task's own net "
+                                + "namespace \\(net:\\[\\d+\\]\\); a namespace file of another namespace is not supported"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
                 python("unread inotify events", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"

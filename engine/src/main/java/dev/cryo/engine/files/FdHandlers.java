@@ -46,6 +46,7 @@ public final class FdHandlers {
             new SignalFdHandler(),
             new EpollHandler(),
             new PidFdHandler(),
+            new NsFileHandler(),
             new InotifyHandler(),
             new FanotifyHandler(),
             new UnixSocketHandler(),

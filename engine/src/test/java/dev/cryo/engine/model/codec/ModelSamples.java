@@ -117,6 +117,7 @@ public final class ModelSamples {
                 new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0], 0)),
                 new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42}, 65536)),
                 new FdImage(7, 02004002, 0, new dev.cryo.engine.files.PidFdHandler.PidFd(PID + 7)),
+                new FdImage(40, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("net", 4026531833L)),
                 new FdImage(12, 02, 4096, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG,
                         List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.POSIX, false, 5, 14)))),
                 new FdImage(8, 024002, 0, new EventFdHandler.EventFd(5, true),
