@@ -358,6 +358,17 @@ class SocketRestoreTest {
         }
     }
 
+    /** zdtm's socket-tcp-close-wait and socket-tcp-last-ack found both refused: connections that received their peer's FIN. */
+    @ParameterizedTest
+    @ValueSource(strings = {"close_wait", "last_ack"})
+    void tcpConnectionsWhosePeerHasClosedComeBackClosedByIt(String mode) throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpclosed.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpclosed.c").toString(), mode))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's del_standalone_un found it refused: listening unix sockets whose files were replaced or removed. */
     @Test
     void listenersWhoseSocketFilesAreGoneKeepTheirNames() throws Exception {

@@ -126,13 +126,16 @@ public final class SocketDumpState {
         return repair(sock, local, remote, SockDiag.TCP_ESTABLISHED);
     }
 
-    /** {@link #repair} of a connection in {@code state}: established, or shut for writing (FIN_WAIT1/2). */
+    /**
+     * {@link #repair} of a connection in {@code state}: established, shut for writing (FIN_WAIT1/2),
+     * or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too).
+     */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
         flows.add(new NetworkLock.Flow(local, remote));
         NetworkLock.lock(lockTable, flows);
         repaired.put(sock, TcpRepair.enter(sock));
-        boolean fin = state == SockDiag.TCP_FIN_WAIT1 || state == SockDiag.TCP_FIN_WAIT2;
-        return TcpRepair.read(sock, fin, state == SockDiag.TCP_FIN_WAIT2);
+        return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
+                TcpSocketHandler.finReceived(state));
     }
 
     /**

@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * TCP sockets, IPv4 and IPv6: unconnected (bound or not), listening (address, backlog, options),
- * and established connections through TCP repair (only with --tcp-established, like CRIU; the
+ * and established or closing (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING) connections through TCP repair (only with --tcp-established, like CRIU; the
  * network lock drops their packets while they have no socket). With --tcp-close a connection
  * comes back as a closed socket.
  */
@@ -127,9 +127,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
                 }
-                case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2 -> {
+                case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2, SockDiag.TCP_CLOSE_WAIT,
+                        SockDiag.TCP_LAST_ACK, SockDiag.TCP_CLOSING -> {
                     SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
-                    boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // FIN sent: shut for writing
+                    boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // a FIN sent or received
                     if (st.options().tcpClose() && !st.options().tcpEstablished()) {
                         return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, null,
                                 true, "");
@@ -148,8 +149,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                             st.lockTable());
                 }
                 default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
-                        + ", which is not supported (only listening, unconnected, established and shut for writing:"
-                        + " FIN_WAIT1, FIN_WAIT2)");
+                        + ", which is not supported (only listening, unconnected, established and the closing states"
+                        + " FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING)");
             }
         } finally {
             if (!keep) {
@@ -248,15 +249,26 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             Fd s = hub.get(t.ino());
             boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
             TcpRepair.rebuild(s, t.local(), t.remote(), t.connection());
-            // rebuilt established; the FIN is queued again, at its own sequence number, once live
-            hub.repaired(s, t.connection(), reuseAddr, t.state() != SockDiag.TCP_ESTABLISHED);
+            // rebuilt established; once live its own FIN is queued again at its own sequence number,
+            // and the peer's is delivered again (SocketHub.resumeConnections)
+            hub.repaired(s, t.connection(), reuseAddr, t.state(), t.local(), t.remote());
         }
     }
 
-    /** Established, or shut for writing with its FIN sent (FIN_WAIT1) or acknowledged (FIN_WAIT2). */
+    /** A connection (established or closing) rather than a listener or an unconnected socket. */
     private static boolean connected(TcpSocket t) {
-        return t.state() == SockDiag.TCP_ESTABLISHED || t.state() == SockDiag.TCP_FIN_WAIT1
-                || t.state() == SockDiag.TCP_FIN_WAIT2;
+        return t.state() == SockDiag.TCP_ESTABLISHED || finSent(t.state()) || finReceived(t.state());
+    }
+
+    /** States in which the socket has sent its FIN: shut for writing. */
+    public static boolean finSent(int state) {
+        return state == SockDiag.TCP_FIN_WAIT1 || state == SockDiag.TCP_FIN_WAIT2 || state == SockDiag.TCP_LAST_ACK
+                || state == SockDiag.TCP_CLOSING;
+    }
+
+    /** States in which the socket has received its peer's FIN: its reads reach the end. */
+    public static boolean finReceived(int state) {
+        return state == SockDiag.TCP_CLOSE_WAIT || state == SockDiag.TCP_LAST_ACK || state == SockDiag.TCP_CLOSING;
     }
 
     @Override

@@ -11,6 +11,8 @@ import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.engine.files.TcpSocketHandler;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
@@ -310,7 +312,7 @@ public final class SocketHub implements AutoCloseable {
     }
 
     private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr,
-                            boolean shutWrite) {}
+                            int state, SockAddr local, SockAddr remote) {}
 
     private final List<Repaired> repaired = new ArrayList<>();
 
@@ -319,12 +321,17 @@ public final class SocketHub implements AutoCloseable {
      * back its SO_REUSEADDR ({@code reuseAddr}), which leaving repair mode clears.
      */
     public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr) {
-        repaired(s, c, reuseAddr, false);
+        repaired.add(new Repaired(s, c, reuseAddr, SockDiag.TCP_ESTABLISHED, null, null));
     }
 
-    /** {@link #repaired}; {@code shutWrite}: the connection had sent its FIN, which it sends again once live. */
-    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr, boolean shutWrite) {
-        repaired.add(new Repaired(s, c, reuseAddr, shutWrite));
+    /**
+     * {@link #repaired} of a connection dumped in {@code state}: one that had sent its FIN sends it
+     * again once live, one that had received its peer's FIN gets it again, in the order the state
+     * says (CLOSING: its own first; LAST_ACK: the peer's first).
+     */
+    public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr, int state,
+                         SockAddr local, SockAddr remote) {
+        repaired.add(new Repaired(s, c, reuseAddr, state, local, remote));
     }
 
     /**
@@ -334,11 +341,38 @@ public final class SocketHub implements AutoCloseable {
     public void resumeConnections() {
         for (Repaired r : repaired) {
             dev.cryo.kernel.net.TcpRepair.resume(r.socket(), r.connection(), r.reuseAddr());
-            if (r.shutWrite()) {
+            boolean sent = TcpSocketHandler.finSent(r.state()), received = TcpSocketHandler.finReceived(r.state());
+            if (sent && r.state() != SockDiag.TCP_LAST_ACK) {
+                Sockets.shutdown(r.socket(), Sockets.SHUT_WR);
+            }
+            if (received) {
+                peerFin(r, r.state() == SockDiag.TCP_CLOSING ? SockDiag.TCP_CLOSING : SockDiag.TCP_CLOSE_WAIT);
+            }
+            if (r.state() == SockDiag.TCP_LAST_ACK) {
                 Sockets.shutdown(r.socket(), Sockets.SHUT_WR);
             }
         }
         repaired.clear();
+    }
+
+    /** Delivers the peer's FIN again and waits (at most 2 s) until the socket has taken it: it is then in {@code until}. */
+    private static void peerFin(Repaired r, int until) {
+        dev.cryo.kernel.net.TcpRepair.Connection c = r.connection();
+        dev.cryo.kernel.net.PeerFin.send(r.local(), r.remote(), c.recvSeq(), dev.cryo.kernel.net.TcpRepair.sendUnacked(c),
+                dev.cryo.kernel.net.TcpRepair.peerWindow(c));
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        int now;
+        while ((now = tcpState(r.socket())) != until) {
+            if (System.nanoTime() > deadline) {
+                throw new RestoreException("TCP connection " + r.local() + " -> " + r.remote() + ": the peer's FIN, sent "
+                        + "again, was not taken (state " + SockDiag.stateName(now) + ", not " + SockDiag.stateName(until) + ")");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+    }
+
+    private static int tcpState(Fd s) {
+        return Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, 8)[0] & 0xff;
     }
 
     /** Removes the network locks of the image's TCP connections: the restored sockets own them again. */

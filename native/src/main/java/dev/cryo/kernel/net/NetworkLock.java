@@ -36,6 +36,9 @@ public final class NetworkLock {
         return null;
     }
 
+    /** Packets cryo sends itself with this mark (SO_MARK) pass the lock: a peer's FIN given again ({@link PeerFin}). */
+    public static final int BYPASS_MARK = 0x63727930;
+
     /** Installs table {@code name} dropping every packet of {@code flows}, replacing any older one. */
     public static void lock(String name, List<Flow> flows) {
         check(name);
@@ -44,10 +47,12 @@ public final class NetworkLock {
         s.append("delete table inet ").append(name).append('\n');
         s.append("table inet ").append(name).append(" {\n");
         s.append("  chain in { type filter hook input priority -150; policy accept;\n");
+        s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
         for (Flow f : flows) {
             s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
         }
         s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
+        s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
         for (Flow f : flows) {
             s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
         }

@@ -68,6 +68,48 @@ public final class TcpRepair {
      * which queues the FIN at that very number.
      */
     public static Connection read(Fd s, boolean finQueued, boolean finAcked) {
+        return read(s, finQueued, finAcked, false);
+    }
+
+    /**
+     * {@link #read(Fd, boolean, boolean)} of a connection that may also have received its peer's
+     * FIN ({@code finReceived}: CLOSE_WAIT, LAST_ACK, CLOSING). That FIN took a sequence number too:
+     * it is left out of {@code recvSeq} (and of the window's rcv_wup, which the kernel checks against
+     * it), so the connection reads as one still open for reading; a restore then delivers that FIN
+     * again ({@link PeerFin}).
+     */
+    public static Connection read(Fd s, boolean finQueued, boolean finAcked, boolean finReceived) {
+        Connection c = read0(s, finQueued, finAcked);
+        if (!finReceived) {
+            return c;
+        }
+        int recvSeq = c.recvSeq() - 1;
+        byte[] window = c.window().clone();
+        if (window.length == 20) {
+            ByteBuffer w = ByteBuffer.wrap(window).order(ByteOrder.nativeOrder());
+            if (w.getInt(16) == c.recvSeq()) { // rcv_wup: the receive sequence at the last window update
+                w.putInt(16, recvSeq);
+            }
+        }
+        return new Connection(c.sendSeq(), recvSeq, c.sendQueue(), c.unsent(), c.recvQueue(), c.mss(), c.sndWscale(),
+                c.rcvWscale(), c.sack(), c.timestamps(), c.tsval(), window);
+    }
+
+    /** The first byte the peer has not acknowledged: what a packet from the peer acknowledges. */
+    public static int sendUnacked(Connection c) {
+        return c.sendSeq() - c.sendQueue().length;
+    }
+
+    /** The window the peer last advertised, as it travels in a segment (scaled down by its window scale). */
+    public static int peerWindow(Connection c) {
+        if (c.window().length != 20) {
+            return 0xffff;
+        }
+        long wnd = Integer.toUnsignedLong(ByteBuffer.wrap(c.window()).order(ByteOrder.nativeOrder()).getInt(4));
+        return (int) Math.min(c.sndWscale() > 0 ? wnd >> c.sndWscale() : wnd, 0xffff);
+    }
+
+    private static Connection read0(Fd s, boolean finQueued, boolean finAcked) {
         int fin = finQueued ? 1 : 0, finInQueue = finQueued && !finAcked ? 1 : 0;
         int inq = Sockets.ioctlInt(s, Sockets.SIOCINQ, "SIOCINQ");
         int outq = Sockets.ioctlInt(s, Sockets.SIOCOUTQ, "SIOCOUTQ") - finInQueue;
