@@ -26,7 +26,7 @@ public final class WriteTracker implements AutoCloseable {
     private static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
     private static final long PAGEMAP_SCAN = 0xC0606610L;
     private static final long PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2;
-    private static final long PAGE_IS_WRITTEN = 1L << 1;
+    public static final long PAGE_IS_WRITTEN = 1L << 1;
     private static final int SCAN_ARG_SIZE = 96, REGION_SIZE = 24, VEC_LEN = 4096;
     private static final long PAGE = 4096;
 
@@ -122,6 +122,45 @@ public final class WriteTracker implements AutoCloseable {
             from = walkEnd;
         }
         return out;
+    }
+
+    /**
+     * Every range of [start, end) with its page categories ({@code returnMask} of them:
+     * {@link PagemapScan#PAGE_IS_PRESENT} etc., and {@link #PAGE_IS_WRITTEN}: written since the last
+     * {@link #scan}), in address order, without write-protecting anything: one page-table walk
+     * where a frozen round needs both what was written and what is there now.
+     */
+    public void categories(long start, long end, long returnMask, PagemapScan.Sink sink) {
+        long from = start;
+        while (from < end) {
+            arg.clear();
+            arg.setLong(0, SCAN_ARG_SIZE);
+            arg.setLong(8, PM_SCAN_CHECK_WPASYNC); // no PM_SCAN_WP_MATCHING: a pure read
+            arg.setLong(16, from);
+            arg.setLong(24, end);
+            arg.setLong(40, Sys.address(vec));
+            arg.setLong(48, VEC_LEN);
+            arg.setLong(88, returnMask);
+            long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
+            if (n < 0) {
+                int errno = Native.getLastError();
+                String what = "ioctl(PAGEMAP_SCAN, pid " + pid + ", 0x" + Long.toHexString(from) + "-0x"
+                        + Long.toHexString(end) + ")";
+                if (errno == Errno.EPERM) {
+                    throw new NotRegisteredException(what + ": part of the range is not registered for tracking");
+                }
+                throw new SyscallException(what, errno);
+            }
+            for (int i = 0; i < n; i++) {
+                long at = (long) i * REGION_SIZE;
+                sink.region(vec.getLong(at), vec.getLong(at + 8), vec.getLong(at + 16));
+            }
+            long walkEnd = arg.getLong(32);
+            if (walkEnd <= from) {
+                break; // no progress: nothing more to learn
+            }
+            from = walkEnd;
+        }
     }
 
     /** Total pages in ranges as returned by {@link #scan}. */

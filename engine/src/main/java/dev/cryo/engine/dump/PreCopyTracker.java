@@ -194,33 +194,45 @@ public final class PreCopyTracker implements AutoCloseable {
                 continue;
             }
             MapsEntry m = plan.maps().get(i);
-            boolean[] fresh = {false};
-            List<long[]> written = written(m, fresh);
-            if (fresh[0] && intersect(sent, m.start(), m.end()).isEmpty()) {
-                // made since the last round, nothing of it sent: what a plain dump would carry (a
-                // fresh scan reports every page written)
-                for (long[] r : carriedOf(carried, either, m, v.kind(), written)) {
-                    addRuns(out, i, r[0], r[1], !m.read(), v.kind() != MemoryKinds.FILE_PRIVATE);
-                }
-                continue;
-            }
-            // one walk of the page tables for what is carried now (a walk of 1 GiB is a good part
-            // of the freeze): both sets below are cut from it
+            // one walk of the page tables gives both what was written since the last round and what
+            // is carried now (a walk of 1 GiB is a good part of the freeze; this used to take two)
             TreeMap<Long, Long> carriedNow = new TreeMap<>();
-            for (long[] c : carriedOf(carried, either, m, v.kind(), List.of(new long[] {m.start(), m.end()}))) {
-                add(carriedNow, c[0], c[1]);
-            }
             TreeMap<Long, Long> send = new TreeMap<>();
-            // written and carried now; written and gone since (absent, the zero page) counts only
-            // if an earlier copy is in the image: that is the stale set below
-            for (long[] w : written) {
-                intersect(carriedNow, w[0], w[1]).forEach((a, b) -> add(send, a, b));
+            long skip = v.kind() == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
+            try {
+                tracker.categories(m.start(), m.end(), WriteTracker.PAGE_IS_WRITTEN | either | skip, (s, e, c) -> {
+                    if ((c & skip) == 0 && (c & either) != 0) {
+                        add(carriedNow, s, e);
+                        // written and carried now; written and gone since (absent, the zero page)
+                        // counts only if an earlier copy is in the image: that is the stale set below
+                        if ((c & WriteTracker.PAGE_IS_WRITTEN) != 0) {
+                            add(send, s, e);
+                        }
+                    }
+                });
+            } catch (WriteTracker.NotRegisteredException e) {
+                // made since the last round: registered now (a fresh scan reports every page written)
+                boolean[] fresh = {false};
+                List<long[]> written = written(m, fresh);
+                if (intersect(sent, m.start(), m.end()).isEmpty()) {
+                    // nothing of it sent: what a plain dump would carry
+                    for (long[] r : carriedOf(carried, either, m, v.kind(), written)) {
+                        addRuns(out, i, r[0], r[1], !m.read(), v.kind() != MemoryKinds.FILE_PRIVATE);
+                    }
+                    continue;
+                }
+                for (long[] c : carriedOf(carried, either, m, v.kind(), List.of(new long[] {m.start(), m.end()}))) {
+                    add(carriedNow, c[0], c[1]);
+                }
+                for (long[] w : written) {
+                    intersect(carriedNow, w[0], w[1]).forEach((x, y) -> add(send, x, y));
+                }
             }
             // sent before, no longer carried: the restored page must show what the task now sees
             // (judged like the rounds, not by the plan, which counts uffd-wp markers as swapped)
             TreeMap<Long, Long> stale = intersect(sent, m.start(), m.end());
             carriedNow.forEach((a, b) -> remove(stale, a, b));
-            stale.forEach((s, e) -> add(send, s, e));
+            stale.forEach((a, b) -> add(send, a, b));
             for (Map.Entry<Long, Long> r : send.entrySet()) {
                 addRuns(out, i, r.getKey(), r.getValue(), !m.read(), false);
             }
