@@ -241,14 +241,33 @@ public final class DumpSupervisor {
                         // a stream: the round ends when its pages are on the wire, not when they are
                         // queued for it, so the next round's scan (and the freeze) sees what was
                         // written meanwhile, and the frozen round is not a slow channel's backlog
-                        return syncThen(() -> enough() ? freeze() : round(job));
+                        return syncThen(() -> enough() ? readLayoutThenFreeze() : round(job));
                     }
-                    return enough() ? syncThen(this::freeze) : round(job);
+                    return enough() ? syncThen(this::readLayoutThenFreeze) : round(job);
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out in pre-copy round " + (roundPages.size() + 1)))
+                .build();
+    }
+
+    /** Each task's smaps read while it still runs (TaskDumper.ReadLayout), then the freeze. */
+    private Behavior<Command> readLayoutThenFreeze() {
+        pending.addAll(tasks.keySet());
+        tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter)));
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (!(m.reply() instanceof TaskDumper.LayoutRead)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    pending.remove(m.reply().pid());
+                    return pending.isEmpty() ? freeze() : Behaviors.same();
+                })
+                .onMessage(Cancel.class, m -> abort(m.why()))
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out reading the mappings before the freeze"))
                 .build();
     }
 

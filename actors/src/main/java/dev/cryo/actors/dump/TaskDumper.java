@@ -74,6 +74,12 @@ public final class TaskDumper {
         }
     }
 
+    /**
+     * Pre-copy, right before the freeze: read the task's smaps while it still runs, so the frozen
+     * plan needs no page-table walk of its own when the areas have not changed (MemoryPlan#provisional).
+     */
+    public record ReadLayout(ActorRef<Reply> replyTo) implements Command {}
+
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
@@ -113,6 +119,8 @@ public final class TaskDumper {
 
     public record RoundCopied(Pid pid, long pages) implements Reply {}
 
+    public record LayoutRead(Pid pid) implements Reply {}
+
     public record Failed(Pid pid, String message) implements Reply {}
 
     public static Behavior<Command> create(Pid pid) {
@@ -124,6 +132,13 @@ public final class TaskDumper {
     private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
     private List<Integer> tids = List.of();
     private PreCopyTracker preCopy; // set while the task's writes are tracked
+    private List<dev.cryo.kernel.proc.SmapsEntry> early; // smaps read right before the freeze (pre-copy)
+    /** Reads smaps of a frozen task while its dumper goes on with the freeze (daemon threads, made on demand). */
+    private static final java.util.concurrent.ExecutorService SMAPS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "cryo-smaps");
+        t.setDaemon(true);
+        return t;
+    });
     private boolean zombie;
     /** Region dumpers of the collect whose pages are not all written yet; the first failure among them. */
     private int writesPending;
@@ -143,6 +158,15 @@ public final class TaskDumper {
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(StartTracking.class, this::onStartTracking)
                 .onMessage(CopyRound.class, this::onCopyRound)
+                .onMessage(ReadLayout.class, m -> {
+                    try {
+                        early = preCopy == null ? null : ProcFs.smaps(pid);
+                    } catch (RuntimeException e) {
+                        early = null; // the frozen plan reads it then (and says what is wrong)
+                    }
+                    m.replyTo().tell(new LayoutRead(pid));
+                    return Behaviors.same();
+                })
                 .onMessage(AwaitWrites.class, m -> {
                     awaitingWrites = m.replyTo();
                     return writesSettled();
@@ -287,8 +311,17 @@ public final class TaskDumper {
         MemoryPlan plan;
         List<PageRun> runs;
         long planned, ran;
+        java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
         try {
-            plan = preCopy == null ? TaskCollector.plan(pid, job.files()) : TaskCollector.plan(pid, job.files(), preCopy);
+            plan = preCopy == null ? TaskCollector.plan(pid, job.files())
+                    : TaskCollector.plan(pid, job.files(), preCopy, early);
+            early = null;
+            if (plan.provisional()) {
+                // VmFlags may have changed in place since smaps was read: read it again, frozen, while
+                // this thread finds the last pages and collects the state (the walk is kernel work on
+                // the other core, the injections here mostly wait)
+                frozenSmaps = SMAPS.submit(() -> ProcFs.smaps(pid));
+            }
             planned = System.nanoTime();
             runs = preCopy == null ? plan.runs() : preCopy.finalRuns(plan);
             ran = System.nanoTime();
@@ -311,18 +344,53 @@ public final class TaskDumper {
             ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
         }
         TaskCollector.Snapshot snap;
+        long confirmWait = 0;
         try {
             snap = TaskCollector.collect(tracer, pid, tids, job.files(), plan);
+            if (frozenSmaps != null) {
+                long w0 = System.nanoTime();
+                snap = confirmed(snap, plan, frozenSmaps);
+                confirmWait = System.nanoTime() - w0;
+            }
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms, {} {} ms, {} pages), {} ptrace round trips so far",
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, {} {} ms, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
+                plan.provisional() ? " from smaps read before the freeze" : "",
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
-                runs.stream().mapToLong(PageRun::pages).sum(), tracer.roundTrips());
+                runs.stream().mapToLong(PageRun::pages).sum(),
+                frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps",
+                tracer.roundTrips());
         Copying copying = new Copying(snap, vmaCount, shares.size(), m);
         return copying.check();
+    }
+
+    /**
+     * The snapshot with the VmFlags of smaps read while frozen (a provisional plan's were read
+     * before the freeze). Read once more if that read saw cryo's scratch area merged with an area
+     * of the task (it is unmapped now); the areas must then be the plan's.
+     */
+    private TaskCollector.Snapshot confirmed(TaskCollector.Snapshot snap, MemoryPlan plan,
+                                             java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps) {
+        List<dev.cryo.kernel.proc.SmapsEntry> frozen;
+        try {
+            frozen = frozenSmaps.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading smaps", e);
+        }
+        List<VmaImage> vmas = plan.confirm(pid, frozen);
+        if (vmas == null) {
+            vmas = plan.confirm(pid, ProcFs.smaps(pid));
+        }
+        if (vmas == null) {
+            throw new dev.cryo.engine.DumpException("pid " + pid + ": its mappings changed while it was frozen");
+        }
+        return new TaskCollector.Snapshot(snap.task().withVmas(vmas), snap.memory());
     }
 
     /** Waiting for the region dumpers of this task to read every page; merges their per-VMA page counts. */

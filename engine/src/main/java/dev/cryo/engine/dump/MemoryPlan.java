@@ -20,7 +20,8 @@ import java.util.List;
  * The mappings of a frozen task and which of their pages go into the image; each mapping's
  * {@link MemoryKind} (from the {@link MemoryKinds} table) decides, or refuses the dump.
  */
-public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun> runs, long scannedPages) {
+public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun> runs, long scannedPages,
+                         boolean provisional) {
     public long pages() {
         return runs.stream().mapToLong(PageRun::pages).sum();
     }
@@ -45,7 +46,28 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
                                 java.util.function.Predicate<MemoryKind> pagesPlanned) {
-        List<SmapsEntry> smaps = ProcFs.smaps(pid);
+        return of(pid, sharedMemory, ghosts, pagesPlanned, ProcFs.smaps(pid), false);
+    }
+
+    /**
+     * As above, from {@code early}: smaps read before the freeze (reading smaps walks every page
+     * table of the task: 20-40 ms for 1 GiB, the longest step of a pre-copy's freeze). It is used
+     * when /proc/PID/maps, which costs no walk, still lists exactly the same areas; else smaps is
+     * read now. A plan made from {@code early} is {@link #provisional}: its areas are the frozen
+     * task's, but VmFlags (advice, locks) may have changed in place since, so the caller reads smaps
+     * again while frozen — in parallel with the rest of the freeze — and {@link #confirm}s them.
+     */
+    public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
+                                java.util.function.Predicate<MemoryKind> pagesPlanned, List<SmapsEntry> early) {
+        if (early != null && ProcFs.maps(pid).equals(early.stream().map(SmapsEntry::map).toList())) {
+            return of(pid, sharedMemory, ghosts, pagesPlanned, early, true);
+        }
+        return of(pid, sharedMemory, ghosts, pagesPlanned);
+    }
+
+    private static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
+                                 java.util.function.Predicate<MemoryKind> pagesPlanned, List<SmapsEntry> smaps,
+                                 boolean provisional) {
         List<MemoryKind> kinds = new ArrayList<>();
         for (SmapsEntry s : smaps) {
             kinds.add(MemoryKinds.of(pid, s)); // every mapping checked before any page is planned
@@ -69,7 +91,37 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 }
             }
         }
-        return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned);
+        return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned, provisional);
+    }
+
+    /**
+     * The plan's areas with the VmFlags of {@code frozen} (smaps read while the task was frozen), or
+     * null when an area is not in it exactly (cryo's own scratch area, mapped meanwhile, may have
+     * merged with a neighbour: read again once it is gone). Areas of {@code frozen} the plan does
+     * not have (that scratch area) are ignored. Fails the dump if an area's kind is not the same.
+     */
+    public List<VmaImage> confirm(Pid pid, List<SmapsEntry> frozen) {
+        java.util.Map<MapsEntry, SmapsEntry> byLine = new java.util.HashMap<>();
+        for (SmapsEntry s : frozen) {
+            byLine.put(s.map(), s);
+        }
+        List<VmaImage> out = new ArrayList<>(vmas.size());
+        for (int i = 0; i < vmas.size(); i++) {
+            SmapsEntry s = byLine.get(maps.get(i));
+            if (s == null) {
+                return null;
+            }
+            VmaImage v = vmas.get(i);
+            MemoryKind kind = MemoryKinds.kindOf(s);
+            if (kind != v.kind()) {
+                throw new dev.cryo.engine.DumpException("pid " + pid + " maps " + s.map() + ": its kind changed from "
+                        + v.kind() + " to " + kind + " while frozen");
+            }
+            int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
+            out.add(new VmaImage(v.start(), v.end(), v.prot(), flags(s.map(), s, kind), v.offset(), v.kind(), v.file(),
+                    v.dumpedPages(), v.zeroPages(), advice));
+        }
+        return out;
     }
 
     private static int prot(MapsEntry m) {

@@ -60,7 +60,14 @@ public final class TaskCollector {
 
     /** As above, for a pre-copy's frozen round: the pages of pre-copied mappings are the tracker's to find. */
     public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy) {
-        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), kind -> !PreCopyTracker.preCopied(kind));
+        return plan(pid, files, preCopy, null);
+    }
+
+    /** As above, from smaps read before the freeze if the areas are the same ({@link MemoryPlan#provisional}). */
+    public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
+                                  List<dev.cryo.kernel.proc.SmapsEntry> early) {
+        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), kind -> !PreCopyTracker.preCopied(kind),
+                early);
     }
 
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,

@@ -68,6 +68,16 @@ public final class MemoryKinds {
         throw new DumpException("pid " + pid + " maps " + s.map() + ": a kind of mapping cryo does not know");
     }
 
+    /** The kind smaps gives a mapping, without its checks (for one already checked). */
+    public static MemoryKind kindOf(SmapsEntry s) {
+        for (MemoryKind k : TABLE) {
+            if (k.matches(s.map(), s)) {
+                return k;
+            }
+        }
+        return null;
+    }
+
     /**
      * The kind of a mapping by maps alone (no smaps flags, no checks): for a quick look at a
      * running task, as pre-copy rounds take; the dump itself uses {@link #of(Pid, SmapsEntry)}.
