@@ -102,6 +102,11 @@ class NotCarriedTest {
                                 + "if pid == 0:\n    time.sleep(600)\n    os._exit(0)\nf = open('/proc/%d/status' % pid)\n"
                                 + "os.kill(pid, 9)\nos.waitpid(pid, 0)",
                         " fd 3: /proc/\\d+/status is a /proc file of pid \\d+, which has exited"),
+                // zdtm's unhashed_proc found it: the restore failed to make that cwd again after the dump had killed the tree
+                python("a current directory in /proc of a process that has exited", "import os, time\npid = os.fork()\n"
+                                + "if pid == 0:\n    time.sleep(600)\n    os._exit(0)\nos.chdir('/proc/%d' % pid)\n"
+                                + "os.kill(pid, 9)\nos.waitpid(pid, 0)",
+                        ": its current directory /proc/\\d+ \\(deleted\\) is the /proc directory of pid \\d+, which has exited"),
                 // zdtm's unlink_fstat03 found it: the file came back as a copy, no longer the one still linked
                 python("a deleted file still linked under another name", "import os\nf = open('data', 'w')\n"
                                 + "os.link('data', 'data.link')\nos.unlink('data')",

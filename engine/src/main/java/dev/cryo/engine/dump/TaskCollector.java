@@ -75,6 +75,11 @@ public final class TaskCollector {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = ProcFs.status(pid);
         String cwd = ProcFs.cwd(pid);
+        String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(cwd);
+        if (gone != null) { // zdtm's unhashed_proc: it could not be made again (the restore failed)
+            throw new DumpException("pid " + pid + ": its current directory " + cwd + " is the /proc directory of pid "
+                    + gone + ", which has exited; a /proc directory of a dead process is not supported");
+        }
         // a removed cwd keeps the kernel's " (deleted)" suffix: restore makes it again, enters and removes it
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;

@@ -84,9 +84,12 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         return new RegularFile(file, FileLocks.dump(fd, ctx, true));
     }
 
-    /** The pid of a /proc/PID/... path whose process is gone, or null. */
-    static String deadProcess(String path) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*)?$").matcher(path);
+    /**
+     * The pid of a /proc/PID/... path whose process is gone, or null; a directory of it (a cwd or
+     * an fd) shows with the kernel's " (deleted)" suffix.
+     */
+    public static String deadProcess(String path) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*?)?( \\(deleted\\))?$").matcher(path);
         return m.matches() && !Files.exists(java.nio.file.Path.of("/proc/" + m.group(1))) ? m.group(1) : null;
     }
 
