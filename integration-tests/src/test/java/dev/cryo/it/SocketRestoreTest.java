@@ -381,9 +381,12 @@ class SocketRestoreTest {
         }
     }
 
-    /** zdtm's sk-unix-rel found it refused: a unix listener bound to a path relative to the cwd. */
+    /**
+     * zdtm's sk-unix-rel found it refused: a unix listener bound to a path relative to the cwd; postfix,
+     * a datagram client connected to a server by its relative name.
+     */
     @Test
-    void aListenerBoundToARelativePathKeepsItsRelativeName() throws Exception {
+    void socketsBoundToRelativePathsKeepTheirRelativeNamesAndClients() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("rel"));
         assertPass(DumpRestore.workloadVerdict(tmp, "unixrel", dir.toString()));
     }

@@ -199,8 +199,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             if (d.peerIno() != 0) {
                 SockDiag.UnixSocket peer = st.unix().get(d.peerIno());
                 peerName = peer == null ? new byte[0] : peer.name();
-                if (d.type() == Sockets.SOCK_DGRAM && peerName.length > 0 && peerName[0] != 0 && peerName[0] != '/') {
-                    // reconnected by name from cryo, whose cwd is not the program's
+                if (d.type() == Sockets.SOCK_DGRAM && peerName.length > 0 && peerName[0] != 0 && peerName[0] != '/'
+                        && st.holder(d.peerIno()) == null) {
+                    // reconnected by name; a server of the tree is found in the directory it was bound in,
+                    // one outside the tree would be looked for in cryo's cwd
                     throw p.refuse(what + " is connected to a datagram socket bound to the relative path "
                             + new String(peerName, StandardCharsets.UTF_8) + "; not supported");
                 }
@@ -445,7 +447,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         boolean pair = isPair(u, peer);
         if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM))) {
-            Sockets.connect(s, SockAddr.unix(u.peerName()));
+            if (peer != null && !peer.bindDir().isEmpty()) { // a relative name, where its server was bound
+                Sockets.connectIn(s, peer.bindDir(), SockAddr.unix(u.peerName()));
+            } else {
+                Sockets.connect(s, SockAddr.unix(u.peerName()));
+            }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
             for (long c : u.pending()) { // in the order they wait to be accepted

@@ -151,10 +151,22 @@ public final class Sockets {
 
     /**
      * Binds {@code s} to a relative unix path, resolved in {@code dir}, so the socket's name stays
-     * relative as the program bound it. Done on a thread of its own that unshares its cwd
-     * (CLONE_FS) before entering {@code dir}: the JVM's other threads keep theirs.
+     * relative as the program bound it.
      */
     public static void bindIn(Fd s, String dir, SockAddr name) {
+        inDirectory(dir, "binding " + s + " to " + name, () -> bind(s, name));
+    }
+
+    /** Connects {@code s} to a unix socket bound to a relative path, resolved in {@code dir}. */
+    public static void connectIn(Fd s, String dir, SockAddr name) {
+        inDirectory(dir, "connecting " + s + " to " + name, () -> connect(s, name));
+    }
+
+    /**
+     * Runs {@code call} with {@code dir} as cwd, on a thread of its own that unshares its cwd
+     * (CLONE_FS) before entering {@code dir}: the JVM's other threads keep theirs.
+     */
+    private static void inDirectory(String dir, String what, Runnable call) {
         RuntimeException[] failed = new RuntimeException[1];
         Thread t = new Thread(() -> {
             try {
@@ -162,17 +174,17 @@ public final class Sockets {
                 Memory d = new Memory(dir.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
                 d.setString(0, dir, "UTF-8");
                 Sys.call(() -> "chdir(" + dir + ")", SyscallNr.CHDIR, Sys.address(d), 0, 0, 0);
-                bind(s, name);
+                call.run();
             } catch (RuntimeException e) {
                 failed[0] = e;
             }
-        }, "cryo-bind-in");
+        }, "cryo-in-dir");
         t.start();
         try {
             t.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new dev.cryo.kernel.KernelException("interrupted while binding " + s + " to " + name);
+            throw new dev.cryo.kernel.KernelException("interrupted while " + what);
         }
         if (failed[0] != null) {
             throw failed[0];

@@ -2,6 +2,9 @@ package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.restore.BootstrapArea;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Registers;
 
@@ -25,20 +28,47 @@ public final class RegisterInstall implements StateStage {
         for (ThreadImage th : t.task().threads()) {
             t.tracer().setXstate(th.tid(), th.xstate());
             Registers fixed = t.resumeFrame(th.tid());
-            t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(new Registers(th.regs())));
+            t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(t.pid(), new Registers(th.regs())));
             // SignalsHeld blocked every signal for the injected calls: the dumped mask goes back now
             t.tracer().setSigmask(th.tid(), th.sigmask());
         }
     }
 
-    /** The frame a thread resumes with: a syscall interrupted by the dump runs again, as the kernel would. */
-    public static Registers resumeFrame(Registers r) {
+    /**
+     * The frame a thread resumes with: a syscall interrupted by the dump runs again, as the kernel
+     * would. A thread that was already resuming a call through restart_syscall (a stop had
+     * interrupted its poll or futex wait before: job control, a debugger, an earlier {@code dump -R})
+     * cannot resume it so here: a restored task's restart block is not the dumped one (it may be a
+     * sleep of the stub it was made from). The call is run again from its start when the code
+     * shows which it was (glibc's {@code mov $nr, %eax; syscall}; its arguments are still in the
+     * registers), else it fails with EINTR, as after a signal (what CRIU does for every restart
+     * block). Relative sleeps are re-armed before, with their time left ({@code SleepHandler}).
+     */
+    public static Registers resumeFrame(Pid pid, Registers r) {
         long rax = r.rax();
-        if (r.origRax() >= 0 && (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND
+        if (r.origRax() == SyscallNr.RESTART_SYSCALL && rax == -ERESTART_RESTARTBLOCK) {
+            long nr = calledAt(pid, r.rip());
+            r = nr >= 0 ? r.with(Registers.RAX, nr).with(Registers.RIP, r.rip() - 2) : r.with(Registers.RAX, -Errno.EINTR);
+        } else if (r.origRax() >= 0 && (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND
                 || rax == -ERESTART_RESTARTBLOCK)) {
             r = r.with(Registers.RAX, r.origRax()).with(Registers.RIP, r.rip() - 2);
         }
         // orig_rax = -1: at detach the kernel must not apply its own restart logic on top
         return r.with(Registers.ORIG_RAX, -1);
+    }
+
+    /** The syscall whose {@code mov $nr, %eax; syscall} ends at {@code rip} in the restored task, or -1. */
+    private static long calledAt(Pid pid, long rip) {
+        byte[] code;
+        try {
+            code = Sys.read(pid, rip - 7, 7);
+        } catch (RuntimeException e) {
+            return -1;
+        }
+        if (code[0] != (byte) 0xb8 || code[5] != 0x0f || code[6] != 0x05) {
+            return -1;
+        }
+        long nr = (code[1] & 0xff) | (code[2] & 0xff) << 8 | (code[3] & 0xff) << 16 | (long) (code[4] & 0xff) << 24;
+        return nr == SyscallNr.RESTART_SYSCALL || nr > 1024 ? -1 : nr;
     }
 }
