@@ -151,6 +151,7 @@ public final class AgentNode implements AutoCloseable {
             node.close();
             throw new IOException("page channel: not bound within 60 s");
         }
+        WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir());
         if (c.localSocket().isPresent()) {
             try {
                 node.listenLocally(c.localSocket().get(), settings);
