@@ -8,7 +8,7 @@ import java.util.List;
  * {@code criu dump -t PID -D DIR -j -v4 -o dump.log} works as {@code cryo dump ...}: CRIU's
  * options are all global and may follow the verb, cryo's logging options precede it; CRIU counts
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
- * {@code --shell-job}; a relative log file is written in the work directory (-W, else the images
+ * {@code --shell-job}; {@code --manage-cgroups} in CRIU's default mode is what cryo does; a relative log file is written in the work directory (-W, else the images
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code pre-dump} is a dump leaving the tree running, and the dump after it is whole (cryo's own
  * iterative dump is {@code dump --pre-copy}).
@@ -49,6 +49,8 @@ final class CriuHabits {
                 rest.add("--shell-job");
             } else if (afterVerb && a.equals("--display-stats")) {
                 continue; // cryo prints its figures always
+            } else if (afterVerb && (a.equals("--manage-cgroups") || a.equals("--manage-cgroups=soft"))) {
+                continue; // CRIU's default mode is what cryo does: tasks back in their cgroups, missing ones made
             } else if (i == verb && a.equals("pre-dump")) {
                 // every cryo image is whole: a pre-dump is a dump that leaves the tree running,
                 // and the dump after it (--prev-images-dir, --track-mem) is whole too

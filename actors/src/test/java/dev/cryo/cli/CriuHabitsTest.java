@@ -35,6 +35,8 @@ class CriuHabitsTest {
     @Test
     void whatCryoAlwaysDoesIsAcceptedWhenAskedFor() {
         same("dump -t 7 -D img", "dump -t 7 -D img --display-stats");
+        same("restore -D img -d", "restore -D img -d --manage-cgroups");
+        same("restore -D img -d", "restore -D img -d --manage-cgroups=soft");
         same("check", "check --all");
         same("check --json", "check --extra --json");
     }

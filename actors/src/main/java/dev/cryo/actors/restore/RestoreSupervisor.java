@@ -191,9 +191,11 @@ public final class RestoreSupervisor {
             p = null;
         }
         this.prepared = p;
+        this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n));
     }
 
     private final dev.cryo.engine.restore.PreparedRoot prepared;
+    private final dev.cryo.engine.cgroups.CgroupPlacement cgroups;
 
     // ---- ADOPT and FORK ------------------------------------------------------------------------
 
@@ -343,6 +345,11 @@ public final class RestoreSupervisor {
                         }
                     }
                     if (pending.isEmpty()) {
+                        try { // before the memory stage, so the pages are charged to the task's own cgroups
+                            image.tasks().forEach(t -> cgroups.place(t.pid(), t.cgroups()));
+                        } catch (RuntimeException e) {
+                            return abort(dev.cryo.actors.Failures.describe(e));
+                        }
                         image.tasks().forEach(t -> request.progress().pagesPlanned(
                                 image.pagesOf(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
@@ -484,6 +491,7 @@ public final class RestoreSupervisor {
                 // already gone
             }
         }
+        cgroups.removeMade(); // once the killed tasks have left them
         int root = image.root();
         if (!created.isEmpty()) {
             int first = created.iterator().next();

@@ -120,7 +120,7 @@ public final class TaskCollector {
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
                 fds, pendingWithHeld(tracer, pid, tids), security, timers,
                 SchedHandler.dumpOomScoreAdj(pid), files.ghostFiles().take(pid),
-                (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0);
+                (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0, dev.cryo.engine.cgroups.CgroupReader.read(pid, tids));
         // after the fds, whose errors name the terminal's fd more precisely
         dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);

@@ -4,14 +4,15 @@ import java.util.List;
 
 /**
  * One process of the tree: identity, process-wide state, its threads, memory layout and files,
- * its timers and its oom_score_adj, and the deleted files it carries. {@code execed}: it ran a
+ * its timers and its oom_score_adj, the deleted files it carries and the cgroups it is in. {@code execed}: it ran a
  * program after its fork (stat's PF_FORKNOEXEC is clear), so its restore execs once too.
  */
 public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask,
                         int personality, Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions,
                         MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
                         List<byte[]> sharedPendingSignals, SecurityImage security,
-                        TimersImage timers, int oomScoreAdj, List<GhostFile> ghostFiles, boolean execed) {
+                        TimersImage timers, int oomScoreAdj, List<GhostFile> ghostFiles, boolean execed,
+                        dev.cryo.engine.cgroups.CgroupMembership cgroups) {
     public TaskImage {
         rlimits = List.copyOf(rlimits);
         sigactions = List.copyOf(sigactions);
@@ -21,6 +22,7 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
         sharedPendingSignals = List.copyOf(sharedPendingSignals);
         java.util.Objects.requireNonNull(security, "security");
         ghostFiles = List.copyOf(ghostFiles);
+        java.util.Objects.requireNonNull(cgroups, "cgroups");
     }
 
     /** A task that carries no deleted files. */
@@ -29,23 +31,24 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
                      List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
                      List<byte[]> sharedPendingSignals, SecurityImage security, TimersImage timers, int oomScoreAdj) {
         this(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads, vmas, fds,
-                sharedPendingSignals, security, timers, oomScoreAdj, List.of(), true);
+                sharedPendingSignals, security, timers, oomScoreAdj, List.of(), true,
+                dev.cryo.engine.cgroups.CgroupMembership.NONE);
     }
 
     /** The same task with other VMAs (the dump fills in page counts once the pages are copied). */
     public TaskImage withVmas(List<VmaImage> newVmas) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed);
+                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
     }
 
     public TaskImage withFds(List<FdImage> newFds) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed);
+                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
     }
 
     public TaskImage withThreads(List<ThreadImage> newThreads) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm,
-                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed);
+                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
     }
 
     public int pid() {

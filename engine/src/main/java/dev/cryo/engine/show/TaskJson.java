@@ -71,6 +71,9 @@ final class TaskJson {
         m.put("timers", TimingJson.timers(t.timers()));
         m.put("oomScoreAdj", t.oomScoreAdj());
         m.put("execed", t.execed());
+        if (!t.cgroups().places().isEmpty()) {
+            m.put("cgroups", t.cgroups().json());
+        }
         m.put("pages", pageSummary(pages));
         if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
         return m;

@@ -67,7 +67,8 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.files.SocketOptions.CODEC)
             .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC)
             .add(GhostFileCodec.INSTANCE)
-            .add(PreCopyLayoutCodec.INSTANCE))
+            .add(PreCopyLayoutCodec.INSTANCE)
+            .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

@@ -36,6 +36,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         out.writeInt(t.oomScoreAdj());
         ModelFields.writeList(out, GhostFileCodec.INSTANCE, t.ghostFiles(), ModelLimits.GHOST_FILES, "TaskImage.ghostFiles");
         out.writeBoolean(t.execed());
+        RecordFields.writeRecord(out, dev.cryo.engine.cgroups.CgroupMembership.CODEC, t.cgroups());
     }
 
     public TaskImage read(Input in, int version) {
@@ -56,6 +57,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 RecordFields.readRecord(in, SecurityImageCodec.INSTANCE),
                 RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt(),
                 ModelFields.readList(in, GhostFileCodec.INSTANCE, ModelLimits.GHOST_FILES, "TaskImage.ghostFiles"),
-                in.readBoolean());
+                in.readBoolean(),
+                RecordFields.readRecord(in, dev.cryo.engine.cgroups.CgroupMembership.CODEC));
     }
 }

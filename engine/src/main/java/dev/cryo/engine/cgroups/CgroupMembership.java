@@ -1,0 +1,100 @@
+package dev.cryo.engine.cgroups;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.codec.ModelFields;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The cgroups a process is in, one place per hierarchy as /proc/PID/cgroup names it (v1
+ * hierarchies by their controllers, the unified one by ""), each with the settings its cgroup had
+ * (limits, weights, cpusets): a restore moves the process back into the same cgroup, and makes
+ * one that is missing with those settings. Only places below a hierarchy's root are carried.
+ */
+public record CgroupMembership(List<Place> places) {
+    public static final int RECORD_ID = 530;
+    public static final CgroupMembership NONE = new CgroupMembership(List.of());
+
+    public CgroupMembership {
+        places = List.copyOf(places);
+    }
+
+    /** One hierarchy's cgroup: {@code hierarchy} is /proc/PID/cgroup's second field ("memory", "cpu,cpuacct", ""). */
+    public record Place(String hierarchy, String path, Map<String, String> settings) {
+        public Place {
+            settings = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(settings));
+        }
+
+        /** How a user reads it: "memory:/app", "unified:/app". */
+        public String label() {
+            return (hierarchy.isEmpty() ? "unified" : hierarchy) + ":" + path;
+        }
+    }
+
+    /** For {@code cryo show}: one entry per hierarchy, with the settings a missing cgroup is made with. */
+    public List<Map<String, Object>> json() {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Place p : places) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("hierarchy", p.hierarchy().isEmpty() ? "unified" : p.hierarchy());
+            m.put("path", p.path());
+            if (!p.settings().isEmpty()) {
+                m.put("settings", new LinkedHashMap<>(p.settings()));
+            }
+            out.add(m);
+        }
+        return out;
+    }
+
+    private static final int MAX_PLACES = 32, MAX_SETTINGS = 64, TEXT = 4096, VALUE = 64 * 1024;
+
+    public static final RecordCodec<CgroupMembership> CODEC = RecordCodec.of(CgroupMembership.class, RECORD_ID, 1,
+            (out, m) -> {
+                out.writeVarInt(m.places().size(), true);
+                for (Place p : m.places()) {
+                    ModelFields.writeText(out, p.hierarchy(), TEXT, "CgroupMembership.hierarchy");
+                    ModelFields.writeText(out, p.path(), TEXT, "CgroupMembership.path");
+                    out.writeVarInt(p.settings().size(), true);
+                    for (Map.Entry<String, String> s : p.settings().entrySet()) {
+                        ModelFields.writeText(out, s.getKey(), TEXT, "CgroupMembership.setting");
+                        ModelFields.writeText(out, s.getValue(), VALUE, "CgroupMembership.value");
+                    }
+                }
+            }, (in, version) -> {
+                int n = count(in, MAX_PLACES, "places");
+                List<Place> places = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    String hierarchy = text(in, TEXT, "hierarchy");
+                    String path = text(in, TEXT, "path");
+                    int k = count(in, MAX_SETTINGS, "settings");
+                    Map<String, String> settings = new LinkedHashMap<>();
+                    for (int j = 0; j < k; j++) {
+                        String file = text(in, TEXT, "setting");
+                        settings.put(file, text(in, VALUE, "value"));
+                    }
+                    places.add(new Place(hierarchy, path, settings));
+                }
+                return new CgroupMembership(places);
+            });
+
+    private static String text(Input in, int max, String what) {
+        String s = ModelFields.readText(in, max, "CgroupMembership." + what);
+        if (s == null) {
+            throw new KryoException("CgroupMembership: no " + what);
+        }
+        return s;
+    }
+
+    private static int count(Input in, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException("CgroupMembership: " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+}

@@ -1,0 +1,190 @@
+package dev.cryo.engine.cgroups;
+
+import dev.cryo.engine.restore.RestoreException;
+
+import java.io.IOException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * The restore half: moves each restored process into the cgroups it was in, before its memory is
+ * written (so the pages are charged there). A cgroup that still exists is joined as it is (its
+ * settings are the host's, as CRIU's default "soft" mode leaves them); a missing one is made,
+ * with the settings it had, and a failed restore removes what it made.
+ */
+public final class CgroupPlacement {
+    private final CgroupMounts mounts = CgroupMounts.read();
+    private final Deque<Path> made = new ArrayDeque<>(); // newest first
+    private final Consumer<String> warn;
+
+    public CgroupPlacement(Consumer<String> warn) {
+        this.warn = warn;
+    }
+
+    /** Moves {@code pid} into {@code membership}'s cgroups (it was just forked into its parent's). */
+    public synchronized void place(int pid, CgroupMembership membership) {
+        if (membership.places().isEmpty()) {
+            return;
+        }
+        Map<String, String> now = CgroupReader.parse(current(pid));
+        for (CgroupMembership.Place p : membership.places()) {
+            check(pid, p);
+            if (p.path().equals(now.get(p.hierarchy()))) {
+                continue;
+            }
+            Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
+            if (dir.isEmpty()) {
+                warn.accept("pid " + pid + " was in cgroup " + p.label() + ", but this host mounts no such hierarchy"
+                        + " (or shows no part of it holding that path): it stays in cryo's");
+                continue;
+            }
+            ensure(pid, p, dir.get());
+            try {
+                Files.writeString(dir.get().resolve("cgroup.procs"), Integer.toString(pid));
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + ": cannot move it into cgroup " + p.label() + " ("
+                        + dir.get() + "): " + reason(e));
+            }
+        }
+    }
+
+    /** A forged image must not reach outside the hierarchy or write files that are not settings. */
+    private static void check(int pid, CgroupMembership.Place p) {
+        String path = p.path();
+        boolean ok = path.startsWith("/") && !path.contains("\0") && !path.contains("//")
+                && (path.length() == 1 || !path.endsWith("/"));
+        for (String part : path.split("/")) {
+            ok &= !part.equals(".") && !part.equals("..");
+        }
+        ok &= p.hierarchy().matches("[a-z0-9_=,.-]*");
+        if (!ok) {
+            throw new RestoreException("the image puts pid " + pid + " in cgroup " + p.label() + ", which is not a cgroup path");
+        }
+        for (String file : p.settings().keySet()) {
+            if (!CgroupSettings.files(p.hierarchy()).contains(file)) {
+                throw new RestoreException("the image gives pid " + pid + "'s cgroup " + p.label() + " a setting '" + file
+                        + "', which is not one cryo carries");
+            }
+        }
+    }
+
+    /** Makes the cgroup and the missing ones above it; the one the process was in gets its settings. */
+    private void ensure(int pid, CgroupMembership.Place p, Path dir) {
+        List<Path> missing = new ArrayList<>();
+        for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
+            missing.add(0, d);
+        }
+        for (Path d : missing) {
+            try {
+                Files.createDirectory(d);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                continue; // made meanwhile by someone else: not ours to remove or set
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + ": cannot make cgroup " + p.label() + " (" + d + "): " + reason(e));
+            }
+            made.push(d);
+            if (List.of(p.hierarchy().split(",")).contains("cpuset")) {
+                inheritCpuset(pid, p, d); // a v1 cpuset takes no process until it has cpus and mems
+            }
+            if (d.equals(dir)) {
+                apply(pid, p, d);
+            }
+        }
+        if (!missing.isEmpty()) {
+            warn.accept("pid " + pid + ": cgroup " + p.label() + " was missing and is made again with the settings it had");
+        }
+    }
+
+    private static void inheritCpuset(int pid, CgroupMembership.Place p, Path d) {
+        for (String f : List.of("cpuset.cpus", "cpuset.mems")) {
+            try {
+                Files.writeString(d.resolve(f), Files.readString(d.getParent().resolve(f)).strip());
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + ": cannot give cgroup " + p.label() + " its parent's " + f
+                        + ": " + reason(e));
+            }
+        }
+    }
+
+    private void apply(int pid, CgroupMembership.Place p, Path d) {
+        for (Map.Entry<String, String> s : p.settings().entrySet()) {
+            String file = s.getKey(), value = s.getValue();
+            try {
+                if (file.equals(CgroupSettings.DEVICES_LIST)) {
+                    if (!value.equals(CgroupSettings.ALL_DEVICES)) {
+                        Files.writeString(d.resolve("devices.deny"), "a");
+                        for (String rule : value.split("\n")) {
+                            if (!rule.isBlank()) {
+                                Files.writeString(d.resolve("devices.allow"), rule.strip());
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Path f = d.resolve(file);
+                if (!Files.exists(f)) {
+                    warn.accept("pid " + pid + ": cgroup " + p.label() + " is made without its " + file + " (" + value
+                            + "): this host does not offer it there (for the unified hierarchy: is the controller"
+                            + " enabled in the parent's cgroup.subtree_control?)");
+                    continue;
+                }
+                if (!Files.readString(f).strip().equals(value)) {
+                    Files.writeString(f, value);
+                }
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + ": cannot set " + file + " of cgroup " + p.label() + " to '"
+                        + value + "': " + reason(e));
+            }
+        }
+    }
+
+    /**
+     * A failed restore leaves nothing behind: the cgroups it made go, newest first, once the
+     * killed tasks have left them (bounded wait).
+     */
+    public synchronized void removeMade() {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (!made.isEmpty()) {
+            Path d = made.peek();
+            try {
+                Files.deleteIfExists(d);
+                made.pop();
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) {
+                    warn.accept("cannot remove cgroup " + d + " made by this failed restore: " + reason(e));
+                    made.pop();
+                    continue;
+                }
+                try {
+                    Thread.sleep(10); // a killed task is still leaving it
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private static String current(int pid) {
+        try {
+            return Files.readString(Path.of("/proc/" + pid + "/cgroup"));
+        } catch (IOException e) {
+            throw new RestoreException("pid " + pid + ": cannot read its cgroups: " + reason(e));
+        }
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+}

@@ -1,0 +1,97 @@
+package dev.cryo.engine.cgroups;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Pid;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The dump half: which cgroups a process is in, and their settings. */
+public final class CgroupReader {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CgroupReader.class);
+
+    private CgroupReader() {}
+
+    /**
+     * The process's cgroups below each hierarchy's root. Threads in cgroups other than their
+     * process's (v1 per-thread moves, v2 threaded cgroups) are refused: the restore moves
+     * processes. A cgroup this host shows no mount of is named in a warning and not carried.
+     */
+    public static CgroupMembership read(Pid pid, List<Integer> tids) {
+        String own = cgroupFile(pid, "/proc/" + pid.value() + "/cgroup");
+        for (int tid : tids) {
+            if (tid != pid.value()) {
+                String theirs = cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup");
+                if (!theirs.equals(own)) {
+                    throw new DumpException("pid " + pid.value() + ": thread " + tid + " is in cgroups of its own ("
+                            + differing(theirs, own) + "); threads in cgroups other than their process's are not supported");
+                }
+            }
+        }
+        CgroupMounts mounts = CgroupMounts.read();
+        List<CgroupMembership.Place> places = new ArrayList<>();
+        for (Map.Entry<String, String> e : parse(own).entrySet()) {
+            String hierarchy = e.getKey(), path = e.getValue();
+            if (path.equals("/")) {
+                continue;
+            }
+            Optional<Path> dir = mounts.dir(hierarchy, path);
+            if (dir.isEmpty()) {
+                log.warn("pid {} is in cgroup {}:{}, which no mount here shows: not carried, it is restored"
+                        + " in cryo's cgroup of that hierarchy", pid.value(), hierarchy.isEmpty() ? "unified" : hierarchy, path);
+                continue;
+            }
+            places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy)));
+        }
+        return new CgroupMembership(places);
+    }
+
+    private static Map<String, String> settings(Path dir, String hierarchy) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String file : CgroupSettings.files(hierarchy)) {
+            try {
+                out.put(file, Files.readString(dir.resolve(file)).strip());
+            } catch (IOException e) {
+                // not on this kernel, or the controller is not enabled for this cgroup
+            }
+        }
+        return out;
+    }
+
+    /** /proc/PID/cgroup as hierarchy → path ("0::/a" is the unified hierarchy ""). */
+    static Map<String, String> parse(String text) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            int a = line.indexOf(':'), b = a < 0 ? -1 : line.indexOf(':', a + 1);
+            if (b > 0) {
+                out.put(line.substring(a + 1, b), line.substring(b + 1));
+            }
+        }
+        return out;
+    }
+
+    static String cgroupFile(Pid pid, String file) {
+        try {
+            return Files.readString(Path.of(file));
+        } catch (IOException e) {
+            throw new DumpException("pid " + pid.value() + ": cannot read " + file + ": " + e.getMessage());
+        }
+    }
+
+    private static String differing(String thread, String process) {
+        Map<String, String> t = parse(thread), p = parse(process);
+        List<String> out = new ArrayList<>();
+        t.forEach((h, path) -> {
+            if (!path.equals(p.get(h))) {
+                out.add((h.isEmpty() ? "unified" : h) + ":" + path + " where its process is in " + p.get(h));
+            }
+        });
+        return String.join(", ", out);
+    }
+}

@@ -1,0 +1,47 @@
+package dev.cryo.engine.cgroups;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The settings of a cgroup that are carried: what an operator or a service manager sets on a
+ * service's cgroup (limits, weights, cpusets, device rules), in the order they must be written
+ * (cpusets before anyone joins, a period before its quota, the memory limit before memory+swap).
+ * Anything else in a cgroup directory is a counter or the kernel's; a forged image naming any
+ * other file is refused.
+ */
+final class CgroupSettings {
+    private CgroupSettings() {}
+
+    /** v1 devices cgroups: the rules read from devices.list, written back through deny/allow. */
+    static final String DEVICES_LIST = "devices.list";
+    static final String ALL_DEVICES = "a *:* rwm";
+
+    private static final Map<String, List<String>> V1 = Map.of(
+            "memory", List.of("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
+                    "memory.swappiness", "memory.move_charge_at_immigrate"),
+            "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"),
+            "cpuset", List.of("cpuset.cpus", "cpuset.mems"),
+            "pids", List.of("pids.max"),
+            "blkio", List.of("blkio.weight"),
+            "net_cls", List.of("net_cls.classid"),
+            "devices", List.of(DEVICES_LIST));
+
+    private static final List<String> UNIFIED = List.of("cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max",
+            "memory.min", "memory.low", "memory.high", "memory.max", "memory.swap.max", "memory.oom.group",
+            "pids.max", "io.weight");
+
+    /** The files carried for a cgroup of {@code hierarchy} ("" for the unified one), in writing order. */
+    static List<String> files(String hierarchy) {
+        if (hierarchy.isEmpty()) {
+            return UNIFIED;
+        }
+        List<String> out = new ArrayList<>();
+        for (String controller : Arrays.asList(hierarchy.split(","))) {
+            out.addAll(V1.getOrDefault(controller, List.of()));
+        }
+        return out;
+    }
+}

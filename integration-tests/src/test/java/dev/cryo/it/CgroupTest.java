@@ -1,0 +1,227 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A restored process is back in the cgroups it was in (a service's memory limit, its pids limit,
+ * its cpuset), not in cryo's; a missing cgroup is made again with the settings it had, and a
+ * failed restore removes the cgroups it made.
+ */
+class CgroupTest {
+    @TempDir
+    Path tmp;
+
+    private final String name = "cryo-it-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
+    private final List<Path> made = new ArrayList<>();
+
+    /** Where this host mounts the hierarchy holding {@code controller} ("" for the unified one). */
+    private static Path mount(String controller) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            int dash = Arrays.asList(f).indexOf("-");
+            if (dash < 0 || !f[3].equals("/")) {
+                continue;
+            }
+            if (controller.isEmpty() ? f[dash + 1].equals("cgroup2")
+                    : f[dash + 1].equals("cgroup") && Arrays.asList(f[dash + 3].split(",")).contains(controller)) {
+                return Path.of(f[4]);
+            }
+        }
+        throw new IllegalStateException("this host mounts no cgroup hierarchy with " + controller);
+    }
+
+    private Path cgroup(String controller, String sub) throws IOException {
+        Path top = mount(controller).resolve(name);
+        Path dir = sub.isEmpty() ? top : top.resolve(sub);
+        List<Path> chain = new ArrayList<>();
+        for (Path d = dir; !d.equals(top.getParent()); d = d.getParent()) {
+            chain.add(0, d);
+        }
+        for (Path d : chain) {
+            if (!Files.isDirectory(d)) {
+                Files.createDirectory(d);
+                made.add(0, d);
+            }
+        }
+        return dir;
+    }
+
+    private static void join(Path cgroup, int pid) throws IOException {
+        Files.writeString(cgroup.resolve("cgroup.procs"), Integer.toString(pid));
+    }
+
+    private static String cgroupOf(int pid, String controller) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/cgroup"))) {
+            String[] f = line.split(":", 3);
+            if (controller.isEmpty() ? f[1].isEmpty() : Arrays.asList(f[1].split(",")).contains(controller)) {
+                return f[2];
+            }
+        }
+        return "";
+    }
+
+    private void removeAll() throws Exception {
+        List<Path> all = new ArrayList<>(made);
+        for (String c : List.of("memory", "pids", "cpuset", "")) {
+            Path top = mount(c).resolve(name);
+            for (String sub : List.of("deep/leaf", "deep", "a", "b", "")) {
+                all.add(sub.isEmpty() ? top : top.resolve(sub));
+            }
+        }
+        for (Path d : all) {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    Files.deleteIfExists(d);
+                    return true;
+                } catch (IOException busy) {
+                    return false; // a killed task is still leaving it
+                }
+            }, Duration.ofSeconds(10), "cgroup " + d + " to be removed");
+        }
+        made.clear();
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        removeAll();
+    }
+
+    @Test
+    void aTreeComesBackInItsCgroups() throws Exception {
+        Path a = cgroup("memory", "a"), b = cgroup("memory", "b"), unified = cgroup("", "a");
+        try (DetachedProcess p = Workloads.tree(tmp)) {
+            List<Integer> pids = StateComparator.tree(p.pid().value());
+            assertTrue(pids.size() > 1, "the tree workload has children: " + pids);
+            for (int pid : pids) {
+                join(a, pid);
+                join(unified, pid);
+            }
+            int last = pids.get(pids.size() - 1);
+            join(b, last); // one task in a cgroup of its own
+            // the comparator holds each task's /proc/PID/cgroup to what it was
+            DetachedProcess restored = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals("/" + name + "/a", cgroupOf(p.pid().value(), "memory"));
+                assertEquals("/" + name + "/b", cgroupOf(last, "memory"));
+                assertEquals("/" + name + "/a", cgroupOf(p.pid().value(), ""));
+                String verdict = RestoreTest.checkAndReap(restored);
+                assertTrue(verdict.contains("PASS"), verdict);
+            } finally {
+                RestoreTest.killAndReap(restored);
+            }
+        }
+    }
+
+    @Test
+    void aMissingCgroupIsMadeAgainWithItsSettings() throws Exception {
+        Path memory = cgroup("memory", "deep/leaf"), pidsCg = cgroup("pids", ""), cpuset = cgroup("cpuset", "");
+        Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(96L << 20));
+        Files.writeString(pidsCg.resolve("pids.max"), "77");
+        for (String f : List.of("cpuset.cpus", "cpuset.mems")) {
+            Files.writeString(cpuset.resolve(f), "0");
+        }
+        DumpRestore dump;
+        int pid;
+        Path output;
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            pid = p.pid().value();
+            output = p.output();
+            for (Path cg : List.of(memory, pidsCg, cpuset)) {
+                join(cg, pid);
+            }
+            dump = DumpRestore.dump(pid, tmp.resolve("img"));
+        }
+        removeAll(); // as after a reboot, or on another host
+        assertFalse(Files.exists(memory));
+        DetachedProcess restored = dump.restoreDetached(output);
+        try {
+            assertEquals("/" + name + "/deep/leaf", cgroupOf(pid, "memory"));
+            assertEquals(Long.toString(96L << 20), Files.readString(memory.resolve("memory.limit_in_bytes")).strip());
+            assertEquals("77", Files.readString(pidsCg.resolve("pids.max")).strip());
+            assertEquals("0", Files.readString(cpuset.resolve("cpuset.cpus")).strip());
+            assertEquals("/" + name, cgroupOf(pid, "cpuset"));
+            Path counter = tmp.resolve("counter.txt");
+            String before = Files.readString(counter);
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return !Files.readString(counter).equals(before);
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(10), "the restored counter to go on");
+        } finally {
+            RestoreTest.killAndReap(restored);
+        }
+    }
+
+    @Test
+    void aFailedRestoreRemovesTheCgroupsItMade() throws Exception {
+        Path leaf = cgroup("memory", "deep/leaf");
+        Path img = tmp.resolve("img");
+        int pid;
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            pid = p.pid().value();
+            join(leaf, pid);
+            Cli d = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, d.code(), d.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        removeAll();
+        java.util.concurrent.atomic.AtomicBoolean placed = new java.util.concurrent.atomic.AtomicBoolean();
+        Cli r;
+        try (AutoCloseable killer = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+            @Override
+            public void restoredBeforeResume(int root, List<Integer> pids) {
+                try {
+                    placed.set(cgroupOf(root, "memory").equals("/" + name + "/deep/leaf"));
+                } catch (IOException e) {
+                    placed.set(false);
+                }
+                Sys.kill(Pid.of(root), Signals.SIGKILL); // an observer's exception is only logged
+            }
+        })) {
+            r = Cli.run("restore", "-D", img.toString(), "-d");
+        }
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(placed.get(), "the restored task was not placed in its cgroup: " + r);
+        Path top = mount("memory").resolve(name);
+        assertFalse(Files.exists(top), "the failed restore left the cgroups it made: " + top + "\n" + r);
+    }
+
+    @Test
+    void aThreadInACgroupOfItsOwnIsRefused() throws Exception {
+        Path own = cgroup("memory", "a");
+        try (DetachedProcess p = Workloads.threads(tmp)) {
+            int pid = p.pid().value();
+            int tid;
+            try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                tid = tasks.map(t -> Integer.parseInt(t.getFileName().toString())).filter(t -> t != pid).findFirst()
+                        .orElseThrow();
+            }
+            Files.writeString(own.resolve("tasks"), Integer.toString(tid)); // v1 moves single threads
+            Cli d = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertNotEquals(0, d.code(), d.toString());
+            assertTrue(d.err().matches("(?s).*pid " + pid + ": thread " + tid + " is in cgroups of its own \\(memory:/"
+                    + name + "/a where its process is in /.*"), d.toString());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")), "no image is left");
+            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+            assertTrue(status.contains("TracerPid:\t0\n") && !status.contains("State:\tT"), status);
+        }
+    }
+}
