@@ -54,7 +54,7 @@ public final class SharedTables {
     }
 
     /**
-     * Reads the sharing of a frozen tree (zombies have no tables and share nothing); refuses what
+     * Reads the sharing of a frozen tree (zombies and exiting tasks have no tables and share nothing); refuses what
      * a restore could not make again.
      */
     public static SharedTables of(Pid root, List<Pid> tree) {
@@ -62,8 +62,8 @@ public final class SharedTables {
         List<Pid> live = tree.stream().filter(p -> {
             try {
                 ProcStat st = ProcFs.stat(p);
-                if (st.state() == 'Z' || st.state() == 'X') {
-                    return false;
+                if (st.state() == 'Z' || st.state() == 'X' || (st.flags() & ProcStat.PF_EXITING) != 0) {
+                    return false; // an exiting task's tables are gone (NULL, equal to any other's NULL)
                 }
                 parentOf.put(p.value(), st.ppid());
                 return true;

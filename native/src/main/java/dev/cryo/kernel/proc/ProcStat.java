@@ -17,6 +17,8 @@ public record ProcStat(
     public static final int FIELDS = 52;
     /** stat flags: the task has not exec'd since its fork (only an exec clears it). */
     public static final long PF_FORKNOEXEC = 0x40;
+    /** In do_exit: its fd table and fs may be released already (kcmp then sees two such tasks as sharing). */
+    public static final long PF_EXITING = 0x4;
 
     public static ProcStat parse(String text) {
         return parse("stat", text);
