@@ -4,7 +4,10 @@
  * opened and replaced by another file at the same path (rename over it). On SIGUSR2 checks: the
  * read fd still names "DIR/ghost-open (deleted)", is at 100 and reads the same bytes; an append
  * through the other fd shows through the read fd (one file); the replaced file's fd still reads
- * the old contents while the path holds the new file. Prints PASS or FAIL: reason.
+ * the old contents while the path holds the new file. Two more made as Python's tempfile makes
+ * them, with O_NOFOLLOW (which their flags keep; the restore failed on it with ELOOP, the tree
+ * killed: gunicorn's worker heartbeat files): DIR/temp (mkstemp, then unlinked) and an O_TMPFILE
+ * file in DIR (TemporaryFile); both still read and keep O_NOFOLLOW. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -39,6 +42,12 @@ int main(int argc, char **argv) {
     if (nf < 0 || write(nf, "new file", 8) != 8) fail("create new");
     close(nf);
     if (rename(fresh, old)) fail("rename");
+    char temp[4200];
+    snprintf(temp, sizeof temp, "%s/temp", argv[1]);
+    int mk = open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (mk < 0 || write(mk, "mkstemp", 7) != 7 || unlink(temp)) fail("mkstemp-like file");
+    int tf = open(argv[1], O_RDWR | O_TMPFILE | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (tf < 0 || write(tf, "tmpfile", 7) != 7) fail("O_TMPFILE file");
     printf("ready\n");
     while (!check) pause();
 
@@ -61,6 +70,10 @@ int main(int argc, char **argv) {
     int now = open(old, O_RDONLY);
     char nb[16] = {0};
     if (now < 0 || read(now, nb, 8) != 8 || memcmp(nb, "new file", 8)) fail("the path lost the new file");
+    char t1[8] = {0}, t2[8] = {0};
+    if (pread(mk, t1, 7, 0) != 7 || strcmp(t1, "mkstemp") || pread(tf, t2, 7, 0) != 7 || strcmp(t2, "tmpfile"))
+        fail("a tempfile-like file reads other bytes");
+    if (!(fcntl(mk, F_GETFL) & O_NOFOLLOW) || !(fcntl(tf, F_GETFL) & O_NOFOLLOW)) fail("O_NOFOLLOW lost");
     printf("PASS\n");
     return 0;
 }

@@ -34,7 +34,7 @@ public final class SyscallNr {
 
     /** inotify, fanotify and file handles (issue 8: watches carried by the handle fdinfo gives). */
     public static final int INOTIFY_ADD_WATCH = 254, INOTIFY_INIT1 = 294, FANOTIFY_INIT = 300, FANOTIFY_MARK = 301,
-            OPEN_BY_HANDLE_AT = 304;
+            NAME_TO_HANDLE_AT = 303, OPEN_BY_HANDLE_AT = 304;
 
     /** Pipes and the fds made by a syscall of their own (eventfd, epoll, timerfd, signalfd). */
     public static final int PIPE2 = 293, TEE = 276, EVENTFD2 = 290, EPOLL_CREATE1 = 291, EPOLL_CTL = 233,

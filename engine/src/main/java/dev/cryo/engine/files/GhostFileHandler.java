@@ -6,6 +6,7 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.codec.FileRefCodec;
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.file.Files;
@@ -72,11 +73,42 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
 
     @Override
     public long restore(FdImage fd, GhostFd f, RestoreContext ctx) {
-        long tmp = ctx.open(ctx.ghostPath(f.file()), FdHandlers.openFlags(fd));
+        int flags = FdHandlers.openFlags(fd);
+        String path = ctx.ghostPath(f.file());
+        long tmp = (flags & Fcntl.O_NOFOLLOW) == 0 ? ctx.open(path, flags) : openNoFollow(path, flags, ctx);
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }
         return tmp;
+    }
+
+    private static final int AT_EMPTY_PATH = 0x1000, HANDLE_BYTES = 128;
+
+    /**
+     * A deleted file opened with O_NOFOLLOW (Python's tempfile opens every file so), which its
+     * flags keep: the file is reached through a /proc/PID/fd link, which O_NOFOLLOW refuses (ELOOP),
+     * so the task opens it by its file handle, found through an fd of its own of that link.
+     * Where the file system gives no handles the file is opened without O_NOFOLLOW (it only matters
+     * to the open itself; fcntl(F_GETFL) no longer shows it).
+     */
+    private static long openNoFollow(String path, int flags, RestoreContext ctx) {
+        long via = ctx.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC);
+        try {
+            // struct file_handle (handle_bytes, handle_type, f_handle[128]), the mount id, an empty path
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + HANDLE_BYTES + 8).order(java.nio.ByteOrder.nativeOrder());
+            b.putInt(0, HANDLE_BYTES);
+            long at = ctx.put(b.array());
+            long handle = at, mountId = at + 8 + HANDLE_BYTES, empty = mountId + 4;
+            try {
+                ctx.call("name_to_handle_at(" + path + ")", SyscallNr.NAME_TO_HANDLE_AT, via, empty, handle, mountId,
+                        AT_EMPTY_PATH);
+                return ctx.call("open_by_handle_at(" + path + ")", SyscallNr.OPEN_BY_HANDLE_AT, via, handle, flags);
+            } catch (RuntimeException noHandles) {
+                return ctx.open(path, flags & ~Fcntl.O_NOFOLLOW);
+            }
+        } finally {
+            ctx.call("close", SyscallNr.CLOSE, via);
+        }
     }
 
     @Override
