@@ -130,6 +130,20 @@ class FileKindsTest {
         }
     }
 
+    /** zdtm file_lease00: read and write leases are the kernel's again, and a break is still announced with F_SETSIG's signal. */
+    @Test
+    void readAndWriteLeasesAreHeldAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("leases.out"),
+                TestPrograms.compile("/c/leases.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String fds = Cli.run("show", img.toString()).out();
+            assertTrue(fds.contains("lease READ") && fds.contains("lease WRITE"), fds);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** flock(1) -n from a process outside the tree: 0 when it got the lock, 1 when it is held. */
     private static int flockNonBlocking(Path file) throws Exception {
         Process f = new ProcessBuilder("flock", "-n", file.toString(), "true").redirectErrorStream(true).start();

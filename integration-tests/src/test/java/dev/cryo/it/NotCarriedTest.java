@@ -121,9 +121,6 @@ class NotCarriedTest {
                                 + "if os.fork() == 0:\n    ep.close()\n    time.sleep(600)\n    os._exit(0)\nos.close(r)",
                         " fd \\d+: epoll watches a file through fd \\d+, but fd \\d+ was closed and no other fd of the "
                                 + "task holds the watched file"),
-                python("a lease", "import fcntl\nopen('leased', 'w').close()\nf = open('leased')\n"
-                                + "fcntl.fcntl(f, fcntl.F_SETLEASE, fcntl.F_RDLCK)",
-                        " fd 3 \\(.*/leased\\): a lease is not supported yet"),
                 python("an flock on a pipe", "import fcntl, os\nr, w = os.pipe()\nfcntl.flock(r, fcntl.LOCK_EX)",
                         " fd 3 \\(pipe:\\[\\d+\\]\\): a lock on a pipe is not supported yet"),
                 // a process outside the tree (a grandchild gone to init) holds the flock through the

@@ -16,10 +16,11 @@ import java.util.regex.Pattern;
  * File locks held through an fd, read from the fd's fdinfo "lock:" lines: flock and OFD locks
  * belong to the open file (dumped with its owner fd), POSIX locks to the process that took them
  * (dumped with that process's fd, shared or not; processes sharing one fd table share its POSIX
- * locks, dumped with the task that carries the table). Restore takes them again once every fd is in place.
+ * locks, dumped with the task that carries the table). A lease belongs to the open file too, like
+ * flock. Restore takes them again once every fd is in place.
  */
 public final class FileLocks {
-    public static final int FLOCK = 0, POSIX = 1, OFD = 2;
+    public static final int FLOCK = 0, POSIX = 1, OFD = 2, LEASE = 3;
     /** {@code end} of a lock that runs to the end of the file, however long it grows. */
     public static final long EOF = -1;
 
@@ -29,9 +30,11 @@ public final class FileLocks {
             String k = switch (kind) {
                 case FLOCK -> "flock";
                 case POSIX -> "POSIX lock";
+                case LEASE -> "lease";
                 default -> "OFD lock";
             };
-            return k + " " + (write ? "WRITE" : "READ") + (kind == FLOCK ? "" : " " + start + "-" + (end == EOF ? "EOF" : end));
+            boolean whole = kind == FLOCK || kind == LEASE;
+            return k + " " + (write ? "WRITE" : "READ") + (whole ? "" : " " + start + "-" + (end == EOF ? "EOF" : end));
         }
     }
 
@@ -42,8 +45,8 @@ public final class FileLocks {
 
     /**
      * The locks held through {@code fd}: all of them when it owns its open file, else only the
-     * POSIX locks of its own process. A lease, or a lock a process outside the tree holds through
-     * this open file, is refused.
+     * POSIX locks of its own process. A lease being broken (an open waits for it), or a lock a
+     * process outside the tree holds through this open file, is refused.
      */
     static List<Lock> dump(FdProbe fd, FdHandler.DumpContext ctx, boolean owner) {
         List<Lock> out = new ArrayList<>();
@@ -59,10 +62,16 @@ public final class FileLocks {
                 case "FLOCK" -> FLOCK;
                 case "POSIX" -> POSIX;
                 case "OFDLCK" -> OFD;
+                case "LEASE" -> LEASE;
                 default -> throw new DumpException(fd.where() + " (" + fd.target() + "): a " + m.group(1).toLowerCase()
                         + " is not supported yet");
             };
-            if (!m.group(2).equals("ADVISORY")) {
+            if (kind == LEASE && !m.group(2).equals("ACTIVE")) {
+                throw new DumpException(fd.where() + " (" + fd.target() + "): its lease is being broken (an open of"
+                        + " the file by another process waits for it to be given up): dump again once the program has"
+                        + " answered the break");
+            }
+            if (kind != LEASE && !m.group(2).equals("ADVISORY")) {
                 throw new DumpException(fd.where() + " (" + fd.target() + "): a " + m.group(2).toLowerCase()
                         + " lock is not supported yet");
             }

@@ -11,7 +11,7 @@ import static dev.cryo.kernel.Fcntl.F_SETLK;
 import static dev.cryo.kernel.Fcntl.F_WRLCK;
 
 /**
- * Takes the task's file locks again (flock, POSIX, OFD), once every fd of the tree is in place:
+ * Takes the task's file locks and leases again (flock, POSIX, OFD), once every fd of the tree is in place:
  * a POSIX lock is dropped when its process closes any fd of the file, which the FILES passes do
  * with their temporary fds. Non-blocking: the dumped tree held them all at once, so none waits.
  */
@@ -28,6 +28,11 @@ public final class FileLockRestore implements StateStage {
         for (FdImage fd : t.task().fds()) {
             for (FileLocks.Lock l : FileLocks.of(fd.desc())) {
                 String what = l.describe() + " on fd " + fd.fd();
+                if (l.kind() == FileLocks.LEASE) { // after the FILES passes closed cryo's own opens of the file
+                    t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(), dev.cryo.kernel.Fcntl.F_SETLEASE,
+                            l.write() ? F_WRLCK : F_RDLCK);
+                    continue;
+                }
                 if (l.kind() == FileLocks.FLOCK) {
                     t.call("flock(" + what + ")", FLOCK, fd.fd(), (l.write() ? LOCK_EX : LOCK_SH) | LOCK_NB);
                     continue;
