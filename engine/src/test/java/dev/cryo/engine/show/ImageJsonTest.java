@@ -56,16 +56,16 @@ class ImageJsonTest {
         assertNull(vmas.get(1).get("file"));
 
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
-        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "shared", "eventfd", "timerfd", "signalfd", "epoll",
+        assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "namespace file", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
                 "raw socket", "ICMP datagram socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe"), fds.stream().map(f -> f.get("kind")).toList());
-        assertEquals(2, fds.get(11).get("queuedMessages"));
-        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(19).get("watches")).get(1).get("path"));
-        assertEquals("mount", ((List<Map<String, Object>>) fds.get(20).get("marks")).get(1).get("type"));
-        assertEquals("127.0.0.1:8080", fds.get(13).get("remote"));
-        assertEquals(Map.of("ICMP_FILTER", 0xfffffff6), fds.get(17).get("options"));
-        assertEquals("0:0:0:0:0:0:0:0", fds.get(18).get("remote"));
-        assertEquals("cryo_42_abc", fds.get(13).get("networkLock"));
+        assertEquals(2, fds.get(12).get("queuedMessages"));
+        assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(20).get("watches")).get(1).get("path"));
+        assertEquals("mount", ((List<Map<String, Object>>) fds.get(21).get("marks")).get(1).get("type"));
+        assertEquals("127.0.0.1:8080", fds.get(14).get("remote"));
+        assertEquals(Map.of("ICMP_FILTER", 0xfffffff6), fds.get(18).get("options"));
+        assertEquals("0:0:0:0:0:0:0:0", fds.get(19).get("remote"));
+        assertEquals("cryo_42_abc", fds.get(14).get("networkLock"));
         assertEquals("02000000", fds.get(1).get("flags"));
         assertEquals(4, fds.get(2).get("dataBytes"));
 
