@@ -497,4 +497,91 @@ class RealServersTest {
             return e.toString();
         }
     }
+
+    /**
+     * gunicorn, a master and two gthread workers, each worker's heartbeat a temporary file made
+     * with O_NOFOLLOW and deleted (Python's tempfile): the restore failed on them (ELOOP) after the
+     * dump had killed the tree. The kept-alive client goes on, the workers are not timed out, and
+     * a HUP makes the restored master fork new ones.
+     */
+    @Test
+    void gunicornServesItsKeptAliveClientAndReloadsItsWorkers() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/gunicorn")), "Debian package gunicorn");
+        int port = freePort();
+        Path app = Files.createDirectories(tmp.resolve("app"));
+        Files.writeString(app.resolve("app.py"), "count = 0\n\ndef app(environ, start_response):\n"
+                + "    global count\n    count += 1\n    body = ('count=%d\\n' % count).encode()\n"
+                + "    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n");
+        String get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("gunicorn.out"), "/usr/bin/gunicorn", "--chdir",
+                app.toString(), "-w", "2", "-k", "gthread", "--threads", "2", "--keep-alive", "600", "--timeout", "30",
+                "-b", "127.0.0.1:" + port, "app:app");
+             Socket client = connect(port)) {
+            assertTrue(ask(client, get, "count=1\n").contains("200 OK"));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "gunicorn's two workers");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(ask(client, get, "count=2\n").endsWith("count=2\n"), "the kept-alive client, on the same worker");
+                assertTrue(http(port, "/").contains("200 OK"));
+                List<Integer> before = StateComparator.tree(r.pid().value());
+                Sys.kill(r.pid(), Signals.SIGHUP); // new workers, forked by the restored master
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        List<Integer> now = StateComparator.tree(r.pid().value());
+                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "gunicorn to reload (two new workers)");
+                assertTrue(http(port, "/").contains("count=1"), "a new worker answers");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * vsftpd with a logged-in anonymous session: the listener, the session's privileged half
+     * (nobody) and its chrooted child (ftp). The restore failed (the chrooted child's program was
+     * opened by its path after its chroot) once the dump had killed the tree. Sessions run without
+     * vsftpd's default namespaces (isolate): cryo refuses tasks in other namespaces.
+     */
+    @Test
+    void vsftpdKeepsItsChrootedSessionAndTakesNewLogins() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/vsftpd")), "Debian package vsftpd");
+        int port = freePort();
+        Path root = Files.createDirectories(tmp.resolve("ftproot"));
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        Files.writeString(root.resolve("f.txt"), "ftpfile\n");
+        for (Path d : List.of(root, empty)) { // a chroot vsftpd accepts: not writable
+            Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        }
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path conf = tmp.resolve("vsftpd.conf");
+        Files.writeString(conf, "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port=" + port
+                + "\nbackground=NO\nanonymous_enable=YES\nanon_root=" + root + "\nlocal_enable=NO\nwrite_enable=NO\n"
+                + "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nsecure_chroot_dir=" + empty + "\n"
+                + "idle_session_timeout=600\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vsftpd.out"), "/usr/sbin/vsftpd", conf.toString());
+             Socket client = connect(port)) {
+            assertTrue(ask(client, "", "\r\n").startsWith("220"));
+            assertTrue(ask(client, "USER anonymous\r\n", "\r\n").startsWith("331"));
+            assertTrue(ask(client, "PASS x@\r\n", "\r\n").startsWith("230"));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "vsftpd's session processes");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("257 \"/\" is the current directory\r\n", ask(client, "PWD\r\n", "\r\n"));
+                assertEquals("213 8\r\n", ask(client, "SIZE f.txt\r\n", "\r\n"), "the session, in its chroot");
+                try (Socket other = connect(port)) {
+                    assertTrue(ask(other, "", "\r\n").startsWith("220"));
+                    assertTrue(ask(other, "USER anonymous\r\n", "\r\n").startsWith("331"));
+                    assertTrue(ask(other, "PASS x@\r\n", "\r\n").startsWith("230"), "a new login");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
 }
