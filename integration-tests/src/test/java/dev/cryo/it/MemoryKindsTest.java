@@ -14,6 +14,13 @@ class MemoryKindsTest {
     @TempDir
     Path tmp;
 
+    /** zdtm's maps12 found it refused (EFAULT copying them: the pagemap shows guard pages as swapped). */
+    @Test
+    void guardPagesStayGuardPages() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "guards");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     @Test
     void adviceAndLocksOfEachMappingComeBack() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vmflags.out"),

@@ -442,9 +442,13 @@ final class StateComparator {
                 flags.remove("uw");
                 Vma v = new Vma(start, end, rest, String.join(" ", flags));
                 Vma last = vmas.isEmpty() ? null : vmas.get(vmas.size() - 1);
-                if (last != null && last.end() == v.start() && last.rest().equals(v.rest()) && last.flags().equals(v.flags())
+                // "gu" (guard pages were installed, Linux 6.18) is a sticky flag: the kernel merges areas
+                // that differ only by it and the merged area keeps it, so coalescing does the same
+                if (last != null && last.end() == v.start() && last.rest().equals(v.rest())
+                        && withoutSticky(last.flags()).equals(withoutSticky(v.flags()))
                         && v.rest().matches("\\S+p 00000000 00:00 0 (\\[heap\\])?")) {
-                    vmas.set(vmas.size() - 1, new Vma(last.start(), v.end(), v.rest(), v.flags())); // see KNOWN_VMFLAGS
+                    String merged = (" " + v.flags() + " ").contains(" gu ") ? v.flags() : last.flags();
+                    vmas.set(vmas.size() - 1, new Vma(last.start(), v.end(), v.rest(), merged)); // see KNOWN_VMFLAGS
                 } else {
                     vmas.add(v);
                 }
@@ -456,6 +460,10 @@ final class StateComparator {
             put(into, "maps " + range, v.rest());
             put(into, "smaps " + range + " VmFlags", v.flags());
         }
+    }
+
+    private static String withoutSticky(String flags) {
+        return (" " + flags + " ").replace(" gu ", " ").strip();
     }
 
     private static final Pattern TMPFILE_NAME = Pattern.compile("/#(\\d+) \\(deleted\\)$");

@@ -17,6 +17,8 @@ public final class PagemapScan implements AutoCloseable {
     public static final long PAGE_IS_PRESENT = 1L << 3;
     public static final long PAGE_IS_SWAPPED = 1L << 4;
     public static final long PAGE_IS_PFNZERO = 1L << 5;
+    /** A guard page (MADV_GUARD_INSTALL, Linux 6.13+): no memory, any access faults; it also reads as swapped. */
+    public static final long PAGE_IS_GUARD = 1L << 8;
     private static final long PAGEMAP_SCAN = 0xC0606610L; // _IOWR('f', 16, struct pm_scan_arg)
     private static final int ARG_SIZE = 96, REGION_SIZE = 24, VEC_LEN = 4096;
     private static volatile boolean unsupported;

@@ -88,6 +88,10 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                     PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                     kind.planPages(scan);
                     scanned += scan.scannedPages();
+                    long[] guards = scan.guardRuns();
+                    if (guards.length > 0) {
+                        vmas.set(vmas.size() - 1, vmas.get(vmas.size() - 1).withGuards(guards));
+                    }
                 }
             }
         }
@@ -119,7 +123,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
             }
             int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
             out.add(new VmaImage(v.start(), v.end(), v.prot(), flags(s.map(), s, kind), v.offset(), v.kind(), v.file(),
-                    v.dumpedPages(), v.zeroPages(), advice));
+                    v.dumpedPages(), v.zeroPages(), advice, v.guards()));
         }
         return out;
     }

@@ -33,6 +33,7 @@ public final class PageScan {
     private final PagemapScan scanner; // null: this kernel has no PAGEMAP_SCAN, pagemap entries are read
     private final SharedMemoryClaims claims;
     private final List<PageRun> out;
+    private final List<Long> guards = new java.util.ArrayList<>();
     private long scanned;
 
     public PageScan(Pid pid, int index, MapsEntry map, dev.cryo.engine.model.FileRef file, PagemapReader pagemap,
@@ -59,6 +60,24 @@ public final class PageScan {
 
     public long scannedPages() {
         return scanned;
+    }
+
+    /**
+     * The guard pages (MADV_GUARD_INSTALL) found, as pairs (address, pages): they hold nothing and
+     * fault on any access (the pagemap shows them as swapped), so they are recorded, never copied.
+     */
+    public long[] guardRuns() {
+        return guards.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private void guard(long start, long end) {
+        int n = guards.size();
+        if (n > 0 && guards.get(n - 2) + guards.get(n - 1) * PAGE == start) {
+            guards.set(n - 1, guards.get(n - 1) + (end - start) / PAGE);
+        } else {
+            guards.add(start);
+            guards.add((end - start) / PAGE);
+        }
     }
 
     /** Present or swapped pages: anonymous memory. An absent page reads zero after restore too. */
@@ -89,7 +108,11 @@ public final class PageScan {
         boolean viaProcMem = !map.read();
         long either = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
         long[] run = {-1, -1};
-        scanner.scan(map.start(), map.end(), inverted, mask, either, either, (start, end, categories) -> {
+        scanner.scan(map.start(), map.end(), inverted, mask, either, either | PagemapScan.PAGE_IS_GUARD, (start, end, categories) -> {
+            if ((categories & PagemapScan.PAGE_IS_GUARD) != 0) {
+                guard(start, end);
+                return;
+            }
             if (run[1] == start) {
                 run[1] = end;
                 return;
@@ -117,7 +140,11 @@ public final class PageScan {
             long[] entries = pagemap.read(addr, n);
             for (int i = 0; i < n; i++) {
                 long page = addr + i * PAGE;
-                if (wanted.test(entries[i])) {
+                boolean guard = Pagemap.guard(entries[i]);
+                if (guard) {
+                    guard(page, page + PAGE);
+                }
+                if (!guard && wanted.test(entries[i])) {
                     if (runStart < 0) {
                         runStart = page;
                     }

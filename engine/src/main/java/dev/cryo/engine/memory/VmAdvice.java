@@ -24,10 +24,11 @@ public final class VmAdvice {
 
     public static final int HUGEPAGE = 1, NOHUGEPAGE = 2, DONTFORK = 4, WIPEONFORK = 8, DONTDUMP = 16,
             MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024,
-            SEQUENTIAL = 2048, RANDOM = 4096, MAYWRITE = 8192;
+            SEQUENTIAL = 2048, RANDOM = 4096, MAYWRITE = 8192, MAYBE_GUARD = 16384;
 
     private static final int MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
-            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23;
+            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23,
+            MADV_GUARD_INSTALL = 102, MADV_GUARD_REMOVE = 103;
     private static final long PAGE = 4096;
     private static final int MLOCK_ONFAULT = 1;
 
@@ -47,6 +48,7 @@ public final class VmAdvice {
         a |= f.contains("ac") ? ACCOUNTED : 0;
         a |= f.contains("nr") ? NORESERVE : 0;
         a |= f.contains("sr") ? SEQUENTIAL : 0;
+        a |= f.contains("gu") ? MAYBE_GUARD : 0; // guard pages were installed in it (Linux 6.18+); it never merges
         a |= f.contains("rr") ? RANDOM : 0;
         a |= f.contains("mw") && s.map().shared() ? MAYWRITE : 0; // private areas all have it
         return a;
@@ -64,6 +66,19 @@ public final class VmAdvice {
                 t.later("madvise(0x" + Long.toHexString(v.start()) + ", " + names(row[0]) + ")", SyscallNr.MADVISE,
                         v.start(), len, row[1]);
             }
+        }
+        long[] g = v.guards();
+        for (int i = 0; i < g.length; i += 2) { // guard pages hold nothing: no page of the image lands there
+            t.later("madvise(0x" + Long.toHexString(g[i]) + ", " + g[i + 1] + " guard page(s))", SyscallNr.MADVISE,
+                    g[i], g[i + 1] * PAGE, MADV_GUARD_INSTALL);
+        }
+        if ((a & MAYBE_GUARD) != 0 && g.length == 0) {
+            // "gu" stays on an area that had guard pages (or was split from one): a guard put on its
+            // first page and taken off again sets it, before any page of the image is written there
+            t.later("madvise(0x" + Long.toHexString(v.start()) + ", guard)", SyscallNr.MADVISE, v.start(), PAGE,
+                    MADV_GUARD_INSTALL);
+            t.later("madvise(0x" + Long.toHexString(v.start()) + ", unguard)", SyscallNr.MADVISE, v.start(), PAGE,
+                    MADV_GUARD_REMOVE);
         }
     }
 
@@ -101,7 +116,7 @@ public final class VmAdvice {
     public static String names(int advice) {
         String[] n = {"hugepage", "nohugepage", "dontfork", "wipeonfork", "dontdump", "mergeable", "locked",
                 "lockonfault", "sealed", "accounted", "noreserve", "sequential", "random",
-                "maywrite"};
+                "maywrite", "maybeguard"};
         List<String> out = new ArrayList<>();
         for (int i = 0; i < n.length; i++) {
             if ((advice & (1 << i)) != 0) {

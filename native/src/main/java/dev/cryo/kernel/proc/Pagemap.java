@@ -13,6 +13,8 @@ public final class Pagemap {
     public static final long SWAPPED = 1L << 62;
     /** File page or shared anonymous page. */
     public static final long FILE_OR_SHARED_ANON = 1L << 61;
+    /** A guard page (MADV_GUARD_INSTALL): shown as swapped too, but it holds nothing and faults on access. */
+    public static final long GUARD = 1L << 58;
     public static final long EXCLUSIVE = 1L << 56;
     public static final long SOFT_DIRTY = 1L << 55;
     public static final long PFN_MASK = (1L << 55) - 1;
@@ -23,6 +25,10 @@ public final class Pagemap {
 
     public static boolean swapped(long entry) {
         return (entry & SWAPPED) != 0;
+    }
+
+    public static boolean guard(long entry) {
+        return (entry & GUARD) != 0;
     }
 
     public static boolean fileOrSharedAnon(long entry) {

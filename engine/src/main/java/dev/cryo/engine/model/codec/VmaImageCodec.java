@@ -26,12 +26,29 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
         out.writeVarLong(v.dumpedPages(), true);
         out.writeVarLong(v.zeroPages(), true);
         out.writeVarInt(v.advice(), true);
+        long[] g = v.guards();
+        out.writeVarInt(g.length / 2, true);
+        for (long x : g) {
+            out.writeVarLong(x, true);
+        }
     }
 
     public VmaImage read(Input in, int version) {
         return new VmaImage(in.readLong(), in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readLong(),
                 MemoryKinds.ofId(in.readVarInt(true)),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, FileRefCodec.INSTANCE)),
-                in.readVarLong(true), in.readVarLong(true), in.readVarInt(true));
+                in.readVarLong(true), in.readVarLong(true), in.readVarInt(true), guards(in));
+    }
+
+    private static long[] guards(Input in) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > 1 << 20) {
+            throw new com.esotericsoftware.kryo.KryoException("VmaImage: " + n + " guard runs exceed the limit");
+        }
+        long[] g = new long[n * 2];
+        for (int i = 0; i < g.length; i++) {
+            g[i] = in.readVarLong(true);
+        }
+        return g;
     }
 }
