@@ -81,7 +81,7 @@ public final class BufferPool {
     public synchronized void preallocate(int n) {
         while (allocated < Math.min(n, count)) {
             allocated++;
-            free.add(ByteBuffer.allocateDirect(bufferSize));
+            free.add(dev.cryo.engine.image.PageBuffers.allocate(bufferSize));
         }
     }
 
@@ -90,7 +90,7 @@ public final class BufferPool {
             return null;
         }
         allocated++;
-        return ByteBuffer.allocateDirect(bufferSize);
+        return dev.cryo.engine.image.PageBuffers.allocate(bufferSize);
     }
 
     /** Wakes every copier waiting for a buffer with a failure: the dump is over. */

@@ -101,7 +101,7 @@ public final class ImageStreamReader implements AutoCloseable {
         ChunkChecks.checkLengths(where, h, maxChunk);
         int stored = h.storedLength();
         if (payload == null || payload.capacity() < stored) {
-            payload = ByteBuffer.allocateDirect(Math.max(stored, 64 << 10));
+            payload = PageBuffers.allocate(Math.max(stored, 64 << 10));
         }
         payload.clear().limit(stored);
         int have = fill(payload);

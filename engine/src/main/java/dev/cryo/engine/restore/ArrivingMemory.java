@@ -150,7 +150,7 @@ public final class ArrivingMemory implements AutoCloseable {
             return; // outside the areas: written by the restore
         }
         if (buffer == null || buffer.capacity() < e.rawLength()) {
-            buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+            buffer = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
         }
         buffer.clear();
         c.readPages(buffer);
