@@ -13,7 +13,7 @@ import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** A restore that cannot be done is refused with a clear cause, leaves no process, and never touches the image. */
+/** A restore that cannot be done fails with a clear cause, leaves no process, and never touches the image. */
 class RestoreFailureTest {
     @TempDir
     Path tmp;
@@ -118,7 +118,7 @@ class RestoreFailureTest {
     }
 
     @Test
-    void aCorruptImageIsRefusedAndNothingIsCreated() throws Exception {
+    void aCorruptImageIsRefusedAndNothingIsLeft() throws Exception {
         int pid;
         Path img = tmp.resolve("img");
         try (DetachedProcess p = Workloads.counter(tmp)) {
@@ -126,18 +126,56 @@ class RestoreFailureTest {
             assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress").code());
             DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
         }
-        try (RandomAccessFile f = new RandomAccessFile(img.resolve("image.cryo").toFile(), "rw")) {
-            f.seek(f.length() / 2);
-            int b = f.read();
-            f.seek(f.length() / 2);
-            f.write(b ^ 1);
-        }
+        flipByte(img, f -> f.length() / 2);
         byte[] before = imageBytes(img);
         Cli r = Cli.run("restore", "-D", img.toString(), "-d");
         assertEquals(1, r.code(), r.toString());
         assertTrue(r.err().contains("image.cryo chunk"), r.err());
         assertArrayEquals(before, imageBytes(img));
         assertNothingLeft(pid);
+    }
+
+    /**
+     * A page chunk is checked by the page writer right before its pages go into the task (the
+     * image is read once): a damaged one fails the restore, which kills what it created.
+     */
+    @Test
+    void aDamagedPageChunkFailsTheRestoreNamingItAndLeavesNothing() throws Exception {
+        int pid;
+        Path img = tmp.resolve("img");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            pid = p.pid().value();
+            assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress").code());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        dev.cryo.engine.image.IndexEntry last;
+        try (var reader = dev.cryo.engine.image.ImageReader.open(img, dev.cryo.engine.model.codec.ModelCodecs.ALL)) {
+            java.util.List<dev.cryo.engine.image.IndexEntry> pages = reader.pageChunks();
+            last = pages.get(pages.size() - 1);
+        }
+        flipByte(img, f -> last.offset() + last.totalLength() - 1); // the chunk's last page byte
+        byte[] before = imageBytes(img);
+        Cli r = Cli.run("restore", "-D", img.toString(), "-d");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(r.err().startsWith("cryo: "), r.err());
+        assertTrue(r.err().contains("image.cryo chunk " + last.number()), r.err());
+        assertFalse(r.err().contains("Exception"), r.err());
+        assertArrayEquals(before, imageBytes(img));
+        assertNothingLeft(pid);
+    }
+
+    private interface Where {
+        long at(RandomAccessFile f) throws Exception;
+    }
+
+    private static void flipByte(Path img, Where where) throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(img.resolve("image.cryo").toFile(), "rw")) {
+            long at = where.at(f);
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 1);
+        }
     }
 
     @Test

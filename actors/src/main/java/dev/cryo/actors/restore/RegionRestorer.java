@@ -26,7 +26,9 @@ public final class RegionRestorer {
 
     public record Failed(String message) implements Reply {}
 
-    public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks, DumpProgress progress) {}
+    /** {@code verified}: the chunks' checksums were checked already (see ImageContents.pagesVerified). */
+    public record Job(Pid pid, Path imageDir, long maxChunk, List<PageSlice> chunks, boolean verified,
+                      DumpProgress progress) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
         return dev.cryo.actors.PidMdc.of(Command.class, job.pid().value(), Behaviors.setup(ctx -> {
@@ -43,7 +45,7 @@ public final class RegionRestorer {
     private static Reply write(Job job) {
         long start = System.nanoTime();
         try (PageWriter writer = new PageWriter(job.imageDir(), job.maxChunk())) {
-            return new Done(writer.write(job.pid(), job.chunks(), job.progress()::pagesDone), System.nanoTime() - start);
+            return new Done(writer.write(job.pid(), job.chunks(), job.verified(), job.progress()::pagesDone), System.nanoTime() - start);
         } catch (Exception e) {
             return new Failed("pid " + job.pid() + ": writing memory failed: " + dev.cryo.actors.Failures.describe(e));
         }

@@ -353,7 +353,8 @@ public final class RestoreSupervisor {
                         image.tasks().forEach(t -> request.progress().pagesPlanned(
                                 image.pagesOf(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
-                                settings.image().maxChunk(), pagesToWrite(pid), settings.parallelism().regions(), sharedMemory,
+                                settings.image().maxChunk(), pagesToWrite(pid), image.pagesVerified(),
+                                settings.parallelism().regions(), sharedMemory,
                                 request.progress(), adapter),
                                 this::files);
                     }

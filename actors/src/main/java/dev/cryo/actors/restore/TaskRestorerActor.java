@@ -71,7 +71,7 @@ public final class TaskRestorerActor {
         }
     }
 
-    public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, int workers,
+    public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, boolean verified, int workers,
                                 SharedMemoryHub sharedMemory, dev.cryo.engine.dump.DumpProgress progress,
                                 ActorRef<Reply> replyTo) implements Command {}
 
@@ -235,7 +235,7 @@ public final class TaskRestorerActor {
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
             ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i),
-                            m.progress()),
+                            m.verified(), m.progress()),
                     adapter), "region-" + i, REGIONS);
         }
         return awaitRegions(shares.size(), 0, t0, m.replyTo());

@@ -16,11 +16,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * An image read and checked for restore: every chunk's checksum verified, the dump record and one
- * task record per pid, parents before children, the zombies of the tree, and each task's page chunks.
+ * An image read and checked for restore: the dump record and one task record per pid, parents
+ * before children, the zombies of the tree, and each task's page chunks. Every chunk's checksum
+ * is verified before anything is created, except the page chunks the restore writes: those are
+ * checked by the page writers right before their pages go into a task ({@code pagesVerified}
+ * false), so the image is mapped and read once, and its checksums computed by the writers in
+ * parallel (a corrupt one fails the restore, which kills what it created).
  */
 public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
-                            Map<Integer, List<PageSlice>> pages) {
+                            Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
         return read(dir, maxChunk, false);
     }
@@ -33,10 +37,14 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
     public static ImageContents read(Path dir, long maxChunk, boolean verified) throws IOException {
         ImageTrust.check(dir);
         try (ImageReader reader = ImageReader.open(dir, ModelCodecs.ALL, maxChunk)) {
+            ImageContents image = of(dir, reader.records(), reader.pageChunks(), verified); // records: CRC-checked as read
             if (!verified) {
-                reader.verify();
+                // what no page writer will read is checked now: chunks of other kinds, page chunks no slice takes
+                java.util.Set<Long> written = new java.util.HashSet<>();
+                image.pages.values().forEach(slices -> slices.forEach(s -> written.add(s.chunk().offset())));
+                reader.verify(e -> e.type() == dev.cryo.engine.image.ChunkType.RECORD || written.contains(e.offset()));
             }
-            return of(dir, reader.records(), reader.pageChunks());
+            return image;
         }
     }
 
@@ -47,18 +55,19 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
      */
     public static ImageContents arrived(Path dir, List<Object> records, Map<Integer, LatestPages> latest) {
         ImageTrust.check(dir);
-        return of(dir, records, latest);
+        return of(dir, records, latest, true);
     }
 
-    private static ImageContents of(Path dir, List<Object> records, List<IndexEntry> pageChunks) {
+    private static ImageContents of(Path dir, List<Object> records, List<IndexEntry> pageChunks, boolean verified) {
         Map<Integer, LatestPages> latest = new LinkedHashMap<>();
         for (IndexEntry e : pageChunks) {
             latest.computeIfAbsent(e.pid(), k -> new LatestPages()).add(e);
         }
-        return of(dir, records, latest);
+        return of(dir, records, latest, verified);
     }
 
-    private static ImageContents of(Path dir, List<Object> records, Map<Integer, LatestPages> latest) {
+    private static ImageContents of(Path dir, List<Object> records, Map<Integer, LatestPages> latest,
+                                    boolean pagesVerified) {
         {
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
@@ -94,7 +103,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             + " whose parent pid " + z.ids().ppid() + " is not in the image");
                 }
             }
-            return new ImageContents(dir, info, tasks, zombies, pages);
+            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified);
         }
     }
 

@@ -34,16 +34,17 @@ public final class PageWriter implements AutoCloseable {
      * Returns the number of pages written. Slices never overlap, so they are written chunk by chunk:
      * a pre-copy image cuts an early chunk into many slices around later copies of some of its pages,
      * and each chunk must be read once, not once per slice. Uncompressed chunks go from a mapping
-     * of the image straight into the task (one copy); they are not checksummed again here, because
-     * the restore verified every chunk of this image before creating anything. Compressed chunks
-     * are read and checked into a buffer first.
+     * of the image straight into the task (one copy), each checked against its checksum before
+     * any of its pages is written, unless {@code verified} (the chunks were checked as the image
+     * arrived: a migration). Compressed chunks are read and checked into a buffer first.
      */
     public long write(Pid pid, List<PageSlice> slices) throws IOException {
-        return write(pid, slices, n -> { });
+        return write(pid, slices, false, n -> { });
     }
 
     /** As {@link #write(Pid, List)}, telling {@code pagesDone} after each slice (a progress bar). */
-    public long write(Pid pid, List<PageSlice> slices, java.util.function.LongConsumer pagesDone) throws IOException {
+    public long write(Pid pid, List<PageSlice> slices, boolean verified, java.util.function.LongConsumer pagesDone)
+            throws IOException {
         long pages = 0;
         List<PageSlice> byChunk = new ArrayList<>(slices);
         byChunk.sort(Comparator.comparingLong((PageSlice s) -> s.chunk().offset()).thenComparingLong(PageSlice::address));
@@ -54,13 +55,13 @@ public final class PageWriter implements AutoCloseable {
             if (e.offset() != loaded) {
                 if (e.compressed()) {
                     if (buffer == null || buffer.capacity() < e.rawLength()) {
-                        buffer = ByteBuffer.allocateDirect(Math.max(e.rawLength(), 1 << 20));
+                        buffer = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
                     }
                     buffer.clear().limit(e.rawLength());
                     reader.readPages(e, buffer); // the whole chunk: its checksum covers all of it
                     src = buffer;
                 } else {
-                    src = reader.mappedPages(e, true);
+                    src = reader.mappedPages(e, verified);
                 }
                 loaded = e.offset();
             }
