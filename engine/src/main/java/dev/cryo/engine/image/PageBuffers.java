@@ -15,8 +15,10 @@ public final class PageBuffers {
 
     private PageBuffers() {}
 
-    /** A direct buffer of exactly {@code capacity} bytes whose first byte is page-aligned. */
+    /** A direct buffer of exactly {@code capacity} bytes (any size) whose first byte is page-aligned. */
     public static ByteBuffer allocate(int capacity) {
-        return ByteBuffer.allocateDirect(capacity + PAGE).alignedSlice(PAGE).slice(0, capacity);
+        // alignedSlice rounds both ends to pages: room for whole pages past the aligned start
+        int pages = (int) ((capacity + (long) PAGE - 1) / PAGE);
+        return ByteBuffer.allocateDirect(Math.multiplyExact(pages + 1, PAGE)).alignedSlice(PAGE).slice(0, capacity);
     }
 }
