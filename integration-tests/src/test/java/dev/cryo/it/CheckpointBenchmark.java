@@ -85,6 +85,9 @@ class CheckpointBenchmark {
             if (RSS_MIB > largest) {
                 cli(randmem, RSS_MIB, 1); // for its peak RSS: one run
             }
+            if (Boolean.parseBoolean(System.getProperty("bench.agent", "true"))) {
+                throughAgent(randmem, 16, REPEATS);
+            }
         }
         String report = String.format(Locale.ROOT, "%n%s%n%-16s %-7s %8s %8s %8s %8s %8s %7s %7s %7s %7s%n",
                 "cryo benchmark: images on " + DIR + ", medians of " + REPEATS + "; load average before: "
@@ -232,13 +235,18 @@ class CheckpointBenchmark {
     }
 
     private void cliRows(String randmem, int mib, int repeats) throws Exception {
+        cliRows(randmem, mib, repeats, Map.of(), "");
+    }
+
+    /** {@code how}: the rows' label after the step, null for a run that adds no row (a warm-up). */
+    private void cliRows(String randmem, int mib, int repeats, Map<String, String> env, String how) throws Exception {
         long[] dump = new long[repeats], dumpRss = new long[repeats], restore = new long[repeats], restoreRss = new long[repeats];
         Path img = DIR.resolve("cli-img");
         Path pidfile = DIR.resolve("cli.pid");
         try (DetachedProcess p = randmem(randmem, mib)) {
             for (int i = 0; i < repeats; i++) {
                 deleteTree(img);
-                long[] r = timedCommand(LAUNCHER.toString(), "dump", "-t", p.pid().toString(), "-D", img.toString(),
+                long[] r = timedCommand(env, LAUNCHER.toString(), "dump", "-t", p.pid().toString(), "-D", img.toString(),
                         "-R", "--no-progress");
                 dump[i] = r[0];
                 dumpRss[i] = r[1];
@@ -248,7 +256,7 @@ class CheckpointBenchmark {
         }
         for (int i = 0; i < repeats; i++) {
             Files.deleteIfExists(pidfile);
-            long[] r = timedCommand(LAUNCHER.toString(), "restore", "-D", img.toString(), "-d", "--pidfile",
+            long[] r = timedCommand(env, LAUNCHER.toString(), "restore", "-D", img.toString(), "-d", "--pidfile",
                     pidfile.toString());
             restore[i] = r[0];
             restoreRss[i] = r[1];
@@ -257,19 +265,76 @@ class CheckpointBenchmark {
             awaitGone(List.of(pid));
         }
         deleteTree(img);
-        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d", mib + " MiB", "dump", median(dump), max(dumpRss) >> 10));
-        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d", mib + " MiB", "restore", median(restore),
-                max(restoreRss) >> 10));
+        if (how == null) {
+            return;
+        }
+        String suffix = how.isEmpty() ? "" : " (" + how + ")";
+        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d%s", mib + " MiB", "dump", median(dump),
+                max(dumpRss) >> 10, suffix));
+        cliRows.add(String.format(Locale.ROOT, "%-16s %-8s %9d %12d%s", mib + " MiB", "restore", median(restore),
+                max(restoreRss) >> 10, suffix));
+    }
+
+    /**
+     * The same dump and restore of a small process through the launcher, with a {@code cryo agent}
+     * running on this host: the command hands its job to the agent's warm JVM over the local
+     * socket. The agent is warmed up by one dump and restore first (a running agent has done some).
+     */
+    private void throughAgent(String randmem, int mib, int repeats) {
+        Path sock = DIR.resolve("run/agent.sock");
+        Path log = DIR.resolve("agent.log");
+        Process agent = null;
+        try {
+            Path keys = DIR.resolve("keys");
+            timedCommand(Map.of(), LAUNCHER.toString(), "keys", "init", keys.toString());
+            int port = ThreadLocalRandom.current().nextInt(40000, 50000);
+            Map<String, String> env = Map.of("CRYO_JAVA_OPTS", "-Dcryo.cluster.local-socket=" + sock);
+            ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "agent", "--name", "bench", "--bind",
+                    "127.0.0.1:" + port, "--data-port", "0", "--keys", keys.toString())
+                    .redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().putAll(env);
+            agent = pb.start();
+            Process a = agent;
+            DetachedProcess.awaitCondition(() -> Files.exists(sock) || !a.isAlive(), Duration.ofMinutes(2),
+                    "the agent to listen on " + sock);
+            if (!agent.isAlive()) {
+                throw new AssertionError("the agent ended: " + Files.readString(log));
+            }
+            cliRows(randmem, mib, 1, env, null); // warm-up of the agent's dump and restore, not counted
+            cliRows(randmem, mib, repeats, env, "via agent");
+            if (!Files.readString(log).contains("local request")) {
+                throw new AssertionError("the commands did not go through the agent: " + Files.readString(log));
+            }
+        } catch (Exception | AssertionError e) {
+            cliRows.add(String.format(Locale.ROOT, "%-16s FAILED through the agent: %s", mib + " MiB", e.getMessage()));
+        } finally {
+            if (agent != null) {
+                agent.destroy(); // SIGTERM: the agent leaves and exits
+                try {
+                    if (!agent.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                        agent.destroyForcibly();
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
     }
 
     /** {wall ms, peak RSS KiB} of a command, by /usr/bin/time; fails on a non-zero exit. */
     private static long[] timedCommand(String... command) throws Exception {
+        return timedCommand(Map.of(), command);
+    }
+
+    private static long[] timedCommand(Map<String, String> env, String... command) throws Exception {
         Path times = DIR.resolve("time.txt");
         List<String> cmd = new ArrayList<>(List.of("/usr/bin/time", "-o", times.toString(), "-f", "%e %M"));
         cmd.addAll(List.of(command));
         Path log = DIR.resolve("cli.log");
         // started through setsid: a restored tree must not be this JVM's child (ProcessBuilder's reaper)
-        Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process proc = pb.start();
         if (proc.waitFor() != 0) {
             throw new AssertionError(String.join(" ", command) + " failed: " + Files.readString(log));
         }
