@@ -1,0 +1,83 @@
+package dev.cryo.it;
+
+import dev.cryo.engine.dump.GhostFiles;
+import dev.cryo.engine.dump.MemoryPlan;
+import dev.cryo.engine.dump.SharedMemoryClaims;
+import dev.cryo.engine.memory.VmAdvice;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.SmapsEntry;
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A pre-copy's freeze plans memory from smaps read just before it (MemoryPlan#provisional) and
+ * takes VmFlags from smaps read again while frozen: advice given in place in between (the area's
+ * maps line unchanged) must not be lost, and a changed list of areas must not be planned from
+ * the early read at all.
+ */
+class PreCopyFreezeTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void adviceGivenBetweenTheEarlyReadAndTheFreezeIsTakenFromTheFrozenRead() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/adviselate.c", "-O2").toString()))) {
+            long area = Long.decode(p.outputText().split("ready ")[1].trim().split("\\s")[0]);
+            List<SmapsEntry> early = ProcFs.smaps(p.pid());
+            Sys.kill(p.pid(), Signals.SIGUSR1);
+            p.awaitOutput("advised", Duration.ofSeconds(30));
+
+            MemoryPlan plan = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
+                    kind -> true, early);
+            assertTrue(plan.provisional(), "same areas: planned from the early read");
+            VmaImage before = at(plan.vmas(), area);
+            assertEquals(0, before.advice() & VmAdvice.DONTFORK, "the early read predates the advice");
+
+            List<VmaImage> confirmed = plan.confirm(p.pid(), ProcFs.smaps(p.pid()));
+            assertNotNull(confirmed);
+            assertEquals(VmAdvice.DONTFORK, at(confirmed, area).advice() & VmAdvice.DONTFORK,
+                    "the frozen read's VmFlags win");
+            VmaImage after = at(confirmed, area);
+            assertEquals(withAdvice(before, after.advice()), withAdvice(after, after.advice()), "only the advice differs");
+        }
+    }
+
+    @Test
+    void areasThatChangedAreNotPlannedFromTheEarlyRead() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/adviselate.c", "-O2").toString()))) {
+            List<SmapsEntry> early = ProcFs.smaps(p.pid());
+            List<SmapsEntry> shifted = early.subList(1, early.size()); // one area fewer than the task has
+            MemoryPlan plan = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
+                    kind -> true, shifted);
+            assertFalse(plan.provisional());
+            assertEquals(early.size(), plan.vmas().size());
+            // a frozen read that lacks one of the plan's areas (cryo's scratch area merged into it) confirms nothing
+            MemoryPlan provisional = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
+                    kind -> true, early);
+            assertTrue(provisional.provisional());
+            assertNull(provisional.confirm(p.pid(), shifted));
+        }
+    }
+
+    private static VmaImage at(List<VmaImage> vmas, long start) {
+        return vmas.stream().filter(v -> v.start() == start).findFirst()
+                .orElseThrow(() -> new AssertionError("no area at 0x" + Long.toHexString(start) + " in " + vmas));
+    }
+
+    private static VmaImage withAdvice(VmaImage v, int advice) {
+        return new VmaImage(v.start(), v.end(), v.prot(), v.flags(), v.offset(), v.kind(), v.file(), 0, 0, advice);
+    }
+}
