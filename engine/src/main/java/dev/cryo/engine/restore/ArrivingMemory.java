@@ -168,8 +168,9 @@ public final class ArrivingMemory implements AutoCloseable {
             return null;
         }
         off = true;
-        PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, Map.copyOf(placed), Set.copyOf(applied),
-                placedPages);
+        // handed over, not copied (tens of thousands of offsets, in the downtime): off, nothing changes them again
+        PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, java.util.Collections.unmodifiableMap(placed),
+                java.util.Collections.unmodifiableSet(applied), placedPages);
         stub = null;
         return p;
     }
