@@ -36,8 +36,26 @@ public final class DeletedFileMapping extends MemoryKind {
 
     @Override
     public FileRef file(Pid pid, MapsEntry m, GhostFiles ghosts) {
+        int links = links(PageScan.mapFile(pid, m));
+        if (links > 0) {
+            // a copy would stand in for a file still there under another name: the tasks mapping
+            // it by that name (glibc's sem_open links its file to the semaphore's name and unlinks
+            // the temporary one it mapped) would no longer share it with this one
+            throw new dev.cryo.engine.DumpException("pid " + pid + " mapping at 0x" + Long.toHexString(m.start())
+                    + ": " + m.path() + " was deleted but the file is still linked under another name (" + links
+                    + " link" + (links == 1 ? "" : "s") + "); restoring a copy would cut the mapping off from it:"
+                    + " not supported yet");
+        }
         return ghosts.carry(pid, "pid " + pid + " mapping at 0x" + Long.toHexString(m.start()), m.path(),
                 PageScan.mapFile(pid, m));
+    }
+
+    private static int links(java.nio.file.Path mapped) {
+        try {
+            return ((Number) java.nio.file.Files.getAttribute(mapped, "unix:nlink")).intValue();
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0; // cannot tell: carried as a deleted file, as before
+        }
     }
 
     @Override
