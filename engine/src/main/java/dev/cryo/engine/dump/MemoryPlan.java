@@ -84,14 +84,16 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice));
+                PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                 if (pagesPlanned.test(kind)) {
-                    PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                     kind.planPages(scan);
                     scanned += scan.scannedPages();
-                    long[] guards = scan.guardRuns();
-                    if (guards.length > 0) {
-                        vmas.set(vmas.size() - 1, vmas.get(vmas.size() - 1).withGuards(guards));
-                    }
+                } else if (!kind.kernelProvided()) {
+                    scan.guardPagesOnly(); // a pre-copied mapping: its tracker carries the pages, never guards
+                }
+                long[] guards = scan.guardRuns();
+                if (guards.length > 0) {
+                    vmas.set(vmas.size() - 1, vmas.get(vmas.size() - 1).withGuards(guards));
                 }
             }
         }

@@ -102,6 +102,29 @@ public final class PageScan {
         byPagemap(e -> (Pagemap.present(e) && !Pagemap.fileOrSharedAnon(e)) || Pagemap.swapped(e), false);
     }
 
+    /**
+     * Only the guard pages, for a mapping whose pages another pass carries (a pre-copy's tracker):
+     * guard pages are never written, so that pass never sees them.
+     */
+    public void guardPagesOnly() {
+        if (scanner != null) {
+            scanner.scan(map.start(), map.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
+                    (start, end, categories) -> guard(start, end));
+            return;
+        }
+        long addr = map.start();
+        while (addr < map.end()) {
+            int n = (int) Math.min(PAGEMAP_BATCH, (map.end() - addr) / PAGE);
+            long[] entries = pagemap.read(addr, n);
+            for (int i = 0; i < n; i++) {
+                if (Pagemap.guard(entries[i])) {
+                    guard(addr + i * PAGE, addr + (i + 1) * PAGE);
+                }
+            }
+            addr += n * PAGE;
+        }
+    }
+
     /** Present or swapped pages whose other categories, xor {@code inverted}, have all of {@code mask}. */
     private void byScan(long inverted, long mask, boolean zeroImplicit) {
         scanned += map.pages();
