@@ -87,6 +87,53 @@ public final class GhostFiles {
     }
 
     /**
+     * A deleted name whose file is still linked as {@code linkedAt}, in the same directory: carried
+     * as that link, without contents (see {@link GhostFile#linkedAt()}).
+     */
+    public FileRef carryLinked(Pid pid, String where, String path, Path source, String linkedAt) {
+        FileRef file;
+        int uid, gid;
+        try {
+            file = FileIdentity.of(path, source);
+            uid = (Integer) Files.getAttribute(source, "unix:uid");
+            gid = (Integer) Files.getAttribute(source, "unix:gid");
+        } catch (IOException e) {
+            throw new DumpException(where + ": cannot stat the deleted file " + path + ": " + e.getMessage(), e);
+        }
+        if (claim(file)) {
+            synchronized (this) {
+                byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>())
+                        .add(new GhostFile(file, new byte[0], uid, gid, new long[0], linkedAt));
+            }
+        }
+        return file;
+    }
+
+    /**
+     * Another name of the file behind {@code source} in the directory of the deleted {@code path}
+     * (same device and inode), or null.
+     */
+    public static String otherName(String path, Path source) {
+        Path dir = Path.of(path).getParent();
+        if (dir == null) {
+            return null;
+        }
+        try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
+            Object dev = Files.getAttribute(source, "unix:dev"), ino = Files.getAttribute(source, "unix:ino");
+            return entries.filter(e -> {
+                try {
+                    return ino.equals(Files.getAttribute(e, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                            && dev.equals(Files.getAttribute(e, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS));
+                } catch (IOException | RuntimeException gone) {
+                    return false;
+                }
+            }).map(Path::toString).findFirst().orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
      * The data extents of the file, as {start, end} pairs, read through a fresh open of it: SEEK_DATA
      * on the task's own fd would move the task's file position.
      */

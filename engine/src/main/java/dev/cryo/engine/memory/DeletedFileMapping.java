@@ -37,10 +37,16 @@ public final class DeletedFileMapping extends MemoryKind {
     @Override
     public FileRef file(Pid pid, MapsEntry m, GhostFiles ghosts) {
         int links = links(PageScan.mapFile(pid, m));
+        String other = links > 0 ? GhostFiles.otherName(m.path(), PageScan.mapFile(pid, m)) : null;
+        if (other != null) {
+            // glibc's sem_open: mapped under a temporary name, linked to the semaphore's, the
+            // temporary one unlinked; the restore maps that file again under the deleted name
+            return ghosts.carryLinked(pid, "pid " + pid + " mapping at 0x" + Long.toHexString(m.start()), m.path(),
+                    PageScan.mapFile(pid, m), other);
+        }
         if (links > 0) {
-            // a copy would stand in for a file still there under another name: the tasks mapping
-            // it by that name (glibc's sem_open links its file to the semaphore's name and unlinks
-            // the temporary one it mapped) would no longer share it with this one
+            // linked elsewhere than its directory: a copy would stand in for it, cut off from the
+            // tasks that map it by that name
             throw new dev.cryo.engine.DumpException("pid " + pid + " mapping at 0x" + Long.toHexString(m.start())
                     + ": " + m.path() + " was deleted but the file is still linked under another name (" + links
                     + " link" + (links == 1 ? "" : "s") + "); restoring a copy would cut the mapping off from it:"

@@ -7,8 +7,16 @@ package dev.cryo.engine.model;
  * fds of which tasks are this file), {@code uid} and {@code gid} its owner, given back with its mode.
  * {@code data} holds its data extents as {start, end} byte pairs (SEEK_DATA/SEEK_HOLE): the rest are
  * holes, made again as holes (a sparse file stays sparse, a program may look for its holes).
+ * {@code linkedAt}: empty, or the other name in the same directory under which the deleted name's
+ * file is still linked (glibc's sem_open maps its file under a temporary name, links it to the
+ * semaphore's name and unlinks the temporary one): no contents then; restore links that file to
+ * the deleted name for an instant, so the mapping is that very file again.
  */
-public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
+public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt) {
+    public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
+        this(file, contents, uid, gid, data, "");
+    }
+
     /** Whether the file is one run of data from start to end (no hole to make). */
     public boolean dense() {
         return data.length == 2 && data[0] == 0 && data[1] == contents.length;

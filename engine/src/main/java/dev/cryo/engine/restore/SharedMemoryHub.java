@@ -192,6 +192,9 @@ public final class SharedMemoryHub implements AutoCloseable {
      */
     private String recreate(GhostFile g) {
         Path original = Path.of(g.file().path());
+        if (!g.linkedAt().isEmpty()) {
+            return relink(g, original);
+        }
         if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
             try {
                 SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(), g.contents(), g.uid(),
@@ -241,6 +244,41 @@ public final class SharedMemoryHub implements AutoCloseable {
             } catch (IOException e) {
                 deleteQuietly(at);
             }
+        }
+    }
+
+    /**
+     * A deleted name whose file is still linked as {@link GhostFile#linkedAt()}: that file (checked
+     * by device and inode) is linked to the deleted name (or beside it when the name is taken),
+     * opened there and unlinked again at once, so the tasks map that very file and their maps read
+     * "PATH (deleted)" as before.
+     */
+    private String relink(GhostFile g, Path original) {
+        Path live = Path.of(g.linkedAt());
+        try {
+            if (!((Long) Files.getAttribute(live, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS) == g.file().ino()
+                    && (Long) Files.getAttribute(live, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS) == g.file().dev())) {
+                throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is another"
+                        + " file now");
+            }
+        } catch (IOException e) {
+            throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is gone: " + e);
+        }
+        Path at = Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? original.resolveSibling(
+                ".cryo-link-" + g.file().ino() + "-" + System.nanoTime()) : original;
+        try {
+            Files.createLink(at, live);
+        } catch (IOException e) {
+            throw new RestoreException("cannot link " + live + " as " + at + " again: " + e);
+        }
+        try {
+            dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(at.toString(), Fcntl.O_PATH);
+            ghostFds.add(fd);
+            return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new RestoreException("cannot open " + at + ": " + e.getMessage());
+        } finally {
+            deleteQuietly(at);
         }
     }
 

@@ -19,11 +19,13 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
         out.writeInt(g.uid());
         out.writeInt(g.gid());
         ModelFields.writeLongs(out, g.data(), ModelLimits.GHOST_EXTENTS, "GhostFile.data");
+        ModelFields.writeText(out, g.linkedAt(), ModelLimits.PATH, "GhostFile.linkedAt");
     }
 
     public GhostFile read(Input in, int version) {
         return new GhostFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE),
                 ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt(),
-                ModelFields.readLongs(in, ModelLimits.GHOST_EXTENTS, "GhostFile.data"));
+                ModelFields.readLongs(in, ModelLimits.GHOST_EXTENTS, "GhostFile.data"),
+                ModelFields.readText(in, ModelLimits.PATH, "GhostFile.linkedAt"));
     }
 }
