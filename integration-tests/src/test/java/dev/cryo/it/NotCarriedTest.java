@@ -66,6 +66,9 @@ class NotCarriedTest {
                                 + "namespace \\(net:\\[\\d+\\]\\); a namespace file of another namespace is not supported"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
+                // zdtm's socket_udplite: it was called a UDP socket
+                python("a UDP-Lite socket", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)",
+                        " fd 3: UDP-Lite socket is not supported yet"),
                 python("unread inotify events", "import ctypes, os\nlibc = ctypes.CDLL(None)\n"
                                 + "fd = libc.inotify_init1(0)\nassert fd == 3\nos.mkdir('w')\n"
                                 + "assert libc.inotify_add_watch(fd, b'w', 0x100) == 1\nopen('w/x', 'w').close()",
