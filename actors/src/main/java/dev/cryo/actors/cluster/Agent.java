@@ -25,17 +25,13 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
 
 /**
  * A cluster node's agent (the guardian of {@code cryo agent}): registered with the Receptionist
@@ -221,9 +217,7 @@ public final class Agent {
 
     private Behavior<AgentProtocol.Command> onPrepare(PrepareReceive m) {
         try {
-            Files.createDirectories(parts.stagingDir());
-            Path dir = Files.createTempDirectory(parts.stagingDir(), "in-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Path dir = StagingDirs.create(parts.stagingDir(), "in-");
             String id = m.id();
             incoming.put(id, new Incoming(dir, m.replyTo(), 0,
                     new ArrivingMemory("migration " + id)));
@@ -339,10 +333,6 @@ public final class Agent {
     }
 
     private static void deleteQuietly(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // staging leftovers are private (0700) and harmless
-        }
+        StagingDirs.delete(dir);
     }
 }

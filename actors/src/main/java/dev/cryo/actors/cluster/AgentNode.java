@@ -151,6 +151,10 @@ public final class AgentNode implements AutoCloseable {
             node.close();
             throw new IOException("page channel: not bound within 60 s");
         }
+        int stale = StagingDirs.sweep(c.stagingDir());
+        if (stale > 0) {
+            system.log().info("removed {} staging director{} left by an agent that was killed", stale, stale == 1 ? "y" : "ies");
+        }
         WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir());
         if (c.localSocket().isPresent()) {
             try {

@@ -25,11 +25,8 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -64,9 +61,7 @@ final class WarmUp {
 
     private static void run(ActorSystem<?> system, CryoSettings settings, ImageOptions options, Path staging)
             throws Exception {
-        Files.createDirectories(staging);
-        Path dir = Files.createTempDirectory(staging, "warm-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path dir = StagingDirs.create(staging, "warm-");
         int sleep = -1;
         Integer restored = null;
         try {
@@ -125,9 +120,7 @@ final class WarmUp {
             } else if (sleep > 0 && Sys.exists(Pid.of(sleep))) {
                 Sys.kill(Pid.of(sleep), Signals.SIGKILL);
             }
-            try (var files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+            StagingDirs.delete(dir);
         }
     }
 
