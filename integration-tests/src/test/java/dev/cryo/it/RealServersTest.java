@@ -584,4 +584,53 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * postfix, as {@code postfix start-fg} runs it: the script, master and its daemons (smtpd,
+     * pickup and trivial-rewrite chrooted into the queue, qmgr, postlogd, whose socket the others
+     * reach by its relative name public/postlog: refused before) with an SMTP client in the middle
+     * of a transaction, which ends it after the restore; the mail is then delivered by processes
+     * the restored master starts.
+     */
+    @Test
+    void postfixTakesItsClientsMailAcrossTheRestoreAndDeliversIt() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/postfix")) && Files.exists(Path.of("/etc/postfix/master.cf")),
+                "Debian package postfix");
+        int port = freePort();
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path conf = Files.createDirectories(tmp.resolve("pf"));
+        Path queue = Files.createDirectories(tmp.resolve("queue"));
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Path mail = Files.createDirectories(tmp.resolve("mail"));
+        succeeds(List.of("chmod", "1777", mail.toString())); // local delivery writes as the recipient
+        succeeds(List.of("chown", "postfix", data.toString()));
+        Files.writeString(conf.resolve("main.cf"), "compatibility_level = 3.6\nqueue_directory = " + queue
+                + "\ndata_directory = " + data + "\nmyhostname = cryotest\nmydestination = cryotest\n"
+                + "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\nmail_spool_directory = "
+                + mail + "\nalias_maps =\nalias_database =\nmaillog_file = /dev/stdout\nsmtpd_timeout = 600s\n");
+        Files.writeString(conf.resolve("master.cf"), Files.readString(Path.of("/etc/postfix/master.cf"))
+                .replaceAll("(?m)^smtp\\s+inet\\s.*$", "127.0.0.1:" + port + " inet n - y - - smtpd"));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("postfix.out"), "env", "MAIL_CONFIG=" + conf,
+                "/usr/sbin/postfix", "-c", conf.toString(), "start-fg");
+             Socket client = connect(port)) {
+            assertTrue(ask(client, "", "\r\n").startsWith("220"));
+            assertTrue(ask(client, "EHLO client\r\n", "250 CHUNKING\r\n").contains("250-PIPELINING"));
+            assertTrue(ask(client, "MAIL FROM:<a@cryotest>\r\n", "\r\n").startsWith("250"));
+            assertTrue(ask(client, "RCPT TO:<root@cryotest>\r\n", "\r\n").startsWith("250"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(ask(client, "DATA\r\n", "\r\n").startsWith("354"));
+                assertTrue(ask(client, "Subject: t\r\n\r\nacross the restore\r\n.\r\n", "\r\n").startsWith("250"),
+                        "the mail is queued");
+                assertTrue(ask(client, "QUIT\r\n", "\r\n").startsWith("221"));
+                DetachedProcess.awaitCondition(() -> readQuietly(mail.resolve("root")).contains("across the restore"),
+                        Duration.ofSeconds(60), "the mail to be delivered: " + readQuietly(tmp.resolve("postfix.out")));
+                try (Socket other = connect(port)) {
+                    assertTrue(ask(other, "", "\r\n").startsWith("220"), "a new SMTP client");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
 }
