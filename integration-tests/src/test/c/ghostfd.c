@@ -7,7 +7,9 @@
  * the old contents while the path holds the new file. Two more made as Python's tempfile makes
  * them, with O_NOFOLLOW (which their flags keep; the restore failed on it with ELOOP, the tree
  * killed: gunicorn's worker heartbeat files): DIR/temp (mkstemp, then unlinked) and an O_TMPFILE
- * file in DIR (TemporaryFile); both still read and keep O_NOFOLLOW. Prints PASS or FAIL: reason.
+ * file in DIR (TemporaryFile); both still read and keep O_NOFOLLOW. DIR/linked is linked as
+ * DIR/linked.name, then unlinked (zdtm's unlink_fstat03): its fd is still that file, what it writes
+ * shows under the other name. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -48,6 +50,11 @@ int main(int argc, char **argv) {
     if (mk < 0 || write(mk, "mkstemp", 7) != 7 || unlink(temp)) fail("mkstemp-like file");
     int tf = open(argv[1], O_RDWR | O_TMPFILE | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (tf < 0 || write(tf, "tmpfile", 7) != 7) fail("O_TMPFILE file");
+    char lk[4000], lkname[4100];
+    snprintf(lk, sizeof lk, "%s/linked", argv[1]);
+    snprintf(lkname, sizeof lkname, "%s/linked.name", argv[1]);
+    int lf = open(lk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (lf < 0 || write(lf, "one", 3) != 3 || link(lk, lkname) || unlink(lk)) fail("linked file");
     printf("ready\n");
     while (!check) pause();
 
@@ -74,6 +81,16 @@ int main(int argc, char **argv) {
     if (pread(mk, t1, 7, 0) != 7 || strcmp(t1, "mkstemp") || pread(tf, t2, 7, 0) != 7 || strcmp(t2, "tmpfile"))
         fail("a tempfile-like file reads other bytes");
     if (!(fcntl(mk, F_GETFL) & O_NOFOLLOW) || !(fcntl(tf, F_GETFL) & O_NOFOLLOW)) fail("O_NOFOLLOW lost");
+    if (pwrite(lf, "two", 3, 3) != 3) fail("write the linked file");
+    int byname = open(lkname, O_RDONLY);
+    char lb[8] = {0};
+    if (byname < 0 || read(byname, lb, 6) != 6 || strcmp(lb, "onetwo")) fail("the fd is no longer the file linked under the other name");
+    snprintf(link, sizeof link, "/proc/self/fd/%d", lf);
+    n = readlink(link, target, sizeof target - 1);
+    if (n < 0) fail("readlink linked");
+    target[n] = 0;
+    snprintf(want, sizeof want, "%s (deleted)", lk);
+    if (strcmp(target, want)) { printf("FAIL: the linked file's fd names %s\n", target); return 1; }
     printf("PASS\n");
     return 0;
 }

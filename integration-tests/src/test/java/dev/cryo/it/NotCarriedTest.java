@@ -111,8 +111,8 @@ class NotCarriedTest {
                                 + "os.kill(pid, 9)\nos.waitpid(pid, 0)",
                         ": its current directory /proc/\\d+ \\(deleted\\) is the /proc directory of pid \\d+, which has exited"),
                 // zdtm's unlink_fstat03 found it: the file came back as a copy, no longer the one still linked
-                python("a deleted file still linked under another name", "import os\nf = open('data', 'w')\n"
-                                + "os.link('data', 'data.link')\nos.unlink('data')",
+                python("a deleted file still linked under another name in another directory", "import os\n"
+                                + "f = open('data', 'w')\nos.mkdir('other')\nos.link('data', 'other/data.link')\nos.unlink('data')",
                         " fd 3: .*/data was deleted but the file is still linked under another name \\(1 link\\)"),
                 // a copy would stand in for it; linked in its own directory it is carried (glibc's
                 // sem_open, MemoryKindsTest), but the other name is not looked for elsewhere

@@ -53,6 +53,10 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     public GhostFd dump(FdProbe fd, DumpContext ctx) {
         String path = fd.target().substring(0, fd.target().length() - DELETED.length());
         int links = links(fd);
+        String other = links > 0 ? dev.cryo.engine.dump.GhostFiles.otherName(path, fd.procPath()) : null;
+        if (other != null) { // still linked in its directory: that very file, linked to the deleted name again
+            return new GhostFd(ctx.ghostFiles().carryLinked(fd.pid(), fd.where(), path, fd.procPath(), other));
+        }
         if (links > 0) {
             // a copy would stand in for a file that is still there under another name: what the
             // program writes would no longer reach it (zdtm's unlink_fstat03)
