@@ -63,6 +63,9 @@ final class TaskJson {
                 f.put("ino", g.file().ino());
                 f.put("mode", Integer.toOctalString(g.file().mode()));
                 f.put("size", g.contents().length);
+                if (!g.linkedAt().isEmpty()) {
+                    f.put("linkedAt", g.linkedAt()); // no contents: the file is still there under that name
+                }
                 return f;
             }).toList());
         }
