@@ -7,6 +7,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -141,6 +143,56 @@ class FileKindsTest {
             String fds = Cli.run("show", img.toString()).out();
             assertTrue(fds.contains("lease READ") && fds.contains("lease WRITE"), fds);
             assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /**
+     * A program whose output a harness outside the tree reads through a pipe (a test runner, a
+     * shell pipeline) writes to that reader again after the restore, the counter going on with no
+     * gap or repeat; without the join the restored program met a pipe with no reader (SIGPIPE).
+     */
+    @Test
+    void aPipeToAReaderOutsideTheTreeIsJoinedAgain() throws Exception {
+        Path copy = tmp.resolve("copy.txt"), pidFile = tmp.resolve("prog.pid");
+        String prog = "import time\ni = 0\nwhile True:\n    print(i, flush=True)\n    i += 1\n    time.sleep(0.02)";
+        try (DetachedProcess harness = DetachedProcess.start(tmp.resolve("harness.out"), "/usr/bin/python3", "-c",
+                String.join("\n",
+                        "import subprocess, sys, time",
+                        "out = open(sys.argv[1], 'w')",
+                        // through a shell that exits: the program is not the harness's child (no zombie keeps its pid)
+                        "sh = subprocess.Popen(['/bin/sh', '-c', '/usr/bin/python3 -c \"$0\" </dev/null & echo $! > \"$1\"', sys.argv[3], sys.argv[2]], stdout=subprocess.PIPE)",
+                        "sh.wait()",
+                        "while True:",
+                        "    line = sh.stdout.readline()",
+                        "    if line:",
+                        "        out.write(line.decode()); out.flush()",
+                        "    else:",
+                        "        time.sleep(0.02)"), copy.toString(), pidFile.toString(), prog)) {
+            DetachedProcess.awaitCondition(() -> Files.exists(copy) && lines(copy) > 5, Duration.ofSeconds(30),
+                    "the harness to copy the program's output");
+            int pid = Integer.parseInt(Files.readString(pidFile).strip());
+            // its session and group are the harness's, outside the tree: a shell job
+            DumpRestore d = DumpRestore.dump(pid, tmp.resolve("img"), "--shell-job").alsoKnown(StateComparator.outsidePipe(1));
+            int before = lines(copy);
+            DetachedProcess r = d.restoreDetached(tmp.resolve("prog.out"));
+            try {
+                DetachedProcess.awaitCondition(() -> lines(copy) > before + 10, Duration.ofSeconds(30),
+                        "the restored program's output to reach the harness again");
+                List<String> seen = Files.readAllLines(copy);
+                for (int i = 0; i < seen.size() - 1; i++) {
+                    assertEquals(Integer.toString(i), seen.get(i), "a gap or a repeat in what the harness read");
+                }
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    private static int lines(Path f) {
+        try {
+            return Files.readAllLines(f).size();
+        } catch (java.io.IOException e) {
+            return 0;
         }
     }
 

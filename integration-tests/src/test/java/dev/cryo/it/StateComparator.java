@@ -104,6 +104,17 @@ final class StateComparator {
                     && (Integer.parseInt(d.dumped(), 8) & ~020200000) == Integer.parseInt(d.restored(), 8)));
 
     /**
+     * An fd of a pipe whose other end was outside the tree, joined again to the very pipe through
+     * /proc/HOLDER/fd/N: the kernel's open adds O_LARGEFILE, which F_SETFL cannot clear (only
+     * pipe() makes a pipe file without it, and that would be another pipe). Harmless on a pipe.
+     */
+    static Known outsidePipe(int fd) {
+        return new Known("fd " + fd + " is a pipe joined again to its reader or writer outside the tree: O_LARGEFILE added",
+                d -> d.item().equals("fd " + fd + " fdinfo flags") && d.dumped() != null && d.restored() != null
+                        && (Integer.parseInt(d.dumped(), 8) | 0100000) == Integer.parseInt(d.restored(), 8));
+    }
+
+    /**
      * With --shell-job (FINDINGS fd-2; cannot be the same, kept as a known difference so it stays
      * visible): a shell job's session, and its process group unless it led its own, are led by
      * processes outside the tree (the shell that started it, still running), and a process enters a

@@ -18,7 +18,6 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
-import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -520,18 +519,8 @@ public final class DumpSupervisor {
     }
 
     /** Looked up once, when the first dump is asked for: a name lookup may be slow and must not sit in a freeze. */
-    private static final String HOST = hostName();
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (java.io.IOException e) {
-            return "unknown";
-        }
-    }
-
     private DumpInfo dumpInfo() {
-        return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), HOST, System.getProperty("os.version"),
+        return new DumpInfo(dev.cryo.engine.CryoVersion.VERSION, System.currentTimeMillis(), dev.cryo.engine.HostName.get(), System.getProperty("os.version"),
                 request.pid().value(), liveTasks().stream().map(Pid::value).toList(), xstateSize, request.keepsTree());
     }
 

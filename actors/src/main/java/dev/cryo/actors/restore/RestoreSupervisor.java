@@ -203,7 +203,7 @@ public final class RestoreSupervisor {
         timers.startSingleTimer(new Timeout(), settings.restore().timeout());
         TaskImage root = image.task(image.root());
         try {
-            pipes = PipeHub.of(image.tasks());
+            pipes = PipeHub.of(image.tasks(), image.info(), n -> ctx.getLog().warn(n));
             sockets = SocketHub.of(image.tasks(), request.tcpClose());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));

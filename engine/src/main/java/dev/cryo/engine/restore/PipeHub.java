@@ -20,10 +20,25 @@ public final class PipeHub implements AutoCloseable {
     private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
 
     public static PipeHub of(List<TaskImage> tasks) {
+        return of(tasks, null, n -> { });
+    }
+
+    /**
+     * As above; an anonymous pipe of which the tree held only one kind of end had its other end
+     * outside the tree: joined again to the very pipe while an outside process dumped on this
+     * host and boot ({@code info}) still holds it ({@link OutsidePipeEnds}), else made anew and
+     * named in a warning (its reader or writer is gone).
+     */
+    public static PipeHub of(List<TaskImage> tasks, dev.cryo.engine.model.DumpInfo info,
+                             java.util.function.Consumer<String> warn) {
         Map<Long, PipeHandler.Pipe> withData = new LinkedHashMap<>();
+        Map<Long, java.util.Set<Boolean>> ends = new LinkedHashMap<>();
+        Map<Long, String> holderOf = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : t.fds()) {
                 if (fd.desc() instanceof PipeHandler.Pipe p) {
+                    ends.computeIfAbsent(p.pipeId(), k -> new java.util.HashSet<>()).add(p.readEnd());
+                    holderOf.putIfAbsent(p.pipeId(), "pid " + t.pid() + " fd " + fd.fd());
                     PipeHandler.Pipe have = withData.get(p.pipeId());
                     if (have == null || (have.data().length == 0 && have.size() == 0)) {
                         withData.put(p.pipeId(), p);
@@ -31,10 +46,30 @@ public final class PipeHub implements AutoCloseable {
                 }
             }
         }
+        java.util.Set<Long> oneSided = new java.util.LinkedHashSet<>();
+        withData.forEach((id, p) -> {
+            if (p.fifoPath().isEmpty() && ends.get(id).size() == 1) {
+                oneSided.add(id);
+            }
+        });
+        boolean sameHost = !oneSided.isEmpty() && info != null && info.hostname().equals(dev.cryo.engine.HostName.get());
+        Map<Long, String> outside = sameHost ? OutsidePipeEnds.find(oneSided, info.createdEpochMillis()) : Map.of();
         PipeHub hub = new PipeHub();
         try {
-            withData.forEach((id, p) -> hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size())
-                    : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size())));
+            withData.forEach((id, p) -> {
+                if (outside.containsKey(id)) { // the live pipe: its bytes are in it still
+                    hub.pipes.put(id, LocalPipe.fifo(outside.get(id), new byte[0], 0));
+                    return;
+                }
+                if (oneSided.contains(id)) {
+                    boolean hasReader = ends.get(id).contains(true);
+                    warn.accept(holderOf.get(id) + ": pipe:[" + id + "] had its " + (hasReader ? "writer" : "reader")
+                            + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
+                            + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
+                }
+                hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size())
+                        : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size()));
+            });
         } catch (RuntimeException e) {
             hub.close();
             throw e;

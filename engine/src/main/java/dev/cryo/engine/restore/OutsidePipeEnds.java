@@ -1,0 +1,89 @@
+package dev.cryo.engine.restore;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Pipes of the image whose other end a process outside the tree held — a program whose output a
+ * harness or a shell pipeline reads. On the host and boot the image was made on, the very pipe
+ * still lives while such a process holds it: it is found by its inode in /proc/PID/fd and the
+ * restored ends are opened through it, so the program writes to its reader again (and the
+ * bytes that sat in it are still there). Only a process that started before the dump counts: on
+ * another boot or host, a pipe with the same number is another pipe.
+ */
+final class OutsidePipeEnds {
+    private OutsidePipeEnds() {}
+
+    /** For each wanted pipe inode, a /proc path of an fd of it held by a process that started before {@code dumpedAt}. */
+    static Map<Long, String> find(Set<Long> wanted, long dumpedAtMillis) {
+        Map<Long, String> out = new HashMap<>();
+        if (wanted.isEmpty()) {
+            return out;
+        }
+        long bootMillis = bootMillis();
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path proc : procs) {
+                if (out.size() == wanted.size()) {
+                    break;
+                }
+                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
+                    for (Path fd : fds) {
+                        Optional<Long> ino = pipeIno(fd);
+                        if (ino.isPresent() && wanted.contains(ino.get()) && !out.containsKey(ino.get())
+                                && startedBefore(proc, bootMillis, dumpedAtMillis)) {
+                            out.put(ino.get(), fd.toString());
+                        }
+                    }
+                } catch (IOException | SecurityException e) {
+                    // gone meanwhile, or a kernel thread
+                }
+            }
+        } catch (IOException e) {
+            return out;
+        }
+        return out;
+    }
+
+    private static Optional<Long> pipeIno(Path fd) {
+        try {
+            String target = Files.readSymbolicLink(fd).toString();
+            if (target.startsWith("pipe:[") && target.endsWith("]")) {
+                return Optional.of(Long.parseLong(target.substring(6, target.length() - 1)));
+            }
+        } catch (IOException | NumberFormatException | UnsupportedOperationException e) {
+            // closed meanwhile
+        }
+        return Optional.empty();
+    }
+
+    private static boolean startedBefore(Path proc, long bootMillis, long dumpedAtMillis) {
+        try {
+            String stat = Files.readString(proc.resolve("stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            long startTicks = Long.parseLong(f[19]); // field 22 of stat, counted after "(comm) "
+            return bootMillis > 0 && bootMillis + startTicks * 10 < dumpedAtMillis; // USER_HZ is 100
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The boot time, from /proc/stat's btime (seconds). */
+    private static long bootMillis() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
+                if (line.startsWith("btime ")) {
+                    return Long.parseLong(line.substring(6).trim()) * 1000;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // unknown: no outside end is trusted
+        }
+        return 0;
+    }
+}
