@@ -338,6 +338,15 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "dgramsenders", dir.toString()));
     }
 
+    /**
+     * Unread UDP datagrams were refused ("unread datagrams"): they come back in order, each from its
+     * sender (two open, one closed since, one at a connected socket, IPv6, IPv4 at a dual-stack socket).
+     */
+    @Test
+    void unreadUdpDatagramsComeBackFromTheirSenders() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "udpqueue"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

@@ -4,17 +4,23 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.UdpInjector;
+import dev.cryo.engine.restore.RestoreException;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
- * UDP sockets, IPv4 and IPv6: bound address, connected peer, options. Unread datagrams are
- * refused: sent again from cryo they would come from another sender address.
+ * UDP sockets, IPv4 and IPv6: bound address, connected peer, options and unread datagrams with
+ * their senders. The datagrams are peeked through cryo's copy of the socket and given back with
+ * raw packets naming the original sender (see {@link UdpInjector}), before the task runs.
  */
 public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSocket>, SocketHub.Kind<UdpSocketHandler.UdpSocket> {
     public static final int TAG = 42, RECORD_ID = 195;
@@ -24,7 +30,18 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
      * (1 = reading shut, 2 = writing shut), as sock_diag reports it.
      */
     public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
-                            int shutdown) implements FileDesc {}
+                            int shutdown, List<Datagram> queue) implements FileDesc {
+        public UdpSocket {
+            queue = List.copyOf(queue);
+        }
+    }
+
+    /** One unread datagram and the address it came from. */
+    public record Datagram(byte[] data, SockAddr from) {}
+
+    /** A UDP payload is at most 65,535 bytes; the queue is bounded by the socket's receive buffer. */
+    private static final int MAX_DATAGRAM = 65_536, MAX_QUEUE = 1_000_000;
+    private static final long MAX_QUEUED_BYTES = 1L << 30;
 
     static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 1, (out, u) -> {
         out.writeLong(u.ino());
@@ -34,8 +51,25 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         RecordFields.writeRecord(out, SocketOptions.CODEC, u.options());
         out.writeBoolean(u.primary());
         out.writeVarInt(u.shutdown(), true);
+        out.writeVarInt(u.queue().size(), true);
+        for (Datagram d : u.queue()) {
+            ModelFields.writeBytes(out, d.data(), MAX_DATAGRAM, "UdpSocket.datagram");
+            SockAddrFields.write(out, d.from());
+        }
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
-            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true)));
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in)));
+
+    private static List<Datagram> readQueue(com.esotericsoftware.kryo.io.Input in) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > MAX_QUEUE) {
+            throw new IllegalArgumentException("UdpSocket.queue: " + n + " datagrams (at most " + MAX_QUEUE + ")");
+        }
+        List<Datagram> q = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            q.add(new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.datagram"), SockAddrFields.read(in)));
+        }
+        return q;
+    }
 
     @Override
     public String kind() {
@@ -68,7 +102,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new UdpSocket(p.ino, p.family, local, local,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0);
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of());
                 }
                 throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
@@ -77,13 +111,27 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 throw p.refuse("UDP socket " + d.local() + " holds " + d.wqueue() + " bytes written but not sent yet"
                         + " (UDP_CORK or MSG_MORE); carrying them is not supported");
             }
+            boolean primary = st.claim(p.ino);
+            List<Datagram> queue = new ArrayList<>();
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
-            if (d.rqueue() > 0 || unread > 0) {
-                throw p.refuse("UDP socket " + d.local() + " has unread datagrams; carrying them is not supported"
-                        + " (they would arrive from another sender)");
+            if (primary && (d.rqueue() > 0 || unread > 0)) {
+                long total = 0;
+                for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_DATAGRAM)) {
+                    if (m.length() > m.data().length || m.from() == null
+                            || (m.from().family() != SockAddr.AF_INET && m.from().family() != SockAddr.AF_INET6)) {
+                        throw p.refuse("UDP socket " + d.local() + ": an unread datagram of " + m.length() + " bytes from "
+                                + m.from() + " cannot be given back");
+                    }
+                    total += m.length();
+                    if (total > MAX_QUEUED_BYTES || queue.size() >= MAX_QUEUE) {
+                        throw p.refuse("UDP socket " + d.local() + ": more than " + MAX_QUEUED_BYTES + " bytes of unread"
+                                + " datagrams");
+                    }
+                    queue.add(new Datagram(m.data(), m.from()));
+                }
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), d.shutdown());
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue);
         }
     }
 
@@ -101,6 +149,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             m.put("remote", u.remote().toString());
         }
         m.put("options", u.options().show());
+        if (!u.queue().isEmpty()) {
+            m.put("unreadDatagrams", u.queue().size());
+        }
         if (u.shutdown() != 0) {
             m.put("shutdown", Sockets.shutdownName(u.shutdown()));
         }
@@ -140,9 +191,57 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.remote().port() != 0) {
             Sockets.connect(s, u.remote());
         }
+        if (!u.queue().isEmpty()) {
+            fill(s, u);
+        }
         if (u.shutdown() != 0) {
             // the kernel records the shutdown even on an unconnected socket, and then says ENOTCONN
             Sockets.shutdownMask(s, u.shutdown(), u.remote().port() == 0);
         }
+    }
+
+    /** Queues u's unread datagrams again, in order, each from its original sender. */
+    private static void fill(Fd s, UdpSocket u) {
+        try (UdpInjector inject = new UdpInjector()) {
+            for (Datagram d : u.queue()) {
+                SockAddr from = d.from();
+                SockAddr to = u.local();
+                if (from.family() == SockAddr.AF_INET6 && isV4Mapped(from.address())) {
+                    // a dual-stack socket's IPv4 sender: an IPv4 packet to the socket's IPv4 side
+                    from = new SockAddr(SockAddr.AF_INET, v4Part(from.address()), from.port());
+                    to = isV4Mapped(to.address()) ? new SockAddr(SockAddr.AF_INET, v4Part(to.address()), to.port())
+                            : new SockAddr(SockAddr.AF_INET, new byte[] {127, 0, 0, 1}, to.port());
+                } else if (to.isAnyAddress()) {
+                    byte[] loopback = new byte[to.address().length];
+                    loopback[loopback.length - 1] = 1;
+                    if (loopback.length == 4) {
+                        loopback[0] = 127;
+                    }
+                    to = new SockAddr(to.family(), loopback, to.port());
+                }
+                inject.send(from, to, d.data());
+            }
+        }
+        int queued = Sockets.peekQueue(s, MAX_DATAGRAM).size();
+        if (queued != u.queue().size()) {
+            throw new RestoreException("UDP socket " + u.local() + ": " + queued + " of its " + u.queue().size()
+                    + " unread datagrams could be queued again");
+        }
+    }
+
+    private static boolean isV4Mapped(byte[] a) {
+        if (a.length != 16) {
+            return false;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (a[i] != 0) {
+                return false;
+            }
+        }
+        return a[10] == (byte) 0xff && a[11] == (byte) 0xff;
+    }
+
+    private static byte[] v4Part(byte[] a) {
+        return java.util.Arrays.copyOfRange(a, 12, 16);
     }
 }

@@ -1,0 +1,79 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Fd;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Puts a UDP datagram in a local socket's receive queue as if it came from any sender: a raw
+ * IPPROTO_RAW packet (IP_HDRINCL / IPV6_HDRINCL, root) whose headers name the original source
+ * address and port, so no socket has to be bound there (the port may be in use, the address not
+ * local). The packet goes out through the loopback route and is delivered like one received.
+ */
+public final class UdpInjector implements AutoCloseable {
+    private Fd v4, v6;
+
+    /** Sends {@code payload} from {@code from} to the local socket at {@code to} (same family). */
+    public void send(SockAddr from, SockAddr to, byte[] payload) {
+        int udpLen = 8 + payload.length;
+        ByteBuffer udp = ByteBuffer.allocate(udpLen);
+        udp.putShort((short) from.port()).putShort((short) to.port()).putShort((short) udpLen).putShort((short) 0);
+        udp.put(payload);
+        byte[] u = udp.array();
+        byte[] packet;
+        Fd s;
+        if (from.family() == SockAddr.AF_INET) {
+            // IPv4: a zero UDP checksum means none; the kernel fills the header checksum, id and length
+            ByteBuffer ip = ByteBuffer.allocate(20 + udpLen);
+            ip.put((byte) 0x45).put((byte) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
+                    .put((byte) 64).put((byte) Sockets.IPPROTO_UDP).putShort((short) 0)
+                    .put(from.address()).put(to.address()).put(u);
+            packet = ip.array();
+            if (v4 == null) {
+                v4 = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW);
+            }
+            s = v4;
+        } else {
+            // IPv6 forbids a zero UDP checksum: computed over the pseudo-header
+            int sum = sum(from.address()) + sum(to.address()) + udpLen + Sockets.IPPROTO_UDP + sum(u);
+            while ((sum >>> 16) != 0) {
+                sum = (sum & 0xffff) + (sum >>> 16);
+            }
+            int check = ~sum & 0xffff;
+            u[6] = (byte) ((check == 0 ? 0xffff : check) >> 8);
+            u[7] = (byte) (check == 0 ? 0xffff : check);
+            ByteBuffer ip = ByteBuffer.allocate(40 + udpLen);
+            ip.putInt(6 << 28).putShort((short) udpLen).put((byte) Sockets.IPPROTO_UDP).put((byte) 64)
+                    .put(from.address()).put(to.address()).put(u);
+            packet = ip.array();
+            if (v6 == null) {
+                v6 = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW);
+                Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
+            }
+            s = v6;
+        }
+        int n = Sockets.sendTo(s, packet, 0, new SockAddr(to.family(), to.address(), 0));
+        if (n != packet.length) {
+            throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of a UDP datagram");
+        }
+    }
+
+    private static int sum(byte[] b) {
+        int s = 0;
+        for (int i = 0; i < b.length; i += 2) {
+            s += ((b[i] & 0xff) << 8) | (i + 1 < b.length ? b[i + 1] & 0xff : 0);
+            s = (s & 0xffff) + (s >>> 16);
+        }
+        return s;
+    }
+
+    @Override
+    public void close() {
+        if (v4 != null) {
+            v4.close();
+        }
+        if (v6 != null) {
+            v6.close();
+        }
+    }
+}
