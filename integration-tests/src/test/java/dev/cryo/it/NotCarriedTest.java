@@ -91,6 +91,14 @@ class NotCarriedTest {
                                 + "s.bind(('127.0.0.1', 0))\ns.connect(s.getsockname())\n"
                                 + "s.setsockopt(socket.SOL_UDP, 1, 1)\ns.send(b'corked')",
                         " fd 3: UDP socket 127\\.0\\.0\\.1:\\d+ holds \\d+ bytes written but not sent yet"),
+                // unread datagrams are carried (udpqueue.c) through the loopback device, which a socket bound
+                // to another device does not hear
+                python("unread UDP datagrams at a socket bound to a device", "import os, socket\n"
+                                + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                + "s.bind(('127.0.0.1', 0))\ns.sendto(b'unread', s.getsockname())\n"
+                                + "dev = sorted(d for d in os.listdir('/sys/class/net') if d != 'lo')[0]\n"
+                                + "s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())",
+                        " fd 3: UDP socket 127\\.0\\.0\\.1:\\d+ has unread datagrams and is bound to device \\w+"),
                 // a classic filter is carried (sockfilter.c); an eBPF one (SO_ATTACH_BPF) cannot be read back
                 python("an eBPF socket filter", "import os, socket, ctypes, struct\nlibc = ctypes.CDLL(None)\n"
                                 + "ins = ctypes.create_string_buffer(struct.pack('BBhi', 0xb7, 0, 0, 0xffff)"

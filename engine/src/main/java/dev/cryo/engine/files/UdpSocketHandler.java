@@ -115,6 +115,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             List<Datagram> queue = new ArrayList<>();
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
             if (primary && (d.rqueue() > 0 || unread > 0)) {
+                String device = new String(Sockets.getBytes(p.sock, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, 16),
+                        java.nio.charset.StandardCharsets.US_ASCII).replace("\0", "");
+                if (!device.isEmpty() && !device.equals("lo")) {
+                    // the datagrams are given back through the loopback device, which such a socket does not hear
+                    throw p.refuse("UDP socket " + d.local() + " has unread datagrams and is bound to device " + device
+                            + " (SO_BINDTODEVICE); giving them back is not supported");
+                }
                 long total = 0;
                 for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_DATAGRAM)) {
                     if (m.length() > m.data().length || m.from() == null
