@@ -8,7 +8,8 @@ import java.nio.ByteBuffer;
  * Puts a UDP datagram in a local socket's receive queue as if it came from any sender: a raw
  * IPPROTO_RAW packet (IP_HDRINCL / IPV6_HDRINCL, root) whose headers name the original source
  * address and port, so no socket has to be bound there (the port may be in use, the address not
- * local). The packet goes out through the loopback route and is delivered like one received.
+ * local). The raw sockets are bound to {@code lo}: a packet whose destination is not (or no longer)
+ * local is dropped there, it never leaves the host with a borrowed source address.
  */
 public final class UdpInjector implements AutoCloseable {
     private Fd v4, v6;
@@ -30,7 +31,7 @@ public final class UdpInjector implements AutoCloseable {
                     .put(from.address()).put(to.address()).put(u);
             packet = ip.array();
             if (v4 == null) {
-                v4 = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW);
+                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
             }
             s = v4;
         } else {
@@ -47,7 +48,7 @@ public final class UdpInjector implements AutoCloseable {
                     .put(from.address()).put(to.address()).put(u);
             packet = ip.array();
             if (v6 == null) {
-                v6 = Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW);
+                v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
                 Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
             }
             s = v6;
@@ -56,6 +57,11 @@ public final class UdpInjector implements AutoCloseable {
         if (n != packet.length) {
             throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of a UDP datagram");
         }
+    }
+
+    private static Fd loopbackOnly(Fd s) {
+        Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, "lo".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        return s;
     }
 
     private static int sum(byte[] b) {
