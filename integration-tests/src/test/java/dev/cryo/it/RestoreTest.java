@@ -353,4 +353,40 @@ class RestoreTest {
             assertPassOnce(checkAndReap(twice));
         }
     }
+
+    /**
+     * A daemon that forked, called setsid and forked again (its session's and group's leader
+     * exited) comes back in that same session and group, still without a leader, not in cryo's:
+     * a helper takes the dead leader's pid for an instant to make them.
+     */
+    @Test
+    void aDaemonWhoseSessionLeaderExitedKeepsItsSessionAndGroup() throws Exception {
+        Path pidFile = tmp.resolve("daemon.pid");
+        Process start = new ProcessBuilder("/usr/bin/python3", "-c", String.join("\n",
+                "import os, sys, time",
+                "if os.fork() > 0: os._exit(0)",
+                "os.setsid()",
+                "if os.fork() > 0: os._exit(0)",
+                "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.rename(sys.argv[1] + '.tmp', sys.argv[1])",
+                "while True: time.sleep(0.05)"), pidFile.toString())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true).start();
+        assertEquals(0, start.waitFor());
+        DetachedProcess.awaitCondition(() -> Files.exists(pidFile), Duration.ofSeconds(10), "the daemon's pid file");
+        int pid = Integer.parseInt(Files.readString(pidFile).strip());
+        var st = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid));
+        int sid = st.session();
+        DetachedProcess.awaitCondition(() -> !Sys.exists(Pid.of(sid)), Duration.ofSeconds(10), "the leader to be reaped");
+        assertTrue(sid != pid && st.pgrp() == sid, "a daemon in a dead leader's session: " + st);
+        // the comparator holds the restored session and group to the dumped ones
+        DetachedProcess r = DumpRestore.dump(pid, tmp.resolve("img")).restoreDetached(tmp.resolve("daemon.out"));
+        try {
+            var after = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid));
+            assertEquals(sid, after.session());
+            assertEquals(sid, after.pgrp());
+            assertFalse(Sys.exists(Pid.of(sid)), "the helper that made the session is still there");
+        } finally {
+            killAndReap(r);
+        }
+    }
 }

@@ -43,7 +43,41 @@ public final class ExactPidSpawner {
      */
     public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession,
                             boolean dieWithParent) {
-        Pid stub = Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
+        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
+                path, argv, newSession, dieWithParent, true);
+    }
+
+    /**
+     * As above, but the new process runs no program: a fork of the stub (/bin/sleep), waiting in
+     * pause() until it is adopted, with PF_FORKNOEXEC set as a task that never exec'd after its
+     * fork has it (a daemon's root). {@code sid}: its session, made by the stub as its own when
+     * it is {@code pid} itself, by a helper with that pid when its leader has exited
+     * ({@link #spawnInSessionOf}), else the caller's.
+     */
+    public static Pid spawnForked(int pid, int skipTo, int sid, boolean deadLeader, boolean dieWithParent) {
+        if (deadLeader) {
+            Pid leader = spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
+            return fromStub(leader, pid, skipTo, "/bin/sleep", List.of("sleep"), false, dieWithParent, false);
+        }
+        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
+                "/bin/sleep", List.of("sleep"), sid == pid, dieWithParent, false);
+    }
+
+    /**
+     * As above, in session {@code sid} whose leader has exited (a daemon that forked twice around
+     * its setsid): a helper takes the leader's pid and makes the session and its group, the
+     * program is forked from it and inherits both, and the helper is gone again when this returns
+     * — as the leader was. {@code sid} must be free.
+     */
+    public static Pid spawnInSessionOf(int sid, int pid, int skipTo, String path, List<String> argv,
+                                       boolean dieWithParent) {
+        Pid leader = spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
+        return fromStub(leader, pid, skipTo, path, argv, false, dieWithParent, true);
+    }
+
+    /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
+    private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
+                                boolean dieWithParent, boolean exec) {
         int child = 0;
         try (Tracer tracer = new Tracer()) {
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
@@ -79,9 +113,13 @@ public final class ExactPidSpawner {
             if (dieWithParent) {
                 in.call("prctl(PR_SET_PDEATHSIG, SIGKILL)", SyscallNr.PRCTL, Prctl.PR_SET_PDEATHSIG, Signals.SIGKILL);
             }
-            long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
-            if (Injector.isError(e)) {
-                throw new SyscallException("execve(" + path + ") as pid " + pid, (int) -e);
+            if (exec) {
+                long e = in.raw(SyscallNr.EXECVE, scratch + 128, scratch + 1024, scratch + 1024 + 8L * (argv.size() + 1));
+                if (Injector.isError(e)) {
+                    throw new SyscallException("execve(" + path + ") as pid " + pid, (int) -e);
+                }
+            } else { // the stub's copy sleeps in pause() at the gadget until a restorer seizes it
+                tracer.setRegisters(child, tracer.getRegisters(child).forSyscall(gadget, SyscallNr.PAUSE, new long[0]));
             }
             tracer.detach(child, child);
             skipPast(skipTo);

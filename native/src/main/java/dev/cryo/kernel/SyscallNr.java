@@ -20,7 +20,7 @@ public final class SyscallNr {
             USERFAULTFD = 323, RSEQ = 334, PIDFD_SEND_SIGNAL = 424, PIDFD_OPEN = 434, CLONE3 = 435,
             CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94,
             UNSHARE = 272;
-    public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59;
+    public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;
 
     /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */
     public static final int POLL = 7, NANOSLEEP = 35, GETITIMER = 36, SETITIMER = 38, SCHED_SETAFFINITY = 203,

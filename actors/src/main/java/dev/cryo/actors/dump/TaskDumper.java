@@ -227,7 +227,7 @@ public final class TaskDumper {
         CollectJob job = m.job();
         if (m.layout()) { // before the round's pages: the destination places them as they arrive
             job.writer().tell(new ImageWriterActor.WriteRecord(new dev.cryo.engine.model.PreCopyLayout(pid.value(),
-                    sessionLeader(), preCopy.layout())));
+                    sessionLeader(), preCopy.layout(), execed())));
         }
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
@@ -242,6 +242,15 @@ public final class TaskDumper {
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
         return roundCopying(shares.size(), 0, m.replyTo());
+    }
+
+    /** PF_FORKNOEXEC clear: it ran a program after its fork (its stub must exec too). */
+    private boolean execed() {
+        try {
+            return (ProcFs.stat(pid).flags() & dev.cryo.kernel.proc.ProcStat.PF_FORKNOEXEC) == 0;
+        } catch (KernelException e) {
+            return true; // exiting: the round's copy will say
+        }
     }
 
     private boolean sessionLeader() {

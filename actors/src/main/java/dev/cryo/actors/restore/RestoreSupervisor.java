@@ -186,7 +186,9 @@ public final class RestoreSupervisor {
         this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
         TaskImage root = image.task(image.root());
         var p = request.prepared();
-        if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid()))) {
+        if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid())
+                || p.execed() != root.execed()
+                || dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, Set.copyOf(image.allPids())))) {
             dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
             p = null;
         }
@@ -236,6 +238,15 @@ public final class RestoreSupervisor {
         for (int attempt = 0; ; attempt++) {
             try {
                 // from a thread that lives as long as cryo: the root's parent-death signal is per thread
+                boolean deadLeader = dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, treePids);
+                if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
+                    return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),
+                            deadLeader, false), root.pid());
+                }
+                if (deadLeader) {
+                    return StubParent.spawn(() -> ExactPidSpawner.spawnInSessionOf(root.ids().sid(), root.pid(), highest,
+                            "/bin/sleep", List.of("sleep", "1000000"), false), root.pid());
+                }
                 return StubParent.spawn(() -> ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep",
                         List.of("sleep", "1000000"), root.ids().sid() == root.pid()), root.pid());
             } catch (ExactPidSpawner.PidTakenException e) {

@@ -5,12 +5,12 @@ import java.util.List;
 /**
  * Sent in a migration's pre-copy round, before that round's pages: the private, writable
  * anonymous areas of the tree's root task at that moment ({@code bounds}: start, end, start, end…),
- * and whether it leads its session. The destination creates the root's stub with them and places
+ * whether it leads its session and whether it exec'd after its fork (PF_FORKNOEXEC clear). The destination creates the root's stub with them and places
  * the pages in it as they arrive, so the restore after the freeze writes only what changed since
  * (see {@code ArrivingMemory}). Only a hint: a restore ignores it, the task record that follows the
  * freeze is what counts, and an area that no longer matches it is made again from the image.
  */
-public record PreCopyLayout(int pid, boolean sessionLeader, List<Long> bounds) {
+public record PreCopyLayout(int pid, boolean sessionLeader, List<Long> bounds, boolean execed) {
     public PreCopyLayout {
         bounds = List.copyOf(bounds);
         if (bounds.size() % 2 != 0) {

@@ -53,6 +53,7 @@ public final class ArrivingMemory implements AutoCloseable {
     private final Set<Long> applied = new HashSet<>();
     private Pid stub;
     private boolean sessionLeader;
+    private boolean execed;
     private boolean off; // given up (or discarded): the restore does everything from the image
     private ByteBuffer buffer;
     private long placedPages;
@@ -89,7 +90,8 @@ public final class ArrivingMemory implements AutoCloseable {
         layouts++;
         if (stub == null) {
             sessionLeader = l.sessionLeader();
-            stub = StubParent.spawnStub(l.pid(), sessionLeader); // dies with this process, never left behind
+            execed = l.execed();
+            stub = StubParent.spawnStub(l.pid(), sessionLeader, execed); // dies with this process, never left behind
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
                 throw new KernelException("the stub for pid " + stub + " did not start within 5 s");
             }
@@ -169,7 +171,7 @@ public final class ArrivingMemory implements AutoCloseable {
         }
         off = true;
         // handed over, not copied (tens of thousands of offsets, in the downtime): off, nothing changes them again
-        PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, java.util.Collections.unmodifiableMap(placed),
+        PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
                 java.util.Collections.unmodifiableSet(applied), placedPages);
         stub = null;
         return p;

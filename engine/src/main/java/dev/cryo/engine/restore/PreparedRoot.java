@@ -15,7 +15,7 @@ import java.util.Set;
  * {@code applied} already in them. The restore adopts it instead of spawning a stub, keeps the
  * areas the task record has exactly as they were placed, and skips the pages already there.
  */
-public record PreparedRoot(int pid, boolean sessionLeader, Map<Long, Long> placed, Set<Long> applied,
+public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, Set<Long> applied,
                            long placedPages) {
     /**
      * The area is kept when the task has it exactly as placed, and as a fresh mapping would be:

@@ -27,10 +27,14 @@ public final class StubParent {
 
     private StubParent() {}
 
-    /** Spawns /bin/sleep with {@code pid} as a child of the stub parent thread, to die with this process. */
-    static Pid spawnStub(int pid, boolean sessionLeader) {
-        return spawn(() -> ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), sessionLeader, true),
-                pid);
+    /**
+     * Spawns /bin/sleep with {@code pid} as a child of the stub parent thread, to die with this
+     * process; for a task that never exec'd after its fork, a fork of the sleep that runs nothing.
+     */
+    static Pid spawnStub(int pid, boolean sessionLeader, boolean execed) {
+        return spawn(() -> execed
+                ? ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), sessionLeader, true)
+                : ExactPidSpawner.spawnForked(pid, pid, sessionLeader ? pid : 0, false, true), pid);
     }
 
     /** Runs {@code spawner} on the stub parent thread: what it forks is that thread's child. */

@@ -27,6 +27,7 @@ public final class PreCopyLayoutCodec implements RecordCodec<PreCopyLayout> {
             b[i] = l.bounds().get(i);
         }
         ModelFields.writeLongs(out, b, MAX_BOUNDS, "PreCopyLayout.bounds");
+        out.writeBoolean(l.execed());
     }
 
     public PreCopyLayout read(Input in, int version) {
@@ -40,6 +41,6 @@ public final class PreCopyLayoutCodec implements RecordCodec<PreCopyLayout> {
         for (long v : b) {
             bounds.add(v);
         }
-        return new PreCopyLayout(pid, leader, bounds);
+        return new PreCopyLayout(pid, leader, bounds, in.readBoolean());
     }
 }

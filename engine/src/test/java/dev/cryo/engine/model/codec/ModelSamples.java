@@ -222,7 +222,7 @@ public final class ModelSamples {
     /** The pre-copy hint of a migration: two areas of the sample task. */
     static dev.cryo.engine.model.PreCopyLayout layout() {
         return new dev.cryo.engine.model.PreCopyLayout(PID, true, List.of(HEAP, HEAP + 0x21000, 0x7f00_1000_0000L,
-                0x7f00_1400_0000L));
+                0x7f00_1400_0000L), false);
     }
 
     /** Deterministic page bytes for the golden image. */
