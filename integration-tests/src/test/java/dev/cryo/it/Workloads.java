@@ -103,6 +103,22 @@ final class Workloads {
         return p;
     }
 
+    /**
+     * The words of a "ready A B ..." line once all {@code count} of them are there: a reader may
+     * see the file while the line is still being written (CI caught "ready" alone once).
+     */
+    static String[] readyWords(DetachedProcess p, int count) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                String o = p.outputText();
+                return o.contains("\n") && o.trim().split("\\s+").length >= count;
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its whole ready line");
+        return p.outputText().trim().split("\\s+");
+    }
+
     /** Waits until all {@code threads} threads of {@code pid} are stopped (state T), as after --leave-stopped. */
     static void awaitStopped(dev.cryo.kernel.Pid pid, int threads) throws Exception {
         java.util.List<java.nio.file.Path> tasks;
