@@ -22,6 +22,10 @@ int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     signal(SIGUSR1, on_usr1);
+    /* the shell that started us exits right after: asked for before that, the signal would come
+     * then (a test flake under load). Wait until we are reparented, at most 30 s. */
+    pid_t first = getppid();
+    for (int i = 0; i < 30000 && getppid() == first; i++) usleep(1000);
     if (prctl(PR_SET_PDEATHSIG, SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
     printf("ready\n");
     while (!check) pause();
