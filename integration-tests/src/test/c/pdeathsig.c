@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -18,14 +19,23 @@ static void on_usr1(int sig) {
     orphaned = 1;
 }
 
+static int parent_is_shell(void) {
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int shell = fgets(comm, sizeof comm, f) && strcmp(comm, "sh\n") == 0;
+    fclose(f);
+    return shell;
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     signal(SIGUSR1, on_usr1);
-    /* the shell that started us exits right after: asked for before that, the signal would come
-     * then (a test flake under load). Wait until we are reparented, at most 30 s. */
-    pid_t first = getppid();
-    for (int i = 0; i < 30000 && getppid() == first; i++) usleep(1000);
+    /* the shell that started us (DetachedProcess's sh) exits right after: asked for before that,
+     * the signal would come then (a test flake under load). Wait until our parent is no shell, at most 30 s. */
+    for (int i = 0; i < 30000 && parent_is_shell(); i++) usleep(1000);
     if (prctl(PR_SET_PDEATHSIG, SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
     printf("ready\n");
     while (!check) pause();
