@@ -69,7 +69,7 @@ class DumpFailureTest {
     @Test
     void anUnsupportedFdIsNamedAndTheTreeKeepsRunning() throws Exception {
         try (DetachedProcess p = Workloads.sockets(tmp, "packet")) {
-            String fd = Workloads.readyWords(p, 2)[1];
+            String fd = Workloads.readyFd(p);
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());

@@ -182,7 +182,7 @@ class PtyTest {
                         "print('ready',m,flush=True)",
                         "time.sleep(600)",
                         "")))) {
-            String fd = Workloads.readyWords(p, 2)[1];
+            String fd = Workloads.readyFd(p);
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("pid " + p.pid() + " fd " + fd + ": pseudo-terminal /dev/pts/"), r.err());
@@ -235,7 +235,7 @@ class PtyTest {
         // a program whose child on the pty has exited: its master reads EIO (poll: POLLHUP) until a slave opens again
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("hup.out"), "/usr/bin/python3", "-c",
                 "import os,time\nm,s=os.openpty()\nos.close(s)\nprint('ready',m,flush=True)\ntime.sleep(600)\n"))) {
-            int fd = Integer.parseInt(Workloads.readyWords(p, 2)[1]);
+            int fd = Integer.parseInt(Workloads.readyFd(p));
             assertTrue(slaveClosed(p.pid(), fd), "the workload's slave is closed before the dump");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {

@@ -482,22 +482,10 @@ class SocketRestoreTest {
         }
     }
 
-    /** The fd number a workload prints after "ready". */
-    private static String readyFd(DetachedProcess p) throws Exception {
-        DetachedProcess.awaitCondition(() -> {
-            try {
-                return p.outputText().matches("(?s)ready \\d+\\s.*");
-            } catch (IOException e) {
-                return false;
-            }
-        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its fd");
-        return p.outputText().trim().split("\\s+")[1];
-    }
-
     @Test
     void aNetlinkSocketComesBack() throws Exception {
         try (DetachedProcess p = Workloads.netlinkHolder(tmp)) {
-            int fd = Integer.parseInt(readyFd(p));
+            int fd = Integer.parseInt(Workloads.readyFd(p));
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 assertEquals("NETLINK", Sys.getxattr("/proc/" + r.pid() + "/fd/" + fd, "system.sockprotoname"));
@@ -515,7 +503,7 @@ class SocketRestoreTest {
         Assumptions.assumeTrue(add.waitFor() == 0, "ip netns add failed: "
                 + new String(add.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
         try (DetachedProcess p = Workloads.sockets(tmp, "netns", ns)) {
-            String fd = readyFd(p);
+            String fd = Workloads.readyFd(p);
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());

@@ -104,19 +104,18 @@ final class Workloads {
     }
 
     /**
-     * The words of a "ready A B ..." line once all {@code count} of them are there: a reader may
-     * see the file while the line is still being written (CI caught "ready" alone once).
+     * The fd number a workload prints after "ready", once the whole line is there: a reader may see
+     * the file while the line is still being written (CI caught "ready" alone once).
      */
-    static String[] readyWords(DetachedProcess p, int count) throws Exception {
+    static String readyFd(DetachedProcess p) throws Exception {
         DetachedProcess.awaitCondition(() -> {
             try {
-                String o = p.outputText();
-                return o.contains("\n") && o.trim().split("\\s+").length >= count;
+                return p.outputText().matches("(?s)ready \\d+\\s.*");
             } catch (IOException e) {
                 return false;
             }
-        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its whole ready line");
-        return p.outputText().trim().split("\\s+");
+        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its fd");
+        return p.outputText().trim().split("\\s+")[1];
     }
 
     /** Waits until all {@code threads} threads of {@code pid} are stopped (state T), as after --leave-stopped. */

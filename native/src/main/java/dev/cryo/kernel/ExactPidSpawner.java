@@ -56,8 +56,8 @@ public final class ExactPidSpawner {
      */
     public static Pid spawnForked(int pid, int skipTo, int sid, boolean deadLeader, boolean dieWithParent) {
         if (deadLeader) {
-            Pid leader = spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
-            return fromStub(leader, pid, skipTo, "/bin/sleep", List.of("sleep"), false, dieWithParent, false);
+            return fromStub(sessionLeader(sid, skipTo), pid, skipTo, "/bin/sleep", List.of("sleep"), false,
+                    dieWithParent, false);
         }
         return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
                 "/bin/sleep", List.of("sleep"), sid == pid, dieWithParent, false);
@@ -71,8 +71,12 @@ public final class ExactPidSpawner {
      */
     public static Pid spawnInSessionOf(int sid, int pid, int skipTo, String path, List<String> argv,
                                        boolean dieWithParent) {
-        Pid leader = spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
-        return fromStub(leader, pid, skipTo, path, argv, false, dieWithParent, true);
+        return fromStub(sessionLeader(sid, skipTo), pid, skipTo, path, argv, false, dieWithParent, true);
+    }
+
+    /** The helper in the dead leader's place: a sleep with pid {@code sid} that made session and group {@code sid}. */
+    private static Pid sessionLeader(int sid, int skipTo) {
+        return spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
     }
 
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */

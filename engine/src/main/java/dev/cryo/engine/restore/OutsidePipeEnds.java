@@ -1,5 +1,8 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -64,12 +67,10 @@ final class OutsidePipeEnds {
 
     private static boolean startedBefore(Path proc, long bootMillis, long dumpedAtMillis) {
         try {
-            String stat = Files.readString(proc.resolve("stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            long startTicks = Long.parseLong(f[19]); // field 22 of stat, counted after "(comm) "
+            long startTicks = ProcFs.stat(Pid.of(Integer.parseInt(proc.getFileName().toString()))).starttime();
             return bootMillis > 0 && bootMillis + startTicks * 10 < dumpedAtMillis; // USER_HZ is 100
-        } catch (IOException | RuntimeException e) {
-            return false;
+        } catch (RuntimeException e) {
+            return false; // gone meanwhile
         }
     }
 
