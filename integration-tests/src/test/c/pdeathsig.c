@@ -2,6 +2,8 @@
  * A process asking for a parent-death signal (prctl PR_SET_PDEATHSIG SIGUSR1) while its parent
  * lives. On SIGUSR2 checks that the setting is still there and that the signal never came: after
  * a restore the parent is the restorer, which still runs. Prints PASS or FAIL: reason.
+ * With the argument "detached", asks for SIGKILL instead and expects no setting at the check: a
+ * detached restore's restorer exits, and its root must live on (the setting is dropped).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -29,18 +31,24 @@ static int parent_is_shell(void) {
     return shell;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int detached = argc > 1 && strcmp(argv[1], "detached") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     signal(SIGUSR1, on_usr1);
     /* the shell that started us (DetachedProcess's sh) exits right after: asked for before that,
      * the signal would come then (a test flake under load). Wait until our parent is no shell, at most 30 s. */
     for (int i = 0; i < 30000 && parent_is_shell(); i++) usleep(1000);
-    if (prctl(PR_SET_PDEATHSIG, SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
+    if (prctl(PR_SET_PDEATHSIG, detached ? SIGKILL : SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
     printf("ready\n");
     while (!check) pause();
     int sig = 0;
     if (prctl(PR_GET_PDEATHSIG, &sig)) fail("prctl(PR_GET_PDEATHSIG)");
+    if (detached) {
+        if (sig != 0) { printf("FAIL: the parent-death signal is %d after a detached restore\n", sig); return 1; }
+        printf("PASS\n");
+        return 0;
+    }
     if (sig != SIGUSR1) { printf("FAIL: the parent-death signal is %d, not SIGUSR1\n", sig); return 1; }
     if (orphaned) { printf("FAIL: the parent-death signal came while the parent ran\n"); return 1; }
     printf("PASS\n");

@@ -12,10 +12,19 @@ import java.nio.file.Path;
  * restore does not read the whole image once more before it starts.
  * {@code leaveStopped}: like CRIU's --leave-stopped, the restored tree is left stopped (SIGSTOP)
  * instead of running, for the user to SIGCONT.
+ * {@code detached}: the restorer does not stay the root's parent (a detached CLI restore, an agent's);
+ * the root's parent-death signal is then not set again, or it would come as the restorer goes.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
-                             dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped) {
+                             dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
+                             boolean detached) {
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
+                          boolean leaveStopped) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, false);
+    }
+
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                           dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents) {
         this(imageDir, tcpClose, progress, verified, prepared, contents, false);
@@ -42,6 +51,10 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached);
+    }
+
+    public RestoreRequest detaching(boolean detach) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach);
     }
 }

@@ -107,6 +107,7 @@ final class RestoreCommand implements Callable<Integer> {
                            RestoreRequest request, boolean detach, boolean progressBar, Path pidFile,
                            PrintWriter out, PrintWriter err) throws Exception {
         RestoreReport report;
+        request = request.detaching(detach);
         try {
             LogSetup.ensure();
             try (Cryo cryo = Cryo.create(config);

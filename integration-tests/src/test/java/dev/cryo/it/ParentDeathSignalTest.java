@@ -47,6 +47,34 @@ class ParentDeathSignalTest {
         }
     }
 
+    /**
+     * {@code cryo restore -d} exits once the tree runs: a root's parent-death signal set again would
+     * come right then, and with SIGKILL the restored program died the moment the restore returned.
+     * The setting is dropped with a warning naming it.
+     */
+    @Test
+    void aDetachedRestoresRootOutlivesTheRestorerItsParent() throws Exception {
+        Path out = tmp.resolve("pdeathkill.out");
+        Path log = tmp.resolve("restore.log");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(out,
+                TestPrograms.compile("/c/pdeathsig.c").toString(), "detached"))) {
+            Path img = tmp.resolve("img");
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            DetachedProcess.awaitCondition(() -> !p.alive(), java.time.Duration.ofSeconds(10), "the dumped tree to be gone");
+            Process cryo = CryoProcess.start(log, "restore", "-D", img.toString(), "-d", "--no-progress");
+            assertTrue(cryo.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "cryo restore -d did not return");
+            assertEquals(0, cryo.exitValue(), Files.readString(log));
+            assertTrue(Files.readString(log).contains("pid " + p.pid() + ": its parent-death signal (SIGKILL) is not set again"),
+                    Files.readString(log));
+            DetachedProcess restored = DetachedProcess.restored(p.pid(), out);
+            Thread.sleep(200); // the restorer's exit is behind us: a SIGKILL would have come by now
+            assertTrue(restored.alive(), "the restored root died with its restorer\n" + Files.readString(log));
+            String verdict = Workloads.check(restored); // not our child: it exits by itself after the check
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** The name of the thread of this JVM whose children include {@code pid}. */
     private static String parentThread(int pid) throws Exception {
         try (var tasks = Files.list(Path.of("/proc/self/task"))) {

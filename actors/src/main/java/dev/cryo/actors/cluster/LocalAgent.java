@@ -221,7 +221,7 @@ public final class LocalAgent {
                         writeDumpReport(out, rep);
                     } else if (kind == RESTORE) {
                         RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean())
-                                .leavingStopped(in.readBoolean());
+                                .leavingStopped(in.readBoolean()).detaching(true); // the agent stays, the client goes
                         log.info("local request: restore {}", r.imageDir());
                         RestoreReport rep = jobs.restore(r);
                         out.writeBoolean(true);

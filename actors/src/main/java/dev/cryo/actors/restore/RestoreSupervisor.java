@@ -76,6 +76,9 @@ public final class RestoreSupervisor {
                 image = request.contents() != null ? request.contents()
                         : ImageContents.read(request.imageDir(), settings.image().maxChunk(), request.verified());
                 ctx.getLog().debug("image read in {} ms", (System.nanoTime() - t0) / 1_000_000);
+                if (request.detached()) {
+                    image = dev.cryo.engine.restore.DetachedRoot.withoutParentDeathSignal(image, n -> ctx.getLog().warn(n));
+                }
                 held = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
             } catch (Exception e) {
                 killPrepared(request);
