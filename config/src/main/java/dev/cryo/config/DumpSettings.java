@@ -12,10 +12,12 @@ import java.time.Duration;
  * @param progress whether to draw a progress bar on a terminal
  * @param progressDelay how long a dump runs before the bar appears
  * @param ghostLimit the largest deleted file (still mapped or open) whose contents a dump carries, in bytes
+ * @param acceptWait how long, before the freeze, new connections to the tree's TCP listeners are held
+ *     back while the program accepts those already queued (a connection not accepted yet is refused)
  */
 public record DumpSettings(
     boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
-    Duration progressDelay, long ghostLimit) {
+    Duration progressDelay, long ghostLimit, Duration acceptWait) {
   public static final String PATH = "cryo.dump";
   /** A task's image record (which holds its deleted files) must fit one chunk. */
   public static final long MAX_GHOST_LIMIT = 16L << 20;
@@ -24,6 +26,7 @@ public record DumpSettings(
     Checks.positive(PATH + ".seize-timeout", seizeTimeout);
     Checks.positive(PATH + ".timeout", timeout);
     Checks.notNegative(PATH + ".progress-delay", progressDelay);
+    Checks.notNegative(PATH + ".accept-wait", acceptWait);
     if (ghostLimit < 0 || ghostLimit > MAX_GHOST_LIMIT) {
       throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 16 MiB, got " + ghostLimit
           + " bytes");
@@ -44,6 +47,7 @@ public record DumpSettings(
         r.getDuration("timeout"),
         r.getBoolean("progress"),
         r.getDuration("progress-delay"),
-        r.getBytes("ghost-limit"));
+        r.getBytes("ghost-limit"),
+        r.getDuration("accept-wait"));
   }
 }

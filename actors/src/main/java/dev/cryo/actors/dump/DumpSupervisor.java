@@ -70,6 +70,11 @@ public final class DumpSupervisor {
 
     private static final Duration RELEASE_TIMEOUT = Duration.ofSeconds(30);
 
+    /** Polls the held listeners' accept queues before the freeze ({@link #drainAcceptQueues}). */
+    private record AcceptCheck() implements Command {}
+
+    private static final Duration ACCEPT_POLL = Duration.ofMillis(2);
+
     public static Behavior<Command> create(DumpRequest request, CryoSettings settings, ImageWriterFactory images,
                                            ActorRef<Outcome> replyTo) {
         return create(request, settings, images, false, replyTo);
@@ -172,7 +177,13 @@ public final class DumpSupervisor {
         return (int) Math.min(pool.count(), (rss + pool.bufferSize() - 1) / pool.bufferSize());
     }
 
+    private boolean drained;
+
     private Behavior<Command> freeze() {
+        if (!drained) {
+            drained = true;
+            return drainAcceptQueues();
+        }
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
         for (Pid p : tasks.keySet()) { // tracked by pre-copy: their dumpers exist already
             pending.add(p);
@@ -180,6 +191,56 @@ public final class DumpSupervisor {
         }
         seizeNew(TreeWalker.walk(request.pid()));
         return seizing();
+    }
+
+    /**
+     * Right before the freeze, new connections to the tree's TCP listeners are held back (see
+     * SocketDumpState.holdListeners) while the running program accepts those already queued, for up
+     * to cryo.dump.accept-wait: under load a dump would otherwise find connections queued during the
+     * freeze and be refused. One still queued after the wait is refused at collection, as before.
+     */
+    private Behavior<Command> drainAcceptQueues() {
+        Duration wait = settings.dump().acceptWait();
+        if (wait.isZero()) {
+            return freeze();
+        }
+        if (sockets == null) {
+            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
+        }
+        long t0 = System.nanoTime();
+        try {
+            if (sockets.holdListeners(TreeWalker.walk(request.pid())).isEmpty()) {
+                return freeze();
+            }
+        } catch (RuntimeException e) { // no hold: the dump goes on as it would have without it
+            ctx.getLog().warn("new connections to the tree's listeners are not held back during the dump: {}",
+                    dev.cryo.actors.Failures.describe(e));
+            return freeze();
+        }
+        long deadline = t0 + wait.toNanos();
+        timers.startTimerWithFixedDelay("accept", new AcceptCheck(), ACCEPT_POLL);
+        return Behaviors.receive(Command.class)
+                .onMessage(AcceptCheck.class, m -> {
+                    int waiting;
+                    try {
+                        waiting = sockets.notAccepted();
+                    } catch (RuntimeException e) {
+                        waiting = 0; // the collection reads the queues again and says
+                    }
+                    if (waiting > 0 && System.nanoTime() < deadline) {
+                        return Behaviors.same();
+                    }
+                    timers.cancel("accept");
+                    ctx.getLog().debug("listeners held; accept queues {} after {} ms", waiting == 0 ? "empty" : waiting + " still queued",
+                            (System.nanoTime() - t0) / 1_000_000);
+                    return freeze();
+                })
+                .onMessage(Cancel.class, m -> abort(m.why()))
+                .onMessage(TaskReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
+                .build();
     }
 
     // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
@@ -624,7 +685,7 @@ public final class DumpSupervisor {
         problems.addAll(ttyBytes.release(killed));
         if (sockets != null) {
             try {
-                sockets.release(killed);
+                sockets.release(killed, !hold); // a held dump is a migration's: restored elsewhere
             } catch (RuntimeException e) {
                 problems.add(e.getMessage());
             }

@@ -24,7 +24,7 @@ import java.util.Set;
  * What the socket handlers of one dump share (task dumpers run in parallel): the kernel's
  * sock_diag view taken once, which socket inodes the tree holds and where, the user's socket
  * flags, and the TCP connections put in repair mode with the network lock that hides them.
- * The dump supervisor ends it: {@link #release(boolean)} after the image is complete, or
+ * The dump supervisor ends it: {@link #release(boolean, boolean)} after the image is complete, or
  * {@link #abandon()} when the dump fails, so a tree left running keeps working connections.
  */
 public final class SocketDumpState {
@@ -43,6 +43,8 @@ public final class SocketDumpState {
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
+    /** The tree's TCP listeners whose new connections are held back while the dump runs ({@link #holdListeners}). */
+    private final Map<Long, SockAddr> held = new LinkedHashMap<>();
 
     /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
     public SocketDumpState(Options options, Pid root, Collection<Pid> tree) {
@@ -132,7 +134,7 @@ public final class SocketDumpState {
      */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
         flows.add(new NetworkLock.Flow(local, remote));
-        NetworkLock.lock(lockTable, flows);
+        NetworkLock.lock(lockTable, flows, List.copyOf(held.values()));
         repaired.put(sock, TcpRepair.enter(sock));
         return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
                 TcpSocketHandler.finReceived(state));
@@ -141,11 +143,22 @@ public final class SocketDumpState {
     /**
      * The image is complete. A killed tree's connections vanish silently (their sockets close in
      * repair mode) and stay locked until the restore; a tree left running gets them back working.
+     * {@code restoredHere}: the image is for a restore on this host (a dump, not a migration that
+     * restores elsewhere); with --tcp-established the held listeners then stay held until the restore
+     * too, so a client's new connection waits for the restored listener instead of being refused.
      */
-    public synchronized void release(boolean killed) {
+    public synchronized void release(boolean killed, boolean restoredHere) {
         if (killed) {
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
+            if (!held.isEmpty() && !(restoredHere && options.tcpEstablished())) {
+                held.clear();
+                if (flows.isEmpty()) {
+                    NetworkLock.unlock(lockTable);
+                } else {
+                    NetworkLock.lock(lockTable, flows);
+                }
+            }
         } else {
             abandon();
         }
@@ -165,13 +178,80 @@ public final class SocketDumpState {
             }
         }
         repaired.clear();
-        if (!flows.isEmpty()) {
+        if (!flows.isEmpty() || !held.isEmpty()) {
             flows.clear();
+            held.clear();
             NetworkLock.unlock(lockTable);
         }
         if (!problems.isEmpty()) {
             throw new KernelException("could not take TCP connections out of repair mode: " + String.join("; ", problems));
         }
+    }
+
+    /**
+     * Before the freeze: new connections to the TCP listeners of {@code pids} (in this network
+     * namespace) are held back, their SYNs dropped by the dump's network lock until the dump ends,
+     * so the clients retransmit them a second later. The program, still running, can then empty
+     * its accept queues, and no connection queues up during the freeze: a connection not accepted
+     * yet cannot be carried (no socket of the program's holds it), and would refuse the dump. Returns
+     * the inodes of the listeners held, empty when there are none or nftables is missing.
+     */
+    public synchronized java.util.Set<Long> holdListeners(Collection<Pid> pids) {
+        if (NetworkLock.nft() == null) {
+            return java.util.Set.of();
+        }
+        Set<Long> inodes = new HashSet<>();
+        for (Pid p : pids) {
+            try {
+                for (int fd : ProcFs.fds(p)) {
+                    String t = ProcFs.fdTarget(p, fd);
+                    if (t.startsWith("socket:[")) {
+                        inodes.add(Long.parseLong(t.substring(8, t.length() - 1)));
+                    }
+                }
+            } catch (KernelException gone) {
+                // exited meanwhile: the seize will say
+            }
+        }
+        for (SockDiag.InetSocket l : listeners().values()) {
+            if (inodes.contains(l.ino())) {
+                held.put(l.ino(), l.local());
+            }
+        }
+        if (!held.isEmpty()) {
+            NetworkLock.lock(lockTable, flows, List.copyOf(held.values()));
+        }
+        return java.util.Set.copyOf(held.keySet());
+    }
+
+    /**
+     * The network lock a listener's record names for the restore to remove: the dump's table when the
+     * listener is held and may stay held until the restore, else none.
+     */
+    public synchronized String listenerLock(long ino) {
+        return held.containsKey(ino) && options.tcpEstablished() ? lockTable : "";
+    }
+
+    /** How many connections wait in the accept queues of the held listeners, read afresh. */
+    public synchronized int notAccepted() {
+        int n = 0;
+        for (SockDiag.InetSocket l : listeners().values()) {
+            if (held.containsKey(l.ino())) {
+                n += l.rqueue();
+            }
+        }
+        return n;
+    }
+
+    private static Map<Long, SockDiag.InetSocket> listeners() {
+        Map<Long, SockDiag.InetSocket> out = new HashMap<>();
+        try (SockDiag d = SockDiag.open()) {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                d.inetSockets(family, Sockets.IPPROTO_TCP).values().stream()
+                        .filter(s -> s.state() == SockDiag.TCP_LISTEN).forEach(s -> out.put(s.ino(), s));
+            }
+        }
+        return out;
     }
 
     /** Whether a socket lives in this (cryo's) network namespace. */

@@ -118,10 +118,12 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             switch (d.state()) {
                 case SockDiag.TCP_LISTEN -> {
                     if (d.rqueue() > 0) {
-                        throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted; not supported");
+                        throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted (the program did"
+                                + " not accept them within cryo.dump.accept-wait); not supported");
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false,
+                            st.listenerLock(p.ino));
                 }
                 case SockDiag.TCP_CLOSE -> {
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
@@ -172,6 +174,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         m.put("local", t.local().toString());
         if (t.state() == SockDiag.TCP_LISTEN) {
             m.put("backlog", t.backlog());
+            if (!t.lockTable().isEmpty()) { // new connections held back until the restore
+                m.put("networkLock", t.lockTable());
+            }
         } else if (t.state() != SockDiag.TCP_CLOSE) {
             m.put("remote", t.remote().toString());
         }

@@ -41,6 +41,15 @@ public final class NetworkLock {
 
     /** Installs table {@code name} dropping every packet of {@code flows}, replacing any older one. */
     public static void lock(String name, List<Flow> flows) {
+        lock(name, flows, List.of());
+    }
+
+    /**
+     * {@link #lock(String, List)}, also dropping new connection attempts (a SYN without ACK) to the
+     * listening addresses {@code listeners}: their clients retransmit the SYN a second later, while
+     * packets of connections already made pass.
+     */
+    public static void lock(String name, List<Flow> flows, List<SockAddr> listeners) {
         check(name);
         StringBuilder s = new StringBuilder();
         s.append("table inet ").append(name).append(" {}\n");
@@ -50,6 +59,9 @@ public final class NetworkLock {
         s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
         for (Flow f : flows) {
             s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
+        }
+        for (SockAddr l : listeners) {
+            s.append("    ").append(newConnectionsTo(l)).append(" drop\n");
         }
         s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
         s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
@@ -87,6 +99,18 @@ public final class NetworkLock {
         String ip = from.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6";
         return ip + " saddr " + from.inetAddress().getHostAddress() + " tcp sport " + from.port() + " "
                 + ip + " daddr " + to.inetAddress().getHostAddress() + " tcp dport " + to.port();
+    }
+
+    /** SYNs to a listener: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
+    private static String newConnectionsTo(SockAddr l) {
+        java.net.InetAddress a = l.inetAddress();
+        String to;
+        if (a.isAnyLocalAddress()) {
+            to = a instanceof java.net.Inet4Address ? "meta nfproto ipv4 " : "";
+        } else {
+            to = (a instanceof java.net.Inet4Address ? "ip" : "ip6") + " daddr " + a.getHostAddress() + " ";
+        }
+        return to + "tcp dport " + l.port() + " tcp flags & (syn | ack) == syn";
     }
 
     private static void check(String name) {
