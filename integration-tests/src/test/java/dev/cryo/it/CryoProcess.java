@@ -13,6 +13,11 @@ final class CryoProcess {
     private CryoProcess() {}
 
     static Process start(Path log, String... args) throws IOException {
+        return new ProcessBuilder(command(args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /** The command line that runs the CLI with {@code args} (for a shell to run, e.g. on a terminal). */
+    static List<String> command(String... args) {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         // a build started in the background (nohup, `&`) ignores SIGINT, and an exec keeps that:
         // cryo gets the default dispositions, as from a terminal
@@ -20,6 +25,6 @@ final class CryoProcess {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-cp", cp, "dev.cryo.cli.CryoCli"));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return cmd;
     }
 }

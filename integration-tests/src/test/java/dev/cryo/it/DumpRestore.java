@@ -80,6 +80,24 @@ final class DumpRestore {
         return d;
     }
 
+    /**
+     * For a shell job restored from its own terminal by cryo running in the foreground of the same
+     * shell: its session, group and terminal are those it had, so the shell-job differences
+     * ({@link StateComparator#KNOWN_SHELL_JOB}) must not show.
+     */
+    DumpRestore inItsOwnSession() {
+        known.removeAll(StateComparator.KNOWN_SHELL_JOB);
+        return this;
+    }
+
+    /**
+     * For a restore run by another process (the CLI on a terminal): compares the restored tree as it
+     * runs now, for a workload that sits still in a read.
+     */
+    void compareRunning() throws Exception {
+        StateComparator.assertSame(before, StateComparator.take(pid), known);
+    }
+
     /** A difference this test's restore cannot avoid (kept visible: named where it is used). */
     DumpRestore alsoKnown(StateComparator.Known k) {
         known.add(k);

@@ -64,6 +64,45 @@ class PtyTest {
         }
     }
 
+    /**
+     * The way a user runs --shell-job: a job in the foreground of an interactive shell (rawjob.c, which
+     * puts the terminal in raw mode like an editor or a line editor) is dumped, the shell gets its
+     * prompt back, and {@code cryo restore --shell-job} typed at that prompt brings the job back in
+     * the same session, its own group the terminal's foreground again and the terminal in its modes:
+     * a key reaches it at once. It came back in a background group (stopped by SIGTTIN at its first
+     * read, out of the user's reach) and in the shell's line mode with echo.
+     */
+    @Test
+    void aForegroundShellJobRestoredAtItsShellsPromptIsTheForegroundJobAgain() throws Exception {
+        Path fifo = tmp.resolve("in");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "sh", "-c",
+                "mkfifo in && exec script -qfec 'bash --norc --noprofile -i' /dev/null <>in")) {
+            DetachedProcess.awaitCondition(() -> Files.exists(fifo), Duration.ofSeconds(10), "the fifo");
+            send(fifo, TestPrograms.compile("/c/rawjob.c") + "\n");
+            java.util.regex.Pattern ready = java.util.regex.Pattern.compile("ready (\\d+)");
+            DetachedProcess.awaitCondition(() -> ready.matcher(text(p)).find(), Duration.ofSeconds(30), "rawjob.c");
+            java.util.regex.Matcher m = ready.matcher(text(p));
+            assertTrue(m.find());
+            int job = Integer.parseInt(m.group(1));
+            send(fifo, "a");
+            p.awaitOutput("got-a", Duration.ofSeconds(10));
+            DumpRestore d = DumpRestore.dump(job, tmp.resolve("img"), "--shell-job").inItsOwnSession();
+            Files.writeString(tmp.resolve("restore.sh"), "exec " + String.join(" ", CryoProcess.command("restore",
+                    "-D", tmp.resolve("img").toString(), "--shell-job", "--no-progress")) + "\n");
+            send(fifo, "sh restore.sh\n");
+            p.awaitOutput("Restored 1 task", Duration.ofSeconds(60));
+            try {
+                DetachedProcess.awaitCondition(() -> text(Path.of("/proc/" + job + "/status")).contains("TracerPid:\t0\n"),
+                        Duration.ofSeconds(10), "the restored job to be released");
+                d.compareRunning();
+                send(fifo, "b"); // one key, no newline: read at once in raw mode
+                p.awaitOutput("got-b", Duration.ofSeconds(10));
+            } finally {
+                Sys.kill(dev.cryo.kernel.Pid.of(job), Signals.SIGKILL);
+            }
+        }
+    }
+
     @Test
     void aPtyWhoseSlaveIsOpenOutsideTheTreeIsRefused() throws Exception {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
@@ -284,6 +323,18 @@ class PtyTest {
     private static boolean slaveClosed(dev.cryo.kernel.Pid pid, int fd) {
         try (dev.cryo.kernel.Fd pidfd = Sys.pidfdOpen(pid); dev.cryo.kernel.Fd master = Sys.pidfdGetfd(pidfd, pid, fd)) {
             return dev.cryo.kernel.Terminals.slaveClosed(master);
+        }
+    }
+
+    private static String text(DetachedProcess p) {
+        return text(p.output());
+    }
+
+    private static String text(Path file) {
+        try {
+            return Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+        } catch (java.io.IOException e) {
+            return "";
         }
     }
 

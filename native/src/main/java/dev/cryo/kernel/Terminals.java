@@ -164,6 +164,11 @@ public final class Terminals {
         return getInt(master, TIOCGPGRP, "TIOCGPGRP");
     }
 
+    /** Makes {@code pgrp} the terminal's foreground process group (the caller's controlling terminal). */
+    public static void foreground(Fd tty, int pgrp) {
+        setInt(tty, TIOCSPGRP, pgrp, "TIOCSPGRP " + pgrp);
+    }
+
     private static long ioctl(Fd fd, long request, long arg, String name) {
         return Sys.call(() -> "ioctl(" + fd + ", " + name + ")", SyscallNr.IOCTL, fd.value(), request, arg, 0);
     }

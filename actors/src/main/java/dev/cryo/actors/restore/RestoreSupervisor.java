@@ -455,6 +455,8 @@ public final class RestoreSupervisor {
                     } catch (RuntimeException e) {
                         return abort("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e));
                     }
+                    dev.cryo.engine.restore.ShellJobForeground.give(image.task(image.root()), treePids,
+                            n -> ctx.getLog().warn(n));
                     dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
                     return allTasks("resume", pid -> new TaskRestorerActor.Resume(request.leaveStopped(), adapter),
                             this::done);

@@ -26,15 +26,25 @@ import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
 public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
     public static final int TAG = 61, RECORD_ID = 251;
 
-    /** {@code index}: the pty; {@code path}: the link; {@code external}: the master is outside the tree (shell job). */
-    public record PtySlave(int index, String path, boolean external) implements FileDesc {}
+    /**
+     * {@code index}: the pty; {@code path}: the link; {@code external}: the master is outside the tree
+     * (shell job); {@code termios}: then the terminal's modes at dump (TCGETS2), which the job set if it
+     * was the foreground job (a shell gives it the terminal back with its own modes once the dump kills
+     * it; {@link dev.cryo.engine.restore.ShellJobForeground} sets them again), else empty.
+     */
+    public record PtySlave(int index, String path, boolean external, byte[] termios) implements FileDesc {
+        public PtySlave(int index, String path, boolean external) {
+            this(index, path, external, new byte[0]);
+        }
+    }
 
     static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 1, (out, s) -> {
         out.writeVarInt(s.index(), true);
         ModelFields.writeText(out, s.path(), ModelLimits.PATH, "PtySlave.path");
         out.writeBoolean(s.external());
+        ModelFields.writeBytes(out, s.termios(), Terminals.TERMIOS2_SIZE, "PtySlave.termios");
     }, (in, version) -> new PtySlave(in.readVarInt(true), ModelFields.readText(in, ModelLimits.PATH, "PtySlave.path"),
-            in.readBoolean()));
+            in.readBoolean(), ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtySlave.termios")));
 
     @Override
     public String kind() {
@@ -65,7 +75,17 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
-        return new PtySlave(index, fd.target(), !masterInTree);
+        return masterInTree ? new PtySlave(index, fd.target(), false)
+                : new PtySlave(index, fd.target(), true, modes(fd));
+    }
+
+    /** The terminal's termios, read through a copy of the task's fd; empty if it cannot be read. */
+    private static byte[] modes(FdProbe fd) {
+        try (Fd copy = Ptys.copy(fd.pid(), fd.fd())) {
+            return Terminals.termios(copy);
+        } catch (RuntimeException e) {
+            return new byte[0];
+        }
     }
 
     @Override
@@ -89,5 +109,8 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         m.put("index", s.index());
         m.put("path", s.path());
         m.put("external", s.external());
+        if (s.termios().length > 0) {
+            m.put("termios", java.util.HexFormat.of().formatHex(s.termios()));
+        }
     }
 }

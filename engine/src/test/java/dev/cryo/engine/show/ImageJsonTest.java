@@ -58,7 +58,7 @@ class ImageJsonTest {
         List<Map<String, Object>> fds = (List<Map<String, Object>>) task.get("fds");
         assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "namespace file", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
-                "raw socket", "ICMP datagram socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe"), fds.stream().map(f -> f.get("kind")).toList());
+                "raw socket", "ICMP datagram socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe", "pty-slave"), fds.stream().map(f -> f.get("kind")).toList());
         assertEquals(2, fds.get(12).get("queuedMessages"));
         assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(20).get("watches")).get(1).get("path"));
         assertEquals("mount", ((List<Map<String, Object>>) fds.get(21).get("marks")).get(1).get("type"));
