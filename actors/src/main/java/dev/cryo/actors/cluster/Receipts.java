@@ -1,11 +1,9 @@
 package dev.cryo.actors.cluster;
 
 import dev.cryo.engine.image.Delivery;
-import org.apache.pekko.util.ByteString;
 
+import java.io.Flushable;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 
 /**
@@ -16,36 +14,27 @@ import java.time.Duration;
 final class Receipts implements Delivery {
     static final int SIZE = Long.BYTES;
 
-    private final OutputStream out;
+    private final Flushable out;
     private final Duration bound;
-    private ByteString partial = ByteString.emptyByteString();
     private long taken;
     private String failure;
 
-    /** {@code out}: the buffered stream of the image; {@code bound}: the longest wait for a receipt. */
-    Receipts(OutputStream out, Duration bound) {
+    /** {@code out}: pushes out what the image's sender holds; {@code bound}: the longest wait for a receipt. */
+    Receipts(Flushable out, Duration bound) {
         this.out = out;
         this.bound = bound;
     }
 
-    /** Bytes from the receiver (TCP may cut a receipt anywhere). */
-    synchronized void take(ByteString bytes) {
-        partial = partial.concat(bytes);
-        while (partial.size() >= SIZE) {
-            taken = Math.max(taken, partial.take(SIZE).asByteBuffer().getLong());
-            partial = partial.drop(SIZE);
-        }
+    /** A receipt from the receiver. */
+    synchronized void taken(long bytes) {
+        taken = Math.max(taken, bytes);
         notifyAll();
     }
 
     /** The back direction ended: no more receipts (a failure wakes whoever waits). */
-    synchronized void ended(Throwable failure) {
-        this.failure = failure == null ? "the page channel closed" : String.valueOf(failure.getMessage());
+    synchronized void ended(String failure) {
+        this.failure = failure == null ? "the page channel closed" : failure;
         notifyAll();
-    }
-
-    static ByteString receipt(long taken) {
-        return ByteString.fromByteBuffer(ByteBuffer.allocate(SIZE).putLong(0, taken));
     }
 
     @Override
