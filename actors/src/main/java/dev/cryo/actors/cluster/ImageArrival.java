@@ -82,11 +82,14 @@ final class ImageArrival {
             if (total > maxBytes) {
                 throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
             }
-            ByteBuffer w = ByteBuffer.wrap(buf, 0, n);
+            // into dst first: the reader's buffer is direct, so the file write copies nothing more
+            // (a heap buffer goes through a temporary direct one on every write)
+            ByteBuffer w = dst.duplicate();
+            dst.put(buf, 0, n);
+            w.limit(dst.position());
             while (w.hasRemaining()) {
                 file.write(w);
             }
-            dst.put(buf, 0, n);
             return n;
         }
 

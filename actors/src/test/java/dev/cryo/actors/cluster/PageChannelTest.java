@@ -28,9 +28,9 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The page channel end to end on loopback (Pekko Streams TCP, TLS 1.3 with the cluster's keys):
- * an image arrives byte for byte and verified; a damaged chunk, a cut channel and an unknown id
- * are each refused, never handed to a restore.
+ * The page channel end to end on loopback (TLS 1.3 with the cluster's keys): an image arrives byte
+ * for byte and verified; a damaged chunk, a cut channel, an unknown id, other keys and plain text
+ * are each refused, never handed to a restore; a receiver that stops reading gets the writer cut.
  */
 class PageChannelTest {
     @TempDir
@@ -41,6 +41,7 @@ class PageChannelTest {
     private static PageChannel.Server server;
     private static final Map<String, Path> expected = new ConcurrentHashMap<>();
     private static final Map<String, CompletableFuture<String>> outcomes = new ConcurrentHashMap<>();
+    private static final Map<String, dev.cryo.engine.restore.ArrivingMemory> memories = new ConcurrentHashMap<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -56,6 +57,11 @@ class PageChannelTest {
                     @Override
                     public void received(String id, String failure) {
                         outcomes.computeIfAbsent(id, k -> new CompletableFuture<>()).complete(failure == null ? "ok" : failure);
+                    }
+
+                    @Override
+                    public dev.cryo.engine.restore.ArrivingMemory memory(String id) {
+                        return memories.get(id);
                     }
                 });
     }
@@ -222,5 +228,55 @@ class PageChannelTest {
         Thread.sleep(500);
         assertFalse(outcomes.containsKey(id));
         assertFalse(Files.exists(tmp.resolve(id)));
+    }
+
+    @Test
+    void aSenderWithOtherKeysIsRefusedAtTheHandshake() throws Exception {
+        String id = expect();
+        SSLContext other = ClusterKeys.init(tmp.resolve("other-keys")).sslContext();
+        assertThrows(IOException.class, () -> {
+            PageChannel.Sender s = PageChannel.connect(kit.system(), other, "127.0.0.1", server.port(), id,
+                    Duration.ofSeconds(10), Duration.ofSeconds(5));
+            writeImage(s.channel(), 1);
+            s.delivery().await(1); // a refused handshake may surface only here
+        });
+        Thread.sleep(500);
+        assertFalse(outcomes.get(id).isDone());
+        assertFalse(Files.exists(expected.get(id)));
+    }
+
+    @Test
+    void plainTextGetsNoImageIn() throws Exception {
+        String id = expect();
+        try (java.net.Socket plain = new java.net.Socket("127.0.0.1", server.port())) {
+            java.io.OutputStream o = plain.getOutputStream();
+            o.write(id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            o.write(new byte[64 << 10]);
+            o.flush();
+            java.io.InputStream in = plain.getInputStream();
+            int first = in.read();
+            assertTrue(first == -1 || first == 21, "a TLS alert (record type 21) or nothing, got " + first);
+            in.readAllBytes(); // then the receiver closes
+        } catch (java.net.SocketException reset) {
+            // closed on us as well
+        }
+        assertFalse(outcomes.get(id).isDone());
+        assertFalse(Files.exists(expected.get(id)));
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(120) // without the watchdog the write blocks for good
+    void aWriteBlockedByAReceiverThatStopsReadingIsCutAfterTheIoTimeout() throws Exception {
+        String id = expect();
+        dev.cryo.engine.restore.ArrivingMemory stuck = new dev.cryo.engine.restore.ArrivingMemory("test");
+        memories.put(id, stuck);
+        PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                Duration.ofSeconds(10), Duration.ofSeconds(2));
+        IOException cut;
+        synchronized (stuck) { // the receiver's thread blocks at the first chunk it places
+            cut = assertThrows(IOException.class, () -> writeImage(s.channel(), 64)); // 16 MiB: more than the buffers hold
+        }
+        assertTrue(cut.getMessage().contains("no progress"), cut.getMessage());
+        assertNotEquals("ok", outcome(id));
     }
 }
