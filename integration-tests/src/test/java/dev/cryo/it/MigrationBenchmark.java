@@ -23,8 +23,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@code -Dbench.migrate.sizes=64,256}, dirtying rate with {@code -Dbench.migrate.rate=10}).
  * For each size: an idle workload (bigmem) and a busy one (dirtier), pre-copy; per migration the
  * rounds and their bytes, the downtime and its split, the total time; and the effective rate of
- * the page channel (bytes sent over the total time) next to a plain TCP copy of as many bytes over
- * the same link.
+ * the migration (bytes sent over the total time: dump, pre-copy rounds and restore included, so not
+ * the channel's rate) next to a plain TCP copy of as many bytes over the same link.
+ *
+ * <p>{@link #pageChannelNextToPlainTcp} measures the page channel alone ({@link ChannelProbe}: a
+ * synthetic image from a JVM in a to a JVM in b, timed to b's receipt for its last byte) next to a
+ * plain TCP copy and a plain JDK TLS copy of as many bytes over the same veth link, unshaped and,
+ * with {@code tc}, shaped to 1 Gbit/s and 10 Gbit/s (as two real hosts' link would be), with the CPU
+ * both ends used per GiB ({@code -Dbench.channel.mib=1024}). Unshaped, both ends share this
+ * machine's cores: the CPU per GiB says what bounds each.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
 class MigrationBenchmark {
@@ -67,8 +74,86 @@ class MigrationBenchmark {
         }
         System.out.println("\nmigration (pre-copy) over a veth link, this machine, " + java.time.Instant.now());
         System.out.printf(Locale.ROOT, "%-26s %-44s %9s %9s %9s %9s %11s %11s%n", "workload", "rounds (bytes each)",
-                "downtime", "dump+send", "restore", "total", "channel", "plain TCP");
+                "downtime", "dump+send", "restore", "total", "sent/total", "plain TCP");
         rows.forEach(System.out::println);
+    }
+
+    /** The page channel alone next to plain TCP and plain TLS over the same link (see the class comment). */
+    @Test
+    void pageChannelNextToPlainTcp() throws Exception {
+        int mib = Integer.getInteger("bench.channel.mib", 1024);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> out = new ArrayList<>();
+        try (TwoHosts hosts = new TwoHosts(tmp)) {
+            Path staging = Files.createDirectories(tmp.resolve("staging")); // on disk, as an agent's staging directory
+            String probe = java + " -XX:-UsePerfData -cp " + cp + " " + ChannelProbe.class.getName();
+            String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
+            String[] c = cipher.substring(cipher.lastIndexOf("cipher ")).split(" ");
+            out.add(String.format(Locale.ROOT, "one core of this machine: AES-128-GCM (16 KiB records) %s MiB/s, CRC32C %s MiB/s; %d cores, "
+                    + "shared by both ends (and every other process) when unshaped", c[1], c[2], Runtime.getRuntime().availableProcessors()));
+            Process server = new ProcessBuilder("ip", "netns", "exec", hosts.nsB, "/bin/bash", "-c", "exec " + probe + " serve "
+                    + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + staging).redirectErrorStream(true).start();
+            try {
+                java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream()));
+                awaitLine(lines, "ready");
+                out.add(String.format(Locale.ROOT, "%-12s %-13s %9s %10s %12s %15s   %s", "link", "copy", "MiB/s", "x TCP",
+                        "cpu-s/GiB", "(a + b)", "load (1, 5, 15 min)"));
+                String[][] links = {{"unshaped", null}, {"1 Gbit/s", "rate 1gbit burst 512kb latency 20ms"},
+                        {"10 Gbit/s", "rate 10gbit burst 5mb latency 20ms"}};
+                for (String[] link : links) {
+                    if (link[1] != null) {
+                        try {
+                            TwoHosts.sh("ip netns exec " + hosts.nsA + " tc qdisc replace dev " + hosts.linkA() + " root tbf " + link[1]);
+                        } catch (Exception | AssertionError e) {
+                            out.add(link[0] + ": not measured, tc failed: " + e.getMessage());
+                            continue;
+                        }
+                    }
+                    for (int round = 0; round < 2; round++) { // twice: the rows of one link show the noise
+                        double tcp = 0;
+                        for (String kind : new String[] {"tcp", "tls", "channel"}) {
+                            String load = Files.readString(Path.of("/proc/loadavg")).substring(0, 14);
+                            String sent = lastLine(TwoHosts.sh("nsenter --net=/run/netns/" + hosts.nsA + " " + probe + " send "
+                                    + kind + " " + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + mib), "sent ");
+                            String done = awaitLine(lines, "done " + kind);
+                            String[] s = sent.split(" "), d = done.split(" ");
+                            double bytes = Double.parseDouble(s[2]), gib = bytes / (1 << 30);
+                            double rate = bytes / (1 << 20) / (Long.parseLong(s[3]) / 1e9);
+                            double cpuA = Long.parseLong(s[4]) / 1e9 / gib, cpuB = Long.parseLong(d[3]) / 1e9 / gib;
+                            if (kind.equals("tcp")) tcp = rate;
+                            out.add(String.format(Locale.ROOT, "%-12s %-13s %9.0f %10.2f %12.2f %7.2f + %5.2f   %s", link[0],
+                                    switch (kind) { case "tcp" -> "plain TCP"; case "tls" -> "JDK TLS"; default -> "page channel"; },
+                                    rate, rate / tcp, cpuA + cpuB, cpuA, cpuB, load));
+                        }
+                    }
+                }
+            } finally {
+                server.destroyForcibly();
+            }
+        }
+        System.out.println("\npage channel over a veth link (" + mib + " MiB each; page channel: image framing, CRC32C, "
+                + "staged on disk, timed to b's receipt), " + java.time.Instant.now());
+        out.forEach(System.out::println);
+    }
+
+    private static final int CHANNEL_PORT = 25540;
+
+    private static String awaitLine(java.io.BufferedReader lines, String prefix) throws java.io.IOException {
+        for (String l; (l = lines.readLine()) != null; ) {
+            if (l.startsWith(prefix)) return l;
+            if (l.startsWith("failed")) throw new AssertionError(l);
+        }
+        throw new AssertionError("the probe ended before '" + prefix + "'");
+    }
+
+    private static String lastLine(String text, String prefix) {
+        String found = null;
+        for (String l : text.split("\n")) {
+            if (l.startsWith(prefix)) found = l;
+        }
+        if (found == null) throw new AssertionError("no '" + prefix + "' in: " + text);
+        return found;
     }
 
     private static String row(String what, String out, TwoHosts hosts) throws Exception {

@@ -1,0 +1,206 @@
+package dev.cryo.it;
+
+import dev.cryo.actors.cluster.ClusterKeys;
+import dev.cryo.actors.cluster.PageChannel;
+import dev.cryo.engine.image.ImageFormat;
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.StreamImageSink;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * Both ends of {@link MigrationBenchmark}'s page channel figures, each run as a JVM of its own inside
+ * one of {@link TwoHosts}' namespaces (as the agents are):
+ * <ul>
+ * <li>{@code serve IP PORT KEYS DIR}: the page channel's receiver on PORT (images staged in DIR, as
+ * an agent stages them, then deleted), a plain TCP sink on PORT+1 and a plain JDK TLS sink on
+ * PORT+2; one line per transfer: {@code done KIND BYTES CPU_NANOS} (this JVM's CPU time for it).
+ * <li>{@code send KIND IP PORT KEYS MIB}: KIND channel (an image of MIB MiB of 1 MiB page chunks
+ * through StreamImageSink, timed until b's receipt for its last byte: checked and stored), tcp
+ * (the same bytes over a plain socket, until b has read them all) or tls (a plain JDK TLS socket,
+ * same keys and cipher suite); one warm-up transfer first; prints {@code sent KIND BYTES NANOS
+ * CPU_NANOS}.
+ * <li>{@code cipher MIB}: one core's AES-128-GCM encryption of 16 KiB records and CRC32C.
+ * </ul>
+ */
+public final class ChannelProbe {
+    private static final String SUITE = "TLS_AES_128_GCM_SHA256";
+
+    private ChannelProbe() {}
+
+    public static void main(String[] a) throws Exception {
+        switch (a[0]) {
+            case "serve" -> serve(a[1], Integer.parseInt(a[2]), Path.of(a[3]), Path.of(a[4]));
+            case "send" -> send(a[1], a[2], Integer.parseInt(a[3]), Path.of(a[4]), Integer.parseInt(a[5]));
+            case "cipher" -> cipher(Integer.parseInt(a[1]));
+            default -> throw new IllegalArgumentException(a[0]);
+        }
+        System.exit(0);
+    }
+
+    static long cpu() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    private static synchronized void report(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    private static void serve(String ip, int port, Path keys, Path dir) throws Exception {
+        SSLContext tls = ClusterKeys.load(keys).sslContext();
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
+        long[] started = new long[1];
+        new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
+                new PageChannel.Receiver() {
+                    @Override
+                    public Path target(String id) {
+                        started[0] = cpu();
+                        try {
+                            return Files.createDirectories(dir.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }
+
+                    @Override
+                    public void received(String id, String failure) {
+                        long used = cpu() - started[0];
+                        Path image = dir.resolve(id).resolve(ImageFormat.IMAGE_FILE);
+                        long bytes = 0;
+                        try {
+                            bytes = Files.size(image);
+                            Files.delete(image);
+                            Files.delete(dir.resolve(id));
+                        } catch (java.io.IOException e) {
+                            // reported below
+                        }
+                        report(failure == null ? "done channel " + bytes + " " + used : "failed channel " + failure);
+                    }
+                });
+        startSink(new ServerSocket(), ip, port + 1, "tcp");
+        SSLServerSocket s = (SSLServerSocket) tls.getServerSocketFactory().createServerSocket();
+        s.setEnabledProtocols(new String[] {"TLSv1.3"});
+        s.setEnabledCipherSuites(new String[] {SUITE});
+        s.setNeedClientAuth(true);
+        startSink(s, ip, port + 2, "tls");
+        report("ready");
+        Thread.sleep(Long.MAX_VALUE); // until killed
+    }
+
+    /** Reads and discards each connection's bytes, then closes (the sender waits for that close). */
+    private static void startSink(ServerSocket ss, String ip, int port, String kind) throws Exception {
+        ss.setReuseAddress(true);
+        ss.bind(new InetSocketAddress(ip, port));
+        Thread t = new Thread(() -> {
+            byte[] buf = new byte[1 << 20];
+            while (true) {
+                try (Socket c = ss.accept(); InputStream in = c.getInputStream()) {
+                    long c0 = cpu();
+                    long n = 0;
+                    for (int r; (r = in.read(buf)) > 0; ) n += r;
+                    report("done " + kind + " " + n + " " + (cpu() - c0));
+                } catch (Exception e) {
+                    report("failed " + kind + " " + e);
+                }
+            }
+        }, "sink-" + kind);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void send(String kind, String ip, int port, Path keys, int mib) throws Exception {
+        SSLContext tls = ClusterKeys.load(keys).sslContext();
+        ActorSystem<Void> system = kind.equals("channel") ? ActorSystem.create(Behaviors.empty(), "probe") : null;
+        for (int round = 0; round < 2; round++) { // the first warms the JIT up
+            int m = round == 0 ? Math.min(mib, 256) : mib;
+            long c0 = cpu();
+            long t0 = System.nanoTime();
+            long bytes = switch (kind) {
+                case "channel" -> channel(system, tls, ip, port, m);
+                case "tcp" -> plain(new Socket(), ip, port + 1, (long) m << 20);
+                case "tls" -> plain(tls.getSocketFactory().createSocket(), ip, port + 2, (long) m << 20);
+                default -> throw new IllegalArgumentException(kind);
+            };
+            long nanos = System.nanoTime() - t0;
+            if (round == 1) {
+                report("sent " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
+            }
+        }
+    }
+
+    private static long channel(ActorSystem<Void> system, SSLContext tls, String ip, int port, int mib) throws Exception {
+        PageChannel.Sender s = PageChannel.connect(system, tls, ip, port, UUID.randomUUID().toString(),
+                Duration.ofSeconds(10), Duration.ofSeconds(30));
+        StreamImageSink sink = new StreamImageSink(s.channel(), "probe", ModelCodecs.ALL, ImageOptions.defaults(), s.delivery());
+        ByteBuffer pages = ByteBuffer.allocateDirect(256 * 4096);
+        for (int i = 0; i < pages.capacity(); i += 8) pages.putLong(i, i * 0x9E3779B97F4A7C15L);
+        for (int c = 0; c < mib; c++) {
+            pages.clear();
+            sink.writePages(1, 0x7f0000000000L + (long) c * pages.capacity(), 256, pages);
+        }
+        sink.commit();
+        long bytes = sink.bytesWritten();
+        s.delivery().await(bytes); // b has checked and stored the last byte
+        return bytes;
+    }
+
+    private static long plain(Socket c, String ip, int port, long bytes) throws Exception {
+        try (c) {
+            c.connect(new InetSocketAddress(ip, port));
+            if (c instanceof SSLSocket s) {
+                s.setEnabledProtocols(new String[] {"TLSv1.3"});
+                s.setEnabledCipherSuites(new String[] {SUITE});
+            }
+            OutputStream o = c.getOutputStream();
+            byte[] buf = new byte[1 << 20];
+            for (int i = 0; i < buf.length; i += 8) ByteBuffer.wrap(buf).putLong(i, i * 0x9E3779B97F4A7C15L);
+            for (long n = 0; n < bytes; n += buf.length) o.write(buf);
+            o.flush();
+            c.shutdownOutput();
+            c.getInputStream().read(); // b closes once it has read everything
+        }
+        return bytes;
+    }
+
+    private static void cipher(int mib) throws Exception {
+        byte[] key = new byte[16], iv = new byte[12], in = new byte[16 << 10], out = new byte[(16 << 10) + 16];
+        Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding");
+        CRC32C crc = new CRC32C();
+        double aes = 0, crcRate = 0;
+        for (int round = 0; round < 2; round++) {
+            long t0 = System.nanoTime();
+            for (long n = 0; n < (long) mib << 20; n += in.length) {
+                ByteBuffer.wrap(iv).putLong(4, n); // a fresh nonce per record, as TLS does
+                gcm.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, iv));
+                gcm.doFinal(in, 0, in.length, out, 0);
+            }
+            aes = mib / ((System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            for (long n = 0; n < (long) mib << 20; n += in.length) crc.update(in, 0, in.length);
+            crcRate = mib / ((System.nanoTime() - t0) / 1e9);
+        }
+        report(String.format(Locale.ROOT, "cipher %.0f %.0f", aes, crcRate));
+    }
+}
