@@ -82,12 +82,12 @@ class MigrationBenchmark {
     @Test
     void pageChannelNextToPlainTcp() throws Exception {
         int mib = Integer.getInteger("bench.channel.mib", 1024);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> out = new ArrayList<>();
         try (TwoHosts hosts = new TwoHosts(tmp)) {
             Path staging = Files.createDirectories(tmp.resolve("staging")); // on disk, as an agent's staging directory
-            String probe = java + " -XX:-UsePerfData -cp " + cp + " " + ChannelProbe.class.getName();
+            String probe = javaBin + " -XX:-UsePerfData -cp " + cp + " " + ChannelProbe.class.getName();
             String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
             String[] c = cipher.substring(cipher.lastIndexOf("cipher ")).split(" ");
             out.add(String.format(Locale.ROOT, "one core of this machine: AES-128-GCM (16 KiB records) %s MiB/s, CRC32C %s MiB/s; %d cores, "
