@@ -139,6 +139,19 @@ class NotCarriedTest {
                                 + "if os.fork() == 0:\n    ep.close()\n    time.sleep(600)\n    os._exit(0)\nos.close(r)",
                         " fd \\d+: epoll watches a file through fd \\d+, but fd \\d+ was closed and no other fd of the "
                                 + "task holds the watched file"),
+                // an epoll's watches name fds of the task that added them; once in flight, none may hold them
+                python("an epoll passed in an unread message, held by no task", "import select, socket\n"
+                                + "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\nep = select.epoll()\n"
+                                + "socket.send_fds(a, [b'e'], [ep.fileno()])\nep.close()",
+                        " fd \\d+ \\(unix datagram socket unbound\\): file 1 of 1 passed in an unread message"
+                                + " \\(anon_inode:\\[eventpoll\\]\\): an epoll no task holds any more is not supported in flight"),
+                // a loop: a socket in flight whose own queue passes files
+                python("a socket passed in an unread message with files in its own queue", "import os, socket\n"
+                                + "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                                + "c, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\nr, w = os.pipe()\n"
+                                + "socket.send_fds(c, [b'x'], [r])\nsocket.send_fds(a, [b'y'], [d.fileno()])\nd.close()",
+                        " passed in an unread message \\(socket:\\[\\d+\\]\\): unix datagram socket unbound: its unread"
+                                + " messages pass file descriptors \\(SCM_RIGHTS\\), and the socket is itself in flight"),
                 python("an flock on a pipe", "import fcntl, os\nr, w = os.pipe()\nfcntl.flock(r, fcntl.LOCK_EX)",
                         " fd 3 \\(pipe:\\[\\d+\\]\\): a lock on a pipe is not supported yet"),
                 // a process outside the tree (a grandchild gone to init) holds the flock through the

@@ -434,6 +434,18 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "freebind"));
     }
 
+    /**
+     * zdtm's scm00-07 were refused: files passed in unread unix messages (SCM_RIGHTS) — a pipe end,
+     * a deleted file, an eventfd and a socket no task holds any more, files a task holds too, in
+     * datagram, seqpacket and stream queues, one whose sender closed — and sender credentials
+     * (SO_PASSCRED) come back in order with their messages.
+     */
+    @Test
+    void filesPassedInUnreadMessagesAndCredentialsComeBackWithThem() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "scmqueue", dir.toString()));
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

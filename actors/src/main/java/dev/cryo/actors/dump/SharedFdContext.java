@@ -61,15 +61,25 @@ final class SharedFdContext implements FdHandler.DumpContext {
 
     private dev.cryo.engine.files.OpenFiles openFiles;
 
+    @Override
+    public synchronized FdProbe.Ref treeOwner(FdProbe probe) {
+        scanOpenFiles();
+        return openFiles.find(probe.pid(), probe.fd());
+    }
+
     /** Scanned once, by the first task dumper that asks, while the whole tree is frozen. */
     @Override
     public synchronized FdProbe.Ref sharedOwner(FdProbe fd) {
+        scanOpenFiles();
+        return openFiles.owner(fd.ref());
+    }
+
+    private void scanOpenFiles() {
         if (openFiles == null) {
             // a table shared with a parent is scanned once, with the task that carries it
             openFiles = dev.cryo.engine.files.OpenFiles.scan(tree.stream().filter(p -> tables.fdTableOwner(p) == p)
                     .map(dev.cryo.kernel.Pid::of).toList());
         }
-        return openFiles.owner(fd.ref());
     }
 
     @Override

@@ -153,6 +153,14 @@ public final class GhostFiles {
         return carried.add(f.dev() + ":" + f.ino());
     }
 
+    /** Moves what {@code from} carries to {@code to}: files in flight, dumped through cryo's own fds. */
+    public synchronized void reassign(Pid from, Pid to) {
+        List<GhostFile> moved = byTask.remove(from.value());
+        if (moved != null) {
+            byTask.computeIfAbsent(to.value(), k -> new ArrayList<>()).addAll(moved);
+        }
+    }
+
     /** The deleted files {@code pid} carries; asked once, when its image is put together. */
     public synchronized List<GhostFile> take(Pid pid) {
         List<GhostFile> mine = byTask.remove(pid.value());

@@ -150,6 +150,14 @@ public interface FdHandler<D extends FileDesc> {
             return null;
         }
 
+        /**
+         * The fd of the tree whose open file description fd {@code probe} (an fd cryo holds: a file
+         * passed in a socket queue) refers to, or null when no task holds it.
+         */
+        default FdProbe.Ref treeOwner(FdProbe probe) {
+            return null;
+        }
+
         /** What the socket handlers of this dump share (sock_diag view, flags, repaired connections). */
         SocketDumpState sockets();
 

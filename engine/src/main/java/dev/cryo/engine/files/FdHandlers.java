@@ -142,13 +142,21 @@ public final class FdHandlers {
         }
     }
 
-    private static FdHandler<?> handlerOf(FdProbe probe) throws IOException {
+    static FdHandler<?> handlerOf(FdProbe probe) throws IOException {
         for (FdHandler<?> h : ALL) {
             if (h.handles(probe)) {
                 return h;
             }
         }
         throw new DumpException(probe.where() + ": " + UnsupportedFds.describe(probe) + " is not supported yet");
+    }
+
+    /** A file in flight in a socket queue that fd {@code owner} of the tree holds too. */
+    static FileDesc inFlightShare(FdProbe.Ref owner) throws IOException {
+        Pid ownerPid = Pid.of(owner.pid());
+        FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
+                ProcFs.fdInfo(ownerPid, owner.fd()));
+        return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag());
     }
 
     /** An fd whose open file an earlier fd of the tree owns: only the owner's kind is needed. */

@@ -20,9 +20,31 @@ import java.util.Map;
  */
 public final class OpenFiles {
     private final Map<FdProbe.Ref, FdProbe.Ref> ownerOf;
+    private final Map<String, List<FdProbe.Ref>> candidates;
 
-    private OpenFiles(Map<FdProbe.Ref, FdProbe.Ref> ownerOf) {
+    private OpenFiles(Map<FdProbe.Ref, FdProbe.Ref> ownerOf, Map<String, List<FdProbe.Ref>> candidates) {
         this.ownerOf = ownerOf;
+        this.candidates = candidates;
+    }
+
+    private static String key(Pid pid, int fd) {
+        FdInfo info = ProcFs.fdInfo(pid, fd);
+        return ProcFs.fdTarget(pid, fd) + "\0" + info.ino() + "\0" + info.mntId();
+    }
+
+    /**
+     * The fd of the tree that owns the open file description fd {@code fd} of process {@code pid}
+     * (outside the tree: cryo holding a file passed in a socket queue) refers to, or null when no
+     * task of the tree holds it.
+     */
+    public FdProbe.Ref find(Pid pid, int fd) {
+        for (FdProbe.Ref c : candidates.getOrDefault(key(pid, fd), List.of())) {
+            if (Sys.sameOpenFile(Pid.of(c.pid()), c.fd(), pid, fd)) {
+                FdProbe.Ref o = ownerOf.get(c);
+                return o == null ? c : o;
+            }
+        }
+        return null;
     }
 
     /** The owner of the description {@code fd} refers to, or null when {@code fd} is its owner. */
@@ -45,8 +67,7 @@ public final class OpenFiles {
             for (int fd : fds) {
                 String key;
                 try {
-                    FdInfo info = ProcFs.fdInfo(pid, fd);
-                    key = ProcFs.fdTarget(pid, fd) + "\0" + info.ino() + "\0" + info.mntId();
+                    key = key(pid, fd);
                 } catch (KernelException e) {
                     continue; // closed under us: the dump of that fd reports it
                 }
@@ -74,11 +95,11 @@ public final class OpenFiles {
                 }
             }
         }
-        return new OpenFiles(ownerOf);
+        return new OpenFiles(ownerOf, candidates);
     }
 
     /** No sharing known (a single task looked at on its own). */
     public static OpenFiles none() {
-        return new OpenFiles(Map.of());
+        return new OpenFiles(Map.of(), Map.of());
     }
 }

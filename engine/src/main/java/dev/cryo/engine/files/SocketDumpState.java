@@ -107,7 +107,46 @@ public final class SocketDumpState {
                 }
             }
         }
-        return treeSockets.get(ino);
+        String h = treeSockets.get(ino);
+        if (h == null && !inFlightScanned) {
+            inFlightScanned = true;
+            scanInFlight();
+            h = treeSockets.get(ino);
+        }
+        return h;
+    }
+
+    private boolean inFlightScanned;
+
+    /**
+     * Sockets passed in the unread messages of the tree's unix sockets (SCM_RIGHTS) count as held:
+     * they are carried with those messages. Looked for once, when a socket no task holds is asked for.
+     */
+    private void scanInFlight() {
+        Pid self = Pid.of((int) ProcessHandle.current().pid());
+        for (Map.Entry<Long, String> e : new ArrayList<>(treeSockets.entrySet())) {
+            SockDiag.UnixSocket d = unix().get(e.getKey());
+            if (d == null || d.state() == SockDiag.UNIX_LISTEN) {
+                continue;
+            }
+            String[] where = e.getValue().split(" "); // "pid N fd M"
+            Pid pid = Pid.of(Integer.parseInt(where[1]));
+            try (Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(pid);
+                 Fd sock = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, pid, Integer.parseInt(where[3]))) {
+                for (Sockets.Message m : Sockets.peekQueue(sock, 1 << 16, true)) {
+                    for (Fd f : m.fds()) {
+                        String t = ProcFs.fdTarget(self, f.value());
+                        if (t.startsWith("socket:[")) {
+                            treeSockets.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)),
+                                    "in flight in the queue of socket " + e.getKey() + " (" + e.getValue() + ")");
+                        }
+                        f.close();
+                    }
+                }
+            } catch (RuntimeException ignored) {
+                // its dump reports what is wrong with that socket
+            }
+        }
     }
 
     /** True the first time a socket inode is seen: that fd carries the socket's queues. */

@@ -29,11 +29,12 @@ import java.util.Map;
  * listening (with the connections not yet accepted), connected inside the tree (both ends and the
  * unread messages of both queues, in order), datagram sockets connected to an outside path with
  * --ext-unix-sk; shutdown state and options. What sock_diag says is the truth; the queues are
- * peeked through cryo's copy of the socket. File passing and credentials in flight are refused.
+ * peeked through cryo's copy of the socket, with the files passed in them (SCM_RIGHTS: dumped like
+ * any fd, see {@link InFlightFiles}) and the sender credentials they carry (SCM_CREDENTIALS).
  */
 public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.UnixSocket>, SocketHub.Kind<UnixSocketHandler.UnixSocket> {
     public static final int TAG = 40, RECORD_ID = 191, MESSAGE_ID = 192;
-    private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000;
+    private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000, MAX_PASSED = 253; // SCM_MAX_FD
 
     /**
      * {@code fileMode} of a stream or seqpacket socket bound to a path whose socket file was removed
@@ -41,8 +42,24 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      */
     public static final int FILE_GONE = -2;
 
-    /** One unread message (or run of stream bytes) and, for datagrams, the name of its sender. */
-    public record Message(byte[] data, byte[] from) {}
+    /**
+     * One unread message (or run of stream bytes) and, for datagrams, the name of its sender;
+     * {@code files}: the files passed with it (SCM_RIGHTS), in order, each dumped like an fd whose
+     * number is its index; {@code credPid/Uid/Gid}: the credentials it carries (pid 0: none).
+     */
+    public record Message(byte[] data, byte[] from, List<FdImage> files, int credPid, int credUid, int credGid) {
+        public Message {
+            files = List.copyOf(files);
+        }
+
+        public Message(byte[] data, byte[] from) {
+            this(data, from, List.of(), 0, 0, 0);
+        }
+
+        Sockets.Ucred creds() {
+            return credPid == 0 ? null : new Sockets.Ucred(credPid, credUid, credGid);
+        }
+    }
 
     /**
      * One unix socket. {@code peerIno} is the connected peer (0: none, or a peer that has gone);
@@ -59,6 +76,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             queue = List.copyOf(queue);
         }
 
+        /** Whether its unread messages pass files: its queue is filled once they are restored (FILES). */
+        public boolean passesFiles() {
+            return queue.stream().anyMatch(m -> !m.files().isEmpty());
+        }
+
         SockAddr address() {
             return SockAddr.unix(name);
         }
@@ -67,8 +89,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 1, (out, m) -> {
         ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "UnixSocket.message");
         ModelFields.writeBytes(out, m.from(), 108, "UnixSocket.from");
+        ModelFields.writeList(out, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, m.files(), MAX_PASSED,
+                "UnixSocket.files");
+        out.writeInt(m.credPid());
+        out.writeInt(m.credUid());
+        out.writeInt(m.credGid());
     }, (in, v) -> new Message(ModelFields.readBytes(in, MAX_MESSAGE, "UnixSocket.message"),
-            ModelFields.readBytes(in, 108, "UnixSocket.from")));
+            ModelFields.readBytes(in, 108, "UnixSocket.from"),
+            ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
+            in.readInt(), in.readInt(), in.readInt()));
 
     static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 1, (out, u) -> {
         out.writeLong(u.ino());
@@ -235,19 +264,33 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             // a stream or seqpacket socket never connected has no queue (recvmsg says EINVAL)
             boolean unconnected = d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_CLOSE;
             if (primary && d.state() != SockDiag.UNIX_LISTEN && !unconnected) {
-                for (Sockets.Message m : Sockets.peekQueue(p.sock, MAX_MESSAGE)) {
-                    if (m.fdsPassed() > 0) {
-                        throw p.refuse(what + ": its unread messages carry file descriptors (SCM_RIGHTS), which is not supported");
+                List<Sockets.Message> peeked = Sockets.peekQueue(p.sock, MAX_MESSAGE, true);
+                List<Fd> passedSoFar = new ArrayList<>();
+                try {
+                    for (Sockets.Message m : peeked) {
+                        if (m.length() > m.data().length) {
+                            throw p.refuse(what + ": an unread message of " + m.length() + " bytes is too large");
+                        }
+                        Sockets.Ucred creds = m.creds();
+                        if (creds != null && creds.present() && !ctx.inTree(creds.pid())) {
+                            throw p.refuse(what + ": an unread message carries the credentials of pid " + creds.pid()
+                                    + ", which is not in the tree (a restore could not name it again); not supported");
+                        }
+                        List<FdImage> files = List.of();
+                        if (m.fdsPassed() > 0) {
+                            String why = whyFilesCannotPass(d, st);
+                            if (why != null) {
+                                throw p.refuse(what + ": its unread messages pass file descriptors (SCM_RIGHTS), " + why);
+                            }
+                            files = InFlightFiles.dump(m.fds(), passedSoFar, ctx, fd.pid(), p.fd.where() + " (" + what + ")");
+                        }
+                        byte[] from = d.type() == Sockets.SOCK_DGRAM && m.from().family() == SockAddr.AF_UNIX
+                                ? m.from().address() : new byte[0];
+                        queue.add(creds == null || !creds.present() ? new Message(m.data(), from, files, 0, 0, 0)
+                                : new Message(m.data(), from, files, creds.pid(), creds.uid(), creds.gid()));
                     }
-                    if (m.length() > m.data().length) {
-                        throw p.refuse(what + ": an unread message of " + m.length() + " bytes is too large");
-                    }
-                    byte[] from = d.type() == Sockets.SOCK_DGRAM && m.from().family() == SockAddr.AF_UNIX
-                            ? m.from().address() : new byte[0];
-                    queue.add(new Message(m.data(), from));
-                }
-                if (!queue.isEmpty() && Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED) != 0) {
-                    throw p.refuse(what + ": unread messages with sender credentials (SO_PASSCRED) are not supported");
+                } finally {
+                    peeked.forEach(m -> m.fds().forEach(Fd::close));
                 }
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
@@ -256,6 +299,31 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         } catch (DumpException e) {
             throw e;
         }
+    }
+
+    /**
+     * Why the files passed in this socket's queue could not be passed again, or null: the queue is
+     * filled late (once FILES restored them), which only a pair end or a datagram socket nobody
+     * connected fills from its senders, none shut down.
+     */
+    private static String whyFilesCannotPass(SockDiag.UnixSocket d, SocketDumpState st) {
+        if (InFlightFiles.dumping()) {
+            return "and the socket is itself in flight in another socket's queue; a socket passed with files"
+                    + " of its own queued is not supported";
+        }
+        SockDiag.UnixSocket peer = d.peerIno() == 0 ? null : st.unix().get(d.peerIno());
+        boolean pair = peer != null && peer.peerIno() == d.ino() && st.holder(peer.ino()) != null;
+        boolean named = d.type() == Sockets.SOCK_DGRAM && !d.address().isUnbound();
+        boolean server = named && d.peerIno() == 0;
+        boolean orphan = d.peerIno() == 0 && d.state() == SockDiag.UNIX_ESTABLISHED && !named; // its peer closed
+        if (!pair && !server && !orphan) {
+            return "which is supported for two sockets connected to each other, one whose peer closed and a named"
+                    + " datagram socket not connected, not for this one";
+        }
+        if (!orphan && (d.shutdown() != 0 || (pair && peer.shutdown() != 0))) {
+            return "and it or its peer is shut down; not supported";
+        }
+        return null;
     }
 
     @Override
@@ -293,6 +361,19 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         m.put("queuedMessages", u.queue().size());
         m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());
+        if (u.passesFiles()) {
+            List<Object> passed = new ArrayList<>();
+            for (Message x : u.queue()) {
+                for (FdImage f : x.files()) {
+                    passed.add(FdHandlers.show(f.desc()));
+                }
+            }
+            m.put("passedFiles", passed);
+        }
+        long withCreds = u.queue().stream().filter(x -> x.credPid() != 0).count();
+        if (withCreds > 0) {
+            m.put("messagesWithCredentials", withCreds);
+        }
         m.put("options", u.options().show());
     }
 
@@ -335,8 +416,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
+            if (u.passesFiles()) { // filled once FILES made the files: fillPassing
+                hub.keepOrphanEnd(u.ino(), pair[1]);
+                return;
+            }
             hub.later(() -> {
-                fill(pair[1], u, null);
+                fill(pair[1], u, hub, null);
                 pair[1].close(); // shuts a stream or seqpacket end down as the peer's close did
                 shutDown(pair[0], u);
             });
@@ -430,14 +515,33 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     public void connect(UnixSocket u, SocketHub hub) {
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         boolean pair = isPair(u, peer);
+        if (u.passesFiles()) {
+            return; // filled once the files are restored: fillPassing
+        }
         if (pair) {
-            fill(hub.get(peer.ino()), u, null);
+            fill(hub.get(peer.ino()), u, hub, null);
         } else if (!u.queue().isEmpty() && u.listenerIno() == 0 && !peerGone(u)) { // a gone peer's bytes: create()
             if (u.address().isUnbound()) {
                 throw new RestoreException("unix socket " + u.ino() + ": unread datagrams at an unnamed socket cannot be queued again");
             }
-            fill(null, u, hub);
+            fill(null, u, hub, null);
         }
+    }
+
+    /**
+     * Fills the queue of a socket whose messages pass files, once FILES restored them:
+     * {@code passed} holds cryo's fds of each message's files, in queue order.
+     */
+    public static void fillPassing(UnixSocket u, SocketHub hub, List<List<Fd>> passed) {
+        UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        if (peerGone(u)) {
+            try (Fd other = hub.takeOrphanEnd(u.ino())) {
+                fill(other, u, hub, passed);
+            } // closed: shuts a stream or seqpacket end down as the peer's close did
+            shutDown(hub.get(u.ino()), u);
+            return;
+        }
+        fill(isPair(u, peer) ? hub.get(peer.ino()) : null, u, hub, passed);
     }
 
     /** Second pass: connections (after every queue is filled, since a connected receiver takes only its peer's). */
@@ -479,23 +583,53 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
     }
 
-    /** Sends u's queued messages to u: from {@code from} (its pair) or, for datagrams, from their senders. */
-    private static void fill(Fd from, UnixSocket u, SocketHub hub) {
-        for (Message m : u.queue()) {
-            if (from != null) {
-                sendAll(from, m.data(), null);
-            } else {
-                Fd sender = hub.boundTo(m.from(), u.type());
-                sendAll(sender, m.data(), u.address());
+    /**
+     * Sends u's queued messages to u: from {@code from} (its pair) or, for datagrams, from their
+     * senders, each with its files ({@code passed}, null: none) and credentials. SO_PASSCRED is off
+     * at both ends meanwhile, so a message that carried none gets none (the kernel would stamp cryo's).
+     */
+    private static void fill(Fd from, UnixSocket u, SocketHub hub, List<List<Fd>> passed) {
+        if (u.queue().isEmpty()) {
+            return;
+        }
+        Fd to = hub == null ? null : hub.get(u.ino());
+        int toCreds = to == null ? 0 : passcred(to, 0);
+        try {
+            int i = 0;
+            for (Message m : u.queue()) {
+                List<Fd> files = passed == null ? List.of() : passed.get(i);
+                i++;
+                Fd sender = from != null ? from : hub.boundTo(m.from(), u.type());
+                int was = passcred(sender, 0);
+                try {
+                    sendAll(sender, m, files, from != null ? null : u.address());
+                } finally {
+                    passcred(sender, was);
+                }
+            }
+        } finally {
+            if (to != null) {
+                passcred(to, toCreds);
             }
         }
     }
 
-    private static void sendAll(Fd s, byte[] data, SockAddr to) {
+    /** Sets SO_PASSCRED, returns what it was. */
+    private static int passcred(Fd s, int value) {
+        int was = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED);
+        if (was != value) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED, value);
+        }
+        return was;
+    }
+
+    /** One message (a datagram whole; stream bytes maybe in several sends, the files with the first). */
+    private static void sendAll(Fd s, Message m, List<Fd> files, SockAddr to) {
+        byte[] data = m.data();
         int done = 0;
         do {
             byte[] rest = done == 0 ? data : Arrays.copyOfRange(data, done, data.length);
-            int n = to == null ? Sockets.send(s, rest, Sockets.MSG_DONTWAIT) : Sockets.sendTo(s, rest, Sockets.MSG_DONTWAIT, to);
+            int n = Sockets.sendMsg(s, rest, done == 0 ? files : List.of(), m.creds(), to, Sockets.MSG_DONTWAIT);
             if (n <= 0 && data.length > 0) {
                 throw new RestoreException("could not queue " + data.length + " unread bytes again");
             }

@@ -43,7 +43,7 @@ public final class PtyHub implements AutoCloseable {
     public static PtyHub of(List<TaskImage> tasks, Consumer<String> warn) {
         Map<Integer, FdImage> masters = new TreeMap<>(); // by index: lower ones first, they are taken first
         for (TaskImage t : tasks) {
-            for (FdImage fd : t.fds()) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 if (fd.desc() instanceof PtyMasterHandler.PtyMaster m) {
                     masters.putIfAbsent(m.index(), fd);
                 }

@@ -145,7 +145,7 @@ public final class RestoreValidator {
                     checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file(), Use.MAPPED);
                 }
             }
-            for (FdImage fd : t.fds()) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {

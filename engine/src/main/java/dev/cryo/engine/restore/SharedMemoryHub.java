@@ -72,7 +72,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         Map<Long, MemfdHandler.Memfd> owners = new LinkedHashMap<>();
         Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
-            for (FdImage fd : t.fds()) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 if (fd.desc() instanceof MemfdHandler.Memfd m) {
                     sizes.merge(m.file().ino(), m.file().size(), Math::max);
                     paths.put(m.file().ino(), MEMFD + m.name());
@@ -107,7 +107,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                 if (isDeletedDirectory(t.cwd()) && !hub.deletedDirs.containsKey(t.cwd())) {
                     hub.deletedDirs.put(t.cwd(), hub.recreateDirectory(t.cwd()));
                 }
-                for (FdImage fd : t.fds()) { // a removed directory held open: the same one as a cwd of that path
+                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) { // a removed directory held open: the same one as a cwd of that path
                     if (fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile f
                             && dev.cryo.engine.files.RegularFileHandler.isRemovedDirectory(f)) {
                         Path d = hub.deletedDirs.computeIfAbsent(f.file().path(), hub::recreateDirectory);

@@ -93,7 +93,7 @@ public final class SocketHub implements AutoCloseable {
         SocketHub hub = new SocketHub(tcpClose);
         List<FileDesc> primaries = new ArrayList<>();
         for (TaskImage t : tasks) {
-            for (FdImage fd : t.fds()) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 Kind<FileDesc> k = kind(fd.desc());
                 if (k != null && k.primary(fd.desc())) {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
@@ -126,6 +126,26 @@ public final class SocketHub implements AutoCloseable {
     private static Kind<FileDesc> kind(FileDesc d) {
         FdHandler<?> h = FdHandlers.of(d);
         return h instanceof Kind<?> k ? (Kind<FileDesc>) k : null;
+    }
+
+    private final Map<Long, Fd> orphanEnds = new HashMap<>();
+
+    /** The other end of a pair made for socket {@code ino} whose peer had closed, kept until its queue is filled. */
+    public void keepOrphanEnd(long ino, Fd end) {
+        orphanEnds.put(ino, end);
+    }
+
+    public Fd takeOrphanEnd(long ino) {
+        Fd end = orphanEnds.remove(ino);
+        if (end == null) {
+            throw new IllegalStateException("unix socket " + ino + ": no other end kept");
+        }
+        return end;
+    }
+
+    /** Fills the queue of a socket whose messages pass files, with cryo's fds of them ({@code passed}, per message). */
+    public synchronized void fillPassing(dev.cryo.engine.files.UnixSocketHandler.UnixSocket u, List<List<Fd>> passed) {
+        dev.cryo.engine.files.UnixSocketHandler.fillPassing(u, this, passed);
     }
 
     public boolean tcpClose() {
@@ -395,6 +415,8 @@ public final class SocketHub implements AutoCloseable {
         anonymous.clear();
         formerSenders.values().forEach(Fd::close);
         formerSenders.clear();
+        orphanEnds.values().forEach(Fd::close);
+        orphanEnds.clear();
         if (sender != null) {
             sender.close();
         }

@@ -327,8 +327,30 @@ public final class Sockets {
         return m.getByteArray(0, (int) Math.min(r, max));
     }
 
-    /** One message as recvmsg saw it: its bytes, its full length, the sender and any control messages. */
-    public record Message(byte[] data, int length, SockAddr from, int fdsPassed, boolean credentials, int flags) {}
+    /** The sender credentials a unix message carries (SCM_CREDENTIALS); pid 0: none were attached. */
+    public record Ucred(int pid, int uid, int gid) {
+        public boolean present() {
+            return pid != 0;
+        }
+    }
+
+    /**
+     * One message as recvmsg saw it: its bytes, its full length, the sender, the descriptors passed
+     * with it ({@code fds}, open in this process and the caller's to close, when they were kept;
+     * {@code fdsPassed} counts them either way), its credentials when SO_PASSCRED was on (else null).
+     */
+    public record Message(byte[] data, int length, SockAddr from, int fdsPassed, List<Fd> fds, Ucred creds, int flags) {
+        public Message {
+            fds = List.copyOf(fds);
+        }
+
+        public boolean credentials() {
+            return creds != null;
+        }
+    }
+
+    /** Room for SCM_MAX_FD (253) descriptors and one struct ucred. */
+    private static final int CONTROL_ROOM = 2048;
 
     /**
      * recvmsg(2) with room for a sender address and control messages; null on EAGAIN. File
@@ -336,10 +358,15 @@ public final class Sockets {
      * at once and only counted.
      */
     public static Message recvMsg(Fd s, int max, int flags) {
+        return recvMsg(s, max, flags, false);
+    }
+
+    /** recvmsg(2); {@code keepFds}: the passed descriptors stay open (close-on-exec) in {@link Message#fds}. */
+    public static Message recvMsg(Fd s, int max, int flags, boolean keepFds) {
         Memory data = new Memory(Math.max(max, 1));
         Memory name = new Memory(128);
         name.clear();
-        Memory control = new Memory(1024);
+        Memory control = new Memory(CONTROL_ROOM);
         control.clear();
         Memory iov = new Memory(16);
         iov.setLong(0, Sys.address(data));
@@ -351,7 +378,7 @@ public final class Sockets {
         hdr.setLong(16, Sys.address(iov));
         hdr.setLong(24, 1);
         hdr.setLong(32, Sys.address(control));
-        hdr.setLong(40, 1024);
+        hdr.setLong(40, CONTROL_ROOM);
         long r = LibC.syscall(SyscallNr.RECVMSG, s.value(), Sys.address(hdr), flags | MSG_CMSG_CLOEXEC, 0, 0, 0);
         if (r == -1) {
             int errno = Native.getLastError();
@@ -363,8 +390,9 @@ public final class Sockets {
         int nameLen = Math.min(hdr.getInt(8), 128);
         long controlLen = hdr.getLong(40);
         int msgFlags = hdr.getInt(48);
-        int fds = 0;
-        boolean creds = false;
+        int count = 0;
+        List<Fd> fds = new ArrayList<>();
+        Ucred creds = null;
         long off = 0;
         while (off + 16 <= controlLen) { // struct cmsghdr: u64 len, int level, int type
             long len = control.getLong(off);
@@ -375,17 +403,72 @@ public final class Sockets {
             }
             if (level == SOL_SOCKET && type == SCM_RIGHTS) {
                 for (long p = off + 16; p + 4 <= off + len; p += 4) {
-                    new Fd(control.getInt(p)).close();
-                    fds++;
+                    Fd fd = new Fd(control.getInt(p));
+                    if (keepFds) {
+                        fds.add(fd);
+                    } else {
+                        fd.close();
+                    }
+                    count++;
                 }
-            } else if (level == SOL_SOCKET && type == SCM_CREDENTIALS) {
-                creds = true;
+            } else if (level == SOL_SOCKET && type == SCM_CREDENTIALS && len >= 28) {
+                creds = new Ucred(control.getInt(off + 16), control.getInt(off + 20), control.getInt(off + 24));
             }
             off += (len + 7) & ~7L;
         }
         int n = (int) Math.min(r, max);
         return new Message(data.getByteArray(0, n), (int) r, SockAddr.decode(name.getByteArray(0, nameLen), nameLen),
-                fds, creds, msgFlags);
+                count, fds, creds, msgFlags);
+    }
+
+    /**
+     * sendmsg(2) of {@code data} with {@code fds} (SCM_RIGHTS, none if empty) and {@code creds}
+     * (SCM_CREDENTIALS, none if null: root may name any live pid and any uid/gid), to {@code to}
+     * (null: the connected peer). Returns the bytes sent, fewer only if a non-blocking send would block.
+     */
+    public static int sendMsg(Fd s, byte[] data, List<Fd> fds, Ucred creds, SockAddr to, int flags) {
+        Memory buf = mem(data);
+        Memory iov = new Memory(16);
+        iov.setLong(0, Sys.address(buf));
+        iov.setLong(8, data.length);
+        int rights = fds.isEmpty() ? 0 : 16 + ((4 * fds.size() + 7) & ~7);
+        int cred = creds == null ? 0 : 32;
+        Memory control = new Memory(Math.max(rights + cred, 1));
+        control.clear();
+        if (rights > 0) {
+            control.setLong(0, 16 + 4L * fds.size());
+            control.setInt(8, SOL_SOCKET);
+            control.setInt(12, SCM_RIGHTS);
+            for (int i = 0; i < fds.size(); i++) {
+                control.setInt(16 + 4L * i, fds.get(i).value());
+            }
+        }
+        if (cred > 0) {
+            control.setLong(rights, 28);
+            control.setInt(rights + 8, SOL_SOCKET);
+            control.setInt(rights + 12, SCM_CREDENTIALS);
+            control.setInt(rights + 16, creds.pid());
+            control.setInt(rights + 20, creds.uid());
+            control.setInt(rights + 24, creds.gid());
+        }
+        Memory hdr = new Memory(56);
+        hdr.clear();
+        Memory name;
+        if (to != null) {
+            byte[] raw = to.encode();
+            name = mem(raw);
+            hdr.setLong(0, Sys.address(name));
+            hdr.setInt(8, raw.length);
+        }
+        hdr.setLong(16, Sys.address(iov));
+        hdr.setLong(24, 1);
+        if (rights + cred > 0) {
+            hdr.setLong(32, Sys.address(control));
+            hdr.setLong(40, rights + cred);
+        }
+        return (int) Sys.call(() -> "sendmsg(" + s + ", " + data.length + " bytes, " + fds.size() + " fds"
+                        + (creds == null ? "" : ", credentials of pid " + creds.pid()) + (to == null ? "" : ", " + to) + ")",
+                SyscallNr.SENDMSG, s.value(), Sys.address(hdr), flags | MSG_NOSIGNAL, 0);
     }
 
     /** Sends {@code fds} over a unix socket in one SCM_RIGHTS message carrying one byte. */
@@ -425,22 +508,37 @@ public final class Sockets {
      * Every message or byte run in a socket's receive queue, in order, without consuming any:
      * MSG_PEEK stepped with SO_PEEK_OFF, whose previous value is put back.
      * For stream sockets the runs are split wherever the kernel split them; concatenate them.
+     * Passed descriptors are closed and only counted.
      */
     public static List<Message> peekQueue(Fd s, int maxMessage) {
+        return peekQueue(s, maxMessage, false);
+    }
+
+    /**
+     * {@link #peekQueue(Fd, int)}; {@code keepFds}: the descriptors passed with the messages stay
+     * open in this process (the caller closes them). Unix sockets are peeked with SO_PASSCRED on,
+     * so every message shows the credentials it carries (pid 0: none) and a stream run never
+     * glues bytes of two senders. A stream run that passes descriptors ends with the buffer they
+     * came with, but may begin with earlier bytes of the same sender: a peek goes on past the end
+     * of a buffer into the next one up to the first that passes descriptors, and returns them, so
+     * where their own bytes begin cannot be seen without consuming (CRIU sees the same).
+     */
+    public static List<Message> peekQueue(Fd s, int maxMessage, boolean keepFds) {
         int saved = getInt(s, SOL_SOCKET, SO_PEEK_OFF);
         // a unix datagram or seqpacket socket whose peer is gone reads 0 at the end of its queue, like
         // an empty message: with SO_PASSCRED on for the peek, every real message comes with credentials
         boolean stream = isStream(s);
-        boolean unixMessages = !stream && getInt(s, SOL_SOCKET, SO_DOMAIN) == SockAddr.AF_UNIX;
-        int savedCreds = unixMessages ? getInt(s, SOL_SOCKET, SO_PASSCRED) : 0;
+        boolean unix = getInt(s, SOL_SOCKET, SO_DOMAIN) == SockAddr.AF_UNIX;
+        boolean unixMessages = !stream && unix;
+        int savedCreds = unix ? getInt(s, SOL_SOCKET, SO_PASSCRED) : 0;
         List<Message> out = new ArrayList<>();
         setInt(s, SOL_SOCKET, SO_PEEK_OFF, 0);
-        if (unixMessages) {
+        if (unix) {
             setInt(s, SOL_SOCKET, SO_PASSCRED, 1);
         }
         try {
             while (true) {
-                Message m = recvMsg(s, maxMessage, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+                Message m = recvMsg(s, maxMessage, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC, keepFds);
                 if (m == null || (m.length() == 0 && m.fdsPassed() == 0 && (stream || (unixMessages && !m.credentials())))) {
                     return out;
                 }
@@ -449,9 +547,12 @@ public final class Sockets {
                     throw new IllegalStateException("socket queue of " + s + " does not end");
                 }
             }
+        } catch (RuntimeException e) {
+            out.forEach(m -> m.fds().forEach(Fd::close));
+            throw e;
         } finally {
             setInt(s, SOL_SOCKET, SO_PEEK_OFF, saved);
-            if (unixMessages) {
+            if (unix) {
                 setInt(s, SOL_SOCKET, SO_PASSCRED, savedCreds);
             }
         }

@@ -10,7 +10,12 @@ import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.PtyHub;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.engine.restore.SharedMemoryHub;
+import dev.cryo.engine.files.UnixSocketHandler;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
+import java.util.ArrayList;
 import java.util.List;
 
 import static dev.cryo.kernel.Fcntl.FD_CLOEXEC;
@@ -144,6 +149,57 @@ public final class FileRestore {
                 t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
             }
             signalOwner(t, fd);
+        }
+        if (pass == Pass.LATE) {
+            passFilesAgain(t, ctx, sockets);
+        }
+    }
+
+    /**
+     * The files passed in the unread messages of this task's sockets (SCM_RIGHTS), once every fd
+     * of the tree is in place (a file in flight may share one): each made in the task through its
+     * kind's handler, taken into cryo, closed in the task, then sent again with its message.
+     */
+    private static void passFilesAgain(TaskContext t, FdHandler.RestoreContext ctx, SocketHub sockets) {
+        for (FdImage fd : t.task().fds()) {
+            if (!(fd.desc() instanceof UnixSocketHandler.UnixSocket u) || !u.primary() || !u.passesFiles()) {
+                continue;
+            }
+            List<List<Fd>> passed = new ArrayList<>();
+            List<Fd> all = new ArrayList<>(); // in queue order: a file passed twice names its first time
+            try {
+                for (UnixSocketHandler.Message m : u.queue()) {
+                    List<Fd> mine = new ArrayList<>();
+                    passed.add(mine);
+                    for (FdImage f : m.files()) {
+                        if (f.desc() instanceof SharedFdHandler.SharedFd s
+                                && s.ownerPid() == dev.cryo.engine.files.InFlightFiles.EARLIER_IN_QUEUE) {
+                            Fd first = all.get(s.ownerFd());
+                            mine.add(first);
+                            all.add(first);
+                            continue;
+                        }
+                        long tmp = FdHandlers.restore(f, ctx);
+                        signalOwner(t, new FdImage((int) tmp, f.flags(), f.position(), f.desc(), f.owner()));
+                        try (Fd pidfd = Sys.pidfdOpen(t.pid())) {
+                            Fd taken = Sys.pidfdGetfd(pidfd, t.pid(), (int) tmp);
+                            mine.add(taken);
+                            all.add(taken);
+                        }
+                        t.call("close", SyscallNr.CLOSE, tmp);
+                    }
+                }
+                sockets.fillPassing(u, passed);
+            } catch (RuntimeException e) {
+                throw new RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": cannot pass the files of its unread"
+                        + " messages again: " + e.getMessage(), e);
+            } finally {
+                all.forEach(f -> {
+                    if (f.isOpen()) {
+                        f.close();
+                    }
+                });
+            }
         }
     }
 

@@ -130,7 +130,14 @@ public final class ModelSamples {
                 new FdImage(13, 04002, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5001, 1, 1,
                         new byte[0], 5002, new byte[0], false, 0, 0, new long[0], 2, true,
                         List.of(new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'q', 0, -1}, new byte[0]),
-                                new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'r'}, new byte[] {0, 'a', 'b'})),
+                                new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'r'}, new byte[] {0, 'a', 'b'}),
+                                // files passed with it (SCM_RIGHTS: one in flight only, one a task holds too, one
+                                // passed earlier in the queue) and the sender's credentials
+                                new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'s'}, new byte[0], List.of(
+                                        new FdImage(0, 0, 0, new PipeHandler.Pipe(888, true, "", new byte[] {'p'}, 65536)),
+                                        new FdImage(1, 02, 17, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG)),
+                                        new FdImage(2, 0, 0, new SharedFdHandler.SharedFd(0, 0, PipeHandler.TAG))),
+                                        PID, 1000, 1000)),
                         socketOptions(), -1, -1, -1, "")),
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,

@@ -1,0 +1,112 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.FdInfo;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
+
+/**
+ * Files in flight: passed in an unread message of a unix socket (SCM_RIGHTS). The dump's peek
+ * gives cryo a descriptor of each. One that a task of the tree holds too (the same open file
+ * description) is carried as a share of that task's fd; any other, which no task may hold any
+ * more, is dumped by its kind's handler through cryo's own /proc entries, like an fd of the
+ * tree. The restore makes them in the task holding the socket once every fd of the tree is in
+ * place, takes them into cryo and sends them again with their messages (FileRestore).
+ */
+public final class InFlightFiles {
+    private InFlightFiles() {}
+
+    private static final ThreadLocal<Boolean> DUMPING = ThreadLocal.withInitial(() -> false);
+
+    /** Whether a file in flight is being dumped on this thread (a socket passed with files of its own queued). */
+    static boolean dumping() {
+        return DUMPING.get();
+    }
+
+    /**
+     * {@code ownerPid} of a {@link SharedFdHandler.SharedFd} in flight that is a file passed earlier
+     * in the same queue (the same open file passed twice): {@code ownerFd} is that file's index
+     * among all the files the queue passes, in order.
+     */
+    public static final int EARLIER_IN_QUEUE = 0;
+
+    /**
+     * Dumps the files cryo received by peeking one message of {@code holder}'s socket; the records'
+     * fd numbers are their indexes in the message. {@code earlier}: the files of the messages before
+     * it in the same queue, in order (this message's are added). {@code where} names the socket.
+     */
+    static List<FdImage> dump(List<Fd> fds, List<Fd> earlier, FdHandler.DumpContext ctx, Pid holder, String where) {
+        Pid self = Pid.of((int) ProcessHandle.current().pid());
+        List<FdImage> out = new ArrayList<>();
+        DUMPING.set(true);
+        try {
+            for (int i = 0; i < fds.size(); i++) {
+                int fd = fds.get(i).value();
+                int before = -1;
+                for (int k = 0; k < earlier.size() && before < 0; k++) {
+                    if (dev.cryo.kernel.Sys.sameOpenFile(self, earlier.get(k).value(), self, fd)) {
+                        before = k;
+                    }
+                }
+                earlier.add(fds.get(i));
+                String target = ProcFs.fdTarget(self, fd);
+                FdInfo info = ProcFs.fdInfo(self, fd);
+                FdProbe probe = new FdProbe(self, fd, target, info);
+                String what = where + ": file " + (i + 1) + " of " + fds.size() + " passed in an unread message ("
+                        + target + ")";
+                FileDesc desc;
+                try {
+                    FdProbe.Ref owner = ctx.treeOwner(probe);
+                    if (before >= 0) {
+                        desc = new SharedFdHandler.SharedFd(EARLIER_IN_QUEUE, before, FdHandlers.handlerOf(probe).tag());
+                    } else if (owner != null) {
+                        desc = FdHandlers.inFlightShare(owner);
+                    } else {
+                        FdHandler<?> h = FdHandlers.handlerOf(probe);
+                        if (h instanceof EpollHandler) { // its watches name fds of the task that added them
+                            throw new DumpException("an epoll no task holds any more is not supported in flight");
+                        }
+                        desc = h.dump(probe, ctx);
+                    }
+                } catch (DumpException | IOException e) {
+                    throw new DumpException(what + ": " + e.getMessage().replace(probe.where() + ": ", ""), e);
+                }
+                if (!info.values("lock").isEmpty()) {
+                    throw new DumpException(what + ": it holds a lock no task of the tree holds; not supported");
+                }
+                // close-on-exec belongs to the fd the receiver will get, not to the file in flight
+                out.add(new FdImage(i, info.flags() & ~O_CLOEXEC, info.pos(), desc,
+                        FdOwner.probe(self, fd, info.flags(), target)));
+            }
+        } finally {
+            DUMPING.set(false);
+            ctx.ghostFiles().reassign(self, holder); // deleted files in flight go with the holder's image
+        }
+        return out;
+    }
+
+    /** {@code fds} and the files in flight in the queues of their unix sockets: every record a hub builds from. */
+    public static List<FdImage> withInFlight(List<FdImage> fds) {
+        List<FdImage> out = null;
+        for (FdImage fd : fds) {
+            if (fd.desc() instanceof UnixSocketHandler.UnixSocket u && u.passesFiles()) {
+                if (out == null) {
+                    out = new ArrayList<>(fds);
+                }
+                for (UnixSocketHandler.Message m : u.queue()) {
+                    out.addAll(m.files());
+                }
+            }
+        }
+        return out == null ? fds : out;
+    }
+}
