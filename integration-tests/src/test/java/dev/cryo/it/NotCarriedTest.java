@@ -150,7 +150,8 @@ class NotCarriedTest {
                                 + "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
                                 + "c, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\nr, w = os.pipe()\n"
                                 + "socket.send_fds(c, [b'x'], [r])\nsocket.send_fds(a, [b'y'], [d.fileno()])\nd.close()",
-                        " passed in an unread message \\(socket:\\[\\d+\\]\\): unix datagram socket unbound: its unread"
+                        " fd \\d+ \\(unix datagram socket unbound\\): file 1 of 1 passed in an unread message"
+                                + " \\(socket:\\[\\d+\\]\\): unix datagram socket unbound: its unread"
                                 + " messages pass file descriptors \\(SCM_RIGHTS\\), and the socket is itself in flight"),
                 python("an flock on a pipe", "import fcntl, os\nr, w = os.pipe()\nfcntl.flock(r, fcntl.LOCK_EX)",
                         " fd 3 \\(pipe:\\[\\d+\\]\\): a lock on a pipe is not supported yet"),
