@@ -101,6 +101,35 @@ class DumpFailureTest {
         }
     }
 
+    /**
+     * A terminal held by a process whose controlling terminal it is not, as a screen or tmux server
+     * holds the terminal of a client attached from another session: the refusal names that session
+     * and says to detach the client (the --shell-job advice alone led users astray).
+     */
+    @Test
+    void anAttachedClientsTerminalNamesItsSession() throws Exception {
+        try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "script", "-qfec",
+                "echo ready; exec /bin/sleep 600", "/dev/null")) {
+            Workloads.ready(script);
+            int sleeper = Workloads.sleepUnder(script);
+            String tty = Files.readSymbolicLink(Path.of("/proc/" + sleeper + "/fd/0")).toString();
+            int session = Integer.parseInt(Files.readString(Path.of("/proc/" + sleeper + "/stat")).split("\\) ")[1]
+                    .split(" ")[3]);
+            try (DetachedProcess holder = DetachedProcess.start(tmp.resolve("holder.out"), "sh", "-c",
+                    "exec 3<>" + tty + " </dev/null && echo ready && exec /bin/sleep 600")) {
+                Workloads.ready(holder);
+                DetachedProcess.awaitCondition(() -> holder.state() == 'S', java.time.Duration.ofSeconds(10), "sleep");
+                Cli r = Cli.run("dump", "-t", holder.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+                assertEquals(1, r.code(), r.toString());
+                assertTrue(r.err().contains("pid " + holder.pid() + " fd 3: terminal " + tty + " is open and is not its "
+                        + "controlling terminal but that of session " + session + " (sleep) outside the tree (a client "
+                        + "attached from there?): detach that client first, or dump with --shell-job"), r.err());
+                assertNoImage(tmp.resolve("img"));
+                assertEquals('S', holder.state());
+            }
+        }
+    }
+
     @Test
     void sysvSharedMemoryMarkedForRemovalIsRefused() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),

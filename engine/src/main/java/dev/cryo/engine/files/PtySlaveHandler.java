@@ -8,6 +8,8 @@ import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.Terminals;
 
 import java.io.IOException;
@@ -72,11 +74,37 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
         boolean masterInTree = Ptys.ends(index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
         if (!masterInTree && !ctx.shellJob()) {
-            throw new DumpException(fd.where() + ": terminal " + fd.target()
-                    + " is open; dump with --shell-job to take the terminal along");
+            String whose = whose(fd, index, ctx);
+            throw new DumpException(fd.where() + ": terminal " + fd.target() + " is open" + (whose.isEmpty()
+                    ? "; dump with --shell-job to take the terminal along"
+                    : " and is not its controlling terminal but that of session " + whose + " outside the tree (a "
+                    + "client attached from there?): detach that client first, or dump with --shell-job to take the "
+                    + "terminal along"));
         }
         return masterInTree ? new PtySlave(index, fd.target(), false)
                 : new PtySlave(index, fd.target(), true, modes(fd));
+    }
+
+    /**
+     * When the terminal is not the task's controlling terminal (a multiplexer's server holds the
+     * terminal of a client attached from outside the tree: screen, tmux), the session it belongs
+     * to, so the user knows which client to detach first.
+     */
+    private static String whose(FdProbe fd, int index, DumpContext ctx) {
+        try {
+            if (ProcFs.stat(fd.pid()).ttyNr() == (int) Terminals.slaveDevice(index)) {
+                return "";
+            }
+            int outside = Ptys.sessionOutside(index, ctx);
+            if (outside < 0) {
+                return "";
+            }
+            var st = ProcFs.stat(Pid.of(outside));
+            String leader = st.session() == outside ? st.comm() : ProcFs.stat(Pid.of(st.session())).comm();
+            return st.session() + " (" + leader + ")";
+        } catch (RuntimeException gone) {
+            return "";
+        }
     }
 
     /** The terminal's termios, read through a copy of the task's fd; empty if it cannot be read. */

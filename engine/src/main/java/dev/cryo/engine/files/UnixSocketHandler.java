@@ -243,6 +243,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         external = true;
                     } else {
                         throw p.refuse(what + " is connected to " + peerWhat + " outside the tree"
+                                + OutsideHolder.of("socket:[" + d.peerIno() + "]", ctx::inTree)
                                 + (d.type() == Sockets.SOCK_DGRAM && path
                                 ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
                     }
