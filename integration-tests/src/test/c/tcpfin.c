@@ -8,29 +8,12 @@
  * peer's "bye" arrives. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "workload.h"
-
-static int state(int s) {
-    struct tcp_info i;
-    socklen_t n = sizeof i;
-    return getsockopt(s, IPPROTO_TCP, TCP_INFO, &i, &n) ? -1 : i.tcpi_state;
-}
+#include "tcppeer.h"
 
 static void peer(int port) {
-    setsid();
-    alarm(120);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int d = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(d, (struct sockaddr *)&a, sizeof a) || connect(c, (struct sockaddr *)&a, sizeof a)) _exit(1);
@@ -50,40 +33,21 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     signal(SIGPIPE, SIG_IGN);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 2) || getsockname(l, (struct sockaddr *)&a, &n)) fail("listen");
-    pid_t child = fork();
-    if (child == 0) {
-        if (fork() == 0) peer(ntohs(a.sin_port));
-        _exit(0);
-    }
-    waitpid(child, NULL, 0);
-    int d = accept(l, NULL, NULL), c = accept(l, NULL, NULL);
-    if (d < 0 || c < 0) fail("accept");
-    close(l);
+    int d, c;
+    connect_peer(peer, &d, &c);
     long written = 0;
     if (wait2) {
         if (write(d, "hello", 5) != 5) fail("write");
         written = 5;
     } else {
-        fcntl(d, F_SETFL, O_NONBLOCK);
-        char chunk[4096];
-        memset(chunk, 'z', sizeof chunk);
-        ssize_t w;
-        while ((w = write(d, chunk, sizeof chunk)) > 0) written += w;
-        if (errno != EAGAIN) fail("fill");
-        fcntl(d, F_SETFL, 0);
+        written = fill_send_queue(d);
     }
     if (shutdown(d, SHUT_WR)) fail("shutdown");
-    int want = wait2 ? TCP_FIN_WAIT2 : TCP_FIN_WAIT1;
-    for (int i = 0; i < 500 && state(d) != want; i++) usleep(10000);
-    if (state(d) != want) fail("not in the expected state before the dump");
+    if (!await_tcp_state(d, wait2 ? TCP_FIN_WAIT2 : TCP_FIN_WAIT1)) fail("not in the expected state before the dump");
     printf("ready\n");
     while (!check) pause();
 
-    int now = state(d); /* the FIN sent again may not be acknowledged yet */
+    int now = tcp_state(d); /* the FIN sent again may not be acknowledged yet */
     if (now != TCP_FIN_WAIT1 && now != TCP_FIN_WAIT2) {
         printf("FAIL: the connection is in state %d, not FIN_WAIT1/2\n", now);
         return 1;

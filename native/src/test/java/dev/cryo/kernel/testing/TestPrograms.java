@@ -12,7 +12,7 @@ import java.util.List;
 public final class TestPrograms {
     private TestPrograms() {}
 
-    private static final String HEADER = "workload.h";
+    private static final java.util.regex.Pattern INCLUDE = java.util.regex.Pattern.compile("#include \"([\\w.-]+\\.h)\"");
 
     public static synchronized Path compile(String resource, String... extraFlags) throws IOException, InterruptedException {
         Path dir = Path.of("target", "test-programs").toAbsolutePath();
@@ -23,10 +23,25 @@ public final class TestPrograms {
         if (!copy(resource, src)) {
             throw new IOException("no test program " + resource + " on the class path");
         }
-        // the frame the workloads share, beside them (#include "workload.h")
-        Path header = dir.resolve(HEADER);
-        copy(resource.substring(0, resource.lastIndexOf('/') + 1) + HEADER, header);
-        if (newer(bin, src) && (!Files.exists(header) || newer(bin, header))) {
+        // the headers it includes by quotes ("workload.h", the frame they share), beside it
+        String base = resource.substring(0, resource.lastIndexOf('/') + 1);
+        boolean fresh = newer(bin, src);
+        java.util.Deque<Path> scan = new java.util.ArrayDeque<>(List.of(src));
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        while (!scan.isEmpty()) {
+            java.util.regex.Matcher m = INCLUDE.matcher(Files.readString(scan.pop()));
+            while (m.find()) {
+                if (seen.add(m.group(1))) {
+                    Path header = dir.resolve(m.group(1));
+                    if (!copy(base + m.group(1), header)) {
+                        throw new IOException("no header " + base + m.group(1) + " on the class path, included by " + resource);
+                    }
+                    fresh &= newer(bin, header);
+                    scan.push(header);
+                }
+            }
+        }
+        if (fresh) {
             return bin;
         }
         List<String> cmd = new ArrayList<>(List.of("gcc", "-O1", "-g", "-Wall", "-o", bin.toString(), src.toString()));
