@@ -364,8 +364,11 @@ public final class RestoreSupervisor {
                         } catch (RuntimeException e) {
                             return abort(dev.cryo.actors.Failures.describe(e));
                         }
+                        long p0 = System.nanoTime();
                         image.tasks().forEach(t -> request.progress().pagesPlanned(
-                                image.pagesOf(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
+                                pagesToWrite(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
+                        ctx.getLog().debug("cgroups placed and pages listed at +{} ms ({} ms listing)",
+                                (System.nanoTime() - started) / 1_000_000, (System.nanoTime() - p0) / 1_000_000);
                         return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
                                 settings.image().maxChunk(), pagesToWrite(pid), image.pagesVerified(),
                                 settings.parallelism().regions(), sharedMemory,
@@ -379,15 +382,27 @@ public final class RestoreSupervisor {
                 .build();
     }
 
-    /** The task's pages, less those a prepared root holds already. */
+    private final Map<Integer, List<dev.cryo.engine.restore.PageSlice>> toWrite = new java.util.HashMap<>();
+
+    /** The task's pages, less those a prepared root holds already (listed once). */
     private List<dev.cryo.engine.restore.PageSlice> pagesToWrite(int pid) {
+        return toWrite.computeIfAbsent(pid, this::listPagesToWrite);
+    }
+
+    private List<dev.cryo.engine.restore.PageSlice> listPagesToWrite(int pid) {
         if (prepared == null || pid != prepared.pid()) {
             return image.pagesOf(pid);
         }
-        var todo = prepared.toWrite(image.pagesOf(pid), image.task(pid).vmas());
-        ctx.getLog().debug("pid {}: {} of {} page slices placed before the freeze", pid,
-                image.pagesOf(pid).size() - todo.size(), image.pagesOf(pid).size());
-        return todo;
+        var todo = image.pagesNotPlaced(pid, prepared::keeps);
+        if (todo.isPresent()) { // the placed slices are never listed
+            ctx.getLog().debug("pid {}: {} page slices to write ({} pages placed before the freeze)", pid,
+                    todo.get().size(), prepared.placedPages());
+            return todo.get();
+        }
+        var all = image.pagesOf(pid);
+        var rest = prepared.toWrite(all, image.task(pid).vmas());
+        ctx.getLog().debug("pid {}: {} of {} page slices placed before the freeze", pid, all.size() - rest.size(), all.size());
+        return rest;
     }
 
     // ---- barrier stages ------------------------------------------------------------------------

@@ -65,24 +65,24 @@ public final class ArrivingMemory implements AutoCloseable {
 
     /** Takes what concerns it from one verified chunk of the arriving image. */
     public synchronized void accept(ImageStreamReader.Chunk c) {
+        boolean placed = false;
+        if (!off) {
+            try {
+                if (c.record() instanceof PreCopyLayout l) {
+                    layout(l);
+                } else if (c.entry().type() == ChunkType.PAGES && stub != null && c.entry().pid() == stub.value()) {
+                    placed = pages(c);
+                }
+            } catch (RuntimeException | dev.cryo.engine.image.ImageCorruptException e) {
+                stopped = e.getMessage() == null ? e.toString() : e.getMessage();
+                log.debug("{}: placing pages before the freeze stopped (the restore writes them all): {}", what, stopped, e);
+                discard(); // no stub handed over: the placement kept below is never consulted
+            }
+        }
         if (c.record() != null) {
             records.add(c.record());
         } else if (c.entry().type() == ChunkType.PAGES) {
-            latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages()).add(c.entry());
-        }
-        if (off) {
-            return;
-        }
-        try {
-            if (c.record() instanceof PreCopyLayout l) {
-                layout(l);
-            } else if (c.entry().type() == ChunkType.PAGES && stub != null && c.entry().pid() == stub.value()) {
-                pages(c);
-            }
-        } catch (RuntimeException | dev.cryo.engine.image.ImageCorruptException e) {
-            stopped = e.getMessage() == null ? e.toString() : e.getMessage();
-            log.debug("{}: placing pages before the freeze stopped (the restore writes them all): {}", what, stopped, e);
-            discard();
+            latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages(true)).add(c.entry(), placed);
         }
     }
 
@@ -143,13 +143,14 @@ public final class ArrivingMemory implements AutoCloseable {
         }
     }
 
-    private void pages(ImageStreamReader.Chunk c) throws dev.cryo.engine.image.ImageCorruptException {
+    /** Whether the chunk's pages went into the stub. */
+    private boolean pages(ImageStreamReader.Chunk c) throws dev.cryo.engine.image.ImageCorruptException {
         chunks++;
         IndexEntry e = c.entry();
         long s = e.vaddr(), end = s + e.pageCount() * PAGE;
         Map.Entry<Long, Long> area = placed.floorEntry(s);
         if (area == null || area.getValue() < end) {
-            return; // outside the areas: written by the restore
+            return false; // outside the areas: written by the restore
         }
         if (buffer == null || buffer.capacity() < e.rawLength()) {
             buffer = dev.cryo.engine.image.PageBuffers.allocate(Math.max(e.rawLength(), 1 << 20));
@@ -159,6 +160,7 @@ public final class ArrivingMemory implements AutoCloseable {
         Sys.writeFrom(stub, s, buffer, 0, e.rawLength());
         applied.add(e.offset());
         placedPages += e.pageCount();
+        return true;
     }
 
     /**

@@ -92,11 +92,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                 }
                 tasks.add(t);
             }
-            Map<Integer, List<PageSlice>> pages = new LinkedHashMap<>();
-            for (TaskImage t : tasks) {
-                LatestPages l = latest.get(t.pid());
-                pages.put(t.pid(), l == null ? List.of() : l.within(t.vmas()));
-            }
+            Map<Integer, List<PageSlice>> pages = new Pages(tasks, latest);
             for (ZombieImage z : zombies) {
                 if (!byPid.containsKey(z.ids().ppid())) {
                     throw new RestoreException(dir.resolve("image.cryo") + " holds zombie pid " + z.pid()
@@ -121,6 +117,67 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
 
     public List<PageSlice> pagesOf(int pid) {
         return pages.getOrDefault(pid, List.of());
+    }
+
+    /**
+     * The pages of {@code pid} to write when its stub was prepared as the image arrived: in the areas
+     * {@code kept} says the stub keeps, only the slices whose chunks were not placed; empty when the
+     * placement was not tracked (the caller then filters {@link #pagesOf} itself).
+     */
+    public java.util.Optional<List<PageSlice>> pagesNotPlaced(int pid, java.util.function.Predicate<VmaImage> kept) {
+        if (pages instanceof Pages p) {
+            LatestPages l = p.latest.get(pid);
+            if (l != null && l.tracksPlacement()) {
+                return java.util.Optional.of(l.withinUnplaced(task(pid).vmas(), kept));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Each task's latest pages, cut to its mappings when first asked for: a migration's destination
+     * lists tens of thousands of slices of the root's that its prepared stub holds already, which
+     * need not be listed at all (see {@link #pagesNotPlaced}).
+     */
+    private static final class Pages extends java.util.AbstractMap<Integer, List<PageSlice>> {
+        private final Map<Integer, TaskImage> tasks = new LinkedHashMap<>();
+        private final Map<Integer, LatestPages> latest;
+        private final Map<Integer, List<PageSlice>> made = new java.util.concurrent.ConcurrentHashMap<>();
+
+        Pages(List<TaskImage> tasks, Map<Integer, LatestPages> latest) {
+            tasks.forEach(t -> this.tasks.put(t.pid(), t));
+            this.latest = latest;
+        }
+
+        @Override
+        public List<PageSlice> get(Object pid) {
+            TaskImage t = tasks.get(pid);
+            if (t == null) {
+                return null;
+            }
+            return made.computeIfAbsent(t.pid(), k -> {
+                LatestPages l = latest.get(k);
+                return l == null ? List.of() : l.within(t.vmas());
+            });
+        }
+
+        @Override
+        public List<PageSlice> getOrDefault(Object pid, List<PageSlice> otherwise) {
+            List<PageSlice> p = get(pid);
+            return p == null ? otherwise : p;
+        }
+
+        @Override
+        public boolean containsKey(Object pid) {
+            return tasks.containsKey(pid);
+        }
+
+        @Override
+        public java.util.Set<Entry<Integer, List<PageSlice>>> entrySet() {
+            java.util.Set<Entry<Integer, List<PageSlice>>> out = new java.util.LinkedHashSet<>();
+            tasks.keySet().forEach(pid -> out.add(Map.entry(pid, get(pid))));
+            return out;
+        }
     }
 
     public int root() {

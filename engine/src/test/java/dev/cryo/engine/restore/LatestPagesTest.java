@@ -65,4 +65,18 @@ class LatestPagesTest {
         VmaImage shared = new VmaImage(BASE, BASE + 4 * P, 3, 0x01, 0, MemoryKinds.FILE_SHARED, null, 0, 0);
         assertEquals("", show(ImageContents.latest(List.of(a), List.of(shared))));
     }
+
+    @Test
+    void inAKeptAreaOnlyWhatWasNotPlacedIsWrittenAndCutsFollowTheirChunk() {
+        LatestPages l = new LatestPages(true);
+        l.add(chunk(0, 10), true);   // 0: placed in the stub
+        l.add(chunk(3, 2), false);   // 1: came after the stub stopped taking pages
+        l.add(chunk(20, 2), true);   // 2: placed, in an area the restore maps again
+        l.add(chunk(8, 4), true);    // 3: placed, replaces the end of 0
+        VmaImage kept = anon(0, 16), remapped = anon(16, 24);
+        assertEquals("1:3+2 2:20+2", show(l.withinUnplaced(List.of(kept, remapped), v -> v == kept)));
+        assertEquals("0:0+3 1:3+2 0:5+3 3:8+4 2:20+2", show(l.within(List.of(kept, remapped))));
+        l.add(chunk(2, 3), true);    // 4: placed over the unplaced 1: nothing left to write there
+        assertEquals("2:20+2", show(l.withinUnplaced(List.of(kept, remapped), v -> v == kept)));
+    }
 }
