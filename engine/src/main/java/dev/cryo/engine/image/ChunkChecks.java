@@ -37,6 +37,9 @@ final class ChunkChecks {
         if ((h.flags() & ~ImageFormat.KNOWN_FLAGS) != 0 || h.reserved16() != 0 || h.reserved32() != 0) {
             throw new ImageCorruptException(where + String.format(": unknown flags 0x%02x or non-zero reserved bytes", h.flags()));
         }
+        if ((h.flags() & ImageFormat.FLAG_INDEX_DIGEST) != 0 && t != ChunkType.INDEX) {
+            throw new ImageCorruptException(where + ": the index-digest flag set on a " + t.label + " chunk");
+        }
         if (t == ChunkType.PAGES) {
             long expectRaw = Integer.toUnsignedLong(h.pageCount()) * pageSize;
             if (h.pageCount() == 0 || h.rawLengthUnsigned() != expectRaw) {

@@ -32,6 +32,11 @@ record ChunkHeader(int typeCode, int flags, int number, int storedLength, int ra
         return (flags & ImageFormat.FLAG_ZSTD) != 0;
     }
 
+    /** An index chunk holding a digest of the entries, not the entries. */
+    boolean indexDigest() {
+        return (flags & ImageFormat.FLAG_INDEX_DIGEST) != 0;
+    }
+
     /** Writes bytes 0..35 (CRC left as 0) into b at position 0; b must be little-endian. */
     static void encodeWithoutCrc(ByteBuffer b, ChunkType type, int flags, int number, int storedLength,
                                  int rawLength, int pid, int pageCount, long vaddr) {

@@ -40,6 +40,8 @@ public final class ImageChannelWriter implements AutoCloseable {
     private final ByteBuffer header = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private final List<IndexEntry> index = new ArrayList<>();
+    private final IndexCodec.Digest digest = new IndexCodec.Digest();
+    private boolean digestIndex;
     private ZstdCompressCtx zstd;
     private ByteBuffer zstdBuf;
     private long position;
@@ -57,6 +59,15 @@ public final class ImageChannelWriter implements AutoCloseable {
         this.kryo = ImageKryo.create(codecs);
         this.recordOut = new Output(4096, (int) options.maxChunkLength());
         guarded(() -> writeFully(FileHeader.current(options.pageSize()).encode(), null));
+    }
+
+    /**
+     * The index is written as a digest (chunk count and CRC32C of the entries) instead of the
+     * entries: for a stream, whose reader has every chunk header already (a migration's index of
+     * tens of thousands of entries went through TLS after the freeze).
+     */
+    public synchronized void indexByDigest() {
+        digestIndex = true;
     }
 
     /** Encodes one metadata record (its type must be in the registry) as a RECORD chunk. */
@@ -133,6 +144,7 @@ public final class ImageChannelWriter implements AutoCloseable {
             rawPageBytes += raw;
             e = new IndexEntry(number, ChunkType.PAGES, false, at, raw, raw, pid, vaddr, pageCount);
             index.add(e);
+            digest.add(e);
         }
         header.clear();
         ChunkHeader.encodeWithoutCrc(header, ChunkType.PAGES, 0, number, raw, raw, pid, pageCount, vaddr);
@@ -168,12 +180,13 @@ public final class ImageChannelWriter implements AutoCloseable {
     public synchronized void finish() throws IOException {
         checkOpen();
         int chunkCount = index.size();
-        ByteBuffer payload = IndexCodec.encode(index);
+        ByteBuffer payload = digestIndex ? IndexCodec.encodeDigest(digest) : IndexCodec.encode(index);
         if (payload.remaining() > options.maxChunkLength()) {
             throw new ImageException("index of " + chunkCount + " chunks exceeds the max chunk length");
         }
         long indexOffset = position;
-        IndexEntry idx = writeChunk(ChunkType.INDEX, 0, payload, payload.remaining(), 0, 0, 0);
+        IndexEntry idx = writeChunk(ChunkType.INDEX, digestIndex ? ImageFormat.FLAG_INDEX_DIGEST : 0, payload,
+                payload.remaining(), 0, 0, 0);
         index.remove(index.size() - 1); // the index does not list itself
         Trailer t = new Trailer(indexOffset, (int) idx.totalLength(), chunkCount);
         guarded(() -> writeFully(t.encode(), null));
@@ -224,6 +237,9 @@ public final class ImageChannelWriter implements AutoCloseable {
         ByteBuffer p = payload.duplicate(); // the caller's position is theirs to manage
         guarded(() -> writeFully(header, p));
         index.add(e);
+        if (type != ChunkType.INDEX) {
+            digest.add(e);
+        }
         return e;
     }
 

@@ -29,7 +29,13 @@ public final class ImageFormat {
 
     /** Chunk flag: payload is a zstd frame; the header's rawLength is the decompressed size. */
     static final int FLAG_ZSTD = 1;
-    static final int KNOWN_FLAGS = FLAG_ZSTD;
+    /**
+     * Index chunk flag: the payload is the chunk count and a CRC32C of the entries a full index
+     * would list ({@link IndexCodec#encodeDigest}), not the entries: a stream's reader has seen
+     * every chunk header already, and a file reader finds them by walking the headers.
+     */
+    static final int FLAG_INDEX_DIGEST = 2;
+    static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_INDEX_DIGEST;
 
     /** Readers take the bound from the caller; it must fit the u32/int arithmetic of the format. */
     static long checkMaxChunk(long maxChunk) {

@@ -216,8 +216,47 @@ public final class ImageReader implements AutoCloseable {
         if (h.type() != ChunkType.INDEX) {
             throw new ImageCorruptException(where + ": the trailer points at a " + h.kind() + " chunk, not the index");
         }
+        if (h.indexDigest()) {
+            return Collections.unmodifiableList(walkHeaders(chunk.position(ChunkHeader.SIZE), where, t));
+        }
         return Collections.unmodifiableList(IndexCodec.decode(chunk.position(ChunkHeader.SIZE), where,
                 t.chunkCount(), t.indexOffset(), fileHeader.pageSize(), maxChunk));
+    }
+
+    /**
+     * A digest index (an image that was streamed): the entries are found by walking the chunk
+     * headers from the file header to the index, each checked as an index entry would be, and
+     * must give the digest. Each chunk's CRC is checked when it is read, as always.
+     */
+    private List<IndexEntry> walkHeaders(ByteBuffer digestPayload, String where, Trailer t) throws IOException {
+        List<IndexEntry> out = new java.util.ArrayList<>();
+        IndexCodec.Digest digest = new IndexCodec.Digest();
+        long at = FileHeader.SIZE;
+        while (at < t.indexOffset()) {
+            if (out.size() >= Integer.toUnsignedLong(t.chunkCount())) {
+                throw new ImageCorruptException(where + ": more chunks before the index than the trailer's "
+                        + Integer.toUnsignedString(t.chunkCount()));
+            }
+            if (t.indexOffset() - at < ChunkHeader.SIZE) {
+                throw new ImageCorruptException(where + ": a chunk header at offset " + at + " runs into the index");
+            }
+            ChunkHeader h = ChunkHeader.decode(readAt(at, ChunkHeader.SIZE));
+            String w = ChunkChecks.where(name, out.size(), h, at);
+            ChunkChecks.checkLengths(w, h, maxChunk);
+            ChunkChecks.checkFields(w, h, out.size(), fileHeader.pageSize());
+            if (h.type() == ChunkType.INDEX) {
+                throw new ImageCorruptException(w + ": another index before the trailer's");
+            }
+            IndexEntry e = ChunkChecks.toEntry(h, at);
+            if (at + e.totalLength() > t.indexOffset()) {
+                throw new ImageCorruptException(w + ": extends past the index at offset " + t.indexOffset());
+            }
+            out.add(e);
+            digest.add(e);
+            at += e.totalLength();
+        }
+        IndexCodec.checkDigest(digestPayload, where, digest);
+        return out;
     }
 
     /** A trailer whose only problem is its magic still has offsets that fit the file exactly. */

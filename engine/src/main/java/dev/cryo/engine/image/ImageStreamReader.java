@@ -23,6 +23,7 @@ public final class ImageStreamReader implements AutoCloseable {
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer headerBuf = ByteBuffer.allocate(ChunkHeader.SIZE).order(ImageFormat.ORDER);
     private final List<IndexEntry> seen = new ArrayList<>();
+    private final IndexCodec.Digest digest = new IndexCodec.Digest();
     private ByteBuffer payload; // direct, reused; holds the current chunk's payload
     private long position;
     private boolean done;
@@ -114,11 +115,12 @@ public final class ImageStreamReader implements AutoCloseable {
         ChunkChecks.checkFields(where, h, number, fileHeader.pageSize());
         position += ChunkHeader.SIZE + (long) stored;
         if (h.type() == ChunkType.INDEX) {
-            finishWithIndex(where, offset);
+            finishWithIndex(where, offset, h.indexDigest());
             return null;
         }
         IndexEntry e = ChunkChecks.toEntry(h, offset);
         seen.add(e);
+        digest.add(e);
         Object record = null;
         if (h.type() == ChunkType.RECORD) {
             byte[] bytes = new byte[stored];
@@ -128,11 +130,15 @@ public final class ImageStreamReader implements AutoCloseable {
         return new Chunk(e, record);
     }
 
-    private void finishWithIndex(String where, long indexOffset) throws IOException {
-        List<IndexEntry> listed = IndexCodec.decode(payload.duplicate().order(ImageFormat.ORDER), where,
-                seen.size(), indexOffset, fileHeader.pageSize(), maxChunk);
-        if (!listed.equals(seen)) {
-            throw new ImageCorruptException(where + ": index does not list the chunks that were read");
+    private void finishWithIndex(String where, long indexOffset, boolean byDigest) throws IOException {
+        if (byDigest) {
+            IndexCodec.checkDigest(payload.duplicate(), where, digest);
+        } else {
+            List<IndexEntry> listed = IndexCodec.decode(payload.duplicate().order(ImageFormat.ORDER), where,
+                    seen.size(), indexOffset, fileHeader.pageSize(), maxChunk);
+            if (!listed.equals(seen)) {
+                throw new ImageCorruptException(where + ": index does not list the chunks that were read");
+            }
         }
         ByteBuffer tb = ByteBuffer.allocate(Trailer.SIZE);
         int got = fill(tb);

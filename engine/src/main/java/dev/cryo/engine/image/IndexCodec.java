@@ -29,11 +29,59 @@ final class IndexCodec {
         ByteBuffer b = ByteBuffer.allocate(4 + ENTRY_SIZE * entries.size()).order(ImageFormat.ORDER);
         b.putInt(entries.size());
         for (IndexEntry e : entries) {
-            b.put((byte) e.type().code).put((byte) e.flags()).putShort((short) 0)
-                    .putInt(e.storedLength()).putLong(e.offset()).putInt(e.rawLength())
-                    .putInt(e.pid()).putLong(e.vaddr()).putInt(e.pageCount()).putInt(0);
+            put(b, e);
         }
         return b.flip();
+    }
+
+    private static void put(ByteBuffer b, IndexEntry e) {
+        b.put((byte) e.type().code).put((byte) e.flags()).putShort((short) 0)
+                .putInt(e.storedLength()).putLong(e.offset()).putInt(e.rawLength())
+                .putInt(e.pid()).putLong(e.vaddr()).putInt(e.pageCount()).putInt(0);
+    }
+
+    /** Payload of a digest index (flag {@link ImageFormat#FLAG_INDEX_DIGEST}): u32 entry count, u32 CRC32C of the entries. */
+    static ByteBuffer encodeDigest(Digest d) {
+        return ByteBuffer.allocate(8).order(ImageFormat.ORDER).putInt(d.count()).putInt((int) d.value()).flip();
+    }
+
+    /** Checks a digest index against the entries of the chunks read (their digest). */
+    static void checkDigest(ByteBuffer payload, String where, Digest seen) throws ImageCorruptException {
+        payload.order(ImageFormat.ORDER);
+        int base = payload.position();
+        if (payload.remaining() != 8) {
+            throw new ImageCorruptException(where + ": a digest index of " + payload.remaining() + " bytes (8 expected)");
+        }
+        long count = Integer.toUnsignedLong(payload.getInt(base));
+        long crc = Integer.toUnsignedLong(payload.getInt(base + 4));
+        if (count != Integer.toUnsignedLong(seen.count())) {
+            throw new ImageCorruptException(where + ": index declares " + count + " chunks, " + seen.count() + " were read");
+        }
+        if (crc != seen.value()) {
+            throw new ImageCorruptException(where + ": index digest does not match the chunks that were read");
+        }
+    }
+
+    /** The CRC32C of the entries a full index would list, kept as chunks are written or read. */
+    static final class Digest {
+        private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        private final ByteBuffer entry = ByteBuffer.allocate(ENTRY_SIZE).order(ImageFormat.ORDER);
+        private int count;
+
+        void add(IndexEntry e) {
+            entry.clear();
+            put(entry, e);
+            crc.update(entry.array(), 0, ENTRY_SIZE);
+            count++;
+        }
+
+        int count() {
+            return count;
+        }
+
+        long value() {
+            return crc.getValue();
+        }
     }
 
     /**

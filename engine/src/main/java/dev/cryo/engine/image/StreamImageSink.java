@@ -28,6 +28,7 @@ public final class StreamImageSink implements ImageSink {
         this.name = name;
         this.delivery = delivery;
         this.framing = new ImageChannelWriter(channel, codecs, options);
+        framing.indexByDigest(); // the reader has every chunk header by then: a few bytes, not tens of thousands of entries
     }
 
     /** Everything written so far taken in at the far end (when it gives receipts). */

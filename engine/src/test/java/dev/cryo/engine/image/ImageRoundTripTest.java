@@ -106,6 +106,52 @@ class ImageRoundTripTest {
         assertArrayEquals(Files.readAllBytes(dir.resolve("image.cryo")), bytes.toByteArray());
     }
 
+    /** A stream's image ends with a digest of its index: both readers take it, and one that disagrees is refused. */
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void aStreamsDigestIndexIsCheckedByBothReaders(Compression c) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("streamed"));
+        Path file = dir.resolve("image.cryo");
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+             StreamImageSink sink = new StreamImageSink(Channels.newChannel(Channels.newOutputStream(out)), "stream",
+                     CODECS, opts(c))) {
+            sink.writeRecord(SampleRecords.process(4242));
+            sink.writePages(4242, 0x7f12a000L, 2, SampleRecords.pages(4242, 0x7f12a000L, 2, 4096));
+            sink.writeRecord(new SampleRecords.SampleBlob("fds", new byte[] {1, 2, 3}));
+            sink.writePages(4242, 0x400000L, 1, SampleRecords.pages(4242, 0x400000L, 1, 4096));
+            sink.commit();
+        }
+        List<IndexEntry> streamed = new ArrayList<>();
+        try (FileChannel ch = FileChannel.open(file);
+             ImageStreamReader r = new ImageStreamReader(ch, "image.cryo", CODECS, ImageFormat.DEFAULT_MAX_CHUNK)) {
+            ImageStreamReader.Chunk chunk;
+            while ((chunk = r.next()) != null) streamed.add(chunk.entry());
+        }
+        assertEquals(4, streamed.size());
+        try (ImageReader r = ImageReader.open(dir, CODECS)) { // the entries found by walking the headers
+            r.verify();
+            assertEquals(streamed, r.entries());
+            assertEquals(SampleRecords.process(4242), r.records().get(0));
+        }
+        // the digest is the index chunk's last 4 payload bytes, before the trailer: flip one, fix the chunk's CRC
+        byte[] bytes = Files.readAllBytes(file);
+        int index = bytes.length - Trailer.SIZE - ChunkHeader.SIZE - 8;
+        bytes[index + ChunkHeader.SIZE + 4] ^= 1;
+        ByteBuffer h = ByteBuffer.wrap(bytes, index, ChunkHeader.SIZE).slice().order(ImageFormat.ORDER);
+        int crc = (int) ChunkChecks.crc(new java.util.zip.CRC32C(), h, ByteBuffer.wrap(bytes, index + ChunkHeader.SIZE, 8).slice());
+        h.putInt(ChunkHeader.CRC_OFFSET, crc);
+        Files.write(file, bytes);
+        ImageCorruptException e = assertThrows(ImageCorruptException.class, () -> {
+            try (FileChannel ch = FileChannel.open(file);
+                 ImageStreamReader r = new ImageStreamReader(ch, "image.cryo", CODECS, ImageFormat.DEFAULT_MAX_CHUNK)) {
+                while (r.next() != null) { }
+            }
+        });
+        assertTrue(e.getMessage().contains("index digest does not match"), e.getMessage());
+        e = assertThrows(ImageCorruptException.class, () -> ImageReader.open(dir, CODECS).close());
+        assertTrue(e.getMessage().contains("index digest does not match"), e.getMessage());
+    }
+
     @Test
     void incompressiblePagesAreStoredRaw() throws IOException {
         Path dir = tmp.resolve("img");
