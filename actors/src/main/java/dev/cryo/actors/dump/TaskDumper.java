@@ -318,9 +318,11 @@ public final class TaskDumper {
         }
         CollectJob job = m.job();
         MemoryPlan plan;
-        List<PageRun> runs;
-        long planned, ran;
+        List<PageRun> runs = null;
+        long planned, ran = 0;
+        long[] finalNanos = {0};
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
+        java.util.concurrent.Future<List<PageRun>> finalRuns = null;
         try {
             plan = preCopy == null ? TaskCollector.plan(pid, job.files())
                     : TaskCollector.plan(pid, job.files(), preCopy, early);
@@ -332,8 +334,24 @@ public final class TaskDumper {
                 frozenSmaps = SMAPS.submit(() -> ProcFs.smaps(pid));
             }
             planned = System.nanoTime();
-            runs = preCopy == null ? plan.runs() : preCopy.finalRuns(plan);
-            ran = System.nanoTime();
+            if (preCopy == null) {
+                runs = plan.runs();
+                ran = System.nanoTime();
+            } else {
+                // the final round's page-table walk (all of the tracked memory: tens of ms for a GiB under
+                // load) runs beside the state collection, which is ptrace round trips waiting for the
+                // target: the freeze holds the longer of the two, not their sum
+                PreCopyTracker tracker = preCopy;
+                MemoryPlan p = plan;
+                finalRuns = SMAPS.submit(() -> {
+                    long f0 = System.nanoTime();
+                    try {
+                        return tracker.finalRuns(p);
+                    } finally {
+                        finalNanos[0] = System.nanoTime() - f0;
+                    }
+                });
+            }
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + logged(e))));
             return Behaviors.same();
@@ -341,19 +359,10 @@ public final class TaskDumper {
         // the pages are copied while this thread collects the rest of the task's state (syscall
         // injection is ptrace round trips: latency, not work): the frozen window holds the longer
         // of the two, not their sum
-        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
-        job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
-        ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         int vmaCount = plan.vmas().size();
-        writesPending = shares.size();
-        writeFailure = null;
-        for (int i = 0; i < shares.size(); i++) {
-            RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
-                    job.progress(), job.bufferWaitMillis());
-            ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
-        }
+        int workers = runs == null ? 0 : copyPages(runs, job, vmaCount);
         TaskCollector.Snapshot snap;
-        long confirmWait = 0;
+        long confirmWait = 0, finalWait = 0;
         try {
             snap = TaskCollector.collect(tracer, pid, tids, job.files(), plan);
             if (frozenSmaps != null) {
@@ -362,18 +371,66 @@ public final class TaskDumper {
                 confirmWait = System.nanoTime() - w0;
             }
         } catch (RuntimeException e) {
+            awaitQuietly(finalRuns); // the tracker is not used by two threads, nor closed under the scan
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, {} {} ms, {} pages{}), {} ptrace round trips so far",
+        if (finalRuns != null) {
+            long w0 = System.nanoTime();
+            try {
+                runs = finalRuns.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable c = e.getCause();
+                m.replyTo().tell(new Failed(pid, failure("final pre-copy round: "
+                        + logged(c instanceof RuntimeException r ? r : new IllegalStateException(c)))));
+                return Behaviors.same();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                m.replyTo().tell(new Failed(pid, "pid " + pid + ": interrupted in the final pre-copy round"));
+                return Behaviors.same();
+            }
+            finalWait = System.nanoTime() - w0;
+            ran = planned + finalNanos[0];
+            workers = copyPages(runs, job, vmaCount);
+        }
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
                 plan.provisional() ? " from smaps read before the freeze" : "",
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
+                finalRuns == null ? "" : " beside the state, " + finalWait / 1_000_000 + " ms waited for",
                 runs.stream().mapToLong(PageRun::pages).sum(),
                 frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps",
                 tracer.roundTrips());
-        Copying copying = new Copying(snap, vmaCount, shares.size(), m);
+        Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
+    }
+
+    /** Region dumpers for {@code runs}; returns how many (each answers once its pages are written). */
+    private int copyPages(List<PageRun> runs, CollectJob job, int vmaCount) {
+        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
+        job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
+        ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
+        writesPending = shares.size();
+        writeFailure = null;
+        for (int i = 0; i < shares.size(); i++) {
+            RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
+                    job.progress(), job.bufferWaitMillis());
+            ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
+        }
+        return shares.size();
+    }
+
+    private static void awaitQuietly(java.util.concurrent.Future<?> f) {
+        if (f == null) {
+            return;
+        }
+        try {
+            f.get();
+        } catch (java.util.concurrent.ExecutionException ignored) {
+            // the collect failed already: that is the failure reported
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
