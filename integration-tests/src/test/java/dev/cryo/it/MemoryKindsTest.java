@@ -77,6 +77,16 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * zdtm's memfd02 found it: a private mapping of a memfd came back over a copy of the memfd, so
+     * its untouched pages no longer showed what the program wrote to the memfd after the restore.
+     */
+    @Test
+    void aPrivateMappingOfAMemfdStillShowsTheMemfdsPages() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "memfdprivate");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
     @Test
     void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {

@@ -14,7 +14,8 @@ import dev.cryo.kernel.proc.SmapsEntry;
  * A mapping of a file that was deleted (unlinked, or replaced by another file at its path) after
  * it was mapped. Its contents go into the image as a ghost file (up to the ghost limit); restore
  * recreates the file, maps it, and unlinks it again. A private mapping also carries its
- * copied-on-write pages.
+ * copied-on-write pages. A private mapping of a memfd ("/memfd:NAME (deleted)") whose object the
+ * restore makes anyway (held by an fd or mapped shared) maps that object.
  */
 public final class DeletedFileMapping extends MemoryKind {
     private final boolean shared;
@@ -78,6 +79,12 @@ public final class DeletedFileMapping extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub objects) {
+        if (!shared && v.file().path().startsWith("/memfd:") && objects.has(v.file().ino())) {
+            // a private mapping of a memfd a task holds or maps shared: of that very object, so the
+            // pages it has not copied on write follow the memfd's (a copy would freeze them)
+            Mapper.mapFile(t, v, objects.path(v.file().ino()), Fcntl.O_RDONLY, Mapper.privateProt(v));
+            return;
+        }
         String path = objects.ghostPath(v.file());
         int mode = shared ? Mapper.sharedFileMode(v) : Fcntl.O_RDONLY;
         Mapper.mapFile(t, v, path, mode, shared ? v.prot() : Mapper.privateProt(v));

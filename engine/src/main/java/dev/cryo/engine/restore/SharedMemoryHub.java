@@ -402,6 +402,11 @@ public final class SharedMemoryHub implements AutoCloseable {
         return p;
     }
 
+    /** Whether shared memory object {@code ino} (a memfd, a shared anonymous area) is made by this restore. */
+    public boolean has(long ino) {
+        return objects.containsKey(ino);
+    }
+
     public String path(long ino) {
         SharedMemoryFile f = objects.get(ino);
         if (f == null) {
