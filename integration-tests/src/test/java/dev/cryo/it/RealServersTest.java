@@ -633,4 +633,180 @@ class RealServersTest {
             }
         }
     }
+    /**
+     * HAProxy in master-worker mode (-W) in front of a backend outside the tree, with a kept-alive
+     * client on the worker: the client goes on through the restored worker, and a reload (SIGUSR2:
+     * the restored master execs itself again and hands the listeners to a new worker over a
+     * socketpair) serves new clients.
+     */
+    @Test
+    void haproxyWorkerKeepsItsClientAndTheMasterReloads() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")), "Debian package haproxy");
+        int port = freePort();
+        try (ServerSocket backend = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread serving = new Thread(() -> serveHttp(backend), "backend");
+            serving.setDaemon(true);
+            serving.start();
+            Path conf = tmp.resolve("haproxy.cfg");
+            Files.writeString(conf, "global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 5s\n"
+                    + "  timeout client 600s\n  timeout server 600s\n  timeout http-keep-alive 600s\n"
+                    + "frontend fe\n  bind 127.0.0.1:" + port + "\n  default_backend be\n"
+                    + "backend be\n  server s1 127.0.0.1:" + backend.getLocalPort() + "\n");
+            String get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("haproxy.out"), "/usr/sbin/haproxy", "-W", "-db",
+                    "-f", conf.toString());
+                 Socket client = connect(port)) {
+                assertTrue(ask(client, get, "backend\n").startsWith("HTTP/1.1 200"));
+                DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(30),
+                        "haproxy's worker");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertTrue(ask(client, get, "backend\n").startsWith("HTTP/1.1 200"), "the kept-alive client");
+                    List<Integer> before = StateComparator.tree(r.pid().value());
+                    Sys.kill(r.pid(), Signals.SIGUSR2);
+                    DetachedProcess.awaitCondition(() -> {
+                        try {
+                            return StateComparator.tree(r.pid().value()).stream().anyMatch(t -> !before.contains(t));
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    }, Duration.ofSeconds(30), "haproxy to reload (a new worker)");
+                    assertTrue(http(port, "/").contains("backend"), "a new client, after the reload");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /** A tiny HTTP/1.1 backend: answers "backend" to every request of every connection. */
+    private static void serveHttp(ServerSocket server) {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                Thread t = new Thread(() -> {
+                    try (s) {
+                        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                                s.getInputStream(), StandardCharsets.US_ASCII));
+                        for (String l; (l = in.readLine()) != null; ) {
+                            if (l.isEmpty()) {
+                                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nbackend\n")
+                                        .getBytes(StandardCharsets.US_ASCII));
+                            }
+                        }
+                    } catch (IOException ignored) {
+                        // the proxy closed
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException closed) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Mosquitto, the MQTT broker, with a subscriber connected outside the tree and a retained
+     * message in its memory: after the restore a publisher reaches the subscriber through the
+     * restored broker on the carried connection, and the retained message is still there.
+     */
+    @Test
+    void mosquittoKeepsItsSubscriberAndItsRetainedMessage() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/mosquitto")) && Files.isExecutable(Path.of("/usr/bin/mosquitto_sub")),
+                "Debian packages mosquitto and mosquitto-clients");
+        int port = freePort();
+        Path conf = tmp.resolve("mosquitto.conf");
+        Files.writeString(conf, "listener " + port + " 127.0.0.1\nallow_anonymous true\n");
+        String p0 = Integer.toString(port);
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("mosquitto.out"), "/usr/sbin/mosquitto", "-c",
+                conf.toString())) {
+            connect(port).close();
+            try (LineClient sub = LineClient.start("mosquitto_sub", "-p", p0, "-t", "t/#", "-v", "-k", "600")) {
+                succeeds(List.of("mosquitto_pub", "-p", p0, "-t", "t/kept", "-m", "retained", "-r"));
+                assertEquals("t/kept retained", sub.out().readLine());
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    succeeds(List.of("mosquitto_pub", "-p", p0, "-t", "t/after", "-m", "restored"));
+                    assertEquals("t/after restored", sub.out().readLine(), "the subscriber connected across the restore");
+                    assertEquals("t/kept retained\n", succeeds(List.of("mosquitto_sub", "-p", p0, "-t", "t/kept", "-v",
+                            "-C", "1", "-W", "10")), "the retained message");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /**
+     * dnsmasq answering from a hosts file, with a DNS client on TCP (dnsmasq forks a child per TCP
+     * connection): the child answers the carried connection again, the restored server answers
+     * UDP queries and reads its hosts file again on SIGHUP.
+     */
+    @Test
+    void dnsmasqAnswersItsTcpClientAndReloadsItsHosts() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/dnsmasq")), "Debian package dnsmasq-base");
+        int port = freePort();
+        Path hosts = tmp.resolve("hosts");
+        Files.writeString(hosts, "10.9.8.7 foo.test\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("dnsmasq.out"), "/usr/sbin/dnsmasq", "-k", "-u", "root",
+                "-p", Integer.toString(port), "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--addn-hosts=" + hosts, "--pid-file=");
+             Socket client = connect(port)) {
+            assertEquals("10.9.8.7", dnsOverTcp(client, "foo.test", 1));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(30),
+                    "dnsmasq's child for the TCP connection");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("10.9.8.7", dnsOverTcp(client, "foo.test", 2), "the TCP client, on the restored child");
+                Files.writeString(hosts, "10.9.8.8 bar.test\n", java.nio.file.StandardOpenOption.APPEND);
+                Sys.kill(r.pid(), Signals.SIGHUP);
+                DetachedProcess.awaitCondition(() -> "10.9.8.8".equals(dnsOverUdp(port, "bar.test")),
+                        Duration.ofSeconds(30), "the restored dnsmasq to read its hosts file again");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** A DNS query for the A record of {@code name}. */
+    private static byte[] dnsQuery(String name, int id) {
+        java.io.ByteArrayOutputStream q = new java.io.ByteArrayOutputStream();
+        q.writeBytes(new byte[] {(byte) (id >> 8), (byte) id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+        for (String label : name.split("\\.")) {
+            q.write(label.length());
+            q.writeBytes(label.getBytes(StandardCharsets.US_ASCII));
+        }
+        q.writeBytes(new byte[] {0, 0, 1, 0, 1});
+        return q.toByteArray();
+    }
+
+    /** The address in an answer of one A record (its last four bytes). */
+    private static String lastAddress(byte[] answer, int length) {
+        return (answer[length - 4] & 0xff) + "." + (answer[length - 3] & 0xff) + "." + (answer[length - 2] & 0xff) + "."
+                + (answer[length - 1] & 0xff);
+    }
+
+    private static String dnsOverTcp(Socket s, String name, int id) throws IOException {
+        byte[] q = dnsQuery(name, id);
+        s.getOutputStream().write(new byte[] {(byte) (q.length >> 8), (byte) q.length});
+        s.getOutputStream().write(q);
+        java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+        byte[] a = new byte[in.readUnsignedShort()];
+        in.readFully(a);
+        return lastAddress(a, a.length);
+    }
+
+    private static String dnsOverUdp(int port, String name) {
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
+            s.setSoTimeout(2000);
+            byte[] q = dnsQuery(name, 7);
+            s.send(new java.net.DatagramPacket(q, q.length, java.net.InetAddress.getLoopbackAddress(), port));
+            java.net.DatagramPacket a = new java.net.DatagramPacket(new byte[512], 512);
+            s.receive(a);
+            return (a.getData()[7] & 0xff) == 0 ? "no answer" : lastAddress(a.getData(), a.getLength());
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
 }
