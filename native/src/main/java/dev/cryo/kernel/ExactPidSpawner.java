@@ -44,7 +44,20 @@ public final class ExactPidSpawner {
     public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession,
                             boolean dieWithParent) {
         return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
-                path, argv, newSession, dieWithParent, true);
+                path, argv, newSession, dieWithParent, true, 0, new int[] {pid});
+    }
+
+    /**
+     * As {@link #spawn(int, int, String, List, boolean)}, the program made in new namespaces
+     * ({@code nsFlags}: CLONE_NEWPID, CLONE_NEWUTS...) with {@code setTid} its pid at every level,
+     * innermost first, as clone3 takes them ({1, pid} for the init of a new pid namespace);
+     * {@code pid} is the one this process sees. {@code exec} false: a fork of the stub that runs
+     * nothing, as {@link #spawnForked}.
+     */
+    public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
+                                        boolean newSession, boolean exec, int pidfdAt) {
+        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
+                path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt);
     }
 
     /**
@@ -57,10 +70,10 @@ public final class ExactPidSpawner {
     public static Pid spawnForked(int pid, int skipTo, int sid, boolean deadLeader, boolean dieWithParent) {
         if (deadLeader) {
             return fromStub(sessionLeader(sid, skipTo), pid, skipTo, "/bin/sleep", List.of("sleep"), false,
-                    dieWithParent, false);
+                    dieWithParent, false, 0, new int[] {pid});
         }
         return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
-                "/bin/sleep", List.of("sleep"), sid == pid, dieWithParent, false);
+                "/bin/sleep", List.of("sleep"), sid == pid, dieWithParent, false, 0, new int[] {pid});
     }
 
     /**
@@ -71,7 +84,8 @@ public final class ExactPidSpawner {
      */
     public static Pid spawnInSessionOf(int sid, int pid, int skipTo, String path, List<String> argv,
                                        boolean dieWithParent) {
-        return fromStub(sessionLeader(sid, skipTo), pid, skipTo, path, argv, false, dieWithParent, true);
+        return fromStub(sessionLeader(sid, skipTo), pid, skipTo, path, argv, false, dieWithParent, true, 0,
+                new int[] {pid});
     }
 
     /** The helper in the dead leader's place: a sleep with pid {@code sid} that made session and group {@code sid}. */
@@ -81,7 +95,17 @@ public final class ExactPidSpawner {
 
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
-                                boolean dieWithParent, boolean exec) {
+                                boolean dieWithParent, boolean exec, int nsFlags, int[] setTid) {
+        return fromStub(stub, pid, skipTo, path, argv, newSession, dieWithParent, exec, nsFlags, setTid, 0);
+    }
+
+    /**
+     * {@code pidfdAt} above 0: the program inherits a pidfd of this process at that fd (kept across
+     * its exec): inside a new pid namespace this process's pid means nothing, and its restorer takes
+     * files from this process through that pidfd (pidfd_getfd).
+     */
+    private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
+                                boolean dieWithParent, boolean exec, int nsFlags, int[] setTid, int pidfdAt) {
         int child = 0;
         try (Tracer tracer = new Tracer()) {
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
@@ -92,7 +116,12 @@ public final class ExactPidSpawner {
             long gadget = SyscallGadget.inVdso(stub);
             Injector inj = new Injector(tracer, stub, stub.value(), gadget);
             long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
-            Sys.write(stub, scratch, scratchPage(scratch, pid, path, argv));
+            Sys.write(stub, scratch, scratchPage(scratch, nsFlags, setTid, path, argv));
+            if (pidfdAt > 0) {
+                long self = inj.call("pidfd_open(self)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
+                inj.call("dup3(pidfd)", SyscallNr.DUP3, self, pidfdAt, 0); // without O_CLOEXEC: kept across the exec
+                inj.call("close", SyscallNr.CLOSE, self);
+            }
             // exit_signal must be 0 with CLONE_PARENT: the child gets the stub's (SIGCHLD)
             long r = inj.raw(SyscallNr.CLONE3, scratch, 88);
             for (int born : tracer.takeNewTracees()) {
@@ -145,13 +174,18 @@ public final class ExactPidSpawner {
     }
 
     /** clone_args at 0 (set_tid at 88), the path at 128, strings from 256, argv then envp at 1024. */
-    private static byte[] scratchPage(long base, int pid, String path, List<String> argv) {
+    private static byte[] scratchPage(long base, int nsFlags, int[] setTid, String path, List<String> argv) {
+        if (setTid.length < 1 || setTid.length > 8) {
+            throw new IllegalArgumentException("set_tid takes 1 to 8 pids, not " + setTid.length);
+        }
         Memory m = new Memory(2048);
         m.clear();
         m.setLong(64, base + 88);  // set_tid
-        m.setLong(72, 1);          // set_tid_size
-        m.setLong(0, CLONE_PARENT);
-        m.setInt(88, pid);
+        m.setLong(72, setTid.length); // set_tid_size: one pid per pid namespace level, innermost first
+        m.setLong(0, CLONE_PARENT | (nsFlags & 0xffffffffL));
+        for (int i = 0; i < setTid.length; i++) {
+            m.setInt(88 + 4L * i, setTid[i]);
+        }
         m.setString(128, path, "UTF-8");
         long at = 256;
         for (int i = 0; i < argv.size(); i++) {

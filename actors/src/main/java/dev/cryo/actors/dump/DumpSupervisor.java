@@ -441,7 +441,14 @@ public final class DumpSupervisor {
         dev.cryo.api.TreeObservers.frozen(request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(),
                 ctx.getLog());
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
+        List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
+        try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
+            namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(TreeWalker.walk(request.pid()));
+        } catch (RuntimeException e) {
+            return abort(TaskDumper.message(e));
+        }
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
+        namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         TaskDumper.CollectJob job = collectJob();
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
         pending.addAll(tasks.keySet());

@@ -191,6 +191,7 @@ public final class RestoreSupervisor {
         var p = request.prepared();
         if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid())
                 || p.execed() != root.execed()
+                || image.namespaces().flagsOf(root.pid()) != 0 // it must be forked into its namespaces
                 || dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, Set.copyOf(image.allPids())))) {
             dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
             p = null;
@@ -242,6 +243,14 @@ public final class RestoreSupervisor {
             try {
                 // from a thread that lives as long as cryo: the root's parent-death signal is per thread
                 boolean deadLeader = dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, treePids);
+                int nsFlags = image.namespaces().flagsOf(root.pid());
+                if (nsFlags != 0) { // the init of its own pid namespace (unshare --fork's child): made in new ones
+                    int[] setTid = image.namespaces().setTid(root.pid());
+                    return StubParent.spawn(() -> ExactPidSpawner.spawnInNamespaces(root.pid(), setTid, nsFlags,
+                            highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
+                            root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
+                                    ? image.namespaces().cryoFd() : 0), root.pid());
+                }
                 if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
                     return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),
                             deadLeader, false), root.pid());
@@ -266,7 +275,7 @@ public final class RestoreSupervisor {
 
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
         ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids,
-                        prepared != null && t.pid() == prepared.pid() ? prepared : null),
+                        prepared != null && t.pid() == prepared.pid() ? prepared : null, image.namespaces()),
                 "task-" + t.pid(), TaskRestorerActor.DISPATCHER);
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);

@@ -116,8 +116,15 @@ public final class TaskRestorerActor {
     /** {@code prepared}: the stub of this task was made while a migration's pre-copy arrived (or null). */
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
                                            dev.cryo.engine.restore.PreparedRoot prepared) {
+        return create(task, boot, treePids, prepared, dev.cryo.engine.namespaces.TreeNamespaces.NONE);
+    }
+
+    /** {@code namespaces}: those the tree made, which tasks are forked into. */
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
+                                           dev.cryo.engine.restore.PreparedRoot prepared,
+                                           dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
         return dev.cryo.actors.PidMdc.of(Command.class, task.pid(), Behaviors.setup(ctx -> {
-            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids);
+            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces);
             if (prepared != null) {
                 a.restorer.prepared(prepared);
             }
@@ -132,10 +139,10 @@ public final class TaskRestorerActor {
     private boolean resumed;
 
     private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot,
-                              java.util.Set<Integer> treePids) {
+                              java.util.Set<Integer> treePids, dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
         this.ctx = ctx;
         this.pid = task.pid();
-        this.restorer = new TaskRestorer(tracer, task, boot, treePids);
+        this.restorer = new TaskRestorer(tracer, task, boot, treePids, namespaces);
     }
 
     private interface Step {

@@ -45,7 +45,7 @@ public final class TreeWalker {
     /**
      * Refuses trees cryo must not freeze: init (a dump kills what it dumps) and any tree that
      * holds cryo itself, which would then wait on its own stopped threads forever; and trees cryo
-     * cannot carry whole: a task in a namespace other than the host's, tables shared in a way a
+     * cannot carry whole: a namespace it cannot make again (NamespaceScan), tables shared in a way a
      * restore cannot make again. Returns the tables the tree's processes share ({@link SharedTables}).
      */
     public static SharedTables checkTree(Pid root, List<Pid> tree) {
@@ -57,9 +57,7 @@ public final class TreeWalker {
             throw new DumpException("pid " + root + " is an ancestor of cryo itself (pid " + self
                     + "): cryo cannot dump the tree it runs in");
         }
-        for (Pid p : tree) {
-            checkNamespaces(p);
-        }
+        dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
         checkSessions(tree);
         return SharedTables.of(root, tree);
     }
@@ -146,40 +144,6 @@ public final class TreeWalker {
             }
         }
         return false;
-    }
-
-    /**
-     * The namespaces a task lives in (and those its next children will get) must be the host's,
-     * those of pid 1 as cryo sees it: a restore recreates every task in them, so a task anywhere
-     * else is refused rather than silently moved. (cryo itself may run elsewhere, e.g. an agent in
-     * a network namespace of its own.)
-     */
-    static final List<String> NAMESPACES = List.of("pid", "net", "mnt", "uts", "ipc", "user", "cgroup", "time",
-            "pid_for_children", "time_for_children");
-
-    static void checkNamespaces(Pid pid) {
-        for (String ns : NAMESPACES) {
-            String host = nsLink("1", ns);
-            if (host == null) {
-                host = nsLink("self", ns);
-            }
-            String theirs = nsLink(pid.toString(), ns);
-            if (host != null && theirs != null && !host.equals(theirs)) {
-                String what = ns.endsWith("_for_children") ? "the " + ns.replace("_for_children", "")
-                        + " namespace its children will get" : "its " + ns + " namespace";
-                throw new DumpException("pid " + pid + ": " + what + " (" + theirs + ") is not the host's (" + host
-                        + "); namespaces other than the host's are not supported yet");
-            }
-        }
-    }
-
-    /** The ns link, or null when it cannot be read (a zombie has none; a kernel without that kind). */
-    private static String nsLink(String pid, String ns) {
-        try {
-            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/" + ns)).toString();
-        } catch (java.io.IOException | UnsupportedOperationException e) {
-            return null;
-        }
     }
 
     public static List<Pid> walk(Pid root) {

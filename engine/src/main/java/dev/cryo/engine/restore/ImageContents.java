@@ -24,7 +24,19 @@ import java.util.Map;
  * parallel (a corrupt one fails the restore, which kills what it created).
  */
 public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
-                            Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
+                            Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
+                            List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages) {
+    public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
+                         Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
+        this(dir, info, tasks, zombies, pages, pagesVerified, List.of());
+    }
+
+    /** The namespaces the tree made, for its restore. */
+    public dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
+        int maxFd = tasks.stream().flatMap(t -> t.fds().stream()).mapToInt(fd -> fd.fd()).max().orElse(2);
+        return dev.cryo.engine.namespaces.TreeNamespaces.of(namespaceImages, maxFd);
+    }
+
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
         return read(dir, maxChunk, false);
     }
@@ -72,6 +84,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
             List<ZombieImage> zombies = new ArrayList<>();
+            List<dev.cryo.engine.namespaces.NamespaceImage> namespaces = new ArrayList<>();
             for (Object r : records) {
                 if (r instanceof DumpInfo d) {
                     info = d;
@@ -79,6 +92,8 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                     byPid.put(t.pid(), t);
                 } else if (r instanceof ZombieImage z) {
                     zombies.add(z);
+                } else if (r instanceof dev.cryo.engine.namespaces.NamespaceImage n) {
+                    namespaces.add(n);
                 }
             }
             if (info == null) {
@@ -99,7 +114,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             + " whose parent pid " + z.ids().ppid() + " is not in the image");
                 }
             }
-            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified);
+            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces);
         }
     }
 

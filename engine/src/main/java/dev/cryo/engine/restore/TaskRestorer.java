@@ -73,7 +73,12 @@ public final class TaskRestorer {
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
     public TaskRestorer(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids) {
-        this.t = new TaskContext(tracer, task, boot, treePids);
+        this(tracer, task, boot, treePids, dev.cryo.engine.namespaces.TreeNamespaces.NONE);
+    }
+
+    public TaskRestorer(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids,
+                        dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
+        this.t = new TaskContext(tracer, task, boot, treePids, namespaces);
     }
 
     public Pid pid() {
@@ -105,6 +110,7 @@ public final class TaskRestorer {
     public void adopt(boolean mapBootstrap, PtyHub ptys, boolean deferLead) {
         this.ptys = ptys;
         StubAdoption.adopt(t, mapBootstrap);
+        dev.cryo.engine.namespaces.NamespaceRestore.name(t);
         if (!deferLead) {
             leadDeferred();
         }
@@ -147,7 +153,7 @@ public final class TaskRestorer {
 
     /** GROUPS: a member joins its group, once every leader has made its own. */
     public void joinGroup() {
-        SessionAndGroup.join(t.main(), t.task().ids(), t.treePids());
+        SessionAndGroup.join(t.main(), t.task().ids(), t.treePids(), t::seen);
     }
 
     /** MEMORY, first half: every dumped VMA mapped (writable), the vDSO block in place. */
@@ -181,6 +187,10 @@ public final class TaskRestorer {
 
     /** STATE: every step of {@link #STATE_STAGES}, ending with the registers installed. */
     public void restoreState() {
+        int cryoFd = t.namespaces().cryoFd();
+        if (cryoFd > 0 && t.namespaces().insidePidNamespace(t.pid().value()) && !t.task().ids().sharesParentFds()) {
+            t.call("close(pidfd of cryo)", dev.cryo.kernel.SyscallNr.CLOSE, cryoFd); // its files are all taken
+        }
         for (StateStage s : STATE_STAGES) {
             s.run(t);
         }

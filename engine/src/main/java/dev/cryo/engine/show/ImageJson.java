@@ -34,6 +34,7 @@ public final class ImageJson {
             DumpInfo dump = null;
             List<Object> tasks = new ArrayList<>();
             List<Object> zombies = new ArrayList<>();
+            List<Object> namespaces = new ArrayList<>();
             for (Object record : r.records()) {
                 if (record instanceof DumpInfo d && dump == null) {
                     dump = d;
@@ -41,12 +42,17 @@ public final class ImageJson {
                     tasks.add(TaskJson.task(t, pagesOf(r, t.pid()), pages));
                 } else if (record instanceof ZombieImage z) {
                     zombies.add(zombie(z));
+                } else if (record instanceof dev.cryo.engine.namespaces.NamespaceImage n) {
+                    namespaces.add(n.json());
                 }
             }
             doc.put("dump", dump == null ? null : dump(dump));
             doc.put("tasks", tasks);
             if (!zombies.isEmpty()) {
                 doc.put("zombies", zombies);
+            }
+            if (!namespaces.isEmpty()) {
+                doc.put("namespaces", namespaces);
             }
             return doc;
         }

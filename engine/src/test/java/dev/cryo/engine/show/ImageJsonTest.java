@@ -33,12 +33,16 @@ class ImageJsonTest {
         Map<String, Object> format = (Map<String, Object>) doc.get("format");
         assertEquals(1, format.get("version"));
         assertEquals(4096, format.get("pageSize"));
-        assertEquals(6, format.get("chunks")); // the golden holds every record kind, PreCopyLayout included
+        assertEquals(7, format.get("chunks")); // the golden holds every record kind, PreCopyLayout and NamespaceImage included
         assertEquals(Files.size(dir.resolve(ImageFormat.IMAGE_FILE)), format.get("bytes"));
         assertEquals("host-a", ((Map<String, Object>) doc.get("dump")).get("hostname"));
         Map<String, Object> zombie = ((List<Map<String, Object>>) doc.get("zombies")).get(0);
         assertEquals(4249, zombie.get("pid"));
         assertEquals("killed by SIGTERM", zombie.get("wait"));
+        Map<String, Object> ns = ((List<Map<String, Object>>) doc.get("namespaces")).get(0);
+        assertEquals("pid, uts, ipc, net", ns.get("namespaces"));
+        assertEquals("cryo-box", ns.get("hostname"));
+        assertEquals(3, ((Map<String, Object>) ns.get("pidsInside")).get("4249"));
 
         Map<String, Object> task = ((List<Map<String, Object>>) doc.get("tasks")).get(0);
         assertEquals(4242, task.get("pid"));

@@ -196,9 +196,14 @@ public final class SyscallBatch {
         b.put(new byte[] {0x48, (byte) 0x83, (byte) 0xc3, ENTRY}); // add rbx, ENTRY
         b.put(new byte[] {0x41, (byte) 0xff, (byte) 0xcc}); // dec r12d
         b.put((byte) 0x75).put((byte) (loop - (b.position() + 1))); // jnz loop
+        // the thread names itself as it sees itself: inside a pid namespace its pids are not cryo's
+        b.put((byte) 0xb8).putInt(SyscallNr.GETPID); // mov eax, getpid
+        b.put(new byte[] {0x0f, 0x05}); // syscall
+        b.put(new byte[] {(byte) 0x89, (byte) 0xc7}); // mov edi, eax
+        b.put((byte) 0xb8).putInt(SyscallNr.GETTID); // mov eax, gettid
+        b.put(new byte[] {0x0f, 0x05}); // syscall
+        b.put(new byte[] {(byte) 0x89, (byte) 0xc6}); // mov esi, eax
         b.put((byte) 0xb8).putInt(SyscallNr.TGKILL); // mov eax, tgkill
-        b.put((byte) 0xbf).putInt(tgid); // mov edi, tgid
-        b.put((byte) 0xbe).putInt(tid); // mov esi, tid
         b.put((byte) 0xba).putInt(stopSignal); // mov edx, signal
         b.put(new byte[] {0x0f, 0x05}); // syscall: the traced thread stops right after it
         b.put(new byte[] {0x48, (byte) 0xb8}).putLong(resume); // mov rax, pad's way back

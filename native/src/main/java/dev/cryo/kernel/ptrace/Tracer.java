@@ -244,7 +244,21 @@ public final class Tracer implements AutoCloseable {
                 || Ptrace.tryRequest(Ptrace.GETSIGINFO, tid, 0, Sys.address(siginfoBuf)) != 0) {
             return false;
         }
-        return siginfoBuf.getInt(8) == SI_TKILL && siginfoBuf.getInt(16) == tgid;
+        if (siginfoBuf.getInt(8) != SI_TKILL) {
+            return false;
+        }
+        int sender = siginfoBuf.getInt(16); // as the thread sees it: inside a pid namespace, its pid there
+        return sender == tgid || sender == nsTgid(tgid);
+    }
+
+    /** The pid {@code tgid} has inside its own pid namespace (itself outside any), -1 if unknown. */
+    private static int nsTgid(int tgid) {
+        try {
+            List<Integer> ns = dev.cryo.kernel.proc.ProcFs.status(dev.cryo.kernel.Pid.of(tgid)).nsTgid();
+            return ns.isEmpty() ? -1 : ns.get(ns.size() - 1);
+        } catch (KernelException e) {
+            return -1;
+        }
     }
 
     private static final int SI_TKILL = -6;

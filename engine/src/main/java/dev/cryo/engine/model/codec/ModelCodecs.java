@@ -68,7 +68,8 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC)
             .add(GhostFileCodec.INSTANCE)
             .add(PreCopyLayoutCodec.INSTANCE)
-            .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC))
+            .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
+            .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

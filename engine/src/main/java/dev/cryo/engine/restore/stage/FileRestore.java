@@ -62,7 +62,13 @@ public final class FileRestore {
         boolean parentsTable = t.task().ids().sharesParentFds();
         if (pass == Pass.OWN) {
             if (!parentsTable) {
-                t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+                int keep = t.namespaces().insidePidNamespace(t.pid().value()) ? t.namespaces().cryoFd() : 0;
+                if (keep > 0) { // the pidfd of cryo the task takes its files through: closed in STATE
+                    t.call("close_range", SyscallNr.CLOSE_RANGE, 0, keep - 1, 0);
+                    t.call("close_range", SyscallNr.CLOSE_RANGE, keep + 1, 0xffffffffL, 0);
+                } else {
+                    t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+                }
                 ControllingTerminal.foreground(t, ptys); // a sharer does it in SESSIONS, see TaskRestorer
             }
             // a deleted cwd stands again only while the deleted files do: entered now, gone by STATE
@@ -232,7 +238,16 @@ public final class FileRestore {
 
     /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
     static long take(TaskContext t, int pid, int fd) {
-        long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, pid, 0);
+        int seen = t.seen(pid); // the task names pid as it sees it (inside a pid namespace of the tree)
+        if (seen == 0 && pid == ProcessHandle.current().pid() && t.namespaces().cryoFd() > 0) {
+            int pidfd = t.namespaces().cryoFd(); // inherited: cryo is outside the namespace
+            return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
+        }
+        if (seen == 0) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " shares an open file with pid " + pid
+                    + ", which is outside its pid namespace; not supported yet");
+        }
+        long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
         try {
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         } finally {

@@ -16,11 +16,11 @@ public final class PendingSignals implements StateStage {
 
     @Override
     public void run(TaskContext t) {
-        int pid = t.pid().value();
+        int pid = t.seen(t.pid().value()); // inside a pid namespace, the task names itself by its pid there
         for (ThreadImage th : t.task().threads()) {
             Injector inj = t.injector(th.tid());
             for (byte[] info : th.pendingSignals()) {
-                inj.call("rt_tgsigqueueinfo", SyscallNr.RT_TGSIGQUEUEINFO, pid, th.tid(), signo(info), t.put(info));
+                inj.call("rt_tgsigqueueinfo", SyscallNr.RT_TGSIGQUEUEINFO, pid, t.seen(th.tid()), signo(info), t.put(info));
             }
         }
         for (byte[] info : t.task().sharedPendingSignals()) {

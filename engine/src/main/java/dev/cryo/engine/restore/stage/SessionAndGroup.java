@@ -30,9 +30,14 @@ public final class SessionAndGroup {
 
     /** GROUPS: a member joins its group when the group's leader is part of the tree. */
     public static void join(Injector inj, TaskIds ids, Set<Integer> treePids) {
+        join(inj, ids, treePids, pid -> pid);
+    }
+
+    /** As above; {@code seen}: a pid as the task sees it (inside a pid namespace, its pid there; 0 outside). */
+    public static void join(Injector inj, TaskIds ids, Set<Integer> treePids, java.util.function.IntUnaryOperator seen) {
         if (ids.pgid() != ids.pid() && treePids.contains(ids.pgid())
-                && ProcFs.stat(Pid.of(ids.pid())).pgrp() != ids.pgid()) {
-            inj.call("setpgid", SyscallNr.SETPGID, 0, ids.pgid());
+                && ProcFs.stat(Pid.of(ids.pid())).pgrp() != ids.pgid() && seen.applyAsInt(ids.pgid()) != 0) {
+            inj.call("setpgid", SyscallNr.SETPGID, 0, seen.applyAsInt(ids.pgid()));
         }
     }
 }

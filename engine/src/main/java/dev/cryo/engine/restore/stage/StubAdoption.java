@@ -86,18 +86,35 @@ public final class StubAdoption {
     public static void forkChild(TaskContext t, int childPid, int exitSignal, int cloneFlags) {
         Tracer tracer = t.tracer();
         BootstrapArea boot = t.boot();
-        long args = t.put(new RemoteWriter(96).longs(cloneFlags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
-                .ints(childPid).toBytes());
+        // a child that made namespaces is forked into new ones; inside a pid namespace it has a pid per level
+        long flags = (cloneFlags | t.namespaces().flagsOf(childPid)) & 0xffffffffL;
+        int[] setTid = t.namespaces().setTid(childPid);
+        int cryoFd = t.namespaces().cryoFd();
+        boolean handsPidfd = (flags & dev.cryo.kernel.Clone.NEWPID) != 0 && !t.namespaces().insidePidNamespace(t.pid().value());
+        if (handsPidfd) { // the namespace's init inherits a pidfd of cryo (TreeNamespaces.cryoFd)
+            long self = t.call("pidfd_open(cryo)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
+            t.call("dup3(pidfd of cryo)", SyscallNr.DUP3, self, cryoFd, 0);
+            t.call("close", SyscallNr.CLOSE, self);
+        }
+        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88,
+                setTid.length, 0).ints(setTid).toBytes());
         long r = t.main().raw(SyscallNr.CLONE3, args, 88);
         List<Integer> born = tracer.takeNewTracees();
+        if (handsPidfd) {
+            t.call("close(pidfd of cryo)", SyscallNr.CLOSE, cryoFd);
+        }
         if (Injector.isError(r)) {
             throw (int) -r == Errno.EEXIST
                     ? dev.cryo.engine.restore.RestoreValidator.pidTaken(childPid)
                     : new SyscallException("clone3(set_tid " + childPid + ") in pid " + t.pid(), (int) -r);
         }
-        t.forked().add((int) r); // from here on, a failure must kill it too
-        if (r != childPid || !born.contains(childPid)) {
-            throw new RestoreException("asked for pid " + childPid + " and got " + r);
+        if (born.contains(childPid)) {
+            t.forked().add(childPid); // from here on, a failure must kill it too
+        }
+        long expected = t.namespaces().returnedTo(t.pid().value(), childPid);
+        if (r != expected || !born.contains(childPid)) {
+            throw new RestoreException("asked for pid " + childPid + " and got " + r + (expected != childPid
+                    ? " (" + expected + " expected, its pid in the pid namespace)" : ""));
         }
         tracer.waitForStop(childPid);
         Registers regs = tracer.getRegisters(childPid);

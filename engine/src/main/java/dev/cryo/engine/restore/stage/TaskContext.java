@@ -30,6 +30,13 @@ public final class TaskContext {
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
     public TaskContext(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids) {
+        this(tracer, task, boot, treePids, dev.cryo.engine.namespaces.TreeNamespaces.NONE);
+    }
+
+    /** {@code namespaces}: those the tree made (a task in a pid namespace sees other pids than cryo). */
+    public TaskContext(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids,
+                       dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
+        this.namespaces = namespaces;
         this.tracer = tracer;
         this.task = task;
         this.pid = Pid.of(task.pid());
@@ -38,6 +45,16 @@ public final class TaskContext {
     }
 
     private dev.cryo.engine.restore.PreparedRoot prepared;
+    private final dev.cryo.engine.namespaces.TreeNamespaces namespaces;
+
+    public dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
+        return namespaces;
+    }
+
+    /** {@code pid} (as cryo sees it) as this task sees it: its pid inside the task's pid namespace; 0 if outside it. */
+    public int seen(int pid) {
+        return namespaces.seenBy(this.pid.value(), pid);
+    }
 
     /** The stub was prepared while a migration's pre-copy arrived (null: a plain stub). */
     public dev.cryo.engine.restore.PreparedRoot prepared() {

@@ -38,8 +38,9 @@ public final class ThreadCreation implements StateStage {
      */
     public static boolean spawn(TaskContext t, int tid) {
         long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, 1, 0)
-                .ints(tid).toBytes());
+        int[] setTid = t.namespaces().setTid(tid);
+        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, setTid.length, 0)
+                .ints(setTid).toBytes());
         long r = t.main().raw(SyscallNr.CLONE3, args, 88);
         List<Integer> born = t.tracer().takeNewTracees();
         if (Injector.isError(r)) {
@@ -48,7 +49,7 @@ public final class ThreadCreation implements StateStage {
             }
             throw new SyscallException("clone3(thread " + tid + ") in pid " + t.pid(), (int) -r);
         }
-        if (r != tid || !born.contains(tid)) {
+        if (r != t.namespaces().returnedTo(t.pid().value(), tid) || !born.contains(tid)) {
             throw new RestoreException("asked for tid " + tid + " and got " + r);
         }
         t.tracer().waitForStop(tid);

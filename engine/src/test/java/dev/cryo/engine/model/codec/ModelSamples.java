@@ -248,5 +248,17 @@ public final class ModelSamples {
         w.writePages(PID, STACK + 0xb000, 1, pages(STACK + 0xb000, 1));
         w.writeRecord(zombie());
         w.writeRecord(layout());
+        w.writeRecord(namespaces());
+    }
+
+    /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made. */
+    static dev.cryo.engine.namespaces.NamespaceImage namespaces() {
+        java.util.Map<Integer, Integer> tids = new java.util.LinkedHashMap<>();
+        tids.put(PID, 1);
+        tids.put(PID + 1, 2);
+        tids.put(PID + 7, 3);
+        return new dev.cryo.engine.namespaces.NamespaceImage(PID, dev.cryo.kernel.Clone.NEWPID | dev.cryo.kernel.Clone.NEWUTS
+                | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET, "cryo-box", "(none)", tids, true,
+                java.util.List.of("127.0.0.1/8", "::1/128"));
     }
 }

@@ -1,0 +1,114 @@
+package dev.cryo.engine.namespaces;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.kernel.Clone;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Namespaces a task of the tree made for itself and its descendants (an {@code unshare --pid
+ * --fork --uts --ipc} child, a vsftpd session): {@code pid} is that task, {@code flags} the
+ * CLONE_NEW* flags a restore forks it with. With a pid namespace, {@code tids} gives every task,
+ * thread and zombie inside it its pid there (pid as cryo sees it → pid inside; the task itself is
+ * 1 there); with a uts namespace, its host and domain names; with a network namespace, the
+ * addresses of its loopback device and whether it was up (it must have no other device).
+ */
+public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                             boolean loUp, List<String> loAddresses) {
+    public static final int RECORD_ID = 560;
+
+    /** What a restore can make (the rest is refused at dump). */
+    public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET;
+
+    public NamespaceImage {
+        tids = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tids));
+        loAddresses = List.copyOf(loAddresses);
+    }
+
+    public boolean has(int flag) {
+        return (flags & flag) != 0;
+    }
+
+    /** For {@code cryo show}. */
+    public Map<String, Object> json() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", pid);
+        m.put("namespaces", Clone.describeNamespaces(flags));
+        if (has(Clone.NEWUTS)) {
+            m.put("hostname", hostname);
+            m.put("domainname", domainname);
+        }
+        if (has(Clone.NEWPID)) {
+            Map<String, Integer> t = new LinkedHashMap<>();
+            tids.forEach((k, v) -> t.put(Integer.toString(k), v));
+            m.put("pidsInside", t);
+        }
+        if (has(Clone.NEWNET)) {
+            m.put("loUp", loUp);
+            m.put("loAddresses", loAddresses);
+        }
+        return m;
+    }
+
+    private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
+
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 1,
+            (out, n) -> {
+                out.writeVarInt(n.pid(), true);
+                out.writeInt(n.flags());
+                ModelFields.writeText(out, n.hostname(), NAME, "NamespaceImage.hostname");
+                ModelFields.writeText(out, n.domainname(), NAME, "NamespaceImage.domainname");
+                out.writeVarInt(n.tids().size(), true);
+                n.tids().forEach((k, v) -> {
+                    out.writeVarInt(k, true);
+                    out.writeVarInt(v, true);
+                });
+                out.writeBoolean(n.loUp());
+                out.writeVarInt(n.loAddresses().size(), true);
+                for (String a : n.loAddresses()) {
+                    ModelFields.writeText(out, a, ADDRESS, "NamespaceImage.loAddress");
+                }
+            }, (in, version) -> {
+                int pid = in.readVarInt(true);
+                int flags = in.readInt();
+                if ((flags & ~CARRIED) != 0) {
+                    throw new KryoException("NamespaceImage: unexpected namespace flags 0x" + Integer.toHexString(flags));
+                }
+                String host = text(in, NAME, "hostname");
+                String domain = text(in, NAME, "domainname");
+                int n = count(in, MAX_TIDS, "tids");
+                Map<Integer, Integer> tids = new LinkedHashMap<>();
+                for (int i = 0; i < n; i++) {
+                    tids.put(in.readVarInt(true), in.readVarInt(true));
+                }
+                boolean up = in.readBoolean();
+                int k = count(in, MAX_ADDRESSES, "loAddresses");
+                List<String> addrs = new ArrayList<>();
+                for (int i = 0; i < k; i++) {
+                    addrs.add(text(in, ADDRESS, "loAddress"));
+                }
+                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs);
+            });
+
+    private static String text(Input in, int max, String what) {
+        String s = ModelFields.readText(in, max, "NamespaceImage." + what);
+        if (s == null) {
+            throw new KryoException("NamespaceImage: no " + what);
+        }
+        return s;
+    }
+
+    private static int count(Input in, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException("NamespaceImage: " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+}

@@ -1,0 +1,33 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Clone;
+import dev.cryo.kernel.SyscallNr;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * What a task that made namespaces sets in them once it is adopted, before it forks its children
+ * (they share them): the host and domain names of its uts namespace. Its pid and ipc namespaces
+ * are made new and empty by its fork (clone3 with CLONE_NEW*), as they were when it made them.
+ */
+public final class NamespaceRestore {
+    private NamespaceRestore() {}
+
+    public static void name(TaskContext t) {
+        var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isEmpty() || !made.get().has(Clone.NEWUTS)) {
+            return;
+        }
+        NamespaceImage n = made.get();
+        String own = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "uts");
+        if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "uts"))) { // never rename cryo's host
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " was not forked into a uts namespace"
+                    + " of its own (" + own + ")");
+        }
+        byte[] host = n.hostname().getBytes(StandardCharsets.UTF_8);
+        t.call("sethostname(" + n.hostname() + ")", SyscallNr.SETHOSTNAME, t.put(host), host.length);
+        byte[] domain = n.domainname().getBytes(StandardCharsets.UTF_8);
+        t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
+    }
+}

@@ -1,0 +1,181 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Clone;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Finds the namespaces a tree made for itself and refuses those a restore cannot make again. A
+ * task is either in its parent's namespace of each kind (the root: in the host's, pid 1's as cryo
+ * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
+ * those of kinds pid (the task is its init, one level below the host's), uts, ipc (holding no
+ * SysV objects) and net (only a loopback device) are carried; any other kind, a namespace entered
+ * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
+ * would get that is not its own, is refused, naming pid, namespace and reason.
+ */
+public final class NamespaceScan {
+    private NamespaceScan() {}
+
+    /** The kinds /proc/PID/ns shows, in the order they are checked. */
+    static final List<String> KINDS = List.of("pid", "net", "mnt", "uts", "ipc", "user", "cgroup", "time");
+
+    /** Carried kinds: a restore forks the task that made one with its flag. */
+    private static final int CARRIED = NamespaceImage.CARRIED;
+
+    /** Checks the tree (parents before children) and returns the namespaces it made; refuses the rest. */
+    public static List<NamespaceImage> scan(List<Pid> tree) {
+        Map<Integer, Map<String, String>> links = new HashMap<>();
+        Map<String, Integer> madeBy = new HashMap<>(); // namespace link → the task of the tree that made it
+        Map<Integer, Integer> flagsOf = new LinkedHashMap<>();
+        java.util.Set<Integer> pids = new java.util.HashSet<>();
+        tree.forEach(p -> pids.add(p.value()));
+        for (Pid p : tree) {
+            int ppid;
+            try {
+                ppid = ProcFs.stat(p).ppid();
+            } catch (KernelException e) {
+                continue; // gone meanwhile: the seize finds out
+            }
+            Map<String, String> mine = new HashMap<>();
+            Map<String, String> ref = pids.contains(ppid) && links.containsKey(ppid) ? links.get(ppid) : null;
+            int flags = 0;
+            for (String kind : KINDS) {
+                String link = Namespaces.link(p.toString(), kind);
+                String theirs = ref != null ? ref.get(kind) : host(kind);
+                if (link == null) { // a zombie shows none: it was in its parent's
+                    mine.put(kind, theirs);
+                    continue;
+                }
+                mine.put(kind, link);
+                if (theirs == null || link.equals(theirs)) {
+                    continue;
+                }
+                String whose = ref != null ? "its parent's (pid " + ppid + ", " + theirs + ")" : "the host's (" + theirs + ")";
+                if (madeBy.containsKey(link)) {
+                    throw new DumpException("pid " + p + ": its " + kind + " namespace (" + link + ") is neither "
+                            + whose + " nor one it made: it is pid " + madeBy.get(link) + "'s, entered with setns;"
+                            + " not supported yet");
+                }
+                int flag = Clone.namespaceFlag(kind);
+                if ((flag & CARRIED) == 0) {
+                    throw new DumpException("pid " + p + ": its " + kind + " namespace (" + link + ") is not " + whose
+                            + "; " + kind + " namespaces of their own are not supported yet");
+                }
+                madeBy.put(link, p.value());
+                flags |= flag;
+            }
+            links.put(p.value(), mine);
+            for (String kind : List.of("pid", "time")) {
+                String next = Namespaces.link(p.toString(), kind + "_for_children");
+                String own = mine.get(kind);
+                if (next != null && own != null && !next.equals(own)) {
+                    throw new DumpException("pid " + p + ": the " + kind + " namespace its children will get (" + next
+                            + ") is not its own (" + own + "): it unshared one it did not enter (dump its child,"
+                            + " the namespace's init, instead); not supported yet");
+                }
+            }
+            if (flags != 0) {
+                flagsOf.put(p.value(), flags);
+                if ((flags & Clone.NEWPID) != 0) {
+                    checkInit(p, ref == null);
+                }
+            }
+        }
+        List<NamespaceImage> out = new ArrayList<>();
+        flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, links)));
+        return out;
+    }
+
+    /** A pid namespace is carried when the task that made it is its init, one level below cryo's. */
+    private static void checkInit(Pid p, boolean root) {
+        List<Integer> nsPid = ProcFs.status(p).nsPid();
+        if (nsPid.size() != 2 || nsPid.get(1) != 1) {
+            throw new DumpException("pid " + p + ": its pid namespace is " + (nsPid.size() > 2
+                    ? "nested " + (nsPid.size() - 1) + " levels below the host's" : "one where it is pid "
+                    + nsPid.get(nsPid.size() - 1) + ", not its init") + "; only a pid namespace whose init is in the tree,"
+                    + " one level below the host's, is supported");
+        }
+    }
+
+    private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Map<String, String>> links) {
+        if ((flags & Clone.NEWNET) != 0) {
+            throw new DumpException("pid " + p + ": its net namespace (" + links.get(p.value()).get("net")
+                    + ") is one of its own, not " + (p.equals(tree.get(0)) ? "the host's" : "its parent's")
+                    + "; net namespaces of their own are not supported yet");
+        }
+        String host = "", domain = "";
+        if ((flags & Clone.NEWUTS) != 0) {
+            String[] names = Namespaces.inside(p, "uts", Namespaces::utsNames);
+            host = names[0];
+            domain = names[1];
+        }
+        if ((flags & Clone.NEWIPC) != 0) {
+            String objects = Namespaces.inside(p, "ipc", NamespaceScan::sysvObjects);
+            if (!objects.isEmpty()) {
+                throw new DumpException("pid " + p + ": its ipc namespace (" + links.get(p.value()).get("ipc")
+                        + ") holds SysV IPC objects (" + objects + "); SysV objects of an ipc namespace of the tree's"
+                        + " own are not supported yet");
+            }
+        }
+        Map<Integer, Integer> tids = new LinkedHashMap<>();
+        if ((flags & Clone.NEWPID) != 0) {
+            String ns = links.get(p.value()).get("pid");
+            for (Pid q : tree) {
+                Map<String, String> l = links.get(q.value());
+                if (l == null || !ns.equals(l.get("pid"))) {
+                    continue;
+                }
+                for (Pid th : threadsOf(q)) {
+                    try {
+                        List<Integer> nsPid = ProcFs.status(q, th).nsPid();
+                        tids.put(th.value(), nsPid.get(nsPid.size() - 1));
+                    } catch (KernelException e) {
+                        // exited meanwhile: the seize finds out
+                    }
+                }
+            }
+        }
+        return new NamespaceImage(p.value(), flags, host, domain, tids, false, List.of());
+    }
+
+    private static List<Pid> threadsOf(Pid p) {
+        try {
+            List<Pid> t = ProcFs.tasks(p);
+            return t.isEmpty() ? List.of(p) : t;
+        } catch (KernelException e) {
+            return List.of(p);
+        }
+    }
+
+    /** "2 shared memory segments, 1 semaphore set" for the caller's ipc namespace, "" when it holds none. */
+    static String sysvObjects() {
+        List<String> found = new ArrayList<>();
+        for (String[] f : new String[][] {{"shm", "shared memory segment"}, {"sem", "semaphore set"},
+                {"msg", "message queue"}}) {
+            try {
+                long n = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sysvipc/" + f[0])).stream()
+                        .skip(1).filter(s -> !s.isBlank()).count();
+                if (n > 0) {
+                    found.add(n + " " + f[1] + (n > 1 ? "s" : ""));
+                }
+            } catch (java.io.IOException e) {
+                throw new KernelException("cannot read /proc/sysvipc/" + f[0] + ": " + e.getMessage(), e);
+            }
+        }
+        return String.join(", ", found);
+    }
+
+    private static String host(String kind) {
+        String h = Namespaces.link("1", kind);
+        return h != null ? h : Namespaces.link("self", kind);
+    }
+}

@@ -1,0 +1,50 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Trees in namespaces of their own, as containers and sandboxed services run: the tree's root is
+ * the init of its own pid namespace (the child of {@code unshare --fork}, which stays outside the
+ * tree), with uts and ipc namespaces of its own. The restore makes new namespaces of those kinds,
+ * every task gets its pid inside back, the init reaps orphans again, the names come back.
+ */
+class NamespaceTest {
+    @TempDir
+    Path tmp;
+
+    /** The one child of {@code unshare --fork} (pid {@code unshare}): the namespace's init. */
+    static int initUnder(int unshare) throws Exception {
+        String children = Files.readString(Path.of("/proc/" + unshare + "/task/" + unshare + "/children")).strip();
+        assertFalse(children.isEmpty(), "unshare " + unshare + " has no child");
+        return Integer.parseInt(children.split("\\s+")[0]);
+    }
+
+    static String verdictInNamespaces(Path dir, String name, List<String> unshare) throws Exception {
+        // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
+        List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh"));
+        command.addAll(unshare);
+        command.add(TestPrograms.compile("/c/" + name + ".c").toString());
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(dir.resolve(name + ".out"),
+                command.toArray(String[]::new)))) {
+            int init = initUnder(p.pid().value());
+            return RestoreTest.checkAndReap(DumpRestore.dump(init, dir.resolve("img")).restoreDetached(p.output()));
+        }
+    }
+
+    @Test
+    void theInitOfItsOwnPidUtsAndIpcNamespacesComesBackWithItsPidsNamesAndOrphans() throws Exception {
+        String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+}
