@@ -180,7 +180,7 @@ class NotCarriedTest {
                 unshare("user", ": its user namespace .* is not the host's"),
                 unshare("time", ": its time namespace .* is not the host's"),
                 new Item("pid namespace", List.of("unshare", "--pid", "--fork", "/bin/sh", "-c",
-                        "echo ready; exec /bin/sleep 600"), ": the pid namespace its children will get .* is not its own")));
+                        "echo ready; exec /bin/sleep 600"), ": the pid namespace its children will get .* is not its own"));
     }
 
     @ParameterizedTest(name = "{0}")
