@@ -446,6 +446,16 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "scmqueue", dir.toString()));
     }
 
+    /**
+     * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
+     * by a FIFO, a client connected to it and a datagram from a named sender unread.
+     */
+    @Test
+    void aDatagramServerWhoseSocketFileIsGoneKeepsItsClientsAndQueue() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "dgramgone", dir.toString()));
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

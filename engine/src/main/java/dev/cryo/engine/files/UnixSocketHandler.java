@@ -190,10 +190,22 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
                         // nothing reaches a socket through a removed file; clients of the tree are
                         // rebuilt as pairs, but datagrams and pending connections go by the name
-                        if (d.vfsIno() != 0 && (d.type() == Sockets.SOCK_DGRAM || d.pendingConnections().length > 0)) {
+                        if (d.vfsIno() != 0 && d.pendingConnections().length > 0) {
                             throw p.refuse(what + ": its socket file was removed or replaced, which is not supported"
-                                    + (d.type() == Sockets.SOCK_DGRAM ? " for a datagram socket"
-                                    : " while connections wait to be accepted"));
+                                    + " while connections wait to be accepted");
+                        }
+                        if (d.vfsIno() != 0 && d.type() == Sockets.SOCK_DGRAM) {
+                            // bound again with its file for the restore's connects and sends, then the file
+                            // removed: that needs its directory, and the name for itself alone
+                            String why = !Files.isDirectory(f.getParent() == null ? Path.of("/") : f.getParent())
+                                    ? "its directory " + f.getParent() + " was removed too"
+                                    : st.unix().values().stream().anyMatch(o -> o.ino() != d.ino() && o.type() == d.type()
+                                    && o.vfsIno() != 0 && Arrays.equals(o.name(), d.name()) && st.holder(o.ino()) != null)
+                                    ? "another datagram socket of the tree is bound to the same name" : null;
+                            if (why != null) {
+                                throw p.refuse(what + ": its socket file was removed or replaced and " + why
+                                        + "; not supported for a datagram socket");
+                            }
                         }
                         if (d.vfsIno() != 0) {
                             mode = FILE_GONE;
@@ -433,7 +445,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         u.options().apply(s);
         SockAddr name = u.address();
         if (!name.isUnbound()) {
-            if (u.fileMode() == FILE_GONE) {
+            if (u.fileMode() == FILE_GONE && u.type() == Sockets.SOCK_DGRAM) {
+                hub.bindUntilFilled(s, name); // its clients connect and its senders send by that name first
+            } else if (u.fileMode() == FILE_GONE) {
                 SocketHub.bindWithoutFile(s, name);
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));

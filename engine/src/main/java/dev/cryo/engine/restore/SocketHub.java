@@ -248,6 +248,44 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
+    /**
+     * Binds {@code s} to a path whose socket file is gone, keeping the file (and whatever stood at
+     * the path aside) until every socket is connected and every queue filled: datagram clients
+     * connect, and senders send, by that name. Then the file is removed and the path given back.
+     */
+    public void bindUntilFilled(Fd s, SockAddr name) {
+        String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
+        Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
+        try {
+            Path aside = null;
+            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+                aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
+                Files.move(path, aside, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+            Path moved = aside;
+            try {
+                Sockets.bind(s, name);
+            } catch (RuntimeException e) {
+                if (moved != null) {
+                    Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
+                throw e;
+            }
+            later.add(0, () -> { // first of the late steps: nothing after needs the name
+                try {
+                    Files.delete(path);
+                    if (moved != null) {
+                        Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    }
+                } catch (IOException e) {
+                    throw new RestoreException("cannot remove the socket file " + path + " again: " + e.getMessage(), e);
+                }
+            });
+        } catch (IOException e) {
+            throw new RestoreException("cannot bind a unix socket to " + name + " for a while: " + e.getMessage(), e);
+        }
+    }
+
     private static void bindAside(Fd s, SockAddr name) throws IOException {
         String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
         Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
