@@ -722,7 +722,8 @@ class RealServersTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("mosquitto.out"), "/usr/sbin/mosquitto", "-c",
                 conf.toString())) {
             connect(port).close();
-            try (LineClient sub = LineClient.start("mosquitto_sub", "-p", p0, "-t", "t/#", "-v", "-k", "600")) {
+            try (LineClient sub = LineClient.start("mosquitto_sub", "-p", p0, "-t", "t/#", "-v", "-k", "600",
+                    "-W", "180")) {
                 succeeds(List.of("mosquitto_pub", "-p", p0, "-t", "t/kept", "-m", "retained", "-r"));
                 assertEquals("t/kept retained", sub.out().readLine());
                 DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
