@@ -64,7 +64,8 @@ class SocketRestoreTest {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
             assertTrue(show.contains("\"unix socket\"") && show.contains("\"queuedBytes\" : 10254"), show);
-            assertPass(RestoreTest.checkAndReap(r));
+            String out = RestoreTest.checkAndReap(r);
+            assertPass(out);
         }
     }
 
@@ -345,6 +346,51 @@ class SocketRestoreTest {
     @Test
     void unreadUdpDatagramsComeBackFromTheirSenders() throws Exception {
         assertPass(DumpRestore.workloadVerdict(tmp, "udpqueue"));
+    }
+
+    /**
+     * Clients go on sending to a UDP server while it is restored (udpbusy.c): a datagram that came
+     * in between the rebinding of its socket and the check of its queue failed the restore (after
+     * the dump had killed the server); the unread datagrams are now queued right after the bind
+     * and found in the queue among the newcomers.
+     */
+    @Test
+    void aUdpServerWhoseClientsKeepSendingIsRestored() throws Exception {
+        int port;
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpbusy.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/udpbusy.c").toString(), Integer.toString(port)))) {
+            DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread client = new Thread(() -> {
+                try (java.net.DatagramSocket c = new java.net.DatagramSocket()) {
+                    byte[] live = "live".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                    java.net.DatagramPacket packet = new java.net.DatagramPacket(live, live.length,
+                            java.net.InetAddress.getLoopbackAddress(), port);
+                    while (sending.get()) {
+                        try {
+                            c.send(packet);
+                        } catch (java.io.IOException refused) {
+                            // nobody bound yet: the next one
+                        }
+                        java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, "udp client");
+            client.start();
+            DetachedProcess r;
+            try {
+                r = d.restoreDetached(p.output());
+            } finally {
+                sending.set(false);
+                client.join();
+            }
+            assertPass(RestoreTest.checkAndReap(r));
+        }
     }
 
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */

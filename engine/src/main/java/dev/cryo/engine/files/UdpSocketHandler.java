@@ -187,6 +187,10 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.local().port() != 0) {
             Sockets.bindInet(s, u.local());
         }
+        if (u.remote().port() == 0 && !u.queue().isEmpty()) {
+            // at once: clients may go on sending to the port now bound, and their datagrams came later
+            fill(s, u);
+        }
     }
 
     @Override
@@ -198,8 +202,8 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.remote().port() != 0) {
             Sockets.connect(s, u.remote());
         }
-        if (!u.queue().isEmpty()) {
-            fill(s, u);
+        if (u.remote().port() != 0 && !u.queue().isEmpty()) {
+            fill(s, u); // once connected: the socket takes datagrams from its peer only
         }
         if (u.shutdown() != 0) {
             // the kernel records the shutdown even on an unconnected socket, and then says ENOTCONN
@@ -229,9 +233,16 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 inject.send(from, to, d.data());
             }
         }
-        int queued = Sockets.peekQueue(s, MAX_DATAGRAM).size();
-        if (queued != u.queue().size()) {
-            throw new RestoreException("UDP socket " + u.local() + ": " + queued + " of its " + u.queue().size()
+        // every one must be there, in order; a client's new datagram may have come in meanwhile
+        int found = 0;
+        for (Sockets.Message m : Sockets.peekQueue(s, MAX_DATAGRAM)) {
+            if (found < u.queue().size() && java.util.Arrays.equals(u.queue().get(found).data(), 0,
+                    u.queue().get(found).data().length, m.data(), 0, m.length())) {
+                found++;
+            }
+        }
+        if (found != u.queue().size()) {
+            throw new RestoreException("UDP socket " + u.local() + ": " + found + " of its " + u.queue().size()
                     + " unread datagrams could be queued again");
         }
     }
