@@ -50,13 +50,20 @@ public final class ChannelProbe {
     private ChannelProbe() {}
 
     public static void main(String[] a) throws Exception {
-        switch (a[0]) {
-            case "serve" -> serve(a[1], Integer.parseInt(a[2]), Path.of(a[3]), Path.of(a[4]));
-            case "send" -> send(a[1], a[2], Integer.parseInt(a[3]), Path.of(a[4]), Integer.parseInt(a[5]));
-            case "cipher" -> cipher(Integer.parseInt(a[1]));
-            default -> throw new IllegalArgumentException(a[0]);
+        int code = 1; // the actor system's threads would keep a failed probe alive
+        try {
+            switch (a[0]) {
+                case "serve" -> serve(a[1], Integer.parseInt(a[2]), Path.of(a[3]), Path.of(a[4]));
+                case "send" -> send(a[1], a[2], Integer.parseInt(a[3]), Path.of(a[4]), Integer.parseInt(a[5]));
+                case "cipher" -> cipher(Integer.parseInt(a[1]));
+                default -> throw new IllegalArgumentException(a[0]);
+            }
+            code = 0;
+        } catch (Throwable t) {
+            t.printStackTrace();
+        } finally {
+            System.exit(code);
         }
-        System.exit(0);
     }
 
     static long cpu() {

@@ -54,6 +54,7 @@ final class ImageArrival {
                     taken.accept(tee.total); // after every chunk: the queue behind keeps only the newest few
                 }
             }
+            taken.accept(tee.total); // the trailer too: the whole image is in (a sender may wait for its last byte)
             return tee.total;
         }
     }
