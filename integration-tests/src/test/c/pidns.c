@@ -8,12 +8,20 @@
  * domainname are as it set them; children 2 and 4, woken with SIGUSR1, report their own pid and
  * their parent as 2 and 1, 4 and 1 (the pids inside the namespace), exit, and this init reaps both
  * (the namespace's child reaper). Prints "PASS" or "FAIL: <reason>".
+ *
+ * With the argument "net" (under `unshare --net` too) it also brings its loopback device up at
+ * the start, and checks that its net namespace is not the host's and that a UDP datagram it sends
+ * to itself over 127.0.0.1 arrives (lo is up again).
  */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -23,6 +31,7 @@
 #define INIT_UTS 0xEFFFFFFEUL
 #define INIT_IPC 0xEFFFFFFFUL
 #define INIT_PID 0xEFFFFFFCUL
+#define INIT_NET 0xEFFFFFF9UL
 
 static volatile sig_atomic_t check_requested, woken;
 
@@ -77,13 +86,47 @@ static unsigned long ino(const char *kind)
     return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
-int main(void)
+static int lo_up(void)
 {
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "lo");
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &r))
+        return -1;
+    r.ifr_flags |= IFF_UP;
+    int rc = ioctl(s, SIOCSIFFLAGS, &r);
+    close(s);
+    return rc;
+}
+
+/* a datagram to itself over 127.0.0.1 */
+static int loopback_works(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    char got[8] = {0};
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &len))
+        return 0;
+    struct timeval tv = {2, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int ok = sendto(s, "ping", 4, 0, (struct sockaddr *)&a, sizeof a) == 4 && recv(s, got, sizeof got, 0) == 4
+             && strcmp(got, "ping") == 0;
+    close(s);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int net = argc > 1 && strcmp(argv[1], "net") == 0;
     if (getpid() != 1)
         return fail("not started as the init of a pid namespace");
     setsid();
     if (sethostname("cryo-box", 8) || setdomainname("cryo-dom", 8))
         return fail("sethostname");
+    if (net && (lo_up() || !loopback_works()))
+        return fail("cannot bring lo up");
     signal(SIGUSR1, on_usr1);
     signal(SIGUSR2, on_usr2);
     int up[2];
@@ -107,6 +150,10 @@ int main(void)
         return fail("no longer pid 1");
     if (ino("uts") == INIT_UTS || ino("ipc") == INIT_IPC || ino("pid") == INIT_PID)
         return fail("back in a namespace of the host's");
+    if (net && ino("net") == INIT_NET)
+        return fail("back in the host's net namespace");
+    if (net && !loopback_works())
+        return fail("lo is not up: no datagram over 127.0.0.1");
     struct utsname u;
     uname(&u);
     if (strcmp(u.nodename, "cryo-box") || strcmp(u.domainname, "cryo-dom")) {

@@ -29,11 +29,12 @@ class NamespaceTest {
         return Integer.parseInt(children.split("\\s+")[0]);
     }
 
-    static String verdictInNamespaces(Path dir, String name, List<String> unshare) throws Exception {
+    static String verdictInNamespaces(Path dir, String name, List<String> unshare, String... args) throws Exception {
         // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
         List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh"));
         command.addAll(unshare);
         command.add(TestPrograms.compile("/c/" + name + ".c").toString());
+        command.addAll(List.of(args));
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(dir.resolve(name + ".out"),
                 command.toArray(String[]::new)))) {
             int init = initUnder(p.pid().value());
@@ -44,6 +45,14 @@ class NamespaceTest {
     @Test
     void theInitOfItsOwnPidUtsAndIpcNamespacesComesBackWithItsPidsNamesAndOrphans() throws Exception {
         String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /** The same with a network namespace of its own, its loopback device up: lo is up again after the restore. */
+    @Test
+    void aNetworkNamespaceWithOnlyItsLoopbackComesBackWithLoUp() throws Exception {
+        String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc", "--net"), "net");
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }

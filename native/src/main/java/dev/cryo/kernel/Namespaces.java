@@ -3,6 +3,8 @@ package dev.cryo.kernel;
 import com.sun.jna.Memory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -66,5 +68,78 @@ public final class Namespaces {
             n++;
         }
         return new String(b, 0, n, StandardCharsets.UTF_8);
+    }
+
+    /** A network namespace as a task's fresh one holds it: its devices, and its loopback's state and addresses. */
+    public record Network(List<String> devices, boolean loUp, List<String> loAddresses) {}
+
+    private static final int SIOCGIFCONF = 0x8912, SIOCGIFFLAGS = 0x8913, IFF_UP = 1, AF_INET = 2, SOCK_DGRAM = 2,
+            IFREQ = 40;
+
+    /**
+     * The calling thread's network namespace (run it {@link #inside} one): device names from
+     * /proc/thread-self/net/dev, lo's flags (SIOCGIFFLAGS), its IPv4 addresses (SIOCGIFCONF) and
+     * IPv6 ones (/proc/thread-self/net/if_inet6), as "127.0.0.1" and "::1/128".
+     */
+    public static Network network() {
+        List<String> devices = new ArrayList<>();
+        List<String> addresses = new ArrayList<>();
+        try {
+            List<String> dev = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/thread-self/net/dev"));
+            for (String line : dev.subList(Math.min(2, dev.size()), dev.size())) {
+                int colon = line.indexOf(':');
+                if (colon > 0) {
+                    devices.add(line.substring(0, colon).strip());
+                }
+            }
+            java.nio.file.Path inet6 = java.nio.file.Path.of("/proc/thread-self/net/if_inet6");
+            if (java.nio.file.Files.exists(inet6)) {
+                for (String line : java.nio.file.Files.readAllLines(inet6)) {
+                    String[] f = line.strip().split("\\s+");
+                    if (f.length == 6 && f[5].equals("lo")) {
+                        addresses.add(ipv6(f[0]) + "/" + Integer.parseInt(f[2], 16));
+                    }
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new KernelException("cannot read the network namespace's devices: " + e.getMessage(), e);
+        }
+        boolean up;
+        try (Fd sock = new Fd((int) Sys.call(() -> "socket(AF_INET, SOCK_DGRAM)", SyscallNr.SOCKET, AF_INET,
+                SOCK_DGRAM | Fcntl.O_CLOEXEC, 0, 0))) {
+            Memory req = new Memory(IFREQ);
+            req.clear();
+            req.setString(0, "lo", "US-ASCII");
+            Sys.call(() -> "ioctl(SIOCGIFFLAGS, lo)", SyscallNr.IOCTL, sock.value(), SIOCGIFFLAGS, Sys.address(req), 0);
+            up = (req.getShort(16) & IFF_UP) != 0;
+            Memory buf = new Memory(IFREQ * 64L);
+            buf.clear();
+            Memory conf = new Memory(16);
+            conf.setInt(0, (int) buf.size());
+            conf.setLong(8, Sys.address(buf));
+            Sys.call(() -> "ioctl(SIOCGIFCONF)", SyscallNr.IOCTL, sock.value(), SIOCGIFCONF, Sys.address(conf), 0);
+            int len = conf.getInt(0);
+            for (int at = 0; at + IFREQ <= len; at += IFREQ) {
+                String name = buf.getString(at, "US-ASCII");
+                if (name.equals("lo") || name.startsWith("lo:")) {
+                    byte[] a = buf.getByteArray(at + 16 + 4, 4);
+                    addresses.add((a[0] & 0xff) + "." + (a[1] & 0xff) + "." + (a[2] & 0xff) + "." + (a[3] & 0xff)
+                            + (name.equals("lo") ? "" : " (" + name + ")"));
+                }
+            }
+        }
+        return new Network(devices, up, addresses);
+    }
+
+    private static String ipv6(String hex) {
+        try {
+            byte[] b = new byte[16];
+            for (int i = 0; i < 16; i++) {
+                b[i] = (byte) Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16);
+            }
+            return java.net.InetAddress.getByAddress(b).getHostAddress().replaceAll("^0:0:0:0:0:0:0:1$", "::1");
+        } catch (java.net.UnknownHostException | RuntimeException e) {
+            return hex;
+        }
     }
 }

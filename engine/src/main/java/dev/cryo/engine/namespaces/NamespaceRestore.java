@@ -16,6 +16,9 @@ public final class NamespaceRestore {
 
     public static void name(TaskContext t) {
         var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent() && made.get().has(Clone.NEWNET) && made.get().loUp()) {
+            loopbackUp(t);
+        }
         if (made.isEmpty() || !made.get().has(Clone.NEWUTS)) {
             return;
         }
@@ -29,5 +32,23 @@ public final class NamespaceRestore {
         t.call("sethostname(" + n.hostname() + ")", SyscallNr.SETHOSTNAME, t.put(host), host.length);
         byte[] domain = n.domainname().getBytes(StandardCharsets.UTF_8);
         t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
+    }
+
+    private static final int SIOCSIFFLAGS = 0x8914, IFF_UP = 1, IFF_LOOPBACK = 8, AF_INET = 2, SOCK_DGRAM = 2;
+
+    /** lo up in the task's new network namespace (it gives back 127.0.0.1 and ::1 by itself), as it was. */
+    private static void loopbackUp(TaskContext t) {
+        String own = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "net");
+        if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "net"))) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " was not forked into a net namespace"
+                    + " of its own (" + own + ")");
+        }
+        long sock = t.call("socket(AF_INET, SOCK_DGRAM)", SyscallNr.SOCKET, AF_INET, SOCK_DGRAM, 0);
+        byte[] req = new byte[40];
+        req[0] = 'l';
+        req[1] = 'o';
+        req[16] = IFF_UP | IFF_LOOPBACK;
+        t.call("ioctl(SIOCSIFFLAGS, lo up)", SyscallNr.IOCTL, sock, SIOCSIFFLAGS, t.put(req));
+        t.call("close", SyscallNr.CLOSE, sock);
     }
 }

@@ -107,10 +107,26 @@ public final class NamespaceScan {
     }
 
     private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Map<String, String>> links) {
+        boolean loUp = false;
+        List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
-            throw new DumpException("pid " + p + ": its net namespace (" + links.get(p.value()).get("net")
-                    + ") is one of its own, not " + (p.equals(tree.get(0)) ? "the host's" : "its parent's")
-                    + "; net namespaces of their own are not supported yet");
+            Namespaces.Network net = Namespaces.inside(p, "net", Namespaces::network);
+            String what = "pid " + p + ": its net namespace (" + links.get(p.value()).get("net") + ")";
+            if (!net.devices().equals(List.of("lo"))) {
+                throw new DumpException(what + " has devices " + net.devices() + "; only a net namespace of its own"
+                        + " with nothing but its loopback device is supported");
+            }
+            List<String> odd = net.loAddresses().stream().filter(a -> !DEFAULT_LO.contains(a)).toList();
+            if (!odd.isEmpty()) {
+                throw new DumpException(what + " has addresses " + odd + " on lo; only lo's own (127.0.0.1, ::1)"
+                        + " are supported");
+            }
+            if (!net.loUp() && !net.loAddresses().isEmpty()) {
+                throw new DumpException(what + ": lo is down with addresses " + net.loAddresses() + " (brought up and"
+                        + " down again); not supported yet");
+            }
+            loUp = net.loUp();
+            loAddresses = net.loAddresses();
         }
         String host = "", domain = "";
         if ((flags & Clone.NEWUTS) != 0) {
@@ -144,8 +160,11 @@ public final class NamespaceScan {
                 }
             }
         }
-        return new NamespaceImage(p.value(), flags, host, domain, tids, false, List.of());
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses);
     }
+
+    /** The addresses lo gets when it is brought up, which bringing it up gives back. */
+    private static final List<String> DEFAULT_LO = List.of("127.0.0.1", "::1/128");
 
     private static List<Pid> threadsOf(Pid p) {
         try {
