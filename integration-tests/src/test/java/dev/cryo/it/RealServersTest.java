@@ -545,7 +545,7 @@ class RealServersTest {
      * vsftpd with a logged-in anonymous session: the listener, the session's privileged half
      * (nobody) and its chrooted child (ftp). The restore failed (the chrooted child's program was
      * opened by its path after its chroot) once the dump had killed the tree. Sessions run without
-     * vsftpd's default namespaces (isolate): cryo refuses tasks in other namespaces.
+     * vsftpd's default namespaces (isolate) here; with them: the next test.
      */
     @Test
     void vsftpdKeepsItsChrootedSessionAndTakesNewLogins() throws Exception {
@@ -563,6 +563,48 @@ class RealServersTest {
                 + "\nbackground=NO\nanonymous_enable=YES\nanon_root=" + root + "\nlocal_enable=NO\nwrite_enable=NO\n"
                 + "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nsecure_chroot_dir=" + empty + "\n"
                 + "idle_session_timeout=600\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vsftpd.out"), "/usr/sbin/vsftpd", conf.toString());
+             Socket client = connect(port)) {
+            assertTrue(ask(client, "", "\r\n").startsWith("220"));
+            assertTrue(ask(client, "USER anonymous\r\n", "\r\n").startsWith("331"));
+            assertTrue(ask(client, "PASS x@\r\n", "\r\n").startsWith("230"));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "vsftpd's session processes");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("257 \"/\" is the current directory\r\n", ask(client, "PWD\r\n", "\r\n"));
+                assertEquals("213 8\r\n", ask(client, "SIZE f.txt\r\n", "\r\n"), "the session, in its chroot");
+                try (Socket other = connect(port)) {
+                    assertTrue(ask(other, "", "\r\n").startsWith("220"));
+                    assertTrue(ask(other, "USER anonymous\r\n", "\r\n").startsWith("331"));
+                    assertTrue(ask(other, "PASS x@\r\n", "\r\n").startsWith("230"), "a new login");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * vsftpd as Debian configures it by default (isolate=YES, isolate_network=YES): each session's
+     * privileged half runs in an ipc namespace of its own and its chrooted child in a net namespace
+     * of its own too (only lo). Refused before (namespaces); the session comes back in new ones.
+     */
+    @Test
+    void vsftpdWithItsDefaultIsolatedSessionsKeepsItsSession() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/vsftpd")), "Debian package vsftpd");
+        int port = freePort();
+        Path root = Files.createDirectories(tmp.resolve("ftproot"));
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        Files.writeString(root.resolve("f.txt"), "ftpfile\n");
+        for (Path d : List.of(root, empty)) { // a chroot vsftpd accepts: not writable
+            Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        }
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path conf = tmp.resolve("vsftpd.conf");
+        Files.writeString(conf, "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port=" + port
+                + "\nbackground=NO\nanonymous_enable=YES\nanon_root=" + root + "\nlocal_enable=NO\nwrite_enable=NO\n"
+                + "seccomp_sandbox=NO\nsecure_chroot_dir=" + empty + "\nidle_session_timeout=600\n");
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vsftpd.out"), "/usr/sbin/vsftpd", conf.toString());
              Socket client = connect(port)) {
             assertTrue(ask(client, "", "\r\n").startsWith("220"));

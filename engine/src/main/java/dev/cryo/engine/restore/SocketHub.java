@@ -72,6 +72,11 @@ public final class SocketHub implements AutoCloseable {
         long put(long offset, byte[] data);
 
         byte[] read(long address, int len);
+
+        /** The task's pid (0: unknown, taken to be in cryo's network namespace). */
+        default int pid() {
+            return 0;
+        }
     }
 
     private final Map<Long, FileDesc> records = new LinkedHashMap<>();
@@ -335,9 +340,7 @@ public final class SocketHub implements AutoCloseable {
         }
         // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
         Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
-        if (sender == null) {
-            sender = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);
-        }
+        Fd sender = senderFor(r.pid());
         long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
                 Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
         try {
@@ -458,5 +461,26 @@ public final class SocketHub implements AutoCloseable {
         if (sender != null) {
             sender.close();
         }
+        nsSenders.values().forEach(Fd::close);
+        nsSenders.clear();
+    }
+
+    /** Senders made inside the tree's own network namespaces, by namespace. */
+    private final Map<String, Fd> nsSenders = new HashMap<>();
+
+    /**
+     * The socket that sends a planted socket to the task: abstract unix names belong to a network
+     * namespace, so a task in one of its own (made by the tree) is reached from a sender made in it.
+     */
+    private synchronized Fd senderFor(int pid) {
+        String theirs = pid > 0 ? dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "net") : null;
+        if (theirs != null && !theirs.equals(dev.cryo.kernel.Namespaces.link("self", "net"))) {
+            return nsSenders.computeIfAbsent(theirs, k -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(pid),
+                    "net", () -> Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0)));
+        }
+        if (sender == null) {
+            sender = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);
+        }
+        return sender;
     }
 }

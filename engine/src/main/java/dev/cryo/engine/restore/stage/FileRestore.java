@@ -56,6 +56,11 @@ public final class FileRestore {
             public byte[] read(long address, int len) {
                 return dev.cryo.kernel.Sys.read(t.pid(), address, len);
             }
+
+            @Override
+            public int pid() {
+                return t.pid().value();
+            }
         };
         // a table shared with the parent (CLONE_FILES) is restored by the task that carries it: this
         // one must not touch it (no temporary fd either, it could land where the other restores one)
