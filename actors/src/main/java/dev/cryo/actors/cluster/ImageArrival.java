@@ -20,6 +20,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * whose every chunk was verified, so the restore can start at once without reading it all again.
  */
 final class ImageArrival {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ImageArrival.class);
+
     private ImageArrival() {}
 
     /** Reads in to its end into target (created 0600); returns the image's size. */
@@ -44,6 +46,7 @@ final class ImageArrival {
         try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
             Tee tee = new Tee(in, file, maxBytes);
+            long last = System.nanoTime();
             try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
                 while ((c = reader.next()) != null) {
@@ -52,9 +55,12 @@ final class ImageArrival {
                         memory.accept(c);
                     }
                     taken.accept(tee.total); // after every chunk: the queue behind keeps only the newest few
+                    last = System.nanoTime();
                 }
             }
             taken.accept(tee.total); // the trailer too: the whole image is in (a sender may wait for its last byte)
+            log.debug("image from {}: index, trailer and the end of the stream {} ms after the last chunk (in at {} ms since the epoch)",
+                    from, (System.nanoTime() - last) / 1_000_000, System.currentTimeMillis());
             return tee.total;
         }
     }

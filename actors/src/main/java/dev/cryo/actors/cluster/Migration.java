@@ -178,8 +178,8 @@ final class Migration {
 
     /** Two-phase handover: the source is frozen and complete on the wire; kill it only once the copy runs. */
     private Behavior<Command> held(DumpSupervisor.Held h, long heldAt) {
-        ctx.getLog().debug("migration {}: image sent, source frozen for {} ms so far, waiting for {}", id,
-                h.report().stats().frozenMillis(), request.to());
+        ctx.getLog().debug("migration {}: image sent, source frozen for {} ms so far, waiting for {} (at {} ms since the epoch)", id,
+                h.report().stats().frozenMillis(), request.to(), System.currentTimeMillis());
         return Behaviors.receive(Command.class)
                 .onMessage(Status.class, m -> {
                     ReceiveStatus s = m.status();

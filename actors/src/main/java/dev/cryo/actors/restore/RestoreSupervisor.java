@@ -448,6 +448,10 @@ public final class RestoreSupervisor {
     }
 
     private Behavior<Command> files() {
+        if (tasks.size() == 1 && image.zombies().isEmpty()) { // no barrier has anyone to wait for
+            return allTasks("files to state", pid -> new TaskRestorerActor.RestoreAlone(pipes, sockets, sharedMemory, ptys,
+                    this::finishHubs, adapter), this::resume);
+        }
         // passes with a barrier in between: an fd sharing another task's open file finds it there
         return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.OWN, adapter),
                 () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.SHARED, adapter),
@@ -455,36 +459,42 @@ public final class RestoreSupervisor {
                         this::afterFiles)));
     }
 
-    private Behavior<Command> afterFiles() {
+    /** Once every fd of every task is open (any thread: no ptrace); throws with the reason. */
+    private void finishHubs() {
         pipes.close(); // every end is open in its task now
         try {
             ptys.finish(); // locks and exclusive modes, which refuse new opens, now that every end is open
         } catch (RuntimeException e) {
-            return abort("cannot restore the pseudo-terminals' locks: " + dev.cryo.actors.Failures.describe(e));
+            throw new RestoreException("cannot restore the pseudo-terminals' locks: " + dev.cryo.actors.Failures.describe(e), e);
         }
+        sharedMemory.seal(); // memfd seals, now that nothing more is written
+        sharedMemory.close(); // mapped and opened everywhere: the mappings and fds keep it alive
+    }
+
+    private Behavior<Command> afterFiles() {
         try {
-            sharedMemory.seal(); // memfd seals, now that nothing more is written
+            finishHubs();
         } catch (RuntimeException e) {
             return abort(e.getMessage());
         }
-        sharedMemory.close(); // mapped and opened everywhere: the mappings and fds keep it alive
         // leaders before members; zombies die once they are in their groups and before their
         // parents' state (which takes back the death notices) and resume
         return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),
                 () -> allTasks("groups", pid -> new TaskRestorerActor.RestoreGroups(adapter),
                 () -> allTasks("zombies", pid -> new TaskRestorerActor.Zombify(adapter),
-                () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), () -> {
-                    try {
-                        sockets.resumeConnections(); // before any task runs: repair mode refuses reads
-                    } catch (RuntimeException e) {
-                        return abort("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e));
-                    }
-                    dev.cryo.engine.restore.ShellJobForeground.give(image.task(image.root()), treePids,
-                            n -> ctx.getLog().warn(n));
-                    dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
-                    return allTasks("resume", pid -> new TaskRestorerActor.Resume(request.leaveStopped(), adapter),
-                            this::done);
-                }))));
+                () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), this::resume))));
+    }
+
+    /** Every task's state is in: the connections leave repair mode and all tasks run at once. */
+    private Behavior<Command> resume() {
+        try {
+            sockets.resumeConnections(); // before any task runs: repair mode refuses reads
+        } catch (RuntimeException e) {
+            return abort("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e));
+        }
+        dev.cryo.engine.restore.ShellJobForeground.give(image.task(image.root()), treePids, n -> ctx.getLog().warn(n));
+        dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
+        return allTasks("resume", pid -> new TaskRestorerActor.Resume(request.leaveStopped(), adapter), this::done);
     }
 
     private Behavior<Command> done() {

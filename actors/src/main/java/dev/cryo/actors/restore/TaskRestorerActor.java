@@ -80,6 +80,15 @@ public final class TaskRestorerActor {
                                dev.cryo.engine.restore.PtyHub ptys, FileRestore.Pass pass, ActorRef<Reply> replyTo)
             implements Command {}
 
+    /**
+     * A tree of one live task: every FILES pass, then {@code afterFiles} (the hubs' finish, which the
+     * supervisor does between the barriers of a bigger tree), SESSIONS, GROUPS and STATE in one go:
+     * no barrier in between has another task to wait for, and each was a message hop each way.
+     */
+    public record RestoreAlone(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects,
+                               dev.cryo.engine.restore.PtyHub ptys, Runnable afterFiles, ActorRef<Reply> replyTo)
+            implements Command {}
+
     /** Session and group leaders make theirs (live tasks and zombies alike). */
     public record RestoreSessions(ActorRef<Reply> replyTo) implements Command {}
 
@@ -189,6 +198,16 @@ public final class TaskRestorerActor {
                 .onMessage(RestoreMemory.class, this::onMemory)
                 .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
                     restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.ptys(), m.pass());
+                    return 0;
+                }))
+                .onMessage(RestoreAlone.class, m -> stage("files to state", m.replyTo(), () -> {
+                    for (FileRestore.Pass pass : FileRestore.Pass.values()) {
+                        restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.ptys(), pass);
+                    }
+                    m.afterFiles().run();
+                    restorer.leadSessionAndGroup();
+                    restorer.joinGroup();
+                    restorer.restoreState();
                     return 0;
                 }))
                 .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {
