@@ -301,9 +301,9 @@ public final class DumpSupervisor {
                         // a stream: the round ends when its pages are on the wire, not when they are
                         // queued for it, so the next round's scan (and the freeze) sees what was
                         // written meanwhile, and the frozen round is not a slow channel's backlog
-                        return syncThen(() -> enough() ? readLayoutThenFreeze() : round(job));
+                        return enough() ? syncAndReadLayoutThenFreeze() : syncThen(() -> round(job));
                     }
-                    return enough() ? syncThen(this::readLayoutThenFreeze) : round(job);
+                    return enough() ? syncAndReadLayoutThenFreeze() : round(job);
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
@@ -312,22 +312,35 @@ public final class DumpSupervisor {
                 .build();
     }
 
-    /** Each task's smaps read while it still runs (TaskDumper.ReadLayout), then the freeze. */
-    private Behavior<Command> readLayoutThenFreeze() {
+    /**
+     * The last running round's pages reach the disk (or the destination) while each task's smaps is
+     * read (TaskDumper.ReadLayout, a walk of all its page tables), at the same time: every
+     * millisecond between the last round's scan and the freeze is a millisecond of writes that
+     * the frozen round sends (a migration under load spent hundreds of them on the two in turn).
+     */
+    private Behavior<Command> syncAndReadLayoutThenFreeze() {
+        writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         pending.addAll(tasks.keySet());
         tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter)));
+        boolean[] synced = {false};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (!(m.reply() instanceof TaskDumper.LayoutRead)) {
                         return abort(failureOf(m.reply()));
                     }
                     pending.remove(m.reply().pid());
+                    return pending.isEmpty() && synced[0] ? freeze() : Behaviors.same();
+                })
+                .onMessage(WriterReply.class, m -> {
+                    if (!(m.reply() instanceof ImageWriterActor.Synced)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    synced[0] = true;
                     return pending.isEmpty() ? freeze() : Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
-                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
-                .onMessage(Timeout.class, m -> abort("timed out reading the mappings before the freeze"))
+                .onMessage(Timeout.class, m -> abort("timed out writing the pre-copied pages or reading the mappings before the freeze"))
                 .build();
     }
 
