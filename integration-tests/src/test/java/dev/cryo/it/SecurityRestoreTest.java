@@ -73,6 +73,34 @@ class SecurityRestoreTest {
         return show.out();
     }
 
+    /**
+     * A process of a login keeps its audit login uid (loginuid), in every thread: it used to take
+     * cryo's, so audit records named whoever ran the restore. Set here by the shell that execs the
+     * workload (this JVM has none, so root may set it).
+     */
+    @Test
+    void aProcessKeepsItsAuditLoginUid() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/proc/self/loginuid")), "no audit login uid here");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.readString(Path.of("/proc/self/loginuid")).trim()
+                .equals("4294967295"), "this JVM has a login uid of its own");
+        String threads = dev.cryo.kernel.testing.TestPrograms.compile("/c/threads.c", "-pthread").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("threads.out"), "sh", "-c",
+                "echo 1000 > /proc/self/loginuid && exec " + threads))) {
+            assertEquals("1000", Files.readString(Path.of("/proc/" + p.pid() + "/loginuid")).trim());
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                    .alsoKnown(StateComparator.NEW_AUDIT_SESSION).restoreDetached(p.output());
+            try {
+                try (var tasks = Files.list(Path.of("/proc/" + r.pid() + "/task"))) {
+                    for (Path t : (Iterable<Path>) tasks::iterator) {
+                        assertEquals("1000", Files.readString(t.resolve("loginuid")).trim(), "thread " + t.getFileName());
+                    }
+                }
+            } finally {
+                assertTrue(RestoreTest.checkAndReap(r).contains("PASS"), p.outputText());
+            }
+        }
+    }
+
     @Test
     void aNonRootProcessKeepsItsAmbientCapsSecurebitsNoNewPrivsDumpableAndSubreaper() throws Exception {
         try (DetachedProcess p = Workloads.caps(tmp, "ambient")) {

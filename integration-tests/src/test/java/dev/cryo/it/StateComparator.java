@@ -115,6 +115,13 @@ final class StateComparator {
     }
 
     /**
+     * A task whose audit login uid was set: writing it back (the only way, from inside the task)
+     * makes the kernel hand out a new audit session id. CRIU's restore does the same.
+     */
+    static final Known NEW_AUDIT_SESSION = new Known("the audit session id is new once the login uid is set again",
+            d -> d.item().equals("sessionid"));
+
+    /**
      * With --shell-job (FINDINGS fd-2; cannot be the same, kept as a known difference so it stays
      * visible): a shell job's session, and its process group unless it led its own, are led by
      * processes outside the tree (the shell that started it, still running), and a process enters a

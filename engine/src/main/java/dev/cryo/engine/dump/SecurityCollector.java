@@ -120,6 +120,15 @@ final class SecurityCollector {
             throw new DumpException("pid " + pid + ": its dumpable flag is " + dumpable
                     + " (set by the kernel after a set-user-id exec), which prctl(PR_SET_DUMPABLE) cannot set back");
         }
-        return new SecurityImage(dumpable, subreaper, filters);
+        return new SecurityImage(dumpable, subreaper, filters, loginuid(pid));
+    }
+
+    /** The main thread's audit login uid (threads inherit it; only a task itself can change its own). */
+    static long loginuid(Pid pid) {
+        try {
+            return Long.parseLong(ProcFs.text("/proc/" + pid + "/loginuid").trim());
+        } catch (RuntimeException e) { // a kernel without audit syscall support has no such file
+            return SecurityImage.LOGINUID_UNSET;
+        }
     }
 }

@@ -6,10 +6,21 @@ import java.util.List;
  * Process-wide security state: the dumpable flag (PR_GET_DUMPABLE, kept by the mm), whether the
  * process is a child subreaper, and the table of seccomp filters its threads use. Filters form a
  * tree (a thread's chain runs from its newest filter through {@link SeccompFilter#parent()} to the
- * oldest); threads that shared a chain point at the same entry.
+ * oldest); threads that shared a chain point at the same entry. {@code loginuid}: the audit login
+ * uid ({@link #LOGINUID_UNSET} when no login set it, as for a daemon started at boot).
  */
-public record SecurityImage(int dumpable, boolean childSubreaper, List<SeccompFilter> seccompFilters) {
+public record SecurityImage(int dumpable, boolean childSubreaper, List<SeccompFilter> seccompFilters, long loginuid) {
+    /** (uid_t) -1: what /proc/PID/loginuid reads until a login sets it. */
+    public static final long LOGINUID_UNSET = 0xffff_ffffL;
+
+    public SecurityImage(int dumpable, boolean childSubreaper, List<SeccompFilter> seccompFilters) {
+        this(dumpable, childSubreaper, seccompFilters, LOGINUID_UNSET);
+    }
+
     public SecurityImage {
+        if (loginuid < 0 || loginuid > LOGINUID_UNSET) {
+            throw new IllegalArgumentException("loginuid " + loginuid + " is not a uid");
+        }
         seccompFilters = List.copyOf(seccompFilters);
         for (int i = 0; i < seccompFilters.size(); i++) {
             int parent = seccompFilters.get(i).parent();

@@ -80,7 +80,11 @@ public final class RestoreValidator {
 
     /** What a caller says when it starts waiting for a pid held by a zombie. */
     public static String waitingNotice(int pid, Duration wait) {
-        ProcStat st = holder(pid);
+        return waitingNotice(pid, holder(pid), wait);
+    }
+
+    /** {@code st}: the zombie as it was seen (read again, it may be reaped already: its name would be lost). */
+    private static String waitingNotice(int pid, ProcStat st, Duration wait) {
         return "pid " + pid + " is held by a zombie of '" + (st == null ? "?" : st.comm()) + "'; waiting up to "
                 + wait.toSeconds() + " s for it to be reaped";
     }
@@ -205,7 +209,7 @@ public final class RestoreValidator {
                 throw inUse(pid, st);
             }
             if (!told) {
-                notice.accept(waitingNotice(pid, wait));
+                notice.accept(waitingNotice(pid, st, wait));
                 told = true;
             }
             try {

@@ -1,6 +1,7 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.stage.AuditLoginUid;
 import dev.cryo.engine.restore.stage.ControllingTerminal;
 import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
@@ -53,6 +54,7 @@ public final class TaskRestorer {
     public static final List<StateStage> STATE_STAGES = List.of(
             new ZombieNotices(),
             new ProcessState(),
+            new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
             new ThreadState(),
             new FileLockRestore(),

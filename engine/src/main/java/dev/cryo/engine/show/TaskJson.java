@@ -160,6 +160,9 @@ final class TaskJson {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("dumpable", s.dumpable());
         m.put("childSubreaper", s.childSubreaper());
+        if (s.loginuid() != SecurityImage.LOGINUID_UNSET) {
+            m.put("loginuid", s.loginuid());
+        }
         List<Map<String, Object>> filters = new java.util.ArrayList<>();
         for (int i = 0; i < s.seccompFilters().size(); i++) {
             SeccompFilter f = s.seccompFilters().get(i);

@@ -17,11 +17,12 @@ public final class SecurityImageCodec implements RecordCodec<SecurityImage> {
         out.writeBoolean(s.childSubreaper());
         ModelFields.writeList(out, SeccompFilterCodec.INSTANCE, s.seccompFilters(), ModelLimits.SECCOMP_FILTERS,
                 "SecurityImage.seccompFilters");
+        out.writeVarLong(s.loginuid(), true);
     }
 
     public SecurityImage read(Input in, int version) {
         return new SecurityImage(in.readVarInt(true), in.readBoolean(),
                 ModelFields.readList(in, SeccompFilterCodec.INSTANCE, ModelLimits.SECCOMP_FILTERS,
-                        "SecurityImage.seccompFilters"));
+                        "SecurityImage.seccompFilters"), in.readVarLong(true));
     }
 }

@@ -218,7 +218,7 @@ public final class ModelSamples {
         byte[] eperm = {0x20, 0, 0, 0, 0, 0, 0, 0, 0x15, 0, 0, 1, 110, 0, 0, 0, 6, 0, 0, 0, 1, 0, 5, 0, 6, 0, 0, 0, 0, 0,
                 (byte) 0xff, 0x7f}; // getppid -> EPERM
         return new SecurityImage(0, true, List.of(new SeccompFilter(-1, 0, allow),
-                new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)));
+                new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)), 1000);
     }
 
     /** A zombie child of the sample task, killed by SIGTERM, in its own group. */
