@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "adopted.h"
 #include "workload.h"
 
 static volatile sig_atomic_t orphaned;
@@ -21,24 +22,12 @@ static void on_usr1(int sig) {
     orphaned = 1;
 }
 
-static int parent_is_shell(void) {
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    int shell = fgets(comm, sizeof comm, f) && strcmp(comm, "sh\n") == 0;
-    fclose(f);
-    return shell;
-}
-
 int main(int argc, char **argv) {
     int detached = argc > 1 && strcmp(argv[1], "detached") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     signal(SIGUSR1, on_usr1);
-    /* the shell that started us (DetachedProcess's sh) exits right after: asked for before that,
-     * the signal would come then (a test flake under load). Wait until our parent is no shell, at most 30 s. */
-    for (int i = 0; i < 30000 && parent_is_shell(); i++) usleep(1000);
+    await_adopted(); /* asked for before the starting shell exits, the signal would come then */
     if (prctl(PR_SET_PDEATHSIG, detached ? SIGKILL : SIGUSR1)) fail("prctl(PR_SET_PDEATHSIG)");
     printf("ready\n");
     while (!check) pause();

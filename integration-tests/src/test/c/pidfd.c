@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adopted.h"
+
 #ifndef PIDFD_NONBLOCK
 #define PIDFD_NONBLOCK O_NONBLOCK
 #endif
@@ -79,6 +81,7 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGUSR2, on_usr2);
     if (argc > 1 && strcmp(argv[1], "outside") == 0) {
+        await_adopted(); /* a pidfd of the starting shell would be of a reaped task in a moment */
         if (pidfd_open(getppid(), 0) < 0) return fail("pidfd_open(parent)");
         printf("ready\n");
         for (;;) pause();
