@@ -380,6 +380,7 @@ public final class Sockets {
         hdr.setLong(32, Sys.address(control));
         hdr.setLong(40, CONTROL_ROOM);
         long r = LibC.syscall(SyscallNr.RECVMSG, s.value(), Sys.address(hdr), flags | MSG_CMSG_CLOEXEC, 0, 0, 0);
+        java.lang.ref.Reference.reachabilityFence(iov); // read by address only: kept until the call is over
         if (r == -1) {
             int errno = Native.getLastError();
             if (errno == Errno.EAGAIN) {
@@ -453,7 +454,7 @@ public final class Sockets {
         }
         Memory hdr = new Memory(56);
         hdr.clear();
-        Memory name;
+        Memory name = null;
         if (to != null) {
             byte[] raw = to.encode();
             name = mem(raw);
@@ -466,42 +467,20 @@ public final class Sockets {
             hdr.setLong(32, Sys.address(control));
             hdr.setLong(40, rights + cred);
         }
-        return (int) Sys.call(() -> "sendmsg(" + s + ", " + data.length + " bytes, " + fds.size() + " fds"
+        int sent = (int) Sys.call(() -> "sendmsg(" + s + ", " + data.length + " bytes, " + fds.size() + " fds"
                         + (creds == null ? "" : ", credentials of pid " + creds.pid()) + (to == null ? "" : ", " + to) + ")",
                 SyscallNr.SENDMSG, s.value(), Sys.address(hdr), flags | MSG_NOSIGNAL, 0);
+        // the kernel read these by address: none may be freed before the call returns
+        java.lang.ref.Reference.reachabilityFence(buf);
+        java.lang.ref.Reference.reachabilityFence(iov);
+        java.lang.ref.Reference.reachabilityFence(control);
+        java.lang.ref.Reference.reachabilityFence(name);
+        return sent;
     }
 
     /** Sends {@code fds} over a unix socket in one SCM_RIGHTS message carrying one byte. */
     public static void sendFds(Fd s, List<Fd> fds, SockAddr to) {
-        Memory data = new Memory(1);
-        data.setByte(0, (byte) 'F');
-        Memory iov = new Memory(16);
-        iov.setLong(0, Sys.address(data));
-        iov.setLong(8, 1);
-        int controlLen = 16 + ((4 * fds.size() + 7) & ~7);
-        Memory control = new Memory(controlLen);
-        control.clear();
-        control.setLong(0, 16 + 4L * fds.size());
-        control.setInt(8, SOL_SOCKET);
-        control.setInt(12, SCM_RIGHTS);
-        for (int i = 0; i < fds.size(); i++) {
-            control.setInt(16 + 4L * i, fds.get(i).value());
-        }
-        Memory hdr = new Memory(56);
-        hdr.clear();
-        Memory name = null;
-        if (to != null) {
-            byte[] raw = to.encode();
-            name = mem(raw);
-            hdr.setLong(0, Sys.address(name));
-            hdr.setInt(8, raw.length);
-        }
-        hdr.setLong(16, Sys.address(iov));
-        hdr.setLong(24, 1);
-        hdr.setLong(32, Sys.address(control));
-        hdr.setLong(40, controlLen);
-        Sys.call(() -> "sendmsg(" + s + ", " + fds.size() + " fds)", SyscallNr.SENDMSG, s.value(), Sys.address(hdr),
-                MSG_NOSIGNAL, 0);
+        sendMsg(s, new byte[] {'F'}, fds, null, to, 0);
     }
 
     /**
