@@ -113,7 +113,7 @@ class MigrationBenchmark {
                     for (int round = 0; round < 2; round++) { // twice: the rows of one link show the noise
                         double tcp = 0;
                         for (String kind : new String[] {"tcp", "tls", "channel"}) {
-                            String load = Files.readString(Path.of("/proc/loadavg")).substring(0, 14);
+                            String load = String.join(" ", java.util.Arrays.copyOf(Files.readString(Path.of("/proc/loadavg")).split(" "), 3));
                             String sent = lastLine(TwoHosts.sh("nsenter --net=/run/netns/" + hosts.nsA + " " + probe + " send "
                                     + kind + " " + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + mib), "sent ");
                             String done = awaitLine(lines, "done " + kind);
