@@ -84,21 +84,45 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
     public long restore(FdImage fd, TimerFd t, RestoreContext ctx) {
         long tfd = ctx.call("timerfd_create", SyscallNr.TIMERFD_CREATE, t.clockId(),
                 fd.flags() & (Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC));
+        arm(tfd, t, ctx::put, ctx::call); // armed again at the end of the restore if a task holds it (rearm)
+        return tfd;
+    }
+
+    /**
+     * Arms each timerfd of the task's fd table again with the time it had left, at the very end of
+     * the restore (TimerArming): armed at FILES, it would run during the rest of the restore and
+     * fire up to the restore's length early as the program sees it (BEAM's scheduler timer). A
+     * timerfd only in flight in a unix message keeps the arming {@link #restore} gave it.
+     */
+    public static void rearm(dev.cryo.engine.restore.stage.TaskContext t) {
+        java.util.Set<Integer> done = new java.util.HashSet<>();
+        for (FdImage f : t.task().fds()) {
+            if (f.desc() instanceof TimerFd tf && done.add(f.fd())) {
+                arm(f.fd(), tf, t::put, t::call);
+            }
+        }
+    }
+
+    private interface Call {
+        long call(String name, int nr, long... args);
+    }
+
+    /** timerfd_settime with the time left (setting it clears the expirations), then the unread expirations. */
+    private static void arm(long tfd, TimerFd t, java.util.function.Function<byte[], Long> put, Call ctx) {
         // a periodic timer that has just expired shows no time left (its next expiry is set when
         // the program reads it): give it one period, since a zero value would disarm it
         boolean expired = t.valueSec() == 0 && t.valueNsec() == 0;
         long valueSec = expired ? t.intervalSec() : t.valueSec();
         long valueNsec = expired ? t.intervalNsec() : t.valueNsec();
         if (valueSec != 0 || valueNsec != 0) {
-            long spec = ctx.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
+            long spec = put.apply(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
                     .putLong(t.intervalNsec()).putLong(valueSec).putLong(valueNsec).array());
             ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, 0, spec, 0);
         }
         if (t.ticks() > 0) {
-            long ticks = ctx.put(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
+            long ticks = put.apply(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
             ctx.call("ioctl(TFD_IOC_SET_TICKS)", SyscallNr.IOCTL, tfd, TFD_IOC_SET_TICKS, ticks);
         }
-        return tfd;
     }
 
     @Override
