@@ -533,7 +533,11 @@ final class StateComparator {
             put(into, prefix + "link", shownLink);
             boolean isFile = regular && Files.isRegularFile(Path.of(link));
             boolean timerfd = link.equals("anon_inode:[timerfd]");
-            for (String line : lines(dir.resolve("fdinfo/" + fd))) {
+            List<String> fdinfo = lines(dir.resolve("fdinfo/" + fd));
+            // a periodic timerfd that has expired shows no time left until the program reads it (the
+            // kernel sets its next expiry then): it is as armed as one counting down
+            boolean periodic = timerfd && fdinfo.stream().anyMatch(l -> l.startsWith("it_interval:") && !l.endsWith("(0, 0)"));
+            for (String line : fdinfo) {
                 int colon = line.indexOf(':');
                 if (colon < 0) {
                     continue;
@@ -561,7 +565,7 @@ final class StateComparator {
                     }
                     case "it_value" -> {
                         if (timerfd) {
-                            value = value.equals("(0, 0)") ? "disarmed" : "armed";
+                            value = value.equals("(0, 0)") && !periodic ? "disarmed" : "armed";
                         }
                     }
                     case "tfd", "inotify", "fanotify ino" -> value = relabelHexInodes(line, labels);
