@@ -549,40 +549,7 @@ class RealServersTest {
      */
     @Test
     void vsftpdKeepsItsChrootedSessionAndTakesNewLogins() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/vsftpd")), "Debian package vsftpd");
-        int port = freePort();
-        Path root = Files.createDirectories(tmp.resolve("ftproot"));
-        Path empty = Files.createDirectories(tmp.resolve("empty"));
-        Files.writeString(root.resolve("f.txt"), "ftpfile\n");
-        for (Path d : List.of(root, empty)) { // a chroot vsftpd accepts: not writable
-            Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
-        }
-        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path conf = tmp.resolve("vsftpd.conf");
-        Files.writeString(conf, "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port=" + port
-                + "\nbackground=NO\nanonymous_enable=YES\nanon_root=" + root + "\nlocal_enable=NO\nwrite_enable=NO\n"
-                + "seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\nsecure_chroot_dir=" + empty + "\n"
-                + "idle_session_timeout=600\n");
-        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vsftpd.out"), "/usr/sbin/vsftpd", conf.toString());
-             Socket client = connect(port)) {
-            assertTrue(ask(client, "", "\r\n").startsWith("220"));
-            assertTrue(ask(client, "USER anonymous\r\n", "\r\n").startsWith("331"));
-            assertTrue(ask(client, "PASS x@\r\n", "\r\n").startsWith("230"));
-            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
-                    "vsftpd's session processes");
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
-            try {
-                assertEquals("257 \"/\" is the current directory\r\n", ask(client, "PWD\r\n", "\r\n"));
-                assertEquals("213 8\r\n", ask(client, "SIZE f.txt\r\n", "\r\n"), "the session, in its chroot");
-                try (Socket other = connect(port)) {
-                    assertTrue(ask(other, "", "\r\n").startsWith("220"));
-                    assertTrue(ask(other, "USER anonymous\r\n", "\r\n").startsWith("331"));
-                    assertTrue(ask(other, "PASS x@\r\n", "\r\n").startsWith("230"), "a new login");
-                }
-            } finally {
-                killTree(r.pid().value());
-            }
-        }
+        vsftpdSessionComesBack("isolate=NO\nisolate_network=NO\n");
     }
 
     /**
@@ -592,6 +559,14 @@ class RealServersTest {
      */
     @Test
     void vsftpdWithItsDefaultIsolatedSessionsKeepsItsSession() throws Exception {
+        vsftpdSessionComesBack("");
+    }
+
+    /**
+     * A logged-in anonymous session of vsftpd run with {@code isolation} (its isolate settings, or
+     * none for its defaults) survives a dump and restore in its chroot, and new logins work.
+     */
+    private void vsftpdSessionComesBack(String isolation) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/vsftpd")), "Debian package vsftpd");
         int port = freePort();
         Path root = Files.createDirectories(tmp.resolve("ftproot"));
@@ -604,7 +579,7 @@ class RealServersTest {
         Path conf = tmp.resolve("vsftpd.conf");
         Files.writeString(conf, "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port=" + port
                 + "\nbackground=NO\nanonymous_enable=YES\nanon_root=" + root + "\nlocal_enable=NO\nwrite_enable=NO\n"
-                + "seccomp_sandbox=NO\nsecure_chroot_dir=" + empty + "\nidle_session_timeout=600\n");
+                + "seccomp_sandbox=NO\n" + isolation + "secure_chroot_dir=" + empty + "\nidle_session_timeout=600\n");
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vsftpd.out"), "/usr/sbin/vsftpd", conf.toString());
              Socket client = connect(port)) {
             assertTrue(ask(client, "", "\r\n").startsWith("220"));
