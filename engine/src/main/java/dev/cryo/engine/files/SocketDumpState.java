@@ -97,15 +97,7 @@ public final class SocketDumpState {
     /** "pid N fd M" of some fd of the tree holding socket {@code ino}, or null when no task of the tree holds it. */
     public synchronized String holder(long ino) {
         if (treeSockets == null) {
-            treeSockets = new HashMap<>();
-            for (Pid p : tree) {
-                for (int fd : ProcFs.fds(p)) {
-                    String t = ProcFs.fdTarget(p, fd);
-                    if (t.startsWith("socket:[")) {
-                        treeSockets.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)), "pid " + p + " fd " + fd);
-                    }
-                }
-            }
+            treeSockets = socketsOf(tree);
         }
         String h = treeSockets.get(ino);
         if (h == null && !inFlightScanned) {
@@ -117,6 +109,24 @@ public final class SocketDumpState {
     }
 
     private boolean inFlightScanned;
+
+    /** Socket inode → "pid N fd M" of the first fd of {@code pids} holding it; a task gone meanwhile holds none. */
+    private static Map<Long, String> socketsOf(Collection<Pid> pids) {
+        Map<Long, String> out = new HashMap<>();
+        for (Pid p : pids) {
+            try {
+                for (int fd : ProcFs.fds(p)) {
+                    String t = ProcFs.fdTarget(p, fd);
+                    if (t.startsWith("socket:[")) {
+                        out.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)), "pid " + p + " fd " + fd);
+                    }
+                }
+            } catch (KernelException gone) {
+                // exited meanwhile (before the freeze): the seize will say
+            }
+        }
+        return out;
+    }
 
     /**
      * Sockets passed in the unread messages of the tree's unix sockets (SCM_RIGHTS) count as held:
@@ -239,19 +249,7 @@ public final class SocketDumpState {
         if (NetworkLock.nft() == null) {
             return java.util.Set.of();
         }
-        Set<Long> inodes = new HashSet<>();
-        for (Pid p : pids) {
-            try {
-                for (int fd : ProcFs.fds(p)) {
-                    String t = ProcFs.fdTarget(p, fd);
-                    if (t.startsWith("socket:[")) {
-                        inodes.add(Long.parseLong(t.substring(8, t.length() - 1)));
-                    }
-                }
-            } catch (KernelException gone) {
-                // exited meanwhile: the seize will say
-            }
-        }
+        Set<Long> inodes = socketsOf(pids).keySet();
         for (SockDiag.InetSocket l : listeners().values()) {
             if (inodes.contains(l.ino())) {
                 held.put(l.ino(), l.local());
@@ -286,8 +284,8 @@ public final class SocketDumpState {
         Map<Long, SockDiag.InetSocket> out = new HashMap<>();
         try (SockDiag d = SockDiag.open()) {
             for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
-                d.inetSockets(family, Sockets.IPPROTO_TCP).values().stream()
-                        .filter(s -> s.state() == SockDiag.TCP_LISTEN).forEach(s -> out.put(s.ino(), s));
+                // polled every few ms while the program drains its queues: the kernel lists listeners only
+                d.inetSockets(family, Sockets.IPPROTO_TCP, 1 << SockDiag.TCP_LISTEN).values().forEach(s -> out.put(s.ino(), s));
             }
         }
         return out;

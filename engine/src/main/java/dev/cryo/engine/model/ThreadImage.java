@@ -19,4 +19,10 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
         pendingSignals = List.copyOf(pendingSignals);
         java.util.Objects.requireNonNull(security, "security");
     }
+
+    public ThreadImage withPdeathSignal(int signal) {
+        return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
+                robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, signal,
+                security, sched, sleep);
+    }
 }

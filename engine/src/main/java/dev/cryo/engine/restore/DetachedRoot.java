@@ -25,10 +25,7 @@ public final class DetachedRoot {
         for (ThreadImage t : root.threads()) {
             if (t.pdeathSignal() != 0) {
                 signal = t.pdeathSignal();
-                t = new ThreadImage(t.tid(), t.regs(), t.xstate(), t.sigmask(), t.rseqAddress(), t.rseqLength(),
-                        t.rseqSignature(), t.robustListHead(), t.robustListLength(), t.clearChildTid(),
-                        t.altStackSp(), t.altStackFlags(), t.altStackSize(), t.pendingSignals(), t.name(), 0,
-                        t.security(), t.sched(), t.sleep());
+                t = t.withPdeathSignal(0);
             }
             threads.add(t);
         }

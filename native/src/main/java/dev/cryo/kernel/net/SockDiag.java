@@ -127,8 +127,13 @@ public final class SockDiag implements AutoCloseable {
 
     /** Every TCP or UDP socket of one family (AF_INET or AF_INET6) in this network namespace, by inode. */
     public Map<Long, InetSocket> inetSockets(int family, int protocol) {
+        return inetSockets(family, protocol, -1 /* all states */);
+    }
+
+    /** {@link #inetSockets(int, int)} of the states in {@code states} only (a mask of 1 << state), chosen by the kernel. */
+    public Map<Long, InetSocket> inetSockets(int family, int protocol, int states) {
         ByteBuffer req = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
-        req.put((byte) family).put((byte) protocol).put((byte) 0).put((byte) 0).putInt(-1 /* all states */);
+        req.put((byte) family).put((byte) protocol).put((byte) 0).put((byte) 0).putInt(states);
         Map<Long, InetSocket> out = new HashMap<>();
         String what = (family == SockAddr.AF_INET ? "inet" : "inet6") + (protocol == Sockets.IPPROTO_TCP ? " tcp" : " udp");
         for (ByteBuffer m : dump(req.array(), what)) {
