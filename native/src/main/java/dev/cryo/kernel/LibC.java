@@ -16,9 +16,29 @@ public final class LibC {
 
     private LibC() {}
 
-    /** argv/envp are {@link com.sun.jna.StringArray}s. */
-    /** glibc's variadic syscall(2); every argument is 64-bit as the ABI needs. */
-    public static native long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+    /**
+     * glibc's variadic syscall(2); every argument is 64-bit as the ABI needs. Buffers whose
+     * addresses were taken with {@link Sys#address} on this thread stay reachable until it returns:
+     * a {@code long} keeps no {@code Memory} alive, and JNA frees one as soon as the collector finds
+     * it unreachable -- which the JIT may decide right after its address was read, while the kernel
+     * still reads or writes it.
+     */
+    public static long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+        try {
+            return Raw.syscall(number, a1, a2, a3, a4, a5, a6);
+        } finally {
+            Sys.unpinAll();
+        }
+    }
+
+    /** The bare entry point, under its own name, behind the wrapper above. */
+    private static final class Raw {
+        static {
+            Native.register(NativeLibrary.getInstance("c"));
+        }
+
+        static native long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+    }
 
     public static native Pointer strerror(int errnum);
 

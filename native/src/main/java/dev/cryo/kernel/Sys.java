@@ -83,8 +83,28 @@ public final class Sys {
 
     public static final long HUGETLBFS_MAGIC = 0x958458f6L;
 
+    /**
+     * The address of a buffer handed to a syscall. The buffer is kept reachable (pinned to this
+     * thread) until this thread's next syscall through {@link LibC#syscall} returns, so no
+     * collection frees it while the kernel uses it.
+     */
     public static long address(Pointer p) {
-        return p == null ? 0 : Pointer.nativeValue(p);
+        if (p == null) {
+            return 0;
+        }
+        PINNED.get().add(p);
+        return Pointer.nativeValue(p);
+    }
+
+    private static final ThreadLocal<java.util.ArrayList<Pointer>> PINNED =
+            ThreadLocal.withInitial(java.util.ArrayList::new);
+
+    /** Releases the buffers {@link #address} pinned: their syscall has returned. */
+    static void unpinAll() {
+        java.util.ArrayList<Pointer> pinned = PINNED.get();
+        if (!pinned.isEmpty()) {
+            pinned.clear();
+        }
     }
 
     public static void kill(Pid pid, int signal) {
@@ -243,6 +263,7 @@ public final class Sys {
             throw new IllegalArgumentException("need a direct buffer with room for " + len + " bytes at " + offset);
         }
         readFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+        java.lang.ref.Reference.reachabilityFence(direct); // its memory is the kernel's target until here
     }
 
     /** Copies {@code len} bytes from a direct buffer at {@code offset} to {@code remoteAddr} of {@code pid}. */
@@ -251,6 +272,7 @@ public final class Sys {
             throw new IllegalArgumentException("need a direct buffer holding " + len + " bytes at " + offset);
         }
         writeFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+        java.lang.ref.Reference.reachabilityFence(direct);
     }
 
     public static byte[] read(Pid pid, long remoteAddr, int len) {

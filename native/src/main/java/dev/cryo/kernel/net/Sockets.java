@@ -380,7 +380,6 @@ public final class Sockets {
         hdr.setLong(32, Sys.address(control));
         hdr.setLong(40, CONTROL_ROOM);
         long r = LibC.syscall(SyscallNr.RECVMSG, s.value(), Sys.address(hdr), flags | MSG_CMSG_CLOEXEC, 0, 0, 0);
-        java.lang.ref.Reference.reachabilityFence(iov); // read by address only: kept until the call is over
         if (r == -1) {
             int errno = Native.getLastError();
             if (errno == Errno.EAGAIN) {
@@ -470,11 +469,6 @@ public final class Sockets {
         int sent = (int) Sys.call(() -> "sendmsg(" + s + ", " + data.length + " bytes, " + fds.size() + " fds"
                         + (creds == null ? "" : ", credentials of pid " + creds.pid()) + (to == null ? "" : ", " + to) + ")",
                 SyscallNr.SENDMSG, s.value(), Sys.address(hdr), flags | MSG_NOSIGNAL, 0);
-        // the kernel read these by address: none may be freed before the call returns
-        java.lang.ref.Reference.reachabilityFence(buf);
-        java.lang.ref.Reference.reachabilityFence(iov);
-        java.lang.ref.Reference.reachabilityFence(control);
-        java.lang.ref.Reference.reachabilityFence(name);
         return sent;
     }
 
