@@ -10,6 +10,8 @@ import java.util.List;
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
  * {@code --shell-job}; {@code --manage-cgroups} in CRIU's default mode is what cryo does; a relative log file is written in the work directory (-W, else the images
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
+ * {@code --log-pid} (one log per task) and {@code --auto-dedup} (holes punched in parent images)
+ * have nothing to act on;
  * {@code pre-dump} is a dump leaving the tree running, and the dump after it is whole (cryo's own
  * iterative dump is {@code dump --pre-copy}).
  * Anything else is left alone for picocli to judge.
@@ -49,6 +51,10 @@ final class CriuHabits {
                 rest.add("--shell-job");
             } else if (afterVerb && a.equals("--display-stats")) {
                 continue; // cryo prints its figures always
+            } else if (afterVerb && a.equals("--log-pid")) {
+                continue; // cryo writes one log for the whole tree
+            } else if (afterVerb && a.equals("--auto-dedup")) {
+                continue; // it punches holes in parent images: a cryo image has none, and a restore leaves it whole
             } else if (afterVerb && (a.equals("--manage-cgroups") || a.equals("--manage-cgroups=soft"))) {
                 continue; // CRIU's default mode is what cryo does: tasks back in their cgroups, missing ones made
             } else if (i == verb && a.equals("pre-dump")) {

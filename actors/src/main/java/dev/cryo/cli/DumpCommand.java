@@ -53,7 +53,7 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--tcp-close", description = "Dump established TCP connections as closed (no repair, no network lock).")
     boolean tcpClose;
 
-    @Option(names = "--ext-unix-sk", description = "Allow unix datagram sockets connected to a path outside the tree"
+    @Option(names = {"-x", "--ext-unix-sk"}, description = "Allow unix datagram sockets connected to a path outside the tree"
             + " (e.g. /dev/log); they reconnect to it on restore.")
     boolean extUnixSk;
 
@@ -72,6 +72,15 @@ final class DumpCommand implements Callable<Integer> {
             description = "Largest deleted file (still mapped or open) carried in the image, e.g. 4M "
                     + "(default: cryo.dump.ghost-limit, 1 MiB).")
     String ghostLimit;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS",
+            description = "How long to wait for every task to stop, as criu --timeout "
+                    + "(default: cryo.dump.seize-timeout, 10 s).")
+    Integer timeout;
+
+    @Option(names = "--network-lock", paramLabel = "METHOD",
+            description = "Accepted for CRIU compatibility: nftables or iptables; cryo locks with nftables either way.")
+    String networkLock;
 
     @Option(names = "--no-agent", description = "Dump in this process even when a local agent runs "
             + "(by default a running agent's warm JVM does the work, see cryo.cluster.local-socket).")
@@ -94,8 +103,24 @@ final class DumpCommand implements Callable<Integer> {
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk), leaveStopped);
-        // a running local agent does it in its warm JVM; its own settings apply (ghost-limit needs ours)
-        if (!noAgent && ghostLimit == null) {
+        if (networkLock != null && !networkLock.equals("nftables") && !networkLock.equals("iptables")) {
+            err.println("cryo: --network-lock " + networkLock + ": cryo locks the network with nftables"
+                    + " (nftables or iptables are accepted; it cannot skip the lock)");
+            return 2;
+        }
+        if (timeout != null && timeout <= 0) {
+            err.println("cryo: --timeout " + timeout + ": give a number of seconds above 0");
+            return 2;
+        }
+        java.util.Map<String, Object> overrides = new java.util.HashMap<>();
+        if (ghostLimit != null) {
+            overrides.put("cryo.dump.ghost-limit", ghostLimit);
+        }
+        if (timeout != null) {
+            overrides.put("cryo.dump.seize-timeout", timeout + "s");
+        }
+        // a running local agent does it in its warm JVM; its own settings apply (these options need ours)
+        if (!noAgent && overrides.isEmpty()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
                         parent.settings().cluster().localSocket().orElse(null), request);
@@ -114,13 +139,13 @@ final class DumpCommand implements Callable<Integer> {
         }
         // in this process: the whole config (Pekko's too) and logging
         com.typesafe.config.Config config = parent.localConfig();
-        if (ghostLimit != null) {
-            config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("cryo.dump.ghost-limit", ghostLimit))
-                    .withFallback(config);
+        if (!overrides.isEmpty()) {
+            config = com.typesafe.config.ConfigFactory.parseMap(overrides).withFallback(config);
             try {
                 dev.cryo.config.CryoSettings.create(config);
             } catch (dev.cryo.config.InvalidSettingsException e) {
-                err.println("cryo: --ghost-limit " + ghostLimit + ": " + e.getMessage());
+                err.println("cryo: " + (ghostLimit != null ? "--ghost-limit " + ghostLimit : "--timeout " + timeout)
+                        + ": " + e.getMessage());
                 return 2;
             }
         }

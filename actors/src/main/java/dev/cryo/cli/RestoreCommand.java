@@ -48,7 +48,7 @@ final class RestoreCommand implements Callable<Integer> {
             + "gets the terminal cryo runs on.")
     boolean shellJob;
 
-    @Option(names = "--ext-unix-sk", description = "Accepted for CRIU compatibility: external unix sockets allowed "
+    @Option(names = {"-x", "--ext-unix-sk"}, description = "Accepted for CRIU compatibility: external unix sockets allowed "
             + "at the dump are reconnected.")
     boolean extUnixSk;
 

@@ -42,6 +42,12 @@ class CriuHabitsTest {
     }
 
     @Test
+    void optionsWithNothingToActOnAreDropped() {
+        same("dump -t 7 -D img", "dump -t 7 -D img --log-pid --auto-dedup");
+        same("restore -D img -d", "restore --auto-dedup -D img -d --log-pid");
+    }
+
+    @Test
     void criusIterativeDumpIsTwoWholeImages() {
         same("-o 1/pre.log dump --leave-running -t 7 -D 1", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
         same("dump -t 7 -D 2", "dump -t 7 -D 2 --prev-images-dir ../1 --track-mem");

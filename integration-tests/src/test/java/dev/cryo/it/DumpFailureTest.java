@@ -1,6 +1,7 @@
 package dev.cryo.it;
 
 import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,6 +51,27 @@ class DumpFailureTest {
         assertTrue(self.err().contains("pid " + parent + " is an ancestor of cryo itself"), self.err());
         assertNoImage(tmp.resolve("img1"));
         assertNoImage(tmp.resolve("img2"));
+    }
+
+    @Test
+    void criusTimeoutBoundsTheWaitForATaskThatCannotStop() throws Exception {
+        Path vforker = TestPrograms.compile("/c/vforker.c");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vforker.out"), vforker.toString(), "3"))) {
+            Thread.sleep(100); // parent now in D, waiting for its vfork child
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--timeout", "1",
+                    "--network-lock", "iptables");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("after 1 s") && r.err().contains("waits for its vfork child"), r.err());
+            assertNoImage(img);
+            Cli zero = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--timeout", "0");
+            assertEquals(2, zero.code(), zero.toString());
+            assertTrue(zero.err().contains("--timeout 0"), zero.err());
+            Cli skip = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--network-lock", "skip");
+            assertEquals(2, skip.code(), skip.toString());
+            assertTrue(skip.err().contains("--network-lock skip"), skip.err());
+            assertNoImage(img);
+        }
     }
 
     @Test
