@@ -108,6 +108,65 @@ class ListenerHoldTest {
         }
     }
 
+    /**
+     * real6 saw dnsmasq's clients told "connection refused" between a killing dump and the restore:
+     * with no socket bound at its port the kernel answered their queries with ICMP "port
+     * unreachable". The dump's network lock now drops datagrams to the tree's UDP ports until the
+     * restore (a client sends again), and the restore's own packets that queue the unread datagrams
+     * again (udpbusy.c has three) carry the mark that passes the lock.
+     */
+    @Test
+    void aUdpClientBetweenDumpAndRestoreIsNeverToldThePortIsUnreachable() throws Exception {
+        int port;
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpbusy.out"),
+                TestPrograms.compile("/c/udpbusy.c").toString(), Integer.toString(port)))) {
+            java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.atomic.AtomicInteger unreachable = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+            Thread client = new Thread(() -> {
+                // connected: an ICMP error for an earlier datagram fails the next send
+                try (java.net.DatagramSocket c = new java.net.DatagramSocket()) {
+                    c.connect(java.net.InetAddress.getLoopbackAddress(), port);
+                    byte[] live = "live".getBytes(StandardCharsets.US_ASCII);
+                    java.net.DatagramPacket packet = new java.net.DatagramPacket(live, live.length);
+                    while (sending.get()) {
+                        try {
+                            c.send(packet);
+                            sent.incrementAndGet();
+                        } catch (java.net.PortUnreachableException e) {
+                            unreachable.incrementAndGet();
+                        }
+                        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                    }
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, "udp client");
+            client.start();
+            DetachedProcess r;
+            boolean locked;
+            try {
+                DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-established");
+                locked = nftTables().contains("cryo_" + p.pid() + "_");
+                int before = sent.get();
+                DetachedProcess.awaitCondition(() -> sent.get() >= before + 100, READ, "the client to send to the dumped port");
+                r = d.restoreDetached(p.output());
+                assertFalse(nftTables().contains("cryo_" + p.pid() + "_"), "the restore left the lock:\n" + nftTables());
+                int after = sent.get();
+                DetachedProcess.awaitCondition(() -> sent.get() >= after + 20, READ, "the client to send to the restored port");
+            } finally {
+                sending.set(false);
+                client.join();
+            }
+            assertEquals(0, unreachable.get(), "ICMP port unreachable errors seen by the client");
+            assertTrue(locked, "no network lock held the UDP port between dump and restore");
+            assertTrue(RestoreTest.checkAndReap(r).contains("PASS"), p.outputText());
+        }
+    }
+
     private DetachedProcess start() throws Exception {
         return DetachedProcess.start(tmp.resolve("slowaccept.out"), TestPrograms.compile("/c/slowaccept.c").toString());
     }

@@ -195,7 +195,7 @@ public final class DumpSupervisor {
 
     /**
      * Right before the freeze, new connections to the tree's TCP listeners are held back (see
-     * SocketDumpState.holdListeners) while the running program accepts those already queued, for up
+     * SocketDumpState.holdPorts) while the running program accepts those already queued, for up
      * to cryo.dump.accept-wait: under load a dump would otherwise find connections queued during the
      * freeze and be refused. One still queued after the wait is refused at collection, as before.
      */
@@ -209,7 +209,7 @@ public final class DumpSupervisor {
         }
         long t0 = System.nanoTime();
         try {
-            if (sockets.holdListeners(TreeWalker.walk(request.pid())).isEmpty()) {
+            if (sockets.holdPorts(TreeWalker.walk(request.pid())).isEmpty()) {
                 return freeze();
             }
         } catch (RuntimeException e) { // no hold: the dump goes on as it would have without it

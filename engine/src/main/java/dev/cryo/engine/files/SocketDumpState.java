@@ -16,6 +16,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,8 +44,10 @@ public final class SocketDumpState {
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
-    /** The tree's TCP listeners whose new connections are held back while the dump runs ({@link #holdListeners}). */
+    /** The tree's TCP listeners whose new connections are held back while the dump runs ({@link #holdPorts}). */
     private final Map<Long, SockAddr> held = new LinkedHashMap<>();
+    /** The tree's bound UDP sockets whose datagrams are dropped while the dump runs ({@link #holdPorts}). */
+    private final Map<Long, SockAddr> heldUdp = new LinkedHashMap<>();
 
     /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
     public SocketDumpState(Options options, Pid root, Collection<Pid> tree) {
@@ -183,7 +186,7 @@ public final class SocketDumpState {
      */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
         flows.add(new NetworkLock.Flow(local, remote));
-        NetworkLock.lock(lockTable, flows, List.copyOf(held.values()));
+        relock();
         repaired.put(sock, TcpRepair.enter(sock));
         return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
                 TcpSocketHandler.finReceived(state));
@@ -200,8 +203,9 @@ public final class SocketDumpState {
         if (killed) {
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
-            if (!held.isEmpty() && !(restoredHere && options.tcpEstablished())) {
+            if ((!held.isEmpty() || !heldUdp.isEmpty()) && !(restoredHere && options.tcpEstablished())) {
                 held.clear();
+                heldUdp.clear();
                 if (flows.isEmpty()) {
                     NetworkLock.unlock(lockTable);
                 } else {
@@ -227,9 +231,10 @@ public final class SocketDumpState {
             }
         }
         repaired.clear();
-        if (!flows.isEmpty() || !held.isEmpty()) {
+        if (!flows.isEmpty() || !held.isEmpty() || !heldUdp.isEmpty()) {
             flows.clear();
             held.clear();
+            heldUdp.clear();
             NetworkLock.unlock(lockTable);
         }
         if (!problems.isEmpty()) {
@@ -242,10 +247,13 @@ public final class SocketDumpState {
      * namespace) are held back, their SYNs dropped by the dump's network lock until the dump ends,
      * so the clients retransmit them a second later. The program, still running, can then empty
      * its accept queues, and no connection queues up during the freeze: a connection not accepted
-     * yet cannot be carried (no socket of the program's holds it), and would refuse the dump. Returns
-     * the inodes of the listeners held, empty when there are none or nftables is missing.
+     * yet cannot be carried (no socket of the program's holds it), and would refuse the dump.
+     * Datagrams to the tree's bound UDP sockets are dropped from then on too: none lands in a queue
+     * after cryo has read it, and once a killed tree's sockets are gone its clients see a lost
+     * datagram, which they send again, instead of an ICMP "port unreachable", which they take as
+     * refused. Returns the inodes of the listeners held, empty when there are none or nftables is missing.
      */
-    public synchronized java.util.Set<Long> holdListeners(Collection<Pid> pids) {
+    public synchronized java.util.Set<Long> holdPorts(Collection<Pid> pids) {
         if (NetworkLock.nft() == null) {
             return java.util.Set.of();
         }
@@ -255,18 +263,31 @@ public final class SocketDumpState {
                 held.put(l.ino(), l.local());
             }
         }
-        if (!held.isEmpty()) {
-            NetworkLock.lock(lockTable, flows, List.copyOf(held.values()));
+        try (SockDiag d = SockDiag.open()) {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                for (SockDiag.InetSocket u : d.inetSockets(family, Sockets.IPPROTO_UDP).values()) {
+                    if (inodes.contains(u.ino()) && u.local().port() != 0) {
+                        heldUdp.put(u.ino(), u.local());
+                    }
+                }
+            }
+        }
+        if (!held.isEmpty() || !heldUdp.isEmpty()) {
+            relock();
         }
         return java.util.Set.copyOf(held.keySet());
     }
 
+    private void relock() {
+        NetworkLock.lock(lockTable, flows, List.copyOf(held.values()), List.copyOf(new LinkedHashSet<>(heldUdp.values())));
+    }
+
     /**
-     * The network lock a listener's record names for the restore to remove: the dump's table when the
-     * listener is held and may stay held until the restore, else none.
+     * The network lock a listener's or a UDP socket's record names for the restore to remove: the
+     * dump's table when the socket is held and may stay held until the restore, else none.
      */
-    public synchronized String listenerLock(long ino) {
-        return held.containsKey(ino) && options.tcpEstablished() ? lockTable : "";
+    public synchronized String portLock(long ino) {
+        return (held.containsKey(ino) || heldUdp.containsKey(ino)) && options.tcpEstablished() ? lockTable : "";
     }
 
     /** How many connections wait in the accept queues of the held listeners, read afresh. */

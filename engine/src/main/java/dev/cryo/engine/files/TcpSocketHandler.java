@@ -123,7 +123,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false,
-                            st.listenerLock(p.ino));
+                            st.portLock(p.ino));
                 }
                 case SockDiag.TCP_CLOSE -> {
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,

@@ -27,10 +27,11 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
 
     /**
      * One UDP socket; a {@code remote} port of 0 means unconnected. {@code shutdown} is the kernel's mask
-     * (1 = reading shut, 2 = writing shut), as sock_diag reports it.
+     * (1 = reading shut, 2 = writing shut), as sock_diag reports it. {@code lockTable}: the network lock
+     * that drops datagrams to its port until the restore removes it ("" when none does).
      */
     public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
-                            int shutdown, List<Datagram> queue) implements FileDesc {
+                            int shutdown, List<Datagram> queue, String lockTable) implements FileDesc {
         public UdpSocket {
             queue = List.copyOf(queue);
         }
@@ -56,8 +57,10 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             ModelFields.writeBytes(out, d.data(), MAX_DATAGRAM, "UdpSocket.datagram");
             SockAddrFields.write(out, d.from());
         }
+        ModelFields.writeText(out, u.lockTable(), 64, "UdpSocket.lockTable");
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
-            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in)));
+            RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in),
+            ModelFields.readText(in, 64, "UdpSocket.lockTable")));
 
     private static List<Datagram> readQueue(com.esotericsoftware.kryo.io.Input in) {
         int n = in.readVarInt(true);
@@ -102,7 +105,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new UdpSocket(p.ino, p.family, local, local,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of());
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of(), "");
                 }
                 throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
@@ -138,7 +141,8 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 }
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue);
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue,
+                    st.portLock(p.ino));
         }
     }
 
@@ -162,6 +166,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.shutdown() != 0) {
             m.put("shutdown", Sockets.shutdownName(u.shutdown()));
         }
+        if (!u.lockTable().isEmpty()) { // datagrams to its port dropped until the restore
+            m.put("networkLock", u.lockTable());
+        }
     }
 
     @Override
@@ -184,6 +191,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         Fd s = Sockets.socket(u.family(), Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP);
         hub.put(u.ino(), s);
         u.options().apply(s);
+        hub.lockedBy(u.lockTable());
         if (u.local().port() != 0) {
             Sockets.bindInet(s, u.local());
         }

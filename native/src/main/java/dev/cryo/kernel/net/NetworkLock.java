@@ -50,6 +50,15 @@ public final class NetworkLock {
      * packets of connections already made pass.
      */
     public static void lock(String name, List<Flow> flows, List<SockAddr> listeners) {
+        lock(name, flows, listeners, List.of());
+    }
+
+    /**
+     * {@link #lock(String, List, List)}, also dropping every datagram to the UDP addresses {@code udp}:
+     * with no socket bound there the kernel would answer each with an ICMP "port unreachable", which a
+     * client takes as "refused" (a DNS resolver gives up at once); a dropped one it sends again.
+     */
+    public static void lock(String name, List<Flow> flows, List<SockAddr> listeners, List<SockAddr> udp) {
         check(name);
         StringBuilder s = new StringBuilder();
         s.append("table inet ").append(name).append(" {}\n");
@@ -62,6 +71,9 @@ public final class NetworkLock {
         }
         for (SockAddr l : listeners) {
             s.append("    ").append(newConnectionsTo(l)).append(" drop\n");
+        }
+        for (SockAddr u : udp) {
+            s.append("    ").append(datagramsTo(u)).append(" drop\n");
         }
         s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
         s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
@@ -103,14 +115,19 @@ public final class NetworkLock {
 
     /** SYNs to a listener: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
     private static String newConnectionsTo(SockAddr l) {
-        java.net.InetAddress a = l.inetAddress();
-        String to;
+        return to(l.inetAddress()) + "tcp dport " + l.port() + " tcp flags & (syn | ack) == syn";
+    }
+
+    /** Datagrams to a UDP address: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
+    private static String datagramsTo(SockAddr u) {
+        return to(u.inetAddress()) + "udp dport " + u.port();
+    }
+
+    private static String to(java.net.InetAddress a) {
         if (a.isAnyLocalAddress()) {
-            to = a instanceof java.net.Inet4Address ? "meta nfproto ipv4 " : "";
-        } else {
-            to = (a instanceof java.net.Inet4Address ? "ip" : "ip6") + " daddr " + a.getHostAddress() + " ";
+            return a instanceof java.net.Inet4Address ? "meta nfproto ipv4 " : "";
         }
-        return to + "tcp dport " + l.port() + " tcp flags & (syn | ack) == syn";
+        return (a instanceof java.net.Inet4Address ? "ip" : "ip6") + " daddr " + a.getHostAddress() + " ";
     }
 
     private static void check(String name) {

@@ -9,7 +9,8 @@ import java.nio.ByteBuffer;
  * IPPROTO_RAW packet (IP_HDRINCL / IPV6_HDRINCL, root) whose headers name the original source
  * address and port, so no socket has to be bound there (the port may be in use, the address not
  * local). The raw sockets are bound to {@code lo}: a packet whose destination is not (or no longer)
- * local is dropped there, it never leaves the host with a borrowed source address.
+ * local is dropped there, it never leaves the host with a borrowed source address. They carry
+ * {@link NetworkLock#BYPASS_MARK}, so a network lock holding the port lets them through.
  */
 public final class UdpInjector implements AutoCloseable {
     private Fd v4, v6;
@@ -61,6 +62,8 @@ public final class UdpInjector implements AutoCloseable {
 
     private static Fd loopbackOnly(Fd s) {
         Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, "lo".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        // the dump's network lock may still drop datagrams to this port until the restore ends: these pass
+        Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_MARK, NetworkLock.BYPASS_MARK);
         return s;
     }
 
