@@ -53,6 +53,10 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--tcp-close", description = "Dump established TCP connections as closed (no repair, no network lock).")
     boolean tcpClose;
 
+    @Option(names = {"--tcp-skip-in-flight", "--skip-in-flight"}, description = "Leave out TCP connections a listener"
+            + " has not accepted yet instead of refusing the dump (as CRIU's): their clients get a reset.")
+    boolean tcpSkipInFlight;
+
     @Option(names = {"-x", "--ext-unix-sk"}, description = "Allow unix datagram sockets connected to a path outside the tree"
             + " (e.g. /dev/log); they reconnect to it on restore.")
     boolean extUnixSk;
@@ -102,7 +106,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
-                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk), leaveStopped);
+                shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk, tcpSkipInFlight), leaveStopped);
         if (networkLock != null && !networkLock.equals("nftables") && !networkLock.equals("iptables")) {
             err.println("cryo: --network-lock " + networkLock + ": cryo locks the network with nftables"
                     + " (nftables or iptables are accepted; it cannot skip the lock)");

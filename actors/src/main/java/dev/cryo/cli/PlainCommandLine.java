@@ -34,7 +34,8 @@ import java.util.Set;
  */
 final class PlainCommandLine {
     static final Set<String> DUMP_FLAGS = Set.of("-R", "--leave-running", "-s", "--leave-stopped", "--shell-job", "--tcp-established",
-            "--tcp-close", "--ext-unix-sk", "--file-locks", "--no-progress", "--pre-copy");
+            "--tcp-close", "--ext-unix-sk", "--file-locks", "--no-progress", "--pre-copy", "--tcp-skip-in-flight",
+            "--skip-in-flight");
     static final Set<String> DUMP_VALUES = Set.of("-t", "--tree", "-D", "--images-dir");
     static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "-s", "--leave-stopped", "--tcp-close", "--no-progress",
             "--tcp-established", "--shell-job", "--ext-unix-sk", "--file-locks");
@@ -195,7 +196,8 @@ final class PlainCommandLine {
                 flags.contains("--leave-running") || leaveRunningSetting,
                 flags.contains("--shell-job"), new DumpProgress(), flags.contains("--pre-copy"),
                 new SocketDumpState.Options(flags.contains("--tcp-established"), flags.contains("--tcp-close"),
-                        flags.contains("--ext-unix-sk")), flags.contains("--leave-stopped"));
+                        flags.contains("--ext-unix-sk"), flags.contains("--tcp-skip-in-flight")),
+                flags.contains("--leave-stopped"));
     }
 
     private RestoreRequest restoreRequest() {
@@ -216,6 +218,7 @@ final class PlainCommandLine {
             case "-R" -> "--leave-running";
             case "-s" -> "--leave-stopped";
             case "-d" -> "--restore-detached";
+            case "--skip-in-flight" -> "--tcp-skip-in-flight";
             default -> name;
         };
     }

@@ -10,6 +10,7 @@ import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -164,6 +166,36 @@ class ListenerHoldTest {
             assertEquals(0, unreachable.get(), "ICMP port unreachable errors seen by the client");
             assertTrue(locked, "no network lock held the UDP port between dump and restore");
             assertTrue(RestoreTest.checkAndReap(r).contains("PASS"), p.outputText());
+        }
+    }
+
+    /**
+     * CRIU's --tcp-skip-in-flight: a connection the program has not accepted (noaccept.c never
+     * accepts) has no socket of the program's to carry it, so the dump is refused, naming the flag;
+     * with the flag it is left out: the killed listener resets it, and the restored listener has an
+     * empty queue and takes new connections.
+     */
+    @Test
+    void aConnectionNeverAcceptedIsLeftOutWithTcpSkipInFlight() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("noaccept.out"),
+                TestPrograms.compile("/c/noaccept.c").toString())) {
+            int port = Integer.parseInt(Workloads.readyFd(p));
+            try (Socket c = connect(port)) {
+                Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("refused").toString(), "--no-progress");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd 3: TCP socket 127\\.0\\.0\\.1:" + port
+                        + " \\(listening\\): 1 connection\\(s\\) wait to be accepted .*--tcp-skip-in-flight.*"),
+                        refused.err());
+                assertFalse(Files.exists(tmp.resolve("refused")) && Files.list(tmp.resolve("refused")).findAny().isPresent(),
+                        "a refused dump left an image");
+
+                DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-skip-in-flight");
+                c.setSoTimeout((int) READ.toMillis());
+                java.io.IOException reset = assertThrows(java.io.IOException.class, () -> c.getInputStream().read(),
+                        "the connection left out was not reset");
+                assertTrue(reset.getMessage().contains("reset"), reset.toString());
+                assertTrue(RestoreTest.checkAndReap(d.restoreDetached(p.output())).contains("PASS"), p.outputText());
+            }
         }
     }
 

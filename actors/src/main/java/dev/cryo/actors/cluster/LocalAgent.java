@@ -35,7 +35,7 @@ import java.util.Optional;
  * One request and one reply per connection, in a small fixed binary layout; every string is bounded.
  */
 public final class LocalAgent {
-    private static final int MAGIC = 0x6372796c; // "cryl", layout version 1
+    private static final int MAGIC = 0x6372796d; // "crym", layout version 2 (a dump's --tcp-skip-in-flight)
     private static final byte DUMP = 1;
     private static final byte RESTORE = 2;
     private static final int MAX_STRING = 64 << 10;
@@ -70,6 +70,7 @@ public final class LocalAgent {
             out.writeBoolean(r.sockets().tcpEstablished());
             out.writeBoolean(r.sockets().tcpClose());
             out.writeBoolean(r.sockets().extUnixSk());
+            out.writeBoolean(r.sockets().tcpSkipInFlight());
             out.writeBoolean(r.leaveStopped());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
@@ -212,7 +213,7 @@ public final class LocalAgent {
                     if (kind == DUMP) {
                         DumpRequest r = new DumpRequest(Pid.of(in.readInt()), Path.of(bounded(in.readUTF())),
                                 in.readBoolean(), in.readBoolean(), new DumpProgress(), in.readBoolean(),
-                                new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean()),
+                                new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean()),
                                 in.readBoolean());
                         log.info("local request: dump pid {} into {}", r.pid(), r.imageDir());
                         DumpReport rep = jobs.dump(r);

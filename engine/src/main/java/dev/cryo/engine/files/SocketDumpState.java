@@ -29,9 +29,16 @@ import java.util.Set;
  * {@link #abandon()} when the dump fails, so a tree left running keeps working connections.
  */
 public final class SocketDumpState {
-    /** CRIU's socket flags: dump established TCP (repair), dump it as closed, allow outside unix peers. */
-    public record Options(boolean tcpEstablished, boolean tcpClose, boolean extUnixSk) {
-        public static final Options NONE = new Options(false, false, false);
+    /**
+     * CRIU's socket flags: dump established TCP (repair), dump it as closed, allow outside unix peers,
+     * and leave out connections a listener has not accepted (--tcp-skip-in-flight: they are reset).
+     */
+    public record Options(boolean tcpEstablished, boolean tcpClose, boolean extUnixSk, boolean tcpSkipInFlight) {
+        public static final Options NONE = new Options(false, false, false, false);
+
+        public Options(boolean tcpEstablished, boolean tcpClose, boolean extUnixSk) {
+            this(tcpEstablished, tcpClose, extUnixSk, false);
+        }
     }
 
     private final Options options;

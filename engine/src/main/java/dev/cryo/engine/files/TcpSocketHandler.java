@@ -22,6 +22,7 @@ import java.util.Map;
  */
 public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSocket>, SocketHub.Kind<TcpSocketHandler.TcpSocket> {
     public static final int TAG = 41, RECORD_ID = 193;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TcpSocketHandler.class);
     private static final int MAX_QUEUE = 64 << 20;
 
     /**
@@ -117,9 +118,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             boolean primary = st.claim(p.ino);
             switch (d.state()) {
                 case SockDiag.TCP_LISTEN -> {
-                    if (d.rqueue() > 0) {
+                    if (d.rqueue() > 0 && st.options().tcpSkipInFlight()) {
+                        // CRIU's --tcp-skip-in-flight: no socket of the program's holds them; gone with the listener
+                        log.warn("{}: {}: {} connection(s) not accepted yet are left out (--tcp-skip-in-flight): "
+                                + "their clients get a reset if the tree is killed", fd.where(), what, d.rqueue());
+                    } else if (d.rqueue() > 0) {
                         throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted (the program did"
-                                + " not accept them within cryo.dump.accept-wait); not supported");
+                                + " not accept them within cryo.dump.accept-wait); not supported without"
+                                + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false,
