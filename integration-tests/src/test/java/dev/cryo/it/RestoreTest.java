@@ -106,6 +106,20 @@ class RestoreTest {
         }
     }
 
+    /**
+     * zdtm's session02 shape, and a daemon under tini or dumb-init: a subreaper's children in the
+     * session of a leader that has exited come back in it (a helper at the leader's pid makes it).
+     */
+    @Test
+    void aSubreapersChildrenInTheSessionOfADeadLeaderKeepIt() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("deadsid.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/deadsid.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String out = checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void anEventLoopKeepsItsEventfdTimerfdAndEpoll() throws Exception {
         try (DetachedProcess p = Workloads.events(tmp)) {

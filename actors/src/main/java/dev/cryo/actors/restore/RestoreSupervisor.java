@@ -322,6 +322,29 @@ public final class RestoreSupervisor {
         return out;
     }
 
+    /**
+     * The live children of {@code pid} in a session whose leader had exited, by session: not its
+     * session, not one they lead, led by no task of the tree, and not the session it had before
+     * making its own (those are {@link #earlyOf}). The dump let only those through
+     * (TreeWalker.checkSessions).
+     */
+    private Map<Integer, List<Integer>> deadSessionsOf(int pid) {
+        TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
+        if (t == null) {
+            return Map.of();
+        }
+        Set<Integer> early = earlyOf(pid);
+        Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
+        for (TaskImage c : image.tasks()) {
+            int sid = c.ids().sid();
+            if (c.ids().ppid() == pid && c.pid() != pid && sid != c.pid() && sid != t.ids().sid()
+                    && !treePids.contains(sid) && !early.contains(c.pid())) {
+                out.computeIfAbsent(sid, k -> new java.util.ArrayList<>()).add(c.pid());
+            }
+        }
+        return out;
+    }
+
     private java.util.Optional<ZombieImage> zombie(int pid) {
         return image.zombies().stream().filter(z -> z.pid() == pid).findFirst();
     }
@@ -356,7 +379,7 @@ public final class RestoreSupervisor {
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
-                                sharedTablesOf(children), adapter, earlyOf(d.pid())));
+                                sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {

@@ -53,12 +53,17 @@ public final class TaskRestorerActor {
      * {@code exitSignals}: the signal a child's death sends, when it is not SIGCHLD (zombies may have others);
      * {@code sharedTables}: the clone flags of the tables a child shares with this task (CLONE_FILES, CLONE_FS).
      */
+    /**
+     * {@code deadSessions}: children in a session whose leader had exited, by session id: a helper
+     * with that pid makes the session and forks them (TaskRestorer.forkInDeadSession).
+     */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                                java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
-                               java.util.Set<Integer> early) implements Command {
+                               java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions)
+            implements Command {
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
-            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of());
+            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of());
         }
 
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -182,9 +187,11 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
                     // children forked before this task made its session first, then the session, then the rest
+                    java.util.Set<Integer> helped = new java.util.HashSet<>();
+                    m.deadSessions().values().forEach(helped::addAll);
                     for (boolean early : new boolean[] {true, false}) {
                         for (int child : m.children()) {
-                            if (m.early().contains(child) == early) {
+                            if (m.early().contains(child) == early && !helped.contains(child)) {
                                 restorer.forkChild(child, m.exitSignals().getOrDefault(child,
                                         dev.cryo.kernel.Signals.SIGCHLD), m.sharedTables().getOrDefault(child, 0));
                             }
@@ -193,6 +200,7 @@ public final class TaskRestorerActor {
                             restorer.leadDeferred();
                         }
                     }
+                    m.deadSessions().forEach(restorer::forkInDeadSession);
                     return 0;
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)

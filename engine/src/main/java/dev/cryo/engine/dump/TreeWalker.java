@@ -67,8 +67,11 @@ public final class TreeWalker {
      * comes back in its parent's session unless it leads one, and in its parent's process group
      * unless it leads one or its group's leader is in the tree. A live child its parent forked before
      * making its own session, still in the grandparent's session, is forked again before that
-     * (RestoreSupervisor.earlyOf). A task whose session is neither, or that was reparented out of its
-     * session or group (a dead leader's group), would come back in another: refused, naming it.
+     * (RestoreSupervisor.earlyOf). A live child in the session of a leader that has exited (a daemon
+     * that forked, called setsid and forked again, its grandchild reparented to a subreaper) is
+     * forked by a helper that takes the dead leader's pid and makes that session again
+     * ({@link #inDeadSession}). A task whose session is none of these, or that was reparented out of
+     * its group (another dead leader's), would come back in another: refused, naming it.
      */
     static void checkSessions(List<Pid> tree) {
         java.util.Map<Integer, ProcStat> stats = new java.util.HashMap<>();
@@ -79,6 +82,7 @@ public final class TreeWalker {
                 // gone meanwhile: found by the seize
             }
         }
+        java.util.Map<Integer, Integer> deadSessionParent = new java.util.HashMap<>();
         for (ProcStat t : stats.values()) {
             ProcStat parent = stats.get(t.ppid());
             if (parent == null) {
@@ -87,17 +91,48 @@ public final class TreeWalker {
             ProcStat grand = stats.get(parent.ppid());
             boolean forkedBeforeSetsid = t.state() != 'Z' && parent.session() == parent.pid() && grand != null
                     && grand.pid() != parent.pid() && t.session() == grand.session();
-            if (t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid) {
+            boolean sessionGone = sessionLeaderGone(t, parent, stats) && !forkedBeforeSetsid;
+            boolean deadSession = sessionGone && (t.pgrp() == t.session() || t.pgrp() == t.pid());
+            if (deadSession) {
+                Integer other = deadSessionParent.putIfAbsent(t.session(), parent.pid());
+                if (other != null && other != parent.pid()) {
+                    throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
+                            + ", whose leader has exited, as are children of pid " + other + "; a restore makes"
+                            + " such a session again for the children of one parent only: not supported yet");
+                }
+            } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
                         + " would put it in its parent's session: not supported yet");
             }
-            if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())) {
+            if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())
+                    && !(deadSession && t.pgrp() == t.session())) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
                         + ", whose leader is not in the tree and which is not its parent's (pid " + parent.pid()
                         + ", group " + parent.pgrp() + "); a restore could not make that group again: not supported yet");
             }
+        }
+    }
+
+    /**
+     * A live task in a session that is not its parent's and whose leader has exited, below a parent
+     * in cryo's pid namespace: when it is in that session's group or leads its own, the restore's
+     * helper takes the leader's pid, makes the session, forks the task and exits, leaving the task
+     * to its parent (RestoreSupervisor.deadSessionsOf).
+     */
+    private static boolean sessionLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        int sid = t.session();
+        return t.state() != 'Z' && sid > 1 && sid != t.pid() && sid != parent.session() && !tree.containsKey(sid)
+                && !dev.cryo.kernel.Sys.exists(Pid.of(sid)) && samePidNamespaceAsCryo(parent.pid());
+    }
+
+    private static boolean samePidNamespaceAsCryo(int pid) {
+        try {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/pid_for_children"))
+                    .equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")));
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 

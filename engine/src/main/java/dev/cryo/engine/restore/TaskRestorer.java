@@ -141,6 +141,11 @@ public final class TaskRestorer {
         StubAdoption.forkChild(t, childPid, exitSignal, cloneFlags);
     }
 
+    /** FORK: children in a session whose leader had exited, through a helper at the leader's pid. */
+    public void forkInDeadSession(int sid, List<Integer> children) {
+        StubAdoption.forkInDeadSession(t, sid, children);
+    }
+
     /**
      * SESSIONS: a session or group leader makes its own. A task sharing its parent's fd table sets
      * its terminal's foreground group here rather than in FILES, where the other task fills their

@@ -116,9 +116,88 @@ public final class StubAdoption {
             throw new RestoreException("asked for pid " + childPid + " and got " + r + (expected != childPid
                     ? " (" + expected + " expected, its pid in the pid namespace)" : ""));
         }
-        tracer.waitForStop(childPid);
+        park(t, childPid);
+    }
+
+    /** A new child, stopped at its birth, left in the bootstrap's pause loop for its own tracer thread. */
+    private static void park(TaskContext t, int childPid) {
+        t.tracer().waitForStop(childPid);
+        parkStopped(t, childPid);
+    }
+
+    private static void parkStopped(TaskContext t, int childPid) {
+        Tracer tracer = t.tracer();
         Registers regs = tracer.getRegisters(childPid);
-        tracer.setRegisters(childPid, regs.with(Registers.RIP, boot.pauseLoop()).with(Registers.ORIG_RAX, -1));
+        tracer.setRegisters(childPid, regs.with(Registers.RIP, t.boot().pauseLoop()).with(Registers.ORIG_RAX, -1));
         tracer.detach(childPid, childPid);
+    }
+
+    /**
+     * Forks children that were in a session whose leader had exited (a daemon's grandchildren,
+     * reparented to this task, a subreaper), as CRIU's helper tasks do: a helper forked at the
+     * leader's pid, whose death signals nobody, makes the session (and the group of the same id),
+     * forks them with their exact pids and is killed; this task, a subreaper for that instant,
+     * inherits them and reaps the helper. Outside any pid namespace of the tree's (the dump checks).
+     */
+    public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
+        Tracer tracer = t.tracer();
+        Pid helper = Pid.of(sid);
+        long r = clone3(t.main(), t.pid(), t.boot(), 0, 0, sid);
+        List<Integer> born = tracer.takeNewTracees();
+        if (born.contains(sid)) {
+            t.forked().add(sid);
+        }
+        if (Injector.isError(r) || r != sid || !born.contains(sid)) {
+            throw Injector.isError(r) && (int) -r == Errno.EEXIST
+                    ? dev.cryo.engine.restore.RestoreValidator.pidTaken(sid)
+                    : new RestoreException("a helper for session " + sid + " (its leader had exited) could not take"
+                            + " that pid in pid " + t.pid() + ": " + (Injector.isError(r) ? Injector.errorText(r) : "got " + r));
+        }
+        tracer.waitForStop(sid);
+        try (Injector h = new Injector(tracer, helper, sid, t.boot().gadget())) {
+            h.call("setsid", SyscallNr.SETSID);
+            for (int child : children) {
+                long c = clone3(h, helper, t.boot(), 0, dev.cryo.kernel.Signals.SIGCHLD, child);
+                List<Integer> kids = tracer.takeNewTracees();
+                if (kids.contains(child)) {
+                    t.forked().add(child);
+                }
+                if (Injector.isError(c) && (int) -c == Errno.EEXIST) {
+                    throw dev.cryo.engine.restore.RestoreValidator.pidTaken(child);
+                }
+                if (c != child || !kids.contains(child)) {
+                    throw new RestoreException("asked the helper of session " + sid + " for pid " + child + " and got "
+                            + (Injector.isError(c) ? Injector.errorText(c) : Long.toString(c)));
+                }
+                park(t, child);
+            }
+        }
+        // the helper goes; its children come to this task, a subreaper until they have
+        t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+        parkStopped(t, sid);
+        dev.cryo.kernel.Sys.kill(helper, dev.cryo.kernel.Signals.SIGKILL);
+        t.call("wait4(helper " + sid + ")", SyscallNr.WAIT4, sid, 0, dev.cryo.kernel.Sys.WALL, 0);
+        t.forked().remove(Integer.valueOf(sid));
+        // the task's own setting comes back in STATE (CredentialResetFlags)
+        t.call("prctl(PR_SET_CHILD_SUBREAPER, 0)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 0);
+        for (int child : children) {
+            int ppid = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(child)).ppid();
+            if (ppid != t.pid().value()) {
+                throw new RestoreException("pid " + child + " went to pid " + ppid + " instead of " + t.pid()
+                        + " when the helper of its session " + sid + " exited");
+            }
+        }
+    }
+
+    /**
+     * clone3 injected through {@code forker} ({@code pid}): a child at {@code childPid} in
+     * {@code forker}'s pid namespace, its death sending {@code exitSignal} (0: none). The raw
+     * result: the new pid or -errno.
+     */
+    private static long clone3(Injector forker, Pid pid, BootstrapArea boot, long flags, int exitSignal, int childPid) {
+        byte[] args = new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
+                .ints(new int[] {childPid}).toBytes();
+        dev.cryo.kernel.Sys.write(pid, boot.data(), args);
+        return forker.raw(SyscallNr.CLONE3, boot.data(), 88);
     }
 }

@@ -1,0 +1,75 @@
+/*
+ * A daemon's grandchildren under a subreaper, as under tini or dumb-init: the root sets
+ * PR_SET_CHILD_SUBREAPER and forks D; D calls setsid and forks C1 (in D's group) and C2 (which
+ * leads a group of its own), then exits: C1 and C2 come to the root, in a session whose leader
+ * is gone (zdtm's session02 shape; refused before, since a restore put them in the root's
+ * session). On SIGUSR2 the root checks sessions, groups and parents. Prints "ready" once the
+ * tree is set up, then PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+static void idle(void) {
+    for (;;) pause();
+}
+
+static int ppid_of(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ppid = -1;
+    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1) ppid = -1;
+    fclose(f);
+    return ppid;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("PR_SET_CHILD_SUBREAPER");
+    volatile pid_t *ids = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ids == MAP_FAILED) fail("mmap");
+    pid_t d = fork();
+    if (d == 0) {
+        signal(SIGUSR2, SIG_DFL);
+        if (setsid() < 0) fail("setsid");
+        pid_t c1 = fork();
+        if (c1 == 0) idle();
+        pid_t c2 = fork();
+        if (c2 == 0) {
+            if (setpgid(0, 0) < 0) fail("setpgid");
+            idle();
+        }
+        ids[1] = c1;
+        ids[2] = c2;
+        for (int i = 0; i < 500 && getpgid(c2) != c2; i++) usleep(10000);
+        _exit(0);
+    }
+    if (waitpid(d, NULL, 0) != d) fail("waitpid");
+    if (!ids[2]) fail("the tree did not come up");
+    for (int i = 0; i < 500 && (ppid_of(ids[1]) != getpid() || ppid_of(ids[2]) != getpid()); i++) usleep(10000);
+    printf("ready\n");
+    while (!check) pause();
+
+    int subreaper = 0;
+    prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
+    int ok = getsid(ids[1]) == d && getpgid(ids[1]) == d && getsid(ids[2]) == d && getpgid(ids[2]) == ids[2]
+             && ppid_of(ids[1]) == getpid() && ppid_of(ids[2]) == getpid() && subreaper == 1;
+    if (!ok) printf("FAIL: C1 session %d group %d parent %d, C2 session %d group %d parent %d (want %d, %d/%d, %d);"
+                    " subreaper %d\n", getsid(ids[1]), getpgid(ids[1]), ppid_of(ids[1]), getsid(ids[2]),
+                    getpgid(ids[2]), ppid_of(ids[2]), d, d, ids[2], getpid(), subreaper);
+    kill(ids[1], SIGKILL);
+    kill(ids[2], SIGKILL);
+    waitpid(ids[1], NULL, 0);
+    waitpid(ids[2], NULL, 0);
+    if (ok) printf("PASS\n");
+    return ok ? 0 : 1;
+}
