@@ -56,4 +56,23 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
+
+    /**
+     * {@code unshare -m --pid --fork --mount-proc} around a shell that mounts a tmpfs and, in it, a
+     * read-only bind mount of a host directory, then execs the workload (a container's shape):
+     * its /proc, the tmpfs with its files, an open one and its cwd in it, and the bind come back.
+     */
+    @Test
+    void aMountNamespaceWithItsOwnProcATmpfsAndAReadOnlyBindComesBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        Files.writeString(src.resolve("file"), "from the host\n");
+        String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/src"
+                + " && mount --bind " + src + " " + box + "/src && mount -o remount,bind,ro " + box + "/src"
+                + " && exec \"$0\" \"$@\"";
+        String out = verdictInNamespaces(tmp, "mntns", List.of("-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                setup), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
 }

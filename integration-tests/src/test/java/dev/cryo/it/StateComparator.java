@@ -521,6 +521,7 @@ final class StateComparator {
                 }
             }
         }
+        Map<String, String> ownMounts = ownMountNamespace(dir);
         for (int fd : ints(dir.resolve("fd"))) {
             String link = readLink(dir.resolve("fd/" + fd));
             Matcher obj = OBJECT_LINK.matcher(link);
@@ -557,6 +558,15 @@ final class StateComparator {
                             value = labels.of("inode", value);
                         }
                     }
+                    case "mnt_id" -> {
+                        // mount ids are the kernel's, new with every mount: in a mount namespace the
+                        // restore made again, the mount is named by its point and file system instead
+                        if (ownMounts != null) {
+                            // an fd opened before the namespace was made is on the host's mount
+                            String own = ownMounts.get(value);
+                            value = own != null ? own : hostMounts().getOrDefault(value, "mount " + value + " unknown");
+                        }
+                    }
                     case "eventfd-id" -> value = labels.of("eventfd", value);
                     case "ticks" -> {
                         if (timerfd) {
@@ -580,6 +590,31 @@ final class StateComparator {
                         new TreeSet<>(List.of((x + "\n" + y).split("\n")))));
             }
         }
+    }
+
+    /** Mount id → "point fs source root" when the task is in a mount namespace other than pid 1's; else null. */
+    private static Map<String, String> ownMountNamespace(Path dir) throws IOException {
+        String mine = readLink(dir.resolve("ns/mnt"));
+        if (mine.startsWith("(unreadable") || mine.equals(readLink(Path.of("/proc/1/ns/mnt")))) {
+            return null;
+        }
+        return mountsOf(dir);
+    }
+
+    private static Map<String, String> hostMounts() {
+        return mountsOf(Path.of("/proc/self"));
+    }
+
+    private static Map<String, String> mountsOf(Path dir) {
+        Map<String, String> out = new java.util.HashMap<>();
+        for (String line : lines(dir.resolve("mountinfo"))) {
+            String[] f = line.split(" ");
+            int dash = java.util.Arrays.asList(f).indexOf("-");
+            if (dash > 4 && dash + 2 < f.length) {
+                out.put(f[0], f[4] + " " + f[dash + 1] + " " + f[dash + 2] + " " + f[3]);
+            }
+        }
+        return out;
     }
 
     private static final Pattern WATCH_INO = Pattern.compile("\\bino:(\\p{XDigit}+)");

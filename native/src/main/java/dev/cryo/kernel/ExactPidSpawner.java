@@ -56,8 +56,19 @@ public final class ExactPidSpawner {
      */
     public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
                                         boolean newSession, boolean exec, int pidfdAt) {
-        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
-                path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt);
+        return spawnInNamespaces(pid, setTid, nsFlags, skipTo, path, argv, newSession, exec, pidfdAt, 0);
+    }
+
+    /**
+     * The same; {@code deadLeaderSid} above 0: in the session and group of that pid, whose leader
+     * has exited (the init of {@code unshare --fork}, in unshare's session), made by a helper with
+     * that pid ({@link #spawnInSessionOf}).
+     */
+    public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
+                                        boolean newSession, boolean exec, int pidfdAt, int deadLeaderSid) {
+        Pid stub = deadLeaderSid > 0 ? sessionLeader(deadLeaderSid, skipTo)
+                : Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
+        return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt);
     }
 
     /**

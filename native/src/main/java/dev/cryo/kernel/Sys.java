@@ -66,6 +66,20 @@ public final class Sys {
         call(() -> "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.CHMOD, address(p), mode, 0, 0);
     }
 
+    /** lchown(path, uid, gid): the link itself, never what it points at. */
+    public static void lchown(String path, int uid, int gid) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        call(() -> "lchown(" + path + ", " + uid + ", " + gid + ")", SyscallNr.LCHOWN, address(p), uid, gid, 0);
+    }
+
+    /** chmod(path, mode) with every mode bit (set-id, sticky), which java.nio cannot set. */
+    public static void chmod(String path, int mode) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        call(() -> "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.CHMOD, address(p), mode, 0, 0);
+    }
+
     /** mknodat(AT_FDCWD, path, S_IFIFO | mode): a FIFO node (the umask applies; fails when path exists). */
     public static void mkfifo(String path, int mode) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);

@@ -249,7 +249,7 @@ public final class RestoreSupervisor {
                     return StubParent.spawn(() -> ExactPidSpawner.spawnInNamespaces(root.pid(), setTid, nsFlags,
                             highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
                             root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
-                                    ? image.namespaces().cryoFd() : 0), root.pid());
+                                    ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0), root.pid());
                 }
                 if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
                     return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),

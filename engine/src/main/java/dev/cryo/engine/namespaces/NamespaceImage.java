@@ -17,18 +17,20 @@ import java.util.Map;
  * CLONE_NEW* flags a restore forks it with. With a pid namespace, {@code tids} gives every task,
  * thread and zombie inside it its pid there (pid as cryo sees it → pid inside; the task itself is
  * 1 there); with a uts namespace, its host and domain names; with a network namespace, the
- * addresses of its loopback device and whether it was up (it must have no other device).
+ * addresses of its loopback device and whether it was up (it must have no other device); with a
+ * mount namespace, its mount table ({@link MountImage}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
-                             boolean loUp, List<String> loAddresses) {
+                             boolean loUp, List<String> loAddresses, List<MountImage> mounts) {
     public static final int RECORD_ID = 560;
 
     /** What a restore can make (the rest is refused at dump). */
-    public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET;
+    public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET | Clone.NEWNS;
 
     public NamespaceImage {
         tids = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tids));
         loAddresses = List.copyOf(loAddresses);
+        mounts = List.copyOf(mounts);
     }
 
     public boolean has(int flag) {
@@ -53,6 +55,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
             m.put("loUp", loUp);
             m.put("loAddresses", loAddresses);
         }
+        if (has(Clone.NEWNS)) {
+            m.put("mounts", mounts.stream().map(MountImage::json).toList());
+        }
         return m;
     }
 
@@ -74,6 +79,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 for (String a : n.loAddresses()) {
                     ModelFields.writeText(out, a, ADDRESS, "NamespaceImage.loAddress");
                 }
+                MountImage.write(out, n.mounts());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -93,7 +99,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 for (int i = 0; i < k; i++) {
                     addrs.add(text(in, ADDRESS, "loAddress"));
                 }
-                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs);
+                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs, MountImage.read(in));
             });
 
     private static String text(Input in, int max, String what) {

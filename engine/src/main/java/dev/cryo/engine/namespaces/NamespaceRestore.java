@@ -16,6 +16,9 @@ public final class NamespaceRestore {
 
     public static void name(TaskContext t) {
         var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent() && made.get().has(Clone.NEWNS)) {
+            MountRestore.apply(t, made.get().mounts());
+        }
         if (made.isPresent() && made.get().has(Clone.NEWNET) && made.get().loUp()) {
             loopbackUp(t);
         }

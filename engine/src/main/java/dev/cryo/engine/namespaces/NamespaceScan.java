@@ -18,7 +18,8 @@ import java.util.Map;
  * task is either in its parent's namespace of each kind (the root: in the host's, pid 1's as cryo
  * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
  * those of kinds pid (the task is its init, one level below the host's), uts, ipc (holding no
- * SysV objects) and net (only a loopback device) are carried; any other kind, a namespace entered
+ * SysV objects), net (only a loopback device) and mnt (mounts a restore can make again, see
+ * {@link MountScan}) are carried; any other kind, a namespace entered
  * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
  * would get that is not its own, is refused, naming pid, namespace and reason.
  */
@@ -160,7 +161,8 @@ public final class NamespaceScan {
                 }
             }
         }
-        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses);
+        List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts);
     }
 
     /** The addresses lo gets when it is brought up, which bringing it up gives back. */

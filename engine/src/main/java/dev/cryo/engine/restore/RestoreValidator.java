@@ -137,28 +137,43 @@ public final class RestoreValidator {
 
     /** Every file the image refers to is there and fit for its use. */
     public static void validateFiles(ImageContents image) {
+        var paths = new dev.cryo.engine.namespaces.MountPaths(image.tasks(), image.namespaceImages());
         for (TaskImage t : image.tasks()) {
+            int pid = t.pid();
             if (!SharedMemoryHub.isDeletedDirectory(t.cwd())) { // else made again for the restore
-                checkDirectory("pid " + t.pid() + " cwd", t.cwd());
+                checkDirectory("pid " + pid + " cwd", paths.hostPath(pid, t.cwd()));
             }
-            checkDirectory("pid " + t.pid() + " root", t.root());
-            checkFile("pid " + t.pid() + " executable", t.exe(), Use.MAPPED);
+            checkDirectory("pid " + pid + " root", paths.hostPath(pid, t.root()));
+            checkFile("pid " + pid + " executable", seen(paths, pid, t.exe()), Use.MAPPED);
             for (VmaImage v : t.vmas()) {
-                v.kind().validate(t.pid(), v);
+                v.kind().validate(pid, v);
                 if (v.file() != null && v.kind().checksFile()) {
-                    checkFile("pid " + t.pid() + " mapping at 0x" + Long.toHexString(v.start()), v.file(), Use.MAPPED);
+                    checkFile("pid " + pid + " mapping at 0x" + Long.toHexString(v.start()), seen(paths, pid, v.file()),
+                            Use.MAPPED);
                 }
             }
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
-                        checkFile("pid " + t.pid() + " fd " + fd.fd(), f.file(),
+                        checkFile("pid " + pid + " fd " + fd.fd(), seen(paths, pid, f.file()),
                                 (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
                     }
                 }
             }
         }
+    }
+
+    /**
+     * The file as cryo finds it: a task in a mount namespace of its own named it by its path there
+     * (below a bind mount, the source's path here); null when the restore makes it (a tmpfs's).
+     */
+    private static FileRef seen(dev.cryo.engine.namespaces.MountPaths paths, int pid, FileRef ref) {
+        if (ref == null || ref.path() == null) {
+            return ref;
+        }
+        String p = paths.hostPath(pid, ref.path());
+        return p == null ? null : p.equals(ref.path()) ? ref : ref.withPath(p);
     }
 
     /** A cwd or root only has to exist and be a directory. */

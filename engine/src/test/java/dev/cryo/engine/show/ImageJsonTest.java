@@ -40,7 +40,7 @@ class ImageJsonTest {
         assertEquals(4249, zombie.get("pid"));
         assertEquals("killed by SIGTERM", zombie.get("wait"));
         Map<String, Object> ns = ((List<Map<String, Object>>) doc.get("namespaces")).get(0);
-        assertEquals("pid, uts, ipc, net", ns.get("namespaces"));
+        assertEquals("pid, uts, ipc, net, mnt", ns.get("namespaces"));
         assertEquals("cryo-box", ns.get("hostname"));
         assertEquals(3, ((Map<String, Object>) ns.get("pidsInside")).get("4249"));
 
@@ -84,14 +84,14 @@ class ImageJsonTest {
     @Test
     void aDamagedPageChunkIsReportedBeforeAnything() throws IOException {
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve(ImageFormat.IMAGE_FILE).toFile(), "rw")) {
-            long at = f.length() - 5000; // inside the heap pages (chunk 2): 1 page, index and trailer follow
+            long at = f.length() - 5000; // inside a page chunk: its page, the records after it, index and trailer follow
             f.seek(at);
             int b = f.read();
             f.seek(at);
             f.write(b ^ 0x40);
         }
         ImageCorruptException e = assertThrows(ImageCorruptException.class, () -> ImageJson.read(dir, false));
-        assertTrue(e.getMessage().contains("chunk 2 (pages of pid 4242 at 0x555555559000"), e.getMessage());
+        assertTrue(e.getMessage().matches("(?s).*chunk \\d \\(pages of pid 4242 at 0x.*"), e.getMessage());
         assertTrue(e.getMessage().contains("CRC32C mismatch"), e.getMessage());
     }
 }

@@ -258,7 +258,27 @@ public final class ModelSamples {
         tids.put(PID + 1, 2);
         tids.put(PID + 7, 3);
         return new dev.cryo.engine.namespaces.NamespaceImage(PID, dev.cryo.kernel.Clone.NEWPID | dev.cryo.kernel.Clone.NEWUTS
-                | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET, "cryo-box", "(none)", tids, true,
-                java.util.List.of("127.0.0.1/8", "::1/128"));
+                | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET | dev.cryo.kernel.Clone.NEWNS, "cryo-box",
+                "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts());
+    }
+
+    /** A mount namespace: a copy of the host's root, its fresh /proc, a tmpfs with files, a read-only bind. */
+    static java.util.List<dev.cryo.engine.namespaces.MountImage> mounts() {
+        var none = java.util.List.<dev.cryo.engine.namespaces.MountImage.Entry>of();
+        var files = java.util.List.of(
+                new dev.cryo.engine.namespaces.MountImage.Entry("", 'd', 01777, 0, 0, 1_700_000_000_000_000_000L, 1, new byte[0]),
+                new dev.cryo.engine.namespaces.MountImage.Entry("a", 'f', 0644, 1000, 1000, 1_700_000_000_123_456_789L, 3,
+                        "hello\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                new dev.cryo.engine.namespaces.MountImage.Entry("b", 'h', 0644, 1000, 1000, 0, 3, "a".getBytes()),
+                new dev.cryo.engine.namespaces.MountImage.Entry("l", 'l', 0777, 0, 0, 0, 4, "/etc".getBytes()));
+        return java.util.List.of(
+                new dev.cryo.engine.namespaces.MountImage("/", "ext4", "/dev/vda", "/", "rw,relatime", "rw,discard",
+                        java.util.List.of("shared:1"), false, null, none),
+                new dev.cryo.engine.namespaces.MountImage("/proc", "proc", "proc", "/", "rw,nosuid,nodev,noexec,relatime",
+                        "rw", java.util.List.of(), true, null, none),
+                new dev.cryo.engine.namespaces.MountImage("/tmp", "tmpfs", "tmpfs", "/", "rw,relatime", "rw,size=1024k",
+                        java.util.List.of(), true, null, files),
+                new dev.cryo.engine.namespaces.MountImage("/tmp/etc", "ext4", "/dev/vda", "/etc", "ro,relatime",
+                        "rw,discard", java.util.List.of("master:1"), true, "/etc", none));
     }
 }

@@ -1,0 +1,162 @@
+package dev.cryo.engine.namespaces;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.model.codec.ModelFields;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One mount of a mount namespace the tree made, in its table's order. {@code made} false: a copy
+ * of a mount of the host's namespace (cryo's), which the restore's own copy has too (its mount
+ * options and propagation are set as dumped); true: a mount made inside the namespace, made again
+ * by the restore — a fresh file system of {@code fsType} (proc, sysfs, mqueue, tmpfs with its
+ * {@code contents}) or, with {@code bindFrom}, a bind mount of that path as the namespace saw it
+ * at that point of its table. {@code tags} are mountinfo's propagation fields (shared:N,
+ * master:N, unbindable; none: private).
+ */
+public record MountImage(String point, String fsType, String source, String root, String options,
+                         String superOptions, List<String> tags, boolean made, String bindFrom,
+                         List<Entry> contents) {
+    public MountImage {
+        tags = List.copyOf(tags);
+        contents = List.copyOf(contents);
+    }
+
+    /**
+     * A file of a tmpfs: {@code path} relative to its root ("" is the root itself), {@code type}
+     * 'd' directory, 'f' regular file ({@code data} its bytes), 'l' symlink ({@code data} its
+     * target), 'h' hard link of the earlier entry named by {@code data}; {@code ino} its inode
+     * number (0: unknown, a directory a mount covers), which a restore makes again by creating
+     * the files in that order (a tmpfs numbers its inodes as they are made).
+     */
+    public record Entry(String path, char type, int mode, int uid, int gid, long mtimeNanos, long ino, byte[] data) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Entry e && path.equals(e.path) && type == e.type && mode == e.mode && uid == e.uid
+                    && gid == e.gid && mtimeNanos == e.mtimeNanos && ino == e.ino && java.util.Arrays.equals(data, e.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(path, type, ino) * 31 + java.util.Arrays.hashCode(data);
+        }
+
+        @Override
+        public String toString() {
+            return "Entry[" + path + " " + type + " 0" + Integer.toOctalString(mode) + " ino " + ino + ", " + data.length
+                    + " bytes]";
+        }
+    }
+
+    /** "tmpfs tmpfs on /tmp (rw,nosuid), made" for messages and {@code cryo show}. */
+    public String describe() {
+        return fsType + " " + source + " on " + point;
+    }
+
+    Map<String, Object> json() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("point", point);
+        m.put("fsType", fsType);
+        m.put("source", source);
+        m.put("root", root);
+        m.put("options", options);
+        m.put("superOptions", superOptions);
+        m.put("propagation", tags.isEmpty() ? "private" : String.join(" ", tags));
+        m.put("made", made);
+        if (bindFrom != null) {
+            m.put("bindFrom", bindFrom);
+        }
+        if (!contents.isEmpty()) {
+            m.put("files", contents.size());
+            m.put("bytes", contents.stream().filter(e -> e.type() == 'f').mapToLong(e -> e.data().length).sum());
+        }
+        return m;
+    }
+
+    static final int MAX_MOUNTS = 4096, MAX_ENTRIES = 1 << 20, PATH = 4096, OPTIONS = 4096, TAGS = 16;
+    /** What one namespace's tmpfs contents may weigh in the image (one record, under a chunk's 64 MiB). */
+    public static final long MAX_CONTENT_BYTES = 48L << 20;
+
+    static void write(Output out, List<MountImage> mounts) {
+        out.writeVarInt(mounts.size(), true);
+        for (MountImage m : mounts) {
+            ModelFields.writeText(out, m.point(), PATH, "MountImage.point");
+            ModelFields.writeText(out, m.fsType(), PATH, "MountImage.fsType");
+            ModelFields.writeText(out, m.source(), PATH, "MountImage.source");
+            ModelFields.writeText(out, m.root(), PATH, "MountImage.root");
+            ModelFields.writeText(out, m.options(), OPTIONS, "MountImage.options");
+            ModelFields.writeText(out, m.superOptions(), OPTIONS, "MountImage.superOptions");
+            out.writeVarInt(m.tags().size(), true);
+            for (String t : m.tags()) {
+                ModelFields.writeText(out, t, PATH, "MountImage.tag");
+            }
+            out.writeBoolean(m.made());
+            ModelFields.writeText(out, m.bindFrom(), PATH, "MountImage.bindFrom");
+            out.writeVarInt(m.contents().size(), true);
+            for (Entry e : m.contents()) {
+                ModelFields.writeText(out, e.path(), PATH, "MountImage.Entry.path");
+                out.writeByte((byte) e.type());
+                out.writeVarInt(e.mode(), true);
+                out.writeVarInt(e.uid(), true);
+                out.writeVarInt(e.gid(), true);
+                out.writeLong(e.mtimeNanos());
+                out.writeVarLong(e.ino(), true);
+                ModelFields.writeBytes(out, e.data(), (int) MAX_CONTENT_BYTES, "MountImage.Entry.data");
+            }
+        }
+    }
+
+    static List<MountImage> read(Input in) {
+        int n = count(in, MAX_MOUNTS, "mounts");
+        List<MountImage> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            String point = text(in, PATH, "point");
+            String fsType = text(in, PATH, "fsType");
+            String source = text(in, PATH, "source");
+            String root = text(in, PATH, "root");
+            String options = text(in, OPTIONS, "options");
+            String superOptions = text(in, OPTIONS, "superOptions");
+            int k = count(in, TAGS, "tags");
+            List<String> tags = new ArrayList<>();
+            for (int j = 0; j < k; j++) {
+                tags.add(text(in, PATH, "tag"));
+            }
+            boolean made = in.readBoolean();
+            String bindFrom = ModelFields.readText(in, PATH, "MountImage.bindFrom");
+            int e = count(in, MAX_ENTRIES, "contents");
+            List<Entry> contents = new ArrayList<>(Math.min(e, 1024));
+            for (int j = 0; j < e; j++) {
+                String path = text(in, PATH, "Entry.path");
+                char type = (char) in.readByte();
+                if ("dflh".indexOf(type) < 0) {
+                    throw new KryoException("MountImage.Entry: unknown type '" + type + "'");
+                }
+                contents.add(new Entry(path, type, in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
+                        in.readLong(), in.readVarLong(true), ModelFields.readBytes(in, (int) MAX_CONTENT_BYTES, "MountImage.Entry.data")));
+            }
+            out.add(new MountImage(point, fsType, source, root, options, superOptions, tags, made, bindFrom, contents));
+        }
+        return out;
+    }
+
+    private static String text(Input in, int max, String what) {
+        String s = ModelFields.readText(in, max, "MountImage." + what);
+        if (s == null) {
+            throw new KryoException("MountImage: no " + what);
+        }
+        return s;
+    }
+
+    private static int count(Input in, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException("MountImage: " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+}

@@ -1,0 +1,358 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.MountInfo;
+import dev.cryo.kernel.proc.MountInfo.Mount;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Makes a task's mount namespace what it was, once the task is forked into a new one (a copy of
+ * cryo's) and adopted, before its children are forked and any file is opened: the copies of
+ * host mounts get their dumped propagation first (so nothing done below reaches the host through
+ * a shared mount), mounts the namespace did not have are unmounted, those it made are made again
+ * in their order (a tmpfs gets its files back, written by cryo through /proc/PID/root), mount
+ * options are set, and the resulting table is compared with the dumped one. Every mount call
+ * is made by the task itself (injected), so paths resolve in its namespace and a proc mount
+ * belongs to its pid namespace.
+ */
+public final class MountRestore {
+    private MountRestore() {}
+
+    // <sys/mount.h>
+    static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32,
+            MS_NOSYMFOLLOW = 256, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096, MS_REC = 16384,
+            MS_UNBINDABLE = 1 << 17, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20,
+            MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
+    static final int MNT_DETACH = 2;
+
+    public static void apply(TaskContext t, List<MountImage> dumped) {
+        String pid = t.pid().toString();
+        String own = dev.cryo.kernel.Namespaces.link(pid, "mnt");
+        if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) { // never touch cryo's mounts
+            throw new RestoreException("pid " + pid + " was not forked into a mount namespace of its own (" + own + ")");
+        }
+        List<Mount> now = table(pid);
+        List<Mount> left = new ArrayList<>(now);
+        List<Mount> copies = new ArrayList<>();
+        for (MountImage d : dumped) {
+            if (d.made()) {
+                continue;
+            }
+            Mount m = left.stream().filter(x -> sameKey(x, d)).findFirst().orElseThrow(() -> new RestoreException(
+                    "pid " + pid + ": " + d.describe() + " of its mount namespace is a mount of the host's namespace"
+                            + " that is not there any more"));
+            left.remove(m);
+            copies.add(m);
+        }
+        // 1. propagation of the copies, so that nothing below reaches the host's mounts
+        int c = 0;
+        for (MountImage d : dumped) {
+            if (!d.made()) {
+                Mount m = copies.get(c++);
+                if (topAt(now, m)) {
+                    propagation(t, d, m.tags());
+                }
+            }
+        }
+        // 2. mounts it had not: unmounted (a subtree goes with its top)
+        List<Mount> gone = new ArrayList<>();
+        for (int i = now.size() - 1; i >= 0; i--) {
+            Mount m = now.get(i);
+            if (left.contains(m) && !hasAncestorIn(now, m, left)) {
+                gone.add(m);
+            }
+        }
+        List<Mount> after = table(pid);
+        for (Mount m : gone) {
+            Mount parent = after.stream().filter(x -> x.id() == m.parent()).findFirst().orElse(null);
+            if (parent != null && parent.sharedGroup() != 0) {
+                throw new RestoreException("pid " + pid + ": " + m.fsType() + " on " + m.point() + " is not in its mount"
+                        + " namespace, but unmounting it would reach the host's through the shared mount on "
+                        + parent.point());
+            }
+            if (!topAt(now, m)) {
+                throw new RestoreException("pid " + pid + ": " + m.fsType() + " on " + m.point() + " is not in its mount"
+                        + " namespace but is covered by another mount: it cannot be unmounted");
+            }
+            t.call("umount2(" + m.point() + ")", SyscallNr.UMOUNT2, path(t, 0, m.point()), MNT_DETACH);
+        }
+        // 3. options of the copies
+        c = 0;
+        for (MountImage d : dumped) {
+            if (!d.made()) {
+                Mount m = copies.get(c++);
+                if (!m.options().equals(d.options()) && topAt(now, m)) {
+                    remount(t, d);
+                }
+            }
+        }
+        // 4. the mounts it made, in order
+        for (MountImage d : dumped) {
+            if (!d.made()) {
+                continue;
+            }
+            if (d.bindFrom() != null) {
+                t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                        path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
+            } else {
+                String data = superData(d.superOptions());
+                long fs = t.put(8192, cString(d.fsType()));
+                long dataAt = t.put(8192 + 256, cString(data));
+                t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
+                        path(t, 0, d.source()), path(t, 4096, d.point()), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
+                if (d.fsType().equals("tmpfs")) {
+                    TmpfsWriter.write(Path.of("/proc/" + pid + "/root" + (d.point().equals("/") ? "" : d.point())),
+                            d.contents(), "pid " + pid + ": " + d.describe());
+                }
+                if (hasOption(d.superOptions(), "ro")) {
+                    t.call("mount(" + d.point() + ", MS_REMOUNT|MS_RDONLY)", SyscallNr.MOUNT, 0,
+                            path(t, 4096, d.point()), 0, MS_REMOUNT | MS_RDONLY, dataAt);
+                }
+            }
+            remount(t, d);
+            Mount m = table(pid).stream().filter(x -> x.point().equals(d.point()))
+                    .reduce((a, b) -> b).orElseThrow(() -> new RestoreException("pid " + pid + ": " + d.describe()
+                            + " was made again but its namespace does not show it"));
+            propagation(t, d, m.tags());
+        }
+        check(pid, dumped);
+    }
+
+    /** Propagation as dumped: private, a slave of the peer group it was a slave of, shared, unbindable. */
+    private static void propagation(TaskContext t, MountImage d, List<String> now) {
+        boolean shared = d.tags().stream().anyMatch(x -> x.startsWith("shared:"));
+        boolean slave = d.tags().stream().anyMatch(x -> x.startsWith("master:"));
+        boolean isShared = now.stream().anyMatch(x -> x.startsWith("shared:"));
+        boolean isSlave = now.stream().anyMatch(x -> x.startsWith("master:"));
+        if (slave && !isSlave) {
+            set(t, d, MS_SLAVE, "MS_SLAVE");
+            isShared = false;
+        } else if (!slave && !shared && (isShared || isSlave)) {
+            set(t, d, MS_PRIVATE, "MS_PRIVATE");
+            isShared = false;
+        }
+        if (shared && !isShared) {
+            set(t, d, MS_SHARED, "MS_SHARED");
+        }
+        if (d.tags().contains("unbindable") && !now.contains("unbindable")) {
+            set(t, d, MS_UNBINDABLE, "MS_UNBINDABLE");
+        }
+    }
+
+    private static void set(TaskContext t, MountImage d, long flag, String name) {
+        t.call("mount(" + d.point() + ", " + name + ")", SyscallNr.MOUNT, 0, path(t, 4096, d.point()), 0, flag, 0);
+    }
+
+    /** The mount's own options (ro, nosuid, noatime...) as dumped. */
+    private static void remount(TaskContext t, MountImage d) {
+        t.call("mount(" + d.point() + ", MS_REMOUNT|MS_BIND, " + d.options() + ")", SyscallNr.MOUNT, 0,
+                path(t, 4096, d.point()), 0, MS_REMOUNT | MS_BIND | flags(d.options()), 0);
+    }
+
+    static long flags(String options) {
+        long f = 0;
+        for (String o : options.split(",")) {
+            f |= switch (o) {
+                case "ro" -> MS_RDONLY;
+                case "nosuid" -> MS_NOSUID;
+                case "nodev" -> MS_NODEV;
+                case "noexec" -> MS_NOEXEC;
+                case "noatime" -> MS_NOATIME;
+                case "nodiratime" -> MS_NODIRATIME;
+                case "relatime" -> MS_RELATIME;
+                case "nosymfollow" -> MS_NOSYMFOLLOW;
+                default -> 0;
+            };
+        }
+        if ((f & (MS_NOATIME | MS_RELATIME)) == 0) {
+            f |= MS_STRICTATIME;
+        }
+        return f;
+    }
+
+    private static boolean hasOption(String options, String o) {
+        return List.of(options.split(",")).contains(o);
+    }
+
+    /** A file system's options as mount(2) takes them: without rw/ro, which are flags. */
+    static String superData(String superOptions) {
+        List<String> keep = new ArrayList<>();
+        for (String o : superOptions.split(",")) {
+            if (!o.isEmpty() && !o.equals("rw") && !o.equals("ro")) {
+                keep.add(o);
+            }
+        }
+        return String.join(",", keep);
+    }
+
+    /** The table as it must be: the same mounts (point, file system, source, root, options, kind of propagation). */
+    private static void check(String pid, List<MountImage> dumped) {
+        List<String> want = new ArrayList<>(), got = new ArrayList<>();
+        dumped.forEach(d -> want.add(d.point() + " " + d.fsType() + " " + d.source() + " " + d.root() + " "
+                + d.options() + " " + kind(d.tags())));
+        table(pid).forEach(m -> got.add(m.point() + " " + m.fsType() + " " + m.source() + " " + m.root() + " "
+                + m.options() + " " + kind(m.tags())));
+        List<String> missing = new ArrayList<>(want);
+        got.forEach(missing::remove);
+        List<String> extra = new ArrayList<>(got);
+        want.forEach(extra::remove);
+        if (!missing.isEmpty() || !extra.isEmpty()) {
+            throw new RestoreException("pid " + pid + ": its mount namespace did not come back as it was: missing "
+                    + missing + ", not dumped " + extra);
+        }
+    }
+
+    private static String kind(List<String> tags) {
+        List<String> k = new ArrayList<>();
+        tags.forEach(x -> k.add(x.replaceAll(":\\d+$", "")));
+        return k.isEmpty() ? "private" : String.join("+", k);
+    }
+
+    private static boolean sameKey(Mount m, MountImage d) {
+        return m.point().equals(d.point()) && m.fsType().equals(d.fsType()) && m.source().equals(d.source())
+                && m.root().equals(d.root());
+    }
+
+    /** No later mount sits on this one's point (its path reaches it). */
+    private static boolean topAt(List<Mount> table, Mount m) {
+        return table.stream().noneMatch(x -> x.parent() == m.id() && x.point().equals(m.point()));
+    }
+
+    private static boolean hasAncestorIn(List<Mount> table, Mount m, List<Mount> set) {
+        Mount cur = m;
+        for (int guard = 0; guard < table.size(); guard++) {
+            Mount c0 = cur;
+            Mount parent = table.stream().filter(x -> x.id() == c0.parent()).findFirst().orElse(null);
+            if (parent == null || parent == cur) {
+                return false;
+            }
+            if (set.contains(parent)) {
+                return true;
+            }
+            cur = parent;
+        }
+        return false;
+    }
+
+    private static List<Mount> table(String pid) {
+        String path = "/proc/" + pid + "/mountinfo";
+        try {
+            return MountInfo.parse(path, Files.readString(Path.of(path)));
+        } catch (IOException e) {
+            throw new RestoreException("cannot read " + path + ": " + e.getMessage());
+        }
+    }
+
+    private static long path(TaskContext t, long offset, String p) {
+        byte[] b = cString(p);
+        if (b.length > 4096) {
+            throw new RestoreException("mount path too long: " + p);
+        }
+        return t.put(offset, b);
+    }
+
+    private static byte[] cString(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOf(b, b.length + 1);
+    }
+
+    /**
+     * Writes a tmpfs's files back, from cryo, through the restored task's root, in the order of
+     * their inode numbers (a tmpfs numbers inodes as they are made; numbers a removed file had are
+     * used up by a file made and removed again), so the files get the numbers they had. A file
+     * whose directory gets a higher number is made in the root under a temporary name and moved
+     * into place at the end (a move keeps the inode).
+     */
+    static final class TmpfsWriter {
+        private TmpfsWriter() {}
+
+        static void write(Path top, List<MountImage.Entry> entries, String what) {
+            try {
+                List<MountImage.Entry> order = new ArrayList<>(entries.stream()
+                        .filter(e -> !e.path().isEmpty() && e.type() != 'h' && e.ino() != 0).toList());
+                order.sort(java.util.Comparator.comparingLong(MountImage.Entry::ino));
+                long next = ino(top) + 1;
+                java.util.Set<String> made = new java.util.HashSet<>();
+                made.add("");
+                List<Path> fillers = new ArrayList<>();
+                List<String[]> moves = new ArrayList<>(); // temporary name, final path
+                int n = 0;
+                for (MountImage.Entry e : order) {
+                    while (next < e.ino() && fillers.size() < 1_000_000) { // numbers of removed files
+                        Path f = top.resolve(".cryo-fill-" + fillers.size());
+                        Files.createFile(f);
+                        fillers.add(f);
+                        next = ino(f) + 1;
+                    }
+                    String parent = e.path().contains("/") ? e.path().substring(0, e.path().lastIndexOf('/')) : "";
+                    Path p;
+                    if (made.contains(parent)) {
+                        p = top.resolve(e.path());
+                        made.add(e.path()); // at its place: its files can be made in it
+                    } else {
+                        p = top.resolve(".cryo-move-" + n++);
+                        moves.add(new String[] {p.getFileName().toString(), e.path()});
+                    }
+                    make(top, p, e, what);
+                    next = Math.max(next, ino(p) + 1);
+                }
+                moves.sort(java.util.Comparator.comparingInt(m -> m[1].split("/").length));
+                for (String[] m : moves) {
+                    Files.move(top.resolve(m[0]), top.resolve(m[1]));
+                }
+                List<MountImage.Entry> rest = new ArrayList<>(entries.stream() // covered points, then hard links
+                        .filter(e -> !e.path().isEmpty() && (e.type() == 'h' || e.ino() == 0)).toList());
+                rest.sort(java.util.Comparator.comparingInt(e -> (e.type() == 'h' ? 10_000 : 0) + e.path().split("/").length));
+                for (MountImage.Entry e : rest) {
+                    make(top, top.resolve(e.path()), e, what);
+                }
+                for (Path f : fillers) {
+                    Files.delete(f);
+                }
+                List<MountImage.Entry> dirs = new ArrayList<>(entries.stream().filter(e -> e.type() == 'd').toList());
+                dirs.sort(java.util.Comparator.comparingInt(e -> -e.path().split("/").length));
+                for (MountImage.Entry e : dirs) { // deepest first, after their files: their times stay
+                    Path p = e.path().isEmpty() ? top : top.resolve(e.path());
+                    Sys.chownChmod(p.toString(), e.uid(), e.gid(), e.mode());
+                    if (e.mtimeNanos() != 0) {
+                        Files.setLastModifiedTime(p, FileTime.from(e.mtimeNanos(), TimeUnit.NANOSECONDS));
+                    }
+                }
+            } catch (IOException e) {
+                throw new RestoreException(what + ": cannot write its files back: " + e);
+            }
+        }
+
+        private static void make(Path top, Path p, MountImage.Entry e, String what) throws IOException {
+            switch (e.type()) {
+                case 'd' -> Files.createDirectory(p);
+                case 'f' -> Files.write(p, e.data());
+                case 'l' -> Files.createSymbolicLink(p, Path.of(new String(e.data(), StandardCharsets.UTF_8)));
+                case 'h' -> Files.createLink(p, top.resolve(new String(e.data(), StandardCharsets.UTF_8)));
+                default -> throw new RestoreException(what + ": unknown entry type " + e.type());
+            }
+            if (e.type() == 'f' || e.type() == 'l') {
+                Sys.lchown(p.toString(), e.uid(), e.gid());
+            }
+            if (e.type() == 'f') {
+                Sys.chmod(p.toString(), e.mode());
+                Files.setLastModifiedTime(p, FileTime.from(e.mtimeNanos(), TimeUnit.NANOSECONDS));
+            }
+        }
+
+        private static long ino(Path p) throws IOException {
+            return ((Number) Files.getAttribute(p, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS)).longValue();
+        }
+    }
+}

@@ -1,0 +1,267 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.MountInfo;
+import dev.cryo.kernel.proc.MountInfo.Mount;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Reads the mount table of a mount namespace a task of the tree made (unshare -m, a container's
+ * or a sandbox's), against cryo's own, which a restore's new namespace starts as a copy of. A
+ * mount cryo's table has too (same point, file system, source and root) is a copy the restore
+ * finds again; one made inside is carried when the restore can make it again: a fresh proc,
+ * sysfs or mqueue, a tmpfs (its files read now, through /proc/PID/root), or a bind mount of a
+ * path the namespace reaches (a host directory, a directory of another of its mounts). Anything
+ * else — a new mount of a block device, an overlay, a devpts instance, a bind whose source is gone
+ * — is refused, naming the pid, the mount and the reason, before the tree is touched.
+ */
+public final class MountScan {
+    private MountScan() {}
+
+    /** File systems a restore mounts fresh, from inside the namespace (they take its pid, net, ipc namespaces). */
+    static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs");
+
+    public static List<MountImage> scan(Pid p) {
+        List<Mount> mine = read("/proc/" + p + "/mountinfo");
+        List<Mount> host = read("/proc/self/mountinfo");
+        String what = "pid " + p + ": its mount namespace";
+        try {
+            String root = Files.readSymbolicLink(Path.of("/proc/" + p + "/root")).toString();
+            if (!root.equals("/")) {
+                throw new DumpException(what + ": its root is " + root + " (chroot or pivot_root inside a mount"
+                        + " namespace of its own); not supported yet");
+            }
+        } catch (IOException e) {
+            throw new DumpException("pid " + p + ": cannot read its root: " + e.getMessage());
+        }
+        List<Mount> hostLeft = new ArrayList<>(host);
+        Map<Integer, Mount> byId = new HashMap<>();
+        mine.forEach(m -> byId.put(m.id(), m));
+        List<MountImage> out = new ArrayList<>();
+        List<Mount> done = new ArrayList<>();
+        Set<Integer> hostGroups = new java.util.HashSet<>();
+        host.forEach(h -> hostGroups.add(h.sharedGroup()));
+        long[] bytes = {0};
+        for (int i = 0; i < mine.size(); i++) {
+            Mount m = mine.get(i);
+            Mount copy = hostLeft.stream().filter(h -> sameKey(h, m)).findFirst().orElse(null);
+            if (m.point().equals("/") && copy == null) {
+                throw new DumpException(what + " has " + m.fsType() + " " + m.source() + " as its root (pivot_root);"
+                        + " a root other than the host's is not supported yet");
+            }
+            if (copy != null) {
+                hostLeft.remove(copy);
+                out.add(image(m, false, null, List.of()));
+                done.add(m);
+                continue;
+            }
+            String mount = "its mount " + m.fsType() + " " + m.source() + " on " + m.point();
+            Mount parent = byId.get(m.parent());
+            if (parent != null && parent.sharedGroup() != 0) {
+                throw new DumpException(what + ": " + mount + " was made under a shared mount (" + parent.point() + ", "
+                        + String.join(" ", parent.tags()) + "); mounts made under a shared mount inside a namespace"
+                        + " are not supported yet");
+            }
+            if (m.masterGroup() != 0 && !hostGroups.contains(m.masterGroup())) {
+                throw new DumpException(what + ": " + mount + " is a slave of peer group " + m.masterGroup()
+                        + ", made inside the namespace; not supported yet");
+            }
+            boolean covered = coveredLater(mine, i);
+            Mount src = m.root().endsWith("//deleted") ? null : bindSource(m, done);
+            if (src == null && FRESH.contains(m.fsType()) && !m.root().endsWith("//deleted")) {
+                if (!m.root().equals("/")) {
+                    throw new DumpException(what + ": " + mount + " shows " + m.root() + " of its file system; not"
+                            + " supported yet");
+                }
+                List<MountImage.Entry> contents = List.of();
+                if (m.fsType().equals("tmpfs")) {
+                    if (covered) {
+                        throw new DumpException(what + ": " + mount + " is covered by a later mount on the same point:"
+                                + " its files cannot be read; not supported yet");
+                    }
+                    contents = TmpfsFiles.read(p, m, bytes);
+                }
+                out.add(image(m, true, null, contents));
+                done.add(m);
+                continue;
+            }
+            if (m.root().endsWith("//deleted")) {
+                throw new DumpException(what + ": " + mount + " is a bind mount of " + m.root() + ", which is gone;"
+                        + " it cannot be bound again");
+            }
+            if (src == null) {
+                throw new DumpException(what + ": " + mount + " (" + m.major() + ":" + m.minor() + ") was made inside it"
+                        + " and is no bind mount of a path it reaches; a new " + m.fsType() + " mount is not supported"
+                        + " yet (cryo makes proc, sysfs, mqueue, tmpfs and bind mounts again)");
+            }
+            String from = join(src.point(), m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
+            if (!covered) {
+                checkSameFile(p, m, from, what + ": " + mount);
+            }
+            out.add(image(m, true, from, List.of()));
+            done.add(m);
+        }
+        return out;
+    }
+
+    /** An earlier mount of the same file system whose root holds {@code m}'s: {@code m} is a bind of a path in it. */
+    private static Mount bindSource(Mount m, List<Mount> earlier) {
+        for (Mount s : earlier) {
+            if (s.major() == m.major() && s.minor() == m.minor() && under(m.root(), s.root())
+                    && !s.root().endsWith("//deleted")) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** The bind source and the mount's root are the same directory or file, as the namespace sees them now. */
+    private static void checkSameFile(Pid p, Mount m, String from, String what) {
+        try {
+            Path proot = Path.of("/proc/" + p + "/root");
+            Object[] a = key(proot.resolve(m.point().substring(1)));
+            Object[] b = key(proot.resolve(from.substring(1)));
+            if (!a[0].equals(b[0]) || !a[1].equals(b[1])) {
+                throw new DumpException(what + " is a bind mount of " + from + ", which the namespace no longer reaches"
+                        + " (another file is there now); it cannot be bound again");
+            }
+        } catch (IOException e) {
+            throw new DumpException(what + " is a bind mount of " + from + ", which the namespace no longer reaches ("
+                    + e.getMessage() + "); it cannot be bound again");
+        }
+    }
+
+    private static Object[] key(Path p) throws IOException {
+        Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino");
+        return new Object[] {a.get("dev"), a.get("ino")};
+    }
+
+    static boolean under(String path, String dir) {
+        return dir.equals("/") || path.equals(dir) || path.startsWith(dir + "/");
+    }
+
+    static String join(String dir, String rest) {
+        if (rest.isEmpty() || rest.equals("/")) {
+            return dir;
+        }
+        return dir.equals("/") ? rest : dir + rest;
+    }
+
+    /** A later mount of the table sits on this one's point (on it: its files are hidden). */
+    private static boolean coveredLater(List<Mount> mine, int i) {
+        Mount m = mine.get(i);
+        for (int k = i + 1; k < mine.size(); k++) {
+            if (mine.get(k).parent() == m.id() && mine.get(k).point().equals(m.point())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static boolean sameKey(Mount a, Mount b) {
+        return a.point().equals(b.point()) && a.fsType().equals(b.fsType()) && a.source().equals(b.source())
+                && a.root().equals(b.root());
+    }
+
+    private static MountImage image(Mount m, boolean made, String bindFrom, List<MountImage.Entry> contents) {
+        return new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(), m.tags(),
+                made, bindFrom, contents);
+    }
+
+    static List<Mount> read(String path) {
+        try {
+            return MountInfo.parse(path, Files.readString(Path.of(path)));
+        } catch (IOException e) {
+            throw new DumpException("cannot read " + path + ": " + e.getMessage());
+        }
+    }
+
+    /** The files of a tmpfs, read through the task's root. */
+    static final class TmpfsFiles {
+        private TmpfsFiles() {}
+
+        static List<MountImage.Entry> read(Pid p, Mount m, long[] total) {
+            Path top = Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "" : m.point()));
+            List<MountImage.Entry> out = new ArrayList<>();
+            Map<Object, String> links = new HashMap<>();
+            String what = "pid " + p + ": the tmpfs on " + m.point() + " of its mount namespace";
+            try {
+                Object dev = Files.getAttribute(top, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+                Files.walkFileTree(top, new SimpleFileVisitor<>() {
+                    @Override
+                    public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                        Map<String, Object> a = Files.readAttributes(dir, "unix:*", LinkOption.NOFOLLOW_LINKS);
+                        String rel = top.relativize(dir).toString();
+                        if (!a.get("dev").equals(dev)) { // another mount's point: the directory below it is hidden
+                            out.add(new MountImage.Entry(rel, 'd', 0755, 0, 0, 0, 0, new byte[0]));
+                            return FileVisitResult.SKIP_SUBTREE;
+                        }
+                        out.add(entry(rel, 'd', a, new byte[0]));
+                        return FileVisitResult.CONTINUE;
+                    }
+
+                    @Override
+                    public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                        Map<String, Object> a = Files.readAttributes(file, "unix:*", LinkOption.NOFOLLOW_LINKS);
+                        String rel = top.relativize(file).toString();
+                        if (!a.get("dev").equals(dev)) { // a file bind-mounted over one of this tmpfs's
+                            out.add(new MountImage.Entry(rel, 'f', 0644, 0, 0, 0, 0, new byte[0]));
+                            return FileVisitResult.CONTINUE;
+                        }
+                        if (attrs.isSymbolicLink()) {
+                            out.add(entry(rel, 'l', a, Files.readSymbolicLink(file).toString()
+                                    .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                        } else if (attrs.isRegularFile()) {
+                            String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
+                            if (first != null) {
+                                out.add(entry(rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                            } else {
+                                total[0] += attrs.size();
+                                if (total[0] > MountImage.MAX_CONTENT_BYTES) {
+                                    throw new DumpException(what + " holds more than "
+                                            + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB of files; not supported yet");
+                                }
+                                out.add(entry(rel, 'f', a, Files.readAllBytes(file)));
+                            }
+                        } else {
+                            int mode = (Integer) a.get("mode");
+                            String kind = switch (mode & 0170000) {
+                                case 0010000 -> "a FIFO";
+                                case 0140000 -> "a unix socket file";
+                                case 0020000 -> "a character device";
+                                case 0060000 -> "a block device";
+                                default -> "a file of mode 0" + Integer.toOctalString(mode);
+                            };
+                            throw new DumpException(what + " holds " + kind + " (" + rel + "); only directories,"
+                                    + " regular files and symbolic links of a tmpfs are carried yet");
+                        }
+                        return FileVisitResult.CONTINUE;
+                    }
+                });
+            } catch (IOException e) {
+                throw new DumpException(what + " cannot be read: " + e.getMessage());
+            }
+            return out;
+        }
+
+        private static MountImage.Entry entry(String rel, char type, Map<String, Object> a, byte[] data) {
+            long mtime = ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS);
+            return new MountImage.Entry(rel, type, (Integer) a.get("mode") & 07777, (Integer) a.get("uid"),
+                    (Integer) a.get("gid"), mtime, ((Number) a.get("ino")).longValue(), data);
+        }
+    }
+}
