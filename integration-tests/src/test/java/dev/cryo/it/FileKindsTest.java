@@ -132,6 +132,24 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * knotd keeps its config database (LMDB) in files it deletes at once, with a POSIX lock on the
+     * lock file: locks held through deleted files (flock, POSIX, OFD) are held again after the restore,
+     * on the recreated files (the dump refused them before).
+     */
+    @Test
+    void locksOnDeletedFilesAreHeldAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghostlocks.out"),
+                TestPrograms.compile("/c/ghostlocks.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String fds = Cli.run("show", img.toString()).out();
+            assertTrue(fds.contains("POSIX lock READ 0-0") && fds.contains("flock WRITE"), fds);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm file_lease00: read and write leases are the kernel's again, and a break is still announced with F_SETSIG's signal. */
     @Test
     void readAndWriteLeasesAreHeldAgainAfterTheRestore() throws Exception {

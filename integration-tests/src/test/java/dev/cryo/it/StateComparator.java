@@ -580,6 +580,7 @@ final class StateComparator {
                     }
                     case "tfd", "inotify", "fanotify ino" -> value = relabelHexInodes(line, labels);
                     case "inotify wd" -> value = relabelRenewedWatch(value, renewed, labels);
+                    case "lock" -> value = relabelRenewedLock(value, renewed, labels);
                     default -> {
                     }
                 }
@@ -618,6 +619,17 @@ final class StateComparator {
     }
 
     private static final Pattern WATCH_INO = Pattern.compile("\\bino:(\\p{XDigit}+)");
+    /** A lock line's file: "MAJ:MIN:INO" (inode in decimal). */
+    private static final Pattern LOCK_FILE = Pattern.compile("\\b(\\p{XDigit}+:\\p{XDigit}+):(\\d+)\\b");
+
+    /** A lock on a renewed file (deleted, memfd) names its new inode: compared as a label. */
+    private static String relabelRenewedLock(String value, Set<String> renewed, Labels labels) {
+        Matcher m = LOCK_FILE.matcher(value);
+        if (!m.find() || !renewed.contains(m.group(2))) {
+            return value;
+        }
+        return value.substring(0, m.start()) + m.group(1) + ":" + labels.of("inode", m.group(2)) + value.substring(m.end());
+    }
     private static final Pattern WATCH_HANDLE = Pattern.compile("\\bf_handle:(\\p{XDigit}+)");
 
     /** An inotify watch on a renewed file (deleted, memfd): its inode and file handle as labels. */

@@ -125,7 +125,7 @@ public final class FdHandlers {
             FdProbe.Ref owner = ctx.sharedOwner(probe);
             FileDesc desc = owner == null ? dump(probe, ctx) : shared(probe, owner, ctx);
             if (!(desc instanceof RegularFileHandler.RegularFile) && !(desc instanceof SharedFdHandler.SharedFd)
-                    && !info.values("lock").isEmpty()) {
+                    && !(desc instanceof GhostFileHandler.GhostFd) && !info.values("lock").isEmpty()) {
                 throw new DumpException(probe.where() + " (" + target + "): a lock on a "
                         + of(desc).kind() + " is not supported yet");
             }

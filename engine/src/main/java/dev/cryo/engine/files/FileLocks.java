@@ -117,13 +117,16 @@ public final class FileLocks {
         return List.copyOf(out);
     }
 
-    /** The locks a dumped fd record carries (regular files and shared fds). */
+    /** The locks a dumped fd record carries (regular files, deleted files and shared fds). */
     public static List<Lock> of(dev.cryo.engine.model.FileDesc d) {
         if (d instanceof RegularFileHandler.RegularFile r) {
             return r.locks();
         }
         if (d instanceof SharedFdHandler.SharedFd s) {
             return s.locks();
+        }
+        if (d instanceof GhostFileHandler.GhostFd g) {
+            return g.locks();
         }
         return List.of();
     }

@@ -10,6 +10,7 @@ import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.file.Files;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,12 +22,22 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     public static final int TAG = 30, RECORD_ID = 171;
     private static final String DELETED = " (deleted)";
 
-    /** The deleted file, by its identity at dump time; its contents are in a task's ghost files. */
-    public record GhostFd(FileRef file) implements FileDesc {}
+    /**
+     * The deleted file, by its identity at dump time (its contents are in a task's ghost files), and
+     * the locks held through this fd: programs lock files they unlink at once (knotd's LMDB lock file).
+     */
+    public record GhostFd(FileRef file, List<FileLocks.Lock> locks) implements FileDesc {
+        public GhostFd {
+            locks = List.copyOf(locks);
+        }
+    }
 
     static final RecordCodec<GhostFd> CODEC = RecordCodec.of(GhostFd.class, RECORD_ID, 1,
-            (out, f) -> RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file()),
-            (in, version) -> new GhostFd(RecordFields.readRecord(in, FileRefCodec.INSTANCE)));
+            (out, f) -> {
+                RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
+                FileLocks.write(out, f.locks());
+            },
+            (in, version) -> new GhostFd(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in)));
 
     @Override
     public String kind() {
@@ -55,7 +66,8 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         int links = links(fd);
         String other = links > 0 ? dev.cryo.engine.dump.GhostFiles.otherName(path, fd.procPath()) : null;
         if (other != null) { // still linked in its directory: that very file, linked to the deleted name again
-            return new GhostFd(ctx.ghostFiles().carryLinked(fd.pid(), fd.where(), path, fd.procPath(), other));
+            return new GhostFd(ctx.ghostFiles().carryLinked(fd.pid(), fd.where(), path, fd.procPath(), other),
+                    FileLocks.dump(fd, ctx, true));
         }
         if (links > 0) {
             // a copy would stand in for a file that is still there under another name: what the
@@ -64,7 +76,7 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
                     + " linked under another name (" + links + " link" + (links == 1 ? "" : "s") + "); restoring a copy"
                     + " would cut the program off from it: not supported yet");
         }
-        return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()));
+        return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()), FileLocks.dump(fd, ctx, true));
     }
 
     private static int links(FdProbe fd) {
@@ -121,5 +133,6 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         m.put("path", g.file().path());
         m.put("ino", g.file().ino());
         m.put("size", g.file().size());
+        FileLocks.show(g.locks(), m);
     }
 }
