@@ -84,6 +84,7 @@ public final class TaskCollector {
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
         long brk;
+        int membarrier;
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
@@ -96,11 +97,13 @@ public final class TaskCollector {
                 if (reads != null) {
                     sigactions = reads.sigactions();
                     brk = reads.brk();
+                    membarrier = reads.membarrier();
                     security = securityCollector.task(reads.dumpable(), reads.subreaper());
                     timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
                 } else {
                     sigactions = sigactions(remote, inj);
                     brk = inj.call("brk", SyscallNr.BRK, 0);
+                    membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
                     security = securityCollector.task(inj, remote);
                     timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
                 }
@@ -109,7 +112,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
-                coredumpFilter(pid));
+                coredumpFilter(pid), membarrier);
         int shared = files.tables().withParent(pid.value());
         TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
                 shared);
@@ -170,9 +173,17 @@ public final class TaskCollector {
         };
     }
 
-    /** What the main thread's one batch reads: every sigaction, brk, dumpable, subreaper and the three itimers. */
+    /** What the main thread's one batch reads: every sigaction, brk, dumpable, subreaper, the three itimers and the membarrier registrations. */
     private record MainReads(List<SigAction> sigactions, long brk, int dumpable, boolean subreaper,
-                             List<long[]> itimers) {}
+                             List<long[]> itimers, int membarrier) {}
+
+    /** membarrier(2)'s command that returns the mm's registrations (Linux 6.3+). */
+    private static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
+
+    /** The registrations GET_REGISTRATIONS returned; none where the kernel cannot tell (before 6.3: EINVAL). */
+    private static int membarrierRegistrations(long result) {
+        return Injector.isError(result) ? 0 : (int) result;
+    }
 
     /**
      * Every read of the main thread that takes no decision on the way, in one batch (one ptrace
@@ -206,6 +217,8 @@ public final class TaskCollector {
             calls.add(new SyscallBatch.Call(SyscallNr.GETITIMER, which, itimersAt + 32L * which));
             names.add("getitimer(" + ItimerImage.name(which) + ")");
         }
+        int membarrierAt = calls.size(); // last: its error only means the kernel cannot tell
+        calls.add(new SyscallBatch.Call(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
         int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
         if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
             return null;
@@ -214,7 +227,7 @@ public final class TaskCollector {
         if (results == null) {
             return null;
         }
-        for (int i = 0; i < results.length; i++) {
+        for (int i = 0; i < membarrierAt; i++) {
             if (Injector.isError(results[i])) {
                 throw new SyscallException(names.get(i) + " in pid " + inj.pid(), (int) -results[i]);
             }
@@ -232,7 +245,7 @@ public final class TaskCollector {
             itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
         }
         return new MainReads(sigactions, results[n], (int) results[n + 1],
-                b.getInt((int) (subreaperAt - out)) != 0, itimers);
+                b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]));
     }
 
     /**

@@ -3,11 +3,13 @@ package dev.cryo.engine.model;
 /**
  * The mm fields PR_SET_MM_MAP needs, the exact brk, and the auxiliary vector; and two flags of the
  * address space a program sets: transparent huge pages turned off (PR_SET_THP_DISABLE, MariaDB
- * does) and the coredump filter.
+ * does) and the coredump filter; and the membarrier(2) registrations of the address space (the
+ * MEMBARRIER_CMD_REGISTER_* bits MEMBARRIER_CMD_GET_REGISTRATIONS returns): a program that registered
+ * for private expedited barriers gets EPERM from them in a new mm that did not (liburcu aborts: knotd).
  */
 public record MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                       long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv,
-                      boolean thpDisabled, long coredumpFilter) {
+                      boolean thpDisabled, long coredumpFilter, int membarrier) {
     /** The default coredump filter (anonymous private and shared memory, ELF headers, private huge pages). */
     public static final long DEFAULT_COREDUMP_FILTER = 0x33;
 
@@ -18,6 +20,6 @@ public record MmImage(long startCode, long endCode, long startData, long endData
     public MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                    long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv) {
         this(startCode, endCode, startData, endData, startBrk, brk, startStack, argStart, argEnd, envStart, envEnd, auxv,
-                false, DEFAULT_COREDUMP_FILTER);
+                false, DEFAULT_COREDUMP_FILTER, 0);
     }
 }

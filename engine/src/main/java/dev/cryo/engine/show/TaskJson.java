@@ -130,6 +130,9 @@ final class TaskJson {
         m.put("auxvWords", mm.auxv().length);
         m.put("thpDisabled", mm.thpDisabled());
         m.put("coredumpFilter", hex(mm.coredumpFilter()));
+        if (mm.membarrier() != 0) {
+            m.put("membarrierRegistrations", hex(mm.membarrier()));
+        }
         return m;
     }
 

@@ -120,6 +120,12 @@ public final class ProcessState implements StateStage {
                 t.call("close", SyscallNr.CLOSE, exeFd);
             }
         }
+        // each registration the dumped mm had, as the program made it (MEMBARRIER_CMD_REGISTER_* bits, flags 0)
+        for (int bit = 0; bit < 31; bit++) {
+            if ((mm.membarrier() & (1 << bit)) != 0) {
+                t.call("membarrier(register 0x" + Integer.toHexString(1 << bit) + ")", SyscallNr.MEMBARRIER, 1 << bit, 0, 0);
+            }
+        }
         if (mm.thpDisabled()) {
             t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
