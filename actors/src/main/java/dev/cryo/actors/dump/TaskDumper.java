@@ -321,8 +321,9 @@ public final class TaskDumper {
         List<PageRun> runs = null;
         long planned, ran = 0;
         long[] finalNanos = {0};
+        long[] smapsNanos = {0};
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
-        java.util.concurrent.Future<List<PageRun>> finalRuns = null;
+        java.util.concurrent.Future<PreCopyTracker.FinalRound> finalRuns = null;
         try {
             plan = preCopy == null ? TaskCollector.plan(pid, job.files())
                     : TaskCollector.plan(pid, job.files(), preCopy, early);
@@ -331,7 +332,14 @@ public final class TaskDumper {
                 // VmFlags may have changed in place since smaps was read: read it again, frozen, while
                 // this thread finds the last pages and collects the state (the walk is kernel work on
                 // the other core, the injections here mostly wait)
-                frozenSmaps = SMAPS.submit(() -> ProcFs.smaps(pid));
+                frozenSmaps = SMAPS.submit(() -> {
+                    long s0 = System.nanoTime();
+                    try {
+                        return ProcFs.smaps(pid);
+                    } finally {
+                        smapsNanos[0] = System.nanoTime() - s0;
+                    }
+                });
             }
             planned = System.nanoTime();
             if (preCopy == null) {
@@ -378,7 +386,9 @@ public final class TaskDumper {
         if (finalRuns != null) {
             long w0 = System.nanoTime();
             try {
-                runs = finalRuns.get();
+                PreCopyTracker.FinalRound last = finalRuns.get();
+                runs = last.runs();
+                snap = new TaskCollector.Snapshot(snap.task().withVmas(last.withGuards(snap.task().vmas())), snap.memory());
             } catch (java.util.concurrent.ExecutionException e) {
                 Throwable c = e.getCause();
                 m.replyTo().tell(new Failed(pid, failure("final pre-copy round: "
@@ -399,7 +409,8 @@ public final class TaskDumper {
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " beside the state, " + finalWait / 1_000_000 + " ms waited for",
                 runs.stream().mapToLong(PageRun::pages).sum(),
-                frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps",
+                frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
+                        + smapsNanos[0] / 1_000_000 + " ms)",
                 tracer.roundTrips());
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();

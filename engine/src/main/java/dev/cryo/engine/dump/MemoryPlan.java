@@ -40,7 +40,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
     }
 
     /**
-     * As above; the pages of mappings whose kind fails {@code pagesPlanned} are not looked at
+     * As above; the pages (and guard pages) of mappings whose kind fails {@code pagesPlanned} are not looked at
      * (a pre-copy's frozen round finds those itself, and a page-table walk of a big task is the
      * longest step of a freeze).
      */
@@ -88,9 +88,8 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 if (pagesPlanned.test(kind)) {
                     kind.planPages(scan);
                     scanned += scan.scannedPages();
-                } else if (!kind.kernelProvided()) {
-                    scan.guardPagesOnly(); // a pre-copied mapping: its tracker carries the pages, never guards
-                }
+                } // else a pre-copied mapping: its tracker's frozen walk finds its pages and guard pages
+                  // (PreCopyTracker.finalRuns), one walk of its page tables fewer in the freeze
                 long[] guards = scan.guardRuns();
                 if (guards.length > 0) {
                     vmas.set(vmas.size() - 1, vmas.get(vmas.size() - 1).withGuards(guards));

@@ -43,8 +43,8 @@ public final class PreCopyTracker implements AutoCloseable {
 
     private final Pid pid;
     private final WriteTracker tracker;
-    /** Page ranges already in the image, start -> end, merged. */
-    private final TreeMap<Long, Long> sent = new TreeMap<>();
+    /** Page ranges already in the image. */
+    private PageRanges sent = PageRanges.EMPTY;
     private int rounds;
     private List<Long> layout = List.of();
 
@@ -126,7 +126,9 @@ public final class PreCopyTracker implements AutoCloseable {
             }
         }
         rounds++;
-        out.forEach(this::markSent);
+        PageRanges.Builder now = new PageRanges.Builder(out.size());
+        out.forEach(r -> now.add(r.address(), r.end()));
+        sent = sent.union(now.build());
         layout = areas;
         return out;
     }
@@ -158,34 +160,60 @@ public final class PreCopyTracker implements AutoCloseable {
         if (written.isEmpty() || scan == null) {
             return written; // no PAGEMAP_SCAN: cannot happen with a working tracker, but sending more is safe
         }
-        TreeMap<Long, Long> set = new TreeMap<>();
-        written.forEach(r -> add(set, r[0], r[1]));
-        List<long[]> out = new ArrayList<>();
+        PageRanges.Builder carried = new PageRanges.Builder();
         long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
-        scan.scan(m.start(), m.end(), skip, skip, either, either, (s, e, c) ->
-                intersect(set, s, e).forEach((a, b) -> {
-                    if (!out.isEmpty() && out.get(out.size() - 1)[1] == a) {
-                        out.get(out.size() - 1)[1] = b;
-                    } else {
-                        out.add(new long[] {a, b});
-                    }
-                }));
+        long from = written.get(0)[0], to = written.get(written.size() - 1)[1];
+        long not = skip | PagemapScan.PAGE_IS_GUARD; // a guard page reads as swapped: never carried
+        scan.scan(Math.max(m.start(), from), Math.min(m.end(), to), not, not, either, either,
+                (s, e, c) -> carried.add(s, e));
+        return toList(ranges(written).intersect(carried.build()));
+    }
+
+    private static PageRanges ranges(List<long[]> list) {
+        PageRanges.Builder b = new PageRanges.Builder(list.size());
+        list.forEach(r -> b.add(r[0], r[1]));
+        return b.build();
+    }
+
+    private static List<long[]> toList(PageRanges r) {
+        List<long[]> out = new ArrayList<>(r.size());
+        for (int i = 0; i < r.size(); i++) {
+            out.add(new long[] {r.start(i), r.end(i)});
+        }
         return out;
+    }
+
+    /**
+     * The frozen round: its page runs, and the guard pages of the pre-copied mappings by their index
+     * in the plan, as pairs (address, pages) like {@link VmaImage#guards()}: the plan leaves those
+     * mappings' pages and guards to this walk (a guard page is never written: no round sees it).
+     */
+    public record FinalRound(List<PageRun> runs, Map<Integer, long[]> guards) {
+        /** The plan's mappings with the guard pages found here. */
+        public List<VmaImage> withGuards(List<VmaImage> vmas) {
+            if (guards.isEmpty()) {
+                return vmas;
+            }
+            List<VmaImage> out = new ArrayList<>(vmas);
+            guards.forEach((i, g) -> out.set(i, out.get(i).withGuards(g)));
+            return out;
+        }
     }
 
     /**
      * The frozen round, given the final memory plan: for private mappings, the pages written since the
      * last round plus those sent earlier that the plan no longer wants; everything else as planned.
      */
-    public List<PageRun> finalRuns(MemoryPlan plan) {
+    public FinalRound finalRuns(MemoryPlan plan) {
         List<PageRun> out = new ArrayList<>();
+        Map<Integer, long[]> guards = new TreeMap<>();
         List<VmaImage> vmas = plan.vmas();
         Map<Integer, List<PageRun>> planned = new TreeMap<>();
         for (PageRun r : plan.runs()) {
             planned.computeIfAbsent(r.vmaIndex(), k -> new ArrayList<>()).add(r);
         }
         long either = carriedCategories();
-        try (PagemapScan carried = PagemapScan.open(pid)) {
+        try (PagemapScan scanner = PagemapScan.open(pid)) {
         for (int i = 0; i < vmas.size(); i++) {
             VmaImage v = vmas.get(i);
             List<PageRun> wanted = planned.getOrDefault(i, List.of());
@@ -195,51 +223,69 @@ public final class PreCopyTracker implements AutoCloseable {
             }
             MapsEntry m = plan.maps().get(i);
             // one walk of the page tables gives both what was written since the last round and what
-            // is carried now (a walk of 1 GiB is a good part of the freeze; this used to take two)
-            TreeMap<Long, Long> carriedNow = new TreeMap<>();
-            TreeMap<Long, Long> send = new TreeMap<>();
+            // is carried now (a walk of 1 GiB is a good part of the freeze; this used to take two);
+            // the walk reports ranges in address order: appended, then merged linearly
+            PageRanges.Builder carriedNow = new PageRanges.Builder(1024);
+            PageRanges.Builder written = new PageRanges.Builder();
             long skip = v.kind() == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
+            PageRanges.Builder guarded = new PageRanges.Builder();
+            PageRanges carried, send;
             try {
-                tracker.categories(m.start(), m.end(), WriteTracker.PAGE_IS_WRITTEN | either | skip, (s, e, c) -> {
-                    if ((c & skip) == 0 && (c & either) != 0) {
-                        add(carriedNow, s, e);
+                long mask = WriteTracker.PAGE_IS_WRITTEN | either | skip | PagemapScan.PAGE_IS_GUARD;
+                tracker.categories(m.start(), m.end(), mask, (s, e, c) -> {
+                    if ((c & PagemapScan.PAGE_IS_GUARD) != 0) {
+                        guarded.add(s, e); // shows as swapped too: holds nothing, never copied
+                    } else if ((c & skip) == 0 && (c & either) != 0) {
+                        carriedNow.add(s, e);
                         // written and carried now; written and gone since (absent, the zero page)
                         // counts only if an earlier copy is in the image: that is the stale set below
                         if ((c & WriteTracker.PAGE_IS_WRITTEN) != 0) {
-                            add(send, s, e);
+                            written.add(s, e);
                         }
                     }
                 });
+                carried = carriedNow.build();
+                send = written.build();
             } catch (WriteTracker.NotRegisteredException e) {
                 // made since the last round: registered now (a fresh scan reports every page written)
-                boolean[] fresh = {false};
-                List<long[]> written = written(m, fresh);
-                if (intersect(sent, m.start(), m.end()).isEmpty()) {
+                scanner.scan(m.start(), m.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
+                        (a, b, c) -> guarded.add(a, b));
+                List<long[]> fresh = written(m, new boolean[1]);
+                if (!sent.meets(m.start(), m.end())) {
                     // nothing of it sent: what a plain dump would carry
-                    for (long[] r : carriedOf(carried, either, m, v.kind(), written)) {
+                    for (long[] r : carriedOf(scanner, either, m, v.kind(), fresh)) {
                         addRuns(out, i, r[0], r[1], !m.read(), v.kind() != MemoryKinds.FILE_PRIVATE);
                     }
+                    putGuards(guards, i, guarded);
                     continue;
                 }
-                for (long[] c : carriedOf(carried, either, m, v.kind(), List.of(new long[] {m.start(), m.end()}))) {
-                    add(carriedNow, c[0], c[1]);
-                }
-                for (long[] w : written) {
-                    intersect(carriedNow, w[0], w[1]).forEach((x, y) -> add(send, x, y));
-                }
+                carried = ranges(carriedOf(scanner, either, m, v.kind(), List.<long[]>of(new long[] {m.start(), m.end()})));
+                send = ranges(fresh).intersect(carried);
             }
+            putGuards(guards, i, guarded);
             // sent before, no longer carried: the restored page must show what the task now sees
             // (judged like the rounds, not by the plan, which counts uffd-wp markers as swapped)
-            TreeMap<Long, Long> stale = intersect(sent, m.start(), m.end());
-            carriedNow.forEach((a, b) -> remove(stale, a, b));
-            stale.forEach((a, b) -> add(send, a, b));
-            for (Map.Entry<Long, Long> r : send.entrySet()) {
-                addRuns(out, i, r.getKey(), r.getValue(), !m.read(), false);
+            PageRanges all = send.union(sent.within(m.start(), m.end()).minus(carried));
+            for (int k = 0; k < all.size(); k++) {
+                addRuns(out, i, all.start(k), all.end(k), !m.read(), false);
             }
         }
         }
         rounds++;
-        return out;
+        return new FinalRound(out, guards);
+    }
+
+    private static void putGuards(Map<Integer, long[]> guards, int vma, PageRanges.Builder found) {
+        PageRanges g = found.build();
+        if (g.isEmpty()) {
+            return;
+        }
+        long[] pairs = new long[2 * g.size()];
+        for (int k = 0; k < g.size(); k++) {
+            pairs[2 * k] = g.start(k);
+            pairs[2 * k + 1] = (g.end(k) - g.start(k)) / PAGE;
+        }
+        guards.put(vma, pairs);
     }
 
     /** Written ranges of one mapping; a mapping made since the last round is registered, and all its pages count. */
@@ -261,55 +307,6 @@ public final class PreCopyTracker implements AutoCloseable {
     private static void addRuns(List<PageRun> out, int vmaIndex, long start, long end, boolean viaProcMem,
                                 boolean zeroImplicit) {
         out.add(new PageRun(vmaIndex, start, (int) ((end - start) / PAGE), viaProcMem, zeroImplicit));
-    }
-
-    private void markSent(PageRun r) {
-        add(sent, r.address(), r.end());
-    }
-
-    // ---- page range sets (start -> end, disjoint, merged) -----------------------------------------
-
-    static void add(TreeMap<Long, Long> set, long start, long end) {
-        Map.Entry<Long, Long> before = set.floorEntry(start);
-        if (before != null && before.getValue() >= start) {
-            start = before.getKey();
-            end = Math.max(end, before.getValue());
-        }
-        Map.Entry<Long, Long> next;
-        while ((next = set.ceilingEntry(start)) != null && next.getKey() <= end) {
-            end = Math.max(end, next.getValue());
-            set.remove(next.getKey());
-        }
-        set.put(start, end);
-    }
-
-    static void remove(TreeMap<Long, Long> set, long start, long end) {
-        Map.Entry<Long, Long> before = set.lowerEntry(start);
-        if (before != null && before.getValue() > start) {
-            set.put(before.getKey(), start);
-            if (before.getValue() > end) {
-                set.put(end, before.getValue());
-            }
-        }
-        Map.Entry<Long, Long> next;
-        while ((next = set.ceilingEntry(start)) != null && next.getKey() < end) {
-            set.remove(next.getKey());
-            if (next.getValue() > end) {
-                set.put(end, next.getValue());
-            }
-        }
-    }
-
-    static TreeMap<Long, Long> intersect(TreeMap<Long, Long> set, long start, long end) {
-        TreeMap<Long, Long> out = new TreeMap<>();
-        Map.Entry<Long, Long> before = set.lowerEntry(start);
-        if (before != null && before.getValue() > start) {
-            out.put(start, Math.min(end, before.getValue()));
-        }
-        for (Map.Entry<Long, Long> e : set.subMap(start, true, end, false).entrySet()) {
-            out.put(e.getKey(), Math.min(end, e.getValue()));
-        }
-        return out;
     }
 
     @Override
