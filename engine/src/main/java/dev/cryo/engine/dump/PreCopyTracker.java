@@ -162,9 +162,7 @@ public final class PreCopyTracker implements AutoCloseable {
         }
         PageRanges.Builder carried = new PageRanges.Builder();
         long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
-        long from = written.get(0)[0], to = written.get(written.size() - 1)[1];
-        long not = skip | PagemapScan.PAGE_IS_GUARD; // a guard page reads as swapped: never carried
-        scan.scan(Math.max(m.start(), from), Math.min(m.end(), to), not, not, either, either,
+        scan.scan(m.start(), m.end(), skip, skip, either, either,
                 (s, e, c) -> carried.add(s, e));
         return toList(ranges(written).intersect(carried.build()));
     }
