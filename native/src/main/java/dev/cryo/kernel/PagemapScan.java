@@ -32,6 +32,7 @@ public final class PagemapScan implements AutoCloseable {
     private final Fd fd;
     private final Memory arg = new Memory(ARG_SIZE);
     private final Memory vec = new Memory((long) REGION_SIZE * VEC_LEN);
+    private final long[] regions = new long[3 * VEC_LEN]; // vec copied out at once (start, end, categories)
 
     private PagemapScan(Pid pid, Fd fd) {
         this.pid = pid;
@@ -81,9 +82,9 @@ public final class PagemapScan implements AutoCloseable {
                 throw new SyscallException("ioctl(PAGEMAP_SCAN, pid " + pid + ", 0x" + Long.toHexString(from) + "-0x"
                         + Long.toHexString(end) + ")", Native.getLastError());
             }
+            vec.read(0, regions, 0, (int) n * 3); // one copy: a GiB can report tens of thousands of regions
             for (int i = 0; i < n; i++) {
-                long at = (long) i * REGION_SIZE;
-                sink.region(vec.getLong(at), vec.getLong(at + 8), vec.getLong(at + 16));
+                sink.region(regions[3 * i], regions[3 * i + 1], regions[3 * i + 2]);
             }
             long walkEnd = arg.getLong(32);
             if (walkEnd <= from) {

@@ -35,6 +35,7 @@ public final class WriteTracker implements AutoCloseable {
     private final Fd pagemap;
     private final Memory arg = new Memory(SCAN_ARG_SIZE);
     private final Memory vec = new Memory((long) REGION_SIZE * VEC_LEN);
+    private final long[] regions = new long[3 * VEC_LEN]; // vec copied out at once (start, end, categories)
     private final Memory reg = new Memory(32);
 
     /** Raised by {@link #scan} when part of the range is not registered (a mapping made since). */
@@ -106,9 +107,10 @@ public final class WriteTracker implements AutoCloseable {
                 }
                 throw new SyscallException(what, errno);
             }
+            vec.read(0, regions, 0, (int) n * 3);
             for (int i = 0; i < n; i++) {
-                long s = vec.getLong((long) i * REGION_SIZE);
-                long e = vec.getLong((long) i * REGION_SIZE + 8);
+                long s = regions[3 * i];
+                long e = regions[3 * i + 1];
                 if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
                     out.get(out.size() - 1)[1] = e;
                 } else {
@@ -151,9 +153,9 @@ public final class WriteTracker implements AutoCloseable {
                 }
                 throw new SyscallException(what, errno);
             }
+            vec.read(0, regions, 0, (int) n * 3); // one copy: a GiB can report tens of thousands of regions
             for (int i = 0; i < n; i++) {
-                long at = (long) i * REGION_SIZE;
-                sink.region(vec.getLong(at), vec.getLong(at + 8), vec.getLong(at + 16));
+                sink.region(regions[3 * i], regions[3 * i + 1], regions[3 * i + 2]);
             }
             long walkEnd = arg.getLong(32);
             if (walkEnd <= from) {
