@@ -787,6 +787,46 @@ class RealServersTest {
         }
     }
 
+    /**
+     * A daemon under tini as a container's init runs it: dnsmasq forks, calls setsid and forks
+     * again, so the server ends up tini's child (a subreaper) in a session whose leader is gone.
+     * It comes back in that session, tini's child, and answers.
+     */
+    @Test
+    void aDaemonUnderTiniKeepsItsSession() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/dnsmasq")), "Debian package dnsmasq-base");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tini")), "Debian package tini");
+        int port = freePort();
+        Path hosts = tmp.resolve("hosts");
+        Files.writeString(hosts, "10.9.8.7 foo.test\n");
+        String daemon = "/usr/sbin/dnsmasq -u root -p " + port + " --listen-address=127.0.0.1 --bind-interfaces"
+                + " --no-resolv --no-hosts --addn-hosts=" + hosts + " --pid-file=; echo ready; exec sleep 100000";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tini.out"), "/usr/bin/tini", "-s", "--",
+                "/bin/sh", "-c", daemon))) {
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "dnsmasq to come to tini");
+            assertEquals("10.9.8.7", dnsOverUdp(port, "foo.test"));
+            int server = -1;
+            for (int t : StateComparator.tree(p.pid().value())) {
+                if (Files.readString(Path.of("/proc/" + t + "/comm")).trim().equals("dnsmasq")) {
+                    server = t;
+                }
+            }
+            dev.cryo.kernel.proc.ProcStat before = dev.cryo.kernel.proc.ProcFs.stat(dev.cryo.kernel.Pid.of(server));
+            assertEquals(p.pid().value(), before.ppid(), "dnsmasq is tini's child");
+            assertTrue(before.session() != server && before.session() != p.pid().value(), "in its dead leader's session");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                dev.cryo.kernel.proc.ProcStat after = dev.cryo.kernel.proc.ProcFs.stat(dev.cryo.kernel.Pid.of(server));
+                assertEquals(before.session(), after.session(), "its session");
+                assertEquals(r.pid().value(), after.ppid(), "tini's child");
+                assertEquals("10.9.8.7", dnsOverUdp(port, "foo.test"), "the restored server answers");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
     /** A DNS query for the A record of {@code name}. */
     private static byte[] dnsQuery(String name, int id) {
         java.io.ByteArrayOutputStream q = new java.io.ByteArrayOutputStream();
