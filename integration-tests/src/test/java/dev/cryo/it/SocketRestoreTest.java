@@ -393,6 +393,16 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A connection over on both sides whose fd the program still holds (both FINs exchanged: the
+     * kernel moved it to TIME_WAIT without its socket) was refused ("not listed by sock_diag"): it
+     * comes back closed, its unread bytes then the end, no peer, no error, writes failing (tcpover.c).
+     */
+    @Test
+    void aTcpConnectionClosedOnBothSidesComesBackClosedWithItsUnreadBytes() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "tcpover"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

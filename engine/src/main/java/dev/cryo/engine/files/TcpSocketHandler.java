@@ -73,6 +73,55 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             RecordFields.readNullable(in, TcpSocketHandler::readConnection), in.readBoolean(),
             ModelFields.readText(in, 64, "TcpSocket.lockTable")));
 
+    /**
+     * A connection over on both sides (both FINs exchanged, or its last FIN acknowledged: the kernel
+     * moved it to TIME_WAIT without this socket, which is closed and unhashed, so sock_diag does not
+     * list it). What the program still sees: its local address, no peer (ENOTCONN), the bytes it has
+     * not read, then the end; writes fail with EPIPE. Carried as such (no flag needed: there is no
+     * peer any more). Refused: one reset or failed whose error the program has not read yet (the
+     * error cannot be read without taking it from the program), one whose connection attempt failed
+     * (never connected), and one the program peeks at an offset (SO_PEEK_OFF).
+     */
+    private static TcpSocket over(SocketProbe p, SockAddr local, boolean primary) {
+        String what = "TCP socket " + local + " (a connection closed on both sides)";
+        if ((dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0) {
+            throw p.refuse(what + " was reset or failed and the program has not read its error yet; not supported");
+        }
+        byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
+        if (info.length < TCPI_DELIVERED + 4 || java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder())
+                .getInt(TCPI_DELIVERED) == 0) {
+            throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected); not supported");
+        }
+        byte[] unread = new byte[0];
+        if (primary) {
+            int n = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
+            if (n > MAX_QUEUE) {
+                throw p.refuse(what + " holds " + n + " unread bytes (at most " + MAX_QUEUE + ")");
+            }
+            if (n > 0) {
+                if (Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_PEEK_OFF) >= 0) {
+                    throw p.refuse(what + " is peeked at an offset (SO_PEEK_OFF); not supported");
+                }
+                unread = Sockets.recv(p.sock, n, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+                if (unread == null || unread.length != n) {
+                    throw p.refuse(what + ": could read " + (unread == null ? 0 : unread.length) + " of its " + n
+                            + " unread bytes");
+                }
+            }
+        }
+        // the sequence numbers of a connection over do not matter: nothing will be sent or received on it
+        TcpRepair.Connection c = new TcpRepair.Connection(1, 1 + unread.length, new byte[0], 0, unread, 1460, -1, 0,
+                false, false, 0, new byte[0]);
+        return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, new SockAddr(p.family, new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
+                SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), primary, c, false, "");
+    }
+
+    private static final int POLLERR = 8, TCPI_DELIVERED = 192;
+
+    private static int tcpState(Fd s) {
+        return Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, 8)[0] & 0xff;
+    }
+
     @Override
     public String kind() {
         return "TCP socket";
@@ -109,6 +158,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), null, false, "");
                 }
                 SockAddr peer = Sockets.peerName(p.sock);
+                if (peer == null && local.port() != 0 && tcpState(p.sock) == SockDiag.TCP_CLOSE) {
+                    return over(p, local, st.claim(p.ino));
+                }
                 throw p.refuse("TCP socket " + p.ino + " (" + local + (peer == null ? "" : " -> " + peer) + ") is not"
                         + " listed by sock_diag under its inode (a connection shut down on both sides, closing or in"
                         + " TIME_WAIT); not supported");
@@ -186,7 +238,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         } else if (t.state() != SockDiag.TCP_CLOSE) {
             m.put("remote", t.remote().toString());
         }
-        if (t.connection() != null) {
+        if (t.connection() != null && t.state() == SockDiag.TCP_CLOSE) { // over on both sides
+            m.put("connectionOver", true);
+            m.put("recvQueueBytes", t.connection().recvQueue().length);
+        } else if (t.connection() != null) {
             TcpRepair.Connection c = t.connection();
             m.put("sendSeq", Integer.toUnsignedLong(c.sendSeq()));
             m.put("recvSeq", Integer.toUnsignedLong(c.recvSeq()));
@@ -231,7 +286,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         hub.lockedBy(t.lockTable());
         if (t.state() == SockDiag.TCP_LISTEN) {
             listen(t, s, hub);
-        } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0) {
+        } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null) {
             Sockets.bindInet(s, t.local());
         }
     }
@@ -256,6 +311,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     @Override
     public void connect(TcpSocket t, SocketHub hub) {
+        if (t.state() == SockDiag.TCP_CLOSE && t.connection() != null) {
+            closeAgain(t, hub.get(t.ino()));
+            return;
+        }
         if (connected(t) && t.connection() != null && !hub.tcpClose()) {
             Fd s = hub.get(t.ino());
             boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
@@ -264,6 +323,36 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             // and the peer's is delivered again (SocketHub.resumeConnections)
             hub.repaired(s, t.connection(), reuseAddr, t.state(), t.local(), t.remote());
         }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicInteger OVER = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * Rebuilds a connection over on both sides: established in repair mode with its unread bytes,
+     * "to" a loopback port of no one's (a different one each time: accepted connections share their
+     * local address), then reset "by that peer" at the right sequence number. The reset closes it as
+     * the kernel had (closed, shut down both ways, unhashed, its bytes kept); the error the reset
+     * leaves is taken, as the program had none pending.
+     */
+    private static void closeAgain(TcpSocket t, Fd s) {
+        boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
+        byte[] loopback = t.family() == SockAddr.AF_INET ? new byte[] {127, 0, 0, 1}
+                : t.local().inetAddress() instanceof java.net.Inet4Address
+                ? new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1}
+                : new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        SockAddr nobody = new SockAddr(t.family(), loopback, 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
+        TcpRepair.rebuild(s, t.local(), nobody, t.connection());
+        TcpRepair.leave(s, reuseAddr);
+        dev.cryo.kernel.net.PeerFin.reset(t.local(), nobody, t.connection().recvSeq());
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (tcpState(s) != SockDiag.TCP_CLOSE) {
+            if (System.nanoTime() > deadline) {
+                throw new dev.cryo.engine.restore.RestoreException("TCP socket " + t.local() + " (closed on both sides):"
+                        + " the reset that closes it again was not taken (state " + SockDiag.stateName(tcpState(s)) + ")");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+        Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
     }
 
     /** A connection (established or closing) rather than a listener or an unconnected socket. */

@@ -18,13 +18,26 @@ import java.util.Arrays;
 public final class PeerFin {
     private PeerFin() {}
 
-    private static final int FIN = 0x01, ACK = 0x10;
+    private static final int FIN = 0x01, RST = 0x04, ACK = 0x10;
+
+    /**
+     * Sends a reset "from" {@code remote} to {@code local} at sequence {@code seq} (the receiver's
+     * next expected byte, which the kernel requires of a reset): how a connection over on both sides
+     * is brought to the closed state it had, its unread bytes kept.
+     */
+    public static void reset(SockAddr local, SockAddr remote, int seq) {
+        segment(local, remote, seq, 0, 0, RST);
+    }
 
     /**
      * Sends the FIN of {@code remote} to {@code local}: sequence {@code seq} (the receiver's next
      * expected byte), acknowledging {@code ack}, advertising {@code window} (already scaled down).
      */
     public static void send(SockAddr local, SockAddr remote, int seq, int ack, int window) {
+        segment(local, remote, seq, ack, window, FIN | ACK);
+    }
+
+    private static void segment(SockAddr local, SockAddr remote, int seq, int ack, int window, int flags) {
         byte[] src = v4(remote), dst = v4(local);
         boolean ipv4 = src != null && dst != null;
         if (!ipv4) {
@@ -33,7 +46,7 @@ public final class PeerFin {
         }
         ByteBuffer tcp = ByteBuffer.allocate(20); // big-endian: network order
         tcp.putShort((short) remote.port()).putShort((short) local.port()).putInt(seq).putInt(ack)
-                .put((byte) (5 << 4)).put((byte) (FIN | ACK)).putShort((short) Math.min(window, 0xffff))
+                .put((byte) (5 << 4)).put((byte) flags).putShort((short) Math.min(window, 0xffff))
                 .putShort((short) 0).putShort((short) 0);
         tcp.putShort(16, (short) checksum(src, dst, tcp.array()));
         ByteBuffer packet;
@@ -52,7 +65,7 @@ public final class PeerFin {
             SockAddr to = new SockAddr(family, dst, 0);
             int n = Sockets.sendTo(raw, packet.array(), 0, to);
             if (n != packet.capacity()) {
-                throw new KernelException("the FIN of " + remote + " to " + local + ": sent " + n + " of "
+                throw new KernelException("a segment of " + remote + " to " + local + ": sent " + n + " of "
                         + packet.capacity() + " bytes");
             }
         }
