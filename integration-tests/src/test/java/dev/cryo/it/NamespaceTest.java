@@ -75,4 +75,56 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
+
+    /**
+     * A real server in a container's shape with a private /tmp (as systemd's PrivateTmp makes it):
+     * {@code unshare -m --pid --fork --mount-proc} around python's http.server serving files of a
+     * tmpfs mounted over /tmp, its output going to a log file under the host's /tmp, which the
+     * namespace covers (opened before the tmpfs was mounted): after the restore it serves the same
+     * files and logs the requests to the same host file.
+     */
+    @Test
+    void aPythonHttpServerWithAPrivateTmpServesItsFilesAgain() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        String inside = "mount -t tmpfs -o mode=1777 cryo-private-tmp /tmp && cd /tmp && echo hello-from-private-tmp"
+                + " > index.html && exec setsid python3 -m http.server --bind 127.0.0.1 " + port + " 2>&1";
+        Path log = tmp.resolve("http.out");
+        try (DetachedProcess p = DetachedProcess.start(log, "sh", "-c",
+                "exec unshare -m --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+            int finalPort = port;
+            DetachedProcess.awaitCondition(() -> get(finalPort).contains("hello-from-private-tmp"),
+                    java.time.Duration.ofSeconds(20), "http.server to answer");
+            int init = initUnder(p.pid().value());
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(log);
+            try {
+                assertTrue(get(port).contains("hello-from-private-tmp"), "after the restore");
+                assertTrue(Files.readString(Path.of("/proc/" + init + "/root/tmp/index.html")).contains("hello"));
+                DetachedProcess.awaitCondition(() -> logged(log) >= 2, java.time.Duration.ofSeconds(10),
+                        "the restored server to log its request into the host's file");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    private static long logged(Path log) {
+        try {
+            return Files.readString(log).lines().filter(l -> l.contains("GET /index.html")).count();
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    private static String get(int port) {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes());
+            return new String(s.getInputStream().readAllBytes());
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
 }

@@ -52,6 +52,11 @@ public interface FdHandler<D extends FileDesc> {
         /** openat(AT_FDCWD, path, flags) in the task. */
         long open(String path, int flags);
 
+        /** The task being restored (0: none, in tests). */
+        default int taskPid() {
+            return 0;
+        }
+
         /** A syscall injected into the task; failures throw with the call named. */
         long call(String name, int nr, long... args);
 

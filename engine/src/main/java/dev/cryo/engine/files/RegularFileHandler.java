@@ -93,6 +93,31 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         return m.matches() && !Files.exists(java.nio.file.Path.of("/proc/" + m.group(1))) ? m.group(1) : null;
     }
 
+    /**
+     * The file is reachable from cryo's mount namespace but not from the task's (another one): its
+     * path there names nothing or another file, cryo's names the dumped one.
+     */
+    static boolean onlyOutside(int pid, FileRef f) {
+        if (pid == 0 || f.path() == null || !f.path().startsWith("/")) {
+            return false;
+        }
+        String mine = dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "mnt");
+        if (mine == null || mine.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) {
+            return false;
+        }
+        return !same(java.nio.file.Path.of("/proc/" + pid + "/root" + f.path()), f)
+                && same(java.nio.file.Path.of(f.path()), f);
+    }
+
+    private static boolean same(java.nio.file.Path p, FileRef f) {
+        try {
+            Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino");
+            return ((Number) a.get("dev")).longValue() == f.dev() && ((Number) a.get("ino")).longValue() == f.ino();
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Whether the fd holds a directory removed since it was opened. */
     public static boolean isRemovedDirectory(RegularFile f) {
         return FileIdentity.isDirectory(f.file()) && SharedMemoryHub.isDeletedDirectory(f.file().path());
@@ -101,7 +126,17 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
-        long tmp = ctx.open(path, FdHandlers.openFlags(fd));
+        long tmp;
+        if (onlyOutside(ctx.taskPid(), f.file())) {
+            // opened before the task made its mount namespace, on a host mount its namespace does
+            // not reach there (a log file under a /tmp it covered with a tmpfs): cryo opens it and
+            // the task takes that open file
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(path, FdHandlers.openFlags(fd))) {
+                tmp = ctx.take((int) ProcessHandle.current().pid(), own.value());
+            }
+        } else {
+            tmp = ctx.open(path, FdHandlers.openFlags(fd));
+        }
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }

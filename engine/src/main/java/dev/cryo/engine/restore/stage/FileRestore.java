@@ -92,6 +92,11 @@ public final class FileRestore {
             }
 
             @Override
+            public int taskPid() {
+                return t.pid().value();
+            }
+
+            @Override
             public long call(String name, int nr, long... args) {
                 return t.call(name, nr, args);
             }
