@@ -87,6 +87,18 @@ class MemoryKindsTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * A memfd run with execveat after the restore, held by an fd and mapped shared (zdtm memfd05),
+     * and by an fd alone (memfd04): neither may count as a writer of the memfd (ETXTBSY).
+     */
+    @Test
+    void aMemfdCanStillBeExecutedMappedOrNot() throws Exception {
+        String mapped = DumpRestore.workloadVerdict(java.nio.file.Files.createDirectories(tmp.resolve("mapped")), "memfdexec");
+        assertTrue(mapped.contains("PASS"), mapped);
+        String fdOnly = DumpRestore.workloadVerdict(java.nio.file.Files.createDirectories(tmp.resolve("fd")), "memfdexec", "fd-only");
+        assertTrue(fdOnly.contains("PASS"), fdOnly);
+    }
+
     /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
     @Test
     void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {

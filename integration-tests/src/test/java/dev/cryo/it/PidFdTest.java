@@ -36,6 +36,13 @@ class PidFdTest {
         }
     }
 
+    /** A pidfd of one of the process's own threads (PIDFD_THREAD) and a dup of it (zdtm pidfd_of_thread). */
+    @Test
+    void aThreadPidfdStillSignalsItsThread() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "pidfdthread");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     @Test
     void aPidfdOfATaskOutsideTheTreeIsRefused() throws Exception {
         try (DetachedProcess p = pidfd("outside")) {

@@ -87,8 +87,21 @@ public interface FdHandler<D extends FileDesc> {
          */
         long plantSocket(long ino, int fdFlags);
 
+        /** Whether {@code tid} is a thread of the task being restored other than its main one (made after FILES). */
+        default boolean ownThread(int tid) {
+            return false;
+        }
+
         /** The path through which the task opens the restored shared memory object (memfd) of this inode. */
         String sharedMemoryPath(long ino);
+
+        /**
+         * cryo's own fd of the memfd restored for {@code ino} the first time it is asked for (the
+         * task then takes that very file with {@link #take}); -1 afterwards or when there is none.
+         */
+        default int claimMemfd(long ino) {
+            return -1;
+        }
 
         /** The path of a recreated deleted file until the restore unlinks it. */
         String ghostPath(dev.cryo.engine.model.FileRef file);

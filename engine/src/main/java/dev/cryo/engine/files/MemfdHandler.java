@@ -144,7 +144,16 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
 
     @Override
     public long restore(FdImage fd, Memfd m, RestoreContext ctx) {
-        long tmp = ctx.open(ctx.sharedMemoryPath(m.file().ino()), FdHandlers.openFlags(fd));
+        // one read-write fd gets the memfd's own file, as memfd_create gave it: a reopen would count as
+        // a writer, and the program's execveat of the memfd would fail with ETXTBSY
+        int own = (fd.flags() & Fcntl.O_ACCMODE) == Fcntl.O_RDWR ? ctx.claimMemfd(m.file().ino()) : -1;
+        long tmp;
+        if (own >= 0) {
+            tmp = ctx.take((int) ProcessHandle.current().pid(), own);
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, Fcntl.F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+        } else {
+            tmp = ctx.open(ctx.sharedMemoryPath(m.file().ino()), FdHandlers.openFlags(fd));
+        }
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }

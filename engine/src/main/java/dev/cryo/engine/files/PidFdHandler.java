@@ -63,17 +63,66 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
             throw new DumpException(fd.where() + ": a pidfd of pid " + target + ", which is not part of the dumped "
                     + "tree: only pidfds of the tree's own tasks can be restored");
         }
+        if ((fd.info().flags() & O_EXCL) != 0 && target != fd.pid().value()) {
+            int tgid = threadGroup(target);
+            if (tgid != target && tgid != fd.pid().value()) {
+                throw new DumpException(fd.where() + ": a thread pidfd (PIDFD_THREAD) of thread " + target + " of pid "
+                        + tgid + ": a pidfd of another process's thread is not supported yet");
+            }
+        }
         return new PidFd(target);
+    }
+
+    /** The thread group (process) of task {@code tid}, from its /proc status. */
+    private static int threadGroup(int tid) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + tid + "/status"))) {
+                if (line.startsWith("Tgid:")) {
+                    return Integer.parseInt(line.substring(5).trim());
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            throw new DumpException("pidfd of task " + tid + ": cannot read its /proc status: " + e.getMessage());
+        }
+        throw new DumpException("pidfd of task " + tid + ": no Tgid line in its /proc status");
     }
 
     @Override
     public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
         int flags = fd.flags() & (O_NONBLOCK | O_EXCL); // O_EXCL in a pidfd's flags is PIDFD_THREAD
-        long r = ctx.call("pidfd_open(" + p.pid() + ")", SyscallNr.PIDFD_OPEN, p.pid(), flags);
+        // a pidfd of one of the task's own threads: the thread is made later (STATE); until then the fd
+        // holds a pidfd of the task itself, and reopenThreadPidfds puts the thread's in its place
+        int of = ctx.ownThread(p.pid()) ? (int) ctx.call("getpid", SyscallNr.GETPID) : p.pid();
+        long r = ctx.call("pidfd_open(" + of + ")", SyscallNr.PIDFD_OPEN, of, flags);
         if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {
             ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0); // pidfd_open always sets it
         }
         return r;
+    }
+
+    /**
+     * After the task's threads are made: each pidfd of one of its own threads is opened (the fd held a
+     * pidfd of the task until now), at its number and at every fd of the task sharing it.
+     */
+    public static void reopenThreadPidfds(dev.cryo.engine.restore.stage.TaskContext t) {
+        java.util.Set<Integer> threads = new java.util.HashSet<>();
+        t.task().threads().forEach(th -> threads.add(th.tid()));
+        threads.remove(t.pid().value());
+        for (FdImage f : t.task().fds()) {
+            if (f.desc() instanceof PidFd p && threads.contains(p.pid())) {
+                long r = t.call("pidfd_open(thread " + p.pid() + ")", SyscallNr.PIDFD_OPEN, p.pid(),
+                        f.flags() & (O_NONBLOCK | O_EXCL));
+                for (FdImage g : t.task().fds()) {
+                    boolean same = g == f || g.desc() instanceof SharedFdHandler.SharedFd s
+                            && s.ownerPid() == t.pid().value() && s.ownerFd() == f.fd();
+                    if (same) {
+                        t.call("dup3(pidfd of thread " + p.pid() + ", " + g.fd() + ")", SyscallNr.DUP3, r, g.fd(),
+                                g.flags() & Fcntl.O_CLOEXEC);
+                    }
+                }
+                t.call("close", SyscallNr.CLOSE, r);
+            }
+        }
     }
 
     @Override

@@ -51,6 +51,16 @@ public final class SharedMemory extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
+        int own = shared.memfdFd(v.file().ino());
+        if (own >= 0) {
+            // a memfd is mapped from its own file, as memfd_create gave it: the file of a reopen through
+            // /proc counts as a writer for as long as the area lives, and execveat of the memfd would fail
+            long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), own);
+            t.call("mmap(" + v.file().path() + ")", dev.cryo.kernel.SyscallNr.MMAP, v.start(), v.end() - v.start(),
+                    Mapper.writable(v), Mapper.flags(v), fd, v.offset());
+            t.call("close", dev.cryo.kernel.SyscallNr.CLOSE, fd);
+            return;
+        }
         Mapper.mapFile(t, v, shared.path(v.file().ino()), Fcntl.O_RDWR, Mapper.writable(v));
     }
 }

@@ -55,6 +55,12 @@ public final class SharedMemoryHub implements AutoCloseable {
     /** Files and directories made where the image needs them to be (a JVM's perf data), latest first. */
     private final List<Path> madeForGood = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
+    /** Memfds held by fds, and those whose own file a task has taken already ({@link #claimMemfd}). */
+    private final java.util.Set<Long> memfdInos = new java.util.HashSet<>();
+    /** Every memfd of this restore (held by an fd or only mapped). */
+    private final java.util.Set<Long> memfdNames = new java.util.HashSet<>();
+    private final java.util.Set<Long> memfdsGiven = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private static final int MFD_ALLOW_SEALING = 2;
 
     public static SharedMemoryHub of(List<TaskImage> tasks) {
@@ -88,13 +94,20 @@ public final class SharedMemoryHub implements AutoCloseable {
                 // a memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone
                 Integer s = sealsOf.get(ino);
                 int flags = s != null && s != F_SEAL_SEAL ? MFD_ALLOW_SEALING : 0;
-                SharedMemoryFile f = create(paths.get(ino), size, flags);
+                String path = paths.get(ino);
+                SharedMemoryFile f = create(path, size, flags);
                 hub.objects.put(ino, f);
                 if (s != null && s != F_SEAL_SEAL && s != 0) {
                     hub.seals.put(ino, s);
                 }
                 if (owners.containsKey(ino)) {
                     hub.memfdOwners.put(ino, owners.get(ino));
+                }
+                if (path.startsWith(MEMFD)) {
+                    hub.memfdNames.add(ino);
+                }
+                if (path.startsWith(MEMFD) && owners.containsKey(ino)) {
+                    hub.memfdInos.add(ino);
                 }
                 write(f, contents.getOrDefault(ino, List.of()));
             });
@@ -400,6 +413,22 @@ public final class SharedMemoryHub implements AutoCloseable {
                     + ") is not in the image");
         }
         return p;
+    }
+
+    /**
+     * cryo's fd of memfd {@code ino}, once: the one fd of the image that gets the memfd's own file.
+     * memfd_create's file does not count as a writer of the inode; a reopen through /proc does, and
+     * execveat of a memfd with a writer open fails with ETXTBSY (zdtm memfd04).
+     */
+    public int claimMemfd(long ino) {
+        SharedMemoryFile f = objects.get(ino);
+        return f != null && memfdInos.contains(ino) && memfdsGiven.add(ino) ? f.fd().value() : -1;
+    }
+
+    /** cryo's fd of memfd {@code ino} (its own file, for mappings), or -1 when {@code ino} is no memfd of this restore. */
+    public int memfdFd(long ino) {
+        SharedMemoryFile f = objects.get(ino);
+        return f != null && memfdNames.contains(ino) ? f.fd().value() : -1;
     }
 
     /** Whether shared memory object {@code ino} (a memfd, a shared anonymous area) is made by this restore. */

@@ -18,6 +18,7 @@ import dev.cryo.engine.restore.stage.StubAdoption;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
+import dev.cryo.engine.restore.stage.ThreadPidFds;
 import dev.cryo.engine.restore.stage.ThreadState;
 import dev.cryo.engine.restore.stage.ZombieNotices;
 import dev.cryo.engine.restore.stage.SignalsHeld;
@@ -56,6 +57,7 @@ public final class TaskRestorer {
             new ProcessState(),
             new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
+            new ThreadPidFds(),
             new ThreadState(),
             new FileLockRestore(),
             // new stages that need privilege go here

@@ -142,6 +142,16 @@ public final class FileRestore {
             }
 
             @Override
+            public boolean ownThread(int tid) {
+                return tid != t.pid().value() && t.task().threads().stream().anyMatch(th -> th.tid() == tid);
+            }
+
+            @Override
+            public int claimMemfd(long ino) {
+                return objects.claimMemfd(ino);
+            }
+
+            @Override
             public String ghostPath(dev.cryo.engine.model.FileRef file) {
                 return objects.ghostPath(file);
             }
@@ -247,7 +257,7 @@ public final class FileRestore {
     }
 
     /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
-    static long take(TaskContext t, int pid, int fd) {
+    public static long take(TaskContext t, int pid, int fd) {
         int seen = t.seen(pid); // the task names pid as it sees it (inside a pid namespace of the tree)
         if (seen == 0 && pid == ProcessHandle.current().pid() && t.namespaces().cryoFd() > 0) {
             int pidfd = t.namespaces().cryoFd(); // inherited: cryo is outside the namespace
