@@ -92,6 +92,11 @@ public interface FdHandler<D extends FileDesc> {
             return false;
         }
 
+        /** Whether this restore makes shared memory object {@code ino} (a memfd, shared anonymous memory). */
+        default boolean hasSharedMemory(long ino) {
+            return false;
+        }
+
         /** The path through which the task opens the restored shared memory object (memfd) of this inode. */
         String sharedMemoryPath(long ino);
 

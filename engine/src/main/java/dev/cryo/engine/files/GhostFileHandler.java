@@ -90,7 +90,9 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     @Override
     public long restore(FdImage fd, GhostFd f, RestoreContext ctx) {
         int flags = FdHandlers.openFlags(fd);
-        String path = ctx.ghostPath(f.file());
+        // shared anonymous memory opened through /proc/PID/map_files: the object the mappings share, not a copy
+        String path = dev.cryo.engine.memory.DeletedFileMapping.SHMEM.contains(f.file().path())
+                && ctx.hasSharedMemory(f.file().ino()) ? ctx.sharedMemoryPath(f.file().ino()) : ctx.ghostPath(f.file());
         long tmp = (flags & Fcntl.O_NOFOLLOW) == 0 ? ctx.open(path, flags) : openNoFollow(path, flags, ctx);
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);

@@ -77,11 +77,16 @@ public final class DeletedFileMapping extends MemoryKind {
         }
     }
 
+    /** How shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, opened through map_files) names its file. */
+    public static final java.util.Set<String> SHMEM = java.util.Set.of("/dev/zero", "/dev/zero (deleted)");
+
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub objects) {
-        if (!shared && v.file().path().startsWith("/memfd:") && objects.has(v.file().ino())) {
-            // a private mapping of a memfd a task holds or maps shared: of that very object, so the
-            // pages it has not copied on write follow the memfd's (a copy would freeze them)
+        if (!shared && (v.file().path().startsWith("/memfd:") || SHMEM.contains(v.file().path()))
+                && objects.has(v.file().ino())) {
+            // a private mapping of a memfd, or of shared anonymous memory (opened through map_files), that a
+            // task holds or maps shared: of that very object, so the pages it has not copied on write follow
+            // the object's (a copy would freeze them: zdtm memfd02, shmemfd-priv)
             Mapper.mapFile(t, v, objects.path(v.file().ino()), Fcntl.O_RDONLY, Mapper.privateProt(v));
             return;
         }

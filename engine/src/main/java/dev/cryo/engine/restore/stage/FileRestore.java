@@ -147,6 +147,11 @@ public final class FileRestore {
             }
 
             @Override
+            public boolean hasSharedMemory(long ino) {
+                return objects.has(ino);
+            }
+
+            @Override
             public int claimMemfd(long ino) {
                 return objects.claimMemfd(ino);
             }
