@@ -99,6 +99,16 @@ class MemoryKindsTest {
         assertTrue(fdOnly.contains("PASS"), fdOnly);
     }
 
+    /**
+     * Shared anonymous memory opened through map_files (zdtm shmemfd-priv): a private mapping of that fd
+     * and the fd itself are of the very object the shared area maps, not of copies.
+     */
+    @Test
+    void aPrivateMappingAndAnFdOfSharedAnonymousMemoryStillShareIt() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "shmprivate");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
     @Test
     void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {

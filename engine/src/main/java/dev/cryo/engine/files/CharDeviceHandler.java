@@ -59,6 +59,13 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
                     + " is not supported yet (even with --shell-job)");
         }
         boolean tty = isTty(rdev);
+        if (!tty && fd.target().endsWith(" (deleted)")) {
+            // reopened by path, it would fail after the dump had killed the tree (zdtm deleted_dev)
+            long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+            long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+            throw new DumpException(fd.where() + ": device node " + fd.target() + " (" + major + ":" + minor
+                    + ") was deleted; a deleted device node is not supported yet");
+        }
         if (tty && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
