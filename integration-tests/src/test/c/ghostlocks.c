@@ -1,8 +1,8 @@
 /*
  * Locks on files the program deleted, as LMDB's lock file in knotd's temporary config database:
- * an flock WRITE lock on DIR/flock, a POSIX READ lock on bytes 0-0 of DIR/posix (LMDB's) and an
- * OFD WRITE lock on the whole of DIR/ofd, all three files unlinked once locked. Argument: the
- * directory. On SIGUSR2 a forked child opens each file again through /proc/PARENT/fd/N (its own
+ * an flock WRITE lock on DIR/tmp/flock, a POSIX READ lock on bytes 0-0 of DIR/tmp/posix (LMDB's)
+ * and an OFD WRITE lock on the whole of DIR/tmp/ofd, all three files unlinked once locked and
+ * their directory DIR/tmp removed (the fd links keep naming DIR/tmp/NAME). Argument: DIR. On SIGUSR2 a forked child opens each file again through /proc/PARENT/fd/N (its own
  * open files) and checks that each lock is still held; prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +36,11 @@ int main(int argc, char **argv) {
     if (argc < 2) fail("usage: ghostlocks DIR");
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int a = open_in(argv[1], "flock"), b = open_in(argv[1], "posix"), c = open_in(argv[1], "ofd");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tmp", argv[1]);
+    if (mkdir(dir, 0700) < 0) fail("mkdir");
+    int a = open_in(dir, "flock"), b = open_in(dir, "posix"), c = open_in(dir, "ofd");
+    if (rmdir(dir) < 0) fail("rmdir");
     struct flock pl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     struct flock ol = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     if (flock(a, LOCK_EX) < 0 || fcntl(b, F_SETLK, &pl) < 0 || fcntl(c, F_OFD_SETLK, &ol) < 0) fail("locking");

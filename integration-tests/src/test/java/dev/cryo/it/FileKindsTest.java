@@ -133,9 +133,11 @@ class FileKindsTest {
     }
 
     /**
-     * knotd keeps its config database (LMDB) in files it deletes at once, with a POSIX lock on the
-     * lock file: locks held through deleted files (flock, POSIX, OFD) are held again after the restore,
-     * on the recreated files (the dump refused them before).
+     * knotd keeps its config database (LMDB) in files it deletes at once with their temporary
+     * directory, with a POSIX lock on the lock file: locks held through deleted files (flock, POSIX,
+     * OFD) are held again after the restore, on the recreated files (the dump refused them before),
+     * and the files keep their paths although their directory is gone (they were made in the
+     * temporary directory: the comparator saw their links change).
      */
     @Test
     void locksOnDeletedFilesAreHeldAgainAfterTheRestore() throws Exception {

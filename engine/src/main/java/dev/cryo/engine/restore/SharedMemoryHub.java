@@ -200,8 +200,11 @@ public final class SharedMemoryHub implements AutoCloseable {
      * "PATH (deleted)" as before, opens it (O_PATH: no open or close event for a watch) and unlinks it
      * again. When another file took the path since (a file replaced after it was opened), that file
      * is kept under a second hard link for that instant and put back over it, which unlinks the
-     * ghost: the path holds the same inode again. When the path cannot be taken (its directory is
-     * gone, a directory stands there), the ghost is made beside it or in the temporary directory.
+     * ghost: the path holds the same inode again. When its directory is gone too (a program's
+     * temporary directory: knotd's LMDB config database), the missing directories are made for that
+     * instant and removed again, so the path still reads as it did. When the path cannot be taken (a
+     * directory stands there, the directories cannot be made), the ghost is made beside it or in the
+     * temporary directory.
      */
     private String recreate(GhostFile g) {
         Path original = Path.of(g.file().path());
@@ -219,6 +222,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                         + e.getMessage());
             }
         }
+        List<Path> madeDirs = makeMissingDirs(original.getParent());
         Path dir = original.getParent() != null && Files.isDirectory(original.getParent()) ? original.getParent()
                 : Path.of(System.getProperty("java.io.tmpdir"));
         Path temp = dir.resolve(".cryo-ghost-" + g.file().ino() + "-" + System.nanoTime());
@@ -257,7 +261,29 @@ public final class SharedMemoryHub implements AutoCloseable {
             } catch (IOException e) {
                 deleteQuietly(at);
             }
+            for (Path d : madeDirs) { // deepest first
+                deleteQuietly(d);
+            }
         }
+    }
+
+    /** Makes the missing directories above a deleted file, for an instant; returns them deepest first. */
+    private static List<Path> makeMissingDirs(Path dir) {
+        List<Path> made = new java.util.ArrayList<>();
+        for (Path d = dir; d != null && !Files.exists(d, java.nio.file.LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
+            made.add(d);
+        }
+        for (int i = made.size() - 1; i >= 0; i--) {
+            try {
+                Files.createDirectory(made.get(i), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            } catch (IOException e) {
+                List<Path> done = List.copyOf(made.subList(i + 1, made.size()));
+                done.forEach(SharedMemoryHub::deleteQuietly); // cannot: the ghost goes to the temporary directory
+                return List.of();
+            }
+        }
+        return made;
     }
 
     /**
