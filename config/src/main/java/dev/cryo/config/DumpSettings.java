@@ -14,10 +14,12 @@ import java.time.Duration;
  * @param ghostLimit the largest deleted file (still mapped or open) whose contents a dump carries, in bytes
  * @param acceptWait how long, before the freeze, new connections to the tree's TCP listeners are held
  *     back while the program accepts those already queued (a connection not accepted yet is refused)
+ * @param freezeNice the nice value cryo's own threads run at while a pre-copy dump holds the tree
+ *     frozen (-20 to 19; 0 leaves them as they are)
  */
 public record DumpSettings(
     boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
-    Duration progressDelay, long ghostLimit, Duration acceptWait) {
+    Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice) {
   public static final String PATH = "cryo.dump";
   /** A task's image record (which holds its deleted files) must fit one chunk. */
   public static final long MAX_GHOST_LIMIT = 16L << 20;
@@ -27,6 +29,9 @@ public record DumpSettings(
     Checks.positive(PATH + ".timeout", timeout);
     Checks.notNegative(PATH + ".progress-delay", progressDelay);
     Checks.notNegative(PATH + ".accept-wait", acceptWait);
+    if (freezeNice < -20 || freezeNice > 19) {
+      throw new InvalidSettingsException(PATH + ".freeze-nice must be between -20 and 19, got " + freezeNice);
+    }
     if (ghostLimit < 0 || ghostLimit > MAX_GHOST_LIMIT) {
       throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 16 MiB, got " + ghostLimit
           + " bytes");
@@ -48,6 +53,7 @@ public record DumpSettings(
         r.getBoolean("progress"),
         r.getDuration("progress-delay"),
         r.getBytes("ghost-limit"),
-        r.getDuration("accept-wait"));
+        r.getDuration("accept-wait"),
+        r.getInt("freeze-nice"));
   }
 }

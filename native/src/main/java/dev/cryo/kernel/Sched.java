@@ -81,7 +81,12 @@ public final class Sched {
                 + " nice " + a.nice() + ")", SyscallNr.SCHED_SETATTR, tid, Sys.address(m), 0, 0);
     }
 
-    private static final int GETPRIORITY = 140, PRIO_PROCESS = 0;
+    private static final int GETPRIORITY = 140, SETPRIORITY = 141, PRIO_PROCESS = 0;
+
+    /** setpriority(PRIO_PROCESS, tid, nice): one thread's nice value (per thread on Linux). */
+    public static void setNice(int tid, int nice) {
+        Sys.call(() -> "setpriority(tid " + tid + ", nice " + nice + ")", SETPRIORITY, PRIO_PROCESS, tid, nice, 0);
+    }
 
     /**
      * The thread's nice value. sched_getattr reports it only under a fair policy, but the kernel

@@ -7,6 +7,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.SocketDumpState;
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpStats;
+import dev.cryo.engine.dump.FreezePriority;
 import dev.cryo.engine.dump.TreeWalker;
 import dev.cryo.engine.image.ImageSink;
 import dev.cryo.engine.model.DumpInfo;
@@ -132,6 +133,22 @@ public final class DumpSupervisor {
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
     private long scanned, written, zero, copyNanos;
+    private boolean raised; // cryo's threads run at cryo.dump.freeze-nice (FreezePriority)
+
+    /** A pre-copy's freeze is short work that must not wait for a CPU: cryo's threads go first while it lasts. */
+    private void raisePriority() {
+        if (request.preCopy() && !raised) {
+            raised = true;
+            FreezePriority.raise(settings.dump().freezeNice());
+        }
+    }
+
+    private void lowerPriority() {
+        if (raised) {
+            raised = false;
+            FreezePriority.lower();
+        }
+    }
 
     private DumpSupervisor(ActorContext<Command> ctx, TimerScheduler<Command> timers, DumpRequest request,
                            CryoSettings settings, ImageSink imageWriter, boolean hold, ActorRef<Outcome> replyTo) {
@@ -184,6 +201,7 @@ public final class DumpSupervisor {
             drained = true;
             return drainAcceptQueues();
         }
+        raisePriority();
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
         for (Pid p : tasks.keySet()) { // tracked by pre-copy: their dumpers exist already
             pending.add(p);
@@ -521,6 +539,9 @@ public final class DumpSupervisor {
                     } else if (early && m.reply() instanceof TaskDumper.Released r) {
                         released.add(p);
                         thawedAt = Math.max(thawedAt, r.atNanos());
+                        if (released.size() == tasks.size()) {
+                            lowerPriority(); // the tree runs: the image's last pages are not in a hurry
+                        }
                     } else if (early && m.reply() instanceof TaskDumper.Failed f) {
                         released.add(p); // let go, or left to its dumper's PostStop
                         problems.add(f.message());
@@ -578,6 +599,7 @@ public final class DumpSupervisor {
 
     /** The tree runs again already (or is being let go); the image is given up. */
     private Behavior<Command> failAfterRelease(String why) {
+        lowerPriority();
         timers.cancelAll();
         ctx.getLog().info("dump of pid {} failed after the tree was let go: {}", request.pid(), why);
         pool.cancel(why);
@@ -637,6 +659,7 @@ public final class DumpSupervisor {
 
     /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
     private Behavior<Command> holding(long imageBytes) {
+        lowerPriority(); // all sent: the wait for the destination is no work here
         stage("committed the image; holding the tree frozen");
         timers.cancelAll();
         replyTo.tell(new Held(report(imageBytes), ctx.getSelf()));
@@ -657,6 +680,7 @@ public final class DumpSupervisor {
     }
 
     private Behavior<Command> finish(long imageBytes, boolean kill, ActorRef<Outcome> replyTo) {
+        lowerPriority();
         stage("committed the image");
         timers.cancelAll();
         List<String> problems = new ArrayList<>();
@@ -713,6 +737,7 @@ public final class DumpSupervisor {
     }
 
     private Behavior<Command> abort(String why) {
+        lowerPriority();
         timers.cancelAll();
         List<String> socketProblems = new ArrayList<>();
         releaseSockets(false, socketProblems); // connections out of repair mode before the tree runs again
