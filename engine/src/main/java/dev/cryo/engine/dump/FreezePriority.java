@@ -13,8 +13,11 @@ import java.util.Map;
  * longer than they ran (a GiB's final scan took 25-35 ms of CPU and 150-250 ms of wall time at
  * load 13). Every thread of this process is raised (the work hops between actor, blocking and
  * pinned threads) and set back when the last frozen tree thaws; threads started meanwhile inherit
- * the raised value and are set back to the value the raising thread had. Nothing happens when
- * cryo may not raise its priority (no CAP_SYS_NICE).
+ * the raised value and are set back to the value the raising thread had. With autogroups on
+ * (sched_autogroup_enabled, Debian's default) a thread's nice only ranks it within its session's
+ * group, and the CPU is shared between groups first: the group of cryo's session
+ * (/proc/self/autogroup) is raised too. Nothing happens when cryo may not raise its priority
+ * (no CAP_SYS_NICE).
  */
 public final class FreezePriority {
     private FreezePriority() {}
@@ -23,6 +26,8 @@ public final class FreezePriority {
     private static int raisedTo;
     private static int baseline;
     private static Map<Integer, Integer> saved = Map.of();
+    private static final java.nio.file.Path AUTOGROUP = java.nio.file.Path.of("/proc/self/autogroup");
+    private static Integer groupWas; // the autogroup's nice before, when it was raised
 
     /** Raises every thread to {@code nice} (when that is higher than its own), or only counts a nested holder. */
     public static synchronized void raise(int nice) {
@@ -51,11 +56,33 @@ public final class FreezePriority {
             }
         }
         saved = was;
+        groupWas = null;
+        try { // "/autogroup-27979 nice 0"
+            String[] g = java.nio.file.Files.readString(AUTOGROUP).trim().split("\\s+");
+            int n = Integer.parseInt(g[g.length - 1]);
+            if (n > nice) {
+                java.nio.file.Files.writeString(AUTOGROUP, Integer.toString(nice));
+                groupWas = n;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // no autogroups, or not allowed
+        }
     }
 
     /** Sets the threads back once the last holder lowers. */
     public static synchronized void lower() {
-        if (holders == 0 || --holders > 0 || saved.isEmpty()) {
+        if (holders == 0 || --holders > 0) {
+            return;
+        }
+        if (groupWas != null) {
+            try {
+                java.nio.file.Files.writeString(AUTOGROUP, Integer.toString(groupWas));
+            } catch (java.io.IOException | RuntimeException e) {
+                // the group is as raised; nothing else to do
+            }
+            groupWas = null;
+        }
+        if (saved.isEmpty()) {
             return;
         }
         for (int tid : threads()) {
