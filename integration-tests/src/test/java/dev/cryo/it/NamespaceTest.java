@@ -37,7 +37,7 @@ class NamespaceTest {
         command.addAll(List.of(args));
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(dir.resolve(name + ".out"),
                 command.toArray(String[]::new)))) {
-            int init = initUnder(p.pid().value());
+            int init = unshare.contains("--fork") ? initUnder(p.pid().value()) : p.pid().value();
             return RestoreTest.checkAndReap(DumpRestore.dump(init, dir.resolve("img")).restoreDetached(p.output()));
         }
     }
@@ -72,6 +72,25 @@ class NamespaceTest {
                 + " && exec \"$0\" \"$@\"";
         String out = verdictInNamespaces(tmp, "mntns", List.of("-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
                 setup), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * {@code unshare -m --propagation slave} (systemd's sandboxes make their mounts slaves of the
+     * host's) without a pid namespace: the host's shared mounts come back as slaves, the tmpfs with
+     * its files, and a bind mount of a directory of that tmpfs, made read-only.
+     */
+    @Test
+    void aMountNamespaceOfSlavesWithABindOfItsOwnTmpfsComesBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        Files.writeString(src.resolve("file"), "from the host\n");
+        String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/inner " + box
+                + "/src && echo 'from the host' > " + box + "/inner/file && mount --bind " + box + "/inner " + box
+                + "/src && mount -o remount,bind,ro,nosuid " + box + "/src && exec \"$0\" \"$@\"";
+        String out = verdictInNamespaces(tmp, "mntns", List.of("-m", "--propagation", "slave", "sh", "-c", setup),
+                box.toString(), "host-pids");
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }

@@ -93,7 +93,10 @@ public final class MountScan {
                         throw new DumpException(what + ": " + mount + " is covered by a later mount on the same point:"
                                 + " its files cannot be read; not supported yet");
                     }
-                    contents = TmpfsFiles.read(p, m, bytes);
+                    Set<String> points = new java.util.HashSet<>(); // mounts on its files: they are not its
+                    mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point()))
+                            .forEach(x -> points.add(x.point()));
+                    contents = TmpfsFiles.read(p, m, bytes, points);
                 }
                 out.add(image(m, true, null, contents));
                 done.add(m);
@@ -194,7 +197,7 @@ public final class MountScan {
     static final class TmpfsFiles {
         private TmpfsFiles() {}
 
-        static List<MountImage.Entry> read(Pid p, Mount m, long[] total) {
+        static List<MountImage.Entry> read(Pid p, Mount m, long[] total, Set<String> points) {
             Path top = Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "" : m.point()));
             List<MountImage.Entry> out = new ArrayList<>();
             Map<Object, String> links = new HashMap<>();
@@ -206,7 +209,8 @@ public final class MountScan {
                     public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
                         Map<String, Object> a = Files.readAttributes(dir, "unix:*", LinkOption.NOFOLLOW_LINKS);
                         String rel = top.relativize(dir).toString();
-                        if (!a.get("dev").equals(dev)) { // another mount's point: the directory below it is hidden
+                        if (!a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel))) {
+                            // another mount's point: the directory below it is hidden
                             out.add(new MountImage.Entry(rel, 'd', 0755, 0, 0, 0, 0, new byte[0]));
                             return FileVisitResult.SKIP_SUBTREE;
                         }
@@ -218,7 +222,8 @@ public final class MountScan {
                     public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
                         Map<String, Object> a = Files.readAttributes(file, "unix:*", LinkOption.NOFOLLOW_LINKS);
                         String rel = top.relativize(file).toString();
-                        if (!a.get("dev").equals(dev)) { // a file bind-mounted over one of this tmpfs's
+                        if (!a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel))) {
+                            // a file bind-mounted over one of this tmpfs's
                             out.add(new MountImage.Entry(rel, 'f', 0644, 0, 0, 0, 0, new byte[0]));
                             return FileVisitResult.CONTINUE;
                         }
