@@ -100,7 +100,8 @@ class NamespaceTest {
      * {@code unshare -m --pid --fork --mount-proc} around python's http.server serving files of a
      * tmpfs mounted over /tmp, its output going to a log file under the host's /tmp, which the
      * namespace covers (opened before the tmpfs was mounted): after the restore it serves the same
-     * files and logs the requests to the same host file.
+     * files and logs the requests to the same host file. The server stays in unshare's session and
+     * group, whose leader has exited by the restore: a helper with that pid makes them again.
      */
     @Test
     void aPythonHttpServerWithAPrivateTmpServesItsFilesAgain() throws Exception {
@@ -109,7 +110,7 @@ class NamespaceTest {
             port = s.getLocalPort();
         }
         String inside = "mount -t tmpfs -o mode=1777 cryo-private-tmp /tmp && cd /tmp && echo hello-from-private-tmp"
-                + " > index.html && exec setsid python3 -m http.server --bind 127.0.0.1 " + port + " 2>&1";
+                + " > index.html && exec python3 -m http.server --bind 127.0.0.1 " + port + " 2>&1";
         Path log = tmp.resolve("http.out");
         try (DetachedProcess p = DetachedProcess.start(log, "sh", "-c",
                 "exec unshare -m --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
