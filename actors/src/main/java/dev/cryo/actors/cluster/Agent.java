@@ -86,6 +86,8 @@ public final class Agent {
     private final String name;
     private final AgentNode.Parts parts;
     private final Map<String, Incoming> incoming = new ConcurrentHashMap<>(); // the page channel's threads read it
+    /** Migrations whose restore here runs with cryo's threads raised (the source is frozen meanwhile). */
+    private final java.util.Set<String> raisedFor = new java.util.HashSet<>();
     private final Map<String, List<Integer>> restored = new HashMap<>();
     private final List<Integer> roots = new ArrayList<>();
     private int seq;
@@ -239,6 +241,10 @@ public final class Agent {
         if (m.failure() != null) {
             return failIncoming(m.id(), m.failure());
         }
+        // the source is frozen until the tree runs here: this restore is the downtime's second half
+        if (raisedFor.add(m.id())) {
+            dev.cryo.engine.dump.FreezePriority.raise(parts.migration().settings().dump().freezeNice());
+        }
         long t0 = System.nanoTime();
         String placed = in.memory().summary();
         PreparedRoot prepared = in.memory().finish();
@@ -264,6 +270,7 @@ public final class Agent {
     }
 
     private Behavior<AgentProtocol.Command> onRestored(Restored m) {
+        lowerPriority(m.id());
         Incoming in = incoming.remove(m.id());
         if (m.outcome() instanceof RestoreSupervisor.Succeeded s) {
             if (in == null) { // abandoned while restoring: the source runs on, so this copy must not
@@ -287,7 +294,14 @@ public final class Agent {
         return Behaviors.same();
     }
 
+    private void lowerPriority(String id) {
+        if (raisedFor.remove(id)) {
+            dev.cryo.engine.dump.FreezePriority.lower();
+        }
+    }
+
     private Behavior<AgentProtocol.Command> failIncoming(String id, String why) {
+        lowerPriority(id);
         Incoming in = incoming.remove(id);
         ctx.getLog().info("migration {}: {}", id, why);
         if (in != null) {
