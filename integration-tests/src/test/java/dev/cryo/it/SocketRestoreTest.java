@@ -403,6 +403,17 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "tcpover"));
     }
 
+    /**
+     * The lead found unread datagrams of a socket bound to a wildcard address given back all sent to
+     * the loopback address (IP_PKTINFO showed 127.0.0.1 where the client had sent to another local
+     * address): the dump now reads where each was sent (IP_RECVORIGDSTADDR) and sends it there again
+     * (udpdst.c: 127.0.0.2 and 127.0.0.1 to an IPv4 socket, 127.0.0.3 to a dual-stack IPv6 one).
+     */
+    @Test
+    void unreadDatagramsOfAWildcardSocketKeepTheAddressTheyWereSentTo() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "udpdst"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

@@ -37,8 +37,11 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
     }
 
-    /** One unread datagram and the address it came from. */
-    public record Datagram(byte[] data, SockAddr from) {}
+    /**
+     * One unread datagram, the address it came from and the one it was sent to (which a socket
+     * bound to a wildcard address sees with IP_PKTINFO or IP_RECVORIGDSTADDR).
+     */
+    public record Datagram(byte[] data, SockAddr from, SockAddr to) {}
 
     /** A UDP payload is at most 65,535 bytes; the queue is bounded by the socket's receive buffer. */
     private static final int MAX_DATAGRAM = 65_536, MAX_QUEUE = 1_000_000;
@@ -56,6 +59,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         for (Datagram d : u.queue()) {
             ModelFields.writeBytes(out, d.data(), MAX_DATAGRAM, "UdpSocket.datagram");
             SockAddrFields.write(out, d.from());
+            SockAddrFields.write(out, d.to());
         }
         ModelFields.writeText(out, u.lockTable(), 64, "UdpSocket.lockTable");
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
@@ -69,7 +73,8 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
         List<Datagram> q = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            q.add(new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.datagram"), SockAddrFields.read(in)));
+            q.add(new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.datagram"), SockAddrFields.read(in),
+                    SockAddrFields.read(in)));
         }
         return q;
     }
@@ -137,7 +142,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                         throw p.refuse("UDP socket " + d.local() + ": more than " + MAX_QUEUED_BYTES + " bytes of unread"
                                 + " datagrams");
                     }
-                    queue.add(new Datagram(m.data(), m.from()));
+                    queue.add(new Datagram(m.data(), m.from(), m.to() != null ? m.to() : d.local()));
                 }
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
@@ -222,14 +227,24 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     /** Queues u's unread datagrams again, in order, each from its original sender. */
     private static void fill(Fd s, UdpSocket u) {
         try (UdpInjector inject = new UdpInjector()) {
+            java.util.Map<String, Boolean> local = new java.util.HashMap<>();
             for (Datagram d : u.queue()) {
                 SockAddr from = d.from();
                 SockAddr to = u.local();
+                // a wildcard-bound socket's datagram goes to the address it was sent to, while this host has it
+                SockAddr sentTo = d.to() == null || d.to().isAnyAddress() ? null
+                        : new SockAddr(d.to().family(), d.to().address(), u.local().port());
+                if (sentTo != null && !local.computeIfAbsent(sentTo.toString(), k -> isLocal(d.to()))) {
+                    sentTo = null;
+                }
                 if (from.family() == SockAddr.AF_INET6 && isV4Mapped(from.address())) {
                     // a dual-stack socket's IPv4 sender: an IPv4 packet to the socket's IPv4 side
                     from = new SockAddr(SockAddr.AF_INET, v4Part(from.address()), from.port());
                     to = isV4Mapped(to.address()) ? new SockAddr(SockAddr.AF_INET, v4Part(to.address()), to.port())
+                            : sentTo != null && sentTo.family() == SockAddr.AF_INET ? sentTo
                             : new SockAddr(SockAddr.AF_INET, new byte[] {127, 0, 0, 1}, to.port());
+                } else if (to.isAnyAddress() && sentTo != null && sentTo.family() == to.family()) {
+                    to = sentTo;
                 } else if (to.isAnyAddress()) {
                     byte[] loopback = new byte[to.address().length];
                     loopback[loopback.length - 1] = 1;
@@ -252,6 +267,16 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (found != u.queue().size()) {
             throw new RestoreException("UDP socket " + u.local() + ": " + found + " of its " + u.queue().size()
                     + " unread datagrams could be queued again");
+        }
+    }
+
+    /** Whether {@code a} is an address of this host: a socket can be bound to it. */
+    private static boolean isLocal(SockAddr a) {
+        try (Fd probe = Sockets.socket(a.family(), Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP)) {
+            Sockets.bind(probe, new SockAddr(a.family(), a.address(), 0));
+            return true;
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 

@@ -337,9 +337,12 @@ public final class Sockets {
     /**
      * One message as recvmsg saw it: its bytes, its full length, the sender, the descriptors passed
      * with it ({@code fds}, open in this process and the caller's to close, when they were kept;
-     * {@code fdsPassed} counts them either way), its credentials when SO_PASSCRED was on (else null).
+     * {@code fdsPassed} counts them either way), its credentials when SO_PASSCRED was on (else null),
+     * and the address an IP datagram was sent to when IP_RECVORIGDSTADDR or IPV6_RECVORIGDSTADDR
+     * was on (else null).
      */
-    public record Message(byte[] data, int length, SockAddr from, int fdsPassed, List<Fd> fds, Ucred creds, int flags) {
+    public record Message(byte[] data, int length, SockAddr from, int fdsPassed, List<Fd> fds, Ucred creds, int flags,
+                          SockAddr to) {
         public Message {
             fds = List.copyOf(fds);
         }
@@ -393,6 +396,7 @@ public final class Sockets {
         int count = 0;
         List<Fd> fds = new ArrayList<>();
         Ucred creds = null;
+        SockAddr to = null;
         long off = 0;
         while (off + 16 <= controlLen) { // struct cmsghdr: u64 len, int level, int type
             long len = control.getLong(off);
@@ -413,12 +417,16 @@ public final class Sockets {
                 }
             } else if (level == SOL_SOCKET && type == SCM_CREDENTIALS && len >= 28) {
                 creds = new Ucred(control.getInt(off + 16), control.getInt(off + 20), control.getInt(off + 24));
+            } else if ((level == SOL_IP && type == IP_RECVORIGDSTADDR && len >= 16 + 16)
+                    || (level == SOL_IPV6 && type == IPV6_RECVORIGDSTADDR && len >= 16 + 28)) {
+                int sl = level == SOL_IP ? 16 : 28; // struct sockaddr_in or sockaddr_in6
+                to = SockAddr.decode(control.getByteArray(off + 16, sl), sl);
             }
             off += (len + 7) & ~7L;
         }
         int n = (int) Math.min(r, max);
         return new Message(data.getByteArray(0, n), (int) r, SockAddr.decode(name.getByteArray(0, nameLen), nameLen),
-                count, fds, creds, msgFlags);
+                count, fds, creds, msgFlags, to);
     }
 
     /**
@@ -504,10 +512,21 @@ public final class Sockets {
         boolean unix = getInt(s, SOL_SOCKET, SO_DOMAIN) == SockAddr.AF_UNIX;
         boolean unixMessages = !stream && unix;
         int savedCreds = unix ? getInt(s, SOL_SOCKET, SO_PASSCRED) : 0;
+        // an IP datagram shows the address it was sent to (that of a wildcard-bound socket's varies)
+        int domain = getInt(s, SOL_SOCKET, SO_DOMAIN);
+        boolean ip = !stream && (domain == SockAddr.AF_INET || domain == SockAddr.AF_INET6);
+        int savedDst4 = ip ? getInt(s, SOL_IP, IP_RECVORIGDSTADDR) : 0;
+        int savedDst6 = ip && domain == SockAddr.AF_INET6 ? getInt(s, SOL_IPV6, IPV6_RECVORIGDSTADDR) : 0;
         List<Message> out = new ArrayList<>();
         setInt(s, SOL_SOCKET, SO_PEEK_OFF, 0);
         if (unix) {
             setInt(s, SOL_SOCKET, SO_PASSCRED, 1);
+        }
+        if (ip) {
+            setInt(s, SOL_IP, IP_RECVORIGDSTADDR, 1); // a dual-stack socket's IPv4 datagrams answer to this one
+            if (domain == SockAddr.AF_INET6) {
+                setInt(s, SOL_IPV6, IPV6_RECVORIGDSTADDR, 1);
+            }
         }
         try {
             while (true) {
@@ -527,6 +546,12 @@ public final class Sockets {
             setInt(s, SOL_SOCKET, SO_PEEK_OFF, saved);
             if (unix) {
                 setInt(s, SOL_SOCKET, SO_PASSCRED, savedCreds);
+            }
+            if (ip) {
+                setInt(s, SOL_IP, IP_RECVORIGDSTADDR, savedDst4);
+                if (domain == SockAddr.AF_INET6) {
+                    setInt(s, SOL_IPV6, IPV6_RECVORIGDSTADDR, savedDst6);
+                }
             }
         }
     }

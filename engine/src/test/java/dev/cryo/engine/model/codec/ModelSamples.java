@@ -154,9 +154,10 @@ public final class ModelSamples {
                         new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[4], 0),
                         dev.cryo.engine.files.SocketOptions.NONE, true, 2, List.of(
                         new dev.cryo.engine.files.UdpSocketHandler.Datagram(new byte[] {'q', '1'},
-                                new SockAddr(2, new byte[] {127, 0, 0, 2}, 40001)),
+                                new SockAddr(2, new byte[] {127, 0, 0, 2}, 40001), new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353)),
                         new dev.cryo.engine.files.UdpSocketHandler.Datagram(new byte[0],
-                                new SockAddr(2, new byte[] {10, 0, 0, 7}, 53))), "cryo_4242_udp")),
+                                new SockAddr(2, new byte[] {10, 0, 0, 7}, 53), new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353))),
+                        "cryo_4242_udp")),
                 new FdImage(18, 02000002, 0, new dev.cryo.engine.files.NetlinkSocketHandler.NetlinkSocket(5008, 3, 0,
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(25, 02, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5009, 2, 3, 1,
