@@ -270,10 +270,18 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
     }
 
-    /** Whether {@code a} is an address of this host: a socket can be bound to it. */
+    /**
+     * Whether {@code a} is a unicast address of this host: a socket binds to it (so it is local, or
+     * multicast or broadcast) and, without SO_BROADCAST, connects to it (so it is not broadcast). A
+     * multicast or broadcast destination's datagram is given back to the loopback address.
+     */
     private static boolean isLocal(SockAddr a) {
+        if (a.inetAddress().isMulticastAddress()) {
+            return false;
+        }
         try (Fd probe = Sockets.socket(a.family(), Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP)) {
             Sockets.bind(probe, new SockAddr(a.family(), a.address(), 0));
+            Sockets.connect(probe, new SockAddr(a.family(), a.address(), 9));
             return true;
         } catch (RuntimeException e) {
             return false;
