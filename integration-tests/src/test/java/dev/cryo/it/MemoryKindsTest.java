@@ -133,6 +133,13 @@ class MemoryKindsTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /** Memory-deny-write-execute (PR_SET_MDWE): the restore dropped it silently, the program could map W+X again. */
+    @Test
+    void memoryDenyWriteExecuteComesBack() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "mdwe");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** Files made with O_TMPFILE (no name ever): made that way again, so they can still be named with linkat. */
     @Test
     void filesMadeWithOTmpfileComeBackUnnamedAndLinkable() throws Exception {

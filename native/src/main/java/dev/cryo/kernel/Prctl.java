@@ -11,6 +11,9 @@ public final class Prctl {
 
     public static final int PR_CAP_AMBIENT_RAISE = 2;
 
+    /** Memory-deny-write-execute of the mm (Linux 6.3+): PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2. */
+    public static final int PR_SET_MDWE = 65, PR_GET_MDWE = 66;
+
     /** securebits: SECURE_NO_SETUID_FIXUP keeps the capability sets across a uid change. */
     public static final int SECBIT_NO_SETUID_FIXUP = 1 << 2;
 

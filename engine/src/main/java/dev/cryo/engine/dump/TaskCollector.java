@@ -85,6 +85,7 @@ public final class TaskCollector {
         List<SigAction> sigactions;
         long brk;
         int membarrier;
+        int mdwe;
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
@@ -98,12 +99,14 @@ public final class TaskCollector {
                     sigactions = reads.sigactions();
                     brk = reads.brk();
                     membarrier = reads.membarrier();
+                    mdwe = reads.mdwe();
                     security = securityCollector.task(reads.dumpable(), reads.subreaper());
                     timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
                 } else {
                     sigactions = sigactions(remote, inj);
                     brk = inj.call("brk", SyscallNr.BRK, 0);
                     membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
+                    mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
                     security = securityCollector.task(inj, remote);
                     timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
                 }
@@ -112,7 +115,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
-                coredumpFilter(pid), membarrier);
+                coredumpFilter(pid), membarrier, mdwe);
         int shared = files.tables().withParent(pid.value());
         TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
                 shared);
@@ -175,12 +178,12 @@ public final class TaskCollector {
 
     /** What the main thread's one batch reads: every sigaction, brk, dumpable, subreaper, the three itimers and the membarrier registrations. */
     private record MainReads(List<SigAction> sigactions, long brk, int dumpable, boolean subreaper,
-                             List<long[]> itimers, int membarrier) {}
+                             List<long[]> itimers, int membarrier, int mdwe) {}
 
     /** membarrier(2)'s command that returns the mm's registrations (Linux 6.3+). */
     private static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
 
-    /** The registrations GET_REGISTRATIONS returned; none where the kernel cannot tell (before 6.3: EINVAL). */
+    /** What GET_REGISTRATIONS (or PR_GET_MDWE) returned; none where the kernel cannot tell (before 6.3: EINVAL). */
     private static int membarrierRegistrations(long result) {
         return Injector.isError(result) ? 0 : (int) result;
     }
@@ -219,6 +222,7 @@ public final class TaskCollector {
         }
         int membarrierAt = calls.size(); // last: its error only means the kernel cannot tell
         calls.add(new SyscallBatch.Call(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
+        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
         int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
         if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
             return null;
@@ -245,7 +249,8 @@ public final class TaskCollector {
             itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
         }
         return new MainReads(sigactions, results[n], (int) results[n + 1],
-                b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]));
+                b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
+                membarrierRegistrations(results[membarrierAt + 1]));
     }
 
     /**

@@ -133,6 +133,9 @@ final class TaskJson {
         if (mm.membarrier() != 0) {
             m.put("membarrierRegistrations", hex(mm.membarrier()));
         }
+        if (mm.mdwe() != 0) {
+            m.put("mdwe", mm.mdwe());
+        }
         return m;
     }
 

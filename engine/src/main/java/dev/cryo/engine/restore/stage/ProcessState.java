@@ -126,6 +126,9 @@ public final class ProcessState implements StateStage {
                 t.call("membarrier(register 0x" + Integer.toHexString(1 << bit) + ")", SyscallNr.MEMBARRIER, 1 << bit, 0, 0);
             }
         }
+        if (mm.mdwe() != 0) { // after the memory's final protections (MEMORY): from now on no mapping may gain exec
+            t.call("prctl(PR_SET_MDWE, " + mm.mdwe() + ")", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MDWE, mm.mdwe(), 0, 0, 0);
+        }
         if (mm.thpDisabled()) {
             t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
