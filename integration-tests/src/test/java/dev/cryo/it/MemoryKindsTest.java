@@ -233,6 +233,19 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * A deleted sparse file of 64 MiB holding 8 KiB of data: only its data counts against the ghost limit
+     * (1 MiB) and travels (zdtm ghost_holes_large00, unlink_largefile were refused for the file's size).
+     */
+    @Test
+    void aLargeSparseDeletedFileCarriesOnlyItsData() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        String out = DumpRestore.workloadVerdict(tmp, "ghostsparse", dir.toString());
+        assertTrue(out.contains("PASS"), out);
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"dataBytes\" : 8192"), show);
+    }
+
     /** zdtm's ghost_holes00-02 found them filled: a deleted sparse file came back without its holes. */
     @Test
     void deletedSparseFilesKeepTheirHoles() throws Exception {

@@ -1,12 +1,14 @@
 package dev.cryo.engine.model;
 
 /**
- * A deleted (unlinked) file a task still maps or holds open, with its whole contents: restore
+ * A deleted (unlinked) file a task still maps or holds open, with its data: restore
  * recreates it, maps or opens it, and unlinks it again. Carried by the first task of the dump that
  * holds it; {@code file} is its identity at dump time (device and inode tell which mappings and
  * fds of which tasks are this file), {@code uid} and {@code gid} its owner, given back with its mode.
  * {@code data} holds its data extents as {start, end} byte pairs (SEEK_DATA/SEEK_HOLE): the rest are
- * holes, made again as holes (a sparse file stays sparse, a program may look for its holes).
+ * holes, made again as holes (a sparse file stays sparse, a program may look for its holes);
+ * {@code contents} are the bytes of those extents one after the other (a 1 GiB file with 8 KiB of
+ * data carries 8 KiB), its size is the file's.
  * {@code linkedAt}: empty, or the other name in the same directory under which the deleted name's
  * file is still linked (glibc's sem_open maps its file under a temporary name, links it to the
  * semaphore's name and unlinks the temporary one): no contents then; restore links that file to
@@ -19,6 +21,6 @@ public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] 
 
     /** Whether the file is one run of data from start to end (no hole to make). */
     public boolean dense() {
-        return data.length == 2 && data[0] == 0 && data[1] == contents.length;
+        return data.length == 2 && data[0] == 0 && data[1] == file.size() && contents.length == file.size();
     }
 }

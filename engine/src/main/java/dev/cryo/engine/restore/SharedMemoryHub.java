@@ -213,9 +213,18 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
         if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
             try {
-                SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(), g.contents(), g.uid(),
-                        g.gid(), g.file().mode() & 07777);
+                SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(),
+                        g.dense() ? g.contents() : new byte[0], g.uid(), g.gid(), g.file().mode() & 07777);
                 tmpfiles.add(f);
+                if (!g.dense()) {
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(Path.of(f.procPath()),
+                            StandardOpenOption.WRITE)) {
+                        writeExtents(g, ch, Path.of(f.procPath()));
+                    } catch (IOException e) {
+                        throw new RestoreException("cannot write the O_TMPFILE file " + g.file().path() + " again: "
+                                + e.getMessage());
+                    }
+                }
                 return f.procPath();
             } catch (RuntimeException e) {
                 throw new RestoreException("cannot make the O_TMPFILE file " + g.file().path() + " again: "
@@ -346,22 +355,31 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
     }
 
+    /** The ghost's data extents at their offsets (its contents hold them one after the other), then its size. */
+    private static void writeExtents(GhostFile g, java.nio.channels.FileChannel ch, Path p) throws IOException {
+        long[] d = g.data();
+        int from = 0;
+        for (int i = 0; i + 1 < d.length; i += 2) {
+            int len = (int) (d[i + 1] - d[i]);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), from, len);
+            for (long at = d[i]; b.hasRemaining(); ) {
+                at += ch.write(b, at);
+            }
+            from += len;
+        }
+        try (java.io.RandomAccessFile size = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            size.setLength(g.file().size()); // a tail hole
+        }
+    }
+
     private static void write(GhostFile g, Path p) {
         try {
             if (g.dense()) {
                 Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             } else { // only the data extents are written: what lies between stays a hole
                 try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
-                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                     java.io.RandomAccessFile size = new java.io.RandomAccessFile(p.toFile(), "rw")) {
-                    long[] d = g.data();
-                    for (int i = 0; i + 1 < d.length; i += 2) {
-                        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), (int) d[i], (int) (d[i + 1] - d[i]));
-                        for (long at = d[i]; b.hasRemaining(); ) {
-                            at += ch.write(b, at);
-                        }
-                    }
-                    size.setLength(g.contents().length); // a tail hole
+                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    writeExtents(g, ch, p);
                 }
             }
         } catch (IOException e) {

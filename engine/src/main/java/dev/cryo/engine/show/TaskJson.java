@@ -62,7 +62,8 @@ final class TaskJson {
                 f.put("path", g.file().path());
                 f.put("ino", g.file().ino());
                 f.put("mode", Integer.toOctalString(g.file().mode()));
-                f.put("size", g.contents().length);
+                f.put("size", g.file().size());
+                f.put("dataBytes", g.contents().length);
                 if (!g.linkedAt().isEmpty()) {
                     f.put("linkedAt", g.linkedAt()); // no contents: the file is still there under that name
                 }
