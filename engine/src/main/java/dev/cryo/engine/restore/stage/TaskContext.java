@@ -195,6 +195,14 @@ public final class TaskContext {
      * before the next open; the flush checks that every open returned it.
      */
     public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
+        int cryoFd = cryoFdOf(path);
+        if (cryoFd >= 0) {
+            long fd = openCryoFd(cryoFd, flags);
+            use.accept(fd);
+            later("close", dev.cryo.kernel.SyscallNr.CLOSE, fd);
+            predictedFd = -1; // the table changed outside the queue: read it again at the next queued open
+            return;
+        }
         byte[] name = RemoteWriter.cString(path);
         if (name.length > BootstrapArea.PAGE) {
             throw new IllegalArgumentException("path longer than PATH_MAX: " + path);
@@ -278,8 +286,41 @@ public final class TaskContext {
 
     /** openat(AT_FDCWD, path, flags) in the task; returns the fd. */
     public long open(String path, int flags) {
+        int cryoFd = cryoFdOf(path);
+        if (cryoFd >= 0) {
+            return openCryoFd(cryoFd, flags);
+        }
         long at = put(RemoteWriter.cString(path));
         return call("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+    }
+
+    private static final String CRYO_FDS = "/proc/" + ProcessHandle.current().pid() + "/fd/";
+
+    /**
+     * The fd of cryo's that {@code path} names ({@code /proc/CRYO/fd/N}, how a task opens a file cryo
+     * made for it) when the task is inside a pid namespace of the tree's, whose /proc need not show
+     * cryo; -1 otherwise.
+     */
+    private int cryoFdOf(String path) {
+        if (!path.startsWith(CRYO_FDS) || !namespaces.insidePidNamespace(pid.value()) || namespaces.cryoFd() <= 0) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(path.substring(CRYO_FDS.length()));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Opens cryo's fd {@code n} anew in the task: taken through its pidfd of cryo, opened again through /proc/self. */
+    private long openCryoFd(int n, int flags) {
+        long taken = FileRestore.take(this, (int) ProcessHandle.current().pid(), n);
+        try {
+            long at = put(RemoteWriter.cString("/proc/self/fd/" + taken));
+            return call("open(" + CRYO_FDS + n + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+        } finally {
+            call("close", dev.cryo.kernel.SyscallNr.CLOSE, taken);
+        }
     }
 
     /** Copies bytes to the start of the bootstrap data area and returns their address in the task. */
