@@ -22,6 +22,33 @@ public final class DeadSessionLeader {
         int sid = root.ids().sid();
         return sid > 1 && sid != root.pid() && !treePids.contains(sid) && root.ids().ttyNr() == 0
                 && (root.ids().pgid() == sid || root.ids().pgid() == root.pid())
-                && !Sys.exists(Pid.of(sid));
+                && gone(sid);
+    }
+
+    /**
+     * Whether the leader is gone, waiting a moment for a zombie leader to be reaped: the dump that
+     * killed the tree ended the leader too when it only waited for its child (`unshare --fork`),
+     * and its own parent may not have reaped it yet.
+     */
+    private static boolean gone(int sid) {
+        long until = System.nanoTime() + 2_000_000_000L;
+        while (Sys.exists(Pid.of(sid))) {
+            char state;
+            try {
+                state = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(sid)).state();
+            } catch (dev.cryo.kernel.KernelException e) {
+                return true; // reaped between the two reads
+            }
+            if (state != 'Z' || System.nanoTime() > until) {
+                return false;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 }
