@@ -49,6 +49,17 @@ class NamespaceTest {
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
+    /**
+     * A container's init with a daemon's grandchildren (docker --init: tini as pid 1 of a pid
+     * namespace): its children in the session of a leader that has exited come back in it, the
+     * helper making that session taking the leader's pid inside the namespace too.
+     */
+    @Test
+    void aPidNamespaceInitsChildrenInTheSessionOfADeadLeaderKeepIt() throws Exception {
+        String out = verdictInNamespaces(tmp, "deadsid", List.of("-m", "--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** The same with a network namespace of its own, its loopback device up: lo is up again after the restore. */
     @Test
     void aNetworkNamespaceWithOnlyItsLoopbackComesBackWithLoUp() throws Exception {

@@ -116,24 +116,36 @@ public final class TreeWalker {
     }
 
     /**
-     * A live task in a session that is not its parent's and whose leader has exited, below a parent
-     * in cryo's pid namespace: when it is in that session's group or leads its own, the restore's
-     * helper takes the leader's pid, makes the session, forks the task and exits, leaving the task
-     * to its parent (RestoreSupervisor.deadSessionsOf).
+     * A live task in a session that is not its parent's and whose leader has exited: when it is in
+     * that session's group or leads its own, the restore's helper takes the leader's pid, makes the
+     * session, forks the task and exits, leaving the task to its parent
+     * (RestoreSupervisor.deadSessionsOf). The parent's children go to its own pid namespace, and
+     * there the leader's pid is known: cryo's, or one of the tree's whose leader was inside it
+     * (NamespaceScan records that pid).
      */
     private static boolean sessionLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
         int sid = t.session();
-        return t.state() != 'Z' && sid > 1 && sid != t.pid() && sid != parent.session() && !tree.containsKey(sid)
-                && !dev.cryo.kernel.Sys.exists(Pid.of(sid)) && samePidNamespaceAsCryo(parent.pid());
-    }
-
-    private static boolean samePidNamespaceAsCryo(int pid) {
-        try {
-            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/pid_for_children"))
-                    .equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")));
-        } catch (java.io.IOException e) {
+        if (t.state() == 'Z' || sid <= 1 || sid == t.pid() || sid == parent.session() || tree.containsKey(sid)
+                || dev.cryo.kernel.Sys.exists(Pid.of(sid))) {
             return false;
         }
+        try {
+            String own = nsLink(parent.pid(), "pid");
+            if (!own.equals(nsLink(parent.pid(), "pid_for_children"))) {
+                return false;
+            }
+            if (own.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString())) {
+                return true;
+            }
+            List<Integer> nsSid = ProcFs.status(Pid.of(t.pid())).nsSid();
+            return nsSid.size() > 1 && nsSid.get(nsSid.size() - 1) > 0;
+        } catch (java.io.IOException | KernelException e) {
+            return false;
+        }
+    }
+
+    private static String nsLink(int pid, String ns) throws java.io.IOException {
+        return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/" + ns)).toString();
     }
 
     /**

@@ -6,6 +6,7 @@ import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -158,6 +159,19 @@ public final class NamespaceScan {
                     } catch (KernelException e) {
                         // exited meanwhile: the seize finds out
                     }
+                }
+            }
+            for (Pid q : tree) { // a session whose leader exited: its helper takes the leader's pid in here
+                try {
+                    ProcStat st = ProcFs.stat(q);
+                    List<Integer> nsSid = ProcFs.status(q).nsSid();
+                    Map<String, String> l = links.get(q.value());
+                    if (l != null && ns.equals(l.get("pid")) && nsSid.size() > 1 && nsSid.get(0) == st.session() && nsSid.get(nsSid.size() - 1) > 0
+                            && !tids.containsKey(st.session()) && !tree.contains(Pid.of(st.session()))) {
+                        tids.put(st.session(), nsSid.get(nsSid.size() - 1));
+                    }
+                } catch (KernelException e) {
+                    // exited meanwhile: the seize finds out
                 }
             }
         }

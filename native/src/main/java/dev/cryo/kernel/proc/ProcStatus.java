@@ -63,6 +63,15 @@ public record ProcStatus(
                 noNewPrivs.equals("1"), r.i("Seccomp"));
     }
 
+    /** NSsid: the session id in each pid namespace the task is in, outermost first (empty when absent). */
+    public List<Integer> nsSid() {
+        String v = fields.get("NSsid");
+        if (v == null || v.isBlank()) {
+            return List.of();
+        }
+        return java.util.Arrays.stream(v.trim().split("\\s+")).map(Integer::valueOf).toList();
+    }
+
     /** The text of any key, e.g. "VmRSS" → "1720 kB". */
     public Optional<String> value(String key) {
         return Optional.ofNullable(fields.get(key));

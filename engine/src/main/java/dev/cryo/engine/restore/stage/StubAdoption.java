@@ -137,17 +137,18 @@ public final class StubAdoption {
      * reparented to this task, a subreaper), as CRIU's helper tasks do: a helper forked at the
      * leader's pid, whose death signals nobody, makes the session (and the group of the same id),
      * forks them with their exact pids and is killed; this task, a subreaper for that instant,
-     * inherits them and reaps the helper. Outside any pid namespace of the tree's (the dump checks).
+     * inherits them and reaps the helper. In a pid namespace of the tree's, the helper takes the
+     * leader's pid there too (NamespaceScan recorded it).
      */
     public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
-        long r = clone3(t.main(), t.pid(), t.boot(), 0, 0, sid);
+        long r = clone3(t.main(), t.pid(), t.boot(), 0, 0, t.namespaces().setTid(sid));
         List<Integer> born = tracer.takeNewTracees();
         if (born.contains(sid)) {
             t.forked().add(sid);
         }
-        if (Injector.isError(r) || r != sid || !born.contains(sid)) {
+        if (Injector.isError(r) || r != t.namespaces().returnedTo(t.pid().value(), sid) || !born.contains(sid)) {
             throw Injector.isError(r) && (int) -r == Errno.EEXIST
                     ? dev.cryo.engine.restore.RestoreValidator.pidTaken(sid)
                     : new RestoreException("a helper for session " + sid + " (its leader had exited) could not take"
@@ -157,7 +158,7 @@ public final class StubAdoption {
         try (Injector h = new Injector(tracer, helper, sid, t.boot().gadget())) {
             h.call("setsid", SyscallNr.SETSID);
             for (int child : children) {
-                long c = clone3(h, helper, t.boot(), 0, dev.cryo.kernel.Signals.SIGCHLD, child);
+                long c = clone3(h, helper, t.boot(), 0, dev.cryo.kernel.Signals.SIGCHLD, t.namespaces().setTid(child));
                 List<Integer> kids = tracer.takeNewTracees();
                 if (kids.contains(child)) {
                     t.forked().add(child);
@@ -165,7 +166,7 @@ public final class StubAdoption {
                 if (Injector.isError(c) && (int) -c == Errno.EEXIST) {
                     throw dev.cryo.engine.restore.RestoreValidator.pidTaken(child);
                 }
-                if (c != child || !kids.contains(child)) {
+                if (c != t.namespaces().returnedTo(t.pid().value(), child) || !kids.contains(child)) {
                     throw new RestoreException("asked the helper of session " + sid + " for pid " + child + " and got "
                             + (Injector.isError(c) ? Injector.errorText(c) : Long.toString(c)));
                 }
@@ -176,7 +177,7 @@ public final class StubAdoption {
         t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
         parkStopped(t, sid);
         dev.cryo.kernel.Sys.kill(helper, dev.cryo.kernel.Signals.SIGKILL);
-        t.call("wait4(helper " + sid + ")", SyscallNr.WAIT4, sid, 0, dev.cryo.kernel.Sys.WALL, 0);
+        t.call("wait4(helper " + sid + ")", SyscallNr.WAIT4, t.seen(sid), 0, dev.cryo.kernel.Sys.WALL, 0);
         t.forked().remove(Integer.valueOf(sid));
         // the task's own setting comes back in STATE (CredentialResetFlags)
         t.call("prctl(PR_SET_CHILD_SUBREAPER, 0)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 0);
@@ -190,13 +191,13 @@ public final class StubAdoption {
     }
 
     /**
-     * clone3 injected through {@code forker} ({@code pid}): a child at {@code childPid} in
-     * {@code forker}'s pid namespace, its death sending {@code exitSignal} (0: none). The raw
-     * result: the new pid or -errno.
+     * clone3 injected through {@code forker} ({@code pid}): a child with the pids {@code setTid}
+     * (innermost first) in {@code forker}'s pid namespaces, its death sending {@code exitSignal}
+     * (0: none). The raw result: the new pid as {@code forker} sees it, or -errno.
      */
-    private static long clone3(Injector forker, Pid pid, BootstrapArea boot, long flags, int exitSignal, int childPid) {
-        byte[] args = new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, 1, 0)
-                .ints(new int[] {childPid}).toBytes();
+    private static long clone3(Injector forker, Pid pid, BootstrapArea boot, long flags, int exitSignal, int[] setTid) {
+        byte[] args = new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, setTid.length, 0)
+                .ints(setTid).toBytes();
         dev.cryo.kernel.Sys.write(pid, boot.data(), args);
         return forker.raw(SyscallNr.CLONE3, boot.data(), 88);
     }
