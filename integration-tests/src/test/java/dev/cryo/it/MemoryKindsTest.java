@@ -140,6 +140,13 @@ class MemoryKindsTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /** KSM for the whole address space (PR_SET_MEMORY_MERGE): the restore dropped it, so new mappings were not mergeable. */
+    @Test
+    void ksmForTheWholeAddressSpaceComesBack() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "ksmany");
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** Files made with O_TMPFILE (no name ever): made that way again, so they can still be named with linkat. */
     @Test
     void filesMadeWithOTmpfileComeBackUnnamedAndLinkable() throws Exception {

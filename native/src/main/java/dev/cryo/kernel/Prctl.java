@@ -13,6 +13,8 @@ public final class Prctl {
 
     /** Memory-deny-write-execute of the mm (Linux 6.3+): PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2. */
     public static final int PR_SET_MDWE = 65, PR_GET_MDWE = 66;
+    /** KSM for the whole address space, present and future mappings (Linux 6.4+). */
+    public static final int PR_SET_MEMORY_MERGE = 67, PR_GET_MEMORY_MERGE = 68;
 
     /** securebits: SECURE_NO_SETUID_FIXUP keeps the capability sets across a uid change. */
     public static final int SECBIT_NO_SETUID_FIXUP = 1 << 2;

@@ -115,7 +115,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
-                coredumpFilter(pid), membarrier, mdwe);
+                coredumpFilter(pid), membarrier, mdwe, mergeAny(pid));
         int shared = files.tables().withParent(pid.value());
         TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
                 shared);
@@ -317,6 +317,16 @@ public final class TaskCollector {
     }
 
     /** /proc/PID/coredump_filter: which mappings a core dump holds, set by the program or inherited. */
+    /** Whether KSM merges all of the task's memory (PR_SET_MEMORY_MERGE), as ksm_stat says; no where there is no KSM. */
+    private static boolean mergeAny(Pid pid) {
+        java.nio.file.Path stat = java.nio.file.Path.of(pid.procDir() + "/ksm_stat");
+        try {
+            return java.nio.file.Files.readAllLines(stat).stream().anyMatch(l -> l.equals("ksm_merge_any: yes"));
+        } catch (java.io.IOException e) {
+            return false; // a kernel without KSM has no such file and no such setting
+        }
+    }
+
     private static long coredumpFilter(Pid pid) {
         try {
             return Long.parseLong(ProcFs.text(pid.procDir() + "/coredump_filter").strip(), 16);

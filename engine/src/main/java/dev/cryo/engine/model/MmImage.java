@@ -6,11 +6,13 @@ package dev.cryo.engine.model;
  * does) and the coredump filter; and the membarrier(2) registrations of the address space (the
  * MEMBARRIER_CMD_REGISTER_* bits MEMBARRIER_CMD_GET_REGISTRATIONS returns): a program that registered
  * for private expedited barriers gets EPERM from them in a new mm that did not (liburcu aborts: knotd);
- * and its memory-deny-write-execute flags (PR_SET_MDWE: a hardened service's W^X, which cannot be undone).
+ * and its memory-deny-write-execute flags (PR_SET_MDWE: a hardened service's W^X, which cannot be undone);
+ * and whether KSM merges all of its memory, present and future (PR_SET_MEMORY_MERGE, {@code mergeAny}).
  */
 public record MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                       long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv,
-                      boolean thpDisabled, long coredumpFilter, int membarrier, int mdwe) {
+                      boolean thpDisabled, long coredumpFilter, int membarrier, int mdwe,
+                      boolean mergeAny) {
     /** The default coredump filter (anonymous private and shared memory, ELF headers, private huge pages). */
     public static final long DEFAULT_COREDUMP_FILTER = 0x33;
 
@@ -21,6 +23,6 @@ public record MmImage(long startCode, long endCode, long startData, long endData
     public MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                    long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv) {
         this(startCode, endCode, startData, endData, startBrk, brk, startStack, argStart, argEnd, envStart, envEnd, auxv,
-                false, DEFAULT_COREDUMP_FILTER, 0, 0);
+                false, DEFAULT_COREDUMP_FILTER, 0, 0, false);
     }
 }

@@ -137,6 +137,9 @@ final class TaskJson {
         if (mm.mdwe() != 0) {
             m.put("mdwe", mm.mdwe());
         }
+        if (mm.mergeAny()) {
+            m.put("ksmMergeAny", true);
+        }
         return m;
     }
 

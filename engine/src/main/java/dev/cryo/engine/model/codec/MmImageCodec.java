@@ -20,11 +20,13 @@ public final class MmImageCodec implements RecordCodec<MmImage> {
         out.writeLong(m.coredumpFilter());
         out.writeVarInt(m.membarrier(), true);
         out.writeVarInt(m.mdwe(), true);
+        out.writeBoolean(m.mergeAny());
     }
 
     public MmImage read(Input in, int version) {
         long[] f = in.readLongs(11);
         return new MmImage(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
-                ModelFields.readLongs(in, ModelLimits.AUXV_WORDS, "MmImage.auxv"), in.readBoolean(), in.readLong(), in.readVarInt(true), in.readVarInt(true));
+                ModelFields.readLongs(in, ModelLimits.AUXV_WORDS, "MmImage.auxv"), in.readBoolean(), in.readLong(), in.readVarInt(true), in.readVarInt(true),
+                in.readBoolean());
     }
 }

@@ -129,6 +129,9 @@ public final class ProcessState implements StateStage {
         if (mm.mdwe() != 0) { // after the memory's final protections (MEMORY): from now on no mapping may gain exec
             t.call("prctl(PR_SET_MDWE, " + mm.mdwe() + ")", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MDWE, mm.mdwe(), 0, 0, 0);
         }
+        if (mm.mergeAny()) { // every mapping is mergeable already (VmFlags); this makes the new ones so too
+            t.call("prctl(PR_SET_MEMORY_MERGE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+        }
         if (mm.thpDisabled()) {
             t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
