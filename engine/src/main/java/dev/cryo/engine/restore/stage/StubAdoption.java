@@ -84,11 +84,8 @@ public final class StubAdoption {
      * child shares with this task (CLONE_FILES: one fd table, which this task restores; CLONE_FS).
      */
     public static void forkChild(TaskContext t, int childPid, int exitSignal, int cloneFlags) {
-        Tracer tracer = t.tracer();
-        BootstrapArea boot = t.boot();
         // a child that made namespaces is forked into new ones; inside a pid namespace it has a pid per level
         long flags = (cloneFlags | t.namespaces().flagsOf(childPid)) & 0xffffffffL;
-        int[] setTid = t.namespaces().setTid(childPid);
         int cryoFd = t.namespaces().cryoFd();
         boolean handsPidfd = (flags & dev.cryo.kernel.Clone.NEWPID) != 0 && !t.namespaces().insidePidNamespace(t.pid().value());
         if (handsPidfd) { // the namespace's init inherits a pidfd of cryo (TreeNamespaces.cryoFd)
@@ -96,25 +93,12 @@ public final class StubAdoption {
             t.call("dup3(pidfd of cryo)", SyscallNr.DUP3, self, cryoFd, 0);
             t.call("close", SyscallNr.CLOSE, self);
         }
-        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88,
-                setTid.length, 0).ints(setTid).toBytes());
-        long r = t.main().raw(SyscallNr.CLONE3, args, 88);
-        List<Integer> born = tracer.takeNewTracees();
-        if (handsPidfd) {
-            t.call("close(pidfd of cryo)", SyscallNr.CLOSE, cryoFd);
-        }
-        if (Injector.isError(r)) {
-            throw (int) -r == Errno.EEXIST
-                    ? dev.cryo.engine.restore.RestoreValidator.pidTaken(childPid)
-                    : new SyscallException("clone3(set_tid " + childPid + ") in pid " + t.pid(), (int) -r);
-        }
-        if (born.contains(childPid)) {
-            t.forked().add(childPid); // from here on, a failure must kill it too
-        }
-        long expected = t.namespaces().returnedTo(t.pid().value(), childPid);
-        if (r != expected || !born.contains(childPid)) {
-            throw new RestoreException("asked for pid " + childPid + " and got " + r + (expected != childPid
-                    ? " (" + expected + " expected, its pid in the pid namespace)" : ""));
+        try {
+            cloneAt(t, t.main(), t.pid(), flags, exitSignal, childPid);
+        } finally {
+            if (handsPidfd) {
+                t.call("close(pidfd of cryo)", SyscallNr.CLOSE, cryoFd);
+            }
         }
         park(t, childPid);
     }
@@ -143,33 +127,12 @@ public final class StubAdoption {
     public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
-        long r = clone3(t.main(), t.pid(), t.boot(), 0, 0, t.namespaces().setTid(sid));
-        List<Integer> born = tracer.takeNewTracees();
-        if (born.contains(sid)) {
-            t.forked().add(sid);
-        }
-        if (Injector.isError(r) || r != t.namespaces().returnedTo(t.pid().value(), sid) || !born.contains(sid)) {
-            throw Injector.isError(r) && (int) -r == Errno.EEXIST
-                    ? dev.cryo.engine.restore.RestoreValidator.pidTaken(sid)
-                    : new RestoreException("a helper for session " + sid + " (its leader had exited) could not take"
-                            + " that pid in pid " + t.pid() + ": " + (Injector.isError(r) ? Injector.errorText(r) : "got " + r));
-        }
+        cloneAt(t, t.main(), t.pid(), 0, 0, sid);
         tracer.waitForStop(sid);
         try (Injector h = new Injector(tracer, helper, sid, t.boot().gadget())) {
             h.call("setsid", SyscallNr.SETSID);
             for (int child : children) {
-                long c = clone3(h, helper, t.boot(), 0, dev.cryo.kernel.Signals.SIGCHLD, t.namespaces().setTid(child));
-                List<Integer> kids = tracer.takeNewTracees();
-                if (kids.contains(child)) {
-                    t.forked().add(child);
-                }
-                if (Injector.isError(c) && (int) -c == Errno.EEXIST) {
-                    throw dev.cryo.engine.restore.RestoreValidator.pidTaken(child);
-                }
-                if (c != t.namespaces().returnedTo(t.pid().value(), child) || !kids.contains(child)) {
-                    throw new RestoreException("asked the helper of session " + sid + " for pid " + child + " and got "
-                            + (Injector.isError(c) ? Injector.errorText(c) : Long.toString(c)));
-                }
+                cloneAt(t, h, helper, 0, dev.cryo.kernel.Signals.SIGCHLD, child);
                 park(t, child);
             }
         }
@@ -191,14 +154,30 @@ public final class StubAdoption {
     }
 
     /**
-     * clone3 injected through {@code forker} ({@code pid}): a child with the pids {@code setTid}
-     * (innermost first) in {@code forker}'s pid namespaces, its death sending {@code exitSignal}
-     * (0: none). The raw result: the new pid as {@code forker} sees it, or -errno.
+     * clone3 injected through {@code forker} (this task, or its helper {@code forkerPid}): a child
+     * with the exact pid {@code childPid} (and its pids in the tree's pid namespaces), in {@code flags}'
+     * new namespaces, its death sending {@code exitSignal} (0: none). From its birth on, a failure
+     * kills it too. Throws unless it got that pid.
      */
-    private static long clone3(Injector forker, Pid pid, BootstrapArea boot, long flags, int exitSignal, int[] setTid) {
-        byte[] args = new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0, boot.data() + 88, setTid.length, 0)
-                .ints(setTid).toBytes();
-        dev.cryo.kernel.Sys.write(pid, boot.data(), args);
-        return forker.raw(SyscallNr.CLONE3, boot.data(), 88);
+    private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid) {
+        BootstrapArea boot = t.boot();
+        int[] setTid = t.namespaces().setTid(childPid);
+        dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
+                boot.data() + 88, setTid.length, 0).ints(setTid).toBytes());
+        long r = forker.raw(SyscallNr.CLONE3, boot.data(), 88);
+        List<Integer> born = t.tracer().takeNewTracees();
+        if (born.contains(childPid)) {
+            t.forked().add(childPid);
+        }
+        if (Injector.isError(r)) {
+            throw (int) -r == Errno.EEXIST
+                    ? dev.cryo.engine.restore.RestoreValidator.pidTaken(childPid)
+                    : new SyscallException("clone3(set_tid " + childPid + ") in pid " + forkerPid, (int) -r);
+        }
+        long expected = t.namespaces().returnedTo(t.pid().value(), childPid);
+        if (r != expected || !born.contains(childPid)) {
+            throw new RestoreException("asked for pid " + childPid + " in pid " + forkerPid + " and got " + r
+                    + (expected != childPid ? " (" + expected + " expected, its pid in the pid namespace)" : ""));
+        }
     }
 }
