@@ -205,11 +205,16 @@ public final class MountScan {
             try {
                 Object dev = Files.getAttribute(top, "unix:dev", LinkOption.NOFOLLOW_LINKS);
                 Files.walkFileTree(top, new SimpleFileVisitor<>() {
+                    /** Another file system's, or a mount point of the namespace's: not this tmpfs's own. */
+                    private boolean underAnotherMount(Map<String, Object> a, String rel) {
+                        return !a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel));
+                    }
+
                     @Override
                     public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
                         Map<String, Object> a = Files.readAttributes(dir, "unix:*", LinkOption.NOFOLLOW_LINKS);
                         String rel = top.relativize(dir).toString();
-                        if (!a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel))) {
+                        if (underAnotherMount(a, rel)) {
                             // another mount's point: the directory below it is hidden
                             out.add(new MountImage.Entry(rel, 'd', 0755, 0, 0, 0, 0, new byte[0]));
                             return FileVisitResult.SKIP_SUBTREE;
@@ -222,7 +227,7 @@ public final class MountScan {
                     public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
                         Map<String, Object> a = Files.readAttributes(file, "unix:*", LinkOption.NOFOLLOW_LINKS);
                         String rel = top.relativize(file).toString();
-                        if (!a.get("dev").equals(dev) || points.contains(join(m.point(), "/" + rel))) {
+                        if (underAnotherMount(a, rel)) {
                             // a file bind-mounted over one of this tmpfs's
                             out.add(new MountImage.Entry(rel, 'f', 0644, 0, 0, 0, 0, new byte[0]));
                             return FileVisitResult.CONTINUE;
