@@ -12,16 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "workload.h"
+#include "tcppeer.h"
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 8) || getsockname(l, (struct sockaddr *)&a, &n))
-        fail("listen");
+    struct sockaddr_in a;
+    int l = listen_loopback(&a, 8);
     printf("ready %d\n", ntohs(a.sin_port));
     while (!check) pause();
     if (fcntl(l, F_SETFL, O_NONBLOCK)) fail("O_NONBLOCK");

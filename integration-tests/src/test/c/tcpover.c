@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "workload.h"
+#include "tcppeer.h"
 
 static void closed_as_before(int fd, const char *name, const char *unread, struct sockaddr_in *was) {
     char why[128];
@@ -65,11 +65,9 @@ static void closed_as_before(int fd, const char *name, const char *unread, struc
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 8) || getsockname(l, (struct sockaddr *)&a, &n))
-        fail("listen");
+    struct sockaddr_in a;
+    int l = listen_loopback(&a, 8);
+    socklen_t n;
     int c = socket(AF_INET, SOCK_STREAM, 0);
     if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a)) fail("connect");
     int s = accept(l, NULL, NULL);

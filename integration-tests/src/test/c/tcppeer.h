@@ -29,12 +29,20 @@ __attribute__((unused)) static int await_tcp_state(int s, int state) {
     return tcp_state(s) == state;
 }
 
+/** A TCP listener on 127.0.0.1 at a port the kernel picks, its address in *a. */
+__attribute__((unused)) static int listen_loopback(struct sockaddr_in *a, int backlog) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    *a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof *a;
+    if (l < 0 || bind(l, (struct sockaddr *)a, sizeof *a) || listen(l, backlog) || getsockname(l, (struct sockaddr *)a, &n))
+        fail("listen");
+    return l;
+}
+
 /** Connects *d and *c (accepted in that order) to peer(port), run by a detached grandchild. */
 __attribute__((unused)) static void connect_peer(void (*peer)(int port), int *d, int *c) {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 2) || getsockname(l, (struct sockaddr *)&a, &n)) fail("listen");
+    struct sockaddr_in a;
+    int l = listen_loopback(&a, 2);
     pid_t child = fork();
     if (child == 0) {
         if (fork() == 0) {
