@@ -115,10 +115,7 @@ public final class Sys {
 
     /** Releases the buffers {@link #address} pinned: their syscall has returned. */
     static void unpinAll() {
-        java.util.ArrayList<Pointer> pinned = PINNED.get();
-        if (!pinned.isEmpty()) {
-            pinned.clear();
-        }
+        PINNED.get().clear();
     }
 
     public static void kill(Pid pid, int signal) {
