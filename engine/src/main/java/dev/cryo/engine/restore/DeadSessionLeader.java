@@ -1,8 +1,6 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.engine.model.TaskImage;
-import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
 
 import java.util.Set;
 
@@ -31,24 +29,11 @@ public final class DeadSessionLeader {
      * and its own parent may not have reaped it yet.
      */
     private static boolean gone(int sid) {
-        long until = System.nanoTime() + 2_000_000_000L;
-        while (Sys.exists(Pid.of(sid))) {
-            char state;
-            try {
-                state = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(sid)).state();
-            } catch (dev.cryo.kernel.KernelException e) {
-                return true; // reaped between the two reads
-            }
-            if (state != 'Z' || System.nanoTime() > until) {
-                return false;
-            }
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
+        try {
+            RestoreValidator.checkPidFree(sid, java.time.Duration.ofSeconds(2), notice -> { });
+            return true;
+        } catch (RestoreException e) {
+            return false; // a live leader outside the tree: the restorer's session, as before
         }
-        return true;
     }
 }
