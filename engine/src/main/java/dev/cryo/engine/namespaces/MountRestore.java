@@ -1,5 +1,6 @@
 package dev.cryo.engine.namespaces;
 
+import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.Sys;
@@ -107,8 +108,8 @@ public final class MountRestore {
                         path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
             } else {
                 String data = superData(d.superOptions());
-                long fs = t.put(8192, cString(d.fsType()));
-                long dataAt = t.put(8192 + 256, cString(data));
+                long fs = t.put(8192, RemoteWriter.cString(d.fsType()));
+                long dataAt = t.put(8192 + 256, RemoteWriter.cString(data));
                 t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
                         path(t, 0, d.source()), path(t, 4096, d.point()), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
                 if (d.fsType().equals("tmpfs")) {
@@ -255,16 +256,11 @@ public final class MountRestore {
     }
 
     private static long path(TaskContext t, long offset, String p) {
-        byte[] b = cString(p);
+        byte[] b = RemoteWriter.cString(p);
         if (b.length > 4096) {
             throw new RestoreException("mount path too long: " + p);
         }
         return t.put(offset, b);
-    }
-
-    private static byte[] cString(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        return java.util.Arrays.copyOf(b, b.length + 1);
     }
 
     /**
