@@ -111,9 +111,12 @@ public final class TaskSeizer {
                 throw new DumpException("pid " + pid + " is already traced by " + traced + " (another cryo dump or "
                         + "a debugger): cryo cannot dump it while it is (" + e.getMessage() + ")", e);
             }
-            String why = e.getMessage() != null && e.getMessage().contains("did not stop within")
-                    ? "; " + SeizeDelay.explain(pid) : "";
-            throw new DumpException("could not seize pid " + pid + ": " + e.getMessage() + why, e);
+            boolean late = e.getMessage() != null && e.getMessage().contains("did not stop within");
+            // the thread's own wait had only what was left of the timeout: name the one the user set
+            String after = late ? " after " + (timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s"
+                    : timeout.toMillis() + " ms") : "";
+            String why = late ? "; " + SeizeDelay.explain(pid) : "";
+            throw new DumpException("could not seize pid " + pid + after + ": " + e.getMessage() + why, e);
         }
         List<Integer> out = new ArrayList<>(seized);
         out.remove(Integer.valueOf(pid.value()));
