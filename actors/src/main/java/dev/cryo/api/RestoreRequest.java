@@ -14,11 +14,22 @@ import java.nio.file.Path;
  * instead of running, for the user to SIGCONT.
  * {@code detached}: the restorer does not stay the root's parent (a detached CLI restore, an agent's);
  * the root's parent-death signal is then not set again, or it would come as the restorer goes.
+ * {@code inherited}: fds of a live process handed to the tree in place of dumped objects (CRIU's --inherit-fd).
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
-                             boolean detached) {
+                             boolean detached, dev.cryo.engine.restore.InheritedFds inherited) {
+    public RestoreRequest {
+        inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
+    }
+
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
+                          boolean leaveStopped, boolean detached) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, null);
+    }
+
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                           dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
                           boolean leaveStopped) {
@@ -51,10 +62,14 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited);
+    }
+
+    public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds);
     }
 }

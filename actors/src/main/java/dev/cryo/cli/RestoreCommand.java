@@ -66,6 +66,14 @@ final class RestoreCommand implements Callable<Integer> {
             + "restore otherwise goes to a running agent, whose child the restored root becomes).")
     boolean noAgent;
 
+    @Option(names = "--inherit-fd", paramLabel = "fd[N]:NAME", description = "Hand this process's fd N to the tree "
+            + "in place of the dumped object NAME (CRIU's --inherit-fd): pipe:[INODE] for a pipe (as `cryo show` "
+            + "fds names it), a path for a file; every fd of it takes that open file. Repeatable; restores in this process.")
+    java.util.List<String> inheritFds = new java.util.ArrayList<>();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -77,10 +85,17 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         boolean detach = detached || parent.settings().restore().detached();
+        dev.cryo.engine.restore.InheritedFds inherited;
+        try {
+            inherited = dev.cryo.engine.restore.InheritedFds.parse(inheritFds, (int) ProcessHandle.current().pid());
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
-                .leavingStopped(leaveStopped);
-        // only a detached restore can go to the agent: a waited-for root must be this process's child
-        if (detach && !noAgent) {
+                .leavingStopped(leaveStopped).inheriting(inherited);
+        // only a detached restore can go to the agent: a waited-for root must be this process's child;
+        // fds to hand over are this process's
+        if (detach && !noAgent && inherited.isEmpty()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);

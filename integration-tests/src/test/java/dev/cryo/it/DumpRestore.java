@@ -105,11 +105,13 @@ final class DumpRestore {
     }
 
     /** {@code cryo restore -d}, then the comparison; returns a view of the restored root writing to {@code output}. */
-    DetachedProcess restoreDetached(Path output) throws Exception {
+    DetachedProcess restoreDetached(Path output, String... restoreOptions) throws Exception {
         Seen seen = new Seen(pid);
         Cli restore;
         try (AutoCloseable o = TreeObservers.register(seen)) {
-            restore = Cli.run("restore", "-D", img.toString(), "-d");
+            List<String> args = new java.util.ArrayList<>(List.of("restore", "-D", img.toString(), "-d"));
+            args.addAll(List.of(restoreOptions));
+            restore = Cli.run(args.toArray(String[]::new));
         }
         assertEquals(0, restore.code(), restore.toString());
         assertTrue(restore.out().contains("root pid " + pid), restore.out());

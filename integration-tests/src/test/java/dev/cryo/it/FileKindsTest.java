@@ -208,6 +208,78 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * CRIU's --inherit-fd: the harness reading the program's output is gone after the dump, and the
+     * restore hands the program a pipe of the restorer's in its stead, by the dumped pipe's name
+     * ({@code pipe:[INODE]}); the counter goes on in that pipe where it stopped. A log file is
+     * handed over the same way, by its path: the program's next lines go to the file given.
+     */
+    @Test
+    void inheritFdHandsTheRestoredTreeAPipeOrFileInPlaceOfTheDumpedOne() throws Exception {
+        Path copy = tmp.resolve("copy.txt"), pidFile = tmp.resolve("prog.pid"), log = tmp.resolve("app.log");
+        String prog = "import sys, time\nlog = open(sys.argv[1], 'a')\ni = 0\nwhile True:\n    print(i, flush=True)\n"
+                + "    log.write('%d\\n' % i); log.flush()\n    i += 1\n    time.sleep(0.02)";
+        int pid;
+        String dumpedPipe;
+        DumpRestore d;
+        try (DetachedProcess harness = DetachedProcess.start(tmp.resolve("harness.out"), "/usr/bin/python3", "-c",
+                String.join("\n",
+                        "import subprocess, sys, time",
+                        "out = open(sys.argv[1], 'w')",
+                        "sh = subprocess.Popen(['/bin/sh', '-c', '/usr/bin/python3 -c \"$0\" \"$2\" </dev/null & echo $! > \"$1\"', sys.argv[3], sys.argv[2], sys.argv[4]], stdout=subprocess.PIPE)",
+                        "sh.wait()",
+                        "while True:",
+                        "    line = sh.stdout.readline()",
+                        "    if line:",
+                        "        out.write(line.decode()); out.flush()",
+                        "    else:",
+                        "        time.sleep(0.02)"), copy.toString(), pidFile.toString(), prog, log.toString())) {
+            DetachedProcess.awaitCondition(() -> Files.exists(copy) && lines(copy) > 5, Duration.ofSeconds(30),
+                    "the harness to copy the program's output");
+            pid = Integer.parseInt(Files.readString(pidFile).strip());
+            dumpedPipe = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/1")).toString();
+            d = DumpRestore.dump(pid, tmp.resolve("img"), "--shell-job").alsoKnown(StateComparator.outsidePipe(1))
+                    .alsoKnown(StateComparator.inheritedFile(3));
+        } // the harness, and with it the pipe's reader, is gone
+        int logged = lines(log);
+        Path newLog = tmp.resolve("new.log");
+        try (dev.cryo.kernel.LocalPipe given = dev.cryo.kernel.LocalPipe.create(new byte[0], 0);
+             dev.cryo.kernel.Fd logFd = dev.cryo.kernel.Sys.open(newLog.toString(),
+                     dev.cryo.kernel.Fcntl.O_WRONLY | dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_APPEND, 0600)) {
+            List<String> read = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread reader = new Thread(() -> { // ends at end of file: the program killed, the given pipe closed
+                try (java.io.BufferedReader in = Files.newBufferedReader(Path.of(given.procPath(true)))) {
+                    for (String line; (line = in.readLine()) != null; ) {
+                        read.add(line.strip());
+                    }
+                } catch (java.io.IOException e) {
+                    read.add("error " + e);
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            Cli typo = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "--inherit-fd", "fd[9999]:" + dumpedPipe);
+            assertEquals(2, typo.code(), typo.toString());
+            assertTrue(typo.err().contains("fd 9999 is not open here"), typo.err());
+            DetachedProcess r = d.restoreDetached(tmp.resolve("prog.out"),
+                    "--inherit-fd", "fd[" + given.fd(false) + "]:" + dumpedPipe,
+                    "--inherit-fd", "fd[" + logFd.value() + "]:" + log);
+            try {
+                DetachedProcess.awaitCondition(() -> read.size() >= 10, Duration.ofSeconds(30), "lines in the given pipe");
+                int next = Integer.parseInt(read.get(0));
+                assertTrue(next >= logged - 1 && next <= logged + 1, "the counter went on at " + next + " after " + logged);
+                for (int i = 1; i < 10; i++) {
+                    assertEquals(Integer.toString(next + i), read.get(i), "a gap or a repeat in the given pipe");
+                }
+                DetachedProcess.awaitCondition(() -> lines(newLog) > 10, Duration.ofSeconds(30), "lines in the given log");
+                assertEquals(Integer.toString(next), Files.readAllLines(newLog).get(0), "the log's first line in the file given");
+                assertTrue(lines(log) <= logged + 1, "the dumped log was still written to");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     private static int lines(Path f) {
         try {
             return Files.readAllLines(f).size();

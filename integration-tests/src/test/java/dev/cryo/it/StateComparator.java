@@ -114,6 +114,12 @@ final class StateComparator {
                         && (Integer.parseInt(d.dumped(), 8) | 0100000) == Integer.parseInt(d.restored(), 8));
     }
 
+    /** fd {@code fd} is another file, handed over by {@code --inherit-fd}: its identity and offset are that file's. */
+    static Known inheritedFile(int fd) {
+        return new Known("fd " + fd + " is the file --inherit-fd gave in its stead",
+                d -> d.item().startsWith("fd " + fd + " "));
+    }
+
     /**
      * A task whose audit login uid was set: writing it back (the only way, from inside the task)
      * makes the kernel hand out a new audit session id. CRIU's restore does the same.

@@ -128,7 +128,9 @@ public final class RestoreSupervisor {
     /** Pids free: the files are checked, then the tree is made. */
     private Behavior<Command> validated() {
         try {
-            RestoreValidator.validateFiles(image);
+            RestoreValidator.validateFiles(image, request.inherited());
+            request.inherited().unused(image.tasks()).forEach(n -> ctx.getLog().warn(
+                    "--inherit-fd " + n + ": no fd of the image is that object; the fd is not used"));
         } catch (RuntimeException e) {
             return refused(e);
         }
@@ -209,7 +211,7 @@ public final class RestoreSupervisor {
         timers.startSingleTimer(new Timeout(), settings.restore().timeout());
         TaskImage root = image.task(image.root());
         try {
-            pipes = PipeHub.of(image.tasks(), image.info(), n -> ctx.getLog().warn(n));
+            pipes = PipeHub.of(image.tasks(), image.info(), request.inherited(), n -> ctx.getLog().warn(n));
             sockets = SocketHub.of(image.tasks(), request.tcpClose());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
@@ -472,14 +474,18 @@ public final class RestoreSupervisor {
 
     private Behavior<Command> files() {
         if (tasks.size() == 1 && image.zombies().isEmpty()) { // no barrier has anyone to wait for
-            return allTasks("files to state", pid -> new TaskRestorerActor.RestoreAlone(pipes, sockets, sharedMemory, ptys,
+            return allTasks("files to state", pid -> new TaskRestorerActor.RestoreAlone(hubs(),
                     this::finishHubs, adapter), this::resume);
         }
         // passes with a barrier in between: an fd sharing another task's open file finds it there
-        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.OWN, adapter),
-                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.SHARED, adapter),
-                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(pipes, sockets, sharedMemory, ptys, FileRestore.Pass.LATE, adapter),
+        return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(hubs(), FileRestore.Pass.OWN, adapter),
+                () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(hubs(), FileRestore.Pass.SHARED, adapter),
+                () -> allTasks("late shared files", pid -> new TaskRestorerActor.RestoreFiles(hubs(), FileRestore.Pass.LATE, adapter),
                         this::afterFiles)));
+    }
+
+    private dev.cryo.engine.restore.FileHubs hubs() {
+        return new dev.cryo.engine.restore.FileHubs(pipes, sockets, sharedMemory, ptys, request.inherited());
     }
 
     /** Once every fd of every task is open (any thread: no ptrace); throws with the reason. */

@@ -81,8 +81,7 @@ public final class TaskRestorerActor {
                                 ActorRef<Reply> replyTo) implements Command {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
-    public record RestoreFiles(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects,
-                               dev.cryo.engine.restore.PtyHub ptys, FileRestore.Pass pass, ActorRef<Reply> replyTo)
+    public record RestoreFiles(dev.cryo.engine.restore.FileHubs hubs, FileRestore.Pass pass, ActorRef<Reply> replyTo)
             implements Command {}
 
     /**
@@ -90,8 +89,7 @@ public final class TaskRestorerActor {
      * supervisor does between the barriers of a bigger tree), SESSIONS, GROUPS and STATE in one go:
      * no barrier in between has another task to wait for, and each was a message hop each way.
      */
-    public record RestoreAlone(PipeHub pipes, dev.cryo.engine.restore.SocketHub sockets, SharedMemoryHub objects,
-                               dev.cryo.engine.restore.PtyHub ptys, Runnable afterFiles, ActorRef<Reply> replyTo)
+    public record RestoreAlone(dev.cryo.engine.restore.FileHubs hubs, Runnable afterFiles, ActorRef<Reply> replyTo)
             implements Command {}
 
     /** Session and group leaders make theirs (live tasks and zombies alike). */
@@ -205,12 +203,12 @@ public final class TaskRestorerActor {
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)
                 .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
-                    restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.ptys(), m.pass());
+                    restorer.restoreFiles(m.hubs(), m.pass());
                     return 0;
                 }))
                 .onMessage(RestoreAlone.class, m -> stage("files to state", m.replyTo(), () -> {
                     for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-                        restorer.restoreFiles(m.pipes(), m.sockets(), m.objects(), m.ptys(), pass);
+                        restorer.restoreFiles(m.hubs(), pass);
                     }
                     m.afterFiles().run();
                     restorer.leadSessionAndGroup();

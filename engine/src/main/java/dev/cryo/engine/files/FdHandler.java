@@ -42,6 +42,15 @@ public interface FdHandler<D extends FileDesc> {
      */
     void show(D desc, Map<String, Object> out);
 
+    /**
+     * The name by which a restore may be handed this object in its stead (CRIU's
+     * {@code --inherit-fd fd[N]:NAME}): {@code pipe:[INODE]} for a pipe, the path without its leading
+     * slash for a file; null for kinds that cannot be inherited.
+     */
+    default String inheritName(D desc) {
+        return null;
+    }
+
     /** Objects that refer to other fds of the task (epoll) are restored after all the others. */
     default boolean restoresLast() {
         return false;

@@ -108,6 +108,11 @@ public final class FdHandlers {
         return of(fd.desc()).restore(fd, fd.desc(), ctx);
     }
 
+    /** The name a restore may hand this fd's object over by ({@link FdHandler#inheritName}), or null. */
+    public static String inheritName(FileDesc d) {
+        return of(d).inheritName(d);
+    }
+
     /** The record's {@code cryo show} fields. */
     public static Map<String, Object> show(FileDesc d) {
         Map<String, Object> m = new LinkedHashMap<>();

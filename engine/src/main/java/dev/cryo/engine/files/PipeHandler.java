@@ -139,9 +139,18 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
                 FdHandlers.openFlags(fd));
     }
 
+    /** An anonymous pipe by its inode as /proc shows it, a FIFO by its path (CRIU's names). */
+    @Override
+    public String inheritName(Pipe p) {
+        return p.fifoPath().isEmpty() ? "pipe:[" + p.pipeId() + "]" : p.fifoPath().substring(1);
+    }
+
     @Override
     public void show(Pipe p, Map<String, Object> m) {
         m.put("kind", "pipe");
+        if (p.fifoPath().isEmpty()) {
+            m.put("name", inheritName(p)); // as /proc names it, and --inherit-fd takes it
+        }
         m.put("pipeId", p.pipeId());
         m.put("readEnd", p.readEnd());
         m.put("fifoPath", p.fifoPath());

@@ -144,6 +144,12 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     }
 
     @Override
+    public String inheritName(RegularFile r) {
+        String path = r.file().path();
+        return path != null && path.startsWith("/") ? path.substring(1) : null;
+    }
+
+    @Override
     public void show(RegularFile r, Map<String, Object> m) {
         m.put("kind", "file");
         m.put("path", r.file().path());

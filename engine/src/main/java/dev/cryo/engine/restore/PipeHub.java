@@ -31,6 +31,16 @@ public final class PipeHub implements AutoCloseable {
      */
     public static PipeHub of(List<TaskImage> tasks, dev.cryo.engine.model.DumpInfo info,
                              java.util.function.Consumer<String> warn) {
+        return of(tasks, info, InheritedFds.NONE, warn);
+    }
+
+    /**
+     * As above; a pipe the user hands over ({@code --inherit-fd fd[N]:pipe:[INODE]}) is that fd's
+     * pipe, whatever held the dumped one, and the bytes that sat in the dumped one are dropped
+     * with a warning (they were its reader's, and that reader is not there).
+     */
+    public static PipeHub of(List<TaskImage> tasks, dev.cryo.engine.model.DumpInfo info, InheritedFds inherited,
+                             java.util.function.Consumer<String> warn) {
         Map<Long, PipeHandler.Pipe> withData = new LinkedHashMap<>();
         Map<Long, java.util.Set<Boolean>> ends = new LinkedHashMap<>();
         Map<Long, String> holderOf = new LinkedHashMap<>();
@@ -46,9 +56,16 @@ public final class PipeHub implements AutoCloseable {
                 }
             }
         }
+        Map<Long, InheritedFds.Source> given = new LinkedHashMap<>();
+        withData.forEach((id, p) -> {
+            InheritedFds.Source s = inherited.of(p);
+            if (s != null) {
+                given.put(id, s);
+            }
+        });
         java.util.Set<Long> oneSided = new java.util.LinkedHashSet<>();
         withData.forEach((id, p) -> {
-            if (p.fifoPath().isEmpty() && ends.get(id).size() == 1) {
+            if (p.fifoPath().isEmpty() && ends.get(id).size() == 1 && !given.containsKey(id)) {
                 oneSided.add(id);
             }
         });
@@ -57,6 +74,14 @@ public final class PipeHub implements AutoCloseable {
         PipeHub hub = new PipeHub();
         try {
             withData.forEach((id, p) -> {
+                if (given.containsKey(id)) {
+                    if (p.data().length > 0) {
+                        warn.accept(holderOf.get(id) + ": " + p.data().length + " unread bytes of the dumped "
+                                + dev.cryo.engine.files.FdHandlers.inheritName(p) + " are dropped: --inherit-fd gives another in its stead");
+                    }
+                    hub.pipes.put(id, LocalPipe.fifo(given.get(id).procPath(), new byte[0], 0));
+                    return;
+                }
                 if (outside.containsKey(id)) { // the live pipe: its bytes are in it still
                     hub.pipes.put(id, LocalPipe.fifo(outside.get(id), new byte[0], 0));
                     return;

@@ -137,6 +137,11 @@ public final class RestoreValidator {
 
     /** Every file the image refers to is there and fit for its use. */
     public static void validateFiles(ImageContents image) {
+        validateFiles(image, InheritedFds.NONE);
+    }
+
+    /** As above; a file the user hands over in its stead ({@code --inherit-fd}) is not looked for. */
+    public static void validateFiles(ImageContents image, InheritedFds inherited) {
         var paths = new dev.cryo.engine.namespaces.MountPaths(image.tasks(), image.namespaceImages());
         for (TaskImage t : image.tasks()) {
             int pid = t.pid();
@@ -153,7 +158,7 @@ public final class RestoreValidator {
                 }
             }
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
-                if (fd.desc() instanceof RegularFileHandler.RegularFile f) {
+                if (fd.desc() instanceof RegularFileHandler.RegularFile f && inherited.of(f) == null) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
                         checkFile("pid " + pid + " fd " + fd.fd(), seen(paths, pid, f.file()),

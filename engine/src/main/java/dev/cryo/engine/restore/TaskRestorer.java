@@ -176,17 +176,17 @@ public final class TaskRestorer {
     }
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
-    public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, PtyHub ptys,
-                             FileRestore.Pass pass) {
-        FileRestore.run(t, pipes, sockets, objects, ptys, pass);
+    public void restoreFiles(FileHubs hubs, FileRestore.Pass pass) {
+        FileRestore.run(t, hubs, pass);
     }
 
     /** FILES, all passes at once: for a single task (shared files then only within it). */
     public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects) {
         PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
         try {
+            FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE);
             for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-                FileRestore.run(t, pipes, sockets, objects, ptys, pass);
+                FileRestore.run(t, hubs, pass);
             }
             ptys.finish();
         } finally {

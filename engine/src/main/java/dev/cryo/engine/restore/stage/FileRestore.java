@@ -5,6 +5,8 @@ import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
 import dev.cryo.engine.files.SharedFdHandler;
 import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.restore.FileHubs;
+import dev.cryo.engine.restore.InheritedFds;
 import dev.cryo.engine.restore.PipeHub;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.PtyHub;
@@ -39,8 +41,11 @@ public final class FileRestore {
 
     private FileRestore() {}
 
-    public static void run(TaskContext t, PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, PtyHub ptys,
-                           Pass pass) {
+    public static void run(TaskContext t, FileHubs hubs, Pass pass) {
+        PipeHub pipes = hubs.pipes();
+        SocketHub sockets = hubs.sockets();
+        SharedMemoryHub objects = hubs.objects();
+        PtyHub ptys = hubs.ptys();
         SocketHub.Remote remote = new SocketHub.Remote() {
             @Override
             public long call(String name, int nr, long... args) {
@@ -171,7 +176,10 @@ public final class FileRestore {
             }
         };
         for (FdImage fd : inPass(t.task().fds(), pass)) {
-            long tmp = FdHandlers.restore(fd, ctx);
+            InheritedFds.Source given = hubs.inherited().of(fd.desc());
+            // a pipe given is joined through the pipe hub like any other (its every end, in any task)
+            long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
+                    ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);
             if (tmp != fd.fd()) {
                 t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
                 t.call("close", SyscallNr.CLOSE, tmp);

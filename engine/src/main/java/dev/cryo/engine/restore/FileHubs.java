@@ -1,0 +1,9 @@
+package dev.cryo.engine.restore;
+
+/**
+ * What every task's FILES stage draws from, made once per restore: cryo's ends of the dumped
+ * pipes, the sockets' pairs and queues, shared memory and ghost files, the pseudo-terminals, and
+ * the fds the user hands over in place of dumped objects ({@code --inherit-fd}).
+ */
+public record FileHubs(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects, PtyHub ptys,
+                       InheritedFds inherited) {}
