@@ -457,6 +457,13 @@ class SocketRestoreTest {
         }
     }
 
+    /** supervisord found it silently unreachable: socket files renamed after the bind (bind x.PID, rename over x). */
+    @Test
+    void socketsWhoseFilesWereRenamedAreReachedAtTheNewPath() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("moved"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "sockmoved", dir.toString()));
+    }
+
     /**
      * zdtm's sk-unix-rel found it refused: a unix listener bound to a path relative to the cwd; postfix,
      * a datagram client connected to a server by its relative name.

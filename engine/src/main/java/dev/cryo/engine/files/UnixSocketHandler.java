@@ -67,11 +67,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * marks a peer outside the tree that {@code peerName} reconnects to. {@code primary}: this fd
      * carries the queue (a socket held by several fds is carried once). {@code bindDir}: the
      * directory a relative {@code name} was bound in ("" for an absolute or abstract name).
+     * {@code movedTo}: where its socket file was renamed to since the bind (its name stays the
+     * bound path, clients reach it by the new one: daemons bind a temporary name and rename it
+     * over the real one, as supervisord does); "" when the file is at its name or gone.
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
-                             String bindDir) implements FileDesc {
+                             String bindDir, String movedTo) implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
         }
@@ -118,13 +121,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         out.writeInt(u.fileGid());
         out.writeInt(u.fileMode());
         ModelFields.writeText(out, u.bindDir(), ModelLimits.PATH, "UnixSocket.bindDir");
+        ModelFields.writeText(out, u.movedTo(), ModelLimits.PATH, "UnixSocket.movedTo");
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
             ModelFields.readLongs(in, 65536, "UnixSocket.pending"), in.readVarInt(true), in.readBoolean(),
             ModelFields.readList(in, MESSAGE_CODEC, MAX_QUEUE, "UnixSocket.queue"),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt(),
-            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir")));
+            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir"),
+            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo")));
 
     @Override
     public String kind() {
@@ -144,6 +149,36 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     @Override
     public boolean handles(FdProbe fd) {
         return SocketProbe.protoName(fd).startsWith("UNIX");
+    }
+
+    /**
+     * The socket file of inode {@code vfsIno} when it is no longer at {@code bound} but was renamed
+     * within the same directory; null when it is at its name, or gone.
+     */
+    static Path renamedFile(Path bound, long vfsIno) {
+        Path dir = bound.getParent();
+        if (vfsIno == 0 || dir == null || socketFileIno(bound) == vfsIno) {
+            return null;
+        }
+        try (var entries = Files.newDirectoryStream(dir)) {
+            for (Path e : entries) {
+                if (socketFileIno(e) == vfsIno) {
+                    return e;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return null; // an unreadable directory: treated as gone, as before
+        }
+        return null;
+    }
+
+    private static long socketFileIno(Path f) {
+        try {
+            var a = Files.readAttributes(f, java.nio.file.attribute.PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return a.isOther() ? (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) : -1;
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     private static String typeName(int type) {
@@ -168,7 +203,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 throw p.refuse(what + ": this socket type is not supported");
             }
             int uid = -1, gid = -1, mode = -1;
-            String bindDir = "";
+            String bindDir = "", movedTo = "";
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
@@ -186,6 +221,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
                 if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
+                    Path moved = bindDir.isEmpty() && d.pendingConnections().length == 0 ? renamedFile(f, d.vfsIno()) : null;
+                    if (moved != null) {
+                        movedTo = moved.toString();
+                        f = moved;
+                    }
                     if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
                         // nothing reaches a socket through a removed file; clients of the tree are
@@ -308,7 +348,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir);
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo);
         } catch (DumpException e) {
             throw e;
         }
@@ -371,6 +411,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         if (u.fileMode() == FILE_GONE) {
             m.put("socketFile", "removed");
+        }
+        if (!u.movedTo().isEmpty()) {
+            m.put("socketFile", u.movedTo());
         }
         m.put("queuedMessages", u.queue().size());
         m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());
@@ -445,10 +488,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         u.options().apply(s);
         SockAddr name = u.address();
         if (!name.isUnbound()) {
-            if (u.fileMode() == FILE_GONE && u.type() == Sockets.SOCK_DGRAM) {
-                hub.bindUntilFilled(s, name); // its clients connect and its senders send by that name first
-            } else if (u.fileMode() == FILE_GONE) {
-                SocketHub.bindWithoutFile(s, name);
+            String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
+            if ((u.fileMode() == FILE_GONE || moveTo != null) && u.type() == Sockets.SOCK_DGRAM) {
+                hub.bindUntilFilled(s, name, moveTo); // its clients connect and its senders send by that name first
+            } else if (u.fileMode() == FILE_GONE || moveTo != null) {
+                SocketHub.bindWithoutFile(s, name, moveTo);
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
@@ -458,8 +502,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
                 Sockets.bind(s, name);
             }
-            if (!name.isAbstract() && u.fileMode() >= 0) {
-                SocketHub.setOwner(filePath(u), u.fileUid(), u.fileGid(), u.fileMode());
+            if (!name.isAbstract() && u.fileMode() >= 0) { // a datagram socket's file is moved late
+                String at = moveTo == null || u.type() == Sockets.SOCK_DGRAM ? filePath(u) : moveTo;
+                SocketHub.setOwner(at, u.fileUid(), u.fileGid(), u.fileMode());
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
@@ -508,6 +553,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             if (u.fileMode() >= 0) {
                 SocketHub.setOwner(path, u.fileUid(), u.fileGid(), u.fileMode());
+            }
+            if (!u.movedTo().isEmpty()) {
+                SocketHub.moveSocketFile(Path.of(path), Path.of(u.movedTo()));
             }
             return;
         }

@@ -230,7 +230,7 @@ public final class SocketHub implements AutoCloseable {
             if (name.isAbstract()) {
                 Sockets.bind(s, name);
             } else {
-                bindAside(s, name);
+                bindAside(s, name, null);
             }
         } catch (KernelException | IOException e) {
             s.close();
@@ -245,9 +245,9 @@ public final class SocketHub implements AutoCloseable {
      * Binds {@code s} to a path whose socket file is gone: the name stays the socket's, the file it
      * makes is removed at once, and whatever stands at the path is put back.
      */
-    public static void bindWithoutFile(Fd s, SockAddr name) {
+    public static void bindWithoutFile(Fd s, SockAddr name, String moveTo) {
         try {
-            bindAside(s, name);
+            bindAside(s, name, moveTo);
         } catch (IOException e) {
             throw new RestoreException("cannot bind a unix socket to " + name + " without its file: " + e.getMessage(), e);
         }
@@ -258,7 +258,7 @@ public final class SocketHub implements AutoCloseable {
      * the path aside) until every socket is connected and every queue filled: datagram clients
      * connect, and senders send, by that name. Then the file is removed and the path given back.
      */
-    public void bindUntilFilled(Fd s, SockAddr name) {
+    public void bindUntilFilled(Fd s, SockAddr name, String moveTo) {
         String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
         Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
         try {
@@ -278,7 +278,11 @@ public final class SocketHub implements AutoCloseable {
             }
             later.add(0, () -> { // first of the late steps: nothing after needs the name
                 try {
-                    Files.delete(path);
+                    if (moveTo == null) {
+                        Files.delete(path);
+                    } else {
+                        moveSocketFile(path, Path.of(moveTo));
+                    }
                     if (moved != null) {
                         Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                     }
@@ -291,7 +295,7 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private static void bindAside(Fd s, SockAddr name) throws IOException {
+    private static void bindAside(Fd s, SockAddr name, String moveTo) throws IOException {
         String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
         Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
         Path aside = null;
@@ -301,7 +305,11 @@ public final class SocketHub implements AutoCloseable {
         }
         try {
             Sockets.bind(s, name);
-            Files.delete(path);
+            if (moveTo == null) {
+                Files.delete(path);
+            } else {
+                moveSocketFile(path, Path.of(moveTo));
+            }
         } finally {
             if (aside != null) {
                 Files.move(aside, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -310,6 +318,22 @@ public final class SocketHub implements AutoCloseable {
     }
 
     /** Unlinks a leftover socket file of a dead socket at {@code path} before binding it again. */
+    /**
+     * Renames a freshly bound socket file to where the dumped socket's file had been renamed,
+     * over the dead socket file left there (never over anything else).
+     */
+    public static void moveSocketFile(Path from, Path to) {
+        try {
+            if (Files.exists(to, LinkOption.NOFOLLOW_LINKS)
+                    && !Files.readAttributes(to, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
+                throw new RestoreException(to + " exists and is not a socket file");
+            }
+            Files.move(from, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces at once
+        } catch (IOException e) {
+            throw new RestoreException("cannot rename the socket file " + from + " to " + to + ": " + e.getMessage(), e);
+        }
+    }
+
     public static void removeStaleSocketFile(String path) {
         Path p = Path.of(path);
         try {
