@@ -83,6 +83,11 @@ class NotCarriedTest {
                                 + "f = open('d', 'w')\nos.unlink('d')",
                         " fd 3: device node .*/d \\(deleted\\) \\(1:3\\) was deleted; a deleted device node is not "
                                 + "supported yet"),
+                // openvpn came back with a bare /dev/net/tun fd (reopened by path), no interface attached
+                python("a tun device attached to an interface", "import fcntl, struct\nf = open('/dev/net/tun', 'r+b', 0)\n"
+                                + "fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', b'cryot%d', 0x1001))",
+                        " fd 3: /dev/net/tun is attached to tun/tap interface cryot\\d+; a reopen by path would come back "
+                                + "without it, which is not supported"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
                 // zdtm's socket_udplite: it was called a UDP socket

@@ -66,6 +66,11 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             throw new DumpException(fd.where() + ": device node " + fd.target() + " (" + major + ":" + minor
                     + ") was deleted; a deleted device node is not supported yet");
         }
+        String held = perOpenState(fd, rdev);
+        if (held != null) {
+            throw new DumpException(fd.where() + ": " + fd.target() + " " + held
+                    + "; a reopen by path would come back without it, which is not supported");
+        }
         if (tty && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
@@ -84,6 +89,55 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         m.put("path", c.path());
         m.put("rdev", hex(c.rdev()));
         m.put("tty", c.tty());
+    }
+
+    /**
+     * What an open misc device (major 10) holds that another open of it would not have, or null:
+     * an attached tun/tap interface (fdinfo "iff"), a FUSE connection, an input device made through
+     * uinput/uhid, a vhost worker, a PM QoS latency request, an armed watchdog. openvpn came back
+     * with a bare /dev/net/tun fd and spun on "read from TUN/TAP: File descriptor in bad state".
+     */
+    static String perOpenState(FdProbe fd, long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        if (major != 10) {
+            return null;
+        }
+        String name = miscName(minor, fd.target());
+        if (name.equals("net/tun")) {
+            String iff = fd.info() == null ? "" : fd.info().value("iff").orElse("").trim();
+            return iff.isEmpty() ? null : "is attached to tun/tap interface " + iff;
+        }
+        if (name.equals("fuse") || name.equals("cuse")) {
+            return "holds a FUSE connection";
+        }
+        if (name.equals("uinput") || name.equals("uhid")) {
+            return "may hold an input device it created";
+        }
+        if (name.startsWith("vhost-")) {
+            return "holds a vhost device";
+        }
+        if (name.equals("cpu_dma_latency") || name.equals("network_latency") || name.equals("network_throughput")) {
+            return "holds a PM QoS latency request";
+        }
+        if (name.startsWith("watchdog")) {
+            return "holds the watchdog (closed by the dump's kill, it would not be pinged)";
+        }
+        return null;
+    }
+
+    /** A misc device's kernel name (DEVNAME in sysfs: "net/tun"), else the path below /dev. */
+    private static String miscName(long minor, String path) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/sys/dev/char/10:" + minor + "/uevent"))) {
+                if (line.startsWith("DEVNAME=")) {
+                    return line.substring("DEVNAME=".length());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no sysfs here: the path it was opened by
+        }
+        return path.startsWith("/dev/") ? path.substring(5) : path;
     }
 
     /** /dev/ptmx (5:2) and the multiplexers of devpts instances (a master's fd points at ptmx). */
