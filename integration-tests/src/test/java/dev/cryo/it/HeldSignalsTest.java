@@ -44,7 +44,7 @@ class HeldSignalsTest {
 
     /**
      * zdtm's stopped found it: a child stopped by job control (its stop not yet collected) came back
-     * running. The group-stop is held as a SIGSTOP: carried as pending, it stops the restored child
+     * running. The group-stop is held as its signal: carried as pending, it stops the restored child
      * again; given back on a dump that leaves the tree running, it leaves the child stopped.
      */
     @Test
@@ -60,5 +60,15 @@ class HeldSignalsTest {
             String out = RestoreTest.checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
         }
+    }
+
+    /**
+     * zdtm's stopped03: a child stopped by SIGTSTP (a ^Z) came back stopped, but its parent's waitid
+     * said SIGSTOP had stopped it. The group-stop is held as the signal that made it.
+     */
+    @Test
+    void aChildStoppedBySigtstpIsStoppedBySigtstpAgain() throws Exception {
+        String verdict = DumpRestore.workloadVerdict(tmp, "stopchild", "tstp");
+        assertTrue(verdict.contains("PASS"), verdict);
     }
 }

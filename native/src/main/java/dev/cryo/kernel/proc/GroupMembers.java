@@ -47,6 +47,36 @@ public final class GroupMembers {
         return Optional.empty();
     }
 
+    /**
+     * Whether process group {@code pgid} is orphaned now: no member has its parent in another group
+     * of the same session (POSIX). The kernel discards SIGTSTP, SIGTTIN and SIGTTOU sent to a member
+     * of such a group instead of stopping it.
+     */
+    public static boolean orphaned(int pgid) {
+        String[] names = new File("/proc").list();
+        if (names == null) {
+            return false;
+        }
+        for (String n : names) {
+            if (n.isEmpty() || !Character.isDigit(n.charAt(0))) {
+                continue;
+            }
+            try {
+                ProcStat member = ProcFs.stat(Pid.of(Integer.parseInt(n)));
+                if (member.pgrp() != pgid || member.ppid() <= 0) {
+                    continue;
+                }
+                ProcStat parent = ProcFs.stat(Pid.of(member.ppid()));
+                if (parent.pgrp() != pgid && parent.session() == member.session()) {
+                    return false;
+                }
+            } catch (KernelException | IllegalArgumentException e) {
+                // gone meanwhile
+            }
+        }
+        return true;
+    }
+
     /** "session" or "process group", whichever of {@code member}'s ids is {@code id}. */
     public static String role(ProcStat member, int id) {
         return member.session() == id ? "session" : "process group";

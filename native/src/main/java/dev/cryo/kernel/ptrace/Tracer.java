@@ -99,9 +99,9 @@ public final class Tracer implements AutoCloseable {
             if (st.event() != 0) {
                 if (st.isEventStop() && isJobStop(st.stopSignal())) {
                     // a group-stop: the process was stopped (job control), and once let go it must be
-                    // again. Held as a SIGSTOP (the one stop signal never discarded nor caught): a
-                    // dump carries it as pending, a detach gives it back.
-                    heldSignals.computeIfAbsent(tid, k -> new ArrayList<>()).add(new Held(Signals.SIGSTOP, null));
+                    // again. Held as the signal that stopped it (its parent's waitid reports that one,
+                    // SIGTSTP for a ^Z): a dump carries it as pending, a detach gives it back.
+                    heldSignals.computeIfAbsent(tid, k -> new ArrayList<>()).add(new Held(st.stopSignal(), null));
                 }
                 return st;
             }
@@ -145,6 +145,16 @@ public final class Tracer implements AutoCloseable {
     }
 
     private final Memory siginfoBuf = new Memory(Ptrace.SIGINFO_SIZE);
+
+    /**
+     * Gives the thread {@code sig} as it is let go, as if it had arrived while held: a restore gives
+     * back a job-control stop this way, since queued it would wait behind the mask that blocks
+     * everything while the task is built (only SIGSTOP passes).
+     */
+    public void giveOnRelease(int tid, int sig) {
+        checkThread();
+        heldSignals.computeIfAbsent(tid, k -> new ArrayList<>()).add(new Held(sig, null));
+    }
 
     /** Signals that arrived while the thread was held, in arrival order. */
     public List<Held> heldSignals(int tid) {

@@ -1,7 +1,9 @@
 package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.GroupMembers;
 import dev.cryo.kernel.ptrace.Injector;
 
 /**
@@ -24,8 +26,32 @@ public final class PendingSignals implements StateStage {
             }
         }
         for (byte[] info : t.task().sharedPendingSignals()) {
-            t.call("rt_sigqueueinfo", SyscallNr.RT_SIGQUEUEINFO, pid, signo(info), t.put(info));
+            int sig = signo(info);
+            if (TTY_STOPS.contains(sig) && stops(t, sig)) {
+                // the task was stopped by job control (a ^Z): it stops again as it is let go, by that
+                // signal, which its parent's waitid reports; but in an orphaned group (its parent is
+                // another than at dump) the kernel would discard it and let the task run: SIGSTOP then
+                t.tracer().giveOnRelease(t.pid().value(), orphanedGroup(t) ? Signals.SIGSTOP : sig);
+                continue;
+            }
+            t.call("rt_sigqueueinfo", SyscallNr.RT_SIGQUEUEINFO, pid, sig, t.put(info));
         }
+    }
+
+    /** The stop signals the kernel discards for a member of an orphaned process group. */
+    private static final java.util.Set<Integer> TTY_STOPS = java.util.Set.of(Signals.SIGTSTP, Signals.SIGTTIN, Signals.SIGTTOU);
+
+    /**
+     * Whether the pending signal is a stop: its action is the default one and some thread takes
+     * it (a signal every thread blocks stays pending and stops nothing: zdtm's stopped04).
+     */
+    private static boolean stops(TaskContext t, int sig) {
+        boolean dfl = t.task().sigactions().stream().noneMatch(a -> a.signal() == sig && a.handler() != 0);
+        return dfl && t.task().threads().stream().anyMatch(th -> (th.sigmask() & (1L << (sig - 1))) == 0);
+    }
+
+    private static boolean orphanedGroup(TaskContext t) {
+        return GroupMembers.orphaned(dev.cryo.kernel.proc.ProcFs.stat(t.pid()).pgrp());
     }
 
     private static int signo(byte[] info) {
