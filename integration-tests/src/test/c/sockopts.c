@@ -9,6 +9,7 @@
  *   - a TCP listener: TCP_DEFER_ACCEPT, TCP_FASTOPEN, TCP_MAXSEG, TCP_LINGER2, TCP_NOTSENT_LOWAT,
  *     TCP_SYNCNT, TCP_CONGESTION, and SO_RCVBUF set to the size it had (nginx's rcvbuf=64k): the
  *     size does not change, but the kernel stops tuning it (SO_BUF_LOCK);
+ *   - a TCP socket not connected yet with TCP_QUICKACK off (delayed acks: zdtm's sock_tcp_opts01);
  *   - a raw ICMP socket bound to 127.0.0.1 with an ICMP_FILTER letting echo replies only, and
  *     IP_RECVERR: after the restore it pings 127.0.0.1 and must get the reply, and the filter;
  *   - a raw ICMPv6 socket with an ICMPV6_FILTER; a raw socket of protocol 254 with IP_HDRINCL;
@@ -98,6 +99,9 @@ int main(void) {
 
     int l = socket(AF_INET, SOCK_STREAM, 0);
     if (l < 0) fail("tcp");
+    int q = socket(AF_INET, SOCK_STREAM, 0);
+    if (q < 0) fail("tcp quickack");
+    set(q, SOL_TCP, TCP_QUICKACK, 0, "TCP_QUICKACK");
     set(l, SOL_TCP, TCP_DEFER_ACCEPT, 31, "TCP_DEFER_ACCEPT");
     set(l, SOL_TCP, TCP_FASTOPEN, 5, "TCP_FASTOPEN");
     set(l, SOL_TCP, TCP_MAXSEG, 1200, "TCP_MAXSEG");
@@ -159,6 +163,7 @@ int main(void) {
     expect(u6, SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_OMIT, "IPV6_MTU_DISCOVER");
     expect(u6, SOL_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR");
     expect(u6, SOL_IPV6, IPV6_UNICAST_HOPS, 7, "IPV6_UNICAST_HOPS");
+    expect(q, SOL_TCP, TCP_QUICKACK, 0, "TCP_QUICKACK");
     expect(l, SOL_TCP, TCP_DEFER_ACCEPT, 31, "TCP_DEFER_ACCEPT");
     expect(l, SOL_TCP, TCP_FASTOPEN, 5, "TCP_FASTOPEN");
     expect(l, SOL_TCP, TCP_MAXSEG, 1200, "TCP_MAXSEG");

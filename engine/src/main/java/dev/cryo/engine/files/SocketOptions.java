@@ -129,12 +129,13 @@ public record SocketOptions(List<Option> options) {
     /**
      * TCP options of a socket not connected yet: a connection's MSS and window clamp are the kernel's,
      * TCP_FASTOPEN needs a closed or listening socket, and TCP_FASTOPEN_CONNECT would turn the repair
-     * mode's connect into a deferred one.
+     * mode's connect into a deferred one. TCP_QUICKACK off (delayed acks) is a connection's
+     * own mode, which the kernel switches by itself as the traffic goes.
      */
     private static final List<Spec> PRECONNECT = List.of(
             opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"), opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"),
             opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"), opt(SOL_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT"),
-            opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"));
+            opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"), opt(SOL_TCP, TCP_QUICKACK, "TCP_QUICKACK"));
     private static final List<Spec> UDP = List.of(
             opt(SOL_UDP, UDP_CORK, "UDP_CORK"), opt(SOL_UDP, UDP_ENCAP, "UDP_ENCAP"),
             opt(SOL_UDP, UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX"), opt(SOL_UDP, UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX"),
