@@ -119,6 +119,21 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * zdtm's fifo_ro_nonblock: a FIFO reader no writer ever reached came back reporting POLLHUP (cryo's
+     * own writer had come and gone), so a program polling it would spin; one whose writer left must.
+     */
+    @Test
+    void fifoReadersKeepTheirHangUpState() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fifohup.out"),
+                TestPrograms.compile("/c/fifohup.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

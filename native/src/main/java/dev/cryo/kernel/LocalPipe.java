@@ -39,10 +39,33 @@ public final class LocalPipe implements AutoCloseable {
         }
     }
 
-    /** Holds the FIFO at {@code path} open (O_RDWR never blocks on a FIFO) and refills it. */
+    /**
+     * Holds the FIFO at {@code path} open and refills it. It is filled through a read-write open (which
+     * never blocks on a FIFO), then held by a read-only one: a writer cryo kept would hang up the
+     * tasks' readers once it closed (see {@link #openingReader}); a reader lets their writers open.
+     */
     public static LocalPipe fifo(String path, byte[] contents, int size) {
-        Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK);
-        return filled(new LocalPipe(rw, rw), contents, size);
+        try (Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK)) {
+            new LocalPipe(rw, rw).fill(contents, size);
+            Fd held = Sys.open(path, Fcntl.O_RDONLY | O_NONBLOCK | Fcntl.O_CLOEXEC);
+            return new LocalPipe(held, held);
+        }
+    }
+
+    /**
+     * Runs a task's open of this FIFO for reading ({@code open}), with a writer of cryo's present
+     * or not. A reader opened without writers reports POLLHUP only once a writer has come and gone
+     * since ({@code hungUp} false: open it with O_NONBLOCK then); one opened while a writer exists
+     * reports it as soon as no writer is left ({@code hungUp} true: the writer cryo opens for the
+     * instant is that writer). One open at a time, so a temporary writer is no other reader's.
+     */
+    public synchronized <T> T openingReader(boolean hungUp, java.util.function.Supplier<T> open) {
+        if (!hungUp) {
+            return open.get();
+        }
+        try (Fd writer = Sys.open(procPath(false), Fcntl.O_WRONLY | O_NONBLOCK | Fcntl.O_CLOEXEC)) {
+            return open.get();
+        }
     }
 
     private void fill(byte[] contents, int dumpedSize) {

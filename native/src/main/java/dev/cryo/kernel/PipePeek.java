@@ -14,6 +14,22 @@ import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 public final class PipePeek {
     private PipePeek() {}
 
+    /**
+     * Whether fd {@code fd} of {@code pid}, a FIFO's read end, reports POLLHUP: its writers came and
+     * went since it was opened. Polled through a duplicate of the very open file (pidfd_getfd),
+     * since the state is the open file's, not the FIFO's.
+     */
+    public static boolean hungUp(Pid pid, int fd) {
+        try (Fd pidfd = Sys.pidfdOpen(pid); Fd dup = Sys.pidfdGetfd(pidfd, pid, fd)) {
+            Memory pfd = new Memory(8);
+            pfd.setInt(0, dup.value());
+            pfd.setShort(4, (short) 1 /* POLLIN */);
+            pfd.setShort(6, (short) 0);
+            Sys.call(() -> "poll(pid " + pid + " fd " + fd + ")", SyscallNr.POLL, Sys.address(pfd), 1, 0, 0);
+            return (pfd.getShort(6) & 0x10 /* POLLHUP */) != 0;
+        }
+    }
+
     private static final int SPLICE_F_NONBLOCK = 2;
 
     /** The pipe's buffer size (F_GETPIPE_SZ), through a new read end opened like {@link #peek}. */

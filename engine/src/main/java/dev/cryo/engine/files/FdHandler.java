@@ -85,6 +85,15 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
+         * Runs {@code open}, the task's open of FIFO {@code pipeId} for reading, with a writer of
+         * cryo's present for that instant when the reader was {@code hungUp} and with none otherwise
+         * (see {@code LocalPipe#openingReader}).
+         */
+        default long openFifoReader(long pipeId, boolean hungUp, java.util.function.LongSupplier open) {
+            return open.getAsLong();
+        }
+
+        /**
          * pidfd_getfd in the task: a new fd for the very open file description fd {@code fd} of
          * process {@code pid} refers to (shared position and flags). The new fd is close-on-exec.
          */

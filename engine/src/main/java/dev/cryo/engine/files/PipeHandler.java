@@ -32,19 +32,25 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
      * The bytes sitting in the pipe and its buffer size (F_SETPIPE_SZ) are carried once, by the
      * first end dumped ({@code data} empty and {@code size} 0 elsewhere). {@code fifoPath} is empty
      * for anonymous pipes; {@code deleted} is the node of a FIFO that was unlinked (its path without
-     * the kernel's " (deleted)"), null otherwise.
+     * the kernel's " (deleted)"), null otherwise. {@code hungUp}: a FIFO's read end reported POLLHUP
+     * (writers came and went since it was opened); a reader that did not must not after the restore,
+     * or a program polling it spins (zdtm's fifo_ro_nonblock, openrc-init's control FIFO).
      */
-    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted)
-            implements FileDesc {
+    public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted,
+                       boolean hungUp) implements FileDesc {
         public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) {
-            this(pipeId, readEnd, fifoPath, data, size, null);
+            this(pipeId, readEnd, fifoPath, data, size, null, false);
+        }
+
+        public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted) {
+            this(pipeId, readEnd, fifoPath, data, size, deleted, false);
         }
     }
 
     /** The mode (permission bits) and owner of a deleted FIFO's node, given back when it is made again. */
     public record Node(int mode, int uid, int gid) {}
 
-    static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 1, (out, p) -> {
+    static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 2, (out, p) -> {
         out.writeLong(p.pipeId());
         out.writeBoolean(p.readEnd());
         ModelFields.writeText(out, p.fifoPath(), ModelLimits.PATH, "Pipe.fifoPath");
@@ -56,10 +62,12 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             out.writeVarInt(p.deleted().uid(), true);
             out.writeVarInt(p.deleted().gid(), true);
         }
+        out.writeBoolean(p.hungUp());
     }, (in, version) -> {
         Pipe p = new Pipe(in.readLong(), in.readBoolean(), ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
                 ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt()),
-                in.readBoolean() ? new Node(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)) : null);
+                in.readBoolean() ? new Node(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)) : null,
+                version >= 2 && in.readBoolean());
         if (p.deleted() != null && (p.fifoPath().isEmpty() || (p.deleted().mode() & ~07777) != 0)) {
             throw new KryoException("Pipe.deleted: a deleted node needs a FIFO path and permission bits only");
         }
@@ -115,7 +123,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             data = PipePeek.peek(fd.procPath().toString());
         }
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
-        return new Pipe(id, readEnd, path, data, size, deleted);
+        boolean hungUp = !anonymous && readEnd && PipePeek.hungUp(fd.pid(), fd.fd());
+        return new Pipe(id, readEnd, path, data, size, deleted, hungUp);
     }
 
     /**
@@ -135,8 +144,20 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             }
             return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
         }
-        return ctx.open(p.deleted() != null ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath(),
-                FdHandlers.openFlags(fd));
+        String path = p.deleted() != null ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath();
+        int flags = FdHandlers.openFlags(fd);
+        if (!p.readEnd()) {
+            return ctx.open(path, flags);
+        }
+        // a reader that was not hung up opens while no writer exists, without blocking for one
+        return ctx.openFifoReader(p.pipeId(), p.hungUp(), () -> {
+            if (p.hungUp() || (flags & Fcntl.O_NONBLOCK) != 0) {
+                return ctx.open(path, flags);
+            }
+            long got = ctx.open(path, flags | Fcntl.O_NONBLOCK);
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, got, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+            return got;
+        });
     }
 
     /** An anonymous pipe by its inode as /proc shows it, a FIFO by its path (CRIU's names). */
@@ -160,5 +181,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         }
         m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
         m.put("size", p.size());
+        if (p.hungUp()) {
+            m.put("hungUp", true);
+        }
     }
 }

@@ -116,6 +116,15 @@ public final class PipeHub implements AutoCloseable {
         return p.fd(readEnd);
     }
 
+    /** A task's open of FIFO {@code pipeId} for reading (see {@link LocalPipe#openingReader}). */
+    public long openingFifoReader(long pipeId, boolean hungUp, java.util.function.LongSupplier open) {
+        LocalPipe p = pipes.get(pipeId);
+        if (p == null) {
+            throw new IllegalStateException("pipe " + pipeId + " was not prepared");
+        }
+        return p.openingReader(hungUp, open::getAsLong);
+    }
+
     public String path(long pipeId, boolean readEnd) {
         LocalPipe p = pipes.get(pipeId);
         if (p == null) {

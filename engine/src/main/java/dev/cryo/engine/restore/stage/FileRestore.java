@@ -122,6 +122,11 @@ public final class FileRestore {
             }
 
             @Override
+            public long openFifoReader(long pipeId, boolean hungUp, java.util.function.LongSupplier open) {
+                return pipes.openingFifoReader(pipeId, hungUp, open);
+            }
+
+            @Override
             public long take(int pid, int fd) {
                 return FileRestore.take(t, pid, fd);
             }
