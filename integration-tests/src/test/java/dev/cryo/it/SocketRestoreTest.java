@@ -521,6 +521,17 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's sk-unix-ucred: unread messages carrying only their sender's credentials failed the
+     * restore after the dump had killed the tree (their queue was filled before the sender's pid
+     * existed); they are filled again once the tasks exist, as messages passing files are.
+     */
+    @Test
+    void unreadMessagesWithOnlyCredentialsComeBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "credqueue", dir.toString()));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
      * by a FIFO, a client connected to it and a datagram from a named sender unread.
      */

@@ -84,6 +84,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return queue.stream().anyMatch(m -> !m.files().isEmpty());
         }
 
+        /**
+         * Whether the queue is filled once FILES made the tree's files and tasks: a message passes
+         * files, or names a task of the tree as its sender (the kernel takes credentials only of a
+         * pid that exists).
+         */
+        public boolean fillsLate() {
+            return queue.stream().anyMatch(m -> !m.files().isEmpty() || m.creds() != null);
+        }
+
         SockAddr address() {
             return SockAddr.unix(name);
         }
@@ -329,6 +338,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             throw p.refuse(what + ": an unread message carries the credentials of pid " + creds.pid()
                                     + ", which is not in the tree (a restore could not name it again); not supported");
                         }
+                        if (creds != null && creds.present()) {
+                            String why = whyFilesCannotPass(d, st); // sent again as late as passed files
+                            if (why != null) {
+                                throw p.refuse(what + ": an unread message carries the credentials of pid " + creds.pid()
+                                        + " of the tree; such a queue is filled again once the tasks exist, " + why);
+                            }
+                        }
                         List<FdImage> files = List.of();
                         if (m.fdsPassed() > 0) {
                             String why = whyFilesCannotPass(d, st);
@@ -472,7 +488,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
-            if (u.passesFiles()) { // filled once FILES made the files: fillPassing
+            if (u.fillsLate()) { // filled once FILES made the files: fillPassing
                 hub.keepOrphanEnd(u.ino(), pair[1]);
                 return;
             }
@@ -578,7 +594,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     public void connect(UnixSocket u, SocketHub hub) {
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         boolean pair = isPair(u, peer);
-        if (u.passesFiles()) {
+        if (u.fillsLate()) {
             return; // filled once the files are restored: fillPassing
         }
         if (pair) {

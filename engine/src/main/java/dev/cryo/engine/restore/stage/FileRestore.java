@@ -206,7 +206,7 @@ public final class FileRestore {
      */
     private static void passFilesAgain(TaskContext t, FdHandler.RestoreContext ctx, SocketHub sockets) {
         for (FdImage fd : t.task().fds()) {
-            if (!(fd.desc() instanceof UnixSocketHandler.UnixSocket u) || !u.primary() || !u.passesFiles()) {
+            if (!(fd.desc() instanceof UnixSocketHandler.UnixSocket u) || !u.primary() || !u.fillsLate()) {
                 continue;
             }
             List<List<Fd>> passed = new ArrayList<>();
