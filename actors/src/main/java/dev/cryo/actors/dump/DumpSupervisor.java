@@ -473,14 +473,19 @@ public final class DumpSupervisor {
                 ctx.getLog());
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
+        List<dev.cryo.engine.namespaces.NetNamespaceImage> nets;
         try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
-            namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(TreeWalker.walk(request.pid()));
+            List<Pid> tree = TreeWalker.walk(request.pid());
+            namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
+            nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
         } catch (RuntimeException e) {
             return abort(TaskDumper.message(e));
         }
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
+        nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         TaskDumper.CollectJob job = collectJob();
+        sockets.netNamespaces(nets); // their sockets are carried, rebuilt in the new namespaces
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
         pending.addAll(tasks.keySet());
         for (int i = 0; i < settings.parallelism().tasks() && !queue.isEmpty(); i++) {

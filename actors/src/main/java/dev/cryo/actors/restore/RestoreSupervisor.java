@@ -212,7 +212,7 @@ public final class RestoreSupervisor {
         TaskImage root = image.task(image.root());
         try {
             pipes = PipeHub.of(image.tasks(), image.info(), request.inherited(), n -> ctx.getLog().warn(n));
-            sockets = SocketHub.of(image.tasks(), request.tcpClose());
+            sockets = SocketHub.of(image.tasks(), request.tcpClose(), image.netNamespaces());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
             Pid got;
@@ -393,6 +393,12 @@ public final class RestoreSupervisor {
                         }
                     }
                     if (pending.isEmpty()) {
+                        try { // the tree's net namespaces exist now: their state, then their sockets
+                            dev.cryo.engine.namespaces.NetNamespaceRestore.configure(image.netNamespaces());
+                            sockets.buildInNamespaces();
+                        } catch (RuntimeException e) {
+                            return abort(dev.cryo.actors.Failures.describe(e));
+                        }
                         try { // before the memory stage, so the pages are charged to the task's own cgroups
                             image.tasks().forEach(t -> cgroups.place(t.pid(), t.cgroups()));
                         } catch (RuntimeException e) {

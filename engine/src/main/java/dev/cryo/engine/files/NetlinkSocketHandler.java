@@ -59,7 +59,7 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
 
     @Override
     public NetlinkSocket dump(FdProbe fd, DumpContext ctx) {
-        try (SocketProbe p = SocketProbe.take(fd)) {
+        try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
             if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
                 throw p.refuse("netlink socket (protocol " + p.protocol + ") has unread messages; not supported");
             }

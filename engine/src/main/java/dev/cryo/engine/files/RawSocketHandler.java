@@ -73,7 +73,7 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
 
     @Override
     public RawSocket dump(FdProbe fd, DumpContext ctx) {
-        try (SocketProbe p = SocketProbe.take(fd)) {
+        try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
             // /proc/net/raw names the peer: getpeername says ENOTCONN for a raw socket connected with port 0
             boolean raw = p.type == Sockets.SOCK_RAW;
             SockDiag.InetSocket d = (raw ? ctx.sockets().raw(p.family) : ctx.sockets().ping(p.family)).get(p.ino);

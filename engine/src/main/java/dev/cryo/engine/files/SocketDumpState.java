@@ -67,22 +67,64 @@ public final class SocketDumpState {
         return options;
     }
 
+    /** Socket inode → the task of the tree that made the net namespace it lives in (the host's: none). */
+    private final Map<Long, Integer> netnsOf = new HashMap<>();
+    private final Set<Integer> netnsCreators = new LinkedHashSet<>();
+
+    /** The tree's own net namespaces ({@code NetNamespaceScan}): their sockets are carried too. */
+    public synchronized void netNamespaces(List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
+        for (var n : nets) {
+            netnsCreators.add(n.pid());
+            n.sockets().forEach(ino -> netnsOf.put(ino, n.pid()));
+        }
+    }
+
+    /** The task that made the net namespace of the tree's socket {@code ino} lives in; 0 for cryo's (the host's). */
+    public synchronized int netnsOf(long ino) {
+        return netnsOf.getOrDefault(ino, 0);
+    }
+
+    /** sock_diag answers for the net namespace of the caller: cryo's, then each of the tree's, merged (inodes are unique). */
+    private <T> Map<Long, T> everyNetns(java.util.function.Function<SockDiag, Map<Long, T>> ask) {
+        Map<Long, T> out;
+        try (SockDiag d = SockDiag.open()) {
+            out = new HashMap<>(ask.apply(d));
+        }
+        for (int creator : netnsCreators) {
+            out.putAll(dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", () -> {
+                try (SockDiag d = SockDiag.open()) {
+                    return ask.apply(d);
+                }
+            }));
+        }
+        return out;
+    }
+
     public synchronized Map<Long, SockDiag.UnixSocket> unix() {
         if (unix == null) {
-            try (SockDiag d = SockDiag.open()) {
-                unix = d.unixSockets();
-            }
+            unix = everyNetns(SockDiag::unixSockets);
         }
         return unix;
     }
 
     /** TCP or UDP sockets of one family, by inode. */
     public synchronized Map<Long, SockDiag.InetSocket> inet(int family, int protocol) {
-        return inet.computeIfAbsent(family * 1000 + protocol, k -> {
-            try (SockDiag d = SockDiag.open()) {
-                return d.inetSockets(family, protocol);
+        return inet.computeIfAbsent(family * 1000 + protocol, k -> everyNetns(d -> d.inetSockets(family, protocol)));
+    }
+
+    /**
+     * Whether the peer of connection {@code d} (the tree's socket {@code ino}, TCP) is a socket the
+     * tree holds in the same network namespace: a connection inside a net namespace of the tree's
+     * comes back in a new namespace, where no other peer could follow it.
+     */
+    public synchronized boolean peerInTree(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        for (SockDiag.InetSocket o : inet(d.local().family(), Sockets.IPPROTO_TCP).values()) {
+            if (o.ino() != ino && o.local().equals(d.remote()) && o.remote().equals(d.local()) && netnsOf(o.ino()) == ns) {
+                return holder(o.ino()) != null;
             }
-        });
+        }
+        return false;
     }
 
     /**
@@ -91,17 +133,28 @@ public final class SocketDumpState {
      */
     public synchronized Map<Long, SockDiag.InetSocket> raw(int family) {
         return inet.computeIfAbsent(family * 1000 + Sockets.IPPROTO_RAW, k -> {
-            String path = family == SockAddr.AF_INET ? "/proc/net/raw" : "/proc/net/raw6";
-            return ProcNetRaw.parse(path, ProcFs.text(path), family);
+            return procNet(family == SockAddr.AF_INET ? "raw" : "raw6", (path, text) -> ProcNetRaw.parse(path, text, family));
         });
     }
 
     /** ICMP datagram ("ping") sockets of one family, by inode, from /proc/net/icmp or icmp6. */
     public synchronized Map<Long, SockDiag.InetSocket> ping(int family) {
         return inet.computeIfAbsent(family * 1000 + Sockets.IPPROTO_ICMP, k -> {
-            String path = family == SockAddr.AF_INET ? "/proc/net/icmp" : "/proc/net/icmp6";
-            return ProcNetRaw.parse(path, ProcFs.text(path), family, Sockets.IPPROTO_ICMP);
+            return procNet(family == SockAddr.AF_INET ? "icmp" : "icmp6",
+                    (path, text) -> ProcNetRaw.parse(path, text, family, Sockets.IPPROTO_ICMP));
         });
+    }
+
+    /** A /proc/net table of cryo's net namespace and of each of the tree's (/proc/PID/net of its maker), merged. */
+    private Map<Long, SockDiag.InetSocket> procNet(String table,
+                                                   java.util.function.BiFunction<String, String, Map<Long, SockDiag.InetSocket>> parse) {
+        String path = "/proc/net/" + table;
+        Map<Long, SockDiag.InetSocket> out = new HashMap<>(parse.apply(path, ProcFs.text(path)));
+        for (int creator : netnsCreators) {
+            String theirs = "/proc/" + creator + "/net/" + table;
+            out.putAll(parse.apply(theirs, ProcFs.text(theirs)));
+        }
+        return out;
     }
 
     /** "pid N fd M" of some fd of the tree holding socket {@code ino}, or null when no task of the tree holds it. */
@@ -179,6 +232,11 @@ public final class SocketDumpState {
         return lockTable;
     }
 
+    /** {@link #lockTable()} for the connection of socket {@code ino}: none inside a net namespace of the tree's. */
+    public String lockTable(long ino) {
+        return netnsOf(ino) == 0 ? lockTable : "";
+    }
+
     /**
      * Locks the network for one more connection, then puts its socket in repair mode; cryo keeps
      * the socket until the dump ends. Returns the connection's state.
@@ -192,8 +250,11 @@ public final class SocketDumpState {
      * or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too).
      */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
-        flows.add(new NetworkLock.Flow(local, remote));
-        relock();
+        // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them
+        if (inOurNetns(sock)) {
+            flows.add(new NetworkLock.Flow(local, remote));
+            relock();
+        }
         repaired.put(sock, TcpRepair.enter(sock));
         return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
                 TcpSocketHandler.finReceived(state));

@@ -45,17 +45,17 @@ final class SocketProbe implements AutoCloseable {
         return Long.parseLong(target.substring(8, target.length() - 1));
     }
 
-    /** Takes the socket; refuses one that lives in another network namespace. */
-    static SocketProbe take(FdProbe fd) {
+    /** Takes the socket; refuses one that lives in a network namespace neither cryo's nor one of the tree's. */
+    static SocketProbe take(FdProbe fd, SocketDumpState st) {
         Fd sock;
         try (Fd pidfd = Sys.pidfdOpen(fd.pid())) {
             sock = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd());
         }
         try {
             SocketProbe p = new SocketProbe(fd, sock);
-            if (!SocketDumpState.inOurNetns(sock)) {
-                throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace;"
-                        + " only sockets of the host's network namespace are supported");
+            if (st.netnsOf(p.ino) == 0 && !SocketDumpState.inOurNetns(sock)) {
+                throw new DumpException(fd.where() + ": socket " + p.ino + " is in another network namespace (neither"
+                        + " the host's nor one a task of the tree made, or passed in a message from one); not supported");
             }
             if (Sockets.filter(sock) == null) { // a classic filter travels with the options; this one cannot be read
                 throw new DumpException(fd.where() + ": socket " + p.ino + " has an eBPF socket filter (SO_ATTACH_BPF),"
@@ -65,13 +65,6 @@ final class SocketProbe implements AutoCloseable {
         } catch (RuntimeException e) {
             sock.close();
             throw e;
-        }
-    }
-
-    /** Family, type and protocol of a socket fd, without keeping it. */
-    static int[] kind(FdProbe fd) {
-        try (SocketProbe p = take(fd)) {
-            return new int[]{p.family, p.type, p.protocol};
         }
     }
 

@@ -146,7 +146,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     @Override
     public TcpSocket dump(FdProbe fd, DumpContext ctx) {
         SocketDumpState st = ctx.sockets();
-        SocketProbe p = SocketProbe.take(fd);
+        SocketProbe p = SocketProbe.take(fd, ctx.sockets());
         boolean keep = false;
         try {
             SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_TCP).get(p.ino);
@@ -200,13 +200,18 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                                 + ": dumping an established TCP connection needs"
                                 + " --tcp-established (or --tcp-close to restore it closed)");
                     }
+                    if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
+                        throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and its"
+                                + " peer is not a socket of the tree: the restore makes that namespace new, where"
+                                + " no other peer can follow; not supported");
+                    }
                     TcpRepair.Connection c = null;
                     if (primary) {
                         c = st.repair(p.sock, d.local(), d.remote(), d.state());
                         keep = true; // held in repair mode until the dump ends
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, c, false,
-                            st.lockTable());
+                            st.lockTable(p.ino));
                 }
                 default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
                         + ", which is not supported (only listening, unconnected, established and the closing states"

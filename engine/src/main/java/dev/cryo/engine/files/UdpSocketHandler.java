@@ -103,7 +103,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     @Override
     public UdpSocket dump(FdProbe fd, DumpContext ctx) {
         SocketDumpState st = ctx.sockets();
-        try (SocketProbe p = SocketProbe.take(fd)) {
+        try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
             SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_UDP).get(p.ino);
             if (d == null) {
                 // sock_diag lists hashed sockets only: one never bound nor connected is a fresh socket

@@ -202,7 +202,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     @Override
     public UnixSocket dump(FdProbe fd, DumpContext ctx) throws IOException {
         SocketDumpState st = ctx.sockets();
-        try (SocketProbe p = SocketProbe.take(fd)) {
+        try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
             SockDiag.UnixSocket d = st.unix().get(p.ino);
             if (d == null) {
                 throw p.refuse("unix socket " + p.ino + " is not visible to sock_diag (another network namespace?)");

@@ -19,7 +19,7 @@ import java.util.Map;
  * task is either in its parent's namespace of each kind (the root: in the host's, pid 1's as cryo
  * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
  * those of kinds pid (the task is its init, one level below the host's), uts, ipc (holding no
- * SysV objects), net (only a loopback device) and mnt (mounts a restore can make again, see
+ * SysV objects), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
  * {@link MountScan}) are carried; any other kind, a namespace entered
  * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
  * would get that is not its own, is refused, naming pid, namespace and reason.
@@ -112,21 +112,7 @@ public final class NamespaceScan {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
-            Namespaces.Network net = Namespaces.inside(p, "net", Namespaces::network);
-            String what = "pid " + p + ": its net namespace (" + links.get(p.value()).get("net") + ")";
-            if (!net.devices().equals(List.of("lo"))) {
-                throw new DumpException(what + " has devices " + net.devices() + "; only a net namespace of its own"
-                        + " with nothing but its loopback device is supported");
-            }
-            List<String> odd = net.loAddresses().stream().filter(a -> !DEFAULT_LO.contains(a)).toList();
-            if (!odd.isEmpty()) {
-                throw new DumpException(what + " has addresses " + odd + " on lo; only lo's own (127.0.0.1, ::1)"
-                        + " are supported");
-            }
-            if (!net.loUp() && !net.loAddresses().isEmpty()) {
-                throw new DumpException(what + ": lo is down with addresses " + net.loAddresses() + " (brought up and"
-                        + " down again); not supported yet");
-            }
+            Namespaces.Network net = NetNamespaceScan.loopback(p, links.get(p.value()).get("net"));
             loUp = net.loUp();
             loAddresses = net.loAddresses();
         }
@@ -178,9 +164,6 @@ public final class NamespaceScan {
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts);
     }
-
-    /** The addresses lo gets when it is brought up, which bringing it up gives back. */
-    private static final List<String> DEFAULT_LO = List.of("127.0.0.1", "::1/128");
 
     private static List<Pid> threadsOf(Pid p) {
         try {

@@ -25,10 +25,17 @@ import java.util.Map;
  */
 public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                             Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
-                            List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages) {
+                            List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages,
+                            List<dev.cryo.engine.namespaces.NetNamespaceImage> netNamespaces) {
     public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                          Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
-        this(dir, info, tasks, zombies, pages, pagesVerified, List.of());
+        this(dir, info, tasks, zombies, pages, pagesVerified, List.of(), List.of());
+    }
+
+    public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
+                         Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
+                         List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages) {
+        this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of());
     }
 
     /** The namespaces the tree made, for its restore. */
@@ -85,6 +92,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
             List<ZombieImage> zombies = new ArrayList<>();
             List<dev.cryo.engine.namespaces.NamespaceImage> namespaces = new ArrayList<>();
+            List<dev.cryo.engine.namespaces.NetNamespaceImage> nets = new ArrayList<>();
             for (Object r : records) {
                 if (r instanceof DumpInfo d) {
                     info = d;
@@ -94,6 +102,8 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                     zombies.add(z);
                 } else if (r instanceof dev.cryo.engine.namespaces.NamespaceImage n) {
                     namespaces.add(n);
+                } else if (r instanceof dev.cryo.engine.namespaces.NetNamespaceImage n) {
+                    nets.add(n);
                 }
             }
             if (info == null) {
@@ -114,7 +124,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             + " whose parent pid " + z.ids().ppid() + " is not in the image");
                 }
             }
-            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces);
+            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, nets);
         }
     }
 

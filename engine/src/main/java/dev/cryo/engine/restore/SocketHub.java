@@ -95,36 +95,88 @@ public final class SocketHub implements AutoCloseable {
 
     /** Builds every socket of the image; {@code tcpClose}: established TCP connections come back closed. */
     public static SocketHub of(List<TaskImage> tasks, boolean tcpClose) {
+        return of(tasks, tcpClose, List.of());
+    }
+
+    /**
+     * Builds every socket of the image living in cryo's network namespace; those living in a net
+     * namespace of the tree's ({@code nets}) wait for it to exist: {@link #buildInNamespaces}.
+     */
+    public static SocketHub of(List<TaskImage> tasks, boolean tcpClose,
+                               List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
         SocketHub hub = new SocketHub(tcpClose);
+        Map<Long, Integer> netnsOf = new HashMap<>();
+        nets.forEach(n -> n.sockets().forEach(ino -> netnsOf.put(ino, n.pid())));
         List<FileDesc> primaries = new ArrayList<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 Kind<FileDesc> k = kind(fd.desc());
                 if (k != null && k.primary(fd.desc())) {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
-                    primaries.add(fd.desc());
+                    Integer ns = netnsOf.get(k.ino(fd.desc()));
+                    if (ns == null) {
+                        primaries.add(fd.desc());
+                    } else {
+                        hub.deferred.computeIfAbsent(ns, x -> new ArrayList<>()).add(fd.desc());
+                    }
                 }
             }
         }
-        if (primaries.isEmpty()) {
-            return hub;
-        }
         try {
-            for (FileDesc d : primaries) {
-                kind(d).create(d, hub);
-            }
-            for (FileDesc d : primaries) {
-                kind(d).connect(d, hub);
-            }
-            for (FileDesc d : primaries) {
-                kind(d).finish(d, hub);
-            }
-            hub.later.forEach(Runnable::run);
+            hub.build(primaries);
         } catch (RuntimeException e) {
             hub.close();
             throw new RestoreException("cannot rebuild the sockets: " + e.getMessage(), e);
         }
         return hub;
+    }
+
+    /** Sockets of the tree's net namespaces, by the task that makes the namespace, built once it is forked. */
+    private final Map<Integer, List<FileDesc>> deferred = new LinkedHashMap<>();
+    /** The namespace whose sockets are being built (its maker's pid), 0 for cryo's. */
+    private int building;
+
+    /**
+     * Once every task is forked (each net namespace of the tree's made anew, configured): builds
+     * its sockets from a thread of cryo's inside it, as the others were built in cryo's.
+     */
+    public void buildInNamespaces() {
+        for (Map.Entry<Integer, List<FileDesc>> e : deferred.entrySet()) {
+            try {
+                dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(e.getKey()), "net", () -> {
+                    building = e.getKey();
+                    try {
+                        build(e.getValue());
+                    } finally {
+                        building = 0;
+                    }
+                    return null;
+                });
+            } catch (RuntimeException x) {
+                throw new RestoreException("cannot rebuild the sockets of the net namespace of pid " + e.getKey() + ": "
+                        + x.getMessage(), x);
+            }
+        }
+        deferred.clear();
+    }
+
+    /** The three passes over {@code primaries}, then the late steps. */
+    private void build(List<FileDesc> primaries) {
+        if (primaries.isEmpty()) {
+            return;
+        }
+        for (FileDesc d : primaries) {
+            kind(d).create(d, this);
+        }
+        for (FileDesc d : primaries) {
+            kind(d).connect(d, this);
+        }
+        for (FileDesc d : primaries) {
+            kind(d).finish(d, this);
+        }
+        List<Runnable> steps = new ArrayList<>(later);
+        later.clear();
+        steps.forEach(Runnable::run);
     }
 
     @SuppressWarnings("unchecked")
@@ -397,7 +449,7 @@ public final class SocketHub implements AutoCloseable {
     }
 
     private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr,
-                            int state, SockAddr local, SockAddr remote) {}
+                            int state, SockAddr local, SockAddr remote, int netns) {}
 
     private final List<Repaired> repaired = new ArrayList<>();
 
@@ -406,7 +458,7 @@ public final class SocketHub implements AutoCloseable {
      * back its SO_REUSEADDR ({@code reuseAddr}), which leaving repair mode clears.
      */
     public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr) {
-        repaired.add(new Repaired(s, c, reuseAddr, SockDiag.TCP_ESTABLISHED, null, null));
+        repaired.add(new Repaired(s, c, reuseAddr, SockDiag.TCP_ESTABLISHED, null, null, building));
     }
 
     /**
@@ -416,7 +468,7 @@ public final class SocketHub implements AutoCloseable {
      */
     public void repaired(Fd s, dev.cryo.kernel.net.TcpRepair.Connection c, boolean reuseAddr, int state,
                          SockAddr local, SockAddr remote) {
-        repaired.add(new Repaired(s, c, reuseAddr, state, local, remote));
+        repaired.add(new Repaired(s, c, reuseAddr, state, local, remote, building));
     }
 
     /**
@@ -430,8 +482,13 @@ public final class SocketHub implements AutoCloseable {
             if (sent && r.state() != SockDiag.TCP_LAST_ACK) {
                 Sockets.shutdown(r.socket(), Sockets.SHUT_WR);
             }
-            if (received) {
+            if (received && r.netns() == 0) {
                 peerFin(r, r.state() == SockDiag.TCP_CLOSING ? SockDiag.TCP_CLOSING : SockDiag.TCP_CLOSE_WAIT);
+            } else if (received) { // its raw packet goes through the loopback of the connection's namespace
+                dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(r.netns()), "net", () -> {
+                    peerFin(r, r.state() == SockDiag.TCP_CLOSING ? SockDiag.TCP_CLOSING : SockDiag.TCP_CLOSE_WAIT);
+                    return null;
+                });
             }
             if (r.state() == SockDiag.TCP_LAST_ACK) {
                 Sockets.shutdown(r.socket(), Sockets.SHUT_WR);

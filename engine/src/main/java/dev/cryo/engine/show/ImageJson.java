@@ -35,6 +35,7 @@ public final class ImageJson {
             List<Object> tasks = new ArrayList<>();
             List<Object> zombies = new ArrayList<>();
             List<Object> namespaces = new ArrayList<>();
+            List<Object> netNamespaces = new ArrayList<>();
             for (Object record : r.records()) {
                 if (record instanceof DumpInfo d && dump == null) {
                     dump = d;
@@ -44,6 +45,8 @@ public final class ImageJson {
                     zombies.add(zombie(z));
                 } else if (record instanceof dev.cryo.engine.namespaces.NamespaceImage n) {
                     namespaces.add(n.json());
+                } else if (record instanceof dev.cryo.engine.namespaces.NetNamespaceImage n) {
+                    netNamespaces.add(n.json());
                 }
             }
             doc.put("dump", dump == null ? null : dump(dump));
@@ -53,6 +56,9 @@ public final class ImageJson {
             }
             if (!namespaces.isEmpty()) {
                 doc.put("namespaces", namespaces);
+            }
+            if (!netNamespaces.isEmpty()) {
+                doc.put("netNamespaces", netNamespaces);
             }
             return doc;
         }

@@ -69,7 +69,8 @@ public final class ModelCodecs {
             .add(GhostFileCodec.INSTANCE)
             .add(PreCopyLayoutCodec.INSTANCE)
             .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
-            .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC))
+            .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
+            .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

@@ -1,0 +1,108 @@
+package dev.cryo.engine.namespaces;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.model.codec.ModelFields;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a network namespace a task of the tree made holds beyond its loopback's up/down state
+ * (which {@link NamespaceImage} keeps): {@code pid} is that task. {@code sockets}: the inodes of
+ * the tree's sockets living in it, rebuilt inside the new namespace once its task is forked;
+ * {@code addresses}: addresses on lo other than the ones bringing it up gives ("10.1.2.3/8",
+ * "fd00::1/64"); {@code routes}: routes a program added (not the kernel's own), in the words
+ * {@code ip route add} takes; {@code sysctls}: the namespace's own values of a few net sysctls
+ * (path under /proc/sys → value).
+ */
+public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addresses, List<String> routes,
+                                Map<String, String> sysctls) {
+    public static final int RECORD_ID = 720;
+
+    public NetNamespaceImage {
+        sockets = List.copyOf(sockets);
+        addresses = List.copyOf(addresses);
+        routes = List.copyOf(routes);
+        sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
+    }
+
+    /** For {@code cryo show}. */
+    public Map<String, Object> json() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", pid);
+        m.put("sockets", sockets);
+        if (!addresses.isEmpty()) {
+            m.put("loAddresses", addresses);
+        }
+        if (!routes.isEmpty()) {
+            m.put("routes", routes);
+        }
+        m.put("sysctls", sysctls);
+        return m;
+    }
+
+    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 256, MAX_SYSCTLS = 64;
+
+    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 1,
+            (out, n) -> {
+                out.writeVarInt(n.pid(), true);
+                out.writeVarInt(n.sockets().size(), true);
+                n.sockets().forEach(s -> out.writeLong(s));
+                writeLines(out, n.addresses(), "address");
+                writeLines(out, n.routes(), "route");
+                out.writeVarInt(n.sysctls().size(), true);
+                n.sysctls().forEach((k, v) -> {
+                    ModelFields.writeText(out, k, LINE, "NetNamespaceImage.sysctl");
+                    ModelFields.writeText(out, v, LINE, "NetNamespaceImage.sysctl");
+                });
+            }, (in, version) -> {
+                int pid = in.readVarInt(true);
+                int n = count(in, MAX_SOCKETS, "sockets");
+                List<Long> sockets = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    sockets.add(in.readLong());
+                }
+                List<String> addresses = readLines(in, "address");
+                List<String> routes = readLines(in, "route");
+                int k = count(in, MAX_SYSCTLS, "sysctls");
+                Map<String, String> sysctls = new LinkedHashMap<>();
+                for (int i = 0; i < k; i++) {
+                    sysctls.put(text(in, "sysctl"), text(in, "sysctl"));
+                }
+                return new NetNamespaceImage(pid, sockets, addresses, routes, sysctls);
+            });
+
+    private static void writeLines(com.esotericsoftware.kryo.io.Output out, List<String> lines, String what) {
+        out.writeVarInt(lines.size(), true);
+        lines.forEach(l -> ModelFields.writeText(out, l, LINE, "NetNamespaceImage." + what));
+    }
+
+    private static List<String> readLines(Input in, String what) {
+        int n = count(in, MAX_LINES, what + "es");
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(text(in, what));
+        }
+        return out;
+    }
+
+    private static String text(Input in, String what) {
+        String s = ModelFields.readText(in, LINE, "NetNamespaceImage." + what);
+        if (s == null) {
+            throw new KryoException("NetNamespaceImage: no " + what);
+        }
+        return s;
+    }
+
+    private static int count(Input in, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException("NetNamespaceImage: " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Gives a net namespace the restore made (forked with CLONE_NEWNET, lo already up as it was, see
+ * {@link NamespaceRestore}) what {@link NetNamespaceImage} kept: its sysctls, the addresses on lo,
+ * then the routes. Run once every task is forked, before the namespace's sockets are rebuilt in it
+ * (they bind to those addresses). Refuses to touch cryo's own namespace.
+ */
+public final class NetNamespaceRestore {
+    private NetNamespaceRestore() {}
+
+    public static void configure(List<NetNamespaceImage> nets) {
+        for (NetNamespaceImage n : nets) {
+            configure(n);
+        }
+    }
+
+    private static void configure(NetNamespaceImage n) {
+        Pid p = Pid.of(n.pid());
+        String own = Namespaces.link(p.toString(), "net");
+        if (own == null || own.equals(Namespaces.link("self", "net"))) { // never reconfigure cryo's host
+            throw new RestoreException("pid " + p + " was not forked into a net namespace of its own (" + own + ")");
+        }
+        try {
+            List<String> failed = Namespaces.inside(p, "net", () -> {
+                List<String> bad = new ArrayList<>();
+                n.sysctls().forEach((k, v) -> {
+                    try {
+                        java.nio.file.Path f = java.nio.file.Path.of("/proc/sys/" + k);
+                        if (!java.nio.file.Files.readString(f).strip().equals(v)) {
+                            java.nio.file.Files.writeString(f, v);
+                        }
+                    } catch (java.io.IOException e) {
+                        bad.add(k + " = " + v + " (" + e.getMessage() + ")");
+                    }
+                });
+                return bad;
+            });
+            if (!failed.isEmpty()) {
+                throw new RestoreException("net namespace of pid " + p + ": cannot set sysctls " + failed);
+            }
+            for (String a : n.addresses()) {
+                List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
+                cmd.addAll(List.of(a.split(" ")));
+                cmd.addAll(List.of("dev", "lo"));
+                NetnsCommand.run(p, cmd.toArray(String[]::new));
+            }
+            for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"
+                String[] words = r.split(" ");
+                List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));
+                cmd.addAll(List.of(words).subList(1, words.length));
+                NetnsCommand.run(p, cmd.toArray(String[]::new));
+            }
+        } catch (KernelException e) {
+            throw new RestoreException("cannot remake the net namespace of pid " + p + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Clone;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
+ * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
+ * routes added on lo, a few sysctls ({@link #SYSCTLS}), and the tree's sockets living in it, which
+ * the restore rebuilds inside the new namespace. Refused by name: any device but lo (veth, tun/tap,
+ * bridges...: their other end or backing is outside the tree), nftables or iptables rules inside.
+ */
+public final class NetNamespaceScan {
+    private NetNamespaceScan() {}
+
+    /** Net sysctls a program or its container tunes, read and written per namespace. */
+    static final List<String> SYSCTLS = List.of("net/ipv4/ip_local_port_range", "net/ipv4/ip_forward",
+            "net/ipv4/ping_group_range", "net/ipv4/ip_unprivileged_port_start", "net/core/somaxconn",
+            "net/ipv4/tcp_syncookies", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/lo/disable_ipv6");
+
+    /** The addresses lo gets when it is brought up, which bringing it up gives back. */
+    private static final List<String> DEFAULT_LO = List.of("127.0.0.1", "::1/128");
+
+    /** The same as {@code ip} shows them. */
+    private static final List<String> DEFAULT_IP = List.of("127.0.0.1/8", "::1/128");
+
+    /**
+     * The loopback state {@link NamespaceImage} keeps for the net namespace {@code link} task
+     * {@code p} made; refuses devices other than lo. {@code what}: "pid N: its net namespace (...)".
+     */
+    static Namespaces.Network loopback(Pid p, String link) {
+        Namespaces.Network net = Namespaces.inside(p, "net", Namespaces::network);
+        String what = "pid " + p + ": its net namespace (" + link + ")";
+        List<String> others = net.devices().stream().filter(d -> !d.equals("lo")).toList();
+        if (!others.isEmpty()) {
+            throw new DumpException(what + " has devices " + others + " besides lo; only a net namespace of its own"
+                    + " with nothing but its loopback device is supported (veth pairs, tun/tap, bridges and other"
+                    + " device kinds are not)");
+        }
+        if (!net.loUp() && !net.loAddresses().isEmpty()) {
+            throw new DumpException(what + ": lo is down with addresses " + net.loAddresses() + " (brought up and"
+                    + " down again); not supported yet");
+        }
+        return new Namespaces.Network(net.devices(), net.loUp(),
+                net.loAddresses().stream().filter(DEFAULT_LO::contains).toList());
+    }
+
+    /**
+     * The net namespaces of {@code namespaces} (read frozen, after {@link NamespaceScan#scan}), each
+     * with the sockets of {@code tree} living in it, its addresses, routes and sysctls.
+     */
+    public static List<NetNamespaceImage> scan(List<NamespaceImage> namespaces, List<Pid> tree) {
+        Map<String, Integer> byLink = new LinkedHashMap<>();
+        for (NamespaceImage n : namespaces) {
+            if (n.has(Clone.NEWNET)) {
+                String link = Namespaces.link(Integer.toString(n.pid()), "net");
+                if (link != null) {
+                    byLink.put(link, n.pid());
+                }
+            }
+        }
+        if (byLink.isEmpty()) {
+            return List.of();
+        }
+        java.util.Set<Long> held = new java.util.HashSet<>();
+        Map<Integer, List<Long>> sockets = socketsIn(byLink, tree, held);
+        sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held));
+        List<NetNamespaceImage> out = new ArrayList<>();
+        byLink.forEach((link, pid) -> out.add(image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()))));
+        return out;
+    }
+
+    private static NetNamespaceImage image(Pid p, String link, List<Long> sockets) {
+        String what = "pid " + p + ": its net namespace (" + link + ")";
+        String rules = dev.cryo.kernel.net.NetworkLock.nft() == null ? "" // no nft here: none made by it
+                : NetnsCommand.run(p, "nft", "list", "ruleset").strip();
+        if (!rules.isEmpty()) {
+            throw new DumpException(what + " has nftables rules (" + firstLine(rules) + "...); rules inside a net"
+                    + " namespace of the tree's are not supported");
+        }
+        String legacy = Namespaces.inside(p, "net", () -> readOr("/proc/thread-self/net/ip_tables_names", "")
+                + readOr("/proc/thread-self/net/ip6_tables_names", "")).strip();
+        if (!legacy.isEmpty()) {
+            throw new DumpException(what + " has iptables tables (" + legacy.replace('\n', ' ') + "); rules inside a"
+                    + " net namespace of the tree's are not supported");
+        }
+        List<String> addresses = new ArrayList<>();
+        for (String line : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", "lo").split("\n")) {
+            String a = address(line);
+            if (a != null && !DEFAULT_IP.contains(a.split(" ")[0])) {
+                addresses.add(a);
+            }
+        }
+        List<String> routes = new ArrayList<>();
+        for (String family : List.of("-4", "-6")) {
+            for (String line : NetnsCommand.run(p, "ip", family, "-o", "route", "show", "table", "all").split("\n")) {
+                String r = route(line);
+                if (r != null) {
+                    routes.add(family + " " + r);
+                }
+            }
+        }
+        Map<String, String> sysctls = Namespaces.inside(p, "net", () -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            for (String s : SYSCTLS) {
+                String v = readOr("/proc/sys/" + s, null);
+                if (v != null) {
+                    m.put(s, v.strip());
+                }
+            }
+            return m;
+        });
+        return new NetNamespaceImage(p.value(), sockets, addresses, routes, sysctls);
+    }
+
+    /** "10.1.2.3/8 scope global" of one line of {@code ip -o addr show}, null for none; a label other than lo's is kept. */
+    static String address(String line) {
+        String[] f = line.replace("\\", " ").strip().split("\\s+");
+        for (int i = 0; i + 1 < f.length; i++) {
+            if (f[i].equals("inet") || f[i].equals("inet6")) {
+                StringBuilder b = new StringBuilder(f[i + 1]);
+                for (int j = i + 2; j < f.length && !f[j].equals("valid_lft"); j++) {
+                    if (f[j].equals("scope") && j + 1 < f.length) {
+                        b.append(" scope ").append(f[j + 1]);
+                    } else if (f[j].startsWith("lo:")) {
+                        b.append(" label ").append(f[j]);
+                    }
+                }
+                return b.toString();
+            }
+        }
+        return null;
+    }
+
+    /** A route of {@code ip -o route show table all} that a program added, as {@code ip route add} takes it; null for the kernel's. */
+    static String route(String line) {
+        String l = line.replace("\\", " ").strip();
+        if (l.isEmpty() || l.contains(" proto kernel") || l.startsWith("Error")) {
+            return null;
+        }
+        List<String> words = new ArrayList<>(List.of(l.split("\\s+")));
+        words.removeIf(w -> w.equals("linkdown") || w.equals("dead") || w.equals("offload") || w.equals("trap"));
+        return String.join(" ", words);
+    }
+
+    /**
+     * Refuses a unix socket of the namespace {@code creator} made connected to a socket of the tree
+     * in another namespace: the restore builds each namespace's sockets inside it, one namespace at a time.
+     */
+    private static void crossings(Pid creator, List<Long> inside, java.util.Set<Long> treeSockets) {
+        java.util.Set<Long> here = java.util.Set.copyOf(inside);
+        Map<Long, SockDiag.UnixSocket> unix = Namespaces.inside(creator, "net", () -> {
+            try (SockDiag d = SockDiag.open()) {
+                return d.unixSockets();
+            }
+        });
+        for (long ino : inside) {
+            SockDiag.UnixSocket u = unix.get(ino);
+            if (u != null && u.peerIno() != 0 && !here.contains(u.peerIno()) && treeSockets.contains(u.peerIno())) {
+                throw new DumpException("unix socket " + ino + " (" + u.address() + ") lives in the net namespace pid "
+                        + creator + " made and is connected to socket " + u.peerIno() + " of the tree in another one;"
+                        + " a unix connection across net namespaces is not supported");
+            }
+        }
+    }
+
+    /**
+     * The tree's sockets living in each of its net namespaces, by the namespace's creator; {@code seen}
+     * gets every socket inode the tree's fds hold.
+     */
+    private static Map<Integer, List<Long>> socketsIn(Map<String, Integer> byLink, List<Pid> tree, java.util.Set<Long> seen) {
+        Map<Integer, List<Long>> out = new LinkedHashMap<>();
+        for (Pid p : tree) {
+            List<Integer> fds;
+            try {
+                fds = ProcFs.fds(p);
+            } catch (KernelException gone) {
+                continue; // a zombie or gone: the seize says
+            }
+            for (int fd : fds) {
+                String t;
+                try {
+                    t = ProcFs.fdTarget(p, fd);
+                } catch (KernelException closed) {
+                    continue;
+                }
+                if (!t.startsWith("socket:[")) {
+                    continue;
+                }
+                long ino = Long.parseLong(t.substring(8, t.length() - 1));
+                if (!seen.add(ino)) {
+                    continue;
+                }
+                String ns = netnsOf(p, fd);
+                Integer creator = ns == null ? null : byLink.get(ns);
+                if (creator != null) {
+                    out.computeIfAbsent(creator, k -> new ArrayList<>()).add(ino);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The link of the net namespace socket fd {@code fd} of {@code p} lives in ("net:[4026532...]"). */
+    private static String netnsOf(Pid p, int fd) {
+        try (Fd pidfd = Sys.pidfdOpen(p); Fd sock = Sys.pidfdGetfd(pidfd, p, fd); Fd ns = Sockets.netns(sock)) {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + ns.value())).toString();
+        } catch (KernelException | java.io.IOException e) {
+            return null; // its handler says what is wrong with it
+        }
+    }
+
+    private static String readOr(String path, String otherwise) {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of(path));
+        } catch (java.io.IOException e) {
+            return otherwise;
+        }
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,78 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Trees in a network namespace of their own ({@code unshare -n}, a container's shape): the
+ * namespace comes back new with its loopback, addresses, routes and sysctls, and the sockets living
+ * in it are rebuilt inside it (TCP listeners and connections, UDP, unix).
+ */
+class NetNamespaceTest {
+    @TempDir
+    Path tmp;
+
+    private static final String SETUP = "ip link set lo up && ip addr add 10.77.0.1/24 dev lo"
+            + " && ip route add 10.78.0.0/24 dev lo && echo '20000 20999' > /proc/sys/net/ipv4/ip_local_port_range";
+
+    /** netnsock.c: every kind of socket inside the namespace, with bytes and datagrams in flight. */
+    @Test
+    void socketsInsideAPrivateNetNamespaceComeBackInsideANewOne() throws Exception {
+        String prog = TestPrograms.compile("/c/netnsock.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("netnsock.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + SETUP + " && exec " + prog + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established")
+                    .restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        }
+    }
+
+    /**
+     * A real server with its clients inside the namespace: python's http.server on 127.0.0.1 and a
+     * shell loop fetching from it every 100 ms (any of its connections may be open at the dump).
+     * After the restore the fetches go on, numbered without a gap.
+     */
+    @Test
+    void aPythonHttpServerAndItsClientInsideTheNamespaceGoOn() throws Exception {
+        Path log = tmp.resolve("http.out");
+        String client = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); python3 -c \"import urllib.request,sys;"
+                + " print(\\\"got\\\", sys.argv[1], urllib.request.urlopen(\\\"http://127.0.0.1:8000/\\\","
+                + " timeout=20).status, flush=True)\" $i || echo \"failed $i\"; sleep 0.1; done";
+        String inside = "ip link set lo up && cd / && (python3 -m http.server --bind 127.0.0.1 8000 >/dev/null 2>&1 &)"
+                + " && sleep 1 && " + client;
+        try (DetachedProcess p = DetachedProcess.start(log, "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> count(log, "got ") >= 3, Duration.ofSeconds(60), "the first fetches");
+            int init = NamespaceTest.initUnder(p.pid().value());
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established").restoreDetached(log);
+            try {
+                long before = count(log, "got ");
+                DetachedProcess.awaitCondition(() -> count(log, "got ") >= before + 3, Duration.ofSeconds(60),
+                        "fetches after the restore");
+                String out = Files.readString(log);
+                assertFalse(out.contains("failed"), out);
+                assertTrue(out.contains("got " + (before + 1) + " 200"), out);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    private static long count(Path log, String what) {
+        try {
+            return Files.readString(log).lines().filter(l -> l.startsWith(what)).count();
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+}
