@@ -21,7 +21,7 @@ class NetNamespaceTest {
     Path tmp;
 
     private static final String SETUP = "ip link set lo up && ip addr add 10.77.0.1/24 dev lo"
-            + " && ip route add 10.78.0.0/24 dev lo && echo '20000 20999' > /proc/sys/net/ipv4/ip_local_port_range";
+            + " && ip route add 10.78.0.0/24 dev lo && echo \"20000 20999\" > /proc/sys/net/ipv4/ip_local_port_range";
 
     /** netnsock.c: every kind of socket inside the namespace, with bytes and datagrams in flight. */
     @Test

@@ -35,7 +35,7 @@ public final class NetNamespaceRestore {
                 n.sysctls().forEach((k, v) -> {
                     try {
                         java.nio.file.Path f = java.nio.file.Path.of("/proc/sys/" + k);
-                        if (!java.nio.file.Files.readString(f).strip().equals(v)) {
+                        if (!v.equals(NetNamespaceScan.readOr(f.toString(), "").strip())) {
                             java.nio.file.Files.writeString(f, v);
                         }
                     } catch (java.io.IOException e) {

@@ -223,9 +223,10 @@ public final class NetNamespaceScan {
         }
     }
 
-    private static String readOr(String path, String otherwise) {
-        try {
-            return java.nio.file.Files.readString(java.nio.file.Path.of(path));
+    /** A /proc file's text (Files.readString trusts its size of 0 and stops after the first byte). */
+    static String readOr(String path, String otherwise) {
+        try (java.io.FileInputStream in = new java.io.FileInputStream(path)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         } catch (java.io.IOException e) {
             return otherwise;
         }
