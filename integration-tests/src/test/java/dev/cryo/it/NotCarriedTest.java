@@ -198,16 +198,32 @@ class NotCarriedTest {
                                 + "print('ready', flush=True)\ntime.sleep(600)\n"),
                         ": its ipc namespace \\(ipc:\\[\\d+\\]\\) holds SysV IPC objects \\(1 shared memory segment\\);"
                                 + " SysV objects of an ipc namespace of the tree's own are not supported yet"),
-                // a net namespace of its own with only lo is carried (NamespaceTest); one with another
-                // device, or a socket made inside it, is not yet
+                // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
+                // sockets (NamespaceTest, NetNamespaceTest); another device, rules inside, a TCP peer
+                // outside the tree in it, or a socket of a net namespace the tree is not in, are not
                 new Item("a net namespace of its own with a device besides lo", List.of("unshare", "--net", "/bin/sh", "-c",
                         "ip link add cryo0 type veth peer name cryo1 && echo ready; exec /bin/sleep 600"),
-                        ": its net namespace \\(net:\\[\\d+\\]\\) has devices \\[.*cryo.*\\]; only a net namespace of its own"
-                                + " with nothing but its loopback device is supported"),
-                new Item("a socket made inside a net namespace of its own", List.of("unshare", "--net", "/usr/bin/python3",
-                        "-c", "import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-                                + "print('ready', flush=True)\ntime.sleep(600)\n"),
-                        " fd 3: socket \\d+ is in another network namespace"),
+                        ": its net namespace \\(net:\\[\\d+\\]\\) has devices \\[.*cryo.*\\] besides lo; only a net namespace"
+                                + " of its own with nothing but its loopback device is supported \\(veth pairs, tun/tap"),
+                new Item("nftables rules inside a net namespace of its own", List.of("unshare", "--net", "/bin/sh", "-c",
+                        "nft add table inet cryo_rules && echo ready; exec /bin/sleep 600"),
+                        ": its net namespace \\(net:\\[\\d+\\]\\) has nftables rules \\(table inet cryo_rules.*\\); rules"
+                                + " inside a net namespace of the tree's are not supported"),
+                new Item("a TCP connection in a net namespace of its own to a peer outside the tree", List.of("unshare",
+                        "--net", "/bin/sh", "-c", "ip link set lo up && (setsid python3 -c \"import socket\nl = socket.socket()\n"
+                                + "l.bind(('127.0.0.1', 7070))\nl.listen()\nc, _ = l.accept()\nc.recv(1)\" &) && exec python3"
+                                + " -c \"import socket, time\nfor i in range(100):\n    try:\n        s = socket.create_connection("
+                                + "('127.0.0.1', 7070))\n        break\n    except OSError:\n        time.sleep(0.1)\n"
+                                + "print('ready', flush=True)\ntime.sleep(600)\n\""),
+                        " fd \\d+: TCP socket .* -> .*7070 lives in the net namespace pid \\d+ made, and its peer is not a"
+                                + " socket of the tree"),
+                python("a socket of a net namespace no task of the tree is in", "import ctypes, os, socket\n"
+                                + "a, b = socket.socketpair()\nif os.fork() == 0:\n    ctypes.CDLL(None).unshare(0x40000000)\n"
+                                + "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                + "    socket.send_fds(b, [b'x'], [s.fileno()])\n    os._exit(0)\n"
+                                + "msg, fds, _, _ = socket.recv_fds(a, 1, 1)\nos.wait()",
+                        " fd \\d+: socket \\d+ is in another network namespace \\(neither the host's nor one a task of the"
+                                + " tree made"),
                 // a mount namespace of its own is carried with proc, sysfs, mqueue, tmpfs and bind
                 // mounts (NamespaceTest); a new mount of another file system, a bind whose source is
                 // gone, a tmpfs holding a FIFO are not yet

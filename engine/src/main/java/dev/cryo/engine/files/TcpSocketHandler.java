@@ -189,6 +189,11 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 }
                 case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2, SockDiag.TCP_CLOSE_WAIT,
                         SockDiag.TCP_LAST_ACK, SockDiag.TCP_CLOSING -> {
+                    if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
+                        throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and its"
+                                + " peer is not a socket of the tree: the restore makes that namespace new, where"
+                                + " no other peer can follow; not supported");
+                    }
                     SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
                     boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // a FIN sent or received
                     if (st.options().tcpClose() && !st.options().tcpEstablished()) {
@@ -199,11 +204,6 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                         throw p.refuse((shut ? SockDiag.stateName(d.state()) : "established") + " " + what
                                 + ": dumping an established TCP connection needs"
                                 + " --tcp-established (or --tcp-close to restore it closed)");
-                    }
-                    if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
-                        throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and its"
-                                + " peer is not a socket of the tree: the restore makes that namespace new, where"
-                                + " no other peer can follow; not supported");
                     }
                     TcpRepair.Connection c = null;
                     if (primary) {

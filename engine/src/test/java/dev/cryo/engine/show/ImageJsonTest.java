@@ -33,7 +33,7 @@ class ImageJsonTest {
         Map<String, Object> format = (Map<String, Object>) doc.get("format");
         assertEquals(1, format.get("version"));
         assertEquals(4096, format.get("pageSize"));
-        assertEquals(7, format.get("chunks")); // the golden holds every record kind, PreCopyLayout and NamespaceImage included
+        assertEquals(8, format.get("chunks")); // the golden holds every record kind, PreCopyLayout, NamespaceImage and NetNamespaceImage included
         assertEquals(Files.size(dir.resolve(ImageFormat.IMAGE_FILE)), format.get("bytes"));
         assertEquals("host-a", ((Map<String, Object>) doc.get("dump")).get("hostname"));
         Map<String, Object> zombie = ((List<Map<String, Object>>) doc.get("zombies")).get(0);

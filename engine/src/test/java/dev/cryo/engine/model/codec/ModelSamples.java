@@ -250,6 +250,17 @@ public final class ModelSamples {
         w.writeRecord(zombie());
         w.writeRecord(layout());
         w.writeRecord(namespaces());
+        w.writeRecord(netNamespace());
+    }
+
+    /** That container's net namespace: two sockets in it, an address and a route on lo, its port range. */
+    static dev.cryo.engine.namespaces.NetNamespaceImage netNamespace() {
+        java.util.Map<String, String> sysctls = new java.util.LinkedHashMap<>();
+        sysctls.put("net/ipv4/ip_local_port_range", "20000\t20999");
+        sysctls.put("net/ipv4/ip_forward", "0");
+        return new dev.cryo.engine.namespaces.NetNamespaceImage(PID, java.util.List.of(81234L, 81235L),
+                java.util.List.of("10.77.0.1/24 scope global"), java.util.List.of("-4 10.78.0.0/24 dev lo scope link"),
+                sysctls);
     }
 
     /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made. */
