@@ -57,10 +57,11 @@ class ModelGoldenImageTest {
              ImageWriter w = ImageWriter.create(again, ModelCodecs.ALL, OPTIONS.withPageSize(r.pageSize()))) {
             r.verify();
             List<Object> records = r.records();
-            assertEquals(5, records.size());
+            assertEquals(6, records.size());
             assertEquals(ModelSamples.zombie(), records.get(2));
             assertEquals(ModelSamples.layout(), records.get(3));
             assertEquals(ModelSamples.namespaces(), records.get(4));
+            assertEquals(ModelSamples.netNamespace(), records.get(5));
             assertEquals(ModelSamples.dumpInfo(), records.get(0));
             TaskImage task = (TaskImage) records.get(1);
             assertModelEquals(ModelSamples.task(ModelSamples.PID), task);
