@@ -134,6 +134,19 @@ class FileKindsTest {
         }
     }
 
+    /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
+    @Test
+    void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("symlinkfd.out"),
+                TestPrograms.compile("/c/symlinkfd.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            assertTrue(Cli.run("show", img.toString(), "fds").out().contains("symlink"), "shown as a symlink");
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

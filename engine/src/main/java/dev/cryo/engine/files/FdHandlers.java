@@ -40,6 +40,7 @@ public final class FdHandlers {
             new CharDeviceHandler(),
             new MemfdHandler(),
             new GhostFileHandler(),
+            new SymlinkHandler(),
             new RegularFileHandler(),
             new EventFdHandler(),
             new TimerFdHandler(),
