@@ -542,6 +542,96 @@ class RealServersTest {
     }
 
     /**
+     * supervisord with two programs, controlled through its unix socket, which it binds at a
+     * temporary name (sup.sock.PID) and renames over sup.sock: the restore bound it again with its
+     * file removed, so every supervisorctl was refused. The programs keep their pids, and a restart
+     * through the socket gives one a new child of the restored supervisord.
+     */
+    @Test
+    void supervisordKeepsItsProgramsAndAnswersSupervisorctl() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/supervisord")), "Debian package supervisor");
+        Path conf = tmp.resolve("supervisord.conf");
+        Path sock = tmp.resolve("sup.sock");
+        Files.writeString(conf, "[unix_http_server]\nfile=" + sock + "\n[supervisord]\nnodaemon=true\nlogfile="
+                + tmp.resolve("supervisord.log") + "\npidfile=" + tmp.resolve("supervisord.pid") + "\nchildlogdir=" + tmp
+                + "\n[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+                + "[supervisorctl]\nserverurl=unix://" + sock + "\n"
+                + "[program:ticker]\ncommand=/usr/bin/python3 -c \"import time; [time.sleep(0.2) for i in range(100000)]\"\n"
+                + "[program:idle]\ncommand=/bin/sleep 600\n");
+        List<String> status = List.of("/usr/bin/supervisorctl", "-c", conf.toString(), "status");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("supervisord.out"), "/usr/bin/supervisord", "-c",
+                conf.toString())) {
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
+                    "supervisord's two programs");
+            DetachedProcess.awaitCondition(() -> Files.exists(sock), Duration.ofSeconds(30), "supervisord's socket");
+            List<Integer> before = StateComparator.tree(p.pid().value());
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                String out = succeeds(status);
+                for (int child : before) {
+                    if (child != r.pid().value()) {
+                        assertTrue(out.contains("RUNNING   pid " + child + ","), "a program keeps its pid:\n" + out);
+                    }
+                }
+                succeeds(List.of("/usr/bin/supervisorctl", "-c", conf.toString(), "restart", "idle"));
+                List<Integer> now = StateComparator.tree(r.pid().value());
+                assertEquals(3, now.size(), "supervisord and its programs: " + now);
+                assertEquals(1, now.stream().filter(c -> !before.contains(c)).count(), "idle restarted: " + now);
+                String after = succeeds(status);
+                assertTrue(after.matches("(?s).*\\bidle\\s+RUNNING.*"), after);
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * uvicorn serving a FastAPI app with two worker processes (multiprocessing spawn, with its
+     * resource tracker) and an asyncio task in each: the kept-alive client goes on with its
+     * worker's count, the task goes on ticking, and new clients are answered.
+     */
+    @Test
+    void uvicornWorkersServeTheirKeptAliveClientAndKeepTheirAsyncioTasks() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")) && new ProcessBuilder("/usr/bin/python3", "-c",
+                "import uvicorn, fastapi").start().waitFor() == 0, "Debian packages python3-uvicorn, python3-fastapi");
+        int port = freePort();
+        Path app = Files.createDirectories(tmp.resolve("app"));
+        Files.writeString(app.resolve("app.py"), "import asyncio\nfrom fastapi import FastAPI\n"
+                + "from fastapi.responses import PlainTextResponse\napp = FastAPI()\nstate = {'count': 0, 'ticks': 0}\n"
+                + "async def tick():\n    while True:\n        await asyncio.sleep(0.05)\n        state['ticks'] += 1\n"
+                + "@app.on_event('startup')\nasync def start():\n    asyncio.get_running_loop().create_task(tick())\n"
+                + "@app.get('/', response_class=PlainTextResponse)\nasync def count():\n    state['count'] += 1\n"
+                + "    return 'ticks=%d count=%d\\n' % (state['ticks'], state['count'])\n");
+        String get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("uvicorn.out"), "/usr/bin/python3", "-m", "uvicorn",
+                "--app-dir", app.toString(), "--host", "127.0.0.1", "--port", Integer.toString(port), "--workers", "2",
+                "--timeout-keep-alive", "600", "app:app");
+             Socket client = connect(port)) {
+            String first = ask(client, get, "count=1\n");
+            assertTrue(first.contains("200 OK"), first);
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 4, Duration.ofSeconds(30),
+                    "uvicorn's two workers and the resource tracker");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                String again = ask(client, get, "count=2\n");
+                assertTrue(again.endsWith("count=2\n"), "the kept-alive client, on the same worker: " + again);
+                Thread.sleep(300);
+                String later = ask(client, get, "count=3\n");
+                assertTrue(ticks(later) > ticks(again), "the worker's asyncio task ticks on: " + again + later);
+                assertTrue(http(port, "/").contains("200 OK"), "a new client");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static int ticks(String reply) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("ticks=(\\d+)").matcher(reply);
+        assertTrue(m.find(), reply);
+        return Integer.parseInt(m.group(1));
+    }
+
+    /**
      * vsftpd with a logged-in anonymous session: the listener, the session's privileged half
      * (nobody) and its chrooted child (ftp). The restore failed (the chrooted child's program was
      * opened by its path after its chroot) once the dump had killed the tree. Sessions run without
