@@ -50,6 +50,18 @@ class NamespaceTest {
     }
 
     /**
+     * A container's SysV objects (docker gives every container an ipc namespace of its own): shared
+     * memory segments, attached and not, semaphores, a message queue and the namespace's limits
+     * come back with their ids, modes and contents, in a new ipc namespace.
+     */
+    @Test
+    void anIpcNamespaceComesBackWithItsSysvObjects() throws Exception {
+        String out = verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * A container's init with a daemon's grandchildren (docker --init: tini as pid 1 of a pid
      * namespace): its children in the session of a leader that has exited come back in it, the
      * helper making that session taking the leader's pid inside the namespace too.

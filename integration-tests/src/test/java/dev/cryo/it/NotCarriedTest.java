@@ -196,13 +196,22 @@ class NotCarriedTest {
                 python("a fanotify group of a permission class", "import ctypes\n"
                                 + "fd = ctypes.CDLL(None).fanotify_init(4, 0)\nassert fd == 3",
                         " fd 3 \\(anon_inode:\\[fanotify\\]\\): a fanotify group of a permission class .* is not supported yet"),
-                // uts, ipc and pid namespaces of the tree's own are carried (NamespaceTest); an ipc
-                // namespace holding SysV objects is not yet
-                new Item("SysV objects in an ipc namespace of its own", List.of("unshare", "--ipc", "/usr/bin/python3",
-                        "-c", "import ctypes, time\nassert ctypes.CDLL(None).shmget(0, 4096, 0o1600) >= 0\n"
+                // uts, ipc and pid namespaces of the tree's own are carried with their SysV objects
+                // (NamespaceTest); a segment marked for removal while attached would vanish with the tree
+                new Item("a removed SysV segment still attached in an ipc namespace of its own", List.of("unshare", "--ipc",
+                        "/usr/bin/python3", "-c", "import ctypes, time\nc = ctypes.CDLL(None)\nc.shmat.restype = ctypes.c_void_p\n"
+                                + "i = c.shmget(0, 4096, 0o1600)\nassert c.shmat(i, None, 0) not in (None, 2**64 - 1)\n"
+                                + "assert c.shmctl(i, 0, None) == 0\nprint('ready', flush=True)\ntime.sleep(600)\n"),
+                        ".*marked for removal \\(IPC_RMID\\).*"),
+                new Item("a POSIX message queue in an ipc namespace of its own", List.of("unshare", "--ipc",
+                        "/usr/bin/python3", "-c", "import ctypes, os, time\nc = ctypes.CDLL(None)\n"
+                                + "assert c.mq_open(b'/cryoq', os.O_CREAT | os.O_RDWR, 0o600, None) >= 0\n"
                                 + "print('ready', flush=True)\ntime.sleep(600)\n"),
-                        ": its ipc namespace \\(ipc:\\[\\d+\\]\\) holds SysV IPC objects \\(1 shared memory segment\\);"
-                                + " SysV objects of an ipc namespace of the tree's own are not supported yet"),
+                        ": its ipc namespace \\(ipc:\\[\\d+\\]\\) holds POSIX message queues \\[cryoq\\]; not supported yet"),
+                python("a POSIX message queue held open", "import ctypes, os\n"
+                                + "assert ctypes.CDLL(None).mq_open(b'/cryo-nc-q', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\n"
+                                + "ctypes.CDLL(None).mq_unlink(b'/cryo-nc-q')",
+                        " fd 3: /cryo-nc-q \\(deleted\\) is a POSIX message queue \\(mq_open\\); not supported yet"),
                 // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
                 // sockets (NamespaceTest, NetNamespaceTest); another device, rules inside, a TCP peer
                 // outside the tree in it, or a socket of a net namespace the tree is not in, are not

@@ -95,7 +95,16 @@ public final class Sys {
         return buf.getLong(0);
     }
 
-    public static final long HUGETLBFS_MAGIC = 0x958458f6L;
+    /** statfs(path).f_type, following the path (a /proc/PID/fd/N link: the file system of that open file). */
+    public static long fsMagic(String path) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        Memory buf = new Memory(120);
+        call(() -> "statfs(" + path + ")", SyscallNr.STATFS, address(p), address(buf), 0, 0);
+        return buf.getLong(0);
+    }
+
+    public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L;
 
     /**
      * The address of a buffer handed to a syscall. The buffer is kept reachable (pinned to this

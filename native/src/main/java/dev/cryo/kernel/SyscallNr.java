@@ -28,9 +28,13 @@ public final class SyscallNr {
             TIMER_GETTIME = 224, TIMER_GETOVERRUN = 225, TIMER_DELETE = 226, CLOCK_NANOSLEEP = 230,
             IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315;
 
+    /** SysV IPC: shared memory, semaphores, message queues (an ipc namespace's objects). */
+    public static final int SHMGET = 29, SHMCTL = 31, SEMGET = 64, SEMCTL = 66, SHMDT = 67, MSGGET = 68, MSGSND = 69,
+            MSGRCV = 70, MSGCTL = 71;
+
     /** Memory: locks, seals, AIO rings, files. */
     public static final int MLOCK2 = 325, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, FTRUNCATE = 77,
-            FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, FSTATFS = 138, MKNODAT = 259;
+            FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, STATFS = 137, FSTATFS = 138, MKNODAT = 259;
 
     /** inotify, fanotify and file handles (issue 8: watches carried by the handle fdinfo gives). */
     public static final int INOTIFY_ADD_WATCH = 254, INOTIFY_INIT1 = 294, FANOTIFY_INIT = 300, FANOTIFY_MARK = 301,

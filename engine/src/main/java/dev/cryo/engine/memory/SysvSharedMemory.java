@@ -16,7 +16,9 @@ import java.util.Map;
 
 /**
  * An attached SysV shared memory segment (shmat: maps shows {@code /SYSV<key> (deleted)}, the
- * inode is the shmid). The segment belongs to the host's IPC namespace and outlives the tree (a
+ * inode is the shmid). In an ipc namespace the tree made, the segment is in the image with the
+ * namespace ({@code IpcImage}), made again before the task attaches it; its FileRef's {@code dev}
+ * is that namespace's inode. Otherwise it belongs to the host's IPC namespace and outlives the tree (a
  * dump ends the tree, not the segment), so, as CRIU does outside an IPC namespace, its contents
  * stay in the kernel: restore attaches the same shmid again at the same address, after checking
  * that it is still the same segment (key and size). A segment marked for removal (IPC_RMID) would
@@ -44,6 +46,21 @@ public final class SysvSharedMemory extends MemoryKind {
         return null;
     }
 
+    /** The segment as the task's own ipc namespace lists it. */
+    static Segment segment(Pid pid, long shmid) {
+        long ns = privateNamespace(pid);
+        return ns == 0 ? segment(shmid) : dev.cryo.kernel.Namespaces.inside(pid, "ipc", () -> segment(shmid));
+    }
+
+    /** The inode of the task's ipc namespace when it is not cryo's (the tree's own), else 0. */
+    private static long privateNamespace(Pid pid) {
+        String ns = dev.cryo.kernel.Namespaces.link(pid.toString(), "ipc");
+        if (ns == null || ns.equals(dev.cryo.kernel.Namespaces.link("self", "ipc"))) {
+            return 0;
+        }
+        return Long.parseLong(ns.substring(ns.indexOf('[') + 1, ns.indexOf(']')));
+    }
+
     @Override
     public boolean matches(MapsEntry m, SmapsEntry s) {
         return m.path().startsWith("/SYSV");
@@ -56,9 +73,9 @@ public final class SysvSharedMemory extends MemoryKind {
         if (s != null && s.hasFlag("ht")) {
             throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) is not supported yet");
         }
-        Segment seg = segment(m.inode());
+        Segment seg = segment(pid, m.inode());
         if (seg == null) {
-            throw new DumpException(what + ": the segment is not in this IPC namespace's /proc/sysvipc/shm");
+            throw new DumpException(what + ": the segment is not in its IPC namespace's /proc/sysvipc/shm");
         }
         if ((seg.perms() & SHM_DEST) != 0) {
             throw new DumpException(what + ": the segment is marked for removal (IPC_RMID) and would vanish with the "
@@ -91,16 +108,19 @@ public final class SysvSharedMemory extends MemoryKind {
 
     @Override
     public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
-        Segment seg = segment(m.inode());
-        // path "/SYSV<key>", ino the shmid, size the segment's, mode its permissions
-        return new FileRef(m.path(), 0, m.inode(), seg == null ? m.size() : seg.size(), 0,
+        Segment seg = segment(pid, m.inode());
+        // path "/SYSV<key>", dev the tree's own ipc namespace or 0, ino the shmid, size the segment's, mode its permissions
+        return new FileRef(m.path(), privateNamespace(pid), m.inode(), seg == null ? m.size() : seg.size(), 0,
                 seg == null ? 0 : seg.perms());
     }
 
-    /** Before any process is created: the shmid must still be the same segment. */
+    /** Before any process is created: the shmid must still be the same segment (the host's). */
     @Override
     public void validate(int pid, VmaImage v) {
         FileRef f = v.file();
+        if (f.dev() != 0) {
+            return; // in the tree's own ipc namespace: made again from the image
+        }
         Segment seg = segment(f.ino());
         long key = Long.parseUnsignedLong(f.path().substring(5).replace(" (deleted)", ""), 16);
         String what = "pid " + pid + " SysV shared memory segment shmid " + f.ino() + " (key 0x"

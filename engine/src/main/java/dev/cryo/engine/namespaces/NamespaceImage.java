@@ -18,10 +18,11 @@ import java.util.Map;
  * thread and zombie inside it its pid there (pid as cryo sees it → pid inside; the task itself is
  * 1 there); with a uts namespace, its host and domain names; with a network namespace, the
  * addresses of its loopback device and whether it was up (it must have no other device); with a
- * mount namespace, its mount table ({@link MountImage}).
+ * mount namespace, its mount table ({@link MountImage}); with an ipc namespace, its SysV objects
+ * ({@link IpcImage}, version 2; empty in images of version 1, which refused them).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
-                             boolean loUp, List<String> loAddresses, List<MountImage> mounts) {
+                             boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc) {
     public static final int RECORD_ID = 560;
 
     /** What a restore can make (the rest is refused at dump). */
@@ -31,6 +32,12 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         tids = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tids));
         loAddresses = List.copyOf(loAddresses);
         mounts = List.copyOf(mounts);
+        ipc = ipc == null ? IpcImage.EMPTY : ipc;
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, IpcImage.EMPTY);
     }
 
     public boolean has(int flag) {
@@ -58,12 +65,15 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         if (has(Clone.NEWNS)) {
             m.put("mounts", mounts.stream().map(MountImage::json).toList());
         }
+        if (has(Clone.NEWIPC)) {
+            m.put("ipc", ipc.json());
+        }
         return m;
     }
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 1,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 2,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -80,6 +90,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                     ModelFields.writeText(out, a, ADDRESS, "NamespaceImage.loAddress");
                 }
                 MountImage.write(out, n.mounts());
+                IpcImage.write(out, n.ipc());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -99,7 +110,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 for (int i = 0; i < k; i++) {
                     addrs.add(text(in, ADDRESS, "loAddress"));
                 }
-                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs, MountImage.read(in));
+                List<MountImage> mounts = MountImage.read(in);
+                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs, mounts,
+                        version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY);
             });
 
     private static String text(Input in, int max, String what) {

@@ -8,8 +8,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * What a task that made namespaces sets in them once it is adopted, before it forks its children
- * (they share them): the host and domain names of its uts namespace. Its pid and ipc namespaces
- * are made new and empty by its fork (clone3 with CLONE_NEW*), as they were when it made them.
+ * (they share them): its mount table, lo, the host and domain names of its uts namespace, the
+ * SysV objects of its ipc namespace. Its pid namespace is made new and empty by its fork (clone3
+ * with CLONE_NEW*), as it was when it made it.
  */
 public final class NamespaceRestore {
     private NamespaceRestore() {}
@@ -21,6 +22,9 @@ public final class NamespaceRestore {
         }
         if (made.isPresent() && made.get().has(Clone.NEWNET) && made.get().loUp()) {
             loopbackUp(t);
+        }
+        if (made.isPresent() && made.get().has(Clone.NEWIPC)) {
+            IpcRestore.make(t.pid(), made.get().ipc()); // before anyone attaches a segment of it
         }
         if (made.isEmpty() || !made.get().has(Clone.NEWUTS)) {
             return;

@@ -18,8 +18,8 @@ import java.util.Map;
  * Finds the namespaces a tree made for itself and refuses those a restore cannot make again. A
  * task is either in its parent's namespace of each kind (the root: in the host's, pid 1's as cryo
  * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
- * those of kinds pid (the task is its init, one level below the host's), uts, ipc (holding no
- * SysV objects), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
+ * those of kinds pid (the task is its init, one level below the host's), uts, ipc (with its SysV
+ * objects, {@link IpcScan}), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
  * {@link MountScan}) are carried; any other kind, a namespace entered
  * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
  * would get that is not its own, is refused, naming pid, namespace and reason.
@@ -122,14 +122,7 @@ public final class NamespaceScan {
             host = names[0];
             domain = names[1];
         }
-        if ((flags & Clone.NEWIPC) != 0) {
-            String objects = Namespaces.inside(p, "ipc", NamespaceScan::sysvObjects);
-            if (!objects.isEmpty()) {
-                throw new DumpException("pid " + p + ": its ipc namespace (" + links.get(p.value()).get("ipc")
-                        + ") holds SysV IPC objects (" + objects + "); SysV objects of an ipc namespace of the tree's"
-                        + " own are not supported yet");
-            }
-        }
+        IpcImage ipc = (flags & Clone.NEWIPC) != 0 ? IpcScan.scan(p, links.get(p.value()).get("ipc")) : IpcImage.EMPTY;
         Map<Integer, Integer> tids = new LinkedHashMap<>();
         if ((flags & Clone.NEWPID) != 0) {
             String ns = links.get(p.value()).get("pid");
@@ -162,7 +155,7 @@ public final class NamespaceScan {
             }
         }
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
-        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts);
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc);
     }
 
     private static List<Pid> threadsOf(Pid p) {
@@ -172,24 +165,6 @@ public final class NamespaceScan {
         } catch (KernelException e) {
             return List.of(p);
         }
-    }
-
-    /** "2 shared memory segments, 1 semaphore set" for the caller's ipc namespace, "" when it holds none. */
-    static String sysvObjects() {
-        List<String> found = new ArrayList<>();
-        for (String[] f : new String[][] {{"shm", "shared memory segment"}, {"sem", "semaphore set"},
-                {"msg", "message queue"}}) {
-            try {
-                long n = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sysvipc/" + f[0])).stream()
-                        .skip(1).filter(s -> !s.isBlank()).count();
-                if (n > 0) {
-                    found.add(n + " " + f[1] + (n > 1 ? "s" : ""));
-                }
-            } catch (java.io.IOException e) {
-                throw new KernelException("cannot read /proc/sysvipc/" + f[0] + ": " + e.getMessage(), e);
-            }
-        }
-        return String.join(", ", found);
     }
 
     private static String host(String kind) {

@@ -271,7 +271,23 @@ public final class ModelSamples {
         tids.put(PID + 7, 3);
         return new dev.cryo.engine.namespaces.NamespaceImage(PID, dev.cryo.kernel.Clone.NEWPID | dev.cryo.kernel.Clone.NEWUTS
                 | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET | dev.cryo.kernel.Clone.NEWNS, "cryo-box",
-                "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts());
+                "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts(), ipc());
+    }
+
+    /** An ipc namespace's objects: a segment with one page of data, a semaphore set, a queue of two messages. */
+    static dev.cryo.engine.namespaces.IpcImage ipc() {
+        byte[] page = new byte[4096];
+        page[17] = 42;
+        var owner = new dev.cryo.engine.namespaces.IpcImage.Owner(0, 0x1234, 0640, 1000, 1000);
+        return new dev.cryo.engine.namespaces.IpcImage(
+                java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.Segment(owner, 3 * 4096, java.util.Map.of(2, page))),
+                java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.SemSet(
+                        new dev.cryo.engine.namespaces.IpcImage.Owner(1, 0x2222, 0600, 0, 0), new int[] {1, 5, 0})),
+                java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.Queue(
+                        new dev.cryo.engine.namespaces.IpcImage.Owner(2, 0, 0620, 0, 0), 32768, java.util.List.of(
+                                new dev.cryo.engine.namespaces.IpcImage.Message(1, "alpha".getBytes()),
+                                new dev.cryo.engine.namespaces.IpcImage.Message(7, new byte[0])))),
+                java.util.Map.of("msgmnb", "32768", "sem", "32000\t1024000000\t500\t32000"));
     }
 
     /** A mount namespace: a copy of the host's root, its fresh /proc, a tmpfs with files, a read-only bind. */

@@ -1,0 +1,232 @@
+package dev.cryo.engine.namespaces;
+
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import dev.cryo.engine.model.codec.ModelFields;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The SysV IPC objects of an ipc namespace the tree made (a container's), which would die with
+ * it: shared memory segments with their bytes ({@code pages}: the segment's pages that are not all
+ * zeros, by page index), semaphore sets with their values, message queues with their messages
+ * and byte limit, each with its id, key, owner and mode; and the namespace's limits
+ * ({@code sysctls}: /proc/sys/kernel names → values). Times, creator ids and last-operation pids
+ * are the kernel's and come back as the restore's.
+ */
+public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Queue> queues, Map<String, String> sysctls) {
+    public static final IpcImage EMPTY = new IpcImage(List.of(), List.of(), List.of(), Map.of());
+    /** Most bytes of segments and messages carried (they go in one record). */
+    public static final long MAX_BYTES = 32L << 20;
+    /** The ipc namespace's limits a restore sets again (CRIU's ipc_var set). */
+    public static final List<String> SYSCTLS = List.of("shmmax", "shmall", "shmmni", "shm_rmid_forced", "msgmax",
+            "msgmnb", "msgmni", "sem", "auto_msgmni");
+
+    public record Owner(int id, int key, int mode, int uid, int gid) {}
+
+    public record Segment(Owner owner, long size, Map<Integer, byte[]> pages) {
+        public Segment {
+            pages = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(pages));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof Segment s) || !owner.equals(s.owner) || size != s.size
+                    || !pages.keySet().equals(s.pages.keySet())) {
+                return false;
+            }
+            return pages.entrySet().stream().allMatch(e -> java.util.Arrays.equals(e.getValue(), s.pages.get(e.getKey())));
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(owner, size, pages.keySet());
+        }
+    }
+
+    public record SemSet(Owner owner, int[] values) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SemSet s && owner.equals(s.owner) && java.util.Arrays.equals(values, s.values);
+        }
+
+        @Override
+        public int hashCode() {
+            return owner.hashCode() * 31 + java.util.Arrays.hashCode(values);
+        }
+    }
+
+    public record Message(long type, byte[] data) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Message m && type == m.type && java.util.Arrays.equals(data, m.data);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(type) * 31 + java.util.Arrays.hashCode(data);
+        }
+    }
+
+    public record Queue(Owner owner, long qbytes, List<Message> messages) {
+        public Queue {
+            messages = List.copyOf(messages);
+        }
+    }
+
+    public IpcImage {
+        segments = List.copyOf(segments);
+        semaphores = List.copyOf(semaphores);
+        queues = List.copyOf(queues);
+        sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
+    }
+
+    public boolean isEmpty() {
+        return segments.isEmpty() && semaphores.isEmpty() && queues.isEmpty();
+    }
+
+    /** "2 shared memory segments, 1 semaphore set" for messages and {@code cryo show}. */
+    public Map<String, Object> json() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("shm", segments.stream().map(s -> describe(s.owner()) + ", " + s.size() + " bytes, "
+                + s.pages().size() + " pages carried").toList());
+        m.put("sem", semaphores.stream().map(s -> describe(s.owner()) + ", " + s.values().length + " semaphores").toList());
+        m.put("msg", queues.stream().map(q -> describe(q.owner()) + ", " + q.messages().size() + " messages").toList());
+        m.put("sysctls", sysctls);
+        return m;
+    }
+
+    private static String describe(Owner o) {
+        return "id " + o.id() + " key 0x" + Integer.toHexString(o.key()) + " mode 0" + Integer.toOctalString(o.mode())
+                + " owner " + o.uid() + ":" + o.gid();
+    }
+
+    private static final int MAX_OBJECTS = 32768, PAGE = 4096, MAX_MESSAGE = 1 << 24, SYSCTL = 128;
+
+    static void write(Output out, IpcImage ipc) {
+        out.writeVarInt(ipc.segments().size(), true);
+        for (Segment s : ipc.segments()) {
+            writeOwner(out, s.owner());
+            out.writeVarLong(s.size(), true);
+            out.writeVarInt(s.pages().size(), true);
+            s.pages().forEach((index, bytes) -> {
+                out.writeVarInt(index, true);
+                out.writeBytes(bytes);
+            });
+        }
+        out.writeVarInt(ipc.semaphores().size(), true);
+        for (SemSet s : ipc.semaphores()) {
+            writeOwner(out, s.owner());
+            out.writeVarInt(s.values().length, true);
+            for (int v : s.values()) {
+                out.writeVarInt(v, true);
+            }
+        }
+        out.writeVarInt(ipc.queues().size(), true);
+        for (Queue q : ipc.queues()) {
+            writeOwner(out, q.owner());
+            out.writeVarLong(q.qbytes(), true);
+            out.writeVarInt(q.messages().size(), true);
+            for (Message m : q.messages()) {
+                out.writeLong(m.type());
+                ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "IpcImage.message");
+            }
+        }
+        out.writeVarInt(ipc.sysctls().size(), true);
+        ipc.sysctls().forEach((k, v) -> {
+            ModelFields.writeText(out, k, SYSCTL, "IpcImage.sysctl");
+            ModelFields.writeText(out, v, SYSCTL, "IpcImage.sysctl");
+        });
+    }
+
+    static IpcImage read(Input in) {
+        long bytes = 0;
+        List<Segment> segments = new ArrayList<>();
+        for (int i = 0, n = count(in, MAX_OBJECTS, "segments"); i < n; i++) {
+            Owner o = readOwner(in);
+            long size = in.readVarLong(true);
+            if (size <= 0 || size > (1L << 40)) {
+                throw new KryoException("IpcImage: segment of " + size + " bytes");
+            }
+            Map<Integer, byte[]> pages = new LinkedHashMap<>();
+            for (int j = 0, k = count(in, (int) Math.min(MAX_BYTES / PAGE, (size + PAGE - 1) / PAGE), "pages"); j < k; j++) {
+                int index = in.readVarInt(true);
+                if (index < 0 || (long) index * PAGE >= size || pages.containsKey(index)) {
+                    throw new KryoException("IpcImage: page " + index + " of a segment of " + size + " bytes");
+                }
+                pages.put(index, in.readBytes(PAGE));
+                bytes += PAGE;
+            }
+            segments.add(new Segment(o, size, pages));
+        }
+        List<SemSet> sems = new ArrayList<>();
+        for (int i = 0, n = count(in, MAX_OBJECTS, "semaphore sets"); i < n; i++) {
+            Owner o = readOwner(in);
+            int[] values = new int[count(in, 65536, "semaphores")];
+            for (int j = 0; j < values.length; j++) {
+                values[j] = in.readVarInt(true);
+                if (values[j] < 0 || values[j] > 32767) {
+                    throw new KryoException("IpcImage: semaphore value " + values[j]);
+                }
+            }
+            sems.add(new SemSet(o, values));
+        }
+        List<Queue> queues = new ArrayList<>();
+        for (int i = 0, n = count(in, MAX_OBJECTS, "queues"); i < n; i++) {
+            Owner o = readOwner(in);
+            long qbytes = in.readVarLong(true);
+            List<Message> messages = new ArrayList<>();
+            for (int j = 0, k = count(in, 1 << 20, "messages"); j < k; j++) {
+                long type = in.readLong();
+                byte[] data = ModelFields.readBytes(in, MAX_MESSAGE, "IpcImage.message");
+                if (type <= 0 || data == null) {
+                    throw new KryoException("IpcImage: message of type " + type);
+                }
+                bytes += data.length;
+                messages.add(new Message(type, data));
+            }
+            queues.add(new Queue(o, qbytes, messages));
+        }
+        if (bytes > MAX_BYTES) {
+            throw new KryoException("IpcImage: " + bytes + " bytes of SysV objects (at most " + MAX_BYTES + ")");
+        }
+        Map<String, String> sysctls = new LinkedHashMap<>();
+        for (int i = 0, n = count(in, SYSCTLS.size(), "sysctls"); i < n; i++) {
+            String k = ModelFields.readText(in, SYSCTL, "IpcImage.sysctl");
+            String v = ModelFields.readText(in, SYSCTL, "IpcImage.sysctl");
+            if (!SYSCTLS.contains(k) || v == null || !v.matches("[0-9\t ]+")) {
+                throw new KryoException("IpcImage: sysctl " + k + " = " + v);
+            }
+            sysctls.put(k, v);
+        }
+        return new IpcImage(segments, sems, queues, sysctls);
+    }
+
+    private static void writeOwner(Output out, Owner o) {
+        out.writeVarInt(o.id(), true);
+        out.writeInt(o.key());
+        out.writeVarInt(o.mode(), true);
+        out.writeVarInt(o.uid(), true);
+        out.writeVarInt(o.gid(), true);
+    }
+
+    private static Owner readOwner(Input in) {
+        Owner o = new Owner(in.readVarInt(true), in.readInt(), in.readVarInt(true), in.readVarInt(true), in.readVarInt(true));
+        if (o.id() < 0 || (o.mode() & ~0777) != 0) {
+            throw new KryoException("IpcImage: object id " + o.id() + " mode 0" + Integer.toOctalString(o.mode()));
+        }
+        return o;
+    }
+
+    private static int count(Input in, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new KryoException("IpcImage: " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+}

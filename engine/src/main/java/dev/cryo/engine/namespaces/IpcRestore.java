@@ -1,0 +1,65 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SysvIpc;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Makes the SysV objects of an ipc namespace again ({@link IpcImage}), from a thread of cryo
+ * inside the new namespace of the task that made it, before that task or its children attach
+ * any segment: its limits first, then every object with its id, key, owner, mode and contents.
+ */
+public final class IpcRestore {
+    private IpcRestore() {}
+
+    static void make(Pid p, IpcImage ipc) {
+        if (ipc.isEmpty() && ipc.sysctls().isEmpty()) {
+            return;
+        }
+        String own = Namespaces.link(p.toString(), "ipc");
+        if (own == null || own.equals(Namespaces.link("self", "ipc"))) { // never fill cryo's host namespace
+            throw new RestoreException("pid " + p + " was not forked into an ipc namespace of its own (" + own + ")");
+        }
+        try {
+            Namespaces.inside(p, "ipc", () -> {
+                fill(ipc);
+                return null;
+            });
+        } catch (KernelException e) {
+            throw new RestoreException("pid " + p + ": cannot make its ipc namespace's SysV objects again: " + e.getMessage(), e);
+        }
+    }
+
+    private static void fill(IpcImage ipc) throws IOException {
+        for (var s : ipc.sysctls().entrySet()) {
+            Files.writeString(Path.of("/proc/sys/kernel/" + s.getKey()), s.getValue());
+        }
+        for (IpcImage.Segment s : ipc.segments()) {
+            create("shm", s.owner(), s.size());
+            s.pages().forEach((index, page) -> SysvIpc.writeSegment(s.owner().id(), (long) index * page.length,
+                    java.util.Arrays.copyOf(page, (int) Math.min(page.length, s.size() - (long) index * page.length))));
+        }
+        for (IpcImage.SemSet s : ipc.semaphores()) {
+            create("sem", s.owner(), s.values().length);
+            SysvIpc.setSemValues(s.owner().id(), s.values());
+        }
+        for (IpcImage.Queue q : ipc.queues()) {
+            create("msg", q.owner(), 0);
+            List<SysvIpc.Message> messages = new ArrayList<>();
+            q.messages().forEach(m -> messages.add(new SysvIpc.Message(m.type(), m.data())));
+            SysvIpc.fillQueue(q.owner().id(), q.qbytes(), messages);
+        }
+    }
+
+    private static void create(String kind, IpcImage.Owner o, long size) {
+        SysvIpc.create(kind, o.id(), o.key(), size, o.mode(), o.uid(), o.gid());
+    }
+}

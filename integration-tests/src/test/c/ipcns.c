@@ -1,0 +1,119 @@
+/*
+ * A container's SysV objects: run as the first process of an ipc namespace of its own (unshare
+ * --ipc --fork). It makes a segment it and its child attach (the child counts in it), a private
+ * segment nobody attaches with a pattern in its second page, a semaphore set, a message queue
+ * with three messages, and raises the namespace's msgmnb. On SIGUSR2 it checks that all of them
+ * are there with the same ids, owners, modes and contents, the segment still shared with the
+ * child, and takes the messages in order. Prints PASS or FAIL: reason.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t check;
+static void on_usr2(int sig) { (void)sig; check = 1; }
+static void nap(long ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
+static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+struct msg { long type; char text[32]; };
+static const struct { long type; const char *text; } sent[] = {{1, "alpha"}, {7, "beta"}, {2, ""}};
+
+static void put_sysctl(const char *name, const char *value) {
+    char path[128];
+    snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(value, f) < 0 || fclose(f) != 0) fail("cannot write a sysctl");
+}
+
+static long get_sysctl(const char *name) {
+    char path[128];
+    long v = -1;
+    snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+    FILE *f = fopen(path, "r");
+    if (!f || fscanf(f, "%ld", &v) != 1) fail("cannot read a sysctl");
+    fclose(f);
+    return v;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    put_sysctl("msgmnb", "32768");
+    int shared = shmget(0x1234, 3 * 4096, IPC_CREAT | 0640);
+    int loose = shmget(IPC_PRIVATE, 2 * 4096 - 100, IPC_CREAT | 0600);
+    int sems = semget(0x2222, 3, IPC_CREAT | 0640);
+    int queue = msgget(0x3333, IPC_CREAT | 0620);
+    if (shared < 0 || loose < 0 || sems < 0 || queue < 0) fail("cannot make the objects");
+    volatile uint64_t *shm = shmat(shared, NULL, 0);
+    unsigned char *l = shmat(loose, NULL, 0);
+    if (shm == (void *)-1 || l == (void *)-1) fail("shmat");
+    for (int i = 0; i < 4096 - 100; i++) l[4096 + i] = (unsigned char)(i * 13 + 1);
+    shmdt(l);
+    unsigned char *pattern = (unsigned char *)shm + 2 * 4096;
+    for (int i = 0; i < 4096; i++) pattern[i] = (unsigned char)(i * 7 + 3);
+    unsigned short values[3] = {1, 5, 0};
+    if (semctl(sems, 0, SETALL, values) != 0) fail("SETALL");
+    for (int i = 0; i < 3; i++) {
+        struct msg m = {sent[i].type, ""};
+        strcpy(m.text, sent[i].text);
+        if (msgsnd(queue, &m, strlen(sent[i].text), 0) != 0) fail("msgsnd");
+    }
+    pid_t parent = getpid();
+    if (fork() == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(0);
+        for (;;) {
+            shm[0]++;
+            shm[2] = shm[1];
+            nap(5);
+        }
+    }
+    shm[1] = 1;
+    while (shm[2] != 1) nap(1);
+    printf("ready shm %d %d sem %d msg %d\n", shared, loose, sems, queue);
+    while (!check) pause();
+    if (shmget(0x1234, 0, 0) != shared || semget(0x2222, 0, 0) != sems || msgget(0x3333, 0) != queue)
+        fail("a key names another id");
+    for (int i = 0; i < 4096; i++)
+        if (pattern[i] != (unsigned char)(i * 7 + 3)) fail("the shared segment's pattern changed");
+    uint64_t before = shm[0], token = 0x5eed0000u + (uint64_t)getpid();
+    shm[1] = token;
+    for (int i = 0; i < 400 && shm[2] != token; i++) nap(5);
+    if (shm[2] != token || shm[0] <= before) fail("the child no longer shares the segment");
+    struct shmid_ds ds;
+    if (shmctl(shared, IPC_STAT, &ds) != 0 || ds.shm_nattch != 2 || (ds.shm_perm.mode & 0777) != 0640
+        || ds.shm_segsz != 3 * 4096) fail("the shared segment's attachments, mode or size");
+    if (shmctl(loose, IPC_STAT, &ds) != 0 || ds.shm_nattch != 0 || ds.shm_segsz != 2 * 4096 - 100)
+        fail("the private segment's id, attachments or size");
+    l = shmat(loose, NULL, SHM_RDONLY);
+    if (l == (void *)-1) fail("shmat of the private segment");
+    for (int i = 0; i < 4096; i++)
+        if (l[i] != 0) fail("the private segment's first page is not zeros");
+    for (int i = 0; i < 4096 - 100; i++)
+        if (l[4096 + i] != (unsigned char)(i * 13 + 1)) fail("the private segment's pattern changed");
+    unsigned short got[3];
+    struct semid_ds sds;
+    if (semctl(sems, 0, GETALL, got) != 0 || got[0] != 1 || got[1] != 5 || got[2] != 0) fail("semaphore values");
+    if (semctl(sems, 0, IPC_STAT, &sds) != 0 || (sds.sem_perm.mode & 0777) != 0640) fail("the semaphore set's mode");
+    struct msqid_ds mds;
+    if (msgctl(queue, IPC_STAT, &mds) != 0 || mds.msg_qnum != 3 || (mds.msg_perm.mode & 0777) != 0620)
+        fail("the queue's messages or mode");
+    for (int i = 0; i < 3; i++) {
+        struct msg m;
+        memset(&m, 0, sizeof m);
+        ssize_t n = msgrcv(queue, &m, sizeof m.text, 0, IPC_NOWAIT);
+        if (n != (ssize_t)strlen(sent[i].text) || m.type != sent[i].type || strcmp(m.text, sent[i].text) != 0)
+            fail("a message changed or came out of order");
+    }
+    if (get_sysctl("msgmnb") != 32768) fail("the namespace's msgmnb");
+    printf("PASS\n");
+    return 0;
+}

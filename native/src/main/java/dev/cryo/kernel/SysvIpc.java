@@ -1,0 +1,178 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * SysV IPC objects of the calling thread's ipc namespace (a thread that entered it with setns):
+ * listed from /proc/sysvipc, read without changing them (a segment attached read-only for a copy,
+ * semaphore values with GETALL, messages with MSG_COPY, which leaves them queued), and made again
+ * with the same ids (the namespace's {@code *_next_id} sysctls), owners, modes and contents.
+ */
+public final class SysvIpc {
+    private SysvIpc() {}
+
+    public static final int IPC_CREAT = 01000, IPC_EXCL = 02000, IPC_NOWAIT = 04000, IPC_SET = 1, IPC_STAT = 2,
+            GETALL = 13, SETALL = 17, MSG_COPY = 040000, SHM_RDONLY = 010000, SHM_DEST = 01000, SHM_LOCKED = 02000;
+    /** struct ipc64_perm (x86_64): uid, gid and mode offsets; the *id64_ds structs start with it. */
+    private static final int PERM_UID = 4, PERM_GID = 8, PERM_MODE = 20, DS_SIZE = 128;
+    /** struct msqid64_ds: msg_qbytes. */
+    private static final int MSG_QBYTES = 88;
+
+    /** One object as /proc/sysvipc lists it; {@code size}: bytes of a segment, semaphores of a set, messages of a queue. */
+    public record Entry(int key, int id, int mode, long size, int uid, int gid) {}
+
+    /** /proc/sysvipc/{shm,sem,msg}: key id perms size ... uid gid at the kind's columns. */
+    public static List<Entry> list(String kind) {
+        int size = switch (kind) {
+            case "shm" -> 3;
+            case "sem" -> 3;
+            case "msg" -> 4; // qnum
+            default -> throw new IllegalArgumentException(kind);
+        };
+        int uid = kind.equals("shm") ? 7 : kind.equals("sem") ? 4 : 7;
+        List<Entry> out = new ArrayList<>();
+        String[] lines = ProcFs.text("/proc/sysvipc/" + kind).split("\n");
+        for (int i = 1; i < lines.length; i++) {
+            String[] f = lines[i].trim().split("\\s+");
+            if (f.length <= uid + 1) {
+                continue;
+            }
+            out.add(new Entry((int) Long.parseLong(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2], 8),
+                    Long.parseLong(f[size]), Integer.parseInt(f[uid]), Integer.parseInt(f[uid + 1])));
+        }
+        return out;
+    }
+
+    /** The segment's bytes, read through a read-only attachment that is detached at once. */
+    public static byte[] readSegment(int shmid, long size) {
+        long at = Sys.call(() -> "shmat(" + shmid + ", SHM_RDONLY)", SyscallNr.SHMAT, shmid, 0, SHM_RDONLY, 0);
+        try {
+            return new Pointer(at).getByteArray(0, Math.toIntExact(size));
+        } finally {
+            Sys.call(() -> "shmdt(" + shmid + ")", SyscallNr.SHMDT, at, 0, 0, 0);
+        }
+    }
+
+    /** Writes {@code data} at {@code offset} of the segment through an attachment detached at once. */
+    public static void writeSegment(int shmid, long offset, byte[] data) {
+        long at = Sys.call(() -> "shmat(" + shmid + ")", SyscallNr.SHMAT, shmid, 0, 0, 0);
+        try {
+            new Pointer(at).write(offset, data, 0, data.length);
+        } finally {
+            Sys.call(() -> "shmdt(" + shmid + ")", SyscallNr.SHMDT, at, 0, 0, 0);
+        }
+    }
+
+    /** The values of a semaphore set. */
+    public static int[] semValues(int semid, int nsems) {
+        Memory buf = new Memory(Math.max(2, 2L * nsems));
+        Sys.call(() -> "semctl(" + semid + ", GETALL)", SyscallNr.SEMCTL, semid, 0, GETALL, Sys.address(buf));
+        int[] out = new int[nsems];
+        for (int i = 0; i < nsems; i++) {
+            out[i] = Short.toUnsignedInt(buf.getShort(2L * i));
+        }
+        return out;
+    }
+
+    /** A queued message: its type and bytes. */
+    public record Message(long type, byte[] data) {}
+
+    /** The queue's messages in order, copied (MSG_COPY) so they stay queued. */
+    public static List<Message> messages(int msqid, long count) {
+        int max = Math.max(8192, Integer.parseInt(ProcFs.text("/proc/sys/kernel/msgmax").strip())); // no message is longer
+        Memory buf = new Memory(8L + max);
+        List<Message> out = new ArrayList<>();
+        for (long i = 0; i < count; i++) {
+            long index = i;
+            long n = Sys.call(() -> "msgrcv(" + msqid + ", MSG_COPY " + index + ")", SyscallNr.MSGRCV, msqid,
+                    Sys.address(buf), max, index, IPC_NOWAIT | MSG_COPY, 0);
+            out.add(new Message(buf.getLong(0), buf.getByteArray(8, (int) n)));
+        }
+        return out;
+    }
+
+    /** The queue's byte limit (msg_qbytes). */
+    public static long queueBytes(int msqid) {
+        Memory ds = stat(SyscallNr.MSGCTL, msqid, "msgctl");
+        return ds.getLong(MSG_QBYTES);
+    }
+
+    /**
+     * Makes the object {@code kind} with id {@code id} (set as the namespace's next id first) and key,
+     * then its owner and mode; {@code size} is a segment's bytes or a set's semaphores. Fails if
+     * the kernel gave another id.
+     */
+    public static void create(String kind, int id, int key, long size, int mode, int uid, int gid) {
+        writeNextId(kind, id);
+        int flags = IPC_CREAT | IPC_EXCL | (mode & 0777);
+        long got = switch (kind) {
+            case "shm" -> Sys.call(() -> "shmget(" + id + ")", SyscallNr.SHMGET, key, size, flags, 0);
+            case "sem" -> Sys.call(() -> "semget(" + id + ")", SyscallNr.SEMGET, key, size, flags, 0);
+            case "msg" -> Sys.call(() -> "msgget(" + id + ")", SyscallNr.MSGGET, key, flags, 0, 0);
+            default -> throw new IllegalArgumentException(kind);
+        };
+        if (got != id) {
+            throw new KernelException(kind + " id " + id + " came back as " + got);
+        }
+        int nr = kind.equals("shm") ? SyscallNr.SHMCTL : kind.equals("sem") ? SyscallNr.SEMCTL : SyscallNr.MSGCTL;
+        Memory ds = stat(nr, id, kind + "ctl");
+        ds.setInt(PERM_UID, uid);
+        ds.setInt(PERM_GID, gid);
+        ds.setInt(PERM_MODE, mode & 0777);
+        if (kind.equals("sem")) {
+            Sys.call(() -> "semctl(" + id + ", IPC_SET)", nr, id, 0, IPC_SET, Sys.address(ds));
+        } else {
+            Sys.call(() -> kind + "ctl(" + id + ", IPC_SET)", nr, id, IPC_SET, Sys.address(ds), 0);
+        }
+    }
+
+    public static void setSemValues(int semid, int[] values) {
+        Memory buf = new Memory(Math.max(2, 2L * values.length));
+        for (int i = 0; i < values.length; i++) {
+            buf.setShort(2L * i, (short) values[i]);
+        }
+        Sys.call(() -> "semctl(" + semid + ", SETALL)", SyscallNr.SEMCTL, semid, 0, SETALL, Sys.address(buf));
+    }
+
+    /** Sets the queue's byte limit, then queues the messages in order. */
+    public static void fillQueue(int msqid, long qbytes, List<Message> messages) {
+        Memory ds = stat(SyscallNr.MSGCTL, msqid, "msgctl");
+        ds.setLong(MSG_QBYTES, qbytes);
+        Sys.call(() -> "msgctl(" + msqid + ", IPC_SET)", SyscallNr.MSGCTL, msqid, IPC_SET, Sys.address(ds), 0);
+        for (Message m : messages) {
+            Memory buf = new Memory(8L + Math.max(1, m.data().length));
+            buf.setLong(0, m.type());
+            buf.write(8, m.data(), 0, m.data().length);
+            Sys.call(() -> "msgsnd(" + msqid + ")", SyscallNr.MSGSND, msqid, Sys.address(buf), m.data().length,
+                    IPC_NOWAIT);
+        }
+    }
+
+    private static Memory stat(int nr, int id, String call) {
+        Memory ds = new Memory(DS_SIZE);
+        ds.clear();
+        if (nr == SyscallNr.SEMCTL) {
+            Sys.call(() -> call + "(" + id + ", IPC_STAT)", nr, id, 0, IPC_STAT, Sys.address(ds));
+        } else {
+            Sys.call(() -> call + "(" + id + ", IPC_STAT)", nr, id, IPC_STAT, Sys.address(ds), 0);
+        }
+        return ds;
+    }
+
+    /** /proc/sys/kernel/{shm,sem,msg}_next_id of the calling thread's ipc namespace. */
+    private static void writeNextId(String kind, int id) {
+        try {
+            Files.writeString(Path.of("/proc/sys/kernel/" + kind + "_next_id"), Integer.toString(id));
+        } catch (IOException e) {
+            throw new KernelException("cannot set " + kind + "_next_id to " + id + ": " + e.getMessage(), e);
+        }
+    }
+}
