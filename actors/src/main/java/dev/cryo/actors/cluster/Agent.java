@@ -87,7 +87,7 @@ public final class Agent {
     private final AgentNode.Parts parts;
     private final Map<String, Incoming> incoming = new ConcurrentHashMap<>(); // the page channel's threads read it
     /** Migrations whose restore here runs with cryo's threads raised (the source is frozen meanwhile). */
-    private final java.util.Set<String> raisedFor = new java.util.HashSet<>();
+    private final java.util.Set<String> raisedFor = ConcurrentHashMap.newKeySet(); // the page channel's threads add to it
     private final Map<String, List<Integer>> restored = new HashMap<>();
     private final List<Integer> roots = new ArrayList<>();
     private int seq;
@@ -222,7 +222,7 @@ public final class Agent {
             Path dir = StagingDirs.create(parts.stagingDir(), "in-");
             String id = m.id();
             incoming.put(id, new Incoming(dir, m.replyTo(), 0,
-                    new ArrivingMemory("migration " + id)));
+                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub))));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
             m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of(), 0));
@@ -236,15 +236,14 @@ public final class Agent {
     private Behavior<AgentProtocol.Command> onImage(ImageArrived m) {
         Incoming in = incoming.get(m.id());
         if (in == null) {
+            lowerPriority(m.id()); // raised as the frozen records came in
             return Behaviors.same(); // abandoned meanwhile
         }
         if (m.failure() != null) {
             return failIncoming(m.id(), m.failure());
         }
         // the source is frozen until the tree runs here: this restore is the downtime's second half
-        if (raisedFor.add(m.id())) {
-            dev.cryo.engine.dump.FreezePriority.raise(parts.migration().settings().dump().freezeNice());
-        }
+        raiseFor(m.id());
         long t0 = System.nanoTime();
         String placed = in.memory().summary();
         PreparedRoot prepared = in.memory().finish();
@@ -292,6 +291,28 @@ public final class Agent {
             return failIncoming(m.id(), "restore failed: " + why);
         }
         return Behaviors.same();
+    }
+
+    /**
+     * The source froze (the page channel's thread, as the first frozen record came in): the rest of
+     * the image, the restore and the stub that becomes the root go first from now on.
+     */
+    private void frozenAtSource(String id, int stub) {
+        raiseFor(id);
+        if (stub != 0) { // a session leader's stub has an autogroup of its own: its injected syscalls wait in it
+            dev.cryo.engine.dump.FreezePriority.raiseGroupsOf(List.of(stub));
+        }
+        FROZEN_LOG.debug("migration {}: the source froze (at {} ms since the epoch); priority raised, stub {}", id,
+                System.currentTimeMillis(), stub);
+    }
+
+    /** For the page channel's threads: an actor's own log is for its own thread only. */
+    private static final org.slf4j.Logger FROZEN_LOG = org.slf4j.LoggerFactory.getLogger(Agent.class);
+
+    private void raiseFor(String id) {
+        if (raisedFor.add(id)) {
+            dev.cryo.engine.dump.FreezePriority.raise(parts.migration().settings().dump().freezeNice());
+        }
     }
 
     private void lowerPriority(String id) {

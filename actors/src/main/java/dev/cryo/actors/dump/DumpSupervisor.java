@@ -202,12 +202,16 @@ public final class DumpSupervisor {
             return drainAcceptQueues();
         }
         raisePriority();
+        List<Pid> tree = TreeWalker.walk(request.pid());
+        if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
+            FreezePriority.raiseGroupsOf(tree.stream().map(Pid::value).toList());
+        }
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
         for (Pid p : tasks.keySet()) { // tracked by pre-copy: their dumpers exist already
             pending.add(p);
             tasks.get(p).tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
         }
-        seizeNew(TreeWalker.walk(request.pid()));
+        seizeNew(tree);
         return seizing();
     }
 
@@ -484,6 +488,9 @@ public final class DumpSupervisor {
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
+        if (request.preCopy()) { // a migration's destination learns of the freeze now (it raises its priority)
+            writer.tell(new ImageWriterActor.Push());
+        }
         TaskDumper.CollectJob job = collectJob();
         sockets.netNamespaces(nets); // their sockets are carried, rebuilt in the new namespaces
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());

@@ -34,6 +34,9 @@ public final class ImageWriterActor {
 
     public record Abort(ActorRef<Reply> replyTo) implements Command {}
 
+    /** What a stream holds buffered goes out now (a migration's first frozen records tell the destination the freeze began). */
+    public record Push() implements Command {}
+
     public sealed interface Reply {}
 
     public record Committed(long bytes, int chunks) implements Reply {}
@@ -74,6 +77,10 @@ public final class ImageWriterActor {
                         } finally {
                             m.pool().release(m.buffer());
                         }
+                        return Behaviors.same();
+                    })
+                    .onMessage(Push.class, m -> {
+                        io(writer::push);
                         return Behaviors.same();
                     })
                     .onMessage(Sync.class, m -> {

@@ -320,8 +320,8 @@ public final class TaskDumper {
         MemoryPlan plan;
         List<PageRun> runs = null;
         long planned, ran = 0;
-        long[] finalNanos = {0};
-        long[] smapsNanos = {0};
+        long[] finalNanos = {0, 0}; // wall, cpu
+        long[] smapsNanos = {0, 0};
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
         java.util.concurrent.Future<PreCopyTracker.FinalRound> finalRuns = null;
         try {
@@ -333,11 +333,12 @@ public final class TaskDumper {
                 // this thread finds the last pages and collects the state (the walk is kernel work on
                 // the other core, the injections here mostly wait)
                 frozenSmaps = SMAPS.submit(() -> {
-                    long s0 = System.nanoTime();
+                    long s0 = System.nanoTime(), c0 = cpuNanos();
                     try {
                         return ProcFs.smaps(pid);
                     } finally {
                         smapsNanos[0] = System.nanoTime() - s0;
+                        smapsNanos[1] = cpuNanos() - c0;
                     }
                 });
             }
@@ -352,11 +353,12 @@ public final class TaskDumper {
                 PreCopyTracker tracker = preCopy;
                 MemoryPlan p = plan;
                 finalRuns = SMAPS.submit(() -> {
-                    long f0 = System.nanoTime();
+                    long f0 = System.nanoTime(), c0 = cpuNanos();
                     try {
                         return tracker.finalRuns(p);
                     } finally {
                         finalNanos[0] = System.nanoTime() - f0;
+                        finalNanos[1] = cpuNanos() - c0;
                     }
                 });
             }
@@ -407,13 +409,19 @@ public final class TaskDumper {
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
                 plan.provisional() ? " from smaps read before the freeze" : "",
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
-                finalRuns == null ? "" : " beside the state, " + finalWait / 1_000_000 + " ms waited for",
+                finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
+                        + finalWait / 1_000_000 + " ms waited for",
                 runs.stream().mapToLong(PageRun::pages).sum(),
                 frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
-                        + smapsNanos[0] / 1_000_000 + " ms)",
+                        + smapsNanos[0] / 1_000_000 + " ms, cpu " + smapsNanos[1] / 1_000_000 + " ms)",
                 tracer.roundTrips());
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
+    }
+
+    /** This thread's CPU time (user and system), to tell work from waiting for a CPU in the debug log. */
+    private static long cpuNanos() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     /** Region dumpers for {@code runs}; returns how many (each answers once its pages are written). */

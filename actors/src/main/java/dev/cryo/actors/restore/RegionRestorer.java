@@ -42,7 +42,8 @@ public final class RegionRestorer {
         }));
     }
 
-    private static Reply write(Job job) {
+    /** The job on the calling thread. */
+    static Reply write(Job job) {
         long start = System.nanoTime();
         try (PageWriter writer = new PageWriter(job.imageDir(), job.maxChunk())) {
             return new Done(writer.write(job.pid(), job.chunks(), job.verified(), job.progress()::pagesDone), System.nanoTime() - start);

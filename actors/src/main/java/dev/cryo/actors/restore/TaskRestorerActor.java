@@ -252,6 +252,9 @@ public final class TaskRestorerActor {
                 .build();
     }
 
+    /** At most this many pages are written by the task's own thread, not by region restorers. */
+    private static final long INLINE_PAGES = 512;
+
     private Behavior<Command> onMemory(RestoreMemory m) {
         long t0 = System.nanoTime();
         try {
@@ -263,6 +266,17 @@ public final class TaskRestorerActor {
         }
         ctx.getLog().debug("pid {}: memory mapped in {} ms, {} page slices to write", pid,
                 (System.nanoTime() - t0) / 1_000_000, m.chunks().size());
+        if (m.chunks().stream().mapToLong(PageSlice::pages).sum() <= INLINE_PAGES) {
+            // a migration's last pages (the rest was placed before the freeze): written here, with no
+            // actors to spawn and no messages to wait for in the downtime
+            RegionRestorer.Reply r = RegionRestorer.write(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(),
+                    m.chunks(), m.verified(), m.progress()));
+            if (r instanceof RegionRestorer.Failed f) {
+                m.replyTo().tell(new Failed(pid, f.message()));
+                return running();
+            }
+            return awaitRegions(0, ((RegionRestorer.Done) r).pages(), t0, m.replyTo());
+        }
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {

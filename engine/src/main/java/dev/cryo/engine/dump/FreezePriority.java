@@ -18,6 +18,11 @@ import java.util.Map;
  * group, and the CPU is shared between groups first: the group of cryo's session
  * (/proc/self/autogroup) is raised too. Nothing happens when cryo may not raise its priority
  * (no CAP_SYS_NICE).
+ *
+ * <p>The frozen tasks' own groups ({@link #raiseGroupsOf}) are raised as well: every ptrace round
+ * trip of the freeze waits for the tracee to be scheduled (a seize, an injected syscall), and a
+ * tree started with setsid has an autogroup of its own at nice 0, which a loaded host served late
+ * (a seize once took 92 ms). They are set back with cryo's own.
  */
 public final class FreezePriority {
     private FreezePriority() {}
@@ -28,6 +33,8 @@ public final class FreezePriority {
     private static Map<Integer, Integer> saved = Map.of();
     private static final java.nio.file.Path AUTOGROUP = java.nio.file.Path.of("/proc/self/autogroup");
     private static Integer groupWas; // the autogroup's nice before, when it was raised
+    /** Other processes' autogroups raised meanwhile: group name → {pid of a member, nice before}. */
+    private static final Map<String, int[]> groups = new HashMap<>();
 
     /** Raises every thread to {@code nice} (when that is higher than its own), or only counts a nested holder. */
     public static synchronized void raise(int nice) {
@@ -40,6 +47,7 @@ public final class FreezePriority {
             return;
         }
         raisedTo = nice;
+        groups.clear();
         Map<Integer, Integer> was = new HashMap<>();
         for (int tid : threads()) {
             try {
@@ -69,11 +77,52 @@ public final class FreezePriority {
         }
     }
 
+    /**
+     * While raised: the autogroups of {@code pids} (each group once) go to the raised nice too, until
+     * the last holder lowers. A process that is gone, or a group that cannot be set, is skipped.
+     */
+    public static synchronized void raiseGroupsOf(Iterable<Integer> pids) {
+        if (holders == 0 || raisedTo == 0) {
+            return;
+        }
+        for (int pid : pids) {
+            try {
+                java.nio.file.Path file = java.nio.file.Path.of("/proc/" + pid + "/autogroup");
+                String[] g = java.nio.file.Files.readString(file).trim().split("\\s+");
+                if (groups.containsKey(g[0]) || g[0].equals(selfGroup())) {
+                    continue;
+                }
+                int n = Integer.parseInt(g[g.length - 1]);
+                if (n > raisedTo) {
+                    java.nio.file.Files.writeString(file, Integer.toString(raisedTo));
+                    groups.put(g[0], new int[] {pid, n});
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // gone, no autogroups, or not allowed: that group waits its turn as before
+            }
+        }
+    }
+
+    private static String selfGroup() throws java.io.IOException {
+        return java.nio.file.Files.readString(AUTOGROUP).trim().split("\\s+")[0];
+    }
+
     /** Sets the threads back once the last holder lowers. */
     public static synchronized void lower() {
         if (holders == 0 || --holders > 0) {
             return;
         }
+        groups.forEach((name, was) -> {
+            try {
+                java.nio.file.Path file = java.nio.file.Path.of("/proc/" + was[0] + "/autogroup");
+                if (java.nio.file.Files.readString(file).trim().split("\\s+")[0].equals(name)) { // still that group
+                    java.nio.file.Files.writeString(file, Integer.toString(was[1]));
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // the process is gone (and its group with it, unless others share it: they keep the raise)
+            }
+        });
+        groups.clear();
         if (groupWas != null) {
             try {
                 java.nio.file.Files.writeString(AUTOGROUP, Integer.toString(groupWas));

@@ -42,6 +42,9 @@ public interface ImageSink extends AutoCloseable {
      */
     default void sync() throws IOException {}
 
+    /** Sends what a stream holds buffered now, without waiting for the far end (a file: nothing to do). */
+    default void push() throws IOException {}
+
     void abort() throws IOException;
 
     long bytesWritten();

@@ -41,6 +41,13 @@ public final class StreamImageSink implements ImageSink {
     }
 
     @Override
+    public void push() throws IOException {
+        if (delivery != null) {
+            delivery.flush();
+        }
+    }
+
+    @Override
     public IndexEntry writeRecord(Object record) throws IOException {
         return framing.writeRecord(record);
     }

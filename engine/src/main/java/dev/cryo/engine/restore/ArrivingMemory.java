@@ -58,13 +58,30 @@ public final class ArrivingMemory implements AutoCloseable {
     private ByteBuffer buffer;
     private long placedPages;
 
+    /** Told once, on the receiving thread, when the first record written after the source's freeze arrives. */
+    private final java.util.function.IntConsumer onFreeze;
+    private boolean frozen;
+
     /** {@code what} names the migration in log lines. */
     public ArrivingMemory(String what) {
+        this(what, stubPid -> { });
+    }
+
+    /**
+     * As above; {@code onFreeze} hears the stub's pid (0: none) when the source tree is frozen: from
+     * then on the source waits for this end, whose work should not wait for a CPU.
+     */
+    public ArrivingMemory(String what, java.util.function.IntConsumer onFreeze) {
         this.what = what;
+        this.onFreeze = onFreeze;
     }
 
     /** Takes what concerns it from one verified chunk of the arriving image. */
     public synchronized void accept(ImageStreamReader.Chunk c) {
+        if (!frozen && c.record() instanceof dev.cryo.engine.model.DumpInfo) { // written once the tree is seized
+            frozen = true;
+            onFreeze.accept(off || stub == null ? 0 : stub.value());
+        }
         boolean placed = false;
         if (!off) {
             try {
