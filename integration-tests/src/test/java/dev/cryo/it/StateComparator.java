@@ -433,8 +433,12 @@ final class StateComparator {
                 "cgroup"}) {
             put(into, file, read(dir.resolve(file)).strip());
         }
-        // "/autogroup-65 nice 0": the group's number is the kernel's, its nice is state
-        put(into, "autogroup nice", read(dir.resolve("autogroup")).replaceAll("^\\S+\\s*", "").strip());
+        // "/autogroup-65 nice 0": the group's number is the kernel's, its nice is state; a pre-copy's
+        // freeze raises the frozen tree's group for its own ptrace round trips (FreezePriority) and
+        // sets it back: the group's own nice is the one from before
+        String group = read(dir.resolve("autogroup")).strip();
+        java.util.OptionalInt before = dev.cryo.engine.dump.FreezePriority.niceBeforeRaise(group.split("\\s+")[0]);
+        put(into, "autogroup nice", before.isPresent() ? "nice " + before.getAsInt() : group.replaceAll("^\\S+\\s*", ""));
         put(into, "cmdline", read(dir.resolve("cmdline")).replace('\0', ' '));
         put(into, "environ", read(dir.resolve("environ")).replace('\0', '\n'));
     }

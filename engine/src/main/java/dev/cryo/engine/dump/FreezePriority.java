@@ -103,6 +103,19 @@ public final class FreezePriority {
         }
     }
 
+    /** The nice autogroup {@code name} ("/autogroup-65") had before {@link #raiseGroupsOf} raised it, if it is raised now. */
+    public static synchronized java.util.OptionalInt niceBeforeRaise(String name) {
+        int[] was = groups.get(name);
+        if (was != null) {
+            return java.util.OptionalInt.of(was[1]);
+        }
+        try { // cryo's own session's group
+            return groupWas != null && name.equals(selfGroup()) ? java.util.OptionalInt.of(groupWas) : java.util.OptionalInt.empty();
+        } catch (java.io.IOException e) {
+            return java.util.OptionalInt.empty();
+        }
+    }
+
     private static String selfGroup() throws java.io.IOException {
         return java.nio.file.Files.readString(AUTOGROUP).trim().split("\\s+")[0];
     }
