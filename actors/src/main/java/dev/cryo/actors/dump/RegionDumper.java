@@ -56,6 +56,11 @@ public final class RegionDumper {
         }));
     }
 
+    /** The job on the calling thread (a share of a few pages); the replies go to {@code replyTo} all the same. */
+    static void copyHere(Job job, ActorRef<Reply> replyTo) {
+        new Copy(job, replyTo).run();
+    }
+
     /** One share: reads, then the writes the reads left pending. */
     private static final class Copy {
         private final Job job;

@@ -370,7 +370,7 @@ public final class TaskDumper {
         // injection is ptrace round trips: latency, not work): the frozen window holds the longer
         // of the two, not their sum
         int vmaCount = plan.vmas().size();
-        int workers = runs == null ? 0 : copyPages(runs, job, vmaCount);
+        int workers = runs == null ? 0 : copyPages(runs, job, vmaCount, false);
         TaskCollector.Snapshot snap;
         long confirmWait = 0, finalWait = 0;
         try {
@@ -403,7 +403,7 @@ public final class TaskDumper {
             }
             finalWait = System.nanoTime() - w0;
             ran = planned + finalNanos[0];
-            workers = copyPages(runs, job, vmaCount);
+            workers = copyPages(runs, job, vmaCount, runs.stream().mapToLong(PageRun::pages).sum() <= INLINE_PAGES);
         }
         ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
@@ -419,18 +419,29 @@ public final class TaskDumper {
         return copying.check();
     }
 
+    /**
+     * A pre-copy's final round of at most this many pages (what an idle or slowly writing tree left)
+     * is copied by this thread: no region dumper to start and wait for while the tree is frozen.
+     */
+    private static final long INLINE_PAGES = 512;
+
     /** This thread's CPU time (user and system), to tell work from waiting for a CPU in the debug log. */
     private static long cpuNanos() {
         return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     /** Region dumpers for {@code runs}; returns how many (each answers once its pages are written). */
-    private int copyPages(List<PageRun> runs, CollectJob job, int vmaCount) {
-        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
+    private int copyPages(List<PageRun> runs, CollectJob job, int vmaCount, boolean here) {
+        List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, here ? 1 : job.regionWorkers());
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         writesPending = shares.size();
         writeFailure = null;
+        if (here && shares.size() == 1) { // its replies wait in this actor's mailbox, as a region dumper's would
+            RegionDumper.copyHere(new RegionDumper.Job(0, pid, vmaCount, shares.get(0), job.pool(), job.writer(), job.direct(),
+                    job.progress(), job.bufferWaitMillis()), adapter);
+            return 1;
+        }
         for (int i = 0; i < shares.size(); i++) {
             RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
                     job.progress(), job.bufferWaitMillis());
