@@ -153,6 +153,56 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * A root container of a user namespace of its own: {@code unshare -Ur -m --pid --fork
+     * --mount-proc} around a shell that mounts a tmpfs, as rootless container tools and
+     * {@code unshare -r} make them (uid and gid 0 inside mapped to root outside, setgroups denied).
+     * The restore makes the user namespace first, writes its maps, and the mount and pid namespaces
+     * it owns come back owned by it; the init's file on the tmpfs, its pipe to its child (the child
+     * forked from inside the user namespace, its pid outside taken from ns_last_pid), its ids and
+     * capabilities inside come back.
+     */
+    @Test
+    void aUserNamespaceOwningItsMountAndPidNamespacesComesBackWithItsMaps() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "userns", List.of("-Ur", "-m", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                "mount -t tmpfs -o size=4m,mode=0755 cryo-user " + box + " && exec \"$0\" \"$@\""), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * The same started by an unprivileged user (uid 1000 through setpriv), as a rootless
+     * container runs: root inside is uid 1000 outside, and the tmpfs it mounted takes no file of
+     * cryo's root, so cryo writes it back as uid 1000.
+     */
+    @Test
+    void aRootlessContainersUserNamespaceComesBackMappedToItsUser() throws Exception {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path prog = tmp.resolve("userns");
+        Files.copy(TestPrograms.compile("/c/userns.c"), prog);
+        Files.setPosixFilePermissions(prog, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("rootless.out"), "sh", "-c",
+                "exec setpriv --reuid=1000 --regid=1000 --clear-groups unshare -Ur -m --pid --fork --mount-proc sh -c"
+                        + " 'mount -t tmpfs -o size=4m,mode=0755 cryo-rootless " + box + " && exec " + prog + " " + box
+                        + "' 2>/dev/null"))) {
+            int init = initUnder(p.pid().value());
+            assertTrue(Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().matches("0\\s+1000\\s+1"));
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        }
+    }
+
+    /** pidns.c (an init with children, grandchildren and orphans) in a user namespace with uts and ipc ones it owns. */
+    @Test
+    void anInitWithChildrenInsideAUserNamespaceGetsItsPidsBack() throws Exception {
+        String out = verdictInNamespaces(tmp, "pidns", List.of("-Ur", "--pid", "--fork", "--uts", "--ipc"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
     private static long logged(Path log) {
         try {
             return Files.readString(log).lines().filter(l -> l.contains("GET /index.html")).count();

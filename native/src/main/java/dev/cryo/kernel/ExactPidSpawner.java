@@ -66,9 +66,19 @@ public final class ExactPidSpawner {
      */
     public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
                                         boolean newSession, boolean exec, int pidfdAt, int deadLeaderSid) {
+        return spawnInNamespaces(pid, setTid, nsFlags, skipTo, path, argv, newSession, exec, pidfdAt, deadLeaderSid, null);
+    }
+
+    /**
+     * The same; {@code atBirth} (may be null) runs syscalls in the new process as soon as it is
+     * born, before anything else, its exec included (a new user namespace gets its maps there).
+     */
+    public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
+                                        boolean newSession, boolean exec, int pidfdAt, int deadLeaderSid,
+                                        java.util.function.Consumer<Injector> atBirth) {
         Pid stub = deadLeaderSid > 0 ? sessionLeader(deadLeaderSid, skipTo)
                 : Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
-        return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt);
+        return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt, atBirth);
     }
 
     /**
@@ -107,7 +117,7 @@ public final class ExactPidSpawner {
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
                                 boolean dieWithParent, boolean exec, int nsFlags, int[] setTid) {
-        return fromStub(stub, pid, skipTo, path, argv, newSession, dieWithParent, exec, nsFlags, setTid, 0);
+        return fromStub(stub, pid, skipTo, path, argv, newSession, dieWithParent, exec, nsFlags, setTid, 0, null);
     }
 
     /**
@@ -116,7 +126,8 @@ public final class ExactPidSpawner {
      * files from this process through that pidfd (pidfd_getfd).
      */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
-                                boolean dieWithParent, boolean exec, int nsFlags, int[] setTid, int pidfdAt) {
+                                boolean dieWithParent, boolean exec, int nsFlags, int[] setTid, int pidfdAt,
+                                java.util.function.Consumer<Injector> atBirth) {
         int child = 0;
         try (Tracer tracer = new Tracer()) {
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
@@ -151,6 +162,9 @@ public final class ExactPidSpawner {
             Pid made = Pid.of(child);
             Injector in = new Injector(tracer, made, child, gadget); // its registers are the exec's: never put back
             in.keepRegistersOnClose();
+            if (atBirth != null) {
+                atBirth.accept(in);
+            }
             if (newSession) {
                 in.call("setsid", SyscallNr.SETSID);
             }

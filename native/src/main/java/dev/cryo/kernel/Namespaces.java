@@ -27,6 +27,35 @@ public final class Namespaces {
         }
     }
 
+    /** ioctl(2) requests on a namespace file (linux/nsfs.h): the owning user namespace, the parent one. */
+    static final long NS_GET_USERNS = 0xb701, NS_GET_PARENT = 0xb702;
+
+    /**
+     * The user namespace owning namespace {@code kind} of {@code pid} ("user:[4026531837]"); for
+     * kind "user", its parent (null: the parent is outside cryo's view, cryo's own is the top).
+     */
+    public static String owner(String pid, String kind) {
+        String path = "/proc/" + pid + "/ns/" + kind;
+        try (Fd ns = Sys.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            long req = kind.equals("user") ? NS_GET_PARENT : NS_GET_USERNS;
+            long r = LibC.syscall(SyscallNr.IOCTL, ns.value(), req, 0, 0, 0, 0);
+            if (r < 0) {
+                int errno = com.sun.jna.Native.getLastError();
+                if (kind.equals("user") && errno == Errno.EPERM) {
+                    return null;
+                }
+                throw new SyscallException("ioctl(" + path + ", " + (kind.equals("user") ? "NS_GET_PARENT" : "NS_GET_USERNS")
+                        + ")", errno);
+            }
+            try (Fd owner = new Fd((int) r)) {
+                return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + owner.value()))
+                        .toString();
+            } catch (java.io.IOException e) {
+                throw new KernelException("cannot read the owner of " + path + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
     /** Runs {@code work} on a new thread that joined namespace {@code kind} ("uts", "ipc", "net") of {@code pid}. */
     public static <T> T inside(Pid pid, String kind, Callable<T> work) {
         FutureTask<T> task = new FutureTask<>(() -> {

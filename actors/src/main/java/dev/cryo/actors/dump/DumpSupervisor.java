@@ -478,16 +478,19 @@ public final class DumpSupervisor {
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
         List<dev.cryo.engine.namespaces.NetNamespaceImage> nets;
+        List<dev.cryo.engine.namespaces.UserNsImage> users;
         try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
             List<Pid> tree = TreeWalker.walk(request.pid());
             namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
+            users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);
         } catch (RuntimeException e) {
             return abort(TaskDumper.message(e));
         }
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
+        users.forEach(u -> writer.tell(new ImageWriterActor.WriteRecord(u)));
         if (request.preCopy()) { // a migration's destination learns of the freeze now (it raises its priority)
             writer.tell(new ImageWriterActor.Push());
         }

@@ -248,10 +248,13 @@ public final class RestoreSupervisor {
                 int nsFlags = image.namespaces().flagsOf(root.pid());
                 if (nsFlags != 0) { // the init of its own pid namespace (unshare --fork's child): made in new ones
                     int[] setTid = image.namespaces().setTid(root.pid());
+                    var user = image.namespaces().userNamespaceMadeBy(root.pid()); // its maps as soon as it is born
                     return StubParent.spawn(() -> ExactPidSpawner.spawnInNamespaces(root.pid(), setTid, nsFlags,
                             highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
                             root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
-                                    ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0), root.pid());
+                                    ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0,
+                            user.isEmpty() ? null : child -> dev.cryo.engine.namespaces.UserNamespaceRestore.born(
+                                    root.pid(), user.get(), child)), root.pid());
                 }
                 if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
                     return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),

@@ -113,8 +113,14 @@ public final class MountRestore {
                 t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
                         path(t, 0, d.source()), path(t, 4096, d.point()), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
                 if (d.fsType().equals("tmpfs")) {
-                    TmpfsWriter.write(Path.of("/proc/" + pid + "/root" + (d.point().equals("/") ? "" : d.point())),
-                            d.contents(), "pid " + pid + ": " + d.describe());
+                    Runnable write = () -> TmpfsWriter.write(Path.of("/proc/" + pid + "/root"
+                            + (d.point().equals("/") ? "" : d.point())), d.contents(), "pid " + pid + ": " + d.describe());
+                    var user = t.namespaces().userNamespaceOf(t.pid().value());
+                    if (user.isPresent()) { // a tmpfs mounted in there takes owners it maps only
+                        UserNamespaceRestore.writingAs(user.get(), write);
+                    } else {
+                        write.run();
+                    }
                 }
                 if (hasOption(d.superOptions(), "ro")) {
                     t.call("mount(" + d.point() + ", MS_REMOUNT|MS_RDONLY)", SyscallNr.MOUNT, 0,

@@ -26,7 +26,8 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     public static final int RECORD_ID = 560;
 
     /** What a restore can make (the rest is refused at dump). */
-    public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET | Clone.NEWNS;
+    public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET | Clone.NEWNS
+            | Clone.NEWUSER; // user: its maps in a UserNsImage
 
     public NamespaceImage {
         tids = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tids));

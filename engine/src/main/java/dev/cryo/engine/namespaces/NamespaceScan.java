@@ -20,7 +20,7 @@ import java.util.Map;
  * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
  * those of kinds pid (the task is its init, one level below the host's), uts, ipc (with its SysV
  * objects, {@link IpcScan}), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
- * {@link MountScan}) are carried; any other kind, a namespace entered
+ * {@link MountScan}) and user (see {@link UserNamespaceScan}) are carried; any other kind, a namespace entered
  * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
  * would get that is not its own, is refused, naming pid, namespace and reason.
  */

@@ -15,7 +15,7 @@ import java.util.Optional;
  * that task sees ({@link #seenBy}).
  */
 public final class TreeNamespaces {
-    public static final TreeNamespaces NONE = new TreeNamespaces(List.of(), 0);
+    public static final TreeNamespaces NONE = new TreeNamespaces(List.of(), List.of(), 0);
 
     private final List<NamespaceImage> images;
     private final Map<Integer, NamespaceImage> byCreator = new HashMap<>();
@@ -23,10 +23,16 @@ public final class TreeNamespaces {
     private final Map<Integer, Integer> nsOf = new HashMap<>(), inner = new HashMap<>();
 
     private final int cryoFd;
+    /** The user namespaces of the tree: by the pid that made each, by the pid of each task inside. */
+    private final Map<Integer, UserNsImage> userByCreator = new HashMap<>(), userOf = new HashMap<>();
 
-    private TreeNamespaces(List<NamespaceImage> images, int cryoFd) {
+    private TreeNamespaces(List<NamespaceImage> images, List<UserNsImage> users, int cryoFd) {
         this.images = List.copyOf(images);
         this.cryoFd = cryoFd;
+        for (UserNsImage u : users) {
+            userByCreator.put(u.pid(), u);
+            u.members().forEach(m -> userOf.put(m, u));
+        }
         for (NamespaceImage n : images) {
             byCreator.put(n.pid(), n);
             if (n.has(Clone.NEWPID)) {
@@ -40,8 +46,33 @@ public final class TreeNamespaces {
 
     /** {@code maxFd}: the highest fd number of the image's tasks. */
     public static TreeNamespaces of(List<NamespaceImage> images, int maxFd) {
+        return of(images, List.of(), maxFd);
+    }
+
+    /** {@code users}: the maps of the user namespaces among {@code images}. */
+    public static TreeNamespaces of(List<NamespaceImage> images, List<UserNsImage> users, int maxFd) {
         boolean pidNs = images.stream().anyMatch(n -> n.has(Clone.NEWPID));
-        return images.isEmpty() ? NONE : new TreeNamespaces(images, pidNs ? Math.max(maxFd + 1, 64) : 0);
+        return images.isEmpty() ? NONE : new TreeNamespaces(images, users, pidNs ? Math.max(maxFd + 1, 64) : 0);
+    }
+
+    /** The user namespace of the tree's that task {@code pid} is inside, if any. */
+    public Optional<UserNsImage> userNamespaceOf(int pid) {
+        return Optional.ofNullable(userOf.get(pid));
+    }
+
+    /** The user namespace task {@code pid} made, if it made one: its maps are written as soon as it is born. */
+    public Optional<UserNsImage> userNamespaceMadeBy(int pid) {
+        return Optional.ofNullable(userByCreator.get(pid));
+    }
+
+    /**
+     * clone3's set_tid for {@code tid} forked by task {@code forker}: inside a user namespace of the
+     * tree the forker may only name pids in the pid namespaces that user namespace owns, so cryo's
+     * level (the last) is left out and comes from ns_last_pid ({@link dev.cryo.kernel.NsLastPid}).
+     */
+    public int[] setTidFrom(int forker, int tid) {
+        int[] all = setTid(tid);
+        return userOf.containsKey(forker) ? java.util.Arrays.copyOf(all, all.length - 1) : all;
     }
 
     /**

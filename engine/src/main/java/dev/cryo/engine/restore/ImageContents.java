@@ -26,22 +26,23 @@ import java.util.Map;
 public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                             Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
                             List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages,
-                            List<dev.cryo.engine.namespaces.NetNamespaceImage> netNamespaces) {
+                            List<dev.cryo.engine.namespaces.NetNamespaceImage> netNamespaces,
+                            List<dev.cryo.engine.namespaces.UserNsImage> userNamespaces) {
     public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                          Map<Integer, List<PageSlice>> pages, boolean pagesVerified) {
-        this(dir, info, tasks, zombies, pages, pagesVerified, List.of(), List.of());
+        this(dir, info, tasks, zombies, pages, pagesVerified, List.of(), List.of(), List.of());
     }
 
     public ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List<ZombieImage> zombies,
                          Map<Integer, List<PageSlice>> pages, boolean pagesVerified,
                          List<dev.cryo.engine.namespaces.NamespaceImage> namespaceImages) {
-        this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of());
+        this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of(), List.of());
     }
 
     /** The namespaces the tree made, for its restore. */
     public dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
         int maxFd = tasks.stream().flatMap(t -> t.fds().stream()).mapToInt(fd -> fd.fd()).max().orElse(2);
-        return dev.cryo.engine.namespaces.TreeNamespaces.of(namespaceImages, maxFd);
+        return dev.cryo.engine.namespaces.TreeNamespaces.of(namespaceImages, userNamespaces, maxFd);
     }
 
     public static ImageContents read(Path dir, long maxChunk) throws IOException {
@@ -93,6 +94,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
             List<ZombieImage> zombies = new ArrayList<>();
             List<dev.cryo.engine.namespaces.NamespaceImage> namespaces = new ArrayList<>();
             List<dev.cryo.engine.namespaces.NetNamespaceImage> nets = new ArrayList<>();
+            List<dev.cryo.engine.namespaces.UserNsImage> users = new ArrayList<>();
             for (Object r : records) {
                 if (r instanceof DumpInfo d) {
                     info = d;
@@ -104,6 +106,8 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                     namespaces.add(n);
                 } else if (r instanceof dev.cryo.engine.namespaces.NetNamespaceImage n) {
                     nets.add(n);
+                } else if (r instanceof dev.cryo.engine.namespaces.UserNsImage u) {
+                    users.add(u);
                 }
             }
             if (info == null) {
@@ -124,7 +128,7 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
                             + " whose parent pid " + z.ids().ppid() + " is not in the image");
                 }
             }
-            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, nets);
+            return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, nets, users);
         }
     }
 

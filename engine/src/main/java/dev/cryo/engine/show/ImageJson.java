@@ -47,6 +47,8 @@ public final class ImageJson {
                     namespaces.add(n.json());
                 } else if (record instanceof dev.cryo.engine.namespaces.NetNamespaceImage n) {
                     netNamespaces.add(n.json());
+                } else if (record instanceof dev.cryo.engine.namespaces.UserNsImage u) {
+                    namespaces.add(u.json());
                 }
             }
             doc.put("dump", dump == null ? null : dump(dump));

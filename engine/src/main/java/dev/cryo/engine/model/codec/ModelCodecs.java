@@ -70,7 +70,8 @@ public final class ModelCodecs {
             .add(PreCopyLayoutCodec.INSTANCE)
             .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
             .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
-            .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC))
+            .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC)
+            .add(dev.cryo.engine.namespaces.UserNsImage.CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

@@ -57,15 +57,30 @@ public final class Credentials implements StateStage {
         }
         String where = " in tid " + th.tid();
 
-        long groups = t.put(new RemoteWriter(4 * c.groups().size() + 4)
-                .ints(c.groups().stream().mapToInt(Integer::intValue).toArray()).toBytes());
-        inj.call("setgroups" + where, SyscallNr.SETGROUPS, c.groups().size(), groups);
-        inj.call("setresgid" + where, SyscallNr.SETRESGID, c.gids().get(0), c.gids().get(1), c.gids().get(2));
-        inj.call("setfsgid" + where, SyscallNr.SETFSGID, c.gids().get(3));
+        // inside a user namespace of the tree the task names its ids as it sees them there
+        var user = t.namespaces().userNamespaceOf(t.pid().value());
+        String task = "pid " + t.pid() + " tid " + th.tid();
+        long[] uids = user.isEmpty() ? unsigned(c.uids())
+                : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().uidMap(), c.uids(), task);
+        long[] gids = user.isEmpty() ? unsigned(c.gids())
+                : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().gidMap(), c.gids(), task);
+        if (user.isEmpty() || user.get().setgroupsAllowed()) {
+            long[] g = user.isEmpty() ? unsigned(c.groups())
+                    : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().gidMap(), c.groups(), task);
+            long groups = t.put(new RemoteWriter(4 * g.length + 4)
+                    .ints(java.util.Arrays.stream(g).mapToInt(x -> (int) x).toArray()).toBytes());
+            inj.call("setgroups" + where, SyscallNr.SETGROUPS, g.length, groups);
+        } else if (!new java.util.TreeSet<>(now.groups()).equals(new java.util.TreeSet<>(c.groups()))) {
+            // setgroups is denied in there for good: the groups are those it was forked with
+            throw new RestoreException(task + ": its supplementary groups " + c.groups() + " cannot be set in its user"
+                    + " namespace (setgroups is denied there) and it was forked with " + now.groups());
+        }
+        inj.call("setresgid" + where, SyscallNr.SETRESGID, gids[0], gids[1], gids[2]);
+        inj.call("setfsgid" + where, SyscallNr.SETFSGID, gids[3]);
         inj.call("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP)" + where, SyscallNr.PRCTL, Prctl.PR_SET_SECUREBITS,
                 Prctl.SECBIT_NO_SETUID_FIXUP);
-        inj.call("setresuid" + where, SyscallNr.SETRESUID, c.uids().get(0), c.uids().get(1), c.uids().get(2));
-        inj.call("setfsuid" + where, SyscallNr.SETFSUID, c.uids().get(3));
+        inj.call("setresuid" + where, SyscallNr.SETRESUID, uids[0], uids[1], uids[2]);
+        inj.call("setfsuid" + where, SyscallNr.SETFSUID, uids[3]);
         checkFsIds(t, th, c);
 
         capset(t, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
@@ -86,6 +101,10 @@ public final class Credentials implements StateStage {
         if (s.noNewPrivs()) {
             inj.call("prctl(PR_SET_NO_NEW_PRIVS)" + where, SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         }
+    }
+
+    private static long[] unsigned(java.util.List<Integer> ids) {
+        return ids.stream().mapToLong(Integer::toUnsignedLong).toArray();
     }
 
     /** setfsuid/setfsgid report nothing useful on failure: read the result back. */

@@ -276,6 +276,9 @@ public final class FileRestore {
 
     /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
     public static long take(TaskContext t, int pid, int fd) {
+        if (pid == ProcessHandle.current().pid() && t.namespaces().userNamespaceOf(t.pid().value()).isPresent()) {
+            return dev.cryo.engine.namespaces.CryoFdCourier.deliver(t, fd); // no ptrace rights over cryo in there
+        }
         int seen = t.seen(pid); // the task names pid as it sees it (inside a pid namespace of the tree)
         if (seen == 0 && pid == ProcessHandle.current().pid() && t.namespaces().cryoFd() > 0) {
             int pidfd = t.namespaces().cryoFd(); // inherited: cryo is outside the namespace

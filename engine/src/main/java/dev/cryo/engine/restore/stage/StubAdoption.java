@@ -106,6 +106,12 @@ public final class StubAdoption {
     /** A new child, stopped at its birth, left in the bootstrap's pause loop for its own tracer thread. */
     private static void park(TaskContext t, int childPid) {
         t.tracer().waitForStop(childPid);
+        var user = t.namespaces().userNamespaceMadeBy(childPid);
+        if (user.isPresent()) { // its maps, before it runs anything
+            try (Injector child = new Injector(t.tracer(), Pid.of(childPid), childPid, t.boot().gadget())) {
+                dev.cryo.engine.namespaces.UserNamespaceRestore.born(childPid, user.get(), child);
+            }
+        }
         parkStopped(t, childPid);
     }
 
@@ -161,10 +167,12 @@ public final class StubAdoption {
      */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid) {
         BootstrapArea boot = t.boot();
-        int[] setTid = t.namespaces().setTid(childPid);
+        int[] setTid = t.namespaces().setTidFrom(t.pid().value(), childPid);
         dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
-                boot.data() + 88, setTid.length, 0).ints(setTid).toBytes());
-        long r = forker.raw(SyscallNr.CLONE3, boot.data(), 88);
+                setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
+        long r = setTid.length < t.namespaces().setTid(childPid).length // inside a user namespace: cryo's level by ns_last_pid
+                ? dev.cryo.kernel.NsLastPid.forkAs(childPid, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88))
+                : forker.raw(SyscallNr.CLONE3, boot.data(), 88);
         List<Integer> born = t.tracer().takeNewTracees();
         if (born.contains(childPid)) {
             t.forked().add(childPid);

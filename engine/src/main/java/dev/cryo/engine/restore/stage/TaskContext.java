@@ -299,10 +299,11 @@ public final class TaskContext {
     /**
      * The fd of cryo's that {@code path} names ({@code /proc/CRYO/fd/N}, how a task opens a file cryo
      * made for it) when the task is inside a pid namespace of the tree's, whose /proc need not show
-     * cryo; -1 otherwise.
+     * cryo, or inside a user namespace of the tree's, which has no ptrace rights over cryo; -1 otherwise.
      */
     private int cryoFdOf(String path) {
-        if (!path.startsWith(CRYO_FDS) || !namespaces.insidePidNamespace(pid.value()) || namespaces.cryoFd() <= 0) {
+        boolean viaPidfd = namespaces.insidePidNamespace(pid.value()) && namespaces.cryoFd() > 0;
+        if (!path.startsWith(CRYO_FDS) || !viaPidfd && namespaces.userNamespaceOf(pid.value()).isEmpty()) {
             return -1;
         }
         try {

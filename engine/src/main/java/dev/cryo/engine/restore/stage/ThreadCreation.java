@@ -38,10 +38,12 @@ public final class ThreadCreation implements StateStage {
      */
     public static boolean spawn(TaskContext t, int tid) {
         long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-        int[] setTid = t.namespaces().setTid(tid);
-        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, t.boot().data() + 88, setTid.length, 0)
-                .ints(setTid).toBytes());
-        long r = t.main().raw(SyscallNr.CLONE3, args, 88);
+        int[] setTid = t.namespaces().setTidFrom(t.pid().value(), tid);
+        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, setTid.length > 0 ? t.boot().data() + 88 : 0,
+                setTid.length, 0).ints(setTid).toBytes());
+        long r = setTid.length < t.namespaces().setTid(tid).length // inside a user namespace: cryo's level by ns_last_pid
+                ? dev.cryo.kernel.NsLastPid.forkAs(tid, () -> t.main().raw(SyscallNr.CLONE3, args, 88))
+                : t.main().raw(SyscallNr.CLONE3, args, 88);
         List<Integer> born = t.tracer().takeNewTracees();
         if (Injector.isError(r)) {
             if ((int) -r == Errno.EEXIST) {

@@ -1,0 +1,100 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A task forked into a new user namespace (clone3 with CLONE_NEWUSER and its other CLONE_NEW*
+ * flags, so the kernel makes the user namespace first and the others owned by it) gets it made
+ * as it was the moment it is born, before it runs anything: cryo writes setgroups ("deny" must
+ * come before the gid map), the uid map and the gid map, from outside (cryo's namespace is the
+ * new one's parent, so its ids are the outside ones the image holds). Then the task becomes root
+ * of its namespace (uid and gid 0 inside): a fresh user namespace gives its first task every
+ * capability, but an exec by a task that is not root there would drop them all, and the stub
+ * execs before it is restored. Its own ids and capabilities come back later
+ * ({@link #insideIds}, the credentials stage).
+ */
+public final class UserNamespaceRestore {
+    private UserNamespaceRestore() {}
+
+    public static void born(int pid, UserNsImage u, Injector child) {
+        String base = "/proc/" + pid + "/";
+        String own = dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "user");
+        if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) { // never cryo's maps
+            throw new RestoreException("pid " + pid + " was not forked into a user namespace of its own (" + own + ")");
+        }
+        if (!u.setgroupsAllowed()) {
+            write(base + "setgroups", "deny", pid);
+        }
+        write(base + "uid_map", UserNsImage.text(u.uidMap()), pid);
+        write(base + "gid_map", UserNsImage.text(u.gidMap()), pid);
+        if (insideMaps(u.gidMap(), 0)) {
+            child.call("setresgid(0, 0, 0) in its user namespace", SyscallNr.SETRESGID, 0, 0, 0);
+        }
+        child.call("setresuid(0, 0, 0) in its user namespace", SyscallNr.SETRESUID, 0, 0, 0);
+    }
+
+    /**
+     * Runs {@code work} (cryo writing a tmpfs of the namespace's through /proc/PID/root) with this
+     * thread's fs ids those of root inside {@code u} when u maps no id to cryo's root: a file system
+     * mounted in there refuses to make files for an owner it cannot name (EOVERFLOW).
+     */
+    public static void writingAs(UserNsImage u, Runnable work) {
+        long uid = outside(u.uidMap(), 0), gid = outside(u.gidMap(), 0);
+        if (UserNsImage.inside(u.uidMap(), 0) >= 0 || uid < 0) {
+            work.run();
+            return;
+        }
+        // per thread, and this one is the task's restorer: set back below whatever happens
+        dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, gid < 0 ? 0 : gid, 0, 0, 0, 0, 0);
+        dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, uid, 0, 0, 0, 0, 0);
+        try {
+            work.run();
+        } finally {
+            dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, 0, 0, 0, 0, 0, 0);
+            dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, 0, 0, 0, 0, 0, 0);
+        }
+    }
+
+    private static long outside(List<UserNsImage.IdRange> map, long inside) {
+        for (UserNsImage.IdRange r : map) {
+            if (inside >= r.inside() && inside - r.inside() < r.count()) {
+                return r.outside() + (inside - r.inside());
+            }
+        }
+        return -1;
+    }
+
+    /** Whether {@code map} gives id {@code inside} an outside id. */
+    static boolean insideMaps(List<UserNsImage.IdRange> map, long inside) {
+        return map.stream().anyMatch(r -> inside >= r.inside() && inside - r.inside() < r.count());
+    }
+
+    /** {@code ids} (as cryo sees them) as a task inside {@code u} names them in its syscalls. */
+    public static long[] insideIds(List<UserNsImage.IdRange> map, List<Integer> ids, String what) {
+        long[] out = new long[ids.size()];
+        for (int i = 0; i < out.length; i++) {
+            long id = Integer.toUnsignedLong(ids.get(i));
+            out[i] = UserNsImage.inside(map, id);
+            if (out[i] < 0) {
+                throw new RestoreException(what + ": id " + id + " is not in the map of its user namespace " + map);
+            }
+        }
+        return out;
+    }
+
+    private static void write(String path, String text, int pid) {
+        try {
+            Files.writeString(Path.of(path), text); // one write(2): a map is written whole, once
+        } catch (IOException e) {
+            throw new RestoreException("pid " + pid + ": cannot write " + path + " (" + text.strip().replace('\n', ';')
+                    + "): " + e.getMessage());
+        }
+    }
+}

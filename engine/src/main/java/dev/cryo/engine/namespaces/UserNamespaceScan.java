@@ -1,0 +1,162 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Clone;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStatus;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads the user namespaces the tree made ({@link NamespaceScan} found which task made one) and
+ * refuses what a restore cannot make again. The restore forks the task that made one with
+ * CLONE_NEWUSER and its other CLONE_NEW* flags at once, so the kernel makes the user namespace first
+ * and the others owned by it: every namespace a task made must be owned by the task's own user
+ * namespace, as it was ({@code unshare -Urm}: yes; {@code unshare -m} and later {@code unshare -U}
+ * in the same task: the mount namespace is the host's user namespace's, refused). Refused too: a
+ * user namespace made inside another (nested), one whose maps are not written yet, a task whose
+ * ids the maps do not hold, and a task inside one whose pid namespace, made by the tree outside it,
+ * is not owned by it (its forks could not name their pids there).
+ */
+public final class UserNamespaceScan {
+    private UserNamespaceScan() {}
+
+    /** {@code made}: what {@link NamespaceScan#scan} returned for the same frozen tree. */
+    public static List<UserNsImage> scan(List<Pid> tree, List<NamespaceImage> made) {
+        List<UserNsImage> out = new ArrayList<>();
+        String cryos = Namespaces.link("self", "user");
+        for (NamespaceImage n : made) {
+            String pid = Integer.toString(n.pid());
+            String own = Namespaces.link(pid, "user");
+            String what = "pid " + pid + ": its user namespace (" + own + ")";
+            if (n.has(Clone.NEWUSER)) {
+                String parent = Namespaces.owner(pid, "user");
+                if (parent != null && !parent.equals(cryos)) {
+                    throw new DumpException(what + " was made inside another user namespace (" + parent + ");"
+                            + " nested user namespaces are not supported yet");
+                }
+            }
+            for (String kind : NamespaceScan.KINDS) {
+                int flag = Clone.namespaceFlag(kind);
+                if (flag == Clone.NEWUSER || !n.has(flag)) {
+                    continue;
+                }
+                String owner = Namespaces.owner(pid, kind);
+                if (!owner.equals(own)) {
+                    throw new DumpException("pid " + pid + ": its " + kind + " namespace (" + Namespaces.link(pid, kind)
+                            + ") is owned by user namespace " + owner + ", not by its own (" + own + "): it made them"
+                            + " apart (" + (n.has(Clone.NEWUSER) ? "the " + kind + " namespace first" : "the user"
+                            + " namespace is not the tree's") + "); a restore makes them together; not supported yet");
+                }
+            }
+            if (n.has(Clone.NEWUSER)) {
+                out.add(image(n.pid(), own, tree, what));
+            }
+        }
+        for (UserNsImage u : out) {
+            checkMembers(u, made);
+        }
+        return out;
+    }
+
+    private static UserNsImage image(int creator, String link, List<Pid> tree, String what) {
+        String base = "/proc/" + creator + "/";
+        List<UserNsImage.IdRange> uids = map(base + "uid_map"), gids = map(base + "gid_map");
+        if (uids.isEmpty() || gids.isEmpty()) {
+            throw new DumpException(what + " has no " + (uids.isEmpty() ? "uid" : "gid") + " map written yet; a user"
+                    + " namespace without its maps is not supported");
+        }
+        if (!UserNamespaceRestore.insideMaps(uids, 0)) { // the restore's stub must be root in there to keep its capabilities
+            throw new DumpException(what + " maps no uid to root (0) inside (uid map " + uids + "); a user namespace"
+                    + " without root is not supported yet");
+        }
+        boolean allowed = read(base + "setgroups").trim().equals("allow");
+        List<Integer> members = new ArrayList<>();
+        for (Pid p : tree) {
+            if (!link.equals(Namespaces.link(p.toString(), "user"))) {
+                continue;
+            }
+            members.add(p.value());
+            for (Pid th : threads(p)) {
+                ProcStatus st;
+                try {
+                    st = ProcFs.status(p, th);
+                } catch (KernelException e) {
+                    continue; // exited meanwhile: the seize finds out
+                }
+                List<Long> ids = new ArrayList<>();
+                List.of(st.uids().real(), st.uids().effective(), st.uids().saved(), st.uids().filesystem())
+                        .forEach(i -> ids.add(Integer.toUnsignedLong(i)));
+                for (long id : ids) {
+                    if (UserNsImage.inside(uids, id) < 0) {
+                        throw new DumpException("pid " + p + " tid " + th + ": its uid " + id + " is not in the uid map of"
+                                + " its user namespace (" + link + ": " + uids + "); not supported");
+                    }
+                }
+                List<Long> g = new ArrayList<>();
+                List.of(st.gids().real(), st.gids().effective(), st.gids().saved(), st.gids().filesystem())
+                        .forEach(i -> g.add(Integer.toUnsignedLong(i)));
+                st.groups().forEach(i -> g.add(Integer.toUnsignedLong(i)));
+                for (long id : g) {
+                    if (UserNsImage.inside(gids, id) < 0 && !(st.groups().contains((int) id) && !allowed)) {
+                        throw new DumpException("pid " + p + " tid " + th + ": its gid " + id + " is not in the gid map of"
+                                + " its user namespace (" + link + ": " + gids + "); not supported");
+                    }
+                }
+            }
+        }
+        return new UserNsImage(creator, uids, gids, allowed, members);
+    }
+
+    /**
+     * A member of a user namespace forks its children and threads itself, and clone3 can only name
+     * their pids in the pid namespaces its user namespace owns (cryo's own level comes from
+     * ns_last_pid): a pid namespace the tree made outside the user namespace is refused.
+     */
+    private static void checkMembers(UserNsImage u, List<NamespaceImage> made) {
+        for (int m : u.members()) {
+            String pidNs = Namespaces.link(Integer.toString(m), "pid");
+            for (NamespaceImage n : made) {
+                if (n.has(Clone.NEWPID) && pidNs != null && pidNs.equals(Namespaces.link(Integer.toString(n.pid()), "pid"))
+                        && !Namespaces.owner(Integer.toString(n.pid()), "pid").equals(
+                        Namespaces.link(Integer.toString(u.pid()), "user"))) {
+                    throw new DumpException("pid " + m + ": it is inside the user namespace pid " + u.pid() + " made,"
+                            + " but its pid namespace (" + pidNs + ", made by pid " + n.pid() + ") is not owned by it;"
+                            + " not supported yet");
+                }
+            }
+        }
+    }
+
+    private static List<Pid> threads(Pid p) {
+        try {
+            List<Pid> t = ProcFs.tasks(p);
+            return t.isEmpty() ? List.of(p) : t;
+        } catch (KernelException e) {
+            return List.of(p);
+        }
+    }
+
+    private static List<UserNsImage.IdRange> map(String path) {
+        try {
+            return UserNsImage.parse(path, read(path));
+        } catch (IllegalArgumentException e) {
+            throw new DumpException(e.getMessage());
+        }
+    }
+
+    private static String read(String path) {
+        try {
+            return Files.readString(Path.of(path));
+        } catch (IOException e) {
+            throw new DumpException("cannot read " + path + ": " + e.getMessage());
+        }
+    }
+}
