@@ -252,7 +252,20 @@ class NotCarriedTest {
                         ": the tmpfs on /tmp/.* of its mount namespace holds a FIFO \\(fifo\\); only directories,"
                                 + " regular files and symbolic links of a tmpfs are carried yet"),
                 unshare("cgroup", ": its cgroup namespace .* is not the host's"),
-                unshare("user", ": its user namespace .* is not the host's"),
+                // a user namespace of its own with root inside, owning the namespaces it made along,
+                // is carried (NamespaceTest); one without maps, nested, without root inside, or not
+                // owning a namespace its task made before it is not yet
+                unshare("user", ": its user namespace \\(user:\\[\\d+\\]\\) has no uid map written yet"),
+                new Item("a nested user namespace", List.of("unshare", "-Ur", "/bin/sh", "-c", "exec unshare -Ur /bin/sh -c"
+                        + " 'echo ready; exec /bin/sleep 600'"), ": its user namespace \\(user:\\[\\d+\\]\\) was made"
+                        + " inside another user namespace \\(user:\\[\\d+\\]\\); nested user namespaces are not supported yet"),
+                new Item("a user namespace without root inside", List.of("unshare", "--map-user=1000", "--map-group=1000",
+                        "/bin/sh", "-c", "echo ready; exec /bin/sleep 600"), ": its user namespace \\(user:\\[\\d+\\]\\)"
+                        + " maps no uid to root \\(0\\) inside \\(uid map \\[1000 0 1\\]\\)"),
+                new Item("a mount namespace made before the user namespace", List.of("unshare", "-m", "/bin/sh", "-c",
+                        "exec unshare -Ur /bin/sh -c 'echo ready; exec /bin/sleep 600'"), ": its mnt namespace"
+                        + " \\(mnt:\\[\\d+\\]\\) is owned by user namespace user:\\[\\d+\\], not by its own"
+                        + " \\(user:\\[\\d+\\]\\)"),
                 unshare("time", ": its time namespace .* is not the host's"),
                 new Item("pid namespace", List.of("unshare", "--pid", "--fork", "/bin/sh", "-c",
                         "echo ready; exec /bin/sleep 600"), ": the pid namespace its children will get .* is not its own"));

@@ -99,6 +99,7 @@ public final class MountRestore {
             }
         }
         // 4. the mounts it made, in order
+        var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
         for (MountImage d : dumped) {
             if (!d.made()) {
                 continue;
@@ -108,6 +109,9 @@ public final class MountRestore {
                         path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
             } else {
                 String data = superData(d.superOptions());
+                if (user.isPresent()) { // mountinfo shows uid=/gid= as cryo's namespace names them
+                    data = UserNamespaceRestore.insideOptions(user.get(), data, "pid " + pid + ": " + d.describe());
+                }
                 long fs = t.put(8192, RemoteWriter.cString(d.fsType()));
                 long dataAt = t.put(8192 + 256, RemoteWriter.cString(data));
                 t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
@@ -115,7 +119,6 @@ public final class MountRestore {
                 if (d.fsType().equals("tmpfs")) {
                     Runnable write = () -> TmpfsWriter.write(Path.of("/proc/" + pid + "/root"
                             + (d.point().equals("/") ? "" : d.point())), d.contents(), "pid " + pid + ": " + d.describe());
-                    var user = t.namespaces().userNamespaceOf(t.pid().value());
                     if (user.isPresent()) { // a tmpfs mounted in there takes owners it maps only
                         UserNamespaceRestore.writingAs(user.get(), write);
                     } else {

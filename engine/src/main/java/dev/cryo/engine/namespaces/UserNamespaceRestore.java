@@ -71,6 +71,25 @@ public final class UserNamespaceRestore {
         return -1;
     }
 
+    /** A file system's uid=N and gid=N options (as cryo's namespace names them) as a task inside {@code u} names them. */
+    static String insideOptions(UserNsImage u, String data, String what) {
+        List<String> out = new java.util.ArrayList<>();
+        for (String o : data.split(",")) {
+            if (o.matches("(uid|gid)=\\d+")) {
+                boolean uid = o.startsWith("uid");
+                long id = Long.parseLong(o.substring(4));
+                long in = UserNsImage.inside(uid ? u.uidMap() : u.gidMap(), id);
+                if (in < 0) {
+                    throw new RestoreException(what + ": its option " + o + " names an id its user namespace does not map");
+                }
+                out.add(o.substring(0, 4) + in);
+            } else {
+                out.add(o);
+            }
+        }
+        return String.join(",", out);
+    }
+
     /** Whether {@code map} gives id {@code inside} an outside id. */
     static boolean insideMaps(List<UserNsImage.IdRange> map, long inside) {
         return map.stream().anyMatch(r -> inside >= r.inside() && inside - r.inside() < r.count());

@@ -291,7 +291,20 @@ public final class TaskContext {
             return openCryoFd(cryoFd, flags);
         }
         long at = put(RemoteWriter.cString(path));
-        return call("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+        try {
+            return call("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if ((e.errno() != dev.cryo.kernel.Errno.EACCES && e.errno() != dev.cryo.kernel.Errno.EPERM)
+                    || namespaces.userNamespaceOf(pid.value()).isEmpty()) {
+                throw e;
+            }
+            // a file it had open from before its user namespace, whose owner is not mapped in
+            // there: cryo opens it, in the task's mount namespace, and hands it over
+            try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open("/proc/" + pid + "/root" + path,
+                    flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+                return dev.cryo.engine.namespaces.CryoFdCourier.deliver(this, mine.value());
+            }
+        }
     }
 
     private static final String CRYO_FDS = "/proc/" + ProcessHandle.current().pid() + "/fd/";
