@@ -100,6 +100,52 @@ class NamespaceTest {
     }
 
     /**
+     * A container's /dev on its tmpfs: device nodes made with mknod (a character and a block one)
+     * and a FIFO, next to mntns.c's files: they come back with their kind, device numbers, modes,
+     * owners and inode numbers.
+     */
+    @Test
+    void deviceNodesAndAFifoOnATmpfsComeBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        Files.writeString(src.resolve("file"), "from the host\n");
+        String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/src " + box + "/dev"
+                + " && mknod -m 666 " + box + "/dev/null c 1 3 && mknod -m 620 " + box + "/dev/cryo-loop b 7 200"
+                + " && chown 1000:5 " + box + "/dev/cryo-loop && mkfifo -m 600 " + box + "/dev/initctl"
+                + " && mount --bind " + src + " " + box + "/src && mount -o remount,bind,ro " + box + "/src"
+                + " && exec \"$0\" \"$@\"";
+        List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh", "-m", "--pid",
+                "--fork", "--mount-proc", "sh", "-c", setup, TestPrograms.compile("/c/mntns.c").toString(), box.toString()));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mntns.out"),
+                command.toArray(String[]::new)))) {
+            int init = initUnder(p.pid().value());
+            Path dev = Path.of("/proc/" + init + "/root" + box + "/dev");
+            List<String> before = nodes(dev);
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output());
+            try {
+                assertEquals(before, nodes(dev), "the nodes of its /dev");
+            } finally {
+                String out = RestoreTest.checkAndReap(r);
+                assertTrue(out.contains("PASS"), out);
+            }
+        }
+    }
+
+    /** "name kind mode uid:gid rdev ino" of each entry of {@code dir}. */
+    private static List<String> nodes(Path dir) throws java.io.IOException {
+        List<String> out = new ArrayList<>();
+        try (var s = Files.list(dir)) {
+            for (Path f : s.sorted().toList()) {
+                var a = Files.readAttributes(f, "unix:mode,uid,gid,rdev,ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                out.add(f.getFileName() + " 0" + Integer.toOctalString((Integer) a.get("mode")) + " " + a.get("uid") + ":"
+                        + a.get("gid") + " " + a.get("rdev") + " " + a.get("ino"));
+            }
+        }
+        assertEquals(3, out.size(), out.toString());
+        return out;
+    }
+
+    /**
      * {@code unshare -m --propagation slave} (systemd's sandboxes make their mounts slaves of the
      * host's) without a pid namespace: the host's shared mounts come back as slaves, the tmpfs with
      * its files, and a bind mount of a directory of that tmpfs, made read-only.

@@ -248,9 +248,10 @@ class NotCarriedTest {
                 mountNs("a bind mount whose source is gone", "mkdir $d/src $d/dst && mount --bind $d/src $d/dst && rmdir"
                         + " $d/src", ": its mount namespace: its mount .* on /tmp/.*/dst is a bind mount of /tmp/.*/src//deleted,"
                         + " which is gone; it cannot be bound again"),
-                mountNs("a FIFO in a tmpfs of a mount namespace of its own", "mount -t tmpfs cryo-t $d && mkfifo $d/fifo",
-                        ": the tmpfs on /tmp/.* of its mount namespace holds a FIFO \\(fifo\\); only directories,"
-                                + " regular files and symbolic links of a tmpfs are carried yet"),
+                mountNs("a socket file in a tmpfs of a mount namespace of its own", "mount -t tmpfs cryo-t $d && python3 -c"
+                        + " \"import socket; socket.socket(socket.AF_UNIX).bind('$d/sock')\"",
+                        ": the tmpfs on /tmp/.* of its mount namespace holds a unix socket file \\(sock\\); only"
+                                + " directories, regular files, symbolic links, FIFOs and device nodes of a tmpfs are carried yet"),
                 unshare("cgroup", ": its cgroup namespace .* is not the host's"),
                 // a user namespace of its own with root inside, owning the namespaces it made along,
                 // is carried (NamespaceTest); one without maps, nested, without root inside, or not

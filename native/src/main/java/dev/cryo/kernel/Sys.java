@@ -88,6 +88,32 @@ public final class Sys {
                 address(p), 0010000 | (mode & 07777), 0);
     }
 
+    /**
+     * mknodat(AT_FDCWD, path, mode, rdev): a FIFO, character or block device node ({@code mode} holds
+     * its S_IF* type; {@code rdev} as stat gives it, which for 32-bit device numbers is the kernel's encoding).
+     */
+    public static void mknod(String path, int mode, long rdev) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        call(() -> "mknod(" + path + ", 0" + Integer.toOctalString(mode) + ", " + rdev + ")", SyscallNr.MKNODAT, -100,
+                address(p), mode, rdev & 0xffffffffL);
+    }
+
+    /**
+     * utimensat(AT_FDCWD, path, {UTIME_OMIT, mtime}, AT_SYMLINK_NOFOLLOW): the modification time
+     * only, without opening the file (Java's setLastModifiedTime opens it: a FIFO would block).
+     */
+    public static void setMtime(String path, long nanos) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        Memory times = new Memory(32);
+        times.setLong(0, 0);
+        times.setLong(8, (1L << 30) - 2); // UTIME_OMIT
+        times.setLong(16, Math.floorDiv(nanos, 1_000_000_000L));
+        times.setLong(24, Math.floorMod(nanos, 1_000_000_000L));
+        call(() -> "utimensat(" + path + ")", SyscallNr.UTIMENSAT, -100, address(p), address(times), 0x100);
+    }
+
     /** fstatfs(fd).f_type: the filesystem's magic number (e.g. 0x958458f6 for hugetlbfs). */
     public static long fsMagic(Fd fd) {
         Memory buf = new Memory(120);

@@ -50,18 +50,20 @@ public final class MountRestore {
             if (d.made()) {
                 continue;
             }
-            Mount m = left.stream().filter(x -> sameKey(x, d)).findFirst().orElseThrow(() -> new RestoreException(
-                    "pid " + pid + ": " + d.describe() + " of its mount namespace is a mount of the host's namespace"
-                            + " that is not there any more"));
+            Mount m = left.stream().filter(x -> sameKey(x, d)).findFirst().orElse(null);
+            if (m == null && !hostNetns(d.fsType())) {
+                throw new RestoreException("pid " + pid + ": " + d.describe() + " of its mount namespace is a mount of the"
+                        + " host's namespace that is not there any more");
+            }
             left.remove(m);
-            copies.add(m);
+            copies.add(m); // null: a host's `ip netns` mount deleted since, gone from the copy too
         }
         // 1. propagation of the copies, so that nothing below reaches the host's mounts
         int c = 0;
         for (MountImage d : dumped) {
             if (!d.made()) {
                 Mount m = copies.get(c++);
-                if (topAt(now, m)) {
+                if (m != null && topAt(now, m)) {
                     propagation(t, d, m.tags());
                 }
             }
@@ -86,14 +88,20 @@ public final class MountRestore {
                 throw new RestoreException("pid " + pid + ": " + m.fsType() + " on " + m.point() + " is not in its mount"
                         + " namespace but is covered by another mount: it cannot be unmounted");
             }
-            t.call("umount2(" + m.point() + ")", SyscallNr.UMOUNT2, path(t, 0, m.point()), MNT_DETACH);
+            try {
+                t.call("umount2(" + m.point() + ")", SyscallNr.UMOUNT2, path(t, 0, m.point()), MNT_DETACH);
+            } catch (dev.cryo.kernel.SyscallException e) {
+                if (!hostNetns(m.fsType()) || e.errno() != dev.cryo.kernel.Errno.EINVAL) {
+                    throw e;
+                } // a host's `ip netns` mount made since, locked in a user namespace's copy: the host's business
+            }
         }
         // 3. options of the copies
         c = 0;
         for (MountImage d : dumped) {
             if (!d.made()) {
                 Mount m = copies.get(c++);
-                if (!m.options().equals(d.options()) && topAt(now, m)) {
+                if (m != null && !m.options().equals(d.options()) && topAt(now, m)) {
                     remount(t, d);
                 }
             }
@@ -137,6 +145,16 @@ public final class MountRestore {
             propagation(t, d, m.tags());
         }
         check(pid, dumped);
+    }
+
+    /**
+     * A namespace file bound on the host (`ip netns add` under /run/netns, a container runtime's):
+     * such mounts come and go on the host between a dump and its restore, and a namespace's copy
+     * follows them (one made since cannot even be unmounted from a user namespace's copy), so
+     * they are neither required nor compared.
+     */
+    static boolean hostNetns(String fsType) {
+        return fsType.equals("nsfs");
     }
 
     /** Propagation as dumped: private, a slave of the peer group it was a slave of, shared, unbindable. */
@@ -209,9 +227,9 @@ public final class MountRestore {
     /** The table as it must be: the same mounts (point, file system, source, root, options, kind of propagation). */
     private static void check(String pid, List<MountImage> dumped) {
         List<String> want = new ArrayList<>(), got = new ArrayList<>();
-        dumped.forEach(d -> want.add(d.point() + " " + d.fsType() + " " + d.source() + " " + d.root() + " "
+        dumped.stream().filter(d -> !hostNetns(d.fsType())).forEach(d -> want.add(d.point() + " " + d.fsType() + " " + d.source() + " " + d.root() + " "
                 + d.options() + " " + kind(d.tags())));
-        table(pid).forEach(m -> got.add(m.point() + " " + m.fsType() + " " + m.source() + " " + m.root() + " "
+        table(pid).stream().filter(m -> !hostNetns(m.fsType())).forEach(m -> got.add(m.point() + " " + m.fsType() + " " + m.source() + " " + m.root() + " "
                 + m.options() + " " + kind(m.tags())));
         List<String> missing = new ArrayList<>(want);
         got.forEach(missing::remove);
@@ -345,14 +363,16 @@ public final class MountRestore {
                 case 'f' -> Files.write(p, e.data());
                 case 'l' -> Files.createSymbolicLink(p, Path.of(new String(e.data(), StandardCharsets.UTF_8)));
                 case 'h' -> Files.createLink(p, top.resolve(new String(e.data(), StandardCharsets.UTF_8)));
+                case 'p', 'c', 'b' -> Sys.mknod(p.toString(), (e.type() == 'p' ? 0010000 : e.type() == 'c' ? 0020000 : 0060000)
+                        | e.mode(), e.type() == 'p' ? 0 : java.nio.ByteBuffer.wrap(e.data()).getLong());
                 default -> throw new RestoreException(what + ": unknown entry type " + e.type());
             }
-            if (e.type() == 'f' || e.type() == 'l') {
+            if ("flpcb".indexOf(e.type()) >= 0) {
                 Sys.lchown(p.toString(), e.uid(), e.gid());
             }
-            if (e.type() == 'f') {
+            if ("fpcb".indexOf(e.type()) >= 0) {
                 Sys.chmod(p.toString(), e.mode());
-                Files.setLastModifiedTime(p, FileTime.from(e.mtimeNanos(), TimeUnit.NANOSECONDS));
+                Sys.setMtime(p.toString(), e.mtimeNanos()); // a FIFO must not be opened
             }
         }
 

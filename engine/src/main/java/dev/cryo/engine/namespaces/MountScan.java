@@ -249,15 +249,22 @@ public final class MountScan {
                             }
                         } else {
                             int mode = (Integer) a.get("mode");
-                            String kind = switch (mode & 0170000) {
-                                case 0010000 -> "a FIFO";
-                                case 0140000 -> "a unix socket file";
-                                case 0020000 -> "a character device";
-                                case 0060000 -> "a block device";
-                                default -> "a file of mode 0" + Integer.toOctalString(mode);
+                            char node = switch (mode & 0170000) { // a container's /dev on a tmpfs, a FIFO of its own
+                                case 0010000 -> 'p';
+                                case 0020000 -> 'c';
+                                case 0060000 -> 'b';
+                                default -> 0;
                             };
-                            throw new DumpException(what + " holds " + kind + " (" + rel + "); only directories,"
-                                    + " regular files and symbolic links of a tmpfs are carried yet");
+                            if (node == 0) {
+                                String kind = (mode & 0170000) == 0140000 ? "a unix socket file"
+                                        : "a file of mode 0" + Integer.toOctalString(mode);
+                                throw new DumpException(what + " holds " + kind + " (" + rel + "); only directories,"
+                                        + " regular files, symbolic links, FIFOs and device nodes of a tmpfs are carried yet");
+                            }
+                            String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
+                            out.add(first != null ? entry(rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                                    : entry(rel, node, a, java.nio.ByteBuffer.allocate(8)
+                                    .putLong(((Number) a.get("rdev")).longValue()).array()));
                         }
                         return FileVisitResult.CONTINUE;
                     }

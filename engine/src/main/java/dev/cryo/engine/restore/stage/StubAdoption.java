@@ -170,10 +170,15 @@ public final class StubAdoption {
         int[] setTid = t.namespaces().setTidFrom(t.pid().value(), childPid);
         dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
                 setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
-        long r = setTid.length < t.namespaces().setTid(childPid).length // inside a user namespace: cryo's level by ns_last_pid
-                ? dev.cryo.kernel.NsLastPid.forkAs(childPid, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88))
-                : forker.raw(SyscallNr.CLONE3, boot.data(), 88);
-        List<Integer> born = t.tracer().takeNewTracees();
+        long r;
+        List<Integer> born = new java.util.ArrayList<>();
+        if (setTid.length < t.namespaces().setTid(childPid).length) { // inside a user namespace: cryo's level by ns_last_pid
+            r = NsLastPidFork.fork(t, forker, childPid, false, exitSignal, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88),
+                    born);
+        } else {
+            r = forker.raw(SyscallNr.CLONE3, boot.data(), 88);
+            born.addAll(t.tracer().takeNewTracees());
+        }
         if (born.contains(childPid)) {
             t.forked().add(childPid);
         }

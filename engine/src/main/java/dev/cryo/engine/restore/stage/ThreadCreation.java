@@ -41,10 +41,14 @@ public final class ThreadCreation implements StateStage {
         int[] setTid = t.namespaces().setTidFrom(t.pid().value(), tid);
         long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, setTid.length > 0 ? t.boot().data() + 88 : 0,
                 setTid.length, 0).ints(setTid).toBytes());
-        long r = setTid.length < t.namespaces().setTid(tid).length // inside a user namespace: cryo's level by ns_last_pid
-                ? dev.cryo.kernel.NsLastPid.forkAs(tid, () -> t.main().raw(SyscallNr.CLONE3, args, 88))
-                : t.main().raw(SyscallNr.CLONE3, args, 88);
-        List<Integer> born = t.tracer().takeNewTracees();
+        long r;
+        List<Integer> born = new java.util.ArrayList<>();
+        if (setTid.length < t.namespaces().setTid(tid).length) { // inside a user namespace: cryo's level by ns_last_pid
+            r = NsLastPidFork.fork(t, t.main(), tid, true, 0, () -> t.main().raw(SyscallNr.CLONE3, args, 88), born);
+        } else {
+            r = t.main().raw(SyscallNr.CLONE3, args, 88);
+            born.addAll(t.tracer().takeNewTracees());
+        }
         if (Injector.isError(r)) {
             if ((int) -r == Errno.EEXIST) {
                 return false;
