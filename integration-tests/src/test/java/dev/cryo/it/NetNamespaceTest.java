@@ -68,6 +68,73 @@ class NetNamespaceTest {
         }
     }
 
+    /**
+     * A container's link to the host: a veth pair, cryo-vc inside (10.79.0.2, python's http.server
+     * on it) and cryo-vh in the test's namespace (10.79.0.1). The pair goes with the namespace at
+     * the dump; the restore makes both ends again, the outside one with its address, and the server
+     * answers the host through it.
+     */
+    @Test
+    void aVethPairToTheHostComesBackWithBothEnds() throws Exception {
+        Path log = tmp.resolve("veth.out");
+        String inside = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-vc >/dev/null 2>&1; do"
+                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.79.0.2/24 dev cryo-vc && ip link set cryo-vc up && cd /"
+                + " && exec python3 -m http.server --bind 10.79.0.2 8000";
+        try (DetachedProcess p = DetachedProcess.start(log, "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> hasChild(p.pid().value()), Duration.ofSeconds(20), "unshare's child");
+            int init = NamespaceTest.initUnder(p.pid().value());
+            try {
+                host("ip", "link", "add", "cryo-vh", "type", "veth", "peer", "name", "cryo-vc", "netns",
+                        Integer.toString(init));
+                host("ip", "addr", "add", "10.79.0.1/24", "dev", "cryo-vh");
+                host("ip", "link", "set", "cryo-vh", "up");
+                DetachedProcess.awaitCondition(() -> get("10.79.0.2").contains("200"), Duration.ofSeconds(30),
+                        "http.server to answer through the veth");
+                DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(log);
+                try {
+                    DetachedProcess.awaitCondition(() -> get("10.79.0.2").contains("200"), Duration.ofSeconds(30),
+                            "the restored http.server to answer through the veth made again");
+                    assertTrue(host("ip", "-o", "addr", "show", "dev", "cryo-vh").contains("10.79.0.1/24"));
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            } finally {
+                try {
+                    host("ip", "link", "del", "cryo-vh");
+                } catch (AssertionError gone) {
+                    // gone with the namespace
+                }
+            }
+        }
+    }
+
+    private static boolean hasChild(int pid) {
+        try {
+            return !Files.readString(Path.of("/proc/" + pid + "/task/" + pid + "/children")).isBlank();
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    private static String host(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
+        return out;
+    }
+
+    private static String get(String address) {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress(address, 8000), 2000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes());
+            return new String(s.getInputStream().readAllBytes());
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
     private static long count(Path log, String what) {
         try {
             return Files.readString(log).lines().filter(l -> l.startsWith(what)).count();

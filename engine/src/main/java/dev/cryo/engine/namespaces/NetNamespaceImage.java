@@ -14,17 +14,19 @@ import java.util.Map;
  * What a network namespace a task of the tree made holds beyond its loopback's up/down state
  * (which {@link NamespaceImage} keeps): {@code pid} is that task. {@code sockets}: the inodes of
  * the tree's sockets living in it, rebuilt inside the new namespace once its task is forked;
- * {@code addresses}: addresses on lo other than the ones bringing it up gives ("10.1.2.3/8",
- * "fd00::1/64"); {@code routes}: routes a program added (not the kernel's own), in the words
+ * {@code devices}: its veth pairs, one line each ({@link NetDevices}); {@code addresses}: addresses
+ * on lo other than the ones bringing it up gives ("10.1.2.3/8 scope global"), and those of its veth
+ * ends ("10.1.0.2/24 scope global dev veth0"); {@code routes}: routes a program added (not the kernel's own), in the words
  * {@code ip route add} takes; {@code sysctls}: the namespace's own values of a few net sysctls
  * (path under /proc/sys → value).
  */
-public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addresses, List<String> routes,
-                                Map<String, String> sysctls) {
+public record NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
+                                List<String> routes, Map<String, String> sysctls) {
     public static final int RECORD_ID = 720;
 
     public NetNamespaceImage {
         sockets = List.copyOf(sockets);
+        devices = List.copyOf(devices);
         addresses = List.copyOf(addresses);
         routes = List.copyOf(routes);
         sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
@@ -35,6 +37,9 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addres
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("pid", pid);
         m.put("sockets", sockets);
+        if (!devices.isEmpty()) {
+            m.put("devices", devices);
+        }
         if (!addresses.isEmpty()) {
             m.put("loAddresses", addresses);
         }
@@ -45,13 +50,14 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addres
         return m;
     }
 
-    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 256, MAX_SYSCTLS = 64;
+    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 64;
 
-    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 1,
+    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 2,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeVarInt(n.sockets().size(), true);
                 n.sockets().forEach(s -> out.writeLong(s));
+                writeLines(out, n.devices(), "device");
                 writeLines(out, n.addresses(), "address");
                 writeLines(out, n.routes(), "route");
                 out.writeVarInt(n.sysctls().size(), true);
@@ -66,6 +72,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addres
                 for (int i = 0; i < n; i++) {
                     sockets.add(in.readLong());
                 }
+                List<String> devices = version >= 2 ? readLines(in, "device") : List.of();
                 List<String> addresses = readLines(in, "address");
                 List<String> routes = readLines(in, "route");
                 int k = count(in, MAX_SYSCTLS, "sysctls");
@@ -73,7 +80,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> addres
                 for (int i = 0; i < k; i++) {
                     sysctls.put(text(in, "sysctl"), text(in, "sysctl"));
                 }
-                return new NetNamespaceImage(pid, sockets, addresses, routes, sysctls);
+                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls);
             });
 
     private static void writeLines(com.esotericsoftware.kryo.io.Output out, List<String> lines, String what) {

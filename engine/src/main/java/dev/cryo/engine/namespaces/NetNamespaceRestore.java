@@ -10,8 +10,8 @@ import java.util.List;
 
 /**
  * Gives a net namespace the restore made (forked with CLONE_NEWNET, lo already up as it was, see
- * {@link NamespaceRestore}) what {@link NetNamespaceImage} kept: its sysctls, the addresses on lo,
- * then the routes. Run once every task is forked, before the namespace's sockets are rebuilt in it
+ * {@link NamespaceRestore}) what {@link NetNamespaceImage} kept: its sysctls, its veth pairs, the
+ * addresses, the devices up as they were, then the routes. Run once every task is forked, before the namespace's sockets are rebuilt in it
  * (they bind to those addresses). Refuses to touch cryo's own namespace.
  */
 public final class NetNamespaceRestore {
@@ -47,12 +47,16 @@ public final class NetNamespaceRestore {
             if (!failed.isEmpty()) {
                 throw new RestoreException("net namespace of pid " + p + ": cannot set sysctls " + failed);
             }
-            for (String a : n.addresses()) {
+            NetDevices.make(p, n.devices());
+            for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
                 List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
                 cmd.addAll(List.of(a.split(" ")));
-                cmd.addAll(List.of("dev", "lo"));
+                if (!a.contains(" dev ")) {
+                    cmd.addAll(List.of("dev", "lo"));
+                }
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
             }
+            NetDevices.up(p, n.devices());
             for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"
                 String[] words = r.split(" ");
                 List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));

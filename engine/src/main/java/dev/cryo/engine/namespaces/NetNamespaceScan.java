@@ -19,9 +19,9 @@ import java.util.Map;
 /**
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
- * routes added on lo, a few sysctls ({@link #SYSCTLS}), and the tree's sockets living in it, which
- * the restore rebuilds inside the new namespace. Refused by name: any device but lo (veth, tun/tap,
- * bridges...: their other end or backing is outside the tree), nftables or iptables rules inside.
+ * routes, its veth pairs ({@link NetDevices}), a few sysctls ({@link #SYSCTLS}), and the tree's sockets
+ * living in it, which the restore rebuilds inside the new namespace. Refused by name: other device
+ * kinds (tun/tap, bridges...), nftables or iptables rules inside.
  */
 public final class NetNamespaceScan {
     private NetNamespaceScan() {}
@@ -44,12 +44,6 @@ public final class NetNamespaceScan {
     static Namespaces.Network loopback(Pid p, String link) {
         Namespaces.Network net = Namespaces.inside(p, "net", Namespaces::network);
         String what = "pid " + p + ": its net namespace (" + link + ")";
-        List<String> others = net.devices().stream().filter(d -> !d.equals("lo")).toList();
-        if (!others.isEmpty()) {
-            throw new DumpException(what + " has devices " + others + " besides lo; only a net namespace of its own"
-                    + " with nothing but its loopback device is supported (veth pairs, tun/tap, bridges and other"
-                    + " device kinds are not)");
-        }
         if (!net.loUp() && !net.loAddresses().isEmpty()) {
             throw new DumpException(what + ": lo is down with addresses " + net.loAddresses() + " (brought up and"
                     + " down again); not supported yet");
@@ -104,6 +98,7 @@ public final class NetNamespaceScan {
                 addresses.add(a);
             }
         }
+        List<String> devices = NetDevices.scan(p, what, addresses);
         List<String> routes = new ArrayList<>();
         for (String family : List.of("-4", "-6")) {
             for (String line : NetnsCommand.run(p, "ip", family, "-o", "route", "show", "table", "all").split("\n")) {
@@ -123,7 +118,7 @@ public final class NetNamespaceScan {
             }
             return m;
         });
-        return new NetNamespaceImage(p.value(), sockets, addresses, routes, sysctls);
+        return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls);
     }
 
     /** "10.1.2.3/8 scope global" of one line of {@code ip -o addr show}, null for none; a label other than lo's is kept. */

@@ -21,7 +21,15 @@ final class NetnsCommand {
     static String run(Pid pid, String... command) {
         List<String> argv = new ArrayList<>(List.of("nsenter", "--net=/proc/" + pid + "/ns/net", "--"));
         argv.addAll(List.of(command));
-        String shown = String.join(" ", command) + " in the net namespace of pid " + pid;
+        return exec(argv, String.join(" ", command) + " in the net namespace of pid " + pid);
+    }
+
+    /** The same in cryo's own net namespace. */
+    static String runHere(String... command) {
+        return exec(List.of(command), String.join(" ", command));
+    }
+
+    private static String exec(List<String> argv, String shown) {
         try {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
                     .start();

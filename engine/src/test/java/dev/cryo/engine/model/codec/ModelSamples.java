@@ -259,7 +259,9 @@ public final class ModelSamples {
         sysctls.put("net/ipv4/ip_local_port_range", "20000\t20999");
         sysctls.put("net/ipv4/ip_forward", "0");
         return new dev.cryo.engine.namespaces.NetNamespaceImage(PID, java.util.List.of(81234L, 81235L),
-                java.util.List.of("10.77.0.1/24 scope global"), java.util.List.of("-4 10.78.0.0/24 dev lo scope link"),
+                java.util.List.of("veth name=cryo-vc mac=02:00:00:00:00:02 mtu=1500 up=1 outer=cryo-vh"
+                        + " outermac=02:00:00:00:00:01 outermtu=1500 outerup=1 outeraddr=10.79.0.1/24+scope+global"),
+                java.util.List.of("10.77.0.1/24 scope global", "10.79.0.2/24 scope global dev cryo-vc"), java.util.List.of("-4 10.78.0.0/24 dev lo scope link"),
                 sysctls);
     }
 

@@ -1,0 +1,229 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.Pid;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The devices of a net namespace of the tree's besides lo. Carried: veth pairs, either both ends
+ * inside, or one end inside and its peer in cryo's namespace (a container's link to the host,
+ * CRIU's {@code --external veth[...]}): the namespace dies with the tree, and its veth ends with
+ * it, taking their peers along, so the restore makes the pair again, both ends as they were —
+ * names, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge. Anything
+ * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a third namespace) is refused by
+ * name. Each device is one line of {@code key=value} words in {@link NetNamespaceImage#devices()}.
+ */
+final class NetDevices {
+    private NetDevices() {}
+
+    /** One line of {@code ip -o -d link show}. */
+    record Link(int index, String name, String peer, int peerIndex, boolean elsewhere, String mac, int mtu,
+                boolean up, String kind, String master) {}
+
+    static List<Link> parse(String ipLink) {
+        List<Link> out = new ArrayList<>();
+        for (String line : ipLink.split("\n")) {
+            String[] f = line.replace("\\", " ").strip().split("\\s+");
+            if (f.length < 3 || !f[0].endsWith(":")) {
+                continue;
+            }
+            int index = Integer.parseInt(f[0].substring(0, f[0].length() - 1));
+            String name = f[1].substring(0, f[1].length() - 1), peer = null;
+            int peerIndex = 0, at = name.indexOf('@');
+            if (at > 0) {
+                peer = name.substring(at + 1);
+                name = name.substring(0, at);
+                if (peer.startsWith("if") && peer.substring(2).chars().allMatch(Character::isDigit)) {
+                    peerIndex = Integer.parseInt(peer.substring(2));
+                    peer = null;
+                }
+            }
+            boolean up = f[2].matches("<(.*,)?UP(,.*)?>");
+            String mac = "", kind = "", master = "";
+            int mtu = 0;
+            boolean elsewhere = false;
+            for (int i = 3; i < f.length; i++) {
+                switch (f[i]) {
+                    case "mtu" -> mtu = Integer.parseInt(f[i + 1]);
+                    case "link/ether" -> mac = f[i + 1];
+                    case "link-netnsid" -> elsewhere = true;
+                    case "master" -> master = f[i + 1];
+                    default -> {
+                        if (kind.isEmpty() && List.of("veth", "tun", "bridge", "macvlan", "ipvlan", "vxlan", "dummy",
+                                "bond", "vlan", "ipip", "gre", "sit", "wireguard", "geneve", "macvtap", "vrf").contains(f[i])
+                                && i > 0 && f[i - 1].matches("\\d+") && f[i - 2].equals("maxmtu")) {
+                            kind = f[i];
+                        }
+                    }
+                }
+            }
+            if (name.equals("lo")) {
+                kind = "loopback";
+            }
+            out.add(new Link(index, name, peer, peerIndex, elsewhere, mac, mtu, up, kind.isEmpty() ? "unknown" : kind,
+                    master));
+        }
+        return out;
+    }
+
+    /**
+     * The devices of the namespace task {@code p} made, as lines for the image; addresses of its
+     * veth ends go to {@code addresses} ("10.1.0.2/24 scope global dev veth0"). Refuses the rest.
+     */
+    static List<String> scan(Pid p, String what, List<String> addresses) {
+        List<Link> inside = parse(NetnsCommand.run(p, "ip", "-o", "-d", "link", "show"));
+        List<String> out = new ArrayList<>();
+        List<Link> host = null;
+        for (Link l : inside) {
+            if (l.kind().equals("loopback")) {
+                continue;
+            }
+            if (!l.kind().equals("veth")) {
+                throw new DumpException(what + " has device " + l.name() + " of kind " + l.kind() + "; only lo and"
+                        + " veth pairs are supported in a net namespace of the tree's (tun/tap, bridges, macvlan,"
+                        + " vxlan and other device kinds are not)");
+            }
+            addresses.addAll(addressesOf(p, l.name()).stream().map(a -> a + " dev " + l.name()).toList());
+            Map<String, String> d = new LinkedHashMap<>();
+            d.put("name", l.name());
+            d.put("mac", l.mac());
+            d.put("mtu", Integer.toString(l.mtu()));
+            d.put("up", l.up() ? "1" : "0");
+            if (!l.elsewhere()) { // both ends inside: the pair is written once, by its first end
+                Link peer = inside.stream().filter(o -> o.name().equals(l.peer())).findFirst().orElse(null);
+                if (peer == null) {
+                    throw new DumpException(what + ": veth " + l.name() + " has no peer " + l.peer() + " in it");
+                }
+                if (inside.indexOf(peer) < inside.indexOf(l)) {
+                    continue;
+                }
+                d.put("peer", peer.name());
+                d.put("peermac", peer.mac());
+                d.put("peermtu", Integer.toString(peer.mtu()));
+                d.put("peerup", peer.up() ? "1" : "0");
+                out.add(line(d));
+                continue;
+            }
+            if (host == null) {
+                host = parse(NetnsCommand.runHere("ip", "-o", "-d", "link", "show"));
+            }
+            Link outer = host.stream().filter(o -> o.index() == l.peerIndex() && o.peerIndex() == l.index()
+                    && o.kind().equals("veth")).findFirst().orElse(null);
+            if (outer == null) {
+                throw new DumpException(what + ": the peer of veth " + l.name() + " (ifindex " + l.peerIndex() + ") is"
+                        + " in a net namespace that is neither the tree's nor cryo's; not supported");
+            }
+            d.put("outer", outer.name());
+            d.put("outermac", outer.mac());
+            d.put("outermtu", Integer.toString(outer.mtu()));
+            d.put("outerup", outer.up() ? "1" : "0");
+            if (!outer.master().isEmpty()) {
+                d.put("outermaster", outer.master());
+            }
+            List<String> outerAddresses = addressesOf(null, outer.name());
+            if (!outerAddresses.isEmpty()) {
+                d.put("outeraddr", String.join(",", outerAddresses).replace(' ', '+'));
+            }
+            out.add(line(d));
+        }
+        return out;
+    }
+
+    /** A device's addresses but its link-local ones (the kernel makes those again from the MAC). */
+    private static List<String> addressesOf(Pid p, String dev) {
+        String text = p == null ? NetnsCommand.runHere("ip", "-o", "addr", "show", "dev", dev)
+                : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", dev);
+        List<String> out = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            String a = NetNamespaceScan.address(line);
+            if (a != null && !a.contains("scope link")) {
+                out.add(a);
+            }
+        }
+        return out;
+    }
+
+    private static String line(Map<String, String> d) {
+        StringBuilder b = new StringBuilder("veth");
+        d.forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+        return b.toString();
+    }
+
+    private static Map<String, String> fields(String line) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String w : line.split(" ")) {
+            int eq = w.indexOf('=');
+            if (eq > 0) {
+                m.put(w.substring(0, eq), w.substring(eq + 1));
+            }
+        }
+        return m;
+    }
+
+    /**
+     * Makes the devices of {@code lines} in the new namespace of {@code p} (down, as they are
+     * made), the outside ends in cryo's with their bridge and addresses. Refuses to take a name
+     * cryo's namespace already uses.
+     */
+    static void make(Pid p, List<String> lines) {
+        List<Link> host = null;
+        for (String line : lines) {
+            Map<String, String> d = fields(line);
+            List<String> cmd = new ArrayList<>(List.of("ip", "link", "add", d.get("name"), "address", d.get("mac"),
+                    "mtu", d.get("mtu"), "type", "veth", "peer", "name"));
+            if (d.containsKey("peer")) {
+                cmd.addAll(List.of(d.get("peer"), "address", d.get("peermac"), "mtu", d.get("peermtu")));
+                NetnsCommand.run(p, cmd.toArray(String[]::new));
+                continue;
+            }
+            String outer = d.get("outer");
+            if (host == null) {
+                host = parse(NetnsCommand.runHere("ip", "-o", "link", "show"));
+            }
+            if (host.stream().anyMatch(o -> o.name().equals(outer))) {
+                throw new RestoreException("the outside end of veth " + d.get("name") + ", " + outer + ", exists in cryo's"
+                        + " net namespace already (the dumped namespace still lives, or another device took the name)");
+            }
+            cmd.addAll(List.of(outer, "address", d.get("outermac"), "mtu", d.get("outermtu"), "netns",
+                    Long.toString(ProcessHandle.current().pid())));
+            NetnsCommand.run(p, cmd.toArray(String[]::new));
+            try {
+                if (d.containsKey("outermaster")) {
+                    NetnsCommand.runHere("ip", "link", "set", outer, "master", d.get("outermaster"));
+                }
+                if (d.containsKey("outeraddr")) {
+                    for (String a : d.get("outeraddr").split(",")) {
+                        List<String> add = new ArrayList<>(List.of("ip", "addr", "add"));
+                        add.addAll(List.of(a.split("\\+")));
+                        add.addAll(List.of("dev", outer));
+                        NetnsCommand.runHere(add.toArray(String[]::new));
+                    }
+                }
+                if (d.get("outerup").equals("1")) {
+                    NetnsCommand.runHere("ip", "link", "set", outer, "up");
+                }
+            } catch (RuntimeException e) {
+                NetnsCommand.runHere("ip", "link", "del", outer); // and its inside end with it
+                throw e;
+            }
+        }
+    }
+
+    /** Brings up the inside ends that were up, once their addresses are set. */
+    static void up(Pid p, List<String> lines) {
+        for (String line : lines) {
+            Map<String, String> d = fields(line);
+            if (d.get("up").equals("1")) {
+                NetnsCommand.run(p, "ip", "link", "set", d.get("name"), "up");
+            }
+            if (d.containsKey("peer") && d.get("peerup").equals("1")) {
+                NetnsCommand.run(p, "ip", "link", "set", d.get("peer"), "up");
+            }
+        }
+    }
+}
