@@ -289,7 +289,15 @@ public final class ModelSamples {
                         new dev.cryo.engine.namespaces.IpcImage.Owner(2, 0, 0620, 0, 0), 32768, java.util.List.of(
                                 new dev.cryo.engine.namespaces.IpcImage.Message(1, "alpha".getBytes()),
                                 new dev.cryo.engine.namespaces.IpcImage.Message(7, new byte[0])))),
-                java.util.Map.of("msgmnb", "32768", "sem", "32000\t1024000000\t500\t32000"));
+                sysctls());
+    }
+
+    /** In a fixed order (Map.of's changes from one JVM to the next, and the bytes with it). */
+    private static java.util.Map<String, String> sysctls() {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("msgmnb", "32768");
+        m.put("sem", "32000\t1024000000\t500\t32000");
+        return m;
     }
 
     /** A mount namespace: a copy of the host's root, its fresh /proc, a tmpfs with files, a read-only bind. */
