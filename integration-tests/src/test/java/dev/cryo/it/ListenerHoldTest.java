@@ -208,7 +208,7 @@ class ListenerHoldTest {
 
     private static Socket connect(int port) throws java.io.IOException {
         Socket s = new Socket();
-        s.connect(new InetSocketAddress("127.0.0.1", port), (int) READ.toMillis());
+        s.connect(new InetSocketAddress("127.0.0.1", port), (int) READ.multipliedBy(3).toMillis()); // SYN backoff under load
         s.setSoTimeout((int) READ.toMillis());
         return s;
     }
