@@ -100,9 +100,10 @@ class NamespaceTest {
     }
 
     /**
-     * A container's /dev on its tmpfs: device nodes made with mknod (a character and a block one)
-     * and a FIFO, next to mntns.c's files: they come back with their kind, device numbers, modes,
-     * owners and inode numbers.
+     * A container's /dev on its tmpfs: device nodes made with mknod (a character and a block one),
+     * a FIFO, a file with a user.* extended attribute in a directory with a trusted.* one (as
+     * overlayfs marks an opaque directory), next to mntns.c's files: they come back with their
+     * kind, device numbers, modes, owners, inode numbers and extended attributes.
      */
     @Test
     void deviceNodesAndAFifoOnATmpfsComeBack() throws Exception {
@@ -112,6 +113,8 @@ class NamespaceTest {
         String setup = "mount -t tmpfs -o size=4m,mode=0755 cryo-box " + box + " && mkdir " + box + "/src " + box + "/dev"
                 + " && mknod -m 666 " + box + "/dev/null c 1 3 && mknod -m 620 " + box + "/dev/cryo-loop b 7 200"
                 + " && chown 1000:5 " + box + "/dev/cryo-loop && mkfifo -m 600 " + box + "/dev/initctl"
+                + " && echo kept > " + box + "/dev/.keep && python3 -c \"import os; os.setxattr('" + box + "/dev/.keep',"
+                + " 'user.cryo', b'hello'); os.setxattr('" + box + "/dev', 'trusted.overlay.opaque', b'y')\""
                 + " && mount --bind " + src + " " + box + "/src && mount -o remount,bind,ro " + box + "/src"
                 + " && exec \"$0\" \"$@\"";
         List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh", "-m", "--pid",
@@ -131,18 +134,26 @@ class NamespaceTest {
         }
     }
 
-    /** "name kind mode uid:gid rdev ino" of each entry of {@code dir}. */
+    /** "name kind mode uid:gid rdev ino xattrs" of each entry of {@code dir}, and the xattrs of dir. */
     private static List<String> nodes(Path dir) throws java.io.IOException {
         List<String> out = new ArrayList<>();
+        out.add(". " + xattrs(dir));
         try (var s = Files.list(dir)) {
             for (Path f : s.sorted().toList()) {
                 var a = Files.readAttributes(f, "unix:mode,uid,gid,rdev,ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
                 out.add(f.getFileName() + " 0" + Integer.toOctalString((Integer) a.get("mode")) + " " + a.get("uid") + ":"
-                        + a.get("gid") + " " + a.get("rdev") + " " + a.get("ino"));
+                        + a.get("gid") + " " + a.get("rdev") + " " + a.get("ino") + " " + xattrs(f));
             }
         }
-        assertEquals(3, out.size(), out.toString());
+        assertEquals(5, out.size(), out.toString());
+        assertTrue(out.toString().contains("user.cryo=hello") && out.toString().contains("trusted.overlay.opaque=y"), out.toString());
         return out;
+    }
+
+    private static String xattrs(Path f) {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        dev.cryo.kernel.Sys.xattrs(f.toString()).forEach((k, v) -> m.put(k, new String(v)));
+        return m.toString();
     }
 
     /**

@@ -194,7 +194,62 @@ public final class Sys {
         return new String(value.getByteArray(0, (int) r), java.nio.charset.StandardCharsets.UTF_8).replace("\0", "");
     }
 
-    private static final int GETXATTR = 191;
+    private static final int GETXATTR = 191, LSETXATTR = 189, LGETXATTR = 192, LLISTXATTR = 195;
+
+    /**
+     * Every extended attribute of {@code path} itself (llistxattr/lgetxattr: a symlink's own), by
+     * name in the order the file system lists them; empty when it has none or takes none.
+     */
+    public static java.util.Map<String, byte[]> xattrs(String path) {
+        Memory p = cString(path);
+        java.util.Map<String, byte[]> out = new java.util.LinkedHashMap<>();
+        Memory names = new Memory(65536);
+        long n = LibC.syscall(LLISTXATTR, address(p), address(names), 65536, 0, 0, 0);
+        if (n == -1) {
+            int errno = Native.getLastError();
+            if (errno == Errno.EOPNOTSUPP) {
+                return out;
+            }
+            throw new SyscallException("llistxattr(" + path + ")", errno);
+        }
+        byte[] all = names.getByteArray(0, (int) n);
+        int start = 0;
+        for (int i = 0; i < all.length; i++) {
+            if (all[i] == 0) {
+                String name = new String(all, start, i - start, java.nio.charset.StandardCharsets.UTF_8);
+                start = i + 1;
+                Memory nm = cString(name);
+                Memory value = new Memory(65536);
+                long r = LibC.syscall(LGETXATTR, address(p), address(nm), address(value), 65536, 0, 0);
+                if (r == -1) {
+                    int errno = Native.getLastError();
+                    if (errno == Errno.ENODATA) {
+                        continue; // removed meanwhile
+                    }
+                    throw new SyscallException("lgetxattr(" + path + ", " + name + ")", errno);
+                }
+                out.put(name, r == 0 ? new byte[0] : value.getByteArray(0, (int) r));
+            }
+        }
+        return out;
+    }
+
+    /** lsetxattr(path, name, value, 0): on the file itself, a symlink's own. */
+    public static void setXattr(String path, String name, byte[] value) {
+        Memory p = cString(path);
+        Memory nm = cString(name);
+        Memory v = new Memory(Math.max(1, value.length));
+        v.write(0, value, 0, value.length);
+        call(() -> "lsetxattr(" + path + ", " + name + ")", LSETXATTR, address(p), address(nm), address(v), value.length);
+    }
+
+    private static Memory cString(String s) {
+        byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Memory m = new Memory(b.length + 1L);
+        m.write(0, b, 0, b.length);
+        m.setByte(b.length, (byte) 0);
+        return m;
+    }
 
     /** prlimit64(pid, resource, {soft, hard}, NULL); -1 is RLIM_INFINITY. */
     public static void setRlimit(Pid pid, int resource, long soft, long hard) {

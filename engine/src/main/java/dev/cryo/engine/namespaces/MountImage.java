@@ -33,13 +33,29 @@ public record MountImage(String point, String fsType, String source, String root
      * target), 'h' hard link of the earlier entry named by {@code data}; {@code ino} its inode
      * number (0: unknown, a directory a mount covers), which a restore makes again by creating
      * the files in that order (a tmpfs numbers its inodes as they are made); 'p' a FIFO, 'c' and 'b'
-     * character and block device nodes ({@code data} their device number, 8 bytes big-endian).
+     * character and block device nodes ({@code data} their device number, 8 bytes big-endian);
+     * {@code xattrs} its extended attributes (user.*, trusted.*, POSIX ACLs as system.posix_acl_*).
      */
-    public record Entry(String path, char type, int mode, int uid, int gid, long mtimeNanos, long ino, byte[] data) {
+    public record Entry(String path, char type, int mode, int uid, int gid, long mtimeNanos, long ino, byte[] data,
+                        Map<String, byte[]> xattrs) {
+        public Entry {
+            xattrs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(xattrs));
+        }
+
+        public Entry(String path, char type, int mode, int uid, int gid, long mtimeNanos, long ino, byte[] data) {
+            this(path, type, mode, uid, gid, mtimeNanos, ino, data, Map.of());
+        }
+
+        public Entry withXattrs(Map<String, byte[]> x) {
+            return new Entry(path, type, mode, uid, gid, mtimeNanos, ino, data, x);
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Entry e && path.equals(e.path) && type == e.type && mode == e.mode && uid == e.uid
-                    && gid == e.gid && mtimeNanos == e.mtimeNanos && ino == e.ino && java.util.Arrays.equals(data, e.data);
+                    && gid == e.gid && mtimeNanos == e.mtimeNanos && ino == e.ino && java.util.Arrays.equals(data, e.data)
+                    && xattrs.keySet().equals(e.xattrs.keySet())
+                    && xattrs.entrySet().stream().allMatch(x -> java.util.Arrays.equals(x.getValue(), e.xattrs.get(x.getKey())));
         }
 
         @Override
@@ -75,6 +91,7 @@ public record MountImage(String point, String fsType, String source, String root
         if (!contents.isEmpty()) {
             m.put("files", contents.size());
             m.put("bytes", contents.stream().filter(e -> e.type() == 'f').mapToLong(e -> e.data().length).sum());
+            m.put("xattrs", contents.stream().mapToInt(e -> e.xattrs().size()).sum());
         }
         return m;
     }
@@ -110,6 +127,60 @@ public record MountImage(String point, String fsType, String source, String root
                 ModelFields.writeBytes(out, e.data(), (int) MAX_CONTENT_BYTES, "MountImage.Entry.data");
             }
         }
+    }
+
+    static final int MAX_XATTRS = 1 << 16, XATTR_NAME = 255, XATTR_VALUE = 65536;
+
+    /** The extended attributes of the tmpfs entries (NamespaceImage version 3): mount index, entry index, name, value. */
+    static void writeXattrs(Output out, List<MountImage> mounts) {
+        int n = 0;
+        for (MountImage m : mounts) {
+            for (Entry e : m.contents()) {
+                n += e.xattrs().size();
+            }
+        }
+        out.writeVarInt(n, true);
+        for (int i = 0; i < mounts.size(); i++) {
+            List<Entry> c = mounts.get(i).contents();
+            for (int j = 0; j < c.size(); j++) {
+                for (var x : c.get(j).xattrs().entrySet()) {
+                    out.writeVarInt(i, true);
+                    out.writeVarInt(j, true);
+                    ModelFields.writeText(out, x.getKey(), XATTR_NAME, "MountImage.Entry.xattr");
+                    ModelFields.writeBytes(out, x.getValue(), XATTR_VALUE, "MountImage.Entry.xattrValue");
+                }
+            }
+        }
+    }
+
+    static List<MountImage> readXattrs(Input in, List<MountImage> mounts) {
+        int n = count(in, MAX_XATTRS, "xattrs");
+        List<List<Map<String, byte[]>>> found = new ArrayList<>();
+        mounts.forEach(m -> {
+            List<Map<String, byte[]>> l = new ArrayList<>();
+            m.contents().forEach(e -> l.add(new LinkedHashMap<>()));
+            found.add(l);
+        });
+        for (int k = 0; k < n; k++) {
+            int i = in.readVarInt(true), j = in.readVarInt(true);
+            if (i < 0 || i >= mounts.size() || j < 0 || j >= mounts.get(i).contents().size()) {
+                throw new KryoException("MountImage: an xattr of entry " + j + " of mount " + i + ", which does not exist");
+            }
+            found.get(i).get(j).put(text(in, XATTR_NAME, "Entry.xattr"),
+                    ModelFields.readBytes(in, XATTR_VALUE, "MountImage.Entry.xattrValue"));
+        }
+        List<MountImage> out = new ArrayList<>();
+        for (int i = 0; i < mounts.size(); i++) {
+            MountImage m = mounts.get(i);
+            List<Entry> c = new ArrayList<>();
+            for (int j = 0; j < m.contents().size(); j++) {
+                Map<String, byte[]> x = found.get(i).get(j);
+                c.add(x.isEmpty() ? m.contents().get(j) : m.contents().get(j).withXattrs(x));
+            }
+            out.add(new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(), m.tags(),
+                    m.made(), m.bindFrom(), c));
+        }
+        return out;
     }
 
     static List<MountImage> read(Input in) {

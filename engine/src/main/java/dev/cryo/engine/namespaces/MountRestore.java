@@ -347,6 +347,9 @@ public final class MountRestore {
                 dirs.sort(java.util.Comparator.comparingInt(e -> -e.path().split("/").length));
                 for (MountImage.Entry e : dirs) { // deepest first, after their files: their times stay
                     Path p = e.path().isEmpty() ? top : top.resolve(e.path());
+                    if (e.path().isEmpty()) {
+                        xattrs(p, e); // the others got theirs when they were made
+                    }
                     Sys.chownChmod(p.toString(), e.uid(), e.gid(), e.mode());
                     if (e.mtimeNanos() != 0) {
                         Files.setLastModifiedTime(p, FileTime.from(e.mtimeNanos(), TimeUnit.NANOSECONDS));
@@ -374,6 +377,12 @@ public final class MountRestore {
                 Sys.chmod(p.toString(), e.mode());
                 Sys.setMtime(p.toString(), e.mtimeNanos()); // a FIFO must not be opened
             }
+            xattrs(p, e);
+        }
+
+        /** Its extended attributes, after its owner (a chown drops security.capability) and before its time. */
+        private static void xattrs(Path p, MountImage.Entry e) {
+            e.xattrs().forEach((name, value) -> Sys.setXattr(p.toString(), name, value));
         }
 
         private static long ino(Path p) throws IOException {

@@ -219,7 +219,7 @@ public final class MountScan {
                             out.add(new MountImage.Entry(rel, 'd', 0755, 0, 0, 0, 0, new byte[0]));
                             return FileVisitResult.SKIP_SUBTREE;
                         }
-                        out.add(entry(rel, 'd', a, new byte[0]));
+                        out.add(entry(dir, rel, 'd', a, new byte[0]));
                         return FileVisitResult.CONTINUE;
                     }
 
@@ -233,19 +233,19 @@ public final class MountScan {
                             return FileVisitResult.CONTINUE;
                         }
                         if (attrs.isSymbolicLink()) {
-                            out.add(entry(rel, 'l', a, Files.readSymbolicLink(file).toString()
+                            out.add(entry(file, rel, 'l', a, Files.readSymbolicLink(file).toString()
                                     .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
                         } else if (attrs.isRegularFile()) {
                             String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
                             if (first != null) {
-                                out.add(entry(rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                                out.add(entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
                             } else {
                                 total[0] += attrs.size();
                                 if (total[0] > MountImage.MAX_CONTENT_BYTES) {
                                     throw new DumpException(what + " holds more than "
                                             + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB of files; not supported yet");
                                 }
-                                out.add(entry(rel, 'f', a, Files.readAllBytes(file)));
+                                out.add(entry(file, rel, 'f', a, Files.readAllBytes(file)));
                             }
                         } else {
                             int mode = (Integer) a.get("mode");
@@ -262,8 +262,8 @@ public final class MountScan {
                                         + " regular files, symbolic links, FIFOs and device nodes of a tmpfs are carried yet");
                             }
                             String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
-                            out.add(first != null ? entry(rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))
-                                    : entry(rel, node, a, java.nio.ByteBuffer.allocate(8)
+                            out.add(first != null ? entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                                    : entry(file, rel, node, a, java.nio.ByteBuffer.allocate(8)
                                     .putLong(((Number) a.get("rdev")).longValue()).array()));
                         }
                         return FileVisitResult.CONTINUE;
@@ -275,10 +275,12 @@ public final class MountScan {
             return out;
         }
 
-        private static MountImage.Entry entry(String rel, char type, Map<String, Object> a, byte[] data) {
+        /** {@code file}: where its extended attributes are read (null: a hard link, whose first name carries them). */
+        private static MountImage.Entry entry(Path file, String rel, char type, Map<String, Object> a, byte[] data) {
             long mtime = ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS);
             return new MountImage.Entry(rel, type, (Integer) a.get("mode") & 07777, (Integer) a.get("uid"),
-                    (Integer) a.get("gid"), mtime, ((Number) a.get("ino")).longValue(), data);
+                    (Integer) a.get("gid"), mtime, ((Number) a.get("ino")).longValue(), data,
+                    file == null ? Map.of() : dev.cryo.kernel.Sys.xattrs(file.toString()));
         }
     }
 }

@@ -74,7 +74,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 2,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 3,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -92,6 +92,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 }
                 MountImage.write(out, n.mounts());
                 IpcImage.write(out, n.ipc());
+                MountImage.writeXattrs(out, n.mounts());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -112,8 +113,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                     addrs.add(text(in, ADDRESS, "loAddress"));
                 }
                 List<MountImage> mounts = MountImage.read(in);
-                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs, mounts,
-                        version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY);
+                IpcImage ipc = version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY;
+                return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
+                        version >= 3 ? MountImage.readXattrs(in, mounts) : mounts, ipc);
             });
 
     private static String text(Input in, int max, String what) {

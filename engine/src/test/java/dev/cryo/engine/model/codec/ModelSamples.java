@@ -306,7 +306,8 @@ public final class ModelSamples {
         var files = java.util.List.of(
                 new dev.cryo.engine.namespaces.MountImage.Entry("", 'd', 01777, 0, 0, 1_700_000_000_000_000_000L, 1, new byte[0]),
                 new dev.cryo.engine.namespaces.MountImage.Entry("a", 'f', 0644, 1000, 1000, 1_700_000_000_123_456_789L, 3,
-                        "hello\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                        "hello\n".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        java.util.Map.of("user.cryo", "v".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
                 new dev.cryo.engine.namespaces.MountImage.Entry("b", 'h', 0644, 1000, 1000, 0, 3, "a".getBytes()),
                 new dev.cryo.engine.namespaces.MountImage.Entry("l", 'l', 0777, 0, 0, 0, 4, "/etc".getBytes()));
         return java.util.List.of(
