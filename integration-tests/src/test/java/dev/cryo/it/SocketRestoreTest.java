@@ -309,6 +309,19 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * zdtm's socket-tcp-close0: with dump --tcp-close, connections came back as sockets never
+     * connected (a read said ENOTCONN); CRIU's come back closed as a reset leaves them.
+     */
+    @Test
+    void dumpTcpCloseBringsConnectionsBackClosed() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpclosemode.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpclosemode.out"), prog))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-close");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** zdtm's socket-tcp-closed found it: a TCP socket never bound (not in sock_diag) was refused. */
     @Test
     void aTcpSocketNeverBoundComesBackWithItsOptions() throws Exception {

@@ -317,7 +317,17 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     @Override
     public void connect(TcpSocket t, SocketHub hub) {
         if (t.state() == SockDiag.TCP_CLOSE && t.connection() != null) {
-            closeAgain(t, hub.get(t.ino()));
+            closeAgain(t, hub.get(t.ino()), t.connection());
+            return;
+        }
+        if (t.closed()) {
+            // dumped with --tcp-close: closed the way a reset by its peer leaves it, as CRIU's is (reads
+            // end of file, polls POLLHUP, writes EPIPE); a never-connected socket read ENOTCONN instead
+            closeAgain(t, hub.get(t.ino()), NOTHING_IN_FLIGHT);
+            return;
+        }
+        if (connected(t) && t.connection() != null && hub.tcpClose()) { // restore --tcp-close: the same, unread bytes kept
+            closeAgain(t, hub.get(t.ino()), t.connection());
             return;
         }
         if (connected(t) && t.connection() != null && !hub.tcpClose()) {
@@ -339,16 +349,31 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      * the kernel had (closed, shut down both ways, unhashed, its bytes kept); the error the reset
      * leaves is taken, as the program had none pending.
      */
-    private static void closeAgain(TcpSocket t, Fd s) {
+    /** A connection with no bytes in flight and no negotiated options, for one dumped with --tcp-close. */
+    private static final TcpRepair.Connection NOTHING_IN_FLIGHT = new TcpRepair.Connection(1, 1, new byte[0], 0,
+            new byte[0], 1460, -1, 0, false, false, 0, new byte[0]);
+
+    private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c) {
         boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
         byte[] loopback = t.family() == SockAddr.AF_INET ? new byte[] {127, 0, 0, 1}
                 : t.local().inetAddress() instanceof java.net.Inet4Address
                 ? new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1}
                 : new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
         SockAddr nobody = new SockAddr(t.family(), loopback, 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
-        TcpRepair.rebuild(s, t.local(), nobody, t.connection());
+        SockAddr local = t.local();
+        try {
+            TcpRepair.rebuild(s, local, nobody, c);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (c != NOTHING_IN_FLIGHT || !e.is(dev.cryo.kernel.Errno.EADDRINUSE)) {
+                throw e;
+            }
+            // dumped with --tcp-close, no network lock held the connection: its port lingers in
+            // TIME_WAIT. A closed socket's port serves nothing; it takes another of the address
+            TcpRepair.rebuild(s, new SockAddr(t.family(), local.address(), 0), nobody, c);
+            local = Sockets.sockName(s);
+        }
         TcpRepair.leave(s, reuseAddr);
-        dev.cryo.kernel.net.PeerFin.reset(t.local(), nobody, t.connection().recvSeq());
+        dev.cryo.kernel.net.PeerFin.reset(local, nobody, c.recvSeq());
         long deadline = System.nanoTime() + 2_000_000_000L;
         while (tcpState(s) != SockDiag.TCP_CLOSE) {
             if (System.nanoTime() > deadline) {
