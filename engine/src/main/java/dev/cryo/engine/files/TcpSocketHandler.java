@@ -326,10 +326,6 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             closeAgain(t, hub.get(t.ino()), NOTHING_IN_FLIGHT);
             return;
         }
-        if (connected(t) && t.connection() != null && hub.tcpClose()) { // restore --tcp-close: the same, unread bytes kept
-            closeAgain(t, hub.get(t.ino()), t.connection());
-            return;
-        }
         if (connected(t) && t.connection() != null && !hub.tcpClose()) {
             Fd s = hub.get(t.ino());
             boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
