@@ -109,6 +109,28 @@ class NetNamespaceTest {
         }
     }
 
+    /**
+     * A container's init with a child that has exited and is not reaped yet: the zombie comes back
+     * with its pid inside the namespace, and the init's waitpid on that pid reaps it. The zombie's
+     * pid inside was not recorded (its /proc status has no Umask line, which the parser required),
+     * and the restore failed forking it after the dump had killed the tree.
+     */
+    @Test
+    void aZombieChildOfTheContainersInitComesBackWithItsPidInside() throws Exception {
+        String code = "import os, signal, sys\nchecked = []\nsignal.signal(signal.SIGUSR2, lambda *a: checked.append(1))\n"
+                + "pid = os.fork()\nif pid == 0:\n    os._exit(7)\nimport time\ntime.sleep(0.5)\n"
+                + "print('ready', flush=True)\nwhile not checked:\n    signal.pause()\n"
+                + "got, status = os.waitpid(pid, os.WNOHANG)\n"
+                + "print('PASS' if got == pid and os.WEXITSTATUS(status) == 7 and os.getpid() == 1 else"
+                + " 'FAIL: waitpid(%d) gave %d %d' % (pid, got, status), flush=True)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombie.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc python3 -c \"$0\" 2>/dev/null", code))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     private static boolean hasChild(int pid) {
         try {
             return !Files.readString(Path.of("/proc/" + pid + "/task/" + pid + "/children")).isBlank();

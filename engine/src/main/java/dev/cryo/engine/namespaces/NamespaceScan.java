@@ -133,7 +133,7 @@ public final class NamespaceScan {
                 }
                 for (Pid th : threadsOf(q)) {
                     try {
-                        List<Integer> nsPid = ProcFs.status(q, th).nsPid();
+                        List<Integer> nsPid = nsPid(q, th);
                         tids.put(th.value(), nsPid.get(nsPid.size() - 1));
                     } catch (KernelException e) {
                         // exited meanwhile: the seize finds out
@@ -156,6 +156,25 @@ public final class NamespaceScan {
         }
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc);
+    }
+
+    /**
+     * The NSpid line of a task's status, read alone: a zombie's status has no Umask line (its fs is
+     * gone), which ProcStatus requires, and a zombie left out here had no pid inside: its restore
+     * failed forking it, after a killing dump.
+     */
+    private static List<Integer> nsPid(Pid p, Pid tid) {
+        String path = "/proc/" + p + "/task/" + tid + "/status";
+        for (String line : ProcFs.text(path).split("\n")) {
+            if (line.startsWith("NSpid:")) {
+                List<Integer> out = new ArrayList<>();
+                for (String f : line.substring(6).strip().split("\\s+")) {
+                    out.add(Integer.parseInt(f));
+                }
+                return out;
+            }
+        }
+        throw new KernelException(path + ": no NSpid line");
     }
 
     private static List<Pid> threadsOf(Pid p) {
