@@ -7,6 +7,8 @@
  * With "sysv" as argument the memory is a SysV segment (shmget, shmat, then fork: both attached;
  * kept, as PostgreSQL keeps its own): it must still be the same segment, attached twice.
  * Prints "shmid N" first, so whoever runs it can remove the segment afterwards.
+ * With "rmid" the segment is marked for removal right after the parent attaches it (fio's idiom:
+ * it goes with its last attachment): it must come back attached twice, still marked for removal.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -27,7 +29,8 @@ static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int sysv = argc > 1 && strcmp(argv[1], "sysv") == 0, id = -1;
+    int rmid = argc > 1 && strcmp(argv[1], "rmid") == 0;
+    int sysv = rmid || (argc > 1 && strcmp(argv[1], "sysv") == 0), id = -1;
     volatile uint64_t *shm;
     if (sysv) {
         id = shmget(IPC_PRIVATE, 4 * 4096, IPC_CREAT | 0600);
@@ -35,6 +38,7 @@ int main(int argc, char **argv) {
         printf("shmid %d\n", id);
         shm = shmat(id, NULL, 0);
         if (shm == (void *)-1) fail("shmat");
+        if (rmid && shmctl(id, IPC_RMID, NULL) != 0) fail("IPC_RMID");
     } else {
         shm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (shm == MAP_FAILED) fail("mmap");
@@ -63,6 +67,20 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 200 && shm[2] != token; i++) nap(5);
     if (shm[2] != token) fail("the child no longer sees the parent's writes");
     if (shm[0] <= before) fail("the child's counter does not move");
+    if (rmid) {
+        /* the restore made a new segment: find its id where the memory is mapped */
+        char line[512];
+        unsigned long lo, hi, ino = 0;
+        FILE *maps = fopen("/proc/self/maps", "r");
+        while (maps && fgets(line, sizeof line, maps))
+            if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &lo, &hi, &ino) == 3 && lo == (unsigned long)shm) break;
+        if (maps) fclose(maps);
+        id = (int)ino;
+        struct shmid_ds ds;
+        if (shmctl(id, IPC_STAT, &ds) != 0) fail("no segment is mapped where the memory was");
+        if (!(ds.shm_perm.mode & SHM_DEST)) fail("the segment is no longer marked for removal");
+        if (ds.shm_segsz != 4 * 4096) fail("the segment's size changed");
+    }
     if (sysv) {
         struct shmid_ds ds;
         if (shmctl(id, IPC_STAT, &ds) != 0) fail("the segment's id is gone");

@@ -160,6 +160,18 @@ class RestoreTest {
         }
     }
 
+    /** fio's idiom (shmget, shmat, IPC_RMID, fork) was refused: the segment would vanish with the tree. */
+    @Test
+    void aSysvSegmentMarkedForRemovalComesBackSharedWithItsContentsAndStillMarked() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("rmid.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "rmid"))) {
+            Thread.sleep(100);
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(100);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
     /** zdtm's shm-mp: an attachment split by mprotect was refused as "only part of the segment is mapped". */
     @Test
     void aSysvAttachmentSplitByMprotectIsAttachedBackWholeWithEachPartsProtection() throws Exception {

@@ -19,7 +19,7 @@ import java.util.List;
 public final class SysvIpc {
     private SysvIpc() {}
 
-    public static final int IPC_CREAT = 01000, IPC_EXCL = 02000, IPC_NOWAIT = 04000, IPC_SET = 1, IPC_STAT = 2,
+    public static final int IPC_CREAT = 01000, IPC_EXCL = 02000, IPC_NOWAIT = 04000, IPC_RMID = 0, IPC_SET = 1, IPC_STAT = 2,
             GETALL = 13, SETALL = 17, MSG_COPY = 040000, SHM_RDONLY = 010000, SHM_DEST = 01000, SHM_LOCKED = 02000;
     /** struct ipc64_perm (x86_64): uid, gid and mode offsets; the *id64_ds structs start with it. */
     private static final int PERM_UID = 4, PERM_GID = 8, PERM_MODE = 20, DS_SIZE = 128;
@@ -132,6 +132,17 @@ public final class SysvIpc {
         } else {
             Sys.call(() -> kind + "ctl(" + id + ", IPC_SET)", nr, id, IPC_SET, Sys.address(ds), 0);
         }
+    }
+
+    /** A new IPC_PRIVATE segment of {@code size} bytes and permissions {@code mode}; returns its shmid. */
+    public static int createPrivateSegment(long size, int mode) {
+        return (int) Sys.call(() -> "shmget(IPC_PRIVATE, " + size + ")", SyscallNr.SHMGET, 0, size,
+                IPC_CREAT | (mode & 0777), 0);
+    }
+
+    /** Marks a segment for removal: it goes once its last attachment does. */
+    public static void removeSegment(int shmid) {
+        Sys.call(() -> "shmctl(" + shmid + ", IPC_RMID)", SyscallNr.SHMCTL, shmid, IPC_RMID, 0, 0);
     }
 
     public static void setSemValues(int semid, int[] values) {

@@ -21,9 +21,12 @@ import java.util.Map;
  * is that namespace's inode. Otherwise it belongs to the host's IPC namespace and outlives the tree (a
  * dump ends the tree, not the segment), so, as CRIU does outside an IPC namespace, its contents
  * stay in the kernel: restore attaches the same shmid again at the same address, after checking
- * that it is still the same segment (key and size). A segment marked for removal (IPC_RMID) would
- * vanish with the tree, and a segment mapped in part cannot be attached back as it was: both are
- * refused at dump time. An attachment split by mprotect into areas of different protections is
+ * that it is still the same segment (key and size). A segment marked for removal (IPC_RMID) while
+ * attached (fio's, X's MIT-SHM idiom) vanishes with the tree: its pages go into the image, carried
+ * once per segment like shared anonymous memory, and restore makes a new private segment, attaches
+ * it at the same addresses and marks it for removal again once every task holds it (the shmid is
+ * the kernel's new one; in an ipc namespace the tree made, such a segment is still refused). A
+ * segment mapped in part cannot be attached back as it was: refused at dump time. An attachment split by mprotect into areas of different protections is
  * attached whole at its first area, each area then protected as it was.
  */
 public final class SysvSharedMemory extends MemoryKind {
@@ -77,7 +80,7 @@ public final class SysvSharedMemory extends MemoryKind {
         if (seg == null) {
             throw new DumpException(what + ": the segment is not in its IPC namespace's /proc/sysvipc/shm");
         }
-        if ((seg.perms() & SHM_DEST) != 0) {
+        if ((seg.perms() & SHM_DEST) != 0 && privateNamespace(pid) != 0) {
             throw new DumpException(what + ": the segment is marked for removal (IPC_RMID) and would vanish with the "
                     + "tree; such segments are not supported yet");
         }
@@ -114,11 +117,28 @@ public final class SysvSharedMemory extends MemoryKind {
                 seg == null ? 0 : seg.perms());
     }
 
+    /** Marked for removal at dump (host namespace): its pages are in the image, a new segment is made. */
+    static boolean removed(FileRef f) {
+        return f != null && f.dev() == 0 && (f.mode() & SHM_DEST) != 0;
+    }
+
+    /** Claims key of a removed segment's pages: apart from shmem inode numbers, which shmids may equal. */
+    private static long claimKey(long shmid) {
+        return -1 - shmid;
+    }
+
+    @Override
+    public void planPages(PageScan scan) {
+        if (removed(scan.file())) {
+            scan.sharedObjectPages(claimKey(scan.file().ino()));
+        }
+    }
+
     /** Before any process is created: the shmid must still be the same segment (the host's). */
     @Override
     public void validate(int pid, VmaImage v) {
         FileRef f = v.file();
-        if (f.dev() != 0) {
+        if (f.dev() != 0 || removed(f)) {
             return; // in the tree's own ipc namespace: made again from the image
         }
         Segment seg = segment(f.ino());
@@ -136,11 +156,6 @@ public final class SysvSharedMemory extends MemoryKind {
     }
 
     @Override
-    public boolean takesPages() {
-        return false;
-    }
-
-    @Override
     public boolean checksFile() {
         return false;
     }
@@ -151,9 +166,12 @@ public final class SysvSharedMemory extends MemoryKind {
             return; // a later part of an attachment split by mprotect: attached with its first part
         }
         int flags = (mayWrite(v) ? 0 : SHM_RDONLY) | ((v.prot() & VmaImage.PROT_EXEC) != 0 ? SHM_EXEC : 0);
-        long at = t.call("shmat(" + v.file().ino() + ")", SyscallNr.SHMAT, v.file().ino(), v.start(), flags);
+        long shmid = removed(v.file())
+                ? shared.removedSysvSegment(v.file().ino(), v.file().size(), v.file().mode())
+                : v.file().ino();
+        long at = t.call("shmat(" + shmid + ")", SyscallNr.SHMAT, shmid, v.start(), flags);
         if (at != v.start()) {
-            throw new RestoreException("pid " + t.pid() + ": shmat(" + v.file().ino() + ") landed at 0x"
+            throw new RestoreException("pid " + t.pid() + ": shmat(" + shmid + ") landed at 0x"
                     + Long.toHexString(at) + ", not 0x" + Long.toHexString(v.start()));
         }
     }

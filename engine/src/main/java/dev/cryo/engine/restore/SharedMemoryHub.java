@@ -63,6 +63,14 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     private static final int MFD_ALLOW_SEALING = 2;
 
+    /** SysV segments removed at dump, made again: dumped shmid → new shmid, marked for removal on close. */
+    private final Map<Long, Integer> removedSysv = new LinkedHashMap<>();
+
+    /** The new segment standing for the dumped, removed segment {@code shmid}, made on the first ask. */
+    public synchronized int removedSysvSegment(long shmid, long size, int mode) {
+        return removedSysv.computeIfAbsent(shmid, k -> dev.cryo.kernel.SysvIpc.createPrivateSegment(size, mode));
+    }
+
     public static SharedMemoryHub of(List<TaskImage> tasks) {
         Map<Long, Long> sizes = new LinkedHashMap<>();
         Map<Long, String> paths = new LinkedHashMap<>();
@@ -509,6 +517,17 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            // every task has attached its segments by now (or the restore is dropped): removed as at dump
+            for (int id : removedSysv.values()) {
+                try {
+                    dev.cryo.kernel.SysvIpc.removeSegment(id);
+                } catch (RuntimeException ignored) {
+                    // gone already
+                }
+            }
+            removedSysv.clear();
+        }
         objects.values().forEach(SharedMemoryFile::close);
         objects.clear();
         tmpfiles.forEach(SharedMemoryFile::close);
