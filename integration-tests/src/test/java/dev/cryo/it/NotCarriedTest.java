@@ -78,6 +78,12 @@ class NotCarriedTest {
                                 + "s.close()\nl.close()\ntime.sleep(0.2)",
                         " fd 4: TCP socket 127\\.0\\.0\\.1:\\d+ \\(a connection closed on both sides\\) was reset or failed and"
                                 + " the program has not read its error yet; not supported"),
+                // zdtm's sk-unix-listen03: the refusal named "unix socket 0 outside the tree"
+                python("a unix connection waiting to be accepted whose client closed", "import socket\n"
+                                + "l = socket.socket(socket.AF_UNIX)\nl.bind('s')\nl.listen(1)\n"
+                                + "c = socket.socket(socket.AF_UNIX)\nc.connect('s')\nc.close()",
+                        " fd 3: unix stream socket .*s: a connection whose client has closed already waits to be"
+                                + " accepted; not supported"),
                 // an O_PATH fd of a symlink is carried (FileKindsTest); of one removed since, nothing names it again
                 python("a removed symlink held by an O_PATH fd", "import os\nos.symlink('t', 'l')\n"
                                 + "fd = os.open('l', os.O_PATH | os.O_NOFOLLOW)\nos.unlink('l')",

@@ -272,6 +272,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 backlog = d.wqueue();
                 pending = d.pendingConnections();
                 for (long c : pending) {
+                    if (c == 0) { // the kernel names no peer once the connecting socket is closed
+                        throw p.refuse(what + ": a connection whose client has closed already waits to be accepted;"
+                                + " not supported");
+                    }
                     if (st.holder(c) == null) {
                         throw p.refuse(what + ": a connection from unix socket " + c
                                 + " outside the tree waits to be accepted; not supported");
