@@ -1,8 +1,9 @@
 /*
  * netnsock — sockets living inside a net namespace of the tree's own, as a container holds them.
  * Started as `unshare -n --pid --fork --mount-proc sh -c 'SETUP && exec netnsock'`, where SETUP
- * brings lo up, adds 10.77.0.1/24 on lo, a route to 10.78.0.0/24 through lo, and sets
- * ip_local_port_range to "20000 20999" (all inside the namespace). It then holds:
+ * brings lo up, adds 10.77.0.1/24 on lo, a route to 10.78.0.0/24 through lo, sets
+ * ip_local_port_range to "20000 20999", and makes a veth pair cryo-va/cryo-vb inside, both up, with
+ * 10.80.0.1/24 on cryo-va (all inside the namespace). It then holds:
  *   - a TCP listener on 10.77.0.1:7000 with one accepted connection; each side has written bytes
  *     the other has not read ("to-server", "to-client");
  *   - a UDP socket on 127.0.0.1:7001 with an unread datagram from a second UDP socket;
@@ -13,7 +14,8 @@
  * On SIGUSR2 it checks that its net namespace is not the host's; reads every unread byte and
  * datagram; the TCP connection carries a new exchange both ways; the listener accepts a new
  * connection; the abstract name still reaches its listener; the port range and the route are
- * there (a UDP connect to 10.78.0.5 works). Prints "PASS" or "FAIL: <reason>".
+ * there (a UDP connect to 10.78.0.5 works), and so is the veth's address (a bind to 10.80.0.1
+ * works). Prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -128,6 +130,10 @@ int main(void)
     int r = socket(AF_INET, SOCK_DGRAM, 0);
     if (connect(r, (struct sockaddr *)&far, sizeof far))
         fail("no route to 10.78.0.0/24");
+    struct sockaddr_in va = in4("10.80.0.1", 0);
+    int v = socket(AF_INET, SOCK_DGRAM, 0);
+    if (bind(v, (struct sockaddr *)&va, sizeof va))
+        fail("10.80.0.1 is not on the veth pair made again");
     printf("PASS\n");
     fflush(stdout);
     return 0;

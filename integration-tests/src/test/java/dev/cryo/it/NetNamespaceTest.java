@@ -21,7 +21,9 @@ class NetNamespaceTest {
     Path tmp;
 
     private static final String SETUP = "ip link set lo up && ip addr add 10.77.0.1/24 dev lo"
-            + " && ip route add 10.78.0.0/24 dev lo && echo \"20000 20999\" > /proc/sys/net/ipv4/ip_local_port_range";
+            + " && ip route add 10.78.0.0/24 dev lo && echo \"20000 20999\" > /proc/sys/net/ipv4/ip_local_port_range"
+            + " && ip link add cryo-va type veth peer name cryo-vb && ip addr add 10.80.0.1/24 dev cryo-va"
+            + " && ip link set cryo-va up && ip link set cryo-vb up";
 
     /** netnsock.c: every kind of socket inside the namespace, with bytes and datagrams in flight. */
     @Test
