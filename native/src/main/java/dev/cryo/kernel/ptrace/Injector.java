@@ -93,6 +93,19 @@ public final class Injector implements AutoCloseable {
         return tracer.getRegisters(tid).rax();
     }
 
+    /** {@link #raw}, running {@code atEntry} while the thread sits at the syscall's entry stop. */
+    public long rawAtEntry(Runnable atEntry, int nr, long... args) {
+        if (args.length > 6) {
+            throw new IllegalArgumentException("a syscall takes at most 6 arguments");
+        }
+        tracer.setRegisters(tid, frameFor(nr, args));
+        tracer.toNextSyscallStop(tid); // entry
+        atEntry.run();
+        tracer.toNextSyscallStop(tid); // exit
+        calls++;
+        return tracer.getRegisters(tid).rax();
+    }
+
     /**
      * Runs a blocking syscall that is interrupted as soon as it would wait (PTRACE_INTERRUPT at its
      * entry stop), the way a signal would interrupt it: it returns what the kernel returns then,

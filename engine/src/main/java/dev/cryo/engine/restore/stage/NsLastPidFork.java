@@ -7,7 +7,6 @@ import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Registers;
 
 import java.util.List;
-import java.util.function.LongSupplier;
 
 /**
  * A fork (or a thread) made by a task inside a user namespace of the tree, whose pid in cryo's pid
@@ -21,21 +20,41 @@ final class NsLastPidFork {
 
     private static final int ATTEMPTS = 10;
 
+    /** Who holds {@code pid} now, for the message. */
+    private static String holder(int pid) {
+        try {
+            var st = dev.cryo.kernel.proc.ProcFs.stat(dev.cryo.kernel.Pid.of(pid));
+            return st.comm() + " (state " + st.state() + ", parent " + st.ppid() + ")";
+        } catch (RuntimeException e) {
+            return "free";
+        }
+    }
+
     /**
-     * Runs {@code fork} (clone3 injected through {@code forker}) until the child it makes has
+     * Runs {@code fork} (clone3 injected through {@code forker}, running the Runnable it gets at its
+     * entry stop, which sets ns_last_pid) until the child it makes has
      * {@code pid} in cryo's namespace, at most {@link #ATTEMPTS} times; returns clone3's result,
      * the child's tracees left to the caller as {@link dev.cryo.kernel.ptrace.Tracer#takeNewTracees} gives them.
      */
-    static long fork(TaskContext t, Injector forker, int pid, boolean thread, int exitSignal, LongSupplier fork,
-                     List<Integer> born) {
+    static long fork(TaskContext t, Injector forker, int pid, boolean thread, int exitSignal,
+                     java.util.function.ToLongFunction<Runnable> fork, List<Integer> born) {
+        List<Integer> gotten = new java.util.ArrayList<>();
         for (int attempt = 1; ; attempt++) {
             long r = NsLastPid.forkAs(pid, fork);
             List<Integer> got = t.tracer().takeNewTracees();
-            if (Injector.isError(r) || got.contains(pid) || got.isEmpty() || attempt == ATTEMPTS) {
+            gotten.addAll(got);
+            boolean held = !got.contains(pid) && !holder(pid).equals("free"); // in use: no retry gets it
+            if (Injector.isError(r) || got.contains(pid) || got.isEmpty() || attempt == ATTEMPTS || held) {
                 born.addAll(got);
+                if (held && !got.isEmpty()) {
+                    born.clear(); // the one it got goes with the failure (the forker dies with the restore)
+                    throw new RestoreException("pid " + pid + " is in use by " + holder(pid) + ": pid " + t.pid()
+                            + " could not fork it from inside its user namespace");
+                }
                 if (!Injector.isError(r) && !got.contains(pid)) {
                     throw new RestoreException("pid " + pid + " was taken by another process of the host " + ATTEMPTS
-                            + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid)");
+                            + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
+                            + " gave " + gotten + "; pid " + pid + " is " + holder(pid) + ")");
                 }
                 return r;
             }

@@ -173,7 +173,7 @@ public final class StubAdoption {
         long r;
         List<Integer> born = new java.util.ArrayList<>();
         if (setTid.length < t.namespaces().setTid(childPid).length) { // inside a user namespace: cryo's level by ns_last_pid
-            r = NsLastPidFork.fork(t, forker, childPid, false, exitSignal, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88),
+            r = NsLastPidFork.fork(t, forker, childPid, false, exitSignal, arm -> forker.rawAtEntry(arm, SyscallNr.CLONE3, boot.data(), 88),
                     born);
         } else {
             r = forker.raw(SyscallNr.CLONE3, boot.data(), 88);

@@ -44,7 +44,7 @@ public final class ThreadCreation implements StateStage {
         long r;
         List<Integer> born = new java.util.ArrayList<>();
         if (setTid.length < t.namespaces().setTid(tid).length) { // inside a user namespace: cryo's level by ns_last_pid
-            r = NsLastPidFork.fork(t, t.main(), tid, true, 0, () -> t.main().raw(SyscallNr.CLONE3, args, 88), born);
+            r = NsLastPidFork.fork(t, t.main(), tid, true, 0, arm -> t.main().rawAtEntry(arm, SyscallNr.CLONE3, args, 88), born);
         } else {
             r = t.main().raw(SyscallNr.CLONE3, args, 88);
             born.addAll(t.tracer().takeNewTracees());
