@@ -38,7 +38,16 @@ class NamespaceTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(dir.resolve(name + ".out"),
                 command.toArray(String[]::new)))) {
             int init = unshare.contains("--fork") ? initUnder(p.pid().value()) : p.pid().value();
-            return RestoreTest.checkAndReap(DumpRestore.dump(init, dir.resolve("img")).restoreDetached(p.output()));
+            DumpRestore dumped;
+            try {
+                dumped = DumpRestore.dump(init, dir.resolve("img"));
+            } catch (Throwable refused) { // the init runs on, and killing unshare does not end it
+                if (init != p.pid().value()) {
+                    dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(init), dev.cryo.kernel.Signals.SIGKILL);
+                }
+                throw refused;
+            }
+            return RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
         }
     }
 
