@@ -160,6 +160,17 @@ class RestoreTest {
         }
     }
 
+    /** valgrind unmaps its guest's [vdso]: the dump found no syscall to inject through and refused. */
+    @Test
+    void aTaskThatUnmappedItsVdsoIsDumpedAndRestoredWithoutIt() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("novdso.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/novdso.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            Thread.sleep(100);
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
     /** fio's idiom (shmget, shmat, IPC_RMID, fork) was refused: the segment would vanish with the tree. */
     @Test
     void aSysvSegmentMarkedForRemovalComesBackSharedWithItsContentsAndStillMarked() throws Exception {

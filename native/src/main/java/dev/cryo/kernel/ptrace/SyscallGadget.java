@@ -17,11 +17,27 @@ public final class SyscallGadget {
         return inVdso(pid, ProcFs.maps(pid));
     }
 
-    /** The same, from maps already read. */
+    /**
+     * The same, from maps already read. A task without a [vdso] (valgrind unmaps it for its guest)
+     * is given the first syscall instruction of its executable file mappings (libc's, the program's):
+     * read-only code the task already has, so nothing is written into it either.
+     */
     public static long inVdso(Pid pid, List<MapsEntry> maps) {
-        MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst()
-                .orElseThrow(() -> new KernelException("pid " + pid + " has no [vdso]: cannot inject syscalls"));
-        return find(pid, vdso.start(), vdso.end());
+        MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst().orElse(null);
+        if (vdso != null) {
+            return find(pid, vdso.start(), vdso.end());
+        }
+        for (MapsEntry m : maps) {
+            if (m.read() && m.exec() && !m.write() && !m.isSpecial() && m.path().startsWith("/")) {
+                try {
+                    return find(pid, m.start(), m.end());
+                } catch (KernelException none) {
+                    // no syscall in its first 64 KiB: the next one
+                }
+            }
+        }
+        throw new KernelException("pid " + pid + " has no [vdso] and no syscall instruction in its executable file "
+                + "mappings: cannot inject syscalls");
     }
 
     public static long find(Pid pid, long start, long end) {

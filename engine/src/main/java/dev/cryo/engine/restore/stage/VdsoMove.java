@@ -12,7 +12,7 @@ import java.util.List;
 /**
  * Moves the kernel's vDSO block ({@code [vvar]}, {@code [vvar_vclock]}, {@code [vdso]}) to the
  * dumped addresses, keeping the areas' relative order; through a parking place so that no move
- * lands on an area not moved yet.
+ * lands on an area not moved yet. An area the dumped task no longer had is unmapped.
  */
 final class VdsoMove {
     private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
@@ -25,6 +25,14 @@ final class VdsoMove {
         if (dumped.isEmpty()) {
             return;
         }
+        // an area the dumped task had unmapped (valgrind unmaps its guest's [vdso]) goes here too
+        List<String> kept = dumped.stream().map(VdsoMove::pathOf).toList();
+        for (MapsEntry m : now) {
+            if (!kept.contains(m.path())) {
+                t.call("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
+            }
+        }
+        now = now.stream().filter(m -> kept.contains(m.path())).toList();
         if (now.size() != dumped.size()) {
             throw differs(now);
         }
