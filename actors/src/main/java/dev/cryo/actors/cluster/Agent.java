@@ -225,7 +225,9 @@ public final class Agent {
                     new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub))));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
-            m.replyTo().tell(new ReceiveStatus(m.id(), "ready", "", parts.dataHost(), parts.dataPort(), List.of(), 0));
+            // the message of "ready" is this host's profile: the source checks it before it freezes anything
+            m.replyTo().tell(new ReceiveStatus(m.id(), "ready", dev.cryo.engine.HostProfile.local().encode(),
+                    parts.dataHost(), parts.dataPort(), List.of(), 0));
         } catch (IOException e) {
             m.replyTo().tell(new ReceiveStatus(m.id(), "failed", "cannot stage the image: " + e.getMessage(), "", 0,
                     List.of(), 0));

@@ -47,8 +47,9 @@ public final class AgentProtocol {
     public record PrepareReceive(String id, ActorRef<ReceiveStatus> replyTo) implements Command, Wire {}
 
     /**
-     * Destination → source: "ready" (with the page channel), then "running" (with the time from the
-     * last chunk in to the tree running) or "failed".
+     * Destination → source: "ready" (with the page channel, and its host's profile as the message:
+     * {@code HostProfile.encode}), then "running" (with the time from the last chunk in to the tree
+     * running) or "failed".
      */
     public record ReceiveStatus(String id, String state, String message, String dataHost, int dataPort,
                                 List<Integer> pids, long restoreMillis) implements Wire {}

@@ -120,6 +120,16 @@ final class Migration {
                     if (!s.state().equals("ready")) {
                         return fail("agent " + request.to() + ": " + s.message());
                     }
+                    var there = dev.cryo.engine.HostProfile.decode(s.message());
+                    if (there == null) {
+                        return abandon("agent " + request.to() + " did not describe its host (CPU, kernel), so the tree"
+                                + " could not be checked to run there; not migrating");
+                    }
+                    var mismatches = dev.cryo.engine.HostProfile.local().mismatches(there, "agent " + request.to());
+                    if (!mismatches.isEmpty()) {
+                        return abandon("the tree cannot run on agent " + request.to() + "'s host: "
+                                + String.join("; ", mismatches) + "; it was left running here");
+                    }
                     try {
                         sender = PageChannel.connect(ctx.getSystem(), deps.tls(), s.dataHost(), s.dataPort(), id,
                                 Duration.ofSeconds(30), deps.settings().cluster().ioTimeout());
