@@ -71,9 +71,6 @@ final class RestoreCommand implements Callable<Integer> {
             + "fds names it), a path for a file; every fd of it takes that open file. Repeatable; restores in this process.")
     java.util.List<String> inheritFds = new java.util.ArrayList<>();
 
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -88,8 +85,10 @@ final class RestoreCommand implements Callable<Integer> {
         dev.cryo.engine.restore.InheritedFds inherited;
         try {
             inherited = dev.cryo.engine.restore.InheritedFds.parse(inheritFds, (int) ProcessHandle.current().pid());
-        } catch (IllegalArgumentException e) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        } catch (IllegalArgumentException e) { // a usage error, as picocli reports one (no picocli type here:
+            err.println("cryo restore: " + e.getMessage()); // a plain restore loads this class without picocli)
+            err.flush();
+            return 2;
         }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
                 .leavingStopped(leaveStopped).inheriting(inherited);
