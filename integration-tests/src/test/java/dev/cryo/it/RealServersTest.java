@@ -586,6 +586,42 @@ class RealServersTest {
     }
 
     /**
+     * beanstalkd with its binlog (a directory it holds by a POSIX lock): the client that reserved a
+     * job keeps the reservation across the restore and deletes the job; the next job is reserved;
+     * the binlog directory is still locked.
+     */
+    @Test
+    void beanstalkdKeepsAReservedJobAndItsBinlogLock() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/beanstalkd")), "Debian package beanstalkd");
+        int port = freePort();
+        Path binlog = Files.createDirectories(tmp.resolve("binlog"));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("beanstalkd.out"), "/usr/bin/beanstalkd", "-l",
+                "127.0.0.1", "-p", Integer.toString(port), "-b", binlog.toString());
+             Socket client = connect(port)) {
+            assertEquals("USING t\r\n", ask(client, "use t\r\n", "\r\n"));
+            assertEquals("INSERTED 1\r\n", ask(client, "put 0 0 3600 5\r\njob-1\r\n", "\r\n"));
+            assertEquals("INSERTED 2\r\n", ask(client, "put 0 0 3600 5\r\njob-2\r\n", "\r\n"));
+            assertEquals("WATCHING 2\r\n", ask(client, "watch t\r\n", "\r\n"));
+            assertEquals("RESERVED 1 5\r\njob-1\r\n", ask(client, "reserve\r\n", "job-1\r\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(ask(client, "stats-job 1\r\n", "\n\r\n").contains("state: reserved"),
+                        "the reservation is kept");
+                assertEquals("DELETED\r\n", ask(client, "delete 1\r\n", "\r\n"));
+                try (Socket other = connect(port)) {
+                    ask(other, "watch t\r\n", "\r\n");
+                    assertEquals("RESERVED 2 5\r\njob-2\r\n", ask(other, "reserve-with-timeout 5\r\n", "job-2\r\n"));
+                }
+                String locks = Files.readString(Path.of("/proc/locks"));
+                assertTrue(locks.contains("POSIX  ADVISORY  WRITE " + r.pid().value() + " "),
+                        "the binlog's lock is held by the restored beanstalkd:\n" + locks);
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
      * uvicorn serving a FastAPI app with two worker processes (multiprocessing spawn, with its
      * resource tracker) and an asyncio task in each: the kept-alive client goes on with its
      * worker's count, the task goes on ticking, and new clients are answered.
