@@ -66,12 +66,12 @@ public record CgroupMembership(List<Place> places) {
                     }
                 }
             }, (in, version) -> {
-                int n = count(in, MAX_PLACES, "places");
+                int n = ModelFields.readCount(in, "CgroupMembership", MAX_PLACES, "places");
                 List<Place> places = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     String hierarchy = text(in, TEXT, "hierarchy");
                     String path = text(in, TEXT, "path");
-                    int k = count(in, MAX_SETTINGS, "settings");
+                    int k = ModelFields.readCount(in, "CgroupMembership", MAX_SETTINGS, "settings");
                     Map<String, String> settings = new LinkedHashMap<>();
                     for (int j = 0; j < k; j++) {
                         String file = text(in, TEXT, "setting");
@@ -88,13 +88,5 @@ public record CgroupMembership(List<Place> places) {
             throw new KryoException("CgroupMembership: no " + what);
         }
         return s;
-    }
-
-    private static int count(Input in, int max, String what) {
-        int n = in.readVarInt(true);
-        if (n < 0 || n > max) {
-            throw new KryoException("CgroupMembership: " + n + " " + what + " (at most " + max + ")");
-        }
-        return n;
     }
 }

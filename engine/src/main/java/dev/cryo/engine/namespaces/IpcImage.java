@@ -146,14 +146,14 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
     static IpcImage read(Input in) {
         long bytes = 0;
         List<Segment> segments = new ArrayList<>();
-        for (int i = 0, n = count(in, MAX_OBJECTS, "segments"); i < n; i++) {
+        for (int i = 0, n = ModelFields.readCount(in, "IpcImage", MAX_OBJECTS, "segments"); i < n; i++) {
             Owner o = readOwner(in);
             long size = in.readVarLong(true);
             if (size <= 0 || size > (1L << 40)) {
                 throw new KryoException("IpcImage: segment of " + size + " bytes");
             }
             Map<Integer, byte[]> pages = new LinkedHashMap<>();
-            for (int j = 0, k = count(in, (int) Math.min(MAX_BYTES / PAGE, (size + PAGE - 1) / PAGE), "pages"); j < k; j++) {
+            for (int j = 0, k = ModelFields.readCount(in, "IpcImage", (int) Math.min(MAX_BYTES / PAGE, (size + PAGE - 1) / PAGE), "pages"); j < k; j++) {
                 int index = in.readVarInt(true);
                 if (index < 0 || (long) index * PAGE >= size || pages.containsKey(index)) {
                     throw new KryoException("IpcImage: page " + index + " of a segment of " + size + " bytes");
@@ -164,9 +164,9 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             segments.add(new Segment(o, size, pages));
         }
         List<SemSet> sems = new ArrayList<>();
-        for (int i = 0, n = count(in, MAX_OBJECTS, "semaphore sets"); i < n; i++) {
+        for (int i = 0, n = ModelFields.readCount(in, "IpcImage", MAX_OBJECTS, "semaphore sets"); i < n; i++) {
             Owner o = readOwner(in);
-            int[] values = new int[count(in, 65536, "semaphores")];
+            int[] values = new int[ModelFields.readCount(in, "IpcImage", 65536, "semaphores")];
             for (int j = 0; j < values.length; j++) {
                 values[j] = in.readVarInt(true);
                 if (values[j] < 0 || values[j] > 32767) {
@@ -176,11 +176,11 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             sems.add(new SemSet(o, values));
         }
         List<Queue> queues = new ArrayList<>();
-        for (int i = 0, n = count(in, MAX_OBJECTS, "queues"); i < n; i++) {
+        for (int i = 0, n = ModelFields.readCount(in, "IpcImage", MAX_OBJECTS, "queues"); i < n; i++) {
             Owner o = readOwner(in);
             long qbytes = in.readVarLong(true);
             List<Message> messages = new ArrayList<>();
-            for (int j = 0, k = count(in, 1 << 20, "messages"); j < k; j++) {
+            for (int j = 0, k = ModelFields.readCount(in, "IpcImage", 1 << 20, "messages"); j < k; j++) {
                 long type = in.readLong();
                 byte[] data = ModelFields.readBytes(in, MAX_MESSAGE, "IpcImage.message");
                 if (type <= 0 || data == null) {
@@ -195,7 +195,7 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             throw new KryoException("IpcImage: " + bytes + " bytes of SysV objects (at most " + MAX_BYTES + ")");
         }
         Map<String, String> sysctls = new LinkedHashMap<>();
-        for (int i = 0, n = count(in, SYSCTLS.size(), "sysctls"); i < n; i++) {
+        for (int i = 0, n = ModelFields.readCount(in, "IpcImage", SYSCTLS.size(), "sysctls"); i < n; i++) {
             String k = ModelFields.readText(in, SYSCTL, "IpcImage.sysctl");
             String v = ModelFields.readText(in, SYSCTL, "IpcImage.sysctl");
             if (!SYSCTLS.contains(k) || v == null || !v.matches("[0-9\t ]+")) {
@@ -220,13 +220,5 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             throw new KryoException("IpcImage: object id " + o.id() + " mode 0" + Integer.toOctalString(o.mode()));
         }
         return o;
-    }
-
-    private static int count(Input in, int max, String what) {
-        int n = in.readVarInt(true);
-        if (n < 0 || n > max) {
-            throw new KryoException("IpcImage: " + n + " " + what + " (at most " + max + ")");
-        }
-        return n;
     }
 }

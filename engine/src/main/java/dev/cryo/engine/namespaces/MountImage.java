@@ -154,7 +154,7 @@ public record MountImage(String point, String fsType, String source, String root
     }
 
     static List<MountImage> readXattrs(Input in, List<MountImage> mounts) {
-        int n = count(in, MAX_XATTRS, "xattrs");
+        int n = ModelFields.readCount(in, "MountImage", MAX_XATTRS, "xattrs");
         List<List<Map<String, byte[]>>> found = new ArrayList<>();
         mounts.forEach(m -> {
             List<Map<String, byte[]>> l = new ArrayList<>();
@@ -184,7 +184,7 @@ public record MountImage(String point, String fsType, String source, String root
     }
 
     static List<MountImage> read(Input in) {
-        int n = count(in, MAX_MOUNTS, "mounts");
+        int n = ModelFields.readCount(in, "MountImage", MAX_MOUNTS, "mounts");
         List<MountImage> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             String point = text(in, PATH, "point");
@@ -193,14 +193,14 @@ public record MountImage(String point, String fsType, String source, String root
             String root = text(in, PATH, "root");
             String options = text(in, OPTIONS, "options");
             String superOptions = text(in, OPTIONS, "superOptions");
-            int k = count(in, TAGS, "tags");
+            int k = ModelFields.readCount(in, "MountImage", TAGS, "tags");
             List<String> tags = new ArrayList<>();
             for (int j = 0; j < k; j++) {
                 tags.add(text(in, PATH, "tag"));
             }
             boolean made = in.readBoolean();
             String bindFrom = ModelFields.readText(in, PATH, "MountImage.bindFrom");
-            int e = count(in, MAX_ENTRIES, "contents");
+            int e = ModelFields.readCount(in, "MountImage", MAX_ENTRIES, "contents");
             List<Entry> contents = new ArrayList<>(Math.min(e, 1024));
             for (int j = 0; j < e; j++) {
                 String path = text(in, PATH, "Entry.path");
@@ -222,13 +222,5 @@ public record MountImage(String point, String fsType, String source, String root
             throw new KryoException("MountImage: no " + what);
         }
         return s;
-    }
-
-    private static int count(Input in, int max, String what) {
-        int n = in.readVarInt(true);
-        if (n < 0 || n > max) {
-            throw new KryoException("MountImage: " + n + " " + what + " (at most " + max + ")");
-        }
-        return n;
     }
 }

@@ -101,13 +101,13 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 }
                 String host = text(in, NAME, "hostname");
                 String domain = text(in, NAME, "domainname");
-                int n = count(in, MAX_TIDS, "tids");
+                int n = ModelFields.readCount(in, "NamespaceImage", MAX_TIDS, "tids");
                 Map<Integer, Integer> tids = new LinkedHashMap<>();
                 for (int i = 0; i < n; i++) {
                     tids.put(in.readVarInt(true), in.readVarInt(true));
                 }
                 boolean up = in.readBoolean();
-                int k = count(in, MAX_ADDRESSES, "loAddresses");
+                int k = ModelFields.readCount(in, "NamespaceImage", MAX_ADDRESSES, "loAddresses");
                 List<String> addrs = new ArrayList<>();
                 for (int i = 0; i < k; i++) {
                     addrs.add(text(in, ADDRESS, "loAddress"));
@@ -124,13 +124,5 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
             throw new KryoException("NamespaceImage: no " + what);
         }
         return s;
-    }
-
-    private static int count(Input in, int max, String what) {
-        int n = in.readVarInt(true);
-        if (n < 0 || n > max) {
-            throw new KryoException("NamespaceImage: " + n + " " + what + " (at most " + max + ")");
-        }
-        return n;
     }
 }

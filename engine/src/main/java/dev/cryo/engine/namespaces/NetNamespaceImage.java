@@ -67,7 +67,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                 });
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
-                int n = count(in, MAX_SOCKETS, "sockets");
+                int n = ModelFields.readCount(in, "NetNamespaceImage", MAX_SOCKETS, "sockets");
                 List<Long> sockets = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     sockets.add(in.readLong());
@@ -75,7 +75,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                 List<String> devices = version >= 2 ? readLines(in, "device") : List.of();
                 List<String> addresses = readLines(in, "address");
                 List<String> routes = readLines(in, "route");
-                int k = count(in, MAX_SYSCTLS, "sysctls");
+                int k = ModelFields.readCount(in, "NetNamespaceImage", MAX_SYSCTLS, "sysctls");
                 Map<String, String> sysctls = new LinkedHashMap<>();
                 for (int i = 0; i < k; i++) {
                     sysctls.put(text(in, "sysctl"), text(in, "sysctl"));
@@ -89,7 +89,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
     }
 
     private static List<String> readLines(Input in, String what) {
-        int n = count(in, MAX_LINES, what + "es");
+        int n = ModelFields.readCount(in, "NetNamespaceImage", MAX_LINES, what + "es");
         List<String> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             out.add(text(in, what));
@@ -103,13 +103,5 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
             throw new KryoException("NetNamespaceImage: no " + what);
         }
         return s;
-    }
-
-    private static int count(Input in, int max, String what) {
-        int n = in.readVarInt(true);
-        if (n < 0 || n > max) {
-            throw new KryoException("NetNamespaceImage: " + n + " " + what + " (at most " + max + ")");
-        }
-        return n;
     }
 }

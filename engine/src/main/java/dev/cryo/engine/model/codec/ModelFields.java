@@ -18,6 +18,15 @@ import java.util.List;
 public final class ModelFields {
     private ModelFields() {}
 
+    /** A count of {@code what} in {@code record}, refused below 0 or above {@code max} (a forged length). */
+    public static int readCount(Input in, String record, int max, String what) {
+        int n = in.readVarInt(true);
+        if (n < 0 || n > max) {
+            throw new com.esotericsoftware.kryo.KryoException(record + ": " + n + " " + what + " (at most " + max + ")");
+        }
+        return n;
+    }
+
     public static void writeText(Output out, String s, int max, String what) {
         if (s != null && s.length() > max / 3 && s.getBytes(StandardCharsets.UTF_8).length > max) {
             throw new IllegalArgumentException(what + " is longer than " + max + " bytes");
