@@ -160,10 +160,13 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         });
     }
 
-    /** An anonymous pipe by its inode as /proc shows it, a FIFO by its path (CRIU's names). */
+    /**
+     * An anonymous pipe by its inode as /proc shows it (CRIU's name). A FIFO is none: its ends are
+     * opened again by its path, which no given fd would stand in for.
+     */
     @Override
     public String inheritName(Pipe p) {
-        return p.fifoPath().isEmpty() ? "pipe:[" + p.pipeId() + "]" : p.fifoPath().substring(1);
+        return p.fifoPath().isEmpty() ? "pipe:[" + p.pipeId() + "]" : null;
     }
 
     @Override
