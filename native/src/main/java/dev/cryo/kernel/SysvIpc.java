@@ -53,19 +53,22 @@ public final class SysvIpc {
 
     /** The segment's bytes, read through a read-only attachment that is detached at once. */
     public static byte[] readSegment(int shmid, long size) {
-        long at = Sys.call(() -> "shmat(" + shmid + ", SHM_RDONLY)", SyscallNr.SHMAT, shmid, 0, SHM_RDONLY, 0);
-        try {
-            return new Pointer(at).getByteArray(0, Math.toIntExact(size));
-        } finally {
-            Sys.call(() -> "shmdt(" + shmid + ")", SyscallNr.SHMDT, at, 0, 0, 0);
-        }
+        return attached(shmid, SHM_RDONLY, at -> at.getByteArray(0, Math.toIntExact(size)));
     }
 
     /** Writes {@code data} at {@code offset} of the segment through an attachment detached at once. */
     public static void writeSegment(int shmid, long offset, byte[] data) {
-        long at = Sys.call(() -> "shmat(" + shmid + ")", SyscallNr.SHMAT, shmid, 0, 0, 0);
+        attached(shmid, 0, at -> {
+            at.write(offset, data, 0, data.length);
+            return null;
+        });
+    }
+
+    /** {@code use} of the segment attached in this process with {@code flags}, detached afterwards. */
+    private static <T> T attached(int shmid, int flags, java.util.function.Function<Pointer, T> use) {
+        long at = Sys.call(() -> "shmat(" + shmid + ")", SyscallNr.SHMAT, shmid, 0, flags, 0);
         try {
-            new Pointer(at).write(offset, data, 0, data.length);
+            return use.apply(new Pointer(at));
         } finally {
             Sys.call(() -> "shmdt(" + shmid + ")", SyscallNr.SHMDT, at, 0, 0, 0);
         }
@@ -74,7 +77,7 @@ public final class SysvIpc {
     /** The values of a semaphore set. */
     public static int[] semValues(int semid, int nsems) {
         Memory buf = new Memory(Math.max(2, 2L * nsems));
-        Sys.call(() -> "semctl(" + semid + ", GETALL)", SyscallNr.SEMCTL, semid, 0, GETALL, Sys.address(buf));
+        ctl("sem", semid, GETALL, buf);
         int[] out = new int[nsems];
         for (int i = 0; i < nsems; i++) {
             out[i] = Short.toUnsignedInt(buf.getShort(2L * i));
@@ -101,8 +104,7 @@ public final class SysvIpc {
 
     /** The queue's byte limit (msg_qbytes). */
     public static long queueBytes(int msqid) {
-        Memory ds = stat(SyscallNr.MSGCTL, msqid, "msgctl");
-        return ds.getLong(MSG_QBYTES);
+        return stat("msg", msqid).getLong(MSG_QBYTES);
     }
 
     /**
@@ -122,16 +124,11 @@ public final class SysvIpc {
         if (got != id) {
             throw new KernelException(kind + " id " + id + " came back as " + got);
         }
-        int nr = kind.equals("shm") ? SyscallNr.SHMCTL : kind.equals("sem") ? SyscallNr.SEMCTL : SyscallNr.MSGCTL;
-        Memory ds = stat(nr, id, kind + "ctl");
+        Memory ds = stat(kind, id);
         ds.setInt(PERM_UID, uid);
         ds.setInt(PERM_GID, gid);
         ds.setInt(PERM_MODE, mode & 0777);
-        if (kind.equals("sem")) {
-            Sys.call(() -> "semctl(" + id + ", IPC_SET)", nr, id, 0, IPC_SET, Sys.address(ds));
-        } else {
-            Sys.call(() -> kind + "ctl(" + id + ", IPC_SET)", nr, id, IPC_SET, Sys.address(ds), 0);
-        }
+        ctl(kind, id, IPC_SET, ds);
     }
 
     /** A new IPC_PRIVATE segment of {@code size} bytes and permissions {@code mode}; returns its shmid. */
@@ -142,7 +139,7 @@ public final class SysvIpc {
 
     /** Marks a segment for removal: it goes once its last attachment does. */
     public static void removeSegment(int shmid) {
-        Sys.call(() -> "shmctl(" + shmid + ", IPC_RMID)", SyscallNr.SHMCTL, shmid, IPC_RMID, 0, 0);
+        ctl("shm", shmid, IPC_RMID, null);
     }
 
     public static void setSemValues(int semid, int[] values) {
@@ -150,14 +147,14 @@ public final class SysvIpc {
         for (int i = 0; i < values.length; i++) {
             buf.setShort(2L * i, (short) values[i]);
         }
-        Sys.call(() -> "semctl(" + semid + ", SETALL)", SyscallNr.SEMCTL, semid, 0, SETALL, Sys.address(buf));
+        ctl("sem", semid, SETALL, buf);
     }
 
     /** Sets the queue's byte limit, then queues the messages in order. */
     public static void fillQueue(int msqid, long qbytes, List<Message> messages) {
-        Memory ds = stat(SyscallNr.MSGCTL, msqid, "msgctl");
+        Memory ds = stat("msg", msqid);
         ds.setLong(MSG_QBYTES, qbytes);
-        Sys.call(() -> "msgctl(" + msqid + ", IPC_SET)", SyscallNr.MSGCTL, msqid, IPC_SET, Sys.address(ds), 0);
+        ctl("msg", msqid, IPC_SET, ds);
         for (Message m : messages) {
             Memory buf = new Memory(8L + Math.max(1, m.data().length));
             buf.setLong(0, m.type());
@@ -167,15 +164,34 @@ public final class SysvIpc {
         }
     }
 
-    private static Memory stat(int nr, int id, String call) {
+    /** The object's *id64_ds (IPC_STAT). */
+    private static Memory stat(String kind, int id) {
         Memory ds = new Memory(DS_SIZE);
         ds.clear();
-        if (nr == SyscallNr.SEMCTL) {
-            Sys.call(() -> call + "(" + id + ", IPC_STAT)", nr, id, 0, IPC_STAT, Sys.address(ds));
-        } else {
-            Sys.call(() -> call + "(" + id + ", IPC_STAT)", nr, id, IPC_STAT, Sys.address(ds), 0);
-        }
+        ctl(kind, id, IPC_STAT, ds);
         return ds;
+    }
+
+    /**
+     * shmctl, semctl or msgctl of {@code kind} with command {@code cmd} on {@code buf} (null: none);
+     * semctl takes a semaphore number before the command (0: the commands here are the set's).
+     */
+    private static void ctl(String kind, int id, int cmd, Memory buf) {
+        long arg = buf == null ? 0 : Sys.address(buf);
+        java.util.function.Supplier<String> what = () -> kind + "ctl(" + id + ", " + switch (cmd) {
+            case IPC_RMID -> "IPC_RMID";
+            case IPC_SET -> "IPC_SET";
+            case IPC_STAT -> "IPC_STAT";
+            case GETALL -> "GETALL";
+            case SETALL -> "SETALL";
+            default -> Integer.toString(cmd);
+        } + ")";
+        switch (kind) {
+            case "shm" -> Sys.call(what, SyscallNr.SHMCTL, id, cmd, arg, 0);
+            case "sem" -> Sys.call(what, SyscallNr.SEMCTL, id, 0, cmd, arg);
+            case "msg" -> Sys.call(what, SyscallNr.MSGCTL, id, cmd, arg, 0);
+            default -> throw new IllegalArgumentException(kind);
+        }
     }
 
     /** /proc/sys/kernel/{shm,sem,msg}_next_id of the calling thread's ipc namespace. */
