@@ -18,10 +18,10 @@
 #include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
+#include "echoer.h"
 
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
-static void nap(long ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 struct msg { long type; char text[32]; };
 static const struct { long type; const char *text; } sent[] = {{1, "alpha"}, {7, "beta"}, {2, ""}};
@@ -66,28 +66,14 @@ int main(void) {
         strcpy(m.text, sent[i].text);
         if (msgsnd(queue, &m, strlen(sent[i].text), 0) != 0) fail("msgsnd");
     }
-    pid_t parent = getpid();
-    if (fork() == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(0);
-        for (;;) {
-            shm[0]++;
-            shm[2] = shm[1];
-            nap(5);
-        }
-    }
-    shm[1] = 1;
-    while (shm[2] != 1) nap(1);
+    start_echoer(shm);
     printf("ready shm %d %d sem %d msg %d\n", shared, loose, sems, queue);
     while (!check) pause();
     if (shmget(0x1234, 0, 0) != shared || semget(0x2222, 0, 0) != sems || msgget(0x3333, 0) != queue)
         fail("a key names another id");
     for (int i = 0; i < 4096; i++)
         if (pattern[i] != (unsigned char)(i * 7 + 3)) fail("the shared segment's pattern changed");
-    uint64_t before = shm[0], token = 0x5eed0000u + (uint64_t)getpid();
-    shm[1] = token;
-    for (int i = 0; i < 400 && shm[2] != token; i++) nap(5);
-    if (shm[2] != token || shm[0] <= before) fail("the child no longer shares the segment");
+    if (echoes(shm, 400) != 0) fail("the child no longer shares the segment");
     struct shmid_ds ds;
     if (shmctl(shared, IPC_STAT, &ds) != 0 || ds.shm_nattch != 2 || (ds.shm_perm.mode & 0777) != 0640
         || ds.shm_segsz != 3 * 4096) fail("the shared segment's attachments, mode or size");

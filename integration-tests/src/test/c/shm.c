@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "echoer.h"
 
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
-static void nap(long ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 
 int main(int argc, char **argv) {
@@ -45,28 +45,14 @@ int main(int argc, char **argv) {
     }
     unsigned char *pattern = (unsigned char *)shm + 3 * 4096;
     for (int i = 0; i < 4096; i++) pattern[i] = (unsigned char)(i * 7 + 3);
-    pid_t parent = getpid();
-    if (fork() == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(0);
-        for (;;) {
-            shm[0]++;
-            shm[2] = shm[1];
-            nap(5);
-        }
-    }
-    shm[1] = 1;
-    while (shm[2] != 1) nap(1);
+    start_echoer(shm);
     printf("ready\n");
     while (!check) pause();
     for (int i = 0; i < 4096; i++)
         if (pattern[i] != (unsigned char)(i * 7 + 3)) fail("pattern page changed");
-    uint64_t before = shm[0];
-    uint64_t token = 0x5eed0000u + (uint64_t)getpid();
-    shm[1] = token;
-    for (int i = 0; i < 200 && shm[2] != token; i++) nap(5);
-    if (shm[2] != token) fail("the child no longer sees the parent's writes");
-    if (shm[0] <= before) fail("the child's counter does not move");
+    int echo = echoes(shm, 200);
+    if (echo == 1) fail("the child no longer sees the parent's writes");
+    if (echo == 2) fail("the child's counter does not move");
     if (rmid) {
         /* the restore made a new segment: find its id where the memory is mapped */
         char line[512];

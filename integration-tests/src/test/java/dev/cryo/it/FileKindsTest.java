@@ -45,11 +45,7 @@ class FileKindsTest {
     @Test
     void pipeAndFifoBufferSizesComeBack() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pipesize.out"),
-                TestPrograms.compile("/c/pipesize.c").toString(), dir.toString()))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            assertPassOnce(RestoreTest.checkAndReap(r));
-        }
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "pipesize", dir.toString()));
     }
 
     @Test
@@ -126,12 +122,7 @@ class FileKindsTest {
     @Test
     void fifoReadersKeepTheirHangUpState() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fifohup.out"),
-                TestPrograms.compile("/c/fifohup.c").toString(), dir.toString()))) {
-            Path img = tmp.resolve("img");
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
-            assertPassOnce(RestoreTest.checkAndReap(r));
-        }
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "fifohup", dir.toString()));
     }
 
     /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
