@@ -50,6 +50,8 @@ public final class SocketDumpState {
     private final Set<Long> claimed = new HashSet<>();
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
+    /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
+    private final List<Fd> closing = new ArrayList<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
     /** The tree's TCP listeners whose new connections are held back while the dump runs ({@link #holdPorts}). */
     private final Map<Long, SockAddr> held = new LinkedHashMap<>();
@@ -280,13 +282,48 @@ public final class SocketDumpState {
                     NetworkLock.lock(lockTable, flows);
                 }
             }
+            resetClosing();
         } else {
             abandon();
         }
     }
 
+    /**
+     * Connection {@code sock} is dumped closed (--tcp-close) and no lock holds it: cryo keeps it until
+     * the dump ends, so that a killed tree's close is not the last and sends no FIN ({@link #release}).
+     */
+    public synchronized void closeAtKill(Fd sock) {
+        closing.add(sock);
+    }
+
+    /**
+     * The killed tree's connections dumped closed end with a reset (SO_LINGER 0 at cryo's last close):
+     * closed with a FIN they would keep their ports for a minute (FIN_WAIT, TIME_WAIT), where a
+     * listener without SO_REUSEADDR cannot bind again at the restore. The peer learns the connection
+     * is gone, as the restored socket reads it reset.
+     */
+    private void resetClosing() {
+        byte[] lingerZero = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.nativeOrder()).putInt(1).putInt(0).array();
+        List<String> problems = new ArrayList<>();
+        for (Fd s : closing) {
+            try {
+                Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_LINGER, lingerZero);
+            } catch (KernelException e) {
+                problems.add(e.getMessage()); // closed with a FIN: its port may linger
+            } finally {
+                s.close();
+            }
+        }
+        closing.clear();
+        if (!problems.isEmpty()) {
+            throw new KernelException("could not reset connections dumped closed: " + String.join("; ", problems));
+        }
+    }
+
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
+        closing.forEach(Fd::close);
+        closing.clear();
         List<String> problems = new ArrayList<>();
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();

@@ -197,6 +197,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
                     boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // a FIN sent or received
                     if (st.options().tcpClose() && !st.options().tcpEstablished()) {
+                        if (primary) {
+                            st.closeAtKill(p.sock);
+                            keep = true;
+                        }
                         return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, null,
                                 true, "");
                     }
