@@ -17,8 +17,6 @@ import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -30,7 +28,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.cryo.kernel.Fcntl.F_SETFD;
 import static dev.cryo.kernel.Fcntl.F_SETFL;
@@ -87,7 +84,6 @@ public final class SocketHub implements AutoCloseable {
     private final Set<String> lockTables = new LinkedHashSet<>();
     private final boolean tcpClose;
     private Fd sender;
-    private static final AtomicInteger COUNTER = new AtomicInteger();
 
     private SocketHub(boolean tcpClose) {
         this.tcpClose = tcpClose;
@@ -416,36 +412,11 @@ public final class SocketHub implements AutoCloseable {
         }
         // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
         Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
-        Fd sender = senderFor(r.pid());
-        long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
-                Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
-        try {
-            String name = "\0cryo-plant-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
-            SockAddr addr = SockAddr.unix(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            byte[] raw = addr.encode();
-            long at = r.put(0, raw);
-            r.call("bind(" + addr + ")", SyscallNr.BIND, rfd, at, raw.length);
-            Sockets.sendFds(sender, List.of(s), addr);
-            // struct msghdr at +256: iov at +320 -> 1 byte at +336; control (64 bytes) at +384
-            ByteBuffer b = ByteBuffer.allocate(192).order(ByteOrder.LITTLE_ENDIAN);
-            long base = r.put(256, new byte[192]);
-            b.putLong(0).putInt(0).putInt(0).putLong(base + 64).putLong(1).putLong(base + 128).putLong(64).putInt(0);
-            b.position(64);
-            b.putLong(base + 80).putLong(1);
-            r.put(256, b.array());
-            r.call("recvmsg(socket " + ino + ")", SyscallNr.RECVMSG, rfd, base, Sockets.MSG_CMSG_CLOEXEC);
-            ByteBuffer c = ByteBuffer.wrap(r.read(base + 128, 64)).order(ByteOrder.LITTLE_ENDIAN);
-            if (c.getLong(0) < 20 || c.getInt(8) != Sockets.SOL_SOCKET || c.getInt(12) != 1) {
-                throw new RestoreException("socket " + ino + " did not arrive in the task");
-            }
-            long got = c.getInt(16);
-            if ((fdFlags & O_CLOEXEC) == 0) {
-                r.call("fcntl(F_SETFD)", SyscallNr.FCNTL, got, F_SETFD, 0);
-            }
-            return got;
-        } finally {
-            r.call("close", SyscallNr.CLOSE, rfd);
+        long got = FdDelivery.deliver(r, senderFor(r.pid()), s, "socket " + ino);
+        if ((fdFlags & O_CLOEXEC) == 0) {
+            r.call("fcntl(F_SETFD)", SyscallNr.FCNTL, got, F_SETFD, 0);
         }
+        return got;
     }
 
     private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr,
@@ -556,11 +527,10 @@ public final class SocketHub implements AutoCloseable {
     private synchronized Fd senderFor(int pid) {
         String theirs = pid > 0 ? dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "net") : null;
         if (theirs != null && !theirs.equals(dev.cryo.kernel.Namespaces.link("self", "net"))) {
-            return nsSenders.computeIfAbsent(theirs, k -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(pid),
-                    "net", () -> Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0)));
+            return nsSenders.computeIfAbsent(theirs, k -> FdDelivery.senderFor(pid));
         }
         if (sender == null) {
-            sender = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);
+            sender = FdDelivery.senderFor(0);
         }
         return sender;
     }

@@ -46,27 +46,7 @@ public final class FileRestore {
         SocketHub sockets = hubs.sockets();
         SharedMemoryHub objects = hubs.objects();
         PtyHub ptys = hubs.ptys();
-        SocketHub.Remote remote = new SocketHub.Remote() {
-            @Override
-            public long call(String name, int nr, long... args) {
-                return t.call(name, nr, args);
-            }
-
-            @Override
-            public long put(long offset, byte[] data) {
-                return t.put(offset, data);
-            }
-
-            @Override
-            public byte[] read(long address, int len) {
-                return dev.cryo.kernel.Sys.read(t.pid(), address, len);
-            }
-
-            @Override
-            public int pid() {
-                return t.pid().value();
-            }
-        };
+        SocketHub.Remote remote = t.remote();
         // a table shared with the parent (CLONE_FILES) is restored by the task that carries it: this
         // one must not touch it (no temporary fd either, it could land where the other restores one)
         boolean parentsTable = t.task().ids().sharesParentFds();

@@ -78,6 +78,32 @@ public final class TaskContext {
         return pid;
     }
 
+    /** This task as {@link dev.cryo.engine.restore.SocketHub.Remote}: injected calls, its scratch area, its memory. */
+    public dev.cryo.engine.restore.SocketHub.Remote remote() {
+        TaskContext t = this;
+        return new dev.cryo.engine.restore.SocketHub.Remote() {
+            @Override
+            public long call(String name, int nr, long... args) {
+                return t.call(name, nr, args);
+            }
+
+            @Override
+            public long put(long offset, byte[] data) {
+                return t.put(offset, data);
+            }
+
+            @Override
+            public byte[] read(long address, int len) {
+                return Sys.read(t.pid(), address, len);
+            }
+
+            @Override
+            public int pid() {
+                return t.pid().value();
+            }
+        };
+    }
+
     public BootstrapArea boot() {
         return boot;
     }

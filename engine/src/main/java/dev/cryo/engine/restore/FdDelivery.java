@@ -1,0 +1,65 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.Sockets;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Puts one of cryo's files into a task being restored: an injected unix datagram socket, bound to a
+ * one-off abstract name in the task's network namespace, receives it from cryo (SCM_RIGHTS, which
+ * crosses user namespaces and needs no ptrace rights over cryo). The task gets it close-on-exec.
+ */
+public final class FdDelivery {
+    private FdDelivery() {}
+
+    private static final AtomicLong COUNTER = new AtomicLong();
+
+    /** A unix datagram socket of cryo's that can reach abstract names in task {@code pid}'s network namespace. */
+    public static Fd senderFor(int pid) {
+        String theirs = pid > 0 ? Namespaces.link(Integer.toString(pid), "net") : null;
+        if (theirs != null && !theirs.equals(Namespaces.link("self", "net"))) {
+            return Namespaces.inside(Pid.of(pid), "net", () -> Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0));
+        }
+        return Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);
+    }
+
+    /**
+     * Sends {@code file} from {@code sender} ({@link #senderFor} the task) into the task {@code r};
+     * returns its fd number there. {@code what} names the file in errors. Neither fd is closed.
+     */
+    public static long deliver(SocketHub.Remote r, Fd sender, Fd file, String what) {
+        long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
+                Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
+        try {
+            String name = "\0cryo-fd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
+            SockAddr addr = SockAddr.unix(name.getBytes(StandardCharsets.UTF_8));
+            byte[] raw = addr.encode();
+            r.call("bind(" + addr + ")", SyscallNr.BIND, rfd, r.put(0, raw), raw.length);
+            Sockets.sendFds(sender, List.of(file), addr);
+            // struct msghdr at +256: iov at +320 -> 1 byte at +336; control (64 bytes) at +384
+            long base = r.put(256, new byte[192]);
+            ByteBuffer b = ByteBuffer.allocate(192).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(0).putInt(0).putInt(0).putLong(base + 64).putLong(1).putLong(base + 128).putLong(64).putInt(0);
+            b.position(64);
+            b.putLong(base + 80).putLong(1);
+            r.put(256, b.array());
+            r.call("recvmsg(" + what + ")", SyscallNr.RECVMSG, rfd, base, Sockets.MSG_CMSG_CLOEXEC);
+            ByteBuffer c = ByteBuffer.wrap(r.read(base + 128, 64)).order(ByteOrder.LITTLE_ENDIAN);
+            if (c.getLong(0) < 20 || c.getInt(8) != Sockets.SOL_SOCKET || c.getInt(12) != 1) {
+                throw new RestoreException("pid " + r.pid() + ": " + what + " did not arrive in the task");
+            }
+            return c.getInt(16);
+        } finally {
+            r.call("close", SyscallNr.CLOSE, rfd);
+        }
+    }
+}
