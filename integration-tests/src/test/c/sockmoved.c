@@ -15,31 +15,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "workload.h"
-
-static socklen_t addr(struct sockaddr_un *a, const char *dir, const char *name) {
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    snprintf(a->sun_path, sizeof a->sun_path, "%s/%s", dir, name);
-    return (socklen_t)(sizeof a->sun_family + strlen(a->sun_path) + 1);
-}
+#include "unixaddr.h"
 
 static int bound(int type, struct sockaddr_un *a, socklen_t n) {
     int s = socket(AF_UNIX, type, 0);
     if (s < 0 || bind(s, (struct sockaddr *)a, n)) fail("socket/bind");
     return s;
-}
-
-static void named(int s, struct sockaddr_un *want, socklen_t wl) {
-    struct sockaddr_un got;
-    socklen_t gl = sizeof got;
-    memset(&got, 0, sizeof got);
-    if (getsockname(s, (struct sockaddr *)&got, &gl) || gl != wl || memcmp(&got, want, wl)) fail("a name changed");
-}
-
-static int waiting(int s) {
-    struct pollfd p = {.fd = s, .events = POLLIN};
-    return poll(&p, 1, 2000) == 1;
 }
 
 int main(int argc, char **argv) {
@@ -64,11 +45,11 @@ int main(int argc, char **argv) {
     if (stat(s.sun_path, &sb) || !S_ISSOCK(sb.st_mode) || (sb.st_mode & 07777) != 0640) fail("DIR/s is not the 0640 socket file");
     int k = socket(AF_UNIX, SOCK_STREAM, 0);
     if (connect(k, (struct sockaddr *)&s, sl)) fail("connect DIR/s");
-    if (!waiting(l)) fail("DIR/s does not reach the listener");
+    if (!waiting(l, 2000)) fail("DIR/s does not reach the listener");
     int c = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (sendto(c, "x", 1, 0, (struct sockaddr *)&d, dl) != 1) fail("send to DIR/d");
     char b;
-    if (!waiting(g) || recv(g, &b, 1, 0) != 1 || b != 'x') fail("DIR/d does not reach the datagram socket");
+    if (!waiting(g, 2000) || recv(g, &b, 1, 0) != 1 || b != 'x') fail("DIR/d does not reach the datagram socket");
     printf("PASS\n");
     return 0;
 }
