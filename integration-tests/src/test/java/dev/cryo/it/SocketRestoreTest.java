@@ -325,6 +325,74 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * Connection attempts in flight (SYN_SENT) were refused. The peer is a listener of the test's
+     * whose accept queue is full, so it drops SYNs (a peer not answering). After the restore both
+     * attempts (a thread blocked in connect(), a non-blocking one polled) are still connecting
+     * from their ports; once the test accepts, both complete and their bytes are echoed back.
+     */
+    @Test
+    void connectionAttemptsInFlightComeBackStillConnecting() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        InetAddress lo = InetAddress.getLoopbackAddress();
+        try (ServerSocket sink = new ServerSocket(0, 1, lo);
+             Socket fill1 = new Socket(lo, sink.getLocalPort()); Socket fill2 = new Socket(lo, sink.getLocalPort())) {
+            // backlog 1: two connections wait in its accept queue, and it drops the SYNs after them
+            String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpsynsent.c").toString();
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpsynsent.out"), prog,
+                    Integer.toString(sink.getLocalPort())))) {
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("SYN_SENT"));
+                    Sys.kill(r.pid(), Signals.SIGUSR2);
+                    DetachedProcess.awaitCondition(() -> says(r, "connecting") || says(r, "FAIL"),
+                            Duration.ofSeconds(30), "the restored workload to check its attempts");
+                    assertFalse(r.outputText().contains("FAIL"), r.outputText());
+                    Thread echo = new Thread(() -> echoEach(sink, 4));
+                    echo.setDaemon(true);
+                    echo.start();
+                    // SYNs sent again back off to 16 s and more under load
+                    DetachedProcess.awaitCondition(() -> says(r, "PASS") || says(r, "FAIL"),
+                            Duration.ofSeconds(150), "the restored attempts to complete");
+                    assertPass(r.outputText());
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        }
+    }
+
+    private static boolean says(DetachedProcess p, String text) {
+        try {
+            return p.outputText().contains(text);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Accepts {@code n} connections and echoes what each sends, each on a thread of its own (until closed). */
+    private static void echoEach(ServerSocket s, int n) {
+        for (int i = 0; i < n; i++) {
+            try {
+                Socket c = s.accept();
+                Thread t = new Thread(() -> {
+                    try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+                        byte[] b = new byte[64];
+                        for (int k; (k = in.read(b)) > 0; ) {
+                            out.write(b, 0, k);
+                        }
+                    } catch (IOException ignored) {
+                        // the workload is gone
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
     /** zdtm's socket-tcp-closed found it: a TCP socket never bound (not in sock_diag) was refused. */
     @Test
     void aTcpSocketNeverBoundComesBackWithItsOptions() throws Exception {

@@ -249,7 +249,8 @@ public final class SocketDumpState {
 
     /**
      * {@link #repair} of a connection in {@code state}: established, shut for writing (FIN_WAIT1/2),
-     * or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too).
+     * or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too),
+     * or a connection attempt in flight (SYN_SENT: {@link TcpRepair#readConnecting}).
      */
     public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
         // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them
@@ -258,6 +259,16 @@ public final class SocketDumpState {
             relock();
         }
         repaired.put(sock, TcpRepair.enter(sock));
+        if (state == SockDiag.TCP_SYN_SENT) {
+            // the answer may have come before the lock held the flow: then it is established
+            state = TcpSocketHandler.tcpState(sock);
+            if (state == SockDiag.TCP_SYN_SENT) {
+                return TcpRepair.readConnecting(sock);
+            } else if (state != SockDiag.TCP_ESTABLISHED) {
+                throw new KernelException("TCP connection attempt " + local + " -> " + remote + " ended while the"
+                        + " dump read it (" + SockDiag.stateName(state) + ")");
+            }
+        }
         return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
                 TcpSocketHandler.finReceived(state));
     }

@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * TCP sockets, IPv4 and IPv6: unconnected (bound or not), listening (address, backlog, options),
- * and established or closing (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING) connections through TCP repair (only with --tcp-established, like CRIU; the
+ * connecting (SYN_SENT: attempted again), and established or closing (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING) connections through TCP repair (only with --tcp-established, like CRIU; the
  * network lock drops their packets while they have no socket). With --tcp-close a connection
  * comes back as a closed socket.
  */
@@ -118,7 +118,34 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     private static final int POLLERR = 8, TCPI_DELIVERED = 192;
 
-    private static int tcpState(Fd s) {
+    /**
+     * A connection attempt in flight (connect() sent its SYN, no answer yet: a peer slow or not
+     * answering). Held by the network lock like a connection, so no answer completes it while the
+     * dump runs, it comes back attempting again from the same port with the same initial sequence
+     * number ({@link TcpRepair#reconnect}); a program blocked in connect() goes on waiting, one
+     * polling for POLLOUT goes on polling. If the answer came before the lock, it is a connection.
+     */
+    private static TcpSocket connecting(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st, boolean primary,
+                                        String what) {
+        if (!st.options().tcpEstablished()) {
+            throw p.refuse("connecting (SYN_SENT) " + what + ": dumping a TCP connection attempt in flight needs"
+                    + " --tcp-established (its packets are held until the restore, where it is attempted again)");
+        }
+        if (st.netnsOf(p.ino) != 0) {
+            throw p.refuse("connecting (SYN_SENT) " + what + " lives in the net namespace pid " + st.netnsOf(p.ino)
+                    + " made: the restore makes that namespace new, where its peer cannot follow; not supported");
+        }
+        SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+        TcpRepair.Connection c = null;
+        int state = d.state();
+        if (primary) {
+            c = st.repair(p.sock, d.local(), d.remote(), SockDiag.TCP_SYN_SENT);
+            state = tcpState(p.sock);
+        }
+        return new TcpSocket(p.ino, p.family, state, d.local(), d.remote(), 0, opts, primary, c, false, st.lockTable(p.ino));
+    }
+
+    static int tcpState(Fd s) {
         return Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, 8)[0] & 0xff;
     }
 
@@ -217,9 +244,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, c, false,
                             st.lockTable(p.ino));
                 }
+                case SockDiag.TCP_SYN_SENT -> {
+                    TcpSocket t = connecting(p, d, st, primary, what);
+                    keep = primary; // held in repair mode until the dump ends
+                    return t;
+                }
                 default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
-                        + ", which is not supported (only listening, unconnected, established and the closing states"
-                        + " FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING)");
+                        + ", which is not supported (only listening, unconnected, connecting (SYN_SENT), established"
+                        + " and the closing states FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING)");
             }
         } finally {
             if (!keep) {
@@ -250,6 +282,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         if (t.connection() != null && t.state() == SockDiag.TCP_CLOSE) { // over on both sides
             m.put("connectionOver", true);
             m.put("recvQueueBytes", t.connection().recvQueue().length);
+        } else if (t.connection() != null && t.state() == SockDiag.TCP_SYN_SENT) { // attempted again at the restore
+            m.put("synSeq", Integer.toUnsignedLong(t.connection().sendSeq() - 1));
+            m.put("networkLock", t.lockTable());
         } else if (t.connection() != null) {
             TcpRepair.Connection c = t.connection();
             m.put("sendSeq", Integer.toUnsignedLong(c.sendSeq()));
@@ -322,6 +357,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     public void connect(TcpSocket t, SocketHub hub) {
         if (t.state() == SockDiag.TCP_CLOSE && t.connection() != null) {
             closeAgain(t, hub.get(t.ino()), t.connection());
+            return;
+        }
+        if (t.state() == SockDiag.TCP_SYN_SENT && t.connection() != null) {
+            TcpRepair.reconnect(hub.get(t.ino()), t.local(), t.remote(), t.connection());
             return;
         }
         if (t.closed()) {

@@ -134,6 +134,42 @@ public final class TcpRepair {
                 (options & TCPI_OPT_SACK) != 0, ts, tsval, window);
     }
 
+    /**
+     * A connection attempt in flight (SYN_SENT), in repair mode: only its SYN is queued, so what
+     * carries it is the sequence number after that SYN ({@code sendSeq}); nothing was negotiated yet.
+     */
+    public static Connection readConnecting(Fd s) {
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+        int sendSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        return new Connection(sendSeq, 0, new byte[0], 0, new byte[0], 0, -1, -1, false, false, 0, new byte[0]);
+    }
+
+    /**
+     * Makes {@code s} (fresh, options set) attempt connection {@code c} ({@link #readConnecting})
+     * again: bound to {@code local}, its SYN at the dumped sequence number (connect keeps a write
+     * sequence set in repair mode), so a peer that had answered the first SYN takes this one as
+     * the same attempt. The connect does not wait: {@code s} is left connecting (SS_CONNECTING),
+     * where a program's connect() restarted on it waits on, and its poll sees POLLOUT once connected.
+     */
+    public static void reconnect(Fd s, SockAddr local, SockAddr remote, Connection c) {
+        boolean reuseAddr = enter(s);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - 1); // the SYN takes one
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        Sockets.bind(s, local);
+        leave(s, reuseAddr);
+        dev.cryo.kernel.Sys.call(() -> "fcntl(" + s + ", F_SETFL, O_NONBLOCK)", dev.cryo.kernel.SyscallNr.FCNTL, s.value(),
+                dev.cryo.kernel.Fcntl.F_SETFL, dev.cryo.kernel.Fcntl.O_NONBLOCK, 0);
+        try {
+            Sockets.connect(s, remote);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (!e.is(dev.cryo.kernel.Errno.EINPROGRESS)) {
+                throw e;
+            }
+        }
+    }
+
     private static byte[] peek(Fd s, int len, String queue) {
         if (len == 0) {
             return new byte[0];
