@@ -341,6 +341,11 @@ class SocketRestoreTest {
             String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpsynsent.c").toString();
             try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpsynsent.out"), prog,
                     Integer.toString(sink.getLocalPort())))) {
+                Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+                assertNotEquals(0, refused.code(), refused.toString());
+                assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: connecting \\(SYN_SENT\\) TCP socket 127\\.0\\.0\\.1:\\d+"
+                        + " -> 127\\.0\\.0\\.1:" + sink.getLocalPort() + ": dumping a TCP connection attempt in flight needs"
+                        + " --tcp-established.*"), refused.toString());
                 DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
                 try {
                     assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("SYN_SENT"));
