@@ -177,18 +177,22 @@ class MemoryKindsTest {
         }
     }
 
-    /** Completed events a program has not reaped cannot be put in a new ring: refused, the task runs on. */
-    @Test
-    void anAioRingHoldingUnreapedEventsIsRefusedAndTheTaskRunsOn() throws Exception {
+    /**
+     * Completed events a program has not reaped (fio, MariaDB's native AIO): the ring comes back
+     * with the same head and tail, its events wrapping round its end, and the program reaps those
+     * very events (real9 found them refused). The writes are O_DIRECT: some may still be in flight
+     * when the dump freezes the task, which waits for them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--pre-copy"})
+    void anAioRingHoldingUnreapedEventsComesBackWithThem(String option) throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("aio.out"),
                 TestPrograms.compile("/c/aioring.c").toString(), tmp.resolve("aio.dat").toString(), "unreaped"))) {
-            Path img = tmp.resolve("img");
-            Cli dump = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", img.toString(), "--no-progress");
-            assertEquals(1, dump.code(), dump.toString());
-            assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("AIO ring")
-                    && dump.err().contains("1 completed event(s) not yet reaped"), dump.err());
-            assertFalse(java.nio.file.Files.exists(img.resolve("image.cryo")));
-            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+            String ready = p.outputText();
+            assertTrue(ready.matches("(?s).*head=\\d+ tail=\\d+ nr=\\d+.*") && !ready.contains("head=0 "), ready);
+            String[] opts = option.isEmpty() ? new String[0] : new String[] {option};
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), opts));
+            assertTrue(out.contains("PASS"), out);
         }
     }
 

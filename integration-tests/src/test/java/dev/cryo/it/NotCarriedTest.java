@@ -23,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
  * (DumpFailureTest), a pseudo-terminal with an end outside the tree, a packet-mode status its master has
  * not read and another line discipline (PtyTest;
- * the terminal of a shell job without --shell-job: DumpFailureTest), unread fanotify events (FileKindsTest), unreaped AIO
- * events and hugetlb memory (MemoryKindsTest), the socket cases (DumpFailureTest,
+ * the terminal of a shell job without --shell-job: DumpFailureTest), unread fanotify events (FileKindsTest),
+ * hugetlb memory (MemoryKindsTest), the socket cases (DumpFailureTest,
  * SocketRestoreTest). Not proven by a test: a dumpable flag of 2
  * (needs fs.suid_dumpable=2 and a set-user-id exec) and a negative oom_score_adj when cryo lacks
  * CAP_SYS_RESOURCE (a process can only get one from an ancestor that had it).

@@ -90,6 +90,15 @@ public final class PageScan {
     }
 
     /**
+     * Every page of the mapping, whether the task's page table has it or not: an area whose pages
+     * the kernel keeps and writes through its own mapping (an AIO ring), read in whole.
+     */
+    public void wholeArea() {
+        scanned += map.pages();
+        out.add(new PageRun(index, map.start(), (int) map.pages(), false, true));
+    }
+
+    /**
      * Only the copied-on-write pages of a private file mapping (present with the "file page" bit
      * clear, or swapped); an absent page shows the file's bytes again after restore, so zero pages
      * must be written too.

@@ -147,6 +147,19 @@ public final class TaskContext {
         return resumeFrames.get(tid);
     }
 
+    private final java.util.Map<Long, byte[]> areaNotes = new java.util.HashMap<>();
+
+    /** What a memory kind learned mapping the area at {@code address}, for its protect once the pages are written. */
+    public void noteArea(long address, byte[] note) {
+        areaNotes.put(address, note.clone());
+    }
+
+    /** The note {@link #noteArea} kept for the area at {@code address}; null if none. */
+    public byte[] areaNote(long address) {
+        byte[] note = areaNotes.get(address);
+        return note == null ? null : note.clone();
+    }
+
     /** Pids forked by this task so far: a failure kills them too. */
     public List<Integer> forked() {
         return forked;
