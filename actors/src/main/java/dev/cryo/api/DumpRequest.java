@@ -14,9 +14,19 @@ import java.nio.file.Path;
  * {@code sockets}: which sockets may be dumped (established TCP connections, unix peers outside the tree).
  * {@code leaveStopped}: like CRIU's --leave-stopped, the tree is neither killed nor resumed but left
  * stopped (SIGSTOP), for the user to SIGCONT or kill.
+ * {@code hooks}: what the caller runs at the dump's fixed points (CRIU's action scripts).
  */
 public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
-                          boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped) {
+                          boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks) {
+    public DumpRequest {
+        hooks = hooks == null ? StageHooks.NONE : hooks;
+    }
+
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                       boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, null);
+    }
+
     public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
                        boolean preCopy, SocketDumpState.Options sockets) {
         this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, false);
@@ -36,24 +46,28 @@ public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean 
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped, hooks);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped, hooks);
     }
 
     public DumpRequest withPreCopy(boolean pre) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped, hooks);
     }
 
     /** CRIU's --tcp-established, --tcp-close and --ext-unix-sk. */
     public DumpRequest withSockets(SocketDumpState.Options options) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped, hooks);
     }
 
     public DumpRequest leavingStopped(boolean stopped) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped, hooks);
+    }
+
+    public DumpRequest withHooks(StageHooks h) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, h);
     }
 
     /** Whether the tree outlives the dump (running or stopped). */

@@ -15,13 +15,21 @@ import java.nio.file.Path;
  * {@code detached}: the restorer does not stay the root's parent (a detached CLI restore, an agent's);
  * the root's parent-death signal is then not set again, or it would come as the restorer goes.
  * {@code inherited}: fds of a live process handed to the tree in place of dumped objects (CRIU's --inherit-fd).
+ * {@code hooks}: what the caller runs at the restore's fixed points (CRIU's action scripts).
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
-                             boolean detached, dev.cryo.engine.restore.InheritedFds inherited) {
+                             boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
+        hooks = hooks == null ? StageHooks.NONE : hooks;
+    }
+
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
+                          boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, null);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -62,14 +70,18 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks);
+    }
+
+    public RestoreRequest withHooks(StageHooks h) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h);
     }
 }

@@ -90,6 +90,13 @@ final class DumpCommand implements Callable<Integer> {
             + "(by default a running agent's warm JVM does the work, see cryo.cluster.local-socket).")
     boolean noAgent;
 
+    @Option(names = "--action-script", paramLabel = "SCRIPT", description = "Run SCRIPT (through /bin/sh -c) at "
+            + "CRIU's stages, with CRIU's environment: CRTOOLS_SCRIPT_ACTION pre-dump (before the tree is touched), "
+            + "network-lock (frozen; a tree in a net namespace of its own), post-dump (image complete, tree still "
+            + "frozen), network-unlock (the tree runs on); CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID. A non-zero exit "
+            + "fails the dump and the tree runs on. Repeatable; dumps in this process.")
+    java.util.List<String> actionScripts = new java.util.ArrayList<>();
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -107,6 +114,8 @@ final class DumpCommand implements Callable<Integer> {
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk, tcpSkipInFlight), leaveStopped);
+        dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
+        request = request.withHooks(hooks);
         if (networkLock != null && !networkLock.equals("nftables") && !networkLock.equals("iptables")) {
             err.println("cryo: --network-lock " + networkLock + ": cryo locks the network with nftables"
                     + " (nftables or iptables are accepted; it cannot skip the lock)");
@@ -124,7 +133,7 @@ final class DumpCommand implements Callable<Integer> {
             overrides.put("cryo.dump.seize-timeout", timeout + "s");
         }
         // a running local agent does it in its warm JVM; its own settings apply (these options need ours)
-        if (!noAgent && overrides.isEmpty()) {
+        if (!noAgent && overrides.isEmpty() && !hooks.any()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
                         parent.settings().cluster().localSocket().orElse(null), request);
@@ -152,6 +161,13 @@ final class DumpCommand implements Callable<Integer> {
                         + ": " + e.getMessage());
                 return 2;
             }
+        }
+        try {
+            ActionScripts.run(hooks, "pre-dump", pid);
+        } catch (ActionScripts.ActionFailed e) {
+            err.println("cryo: dump failed: " + e.getMessage() + "; nothing was dumped");
+            err.flush();
+            return 1;
         }
         return dumpHere(config, parent.settings(), request, !noProgress, out, err);
     }

@@ -71,6 +71,13 @@ final class RestoreCommand implements Callable<Integer> {
             + "fds names it), a path for a file; every fd of it takes that open file. Repeatable; restores in this process.")
     java.util.List<String> inheritFds = new java.util.ArrayList<>();
 
+    @Option(names = "--action-script", paramLabel = "SCRIPT", description = "Run SCRIPT (through /bin/sh -c) at "
+            + "CRIU's stages, with CRIU's environment: CRTOOLS_SCRIPT_ACTION pre-restore (before anything), "
+            + "post-restore (every task's state in, none running: a non-zero exit kills the tree and fails the "
+            + "restore), network-unlock (a tree in a net namespace of its own), pre-resume, post-resume (the tree "
+            + "runs); CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID (the root's pid). Repeatable; restores in this process.")
+    java.util.List<String> actionScripts = new java.util.ArrayList<>();
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -92,9 +99,11 @@ final class RestoreCommand implements Callable<Integer> {
         }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
                 .leavingStopped(leaveStopped).inheriting(inherited);
+        dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
+        request = request.withHooks(hooks);
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's
-        if (detach && !noAgent && inherited.isEmpty()) {
+        if (detach && !noAgent && inherited.isEmpty() && !hooks.any()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);
@@ -108,6 +117,13 @@ final class RestoreCommand implements Callable<Integer> {
                 LogSetup.failure(err, "restore failed: " + e.getMessage(), e);
                 return 1;
             }
+        }
+        try {
+            ActionScripts.run(hooks, "pre-restore", 0);
+        } catch (ActionScripts.ActionFailed e) {
+            err.println("cryo: restore failed: " + e.getMessage() + "; nothing was restored");
+            err.flush();
+            return 1;
         }
         return restoreHere(parent.localConfig(), parent.settings(), request, detach, !noProgress, pidFile, out, err);
     }

@@ -475,6 +475,11 @@ public final class DumpSupervisor {
         timers.cancelAll();
         dev.cryo.api.TreeObservers.frozen(request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(),
                 ctx.getLog());
+        try {
+            request.hooks().frozen(request.pid().value(), treePids());
+        } catch (RuntimeException e) {
+            return abort(e.getMessage());
+        }
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
         List<dev.cryo.engine.namespaces.NetNamespaceImage> nets;
@@ -586,7 +591,12 @@ public final class DumpSupervisor {
 
     /** A dump that leaves the tree running and hands nothing over: the tree runs again once every page is read. */
     private boolean thawsEarly() {
-        return request.leaveRunning() && !hold;
+        return request.leaveRunning() && !hold && !request.hooks().any(); // hooks see the image complete, frozen
+    }
+
+    /** The tree's pids, sorted, for hooks. */
+    private List<Integer> treePids() {
+        return tasks.keySet().stream().map(Pid::value).sorted().toList();
     }
 
     /** Committing the image of a tree already running again: the dump is over when the image is. */
@@ -694,17 +704,27 @@ public final class DumpSupervisor {
         return finish(imageBytes, !request.keepsTree(), replyTo);
     }
 
-    private Behavior<Command> finish(long imageBytes, boolean kill, ActorRef<Outcome> replyTo) {
+    private Behavior<Command> finish(long imageBytes, boolean killAsked, ActorRef<Outcome> replyTo) {
         lowerPriority();
         stage("committed the image");
         timers.cancelAll();
         List<String> problems = new ArrayList<>();
+        boolean hooked = true;
+        if (!hold) {
+            try {
+                request.hooks().imageComplete(request.pid().value(), treePids());
+            } catch (RuntimeException e) { // the tree runs on, as after any failure; the image stays
+                problems.add(e.getMessage());
+                hooked = false;
+            }
+        }
+        boolean kill = killAsked && hooked;
         if (!kill) {
             // connections leave repair mode before the tree runs again
             releaseSockets(false, problems);
         }
         // tasks under the root are reaped by init once their parents die: the dump returns when their pids are free
-        boolean stop = !kill && request.leaveStopped();
+        boolean stop = !kill && hooked && request.leaveStopped(); // a failed hook lets the tree run, as CRIU
         tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         return Behaviors.receive(Command.class)
@@ -720,6 +740,12 @@ public final class DumpSupervisor {
                     }
                     if (kill) {
                         releaseSockets(true, problems); // closed in repair mode: the peers notice nothing
+                    } else if (!hold) {
+                        try {
+                            request.hooks().resumedAfterDump(request.pid().value(), treePids());
+                        } catch (RuntimeException e) {
+                            problems.add(e.getMessage());
+                        }
                     }
                     stage("released the tree");
                     if (problems.isEmpty()) {

@@ -532,6 +532,11 @@ public final class RestoreSupervisor {
         }
         dev.cryo.engine.restore.ShellJobForeground.give(image.task(image.root()), treePids, n -> ctx.getLog().warn(n));
         dev.cryo.api.TreeObservers.restored(image.root(), List.copyOf(tasks.keySet()), ctx.getLog());
+        try {
+            request.hooks().beforeResume(image.root(), tasks.keySet().stream().sorted().toList());
+        } catch (RuntimeException e) {
+            return abort(e.getMessage());
+        }
         return allTasks("resume", pid -> new TaskRestorerActor.Resume(request.leaveStopped(), adapter), this::done);
     }
 
@@ -546,6 +551,11 @@ public final class RestoreSupervisor {
         sockets.close();
         if (!unlock.isEmpty()) {
             ctx.getLog().warn("restored, but {}", unlock);
+        }
+        try {
+            request.hooks().resumed(image.root(), tasks.keySet().stream().sorted().toList());
+        } catch (RuntimeException e) {
+            ctx.getLog().warn("restored, but {}", e.getMessage());
         }
         int threads = image.tasks().stream().mapToInt(t -> t.threads().size()).sum();
         replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),

@@ -1,0 +1,37 @@
+package dev.cryo.api;
+
+import java.util.List;
+
+/**
+ * Code a caller runs at fixed points of one dump or restore while the tree waits (the CLI's
+ * {@code --action-script}, as CRIU runs its action scripts there). Each is called on the
+ * supervisor's thread with the root pid and every pid of the tree, sorted; a hook that throws
+ * fails the request where it says so. Local to this process: a request with hooks does not go
+ * to an agent.
+ */
+public interface StageHooks {
+    StageHooks NONE = new StageHooks() {};
+
+    /** Whether any hook is set (a request without runs as before, and may go to an agent). */
+    default boolean any() {
+        return false;
+    }
+
+    /** Dump: every task is stopped, nothing read yet. Throwing fails the dump; the tree runs on. */
+    default void frozen(int root, List<Integer> pids) {}
+
+    /**
+     * Dump: the image is complete and the tree still frozen, before it is killed or let go.
+     * Throwing fails the dump and lets the tree run on (the image stays).
+     */
+    default void imageComplete(int root, List<Integer> pids) {}
+
+    /** Dump: the tree runs again (left running, or let go after a failed {@link #imageComplete}). */
+    default void resumedAfterDump(int root, List<Integer> pids) {}
+
+    /** Restore: every task has its state, none runs yet. Throwing fails the restore, which kills the tree. */
+    default void beforeResume(int root, List<Integer> pids) {}
+
+    /** Restore: the tree runs. A throw is only logged: nothing can be undone by then. */
+    default void resumed(int root, List<Integer> pids) {}
+}

@@ -1,0 +1,112 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** CRIU's command-line options an operator's scripts use, on real processes. */
+class CriuFlagsTest {
+    @TempDir
+    Path tmp;
+
+    /**
+     * A script that logs each action it is called for with CRIU's environment, and the state of
+     * the root at that moment (t: held by cryo, frozen), failing at {@code failAt}.
+     */
+    private Path script(Path log, String failAt) throws Exception {
+        Path s = tmp.resolve("action-" + failAt + ".sh");
+        Files.writeString(s, "#!/bin/sh\n"
+                + "state=$(sed -n 's/^State:\\t\\(.\\).*/\\1/p' /proc/${CRTOOLS_INIT_PID:-0}/status 2>/dev/null)\n"
+                + "echo \"$CRTOOLS_SCRIPT_ACTION dir=$CRTOOLS_IMAGE_DIR pid=${CRTOOLS_INIT_PID:-none} state=$state\" >> "
+                + log + "\n"
+                + "[ \"$CRTOOLS_SCRIPT_ACTION\" = " + failAt + " ] && exit 3\nexit 0\n");
+        s.toFile().setExecutable(true);
+        return s;
+    }
+
+    private static List<String> actions(Path log) throws Exception {
+        return Files.readAllLines(log).stream().map(l -> l.replaceAll(" .*", "")).toList();
+    }
+
+    @Test
+    void actionScriptsRunAtCriusStagesWithCriusEnvironment() throws Exception {
+        Path log = tmp.resolve("actions.log");
+        String script = script(log, "none").toString();
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            DumpRestore d = DumpRestore.dump(pid, img, "--action-script", script);
+            assertEquals(List.of("pre-dump", "post-dump"), actions(log));
+            List<String> lines = Files.readAllLines(log);
+            assertTrue(lines.get(0).equals("pre-dump dir=" + img + " pid=" + pid + " state=" + lines.get(0)
+                    .replaceAll(".*state=", "")) && !lines.get(0).endsWith("state=t"), lines.toString());
+            assertEquals("post-dump dir=" + img + " pid=" + pid + " state=t", lines.get(1), "frozen, image complete");
+            assertTrue(Files.exists(img.resolve("image.cryo")), "the image is complete at post-dump");
+            Files.delete(log);
+            DetachedProcess r = d.restoreDetached(p.output(), "--action-script", script);
+            try {
+                lines = Files.readAllLines(log);
+                assertEquals(List.of("pre-restore dir=" + img + " pid=none state=",
+                        "post-restore dir=" + img + " pid=" + pid + " state=t",
+                        "pre-resume dir=" + img + " pid=" + pid + " state=t"), lines.subList(0, 3));
+                assertEquals(4, lines.size(), lines.toString());
+                assertTrue(lines.get(3).startsWith("post-resume dir=" + img + " pid=" + pid + " state=")
+                        && !lines.get(3).endsWith("state=t"), "running by then: " + lines.get(3));
+            } finally {
+                assertTrue(RestoreTest.checkAndReap(r).contains("PASS"));
+            }
+        }
+    }
+
+    /** CRIU's semantics: a failed pre-dump dumps nothing; a failed post-dump lets the tree run on. */
+    @Test
+    void aFailingDumpScriptLeavesTheTreeRunning() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            String pid = Integer.toString(p.pid().value());
+            Path img = tmp.resolve("img");
+            Path log = tmp.resolve("actions.log");
+            Cli pre = Cli.run("dump", "-t", pid, "-D", img.toString(), "--no-progress", "--action-script",
+                    script(log, "pre-dump").toString());
+            assertEquals(1, pre.code(), pre.toString());
+            assertTrue(pre.err().contains("--action-script pre-dump") && pre.err().contains("exited with status 3")
+                    && pre.err().contains("nothing was dumped"), pre.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            Cli post = Cli.run("dump", "-t", pid, "-D", img.toString(), "--no-progress", "--action-script",
+                    script(log, "post-dump").toString());
+            assertEquals(1, post.code(), post.toString());
+            assertTrue(post.err().contains("--action-script post-dump") && post.err().contains("exited with status 3"),
+                    post.err());
+            assertEquals(List.of("pre-dump", "pre-dump", "post-dump"), actions(log));
+            assertTrue(p.alive() && p.state() != 't', "the tree runs on: state " + p.state());
+            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
+
+    /** A failed post-restore kills what was restored, as CRIU's; the image restores later. */
+    @Test
+    void aFailingPostRestoreScriptLeavesNothingBehind() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            DumpRestore d = DumpRestore.dump(pid, img);
+            Path log = tmp.resolve("actions.log");
+            Cli failed = Cli.run("restore", "-D", img.toString(), "-d", "--no-progress", "--action-script",
+                    script(log, "post-restore").toString());
+            assertEquals(1, failed.code(), failed.toString());
+            assertTrue(failed.err().contains("--action-script post-restore") && failed.err().contains("status 3"),
+                    failed.err());
+            assertEquals(List.of("pre-restore", "post-restore"), actions(log));
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(30),
+                    "the restored tree to be gone");
+            DetachedProcess r = d.restoreDetached(p.output());
+            assertTrue(RestoreTest.checkAndReap(r).contains("PASS"));
+        }
+    }
+}
