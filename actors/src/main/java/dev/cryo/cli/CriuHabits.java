@@ -8,13 +8,15 @@ import java.util.List;
  * {@code criu dump -t PID -D DIR -j -v4 -o dump.log} works as {@code cryo dump ...}: CRIU's
  * options are all global and may follow the verb, cryo's logging options precede it; CRIU counts
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
- * {@code --shell-job}; {@code --manage-cgroups} in CRIU's default mode is what cryo does; a relative log file is written in the work directory (-W, else the images
+ * {@code --shell-job}, {@code -l} {@code --file-locks}, {@code -V} {@code --version};
+ * {@code --no-default-config} has no CRIU configuration to skip; {@code --manage-cgroups} in CRIU's default mode is what cryo does; a relative log file is written in the work directory (-W, else the images
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task) and {@code --auto-dedup} (holes punched in parent images)
  * have nothing to act on;
  * {@code pre-dump} is a dump leaving the tree running, and the dump after it is whole (cryo's own
  * iterative dump is {@code dump --pre-copy}).
- * Anything else is left alone for picocli to judge.
+ * CRIU's options cryo does not take are {@link CriuOptionsNotTaken}'s; anything else is left
+ * alone for picocli to judge.
  */
 final class CriuHabits {
     private CriuHabits() {}
@@ -49,6 +51,12 @@ final class CriuHabits {
                 continue;
             } else if (afterVerb && a.equals("-j")) {
                 rest.add("--shell-job");
+            } else if (afterVerb && a.equals("-l")) {
+                rest.add("--file-locks");
+            } else if (verb < 0 && a.equals("-V")) {
+                global.add("--version");
+            } else if (a.equals("--no-default-config")) {
+                continue; // cryo never reads CRIU's configuration files
             } else if (afterVerb && a.equals("--display-stats")) {
                 continue; // cryo prints its figures always
             } else if (afterVerb && a.equals("--log-pid")) {

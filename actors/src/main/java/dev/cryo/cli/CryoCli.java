@@ -81,6 +81,12 @@ public final class CryoCli implements Runnable {
      * else through picocli ({@link #run}).
      */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        var notTaken = CriuOptionsNotTaken.find(args);
+        if (notTaken.isPresent()) { // said before anything runs: a CRIU user's script stops here
+            err.println("cryo: " + notTaken.get());
+            err.flush();
+            return 2;
+        }
         args = CriuHabits.normalize(args);
         var plain = PlainCommandLine.run(args, out, err);
         return plain.isPresent() ? plain.get() : run(args, out, err);

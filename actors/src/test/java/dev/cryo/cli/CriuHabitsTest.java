@@ -62,6 +62,37 @@ class CriuHabitsTest {
     }
 
     @Test
+    void criusShortNamesAndConfigSwitch() {
+        same("dump -t 7 -D img --file-locks", "dump -t 7 -D img -l");
+        same("restore -D img --file-locks -d", "restore -D img -l -d");
+        same("--version", "-V");
+        same("restore -D img -d", "restore --no-default-config -D img -d");
+    }
+
+    private static String refused(String line) {
+        StringWriter err = new StringWriter();
+        int code = CryoCli.execute(line.split(" "), new PrintWriter(new StringWriter()), new PrintWriter(err, true));
+        assertEquals(2, code, line + ": " + err);
+        return err.toString();
+    }
+
+    /** CRIU's options cryo does not take stop the command, saying what CRIU does with them and what cryo does. */
+    @Test
+    void criusOptionsCryoDoesNotTakeAreNamedWithWhatCryoDoesInstead() {
+        String external = refused("dump -t 7 -D img --external mnt[]:sm");
+        assertTrue(external.startsWith("cryo: --external is CRIU's option to name an external resource")
+                && external.contains("--inherit-fd"), external);
+        assertTrue(refused("restore -D img -d --restore-sibling").contains("a child of the restoring process"));
+        assertTrue(refused("restore -D img -S -d").contains("-S is CRIU's option to make the restored root a sibling"));
+        assertTrue(refused("restore -D img -r /newroot").contains("-r is CRIU's option to restore into another root"));
+        assertTrue(refused("dump -t 7 -D img --freeze-cgroup=/sys/fs/cgroup/x").contains("ptrace"));
+        assertTrue(refused("restore -D img --lsm-profile apparmor:p").contains("does not set LSM profiles"));
+        assertTrue(refused("restore -D img --manage-cgroups=ignore").contains("soft"));
+        assertTrue(refused("page-server --port 1234").contains("`page-server` is a CRIU command; cryo moves a tree"));
+        assertTrue(refused("-v4 dump -t 7 -D img --link-remap").contains("--ghost-limit"));
+    }
+
+    @Test
     void restoreAcceptsCriusRestoreFlags() {
         StringWriter err = new StringWriter();
         // parsed, then refused for the missing image: not for an unknown option
