@@ -70,14 +70,6 @@ class NotCarriedTest {
                                 + "os.kill(pid, 9)\nos.waitpid(pid, 0)\nos.close(r)\nos.close(w)",
                         " fd 5: namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not the task's own net "
                                 + "namespace \\(net:\\[\\d+\\]\\); a namespace file of another namespace is not supported"),
-                // a connection over on both sides is carried (SocketRestoreTest); one reset whose error the
-                // program has not read is not: reading the error would take it from the program
-                python("a TCP connection reset with its error unread", "import socket, struct, time\n"
-                                + "l = socket.socket()\nl.bind(('127.0.0.1', 0))\nl.listen(1)\nc = socket.create_connection(l.getsockname())\n"
-                                + "s, _ = l.accept()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n"
-                                + "s.close()\nl.close()\ntime.sleep(0.2)",
-                        " fd 4: TCP socket 127\\.0\\.0\\.1:\\d+ \\(a connection closed on both sides\\) was reset or failed and"
-                                + " the program has not read its error yet; not supported"),
                 // zdtm's sk-unix-listen03: the refusal named "unix socket 0 outside the tree"
                 python("a unix connection waiting to be accepted whose client closed", "import socket\n"
                                 + "l = socket.socket(socket.AF_UNIX)\nl.bind('s')\nl.listen(1)\n"

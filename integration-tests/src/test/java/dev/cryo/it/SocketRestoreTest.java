@@ -375,6 +375,36 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A connection reset by its peer whose error the program has not read was refused (reading the
+     * error takes it). Now its bytes, then ECONNRESET, then the end come back; one reset after its
+     * peer's FIN gives its bytes, the end and SO_ERROR EPIPE; a half-closed one its bytes, the end,
+     * and it still writes to its peer.
+     */
+    @Test
+    void resetAndHalfClosedConnectionsKeepWhatTheProgramHasNotRead() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+        assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("ECONNRESET"));
+    }
+
+    /** The dump takes that error to read it: a tree left running (-R) gets it back, on the same open file. */
+    @Test
+    void aResetErrorTheDumpReadIsGivenBackToATreeLeftRunning() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
+                    "-R", "--tcp-established");
+            assertEquals(0, dump.code(), dump.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
     /** Accepts {@code n} connections and echoes what each sends, each on a thread of its own (until closed). */
     private static void echoEach(ServerSocket s, int n) {
         for (int i = 0; i < n; i++) {

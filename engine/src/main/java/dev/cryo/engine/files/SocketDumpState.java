@@ -50,6 +50,8 @@ public final class SocketDumpState {
     private final Set<Long> claimed = new HashSet<>();
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
     private final Map<Fd, Boolean> repaired = new LinkedHashMap<>();
+    /** Sockets whose pending error the dump took, with how to give it back if the tree runs on ({@link #abandon}). */
+    private final Map<Fd, Runnable> takenErrors = new LinkedHashMap<>();
     /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
     private final List<Fd> closing = new ArrayList<>();
     private final List<NetworkLock.Flow> flows = new ArrayList<>();
@@ -284,6 +286,8 @@ public final class SocketDumpState {
         if (killed) {
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
+            takenErrors.keySet().forEach(Fd::close);
+            takenErrors.clear();
             if ((!held.isEmpty() || !heldUdp.isEmpty()) && !(restoredHere && options.tcpEstablished())) {
                 held.clear();
                 heldUdp.clear();
@@ -305,6 +309,14 @@ public final class SocketDumpState {
      */
     public synchronized void closeAtKill(Fd sock) {
         closing.add(sock);
+    }
+
+    /**
+     * The dump took socket {@code sock}'s pending error (reading it is taking it): cryo keeps the
+     * socket, and {@code giveBack} runs if the tree runs on (the dump failed, or -R).
+     */
+    public synchronized void giveBackIfRunning(Fd sock, Runnable giveBack) {
+        takenErrors.put(sock, giveBack);
     }
 
     /**
@@ -336,6 +348,16 @@ public final class SocketDumpState {
         closing.forEach(Fd::close);
         closing.clear();
         List<String> problems = new ArrayList<>();
+        for (Map.Entry<Fd, Runnable> e : takenErrors.entrySet()) {
+            try {
+                e.getValue().run();
+            } catch (RuntimeException failed) {
+                problems.add("could not give a TCP socket back its error: " + failed.getMessage());
+            } finally {
+                e.getKey().close();
+            }
+        }
+        takenErrors.clear();
         for (Map.Entry<Fd, Boolean> r : repaired.entrySet()) {
             Fd s = r.getKey();
             try {
@@ -354,7 +376,7 @@ public final class SocketDumpState {
             NetworkLock.unlock(lockTable);
         }
         if (!problems.isEmpty()) {
-            throw new KernelException("could not take TCP connections out of repair mode: " + String.join("; ", problems));
+            throw new KernelException("could not give the TCP sockets back as they were: " + String.join("; ", problems));
         }
     }
 

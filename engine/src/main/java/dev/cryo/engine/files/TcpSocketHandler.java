@@ -32,7 +32,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      */
     public record TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
                             SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
-                            String lockTable) implements FileDesc {}
+                            String lockTable, int error) implements FileDesc {
+        /** {@code error}: the errno a reset left that the program has not read yet (0: none); codec v2. */
+        public TcpSocket(long ino, int family, int state, SockAddr local, SockAddr remote, int backlog,
+                         SocketOptions options, boolean primary, TcpRepair.Connection connection, boolean closed,
+                         String lockTable) {
+            this(ino, family, state, local, remote, backlog, options, primary, connection, closed, lockTable, 0);
+        }
+    }
 
     private static void writeConnection(com.esotericsoftware.kryo.io.Output out, TcpRepair.Connection c) {
         out.writeInt(c.sendSeq());
@@ -56,7 +63,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 ModelFields.readBytes(in, 20, "TcpSocket.window"));
     }
 
-    static final RecordCodec<TcpSocket> CODEC = RecordCodec.of(TcpSocket.class, RECORD_ID, 1, (out, t) -> {
+    static final RecordCodec<TcpSocket> CODEC = RecordCodec.of(TcpSocket.class, RECORD_ID, 2, (out, t) -> {
         out.writeLong(t.ino());
         out.writeVarInt(t.family(), true);
         out.writeVarInt(t.state(), true);
@@ -68,29 +75,41 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         RecordFields.writeNullable(out, t.connection(), TcpSocketHandler::writeConnection);
         out.writeBoolean(t.closed());
         ModelFields.writeText(out, t.lockTable(), 64, "TcpSocket.lockTable");
+        out.writeVarInt(t.error(), true);
     }, (in, v) -> new TcpSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true), SockAddrFields.read(in),
             SockAddrFields.read(in), in.readVarInt(true), RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(),
             RecordFields.readNullable(in, TcpSocketHandler::readConnection), in.readBoolean(),
-            ModelFields.readText(in, 64, "TcpSocket.lockTable")));
+            ModelFields.readText(in, 64, "TcpSocket.lockTable"), v >= 2 ? readError(in) : 0));
+
+    private static int readError(com.esotericsoftware.kryo.io.Input in) {
+        int e = in.readVarInt(true);
+        if (e != 0 && e != dev.cryo.kernel.Errno.ECONNRESET && e != dev.cryo.kernel.Errno.EPIPE) {
+            throw new com.esotericsoftware.kryo.KryoException("TcpSocket.error: " + e + " is not a reset's errno");
+        }
+        return e;
+    }
 
     /**
      * A connection over on both sides (both FINs exchanged, or its last FIN acknowledged: the kernel
      * moved it to TIME_WAIT without this socket, which is closed and unhashed, so sock_diag does not
-     * list it). What the program still sees: its local address, no peer (ENOTCONN), the bytes it has
-     * not read, then the end; writes fail with EPIPE. Carried as such (no flag needed: there is no
-     * peer any more). Refused: one reset or failed whose error the program has not read yet (the
-     * error cannot be read without taking it from the program), one whose connection attempt failed
-     * (never connected), and one the program peeks at an offset (SO_PEEK_OFF).
+     * list it), or reset by its peer. What the program still sees: its local address, no peer
+     * (ENOTCONN), the bytes it has not read, then the error a reset left if it has not read it yet,
+     * then the end; writes fail with EPIPE. Carried as such (no flag needed: there is no peer any more).
+     * Refused: one whose connection attempt failed (never connected), one the program peeks at an
+     * offset (SO_PEEK_OFF), and one whose error may be a timeout's (see {@link #takeError}).
      */
-    private static TcpSocket over(SocketProbe p, SockAddr local, boolean primary) {
+    private static TcpSocket over(SocketProbe p, SockAddr local, boolean primary, SocketDumpState st) {
         String what = "TCP socket " + local + " (a connection closed on both sides)";
-        if ((dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0) {
-            throw p.refuse(what + " was reset or failed and the program has not read its error yet; not supported");
-        }
+        boolean erred = (dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0;
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
         if (info.length < TCPI_DELIVERED + 4 || java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder())
                 .getInt(TCPI_DELIVERED) == 0) {
-            throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected); not supported");
+            throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected)"
+                    + (erred ? " and the program has not read its error yet" : "") + "; not supported");
+        }
+        if (erred && primary && (info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0)) {
+            throw p.refuse(what + " failed with retransmissions or probes unanswered (a timeout's error, which cryo"
+                    + " could not give back once read) and the program has not read its error yet; not supported");
         }
         byte[] unread = new byte[0];
         if (primary) {
@@ -112,11 +131,43 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         // the sequence numbers of a connection over do not matter: nothing will be sent or received on it
         TcpRepair.Connection c = new TcpRepair.Connection(1, 1 + unread.length, new byte[0], 0, unread, 1460, -1, 0,
                 false, false, 0, new byte[0]);
-        return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, new SockAddr(p.family, new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
+        TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, new SockAddr(p.family,
+                new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
                 SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), primary, c, false, "");
+        return erred && primary ? takeError(p, t, st, what) : t;
     }
 
-    private static final int POLLERR = 8, TCPI_DELIVERED = 192;
+    /**
+     * The error a reset left (ECONNRESET, EPIPE when the peer's FIN came first) that the program has
+     * not read: it can only be read by taking it (SO_ERROR), so cryo keeps the socket, and if the
+     * tree runs on (the dump failed, or -R) makes it again in place, on the same open file (its epoll
+     * watches stay): disconnected, rebuilt with its unread bytes and reset again ({@link #closeAgain}).
+     * Other errors (a timeout's, ICMP's, ss -K's ECONNABORTED) cannot be made again: the program is
+     * given ECONNRESET for it and the dump is refused, saying so.
+     */
+    private static TcpSocket takeError(SocketProbe p, TcpSocket t, SocketDumpState st, String what) {
+        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+        boolean reset = error == dev.cryo.kernel.Errno.ECONNRESET || error == dev.cryo.kernel.Errno.EPIPE;
+        TcpSocket taken = new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), 0, t.options(), true,
+                t.connection(), false, "", reset ? error : dev.cryo.kernel.Errno.ECONNRESET);
+        if (reset) {
+            st.giveBackIfRunning(p.sock, () -> giveBack(taken, p.sock));
+        } else {
+            giveBack(taken, p.sock);
+            throw p.refuse(what + " failed with " + dev.cryo.kernel.Errno.describe(error) + ", which the program had"
+                    + " not read yet; cryo had to read it and can only make a reset's error again: the program now"
+                    + " reads ECONNRESET for it; not supported");
+        }
+        return taken;
+    }
+
+    /** {@link #takeError}: the socket made again in place, with its unread bytes and its reset's error. */
+    private static void giveBack(TcpSocket t, Fd s) {
+        Sockets.disconnect(s);
+        closeAgain(t, s, t.connection());
+    }
+
+    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_DELIVERED = 192;
 
     /**
      * A connection attempt in flight (connect() sent its SYN, no answer yet: a peer slow or not
@@ -186,7 +237,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 }
                 SockAddr peer = Sockets.peerName(p.sock);
                 if (peer == null && local.port() != 0 && tcpState(p.sock) == SockDiag.TCP_CLOSE) {
-                    return over(p, local, st.claim(p.ino));
+                    TcpSocket t = over(p, local, st.claim(p.ino), st);
+                    keep = t.error() != 0; // kept to give the error back if the tree runs on
+                    return t;
                 }
                 throw p.refuse("TCP socket " + p.ino + " (" + local + (peer == null ? "" : " -> " + peer) + ") is not"
                         + " listed by sock_diag under its inode (a connection shut down on both sides, closing or in"
@@ -301,6 +354,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         if (t.closed()) {
             m.put("closed", true);
         }
+        if (t.error() != 0) { // left by a reset, not read yet
+            m.put("errorUnread", dev.cryo.kernel.Errno.name(t.error()));
+        }
         m.put("options", t.options().show());
     }
 
@@ -381,17 +437,18 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     private static final java.util.concurrent.atomic.AtomicInteger OVER = new java.util.concurrent.atomic.AtomicInteger();
 
-    /**
-     * Rebuilds a connection over on both sides: established in repair mode with its unread bytes,
-     * "to" a loopback port of no one's (a different one each time: accepted connections share their
-     * local address), then reset "by that peer" at the right sequence number. The reset closes it as
-     * the kernel had (closed, shut down both ways, unhashed, its bytes kept); the error the reset
-     * leaves is taken, as the program had none pending.
-     */
     /** A connection with no bytes in flight and no negotiated options, for one dumped with --tcp-close. */
     private static final TcpRepair.Connection NOTHING_IN_FLIGHT = new TcpRepair.Connection(1, 1, new byte[0], 0,
             new byte[0], 1460, -1, 0, false, false, 0, new byte[0]);
 
+    /**
+     * Rebuilds a connection over on both sides: established in repair mode with its unread bytes,
+     * "to" a loopback port of no one's (a different one each time: accepted connections share their
+     * local address), then reset "by that peer" at the right sequence number. The reset closes it as
+     * the kernel had (closed, shut down both ways, unhashed, its bytes kept). The error the reset
+     * leaves is taken when the program had none pending; one with {@code t.error()} keeps it (EPIPE:
+     * the peer's FIN is delivered first, as a reset after it leaves EPIPE).
+     */
     private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c) {
         boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
         byte[] loopback = t.family() == SockAddr.AF_INET ? new byte[] {127, 0, 0, 1}
@@ -411,17 +468,30 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             TcpRepair.rebuild(s, new SockAddr(t.family(), local.address(), 0), nobody, c);
             local = Sockets.sockName(s);
         }
-        TcpRepair.leave(s, reuseAddr);
-        dev.cryo.kernel.net.PeerFin.reset(local, nobody, c.recvSeq());
+        TcpRepair.leaveQuietly(s, reuseAddr); // a window probe to no one's port would be answered by a reset
+        int seq = c.recvSeq();
+        if (t.error() == dev.cryo.kernel.Errno.EPIPE) {
+            dev.cryo.kernel.net.PeerFin.send(local, nobody, seq, TcpRepair.sendUnacked(c), 0xffff);
+            awaitState(t, s, SockDiag.TCP_CLOSE_WAIT, "the FIN before its reset");
+            seq++; // the FIN took one
+        }
+        dev.cryo.kernel.net.PeerFin.reset(local, nobody, seq);
+        awaitState(t, s, SockDiag.TCP_CLOSE, "the reset that closes it again");
+        if (t.error() == 0) {
+            Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
+        }
+    }
+
+    /** Waits (at most 2 s) until the rebuilt connection {@code t} has taken {@code what}: it is then in {@code state}. */
+    private static void awaitState(TcpSocket t, Fd s, int state, String what) {
         long deadline = System.nanoTime() + 2_000_000_000L;
-        while (tcpState(s) != SockDiag.TCP_CLOSE) {
+        while (tcpState(s) != state) {
             if (System.nanoTime() > deadline) {
-                throw new dev.cryo.engine.restore.RestoreException("TCP socket " + t.local() + " (closed on both sides):"
-                        + " the reset that closes it again was not taken (state " + SockDiag.stateName(tcpState(s)) + ")");
+                throw new dev.cryo.engine.restore.RestoreException("TCP socket " + t.local() + " (closed on both sides): "
+                        + what + " was not taken (state " + SockDiag.stateName(tcpState(s)) + ")");
             }
             java.util.concurrent.locks.LockSupport.parkNanos(100_000);
         }
-        Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
     }
 
     /** A connection (established or closing) rather than a listener or an unconnected socket. */

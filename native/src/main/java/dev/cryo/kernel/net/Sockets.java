@@ -111,6 +111,16 @@ public final class Sockets {
         Sys.call(() -> "connect(" + s + ", " + addr + ")", SyscallNr.CONNECT, s.value(), Sys.address(m), raw.length, 0);
     }
 
+    /**
+     * connect(AF_UNSPEC): dissolves a TCP socket's association (tcp_disconnect), so it can be
+     * connected again. Its receive queue is dropped.
+     */
+    public static void disconnect(Fd s) {
+        Memory m = new Memory(16);
+        m.clear();
+        Sys.call(() -> "connect(" + s + ", AF_UNSPEC)", SyscallNr.CONNECT, s.value(), Sys.address(m), 16, 0);
+    }
+
     public static void listen(Fd s, int backlog) {
         Sys.call(() -> "listen(" + s + ", " + backlog + ")", SyscallNr.LISTEN, s.value(), backlog, 0, 0);
     }

@@ -20,7 +20,7 @@ public final class TcpRepair {
     private static final int TCP_NO_QUEUE = 0, TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
     private static final int TCPOPT_MSS = 2, TCPOPT_WINDOW = 3, TCPOPT_SACK_PERM = 4, TCPOPT_TIMESTAMP = 8;
     private static final int TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
-    private static final int REPAIR_ON = 1, REPAIR_OFF = 0;
+    private static final int REPAIR_ON = 1, REPAIR_OFF = 0, REPAIR_OFF_NO_WP = -1;
 
     /**
      * An established connection as repair mode shows it. {@code sendSeq} is the sequence number
@@ -50,6 +50,17 @@ public final class TcpRepair {
      */
     public static void leave(Fd s, boolean reuseAddr) {
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_OFF);
+        if (reuseAddr) {
+            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+        }
+    }
+
+    /**
+     * {@link #leave} without the window probe (TCP_REPAIR_OFF_NO_WP): nothing is sent, so a
+     * connection rebuilt "to" a port of no one's is not reset by the answer before cryo acts on it.
+     */
+    public static void leaveQuietly(Fd s, boolean reuseAddr) {
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_OFF_NO_WP);
         if (reuseAddr) {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
         }
