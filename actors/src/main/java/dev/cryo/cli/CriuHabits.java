@@ -9,7 +9,7 @@ import java.util.List;
  * options are all global and may follow the verb, cryo's logging options precede it; CRIU counts
  * verbosity as {@code -vN} (4 = debug), cryo as repeated {@code -v}; {@code -j} is
  * {@code --shell-job}, {@code -l} {@code --file-locks}, {@code -V} {@code --version};
- * {@code --no-default-config} has no CRIU configuration to skip; {@code --manage-cgroups} in CRIU's default mode is what cryo does; a relative log file is written in the work directory (-W, else the images
+ * {@code --no-default-config} has no CRIU configuration to skip; a dump always records the cgroups ({@code --manage-cgroups} is the restore's); a relative log file is written in the work directory (-W, else the images
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task) and {@code --auto-dedup} (holes punched in parent images)
  * have nothing to act on;
@@ -63,8 +63,8 @@ final class CriuHabits {
                 continue; // cryo writes one log for the whole tree
             } else if (afterVerb && a.equals("--auto-dedup")) {
                 continue; // it punches holes in parent images: a cryo image has none, and a restore leaves it whole
-            } else if (afterVerb && (a.equals("--manage-cgroups") || a.equals("--manage-cgroups=soft"))) {
-                continue; // CRIU's default mode is what cryo does: tasks back in their cgroups, missing ones made
+            } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {
+                continue; // a dump always records the cgroups; the mode is the restore's
             } else if (i == verb && a.equals("pre-dump")) {
                 // every cryo image is whole: a pre-dump is a dump that leaves the tree running,
                 // and the dump after it (--prev-images-dir, --track-mem) is whole too

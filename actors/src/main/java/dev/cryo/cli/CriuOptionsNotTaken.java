@@ -13,9 +13,9 @@ import java.util.Optional;
 final class CriuOptionsNotTaken {
     private CriuOptionsNotTaken() {}
 
-    private static final String CGROUPS = "cryo records each task's cgroup in every hierarchy, puts it back there "
-            + "and makes a missing one again with a fixed set of properties (README, Cgroups); it takes no other "
-            + "cgroup setting";
+    private static final String CGROUPS = "cryo records each task's cgroup in every hierarchy and puts it back "
+            + "there as `restore --manage-cgroups=MODE` says, with a fixed set of properties (README, Cgroups); it "
+            + "takes no other cgroup setting";
     private static final String REMOTE = "cryo moves a tree to another host with `cryo migrate` (memory copied while "
             + "it runs, over the cluster's TLS channel), not through a page server or lazy pages";
 
@@ -108,8 +108,7 @@ final class CriuOptionsNotTaken {
 
     /**
      * The message for the first of CRIU's options or commands in {@code args} that cryo does not
-     * take; empty when there is none (everything after "--" is left alone). {@code manage-cgroups}
-     * in a mode other than CRIU's default is one too.
+     * take; empty when there is none (everything after "--" is left alone).
      */
     static Optional<String> find(String[] args) {
         int verb = CryoCli.subcommandIndex(args);
@@ -123,9 +122,6 @@ final class CriuOptionsNotTaken {
             String name = a.startsWith("--") && a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
             if (OPTIONS.containsKey(name)) {
                 return Optional.of(name + " is CRIU's option to " + OPTIONS.get(name));
-            }
-            if (name.equals("--manage-cgroups") && a.contains("=") && !a.endsWith("=soft")) {
-                return Optional.of(a + ": cryo restores cgroups as CRIU's default mode (soft) does: " + CGROUPS);
             }
         }
         return Optional.empty();

@@ -71,6 +71,14 @@ final class RestoreCommand implements Callable<Integer> {
             + "fds names it), a path for a file; every fd of it takes that open file. Repeatable; restores in this process.")
     java.util.List<String> inheritFds = new java.util.ArrayList<>();
 
+    @Option(names = "--manage-cgroups", arity = "0..1", fallbackValue = "soft", paramLabel = "MODE",
+            description = "What to do with the tasks' cgroups, as CRIU's modes: soft (the default: back in them, a "
+                    + "missing one made with its settings), full (an existing one gets its settings too), props "
+                    + "(all must exist, and get their settings), none (all must exist, left as they are), strict "
+                    + "(none may exist: all made), ignore (the tasks stay in cryo's cgroups). "
+                    + "Sets cryo.restore.manage-cgroups; restores in this process.")
+    String manageCgroups;
+
     @Option(names = "--action-script", paramLabel = "SCRIPT", description = "Run SCRIPT (through /bin/sh -c) at "
             + "CRIU's stages, with CRIU's environment: CRTOOLS_SCRIPT_ACTION pre-restore (before anything), "
             + "post-restore (every task's state in, none running: a non-zero exit kills the tree and fails the "
@@ -103,7 +111,8 @@ final class RestoreCommand implements Callable<Integer> {
         request = request.withHooks(hooks);
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's
-        if (detach && !noAgent && inherited.isEmpty() && !hooks.any()) {
+        // the agent restores with its own settings: a cgroup mode given here is this process's
+        if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);
@@ -125,7 +134,19 @@ final class RestoreCommand implements Callable<Integer> {
             err.flush();
             return 1;
         }
-        return restoreHere(parent.localConfig(), parent.settings(), request, detach, !noProgress, pidFile, out, err);
+        com.typesafe.config.Config config = parent.localConfig();
+        if (manageCgroups != null) {
+            config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("cryo.restore.manage-cgroups",
+                    manageCgroups)).withFallback(config);
+            try {
+                dev.cryo.config.CryoSettings.create(config);
+            } catch (dev.cryo.config.InvalidSettingsException e) {
+                err.println("cryo restore: --manage-cgroups=" + manageCgroups + ": " + e.getMessage());
+                err.flush();
+                return 2;
+            }
+        }
+        return restoreHere(config, parent.settings(), request, detach, !noProgress, pidFile, out, err);
     }
 
     /**

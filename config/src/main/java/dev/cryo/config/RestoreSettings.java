@@ -11,15 +11,29 @@ import java.time.Duration;
  * @param timeout upper bound for the whole restore
  * @param progress whether to draw a progress bar on a terminal
  * @param progressDelay how long a restore runs before the bar appears
+ * @param manageCgroups what a restore does with the tasks' cgroups, as CRIU's --manage-cgroups modes
  */
 public record RestoreSettings(boolean detached, Duration pidWait, Duration timeout, boolean progress,
-    Duration progressDelay) {
+    Duration progressDelay, String manageCgroups) {
   public static final String PATH = "cryo.restore";
+  /** CRIU's --manage-cgroups modes. */
+  public static final java.util.List<String> CGROUP_MODES =
+      java.util.List.of("ignore", "none", "props", "soft", "full", "strict");
+
+  /** The default cgroup mode, CRIU's too: soft. */
+  public RestoreSettings(boolean detached, Duration pidWait, Duration timeout, boolean progress,
+      Duration progressDelay) {
+    this(detached, pidWait, timeout, progress, progressDelay, "soft");
+  }
 
   public RestoreSettings {
     Checks.notNegative(PATH + ".pid-wait", pidWait);
     Checks.positive(PATH + ".timeout", timeout);
     Checks.notNegative(PATH + ".progress-delay", progressDelay);
+    if (!CGROUP_MODES.contains(manageCgroups)) {
+      throw new InvalidSettingsException(PATH + ".manage-cgroups must be one of " + String.join(", ", CGROUP_MODES)
+          + ", not '" + manageCgroups + "'");
+    }
   }
 
   /** Reads the {@code cryo.restore} block. */
@@ -27,6 +41,6 @@ public record RestoreSettings(boolean detached, Duration pidWait, Duration timeo
     SettingsReader r = new SettingsReader(section, PATH);
     return new RestoreSettings(
         r.getBoolean("detached"), r.getDuration("pid-wait"), r.getDuration("timeout"),
-        r.getBoolean("progress"), r.getDuration("progress-delay"));
+        r.getBoolean("progress"), r.getDuration("progress-delay"), r.getString("manage-cgroups"));
   }
 }

@@ -204,6 +204,71 @@ class CgroupTest {
         assertFalse(Files.exists(top), "the failed restore left the cgroups it made: " + top + "\n" + r);
     }
 
+    /** CRIU's --manage-cgroups modes on one image: props, full, strict, none and ignore. */
+    @Test
+    void criusManageCgroupsModesGovernWhatTheRestoreDoesWithTheCgroups() throws Exception {
+        Path a = cgroup("memory", "a");
+        Files.writeString(a.resolve("memory.limit_in_bytes"), Long.toString(96L << 20));
+        Path img = tmp.resolve("img");
+        DumpRestore dump;
+        int pid;
+        Path output;
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            pid = p.pid().value();
+            output = p.output();
+            join(a, pid);
+            dump = DumpRestore.dump(pid, img);
+        }
+        // props: the cgroup must be there, and gets its dumped settings back
+        Files.writeString(a.resolve("memory.limit_in_bytes"), Long.toString(64L << 20));
+        DetachedProcess r = dump.restoreDetached(output, "--manage-cgroups=props");
+        try {
+            assertEquals("/" + name + "/a", cgroupOf(pid, "memory"));
+            assertEquals(Long.toString(96L << 20), Files.readString(a.resolve("memory.limit_in_bytes")).strip());
+        } finally {
+            RestoreTest.killAndReap(r);
+        }
+        // full: as soft, but an existing cgroup gets its dumped settings too (soft leaves it as it is)
+        Files.writeString(a.resolve("memory.limit_in_bytes"), Long.toString(64L << 20));
+        r = dump.restoreDetached(output, "--manage-cgroups=full");
+        try {
+            assertEquals(Long.toString(96L << 20), Files.readString(a.resolve("memory.limit_in_bytes")).strip());
+        } finally {
+            RestoreTest.killAndReap(r);
+        }
+        // strict: none may be there already
+        Cli strict = Cli.run("restore", "-D", img.toString(), "-d", "--manage-cgroups=strict");
+        assertEquals(1, strict.code(), strict.toString());
+        assertTrue(strict.err().contains("pid " + pid + " was in cgroup memory:/" + name + "/a, which exists already")
+                && strict.err().contains("--manage-cgroups=strict"), strict.err());
+        assertFalse(Files.exists(Path.of("/proc/" + pid)), "the failed restore left pid " + pid);
+        // none: all must be there; nothing is made
+        removeAll();
+        Cli none = Cli.run("restore", "-D", img.toString(), "-d", "--manage-cgroups=none");
+        assertEquals(1, none.code(), none.toString());
+        assertTrue(none.err().contains("which does not exist") && none.err().contains("--manage-cgroups=none"),
+                none.err());
+        assertFalse(Files.exists(a), "--manage-cgroups=none made the cgroup");
+        // ignore: the task stays in cryo's cgroups
+        String mine = cgroupOf((int) ProcessHandle.current().pid(), "memory");
+        r = dump.alsoKnown(new StateComparator.Known("--manage-cgroups=ignore leaves the task in cryo's cgroups",
+                d -> d.item().equals("cgroup"))).restoreDetached(output, "--manage-cgroups=ignore");
+        try {
+            assertEquals(mine, cgroupOf(pid, "memory"));
+            assertFalse(Files.exists(a), "--manage-cgroups=ignore made the cgroup");
+            // restored a second time from the image, the counter repeats what the first restore wrote: it goes on
+            Path counter = tmp.resolve("counter.txt");
+            long size = Files.size(counter);
+            DetachedProcess.awaitCondition(() -> counter.toFile().length() > size, Duration.ofSeconds(10),
+                    "the restored counter to go on");
+        } finally {
+            RestoreTest.killAndReap(r);
+        }
+        Cli bad = Cli.run("restore", "-D", img.toString(), "-d", "--manage-cgroups=sometimes");
+        assertEquals(2, bad.code(), bad.toString());
+        assertTrue(bad.err().contains("must be one of ignore, none, props, soft, full, strict"), bad.err());
+    }
+
     @Test
     void aThreadInACgroupOfItsOwnIsRefused() throws Exception {
         Path own = cgroup("memory", "a");

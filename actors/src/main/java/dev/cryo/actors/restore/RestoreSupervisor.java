@@ -199,7 +199,8 @@ public final class RestoreSupervisor {
             p = null;
         }
         this.prepared = p;
-        this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n));
+        this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n),
+                dev.cryo.engine.cgroups.CgroupPlacement.Mode.of(settings.restore().manageCgroups()));
     }
 
     private final dev.cryo.engine.restore.PreparedRoot prepared;

@@ -21,23 +21,49 @@ import java.util.function.Consumer;
  * with the settings it had, and a failed restore removes what it made.
  */
 public final class CgroupPlacement {
+    /**
+     * CRIU's --manage-cgroups modes. SOFT: join an existing cgroup as it is, make a missing one
+     * with its settings; FULL: the same, and give an existing one its settings; PROPS: every cgroup
+     * must exist and gets its settings; NONE: every cgroup must exist, as it is; STRICT: none may
+     * exist, all are made with their settings; IGNORE: every task stays in cryo's cgroups.
+     */
+    public enum Mode {
+        IGNORE, NONE, PROPS, SOFT, FULL, STRICT;
+
+        /** The mode of a setting's name ("soft"...). */
+        public static Mode of(String name) {
+            return valueOf(name.toUpperCase(java.util.Locale.ROOT));
+        }
+
+        String option() {
+            return "--manage-cgroups=" + name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     private final CgroupMounts mounts = CgroupMounts.read();
     private final Deque<Path> made = new ArrayDeque<>(); // newest first
     private final Consumer<String> warn;
+    private final Mode mode;
 
     public CgroupPlacement(Consumer<String> warn) {
+        this(warn, Mode.SOFT);
+    }
+
+    public CgroupPlacement(Consumer<String> warn, Mode mode) {
         this.warn = warn;
+        this.mode = mode;
     }
 
     /** Moves {@code pid} into {@code membership}'s cgroups (it was just forked into its parent's). */
     public synchronized void place(int pid, CgroupMembership membership) {
-        if (membership.places().isEmpty()) {
+        if (membership.places().isEmpty() || mode == Mode.IGNORE) {
             return;
         }
         Map<String, String> now = CgroupReader.parse(current(pid));
         for (CgroupMembership.Place p : membership.places()) {
             check(pid, p);
-            if (p.path().equals(now.get(p.hierarchy()))) {
+            boolean there = p.path().equals(now.get(p.hierarchy()));
+            if (there && mode != Mode.FULL && mode != Mode.PROPS && mode != Mode.STRICT) {
                 continue;
             }
             Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
@@ -46,7 +72,10 @@ public final class CgroupPlacement {
                         + " (or shows no part of it holding that path): it stays in cryo's");
                 continue;
             }
-            ensure(pid, p, dir.get());
+            byMode(pid, p, dir.get());
+            if (there) {
+                continue;
+            }
             try {
                 Files.writeString(dir.get().resolve("cgroup.procs"), Integer.toString(pid));
             } catch (IOException e) {
@@ -73,6 +102,38 @@ public final class CgroupPlacement {
                 throw new RestoreException("the image gives pid " + pid + "'s cgroup " + p.label() + " a setting '" + file
                         + "', which is not one cryo carries");
             }
+        }
+    }
+
+    /** The cgroup as the mode wants it: made, checked, given its settings. */
+    private void byMode(int pid, CgroupMembership.Place p, Path dir) {
+        boolean exists = Files.isDirectory(dir);
+        boolean ours = made.contains(dir); // made by this restore for an earlier task
+        switch (mode) {
+            case NONE, PROPS -> {
+                if (!exists) {
+                    throw new RestoreException("pid " + pid + " was in cgroup " + p.label() + ", which does not exist ("
+                            + dir + "): " + mode.option() + " makes none");
+                }
+                if (mode == Mode.PROPS) {
+                    apply(pid, p, dir);
+                }
+            }
+            case STRICT -> {
+                if (exists && !ours) {
+                    throw new RestoreException("pid " + pid + " was in cgroup " + p.label() + ", which exists already ("
+                            + dir + "): " + mode.option() + " makes every cgroup new");
+                }
+                ensure(pid, p, dir);
+            }
+            case FULL -> {
+                if (exists && !ours) {
+                    apply(pid, p, dir);
+                } else {
+                    ensure(pid, p, dir);
+                }
+            }
+            default -> ensure(pid, p, dir);
         }
     }
 
