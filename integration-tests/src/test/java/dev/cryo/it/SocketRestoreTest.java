@@ -405,6 +405,30 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A listener without SO_REUSEADDR whose program closed its connections first (their TIME_WAIT
+     * holds its port, as a plain socketserver.TCPServer's after a request) could not bind again:
+     * the restore failed after the dump had killed the tree.
+     */
+    @Test
+    void aListenerWithoutReuseAddrWhosePortIsInTimeWaitComesBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "tcpleftover"));
+    }
+
+    /**
+     * A connection whose receiver does not read: the window closed, megabytes in the sender's queue
+     * (sent unacknowledged and never sent) and in the receiver's. Read back byte for byte after the restore.
+     */
+    @Test
+    void aConnectionWithItsWindowClosedComesBackByteForByte() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpwindow.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpwindow.out"), prog))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     /** Accepts {@code n} connections and echoes what each sends, each on a thread of its own (until closed). */
     private static void echoEach(ServerSocket s, int n) {
         for (int i = 0; i < n; i++) {

@@ -402,11 +402,44 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         if (lend) {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
         }
-        Sockets.bindInet(s, t.local());
+        try {
+            Sockets.bindInet(s, t.local());
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (!e.is(dev.cryo.kernel.Errno.EADDRINUSE) || !clearLeftovers(t.local())) {
+                throw e;
+            }
+            Sockets.bindInet(s, t.local());
+        }
         Sockets.listen(s, t.backlog());
         if (lend) {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 0);
         }
+    }
+
+    /**
+     * A listener's port held by connections it had closed before the dump, which no file holds any
+     * more: TIME_WAIT for a minute, or FIN_WAIT2 while the client has not closed. The listener had the
+     * port all along; one without SO_REUSEADDR could not bind it again, and the restore of a killed
+     * tree failed (a plain socketserver.TCPServer that has served a request). They are ended as
+     * {@code ss -K} does (a FIN_WAIT2 client gets a reset). Returns whether there were any.
+     */
+    private static boolean clearLeftovers(SockAddr local) {
+        boolean any = false;
+        boolean wildcard = local.inetAddress().isAnyLocalAddress();
+        try (SockDiag d = SockDiag.open()) {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                for (SockDiag.InetSocket i : d.ownerless(family, 1 << SockDiag.TCP_TIME_WAIT | 1 << SockDiag.TCP_FIN_WAIT2)) {
+                    if (i.local().port() == local.port() && (wildcard || i.local().equals(local))) {
+                        d.destroy(i);
+                        any = true;
+                    }
+                }
+            }
+        }
+        if (any) {
+            log.info("TCP listener {}: ended the connections it had closed before the dump that still held its port", local);
+        }
+        return any;
     }
 
     @Override

@@ -21,8 +21,8 @@ import java.util.Map;
  * namespace (peers, queues, pending connections, shutdown state), the way {@code ss} gets it.
  */
 public final class SockDiag implements AutoCloseable {
-    private static final int NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20;
-    private static final int NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
+    private static final int NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20, SOCK_DESTROY = 21;
+    private static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     private static final int UDIAG_SHOW_NAME = 1, UDIAG_SHOW_VFS = 2, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_ICONS = 8,
             UDIAG_SHOW_RQLEN = 0x10;
     private static final int UNIX_DIAG_NAME = 0, UNIX_DIAG_VFS = 1, UNIX_DIAG_PEER = 2, UNIX_DIAG_ICONS = 3,
@@ -132,9 +132,43 @@ public final class SockDiag implements AutoCloseable {
 
     /** {@link #inetSockets(int, int)} of the states in {@code states} only (a mask of 1 << state), chosen by the kernel. */
     public Map<Long, InetSocket> inetSockets(int family, int protocol, int states) {
+        Map<Long, InetSocket> out = new HashMap<>();
+        inetList(family, protocol, states).forEach(i -> out.put(i.ino(), i));
+        return out;
+    }
+
+    /**
+     * TCP sockets of one family in the states of {@code states} that no file holds (inode 0), which
+     * {@link #inetSockets} would fold into one: TIME_WAIT and orphaned closing connections.
+     */
+    public List<InetSocket> ownerless(int family, int states) {
+        return inetList(family, Sockets.IPPROTO_TCP, states).stream().filter(i -> i.ino() == 0).toList();
+    }
+
+    /**
+     * Ends TCP socket {@code i} (SOCK_DESTROY, as {@code ss -K}): a TIME_WAIT entry goes at once, a
+     * connection is aborted (reset). Needs CONFIG_INET_DIAG_DESTROY.
+     */
+    public void destroy(InetSocket i) {
+        String what = "destroy " + i.local() + " -> " + i.remote() + " (" + stateName(i.state()) + ")";
+        request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, socketId(i), what);
+    }
+
+    /** struct inet_diag_req_v2 naming exactly socket {@code i} (any cookie). */
+    private static byte[] socketId(InetSocket i) {
+        ByteBuffer req = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
+        req.put((byte) i.family()).put((byte) i.protocol()).put((byte) 0).put((byte) 0).putInt(1 << i.state());
+        ByteBuffer id = req.duplicate().order(ByteOrder.BIG_ENDIAN);
+        id.putShort(8, (short) i.local().port()).putShort(10, (short) i.remote().port());
+        id.put(12, i.local().address()).put(28, i.remote().address());
+        req.putInt(44, i.boundIf()).putInt(48, -1).putInt(52, -1); // INET_DIAG_NOCOOKIE
+        return req.array();
+    }
+
+    private List<InetSocket> inetList(int family, int protocol, int states) {
         ByteBuffer req = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
         req.put((byte) family).put((byte) protocol).put((byte) 0).put((byte) 0).putInt(states);
-        Map<Long, InetSocket> out = new HashMap<>();
+        List<InetSocket> out = new ArrayList<>();
         String what = (family == SockAddr.AF_INET ? "inet" : "inet6") + (protocol == Sockets.IPPROTO_TCP ? " tcp" : " udp");
         for (ByteBuffer m : dump(req.array(), what)) {
             int p = m.position();
@@ -158,7 +192,7 @@ public final class SockDiag implements AutoCloseable {
                     shut = a.data.get(0) & 0xff;
                 }
             }
-            out.put(ino, new InetSocket(ino, fam, protocol, state, new SockAddr(fam, src, sport),
+            out.add(new InetSocket(ino, fam, protocol, state, new SockAddr(fam, src, sport),
                     new SockAddr(fam, dst, dport), ifIndex, rq, wq, shut));
         }
         return out;
@@ -193,10 +227,15 @@ public final class SockDiag implements AutoCloseable {
 
     /** Sends one dump request and gathers the bodies of every answer until NLMSG_DONE. */
     private List<ByteBuffer> dump(byte[] request, String what) {
+        return request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, request, what);
+    }
+
+    /** Sends one request of {@code type} and gathers the bodies of every answer until NLMSG_DONE or an acknowledgement. */
+    private List<ByteBuffer> request(int msgType, int flags, byte[] request, String what) {
         int s = ++seq;
         ByteBuffer msg = ByteBuffer.allocate(16 + request.length).order(ByteOrder.nativeOrder());
-        msg.putInt(16 + request.length).putShort((short) SOCK_DIAG_BY_FAMILY)
-                .putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(s).putInt(0).put(request);
+        msg.putInt(16 + request.length).putShort((short) msgType)
+                .putShort((short) flags).putInt(s).putInt(0).put(request);
         Sockets.sendTo(nl, msg.array(), 0, SockAddr.netlink(0, 0));
         List<ByteBuffer> out = new ArrayList<>();
         Memory buf = new Memory(65536);
