@@ -48,6 +48,15 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "pipesize", dir.toString()));
     }
 
+    /**
+     * zdtm's timerfd (with an absolute time): timerfds set with TFD_TIMER_ABSTIME, one also with
+     * TFD_TIMER_CANCEL_ON_SET, came back armed relative without their flags.
+     */
+    @Test
+    void timerfdsSetWithAnAbsoluteTimeKeepTheirFlagsAndDeadline() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "timerfdabs"));
+    }
+
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

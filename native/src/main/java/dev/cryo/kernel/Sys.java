@@ -396,4 +396,11 @@ public final class Sys {
         call(() -> "ioctl(" + fd + ", FIONREAD)", SyscallNr.IOCTL, fd.value(), FIONREAD, address(n), 0);
         return n.getInt(0);
     }
+
+    /** clock_gettime(clockId) in nanoseconds: a timer armed with an absolute time counts on the clock's own reading. */
+    public static long clockNanos(int clockId) {
+        Memory ts = new Memory(16);
+        call(() -> "clock_gettime(" + clockId + ")", SyscallNr.CLOCK_GETTIME, clockId, address(ts), 0, 0);
+        return ts.getLong(0) * 1_000_000_000L + ts.getLong(8);
+    }
 }

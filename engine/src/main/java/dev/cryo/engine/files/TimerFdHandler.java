@@ -5,6 +5,7 @@ import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.Sys;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -12,31 +13,39 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * timerfd: clock, time left, period and unread expirations come from fdinfo; restore arms a new
- * timer with the time that was left (relative) and puts the unread expirations back with
- * TFD_IOC_SET_TICKS.
+ * timerfd: clock, time left, period, settime flags and unread expirations come from fdinfo; restore
+ * arms a new timer with the time that was left and puts the unread expirations back with
+ * TFD_IOC_SET_TICKS. A timer set with an absolute time keeps its flags (a program that asked for
+ * {@code TFD_TIMER_CANCEL_ON_SET} learns of clock changes by them); on a realtime clock it keeps its
+ * very deadline, a wall-clock time the program chose.
  */
 public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
     public static final int TAG = 5, RECORD_ID = 115;
     private static final long TFD_IOC_SET_TICKS = 0x40085400L;
+    static final int TFD_TIMER_ABSTIME = 1;
+    private static final int CLOCK_REALTIME = 0, CLOCK_REALTIME_ALARM = 8;
     private static final Pattern PAIR = Pattern.compile("\\(\\s*(\\d+),\\s*(\\d+)\\)");
 
     /**
      * A timerfd: its clock, expirations not read yet, the time left to the next expiry and the
-     * period (relative, as /proc gives them; zero value = disarmed).
+     * period (relative, as /proc gives them; zero value = disarmed), the flags of its last
+     * timerfd_settime, and for an absolute timer on a realtime clock its deadline on that clock
+     * (0 otherwise).
      */
-    public record TimerFd(int clockId, long ticks, long valueSec, long valueNsec, long intervalSec, long intervalNsec)
-            implements FileDesc {}
+    public record TimerFd(int clockId, long ticks, long valueSec, long valueNsec, long intervalSec, long intervalNsec,
+                          int settimeFlags, long deadlineNanos) implements FileDesc {}
 
-    static final RecordCodec<TimerFd> CODEC = RecordCodec.of(TimerFd.class, RECORD_ID, 1, (out, t) -> {
+    static final RecordCodec<TimerFd> CODEC = RecordCodec.of(TimerFd.class, RECORD_ID, 2, (out, t) -> {
         out.writeVarInt(t.clockId(), true);
         out.writeLong(t.ticks());
         out.writeLong(t.valueSec());
         out.writeLong(t.valueNsec());
         out.writeLong(t.intervalSec());
         out.writeLong(t.intervalNsec());
+        out.writeVarInt(t.settimeFlags(), true);
+        out.writeLong(t.deadlineNanos());
     }, (in, version) -> new TimerFd(in.readVarInt(true), in.readLong(), in.readLong(), in.readLong(), in.readLong(),
-            in.readLong()));
+            in.readLong(), version >= 2 ? in.readVarInt(true) : 0, version >= 2 ? in.readLong() : 0));
 
     @Override
     public String kind() {
@@ -63,8 +72,17 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
         ctx.requireUnshared(fd, kind());
         long[] value = pair(fd, "it_value");
         long[] interval = pair(fd, "it_interval");
-        return new TimerFd(Integer.parseInt(field(fd, "clockid")), Long.parseUnsignedLong(field(fd, "ticks")),
-                value[0], value[1], interval[0], interval[1]);
+        int clock = Integer.parseInt(field(fd, "clockid"));
+        int flags = Integer.parseInt(field(fd, "settime flags"), 8);
+        boolean armed = value[0] != 0 || value[1] != 0;
+        long deadline = (flags & TFD_TIMER_ABSTIME) != 0 && armed && realtime(clock)
+                ? Sys.clockNanos(clock) + value[0] * 1_000_000_000L + value[1] : 0;
+        return new TimerFd(clock, Long.parseUnsignedLong(field(fd, "ticks")), value[0], value[1], interval[0],
+                interval[1], flags, deadline);
+    }
+
+    private static boolean realtime(int clock) {
+        return clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM;
     }
 
     private static String field(FdProbe fd, String key) {
@@ -107,17 +125,25 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
         long call(String name, int nr, long... args);
     }
 
-    /** timerfd_settime with the time left (setting it clears the expirations), then the unread expirations. */
+    /**
+     * timerfd_settime with the time left and the dumped flags (setting it clears the expirations),
+     * then the unread expirations. An absolute timer gets its deadline again: the dumped one on a
+     * realtime clock, otherwise the time left counted from now on its clock.
+     */
     private static void arm(long tfd, TimerFd t, java.util.function.Function<byte[], Long> put, Call ctx) {
         // a periodic timer that has just expired shows no time left (its next expiry is set when
         // the program reads it): give it one period, since a zero value would disarm it
         boolean expired = t.valueSec() == 0 && t.valueNsec() == 0;
-        long valueSec = expired ? t.intervalSec() : t.valueSec();
-        long valueNsec = expired ? t.intervalNsec() : t.valueNsec();
-        if (valueSec != 0 || valueNsec != 0) {
+        long value = expired ? t.intervalSec() * 1_000_000_000L + t.intervalNsec()
+                : t.valueSec() * 1_000_000_000L + t.valueNsec();
+        if (value != 0) {
+            boolean absolute = (t.settimeFlags() & TFD_TIMER_ABSTIME) != 0;
+            if (absolute) {
+                value = t.deadlineNanos() != 0 && !expired ? t.deadlineNanos() : Sys.clockNanos(t.clockId()) + value;
+            }
             long spec = put.apply(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
-                    .putLong(t.intervalNsec()).putLong(valueSec).putLong(valueNsec).array());
-            ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, 0, spec, 0);
+                    .putLong(t.intervalNsec()).putLong(value / 1_000_000_000L).putLong(value % 1_000_000_000L).array());
+            ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, t.settimeFlags(), spec, 0);
         }
         if (t.ticks() > 0) {
             long ticks = put.apply(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
@@ -132,5 +158,11 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
         m.put("ticks", t.ticks());
         m.put("value", t.valueSec() + "." + String.format("%09d", t.valueNsec()));
         m.put("interval", t.intervalSec() + "." + String.format("%09d", t.intervalNsec()));
+        if (t.settimeFlags() != 0) {
+            m.put("settimeFlags", t.settimeFlags());
+        }
+        if (t.deadlineNanos() != 0) {
+            m.put("deadline", t.deadlineNanos() / 1_000_000_000L + "." + String.format("%09d", t.deadlineNanos() % 1_000_000_000L));
+        }
     }
 }

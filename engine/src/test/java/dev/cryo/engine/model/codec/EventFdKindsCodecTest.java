@@ -27,7 +27,8 @@ class EventFdKindsCodecTest {
         TaskImage t = ModelSamples.task(700);
         List<FdImage> fds = List.of(
                 new FdImage(3, 04002, 0, new EventFdHandler.EventFd(0x1_0000_0005L, true)),
-                new FdImage(4, 02, 0, new TimerFdHandler.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000)),
+                new FdImage(4, 02, 0, new TimerFdHandler.TimerFd(1, 3, 0, 5_808_637, 0, 10_000_000, 0, 0)),
+                new FdImage(5, 02, 0, new TimerFdHandler.TimerFd(0, 0, 3599, 1, 0, 0, 3, 1_800_000_000_000_000_001L)),
                 new FdImage(6, 02004002, 0, new SignalFdHandler.SignalFd(0x201)),
                 new FdImage(7, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(4, 0x19, 0x1234),
                         new EpollHandler.Epoll.Watch(5, 0x80000001, -1L), new EpollHandler.Epoll.Watch(999, 1, 2, 4)))));

@@ -123,7 +123,7 @@ public final class ModelSamples {
                         List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.POSIX, false, 5, 14)))),
                 new FdImage(8, 024002, 0, new EventFdHandler.EventFd(5, true),
                         new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, PID, 29)),
-                new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(1, 2, 0, 5_000_000, 0, 10_000_000)),
+                new FdImage(9, 02, 0, new TimerFdHandler.TimerFd(0, 2, 0, 5_000_000, 0, 10_000_000, 3, 1_800_000_000_123_456_789L)),
                 new FdImage(10, 04000, 0, new SignalFdHandler.SignalFd(0x201)),
                 new FdImage(11, 02000002, 0, new EpollHandler.Epoll(List.of(new EpollHandler.Epoll.Watch(8, 1, 0x1234),
                         new EpollHandler.Epoll.Watch(999, 1, 7, 8)))),
