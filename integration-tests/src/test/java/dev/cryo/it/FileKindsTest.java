@@ -57,6 +57,16 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "timerfdabs"));
     }
 
+    /**
+     * zdtm's file_fown (with a thread as owner): signal-driven I/O owned by the process, a thread
+     * and the process group; the thread owner failed the restore (ESRCH) after the dump had killed
+     * the tree.
+     */
+    @Test
+    void signalDrivenIoOwnersComeBackAndSignalTheRightThread() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "sigowners"));
+    }
+
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

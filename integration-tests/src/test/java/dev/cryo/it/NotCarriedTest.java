@@ -91,6 +91,16 @@ class NotCarriedTest {
                                 + "fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', b'cryot%d', 0x1001))",
                         " fd 3: /dev/net/tun is attached to tun/tap interface cryot\\d+; a reopen by path would come back "
                                 + "without it, which is not supported"),
+                // a signal owner that is a thread of the task itself is carried (FileKindsTest sigowners.c);
+                // one of another process's thread is not: threads are made after every task's files
+                python("a signal owner that is a thread of another process", "import fcntl, os, socket, struct, threading, time\n"
+                                + "r, w = os.pipe()\nif os.fork() == 0:\n    def t():\n"
+                                + "        os.write(w, struct.pack('i', threading.get_native_id()))\n        time.sleep(600)\n"
+                                + "    threading.Thread(target=t).start()\n    time.sleep(600)\n    os._exit(0)\n"
+                                + "tid = struct.unpack('i', os.read(r, 4))[0]\na, b = socket.socketpair()\n"
+                                + "fcntl.fcntl(a, 15, struct.pack('ii', 0, tid))",
+                        " fd 5 \\(socket:\\[\\d+\\]\\): its signal owner \\(F_SETOWN_EX\\) is thread \\d+ of pid \\d+, a thread"
+                                + " of another process; not supported"),
                 python("a packet socket", "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
                         " fd 3: packet socket is not supported yet"),
                 // zdtm's socket_udplite: it was called a UDP socket

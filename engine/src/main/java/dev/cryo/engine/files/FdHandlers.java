@@ -135,7 +135,12 @@ public final class FdHandlers {
                 throw new DumpException(probe.where() + " (" + target + "): a lock on a "
                         + of(desc).kind() + " is not supported yet");
             }
-            out.add(new FdImage(fd, info.flags(), info.pos(), desc, FdOwner.probe(pid, fd, info.flags(), target)));
+            FdOwner signalOwner = FdOwner.probe(pid, fd, info.flags(), target);
+            if (signalOwner != null && signalOwner.threadOf() != 0 && signalOwner.threadOf() != pid.value()) {
+                throw new DumpException(probe.where() + " (" + target + "): its signal owner (F_SETOWN_EX) is thread "
+                        + signalOwner.pid() + " of pid " + signalOwner.threadOf() + ", a thread of another process; not supported");
+            }
+            out.add(new FdImage(fd, info.flags(), info.pos(), desc, signalOwner));
         }
         return out;
     }

@@ -41,6 +41,28 @@ public record FdOwner(int type, int pid, int signal) {
         }
     }
 
+    /**
+     * For an owner that is a thread other than its process's main one, that process's pid; 0 for
+     * a process, a process group or a main thread. A restore makes threads after the files, so such
+     * an owner can be given back only by its own process, once its threads exist.
+     */
+    public int threadOf() {
+        if (type != F_OWNER_TID || pid == 0) {
+            return 0;
+        }
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("Tgid:")) {
+                    int tgid = Integer.parseInt(line.substring(5).trim());
+                    return tgid == pid ? 0 : tgid;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0; // gone: a restore sets it as it would any other owner, and says so if it cannot
+        }
+        return 0;
+    }
+
     /** The struct f_owner_ex F_SETOWN_EX takes. */
     public byte[] ownerEx() {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);

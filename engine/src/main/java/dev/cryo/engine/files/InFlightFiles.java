@@ -83,9 +83,13 @@ public final class InFlightFiles {
                 if (!info.values("lock").isEmpty()) {
                     throw new DumpException(what + ": it holds a lock no task of the tree holds; not supported");
                 }
+                FdOwner signalOwner = FdOwner.probe(self, fd, info.flags(), target);
+                if (signalOwner != null && signalOwner.threadOf() != 0) {
+                    throw new DumpException(what + ": its signal owner (F_SETOWN_EX) is thread " + signalOwner.pid()
+                            + " of pid " + signalOwner.threadOf() + "; not supported for a file in flight");
+                }
                 // close-on-exec belongs to the fd the receiver will get, not to the file in flight
-                out.add(new FdImage(i, info.flags() & ~O_CLOEXEC, info.pos(), desc,
-                        FdOwner.probe(self, fd, info.flags(), target)));
+                out.add(new FdImage(i, info.flags() & ~O_CLOEXEC, info.pos(), desc, signalOwner));
             }
         } finally {
             DUMPING.set(false);

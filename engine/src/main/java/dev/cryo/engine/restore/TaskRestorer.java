@@ -19,6 +19,7 @@ import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
+import dev.cryo.engine.restore.stage.ThreadSignalOwners;
 import dev.cryo.engine.restore.stage.ThreadState;
 import dev.cryo.engine.restore.stage.ZombieNotices;
 import dev.cryo.engine.restore.stage.SignalsHeld;
@@ -58,6 +59,7 @@ public final class TaskRestorer {
             new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
             new ThreadPidFds(),
+            new ThreadSignalOwners(),
             new ThreadState(),
             new FileLockRestore(),
             // new stages that need privilege go here

@@ -233,25 +233,39 @@ public final class FileRestore {
      */
     private static void signalOwner(TaskContext t, FdImage fd) {
         dev.cryo.engine.files.FdOwner o = fd.owner();
-        String what = "pid " + t.pid() + " fd " + fd.fd();
         if (o != null) {
-            if (o.pid() != 0) {
-                long ex = t.put(o.ownerEx());
-                try {
-                    t.call("fcntl(" + what + ", F_SETOWN_EX " + o + ")", SyscallNr.FCNTL, fd.fd(), F_SETOWN_EX, ex);
-                } catch (RuntimeException e) {
-                    throw new RestoreException(what + ": its signal owner (" + o + ") cannot be set again: "
-                            + e.getMessage(), e);
-                }
+            if (o.pid() != 0 && !ownedByLaterThread(t, o)) {
+                setOwner(t, fd.fd(), o);
             }
             if (o.signal() != 0) {
-                t.call("fcntl(" + what + ", F_SETSIG)", SyscallNr.FCNTL, fd.fd(), F_SETSIG, o.signal());
+                t.call("fcntl(pid " + t.pid() + " fd " + fd.fd() + ", F_SETSIG)", SyscallNr.FCNTL, fd.fd(), F_SETSIG, o.signal());
             }
         }
         if ((fd.flags() & O_ASYNC) != 0) {
-            t.call("fcntl(" + what + ", F_SETFL)", SyscallNr.FCNTL, fd.fd(), F_SETFL,
+            t.call("fcntl(pid " + t.pid() + " fd " + fd.fd() + ", F_SETFL)", SyscallNr.FCNTL, fd.fd(), F_SETFL,
                     fd.flags() & dev.cryo.engine.files.FdHandlers.SETFL_MASK);
         }
+    }
+
+    /** F_SETOWN_EX of fd {@code fd} of the task to {@code o}. */
+    static void setOwner(TaskContext t, int fd, dev.cryo.engine.files.FdOwner o) {
+        String what = "pid " + t.pid() + " fd " + fd;
+        long ex = t.put(o.ownerEx());
+        try {
+            t.call("fcntl(" + what + ", F_SETOWN_EX " + o + ")", SyscallNr.FCNTL, fd, F_SETOWN_EX, ex);
+        } catch (RuntimeException e) {
+            throw new RestoreException(what + ": its signal owner (" + o + ") cannot be set again: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * An owner that is one of the task's own threads other than its main one: it does not exist
+     * at FILES (threads are made later), so {@link ThreadSignalOwners} sets it once it does.
+     */
+    static boolean ownedByLaterThread(TaskContext t, dev.cryo.engine.files.FdOwner o) {
+        return o.type() == dev.cryo.kernel.Fcntl.F_OWNER_TID && o.pid() != t.pid().value()
+                && t.task().threads().stream().anyMatch(th -> th.tid() == o.pid());
     }
 
     /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
