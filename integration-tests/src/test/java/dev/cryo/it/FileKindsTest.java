@@ -67,6 +67,15 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "sigowners"));
     }
 
+    /**
+     * An epoll watching an epoll opened after it: the restore added the outer watch before the
+     * inner epoll existed and failed after the dump had killed the tree.
+     */
+    @Test
+    void anEpollWatchingALaterEpollComesBack() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "epollnest"));
+    }
+
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

@@ -197,6 +197,38 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     }
 
     /**
+     * {@code fds} (the task's fds restored last, in fd order) with every epoll that another epoll
+     * of them watches moved before it: an epoll can watch an epoll (sd-event embedding, nested
+     * loops), and a watch can only be added once its file is there. The kernel refuses loops, so
+     * the order always exists.
+     */
+    public static List<FdImage> nestedFirst(List<FdImage> fds) {
+        Map<Integer, FdImage> epolls = new HashMap<>();
+        fds.stream().filter(f -> f.desc() instanceof Epoll).forEach(f -> epolls.put(f.fd(), f));
+        List<FdImage> out = new ArrayList<>();
+        java.util.Set<Integer> placed = new java.util.HashSet<>();
+        for (FdImage f : fds) {
+            place(f, epolls, placed, out);
+        }
+        return out;
+    }
+
+    private static void place(FdImage f, Map<Integer, FdImage> epolls, java.util.Set<Integer> placed, List<FdImage> out) {
+        if (!placed.add(f.fd())) {
+            return;
+        }
+        if (f.desc() instanceof Epoll e) {
+            for (Epoll.Watch w : e.watches()) {
+                FdImage inner = epolls.get(w.via() >= 0 ? w.via() : w.fd());
+                if (inner != null) {
+                    place(inner, epolls, placed, out);
+                }
+            }
+        }
+        out.add(f);
+    }
+
+    /**
      * Adds the file at fd {@code via} as if through fd number {@code fd}: it is put there for the
      * call, and whatever the task holds at that number is moved aside and back with its close-on-exec flag.
      */

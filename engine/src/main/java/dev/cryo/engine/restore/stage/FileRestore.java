@@ -296,8 +296,8 @@ public final class FileRestore {
                     && !FdHandlers.of(fd.desc()).restoresLast()).toList();
             case SHARED -> java.util.stream.Stream.concat(
                     fds.stream().filter(fd -> fd.desc() instanceof SharedFdHandler.SharedFd s && !s.ownerLate()),
-                    fds.stream().filter(fd -> !(fd.desc() instanceof SharedFdHandler.SharedFd)
-                            && FdHandlers.of(fd.desc()).restoresLast())).toList();
+                    dev.cryo.engine.files.EpollHandler.nestedFirst(fds.stream().filter(fd -> !(fd.desc() instanceof SharedFdHandler.SharedFd)
+                            && FdHandlers.of(fd.desc()).restoresLast()).toList()).stream()).toList();
             case LATE -> fds.stream().filter(fd -> fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerLate())
                     .toList();
         };
