@@ -140,6 +140,18 @@ class MemoryKindsTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * mlockall(MCL_FUTURE), with and without MCL_ONFAULT: each mapping kept its lock, but the mm's
+     * default was dropped silently, so mappings made after the restore came unlocked.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "onfault"})
+    void mlockallOfFutureMappingsComesBack(String mode) throws Exception {
+        String out = mode.isEmpty() ? DumpRestore.workloadVerdict(tmp, "mlockfuture")
+                : DumpRestore.workloadVerdict(tmp, "mlockfuture", mode);
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** KSM for the whole address space (PR_SET_MEMORY_MERGE): the restore dropped it, so new mappings were not mergeable. */
     @Test
     void ksmForTheWholeAddressSpaceComesBack() throws Exception {

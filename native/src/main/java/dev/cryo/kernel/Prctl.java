@@ -16,6 +16,9 @@ public final class Prctl {
     /** KSM for the whole address space, present and future mappings (Linux 6.4+). */
     public static final int PR_SET_MEMORY_MERGE = 67, PR_GET_MEMORY_MERGE = 68;
 
+    /** mlockall(2) flags: the lock every future mapping of the mm gets (its default flags), and only as it faults in. */
+    public static final int MCL_FUTURE = 2, MCL_ONFAULT = 4;
+
     /** securebits: SECURE_NO_SETUID_FIXUP keeps the capability sets across a uid change. */
     public static final int SECBIT_NO_SETUID_FIXUP = 1 << 2;
 

@@ -33,7 +33,7 @@ public final class SyscallNr {
             MSGRCV = 70, MSGCTL = 71;
 
     /** Memory: locks, seals, AIO rings, files. */
-    public static final int MLOCK2 = 325, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
+    public static final int MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
             FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, STATFS = 137, FSTATFS = 138, MKNODAT = 259,
             UTIMENSAT = 280;
 

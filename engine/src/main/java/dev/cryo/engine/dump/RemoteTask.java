@@ -78,6 +78,11 @@ public final class RemoteTask implements AutoCloseable {
         return scratch;
     }
 
+    /** Bytes of the area from {@link #scratch}. */
+    public long length() {
+        return length;
+    }
+
     /**
      * An injector for one stopped thread of this task, running through the thread's return pad
      * (written before any register changes); close it to put the thread's registers back.

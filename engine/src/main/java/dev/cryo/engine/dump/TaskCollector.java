@@ -89,7 +89,9 @@ public final class TaskCollector {
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
+        int mlockFuture;
         try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size())) {
+            mlockFuture = MlockFuture.of(pid, remote, status);
             for (int tid : tids) {
                 threads.add(ThreadCollector.collect(remote, tid, securityCollector));
             }
@@ -115,7 +117,7 @@ public final class TaskCollector {
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 ProcFs.auxv(pid).words(), status.value("THP_enabled").map("0"::equals).orElse(false),
-                coredumpFilter(pid), membarrier, mdwe, mergeAny(pid));
+                coredumpFilter(pid), membarrier, mdwe, mergeAny(pid), mlockFuture);
         int shared = files.tables().withParent(pid.value());
         TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
                 shared);

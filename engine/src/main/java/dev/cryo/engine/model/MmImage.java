@@ -7,12 +7,14 @@ package dev.cryo.engine.model;
  * MEMBARRIER_CMD_REGISTER_* bits MEMBARRIER_CMD_GET_REGISTRATIONS returns): a program that registered
  * for private expedited barriers gets EPERM from them in a new mm that did not (liburcu aborts: knotd);
  * and its memory-deny-write-execute flags (PR_SET_MDWE: a hardened service's W^X, which cannot be undone);
- * and whether KSM merges all of its memory, present and future (PR_SET_MEMORY_MERGE, {@code mergeAny}).
+ * and whether KSM merges all of its memory, present and future (PR_SET_MEMORY_MERGE, {@code mergeAny});
+ * and the lock every future mapping gets ({@code mlockFuture}: the MCL_FUTURE and MCL_ONFAULT bits of an
+ * mlockall, 0 when none; chronyd -m, ntpd, corosync lock themselves so).
  */
 public record MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                       long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv,
                       boolean thpDisabled, long coredumpFilter, int membarrier, int mdwe,
-                      boolean mergeAny) {
+                      boolean mergeAny, int mlockFuture) {
     /** The default coredump filter (anonymous private and shared memory, ELF headers, private huge pages). */
     public static final long DEFAULT_COREDUMP_FILTER = 0x33;
 
@@ -23,6 +25,6 @@ public record MmImage(long startCode, long endCode, long startData, long endData
     public MmImage(long startCode, long endCode, long startData, long endData, long startBrk, long brk,
                    long startStack, long argStart, long argEnd, long envStart, long envEnd, long[] auxv) {
         this(startCode, endCode, startData, endData, startBrk, brk, startStack, argStart, argEnd, envStart, envEnd, auxv,
-                false, DEFAULT_COREDUMP_FILTER, 0, 0, false);
+                false, DEFAULT_COREDUMP_FILTER, 0, 0, false, 0);
     }
 }

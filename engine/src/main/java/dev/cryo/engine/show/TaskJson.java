@@ -140,6 +140,9 @@ final class TaskJson {
         if (mm.mergeAny()) {
             m.put("ksmMergeAny", true);
         }
+        if (mm.mlockFuture() != 0) {
+            m.put("mlockFuture", mm.mlockFuture());
+        }
         return m;
     }
 

@@ -10,7 +10,7 @@ public final class MmImageCodec implements RecordCodec<MmImage> {
 
     public Class<MmImage> type() { return MmImage.class; }
     public int id() { return ModelCodecs.MM_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, MmImage m) {
         out.writeLongs(new long[] {m.startCode(), m.endCode(), m.startData(), m.endData(), m.startBrk(), m.brk(),
@@ -21,12 +21,13 @@ public final class MmImageCodec implements RecordCodec<MmImage> {
         out.writeVarInt(m.membarrier(), true);
         out.writeVarInt(m.mdwe(), true);
         out.writeBoolean(m.mergeAny());
+        out.writeVarInt(m.mlockFuture(), true);
     }
 
     public MmImage read(Input in, int version) {
         long[] f = in.readLongs(11);
         return new MmImage(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
                 ModelFields.readLongs(in, ModelLimits.AUXV_WORDS, "MmImage.auxv"), in.readBoolean(), in.readLong(), in.readVarInt(true), in.readVarInt(true),
-                in.readBoolean());
+                in.readBoolean(), version >= 2 ? in.readVarInt(true) : 0);
     }
 }

@@ -132,6 +132,9 @@ public final class ProcessState implements StateStage {
         if (mm.mergeAny()) { // every mapping is mergeable already (VmFlags); this makes the new ones so too
             t.call("prctl(PR_SET_MEMORY_MERGE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
         }
+        if (mm.mlockFuture() != 0) { // MCL_FUTURE alone leaves the mappings as they are: each has its own lock (VmFlags)
+            t.call("mlockall(0x" + Integer.toHexString(mm.mlockFuture()) + ")", SyscallNr.MLOCKALL, mm.mlockFuture());
+        }
         if (mm.thpDisabled()) {
             t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }

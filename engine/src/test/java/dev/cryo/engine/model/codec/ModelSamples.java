@@ -97,7 +97,8 @@ public final class ModelSamples {
                 new SigAction(13, 1, 0, 0, 0), new SigAction(15, 0, 0, 0, 0));
         MmImage mm = new MmImage(0x5555_5555_4000L, 0x5555_5555_5000L, 0x5555_5555_7000L, 0x5555_5555_8000L, HEAP,
                 HEAP + 0x21000, STACK + 0xf000, STACK + 0xf100, STACK + 0xf200, STACK + 0xf200, STACK + 0xf800,
-                new long[] {33, 0x7ffc_1234_5000L, 16, 0xbfebfbff, 6, 4096, 0, 0}, true, 0x3f, 1 << 4, 1, true);
+                new long[] {33, 0x7ffc_1234_5000L, 16, 0xbfebfbff, 6, 4096, 0, 0}, true, 0x3f, 1 << 4, 1, true,
+                dev.cryo.kernel.Prctl.MCL_FUTURE | dev.cryo.kernel.Prctl.MCL_ONFAULT);
         List<VmaImage> vmas = List.of(
                 new VmaImage(0x5555_5555_4000L, 0x5555_5555_5000L, 5, VmaImage.MAP_PRIVATE, 0x1000, MemoryKinds.FILE_PRIVATE,
                         file("/usr/bin/sleeper", 77), 0, 0),
