@@ -70,6 +70,14 @@ class NotCarriedTest {
                                 + "os.kill(pid, 9)\nos.waitpid(pid, 0)\nos.close(r)\nos.close(w)",
                         " fd 5: namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not the task's own net "
                                 + "namespace \\(net:\\[\\d+\\]\\); a namespace file of another namespace is not supported"),
+                // a connection whose handshake has not completed has no socket yet: TCP_DEFER_ACCEPT (apache's
+                // AcceptFilter, nginx's "deferred") keeps it so until the client's first bytes
+                python("a TCP connection to a listener still in its handshake", "import socket\n"
+                                + "l = socket.socket()\nl.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 60)\n"
+                                + "l.bind(('127.0.0.1', 0))\nl.listen(4)\nc = socket.create_connection(l.getsockname())",
+                        " fd 3: TCP socket 127\\.0\\.0\\.1:\\d+ \\(listening\\): 1 connection\\(s\\) have not completed their"
+                                + " handshake within cryo\\.dump\\.accept-wait \\(the client's last ACK not in, or"
+                                + " TCP_DEFER_ACCEPT waiting for its first bytes\\)"),
                 // zdtm's sk-unix-listen03: the refusal named "unix socket 0 outside the tree"
                 python("a unix connection waiting to be accepted whose client closed", "import socket\n"
                                 + "l = socket.socket(socket.AF_UNIX)\nl.bind('s')\nl.listen(1)\n"

@@ -428,15 +428,48 @@ public final class SocketDumpState {
         return (held.containsKey(ino) || heldUdp.containsKey(ino)) && options.tcpEstablished() ? lockTable : "";
     }
 
-    /** How many connections wait in the accept queues of the held listeners, read afresh. */
+    /**
+     * How many connections wait in the accept queues of the held listeners, or are still in their
+     * handshake there (a SYN answered, no final ACK yet, or TCP_DEFER_ACCEPT waiting for the first
+     * bytes), read afresh.
+     */
     public synchronized int notAccepted() {
         int n = 0;
+        List<SockDiag.InetSocket> requests = null;
         for (SockDiag.InetSocket l : listeners().values()) {
             if (held.containsKey(l.ino())) {
-                n += l.rqueue();
+                if (requests == null) {
+                    requests = requests();
+                }
+                n += l.rqueue() + halfOpen(l, requests);
             }
         }
         return n;
+    }
+
+    /** The request sockets (SYN_RECV, held by no file) of this network namespace, both families. */
+    private static List<SockDiag.InetSocket> requests() {
+        try (SockDiag d = SockDiag.open()) {
+            List<SockDiag.InetSocket> out = new ArrayList<>(d.ownerless(SockAddr.AF_INET, 1 << SockDiag.TCP_SYN_RECV));
+            out.addAll(d.ownerless(SockAddr.AF_INET6, 1 << SockDiag.TCP_SYN_RECV));
+            return out;
+        }
+    }
+
+    private static int halfOpen(SockDiag.InetSocket l, List<SockDiag.InetSocket> requests) {
+        boolean wildcard = l.local().inetAddress().isAnyLocalAddress();
+        return (int) requests.stream().filter(r -> r.local().port() == l.local().port()
+                && (wildcard || r.local().equals(l.local()))).count();
+    }
+
+    /**
+     * Connections to listener {@code l} whose handshake has not completed (request sockets in
+     * SYN_RECV, held by no file): no socket of the program's holds them yet, so they cannot be carried.
+     */
+    public synchronized int halfOpen(SockDiag.InetSocket l) {
+        int creator = netnsOf(l.ino());
+        return halfOpen(l, creator == 0 ? requests()
+                : dev.cryo.kernel.Namespaces.inside(Pid.of(creator), "net", SocketDumpState::requests));
     }
 
     private static Map<Long, SockDiag.InetSocket> listeners() {

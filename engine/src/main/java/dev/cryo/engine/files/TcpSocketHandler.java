@@ -250,13 +250,19 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             boolean primary = st.claim(p.ino);
             switch (d.state()) {
                 case SockDiag.TCP_LISTEN -> {
-                    if (d.rqueue() > 0 && st.options().tcpSkipInFlight()) {
+                    int halfOpen = st.halfOpen(d);
+                    if ((d.rqueue() > 0 || halfOpen > 0) && st.options().tcpSkipInFlight()) {
                         // CRIU's --tcp-skip-in-flight: no socket of the program's holds them; gone with the listener
                         log.warn("{}: {}: {} connection(s) not accepted yet are left out (--tcp-skip-in-flight): "
-                                + "their clients get a reset if the tree is killed", fd.where(), what, d.rqueue());
+                                + "their clients get a reset if the tree is killed", fd.where(), what, d.rqueue() + halfOpen);
                     } else if (d.rqueue() > 0) {
                         throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted (the program did"
                                 + " not accept them within cryo.dump.accept-wait); not supported without"
+                                + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
+                    } else if (halfOpen > 0) {
+                        throw p.refuse(what + ": " + halfOpen + " connection(s) have not completed their handshake"
+                                + " within cryo.dump.accept-wait (the client's last ACK not in, or TCP_DEFER_ACCEPT"
+                                + " waiting for its first bytes): no socket holds them yet; not supported without"
                                 + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
