@@ -214,6 +214,27 @@ class FileKindsTest {
     }
 
     /**
+     * zdtm file_lease03: a write lease being broken, a child of the tree waiting in its open for
+     * the break. It was refused; now the lease is taken again and broken anew (as CRIU does), so
+     * it stays breaking toward READ, the holder hears the break again and the child's open goes
+     * through once the lease is given up.
+     */
+    @Test
+    void aLeaseBeingBrokenIsBrokenAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("leasebreak.out"),
+                TestPrograms.compile("/c/leasebreak.c").toString(), dir.toString()))) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), img).alsoKnown(new StateComparator.Known(
+                    "a lease being broken is broken anew by the restore: its break signal is pending once more",
+                    d -> d.item().equals("status ShdPnd"))).restoreDetached(p.output());
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("lease being broken to READ, a WRITE"), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /**
      * A program whose output a harness outside the tree reads through a pipe (a test runner, a
      * shell pipeline) writes to that reader again after the restore, the counter going on with no
      * gap or repeat; without the join the restored program met a pipe with no reader (SIGPIPE).

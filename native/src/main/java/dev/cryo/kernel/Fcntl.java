@@ -17,6 +17,6 @@ public final class Fcntl {
             F_OFD_SETLK = 37, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 
     /** F_SETFD's flag; F_SETLK's lock types; F_SETOWN_EX's owner kinds; a seal. */
-    public static final int FD_CLOEXEC = 1, F_RDLCK = 0, F_WRLCK = 1, F_OWNER_TID = 0, F_OWNER_PID = 1,
+    public static final int FD_CLOEXEC = 1, F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2, F_OWNER_TID = 0, F_OWNER_PID = 1,
             F_OWNER_PGRP = 2, F_SEAL_SEAL = 1;
 }

@@ -21,6 +21,13 @@ import java.util.regex.Pattern;
  */
 public final class FileLocks {
     public static final int FLOCK = 0, POSIX = 1, OFD = 2, LEASE = 3;
+    /**
+     * A lease being broken (an open by another process waits for it): {@code write} is the lease
+     * taken again, {@code start} the type the break takes it to (F_RDLCK or F_UNLCK), which is all
+     * the kernel shows of it.
+     */
+    public static final int LEASE_BREAKING = 4;
+    private static final int F_RDLCK = dev.cryo.kernel.Fcntl.F_RDLCK, F_UNLCK = dev.cryo.kernel.Fcntl.F_UNLCK;
     /** {@code end} of a lock that runs to the end of the file, however long it grows. */
     public static final long EOF = -1;
 
@@ -31,9 +38,10 @@ public final class FileLocks {
                 case FLOCK -> "flock";
                 case POSIX -> "POSIX lock";
                 case LEASE -> "lease";
+                case LEASE_BREAKING -> "lease being broken to " + (start == F_RDLCK ? "READ" : "UNLCK") + ", a";
                 default -> "OFD lock";
             };
-            boolean whole = kind == FLOCK || kind == LEASE;
+            boolean whole = kind == FLOCK || kind == LEASE || kind == LEASE_BREAKING;
             return k + " " + (write ? "WRITE" : "READ") + (whole ? "" : " " + start + "-" + (end == EOF ? "EOF" : end));
         }
     }
@@ -45,8 +53,8 @@ public final class FileLocks {
 
     /**
      * The locks held through {@code fd}: all of them when it owns its open file, else only the
-     * POSIX locks of its own process. A lease being broken (an open waits for it), or a lock a
-     * process outside the tree holds through this open file, is refused.
+     * POSIX locks of its own process. A lock a process outside the tree holds through this open
+     * file is refused.
      */
     static List<Lock> dump(FdProbe fd, FdHandler.DumpContext ctx, boolean owner) {
         List<Lock> out = new ArrayList<>();
@@ -66,10 +74,19 @@ public final class FileLocks {
                 default -> throw new DumpException(fd.where() + " (" + fd.target() + "): a " + m.group(1).toLowerCase()
                         + " is not supported yet");
             };
+            if (kind == LEASE && m.group(2).equals("BREAKING")) {
+                // the kernel shows only where the break goes: a break to READ was of a write lease; one to
+                // UNLCK of either, and an fd open for writing can hold only a write lease
+                boolean toRead = m.group(3).equals("READ");
+                boolean write = toRead || (fd.info().flags() & dev.cryo.kernel.Fcntl.O_ACCMODE) != dev.cryo.kernel.Fcntl.O_RDONLY;
+                if (owner) {
+                    out.add(new Lock(LEASE_BREAKING, write, toRead ? F_RDLCK : F_UNLCK, 0));
+                }
+                continue;
+            }
             if (kind == LEASE && !m.group(2).equals("ACTIVE")) {
-                throw new DumpException(fd.where() + " (" + fd.target() + "): its lease is being broken (an open of"
-                        + " the file by another process waits for it to be given up): dump again once the program has"
-                        + " answered the break");
+                throw new DumpException(fd.where() + " (" + fd.target() + "): a lease in state " + m.group(2)
+                        + " is not supported");
             }
             if (kind != LEASE && !m.group(2).equals("ADVISORY")) {
                 throw new DumpException(fd.where() + " (" + fd.target() + "): a " + m.group(2).toLowerCase()

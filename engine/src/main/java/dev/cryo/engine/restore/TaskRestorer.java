@@ -7,6 +7,7 @@ import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
 import dev.cryo.engine.restore.stage.FileLockRestore;
 import dev.cryo.engine.restore.stage.FileRestore;
+import dev.cryo.engine.restore.stage.LeaseBreaks;
 import dev.cryo.engine.restore.stage.MemoryMapping;
 import dev.cryo.engine.restore.stage.PendingSignals;
 import dev.cryo.engine.restore.stage.ProcessState;
@@ -68,6 +69,7 @@ public final class TaskRestorer {
             new Credentials(),
             new CredentialResetFlags(),
             new SignalsHeld(),
+            new LeaseBreaks(),
             new PendingSignals(),
             new TimerArming(),
             new Scheduling(),

@@ -28,9 +28,11 @@ public final class FileLockRestore implements StateStage {
         for (FdImage fd : t.task().fds()) {
             for (FileLocks.Lock l : FileLocks.of(fd.desc())) {
                 String what = l.describe() + " on fd " + fd.fd();
-                if (l.kind() == FileLocks.LEASE) { // after the FILES passes closed cryo's own opens of the file
+                if (l.kind() == FileLocks.LEASE || l.kind() == FileLocks.LEASE_BREAKING) {
+                    // after the FILES passes closed cryo's own opens of the file
                     t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(), dev.cryo.kernel.Fcntl.F_SETLEASE,
                             l.write() ? F_WRLCK : F_RDLCK);
+                    // one being broken is broken again later, once signals are held (LeaseBreaks)
                     continue;
                 }
                 if (l.kind() == FileLocks.FLOCK) {
@@ -43,6 +45,26 @@ public final class FileLockRestore implements StateStage {
                         .longs(l.start(), len).ints(0, 0).toBytes();
                 t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(),
                         l.kind() == FileLocks.POSIX ? F_SETLK : F_OFD_SETLK, t.put(fl));
+            }
+        }
+    }
+
+    /**
+     * Starts the break again, as CRIU does: a non-blocking open of the file by cryo that the lease
+     * refuses (EWOULDBLOCK) leaves it breaking toward the dumped type, its break time running anew
+     * and the break signal sent to the holder once more.
+     */
+    static void breakAgain(TaskContext t, int fd, FileLocks.Lock l) {
+        t.flush();
+        int mode = l.start() == Fcntl.F_RDLCK ? Fcntl.O_RDONLY : Fcntl.O_WRONLY;
+        String path = "/proc/" + t.pid() + "/fd/" + fd;
+        try (dev.cryo.kernel.Fd opened = dev.cryo.kernel.Sys.open(path, mode | Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC)) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd + ": its " + l.describe()
+                    + " did not break again: an open of the file went through");
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (e.errno() != dev.cryo.kernel.Errno.EAGAIN) {
+                throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd + ": breaking its "
+                        + l.describe() + " again: " + e.getMessage(), e);
             }
         }
     }
