@@ -1,14 +1,16 @@
 /*
  * dirtier — keeps writing to its memory while being checkpointed (pre-copy, migration).
  *
- * Usage: dirtier [size-MiB] [write-MiB-per-s]      (defaults 64 and 10)
+ * Usage: dirtier [size-MiB] [write-MiB-per-s] [kernel]      (defaults 64 and 10)
  *
  * Maps size-MiB of private anonymous memory. Page i holds 512 words from a
  * xorshift64 generator seeded by (i, gen[i]); gen[] lives on the heap. The
  * main loop rewrites pages one after another (gen[i]++ then the page), at
  * about write-MiB-per-s, so the memory is never still. A few pages are left
  * untouched (must read back zero) and a few are freed with MADV_DONTNEED once
- * written (must read back zero as well).
+ * written (must read back zero as well). With "kernel", every other rewrite
+ * lands through read(2) from a pipe, so the kernel writes the page (a
+ * write-protect fault taken in kernel mode), not the program.
  * Prints "ready", then keeps writing. On SIGUSR2 it stops writing between two
  * pages, checks every page against gen[] and prints "PASS pages=N writes=W"
  * (exit 0) or "FAIL: <reason>" (exit 1).
@@ -72,6 +74,10 @@ int main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
     double rate = argc > 2 ? strtod(argv[2], NULL) : 10;
+    int by_kernel = argc > 3 && strcmp(argv[3], "kernel") == 0;
+    static uint64_t staged[WORDS];
+    int pp[2];
+    if (by_kernel && pipe(pp) != 0) { perror("pipe"); return 2; }
     size_t pages = mib * 256;
     uint8_t *mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uint32_t *gen = calloc(pages, sizeof(uint32_t));
@@ -93,7 +99,16 @@ int main(int argc, char **argv)
             p = (p + 7919) % pages; /* a prime stride: spread over the whole area */
             if (untouched(p)) continue;
             gen[p]++;
-            fill((uint64_t *)(mem + p * PAGE), p, gen[p]);
+            if (by_kernel && writes % 2 == 0) {
+                fill(staged, p, gen[p]);
+                if (write(pp[1], staged, PAGE) != (ssize_t)PAGE || read(pp[0], mem + p * PAGE, PAGE) != (ssize_t)PAGE) {
+                    printf("FAIL: the pipe round trip into page %zu failed: %m\n", p);
+                    fflush(stdout);
+                    return 1;
+                }
+            } else {
+                fill((uint64_t *)(mem + p * PAGE), p, gen[p]);
+            }
             if (dropped(p)) madvise(mem + p * PAGE, PAGE, MADV_DONTNEED);
             writes++;
         }

@@ -45,6 +45,25 @@ class PreCopyDumpTest {
         }
     }
 
+    /**
+     * A task without CAP_SYS_PTRACE (any non-root one: a worker that dropped privileges, a
+     * browser's renderer) may only make a userfaultfd for user-mode faults; the tracker's was
+     * refused with EPERM. Half of its writes here are made by the kernel (read(2) from a pipe).
+     */
+    @Test
+    void anUnprivilegedTaskWhoseKernelWritesIntoItsPagesIsPreCopied() throws Exception {
+        String dirtier = TestPrograms.compile("/c/dirtier.c", "-O2").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv",
+                "--reuid=65534", "--regid=65534", "--clear-groups", dirtier, "16", "10", "kernel"))) {
+            Thread.sleep(200);
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--pre-copy");
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            Thread.sleep(300);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out + "\n" + dumped.dumpOutput().out());
+        }
+    }
+
     @Test
     void aPreCopyDumpThatLeavesTheTreeRunningLeavesItWritingCorrectly() throws Exception {
         try (DetachedProcess p = dirtier(tmp, 16, 10)) {

@@ -17,6 +17,14 @@ import java.util.List;
  * populated page.
  */
 public final class WriteTracker implements AutoCloseable {
+    /**
+     * userfaultfd(2) flag for the uffd made inside the target. Without it the call needs
+     * CAP_SYS_PTRACE in the target (vm.unprivileged_userfaultfd is 0 by default), which any task
+     * not running as root lacks: a worker that dropped privileges, a browser's renderer. It only
+     * keeps kernel-mode faults from being handed to a reader, and async write-protect hands none
+     * to a reader: the kernel resolves every write fault itself, a read(2) into a tracked page too.
+     */
+    public static final int UFFD_USER_MODE_ONLY = 1;
     private static final long UFFDIO_API = 0xC018AA3FL;
     private static final long UFFDIO_REGISTER = 0xC020AA00L;
     private static final long UFFD_API = 0xAA;

@@ -62,7 +62,8 @@ public final class PreCopyTracker implements AutoCloseable {
         Fd local;
         try (RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid));
              Injector inj = remote.injector(pid.value())) {
-            remoteFd = (int) inj.call("userfaultfd", SyscallNr.USERFAULTFD, O_CLOEXEC | O_NONBLOCK);
+            remoteFd = (int) inj.call("userfaultfd", SyscallNr.USERFAULTFD,
+                    O_CLOEXEC | O_NONBLOCK | WriteTracker.UFFD_USER_MODE_ONLY);
             try (Fd pidfd = Sys.pidfdOpen(pid)) {
                 local = Sys.pidfdGetfd(pidfd, pid, remoteFd);
             } finally {
