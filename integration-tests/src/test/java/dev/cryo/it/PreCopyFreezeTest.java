@@ -40,7 +40,7 @@ class PreCopyFreezeTest {
             p.awaitOutput("advised", Duration.ofSeconds(30));
 
             MemoryPlan plan = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
-                    kind -> true, early);
+                    (kind, m) -> true, early);
             assertTrue(plan.provisional(), "same areas: planned from the early read");
             VmaImage before = at(plan.vmas(), area);
             assertEquals(0, before.advice() & VmAdvice.DONTFORK, "the early read predates the advice");
@@ -61,12 +61,12 @@ class PreCopyFreezeTest {
             List<SmapsEntry> early = ProcFs.smaps(p.pid());
             List<SmapsEntry> shifted = early.subList(1, early.size()); // one area fewer than the task has
             MemoryPlan plan = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
-                    kind -> true, shifted);
+                    (kind, m) -> true, shifted);
             assertFalse(plan.provisional());
             assertEquals(early.size(), plan.vmas().size());
             // a frozen read that lacks one of the plan's areas (cryo's scratch area merged into it) confirms nothing
             MemoryPlan provisional = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
-                    kind -> true, early);
+                    (kind, m) -> true, early);
             assertTrue(provisional.provisional());
             assertNull(provisional.confirm(p.pid(), shifted));
         }

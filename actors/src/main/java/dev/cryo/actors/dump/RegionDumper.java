@@ -34,15 +34,22 @@ public final class RegionDumper {
     /** Every page of the share is read (held in buffers or written): pages kept and zero pages, per VMA index of the task. */
     public record Read(int worker, long[] written, long[] zero, long nanos) implements Reply {}
 
-    /** After {@link Read}: every page of the share is in the image (or handed to its writer); the same counts. */
-    public record Done(int worker, long[] written, long[] zero, long nanos) implements Reply {}
+    /**
+     * After {@link Read}: every page of the share is in the image (or handed to its writer); the same counts.
+     * {@code owed}: in a round while the task runs, the pieces it had unmapped or made unreadable before
+     * they were read (an allocator decommitting): not in the image, for the frozen round to send.
+     */
+    public record Done(int worker, long[] written, long[] zero, long nanos, List<PageRun> owed) implements Reply {}
 
     public record Failed(int worker, String message) implements Reply {}
 
-    /** {@code direct}: when not null, the pages go straight into the image file from here (see ImageSink). */
+    /**
+     * {@code direct}: when not null, the pages go straight into the image file from here (see ImageSink).
+     * {@code running}: a pre-copy round, the task running on (a piece it changed under the read is owed).
+     */
     public record Job(int worker, Pid pid, int vmaCount, List<PageRun> pieces, BufferPool pool,
                       ActorRef<ImageWriterActor.Command> writer, ImageSink.ConcurrentPages direct,
-                      DumpProgress progress, long bufferWaitMillis) {}
+                      DumpProgress progress, long bufferWaitMillis, boolean running) {}
 
     public static Behavior<Command> create(Job job, ActorRef<Reply> replyTo) {
         return dev.cryo.actors.PidMdc.of(Command.class, job.pid().value(), Behaviors.setup(ctx -> {
@@ -70,6 +77,7 @@ public final class RegionDumper {
         private final ImageSink.Scratch scratch;
         /** Read, not yet written (direct sink only), oldest first. */
         private final ArrayDeque<Held> held = new ArrayDeque<>();
+        private final List<PageRun> owed = new java.util.ArrayList<>();
 
         private record Held(ByteBuffer buffer, PageCopier.Copied copied) {}
 
@@ -91,7 +99,7 @@ public final class RegionDumper {
                 while (!held.isEmpty()) {
                     writeOldest();
                 }
-                replyTo.tell(new Done(job.worker(), written, zero, System.nanoTime() - start));
+                replyTo.tell(new Done(job.worker(), written, zero, System.nanoTime() - start, owed));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 fail("pid " + job.pid() + ": page copy interrupted");
@@ -124,6 +132,11 @@ public final class RegionDumper {
                 copied = PageCopier.copy(job.pid(), piece, buffer);
             } catch (Exception e) {
                 job.pool().release(buffer);
+                if (job.running() && changedUnder(e)) {
+                    owed.add(piece);
+                    job.progress().pagesDone(piece.pages());
+                    return;
+                }
                 throw e;
             }
             written[piece.vmaIndex()] += copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
@@ -136,6 +149,13 @@ public final class RegionDumper {
                 job.writer().tell(new ImageWriterActor.WritePages(job.pid().value(), copied.segments(), buffer, job.pool()));
             }
             job.progress().pagesDone(piece.pages());
+        }
+
+        /** EFAULT (unmapped, PROT_NONE) or a short read: the running task changed the area since the round's scan. */
+        private static boolean changedUnder(Exception e) {
+            return e instanceof dev.cryo.kernel.SyscallException s ? s.is(dev.cryo.kernel.Errno.EFAULT)
+                    : e instanceof java.io.IOException || e instanceof dev.cryo.kernel.KernelException k
+                            && k.getMessage().contains("short transfer");
         }
 
         private void writeOldest() throws java.io.IOException {

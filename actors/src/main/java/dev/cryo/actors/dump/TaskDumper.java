@@ -238,7 +238,7 @@ public final class TaskDumper {
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
             RegionDumper.Job rj = new RegionDumper.Job(i, pid, 1, shares.get(i), job.pool(), job.writer(), job.direct(),
-                    job.progress(), job.bufferWaitMillis());
+                    job.progress(), job.bufferWaitMillis(), true);
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
         return roundCopying(shares.size(), 0, m.replyTo());
@@ -276,6 +276,7 @@ public final class TaskDumper {
                         return Behaviors.same(); // a round ends when its pages are written
                     }
                     RegionDumper.Done d = (RegionDumper.Done) m.reply();
+                    preCopy.owe(d.owed());
                     return roundCopying(pending - 1, pages + d.written()[0], replyTo);
                 })
                 .onMessage(Release.class, this::onRelease)
@@ -439,12 +440,12 @@ public final class TaskDumper {
         writeFailure = null;
         if (here && shares.size() == 1) { // its replies wait in this actor's mailbox, as a region dumper's would
             RegionDumper.copyHere(new RegionDumper.Job(0, pid, vmaCount, shares.get(0), job.pool(), job.writer(), job.direct(),
-                    job.progress(), job.bufferWaitMillis()), adapter);
+                    job.progress(), job.bufferWaitMillis(), false), adapter);
             return 1;
         }
         for (int i = 0; i < shares.size(); i++) {
             RegionDumper.Job rj = new RegionDumper.Job(i, pid, vmaCount, shares.get(i), job.pool(), job.writer(), job.direct(),
-                    job.progress(), job.bufferWaitMillis());
+                    job.progress(), job.bufferWaitMillis(), false);
             ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
         }
         return shares.size();

@@ -36,16 +36,16 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      * the deleted files of the dump, carried once each.
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts) {
-        return of(pid, sharedMemory, ghosts, kind -> true);
+        return of(pid, sharedMemory, ghosts, (kind, m) -> true);
     }
 
     /**
-     * As above; the pages (and guard pages) of mappings whose kind fails {@code pagesPlanned} are not looked at
+     * As above; the pages (and guard pages) of mappings that fail {@code pagesPlanned} (by kind and area) are not looked at
      * (a pre-copy's frozen round finds those itself, and a page-table walk of a big task is the
      * longest step of a freeze).
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
-                                java.util.function.Predicate<MemoryKind> pagesPlanned) {
+                                java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned) {
         return of(pid, sharedMemory, ghosts, pagesPlanned, ProcFs.smaps(pid), false);
     }
 
@@ -58,7 +58,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      * again while frozen — in parallel with the rest of the freeze — and {@link #confirm}s them.
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
-                                java.util.function.Predicate<MemoryKind> pagesPlanned, List<SmapsEntry> early) {
+                                java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> early) {
         if (early != null && ProcFs.maps(pid).equals(early.stream().map(SmapsEntry::map).toList())) {
             return of(pid, sharedMemory, ghosts, pagesPlanned, early, true);
         }
@@ -66,7 +66,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
     }
 
     private static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
-                                 java.util.function.Predicate<MemoryKind> pagesPlanned, List<SmapsEntry> smaps,
+                                 java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> smaps,
                                  boolean provisional) {
         List<MemoryKind> kinds = new ArrayList<>();
         for (SmapsEntry s : smaps) {
@@ -85,7 +85,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice));
                 PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
-                if (pagesPlanned.test(kind)) {
+                if (pagesPlanned.test(kind, m)) {
                     kind.planPages(scan);
                     scanned += scan.scannedPages();
                 } // else a pre-copied mapping: its tracker's frozen walk finds its pages and guard pages

@@ -43,8 +43,10 @@ public final class PreCopyTracker implements AutoCloseable {
 
     private final Pid pid;
     private final WriteTracker tracker;
-    /** Page ranges already in the image. */
+    /** Page ranges already in the image (or meant to be: see {@link #owed}). */
     private PageRanges sent = PageRanges.EMPTY;
+    /** Pages a round scanned as written but could not read (the running task unmapped or protected them first). */
+    private PageRanges owed = PageRanges.EMPTY;
     private int rounds;
     private List<Long> layout = List.of();
 
@@ -83,10 +85,31 @@ public final class PreCopyTracker implements AutoCloseable {
         return rounds;
     }
 
-    /** The kinds of memory whose pages are copied while the task runs (and found by the tracker when frozen). */
-    public static boolean preCopied(MemoryKind kind) {
-        return kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK
-                || kind == MemoryKinds.FILE_PRIVATE;
+    /**
+     * Pieces of the last round its copy could not read: the round re-armed their tracking, so no later
+     * round reports them unless written again; the frozen round sends those still carried.
+     */
+    public void owe(List<PageRun> pieces) {
+        if (pieces.isEmpty()) {
+            return;
+        }
+        PageRanges.Builder b = new PageRanges.Builder(pieces.size());
+        pieces.forEach(r -> b.add(r.address(), r.end()));
+        owed = owed.union(b.build());
+    }
+
+    /**
+     * The mappings whose pages are copied while the task runs (and found by the tracker when frozen):
+     * private ones of these kinds that the task may access. An area with no access at all is an
+     * address-space reservation (V8's pointer cage and PartitionAlloc's pools, a JVM's or Go's heap
+     * not yet committed: terabytes in a browser's renderer); write-protecting it puts a marker in each
+     * of its never-populated ptes, page tables for all of it (3 GiB per Chromium renderer, kept until
+     * the task exits). Nothing writes it without an mprotect first, which makes a new area the next
+     * round registers; what such an area holds goes in the frozen round, as a plain dump takes it.
+     */
+    public static boolean preCopied(MemoryKind kind, MapsEntry m) {
+        return (kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK
+                || kind == MemoryKinds.FILE_PRIVATE) && (m.read() || m.write() || m.exec());
     }
 
     /**
@@ -105,7 +128,7 @@ public final class PreCopyTracker implements AutoCloseable {
                     continue;
                 }
                 MemoryKind kind = MemoryKinds.kindOf(m);
-                if (!preCopied(kind)) {
+                if (!preCopied(kind, m)) {
                     continue;
                 }
                 if ((kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP) && m.read() && m.write() && !m.exec()) {
@@ -216,11 +239,12 @@ public final class PreCopyTracker implements AutoCloseable {
         for (int i = 0; i < vmas.size(); i++) {
             VmaImage v = vmas.get(i);
             List<PageRun> wanted = planned.getOrDefault(i, List.of());
-            if (!preCopied(v.kind())) {
+            MapsEntry m = plan.maps().get(i);
+            if (!preCopied(v.kind(), m)) {
                 out.addAll(wanted);
+                staleOf(out, i, m, wanted);
                 continue;
             }
-            MapsEntry m = plan.maps().get(i);
             // one walk of the page tables gives both what was written since the last round and what
             // is carried now (a walk of 1 GiB is a good part of the freeze; this used to take two);
             // the walk reports ranges in address order: appended, then merged linearly
@@ -244,7 +268,7 @@ public final class PreCopyTracker implements AutoCloseable {
                     }
                 });
                 carried = carriedNow.build();
-                send = written.build();
+                send = written.build().union(owed.within(m.start(), m.end()).intersect(carried));
             } catch (WriteTracker.NotRegisteredException e) {
                 // made since the last round: registered now (a fresh scan reports every page written)
                 scanner.scan(m.start(), m.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
@@ -259,7 +283,7 @@ public final class PreCopyTracker implements AutoCloseable {
                     continue;
                 }
                 carried = ranges(carriedOf(scanner, either, m, v.kind(), List.<long[]>of(new long[] {m.start(), m.end()})));
-                send = ranges(fresh).intersect(carried);
+                send = ranges(fresh).union(owed.within(m.start(), m.end())).intersect(carried);
             }
             putGuards(guards, i, guarded);
             // sent before, no longer carried: the restored page must show what the task now sees
@@ -272,6 +296,24 @@ public final class PreCopyTracker implements AutoCloseable {
         }
         rounds++;
         return new FinalRound(out, guards);
+    }
+
+    /**
+     * Pages a round sent of a mapping the frozen plan takes whole (made inaccessible since, as an
+     * allocator does to memory it frees) that the plan no longer carries: sent again as the task now
+     * sees them, or the earlier copy would win at restore.
+     */
+    private void staleOf(List<PageRun> out, int vma, MapsEntry m, List<PageRun> wanted) {
+        PageRanges before = sent.within(m.start(), m.end());
+        if (before.isEmpty()) {
+            return;
+        }
+        PageRanges.Builder now = new PageRanges.Builder(wanted.size());
+        wanted.forEach(r -> now.add(r.address(), r.end()));
+        PageRanges stale = before.minus(now.build());
+        for (int k = 0; k < stale.size(); k++) {
+            addRuns(out, vma, stale.start(k), stale.end(k), !m.read(), false);
+        }
     }
 
     private static void putGuards(Map<Integer, long[]> guards, int vma, PageRanges.Builder found) {

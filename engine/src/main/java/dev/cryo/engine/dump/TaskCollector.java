@@ -66,7 +66,7 @@ public final class TaskCollector {
     /** As above, from smaps read before the freeze if the areas are the same ({@link MemoryPlan#provisional}). */
     public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
                                   List<dev.cryo.kernel.proc.SmapsEntry> early) {
-        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), kind -> !PreCopyTracker.preCopied(kind),
+        return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), (kind, m) -> !PreCopyTracker.preCopied(kind, m),
                 early);
     }
 
