@@ -65,6 +65,33 @@ class CriuFlagsTest {
         }
     }
 
+    /** A tree in a net namespace of its own: CRIU's network-lock at the dump, network-unlock before the resume. */
+    @Test
+    void aTreeInItsOwnNetNamespaceGetsTheNetworkActions() throws Exception {
+        Path log = tmp.resolve("actions.log");
+        String script = script(log, "none").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("counter.out"), "/usr/bin/unshare",
+                "-n", dev.cryo.kernel.testing.TestPrograms.compile("/c/counter.c").toString(),
+                tmp.resolve("counter.txt").toString()))) {
+            Cli running = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("img-R").toString(),
+                    "-R", "--no-progress", "--action-script", script);
+            assertEquals(0, running.code(), running.toString());
+            assertEquals(List.of("pre-dump", "network-lock", "post-dump", "network-unlock"), actions(log));
+            Files.delete(log);
+            DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--action-script", script);
+            assertEquals(List.of("pre-dump", "network-lock", "post-dump"), actions(log));
+            assertTrue(Files.readAllLines(log).get(1).endsWith("state=t"), "frozen at network-lock");
+            Files.delete(log);
+            DetachedProcess r = d.restoreDetached(p.output(), "--action-script", script);
+            try {
+                assertEquals(List.of("pre-restore", "post-restore", "network-unlock", "pre-resume", "post-resume"),
+                        actions(log));
+            } finally {
+                assertTrue(RestoreTest.checkAndReap(r).contains("PASS"));
+            }
+        }
+    }
+
     /** CRIU's semantics: a failed pre-dump dumps nothing; a failed post-dump lets the tree run on. */
     @Test
     void aFailingDumpScriptLeavesTheTreeRunning() throws Exception {
