@@ -275,6 +275,11 @@ public final class SocketDumpState {
                 TcpSocketHandler.finReceived(state));
     }
 
+    /** Whether {@code sock} is one of the sockets put in repair mode, which the dump's end takes out of it. */
+    public synchronized boolean inRepair(Fd sock) {
+        return repaired.containsKey(sock);
+    }
+
     /**
      * The image is complete. A killed tree's connections vanish silently (their sockets close in
      * repair mode) and stay locked until the restore; a tree left running gets them back working.

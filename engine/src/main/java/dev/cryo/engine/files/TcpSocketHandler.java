@@ -167,7 +167,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         closeAgain(t, s, t.connection());
     }
 
-    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_DELIVERED = 192;
+    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24,
+            TCPI_DELIVERED = 192;
 
     /**
      * A connection attempt in flight (connect() sent its SYN, no answer yet: a peer slow or not
@@ -187,11 +188,20 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     + " made: the restore makes that namespace new, where its peer cannot follow; not supported");
         }
         SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+        if (java.nio.ByteBuffer.wrap(Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_UNACKED + 4))
+                .order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_UNACKED) == 0) {
+            throw p.refuse("connecting (SYN_SENT) " + what + " has not sent its SYN (TCP Fast Open's deferred connect,"
+                    + " TCP_FASTOPEN_CONNECT, waiting for the first write); not supported");
+        }
         TcpRepair.Connection c = null;
         int state = d.state();
         if (primary) {
             c = st.repair(p.sock, d.local(), d.remote(), SockDiag.TCP_SYN_SENT);
             state = tcpState(p.sock);
+            if (state == SockDiag.TCP_SYN_SENT && c.sendQueue().length > 0) {
+                throw p.refuse("connecting (SYN_SENT) " + what + " has " + c.sendQueue().length + " bytes queued with"
+                        + " its SYN (TCP Fast Open), which an attempt made again would not carry; not supported");
+            }
         }
         return new TcpSocket(p.ino, p.family, state, d.local(), d.remote(), 0, opts, primary, c, false, st.lockTable(p.ino));
     }
@@ -304,9 +314,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                             st.lockTable(p.ino));
                 }
                 case SockDiag.TCP_SYN_SENT -> {
-                    TcpSocket t = connecting(p, d, st, primary, what);
-                    keep = primary; // held in repair mode until the dump ends
-                    return t;
+                    try {
+                        TcpSocket t = connecting(p, d, st, primary, what);
+                        keep = primary; // held in repair mode until the dump ends
+                        return t;
+                    } catch (RuntimeException refused) {
+                        keep = st.inRepair(p.sock); // the failed dump's abandon takes it out of repair mode
+                        throw refused;
+                    }
                 }
                 default -> throw p.refuse(what + " is in state " + SockDiag.stateName(d.state())
                         + ", which is not supported (only listening, unconnected, connecting (SYN_SENT), established"

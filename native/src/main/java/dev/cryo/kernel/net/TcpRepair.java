@@ -146,14 +146,17 @@ public final class TcpRepair {
     }
 
     /**
-     * A connection attempt in flight (SYN_SENT), in repair mode: only its SYN is queued, so what
-     * carries it is the sequence number after that SYN ({@code sendSeq}); nothing was negotiated yet.
+     * A connection attempt in flight (SYN_SENT), in repair mode: what carries it is the sequence
+     * number after its SYN ({@code sendSeq}); nothing was negotiated yet. {@code sendQueue} holds
+     * bytes queued with the SYN (TCP Fast Open), which a plain SYN sent again would not carry.
      */
     public static Connection readConnecting(Fd s) {
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
         int sendSeq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+        byte[] withSyn = Sockets.recv(s, 1 << 16, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-        return new Connection(sendSeq, 0, new byte[0], 0, new byte[0], 0, -1, -1, false, false, 0, new byte[0]);
+        return new Connection(sendSeq, 0, withSyn == null ? new byte[0] : withSyn, 0, new byte[0], 0, -1, -1, false,
+                false, 0, new byte[0]);
     }
 
     /**
