@@ -19,7 +19,8 @@ public final class SyscallNr {
             PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311, KCMP = 312, MEMFD_CREATE = 319,
             USERFAULTFD = 323, MEMBARRIER = 324, RSEQ = 334, PIDFD_SEND_SIGNAL = 424, PIDFD_OPEN = 434, CLONE3 = 435,
             CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94,
-            UNSHARE = 272, SETNS = 308, SETHOSTNAME = 170, SETDOMAINNAME = 171, MOUNT = 165, UMOUNT2 = 166;
+            UNSHARE = 272, SETNS = 308, SETHOSTNAME = 170, SETDOMAINNAME = 171, MOUNT = 165, UMOUNT2 = 166,
+            PIVOT_ROOT = 155;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;
 
     /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */

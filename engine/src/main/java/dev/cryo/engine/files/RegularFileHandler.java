@@ -109,7 +109,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                 && same(java.nio.file.Path.of(f.path()), f);
     }
 
-    private static boolean same(java.nio.file.Path p, FileRef f) {
+    /** {@code p} is the dumped file (its device and inode). */
+    public static boolean same(java.nio.file.Path p, FileRef f) {
         try {
             Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino");
             return ((Number) a.get("dev")).longValue() == f.dev() && ((Number) a.get("ino")).longValue() == f.ino();

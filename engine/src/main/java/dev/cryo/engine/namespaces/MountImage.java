@@ -16,15 +16,22 @@ import java.util.Map;
  * options and propagation are set as dumped); true: a mount made inside the namespace, made again
  * by the restore — a fresh file system of {@code fsType} (proc, sysfs, mqueue, tmpfs with its
  * {@code contents}) or, with {@code bindFrom}, a bind mount of that path as the namespace saw it
- * at that point of its table. {@code tags} are mountinfo's propagation fields (shared:N,
- * master:N, unbindable; none: private).
+ * at that point of its table ({@code hostSource}: that path as cryo sees it, in its own table — a
+ * namespace whose root is not the host's, a container's after pivot_root, binds its rootfs and
+ * such from paths of the host it no longer reaches). {@code tags} are mountinfo's propagation
+ * fields (shared:N, master:N, unbindable; none: private).
  */
 public record MountImage(String point, String fsType, String source, String root, String options,
                          String superOptions, List<String> tags, boolean made, String bindFrom,
-                         List<Entry> contents) {
+                         List<Entry> contents, boolean hostSource) {
     public MountImage {
         tags = List.copyOf(tags);
         contents = List.copyOf(contents);
+    }
+
+    public MountImage(String point, String fsType, String source, String root, String options, String superOptions,
+                      List<String> tags, boolean made, String bindFrom, List<Entry> contents) {
+        this(point, fsType, source, root, options, superOptions, tags, made, bindFrom, contents, false);
     }
 
     /**
@@ -86,7 +93,7 @@ public record MountImage(String point, String fsType, String source, String root
         m.put("propagation", tags.isEmpty() ? "private" : String.join(" ", tags));
         m.put("made", made);
         if (bindFrom != null) {
-            m.put("bindFrom", bindFrom);
+            m.put(hostSource ? "bindFromHost" : "bindFrom", bindFrom);
         }
         if (!contents.isEmpty()) {
             m.put("files", contents.size());
@@ -178,7 +185,34 @@ public record MountImage(String point, String fsType, String source, String root
                 c.add(x.isEmpty() ? m.contents().get(j) : m.contents().get(j).withXattrs(x));
             }
             out.add(new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(), m.tags(),
-                    m.made(), m.bindFrom(), c));
+                    m.made(), m.bindFrom(), c, m.hostSource()));
+        }
+        return out;
+    }
+
+    /** Which mounts bind a path of the host's table (NamespaceImage version 4): their indexes. */
+    static void writeHostSources(Output out, List<MountImage> mounts) {
+        List<Integer> host = new ArrayList<>();
+        for (int i = 0; i < mounts.size(); i++) {
+            if (mounts.get(i).hostSource()) {
+                host.add(i);
+            }
+        }
+        out.writeVarInt(host.size(), true);
+        host.forEach(i -> out.writeVarInt(i, true));
+    }
+
+    static List<MountImage> readHostSources(Input in, List<MountImage> mounts) {
+        int n = ModelFields.readCount(in, "MountImage", MAX_MOUNTS, "hostSources");
+        List<MountImage> out = new ArrayList<>(mounts);
+        for (int k = 0; k < n; k++) {
+            int i = in.readVarInt(true);
+            if (i < 0 || i >= mounts.size() || mounts.get(i).bindFrom() == null) {
+                throw new KryoException("MountImage: mount " + i + " binds a host path but is no bind mount");
+            }
+            MountImage m = mounts.get(i);
+            out.set(i, new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(),
+                    m.tags(), m.made(), m.bindFrom(), m.contents(), true));
         }
         return out;
     }

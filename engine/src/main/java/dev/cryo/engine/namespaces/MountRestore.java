@@ -43,6 +43,11 @@ public final class MountRestore {
         if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) { // never touch cryo's mounts
             throw new RestoreException("pid " + pid + " was not forked into a mount namespace of its own (" + own + ")");
         }
+        if (dumped.stream().anyMatch(d -> d.point().equals("/") && d.made())) {
+            PivotedRoot.make(t, dumped);
+            check(pid, dumped);
+            return;
+        }
         List<Mount> now = table(pid);
         List<Mount> left = new ArrayList<>(now);
         List<Mount> copies = new ArrayList<>();
@@ -107,18 +112,30 @@ public final class MountRestore {
             }
         }
         // 4. the mounts it made, in order
+        makeAll(t, dumped, "");
+        check(pid, dumped);
+    }
+
+    /**
+     * The mounts the namespace made, in their order, each at {@code below} + its point (the
+     * directory a new root is built in before pivot_root; "" for the task's root). A bind of a path
+     * in the namespace is found there too; one of a host path is the host's.
+     */
+    static void makeAll(TaskContext t, List<MountImage> dumped, String below) {
+        String pid = t.pid().toString();
         var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
-        for (MountImage d : dumped) {
-            if (!d.made()) {
+        for (MountImage made : dumped) {
+            if (!made.made()) {
                 continue;
             }
+            MountImage d = at(below, made);
             if (d.bindFrom() != null) {
                 t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
                         path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
             } else {
                 String data = superData(d.superOptions());
                 if (user.isPresent()) { // mountinfo shows uid=/gid= as cryo's namespace names them
-                    data = UserNamespaceRestore.insideOptions(user.get(), data, "pid " + pid + ": " + d.describe());
+                    data = UserNamespaceRestore.insideOptions(user.get(), data, "pid " + pid + ": " + made.describe());
                 }
                 long fs = t.put(8192, RemoteWriter.cString(d.fsType()));
                 long dataAt = t.put(8192 + 256, RemoteWriter.cString(data));
@@ -126,7 +143,7 @@ public final class MountRestore {
                         path(t, 0, d.source()), path(t, 4096, d.point()), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
                 if (d.fsType().equals("tmpfs")) {
                     Runnable write = () -> TmpfsWriter.write(Path.of("/proc/" + pid + "/root"
-                            + (d.point().equals("/") ? "" : d.point())), d.contents(), "pid " + pid + ": " + d.describe());
+                            + (d.point().equals("/") ? "" : d.point())), d.contents(), "pid " + pid + ": " + made.describe());
                     if (user.isPresent()) { // a tmpfs mounted in there takes owners it maps only
                         UserNamespaceRestore.writingAs(user.get(), write);
                     } else {
@@ -140,11 +157,20 @@ public final class MountRestore {
             }
             remount(t, d);
             Mount m = table(pid).stream().filter(x -> x.point().equals(d.point()))
-                    .reduce((a, b) -> b).orElseThrow(() -> new RestoreException("pid " + pid + ": " + d.describe()
+                    .reduce((a, b) -> b).orElseThrow(() -> new RestoreException("pid " + pid + ": " + made.describe()
                             + " was made again but its namespace does not show it"));
             propagation(t, d, m.tags());
         }
-        check(pid, dumped);
+    }
+
+    /** The mount as made below {@code below}: its point there, and a bind source of the namespace's there too. */
+    private static MountImage at(String below, MountImage d) {
+        if (below.isEmpty()) {
+            return d;
+        }
+        String from = d.bindFrom() == null || d.hostSource() ? d.bindFrom() : MountScan.join(below, d.bindFrom());
+        return new MountImage(MountScan.join(below, d.point()), d.fsType(), d.source(), d.root(), d.options(),
+                d.superOptions(), d.tags(), d.made(), from, d.contents(), d.hostSource());
     }
 
     /**
@@ -282,7 +308,7 @@ public final class MountRestore {
         }
     }
 
-    private static long path(TaskContext t, long offset, String p) {
+    static long path(TaskContext t, long offset, String p) {
         byte[] b = RemoteWriter.cString(p);
         if (b.length > 4096) {
             throw new RestoreException("mount path too long: " + p);

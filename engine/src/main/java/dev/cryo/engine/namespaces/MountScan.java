@@ -25,15 +25,18 @@ import java.util.concurrent.TimeUnit;
  * mount cryo's table has too (same point, file system, source and root) is a copy the restore
  * finds again; one made inside is carried when the restore can make it again: a fresh proc,
  * sysfs or mqueue, a tmpfs (its files read now, through /proc/PID/root), or a bind mount of a
- * path the namespace reaches (a host directory, a directory of another of its mounts). Anything
- * else — a new mount of a block device, an overlay, a devpts instance, a bind whose source is gone
- * — is refused, naming the pid, the mount and the reason, before the tree is touched.
+ * path the namespace reaches (a host directory, a directory of another of its mounts). A namespace
+ * whose root is not the host's (a container's after pivot_root) has no copies: each of its mounts
+ * is made again, a bind of a host path it no longer reaches (its rootfs, a cgroup hierarchy, the
+ * /dev/null over a masked /proc file) named by that path as cryo sees it. Anything else — a new
+ * mount of a block device, an overlay, a bind whose source is gone — is refused, naming the pid,
+ * the mount and the reason, before the tree is touched.
  */
 public final class MountScan {
     private MountScan() {}
 
     /** File systems a restore mounts fresh, from inside the namespace (they take its pid, net, ipc namespaces). */
-    static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs");
+    static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs", "devpts");
 
     public static List<MountImage> scan(Pid p) {
         List<Mount> mine = read("/proc/" + p + "/mountinfo");
@@ -56,13 +59,11 @@ public final class MountScan {
         Set<Integer> hostGroups = new java.util.HashSet<>();
         host.forEach(h -> hostGroups.add(h.sharedGroup()));
         long[] bytes = {0};
+        // pivot_root: the root is none of the host's, every mount is made again from the host's paths
+        boolean pivoted = mine.stream().anyMatch(m -> m.point().equals("/") && host.stream().noneMatch(h -> sameKey(h, m)));
         for (int i = 0; i < mine.size(); i++) {
             Mount m = mine.get(i);
-            Mount copy = hostLeft.stream().filter(h -> sameKey(h, m)).findFirst().orElse(null);
-            if (m.point().equals("/") && copy == null) {
-                throw new DumpException(what + " has " + m.fsType() + " " + m.source() + " as its root (pivot_root);"
-                        + " a root other than the host's is not supported yet");
-            }
+            Mount copy = pivoted ? null : hostLeft.stream().filter(h -> sameKey(h, m)).findFirst().orElse(null);
             if (copy != null) {
                 hostLeft.remove(copy);
                 out.add(image(m, false, null, List.of()));
@@ -82,6 +83,12 @@ public final class MountScan {
             }
             boolean covered = coveredLater(mine, i);
             Mount src = m.root().endsWith("//deleted") ? null : bindSource(m, done);
+            String fromHost = src == null && pivoted && !m.root().endsWith("//deleted") ? hostSource(p, m, host) : null;
+            if (fromHost != null) {
+                out.add(image(m, true, fromHost, List.of(), true));
+                done.add(m);
+                continue;
+            }
             if (src == null && FRESH.contains(m.fsType()) && !m.root().endsWith("//deleted")) {
                 if (!m.root().equals("/")) {
                     throw new DumpException(what + ": " + mount + " shows " + m.root() + " of its file system; not"
@@ -108,8 +115,9 @@ public final class MountScan {
             }
             if (src == null) {
                 throw new DumpException(what + ": " + mount + " (" + m.major() + ":" + m.minor() + ") was made inside it"
-                        + " and is no bind mount of a path it reaches; a new " + m.fsType() + " mount is not supported"
-                        + " yet (cryo makes proc, sysfs, mqueue, tmpfs and bind mounts again)");
+                        + " and is no bind mount of a path it " + (pivoted ? "or the host reaches" : "reaches") + "; a new "
+                        + m.fsType() + " mount is not supported yet (cryo makes proc, sysfs, mqueue, tmpfs, devpts and"
+                        + " bind mounts again)");
             }
             String from = join(src.point(), m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
             if (!covered) {
@@ -127,6 +135,31 @@ public final class MountScan {
             if (s.major() == m.major() && s.minor() == m.minor() && under(m.root(), s.root())
                     && !s.root().endsWith("//deleted")) {
                 return s;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The host path (cryo's view) a mount of a namespace whose root is not the host's binds: below a
+     * host mount of the same file system whose root holds the mount's, the same directory or file now.
+     */
+    private static String hostSource(Pid p, Mount m, List<Mount> host) {
+        Path at = Path.of("/proc/" + p + "/root" + m.point());
+        for (int k = host.size() - 1; k >= 0; k--) { // the last mounted on a point is the one reached
+            Mount h = host.get(k);
+            if (h.major() != m.major() || h.minor() != m.minor() || !under(m.root(), h.root())
+                    || h.root().endsWith("//deleted") || h.fsType().equals("nsfs")) {
+                continue;
+            }
+            String path = join(h.point(), m.root().substring(h.root().equals("/") ? 0 : h.root().length()));
+            try {
+                Object[] a = key(at), b = key(Path.of(path));
+                if (a[0].equals(b[0]) && a[1].equals(b[1])) {
+                    return path;
+                }
+            } catch (IOException e) {
+                // not there (covered, removed): another host mount may reach it
             }
         }
         return null;
@@ -181,8 +214,13 @@ public final class MountScan {
     }
 
     private static MountImage image(Mount m, boolean made, String bindFrom, List<MountImage.Entry> contents) {
+        return image(m, made, bindFrom, contents, false);
+    }
+
+    private static MountImage image(Mount m, boolean made, String bindFrom, List<MountImage.Entry> contents,
+                                    boolean hostSource) {
         return new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(), m.tags(),
-                made, bindFrom, contents);
+                made, bindFrom, contents, hostSource);
     }
 
     static List<Mount> read(String path) {

@@ -19,7 +19,8 @@ import java.util.Map;
  * 1 there); with a uts namespace, its host and domain names; with a network namespace, the
  * addresses of its loopback device and whether it was up (it must have no other device); with a
  * mount namespace, its mount table ({@link MountImage}); with an ipc namespace, its SysV objects
- * ({@link IpcImage}, version 2; empty in images of version 1, which refused them).
+ * ({@link IpcImage}, version 2; empty in images of version 1, which refused them). Version 3 adds
+ * the tmpfs files' xattrs, 4 which bind mounts bind a host path ({@link MountImage#hostSource()}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc) {
@@ -74,7 +75,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 3,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 4,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -93,6 +94,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 MountImage.write(out, n.mounts());
                 IpcImage.write(out, n.ipc());
                 MountImage.writeXattrs(out, n.mounts());
+                MountImage.writeHostSources(out, n.mounts());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -114,8 +116,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 }
                 List<MountImage> mounts = MountImage.read(in);
                 IpcImage ipc = version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY;
+                mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
-                        version >= 3 ? MountImage.readXattrs(in, mounts) : mounts, ipc);
+                        version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc);
             });
 
     private static String text(Input in, int max, String what) {

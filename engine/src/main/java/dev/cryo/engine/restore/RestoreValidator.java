@@ -178,6 +178,10 @@ public final class RestoreValidator {
             return ref;
         }
         String p = paths.hostPath(pid, ref.path());
+        if (!ref.path().equals(p) && ref.path().startsWith("/") && (p == null || !RegularFileHandler.same(Path.of(p), ref))
+                && RegularFileHandler.same(Path.of(ref.path()), ref)) {
+            return ref; // opened on a host mount before the namespace was made (its stdio): cryo opens it at its path
+        }
         return p == null ? null : p.equals(ref.path()) ? ref : ref.withPath(p);
     }
 

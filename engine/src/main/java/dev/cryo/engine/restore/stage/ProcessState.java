@@ -103,9 +103,11 @@ public final class ProcessState implements StateStage {
     /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */
     private static void setMm(TaskContext t, MmImage mm) {
         // the kernel refuses (EBUSY) to replace an exe that is still mapped: when the task runs
-        // the stub's own program, the exe link is already right and stays as it is (-1)
+        // the stub's own program, the exe link is already right and stays as it is (-1); the path is
+        // the one the task opens, seen through its root (a container's rootfs is not cryo's)
         String exe = t.task().exe().path();
-        long exeFd = sameFile(exe, "/proc/" + t.pid() + "/exe") ? -1 : t.open(exe, O_RDONLY | O_CLOEXEC);
+        long exeFd = sameFile("/proc/" + t.pid() + "/root" + exe, "/proc/" + t.pid() + "/exe") ? -1
+                : t.open(exe, O_RDONLY | O_CLOEXEC);
         try {
             long auxvOffset = 128;
             long auxvAt = t.boot().data() + auxvOffset;

@@ -1,0 +1,49 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.SyscallNr;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+
+/**
+ * A mount namespace whose root is not the host's (a container's, after its runtime's pivot_root).
+ * The task is forked into a copy of cryo's namespace, so its root is built the way the runtime
+ * built it: every mount made again below a directory of the host's (its rootfs and other host paths
+ * bound from where cryo sees them), then pivot_root into it and the copy's mounts detached.
+ */
+final class PivotedRoot {
+    private PivotedRoot() {}
+
+    static final long MS_REC = MountRestore.MS_REC, MS_SLAVE = MountRestore.MS_SLAVE;
+
+    static void make(TaskContext t, List<MountImage> dumped) {
+        // nothing made below reaches the host's mounts; as a slave the copy still sees what the host mounts
+        t.call("mount(/, MS_REC|MS_SLAVE)", SyscallNr.MOUNT, 0, MountRestore.path(t, 4096, "/"), 0, MS_REC | MS_SLAVE, 0);
+        Path yard;
+        try {
+            yard = Files.createTempDirectory(Path.of("/tmp"), "cryo-root-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        } catch (IOException e) {
+            throw new RestoreException("pid " + t.pid() + ": cannot make a directory to build its root in: " + e);
+        }
+        try {
+            MountRestore.makeAll(t, dumped, yard.toString());
+            t.call("chdir(" + yard + ")", SyscallNr.CHDIR, MountRestore.path(t, 0, yard.toString()));
+            long dot = MountRestore.path(t, 0, ".");
+            t.call("pivot_root(., .)", SyscallNr.PIVOT_ROOT, dot, dot);
+            t.call("umount2(., MNT_DETACH)", SyscallNr.UMOUNT2, dot, MountRestore.MNT_DETACH); // the copy, stacked on it
+            t.call("chdir(/)", SyscallNr.CHDIR, MountRestore.path(t, 0, "/"));
+        } finally {
+            try { // the copy's mounts on it are gone with the pivot (or with the task, on a failure)
+                Files.deleteIfExists(yard);
+            } catch (IOException e) {
+                // still a mount point in a namespace being torn down: an empty directory left in /tmp
+            }
+        }
+    }
+}
