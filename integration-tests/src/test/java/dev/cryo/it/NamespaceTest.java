@@ -143,6 +143,56 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * An overlay mounted inside the namespace (a container's rootfs as {@code unshare} and build
+     * tools make it): the shell on it holds a file open (copied up from the lower layer) and counts
+     * into it, its cwd is on it. The restore mounts the overlay again on its layers, the count goes
+     * on with no gap, and a file of the lower layer still shows through.
+     */
+    @Test
+    void anOverlayMountedInsideComesBackOnItsLayers() throws Exception {
+        Path l = Files.createDirectory(tmp.resolve("l"));
+        Files.createDirectory(tmp.resolve("u"));
+        Files.createDirectory(tmp.resolve("w"));
+        Path m = Files.createDirectory(tmp.resolve("m"));
+        Files.writeString(l.resolve("lower"), "from the lower layer\n");
+        Files.writeString(l.resolve("count"), "0\n");
+        String inside = "mount -t overlay cryo-ovl -o lowerdir=" + l + ",upperdir=" + tmp.resolve("u") + ",workdir="
+                + tmp.resolve("w") + " " + m + " && cd " + m + " && exec 3>>count && i=0; while [ $i -lt 3000 ]; do"
+                + " i=$((i+1)); echo $i >&3; sleep 0.2; done";
+        Path count = tmp.resolve("u/count"); // the copied-up file, as the host sees it
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("ovl.out"), "sh", "-c",
+                "exec unshare -m --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int init = initUnder(p.pid().value());
+            DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
+            int atDump = lines(count);
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            try {
+                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                        "the restored shell to count on");
+                List<String> got = Files.readAllLines(count);
+                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
+                    assertEquals(Integer.toString(i), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+                String mounts = Files.readString(Path.of("/proc/" + init + "/mountinfo"));
+                assertTrue(mounts.contains(" " + m + " ") && mounts.contains("overlay cryo-ovl"), mounts);
+                assertEquals("from the lower layer\n", Files.readString(Path.of("/proc/" + init + "/root" + m + "/lower")));
+                assertEquals(m.toString(), Files.readSymbolicLink(Path.of("/proc/" + init + "/cwd")).toString());
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    private static int lines(Path f) {
+        try {
+            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
     /** "name kind mode uid:gid rdev ino xattrs" of each entry of {@code dir}, and the xattrs of dir. */
     private static List<String> nodes(Path dir) throws java.io.IOException {
         List<String> out = new ArrayList<>();

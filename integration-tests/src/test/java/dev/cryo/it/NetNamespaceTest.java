@@ -141,7 +141,7 @@ class NetNamespaceTest {
         }
     }
 
-    private static String host(String... command) throws Exception {
+    static String host(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);

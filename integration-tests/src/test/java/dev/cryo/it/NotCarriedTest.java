@@ -257,10 +257,16 @@ class NotCarriedTest {
                 // a mount namespace of its own is carried with proc, sysfs, mqueue, tmpfs and bind
                 // mounts (NamespaceTest); a new mount of another file system, a bind whose source is
                 // gone, a tmpfs holding a FIFO are not yet
-                mountNs("a new overlay mount in a mount namespace of its own", "mkdir $d/l $d/u $d/w $d/m && mount -t"
-                        + " overlay cryo-ovl -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m", ": its mount namespace: its"
-                        + " mount overlay cryo-ovl on /tmp/.* was made inside it and is no bind mount of a path it reaches;"
-                        + " a new overlay mount is not supported yet"),
+                // an overlay mounted inside is mounted again on its layers (NamespaceTest); one whose
+                // layer the namespace names otherwise than the host is not
+                mountNs("an overlay whose layer the namespace reaches otherwise than the host", "mkdir $d/l $d/u $d/w $d/m"
+                        + " && mount -t overlay cryo-ovl -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m && mount -t tmpfs"
+                        + " cryo-t $d/l", ": its mount namespace: its mount overlay cryo-ovl on /tmp/.*/m: its layer"
+                        + " /tmp/.*/l is another directory in the namespace than on the host"),
+                // a devpts instance of its own is mounted again (ContainerRuntimeTest), a pty of it is not yet
+                mountNs("a pty of a devpts instance of its own", "mkdir $d/pts && mount -t devpts -o newinstance,ptmxmode=666"
+                        + " cryo-pts $d/pts && exec 3<>$d/pts/ptmx", " fd 3: pseudo-terminal 0 \\(.*/pts/ptmx\\) belongs"
+                        + " to a devpts instance of its own \\(device \\d+:\\d+, a container's /dev/pts\\), not the host's"),
                 mountNs("a bind mount whose source is gone", "mkdir $d/src $d/dst && mount --bind $d/src $d/dst && rmdir"
                         + " $d/src", ": its mount namespace: its mount .* on /tmp/.*/dst is a bind mount of /tmp/.*/src//deleted,"
                         + " which is gone; it cannot be bound again"),

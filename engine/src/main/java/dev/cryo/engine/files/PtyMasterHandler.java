@@ -92,6 +92,9 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
     @Override
     public PtyMaster dump(FdProbe fd, DumpContext ctx) {
         int index = Ptys.masterIndex(fd);
+        try (Fd own = Ptys.copy(fd.pid(), fd.fd())) {
+            Ptys.checkHostInstance(fd, own, index);
+        }
         String pts = "/dev/pts/" + index;
         List<Ptys.End> ends = Ptys.ends(index);
         for (Ptys.End e : ends) {

@@ -72,6 +72,7 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     @Override
     public PtySlave dump(FdProbe fd, DumpContext ctx) throws IOException {
         int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
+        Ptys.checkHostInstance(fd, fd.procPath(), index);
         boolean masterInTree = Ptys.ends(index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
         if (!masterInTree && !ctx.shellJob()) {
             String whose = whose(fd, index, ctx);

@@ -39,6 +39,35 @@ public final class Ptys {
         return target.equals(PTMX) || target.endsWith("/pts/ptmx");
     }
 
+    /**
+     * Refuses a pty of a devpts instance other than the host's (a container's /dev/pts, mounted
+     * with its own ptmx): its index means another pair there, and the restore reopens pairs from
+     * the host's. {@code pts}: the slave, or for a master an O_PATH peer (TIOCGPTPEER opens nothing).
+     */
+    static void checkHostInstance(FdProbe fd, Path pts, int index) {
+        try {
+            Object mine = Files.getAttribute(pts, "unix:dev");
+            Object host = Files.getAttribute(Path.of("/dev/pts/ptmx"), "unix:dev");
+            if (!mine.equals(host)) {
+                long dev = ((Number) mine).longValue();
+                throw new dev.cryo.engine.DumpException(fd.where() + ": pseudo-terminal " + index + " (" + fd.target()
+                        + ") belongs to a devpts instance of its own (device " + (dev >>> 8 & 0xfff) + ":"
+                        + (dev & 0xff | dev >>> 12 & 0xfff00) + ", a container's /dev/pts), not the host's; ptys of a"
+                        + " private devpts instance are not supported yet");
+            }
+        } catch (IOException e) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": cannot tell the devpts instance of " + fd.target()
+                    + ": " + e.getMessage());
+        }
+    }
+
+    /** As above, for a master: its slave's instance, through an O_PATH peer. */
+    static void checkHostInstance(FdProbe fd, Fd master, int index) {
+        try (Fd peer = Terminals.peer(master, dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+            checkHostInstance(fd, Path.of("/proc/self/fd/" + peer.value()), index);
+        }
+    }
+
     /** A copy of a task's fd in cryo's process (the same open file), for read-only ioctls. */
     static Fd copy(Pid pid, int fd) {
         try (Fd pidfd = Sys.pidfdOpen(pid)) {

@@ -28,15 +28,19 @@ import java.util.concurrent.TimeUnit;
  * path the namespace reaches (a host directory, a directory of another of its mounts). A namespace
  * whose root is not the host's (a container's after pivot_root) has no copies: each of its mounts
  * is made again, a bind of a host path it no longer reaches (its rootfs, a cgroup hierarchy, the
- * /dev/null over a masked /proc file) named by that path as cryo sees it. Anything else — a new
- * mount of a block device, an overlay, a bind whose source is gone — is refused, naming the pid,
- * the mount and the reason, before the tree is touched.
+ * /dev/null over a masked /proc file) named by that path as cryo sees it. An overlay is mounted
+ * again on its layers ({@link OverlayMount}). Anything else — a new mount of a block device, a bind
+ * whose source is gone — is refused, naming the pid, the mount and the reason, before the tree is
+ * touched.
  */
 public final class MountScan {
     private MountScan() {}
 
-    /** File systems a restore mounts fresh, from inside the namespace (they take its pid, net, ipc namespaces). */
-    static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs", "devpts");
+    /**
+     * File systems a restore mounts fresh, from inside the namespace (they take its pid, net, ipc
+     * namespaces; a devpts is a new instance; an overlay finds its files in its layers again).
+     */
+    static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs", "devpts", "overlay");
 
     public static List<MountImage> scan(Pid p) {
         List<Mount> mine = read("/proc/" + p + "/mountinfo");
@@ -95,6 +99,9 @@ public final class MountScan {
                             + " supported yet");
                 }
                 List<MountImage.Entry> contents = List.of();
+                if (m.fsType().equals("overlay")) {
+                    OverlayMount.check(p, m, pivoted, what + ": " + mount);
+                }
                 if (m.fsType().equals("tmpfs")) {
                     if (covered) {
                         throw new DumpException(what + ": " + mount + " is covered by a later mount on the same point:"
@@ -116,8 +123,8 @@ public final class MountScan {
             if (src == null) {
                 throw new DumpException(what + ": " + mount + " (" + m.major() + ":" + m.minor() + ") was made inside it"
                         + " and is no bind mount of a path it " + (pivoted ? "or the host reaches" : "reaches") + "; a new "
-                        + m.fsType() + " mount is not supported yet (cryo makes proc, sysfs, mqueue, tmpfs, devpts and"
-                        + " bind mounts again)");
+                        + m.fsType() + " mount is not supported yet (cryo makes proc, sysfs, mqueue, tmpfs, devpts,"
+                        + " overlay and bind mounts again)");
             }
             String from = join(src.point(), m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
             if (!covered) {

@@ -301,7 +301,7 @@ public final class ModelSamples {
         return m;
     }
 
-    /** A mount namespace: a copy of the host's root, its fresh /proc, a tmpfs with files, a read-only bind. */
+    /** A mount namespace: a copy of the host's root, its fresh /proc, a tmpfs with files, a read-only bind, a bind of a host path. */
     static java.util.List<dev.cryo.engine.namespaces.MountImage> mounts() {
         var none = java.util.List.<dev.cryo.engine.namespaces.MountImage.Entry>of();
         var files = java.util.List.of(
@@ -319,6 +319,8 @@ public final class ModelSamples {
                 new dev.cryo.engine.namespaces.MountImage("/tmp", "tmpfs", "tmpfs", "/", "rw,relatime", "rw,size=1024k",
                         java.util.List.of(), true, null, files),
                 new dev.cryo.engine.namespaces.MountImage("/tmp/etc", "ext4", "/dev/vda", "/etc", "ro,relatime",
-                        "rw,discard", java.util.List.of("master:1"), true, "/etc", none));
+                        "rw,discard", java.util.List.of("master:1"), true, "/etc", none),
+                new dev.cryo.engine.namespaces.MountImage("/tmp/keys", "devtmpfs", "devtmpfs", "/null", "ro,relatime",
+                        "rw,mode=755", java.util.List.of(), true, "/dev/null", none, true));
     }
 }

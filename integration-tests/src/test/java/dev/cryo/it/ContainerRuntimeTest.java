@@ -1,0 +1,169 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Containers made by a real OCI runtime ({@code crun run -d}, busybox-static rootfs), checkpointed
+ * by their init's pid as an orchestrator embedding cryo would: pid, mount, ipc, uts and net
+ * namespaces, the rootfs made the root by pivot_root, /proc with the runtime's masked and
+ * read-only paths, /dev on a tmpfs with a devpts instance, /dev/shm, /dev/mqueue, a read-only
+ * /sys with the cgroup hierarchies bound in. The restore makes every mount again and pivots into
+ * the rootfs as crun did; the container goes on.
+ */
+class ContainerRuntimeTest {
+    @TempDir
+    Path tmp;
+
+    /**
+     * The container's shell holds a file of its rootfs open (fd 3) and writes a count to it five
+     * times a second; after the killing dump and the restore the count goes on with no gap and no
+     * repeat.
+     */
+    @Test
+    void aContainerWritingToAFileOfItsRootfsGoesOnAfterTheRestore() throws Exception {
+        Path bundle = bundle("exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
+                + " sleep 0.2; done");
+        Path count = bundle.resolve("rootfs/data/count");
+        int init = run(bundle, "cryo-ns9-file");
+        try {
+            DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
+            DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
+            int atDump = lines(count);
+            DetachedProcess r = dumped.restoreDetached(tmp.resolve("restored.out"));
+            try {
+                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
+                        "the restored container to count on");
+                assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / "),
+                        "the restored init's root");
+                List<String> got = Files.readAllLines(count);
+                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
+                    assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+                assertEquals("/", Files.readSymbolicLink(Path.of("/proc/" + init + "/root")).toString());
+                assertTrue(Files.exists(Path.of("/proc/" + init + "/root/bin/busybox")), "its root is the rootfs");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            kill(init);
+        }
+    }
+
+    /**
+     * busybox httpd in the container behind a veth pair to the test's namespace (the host end
+     * cryo-vh9 10.91.0.1, the container's cryo-vc9 10.91.0.2): it answers the host before the dump
+     * and again after the restore, which made both ends of the pair again.
+     */
+    @Test
+    void aContainersHttpServerAnswersTheHostThroughItsVethAgain() throws Exception {
+        Path bundle = bundle("mkdir -p /www && echo hello-from-crun > /www/index.html && i=0; while [ $i -lt 300 ]"
+                + " && ! ip link show cryo-vc9 >/dev/null 2>&1; do i=$((i+1)); sleep 0.1; done;"
+                + " ip link set lo up && ip addr add 10.91.0.2/24 dev cryo-vc9 && ip link set cryo-vc9 up"
+                + " && exec httpd -f -p 10.91.0.2:8080 -h /www");
+        int init = run(bundle, "cryo-ns9-http");
+        try {
+            NetNamespaceTest.host("ip", "link", "add", "cryo-vh9", "type", "veth", "peer", "name", "cryo-vc9", "netns",
+                    Integer.toString(init));
+            NetNamespaceTest.host("ip", "addr", "add", "10.91.0.1/24", "dev", "cryo-vh9");
+            NetNamespaceTest.host("ip", "link", "set", "cryo-vh9", "up");
+            DetachedProcess.awaitCondition(() -> get().contains("hello-from-crun"), Duration.ofSeconds(30),
+                    "httpd to answer through the veth");
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(tmp.resolve("restored.out"));
+            try {
+                DetachedProcess.awaitCondition(() -> get().contains("hello-from-crun"), Duration.ofSeconds(30),
+                        "the restored httpd to answer through the veth made again");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            kill(init);
+            try {
+                NetNamespaceTest.host("ip", "link", "del", "cryo-vh9");
+            } catch (AssertionError gone) {
+                // gone with the namespace
+            }
+        }
+    }
+
+    /**
+     * A bundle: busybox-static as the rootfs's only program, and crun's own default config.json
+     * ({@code crun spec}) running {@code script} with no terminal, a writable rootfs and no cgroup
+     * resources (the test hosts' cgroups are v1 with cgroup2 holding a controller, a layout crun
+     * refuses to manage).
+     */
+    private Path bundle(String script) throws Exception {
+        Path b = tmp.resolve("bundle");
+        Path bin = Files.createDirectories(b.resolve("rootfs/bin"));
+        for (String d : List.of("proc", "dev", "sys", "tmp", "data")) {
+            Files.createDirectories(b.resolve("rootfs").resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
+        for (String c : List.of("sh", "sleep", "echo", "mkdir", "ip", "httpd")) {
+            Files.createSymbolicLink(bin.resolve(c), Path.of("busybox"));
+        }
+        NetNamespaceTest.host("sh", "-c", "cd " + b + " && crun spec");
+        NetNamespaceTest.host("python3", "-c", "import json, sys\nc = json.load(open(sys.argv[1]))\n"
+                + "c['process']['terminal'] = False\nc['process']['args'] = ['sh', '-c', sys.argv[2]]\n"
+                + "c['process']['capabilities'] = {k: ['CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_KILL'] for k in"
+                + " ('bounding', 'effective', 'permitted')}\n"
+                + "c['root']['readonly'] = False\nc['linux'].pop('resources', None)\n"
+                + "json.dump(c, open(sys.argv[1], 'w'), indent=1)\n", b.resolve("config.json").toString(), script);
+        return b;
+    }
+
+    /**
+     * {@code crun run -d}: the container's init, a child of pid 1 once crun exits. crun runs in a
+     * mount namespace of its own where the host's cgroup2 mount (holding the hugetlb controller,
+     * which crun takes for a hybrid layout it refuses) is unmounted; the container copies that.
+     */
+    private int run(Path bundle, String id) throws Exception {
+        Path state = Files.createDirectories(tmp.resolve("crun-state"));
+        // its stdio opened here, on the host's mounts, as an orchestrator's would be
+        NetNamespaceTest.host("sh", "-c", "exec </dev/null >" + tmp.resolve(id + ".log") + " 2>&1; exec unshare -m"
+                + " --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root " + state
+                + " --cgroup-manager=disabled run -d --bundle " + bundle + " " + id + "'");
+        String out = NetNamespaceTest.host("crun", "--root", state.toString(), "state", id);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"pid\": (\\d+)").matcher(out);
+        assertTrue(m.find(), "crun state: " + out);
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static void kill(int init) {
+        try {
+            Sys.kill(Pid.of(init), Signals.SIGKILL); // its pid namespace goes with it
+        } catch (RuntimeException gone) {
+            // exited
+        }
+    }
+
+    private static int lines(Path f) {
+        try {
+            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    private static String get() {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress("10.91.0.2", 8080), 2000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET /index.html HTTP/1.0\r\n\r\n".getBytes());
+            return new String(s.getInputStream().readAllBytes());
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+}
