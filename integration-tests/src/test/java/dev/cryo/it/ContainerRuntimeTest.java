@@ -62,6 +62,50 @@ class ContainerRuntimeTest {
     }
 
     /**
+     * The rootfs an overlay mounted on the host, as docker and podman make it (the image the lower
+     * layer, the container's writes in the upper one): the container binds it as its root; the
+     * count goes on after the restore and lands in the upper layer.
+     */
+    @Test
+    void aContainerOnAnOverlayRootfsGoesOnAfterTheRestore() throws Exception {
+        Path bundle = bundle("exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
+                + " sleep 0.2; done");
+        Path merged = Files.createDirectory(tmp.resolve("merged"));
+        Files.createDirectory(tmp.resolve("upper"));
+        Files.createDirectory(tmp.resolve("work"));
+        NetNamespaceTest.host("mount", "-t", "overlay", "cryo-rootfs", "-o", "lowerdir=" + bundle.resolve("rootfs")
+                + ",upperdir=" + tmp.resolve("upper") + ",workdir=" + tmp.resolve("work"), merged.toString());
+        try {
+            NetNamespaceTest.host("sed", "-i", "s|\"path\": \"rootfs\"|\"path\": \"" + merged + "\"|",
+                    bundle.resolve("config.json").toString());
+            Path count = tmp.resolve("upper/data/count");
+            int init = run(bundle, "cryo-ns9-ovl");
+            try {
+                DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
+                DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
+                int atDump = lines(count);
+                DetachedProcess r = dumped.restoreDetached(tmp.resolve("restored.out"));
+                try {
+                    DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
+                            "the restored container to count on");
+                    List<String> got = Files.readAllLines(count);
+                    for (int i = 0; i < got.size() - 1; i++) {
+                        assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
+                    }
+                    assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / rw"),
+                            "its root");
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            } finally {
+                kill(init);
+            }
+        } finally {
+            NetNamespaceTest.host("umount", "-l", merged.toString());
+        }
+    }
+
+    /**
      * busybox httpd in the container behind a veth pair to the test's namespace (the host end
      * cryo-vh9 10.91.0.1, the container's cryo-vc9 10.91.0.2): it answers the host before the dump
      * and again after the restore, which made both ends of the pair again.
