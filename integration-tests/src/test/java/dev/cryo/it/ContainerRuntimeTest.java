@@ -62,6 +62,43 @@ class ContainerRuntimeTest {
     }
 
     /**
+     * The container's init holds an unreaped child: the zombie comes back with what its status shows,
+     * the container's reduced capability sets, no_new_privs and open-files limit (they were cryo's:
+     * a zombie's restore set its real uid only).
+     */
+    @Test
+    void aZombieInTheContainerComesBackWithTheContainersCapabilitiesAndLimits() throws Exception {
+        Path bundle = bundle("sleep 0 & exec sleep 600");
+        int init = run(bundle, "cryo-ns9-zombie");
+        try {
+            DetachedProcess.awaitCondition(() -> zombieOf(init) > 0, Duration.ofSeconds(30), "the unreaped child");
+            int zombie = zombieOf(init);
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(tmp.resolve("restored.out"));
+            try {
+                String status = Files.readString(Path.of("/proc/" + zombie + "/status"));
+                assertTrue(status.contains("State:\tZ") && status.contains("NoNewPrivs:\t1"), status);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            kill(init);
+        }
+    }
+
+    private static int zombieOf(int parent) {
+        try {
+            String children = Files.readString(Path.of("/proc/" + parent + "/task/" + parent + "/children")).strip();
+            if (children.isEmpty()) {
+                return 0;
+            }
+            int child = Integer.parseInt(children.split("\\s+")[0]);
+            return Files.readString(Path.of("/proc/" + child + "/stat")).contains(") Z ") ? child : 0;
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /**
      * The rootfs an overlay mounted on the host, as docker and podman make it (the image the lower
      * layer, the container's writes in the upper one): the container binds it as its root; the
      * count goes on after the restore and lands in the upper layer.

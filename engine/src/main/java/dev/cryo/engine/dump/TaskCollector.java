@@ -313,7 +313,7 @@ public final class TaskCollector {
                 s.groups(), s.capInh(), s.capPrm(), s.capEff(), s.capBnd(), s.capAmb());
     }
 
-    private static List<Rlimit> rlimits(Pid pid) {
+    static List<Rlimit> rlimits(Pid pid) {
         Limits limits = ProcFs.limits(pid);
         return limits.rows().stream().map(l -> new Rlimit(l.resource(), l.soft(), l.hard())).toList();
     }

@@ -32,13 +32,26 @@ public final class ZombieReader {
         ZombieImage z = new ZombieImage(new TaskIds(pid.value(), st.ppid(), st.pgrp(), st.session()), st.comm(),
                 Integer.parseInt(field(pid, status, "Uid").split("\\s+")[0]), st.exitSignal(), st.exitCode(),
                 hex(pid, status, "SigBlk"), hex(pid, status, "SigIgn"), hex(pid, status, "SigCgt"),
-                (st.flags() & ProcStat.PF_FORKNOEXEC) == 0);
+                (st.flags() & ProcStat.PF_FORKNOEXEC) == 0, creds(pid, status), "1".equals(status.get("NoNewPrivs")),
+                TaskCollector.rlimits(pid));
         if (!z.exited() && z.dumpedCore()) {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
                     + Signals.name(z.termSignal()) + " that dumped core: cryo cannot re-create a core-dump exit status"
                     + " (let its parent pid " + st.ppid() + " reap it first)");
         }
         return z;
+    }
+
+    /** Its ids, groups and capability sets, which its status still shows. */
+    private static dev.cryo.engine.model.Creds creds(Pid pid, java.util.Map<String, String> status) {
+        return new dev.cryo.engine.model.Creds(ints(field(pid, status, "Uid")), ints(field(pid, status, "Gid")),
+                ints(status.getOrDefault("Groups", "")), hex(pid, status, "CapInh"), hex(pid, status, "CapPrm"),
+                hex(pid, status, "CapEff"), hex(pid, status, "CapBnd"), hex(pid, status, "CapAmb"));
+    }
+
+    private static java.util.List<Integer> ints(String fields) {
+        return fields.isBlank() ? java.util.List.of()
+                : java.util.Arrays.stream(fields.trim().split("\\s+")).map(Integer::parseUnsignedInt).toList();
     }
 
     /** A zombie's status lacks most fields (Umask, Vm*): its lines are read as they come. */

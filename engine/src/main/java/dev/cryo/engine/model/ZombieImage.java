@@ -9,9 +9,22 @@ package dev.cryo.engine.model;
  * handlers until it is reaped ({@code blocked}, {@code ignored}, {@code caught}: the SigBlk, SigIgn
  * and SigCgt bit sets of /proc/PID/status; handler addresses mean nothing once it cannot run).
  * {@code execed}: it ran a program of its own after its fork (stat's PF_FORKNOEXEC is clear).
+ * {@code creds}, {@code noNewPrivs} and {@code rlimits}: what /proc still shows of it (a container's
+ * zombie has the container's reduced capabilities and limits); null and empty in images of version
+ * 1, which kept its real uid only.
  */
 public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked,
-                          long ignored, long caught, boolean execed) {
+                          long ignored, long caught, boolean execed, Creds creds, boolean noNewPrivs,
+                          java.util.List<Rlimit> rlimits) {
+    public ZombieImage {
+        rlimits = java.util.List.copyOf(rlimits);
+    }
+
+    public ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked, long ignored,
+                       long caught, boolean execed) {
+        this(ids, comm, uid, exitSignal, status, blocked, ignored, caught, execed, null, false, java.util.List.of());
+    }
+
     public int pid() {
         return ids.pid();
     }

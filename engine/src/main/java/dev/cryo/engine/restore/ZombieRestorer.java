@@ -65,7 +65,12 @@ public final class ZombieRestorer {
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
         int uid = zombie.uid();
-        if (uid != 0) { // waitid reports the child's real uid
+        for (var r : zombie.rlimits()) {
+            Sys.setRlimit(pid, r.resource(), r.soft(), r.hard());
+        }
+        if (zombie.creds() != null) { // its ids (waitid reports the real uid) and what its status shows
+            setCreds(zombie.creds());
+        } else if (uid != 0) { // an image of version 1: the real uid only
             inj.call("setresuid", SyscallNr.SETRESUID, uid, uid, uid);
         }
         restoreHandlers();
@@ -91,6 +96,22 @@ public final class ZombieRestorer {
         }
         dead = true;
         awaitZombie();
+    }
+
+    /** As {@link dev.cryo.engine.restore.stage.Credentials} does for a live thread; groups only if they differ. */
+    private void setCreds(dev.cryo.engine.model.Creds c) {
+        var now = ProcFs.status(pid);
+        var unsigned = (java.util.function.Function<java.util.List<Integer>, long[]>)
+                dev.cryo.engine.restore.stage.Credentials::unsigned;
+        long[] groups = new java.util.TreeSet<>(now.groups()).equals(new java.util.TreeSet<>(c.groups())) ? null
+                : unsigned.apply(c.groups());
+        var s = new dev.cryo.engine.model.ThreadSecurity(c.capInh(), c.capPrm(), c.capEff(), c.capBnd(), c.capAmb(), 0,
+                zombie.noNewPrivs(), 0, -1);
+        dev.cryo.engine.restore.stage.Credentials.set(inj, (offset, data) -> {
+            Sys.write(pid, boot.data() + offset, data);
+            return boot.data() + offset;
+        }, " in zombie " + pid, unsigned.apply(c.uids()), unsigned.apply(c.gids()), groups, s, now,
+                dev.cryo.kernel.Prctl.capLastCap(), () -> {});
     }
 
     private static long bit(int sig) {

@@ -12,7 +12,7 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
 
     public Class<ZombieImage> type() { return ZombieImage.class; }
     public int id() { return ModelCodecs.ZOMBIE_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, ZombieImage z) {
         RecordFields.writeRecord(out, TaskIdsCodec.INSTANCE, z.ids());
@@ -24,12 +24,25 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
         out.writeLong(z.ignored());
         out.writeLong(z.caught());
         out.writeBoolean(z.execed());
+        out.writeBoolean(z.creds() != null); // version 2
+        if (z.creds() != null) {
+            RecordFields.writeRecord(out, CredsCodec.INSTANCE, z.creds());
+        }
+        out.writeBoolean(z.noNewPrivs());
+        ModelFields.writeList(out, RlimitCodec.INSTANCE, z.rlimits(), ModelLimits.RLIMITS, "ZombieImage.rlimits");
     }
 
     public ZombieImage read(Input in, int version) {
-        return new ZombieImage(RecordFields.readRecord(in, TaskIdsCodec.INSTANCE),
+        ZombieImage z = new ZombieImage(RecordFields.readRecord(in, TaskIdsCodec.INSTANCE),
                 ModelFields.readText(in, ModelLimits.TEXT, "ZombieImage.comm"),
                 in.readVarInt(true), in.readVarInt(true), in.readVarInt(true), in.readLong(), in.readLong(),
                 in.readLong(), in.readBoolean());
+        if (version < 2) {
+            return z;
+        }
+        var creds = in.readBoolean() ? RecordFields.readRecord(in, CredsCodec.INSTANCE) : null;
+        return new ZombieImage(z.ids(), z.comm(), z.uid(), z.exitSignal(), z.status(), z.blocked(), z.ignored(),
+                z.caught(), z.execed(), creds, in.readBoolean(),
+                ModelFields.readList(in, RlimitCodec.INSTANCE, ModelLimits.RLIMITS, "ZombieImage.rlimits"));
     }
 }

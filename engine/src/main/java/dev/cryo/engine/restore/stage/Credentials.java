@@ -64,16 +64,34 @@ public final class Credentials implements StateStage {
                 : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().uidMap(), c.uids(), task);
         long[] gids = user.isEmpty() ? unsigned(c.gids())
                 : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().gidMap(), c.gids(), task);
+        long[] g = null;
         if (user.isEmpty() || user.get().setgroupsAllowed()) {
-            long[] g = user.isEmpty() ? unsigned(c.groups())
+            g = user.isEmpty() ? unsigned(c.groups())
                     : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(user.get().gidMap(), c.groups(), task);
-            long groups = t.put(new RemoteWriter(4 * g.length + 4)
-                    .ints(java.util.Arrays.stream(g).mapToInt(x -> (int) x).toArray()).toBytes());
-            inj.call("setgroups" + where, SyscallNr.SETGROUPS, g.length, groups);
         } else if (!new java.util.TreeSet<>(now.groups()).equals(new java.util.TreeSet<>(c.groups()))) {
             // setgroups is denied in there for good: the groups are those it was forked with
             throw new RestoreException(task + ": its supplementary groups " + c.groups() + " cannot be set in its user"
                     + " namespace (setgroups is denied there) and it was forked with " + now.groups());
+        }
+        set(inj, t::put, where, uids, gids, g, s, now, lastCap, () -> checkFsIds(t, th, c));
+    }
+
+    /** Where the sets are written before a call reads them: (offset, bytes) → address in the task. */
+    public interface Scratch {
+        long put(long offset, byte[] data);
+    }
+
+    /**
+     * Sets a thread's ids (as it names them), groups ({@code groups} null: left as they are),
+     * capability sets, securebits and no_new_privs, in the order above; {@code now} is its status
+     * before; {@code idsSet} runs once the ids are set. Also for a zombie before it dies again.
+     */
+    public static void set(Injector inj, Scratch at, String where, long[] uids, long[] gids, long[] groups,
+                           ThreadSecurity s, ProcStatus now, int lastCap, Runnable idsSet) {
+        if (groups != null) {
+            long g = at.put(0, new RemoteWriter(4 * groups.length + 4)
+                    .ints(java.util.Arrays.stream(groups).mapToInt(x -> (int) x).toArray()).toBytes());
+            inj.call("setgroups" + where, SyscallNr.SETGROUPS, groups.length, g);
         }
         inj.call("setresgid" + where, SyscallNr.SETRESGID, gids[0], gids[1], gids[2]);
         inj.call("setfsgid" + where, SyscallNr.SETFSGID, gids[3]);
@@ -81,9 +99,9 @@ public final class Credentials implements StateStage {
                 Prctl.SECBIT_NO_SETUID_FIXUP);
         inj.call("setresuid" + where, SyscallNr.SETRESUID, uids[0], uids[1], uids[2]);
         inj.call("setfsuid" + where, SyscallNr.SETFSUID, uids[3]);
-        checkFsIds(t, th, c);
+        idsSet.run();
 
-        capset(t, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
+        capset(at, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
         for (int cap = 0; cap <= lastCap; cap++) {
             if ((s.capAmb() & (1L << cap)) != 0) {
                 inj.call("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
@@ -97,13 +115,13 @@ public final class Credentials implements StateStage {
         }
         inj.call("prctl(PR_SET_SECUREBITS, 0x" + Integer.toHexString(s.securebits()) + ")" + where, SyscallNr.PRCTL,
                 Prctl.PR_SET_SECUREBITS, s.securebits());
-        capset(t, inj, s.capEff(), s.capPrm(), s.capInh(), where);
+        capset(at, inj, s.capEff(), s.capPrm(), s.capInh(), where);
         if (s.noNewPrivs()) {
             inj.call("prctl(PR_SET_NO_NEW_PRIVS)" + where, SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         }
     }
 
-    private static long[] unsigned(java.util.List<Integer> ids) {
+    public static long[] unsigned(java.util.List<Integer> ids) {
         return ids.stream().mapToLong(Integer::toUnsignedLong).toArray();
     }
 
@@ -118,9 +136,9 @@ public final class Credentials implements StateStage {
     }
 
     /** capset(2), version 3: a header {version, pid 0} and two {effective, permitted, inheritable} words. */
-    private static void capset(TaskContext t, Injector inj, long eff, long prm, long inh, String where) {
-        long header = t.put(new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
-        long data = t.put(8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
+    private static void capset(Scratch at, Injector inj, long eff, long prm, long inh, String where) {
+        long header = at.put(0, new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
+        long data = at.put(8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
                 (int) (prm >>> 32), (int) (inh >>> 32)).toBytes());
         inj.call("capset(eff 0x" + Long.toHexString(eff) + ", prm 0x" + Long.toHexString(prm) + ", inh 0x"
                 + Long.toHexString(inh) + ")" + where, SyscallNr.CAPSET, header, data);
