@@ -17,6 +17,9 @@ public interface StageHooks {
         return false;
     }
 
+    /** Dump: right before the tree is seized (its listeners' queues drained). Throwing fails the dump. */
+    default void beforeFreeze(int root) {}
+
     /** Dump: every task is stopped, nothing read yet. Throwing fails the dump; the tree runs on. */
     default void frozen(int root, List<Integer> pids) {}
 
@@ -34,4 +37,57 @@ public interface StageHooks {
 
     /** Restore: the tree runs. A throw is only logged: nothing can be undone by then. */
     default void resumed(int root, List<Integer> pids) {}
+
+    /** These hooks, then {@code next}'s, at each point. */
+    default StageHooks andThen(StageHooks next) {
+        StageHooks first = this;
+        if (!next.any()) {
+            return first;
+        }
+        if (!first.any()) {
+            return next;
+        }
+        return new StageHooks() {
+            @Override
+            public boolean any() {
+                return true;
+            }
+
+            @Override
+            public void beforeFreeze(int root) {
+                first.beforeFreeze(root);
+                next.beforeFreeze(root);
+            }
+
+            @Override
+            public void frozen(int root, List<Integer> pids) {
+                first.frozen(root, pids);
+                next.frozen(root, pids);
+            }
+
+            @Override
+            public void imageComplete(int root, List<Integer> pids) {
+                first.imageComplete(root, pids);
+                next.imageComplete(root, pids);
+            }
+
+            @Override
+            public void resumedAfterDump(int root, List<Integer> pids) {
+                first.resumedAfterDump(root, pids);
+                next.resumedAfterDump(root, pids);
+            }
+
+            @Override
+            public void beforeResume(int root, List<Integer> pids) {
+                first.beforeResume(root, pids);
+                next.beforeResume(root, pids);
+            }
+
+            @Override
+            public void resumed(int root, List<Integer> pids) {
+                first.resumed(root, pids);
+                next.resumed(root, pids);
+            }
+        };
+    }
 }

@@ -36,8 +36,6 @@ final class CriuOptionsNotTaken {
         OPTIONS.put("--restore-sibling", "make the restored root a sibling of criu; cryo's restored root is a child of "
                 + "the restoring process (of the local agent with -d)");
         OPTIONS.put("-S", OPTIONS.get("--restore-sibling"));
-        OPTIONS.put("--freeze-cgroup", "stop the tree with the cgroup freezer; cryo stops every task with ptrace "
-                + "(PTRACE_SEIZE and PTRACE_INTERRUPT), looking again for tasks forked meanwhile until none is new");
         for (String o : new String[] {"--cgroup-props", "--cgroup-props-file", "--cgroup-dump-controller",
                 "--cgroup-yard", "--cgroup-root"}) {
             OPTIONS.put(o, "set what CRIU does with cgroups; " + CGROUPS);

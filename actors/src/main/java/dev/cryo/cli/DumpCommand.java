@@ -90,6 +90,11 @@ final class DumpCommand implements Callable<Integer> {
             + "(by default a running agent's warm JVM does the work, see cryo.cluster.local-socket).")
     boolean noAgent;
 
+    @Option(names = "--freeze-cgroup", paramLabel = "CGROUP", description = "Freeze this cgroup (the absolute path of a "
+            + "cgroup v2 directory) right before the seize, as CRIU's --freeze-cgroup, so nothing in it forks or exits "
+            + "while the tree is seized; thawed once every task is held. Not with --pre-copy; dumps in this process.")
+    String freezeCgroup;
+
     @Option(names = "--action-script", paramLabel = "SCRIPT", description = "Run SCRIPT (through /bin/sh -c) at "
             + "CRIU's stages, with CRIU's environment: CRTOOLS_SCRIPT_ACTION pre-dump (before the tree is touched), "
             + "network-lock (frozen; a tree in a net namespace of its own), post-dump (image complete, tree still "
@@ -114,7 +119,21 @@ final class DumpCommand implements Callable<Integer> {
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk, tcpSkipInFlight), leaveStopped);
-        dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
+        dev.cryo.api.StageHooks scripts = ActionScripts.of(actionScripts, dir);
+        dev.cryo.engine.cgroups.CgroupFreezer freezer = null;
+        if (freezeCgroup != null) {
+            try {
+                freezer = dev.cryo.engine.cgroups.CgroupFreezer.of(freezeCgroup);
+            } catch (IllegalArgumentException e) {
+                err.println("cryo dump: --freeze-cgroup " + e.getMessage());
+                return 2;
+            }
+            if (preCopy) {
+                err.println("cryo dump: --freeze-cgroup cannot go with --pre-copy (its rounds inject into the running tree)");
+                return 2;
+            }
+        }
+        dev.cryo.api.StageHooks hooks = freezing(freezer).andThen(scripts);
         request = request.withHooks(hooks);
         if (networkLock != null && !networkLock.equals("nftables") && !networkLock.equals("iptables")) {
             err.println("cryo: --network-lock " + networkLock + ": cryo locks the network with nftables"
@@ -163,13 +182,42 @@ final class DumpCommand implements Callable<Integer> {
             }
         }
         try {
-            ActionScripts.run(hooks, "pre-dump", pid);
+            ActionScripts.run(scripts, "pre-dump", pid);
         } catch (ActionScripts.ActionFailed e) {
             err.println("cryo: dump failed: " + e.getMessage() + "; nothing was dumped");
             err.flush();
             return 1;
         }
-        return dumpHere(config, parent.settings(), request, !noProgress, out, err);
+        try {
+            return dumpHere(config, parent.settings(), request, !noProgress, out, err);
+        } finally {
+            if (freezer != null) {
+                freezer.thaw(); // a dump that failed before the tree was held lets it run again
+            }
+        }
+    }
+
+    /** The hooks of --freeze-cgroup: frozen right before the seize, thawed once every task is held. */
+    private static dev.cryo.api.StageHooks freezing(dev.cryo.engine.cgroups.CgroupFreezer freezer) {
+        if (freezer == null) {
+            return dev.cryo.api.StageHooks.NONE;
+        }
+        return new dev.cryo.api.StageHooks() {
+            @Override
+            public boolean any() {
+                return true;
+            }
+
+            @Override
+            public void beforeFreeze(int root) {
+                freezer.freeze();
+            }
+
+            @Override
+            public void frozen(int root, java.util.List<Integer> pids) {
+                freezer.thaw();
+            }
+        };
     }
 
     /**

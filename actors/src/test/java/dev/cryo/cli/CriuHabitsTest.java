@@ -86,7 +86,6 @@ class CriuHabitsTest {
         assertTrue(refused("restore -D img -d --restore-sibling").contains("a child of the restoring process"));
         assertTrue(refused("restore -D img -S -d").contains("-S is CRIU's option to make the restored root a sibling"));
         assertTrue(refused("restore -D img -r /newroot").contains("-r is CRIU's option to restore into another root"));
-        assertTrue(refused("dump -t 7 -D img --freeze-cgroup=/sys/fs/cgroup/x").contains("ptrace"));
         assertTrue(refused("restore -D img --lsm-profile apparmor:p").contains("does not set LSM profiles"));
         assertTrue(refused("page-server --port 1234").contains("`page-server` is a CRIU command; cryo moves a tree"));
         assertTrue(refused("-v4 dump -t 7 -D img --link-remap").contains("--ghost-limit"));

@@ -92,6 +92,66 @@ class CriuFlagsTest {
         }
     }
 
+    /** The unified hierarchy's mount point. */
+    private static Path unified() throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            int dash = java.util.Arrays.asList(f).indexOf("-");
+            if (dash > 0 && f[dash + 1].equals("cgroup2") && f[3].equals("/")) {
+                return Path.of(f[4]);
+            }
+        }
+        throw new IllegalStateException("this host mounts no cgroup2 hierarchy");
+    }
+
+    /**
+     * --freeze-cgroup: the tree's cgroup is frozen while it is seized (an observer of the frozen
+     * tree sees it frozen) and thawed before anything is injected; the dump and restore are whole.
+     */
+    @Test
+    void freezeCgroupFreezesTheTreeForTheSeizeAndThawsIt() throws Exception {
+        Path cg = Files.createDirectory(unified().resolve("cryo-it-freeze-" + ProcessHandle.current().pid() + "-"
+                + System.nanoTime() % 100000));
+        try (DetachedProcess p = Workloads.tree(tmp)) {
+            int pid = p.pid().value();
+            for (int t : StateComparator.tree(pid)) {
+                Files.writeString(cg.resolve("cgroup.procs"), Integer.toString(t));
+            }
+            Cli v1 = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("no").toString(), "--freeze-cgroup",
+                    "/sys/fs/cgroup/freezer");
+            assertEquals(2, v1.code(), v1.toString());
+            assertTrue(v1.err().contains("no cgroup.freeze"), v1.err());
+            List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            DumpRestore d;
+            try (AutoCloseable o = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+                @Override
+                public void frozenForDump(int root, List<Integer> pids) {
+                    try {
+                        seen.add(Files.readString(cg.resolve("cgroup.events")));
+                    } catch (java.io.IOException e) {
+                        seen.add(e.toString());
+                    }
+                }
+            })) {
+                d = DumpRestore.dump(pid, tmp.resolve("img"), "--freeze-cgroup", cg.toString());
+            }
+            assertEquals(1, seen.size(), seen.toString());
+            assertTrue(seen.get(0).contains("frozen 1"), "frozen while seized: " + seen);
+            assertTrue(Files.readString(cg.resolve("cgroup.events")).contains("frozen 0"), "thawed after the dump");
+            DetachedProcess r = d.restoreDetached(p.output());
+            assertTrue(RestoreTest.checkAndReap(r).contains("PASS"));
+        } finally {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    Files.deleteIfExists(cg);
+                    return true;
+                } catch (java.io.IOException busy) {
+                    return false; // a killed task is still leaving it
+                }
+            }, Duration.ofSeconds(20), "cgroup " + cg + " to be removed");
+        }
+    }
+
     /** CRIU's semantics: a failed pre-dump dumps nothing; a failed post-dump lets the tree run on. */
     @Test
     void aFailingDumpScriptLeavesTheTreeRunning() throws Exception {

@@ -201,6 +201,11 @@ public final class DumpSupervisor {
             drained = true;
             return drainAcceptQueues();
         }
+        try {
+            request.hooks().beforeFreeze(request.pid().value());
+        } catch (RuntimeException e) {
+            return abort(e.getMessage());
+        }
         raisePriority();
         List<Pid> tree = TreeWalker.walk(request.pid());
         if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
