@@ -675,6 +675,17 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's scm_pidfd01 and a dead-sender scm_creds were refused: a log socket's unread message from
+     * a client that has exited names a dead pid, which the kernel takes from no sender; a stand-in
+     * at that pid sends it again and is reaped, so the credentials and the SCM_PIDFD name a dead process.
+     */
+    @Test
+    void anUnreadMessageFromASenderThatHasExitedKeepsItsCredentials() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "deadsender", dir.toString()));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
      * by a FIFO, a client connected to it and a datagram from a named sender unread.
      */

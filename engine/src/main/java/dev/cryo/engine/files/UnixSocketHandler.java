@@ -45,15 +45,18 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     /**
      * One unread message (or run of stream bytes) and, for datagrams, the name of its sender;
      * {@code files}: the files passed with it (SCM_RIGHTS), in order, each dumped like an fd whose
-     * number is its index; {@code credPid/Uid/Gid}: the credentials it carries (pid 0: none).
+     * number is its index; {@code credPid/Uid/Gid}: the credentials it carries (pid 0: none);
+     * {@code senderGone}: that pid had exited by the dump (a log daemon's message from a {@code logger}
+     * that is gone): a stand-in at the pid sends it again ({@link SenderStandIns}).
      */
-    public record Message(byte[] data, byte[] from, List<FdImage> files, int credPid, int credUid, int credGid) {
+    public record Message(byte[] data, byte[] from, List<FdImage> files, int credPid, int credUid, int credGid,
+                          boolean senderGone) {
         public Message {
             files = List.copyOf(files);
         }
 
         public Message(byte[] data, byte[] from) {
-            this(data, from, List.of(), 0, 0, 0);
+            this(data, from, List.of(), 0, 0, 0, false);
         }
 
         Sockets.Ucred creds() {
@@ -98,7 +101,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
     }
 
-    public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 1, (out, m) -> {
+    public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 2, (out, m) -> {
         ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "UnixSocket.message");
         ModelFields.writeBytes(out, m.from(), 108, "UnixSocket.from");
         ModelFields.writeList(out, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, m.files(), MAX_PASSED,
@@ -106,10 +109,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         out.writeInt(m.credPid());
         out.writeInt(m.credUid());
         out.writeInt(m.credGid());
+        out.writeBoolean(m.senderGone());
     }, (in, v) -> new Message(ModelFields.readBytes(in, MAX_MESSAGE, "UnixSocket.message"),
             ModelFields.readBytes(in, 108, "UnixSocket.from"),
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
-            in.readInt(), in.readInt(), in.readInt()));
+            in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
     static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 1, (out, u) -> {
         out.writeLong(u.ino());
@@ -338,9 +342,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             throw p.refuse(what + ": an unread message of " + m.length() + " bytes is too large");
                         }
                         Sockets.Ucred creds = m.creds();
+                        boolean senderGone = false;
                         if (creds != null && creds.present() && !ctx.inTree(creds.pid())) {
-                            throw p.refuse(what + ": an unread message carries the credentials of pid " + creds.pid()
-                                    + ", which is not in the tree (a restore could not name it again); not supported");
+                            String why = SenderStandIns.whyNot(creds.pid(), fd.pid());
+                            if (why != null) {
+                                throw p.refuse(what + ": an unread message carries the credentials of pid " + creds.pid()
+                                        + ", " + why + "; not supported");
+                            }
+                            senderGone = true;
                         }
                         if (creds != null && creds.present()) {
                             String why = whyFilesCannotPass(d, st); // sent again as late as passed files
@@ -359,8 +368,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         }
                         byte[] from = d.type() == Sockets.SOCK_DGRAM && m.from().family() == SockAddr.AF_UNIX
                                 ? m.from().address() : new byte[0];
-                        queue.add(creds == null || !creds.present() ? new Message(m.data(), from, files, 0, 0, 0)
-                                : new Message(m.data(), from, files, creds.pid(), creds.uid(), creds.gid()));
+                        queue.add(creds == null || !creds.present() ? new Message(m.data(), from, files, 0, 0, 0, false)
+                                : new Message(m.data(), from, files, creds.pid(), creds.uid(), creds.gid(), senderGone));
                     }
                 } finally {
                     peeked.forEach(m -> m.fds().forEach(Fd::close));
@@ -677,12 +686,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         Fd to = hub == null ? null : hub.get(u.ino());
         int toCreds = to == null ? 0 : passcred(to, 0);
-        try {
+        try (SenderStandIns standIns = new SenderStandIns()) {
             int i = 0;
             for (Message m : u.queue()) {
                 List<Fd> files = passed == null ? List.of() : passed.get(i);
                 i++;
                 Fd sender = from != null ? from : hub.boundTo(m.from(), u.type());
+                if (m.senderGone()) {
+                    standIns.at(m.credPid());
+                }
                 int was = passcred(sender, 0);
                 try {
                     sendAll(sender, m, files, from != null ? null : u.address());

@@ -138,7 +138,10 @@ public final class ModelSamples {
                                         new FdImage(0, 0, 0, new PipeHandler.Pipe(888, true, "", new byte[] {'p'}, 65536)),
                                         new FdImage(1, 02, 17, new SharedFdHandler.SharedFd(pid - 1, 3, RegularFileHandler.TAG)),
                                         new FdImage(2, 0, 0, new SharedFdHandler.SharedFd(0, 0, PipeHandler.TAG))),
-                                        PID, 1000, 1000)),
+                                        PID, 1000, 1000, false),
+                                // a sender that had exited by the dump (a stand-in at its pid sends it again)
+                                new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'t'}, new byte[0], List.of(),
+                                        PID + 900, 0, 4, true)),
                         socketOptions(), -1, -1, -1, "", "")),
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
