@@ -459,6 +459,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (withCreds > 0) {
             m.put("messagesWithCredentials", withCreds);
         }
+        List<Integer> gone = u.queue().stream().filter(Message::senderGone).map(Message::credPid).distinct().toList();
+        if (!gone.isEmpty()) {
+            m.put("sendersGone", gone); // made again at these pids for the send (SenderStandIns)
+        }
         m.put("options", u.options().show());
     }
 

@@ -63,10 +63,11 @@ class ImageJsonTest {
         assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "namespace file", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
                 "raw socket", "ICMP datagram socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe", "pty-slave"), fds.stream().map(f -> f.get("kind")).toList());
-        assertEquals(3, fds.get(12).get("queuedMessages"));
+        assertEquals(4, fds.get(12).get("queuedMessages"));
         assertEquals(List.of("pipe", "shared", "shared"), ((List<Map<String, Object>>) fds.get(12).get("passedFiles"))
                 .stream().map(f -> f.get("kind")).toList());
-        assertEquals(1L, fds.get(12).get("messagesWithCredentials"));
+        assertEquals(2L, fds.get(12).get("messagesWithCredentials"));
+        assertEquals(List.of(4242 + 900), fds.get(12).get("sendersGone")); // ModelSamples.PID + 900
         assertEquals("/srv/in box/f", ((List<Map<String, Object>>) fds.get(20).get("watches")).get(1).get("path"));
         assertEquals("mount", ((List<Map<String, Object>>) fds.get(21).get("marks")).get(1).get("type"));
         assertEquals("127.0.0.1:8080", fds.get(14).get("remote"));
