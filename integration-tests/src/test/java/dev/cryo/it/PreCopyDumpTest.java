@@ -97,6 +97,34 @@ class PreCopyDumpTest {
         throw new AssertionError("no VmPTE in /proc/" + pid + "/status");
     }
 
+    /**
+     * A tree whose children come and go while the rounds run (PostgreSQL forking a backend per
+     * connection under {@code pgbench -C}): one that exits before its tracking starts or during a round
+     * is no part of the dump; the dump failed ("exited while being seized").
+     */
+    @Test
+    void aTreeWhoseChildrenComeAndGoWhileItRunsIsPreCopied() throws Exception {
+        Path count = tmp.resolve("count");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("loop.out"), "/bin/sh", "-c",
+                "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); /bin/sleep 0.005; echo $i > " + count + "; done")) {
+            DetachedProcess.awaitCondition(() -> counted(count) > 20, Duration.ofSeconds(60), "the loop to run");
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--pre-copy");
+            try (DetachedProcess r = dumped.restoreDetached(p.output())) {
+                long at = counted(count);
+                DetachedProcess.awaitCondition(() -> counted(count) > at + 20, Duration.ofSeconds(60),
+                        "the restored loop to fork on (at " + at + ")");
+            }
+        }
+    }
+
+    private static long counted(Path file) {
+        try {
+            return Long.parseLong(Files.readString(file).trim());
+        } catch (Exception notYet) {
+            return 0;
+        }
+    }
+
     @Test
     void aPreCopyDumpThatLeavesTheTreeRunningLeavesItWritingCorrectly() throws Exception {
         try (DetachedProcess p = dirtier(tmp, 16, 10)) {

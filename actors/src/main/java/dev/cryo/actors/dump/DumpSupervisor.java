@@ -293,7 +293,9 @@ public final class DumpSupervisor {
         }
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
-                    if (!(m.reply() instanceof TaskDumper.Tracking)) {
+                    if (m.reply() instanceof TaskDumper.Gone g) {
+                        drop(g.pid()); // exited before its tracking started
+                    } else if (!(m.reply() instanceof TaskDumper.Tracking)) {
                         return abort(failureOf(m.reply()));
                     }
                     pending.remove(m.reply().pid());
@@ -314,11 +316,14 @@ public final class DumpSupervisor {
         long[] pages = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
-                    if (!(m.reply() instanceof TaskDumper.RoundCopied r)) {
+                    if (m.reply() instanceof TaskDumper.Gone g) {
+                        drop(g.pid()); // exited while the tree ran
+                    } else if (m.reply() instanceof TaskDumper.RoundCopied r) {
+                        pages[0] += r.pages();
+                    } else {
                         return abort(failureOf(m.reply()));
                     }
-                    pages[0] += r.pages();
-                    pending.remove(r.pid());
+                    pending.remove(m.reply().pid());
                     if (!pending.isEmpty()) {
                         return Behaviors.same();
                     }
@@ -461,7 +466,7 @@ public final class DumpSupervisor {
             ctx.unwatch(t);
             ctx.stop(t);
         }
-        ctx.getLog().debug("pid {} was reaped while the tree was being seized: not part of the dump", p);
+        ctx.getLog().debug("pid {} exited (reaped, or a zombie the freeze finds again): not part of the dump", p);
     }
 
     /** The live tasks, parents before children: the zombies have records of their own. */

@@ -210,9 +210,17 @@ public final class TaskDumper {
             }
             m.replyTo().tell(new Tracking(pid));
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure(logged(e))));
+            m.replyTo().tell(goneOr(failure(logged(e))));
         }
         return Behaviors.same();
+    }
+
+    /**
+     * While pre-copy runs, the tree runs: a task may exit (a server's child for one connection). It is then
+     * no part of the dump; if a zombie is left, the freeze finds it again and dumps it as one.
+     */
+    private Reply goneOr(String failure) {
+        return exiting() ? new Gone(pid) : new Failed(pid, failure);
     }
 
     /** One pre-copy round: the region dumpers copy from the running task; per-VMA counts are not kept. */
@@ -221,7 +229,7 @@ public final class TaskDumper {
         try {
             runs = preCopy.round();
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(pid, failure("pre-copy round: " + logged(e))));
+            m.replyTo().tell(goneOr(failure("pre-copy round: " + logged(e))));
             return Behaviors.same();
         }
         CollectJob job = m.job();
@@ -269,7 +277,7 @@ public final class TaskDumper {
         return Behaviors.receive(Command.class)
                 .onMessage(RegionReply.class, m -> {
                     if (m.reply() instanceof RegionDumper.Failed f) {
-                        replyTo.tell(new Failed(pid, failure("pre-copy round: " + f.message())));
+                        replyTo.tell(goneOr(failure("pre-copy round: " + f.message())));
                         return idle();
                     }
                     if (m.reply() instanceof RegionDumper.Read) {
