@@ -406,6 +406,25 @@ class SocketRestoreTest {
     }
 
     /**
+     * A non-blocking connect() refused by its peer, not polled since: its ECONNREFUSED was refused
+     * as "never connected". It comes back pending, from its port; a tree left running gets it back.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"restored", "left running"})
+    void aRefusedConnectionAttemptKeepsItsUnreadError(String how) throws Exception {
+        if (how.equals("restored")) {
+            assertPass(DumpRestore.workloadVerdict(tmp, "tcprefused"));
+            return;
+        }
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcprefused.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcprefused.out"), prog))) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertEquals(0, dump.code(), dump.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
+    /**
      * A listener without SO_REUSEADDR whose program closed its connections first (their TIME_WAIT
      * holds its port, as a plain socketserver.TCPServer's after a request) could not bind again:
      * the restore failed after the dump had killed the tree.

@@ -83,7 +83,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     private static int readError(com.esotericsoftware.kryo.io.Input in) {
         int e = in.readVarInt(true);
-        if (e != 0 && e != dev.cryo.kernel.Errno.ECONNRESET && e != dev.cryo.kernel.Errno.EPIPE) {
+        if (e != 0 && e != dev.cryo.kernel.Errno.ECONNRESET && e != dev.cryo.kernel.Errno.EPIPE
+                && e != dev.cryo.kernel.Errno.ECONNREFUSED) {
             throw new com.esotericsoftware.kryo.KryoException("TcpSocket.error: " + e + " is not a reset's errno");
         }
         return e;
@@ -102,12 +103,19 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         String what = "TCP socket " + local + " (a connection closed on both sides)";
         boolean erred = (dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0;
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
-        if (info.length < TCPI_DELIVERED + 4 || java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder())
-                .getInt(TCPI_DELIVERED) == 0) {
+        boolean neverConnected = info.length < TCPI_DELIVERED + 4
+                || java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_DELIVERED) == 0;
+        boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
+        if (neverConnected && erred && !timedOut && primary) {
+            return refusedAttempt(p, local, st);
+        } else if (neverConnected && !(erred && !timedOut)) {
             throw p.refuse("TCP socket " + local + ": its connection attempt failed (it was never connected)"
-                    + (erred ? " and the program has not read its error yet" : "") + "; not supported");
+                    + (erred ? " by a timeout, and the program has not read its error yet" : "") + "; not supported");
+        } else if (neverConnected) {
+            return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), false, null, false, "");
         }
-        if (erred && primary && (info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0)) {
+        if (erred && primary && timedOut) {
             throw p.refuse(what + " failed with retransmissions or probes unanswered (a timeout's error, which cryo"
                     + " could not give back once read) and the program has not read its error yet; not supported");
         }
@@ -159,6 +167,57 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     + " reads ECONNRESET for it; not supported");
         }
         return taken;
+    }
+
+    /**
+     * A connection attempt refused (its peer's reset: ECONNREFUSED) whose error the program has not
+     * read yet: a non-blocking connect() it has not polled since. Taken like a reset's error
+     * ({@link #takeError}); made again by attempting it from the same port to a loopback socket of
+     * cryo's that is bound and does not listen, which refuses it ({@link #refusedAgain}).
+     */
+    private static TcpSocket refusedAttempt(SocketProbe p, SockAddr local, SocketDumpState st) {
+        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+        TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
+                SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), true, null, false, "",
+                dev.cryo.kernel.Errno.ECONNREFUSED);
+        Runnable giveBack = () -> {
+            Sockets.disconnect(p.sock);
+            refusedAgain(t, p.sock);
+        };
+        if (error != dev.cryo.kernel.Errno.ECONNREFUSED) {
+            giveBack.run();
+            throw p.refuse("TCP socket " + local + ": its connection attempt failed with "
+                    + dev.cryo.kernel.Errno.describe(error) + ", which the program had not read yet; cryo had to read"
+                    + " it and can only make a refusal's error again: the program now reads ECONNREFUSED for it;"
+                    + " not supported");
+        }
+        st.giveBackIfRunning(p.sock, giveBack);
+        return t;
+    }
+
+    /** {@link #refusedAttempt} made again on {@code s} (unconnected), its O_NONBLOCK as it was. */
+    private static void refusedAgain(TcpSocket t, Fd s) {
+        try (Fd refuser = Sockets.socket(t.family(), Sockets.SOCK_STREAM, 0)) {
+            Sockets.bind(refuser, new SockAddr(t.family(), loopbackFor(t), 0));
+            boolean reuseAddr = TcpRepair.enter(s); // its port, free or not, as repair mode binds
+            Sockets.bind(s, t.local());
+            TcpRepair.leaveQuietly(s, reuseAddr);
+            long flags = dev.cryo.kernel.Sys.call(() -> "fcntl(" + s + ", F_GETFL)", dev.cryo.kernel.SyscallNr.FCNTL,
+                    s.value(), dev.cryo.kernel.Fcntl.F_GETFL, 0, 0);
+            dev.cryo.kernel.Sys.call(() -> "fcntl(" + s + ", F_SETFL)", dev.cryo.kernel.SyscallNr.FCNTL, s.value(),
+                    dev.cryo.kernel.Fcntl.F_SETFL, flags | dev.cryo.kernel.Fcntl.O_NONBLOCK, 0);
+            try {
+                Sockets.connect(s, Sockets.sockName(refuser));
+            } catch (dev.cryo.kernel.SyscallException e) {
+                if (!e.is(dev.cryo.kernel.Errno.EINPROGRESS)) {
+                    throw e;
+                }
+            } finally {
+                dev.cryo.kernel.Sys.call(() -> "fcntl(" + s + ", F_SETFL)", dev.cryo.kernel.SyscallNr.FCNTL, s.value(),
+                        dev.cryo.kernel.Fcntl.F_SETFL, flags, 0);
+            }
+            awaitState(t, s, SockDiag.TCP_CLOSE, "the refusal of its connection attempt");
+        }
     }
 
     /** {@link #takeError}: the socket made again in place, with its unread bytes and its reset's error. */
@@ -407,7 +466,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         hub.lockedBy(t.lockTable());
         if (t.state() == SockDiag.TCP_LISTEN) {
             listen(t, s, hub);
-        } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null) {
+        } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null && t.error() == 0) {
             Sockets.bindInet(s, t.local());
         }
     }
@@ -469,6 +528,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             closeAgain(t, hub.get(t.ino()), t.connection());
             return;
         }
+        if (t.state() == SockDiag.TCP_CLOSE && t.connection() == null && t.error() == dev.cryo.kernel.Errno.ECONNREFUSED) {
+            refusedAgain(t, hub.get(t.ino()));
+            return;
+        }
         if (t.state() == SockDiag.TCP_SYN_SENT && t.connection() != null) {
             TcpRepair.reconnect(hub.get(t.ino()), t.local(), t.remote(), t.connection());
             return;
@@ -505,11 +568,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      */
     private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c) {
         boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
-        byte[] loopback = t.family() == SockAddr.AF_INET ? new byte[] {127, 0, 0, 1}
-                : t.local().inetAddress() instanceof java.net.Inet4Address
-                ? new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1}
-                : new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-        SockAddr nobody = new SockAddr(t.family(), loopback, 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
+        SockAddr nobody = new SockAddr(t.family(), loopbackFor(t), 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
         SockAddr local = t.local();
         try {
             TcpRepair.rebuild(s, local, nobody, c);
@@ -534,6 +593,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         if (t.error() == 0) {
             Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
         }
+    }
+
+    /** The loopback address a socket of {@code t}'s family and local address reaches (v4-mapped for a mapped one). */
+    private static byte[] loopbackFor(TcpSocket t) {
+        return t.family() == SockAddr.AF_INET ? new byte[] {127, 0, 0, 1}
+                : t.local().inetAddress() instanceof java.net.Inet4Address
+                ? new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1}
+                : new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     }
 
     /** Waits (at most 2 s) until the rebuilt connection {@code t} has taken {@code what}: it is then in {@code state}. */
