@@ -185,6 +185,47 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * A sandbox whose root has a parent-death signal (bubblewrap's {@code --die-with-parent}, here
+     * a signal ignored by default so the test's detaching cannot fire it): {@code restore -d} drops
+     * that signal from the root, and rebuilt the image without the tree's namespaces while doing
+     * so: the uts namespace and its name were lost.
+     */
+    @Test
+    void aRootWithAParentDeathSignalKeepsItsNamespacesInADetachedRestore() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pd.out"), "setpriv", "--pdeathsig", "URG", "unshare",
+                "--uts", "--fork", "sh", "-c", "hostname cryo-pdeath && exec sleep 600")) {
+            int root = p.pid().value();
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(Path.of("/proc/" + root + "/status")).contains("unshare")
+                            && !Files.readString(Path.of("/proc/" + root + "/task/" + root + "/children")).isBlank();
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, java.time.Duration.ofSeconds(20), "unshare's child");
+            int child = initUnder(root);
+            DetachedProcess.awaitCondition(() -> Files.exists(Path.of("/proc/" + child)) && hostnameOf(child)
+                    .equals("cryo-pdeath"), java.time.Duration.ofSeconds(20), "the name inside");
+            DetachedProcess r = DumpRestore.dump(root, tmp.resolve("img")).restoreDetached(p.output());
+            try {
+                assertEquals("cryo-pdeath", hostnameOf(child));
+            } finally {
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(child), dev.cryo.kernel.Signals.SIGKILL);
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /** The host name in the uts namespace of {@code pid} ("" when it cannot be read). */
+    private static String hostnameOf(int pid) {
+        try {
+            return NetNamespaceTest.host("nsenter", "-t", Integer.toString(pid), "-u", "hostname").strip();
+        } catch (Exception | AssertionError e) {
+            return "";
+        }
+    }
+
     private static int lines(Path f) {
         try {
             return Files.exists(f) ? Files.readAllLines(f).size() : 0;

@@ -36,6 +36,9 @@ public final class DetachedRoot {
                 + "restore's root outlives the restorer, its parent, and the signal would come as the restorer exits");
         List<TaskImage> tasks = new ArrayList<>(image.tasks());
         tasks.set(tasks.indexOf(root), root.withThreads(threads));
-        return new ImageContents(image.dir(), image.info(), tasks, image.zombies(), image.pages(), image.pagesVerified());
+        // every other part as it is: the namespaces too (they were dropped: a bubblewrap sandbox, whose root
+        // has --die-with-parent's signal, lost its mount, pid... namespaces in a detached restore)
+        return new ImageContents(image.dir(), image.info(), tasks, image.zombies(), image.pages(), image.pagesVerified(),
+                image.namespaceImages(), image.netNamespaces(), image.userNamespaces());
     }
 }
