@@ -46,6 +46,8 @@ import java.util.zip.CRC32C;
  */
 public final class ChannelProbe {
     private static final String SUITE = "TLS_AES_128_GCM_SHA256";
+    /** Pages per chunk of the channel's image (-Dbench.channel.pages; bigmem's pattern makes chunks of 3-7). */
+    private static final int CHUNK_PAGES = Math.max(1, Math.min(256, Integer.getInteger("bench.channel.pages", 256)));
 
     private ChannelProbe() {}
 
@@ -163,9 +165,10 @@ public final class ChannelProbe {
         StreamImageSink sink = new StreamImageSink(s.channel(), "probe", ModelCodecs.ALL, ImageOptions.defaults(), s.delivery());
         ByteBuffer pages = ByteBuffer.allocateDirect(256 * 4096);
         for (int i = 0; i < pages.capacity(); i += 8) pages.putLong(i, i * 0x9E3779B97F4A7C15L);
-        for (int c = 0; c < mib; c++) {
-            pages.clear();
-            sink.writePages(1, 0x7f0000000000L + (long) c * pages.capacity(), 256, pages);
+        int per = CHUNK_PAGES;
+        for (long at = 0, end = (long) mib << 20; at < end; at += (long) per * 4096) {
+            pages.clear().limit(per * 4096);
+            sink.writePages(1, 0x7f0000000000L + at, per, pages);
         }
         sink.commit();
         long bytes = sink.bytesWritten();

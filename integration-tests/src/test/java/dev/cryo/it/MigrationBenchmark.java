@@ -30,7 +30,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * synthetic image from a JVM in a to a JVM in b, timed to b's receipt for its last byte) next to a
  * plain TCP copy and a plain JDK TLS copy of as many bytes over the same veth link, unshaped and,
  * with {@code tc}, shaped to 1 Gbit/s and 10 Gbit/s (as two real hosts' link would be), with the CPU
- * both ends used per GiB ({@code -Dbench.channel.mib=1024}). Unshaped, both ends share this
+ * both ends used per GiB ({@code -Dbench.channel.mib=1024}; pages per chunk {@code -Dbench.channel.pages=256}:
+ * bigmem's zero pages make the migration's chunks 3-7 pages). Unshaped, both ends share this
  * machine's cores: the CPU per GiB says what bounds each.
  */
 @EnabledIfSystemProperty(named = "bench", matches = "true")
@@ -87,7 +88,8 @@ class MigrationBenchmark {
         List<String> out = new ArrayList<>();
         try (TwoHosts hosts = new TwoHosts(tmp)) {
             Path staging = Files.createDirectories(tmp.resolve("staging")); // on disk, as an agent's staging directory
-            String probe = javaBin + " -XX:-UsePerfData -cp " + cp + " " + ChannelProbe.class.getName();
+            String probe = javaBin + " -XX:-UsePerfData -Dbench.channel.pages=" + Integer.getInteger("bench.channel.pages", 256)
+                    + " -cp " + cp + " " + ChannelProbe.class.getName();
             String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
             String[] c = cipher.substring(cipher.lastIndexOf("cipher ")).split(" ");
             out.add(String.format(Locale.ROOT, "one core of this machine: AES-128-GCM (16 KiB records) %s MiB/s, CRC32C %s MiB/s; %d cores, "

@@ -26,26 +26,24 @@ final class ImageArrival {
 
     /** Reads in to its end into target (created 0600); returns the image's size. */
     static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from) throws IOException {
-        return receive(in, target, maxBytes, maxChunk, from, null);
-    }
-
-    /** As above; each verified chunk also goes to {@code memory} (if not null), which places the root's pages. */
-    static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
-                        dev.cryo.engine.restore.ArrivingMemory memory) throws IOException {
-        return receive(in, target, maxBytes, maxChunk, from, memory, taken -> { });
+        return receive(in, target, maxBytes, maxChunk, from, null, taken -> { }, () -> false);
     }
 
     /**
-     * As above; {@code taken} hears how many bytes of the image are checked, stored and placed,
-     * after every chunk (the stream's InputStream cannot say whether more is waiting, and the
-     * sender may be waiting for exactly the last chunk's).
+     * As above; each verified chunk also goes to {@code memory} (if not null), which places the root's
+     * pages. {@code taken} hears how many bytes of the image are checked, stored and placed whenever
+     * the next read would wait ({@code waiting} says whether bytes are there to read at once): the
+     * sender ends a round by waiting for exactly that, and while bytes keep coming no receipt is due.
+     * Not one after every chunk: the migration's chunks are a few pages each (zero pages split them),
+     * and a receipt (a TLS record and a write each way) per chunk took a fifth of this thread.
      */
     static long receive(InputStream in, Path target, long maxBytes, long maxChunk, String from,
-                        dev.cryo.engine.restore.ArrivingMemory memory, java.util.function.LongConsumer taken)
+                        dev.cryo.engine.restore.ArrivingMemory memory, java.util.function.LongConsumer taken,
+                        java.util.function.BooleanSupplier waiting)
             throws IOException {
         try (FileChannel file = FileChannel.open(target, java.util.Set.of(StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-            Tee tee = new Tee(in, file, maxBytes);
+            Tee tee = new Tee(in, file, maxBytes, taken, waiting);
             long last = System.nanoTime();
             try (ImageStreamReader reader = new ImageStreamReader(tee, "the image from " + from, ModelCodecs.ALL, maxChunk)) {
                 ImageStreamReader.Chunk c;
@@ -54,7 +52,6 @@ final class ImageArrival {
                     if (memory != null) {
                         memory.accept(c);
                     }
-                    taken.accept(tee.total); // after every chunk: the queue behind keeps only the newest few
                     last = System.nanoTime();
                 }
             }
@@ -65,22 +62,35 @@ final class ImageArrival {
         }
     }
 
-    /** The socket's bytes, each one also written to the file, bounded in total. */
+    /**
+     * The socket's bytes, each one also written to the file, bounded in total. The reader asks for
+     * exactly the rest of the chunk it is on, so when it asks, every chunk before is processed.
+     */
     private static final class Tee implements ReadableByteChannel {
         private final InputStream in;
         private final FileChannel file;
         private final long maxBytes;
+        private final java.util.function.LongConsumer taken;
+        private final java.util.function.BooleanSupplier waiting;
         private final byte[] buf = new byte[1 << 16];
         private long total;
+        private long receipted;
 
-        Tee(InputStream in, FileChannel file, long maxBytes) {
+        Tee(InputStream in, FileChannel file, long maxBytes, java.util.function.LongConsumer taken,
+            java.util.function.BooleanSupplier waiting) {
             this.in = in;
             this.file = file;
             this.maxBytes = maxBytes;
+            this.taken = taken;
+            this.waiting = waiting;
         }
 
         @Override
         public int read(ByteBuffer dst) throws IOException {
+            if (total > receipted && !waiting.getAsBoolean()) { // about to wait: the sender may be waiting too
+                receipted = total;
+                taken.accept(total);
+            }
             int n = in.read(buf, 0, Math.min(buf.length, dst.remaining()));
             if (n <= 0) {
                 return n == 0 ? 0 : -1;

@@ -6,7 +6,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -14,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
@@ -280,12 +280,12 @@ public final class PageChannel {
      * cluster's keys; a silent peer is dropped after the io timeout, in the handshake too.
      */
     public static final class Server {
-        private final SSLServerSocket listener;
+        private final ServerSocket listener; // TCP: each connection is made TLS over it (see serve)
         private final Semaphore slots = new Semaphore(MAX_CONNECTIONS);
 
         public Server(ActorSystem<?> system, SSLContext tls, String host, int port, long maxBytes, long maxChunk,
                       Duration ioTimeout, Receiver receiver) throws IOException {
-            SSLServerSocket l = (SSLServerSocket) tls.getServerSocketFactory().createServerSocket();
+            ServerSocket l = new ServerSocket();
             try {
                 l.setReuseAddress(true);
                 l.setReceiveBufferSize(SOCKET_BUFFER); // before bind: accepted sockets inherit it, window scale included
@@ -316,9 +316,9 @@ public final class PageChannel {
 
         private void acceptAll(SSLContext tls, long maxBytes, long maxChunk, Duration ioTimeout, Receiver receiver) {
             while (!listener.isClosed()) {
-                SSLSocket s;
+                Socket s;
                 try {
-                    s = (SSLSocket) listener.accept();
+                    s = listener.accept();
                 } catch (IOException e) {
                     if (!listener.isClosed()) {
                         log.warn("page channel: accept failed: {}", e.getMessage());
@@ -332,7 +332,7 @@ public final class PageChannel {
                 }
                 Thread t = new Thread(() -> {
                     try {
-                        serve(s, maxBytes, maxChunk, ioTimeout, receiver);
+                        serve(tls, s, maxBytes, maxChunk, ioTimeout, receiver);
                     } finally {
                         slots.release();
                     }
@@ -342,15 +342,29 @@ public final class PageChannel {
             }
         }
 
-        private static void serve(SSLSocket s, long maxBytes, long maxChunk, Duration ioTimeout, Receiver receiver) {
-            String from = String.valueOf(s.getRemoteSocketAddress());
+        /**
+         * One connection: TLS in server mode over the accepted TCP socket, which is kept to ask the
+         * kernel whether more bytes are waiting (a receipt is due only before a read that would wait).
+         */
+        private static void serve(SSLContext tls, Socket raw, long maxBytes, long maxChunk, Duration ioTimeout,
+                                  Receiver receiver) {
+            String from = String.valueOf(raw.getRemoteSocketAddress());
             String id = null;
+            SSLSocket s;
+            try {
+                s = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, true);
+            } catch (IOException | RuntimeException e) {
+                log.warn("page channel: connection from {} failed: {}", from, e.getMessage());
+                abort(raw);
+                return;
+            }
             try (s) {
                 configure(s, false);
                 s.setTcpNoDelay(true);
                 s.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // a silent link fails the read
                 s.startHandshake();
                 InputStream in = s.getInputStream();
+                InputStream rawIn = raw.getInputStream(); // only asked how much is waiting: the bytes are TLS's
                 OutputStream back = s.getOutputStream();
                 byte[] idBytes = in.readNBytes(ID_LENGTH);
                 if (idBytes.length < ID_LENGTH) {
@@ -372,6 +386,12 @@ public final class PageChannel {
                         back.flush();
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException(e);
+                    }
+                }, () -> {
+                    try {
+                        return in.available() > 0 || rawIn.available() > 0; // decrypted, or still on the socket
+                    } catch (IOException e) {
+                        return false; // the read that follows fails the same way
                     }
                 });
                 log.debug("page channel: image {} received and verified, {} bytes", id, total);

@@ -9,7 +9,8 @@ import java.time.Duration;
 /**
  * The sending end's view of what the receiving agent has taken in: the receiver answers on the page
  * channel's back direction with 8-byte counts (big-endian, growing) of the image bytes it has
- * checked, stored and placed. {@link #await} is where a migration's pre-copy round ends.
+ * checked, stored and placed, each time it has read all there is (see ImageArrival). {@link #await}
+ * is where a migration's pre-copy round ends.
  */
 final class Receipts implements Delivery {
     static final int SIZE = Long.BYTES;

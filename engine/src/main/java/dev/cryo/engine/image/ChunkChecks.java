@@ -1,9 +1,13 @@
 package dev.cryo.engine.image;
 
-import java.util.zip.CRC32C;
 import java.nio.ByteBuffer;
+import java.util.function.Supplier;
+import java.util.zip.CRC32C;
 
-/** Checks shared by every reader; each throws with the caller's description of where. */
+/**
+ * Checks shared by every reader; each throws with the caller's description of where, built only
+ * for the message (readers check tens of thousands of chunks, whose descriptions format addresses).
+ */
 final class ChunkChecks {
     private ChunkChecks() {}
 
@@ -13,47 +17,47 @@ final class ChunkChecks {
     }
 
     /** Bounds declared lengths before anything is allocated from them. */
-    static void checkLengths(String where, ChunkHeader h, long maxChunk) throws ImageCorruptException {
+    static void checkLengths(Supplier<String> where, ChunkHeader h, long maxChunk) throws ImageCorruptException {
         if (h.storedLengthUnsigned() > maxChunk) {
-            throw new ImageCorruptException(where + ": declared payload length " + h.storedLengthUnsigned()
+            throw new ImageCorruptException(where.get() + ": declared payload length " + h.storedLengthUnsigned()
                     + " exceeds the limit of " + maxChunk + " bytes");
         }
         if (h.rawLengthUnsigned() > maxChunk) {
-            throw new ImageCorruptException(where + ": declared raw length " + h.rawLengthUnsigned()
+            throw new ImageCorruptException(where.get() + ": declared raw length " + h.rawLengthUnsigned()
                     + " exceeds the limit of " + maxChunk + " bytes");
         }
     }
 
     /** Structural checks of a header (or index entry) whose CRC was already verified or which came from the index. */
-    static void checkFields(String where, ChunkHeader h, int expectedNumber, int pageSize) throws ImageCorruptException {
+    static void checkFields(Supplier<String> where, ChunkHeader h, int expectedNumber, int pageSize) throws ImageCorruptException {
         ChunkType t = h.type();
         if (t == null) {
-            throw new ImageCorruptException(where + ": unknown chunk type " + h.typeCode());
+            throw new ImageCorruptException(where.get() + ": unknown chunk type " + h.typeCode());
         }
         if (h.number() != expectedNumber) {
-            throw new ImageCorruptException(where + ": header says chunk number "
+            throw new ImageCorruptException(where.get() + ": header says chunk number "
                     + Integer.toUnsignedString(h.number()) + ", expected " + expectedNumber);
         }
         if ((h.flags() & ~ImageFormat.KNOWN_FLAGS) != 0 || h.reserved16() != 0 || h.reserved32() != 0) {
-            throw new ImageCorruptException(where + String.format(": unknown flags 0x%02x or non-zero reserved bytes", h.flags()));
+            throw new ImageCorruptException(where.get() + String.format(": unknown flags 0x%02x or non-zero reserved bytes", h.flags()));
         }
         if ((h.flags() & ImageFormat.FLAG_INDEX_DIGEST) != 0 && t != ChunkType.INDEX) {
-            throw new ImageCorruptException(where + ": the index-digest flag set on a " + t.label + " chunk");
+            throw new ImageCorruptException(where.get() + ": the index-digest flag set on a " + t.label + " chunk");
         }
         if (t == ChunkType.PAGES) {
             long expectRaw = Integer.toUnsignedLong(h.pageCount()) * pageSize;
             if (h.pageCount() == 0 || h.rawLengthUnsigned() != expectRaw) {
-                throw new ImageCorruptException(where + ": " + Integer.toUnsignedString(h.pageCount())
+                throw new ImageCorruptException(where.get() + ": " + Integer.toUnsignedString(h.pageCount())
                         + " pages of " + pageSize + " bytes do not match raw length " + h.rawLengthUnsigned());
             }
             if ((h.vaddr() & (pageSize - 1)) != 0) {
-                throw new ImageCorruptException(where + ": address " + Hex.addr(h.vaddr()) + " is not page aligned");
+                throw new ImageCorruptException(where.get() + ": address " + Hex.addr(h.vaddr()) + " is not page aligned");
             }
         } else if (h.pid() != 0 || h.pageCount() != 0 || h.vaddr() != 0 || h.zstd()) {
-            throw new ImageCorruptException(where + ": page fields or compression set on a " + t.label + " chunk");
+            throw new ImageCorruptException(where.get() + ": page fields or compression set on a " + t.label + " chunk");
         }
         if (!h.zstd() && h.storedLength() != h.rawLength()) {
-            throw new ImageCorruptException(where + ": uncompressed chunk with stored length "
+            throw new ImageCorruptException(where.get() + ": uncompressed chunk with stored length "
                     + h.storedLengthUnsigned() + " != raw length " + h.rawLengthUnsigned());
         }
     }
@@ -78,10 +82,10 @@ final class ChunkChecks {
         return crc.getValue();
     }
 
-    static void checkCrc(String where, ChunkHeader h, long computed) throws ImageCorruptException {
+    static void checkCrc(Supplier<String> where, ChunkHeader h, long computed) throws ImageCorruptException {
         long stored = Integer.toUnsignedLong(h.crc());
         if (stored != computed) {
-            throw new ImageCorruptException(where + ": " + Hex.crcMismatch(stored, computed));
+            throw new ImageCorruptException(where.get() + ": " + Hex.crcMismatch(stored, computed));
         }
     }
 }

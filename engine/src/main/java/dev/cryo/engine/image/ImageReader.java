@@ -211,8 +211,8 @@ public final class ImageReader implements AutoCloseable {
             throw new ImageCorruptException(where + ": stored length " + h.storedLengthUnsigned()
                     + " disagrees with the trailer's index length " + Integer.toUnsignedLong(t.indexLength()));
         }
-        ChunkChecks.checkCrc(where, h, ChunkChecks.crc(crc, chunk, chunk.duplicate().position(ChunkHeader.SIZE)));
-        ChunkChecks.checkFields(where, h, t.chunkCount(), fileHeader.pageSize());
+        ChunkChecks.checkCrc(() -> where, h, ChunkChecks.crc(crc, chunk, chunk.duplicate().position(ChunkHeader.SIZE)));
+        ChunkChecks.checkFields(() -> where, h, t.chunkCount(), fileHeader.pageSize());
         if (h.type() != ChunkType.INDEX) {
             throw new ImageCorruptException(where + ": the trailer points at a " + h.kind() + " chunk, not the index");
         }
@@ -241,15 +241,17 @@ public final class ImageReader implements AutoCloseable {
                 throw new ImageCorruptException(where + ": a chunk header at offset " + at + " runs into the index");
             }
             ChunkHeader h = ChunkHeader.decode(readAt(at, ChunkHeader.SIZE));
-            String w = ChunkChecks.where(name, out.size(), h, at);
+            int number = out.size();
+            long offset = at;
+            java.util.function.Supplier<String> w = () -> ChunkChecks.where(name, number, h, offset);
             ChunkChecks.checkLengths(w, h, maxChunk);
-            ChunkChecks.checkFields(w, h, out.size(), fileHeader.pageSize());
+            ChunkChecks.checkFields(w, h, number, fileHeader.pageSize());
             if (h.type() == ChunkType.INDEX) {
-                throw new ImageCorruptException(w + ": another index before the trailer's");
+                throw new ImageCorruptException(w.get() + ": another index before the trailer's");
             }
             IndexEntry e = ChunkChecks.toEntry(h, at);
             if (at + e.totalLength() > t.indexOffset()) {
-                throw new ImageCorruptException(w + ": extends past the index at offset " + t.indexOffset());
+                throw new ImageCorruptException(w.get() + ": extends past the index at offset " + t.indexOffset());
             }
             out.add(e);
             digest.add(e);
@@ -273,7 +275,7 @@ public final class ImageReader implements AutoCloseable {
     }
 
     private void checkHeader(IndexEntry e, ChunkHeader h, long computedCrc) throws ImageCorruptException {
-        ChunkChecks.checkCrc(where(e), h, computedCrc);
+        ChunkChecks.checkCrc(() -> where(e), h, computedCrc);
         if (!ChunkChecks.matches(h, e)) {
             throw new ImageCorruptException(where(e) + ": chunk header (" + h.kind() + ", number "
                     + Integer.toUnsignedString(h.number()) + ", " + h.storedLengthUnsigned()

@@ -98,7 +98,7 @@ public final class ImageStreamReader implements AutoCloseable {
                     + (got == 0 ? " (no index or trailer: the dump did not complete)" : ""));
         }
         ChunkHeader h = ChunkHeader.decode(headerBuf);
-        String where = ChunkChecks.where(name, number, h, offset);
+        java.util.function.Supplier<String> where = () -> ChunkChecks.where(name, number, h, offset);
         ChunkChecks.checkLengths(where, h, maxChunk);
         int stored = h.storedLength();
         if (payload == null || payload.capacity() < stored) {
@@ -115,7 +115,7 @@ public final class ImageStreamReader implements AutoCloseable {
         ChunkChecks.checkFields(where, h, number, fileHeader.pageSize());
         position += ChunkHeader.SIZE + (long) stored;
         if (h.type() == ChunkType.INDEX) {
-            finishWithIndex(where, offset, h.indexDigest());
+            finishWithIndex(where.get(), offset, h.indexDigest());
             return null;
         }
         IndexEntry e = ChunkChecks.toEntry(h, offset);
@@ -125,7 +125,7 @@ public final class ImageStreamReader implements AutoCloseable {
         if (h.type() == ChunkType.RECORD) {
             byte[] bytes = new byte[stored];
             payload.duplicate().get(bytes);
-            record = records.decode(bytes, 0, stored, where);
+            record = records.decode(bytes, 0, stored, where.get());
         }
         return new Chunk(e, record);
     }

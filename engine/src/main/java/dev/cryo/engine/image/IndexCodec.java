@@ -105,19 +105,21 @@ final class IndexCodec {
                     payload.getInt(p + 4), payload.getInt(p + 16), payload.getInt(p + 20), payload.getInt(p + 32),
                     payload.getLong(p + 24), payload.getShort(p + 2), payload.getInt(p + 36), 0);
             long offset = payload.getLong(p + 8);
-            String entryWhere = where + ": entry for chunk " + i + " (" + h.kind() + ", offset " + offset + ")";
+            int number = i;
+            java.util.function.Supplier<String> entryWhere = () -> where + ": entry for chunk " + number + " (" + h.kind()
+                    + ", offset " + offset + ")";
             if (offset != expectedOffset) {
-                throw new ImageCorruptException(entryWhere + ": expected offset " + expectedOffset);
+                throw new ImageCorruptException(entryWhere.get() + ": expected offset " + expectedOffset);
             }
             if (h.type() == ChunkType.INDEX) {
-                throw new ImageCorruptException(entryWhere + ": the index lists another index");
+                throw new ImageCorruptException(entryWhere.get() + ": the index lists another index");
             }
             ChunkChecks.checkLengths(entryWhere, h, maxChunk);
             ChunkChecks.checkFields(entryWhere, h, i, pageSize);
             IndexEntry e = ChunkChecks.toEntry(h, offset);
             expectedOffset += e.totalLength();
             if (expectedOffset > indexOffset) {
-                throw new ImageCorruptException(entryWhere + ": extends past the index at offset " + indexOffset);
+                throw new ImageCorruptException(entryWhere.get() + ": extends past the index at offset " + indexOffset);
             }
             out.add(e);
         }
