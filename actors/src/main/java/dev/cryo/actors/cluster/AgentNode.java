@@ -155,7 +155,7 @@ public final class AgentNode implements AutoCloseable {
         if (stale > 0) {
             system.log().info("removed {} staging director{} left by an agent that was killed", stale, stale == 1 ? "y" : "ies");
         }
-        WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir());
+        WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir(), deps.tls());
         if (c.localSocket().isPresent()) {
             try {
                 node.listenLocally(c.localSocket().get(), settings);

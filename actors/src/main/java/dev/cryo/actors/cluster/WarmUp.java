@@ -37,20 +37,27 @@ import java.util.concurrent.TimeUnit;
  * held frozen as a migration's is (into a file in the staging directory), the held tree killed,
  * the image fed chunk by chunk to an {@link ArrivingMemory} as if it arrived (its stub spawned with
  * the sleep's pid, pages placed), and the restore that adopts the stub; then the restored sleep is
- * killed and the image removed. Runs on a thread of its own; any failure only means a colder
- * first migration (logged at debug level).
+ * killed and the image removed; last, the page channel's TLS records, in memory. Runs on a thread
+ * of its own; any failure only means a colder first migration (logged at debug level).
  */
 final class WarmUp {
     private static final Logger log = LoggerFactory.getLogger(WarmUp.class);
 
     private WarmUp() {}
 
-    static void start(ActorSystem<?> system, CryoSettings settings, ImageOptions options, Path staging) {
+    /** Records each way through the page channel's TLS (see {@link PageChannel#warmUp}). */
+    private static final int TLS_RECORDS = 4000;
+
+    static void start(ActorSystem<?> system, CryoSettings settings, ImageOptions options, Path staging,
+                      javax.net.ssl.SSLContext tls) {
         Thread t = new Thread(() -> {
             long t0 = System.nanoTime();
             try {
                 run(system, settings, options, staging);
-                log.debug("warmed up the migration path in {} ms", (System.nanoTime() - t0) / 1_000_000);
+                long t1 = System.nanoTime();
+                PageChannel.warmUp(tls, TLS_RECORDS);
+                log.debug("warmed up the migration path in {} ms (the page channel's TLS {} ms of them)",
+                        (System.nanoTime() - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
             } catch (Exception | LinkageError e) {
                 log.debug("warming up the migration path failed (the first migration will be slower): {}", e.toString());
             }
