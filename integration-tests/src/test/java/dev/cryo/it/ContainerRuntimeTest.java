@@ -33,10 +33,31 @@ class ContainerRuntimeTest {
      */
     @Test
     void aContainerWritingToAFileOfItsRootfsGoesOnAfterTheRestore() throws Exception {
-        Path bundle = bundle("exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
-                + " sleep 0.2; done");
-        Path count = bundle.resolve("rootfs/data/count");
-        int init = run(bundle, "cryo-ns9-file");
+        Path bundle = bundle(COUNTER);
+        countsOnAcrossDumpAndRestore(bundle, "cryo-ns9-file", bundle.resolve("rootfs/data/count"), init -> {
+            assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / "),
+                    "the restored init's root");
+            assertEquals("/", Files.readSymbolicLink(Path.of("/proc/" + init + "/root")).toString());
+            assertTrue(Files.exists(Path.of("/proc/" + init + "/root/bin/busybox")), "its root is the rootfs");
+        });
+    }
+
+    /** The container's shell: a count written to a file of its rootfs (fd 3) five times a second. */
+    private static final String COUNTER = "exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
+            + " sleep 0.2; done";
+
+    /** What is checked of the restored container, by its init's pid. */
+    private interface RestoredCheck {
+        void check(int init) throws Exception;
+    }
+
+    /**
+     * Runs the counting container {@code name} of {@code bundle}, dumps it (killing it) and restores
+     * it: {@code count} goes on with no gap and no repeat, and {@code restored} holds of it.
+     */
+    private void countsOnAcrossDumpAndRestore(Path bundle, String name, Path count, RestoredCheck restored)
+            throws Exception {
+        int init = run(bundle, name);
         try {
             DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
             DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
@@ -45,14 +66,11 @@ class ContainerRuntimeTest {
             try {
                 DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
                         "the restored container to count on");
-                assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / "),
-                        "the restored init's root");
                 List<String> got = Files.readAllLines(count);
                 for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
                     assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
                 }
-                assertEquals("/", Files.readSymbolicLink(Path.of("/proc/" + init + "/root")).toString());
-                assertTrue(Files.exists(Path.of("/proc/" + init + "/root/bin/busybox")), "its root is the rootfs");
+                restored.check(init);
             } finally {
                 RestoreTest.killAndReap(r);
             }
@@ -105,8 +123,7 @@ class ContainerRuntimeTest {
      */
     @Test
     void aContainerOnAnOverlayRootfsGoesOnAfterTheRestore() throws Exception {
-        Path bundle = bundle("exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
-                + " sleep 0.2; done");
+        Path bundle = bundle(COUNTER);
         Path merged = Files.createDirectory(tmp.resolve("merged"));
         Files.createDirectory(tmp.resolve("upper"));
         Files.createDirectory(tmp.resolve("work"));
@@ -115,28 +132,8 @@ class ContainerRuntimeTest {
         try {
             NetNamespaceTest.host("sed", "-i", "s|\"path\": \"rootfs\"|\"path\": \"" + merged + "\"|",
                     bundle.resolve("config.json").toString());
-            Path count = tmp.resolve("upper/data/count");
-            int init = run(bundle, "cryo-ns9-ovl");
-            try {
-                DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
-                DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
-                int atDump = lines(count);
-                DetachedProcess r = dumped.restoreDetached(tmp.resolve("restored.out"));
-                try {
-                    DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
-                            "the restored container to count on");
-                    List<String> got = Files.readAllLines(count);
-                    for (int i = 0; i < got.size() - 1; i++) {
-                        assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
-                    }
-                    assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / rw"),
-                            "its root");
-                } finally {
-                    RestoreTest.killAndReap(r);
-                }
-            } finally {
-                kill(init);
-            }
+            countsOnAcrossDumpAndRestore(bundle, "cryo-ns9-ovl", tmp.resolve("upper/data/count"), init ->
+                    assertTrue(Files.readString(Path.of("/proc/" + init + "/mountinfo")).contains(" / rw"), "its root"));
         } finally {
             NetNamespaceTest.host("umount", "-l", merged.toString());
         }
