@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "pidfdinfo.h"
 
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
@@ -22,17 +23,6 @@
 #ifndef SCM_PIDFD
 #define SCM_PIDFD 4
 #endif
-
-static int fdinfo_pid(int fd) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "r");
-    int pid = -2;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Pid: %d", &pid) == 1) break;
-    if (f) fclose(f);
-    return pid;
-}
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);

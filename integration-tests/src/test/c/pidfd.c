@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "adopted.h"
+#include "pidfdinfo.h"
 
 #ifndef PIDFD_NONBLOCK
 #define PIDFD_NONBLOCK O_NONBLOCK
@@ -44,19 +45,6 @@ static int pidfd_send_signal(int fd, int sig) { return (int)syscall(SYS_pidfd_se
 static int fail(const char *what) {
     printf("FAIL: %s (%s)\n", what, strerror(errno));
     return 1;
-}
-
-/* the Pid: line of a pidfd's fdinfo */
-static int fdinfo_pid(int fd) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "r");
-    if (!f) return -2;
-    int pid = -2;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Pid: %d", &pid) == 1) break;
-    fclose(f);
-    return pid;
 }
 
 static int kill_and_reap(int fd, pid_t child, int sig) {

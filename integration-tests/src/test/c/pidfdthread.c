@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "pidfdinfo.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -29,17 +30,6 @@ static void *worker(void *a) {
     worker_tid = (pid_t)syscall(SYS_gettid);
     for (;;) pause();
     return NULL;
-}
-
-static int fdinfo_pid(int fd) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "r");
-    int pid = -2;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Pid: %d", &pid) == 1) break;
-    if (f) fclose(f);
-    return pid;
 }
 
 int main(void) {
