@@ -23,10 +23,20 @@ public final class FdDelivery {
 
     private static final AtomicLong COUNTER = new AtomicLong();
 
+    /** Task {@code pid}'s network namespace (its /proc link) when it is not cryo's; null when it is, or for pid 0. */
+    public static String foreignNetns(int pid) {
+        String theirs = pid > 0 ? Namespaces.link(Integer.toString(pid), "net") : null;
+        return theirs != null && !theirs.equals(Namespaces.link("self", "net")) ? theirs : null;
+    }
+
     /** A unix datagram socket of cryo's that can reach abstract names in task {@code pid}'s network namespace. */
     public static Fd senderFor(int pid) {
-        String theirs = pid > 0 ? Namespaces.link(Integer.toString(pid), "net") : null;
-        if (theirs != null && !theirs.equals(Namespaces.link("self", "net"))) {
+        return senderIn(pid, foreignNetns(pid));
+    }
+
+    /** {@link #senderFor} when {@code foreign}, the task's {@link #foreignNetns}, is known. */
+    public static Fd senderIn(int pid, String foreign) {
+        if (foreign != null) {
             return Namespaces.inside(Pid.of(pid), "net", () -> Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0));
         }
         return Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM, 0);

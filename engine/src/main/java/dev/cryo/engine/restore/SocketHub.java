@@ -525,12 +525,12 @@ public final class SocketHub implements AutoCloseable {
      * namespace, so a task in one of its own (made by the tree) is reached from a sender made in it.
      */
     private synchronized Fd senderFor(int pid) {
-        String theirs = pid > 0 ? dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "net") : null;
-        if (theirs != null && !theirs.equals(dev.cryo.kernel.Namespaces.link("self", "net"))) {
-            return nsSenders.computeIfAbsent(theirs, k -> FdDelivery.senderFor(pid));
+        String theirs = FdDelivery.foreignNetns(pid);
+        if (theirs != null) {
+            return nsSenders.computeIfAbsent(theirs, k -> FdDelivery.senderIn(pid, theirs));
         }
         if (sender == null) {
-            sender = FdDelivery.senderFor(0);
+            sender = FdDelivery.senderIn(0, null);
         }
         return sender;
     }
