@@ -139,8 +139,13 @@ public final class MountRestore {
                 }
                 long fs = t.put(8192, RemoteWriter.cString(d.fsType()));
                 long dataAt = t.put(8192 + 256, RemoteWriter.cString(data));
-                t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
-                        path(t, 0, d.source()), path(t, 4096, d.point()), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
+                // a new root showing a directory of its tmpfs (bubblewrap's): mounted aside, that directory bound
+                String at = d.root().equals("/") ? d.point() : PivotedRoot.aside(below);
+                t.call("mount(" + d.fsType() + ", " + at + ", " + data + ")", SyscallNr.MOUNT,
+                        path(t, 0, d.source()), path(t, 4096, at), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
+                if (!at.equals(d.point())) {
+                    PivotedRoot.bindDirectory(t, at, d);
+                }
                 if (d.fsType().equals("tmpfs")) {
                     Runnable write = () -> TmpfsWriter.write(Path.of("/proc/" + pid + "/root"
                             + (d.point().equals("/") ? "" : d.point())), d.contents(), "pid " + pid + ": " + made.describe());

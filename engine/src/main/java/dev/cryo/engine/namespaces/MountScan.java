@@ -94,7 +94,9 @@ public final class MountScan {
                 continue;
             }
             if (src == null && FRESH.contains(m.fsType()) && !m.root().endsWith("//deleted")) {
-                if (!m.root().equals("/")) {
+                // bubblewrap's root: a directory of a tmpfs it mounted, the rest of which nothing reaches
+                boolean tmpfsRoot = pivoted && m.point().equals("/") && m.fsType().equals("tmpfs");
+                if (!m.root().equals("/") && !tmpfsRoot) {
                     throw new DumpException(what + ": " + mount + " shows " + m.root() + " of its file system; not"
                             + " supported yet");
                 }
@@ -243,7 +245,8 @@ public final class MountScan {
         private TmpfsFiles() {}
 
         static List<MountImage.Entry> read(Pid p, Mount m, long[] total, Set<String> points) {
-            Path top = Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "" : m.point()));
+            // "/.": /proc/PID/root itself is a symbolic link, which the walk would not follow
+            Path top = Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "/." : m.point()));
             List<MountImage.Entry> out = new ArrayList<>();
             Map<Object, String> links = new HashMap<>();
             String what = "pid " + p + ": the tmpfs on " + m.point() + " of its mount namespace";

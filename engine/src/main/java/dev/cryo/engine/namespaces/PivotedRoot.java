@@ -28,6 +28,7 @@ final class PivotedRoot {
         try {
             yard = Files.createTempDirectory(Path.of("/tmp"), "cryo-root-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            Files.createDirectory(Path.of(aside(yard.toString()))); // a root that is a directory of a tmpfs: below
         } catch (IOException e) {
             throw new RestoreException("pid " + t.pid() + ": cannot make a directory to build its root in: " + e);
         }
@@ -39,11 +40,32 @@ final class PivotedRoot {
             t.call("umount2(., MNT_DETACH)", SyscallNr.UMOUNT2, dot, MountRestore.MNT_DETACH); // the copy, stacked on it
             t.call("chdir(/)", SyscallNr.CHDIR, MountRestore.path(t, 0, "/"));
         } finally {
-            try { // the copy's mounts on it are gone with the pivot (or with the task, on a failure)
+            try { // the copy's mounts on them are gone with the pivot (or with the task, on a failure)
+                Files.deleteIfExists(Path.of(aside(yard.toString())));
                 Files.deleteIfExists(yard);
             } catch (IOException e) {
                 // still a mount point in a namespace being torn down: an empty directory left in /tmp
             }
         }
+    }
+
+    /** Where a root's own tmpfs is mounted when the root shows only a directory of it: beside the yard. */
+    static String aside(String yard) {
+        if (yard.isEmpty()) { // MountScan allows such a root only in a namespace that pivoted
+            throw new RestoreException("a mount showing a directory of its file system outside a pivoted root");
+        }
+        return yard + ".fs";
+    }
+
+    /** Makes {@code d}'s directory in the tmpfs mounted {@code at} and binds it on {@code d}'s point. */
+    static void bindDirectory(TaskContext t, String at, MountImage d) {
+        String dir = MountScan.join(at, d.root());
+        try {
+            Files.createDirectories(Path.of("/proc/" + t.pid() + "/root" + dir));
+        } catch (IOException e) {
+            throw new RestoreException("pid " + t.pid() + ": cannot make " + d.root() + " in its new root's tmpfs: " + e);
+        }
+        t.call("mount(" + dir + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT, MountRestore.path(t, 0, dir),
+                MountRestore.path(t, 4096, d.point()), 0, MountRestore.MS_BIND, 0);
     }
 }

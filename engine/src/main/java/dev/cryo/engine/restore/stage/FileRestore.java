@@ -278,6 +278,15 @@ public final class FileRestore {
             int pidfd = t.namespaces().cryoFd(); // inherited: cryo is outside the namespace
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         }
+        if (seen == 0 && pid != ProcessHandle.current().pid()) {
+            // an owner outside the task's pid namespace (a sandbox's monitor, unshare, sharing their stdio with it):
+            // cryo takes the file and hands it in as one of its own
+            dev.cryo.kernel.Pid owner = dev.cryo.kernel.Pid.of(pid);
+            try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(owner);
+                 dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, owner, fd)) {
+                return take(t, (int) ProcessHandle.current().pid(), mine.value());
+            }
+        }
         if (seen == 0) {
             throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " shares an open file with pid " + pid
                     + ", which is outside its pid namespace; not supported yet");

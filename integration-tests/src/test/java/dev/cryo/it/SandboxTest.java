@@ -1,0 +1,111 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * bubblewrap's sandboxes (flatpak's, build tools'), checkpointed by the pid of the {@code bwrap}
+ * the user started: it stays outside as the sandbox's monitor (sharing its stdio and an eventfd
+ * with the inside), its child is the init of the new pid namespace. bwrap's root is the
+ * {@code /newroot} directory of a tmpfs it mounted, pivoted into, with /usr bound read-only from
+ * the host, symbolic links for /bin and /lib, a fresh /proc, a /dev tmpfs with the host's device
+ * nodes bound in and a devpts instance, a private /tmp, and a host directory bound read-write; its
+ * root has {@code --die-with-parent}'s parent-death signal.
+ */
+class SandboxTest {
+    @TempDir
+    Path tmp;
+
+    /** The sandbox's shell holds /data/count open (fd 3) and writes a count to it five times a second. */
+    private static final String COUNTER = "exec 3>>/data/count; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3;"
+            + " sleep 0.2; done";
+
+    /**
+     * As root, every namespace bwrap makes but a cgroup one: user (root mapped to root), ipc, pid,
+     * net (only lo), uts with its own host name. The count goes on after the restore with no gap,
+     * and the restored root is the tmpfs's /newroot again, with bwrap's links and mount points.
+     */
+    @Test
+    void aBubblewrapSandboxOfRootCountsOnAfterTheRestore() throws Exception {
+        countsOnAcrossDumpAndRestore(List.of("--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+                "--unshare-uts", "--hostname", "cryo-sbx"), List.of());
+    }
+
+    /**
+     * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code namespaces}, waits for the count,
+     * dumps the outer bwrap (killing the sandbox), restores it detached and checks that the count
+     * goes on with no gap or repeat and that the sandbox's root came back as bwrap made it.
+     */
+    private void countsOnAcrossDumpAndRestore(List<String> namespaces, List<String> as) throws Exception {
+        Path data = Files.createDirectory(tmp.resolve("data"));
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(data, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path count = data.resolve("count");
+        List<String> command = new ArrayList<>(as);
+        command.add("bwrap");
+        command.addAll(namespaces);
+        command.addAll(List.of("--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
+                "--tmpfs", "/tmp", "--bind", data.toString(), "/data", "sh", "-c", COUNTER));
+        DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), command.toArray(String[]::new));
+        int bwrap = p.pid().value();
+        try {
+            DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the sandbox to count");
+            int init = NamespaceTest.initUnder(bwrap);
+            DumpRestore dumped = DumpRestore.dump(bwrap, tmp.resolve("img"));
+            int atDump = lines(count);
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            try {
+                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
+                        "the restored sandbox to count on");
+                List<String> got = Files.readAllLines(count);
+                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
+                    assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+                String root = Files.readString(Path.of("/proc/" + init + "/mountinfo")).lines().findFirst().orElseThrow();
+                assertTrue(root.contains(" /newroot / ") && root.contains(" - tmpfs "), root);
+                Path inside = Path.of("/proc/" + init + "/root");
+                assertEquals("usr/bin", Files.readSymbolicLink(inside.resolve("bin")).toString());
+                assertTrue(Files.isDirectory(inside.resolve("usr/bin")) && Files.exists(inside.resolve("data/count")));
+            } finally {
+                kill(init);
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            kill(bwrap);
+            try {
+                kill(NamespaceTest.initUnder(bwrap));
+            } catch (Throwable gone) {
+                // with its monitor, or never started
+            }
+        }
+    }
+
+    private static void kill(int pid) {
+        try {
+            Sys.kill(Pid.of(pid), Signals.SIGKILL);
+        } catch (RuntimeException gone) {
+            // exited
+        }
+    }
+
+    private static int lines(Path f) {
+        try {
+            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+}
