@@ -11,6 +11,15 @@ public final class Prctl {
 
     public static final int PR_CAP_AMBIENT_RAISE = 2;
 
+    /**
+     * Per-thread switches a fork keeps and an exec (cpuid, tsc) resets: rdtsc faulting (PR_SET_TSC with
+     * PR_TSC_SIGSEGV), the machine-check kill policy (PR_MCE_KILL_GET answers LATE 0, EARLY 1 or DEFAULT 2
+     * when none was set), and cpuid faulting (arch_prctl ARCH_GET_CPUID answers 0 when cpuid faults).
+     */
+    public static final int PR_GET_TSC = 25, PR_SET_TSC = 26, PR_TSC_SIGSEGV = 2, PR_MCE_KILL = 33,
+            PR_MCE_KILL_GET = 34, PR_MCE_KILL_SET = 1, PR_MCE_KILL_DEFAULT = 2, ARCH_GET_CPUID = 0x1011,
+            ARCH_SET_CPUID = 0x1012;
+
     /** Memory-deny-write-execute of the mm (Linux 6.3+): PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2. */
     public static final int PR_SET_MDWE = 65, PR_GET_MDWE = 66;
     /** KSM for the whole address space, present and future mappings (Linux 6.4+). */

@@ -3,6 +3,8 @@ package dev.cryo.engine.dump;
 import dev.cryo.engine.model.SleepImage;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
+import dev.cryo.engine.model.ThreadTraps;
+import dev.cryo.kernel.Prctl;
 import dev.cryo.engine.timing.SchedHandler;
 import dev.cryo.engine.timing.SleepHandler;
 import dev.cryo.kernel.Pid;
@@ -22,7 +24,8 @@ import java.nio.ByteOrder;
 /**
  * Everything of one stopped thread: registers as they were when it stopped (taken before any
  * injection), xstate, mask, rseq, robust list, and — by injecting into the thread itself, since
- * they are per-thread — the clear-child-tid address, the sigaltstack and the security state.
+ * they are per-thread — the clear-child-tid address, the sigaltstack, the security state and the
+ * fault switches (cpuid, rdtsc, machine-check policy).
  */
 final class ThreadCollector {
     private static final int PR_GET_TID_ADDRESS = 40, PR_GET_PDEATHSIG = 2;
@@ -42,6 +45,7 @@ final class ThreadCollector {
         int pdeathSignal;
         ThreadSecurity security;
         SleepImage sleep;
+        ThreadTraps traps;
         try (Injector inj = task.injector(tid)) {
             regs = inj.savedRegisters();
             // three reads into the output area and the securebits: one batch (one round trip) where
@@ -51,25 +55,34 @@ final class ThreadCollector {
                     new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_TID_ADDRESS, out),
                     new SyscallBatch.Call(SyscallNr.SIGALTSTACK, 0, out + 8),
                     new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_PDEATHSIG, out + 32),
-                    new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_SECUREBITS)));
+                    new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_SECUREBITS),
+                    new SyscallBatch.Call(SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID, 0),
+                    new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_GET_TSC, out + 40),
+                    new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0)));
             ByteBuffer b;
             Integer securebits = null;
             if (r != null) {
                 String[] names = {"prctl(PR_GET_TID_ADDRESS)", "sigaltstack", "prctl(PR_GET_PDEATHSIG)",
-                        "prctl(PR_GET_SECUREBITS)"};
+                        "prctl(PR_GET_SECUREBITS)", "arch_prctl(ARCH_GET_CPUID)", "prctl(PR_GET_TSC)",
+                        "prctl(PR_MCE_KILL_GET)"};
                 for (int i = 0; i < r.length; i++) {
                     if (Injector.isError(r[i])) {
                         throw new SyscallException(names[i] + " in pid " + task.pid() + " tid " + tid, (int) -r[i]);
                     }
                 }
-                b = le(task.readBatchOutput(40));
+                b = le(task.readBatchOutput(48));
                 securebits = (int) r[3];
+                traps = new ThreadTraps(r[4] == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) r[6]);
             } else {
                 long s = task.scratch();
                 inj.call("prctl(PR_GET_TID_ADDRESS)", SyscallNr.PRCTL, PR_GET_TID_ADDRESS, s);
                 inj.call("sigaltstack", SyscallNr.SIGALTSTACK, 0, s + 8);
                 inj.call("prctl(PR_GET_PDEATHSIG)", SyscallNr.PRCTL, PR_GET_PDEATHSIG, s + 32);
-                b = le(task.readScratch(40));
+                long cpuid = inj.call("arch_prctl(ARCH_GET_CPUID)", SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID, 0);
+                inj.call("prctl(PR_GET_TSC)", SyscallNr.PRCTL, Prctl.PR_GET_TSC, s + 40);
+                long mce = inj.call("prctl(PR_MCE_KILL_GET)", SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0);
+                b = le(task.readScratch(48));
+                traps = new ThreadTraps(cpuid == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) mce);
             }
             clearChildTid = b.getLong(0);
             altStack = new long[]{b.getLong(8), b.getInt(16), b.getLong(24)};
@@ -80,7 +93,7 @@ final class ThreadCollector {
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
-                pdeathSignal, security, SchedHandler.dump(task.pid(), tid), sleep);
+                pdeathSignal, security, SchedHandler.dump(task.pid(), tid), sleep, traps);
     }
 
     static ByteBuffer le(byte[] b) {

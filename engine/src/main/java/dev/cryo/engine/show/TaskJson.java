@@ -166,6 +166,9 @@ final class TaskJson {
         m.put("security", threadSecurity(t.security()));
         m.put("sched", TimingJson.sched(t.sched()));
         m.put("sleep", t.sleep() == null ? null : TimingJson.sleep(t.sleep()));
+        if (!t.traps().equals(dev.cryo.engine.model.ThreadTraps.NONE)) {
+            m.put("traps", t.traps().json());
+        }
         return m;
     }
 

@@ -5,13 +5,14 @@ import com.esotericsoftware.kryo.io.Output;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadTraps;
 
 public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
     public static final ThreadImageCodec INSTANCE = new ThreadImageCodec();
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; } // 2: the fault switches (ThreadTraps)
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -33,6 +34,9 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         RecordFields.writeRecord(out, ThreadSecurityCodec.INSTANCE, t.security());
         RecordFields.writeRecord(out, SchedImageCodec.INSTANCE, t.sched());
         RecordFields.writeNullable(out, t.sleep(), (o, s) -> RecordFields.writeRecord(o, SleepImageCodec.INSTANCE, s));
+        out.writeBoolean(t.traps().cpuidFaults());
+        out.writeBoolean(t.traps().tscFaults());
+        out.writeVarInt(t.traps().mceKill(), true);
     }
 
     public ThreadImage read(Input in, int version) {
@@ -45,6 +49,17 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 ModelFields.readText(in, ModelLimits.TEXT, "ThreadImage.name"), in.readVarInt(false),
                 RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE),
                 RecordFields.readRecord(in, SchedImageCodec.INSTANCE),
-                RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)));
+                RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
+                version >= 2 ? traps(in) : ThreadTraps.NONE);
+    }
+
+    private static ThreadTraps traps(Input in) {
+        boolean cpuid = in.readBoolean(), tsc = in.readBoolean();
+        int mce = in.readVarInt(true);
+        try {
+            return new ThreadTraps(cpuid, tsc, mce);
+        } catch (IllegalArgumentException e) {
+            throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
+        }
     }
 }

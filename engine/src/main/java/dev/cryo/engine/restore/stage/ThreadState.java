@@ -1,13 +1,15 @@
 package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.model.ThreadTraps;
+import dev.cryo.kernel.Prctl;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
 
 /**
  * Per-thread kernel state that only the thread itself can set: rseq, robust list, clear-child-tid,
- * alternate signal stack, name; and its signal mask. (The parent-death signal is reset by a
+ * alternate signal stack, name, fault switches ({@link ThreadTraps}); and its signal mask. (The parent-death signal is reset by a
  * credential change: {@link CredentialResetFlags} sets it after {@link Credentials}.)
  */
 public final class ThreadState implements StateStage {
@@ -35,7 +37,24 @@ public final class ThreadState implements StateStage {
                 inj.call("sigaltstack", SyscallNr.SIGALTSTACK, at, 0);
             }
             inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, t.putString(th.name()));
+            traps(inj, th.traps());
             t.tracer().setSigmask(th.tid(), th.sigmask());
+        }
+    }
+
+    /**
+     * The fault switches, set in each thread itself once every thread exists (a clone would copy them
+     * from the thread cryo injects it into); none of cryo's later injections runs cpuid or rdtsc.
+     */
+    private static void traps(Injector inj, ThreadTraps traps) {
+        if (traps.mceKill() != Prctl.PR_MCE_KILL_DEFAULT) {
+            inj.call("prctl(PR_MCE_KILL)", SyscallNr.PRCTL, Prctl.PR_MCE_KILL, Prctl.PR_MCE_KILL_SET, traps.mceKill(), 0, 0);
+        }
+        if (traps.tscFaults()) {
+            inj.call("prctl(PR_SET_TSC, PR_TSC_SIGSEGV)", SyscallNr.PRCTL, Prctl.PR_SET_TSC, Prctl.PR_TSC_SIGSEGV);
+        }
+        if (traps.cpuidFaults()) {
+            inj.call("arch_prctl(ARCH_SET_CPUID, 0)", SyscallNr.ARCH_PRCTL, Prctl.ARCH_SET_CPUID, 0);
         }
     }
 }

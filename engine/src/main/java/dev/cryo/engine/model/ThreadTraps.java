@@ -1,0 +1,38 @@
+package dev.cryo.engine.model;
+
+import dev.cryo.kernel.Prctl;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Per-thread switches that change what an instruction or a hardware fault does to the thread, all
+ * kept by a fork and invisible in /proc: cpuid faulting ({@code arch_prctl(ARCH_SET_CPUID, 0)}, a
+ * sandbox emulating cpuid), rdtsc faulting ({@code PR_SET_TSC}), and the machine-check kill policy
+ * ({@code PR_MCE_KILL}: {@link Prctl#PR_MCE_KILL_DEFAULT} when never set). Images before ThreadImage
+ * version 2 had none of them set.
+ */
+public record ThreadTraps(boolean cpuidFaults, boolean tscFaults, int mceKill) {
+    public static final ThreadTraps NONE = new ThreadTraps(false, false, Prctl.PR_MCE_KILL_DEFAULT);
+
+    public ThreadTraps {
+        if (mceKill < 0 || mceKill > Prctl.PR_MCE_KILL_DEFAULT) {
+            throw new IllegalArgumentException("ThreadTraps.mceKill " + mceKill + " is not 0, 1 or 2");
+        }
+    }
+
+    /** For {@code cryo show}: only what differs from a new thread's. */
+    public Map<String, Object> json() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (cpuidFaults) {
+            m.put("cpuidFaults", true);
+        }
+        if (tscFaults) {
+            m.put("tscFaults", true);
+        }
+        if (mceKill != Prctl.PR_MCE_KILL_DEFAULT) {
+            m.put("mceKill", mceKill == 1 ? "early" : "late");
+        }
+        return m;
+    }
+}
