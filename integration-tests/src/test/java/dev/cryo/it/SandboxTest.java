@@ -33,14 +33,44 @@ class SandboxTest {
             + " sleep 0.2; done";
 
     /**
-     * As root, every namespace bwrap makes but a cgroup one: user (root mapped to root), ipc, pid,
-     * net (only lo), uts with its own host name. The count goes on after the restore with no gap,
-     * and the restored root is the tmpfs's /newroot again, with bwrap's links and mount points.
+     * As root, {@code --unshare-all}: user (root mapped to root), ipc, pid, net (only lo), uts with
+     * its own host name, and cgroup, started in a memory cgroup of its own, the root of its cgroup
+     * namespace. The count goes on after the restore with no gap, the restored root is the tmpfs's
+     * /newroot again with bwrap's links and mount points, and the sandbox sees its cgroup as "/"
+     * again (the restore places it before it makes its cgroup namespace).
      */
     @Test
-    void aBubblewrapSandboxOfRootCountsOnAfterTheRestore() throws Exception {
-        countsOnAcrossDumpAndRestore(List.of("--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-                "--unshare-uts", "--hostname", "cryo-sbx"), List.of());
+    void aBubblewrapSandboxOfRootWithEveryNamespaceCountsOnAfterTheRestore() throws Exception {
+        String mine = Files.readString(Path.of("/proc/self/cgroup")).lines().filter(l -> l.matches("\\d+:memory:.*"))
+                .findFirst().orElse("");
+        Path memory = Path.of("/sys/fs/cgroup/memory");
+        org.junit.jupiter.api.Assumptions.assumeTrue(!mine.isEmpty() && Files.isDirectory(memory),
+                "needs a cgroup v1 memory hierarchy");
+        Path cgroup = Files.createDirectory(memory.resolve(mine.split(":", 3)[2].substring(1))
+                .resolve("cryo-sbx-" + ProcessHandle.current().pid()));
+        try {
+            countsOnAcrossDumpAndRestore(List.of("--unshare-all", "--hostname", "cryo-sbx"), List.of("sh", "-c",
+                    "echo $$ > " + cgroup.resolve("cgroup.procs") + " && exec \"$@\"", "sh"), init -> {
+                String inside = NetNamespaceTest.host("nsenter", "-t", Integer.toString(init), "-C", "cat",
+                        "/proc/" + init + "/cgroup");
+                assertTrue(inside.lines().anyMatch(l -> l.matches("\\d+:memory:/")), inside);
+                assertTrue(Files.readString(Path.of("/proc/" + init + "/cgroup")).contains(":memory:"
+                        + mine.split(":", 3)[2] + "/cryo-sbx-"), "its cgroup as cryo sees it");
+            });
+        } finally {
+            for (int i = 0; i < 50 && Files.exists(cgroup); i++) { // once its killed tasks have left it
+                try {
+                    Files.delete(cgroup);
+                } catch (java.io.IOException busy) {
+                    Thread.sleep(100);
+                }
+            }
+        }
+    }
+
+    /** What is checked of the restored sandbox, by the pid of its init (the inner bwrap). */
+    private interface RestoredCheck {
+        void check(int init) throws Exception;
     }
 
     /**
@@ -48,7 +78,8 @@ class SandboxTest {
      * dumps the outer bwrap (killing the sandbox), restores it detached and checks that the count
      * goes on with no gap or repeat and that the sandbox's root came back as bwrap made it.
      */
-    private void countsOnAcrossDumpAndRestore(List<String> namespaces, List<String> as) throws Exception {
+    private void countsOnAcrossDumpAndRestore(List<String> namespaces, List<String> as, RestoredCheck restored)
+            throws Exception {
         Path data = Files.createDirectory(tmp.resolve("data"));
         Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(data, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
@@ -79,6 +110,7 @@ class SandboxTest {
                 Path inside = Path.of("/proc/" + init + "/root");
                 assertEquals("usr/bin", Files.readSymbolicLink(inside.resolve("bin")).toString());
                 assertTrue(Files.isDirectory(inside.resolve("usr/bin")) && Files.exists(inside.resolve("data/count")));
+                restored.check(init);
             } finally {
                 kill(init);
                 RestoreTest.killAndReap(r);

@@ -227,6 +227,7 @@ public final class RestoreSupervisor {
             if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }
+            placeEarly(root.pid());
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + root.pid() + ": " + dev.cryo.actors.Failures.describe(e));
         }
@@ -276,6 +277,16 @@ public final class RestoreSupervisor {
                     throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
                 }
             }
+        }
+    }
+
+    /**
+     * A task that made a cgroup namespace goes into its cgroups before it is adopted: the namespace
+     * it unshares then is rooted there, as the dumped one was.
+     */
+    private void placeEarly(int pid) {
+        if (image.namespaces().makesCgroupNamespace(pid)) {
+            cgroups.place(pid, image.task(pid).cgroups());
         }
     }
 
@@ -391,6 +402,13 @@ public final class RestoreSupervisor {
                         for (int child : childrenOf(d.pid())) {
                             created.add(child);
                             pending.add(child);
+                            if (zombie(child).isEmpty()) {
+                                try {
+                                    placeEarly(child);
+                                } catch (RuntimeException e) {
+                                    return abort(dev.cryo.actors.Failures.describe(e));
+                                }
+                            }
                             var ref = zombie(child).isPresent() ? spawnZombie(zombie(child).get())
                                     : spawnTask(image.task(child));
                             ref.tell(new TaskRestorerActor.Adopt(false, ptys, adapter, !earlyOf(child).isEmpty()));

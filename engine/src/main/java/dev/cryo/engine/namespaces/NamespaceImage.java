@@ -28,7 +28,8 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     /** What a restore can make (the rest is refused at dump). */
     public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET | Clone.NEWNS
-            | Clone.NEWUSER; // user: its maps in a UserNsImage
+            | Clone.NEWUSER // user: its maps in a UserNsImage
+            | Clone.NEWCGROUP; // cgroup: rooted at the creator's own cgroups, where it is unshared again
 
     public NamespaceImage {
         tids = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tids));

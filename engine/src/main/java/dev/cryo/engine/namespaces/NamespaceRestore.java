@@ -17,6 +17,9 @@ public final class NamespaceRestore {
 
     public static void name(TaskContext t) {
         var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent() && made.get().has(Clone.NEWCGROUP)) {
+            cgroupNamespace(t);
+        }
         if (made.isPresent() && made.get().has(Clone.NEWNS)) {
             MountRestore.apply(t, made.get().mounts());
         }
@@ -39,6 +42,19 @@ public final class NamespaceRestore {
         t.call("sethostname(" + n.hostname() + ")", SyscallNr.SETHOSTNAME, t.put(host), host.length);
         byte[] domain = n.domainname().getBytes(StandardCharsets.UTF_8);
         t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
+    }
+
+    /**
+     * A cgroup namespace rooted where the task is: the restore placed it in its dumped cgroups before
+     * it was adopted, where it was when it made it (the dump checked it never left them).
+     */
+    private static void cgroupNamespace(TaskContext t) {
+        t.call("unshare(CLONE_NEWCGROUP)", SyscallNr.UNSHARE, Clone.NEWCGROUP);
+        String own = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "cgroup");
+        if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "cgroup"))) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " did not get a cgroup namespace of"
+                    + " its own (" + own + ")");
+        }
     }
 
     private static final int SIOCSIFFLAGS = 0x8914, IFF_UP = 1, IFF_LOOPBACK = 8, AF_INET = 2, SOCK_DGRAM = 2;

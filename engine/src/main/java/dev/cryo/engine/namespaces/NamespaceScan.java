@@ -72,6 +72,9 @@ public final class NamespaceScan {
                     throw new DumpException("pid " + p + ": its " + kind + " namespace (" + link + ") is not " + whose
                             + "; " + kind + " namespaces of their own are not supported yet");
                 }
+                if (flag == Clone.NEWCGROUP) {
+                    checkAtCgroupRoot(p);
+                }
                 madeBy.put(link, p.value());
                 flags |= flag;
             }
@@ -95,6 +98,27 @@ public final class NamespaceScan {
         List<NamespaceImage> out = new ArrayList<>();
         flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, links)));
         return out;
+    }
+
+    /**
+     * A cgroup namespace's root is the cgroup its creator was in; a restore puts the creator in its
+     * dumped cgroups and unshares one there. So the creator must still be at its namespace's root in
+     * every hierarchy: /proc/PID/cgroup as read from inside shows "/" for each.
+     */
+    private static void checkAtCgroupRoot(Pid p) {
+        String inside = Namespaces.inside(p, "cgroup", () -> ProcFs.text("/proc/" + p + "/cgroup"));
+        List<String> moved = new ArrayList<>();
+        for (String line : inside.split("\n")) {
+            String[] f = line.split(":", 3);
+            if (f.length == 3 && !f[2].equals("/")) {
+                moved.add((f[1].isEmpty() ? "unified" : f[1]) + ":" + f[2]);
+            }
+        }
+        if (!moved.isEmpty()) {
+            throw new DumpException("pid " + p + ": it is no longer at the root of the cgroup namespace it made (it is"
+                    + " in " + String.join(", ", moved) + " as the namespace names them); only a cgroup namespace whose"
+                    + " creator is still in the cgroups it made it in is supported");
+        }
     }
 
     /** A pid namespace is carried when the task that made it is its init, one level below cryo's. */

@@ -99,10 +99,20 @@ public final class TreeNamespaces {
         return Optional.ofNullable(byCreator.get(pid));
     }
 
-    /** The CLONE_NEW* flags task {@code pid} is forked with (0: its parent's namespaces). */
+    /**
+     * The CLONE_NEW* flags task {@code pid} is forked with (0: its parent's namespaces). Not a cgroup
+     * namespace: its root is the cgroup it is made in, and a task is forked in cryo's; it unshares
+     * one once it is in its own cgroups ({@link #makesCgroupNamespace}).
+     */
     public int flagsOf(int pid) {
         NamespaceImage n = byCreator.get(pid);
-        return n == null ? 0 : n.flags();
+        return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP;
+    }
+
+    /** Whether task {@code pid} made a cgroup namespace (rooted at the cgroups it was in, as it still is). */
+    public boolean makesCgroupNamespace(int pid) {
+        NamespaceImage n = byCreator.get(pid);
+        return n != null && n.has(Clone.NEWCGROUP);
     }
 
     /** clone3's set_tid for task or thread {@code tid}: its pid inside its pid namespace first, then cryo's. */
