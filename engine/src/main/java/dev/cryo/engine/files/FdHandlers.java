@@ -55,6 +55,7 @@ public final class FdHandlers {
             new UdpSocketHandler(),
             new RawSocketHandler(),
             new NetlinkSocketHandler(),
+            new PacketSocketHandler(),
             new SharedFdHandler());
 
     private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();

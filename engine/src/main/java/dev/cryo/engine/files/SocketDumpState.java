@@ -45,6 +45,7 @@ public final class SocketDumpState {
     private final Collection<Pid> tree;
     private final String lockTable;
     private Map<Long, SockDiag.UnixSocket> unix;
+    private Map<Long, SockDiag.PacketSocket> packet;
     private final Map<Integer, Map<Long, SockDiag.InetSocket>> inet = new HashMap<>();
     private Map<Long, String> treeSockets;
     private final Set<Long> claimed = new HashSet<>();
@@ -109,6 +110,14 @@ public final class SocketDumpState {
             unix = everyNetns(SockDiag::unixSockets);
         }
         return unix;
+    }
+
+    /** Packet sockets (AF_PACKET), by inode. */
+    public synchronized Map<Long, SockDiag.PacketSocket> packet() {
+        if (packet == null) {
+            packet = everyNetns(SockDiag::packetSockets);
+        }
+        return packet;
     }
 
     /** TCP or UDP sockets of one family, by inode. */

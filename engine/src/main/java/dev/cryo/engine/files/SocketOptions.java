@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
+import static dev.cryo.kernel.net.PacketSockets.*;
 import static dev.cryo.kernel.net.Sockets.*;
 
 /**
@@ -142,8 +143,19 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_UDP, UDP_SEGMENT, "UDP_SEGMENT"), opt(SOL_UDP, UDP_GRO, "UDP_GRO"));
     private static final List<Spec> RAW = List.of(
             opt(SOL_RAW, ICMP_FILTER, "ICMP_FILTER"), new Spec(SOL_ICMPV6, ICMPV6_FILTER, 32, "ICMPV6_FILTER"));
+    /**
+     * Packet sockets' options getsockopt reads back (the TPACKET version and reserve come before a
+     * ring; the fanout group and memberships are set by the handler once bound).
+     */
+    private static final List<Spec> PACKET = List.of(
+            opt(SOL_PACKET, PACKET_VERSION, "PACKET_VERSION"), opt(SOL_PACKET, PACKET_RESERVE, "PACKET_RESERVE"),
+            opt(SOL_PACKET, PACKET_AUXDATA, "PACKET_AUXDATA"), opt(SOL_PACKET, PACKET_ORIGDEV, "PACKET_ORIGDEV"),
+            opt(SOL_PACKET, PACKET_VNET_HDR_SZ, "PACKET_VNET_HDR_SZ"), opt(SOL_PACKET, PACKET_LOSS, "PACKET_LOSS"),
+            opt(SOL_PACKET, PACKET_TIMESTAMP, "PACKET_TIMESTAMP"), opt(SOL_PACKET, PACKET_TX_HAS_OFF, "PACKET_TX_HAS_OFF"),
+            opt(SOL_PACKET, PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS"),
+            opt(SOL_PACKET, PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING"));
     private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, MULTICAST4,
-            MULTICAST6, TCP, PRECONNECT, UDP, RAW);
+            MULTICAST6, TCP, PRECONNECT, UDP, RAW, PACKET);
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 
@@ -236,6 +248,9 @@ public record SocketOptions(List<Option> options) {
         }
         if (inet && type == SOCK_RAW) {
             l.addAll(RAW);
+        }
+        if (family == SockAddr.AF_PACKET) {
+            l.addAll(PACKET);
         }
         return l;
     }

@@ -60,6 +60,33 @@ public final class SockDiag implements AutoCloseable {
     public record InetSocket(long ino, int family, int protocol, int state, SockAddr local, SockAddr remote,
                              int boundIf, int rqueue, int wqueue, int shutdown) {}
 
+    private static final int PACKET_SHOW_INFO = 1, PACKET_SHOW_MCLIST = 2, PACKET_SHOW_RING_CFG = 4,
+            PACKET_SHOW_FANOUT = 8;
+    private static final int PACKET_DIAG_INFO = 0, PACKET_DIAG_MCLIST = 1, PACKET_DIAG_RX_RING = 2,
+            PACKET_DIAG_TX_RING = 3, PACKET_DIAG_FANOUT = 4;
+    /** packet_diag_info's flags. */
+    public static final int PDI_RUNNING = 1, PDI_AUXDATA = 2, PDI_ORIGDEV = 4, PDI_VNETHDR = 8, PDI_LOSS = 0x10;
+
+    /**
+     * One AF_PACKET socket: {@code protocol} in host order, bound interface {@code ifindex} (0: any),
+     * TPACKET {@code version} (0 = V1), {@code flags} PDI_*, memberships, rings (null: none), fanout
+     * (-1: none; else id | type << 16 | flags << 24).
+     */
+    public record PacketSocket(long ino, int type, int protocol, int ifindex, int version, int reserve, int copyThresh,
+                               int tstamp, int flags, List<PacketMembership> memberships, PacketRing rx, PacketRing tx,
+                               int fanout) {}
+
+    /** One PACKET_ADD_MEMBERSHIP, added {@code count} times. */
+    public record PacketMembership(int ifindex, int count, int type, byte[] address) {}
+
+    /** A ring's parameters (struct tpacket_req3 as packet_diag_ring gives them). */
+    public record PacketRing(int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo, int sizeofPriv,
+                             int features) {
+        public long bytes() {
+            return (long) blockSize * blockNr;
+        }
+    }
+
     private final Fd nl;
     private int seq;
 
@@ -194,6 +221,57 @@ public final class SockDiag implements AutoCloseable {
             }
             out.add(new InetSocket(ino, fam, protocol, state, new SockAddr(fam, src, sport),
                     new SockAddr(fam, dst, dport), ifIndex, rq, wq, shut));
+        }
+        return out;
+    }
+
+    /** Every packet socket of this network namespace, by inode. */
+    public Map<Long, PacketSocket> packetSockets() {
+        ByteBuffer req = ByteBuffer.allocate(20).order(ByteOrder.nativeOrder());
+        req.put((byte) SockAddr.AF_PACKET).put((byte) 0).putShort((short) 0).putInt(0)
+                .putInt(PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_RING_CFG | PACKET_SHOW_FANOUT).putInt(-1).putInt(-1);
+        Map<Long, PacketSocket> out = new HashMap<>();
+        for (ByteBuffer m : dump(req.array(), "packet")) {
+            int p = m.position();
+            int type = m.get(p + 1) & 0xff;
+            int protocol = m.getShort(p + 2) & 0xffff; // ntohs(po->num): host order already
+            long ino = m.getInt(p + 4) & 0xffffffffL;
+            int ifindex = 0, version = 0, reserve = 0, copyThresh = 0, tstamp = 0, flags = 0, fanout = -1;
+            List<PacketMembership> mc = new ArrayList<>();
+            PacketRing rx = null, tx = null;
+            for (Attr a : attrs(m, 16)) {
+                ByteBuffer d = a.data;
+                switch (a.type) {
+                    case PACKET_DIAG_INFO -> {
+                        ifindex = d.getInt(0);
+                        version = d.getInt(4);
+                        reserve = d.getInt(8);
+                        copyThresh = d.getInt(12);
+                        tstamp = d.getInt(16);
+                        flags = d.getInt(20);
+                    }
+                    case PACKET_DIAG_MCLIST -> {
+                        for (int off = 0; off + 44 <= d.limit(); off += 44) { // struct packet_diag_mclist
+                            byte[] addr = new byte[Math.min(d.getShort(off + 10) & 0xffff, 32)];
+                            d.get(off + 12, addr);
+                            mc.add(new PacketMembership(d.getInt(off), d.getInt(off + 4), d.getShort(off + 8) & 0xffff, addr));
+                        }
+                    }
+                    case PACKET_DIAG_RX_RING, PACKET_DIAG_TX_RING -> {
+                        PacketRing r = new PacketRing(d.getInt(0), d.getInt(4), d.getInt(8), d.getInt(12), d.getInt(16),
+                                d.getInt(20), d.getInt(24));
+                        if (a.type == PACKET_DIAG_RX_RING) {
+                            rx = r;
+                        } else {
+                            tx = r;
+                        }
+                    }
+                    case PACKET_DIAG_FANOUT -> fanout = d.getInt(0);
+                    default -> { }
+                }
+            }
+            out.put(ino, new PacketSocket(ino, type, protocol, ifindex, version, reserve, copyThresh, tstamp, flags,
+                    List.copyOf(mc), rx, tx, fanout));
         }
         return out;
     }

@@ -172,6 +172,12 @@ public final class ModelSamples {
                 new FdImage(26, 02000002, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5010, 10, 2, 58,
                         new SockAddr(10, new byte[16], 58), new SockAddr(10, new byte[16], 0),
                         dev.cryo.engine.files.SocketOptions.NONE, true)),
+                new FdImage(27, 02004002, 0, new dev.cryo.engine.files.PacketSocketHandler.PacketSocket(5011, 3, 0x0003,
+                        "eth0", 0, -1, List.of(new dev.cryo.engine.files.PacketSocketHandler.Membership("eth0", 1, 1, new byte[0]),
+                        new dev.cryo.engine.files.PacketSocketHandler.Membership("eth0", 0, 2,
+                                new byte[] {1, 0, 0x5e, 1, 2, 3})),
+                        new dev.cryo.engine.files.SocketOptions(List.of(
+                        new dev.cryo.engine.files.SocketOptions.Option(263, 8, new byte[] {1, 0, 0, 0}))), true)),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(1, 0x300, "/srv/in box", 0x20c0c6),
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc),

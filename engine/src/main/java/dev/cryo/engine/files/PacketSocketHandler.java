@@ -1,0 +1,221 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.image.RecordCodec;
+import dev.cryo.engine.image.RecordFields;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.FileDesc;
+import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.net.PacketSockets;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Packet sockets (AF_PACKET, raw or cooked): dhclient's and dhcpcd's socket with its BPF filter,
+ * arping's, keepalived's. Carried: type, the protocol it receives (from socket() or bind()),
+ * the interface it is bound to (by name: an index means nothing in a namespace made again), its
+ * options (TPACKET version, reserve, auxdata, origdev, timestamps...) and classic filter, its
+ * memberships (promiscuous, all-multicast, multicast and unicast addresses, each as many times as
+ * added), the copy threshold and the fanout group. Read from packet_diag (as {@code ss -0}) and
+ * getsockopt. Unread packets are dropped with a warning, as for raw sockets: a capture socket's
+ * queue is what the network sent, and to the program a dropped packet is one the network lost.
+ */
+public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.PacketSocket>,
+        SocketHub.Kind<PacketSocketHandler.PacketSocket> {
+    public static final int TAG = 440, RECORD_ID = 1180;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PacketSocketHandler.class);
+
+    /** One PACKET_ADD_MEMBERSHIP on interface {@code ifName}, added {@code count} times. */
+    public record Membership(String ifName, int type, int count, byte[] address) {}
+
+    /**
+     * One packet socket: {@code protocol} the one it receives (host order; 0: nothing), {@code ifName}
+     * its interface (null: every one), {@code fanout} -1 without a group.
+     */
+    public record PacketSocket(long ino, int type, int protocol, String ifName, int copyThresh,
+                               int fanout, List<Membership> memberships, SocketOptions options, boolean primary)
+            implements FileDesc {
+        public PacketSocket {
+            memberships = List.copyOf(memberships);
+        }
+    }
+
+    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 1, (out, r) -> {
+        out.writeLong(r.ino());
+        out.writeVarInt(r.type(), true);
+        out.writeInt(r.protocol());
+        ModelFields.writeText(out, r.ifName(), 16, "PacketSocket.ifName");
+        out.writeInt(r.copyThresh());
+        out.writeInt(r.fanout());
+        out.writeVarInt(r.memberships().size(), true);
+        for (Membership m : r.memberships()) {
+            ModelFields.writeText(out, m.ifName(), 16, "PacketSocket.membership.ifName");
+            out.writeVarInt(m.type(), true);
+            out.writeVarInt(m.count(), true);
+            ModelFields.writeBytes(out, m.address(), 32, "PacketSocket.membership");
+        }
+        RecordFields.writeRecord(out, SocketOptions.CODEC, r.options());
+        out.writeBoolean(r.primary());
+    }, (in, v) -> {
+        long ino = in.readLong();
+        int type = in.readVarInt(true), protocol = in.readInt();
+        String ifName = ModelFields.readText(in, 16, "PacketSocket.ifName");
+        int copyThresh = in.readInt(), fanout = in.readInt();
+        int n = ModelFields.readCount(in, "PacketSocket", 4096, "memberships");
+        List<Membership> ms = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ms.add(new Membership(ModelFields.readText(in, 16, "PacketSocket.membership.ifName"), in.readVarInt(true), in.readVarInt(true),
+                    ModelFields.readBytes(in, 32, "PacketSocket.membership")));
+        }
+        return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms,
+                RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean());
+    });
+
+    @Override
+    public String kind() {
+        return "packet socket";
+    }
+
+    @Override
+    public int tag() {
+        return TAG;
+    }
+
+    @Override
+    public RecordCodec<PacketSocket> codec() {
+        return CODEC;
+    }
+
+    @Override
+    public boolean handles(FdProbe fd) {
+        return SocketProbe.protoName(fd).equals("PACKET");
+    }
+
+    @Override
+    public PacketSocket dump(FdProbe fd, DumpContext ctx) {
+        try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
+            SockDiag.PacketSocket d = ctx.sockets().packet().get(p.ino);
+            if (d == null) {
+                throw p.refuse("packet socket " + p.ino + " is not listed by packet_diag");
+            }
+            if (p.type == Sockets.SOCK_PACKET) {
+                throw p.refuse("packet socket " + p.ino + " is of the obsolete type SOCK_PACKET; not supported");
+            }
+            if (d.rx() != null || d.tx() != null) {
+                throw p.refuse("packet socket " + p.ino + " has a " + (d.rx() != null ? "receive" : "transmit")
+                        + " ring (PACKET_" + (d.rx() != null ? "RX" : "TX") + "_RING, TPACKET_V" + (d.version() + 1)
+                        + ", " + (d.rx() != null ? d.rx() : d.tx()).bytes() + " bytes); a ring is not supported yet:"
+                        + " where the kernel writes next in it can be neither read nor set");
+            }
+            if (d.ifindex() < 0) {
+                throw p.refuse("packet socket " + p.ino + " was bound to an interface that is gone; not supported");
+            }
+            List<Membership> ms = new ArrayList<>();
+            for (SockDiag.PacketMembership m : d.memberships()) {
+                ms.add(new Membership(PacketSockets.ifName(p.sock, m.ifindex()), m.type(), m.count(), m.address()));
+            }
+            if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
+                log.warn("{}: packet socket {} (protocol 0x{}) has unread packets; they are not carried", fd.where(),
+                        p.ino, Integer.toHexString(d.protocol()));
+            }
+            return new PacketSocket(p.ino, p.type, d.protocol(),
+                    d.ifindex() == 0 ? null : PacketSockets.ifName(p.sock, d.ifindex()), d.copyThresh(), d.fanout(), ms,
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
+        }
+    }
+
+    @Override
+    public long restore(FdImage fd, PacketSocket r, RestoreContext ctx) {
+        return ctx.plantSocket(r.ino(), fd.flags());
+    }
+
+    @Override
+    public void show(PacketSocket r, Map<String, Object> m) {
+        m.put("kind", "packet socket");
+        m.put("inode", r.ino());
+        m.put("type", r.type() == Sockets.SOCK_RAW ? "raw" : "cooked (SOCK_DGRAM)");
+        m.put("protocol", "0x" + Integer.toHexString(r.protocol()));
+        m.put("interface", r.ifName() == null ? "any" : r.ifName());
+        List<String> ms = new ArrayList<>();
+        for (Membership x : r.memberships()) {
+            StringBuilder a = new StringBuilder();
+            for (byte b : x.address()) {
+                a.append(a.length() == 0 ? "" : ":").append(String.format("%02x", b));
+            }
+            ms.add(PacketSockets.membershipName(x.type()) + " on " + x.ifName() + (a.length() == 0 ? "" : " " + a)
+                    + (x.count() > 1 ? " x" + x.count() : ""));
+        }
+        if (!ms.isEmpty()) {
+            m.put("memberships", ms);
+        }
+        if (r.fanout() >= 0) {
+            m.put("fanout", "0x" + Integer.toHexString(r.fanout()));
+        }
+        if (r.copyThresh() != 0) {
+            m.put("copyThresh", r.copyThresh());
+        }
+        m.put("options", r.options().show());
+    }
+
+    @Override
+    public Class<PacketSocket> type() {
+        return PacketSocket.class;
+    }
+
+    @Override
+    public long ino(PacketSocket r) {
+        return r.ino();
+    }
+
+    @Override
+    public boolean primary(PacketSocket r) {
+        return r.primary();
+    }
+
+    /**
+     * Made with protocol 0, so that it receives nothing until its options and filter are set and it
+     * is bound to its protocol and interface (SO_PROTOCOL of a packet socket reads 0 whatever it was made with).
+     */
+    @Override
+    public void create(PacketSocket r, SocketHub hub) {
+        Fd s = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, r.type(), 0);
+        hub.put(r.ino(), s);
+        r.options().apply(s);
+        int ifindex = r.ifName() == null ? 0 : index(s, r.ifName());
+        if (ifindex != 0 || r.protocol() != 0) {
+            PacketSockets.bind(s, r.protocol(), ifindex);
+        }
+        for (Membership m : r.memberships()) {
+            for (int i = 0; i < m.count(); i++) {
+                PacketSockets.addMembership(s, index(s, m.ifName()), m.type(), m.address());
+            }
+        }
+        if (r.copyThresh() != 0) {
+            Sockets.setInt(s, PacketSockets.SOL_PACKET, PacketSockets.PACKET_COPY_THRESH, r.copyThresh());
+        }
+        if (r.fanout() >= 0) {
+            Sockets.setInt(s, PacketSockets.SOL_PACKET, PacketSockets.PACKET_FANOUT, r.fanout());
+        }
+    }
+
+    private static int index(Fd s, String ifName) {
+        try {
+            return PacketSockets.ifIndex(s, ifName);
+        } catch (SyscallException e) {
+            throw new dev.cryo.engine.restore.RestoreException("packet socket: interface " + ifName
+                    + " is not there (" + e.getMessage() + ")", e);
+        }
+    }
+
+    @Override
+    public void connect(PacketSocket r, SocketHub hub) {}
+
+    @Override
+    public void finish(PacketSocket r, SocketHub hub) {}
+}
