@@ -11,8 +11,8 @@
  * Prints "PASS" (exit 0) or "FAIL: <reason>" (exit 1).
  *
  * With the argument "outside" it holds a pidfd of its parent instead (a task outside the
- * dumped tree); with "reaped" a pidfd of a child it has already reaped (fdinfo Pid: -1). Both
- * only print "ready" and wait: cryo must refuse to dump them.
+ * dumped tree), only prints "ready" and waits: cryo must refuse to dump it. (A pidfd of a reaped
+ * child: piddead.c.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,15 +71,6 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "outside") == 0) {
         await_adopted(); /* a pidfd of the starting shell would be of a reaped task in a moment */
         if (pidfd_open(getppid(), 0) < 0) return fail("pidfd_open(parent)");
-        printf("ready\n");
-        for (;;) pause();
-    }
-    if (argc > 1 && strcmp(argv[1], "reaped") == 0) {
-        pid_t c = fork();
-        if (c == 0) _exit(0);
-        int fd = pidfd_open(c, 0);
-        if (fd < 0) return fail("pidfd_open(child)");
-        waitpid(c, NULL, 0);
         printf("ready\n");
         for (;;) pause();
     }

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * its row goes (and the README line with it); a new refusal gets a row.
  *
  * <p>Items proven by their owners' tests instead: a zombie that dumped core (ZombieTest), a pidfd
- * of a task outside the tree or of a reaped one (PidFdTest), a seccomp filter with a user-space
+ * of a task outside the tree (PidFdTest), a seccomp filter with a user-space
  * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
  * (DumpFailureTest), a pseudo-terminal with an end outside the tree, a packet-mode status its master has
  * not read and another line discipline (PtyTest;
@@ -299,7 +299,10 @@ class NotCarriedTest {
                         "exec unshare -Ur /bin/sh -c 'echo ready; exec /bin/sleep 600'"), ": its mnt namespace"
                         + " \\(mnt:\\[\\d+\\]\\) is owned by user namespace user:\\[\\d+\\], not by its own"
                         + " \\(user:\\[\\d+\\]\\)"),
-                unshare("time", ": its time namespace .* is not the host's"),
+                new Item("a child forked before its parent made a time namespace for its children", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/timens.c").toString(), "late"),
+                        "\\) time namespace \\(time:\\[\\d+\\]\\) but was forked before its parent made another"
+                        + " for its children"),
                 new Item("pid namespace", List.of("unshare", "--pid", "--fork", "/bin/sh", "-c",
                         "echo ready; exec /bin/sleep 600"), ": the pid namespace its children will get .* is not its own"));
     }

@@ -1,6 +1,5 @@
 package dev.cryo.it;
 
-import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
@@ -57,15 +56,15 @@ class PidFdTest {
         }
     }
 
+    /**
+     * pidfds of children already reaped (zdtm pidfd_dead), one exited and one killed: they come back as
+     * pidfds of dead tasks, with the exit status the kernel keeps for them.
+     */
     @Test
-    void aPidfdOfAReapedChildIsRefused() throws Exception {
-        try (DetachedProcess p = pidfd("reaped")) {
-            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
-            assertEquals(1, d.code(), d.toString());
-            assertTrue(d.err().contains("a pidfd of a process that has exited and been reaped"), d.err());
-            char s = p.state();
-            assertTrue(s == 'S' || s == 'R', "the tree runs on: state " + s);
-            assertEquals(0, ProcFs.children(Pid.of(p.pid().value())).size());
-        }
+    void aPidfdOfAReapedChildStaysAPidfdOfADeadTaskWithItsExitStatus() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "piddead");
+        assertTrue(out.contains("PASS"), out);
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"reaped\" : \"exited 42\"") && show.contains("\"reaped\" : \"killed by SIGTERM\""), show);
     }
 }

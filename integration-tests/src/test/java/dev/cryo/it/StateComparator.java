@@ -36,7 +36,9 @@ import java.util.regex.Pattern;
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
  *       and what each kind shows: eventfd count and mode, timerfd clock, interval and whether it
  *       is armed, signalfd mask, epoll watches, inotify marks…), cwd, root, exe, the
- *       {@code ns/*} links, personality, oom_score_adj, loginuid, sessionid, coredump_filter,
+ *       {@code ns/*} links, the offsets of the time namespace its children get ({@code timens_offsets}:
+ *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
+ *       loginuid, sessionid, coredump_filter,
  *       cgroup, the autogroup's nice, cmdline, environ.</li>
  * </ul>
  * Kernel object identities that a restore necessarily renews (the inode of a pipe, a socket,
@@ -430,7 +432,7 @@ final class StateComparator {
             put(into, "ns " + ns.getFileName(), link.equals(host) ? link : labels.of("ns", link));
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
-                "cgroup"}) {
+                "cgroup", "timens_offsets"}) {
             put(into, file, read(dir.resolve(file)).strip());
         }
         // "/autogroup-65 nice 0": the group's number is the kernel's, its nice is state; a pre-copy's

@@ -310,6 +310,26 @@ public final class Sys {
         return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
     }
 
+    /** ioctl PIDFD_GET_INFO with struct pidfd_info's first version (64 bytes); the mask asks for the exit status. */
+    private static final long PIDFD_GET_INFO = 0xC040FF0BL;
+    private static final int PIDFD_INFO_EXIT = 1 << 3, PIDFD_INFO_SIZE = 64,
+            PIDFD_INFO_EXIT_CODE = 60;
+
+    /**
+     * The wait status of the task behind {@code pidfd} once it has exited (Linux 6.15+ keeps it for a
+     * pidfd that existed at the exit, also after the reap), or -1 when the kernel gives none.
+     */
+    public static int pidfdExitStatus(Fd pidfd) {
+        com.sun.jna.Memory info = new com.sun.jna.Memory(PIDFD_INFO_SIZE);
+        info.clear();
+        info.setLong(0, PIDFD_INFO_EXIT);
+        long r = LibC.syscall(SyscallNr.IOCTL, pidfd.value(), PIDFD_GET_INFO, address(info), 0, 0, 0);
+        if (r < 0 || (info.getLong(0) & PIDFD_INFO_EXIT) == 0) {
+            return -1; // an older kernel (ENOTTY, EINVAL), or no status kept
+        }
+        return info.getInt(PIDFD_INFO_EXIT_CODE);
+    }
+
     /** Duplicates fd {@code targetFd} of the process behind {@code pidfd} into this process. */
     public static Fd pidfdGetfd(Fd pidfd, Pid pid, int targetFd) {
         return new Fd((int) call(() -> "pidfd_getfd(pid " + pid + ", fd " + targetFd + ")",

@@ -5,6 +5,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import java.util.Map;
 
@@ -15,17 +16,31 @@ import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 /**
  * pidfd (pidfd_open, clone's CLONE_PIDFD): fdinfo's "Pid:" names the task it refers to. A pidfd
  * of a task of the tree is opened again on the restored task, which has the same pid; one of a
- * task outside the tree, or of a task already reaped (Pid: -1), cannot be brought back and is
- * refused. Thread pidfds (PIDFD_THREAD) keep that flag.
+ * task already reaped (Pid: -1: a supervisor's pidfd of a child it has waited for) is opened on a
+ * {@link DeadTaskStandIn} that then ends with the task's exit status; one of a task outside the tree
+ * cannot be brought back and is refused. Thread pidfds (PIDFD_THREAD) keep that flag.
  */
 public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     public static final int TAG = 160, RECORD_ID = 161;
 
-    /** A pidfd: the pid (or tid, for a thread pidfd) it refers to. */
-    public record PidFd(int pid) implements FileDesc {}
+    /** The pid of a pidfd of a reaped task, as fdinfo shows it. */
+    public static final int DEAD = -1;
 
-    static final RecordCodec<PidFd> CODEC = RecordCodec.of(PidFd.class, RECORD_ID, 1,
-            (out, p) -> out.writeVarInt(p.pid(), true), (in, version) -> new PidFd(in.readVarInt(true)));
+    /**
+     * A pidfd: the pid (or tid, for a thread pidfd) it refers to, {@link #DEAD} for a reaped task, whose
+     * wait status the kernel keeps for the pidfd ({@code exitStatus}; -1 when it keeps none). Version 1
+     * had no dead pidfd.
+     */
+    public record PidFd(int pid, int exitStatus) implements FileDesc {
+        public PidFd(int pid) {
+            this(pid, DeadTaskStandIn.NO_STATUS);
+        }
+    }
+
+    static final RecordCodec<PidFd> CODEC = RecordCodec.of(PidFd.class, RECORD_ID, 2, (out, p) -> {
+        out.writeVarInt(p.pid(), true);
+        out.writeInt(p.exitStatus());
+    }, (in, version) -> new PidFd(in.readVarInt(true), version >= 2 ? in.readInt() : DeadTaskStandIn.NO_STATUS));
 
     @Override
     public String kind() {
@@ -52,9 +67,8 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
         String value = fd.info().value("Pid").orElseThrow(
                 () -> new DumpException(fd.where() + ": a pidfd without a Pid line in its fdinfo")).trim();
         int target = Integer.parseInt(value);
-        if (target == -1) {
-            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped: "
-                    + "cryo cannot re-create a pidfd of a dead task");
+        if (target == DEAD) {
+            return dead(fd);
         }
         if (target <= 0) {
             throw new DumpException(fd.where() + ": a pidfd of a process outside cryo's pid namespace");
@@ -71,6 +85,24 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
             }
         }
         return new PidFd(target);
+    }
+
+    /** A pidfd of a reaped task, with the exit status the kernel keeps for it. */
+    private static PidFd dead(FdProbe fd) {
+        String ns = SenderStandIns.outsideCryosPidNamespace(fd.pid());
+        if (ns != null) {
+            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped, and its"
+                    + " holder " + ns + " (a restore opens it on a stand-in cryo makes, which it could not name)");
+        }
+        int status;
+        try (dev.cryo.kernel.Fd pidfd = Sys.pidfdOpen(fd.pid()); dev.cryo.kernel.Fd dup = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
+            status = Sys.pidfdExitStatus(dup);
+        }
+        if (status != DeadTaskStandIn.NO_STATUS && (status & 0x80) != 0) {
+            throw new DumpException(fd.where() + ": a pidfd of a process that was killed by "
+                    + dev.cryo.kernel.Signals.name(status & 0x7f) + " and dumped core: a stand-in cannot end that way again");
+        }
+        return new PidFd(DEAD, status);
     }
 
     /** The thread group (process) of task {@code tid}, from its /proc status. */
@@ -90,6 +122,17 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     @Override
     public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
         int flags = fd.flags() & (O_NONBLOCK | O_EXCL); // O_EXCL in a pidfd's flags is PIDFD_THREAD
+        if (p.pid() == DEAD) {
+            long r;
+            try (DeadTaskStandIn standIn = DeadTaskStandIn.start(p.exitStatus())) {
+                r = ctx.call("pidfd_open(stand-in " + standIn.pid() + " of a reaped task)", SyscallNr.PIDFD_OPEN,
+                        standIn.pid().value(), flags & O_NONBLOCK);
+            } // it ends and is reaped here: the pidfd refers to a dead task, with its status
+            if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {
+                ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0);
+            }
+            return r;
+        }
         // a pidfd of one of the task's own threads: the thread is made later (STATE); until then the fd
         // holds a pidfd of the task itself, and reopenThreadPidfds puts the thread's in its place
         int of = ctx.ownThread(p.pid()) ? (int) ctx.call("getpid", SyscallNr.GETPID) : p.pid();
@@ -129,5 +172,10 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     public void show(PidFd p, Map<String, Object> m) {
         m.put("kind", "pidfd");
         m.put("pid", p.pid());
+        if (p.pid() == DEAD) {
+            m.put("reaped", p.exitStatus() == DeadTaskStandIn.NO_STATUS ? "exit status not kept"
+                    : new dev.cryo.kernel.WaitStatus(0, p.exitStatus()).exited()
+                    ? "exited " + ((p.exitStatus() >> 8) & 0xff) : "killed by " + dev.cryo.kernel.Signals.name(p.exitStatus() & 0x7f));
+        }
     }
 }

@@ -32,13 +32,22 @@ final class SenderStandIns implements AutoCloseable {
         if (Files.exists(Path.of("/proc/" + pid))) {
             return "which is not in the tree and still runs (a restore could not name that very process again)";
         }
+        String ns = outsideCryosPidNamespace(holder);
+        return ns == null ? null : "which has exited, and the socket's holder " + ns;
+    }
+
+    /**
+     * Why a stand-in made by cryo could not be named by {@code holder} (to follow "the holder"): it is
+     * in a pid namespace of its own, where cryo's pids mean nothing; null when it sees pids as cryo does.
+     */
+    static String outsideCryosPidNamespace(Pid holder) {
         try {
             if (!Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/ns/pid"))
                     .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")))) {
-                return "which has exited, and the socket's holder is in a pid namespace of its own";
+                return "is in a pid namespace of its own";
             }
         } catch (IOException e) {
-            return "which has exited (the holder's pid namespace could not be read: " + e.getMessage() + ")";
+            return "has a pid namespace cryo could not read (" + e.getMessage() + ")";
         }
         return null;
     }

@@ -20,10 +20,13 @@ import java.util.Map;
  * addresses of its loopback device and whether it was up (it must have no other device); with a
  * mount namespace, its mount table ({@link MountImage}); with an ipc namespace, its SysV objects
  * ({@link IpcImage}, version 2; empty in images of version 1, which refused them). Version 3 adds
- * the tmpfs files' xattrs, 4 which bind mounts bind a host path ({@link MountImage#hostSource()}).
+ * the tmpfs files' xattrs, 4 which bind mounts bind a host path ({@link MountImage#hostSource()}), 5 the
+ * time namespaces the task made ({@code time}, null when none; CLONE_NEWTIME is never in {@code flags}: a
+ * time namespace is made by the task itself once forked, see {@link NamespaceRestore}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
-                             boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc) {
+                             boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
+                             TimeNsImage time) {
     public static final int RECORD_ID = 560;
 
     /** What a restore can make (the rest is refused at dump). */
@@ -39,6 +42,11 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     }
 
     public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, ipc, null);
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                           boolean loUp, List<String> loAddresses, List<MountImage> mounts) {
         this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, IpcImage.EMPTY);
     }
@@ -51,7 +59,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     public Map<String, Object> json() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("pid", pid);
-        m.put("namespaces", Clone.describeNamespaces(flags));
+        m.put("namespaces", Clone.describeNamespaces(flags | (time != null ? Clone.NEWTIME : 0)));
         if (has(Clone.NEWUTS)) {
             m.put("hostname", hostname);
             m.put("domainname", domainname);
@@ -71,12 +79,15 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         if (has(Clone.NEWIPC)) {
             m.put("ipc", ipc.json());
         }
+        if (time != null) {
+            m.put("time", time.json());
+        }
         return m;
     }
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 4,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 5,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -96,6 +107,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 IpcImage.write(out, n.ipc());
                 MountImage.writeXattrs(out, n.mounts());
                 MountImage.writeHostSources(out, n.mounts());
+                TimeNsImage.write(out, n.time());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -119,7 +131,8 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 IpcImage ipc = version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY;
                 mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
-                        version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc);
+                        version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,
+                        version >= 5 ? TimeNsImage.read(in) : null);
             });
 
     private static String text(Input in, int max, String what) {

@@ -2,6 +2,7 @@ package dev.cryo.engine.namespaces;
 
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.Clone;
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.charset.StandardCharsets;
@@ -9,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 /**
  * What a task that made namespaces sets in them once it is adopted, before it forks its children
  * (they share them): its mount table, lo, the host and domain names of its uts namespace, the
- * SysV objects of its ipc namespace. Its pid namespace is made new and empty by its fork (clone3
+ * SysV objects of its ipc namespace, its time namespaces with their offsets. Its pid namespace is made new and empty by its fork (clone3
  * with CLONE_NEW*), as it was when it made it.
  */
 public final class NamespaceRestore {
@@ -28,6 +29,9 @@ public final class NamespaceRestore {
         }
         if (made.isPresent() && made.get().has(Clone.NEWIPC)) {
             IpcRestore.make(t.pid(), made.get().ipc()); // before anyone attaches a segment of it
+        }
+        if (made.isPresent() && made.get().time() != null) {
+            time(t, made.get().time());
         }
         if (made.isEmpty() || !made.get().has(Clone.NEWUTS)) {
             return;
@@ -54,6 +58,37 @@ public final class NamespaceRestore {
         if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "cgroup"))) {
             throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " did not get a cgroup namespace of"
                     + " its own (" + own + ")");
+        }
+    }
+
+    /**
+     * The task's time namespaces, made by the task itself (a clone3 with CLONE_NEWTIME would freeze the
+     * offsets it copies before cryo could set them): unshare gives it a new time_for_children, whose
+     * offsets cryo writes while no task is in it; setns then takes the task in (it is single-threaded
+     * here). A namespace for its children only is left as their time_for_children.
+     */
+    private static void time(TaskContext t, TimeNsImage time) {
+        if (time.own() != null) {
+            newTimeNamespace(t, time, time.own());
+            long fd = t.call("open(/proc/self/ns/time_for_children)", SyscallNr.OPENAT, Fcntl.AT_FDCWD,
+                    t.putString("/proc/self/ns/time_for_children"), Fcntl.O_RDONLY | Fcntl.O_CLOEXEC);
+            t.call("setns(time_for_children, CLONE_NEWTIME)", SyscallNr.SETNS, fd, Clone.NEWTIME);
+            t.call("close", SyscallNr.CLOSE, fd);
+        }
+        if (time.forChildren() != null) {
+            newTimeNamespace(t, time, time.forChildren());
+        }
+    }
+
+    private static void newTimeNamespace(TaskContext t, TimeNsImage time, TimeNsImage.Offsets offsets) {
+        t.call("unshare(CLONE_NEWTIME)", SyscallNr.UNSHARE, Clone.NEWTIME);
+        java.nio.file.Path path = java.nio.file.Path.of("/proc", t.pid().toString(), "timens_offsets");
+        String text = time.now(offsets).text();
+        try {
+            java.nio.file.Files.writeString(path, text);
+        } catch (java.io.IOException e) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": cannot set the offsets of its new time"
+                    + " namespace (" + text.strip().replace('\n', ',') + ") in " + path + ": " + e.getMessage());
         }
     }
 

@@ -20,7 +20,8 @@ import java.util.Map;
  * sees it), or in one it made for itself and its descendants (clone with CLONE_NEW*, unshare):
  * those of kinds pid (the task is its init, one level below the host's), uts, ipc (with its SysV
  * objects, {@link IpcScan}), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
- * {@link MountScan}) and user (see {@link UserNamespaceScan}) are carried; any other kind, a namespace entered
+ * {@link MountScan}) and user (see {@link UserNamespaceScan}) are carried, and time namespaces (a task's
+ * own, or one its children get: its parent's reference is the parent's time_for_children); any other kind, a namespace entered
  * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
  * would get that is not its own, is refused, naming pid, namespace and reason.
  */
@@ -38,6 +39,7 @@ public final class NamespaceScan {
         Map<Integer, Map<String, String>> links = new HashMap<>();
         Map<String, Integer> madeBy = new HashMap<>(); // namespace link → the task of the tree that made it
         Map<Integer, Integer> flagsOf = new LinkedHashMap<>();
+        Map<Integer, String> timeOwn = new LinkedHashMap<>(), timeKids = new LinkedHashMap<>(); // pid → the link it made
         java.util.Set<Integer> pids = new java.util.HashSet<>();
         tree.forEach(p -> pids.add(p.value()));
         for (Pid p : tree) {
@@ -52,7 +54,8 @@ public final class NamespaceScan {
             int flags = 0;
             for (String kind : KINDS) {
                 String link = Namespaces.link(p.toString(), kind);
-                String theirs = ref != null ? ref.get(kind) : host(kind);
+                // a child is born in its parent's time_for_children, not in its parent's time namespace
+                String theirs = ref != null ? ref.get(kind.equals("time") ? TIME_KIDS : kind) : host(kind);
                 if (link == null) { // a zombie shows none: it was in its parent's
                     mine.put(kind, theirs);
                     continue;
@@ -67,6 +70,16 @@ public final class NamespaceScan {
                             + whose + " nor one it made: it is pid " + madeBy.get(link) + "'s, entered with setns;"
                             + " not supported yet");
                 }
+                if (kind.equals("time")) {
+                    if (ref != null && link.equals(ref.get("time"))) {
+                        throw new DumpException("pid " + p + ": it is in its parent's (pid " + ppid + ") time namespace ("
+                                + link + ") but was forked before its parent made another for its children (" + theirs
+                                + "); a restore forks every child after that; not supported yet");
+                    }
+                    madeBy.put(link, p.value());
+                    timeOwn.put(p.value(), link);
+                    continue;
+                }
                 int flag = Clone.namespaceFlag(kind);
                 if ((flag & CARRIED) == 0) {
                     throw new DumpException("pid " + p + ": its " + kind + " namespace (" + link + ") is not " + whose
@@ -79,7 +92,17 @@ public final class NamespaceScan {
                 flags |= flag;
             }
             links.put(p.value(), mine);
-            for (String kind : List.of("pid", "time")) {
+            String kids = Namespaces.link(p.toString(), TIME_KIDS);
+            mine.put(TIME_KIDS, kids != null ? kids : mine.get("time"));
+            if (kids != null && !kids.equals(mine.get("time"))) { // unshare(CLONE_NEWTIME) without entering it
+                if (madeBy.containsKey(kids)) {
+                    throw new DumpException("pid " + p + ": the time namespace its children will get (" + kids
+                            + ") is pid " + madeBy.get(kids) + "'s, entered with setns; not supported yet");
+                }
+                madeBy.put(kids, p.value());
+                timeKids.put(p.value(), kids);
+            }
+            for (String kind : List.of("pid")) {
                 String next = Namespaces.link(p.toString(), kind + "_for_children");
                 String own = mine.get(kind);
                 if (next != null && own != null && !next.equals(own)) {
@@ -95,8 +118,10 @@ public final class NamespaceScan {
                 }
             }
         }
+        Map<Integer, TimeNsImage> times = timeImages(timeOwn, timeKids, links);
+        times.keySet().forEach(pid -> flagsOf.putIfAbsent(pid, 0));
         List<NamespaceImage> out = new ArrayList<>();
-        flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, links)));
+        flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, links, times.get(pid))));
         return out;
     }
 
@@ -121,6 +146,50 @@ public final class NamespaceScan {
         }
     }
 
+    private static final String TIME_KIDS = "time_for_children";
+
+    /**
+     * The offsets of the time namespaces the tree made. /proc/PID/timens_offsets shows those of the
+     * task's time_for_children: a namespace a task entered and then left for another (its children's)
+     * is read through a task whose time_for_children it still is.
+     */
+    private static Map<Integer, TimeNsImage> timeImages(Map<Integer, String> own, Map<Integer, String> kids,
+                                                        Map<Integer, Map<String, String>> links) {
+        Map<Integer, TimeNsImage> out = new LinkedHashMap<>();
+        if (own.isEmpty() && kids.isEmpty()) {
+            return out;
+        }
+        long mono = dev.cryo.kernel.Sys.clockNanos(TimeNsImage.MONOTONIC);
+        long boot = dev.cryo.kernel.Sys.clockNanos(TimeNsImage.BOOTTIME);
+        java.util.Set<Integer> pids = new java.util.LinkedHashSet<>(own.keySet());
+        pids.addAll(kids.keySet());
+        for (int pid : pids) {
+            TimeNsImage.Offsets o = null, k = null;
+            if (own.containsKey(pid)) {
+                String link = own.get(pid);
+                Integer through = links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
+                        .map(Map.Entry::getKey).findFirst().orElseThrow(() -> new DumpException("pid " + pid
+                                + ": the offsets of its time namespace (" + link + ") cannot be read: it made another"
+                                + " for its children since, and no task of the tree has it as its children's; not supported yet"));
+                o = offsets(through);
+            }
+            if (kids.containsKey(pid)) {
+                k = offsets(pid);
+            }
+            out.put(pid, new TimeNsImage(o, k, mono, boot));
+        }
+        return out;
+    }
+
+    private static TimeNsImage.Offsets offsets(int pid) {
+        String path = "/proc/" + pid + "/timens_offsets";
+        try {
+            return TimeNsImage.Offsets.parse(path, ProcFs.text(path));
+        } catch (IllegalArgumentException e) {
+            throw new DumpException("pid " + pid + ": " + e.getMessage());
+        }
+    }
+
     /** A pid namespace is carried when the task that made it is its init, one level below cryo's. */
     private static void checkInit(Pid p, boolean root) {
         List<Integer> nsPid = ProcFs.status(p).nsPid();
@@ -132,7 +201,8 @@ public final class NamespaceScan {
         }
     }
 
-    private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Map<String, String>> links) {
+    private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Map<String, String>> links,
+                                        TimeNsImage time) {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
@@ -179,7 +249,7 @@ public final class NamespaceScan {
             }
         }
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
-        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc);
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time);
     }
 
     /**

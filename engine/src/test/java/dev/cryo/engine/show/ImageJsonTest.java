@@ -40,8 +40,9 @@ class ImageJsonTest {
         assertEquals(4249, zombie.get("pid"));
         assertEquals("killed by SIGTERM", zombie.get("wait"));
         Map<String, Object> ns = ((List<Map<String, Object>>) doc.get("namespaces")).get(0);
-        assertEquals("pid, uts, ipc, net, mnt", ns.get("namespaces"));
+        assertEquals("pid, uts, ipc, net, mnt, time", ns.get("namespaces"));
         assertEquals("cryo-box", ns.get("hostname"));
+        assertEquals("86400.000000000", ((Map<String, Object>) ((Map<String, Object>) ns.get("time")).get("own")).get("monotonic"));
         assertEquals(3, ((Map<String, Object>) ns.get("pidsInside")).get("4249"));
 
         Map<String, Object> task = ((List<Map<String, Object>>) doc.get("tasks")).get(0);

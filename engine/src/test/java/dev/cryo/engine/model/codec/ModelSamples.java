@@ -285,7 +285,9 @@ public final class ModelSamples {
         tids.put(PID + 7, 3);
         return new dev.cryo.engine.namespaces.NamespaceImage(PID, dev.cryo.kernel.Clone.NEWPID | dev.cryo.kernel.Clone.NEWUTS
                 | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET | dev.cryo.kernel.Clone.NEWNS, "cryo-box",
-                "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts(), ipc());
+                "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts(), ipc(),
+                new dev.cryo.engine.namespaces.TimeNsImage(new dev.cryo.engine.namespaces.TimeNsImage.Offsets(86400, 0, -5, 999_999_999),
+                        new dev.cryo.engine.namespaces.TimeNsImage.Offsets(0, 12, 3600, 0), 123_456_789_012L, 123_999_000_111L));
     }
 
     /** An ipc namespace's objects: a segment with one page of data, a semaphore set, a queue of two messages. */

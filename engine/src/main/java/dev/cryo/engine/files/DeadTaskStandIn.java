@@ -1,0 +1,71 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Spawner;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.WaitStatus;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.util.List;
+
+/**
+ * A process that stands in for a task reaped before the dump, so that a restored pidfd refers to a
+ * dead task again (as CRIU's helper tasks do): it waits stopped while the holder opens its pidfd,
+ * then ends as the task had ended — the exit code or the signal of the wait status the kernel keeps
+ * for the pidfd (PIDFD_INFO_EXIT) — and cryo reaps it. Which pid it had is not shown for a reaped
+ * task (fdinfo's Pid: -1), so any pid does.
+ */
+final class DeadTaskStandIn implements AutoCloseable {
+    /** No exit status known (a kernel before 6.15): the stand-in is killed. */
+    static final int NO_STATUS = -1;
+
+    private final Pid pid;
+    private final int status;
+
+    private DeadTaskStandIn(Pid pid, int status) {
+        this.pid = pid;
+        this.status = status;
+    }
+
+    /** Starts one ending with wait status {@code status} ({@link #NO_STATUS}: SIGKILL), stopped until {@link #close}. */
+    static DeadTaskStandIn start(int status) {
+        WaitStatus w = new WaitStatus(0, status);
+        // no core file whatever the signal; a status with the core-dump bit is refused at dump
+        String end = status == NO_STATUS ? "kill -9 $$" : w.exited() ? "exit " + w.exitCode() : "kill -" + (status & 0x7f) + " $$";
+        Pid p = Spawner.spawn("/bin/sh", List.of("sh", "-c", "ulimit -c 0; kill -STOP $$; " + end), List.of(), false);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        try {
+            while (ProcFs.stat(p).state() != 'T') {
+                if (System.nanoTime() > deadline) {
+                    throw new RestoreException("the stand-in for a reaped task a pidfd refers to (pid " + p
+                            + ") did not stop within 10 s");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+            }
+        } catch (KernelException | RestoreException e) {
+            Sys.kill(p, Signals.SIGKILL);
+            Sys.wait4(p.value(), 0);
+            throw e instanceof RestoreException r ? r : new RestoreException("the stand-in for a reaped task died at start: "
+                    + e.getMessage(), e);
+        }
+        return new DeadTaskStandIn(p, status);
+    }
+
+    Pid pid() {
+        return pid;
+    }
+
+    /** Lets it end as the task did, and reaps it; the pidfds opened meanwhile keep its exit status. */
+    @Override
+    public void close() {
+        Sys.kill(pid, Signals.SIGCONT);
+        WaitStatus got = Sys.wait4(pid.value(), 0);
+        if (status != NO_STATUS && (got.raw() & 0xffff) != status) {
+            throw new RestoreException("the stand-in for a reaped task a pidfd refers to ended with wait status 0x"
+                    + Integer.toHexString(got.raw()) + ", not 0x" + Integer.toHexString(status));
+        }
+    }
+}

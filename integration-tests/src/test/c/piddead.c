@@ -1,0 +1,95 @@
+/*
+ * pidfds of children already reaped (a supervisor keeps the pidfd of a worker it has waited for;
+ * zdtm's pidfd_dead): one of a child that exited with code 42, one (PIDFD_NONBLOCK, not close-on-exec)
+ * of a child killed by SIGTERM. On SIGUSR2 each must still be a pidfd of a dead task: fdinfo Pid -1,
+ * polls readable, pidfd_send_signal fails with ESRCH, waitid(P_PIDFD) with ECHILD, the flags kept,
+ * and the exit status the kernel keeps for it (PIDFD_GET_INFO, Linux 6.15+) the child's; prints PASS
+ * or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pidfdinfo.h"
+#include "workload.h"
+
+#ifndef PIDFD_NONBLOCK
+#define PIDFD_NONBLOCK O_NONBLOCK
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+struct pidfd_info { /* the first version of the kernel's struct (64 bytes) */
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+#define PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info)
+#define PIDFD_INFO_EXIT (1UL << 3)
+
+static int status_of(int fd) {
+    struct pidfd_info i;
+    memset(&i, 0, sizeof i);
+    i.mask = PIDFD_INFO_EXIT;
+    if (ioctl(fd, PIDFD_GET_INFO, &i) < 0 || !(i.mask & PIDFD_INFO_EXIT)) return -1;
+    return i.exit_code;
+}
+
+static int dead_child(int how, unsigned flags) {
+    pid_t c = fork();
+    if (c == 0) {
+        if (how == 0) _exit(42);
+        for (;;) pause();
+    }
+    int fd = syscall(SYS_pidfd_open, c, flags);
+    if (fd < 0) fail("pidfd_open");
+    if (how) kill(c, SIGTERM);
+    waitpid(c, NULL, 0);
+    return fd;
+}
+
+static const char *dead(int fd, int status) {
+    static char why[128];
+    struct pollfd p = {fd, POLLIN, 0};
+    siginfo_t si;
+    if (fdinfo_pid(fd) != -1) snprintf(why, sizeof why, "fdinfo names pid %d", fdinfo_pid(fd));
+    else if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) snprintf(why, sizeof why, "not readable (revents %x)", p.revents);
+    else if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0 || errno != ESRCH) snprintf(why, sizeof why, "signal 0 gave errno %d", errno);
+    else if (waitid(P_PIDFD, fd, &si, WEXITED | WNOHANG) == 0 || errno != ECHILD) snprintf(why, sizeof why, "waitid gave errno %d", errno);
+    else if (status_of(fd) != status) snprintf(why, sizeof why, "exit status 0x%x, was 0x%x", status_of(fd), status);
+    else return NULL;
+    return why;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    int exited = dead_child(0, 0), killed = dead_child(1, PIDFD_NONBLOCK);
+    fcntl(killed, F_SETFD, 0);
+    int exited_status = status_of(exited), killed_status = status_of(killed); /* -1 before Linux 6.15 */
+    printf("ready\n");
+    while (!check) pause();
+    const char *why;
+    if ((why = dead(exited, exited_status))) {
+        printf("FAIL: the pidfd of the child that exited: %s\n", why);
+        return 1;
+    }
+    if ((why = dead(killed, killed_status))) {
+        printf("FAIL: the pidfd of the child killed by SIGTERM: %s\n", why);
+        return 1;
+    }
+    if (!(fcntl(killed, F_GETFL) & O_NONBLOCK) || (fcntl(killed, F_GETFD) & FD_CLOEXEC) || !(fcntl(exited, F_GETFD) & FD_CLOEXEC))
+        fail("flags lost");
+    printf("PASS\n");
+    return 0;
+}

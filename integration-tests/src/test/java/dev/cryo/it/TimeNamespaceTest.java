@@ -1,0 +1,26 @@
+package dev.cryo.it;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Time namespaces come back with their CLOCK_MONOTONIC and CLOCK_BOOTTIME offsets: one a task made
+ * for its children without entering it, and one a child made and entered, with a grandchild born in
+ * it; the comparator checks which tasks share each and the offsets each task's children get.
+ */
+class TimeNamespaceTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void timeNamespacesComeBackWithTheirOffsetsAndTheirMembers() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "timens");
+        assertTrue(out.contains("PASS"), out);
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"forChildren\"") && show.contains("\"monotonic\" : \"86400.000000000\""), show);
+    }
+}
