@@ -360,6 +360,49 @@ class NamespaceTest {
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
+    /**
+     * A user namespace that maps no uid to root ({@code unshare --map-user=1000 --map-group=1000},
+     * root outside being 1000 inside, as sandboxes map a user to itself) with a pid namespace it
+     * owns: the shell inside has no capability. The restore's stub keeps its capabilities across
+     * its exec as ambient ones, and the shell comes back as 1000 inside with none, counting on.
+     */
+    @Test
+    void aUserNamespaceWithoutRootInsideComesBackWithItsMapsAndNoCapabilities() throws Exception {
+        Path out = tmp.resolve("maponly.out");
+        // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
+        try (DetachedProcess p = DetachedProcess.start(out, "sh", "-c", "exec unshare --map-user=1000 --map-group=1000"
+                + " --pid --fork sh -c 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> lines(out) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int init = initUnder(p.pid().value());
+            DumpRestore dumped;
+            try {
+                dumped = DumpRestore.dump(init, tmp.resolve("img"));
+            } catch (Throwable refused) {
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(init), dev.cryo.kernel.Signals.SIGKILL);
+                throw refused;
+            }
+            int atDump = lines(out);
+            DetachedProcess r = dumped.restoreDetached(out);
+            try {
+                DetachedProcess.awaitCondition(() -> lines(out) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                        "the restored shell to count on");
+                List<String> got = Files.readAllLines(out);
+                for (int i = 0; i < got.size() - 1; i++) {
+                    assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+                assertTrue(Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().matches("1000\\s+0\\s+1"));
+                String status = Files.readString(Path.of("/proc/" + init + "/status"));
+                assertTrue(status.contains("CapEff:\t0000000000000000\n") && status.contains("CapAmb:\t0000000000000000\n")
+                        && status.contains("CapPrm:\t0000000000000000\n"), status);
+                String inside = NetNamespaceTest.host("nsenter", "-t", Integer.toString(init), "-U", "--preserve-credentials",
+                        "cat", "/proc/" + init + "/status");
+                assertTrue(inside.contains("Uid:\t1000\t1000\t1000\t1000\n"), inside);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     private static long logged(Path log) {
         try {
             return Files.readString(log).lines().filter(l -> l.contains("GET /index.html")).count();

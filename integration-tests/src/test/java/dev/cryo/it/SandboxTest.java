@@ -49,7 +49,7 @@ class SandboxTest {
         Path cgroup = Files.createDirectory(memory.resolve(mine.split(":", 3)[2].substring(1))
                 .resolve("cryo-sbx-" + ProcessHandle.current().pid()));
         try {
-            countsOnAcrossDumpAndRestore(List.of("--unshare-all", "--hostname", "cryo-sbx"), List.of("sh", "-c",
+            countsOnAcrossDumpAndRestore(List.of("--unshare-all", "--hostname", "cryo-sbx", "--dev", "/dev"), List.of("sh", "-c",
                     "echo $$ > " + cgroup.resolve("cgroup.procs") + " && exec \"$@\"", "sh"), init -> {
                 String inside = NetNamespaceTest.host("nsenter", "-t", Integer.toString(init), "-C", "cat",
                         "/proc/" + init + "/cgroup");
@@ -68,17 +68,39 @@ class SandboxTest {
         }
     }
 
+    /**
+     * Started by an unprivileged user (uid 1000), {@code --unshare-all}: bwrap's user namespace maps
+     * the user to itself (1000 to 1000, no root inside), and the sandbox holds no capability at all.
+     * Its /dev is a tmpfs with device nodes bound in ({@code --dev}, a devpts instance, makes bwrap
+     * nest a second user namespace, which is refused). The count goes on; the sandbox is uid 1000
+     * with no capability, ambient ones included, as it was.
+     */
+    @Test
+    void aBubblewrapSandboxOfAnUnprivilegedUserCountsOnAfterTheRestore() throws Exception {
+        countsOnAcrossDumpAndRestore(List.of("--unshare-all", "--tmpfs", "/dev", "--dev-bind", "/dev/null", "/dev/null",
+                "--dev-bind", "/dev/urandom", "/dev/urandom"), List.of("setpriv", "--reuid=1000", "--regid=1000",
+                "--clear-groups"), init -> {
+            assertTrue(Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().matches("1000\\s+1000\\s+1"));
+            int shell = NamespaceTest.initUnder(init);
+            String status = Files.readString(Path.of("/proc/" + shell + "/status"));
+            for (String line : List.of("Uid:\t1000\t1000\t1000\t1000", "CapPrm:\t0000000000000000",
+                    "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000", "CapBnd:\t0000000000000000")) {
+                assertTrue(status.contains(line + "\n"), line + " in\n" + status);
+            }
+        });
+    }
+
     /** What is checked of the restored sandbox, by the pid of its init (the inner bwrap). */
     private interface RestoredCheck {
         void check(int init) throws Exception;
     }
 
     /**
-     * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code namespaces}, waits for the count,
+     * Starts bwrap ({@code as}: a prefix such as setpriv) with {@code options} (namespaces, /dev), waits for the count,
      * dumps the outer bwrap (killing the sandbox), restores it detached and checks that the count
      * goes on with no gap or repeat and that the sandbox's root came back as bwrap made it.
      */
-    private void countsOnAcrossDumpAndRestore(List<String> namespaces, List<String> as, RestoredCheck restored)
+    private void countsOnAcrossDumpAndRestore(List<String> options, List<String> as, RestoredCheck restored)
             throws Exception {
         Path data = Files.createDirectory(tmp.resolve("data"));
         Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -86,10 +108,9 @@ class SandboxTest {
         Path count = data.resolve("count");
         List<String> command = new ArrayList<>(as);
         command.add("bwrap");
-        command.addAll(namespaces);
+        command.addAll(options);
         command.addAll(List.of("--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
-                "--tmpfs", "/tmp", "--bind", data.toString(), "/data", "sh", "-c", COUNTER));
+                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", data.toString(), "/data", "sh", "-c", COUNTER));
         DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), command.toArray(String[]::new));
         int bwrap = p.pid().value();
         try {

@@ -9,7 +9,7 @@ public final class Prctl {
             PR_GET_SECUREBITS = 27, PR_SET_SECUREBITS = 28, PR_SET_MM = 35, PR_SET_CHILD_SUBREAPER = 36,
             PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_TID_ADDRESS = 40, PR_SET_THP_DISABLE = 41, PR_CAP_AMBIENT = 47;
 
-    public static final int PR_CAP_AMBIENT_RAISE = 2;
+    public static final int PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
     /**
      * Per-thread switches a fork keeps and an exec (cpuid, tsc) resets: rdtsc faulting (PR_SET_TSC with

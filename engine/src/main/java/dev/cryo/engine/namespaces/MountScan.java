@@ -252,6 +252,8 @@ public final class MountScan {
             String what = "pid " + p + ": the tmpfs on " + m.point() + " of its mount namespace";
             try {
                 Object dev = Files.getAttribute(top, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+                // a mount point's own directory is hidden: it gets the tmpfs's owner, one its namespace maps
+                int uid = (Integer) Files.getAttribute(top, "unix:uid"), gid = (Integer) Files.getAttribute(top, "unix:gid");
                 Files.walkFileTree(top, new SimpleFileVisitor<>() {
                     /** Another file system's, or a mount point of the namespace's: not this tmpfs's own. */
                     private boolean underAnotherMount(Map<String, Object> a, String rel) {
@@ -264,7 +266,7 @@ public final class MountScan {
                         String rel = top.relativize(dir).toString();
                         if (underAnotherMount(a, rel)) {
                             // another mount's point: the directory below it is hidden
-                            out.add(new MountImage.Entry(rel, 'd', 0755, 0, 0, 0, 0, new byte[0]));
+                            out.add(new MountImage.Entry(rel, 'd', 0755, uid, gid, 0, 0, new byte[0]));
                             return FileVisitResult.SKIP_SUBTREE;
                         }
                         out.add(entry(dir, rel, 'd', a, new byte[0]));
@@ -277,7 +279,7 @@ public final class MountScan {
                         String rel = top.relativize(file).toString();
                         if (underAnotherMount(a, rel)) {
                             // a file bind-mounted over one of this tmpfs's
-                            out.add(new MountImage.Entry(rel, 'f', 0644, 0, 0, 0, 0, new byte[0]));
+                            out.add(new MountImage.Entry(rel, 'f', 0644, uid, gid, 0, 0, new byte[0]));
                             return FileVisitResult.CONTINUE;
                         }
                         if (attrs.isSymbolicLink()) {

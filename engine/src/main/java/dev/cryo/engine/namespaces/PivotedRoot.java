@@ -60,10 +60,18 @@ final class PivotedRoot {
     /** Makes {@code d}'s directory in the tmpfs mounted {@code at} and binds it on {@code d}'s point. */
     static void bindDirectory(TaskContext t, String at, MountImage d) {
         String dir = MountScan.join(at, d.root());
-        try {
-            Files.createDirectories(Path.of("/proc/" + t.pid() + "/root" + dir));
-        } catch (IOException e) {
-            throw new RestoreException("pid " + t.pid() + ": cannot make " + d.root() + " in its new root's tmpfs: " + e);
+        Runnable make = () -> {
+            try {
+                Files.createDirectories(Path.of("/proc/" + t.pid() + "/root" + dir));
+            } catch (IOException e) {
+                throw new RestoreException("pid " + t.pid() + ": cannot make " + d.root() + " in its new root's tmpfs: " + e);
+            }
+        };
+        var user = t.namespaces().userNamespaceOf(t.pid().value()); // a tmpfs mounted in there takes owners it maps only
+        if (user.isPresent()) {
+            UserNamespaceRestore.writingAs(user.get(), make);
+        } else {
+            make.run();
         }
         t.call("mount(" + dir + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT, MountRestore.path(t, 0, dir),
                 MountRestore.path(t, 4096, d.point()), 0, MountRestore.MS_BIND, 0);

@@ -1,6 +1,11 @@
 package dev.cryo.engine.namespaces;
 
+import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.Credentials;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Prctl;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
 
@@ -17,8 +22,10 @@ import java.util.List;
  * new one's parent, so its ids are the outside ones the image holds). Then the task becomes root
  * of its namespace (uid and gid 0 inside): a fresh user namespace gives its first task every
  * capability, but an exec by a task that is not root there would drop them all, and the stub
- * execs before it is restored. Its own ids and capabilities come back later
- * ({@link #insideIds}, the credentials stage).
+ * execs before it is restored. In a namespace that maps no uid to root (bubblewrap's and
+ * browsers' uid-to-itself maps) it raises them all as ambient capabilities instead, which an exec
+ * keeps, for it and for the members forked from it. Its own ids and capabilities come back later
+ * ({@link #insideIds}, the credentials stage, which clears the ambient set first).
  */
 public final class UserNamespaceRestore {
     private UserNamespaceRestore() {}
@@ -37,8 +44,34 @@ public final class UserNamespaceRestore {
         if (insideMaps(u.gidMap(), 0)) {
             child.call("setresgid(0, 0, 0) in its user namespace", SyscallNr.SETRESGID, 0, 0, 0);
         }
-        child.call("setresuid(0, 0, 0) in its user namespace", SyscallNr.SETRESUID, 0, 0, 0);
+        if (insideMaps(u.uidMap(), 0)) {
+            child.call("setresuid(0, 0, 0) in its user namespace", SyscallNr.SETRESUID, 0, 0, 0);
+        } else {
+            keepCapabilities(pid, child);
+        }
     }
+
+    /** Every capability (it has them all in its new namespace) inheritable and ambient: kept across an exec. */
+    private static void keepCapabilities(int pid, Injector child) {
+        long page = child.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, VmaImage.PROT_READ | VmaImage.PROT_WRITE,
+                VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, -1, 0);
+        try {
+            int last = Prctl.capLastCap();
+            long all = (1L << (last + 1)) - 1;
+            Credentials.capset((offset, data) -> {
+                Sys.write(Pid.of(pid), page + offset, data);
+                return page + offset;
+            }, child, all, all, all, " at its birth");
+            for (int cap = 0; cap <= last; cap++) {
+                child.call("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ") at its birth", SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
+                        Prctl.PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+            }
+        } finally {
+            child.call("munmap(scratch)", SyscallNr.MUNMAP, page, PAGE);
+        }
+    }
+
+    private static final int PAGE = 4096;
 
     /**
      * Runs {@code work} (cryo writing a tmpfs of the namespace's through /proc/PID/root) with this
@@ -46,11 +79,11 @@ public final class UserNamespaceRestore {
      * mounted in there refuses to make files for an owner it cannot name (EOVERFLOW).
      */
     public static void writingAs(UserNsImage u, Runnable work) {
-        long uid = outside(u.uidMap(), 0), gid = outside(u.gidMap(), 0);
-        if (UserNsImage.inside(u.uidMap(), 0) >= 0 || uid < 0) {
+        if (UserNsImage.inside(u.uidMap(), 0) >= 0) {
             work.run();
             return;
         }
+        long uid = owner(u.uidMap()), gid = owner(u.gidMap());
         // per thread, and this one is the task's restorer: set back below whatever happens
         dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, gid < 0 ? 0 : gid, 0, 0, 0, 0, 0);
         dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, uid, 0, 0, 0, 0, 0);
@@ -60,6 +93,12 @@ public final class UserNamespaceRestore {
             dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, 0, 0, 0, 0, 0, 0);
             dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, 0, 0, 0, 0, 0, 0);
         }
+    }
+
+    /** Whom cryo writes a tmpfs of the namespace as: its root, or the first id it maps when it has no root (bwrap's). */
+    private static long owner(List<UserNsImage.IdRange> map) {
+        long root = outside(map, 0);
+        return root >= 0 || map.isEmpty() ? Math.max(root, 0) : map.get(0).outside();
     }
 
     private static long outside(List<UserNsImage.IdRange> map, long inside) {

@@ -73,10 +73,6 @@ public final class UserNamespaceScan {
             throw new DumpException(what + " has no " + (uids.isEmpty() ? "uid" : "gid") + " map written yet; a user"
                     + " namespace without its maps is not supported");
         }
-        if (!UserNamespaceRestore.insideMaps(uids, 0)) { // the restore's stub must be root in there to keep its capabilities
-            throw new DumpException(what + " maps no uid to root (0) inside (uid map " + uids + "); a user namespace"
-                    + " without root is not supported yet");
-        }
         boolean allowed = read(base + "setgroups").trim().equals("allow");
         List<Integer> members = new ArrayList<>();
         for (Pid p : tree) {

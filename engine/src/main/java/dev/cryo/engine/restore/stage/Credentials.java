@@ -102,6 +102,10 @@ public final class Credentials implements StateStage {
         idsSet.run();
 
         capset(at, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
+        if (now.capAmb() != 0) { // a stub in a user namespace without root keeps its capabilities so
+            inj.call("prctl(PR_CAP_AMBIENT_CLEAR_ALL)" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
+                    Prctl.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        }
         for (int cap = 0; cap <= lastCap; cap++) {
             if ((s.capAmb() & (1L << cap)) != 0) {
                 inj.call("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
@@ -136,7 +140,7 @@ public final class Credentials implements StateStage {
     }
 
     /** capset(2), version 3: a header {version, pid 0} and two {effective, permitted, inheritable} words. */
-    private static void capset(Scratch at, Injector inj, long eff, long prm, long inh, String where) {
+    public static void capset(Scratch at, Injector inj, long eff, long prm, long inh, String where) {
         long header = at.put(0, new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
         long data = at.put(8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
                 (int) (prm >>> 32), (int) (inh >>> 32)).toBytes());
