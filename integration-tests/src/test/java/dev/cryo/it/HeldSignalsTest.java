@@ -13,32 +13,71 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A signal that arrives while cryo holds a thread is kept by the tracer and given back when it
- * lets the thread go — also when it lets go without a clean detach (a tracer closed on a failure
- * path): the counter counts every SIGUSR1 it was sent.
+ * Signals that arrive while cryo holds a thread keep what they say. A dump keeps them in the
+ * kernel's queue (every signal blocked while its injected code runs), so a dump that leaves the
+ * tree running hands them over untouched, siginfo and all; signals the tracer does hold (a
+ * job-control stop) are given back when it lets the thread go, also without a clean detach.
  */
 class HeldSignalsTest {
     @TempDir
     Path tmp;
 
+    /**
+     * A signal sent while a dump's code runs in the thread stays queued, and reaches the program
+     * once the tracer lets go, also when it closes without detaching (a failure path).
+     */
     @Test
-    void signalsHeldForAThreadAreGivenBackWhenTheTracerClosesWithoutDetaching() throws Exception {
+    void aSignalSentWhileInjectedCodeRunsStaysQueuedAndArrivesWhenTheTracerCloses() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Tracer tracer = new Tracer();
             int pid = p.pid().value();
-            tracer.seizeAndInterrupt(pid, 0);
-            tracer.waitForStop(pid);
+            java.util.List<Integer> tids = dev.cryo.engine.dump.TaskSeizer.seize(tracer, p.pid());
+            dev.cryo.engine.dump.RemoteTask remote = new dev.cryo.engine.dump.RemoteTask(tracer, p.pid(),
+                    dev.cryo.kernel.proc.ProcFs.maps(p.pid()), tids.size());
             Sys.kill(p.pid(), Signals.SIGUSR1);
-            for (int i = 0; i < 100 && tracer.heldSignals(pid).isEmpty(); i++) {
-                tracer.cont(pid, 0); // let it run into the signal's delivery stop: held, then the interrupt
-                Thread.sleep(20); // an interrupt sent before it runs would trap it before the signal again
-                tracer.interrupt(pid);
-                tracer.waitForStop(pid);
+            try (dev.cryo.kernel.ptrace.Injector inj = remote.injector(pid)) {
+                for (int i = 0; i < 20; i++) { // the thread runs cryo's code, with SIGUSR1 pending
+                    inj.call("getpid", dev.cryo.kernel.SyscallNr.GETPID);
+                    long[] r = remote.batch(inj, java.util.List.of(new dev.cryo.kernel.ptrace.SyscallBatch.Call(
+                            dev.cryo.kernel.SyscallNr.GETPID)));
+                    assertTrue(r != null, "the counter takes batches");
+                }
             }
-            assertEquals(1, tracer.heldSignals(pid).size(), "SIGUSR1 held");
+            assertTrue(tracer.heldSignals(pid).isEmpty(), "nothing held: " + tracer.heldSignals(pid));
+            long pending = Long.parseLong(dev.cryo.kernel.proc.ProcFs.status(p.pid()).value("ShdPnd").orElseThrow().trim(), 16);
+            assertTrue((pending & (1L << (Signals.SIGUSR1 - 1))) != 0, "SIGUSR1 still queued");
             tracer.close(); // what a failure path does: everything still held is let go
             String verdict = Workloads.check(p);
             assertTrue(verdict.contains("PASS sigusr1=1 "), verdict);
+        }
+    }
+
+    /**
+     * Real-time signals with a value (sigqueue) sent all through three dumps that leave the tree
+     * running, and a POSIX timer firing every 2 ms with a cookie in its sigevent: each arrives
+     * once, in order, with its value, its si_code and its cookie. Before, a signal that stopped
+     * cryo's code was given back by number only: the timer's cookie came back NULL.
+     */
+    @Test
+    void signalsSentAllThroughDumpsThatLeaveTheTreeRunningArriveWithTheirSiginfo() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/sigstream.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("stream.out"), prog))) {
+            int values = 20000;
+            Process sender = new ProcessBuilder(prog, "send", p.pid().toString(), Integer.toString(values))
+                    .redirectErrorStream(true).redirectOutput(tmp.resolve("send.out").toFile()).start();
+            try {
+                for (int i = 0; i < 3 && sender.isAlive(); i++) {
+                    Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img" + i).toString(), "-R",
+                            "--no-progress");
+                    assertEquals(0, r.code(), r.toString());
+                }
+                assertTrue(sender.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the sender ends");
+            } finally {
+                sender.destroyForcibly();
+            }
+            assertTrue(java.nio.file.Files.readString(tmp.resolve("send.out")).contains("sent " + values));
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS rt=" + values + " "), verdict);
         }
     }
 

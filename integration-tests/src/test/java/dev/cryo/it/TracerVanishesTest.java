@@ -54,7 +54,7 @@ class TracerVanishesTest {
                         }
                         case "batch-before", "batch-done" -> {
                             // a batch of syscalls let go before it ran, or after it stopped at its end
-                            int signal = SyscallBatch.stopSignal(ProcFs.status(pid, Pid.of(tid)));
+                            int signal = SyscallBatch.stopSignal(ProcFs.status(pid, Pid.of(tid)), tracer.getSigmask(tid));
                             assertTrue(signal != 0, "SIGURG is free in " + workload);
                             List<SyscallBatch.Call> calls = java.util.stream.IntStream.rangeClosed(1, 40)
                                     .mapToObj(sig -> new SyscallBatch.Call(SyscallNr.RT_SIGACTION, sig, 0,
@@ -73,6 +73,49 @@ class TracerVanishesTest {
                 String verdict = Workloads.check(p);
                 assertTrue(verdict.contains("PASS"), workload + " let go " + where + ": " + verdict);
             }
+        }
+    }
+
+    /**
+     * cryo dies while a thread runs a batch of its code, when every signal is blocked (so that none
+     * stops it and loses its siginfo): the batch runs to its end, and the return pad puts the
+     * thread's own signal mask back on its way back, so the workload still takes its check signal.
+     * The tracer here is a thread that ends, as cryo would: the kernel lets its tracees go.
+     */
+    @org.junit.jupiter.api.Test
+    void aThreadWhoseTracerDiesWhileItRunsABatchGetsItsOwnSignalMaskBack() throws Throwable {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Thread.sleep(50);
+            Pid pid = p.pid();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread cryo = new Thread(() -> {
+                try {
+                    Tracer tracer = new Tracer();
+                    List<Integer> tids = TaskSeizer.seize(tracer, pid);
+                    RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid), tids.size());
+                    int tid = pid.value();
+                    Injector inj = remote.injector(tid);
+                    int signal = SyscallBatch.stopSignal(ProcFs.status(pid, pid), tracer.getSigmask(tid));
+                    assertTrue(signal != 0, "SIGURG is free in the counter");
+                    long ts = remote.batchOutput();
+                    dev.cryo.kernel.Sys.write(pid, ts, java.nio.ByteBuffer.allocate(16)
+                            .order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0).putLong(300_000_000L).array());
+                    SyscallBatch.prepare(tracer, inj, remote.batchArea(),
+                            List.of(new SyscallBatch.Call(SyscallNr.NANOSLEEP, ts, 0)), signal);
+                    tracer.setSigmask(tid, -1L); // as while cryo's code runs
+                    tracer.cont(tid, 0);
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+            }, "tracer that dies");
+            cryo.start();
+            cryo.join();
+            if (failed.get() != null) {
+                throw failed.get();
+            }
+            Thread.sleep(500); // the batch's nanosleep ends
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), "let go while running a batch: " + verdict);
         }
     }
 

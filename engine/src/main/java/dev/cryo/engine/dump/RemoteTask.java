@@ -100,7 +100,7 @@ public final class RemoteTask implements AutoCloseable {
             }
             pads.put(tid, pad);
         }
-        Sys.write(pid, pad, ReturnPad.build(inj.savedRegisters()));
+        Sys.write(pid, pad, ReturnPad.build(inj.savedRegisters(), tracer.getSigmask(tid)));
         inj.gadget(pad);
         return inj;
     }
@@ -120,7 +120,8 @@ public final class RemoteTask implements AutoCloseable {
         if (!padded || SyscallBatch.size(calls.size()) > BATCH_OUTPUT) {
             return null;
         }
-        int signal = SyscallBatch.stopSignal(ProcFs.status(pid, dev.cryo.kernel.Pid.of(inj.tid())));
+        int signal = SyscallBatch.stopSignal(ProcFs.status(pid, dev.cryo.kernel.Pid.of(inj.tid())),
+                tracer.getSigmask(inj.tid()));
         if (signal == 0) {
             return null;
         }

@@ -123,6 +123,8 @@ public final class TaskCollector {
                 shared);
         // a table shared with the parent is carried once, by the task at the top of the chain
         List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
+        // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
+        threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         TaskImage task = new TaskImage(ids,
                 stat.comm(), exe(pid), cwd, ProcFs.root(pid), status.umask(), personality(pid),
                 creds(status), rlimits(pid), sigactions, mm, threads, memory.vmas(),
@@ -135,11 +137,10 @@ public final class TaskCollector {
     }
 
     /**
-     * The process-wide pending signals, and the signals that became due while cryo ran code in
-     * the frozen task (a timer firing, a child dying): the kernel delivered those to the thread
-     * cryo held, which kept them instead of letting them through, so they are in no queue. They
-     * are carried as pending process-wide signals sent by the kernel; without them a dump that
-     * ends the tree would lose them.
+     * The process-wide pending signals, and the signals the tracer holds: a job-control stop, or
+     * a signal that stopped cryo's code in the frozen task anyway (one of the number a batch ends
+     * with) and so is in no queue. They are carried as pending process-wide signals; without them
+     * a dump that ends the tree would lose them.
      */
     private static List<byte[]> pendingWithHeld(Tracer tracer, Pid pid, List<Integer> tids) {
         List<byte[]> pending = new java.util.ArrayList<>(tracer.peekSiginfo(pid.value(), true));

@@ -84,6 +84,8 @@ public final class TaskSeizer {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
                         tracer.waitForStop(tid.value(), Math.max(1, deadline - System.nanoTime()));
+                        // signals sent while the tree is held wait in the kernel with their siginfo
+                        tracer.keepSignalsQueued(tid.value());
                         suspendSeccomp(tracer, pid, tid);
                         grew = true;
                     } catch (KernelException e) {

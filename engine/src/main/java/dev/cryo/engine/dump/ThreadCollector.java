@@ -38,7 +38,6 @@ final class ThreadCollector {
         long sigmask = tracer.getSigmask(tid);
         RseqConfig rseq = tracer.getRseq(tid);
         long[] robust = Sys.getRobustList(tid);
-        var pending = tracer.peekSiginfo(tid, false);
         Registers regs;
         long clearChildTid;
         long[] altStack;
@@ -92,7 +91,7 @@ final class ThreadCollector {
         }
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
-                robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], pending, name,
+                robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], java.util.List.of(), name,
                 pdeathSignal, security, SchedHandler.dump(task.pid(), tid), sleep, traps);
     }
 

@@ -32,6 +32,12 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
                 sched, sleep, ThreadTraps.NONE);
     }
 
+    public ThreadImage withPendingSignals(List<byte[]> pending) {
+        return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
+                robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pending, name, pdeathSignal,
+                security, sched, sleep);
+    }
+
     public ThreadImage withPdeathSignal(int signal) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pendingSignals, name, signal,

@@ -9,8 +9,8 @@ import java.nio.ByteOrder;
  * A syscall gadget that is safe if the tracer vanishes. An injected syscall leaves the thread with
  * rip past a {@code syscall} instruction and most registers clobbered: if cryo dies there (or at
  * any stop of the injection), the kernel resumes the thread as it is and it crashes. A return pad
- * is a {@code syscall} followed by code that reloads every general register and the flags from a
- * save area next to it and jumps back to the thread's own rip: a thread let go anywhere in an
+ * is a {@code syscall} followed by code that puts the thread's own signal mask back, reloads every
+ * general register and the flags from a save area next to it and jumps back to the thread's own rip: a thread let go anywhere in an
  * injection through its pad just runs one harmless syscall and carries on where it was stopped.
  *
  * <p>The saved frame has the kernel's syscall-restart already applied (a thread stopped inside an
@@ -23,8 +23,9 @@ public final class ReturnPad {
     /** Where the code after the pad's syscall instruction starts: jumping there takes the thread back. */
     public static final int RESUME = 2;
 
-    private static final int SAVE = 256; // save area offset: 16 registers, rip, flags
-    private static final int RIP_SLOT = 16, FLAGS_SLOT = 17;
+    private static final int SAVE = 256; // save area offset: 16 registers, rip, flags, signal mask
+    private static final int RIP_SLOT = 16, FLAGS_SLOT = 17, MASK_SLOT = 18;
+    private static final int SIG_SETMASK = 2;
     private static final int ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
             ERESTART_RESTARTBLOCK = 516;
 
@@ -36,13 +37,23 @@ public final class ReturnPad {
 
     private ReturnPad() {}
 
-    /** The bytes of a pad at {@code address} returning to {@code regs}; the gadget is its first byte. */
-    public static byte[] build(Registers regs) {
+    /**
+     * The bytes of a pad returning to {@code regs} with the signal mask {@code sigmask} (the thread's
+     * own: cryo blocks every signal while injected code runs); the gadget is its first byte.
+     */
+    public static byte[] build(Registers regs, long sigmask) {
         Registers back = restarted(regs);
         ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) 0x0f).put((byte) 0x05); // syscall
         // lea rsp, [rip + stack top]: a private stack for the flags, so the target's red zone is untouched
         ripRelative(b, new byte[]{0x48, (byte) 0x8d, 0x25}, SIZE);
+        // rt_sigprocmask(SIG_SETMASK, [mask slot], NULL, 8): rax, rcx, r11 are reloaded below, the flags survive
+        b.put((byte) 0xb8).putInt(SyscallNr.RT_SIGPROCMASK); // mov eax, rt_sigprocmask
+        b.put((byte) 0xbf).putInt(SIG_SETMASK); // mov edi, SIG_SETMASK
+        ripRelative(b, new byte[]{0x48, (byte) 0x8d, 0x35}, slot(MASK_SLOT)); // lea rsi, [mask slot]
+        b.put(new byte[]{0x31, (byte) 0xd2}); // xor edx, edx
+        b.put(new byte[]{0x41, (byte) 0xba}).putInt(8); // mov r10d, 8
+        b.put((byte) 0x0f).put((byte) 0x05); // syscall
         ripRelative(b, new byte[]{(byte) 0xff, 0x35}, slot(FLAGS_SLOT)); // push qword [flags]
         b.put((byte) 0x9d); // popfq
         for (int n = 0; n < 16; n++) {
@@ -64,6 +75,7 @@ public final class ReturnPad {
         }
         b.putLong(back.rip());
         b.putLong(back.get(Registers.EFLAGS));
+        b.putLong(sigmask);
         return b.array();
     }
 

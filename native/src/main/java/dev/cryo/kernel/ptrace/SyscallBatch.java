@@ -40,23 +40,27 @@ public final class SyscallBatch {
 
     private SyscallBatch() {}
 
-    /** Bytes the code and the table of {@code calls} calls take at the start of the area. */
+    /**
+     * Bytes a batch of {@code calls} calls takes at the start of its area: the code, the table
+     * (with the closing unblock of the stop signal) and that signal's set.
+     */
     public static int size(int calls) {
-        return CODE + calls * ENTRY;
+        return CODE + (calls + 1) * ENTRY + 8;
     }
 
     /**
      * A signal that stops the traced thread and is dropped without a trace if it is not traced:
-     * ignored (by default or SIG_IGN), not caught, not blocked, not pending; 0 when none fits.
-     * {@code thread} is the thread's own /proc status (SigBlk and SigPnd are per thread).
+     * ignored (by default or SIG_IGN), not caught, not blocked by the thread's own mask {@code mask},
+     * not pending; 0 when none fits. {@code thread} is the thread's own /proc status (SigPnd is per
+     * thread).
      */
-    public static int stopSignal(ProcStatus thread) {
+    public static int stopSignal(ProcStatus thread, long mask) {
         if (thread.seccomp() != 0) {
             return 0; // a filter could refuse the final tgkill, and the thread would run on
         }
         for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH}) {
             long bit = 1L << (sig - 1);
-            if (((thread.sigCgt() | thread.sigBlk() | thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
+            if (((thread.sigCgt() | mask | thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
                 return sig;
             }
         }
@@ -77,13 +81,7 @@ public final class SyscallBatch {
         tracer.continueToOwnSignal(inj.pid().value(), inj.tid(), stopSignal, stop);
         // out of the code at once: the next batch of the task rewrites it (for another thread)
         tracer.setRegisters(inj.tid(), inj.savedRegisters());
-        ByteBuffer table = ByteBuffer.wrap(Sys.read(inj.pid(), at + CODE, calls.size() * ENTRY))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        long[] out = new long[calls.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = table.getLong(i * ENTRY);
-        }
-        return out;
+        return results(inj, at, calls.size());
     }
 
     /** SIG_UNBLOCK for rt_sigprocmask. */
@@ -105,44 +103,53 @@ public final class SyscallBatch {
 
     /**
      * Like {@link #run}, in a task a restore is building: it blocks every signal and dies with its
-     * tracer (PTRACE_O_EXITKILL), so there is no way back to prepare (no return pad); the batch
-     * unblocks {@code stopSignal} (chosen by {@link #stopSignalWhileBuilt}) right before it sends it,
-     * and every signal is blocked again afterwards. {@code at}: an executable, writable area of
-     * {@link #sizeWhileBuilt} bytes; {@code park}: where an untraced thread would wait (never reached
-     * while the tracer lives). One round trip however many calls.
+     * tracer (PTRACE_O_EXITKILL), so there is no way back to prepare (no return pad); every signal
+     * is blocked again afterwards. {@code stopSignal}: chosen by {@link #stopSignalWhileBuilt};
+     * {@code at}: an executable, writable area of {@link #size} bytes; {@code park}: where an
+     * untraced thread would wait (never reached while the tracer lives). One round trip however
+     * many calls.
      */
     public static long[] runWhileBuilt(Tracer tracer, Injector inj, long at, List<Call> calls, int stopSignal,
                                        long park) {
         if (calls.isEmpty()) {
             return new long[0];
         }
-        long set = at + size(calls.size() + 1);
-        java.util.ArrayList<Call> all = new java.util.ArrayList<>(calls);
-        all.add(new Call(SyscallNr.RT_SIGPROCMASK, SIG_UNBLOCK, set, 0, 8));
-        byte[] code = build(at, all, inj.pid().value(), inj.tid(), stopSignal, park);
-        byte[] withSet = java.util.Arrays.copyOf(code, code.length + 8);
-        ByteBuffer.wrap(withSet, code.length, 8).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << (stopSignal - 1));
-        Sys.write(inj.pid(), at, withSet);
+        write(inj, at, calls, stopSignal, park);
         tracer.setRegisters(inj.tid(), inj.savedRegisters().forSyscall(at, 0, new long[0]));
         tracer.continueToOwnSignal(inj.pid().value(), inj.tid(), stopSignal, at + STOP);
         tracer.setSigmask(inj.tid(), -1L);
-        ByteBuffer table = ByteBuffer.wrap(Sys.read(inj.pid(), at + CODE, all.size() * ENTRY))
+        return results(inj, at, calls.size());
+    }
+
+    /**
+     * Writes the code, the table and the stop signal's set at {@code at}. The table ends with the
+     * unblock of the stop signal: the thread may be running with every signal blocked (a task a
+     * restore builds, a dumped thread whose signals stay queued) and must still take it.
+     */
+    private static void write(Injector inj, long at, List<Call> calls, int stopSignal, long after) {
+        long set = at + CODE + (calls.size() + 1L) * ENTRY;
+        java.util.ArrayList<Call> all = new java.util.ArrayList<>(calls);
+        all.add(new Call(SyscallNr.RT_SIGPROCMASK, SIG_UNBLOCK, set, 0, 8));
+        byte[] code = build(at, all, inj.pid().value(), inj.tid(), stopSignal, after);
+        byte[] withSet = java.util.Arrays.copyOf(code, code.length + 8);
+        ByteBuffer.wrap(withSet, code.length, 8).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << (stopSignal - 1));
+        Sys.write(inj.pid(), at, withSet);
+    }
+
+    /** The results of the {@code n} calls, once the closing unblock is known to have worked. */
+    private static long[] results(Injector inj, long at, int n) {
+        ByteBuffer table = ByteBuffer.wrap(Sys.read(inj.pid(), at + CODE, (n + 1) * ENTRY))
                 .order(ByteOrder.LITTLE_ENDIAN);
-        long unblocked = table.getLong(calls.size() * ENTRY);
+        long unblocked = table.getLong(n * ENTRY);
         if (unblocked != 0) {
             throw new dev.cryo.kernel.SyscallException("rt_sigprocmask(SIG_UNBLOCK) ending a batch in tid " + inj.tid(),
                     (int) -unblocked);
         }
-        long[] out = new long[calls.size()];
+        long[] out = new long[n];
         for (int i = 0; i < out.length; i++) {
             out[i] = table.getLong(i * ENTRY);
         }
         return out;
-    }
-
-    /** Bytes {@link #runWhileBuilt} takes at its area for {@code calls} calls. */
-    public static int sizeWhileBuilt(int calls) {
-        return size(calls + 1) + 8;
     }
 
     /**
@@ -150,8 +157,7 @@ public final class SyscallBatch {
      * resumed); returns the address where the traced thread will stop.
      */
     public static long prepare(Tracer tracer, Injector inj, long at, List<Call> calls, int stopSignal) {
-        long resume = inj.gadget() + ReturnPad.RESUME;
-        Sys.write(inj.pid(), at, build(at, calls, inj.pid().value(), inj.tid(), stopSignal, resume));
+        write(inj, at, calls, stopSignal, inj.gadget() + ReturnPad.RESUME);
         tracer.setRegisters(inj.tid(), inj.savedRegisters().forSyscall(at, 0, new long[0]));
         return at + STOP;
     }
@@ -162,7 +168,7 @@ public final class SyscallBatch {
     /** The code followed by the table, as written at {@code at}. */
     static byte[] build(long at, List<Call> calls, int tgid, int tid, int stopSignal, long resume) {
         byte[] code = code(at, calls.size(), tgid, tid, stopSignal, resume);
-        ByteBuffer b = ByteBuffer.allocate(size(calls.size())).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(CODE + calls.size() * ENTRY).order(ByteOrder.LITTLE_ENDIAN);
         b.put(code);
         b.position(CODE);
         for (Call c : calls) {

@@ -21,8 +21,10 @@ import java.util.Set;
  * the thread that seized the tracee, so every method checks it runs there and fails loudly if not
  * (the alternative is a confusing ESRCH).
  *
- * <p>Signals that arrive while cryo holds a thread (signal-delivery stops) are suppressed and
- * remembered per thread, then handed back at {@link #detach}: none is ever dropped.
+ * <p>A dump keeps signals that arrive while it holds a thread in the kernel's queue, with all they
+ * say ({@link #keepSignalsQueued}). Signal-delivery stops that happen anyway (a signal of the same
+ * number as a batch's own, a thread not kept so) are suppressed and remembered per thread, then
+ * handed back at {@link #detach}: none is ever dropped.
  */
 public final class Tracer implements AutoCloseable {
     private static final int XSTATE_BUFFER = 1 << 14;
@@ -31,6 +33,8 @@ public final class Tracer implements AutoCloseable {
 
     private final Thread owner = Thread.currentThread();
     private final Map<Integer, List<Held>> heldSignals = new LinkedHashMap<>();
+    /** The masks of threads whose signals {@link #keepSignalsQueued} blocks, as the threads set them. */
+    private final Map<Integer, Long> ownMasks = new LinkedHashMap<>();
     private final Memory iov = new Memory(16);
     private final Memory regsBuf = new Memory(Registers.SIZE);
     private final Memory xstateBuf = new Memory(XSTATE_BUFFER);
@@ -105,9 +109,47 @@ public final class Tracer implements AutoCloseable {
                 }
                 return st;
             }
-            // signal-delivery stop: keep the signal for later and let the interrupt arrive
-            hold(tid, st.stopSignal());
-            Ptrace.request(Ptrace.CONT, tid, 0, 0);
+            // a signal dequeued before the interrupt took effect: deliver it, as it would have been a
+            // moment earlier (a handler's frame is set up, and the interrupt stops the thread at
+            // its first instruction); held, it would come back later without its siginfo
+            Ptrace.request(Ptrace.CONT, tid, 0, st.stopSignal());
+        }
+    }
+
+    /**
+     * Keeps signals sent to a seized thread in the kernel's queue, with their siginfo (a timer's
+     * cookie, a sigqueue value, a child's exit status), for as long as cryo holds it: whenever the
+     * thread runs injected code, every signal is blocked (PTRACE_SETSIGMASK, as CRIU's parasite
+     * does), and its own mask is back at every stop. Without it a signal would stop the injected
+     * code and be held, and handed back later by number only. Should cryo die while the thread
+     * runs its code, the way back (return pad, sigreturn route) puts the mask back too.
+     */
+    public void keepSignalsQueued(int tid) {
+        checkThread();
+        if (!ownMasks.containsKey(tid)) {
+            ownMasks.put(tid, getSigmask(tid));
+        }
+    }
+
+    /** Whether {@link #keepSignalsQueued} holds the thread's signals back while it runs injected code. */
+    public boolean keepsSignalsQueued(int tid) {
+        return ownMasks.containsKey(tid);
+    }
+
+    /** Before resuming injected code: every signal blocked for a thread whose signals stay queued. */
+    private void blockForRun(int tid) {
+        if (ownMasks.containsKey(tid)) {
+            word.setLong(0, -1L);
+            Ptrace.request(Ptrace.SETSIGMASK, tid, 8, Sys.address(word));
+        }
+    }
+
+    /** At the stop that ends injected code: the thread's own mask back (a thread gone needs none). */
+    private void unblockAfterRun(int tid) {
+        Long own = ownMasks.get(tid);
+        if (own != null) {
+            word.setLong(0, own);
+            Ptrace.tryRequest(Ptrace.SETSIGMASK, tid, 8, Sys.address(word));
         }
     }
 
@@ -175,12 +217,14 @@ public final class Tracer implements AutoCloseable {
         } catch (SyscallException e) {
             if (e.is(Errno.ECHILD)) {
                 heldSignals.remove(tid);
+                ownMasks.remove(tid);
                 throw new TraceeGoneException(tid, while_, null);
             }
             throw e;
         }
         if (st.gone()) {
             heldSignals.remove(tid);
+            ownMasks.remove(tid);
             throw new TraceeGoneException(tid, while_, st);
         }
         return st;
@@ -193,6 +237,15 @@ public final class Tracer implements AutoCloseable {
     public void toNextSyscallStop(int tid) {
         checkThread();
         roundTrips++;
+        blockForRun(tid);
+        try {
+            runToSyscallStop(tid);
+        } finally {
+            unblockAfterRun(tid);
+        }
+    }
+
+    private void runToSyscallStop(int tid) {
         Ptrace.request(Ptrace.SYSCALL, tid, 0, 0);
         while (true) {
             WaitStatus st = waitTid(tid, "running an injected syscall");
@@ -233,18 +286,23 @@ public final class Tracer implements AutoCloseable {
     public void continueToOwnSignal(int tgid, int tid, int signal, long atRip) {
         checkThread();
         roundTrips++;
-        Ptrace.request(Ptrace.CONT, tid, 0, 0);
-        while (true) {
-            WaitStatus st = waitTid(tid, "running injected syscalls");
-            if (st.event() == 0 && st.stopSignal() == signal && ownSignal(tgid, tid, atRip)) {
-                return;
-            }
-            if (st.event() == 0 && st.stopSignal() != WaitStatus.SYSCALL_TRAP) {
-                hold(tid, st.stopSignal());
-            } else if (!st.isEventStop()) { // an interrupt or a group-stop: not ours, go on
-                throw new KernelException("tid " + tid + " reported unexpected " + st + " running injected syscalls");
-            }
+        blockForRun(tid);
+        try {
             Ptrace.request(Ptrace.CONT, tid, 0, 0);
+            while (true) {
+                WaitStatus st = waitTid(tid, "running injected syscalls");
+                if (st.event() == 0 && st.stopSignal() == signal && ownSignal(tgid, tid, atRip)) {
+                    return;
+                }
+                if (st.event() == 0 && st.stopSignal() != WaitStatus.SYSCALL_TRAP) {
+                    hold(tid, st.stopSignal());
+                } else if (!st.isEventStop()) { // an interrupt or a group-stop: not ours, go on
+                    throw new KernelException("tid " + tid + " reported unexpected " + st + " running injected syscalls");
+                }
+                Ptrace.request(Ptrace.CONT, tid, 0, 0);
+            }
+        } finally {
+            unblockAfterRun(tid);
         }
     }
 
@@ -313,8 +371,13 @@ public final class Tracer implements AutoCloseable {
         Ptrace.request(Ptrace.SETREGSET, tid, Ptrace.NT_X86_XSTATE, Sys.address(iov));
     }
 
+    /** The thread's signal mask: its own, also while {@link #keepSignalsQueued} blocks everything. */
     public long getSigmask(int tid) {
         checkThread();
+        Long own = ownMasks.get(tid);
+        if (own != null) {
+            return own;
+        }
         Ptrace.request(Ptrace.GETSIGMASK, tid, 8, Sys.address(word));
         return word.getLong(0);
     }
@@ -420,6 +483,7 @@ public final class Tracer implements AutoCloseable {
         int first = held.isEmpty() ? 0 : held.get(0).signal();
         Ptrace.request(Ptrace.DETACH, tid, 0, first);
         heldSignals.remove(tid);
+        ownMasks.remove(tid);
     }
 
     /** Re-sends signals to a thread; a thread that is gone needs them no more. */
@@ -436,6 +500,7 @@ public final class Tracer implements AutoCloseable {
     /** Forgets a thread that is gone (killed on purpose). */
     public void forget(int tid) {
         heldSignals.remove(tid);
+        ownMasks.remove(tid);
     }
 
     private void setIov(Memory buf, long len) {
@@ -468,5 +533,6 @@ public final class Tracer implements AutoCloseable {
             }
         }
         heldSignals.clear();
+        ownMasks.clear();
     }
 }

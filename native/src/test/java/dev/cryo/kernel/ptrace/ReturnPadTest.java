@@ -39,7 +39,7 @@ class ReturnPadTest {
             w[i] = 0x1111L * (i + 1);
         }
         w[Registers.ORIG_RAX] = -1;
-        byte[] pad = ReturnPad.build(new Registers(w));
+        byte[] pad = ReturnPad.build(new Registers(w), 0x4002L);
         assertEquals(ReturnPad.SIZE, pad.length);
         assertEquals(0x0f, pad[0]);
         assertEquals(0x05, pad[1]);
@@ -48,5 +48,6 @@ class ReturnPadTest {
         assertEquals(w[Registers.R15], b.getLong(256 + 15 * 8));
         assertEquals(w[Registers.RIP], b.getLong(256 + 16 * 8));
         assertEquals(w[Registers.EFLAGS], b.getLong(256 + 17 * 8));
+        assertEquals(0x4002L, b.getLong(256 + 18 * 8), "the thread's own signal mask, put back on the way");
     }
 }

@@ -79,7 +79,7 @@ public final class ProcessState implements StateStage {
         long base = t.put(structs.toBytes());
         Injector inj = t.main();
         int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(t.pid(), t.pid()));
-        if (stop == 0 || SIGACTIONS + SyscallBatch.sizeWhileBuilt(settable.size()) > BootstrapArea.DATA_SIZE) {
+        if (stop == 0 || SIGACTIONS + SyscallBatch.size(settable.size()) > BootstrapArea.DATA_SIZE) {
             for (int i = 0; i < settable.size(); i++) {
                 t.call("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")", SyscallNr.RT_SIGACTION,
                         settable.get(i).signal(), base + i * 32L, 0, 8);

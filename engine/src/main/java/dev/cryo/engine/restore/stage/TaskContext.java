@@ -298,7 +298,7 @@ public final class TaskContext {
             Injector inj = adopted();
             int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
             long[] r;
-            if (stop == 0 || BATCH_AT + SyscallBatch.sizeWhileBuilt(n) > BootstrapArea.DATA_SIZE) {
+            if (stop == 0 || BATCH_AT + SyscallBatch.size(n) > BootstrapArea.DATA_SIZE) {
                 r = new long[n];
                 for (int i = 0; i < n; i++) {
                     r[i] = inj.raw(calls.get(i).nr(), calls.get(i).args());

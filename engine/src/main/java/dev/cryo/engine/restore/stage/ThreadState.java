@@ -9,8 +9,10 @@ import dev.cryo.kernel.ptrace.Injector;
 
 /**
  * Per-thread kernel state that only the thread itself can set: rseq, robust list, clear-child-tid,
- * alternate signal stack, name, fault switches ({@link ThreadTraps}); and its signal mask. (The parent-death signal is reset by a
- * credential change: {@link CredentialResetFlags} sets it after {@link Credentials}.)
+ * alternate signal stack, name, fault switches ({@link ThreadTraps}). (The parent-death signal is
+ * reset by a credential change: {@link CredentialResetFlags} sets it after {@link Credentials}. The
+ * signal mask goes in with the registers, {@link RegisterInstall}: until then every signal stays
+ * blocked, so none that arrives while the task is built stops an injected call and loses its siginfo.)
  */
 public final class ThreadState implements StateStage {
     private static final int PR_SET_NAME = 15;
@@ -38,7 +40,6 @@ public final class ThreadState implements StateStage {
             }
             inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, t.putString(th.name()));
             traps(inj, th.traps());
-            t.tracer().setSigmask(th.tid(), th.sigmask());
         }
     }
 
