@@ -34,7 +34,7 @@ public final class RemoteTask implements AutoCloseable {
     private final Pid pid;
     private static final int PADS_PER_PAGE = (int) (PAGE / ReturnPad.SIZE);
     /** Pages at the end of the area for a {@link SyscallBatch}: code, table and outputs. */
-    public static final int BATCH_PAGES = 2;
+    public static final int BATCH_PAGES = 3;
 
     private final long gadget;
     private final SigreturnRoute route;
@@ -117,7 +117,7 @@ public final class RemoteTask implements AutoCloseable {
      * injects call by call then.
      */
     public long[] batch(Injector inj, List<SyscallBatch.Call> calls) {
-        if (!padded || SyscallBatch.size(calls.size()) > BATCH_OUTPUT) {
+        if (!padded || SyscallBatch.size(calls.size()) > BATCH_TABLE) {
             return null;
         }
         int signal = SyscallBatch.stopSignal(ProcFs.status(pid, dev.cryo.kernel.Pid.of(inj.tid())),
@@ -129,12 +129,13 @@ public final class RemoteTask implements AutoCloseable {
     }
 
     /** Room for a batch's outputs (bytes from {@link #batchOutput}). */
-    public static final int BATCH_OUTPUT_SIZE = (int) (BATCH_PAGES * PAGE) / 2;
-    private static final int BATCH_OUTPUT = BATCH_OUTPUT_SIZE; // the code and table take the first half
+    public static final int BATCH_OUTPUT_SIZE = (int) PAGE;
+    /** The code and table take the pages before the outputs: the main thread's reads are some 70 calls. */
+    private static final int BATCH_TABLE = (int) ((BATCH_PAGES - 1) * PAGE);
 
     /** Where a batch's calls write what they return through pointers. */
     public long batchOutput() {
-        return batchArea() + BATCH_OUTPUT;
+        return batchArea() + BATCH_TABLE;
     }
 
     public byte[] readBatchOutput(int len) {
