@@ -35,7 +35,7 @@ public record ThreadImage(int tid, long[] regs, byte[] xstate, long sigmask, lon
     public ThreadImage withPendingSignals(List<byte[]> pending) {
         return new ThreadImage(tid, regs, xstate, sigmask, rseqAddress, rseqLength, rseqSignature, robustListHead,
                 robustListLength, clearChildTid, altStackSp, altStackFlags, altStackSize, pending, name, pdeathSignal,
-                security, sched, sleep);
+                security, sched, sleep, traps);
     }
 
     public ThreadImage withPdeathSignal(int signal) {
