@@ -278,6 +278,14 @@ class NotCarriedTest {
                         + " \"import socket; socket.socket(socket.AF_UNIX).bind('$d/sock')\"",
                         ": the tmpfs on /tmp/.* of its mount namespace holds a unix socket file \\(sock\\); only"
                                 + " directories, regular files, symbolic links, FIFOs and device nodes of a tmpfs are carried yet"),
+                // nscd in a mount namespace whose /var/run/nscd is a private bind mount: cryo binds
+                // a listener again from its own view of the files, where that socket file is not
+                new Item("a unix listener whose socket file only its own mount namespace reaches", List.of("unshare",
+                        "--mount", "/bin/sh", "-c", "d=$(mktemp -d) && mkdir $d/a $d/b && mount --bind $d/a $d/b && exec"
+                        + " /usr/bin/python3 -c \"import os, socket; s = socket.socket(socket.AF_UNIX); s.bind('$d/b/sock');"
+                        + " s.listen(); s.set_inheritable(True); print('ready', flush=True); os.execv('/bin/sleep',"
+                        + " ['sleep', '600'])\""), " fd \\d+: unix stream socket /tmp/.*/b/sock: its socket file is reached"
+                        + " through the task's own mount namespace or root, and cryo finds none at /tmp/.*/b/sock"),
                 // a cgroup namespace is carried when its creator is still at its root (SandboxTest); one
                 // it has left (here into a pids cgroup, removed by a watcher outside the tree) is not
                 new Item("a cgroup namespace its creator has left", List.of("unshare", "--cgroup", "/bin/sh", "-c",

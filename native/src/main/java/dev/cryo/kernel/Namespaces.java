@@ -58,13 +58,42 @@ public final class Namespaces {
 
     /** Runs {@code work} on a new thread that joined namespace {@code kind} ("uts", "ipc", "net") of {@code pid}. */
     public static <T> T inside(Pid pid, String kind, Callable<T> work) {
-        FutureTask<T> task = new FutureTask<>(() -> {
+        return onThread(pid, kind, () -> {
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/" + kind, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
                 Sys.call(() -> "setns(/proc/" + pid + "/ns/" + kind + ")", SyscallNr.SETNS, ns.value(),
                         Clone.namespaceFlag(kind), 0, 0);
             }
             return work.call();
         });
+    }
+
+    /**
+     * Runs {@code work} seeing the files as {@code pid} does: a thread of its own leaves cryo's
+     * shared cwd and root (CLONE_FS), joins the task's mount namespace and takes its root (a chroot
+     * inside it too). Paths through /proc/PID/root would not do: an absolute symbolic link on the
+     * way (/var/run) is resolved from cryo's root.
+     */
+    public static <T> T seenBy(Pid pid, Callable<T> work) {
+        return onThread(pid, "root", () -> {
+            Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
+            try (Fd root = Sys.open("/proc/" + pid + "/root", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY | Fcntl.O_CLOEXEC);
+                 Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+                Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
+                Sys.call(() -> "fchdir(/proc/" + pid + "/root)", SyscallNr.FCHDIR, root.value(), 0, 0, 0);
+                Sys.call(() -> "chroot(/proc/" + pid + "/root)", SyscallNr.CHROOT, Sys.address(DOT), 0, 0, 0);
+            }
+            return work.call();
+        });
+    }
+
+    private static final com.sun.jna.Memory DOT = new com.sun.jna.Memory(2);
+
+    static {
+        DOT.setString(0, ".", "US-ASCII");
+    }
+
+    private static <T> T onThread(Pid pid, String kind, Callable<T> work) {
+        FutureTask<T> task = new FutureTask<>(work);
         Thread t = new Thread(task, "cryo-ns-" + kind + "-" + pid);
         t.setDaemon(true);
         t.start();

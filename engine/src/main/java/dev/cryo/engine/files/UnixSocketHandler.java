@@ -10,6 +10,8 @@ import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -23,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Unix sockets, stream, datagram and seqpacket: unbound, bound to a path or an abstract name,
@@ -185,6 +188,30 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         return null;
     }
 
+    /**
+     * The restore binds a socket again from cryo's own view of the files: a holder in a mount
+     * namespace or under a root of its own (a private bind mount, a chroot) may reach its socket file
+     * at the bound path where cryo finds another file or none. Refused then, or the socket would
+     * come back listening behind a file its clients never reach.
+     */
+    private static void seenByCryoToo(SocketProbe p, String what, int pid, String path, long vfsIno) throws IOException {
+        Path f = Path.of(path);
+        if (vfsIno == 0 || !ownView(pid) || socketFileIno(f) == vfsIno || renamedFile(f, vfsIno) != null) {
+            return;
+        }
+        Pid holder = Pid.of(pid);
+        if (Namespaces.seenBy(holder, () -> socketFileIno(f) == vfsIno || renamedFile(f, vfsIno) != null)) {
+            throw p.refuse(what + ": its socket file is reached through the task's own mount namespace or root, and"
+                    + " cryo finds none at " + path + "; binding it again inside that view is not supported yet");
+        }
+    }
+
+    /** Whether {@code pid} sees the files otherwise than cryo: a mount namespace or a root of its own. */
+    private static boolean ownView(int pid) throws IOException {
+        return !Objects.equals(Namespaces.link(Integer.toString(pid), "mnt"), Namespaces.link("self", "mnt"))
+                || !Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString().equals("/");
+    }
+
     private static long socketFileIno(Path f) {
         try {
             var a = Files.readAttributes(f, java.nio.file.attribute.PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -234,6 +261,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
                 if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
+                    if (bindDir.isEmpty()) {
+                        seenByCryoToo(p, what, fd.pid().value(), path, d.vfsIno());
+                    }
                     Path moved = bindDir.isEmpty() && d.pendingConnections().length == 0 ? renamedFile(f, d.vfsIno()) : null;
                     if (moved != null) {
                         movedTo = moved.toString();
