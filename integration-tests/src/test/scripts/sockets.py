@@ -27,7 +27,7 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
   tcppair           both ends of a loopback TCP connection and its listener in
                     one process; the server end keeps everything unread.
   netns NAME        holds a socket created in network namespace NAME.
-  packet            holds a packet socket (AF_PACKET) with a receive ring (TPACKET_V3), not mapped.
+  packet            holds a packet socket (AF_PACKET) with a TPACKET_V2 receive ring, not mapped.
 """
 import ctypes
 import os
@@ -414,8 +414,8 @@ def mode_netns(name):
 
 def mode_packet():
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)  # protocol 0: it receives nothing
-    s.setsockopt(263, 10, 2)  # PACKET_VERSION TPACKET_V3
-    s.setsockopt(263, 5, struct.pack("7I", 4096, 4, 2048, 8, 100, 0, 0))  # PACKET_RX_RING
+    s.setsockopt(263, 10, 1)  # PACKET_VERSION TPACKET_V2
+    s.setsockopt(263, 5, struct.pack("4I", 4096, 4, 2048, 8))  # PACKET_RX_RING
     print("ready", s.fileno(), flush=True)
     wait_check()
     return verdict(None, "packet")

@@ -109,12 +109,14 @@ class NotCarriedTest {
                                 + "fcntl.fcntl(a, 15, struct.pack('ii', 0, tid))",
                         " fd 5 \\(socket:\\[\\d+\\]\\): its signal owner \\(F_SETOWN_EX\\) is thread \\d+ of pid \\d+, a thread"
                                 + " of another process; not supported"),
-                // packet sockets are carried (PacketSocketTest); a ring is not: where the kernel writes next is hidden
-                python("a packet socket with a receive ring", "import socket, struct\n"
-                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.setsockopt(263, 10, 2)\n"
-                                + "s.setsockopt(263, 5, struct.pack('7I', 4096, 4, 2048, 8, 100, 0, 0))",
-                        " fd 3: packet socket \\d+ has a receive ring \\(PACKET_RX_RING, TPACKET_V3, 16384 bytes\\); a ring"
-                                + " is not supported yet"),
+                // packet sockets and their TPACKET_V3 rings are carried (PacketSocketTest); a V1/V2 ring's frames
+                // carry no sequence number to find where the kernel writes next
+                python("a packet socket with a TPACKET_V2 receive ring", "import socket, struct\n"
+                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.setsockopt(263, 10, 1)\n"
+                                + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))",
+                        " fd 3: packet socket \\d+'s receive ring \\(4 blocks of 4096 bytes\\) is a TPACKET_V2 ring, whose"
+                                + " frames carry no sequence number: where the kernel writes next cannot be found; only"
+                                + " TPACKET_V3 rings are carried"),
                 // zdtm's socket_udplite: it was called a UDP socket
                 python("a UDP-Lite socket", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)",
                         " fd 3: UDP-Lite socket is not supported yet"),

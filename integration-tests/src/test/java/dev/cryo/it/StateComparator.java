@@ -467,6 +467,11 @@ final class StateComparator {
                 boolean renewed = dev.equals("00:01") || path.startsWith("/memfd:") || path.endsWith("(deleted)")
                         || path.matches("/tmp/hsperfdata_[^/]+/\\d+");
                 String identity = renewed ? labels.of("shmem", dev + ":" + ino) : dev + " " + ino;
+                Matcher socket = OBJECT_LINK.matcher(path);
+                if (socket.matches()) { // a packet socket's ring: the socket is made anew, its inode compared as a label
+                    path = socket.group(1) + ":[" + labels.of("inode", socket.group(2)) + "]";
+                    identity = dev + " " + labels.of("inode", ino);
+                }
                 rest = m.group(2) + " " + m.group(3) + " " + identity + " " + tmpfileName(path, labels);
             } else if (rest != null && line.startsWith("VmFlags:")) {
                 List<String> flags = new ArrayList<>(List.of(line.substring(8).strip().split(" ")));

@@ -23,8 +23,10 @@ import java.util.Map;
  * options (TPACKET version, reserve, auxdata, origdev, timestamps...) and classic filter, its
  * memberships (promiscuous, all-multicast, multicast and unicast addresses, each as many times as
  * added), the copy threshold and the fanout group. Read from packet_diag (as {@code ss -0}) and
- * getsockopt. Unread packets are dropped with a warning, as for raw sockets: a capture socket's
- * queue is what the network sent, and to the program a dropped packet is one the network lost.
+ * getsockopt, and a TPACKET_V3 receive ring mapped again at its address with the blocks the program
+ * holds ({@link PacketRingState}). Unread packets of its queue are dropped with a warning, as for raw
+ * sockets: a capture socket's queue is what the network sent, and to the program a dropped packet is
+ * one the network lost.
  */
 public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.PacketSocket>,
         SocketHub.Kind<PacketSocketHandler.PacketSocket> {
@@ -36,17 +38,18 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
 
     /**
      * One packet socket: {@code protocol} the one it receives (host order; 0: nothing), {@code ifName}
-     * its interface (null: every one), {@code fanout} -1 without a group.
+     * its interface (null: every one), {@code fanout} -1 without a group, {@code ring} its receive
+     * ring (null: none).
      */
     public record PacketSocket(long ino, int type, int protocol, String ifName, int copyThresh,
-                               int fanout, List<Membership> memberships, SocketOptions options, boolean primary)
-            implements FileDesc {
+                               int fanout, List<Membership> memberships, SocketOptions options, PacketRingState ring,
+                               boolean primary) implements FileDesc {
         public PacketSocket {
             memberships = List.copyOf(memberships);
         }
     }
 
-    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 1, (out, r) -> {
+    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 2, (out, r) -> {
         out.writeLong(r.ino());
         out.writeVarInt(r.type(), true);
         out.writeInt(r.protocol());
@@ -61,6 +64,7 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             ModelFields.writeBytes(out, m.address(), 32, "PacketSocket.membership");
         }
         RecordFields.writeRecord(out, SocketOptions.CODEC, r.options());
+        RecordFields.writeNullable(out, r.ring(), PacketRingState::write); // v2
         out.writeBoolean(r.primary());
     }, (in, v) -> {
         long ino = in.readLong();
@@ -73,8 +77,9 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             ms.add(new Membership(ModelFields.readText(in, 16, "PacketSocket.membership.ifName"), in.readVarInt(true), in.readVarInt(true),
                     ModelFields.readBytes(in, 32, "PacketSocket.membership")));
         }
-        return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms,
-                RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean());
+        SocketOptions options = RecordFields.readRecord(in, SocketOptions.CODEC);
+        PacketRingState ring = v >= 2 ? RecordFields.readNullable(in, PacketRingState::read) : null;
+        return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms, options, ring, in.readBoolean());
     });
 
     @Override
@@ -107,11 +112,9 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             if (p.type == Sockets.SOCK_PACKET) {
                 throw p.refuse("packet socket " + p.ino + " is of the obsolete type SOCK_PACKET; not supported");
             }
-            if (d.rx() != null || d.tx() != null) {
-                throw p.refuse("packet socket " + p.ino + " has a " + (d.rx() != null ? "receive" : "transmit")
-                        + " ring (PACKET_" + (d.rx() != null ? "RX" : "TX") + "_RING, TPACKET_V" + (d.version() + 1)
-                        + ", " + (d.rx() != null ? d.rx() : d.tx()).bytes() + " bytes); a ring is not supported yet:"
-                        + " where the kernel writes next in it can be neither read nor set");
+            if (d.tx() != null) {
+                throw p.refuse("packet socket " + p.ino + " has a transmit ring (PACKET_TX_RING, TPACKET_V"
+                        + (d.version() + 1) + ", " + d.tx().bytes() + " bytes); a transmit ring is not supported yet");
             }
             if (d.ifindex() < 0) {
                 throw p.refuse("packet socket " + p.ino + " was bound to an interface that is gone; not supported");
@@ -124,16 +127,28 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
                 log.warn("{}: packet socket {} (protocol 0x{}) has unread packets; they are not carried", fd.where(),
                         p.ino, Integer.toHexString(d.protocol()));
             }
+            PacketRingState ring = d.rx() == null ? null : PacketRingState.dump(p, d,
+                    () -> ctx.sockets().ringMappings(p.ino, fd.pid(), d.rx().bytes()));
             return new PacketSocket(p.ino, p.type, d.protocol(),
                     d.ifindex() == 0 ? null : PacketSockets.ifName(p.sock, d.ifindex()), d.copyThresh(), d.fanout(), ms,
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
+                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ring, ctx.sockets().claim(p.ino));
         }
     }
 
+    /** Planted, then its ring mapped again where the program had it (over the placeholder {@code PacketRingMapping} left). */
     @Override
     public long restore(FdImage fd, PacketSocket r, RestoreContext ctx) {
-        return ctx.plantSocket(r.ino(), fd.flags());
+        long got = ctx.plantSocket(r.ino(), fd.flags());
+        if (r.ring() != null) {
+            for (PacketRingState.Mapping m : r.ring().mappedAt()) {
+                ctx.call("mmap(packet ring of socket " + r.ino() + " at 0x" + Long.toHexString(m.start()) + ")",
+                        dev.cryo.kernel.SyscallNr.MMAP, m.start(), r.ring().bytes(), m.prot(), MAP_SHARED_FIXED, got, 0);
+            }
+        }
+        return got;
     }
+
+    private static final long MAP_SHARED_FIXED = 0x01 | 0x10;
 
     @Override
     public void show(PacketSocket r, Map<String, Object> m) {
@@ -159,6 +174,11 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         if (r.copyThresh() != 0) {
             m.put("copyThresh", r.copyThresh());
+        }
+        if (r.ring() != null) {
+            PacketRingState g = r.ring();
+            m.put("rxRing", g.blockNr() + " blocks of " + g.blockSize() + " bytes, timeout " + g.retireTmo() + " ms, kernel at block "
+                    + g.current() + ", " + g.userBlocks().size() + " held by the program");
         }
         m.put("options", r.options().show());
     }
@@ -186,9 +206,13 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
     public void create(PacketSocket r, SocketHub hub) {
         Fd s = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, r.type(), 0);
         hub.put(r.ino(), s);
-        r.options().apply(s);
+        if (r.ring() != null) { // the options a ring forbids changing (EBUSY) first
+            r.options().filter(PacketSocketHandler::beforeRing).apply(s);
+            r.ring().restore(s);
+        }
+        r.options().filter(o -> r.ring() == null || !beforeRing(o)).apply(s);
         int ifindex = r.ifName() == null ? 0 : index(s, r.ifName());
-        if (ifindex != 0 || r.protocol() != 0) {
+        if (ifindex != 0 || r.protocol() != 0 || r.ring() != null) { // a ring's socket: bound to lo while it was moved on
             PacketSockets.bind(s, r.protocol(), ifindex);
         }
         for (Membership m : r.memberships()) {
@@ -202,6 +226,12 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         if (r.fanout() >= 0) {
             Sockets.setInt(s, PacketSockets.SOL_PACKET, PacketSockets.PACKET_FANOUT, r.fanout());
         }
+    }
+
+    private static boolean beforeRing(SocketOptions.Option o) {
+        return o.level() == PacketSockets.SOL_PACKET && (o.name() == PacketSockets.PACKET_VERSION
+                || o.name() == PacketSockets.PACKET_RESERVE || o.name() == PacketSockets.PACKET_LOSS
+                || o.name() == PacketSockets.PACKET_TX_HAS_OFF || o.name() == PacketSockets.PACKET_VNET_HDR_SZ);
     }
 
     private static int index(Fd s, String ifName) {

@@ -120,6 +120,33 @@ public final class SocketDumpState {
         return packet;
     }
 
+    /**
+     * Where the tree maps packet socket {@code ino}'s ring of {@code bytes}: only whole, and only in
+     * {@code owner}, the task whose fd carries the socket (its fd is where the restore maps it again).
+     */
+    public List<PacketRingState.Mapping> ringMappings(long ino, Pid owner, long bytes) {
+        String path = "socket:[" + ino + "]";
+        List<PacketRingState.Mapping> out = new java.util.ArrayList<>();
+        for (Pid pid : tree) {
+            for (dev.cryo.kernel.proc.MapsEntry m : ProcFs.maps(pid)) {
+                if (!m.path().equals(path)) {
+                    continue;
+                }
+                String where = "pid " + pid + " maps the ring of packet socket " + ino + " at 0x" + Long.toHexString(m.start());
+                if (pid.value() != owner.value()) {
+                    throw new dev.cryo.engine.DumpException(where + ", which pid " + owner + " holds by the fd cryo carries it with;"
+                            + " a ring mapped by another process is not supported");
+                }
+                if (m.offset() != 0 || m.end() - m.start() != bytes) {
+                    throw new dev.cryo.engine.DumpException(where + ": " + (m.end() - m.start()) + " bytes from offset " + m.offset()
+                            + ", not the whole ring of " + bytes + " bytes; not supported");
+                }
+                out.add(new PacketRingState.Mapping(m.start(), (m.read() ? 1 : 0) | (m.write() ? 2 : 0)));
+            }
+        }
+        return out;
+    }
+
     /** TCP or UDP sockets of one family, by inode. */
     public synchronized Map<Long, SockDiag.InetSocket> inet(int family, int protocol) {
         return inet.computeIfAbsent(family * 1000 + protocol, k -> everyNetns(d -> d.inetSockets(family, protocol)));

@@ -278,6 +278,11 @@ public record SocketOptions(List<Option> options) {
         }
     }
 
+    /** The options {@code keep} accepts. */
+    public SocketOptions filter(java.util.function.Predicate<Option> keep) {
+        return new SocketOptions(options.stream().filter(keep).toList());
+    }
+
     /** A multicast group the socket joined, with its source filter: carried as MCAST_MSFILTER's answer. */
     private static boolean isMembership(Option o) {
         return (o.level() == SOL_IP || o.level() == SOL_IPV6) && o.name() == MulticastMemberships.MCAST_MSFILTER;

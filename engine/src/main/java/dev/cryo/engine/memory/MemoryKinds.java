@@ -32,7 +32,8 @@ public final class MemoryKinds {
     public static final MemoryKind SYSV_SHM = new SysvSharedMemory(12);
     public static final MemoryKind AIO_RING = new AioRing(13);
     public static final MemoryKind JVM_PERF_DATA = new JvmPerfData(14);
-    // next free id: 15
+    public static final MemoryKind PACKET_RING = new PacketRingMapping(80); // sock10's range: 80-84
+    // next free id below 80: 15
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
@@ -41,6 +42,7 @@ public final class MemoryKinds {
             new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
                     "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
             AIO_RING,
+            PACKET_RING,
             SHARED_ANON,
             HEAP, STACK, ANON,
             GHOST_SHARED, GHOST_PRIVATE,

@@ -36,6 +36,19 @@ public final class PacketSockets {
                 SyscallNr.BIND, s.value(), Sys.address(m), 20, 0);
     }
 
+    /** Sends a whole frame (its link-layer header included, from a SOCK_RAW socket) out of interface {@code ifindex}. */
+    public static void sendTo(Fd s, byte[] frame, int ifindex) {
+        Memory a = new Memory(20);
+        a.clear();
+        a.setShort(0, (short) SockAddr.AF_PACKET);
+        a.setInt(4, ifindex);
+        a.setByte(11, (byte) 6); // sll_halen
+        Memory f = new Memory(frame.length);
+        f.write(0, frame, 0, frame.length);
+        Sys.call(() -> "sendto(" + s + ", " + frame.length + " bytes, ifindex " + ifindex + ")", SyscallNr.SENDTO,
+                s.value(), Sys.address(f), frame.length, 0, Sys.address(a), 20);
+    }
+
     /** The interface index and protocol (host order) the socket is bound to, from getsockname. */
     public static int[] boundTo(Fd s) {
         Memory m = new Memory(32);
