@@ -21,7 +21,8 @@ import java.util.List;
  * the kernel has caught but not handed over yet (in the current block until it is full or its
  * timeout retires it) are waited for up to that timeout, then refused; a full ring (the kernel
  * waiting for the program) is refused. At the restore the new ring's kernel is moved to the same
- * block by frames of cryo's own sent to it over lo and given back as they are handed over, then
+ * block by frames of cryo's own sent to it over lo (up for that time if it was down) and given back
+ * as they are handed over, then
  * the program's blocks are written back, numbered on from the kernel's new count.
  */
 public record PacketRingState(int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo, int sizeofPriv,
@@ -112,6 +113,10 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
     private void advance(Fd s, PacketRing ring, int retirements) {
         int lo = PacketSockets.ifIndex(s, "lo");
         PacketSockets.bind(s, FILLER, lo);
+        boolean down = !PacketSockets.isUp(s, "lo"); // a namespace of the tree's may keep it down: up for this only
+        if (down) {
+            PacketSockets.setUp(s, "lo", true);
+        }
         try (Fd tx = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, Sockets.SOCK_RAW, 0)) {
             int big = Math.min(blockSize, 60000);
             int done = 0;
@@ -135,6 +140,10 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
                 } else {
                     sleep(5); // the timeout hands it over
                 }
+            }
+        } finally {
+            if (down) {
+                PacketSockets.setUp(s, "lo", false);
             }
         }
     }

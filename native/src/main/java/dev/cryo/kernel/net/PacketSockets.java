@@ -23,7 +23,8 @@ public final class PacketSockets {
             PACKET_QDISC_BYPASS = 20, PACKET_IGNORE_OUTGOING = 23, PACKET_VNET_HDR_SZ = 24;
     /** Membership types (struct packet_mreq's mr_type). */
     public static final int PACKET_MR_MULTICAST = 0, PACKET_MR_PROMISC = 1, PACKET_MR_ALLMULTI = 2, PACKET_MR_UNICAST = 3;
-    private static final int SIOCGIFNAME = 0x8910, SIOCGIFINDEX = 0x8933, IFNAMSIZ = 16, IFREQ = 40;
+    private static final int SIOCGIFNAME = 0x8910, SIOCGIFINDEX = 0x8933, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914,
+            IFNAMSIZ = 16, IFREQ = 40, IFF_UP = 1;
 
     /** Binds to {@code protocol} (host order; 0: receive nothing) on interface {@code ifindex} (0: every one). */
     public static void bind(Fd s, int protocol, int ifindex) {
@@ -78,6 +79,28 @@ public final class PacketSockets {
         Sys.call(() -> "ioctl(" + s + ", SIOCGIFINDEX, " + name + ")", SyscallNr.IOCTL, s.value(), SIOCGIFINDEX,
                 Sys.address(r), 0);
         return r.getInt(IFNAMSIZ);
+    }
+
+    /** Whether interface {@code name} of the socket's network namespace is up. */
+    public static boolean isUp(Fd s, String name) {
+        return (ifFlags(s, name, SIOCGIFFLAGS, 0).getShort(IFNAMSIZ) & IFF_UP) != 0;
+    }
+
+    /** Brings interface {@code name} of the socket's network namespace up or down. */
+    public static void setUp(Fd s, String name, boolean up) {
+        short flags = ifFlags(s, name, SIOCGIFFLAGS, 0).getShort(IFNAMSIZ);
+        ifFlags(s, name, SIOCSIFFLAGS, up ? flags | IFF_UP : flags & ~IFF_UP);
+    }
+
+    private static Memory ifFlags(Fd s, String name, int request, int flags) {
+        Memory r = new Memory(IFREQ);
+        r.clear();
+        byte[] n = name.getBytes(StandardCharsets.US_ASCII);
+        r.write(0, n, 0, Math.min(n.length, IFNAMSIZ - 1));
+        r.setShort(IFNAMSIZ, (short) flags);
+        Sys.call(() -> "ioctl(" + s + ", " + (request == SIOCGIFFLAGS ? "SIOCGIFFLAGS" : "SIOCSIFFLAGS") + ", " + name + ")",
+                SyscallNr.IOCTL, s.value(), request, Sys.address(r), 0);
+        return r;
     }
 
     /** PACKET_ADD_MEMBERSHIP (struct packet_mreq, its address up to MAX_ADDR_LEN, 32 bytes). */
