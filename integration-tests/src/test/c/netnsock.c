@@ -2,7 +2,8 @@
  * netnsock — sockets living inside a net namespace of the tree's own, as a container holds them.
  * Started as `unshare -n --pid --fork --mount-proc sh -c 'SETUP && exec netnsock'`, where SETUP
  * brings lo up, adds 10.77.0.1/24 on lo, a route to 10.78.0.0/24 through lo, sets
- * ip_local_port_range to "20000 20999", and makes a veth pair cryo-va/cryo-vb inside, both up, with
+ * ip_local_port_range to "20000 20999" (and a few more sysctls, some of the veth's: checked below), and
+ * makes a veth pair cryo-va/cryo-vb inside, both up, with
  * 10.80.0.1/24 on cryo-va (all inside the namespace). It then holds:
  *   - a TCP listener on 10.77.0.1:7000 with one accepted connection; each side has written bytes
  *     the other has not read ("to-server", "to-client");
@@ -126,6 +127,22 @@ int main(void)
     int lo = 0, hi = 0;
     if (!f || fscanf(f, "%d %d", &lo, &hi) != 2 || lo != 20000 || hi != 20999)
         fail("ip_local_port_range is not 20000 20999");
+    static const struct { const char *name; int value; } sysctls[] = {
+        {"ipv4/tcp_keepalive_time", 77}, {"ipv4/icmp_echo_ignore_all", 1}, {"unix/max_dgram_qlen", 33},
+        {"ipv4/conf/all/forwarding", 1}, {"ipv4/conf/lo/forwarding", 0}, {"ipv4/conf/cryo-vb/forwarding", 1},
+        {"ipv4/conf/cryo-va/rp_filter", 2}, {"ipv4/neigh/cryo-vb/gc_stale_time", 4242},
+    };
+    for (unsigned i = 0; i < sizeof sysctls / sizeof sysctls[0]; i++) {
+        char path[128], why[192];
+        int v = -1;
+        snprintf(path, sizeof path, "/proc/sys/net/%s", sysctls[i].name);
+        FILE *s = fopen(path, "r");
+        if (!s || fscanf(s, "%d", &v) != 1 || v != sysctls[i].value) {
+            snprintf(why, sizeof why, "%s is %d, not %d", sysctls[i].name, v, sysctls[i].value);
+            fail(why);
+        }
+        fclose(s);
+    }
     struct sockaddr_in far = in4("10.78.0.5", 9);
     int r = socket(AF_INET, SOCK_DGRAM, 0);
     if (connect(r, (struct sockaddr *)&far, sizeof far))

@@ -23,7 +23,12 @@ class NetNamespaceTest {
     private static final String SETUP = "ip link set lo up && ip addr add 10.77.0.1/24 dev lo"
             + " && ip route add 10.78.0.0/24 dev lo && echo \"20000 20999\" > /proc/sys/net/ipv4/ip_local_port_range"
             + " && ip link add cryo-va type veth peer name cryo-vb && ip addr add 10.80.0.1/24 dev cryo-va"
-            + " && ip link set cryo-va up && ip link set cryo-vb up";
+            + " && ip link set cryo-va up && ip link set cryo-vb up"
+            // sysctls beyond the port range (netnsock.c checks each): conf/all reaches every device, lo's own after it
+            + " && echo 77 > /proc/sys/net/ipv4/tcp_keepalive_time && echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all"
+            + " && echo 33 > /proc/sys/net/unix/max_dgram_qlen && echo 1 > /proc/sys/net/ipv4/conf/all/forwarding"
+            + " && echo 0 > /proc/sys/net/ipv4/conf/lo/forwarding && echo 2 > /proc/sys/net/ipv4/conf/cryo-va/rp_filter"
+            + " && echo 4242 > /proc/sys/net/ipv4/neigh/cryo-vb/gc_stale_time";
 
     /** netnsock.c: every kind of socket inside the namespace, with bytes and datagrams in flight. */
     @Test

@@ -92,22 +92,37 @@ public final class Namespaces {
         DOT.setString(0, ".", "US-ASCII");
     }
 
+    /**
+     * Runs {@code work} on a new thread in a new namespace of {@code kind} (unshare: net, uts, ipc...),
+     * as a namespace starts out on this host; the namespace goes with the thread.
+     */
+    public static <T> T fresh(String kind, Callable<T> work) {
+        return onThread("cryo-fresh-ns-" + kind, "a new " + kind + " namespace", () -> {
+            Sys.call(() -> "unshare(" + kind + ")", SyscallNr.UNSHARE, Clone.namespaceFlag(kind), 0, 0, 0);
+            return work.call();
+        });
+    }
+
     private static <T> T onThread(Pid pid, String kind, Callable<T> work) {
+        return onThread("cryo-ns-" + kind + "-" + pid, "the " + kind + " namespace of pid " + pid, work);
+    }
+
+    private static <T> T onThread(String name, String what, Callable<T> work) {
         FutureTask<T> task = new FutureTask<>(work);
-        Thread t = new Thread(task, "cryo-ns-" + kind + "-" + pid);
+        Thread t = new Thread(task, name);
         t.setDaemon(true);
         t.start();
         try {
             return task.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new KernelException("interrupted while reading the " + kind + " namespace of pid " + pid);
+            throw new KernelException("interrupted while reading " + what);
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof RuntimeException r) {
                 throw r;
             }
-            throw new KernelException("cannot read the " + kind + " namespace of pid " + pid + ": " + c, c);
+            throw new KernelException("cannot read " + what + ": " + c, c);
         }
     }
 

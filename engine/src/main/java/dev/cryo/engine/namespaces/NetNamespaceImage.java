@@ -17,8 +17,9 @@ import java.util.Map;
  * {@code devices}: its veth pairs, one line each ({@link NetDevices}); {@code addresses}: addresses
  * on lo other than the ones bringing it up gives ("10.1.2.3/8 scope global"), and those of its veth
  * ends ("10.1.0.2/24 scope global dev veth0"); {@code routes}: routes a program added (not the kernel's own), in the words
- * {@code ip route add} takes; {@code sysctls}: the namespace's own values of a few net sysctls
- * (path under /proc/sys → value).
+ * {@code ip route add} takes; {@code sysctls}: the net sysctls whose values differ from a new
+ * namespace's (path under /proc/sys → value, in the order they are written: {@link NetSysctls};
+ * images before, which kept a fixed few whatever their values, read the same).
  */
 public record NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
                                 List<String> routes, Map<String, String> sysctls) {
@@ -50,7 +51,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
         return m;
     }
 
-    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 64;
+    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 4096;
 
     public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 2,
             (out, n) -> {

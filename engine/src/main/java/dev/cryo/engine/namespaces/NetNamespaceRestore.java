@@ -23,6 +23,30 @@ public final class NetNamespaceRestore {
         }
     }
 
+    /** The namespace's changed sysctls ({@link NetSysctls}), of its devices or the others, in the image's order. */
+    private static void sysctls(Pid p, NetNamespaceImage n, boolean devices) {
+        List<String> failed = Namespaces.inside(p, "net", () -> {
+            List<String> bad = new ArrayList<>();
+            n.sysctls().forEach((k, v) -> {
+                if (NetSysctls.isDevice(k) != devices) {
+                    return;
+                }
+                try {
+                    java.nio.file.Path f = java.nio.file.Path.of("/proc/sys/" + k);
+                    if (!v.equals(NetNamespaceScan.readOr(f.toString(), "").strip())) {
+                        java.nio.file.Files.writeString(f, v);
+                    }
+                } catch (java.io.IOException e) {
+                    bad.add(k + " = " + v + " (" + e.getMessage() + ")");
+                }
+            });
+            return bad;
+        });
+        if (!failed.isEmpty()) {
+            throw new RestoreException("net namespace of pid " + p + ": cannot set sysctls " + failed);
+        }
+    }
+
     private static void configure(NetNamespaceImage n) {
         Pid p = Pid.of(n.pid());
         String own = Namespaces.link(p.toString(), "net");
@@ -30,24 +54,9 @@ public final class NetNamespaceRestore {
             throw new RestoreException("pid " + p + " was not forked into a net namespace of its own (" + own + ")");
         }
         try {
-            List<String> failed = Namespaces.inside(p, "net", () -> {
-                List<String> bad = new ArrayList<>();
-                n.sysctls().forEach((k, v) -> {
-                    try {
-                        java.nio.file.Path f = java.nio.file.Path.of("/proc/sys/" + k);
-                        if (!v.equals(NetNamespaceScan.readOr(f.toString(), "").strip())) {
-                            java.nio.file.Files.writeString(f, v);
-                        }
-                    } catch (java.io.IOException e) {
-                        bad.add(k + " = " + v + " (" + e.getMessage() + ")");
-                    }
-                });
-                return bad;
-            });
-            if (!failed.isEmpty()) {
-                throw new RestoreException("net namespace of pid " + p + ": cannot set sysctls " + failed);
-            }
+            sysctls(p, n, false);
             NetDevices.make(p, n.devices());
+            sysctls(p, n, true); // those of its devices, which exist now
             for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
                 List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
                 cmd.addAll(List.of(a.split(" ")));

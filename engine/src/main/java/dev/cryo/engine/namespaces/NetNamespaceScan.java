@@ -19,17 +19,12 @@ import java.util.Map;
 /**
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
- * routes, its veth pairs ({@link NetDevices}), a few sysctls ({@link #SYSCTLS}), and the tree's sockets
+ * routes, its veth pairs ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
  * living in it, which the restore rebuilds inside the new namespace. Refused by name: other device
  * kinds (tun/tap, bridges...), nftables or iptables rules inside.
  */
 public final class NetNamespaceScan {
     private NetNamespaceScan() {}
-
-    /** Net sysctls a program or its container tunes, read and written per namespace. */
-    static final List<String> SYSCTLS = List.of("net/ipv4/ip_local_port_range", "net/ipv4/ip_forward",
-            "net/ipv4/ping_group_range", "net/ipv4/ip_unprivileged_port_start", "net/core/somaxconn",
-            "net/ipv4/tcp_syncookies", "net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/lo/disable_ipv6");
 
     /** The addresses lo gets when it is brought up, which bringing it up gives back. */
     private static final List<String> DEFAULT_LO = List.of("127.0.0.1", "::1/128");
@@ -108,16 +103,7 @@ public final class NetNamespaceScan {
                 }
             }
         }
-        Map<String, String> sysctls = Namespaces.inside(p, "net", () -> {
-            Map<String, String> m = new LinkedHashMap<>();
-            for (String s : SYSCTLS) {
-                String v = readOr("/proc/sys/" + s, null);
-                if (v != null) {
-                    m.put(s, v.strip());
-                }
-            }
-            return m;
-        });
+        Map<String, String> sysctls = NetSysctls.changed(p);
         return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls);
     }
 
