@@ -1,10 +1,11 @@
 /*
  * pidfds of children already reaped (a supervisor keeps the pidfd of a worker it has waited for;
  * zdtm's pidfd_dead): one of a child that exited with code 42, one (PIDFD_NONBLOCK, not close-on-exec)
- * of a child killed by SIGTERM. On SIGUSR2 each must still be a pidfd of a dead task: fdinfo Pid -1,
- * polls readable, pidfd_send_signal fails with ESRCH, waitid(P_PIDFD) with ECHILD, the flags kept,
- * and the exit status the kernel keeps for it (PIDFD_GET_INFO, Linux 6.15+) the child's; prints PASS
- * or FAIL: reason.
+ * of a child killed by SIGTERM, and a second pidfd of the first child opened apart (pidfds of one task
+ * share their inode). On SIGUSR2 each must still be a pidfd of a dead task: fdinfo Pid -1, polls
+ * readable, pidfd_send_signal fails with ESRCH, waitid(P_PIDFD) with ECHILD, the flags kept, the exit
+ * status the kernel keeps for it (PIDFD_GET_INFO, Linux 6.15+) the child's; the two of the first
+ * child one inode, the other child's another; prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +47,8 @@ static int status_of(int fd) {
     return i.exit_code;
 }
 
+static int twin; /* a second pidfd of the first child */
+
 static int dead_child(int how, unsigned flags) {
     pid_t c = fork();
     if (c == 0) {
@@ -53,6 +57,7 @@ static int dead_child(int how, unsigned flags) {
     }
     int fd = syscall(SYS_pidfd_open, c, flags);
     if (fd < 0) fail("pidfd_open");
+    if (how == 0 && (twin = syscall(SYS_pidfd_open, c, 0)) < 0) fail("pidfd_open (twin)");
     if (how) kill(c, SIGTERM);
     waitpid(c, NULL, 0);
     return fd;
@@ -82,6 +87,16 @@ int main(void) {
     const char *why;
     if ((why = dead(exited, exited_status))) {
         printf("FAIL: the pidfd of the child that exited: %s\n", why);
+        return 1;
+    }
+    if ((why = dead(twin, exited_status))) {
+        printf("FAIL: the second pidfd of the child that exited: %s\n", why);
+        return 1;
+    }
+    struct stat a, b, k;
+    if (fstat(exited, &a) || fstat(twin, &b) || fstat(killed, &k) || a.st_ino != b.st_ino || a.st_ino == k.st_ino) {
+        printf("FAIL: the two pidfds of one dead child are not one inode (%lu, %lu), or the other child's is too (%lu)\n",
+               (unsigned long)a.st_ino, (unsigned long)b.st_ino, (unsigned long)k.st_ino);
         return 1;
     }
     if ((why = dead(killed, killed_status))) {

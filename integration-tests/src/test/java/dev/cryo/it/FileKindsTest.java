@@ -153,6 +153,17 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "fifohup", dir.toString()));
     }
 
+    /**
+     * A packet-mode pipe (pipe2 O_DIRECT) came back as a byte stream: its unread packets were read in
+     * one go. Each comes back a packet of its own; a plain pipe's writes stay one stream.
+     */
+    @Test
+    void aPacketModePipeKeepsItsPacketBoundaries() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "pktpipe"));
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"packets\" : 4"), show);
+    }
+
     /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
     @Test
     void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {

@@ -23,15 +23,20 @@ public final class LocalPipe implements AutoCloseable {
 
     /** {@code size}: the buffer size the dumped pipe had (0: the default, or unknown). */
     public static LocalPipe create(byte[] contents, int size) {
+        return create(contents, size, new int[0]);
+    }
+
+    /** As above; {@code packets}: the lengths of the packets {@code contents} holds (packet mode), or none. */
+    public static LocalPipe create(byte[] contents, int size, int[] packets) {
         Memory fds = new Memory(8);
         Sys.call(() -> "pipe2()", SyscallNr.PIPE2, Sys.address(fds), O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0);
-        return filled(new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4))), contents, size);
+        return filled(new LocalPipe(new Fd(fds.getInt(0)), new Fd(fds.getInt(4))), contents, size, packets);
     }
 
     /** Sizes and fills the pipe, or closes it when it cannot be (a size refused, a short write). */
-    private static LocalPipe filled(LocalPipe p, byte[] contents, int size) {
+    private static LocalPipe filled(LocalPipe p, byte[] contents, int size, int[] packets) {
         try {
-            p.fill(contents, size);
+            p.fill(contents, size, packets);
             return p;
         } catch (RuntimeException e) {
             p.close();
@@ -45,8 +50,13 @@ public final class LocalPipe implements AutoCloseable {
      * tasks' readers once it closed (see {@link #openingReader}); a reader lets their writers open.
      */
     public static LocalPipe fifo(String path, byte[] contents, int size) {
+        return fifo(path, contents, size, new int[0]);
+    }
+
+    /** As above, {@code contents} in packets of these lengths (none: a byte stream). */
+    public static LocalPipe fifo(String path, byte[] contents, int size, int[] packets) {
         try (Fd rw = Sys.open(path, 2 /* O_RDWR */ | O_NONBLOCK)) {
-            new LocalPipe(rw, rw).fill(contents, size);
+            new LocalPipe(rw, rw).fill(contents, size, packets);
             Fd held = Sys.open(path, Fcntl.O_RDONLY | O_NONBLOCK | Fcntl.O_CLOEXEC);
             return new LocalPipe(held, held);
         }
@@ -68,7 +78,7 @@ public final class LocalPipe implements AutoCloseable {
         }
     }
 
-    private void fill(byte[] contents, int dumpedSize) {
+    private void fill(byte[] contents, int dumpedSize, int[] packets) {
         LocalPipe p = this;
         // the dumped size (a program may have grown or shrunk it; it held the bytes), else room for them
         int fits = contents.length == 0 ? 0
@@ -77,7 +87,24 @@ public final class LocalPipe implements AutoCloseable {
         if (size > 0) {
             Sys.call(() -> "fcntl(pipe, F_SETPIPE_SZ, " + size + ")", SyscallNr.FCNTL, p.write.value(), F_SETPIPE_SZ, size, 0);
         }
-        if (contents.length > 0) {
+        if (contents.length > 0 && packets.length > 0) { // one write per packet, through a packet-mode end
+            long flags = Sys.call(() -> "fcntl(pipe, F_GETFL)", SyscallNr.FCNTL, p.write.value(), Fcntl.F_GETFL, 0, 0);
+            Sys.call(() -> "fcntl(pipe, F_SETFL, O_DIRECT)", SyscallNr.FCNTL, p.write.value(), Fcntl.F_SETFL,
+                    flags | Fcntl.O_DIRECT, 0);
+            Memory m = new Memory(contents.length);
+            m.write(0, contents, 0, contents.length);
+            long at = 0;
+            for (int len : packets) {
+                final long off = at;
+                long n = Sys.call(() -> "write(pipe, packet of " + len + " bytes)", SyscallNr.WRITE, p.write.value(),
+                        Sys.address(m) + off, len, 0);
+                if (n != len) {
+                    throw new KernelException("write(pipe, packet of " + len + " bytes) wrote " + n);
+                }
+                at += len;
+            }
+            Sys.call(() -> "fcntl(pipe, F_SETFL)", SyscallNr.FCNTL, p.write.value(), Fcntl.F_SETFL, flags, 0);
+        } else if (contents.length > 0) {
             Memory m = new Memory(contents.length);
             m.write(0, contents, 0, contents.length);
             long done = 0;

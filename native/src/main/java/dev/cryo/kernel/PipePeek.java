@@ -41,6 +41,16 @@ public final class PipePeek {
     }
 
     public static byte[] peek(String procFdPath) {
+        return peekPackets(procFdPath).data();
+    }
+
+    /**
+     * The bytes, and the length of each read that took them: a read stops at the end of a packet of a
+     * packet-mode pipe (pipe2 O_DIRECT; tee keeps the packet mark), so more than one read means packets.
+     */
+    public record Peeked(byte[] data, int[] reads) {}
+
+    public static Peeked peekPackets(String procFdPath) {
         try (Fd src = Sys.open(procFdPath, Fcntl.O_RDONLY | O_NONBLOCK)) {
             int size = (int) Sys.call(() -> "fcntl(" + procFdPath + ", F_GETPIPE_SZ)", SyscallNr.FCNTL,
                     src.value(), F_GETPIPE_SZ, 0, 0);
@@ -52,20 +62,23 @@ public final class PipePeek {
                 if (n == -1) {
                     int errno = com.sun.jna.Native.getLastError();
                     if (errno == Errno.EAGAIN) {
-                        return new byte[0]; // empty pipe
+                        return new Peeked(new byte[0], new int[0]); // empty pipe
                     }
                     throw new SyscallException("tee(" + procFdPath + ")", errno);
                 }
                 Memory buf = new Memory(Math.max(n, 1));
                 long got = 0;
+                java.util.List<Integer> reads = new java.util.ArrayList<>();
                 while (got < n) {
-                    long k = Sys.call(() -> "read(pipe)", SyscallNr.READ, r.value(), Sys.address(buf) + got, n - got, 0);
+                    final long at = got;
+                    long k = Sys.call(() -> "read(pipe)", SyscallNr.READ, r.value(), Sys.address(buf) + at, n - at, 0);
                     if (k == 0) {
                         break;
                     }
+                    reads.add((int) k);
                     got += k;
                 }
-                return buf.getByteArray(0, (int) got);
+                return new Peeked(buf.getByteArray(0, (int) got), reads.stream().mapToInt(Integer::intValue).toArray());
             }
         }
     }

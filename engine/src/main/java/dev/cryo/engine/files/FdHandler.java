@@ -100,6 +100,15 @@ public interface FdHandler<D extends FileDesc> {
         long take(int pid, int fd);
 
         /**
+         * The pid of a live stand-in for the reaped task whose pidfds share pidfs inode {@code ino}: the
+         * same one for every pidfd of it this task opens, ending with {@code status} once they are all
+         * opened ({@link DeadTaskStandIns}).
+         */
+        default int deadTaskStandIn(long ino, int status) {
+            throw new IllegalStateException("no stand-in for a reaped task here");
+        }
+
+        /**
          * Puts socket {@code ino}, rebuilt by cryo before this stage, into the task; returns its fd
          * number there. {@code fdFlags}: the dumped fd's flags (O_NONBLOCK, O_CLOEXEC).
          */

@@ -28,19 +28,22 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
 
     /**
      * A pidfd: the pid (or tid, for a thread pidfd) it refers to, {@link #DEAD} for a reaped task, whose
-     * wait status the kernel keeps for the pidfd ({@code exitStatus}; -1 when it keeps none). Version 1
-     * had no dead pidfd.
+     * wait status the kernel keeps for the pidfd ({@code exitStatus}; -1 when it keeps none) and whose
+     * pidfs inode ({@code deadIno}: pidfds opened apart on one task share it) groups the pidfds of one
+     * dead task on one stand-in. Version 1 had no dead pidfd, 2 no inode.
      */
-    public record PidFd(int pid, int exitStatus) implements FileDesc {
+    public record PidFd(int pid, int exitStatus, long deadIno) implements FileDesc {
         public PidFd(int pid) {
-            this(pid, DeadTaskStandIn.NO_STATUS);
+            this(pid, DeadTaskStandIn.NO_STATUS, 0);
         }
     }
 
-    static final RecordCodec<PidFd> CODEC = RecordCodec.of(PidFd.class, RECORD_ID, 2, (out, p) -> {
+    static final RecordCodec<PidFd> CODEC = RecordCodec.of(PidFd.class, RECORD_ID, 3, (out, p) -> {
         out.writeVarInt(p.pid(), true);
         out.writeInt(p.exitStatus());
-    }, (in, version) -> new PidFd(in.readVarInt(true), version >= 2 ? in.readInt() : DeadTaskStandIn.NO_STATUS));
+        out.writeLong(p.deadIno());
+    }, (in, version) -> new PidFd(in.readVarInt(true), version >= 2 ? in.readInt() : DeadTaskStandIn.NO_STATUS,
+            version >= 3 ? in.readLong() : 0));
 
     @Override
     public String kind() {
@@ -102,7 +105,7 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
             throw new DumpException(fd.where() + ": a pidfd of a process that was killed by "
                     + dev.cryo.kernel.Signals.name(status & 0x7f) + " and dumped core: a stand-in cannot end that way again");
         }
-        return new PidFd(DEAD, status);
+        return new PidFd(DEAD, status, fd.info().ino());
     }
 
     /** The thread group (process) of task {@code tid}, from its /proc status. */
@@ -122,12 +125,10 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     @Override
     public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
         int flags = fd.flags() & (O_NONBLOCK | O_EXCL); // O_EXCL in a pidfd's flags is PIDFD_THREAD
-        if (p.pid() == DEAD) {
-            long r;
-            try (DeadTaskStandIn standIn = DeadTaskStandIn.start(p.exitStatus())) {
-                r = ctx.call("pidfd_open(stand-in " + standIn.pid() + " of a reaped task)", SyscallNr.PIDFD_OPEN,
-                        standIn.pid().value(), flags & O_NONBLOCK);
-            } // it ends and is reaped here: the pidfd refers to a dead task, with its status
+        if (p.pid() == DEAD) { // the stand-in ends and is reaped once the task's files are in place
+            int standIn = ctx.deadTaskStandIn(p.deadIno(), p.exitStatus());
+            long r = ctx.call("pidfd_open(stand-in " + standIn + " of a reaped task)", SyscallNr.PIDFD_OPEN, standIn,
+                    flags & O_NONBLOCK);
             if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {
                 ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0);
             }

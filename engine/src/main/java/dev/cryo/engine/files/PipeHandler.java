@@ -32,25 +32,40 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
      * The bytes sitting in the pipe and its buffer size (F_SETPIPE_SZ) are carried once, by the
      * first end dumped ({@code data} empty and {@code size} 0 elsewhere). {@code fifoPath} is empty
      * for anonymous pipes; {@code deleted} is the node of a FIFO that was unlinked (its path without
-     * the kernel's " (deleted)"), null otherwise. {@code hungUp}: a FIFO's read end reported POLLHUP
+     * the kernel's " (deleted)"), null otherwise. {@code packets}: the lengths of the packets {@code data}
+     * holds when the pipe is in packet mode (pipe2 O_DIRECT: a read takes one packet at most; version 3),
+     * none for a byte stream. {@code hungUp}: a FIFO's read end reported POLLHUP
      * (writers came and went since it was opened); a reader that did not must not after the restore,
      * or a program polling it spins (zdtm's fifo_ro_nonblock, openrc-init's control FIFO).
      */
     public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted,
-                       boolean hungUp) implements FileDesc {
+                       boolean hungUp, int[] packets) implements FileDesc {
+        public Pipe {
+            packets = packets == null ? new int[0] : packets.clone();
+        }
+
         public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) {
-            this(pipeId, readEnd, fifoPath, data, size, null, false);
+            this(pipeId, readEnd, fifoPath, data, size, null, false, null);
         }
 
         public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted) {
-            this(pipeId, readEnd, fifoPath, data, size, deleted, false);
+            this(pipeId, readEnd, fifoPath, data, size, deleted, false, null);
+        }
+
+        public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted, boolean hungUp) {
+            this(pipeId, readEnd, fifoPath, data, size, deleted, hungUp, null);
+        }
+
+        @Override
+        public int[] packets() {
+            return packets.clone();
         }
     }
 
     /** The mode (permission bits) and owner of a deleted FIFO's node, given back when it is made again. */
     public record Node(int mode, int uid, int gid) {}
 
-    static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 2, (out, p) -> {
+    static final RecordCodec<Pipe> CODEC = RecordCodec.of(Pipe.class, RECORD_ID, 3, (out, p) -> {
         out.writeLong(p.pipeId());
         out.writeBoolean(p.readEnd());
         ModelFields.writeText(out, p.fifoPath(), ModelLimits.PATH, "Pipe.fifoPath");
@@ -63,16 +78,33 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             out.writeVarInt(p.deleted().gid(), true);
         }
         out.writeBoolean(p.hungUp());
+        int[] packets = p.packets();
+        out.writeVarInt(packets.length, true);
+        for (int len : packets) {
+            out.writeVarInt(len, true);
+        }
     }, (in, version) -> {
         Pipe p = new Pipe(in.readLong(), in.readBoolean(), ModelFields.readText(in, ModelLimits.PATH, "Pipe.fifoPath"),
                 ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt()),
                 in.readBoolean() ? new Node(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)) : null,
-                version >= 2 && in.readBoolean());
+                version >= 2 && in.readBoolean(), version >= 3 ? packets(in) : null);
+        if (java.util.Arrays.stream(p.packets()).asLongStream().sum() != (p.packets().length == 0 ? 0 : p.data().length)) {
+            throw new KryoException("Pipe.packets: their lengths do not add up to the data's");
+        }
         if (p.deleted() != null && (p.fifoPath().isEmpty() || (p.deleted().mode() & ~07777) != 0)) {
             throw new KryoException("Pipe.deleted: a deleted node needs a FIFO path and permission bits only");
         }
         return p;
     });
+
+    private static int[] packets(com.esotericsoftware.kryo.io.Input in) {
+        int n = ModelFields.readCount(in, "Pipe", ModelLimits.PIPE_DATA, "packets");
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = in.readVarInt(true);
+        }
+        return out;
+    }
 
     /** A pipe buffer is a power of two pages up to what root may ask for (1 GiB is far past it). */
     private static int pipeSize(int size) {
@@ -118,13 +150,18 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
                 : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
         byte[] data = new byte[0];
         int size = 0;
+        int[] packets = null;
         if (ctx.claimPipeData(id)) {
             size = PipePeek.size(fd.procPath().toString());
-            data = PipePeek.peek(fd.procPath().toString());
+            PipePeek.Peeked peeked = PipePeek.peekPackets(fd.procPath().toString());
+            data = peeked.data();
+            // packets (pipe2 O_DIRECT): a read stopped at each one's end, or this end writes them
+            boolean packetMode = peeked.reads().length > 1 || (fd.info().flags() & Fcntl.O_DIRECT) != 0;
+            packets = packetMode && data.length > 0 ? peeked.reads() : null;
         }
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
         boolean hungUp = !anonymous && readEnd && PipePeek.hungUp(fd.pid(), fd.fd());
-        return new Pipe(id, readEnd, path, data, size, deleted, hungUp);
+        return new Pipe(id, readEnd, path, data, size, deleted, hungUp, packets);
     }
 
     /**
@@ -184,6 +221,9 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         }
         m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
         m.put("size", p.size());
+        if (p.packets().length > 0) {
+            m.put("packets", p.packets().length); // a packet-mode pipe (O_DIRECT): a read takes one
+        }
         if (p.hungUp()) {
             m.put("hungUp", true);
         }

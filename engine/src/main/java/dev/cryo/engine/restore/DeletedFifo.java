@@ -52,7 +52,7 @@ final class DeletedFifo {
             kept = null;
         }
         try {
-            return LocalPipe.fifo(at.toString(), p.data(), p.size());
+            return LocalPipe.fifo(at.toString(), p.data(), p.size(), p.packets());
         } finally {
             if (kept != null) {
                 try {

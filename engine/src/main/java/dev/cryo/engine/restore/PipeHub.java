@@ -92,8 +92,9 @@ public final class PipeHub implements AutoCloseable {
                             + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
                             + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
                 }
-                hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size())
-                        : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size()));
+                hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size(), p.packets())
+                        : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size(),
+                        p.packets()));
             });
         } catch (RuntimeException e) {
             hub.close();

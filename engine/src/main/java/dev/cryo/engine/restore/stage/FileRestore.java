@@ -70,7 +70,14 @@ public final class FileRestore {
         if (parentsTable) {
             return;
         }
+        // stand-ins for the reaped tasks of its pidfds: each ends, and is reaped, once every fd is in place
+        dev.cryo.engine.files.DeadTaskStandIns standIns = new dev.cryo.engine.files.DeadTaskStandIns();
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
+            @Override
+            public int deadTaskStandIn(long ino, int status) {
+                return standIns.of(ino, status);
+            }
+
             @Override
             public long open(String path, int flags) {
                 return t.open(path, flags);
@@ -160,22 +167,24 @@ public final class FileRestore {
                 return at;
             }
         };
-        for (FdImage fd : inPass(t.task().fds(), pass)) {
-            InheritedFds.Source given = hubs.inherited().of(fd.desc());
-            // a pipe given is joined through the pipe hub like any other (its every end, in any task)
-            long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
-                    ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);
-            if (tmp != fd.fd()) {
-                t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
-                t.call("close", SyscallNr.CLOSE, tmp);
-            } else {
-                // landed on its number already: close-on-exec is whatever the way it was made gave
-                t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
+        try (standIns) {
+            for (FdImage fd : inPass(t.task().fds(), pass)) {
+                InheritedFds.Source given = hubs.inherited().of(fd.desc());
+                // a pipe given is joined through the pipe hub like any other (its every end, in any task)
+                long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
+                        ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);
+                if (tmp != fd.fd()) {
+                    t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
+                    t.call("close", SyscallNr.CLOSE, tmp);
+                } else {
+                    // landed on its number already: close-on-exec is whatever the way it was made gave
+                    t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
+                }
+                signalOwner(t, fd);
             }
-            signalOwner(t, fd);
-        }
-        if (pass == Pass.LATE) {
-            passFilesAgain(t, ctx, sockets);
+            if (pass == Pass.LATE) {
+                passFilesAgain(t, ctx, sockets);
+            }
         }
     }
 

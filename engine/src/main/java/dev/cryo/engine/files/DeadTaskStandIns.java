@@ -1,0 +1,34 @@
+package dev.cryo.engine.files;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The stand-ins of the reaped tasks a task's pidfds refer to while its files are restored: one per
+ * dead task (pidfs inode), so pidfds opened apart on one task share it again; each ends as its task
+ * had and is reaped at {@link #close}, once every fd of the task is in place.
+ */
+public final class DeadTaskStandIns implements AutoCloseable {
+    private final Map<Long, DeadTaskStandIn> live = new LinkedHashMap<>();
+
+    /** The pid of the stand-in for pidfs inode {@code ino}, started on the first ask. */
+    public int of(long ino, int status) {
+        return live.computeIfAbsent(ino, k -> DeadTaskStandIn.start(status)).pid().value();
+    }
+
+    @Override
+    public void close() {
+        RuntimeException first = null;
+        for (DeadTaskStandIn s : live.values()) {
+            try {
+                s.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        live.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+}
