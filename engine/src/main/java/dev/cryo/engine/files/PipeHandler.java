@@ -39,9 +39,9 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
      * or a program polling it spins (zdtm's fifo_ro_nonblock, openrc-init's control FIFO).
      */
     public record Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size, Node deleted,
-                       boolean hungUp, int[] packets) implements FileDesc {
+                       boolean hungUp, java.util.List<Integer> packets) implements FileDesc {
         public Pipe {
-            packets = packets == null ? new int[0] : packets.clone();
+            packets = packets == null ? java.util.List.of() : java.util.List.copyOf(packets);
         }
 
         public Pipe(long pipeId, boolean readEnd, String fifoPath, byte[] data, int size) {
@@ -56,9 +56,9 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             this(pipeId, readEnd, fifoPath, data, size, deleted, hungUp, null);
         }
 
-        @Override
-        public int[] packets() {
-            return packets.clone();
+        /** The packet lengths as {@link dev.cryo.kernel.LocalPipe} takes them. */
+        public int[] packetLengths() {
+            return packets.stream().mapToInt(Integer::intValue).toArray();
         }
     }
 
@@ -78,9 +78,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             out.writeVarInt(p.deleted().gid(), true);
         }
         out.writeBoolean(p.hungUp());
-        int[] packets = p.packets();
-        out.writeVarInt(packets.length, true);
-        for (int len : packets) {
+        out.writeVarInt(p.packets().size(), true);
+        for (int len : p.packets()) {
             out.writeVarInt(len, true);
         }
     }, (in, version) -> {
@@ -88,7 +87,7 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
                 ModelFields.readBytes(in, ModelLimits.PIPE_DATA, "Pipe.data"), pipeSize(in.readInt()),
                 in.readBoolean() ? new Node(in.readVarInt(true), in.readVarInt(true), in.readVarInt(true)) : null,
                 version >= 2 && in.readBoolean(), version >= 3 ? packets(in) : null);
-        if (java.util.Arrays.stream(p.packets()).asLongStream().sum() != (p.packets().length == 0 ? 0 : p.data().length)) {
+        if (p.packets().stream().mapToLong(Integer::longValue).sum() != (p.packets().isEmpty() ? 0 : p.data().length)) {
             throw new KryoException("Pipe.packets: their lengths do not add up to the data's");
         }
         if (p.deleted() != null && (p.fifoPath().isEmpty() || (p.deleted().mode() & ~07777) != 0)) {
@@ -97,11 +96,11 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         return p;
     });
 
-    private static int[] packets(com.esotericsoftware.kryo.io.Input in) {
+    private static java.util.List<Integer> packets(com.esotericsoftware.kryo.io.Input in) {
         int n = ModelFields.readCount(in, "Pipe", ModelLimits.PIPE_DATA, "packets");
-        int[] out = new int[n];
+        java.util.List<Integer> out = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
-            out[i] = in.readVarInt(true);
+            out.add(in.readVarInt(true));
         }
         return out;
     }
@@ -150,14 +149,15 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
                 : (Long) Files.getAttribute(fd.procPath(), "unix:ino");
         byte[] data = new byte[0];
         int size = 0;
-        int[] packets = null;
+        java.util.List<Integer> packets = null;
         if (ctx.claimPipeData(id)) {
             size = PipePeek.size(fd.procPath().toString());
             PipePeek.Peeked peeked = PipePeek.peekPackets(fd.procPath().toString());
             data = peeked.data();
             // packets (pipe2 O_DIRECT): a read stopped at each one's end, or this end writes them
             boolean packetMode = peeked.reads().length > 1 || (fd.info().flags() & Fcntl.O_DIRECT) != 0;
-            packets = packetMode && data.length > 0 ? peeked.reads() : null;
+            packets = packetMode && data.length > 0
+                    ? java.util.Arrays.stream(peeked.reads()).boxed().toList() : null;
         }
         boolean readEnd = (fd.info().flags() & O_ACCMODE) == O_RDONLY;
         boolean hungUp = !anonymous && readEnd && PipePeek.hungUp(fd.pid(), fd.fd());
@@ -221,8 +221,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
         }
         m.put("dataBytes", p.data() == null ? 0 : p.data().length); // contents are the program's business
         m.put("size", p.size());
-        if (p.packets().length > 0) {
-            m.put("packets", p.packets().length); // a packet-mode pipe (O_DIRECT): a read takes one
+        if (!p.packets().isEmpty()) {
+            m.put("packets", p.packets().size()); // a packet-mode pipe (O_DIRECT): a read takes one
         }
         if (p.hungUp()) {
             m.put("hungUp", true);

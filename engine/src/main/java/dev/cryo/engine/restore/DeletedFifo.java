@@ -52,7 +52,7 @@ final class DeletedFifo {
             kept = null;
         }
         try {
-            return LocalPipe.fifo(at.toString(), p.data(), p.size(), p.packets());
+            return LocalPipe.fifo(at.toString(), p.data(), p.size(), p.packetLengths());
         } finally {
             if (kept != null) {
                 try {

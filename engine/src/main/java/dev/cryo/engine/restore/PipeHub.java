@@ -92,9 +92,9 @@ public final class PipeHub implements AutoCloseable {
                             + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
                             + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
                 }
-                hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size(), p.packets())
+                hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size(), p.packetLengths())
                         : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size(),
-                        p.packets()));
+                        p.packetLengths()));
             });
         } catch (RuntimeException e) {
             hub.close();

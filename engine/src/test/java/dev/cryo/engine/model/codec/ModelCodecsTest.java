@@ -72,7 +72,7 @@ class ModelCodecsTest {
         assertEquals(1, bytes[0], "FdImage version");
         // fd 4, flags 0, 8-byte position, tag 2 (pipe), then the pipe's own version
         assertEquals(PipeHandler.TAG, bytes[11]);
-        assertEquals(2, bytes[12], "Pipe version");
+        assertEquals(3, bytes[12], "Pipe version");
     }
 
     @Test
