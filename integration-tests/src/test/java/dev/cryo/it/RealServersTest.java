@@ -622,6 +622,51 @@ class RealServersTest {
     }
 
     /**
+     * The BIRD routing daemon in a net namespace of its own (its routing socket is netlink): the
+     * route it exported comes back in the restored namespace's table; after the restore a static
+     * route added by `birdc configure` reaches the kernel through the restored netlink socket, and
+     * an address added in the namespace reaches BIRD through its netlink notifications.
+     */
+    @Test
+    void birdInItsOwnNetNamespaceExportsRoutesAndSeesAddressesAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/bird")), "Debian package bird2");
+        Path conf = tmp.resolve("bird.conf"), extra = tmp.resolve("extra.conf"), ctl = tmp.resolve("bird.ctl");
+        Files.writeString(extra, "");
+        Files.writeString(conf, "router id 10.99.0.1;\nprotocol device { scan time 2; }\n"
+                + "protocol kernel { ipv4 { export all; }; scan time 2; }\n"
+                + "protocol static { ipv4; route 10.99.1.0/24 blackhole; }\ninclude \"" + extra + "\";\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("bird.out"), "unshare", "--net", "/bin/sh", "-c",
+                "ip link set lo up && exec /usr/sbin/bird -f -c " + conf + " -s " + ctl)) {
+            String pid = Integer.toString(p.pid().value());
+            List<String> routes = List.of("nsenter", "--net=/proc/" + pid + "/ns/net", "ip", "route");
+            awaitOutput(routes, "10.99.1.0/24", "BIRD to export its static route");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(succeeds(routes).contains("10.99.1.0/24 proto bird"), "the exported route is in the restored table");
+                Files.writeString(extra, "protocol static more { ipv4; route 10.99.2.0/24 blackhole; }\n");
+                assertTrue(succeeds(List.of("/usr/sbin/birdc", "-s", ctl.toString(), "configure")).contains("Reconfigur"));
+                awaitOutput(routes, "10.99.2.0/24", "the restored BIRD to export the new route through its netlink socket");
+                succeeds(List.of("nsenter", "--net=/proc/" + pid + "/ns/net", "ip", "addr", "add", "10.77.0.1/32", "dev", "lo"));
+                awaitOutput(List.of("/usr/sbin/birdc", "-s", ctl.toString(), "show", "interfaces"), "10.77.0.1",
+                        "the restored BIRD to hear of the new address");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** Runs {@code cmd} (which must exit 0) until its output contains {@code text}. */
+    private static void awaitOutput(List<String> cmd, String text, String what) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return succeeds(cmd).contains(text);
+            } catch (Exception | AssertionError e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), what);
+    }
+
+    /**
      * fio with libaio, O_DIRECT and 8 requests in flight (real9 found it refused at its unreaped
      * events): dumped mid-run, restored, it finishes the job and verifies every block it wrote,
      * with no error. fio's main process and its job share a SysV segment marked for removal.
