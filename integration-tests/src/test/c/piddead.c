@@ -6,6 +6,9 @@
  * readable, pidfd_send_signal fails with ESRCH, waitid(P_PIDFD) with ECHILD, the flags kept, the exit
  * status the kernel keeps for it (PIDFD_GET_INFO, Linux 6.15+) the child's; the two of the first
  * child one inode, the other child's another; prints PASS or FAIL: reason.
+ * With "apart" a second child holds a pidfd of the first one too, opened itself before the first was
+ * reaped (cryo refuses that tree: it would give each holder a dead process of its own); it only
+ * prints "ready" and waits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,9 +79,31 @@ static const char *dead(int fd, int status) {
     return why;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
+    if (argc > 1 && !strcmp(argv[1], "apart")) {
+        int go[2], held[2];
+        if (pipe(go) || pipe(held)) fail("pipe");
+        pid_t victim = fork();
+        if (victim == 0) {
+            char c;
+            read(go[0], &c, 1);
+            _exit(0);
+        }
+        if (fork() == 0) {
+            if (syscall(SYS_pidfd_open, victim, 0) < 0) fail("pidfd_open in the holder");
+            write(held[1], "h", 1);
+            for (;;) pause();
+        }
+        char c;
+        read(held[0], &c, 1);
+        if (syscall(SYS_pidfd_open, victim, 0) < 0) fail("pidfd_open");
+        write(go[1], "g", 1);
+        waitpid(victim, NULL, 0);
+        printf("ready\n");
+        for (;;) pause();
+    }
     int exited = dead_child(0, 0), killed = dead_child(1, PIDFD_NONBLOCK);
     fcntl(killed, F_SETFD, 0);
     int exited_status = status_of(exited), killed_status = status_of(killed); /* -1 before Linux 6.15 */

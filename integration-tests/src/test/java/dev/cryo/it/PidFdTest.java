@@ -67,4 +67,19 @@ class PidFdTest {
         String show = Cli.run("show", tmp.resolve("img").toString()).out();
         assertTrue(show.contains("\"reaped\" : \"exited 42\"") && show.contains("\"reaped\" : \"killed by SIGTERM\""), show);
     }
+
+    /** Two tasks each holding a pidfd of one reaped task, opened apart (zdtm pidfd_diffdead): refused, named. */
+    @Test
+    void pidfdsOfOneReapedTaskHeldByTwoTasksAreRefused() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("piddead.out"),
+                TestPrograms.compile("/c/piddead.c").toString(), "apart"))) {
+            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, d.code(), d.toString());
+            assertTrue(d.err().matches("(?s).*pid \\d+ fd \\d+: a pidfd of a process that has exited and been reaped, of"
+                    + " which pid \\d+ holds a pidfd opened apart too.*"), d.err());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree runs on: state " + s);
+        }
+    }
 }

@@ -186,6 +186,14 @@ public interface FdHandler<D extends FileDesc> {
             return dev.cryo.engine.dump.SharedTables.NONE;
         }
 
+        /**
+         * The task that first claimed the reaped task behind pidfs inode {@code ino} ({@code pid} when it
+         * is the first): a restore makes one stand-in per task, so two tasks cannot share one.
+         */
+        default int claimDeadPidfd(long ino, int pid) {
+            return pid;
+        }
+
         /** Whether a pid (or the tid of a thread) belongs to a task of the dumped tree, zombies included. */
         default boolean inTree(int pid) {
             return false;

@@ -71,7 +71,7 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
                 () -> new DumpException(fd.where() + ": a pidfd without a Pid line in its fdinfo")).trim();
         int target = Integer.parseInt(value);
         if (target == DEAD) {
-            return dead(fd);
+            return dead(fd, ctx);
         }
         if (target <= 0) {
             throw new DumpException(fd.where() + ": a pidfd of a process outside cryo's pid namespace");
@@ -91,7 +91,13 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     }
 
     /** A pidfd of a reaped task, with the exit status the kernel keeps for it. */
-    private static PidFd dead(FdProbe fd) {
+    private static PidFd dead(FdProbe fd, DumpContext ctx) {
+        int first = ctx.claimDeadPidfd(fd.info().ino(), fd.pid().value());
+        if (first != fd.pid().value()) {
+            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped, of which pid "
+                    + first + " holds a pidfd opened apart too: a restore would give each its own dead process (two"
+                    + " inodes); not supported yet");
+        }
         String ns = SenderStandIns.outsideCryosPidNamespace(fd.pid());
         if (ns != null) {
             throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped, and its"
