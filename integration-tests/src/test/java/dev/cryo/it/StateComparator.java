@@ -210,9 +210,18 @@ final class StateComparator {
                 task.keySet().removeIf(ROOT_ONLY_IGNORED::contains);
             }
             scopes.put("pid " + pid, task);
+            List<Integer> tids = new ArrayList<>();
             for (int tid : ints(Path.of("/proc/" + pid + "/task"))) {
+                // an io_uring worker is the kernel's, made again on demand: not one of the program's threads
+                if (tid == pid || !dev.cryo.kernel.proc.ProcFs.ioWorker(dev.cryo.kernel.Pid.of(pid), dev.cryo.kernel.Pid.of(tid))) {
+                    tids.add(tid);
+                }
+            }
+            for (int tid : tids) {
                 Map<String, String> thread = new TreeMap<>();
                 readThread(pid, tid, thread, frozenByUs);
+                thread.replace("status Threads", Integer.toString(tids.size()));
+                thread.replace("stat num_threads", Integer.toString(tids.size()));
                 if (pid == root) {
                     thread.keySet().removeIf(ROOT_ONLY_IGNORED::contains);
                 }
@@ -470,6 +479,8 @@ final class StateComparator {
                 Matcher socket = OBJECT_LINK.matcher(path);
                 if (socket.matches()) { // a packet socket's ring: the socket is made anew, its inode compared as a label
                     path = socket.group(1) + ":[" + labels.of("inode", socket.group(2)) + "]";
+                    identity = dev + " " + labels.of("inode", ino);
+                } else if (path.startsWith("anon_inode:")) { // an io_uring's areas: the ring is made anew, its fd's label
                     identity = dev + " " + labels.of("inode", ino);
                 }
                 rest = m.group(2) + " " + m.group(3) + " " + identity + " " + tmpfileName(path, labels);

@@ -66,6 +66,7 @@ public final class TaskSeizer {
             return dead;
         }
         Set<Integer> seized = new LinkedHashSet<>();
+        Set<Integer> workers = new java.util.HashSet<>();
         try {
             while (true) {
                 List<Pid> tids;
@@ -77,7 +78,11 @@ public final class TaskSeizer {
                 }
                 boolean grew = false;
                 for (Pid tid : tids) {
-                    if (seized.contains(tid.value())) {
+                    if (seized.contains(tid.value()) || workers.contains(tid.value())) {
+                        continue;
+                    }
+                    if (tid.value() != pid.value() && ProcFs.ioWorker(pid, tid)) {
+                        workers.add(tid.value()); // never stops for a tracer, nor is it the program's: not dumped
                         continue;
                     }
                     try {

@@ -56,6 +56,7 @@ public final class FdHandlers {
             new RawSocketHandler(),
             new NetlinkSocketHandler(),
             new PacketSocketHandler(),
+            new IoUringHandler(),
             new SharedFdHandler());
 
     private static final Map<Integer, FdHandler<?>> BY_TAG = new HashMap<>();

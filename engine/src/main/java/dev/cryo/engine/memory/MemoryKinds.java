@@ -33,7 +33,9 @@ public final class MemoryKinds {
     public static final MemoryKind AIO_RING = new AioRing(13);
     public static final MemoryKind JVM_PERF_DATA = new JvmPerfData(14);
     public static final MemoryKind PACKET_RING = new PacketRingMapping(80); // sock10's range: 80-84
-    // next free id below 80: 15
+    /** uring10's range: 85-89. */
+    public static final MemoryKind IO_URING = new IoUringArea(85);
+    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's)
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
@@ -43,6 +45,7 @@ public final class MemoryKinds {
                     "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
             AIO_RING,
             PACKET_RING,
+            IO_URING,
             SHARED_ANON,
             HEAP, STACK, ANON,
             GHOST_SHARED, GHOST_PRIVATE,

@@ -37,6 +37,9 @@ public record FdInfo(long pos, int flags, int mntId, long ino, Map<String, List<
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i);
             int colon = l.indexOf(':');
+            if (colon < 0 && !l.isEmpty() && Character.isWhitespace(l.charAt(0))) {
+                continue; // an entry of a list under the key above (an io_uring's polls and overflowed completions)
+            }
             if (colon <= 0) {
                 throw ProcFormatException.at(path, i + 1, "expected 'key: value', found '" + l + "'");
             }

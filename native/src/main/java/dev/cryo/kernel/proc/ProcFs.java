@@ -61,6 +61,15 @@ public final class ProcFs {
         return List.copyOf(out);
     }
 
+    /** Whether thread {@code tid} is an io_uring worker ({@link ProcStat#PF_IO_WORKER}); false when it is gone. */
+    public static boolean ioWorker(Pid pid, Pid tid) {
+        try {
+            return (stat(pid, tid).flags() & ProcStat.PF_IO_WORKER) != 0;
+        } catch (KernelException e) {
+            return false;
+        }
+    }
+
     /** Children whose parent is thread {@code tid} (needs CONFIG_PROC_CHILDREN). */
     public static List<Pid> children(Pid pid, Pid tid) {
         String path = taskDir(pid, tid) + "/children";

@@ -19,6 +19,11 @@ public record ProcStat(
     public static final long PF_FORKNOEXEC = 0x40;
     /** In do_exit: its fd table and fs may be released already (kcmp then sees two such tasks as sharing). */
     public static final long PF_EXITING = 0x4;
+    /**
+     * An io_uring worker (iou-wrk-*, iou-sqp-*): a kernel thread in the task's thread group that
+     * never runs user code; the kernel makes them again on demand.
+     */
+    public static final long PF_IO_WORKER = 0x10;
 
     public static ProcStat parse(String text) {
         return parse("stat", text);

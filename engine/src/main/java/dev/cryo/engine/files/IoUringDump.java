@@ -1,0 +1,221 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.IoUring;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.IoUringInfo;
+import dev.cryo.kernel.proc.MapsEntry;
+import dev.cryo.kernel.proc.ProcFs;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The dump half of {@link IoUringHandler}: waits until the ring has no request in flight (every
+ * request submitted has its completion posted, none armed on a poll, none in the overflow list),
+ * or refuses it naming what is left; refuses what restore cannot make again (SQPOLL, registered
+ * files, buffers, personalities, one issuer, polled I/O); tells the setup flags that change the
+ * ring's layout, which fdinfo does not print, from what fdinfo shows of an SQE and a CQE; and reads
+ * the ring's mapped areas.
+ */
+final class IoUringDump {
+    private IoUringDump() {}
+
+    static final String TARGET = "anon_inode:[io_uring]";
+    /** The kernel goes on completing requests of a frozen task: the dump waits for them as for an AIO ring. */
+    static final long SETTLE_MILLIS = 50, SETTLE_LIMIT_MILLIS = 5000;
+    private static final long PROBE_WAIT_NANOS = 1_000_000;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+
+    static IoUringHandler.IoUringRing dump(FdProbe fd) {
+        Pid pid = fd.pid();
+        String where = fd.where() + " (io_uring): ";
+        IoUringInfo info = settled(pid, fd.fd(), where);
+        List<MapsEntry> maps = mappings(pid, fd.info().ino());
+        MapsEntry rings = area(maps, IoUring.OFF_SQ_RING), sqes = area(maps, IoUring.OFF_SQES);
+        if (rings == null || sqes == null) {
+            throw new DumpException(where + "its SQ ring and SQEs are not both mapped (a ring in memory of the"
+                    + " program's own, IORING_SETUP_NO_MMAP, or unmapped); not supported yet");
+        }
+        refuseModes(pid, fd.fd(), info, rings, where);
+        int flags = layoutFlags(pid, fd.fd(), info, rings, sqes, where);
+        List<IoUringHandler.Area> areas = new ArrayList<>();
+        for (MapsEntry m : maps) {
+            int prot = (m.read() ? PROT_READ : 0) | (m.write() ? PROT_WRITE : 0) | (m.exec() ? PROT_EXEC : 0);
+            areas.add(new IoUringHandler.Area(m.start(), m.end(), m.offset(), prot, Sys.read(pid, m.start(), (int) m.size())));
+        }
+        return new IoUringHandler.IoUringRing(info.sqEntries(), info.cqEntries(), flags, info.cachedSqHead(),
+                info.cachedCqTail(), areas);
+    }
+
+    /** The ring's fdinfo once nothing is in flight, within {@link #SETTLE_LIMIT_MILLIS}. */
+    private static IoUringInfo settled(Pid pid, int fd, String where) {
+        IoUringInfo info = IoUringInfo.read(pid, fd);
+        if (info.sqThread() != -1) {
+            throw new DumpException(where + "a kernel thread polls its SQ ring (IORING_SETUP_SQPOLL, thread "
+                    + info.sqThread() + "); not supported yet");
+        }
+        if (info.userFiles() > 0) {
+            throw new DumpException(where + info.userFiles() + " registered file slot(s) (IORING_REGISTER_FILES); not supported yet");
+        }
+        if (info.userBufs() > 0) {
+            throw new DumpException(where + info.userBufs() + " registered buffer(s) (IORING_REGISTER_BUFFERS); not supported yet");
+        }
+        if (info.personalities()) {
+            throw new DumpException(where + "registered personalities (IORING_REGISTER_PERSONALITY); not supported yet");
+        }
+        long limit = System.nanoTime() + SETTLE_LIMIT_MILLIS * 1_000_000;
+        while (true) {
+            String busy = busy(info);
+            if (busy == null) {
+                return info;
+            }
+            if (System.nanoTime() - limit > 0) {
+                throw new DumpException(where + busy + " after " + SETTLE_LIMIT_MILLIS / 1000
+                        + " s; requests in flight cannot be carried");
+            }
+            try {
+                Thread.sleep(SETTLE_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DumpException(where + "interrupted while waiting for its requests in flight");
+            }
+            info = IoUringInfo.read(pid, fd);
+        }
+    }
+
+    /** What keeps the ring from being idle, or null. */
+    static String busy(IoUringInfo info) {
+        if (info.polls() > 0) {
+            return info.polls() + " request(s) armed on a poll (waiting for a file to be ready)";
+        }
+        if (info.overflowed() > 0) {
+            return info.overflowed() + " completion(s) in the kernel's overflow list (the CQ ring was full)";
+        }
+        if (info.sqHead() != info.cachedSqHead()) {
+            return "a submission under way";
+        }
+        int open = info.cachedSqHead() - info.cachedCqTail();
+        if (open > 0) {
+            return open + " request(s) submitted have no completion yet (in flight, or completed without one:"
+                    + " IOSQE_CQE_SKIP_SUCCESS)";
+        }
+        if (open < 0) {
+            return -open + " more completion(s) than requests (multishot requests, zero-copy sends): requests"
+                    + " still armed cannot be told apart";
+        }
+        return null;
+    }
+
+    /** This ring's mappings in the task, by the ring's own inode. */
+    private static List<MapsEntry> mappings(Pid pid, long ino) {
+        List<MapsEntry> out = new ArrayList<>();
+        for (MapsEntry m : ProcFs.maps(pid)) {
+            if (m.path().equals(TARGET) && m.inode() == ino) {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    private static MapsEntry area(List<MapsEntry> maps, long offset) {
+        return maps.stream().filter(m -> m.offset() == offset).findFirst().orElse(null);
+    }
+
+    /**
+     * Modes restore could not give the new ring, told by calls on a copy of the ring that change
+     * nothing: one issuer (the register call is refused to any other task), completions only for
+     * that issuer (DEFER_TASKRUN), polled I/O (a wait with nothing to reap returns at once), disabled.
+     */
+    private static void refuseModes(Pid pid, int fd, IoUringInfo info, MapsEntry rings, String where) {
+        IoUring.Layout base = IoUring.layout(info.sqEntries(), info.cqEntries(), 0);
+        try (Fd pidfd = Sys.pidfdOpen(pid); Fd copy = Sys.pidfdGetfd(pidfd, pid, fd)) {
+            if (IoUring.probe(copy) == -Errno.EEXIST) {
+                throw new DumpException(where + "it takes calls from one task only (IORING_SETUP_SINGLE_ISSUER);"
+                        + " not supported yet");
+            }
+            long head = rings.start() + base.cqHead();
+            byte[] saved = Sys.read(pid, head, 4);
+            int r;
+            try {
+                Sys.write(pid, head, le(info.cqTail())); // nothing to reap for that instant
+                r = IoUring.waitEvents(copy, 1, PROBE_WAIT_NANOS);
+            } finally {
+                Sys.write(pid, head, saved);
+            }
+            if (r == -Errno.ETIME) {
+                return;
+            }
+            String why = r >= 0 ? "its I/O is polled (IORING_SETUP_IOPOLL)"
+                    : r == -Errno.EEXIST ? "only its submitter may reap it (IORING_SETUP_DEFER_TASKRUN)"
+                    : r == -Errno.EBADFD ? "it is disabled (IORING_SETUP_R_DISABLED)"
+                    : "a wait on it gave " + Errno.describe(-r);
+            throw new DumpException(where + why + "; not supported yet");
+        }
+    }
+
+    /**
+     * IORING_SETUP_CQE32, SQE128 and NO_SQARRAY change where things sit in the ring. fdinfo prints the
+     * CQEs and SQEs between head and tail, with their extra words when they are big, and no SQE
+     * without an SQ array: the tails are moved one past the heads for the instant of one read of
+     * fdinfo (the task is frozen and nothing is in flight, so the kernel reads neither meanwhile).
+     */
+    private static int layoutFlags(Pid pid, int fd, IoUringInfo info, MapsEntry rings, MapsEntry sqes, String where) {
+        IoUring.Layout base = IoUring.layout(info.sqEntries(), info.cqEntries(), 0);
+        List<String> cqeLines = info.cqes();
+        if (cqeLines.isEmpty()) {
+            cqeLines = withTail(pid, fd, rings.start() + base.cqTail(), info.cqHead() + 1, null, 0).cqes();
+        }
+        boolean cqe32 = !cqeLines.isEmpty() && IoUringInfo.bigCqe(cqeLines.get(0));
+        IoUring.Layout lay = IoUring.layout(info.sqEntries(), info.cqEntries(), cqe32 ? IoUring.SETUP_CQE32 : 0);
+        List<String> sqeLines = info.sqes();
+        if (sqeLines.isEmpty()) {
+            long slot = rings.start() + lay.sqArray() + 4L * (info.sqHead() & (info.sqEntries() - 1));
+            sqeLines = withTail(pid, fd, rings.start() + base.sqTail(), info.sqHead() + 1,
+                    slot + 4 <= rings.end() ? slot : null, 0).sqes();
+        }
+        int flags = cqe32 ? IoUring.SETUP_CQE32 : 0;
+        if (!sqeLines.isEmpty()) {
+            return flags | (IoUringInfo.bigSqe(sqeLines.get(0)) ? IoUring.SETUP_SQE128 : 0);
+        }
+        // no SQ array: fdinfo shows no SQE; the SQE area's size tells their size when it is not one page either way
+        long small = pages(info.sqEntries() * (long) IoUring.SQE_SIZE), big = pages(2L * info.sqEntries() * IoUring.SQE_SIZE);
+        long size = sqes.end() - sqes.start();
+        if (small == big || (size != small && size != big)) {
+            throw new DumpException(where + "a ring without an SQ array (IORING_SETUP_NO_SQARRAY) whose SQE size"
+                    + " cannot be told from its " + size + "-byte SQE area; not supported yet");
+        }
+        return flags | IoUring.SETUP_NO_SQARRAY | (size == big ? IoUring.SETUP_SQE128 : 0);
+    }
+
+    private static long pages(long bytes) {
+        return (bytes + MapsEntry.PAGE_SIZE - 1) / MapsEntry.PAGE_SIZE * MapsEntry.PAGE_SIZE;
+    }
+
+    /** fdinfo read while the tail at {@code tailAt} is {@code tail} (and the SQ array slot at {@code slot}, if any, is 0). */
+    private static IoUringInfo withTail(Pid pid, int fd, long tailAt, int tail, Long slot, int index) {
+        byte[] savedTail = Sys.read(pid, tailAt, 4);
+        byte[] savedSlot = slot == null ? null : Sys.read(pid, slot, 4);
+        try {
+            if (slot != null) {
+                Sys.write(pid, slot, le(index));
+            }
+            Sys.write(pid, tailAt, le(tail));
+            return IoUringInfo.read(pid, fd);
+        } finally {
+            Sys.write(pid, tailAt, savedTail);
+            if (slot != null) {
+                Sys.write(pid, slot, savedSlot);
+            }
+        }
+    }
+
+    static byte[] le(int v) {
+        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
+    }
+}

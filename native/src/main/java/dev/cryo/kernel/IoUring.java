@@ -1,0 +1,112 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+
+/**
+ * io_uring's ABI (include/uapi/linux/io_uring.h) and the few calls cryo makes on a ring from its own
+ * process: a throwaway ring that tells this kernel's ring layout, and probes of a task's ring taken
+ * with pidfd_getfd that change nothing in it.
+ */
+public final class IoUring {
+    private IoUring() {}
+
+    /** mmap offsets of the ring fd's areas. */
+    public static final long OFF_SQ_RING = 0, OFF_CQ_RING = 0x8000000L, OFF_SQES = 0x10000000L;
+
+    /** io_uring_setup flags. */
+    public static final int SETUP_IOPOLL = 1, SETUP_SQPOLL = 1 << 1, SETUP_SQ_AFF = 1 << 2, SETUP_CQSIZE = 1 << 3,
+            SETUP_CLAMP = 1 << 4, SETUP_ATTACH_WQ = 1 << 5, SETUP_R_DISABLED = 1 << 6, SETUP_SUBMIT_ALL = 1 << 7,
+            SETUP_COOP_TASKRUN = 1 << 8, SETUP_TASKRUN_FLAG = 1 << 9, SETUP_SQE128 = 1 << 10, SETUP_CQE32 = 1 << 11,
+            SETUP_SINGLE_ISSUER = 1 << 12, SETUP_DEFER_TASKRUN = 1 << 13, SETUP_NO_MMAP = 1 << 14,
+            SETUP_REGISTERED_FD_ONLY = 1 << 15, SETUP_NO_SQARRAY = 1 << 16;
+
+    /** io_uring_enter flags. */
+    public static final int ENTER_GETEVENTS = 1, ENTER_EXT_ARG = 1 << 3;
+
+    /** io_uring_register opcodes. */
+    public static final int REGISTER_PROBE = 8;
+
+    /** struct io_uring_sqe is 64 bytes (128 with SQE128), struct io_uring_cqe 16 (32 with CQE32). */
+    public static final int SQE_SIZE = 64, CQE_SIZE = 16;
+
+    /** An all-zero SQE is IORING_OP_NOP with user_data 0. */
+    public static final int OP_NOP = 0;
+
+    /**
+     * struct io_uring_params: 120 bytes. The fields cryo reads: entries and flags at the start,
+     * struct io_sqring_offsets at 40 and struct io_cqring_offsets at 80.
+     */
+    public static final int PARAMS_SIZE = 120, P_SQ_ENTRIES = 0, P_CQ_ENTRIES = 4, P_FLAGS = 8, P_FEATURES = 20,
+            P_SQ_OFF = 40, P_CQ_OFF = 80;
+
+    /**
+     * Where the counters and arrays sit in a ring's shared area (struct io_rings, offsets from
+     * io_uring_params): {@code sqArray} is -1 for a ring without one (IORING_SETUP_NO_SQARRAY).
+     */
+    public record Layout(int sqEntries, int cqEntries, int sqHead, int sqTail, int sqFlags, int sqDropped,
+                         int sqArray, int cqHead, int cqTail, int cqOverflow, int cqes, int cqFlags, int features) {
+
+        /** The params io_uring_setup filled in (PARAMS_SIZE bytes, little-endian). */
+        public static Layout of(java.nio.ByteBuffer p) {
+            p.order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            int array = p.getInt(P_SQ_OFF + 24);
+            boolean noArray = (p.getInt(P_FLAGS) & SETUP_NO_SQARRAY) != 0;
+            return new Layout(p.getInt(P_SQ_ENTRIES), p.getInt(P_CQ_ENTRIES), p.getInt(P_SQ_OFF), p.getInt(P_SQ_OFF + 4),
+                    p.getInt(P_SQ_OFF + 16), p.getInt(P_SQ_OFF + 20), noArray ? -1 : array, p.getInt(P_CQ_OFF),
+                    p.getInt(P_CQ_OFF + 4), p.getInt(P_CQ_OFF + 16), p.getInt(P_CQ_OFF + 20), p.getInt(P_CQ_OFF + 24),
+                    p.getInt(P_FEATURES));
+        }
+    }
+
+    /** The params for io_uring_setup of a ring of these sizes and flags (CQSIZE added when the CQ is not twice the SQ). */
+    public static byte[] params(int sqEntries, int cqEntries, int flags) {
+        java.nio.ByteBuffer p = java.nio.ByteBuffer.allocate(PARAMS_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (cqEntries != 2 * sqEntries) {
+            flags |= SETUP_CQSIZE;
+            p.putInt(P_CQ_ENTRIES, cqEntries);
+        }
+        p.putInt(P_FLAGS, flags);
+        return p.array();
+    }
+
+    /** The layout this kernel gives a ring of these sizes and flags: a ring made in cryo's process and closed. */
+    public static Layout layout(int sqEntries, int cqEntries, int flags) {
+        Memory p = new Memory(PARAMS_SIZE);
+        p.write(0, params(sqEntries, cqEntries, flags), 0, PARAMS_SIZE);
+        long fd = Sys.call(() -> "io_uring_setup(" + sqEntries + ", cq " + cqEntries + ", flags 0x" + Integer.toHexString(flags)
+                + ")", SyscallNr.IO_URING_SETUP, sqEntries, Sys.address(p), 0, 0);
+        new Fd((int) fd).close();
+        return Layout.of(p.getByteBuffer(0, PARAMS_SIZE));
+    }
+
+    /**
+     * io_uring_register(IORING_REGISTER_PROBE) on a ring cryo holds: it only reads which opcodes the
+     * kernel has, and is refused with EEXIST when the ring takes calls from one task only
+     * (IORING_SETUP_SINGLE_ISSUER). Returns 0 or -errno.
+     */
+    public static int probe(Fd ring) {
+        Memory buf = new Memory(16 + 256 * 8);
+        buf.clear();
+        long r = LibC.syscall(SyscallNr.IO_URING_REGISTER, ring.value(), REGISTER_PROBE, Sys.address(buf), 256, 0, 0);
+        return r == -1 ? -Native.getLastError() : 0;
+    }
+
+    /**
+     * io_uring_enter(GETEVENTS) on a ring cryo holds, waiting at most {@code timeoutNanos} for
+     * {@code minComplete} completions: it submits nothing and reaps nothing (user space reaps by
+     * moving the CQ head). Returns the result or -errno (ETIME when it waited out, EEXIST when only
+     * its submitter may wait: IORING_SETUP_DEFER_TASKRUN).
+     */
+    public static int waitEvents(Fd ring, int minComplete, long timeoutNanos) {
+        Memory ts = new Memory(16);
+        ts.setLong(0, timeoutNanos / 1_000_000_000L);
+        ts.setLong(8, timeoutNanos % 1_000_000_000L);
+        Memory arg = new Memory(24); // struct io_uring_getevents_arg: sigmask, sigmask_sz, min_wait_usec, ts
+        arg.clear();
+        arg.setLong(16, Sys.address(ts));
+        long r = LibC.syscall(SyscallNr.IO_URING_ENTER, ring.value(), 0, minComplete, ENTER_GETEVENTS | ENTER_EXT_ARG,
+                Sys.address(arg), 24);
+        return r == -1 ? -Native.getLastError() : (int) r;
+    }
+}

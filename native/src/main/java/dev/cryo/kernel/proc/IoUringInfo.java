@@ -1,0 +1,95 @@
+package dev.cryo.kernel.proc;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The io_uring part of /proc/PID/fdinfo/N: the ring's counters as the ring's memory holds them
+ * (SqHead, SqTail, CqHead, CqTail) and as the kernel keeps them (CachedSqHead, CachedCqTail), its
+ * sizes (the masks), the SQEs and CQEs between head and tail (one line each), the SQPOLL thread, the
+ * registered files and buffers, the personalities, the requests armed on a poll and the completions
+ * waiting in the overflow list. Lines of other sections (personality credentials) have no key.
+ */
+public record IoUringInfo(int sqEntries, int cqEntries, int sqHead, int sqTail, int cachedSqHead, int cqHead, int cqTail,
+                          int cachedCqTail, List<String> sqes, List<String> cqes, int sqThread, int userFiles, int userBufs,
+                          boolean personalities, int polls, int overflowed) {
+
+    public static IoUringInfo parse(String path, String text) {
+        List<String> lines = Text.lines(text);
+        Integer sqMask = null, cqMask = null, sqHead = null, sqTail = null, cachedSqHead = null, cqHead = null,
+                cqTail = null, cachedCqTail = null, sqThread = null, userFiles = null, userBufs = null;
+        List<String> sqes = new ArrayList<>(), cqes = new ArrayList<>();
+        boolean personalities = false;
+        int polls = 0, overflowed = 0;
+        String section = "";
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i);
+            int colon = l.indexOf(':');
+            String key = colon < 0 ? "" : l.substring(0, colon).trim();
+            String value = colon < 0 ? "" : l.substring(colon + 1).trim();
+            int n = i + 1;
+            switch (key) {
+                case "SqMask" -> sqMask = hex(path, n, value);
+                case "CqMask" -> cqMask = hex(path, n, value);
+                case "SqHead" -> sqHead = counter(path, n, key, value);
+                case "SqTail" -> sqTail = counter(path, n, key, value);
+                case "CachedSqHead" -> cachedSqHead = counter(path, n, key, value);
+                case "CqHead" -> cqHead = counter(path, n, key, value);
+                case "CqTail" -> cqTail = counter(path, n, key, value);
+                case "CachedCqTail" -> cachedCqTail = counter(path, n, key, value);
+                case "SqThread" -> sqThread = Text.decInt(path, n, key, value);
+                case "UserFiles" -> userFiles = Text.decInt(path, n, key, value);
+                case "UserBufs" -> userBufs = Text.decInt(path, n, key, value);
+                default -> { }
+            }
+            if (!key.isEmpty() && !key.chars().allMatch(Character::isDigit) && !l.startsWith(" ")) {
+                section = key;
+                if (key.equals("Personalities")) {
+                    personalities = true;
+                }
+                continue;
+            }
+            switch (section) {
+                case "SQEs" -> sqes.add(l.trim());
+                case "CQEs" -> cqes.add(l.trim());
+                case "PollList" -> polls++;
+                case "CqOverflowList" -> overflowed++;
+                default -> { }
+            }
+        }
+        if (sqMask == null || cqMask == null || sqHead == null || sqTail == null || cqHead == null || cqTail == null
+                || sqThread == null || userFiles == null || userBufs == null) {
+            throw ProcFormatException.of(path, "not the fdinfo of an io_uring (no SqMask/SqHead/CqTail/SqThread/UserFiles lines)");
+        }
+        return new IoUringInfo(sqMask + 1, cqMask + 1, sqHead, sqTail, cachedSqHead == null ? sqHead : cachedSqHead,
+                cqHead, cqTail, cachedCqTail == null ? cqTail : cachedCqTail, List.copyOf(sqes), List.copyOf(cqes),
+                sqThread, userFiles, userBufs, personalities, polls, overflowed);
+    }
+
+    /** The counters are printed unsigned and wrap at 2^32. */
+    private static int counter(String path, int line, String key, String value) {
+        return (int) Text.decUnsigned(path, line, key, value);
+    }
+
+    private static int hex(String path, int line, String value) {
+        if (!value.startsWith("0x")) {
+            throw ProcFormatException.at(path, line, "expected a 0x mask, found '" + value + "'");
+        }
+        return (int) Long.parseLong(value.substring(2), 16);
+    }
+
+    /** Whether an SQE line shows the second half of a 128-byte SQE (IORING_SETUP_SQE128). */
+    public static boolean bigSqe(String line) {
+        return line.contains(", e0:");
+    }
+
+    /** Whether a CQE line shows the extra words of a 32-byte CQE (IORING_SETUP_CQE32). */
+    public static boolean bigCqe(String line) {
+        return line.contains("extra1:");
+    }
+
+    public static IoUringInfo read(dev.cryo.kernel.Pid pid, int fd) {
+        String path = pid.procDir() + "/fdinfo/" + fd;
+        return parse(path, ProcFs.text(path));
+    }
+}
