@@ -1,0 +1,44 @@
+package dev.cryo.engine.model.codec;
+
+import dev.cryo.engine.files.FdHandlers;
+import dev.cryo.engine.files.IoUringHandler;
+import dev.cryo.engine.image.ImageOptions;
+import dev.cryo.engine.image.ImageReader;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.TaskImage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static dev.cryo.engine.model.codec.ModelEquality.assertModelEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** An io_uring record survives the image round trip field for field, counters past 2^31 included. */
+class IoUringCodecTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aRingWithItsAreasRoundTrips() throws Exception {
+        IoUringHandler.IoUringRing ring = new IoUringHandler.IoUringRing(8, 16, dev.cryo.kernel.IoUring.SETUP_CQE32,
+                0x8000_0003, 0x8000_0003, List.of(
+                new IoUringHandler.Area(0x7f00_0000_1000L, 0x7f00_0000_2000L, 0, 3, new byte[] {1, 2, 3, 0, -1}),
+                new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096])));
+        TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
+        try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
+            w.writeRecord(withFds);
+            w.commit();
+        }
+        try (ImageReader r = ImageReader.open(tmp, ModelCodecs.ALL)) {
+            assertModelEquals(withFds, r.records().get(0));
+        }
+        Map<String, Object> shown = FdHandlers.show(ring);
+        assertEquals("2147483651", shown.get("sqHead"));
+        assertEquals(List.of("CQE32"), shown.get("setupFlags"));
+        assertEquals(List.of("0x7f0000001000-0x7f0000002000 rings", "0x7f0000000000-0x7f0000001000 SQEs"), shown.get("areas"));
+    }
+}
