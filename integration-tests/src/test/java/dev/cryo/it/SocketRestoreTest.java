@@ -425,6 +425,31 @@ class SocketRestoreTest {
     }
 
     /**
+     * A connection that failed by a timeout (retransmissions unanswered: tcptimeout.c drops them with
+     * nftables in a net namespace of its own) whose ETIMEDOUT the program has not read: refused, as
+     * reading it takes it. It comes back with its bytes, then ETIMEDOUT, then the end (cryo makes the
+     * kernel time it out again); a tree left running gets it back in place.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"restored", "left running"})
+    void aTimedOutConnectionKeepsItsUnreadError(String how) throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcptimeout.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcptimeout.out"), "sh", "-c",
+                "exec unshare -n " + prog))) {
+            if (how.equals("restored")) {
+                assertPass(RestoreTest.checkAndReap(DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                        .restoreDetached(p.output())));
+                assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("ETIMEDOUT"));
+            } else {
+                Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+                assertEquals(0, dump.code(), dump.toString());
+                assertPass(Workloads.check(p));
+            }
+        }
+    }
+
+    /**
      * A listener without SO_REUSEADDR whose program closed its connections first (their TIME_WAIT
      * holds its port, as a plain socketserver.TCPServer's after a request) could not bind again:
      * the restore failed after the dump had killed the tree.

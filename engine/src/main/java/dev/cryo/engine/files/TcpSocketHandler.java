@@ -12,6 +12,7 @@ import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
 import dev.cryo.kernel.net.TcpRepair;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -84,8 +85,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     private static int readError(com.esotericsoftware.kryo.io.Input in) {
         int e = in.readVarInt(true);
         if (e != 0 && e != dev.cryo.kernel.Errno.ECONNRESET && e != dev.cryo.kernel.Errno.EPIPE
-                && e != dev.cryo.kernel.Errno.ECONNREFUSED) {
-            throw new com.esotericsoftware.kryo.KryoException("TcpSocket.error: " + e + " is not a reset's errno");
+                && e != dev.cryo.kernel.Errno.ECONNREFUSED && e != dev.cryo.kernel.Errno.ETIMEDOUT) {
+            throw new com.esotericsoftware.kryo.KryoException("TcpSocket.error: " + e + " is not a reset's or a timeout's errno");
         }
         return e;
     }
@@ -114,10 +115,6 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         } else if (neverConnected) {
             return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
                     SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), false, null, false, "");
-        }
-        if (erred && primary && timedOut) {
-            throw p.refuse(what + " failed with retransmissions or probes unanswered (a timeout's error, which cryo"
-                    + " could not give back once read) and the program has not read its error yet; not supported");
         }
         byte[] unread = new byte[0];
         if (primary) {
@@ -150,21 +147,30 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      * not read: it can only be read by taking it (SO_ERROR), so cryo keeps the socket, and if the
      * tree runs on (the dump failed, or -R) makes it again in place, on the same open file (its epoll
      * watches stay): disconnected, rebuilt with its unread bytes and reset again ({@link #closeAgain}).
-     * Other errors (a timeout's, ICMP's, ss -K's ECONNABORTED) cannot be made again: the program is
-     * given ECONNRESET for it and the dump is refused, saying so.
+     * A timeout's ETIMEDOUT (retransmissions or keepalive probes unanswered) is made again the same way
+     * with a timeout ({@link #timeOutAgain}). Other errors (ICMP's, ss -K's ECONNABORTED) cannot be made
+     * again: the program is given ECONNRESET for it and the dump is refused, saying so. The socket is
+     * made again inside its net namespace (one of the tree's: from a thread of cryo's that joins it).
      */
     private static TcpSocket takeError(SocketProbe p, TcpSocket t, SocketDumpState st, String what) {
         int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
-        boolean reset = error == dev.cryo.kernel.Errno.ECONNRESET || error == dev.cryo.kernel.Errno.EPIPE;
+        boolean again = error == dev.cryo.kernel.Errno.ECONNRESET || error == dev.cryo.kernel.Errno.EPIPE
+                || error == dev.cryo.kernel.Errno.ETIMEDOUT;
         TcpSocket taken = new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), 0, t.options(), true,
-                t.connection(), false, "", reset ? error : dev.cryo.kernel.Errno.ECONNRESET);
-        if (reset) {
-            st.giveBackIfRunning(p.sock, () -> giveBack(taken, p.sock));
+                t.connection(), false, "", again ? error : dev.cryo.kernel.Errno.ECONNRESET);
+        int netns = st.netnsOf(t.ino());
+        Runnable giveBack = netns == 0 ? () -> giveBack(taken, p.sock)
+                : () -> dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(netns), "net", () -> {
+                    giveBack(taken, p.sock);
+                    return null;
+                });
+        if (again) {
+            st.giveBackIfRunning(p.sock, giveBack);
         } else {
-            giveBack(taken, p.sock);
+            giveBack.run();
             throw p.refuse(what + " failed with " + dev.cryo.kernel.Errno.describe(error) + ", which the program had"
-                    + " not read yet; cryo had to read it and can only make a reset's error again: the program now"
-                    + " reads ECONNRESET for it; not supported");
+                    + " not read yet; cryo had to read it and can only make a reset's or a timeout's error again:"
+                    + " the program now reads ECONNRESET for it; not supported");
         }
         return taken;
     }
@@ -581,6 +587,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             TcpRepair.rebuild(s, new SockAddr(t.family(), local.address(), 0), nobody, c);
             local = Sockets.sockName(s);
         }
+        if (t.error() == dev.cryo.kernel.Errno.ETIMEDOUT) {
+            timeOutAgain(t, s, local, nobody, reuseAddr);
+            return;
+        }
         TcpRepair.leaveQuietly(s, reuseAddr); // a window probe to no one's port would be answered by a reset
         int seq = c.recvSeq();
         if (t.error() == dev.cryo.kernel.Errno.EPIPE) {
@@ -592,6 +602,34 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         awaitState(t, s, SockDiag.TCP_CLOSE, "the reset that closes it again");
         if (t.error() == 0) {
             Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
+        }
+    }
+
+    /**
+     * {@link #closeAgain} for a timeout's error: the rebuilt connection's packets to and from no one's
+     * port are dropped (an nftables table of its own, in the socket's namespace) and a byte is sent with
+     * TCP_USER_TIMEOUT at 1 ms, so the kernel gives up on it itself: closed, its bytes kept, ETIMEDOUT
+     * pending, the byte purged with its send queue. TCP_USER_TIMEOUT is put back as the program had it.
+     */
+    private static void timeOutAgain(TcpSocket t, Fd s, SockAddr local, SockAddr nobody, boolean reuseAddr) {
+        String table = "cryo_timeout_" + ProcessHandle.current().pid() + "_" + OVER.getAndIncrement();
+        dev.cryo.kernel.net.NetworkLock.lock(table, List.of(new dev.cryo.kernel.net.NetworkLock.Flow(local, nobody)));
+        try {
+            TcpRepair.leaveQuietly(s, reuseAddr);
+            int userTimeout = Sockets.getInt(s, Sockets.SOL_TCP, Sockets.TCP_USER_TIMEOUT);
+            Sockets.setInt(s, Sockets.SOL_TCP, Sockets.TCP_USER_TIMEOUT, 1);
+            Sockets.send(s, new byte[1], Sockets.MSG_DONTWAIT);
+            long deadline = System.nanoTime() + 30_000_000_000L; // the first retransmission waits for the initial RTO
+            while (tcpState(s) != SockDiag.TCP_CLOSE) {
+                if (System.nanoTime() > deadline) {
+                    throw new dev.cryo.engine.restore.RestoreException("TCP socket " + t.local()
+                            + " (timed out): it did not time out again (state " + SockDiag.stateName(tcpState(s)) + ")");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+            }
+            Sockets.setInt(s, Sockets.SOL_TCP, Sockets.TCP_USER_TIMEOUT, userTimeout);
+        } finally {
+            dev.cryo.kernel.net.NetworkLock.unlock(table);
         }
     }
 
