@@ -333,10 +333,16 @@ public final class TaskDumper {
         long[] smapsNanos = {0, 0};
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
         java.util.concurrent.Future<PreCopyTracker.FinalRound> finalRuns = null;
+        TaskCollector.Scratch scratch = null;
+        long mapped;
         try {
             plan = preCopy == null ? TaskCollector.plan(pid, job.files())
                     : TaskCollector.plan(pid, job.files(), preCopy, early);
             early = null;
+            planned = System.nanoTime();
+            // before the walks below: its mmap would wait for them (the mm's lock), and the collect with it
+            scratch = TaskCollector.scratchArea(tracer, pid, tids, plan);
+            mapped = System.nanoTime();
             if (plan.provisional()) {
                 // VmFlags may have changed in place since smaps was read: read it again, frozen, while
                 // this thread finds the last pages and collects the state (the walk is kernel work on
@@ -351,7 +357,6 @@ public final class TaskDumper {
                     }
                 });
             }
-            planned = System.nanoTime();
             if (preCopy == null) {
                 runs = plan.runs();
                 ran = System.nanoTime();
@@ -372,6 +377,7 @@ public final class TaskDumper {
                 });
             }
         } catch (RuntimeException e) {
+            closeQuietly(scratch);
             m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + logged(e))));
             return Behaviors.same();
         }
@@ -383,7 +389,9 @@ public final class TaskDumper {
         TaskCollector.Snapshot snap;
         long confirmWait = 0, finalWait = 0;
         try {
-            snap = TaskCollector.collect(tracer, pid, tids, job.files(), plan);
+            try (TaskCollector.Scratch s = scratch) { // unmapped before smaps may have to be read again
+                snap = TaskCollector.collect(s, tids, job.files(), plan);
+            }
             if (frozenSmaps != null) {
                 long w0 = System.nanoTime();
                 snap = confirmed(snap, plan, frozenSmaps);
@@ -414,9 +422,9 @@ public final class TaskDumper {
             ran = planned + finalNanos[0];
             workers = copyPages(runs, job, vmaCount, runs.stream().mapToLong(PageRun::pages).sum() <= INLINE_PAGES);
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
-                plan.provisional() ? " from smaps read before the freeze" : "",
+                plan.provisional() ? " from smaps read before the freeze" : "", (mapped - planned) / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
@@ -457,6 +465,18 @@ public final class TaskDumper {
             ctx.spawn(RegionDumper.create(rj, adapter), "region-" + i, REGIONS);
         }
         return shares.size();
+    }
+
+    /** After a failure, which is the one reported. */
+    private static void closeQuietly(TaskCollector.Scratch scratch) {
+        if (scratch == null) {
+            return;
+        }
+        try {
+            scratch.close();
+        } catch (RuntimeException ignored) {
+            // the first failure is reported
+        }
     }
 
     private static void awaitQuietly(java.util.concurrent.Future<?> f) {

@@ -72,8 +72,38 @@ public final class TaskCollector {
 
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,
                                    MemoryPlan memory) {
+        try (Scratch scratch = scratchArea(tracer, pid, tids, memory)) {
+            return collect(scratch, tids, files, memory);
+        }
+    }
+
+    /** cryo's scratch area in a frozen task, and the task's status read just before it was mapped. */
+    public record Scratch(RemoteTask remote, ProcStatus statusBefore) implements AutoCloseable {
+        @Override
+        public void close() {
+            remote.close();
+        }
+    }
+
+    /**
+     * Maps cryo's scratch area in the frozen task, for {@link #collect(Scratch, List, FdHandler.DumpContext, MemoryPlan)}.
+     * Its mmap takes the task's mm lock for writing: mapped before a walk of the task's page tables
+     * starts beside the collect (smaps, a pre-copy's final scan hold the lock for all their tens of
+     * ms for a GiB), it does not wait for that walk.
+     */
+    public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory) {
+        ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
+        return new Scratch(new RemoteTask(tracer, pid, memory.maps(), tids.size()), before);
+    }
+
+    /** As above, through a scratch area already mapped ({@link #scratchArea}); the caller unmaps it. */
+    public static Snapshot collect(Scratch scratch, List<Integer> tids, FdHandler.DumpContext files,
+                                   MemoryPlan memory) {
+        RemoteTask remote = scratch.remote();
+        Tracer tracer = remote.tracer();
+        Pid pid = remote.pid();
         ProcStat stat = ProcFs.stat(pid);
-        ProcStatus status = ProcFs.status(pid);
+        ProcStatus status = scratch.statusBefore();
         String cwd = ProcFs.cwd(pid);
         String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(cwd);
         if (gone != null) { // zdtm's unhashed_proc: it could not be made again (the restore failed)
@@ -89,29 +119,26 @@ public final class TaskCollector {
         SecurityImage security;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
-        int mlockFuture;
-        try (RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size())) {
-            mlockFuture = MlockFuture.of(pid, remote, status);
-            for (int tid : tids) {
-                threads.add(ThreadCollector.collect(remote, tid, securityCollector));
-            }
-            try (Injector inj = remote.injector(pid.value())) {
-                MainReads reads = mainReads(remote, inj);
-                if (reads != null) {
-                    sigactions = reads.sigactions();
-                    brk = reads.brk();
-                    membarrier = reads.membarrier();
-                    mdwe = reads.mdwe();
-                    security = securityCollector.task(reads.dumpable(), reads.subreaper());
-                    timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
-                } else {
-                    sigactions = sigactions(remote, inj);
-                    brk = inj.call("brk", SyscallNr.BRK, 0);
-                    membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
-                    mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
-                    security = securityCollector.task(inj, remote);
-                    timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
-                }
+        int mlockFuture = MlockFuture.of(pid, remote, status);
+        for (int tid : tids) {
+            threads.add(ThreadCollector.collect(remote, tid, securityCollector));
+        }
+        try (Injector inj = remote.injector(pid.value())) {
+            MainReads reads = mainReads(remote, inj);
+            if (reads != null) {
+                sigactions = reads.sigactions();
+                brk = reads.brk();
+                membarrier = reads.membarrier();
+                mdwe = reads.mdwe();
+                security = securityCollector.task(reads.dumpable(), reads.subreaper());
+                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
+            } else {
+                sigactions = sigactions(remote, inj);
+                brk = inj.call("brk", SyscallNr.BRK, 0);
+                membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
+                mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
+                security = securityCollector.task(inj, remote);
+                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
             }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
