@@ -70,10 +70,11 @@ public final class Agent {
 
     private record Found(Receptionist.Listing listing, ActorRef<AgentList> replyTo) implements AgentProtocol.Command {}
 
-    /** An image on its way in, staged in its own directory. */
-    private record Incoming(Path dir, ActorRef<ReceiveStatus> source, long arrivedNanos, ArrivingMemory memory) {
+    /** An image on its way in, staged in its own directory; {@code running}: the page channel's "running" (or null). */
+    private record Incoming(Path dir, ActorRef<ReceiveStatus> source, long arrivedNanos, ArrivingMemory memory,
+                            java.util.concurrent.CompletableFuture<PageChannel.Running> running) {
         Incoming arrived(long at) {
-            return new Incoming(dir, source, at, memory);
+            return new Incoming(dir, source, at, memory, running);
         }
     }
 
@@ -122,6 +123,12 @@ public final class Agent {
             public ArrivingMemory memory(String id) {
                 Incoming in = incoming.get(id);
                 return in == null ? null : in.memory();
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<PageChannel.Running> restored(String id) {
+                Incoming in = incoming.get(id);
+                return in == null ? null : in.running();
             }
         });
         timers.startTimerWithFixedDelay(new Reap(), Duration.ofSeconds(1));
@@ -181,6 +188,7 @@ public final class Agent {
                     Incoming in = incoming.remove(m.id());
                     if (in != null) {
                         ctx.getLog().info("migration {}: no image arrived; dropped", m.id());
+                        in.running().complete(null);
                         in.memory().discard();
                         deleteQuietly(in.dir());
                     }
@@ -222,7 +230,8 @@ public final class Agent {
             Path dir = StagingDirs.create(parts.stagingDir(), "in-");
             String id = m.id();
             incoming.put(id, new Incoming(dir, m.replyTo(), 0,
-                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub))));
+                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub)),
+                    new java.util.concurrent.CompletableFuture<>()));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
             // the message of "ready" is this host's profile: the source checks it before it freezes anything
@@ -279,6 +288,7 @@ public final class Agent {
                 return Behaviors.same();
             }
             long restoreMillis = (System.nanoTime() - in.arrivedNanos()) / 1_000_000;
+            in.running().complete(new PageChannel.Running(restoreMillis, s.report().pids())); // first: the faster way
             in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids(), restoreMillis));
             restored.put(m.id(), s.report().pids());
             roots.add(s.report().rootPid());
@@ -328,6 +338,7 @@ public final class Agent {
         Incoming in = incoming.remove(id);
         ctx.getLog().info("migration {}: {}", id, why);
         if (in != null) {
+            in.running().complete(null);
             in.memory().discard();
             deleteQuietly(in.dir());
             in.source().tell(new ReceiveStatus(id, "failed", why, "", 0, List.of(), 0));
@@ -338,6 +349,7 @@ public final class Agent {
     private Behavior<AgentProtocol.Command> onAbandon(Abandon m) {
         Incoming in = incoming.remove(m.id());
         if (in != null) {
+            in.running().complete(null);
             in.memory().discard();
             deleteQuietly(in.dir());
         }

@@ -47,6 +47,9 @@ final class Migration {
 
     private record Dump(DumpSupervisor.Outcome outcome) implements Command {}
 
+    /** The destination's "running", on the page channel's back direction (before Artery's, as a rule). */
+    private record ChannelRunning(PageChannel.Running running) implements Command {}
+
     private record DestinationGone() implements Command {}
 
     private record Ignored() implements Command {}
@@ -74,6 +77,8 @@ final class Migration {
     private ActorRef<AgentProtocol.Command> destination;
     private PageChannel.Sender sender;
     private String destinationFailure;
+    /** "Running" heard before the dump said Held (the two come from different hosts: any order). */
+    private PageChannel.Running earlyRunning;
 
     private Migration(ActorContext<Command> ctx, TimerScheduler<Command> timers, Migrate request, Deps deps) {
         this.ctx = ctx;
@@ -137,6 +142,8 @@ final class Migration {
                         return abandon("cannot open the page channel to " + s.dataHost() + ":" + s.dataPort() + ": "
                                 + e.getMessage());
                     }
+                    ActorRef<Command> self = ctx.getSelf();
+                    sender.onRunning(r -> self.tell(new ChannelRunning(r)));
                     String where = "the page channel to " + request.to() + " (" + s.dataHost() + ":" + s.dataPort() + ")";
                     DumpRequest dump = new DumpRequest(Pid.of(request.pid()), Path.of("migration-" + id), false, false,
                             new DumpProgress(), request.preCopy());
@@ -159,7 +166,8 @@ final class Migration {
         return Behaviors.receive(Command.class)
                 .onMessage(Dump.class, m -> {
                     if (m.outcome() instanceof DumpSupervisor.Held h) {
-                        return held(h, System.nanoTime());
+                        return earlyRunning != null ? running(h, System.nanoTime(), earlyRunning, "heard before the dump ended")
+                                : held(h, System.nanoTime());
                     }
                     String why = m.outcome() instanceof DumpSupervisor.Failed f ? f.message() : "unexpected " + m.outcome();
                     return abandon(destinationFailure != null ? destinationFailure + " (the source was resumed)"
@@ -169,7 +177,13 @@ final class Migration {
                     if (m.status().state().equals("failed")) {
                         destinationFailure = "agent " + request.to() + ": " + m.status().message();
                         sender.cut();
+                    } else if (m.status().state().equals("running") && earlyRunning == null) {
+                        earlyRunning = new PageChannel.Running(m.status().restoreMillis(), m.status().pids());
                     }
+                    return Behaviors.same();
+                })
+                .onMessage(ChannelRunning.class, m -> {
+                    earlyRunning = m.running();
                     return Behaviors.same();
                 })
                 .onMessage(DestinationGone.class, m -> {
@@ -191,15 +205,11 @@ final class Migration {
         ctx.getLog().debug("migration {}: image sent, source frozen for {} ms so far, waiting for {} (at {} ms since the epoch)", id,
                 h.report().stats().frozenMillis(), request.to(), System.currentTimeMillis());
         return Behaviors.receive(Command.class)
+                .onMessage(ChannelRunning.class, m -> running(h, heldAt, m.running(), "on the page channel"))
                 .onMessage(Status.class, m -> {
                     ReceiveStatus s = m.status();
                     if (s.state().equals("running")) {
-                        ctx.getLog().debug("migration {}: {} reports the tree running {} ms after the image was sent "
-                                + "(its restore took {} ms of them)", id, request.to(), (System.nanoTime() - heldAt) / 1_000_000,
-                                s.restoreMillis());
-                        long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
-                        restoreMillis = s.restoreMillis();
-                        return finish(h, true, null, downtime, s.pids());
+                        return running(h, heldAt, new PageChannel.Running(s.restoreMillis(), s.pids()), "through Artery");
                     }
                     if (s.state().equals("failed")) {
                         return finish(h, false, "agent " + request.to() + ": " + s.message(), 0, List.of());
@@ -212,6 +222,16 @@ final class Migration {
                 .onMessage(Dump.class, m -> Behaviors.same())
                 .onMessage(Ignored.class, m -> Behaviors.same())
                 .build();
+    }
+
+    /** The copy runs on the destination: the source is killed. */
+    private Behavior<Command> running(DumpSupervisor.Held h, long heldAt, PageChannel.Running r, String how) {
+        ctx.getLog().debug("migration {}: {} reports the tree running {} ms after the image was sent, {} "
+                + "(its restore took {} ms of them)", id, request.to(), (System.nanoTime() - heldAt) / 1_000_000, how,
+                r.restoreMillis());
+        long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
+        restoreMillis = r.restoreMillis();
+        return finish(h, true, null, downtime, r.pids());
     }
 
     private Behavior<Command> finish(DumpSupervisor.Held h, boolean kill, String failure, long downtime, List<Integer> pids) {

@@ -19,6 +19,7 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -42,6 +43,7 @@ class PageChannelTest {
     private static final Map<String, Path> expected = new ConcurrentHashMap<>();
     private static final Map<String, CompletableFuture<String>> outcomes = new ConcurrentHashMap<>();
     private static final Map<String, dev.cryo.engine.restore.ArrivingMemory> memories = new ConcurrentHashMap<>();
+    private static final Map<String, CompletableFuture<PageChannel.Running>> restores = new ConcurrentHashMap<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -62,6 +64,11 @@ class PageChannelTest {
                     @Override
                     public dev.cryo.engine.restore.ArrivingMemory memory(String id) {
                         return memories.get(id);
+                    }
+
+                    @Override
+                    public CompletableFuture<PageChannel.Running> restored(String id) {
+                        return restores.get(id);
                     }
                 });
     }
@@ -126,6 +133,44 @@ class PageChannelTest {
         assertArrayEquals(sent, Files.readAllBytes(expected.get(id)));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(expected.get(id))));
+    }
+
+    @Test
+    void theReceiversRunningComesBackOnTheChannelOnceTheImageIsRestored() throws Exception {
+        String id = expect();
+        CompletableFuture<PageChannel.Running> restore = new CompletableFuture<>();
+        restores.put(id, restore);
+        PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                Duration.ofSeconds(10), Duration.ofSeconds(5));
+        CompletableFuture<PageChannel.Running> heard = new CompletableFuture<>();
+        s.onRunning(heard::complete);
+        writeImage(s.channel(), 4);
+        assertEquals("ok", outcome(id));
+        Thread.sleep(200); // the receiver holds the channel open meanwhile: nothing is said before the restore ends
+        assertFalse(heard.isDone());
+        restore.complete(new PageChannel.Running(42, List.of(7, 70000, 123456)));
+        assertEquals(new PageChannel.Running(42, List.of(7, 70000, 123456)), heard.get(30, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void aFailedRestoreSaysNothingOnTheChannel() throws Exception {
+        String id = expect();
+        CompletableFuture<PageChannel.Running> restore = new CompletableFuture<>();
+        restores.put(id, restore);
+        PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
+                Duration.ofSeconds(10), Duration.ofSeconds(5));
+        CompletableFuture<PageChannel.Running> heard = new CompletableFuture<>();
+        s.onRunning(heard::complete);
+        StreamImageSink sink = new StreamImageSink(s.channel(), "test", ModelCodecs.ALL, ImageOptions.defaults(),
+                s.delivery());
+        ByteBuffer pages = ByteBuffer.allocateDirect(4096);
+        sink.writePages(1234, 0x7f0000000000L, 1, pages);
+        sink.commit();
+        assertEquals("ok", outcome(id));
+        restore.complete(null); // failed or abandoned: Artery says it
+        // the receiver closes its end at once (else this waits for the io timeout and returns)
+        assertThrows(IOException.class, () -> s.delivery().await(Long.MAX_VALUE));
+        assertFalse(heard.isDone());
     }
 
     @Test
