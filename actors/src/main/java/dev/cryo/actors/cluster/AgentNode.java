@@ -59,6 +59,12 @@ public final class AgentNode implements AutoCloseable {
             PageChannel.Receiver r = target;
             return r == null ? null : r.memory(id);
         }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<PageChannel.Running> restored(String id) {
+            PageChannel.Receiver r = target;
+            return r == null ? null : r.restored(id);
+        }
     }
 
     private final ActorSystem<AgentProtocol.Command> system;
