@@ -132,7 +132,7 @@ public final class DumpSupervisor {
     private int threads;
     private int spawned; // dumper names stay unique when a dropped pid is reused during the seize
     private int xstateSize;
-    private long scanned, written, zero, copyNanos;
+    private long scanned, written, zero, tracked, copyNanos;
     private boolean raised; // cryo's threads run at cryo.dump.freeze-nice (FreezePriority)
 
     /** A pre-copy's freeze is short work that must not wait for a CPU: cryo's threads go first while it lasts. */
@@ -524,6 +524,7 @@ public final class DumpSupervisor {
                     scanned += c.scannedPages();
                     written += c.writtenPages();
                     zero += c.zeroPages();
+                    tracked += c.trackedPages();
                     copyNanos = Math.max(copyNanos, c.copyNanos());
                     pending.remove(c.pid());
                     if (!queue.isEmpty()) {
@@ -682,7 +683,7 @@ public final class DumpSupervisor {
         long now = System.nanoTime();
         long thawed = thawedAt > 0 ? thawedAt : now;
         DumpStats stats = new DumpStats(liveTasks().size(), threads, (thawed - frozenAt) / 1_000_000,
-                (now - started) / 1_000_000, scanned, scanned - written - zero, written, zero, imageBytes,
+                (now - started) / 1_000_000, scanned, scanned - (written + zero - tracked), written, zero, imageBytes,
                 copyNanos / 1_000_000);
         List<Long> rounds = new ArrayList<>(roundPages);
         if (request.preCopy()) {

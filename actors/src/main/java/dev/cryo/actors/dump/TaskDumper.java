@@ -104,8 +104,12 @@ public final class TaskDumper {
     public record Gone(Pid pid) implements Reply {}
 
     /** The task's state collected and every page read (not necessarily written yet: {@link AwaitWrites}). */
+    /**
+     * {@code trackedPages}: of the written and zero pages, those of pre-copied mappings, which the
+     * final round's walk found instead of the plan's scan (not among {@code scannedPages}).
+     */
     public record Collected(Pid pid, int threads, long scannedPages, long writtenPages, long zeroPages,
-                            long copyNanos) implements Reply {}
+                            long trackedPages, long copyNanos) implements Reply {}
 
     public record Written(Pid pid) implements Reply {}
 
@@ -319,7 +323,7 @@ public final class TaskDumper {
         if (zombie) {
             try {
                 m.job().writer().tell(new ImageWriterActor.WriteRecord(ZombieReader.read(pid)));
-                m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0));
+                m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0, 0));
             } catch (RuntimeException e) {
                 m.replyTo().tell(new Failed(pid, logged(e)));
             }
@@ -554,12 +558,16 @@ public final class TaskDumper {
             }
             TaskImage done = t.withVmas(vmas);
             request.job().writer().tell(new ImageWriterActor.WriteRecord(done));
-            long w = 0, z = 0;
+            long w = 0, z = 0, tracked = 0;
             for (int i = 0; i < written.length; i++) {
                 w += written[i];
                 z += zero[i];
+                if (preCopy != null && PreCopyTracker.preCopied(t.vmas().get(i).kind(), snap.memory().maps().get(i))) {
+                    tracked += written[i] + zero[i];
+                }
             }
-            request.replyTo().tell(new Collected(pid, t.threads().size(), snap.memory().scannedPages(), w, z, nanos));
+            request.replyTo().tell(new Collected(pid, t.threads().size(), snap.memory().scannedPages(), w, z, tracked,
+                    nanos));
             return idle();
         }
 
