@@ -77,8 +77,11 @@ public final class TaskCollector {
         }
     }
 
-    /** cryo's scratch area in a frozen task, and the task's status read just before it was mapped. */
-    public record Scratch(RemoteTask remote, ProcStatus statusBefore) implements AutoCloseable {
+    /**
+     * cryo's scratch area in a frozen task, the task's status read just before it was mapped, and
+     * its brk, read just after (brk(2), even brk(0), takes the mm lock for writing).
+     */
+    public record Scratch(RemoteTask remote, ProcStatus statusBefore, long brk) implements AutoCloseable {
         @Override
         public void close() {
             remote.close();
@@ -89,11 +92,22 @@ public final class TaskCollector {
      * Maps cryo's scratch area in the frozen task, for {@link #collect(Scratch, List, FdHandler.DumpContext, MemoryPlan)}.
      * Its mmap takes the task's mm lock for writing: mapped before a walk of the task's page tables
      * starts beside the collect (smaps, a pre-copy's final scan hold the lock for all their tens of
-     * ms for a GiB), it does not wait for that walk.
+     * ms for a GiB), it does not wait for that walk. The task's brk is read then for the same
+     * reason: in the collect's batch, it waited 24 ms for those walks under load.
      */
     public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory) {
         ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
-        return new Scratch(new RemoteTask(tracer, pid, memory.maps(), tids.size()), before);
+        RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        try (Injector inj = remote.injector(pid.value())) {
+            return new Scratch(remote, before, inj.call("brk", SyscallNr.BRK, 0));
+        } catch (RuntimeException e) {
+            try {
+                remote.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     /** As above, through a scratch area already mapped ({@link #scratchArea}); the caller unmaps it. */
@@ -113,7 +127,7 @@ public final class TaskCollector {
         // a removed cwd keeps the kernel's " (deleted)" suffix: restore makes it again, enters and removes it
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;
-        long brk;
+        long brk = scratch.brk();
         int membarrier;
         int mdwe;
         SecurityImage security;
@@ -127,14 +141,12 @@ public final class TaskCollector {
             MainReads reads = mainReads(remote, inj);
             if (reads != null) {
                 sigactions = reads.sigactions();
-                brk = reads.brk();
                 membarrier = reads.membarrier();
                 mdwe = reads.mdwe();
                 security = securityCollector.task(reads.dumpable(), reads.subreaper());
                 timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
             } else {
                 sigactions = sigactions(remote, inj);
-                brk = inj.call("brk", SyscallNr.BRK, 0);
                 membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
                 mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
                 security = securityCollector.task(inj, remote);
@@ -206,8 +218,8 @@ public final class TaskCollector {
         };
     }
 
-    /** What the main thread's one batch reads: every sigaction, brk, dumpable, subreaper, the three itimers and the membarrier registrations. */
-    private record MainReads(List<SigAction> sigactions, long brk, int dumpable, boolean subreaper,
+    /** What the main thread's one batch reads: every sigaction, dumpable, subreaper, the three itimers and the membarrier registrations. */
+    private record MainReads(List<SigAction> sigactions, int dumpable, boolean subreaper,
                              List<long[]> itimers, int membarrier, int mdwe) {}
 
     /** membarrier(2)'s command that returns the mm's registrations (Linux 6.3+). */
@@ -220,7 +232,7 @@ public final class TaskCollector {
 
     /**
      * Every read of the main thread that takes no decision on the way, in one batch (one ptrace
-     * round trip): the 62 sigactions (see {@link #sigactions}), brk, PR_GET_DUMPABLE,
+     * round trip): the 62 sigactions (see {@link #sigactions}), PR_GET_DUMPABLE,
      * PR_GET_CHILD_SUBREAPER and getitimer of the three itimers. Null when the thread cannot take
      * a batch: the caller reads them call by call.
      */
@@ -240,8 +252,6 @@ public final class TaskCollector {
             calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, signals.get(i), 0, out + 32L * i, 8));
             names.add("rt_sigaction(" + Signals.name(signals.get(i)) + ")");
         }
-        calls.add(new SyscallBatch.Call(SyscallNr.BRK, 0));
-        names.add("brk");
         calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_DUMPABLE));
         names.add("prctl(PR_GET_DUMPABLE)");
         calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_CHILD_SUBREAPER, subreaperAt));
@@ -278,7 +288,7 @@ public final class TaskCollector {
             int at = (int) (itimersAt - out) + 32 * which;
             itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
         }
-        return new MainReads(sigactions, results[n], (int) results[n + 1],
+        return new MainReads(sigactions, (int) results[n],
                 b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
                 membarrierRegistrations(results[membarrierAt + 1]));
     }

@@ -163,9 +163,10 @@ class TaskCollectorTest {
             assertNotEquals(0, hup.restorer());
             // 62 signals one by one cost two round trips each; a batch costs one for all of them
             if (mode.equals("batch")) {
-                // and the main thread's other reads (brk, dumpable, subreaper, itimers) join its batch, the
-                // thread's securebits its own: 6 in all with the scratch page's map and unmap (20 before)
-                assertTrue(trips <= 6, "a batch: " + trips + " round trips for the whole task");
+                // and the main thread's other reads (dumpable, subreaper, itimers) join its batch, the
+                // thread's securebits its own: 8 in all with the scratch page's map and unmap and brk,
+                // read on its own as the area is mapped (it takes the mm lock for writing) (20 before)
+                assertTrue(trips <= 8, "a batch: " + trips + " round trips for the whole task");
             } else {
                 assertTrue(trips > 2 * 62, "call by call: " + trips + " round trips");
             }
