@@ -186,6 +186,54 @@ class NamespaceTest {
     }
 
     /**
+     * An overlay mounted after pivot_root (a container's process building its own overlay, as
+     * buildah or a nested runtime does): {@code unshare -m} around a shell that pivots into a
+     * busybox rootfs, then mounts an overlay whose layers are directories of that root and counts
+     * into a copied-up file of it. The restore mounts the overlay while chrooted into the root it
+     * builds, so its options name the layers as before; the count goes on in the upper layer.
+     */
+    @Test
+    void anOverlayMountedAfterPivotRootComesBackOnItsLayers() throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("rootfs"));
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (String d : List.of("bin", "l", "u", "w", "m", "old")) {
+            Files.createDirectory(root.resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), root.resolve("bin/busybox"));
+        for (String c : List.of("sh", "mount", "umount", "sleep")) {
+            Files.createSymbolicLink(root.resolve("bin").resolve(c), Path.of("busybox"));
+        }
+        Files.writeString(root.resolve("l/lower"), "from the lower layer\n");
+        Files.writeString(root.resolve("l/count"), "0\n");
+        String inside = "umount -l /old && mount -t overlay cryo-ovl -o lowerdir=/l,upperdir=/u,workdir=/w /m && cd /m"
+                + " && exec 3>>count && i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i >&3; sleep 0.2; done";
+        Path count = root.resolve("u/count"); // the copied-up file, as the host sees it
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pivot.out"), "unshare", "-m", "--propagation",
+                "private", "sh", "-c", "mount --bind " + root + " " + root + " && cd " + root + " && pivot_root . old"
+                        + " && exec /bin/busybox sh -c '" + inside + "'")) {
+            DetachedProcess.awaitCondition(() -> lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int pid = p.pid().value();
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img"));
+            int atDump = lines(count);
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            try {
+                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                        "the restored shell to count on");
+                List<String> got = Files.readAllLines(count);
+                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
+                    assertEquals(Integer.toString(i), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+                String mounts = Files.readString(Path.of("/proc/" + pid + "/mountinfo"));
+                assertTrue(mounts.contains(" /m ") && mounts.contains("lowerdir=/l,upperdir=/u,workdir=/w"), mounts);
+                assertEquals("from the lower layer\n", Files.readString(Path.of("/proc/" + pid + "/root/m/lower")));
+                assertEquals("/m", Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString());
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * A sandbox whose root has a parent-death signal (bubblewrap's {@code --die-with-parent}, here
      * a signal ignored by default so the test's detaching cannot fire it): {@code restore -d} drops
      * that signal from the root, and rebuilt the image without the tree's namespaces while doing

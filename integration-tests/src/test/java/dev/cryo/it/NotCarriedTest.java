@@ -269,6 +269,16 @@ class NotCarriedTest {
                         + " && mount -t overlay cryo-ovl -o lowerdir=$d/l,upperdir=$d/u,workdir=$d/w $d/m && mount -t tmpfs"
                         + " cryo-t $d/l", ": its mount namespace: its mount overlay cryo-ovl on /tmp/.*/m: its layer"
                         + " /tmp/.*/l is another directory in the namespace than on the host"),
+                // one mounted after pivot_root is mounted again in the root being built (NamespaceTest);
+                // one whose layer is on a mount made after it is not (the layer would be another directory)
+                new Item("an overlay after pivot_root whose layer is on a later mount", List.of("unshare", "-m",
+                        "--propagation", "private", "/bin/sh", "-c", "r=$PWD/r && mkdir $r $r/bin $r/l $r/u $r/w $r/m $r/old"
+                                + " && cp /bin/busybox $r/bin/ && for c in sh mount umount sleep; do ln -s busybox $r/bin/$c;"
+                                + " done && mount --bind $r $r && cd $r && pivot_root . old && exec /bin/busybox sh -c"
+                                + " 'umount -l /old && mount -t overlay cryo-ovl -o lowerdir=/l,upperdir=/u,workdir=/w /m"
+                                + " && mount -t tmpfs cryo-t /l && echo ready; exec sleep 600'"),
+                        ": its mount namespace: its mount overlay cryo-ovl on /m: its layer /l is on a mount made after it"
+                                + " \\(/l\\)"),
                 // a devpts instance of its own is mounted again (ContainerRuntimeTest), a pty of it is not yet
                 mountNs("a pty of a devpts instance of its own", "mkdir $d/pts && mount -t devpts -o newinstance,ptmxmode=666"
                         + " cryo-pts $d/pts && exec 3<>$d/pts/ptmx", " fd 3: pseudo-terminal 0 \\(.*/pts/ptmx\\) belongs"

@@ -8,6 +8,7 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 
 import static dev.cryo.engine.show.ShowFormat.hex;
@@ -80,7 +81,28 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     @Override
     public long restore(FdImage fd, CharDevice c, RestoreContext ctx) {
+        if (!c.tty() && onlyOutside(ctx.taskPid(), c)) {
+            // opened before the task pivoted into a root without it (the host's /dev/null as a container's
+            // stdin): cryo opens it and the task takes that open file
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(c.path(), FdHandlers.openFlags(fd))) {
+                return ctx.take((int) ProcessHandle.current().pid(), own.value());
+            }
+        }
         return ctx.open(c.path(), FdHandlers.openFlags(fd));
+    }
+
+    /** The device is at its path from cryo's mount namespace but not from the task's. */
+    private static boolean onlyOutside(int pid, CharDevice c) {
+        return RegularFileHandler.inOtherMountNamespace(pid) && rdevAt(Path.of("/proc/" + pid + "/root" + c.path())) != c.rdev()
+                && rdevAt(Path.of(c.path())) == c.rdev();
+    }
+
+    private static long rdevAt(Path p) {
+        try {
+            return FileIdentity.isCharDevice(p) ? FileIdentity.rdev(p) : -1;
+        } catch (IOException e) {
+            return -1;
+        }
     }
 
     @Override

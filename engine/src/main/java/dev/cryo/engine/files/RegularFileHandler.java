@@ -98,15 +98,17 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * path there names nothing or another file, cryo's names the dumped one.
      */
     static boolean onlyOutside(int pid, FileRef f) {
-        if (pid == 0 || f.path() == null || !f.path().startsWith("/")) {
-            return false;
-        }
-        String mine = dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "mnt");
-        if (mine == null || mine.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) {
+        if (f.path() == null || !f.path().startsWith("/") || !inOtherMountNamespace(pid)) {
             return false;
         }
         return !same(java.nio.file.Path.of("/proc/" + pid + "/root" + f.path()), f)
                 && same(java.nio.file.Path.of(f.path()), f);
+    }
+
+    /** Whether task {@code pid} is in a mount namespace other than cryo's (paths may name other files there). */
+    public static boolean inOtherMountNamespace(int pid) {
+        String mine = pid == 0 ? null : dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "mnt");
+        return mine != null && !mine.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"));
     }
 
     /** {@code p} is the dumped file (its device and inode). */

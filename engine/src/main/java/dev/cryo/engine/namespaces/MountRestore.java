@@ -141,8 +141,12 @@ public final class MountRestore {
                 long dataAt = t.put(8192 + 256, RemoteWriter.cString(data));
                 // a new root showing a directory of its tmpfs (bubblewrap's): mounted aside, that directory bound
                 String at = d.root().equals("/") ? d.point() : PivotedRoot.aside(below);
-                t.call("mount(" + d.fsType() + ", " + at + ", " + data + ")", SyscallNr.MOUNT,
-                        path(t, 0, d.source()), path(t, 4096, at), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
+                if (d.fsType().equals("overlay") && !below.isEmpty()) { // its layers are paths of the root being built
+                    OverlayMount.mountInRoot(t, below, made, fs, dataAt, flags(d.options()) & ~MS_RDONLY);
+                } else {
+                    t.call("mount(" + d.fsType() + ", " + at + ", " + data + ")", SyscallNr.MOUNT,
+                            path(t, 0, d.source()), path(t, 4096, at), fs, flags(d.options()) & ~MS_RDONLY, dataAt);
+                }
                 if (!at.equals(d.point())) {
                     PivotedRoot.bindDirectory(t, at, d);
                 }

@@ -102,7 +102,7 @@ public final class MountScan {
                 }
                 List<MountImage.Entry> contents = List.of();
                 if (m.fsType().equals("overlay")) {
-                    OverlayMount.check(p, m, pivoted, what + ": " + mount);
+                    OverlayMount.check(p, m, pivoted ? mine : null, what + ": " + mount);
                 }
                 if (m.fsType().equals("tmpfs")) {
                     if (covered) {

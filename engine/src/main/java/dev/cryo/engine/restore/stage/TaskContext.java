@@ -351,11 +351,13 @@ public final class TaskContext {
     /**
      * The fd of cryo's that {@code path} names ({@code /proc/CRYO/fd/N}, how a task opens a file cryo
      * made for it) when the task is inside a pid namespace of the tree's, whose /proc need not show
-     * cryo, or inside a user namespace of the tree's, which has no ptrace rights over cryo; -1 otherwise.
+     * cryo, inside a user namespace of the tree's, which has no ptrace rights over cryo, or in a mount
+     * namespace of its own, whose root may have no /proc (after pivot_root); -1 otherwise.
      */
     private int cryoFdOf(String path) {
         boolean viaPidfd = namespaces.insidePidNamespace(pid.value()) && namespaces.cryoFd() > 0;
-        if (!path.startsWith(CRYO_FDS) || !viaPidfd && namespaces.userNamespaceOf(pid.value()).isEmpty()) {
+        if (!path.startsWith(CRYO_FDS) || !viaPidfd && namespaces.userNamespaceOf(pid.value()).isEmpty()
+                && !dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid.value())) {
             return -1;
         }
         try {
@@ -365,14 +367,14 @@ public final class TaskContext {
         }
     }
 
-    /** Opens cryo's fd {@code n} anew in the task: taken through its pidfd of cryo, opened again through /proc/self. */
+    /**
+     * Opens cryo's fd {@code n} anew for the task: cryo opens it again through its own /proc (a new
+     * open file with the task's flags), and the task takes that (its /proc may not show cryo, or be none).
+     */
     private long openCryoFd(int n, int flags) {
-        long taken = FileRestore.take(this, (int) ProcessHandle.current().pid(), n);
-        try {
-            long at = put(RemoteWriter.cString("/proc/self/fd/" + taken));
-            return call("open(" + CRYO_FDS + n + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
-        } finally {
-            call("close", dev.cryo.kernel.SyscallNr.CLOSE, taken);
+        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(CRYO_FDS + n,
+                flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+            return FileRestore.take(this, (int) ProcessHandle.current().pid(), mine.value());
         }
     }
 
