@@ -90,6 +90,44 @@ class SandboxTest {
         });
     }
 
+    /**
+     * An unprivileged user's sandbox binding the host's whole /dev ({@code --dev-bind /dev /dev},
+     * recursive: /dev/pts, /dev/shm... come along): in its user namespace the kernel would refuse the
+     * restore's bind of /dev (the host's mounts below it are locked there), so the dump refuses it,
+     * naming the sandbox's init and the mount, and the sandbox runs on.
+     */
+    @Test
+    void aSandboxOfAUserBindingTheHostsDevIsRefusedAndRunsOn() throws Exception {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), "setpriv", "--reuid=1000", "--regid=1000",
+                "--clear-groups", "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink",
+                "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--dev-bind", "/dev",
+                "/dev", "--proc", "/proc", "sh", "-c", "echo ready; exec sleep 600");
+        int bwrap = p.pid().value();
+        try {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            int init = NamespaceTest.initUnder(bwrap);
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", Integer.toString(bwrap), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid " + init + ": its mount namespace: its mount devtmpfs .* on /dev"
+                    + " binds /dev, below which the host has another mount \\(.* on /dev/.*\\); in a user namespace a"
+                    + " restore cannot bind it").matcher(r.err()).find(), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            for (int t : StateComparator.tree(bwrap)) {
+                String status = Files.readString(Path.of("/proc/" + t + "/status"));
+                assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
+            }
+        } finally {
+            kill(bwrap);
+            try {
+                kill(NamespaceTest.initUnder(bwrap));
+            } catch (Throwable gone) {
+                // with its monitor
+            }
+        }
+    }
+
     /** What is checked of the restored sandbox, by the pid of its init (the inner bwrap). */
     private interface RestoredCheck {
         void check(int init) throws Exception;

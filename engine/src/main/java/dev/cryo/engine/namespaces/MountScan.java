@@ -89,6 +89,7 @@ public final class MountScan {
             Mount src = m.root().endsWith("//deleted") ? null : bindSource(m, done);
             String fromHost = src == null && pivoted && !m.root().endsWith("//deleted") ? hostSource(p, m, host) : null;
             if (fromHost != null) {
+                checkNothingLockedBelow(p, fromHost, host, what + ": " + mount);
                 out.add(image(m, true, fromHost, List.of(), true));
                 done.add(m);
                 continue;
@@ -132,6 +133,7 @@ public final class MountScan {
             if (!covered) {
                 checkSameFile(p, m, from, what + ": " + mount);
             }
+            checkNothingLockedBelow(p, from, host, what + ": " + mount);
             out.add(image(m, true, from, List.of()));
             done.add(m);
         }
@@ -172,6 +174,26 @@ public final class MountScan {
             }
         }
         return null;
+    }
+
+    /**
+     * A bind made again in a mount namespace owned by a user namespace of the tree: the restore's
+     * copy of the host's mounts is locked there, and the kernel refuses to bind a path with a locked
+     * mount below it (it would reveal what that mount covers), as bwrap's {@code --dev-bind /dev /dev}
+     * of a user would need (its recursive bind took /dev/pts, /dev/shm... along).
+     */
+    private static void checkNothingLockedBelow(Pid p, String source, List<Mount> host, String what) {
+        String owner = dev.cryo.kernel.Namespaces.owner(p.toString(), "mnt");
+        if (owner == null || owner.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) {
+            return;
+        }
+        for (Mount h : host) {
+            if (!h.point().equals(source) && under(h.point(), source)) {
+                throw new DumpException(what + " binds " + source + ", below which the host has another mount ("
+                        + h.fsType() + " on " + h.point() + "); in a user namespace a restore cannot bind it (the"
+                        + " kernel locks the host's mounts there); not supported yet");
+            }
+        }
     }
 
     /** The bind source and the mount's root are the same directory or file, as the namespace sees them now. */
