@@ -56,7 +56,8 @@ class PacketSocketTest {
                     "dhclient's first discoveries");
             int init = NamespaceTest.initUnder(p.pid().value());
             DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(log);
-            try (DetachedProcess server = DetachedProcess.start(tmp.resolve("dnsmasq.out"), "timeout", "120", "nsenter",
+            // nsenter execs dnsmasq: the process closing kills is dnsmasq itself
+            try (DetachedProcess server = DetachedProcess.start(tmp.resolve("dnsmasq.out"), "nsenter",
                     "-t", Integer.toString(init), "-n", "dnsmasq", "-d", "--conf-file=/dev/null", "--user=root",
                     "--interface=cryo-pb", "--bind-interfaces", "--port=0", "--dhcp-range=10.81.0.10,10.81.0.20,1h",
                     "--dhcp-leasefile=" + tmp.resolve("dnsmasq.leases"), "--pid-file=" + tmp.resolve("dnsmasq.pid"))) {
