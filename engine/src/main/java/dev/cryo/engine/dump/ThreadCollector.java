@@ -89,6 +89,8 @@ final class ThreadCollector {
             security = securebits != null ? securityCollector.thread(tid, securebits) : securityCollector.thread(inj, tid);
             sleep = SleepHandler.dump(task.pid(), regs, inj); // last: it may leave a ptrace trap pending
         }
+        long[] sud = tracer.getSyscallUserDispatch(tid);
+        traps = new ThreadTraps(traps.cpuidFaults(), traps.tscFaults(), traps.mceKill(), sud[0], sud[1], sud[2], sud[3]);
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], java.util.List.of(), name,

@@ -388,6 +388,31 @@ public final class Tracer implements AutoCloseable {
         Ptrace.request(Ptrace.SETSIGMASK, tid, 8, Sys.address(word));
     }
 
+    /**
+     * The thread's syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH): {mode, selector address, allowed
+     * range's offset, its length}; mode 0 when off (and on a kernel before 6.3, which has no such request).
+     */
+    public long[] getSyscallUserDispatch(int tid) {
+        checkThread();
+        sudBuf.clear();
+        if (Ptrace.tryRequest(Ptrace.GET_SYSCALL_USER_DISPATCH, tid, 32, Sys.address(sudBuf)) < 0) {
+            return new long[4];
+        }
+        return new long[] {sudBuf.getLong(0), sudBuf.getLong(8), sudBuf.getLong(16), sudBuf.getLong(24)};
+    }
+
+    /** Sets it back; once it is on, a syscall injected outside the range traps when the selector says block. */
+    public void setSyscallUserDispatch(int tid, long mode, long selector, long offset, long len) {
+        checkThread();
+        sudBuf.setLong(0, mode);
+        sudBuf.setLong(8, selector);
+        sudBuf.setLong(16, offset);
+        sudBuf.setLong(24, len);
+        Ptrace.request(Ptrace.SET_SYSCALL_USER_DISPATCH, tid, 32, Sys.address(sudBuf));
+    }
+
+    private final Memory sudBuf = new Memory(32);
+
     public RseqConfig getRseq(int tid) {
         checkThread();
         rseqBuf.clear();

@@ -12,7 +12,7 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
 
     public Class<ThreadImage> type() { return ThreadImage.class; }
     public int id() { return ModelCodecs.THREAD_IMAGE_ID; }
-    public int version() { return 2; } // 2: the fault switches (ThreadTraps)
+    public int version() { return 3; } // 2: the fault switches (ThreadTraps), 3: syscall user dispatch
 
     public void write(Output out, ThreadImage t) {
         out.writeVarInt(t.tid(), false);
@@ -37,6 +37,10 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
         out.writeBoolean(t.traps().cpuidFaults());
         out.writeBoolean(t.traps().tscFaults());
         out.writeVarInt(t.traps().mceKill(), true);
+        out.writeLong(t.traps().sudMode());
+        out.writeLong(t.traps().sudSelector());
+        out.writeLong(t.traps().sudOffset());
+        out.writeLong(t.traps().sudLength());
     }
 
     public ThreadImage read(Input in, int version) {
@@ -50,14 +54,15 @@ public final class ThreadImageCodec implements RecordCodec<ThreadImage> {
                 RecordFields.readRecord(in, ThreadSecurityCodec.INSTANCE),
                 RecordFields.readRecord(in, SchedImageCodec.INSTANCE),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, SleepImageCodec.INSTANCE)),
-                version >= 2 ? traps(in) : ThreadTraps.NONE);
+                version >= 2 ? traps(in, version) : ThreadTraps.NONE);
     }
 
-    private static ThreadTraps traps(Input in) {
+    private static ThreadTraps traps(Input in, int version) {
         boolean cpuid = in.readBoolean(), tsc = in.readBoolean();
         int mce = in.readVarInt(true);
+        long[] sud = version >= 3 ? new long[] {in.readLong(), in.readLong(), in.readLong(), in.readLong()} : new long[4];
         try {
-            return new ThreadTraps(cpuid, tsc, mce);
+            return new ThreadTraps(cpuid, tsc, mce, sud[0], sud[1], sud[2], sud[3]);
         } catch (IllegalArgumentException e) {
             throw new com.esotericsoftware.kryo.KryoException(e.getMessage());
         }

@@ -31,6 +31,11 @@ public final class RegisterInstall implements StateStage {
             t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(t.pid(), new Registers(th.regs())));
             // SignalsHeld blocked every signal for the injected calls: the dumped mask goes back now
             t.tracer().setSigmask(th.tid(), th.sigmask());
+            var traps = th.traps(); // last: once on, cryo's own syscalls could trap (no more are injected)
+            if (traps.sudMode() != 0) {
+                t.tracer().setSyscallUserDispatch(th.tid(), traps.sudMode(), traps.sudSelector(), traps.sudOffset(),
+                        traps.sudLength());
+            }
         }
     }
 
