@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** io_uring: an idle ring comes back with its counters, its unreaped completions and a prepared SQE. */
@@ -64,5 +65,92 @@ class IoUringTest {
             String out = Workloads.check(p);
             assertTrue(out.contains("PASS 2000 round trips"), out);
         }
+    }
+
+    /**
+     * mpd 0.23 playing to a null output: its I/O thread holds a 1024-entry ring (read requests went
+     * through it when the file was opened). After the restore it plays on, and a new song is read
+     * through the restored ring (its counters move on from the dumped ones).
+     */
+    @Test
+    void mpdPlaysOnAndReadsTheNextSongThroughItsRestoredRing() throws Exception {
+        assumeTrue(java.nio.file.Files.isExecutable(Path.of("/usr/bin/mpd")) && java.nio.file.Files.isExecutable(
+                Path.of("/usr/bin/mpc")), "Debian packages mpd and mpc");
+        Path music = java.nio.file.Files.createDirectories(tmp.resolve("music"));
+        writeTone(music.resolve("tone.wav"));
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path conf = tmp.resolve("mpd.conf");
+        java.nio.file.Files.writeString(conf, "music_directory \"" + music + "\"\nplaylist_directory \"" + tmp
+                + "\"\ndb_file \"" + tmp.resolve("db") + "\"\nbind_to_address \"127.0.0.1\"\nport \"" + port
+                + "\"\naudio_output {\n type \"null\"\n name \"null\"\n}\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("mpd.out"), "/usr/bin/mpd", "--no-daemon",
+                conf.toString())) {
+            DetachedProcess.awaitCondition(() -> mpc(port, "status").contains("volume"), java.time.Duration.ofSeconds(60),
+                    "mpd to answer");
+            mpc(port, "update", "-w");
+            mpc(port, "add", "tone.wav");
+            assertTrue(mpc(port, "play").contains("[playing]"));
+            int fd = ringFd(p.pid().value());
+            long before = sqHead(p.pid().value(), fd);
+            assertTrue(before > 0, "mpd read the song through its ring");
+            try (DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"))) {
+                assertEquals(before, sqHead(r.pid().value(), fd));
+                assertTrue(mpc(port, "status").contains("[playing]"));
+                mpc(port, "add", "tone.wav");
+                assertTrue(mpc(port, "play", "2").contains("#2/2"));
+                DetachedProcess.awaitCondition(() -> sqHead(r.pid().value(), fd) > before, java.time.Duration.ofSeconds(30),
+                        "the second song to be read through the restored ring");
+                assertTrue(mpc(port, "status").contains("[playing] #2/2"));
+            }
+        }
+    }
+
+    private static String mpc(int port, String... args) {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("/usr/bin/mpc", "-p", Integer.toString(port)));
+        cmd.addAll(java.util.List.of(args));
+        try {
+            Process mpc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(mpc.getInputStream().readAllBytes());
+            mpc.waitFor();
+            return out;
+        } catch (java.io.IOException | InterruptedException e) {
+            return e.toString();
+        }
+    }
+
+    private static int ringFd(int pid) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> fds = java.nio.file.Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return fds.filter(f -> {
+                try {
+                    return java.nio.file.Files.readSymbolicLink(f).toString().equals("anon_inode:[io_uring]");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }).map(f -> Integer.parseInt(f.getFileName().toString())).findFirst().orElseThrow();
+        }
+    }
+
+    private static long sqHead(int pid, int fd) {
+        try {
+            return dev.cryo.kernel.proc.IoUringInfo.read(dev.cryo.kernel.Pid.of(pid), fd).cachedSqHead();
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** 30 s of a 8 kHz mono tone. */
+    private static void writeTone(Path wav) throws java.io.IOException {
+        int samples = 8000 * 30;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(44 + 2 * samples).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put("RIFF".getBytes()).putInt(36 + 2 * samples).put("WAVEfmt ".getBytes()).putInt(16).putShort((short) 1)
+                .putShort((short) 1).putInt(8000).putInt(16000).putShort((short) 2).putShort((short) 16)
+                .put("data".getBytes()).putInt(2 * samples);
+        for (int i = 0; i < samples; i++) {
+            b.putShort((short) (3000 * Math.sin(i / 10.0)));
+        }
+        java.nio.file.Files.write(wav, b.array());
     }
 }
