@@ -102,10 +102,11 @@ class SandboxTest {
         DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), "setpriv", "--reuid=1000", "--regid=1000",
                 "--clear-groups", "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink",
                 "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--dev-bind", "/dev",
-                "/dev", "--proc", "/proc", "sh", "-c", "echo ready; exec sleep 600");
+                "/dev", "--proc", "/proc", "--setenv", "CRYO_SANDBOX", tmp.toString(), "sh", "-c", "echo ready; exec sleep 600");
         int bwrap = p.pid().value();
         try {
             p.awaitOutput("ready", Duration.ofSeconds(30));
+            bwrap = monitor(tmp);
             int init = NamespaceTest.initUnder(bwrap);
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", Integer.toString(bwrap), "-D", img.toString(), "--no-progress");
@@ -153,6 +154,7 @@ class SandboxTest {
         int bwrap = p.pid().value();
         try {
             DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the sandbox to count");
+            bwrap = monitor(data);
             int init = NamespaceTest.initUnder(bwrap);
             DumpRestore dumped = DumpRestore.dump(bwrap, tmp.resolve("img"));
             int atDump = lines(count);
@@ -182,6 +184,36 @@ class SandboxTest {
                 // with its monitor, or never started
             }
         }
+    }
+
+    /**
+     * The pid of the bwrap outside (its parent is no bwrap) whose command line names {@code arg}: the
+     * started pid may be setsid's, which forks when it leads its process group.
+     */
+    private static int monitor(Path arg) throws Exception {
+        int[] found = {0};
+        DetachedProcess.awaitCondition(() -> {
+            try (var s = Files.list(Path.of("/proc"))) {
+                for (Path d : s.filter(x -> x.getFileName().toString().matches("\\d+")).toList()) {
+                    try {
+                        String cmd = Files.readString(d.resolve("cmdline"));
+                        int ppid = Integer.parseInt(Files.readString(d.resolve("stat")).replaceAll("^.*\\) \\S ", "")
+                                .split(" ")[0]);
+                        if (cmd.startsWith("bwrap\0") && cmd.contains("\0" + arg + "\0")
+                                && !Files.readString(Path.of("/proc/" + ppid + "/comm")).strip().equals("bwrap")) {
+                            found[0] = Integer.parseInt(d.getFileName().toString());
+                            return !Files.readString(d.resolve("task/" + found[0] + "/children")).isBlank();
+                        }
+                    } catch (java.io.IOException | RuntimeException gone) {
+                        // exited meanwhile
+                    }
+                }
+            } catch (java.io.IOException e) {
+                return false;
+            }
+            return false;
+        }, Duration.ofSeconds(30), "bwrap's monitor and its child");
+        return found[0];
     }
 
     private static void kill(int pid) {
