@@ -45,9 +45,16 @@ final class IoUringDump {
         refuseModes(pid, fd.fd(), info, rings, where);
         int flags = layoutFlags(pid, fd.fd(), info, rings, sqes, where);
         List<IoUringHandler.Area> areas = new ArrayList<>();
+        java.util.Set<Long> dontFork = new java.util.HashSet<>();
+        for (dev.cryo.kernel.proc.SmapsEntry s : ProcFs.smaps(pid)) {
+            if (s.vmFlags().contains("dc")) {
+                dontFork.add(s.map().start());
+            }
+        }
         for (MapsEntry m : maps) {
             int prot = (m.read() ? PROT_READ : 0) | (m.write() ? PROT_WRITE : 0) | (m.exec() ? PROT_EXEC : 0);
-            areas.add(new IoUringHandler.Area(m.start(), m.end(), m.offset(), prot, Sys.read(pid, m.start(), (int) m.size())));
+            areas.add(new IoUringHandler.Area(m.start(), m.end(), m.offset(), prot, Sys.read(pid, m.start(), (int) m.size()),
+                    dontFork.contains(m.start())));
         }
         return new IoUringHandler.IoUringRing(info.sqEntries(), info.cqEntries(), flags, info.cachedSqHead(),
                 info.cachedCqTail(), areas);

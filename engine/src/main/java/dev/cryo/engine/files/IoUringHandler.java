@@ -37,10 +37,13 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         }
     }
 
-    /** One mapping of the ring: where, which of its areas ({@code offset}: IORING_OFF_*), protection, bytes. */
-    public record Area(long start, long end, long offset, int prot, byte[] bytes) {}
+    /**
+     * One mapping of the ring: where, which of its areas ({@code offset}: IORING_OFF_*), protection,
+     * bytes, and whether it was kept out of children (MADV_DONTFORK: liburing's io_uring_ring_dontfork, MariaDB).
+     */
+    public record Area(long start, long end, long offset, int prot, byte[] bytes, boolean dontFork) {}
 
-    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 1, (out, r) -> {
+    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 2, (out, r) -> {
         out.writeInt(r.sqEntries());
         out.writeInt(r.cqEntries());
         out.writeInt(r.flags());
@@ -56,6 +59,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
             out.writeLong(a.offset());
             out.writeInt(a.prot());
             ModelFields.writeBytes(out, a.bytes(), AREA_LIMIT, "IoUringRing.Area.bytes");
+            out.writeBoolean(a.dontFork()); // v2
         }
     }, (in, version) -> {
         int sq = in.readInt(), cq = in.readInt(), flags = in.readInt(), sqHead = in.readInt(), cqTail = in.readInt();
@@ -66,7 +70,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         List<Area> areas = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             areas.add(new Area(in.readLong(), in.readLong(), in.readLong(), in.readInt(),
-                    ModelFields.readBytes(in, AREA_LIMIT, "IoUringRing.Area.bytes")));
+                    ModelFields.readBytes(in, AREA_LIMIT, "IoUringRing.Area.bytes"), version >= 2 && in.readBoolean()));
         }
         return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas);
     });

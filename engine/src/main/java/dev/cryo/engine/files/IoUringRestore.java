@@ -21,7 +21,7 @@ import java.nio.ByteOrder;
 final class IoUringRestore {
     private IoUringRestore() {}
 
-    private static final int PROT_WRITE = 2, MAP_SHARED = 1;
+    private static final int PROT_WRITE = 2, MAP_SHARED = 1, MADV_DONTFORK = 10;
     /** Inaccessible, private, anonymous, unaccounted, never over an existing mapping. */
     private static final long MAP_RESERVE = 0x02 | 0x20 | 0x4000 | 0x100000;
     /** The user address space the kernel places mappings in: above mmap_min_addr's usual 64 KiB, below 2^47. */
@@ -100,6 +100,9 @@ final class IoUringRestore {
             if (got != a.start()) {
                 ctx.call("munmap(misplaced " + at + ")", SyscallNr.MUNMAP, got, len);
                 throw new RestoreException("pid " + pid + ": the kernel placed the " + at + " at 0x" + Long.toHexString(got));
+            }
+            if (a.dontFork()) {
+                ctx.call("madvise(" + at + ", MADV_DONTFORK)", SyscallNr.MADVISE, a.start(), len, MADV_DONTFORK);
             }
         } finally {
             for (long[] f : fillers) {

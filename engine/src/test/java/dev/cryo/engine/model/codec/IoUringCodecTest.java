@@ -26,8 +26,8 @@ class IoUringCodecTest {
     void aRingWithItsAreasRoundTrips() throws Exception {
         IoUringHandler.IoUringRing ring = new IoUringHandler.IoUringRing(8, 16, dev.cryo.kernel.IoUring.SETUP_CQE32,
                 0x8000_0003, 0x8000_0003, List.of(
-                new IoUringHandler.Area(0x7f00_0000_1000L, 0x7f00_0000_2000L, 0, 3, new byte[] {1, 2, 3, 0, -1}),
-                new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096])));
+                new IoUringHandler.Area(0x7f00_0000_1000L, 0x7f00_0000_2000L, 0, 3, new byte[] {1, 2, 3, 0, -1}, true),
+                new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)));
         TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
