@@ -9,6 +9,7 @@
  * With "late" the root forks one child before it unshares (cryo refuses that tree).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -90,12 +91,14 @@ static void verify(const char *who, long kids_mono, long kids_boot, long own_mon
     }
 }
 
+/* Waits for SIGUSR2; gives up after 300 s (a tree the test killed or cryo refused leaves none behind). */
 static void child_wait(void) {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGUSR2);
-    int sig;
-    sigwait(&s, &sig);
+    struct timespec bound = { 300, 0 };
+    while (sigtimedwait(&s, NULL, &bound) < 0)
+        if (errno != EINTR) _exit(1);
 }
 
 int main(int argc, char **argv) {
@@ -110,7 +113,7 @@ int main(int argc, char **argv) {
     host = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pid_t early = 0;
     if (late && (early = fork()) == 0) {
-        pause();
+        sleep(300); /* bounded: the test kills it, or it ends by itself */
         _exit(0);
     }
     if (unshare(CLONE_NEWTIME)) fail("unshare(CLONE_NEWTIME)");

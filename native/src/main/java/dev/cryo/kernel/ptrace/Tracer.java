@@ -104,8 +104,14 @@ public final class Tracer implements AutoCloseable {
                 if (st.isEventStop() && isJobStop(st.stopSignal())) {
                     // a group-stop: the process was stopped (job control), and once let go it must be
                     // again. Held as the signal that stopped it (its parent's waitid reports that one,
-                    // SIGTSTP for a ^Z): a dump carries it as pending, a detach gives it back.
-                    heldSignals.computeIfAbsent(tid, k -> new ArrayList<>()).add(new Held(st.stopSignal(), null));
+                    // SIGTSTP for a ^Z): a dump carries it as pending. A detach needs not give it back:
+                    // the kernel puts a thread of a stopped process back in its stop as it lets it go
+                    // (sent again, it would stay queued in the stopped task). Held once: the next
+                    // interrupt of a stopped thread reports the same stop again.
+                    List<Held> held = heldSignals.computeIfAbsent(tid, k -> new ArrayList<>());
+                    if (held.stream().noneMatch(Held::groupStop)) {
+                        held.add(new Held(st.stopSignal(), null, true));
+                    }
                 }
                 return st;
             }
@@ -171,7 +177,11 @@ public final class Tracer implements AutoCloseable {
      * (null where it could not be): a dump that ends the tree carries held signals as pending
      * ones, with what they said (a timer's id, a child's pid).
      */
-    public record Held(int signal, byte[] siginfo) {}
+    public record Held(int signal, byte[] siginfo, boolean groupStop) {
+        Held(int signal, byte[] siginfo) {
+            this(signal, siginfo, false);
+        }
+    }
 
     private void hold(int tid, int sig) {
         List<Held> held = heldSignals.computeIfAbsent(tid, k -> new ArrayList<>());
@@ -500,7 +510,7 @@ public final class Tracer implements AutoCloseable {
      */
     public void detach(int tgid, int tid) {
         checkThread();
-        List<Held> held = heldSignals.getOrDefault(tid, List.of());
+        List<Held> held = toGiveBack(tid);
         if (held.size() > 1) {
             giveBack(tgid, tid, held.subList(1, held.size()));
             heldSignals.put(tid, new ArrayList<>(held.subList(0, 1)));
@@ -509,6 +519,11 @@ public final class Tracer implements AutoCloseable {
         Ptrace.request(Ptrace.DETACH, tid, 0, first);
         heldSignals.remove(tid);
         ownMasks.remove(tid);
+    }
+
+    /** The signals held for a thread that it must get back: a group stop it is put back in by the kernel. */
+    private List<Held> toGiveBack(int tid) {
+        return heldSignals.getOrDefault(tid, List.of()).stream().filter(h -> !h.groupStop()).toList();
     }
 
     /** Re-sends signals to a thread; a thread that is gone needs them no more. */
@@ -542,11 +557,11 @@ public final class Tracer implements AutoCloseable {
         if (Thread.currentThread() != owner) {
             return;
         }
-        for (Map.Entry<Integer, List<Held>> e : List.copyOf(heldSignals.entrySet())) {
-            int tid = e.getKey();
-            if (!e.getValue().isEmpty()) {
+        for (int tid : List.copyOf(heldSignals.keySet())) {
+            List<Held> held = toGiveBack(tid);
+            if (!held.isEmpty()) {
                 try {
-                    giveBack(dev.cryo.kernel.proc.ProcFs.status(Pid.of(tid)).tgid(), tid, e.getValue());
+                    giveBack(dev.cryo.kernel.proc.ProcFs.status(Pid.of(tid)).tgid(), tid, held);
                 } catch (KernelException gone) {
                     // no /proc entry: the thread is gone, and its signals with it
                 }
