@@ -102,6 +102,28 @@ class HeldSignalsTest {
     }
 
     /**
+     * real11 found it (Traffic Server's crash-log helper, a plain sleep): a job-stopped process
+     * dumped with -R stayed stopped but had a SIGSTOP pending, which the state comparator saw. The
+     * tracer sent the group stop it held back at detach; the kernel keeps the stop by itself.
+     */
+    @Test
+    void aStoppedProcessLeftRunningHasNoStopSignalPending() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("sleep.out"), "sleep", "300")) {
+            Sys.kill(p.pid(), Signals.SIGSTOP);
+            Workloads.awaitStopped(p.pid(), 1);
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "-R", "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            var status = dev.cryo.kernel.proc.ProcFs.status(p.pid());
+            long stop = 1L << (Signals.SIGSTOP - 1);
+            for (String field : new String[] {"SigPnd", "ShdPnd"}) {
+                long pending = Long.parseLong(status.value(field).orElseThrow().trim(), 16);
+                assertEquals(0, pending & stop, field + " has SIGSTOP after the dump");
+            }
+            assertEquals('T', dev.cryo.kernel.proc.ProcFs.stat(p.pid()).state(), "still stopped");
+        }
+    }
+
+    /**
      * zdtm's stopped03: a child stopped by SIGTSTP (a ^Z) came back stopped, but its parent's waitid
      * said SIGSTOP had stopped it. The group-stop is held as the signal that made it.
      */
