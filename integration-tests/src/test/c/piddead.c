@@ -27,12 +27,6 @@
 #include "pidfdinfo.h"
 #include "workload.h"
 
-#ifndef PIDFD_NONBLOCK
-#define PIDFD_NONBLOCK O_NONBLOCK
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 struct pidfd_info { /* the first version of the kernel's struct (64 bytes) */
     uint64_t mask, cgroupid;

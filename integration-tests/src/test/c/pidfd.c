@@ -29,13 +29,6 @@
 #include "adopted.h"
 #include "pidfdinfo.h"
 
-#ifndef PIDFD_NONBLOCK
-#define PIDFD_NONBLOCK O_NONBLOCK
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
 static volatile sig_atomic_t check;
 static void on_usr2(int s) { (void)s; check = 1; }
 

@@ -173,7 +173,7 @@ class CheckpointBenchmark {
                 write[i] = timed(() -> writeFresh(bytes));
             }
             List<Integer> pids = allPids(p.pid().value());
-            pids.forEach(CheckpointBenchmark::kill);
+            pids.forEach(Workloads::killQuietly);
             awaitGone(pids);
             for (int i = 0; i < REPEATS; i++) {
                 long t0 = System.nanoTime();
@@ -251,7 +251,7 @@ class CheckpointBenchmark {
                 dump[i] = r[0];
                 dumpRss[i] = r[1];
             }
-            kill(p.pid().value());
+            Workloads.killQuietly(p.pid().value());
             awaitGone(List.of(p.pid().value()));
         }
         for (int i = 0; i < repeats; i++) {
@@ -261,7 +261,7 @@ class CheckpointBenchmark {
             restore[i] = r[0];
             restoreRss[i] = r[1];
             int pid = Integer.parseInt(Files.readString(pidfile).trim());
-            kill(pid);
+            Workloads.killQuietly(pid);
             awaitGone(List.of(pid));
         }
         deleteTree(img);
@@ -343,17 +343,9 @@ class CheckpointBenchmark {
     }
 
     private static void killRestored(RestoreReport r) throws Exception {
-        r.pids().forEach(CheckpointBenchmark::kill);
+        r.pids().forEach(Workloads::killQuietly);
         Cryo.waitFor(r.rootPid());
         awaitGone(r.pids());
-    }
-
-    private static void kill(int pid) {
-        try {
-            Sys.kill(Pid.of(pid), Signals.SIGKILL);
-        } catch (RuntimeException ignored) {
-            // gone already
-        }
     }
 
     /** The root and its descendants, from /proc/PID/task/PID/children. */

@@ -59,12 +59,12 @@ class ContainerRuntimeTest {
             throws Exception {
         int init = run(bundle, name);
         try {
-            DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(30), "the container to count");
             DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
-            int atDump = lines(count);
+            int atDump = Workloads.lines(count);
             DetachedProcess r = dumped.restoreDetached(tmp.resolve("restored.out"));
             try {
-                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
+                DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atDump + 3, Duration.ofSeconds(30),
                         "the restored container to count on");
                 List<String> got = Files.readAllLines(count);
                 for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
@@ -75,7 +75,7 @@ class ContainerRuntimeTest {
                 RestoreTest.killAndReap(r);
             }
         } finally {
-            kill(init);
+            Workloads.killQuietly(init);
         }
     }
 
@@ -99,7 +99,7 @@ class ContainerRuntimeTest {
                 RestoreTest.killAndReap(r);
             }
         } finally {
-            kill(init);
+            Workloads.killQuietly(init);
         }
     }
 
@@ -166,7 +166,7 @@ class ContainerRuntimeTest {
                 RestoreTest.killAndReap(r);
             }
         } finally {
-            kill(init);
+            Workloads.killQuietly(init);
             try {
                 NetNamespaceTest.host("ip", "link", "del", "cryo-vh9");
             } catch (AssertionError gone) {
@@ -216,22 +216,6 @@ class ContainerRuntimeTest {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"pid\": (\\d+)").matcher(out);
         assertTrue(m.find(), "crun state: " + out);
         return Integer.parseInt(m.group(1));
-    }
-
-    private static void kill(int init) {
-        try {
-            Sys.kill(Pid.of(init), Signals.SIGKILL); // its pid namespace goes with it
-        } catch (RuntimeException gone) {
-            // exited
-        }
-    }
-
-    private static int lines(Path f) {
-        try {
-            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
-        } catch (java.io.IOException e) {
-            return 0;
-        }
     }
 
     private static String get() {

@@ -267,15 +267,15 @@ class FileKindsTest {
                         "        out.write(line.decode()); out.flush()",
                         "    else:",
                         "        time.sleep(0.02)"), copy.toString(), pidFile.toString(), prog)) {
-            DetachedProcess.awaitCondition(() -> Files.exists(copy) && lines(copy) > 5, Duration.ofSeconds(30),
+            DetachedProcess.awaitCondition(() -> Files.exists(copy) && Workloads.lines(copy) > 5, Duration.ofSeconds(30),
                     "the harness to copy the program's output");
             int pid = Integer.parseInt(Files.readString(pidFile).strip());
             // its session and group are the harness's, outside the tree: a shell job
             DumpRestore d = DumpRestore.dump(pid, tmp.resolve("img"), "--shell-job").alsoKnown(StateComparator.outsidePipe(1));
-            int before = lines(copy);
+            int before = Workloads.lines(copy);
             DetachedProcess r = d.restoreDetached(tmp.resolve("prog.out"));
             try {
-                DetachedProcess.awaitCondition(() -> lines(copy) > before + 10, Duration.ofSeconds(30),
+                DetachedProcess.awaitCondition(() -> Workloads.lines(copy) > before + 10, Duration.ofSeconds(30),
                         "the restored program's output to reach the harness again");
                 List<String> seen = Files.readAllLines(copy);
                 for (int i = 0; i < seen.size() - 1; i++) {
@@ -313,14 +313,14 @@ class FileKindsTest {
                         "        out.write(line.decode()); out.flush()",
                         "    else:",
                         "        time.sleep(0.02)"), copy.toString(), pidFile.toString(), prog, log.toString())) {
-            DetachedProcess.awaitCondition(() -> Files.exists(copy) && lines(copy) > 5, Duration.ofSeconds(30),
+            DetachedProcess.awaitCondition(() -> Files.exists(copy) && Workloads.lines(copy) > 5, Duration.ofSeconds(30),
                     "the harness to copy the program's output");
             pid = Integer.parseInt(Files.readString(pidFile).strip());
             dumpedPipe = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/1")).toString();
             d = DumpRestore.dump(pid, tmp.resolve("img"), "--shell-job").alsoKnown(StateComparator.outsidePipe(1))
                     .alsoKnown(StateComparator.inheritedFile(3));
         } // the harness, and with it the pipe's reader, is gone
-        int logged = lines(log);
+        int logged = Workloads.lines(log);
         Path newLog = tmp.resolve("new.log");
         try (dev.cryo.kernel.LocalPipe given = dev.cryo.kernel.LocalPipe.create(new byte[0], 0);
              dev.cryo.kernel.Fd logFd = dev.cryo.kernel.Sys.open(newLog.toString(),
@@ -350,20 +350,12 @@ class FileKindsTest {
                 for (int i = 1; i < 10; i++) {
                     assertEquals(Integer.toString(next + i), read.get(i), "a gap or a repeat in the given pipe");
                 }
-                DetachedProcess.awaitCondition(() -> lines(newLog) > 10, Duration.ofSeconds(30), "lines in the given log");
+                DetachedProcess.awaitCondition(() -> Workloads.lines(newLog) > 10, Duration.ofSeconds(30), "lines in the given log");
                 assertEquals(Integer.toString(next), Files.readAllLines(newLog).get(0), "the log's first line in the file given");
-                assertTrue(lines(log) <= logged + 1, "the dumped log was still written to");
+                assertTrue(Workloads.lines(log) <= logged + 1, "the dumped log was still written to");
             } finally {
                 RestoreTest.killAndReap(r);
             }
-        }
-    }
-
-    private static int lines(Path f) {
-        try {
-            return Files.readAllLines(f).size();
-        } catch (java.io.IOException e) {
-            return 0;
         }
     }
 

@@ -163,25 +163,41 @@ class NamespaceTest {
         Path count = tmp.resolve("u/count"); // the copied-up file, as the host sees it
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("ovl.out"), "sh", "-c",
                 "exec unshare -m --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
-            DetachedProcess.awaitCondition(() -> lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
             int init = initUnder(p.pid().value());
-            DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
-            int atDump = lines(count);
-            DetachedProcess r = dumped.restoreDetached(p.output());
-            try {
-                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
-                        "the restored shell to count on");
-                List<String> got = Files.readAllLines(count);
-                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
-                    assertEquals(Integer.toString(i), got.get(i), "line " + (i + 1) + " of " + got);
-                }
+            dumpRestoreAndCountOn(init, count, p.output(), () -> {
                 String mounts = Files.readString(Path.of("/proc/" + init + "/mountinfo"));
                 assertTrue(mounts.contains(" " + m + " ") && mounts.contains("overlay cryo-ovl"), mounts);
                 assertEquals("from the lower layer\n", Files.readString(Path.of("/proc/" + init + "/root" + m + "/lower")));
                 assertEquals(m.toString(), Files.readSymbolicLink(Path.of("/proc/" + init + "/cwd")).toString());
-            } finally {
-                RestoreTest.killAndReap(r);
+            });
+        }
+    }
+
+    /** What a test checks of a restored task before it is killed. */
+    private interface RestoredCheck {
+        void run() throws Exception;
+    }
+
+    /**
+     * Dumps {@code pid} (killing it), restores it detached, waits until its count in {@code count}
+     * has gone on by three and checks every line but the last (maybe half written) follows the one
+     * before; then {@code checks} looks at the restored task, which is killed at the end.
+     */
+    private void dumpRestoreAndCountOn(int pid, Path count, Path output, RestoredCheck checks) throws Exception {
+        DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img"));
+        int atDump = Workloads.lines(count);
+        DetachedProcess r = dumped.restoreDetached(output);
+        try {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                    "the restored shell to count on");
+            List<String> got = Files.readAllLines(count);
+            for (int i = 0; i < got.size() - 1; i++) {
+                assertEquals(Integer.toString(i), got.get(i), "line " + (i + 1) + " of " + got);
             }
+            checks.run();
+        } finally {
+            RestoreTest.killAndReap(r);
         }
     }
 
@@ -211,25 +227,14 @@ class NamespaceTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pivot.out"), "unshare", "-m", "--propagation",
                 "private", "sh", "-c", "mount --bind " + root + " " + root + " && cd " + root + " && pivot_root . old"
                         + " && exec /bin/busybox sh -c '" + inside + "'")) {
-            DetachedProcess.awaitCondition(() -> lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
             int pid = p.pid().value();
-            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img"));
-            int atDump = lines(count);
-            DetachedProcess r = dumped.restoreDetached(p.output());
-            try {
-                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
-                        "the restored shell to count on");
-                List<String> got = Files.readAllLines(count);
-                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
-                    assertEquals(Integer.toString(i), got.get(i), "line " + (i + 1) + " of " + got);
-                }
+            dumpRestoreAndCountOn(pid, count, p.output(), () -> {
                 String mounts = Files.readString(Path.of("/proc/" + pid + "/mountinfo"));
                 assertTrue(mounts.contains(" /m ") && mounts.contains("lowerdir=/l,upperdir=/u,workdir=/w"), mounts);
                 assertEquals("from the lower layer\n", Files.readString(Path.of("/proc/" + pid + "/root/m/lower")));
                 assertEquals("/m", Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString());
-            } finally {
-                RestoreTest.killAndReap(r);
-            }
+            });
         }
     }
 
@@ -271,14 +276,6 @@ class NamespaceTest {
             return NetNamespaceTest.host("nsenter", "-t", Integer.toString(pid), "-u", "hostname").strip();
         } catch (Exception | AssertionError e) {
             return "";
-        }
-    }
-
-    private static int lines(Path f) {
-        try {
-            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
-        } catch (java.io.IOException e) {
-            return 0;
         }
     }
 
@@ -420,7 +417,7 @@ class NamespaceTest {
         // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
         try (DetachedProcess p = DetachedProcess.start(out, "sh", "-c", "exec unshare --map-user=1000 --map-group=1000"
                 + " --pid --fork sh -c 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null")) {
-            DetachedProcess.awaitCondition(() -> lines(out) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= 3, java.time.Duration.ofSeconds(30), "the count");
             int init = initUnder(p.pid().value());
             DumpRestore dumped;
             try {
@@ -429,10 +426,10 @@ class NamespaceTest {
                 dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(init), dev.cryo.kernel.Signals.SIGKILL);
                 throw refused;
             }
-            int atDump = lines(out);
+            int atDump = Workloads.lines(out);
             DetachedProcess r = dumped.restoreDetached(out);
             try {
-                DetachedProcess.awaitCondition(() -> lines(out) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= atDump + 3, java.time.Duration.ofSeconds(30),
                         "the restored shell to count on");
                 List<String> got = Files.readAllLines(out);
                 for (int i = 0; i < got.size() - 1; i++) {

@@ -120,9 +120,9 @@ class SandboxTest {
                 assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
             }
         } finally {
-            kill(bwrap);
+            Workloads.killQuietly(bwrap);
             try {
-                kill(NamespaceTest.initUnder(bwrap));
+                Workloads.killQuietly(NamespaceTest.initUnder(bwrap));
             } catch (Throwable gone) {
                 // with its monitor
             }
@@ -153,14 +153,14 @@ class SandboxTest {
         DetachedProcess p = DetachedProcess.start(tmp.resolve("bwrap.out"), command.toArray(String[]::new));
         int bwrap = p.pid().value();
         try {
-            DetachedProcess.awaitCondition(() -> lines(count) >= 3, Duration.ofSeconds(30), "the sandbox to count");
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(30), "the sandbox to count");
             bwrap = monitor(data);
             int init = NamespaceTest.initUnder(bwrap);
             DumpRestore dumped = DumpRestore.dump(bwrap, tmp.resolve("img"));
-            int atDump = lines(count);
+            int atDump = Workloads.lines(count);
             DetachedProcess r = dumped.restoreDetached(p.output());
             try {
-                DetachedProcess.awaitCondition(() -> lines(count) >= atDump + 3, Duration.ofSeconds(30),
+                DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atDump + 3, Duration.ofSeconds(30),
                         "the restored sandbox to count on");
                 List<String> got = Files.readAllLines(count);
                 for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
@@ -173,13 +173,13 @@ class SandboxTest {
                 assertTrue(Files.isDirectory(inside.resolve("usr/bin")) && Files.exists(inside.resolve("data/count")));
                 restored.check(init);
             } finally {
-                kill(init);
+                Workloads.killQuietly(init);
                 RestoreTest.killAndReap(r);
             }
         } finally {
-            kill(bwrap);
+            Workloads.killQuietly(bwrap);
             try {
-                kill(NamespaceTest.initUnder(bwrap));
+                Workloads.killQuietly(NamespaceTest.initUnder(bwrap));
             } catch (Throwable gone) {
                 // with its monitor, or never started
             }
@@ -214,21 +214,5 @@ class SandboxTest {
             return false;
         }, Duration.ofSeconds(30), "bwrap's monitor and its child");
         return found[0];
-    }
-
-    private static void kill(int pid) {
-        try {
-            Sys.kill(Pid.of(pid), Signals.SIGKILL);
-        } catch (RuntimeException gone) {
-            // exited
-        }
-    }
-
-    private static int lines(Path f) {
-        try {
-            return Files.exists(f) ? Files.readAllLines(f).size() : 0;
-        } catch (java.io.IOException e) {
-            return 0;
-        }
     }
 }

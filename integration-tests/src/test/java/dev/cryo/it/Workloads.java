@@ -148,4 +148,22 @@ final class Workloads {
         }, Duration.ofSeconds(30), "pid " + p.pid() + " to print PASS or FAIL");
         return p.outputText();
     }
+
+    /** Lines of a file a workload writes (0 while it is missing or unreadable). */
+    static int lines(Path f) {
+        try {
+            return java.nio.file.Files.exists(f) ? java.nio.file.Files.readAllLines(f).size() : 0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** SIGKILL to a process that may have exited already. */
+    static void killQuietly(int pid) {
+        try {
+            dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(pid), dev.cryo.kernel.Signals.SIGKILL);
+        } catch (RuntimeException gone) {
+            // exited
+        }
+    }
 }
