@@ -6,7 +6,6 @@ import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
@@ -83,8 +82,7 @@ public final class IoUringArea extends MemoryKind {
     /** An inaccessible placeholder at the dumped place until the ring's fd is restored and mapped over it. */
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        t.later("mmap(placeholder for the io_uring area at 0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP,
-                v.start(), v.end() - v.start(), 0, 2 | Mapper.MAP_ANONYMOUS | Mapper.MAP_FIXED | Mapper.MAP_NORESERVE, -1, 0);
+        Mapper.holdPlace(t, v, "the io_uring area");
     }
 
     @Override

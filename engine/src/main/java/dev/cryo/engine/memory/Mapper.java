@@ -14,6 +14,16 @@ final class Mapper {
 
     private Mapper() {}
 
+    /**
+     * Holds a mapping's place with an inaccessible, unreserved anonymous area, mapped once the task's
+     * memory is laid out; the fd it belongs to is mapped over it at the FILES stage.
+     */
+    static void holdPlace(TaskContext t, VmaImage v, String what) {
+        t.later("mmap(placeholder for " + what + " at 0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP,
+                v.start(), v.end() - v.start(), 0 /* PROT_NONE */, 2 /* MAP_PRIVATE */ | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                -1, 0);
+    }
+
     /** MAP_SHARED or MAP_PRIVATE, MAP_FIXED, and what the area needs (growing down, no reserve). */
     static long flags(VmaImage v) {
         long flags = (v.flags() & (VmaImage.MAP_SHARED | VmaImage.MAP_PRIVATE)) | MAP_FIXED;

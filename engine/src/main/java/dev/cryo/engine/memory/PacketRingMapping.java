@@ -6,7 +6,6 @@ import dev.cryo.engine.restore.SharedMemoryHub;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
@@ -20,7 +19,6 @@ import java.util.Map;
  * A mapping of another kind of socket, or of one the task holds no fd of, is refused.
  */
 final class PacketRingMapping extends MemoryKind {
-    private static final int PROT_NONE = 0, MAP_PRIVATE = 2;
 
     PacketRingMapping(int id) {
         super(id, "PACKET_RING");
@@ -55,9 +53,7 @@ final class PacketRingMapping extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        t.later("mmap(placeholder for the packet ring at 0x" + Long.toHexString(v.start()) + ")", SyscallNr.MMAP,
-                v.start(), v.end() - v.start(), PROT_NONE, MAP_PRIVATE | Mapper.MAP_ANONYMOUS | Mapper.MAP_FIXED
-                        | Mapper.MAP_NORESERVE, -1, 0);
+        Mapper.holdPlace(t, v, "the packet ring");
     }
 
     @Override
