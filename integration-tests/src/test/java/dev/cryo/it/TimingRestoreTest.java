@@ -63,6 +63,26 @@ class TimingRestoreTest {
         }
     }
 
+    /**
+     * zdtm10's timer_overrun: a periodic POSIX timer whose signal waited, blocked, across the dump
+     * came back with si_overrun and timer_getoverrun 0 (the signal was queued again as a copy), and
+     * the restored timer queued a second signal beside it. The timer is now armed to have expired
+     * as many periods ago as it had missed: the kernel queues its own signal and counts on. Both
+     * after a restore and after a dump that leaves the tree running.
+     */
+    @Test
+    void aTimerWhoseSignalWaitsKeepsItsOverrunCount() throws Exception {
+        String verdict = DumpRestore.workloadVerdict(tmp, "timerpend");
+        assertTrue(verdict.contains("PASS"), verdict);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("timerpend-r.out"),
+                TestPrograms.compile("/c/timerpend.c").toString()))) {
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img-r").toString(), "-R", "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            String left = Workloads.check(p);
+            assertTrue(left.contains("PASS"), "left running: " + left);
+        }
+    }
+
     @Test
     void policyPriorityNiceAffinityIoPriorityAndOomScoreAdjOfEveryThreadComeBack() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sched.out"),

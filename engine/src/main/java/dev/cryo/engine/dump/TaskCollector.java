@@ -144,13 +144,15 @@ public final class TaskCollector {
                 membarrier = reads.membarrier();
                 mdwe = reads.mdwe();
                 security = securityCollector.task(reads.dumpable(), reads.subreaper());
-                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers());
+                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers(),
+                            queues(tracer, pid));
             } else {
                 sigactions = sigactions(remote, inj);
                 membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
                 mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
                 security = securityCollector.task(inj, remote);
-                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null);
+                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null,
+                            queues(tracer, pid));
             }
         }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
@@ -205,6 +207,10 @@ public final class TaskCollector {
     }
 
     private static final int SI_KERNEL = 0x80;
+
+    private static TimersHandler.SignalQueues queues(Tracer tracer, Pid pid) {
+        return new TimersHandler.SignalQueues(tracer.peekSiginfo(pid.value(), true), tracer.peekSiginfo(pid.value(), false));
+    }
 
     private static TimersHandler.Scratch scratch(RemoteTask remote) {
         return new TimersHandler.Scratch() {

@@ -42,6 +42,9 @@ final class TimingJson {
         m.put("value", p.valueSec() + "." + String.format("%09d", p.valueNsec()));
         m.put("interval", p.intervalSec() + "." + String.format("%09d", p.intervalNsec()));
         m.put("overrun", p.overrun());
+        if (p.signalPending()) {
+            m.put("signalPendingWithOverrun", p.pendingOverrun());
+        }
         return m;
     }
 

@@ -50,7 +50,8 @@ public final class TimersHandler {
      * {@code itimerValues}: the three {@code struct itimerval}s (as four longs each, REAL, VIRTUAL,
      * PROF) read already by the caller's batch, or null to read them here.
      */
-    public static TimersImage dump(Pid pid, Injector inj, Scratch scratch, Set<Integer> tids, List<long[]> itimerValues) {
+    public static TimersImage dump(Pid pid, Injector inj, Scratch scratch, Set<Integer> tids, List<long[]> itimerValues,
+                                   SignalQueues queues) {
         List<ItimerImage> itimers = new ArrayList<>();
         for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
             long[] v;
@@ -75,13 +76,37 @@ public final class TimersHandler {
             }
             // a timer aimed at a thread that has exited is kept: it never fires again, and the
             // restore aims it at a stand-in thread of that tid that exits at once (see create)
+            int pending = waiting(t, queues) ? PendingTimerSignal.take(pid, inj, scratch, t.id(), t.signal()) : -1;
             inj.call("timer_gettime(" + t.id() + ")", SyscallNr.TIMER_GETTIME, t.id(), scratch.address());
             ByteBuffer b = le(scratch.read(32));
             long overrun = inj.call("timer_getoverrun(" + t.id() + ")", SyscallNr.TIMER_GETOVERRUN, t.id());
-            posix.add(new PosixTimerImage(t.id(), t.clockId(), t.sigevNotify(), t.signal(), t.sigevValue(), t.target(),
-                    b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8), (int) overrun));
+            PosixTimerImage image = new PosixTimerImage(t.id(), t.clockId(), t.sigevNotify(), t.signal(), t.sigevValue(),
+                    t.target(), b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8), (int) overrun, pending);
+            if (pending >= 0) {
+                PendingTimerSignal.pend(inj::call, pid, scratch.address(), image); // as it was: waiting, with its overrun
+            }
+            posix.add(image);
         }
         return new TimersImage(itimers, posix);
+    }
+
+    /** The signals queued for the process (shared) and for the thread cryo injects into (its main thread). */
+    public record SignalQueues(List<byte[]> shared, List<byte[]> mainThread) {}
+
+    /**
+     * Whether the periodic timer's own signal waits in the process's queue, first of its number and
+     * none of that number in the main thread's queue (so the main thread's sigtimedwait takes it).
+     * Otherwise a waiting signal stays a copy among the pending ones, and its overrun is not carried.
+     */
+    private static boolean waiting(PosixTimers.Timer t, SignalQueues queues) {
+        if (queues == null || t.sigevNotify() != PosixTimers.SIGEV_SIGNAL) {
+            return false;
+        }
+        if (queues.mainThread().stream().anyMatch(si -> PendingTimerSignal.signo(si) == t.signal())) {
+            return false;
+        }
+        return queues.shared().stream().filter(si -> PendingTimerSignal.signo(si) == t.signal()).findFirst()
+                .map(si -> PendingTimerSignal.isTimers(si, t.id())).orElse(false);
     }
 
     private static final int PR_TIMER_CREATE_RESTORE_IDS = 77, ON = 1, OFF = 0;
@@ -182,7 +207,9 @@ public final class TimersHandler {
     public static void arm(TaskContext t) {
         TimersImage timers = t.task().timers();
         for (PosixTimerImage p : timers.posixTimers()) {
-            if (p.armed()) {
+            if (p.signalPending()) {
+                PendingTimerSignal.pend((what, nr, args) -> t.call(what, nr, args), t.pid(), t.put(new byte[48]), p);
+            } else if (p.armed()) {
                 long spec = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(p.intervalSec())
                         .putLong(p.intervalNsec()).putLong(p.valueSec()).putLong(p.valueNsec()).array());
                 t.call("timer_settime(" + p.id() + ")", SyscallNr.TIMER_SETTIME, p.id(), 0, spec, 0);

@@ -10,7 +10,7 @@ public final class PosixTimerImageCodec implements RecordCodec<PosixTimerImage> 
 
     public Class<PosixTimerImage> type() { return PosixTimerImage.class; }
     public int id() { return ModelCodecs.POSIX_TIMER_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, PosixTimerImage t) {
         out.writeInt(t.id());
@@ -24,10 +24,12 @@ public final class PosixTimerImageCodec implements RecordCodec<PosixTimerImage> 
         out.writeLong(t.intervalSec());
         out.writeLong(t.intervalNsec());
         out.writeInt(t.overrun());
+        out.writeInt(t.pendingOverrun());
     }
 
     public PosixTimerImage read(Input in, int version) {
         return new PosixTimerImage(in.readInt(), in.readInt(), in.readVarInt(true), in.readVarInt(true), in.readLong(),
-                in.readVarInt(true), in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readInt());
+                in.readVarInt(true), in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readInt(),
+                version >= 2 ? in.readInt() : -1); // v2: pendingOverrun
     }
 }

@@ -27,6 +27,9 @@ public final class PendingSignals implements StateStage {
         }
         for (byte[] info : t.task().sharedPendingSignals()) {
             int sig = signo(info);
+            if (timersOwn(t, info)) {
+                continue; // the timer queues it itself as it is armed, with its overrun (TimerArming)
+            }
             if (TTY_STOPS.contains(sig) && stops(t, sig)) {
                 // the task was stopped by job control (a ^Z): it stops again as it is let go, by that
                 // signal, which its parent's waitid reports; but in an orphaned group (its parent is
@@ -36,6 +39,12 @@ public final class PendingSignals implements StateStage {
             }
             t.call("rt_sigqueueinfo", SyscallNr.RT_SIGQUEUEINFO, pid, sig, t.put(info));
         }
+    }
+
+    /** A periodic POSIX timer's own waiting signal, which the timer is armed to queue again. */
+    private static boolean timersOwn(TaskContext t, byte[] info) {
+        return t.task().timers().posixTimers().stream().anyMatch(p -> p.signalPending() && p.signal() == signo(info)
+                && dev.cryo.engine.timing.PendingTimerSignal.isTimers(info, p.id()));
     }
 
     /** The stop signals the kernel discards for a member of an orphaned process group. */

@@ -210,7 +210,7 @@ public final class ModelSamples {
                 new TimersImage(List.of(new ItimerImage(ItimerImage.REAL, 0, 20_000, 0, 50_000),
                         new ItimerImage(ItimerImage.PROF, 1, 999_999, 2, 0)),
                         List.of(new PosixTimerImage(0, 1, PosixTimerImage.SIGEV_SIGNAL, 10, 0x1234abcdL, pid,
-                                        0, 12_345_678, 0, 50_000_000, 3),
+                                        0, 12_345_678, 0, 50_000_000, 3, 41),
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
                                         5, 0, 0, 0, 0))), 300,
                 List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, -1}, 1000, 1001,
