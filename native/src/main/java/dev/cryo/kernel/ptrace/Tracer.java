@@ -137,16 +137,10 @@ public final class Tracer implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #keepSignalsQueued} holds the thread's signals back while it runs injected code. */
-    public boolean keepsSignalsQueued(int tid) {
-        return ownMasks.containsKey(tid);
-    }
-
     /** Before resuming injected code: every signal blocked for a thread whose signals stay queued. */
     private void blockForRun(int tid) {
         if (ownMasks.containsKey(tid)) {
-            word.setLong(0, -1L);
-            Ptrace.request(Ptrace.SETSIGMASK, tid, 8, Sys.address(word));
+            setSigmask(tid, -1L);
         }
     }
 
