@@ -7,11 +7,15 @@
  * ROUNDS more blocks. argv[1]: the scratch file; argv[2] (optional): "busy": instead of waiting idle,
  * it keeps a second ring busy with NOPs until SIGUSR2, so the dump meets rings in use; "waiting": a
  * read of an empty pipe is left in flight on the ring (user_data 99; after SIGUSR2 a byte is written
- * and its completion reaped), which a dump must refuse. Prints the ring's counters at "ready" and
- * PASS or FAIL: reason.
+ * and its completion reaped), which a dump must refuse; "registered": the rings are entered by
+ * registered slots (io_uring_register_ring_fd: a side ring at slot 0 of the main thread, the main
+ * ring at slot 1, and a ring of a second thread at that thread's slot 0), and after SIGUSR2 each is
+ * used through its slot (a slot lost or holding another ring fails). Prints the ring's counters at
+ * "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +67,33 @@ static void round_trip(void) {
     if (memcmp(in, out, BLOCK)) fail("a block read back differs");
 }
 
+/* One NOP through a ring entered by its slot, reaped with the expected user_data. */
+static void nop_through(struct io_uring *r, unsigned long long data, const char *what) {
+    struct io_uring_sqe *s = io_uring_get_sqe(r);
+    io_uring_prep_nop(s);
+    s->user_data = data;
+    if (io_uring_submit(r) != 1) { printf("FAIL: submitting a NOP through %s\n", what); exit(1); }
+    struct io_uring_cqe *c;
+    if (io_uring_wait_cqe(r, &c) || c->user_data != data) { printf("FAIL: the NOP of %s\n", what); exit(1); }
+    io_uring_cqe_seen(r, c);
+}
+
+static struct io_uring side, threads_ring;
+static volatile int thread_state; /* 1: registered, 2: passed after the check */
+
+/* A second thread's own ring at its own slot 0: slots are per thread. */
+static void *ring_thread(void *arg) {
+    (void)arg;
+    if (io_uring_queue_init(4, &threads_ring, 0)) fail("the thread's ring");
+    if (io_uring_register_ring_fd(&threads_ring) != 1 || threads_ring.enter_ring_fd != 0) fail("the thread's slot");
+    nop_through(&threads_ring, 41, "the thread's ring");
+    thread_state = 1;
+    while (!check) pause();
+    nop_through(&threads_ring, 42, "the thread's ring");
+    thread_state = 2;
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) fail("usage: uring FILE [busy]");
@@ -74,8 +105,19 @@ int main(int argc, char **argv) {
     signal(SIGUSR2, on_usr2);
     fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) fail("open");
+    int registered = argc > 2 && strcmp(argv[2], "registered") == 0;
+    pthread_t thread;
+    if (registered) {
+        if (io_uring_queue_init(4, &side, 0)) fail("the side ring");
+        if (io_uring_register_ring_fd(&side) != 1 || side.enter_ring_fd != 0) fail("registering the side ring");
+    }
     int e = io_uring_queue_init(8, &ring, 0);
     if (e) { errno = -e; fail("io_uring_queue_init"); }
+    if (registered) {
+        if (io_uring_register_ring_fd(&ring) != 1 || ring.enter_ring_fd != 1) fail("registering the ring");
+        if (pthread_create(&thread, NULL, ring_thread, NULL)) fail("pthread_create");
+        while (!thread_state) usleep(1000);
+    }
     for (int i = 0; i < ROUNDS; i++) round_trip();
     for (int i = 1; i <= 3; i++) {
         struct io_uring_sqe *s = io_uring_get_sqe(&ring);
@@ -116,6 +158,12 @@ int main(int argc, char **argv) {
         if (write(pipefd[1], "x", 1) != 1) fail("write to the pipe");
         reap(99, 1);
         if (byte != 'x') fail("the read in flight read another byte");
+    }
+    if (registered) {
+        nop_through(&side, 6, "the side ring");
+        pthread_kill(thread, SIGUSR2);
+        pthread_join(thread, NULL);
+        if (thread_state != 2) fail("the thread's ring after the check");
     }
     if (io_uring_submit(&ring) != 1) fail("submitting the prepared read");
     reap(77, BLOCK);

@@ -41,6 +41,25 @@ class IoUringTest {
         }
     }
 
+    /**
+     * Rings entered by registered slots (IORING_REGISTER_RING_FDS): two in the main thread (slots 0
+     * and 1) and one in a second thread (its own slot 0). Each comes back at its slot in its thread;
+     * unregistered, the program's next submit failed with EBADF, and a slot holding the other ring
+     * would put its requests on the wrong ring.
+     */
+    @Test
+    void ringsRegisteredAtSlotsComeBackAtTheirSlotsInTheirThreads() throws Exception {
+        try (DetachedProcess p = start("registered")) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            int pid = p.pid().value();
+            assertTrue(show.contains("\"tid " + pid + " slot 0\"") && show.contains("\"tid " + pid + " slot 1\""), show);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS 2000 round trips"), out);
+        }
+    }
+
     /** A second ring kept busy with NOPs by the main thread: the dump meets rings in use, waits for what is in flight and carries both. */
     @Test
     void ringsInUseAtTheDumpComeBackAndGoOn() throws Exception {

@@ -22,10 +22,36 @@ public final class IoUring {
             SETUP_REGISTERED_FD_ONLY = 1 << 15, SETUP_NO_SQARRAY = 1 << 16;
 
     /** io_uring_enter flags. */
-    public static final int ENTER_GETEVENTS = 1, ENTER_EXT_ARG = 1 << 3;
+    public static final int ENTER_GETEVENTS = 1, ENTER_EXT_ARG = 1 << 3, ENTER_REGISTERED_RING = 1 << 4;
 
     /** io_uring_register opcodes. */
-    public static final int REGISTER_PROBE = 8;
+    public static final int REGISTER_PROBE = 8, REGISTER_RING_FDS = 20;
+
+    /**
+     * Slots a task has for ring fds it registered (IORING_REGISTER_RING_FDS; the kernel's
+     * IO_RINGFD_REG_MAX, io_uring/tctx.h): io_uring_enter and io_uring_register then take the slot
+     * instead of an fd. They belong to the thread that registered, and show nowhere in /proc.
+     */
+    public static final int RING_FD_SLOTS = 16;
+
+    /** struct io_uring_rsrc_update {u32 offset; u32 resv; u64 data}: which slot, which ring fd. */
+    public static byte[] ringFdUpdate(int slot, int fd) {
+        return java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(slot).putInt(0)
+                .putLong(fd).array();
+    }
+
+    /**
+     * struct io_uring_getevents_arg (sigmask, sigmask_sz, min_wait_usec, ts: 24 bytes) followed by the
+     * struct __kernel_timespec it points at, for a copy of these bytes at {@code at}: an
+     * IORING_ENTER_EXT_ARG wait of at most {@code timeoutNanos}.
+     */
+    public static final int WAIT_ARG_SIZE = 24;
+
+    public static byte[] waitArg(long at, long timeoutNanos) {
+        return java.nio.ByteBuffer.allocate(WAIT_ARG_SIZE + 16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0)
+                .putInt(0).putInt(0).putLong(at + WAIT_ARG_SIZE).putLong(timeoutNanos / 1_000_000_000L)
+                .putLong(timeoutNanos % 1_000_000_000L).array();
+    }
 
     /** struct io_uring_sqe is 64 bytes (128 with SQE128), struct io_uring_cqe 16 (32 with CQE32). */
     public static final int SQE_SIZE = 64, CQE_SIZE = 16;
@@ -99,14 +125,10 @@ public final class IoUring {
      * its submitter may wait: IORING_SETUP_DEFER_TASKRUN).
      */
     public static int waitEvents(Fd ring, int minComplete, long timeoutNanos) {
-        Memory ts = new Memory(16);
-        ts.setLong(0, timeoutNanos / 1_000_000_000L);
-        ts.setLong(8, timeoutNanos % 1_000_000_000L);
-        Memory arg = new Memory(24); // struct io_uring_getevents_arg: sigmask, sigmask_sz, min_wait_usec, ts
-        arg.clear();
-        arg.setLong(16, Sys.address(ts));
+        Memory arg = new Memory(WAIT_ARG_SIZE + 16);
+        arg.write(0, waitArg(Sys.address(arg), timeoutNanos), 0, WAIT_ARG_SIZE + 16);
         long r = LibC.syscall(SyscallNr.IO_URING_ENTER, ring.value(), 0, minComplete, ENTER_GETEVENTS | ENTER_EXT_ARG,
-                Sys.address(arg), 24);
+                Sys.address(arg), WAIT_ARG_SIZE);
         return r == -1 ? -Native.getLastError() : (int) r;
     }
 }

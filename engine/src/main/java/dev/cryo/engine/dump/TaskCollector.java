@@ -164,6 +164,7 @@ public final class TaskCollector {
                 shared);
         // a table shared with the parent is carried once, by the task at the top of the chain
         List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
+        fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, tids, fds); // which thread entered a ring by a slot
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         TaskImage task = new TaskImage(ids,

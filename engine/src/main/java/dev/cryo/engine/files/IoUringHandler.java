@@ -25,17 +25,32 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
     public static final int TAG = 470, RECORD_ID = 1260;
     /** A ring's largest area: 32768 SQEs of 128 bytes. */
     static final int AREA_LIMIT = 8 << 20, AREAS = 8;
+    /** Registrations of one ring: a slot per thread at most, and a task has far fewer threads than this. */
+    static final int REGISTRATIONS = 1 << 16;
 
     /**
      * A ring: its sizes, the setup flags that change its layout (IORING_SETUP_SQE128, CQE32,
-     * NO_SQARRAY), the kernel's SQ head and CQ tail, and its mapped areas.
+     * NO_SQARRAY), the kernel's SQ head and CQ tail, its mapped areas, and the slots threads of the
+     * task registered it at (IORING_REGISTER_RING_FDS, {@link IoUringRingFds}).
      */
-    public record IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas)
-            implements FileDesc {
+    public record IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
+                              List<Registration> registrations) implements FileDesc {
         public IoUringRing {
             areas = List.copyOf(areas);
+            registrations = List.copyOf(registrations);
+        }
+
+        public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas) {
+            this(sqEntries, cqEntries, flags, sqHead, cqTail, areas, List.of());
+        }
+
+        public IoUringRing withRegistrations(List<Registration> registrations) {
+            return new IoUringRing(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations);
         }
     }
+
+    /** Thread {@code tid} registered the ring at its slot {@code slot} (0 to IoUring.RING_FD_SLOTS - 1). */
+    public record Registration(int tid, int slot) {}
 
     /**
      * One mapping of the ring: where, which of its areas ({@code offset}: IORING_OFF_*), protection,
@@ -43,7 +58,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      */
     public record Area(long start, long end, long offset, int prot, byte[] bytes, boolean dontFork) {}
 
-    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 2, (out, r) -> {
+    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 3, (out, r) -> {
         out.writeInt(r.sqEntries());
         out.writeInt(r.cqEntries());
         out.writeInt(r.flags());
@@ -61,6 +76,15 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
             ModelFields.writeBytes(out, a.bytes(), AREA_LIMIT, "IoUringRing.Area.bytes");
             out.writeBoolean(a.dontFork()); // v2
         }
+        if (r.registrations().size() > REGISTRATIONS) {
+            throw new IllegalArgumentException("IoUringRing.registrations has " + r.registrations().size()
+                    + " entries, more than " + REGISTRATIONS);
+        }
+        out.writeVarInt(r.registrations().size(), true); // v3
+        for (Registration g : r.registrations()) {
+            out.writeInt(g.tid());
+            out.writeVarInt(g.slot(), true);
+        }
     }, (in, version) -> {
         int sq = in.readInt(), cq = in.readInt(), flags = in.readInt(), sqHead = in.readInt(), cqTail = in.readInt();
         int n = in.readVarInt(true);
@@ -72,7 +96,15 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
             areas.add(new Area(in.readLong(), in.readLong(), in.readLong(), in.readInt(),
                     ModelFields.readBytes(in, AREA_LIMIT, "IoUringRing.Area.bytes"), version >= 2 && in.readBoolean()));
         }
-        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas);
+        List<Registration> registrations = new ArrayList<>();
+        int r = version >= 3 ? in.readVarInt(true) : 0;
+        if (r < 0 || r > REGISTRATIONS) {
+            throw new KryoException("IoUringRing.registrations: list length " + r + " exceeds the limit of " + REGISTRATIONS);
+        }
+        for (int i = 0; i < r; i++) {
+            registrations.add(new Registration(in.readInt(), in.readVarInt(true)));
+        }
+        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations);
     });
 
     @Override
@@ -129,5 +161,8 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
                     + (a.offset() == IoUring.OFF_SQES ? "SQEs" : a.offset() == IoUring.OFF_CQ_RING ? "CQ ring" : "rings"));
         }
         m.put("areas", areas);
+        if (!r.registrations().isEmpty()) {
+            m.put("registeredRingFds", r.registrations().stream().map(g -> "tid " + g.tid() + " slot " + g.slot()).toList());
+        }
     }
 }

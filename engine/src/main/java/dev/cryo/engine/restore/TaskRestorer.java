@@ -11,6 +11,7 @@ import dev.cryo.engine.restore.stage.LeaseBreaks;
 import dev.cryo.engine.restore.stage.MemoryMapping;
 import dev.cryo.engine.restore.stage.PendingSignals;
 import dev.cryo.engine.restore.stage.ProcessState;
+import dev.cryo.engine.restore.stage.RegisteredRings;
 import dev.cryo.engine.restore.stage.RegisterInstall;
 import dev.cryo.engine.restore.stage.SeccompFilters;
 import dev.cryo.engine.restore.stage.SessionAndGroup;
@@ -62,6 +63,7 @@ public final class TaskRestorer {
             new ThreadPidFds(),
             new ThreadSignalOwners(),
             new ThreadState(),
+            new RegisteredRings(),
             new FileLockRestore(),
             // new stages that need privilege go here
             new TimerCreation(),

@@ -27,7 +27,8 @@ class IoUringCodecTest {
         IoUringHandler.IoUringRing ring = new IoUringHandler.IoUringRing(8, 16, dev.cryo.kernel.IoUring.SETUP_CQE32,
                 0x8000_0003, 0x8000_0003, List.of(
                 new IoUringHandler.Area(0x7f00_0000_1000L, 0x7f00_0000_2000L, 0, 3, new byte[] {1, 2, 3, 0, -1}, true),
-                new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)));
+                new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)),
+                List.of(new IoUringHandler.Registration(700, 1), new IoUringHandler.Registration(701, 15)));
         TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
@@ -40,5 +41,6 @@ class IoUringCodecTest {
         assertEquals("2147483651", shown.get("sqHead"));
         assertEquals(List.of("CQE32"), shown.get("setupFlags"));
         assertEquals(List.of("0x7f0000001000-0x7f0000002000 rings", "0x7f0000000000-0x7f0000001000 SQEs"), shown.get("areas"));
+        assertEquals(List.of("tid 700 slot 1", "tid 701 slot 15"), shown.get("registeredRingFds"));
     }
 }
