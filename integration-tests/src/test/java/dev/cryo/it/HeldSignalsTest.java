@@ -53,6 +53,43 @@ class HeldSignalsTest {
     }
 
     /**
+     * A signal the tracer does hold (it stopped cryo's code: a thread not kept so) is queued again
+     * with its siginfo when the thread is let go, also from an event stop. Before, it rode on
+     * PTRACE_DETACH, where the kernel ignores it after an event stop (the value was lost) and sends
+     * it by number only after a syscall stop.
+     */
+    @Test
+    void aHeldSignalIsQueuedAgainWithItsSiginfoWhenTheThreadIsLetGoFromAnEventStop() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/sigstream.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("held.out"), prog))) {
+            int pid = p.pid().value();
+            Tracer tracer = new Tracer();
+            try {
+                tracer.seizeAndInterrupt(pid, 0);
+                tracer.waitForStop(pid);
+                Process sender = new ProcessBuilder(prog, "send", Integer.toString(pid), "1").redirectErrorStream(true)
+                        .redirectOutput(tmp.resolve("send.out").toFile()).start();
+                assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the sender ends");
+                try (dev.cryo.kernel.ptrace.Injector inj = new dev.cryo.kernel.ptrace.Injector(tracer, p.pid(), pid,
+                        dev.cryo.kernel.ptrace.SyscallGadget.inVdso(p.pid()))) {
+                    inj.call("getpid", dev.cryo.kernel.SyscallNr.GETPID); // SIGRTMIN (value 1) stops it first
+                }
+                int sigrtmin = 34;
+                assertTrue(tracer.heldSignals(pid).stream().anyMatch(h -> h.signal() == sigrtmin),
+                        "SIGRTMIN held: " + tracer.heldSignals(pid));
+                tracer.interrupt(pid);
+                tracer.cont(pid, 0);
+                assertTrue(tracer.waitForStop(pid).isEventStop(), "in an event stop");
+                tracer.detach(pid, pid);
+            } finally {
+                tracer.close();
+            }
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS rt=1 "), verdict);
+        }
+    }
+
+    /**
      * Real-time signals with a value (sigqueue) sent all through three dumps that leave the tree
      * running, and a POSIX timer firing every 2 ms with a cookie in its sigevent: each arrives
      * once, in order, with its value, its si_code and its cookie. Before, a signal that stopped

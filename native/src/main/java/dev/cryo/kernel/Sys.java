@@ -162,6 +162,19 @@ public final class Sys {
                 SyscallNr.TGKILL, tgid.value(), tid.value(), signal, 0);
     }
 
+    /**
+     * rt_tgsigqueueinfo(2) from cryo: queues {@code siginfo} (128 bytes) as it is. The kernel lets
+     * another process queue only siginfo that says it came from user space (si_code below 0 and not
+     * SI_TKILL: a sigqueue value, a POSIX timer's, a message queue's), EPERM for the rest; from
+     * outside the target's pid namespace the sender's pid reads 0. Returns 0 or -errno.
+     */
+    public static int tgsigqueueinfo(Pid tgid, Pid tid, int signal, byte[] siginfo) {
+        com.sun.jna.Memory info = new com.sun.jna.Memory(siginfo.length);
+        info.write(0, siginfo, 0, siginfo.length);
+        long r = LibC.syscall(SyscallNr.RT_TGSIGQUEUEINFO, tgid.value(), tid.value(), signal, address(info), 0, 0);
+        return r == -1 ? -Native.getLastError() : 0;
+    }
+
     /** True when the process exists (it may be a zombie). */
     public static boolean exists(Pid pid) {
         long r = LibC.syscall(SyscallNr.KILL, pid.value(), 0, 0, 0, 0, 0);

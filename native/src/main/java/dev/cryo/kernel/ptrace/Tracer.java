@@ -23,8 +23,8 @@ import java.util.Set;
  *
  * <p>A dump keeps signals that arrive while it holds a thread in the kernel's queue, with all they
  * say ({@link #keepSignalsQueued}). Signal-delivery stops that happen anyway (a signal of the same
- * number as a batch's own, a thread not kept so) are suppressed and remembered per thread, then
- * handed back at {@link #detach}: none is ever dropped.
+ * number as a batch's own, a thread not kept so) are suppressed and remembered per thread with their
+ * siginfo, then queued again at {@link #detach}: none is ever dropped.
  */
 public final class Tracer implements AutoCloseable {
     private static final int XSTATE_BUFFER = 1 << 14;
@@ -127,7 +127,8 @@ public final class Tracer implements AutoCloseable {
      * cookie, a sigqueue value, a child's exit status), for as long as cryo holds it: whenever the
      * thread runs injected code, every signal is blocked (PTRACE_SETSIGMASK, as CRIU's parasite
      * does), and its own mask is back at every stop. Without it a signal would stop the injected
-     * code and be held, and handed back later by number only. Should cryo die while the thread
+     * code and be held, and queued again later behind signals sent after it (and by number only
+     * when the kernel refuses cryo its siginfo: a child's exit status). Should cryo die while the thread
      * runs its code, the way back (return pad, sigreturn route) puts the mask back too.
      */
     public void keepSignalsQueued(int tid) {
@@ -497,20 +498,19 @@ public final class Tracer implements AutoCloseable {
     }
 
     /**
-     * Lets the thread go, handing back held signals: the first rides on the detach, the others are
-     * re-sent to the thread first so they end up pending exactly as if cryo had never been there.
-     * When the detach fails (the thread is not in a ptrace stop), the first stays held, and
-     * {@link #close} gives it back: a held signal is never dropped.
+     * Lets the thread go, handing back held signals: they are queued again first, in the order they
+     * came, so they are pending as if cryo had never been there. None rides on the detach: from an
+     * event stop the kernel ignores a signal given there, and from a syscall stop it sends it by
+     * number only.
      */
     public void detach(int tgid, int tid) {
         checkThread();
         List<Held> held = toGiveBack(tid);
-        if (held.size() > 1) {
-            giveBack(tgid, tid, held.subList(1, held.size()));
-            heldSignals.put(tid, new ArrayList<>(held.subList(0, 1)));
+        if (!held.isEmpty()) {
+            giveBack(tgid, tid, held);
+            heldSignals.get(tid).removeAll(held);
         }
-        int first = held.isEmpty() ? 0 : held.get(0).signal();
-        Ptrace.request(Ptrace.DETACH, tid, 0, first);
+        Ptrace.request(Ptrace.DETACH, tid, 0, 0);
         heldSignals.remove(tid);
         ownMasks.remove(tid);
     }
@@ -520,9 +520,16 @@ public final class Tracer implements AutoCloseable {
         return heldSignals.getOrDefault(tid, List.of()).stream().filter(h -> !h.groupStop()).toList();
     }
 
-    /** Re-sends signals to a thread; a thread that is gone needs them no more. */
+    /**
+     * Queues signals to a thread again: with the siginfo read at their delivery stop where the kernel
+     * lets cryo send it (a sigqueue value, a timer's cookie), else by number (tgkill). A thread that
+     * is gone needs them no more.
+     */
     private static void giveBack(int tgid, int tid, List<Held> signals) {
         for (Held h : signals) {
+            if (h.siginfo() != null && Sys.tgsigqueueinfo(Pid.of(tgid), Pid.of(tid), h.signal(), h.siginfo()) == 0) {
+                continue;
+            }
             try {
                 Sys.tgkill(Pid.of(tgid), Pid.of(tid), h.signal());
             } catch (KernelException gone) {
