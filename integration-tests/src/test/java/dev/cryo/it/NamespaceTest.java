@@ -239,6 +239,30 @@ class NamespaceTest {
     }
 
     /**
+     * A log opened before the task made its mount namespace, whose directory the namespace covers
+     * with a tmpfs in which that directory's name is an absolute symbolic link ({@code dir ->
+     * T/dir}: a loop for the task, the host's directory for anyone resolving it from the host's
+     * root). The task cannot reach the log by its path, so cryo opens it and hands it in. Looked
+     * at through /proc/PID/root, the link was resolved from cryo's root, the log was taken as
+     * reachable, and the restore failed opening it in the task (ELOOP) after a killing dump.
+     */
+    @Test
+    void aLogWhoseDirectoryTheNamespaceCoversWithAnAbsoluteSymlinkIsHandedIn() throws Exception {
+        Path t = Files.createDirectory(tmp.resolve("t"));
+        Files.createDirectory(t.resolve("dir"));
+        Path count = t.resolve("dir/count");
+        String inside = "mount -t tmpfs cryo-cover " + t + " && ln -s " + t + "/dir " + t + "/dir && i=0;"
+                + " while [ $i -lt 3000 ]; do echo $i >&3; i=$((i+1)); sleep 0.2; done";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("cover.out"), "sh", "-c", "exec 3>>" + count
+                + " && exec unshare -m --propagation private sh -c '" + inside + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int pid = p.pid().value();
+            dumpRestoreAndCountOn(pid, count, p.output(), () -> assertTrue(Files.isSymbolicLink(
+                    Path.of("/proc/" + pid + "/root" + t + "/dir")), "the tmpfs's link"));
+        }
+    }
+
+    /**
      * A sandbox whose root has a parent-death signal (bubblewrap's {@code --die-with-parent}, here
      * a signal ignored by default so the test's detaching cannot fire it): {@code restore -d} drops
      * that signal from the root, and rebuilt the image without the tree's namespaces while doing

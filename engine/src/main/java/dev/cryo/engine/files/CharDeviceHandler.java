@@ -91,10 +91,10 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         return ctx.open(c.path(), FdHandlers.openFlags(fd));
     }
 
-    /** The device is at its path from cryo's mount namespace but not from the task's. */
+    /** The device is at its path from cryo's mount namespace but not from the task's (seen from its own root). */
     private static boolean onlyOutside(int pid, CharDevice c) {
-        return RegularFileHandler.inOtherMountNamespace(pid) && rdevAt(Path.of("/proc/" + pid + "/root" + c.path())) != c.rdev()
-                && rdevAt(Path.of(c.path())) == c.rdev();
+        return RegularFileHandler.inOtherMountNamespace(pid) && rdevAt(Path.of(c.path())) == c.rdev()
+                && dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid), () -> rdevAt(Path.of(c.path()))) != c.rdev();
     }
 
     private static long rdevAt(Path p) {

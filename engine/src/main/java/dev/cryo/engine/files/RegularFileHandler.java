@@ -95,14 +95,17 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     /**
      * The file is reachable from cryo's mount namespace but not from the task's (another one): its
-     * path there names nothing or another file, cryo's names the dumped one.
+     * path there names nothing or another file, cryo's names the dumped one. The task's view is
+     * looked at from its own root ({@link dev.cryo.kernel.Namespaces#seenBy}): through
+     * /proc/PID/root an absolute symbolic link on the way would be resolved from cryo's root.
      */
     static boolean onlyOutside(int pid, FileRef f) {
-        if (f.path() == null || !f.path().startsWith("/") || !inOtherMountNamespace(pid)) {
+        if (f.path() == null || !f.path().startsWith("/") || !inOtherMountNamespace(pid)
+                || !same(java.nio.file.Path.of(f.path()), f)) {
             return false;
         }
-        return !same(java.nio.file.Path.of("/proc/" + pid + "/root" + f.path()), f)
-                && same(java.nio.file.Path.of(f.path()), f);
+        java.nio.file.Path path = java.nio.file.Path.of(f.path());
+        return !dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid), () -> same(path, f));
     }
 
     /** Whether task {@code pid} is in a mount namespace other than cryo's (paths may name other files there). */
