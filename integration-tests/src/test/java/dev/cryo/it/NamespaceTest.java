@@ -239,6 +239,43 @@ class NamespaceTest {
     }
 
     /**
+     * Pid namespaces nested two deep, as a sandbox run inside a container makes them: {@code unshare
+     * --pid --fork --mount-proc unshare --pid --fork sh count.sh}, dumped at the outer namespace's
+     * init, which is the inner {@code unshare}: its next children get the pid namespace it unshared,
+     * whose init is the counting shell (pid 1 there, 2 in the outer one). Every task comes back with
+     * its pid at every level (NSpid), the inner unshare's children's namespace is the shell's again,
+     * and the count goes on.
+     */
+    @Test
+    void pidNamespacesNestedTwoDeepComeBackWithEveryTasksPidAtEveryLevel() throws Exception {
+        Path count = tmp.resolve("count");
+        Path script = tmp.resolve("count.sh");
+        Files.writeString(script, "exec 3>>\"$1\"; i=0; while [ $i -lt 3000 ]; do echo $i >&3; i=$((i+1)); sleep 0.2; done\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nested.out"), "sh", "-c", "exec unshare --pid --fork"
+                + " --mount-proc unshare --pid --fork sh " + script + " " + count + " 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int outer = initUnder(p.pid().value());
+            int shell = initUnder(outer);
+            assertEquals("NSpid:\t" + shell + "\t2\t1", nsPidLine(shell));
+            try {
+                dumpRestoreAndCountOn(outer, count, p.output(), () -> {
+                    assertEquals("NSpid:\t" + shell + "\t2\t1", nsPidLine(shell));
+                    assertEquals("NSpid:\t" + outer + "\t1", nsPidLine(outer));
+                    assertEquals(Files.readSymbolicLink(Path.of("/proc/" + shell + "/ns/pid")),
+                            Files.readSymbolicLink(Path.of("/proc/" + outer + "/ns/pid_for_children")));
+                });
+            } finally { // a refused dump leaves it running, and killing unshare does not end it
+                Workloads.killQuietly(outer);
+            }
+        }
+    }
+
+    private static String nsPidLine(int pid) throws java.io.IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("NSpid:"))
+                .findFirst().orElse("");
+    }
+
+    /**
      * A log opened before the task made its mount namespace, whose directory the namespace covers
      * with a tmpfs in which that directory's name is an absolute symbolic link ({@code dir ->
      * T/dir}: a loop for the task, the host's directory for anyone resolving it from the host's

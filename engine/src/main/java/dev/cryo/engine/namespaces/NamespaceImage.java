@@ -22,11 +22,14 @@ import java.util.Map;
  * ({@link IpcImage}, version 2; empty in images of version 1, which refused them). Version 3 adds
  * the tmpfs files' xattrs, 4 which bind mounts bind a host path ({@link MountImage#hostSource()}), 5 the
  * time namespaces the task made ({@code time}, null when none; CLONE_NEWTIME is never in {@code flags}: a
- * time namespace is made by the task itself once forked, see {@link NamespaceRestore}).
+ * time namespace is made by the task itself once forked, see {@link NamespaceRestore}), 6
+ * {@code pidForChildren}: the child that is the init of a pid namespace this task unshared for its
+ * children without entering it ({@code unshare --pid --fork}; 0 when none). Pid namespaces nest: a
+ * task inside several of the tree's has an entry in the {@code tids} of each.
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
-                             TimeNsImage time) {
+                             TimeNsImage time, int pidForChildren) {
     public static final int RECORD_ID = 560;
 
     /** What a restore can make (the rest is refused at dump). */
@@ -39,6 +42,11 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         loAddresses = List.copyOf(loAddresses);
         mounts = List.copyOf(mounts);
         ipc = ipc == null ? IpcImage.EMPTY : ipc;
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc, TimeNsImage time) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, ipc, time, 0);
     }
 
     public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
@@ -82,12 +90,15 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         if (time != null) {
             m.put("time", time.json());
         }
+        if (pidForChildren != 0) {
+            m.put("pidNamespaceForChildren", "pid " + pidForChildren + "'s");
+        }
         return m;
     }
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 5,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 6,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -108,6 +119,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 MountImage.writeXattrs(out, n.mounts());
                 MountImage.writeHostSources(out, n.mounts());
                 TimeNsImage.write(out, n.time());
+                out.writeVarInt(n.pidForChildren(), true);
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -132,7 +144,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
                         version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,
-                        version >= 5 ? TimeNsImage.read(in) : null);
+                        version >= 5 ? TimeNsImage.read(in) : null, version >= 6 ? in.readVarInt(true) : 0);
             });
 
     private static String text(Input in, int max, String what) {

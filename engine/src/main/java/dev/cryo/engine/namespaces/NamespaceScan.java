@@ -21,9 +21,12 @@ import java.util.Map;
  * those of kinds pid (the task is its init, one level below the host's), uts, ipc (with its SysV
  * objects, {@link IpcScan}), net (see {@link NetNamespaceScan}) and mnt (mounts a restore can make again, see
  * {@link MountScan}) and user (see {@link UserNamespaceScan}) are carried, and time namespaces (a task's
- * own, or one its children get: its parent's reference is the parent's time_for_children); any other kind, a namespace entered
- * with setns (another task of the tree's, not its parent's), or a pid namespace its next children
- * would get that is not its own, is refused, naming pid, namespace and reason.
+ * own, or one its children get: its parent's reference is the parent's time_for_children); any other kind, or a namespace entered
+ * with setns (another task of the tree's, not its parent's), is refused, naming pid, namespace and reason.
+ * Pid namespaces nest (a sandbox inside a container): each is carried when its init is the task
+ * that made it, one level below its parent's. A task whose next children get a pid namespace
+ * other than its own ({@code unshare --pid --fork}) is carried when that namespace's init is its
+ * child.
  */
 public final class NamespaceScan {
     private NamespaceScan() {}
@@ -40,6 +43,8 @@ public final class NamespaceScan {
         Map<String, Integer> madeBy = new HashMap<>(); // namespace link → the task of the tree that made it
         Map<Integer, Integer> flagsOf = new LinkedHashMap<>();
         Map<Integer, String> timeOwn = new LinkedHashMap<>(), timeKids = new LinkedHashMap<>(); // pid → the link it made
+        Map<Integer, Integer> ppidOf = new HashMap<>();
+        Map<Integer, String> pidKids = new LinkedHashMap<>(); // pid → the pid namespace it unshared for its children
         java.util.Set<Integer> pids = new java.util.HashSet<>();
         tree.forEach(p -> pids.add(p.value()));
         for (Pid p : tree) {
@@ -49,6 +54,7 @@ public final class NamespaceScan {
             } catch (KernelException e) {
                 continue; // gone meanwhile: the seize finds out
             }
+            ppidOf.put(p.value(), ppid);
             Map<String, String> mine = new HashMap<>();
             Map<String, String> ref = pids.contains(ppid) && links.containsKey(ppid) ? links.get(ppid) : null;
             int flags = 0;
@@ -102,26 +108,41 @@ public final class NamespaceScan {
                 madeBy.put(kids, p.value());
                 timeKids.put(p.value(), kids);
             }
-            for (String kind : List.of("pid")) {
-                String next = Namespaces.link(p.toString(), kind + "_for_children");
-                String own = mine.get(kind);
-                if (next != null && own != null && !next.equals(own)) {
-                    throw new DumpException("pid " + p + ": the " + kind + " namespace its children will get (" + next
-                            + ") is not its own (" + own + "): it unshared one it did not enter (dump its child,"
-                            + " the namespace's init, instead); not supported yet");
-                }
+            String next = Namespaces.link(p.toString(), "pid_for_children");
+            if (next != null && mine.get("pid") != null && !next.equals(mine.get("pid"))) {
+                pidKids.put(p.value(), next); // unshare --pid --fork: its child, the init, made it
             }
             if (flags != 0) {
                 flagsOf.put(p.value(), flags);
                 if ((flags & Clone.NEWPID) != 0) {
-                    checkInit(p, ref == null);
+                    checkInit(p, ref == null ? 0 : ppid);
                 }
             }
         }
+        Map<Integer, Integer> pidForChildren = new HashMap<>();
+        pidKids.forEach((pid, next) -> {
+            Integer init = madeBy.get(next);
+            if (init == null || ppidOf.get(init) != pid.intValue()) {
+                throw new DumpException("pid " + pid + ": the pid namespace its children will get (" + next + ") is not its"
+                        + " own (" + links.get(pid).get("pid") + ") and no child of it is that namespace's init (it has"
+                        + " exited, or none was forked yet); not supported yet");
+            }
+            for (Pid q : tree) { // forked before it unshared: a restore forks every child after
+                if (ppidOf.getOrDefault(q.value(), 0) == pid.intValue() && links.get(pid).get("pid").equals(
+                        links.get(q.value()).get("pid"))) {
+                    throw new DumpException("pid " + pid + ": it has children both in its own pid namespace (pid " + q
+                            + ") and in the one it unshared for its children (" + next + ", pid " + init + "'s); not"
+                            + " supported yet");
+                }
+            }
+            pidForChildren.put(pid, init);
+            flagsOf.putIfAbsent(pid, 0);
+        });
         Map<Integer, TimeNsImage> times = timeImages(timeOwn, timeKids, links);
         times.keySet().forEach(pid -> flagsOf.putIfAbsent(pid, 0));
         List<NamespaceImage> out = new ArrayList<>();
-        flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, links, times.get(pid))));
+        flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, ppidOf, links, times.get(pid),
+                pidForChildren.getOrDefault(pid, 0))));
         return out;
     }
 
@@ -190,19 +211,24 @@ public final class NamespaceScan {
         }
     }
 
-    /** A pid namespace is carried when the task that made it is its init, one level below cryo's. */
-    private static void checkInit(Pid p, boolean root) {
+    /**
+     * A pid namespace is carried when the task that made it is its init, one level below its
+     * parent's ({@code parent} 0: the tree's root, one level below cryo's).
+     */
+    private static void checkInit(Pid p, int parent) {
         List<Integer> nsPid = ProcFs.status(p).nsPid();
-        if (nsPid.size() != 2 || nsPid.get(1) != 1) {
-            throw new DumpException("pid " + p + ": its pid namespace is " + (nsPid.size() > 2
-                    ? "nested " + (nsPid.size() - 1) + " levels below the host's" : "one where it is pid "
-                    + nsPid.get(nsPid.size() - 1) + ", not its init") + "; only a pid namespace whose init is in the tree,"
-                    + " one level below the host's, is supported");
+        int levels = parent == 0 ? 2 : ProcFs.status(Pid.of(parent)).nsPid().size() + 1;
+        if (nsPid.size() != levels || nsPid.get(nsPid.size() - 1) != 1) {
+            throw new DumpException("pid " + p + ": its pid namespace is " + (nsPid.size() != levels
+                    ? (nsPid.size() - 1) + " levels below the host's, " + (parent == 0 ? "the host's" : "its parent's (pid "
+                    + parent + ")") + " is " + (levels - 2) : "one where it is pid " + nsPid.get(nsPid.size() - 1)
+                    + ", not its init") + "; only a pid namespace whose init is in the tree, one level below its parent's,"
+                    + " is supported");
         }
     }
 
-    private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Map<String, String>> links,
-                                        TimeNsImage time) {
+    private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Integer> ppidOf,
+                                        Map<Integer, Map<String, String>> links, TimeNsImage time, int pidForChildren) {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
@@ -219,29 +245,27 @@ public final class NamespaceScan {
         IpcImage ipc = (flags & Clone.NEWIPC) != 0 ? IpcScan.scan(p, links.get(p.value()).get("ipc")) : IpcImage.EMPTY;
         Map<Integer, Integer> tids = new LinkedHashMap<>();
         if ((flags & Clone.NEWPID) != 0) {
-            String ns = links.get(p.value()).get("pid");
-            for (Pid q : tree) {
-                Map<String, String> l = links.get(q.value());
-                if (l == null || !ns.equals(l.get("pid"))) {
-                    continue;
-                }
+            // every task below the init is inside (orphans go to a reaper inside), nested namespaces too:
+            // each has its pid at this level, the init's depth in its NSpid (outermost first)
+            int depth = ProcFs.status(p).nsPid().size() - 1;
+            List<Pid> inside = tree.stream().filter(q -> below(q.value(), p.value(), ppidOf)).toList();
+            for (Pid q : inside) {
                 for (Pid th : threadsOf(q)) {
                     try {
                         List<Integer> nsPid = nsPid(q, th);
-                        tids.put(th.value(), nsPid.get(nsPid.size() - 1));
+                        tids.put(th.value(), nsPid.get(depth));
                     } catch (KernelException e) {
                         // exited meanwhile: the seize finds out
                     }
                 }
             }
-            for (Pid q : tree) { // a session whose leader exited: its helper takes the leader's pid in here
+            for (Pid q : inside) { // a session whose leader exited: its helper takes the leader's pid in here
                 try {
                     ProcStat st = ProcFs.stat(q);
                     List<Integer> nsSid = ProcFs.status(q).nsSid();
-                    Map<String, String> l = links.get(q.value());
-                    if (l != null && ns.equals(l.get("pid")) && nsSid.size() > 1 && nsSid.get(0) == st.session() && nsSid.get(nsSid.size() - 1) > 0
+                    if (nsSid.size() > depth && nsSid.get(0) == st.session() && nsSid.get(depth) > 0
                             && !tids.containsKey(st.session()) && !tree.contains(Pid.of(st.session()))) {
-                        tids.put(st.session(), nsSid.get(nsSid.size() - 1));
+                        tids.put(st.session(), nsSid.get(depth));
                     }
                 } catch (KernelException e) {
                     // exited meanwhile: the seize finds out
@@ -249,7 +273,22 @@ public final class NamespaceScan {
             }
         }
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
-        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time);
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren);
+    }
+
+    /** Whether task {@code q} is {@code init} or one of its descendants. */
+    private static boolean below(int q, int init, Map<Integer, Integer> ppidOf) {
+        for (int at = q, hops = 0; hops <= ppidOf.size(); hops++) {
+            if (at == init) {
+                return true;
+            }
+            Integer up = ppidOf.get(at);
+            if (up == null) {
+                return false;
+            }
+            at = up;
+        }
+        return false;
     }
 
     /**

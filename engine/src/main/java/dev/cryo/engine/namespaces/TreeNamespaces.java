@@ -9,18 +9,22 @@ import java.util.Optional;
 
 /**
  * The namespaces of one image's tree, for its restore: which task is forked with which CLONE_NEW*
- * flags, and the pids of tasks inside a pid namespace of the tree, at both levels. A restore gives
- * every task its pid as cryo sees it and, inside a pid namespace, its pid there (clone3 set_tid
- * takes one per level, innermost first); a pid handed to a syscall a task makes must be the one
- * that task sees ({@link #seenBy}).
+ * flags, and the pids of tasks inside the tree's pid namespaces, at every level (they nest). A
+ * restore gives every task its pid as cryo sees it and, inside pid namespaces, its pid in each
+ * (clone3 set_tid takes one per level, innermost first); a pid handed to a syscall a task makes
+ * must be the one that task sees ({@link #seenBy}).
  */
 public final class TreeNamespaces {
     public static final TreeNamespaces NONE = new TreeNamespaces(List.of(), List.of(), 0);
 
     private final List<NamespaceImage> images;
     private final Map<Integer, NamespaceImage> byCreator = new HashMap<>();
-    /** pid as cryo sees it → the creator of the pid namespace it is in, and its pid there. */
-    private final Map<Integer, Integer> nsOf = new HashMap<>(), inner = new HashMap<>();
+    /** pid as cryo sees it → the creator of the innermost pid namespace it is in. */
+    private final Map<Integer, Integer> nsOf = new HashMap<>();
+    /** pid as cryo sees it → the creators of the pid namespaces it is in, outermost first, and its pid in each. */
+    private final Map<Integer, List<int[]>> levels = new HashMap<>();
+    /** The tasks that unshared a pid namespace for their children, by the child that is its init. */
+    private final Map<Integer, Integer> unsharerOf = new HashMap<>();
 
     private final int cryoFd;
     /** The user namespaces of the tree: by the pid that made each, by the pid of each task inside. */
@@ -35,13 +39,17 @@ public final class TreeNamespaces {
         }
         for (NamespaceImage n : images) {
             byCreator.put(n.pid(), n);
+            if (n.pidForChildren() != 0) {
+                unsharerOf.put(n.pidForChildren(), n.pid());
+            }
             if (n.has(Clone.NEWPID)) {
-                n.tids().forEach((outer, in) -> {
-                    nsOf.put(outer, n.pid());
-                    inner.put(outer, in);
-                });
+                n.tids().forEach((outer, in) -> levels.computeIfAbsent(outer, k -> new java.util.ArrayList<>())
+                        .add(new int[] {n.pid(), in}));
             }
         }
+        // a namespace is the deeper the more of the tree's its init is in
+        levels.values().forEach(l -> l.sort(java.util.Comparator.comparingInt(c -> levels.getOrDefault(c[0], List.of()).size())));
+        levels.forEach((tid, l) -> nsOf.put(tid, l.get(l.size() - 1)[0]));
     }
 
     /** {@code maxFd}: the highest fd number of the image's tasks. */
@@ -106,7 +114,22 @@ public final class TreeNamespaces {
      */
     public int flagsOf(int pid) {
         NamespaceImage n = byCreator.get(pid);
-        return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP;
+        // the init of a pid namespace its parent unshared is forked into that one, as it was
+        return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP & (unsharerOf.containsKey(pid) ? ~Clone.NEWPID : ~0);
+    }
+
+    /**
+     * Whether task {@code parent} unshares a pid namespace (CLONE_NEWPID) before it forks {@code
+     * child}: the namespace's init, which the dumped parent's next children would have joined too.
+     */
+    public boolean unsharesPidNamespaceFor(int parent, int child) {
+        return unsharerOf.getOrDefault(child, 0) == parent;
+    }
+
+    /** Whether {@code child} is born in a new pid namespace (forked with CLONE_NEWPID or after its parent unshared one). */
+    public boolean bornInNewPidNamespace(int child) {
+        NamespaceImage n = byCreator.get(child);
+        return n != null && n.has(Clone.NEWPID);
     }
 
     /** Whether task {@code pid} made a cgroup namespace (rooted at the cgroups it was in, as it still is). */
@@ -115,10 +138,15 @@ public final class TreeNamespaces {
         return n != null && n.has(Clone.NEWCGROUP);
     }
 
-    /** clone3's set_tid for task or thread {@code tid}: its pid inside its pid namespace first, then cryo's. */
+    /** clone3's set_tid for task or thread {@code tid}: its pid in each pid namespace it is in, innermost first, then cryo's. */
     public int[] setTid(int tid) {
-        Integer in = inner.get(tid);
-        return in == null ? new int[] {tid} : new int[] {in, tid};
+        List<int[]> l = levels.getOrDefault(tid, List.of());
+        int[] out = new int[l.size() + 1];
+        for (int i = 0; i < l.size(); i++) {
+            out[i] = l.get(l.size() - 1 - i)[1];
+        }
+        out[l.size()] = tid;
+        return out;
     }
 
     /** The pid {@code tid} has for task {@code viewer} (a syscall it makes takes that one); 0 when it cannot see it. */
@@ -127,15 +155,16 @@ public final class TreeNamespaces {
         if (viewerNs == null) {
             return tid; // cryo's pid namespace sees every pid of the tree as cryo does
         }
-        if (!viewerNs.equals(nsOf.get(tid))) {
-            return 0;
+        for (int[] level : levels.getOrDefault(tid, List.of())) { // its own or one nested in it
+            if (level[0] == viewerNs) {
+                return level[1];
+            }
         }
-        return inner.get(tid);
+        return 0;
     }
 
     /** What clone3 returns to {@code parent} forking {@code child} (or a thread): the child's pid as the parent sees it. */
     public int returnedTo(int parent, int child) {
-        Integer parentNs = nsOf.get(parent);
-        return parentNs == null ? child : inner.get(child);
+        return seenBy(parent, child);
     }
 }

@@ -87,7 +87,10 @@ public final class StubAdoption {
         // a child that made namespaces is forked into new ones; inside a pid namespace it has a pid per level
         long flags = (cloneFlags | t.namespaces().flagsOf(childPid)) & 0xffffffffL;
         int cryoFd = t.namespaces().cryoFd();
-        boolean handsPidfd = (flags & dev.cryo.kernel.Clone.NEWPID) != 0 && !t.namespaces().insidePidNamespace(t.pid().value());
+        boolean handsPidfd = t.namespaces().bornInNewPidNamespace(childPid) && !t.namespaces().insidePidNamespace(t.pid().value());
+        if (t.namespaces().unsharesPidNamespaceFor(t.pid().value(), childPid)) { // unshare --pid --fork: as it was made
+            t.call("unshare(CLONE_NEWPID)", SyscallNr.UNSHARE, dev.cryo.kernel.Clone.NEWPID);
+        }
         if (handsPidfd) { // the namespace's init inherits a pidfd of cryo (TreeNamespaces.cryoFd)
             long self = t.call("pidfd_open(cryo)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
             t.call("dup3(pidfd of cryo)", SyscallNr.DUP3, self, cryoFd, 0);
@@ -168,7 +171,7 @@ public final class StubAdoption {
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid) {
         BootstrapArea boot = t.boot();
         int[] setTid = t.namespaces().setTidFrom(t.pid().value(), childPid);
-        dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(96).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
+        dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
                 setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
         long r;
         List<Integer> born = new java.util.ArrayList<>();

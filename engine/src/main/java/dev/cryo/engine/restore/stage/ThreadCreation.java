@@ -39,7 +39,7 @@ public final class ThreadCreation implements StateStage {
     public static boolean spawn(TaskContext t, int tid) {
         long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
         int[] setTid = t.namespaces().setTidFrom(t.pid().value(), tid);
-        long args = t.put(new RemoteWriter(96).longs(flags, 0, 0, 0, 0, 0, 0, 0, setTid.length > 0 ? t.boot().data() + 88 : 0,
+        long args = t.put(new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, 0, 0, 0, 0, setTid.length > 0 ? t.boot().data() + 88 : 0,
                 setTid.length, 0).ints(setTid).toBytes());
         long r;
         List<Integer> born = new java.util.ArrayList<>();

@@ -291,7 +291,8 @@ public final class ModelSamples {
                 | dev.cryo.kernel.Clone.NEWIPC | dev.cryo.kernel.Clone.NEWNET | dev.cryo.kernel.Clone.NEWNS, "cryo-box",
                 "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts(), ipc(),
                 new dev.cryo.engine.namespaces.TimeNsImage(new dev.cryo.engine.namespaces.TimeNsImage.Offsets(86400, 0, -5, 999_999_999),
-                        new dev.cryo.engine.namespaces.TimeNsImage.Offsets(0, 12, 3600, 0), 123_456_789_012L, 123_999_000_111L));
+                        new dev.cryo.engine.namespaces.TimeNsImage.Offsets(0, 12, 3600, 0), 123_456_789_012L, 123_999_000_111L),
+                PID + 9);
     }
 
     /** An ipc namespace's objects: a segment with one page of data, a semaphore set, a queue of two messages. */
