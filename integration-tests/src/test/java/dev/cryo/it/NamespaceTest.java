@@ -144,6 +144,24 @@ class NamespaceTest {
     }
 
     /**
+     * nscd's case (was refused): a unix listener bound in a directory that a private bind mount of
+     * the task's own mount namespace covers, so cryo's view has no socket file there. The restore
+     * binds it again inside the new namespace: its file comes back with its mode, the client waiting
+     * to be accepted is accepted, and a new client reaches it by the path.
+     */
+    @Test
+    void aUnixListenerReachedOnlyInsideItsOwnMountNamespaceIsBoundThereAgain() throws Exception {
+        Path outside = Files.createDirectories(tmp.resolve("a")), inside = Files.createDirectories(tmp.resolve("b"));
+        String prog = TestPrograms.compile("/c/unixview.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixview.out"), "unshare", "--mount",
+                "sh", "-c", "mount --bind " + outside + " " + inside + " && exec " + prog + " " + inside))) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                    .restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * An overlay mounted inside the namespace (a container's rootfs as {@code unshare} and build
      * tools make it): the shell on it holds a file open (copied up from the lower layer) and counts
      * into it, its cwd is on it. The restore mounts the overlay again on its layers, the count goes

@@ -708,6 +708,17 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's scm05 was refused: an epoll no task holds, passed twice in unread messages, comes back
+     * as one epoll watching the receiver's socket. So do a socket in flight whose own queue passes a
+     * pipe and another socket in flight passing an eventfd (three levels), and both ends of a pair
+     * in one message: every message in order with its data and files.
+     */
+    @Test
+    void epollsAndSocketsInFlightWithQueuesOfTheirOwnComeBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "scminflight"));
+    }
+
+    /**
      * zdtm's sk-unix-ucred: unread messages carrying only their sender's credentials failed the
      * restore after the dump had killed the tree (their queue was filled before the sender's pid
      * existed); they are filled again once the tasks exist, as messages passing files are.

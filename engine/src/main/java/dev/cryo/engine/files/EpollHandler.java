@@ -115,6 +115,20 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     @Override
     public Epoll dump(FdProbe fd, DumpContext ctx) {
         ctx.requireUnshared(fd, kind());
+        return read(fd, fd.pid());
+    }
+
+    /**
+     * An epoll no task holds, in flight in an unread message (zdtm's scm05): {@code fd} is cryo's
+     * copy; its watches are looked for among the fds of {@code receiver}, the task whose socket
+     * queues it, where the restore makes it again.
+     */
+    static Epoll inFlight(FdProbe fd, Pid receiver) {
+        return read(fd, receiver);
+    }
+
+    /** The watches of epoll {@code fd}, each file found among the fds of {@code task}. */
+    private static Epoll read(FdProbe fd, Pid task) {
         List<Epoll.Watch> watches = new ArrayList<>();
         Map<Integer, Integer> added = new HashMap<>(); // items per fd number so far: the kernel's toff
         for (String line : fd.info().values("tfd")) {
@@ -125,36 +139,38 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             int tfd = Integer.parseInt(m.group(1));
             int toff = added.merge(tfd, 1, Integer::sum) - 1;
             watches.add(new Epoll.Watch(tfd, (int) Long.parseLong(m.group(2), 16),
-                    Long.parseUnsignedLong(m.group(3), 16), holder(fd, tfd, toff, line)));
+                    Long.parseUnsignedLong(m.group(3), 16), holder(fd, task, tfd, toff, line)));
         }
         return new Epoll(watches);
     }
 
     /**
-     * -1 when fd {@code tfd} of the task holds the file the watch was added with; else the fd of the
-     * task that holds that file now. Refused when no fd of the task holds it (another process,
-     * or only a mapping, keeps it open).
+     * -1 when fd {@code tfd} of {@code task} holds the file the watch was added with; else the fd of
+     * {@code task} that holds that file now. Refused when no fd of it holds it (another process,
+     * or only a mapping, keeps it open; or, for an epoll in flight, the file is in flight too).
      */
-    private static int holder(FdProbe ep, int tfd, int toff, String line) {
+    private static int holder(FdProbe ep, Pid task, int tfd, int toff, String line) {
         Matcher t = TARGET.matcher(line);
         long ino = t.find() ? Long.parseUnsignedLong(t.group(1), 16) : -1;
-        Pid pid = ep.pid();
+        boolean own = task.equals(ep.pid());
         try {
-            if (Sys.epollTargetIs(pid, tfd, pid, ep.fd(), tfd, toff)) {
+            if (Sys.epollTargetIs(task, tfd, ep.pid(), ep.fd(), tfd, toff)) {
                 return -1;
             }
-            for (int other : ProcFs.fds(pid)) {
-                if (other != tfd && other != ep.fd() && (ino < 0 || inode(pid, other) == ino)
-                        && Sys.epollTargetIs(pid, other, pid, ep.fd(), tfd, toff)) {
+            for (int other : ProcFs.fds(task)) {
+                if (other != tfd && (!own || other != ep.fd()) && (ino < 0 || inode(task, other) == ino)
+                        && Sys.epollTargetIs(task, other, ep.pid(), ep.fd(), tfd, toff)) {
                     return other;
                 }
             }
         } catch (SyscallException e) {
-            return sameInode(ep, tfd, ino); // a kernel without KCMP_EPOLL_TFD: the inode tells what it can
+            return sameInode(ep, task, tfd, ino); // a kernel without KCMP_EPOLL_TFD: the inode tells what it can
         }
-        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whatIsAt(ep, tfd)
-                + " and no other fd of the task holds the watched file (inode " + ino + "; another process or a "
-                + "mapping keeps it open); such a watch is not supported yet");
+        String whose = own ? "" : "in pid " + task + ", which receives the epoll in flight, ";
+        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whose
+                + whatIsAt(task, tfd) + " and no other fd of " + (own ? "the task" : "it") + " holds the watched file"
+                + " (inode " + ino + "; " + (own ? "another process or a mapping" : "another process, a mapping or a"
+                + " message in flight") + " keeps it open); such a watch is not supported yet");
     }
 
     private static long inode(Pid pid, int fd) {
@@ -165,16 +181,16 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
         }
     }
 
-    private static String whatIsAt(FdProbe ep, int tfd) {
-        return inode(ep.pid(), tfd) < 0 ? "fd " + tfd + " was closed" : "fd " + tfd + " now holds another file";
+    private static String whatIsAt(Pid task, int tfd) {
+        return inode(task, tfd) < 0 ? "fd " + tfd + " was closed" : "fd " + tfd + " now holds another file";
     }
 
     /** Without kcmp: the watch's fd must still hold a file with the watched inode. */
-    private static int sameInode(FdProbe ep, int tfd, long ino) {
-        if (ino < 0 || inode(ep.pid(), tfd) == ino) {
+    private static int sameInode(FdProbe ep, Pid task, int tfd, long ino) {
+        if (ino < 0 || inode(task, tfd) == ino) {
             return -1;
         }
-        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whatIsAt(ep, tfd)
+        throw new DumpException(ep.where() + ": epoll watches a file through fd " + tfd + ", but " + whatIsAt(task, tfd)
                 + " (the file is still watched, inode " + ino + "), and this kernel cannot tell which fd holds it "
                 + "(kcmp KCMP_EPOLL_TFD); such a watch is not supported here");
     }

@@ -25,12 +25,10 @@ import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
 public final class InFlightFiles {
     private InFlightFiles() {}
 
-    private static final ThreadLocal<Boolean> DUMPING = ThreadLocal.withInitial(() -> false);
-
-    /** Whether a file in flight is being dumped on this thread (a socket passed with files of its own queued). */
-    static boolean dumping() {
-        return DUMPING.get();
-    }
+    /** The unix sockets whose queues this thread is dumping, innermost last (a socket in flight may pass files too). */
+    private static final ThreadLocal<java.util.ArrayDeque<Long>> QUEUES = ThreadLocal.withInitial(java.util.ArrayDeque::new);
+    /** The task whose socket holds the outermost queue: every file in flight below it is made again there. */
+    private static final ThreadLocal<Pid> RECEIVER = new ThreadLocal<>();
 
     /**
      * {@code ownerPid} of a {@link SharedFdHandler.SharedFd} in flight that is a file passed earlier
@@ -44,10 +42,17 @@ public final class InFlightFiles {
      * fd numbers are their indexes in the message. {@code earlier}: the files of the messages before
      * it in the same queue, in order (this message's are added). {@code where} names the socket.
      */
-    static List<FdImage> dump(List<Fd> fds, List<Fd> earlier, FdHandler.DumpContext ctx, Pid holder, String where) {
+    static List<FdImage> dump(long queueOf, List<Fd> fds, List<Fd> earlier, FdHandler.DumpContext ctx, Pid holder,
+                              String where) {
         Pid self = Pid.of((int) ProcessHandle.current().pid());
         List<FdImage> out = new ArrayList<>();
-        DUMPING.set(true);
+        boolean outermost = QUEUES.get().isEmpty();
+        if (outermost) {
+            RECEIVER.set(holder);
+        } else {
+            holder = RECEIVER.get(); // the caller named cryo itself, which holds the socket in flight
+        }
+        QUEUES.get().addLast(queueOf);
         try {
             for (int i = 0; i < fds.size(); i++) {
                 int fd = fds.get(i).value();
@@ -63,6 +68,11 @@ public final class InFlightFiles {
                 FdProbe probe = new FdProbe(self, fd, target, info);
                 String what = where + ": file " + (i + 1) + " of " + fds.size() + " passed in an unread message ("
                         + target + ")";
+                if (target.startsWith("socket:[") && before < 0
+                        && QUEUES.get().contains(Long.parseLong(target.substring(8, target.length() - 1)))) {
+                    throw new DumpException(what + ": the socket is in flight in " + (target.equals("socket:[" + queueOf
+                            + "]") ? "its own queue" : "the queue of a socket it carries itself") + " (a loop); not supported");
+                }
                 FileDesc desc;
                 try {
                     FdProbe.Ref owner = ctx.treeOwner(probe);
@@ -72,10 +82,8 @@ public final class InFlightFiles {
                         desc = FdHandlers.inFlightShare(owner);
                     } else {
                         FdHandler<?> h = FdHandlers.handlerOf(probe);
-                        if (h instanceof EpollHandler) { // its watches name fds of the task that added them
-                            throw new DumpException("an epoll no task holds any more is not supported in flight");
-                        }
-                        desc = h.dump(probe, ctx);
+                        // an epoll's watches name fds of the task that added them: found among the receiver's
+                        desc = h instanceof EpollHandler ? EpollHandler.inFlight(probe, holder) : h.dump(probe, ctx);
                     }
                 } catch (DumpException | IOException e) {
                     throw new DumpException(what + ": " + e.getMessage().replace(probe.where() + ": ", ""), e);
@@ -92,13 +100,19 @@ public final class InFlightFiles {
                 out.add(new FdImage(i, info.flags() & ~O_CLOEXEC, info.pos(), desc, signalOwner));
             }
         } finally {
-            DUMPING.set(false);
-            ctx.ghostFiles().reassign(self, holder); // deleted files in flight go with the holder's image
+            QUEUES.get().removeLast();
+            if (outermost) {
+                RECEIVER.remove();
+                ctx.ghostFiles().reassign(self, holder); // deleted files in flight go with the holder's image
+            }
         }
         return out;
     }
 
-    /** {@code fds} and the files in flight in the queues of their unix sockets: every record a hub builds from. */
+    /**
+     * {@code fds} and the files in flight in the queues of their unix sockets, and in the queues of
+     * the sockets in flight among those: every record a hub builds from.
+     */
     public static List<FdImage> withInFlight(List<FdImage> fds) {
         List<FdImage> out = null;
         for (FdImage fd : fds) {
@@ -107,7 +121,7 @@ public final class InFlightFiles {
                     out = new ArrayList<>(fds);
                 }
                 for (UnixSocketHandler.Message m : u.queue()) {
-                    out.addAll(m.files());
+                    out.addAll(withInFlight(m.files()));
                 }
             }
         }

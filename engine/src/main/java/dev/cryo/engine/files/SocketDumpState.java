@@ -233,7 +233,8 @@ public final class SocketDumpState {
 
     /**
      * Sockets passed in the unread messages of the tree's unix sockets (SCM_RIGHTS) count as held:
-     * they are carried with those messages. Looked for once, when a socket no task holds is asked for.
+     * they are carried with those messages, and so are the sockets in flight in their queues in
+     * turn. Looked for once, when a socket no task holds is asked for.
      */
     private void scanInFlight() {
         Pid self = Pid.of((int) ProcessHandle.current().pid());
@@ -246,18 +247,35 @@ public final class SocketDumpState {
             Pid pid = Pid.of(Integer.parseInt(where[1]));
             try (Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(pid);
                  Fd sock = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, pid, Integer.parseInt(where[3]))) {
-                for (Sockets.Message m : Sockets.peekQueue(sock, 1 << 16, true)) {
-                    for (Fd f : m.fds()) {
-                        String t = ProcFs.fdTarget(self, f.value());
-                        if (t.startsWith("socket:[")) {
-                            treeSockets.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)),
-                                    "in flight in the queue of socket " + e.getKey() + " (" + e.getValue() + ")");
-                        }
-                        f.close();
-                    }
-                }
+                scanQueue(self, sock, e.getKey(), e.getValue(), 0);
             } catch (RuntimeException ignored) {
                 // its dump reports what is wrong with that socket
+            }
+        }
+    }
+
+    /** The sockets in flight in the queue of {@code sock} (inode {@code ino}), and in theirs, {@code depth} levels down. */
+    private void scanQueue(Pid self, Fd sock, long ino, String where, int depth) {
+        for (Sockets.Message m : Sockets.peekQueue(sock, 1 << 16, true)) {
+            for (Fd f : m.fds()) {
+                try (f) {
+                    String t = ProcFs.fdTarget(self, f.value());
+                    if (!t.startsWith("socket:[")) {
+                        continue;
+                    }
+                    long passed = Long.parseLong(t.substring(8, t.length() - 1));
+                    String at = "in flight in the queue of socket " + ino + " (" + where + ")";
+                    SockDiag.UnixSocket d = unix().get(passed);
+                    // a loop (a socket in its own queue) is refused by its dump: depth bounds the walk
+                    if (treeSockets.putIfAbsent(passed, at) == null && d != null && d.state() != SockDiag.UNIX_LISTEN
+                            && depth < 8) {
+                        try {
+                            scanQueue(self, f, passed, at, depth + 1);
+                        } catch (RuntimeException ignored) {
+                            // its dump reports what is wrong with that socket
+                        }
+                    }
+                }
             }
         }
     }

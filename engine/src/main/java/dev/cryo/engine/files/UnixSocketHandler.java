@@ -76,11 +76,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * {@code movedTo}: where its socket file was renamed to since the bind (its name stays the
      * bound path, clients reach it by the new one: daemons bind a temporary name and rename it
      * over the real one, as supervisord does); "" when the file is at its name or gone.
+     * {@code boundInOwnView}: its socket file is reached only through its holder's own mount namespace
+     * (nscd's private bind mount over /var/run/nscd): bound again inside it, once the tree is forked.
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
-                             String bindDir, String movedTo) implements FileDesc {
+                             String bindDir, String movedTo, boolean boundInOwnView) implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
         }
@@ -118,7 +120,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 1, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 2, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -138,6 +140,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         out.writeInt(u.fileMode());
         ModelFields.writeText(out, u.bindDir(), ModelLimits.PATH, "UnixSocket.bindDir");
         ModelFields.writeText(out, u.movedTo(), ModelLimits.PATH, "UnixSocket.movedTo");
+        out.writeBoolean(u.boundInOwnView());
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -145,7 +148,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, MESSAGE_CODEC, MAX_QUEUE, "UnixSocket.queue"),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt(),
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir"),
-            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo")));
+            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean()));
 
     @Override
     public String kind() {
@@ -191,19 +194,34 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     /**
      * The restore binds a socket again from cryo's own view of the files: a holder in a mount
      * namespace or under a root of its own (a private bind mount, a chroot) may reach its socket file
-     * at the bound path where cryo finds another file or none. Refused then, or the socket would
-     * come back listening behind a file its clients never reach.
+     * at the bound path where cryo finds another file or none. True when only the holder's view
+     * reaches it: a stream or seqpacket socket in a mount namespace of its own (nscd's private
+     * /var/run/nscd) is then bound again inside that namespace once the tree is forked. Refused under
+     * a root of its own, for a datagram socket (its clients connect from cryo's view), a socket in a
+     * net namespace of the tree's, and a socket file renamed since: it would come back behind a file
+     * its clients never reach.
      */
-    private static void seenByCryoToo(SocketProbe p, String what, int pid, String path, long vfsIno) throws IOException {
+    private static boolean onlyInOwnView(SocketProbe p, SocketDumpState st, SockDiag.UnixSocket d, String what, int pid,
+                                         String path) throws IOException {
         Path f = Path.of(path);
+        long vfsIno = d.vfsIno();
         if (vfsIno == 0 || !ownView(pid) || socketFileIno(f) == vfsIno || renamedFile(f, vfsIno) != null) {
-            return;
+            return false;
         }
         Pid holder = Pid.of(pid);
-        if (Namespaces.seenBy(holder, () -> socketFileIno(f) == vfsIno || renamedFile(f, vfsIno) != null)) {
-            throw p.refuse(what + ": its socket file is reached through the task's own mount namespace or root, and"
-                    + " cryo finds none at " + path + "; binding it again inside that view is not supported yet");
+        int seen = Namespaces.seenBy(holder, () -> socketFileIno(f) == vfsIno ? 1 : renamedFile(f, vfsIno) != null ? 2 : 0);
+        if (seen == 0) {
+            return false; // gone in both views
         }
+        String why = seen == 2 ? "it was renamed since the bind"
+                : !Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString().equals("/") ? "the task has a root of its own"
+                : d.type() == Sockets.SOCK_DGRAM ? "it is a datagram socket"
+                : st.netnsOf(d.ino()) != 0 ? "the socket lives in a net namespace of the tree's" : null;
+        if (why != null) {
+            throw p.refuse(what + ": its socket file is reached through the task's own mount namespace or root, and"
+                    + " cryo finds none at " + path + "; binding it again inside that view is not supported when " + why);
+        }
+        return true;
     }
 
     /** Whether {@code pid} sees the files otherwise than cryo: a mount namespace or a root of its own. */
@@ -244,6 +262,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
+            boolean ownView = false;
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
@@ -261,15 +280,26 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
                 if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
-                    if (bindDir.isEmpty()) {
-                        seenByCryoToo(p, what, fd.pid().value(), path, d.vfsIno());
+                    if (bindDir.isEmpty() && onlyInOwnView(p, st, d, what, fd.pid().value(), path)) {
+                        ownView = true;
+                        Path at = f;
+                        int[] attrs = Namespaces.seenBy(fd.pid(), () -> new int[] {
+                                (Integer) Files.getAttribute(at, "unix:uid", LinkOption.NOFOLLOW_LINKS),
+                                (Integer) Files.getAttribute(at, "unix:gid", LinkOption.NOFOLLOW_LINKS),
+                                (Integer) Files.getAttribute(at, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777});
+                        uid = attrs[0];
+                        gid = attrs[1];
+                        mode = attrs[2];
                     }
-                    Path moved = bindDir.isEmpty() && d.pendingConnections().length == 0 ? renamedFile(f, d.vfsIno()) : null;
+                    Path moved = ownView || !bindDir.isEmpty() || d.pendingConnections().length > 0 ? null
+                            : renamedFile(f, d.vfsIno());
                     if (moved != null) {
                         movedTo = moved.toString();
                         f = moved;
                     }
-                    if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
+                    if (ownView) {
+                        // read in the task's view above
+                    } else if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
                         // nothing reaches a socket through a removed file; clients of the tree are
                         // rebuilt as pairs, but datagrams and pending connections go by the name
@@ -394,7 +424,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             if (why != null) {
                                 throw p.refuse(what + ": its unread messages pass file descriptors (SCM_RIGHTS), " + why);
                             }
-                            files = InFlightFiles.dump(m.fds(), passedSoFar, ctx, fd.pid(), p.fd.where() + " (" + what + ")");
+                            // a socket in flight itself is cryo's copy: its where would name cryo
+                            String at = fd.pid().value() == ProcessHandle.current().pid() ? what
+                                    : p.fd.where() + " (" + what + ")";
+                            files = InFlightFiles.dump(p.ino, m.fds(), passedSoFar, ctx, fd.pid(), at);
                         }
                         byte[] from = d.type() == Sockets.SOCK_DGRAM && m.from().family() == SockAddr.AF_UNIX
                                 ? m.from().address() : new byte[0];
@@ -407,7 +440,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo);
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView);
         } catch (DumpException e) {
             throw e;
         }
@@ -419,10 +452,6 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * connected fills from its senders, none shut down.
      */
     private static String whyFilesCannotPass(SockDiag.UnixSocket d, SocketDumpState st) {
-        if (InFlightFiles.dumping()) {
-            return "and the socket is itself in flight in another socket's queue; a socket passed with files"
-                    + " of its own queued is not supported";
-        }
         SockDiag.UnixSocket peer = d.peerIno() == 0 ? null : st.unix().get(d.peerIno());
         boolean pair = peer != null && peer.peerIno() == d.ino() && st.holder(peer.ino()) != null;
         boolean named = d.type() == Sockets.SOCK_DGRAM && !d.address().isUnbound();
@@ -473,6 +502,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         if (!u.movedTo().isEmpty()) {
             m.put("socketFile", u.movedTo());
+        }
+        if (u.boundInOwnView()) {
+            m.put("boundInOwnMountNamespace", true); // bound again inside its holder's mount namespace
         }
         m.put("queuedMessages", u.queue().size());
         m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());

@@ -110,7 +110,9 @@ public final class SocketHub implements AutoCloseable {
                 if (k != null && k.primary(fd.desc())) {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
                     Integer ns = netnsOf.get(k.ino(fd.desc()));
-                    if (ns == null) {
+                    if (fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket u && u.boundInOwnView()) {
+                        hub.inViews.computeIfAbsent(t.pid(), x -> new ArrayList<>()).add(fd.desc());
+                    } else if (ns == null) {
                         primaries.add(fd.desc());
                     } else {
                         hub.deferred.computeIfAbsent(ns, x -> new ArrayList<>()).add(fd.desc());
@@ -129,12 +131,16 @@ public final class SocketHub implements AutoCloseable {
 
     /** Sockets of the tree's net namespaces, by the task that makes the namespace, built once it is forked. */
     private final Map<Integer, List<FileDesc>> deferred = new LinkedHashMap<>();
+    /** Sockets bound in their holder's own mount namespace, by that holder's pid: built once it is forked. */
+    private final Map<Integer, List<FileDesc>> inViews = new LinkedHashMap<>();
     /** The namespace whose sockets are being built (its maker's pid), 0 for cryo's. */
     private int building;
 
     /**
      * Once every task is forked (each net namespace of the tree's made anew, configured): builds
-     * its sockets from a thread of cryo's inside it, as the others were built in cryo's.
+     * its sockets from a thread of cryo's inside it, as the others were built in cryo's; then the
+     * sockets bound in their holder's own mount namespace, from a thread of cryo's that sees the
+     * files as that task does.
      */
     public void buildInNamespaces() {
         for (Map.Entry<Integer, List<FileDesc>> e : deferred.entrySet()) {
@@ -154,6 +160,18 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         deferred.clear();
+        for (Map.Entry<Integer, List<FileDesc>> e : inViews.entrySet()) {
+            try {
+                dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(e.getKey()), () -> {
+                    build(e.getValue());
+                    return null;
+                });
+            } catch (RuntimeException x) {
+                throw new RestoreException("cannot bind the sockets of pid " + e.getKey() + " inside its mount namespace: "
+                        + x.getMessage(), x);
+            }
+        }
+        inViews.clear();
     }
 
     /** The three passes over {@code primaries}, then the late steps. */

@@ -195,44 +195,57 @@ public final class FileRestore {
      */
     private static void passFilesAgain(TaskContext t, FdHandler.RestoreContext ctx, SocketHub sockets) {
         for (FdImage fd : t.task().fds()) {
-            if (!(fd.desc() instanceof UnixSocketHandler.UnixSocket u) || !u.primary() || !u.fillsLate()) {
-                continue;
-            }
-            List<List<Fd>> passed = new ArrayList<>();
-            List<Fd> all = new ArrayList<>(); // in queue order: a file passed twice names its first time
-            try {
-                for (UnixSocketHandler.Message m : u.queue()) {
-                    List<Fd> mine = new ArrayList<>();
-                    passed.add(mine);
-                    for (FdImage f : m.files()) {
-                        if (f.desc() instanceof SharedFdHandler.SharedFd s
-                                && s.ownerPid() == dev.cryo.engine.files.InFlightFiles.EARLIER_IN_QUEUE) {
-                            Fd first = all.get(s.ownerFd());
-                            mine.add(first);
-                            all.add(first);
-                            continue;
-                        }
-                        long tmp = FdHandlers.restore(f, ctx);
-                        signalOwner(t, new FdImage((int) tmp, f.flags(), f.position(), f.desc(), f.owner()));
-                        try (Fd pidfd = Sys.pidfdOpen(t.pid())) {
-                            Fd taken = Sys.pidfdGetfd(pidfd, t.pid(), (int) tmp);
-                            mine.add(taken);
-                            all.add(taken);
-                        }
-                        t.call("close", SyscallNr.CLOSE, tmp);
-                    }
+            if (fd.desc() instanceof UnixSocketHandler.UnixSocket u && u.primary() && u.fillsLate()) {
+                try {
+                    passAgain(u, t, ctx, sockets);
+                } catch (RuntimeException e) {
+                    throw new RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": cannot pass the files of its"
+                            + " unread messages again: " + e.getMessage(), e);
                 }
-                sockets.fillPassing(u, passed);
-            } catch (RuntimeException e) {
-                throw new RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": cannot pass the files of its unread"
-                        + " messages again: " + e.getMessage(), e);
-            } finally {
-                all.forEach(f -> {
-                    if (f.isOpen()) {
-                        f.close();
-                    }
-                });
             }
+        }
+    }
+
+    /**
+     * Fills the queue of {@code u} with its messages and their files; a socket in flight among them
+     * gets its own queue filled first, the same way.
+     */
+    private static void passAgain(UnixSocketHandler.UnixSocket u, TaskContext t, FdHandler.RestoreContext ctx,
+                                  SocketHub sockets) {
+        List<List<Fd>> passed = new ArrayList<>();
+        List<Fd> all = new ArrayList<>(); // in queue order: a file passed twice names its first time
+        try {
+            for (UnixSocketHandler.Message m : u.queue()) {
+                List<Fd> mine = new ArrayList<>();
+                passed.add(mine);
+                for (FdImage f : m.files()) {
+                    if (f.desc() instanceof SharedFdHandler.SharedFd s
+                            && s.ownerPid() == dev.cryo.engine.files.InFlightFiles.EARLIER_IN_QUEUE) {
+                        Fd first = all.get(s.ownerFd());
+                        mine.add(first);
+                        all.add(first);
+                        continue;
+                    }
+                    if (f.desc() instanceof UnixSocketHandler.UnixSocket inner && inner.primary() && inner.fillsLate()) {
+                        passAgain(inner, t, ctx, sockets);
+                    }
+                    long tmp = FdHandlers.restore(f, ctx);
+                    signalOwner(t, new FdImage((int) tmp, f.flags(), f.position(), f.desc(), f.owner()));
+                    try (Fd pidfd = Sys.pidfdOpen(t.pid())) {
+                        Fd taken = Sys.pidfdGetfd(pidfd, t.pid(), (int) tmp);
+                        mine.add(taken);
+                        all.add(taken);
+                    }
+                    t.call("close", SyscallNr.CLOSE, tmp);
+                }
+            }
+            sockets.fillPassing(u, passed);
+        } finally {
+            all.forEach(f -> {
+                if (f.isOpen()) {
+                    f.close();
+                }
+            });
         }
     }
 
