@@ -76,6 +76,16 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "epollnest"));
     }
 
+    /**
+     * Oneshot epoll watches that have fired (the BEAM's idiom) hold no events until armed again; an
+     * ADD arms EPOLLERR|EPOLLHUP whatever it is given, so they came back reporting hang-ups the
+     * program had not asked for (real12, Elixir's sockets).
+     */
+    @Test
+    void oneshotEpollWatchesThatFiredComeBackDisarmed() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "epolloneshot"));
+    }
+
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

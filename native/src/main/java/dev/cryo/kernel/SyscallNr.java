@@ -44,7 +44,7 @@ public final class SyscallNr {
 
     /** Pipes and the fds made by a syscall of their own (eventfd, epoll, timerfd, signalfd). */
     public static final int PIPE2 = 293, TEE = 276, EVENTFD2 = 290, EPOLL_CREATE1 = 291, EPOLL_CTL = 233,
-            TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, SIGNALFD4 = 289;
+            EPOLL_WAIT = 232, TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, SIGNALFD4 = 289;
 
     /** io_uring (see {@link IoUring}). */
     public static final int IO_URING_SETUP = 425, IO_URING_ENTER = 426, IO_URING_REGISTER = 427;

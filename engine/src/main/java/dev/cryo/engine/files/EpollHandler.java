@@ -1,5 +1,6 @@
 package dev.cryo.engine.files;
 
+import dev.cryo.kernel.EpollBits;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.Fcntl;
 import com.esotericsoftware.kryo.KryoException;
@@ -34,10 +35,12 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * (CRIU's zdtm epoll does it with fd 999). The watched file is told apart with
  * kcmp(KCMP_EPOLL_TFD) and found at another fd of the task ({@code via}); restore puts it at the
  * same number for a moment to add it (moving whatever sits there aside and back), as CRIU does.
+ * A oneshot watch that has fired holds no events until the program arms it again; the restore fires
+ * it again (see {@link #addFired}).
  */
 public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public static final int TAG = 6, RECORD_ID = 116;
-    private static final int EPOLL_CTL_ADD = 1;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EpollHandler.class);
     private static final Pattern WATCH = Pattern.compile("(\\d+)\\s+events:\\s*([0-9a-fA-F]+)\\s+data:\\s*([0-9a-fA-F]+)");
     private static final Pattern TARGET = Pattern.compile("ino:\\s*([0-9a-fA-F]+)");
 
@@ -199,17 +202,54 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public long restore(FdImage fd, Epoll e, RestoreContext ctx) {
         long epfd = ctx.call("epoll_create1", SyscallNr.EPOLL_CREATE1, fd.flags() & Fcntl.O_CLOEXEC);
         epfd = awayFrom(epfd, e, ctx);
+        List<Epoll.Watch> fired = e.watches().stream().filter(EpollHandler::fired).toList();
+        if (!fired.isEmpty()) {
+            addFired(epfd, fired, ctx);
+        }
         for (Epoll.Watch w : e.watches()) {
-            // struct epoll_event is packed on x86_64: u32 events, u64 data
-            long ev = ctx.put(ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(w.events())
-                    .putLong(w.data()).array());
-            if (w.via() < 0) {
-                ctx.call("epoll_ctl(ADD " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD, w.fd(), ev);
-            } else {
-                addThrough(epfd, w, ev, ctx);
+            if (!fired(w)) {
+                ctl(EpollBits.EPOLL_CTL_ADD, epfd, w, w.events(), ctx);
             }
         }
         return epfd;
+    }
+
+    /** A oneshot watch that has reported its event: the kernel left it only its private bits. */
+    private static boolean fired(Epoll.Watch w) {
+        return (w.events() & ~EpollBits.PRIVATE_BITS) == 0;
+    }
+
+    /**
+     * Adds the oneshot watches that had fired. An ADD always arms EPOLLERR and EPOLLHUP, so each is
+     * added asking for every event and reported once by an epoll_wait, before any other watch is
+     * there to be reported (and lose its edge or its own oneshot), which leaves it as the kernel
+     * had left it. A watch whose file is ready for nothing now cannot fire: it gets its dumped mask,
+     * i.e. comes back armed for errors and hang-ups only, with a warning.
+     */
+    private static void addFired(long epfd, List<Epoll.Watch> fired, RestoreContext ctx) {
+        for (Epoll.Watch w : fired) {
+            ctl(EpollBits.EPOLL_CTL_ADD, epfd, w, w.events() | EpollBits.ANY_EVENT, ctx);
+        }
+        long out = ctx.put(new byte[EpollBits.EVENT_SIZE * fired.size()]);
+        if (ctx.call("epoll_wait", SyscallNr.EPOLL_WAIT, epfd, out, fired.size(), 0) == fired.size()
+                || ctx.taskPid() == 0) {
+            return;
+        }
+        java.util.Set<Integer> armed = new java.util.HashSet<>();
+        for (String line : ProcFs.fdInfo(Pid.of(ctx.taskPid()), (int) epfd).values("tfd")) {
+            Matcher m = WATCH.matcher(line);
+            if (m.find() && (Long.parseLong(m.group(2), 16) & ~EpollBits.PRIVATE_BITS) != 0) {
+                armed.add(Integer.parseInt(m.group(1)));
+            }
+        }
+        for (Epoll.Watch w : fired) {
+            if (armed.contains(w.fd())) {
+                ctl(EpollBits.EPOLL_CTL_MOD, epfd, w, w.events(), ctx);
+                log.warn("pid {} epoll fd {}: the oneshot watch of fd {} had fired and waited to be armed again; "
+                        + "its file is ready for nothing now, so it comes back armed for errors and hang-ups",
+                        ctx.taskPid(), epfd, w.fd());
+            }
+        }
     }
 
     /**
@@ -244,11 +284,26 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
         out.add(f);
     }
 
+    /** epoll_ctl({@code op}) of watch {@code w} with {@code events} and its data. */
+    private static void ctl(int op, long epfd, Epoll.Watch w, int events, RestoreContext ctx) {
+        long ev = ctx.put(ByteBuffer.allocate(EpollBits.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN).putInt(events)
+                .putLong(w.data()).array());
+        if (w.via() < 0) {
+            ctx.call("epoll_ctl(" + opName(op) + " " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, op, w.fd(), ev);
+        } else {
+            ctlThrough(op, epfd, w, ev, ctx);
+        }
+    }
+
+    private static String opName(int op) {
+        return op == EpollBits.EPOLL_CTL_ADD ? "ADD" : "MOD";
+    }
+
     /**
-     * Adds the file at fd {@code via} as if through fd number {@code fd}: it is put there for the
+     * epoll_ctl on the file at fd {@code via} as if through fd number {@code fd}: it is put there for the
      * call, and whatever the task holds at that number is moved aside and back with its close-on-exec flag.
      */
-    private static void addThrough(long epfd, Epoll.Watch w, long ev, RestoreContext ctx) {
+    private static void ctlThrough(int op, long epfd, Epoll.Watch w, long ev, RestoreContext ctx) {
         long aside = -1, fdFlags = 0;
         try {
             fdFlags = ctx.call("fcntl(F_GETFD)", SyscallNr.FCNTL, w.fd(), Fcntl.F_GETFD);
@@ -259,7 +314,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             }
         }
         ctx.call("dup3(" + w.via() + ", " + w.fd() + ")", SyscallNr.DUP3, w.via(), w.fd(), 0);
-        ctx.call("epoll_ctl(ADD " + w.fd() + " via " + w.via() + ")", SyscallNr.EPOLL_CTL, epfd, EPOLL_CTL_ADD,
+        ctx.call("epoll_ctl(" + opName(op) + " " + w.fd() + " via " + w.via() + ")", SyscallNr.EPOLL_CTL, epfd, op,
                 w.fd(), ev);
         if (aside >= 0) {
             ctx.call("dup3", SyscallNr.DUP3, aside, w.fd(), (fdFlags & Fcntl.FD_CLOEXEC) != 0 ? Fcntl.O_CLOEXEC : 0);
