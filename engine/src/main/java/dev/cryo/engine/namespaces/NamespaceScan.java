@@ -232,6 +232,7 @@ public final class NamespaceScan {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
+            NetNamespaceScan.refuseBound(p, links.get(p.value()).get("net"));
             Namespaces.Network net = NetNamespaceScan.loopback(p, links.get(p.value()).get("net"));
             loUp = net.loUp();
             loAddresses = net.loAddresses();

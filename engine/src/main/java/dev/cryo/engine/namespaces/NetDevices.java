@@ -51,7 +51,7 @@ final class NetDevices {
                 switch (f[i]) {
                     case "mtu" -> mtu = Integer.parseInt(f[i + 1]);
                     case "link/ether" -> mac = f[i + 1];
-                    case "link-netnsid" -> elsewhere = true;
+                    case "link-netnsid", "link-netns" -> elsewhere = true; // "link-netns NAME" when the peer's is named
                     case "master" -> master = f[i + 1];
                     default -> {
                         if (kind.isEmpty() && List.of("veth", "tun", "bridge", "macvlan", "ipvlan", "vxlan", "dummy",

@@ -48,6 +48,28 @@ public final class NetNamespaceScan {
     }
 
     /**
+     * Refuses a net namespace the tree is in but that is bound on the host ({@code ip netns add},
+     * then {@code ip netns exec}; a container runtime's): it outlives the tree, and a restore makes a
+     * new namespace, so whatever reaches the tree through the bound one (clients run with {@code ip
+     * netns exec}, its veth peers) would find nothing there. A process outside the tree that merely
+     * sits in it (the {@code unshare --fork} above a container's init) is no reason: it is not bound
+     * and goes with it. One cryo itself is in is left alone (a migration's agents run in the tree's).
+     */
+    static void refuseBound(Pid p, String link) {
+        if (link == null || link.equals(Namespaces.link("self", "net"))) {
+            return;
+        }
+        String what = "pid " + p + ": its net namespace (" + link + ")";
+        for (dev.cryo.kernel.proc.MountInfo.Mount m : MountScan.read("/proc/self/mountinfo")) {
+            if (m.fsType().equals("nsfs") && m.root().equals(link)) {
+                throw new DumpException(what + " is bound at " + m.point() + " (ip netns add, a container runtime):"
+                        + " it outlives the tree, and a restore would make a new one, away from whatever reaches the"
+                        + " tree through it; a net namespace bound outside the tree is not supported");
+            }
+        }
+    }
+
+    /**
      * The net namespaces of {@code namespaces} (read frozen, after {@link NamespaceScan#scan}), each
      * with the sockets of {@code tree} living in it, its addresses, routes and sysctls.
      */
@@ -86,6 +108,15 @@ public final class NetNamespaceScan {
             throw new DumpException(what + " has iptables tables (" + legacy.replace('\n', ' ') + "); rules inside a"
                     + " net namespace of the tree's are not supported");
         }
+        for (String table : List.of("state", "policy")) {
+            String ipsec = xfrm(p, table);
+            if (!ipsec.isEmpty()) {
+                throw new DumpException(what + " has IPsec " + (table.equals("state") ? "security associations"
+                        : "policies") + " (ip xfrm " + table + ": " + firstLine(ipsec) + "...), which a restore would"
+                        + " not make again (strongSwan's, libreswan's); IPsec inside a net namespace of the tree's is"
+                        + " not supported");
+            }
+        }
         List<String> addresses = new ArrayList<>();
         for (String line : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", "lo").split("\n")) {
             String a = address(line);
@@ -105,6 +136,15 @@ public final class NetNamespaceScan {
         }
         Map<String, String> sysctls = NetSysctls.changed(p);
         return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls);
+    }
+
+    /** What {@code ip xfrm TABLE} lists in the namespace; "" also where the kernel has no xfrm netlink (none can be set). */
+    private static String xfrm(Pid p, String table) {
+        try {
+            return NetnsCommand.run(p, "ip", "xfrm", table, "list").strip();
+        } catch (KernelException e) {
+            return "";
+        }
     }
 
     /** "10.1.2.3/8 scope global" of one line of {@code ip -o addr show}, null for none; a label other than lo's is kept. */
