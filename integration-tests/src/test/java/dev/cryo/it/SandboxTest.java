@@ -69,6 +69,25 @@ class SandboxTest {
     }
 
     /**
+     * A sandbox inside a container: bwrap's own pid namespace (with a uts one and its mount
+     * namespace) under a root's {@code unshare --pid --fork --mount-proc}, dumped at bwrap's monitor,
+     * the outer namespace's init. bwrap's init is pid 1 of the inner namespace and 2 of the outer
+     * one; after the restore it is again, the sandbox's name is its own, and the count goes on.
+     */
+    @Test
+    void aBubblewrapSandboxInsideAPidNamespaceOfItsOwnCountsOnAfterTheRestore() throws Exception {
+        // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
+        countsOnAcrossDumpAndRestore(List.of("--unshare-pid", "--unshare-uts", "--hostname", "cryo-inner", "--dev", "/dev"),
+                List.of("sh", "-c", "exec \"$@\" 2>/dev/null", "sh", "unshare", "--pid", "--fork", "--mount-proc"), init -> {
+                    String nsPid = Files.readAllLines(Path.of("/proc/" + init + "/status")).stream()
+                            .filter(l -> l.startsWith("NSpid:")).findFirst().orElse("");
+                    assertEquals("NSpid:\t" + init + "\t2\t1", nsPid);
+                    assertEquals("cryo-inner", NetNamespaceTest.host("nsenter", "-t", Integer.toString(init), "-u",
+                            "hostname").strip());
+                });
+    }
+
+    /**
      * Started by an unprivileged user (uid 1000), {@code --unshare-all}: bwrap's user namespace maps
      * the user to itself (1000 to 1000, no root inside), and the sandbox holds no capability at all.
      * Its /dev is a tmpfs with device nodes bound in ({@code --dev}, a devpts instance, makes bwrap

@@ -21,15 +21,24 @@ import static dev.cryo.engine.show.ShowFormat.hex;
 public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.CharDevice> {
     public static final int TAG = 3, RECORD_ID = 113;
 
-    /** /dev/null, /dev/zero, a terminal (restored only with --shell-job), ... */
-    public record CharDevice(String path, long rdev, boolean tty) implements FileDesc {}
+    /**
+     * /dev/null, /dev/zero, a terminal (restored only with --shell-job), ... {@code hostMount}
+     * (version 2): held through a mount of cryo's by a task in a mount namespace of its own (see
+     * {@link RegularFileHandler.RegularFile}).
+     */
+    public record CharDevice(String path, long rdev, boolean tty, boolean hostMount) implements FileDesc {
+        public CharDevice(String path, long rdev, boolean tty) {
+            this(path, rdev, tty, false);
+        }
+    }
 
-    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 1, (out, c) -> {
+    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 2, (out, c) -> {
         ModelFields.writeText(out, c.path(), ModelLimits.PATH, "CharDevice.path");
         out.writeLong(c.rdev());
         out.writeBoolean(c.tty());
+        out.writeBoolean(c.hostMount());
     }, (in, version) -> new CharDevice(ModelFields.readText(in, ModelLimits.PATH, "CharDevice.path"), in.readLong(),
-            in.readBoolean()));
+            in.readBoolean(), version >= 2 && in.readBoolean()));
 
     @Override
     public String kind() {
@@ -76,12 +85,13 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
-        return new CharDevice(fd.target(), rdev, tty);
+        return new CharDevice(fd.target(), rdev, tty, !tty && RegularFileHandler.onHostMount(fd));
     }
 
     @Override
     public long restore(FdImage fd, CharDevice c, RestoreContext ctx) {
-        if (!c.tty() && onlyOutside(ctx.taskPid(), c)) {
+        if (!c.tty() && ((c.hostMount() && RegularFileHandler.inOtherMountNamespace(ctx.taskPid())
+                && rdevAt(Path.of(c.path())) == c.rdev()) || onlyOutside(ctx.taskPid(), c))) {
             // opened before the task pivoted into a root without it (the host's /dev/null as a container's
             // stdin): cryo opens it and the task takes that open file
             try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(c.path(), FdHandlers.openFlags(fd))) {
@@ -111,6 +121,9 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         m.put("path", c.path());
         m.put("rdev", hex(c.rdev()));
         m.put("tty", c.tty());
+        if (c.hostMount()) {
+            m.put("mount", "cryo's");
+        }
     }
 
     /**

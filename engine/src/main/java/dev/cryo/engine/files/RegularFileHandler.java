@@ -26,10 +26,18 @@ import static dev.cryo.engine.show.ShowFormat.octal;
 public final class RegularFileHandler implements FdHandler<RegularFileHandler.RegularFile> {
     public static final int TAG = 1, RECORD_ID = 111;
 
-    /** A regular file or directory, reopened by path after its identity is checked. */
-    public record RegularFile(FileRef file, List<FileLocks.Lock> locks) implements FileDesc {
+    /**
+     * A regular file or directory, reopened by path after its identity is checked. {@code
+     * hostMount} (version 2): the task, in a mount namespace of its own, holds it through a mount of
+     * cryo's (opened before the namespace was made): it comes back through cryo's mount too.
+     */
+    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount) implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks) {
+            this(file, locks, false);
         }
 
         public RegularFile(FileRef file) {
@@ -37,12 +45,14 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 1,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 2,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
+                out.writeBoolean(f.hostMount());
             },
-            (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in)));
+            (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
+                    version >= 2 && in.readBoolean()));
 
     /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
     public static boolean isPseudoFile(String path) {
@@ -81,7 +91,20 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(file, FileLocks.dump(fd, ctx, true));
+        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd));
+    }
+
+    /**
+     * Whether a task in a mount namespace other than cryo's holds the fd through a mount of
+     * cryo's namespace (mount ids are unique on the host): a file opened before the namespace was
+     * made, such as stdio a sandbox's runtime inherited.
+     */
+    static boolean onHostMount(FdProbe fd) throws IOException {
+        if (fd.info() == null || !inOtherMountNamespace(fd.pid().value())) {
+            return false;
+        }
+        int id = fd.info().mntId();
+        return WatchTargets.mounts().stream().anyMatch(m -> m.id() == id);
     }
 
     /**
@@ -133,9 +156,10 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
         long tmp;
-        if (onlyOutside(ctx.taskPid(), f.file())) {
-            // opened before the task made its mount namespace, on a host mount its namespace does
-            // not reach there (a log file under a /tmp it covered with a tmpfs): cryo opens it and
+        if ((f.hostMount() && inOtherMountNamespace(ctx.taskPid()) && same(java.nio.file.Path.of(path), f.file()))
+                || onlyOutside(ctx.taskPid(), f.file())) {
+            // opened before the task made its mount namespace, on a host mount (which its namespace
+            // may not even reach: a log file under a /tmp it covered with a tmpfs): cryo opens it and
             // the task takes that open file
             try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(path, FdHandlers.openFlags(fd))) {
                 tmp = ctx.take((int) ProcessHandle.current().pid(), own.value());
@@ -163,6 +187,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         m.put("ino", r.file().ino());
         m.put("size", r.file().size());
         m.put("mode", octal(r.file().mode()));
+        if (r.hostMount()) {
+            m.put("mount", "cryo's");
+        }
         FileLocks.show(r.locks(), m);
     }
 }

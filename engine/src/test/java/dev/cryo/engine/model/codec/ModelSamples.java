@@ -116,7 +116,7 @@ public final class ModelSamples {
         List<FdImage> fds = List.of(
                 new FdImage(0, 02, 0, new CharDeviceHandler.CharDevice("/dev/pts/3", 0x8803, true)),
                 new FdImage(3, 02000000, 4096, new RegularFileHandler.RegularFile(file("/var/log/app.log", 99),
-                        List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.FLOCK, true, 0, -1)))),
+                        List.of(new dev.cryo.engine.files.FileLocks.Lock(dev.cryo.engine.files.FileLocks.FLOCK, true, 0, -1)), true)),
                 new FdImage(4, 0, 0, new PipeHandler.Pipe(123456, true, "", new byte[] {'h', 'i', 0, -1}, 1 << 20)),
                 new FdImage(5, 01, 0, new PipeHandler.Pipe(123456, false, "", new byte[0], 0)),
                 new FdImage(6, 04001, 0, new PipeHandler.Pipe(777, false, "/run/app.fifo", new byte[] {42}, 65536)),
