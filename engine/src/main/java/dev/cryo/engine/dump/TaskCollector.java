@@ -144,14 +144,14 @@ public final class TaskCollector {
                 membarrier = reads.membarrier();
                 mdwe = reads.mdwe();
                 security = securityCollector.task(reads.dumpable(), reads.subreaper());
-                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), reads.itimers(),
+                timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), reads.itimers(),
                             queues(tracer, pid));
             } else {
                 sigactions = sigactions(remote, inj);
                 membarrier = membarrierRegistrations(inj.raw(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
                 mdwe = membarrierRegistrations(inj.raw(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
                 security = securityCollector.task(inj, remote);
-                timers = TimersHandler.dump(pid, inj, scratch(remote), java.util.Set.copyOf(tids), null,
+                timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), null,
                             queues(tracer, pid));
             }
         }
@@ -210,7 +210,15 @@ public final class TaskCollector {
     private static final int SI_KERNEL = 0x80;
 
     private static TimersHandler.SignalQueues queues(Tracer tracer, Pid pid) {
-        return new TimersHandler.SignalQueues(tracer.peekSiginfo(pid.value(), true), tracer.peekSiginfo(pid.value(), false));
+        return new TimersHandler.SignalQueues() {
+            public List<byte[]> shared() {
+                return tracer.peekSiginfo(pid.value(), true);
+            }
+
+            public List<byte[]> thread(int tid) {
+                return tracer.peekSiginfo(tid, false);
+            }
+        };
     }
 
     private static TimersHandler.Scratch scratch(RemoteTask remote) {

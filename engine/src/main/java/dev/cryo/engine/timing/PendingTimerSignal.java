@@ -10,7 +10,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A periodic POSIX timer whose own signal waits to be taken. While it waits the kernel counts the
+ * A periodic POSIX timer whose own signal waits to be taken ({@link WaitingTimerSignals} finds and takes
+ * them). While it waits the kernel counts the
  * expirations it misses, and tells them only when the signal is taken (si_overrun): a copy of the
  * signal queued again would say 0, and would come besides the timer's own next one. So the dump
  * takes the signal in the task (rt_sigtimedwait, which reads the count) and puts the timer back as
@@ -40,21 +41,24 @@ public final class PendingTimerSignal {
     }
 
     /**
-     * Takes timer {@code id}'s waiting signal in the task (its first of {@code signal}, which the
-     * caller checked) and returns the overrun the kernel reports with it; the scratch area's first
-     * 256 bytes are used.
+     * Takes the first waiting signal {@code signal} in the thread of {@code inj} (its own queue's,
+     * else the process's) and returns its siginfo; the scratch area's first 256 bytes are used.
      */
-    static int take(Pid pid, Injector inj, TimersHandler.Scratch scratch, int id, int signal) {
+    static byte[] takeFirst(Pid pid, Injector inj, TimersHandler.Scratch scratch, int signal) {
         long at = scratch.address();
         Sys.write(pid, at, ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << (signal - 1))
                 .putLong(0).putLong(0).array()); // the set, then a zero timeout: it is there already
-        long got = inj.call("rt_sigtimedwait(timer " + id + "'s signal)", SyscallNr.RT_SIGTIMEDWAIT, at, at + 128, at + 8, 8);
-        byte[] info = java.util.Arrays.copyOfRange(scratch.read(256), 128, 256);
-        if (got != signal || !isTimers(info, id)) {
-            throw new IllegalStateException("pid " + pid + ": took signal " + got + " for POSIX timer " + id
-                    + "'s waiting signal " + signal);
+        long got = inj.call("rt_sigtimedwait(" + signal + ")", SyscallNr.RT_SIGTIMEDWAIT, at, at + 128, at + 8, 8);
+        if (got != signal) {
+            throw new IllegalStateException("pid " + pid + " tid " + inj.tid() + ": took signal " + got + " waiting for "
+                    + signal);
         }
-        return le(info).getInt(20);
+        return java.util.Arrays.copyOfRange(scratch.read(256), 128, 256);
+    }
+
+    /** The overrun a timer's signal says (si_overrun): the periods the timer missed while it waited. */
+    static int overrun(byte[] siginfo) {
+        return le(siginfo).getInt(20);
     }
 
     /**
@@ -78,6 +82,21 @@ public final class PendingTimerSignal {
                 .putLong(p.intervalNsec()).putLong(expiry / NANOS).putLong(expiry % NANOS).array());
         calls.call("timer_settime(" + p.id() + ", TIMER_ABSTIME, expired " + p.pendingOverrun() + " periods ago)",
                 SyscallNr.TIMER_SETTIME, p.id(), TIMER_ABSTIME, at + 16, 0);
+    }
+
+    /** How long the kernel may take to queue the signal of a timer armed in the past (it fires at the next tick). */
+    private static final long QUEUED_WITHIN_NANOS = 5_000_000_000L;
+
+    /** Waits until timer {@code id}'s own signal is in {@code queue} (read when asked); false after 5 s. */
+    static boolean awaitQueued(java.util.function.Supplier<java.util.List<byte[]>> queue, int id) {
+        long deadline = System.nanoTime() + QUEUED_WITHIN_NANOS;
+        while (queue.get().stream().noneMatch(si -> isTimers(si, id))) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+        return true;
     }
 
     private static ByteBuffer le(byte[] b) {

@@ -48,10 +48,12 @@ public final class TimersHandler {
 
     /**
      * {@code itimerValues}: the three {@code struct itimerval}s (as four longs each, REAL, VIRTUAL,
-     * PROF) read already by the caller's batch, or null to read them here.
+     * PROF) read already by the caller's batch, or null to read them here. {@code inj}: the main
+     * thread's injector; {@code threads}: one for another thread (closed after use), where a timer
+     * aimed at it has its signal waiting.
      */
-    public static TimersImage dump(Pid pid, Injector inj, Scratch scratch, Set<Integer> tids, List<long[]> itimerValues,
-                                   SignalQueues queues) {
+    public static TimersImage dump(Pid pid, Injector inj, IntFunction<Injector> threads, Scratch scratch, Set<Integer> tids,
+                                   List<long[]> itimerValues, SignalQueues queues) {
         List<ItimerImage> itimers = new ArrayList<>();
         for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
             long[] v;
@@ -67,47 +69,42 @@ public final class TimersHandler {
                 itimers.add(t);
             }
         }
-        List<PosixTimerImage> posix = new ArrayList<>();
-        for (PosixTimers.Timer t : ProcFs.timers(pid).timers()) {
+        List<PosixTimers.Timer> listed = ProcFs.timers(pid).timers();
+        for (PosixTimers.Timer t : listed) {
             int base = t.sigevNotify() & ~PosixTimers.SIGEV_THREAD_ID;
             if (base != PosixTimers.SIGEV_SIGNAL && base != PosixTimers.SIGEV_NONE) {
                 throw new DumpException("pid " + pid + ": POSIX timer " + t.id() + " has notification " + t.sigevNotify()
                         + ", which cryo cannot recreate");
             }
+        }
+        // a timer's own waiting signal is taken first: the timer's time and overrun read after it
+        WaitingTimerSignals waiting = queues == null || listed.isEmpty() ? null
+                : WaitingTimerSignals.take(pid, inj, threads, scratch, tids, listed, queues);
+        List<PosixTimerImage> posix = new ArrayList<>();
+        java.util.Map<Integer, PosixTimerImage> byId = new java.util.LinkedHashMap<>();
+        for (PosixTimers.Timer t : listed) {
             // a timer aimed at a thread that has exited is kept: it never fires again, and the
             // restore aims it at a stand-in thread of that tid that exits at once (see create)
-            int pending = waiting(t, queues) ? PendingTimerSignal.take(pid, inj, scratch, t.id(), t.signal()) : -1;
+            int pending = waiting == null ? -1 : waiting.overrun(t.id());
             inj.call("timer_gettime(" + t.id() + ")", SyscallNr.TIMER_GETTIME, t.id(), scratch.address());
             ByteBuffer b = le(scratch.read(32));
             long overrun = inj.call("timer_getoverrun(" + t.id() + ")", SyscallNr.TIMER_GETOVERRUN, t.id());
             PosixTimerImage image = new PosixTimerImage(t.id(), t.clockId(), t.sigevNotify(), t.signal(), t.sigevValue(),
                     t.target(), b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8), (int) overrun, pending);
-            if (pending >= 0) {
-                PendingTimerSignal.pend(inj::call, pid, scratch.address(), image); // as it was: waiting, with its overrun
-            }
             posix.add(image);
+            byId.put(t.id(), image);
+        }
+        if (waiting != null) {
+            waiting.putBack(byId); // as they were: in order, each timer's own waiting with its overrun
         }
         return new TimersImage(itimers, posix);
     }
 
-    /** The signals queued for the process (shared) and for the thread cryo injects into (its main thread). */
-    public record SignalQueues(List<byte[]> shared, List<byte[]> mainThread) {}
-
     /**
-     * Whether the periodic timer's own signal waits in the process's queue, first of its number and
-     * none of that number in the main thread's queue (so the main thread's sigtimedwait takes it).
-     * Otherwise a waiting signal stays a copy among the pending ones, and its overrun is not carried.
+     * The task's signal queues, read when asked: the process's, and a thread's own. The queues change
+     * while the timers are dumped: their waiting signals are taken and put back.
      */
-    private static boolean waiting(PosixTimers.Timer t, SignalQueues queues) {
-        if (queues == null || t.sigevNotify() != PosixTimers.SIGEV_SIGNAL) {
-            return false;
-        }
-        if (queues.mainThread().stream().anyMatch(si -> PendingTimerSignal.signo(si) == t.signal())) {
-            return false;
-        }
-        return queues.shared().stream().filter(si -> PendingTimerSignal.signo(si) == t.signal()).findFirst()
-                .map(si -> PendingTimerSignal.isTimers(si, t.id())).orElse(false);
-    }
+    public interface SignalQueues extends WaitingTimerSignals.Queues {}
 
     private static final int PR_TIMER_CREATE_RESTORE_IDS = 77, ON = 1, OFF = 0;
 
@@ -208,7 +205,7 @@ public final class TimersHandler {
         TimersImage timers = t.task().timers();
         for (PosixTimerImage p : timers.posixTimers()) {
             if (p.signalPending()) {
-                PendingTimerSignal.pend((what, nr, args) -> t.call(what, nr, args), t.pid(), t.put(new byte[48]), p);
+                continue; // armed by PendingSignals, in its signal's place among the pending ones (pendInPlace)
             } else if (p.armed()) {
                 long spec = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(p.intervalSec())
                         .putLong(p.intervalNsec()).putLong(p.valueSec()).putLong(p.valueNsec()).array());
@@ -222,6 +219,19 @@ public final class TimersHandler {
             long val = t.put(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(i.intervalSec())
                     .putLong(i.intervalUsec()).putLong(i.valueSec()).putLong(valueUsec).array());
             t.call("setitimer(" + ItimerImage.name(i.which()) + ")", SyscallNr.SETITIMER, i.which(), val, 0);
+        }
+    }
+
+    /**
+     * Arms a timer whose own signal waited at dump time so that the kernel queues it again with its
+     * overrun, and waits until it has (it fires at the next tick): the signals pending after it are
+     * queued after it. {@code queue}: the queue it goes to, read when asked.
+     */
+    public static void pendInPlace(TaskContext t, PosixTimerImage p, java.util.function.Supplier<List<byte[]>> queue) {
+        PendingTimerSignal.pend((what, nr, args) -> t.call(what, nr, args), t.pid(), t.put(new byte[48]), p);
+        if (!PendingTimerSignal.awaitQueued(queue, p.id())) {
+            throw new RestoreException("pid " + t.pid() + ": POSIX timer " + p.id() + ", armed to queue its waiting signal"
+                    + " again, did not");
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.engine.model.PosixTimerImage;
 import dev.cryo.engine.model.ThreadImage;
+import dev.cryo.engine.timing.TimersHandler;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.GroupMembers;
@@ -8,7 +10,8 @@ import dev.cryo.kernel.ptrace.Injector;
 
 /**
  * Queues the signals that were pending at dump time again, per thread and shared, with their
- * siginfo. Late, so that as few injected calls as possible run with a signal pending.
+ * siginfo, in their order: a POSIX timer's own waiting signal by arming the timer to queue it with
+ * its overrun, in its place. Late, so that as few injected calls as possible run with a signal pending.
  */
 public final class PendingSignals implements StateStage {
     @Override
@@ -22,13 +25,20 @@ public final class PendingSignals implements StateStage {
         for (ThreadImage th : t.task().threads()) {
             Injector inj = t.injector(th.tid());
             for (byte[] info : th.pendingSignals()) {
+                PosixTimerImage own = timersOwn(t, info);
+                if (own != null) { // a timer aimed at the thread: it queues its own, in this place
+                    TimersHandler.pendInPlace(t, own, () -> t.tracer().peekSiginfo(th.tid(), false));
+                    continue;
+                }
                 inj.call("rt_tgsigqueueinfo", SyscallNr.RT_TGSIGQUEUEINFO, pid, t.seen(th.tid()), signo(info), t.put(info));
             }
         }
         for (byte[] info : t.task().sharedPendingSignals()) {
             int sig = signo(info);
-            if (timersOwn(t, info)) {
-                continue; // the timer queues it itself as it is armed, with its overrun (TimerArming)
+            PosixTimerImage own = timersOwn(t, info);
+            if (own != null) { // the timer queues its own, with its overrun, in this place
+                TimersHandler.pendInPlace(t, own, () -> t.tracer().peekSiginfo(t.pid().value(), true));
+                continue;
             }
             if (TTY_STOPS.contains(sig) && stops(t, sig)) {
                 // the task was stopped by job control (a ^Z): it stops again as it is let go, by that
@@ -41,10 +51,10 @@ public final class PendingSignals implements StateStage {
         }
     }
 
-    /** A periodic POSIX timer's own waiting signal, which the timer is armed to queue again. */
-    private static boolean timersOwn(TaskContext t, byte[] info) {
-        return t.task().timers().posixTimers().stream().anyMatch(p -> p.signalPending() && p.signal() == signo(info)
-                && dev.cryo.engine.timing.PendingTimerSignal.isTimers(info, p.id()));
+    /** The POSIX timer whose own waiting signal this is (armed to queue it again), or null. */
+    private static PosixTimerImage timersOwn(TaskContext t, byte[] info) {
+        return t.task().timers().posixTimers().stream().filter(p -> p.signalPending() && p.signal() == signo(info)
+                && dev.cryo.engine.timing.PendingTimerSignal.isTimers(info, p.id())).findFirst().orElse(null);
     }
 
     /** The stop signals the kernel discards for a member of an orphaned process group. */
