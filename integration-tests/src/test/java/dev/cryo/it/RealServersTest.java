@@ -1125,4 +1125,72 @@ class RealServersTest {
             return e.toString();
         }
     }
+
+    /**
+     * An Elixir app (`elixir` running a script on the BEAM: 20 threads, erl_child_setup): a GenServer
+     * ticking on a timer, an ETS table, and a gen_tcp listener whose connection handler answers each
+     * line with both. The client connected across the restore goes on (its reads see the table grow
+     * by one per request), and a new one is answered. The BEAM keeps each socket's oneshot epoll watch
+     * disarmed between reads, which came back armed for hang-ups before real12's fix.
+     */
+    @Test
+    void anElixirAppKeepsItsGenServerItsTableAndItsConnectedClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/elixir")), "Debian package elixir");
+        int port = freePort();
+        Path app = tmp.resolve("app.exs");
+        Files.writeString(app, """
+                defmodule Counter do
+                  use GenServer
+                  def init(n), do: (Process.send_after(self(), :tick, 100); {:ok, n})
+                  def handle_info(:tick, n), do: (Process.send_after(self(), :tick, 100); {:noreply, n + 1})
+                  def handle_call(:get, _from, n), do: {:reply, n, n}
+                end
+                defmodule Server do
+                  def accept(l) do
+                    {:ok, s} = :gen_tcp.accept(l)
+                    pid = spawn(fn -> serve(s) end)
+                    :ok = :gen_tcp.controlling_process(s, pid)
+                    accept(l)
+                  end
+                  def serve(s) do
+                    case :gen_tcp.recv(s, 0) do
+                      {:ok, _} ->
+                        :ets.insert(:store, {System.unique_integer(), :lists.seq(1, 100)})
+                        :gen_tcp.send(s, "ticks #{GenServer.call(Counter, :get)} rows #{:ets.info(:store, :size)}\n")
+                        serve(s)
+                      _ -> :ok
+                    end
+                  end
+                end
+                :ets.new(:store, [:public, :named_table])
+                {:ok, _} = GenServer.start_link(Counter, 0, name: Counter)
+                {:ok, l} = :gen_tcp.listen(String.to_integer(hd(System.argv())),
+                  [:binary, packet: :line, active: false, reuseaddr: true, ip: {127, 0, 0, 1}])
+                spawn(fn -> Process.sleep(600_000); System.halt(0) end)
+                Server.accept(l)
+                """);
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("elixir.out"), "/usr/bin/elixir", app.toString(),
+                Integer.toString(port)); Socket client = connect(port)) {
+            int[] before = elixirReply(ask(client, "get\n", "\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                int[] after = elixirReply(ask(client, "get\n", "\n"));
+                assertTrue(after[0] >= before[0] && after[1] == before[1] + 1,
+                        "the connected client's next answer goes on from " + List.of(before[0], before[1]) + ": "
+                                + List.of(after[0], after[1]));
+                try (Socket other = connect(port)) {
+                    assertEquals(before[1] + 2, elixirReply(ask(other, "get\n", "\n"))[1], "a new client");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** "ticks N rows M" → {N, M}. */
+    private static int[] elixirReply(String line) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("ticks (\\d+) rows (\\d+)\n").matcher(line);
+        assertTrue(m.matches(), "the app's answer: " + line);
+        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
+    }
 }
