@@ -527,6 +527,41 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * A mount the host makes after the dump is in the copy of the host's mounts a restore makes for
+     * a mount namespace, and in a user namespace's copy it is locked: the restore is refused naming
+     * it (it was a bare EINVAL of umount2), leaves nothing, and goes through once the host unmounted it.
+     */
+    @Test
+    void aHostMountMadeAfterTheDumpAndLockedInAUserNamespacesCopyIsNamed() throws Exception {
+        Path later = Files.createDirectory(tmp.resolve("later"));
+        Path out = tmp.resolve("locked.out");
+        try (DetachedProcess p = DetachedProcess.start(out, "sh", "-c", "exec unshare -Ur -m --pid --fork sh -c"
+                + " 'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= 3, java.time.Duration.ofSeconds(30), "the count");
+            int init = initUnder(p.pid().value());
+            DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
+            int atDump = Workloads.lines(out);
+            NetNamespaceTest.host("mount", "-t", "tmpfs", "-o", "size=1m", "cryo-later", later.toString());
+            try {
+                Cli refused = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("pid " + init + ": tmpfs on " + later + " was mounted on the host after the"
+                        + " dump") && refused.err().contains("locked"), refused.err());
+                assertFalse(Files.exists(Path.of("/proc/" + init)), "the refused restore left pid " + init);
+            } finally {
+                NetNamespaceTest.host("umount", "-l", later.toString());
+            }
+            DetachedProcess r = dumped.restoreDetached(out);
+            try {
+                DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                        "the restored shell to count on");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     private static long logged(Path log) {
         try {
             return Files.readString(log).lines().filter(l -> l.contains("GET /index.html")).count();

@@ -96,9 +96,16 @@ public final class MountRestore {
             try {
                 t.call("umount2(" + m.point() + ")", SyscallNr.UMOUNT2, path(t, 0, m.point()), MNT_DETACH);
             } catch (dev.cryo.kernel.SyscallException e) {
-                if (!hostNetns(m.fsType()) || e.errno() != dev.cryo.kernel.Errno.EINVAL) {
+                if (e.errno() != dev.cryo.kernel.Errno.EINVAL) {
                     throw e;
-                } // a host's `ip netns` mount made since, locked in a user namespace's copy: the host's business
+                }
+                // the host unmounted it meanwhile (a slave copy follows): gone is what was wanted
+                boolean stillThere = table(pid).stream().anyMatch(x -> x.id() == m.id());
+                if (stillThere && !hostNetns(m.fsType())) { // EINVAL on a mount that is there: locked
+                    throw new RestoreException("pid " + pid + ": " + m.fsType() + " on " + m.point() + " was mounted on the"
+                            + " host after the dump, and its user namespace's copy of the host's mounts holds it locked:"
+                            + " it cannot be taken out (unmount it on the host for the restore)");
+                } // a host's `ip netns` mount made since, locked in the same way: the host's business
             }
         }
         // 3. options of the copies
