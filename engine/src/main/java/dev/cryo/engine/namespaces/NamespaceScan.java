@@ -109,6 +109,10 @@ public final class NamespaceScan {
                 timeKids.put(p.value(), kids);
             }
             String next = Namespaces.link(p.toString(), "pid_for_children");
+            if (next == null && Namespaces.link(p.toString(), "pid") != null) { // the kernel shows no link for an empty one
+                throw new DumpException("pid " + p + ": it unshared a pid namespace for its children and forked none yet"
+                        + " (unshare --pid without --fork); not supported yet");
+            }
             if (next != null && mine.get("pid") != null && !next.equals(mine.get("pid"))) {
                 pidKids.put(p.value(), next); // unshare --pid --fork: its child, the init, made it
             }
