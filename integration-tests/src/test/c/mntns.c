@@ -34,6 +34,9 @@ static void note_table(char *out, size_t size)
     while (fgets(line, sizeof line, f)) {
         char *save = NULL, *tok;
         int i = 0;
+        /* a slave copy follows the host's `ip netns` mounts, which other programs add and remove */
+        if (strstr(line, " /run/netns/"))
+            continue;
         for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), i++) {
             if (i < 3)
                 continue;
