@@ -114,6 +114,23 @@ public final class Sys {
         call(() -> "utimensat(" + path + ")", SyscallNr.UTIMENSAT, -100, address(p), address(times), 0x100);
     }
 
+    /** statx's STATX_MNT_ID mask bit, and the offset of stx_mnt_id in struct statx. */
+    private static final int STATX_MNT_ID = 0x1000, STX_MNT_ID_OFFSET = 144;
+
+    /**
+     * statx(path, STATX_MNT_ID).stx_mnt_id, following the path: for a /proc/PID/cwd, fd or map_files
+     * link, the id of the mount the open file lives on (the id /proc/PID/mountinfo lists when that
+     * mount is attached in the task's namespace).
+     */
+    public static long mountId(String path) {
+        Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        p.setString(0, path, "UTF-8");
+        Memory buf = new Memory(256);
+        buf.clear();
+        call(() -> "statx(" + path + ", STATX_MNT_ID)", SyscallNr.STATX, -100, address(p), 0, STATX_MNT_ID, address(buf), 0);
+        return buf.getLong(STX_MNT_ID_OFFSET);
+    }
+
     /** fstatfs(fd).f_type: the filesystem's magic number (e.g. 0x958458f6 for hugetlbfs). */
     public static long fsMagic(Fd fd) {
         Memory buf = new Memory(120);

@@ -124,6 +124,9 @@ public final class TaskCollector {
             throw new DumpException("pid " + pid + ": its current directory " + cwd + " is the /proc directory of pid "
                     + gone + ", which has exited; a /proc directory of a dead process is not supported");
         }
+        dev.cryo.engine.files.MountReach reach = new dev.cryo.engine.files.MountReach(pid);
+        reach.requireLink(pid.procDir() + "/cwd", cwd, "its current directory " + cwd);
+        reach.requireLink(pid.procDir() + "/root", ProcFs.root(pid), "its root directory " + ProcFs.root(pid));
         // a removed cwd keeps the kernel's " (deleted)" suffix: restore makes it again, enters and removes it
         List<ThreadImage> threads = new ArrayList<>();
         List<SigAction> sigactions;

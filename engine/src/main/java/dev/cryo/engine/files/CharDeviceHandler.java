@@ -56,6 +56,11 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
     }
 
     @Override
+    public boolean reopensByPath(FdProbe fd) {
+        return true;
+    }
+
+    @Override
     public boolean handles(FdProbe fd) throws IOException {
         return fd.target().startsWith("/") && FileIdentity.isCharDevice(fd.procPath());
     }

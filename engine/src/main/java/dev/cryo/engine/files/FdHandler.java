@@ -51,6 +51,11 @@ public interface FdHandler<D extends FileDesc> {
         return null;
     }
 
+    /** Whether restore reopens the fd's file by its path, which must then reach it ({@link MountReach}). */
+    default boolean reopensByPath(FdProbe fd) {
+        return false;
+    }
+
     /** Objects that refer to other fds of the task (epoll) are restored after all the others. */
     default boolean restoresLast() {
         return false;

@@ -126,12 +126,13 @@ public final class FdHandlers {
     /** Dumps every fd of a frozen task, or fails naming the first fd cryo cannot carry. */
     public static List<FdImage> dumpAll(Pid pid, FdHandler.DumpContext ctx) {
         List<FdImage> out = new ArrayList<>();
+        MountReach reach = new MountReach(pid);
         for (int fd : ProcFs.fds(pid)) {
             String target = ProcFs.fdTarget(pid, fd);
             FdInfo info = ProcFs.fdInfo(pid, fd);
             FdProbe probe = new FdProbe(pid, fd, target, info);
             FdProbe.Ref owner = ctx.sharedOwner(probe);
-            FileDesc desc = owner == null ? dump(probe, ctx) : shared(probe, owner, ctx);
+            FileDesc desc = owner == null ? dump(probe, ctx, reach) : shared(probe, owner, ctx);
             if (!(desc instanceof RegularFileHandler.RegularFile) && !(desc instanceof SharedFdHandler.SharedFd)
                     && !(desc instanceof GhostFileHandler.GhostFd) && !info.values("lock").isEmpty()) {
                 throw new DumpException(probe.where() + " (" + target + "): a lock on a "
@@ -147,9 +148,13 @@ public final class FdHandlers {
         return out;
     }
 
-    private static FileDesc dump(FdProbe probe, FdHandler.DumpContext ctx) {
+    private static FileDesc dump(FdProbe probe, FdHandler.DumpContext ctx, MountReach reach) {
         try {
-            return handlerOf(probe).dump(probe, ctx);
+            FdHandler<?> h = handlerOf(probe);
+            if (h.reopensByPath(probe)) {
+                reach.require(probe.info().mntId(), probe.target(), "fd " + probe.fd() + " (" + probe.target() + ")");
+            }
+            return h.dump(probe, ctx);
         } catch (IOException e) {
             throw new DumpException(probe.where() + " (" + probe.target() + "): " + e.getMessage(), e);
         }

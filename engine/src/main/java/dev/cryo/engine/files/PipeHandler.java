@@ -129,6 +129,11 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
     }
 
     @Override
+    public boolean reopensByPath(FdProbe fd) {
+        return fd.target().startsWith("/"); // a FIFO
+    }
+
+    @Override
     public boolean handles(FdProbe fd) throws IOException {
         return fd.target().startsWith("pipe:[") || (fd.target().startsWith("/") && FileIdentity.isFifo(fd.procPath()));
     }

@@ -75,6 +75,11 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     }
 
     @Override
+    public boolean reopensByPath(FdProbe fd) {
+        return true;
+    }
+
+    @Override
     public boolean handles(FdProbe fd) {
         return fd.target().startsWith("/") && (Files.isRegularFile(fd.procPath()) || Files.isDirectory(fd.procPath()));
     }

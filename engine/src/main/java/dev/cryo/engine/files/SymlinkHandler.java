@@ -50,6 +50,11 @@ public final class SymlinkHandler implements FdHandler<SymlinkHandler.Symlink> {
 
     /** The /proc link leads to the file the fd holds: for such an fd, the symlink itself. */
     @Override
+    public boolean reopensByPath(FdProbe fd) {
+        return true;
+    }
+
+    @Override
     public boolean handles(FdProbe fd) {
         try {
             return fd.target().startsWith("/")

@@ -2,6 +2,7 @@ package dev.cryo.engine.memory;
 
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.files.MountReach;
 import dev.cryo.engine.model.FileRef;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.MapsEntry;
@@ -14,6 +15,8 @@ final class FileMappings {
 
     /** The mapped file's identity, through map_files: the very file mapped, even if the path was replaced since. */
     static FileRef identity(Pid pid, MapsEntry m) {
+        new MountReach(pid).requireLink(PageScan.mapFile(pid, m).toString(), m.path(),
+                "its mapping at 0x" + Long.toHexString(m.start()) + " (" + m.path() + ")");
         try {
             return FileIdentity.of(m.path(), PageScan.mapFile(pid, m));
         } catch (IOException e) {
