@@ -7,6 +7,8 @@
  * offsets (the host's as the root reads them: its own is the host's), and which tasks share a namespace;
  * prints PASS or FAIL: reason.
  * With "late" the root forks one child before it unshares (cryo refuses that tree).
+ * With "hostfd" every task keeps an fd of the host's time namespace, opened by the root before it
+ * unshares (zdtm timens_nested): each checks it is still a namespace file of the root's own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +32,8 @@
 #define HOUR 3600L
 
 static int report[2]; /* children write their failures here */
+static int hostns = -1; /* hostfd: an fd of the host's time namespace */
+static pid_t root;
 
 static void offsets(long mono, long boot) {
     char b[64];
@@ -72,6 +77,17 @@ static void read_host(void) {
     host[1] = b.tv_sec;
 }
 
+/* hostfd: whether the fd still names the root's own time namespace (the host's) */
+static const char *host_fd(void) {
+    char path[64];
+    struct stat mine, want;
+    snprintf(path, sizeof path, "/proc/%d/ns/time", root);
+    if (hostns < 0) return NULL;
+    if (fstat(hostns, &mine) || stat(path, &want)) return "its fd of the host's time namespace is gone";
+    if (mine.st_ino != want.st_ino || mine.st_dev != want.st_dev) return "its fd of the host's time namespace names another";
+    return NULL;
+}
+
 /* what a task expects: the offsets of its time_for_children and of its own namespace */
 static void verify(const char *who, long kids_mono, long kids_boot, long own_mono, long own_boot) {
     char b[256] = {0}, why[320] = {0};
@@ -84,6 +100,7 @@ static void verify(const char *who, long kids_mono, long kids_boot, long own_mon
         snprintf(why, sizeof why, "%s: its children's offsets read '%s', wanted monotonic %ld boottime %ld", who, b,
                  kids_mono, kids_boot);
     const char *c = why[0] ? NULL : clocks(own_mono, own_boot);
+    if (!c && !why[0]) c = host_fd();
     if (c) snprintf(why, sizeof why, "%s: %s", who, c);
     if (why[0]) {
         strcat(why, "\n");
@@ -103,6 +120,8 @@ static void child_wait(void) {
 
 int main(int argc, char **argv) {
     int late = argc > 1 && !strcmp(argv[1], "late");
+    root = getpid();
+    if (argc > 1 && !strcmp(argv[1], "hostfd") && (hostns = open("/proc/self/ns/time", O_RDONLY)) < 0) fail("open ns/time");
     setvbuf(stdout, NULL, _IOLBF, 0);
     sigset_t s;
     sigemptyset(&s);

@@ -57,19 +57,28 @@ class NotCarriedTest {
                 + " && echo ready; exec /bin/sleep 600"), message);
     }
 
+    /** detached.c: a file of a tmpfs it unmounted (MNT_DETACH) or never attached, held as {@code mode} says. */
+    private static Item detached(String mode, String message) throws Exception {
+        Path dir = Files.createTempDirectory("cryo-detached");
+        dir.toFile().deleteOnExit();
+        return new Item("a " + mode + " on a detached mount", List.of(
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/detached.c").toString(), mode, dir.toString()), message);
+    }
+
     static Stream<Item> items() throws Exception {
         return Stream.of(
                 new Item("a process whose main thread has exited", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
                         " \\(mainexit\\): its main thread has exited"),
-                // an fd of the task's own namespace is carried (zdtm proc-self, FileKindsTest); one of
-                // another namespace (here a net namespace of a child gone since) is not
+                // an fd of the task's own namespace is carried (zdtm proc-self, FileKindsTest), one of the
+                // host's too (TimeNamespaceTest); one of another namespace (a child's gone since) is not
                 python("an fd of another namespace", "import ctypes, os, time\nr, w = os.pipe()\npid = os.fork()\n"
                                 + "if pid == 0:\n    ctypes.CDLL(None).unshare(0x40000000)\n    os.write(w, b'x')\n"
                                 + "    time.sleep(600)\nos.read(r, 1)\nf = open('/proc/%d/ns/net' % pid)\n"
                                 + "os.kill(pid, 9)\nos.waitpid(pid, 0)\nos.close(r)\nos.close(w)",
                         " fd 5: namespace file 'net:\\[\\d+\\]' \\(from /proc/PID/ns/net\\) is not the task's own net "
-                                + "namespace \\(net:\\[\\d+\\]\\); a namespace file of another namespace is not supported"),
+                                + "namespace \\(net:\\[\\d+\\]\\), nor the host's; a namespace file of another namespace is not"
+                                + " supported"),
                 // a connection whose handshake has not completed has no socket yet: TCP_DEFER_ACCEPT (apache's
                 // AcceptFilter, nginx's "deferred") keeps it so until the client's first bytes
                 python("a TCP connection to a listener still in its handshake", "import socket\n"
@@ -320,6 +329,14 @@ class NotCarriedTest {
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/timens.c").toString(), "late"),
                         "\\) time namespace \\(time:\\[\\d+\\]\\) but was forked before its parent made another"
                         + " for its children"),
+                // zdtm detached_mount, anonymous_mount: reopened by path, they came back as other files (a cwd as
+                // "/", an open_tree fd as the host's root) or failed the restore after the dump had killed the tree
+                detached("file", ": fd 3 \\(/f\\) is on a mount that is not attached in its mount namespace \\(mount id \\d+:"
+                        + " unmounted with umount -l while in use, or made by open_tree/fsmount and never attached\\); no"
+                        + " path reaches it at restore; not supported"),
+                detached("cwd", ": its current directory / is on a mount that is not attached"),
+                detached("map", ": its mapping at 0x[0-9a-f]+ \\(/f\\) is on a mount that is not attached"),
+                detached("tree", ": fd 3 \\(/\\) is on a mount that is not attached"),
                 new Item("pid namespace", List.of("unshare", "--pid", "/bin/sh", "-c",
                         "echo ready; exec /bin/sleep 600"), ": it unshared a pid namespace for its children and forked none yet"));
     }

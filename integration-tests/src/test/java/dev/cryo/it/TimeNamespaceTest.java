@@ -23,4 +23,16 @@ class TimeNamespaceTest {
         String show = Cli.run("show", tmp.resolve("img").toString()).out();
         assertTrue(show.contains("\"forChildren\"") && show.contains("\"monotonic\" : \"86400.000000000\""), show);
     }
+
+    /**
+     * zdtm timens_nested: tasks in time namespaces of their own keep an fd of the host's (refused
+     * before as a namespace file of another namespace); it comes back as the host's.
+     */
+    @Test
+    void anFdOfTheHostsTimeNamespaceIsCarried() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "timens", "hostfd");
+        assertTrue(out.contains("PASS"), out);
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"of\" : \"host\""), show);
+    }
 }

@@ -16,8 +16,11 @@ import java.util.regex.Pattern;
 
 /**
  * A namespace file (an fd opened from /proc/PID/ns/TYPE, "net:[4026531833]") of one of the
- * holder's own namespaces. cryo only dumps tasks of the host's namespaces and restores them there,
- * so the task opens its own /proc/self/ns/TYPE again. A namespace file of another namespace (one
+ * holder's own namespaces, which the restored task opens again from its own /proc/self/ns/TYPE;
+ * or of the host's (cryo's own) namespace of that type, held by a task of a namespace of its own
+ * (a child of a time namespace keeping its parent's fd, zdtm timens_nested): a restore puts the
+ * tree's host-side tasks in the host's namespaces again, so cryo opens its own and the task takes
+ * it (on the host of the dump, the very namespace). A namespace file of any other namespace (one
  * kept alive by a bind mount or another process) is refused: nothing would make it again.
  */
 public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
@@ -26,13 +29,21 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
     private static final String KINDS = "(cgroup|ipc|mnt|net|pid|time|user|uts)";
     private static final Pattern NAMESPACE = Pattern.compile(KINDS + ":\\[(\\d+)\\]"), TYPES = Pattern.compile(KINDS);
 
-    /** A namespace file: its type ("net") and the namespace's inode when dumped. */
-    public record NsFile(String type, long inode) implements FileDesc {}
+    /**
+     * A namespace file: its type ("net"), the namespace's inode when dumped, and whether it is the
+     * host's (cryo's own) namespace rather than its holder's.
+     */
+    public record NsFile(String type, long inode, boolean host) implements FileDesc {
+        public NsFile(String type, long inode) {
+            this(type, inode, false);
+        }
+    }
 
-    static final RecordCodec<NsFile> CODEC = RecordCodec.of(NsFile.class, RECORD_ID, 1,
+    static final RecordCodec<NsFile> CODEC = RecordCodec.of(NsFile.class, RECORD_ID, 2,
             (out, n) -> {
                 RecordFields.writeString(out, n.type());
                 out.writeVarLong(n.inode(), true);
+                out.writeBoolean(n.host());
             },
             NsFileHandler::read);
 
@@ -41,7 +52,8 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
         if (!TYPES.matcher(type).matches()) { // it becomes a path opened in the task
             throw new KryoException("namespace type '" + type + "' is none of the kernel's");
         }
-        return new NsFile(type, in.readVarLong(true));
+        long inode = in.readVarLong(true);
+        return new NsFile(type, inode, version >= 2 && in.readBoolean());
     }
 
     @Override
@@ -72,12 +84,13 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
         }
         String type = m.group(1);
         String own = ownNamespace(fd, type);
-        if (!fd.target().equals(own)) {
+        boolean host = !fd.target().equals(own) && fd.target().equals(ProcFs.readlink("/proc/self/ns/" + type));
+        if (!fd.target().equals(own) && !host) {
             throw new DumpException(fd.where() + ": namespace file '" + fd.target() + "' (from /proc/PID/ns/" + type
-                    + ") is not the task's own " + type + " namespace (" + own + "); a namespace file of another "
-                    + "namespace is not supported");
+                    + ") is not the task's own " + type + " namespace (" + own + "), nor the host's; a namespace file"
+                    + " of another namespace is not supported");
         }
-        return new NsFile(type, Long.parseLong(m.group(2)));
+        return new NsFile(type, Long.parseLong(m.group(2)), host);
     }
 
     private static String ownNamespace(FdProbe fd, String type) {
@@ -90,7 +103,11 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
 
     @Override
     public long restore(FdImage fd, NsFile n, RestoreContext ctx) {
-        // the restored task lives in the host's namespaces, as the dumped one did (others are refused)
+        if (n.host()) { // the task is in a namespace of its own: cryo's /proc/self is the host's
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open("/proc/self/ns/" + n.type(), FdHandlers.openFlags(fd))) {
+                return ctx.take((int) ProcessHandle.current().pid(), own.value());
+            }
+        }
         return ctx.open("/proc/self/ns/" + n.type(), FdHandlers.openFlags(fd));
     }
 
@@ -98,5 +115,8 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
     public void show(NsFile n, Map<String, Object> m) {
         m.put("kind", "namespace file");
         m.put("namespace", n.type() + ":[" + n.inode() + "]");
+        if (n.host()) {
+            m.put("of", "host");
+        }
     }
 }

@@ -203,7 +203,8 @@ public final class ModelSamples {
                 new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)),
                 new FdImage(24, 0, 0, new PipeHandler.Pipe(778, true, "/run/gone.fifo", new byte[] {7, 7}, 65536,
                         new PipeHandler.Node(0640, 1000, 1001))),
-                new FdImage(25, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(0, "/dev/pts/0", true, termios())));
+                new FdImage(25, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(0, "/dev/pts/0", true, termios())),
+                new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid, dev.cryo.kernel.Clone.FS), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
