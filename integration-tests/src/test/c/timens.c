@@ -7,8 +7,9 @@
  * offsets (the host's as the root reads them: its own is the host's), and which tasks share a namespace;
  * prints PASS or FAIL: reason.
  * With "late" the root forks one child before it unshares (cryo refuses that tree).
- * With "hostfd" every task keeps an fd of the host's time namespace, opened by the root before it
- * unshares (zdtm timens_nested): each checks it is still a namespace file of the root's own.
+ * With "hostfd" the children keep an fd of the host's time namespace, opened by the root before it
+ * unshares and closed by it once they are born (zdtm timens_nested): each checks it is still a
+ * namespace file of the root's own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -189,6 +190,10 @@ int main(int argc, char **argv) {
     }
     char c;
     for (int i = 0; i < 3; i++) read(ready[0], &c, 1);
+    if (hostns >= 0) { /* only the children hold it now, from namespaces of their own (zdtm timens_nested) */
+        close(hostns);
+        hostns = -1;
+    }
     printf("ready\n");
     sigset_t none;
     sigemptyset(&none);
