@@ -152,7 +152,7 @@ public final class FdHandlers {
         try {
             FdHandler<?> h = handlerOf(probe);
             if (h.reopensByPath(probe)) {
-                reach.require(probe.info().mntId(), probe.target(), "fd " + probe.fd() + " (" + probe.target() + ")");
+                reach.requireLink(probe.procPath().toString(), probe.target(), "fd " + probe.fd() + " (" + probe.target() + ")");
             }
             return h.dump(probe, ctx);
         } catch (IOException e) {

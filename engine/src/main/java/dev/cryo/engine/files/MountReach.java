@@ -6,16 +6,22 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.MountInfo;
 import dev.cryo.kernel.proc.ProcFs;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * Files that live on a mount no namespace of the dump can reach by path: one unmounted with
- * {@code umount -l} while the file was open, or made by open_tree/fsmount and never attached
- * (zdtm detached_mount, anonymous_mount). Their path names nothing, or another file, at restore
- * (a cwd came back as "/", a file as missing after the dump had killed the tree): refused at dump.
- * Mounts of cryo's own namespace count as reachable (a file opened before the task made its mount
- * namespace: {@link RegularFileHandler#onlyOutside}).
+ * Files that live on a mount no namespace of the dump holds and that their path does not reach
+ * either: a tmpfs unmounted with {@code umount -l} while a file of it was open, or an
+ * open_tree/fsmount mount never attached (zdtm detached_mount, anonymous_mount). Reopened by path
+ * at restore they came back as other files (a cwd as "/") or missing, after the dump had killed
+ * the tree: refused at dump. A detached mount whose file the path still names (a sandbox's
+ * binary, mapped from the old root that pivot_root left detached, is the same file under the
+ * sandbox's bind of /usr) is fine: the restore finds that very file. Mounts of cryo's own
+ * namespace count as attached (a file opened before the task made its mount namespace:
+ * {@link RegularFileHandler#onlyOutside}).
  */
 public final class MountReach {
     private final Pid pid;
@@ -26,30 +32,38 @@ public final class MountReach {
     }
 
     /**
-     * Fails naming {@code what} when mount {@code mountId}, which holds the file dumped under
-     * {@code path}, is attached in neither namespace. The common case costs one statx: the path,
-     * seen from the task's root, lands on that very mount.
+     * Fails naming {@code what} when the file {@code procLink} opens (a /proc/PID/fd/N, cwd, root
+     * or map_files link of the task), dumped under {@code path}, is on a mount attached in neither
+     * namespace and {@code path} names another file or none. The common case costs one statx: the
+     * path, seen from the task's root, lands on that very mount.
      */
-    public void require(long mountId, String path, String what) {
-        if (path != null && path.startsWith("/") && onMount(pid.procDir() + "/root" + path, mountId)) {
+    public void requireLink(String procLink, String path, String what) {
+        long mountId = Sys.mountId(procLink);
+        String seen = path != null && path.startsWith("/") ? pid.procDir() + "/root" + path : null;
+        if (seen != null && onMount(seen, mountId) || attached().contains(mountId)
+                || seen != null && (sameFile(procLink, seen) || sameFile(procLink, path))) {
             return;
         }
-        if (!attached().contains(mountId)) {
-            throw new DumpException("pid " + pid + ": " + what + " is on a mount that is not attached in its mount "
-                    + "namespace (mount id " + mountId + ": unmounted with umount -l while in use, or made by "
-                    + "open_tree/fsmount and never attached); no path reaches it at restore; not supported");
-        }
-    }
-
-    /** As above for the file a /proc link of the task opens ({@code /proc/PID/cwd}, {@code exe}, {@code map_files/...}). */
-    public void requireLink(String procLink, String path, String what) {
-        require(Sys.mountId(procLink), path, what);
+        throw new DumpException("pid " + pid + ": " + what + " is on a mount that is not attached in its mount namespace"
+                + " (mount id " + mountId + ": unmounted with umount -l while in use, or made by open_tree/fsmount"
+                + " and never attached), and no path reaches it at restore; not supported");
     }
 
     private static boolean onMount(String path, long mountId) {
         try {
             return Sys.mountId(path) == mountId;
-        } catch (RuntimeException e) { // nothing there (a deleted file's old name): ask mountinfo
+        } catch (RuntimeException e) { // nothing there (a deleted file's old name): look further
+            return false;
+        }
+    }
+
+    /** Whether two paths name one file (device and inode), following links. */
+    private static boolean sameFile(String a, String b) {
+        try {
+            Map<String, Object> x = Files.readAttributes(Path.of(a), "unix:dev,ino");
+            Map<String, Object> y = Files.readAttributes(Path.of(b), "unix:dev,ino");
+            return x.get("dev").equals(y.get("dev")) && x.get("ino").equals(y.get("ino"));
+        } catch (java.io.IOException | RuntimeException e) {
             return false;
         }
     }
