@@ -28,6 +28,12 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
                     one process; the server end keeps everything unread.
   netns NAME        holds a socket created in network namespace NAME.
   packet            holds a packet socket (AF_PACKET) with a TPACKET_V2 receive ring, not mapped.
+  streamserver ADDR PORT  accepts one TCP connection on ADDR:PORT, then streams (below).
+  streamclient ADDR PORT  connects to ADDR:PORT (retrying for 60 s), then streams:
+                    both ends send a counted byte pattern faster than the other
+                    reads it (queues full both ways), check every byte received
+                    and print "<who> got N" at each 64 KiB; "FAIL: ..." on a
+                    wrong byte, a reset or an end of file. Bounded to 10 minutes.
 """
 import ctypes
 import os
@@ -421,6 +427,59 @@ def mode_packet():
     return verdict(None, "packet")
 
 
+PATTERN = bytes(i % 251 for i in range(251 * 40))
+
+
+def stream(s, who):
+    s.setblocking(False)
+    sent = got = 0
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        r, w, _ = select.select([s], [s], [], 1.0)
+        try:
+            if w:
+                sent += s.send(PATTERN[sent % 251:sent % 251 + 8192])
+            if r:
+                b = s.recv(2048)
+                if not b:
+                    return verdict("%s: end of file after %d bytes" % (who, got))
+                if b != PATTERN[got % 251:got % 251 + len(b)]:
+                    return verdict("%s: wrong bytes at %d" % (who, got))
+                if (got + len(b)) // 65536 > got // 65536:
+                    print("%s got %d" % (who, (got + len(b)) // 65536), flush=True)
+                got += len(b)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as e:
+            return verdict("%s: %s after %d bytes" % (who, e, got))
+        time.sleep(0.01)
+    return verdict(None, who)
+
+
+def mode_streamserver(addr, port):
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, port))
+    l.listen(1)
+    l.settimeout(60)
+    s, _ = l.accept()
+    l.close()
+    return stream(s, "server")
+
+
+def mode_streamclient(addr, port):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            s = socket.create_connection((addr, port), timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return stream(s, "client")
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     signal.signal(signal.SIGUSR2, on_usr2)
@@ -443,6 +502,10 @@ def main():
         return mode_netns(args[0])
     if mode == "packet":
         return mode_packet()
+    if mode == "streamserver":
+        return mode_streamserver(args[0], int(args[1]))
+    if mode == "streamclient":
+        return mode_streamclient(args[0], int(args[1]))
     print("unknown mode " + mode, file=sys.stderr)
     return 2
 

@@ -117,6 +117,93 @@ class NetNamespaceTest {
     }
 
     /**
+     * The container live migration case: a TCP connection from a client outside the tree (in the
+     * test's namespace, 10.83.0.1) through the veth to a server inside (10.83.0.2), bytes queued both
+     * ways. With --tcp-established the connection is locked at the veth's outside end, survives the
+     * namespace's death, and is rebuilt inside the new one; the client never sees a reset and both
+     * sides go on checking every byte.
+     */
+    @Test
+    void aConnectionFromOutsideThroughTheVethGoesOnAfterTheRestore() throws Exception {
+        streamThroughVeth(false);
+    }
+
+    /** {@link #aConnectionFromOutsideThroughTheVethGoesOnAfterTheRestore} with {@code dump -R}: it goes on at once. */
+    @Test
+    void aConnectionFromOutsideThroughTheVethGoesOnAfterALeaveRunningDump() throws Exception {
+        streamThroughVeth(true);
+    }
+
+    private void streamThroughVeth(boolean leaveRunning) throws Exception {
+        Path script = tmp.resolve("sockets.py");
+        try (java.io.InputStream in = NetNamespaceTest.class.getResourceAsStream("/scripts/sockets.py")) {
+            Files.write(script, in.readAllBytes());
+        }
+        Path serverLog = tmp.resolve("server.out");
+        Path clientLog = tmp.resolve("client.out");
+        String inside = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-tc >/dev/null 2>&1; do"
+                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.83.0.2/24 dev cryo-tc && ip link set cryo-tc up"
+                + " && exec python3 " + script + " streamserver 10.83.0.2 8001";
+        try (DetachedProcess p = DetachedProcess.start(serverLog, "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> hasChild(p.pid().value()), Duration.ofSeconds(20), "unshare's child");
+            int init = NamespaceTest.initUnder(p.pid().value());
+            try {
+                host("ip", "link", "add", "cryo-th", "type", "veth", "peer", "name", "cryo-tc", "netns",
+                        Integer.toString(init));
+                host("ip", "addr", "add", "10.83.0.1/24", "dev", "cryo-th");
+                host("ip", "link", "set", "cryo-th", "up");
+                try (DetachedProcess client = DetachedProcess.start(clientLog, "python3", script.toString(),
+                        "streamclient", "10.83.0.2", "8001")) {
+                    awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+                    if (leaveRunning) {
+                        Cli dump = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(),
+                                "--no-progress", "-R", "--tcp-established");
+                        assertEquals(0, dump.code(), dump.toString());
+                        awaitStreaming(serverLog, clientLog, count(serverLog, "server got") + 4,
+                                count(clientLog, "client got") + 4, "bytes both ways after dump -R");
+                        return;
+                    }
+                    DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established")
+                            .restoreDetached(serverLog);
+                    try {
+                        String shown = Cli.run("show", tmp.resolve("img").toString()).out();
+                        assertTrue(shown.contains("\"networkLock\""), "the connection is not locked:\n" + shown);
+                        awaitStreaming(serverLog, clientLog, count(serverLog, "server got") + 4,
+                                count(clientLog, "client got") + 4, "bytes both ways after the restore");
+                    } finally {
+                        RestoreTest.killAndReap(r);
+                    }
+                }
+            } finally {
+                try {
+                    host("ip", "link", "del", "cryo-th");
+                } catch (AssertionError gone) {
+                    // gone with the namespace
+                }
+            }
+        }
+    }
+
+    /** Waits until the server has logged {@code server} and the client {@code client} 64 KiB steps, neither failing. */
+    private static void awaitStreaming(Path serverLog, Path clientLog, long server, long client, String what)
+            throws Exception {
+        DetachedProcess.awaitCondition(() -> count(serverLog, "server got") >= server
+                && count(clientLog, "client got") >= client || failed(serverLog) || failed(clientLog),
+                Duration.ofSeconds(90), what);
+        assertFalse(failed(serverLog), Files.readString(serverLog));
+        assertFalse(failed(clientLog), Files.readString(clientLog));
+    }
+
+    private static boolean failed(Path log) {
+        try {
+            return Files.readString(log).contains("FAIL");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * A container's init with a child that has exited and is not reaped yet: the zombie comes back
      * with its pid inside the namespace, and the init's waitpid on that pid reaps it. The zombie's
      * pid inside was not recorded (its /proc status has no Umask line, which the parser required),

@@ -290,28 +290,59 @@ public final class SocketDumpState {
         return lockTable;
     }
 
-    /** {@link #lockTable()} for the connection of socket {@code ino}: none inside a net namespace of the tree's. */
-    public String lockTable(long ino) {
-        return netnsOf(ino) == 0 ? lockTable : "";
-    }
-
     /**
-     * Locks the network for one more connection, then puts its socket in repair mode; cryo keeps
-     * the socket until the dump ends. Returns the connection's state.
+     * {@link #lockTable()} for the connection of socket {@code ino}: none inside a net namespace of the
+     * tree's, unless its peer is outside ({@link #peerOutside}).
      */
-    public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote) {
-        return repair(sock, local, remote, SockDiag.TCP_ESTABLISHED);
+    public synchronized String lockTable(long ino) {
+        return netnsOf(ino) == 0 || throughVeth.contains(ino) ? lockTable : "";
+    }
+
+    /** Connections in a net namespace of the tree's whose peer is outside the tree. */
+    private final java.util.Set<Long> throughVeth = new java.util.HashSet<>();
+
+    /**
+     * Whether connection {@code ino} lives in a net namespace of the tree's and its peer (not the tree's,
+     * {@link #peerInTree}) is outside that namespace: it reaches cryo's namespace through the namespace's
+     * veth (a veth to a third namespace or another device is refused), so {@link #repair} holds it with
+     * the lock there, seen from the peer's side.
+     */
+    public synchronized boolean peerOutside(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        if (ns == 0 || d.remote().inetAddress().isLoopbackAddress()) {
+            return false;
+        }
+        int family = d.local().family();
+        List<SockDiag.InetSocket> there = dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
+            try (SockDiag q = SockDiag.open()) {
+                List<SockDiag.InetSocket> all = new ArrayList<>(q.inetSockets(family, Sockets.IPPROTO_TCP).values());
+                all.addAll(q.ownerless(family, -1)); // an orphaned peer closing in there
+                return all;
+            }
+        });
+        if (there.stream().anyMatch(o -> o.local().equals(d.remote()) && o.remote().equals(d.local()))) {
+            return false; // the peer is in that namespace too, held by no task of the tree
+        }
+        throughVeth.add(ino);
+        return true;
     }
 
     /**
-     * {@link #repair} of a connection in {@code state}: established, shut for writing (FIN_WAIT1/2),
-     * or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too),
+     * Locks the network for one more connection (socket {@code ino}), then puts its socket in repair
+     * mode; cryo keeps the socket until the dump ends. Returns the connection's state. A connection in
+     * {@code state}: established, shut for writing (FIN_WAIT1/2), or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too),
      * or a connection attempt in flight (SYN_SENT: {@link TcpRepair#readConnecting}).
      */
-    public synchronized TcpRepair.Connection repair(Fd sock, SockAddr local, SockAddr remote, int state) {
-        // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them
+    public synchronized TcpRepair.Connection repair(long ino, Fd sock, SockAddr local, SockAddr remote, int state) {
+        // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them,
+        // but for a peer outside, held in cryo's namespace at the veth's end, where the flow runs the other
+        // way (the peer's packets leave by the output hook). The lock outlives the killed tree's namespace:
+        // the restore's veth is up before the socket is rebuilt, and the new namespace would reset the peer
         if (inOurNetns(sock)) {
             flows.add(new NetworkLock.Flow(local, remote));
+            relock();
+        } else if (throughVeth.contains(ino)) {
+            flows.add(new NetworkLock.Flow(remote, local));
             relock();
         }
         repaired.put(sock, TcpRepair.enter(sock));

@@ -261,7 +261,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         TcpRepair.Connection c = null;
         int state = d.state();
         if (primary) {
-            c = st.repair(p.sock, d.local(), d.remote(), SockDiag.TCP_SYN_SENT);
+            c = st.repair(p.ino, p.sock, d.local(), d.remote(), SockDiag.TCP_SYN_SENT);
             state = tcpState(p.sock);
             if (state == SockDiag.TCP_SYN_SENT && c.sendQueue().length > 0) {
                 throw p.refuse("connecting (SYN_SENT) " + what + " has " + c.sendQueue().length + " bytes queued with"
@@ -351,9 +351,15 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2, SockDiag.TCP_CLOSE_WAIT,
                         SockDiag.TCP_LAST_ACK, SockDiag.TCP_CLOSING -> {
                     if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
-                        throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and its"
-                                + " peer is not a socket of the tree: the restore makes that namespace new, where"
-                                + " no other peer can follow; not supported");
+                        if (!st.peerOutside(p.ino, d)) {
+                            throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
+                                    + " its peer is a socket of that namespace no task of the tree holds: the restore"
+                                    + " makes that namespace new, where that peer cannot follow; not supported");
+                        }
+                        if (!st.options().tcpEstablished()) {
+                            throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
+                                    + " its peer is outside it (through its veth): carrying it needs --tcp-established");
+                        }
                     }
                     SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
                     boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // a FIN sent or received
@@ -372,7 +378,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     }
                     TcpRepair.Connection c = null;
                     if (primary) {
-                        c = st.repair(p.sock, d.local(), d.remote(), d.state());
+                        c = st.repair(p.ino, p.sock, d.local(), d.remote(), d.state());
                         keep = true; // held in repair mode until the dump ends
                     }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0, opts, primary, c, false,

@@ -80,6 +80,12 @@ public final class NetworkLock {
         for (Flow f : flows) {
             s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
         }
+        // a peer routed through this host to a connection of a container's (its net namespace's veth)
+        s.append("  }\n  chain routed { type filter hook forward priority -150; policy accept;\n");
+        for (Flow f : flows) {
+            s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
+            s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
+        }
         s.append("  }\n}\n");
         run(s.toString(), "install the network lock " + name);
     }
