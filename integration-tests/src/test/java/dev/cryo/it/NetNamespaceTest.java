@@ -128,7 +128,10 @@ class NetNamespaceTest {
         streamThroughVeth(false);
     }
 
-    /** {@link #aConnectionFromOutsideThroughTheVethGoesOnAfterTheRestore} with {@code dump -R}: it goes on at once. */
+    /**
+     * {@link #aConnectionFromOutsideThroughTheVethGoesOnAfterTheRestore} with {@code dump -R}: it goes on
+     * at once. A dump without --tcp-established refuses it first, naming it, and the tree runs on.
+     */
     @Test
     void aConnectionFromOutsideThroughTheVethGoesOnAfterALeaveRunningDump() throws Exception {
         streamThroughVeth(true);
@@ -157,6 +160,11 @@ class NetNamespaceTest {
                         "streamclient", "10.83.0.2", "8001")) {
                     awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
                     if (leaveRunning) {
+                        Cli plain = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("no").toString(),
+                                "--no-progress");
+                        assertEquals(1, plain.code(), plain.toString());
+                        assertTrue(plain.err().contains("10.83.0.2:8001 -> 10.83.0.1:") && plain.err().contains(
+                                "its peer is outside it (through its veth): carrying it needs --tcp-established"), plain.err());
                         Cli dump = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(),
                                 "--no-progress", "-R", "--tcp-established");
                         assertEquals(0, dump.code(), dump.toString());
