@@ -109,7 +109,9 @@ public final class NamespaceScan {
                 timeKids.put(p.value(), kids);
             }
             String next = Namespaces.link(p.toString(), "pid_for_children");
-            if (next == null && Namespaces.link(p.toString(), "pid") != null) { // the kernel shows no link for an empty one
+            if (next == null && Namespaces.link(p.toString(), "mnt") != null) {
+                // the kernel shows no link for an empty one; read after it, mnt shows the task had not begun
+                // to exit (an exiting task shows neither: a child's sleep ending during the scan)
                 throw new DumpException("pid " + p + ": it unshared a pid namespace for its children and forked none yet"
                         + " (unshare --pid without --fork); not supported yet");
             }
