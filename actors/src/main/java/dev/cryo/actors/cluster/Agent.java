@@ -107,7 +107,7 @@ public final class Agent {
         cluster.subscriptions().tell(Subscribe.create(
                 ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, ReachabilityChange::new),
                 ClusterEvent.ReachabilityEvent.class));
-        parts.receiver().bind(new PageChannel.Receiver() {
+        parts.receiver().set(new PageChannel.Receiver() {
             @Override
             public Path target(String id) {
                 Incoming in = incoming.get(id);

@@ -32,40 +32,7 @@ import java.util.List;
  */
 public final class AgentNode implements AutoCloseable {
     /** What the agent actor needs besides its name. */
-    public record Parts(ReceiverSlot receiver, String dataHost, int dataPort, Path stagingDir, Migration.Deps migration) {}
-
-    /** The page channel starts before the actor that handles what arrives on it. */
-    public static final class ReceiverSlot implements PageChannel.Receiver {
-        private volatile PageChannel.Receiver target;
-
-        void bind(PageChannel.Receiver r) {
-            target = r;
-        }
-
-        @Override
-        public Path target(String id) {
-            PageChannel.Receiver r = target;
-            return r == null ? null : r.target(id);
-        }
-
-        @Override
-        public void received(String id, String failure) {
-            PageChannel.Receiver r = target;
-            if (r != null) r.received(id, failure);
-        }
-
-        @Override
-        public dev.cryo.engine.restore.ArrivingMemory memory(String id) {
-            PageChannel.Receiver r = target;
-            return r == null ? null : r.memory(id);
-        }
-
-        @Override
-        public java.util.concurrent.CompletableFuture<PageChannel.Running> restored(String id) {
-            PageChannel.Receiver r = target;
-            return r == null ? null : r.restored(id);
-        }
-    }
+    public record Parts(java.util.concurrent.atomic.AtomicReference<PageChannel.Receiver> receiver, String dataHost, int dataPort, Path stagingDir, Migration.Deps migration) {}
 
     private final ActorSystem<AgentProtocol.Command> system;
     private LocalAgent.Server local;
@@ -135,11 +102,12 @@ public final class AgentNode implements AutoCloseable {
         // the page channel is a stream of this system's, bound before the agent that handles what arrives on it
         CompletableFuture<Integer> bound = new CompletableFuture<>();
         ActorSystem<AgentProtocol.Command> system = ActorSystem.create(Behaviors.<AgentProtocol.Command>setup(ctx -> {
-            ReceiverSlot slot = new ReceiverSlot();
+            // the page channel listens before the agent that handles what arrives on it exists
+            var slot = new java.util.concurrent.atomic.AtomicReference<PageChannel.Receiver>();
             PageChannel.Server pages;
             try {
                 pages = new PageChannel.Server(ctx.getSystem(), keys.sslContext(), c.hostname(), c.dataPort(), c.maxImage(),
-                        settings.image().maxChunk(), c.ioTimeout(), slot);
+                        settings.image().maxChunk(), c.ioTimeout(), slot::get);
             } catch (IOException | RuntimeException e) {
                 bound.completeExceptionally(e);
                 return Behaviors.stopped();

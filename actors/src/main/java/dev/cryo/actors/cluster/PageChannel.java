@@ -443,6 +443,15 @@ public final class PageChannel {
 
         public Server(ActorSystem<?> system, SSLContext tls, String host, int port, long maxBytes, long maxChunk,
                       Duration ioTimeout, Receiver receiver) throws IOException {
+            this(system, tls, host, port, maxBytes, maxChunk, ioTimeout, () -> receiver);
+        }
+
+        /**
+         * {@code receivers}: asked once per connection; null until the handler exists (an agent's
+         * channel listens before its actor runs): a connection then is refused.
+         */
+        public Server(ActorSystem<?> system, SSLContext tls, String host, int port, long maxBytes, long maxChunk,
+                      Duration ioTimeout, java.util.function.Supplier<Receiver> receivers) throws IOException {
             ServerSocket l = new ServerSocket();
             try {
                 l.setReuseAddress(true);
@@ -453,7 +462,7 @@ public final class PageChannel {
                 throw new IOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
             }
             listener = l;
-            Thread acceptor = new Thread(() -> acceptAll(tls, maxBytes, maxChunk, ioTimeout, receiver), "cryo-page-acceptor");
+            Thread acceptor = new Thread(() -> acceptAll(tls, maxBytes, maxChunk, ioTimeout, receivers), "cryo-page-acceptor");
             acceptor.setDaemon(true);
             acceptor.start();
             system.getWhenTerminated().whenComplete((done, failure) -> close());
@@ -472,7 +481,8 @@ public final class PageChannel {
             }
         }
 
-        private void acceptAll(SSLContext tls, long maxBytes, long maxChunk, Duration ioTimeout, Receiver receiver) {
+        private void acceptAll(SSLContext tls, long maxBytes, long maxChunk, Duration ioTimeout,
+                               java.util.function.Supplier<Receiver> receivers) {
             while (!listener.isClosed()) {
                 Socket s;
                 try {
@@ -490,7 +500,7 @@ public final class PageChannel {
                 }
                 Thread t = new Thread(() -> {
                     try {
-                        serve(tls, s, maxBytes, maxChunk, ioTimeout, receiver);
+                        serve(tls, s, maxBytes, maxChunk, ioTimeout, receivers.get());
                     } finally {
                         slots.release();
                     }
@@ -529,7 +539,7 @@ public final class PageChannel {
                     return;
                 }
                 id = new String(idBytes, StandardCharsets.US_ASCII);
-                Path target = receiver.target(id);
+                Path target = receiver == null ? null : receiver.target(id);
                 if (target == null) {
                     log.warn("page channel: {} sent an image nobody asked for ({}); refused", from, id);
                     abort(s);
@@ -564,7 +574,7 @@ public final class PageChannel {
                     why = "nothing came for " + ioTimeout.toSeconds() + " s";
                 }
                 abort(s);
-                if (id != null) {
+                if (id != null && receiver != null) {
                     receiver.received(id, "receiving the image failed: " + why);
                 } else if (!(e instanceof SocketException && s.isClosed())) {
                     log.warn("page channel: connection from {} failed: {}", from, why);
