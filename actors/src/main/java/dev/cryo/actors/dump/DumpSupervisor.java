@@ -502,6 +502,7 @@ public final class DumpSupervisor {
         } catch (RuntimeException e) {
             return abort(TaskDumper.message(e));
         }
+        stage("namespaces read");
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
