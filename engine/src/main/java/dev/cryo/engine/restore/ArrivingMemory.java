@@ -54,6 +54,7 @@ public final class ArrivingMemory implements AutoCloseable {
     private Pid stub;
     private boolean sessionLeader;
     private boolean execed;
+    private boolean rseqDropped;
     private boolean off; // given up (or discarded): the restore does everything from the image
     private ByteBuffer buffer;
     private long placedPages;
@@ -132,6 +133,14 @@ public final class ArrivingMemory implements AutoCloseable {
             List<Integer> tids = TaskSeizer.seizeLive(tracer, stub, Duration.ofSeconds(5));
             try (RemoteTask remote = new RemoteTask(tracer, stub, ProcFs.maps(stub));
                  Injector inj = remote.injector(stub.value())) {
+                if (!rseqDropped) { // two injected round trips fewer for the restore's adoption, in the downtime
+                    rseqDropped = true;
+                    try {
+                        dev.cryo.engine.restore.stage.StubAdoption.dropRseq(tracer, stub.value(), inj);
+                    } catch (dev.cryo.kernel.SyscallException e) { // the adoption tries again, and says
+                        log.debug("{}: the stub's rseq stays registered for now: {}", what, e.getMessage());
+                    }
+                }
                 for (Map.Entry<Long, Long> a : wanted.entrySet()) {
                     long r = inj.raw(SyscallNr.MMAP, a.getKey(), a.getValue() - a.getKey(), PROT_RW,
                             MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE, -1, 0);

@@ -50,11 +50,7 @@ public final class StubAdoption {
                         + "-byte XSAVE area, this one has " + xstate + ": restore on a machine with the same CPU features");
             }
         }
-        // a stub that ran glibc has rseq registered on memory we are about to unmap
-        RseqConfig rseq = tracer.getRseq(pid.value());
-        if (rseq.registered()) {
-            main.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), 1, rseq.signature());
-        }
+        dropRseq(tracer, pid.value(), main); // a migration's stub had it dropped as its first areas were placed
         if (t.prepared() != null) {
             // prepared to die with the agent (StubParent); from here on the tracer's EXITKILL does
             // that, and the task's own parent-death signal, if any, is set again in STATE
@@ -75,6 +71,15 @@ public final class StubAdoption {
             main = StubExec.exec(tracer, main, pid, boot);
             main.keepRegistersOnClose();
             t.main(main);
+        }
+    }
+
+    /** A stub that ran glibc has rseq registered on memory the restore unmaps: unregistered before. */
+    public static void dropRseq(Tracer tracer, int tid, Injector inj) {
+        RseqConfig rseq = tracer.getRseq(tid);
+        if (rseq.registered()) {
+            inj.call("rseq(unregister)", SyscallNr.RSEQ, rseq.address(), rseq.size(), RseqConfig.FLAG_UNREGISTER,
+                    rseq.signature());
         }
     }
 
