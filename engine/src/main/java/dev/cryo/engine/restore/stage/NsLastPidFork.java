@@ -39,11 +39,19 @@ final class NsLastPidFork {
     static long fork(TaskContext t, Injector forker, int pid, boolean thread, int exitSignal,
                      java.util.function.ToLongFunction<Runnable> fork, List<Integer> born) {
         List<Integer> gotten = new java.util.ArrayList<>();
+        // a pid namespace unshared for the child (unshare --pid --fork) shows no link until its init is born
+        boolean unsharedForChild = !thread && dev.cryo.kernel.Namespaces.link(forker.pid().toString(), "pid_for_children") == null;
         for (int attempt = 1; ; attempt++) {
             long r = NsLastPid.forkAs(pid, fork);
             List<Integer> got = t.tracer().takeNewTracees();
             gotten.addAll(got);
             boolean held = !got.contains(pid) && !holder(pid).equals("free"); // in use: no retry gets it
+            if (unsharedForChild && !got.contains(pid) && !got.isEmpty() && !Injector.isError(r)) {
+                throw new RestoreException("pid " + pid + " was taken by another process of the host (now " + holder(pid)
+                        + ") while pid " + t.pid() + " forked it as the init of the pid namespace it unshared for its"
+                        + " children: the namespace ends with the init it got, and a task cannot unshare another;"
+                        + " run the restore again");
+            }
             if (Injector.isError(r) || got.contains(pid) || got.isEmpty() || attempt == ATTEMPTS || held) {
                 born.addAll(got);
                 if (held && !got.isEmpty()) {
