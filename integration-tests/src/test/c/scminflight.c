@@ -19,52 +19,7 @@
 #include <unistd.h>
 
 #include "workload.h"
-
-static void send_fds(int s, const char *msg, int *fds, int n) {
-    char buf[CMSG_SPACE(4 * sizeof(int))];
-    struct iovec iov = {(void *)msg, strlen(msg)};
-    struct msghdr h = {0};
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    if (n > 0) {
-        memset(buf, 0, sizeof buf);
-        h.msg_control = buf;
-        h.msg_controllen = CMSG_SPACE(n * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(n * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-    }
-    if (sendmsg(s, &h, 0) != (ssize_t)strlen(msg)) fail("sendmsg");
-}
-
-/* One message into out (NUL-terminated), its fds into fds; returns how many fds came. */
-static int recv_fds(int s, char *out, size_t max, int *fds) {
-    char buf[CMSG_SPACE(4 * sizeof(int))];
-    struct iovec iov = {out, max - 1};
-    struct msghdr h = {0};
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    h.msg_control = buf;
-    h.msg_controllen = sizeof buf;
-    memset(out, 0, max);
-    if (recvmsg(s, &h, MSG_DONTWAIT) < 0) fail("recvmsg");
-    if (h.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) fail("message or control truncated");
-    int n = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_type == SCM_RIGHTS) {
-            int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            memcpy(fds + n, CMSG_DATA(c), k * sizeof(int));
-            n += k;
-        }
-    }
-    return n;
-}
-
-static void expect(const char *what, const char *got, const char *want) {
-    if (strcmp(got, want)) { printf("FAIL: %s: got '%s', want '%s'\n", what, got, want); exit(1); }
-}
+#include "scmfds.h"
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -114,12 +69,12 @@ int main(int argc, char **argv) {
 
     char buf[64];
     int fds[4];
-    if (recv_fds(a[1], buf, sizeof buf, fds) != 1) fail("'e1' passes one fd");
+    if (recv_fds(a[1], buf, sizeof buf, fds, NULL) != 1) fail("'e1' passes one fd");
     expect("message 1", buf, "e1");
     int ep1 = fds[0];
     struct epoll_event got[2];
     if (epoll_wait(ep1, got, 2, 0) != 1 || got[0].data.u64 != 0x5c3050) fail("the epoll does not see the socket readable");
-    if (recv_fds(a[1], buf, sizeof buf, fds) != 1) fail("'e2' passes one fd");
+    if (recv_fds(a[1], buf, sizeof buf, fds, NULL) != 1) fail("'e2' passes one fd");
     expect("message 2", buf, "e2");
     int ep2 = fds[0];
     struct epoll_event mark = {.events = EPOLLOUT, .data.u64 = 77};
@@ -128,28 +83,28 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) seen |= got[i].data.u64 == 77;
     if (!seen) fail("the two epolls passed are not one");
 
-    if (recv_fds(a[1], buf, sizeof buf, fds) != 1) fail("'sock' passes one fd");
+    if (recv_fds(a[1], buf, sizeof buf, fds, NULL) != 1) fail("'sock' passes one fd");
     expect("message 3", buf, "sock");
     int sock = fds[0];
-    if (recv_fds(sock, buf, sizeof buf, fds) != 1) fail("the socket's bytes end with the pipe passed");
+    if (recv_fds(sock, buf, sizeof buf, fds, NULL) != 1) fail("the socket's bytes end with the pipe passed");
     expect("the socket's stream", buf, "bytesinner");
     char piped[8] = {0};
     if (read(fds[0], piped, sizeof piped - 1) != 5) fail("read the pipe in flight");
     expect("the pipe in flight", piped, "piped");
-    if (recv_fds(sock, buf, sizeof buf, fds) != 1) fail("'deeper' passes one fd");
+    if (recv_fds(sock, buf, sizeof buf, fds, NULL) != 1) fail("'deeper' passes one fd");
     expect("the socket's second message", buf, "deeper");
     int deeper = fds[0];
-    if (recv_fds(deeper, buf, sizeof buf, fds) != 1) fail("'deepest' passes one fd");
+    if (recv_fds(deeper, buf, sizeof buf, fds, NULL) != 1) fail("'deepest' passes one fd");
     expect("the deepest message", buf, "deepest");
     unsigned long long v = 0;
     if (read(fds[0], &v, 8) != 8 || v != 5) { printf("FAIL: eventfd holds %llu, not 5\n", v); return 1; }
 
-    if (recv_fds(a[1], buf, sizeof buf, fds) != 2) fail("'pair' passes two fds");
+    if (recv_fds(a[1], buf, sizeof buf, fds, NULL) != 2) fail("'pair' passes two fds");
     expect("message 4", buf, "pair");
-    if (recv_fds(fds[1], buf, sizeof buf, fds + 2) != 0) fail("the seqpacket message passes nothing");
+    if (recv_fds(fds[1], buf, sizeof buf, fds + 2, NULL) != 0) fail("the seqpacket message passes nothing");
     expect("the seqpacket pair's message", buf, "seq");
     if (write(fds[1], "back", 4) != 4) fail("write back through the pair");
-    if (recv_fds(fds[0], buf, sizeof buf, fds + 2) != 0) fail("the pair's reply");
+    if (recv_fds(fds[0], buf, sizeof buf, fds + 2, NULL) != 0) fail("the pair's reply");
     expect("the seqpacket pair's reply", buf, "back");
     printf("PASS\n");
     return 0;
