@@ -99,9 +99,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
                 && rdevAt(Path.of(c.path())) == c.rdev()) || onlyOutside(ctx.taskPid(), c))) {
             // opened before the task pivoted into a root without it (the host's /dev/null as a container's
             // stdin): cryo opens it and the task takes that open file
-            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(c.path(), FdHandlers.openFlags(fd))) {
-                return ctx.take((int) ProcessHandle.current().pid(), own.value());
-            }
+            return ctx.openAsCryo(c.path(), FdHandlers.openFlags(fd));
         }
         return ctx.open(c.path(), FdHandlers.openFlags(fd));
     }

@@ -105,6 +105,16 @@ public interface FdHandler<D extends FileDesc> {
         long take(int pid, int fd);
 
         /**
+         * Opens {@code path} in cryo's own view of the filesystem (not the task's) and has the task
+         * take that open file: a file the task holds through a mount of cryo's namespace.
+         */
+        default long openAsCryo(String path, int flags) {
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(path, flags)) {
+                return take((int) ProcessHandle.current().pid(), own.value());
+            }
+        }
+
+        /**
          * The pid of a live stand-in for the reaped task whose pidfds share pidfs inode {@code ino}: the
          * same one for every pidfd of it this task opens, ending with {@code status} once they are all
          * opened ({@link DeadTaskStandIns}).

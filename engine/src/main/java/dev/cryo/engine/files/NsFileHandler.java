@@ -104,9 +104,7 @@ public final class NsFileHandler implements FdHandler<NsFileHandler.NsFile> {
     @Override
     public long restore(FdImage fd, NsFile n, RestoreContext ctx) {
         if (n.host()) { // the task is in a namespace of its own: cryo's /proc/self is the host's
-            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open("/proc/self/ns/" + n.type(), FdHandlers.openFlags(fd))) {
-                return ctx.take((int) ProcessHandle.current().pid(), own.value());
-            }
+            return ctx.openAsCryo("/proc/self/ns/" + n.type(), FdHandlers.openFlags(fd));
         }
         return ctx.open("/proc/self/ns/" + n.type(), FdHandlers.openFlags(fd));
     }

@@ -166,9 +166,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             // opened before the task made its mount namespace, on a host mount (which its namespace
             // may not even reach: a log file under a /tmp it covered with a tmpfs): cryo opens it and
             // the task takes that open file
-            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(path, FdHandlers.openFlags(fd))) {
-                tmp = ctx.take((int) ProcessHandle.current().pid(), own.value());
-            }
+            tmp = ctx.openAsCryo(path, FdHandlers.openFlags(fd));
         } else {
             tmp = ctx.open(path, FdHandlers.openFlags(fd));
         }

@@ -48,12 +48,12 @@ public final class SymlinkHandler implements FdHandler<SymlinkHandler.Symlink> {
         return CODEC;
     }
 
-    /** The /proc link leads to the file the fd holds: for such an fd, the symlink itself. */
     @Override
     public boolean reopensByPath(FdProbe fd) {
         return true;
     }
 
+    /** The /proc link leads to the file the fd holds: for such an fd, the symlink itself. */
     @Override
     public boolean handles(FdProbe fd) {
         try {

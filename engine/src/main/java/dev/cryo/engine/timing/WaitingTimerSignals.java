@@ -31,8 +31,8 @@ final class WaitingTimerSignals {
         List<byte[]> thread(int tid);
     }
 
-    /** One timer's signal taken: from the process's queue or its thread's own. */
-    private record Taken(int tid, boolean shared, byte[] info) {}
+    /** Timer {@code timerId}'s signal taken: from the process's queue or thread {@code tid}'s own. */
+    private record Taken(int tid, boolean shared, int timerId) {}
 
     private final Pid pid;
     private final Injector main;
@@ -61,7 +61,7 @@ final class WaitingTimerSignals {
             if ((t.sigevNotify() & ~PosixTimers.SIGEV_THREAD_ID) != PosixTimers.SIGEV_SIGNAL) {
                 continue;
             }
-            int tid = t.toThread() ? t.target() : pid.value();
+            int tid = owner(pid, t);
             if (!tids.contains(tid)) {
                 continue;
             }
@@ -78,12 +78,11 @@ final class WaitingTimerSignals {
             ready.add(t);
         }
         for (PosixTimers.Timer t : ready) {
-            int tid = t.toThread() ? t.target() : pid.value();
-            boolean shared = !t.toThread();
+            int tid = owner(pid, t);
             Injector inj = tid == pid.value() ? main : threads.apply(tid);
             try {
                 byte[] info = PendingTimerSignal.takeFirst(pid, inj, scratch, t.signal());
-                w.taken.add(new Taken(tid, shared, info));
+                w.taken.add(new Taken(tid, !t.toThread(), t.id()));
                 w.overruns.put(t.id(), PendingTimerSignal.overrun(info));
             } finally {
                 if (inj != main) {
@@ -92,6 +91,11 @@ final class WaitingTimerSignals {
             }
         }
         return w;
+    }
+
+    /** The thread whose queue timer {@code t}'s signal waits in, and which takes it: its target, else the main thread. */
+    private static int owner(Pid pid, PosixTimers.Timer t) {
+        return t.toThread() ? t.target() : pid.value();
     }
 
     /** The main thread's own queue, then the process's: the order a wait in the main thread takes them in. */
@@ -124,14 +128,11 @@ final class WaitingTimerSignals {
     /** Puts every signal taken back, by its timer; {@code images}: the timers by id, their time read after the take. */
     void putBack(Map<Integer, PosixTimerImage> images) {
         for (Taken t : taken) {
-            for (PosixTimerImage p : images.values()) {
-                if (p.signalPending() && PendingTimerSignal.isTimers(t.info(), p.id())) {
-                    PendingTimerSignal.pend(main::call, pid, scratch.address(), p);
-                    if (!PendingTimerSignal.awaitQueued(() -> t.shared() ? queues.shared() : queues.thread(t.tid()), p.id())) {
-                        throw new DumpException("pid " + pid + ": POSIX timer " + p.id() + ", armed to queue its waiting"
-                                + " signal again, did not");
-                    }
-                }
+            PosixTimerImage p = images.get(t.timerId());
+            PendingTimerSignal.pend(main::call, pid, scratch.address(), p);
+            if (!PendingTimerSignal.awaitQueued(() -> t.shared() ? queues.shared() : queues.thread(t.tid()), p.id())) {
+                throw new DumpException("pid " + pid + ": POSIX timer " + p.id() + ", armed to queue its waiting"
+                        + " signal again, did not");
             }
         }
     }
