@@ -113,8 +113,10 @@ class IoUringTest {
             mpc(port, "add", "tone.wav");
             assertTrue(mpc(port, "play").contains("[playing]"));
             int fd = ringFd(p.pid().value());
+            // "play" answers before the I/O thread has read: its first read goes through the ring soon after
+            DetachedProcess.awaitCondition(() -> sqHead(p.pid().value(), fd) > 0, java.time.Duration.ofSeconds(30),
+                    "mpd to read the song through its ring");
             long before = sqHead(p.pid().value(), fd);
-            assertTrue(before > 0, "mpd read the song through its ring");
             try (DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"))) {
                 // mpd may read on between that look and the dump; a ring made anew would count from 0
                 long restored = sqHead(r.pid().value(), fd);
