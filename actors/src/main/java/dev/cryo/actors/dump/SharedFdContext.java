@@ -60,6 +60,16 @@ final class SharedFdContext implements FdHandler.DumpContext {
     }
 
     private dev.cryo.engine.files.OpenFiles openFiles;
+    private Set<Integer> cryosMountIds;
+
+    /** Read once per dump: cryo's own mounts do not change under a dump. */
+    @Override
+    public synchronized Set<Integer> cryosMountIds() throws java.io.IOException {
+        if (cryosMountIds == null) {
+            cryosMountIds = Set.copyOf(FdHandler.DumpContext.super.cryosMountIds());
+        }
+        return cryosMountIds;
+    }
 
     @Override
     public synchronized FdProbe.Ref treeOwner(FdProbe probe) {

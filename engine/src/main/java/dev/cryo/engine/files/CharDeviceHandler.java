@@ -90,7 +90,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
-        return new CharDevice(fd.target(), rdev, tty, !tty && RegularFileHandler.onHostMount(fd));
+        return new CharDevice(fd.target(), rdev, tty, !tty && RegularFileHandler.onHostMount(fd, ctx));
     }
 
     @Override

@@ -234,6 +234,14 @@ public interface FdHandler<D extends FileDesc> {
         /** What the socket handlers of this dump share (sock_diag view, flags, repaired connections). */
         SocketDumpState sockets();
 
+        /**
+         * The ids of the mounts of cryo's own mount namespace. An implementation for a whole dump reads
+         * them once: a container's every regular fd asks ({@link RegularFileHandler#onHostMount}).
+         */
+        default java.util.Set<Integer> cryosMountIds() throws IOException {
+            return WatchTargets.mountIds();
+        }
+
         /** The bytes taken out of the tree's pty pairs, given back if the tree runs on. */
         TakenTtyBytes ttyBytes();
     }

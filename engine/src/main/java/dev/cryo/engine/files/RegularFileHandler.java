@@ -96,7 +96,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd));
+        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd, ctx));
     }
 
     /**
@@ -104,12 +104,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * cryo's namespace (mount ids are unique on the host): a file opened before the namespace was
      * made, such as stdio a sandbox's runtime inherited.
      */
-    static boolean onHostMount(FdProbe fd) throws IOException {
-        if (fd.info() == null || !inOtherMountNamespace(fd.pid().value())) {
-            return false;
-        }
-        int id = fd.info().mntId();
-        return WatchTargets.mounts().stream().anyMatch(m -> m.id() == id);
+    static boolean onHostMount(FdProbe fd, DumpContext ctx) throws IOException {
+        return fd.info() != null && inOtherMountNamespace(fd.pid().value()) && ctx.cryosMountIds().contains(fd.info().mntId());
     }
 
     /**

@@ -50,6 +50,15 @@ final class WatchTargets {
     /** A mount of cryo's view: its id, device (major:minor) and mount point. */
     record Mount(int id, int major, int minor, String point) {}
 
+    /** The ids of the mounts of cryo's view. */
+    static java.util.Set<Integer> mountIds() throws IOException {
+        java.util.Set<Integer> ids = new java.util.HashSet<>();
+        for (Mount m : mounts()) {
+            ids.add(m.id());
+        }
+        return ids;
+    }
+
     static List<Mount> mounts() throws IOException {
         List<Mount> out = new ArrayList<>();
         for (String l : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
