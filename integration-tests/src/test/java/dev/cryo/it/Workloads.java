@@ -138,15 +138,31 @@ final class Workloads {
     /** Sends the check signal and waits for the workload's verdict line. */
     static String check(DetachedProcess p) throws Exception {
         dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
-        DetachedProcess.awaitCondition(() -> {
-            try {
-                String o = p.outputText();
-                return o.contains("PASS") || o.contains("FAIL");
-            } catch (IOException e) {
-                return false;
-            }
-        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print PASS or FAIL");
+        try {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    String o = p.outputText();
+                    return o.contains("PASS") || o.contains("FAIL");
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "pid " + p.pid() + " to print PASS or FAIL");
+        } catch (AssertionError e) { // say where it is: gone, stopped, or blocked in which call
+            throw new AssertionError(e.getMessage() + " (" + whereIs(p.pid().value()) + "; output: " + p.outputText() + ")", e);
+        }
         return p.outputText();
+    }
+
+    /** A stuck workload's state letter, kernel wait channel and syscall line, for a failure message. */
+    static String whereIs(int pid) {
+        Path proc = Path.of("/proc/" + pid);
+        try {
+            String st = java.nio.file.Files.readString(proc.resolve("stat"));
+            return "state " + st.charAt(st.lastIndexOf(')') + 2) + ", wchan " + java.nio.file.Files.readString(proc.resolve("wchan"))
+                    + ", syscall " + java.nio.file.Files.readString(proc.resolve("syscall")).strip();
+        } catch (IOException e) {
+            return "gone";
+        }
     }
 
     /** Lines of a file a workload writes (0 while it is missing or unreadable). */
