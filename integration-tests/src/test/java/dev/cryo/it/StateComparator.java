@@ -311,6 +311,8 @@ final class StateComparator {
     /** Gives kernel object identities that a restore renews a label by order of first appearance. */
     private static final class Labels {
         private final Map<String, String> byId = new HashMap<>();
+        /** A net namespace's firewall, read once per snapshot: ns link → rules. */
+        private final Map<String, String> firewalls = new HashMap<>();
 
         String of(String kind, String id) {
             return byId.computeIfAbsent(kind + ":" + id, k -> kind + "#" + (byId.size() + 1));
@@ -439,6 +441,9 @@ final class StateComparator {
             String link = readLink(ns);
             String host = readLink(Path.of("/proc/1/ns/" + ns.getFileName()));
             put(into, "ns " + ns.getFileName(), link.equals(host) ? link : labels.of("ns", link));
+            if (ns.getFileName().toString().equals("net") && !link.equals(host) && !link.startsWith("(unreadable")) {
+                put(into, "net firewall", labels.firewalls.computeIfAbsent(link, l -> firewall(dir)));
+            }
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
                 "cgroup", "timens_offsets"}) {
@@ -621,6 +626,56 @@ final class StateComparator {
                 into.merge(item, value, (x, y) -> String.join("\n",
                         new TreeSet<>(List.of((x + "\n" + y).split("\n")))));
             }
+        }
+    }
+
+    /**
+     * The firewall of a net namespace of the tree's, as a user of each tool sees it: iptables-nft's
+     * tables by iptables-nft-save, the others by nft (sets, maps, their elements). Counters move as
+     * packets pass (a restored connection's kernel sends an ACK before the tree resumes; iptables-nft-restore
+     * gives a built-in chain a policy counter iptables made without), and an element's remaining time
+     * moves: only their presence is compared (NetNamespaceTest checks values). "" without nft.
+     */
+    private static String firewall(Path dir) {
+        if (!Files.isExecutable(Path.of("/usr/sbin/nft"))) {
+            return "";
+        }
+        String ns = "--net=" + dir.resolve("ns/net");
+        StringBuilder out = new StringBuilder();
+        Set<String> byIptables = new TreeSet<>();
+        for (String tool : new String[] {"iptables", "ip6tables"}) {
+            if (Files.isExecutable(Path.of("/usr/sbin/" + tool + "-nft-save"))) {
+                for (String line : command("nsenter", ns, tool + "-nft-save", "-c").split("\n")) {
+                    if (!line.startsWith("#")) {
+                        out.append(tool).append(": ").append(line.replaceAll("\\[\\d+:\\d+]", "[:]")).append('\n');
+                    }
+                    if (line.startsWith("*")) {
+                        byIptables.add("table " + (tool.equals("iptables") ? "ip " : "ip6 ") + line.substring(1) + " {");
+                    }
+                }
+            }
+        }
+        boolean skip = false;
+        for (String line : command("nsenter", ns, "nft", "list", "ruleset").split("\n")) {
+            skip = line.startsWith("table ") ? byIptables.contains(line) : skip;
+            if (!skip && !line.startsWith("#")) {
+                out.append("nft: ").append(line.replaceAll(" expires \\S+", "")
+                        .replaceAll("packets \\d+ bytes \\d+", "packets bytes")).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    private static String command(String... argv) {
+        try {
+            Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            return p.waitFor() == 0 ? out : "(" + String.join(" ", argv) + " failed)";
+        } catch (IOException e) {
+            return "(" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "(interrupted)";
         }
     }
 

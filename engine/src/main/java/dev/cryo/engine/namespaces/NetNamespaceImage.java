@@ -19,10 +19,12 @@ import java.util.Map;
  * ends ("10.1.0.2/24 scope global dev veth0"); {@code routes}: routes a program added (not the kernel's own), in the words
  * {@code ip route add} takes; {@code sysctls}: the net sysctls whose values differ from a new
  * namespace's (path under /proc/sys → value, in the order they are written: {@link NetSysctls};
- * images before, which kept a fixed few whatever their values, read the same).
+ * images before, which kept a fixed few whatever their values, read the same); {@code firewall}: its
+ * nftables and iptables-nft tables, the text each tool loads back, by tool ({@link NetFilterRules}; none
+ * in images before version 3, which refused them).
  */
 public record NetNamespaceImage(int pid, List<Long> sockets, List<String> devices, List<String> addresses,
-                                List<String> routes, Map<String, String> sysctls) {
+                                List<String> routes, Map<String, String> sysctls, Map<String, String> firewall) {
     public static final int RECORD_ID = 720;
 
     public NetNamespaceImage {
@@ -31,6 +33,7 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
         addresses = List.copyOf(addresses);
         routes = List.copyOf(routes);
         sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
+        firewall = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(firewall));
     }
 
     /** For {@code cryo show}. */
@@ -48,12 +51,18 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
             m.put("routes", routes);
         }
         m.put("sysctls", sysctls);
+        if (!firewall.isEmpty()) {
+            Map<String, Object> f = new LinkedHashMap<>();
+            firewall.forEach((tool, text) -> f.put(tool, text.lines().toList()));
+            m.put("firewall", f);
+        }
         return m;
     }
 
-    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 4096;
+    private static final int MAX_SOCKETS = 1 << 16, MAX_LINES = 1024, LINE = 1024, MAX_SYSCTLS = 4096,
+            MAX_RULES = 64 << 20;
 
-    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 2,
+    public static final RecordCodec<NetNamespaceImage> CODEC = RecordCodec.of(NetNamespaceImage.class, RECORD_ID, 3,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeVarInt(n.sockets().size(), true);
@@ -65,6 +74,11 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                 n.sysctls().forEach((k, v) -> {
                     ModelFields.writeText(out, k, LINE, "NetNamespaceImage.sysctl");
                     ModelFields.writeText(out, v, LINE, "NetNamespaceImage.sysctl");
+                });
+                out.writeVarInt(n.firewall().size(), true);
+                n.firewall().forEach((tool, text) -> {
+                    ModelFields.writeText(out, tool, LINE, "NetNamespaceImage.firewall");
+                    ModelFields.writeText(out, text, MAX_RULES, "NetNamespaceImage.firewall");
                 });
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
@@ -81,7 +95,20 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
                 for (int i = 0; i < k; i++) {
                     sysctls.put(text(in, "sysctl"), text(in, "sysctl"));
                 }
-                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls);
+                Map<String, String> firewall = new LinkedHashMap<>();
+                int f = version >= 3 ? ModelFields.readCount(in, "NetNamespaceImage", NetFilterRules.LOADERS.size(), "firewall tools") : 0;
+                for (int i = 0; i < f; i++) {
+                    String tool = text(in, "firewall tool");
+                    if (!NetFilterRules.LOADERS.containsKey(tool)) {
+                        throw new KryoException("NetNamespaceImage: unknown firewall tool " + tool);
+                    }
+                    String rules = ModelFields.readText(in, MAX_RULES, "NetNamespaceImage.firewall");
+                    if (rules == null) {
+                        throw new KryoException("NetNamespaceImage: no rules for " + tool);
+                    }
+                    firewall.put(tool, rules);
+                }
+                return new NetNamespaceImage(pid, sockets, devices, addresses, routes, sysctls, firewall);
             });
 
     private static void writeLines(com.esotericsoftware.kryo.io.Output out, List<String> lines, String what) {

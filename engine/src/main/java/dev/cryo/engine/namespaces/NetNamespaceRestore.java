@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * Gives a net namespace the restore made (forked with CLONE_NEWNET, lo already up as it was, see
  * {@link NamespaceRestore}) what {@link NetNamespaceImage} kept: its sysctls, its veth pairs, the
- * addresses, the devices up as they were, then the routes. Run once every task is forked, before the namespace's sockets are rebuilt in it
+ * addresses, the devices up as they were, the routes, then its firewall. Run once every task is forked, before the namespace's sockets are rebuilt in it
  * (they bind to those addresses). Refuses to touch cryo's own namespace.
  */
 public final class NetNamespaceRestore {
@@ -72,6 +72,7 @@ public final class NetNamespaceRestore {
                 cmd.addAll(List.of(words).subList(1, words.length));
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
             }
+            NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
         } catch (KernelException e) {
             throw new RestoreException("cannot remake the net namespace of pid " + p + ": " + e.getMessage(), e);
         }

@@ -20,8 +20,8 @@ import java.util.Map;
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
  * routes, its veth pairs ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
- * living in it, which the restore rebuilds inside the new namespace. Refused by name: other device
- * kinds (tun/tap, bridges...), nftables or iptables rules inside.
+ * living in it, which the restore rebuilds inside the new namespace, and its firewall ({@link NetFilterRules}).
+ * Refused by name: other device kinds (tun/tap, bridges...), IPsec, legacy iptables tables.
  */
 public final class NetNamespaceScan {
     private NetNamespaceScan() {}
@@ -96,18 +96,6 @@ public final class NetNamespaceScan {
 
     private static NetNamespaceImage image(Pid p, String link, List<Long> sockets) {
         String what = "pid " + p + ": its net namespace (" + link + ")";
-        String rules = dev.cryo.kernel.net.NetworkLock.nft() == null ? "" // no nft here: none made by it
-                : NetnsCommand.run(p, "nft", "list", "ruleset").strip();
-        if (!rules.isEmpty()) {
-            throw new DumpException(what + " has nftables rules (" + firstLine(rules) + "...); rules inside a net"
-                    + " namespace of the tree's are not supported");
-        }
-        String legacy = Namespaces.inside(p, "net", () -> readOr("/proc/thread-self/net/ip_tables_names", "")
-                + readOr("/proc/thread-self/net/ip6_tables_names", "")).strip();
-        if (!legacy.isEmpty()) {
-            throw new DumpException(what + " has iptables tables (" + legacy.replace('\n', ' ') + "); rules inside a"
-                    + " net namespace of the tree's are not supported");
-        }
         for (String table : List.of("state", "policy")) {
             String ipsec = xfrm(p, table);
             if (!ipsec.isEmpty()) {
@@ -125,6 +113,7 @@ public final class NetNamespaceScan {
             }
         }
         List<String> devices = NetDevices.scan(p, what, addresses);
+        Map<String, String> firewall = NetFilterRules.scan(p, what);
         List<String> routes = new ArrayList<>();
         for (String family : List.of("-4", "-6")) {
             for (String line : NetnsCommand.run(p, "ip", family, "-o", "route", "show", "table", "all").split("\n")) {
@@ -135,7 +124,7 @@ public final class NetNamespaceScan {
             }
         }
         Map<String, String> sysctls = NetSysctls.changed(p);
-        return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls);
+        return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls, firewall);
     }
 
     /** What {@code ip xfrm TABLE} lists in the namespace; "" also where the kernel has no xfrm netlink (none can be set). */

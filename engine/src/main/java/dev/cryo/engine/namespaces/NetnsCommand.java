@@ -19,21 +19,33 @@ final class NetnsCommand {
     private NetnsCommand() {}
 
     static String run(Pid pid, String... command) {
-        List<String> argv = new ArrayList<>(List.of("nsenter", "--net=/proc/" + pid + "/ns/net", "--"));
+        return feed(pid, "", command);
+    }
+
+    /** {@link #run} with {@code input} on the command's standard input (a ruleset for {@code nft -f -}). */
+    static String feed(Pid pid, String input, String... command) {
+        return feed("/proc/" + pid + "/ns/net", "the net namespace of pid " + pid, input, command);
+    }
+
+    /** The same in the net namespace at {@code nsPath} (a thread's: /proc/PID/task/TID/ns/net), shown as {@code where}. */
+    static String feed(String nsPath, String where, String input, String... command) {
+        List<String> argv = new ArrayList<>(List.of("nsenter", "--net=" + nsPath, "--"));
         argv.addAll(List.of(command));
-        return exec(argv, String.join(" ", command) + " in the net namespace of pid " + pid);
+        return exec(argv, input, String.join(" ", command) + " in " + where);
     }
 
     /** The same in cryo's own net namespace. */
     static String runHere(String... command) {
-        return exec(List.of(command), String.join(" ", command));
+        return exec(List.of(command), "", String.join(" ", command));
     }
 
-    private static String exec(List<String> argv, String shown) {
+    private static String exec(List<String> argv, String input, String shown) {
         try {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE)
                     .start();
-            p.getOutputStream().close();
+            try (java.io.OutputStream in = p.getOutputStream()) {
+                in.write(input.getBytes(StandardCharsets.UTF_8)); // small (a ruleset): the command reads it all before writing
+            }
             byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(30, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

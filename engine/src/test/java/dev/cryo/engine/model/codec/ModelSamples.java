@@ -270,16 +270,20 @@ public final class ModelSamples {
         w.writeRecord(netNamespace());
     }
 
-    /** That container's net namespace: two sockets in it, an address and a route on lo, its port range. */
+    /** That container's net namespace: two sockets in it, an address and a route on lo, its port range, its firewall. */
     static dev.cryo.engine.namespaces.NetNamespaceImage netNamespace() {
         java.util.Map<String, String> sysctls = new java.util.LinkedHashMap<>();
         sysctls.put("net/ipv4/ip_local_port_range", "20000\t20999");
         sysctls.put("net/ipv4/ip_forward", "0");
+        java.util.Map<String, String> firewall = new java.util.LinkedHashMap<>();
+        firewall.put("iptables", "*filter\n:INPUT ACCEPT [3:180]\n[1:60] -A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n");
+        firewall.put("nft", "table inet fw {\n\tset seen {\n\t\ttype ipv4_addr\n\t\ttimeout 10m\n"
+                + "\t\telements = { 10.77.0.9 expires 9m58s12ms }\n\t}\n}\n");
         return new dev.cryo.engine.namespaces.NetNamespaceImage(PID, java.util.List.of(81234L, 81235L),
                 java.util.List.of("veth name=cryo-vc mac=02:00:00:00:00:02 mtu=1500 up=1 outer=cryo-vh"
                         + " outermac=02:00:00:00:00:01 outermtu=1500 outerup=1 outeraddr=10.79.0.1/24+scope+global"),
                 java.util.List.of("10.77.0.1/24 scope global", "10.79.0.2/24 scope global dev cryo-vc"), java.util.List.of("-4 10.78.0.0/24 dev lo scope link"),
-                sysctls);
+                sysctls, firewall);
     }
 
     /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made. */
