@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -190,6 +191,119 @@ class NetNamespaceTest {
                     // gone with the namespace
                 }
             }
+        }
+    }
+
+    /**
+     * The network lock's forward chain: a peer routed through this host to a container (the peer in
+     * a namespace of the test's, 10.84.1.2 behind cryo-fq; the container 10.84.0.2 behind cryo-fh;
+     * this host forwards between the two, on those two devices only). Between the killing dump and
+     * the restore, a stand-in of what the restore makes before it rebuilds the socket (a namespace
+     * with the container's veth and address, no socket: its kernel would answer with a reset) is
+     * reached by the peer's retransmissions unless the lock drops them where this host forwards them:
+     * none arrives there, the peer sees no reset, and after the real restore both sides go on.
+     */
+    @Test
+    void aPeerRoutedThroughTheHostIsHeldOffTheContainerUntilItsConnectionIsBack() throws Exception {
+        Path script = tmp.resolve("sockets.py");
+        try (java.io.InputStream in = NetNamespaceTest.class.getResourceAsStream("/scripts/sockets.py")) {
+            Files.write(script, in.readAllBytes());
+        }
+        Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
+        String container = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-fc >/dev/null 2>&1; do"
+                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.84.0.2/24 dev cryo-fc && ip link set cryo-fc up"
+                + " && ip route add default via 10.84.0.1 && exec python3 " + script + " streamserver 10.84.0.2 8001";
+        // the peer retransmits at least every second (its own namespace's setting), so the wait below is short
+        String peer = "ip link set lo up && echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms && i=0; while [ $i -lt 300 ]"
+                + " && ! ip link show cryo-fp >/dev/null 2>&1; do i=$((i+1)); sleep 0.1; done; ip addr add 10.84.1.2/24"
+                + " dev cryo-fp && ip link set cryo-fp up && ip route add default via 10.84.1.1"
+                + " && exec python3 " + script + " streamclient 10.84.0.2 8001";
+        try (DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + container + "' 2>/dev/null");
+             DetachedProcess p = DetachedProcess.start(clientLog, "sh", "-c", "exec unshare -n sh -c '" + peer + "'")) {
+            DetachedProcess standIn = null;
+            try {
+                DetachedProcess.awaitCondition(() -> hasChild(c.pid().value()), Duration.ofSeconds(20), "unshare's child");
+                int init = NamespaceTest.initUnder(c.pid().value());
+                DetachedProcess.awaitCondition(() -> !netns(p.pid().value()).equals(netns((int) ProcessHandle.current().pid())),
+                        Duration.ofSeconds(20), "the peer's namespace");
+                veth("cryo-fh", "cryo-fc", init, "10.84.0.1/24");
+                veth("cryo-fq", "cryo-fp", p.pid().value(), "10.84.1.1/24");
+                String peerNs = "--net=/proc/" + p.pid() + "/ns/net";
+                host("nsenter", peerNs, "nft", "add table inet cryo_count; add chain inet cryo_count out { type filter hook"
+                        + " output priority 0; }; add rule inet cryo_count out ip daddr 10.84.0.2 tcp dport 8001 counter");
+                awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+                DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established");
+
+                standIn = DetachedProcess.start(tmp.resolve("standin.out"), "unshare", "-n", "sleep", "600");
+                DetachedProcess s = standIn;
+                DetachedProcess.awaitCondition(() -> !netns(s.pid().value()).equals(netns((int) ProcessHandle.current().pid())),
+                        Duration.ofSeconds(20), "the stand-in's namespace");
+                veth("cryo-fh", "cryo-fc", s.pid().value(), "10.84.0.1/24");
+                String standInNs = "--net=/proc/" + s.pid() + "/ns/net";
+                host("nsenter", standInNs, "sh", "-c", "ip link set lo up && ip addr add 10.84.0.2/24 dev cryo-fc"
+                        + " && ip link set cryo-fc up && ip route add default via 10.84.0.1");
+                host("nsenter", standInNs, "nft", "add table inet cryo_count; add chain inet cryo_count in { type filter"
+                        + " hook input priority 0; }; add rule inet cryo_count in tcp dport 8001 counter");
+                long sent = packets(peerNs);
+                DetachedProcess.awaitCondition(() -> packets(peerNs) >= sent + 3 || failed(clientLog),
+                        Duration.ofSeconds(60), "the peer's retransmissions while the stand-in is there");
+                assertEquals(0, packets(standInNs), "the peer's packets reached the stand-in: the lock let them through");
+                assertFalse(failed(clientLog), Files.readString(clientLog));
+                host("ip", "link", "del", "cryo-fh");
+
+                DetachedProcess r = dumped.restoreDetached(serverLog);
+                try {
+                    forwarding("cryo-fh"); // the host end's own settings are the host's (not carried)
+                    awaitStreaming(serverLog, clientLog, count(serverLog, "server got") + 4,
+                            count(clientLog, "client got") + 4, "bytes both ways after the restore");
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            } finally {
+                if (standIn != null) {
+                    standIn.close();
+                }
+                for (String link : List.of("cryo-fh", "cryo-fq")) {
+                    try {
+                        host("ip", "link", "del", link);
+                    } catch (AssertionError gone) {
+                        // gone with its namespace
+                    }
+                }
+            }
+        }
+    }
+
+    /** A veth pair: {@code outer} here with {@code address}, forwarding; {@code inner} in the net namespace of {@code pid}. */
+    private static void veth(String outer, String inner, int pid, String address) throws Exception {
+        host("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", Integer.toString(pid));
+        host("ip", "addr", "add", address, "dev", outer);
+        host("ip", "link", "set", outer, "up");
+        forwarding(outer);
+    }
+
+    /** Forwarding on one device of the test's namespace only (the host's ip_forward is left alone). */
+    private static void forwarding(String device) throws Exception {
+        Files.writeString(Path.of("/proc/sys/net/ipv4/conf/" + device + "/forwarding"), "1");
+    }
+
+    /** The packets counted by the one counter of table cryo_count in the net namespace {@code ns} ("--net=..."). */
+    private static long packets(String ns) {
+        try {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("packets (\\d+)")
+                    .matcher(host("nsenter", ns, "nft", "list", "table", "inet", "cryo_count"));
+            return m.find() ? Long.parseLong(m.group(1)) : -1;
+        } catch (Exception | AssertionError e) {
+            return -1;
+        }
+    }
+
+    private static String netns(int pid) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/net")).toString();
+        } catch (java.io.IOException e) {
+            return "";
         }
     }
 
