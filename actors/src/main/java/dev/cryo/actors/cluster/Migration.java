@@ -91,7 +91,12 @@ final class Migration {
 
     private Behavior<Command> start() {
         if (request.tcpEstablished()) {
-            return fail("--tcp-established: established TCP connections cannot be migrated yet");
+            // the dump's network lock holds each connection's peer off in this host's nftables and only the
+            // restore lifts it: on the other host, this one's would drop the peer's packets for good
+            return fail("--tcp-established: established TCP connections cannot be migrated yet (pid " + request.pid()
+                    + " was not touched): the network lock that holds each one while its socket is away is this host's,"
+                    + " and the restore, on " + request.to() + ", could not lift it; a container's connection to a peer"
+                    + " outside it would stay dropped here even with its address routed to " + request.to());
         }
         ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
                 ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
