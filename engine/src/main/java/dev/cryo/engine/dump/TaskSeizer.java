@@ -92,6 +92,7 @@ public final class TaskSeizer {
                         // signals sent while the tree is held wait in the kernel with their siginfo
                         tracer.keepSignalsQueued(tid.value());
                         suspendSeccomp(tracer, pid, tid);
+                        RseqAbort.apply(tracer, pid, tid.value());
                         grew = true;
                     } catch (KernelException e) {
                         // the process, or just this thread, may have exited in the meantime
