@@ -103,6 +103,21 @@ class PreCopyDumpTest {
     }
 
     /**
+     * A task that maps pieces of an area again as fast as it can (zdtm's transition/maps007): a round
+     * found part of a mapping it had read from the maps not registered for tracking any more and failed
+     * the dump, and the failed scan had already taken the written marks of the part before.
+     */
+    @Test
+    void aTaskRemappingItsMemoryWhileTheRoundsRunIsPreCopied() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("remapchurn.out"),
+                TestPrograms.compile("/c/remapchurn.c").toString()))) {
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--pre-copy");
+            String out = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * A tree whose children come and go while the rounds run (PostgreSQL forking a backend per
      * connection under {@code pgbench -C}): one that exits before its tracking starts or during a round
      * is no part of the dump; the dump failed ("exited while being seized").

@@ -273,7 +273,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 // made since the last round: registered now (a fresh scan reports every page written)
                 scanner.scan(m.start(), m.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
                         (a, b, c) -> guarded.add(a, b));
-                List<long[]> fresh = written(m, new boolean[1]);
+                List<long[]> fresh = written(m);
                 if (!sent.meets(m.start(), m.end())) {
                     // nothing of it sent: what a plain dump would carry
                     for (long[] r : carriedOf(scanner, either, m, v.kind(), fresh)) {
@@ -329,19 +329,24 @@ public final class PreCopyTracker implements AutoCloseable {
         guards.put(vma, pairs);
     }
 
-    /** Written ranges of one mapping; a mapping made since the last round is registered, and all its pages count. */
+    /**
+     * Written ranges of one mapping; a mapping made since the last round is registered, and all its
+     * pages count. Part of it not registered, all of it counts: the failed scan may have taken (and
+     * re-armed) the marks of the part before the one it stopped at. A task that remaps as it runs
+     * (zdtm maps007) can change the range again between the register and the scan that arms it: the
+     * next round, or the frozen one, then finds it unregistered and counts it all once more.
+     */
     private List<long[]> written(MapsEntry m) {
-        return written(m, new boolean[1]);
-    }
-
-    /** As {@link #written(MapsEntry)}; sets {@code fresh[0]} when the mapping was registered just now. */
-    private List<long[]> written(MapsEntry m, boolean[] fresh) {
         try {
             return tracker.scan(m.start(), m.end());
         } catch (WriteTracker.NotRegisteredException e) {
-            tracker.register(m.start(), m.end());
-            fresh[0] = true;
-            return tracker.scan(m.start(), m.end());
+            try {
+                tracker.register(m.start(), m.end());
+                tracker.scan(m.start(), m.end()); // arms it: the next scan reports only later writes
+            } catch (KernelException changedMeanwhile) {
+                // the running task has remapped part of the range since its maps were read
+            }
+            return List.of(new long[] {m.start(), m.end()});
         }
     }
 
