@@ -244,6 +244,16 @@ final class TwoHosts implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!System.getProperty("bench.agent-jvm", "").isBlank()) { // a profiler writes its recording on a clean exit
+            for (Process p : agents) { // a's is java itself (nsenter execs it), b's a descendant
+                java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants())
+                        .filter(d -> d.info().command().orElse("").endsWith("java")).forEach(ProcessHandle::destroy);
+            }
+            for (Process p : agents) {
+                java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants())
+                        .forEach(d -> d.onExit().completeOnTimeout(d, 30, TimeUnit.SECONDS).join());
+            }
+        }
         for (Process p : agents) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();

@@ -68,6 +68,9 @@ public final class Agent {
 
     private record Expire(String id) implements AgentProtocol.Command {}
 
+    /** A restored migration's priority, in case the page channel did not lower it (see Receiver.told). */
+    private record Lower(String id) implements AgentProtocol.Command {}
+
     private record Found(Receptionist.Listing listing, ActorRef<AgentList> replyTo) implements AgentProtocol.Command {}
 
     /** An image on its way in, staged in its own directory; {@code running}: the page channel's "running" (or null). */
@@ -129,6 +132,11 @@ public final class Agent {
             public java.util.concurrent.CompletableFuture<PageChannel.Running> restored(String id) {
                 Incoming in = incoming.get(id);
                 return in == null ? null : in.running();
+            }
+
+            @Override
+            public void told(String id) {
+                lowerPriority(id); // the page channel's thread wrote "running" at the raised priority
             }
         });
         timers.startTimerWithFixedDelay(new Reap(), Duration.ofSeconds(1));
@@ -192,6 +200,10 @@ public final class Agent {
                         in.memory().discard();
                         deleteQuietly(in.dir());
                     }
+                    return Behaviors.same();
+                })
+                .onMessage(Lower.class, m -> {
+                    lowerPriority(m.id());
                     return Behaviors.same();
                 })
                 .onMessage(Reap.class, m -> {
@@ -280,23 +292,26 @@ public final class Agent {
     }
 
     private Behavior<AgentProtocol.Command> onRestored(Restored m) {
-        lowerPriority(m.id());
         Incoming in = incoming.remove(m.id());
         if (m.outcome() instanceof RestoreSupervisor.Succeeded s) {
             if (in == null) { // abandoned while restoring: the source runs on, so this copy must not
+                lowerPriority(m.id());
                 kill(s.report().pids());
                 return Behaviors.same();
             }
             long restoreMillis = (System.nanoTime() - in.arrivedNanos()) / 1_000_000;
-            in.running().complete(new PageChannel.Running(restoreMillis, s.report().pids())); // first: the faster way
+            // first: the faster way; the page channel's thread lowers the priority once it has said it (told)
+            in.running().complete(new PageChannel.Running(restoreMillis, s.report().pids()));
+            timers.startSingleTimer("lower-" + m.id(), new Lower(m.id()), Duration.ofSeconds(5));
             in.source().tell(new ReceiveStatus(m.id(), "running", "", "", 0, s.report().pids(), restoreMillis));
             restored.put(m.id(), s.report().pids());
             roots.add(s.report().rootPid());
-            ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in", m.id(),
-                    s.report().rootPid(), restoreMillis);
+            ctx.getLog().info("migration {}: tree running here, root pid {}, {} ms after the last chunk came in (at {} ms since the epoch)",
+                    m.id(), s.report().rootPid(), restoreMillis, System.currentTimeMillis());
             deleteQuietly(in.dir()); // after the answer: unlinking a big image is no part of the downtime
             return Behaviors.same();
         }
+        lowerPriority(m.id());
         String why = ((RestoreSupervisor.Failed) m.outcome()).message();
         if (in != null) {
             incoming.put(m.id(), in);

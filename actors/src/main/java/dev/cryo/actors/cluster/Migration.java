@@ -232,8 +232,8 @@ final class Migration {
     /** The copy runs on the destination: the source is killed. */
     private Behavior<Command> running(DumpSupervisor.Held h, long heldAt, PageChannel.Running r, String how) {
         ctx.getLog().debug("migration {}: {} reports the tree running {} ms after the image was sent, {} "
-                + "(its restore took {} ms of them)", id, request.to(), (System.nanoTime() - heldAt) / 1_000_000, how,
-                r.restoreMillis());
+                + "(its restore took {} ms of them; heard at {} ms since the epoch)", id, request.to(),
+                (System.nanoTime() - heldAt) / 1_000_000, how, r.restoreMillis(), System.currentTimeMillis());
         long downtime = h.report().stats().frozenMillis() + (System.nanoTime() - heldAt) / 1_000_000;
         restoreMillis = r.restoreMillis();
         return finish(h, true, null, downtime, r.pids());

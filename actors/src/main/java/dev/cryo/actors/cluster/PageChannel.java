@@ -430,6 +430,10 @@ public final class PageChannel {
         default java.util.concurrent.CompletableFuture<Running> restored(String id) {
             return null;
         }
+
+        /** After {@link #restored}'s answer: "running" is written back, or will not be (failed, timed out). */
+        default void told(String id) {
+        }
     }
 
     /**
@@ -566,7 +570,11 @@ public final class PageChannel {
                 var restored = receiver.restored(id);
                 receiver.received(id, null);
                 if (restored != null) {
-                    tellRunning(back, restored, ioTimeout);
+                    try {
+                        tellRunning(back, restored, ioTimeout);
+                    } finally {
+                        receiver.told(id);
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 String why = e instanceof java.io.UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();

@@ -696,7 +696,9 @@ public final class DumpSupervisor {
 
     /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
     private Behavior<Command> holding(long imageBytes) {
-        lowerPriority(); // all sent: the wait for the destination is no work here
+        // still raised: the destination's "running" ends the downtime as it is heard here (the receipt
+        // thread, the migration's actor), and a woken thread at nice 0 waited tens of ms under load;
+        // the threads wait idle meanwhile, so the raise takes no CPU from anyone. finish() lowers
         stage("committed the image; holding the tree frozen");
         timers.cancelAll();
         replyTo.tell(new Held(report(imageBytes), ctx.getSelf()));

@@ -17,15 +17,26 @@ public final class CredentialResetFlags implements StateStage {
         return "dumpable, parent-death signal, subreaper";
     }
 
+    /**
+     * The main thread's calls are queued ({@link TaskContext#later}): they go in the batch of the
+     * next stage's first call, one ptrace round trip for all instead of two each. A migration's
+     * prepared stub was made to die with the agent (PR_SET_PDEATHSIG SIGKILL, see StubParent):
+     * its main thread's setting is the task's own from here, 0 included (EXITKILL covers the agent's
+     * end until the detach).
+     */
     @Override
     public void run(TaskContext t) {
         SecurityImage s = t.task().security();
-        t.call("prctl(PR_SET_DUMPABLE, " + s.dumpable() + ")", SyscallNr.PRCTL, Prctl.PR_SET_DUMPABLE, s.dumpable());
+        t.later("prctl(PR_SET_DUMPABLE, " + s.dumpable() + ")", SyscallNr.PRCTL, Prctl.PR_SET_DUMPABLE, s.dumpable());
         if (s.childSubreaper()) {
-            t.call("prctl(PR_SET_CHILD_SUBREAPER)", SyscallNr.PRCTL, Prctl.PR_SET_CHILD_SUBREAPER, 1);
+            t.later("prctl(PR_SET_CHILD_SUBREAPER)", SyscallNr.PRCTL, Prctl.PR_SET_CHILD_SUBREAPER, 1);
         }
         for (ThreadImage th : t.task().threads()) {
-            if (th.pdeathSignal() != 0) {
+            boolean main = th.tid() == t.pid().value();
+            if (main && (th.pdeathSignal() != 0 || t.prepared() != null)) {
+                t.later("prctl(PR_SET_PDEATHSIG, " + th.pdeathSignal() + ")", SyscallNr.PRCTL, Prctl.PR_SET_PDEATHSIG,
+                        th.pdeathSignal());
+            } else if (th.pdeathSignal() != 0) {
                 t.injector(th.tid()).call("prctl(PR_SET_PDEATHSIG) in tid " + th.tid(), SyscallNr.PRCTL,
                         Prctl.PR_SET_PDEATHSIG, th.pdeathSignal());
             }

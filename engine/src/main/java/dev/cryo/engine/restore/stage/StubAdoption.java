@@ -51,11 +51,8 @@ public final class StubAdoption {
             }
         }
         dropRseq(tracer, pid.value(), main); // a migration's stub had it dropped as its first areas were placed
-        if (t.prepared() != null) {
-            // prepared to die with the agent (StubParent); from here on the tracer's EXITKILL does
-            // that, and the task's own parent-death signal, if any, is set again in STATE
-            main.call("prctl(PR_SET_PDEATHSIG, 0)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_PDEATHSIG, 0);
-        }
+        // a prepared stub dies with the agent (StubParent) until STATE sets the task's own
+        // parent-death signal (CredentialResetFlags), in a batch: the tracer's EXITKILL does as much
         if (t.prepared() != null) { // placed areas the task no longer has as they were go before anything is mapped
             List<long[]> kept = t.prepared().kept(t.task().vmas());
             for (var a : t.prepared().placed().entrySet()) {
