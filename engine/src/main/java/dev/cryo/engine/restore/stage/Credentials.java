@@ -10,7 +10,12 @@ import dev.cryo.kernel.Prctl;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStatus;
+import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.SyscallBatch;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Groups, ids, capabilities, securebits and no_new_privs, per thread (the kernel keeps credentials
@@ -45,7 +50,6 @@ public final class Credentials implements StateStage {
     private static void restore(TaskContext t, ThreadImage th, int lastCap) {
         Creds c = t.task().creds();
         ThreadSecurity s = th.security();
-        Injector inj = t.injector(th.tid());
         ProcStatus now = ProcFs.status(t.pid(), Pid.of(th.tid()));
         // sets only shrink: what the thread had must be within what the stub (cryo's own) has
         long missing = (s.capPrm() & ~now.capPrm()) | (s.capBnd() & ~now.capBnd())
@@ -73,12 +77,68 @@ public final class Credentials implements StateStage {
             throw new RestoreException(task + ": its supplementary groups " + c.groups() + " cannot be set in its user"
                     + " namespace (setgroups is denied there) and it was forked with " + now.groups());
         }
-        set(inj, t::put, where, uids, gids, g, s, now, lastCap, () -> checkFsIds(t, th, c));
+        Steps steps = steps(t::put, where, uids, gids, g, s, now, lastCap);
+        if (th.tid() == t.pid().value() && inOneBatch(t, steps)) {
+            checkFsIds(t, th, c);
+        } else {
+            steps.runEach(t.injector(th.tid()), () -> checkFsIds(t, th, c));
+        }
+    }
+
+    /**
+     * The main thread's calls in one syscall batch: one ptrace round trip instead of two per call
+     * (about ten: a restore's longest run of single calls, in the downtime of a migration). The
+     * batch runs every call; the first failure is the one reported (the restore then kills the
+     * task, which never runs). False, with nothing run, when the thread cannot take a batch.
+     */
+    private static boolean inOneBatch(TaskContext t, Steps steps) {
+        long batchAt = (steps.groupBytes() + 63) & ~63L;
+        int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(t.pid(), t.pid()));
+        if (stop == 0 || batchAt + SyscallBatch.size(steps.calls().size()) > CAPS_FIRST) {
+            return false;
+        }
+        Injector inj = t.main();
+        long[] r = SyscallBatch.runWhileBuilt(t.tracer(), inj, t.boot().data() + batchAt, steps.calls(), stop,
+                t.boot().pauseLoop());
+        for (int i = 0; i < r.length; i++) {
+            if (Injector.isError(r[i])) {
+                throw new SyscallException(steps.names().get(i) + " in pid " + t.pid(), (int) -r[i]);
+            }
+        }
+        return true;
     }
 
     /** Where the sets are written before a call reads them: (offset, bytes) → address in the task. */
     public interface Scratch {
         long put(long offset, byte[] data);
+    }
+
+    /**
+     * The two capsets' arguments, each {@link #CAPSET_BYTES}, at the end of the scratch area: the
+     * groups come first from offset 0, and every call's data stays in place until the last call has
+     * run (a batch reads them all at the end).
+     */
+    private static final int CAPSET_BYTES = 32;
+    private static final long CAPS_FIRST = dev.cryo.engine.restore.BootstrapArea.DATA_SIZE - 2 * CAPSET_BYTES,
+            CAPS_LAST = CAPS_FIRST + CAPSET_BYTES;
+
+    /**
+     * The calls, in order, their names for errors, where the ids are all set ({@code idsSet}: the
+     * index of the first call after them) and the bytes the groups take from offset 0.
+     */
+    private record Steps(List<SyscallBatch.Call> calls, List<String> names, int idsSet, long groupBytes) {
+        /** Call by call; {@code idsSet} runs once the ids are set. */
+        void runEach(Injector inj, Runnable idsSetHook) {
+            for (int i = 0; i < calls.size(); i++) {
+                if (i == idsSet) {
+                    idsSetHook.run();
+                }
+                inj.call(names.get(i), calls.get(i).nr(), calls.get(i).args());
+            }
+            if (idsSet == calls.size()) {
+                idsSetHook.run();
+            }
+        }
     }
 
     /**
@@ -88,41 +148,61 @@ public final class Credentials implements StateStage {
      */
     public static void set(Injector inj, Scratch at, String where, long[] uids, long[] gids, long[] groups,
                            ThreadSecurity s, ProcStatus now, int lastCap, Runnable idsSet) {
+        steps(at, where, uids, gids, groups, s, now, lastCap).runEach(inj, idsSet);
+    }
+
+    private static Steps steps(Scratch at, String where, long[] uids, long[] gids, long[] groups,
+                               ThreadSecurity s, ProcStatus now, int lastCap) {
+        List<SyscallBatch.Call> calls = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        java.util.function.BiConsumer<String, SyscallBatch.Call> add = (name, call) -> {
+            names.add(name + where);
+            calls.add(call);
+        };
+        long groupBytes = 0;
         if (groups != null) {
+            groupBytes = 4L * groups.length + 4;
+            if (groupBytes > CAPS_FIRST) {
+                throw new RestoreException(groups.length + " supplementary groups" + where + ": more than cryo restores ("
+                        + CAPS_FIRST / 4 + ")");
+            }
             long g = at.put(0, new RemoteWriter(4 * groups.length + 4)
                     .ints(java.util.Arrays.stream(groups).mapToInt(x -> (int) x).toArray()).toBytes());
-            inj.call("setgroups" + where, SyscallNr.SETGROUPS, groups.length, g);
+            add.accept("setgroups", new SyscallBatch.Call(SyscallNr.SETGROUPS, groups.length, g));
         }
-        inj.call("setresgid" + where, SyscallNr.SETRESGID, gids[0], gids[1], gids[2]);
-        inj.call("setfsgid" + where, SyscallNr.SETFSGID, gids[3]);
-        inj.call("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP)" + where, SyscallNr.PRCTL, Prctl.PR_SET_SECUREBITS,
-                Prctl.SECBIT_NO_SETUID_FIXUP);
-        inj.call("setresuid" + where, SyscallNr.SETRESUID, uids[0], uids[1], uids[2]);
-        inj.call("setfsuid" + where, SyscallNr.SETFSUID, uids[3]);
-        idsSet.run();
+        add.accept("setresgid", new SyscallBatch.Call(SyscallNr.SETRESGID, gids[0], gids[1], gids[2]));
+        add.accept("setfsgid", new SyscallBatch.Call(SyscallNr.SETFSGID, gids[3]));
+        add.accept("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP)", new SyscallBatch.Call(SyscallNr.PRCTL,
+                Prctl.PR_SET_SECUREBITS, Prctl.SECBIT_NO_SETUID_FIXUP));
+        add.accept("setresuid", new SyscallBatch.Call(SyscallNr.SETRESUID, uids[0], uids[1], uids[2]));
+        add.accept("setfsuid", new SyscallBatch.Call(SyscallNr.SETFSUID, uids[3]));
+        int idsSet = calls.size();
 
-        capset(at, inj, now.capPrm(), now.capPrm(), s.capInh(), where);
+        capset(at, CAPS_FIRST, now.capPrm(), now.capPrm(), s.capInh(), add);
         if (now.capAmb() != 0) { // a stub in a user namespace without root keeps its capabilities so
-            inj.call("prctl(PR_CAP_AMBIENT_CLEAR_ALL)" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
-                    Prctl.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+            add.accept("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
+                    Prctl.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
         }
         for (int cap = 0; cap <= lastCap; cap++) {
             if ((s.capAmb() & (1L << cap)) != 0) {
-                inj.call("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAP_AMBIENT,
-                        Prctl.PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+                add.accept("prctl(PR_CAP_AMBIENT_RAISE, " + cap + ")", new SyscallBatch.Call(SyscallNr.PRCTL,
+                        Prctl.PR_CAP_AMBIENT, Prctl.PR_CAP_AMBIENT_RAISE, cap, 0, 0));
             }
         }
         for (int cap = 0; cap <= lastCap; cap++) {
             if ((s.capBnd() & (1L << cap)) == 0 && (now.capBnd() & (1L << cap)) != 0) {
-                inj.call("prctl(PR_CAPBSET_DROP, " + cap + ")" + where, SyscallNr.PRCTL, Prctl.PR_CAPBSET_DROP, cap);
+                add.accept("prctl(PR_CAPBSET_DROP, " + cap + ")", new SyscallBatch.Call(SyscallNr.PRCTL,
+                        Prctl.PR_CAPBSET_DROP, cap));
             }
         }
-        inj.call("prctl(PR_SET_SECUREBITS, 0x" + Integer.toHexString(s.securebits()) + ")" + where, SyscallNr.PRCTL,
-                Prctl.PR_SET_SECUREBITS, s.securebits());
-        capset(at, inj, s.capEff(), s.capPrm(), s.capInh(), where);
+        add.accept("prctl(PR_SET_SECUREBITS, 0x" + Integer.toHexString(s.securebits()) + ")",
+                new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_SET_SECUREBITS, s.securebits()));
+        capset(at, CAPS_LAST, s.capEff(), s.capPrm(), s.capInh(), add);
         if (s.noNewPrivs()) {
-            inj.call("prctl(PR_SET_NO_NEW_PRIVS)" + where, SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            add.accept("prctl(PR_SET_NO_NEW_PRIVS)", new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS,
+                    1, 0, 0, 0));
         }
+        return new Steps(calls, names, idsSet, groupBytes);
     }
 
     public static long[] unsigned(java.util.List<Integer> ids) {
@@ -141,10 +221,16 @@ public final class Credentials implements StateStage {
 
     /** capset(2), version 3: a header {version, pid 0} and two {effective, permitted, inheritable} words. */
     public static void capset(Scratch at, Injector inj, long eff, long prm, long inh, String where) {
-        long header = at.put(0, new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
-        long data = at.put(8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
+        capset(at, 0, eff, prm, inh, (name, call) -> inj.call(name + where, call.nr(), call.args()));
+    }
+
+    /** As above, its arguments at {@code offset}, the call handed to {@code add}. */
+    private static void capset(Scratch at, long offset, long eff, long prm, long inh,
+                               java.util.function.BiConsumer<String, SyscallBatch.Call> add) {
+        long header = at.put(offset, new RemoteWriter(8).ints(Prctl.LINUX_CAPABILITY_VERSION_3, 0).toBytes());
+        long data = at.put(offset + 8, new RemoteWriter(24).ints((int) eff, (int) prm, (int) inh, (int) (eff >>> 32),
                 (int) (prm >>> 32), (int) (inh >>> 32)).toBytes());
-        inj.call("capset(eff 0x" + Long.toHexString(eff) + ", prm 0x" + Long.toHexString(prm) + ", inh 0x"
-                + Long.toHexString(inh) + ")" + where, SyscallNr.CAPSET, header, data);
+        add.accept("capset(eff 0x" + Long.toHexString(eff) + ", prm 0x" + Long.toHexString(prm) + ", inh 0x"
+                + Long.toHexString(inh) + ")", new SyscallBatch.Call(SyscallNr.CAPSET, header, data));
     }
 }
