@@ -741,6 +741,16 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's sock_peercred and zdtm11's peercred_self found it: every restored unix socket named
+     * cryo's restoring process (uid and gid 0) as its peer. A pair, a listener, connections accepted
+     * and pending, from another identity and from a child that has exited since.
+     */
+    @Test
+    void unixSocketsKeepThePeerCredentialsTheKernelRecorded() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "peercred"));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
      * by a FIFO, a client connected to it and a datagram from a named sender unread.
      */

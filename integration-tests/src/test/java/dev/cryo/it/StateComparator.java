@@ -565,6 +565,9 @@ final class StateComparator {
             }
             String prefix = "fd " + fd + " ";
             put(into, prefix + "link", shownLink);
+            if (obj.matches() && obj.group(1).equals("socket")) {
+                readUnixSocket(dir, fd, prefix, into);
+            }
             boolean isFile = regular && Files.isRegularFile(Path.of(link));
             boolean timerfd = link.equals("anon_inode:[timerfd]");
             List<String> fdinfo = lines(dir.resolve("fdinfo/" + fd));
@@ -677,6 +680,69 @@ final class StateComparator {
             Thread.currentThread().interrupt();
             return "(interrupted)";
         }
+    }
+
+    /** The options a program sets on a unix socket that /proc does not show, and what the restore must make again. */
+    private static final Map<String, Integer> UNIX_OPTIONS = new LinkedHashMap<>();
+
+    static {
+        UNIX_OPTIONS.put("SO_PASSCRED", dev.cryo.kernel.net.Sockets.SO_PASSCRED);
+        UNIX_OPTIONS.put("SO_PASSSEC", dev.cryo.kernel.net.Sockets.SO_PASSSEC);
+        UNIX_OPTIONS.put("SO_PASSPIDFD", dev.cryo.kernel.net.Sockets.SO_PASSPIDFD);
+        UNIX_OPTIONS.put("SO_PEEK_OFF", dev.cryo.kernel.net.Sockets.SO_PEEK_OFF);
+        UNIX_OPTIONS.put("SO_RCVLOWAT", dev.cryo.kernel.net.Sockets.SO_RCVLOWAT);
+        UNIX_OPTIONS.put("SO_SNDBUF", dev.cryo.kernel.net.Sockets.SO_SNDBUF);
+        UNIX_OPTIONS.put("SO_RCVBUF", dev.cryo.kernel.net.Sockets.SO_RCVBUF);
+    }
+
+    /**
+     * A unix socket's SO_PEERCRED (what the kernel recorded at socketpair, connect or listen: D-Bus,
+     * polkit, a database's peer authentication check it) and its {@link #UNIX_OPTIONS}, read through a
+     * copy of the fd (pidfd_getfd). The peer's pid is given as the holder sees it, in its pid namespace.
+     */
+    private static void readUnixSocket(Path dir, int fd, String prefix, Map<String, String> into) {
+        dev.cryo.kernel.Pid pid = dev.cryo.kernel.Pid.of(Integer.parseInt(dir.getFileName().toString()));
+        try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(pid);
+             dev.cryo.kernel.Fd s = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, pid, fd)) {
+            if (dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
+                    dev.cryo.kernel.net.Sockets.SO_DOMAIN) != dev.cryo.kernel.net.SockAddr.AF_UNIX) {
+                return;
+            }
+            var c = dev.cryo.kernel.net.Sockets.peerCred(s);
+            put(into, prefix + "SO_PEERCRED", c.present() ? "pid " + pidSeenBy(c.pid(), dir) + " uid " + c.uid()
+                    + " gid " + c.gid() : "none");
+            for (Map.Entry<String, Integer> o : UNIX_OPTIONS.entrySet()) {
+                put(into, prefix + o.getKey(), Integer.toString(dev.cryo.kernel.net.Sockets.getInt(s,
+                        dev.cryo.kernel.net.Sockets.SOL_SOCKET, o.getValue())));
+            }
+        } catch (dev.cryo.kernel.KernelException e) {
+            put(into, prefix + "SO_PEERCRED" + SKIP_MARK, e.getMessage()); // the fd closed meanwhile
+        }
+    }
+
+    /**
+     * Host pid {@code pid} as the task of {@code dir} sees it: its number in the task's pid namespace
+     * (NSpid), when it runs there; else "host N" (a process gone, or outside the task's namespace).
+     */
+    private static String pidSeenBy(int pid, Path dir) {
+        String[] holder = nsPids(dir);
+        if (holder.length <= 1) {
+            return Integer.toString(pid);
+        }
+        String[] peer = nsPids(Path.of("/proc/" + pid));
+        if (peer.length >= holder.length && readLink(Path.of("/proc/" + pid + "/ns/pid")).equals(readLink(dir.resolve("ns/pid")))) {
+            return peer[holder.length - 1];
+        }
+        return "host " + pid;
+    }
+
+    private static String[] nsPids(Path dir) {
+        for (String line : lines(dir.resolve("status"))) {
+            if (line.startsWith("NSpid:")) {
+                return line.substring(6).strip().split("\\s+");
+            }
+        }
+        return new String[0];
     }
 
     /** Mount id → "point fs source root" when the task is in a mount namespace other than pid 1's; else null. */

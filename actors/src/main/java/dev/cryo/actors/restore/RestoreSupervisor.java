@@ -194,6 +194,7 @@ public final class RestoreSupervisor {
         if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid())
                 || p.execed() != root.execed()
                 || image.namespaces().flagsOf(root.pid()) != 0 // it must be forked into its namespaces
+                || SocketHub.needsPid(image.tasks(), root.pid()) // a unix socket's peer is made at its pid first
                 || dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, Set.copyOf(image.allPids())))) {
             dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
             p = null;

@@ -78,11 +78,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * over the real one, as supervisord does); "" when the file is at its name or gone.
      * {@code boundInOwnView}: its socket file is reached only through its holder's own mount namespace
      * (nscd's private bind mount over /var/run/nscd): bound again inside it, once the tree is forked.
+     * {@code peerCreds}: SO_PEERCRED as the kernel recorded it (pid as cryo sees it; pid 0: none), made
+     * again by the restore ({@code SocketHub}); null when the restore makes it in cryo's name (a socket
+     * built once the tree is forked, or held in a pid namespace of its own: README's limits).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
-                             String bindDir, String movedTo, boolean boundInOwnView) implements FileDesc {
+                             String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds)
+            implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
         }
@@ -120,7 +124,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 2, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 3, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -141,6 +145,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         ModelFields.writeText(out, u.bindDir(), ModelLimits.PATH, "UnixSocket.bindDir");
         ModelFields.writeText(out, u.movedTo(), ModelLimits.PATH, "UnixSocket.movedTo");
         out.writeBoolean(u.boundInOwnView());
+        out.writeBoolean(u.peerCreds() != null);
+        if (u.peerCreds() != null) {
+            out.writeInt(u.peerCreds().pid());
+            out.writeInt(u.peerCreds().uid());
+            out.writeInt(u.peerCreds().gid());
+        }
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -148,7 +158,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, MESSAGE_CODEC, MAX_QUEUE, "UnixSocket.queue"),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt(),
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir"),
-            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean()));
+            ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean(),
+            v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null));
 
     @Override
     public String kind() {
@@ -440,10 +451,33 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView);
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView,
+                    peerCreds(p, st, d, fd.pid(), ctx, what, ownView));
         } catch (DumpException e) {
             throw e;
         }
+    }
+
+    /**
+     * SO_PEERCRED of the socket, which the restore makes again in a process at that pid (a task of
+     * the tree, or one that had exited: {@code PeerCredStandIns}); refused when it names a process
+     * outside the tree that still runs. Null (made in cryo's name, as README says) for a socket the
+     * restore builds once the tree is forked — in a net namespace of the tree's, or bound in its
+     * holder's own mount namespace — or held in a pid namespace of its own, where a pid made in
+     * cryo's would read as 0.
+     */
+    private static Sockets.Ucred peerCreds(SocketProbe p, SocketDumpState st, SockDiag.UnixSocket d, Pid holder,
+                                           DumpContext ctx, String what, boolean ownView) {
+        Sockets.Ucred c = Sockets.peerCred(p.sock);
+        if (ownView || st.netnsOf(d.ino()) != 0 || SenderStandIns.outsideCryosPidNamespace(holder) != null) {
+            return null;
+        }
+        if (c.present() && !ctx.inTree(c.pid()) && Files.exists(Path.of("/proc/" + c.pid()))) {
+            throw p.refuse(what + ": its peer credentials (SO_PEERCRED) name pid " + c.pid() + " (uid " + c.uid()
+                    + ", gid " + c.gid() + "), which is not in the tree and still runs; a restore could not make"
+                    + " the socket in that process's name again");
+        }
+        return c;
     }
 
     /**
@@ -506,6 +540,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.boundInOwnView()) {
             m.put("boundInOwnMountNamespace", true); // bound again inside its holder's mount namespace
         }
+        if (u.peerCreds() != null && u.peerCreds().present()) { // SO_PEERCRED, made again at that pid
+            Map<String, Object> creds = new java.util.LinkedHashMap<>();
+            creds.put("pid", u.peerCreds().pid());
+            creds.put("uid", u.peerCreds().uid());
+            creds.put("gid", u.peerCreds().gid());
+            m.put("peerCredentials", creds);
+        }
         m.put("queuedMessages", u.queue().size());
         m.put("queuedBytes", u.queue().stream().mapToInt(x -> x.data().length).sum());
         if (u.passesFiles()) {
@@ -553,18 +594,18 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         if (isPair(u, peer)) {
-            Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
+            Fd[] pair = makePair(u, peer, hub);
             u.options().apply(pair[0]);
             peer.options().apply(pair[1]);
             hub.put(u.ino(), pair[0]);
             hub.put(peer.ino(), pair[1]);
-            bindPairEnd(pair[0], u);
-            bindPairEnd(pair[1], peer);
+            bindPairEnd(pair[0], u, hub);
+            bindPairEnd(pair[1], peer, hub);
             return;
         }
         if (peerGone(u)) {
             // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
-            Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, u.type());
+            Fd[] pair = hub.socketpair(u.type(), u.peerCreds());
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
             if (u.fillsLate()) { // filled once FILES made the files: fillPassing
@@ -603,8 +644,22 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
-            Sockets.listen(s, u.backlog());
+            hub.listen(s, u.backlog(), u.peerCreds());
         }
+    }
+
+    /**
+     * Two sockets connected to each other, each naming its recorded peer credentials: made by
+     * socketpair when both name the same process (a pair), else connected through a listener of
+     * the moment (a connection once accepted: the connecting end gets the listener's credentials,
+     * the accepted end the connecting caller's).
+     */
+    private static Fd[] makePair(UnixSocket u, UnixSocket peer, SocketHub hub) {
+        if (u.type() == Sockets.SOCK_DGRAM || Objects.equals(u.peerCreds(), peer.peerCreds())
+                || u.peerCreds() == null || peer.peerCreds() == null) {
+            return hub.socketpair(u.type(), u.peerCreds());
+        }
+        return hub.connectedPair(u.type(), u.peerCreds(), peer.peerCreds());
     }
 
     /** The socket file's path, a relative name resolved in the directory it was bound in. */
@@ -637,7 +692,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * (two named datagram sockets connected to each other); a stream end's path may be its
      * listener's (accepted sockets repeat it), which is not its own to bind.
      */
-    private static void bindPairEnd(Fd s, UnixSocket u) {
+    private static void bindPairEnd(Fd s, UnixSocket u, SocketHub hub) {
         if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()) {
             String path = filePath(u);
             SocketHub.removeStaleSocketFile(path);
@@ -654,12 +709,17 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             return;
         }
-        bindQuietly(s, u);
+        bindQuietly(s, u, hub);
     }
 
-    /** A socket of a pair may repeat its listener's name (accepted sockets do): that name is not its own to bind. */
-    private static void bindQuietly(Fd s, UnixSocket u) {
-        if (!u.address().isUnbound() && u.address().isAbstract()) {
+    /**
+     * A socket of a pair may repeat its listener's name (accepted sockets do): that name is not its
+     * own to bind, and never taken from a listener of the image built after it.
+     */
+    private static void bindQuietly(Fd s, UnixSocket u, SocketHub hub) {
+        boolean listeners = hub.records(UnixSocket.class).stream()
+                .anyMatch(o -> o.state() == SockDiag.UNIX_LISTEN && Arrays.equals(o.name(), u.name()));
+        if (!u.address().isUnbound() && u.address().isAbstract() && !listeners) {
             try {
                 Sockets.bind(s, u.address());
             } catch (RuntimeException ignored) {
@@ -718,10 +778,19 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.state() == SockDiag.UNIX_LISTEN) {
             for (long c : u.pending()) { // in the order they wait to be accepted
                 Fd client = hub.get(c);
-                if (client == null) {
+                UnixSocket cr = hub.record(c, UnixSocket.class);
+                if (client == null || cr == null) {
                     throw new RestoreException("unix socket " + c + ", waiting on " + u.address() + ", is not in the image");
                 }
-                Sockets.connect(client, u.address());
+                // the client takes the listener's credentials as they are at its connect
+                boolean other = cr.peerCreds() != null && !cr.peerCreds().equals(u.peerCreds());
+                if (other) {
+                    hub.listen(s, u.backlog(), cr.peerCreds());
+                }
+                hub.connect(client, u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
+                if (other) {
+                    hub.listen(s, u.backlog(), u.peerCreds());
+                }
             }
         }
         if (!peerGone(u)) { // a gone peer's end is shut down once its bytes are in (create)

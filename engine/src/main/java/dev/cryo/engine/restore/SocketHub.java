@@ -107,6 +107,10 @@ public final class SocketHub implements AutoCloseable {
         for (TaskImage t : tasks) {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 Kind<FileDesc> k = kind(fd.desc());
+                if (k != null && t.creds().uids().size() > 1 && t.creds().gids().size() > 1) {
+                    hub.holders.putIfAbsent(k.ino(fd.desc()), new Sockets.Ucred(t.pid(), t.creds().uids().get(1),
+                            t.creds().gids().get(1)));
+                }
                 if (k != null && k.primary(fd.desc())) {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
                     Integer ns = netnsOf.get(k.ino(fd.desc()));
@@ -120,13 +124,92 @@ public final class SocketHub implements AutoCloseable {
                 }
             }
         }
-        try {
-            hub.build(primaries);
+        try (PeerCredStandIns standIns = new PeerCredStandIns()) {
+            hub.standIns = standIns; // the tree's pids are free until it is forked
+            try {
+                hub.build(primaries);
+            } finally {
+                hub.standIns = null;
+            }
         } catch (RuntimeException e) {
             hub.close();
             throw new RestoreException("cannot rebuild the sockets: " + e.getMessage(), e);
         }
         return hub;
+    }
+
+    /**
+     * Whether building the sockets needs {@code pid} free (a process made at it names the sockets'
+     * peer): a root stub spawned early at that pid (a migration's) must make way for a plain restore.
+     */
+    public static boolean needsPid(List<TaskImage> tasks, int pid) {
+        for (TaskImage t : tasks) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+                if (fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket u && u.peerCreds() != null
+                        && (u.peerCreds().pid() == pid || (u.listenerIno() != 0 && t.pid() == pid))) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** While the sockets of cryo's namespace are built, before the tree is forked: see {@link PeerCredStandIns}. */
+    private PeerCredStandIns standIns;
+    /** The first task holding each socket: its pid, euid and egid. */
+    private final Map<Long, Sockets.Ucred> holders = new HashMap<>();
+
+    /** The task of the image holding socket {@code ino} (pid, euid, egid), or null. */
+    public Sockets.Ucred holderCreds(long ino) {
+        return holders.get(ino);
+    }
+
+    /** Whether a call naming {@code creds} is made by a process at that pid; else by cryo, in its own name. */
+    private boolean byStandIn(Sockets.Ucred creds) {
+        return standIns != null && creds != null && creds.present();
+    }
+
+    /** A unix pair, both ends naming {@code creds} as their peer (SO_PEERCRED); null: cryo's own. */
+    public Fd[] socketpair(int type, Sockets.Ucred creds) {
+        return byStandIn(creds) ? standIns.socketpair(type, creds) : Sockets.socketpair(SockAddr.AF_UNIX, type);
+    }
+
+    /** listen(): clients connecting next name {@code creds} as their peer (null: cryo's own). */
+    public void listen(Fd s, int backlog, Sockets.Ucred creds) {
+        if (byStandIn(creds)) {
+            standIns.listen(s, backlog, creds);
+        } else {
+            Sockets.listen(s, backlog);
+        }
+    }
+
+    /** connect(): the server's end names {@code creds} as its peer (null: cryo's own). */
+    public void connect(Fd s, SockAddr to, Sockets.Ucred creds) {
+        if (byStandIn(creds)) {
+            standIns.connect(s, to, creds);
+        } else {
+            Sockets.connect(s, to);
+        }
+    }
+
+    /**
+     * Two stream or seqpacket sockets connected to each other, the first naming {@code first} as its
+     * peer and the second {@code second}: connected through a listener of the moment, bound to an
+     * abstract name of the kernel's choosing.
+     */
+    public Fd[] connectedPair(int type, Sockets.Ucred first, Sockets.Ucred second) {
+        try (Fd l = Sockets.socket(SockAddr.AF_UNIX, type, 0)) {
+            Sockets.bind(l, SockAddr.unix(new byte[0])); // autobind
+            listen(l, 1, first);
+            Fd c = Sockets.socket(SockAddr.AF_UNIX, type, 0);
+            try {
+                connect(c, Sockets.sockName(l), second);
+                return new Fd[] {c, Sockets.accept(l, Sockets.SOCK_CLOEXEC)};
+            } catch (RuntimeException e) {
+                c.close();
+                throw e;
+            }
+        }
     }
 
     /** Sockets of the tree's net namespaces, by the task that makes the namespace, built once it is forked. */

@@ -9,6 +9,8 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -335,6 +337,15 @@ public final class Sockets {
             throw new SyscallException("recv(" + s + ", " + max + " bytes)", errno);
         }
         return m.getByteArray(0, (int) Math.min(r, max));
+    }
+
+    /**
+     * SO_PEERCRED: the pid (in this process's pid namespace), euid and egid the kernel recorded
+     * for the socket's peer at socketpair(), connect() or listen(); pid 0, uid and gid -1: none.
+     */
+    public static Ucred peerCred(Fd s) {
+        ByteBuffer b = ByteBuffer.wrap(getBytes(s, SOL_SOCKET, SO_PEERCRED, 12)).order(ByteOrder.nativeOrder());
+        return new Ucred(b.getInt(), b.getInt(), b.getInt());
     }
 
     /** The sender credentials a unix message carries (SCM_CREDENTIALS); pid 0: none were attached. */

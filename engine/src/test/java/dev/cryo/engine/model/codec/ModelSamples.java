@@ -144,11 +144,11 @@ public final class ModelSamples {
                                 // a sender that had exited by the dump (a stand-in at its pid sends it again)
                                 new dev.cryo.engine.files.UnixSocketHandler.Message(new byte[] {'t'}, new byte[0], List.of(),
                                         PID + 900, 0, 4, true)),
-                        socketOptions(), -1, -1, -1, "", "", false)),
+                        socketOptions(), -1, -1, -1, "", "", false, new dev.cryo.kernel.net.Sockets.Ucred(PID, 1000, 1001))),
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
                         new long[] {5004}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660,
-                        "/run", "/run/app-live.sock", true)),
+                        "/run", "/run/app-live.sock", true, null)),
                 new FdImage(15, 02, 0, new dev.cryo.engine.files.TcpSocketHandler.TcpSocket(5005, 2, 1,
                         new SockAddr(2, new byte[] {127, 0, 0, 1}, 40000), new SockAddr(2, new byte[] {127, 0, 0, 1}, 8080), 0,
                         socketOptions(), true, new TcpRepair.Connection(0x12345678, 0x9abcdef0, new byte[] {1, 2, 3}, 1,
