@@ -593,6 +593,19 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return; // made with its peer
         }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        if (isPair(u, peer) && connectsByName(u) && connectsByName(peer)) {
+            // two named datagram sockets connected to each other by connect(): no peer credentials
+            Fd a = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0), b = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0);
+            hub.put(u.ino(), a);
+            hub.put(peer.ino(), b);
+            u.options().apply(a);
+            peer.options().apply(b);
+            bindPairEnd(a, u, hub);
+            bindPairEnd(b, peer, hub);
+            connectTo(a, peer);
+            connectTo(b, u);
+            return;
+        }
         if (isPair(u, peer)) {
             Fd[] pair = makePair(u, peer, hub);
             u.options().apply(pair[0]);
@@ -605,7 +618,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         if (peerGone(u)) {
             // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
-            Fd[] pair = hub.socketpair(u.type(), u.peerCreds());
+            UnixSocket l = listenerOf(u, hub); // an accepted end keeps its listener's name
+            Fd[] pair = l == null ? hub.socketpair(u.type(), u.peerCreds()) : reversed(throughListener(l, l.peerCreds(),
+                    u.peerCreds(), hub));
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
             if (u.fillsLate()) { // filled once FILES made the files: fillPassing
@@ -649,17 +664,85 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     }
 
     /**
-     * Two sockets connected to each other, each naming its recorded peer credentials: made by
-     * socketpair when both name the same process (a pair), else connected through a listener of
-     * the moment (a connection once accepted: the connecting end gets the listener's credentials,
-     * the accepted end the connecting caller's).
+     * Two sockets connected to each other, each naming its recorded peer credentials (the connecting
+     * end gets the listener's, the accepted end the connecting caller's). A connection accepted from
+     * a listener of the image is made again through it, so the accepted end repeats its name and the
+     * other end names it as its peer; else a socketpair when both name the same process (a pair), or
+     * a connection through a listener of the moment.
      */
-    private static Fd[] makePair(UnixSocket u, UnixSocket peer, SocketHub hub) {
+    private Fd[] makePair(UnixSocket u, UnixSocket peer, SocketHub hub) {
+        UnixSocket l = listenerOf(peer, hub);
+        if (l != null) {
+            return throughListener(l, u.peerCreds(), peer.peerCreds(), hub);
+        }
+        if ((l = listenerOf(u, hub)) != null) {
+            return reversed(throughListener(l, peer.peerCreds(), u.peerCreds(), hub));
+        }
         if (u.type() == Sockets.SOCK_DGRAM || Objects.equals(u.peerCreds(), peer.peerCreds())
                 || u.peerCreds() == null || peer.peerCreds() == null) {
             return hub.socketpair(u.type(), u.peerCreds());
         }
-        return hub.connectedPair(u.type(), u.peerCreds(), peer.peerCreds());
+        // the named end was the accepted one: it takes the listener of the moment's name
+        return u.address().isUnbound() ? hub.connectedPair(u.type(), u.peerCreds(), peer.peerCreds())
+                : reversed(hub.connectedPair(u.type(), peer.peerCreds(), u.peerCreds()));
+    }
+
+    /** A named datagram socket without peer credentials (connected by connect(), not made by socketpair), its file in place. */
+    private static boolean connectsByName(UnixSocket u) {
+        return u.type() == Sockets.SOCK_DGRAM && u.peerCreds() != null && !u.peerCreds().present()
+                && !u.address().isUnbound() && u.movedTo().isEmpty() && u.fileMode() != FILE_GONE;
+    }
+
+    private static void connectTo(Fd s, UnixSocket to) {
+        if (to.bindDir().isEmpty()) {
+            Sockets.connect(s, to.address());
+        } else {
+            Sockets.connectIn(s, to.bindDir(), to.address());
+        }
+    }
+
+    private static Fd[] reversed(Fd[] pair) {
+        return new Fd[] {pair[1], pair[0]};
+    }
+
+    /**
+     * The listener of this build whose name {@code end} repeats (an accepted end), when cryo reaches
+     * it by that name (bound in place, its file where it was); else null.
+     */
+    private static UnixSocket listenerOf(UnixSocket end, SocketHub hub) {
+        if (end.address().isUnbound() || end.type() == Sockets.SOCK_DGRAM) {
+            return null;
+        }
+        return hub.records(UnixSocket.class).stream()
+                .filter(l -> l.state() == SockDiag.UNIX_LISTEN && l.type() == end.type() && Arrays.equals(l.name(), end.name())
+                        && hub.buildsNow(l.ino()) && l.bindDir().isEmpty() && l.movedTo().isEmpty() && l.fileMode() != FILE_GONE)
+                .findFirst().orElse(null);
+    }
+
+    /**
+     * A client connects to listener {@code l} (listening meanwhile in the name the client must see,
+     * {@code clientCreds}) as {@code acceptedCreds}, and is accepted; returns {client, accepted}.
+     * The listener's queue is empty then: its waiting clients connect in the last pass.
+     */
+    private Fd[] throughListener(UnixSocket l, Sockets.Ucred clientCreds, Sockets.Ucred acceptedCreds, SocketHub hub) {
+        create(l, hub);
+        Fd ls = hub.get(l.ino());
+        boolean other = !Objects.equals(clientCreds, l.peerCreds());
+        if (other) {
+            hub.listen(ls, l.backlog(), clientCreds);
+        }
+        Fd c = Sockets.socket(SockAddr.AF_UNIX, l.type(), 0);
+        try {
+            hub.connect(c, l.address(), acceptedCreds);
+            Fd a = Sockets.accept(ls, 0);
+            if (other) {
+                hub.listen(ls, l.backlog(), l.peerCreds());
+            }
+            return new Fd[] {c, a};
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
     }
 
     /** The socket file's path, a relative name resolved in the directory it was bound in. */

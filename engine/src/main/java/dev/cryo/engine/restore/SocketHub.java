@@ -257,11 +257,21 @@ public final class SocketHub implements AutoCloseable {
         inViews.clear();
     }
 
+    /** The sockets of the build under way (one namespace's, or cryo's). */
+    private final Set<Long> buildingNow = new java.util.HashSet<>();
+
+    /** Whether socket {@code ino} is one of the build under way (the same namespace, the same view). */
+    public boolean buildsNow(long ino) {
+        return buildingNow.contains(ino);
+    }
+
     /** The three passes over {@code primaries}, then the late steps. */
     private void build(List<FileDesc> primaries) {
         if (primaries.isEmpty()) {
             return;
         }
+        buildingNow.clear();
+        primaries.forEach(d -> buildingNow.add(kind(d).ino(d)));
         for (FileDesc d : primaries) {
             kind(d).create(d, this);
         }
