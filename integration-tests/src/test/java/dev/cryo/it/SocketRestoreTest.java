@@ -751,6 +751,15 @@ class SocketRestoreTest {
     }
 
     /**
+     * What a program sets on unix sockets and reads back: SO_PEEK_OFF with bytes unread, SO_RCVLOWAT,
+     * SO_PASSCRED/SO_PASSSEC/SO_PASSPIDFD, buffer sizes, an autobound name and a datagram sent from it.
+     */
+    @Test
+    void unixSocketOptionsAndAnAutoboundNameComeBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixopts"));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
      * by a FIFO, a client connected to it and a datagram from a named sender unread.
      */
