@@ -93,6 +93,17 @@ class NotCarriedTest {
                                 + "c = socket.socket(socket.AF_UNIX)\nc.connect('s')\nc.close()",
                         " fd 3: unix stream socket .*s: a connection whose client has closed already waits to be"
                                 + " accepted; not supported"),
+                // SO_PEERCRED is made again in a process at the recorded pid: not for one that runs outside the tree
+                python("a unix socket whose peer credentials name a process outside the tree", "import os, socket, time\n"
+                                + "c0, c1 = socket.socketpair()\nparent = os.getpid()\n"
+                                + "if os.fork() == 0:\n    if os.fork() == 0:\n        os.setsid()\n"
+                                + "        a, b = socket.socketpair()\n        socket.send_fds(c1, [b'x'], [a.fileno()])\n"
+                                + "        a.close()\n        b.close()\n"
+                                + "        while os.path.exists('/proc/%d' % parent): time.sleep(0.1)\n"
+                                + "    os._exit(0)\nos.wait()\nmsg, fds, flags, addr = socket.recv_fds(c0, 1, 1)",
+                        " fd 5: unix stream socket unbound: its peer credentials \\(SO_PEERCRED\\) name pid \\d+ \\(uid 0,"
+                                + " gid 0\\), which is not in the tree and still runs; a restore could not make the socket"
+                                + " in that process's name again"),
                 // an O_PATH fd of a symlink is carried (FileKindsTest); of one removed since, nothing names it again
                 python("a removed symlink held by an O_PATH fd", "import os\nos.symlink('t', 'l')\n"
                                 + "fd = os.open('l', os.O_PATH | os.O_NOFOLLOW)\nos.unlink('l')",
