@@ -169,6 +169,53 @@ class MigrationTest {
         return 0;
     }
 
+    /**
+     * A container on host a (its own net namespace, 10.85.0.2 behind a veth to a) with a TCP
+     * connection from a peer on a (a client reaching it by its address, bytes streaming both ways).
+     * Migrating it is refused by name, with --tcp-established too (the dump's network lock would be
+     * a's, and the restore on b could not lift it), and the container runs on at a, its connection
+     * intact.
+     */
+    @Test
+    void aContainerWithAConnectionFromItsHostIsRefusedByNameAndRunsOn() throws Exception {
+        Path script = tmp.resolve("sockets.py");
+        try (java.io.InputStream in = MigrationTest.class.getResourceAsStream("/scripts/sockets.py")) {
+            Files.write(script, in.readAllBytes());
+        }
+        Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
+        String container = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-mc >/dev/null 2>&1; do"
+                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.85.0.2/24 dev cryo-mc && ip link set cryo-mc up"
+                + " && ip route add default via 10.85.0.1 && exec python3 " + script + " streamserver 10.85.0.2 8001";
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
+                     + " unshare -n --pid --fork --mount-proc sh -c '" + container + "' 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> NetNamespaceTest.hasChild(c.pid().value()), Duration.ofSeconds(20),
+                    "unshare's child");
+            int init = NamespaceTest.initUnder(c.pid().value());
+            TwoHosts.sh("ip -n " + hosts.nsA + " link add cryo-mh type veth peer name cryo-mc netns " + init
+                    + " && ip -n " + hosts.nsA + " addr add 10.85.0.1/24 dev cryo-mh && ip -n " + hosts.nsA
+                    + " link set cryo-mh up");
+            try (DetachedProcess peer = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
+                    "python3", script.toString(), "streamclient", "10.85.0.2", "8001")) {
+                NetNamespaceTest.awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+                TwoHosts.CliRun plain = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
+                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+                assertNotEquals(0, plain.code(), plain.toString());
+                assertTrue(plain.err().contains("10.85.0.2:8001 -> 10.85.0.1:") && plain.err().contains(
+                        "its peer is outside it (through its veth): carrying it needs --tcp-established"), plain.toString());
+                TwoHosts.CliRun tcp = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
+                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy",
+                        "--tcp-established");
+                assertNotEquals(0, tcp.code(), tcp.toString());
+                assertTrue(tcp.err().contains("established TCP connections cannot be migrated yet (pid " + init
+                        + " was not touched)"), tcp.toString());
+                NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 4,
+                        NetNamespaceTest.count(clientLog, "client got") + 4, "bytes both ways at a after the refusals");
+                assertTrue(c.alive(), "the container is still on a");
+            }
+        }
+    }
+
     @Test
     void whenTheLinkIsCutTheSourceRunsOnUntouched() throws Exception {
         try (TwoHosts hosts = new TwoHosts(tmp).start("-Dcryo.cluster.io-timeout=5s");

@@ -368,7 +368,7 @@ class NetNamespaceTest {
     }
 
     /** Waits until the server has logged {@code server} and the client {@code client} 64 KiB steps, neither failing. */
-    private static void awaitStreaming(Path serverLog, Path clientLog, long server, long client, String what)
+    static void awaitStreaming(Path serverLog, Path clientLog, long server, long client, String what)
             throws Exception {
         DetachedProcess.awaitCondition(() -> count(serverLog, "server got") >= server
                 && count(clientLog, "client got") >= client || failed(serverLog) || failed(clientLog),
@@ -407,7 +407,7 @@ class NetNamespaceTest {
         }
     }
 
-    private static boolean hasChild(int pid) {
+    static boolean hasChild(int pid) {
         try {
             return !Files.readString(Path.of("/proc/" + pid + "/task/" + pid + "/children")).isBlank();
         } catch (java.io.IOException e) {
@@ -433,7 +433,7 @@ class NetNamespaceTest {
         }
     }
 
-    private static long count(Path log, String what) {
+    static long count(Path log, String what) {
         try {
             return Files.readString(log).lines().filter(l -> l.startsWith(what)).count();
         } catch (java.io.IOException e) {
