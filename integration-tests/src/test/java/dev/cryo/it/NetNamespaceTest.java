@@ -201,7 +201,8 @@ class NetNamespaceTest {
      * the restore, a stand-in of what the restore makes before it rebuilds the socket (a namespace
      * with the container's veth and address, no socket: its kernel would answer with a reset) is
      * reached by the peer's retransmissions unless the lock drops them where this host forwards them:
-     * none arrives there, the peer sees no reset, and after the real restore both sides go on.
+     * none arrives there, the peer sees no reset, and after the real restore both sides go on (the
+     * host end comes back with its forwarding on).
      */
     @Test
     void aPeerRoutedThroughTheHostIsHeldOffTheContainerUntilItsConnectionIsBack() throws Exception {
@@ -254,7 +255,8 @@ class NetNamespaceTest {
 
                 DetachedProcess r = dumped.restoreDetached(serverLog);
                 try {
-                    forwarding("cryo-fh"); // the host end's own settings are the host's (not carried)
+                    // the host end's own settings come back with it (without forwarding the container's packets stop here)
+                    assertEquals("1", Files.readString(Path.of("/proc/sys/net/ipv4/conf/cryo-fh/forwarding")).strip());
                     awaitStreaming(serverLog, clientLog, count(serverLog, "server got") + 4,
                             count(clientLog, "client got") + 4, "bytes both ways after the restore");
                 } finally {

@@ -14,7 +14,8 @@ import java.util.Map;
  * inside, or one end inside and its peer in cryo's namespace (a container's link to the host,
  * CRIU's {@code --external veth[...]}): the namespace dies with the tree, and its veth ends with
  * it, taking their peers along, so the restore makes the pair again, both ends as they were —
- * names, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge. Anything
+ * names, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge and its own
+ * settings (forwarding, proxy_arp... of a routed container's host end). Anything
  * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a third namespace) is refused by
  * name. Each device is one line of {@code key=value} words in {@link NetNamespaceImage#devices()}.
  */
@@ -129,9 +130,60 @@ final class NetDevices {
             if (!outerAddresses.isEmpty()) {
                 d.put("outeraddr", String.join(",", outerAddresses).replace(' ', '+'));
             }
+            String settings = outerSysctls(outer.name());
+            if (!settings.isEmpty()) {
+                d.put("outersysctl", settings);
+            }
             out.add(line(d));
         }
         return out;
+    }
+
+    private static final List<String> FAMILIES = List.of("ipv4", "ipv6");
+
+    /**
+     * The per-device settings of the outside end {@code dev} (in cryo's namespace) that differ from
+     * those a new device gets (conf/default): what its host set on it — forwarding, proxy_arp,
+     * rp_filter... (a routed container's host end). Lost with the end when the tree's namespace dies,
+     * so written "ipv4.forwarding:1;ipv4.proxy_arp:1" for the restore.
+     */
+    private static String outerSysctls(String dev) {
+        List<String> out = new ArrayList<>();
+        for (String family : FAMILIES) {
+            java.nio.file.Path dir = java.nio.file.Path.of("/proc/sys/net", family, "conf", dev);
+            java.io.File[] files = dir.toFile().listFiles();
+            if (files == null) {
+                continue;
+            }
+            java.util.Arrays.sort(files);
+            for (java.io.File f : files) {
+                if (!f.canWrite() || f.getName().equals("mtu")) {
+                    continue; // read-only (mc_forwarding); ipv6's mtu follows the link's
+                }
+                String v = NetNamespaceScan.readOr(f.getPath(), null);
+                String d = NetNamespaceScan.readOr("/proc/sys/net/" + family + "/conf/default/" + f.getName(), null);
+                if (v != null && d != null && !v.strip().equals(d.strip())) {
+                    out.add(family + "." + f.getName() + ":" + v.strip().replaceAll("\\s+", "+"));
+                }
+            }
+        }
+        return String.join(";", out);
+    }
+
+    private static void setOuterSysctls(String dev, String settings) {
+        for (String s : settings.split(";")) {
+            int dot = s.indexOf('.'), colon = s.indexOf(':');
+            String family = s.substring(0, dot), name = s.substring(dot + 1, colon);
+            if (!FAMILIES.contains(family) || name.contains("/") || name.contains("..")) {
+                throw new RestoreException("bad setting of the outside end " + dev + " in the image: " + s);
+            }
+            java.nio.file.Path f = java.nio.file.Path.of("/proc/sys/net", family, "conf", dev, name);
+            try {
+                java.nio.file.Files.writeString(f, s.substring(colon + 1).replace('+', ' '));
+            } catch (java.io.IOException e) {
+                throw new RestoreException("cannot set " + f + " of the outside end " + dev + " again: " + e.getMessage());
+            }
+        }
     }
 
     /** A device's addresses but its link-local ones (the kernel makes those again from the MAC). */
@@ -203,6 +255,9 @@ final class NetDevices {
                         add.addAll(List.of("dev", outer));
                         NetnsCommand.runHere(add.toArray(String[]::new));
                     }
+                }
+                if (d.containsKey("outersysctl")) {
+                    setOuterSysctls(outer, d.get("outersysctl"));
                 }
                 if (d.get("outerup").equals("1")) {
                     NetnsCommand.runHere("ip", "link", "set", outer, "up");
