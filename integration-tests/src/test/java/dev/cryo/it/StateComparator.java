@@ -36,7 +36,8 @@ import java.util.regex.Pattern;
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
  *       and what each kind shows: eventfd count and mode, timerfd clock, interval and whether it
  *       is armed, signalfd mask, epoll watches, inotify marks…), cwd, root, exe, the
- *       {@code ns/*} links, the offsets of the time namespace its children get ({@code timens_offsets}:
+ *       {@code ns/*} links (and the firewall of a net namespace of the tree's: its iptables-nft and nftables
+ *       rules, sets and elements), the offsets of the time namespace its children get ({@code timens_offsets}:
  *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
  *       loginuid, sessionid, coredump_filter,
  *       cgroup, the autogroup's nice, cmdline, environ.</li>
