@@ -10,8 +10,13 @@
  * and its completion reaped), which a dump must refuse; "registered": the rings are entered by
  * registered slots (io_uring_register_ring_fd: a side ring at slot 0 of the main thread, the main
  * ring at slot 1, and a ring of a second thread at that thread's slot 0), and after SIGUSR2 each is
- * used through its slot (a slot lost or holding another ring fails). Prints the ring's counters at
- * "ready" and PASS or FAIL: reason.
+ * used through its slot (a slot lost or holding another ring fails); "buffers": a sparse table of 8
+ * registered buffers (IORING_REGISTER_BUFFERS) holds an mmap'd area at slot 1 and a static one at
+ * slot 4, and an empty table of 4 registered files is made; after SIGUSR2, bytes written into the
+ * task's memory go out by WRITE_FIXED from slot 1 and come back by READ_FIXED into slot 4 (a buffer
+ * registered as a copy, or at another slot, fails), slot 0 must be empty, and files can be opened
+ * into file slot 3 but not 4; "files": the scratch file's fd is registered at file slot 0 (which a
+ * dump must refuse: fdinfo names it by path only). Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -78,6 +84,68 @@ static void nop_through(struct io_uring *r, unsigned long long data, const char 
     io_uring_cqe_seen(r, c);
 }
 
+#define BIG 8192
+static char *big;           /* registered buffer 1: an mmap'd area */
+static char small[BLOCK];   /* registered buffer 4 */
+
+/* A fixed write of buffer 1's first n bytes at offset 0 of the scratch file, read back by a fixed read into buffer 4. */
+static void fixed_round_trip(int n, char mark) {
+    memset(big, mark, BIG);
+    for (int i = 0; i < n; i++) big[i] = (char)(mark + i);
+    memset(small, 0, sizeof small);
+    struct io_uring_sqe *w = io_uring_get_sqe(&ring);
+    io_uring_prep_write_fixed(w, fd, big, n, 0, 1);
+    w->user_data = 31;
+    w->flags |= IOSQE_IO_LINK;
+    struct io_uring_sqe *r = io_uring_get_sqe(&ring);
+    io_uring_prep_read_fixed(r, fd, small, n, 0, 4);
+    r->user_data = 32;
+    if (io_uring_submit(&ring) != 2) fail("submitting the fixed write and read");
+    reap(31, n);
+    reap(32, n);
+    if (memcmp(small, big, n)) fail("the fixed read did not bring back what the fixed write took from buffer 1");
+}
+
+static void buffers_setup(void) {
+    big = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (big == MAP_FAILED) fail("mmap");
+    if (io_uring_register_buffers_sparse(&ring, 8)) fail("io_uring_register_buffers_sparse");
+    struct iovec one = {big, BIG}, four = {small, sizeof small};
+    if (io_uring_register_buffers_update_tag(&ring, 1, &one, NULL, 1) != 1) fail("registering buffer 1");
+    if (io_uring_register_buffers_update_tag(&ring, 4, &four, NULL, 1) != 1) fail("registering buffer 4");
+    if (io_uring_register_files_sparse(&ring, 4)) fail("io_uring_register_files_sparse");
+    fixed_round_trip(BLOCK, 'a');
+}
+
+/* An openat of path into fixed file slot `slot`: its result (0 or -errno). */
+static int open_direct(unsigned slot, const char *path) {
+    struct io_uring_sqe *s = io_uring_get_sqe(&ring);
+    io_uring_prep_openat_direct(s, AT_FDCWD, path, O_RDONLY, 0, slot);
+    s->user_data = 50 + slot;
+    if (io_uring_submit(&ring) != 1) fail("submitting an openat into a file slot");
+    struct io_uring_cqe *c;
+    if (io_uring_wait_cqe(&ring, &c) || c->user_data != 50 + slot) fail("the openat's completion");
+    int res = c->res;
+    io_uring_cqe_seen(&ring, c);
+    return res;
+}
+
+static void buffers_check(const char *path) {
+    fixed_round_trip(BLOCK, 'A');      /* memory written now: the kernel's buffer is the task's memory */
+    fixed_round_trip(BLOCK / 2, 'q');
+    struct io_uring_sqe *s = io_uring_get_sqe(&ring);
+    io_uring_prep_read_fixed(s, fd, small, 16, 0, 0);
+    s->user_data = 33;
+    if (io_uring_submit(&ring) != 1) fail("submitting a fixed read into slot 0");
+    struct io_uring_cqe *c;
+    if (io_uring_wait_cqe(&ring, &c) || c->user_data != 33) fail("the fixed read into slot 0");
+    int res = c->res;
+    io_uring_cqe_seen(&ring, c);
+    if (res != -EFAULT) { printf("FAIL: registered buffer slot 0 was empty, a read into it gave %d\n", res); exit(1); }
+    if ((res = open_direct(3, path)) != 0) { printf("FAIL: openat into file slot 3 gave %d\n", res); exit(1); }
+    if ((res = open_direct(4, path)) != -EINVAL) { printf("FAIL: the file table has a slot 4 (%d)\n", res); exit(1); }
+}
+
 static struct io_uring side, threads_ring;
 static volatile int thread_state; /* 1: registered, 2: passed after the check */
 
@@ -119,6 +187,9 @@ int main(int argc, char **argv) {
         while (!thread_state) usleep(1000);
     }
     for (int i = 0; i < ROUNDS; i++) round_trip();
+    int buffers = argc > 2 && strcmp(argv[2], "buffers") == 0;
+    if (buffers) buffers_setup();
+    if (argc > 2 && strcmp(argv[2], "files") == 0 && io_uring_register_files(&ring, &fd, 1)) fail("io_uring_register_files");
     for (int i = 1; i <= 3; i++) {
         struct io_uring_sqe *s = io_uring_get_sqe(&ring);
         io_uring_prep_nop(s);
@@ -168,6 +239,7 @@ int main(int argc, char **argv) {
     if (io_uring_submit(&ring) != 1) fail("submitting the prepared read");
     reap(77, BLOCK);
     if (memcmp(later, expect, BLOCK)) fail("the prepared read read other data");
+    if (buffers) buffers_check(argv[1]);
     for (int i = 0; i < ROUNDS; i++) round_trip();
     printf("PASS %lu round trips\n", rounds);
     return 0;

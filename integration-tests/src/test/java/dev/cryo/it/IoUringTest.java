@@ -60,6 +60,46 @@ class IoUringTest {
         }
     }
 
+    /**
+     * A sparse table of 8 registered buffers (slots 1 and 4 filled) and an empty table of 4 registered
+     * files: after the restore the same ranges of the task's memory are at the same slots (bytes the
+     * program writes into its memory go out by WRITE_FIXED from slot 1 and come back by READ_FIXED into
+     * slot 4; a copy or another slot fails), slot 0 is still empty, and the file table has 4 slots.
+     * Refused before ("registered buffer(s)").
+     */
+    @Test
+    void registeredBuffersComeBackAtTheirSlotsOverTheTasksOwnMemory() throws Exception {
+        try (DetachedProcess p = start("buffers")) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("\"registeredBufferSlots\" : 8") && show.contains("\"registeredFileSlots\" : \"4 (empty)\""),
+                    show);
+            String fdinfo = java.nio.file.Files.readString(Path.of("/proc/" + r.pid().value() + "/fdinfo/" + ringFd(r.pid().value())));
+            assertTrue(fdinfo.matches("(?s).*UserBufs:\t8\n    0: <none>\n    1: 0x[0-9a-f]+/8192\n.*    4: 0x[0-9a-f]+/512\n.*"),
+                    fdinfo);
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS 2000 round trips"), out);
+        }
+    }
+
+    /**
+     * A file registered in a file slot: fdinfo names it by path only (not which open file, nor which end
+     * of a pipe), so the dump is refused naming the slot and the file, and the program goes on.
+     */
+    @Test
+    void aRegisteredFileIsRefusedByNameAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = start("files")) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("pid " + p.pid().value() + " fd ") && refused.err().contains(
+                    "registered file(s) (IORING_REGISTER_FILES) slot 0 " + tmp.resolve("uring.dat")), refused.err());
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS 2000 round trips"), out);
+        }
+    }
+
     /** A second ring kept busy with NOPs by the main thread: the dump meets rings in use, waits for what is in flight and carries both. */
     @Test
     void ringsInUseAtTheDumpComeBackAndGoOn() throws Exception {

@@ -25,7 +25,29 @@ public final class IoUring {
     public static final int ENTER_GETEVENTS = 1, ENTER_EXT_ARG = 1 << 3, ENTER_REGISTERED_RING = 1 << 4;
 
     /** io_uring_register opcodes. */
-    public static final int REGISTER_PROBE = 8, REGISTER_RING_FDS = 20;
+    public static final int REGISTER_PROBE = 8, REGISTER_FILES2 = 13, REGISTER_BUFFERS2 = 15, REGISTER_BUFFERS_UPDATE = 16,
+            REGISTER_RING_FDS = 20;
+
+    /** struct io_uring_rsrc_register and struct io_uring_rsrc_update2: 32 bytes each (their size is the call's nr_args). */
+    public static final int RSRC_ARG_SIZE = 32;
+
+    /**
+     * struct io_uring_rsrc_register {u32 nr; u32 flags; u64 resv2; u64 data; u64 tags} for
+     * IORING_REGISTER_FILES2/BUFFERS2: a table of {@code slots} empty slots (IORING_RSRC_REGISTER_SPARSE).
+     */
+    public static byte[] sparseTable(int slots) {
+        return java.nio.ByteBuffer.allocate(RSRC_ARG_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(slots).putInt(1)
+                .array();
+    }
+
+    /**
+     * struct io_uring_rsrc_update2 {u32 offset; u32 resv; u64 data; u64 tags; u32 nr; u32 resv2} for
+     * IORING_REGISTER_BUFFERS_UPDATE: {@code nr} slots from {@code offset} take the iovecs at {@code iovecs}.
+     */
+    public static byte[] rsrcUpdate(int offset, long iovecs, int nr) {
+        return java.nio.ByteBuffer.allocate(RSRC_ARG_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(offset).putInt(0)
+                .putLong(iovecs).putLong(0).putInt(nr).array();
+    }
 
     /**
      * Slots a task has for ring fds it registered (IORING_REGISTER_RING_FDS; the kernel's

@@ -19,7 +19,7 @@ import java.util.List;
  * The dump half of {@link IoUringHandler}: waits until the ring has no request in flight (every
  * request submitted has its completion posted, none armed on a poll, none in the overflow list),
  * or refuses it naming what is left; refuses what restore cannot make again (SQPOLL, registered
- * files, buffers, personalities, one issuer, polled I/O); tells the setup flags that change the
+ * files, personalities, one issuer, polled I/O); reads the registered buffer table; tells the setup flags that change the
  * ring's layout, which fdinfo does not print, from what fdinfo shows of an SQE and a CQE; and reads
  * the ring's mapped areas.
  */
@@ -36,7 +36,9 @@ final class IoUringDump {
         Pid pid = fd.pid();
         String where = fd.where() + " (io_uring): ";
         IoUringInfo info = settled(pid, fd.fd(), where);
-        List<MapsEntry> maps = mappings(pid, fd.info().ino());
+        List<MapsEntry> all = ProcFs.maps(pid);
+        List<IoUringHandler.Buffer> buffers = buffers(info, all, where);
+        List<MapsEntry> maps = mappings(all, fd.info().ino());
         MapsEntry rings = area(maps, IoUring.OFF_SQ_RING), sqes = area(maps, IoUring.OFF_SQES);
         if (rings == null || sqes == null) {
             throw new DumpException(where + "its SQ ring and SQEs are not both mapped (a ring in memory of the"
@@ -57,7 +59,7 @@ final class IoUringDump {
                     dontFork.contains(m.start())));
         }
         return new IoUringHandler.IoUringRing(info.sqEntries(), info.cqEntries(), flags, info.cachedSqHead(),
-                info.cachedCqTail(), areas);
+                info.cachedCqTail(), areas, List.of(), info.userBufs(), buffers, info.userFiles());
     }
 
     /** The ring's fdinfo once nothing is in flight, within {@link #SETTLE_LIMIT_MILLIS}. */
@@ -67,11 +69,11 @@ final class IoUringDump {
             throw new DumpException(where + "a kernel thread polls its SQ ring (IORING_SETUP_SQPOLL, thread "
                     + info.sqThread() + "); not supported yet");
         }
-        if (info.userFiles() > 0) {
-            throw new DumpException(where + info.userFiles() + " registered file slot(s) (IORING_REGISTER_FILES); not supported yet");
-        }
-        if (info.userBufs() > 0) {
-            throw new DumpException(where + info.userBufs() + " registered buffer(s) (IORING_REGISTER_BUFFERS); not supported yet");
+        if (!info.files().isEmpty()) {
+            throw new DumpException(where + "registered file(s) (IORING_REGISTER_FILES) " + info.files().stream()
+                    .map(f -> "slot " + f.index() + " " + f.name()).collect(java.util.stream.Collectors.joining(", "))
+                    + ": fdinfo names a registered file by its path only, which tells neither which open file it is"
+                    + " (offset, flags) nor which end of a pipe; not supported (an empty table is)");
         }
         if (info.personalities()) {
             throw new DumpException(where + "registered personalities (IORING_REGISTER_PERSONALITY); not supported yet");
@@ -119,10 +121,45 @@ final class IoUringDump {
         return null;
     }
 
+    /**
+     * The registered buffers, each of which must lie in writable memory of the task (the kernel pins
+     * its pages for writing): the restore registers the same ranges again once memory is back.
+     */
+    static List<IoUringHandler.Buffer> buffers(IoUringInfo info, List<MapsEntry> maps, String where) {
+        List<IoUringHandler.Buffer> out = new ArrayList<>();
+        for (IoUringInfo.RegisteredBuffer b : info.buffers()) {
+            String what = where + "registered buffer " + b.index() + " (0x" + Long.toHexString(b.address()) + ", " + b.length()
+                    + " bytes, IORING_REGISTER_BUFFERS) ";
+            if (b.address() == 0) {
+                throw new DumpException(what + "is a kernel buffer (ublk), not the task's memory; not supported");
+            }
+            long at = b.address(), end = b.address() + b.length();
+            for (MapsEntry m : maps) {
+                if (m.end() <= at || m.start() > at) {
+                    continue;
+                }
+                if (!m.write()) {
+                    throw new DumpException(what + "lies in memory no longer writable (" + m.perms() + " at 0x"
+                            + Long.toHexString(m.start()) + "): it could not be registered again; not supported");
+                }
+                at = m.end();
+                if (at >= end) {
+                    break;
+                }
+            }
+            if (at < end) {
+                throw new DumpException(what + "is no longer mapped at 0x" + Long.toHexString(at) + " (its pages are the"
+                        + " kernel's alone now); not supported");
+            }
+            out.add(new IoUringHandler.Buffer(b.index(), b.address(), b.length()));
+        }
+        return out;
+    }
+
     /** This ring's mappings in the task, by the ring's own inode. */
-    private static List<MapsEntry> mappings(Pid pid, long ino) {
+    private static List<MapsEntry> mappings(List<MapsEntry> all, long ino) {
         List<MapsEntry> out = new ArrayList<>();
-        for (MapsEntry m : ProcFs.maps(pid)) {
+        for (MapsEntry m : all) {
             if (m.path().equals(TARGET) && m.inode() == ino) {
                 out.add(m);
             }

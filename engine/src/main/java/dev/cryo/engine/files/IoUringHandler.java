@@ -27,17 +27,28 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
     static final int AREA_LIMIT = 8 << 20, AREAS = 8;
     /** Registrations of one ring: a slot per thread at most, and a task has far fewer threads than this. */
     static final int REGISTRATIONS = 1 << 16;
+    /** The kernel's largest registered buffer and file tables (IORING_MAX_REG_BUFFERS, IORING_MAX_FIXED_FILES). */
+    static final int BUFFER_SLOTS = 1 << 14, FILE_SLOTS = 1 << 20;
 
     /**
      * A ring: its sizes, the setup flags that change its layout (IORING_SETUP_SQE128, CQE32,
-     * NO_SQARRAY), the kernel's SQ head and CQ tail, its mapped areas, and the slots threads of the
-     * task registered it at (IORING_REGISTER_RING_FDS, {@link IoUringRingFds}).
+     * NO_SQARRAY), the kernel's SQ head and CQ tail, its mapped areas, the slots threads of the
+     * task registered it at (IORING_REGISTER_RING_FDS, {@link IoUringRingFds}), its registered
+     * buffer table ({@code bufferSlots} slots, the filled ones in {@code buffers}) and the size of
+     * its registered file table, which is carried only when no slot holds a file.
      */
     public record IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
-                              List<Registration> registrations) implements FileDesc {
+                              List<Registration> registrations, int bufferSlots, List<Buffer> buffers,
+                              int fileSlots) implements FileDesc {
         public IoUringRing {
             areas = List.copyOf(areas);
             registrations = List.copyOf(registrations);
+            buffers = List.copyOf(buffers);
+        }
+
+        public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas,
+                           List<Registration> registrations) {
+            this(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, 0, List.of(), 0);
         }
 
         public IoUringRing(int sqEntries, int cqEntries, int flags, int sqHead, int cqTail, List<Area> areas) {
@@ -45,9 +56,16 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         }
 
         public IoUringRing withRegistrations(List<Registration> registrations) {
-            return new IoUringRing(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations);
+            return new IoUringRing(sqEntries, cqEntries, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers,
+                    fileSlots);
         }
     }
+
+    /**
+     * A filled slot of the registered buffer table (IORING_REGISTER_BUFFERS): the task's memory at
+     * {@code address}, {@code length} bytes, which READ_FIXED/WRITE_FIXED by {@code index} reach.
+     */
+    public record Buffer(int index, long address, long length) {}
 
     /** Thread {@code tid} registered the ring at its slot {@code slot} (0 to IoUring.RING_FD_SLOTS - 1). */
     public record Registration(int tid, int slot) {}
@@ -58,7 +76,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
      */
     public record Area(long start, long end, long offset, int prot, byte[] bytes, boolean dontFork) {}
 
-    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 3, (out, r) -> {
+    static final RecordCodec<IoUringRing> CODEC = RecordCodec.of(IoUringRing.class, RECORD_ID, 4, (out, r) -> {
         out.writeInt(r.sqEntries());
         out.writeInt(r.cqEntries());
         out.writeInt(r.flags());
@@ -85,6 +103,18 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
             out.writeInt(g.tid());
             out.writeVarInt(g.slot(), true);
         }
+        if (r.bufferSlots() > BUFFER_SLOTS || r.buffers().size() > r.bufferSlots() || r.fileSlots() > FILE_SLOTS) {
+            throw new IllegalArgumentException("IoUringRing: " + r.buffers().size() + " buffers in " + r.bufferSlots()
+                    + " slots, " + r.fileSlots() + " file slots: beyond the kernel's limits");
+        }
+        out.writeVarInt(r.bufferSlots(), true); // v4
+        out.writeVarInt(r.buffers().size(), true);
+        for (Buffer b : r.buffers()) {
+            out.writeVarInt(b.index(), true);
+            out.writeLong(b.address());
+            out.writeLong(b.length());
+        }
+        out.writeVarInt(r.fileSlots(), true);
     }, (in, version) -> {
         int sq = in.readInt(), cq = in.readInt(), flags = in.readInt(), sqHead = in.readInt(), cqTail = in.readInt();
         int n = in.readVarInt(true);
@@ -104,7 +134,23 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         for (int i = 0; i < r; i++) {
             registrations.add(new Registration(in.readInt(), in.readVarInt(true)));
         }
-        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations);
+        if (version < 4) {
+            return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations);
+        }
+        int bufferSlots = in.readVarInt(true), b = in.readVarInt(true);
+        if (bufferSlots < 0 || bufferSlots > BUFFER_SLOTS || b < 0 || b > bufferSlots) {
+            throw new KryoException("IoUringRing.buffers: " + b + " in " + bufferSlots + " slots exceeds the limit of "
+                    + BUFFER_SLOTS);
+        }
+        List<Buffer> buffers = new ArrayList<>(b);
+        for (int i = 0; i < b; i++) {
+            buffers.add(new Buffer(in.readVarInt(true), in.readLong(), in.readLong()));
+        }
+        int fileSlots = in.readVarInt(true);
+        if (fileSlots < 0 || fileSlots > FILE_SLOTS) {
+            throw new KryoException("IoUringRing.fileSlots: " + fileSlots + " exceeds the limit of " + FILE_SLOTS);
+        }
+        return new IoUringRing(sq, cq, flags, sqHead, cqTail, areas, registrations, bufferSlots, buffers, fileSlots);
     });
 
     @Override
@@ -163,6 +209,14 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         m.put("areas", areas);
         if (!r.registrations().isEmpty()) {
             m.put("registeredRingFds", r.registrations().stream().map(g -> "tid " + g.tid() + " slot " + g.slot()).toList());
+        }
+        if (r.bufferSlots() > 0) {
+            m.put("registeredBufferSlots", r.bufferSlots());
+            m.put("registeredBuffers", r.buffers().stream().map(b -> b.index() + ": 0x" + Long.toHexString(b.address()) + "/"
+                    + b.length()).toList());
+        }
+        if (r.fileSlots() > 0) {
+            m.put("registeredFileSlots", r.fileSlots() + " (empty)");
         }
     }
 }

@@ -16,7 +16,9 @@ import java.nio.ByteOrder;
  * memory stage left at the dumped addresses. The kernel's SQ head and CQ tail, which user space
  * cannot write, are brought to the dumped ones with NOPs (an all-zero SQE) submitted by the task a
  * ring's worth at a time and reaped by moving the CQ head; then the dumped bytes of every area go
- * back over the ring (counters, unsubmitted SQEs, unreaped CQEs, the SQ array).
+ * back over the ring (counters, unsubmitted SQEs, unreaped CQEs, the SQ array). Last, the
+ * registered buffer table (the same ranges of the task's memory, restored by then, at the same
+ * slots) and an empty registered file table of the dumped size.
  */
 final class IoUringRestore {
     private IoUringRestore() {}
@@ -63,7 +65,55 @@ final class IoUringRestore {
                     + " and CQ tail " + Integer.toUnsignedString(made.cachedCqTail()) + " instead of "
                     + Integer.toUnsignedString(ring.sqHead()) + " and " + Integer.toUnsignedString(ring.cqTail()));
         }
+        registerTables(ctx, pid, fd, ring);
         return fd;
+    }
+
+    /** iovecs per IORING_REGISTER_BUFFERS_UPDATE: they and the update go through the task's bootstrap data area. */
+    private static final int IOVECS_PER_UPDATE = 256;
+
+    /**
+     * The registered tables made sparse at their dumped sizes, then each run of buffers (empty slots
+     * between them included, as {0, 0} iovecs, which leave a slot empty) put at its slots.
+     */
+    private static void registerTables(FdHandler.RestoreContext ctx, Pid pid, long fd, IoUringHandler.IoUringRing ring) {
+        if (ring.bufferSlots() > 0) {
+            ctx.call("io_uring_register(IORING_REGISTER_BUFFERS2, " + ring.bufferSlots() + " empty slots)",
+                    SyscallNr.IO_URING_REGISTER, fd, IoUring.REGISTER_BUFFERS2, ctx.put(IoUring.sparseTable(ring.bufferSlots())),
+                    IoUring.RSRC_ARG_SIZE);
+            java.util.List<IoUringHandler.Buffer> left = new java.util.ArrayList<>(ring.buffers());
+            left.sort(java.util.Comparator.comparingInt(IoUringHandler.Buffer::index));
+            while (!left.isEmpty()) {
+                int first = left.get(0).index();
+                if (first < 0 || left.get(left.size() - 1).index() >= ring.bufferSlots()) {
+                    throw new RestoreException("pid " + pid + ": the io_uring's registered buffers lie outside its table of "
+                            + ring.bufferSlots());
+                }
+                ByteBuffer iovecs = ByteBuffer.allocate(16 * IOVECS_PER_UPDATE).order(ByteOrder.LITTLE_ENDIAN);
+                int n = 0;
+                while (!left.isEmpty() && left.get(0).index() - first < IOVECS_PER_UPDATE) {
+                    IoUringHandler.Buffer b = left.remove(0);
+                    iovecs.putLong(16 * (b.index() - first), b.address()).putLong(16 * (b.index() - first) + 8, b.length());
+                    n = b.index() - first + 1;
+                }
+                byte[] both = new byte[IoUring.RSRC_ARG_SIZE + 16 * n];
+                long at = ctx.put(both); // the update first, its iovecs right after it
+                System.arraycopy(IoUring.rsrcUpdate(first, at + IoUring.RSRC_ARG_SIZE, n), 0, both, 0, IoUring.RSRC_ARG_SIZE);
+                System.arraycopy(iovecs.array(), 0, both, IoUring.RSRC_ARG_SIZE, 16 * n);
+                ctx.put(both);
+                long got = ctx.call("io_uring_register(IORING_REGISTER_BUFFERS_UPDATE, slots " + first + "-" + (first + n - 1)
+                        + ")", SyscallNr.IO_URING_REGISTER, fd, IoUring.REGISTER_BUFFERS_UPDATE, at, IoUring.RSRC_ARG_SIZE);
+                if (got != n) {
+                    throw new RestoreException("pid " + pid + ": io_uring_register updated " + got + " of the " + n
+                            + " registered buffer slots from " + first);
+                }
+            }
+        }
+        if (ring.fileSlots() > 0) {
+            ctx.call("io_uring_register(IORING_REGISTER_FILES2, " + ring.fileSlots() + " empty slots)",
+                    SyscallNr.IO_URING_REGISTER, fd, IoUring.REGISTER_FILES2, ctx.put(IoUring.sparseTable(ring.fileSlots())),
+                    IoUring.RSRC_ARG_SIZE);
+        }
     }
 
     /**

@@ -7,18 +7,28 @@ import java.util.List;
  * The io_uring part of /proc/PID/fdinfo/N: the ring's counters as the ring's memory holds them
  * (SqHead, SqTail, CqHead, CqTail) and as the kernel keeps them (CachedSqHead, CachedCqTail), its
  * sizes (the masks), the SQEs and CQEs between head and tail (one line each), the SQPOLL thread, the
- * registered files and buffers, the personalities, the requests armed on a poll and the completions
- * waiting in the overflow list. Lines of other sections (personality credentials) have no key.
+ * registered file and buffer tables (their sizes and their filled slots), the personalities, the
+ * requests armed on a poll and the completions waiting in the overflow list. Lines of other
+ * sections (personality credentials) have no key.
  */
 public record IoUringInfo(int sqEntries, int cqEntries, int sqHead, int sqTail, int cachedSqHead, int cqHead, int cqTail,
                           int cachedCqTail, List<String> sqes, List<String> cqes, int sqThread, int userFiles, int userBufs,
-                          boolean personalities, int polls, int overflowed) {
+                          boolean personalities, int polls, int overflowed, List<RegisteredFile> files,
+                          List<RegisteredBuffer> buffers) {
+
+    /** A filled slot of the registered file table: the file's path as seq_file_path prints it (" \t\n\\" escaped in octal). */
+    public record RegisteredFile(int index, String name) {}
+
+    /** A filled slot of the registered buffer table: the user address and length it was registered with. */
+    public record RegisteredBuffer(int index, long address, long length) {}
 
     public static IoUringInfo parse(String path, String text) {
         List<String> lines = Text.lines(text);
         Integer sqMask = null, cqMask = null, sqHead = null, sqTail = null, cachedSqHead = null, cqHead = null,
                 cqTail = null, cachedCqTail = null, sqThread = null, userFiles = null, userBufs = null;
         List<String> sqes = new ArrayList<>(), cqes = new ArrayList<>();
+        List<RegisteredFile> files = new ArrayList<>();
+        List<RegisteredBuffer> buffers = new ArrayList<>();
         boolean personalities = false;
         int polls = 0, overflowed = 0;
         String section = "";
@@ -54,6 +64,16 @@ public record IoUringInfo(int sqEntries, int cqEntries, int sqHead, int sqTail, 
                 case "CQEs" -> cqes.add(l.trim());
                 case "PollList" -> polls++;
                 case "CqOverflowList" -> overflowed++;
+                case "UserFiles" -> {
+                    if (colon > 0) {
+                        files.add(new RegisteredFile(Text.decInt(path, n, "UserFiles slot", key), l.substring(colon + 2)));
+                    }
+                }
+                case "UserBufs" -> {
+                    if (colon > 0 && !value.equals("<none>")) {
+                        buffers.add(buffer(path, n, Text.decInt(path, n, "UserBufs slot", key), value));
+                    }
+                }
                 default -> { }
             }
         }
@@ -63,7 +83,21 @@ public record IoUringInfo(int sqEntries, int cqEntries, int sqHead, int sqTail, 
         }
         return new IoUringInfo(sqMask + 1, cqMask + 1, sqHead, sqTail, cachedSqHead == null ? sqHead : cachedSqHead,
                 cqHead, cqTail, cachedCqTail == null ? cqTail : cachedCqTail, List.copyOf(sqes), List.copyOf(cqes),
-                sqThread, userFiles, userBufs, personalities, polls, overflowed);
+                sqThread, userFiles, userBufs, personalities, polls, overflowed, List.copyOf(files), List.copyOf(buffers));
+    }
+
+    /** "0xADDRESS/LENGTH". */
+    private static RegisteredBuffer buffer(String path, int line, int index, String value) {
+        int slash = value.indexOf('/');
+        if (!value.startsWith("0x") || slash < 0) {
+            throw ProcFormatException.at(path, line, "expected a registered buffer as 0xADDRESS/LENGTH, found '" + value + "'");
+        }
+        try {
+            return new RegisteredBuffer(index, Long.parseUnsignedLong(value.substring(2, slash), 16),
+                    Long.parseLong(value.substring(slash + 1)));
+        } catch (NumberFormatException e) {
+            throw ProcFormatException.at(path, line, "expected a registered buffer as 0xADDRESS/LENGTH, found '" + value + "'");
+        }
     }
 
     /** The counters are printed unsigned and wrap at 2^32. */

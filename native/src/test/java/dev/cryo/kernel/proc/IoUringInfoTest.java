@@ -46,6 +46,22 @@ class IoUringInfoTest {
     }
 
     @Test
+    void registeredFileAndBufferTablesWithTheirEmptySlots() {
+        String text = Fixtures.text("fdinfo-io-uring")
+                .replace("UserFiles:\t0\n", "UserFiles:\t5\n    1: pipe:[9886632]\n    2: /tmp/a\\040b: c\n")
+                .replace("UserBufs:\t0\n", "UserBufs:\t4\n    0: <none>\n    1: 0x7f630ef22000/8192\n    2: 0x55fc16e3c0a0/1000\n"
+                        + "    3: <none>\n");
+        IoUringInfo r = IoUringInfo.parse("fdinfo", text);
+        assertEquals(5, r.userFiles());
+        assertEquals(List.of(new IoUringInfo.RegisteredFile(1, "pipe:[9886632]"), new IoUringInfo.RegisteredFile(2, "/tmp/a\\040b: c")),
+                r.files());
+        assertEquals(4, r.userBufs());
+        assertEquals(List.of(new IoUringInfo.RegisteredBuffer(1, 0x7f630ef22000L, 8192),
+                new IoUringInfo.RegisteredBuffer(2, 0x55fc16e3c0a0L, 1000)), r.buffers());
+        assertEquals(0, r.polls());
+    }
+
+    @Test
     void anotherKindOfFdIsNamed() {
         ProcFormatException e = assertThrows(ProcFormatException.class,
                 () -> IoUringInfo.parse("/proc/1/fdinfo/3", Fixtures.text("fdinfo-eventfd")));

@@ -28,7 +28,9 @@ class IoUringCodecTest {
                 0x8000_0003, 0x8000_0003, List.of(
                 new IoUringHandler.Area(0x7f00_0000_1000L, 0x7f00_0000_2000L, 0, 3, new byte[] {1, 2, 3, 0, -1}, true),
                 new IoUringHandler.Area(0x7f00_0000_0000L, 0x7f00_0000_1000L, 0x1000_0000L, 3, new byte[4096], false)),
-                List.of(new IoUringHandler.Registration(700, 1), new IoUringHandler.Registration(701, 15)));
+                List.of(new IoUringHandler.Registration(700, 1), new IoUringHandler.Registration(701, 15)), 4,
+                List.of(new IoUringHandler.Buffer(1, 0x7f63_0ef2_2000L, 8192), new IoUringHandler.Buffer(3, 0x55fc_16e3_c0a0L, 1000)),
+                64);
         TaskImage withFds = ModelSamples.task(700).withFds(List.of(new FdImage(3, 02000002, 0, ring)));
         try (ImageWriter w = ImageWriter.create(tmp, ModelCodecs.ALL, ImageOptions.defaults().withFsync(false))) {
             w.writeRecord(withFds);
@@ -42,5 +44,7 @@ class IoUringCodecTest {
         assertEquals(List.of("CQE32"), shown.get("setupFlags"));
         assertEquals(List.of("0x7f0000001000-0x7f0000002000 rings", "0x7f0000000000-0x7f0000001000 SQEs"), shown.get("areas"));
         assertEquals(List.of("tid 700 slot 1", "tid 701 slot 15"), shown.get("registeredRingFds"));
+        assertEquals(List.of("1: 0x7f630ef22000/8192", "3: 0x55fc16e3c0a0/1000"), shown.get("registeredBuffers"));
+        assertEquals("64 (empty)", shown.get("registeredFileSlots"));
     }
 }
