@@ -16,7 +16,15 @@
  * task's memory go out by WRITE_FIXED from slot 1 and come back by READ_FIXED into slot 4 (a buffer
  * registered as a copy, or at another slot, fails), slot 0 must be empty, and files can be opened
  * into file slot 3 but not 4; "files": the scratch file's fd is registered at file slot 0 (which a
- * dump must refuse: fdinfo names it by path only). Prints the ring's counters at "ready" and PASS or FAIL: reason.
+ * dump must refuse: fdinfo names it by path only); "sharedfiles": a child made with CLONE_FILES (it
+ * shares its parent's fd table: the parent is a helper forked by the main process) leaves a ring of
+ * its own only in its slot 0, as "slotonly" does; "slotonly": a helper process holding no ring fd
+ * registers a ring at slot 0, then closes its fd and unmaps its areas, so it lives only in that slot
+ * (both must be refused; after SIGUSR2 each ring is used through its slot); "single": the ring is
+ * set up with IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, and after SIGUSR2 a second thread must
+ * still be refused a register call and a wait on it (EEXIST) while the main thread may;
+ * "otherissuer": a second thread sets up a SINGLE_ISSUER ring of its own (which must be refused).
+ * Prints the ring's counters at "ready" and PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -25,7 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -36,6 +47,7 @@
 static struct io_uring ring;
 static int fd;
 static unsigned long rounds;
+static volatile int thread_state; /* 1: registered, 2: passed after the check */
 
 static void fill(char *buf, unsigned long n) {
     for (int i = 0; i < BLOCK; i++) buf[i] = (char)(n * 31 + i);
@@ -147,7 +159,101 @@ static void buffers_check(const char *path) {
 }
 
 static struct io_uring side, threads_ring;
-static volatile int thread_state; /* 1: registered, 2: passed after the check */
+
+static void leave_ring_in_slot_only(void);
+static void enter_slot_only(void);
+
+/*
+ * A ring left only in slot 0 (its fd closed, its areas unmapped: a ring fd left, or mapped, is
+ * refused for that already), entered by the slot after SIGUSR2.
+ */
+static int shared_files_child(void *ready) {
+    leave_ring_in_slot_only();
+    if (write(*(int *)ready, "r", 1) != 1) fail("telling the parent");
+    while (!check) pause();
+    enter_slot_only();
+    return 0;
+}
+
+/* io_uring_register(IORING_REGISTER_PROBE) of no opcode, and a wait for nothing: 0 or -errno each. */
+static void *try_ring(void *out) {
+    char probe[16] = {0};
+    long *r = out;
+    r[0] = syscall(__NR_io_uring_register, ring.ring_fd, IORING_REGISTER_PROBE, probe, 0) < 0 ? -errno : 0;
+    r[1] = syscall(__NR_io_uring_enter, ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0 ? -errno : 0;
+    return NULL;
+}
+
+/* The ring still has one issuer, the main thread, and defers its task work to it. */
+static void check_single_issuer(void) {
+    long mine[2], other[2];
+    pthread_t t;
+    try_ring(mine);
+    if (pthread_create(&t, NULL, try_ring, other) || pthread_join(t, NULL)) fail("the second thread");
+    if (mine[0] || mine[1] || other[0] != -EEXIST || other[1] != -EEXIST) {
+        printf("FAIL: single issuer: main thread %ld %ld, another %ld %ld (expected 0 0, %d %d)\n", mine[0], mine[1],
+               other[0], other[1], -EEXIST, -EEXIST);
+        exit(1);
+    }
+}
+
+/* A thread that sets up a SINGLE_ISSUER ring and waits. */
+static void *other_issuer(void *arg) {
+    static struct io_uring mine;
+    (void)arg;
+    if (io_uring_queue_init(4, &mine, IORING_SETUP_SINGLE_ISSUER)) fail("the thread's single-issuer ring");
+    thread_state = 1;
+    while (!check) pause();
+    return NULL;
+}
+
+static pid_t helper;
+
+/*
+ * A helper forked before the main ring exists (so it holds no ring fd: a child sharing the main
+ * process's table would hold the main ring's too). sharing: it makes the CLONE_FILES child, which
+ * leaves a ring only in its slot; else the helper does so itself. On SIGUSR2 the ring is entered by
+ * the slot (the helper passes the signal on to the child), and the helper exits with the result.
+ */
+static void start_helper(int sharing) {
+    static int ready[2];
+    static char stack[65536] __attribute__((aligned(16)));
+    char c;
+    if (pipe(ready)) fail("pipe");
+    helper = fork();
+    if (helper < 0) fail("fork");
+    if (helper == 0) {
+        int status;
+        if (!sharing) {
+            shared_files_child(&ready[1]);
+            _exit(0);
+        }
+        pid_t child = clone(shared_files_child, stack + sizeof stack, CLONE_FILES | SIGCHLD, &ready[1]);
+        if (child < 0) fail("clone(CLONE_FILES)");
+        while (!check) pause();
+        kill(child, SIGUSR2);
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) _exit(1);
+        _exit(WEXITSTATUS(status));
+    }
+    if (read(ready[0], &c, 1) != 1) fail("the helper's ring");
+}
+
+/* A side ring left only in slot 0: its fd closed, its areas unmapped (SINGLE_MMAP: the CQ ring shares the SQ ring's area). */
+static void leave_ring_in_slot_only(void) {
+    if (io_uring_queue_init(4, &side, 0)) fail("the side ring");
+    if (io_uring_register_ring_fd(&side) != 1 || side.enter_ring_fd != 0) fail("registering the side ring");
+    nop_through(&side, 71, "the side ring");
+    if (!(side.features & IORING_FEAT_SINGLE_MMAP)) fail("a kernel without IORING_FEAT_SINGLE_MMAP");
+    if (close(side.ring_fd)) fail("closing the side ring's fd");
+    if (munmap(side.sq.ring_ptr, side.sq.ring_sz) || munmap(side.sq.sqes, 4 * sizeof(struct io_uring_sqe)))
+        fail("unmapping the side ring");
+}
+
+/* A NOP through slot 0 by io_uring_enter alone (the ring's memory is gone): it must complete, i.e. return 0 submitted. */
+static void enter_slot_only(void) {
+    int r = syscall(__NR_io_uring_enter, 0, 0, 0, IORING_ENTER_REGISTERED_RING, NULL, 0);
+    if (r != 0) { printf("FAIL: entering the ring left only in slot 0 gave %d\n", r < 0 ? -errno : r); exit(1); }
+}
 
 /* A second thread's own ring at its own slot 0: slots are per thread. */
 static void *ring_thread(void *arg) {
@@ -179,8 +285,16 @@ int main(int argc, char **argv) {
         if (io_uring_queue_init(4, &side, 0)) fail("the side ring");
         if (io_uring_register_ring_fd(&side) != 1 || side.enter_ring_fd != 0) fail("registering the side ring");
     }
-    int e = io_uring_queue_init(8, &ring, 0);
+    int sharedfiles = argc > 2 && strcmp(argv[2], "sharedfiles") == 0;
+    int slotonly = argc > 2 && strcmp(argv[2], "slotonly") == 0;
+    if (sharedfiles || slotonly) start_helper(sharedfiles); /* before the main ring */
+    int single = argc > 2 && strcmp(argv[2], "single") == 0;
+    int e = io_uring_queue_init(8, &ring, single ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : 0);
     if (e) { errno = -e; fail("io_uring_queue_init"); }
+    if (argc > 2 && strcmp(argv[2], "otherissuer") == 0) {
+        if (pthread_create(&thread, NULL, other_issuer, NULL)) fail("pthread_create");
+        while (!thread_state) usleep(1000);
+    }
     if (registered) {
         if (io_uring_register_ring_fd(&ring) != 1 || ring.enter_ring_fd != 1) fail("registering the ring");
         if (pthread_create(&thread, NULL, ring_thread, NULL)) fail("pthread_create");
@@ -236,6 +350,13 @@ int main(int argc, char **argv) {
         pthread_join(thread, NULL);
         if (thread_state != 2) fail("the thread's ring after the check");
     }
+    if (sharedfiles || slotonly) {
+        int status;
+        kill(helper, SIGUSR2);
+        if (waitpid(helper, &status, 0) != helper || !WIFEXITED(status) || WEXITSTATUS(status))
+            fail("the helper's ring left in its slot, after the check");
+    }
+    if (single) check_single_issuer();
     if (io_uring_submit(&ring) != 1) fail("submitting the prepared read");
     reap(77, BLOCK);
     if (memcmp(later, expect, BLOCK)) fail("the prepared read read other data");

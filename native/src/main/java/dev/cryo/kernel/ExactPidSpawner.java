@@ -179,6 +179,10 @@ public final class ExactPidSpawner {
             } else { // the stub's copy sleeps in pause() at the gadget until a restorer seizes it
                 tracer.setRegisters(child, tracer.getRegisters(child).forSyscall(gadget, SyscallNr.PAUSE, new long[0]));
             }
+            // until a restorer adopts it, a signal would get the stub's default action (most kill it):
+            // blocked, it waits pending (kept across the exec) for the task the stub becomes, whose
+            // own mask the restore installs
+            tracer.setSigmask(child, -1L);
             tracer.detach(child, child);
             skipPast(skipTo);
             return made;

@@ -133,8 +133,11 @@ public final class IoUring {
      * kernel has, and is refused with EEXIST when the ring takes calls from one task only
      * (IORING_SETUP_SINGLE_ISSUER). Returns 0 or -errno.
      */
+    /** struct io_uring_probe without its ops: all a probe of no opcode (nr_args 0) reads and writes back. */
+    public static final int PROBE_HEADER_SIZE = 16;
+
     public static int probe(Fd ring) {
-        Memory buf = new Memory(16 + 256 * 8);
+        Memory buf = new Memory(PROBE_HEADER_SIZE + 256 * 8);
         buf.clear();
         long r = LibC.syscall(SyscallNr.IO_URING_REGISTER, ring.value(), REGISTER_PROBE, Sys.address(buf), 256, 0, 0);
         return r == -1 ? -Native.getLastError() : 0;

@@ -137,8 +137,9 @@ public final class TaskCollector {
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
         int mlockFuture = MlockFuture.of(pid, remote, status);
+        java.util.Set<Integer> ioUringThreads = new java.util.LinkedHashSet<>();
         for (int tid : tids) {
-            threads.add(ThreadCollector.collect(remote, tid, securityCollector));
+            threads.add(ThreadCollector.collect(remote, tid, securityCollector, ioUringThreads));
         }
         try (Injector inj = remote.injector(pid.value())) {
             MainReads reads = mainReads(remote, inj);
@@ -167,7 +168,8 @@ public final class TaskCollector {
                 shared);
         // a table shared with the parent is carried once, by the task at the top of the chain
         List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
-        fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, tids, fds); // which thread entered a ring by a slot
+        // which thread entered a ring by a slot
+        fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, List.copyOf(ioUringThreads), fds, ids.sharesParentFds());
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         TaskImage task = new TaskImage(ids,

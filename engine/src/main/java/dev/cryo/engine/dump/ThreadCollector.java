@@ -32,7 +32,12 @@ final class ThreadCollector {
 
     private ThreadCollector() {}
 
-    static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector) {
+    /**
+     * {@code ioUringThreads} gets {@code tid} when the thread has an io_uring context (it used
+     * io_uring once: it may hold registered ring slots, {@link dev.cryo.engine.files.IoUringRingFds}).
+     */
+    static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector,
+                               java.util.Set<Integer> ioUringThreads) {
         Tracer tracer = task.tracer();
         byte[] xstate = tracer.getXstate(tid);
         long sigmask = tracer.getSigmask(tid);
@@ -57,14 +62,18 @@ final class ThreadCollector {
                     new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_SECUREBITS),
                     new SyscallBatch.Call(SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID, 0),
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_GET_TSC, out + 40),
-                    new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0)));
+                    new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0),
+                    dev.cryo.engine.files.IoUringRingFds.contextProbe()));
             ByteBuffer b;
             Integer securebits = null;
             if (r != null) {
                 String[] names = {"prctl(PR_GET_TID_ADDRESS)", "sigaltstack", "prctl(PR_GET_PDEATHSIG)",
                         "prctl(PR_GET_SECUREBITS)", "arch_prctl(ARCH_GET_CPUID)", "prctl(PR_GET_TSC)",
                         "prctl(PR_MCE_KILL_GET)"};
-                for (int i = 0; i < r.length; i++) {
+                if (dev.cryo.engine.files.IoUringRingFds.hasContext(r[7])) {
+                    ioUringThreads.add(tid);
+                }
+                for (int i = 0; i < names.length; i++) {
                     if (Injector.isError(r[i])) {
                         throw new SyscallException(names[i] + " in pid " + task.pid() + " tid " + tid, (int) -r[i]);
                     }
@@ -80,6 +89,10 @@ final class ThreadCollector {
                 long cpuid = inj.call("arch_prctl(ARCH_GET_CPUID)", SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID, 0);
                 inj.call("prctl(PR_GET_TSC)", SyscallNr.PRCTL, Prctl.PR_GET_TSC, s + 40);
                 long mce = inj.call("prctl(PR_MCE_KILL_GET)", SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0);
+                SyscallBatch.Call probe = dev.cryo.engine.files.IoUringRingFds.contextProbe();
+                if (dev.cryo.engine.files.IoUringRingFds.hasContext(inj.raw(probe.nr(), probe.args()))) {
+                    ioUringThreads.add(tid);
+                }
                 b = le(task.readScratch(48));
                 traps = new ThreadTraps(cpuid == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) mce);
             }

@@ -19,7 +19,7 @@ import java.util.List;
  * The dump half of {@link IoUringHandler}: waits until the ring has no request in flight (every
  * request submitted has its completion posted, none armed on a poll, none in the overflow list),
  * or refuses it naming what is left; refuses what restore cannot make again (SQPOLL, registered
- * files, personalities, one issuer, polled I/O); reads the registered buffer table; tells the setup flags that change the
+ * files, personalities, polled I/O); tells a ring with one issuer; reads the registered buffer table; tells the setup flags that change the
  * ring's layout, which fdinfo does not print, from what fdinfo shows of an SQE and a CQE; and reads
  * the ring's mapped areas.
  */
@@ -44,8 +44,7 @@ final class IoUringDump {
             throw new DumpException(where + "its SQ ring and SQEs are not both mapped (a ring in memory of the"
                     + " program's own, IORING_SETUP_NO_MMAP, or unmapped); not supported yet");
         }
-        refuseModes(pid, fd.fd(), info, rings, where);
-        int flags = layoutFlags(pid, fd.fd(), info, rings, sqes, where);
+        int flags = modes(pid, fd.fd(), info, rings, where) | layoutFlags(pid, fd.fd(), info, rings, sqes, where);
         List<IoUringHandler.Area> areas = new ArrayList<>();
         java.util.Set<Long> dontFork = new java.util.HashSet<>();
         for (dev.cryo.kernel.proc.SmapsEntry s : ProcFs.smaps(pid)) {
@@ -172,17 +171,17 @@ final class IoUringDump {
     }
 
     /**
-     * Modes restore could not give the new ring, told by calls on a copy of the ring that change
-     * nothing: one issuer (the register call is refused to any other task), completions only for
-     * that issuer (DEFER_TASKRUN), polled I/O (a wait with nothing to reap returns at once), disabled.
+     * The ring's one-issuer modes (IORING_SETUP_SINGLE_ISSUER, DEFER_TASKRUN: carried, the restore
+     * makes the ring in the issuer, {@link IoUringRingFds#checkIssuers}), and modes restore could
+     * not give the new ring, refused; told by calls on a copy of the ring that change nothing: the
+     * register call is refused to any task but the one issuer, only that issuer may wait on a
+     * DEFER_TASKRUN ring, a wait with nothing to reap returns at once with polled I/O, and a
+     * disabled ring refuses waits.
      */
-    private static void refuseModes(Pid pid, int fd, IoUringInfo info, MapsEntry rings, String where) {
+    private static int modes(Pid pid, int fd, IoUringInfo info, MapsEntry rings, String where) {
         IoUring.Layout base = IoUring.layout(info.sqEntries(), info.cqEntries(), 0);
         try (Fd pidfd = Sys.pidfdOpen(pid); Fd copy = Sys.pidfdGetfd(pidfd, pid, fd)) {
-            if (IoUring.probe(copy) == -Errno.EEXIST) {
-                throw new DumpException(where + "it takes calls from one task only (IORING_SETUP_SINGLE_ISSUER);"
-                        + " not supported yet");
-            }
+            int modes = IoUring.probe(copy) == -Errno.EEXIST ? IoUring.SETUP_SINGLE_ISSUER : 0;
             long head = rings.start() + base.cqHead();
             byte[] saved = Sys.read(pid, head, 4);
             int r;
@@ -193,10 +192,12 @@ final class IoUringDump {
                 Sys.write(pid, head, saved);
             }
             if (r == -Errno.ETIME) {
-                return;
+                return modes;
+            }
+            if (r == -Errno.EEXIST && modes != 0) {
+                return modes | IoUring.SETUP_DEFER_TASKRUN;
             }
             String why = r >= 0 ? "its I/O is polled (IORING_SETUP_IOPOLL)"
-                    : r == -Errno.EEXIST ? "only its submitter may reap it (IORING_SETUP_DEFER_TASKRUN)"
                     : r == -Errno.EBADFD ? "it is disabled (IORING_SETUP_R_DISABLED)"
                     : "a wait on it gave " + Errno.describe(-r);
             throw new DumpException(where + why + "; not supported yet");

@@ -32,7 +32,7 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
 
     /**
      * A ring: its sizes, the setup flags that change its layout (IORING_SETUP_SQE128, CQE32,
-     * NO_SQARRAY), the kernel's SQ head and CQ tail, its mapped areas, the slots threads of the
+     * NO_SQARRAY) or say who may use it (SINGLE_ISSUER, DEFER_TASKRUN: the main thread), the kernel's SQ head and CQ tail, its mapped areas, the slots threads of the
      * task registered it at (IORING_REGISTER_RING_FDS, {@link IoUringRingFds}), its registered
      * buffer table ({@code bufferSlots} slots, the filled ones in {@code buffers}) and the size of
      * its registered file table, which is carried only when no slot holds a file.
@@ -197,6 +197,12 @@ public final class IoUringHandler implements FdHandler<IoUringHandler.IoUringRin
         }
         if ((r.flags() & IoUring.SETUP_NO_SQARRAY) != 0) {
             flags.add("NO_SQARRAY");
+        }
+        if ((r.flags() & IoUring.SETUP_SINGLE_ISSUER) != 0) {
+            flags.add("SINGLE_ISSUER");
+        }
+        if ((r.flags() & IoUring.SETUP_DEFER_TASKRUN) != 0) {
+            flags.add("DEFER_TASKRUN");
         }
         m.put("setupFlags", flags);
         m.put("sqHead", Integer.toUnsignedString(r.sqHead()));

@@ -34,18 +34,37 @@ public final class IoUringRingFds {
     private static final long PROBE_WAIT_NANOS = 1000;
 
     /**
-     * The task's rings ({@code fds}) with the slots its threads registered them at. Refused: a slot
-     * holding a ring the task has no fd of (closed after registering: liburing's
-     * io_uring_close_ring_fd, IORING_SETUP_REGISTERED_FD_ONLY).
+     * io_uring_enter(slot 0, nothing, IORING_ENTER_REGISTERED_RING), which does nothing: EINVAL when
+     * the thread has no io_uring context (never used io_uring, so no slot), and 0 or EBADF when it
+     * has one. One call in each thread's batch of the dump ({@link #hasContext}).
      */
-    public static List<FdImage> dump(RemoteTask remote, List<Integer> tids, List<FdImage> fds) {
+    public static SyscallBatch.Call contextProbe() {
+        return new SyscallBatch.Call(SyscallNr.IO_URING_ENTER, 0, 0, 0, IoUring.ENTER_REGISTERED_RING, 0, 0);
+    }
+
+    /** Whether {@link #contextProbe} answered that the thread has an io_uring context (ENOSYS: a kernel without io_uring). */
+    public static boolean hasContext(long result) {
+        return result != -Errno.EINVAL && result != -Errno.ENOSYS;
+    }
+
+    /**
+     * The task's rings ({@code fds}) with the slots its threads registered them at;
+     * {@code tids}: the threads with an io_uring context, the only ones that may hold a slot
+     * (a ring can be in a slot with no fd and no mapping left, so they are asked even when the task
+     * holds no ring fd). Refused: a slot holding a ring the task has no fd of (closed after
+     * registering: liburing's io_uring_close_ring_fd, IORING_SETUP_REGISTERED_FD_ONLY), and any slot
+     * of a task sharing its parent's fd table ({@code sharesFds}: CLONE_FILES; its rings are
+     * carried by the parent's record).
+     */
+    public static List<FdImage> dump(RemoteTask remote, List<Integer> tids, List<FdImage> fds, boolean sharesFds) {
         Map<Integer, FdImage> rings = new LinkedHashMap<>();
         for (FdImage f : fds) {
             if (f.desc() instanceof IoUringHandler.IoUringRing) {
                 rings.put(f.fd(), f);
             }
         }
-        if (rings.isEmpty()) {
+        checkIssuers(remote, rings.values());
+        if (tids.isEmpty()) {
             return fds;
         }
         Map<Integer, List<IoUringHandler.Registration>> found = new LinkedHashMap<>();
@@ -63,6 +82,10 @@ public final class IoUringRingFds {
                             + " (IORING_REGISTER_RING_FDS)";
                     if (slots[slot] != 0) {
                         throw new DumpException(where + " answers " + Errno.describe((int) -slots[slot]) + "; not supported yet");
+                    }
+                    if (sharesFds) {
+                        throw new DumpException(where + " is taken, and the task shares its parent's fd table (CLONE_FILES,"
+                                + " whose rings the parent's record carries); not supported yet");
                     }
                     int fd = holder(remote, inj, slot, rings.values());
                     if (fd < 0) {
@@ -83,6 +106,38 @@ public final class IoUringRingFds {
                     ((IoUringHandler.IoUringRing) f.desc()).withRegistrations(regs), f.owner()));
         }
         return out;
+    }
+
+    /**
+     * A ring with one issuer (IORING_SETUP_SINGLE_ISSUER) is made again by the restore in the task's
+     * main thread, which becomes its issuer: refused when the issuer is another thread (the register
+     * call that only reads the kernel's opcodes, IORING_REGISTER_PROBE of none, is refused with
+     * EEXIST to any task but the issuer).
+     */
+    private static void checkIssuers(RemoteTask remote, Iterable<FdImage> rings) {
+        Injector inj = null;
+        try {
+            for (FdImage f : rings) {
+                if ((((IoUringHandler.IoUringRing) f.desc()).flags() & IoUring.SETUP_SINGLE_ISSUER) == 0) {
+                    continue;
+                }
+                if (inj == null) {
+                    inj = remote.injector(remote.pid().value());
+                }
+                Sys.write(remote.pid(), remote.scratch(), new byte[IoUring.PROBE_HEADER_SIZE]);
+                long r = inj.raw(SyscallNr.IO_URING_REGISTER, f.fd(), IoUring.REGISTER_PROBE, remote.scratch(), 0);
+                if (r != 0) {
+                    throw new DumpException("pid " + remote.pid() + " fd " + f.fd() + " (io_uring): it takes calls from one"
+                            + " task only (IORING_SETUP_SINGLE_ISSUER), " + (r == -Errno.EEXIST ? "a thread other than the main one"
+                            : "and the main thread's probe of it gave " + Errno.describe((int) -r))
+                            + "; not supported yet (the restore makes the ring in the main thread)");
+                }
+            }
+        } finally {
+            if (inj != null) {
+                inj.close();
+            }
+        }
     }
 
     /** What io_uring_enter(slot, 0, 0, IORING_ENTER_REGISTERED_RING) returns for every slot (it does nothing). */
