@@ -655,6 +655,55 @@ class RealServersTest {
         }
     }
 
+    /**
+     * nscd with Debian's own nscd.conf: its persistent caches are files under /var/cache/nscd mapped
+     * shared, and each cache's prune thread has its clear-child-tid word in its file (the
+     * {@code nscd_certainly_running} field, which the kernel zeroes when the thread dies). The kill
+     * after the dump wrote it, and, the pages being clean (the sync here; writeback within 30 s
+     * otherwise), changed the files' mtime: the restore refused them as changed since the dump. Now the
+     * files are left as dumped, the restored nscd answers from its cache, and the files still say it runs.
+     */
+    @Test
+    void nscdWithPersistentSharedCachesComesBackAfterAKillingDump() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/nscd")), "Debian package nscd");
+        Path run = Files.createDirectories(tmp.resolve("run")), cache = Files.createDirectories(tmp.resolve("cache"));
+        // its own socket and cache directories (bind mounts in a mount namespace of its own): the host's
+        // programs do not use it, nor does it touch the host's caches
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nscd.out"), "unshare", "--mount", "/bin/sh", "-c",
+                "mkdir -p /run/nscd && mount --bind " + run + " /run/nscd && mount --bind " + cache
+                        + " /var/cache/nscd && exec /usr/sbin/nscd -F")) {
+            List<String> inside = List.of("nsenter", "-t", Integer.toString(p.pid().value()), "-m");
+            List<String> stats = Stream.concat(inside.stream(), Stream.of("/usr/sbin/nscd", "-g")).toList();
+            List<String> lookup = Stream.concat(inside.stream(), Stream.of("getent", "passwd", "root")).toList();
+            awaitOutput(stats, "passwd cache", "nscd to answer on its socket");
+            assertTrue(succeeds(lookup).startsWith("root:"));
+            List<Path> files;
+            try (Stream<Path> l = Files.list(cache)) {
+                files = l.sorted().toList();
+            }
+            assertEquals(5, files.size(), "nscd's persistent caches: " + files);
+            List<String> sync = new ArrayList<>(List.of("sync"));
+            files.forEach(f -> sync.add(f.toString()));
+            succeeds(sync); // the pages clean: the exit's write would fault and stamp the files
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(succeeds(lookup).startsWith("root:"));
+                String g = succeeds(stats);
+                String passwd = g.substring(g.indexOf("passwd cache:"));
+                java.util.regex.Matcher hits = java.util.regex.Pattern.compile("(\\d+)\\s+cache hits on positive entries")
+                        .matcher(passwd);
+                assertTrue(hits.find() && Long.parseLong(hits.group(1)) >= 1, "the restored nscd answered from its cache:\n" + g);
+                for (Path f : files) {
+                    java.nio.ByteBuffer head = java.nio.ByteBuffer.wrap(Files.readAllBytes(f), 0, 16)
+                            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    assertEquals(1, head.getInt(12), f + ": nscd_certainly_running, zeroed if the kill wrote the file");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
     /** Runs {@code cmd} (which must exit 0) until its output contains {@code text}. */
     private static void awaitOutput(List<String> cmd, String text, String what) throws Exception {
         DetachedProcess.awaitCondition(() -> {

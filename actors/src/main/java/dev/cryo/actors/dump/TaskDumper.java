@@ -6,6 +6,7 @@ import dev.cryo.engine.dump.PageCopier;
 import dev.cryo.engine.dump.MemoryPlan;
 import dev.cryo.engine.dump.PageRun;
 import dev.cryo.engine.dump.PreCopyTracker;
+import dev.cryo.engine.dump.ExitWrites;
 import dev.cryo.engine.dump.TaskCollector;
 import dev.cryo.engine.dump.TaskSeizer;
 import dev.cryo.engine.dump.ZombieReader;
@@ -144,6 +145,7 @@ public final class TaskDumper {
         return t;
     });
     private boolean zombie;
+    private List<Integer> exitWrites = List.of(); // threads whose exit would write a shared file (ExitWrites)
     /** Region dumpers of the collect whose pages are not all written yet; the first failure among them. */
     private int writesPending;
     private String writeFailure;
@@ -439,6 +441,7 @@ public final class TaskDumper {
                 frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
                         + smapsNanos[0] / 1_000_000 + " ms, cpu " + smapsNanos[1] / 1_000_000 + " ms)",
                 tracer.roundTrips());
+        exitWrites = ExitWrites.intoSharedFiles(snap.task());
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
     }
@@ -645,6 +648,10 @@ public final class TaskDumper {
      * waits for the kernel to free its memory, which is not frozen time).
      */
     private long kill() {
+        if (!exitWrites.isEmpty()) {
+            ExitWrites.disarm(tracer, pid, exitWrites).forEach(p -> ctx.getLog().warn(
+                    "{}: its clear-child-tid word could not be cleared; the kill writes it into its file", p));
+        }
         Sys.kill(pid, Signals.SIGKILL);
         long sent = System.nanoTime();
         for (int tid : tids) {

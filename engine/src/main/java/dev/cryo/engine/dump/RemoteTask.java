@@ -150,6 +150,11 @@ public final class RemoteTask implements AutoCloseable {
         return unpadded(tracer, pid, tid, gadget, route, maps);
     }
 
+    /** An injector for a seized thread of a process without cryo's area mapped (a few calls, no outputs). */
+    public static Injector bareInjector(Tracer tracer, Pid pid, int tid, List<MapsEntry> maps) {
+        return unpadded(tracer, pid, tid, SyscallGadget.inVdso(pid, maps), SigreturnRoute.find(pid, maps), maps);
+    }
+
     /** What maps and unmaps the area of a seized process: for tests that let go of it mid-call. */
     public static Injector areaInjector(Tracer tracer, Pid pid, List<MapsEntry> maps) {
         MapsEntry vdso = maps.stream().filter(MapsEntry::isVdso).findFirst().orElseThrow();
