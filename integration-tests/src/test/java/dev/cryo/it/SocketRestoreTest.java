@@ -513,6 +513,22 @@ class SocketRestoreTest {
         assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
     }
 
+    /**
+     * The same in a net namespace of the tree's own (avahi-daemon's case, in {@code unshare --net}):
+     * the groups were looked for among cryo's namespace's (/proc/net/igmp), where the tree's
+     * loopback groups are not, and lost silently.
+     */
+    @Test
+    void multicastMembershipsInATreesOwnNetNamespaceComeBack() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/mcast.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mcast.out"), "unshare", "--net",
+                "sh", "-c", "ip link set lo up && exec " + prog))) {
+            assertPass(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"))));
+        }
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

@@ -67,6 +67,14 @@ public final class Namespaces {
         });
     }
 
+    /** Runs {@code work} on a new thread that joined the net namespace {@code ns} (an fd of it: a socket's SIOCGSKNS). */
+    public static <T> T insideNet(Fd ns, Callable<T> work) {
+        return onThread("cryo-ns-net-" + ns.value(), "a socket's net namespace", () -> {
+            Sys.call(() -> "setns(" + ns + ", CLONE_NEWNET)", SyscallNr.SETNS, ns.value(), Clone.NEWNET, 0, 0);
+            return work.call();
+        });
+    }
+
     /**
      * Runs {@code work} seeing the files as {@code pid} does: a thread of its own leaves cryo's
      * shared cwd and root (CLONE_FS), joins the task's mount namespace and takes its root (a chroot

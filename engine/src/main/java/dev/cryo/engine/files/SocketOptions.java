@@ -193,7 +193,7 @@ public record SocketOptions(List<Option> options) {
         }
         if ((family == SockAddr.AF_INET || family == SockAddr.AF_INET6) && type != SOCK_STREAM) {
             int level = family == SockAddr.AF_INET ? SOL_IP : SOL_IPV6;
-            for (MulticastMemberships.HostGroup g : MulticastMemberships.hostGroups(family)) {
+            for (MulticastMemberships.HostGroup g : MulticastMemberships.groupsOf(s, family)) {
                 byte[] m = MulticastMemberships.membership(s, level, family, g);
                 if (m != null) {
                     out.add(new Option(level, MulticastMemberships.MCAST_MSFILTER, m));

@@ -16,7 +16,7 @@ import java.util.List;
 
 /**
  * Multicast groups a socket joined (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP, source filters). No call
- * lists a socket's groups; the host's are in /proc/net/igmp and /proc/net/igmp6 by interface, and
+ * lists a socket's groups; its namespace's are in /proc/net/igmp and /proc/net/igmp6 by interface, and
  * getsockopt(MCAST_MSFILTER) for one (interface, group) answers with the socket's filter when it is
  * a member, EADDRNOTAVAIL when not. A membership is that answer as is: a struct group_filter
  * (interface index, group, filter mode, sources), joined again with MCAST_JOIN_GROUP and its
@@ -35,11 +35,22 @@ public final class MulticastMemberships {
     /** A group the host joined on an interface; {@code address} is 4 or 16 bytes, network order. */
     public record HostGroup(int ifindex, byte[] address) {}
 
-    /** The host's IPv4 (family AF_INET) or IPv6 groups. */
-    public static List<HostGroup> hostGroups(int family) {
+    /**
+     * The IPv4 (family AF_INET) or IPv6 groups joined on the interfaces of the net namespace of socket
+     * {@code s}: read on a thread in that namespace (/proc/net shows cryo's own, and a socket of a tree's
+     * own namespace, avahi's in {@code unshare --net}, joined groups on interfaces only that one has).
+     */
+    public static List<HostGroup> groupsOf(Fd s, int family) {
+        try (Fd ns = Sockets.netns(s)) {
+            return dev.cryo.kernel.Namespaces.insideNet(ns, () -> hostGroups(family));
+        }
+    }
+
+    /** The calling thread's namespace's groups. */
+    private static List<HostGroup> hostGroups(int family) {
         try {
-            return family == SockAddr.AF_INET ? parseIgmp(Files.readString(Path.of("/proc/net/igmp")))
-                    : parseIgmp6(Files.readString(Path.of("/proc/net/igmp6")));
+            return family == SockAddr.AF_INET ? parseIgmp(Files.readString(Path.of("/proc/thread-self/net/igmp")))
+                    : parseIgmp6(Files.readString(Path.of("/proc/thread-self/net/igmp6")));
         } catch (IOException e) {
             return List.of(); // no multicast in this kernel: no socket can be a member either
         }
