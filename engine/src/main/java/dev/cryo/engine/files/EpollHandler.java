@@ -12,6 +12,7 @@ import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.PipeNudge;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
@@ -223,24 +224,28 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
      * Adds the oneshot watches that had fired. An ADD always arms EPOLLERR and EPOLLHUP, so each is
      * added asking for every event and reported once by an epoll_wait, before any other watch is
      * there to be reported (and lose its edge or its own oneshot), which leaves it as the kernel
-     * had left it. A watch whose file is ready for nothing now cannot fire: it gets its dumped mask,
-     * i.e. comes back armed for errors and hang-ups only, with a warning.
+     * had left it. A pipe's read end with nothing in it is ready for nothing: a byte of cryo's makes
+     * it ready for a second epoll_wait, and is read back ({@link PipeNudge}). A watch whose file is
+     * still ready for nothing (a listener with no connection, a timerfd not expired) cannot fire: it
+     * gets its dumped mask, i.e. comes back armed for errors and hang-ups only, with a warning.
      */
     private static void addFired(long epfd, List<Epoll.Watch> fired, RestoreContext ctx) {
         for (Epoll.Watch w : fired) {
             ctl(EpollBits.EPOLL_CTL_ADD, epfd, w, w.events() | EpollBits.ANY_EVENT, ctx);
         }
         long out = ctx.put(new byte[EpollBits.EVENT_SIZE * fired.size()]);
-        if (ctx.call("epoll_wait", SyscallNr.EPOLL_WAIT, epfd, out, fired.size(), 0) == fired.size()
-                || ctx.taskPid() == 0) {
+        long n = ctx.call("epoll_wait", SyscallNr.EPOLL_WAIT, epfd, out, fired.size(), 0);
+        if (n == fired.size() || ctx.taskPid() == 0) {
             return;
         }
-        java.util.Set<Integer> armed = new java.util.HashSet<>();
-        for (String line : ProcFs.fdInfo(Pid.of(ctx.taskPid()), (int) epfd).values("tfd")) {
-            Matcher m = WATCH.matcher(line);
-            if (m.find() && (Long.parseLong(m.group(2), 16) & ~EpollBits.PRIVATE_BITS) != 0) {
-                armed.add(Integer.parseInt(m.group(1)));
-            }
+        Pid pid = Pid.of(ctx.taskPid());
+        java.util.Set<Integer> armed = armed(pid, epfd);
+        List<Integer> emptyPipes = fired.stream().map(Epoll.Watch::fd)
+                .filter(fd -> armed.contains(fd) && pipeReadEnd(pid, fd)).toList();
+        if (!emptyPipes.isEmpty()) {
+            PipeNudge.withByteIn(pid, emptyPipes, () -> ctx.call("epoll_wait", SyscallNr.EPOLL_WAIT, epfd, out,
+                    emptyPipes.size(), 0));
+            armed.retainAll(armed(pid, epfd));
         }
         for (Epoll.Watch w : fired) {
             if (armed.contains(w.fd())) {
@@ -249,6 +254,30 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
                         + "its file is ready for nothing now, so it comes back armed for errors and hang-ups",
                         ctx.taskPid(), epfd, w.fd());
             }
+        }
+    }
+
+    /** The fds whose watches in {@code epfd} are armed for some event. */
+    private static java.util.Set<Integer> armed(Pid pid, long epfd) {
+        java.util.Set<Integer> armed = new java.util.HashSet<>();
+        for (String line : ProcFs.fdInfo(pid, (int) epfd).values("tfd")) {
+            Matcher m = WATCH.matcher(line);
+            if (m.find() && (Long.parseLong(m.group(2), 16) & ~EpollBits.PRIVATE_BITS) != 0) {
+                armed.add(Integer.parseInt(m.group(1)));
+            }
+        }
+        return armed;
+    }
+
+    /** Whether fd {@code fd} of the task is the read end of a pipe or FIFO (read-only: a FIFO opened O_RDWR is ready to write). */
+    private static boolean pipeReadEnd(Pid pid, int fd) {
+        try {
+            java.nio.file.Path link = java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd);
+            String target = java.nio.file.Files.readSymbolicLink(link).toString();
+            return (ProcFs.fdInfo(pid, fd).flags() & Fcntl.O_ACCMODE) == Fcntl.O_RDONLY
+                    && (target.startsWith("pipe:[") || (target.startsWith("/") && FileIdentity.isFifo(link)));
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
         }
     }
 
