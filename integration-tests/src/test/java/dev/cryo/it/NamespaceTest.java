@@ -162,6 +162,41 @@ class NamespaceTest {
     }
 
     /**
+     * A container's /run: a unix listener bound in a tmpfs the task mounted in its own mount
+     * namespace, beside a stale socket file no socket holds (was refused). The tmpfs comes back
+     * with the stale file (made with mknod, its mode and owner), and the listener is bound again
+     * over its own file inside the namespace: its waiting client is accepted, a new one connects.
+     */
+    @Test
+    void aUnixListenerInATmpfsOfItsOwnMountNamespaceIsBoundThereAgainBesideAStaleSocketFile() throws Exception {
+        Path run = Files.createDirectories(tmp.resolve("run"));
+        String prog = TestPrograms.compile("/c/unixview.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixtmpfs.out"), "unshare", "--mount",
+                "sh", "-c", "mount -t tmpfs -o size=1m cryo-run " + run + " && python3 -c \"import socket;"
+                        + " socket.socket(socket.AF_UNIX).bind('" + run + "/stale')\" && chmod 0604 " + run + "/stale"
+                        + " && exec " + prog + " " + run))) {
+            int pid = p.pid().value();
+            Path stale = Path.of("/proc/" + pid + "/root" + run + "/stale");
+            assertFalse(Files.exists(run.resolve("sock")), "the tmpfs is the namespace's own");
+            String before = socketFile(stale);
+            DetachedProcess r = DumpRestore.dump(pid, tmp.resolve("img")).restoreDetached(p.output());
+            String out;
+            try {
+                assertEquals(before, socketFile(stale));
+                assertEquals("socket rw-r-----", socketFile(Path.of("/proc/" + pid + "/root" + run + "/sock")));
+            } finally {
+                out = RestoreTest.checkAndReap(r);
+            }
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    private static String socketFile(Path f) throws java.io.IOException {
+        var a = Files.readAttributes(f, java.nio.file.attribute.PosixFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return (a.isOther() ? "socket " : "not a socket ") + java.nio.file.attribute.PosixFilePermissions.toString(a.permissions());
+    }
+
+    /**
      * An overlay mounted inside the namespace (a container's rootfs as {@code unshare} and build
      * tools make it): the shell on it holds a file open (copied up from the lower layer) and counts
      * into it, its cwd is on it. The restore mounts the overlay again on its layers, the count goes
@@ -474,6 +509,65 @@ class NamespaceTest {
             assertTrue(out.contains("PASS"), out);
             assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
         }
+    }
+
+    /**
+     * A user namespace nested in another of the tree's, as a rootless container runs {@code unshare
+     * -Ur} inside: uid 1000's {@code unshare -Ur} shell (root inside = 1000) runs, in a child, a
+     * second {@code unshare -Ur -m --pid --fork} owning its mount and pid namespaces,
+     * around userns.c on a tmpfs. The restore forks the inner creator from the outer shell into a
+     * new user namespace whose owner is root of the outer one, and the creator writes its own maps;
+     * userns.c finds its maps, capabilities, ownership, file and child as they were.
+     */
+    @Test
+    void aUserNamespaceNestedInAnotherOfTheTreesComesBackWithItsMapsAndOwner() throws Exception {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path prog = tmp.resolve("userns");
+        Files.copy(TestPrograms.compile("/c/userns.c"), prog);
+        Files.setPosixFilePermissions(prog, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String inner = "unshare -Ur -m --pid --fork sh -c 'mount -t tmpfs -o size=4m,mode=0755 cryo-nested "
+                + box + " && exec " + prog + " " + box + "'";
+        // "; true": the outer shell forks the inner unshare instead of becoming it
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nested.out"), "sh", "-c",
+                "exec setpriv --reuid=1000 --regid=1000 --clear-groups unshare -Ur sh -c \"" + inner + "; true\" 2>/dev/null"))) {
+            int outer = p.pid().value(), creator = initUnder(outer), init = initUnder(creator);
+            try {
+                String before = nestedUserNamespace(outer, creator, init);
+                DetachedProcess r = DumpRestore.dump(outer, tmp.resolve("img")).restoreDetached(p.output());
+                try {
+                    assertEquals(before.replaceAll("\\[\\d+\\]", ""), nestedUserNamespace(outer, creator, init)
+                            .replaceAll("\\[\\d+\\]", ""));
+                    dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(init), dev.cryo.kernel.Signals.SIGUSR2);
+                    DetachedProcess.awaitCondition(() -> Workloads.lines(p.output()) >= 2,
+                            java.time.Duration.ofSeconds(30), "userns.c's verdict");
+                    String out = p.outputText();
+                    assertTrue(out.contains("PASS"), out);
+                    assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            } finally {
+                Workloads.killQuietly(init);
+                Workloads.killQuietly(creator);
+            }
+        }
+    }
+
+    /** The inner namespace's maps as cryo reads them, its owner's uid, and whether it is nested in the outer shell's. */
+    private static String nestedUserNamespace(int outer, int creator, int init) throws Exception {
+        String in = dev.cryo.kernel.Namespaces.link(Integer.toString(init), "user");
+        assertEquals(in, dev.cryo.kernel.Namespaces.link(Integer.toString(creator), "user"));
+        String out = dev.cryo.kernel.Namespaces.link(Integer.toString(outer), "user");
+        assertNotEquals(in, out);
+        assertEquals(out, dev.cryo.kernel.Namespaces.owner(Integer.toString(init), "user"), "the inner one's parent");
+        assertNotEquals(dev.cryo.kernel.Namespaces.link("self", "user"), out);
+        assertEquals(dev.cryo.kernel.Namespaces.link("self", "user"), dev.cryo.kernel.Namespaces.owner(Integer.toString(outer), "user"));
+        return "uid_map " + Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().replaceAll("\\s+", " ")
+                + ", gid_map " + Files.readString(Path.of("/proc/" + init + "/gid_map")).trim().replaceAll("\\s+", " ")
+                + ", setgroups " + Files.readString(Path.of("/proc/" + init + "/setgroups")).trim()
+                + ", owner " + dev.cryo.kernel.Namespaces.ownerUid(Integer.toString(init))
+                + ", outer uid_map " + Files.readString(Path.of("/proc/" + outer + "/uid_map")).trim().replaceAll("\\s+", " ");
     }
 
     /** pidns.c (an init with children, grandchildren and orphans) in a user namespace with uts and ipc ones it owns. */

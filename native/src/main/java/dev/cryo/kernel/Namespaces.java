@@ -28,7 +28,18 @@ public final class Namespaces {
     }
 
     /** ioctl(2) requests on a namespace file (linux/nsfs.h): the owning user namespace, the parent one. */
-    static final long NS_GET_USERNS = 0xb701, NS_GET_PARENT = 0xb702;
+    static final long NS_GET_USERNS = 0xb701, NS_GET_PARENT = 0xb702, NS_GET_OWNER_UID = 0xb704;
+
+    /** The uid (as cryo's namespace names it) of the task that made the user namespace of {@code pid}: its owner. */
+    public static long ownerUid(String pid) {
+        String path = "/proc/" + pid + "/ns/user";
+        try (Fd ns = Sys.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            Memory uid = new Memory(4);
+            Sys.call(() -> "ioctl(" + path + ", NS_GET_OWNER_UID)", SyscallNr.IOCTL, ns.value(), NS_GET_OWNER_UID,
+                    Sys.address(uid), 0);
+            return Integer.toUnsignedLong(uid.getInt(0));
+        }
+    }
 
     /**
      * The user namespace owning namespace {@code kind} of {@code pid} ("user:[4026531837]"); for

@@ -40,7 +40,8 @@ public record MountImage(String point, String fsType, String source, String root
      * target), 'h' hard link of the earlier entry named by {@code data}; {@code ino} its inode
      * number (0: unknown, a directory a mount covers), which a restore makes again by creating
      * the files in that order (a tmpfs numbers its inodes as they are made); 'p' a FIFO, 'c' and 'b'
-     * character and block device nodes ({@code data} their device number, 8 bytes big-endian);
+     * character and block device nodes ({@code data} their device number, 8 bytes big-endian), 's' a
+     * unix socket file (made with mknod: a socket of the tree's bound to it is bound again over it);
      * {@code xattrs} its extended attributes (user.*, trusted.*, POSIX ACLs as system.posix_acl_*).
      */
     public record Entry(String path, char type, int mode, int uid, int gid, long mtimeNanos, long ino, byte[] data,
@@ -239,7 +240,7 @@ public record MountImage(String point, String fsType, String source, String root
             for (int j = 0; j < e; j++) {
                 String path = text(in, PATH, "Entry.path");
                 char type = (char) in.readByte();
-                if ("dflhpcb".indexOf(type) < 0) {
+                if ("dflhpcbs".indexOf(type) < 0) {
                     throw new KryoException("MountImage.Entry: unknown type '" + type + "'");
                 }
                 contents.add(new Entry(path, type, in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),

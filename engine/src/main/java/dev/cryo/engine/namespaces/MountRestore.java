@@ -408,14 +408,16 @@ public final class MountRestore {
                 case 'f' -> Files.write(p, e.data());
                 case 'l' -> Files.createSymbolicLink(p, Path.of(new String(e.data(), StandardCharsets.UTF_8)));
                 case 'h' -> Files.createLink(p, top.resolve(new String(e.data(), StandardCharsets.UTF_8)));
+                // a socket file with no socket behind (a listener of the tree's is bound again over it)
+                case 's' -> Sys.mknod(p.toString(), 0140000 | e.mode(), 0);
                 case 'p', 'c', 'b' -> Sys.mknod(p.toString(), (e.type() == 'p' ? 0010000 : e.type() == 'c' ? 0020000 : 0060000)
                         | e.mode(), e.type() == 'p' ? 0 : java.nio.ByteBuffer.wrap(e.data()).getLong());
                 default -> throw new RestoreException(what + ": unknown entry type " + e.type());
             }
-            if ("flpcb".indexOf(e.type()) >= 0) {
+            if ("flpcbs".indexOf(e.type()) >= 0) {
                 Sys.lchown(p.toString(), e.uid(), e.gid());
             }
-            if ("fpcb".indexOf(e.type()) >= 0) {
+            if ("fpcbs".indexOf(e.type()) >= 0) {
                 Sys.chmod(p.toString(), e.mode());
                 Sys.setMtime(p.toString(), e.mtimeNanos()); // a FIFO must not be opened
             }

@@ -42,6 +42,27 @@ public final class MountScan {
      */
     static final Set<String> FRESH = Set.of("proc", "sysfs", "mqueue", "tmpfs", "devpts", "overlay");
 
+    /**
+     * A proc shows the pid namespace of the task that mounted it, and the restore mounts it again
+     * from the namespace's maker: one a task of another pid namespace mounted there (the init
+     * forked by {@code unshare --pid --fork --mount-proc} run inside the tree) would come back
+     * showing the maker's. Its pid namespace is that of the task it shows as 1.
+     */
+    private static void checkProcOfOwnPidNamespace(Pid p, Mount m, String what) {
+        String own = dev.cryo.kernel.Namespaces.link(p.toString(), "pid");
+        String shown;
+        try {
+            shown = Files.readSymbolicLink(Path.of("/proc/" + p + "/root" + m.point() + "/1/ns/pid")).toString();
+        } catch (IOException e) {
+            shown = "one whose init has exited";
+        }
+        if (!shown.equals(own)) {
+            throw new DumpException(what + " shows pid namespace " + shown + ", not the one of the namespace's maker"
+                    + " (" + own + "), which mounts it again at a restore (mounted by a task of another pid namespace,"
+                    + " as unshare --pid --fork --mount-proc does inside a tree); not supported yet");
+        }
+    }
+
     public static List<MountImage> scan(Pid p) {
         List<Mount> mine = read("/proc/" + p + "/mountinfo");
         List<Mount> host = read("/proc/self/mountinfo");
@@ -104,6 +125,9 @@ public final class MountScan {
                 List<MountImage.Entry> contents = List.of();
                 if (m.fsType().equals("overlay")) {
                     OverlayMount.check(p, m, pivoted ? mine : null, what + ": " + mount);
+                }
+                if (m.fsType().equals("proc") && !covered) {
+                    checkProcOfOwnPidNamespace(p, m, what + ": " + mount);
                 }
                 if (m.fsType().equals("tmpfs")) {
                     if (covered) {
@@ -325,13 +349,14 @@ public final class MountScan {
                                 case 0010000 -> 'p';
                                 case 0020000 -> 'c';
                                 case 0060000 -> 'b';
+                                // a listener of the tree's bound there is bound again over it (UnixSocketHandler)
+                                case 0140000 -> 's';
                                 default -> 0;
                             };
                             if (node == 0) {
-                                String kind = (mode & 0170000) == 0140000 ? "a unix socket file"
-                                        : "a file of mode 0" + Integer.toOctalString(mode);
-                                throw new DumpException(what + " holds " + kind + " (" + rel + "); only directories,"
-                                        + " regular files, symbolic links, FIFOs and device nodes of a tmpfs are carried yet");
+                                throw new DumpException(what + " holds a file of mode 0" + Integer.toOctalString(mode)
+                                        + " (" + rel + "); only directories, regular files, symbolic links, FIFOs,"
+                                        + " socket files and device nodes of a tmpfs are carried");
                             }
                             String first = (Integer) a.get("nlink") > 1 ? links.putIfAbsent(a.get("ino"), rel) : null;
                             out.add(first != null ? entry(null, rel, 'h', a, first.getBytes(java.nio.charset.StandardCharsets.UTF_8))

@@ -41,6 +41,68 @@ public final class UserNamespaceRestore {
         }
         write(base + "uid_map", UserNsImage.text(u.uidMap()), pid);
         write(base + "gid_map", UserNsImage.text(u.gidMap()), pid);
+        takeIds(pid, u, child);
+    }
+
+    /**
+     * A user namespace nested in another of the tree's: its creator was forked from a task of the
+     * outer one, which is root there until the credentials stage (the kernel made that root its
+     * owner, as the dump checked it was). cryo's namespace is neither the new one nor its parent, so
+     * the kernel refuses it the map files; the child opens its own and writes the one-id maps a task
+     * may write for itself (UserNamespaceScan.checkNested).
+     */
+    public static void bornNested(int pid, UserNsImage u, UserNsImage outer, Injector child) {
+        String own = dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "user");
+        String parent = dev.cryo.kernel.Namespaces.owner(Integer.toString(pid), "user");
+        if (own == null || parent == null || parent.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) {
+            throw new RestoreException("pid " + pid + " was not forked into a user namespace nested in the tree's (" + own + ")");
+        }
+        long page = child.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, VmaImage.PROT_READ | VmaImage.PROT_WRITE,
+                VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, -1, 0);
+        try {
+            if (!u.setgroupsAllowed()) {
+                writeOwn(pid, child, page, "setgroups", "deny");
+            }
+            writeOwn(pid, child, page, "uid_map", UserNsImage.text(insideOf(outer.uidMap(), u.uidMap(), pid)));
+            writeOwn(pid, child, page, "gid_map", UserNsImage.text(insideOf(outer.gidMap(), u.gidMap(), pid)));
+        } finally {
+            child.call("munmap(scratch)", SyscallNr.MUNMAP, page, PAGE);
+        }
+        takeIds(pid, u, child);
+    }
+
+    /** {@code map}'s outside ids (cryo's) as the outer namespace ({@code outer}'s map) names them: what its child namespace's map file takes. */
+    private static List<UserNsImage.IdRange> insideOf(List<UserNsImage.IdRange> outer, List<UserNsImage.IdRange> map, int pid) {
+        List<UserNsImage.IdRange> out = new java.util.ArrayList<>();
+        for (UserNsImage.IdRange r : map) {
+            long first = UserNsImage.inside(outer, r.outside()), last = UserNsImage.inside(outer, r.outside() + r.count() - 1);
+            if (first < 0 || last != first + r.count() - 1) {
+                throw new RestoreException("pid " + pid + ": ids " + r + " of its user namespace are not mapped in the one"
+                        + " it was born in " + outer);
+            }
+            out.add(new UserNsImage.IdRange(r.inside(), first, r.count()));
+        }
+        return out;
+    }
+
+    /** The child writes {@code text} to its own /proc/self/{@code file} (one write: a map is written whole, once). */
+    private static void writeOwn(int pid, Injector child, long page, String file, String text) {
+        byte[] path = ("/proc/self/" + file + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] data = text.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Sys.write(Pid.of(pid), page, path);
+        Sys.write(Pid.of(pid), page + 256, data);
+        String what = "pid " + pid + ": " + file + " (" + text.strip().replace('\n', ';') + ")";
+        long fd = child.call("open(/proc/self/" + file + ") for " + what, SyscallNr.OPENAT, dev.cryo.kernel.Fcntl.AT_FDCWD,
+                page, dev.cryo.kernel.Fcntl.O_WRONLY | dev.cryo.kernel.Fcntl.O_CLOEXEC);
+        try {
+            child.call("write " + what, SyscallNr.WRITE, fd, page + 256, data.length);
+        } finally {
+            child.call("close", SyscallNr.CLOSE, fd);
+        }
+    }
+
+    /** The new namespace's root (or, where it maps none, every capability kept across an exec), until the credentials stage. */
+    private static void takeIds(int pid, UserNsImage u, Injector child) {
         if (insideMaps(u.gidMap(), 0)) {
             child.call("setresgid(0, 0, 0) in its user namespace", SyscallNr.SETRESGID, 0, 0, 0);
         }
@@ -101,7 +163,8 @@ public final class UserNamespaceRestore {
         return root >= 0 || map.isEmpty() ? Math.max(root, 0) : map.get(0).outside();
     }
 
-    private static long outside(List<UserNsImage.IdRange> map, long inside) {
+    /** The outside id (as cryo sees it) of id {@code inside}, or -1 when {@code map} has none. */
+    static long outside(List<UserNsImage.IdRange> map, long inside) {
         for (UserNsImage.IdRange r : map) {
             if (inside >= r.inside() && inside - r.inside() < r.count()) {
                 return r.outside() + (inside - r.inside());

@@ -12,7 +12,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads the user namespaces the tree made ({@link NamespaceScan} found which task made one) and
@@ -21,7 +23,7 @@ import java.util.List;
  * and the others owned by it: every namespace a task made must be owned by the task's own user
  * namespace, as it was ({@code unshare -Urm}: yes; {@code unshare -m} and later {@code unshare -U}
  * in the same task: the mount namespace is the host's user namespace's, refused). Refused too: a
- * user namespace made inside another (nested), one whose maps are not written yet, a task whose
+ * user namespace made inside another one but not as {@link #checkNested} requires, one whose maps are not written yet, a task whose
  * ids the maps do not hold, and a task inside one whose pid namespace, made by the tree outside it,
  * is not owned by it (its forks could not name their pids there).
  */
@@ -32,17 +34,12 @@ public final class UserNamespaceScan {
     public static List<UserNsImage> scan(List<Pid> tree, List<NamespaceImage> made) {
         List<UserNsImage> out = new ArrayList<>();
         String cryos = Namespaces.link("self", "user");
+        Map<String, UserNsImage> byLink = new LinkedHashMap<>();
+        Map<UserNsImage, String> nestedIn = new LinkedHashMap<>();
         for (NamespaceImage n : made) {
             String pid = Integer.toString(n.pid());
             String own = Namespaces.link(pid, "user");
             String what = "pid " + pid + ": its user namespace (" + own + ")";
-            if (n.has(Clone.NEWUSER)) {
-                String parent = Namespaces.owner(pid, "user");
-                if (parent != null && !parent.equals(cryos)) {
-                    throw new DumpException(what + " was made inside another user namespace (" + parent + ");"
-                            + " nested user namespaces are not supported yet");
-                }
-            }
             for (String kind : NamespaceScan.KINDS) {
                 int flag = Clone.namespaceFlag(kind);
                 if (flag == Clone.NEWUSER || !n.has(flag)) {
@@ -57,13 +54,58 @@ public final class UserNamespaceScan {
                 }
             }
             if (n.has(Clone.NEWUSER)) {
-                out.add(image(n.pid(), own, tree, what));
+                UserNsImage u = image(n.pid(), own, tree, what);
+                out.add(u);
+                byLink.put(own, u);
+                String parent = Namespaces.owner(pid, "user");
+                if (parent != null && !parent.equals(cryos)) {
+                    nestedIn.put(u, parent);
+                }
             }
         }
+        nestedIn.forEach((u, parent) -> checkNested(u, parent, byLink, tree));
         for (UserNsImage u : out) {
             checkMembers(u, made);
         }
         return out;
+    }
+
+    /**
+     * A user namespace made inside another of the tree's ({@code unshare -Ur} run inside a rootless
+     * container) is made again by its creator's fork from a task of the outer one, which is root in
+     * there while it is restored: the new namespace is owned by that root, and the creator, born in
+     * it, writes its maps itself. The kernel lets a task of a namespace write only a map of its own
+     * one uid and gid (setgroups denied), as {@code unshare -r} and bubblewrap write them; no task
+     * with privilege over the outer namespace can open the map files from in there for other maps.
+     */
+    private static void checkNested(UserNsImage u, String parent, Map<String, UserNsImage> byLink, List<Pid> tree) {
+        String pid = Integer.toString(u.pid());
+        String what = "pid " + pid + ": its user namespace (" + Namespaces.link(pid, "user") + "), made inside another"
+                + " user namespace (" + parent + "),";
+        UserNsImage outer = byLink.get(parent);
+        int ppid = ProcFs.stat(Pid.of(u.pid())).ppid();
+        boolean parentInside = tree.contains(Pid.of(ppid)) && parent.equals(Namespaces.link(Integer.toString(ppid), "user"));
+        if (outer == null || !parentInside) {
+            throw new DumpException(what + (outer == null ? " which the tree did not make" : " which its parent (pid "
+                    + ppid + ") is not in: the task made both, one inside the other (as bwrap --dev /dev run by a user"
+                    + " does), and no task is in the outer one") + "; a restore makes a nested user namespace by forking"
+                    + " its creator from a task of the outer one; not supported");
+        }
+        long rootUid = UserNamespaceRestore.outside(outer.uidMap(), 0), rootGid = UserNamespaceRestore.outside(outer.gidMap(), 0);
+        if (rootUid < 0 || rootGid < 0) {
+            throw new DumpException(what + " whose " + (rootUid < 0 ? "uid" : "gid") + " map has no root inside: a restore"
+                    + " forks its creator from a task that is root there; not supported");
+        }
+        long owner = Namespaces.ownerUid(pid);
+        boolean ownIds = u.uidMap().equals(List.of(new UserNsImage.IdRange(u.uidMap().get(0).inside(), rootUid, 1)))
+                && u.gidMap().equals(List.of(new UserNsImage.IdRange(u.gidMap().get(0).inside(), rootGid, 1)))
+                && !u.setgroupsAllowed();
+        if (owner != rootUid || !ownIds) {
+            throw new DumpException(what + " is owned by uid " + owner + " and maps uids " + u.uidMap() + ", gids "
+                    + u.gidMap() + ", setgroups " + (u.setgroupsAllowed() ? "allowed" : "denied") + "; a restore carries"
+                    + " one made by root of the outer namespace (uid " + rootUid + ") mapping only its own uid and gid ("
+                    + rootUid + ", " + rootGid + "), setgroups denied, as unshare -r writes them; not supported");
+        }
     }
 
     private static UserNsImage image(int creator, String link, List<Pid> tree, String what) {

@@ -300,8 +300,12 @@ public final class FileRestore {
             int pidfd = t.namespaces().cryoFd(); // inherited: cryo is outside the namespace
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         }
-        if (seen == 0 && pid != ProcessHandle.current().pid()) {
-            // an owner outside the task's pid namespace (a sandbox's monitor, unshare, sharing their stdio with it):
+        var users = t.namespaces();
+        boolean otherUserNs = users.userNamespaceOf(t.pid().value()).isPresent()
+                && !users.userNamespaceOf(t.pid().value()).equals(users.userNamespaceOf(pid));
+        if ((seen == 0 || otherUserNs) && pid != ProcessHandle.current().pid()) {
+            // an owner outside the task's pid namespace (a sandbox's monitor, unshare, sharing their stdio with it),
+            // or outside its user namespace (no ptrace rights over it from in there: an outer namespace's task):
             // cryo takes the file and hands it in as one of its own
             dev.cryo.kernel.Pid owner = dev.cryo.kernel.Pid.of(pid);
             try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(owner);

@@ -114,7 +114,12 @@ public final class StubAdoption {
         var user = t.namespaces().userNamespaceMadeBy(childPid);
         if (user.isPresent()) { // its maps, before it runs anything
             try (Injector child = new Injector(t.tracer(), Pid.of(childPid), childPid, t.boot().gadget())) {
-                dev.cryo.engine.namespaces.UserNamespaceRestore.born(childPid, user.get(), child);
+                var outer = t.namespaces().userNamespaceOf(t.pid().value());
+                if (outer.isPresent()) { // nested in this task's
+                    dev.cryo.engine.namespaces.UserNamespaceRestore.bornNested(childPid, user.get(), outer.get(), child);
+                } else {
+                    dev.cryo.engine.namespaces.UserNamespaceRestore.born(childPid, user.get(), child);
+                }
             }
         }
         parkStopped(t, childPid);
