@@ -505,7 +505,10 @@ class NamespaceTest {
                         + "' 2>/dev/null"))) {
             int init = initUnder(p.pid().value());
             assertTrue(Files.readString(Path.of("/proc/" + init + "/uid_map")).trim().matches("0\\s+1000\\s+1"));
-            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            DetachedProcess r = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output());
+            long owner = dev.cryo.kernel.Namespaces.ownerUid(Integer.toString(init)); // was cryo's root before
+            String out = RestoreTest.checkAndReap(r);
+            assertEquals(1000, owner, "the owner of the restored user namespace");
             assertTrue(out.contains("PASS"), out);
             assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
         }
@@ -513,10 +516,11 @@ class NamespaceTest {
 
     /**
      * A user namespace nested in another of the tree's, as a rootless container runs {@code unshare
-     * -Ur} inside: uid 1000's {@code unshare -Ur} shell (root inside = 1000) runs, in a child, a
-     * second {@code unshare -Ur -m --pid --fork} owning its mount and pid namespaces,
-     * around userns.c on a tmpfs. The restore forks the inner creator from the outer shell into a
-     * new user namespace whose owner is root of the outer one, and the creator writes its own maps;
+     * -Ur} inside: root's shell runs uid 1000's {@code unshare -Ur} shell (root inside = 1000), which
+     * runs, in a child, a second {@code unshare -Ur -m --pid --fork} owning its mount and pid
+     * namespaces, around userns.c on a tmpfs. The restore forks the outer creator as uid 1000 (the
+     * outer namespace's owner, 0 before), the inner one from the outer shell into a new user
+     * namespace whose owner is root of the outer one, and the inner creator writes its own maps;
      * userns.c finds its maps, capabilities, ownership, file and child as they were.
      */
     @Test
@@ -528,13 +532,14 @@ class NamespaceTest {
         Files.setPosixFilePermissions(prog, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         String inner = "unshare -Ur -m --pid --fork sh -c 'mount -t tmpfs -o size=4m,mode=0755 cryo-nested "
                 + box + " && exec " + prog + " " + box + "'";
-        // "; true": the outer shell forks the inner unshare instead of becoming it
+        // "; true": each shell forks the next command instead of becoming it; the tree's root is root's shell
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nested.out"), "sh", "-c",
-                "exec setpriv --reuid=1000 --regid=1000 --clear-groups unshare -Ur sh -c \"" + inner + "; true\" 2>/dev/null"))) {
-            int outer = p.pid().value(), creator = initUnder(outer), init = initUnder(creator);
+                "setpriv --reuid=1000 --regid=1000 --clear-groups unshare -Ur sh -c \"" + inner + "; true\" 2>/dev/null;"
+                        + " true"))) {
+            int outer = initUnder(p.pid().value()), creator = initUnder(outer), init = initUnder(creator);
             try {
                 String before = nestedUserNamespace(outer, creator, init);
-                DetachedProcess r = DumpRestore.dump(outer, tmp.resolve("img")).restoreDetached(p.output());
+                DetachedProcess r = DumpRestore.dump(p.pid().value(), tmp.resolve("img")).restoreDetached(p.output());
                 try {
                     assertEquals(before.replaceAll("\\[\\d+\\]", ""), nestedUserNamespace(outer, creator, init)
                             .replaceAll("\\[\\d+\\]", ""));
@@ -567,7 +572,8 @@ class NamespaceTest {
                 + ", gid_map " + Files.readString(Path.of("/proc/" + init + "/gid_map")).trim().replaceAll("\\s+", " ")
                 + ", setgroups " + Files.readString(Path.of("/proc/" + init + "/setgroups")).trim()
                 + ", owner " + dev.cryo.kernel.Namespaces.ownerUid(Integer.toString(init))
-                + ", outer uid_map " + Files.readString(Path.of("/proc/" + outer + "/uid_map")).trim().replaceAll("\\s+", " ");
+                + ", outer uid_map " + Files.readString(Path.of("/proc/" + outer + "/uid_map")).trim().replaceAll("\\s+", " ")
+                + ", outer owner " + dev.cryo.kernel.Namespaces.ownerUid(Integer.toString(outer));
     }
 
     /** pidns.c (an init with children, grandchildren and orphans) in a user namespace with uts and ipc ones it owns. */

@@ -76,9 +76,22 @@ public final class ExactPidSpawner {
     public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
                                         boolean newSession, boolean exec, int pidfdAt, int deadLeaderSid,
                                         java.util.function.Consumer<Injector> atBirth) {
+        return spawnInNamespaces(pid, setTid, nsFlags, skipTo, path, argv, newSession, exec, pidfdAt, deadLeaderSid, null,
+                atBirth);
+    }
+
+    /**
+     * The same; {@code beforeFork} (may be null) runs syscalls in the stub that forks it, just
+     * before (the stub is killed after: a new user namespace's owner is the forker's euid).
+     */
+    public static Pid spawnInNamespaces(int pid, int[] setTid, int nsFlags, int skipTo, String path, List<String> argv,
+                                        boolean newSession, boolean exec, int pidfdAt, int deadLeaderSid,
+                                        java.util.function.ObjIntConsumer<Injector> beforeFork,
+                                        java.util.function.Consumer<Injector> atBirth) {
         Pid stub = deadLeaderSid > 0 ? sessionLeader(deadLeaderSid, skipTo)
                 : Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
-        return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt, atBirth);
+        return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt, beforeFork,
+                atBirth);
     }
 
     /**
@@ -117,7 +130,7 @@ public final class ExactPidSpawner {
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
                                 boolean dieWithParent, boolean exec, int nsFlags, int[] setTid) {
-        return fromStub(stub, pid, skipTo, path, argv, newSession, dieWithParent, exec, nsFlags, setTid, 0, null);
+        return fromStub(stub, pid, skipTo, path, argv, newSession, dieWithParent, exec, nsFlags, setTid, 0, null, null);
     }
 
     /**
@@ -127,6 +140,7 @@ public final class ExactPidSpawner {
      */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
                                 boolean dieWithParent, boolean exec, int nsFlags, int[] setTid, int pidfdAt,
+                                java.util.function.ObjIntConsumer<Injector> beforeFork,
                                 java.util.function.Consumer<Injector> atBirth) {
         int child = 0;
         try (Tracer tracer = new Tracer()) {
@@ -143,6 +157,9 @@ public final class ExactPidSpawner {
                 long self = inj.call("pidfd_open(self)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
                 inj.call("dup3(pidfd)", SyscallNr.DUP3, self, pidfdAt, 0); // without O_CLOEXEC: kept across the exec
                 inj.call("close", SyscallNr.CLOSE, self);
+            }
+            if (beforeFork != null) {
+                beforeFork.accept(inj, stub.value());
             }
             // exit_signal must be 0 with CLONE_PARENT: the child gets the stub's (SIGCHLD)
             long r = inj.raw(SyscallNr.CLONE3, scratch, 88);

@@ -281,15 +281,6 @@ public final class Sys {
         return m;
     }
 
-    /** prlimit64(pid, resource, {soft, hard}, NULL); -1 is RLIM_INFINITY. */
-    public static void setRlimit(Pid pid, int resource, long soft, long hard) {
-        Memory m = new Memory(16);
-        m.setLong(0, soft);
-        m.setLong(8, hard);
-        call(() -> "prlimit64(pid " + pid + ", resource " + resource + ", " + soft + "/" + hard + ")",
-                SyscallNr.PRLIMIT64, pid.value(), resource, address(m), 0);
-    }
-
     public static final int KCMP_VM = 1, KCMP_FILES = 2, KCMP_FS = 3;
 
     /** kcmp(type) of two processes' whole tables (KCMP_VM, KCMP_FILES, KCMP_FS): whether they share it. */

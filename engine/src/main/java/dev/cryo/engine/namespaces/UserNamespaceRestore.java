@@ -113,6 +113,48 @@ public final class UserNamespaceRestore {
         }
     }
 
+    /**
+     * Runs {@code clone}, a fork with CLONE_NEWUSER by {@code forker} (a task of cryo's user
+     * namespace, pid {@code forkerPid}), as the dumped owner of the new namespace ({@link #becomeOwner}),
+     * and puts the forker's effective uid and securebits back after.
+     */
+    public static long asOwner(UserNsImage u, int forkerPid, Injector forker, java.util.function.LongSupplier clone) {
+        long euid = euid(forkerPid);
+        if (u.owner() < 0 || u.owner() == euid) {
+            return clone.getAsLong();
+        }
+        long bits = forker.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
+        becomeOwner(u, forkerPid, forker);
+        try {
+            return clone.getAsLong();
+        } finally {
+            forker.call("setresuid(-1, " + euid + ", -1)", SyscallNr.SETRESUID, -1, euid, -1);
+            forker.call("prctl(PR_SET_SECUREBITS, " + bits + ")", SyscallNr.PRCTL, Prctl.PR_SET_SECUREBITS, bits);
+        }
+    }
+
+    /**
+     * The kernel makes the effective uid of the task that forks with CLONE_NEWUSER the new
+     * namespace's owner (who has every capability in it from outside: a rootless container's
+     * user): {@code forker} takes the dumped owner's as its effective uid, keeping its capabilities
+     * (SECBIT_NO_SETUID_FIXUP: clone3's set_tid needs them). Its child inherits both until the
+     * credentials stage sets its own.
+     */
+    public static void becomeOwner(UserNsImage u, int forkerPid, Injector forker) {
+        if (u.owner() < 0 || u.owner() == euid(forkerPid)) {
+            return;
+        }
+        long bits = forker.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
+        forker.call("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP) before forking as the owner", SyscallNr.PRCTL,
+                Prctl.PR_SET_SECUREBITS, bits | Prctl.SECBIT_NO_SETUID_FIXUP);
+        forker.call("setresuid(-1, " + u.owner() + ", -1) to fork as the owner of a user namespace", SyscallNr.SETRESUID,
+                -1, u.owner(), -1);
+    }
+
+    private static long euid(int pid) {
+        return Integer.toUnsignedLong(dev.cryo.kernel.proc.ProcFs.status(Pid.of(pid), Pid.of(pid)).uids().effective());
+    }
+
     /** Every capability (it has them all in its new namespace) inheritable and ambient: kept across an exec. */
     private static void keepCapabilities(int pid, Injector child) {
         long page = child.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, VmaImage.PROT_READ | VmaImage.PROT_WRITE,

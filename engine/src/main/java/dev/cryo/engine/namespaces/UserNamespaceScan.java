@@ -84,19 +84,19 @@ public final class UserNamespaceScan {
                 + " user namespace (" + parent + "),";
         UserNsImage outer = byLink.get(parent);
         int ppid = ProcFs.stat(Pid.of(u.pid())).ppid();
-        boolean parentInside = tree.contains(Pid.of(ppid)) && parent.equals(Namespaces.link(Integer.toString(ppid), "user"));
-        if (outer == null || !parentInside) {
-            throw new DumpException(what + (outer == null ? " which the tree did not make" : " which its parent (pid "
-                    + ppid + ") is not in: the task made both, one inside the other (as bwrap --dev /dev run by a user"
-                    + " does), and no task is in the outer one") + "; a restore makes a nested user namespace by forking"
-                    + " its creator from a task of the outer one; not supported");
+        boolean parentInside = parent.equals(Namespaces.link(Integer.toString(ppid), "user"));
+        if (outer == null || !parentInside || !tree.contains(Pid.of(ppid))) {
+            throw new DumpException(what + (!parentInside ? " which its parent (pid " + ppid + ") is not in: the task made"
+                    + " both, one inside the other (as bwrap --dev /dev run by a user does), and no task is in the outer one"
+                    : " which the tree did not make") + "; a restore makes a nested user namespace by forking its creator"
+                    + " from a task of the outer one; not supported");
         }
         long rootUid = UserNamespaceRestore.outside(outer.uidMap(), 0), rootGid = UserNamespaceRestore.outside(outer.gidMap(), 0);
         if (rootUid < 0 || rootGid < 0) {
             throw new DumpException(what + " whose " + (rootUid < 0 ? "uid" : "gid") + " map has no root inside: a restore"
                     + " forks its creator from a task that is root there; not supported");
         }
-        long owner = Namespaces.ownerUid(pid);
+        long owner = u.owner();
         boolean ownIds = u.uidMap().equals(List.of(new UserNsImage.IdRange(u.uidMap().get(0).inside(), rootUid, 1)))
                 && u.gidMap().equals(List.of(new UserNsImage.IdRange(u.gidMap().get(0).inside(), rootGid, 1)))
                 && !u.setgroupsAllowed();
@@ -150,7 +150,7 @@ public final class UserNamespaceScan {
                 }
             }
         }
-        return new UserNsImage(creator, uids, gids, allowed, members);
+        return new UserNsImage(creator, uids, gids, allowed, members, Namespaces.ownerUid(Integer.toString(creator)));
     }
 
     /**

@@ -17,16 +17,22 @@ import java.util.Map;
  * so the restore forks it into a new one, with the namespaces it made along owned by it);
  * {@code uidMap}/{@code gidMap} its id maps with the outside ids as cryo's namespace sees them
  * (what cryo writes back to /proc/PID/uid_map); {@code setgroupsAllowed} what /proc/PID/setgroups
- * said ("deny" is written before the gid map); {@code members} the tasks of the tree inside it.
+ * said ("deny" is written before the gid map); {@code members} the tasks of the tree inside it;
+ * {@code owner} the uid (as cryo sees it) of the task that made it, which the kernel keeps as its
+ * owner (that uid has every capability in it from outside; -1: an image of before it was recorded).
  */
 public record UserNsImage(int pid, List<IdRange> uidMap, List<IdRange> gidMap, boolean setgroupsAllowed,
-                          List<Integer> members) {
+                          List<Integer> members, long owner) {
     public static final int RECORD_ID = 760;
 
     public UserNsImage {
         uidMap = List.copyOf(uidMap);
         gidMap = List.copyOf(gidMap);
         members = List.copyOf(members);
+    }
+
+    public UserNsImage(int pid, List<IdRange> uidMap, List<IdRange> gidMap, boolean setgroupsAllowed, List<Integer> members) {
+        this(pid, uidMap, gidMap, setgroupsAllowed, members, -1);
     }
 
     /** One line of a map: {@code count} ids from {@code inside} are {@code outside}'s. */
@@ -79,21 +85,35 @@ public record UserNsImage(int pid, List<IdRange> uidMap, List<IdRange> gidMap, b
         m.put("gidMap", gidMap.stream().map(IdRange::toString).toList());
         m.put("setgroups", setgroupsAllowed ? "allow" : "deny");
         m.put("members", members);
+        if (owner >= 0) {
+            m.put("owner", owner);
+        }
         return m;
     }
 
     /** A map holds at most 340 lines (the kernel's limit since 4.15). */
     private static final int MAX_RANGES = 340, MAX_MEMBERS = 1 << 20;
 
-    public static final RecordCodec<UserNsImage> CODEC = RecordCodec.of(UserNsImage.class, RECORD_ID, 1,
+    /** v2: the owner (v1 images read as -1). */
+    public static final RecordCodec<UserNsImage> CODEC = RecordCodec.of(UserNsImage.class, RECORD_ID, 2,
             (out, u) -> {
                 out.writeVarInt(u.pid(), true);
                 writeMap(out, u.uidMap());
                 writeMap(out, u.gidMap());
                 out.writeBoolean(u.setgroupsAllowed());
                 ModelFields.writeInts(out, u.members(), MAX_MEMBERS, "UserNsImage.members");
-            }, (in, version) -> new UserNsImage(in.readVarInt(true), readMap(in), readMap(in), in.readBoolean(),
-                    ModelFields.readInts(in, MAX_MEMBERS, "UserNsImage.members")));
+                out.writeVarLong(u.owner() + 1, true);
+            }, (in, version) -> {
+                int pid = in.readVarInt(true);
+                List<IdRange> uids = readMap(in), gids = readMap(in);
+                boolean allowed = in.readBoolean();
+                List<Integer> members = ModelFields.readInts(in, MAX_MEMBERS, "UserNsImage.members");
+                long owner = version >= 2 ? in.readVarLong(true) - 1 : -1;
+                if (owner < -1 || owner > 0xffffffffL) {
+                    throw new KryoException("UserNsImage: owner " + owner + " out of bounds");
+                }
+                return new UserNsImage(pid, uids, gids, allowed, members, owner);
+            });
 
     private static void writeMap(Output out, List<IdRange> map) {
         out.writeVarInt(map.size(), true);

@@ -66,7 +66,7 @@ public final class ZombieRestorer {
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
         int uid = zombie.uid();
         for (var r : zombie.rlimits()) {
-            Sys.setRlimit(pid, r.resource(), r.soft(), r.hard());
+            dev.cryo.engine.restore.stage.ProcessState.setRlimit(inj, pid, boot.data(), r);
         }
         if (zombie.creds() != null) { // its ids (waitid reports the real uid) and what its status shows
             setCreds(zombie.creds());

@@ -28,10 +28,13 @@ class UserNsImageTest {
     @Test
     void theRecordRoundTripsAndABadRangeIsRefused() {
         UserNsImage u = new UserNsImage(4242, UserNsImage.parse("uid_map", ROOTLESS),
-                List.of(new UserNsImage.IdRange(0, 1000, 1)), false, List.of(4242, 4243));
+                List.of(new UserNsImage.IdRange(0, 1000, 1)), false, List.of(4242, 4243), 1000);
         Output out = new Output(1024);
         UserNsImage.CODEC.write(out, u);
-        assertEquals(u, UserNsImage.CODEC.read(new Input(out.toBytes()), 1));
+        assertEquals(u, UserNsImage.CODEC.read(new Input(out.toBytes()), 2));
+        // a version 1 record ends before the owner: unknown
+        assertEquals(new UserNsImage(u.pid(), u.uidMap(), u.gidMap(), false, u.members()),
+                UserNsImage.CODEC.read(new Input(out.toBytes()), 1));
 
         Output bad = new Output(64);
         bad.writeVarInt(1, true);

@@ -36,6 +36,18 @@ public final class ProcessState implements StateStage {
         return "process state";
     }
 
+    /**
+     * prlimit64 by the task on itself ({@code scratch}: 16 bytes of its memory). cryo could not
+     * set it from outside on a task of a user namespace it does not own (it lacks
+     * CAP_SYS_RESOURCE, and a rootless container's namespace is its user's).
+     */
+    public static void setRlimit(dev.cryo.kernel.ptrace.Injector inj, dev.cryo.kernel.Pid pid, long scratch, Rlimit r) {
+        Sys.write(pid, scratch, java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putLong(r.soft()).putLong(r.hard()).array());
+        inj.call("prlimit64(pid " + pid + ", resource " + r.resource() + ", " + r.soft() + "/" + r.hard() + ")",
+                SyscallNr.PRLIMIT64, 0, r.resource(), scratch, 0);
+    }
+
     @Override
     public void run(TaskContext t) {
         TaskImage task = t.task();
@@ -48,7 +60,7 @@ public final class ProcessState implements StateStage {
         }
         setSigactions(t, task.sigactions());
         for (Rlimit r : task.rlimits()) {
-            Sys.setRlimit(t.pid(), r.resource(), r.soft(), r.hard());
+            setRlimit(t.main(), t.pid(), t.put(new byte[16]), r); // put: queued calls done before their area is reused
         }
         setMm(t, task.mm());
         if (!task.root().equals("/")) {

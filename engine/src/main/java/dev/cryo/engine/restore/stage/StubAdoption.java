@@ -186,7 +186,9 @@ public final class StubAdoption {
             r = NsLastPidFork.fork(t, forker, childPid, false, exitSignal, arm -> forker.rawAtEntry(arm, SyscallNr.CLONE3, boot.data(), 88),
                     born);
         } else {
-            r = forker.raw(SyscallNr.CLONE3, boot.data(), 88);
+            var user = t.namespaces().userNamespaceMadeBy(childPid); // made as its owner, from cryo's namespace
+            r = user.isEmpty() ? forker.raw(SyscallNr.CLONE3, boot.data(), 88) : dev.cryo.engine.namespaces.UserNamespaceRestore
+                    .asOwner(user.get(), forkerPid.value(), forker, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88));
             born.addAll(t.tracer().takeNewTracees());
         }
         if (born.contains(childPid)) {
