@@ -71,7 +71,10 @@ public final class UserNamespaceRestore {
         takeIds(pid, u, child);
     }
 
-    /** {@code map}'s outside ids (cryo's) as the outer namespace ({@code outer}'s map) names them: what its child namespace's map file takes. */
+    /**
+     * {@code map}'s outside ids (cryo's) as the outer namespace ({@code outer}'s map) names them:
+     * what the map file of a namespace nested in it takes.
+     */
     private static List<UserNsImage.IdRange> insideOf(List<UserNsImage.IdRange> outer, List<UserNsImage.IdRange> map, int pid) {
         List<UserNsImage.IdRange> out = new java.util.ArrayList<>();
         for (UserNsImage.IdRange r : map) {

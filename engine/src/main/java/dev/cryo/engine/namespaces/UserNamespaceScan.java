@@ -23,9 +23,10 @@ import java.util.Map;
  * and the others owned by it: every namespace a task made must be owned by the task's own user
  * namespace, as it was ({@code unshare -Urm}: yes; {@code unshare -m} and later {@code unshare -U}
  * in the same task: the mount namespace is the host's user namespace's, refused). Refused too: a
- * user namespace made inside another one but not as {@link #checkNested} requires, one whose maps are not written yet, a task whose
- * ids the maps do not hold, and a task inside one whose pid namespace, made by the tree outside it,
- * is not owned by it (its forks could not name their pids there).
+ * user namespace nested in another otherwise than {@link #checkNested} allows, one whose maps are
+ * not written yet, a task whose ids the maps do not hold, and a task inside one whose pid
+ * namespace, made by the tree outside it, is not owned by it (its forks could not name their pids
+ * there).
  */
 public final class UserNamespaceScan {
     private UserNamespaceScan() {}
