@@ -167,7 +167,9 @@ class NotCarriedTest {
                 python("unread UDP datagrams at a socket bound to a device", "import os, socket\n"
                                 + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                                 + "s.bind(('127.0.0.1', 0))\ns.sendto(b'unread', s.getsockname())\n"
-                                + "dev = sorted(d for d in os.listdir('/sys/class/net') if d != 'lo')[0]\n"
+                                // a physical device: another session's veth may be gone before the dump (ENODEV)
+                                + "dev = sorted(d for d in os.listdir('/sys/class/net')"
+                                + " if os.path.exists('/sys/class/net/' + d + '/device'))[0]\n"
                                 + "s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())",
                         " fd 3: UDP socket 127\\.0\\.0\\.1:\\d+ has unread datagrams and is bound to device \\w+"),
                 // a classic filter is carried (sockfilter.c); an eBPF one (SO_ATTACH_BPF) cannot be read back
