@@ -41,6 +41,11 @@ public final class UserNamespaceScan {
             String pid = Integer.toString(n.pid());
             String own = Namespaces.link(pid, "user");
             String what = "pid " + pid + ": its user namespace (" + own + ")";
+            String parent = n.has(Clone.NEWUSER) ? Namespaces.owner(pid, "user") : null;
+            boolean nested = parent != null && !parent.equals(cryos);
+            if (nested) { // before its other namespaces, which the outer one owns then
+                checkParentInside(n.pid(), parent);
+            }
             for (String kind : NamespaceScan.KINDS) {
                 int flag = Clone.namespaceFlag(kind);
                 if (flag == Clone.NEWUSER || !n.has(flag)) {
@@ -58,8 +63,7 @@ public final class UserNamespaceScan {
                 UserNsImage u = image(n.pid(), own, tree, what);
                 out.add(u);
                 byLink.put(own, u);
-                String parent = Namespaces.owner(pid, "user");
-                if (parent != null && !parent.equals(cryos)) {
+                if (nested) {
                     nestedIn.put(u, parent);
                 }
             }
@@ -81,16 +85,10 @@ public final class UserNamespaceScan {
      */
     private static void checkNested(UserNsImage u, String parent, Map<String, UserNsImage> byLink, List<Pid> tree) {
         String pid = Integer.toString(u.pid());
-        String what = "pid " + pid + ": its user namespace (" + Namespaces.link(pid, "user") + "), made inside another"
-                + " user namespace (" + parent + "),";
+        String what = nestedWhat(pid, parent);
         UserNsImage outer = byLink.get(parent);
-        int ppid = ProcFs.stat(Pid.of(u.pid())).ppid();
-        boolean parentInside = parent.equals(Namespaces.link(Integer.toString(ppid), "user"));
-        if (outer == null || !parentInside || !tree.contains(Pid.of(ppid))) {
-            throw new DumpException(what + (!parentInside ? " which its parent (pid " + ppid + ") is not in: the task made"
-                    + " both, one inside the other (as bwrap --dev /dev run by a user does), and no task is in the outer one"
-                    : " which the tree did not make") + "; a restore makes a nested user namespace by forking its creator"
-                    + " from a task of the outer one; not supported");
+        if (outer == null || !tree.contains(Pid.of(ProcFs.stat(Pid.of(u.pid())).ppid()))) {
+            throw new DumpException(what + " which the tree did not make" + NESTED_HOW);
         }
         long rootUid = UserNamespaceRestore.outside(outer.uidMap(), 0), rootGid = UserNamespaceRestore.outside(outer.gidMap(), 0);
         if (rootUid < 0 || rootGid < 0) {
@@ -152,6 +150,24 @@ public final class UserNamespaceScan {
             }
         }
         return new UserNsImage(creator, uids, gids, allowed, members, Namespaces.ownerUid(Integer.toString(creator)));
+    }
+
+    private static final String NESTED_HOW = "; a restore makes a nested user namespace by forking its creator from a"
+            + " task of the outer one; not supported";
+
+    private static String nestedWhat(String pid, String parent) {
+        return "pid " + pid + ": its user namespace (" + Namespaces.link(pid, "user") + "), made inside another user"
+                + " namespace (" + parent + "),";
+    }
+
+    /** The parent task of a nested namespace's maker must be in the outer one, as it forks the maker at a restore. */
+    private static void checkParentInside(int maker, String parent) {
+        int ppid = ProcFs.stat(Pid.of(maker)).ppid();
+        if (!parent.equals(Namespaces.link(Integer.toString(ppid), "user"))) {
+            throw new DumpException(nestedWhat(Integer.toString(maker), parent) + " which its parent (pid " + ppid
+                    + ") is not in: the task made both, one inside the other (as bwrap --dev /dev run by a user does),"
+                    + " and no task is in the outer one" + NESTED_HOW);
+        }
     }
 
     /**
