@@ -339,8 +339,14 @@ public final class SocketDumpState {
         // way (the peer's packets leave by the output hook). The lock outlives the killed tree's namespace:
         // the restore's veth is up before the socket is rebuilt, and the new namespace would reset the peer
         if (inOurNetns(sock)) {
-            flows.add(new NetworkLock.Flow(local, remote));
-            relock();
+            NetworkLock.Flow flow = new NetworkLock.Flow(local, remote);
+            if (!lockedAhead) {
+                lockedAhead = true;
+                lockAhead(flow);
+            } else if (!flows.contains(flow)) {
+                flows.add(flow);
+                relock();
+            }
         } else if (throughVeth.contains(ino)) {
             flows.add(new NetworkLock.Flow(remote, local));
             relock();
@@ -358,6 +364,34 @@ public final class SocketDumpState {
         }
         return TcpRepair.read(sock, TcpSocketHandler.finSent(state), state == SockDiag.TCP_FIN_WAIT2,
                 TcpSocketHandler.finReceived(state));
+    }
+
+    private boolean lockedAhead;
+
+    /** The TCP states {@link #repair} takes a connection in. */
+    private static final int REPAIRED_STATES = 1 << SockDiag.TCP_ESTABLISHED | 1 << SockDiag.TCP_FIN_WAIT1
+            | 1 << SockDiag.TCP_FIN_WAIT2 | 1 << SockDiag.TCP_CLOSE_WAIT | 1 << SockDiag.TCP_LAST_ACK
+            | 1 << SockDiag.TCP_CLOSING | 1 << SockDiag.TCP_SYN_SENT;
+
+    /**
+     * Locks {@code first} with every other connection of the tree's in cryo's namespace, in one nft run:
+     * with --tcp-established the dump repairs them all (or fails, and the lock goes), and an nft run
+     * per connection, each with the table so far, made a server holding 380 connections frozen for 20 s.
+     */
+    private void lockAhead(NetworkLock.Flow first) {
+        flows.add(first);
+        if (options.tcpEstablished()) {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                for (SockDiag.InetSocket d : inet(family, Sockets.IPPROTO_TCP).values()) {
+                    NetworkLock.Flow f = new NetworkLock.Flow(d.local(), d.remote());
+                    if ((REPAIRED_STATES & 1 << d.state()) != 0 && netnsOf(d.ino()) == 0 && holder(d.ino()) != null
+                            && !flows.contains(f)) {
+                        flows.add(f);
+                    }
+                }
+            }
+        }
+        relock();
     }
 
     /** Whether {@code sock} is one of the sockets put in repair mode, which the dump's end takes out of it. */
