@@ -847,6 +847,35 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * real13's avahi: a netlink socket with SO_PASSCRED came back without it, and avahi ignored every
+     * routing message after the restore ("No sender credentials received"). The restored socket must
+     * still have it and hand the kernel's credentials with an answer.
+     */
+    @Test
+    void aNetlinkSocketKeepsPassingCredentials() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nlcred.out"), "/usr/bin/python3", "-c",
+                "import os,signal,socket,struct,sys,time\n"
+                        + "s=socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n"
+                        + "s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)\n"
+                        + "s.bind((0, 0))\n"
+                        + "def check(*a):\n"
+                        + "    if s.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED) != 1:\n"
+                        + "        print('FAIL: SO_PASSCRED is off', flush=True); os._exit(1)\n"
+                        + "    # RTM_GETLINK dump request: nlmsghdr + ifinfomsg\n"
+                        + "    s.send(struct.pack('=IHHII', 32, 18, 0x301, 1, 0) + bytes(16))\n"
+                        + "    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(12))\n"
+                        + "    creds = [c for c in anc if c[0] == socket.SOL_SOCKET and c[1] == socket.SCM_CREDENTIALS]\n"
+                        + "    print('PASS' if creds else 'FAIL: no credentials with the answer', flush=True); os._exit(0)\n"
+                        + "signal.signal(signal.SIGUSR2, check)\n"
+                        + "print('ready', s.fileno(), flush=True)\n"
+                        + "end = time.time() + 600\n"
+                        + "while time.time() < end: time.sleep(1)\n"))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
     @Test
     void aSocketOfAnotherNetworkNamespaceIsRefusedAndTheTreeKeepsRunning() throws Exception {
         String ns = "cryo-sk-" + ProcessHandle.current().pid();

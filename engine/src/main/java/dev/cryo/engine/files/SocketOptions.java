@@ -222,7 +222,7 @@ public record SocketOptions(List<Option> options) {
             l.addAll(BUFFERS);
         }
         boolean inet = family == SockAddr.AF_INET || family == SockAddr.AF_INET6;
-        if (family == SockAddr.AF_UNIX) {
+        if (family == SockAddr.AF_UNIX || family == SockAddr.AF_NETLINK) { // udevd, avahi, NetworkManager: netlink with creds
             l.addAll(UNIX);
         }
         if (family == SockAddr.AF_INET || (family == SockAddr.AF_INET6 && type != SOCK_RAW)) {
