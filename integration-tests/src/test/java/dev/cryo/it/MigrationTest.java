@@ -178,14 +178,9 @@ class MigrationTest {
      */
     @Test
     void aContainerWithAConnectionFromItsHostIsRefusedByNameAndRunsOn() throws Exception {
-        Path script = tmp.resolve("sockets.py");
-        try (java.io.InputStream in = MigrationTest.class.getResourceAsStream("/scripts/sockets.py")) {
-            Files.write(script, in.readAllBytes());
-        }
+        Path script = Workloads.script(tmp, "sockets.py");
         Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
-        String container = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-mc >/dev/null 2>&1; do"
-                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.85.0.2/24 dev cryo-mc && ip link set cryo-mc up"
-                + " && ip route add default via 10.85.0.1 && exec python3 " + script + " streamserver 10.85.0.2 8001";
+        String container = Workloads.vethStreamServer(script, "cryo-mc", "10.85.0", true);
         try (TwoHosts hosts = new TwoHosts(tmp).start();
              DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
                      + " unshare -n --pid --fork --mount-proc sh -c '" + container + "' 2>/dev/null")) {

@@ -139,15 +139,10 @@ class NetNamespaceTest {
     }
 
     private void streamThroughVeth(boolean leaveRunning) throws Exception {
-        Path script = tmp.resolve("sockets.py");
-        try (java.io.InputStream in = NetNamespaceTest.class.getResourceAsStream("/scripts/sockets.py")) {
-            Files.write(script, in.readAllBytes());
-        }
+        Path script = Workloads.script(tmp, "sockets.py");
         Path serverLog = tmp.resolve("server.out");
         Path clientLog = tmp.resolve("client.out");
-        String inside = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-tc >/dev/null 2>&1; do"
-                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.83.0.2/24 dev cryo-tc && ip link set cryo-tc up"
-                + " && exec python3 " + script + " streamserver 10.83.0.2 8001";
+        String inside = Workloads.vethStreamServer(script, "cryo-tc", "10.83.0", false);
         try (DetachedProcess p = DetachedProcess.start(serverLog, "sh", "-c",
                 "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
             DetachedProcess.awaitCondition(() -> hasChild(p.pid().value()), Duration.ofSeconds(20), "unshare's child");
@@ -206,14 +201,9 @@ class NetNamespaceTest {
      */
     @Test
     void aPeerRoutedThroughTheHostIsHeldOffTheContainerUntilItsConnectionIsBack() throws Exception {
-        Path script = tmp.resolve("sockets.py");
-        try (java.io.InputStream in = NetNamespaceTest.class.getResourceAsStream("/scripts/sockets.py")) {
-            Files.write(script, in.readAllBytes());
-        }
+        Path script = Workloads.script(tmp, "sockets.py");
         Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
-        String container = "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show cryo-fc >/dev/null 2>&1; do"
-                + " i=$((i+1)); sleep 0.1; done; ip addr add 10.84.0.2/24 dev cryo-fc && ip link set cryo-fc up"
-                + " && ip route add default via 10.84.0.1 && exec python3 " + script + " streamserver 10.84.0.2 8001";
+        String container = Workloads.vethStreamServer(script, "cryo-fc", "10.84.0", true);
         // the peer retransmits at least every second (its own namespace's setting), so the wait below is short
         String peer = "ip link set lo up && echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms && i=0; while [ $i -lt 300 ]"
                 + " && ! ip link show cryo-fp >/dev/null 2>&1; do i=$((i+1)); sleep 0.1; done; ip addr add 10.84.1.2/24"
@@ -335,10 +325,7 @@ class NetNamespaceTest {
      */
     @Test
     void aContainersOwnFirewallComesBackWithItsNatCountersAndSets() throws Exception {
-        Path script = tmp.resolve("firewall.py");
-        try (java.io.InputStream in = NetNamespaceTest.class.getResourceAsStream("/scripts/firewall.py")) {
-            Files.write(script, in.readAllBytes());
-        }
+        Path script = Workloads.script(tmp, "firewall.py");
         Path rules = Files.writeString(tmp.resolve("rules.nft"), RULES);
         String setup = "ip link set lo up && ip addr add 10.86.0.1/32 dev lo && nft -f " + rules
                 + " && iptables -t nat -A OUTPUT -d 10.86.0.1 -p tcp --dport 81 -j DNAT --to-destination 10.86.0.1:8080"

@@ -53,23 +53,38 @@ final class Workloads {
                 Integer.toString(mib)));
     }
 
-    static DetachedProcess python(Path dir) throws Exception {
-        Path script = dir.resolve("counter.py");
-        try (InputStream in = Workloads.class.getResourceAsStream("/scripts/counter.py")) {
-            Files.write(script, in.readAllBytes());
+    /** The test script src/test/resources/scripts/NAME, copied into {@code dir} (once). */
+    static Path script(Path dir, String name) throws IOException {
+        Path script = dir.resolve(name);
+        if (!Files.exists(script)) {
+            try (InputStream in = Workloads.class.getResourceAsStream("/scripts/" + name)) {
+                Files.write(script, in.readAllBytes());
+            }
         }
+        return script;
+    }
+
+    /**
+     * A container init's shell line: waits for its veth end {@code dev} (the test moves it in), gives it
+     * NET.2/24 ({@code net} is "10.83.0"; with {@code routed} a default route via NET.1) and runs
+     * sockets.py's stream server on NET.2:8001.
+     */
+    static String vethStreamServer(Path script, String dev, String net, boolean routed) {
+        return "ip link set lo up && i=0; while [ $i -lt 300 ] && ! ip link show " + dev + " >/dev/null 2>&1; do"
+                + " i=$((i+1)); sleep 0.1; done; ip addr add " + net + ".2/24 dev " + dev + " && ip link set " + dev + " up"
+                + (routed ? " && ip route add default via " + net + ".1" : "")
+                + " && exec python3 " + script + " streamserver " + net + ".2 8001";
+    }
+
+    static DetachedProcess python(Path dir) throws Exception {
+        Path script = script(dir, "counter.py");
         return ready(DetachedProcess.start(dir.resolve("counter-py.out"), "/usr/bin/python3", script.toString(),
                 dir.resolve("counter-py.txt").toString()));
     }
 
     /** sockets.py in one of its modes (see the script). */
     static DetachedProcess sockets(Path dir, String mode, String... args) throws Exception {
-        Path script = dir.resolve("sockets.py");
-        if (!Files.exists(script)) {
-            try (InputStream in = Workloads.class.getResourceAsStream("/scripts/sockets.py")) {
-                Files.write(script, in.readAllBytes());
-            }
-        }
+        Path script = script(dir, "sockets.py");
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("/usr/bin/python3", script.toString(), mode));
         cmd.addAll(java.util.List.of(args));
         return ready(DetachedProcess.start(dir.resolve("sockets-" + mode + ".out"), cmd.toArray(String[]::new)));
