@@ -715,7 +715,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         return hub.records(UnixSocket.class).stream()
                 .filter(l -> l.state() == SockDiag.UNIX_LISTEN && l.type() == end.type() && Arrays.equals(l.name(), end.name())
-                        && hub.buildsNow(l.ino()) && l.bindDir().isEmpty() && l.movedTo().isEmpty() && l.fileMode() != FILE_GONE)
+                        && hub.buildsNow(l.ino()) && reachedBy(l) != null && l.movedTo().isEmpty() && l.fileMode() != FILE_GONE)
                 .findFirst().orElse(null);
     }
 
@@ -733,7 +733,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         Fd c = Sockets.socket(SockAddr.AF_UNIX, l.type(), 0);
         try {
-            hub.connect(c, l.address(), acceptedCreds);
+            hub.connect(c, reachedBy(l), acceptedCreds);
             Fd a = Sockets.accept(ls, 0);
             if (other) {
                 hub.listen(ls, l.backlog(), l.peerCreds());
@@ -743,6 +743,19 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             c.close();
             throw e;
         }
+    }
+
+    /**
+     * The address a client of cryo's (or of a stand-in, whose cwd is not the listener's) connects to
+     * listener {@code l} by: a relative name (postfix's private/rewrite) by its file's whole path,
+     * if that fits in sun_path; the client still names the listener by the name it was bound to.
+     */
+    private static SockAddr reachedBy(UnixSocket l) {
+        if (l.bindDir().isEmpty()) {
+            return l.address();
+        }
+        byte[] path = filePath(l).getBytes(StandardCharsets.UTF_8);
+        return path.length < 108 ? SockAddr.unix(path) : null;
     }
 
     /** The socket file's path, a relative name resolved in the directory it was bound in. */
