@@ -123,11 +123,10 @@ public final class UserNamespaceRestore {
      */
     public static long asOwner(UserNsImage u, int forkerPid, Injector forker, java.util.function.LongSupplier clone) {
         long euid = euid(forkerPid);
-        if (u.owner() < 0 || u.owner() == euid) {
+        long bits = takeOwnersUid(u, euid, forker);
+        if (bits < 0) {
             return clone.getAsLong();
         }
-        long bits = forker.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
-        becomeOwner(u, forkerPid, forker);
         try {
             return clone.getAsLong();
         } finally {
@@ -144,14 +143,20 @@ public final class UserNamespaceRestore {
      * credentials stage sets its own.
      */
     public static void becomeOwner(UserNsImage u, int forkerPid, Injector forker) {
-        if (u.owner() < 0 || u.owner() == euid(forkerPid)) {
-            return;
+        takeOwnersUid(u, euid(forkerPid), forker);
+    }
+
+    /** {@link #becomeOwner} of a forker whose effective uid is {@code euid}; returns its securebits before, or -1 when it is the owner already. */
+    private static long takeOwnersUid(UserNsImage u, long euid, Injector forker) {
+        if (u.owner() < 0 || u.owner() == euid) {
+            return -1;
         }
         long bits = forker.call("prctl(PR_GET_SECUREBITS)", SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS);
         forker.call("prctl(PR_SET_SECUREBITS, NO_SETUID_FIXUP) before forking as the owner", SyscallNr.PRCTL,
                 Prctl.PR_SET_SECUREBITS, bits | Prctl.SECBIT_NO_SETUID_FIXUP);
         forker.call("setresuid(-1, " + u.owner() + ", -1) to fork as the owner of a user namespace", SyscallNr.SETRESUID,
                 -1, u.owner(), -1);
+        return bits;
     }
 
     private static long euid(int pid) {
