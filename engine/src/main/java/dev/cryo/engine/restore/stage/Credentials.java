@@ -10,7 +10,6 @@ import dev.cryo.kernel.Prctl;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStatus;
-import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallBatch;
 
@@ -92,20 +91,7 @@ public final class Credentials implements StateStage {
      * task, which never runs). False, with nothing run, when the thread cannot take a batch.
      */
     private static boolean inOneBatch(TaskContext t, Steps steps) {
-        long batchAt = (steps.groupBytes() + 63) & ~63L;
-        int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(t.pid(), t.pid()));
-        if (stop == 0 || batchAt + SyscallBatch.size(steps.calls().size()) > CAPS_FIRST) {
-            return false;
-        }
-        Injector inj = t.main();
-        long[] r = SyscallBatch.runWhileBuilt(t.tracer(), inj, t.boot().data() + batchAt, steps.calls(), stop,
-                t.boot().pauseLoop());
-        for (int i = 0; i < r.length; i++) {
-            if (Injector.isError(r[i])) {
-                throw new SyscallException(steps.names().get(i) + " in pid " + t.pid(), (int) -r[i]);
-            }
-        }
-        return true;
+        return t.inOneBatch((steps.groupBytes() + 63) & ~63L, CAPS_FIRST, steps.calls(), steps.names()::get);
     }
 
     /** Where the sets are written before a call reads them: (offset, bytes) → address in the task. */

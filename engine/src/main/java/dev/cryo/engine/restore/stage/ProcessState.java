@@ -10,9 +10,6 @@ import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.engine.restore.BootstrapArea;
-import dev.cryo.kernel.SyscallException;
-import dev.cryo.kernel.proc.ProcFs;
-import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallBatch;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -89,25 +86,14 @@ public final class ProcessState implements StateStage {
             structs.longs(a.handler(), a.flags(), a.restorer(), a.mask());
         }
         long base = t.put(structs.toBytes());
-        Injector inj = t.main();
-        int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(t.pid(), t.pid()));
-        if (stop == 0 || SIGACTIONS + SyscallBatch.size(settable.size()) > BootstrapArea.DATA_SIZE) {
-            for (int i = 0; i < settable.size(); i++) {
-                t.call("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")", SyscallNr.RT_SIGACTION,
-                        settable.get(i).signal(), base + i * 32L, 0, 8);
-            }
-            return;
-        }
         List<SyscallBatch.Call> calls = new ArrayList<>();
         for (int i = 0; i < settable.size(); i++) {
             calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, settable.get(i).signal(), base + i * 32L, 0, 8));
         }
-        long[] r = SyscallBatch.runWhileBuilt(t.tracer(), inj, t.boot().data() + SIGACTIONS, calls, stop,
-                t.boot().pauseLoop());
-        for (int i = 0; i < r.length; i++) {
-            if (Injector.isError(r[i])) {
-                throw new SyscallException("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ") in pid "
-                        + t.pid(), (int) -r[i]);
+        java.util.function.IntFunction<String> name = i -> "rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")";
+        if (!t.inOneBatch(SIGACTIONS, BootstrapArea.DATA_SIZE, calls, name)) {
+            for (int i = 0; i < calls.size(); i++) {
+                t.call(name.apply(i), calls.get(i).nr(), calls.get(i).args());
             }
         }
     }

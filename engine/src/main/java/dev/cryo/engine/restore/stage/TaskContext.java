@@ -274,6 +274,26 @@ public final class TaskContext {
         later("close", dev.cryo.kernel.SyscallNr.CLOSE, predictedFd);
     }
 
+    /**
+     * Runs {@code calls} in the main thread in one syscall batch, its table at offset {@code at} of
+     * the bootstrap data area: one ptrace round trip instead of two per call. The batch runs every
+     * call; the first failure is thrown under its name ({@code name} of its index). False, with nothing
+     * run, when the thread cannot take a batch or the table would reach past {@code limit}.
+     */
+    public boolean inOneBatch(long at, long limit, List<SyscallBatch.Call> calls, java.util.function.IntFunction<String> name) {
+        int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
+        if (stop == 0 || at + SyscallBatch.size(calls.size()) > limit) {
+            return false;
+        }
+        long[] r = SyscallBatch.runWhileBuilt(tracer, main(), boot.data() + at, calls, stop, boot.pauseLoop());
+        for (int i = 0; i < r.length; i++) {
+            if (Injector.isError(r[i])) {
+                throw new dev.cryo.kernel.SyscallException(name.apply(i) + " in pid " + pid, (int) -r[i]);
+            }
+        }
+        return true;
+    }
+
     /** Where a flush writes its batch: past the first data page, which holds a path (PATH_MAX) at most. */
     private static final long BATCH_AT = BootstrapArea.PAGE;
     private static final int BATCH_MAX = 128;
