@@ -275,7 +275,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             java.nio.file.Path link = java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd);
             String target = java.nio.file.Files.readSymbolicLink(link).toString();
             return (ProcFs.fdInfo(pid, fd).flags() & Fcntl.O_ACCMODE) == Fcntl.O_RDONLY
-                    && (target.startsWith("pipe:[") || (target.startsWith("/") && FileIdentity.isFifo(link)));
+                    && PipeHandler.isPipe(target, link);
         } catch (java.io.IOException | RuntimeException e) {
             return false;
         }

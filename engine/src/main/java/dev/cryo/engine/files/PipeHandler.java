@@ -135,7 +135,12 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
-        return fd.target().startsWith("pipe:[") || (fd.target().startsWith("/") && FileIdentity.isFifo(fd.procPath()));
+        return isPipe(fd.target(), fd.procPath());
+    }
+
+    /** Whether an fd whose link reads {@code target} ({@code link}: its /proc/PID/fd/N) is a pipe or a FIFO. */
+    static boolean isPipe(String target, java.nio.file.Path link) throws IOException {
+        return target.startsWith("pipe:[") || (target.startsWith("/") && FileIdentity.isFifo(link));
     }
 
     @Override
