@@ -707,6 +707,33 @@ class RealServersTest {
         }
     }
 
+    /**
+     * An LMDB writer (py-lmdb) with a write transaction open across a killing dump: LMDB's writer mutex,
+     * robust and held in lock.mdb mapped shared, was marked OWNER_DIED by the kill, and the restore
+     * refused lock.mdb as changed since the dump. The restored writer commits, and a writer started
+     * after it takes the mutex and finds every key.
+     */
+    @Test
+    void anLmdbWriteTransactionHeldAcrossAKillingDumpCommitsAfterTheRestore() throws Exception {
+        assumeTrue(succeedsQuietly(List.of("/usr/bin/python3", "-c", "import lmdb")), "Debian package python3-lmdb");
+        Path env = Files.createDirectories(tmp.resolve("lmdb"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lmdb.out"), "/usr/bin/python3",
+                Workloads.script(tmp, "lmdbwriter.py").toString(), env.toString()))) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+        String keys = succeeds(List.of("/usr/bin/python3", "-c", "import lmdb, sys\n"
+                + "e = lmdb.open(sys.argv[1])\nwith e.begin(write=True) as t: t.put(b'later', b'4')\n"
+                + "with e.begin() as t: print([k.decode() for k, _ in t.cursor()])", env.toString()));
+        assertEquals("['after', 'before', 'during', 'later']", keys.strip());
+    }
+
+    private static boolean succeedsQuietly(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        return p.waitFor() == 0;
+    }
+
     /** Runs {@code cmd} (which must exit 0) until its output contains {@code text}. */
     private static void awaitOutput(List<String> cmd, String text, String what) throws Exception {
         DetachedProcess.awaitCondition(() -> {

@@ -38,6 +38,20 @@ class SharedMemoryTest {
         }
     }
 
+    /**
+     * Robust mutexes held in a file mapped shared (robustheld.c: a plain and a priority-inheriting one
+     * held by the main thread, one by a second thread) across a dump that kills: the kill must not mark
+     * them OWNER_DIED in the file. With the pages written back ({@code clean}) that write stamped the
+     * file and the restore refused it as changed since the dump; with them dirty it went unseen and
+     * the restored program found its own mutexes dead.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"clean", "dirty"})
+    void robustMutexesHeldInASharedFileAreNotMarkedDeadByTheKill(String pages) throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "robustheld", tmp.toString(), pages);
+        assertTrue(out.contains("PASS"), out);
+    }
+
     private static final Pattern SHARED = Pattern.compile(
             "\"kind\"\\s*:\\s*\"SHARED_ANON\"[^}]*?\"dumpedPages\"\\s*:\\s*(\\d+)\\s*,\\s*\"zeroPages\"\\s*:\\s*(\\d+)");
 

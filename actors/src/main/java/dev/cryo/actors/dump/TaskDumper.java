@@ -16,6 +16,7 @@ import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.RobustList;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcStat;
@@ -145,7 +146,7 @@ public final class TaskDumper {
         return t;
     });
     private boolean zombie;
-    private List<Integer> exitWrites = List.of(); // threads whose exit would write a shared file (ExitWrites)
+    private TaskImage dumped; // what the collect found, for what the kill would write (ExitWrites)
     /** Region dumpers of the collect whose pages are not all written yet; the first failure among them. */
     private int writesPending;
     private String writeFailure;
@@ -441,7 +442,7 @@ public final class TaskDumper {
                 frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
                         + smapsNanos[0] / 1_000_000 + " ms, cpu " + smapsNanos[1] / 1_000_000 + " ms)",
                 tracer.roundTrips());
-        exitWrites = ExitWrites.intoSharedFiles(snap.task());
+        dumped = snap.task();
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
     }
@@ -648,9 +649,13 @@ public final class TaskDumper {
      * waits for the kernel to free its memory, which is not frozen time).
      */
     private long kill() {
+        // found here rather than in the collect: robust lists are walked in the task's memory, and only a kill needs it
+        List<ExitWrites.Disarm> exitWrites = dumped == null ? List.of()
+                : ExitWrites.intoSharedFiles(dumped, RobustList.memoryOf(pid));
         if (!exitWrites.isEmpty()) {
             ExitWrites.disarm(tracer, pid, exitWrites).forEach(p -> ctx.getLog().warn(
-                    "{}: its clear-child-tid word could not be cleared; the kill writes it into its file", p));
+                    "{}: what its exit writes (clear-child-tid word, robust mutexes) could not be cleared; the kill writes "
+                    + "it into its file", p));
         }
         Sys.kill(pid, Signals.SIGKILL);
         long sent = System.nanoTime();
