@@ -425,6 +425,30 @@ class FileKindsTest {
     }
 
     /**
+     * inotify watches on a tmpfs the tree mounted: the dump reads that tmpfs's files to make it again,
+     * which queued events of cryo's own for the watches (open, read, close), and the dump refused the
+     * queue as holding unread events (fatrace and inotifywait in a tmpfs of their own never dumped).
+     * What counts is what the queue held at the freeze; the restored program finds its queues empty.
+     */
+    @Test
+    void inotifyWatchesOnATmpfsOfTheTreesAreNotFilledByTheDumpReadingIt() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("own"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotify.out"), "unshare", "--mount",
+                "sh", "-c", "mount -t tmpfs cryo-inotify \"$0\" && exec \"$1\" \"$0\" idle",
+                dir.toString(), TestPrograms.compile("/c/inotify.c").toString()))) {
+            // the tmpfs is made again: its files keep their inode numbers, not their generations (in the handles)
+            StateComparator.Known handles = new StateComparator.Known("a tmpfs made again gives its files new generations",
+                    d -> d.item().endsWith("fdinfo inotify wd") && d.dumped() != null && d.restored() != null
+                            && d.dumped().replaceAll("f_handle:\\p{XDigit}+", "")
+                            .equals(d.restored().replaceAll("f_handle:\\p{XDigit}+", "")));
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                    .alsoKnown(handles).restoreDetached(p.output()));
+            assertPassOnce(out);
+            assertTrue(out.contains("PASS wd=1,3"), out);
+        }
+    }
+
+    /**
      * zdtm's inotify00: a watch on a file deleted since, which the program holds open, comes back on
      * that very file (carried as a ghost file), with no event made by the restore.
      */

@@ -272,13 +272,16 @@ public final class DumpSupervisor {
 
     // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
 
+    /** What the tree's inotify and fanotify groups held at the freeze (NotificationQueues). */
+    private java.util.Map<dev.cryo.engine.files.FdProbe.Ref, Integer> queuedAtFreeze = java.util.Map.of();
+
     private TaskDumper.CollectJob collectJob() {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
         }
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
-                        ttyBytes, settings.dump().ghostLimit(), tables),
+                        ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
     }
 
@@ -496,6 +499,8 @@ public final class DumpSupervisor {
         List<dev.cryo.engine.namespaces.UserNsImage> users;
         try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
             List<Pid> tree = TreeWalker.walk(request.pid());
+            // before the namespaces: reading a tmpfs of the tree's queues events of cryo's own
+            queuedAtFreeze = dev.cryo.engine.files.NotificationQueues.atFreeze(tree);
             namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);

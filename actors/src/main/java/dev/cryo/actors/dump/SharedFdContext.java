@@ -27,8 +27,9 @@ final class SharedFdContext implements FdHandler.DumpContext {
 
     SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets,
                     dev.cryo.engine.files.TakenTtyBytes ttyBytes, long ghostLimit,
-                    dev.cryo.engine.dump.SharedTables tables) {
+                    dev.cryo.engine.dump.SharedTables tables, java.util.Map<FdProbe.Ref, Integer> queuedAtFreeze) {
         this.shellJob = shellJob;
+        this.queuedAtFreeze = java.util.Map.copyOf(queuedAtFreeze);
         this.tables = tables;
         this.tree = Set.copyOf(tree);
         this.sockets = sockets;
@@ -37,6 +38,12 @@ final class SharedFdContext implements FdHandler.DumpContext {
     }
 
     private final GhostFiles ghostFiles;
+    private final java.util.Map<FdProbe.Ref, Integer> queuedAtFreeze;
+
+    @Override
+    public Integer queuedAtFreeze(FdProbe.Ref fd) {
+        return queuedAtFreeze.get(fd);
+    }
     private final dev.cryo.engine.dump.SharedTables tables;
 
     @Override

@@ -119,7 +119,7 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
                     + "is not supported yet: an event read but not answered cannot be seen from outside");
         }
         int eventFlags = (int) WatchTargets.hex(group, "event-flags", groupLine);
-        WatchTargets.requireEmptyQueue(fd, "fanotify");
+        WatchTargets.requireEmptyQueue(fd, "fanotify", ctx);
         List<Fanotify.Mark> marks = new ArrayList<>();
         for (String v : fd.info().values("fanotify ino")) {
             String line = "ino:" + v;

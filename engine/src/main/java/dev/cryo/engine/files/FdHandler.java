@@ -209,6 +209,14 @@ public interface FdHandler<D extends FileDesc> {
             return pid;
         }
 
+        /**
+         * The bytes of unread events inotify or fanotify group {@code fd} held when the tree was frozen,
+         * before cryo read any file of it; null when not measured then ({@link NotificationQueues}).
+         */
+        default Integer queuedAtFreeze(FdProbe.Ref fd) {
+            return null;
+        }
+
         /** Whether a pid (or the tid of a thread) belongs to a task of the dumped tree, zombies included. */
         default boolean inTree(int pid) {
             return false;

@@ -105,7 +105,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
 
     @Override
     public Inotify dump(FdProbe fd, DumpContext ctx) throws IOException {
-        WatchTargets.requireEmptyQueue(fd, "inotify");
+        WatchTargets.requireEmptyQueue(fd, "inotify", ctx);
         List<Inotify.Watch> watches = new ArrayList<>();
         for (String v : fd.info().values("inotify wd")) {
             String line = "wd:" + v;
@@ -114,7 +114,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             String where = fd.where() + " inotify watch " + wd;
             try {
                 WatchTargets.Target target = WatchTargets.target(f, line,
-                        (path, source) -> ctx.ghostFiles().carry(fd.pid(), where, path, source));
+                        (path, source) -> ctx.ghostFiles().carry(fd.pid(), where, path, source), fd.pid());
                 watches.add(new Inotify.Watch(wd, (int) WatchTargets.hex(f, "mask", line), target.path(),
                         WatchTargets.hex(f, "ino", line), target.ghost()));
             } catch (IOException e) {

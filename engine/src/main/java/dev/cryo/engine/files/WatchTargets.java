@@ -2,6 +2,7 @@ package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.FileHandles;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 
@@ -21,8 +22,9 @@ import java.util.regex.Pattern;
  * What inotify watches and fanotify marks point at. fdinfo names a watched inode by device, inode
  * number and file handle; the handle is opened through a mount of that device
  * (open_by_handle_at) and the path the kernel gives the opened inode is what restore watches
- * again. Mounts are cryo's own view (/proc/self/mountinfo): the tree runs in cryo's mount
- * namespace (namespaces are not carried).
+ * again. Mounts are cryo's own view (/proc/self/mountinfo), then, for an inotify watch on a file
+ * only the task's mount namespace reaches (a tmpfs it mounted), the task's: through /proc/PID/root,
+ * the kernel names the file by its path in that namespace, where the restore watches it again.
  */
 final class WatchTargets {
     private WatchTargets() {}
@@ -60,8 +62,12 @@ final class WatchTargets {
     }
 
     static List<Mount> mounts() throws IOException {
+        return mounts("/proc/self/mountinfo");
+    }
+
+    private static List<Mount> mounts(String mountinfo) throws IOException {
         List<Mount> out = new ArrayList<>();
-        for (String l : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        for (String l : Files.readAllLines(Path.of(mountinfo))) {
             String[] f = l.split(" ");
             if (f.length < 5) {
                 continue;
@@ -112,7 +118,7 @@ final class WatchTargets {
      * again: refused.
      */
     static String path(Map<String, String> f, String line) throws IOException {
-        return target(f, line, null).path();
+        return target(f, line, null, null).path();
     }
 
     /** A watched inode: its path, and for one that was deleted, the ghost file the dump carries for it. */
@@ -125,9 +131,10 @@ final class WatchTargets {
 
     /**
      * Like {@link #path}, but a deleted inode is carried by {@code ghosts} (when not null) while
-     * cryo holds it open by its handle: restore watches the recreated file.
+     * cryo holds it open by its handle: restore watches the recreated file. With {@code pid}, an inode
+     * no mount of cryo's reaches is looked for through the mounts of that task's namespace.
      */
-    static Target target(Map<String, String> f, String line, Ghosts ghosts) throws IOException {
+    static Target target(Map<String, String> f, String line, Ghosts ghosts, Pid pid) throws IOException {
         long sdev = hex(f, "sdev", line);
         long ino = hex(f, "ino", line);
         int type = (int) hex(f, "fhandle-type", line);
@@ -138,13 +145,29 @@ final class WatchTargets {
         }
         byte[] handle = HexFormat.of().parseHex(handleText);
         String where = "inode " + ino + " on device " + major(sdev) + ":" + minor(sdev);
-        SyscallException last = null;
-        for (Mount m : mounts()) {
+        SyscallException[] last = {null};
+        Target t = through(mounts(), "", sdev, ino, type, handle, where, ghosts, last);
+        if (t == null && pid != null) {
+            // a deleted file there is not carried (a ghost file is made again by its path in cryo's view)
+            String root = pid.procDir() + "/root";
+            t = through(mounts(pid.procDir() + "/mountinfo"), root, sdev, ino, type, handle, where, null, last);
+        }
+        if (t != null) {
+            return t;
+        }
+        throw new IOException("the watched " + where + " cannot be found by its file handle"
+                + (last[0] == null ? " (no mount of that device here)" : ": " + last[0].getMessage()));
+    }
+
+    /** The inode opened by its handle through one of {@code mounts} seen under {@code root} ("" for cryo's), or null. */
+    private static Target through(List<Mount> mounts, String root, long sdev, long ino, int type, byte[] handle,
+                                  String where, Ghosts ghosts, SyscallException[] last) throws IOException {
+        for (Mount m : mounts) {
             if (m.major() != major(sdev) || m.minor() != minor(sdev)) {
                 continue;
             }
             String found;
-            try (Fd mountFd = Sys.open(m.point(), 0200000 /* O_DIRECTORY */);
+            try (Fd mountFd = Sys.open(root + m.point(), 0200000 /* O_DIRECTORY */);
                  Fd target = FileHandles.open(mountFd, type, handle)) {
                 found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + target.value())).toString();
                 if (found.endsWith(" (deleted)")) {
@@ -156,32 +179,38 @@ final class WatchTargets {
                     return new Target(path, ghosts.carry(path, Path.of("/proc/self/fd/" + target.value())));
                 }
             } catch (SyscallException e) {
-                last = e;
+                last[0] = e;
                 continue;
             }
-            Path p = Path.of(found);
+            Path p = Path.of(root + found);
             Object got = Files.exists(p, LinkOption.NOFOLLOW_LINKS)
                     ? Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS) : null;
             if (got instanceof Long l && l == ino) {
                 return new Target(found, null);
             }
         }
-        throw new IOException("the watched " + where + " cannot be found by its file handle"
-                + (last == null ? " (no mount of that device here)" : ": " + last.getMessage()));
+        return null;
     }
 
     /**
      * Refuses a notification group holding unread events: the kernel offers no way to queue them
-     * again (CRIU drops them with a warning; cryo loses nothing, so it refuses).
+     * again (CRIU drops them with a warning; cryo loses nothing, so it refuses). What it held when the
+     * tree was frozen counts, where the dump measured it then ({@link NotificationQueues}): reading a
+     * tmpfs of the tree's afterwards queues events of cryo's own, which the restored tree must not get.
      */
-    static void requireEmptyQueue(FdProbe fd, String kind) throws IOException {
-        int pending;
-        try (Fd pidfd = Sys.pidfdOpen(fd.pid()); Fd mine = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
-            pending = Sys.pendingBytes(mine);
-        }
+    static void requireEmptyQueue(FdProbe fd, String kind, FdHandler.DumpContext ctx) throws IOException {
+        Integer atFreeze = ctx.queuedAtFreeze(fd.ref());
+        int pending = atFreeze != null ? atFreeze : pendingBytes(fd.pid(), fd.fd());
         if (pending > 0) {
             throw new IOException(kind + " holds " + pending + " bytes of unread events, which cannot be queued "
                     + "again; let the program read them and dump again");
+        }
+    }
+
+    /** The bytes of unread events in notification group {@code fd} of {@code pid} (FIONREAD on cryo's copy). */
+    static int pendingBytes(Pid pid, int fd) throws IOException {
+        try (Fd pidfd = Sys.pidfdOpen(pid); Fd mine = Sys.pidfdGetfd(pidfd, pid, fd)) {
+            return Sys.pendingBytes(mine);
         }
     }
 
