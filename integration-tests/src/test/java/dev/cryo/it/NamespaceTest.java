@@ -81,6 +81,25 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * A container's supervisor and its child over unix sockets (a pair, a listener, a connection
+     * accepted), the supervisor the init of its own pid namespace: the sockets name the restored
+     * tasks as their peers again (SO_PEERCRED, a pidfd of that task, the groups it had). They named
+     * cryo (pid, uid 0, its groups) before: the restore made them in its own name.
+     */
+    @Test
+    void unixSocketsInAPidNamespaceNameTheirRestoredPeers() throws Exception {
+        String out = verdictInNamespaces(tmp, "peercredns", List.of("--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
+    @Test
+    void unixSocketsInANetNamespaceOfTheTreesNameTheirRestoredPeers() throws Exception {
+        String out = verdictInNamespaces(tmp, "peercredns", List.of("--net"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** The same with a network namespace of its own, its loopback device up: lo is up again after the restore. */
     @Test
     void aNetworkNamespaceWithOnlyItsLoopbackComesBackWithLoUp() throws Exception {

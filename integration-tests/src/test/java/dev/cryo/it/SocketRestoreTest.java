@@ -767,6 +767,15 @@ class SocketRestoreTest {
     }
 
     /**
+     * SO_PEERPIDFD and SO_PEERGROUPS besides SO_PEERCRED: a pidfd of the restored peer task (it was a
+     * pidfd of a stand-in that had exited), and the groups the peer had at its call (cryo's were given).
+     */
+    @Test
+    void unixSocketsGiveAPidfdOfTheirRestoredPeerAndItsGroups() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "peercredns"));
+    }
+
+    /**
      * What a program sets on unix sockets and reads back: SO_PEEK_OFF with bytes unread, SO_RCVLOWAT,
      * SO_PASSCRED/SO_PASSSEC/SO_PASSPIDFD, buffer sizes, an autobound name and a datagram sent from it.
      */

@@ -100,10 +100,6 @@ final class StateComparator {
     }
 
     static final List<Known> KNOWN = List.of(new Known(
-            "FINDINGS sock12: SO_PEERCRED of a unix socket the restore builds once the tree is forked (in a net namespace"
-                    + " of the tree's, or bound in its holder's own mount namespace) or held in a pid namespace of its own"
-                    + " names cryo's restoring process",
-            StateComparator::peerCredOfALateSocket), new Known(
             "an fd made with O_TMPFILE comes back without O_TMPFILE in its flags: its file is made again once for "
                     + "all its holders (fds and mappings), then opened like a file",
             d -> d.item().matches("fd \\d+ fdinfo flags") && d.dumped() != null && d.restored() != null
@@ -689,25 +685,6 @@ final class StateComparator {
         }
     }
 
-    /**
-     * Whether {@code d} is the SO_PEERCRED of a socket held in a namespace of its holder's own (net, pid
-     * or mount: see the known finding) that came back naming a process gone, uid and gid 0: cryo's.
-     */
-    private static boolean peerCredOfALateSocket(Diff d) {
-        Matcher m = Pattern.compile("pid (host )?(\\d+) uid 0 gid 0").matcher(d.restored() == null ? "" : d.restored());
-        if (!d.item().matches("fd \\d+ SO_PEERCRED") || !m.matches() || !d.scope().matches("pid \\d+")
-                || Files.exists(Path.of("/proc/" + m.group(2))) && !read(Path.of("/proc/" + m.group(2) + "/comm")).strip().equals("java")) {
-            return false;
-        }
-        Path holder = Path.of("/proc/" + d.scope().substring(4));
-        for (String ns : new String[] {"net", "pid", "mnt"}) {
-            if (!readLink(holder.resolve("ns/" + ns)).equals(readLink(Path.of("/proc/self/ns/" + ns)))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** The options a program sets on a unix socket that /proc does not show, and what the restore must make again. */
     private static final Map<String, Integer> UNIX_OPTIONS = new LinkedHashMap<>();
 
@@ -738,6 +715,8 @@ final class StateComparator {
             var c = dev.cryo.kernel.net.Sockets.peerCred(s);
             put(into, prefix + "SO_PEERCRED", c.present() ? "pid " + pidSeenBy(c.pid(), dir) + " uid " + c.uid()
                     + " gid " + c.gid() : "none");
+            put(into, prefix + "SO_PEERGROUPS", java.util.Arrays.toString(dev.cryo.kernel.net.Sockets.peerGroups(s)));
+            put(into, prefix + "SO_PEERPIDFD", peerPidfd(s, c));
             put(into, prefix + "sockname", dev.cryo.kernel.net.Sockets.sockName(s).toString());
             var peer = dev.cryo.kernel.net.Sockets.peerName(s);
             put(into, prefix + "peername", peer == null ? "none" : peer.toString());
@@ -747,6 +726,29 @@ final class StateComparator {
             }
         } catch (dev.cryo.kernel.KernelException e) {
             put(into, prefix + "SO_PEERCRED" + SKIP_MARK, e.getMessage()); // the fd closed meanwhile
+        }
+    }
+
+    /**
+     * What SO_PEERPIDFD gives: a pidfd of the very process SO_PEERCRED names ("the peer"), of one
+     * that has exited ("exited", the kernel keeps its pid), of another ("pid N"), or none.
+     */
+    private static String peerPidfd(dev.cryo.kernel.Fd s, dev.cryo.kernel.net.Sockets.Ucred c) {
+        int fd;
+        try {
+            fd = dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
+                    dev.cryo.kernel.net.Sockets.SO_PEERPIDFD);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            return "none (" + e.getMessage().replaceAll(".*: ", "") + ")";
+        }
+        try (dev.cryo.kernel.Fd pidfd = new dev.cryo.kernel.Fd(fd)) {
+            for (String line : lines(Path.of("/proc/self/fdinfo/" + pidfd.value()))) {
+                if (line.startsWith("Pid:")) {
+                    int pid = Integer.parseInt(line.substring(4).strip());
+                    return pid == c.pid() && pid > 0 ? "the peer" : pid <= 0 ? "exited" : "pid " + pid;
+                }
+            }
+            return "(no Pid in its fdinfo)";
         }
     }
 

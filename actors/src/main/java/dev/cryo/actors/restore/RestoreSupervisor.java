@@ -194,7 +194,6 @@ public final class RestoreSupervisor {
         if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid())
                 || p.execed() != root.execed()
                 || image.namespaces().flagsOf(root.pid()) != 0 // it must be forked into its namespaces
-                || SocketHub.needsPid(image.tasks(), root.pid()) // a unix socket's peer is made at its pid first
                 || dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, Set.copyOf(image.allPids())))) {
             dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
             p = null;
@@ -420,7 +419,7 @@ public final class RestoreSupervisor {
                     if (pending.isEmpty()) {
                         try { // the tree's net namespaces exist now: their state, then their sockets
                             dev.cryo.engine.namespaces.NetNamespaceRestore.configure(image.netNamespaces());
-                            sockets.buildInNamespaces();
+                            sockets.buildInNamespaces(taskCalls());
                         } catch (RuntimeException e) {
                             return abort(dev.cryo.actors.Failures.describe(e));
                         }
@@ -445,6 +444,39 @@ public final class RestoreSupervisor {
                 .onMessage(TaskStopped.class, m -> abort("the restorer of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toMillis() + " ms"))
                 .build();
+    }
+
+    /**
+     * The forked tasks for the socket build: a call runs on the task's own tracer thread (its actor,
+     * idle between FORK and MEMORY) while this thread waits for it.
+     */
+    private SocketHub.TaskCalls taskCalls() {
+        long timeoutMs = settings.restore().timeout().toMillis();
+        return new SocketHub.TaskCalls() {
+            @Override
+            public boolean has(int pid) {
+                return tasks.containsKey(pid);
+            }
+
+            @Override
+            public <T> T inTask(int pid, java.util.function.Function<SocketHub.Remote, T> op) {
+                java.util.concurrent.CompletableFuture<Object> done = new java.util.concurrent.CompletableFuture<>();
+                tasks.get(pid).tell(new TaskRestorerActor.InTask(r -> op.apply(r), done));
+                try {
+                    @SuppressWarnings("unchecked")
+                    T got = (T) done.get(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    return got;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : new RestoreException("pid " + pid + ": "
+                            + e.getCause(), e.getCause());
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new RestoreException("pid " + pid + " did not make its unix socket call within " + timeoutMs + " ms");
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new RestoreException("interrupted while pid " + pid + " made a unix socket call");
+                }
+            }
+        };
     }
 
     private final Map<Integer, List<dev.cryo.engine.restore.PageSlice>> toWrite = new java.util.HashMap<>();

@@ -108,6 +108,18 @@ public final class TaskRestorerActor {
 
     public record Kill(ActorRef<Reply> replyTo) implements Command {}
 
+    /** Runs {@code op} with the task as its socket hub sees it, on this (its tracer's) thread: the socket build's calls. */
+    public record InTask(java.util.function.Function<dev.cryo.engine.restore.SocketHub.Remote, Object> op,
+                         java.util.concurrent.CompletableFuture<Object> done) implements Command {
+        void run(dev.cryo.engine.restore.SocketHub.Remote r) {
+            try {
+                done.complete(op.apply(r));
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e);
+            }
+        }
+    }
+
     private record RegionReply(RegionRestorer.Reply reply) implements Command {}
 
     public sealed interface Reply {
@@ -202,6 +214,10 @@ public final class TaskRestorerActor {
                     return 0;
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)
+                .onMessage(InTask.class, m -> {
+                    m.run(restorer.remote());
+                    return Behaviors.same();
+                })
                 .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
                     restorer.restoreFiles(m.hubs(), m.pass());
                     return 0;

@@ -42,6 +42,10 @@ final class ZombieRestorerActor {
             int pid = zombie.pid();
             return Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, m -> step(pid, "adopt", m.replyTo(), restorer::adopt))
+                    .onMessage(TaskRestorerActor.InTask.class, m -> {
+                        m.run(restorer.remote());
+                        return Behaviors.same();
+                    })
                     .onMessage(ForkChildren.class, m -> step(pid, "fork", m.replyTo(), () -> { }))
                     .onMessage(RestoreMemory.class, m -> step(pid, "memory", m.replyTo(), () -> { }))
                     .onMessage(RestoreFiles.class, m -> step(pid, "files", m.replyTo(), () -> { }))

@@ -38,6 +38,8 @@ import java.util.Objects;
 public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.UnixSocket>, SocketHub.Kind<UnixSocketHandler.UnixSocket> {
     public static final int TAG = 40, RECORD_ID = 191, MESSAGE_ID = 192;
     private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000, MAX_PASSED = 253; // SCM_MAX_FD
+    /** Supplementary groups of a peer (NGROUPS_MAX is 65536; more than the restore's scratch area holds is refused). */
+    static final int MAX_GROUPS = 256;
 
     /**
      * {@code fileMode} of a stream or seqpacket socket bound to a path whose socket file was removed
@@ -79,13 +81,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * {@code boundInOwnView}: its socket file is reached only through its holder's own mount namespace
      * (nscd's private bind mount over /var/run/nscd): bound again inside it, once the tree is forked.
      * {@code peerCreds}: SO_PEERCRED as the kernel recorded it (pid as cryo sees it; pid 0: none), made
-     * again by the restore ({@code SocketHub}); null when the restore makes it in cryo's name (a socket
-     * built once the tree is forked, or held in a pid namespace of its own: README's limits).
+     * again by the restore ({@code SocketHub}: inside that task of the tree, or a stand-in at a pid
+     * that had exited); null in images of cryo before it carried them. {@code peerGroups}: SO_PEERGROUPS,
+     * the groups recorded with them (null: not recorded, images before v4).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
-                             String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds)
+                             String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
+                             List<Integer> peerGroups)
             implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
@@ -108,6 +112,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         SockAddr address() {
             return SockAddr.unix(name);
         }
+
+        /** Who socketpair(), listen() or connect() names as this socket's peer (SO_PEERCRED, SO_PEERGROUPS). */
+        SocketHub.Peer peer() {
+            return SocketHub.Peer.of(peerCreds, peerGroups);
+        }
     }
 
     public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 2, (out, m) -> {
@@ -124,7 +133,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 3, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 4, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -151,6 +160,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             out.writeInt(u.peerCreds().uid());
             out.writeInt(u.peerCreds().gid());
         }
+        out.writeBoolean(u.peerGroups() != null);
+        if (u.peerGroups() != null) {
+            ModelFields.writeInts(out, u.peerGroups(), MAX_GROUPS, "UnixSocket.peerGroups");
+        }
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -159,7 +172,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readInt(), in.readInt(), in.readInt(),
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir"),
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean(),
-            v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null));
+            v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null,
+            v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null));
 
     @Override
     public String kind() {
@@ -450,34 +464,47 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
+            Sockets.Ucred creds = peerCreds(p, fd.pid(), ctx, what);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView,
-                    peerCreds(p, st, d, fd.pid(), ctx, what, ownView));
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds,
+                    creds.present() ? peerGroups(p, what) : List.of());
         } catch (DumpException e) {
             throw e;
         }
     }
 
     /**
-     * SO_PEERCRED of the socket, which the restore makes again in a process at that pid (a task of
-     * the tree, or one that had exited: {@code PeerCredStandIns}); refused when it names a process
-     * outside the tree that still runs. Null (made in cryo's name, as README says) for a socket the
-     * restore builds once the tree is forked — in a net namespace of the tree's, or bound in its
-     * holder's own mount namespace — or held in a pid namespace of its own, where a pid made in
-     * cryo's would read as 0.
+     * SO_PEERCRED of the socket, which the restore makes again in that process: the task of the tree
+     * itself, or a stand-in at the pid of one that had exited ({@code PeerCredStandIns}). Refused when
+     * it names a process outside the tree that still runs, or one that had exited while the holder
+     * is in a pid namespace of its own (a stand-in is made in cryo's, where the holder would not see it).
      */
-    private static Sockets.Ucred peerCreds(SocketProbe p, SocketDumpState st, SockDiag.UnixSocket d, Pid holder,
-                                           DumpContext ctx, String what, boolean ownView) {
+    private static Sockets.Ucred peerCreds(SocketProbe p, Pid holder, DumpContext ctx, String what) {
         Sockets.Ucred c = Sockets.peerCred(p.sock);
-        if (ownView || st.netnsOf(d.ino()) != 0 || SenderStandIns.outsideCryosPidNamespace(holder) != null) {
-            return null;
+        if (!c.present() || ctx.inTree(c.pid())) {
+            return c;
         }
-        if (c.present() && !ctx.inTree(c.pid()) && Files.exists(Path.of("/proc/" + c.pid()))) {
-            throw p.refuse(what + ": its peer credentials (SO_PEERCRED) name pid " + c.pid() + " (uid " + c.uid()
-                    + ", gid " + c.gid() + "), which is not in the tree and still runs; a restore could not make"
-                    + " the socket in that process's name again");
+        String who = what + ": its peer credentials (SO_PEERCRED) name pid " + c.pid() + " (uid " + c.uid() + ", gid "
+                + c.gid() + "), which is not in the tree and ";
+        if (Files.exists(Path.of("/proc/" + c.pid()))) {
+            throw p.refuse(who + "still runs; a restore could not make the socket in that process's name again");
+        }
+        String ns = SenderStandIns.outsideCryosPidNamespace(holder);
+        if (ns != null) {
+            throw p.refuse(who + "has exited, and pid " + holder + " holding it " + ns + "; a restore makes a"
+                    + " process at that pid only in cryo's pid namespace, where the holder would not see it");
         }
         return c;
+    }
+
+    /** SO_PEERGROUPS, recorded with the peer credentials (made again with them). */
+    private static List<Integer> peerGroups(SocketProbe p, String what) {
+        int[] g = Sockets.peerGroups(p.sock);
+        if (g.length > MAX_GROUPS) {
+            throw p.refuse(what + ": its peer had " + g.length + " supplementary groups (SO_PEERGROUPS) at the call that"
+                    + " made its peer credentials; more than " + MAX_GROUPS + " are not supported");
+        }
+        return Arrays.stream(g).boxed().toList();
     }
 
     /**
@@ -619,8 +646,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (peerGone(u)) {
             // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
             UnixSocket l = listenerOf(u, hub); // an accepted end keeps its listener's name
-            Fd[] pair = l == null ? hub.socketpair(u.type(), u.peerCreds()) : reversed(throughListener(l, l.peerCreds(),
-                    u.peerCreds(), hub));
+            Fd[] pair = l == null ? hub.socketpair(u.type(), u.peer()) : reversed(throughListener(l, l.peer(),
+                    u.peer(), hub));
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
             if (u.fillsLate()) { // filled once FILES made the files: fillPassing
@@ -659,7 +686,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
-            hub.listen(s, u.backlog(), u.peerCreds());
+            hub.listen(s, u.backlog(), u.peer());
         }
     }
 
@@ -673,18 +700,18 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     private Fd[] makePair(UnixSocket u, UnixSocket peer, SocketHub hub) {
         UnixSocket l = listenerOf(peer, hub);
         if (l != null) {
-            return throughListener(l, u.peerCreds(), peer.peerCreds(), hub);
+            return throughListener(l, u.peer(), peer.peer(), hub);
         }
         if ((l = listenerOf(u, hub)) != null) {
-            return reversed(throughListener(l, peer.peerCreds(), u.peerCreds(), hub));
+            return reversed(throughListener(l, peer.peer(), u.peer(), hub));
         }
-        if (u.type() == Sockets.SOCK_DGRAM || Objects.equals(u.peerCreds(), peer.peerCreds())
+        if (u.type() == Sockets.SOCK_DGRAM || Objects.equals(u.peer(), peer.peer())
                 || u.peerCreds() == null || peer.peerCreds() == null) {
-            return hub.socketpair(u.type(), u.peerCreds());
+            return hub.socketpair(u.type(), u.peer());
         }
         // the named end was the accepted one: it takes the listener of the moment's name
-        return u.address().isUnbound() ? hub.connectedPair(u.type(), u.peerCreds(), peer.peerCreds())
-                : reversed(hub.connectedPair(u.type(), peer.peerCreds(), u.peerCreds()));
+        return u.address().isUnbound() ? hub.connectedPair(u.type(), u.peer(), peer.peer())
+                : reversed(hub.connectedPair(u.type(), peer.peer(), u.peer()));
     }
 
     /** A named datagram socket without peer credentials (connected by connect(), not made by socketpair), its file in place. */
@@ -724,10 +751,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * {@code clientCreds}) as {@code acceptedCreds}, and is accepted; returns {client, accepted}.
      * The listener's queue is empty then: its waiting clients connect in the last pass.
      */
-    private Fd[] throughListener(UnixSocket l, Sockets.Ucred clientCreds, Sockets.Ucred acceptedCreds, SocketHub hub) {
+    private Fd[] throughListener(UnixSocket l, SocketHub.Peer clientCreds, SocketHub.Peer acceptedCreds, SocketHub hub) {
         create(l, hub);
         Fd ls = hub.get(l.ino());
-        boolean other = !Objects.equals(clientCreds, l.peerCreds());
+        boolean other = !Objects.equals(clientCreds, l.peer());
         if (other) {
             hub.listen(ls, l.backlog(), clientCreds);
         }
@@ -736,7 +763,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             hub.connect(c, reachedBy(l), acceptedCreds);
             Fd a = Sockets.accept(ls, 0);
             if (other) {
-                hub.listen(ls, l.backlog(), l.peerCreds());
+                hub.listen(ls, l.backlog(), l.peer());
             }
             return new Fd[] {c, a};
         } catch (RuntimeException e) {
@@ -879,13 +906,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     throw new RestoreException("unix socket " + c + ", waiting on " + u.address() + ", is not in the image");
                 }
                 // the client takes the listener's credentials as they are at its connect
-                boolean other = cr.peerCreds() != null && !cr.peerCreds().equals(u.peerCreds());
+                boolean other = cr.peerCreds() != null && !cr.peer().equals(u.peer());
                 if (other) {
-                    hub.listen(s, u.backlog(), cr.peerCreds());
+                    hub.listen(s, u.backlog(), cr.peer());
                 }
                 hub.connect(client, u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
                 if (other) {
-                    hub.listen(s, u.backlog(), u.peerCreds());
+                    hub.listen(s, u.backlog(), u.peer());
                 }
             }
         }

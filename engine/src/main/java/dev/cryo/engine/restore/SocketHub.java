@@ -108,14 +108,17 @@ public final class SocketHub implements AutoCloseable {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 Kind<FileDesc> k = kind(fd.desc());
                 if (k != null && t.creds().uids().size() > 1 && t.creds().gids().size() > 1) {
-                    hub.holders.putIfAbsent(k.ino(fd.desc()), new Sockets.Ucred(t.pid(), t.creds().uids().get(1),
-                            t.creds().gids().get(1)));
+                    hub.holders.putIfAbsent(k.ino(fd.desc()), new Peer(new Sockets.Ucred(t.pid(), t.creds().uids().get(1),
+                            t.creds().gids().get(1)), t.creds().groups()));
                 }
                 if (k != null && k.primary(fd.desc())) {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
                     Integer ns = netnsOf.get(k.ino(fd.desc()));
-                    if (fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket u && u.boundInOwnView()) {
+                    boolean unix = fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket;
+                    if (unix && ((dev.cryo.engine.files.UnixSocketHandler.UnixSocket) fd.desc()).boundInOwnView()) {
                         hub.inViews.computeIfAbsent(t.pid(), x -> new ArrayList<>()).add(fd.desc());
+                    } else if (ns == null && unix) { // made once the tasks their peer credentials name exist
+                        hub.afterFork.add(fd.desc());
                     } else if (ns == null) {
                         primaries.add(fd.desc());
                     } else {
@@ -124,13 +127,8 @@ public final class SocketHub implements AutoCloseable {
                 }
             }
         }
-        try (PeerCredStandIns standIns = new PeerCredStandIns()) {
-            hub.standIns = standIns; // the tree's pids are free until it is forked
-            try {
-                hub.build(primaries);
-            } finally {
-                hub.standIns = null;
-            }
+        try {
+            hub.build(primaries);
         } catch (RuntimeException e) {
             hub.close();
             throw new RestoreException("cannot rebuild the sockets: " + e.getMessage(), e);
@@ -139,54 +137,71 @@ public final class SocketHub implements AutoCloseable {
     }
 
     /**
-     * Whether building the sockets needs {@code pid} free (a process made at it names the sockets'
-     * peer): a root stub spawned early at that pid (a migration's) must make way for a plain restore.
+     * Who a unix socket call names as the peer: pid (as cryo sees it), euid, egid (SO_PEERCRED) and
+     * supplementary groups (SO_PEERGROUPS; null: not recorded, the caller's own).
      */
-    public static boolean needsPid(List<TaskImage> tasks, int pid) {
-        for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
-                if (fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket u && u.peerCreds() != null
-                        && (u.peerCreds().pid() == pid || (u.listenerIno() != 0 && t.pid() == pid))) {
-                    return true;
-                }
-            }
+    public record Peer(Sockets.Ucred creds, List<Integer> groups) {
+        public static Peer of(Sockets.Ucred creds, List<Integer> groups) {
+            return creds == null ? null : new Peer(creds, groups);
         }
-        return false;
     }
 
-    /** While the sockets of cryo's namespace are built, before the tree is forked: see {@link PeerCredStandIns}. */
-    private PeerCredStandIns standIns;
-    /** The first task holding each socket: its pid, euid and egid. */
-    private final Map<Long, Sockets.Ucred> holders = new HashMap<>();
+    /** The tree's tasks once forked, each traced by a thread of its own. */
+    public interface TaskCalls {
+        /** Whether {@code pid} (as cryo sees it) is a task of the tree, forked and waiting. */
+        boolean has(int pid);
 
-    /** The task of the image holding socket {@code ino} (pid, euid, egid), or null. */
-    public Sockets.Ucred holderCreds(long ino) {
+        /** Runs {@code op} on the thread that traces task {@code pid} and returns its result (or throws its failure). */
+        <T> T inTask(int pid, java.util.function.Function<Remote, T> op);
+    }
+
+    /** The tasks, while the sockets are built once the tree is forked. */
+    private TaskCalls tasks;
+    /** Processes at the pids of peers that had exited, while a build runs (one per build: its thread traces them). */
+    private PeerCredStandIns standIns;
+    /** The first task holding each socket: its pid, euid, egid and groups. */
+    private final Map<Long, Peer> holders = new HashMap<>();
+
+    /** The task of the image holding socket {@code ino} (pid, euid, egid, groups), or null. */
+    public Peer holderCreds(long ino) {
         return holders.get(ino);
     }
 
-    /** Whether a call naming {@code creds} is made by a process at that pid; else by cryo, in its own name. */
-    private boolean byStandIn(Sockets.Ucred creds) {
-        return standIns != null && creds != null && creds.present();
+    /** Whether a call naming {@code p} is made by the task of the tree at that pid. */
+    private boolean inTask(Peer p) {
+        return p != null && p.creds().present() && tasks != null && tasks.has(p.creds().pid());
     }
 
-    /** A unix pair, both ends naming {@code creds} as their peer (SO_PEERCRED); null: cryo's own. */
-    public Fd[] socketpair(int type, Sockets.Ucred creds) {
-        return byStandIn(creds) ? standIns.socketpair(type, creds) : Sockets.socketpair(SockAddr.AF_UNIX, type);
+    /** Whether a call naming {@code p} is made by a stand-in at that pid (a process that had exited); else by cryo. */
+    private boolean byStandIn(Peer p) {
+        return p != null && p.creds().present() && standIns != null;
     }
 
-    /** listen(): clients connecting next name {@code creds} as their peer (null: cryo's own). */
-    public void listen(Fd s, int backlog, Sockets.Ucred creds) {
-        if (byStandIn(creds)) {
-            standIns.listen(s, backlog, creds);
+    /** A unix pair, both ends naming {@code p} as their peer; null: cryo's own. */
+    public Fd[] socketpair(int type, Peer p) {
+        if (inTask(p)) {
+            return TaskPeerCalls.socketpair(tasks, senderFor(p.creds().pid()), type, p);
+        }
+        return byStandIn(p) ? standIns.socketpair(type, p) : Sockets.socketpair(SockAddr.AF_UNIX, type);
+    }
+
+    /** listen(): clients connecting next name {@code p} as their peer (null: cryo's own). */
+    public void listen(Fd s, int backlog, Peer p) {
+        if (inTask(p)) {
+            TaskPeerCalls.listen(tasks, senderFor(p.creds().pid()), s, backlog, p);
+        } else if (byStandIn(p)) {
+            standIns.listen(s, backlog, p);
         } else {
             Sockets.listen(s, backlog);
         }
     }
 
-    /** connect(): the server's end names {@code creds} as its peer (null: cryo's own). */
-    public void connect(Fd s, SockAddr to, Sockets.Ucred creds) {
-        if (byStandIn(creds)) {
-            standIns.connect(s, to, creds);
+    /** connect(): the server's end names {@code p} as its peer (null: cryo's own). */
+    public void connect(Fd s, SockAddr to, Peer p) {
+        if (inTask(p)) {
+            TaskPeerCalls.connect(tasks, senderFor(p.creds().pid()), s, to, p);
+        } else if (byStandIn(p)) {
+            standIns.connect(s, to, p);
         } else {
             Sockets.connect(s, to);
         }
@@ -197,7 +212,7 @@ public final class SocketHub implements AutoCloseable {
      * peer and the second {@code second}: connected through a listener of the moment, bound to an
      * abstract name of the kernel's choosing.
      */
-    public Fd[] connectedPair(int type, Sockets.Ucred first, Sockets.Ucred second) {
+    public Fd[] connectedPair(int type, Peer first, Peer second) {
         try (Fd l = Sockets.socket(SockAddr.AF_UNIX, type, 0)) {
             Sockets.bind(l, SockAddr.unix(new byte[0])); // autobind
             listen(l, 1, first);
@@ -212,6 +227,8 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
+    /** Unix sockets of cryo's net namespace, built once the tree is forked: the tasks their peers name exist then. */
+    private final List<FileDesc> afterFork = new ArrayList<>();
     /** Sockets of the tree's net namespaces, by the task that makes the namespace, built once it is forked. */
     private final Map<Integer, List<FileDesc>> deferred = new LinkedHashMap<>();
     /** Sockets bound in their holder's own mount namespace, by that holder's pid: built once it is forked. */
@@ -220,12 +237,28 @@ public final class SocketHub implements AutoCloseable {
     private int building;
 
     /**
-     * Once every task is forked (each net namespace of the tree's made anew, configured): builds
-     * its sockets from a thread of cryo's inside it, as the others were built in cryo's; then the
-     * sockets bound in their holder's own mount namespace, from a thread of cryo's that sees the
-     * files as that task does.
+     * Once every task is forked (each net namespace of the tree's made anew, configured): the unix
+     * sockets of cryo's net namespace; then each namespace's sockets, from a thread of cryo's inside
+     * it; then the sockets bound in their holder's own mount namespace, from a thread of cryo's that
+     * sees the files as that task does. A call whose peer is a task of the tree is made inside that
+     * task ({@code tasks}), so the sockets name it (SO_PEERCRED, SO_PEERPIDFD, SO_PEERGROUPS).
      */
-    public void buildInNamespaces() {
+    public void buildInNamespaces(TaskCalls tasks) {
+        this.tasks = tasks;
+        try {
+            buildAll();
+        } finally {
+            this.tasks = null;
+        }
+    }
+
+    private void buildAll() {
+        try {
+            build(afterFork);
+        } catch (RuntimeException x) {
+            throw new RestoreException("cannot rebuild the unix sockets: " + x.getMessage(), x);
+        }
+        afterFork.clear();
         for (Map.Entry<Integer, List<FileDesc>> e : deferred.entrySet()) {
             try {
                 dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(e.getKey()), "net", () -> {
@@ -270,6 +303,15 @@ public final class SocketHub implements AutoCloseable {
         if (primaries.isEmpty()) {
             return;
         }
+        try (PeerCredStandIns made = new PeerCredStandIns()) {
+            standIns = made;
+            buildWith(primaries);
+        } finally {
+            standIns = null;
+        }
+    }
+
+    private void buildWith(List<FileDesc> primaries) {
         buildingNow.clear();
         primaries.forEach(d -> buildingNow.add(kind(d).ino(d)));
         for (FileDesc d : primaries) {

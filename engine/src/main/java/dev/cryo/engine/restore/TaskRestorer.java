@@ -95,6 +95,11 @@ public final class TaskRestorer {
         return t.pid();
     }
 
+    /** The adopted task for the socket hub's calls (FdDelivery, injected calls, its scratch area). */
+    public SocketHub.Remote remote() {
+        return t.remote();
+    }
+
     /** Before ADOPT: the stub is one a migration prepared while its pre-copy arrived. */
     public void prepared(dev.cryo.engine.restore.PreparedRoot p) {
         t.prepared(p);

@@ -49,6 +49,32 @@ public final class ZombieRestorer {
         inj = new Injector(tracer, pid, pid.value(), boot.gadget());
     }
 
+    /** The adopted zombie-to-be for the socket hub's calls (a socket whose peer credentials name it). */
+    public SocketHub.Remote remote() {
+        return new SocketHub.Remote() {
+            @Override
+            public long call(String name, int nr, long... args) {
+                return inj.call(name, nr, args);
+            }
+
+            @Override
+            public long put(long offset, byte[] data) {
+                Sys.write(pid, boot.data() + offset, data);
+                return boot.data() + offset;
+            }
+
+            @Override
+            public byte[] read(long address, int len) {
+                return Sys.read(pid, address, len);
+            }
+
+            @Override
+            public int pid() {
+                return pid.value();
+            }
+        };
+    }
+
     public void leadSessionAndGroup() {
         SessionAndGroup.lead(inj, zombie.ids());
     }

@@ -42,6 +42,8 @@ public final class Sockets {
             SO_WIFI_STATUS = 41, SO_NOFCS = 43, SO_SELECT_ERR_QUEUE = 45, SO_BUSY_POLL = 46, SO_MAX_PACING_RATE = 47,
             SO_ZEROCOPY = 60, SO_TIMESTAMP_NEW = 63, SO_TIMESTAMPNS_NEW = 64, SO_PREFER_BUSY_POLL = 69,
             SO_BUSY_POLL_BUDGET = 70, SO_BUF_LOCK = 72, SO_TXREHASH = 74, SO_RCVMARK = 75, SO_PASSPIDFD = 76;
+    /** The peer's supplementary groups and a pidfd of the peer, as the kernel recorded them with SO_PEERCRED. */
+    public static final int SO_PEERGROUPS = 59, SO_PEERPIDFD = 77;
     public static final int IP_HDRINCL = 3, IP_OPTIONS = 4, IP_RECVOPTS = 6, IP_RETOPTS = 7, IP_PKTINFO = 8,
             IP_MTU_DISCOVER = 10, IP_RECVERR = 11, IP_RECVTTL = 12, IP_RECVTOS = 13, IP_PASSSEC = 18,
             IP_RECVORIGDSTADDR = 20, IP_MINTTL = 21, IP_NODEFRAG = 22, IP_CHECKSUM = 23, IP_BIND_ADDRESS_NO_PORT = 24,
@@ -346,6 +348,34 @@ public final class Sockets {
     public static Ucred peerCred(Fd s) {
         ByteBuffer b = ByteBuffer.wrap(getBytes(s, SOL_SOCKET, SO_PEERCRED, 12)).order(ByteOrder.nativeOrder());
         return new Ucred(b.getInt(), b.getInt(), b.getInt());
+    }
+
+    /**
+     * SO_PEERGROUPS: the supplementary groups (as this process's user namespace maps them) the kernel
+     * recorded with {@link #peerCred}; empty when the socket has no peer credentials.
+     */
+    public static int[] peerGroups(Fd s) {
+        Memory len = new Memory(4);
+        len.setInt(0, 0); // a zero length asks for the size (ERANGE)
+        try {
+            Sys.call(() -> "getsockopt(" + s + ", SO_PEERGROUPS)", SyscallNr.GETSOCKOPT, s.value(), SOL_SOCKET,
+                    SO_PEERGROUPS, 0, Sys.address(len), 0);
+            return new int[0];
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENODATA)) {
+                return new int[0];
+            }
+            if (!e.is(Errno.ERANGE)) {
+                throw e;
+            }
+        }
+        int size = len.getInt(0);
+        ByteBuffer b = ByteBuffer.wrap(getBytes(s, SOL_SOCKET, SO_PEERGROUPS, size)).order(ByteOrder.nativeOrder());
+        int[] out = new int[b.remaining() / 4];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = b.getInt();
+        }
+        return out;
     }
 
     /** The sender credentials a unix message carries (SCM_CREDENTIALS); pid 0: none were attached. */

@@ -1,0 +1,131 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.namespaces.UserNsImage;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.net.SockAddr;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * socketpair(), listen() and connect() made by another process for cryo's sockets. The kernel
+ * stamps its caller's pid, euid, egid and supplementary groups into the sockets (SO_PEERCRED,
+ * SO_PEERPIDFD, SO_PEERGROUPS) and nothing changes them later, so the call is made by the process
+ * the peer credentials name — the restored task itself, or a stand-in at the pid of one that had
+ * exited — with the recorded ids and groups for the call (fsuid/fsgid 0: the socket file's
+ * permissions were the original caller's business), then root again: real and saved ids stay 0.
+ */
+final class PeerCalls {
+    private PeerCalls() {}
+
+    /** Scratch offsets (FdDelivery uses the first 448 bytes); each area fits in a stand-in's page. */
+    private static final long PAIR = 512, ADDR = 576, SAVED = 1024, GROUPS = 2048;
+    private static final int MAX_GROUPS = 256;
+
+    /** A new pair in {@code r}, taken into cryo (through {@code pidfd}, the process's), both ends naming {@code p}. */
+    static Fd[] socketpair(SocketHub.Remote r, Fd pidfd, int type, SocketHub.Peer p) {
+        long at = r.put(PAIR, new byte[8]);
+        as(r, p, "socketpair", SyscallNr.SOCKETPAIR, SockAddr.AF_UNIX, type, 0, at);
+        ByteBuffer fds = ByteBuffer.wrap(r.read(at, 8)).order(ByteOrder.nativeOrder());
+        int a = fds.getInt(), b = fds.getInt();
+        try {
+            Fd first = Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), a);
+            try {
+                return new Fd[] {first, Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), b)};
+            } catch (RuntimeException e) {
+                first.close();
+                throw e;
+            }
+        } finally {
+            r.call("close", SyscallNr.CLOSE, a);
+            r.call("close", SyscallNr.CLOSE, b);
+        }
+    }
+
+    /** listen() of the process's fd {@code fd} (cryo's socket): clients that connect next name {@code p}. */
+    static void listen(SocketHub.Remote r, long fd, int backlog, SocketHub.Peer p) {
+        as(r, p, "listen", SyscallNr.LISTEN, fd, backlog);
+    }
+
+    /** connect() of the process's fd {@code fd} to {@code to}: the server's end names {@code p}. */
+    static void connect(SocketHub.Remote r, long fd, SockAddr to, SocketHub.Peer p) {
+        byte[] addr = to.encode();
+        as(r, p, "connect(" + to + ")", SyscallNr.CONNECT, fd, r.put(ADDR, addr), addr.length);
+    }
+
+    /**
+     * Runs the call as {@code p}: its groups, egid and euid as the process's user namespace maps
+     * them (a task of a container's), then back to what the process had.
+     */
+    private static void as(SocketHub.Remote r, SocketHub.Peer p, String name, int nr, long... args) {
+        Ids ids = Ids.of(r.pid(), p);
+        boolean switched = ids.uid() != 0 || ids.gid() != 0;
+        long saved = -1, savedAt = 0;
+        if (ids.groups() != null) {
+            savedAt = r.put(SAVED, new byte[MAX_GROUPS * 4]);
+            saved = r.call("getgroups", SyscallNr.GETGROUPS, MAX_GROUPS, savedAt);
+            ByteBuffer g = ByteBuffer.allocate(ids.groups().size() * 4).order(ByteOrder.nativeOrder());
+            ids.groups().forEach(g::putInt);
+            r.call("setgroups(" + ids.groups() + ")", SyscallNr.SETGROUPS, ids.groups().size(),
+                    r.put(GROUPS, g.array()));
+        }
+        try {
+            if (switched) {
+                r.call("setresgid", SyscallNr.SETRESGID, -1, ids.gid() & 0xffffffffL, -1);
+                r.call("setresuid", SyscallNr.SETRESUID, -1, ids.uid() & 0xffffffffL, -1);
+                r.call("setfsuid", SyscallNr.SETFSUID, 0);
+                r.call("setfsgid", SyscallNr.SETFSGID, 0);
+            }
+            try {
+                r.call(name + " as pid " + r.pid() + " (uid " + p.creds().uid() + ", gid " + p.creds().gid() + ")", nr, args);
+            } finally {
+                if (switched) {
+                    r.call("setresuid", SyscallNr.SETRESUID, -1, 0, -1);
+                    r.call("setresgid", SyscallNr.SETRESGID, -1, 0, -1);
+                }
+            }
+        } finally {
+            if (saved >= 0) {
+                r.call("setgroups (back)", SyscallNr.SETGROUPS, saved, savedAt);
+            }
+        }
+    }
+
+    /** The peer's ids and groups as process {@code pid} names them (its user namespace's maps). */
+    private record Ids(long uid, long gid, List<Integer> groups) {
+        static Ids of(int pid, SocketHub.Peer p) {
+            List<UserNsImage.IdRange> uids = map(pid, "uid_map"), gids = map(pid, "gid_map");
+            List<Integer> groups = p.groups() == null ? null
+                    : p.groups().stream().map(g -> (int) inside(gids, g, pid, "group")).toList();
+            if (groups != null && groups.size() > MAX_GROUPS) {
+                throw new RestoreException("a unix socket's peer has " + groups.size() + " groups; at most " + MAX_GROUPS);
+            }
+            return new Ids(inside(uids, p.creds().uid(), pid, "uid"), inside(gids, p.creds().gid(), pid, "gid"), groups);
+        }
+
+        private static long inside(List<UserNsImage.IdRange> map, int id, int pid, String what) {
+            long in = UserNsImage.inside(map, id & 0xffffffffL);
+            if (in < 0) {
+                throw new RestoreException("a unix socket's peer credentials name " + what + " " + id + ", which the user"
+                        + " namespace of pid " + pid + " does not map");
+            }
+            return in;
+        }
+
+        private static List<UserNsImage.IdRange> map(int pid, String file) {
+            String path = "/proc/" + pid + "/" + file;
+            try {
+                return UserNsImage.parse(path, Files.readString(Path.of(path)));
+            } catch (IOException e) {
+                throw new RestoreException("cannot read " + path + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}
