@@ -98,16 +98,30 @@ final class PeerCalls {
         }
     }
 
-    /** The peer's ids and groups as process {@code pid} names them (its user namespace's maps). */
+    /**
+     * The peer's ids and groups as process {@code pid} names them (its user namespace's maps). The
+     * groups are left as the process has them (null) where it may not set them: in a user namespace
+     * whose setgroups is "deny" (an unprivileged one: its tasks keep the groups they came in with) or
+     * whose gid map leaves one of them out.
+     */
     private record Ids(long uid, long gid, List<Integer> groups) {
         static Ids of(int pid, SocketHub.Peer p) {
             List<UserNsImage.IdRange> uids = map(pid, "uid_map"), gids = map(pid, "gid_map");
-            List<Integer> groups = p.groups() == null ? null
-                    : p.groups().stream().map(g -> (int) inside(gids, g, pid, "group")).toList();
+            List<Integer> groups = p.groups() == null || !setgroupsAllowed(pid)
+                    || p.groups().stream().anyMatch(g -> UserNsImage.inside(gids, g & 0xffffffffL) < 0) ? null
+                    : p.groups().stream().map(g -> (int) UserNsImage.inside(gids, g & 0xffffffffL)).toList();
             if (groups != null && groups.size() > MAX_GROUPS) {
                 throw new RestoreException("a unix socket's peer has " + groups.size() + " groups; at most " + MAX_GROUPS);
             }
             return new Ids(inside(uids, p.creds().uid(), pid, "uid"), inside(gids, p.creds().gid(), pid, "gid"), groups);
+        }
+
+        private static boolean setgroupsAllowed(int pid) {
+            try {
+                return !Files.readString(Path.of("/proc/" + pid + "/setgroups")).strip().equals("deny");
+            } catch (IOException e) {
+                return true;
+            }
         }
 
         private static long inside(List<UserNsImage.IdRange> map, int id, int pid, String what) {
