@@ -572,6 +572,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             creds.put("pid", u.peerCreds().pid());
             creds.put("uid", u.peerCreds().uid());
             creds.put("gid", u.peerCreds().gid());
+            if (u.peerGroups() != null) { // SO_PEERGROUPS, made again with them
+                creds.put("groups", u.peerGroups());
+            }
             m.put("peerCredentials", creds);
         }
         m.put("queuedMessages", u.queue().size());
