@@ -604,6 +604,31 @@ class NamespaceTest {
     }
 
     /**
+     * The same tree restored three times while two other programs of the host fork and reap
+     * children as fast as they can (thousands of pids a second): each fork made from inside the
+     * user namespace takes its pid outside from ns_last_pid, and the host's forks took that pid
+     * in between (the restore failed with "pid N is in use by forkstorm"). Every restore must
+     * give every task its pids back.
+     */
+    @Test
+    void aUserNamespaceTreeGetsItsPidsBackWhileTheHostForksAllTheTime() throws Exception {
+        List<DetachedProcess> storms = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) { // one per core
+                storms.add(Workloads.ready(DetachedProcess.start(tmp.resolve("storm" + i + ".out"),
+                        TestPrograms.compile("/c/forkstorm.c").toString(), "600")));
+            }
+            for (int round = 1; round <= 3; round++) {
+                Path dir = Files.createDirectory(tmp.resolve("round" + round));
+                String out = verdictInNamespaces(dir, "pidns", List.of("-Ur", "--pid", "--fork", "--uts", "--ipc"));
+                assertTrue(out.contains("PASS"), "round " + round + ": " + out);
+            }
+        } finally {
+            storms.forEach(DetachedProcess::close);
+        }
+    }
+
+    /**
      * A user namespace that maps no uid to root ({@code unshare --map-user=1000 --map-group=1000},
      * root outside being 1000 inside, as sandboxes map a user to itself) with a pid namespace it
      * owns: the shell inside has no capability. The restore's stub keeps its capabilities across

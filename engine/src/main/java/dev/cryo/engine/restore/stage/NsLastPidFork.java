@@ -2,6 +2,7 @@ package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.NsLastPid;
+import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.Registers;
@@ -10,15 +11,20 @@ import java.util.List;
 
 /**
  * A fork (or a thread) made by a task inside a user namespace of the tree, whose pid in cryo's pid
- * namespace comes from ns_last_pid: another process of the host may fork in between and take that
- * pid. The child got then, stopped at its birth, is made to exit before it runs anything of its
- * own (a thread leaves no trace; a process is reaped by the task that forked it) and the fork is
- * tried again.
+ * namespace comes from ns_last_pid: set_tid cannot name it (it needs CAP_CHECKPOINT_RESTORE over
+ * cryo's user namespace, which no task inside another has, and a thread is always made inside).
+ * Nothing stops the rest of the host forking between the write and the fork, so the window is
+ * kept short (cryo's thread and the forker run SCHED_FIFO for it), and when another process took
+ * the pid all the same, the child got instead exits before it runs anything of its own (a thread
+ * leaves no trace; a process is reaped by the task that forked it), cryo waits for the pid to be
+ * free again and the fork is tried again.
  */
 final class NsLastPidFork {
     private NsLastPidFork() {}
 
     private static final int ATTEMPTS = 10;
+    /** How long a pid another process took may stay taken (a zombie its parent reaps late) before the restore gives up. */
+    private static final long FREED_WITHIN_MS = 30_000;
 
     /** Who holds {@code pid} now, for the message. */
     private static String holder(int pid) {
@@ -42,44 +48,94 @@ final class NsLastPidFork {
         // a pid namespace unshared for the child (unshare --pid --fork) shows no link until its init is born
         boolean unsharedForChild = !thread && dev.cryo.kernel.Namespaces.link(forker.pid().toString(), "pid_for_children") == null;
         for (int attempt = 1; ; attempt++) {
-            long r = NsLastPid.forkAs(pid, fork);
+            long r = promptly(forker.tid(), () -> NsLastPid.forkAs(pid, fork));
             List<Integer> got = t.tracer().takeNewTracees();
             gotten.addAll(got);
-            boolean held = !got.contains(pid) && !holder(pid).equals("free"); // in use: no retry gets it
-            if (unsharedForChild && !got.contains(pid) && !got.isEmpty() && !Injector.isError(r)) {
+            if (Injector.isError(r) || got.isEmpty() || got.contains(pid)) {
+                born.addAll(got);
+                return r;
+            }
+            if (unsharedForChild) { // the namespace ends with the init it got, and a task cannot unshare another
+                born.addAll(got);
                 throw new RestoreException("pid " + pid + " was taken by another process of the host (now " + holder(pid)
                         + ") while pid " + t.pid() + " forked it as the init of the pid namespace it unshared for its"
                         + " children: the namespace ends with the init it got, and a task cannot unshare another;"
                         + " run the restore again");
             }
-            if (Injector.isError(r) || got.contains(pid) || got.isEmpty() || attempt == ATTEMPTS || held) {
-                born.addAll(got);
-                if (held && !got.isEmpty()) {
-                    born.clear(); // the one it got goes with the failure (the forker dies with the restore)
-                    throw new RestoreException("pid " + pid + " is in use by " + holder(pid) + ": pid " + t.pid()
-                            + " could not fork it from inside its user namespace");
-                }
-                if (!Injector.isError(r) && !got.contains(pid)) {
-                    throw new RestoreException("pid " + pid + " was taken by another process of the host " + ATTEMPTS
-                            + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
-                            + " gave " + gotten + "; pid " + pid + " is " + holder(pid) + ")");
-                }
-                return r;
+            dropRaced(t, forker, thread, exitSignal, r, got);
+            String holder = awaitFree(pid);
+            if (!holder.equals("free")) {
+                throw new RestoreException("pid " + pid + " is in use by " + holder + ": another process of the host took"
+                        + " it while pid " + t.pid() + " forked it from inside its user namespace, and it was not freed within "
+                        + FREED_WITHIN_MS / 1000 + " s");
             }
-            for (int other : got) { // raced: this one goes before it runs
-                t.tracer().waitForStop(other);
-                Registers regs = t.tracer().getRegisters(other);
-                t.tracer().setRegisters(other, regs.forSyscall(t.boot().gadget(), SyscallNr.EXIT, new long[] {0}));
-                t.tracer().detach(other, other);
+            if (attempt == ATTEMPTS) {
+                throw new RestoreException("pid " + pid + " was taken by another process of the host " + ATTEMPTS
+                        + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
+                        + " gave " + gotten + ")");
             }
-            if (!thread) { // the task reaps the raced child it forked (its pid as the task sees it: clone3's result)
-                forker.call("wait4(raced child " + r + ")", SyscallNr.WAIT4, r, 0, dev.cryo.kernel.Sys.WALL, 0);
-                if (exitSignal > 0) { // and takes back the signal its exit queued (the stub blocks every signal now)
-                    long set = t.put(2048, new dev.cryo.engine.restore.RemoteWriter(24)
-                            .longs(1L << (exitSignal - 1), 0, 0).toBytes());
-                    forker.raw(SyscallNr.RT_SIGTIMEDWAIT, set, 0, set + 8, 8);
-                }
+        }
+    }
+
+    /** The child (or thread) that got another pid goes before it runs anything of its own. */
+    private static void dropRaced(TaskContext t, Injector forker, boolean thread, int exitSignal, long r, List<Integer> got) {
+        for (int other : got) {
+            t.tracer().waitForStop(other);
+            Registers regs = t.tracer().getRegisters(other);
+            t.tracer().setRegisters(other, regs.forSyscall(t.boot().gadget(), SyscallNr.EXIT, new long[] {0}));
+            t.tracer().detach(other, other);
+        }
+        if (!thread) { // the task reaps the raced child it forked (its pid as the task sees it: clone3's result)
+            forker.call("wait4(raced child " + r + ")", SyscallNr.WAIT4, r, 0, dev.cryo.kernel.Sys.WALL, 0);
+            if (exitSignal > 0) { // and takes back the signal its exit queued (the stub blocks every signal now)
+                long set = t.put(2048, new dev.cryo.engine.restore.RemoteWriter(24)
+                        .longs(1L << (exitSignal - 1), 0, 0).toBytes());
+                forker.raw(SyscallNr.RT_SIGTIMEDWAIT, set, 0, set + 8, 8);
             }
+        }
+    }
+
+    /** Waits (bounded) for the process that took {@code pid} to be gone; returns "free" or who holds it still. */
+    private static String awaitFree(int pid) {
+        long until = System.nanoTime() + FREED_WITHIN_MS * 1_000_000;
+        String holder = holder(pid);
+        while (!holder.equals("free") && System.nanoTime() < until) {
+            java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
+            holder = holder(pid);
+        }
+        return holder;
+    }
+
+    /**
+     * Runs {@code fork} with this thread (which writes ns_last_pid and resumes the forker) and the
+     * forking thread {@code tid} under SCHED_FIFO, so neither waits behind the host's busy tasks
+     * between the write and the fork; their own policies are put back after. Best effort: where
+     * the kernel refuses a real-time policy the fork runs as it is (the retry still holds).
+     */
+    private static long promptly(int tid, java.util.function.LongSupplier fork) {
+        Sched.Attr self = swapToFifo(0), forker = swapToFifo(tid);
+        try {
+            return fork.getAsLong();
+        } finally {
+            putBack(tid, forker);
+            putBack(0, self);
+        }
+    }
+
+    private static Sched.Attr swapToFifo(int tid) {
+        try {
+            Sched.Attr was = Sched.getattr(tid);
+            // its children do not inherit it
+            Sched.setattr(tid, new Sched.Attr(Sched.SCHED_FIFO, Sched.FLAG_RESET_ON_FORK, 0, 1, 0, 0, 0, 0, 0));
+            return was;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void putBack(int tid, Sched.Attr was) {
+        if (was != null) {
+            Sched.setattr(tid, was);
         }
     }
 }
