@@ -604,6 +604,23 @@ class NamespaceTest {
     }
 
     /**
+     * A task that unshared a pid namespace for its children ({@code unshare --pid} without --fork
+     * leaves its program so) and whose first child, the namespace's init, has exited: the namespace
+     * is dead and every fork the task tries fails with ENOMEM. Was refused ("no child of it is that
+     * namespace's init"). It comes back the same: with the init reaped (the restore makes the
+     * namespace and an init that exits at once), and with the init a zombie of it (forked into the
+     * new namespace as its pid 1, it dies there again with its status).
+     */
+    @Test
+    void aPidNamespaceForChildrenWhoseInitExitedComesBackDead() throws Exception {
+        for (String mode : List.of("reaped", "zombie")) {
+            String out = DumpRestore.workloadVerdict(Files.createDirectory(tmp.resolve(mode)), "deadpidns", mode);
+            assertTrue(out.contains("PASS"), mode + ": " + out);
+            assertEquals(1, out.split("ready", -1).length - 1, mode + ": the restored process did not start over:\n" + out);
+        }
+    }
+
+    /**
      * The same tree restored three times while two other programs of the host fork and reap
      * children as fast as they can (thousands of pids a second): each fork made from inside the
      * user namespace takes its pid outside from ns_last_pid, and the host's forks took that pid

@@ -24,13 +24,17 @@ import java.util.Map;
  * time namespaces the task made ({@code time}, null when none; CLONE_NEWTIME is never in {@code flags}: a
  * time namespace is made by the task itself once forked, see {@link NamespaceRestore}), 6
  * {@code pidForChildren}: the child that is the init of a pid namespace this task unshared for its
- * children without entering it ({@code unshare --pid --fork}; 0 when none). Pid namespaces nest: a
+ * children without entering it ({@code unshare --pid --fork}; 0 when none; {@link #DEAD} when that
+ * init has exited and was reaped: the namespace is dead, no fork in it succeeds). Pid namespaces nest: a
  * task inside several of the tree's has an entry in the {@code tids} of each.
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
                              TimeNsImage time, int pidForChildren) {
     public static final int RECORD_ID = 560;
+
+    /** {@code pidForChildren} of a task whose pid namespace for children lost its init, reaped: no task is left in it. */
+    public static final int DEAD = -1;
 
     /** What a restore can make (the rest is refused at dump). */
     public static final int CARRIED = Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWNET | Clone.NEWNS
@@ -91,7 +95,8 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
             m.put("time", time.json());
         }
         if (pidForChildren != 0) {
-            m.put("pidNamespaceForChildren", "pid " + pidForChildren + "'s");
+            m.put("pidNamespaceForChildren", pidForChildren == DEAD ? "dead (its init exited and was reaped)"
+                    : "pid " + pidForChildren + "'s");
         }
         return m;
     }

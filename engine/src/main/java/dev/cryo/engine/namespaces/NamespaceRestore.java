@@ -30,6 +30,9 @@ public final class NamespaceRestore {
         if (made.isPresent() && made.get().has(Clone.NEWIPC)) {
             IpcRestore.make(t.pid(), made.get().ipc()); // before anyone attaches a segment of it
         }
+        if (made.isPresent() && made.get().pidForChildren() == NamespaceImage.DEAD) {
+            deadPidNamespace(t);
+        }
         if (made.isPresent() && made.get().time() != null) {
             time(t, made.get().time());
         }
@@ -46,6 +49,33 @@ public final class NamespaceRestore {
         t.call("sethostname(" + n.hostname() + ")", SyscallNr.SETHOSTNAME, t.put(host), host.length);
         byte[] domain = n.domainname().getBytes(StandardCharsets.UTF_8);
         t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
+    }
+
+    /**
+     * A pid namespace for the task's children whose init has exited and was reaped (the task has no
+     * child, the dump checked): unshared, given an init that exits before it runs anything (its
+     * death signals nobody; the task reaps it), and dead as it was: every fork the task tries
+     * fails with ENOMEM.
+     */
+    private static void deadPidNamespace(TaskContext t) {
+        t.call("unshare(CLONE_NEWPID)", SyscallNr.UNSHARE, Clone.NEWPID);
+        long args = t.put(new dev.cryo.engine.restore.RemoteWriter(88).longs(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).toBytes());
+        long r = t.main().raw(SyscallNr.CLONE3, args, 88);
+        java.util.List<Integer> got = t.tracer().takeNewTracees();
+        boolean failed = dev.cryo.kernel.ptrace.Injector.isError(r);
+        if (!failed) {
+            dev.cryo.engine.restore.stage.StubAdoption.dropUnrun(t, t.main(), false, 0, r, got);
+        }
+        if (failed || got.size() != 1) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": clone3 of the init of its dead pid"
+                    + " namespace for children returned " + r + " (tracees " + got + ")");
+        }
+        String own = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "pid");
+        String kids = dev.cryo.kernel.Namespaces.link(t.pid().toString(), "pid_for_children");
+        if (kids == null || kids.equals(own)) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " did not get a pid namespace for its"
+                    + " children other than its own (" + kids + ")");
+        }
     }
 
     /**

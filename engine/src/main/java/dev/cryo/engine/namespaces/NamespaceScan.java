@@ -128,10 +128,22 @@ public final class NamespaceScan {
         Map<Integer, Integer> pidForChildren = new HashMap<>();
         pidKids.forEach((pid, next) -> {
             Integer init = madeBy.get(next);
+            int threads = threadsOf(Pid.of(pid)).size();
+            if (threads > 1) { // CLONE_THREAD is EINVAL once pid_for_children is not the task's own
+                throw new DumpException("pid " + pid + ": the pid namespace its children get (" + next + ") is not its own"
+                        + " and it has " + threads + " threads, which a restore makes after its children and the kernel"
+                        + " refuses then; not supported yet");
+            }
+            if (init == null && !livedIn(next)) { // its init has exited and was reaped: the namespace is dead
+                refuseChildren(Pid.of(pid), next, tree, ppidOf);
+                pidForChildren.put(pid, NamespaceImage.DEAD);
+                flagsOf.putIfAbsent(pid, 0);
+                return;
+            }
             if (init == null || ppidOf.get(init) != pid.intValue()) {
                 throw new DumpException("pid " + pid + ": the pid namespace its children will get (" + next + ") is not its"
-                        + " own (" + links.get(pid).get("pid") + ") and no child of it is that namespace's init (it has"
-                        + " exited, or none was forked yet); not supported yet");
+                        + " own (" + links.get(pid).get("pid") + ") and no child of it is that namespace's init (another"
+                        + " task's, entered with setns); not supported yet");
             }
             for (Pid q : tree) { // forked before it unshared: a restore forks every child after
                 if (ppidOf.getOrDefault(q.value(), 0) == pid.intValue() && links.get(pid).get("pid").equals(
@@ -150,6 +162,31 @@ public final class NamespaceScan {
         flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, ppidOf, links, times.get(pid),
                 pidForChildren.getOrDefault(pid, 0))));
         return out;
+    }
+
+    /** Whether some task of the host is inside pid namespace {@code link} (a zombie shows no link: it is not). */
+    private static boolean livedIn(String link) {
+        try (var procs = java.nio.file.Files.list(java.nio.file.Path.of("/proc"))) {
+            return procs.map(d -> d.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
+                    .anyMatch(n -> link.equals(Namespaces.link(n, "pid")));
+        } catch (java.io.IOException e) {
+            throw new DumpException("cannot list /proc: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Task {@code p} unshared pid namespace {@code link} for its children and its first child, the
+     * namespace's init, has exited and was reaped (a zombie init is still the tree's, forked into
+     * it again): the kernel killed every other task in it and allocates no pid in it any more, so
+     * every fork {@code p} tries fails (ENOMEM). A restore makes it dead again before p forks
+     * anything, so p must have no child at all.
+     */
+    private static void refuseChildren(Pid p, String link, List<Pid> tree, Map<Integer, Integer> ppidOf) {
+        List<Integer> kids = tree.stream().map(Pid::value).filter(q -> ppidOf.getOrDefault(q, 0) == p.value()).toList();
+        if (!kids.isEmpty()) {
+            throw new DumpException("pid " + p + ": the pid namespace its children get (" + link + ") is dead (its init"
+                    + " has exited and was reaped) and it has children " + kids + " from before; not supported yet");
+        }
     }
 
     /**
@@ -222,7 +259,7 @@ public final class NamespaceScan {
      * parent's ({@code parent} 0: the tree's root, one level below cryo's).
      */
     private static void checkInit(Pid p, int parent) {
-        List<Integer> nsPid = ProcFs.status(p).nsPid();
+        List<Integer> nsPid = nsPid(p, p); // a zombie init's status is too short for ProcFs.status
         int levels = parent == 0 ? 2 : ProcFs.status(Pid.of(parent)).nsPid().size() + 1;
         if (nsPid.size() != levels || nsPid.get(nsPid.size() - 1) != 1) {
             throw new DumpException("pid " + p + ": its pid namespace is " + (nsPid.size() != levels
@@ -254,7 +291,7 @@ public final class NamespaceScan {
         if ((flags & Clone.NEWPID) != 0) {
             // every task below the init is inside (orphans go to a reaper inside), nested namespaces too:
             // each has its pid at this level, the init's depth in its NSpid (outermost first)
-            int depth = ProcFs.status(p).nsPid().size() - 1;
+            int depth = nsPid(p, p).size() - 1; // a zombie's status is too short for ProcFs.status
             List<Pid> inside = tree.stream().filter(q -> below(q.value(), p.value(), ppidOf)).toList();
             for (Pid q : inside) {
                 for (Pid th : threadsOf(q)) {

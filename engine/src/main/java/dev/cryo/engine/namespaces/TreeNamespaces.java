@@ -39,7 +39,7 @@ public final class TreeNamespaces {
         }
         for (NamespaceImage n : images) {
             byCreator.put(n.pid(), n);
-            if (n.pidForChildren() != 0) {
+            if (n.pidForChildren() > 0) { // not a dead one (NamespaceImage.DEAD): no child is forked into that
                 unsharerOf.put(n.pidForChildren(), n.pid());
             }
             if (n.has(Clone.NEWPID)) {

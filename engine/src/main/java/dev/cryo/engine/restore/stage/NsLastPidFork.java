@@ -3,9 +3,7 @@ package dev.cryo.engine.restore.stage;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.NsLastPid;
 import dev.cryo.kernel.Sched;
-import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
-import dev.cryo.kernel.ptrace.Registers;
 
 import java.util.List;
 
@@ -62,7 +60,7 @@ final class NsLastPidFork {
                         + " children: the namespace ends with the init it got, and a task cannot unshare another;"
                         + " run the restore again");
             }
-            dropRaced(t, forker, thread, exitSignal, r, got);
+            StubAdoption.dropUnrun(t, forker, thread, exitSignal, r, got); // it got another pid
             String holder = awaitFree(pid);
             if (!holder.equals("free")) {
                 throw new RestoreException("pid " + pid + " is in use by " + holder + ": another process of the host took"
@@ -73,24 +71,6 @@ final class NsLastPidFork {
                 throw new RestoreException("pid " + pid + " was taken by another process of the host " + ATTEMPTS
                         + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
                         + " gave " + gotten + ")");
-            }
-        }
-    }
-
-    /** The child (or thread) that got another pid goes before it runs anything of its own. */
-    private static void dropRaced(TaskContext t, Injector forker, boolean thread, int exitSignal, long r, List<Integer> got) {
-        for (int other : got) {
-            t.tracer().waitForStop(other);
-            Registers regs = t.tracer().getRegisters(other);
-            t.tracer().setRegisters(other, regs.forSyscall(t.boot().gadget(), SyscallNr.EXIT, new long[] {0}));
-            t.tracer().detach(other, other);
-        }
-        if (!thread) { // the task reaps the raced child it forked (its pid as the task sees it: clone3's result)
-            forker.call("wait4(raced child " + r + ")", SyscallNr.WAIT4, r, 0, dev.cryo.kernel.Sys.WALL, 0);
-            if (exitSignal > 0) { // and takes back the signal its exit queued (the stub blocks every signal now)
-                long set = t.put(2048, new dev.cryo.engine.restore.RemoteWriter(24)
-                        .longs(1L << (exitSignal - 1), 0, 0).toBytes());
-                forker.raw(SyscallNr.RT_SIGTIMEDWAIT, set, 0, set + 8, 8);
             }
         }
     }

@@ -108,6 +108,28 @@ public final class StubAdoption {
         park(t, childPid);
     }
 
+    /**
+     * A child (or thread) that clone3 gave {@code forker} ({@code r}, as the forker sees it; {@code
+     * got}, its tracees) and that must go before it runs anything of its own: it exits, and a
+     * process is reaped by the forker, which takes back the signal {@code exitSignal} its exit
+     * queued (the stub blocks every signal now). A thread leaves no trace.
+     */
+    public static void dropUnrun(TaskContext t, Injector forker, boolean thread, int exitSignal, long r, List<Integer> got) {
+        for (int other : got) {
+            t.tracer().waitForStop(other);
+            Registers regs = t.tracer().getRegisters(other);
+            t.tracer().setRegisters(other, regs.forSyscall(t.boot().gadget(), SyscallNr.EXIT, new long[] {0}));
+            t.tracer().detach(other, other);
+        }
+        if (!thread) {
+            forker.call("wait4(unrun child " + r + ")", SyscallNr.WAIT4, r, 0, dev.cryo.kernel.Sys.WALL, 0);
+            if (exitSignal > 0) {
+                long set = t.put(2048, new RemoteWriter(24).longs(1L << (exitSignal - 1), 0, 0).toBytes());
+                forker.raw(SyscallNr.RT_SIGTIMEDWAIT, set, 0, set + 8, 8);
+            }
+        }
+    }
+
     /** A new child, stopped at its birth, left in the bootstrap's pause loop for its own tracer thread. */
     private static void park(TaskContext t, int childPid) {
         t.tracer().waitForStop(childPid);
