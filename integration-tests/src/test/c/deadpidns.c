@@ -3,13 +3,16 @@
  * `unshare --pid` without --fork leaves its program) whose first child, the namespace's init, has
  * exited: the namespace is dead, the kernel allocates no pid in it any more, and every fork the
  * task tries fails with ENOMEM. With "zombie" the init is left unreaped, a zombie with status 7.
- * Prints "ready" and waits.
+ * With "threads" a second thread waits beside (cryo refuses that task: a restore makes threads
+ * after children, and the kernel refuses CLONE_THREAD once the children's pid namespace is not
+ * the task's own). Prints "ready" and waits.
  *
  * On SIGUSR2 checks: its children's pid namespace is still not its own; a fork still fails with
  * ENOMEM; with "zombie", waitpid on the init's pid (as it saw it at the fork) gives exit status 7
  * and then there is no child left, without it there is no child at all. Prints PASS or FAIL.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,8 +34,16 @@ static void dead(void) {
     if (errno != ENOMEM) fail("fork in a dead pid namespace did not fail with ENOMEM");
 }
 
+static void *waiter(void *arg) {
+    (void)arg;
+    for (;;) pause();
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     int zombie = argc > 1 && strcmp(argv[1], "zombie") == 0;
+    pthread_t th;
+    if (argc > 1 && strcmp(argv[1], "threads") == 0 && pthread_create(&th, NULL, waiter, NULL) != 0) fail("pthread_create");
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGUSR2, on_usr2);
     if (unshare(CLONE_NEWPID) != 0) fail("unshare(CLONE_NEWPID)");

@@ -218,45 +218,6 @@ class ContainerRuntimeTest {
         return Integer.parseInt(m.group(1));
     }
 
-    /**
-     * A systemd-nspawn container (busybox rootfs, {@code --pipe}: the container's stdio is nspawn's,
-     * no console pty), checkpointed by its init's pid as for crun's: pid, mount, uts, ipc and cgroup
-     * namespaces, the rootfs bound as its root, nspawn's /dev, /proc and /sys. nspawn itself, its
-     * monitor outside the namespaces, exits when the dump kills the init, as crun is gone after
-     * {@code run -d}; the restored container counts on.
-     */
-    @Test
-    void aSystemdNspawnContainerGoesOnAfterTheRestore() throws Exception {
-        Path root = bundle(COUNTER).resolve("rootfs");
-        Files.createDirectories(root.resolve("etc"));
-        Files.writeString(root.resolve("etc/os-release"), "ID=busybox\n"); // nspawn wants an OS tree
-        Path count = root.resolve("data/count");
-        // no systemd on the test hosts: no machine registration, no unit of its own
-        try (DetachedProcess nspawn = DetachedProcess.start(tmp.resolve("nspawn.out"), "sh", "-c", "exec </dev/null;"
-                + " exec systemd-nspawn --pipe --register=no --keep-unit -q -D " + root + " /bin/sh -c '" + COUNTER + "'")) {
-            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(60), "the container to count");
-            int init = NamespaceTest.initUnder(nspawn.pid().value());
-            try {
-                DumpRestore dumped = DumpRestore.dump(init, tmp.resolve("img"));
-                int atDump = Workloads.lines(count);
-                DetachedProcess r = dumped.restoreDetached(tmp.resolve("restored.out"));
-                try {
-                    DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atDump + 3, Duration.ofSeconds(30),
-                            "the restored container to count on");
-                    List<String> got = Files.readAllLines(count);
-                    for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
-                        assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
-                    }
-                    assertTrue(Files.exists(Path.of("/proc/" + init + "/root/etc/os-release")), "its root is the rootfs");
-                } finally {
-                    RestoreTest.killAndReap(r);
-                }
-            } finally {
-                Workloads.killQuietly(init);
-            }
-        }
-    }
-
     private static String get() {
         try (java.net.Socket s = new java.net.Socket()) {
             s.connect(new java.net.InetSocketAddress("10.91.0.2", 8080), 2000);

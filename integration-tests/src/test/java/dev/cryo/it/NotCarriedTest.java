@@ -364,7 +364,11 @@ class NotCarriedTest {
                 // beside a child in the task's own
                 new Item("a pid namespace for children beside a child in its own", List.of("/bin/sh", "-c", "/bin/sleep 600 &"
                         + " exec unshare --pid --fork /bin/sh -c 'echo ready; exec /bin/sleep 600'"), ": it has children both"
-                        + " in its own pid namespace \\(pid \\d+\\) and in the one it unshared for its children"));
+                        + " in its own pid namespace \\(pid \\d+\\) and in the one it unshared for its children"),
+                // a restore makes threads after children, and CLONE_THREAD is EINVAL once they get another pid namespace
+                new Item("a task with threads whose children get another pid namespace", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/deadpidns.c").toString(), "threads"),
+                        ": the pid namespace its children get \\(pid:\\[\\d+\\]\\) is not its own and it has 2 threads"));
     }
 
     @ParameterizedTest(name = "{0}")
