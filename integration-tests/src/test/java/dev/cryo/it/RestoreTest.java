@@ -120,6 +120,20 @@ class RestoreTest {
         }
     }
 
+    /**
+     * zdtm's session01 shape: tasks left in a process group whose leader has exited and was reaped
+     * come back in it (a helper at the leader's pid makes the group); refused before.
+     */
+    @Test
+    void tasksInTheGroupOfADeadLeaderKeepIt() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("deadpgid.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/deadpgid.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String out = checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void anEventLoopKeepsItsEventfdTimerfdAndEpoll() throws Exception {
         try (DetachedProcess p = Workloads.events(tmp)) {

@@ -364,6 +364,28 @@ public final class RestoreSupervisor {
         return out;
     }
 
+    /**
+     * The live children of {@code pid} in its session but in a process group whose leader had
+     * exited, by group: not its group, not one they lead, led by no task of the tree (the dump let
+     * only those through, TreeWalker.checkSessions).
+     */
+    private Map<Integer, List<Integer>> deadGroupsOf(int pid) {
+        TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
+        if (t == null) {
+            return Map.of();
+        }
+        Set<Integer> early = earlyOf(pid);
+        Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
+        for (TaskImage c : image.tasks()) {
+            int pgid = c.ids().pgid();
+            if (c.ids().ppid() == pid && c.pid() != pid && pgid != c.pid() && pgid != t.ids().pgid()
+                    && c.ids().sid() == t.ids().sid() && !treePids.contains(pgid) && !early.contains(c.pid())) {
+                out.computeIfAbsent(pgid, k -> new java.util.ArrayList<>()).add(c.pid());
+            }
+        }
+        return out;
+    }
+
     private java.util.Optional<ZombieImage> zombie(int pid) {
         return image.zombies().stream().filter(z -> z.pid() == pid).findFirst();
     }
@@ -398,7 +420,8 @@ public final class RestoreSupervisor {
                     if (d.stage().equals("adopt")) {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
-                                sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid())));
+                                sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
+                                deadGroupsOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {

@@ -55,15 +55,17 @@ public final class TaskRestorerActor {
      */
     /**
      * {@code deadSessions}: children in a session whose leader had exited, by session id: a helper
-     * with that pid makes the session and forks them (TaskRestorer.forkInDeadSession).
+     * with that pid makes the session and forks them (TaskRestorer.forkInDeadSession); {@code deadGroups}:
+     * children in this task's session in a group whose leader had exited, by group id, forked the same way.
      */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                                java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
-                               java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions)
+                               java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions,
+                               java.util.Map<Integer, List<Integer>> deadGroups)
             implements Command {
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
-            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of());
+            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of(), java.util.Map.of());
         }
 
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -199,6 +201,7 @@ public final class TaskRestorerActor {
                     // children forked before this task made its session first, then the session, then the rest
                     java.util.Set<Integer> helped = new java.util.HashSet<>();
                     m.deadSessions().values().forEach(helped::addAll);
+                    m.deadGroups().values().forEach(helped::addAll);
                     for (boolean early : new boolean[] {true, false}) {
                         for (int child : m.children()) {
                             if (m.early().contains(child) == early && !helped.contains(child)) {
@@ -211,6 +214,7 @@ public final class TaskRestorerActor {
                         }
                     }
                     m.deadSessions().forEach(restorer::forkInDeadSession);
+                    m.deadGroups().forEach(restorer::forkInDeadGroup);
                     return 0;
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)

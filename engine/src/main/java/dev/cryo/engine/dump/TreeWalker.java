@@ -70,8 +70,9 @@ public final class TreeWalker {
      * (RestoreSupervisor.earlyOf). A live child in the session of a leader that has exited (a daemon
      * that forked, called setsid and forked again, its grandchild reparented to a subreaper) is
      * forked by a helper that takes the dead leader's pid and makes that session again
-     * ({@link #inDeadSession}). A task whose session is none of these, or that was reparented out of
-     * its group (another dead leader's), would come back in another: refused, naming it.
+     * ({@link #inDeadSession}); one left in its parent's session in the group of a leader that has
+     * exited is forked by a helper at that leader's pid that makes the group ({@link #groupLeaderGone}).
+     * A task whose session or group is none of these would come back in another: refused, naming it.
      */
     static void checkSessions(List<Pid> tree) {
         java.util.Map<Integer, ProcStat> stats = new java.util.HashMap<>();
@@ -83,6 +84,7 @@ public final class TreeWalker {
             }
         }
         java.util.Map<Integer, Integer> deadSessionParent = new java.util.HashMap<>();
+        java.util.Map<Integer, Integer> deadGroupParent = new java.util.HashMap<>();
         for (ProcStat t : stats.values()) {
             ProcStat parent = stats.get(t.ppid());
             if (parent == null) {
@@ -106,7 +108,15 @@ public final class TreeWalker {
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
                         + " would put it in its parent's session: not supported yet");
             }
-            if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())
+            boolean deadGroup = groupLeaderGone(t, parent, stats);
+            if (deadGroup) {
+                Integer other = deadGroupParent.putIfAbsent(t.pgrp(), parent.pid());
+                if (other != null && other != parent.pid()) {
+                    throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
+                            + ", whose leader has exited, as are children of pid " + other + "; a restore makes"
+                            + " such a group again for the children of one parent only: not supported yet");
+                }
+            } else if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())
                     && !(deadSession && t.pgrp() == t.session())) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
                         + ", whose leader is not in the tree and which is not its parent's (pid " + parent.pid()
@@ -140,6 +150,28 @@ public final class TreeWalker {
             List<Integer> nsSid = ProcFs.status(Pid.of(t.pid())).nsSid();
             return nsSid.size() > 1 && nsSid.get(nsSid.size() - 1) > 0;
         } catch (java.io.IOException | KernelException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A live task in its parent's session, in a process group whose leader has exited and was
+     * reaped (zdtm's session01: a group leader gone, a member left): the restore's helper takes the
+     * leader's pid, makes the group, forks the task and exits, leaving it to its parent
+     * (RestoreSupervisor.deadGroupsOf). Only where the parent's children get cryo's pid namespace,
+     * in which the leader's pid is known.
+     */
+    private static boolean groupLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        int pgid = t.pgrp();
+        if (t.state() == 'Z' || pgid <= 1 || pgid == t.pid() || pgid == parent.pgrp() || t.session() != parent.session()
+                || tree.containsKey(pgid) || dev.cryo.kernel.Sys.exists(Pid.of(pgid))) {
+            return false;
+        }
+        try {
+            String own = nsLink(parent.pid(), "pid");
+            return own.equals(nsLink(parent.pid(), "pid_for_children"))
+                    && own.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString());
+        } catch (java.io.IOException e) {
             return false;
         }
     }

@@ -159,6 +159,11 @@ public final class TaskRestorer {
         StubAdoption.forkInDeadSession(t, sid, children);
     }
 
+    /** FORK: children in this task's session whose process group's leader had exited, by a helper at its pid. */
+    public void forkInDeadGroup(int pgid, List<Integer> children) {
+        StubAdoption.forkInDeadGroup(t, pgid, children);
+    }
+
     /**
      * SESSIONS: a session or group leader makes its own. A task sharing its parent's fd table sets
      * its terminal's foreground group here rather than in FILES, where the other task fills their

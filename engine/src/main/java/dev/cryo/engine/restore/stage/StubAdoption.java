@@ -163,12 +163,29 @@ public final class StubAdoption {
      * leader's pid there too (NamespaceScan recorded it).
      */
     public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
+        forkByHelper(t, sid, children, true);
+    }
+
+    /**
+     * As {@link #forkInDeadSession}, for children left in this task's session in a process group
+     * whose leader had exited (zdtm's session01): the helper at the leader's pid makes the group
+     * instead of a session.
+     */
+    public static void forkInDeadGroup(TaskContext t, int pgid, List<Integer> children) {
+        forkByHelper(t, pgid, children, false);
+    }
+
+    private static void forkByHelper(TaskContext t, int sid, List<Integer> children, boolean session) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
         cloneAt(t, t.main(), t.pid(), 0, 0, sid);
         tracer.waitForStop(sid);
         try (Injector h = new Injector(tracer, helper, sid, t.boot().gadget())) {
-            h.call("setsid", SyscallNr.SETSID);
+            if (session) {
+                h.call("setsid", SyscallNr.SETSID);
+            } else {
+                h.call("setpgid", SyscallNr.SETPGID, 0, 0);
+            }
             for (int child : children) {
                 cloneAt(t, h, helper, 0, dev.cryo.kernel.Signals.SIGCHLD, child);
                 park(t, child);
@@ -186,7 +203,7 @@ public final class StubAdoption {
             int ppid = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(child)).ppid();
             if (ppid != t.pid().value()) {
                 throw new RestoreException("pid " + child + " went to pid " + ppid + " instead of " + t.pid()
-                        + " when the helper of its session " + sid + " exited");
+                        + " when the helper of its " + (session ? "session " : "process group ") + sid + " exited");
             }
         }
     }
