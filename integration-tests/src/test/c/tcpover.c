@@ -2,9 +2,10 @@
  * Two TCP connections over on both sides, both ends in the program, each fd still open: the
  * kernel moved them to TIME_WAIT without their sockets, which are closed, unhashed and not listed
  * by sock_diag. The client end `c` still holds "hello" unread; the server end `s` holds nothing.
- * On SIGUSR2 both must still be what they were: the local address, no peer (ENOTCONN), c's bytes
- * then the end, writes failing with EPIPE, poll saying in/out/hang-up without an error, no error
- * pending. Prints PASS or FAIL: reason.
+ * On SIGUSR2 both must still be what they were: the local address, no peer (ENOTCONN) but the
+ * peer SO_PEERNAME still names (zdtm's socket-tcp-closed: it named a port of no one's after a
+ * restore), c's bytes then the end, writes failing with EPIPE, poll saying in/out/hang-up without
+ * an error, no error pending. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -17,7 +18,8 @@
 
 #include "tcppeer.h"
 
-static void closed_as_before(int fd, const char *name, const char *unread, struct sockaddr_in *was) {
+static void closed_as_before(int fd, const char *name, const char *unread, struct sockaddr_in *was,
+                             struct sockaddr_in *peer) {
     char why[128];
     struct sockaddr_in a;
     socklen_t n = sizeof a;
@@ -28,6 +30,12 @@ static void closed_as_before(int fd, const char *name, const char *unread, struc
     n = sizeof a;
     if (getpeername(fd, (struct sockaddr *)&a, &n) == 0 || errno != ENOTCONN) {
         snprintf(why, sizeof why, "%s: getpeername did not say ENOTCONN", name);
+        fail(why);
+    }
+    n = sizeof a;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERNAME, &a, &n) || a.sin_port != peer->sin_port
+        || a.sin_addr.s_addr != peer->sin_addr.s_addr) {
+        snprintf(why, sizeof why, "%s: SO_PEERNAME names port %d, not %d", name, ntohs(a.sin_port), ntohs(peer->sin_port));
         fail(why);
     }
     int err = -1;
@@ -85,8 +93,8 @@ int main(void) {
     if (read(s, &eof, 1) != 0) fail("s did not see c's end");
     printf("ready\n");
     while (!check) pause();
-    closed_as_before(c, "client end", "hello", &cl);
-    closed_as_before(s, "server end", "", &sl);
+    closed_as_before(c, "client end", "hello", &cl, &sl);
+    closed_as_before(s, "server end", "", &sl, &cl);
     printf("PASS\n");
     return 0;
 }

@@ -136,7 +136,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         // the sequence numbers of a connection over do not matter: nothing will be sent or received on it
         TcpRepair.Connection c = new TcpRepair.Connection(1, 1 + unread.length, new byte[0], 0, unread, 1460, -1, 0,
                 false, false, 0, new byte[0]);
-        TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, new SockAddr(p.family,
+        SockAddr peer = Sockets.keptPeerName(p.sock, p.family); // SO_PEERNAME still names it (zdtm socket-tcp-closed)
+        TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, peer != null ? peer : new SockAddr(p.family,
                 new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
                 SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), primary, c, false, "");
         return erred && primary ? takeError(p, t, st, what) : t;
@@ -426,6 +427,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         }
         if (t.connection() != null && t.state() == SockDiag.TCP_CLOSE) { // over on both sides
             m.put("connectionOver", true);
+            if (t.remote().port() != 0) {
+                m.put("remote", t.remote().toString());
+            }
             m.put("recvQueueBytes", t.connection().recvQueue().length);
         } else if (t.connection() != null && t.state() == SockDiag.TCP_SYN_SENT) { // attempted again at the restore
             m.put("synSeq", Integer.toUnsignedLong(t.connection().sendSeq() - 1));
@@ -580,10 +584,13 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      */
     private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c) {
         boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
-        SockAddr nobody = new SockAddr(t.family(), loopbackFor(t), 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
+        SockAddr kept = rebuildToKeptPeer(t, s, c);
+        SockAddr nobody = kept != null ? kept : nobodyFor(t);
         SockAddr local = t.local();
         try {
-            TcpRepair.rebuild(s, local, nobody, c);
+            if (kept == null) {
+                TcpRepair.rebuild(s, local, nobody, c);
+            }
         } catch (dev.cryo.kernel.SyscallException e) {
             if (c != NOTHING_IN_FLIGHT || !e.is(dev.cryo.kernel.Errno.EADDRINUSE)) {
                 throw e;
@@ -609,6 +616,40 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         if (t.error() == 0) {
             Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
         }
+    }
+
+    /**
+     * Rebuilds {@code s} to the peer the dumped connection still named (SO_PEERNAME reads it after the
+     * close) and returns it, or returns null to have it rebuilt to no one's port: when it named none,
+     * or when the peer is not on loopback and its FIN is delivered again (EPIPE), which this socket
+     * would acknowledge to it. Nothing else is sent: repair mode is left without a window probe and
+     * the reset is the peer's. When that address pair is taken meanwhile, it goes to no one's port.
+     */
+    private static SockAddr rebuildToKeptPeer(TcpSocket t, Fd s, TcpRepair.Connection c) {
+        SockAddr peer = t.remote();
+        if (peer.port() == 0 || c == NOTHING_IN_FLIGHT
+                || (t.error() == dev.cryo.kernel.Errno.EPIPE && !peer.inetAddress().isLoopbackAddress())) {
+            return null;
+        }
+        try {
+            TcpRepair.rebuild(s, t.local(), peer, c);
+            return peer;
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (!(e.is(dev.cryo.kernel.Errno.EADDRINUSE) || e.is(dev.cryo.kernel.Errno.EADDRNOTAVAIL))
+                    || Sockets.sockName(s).port() == 0) {
+                throw e; // its own port taken: as for any other socket of the tree
+            }
+            SockAddr nobody = nobodyFor(t);
+            log.warn("TCP socket {} (closed): the pair {} -> {} is taken again meanwhile; it comes back naming {} as"
+                    + " its peer (SO_PEERNAME)", t.local(), t.local(), peer, nobody);
+            TcpRepair.rebuild(s, null, nobody, c);
+            return nobody;
+        }
+    }
+
+    /** A loopback port of no one's, a different one each time: accepted connections share their local address. */
+    private static SockAddr nobodyFor(TcpSocket t) {
+        return new SockAddr(t.family(), loopbackFor(t), 1 + Math.floorMod(OVER.getAndIncrement() * 7919 + 9, 65534));
     }
 
     /**

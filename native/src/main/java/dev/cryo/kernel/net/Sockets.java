@@ -28,7 +28,7 @@ public final class Sockets {
     public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
             SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_DONTROUTE = 5, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,
-            SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
+            SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_PEERNAME = 28, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
             SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42,
             SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44,
             SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33;
@@ -209,6 +209,24 @@ public final class Sockets {
     public static SockAddr peerName(Fd s) {
         try {
             return name(s, true);
+        } catch (SyscallException e) {
+            if (e.is(Errno.ENOTCONN)) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * The peer a TCP connection over on both sides still names: getpeername says ENOTCONN once it is
+     * closed, but the kernel keeps the address and SO_PEERNAME reads it. Null when it names none.
+     */
+    public static SockAddr keptPeerName(Fd s, int family) {
+        try {
+            // the kernel refuses a buffer longer than the address (EINVAL): exactly a sockaddr_in or _in6
+            byte[] raw = getBytes(s, SOL_SOCKET, SO_PEERNAME, family == SockAddr.AF_INET ? 16 : 28);
+            SockAddr a = SockAddr.decode(raw, raw.length);
+            return a.port() == 0 ? null : a;
         } catch (SyscallException e) {
             if (e.is(Errno.ENOTCONN)) {
                 return null;

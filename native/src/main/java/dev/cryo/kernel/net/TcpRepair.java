@@ -209,7 +209,8 @@ public final class TcpRepair {
 
     /**
      * Rebuilds the connection but stays in repair mode: closing {@code s} now would still be
-     * silent. {@link #resume} makes it live.
+     * silent. {@link #resume} makes it live. {@code local} null: {@code s} is bound already (a
+     * first rebuild found its peer's pair taken).
      */
     public static void rebuild(Fd s, SockAddr local, SockAddr remote, Connection c) {
         enter(s);
@@ -218,7 +219,9 @@ public final class TcpRepair {
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.recvSeq() - c.recvQueue().length);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
-        Sockets.bind(s, local);
+        if (local != null) { // null: bound already
+            Sockets.bind(s, local);
+        }
         Sockets.connect(s, remote);
         ByteBuffer opts = ByteBuffer.allocate(32).order(ByteOrder.nativeOrder());
         opts.putInt(TCPOPT_MSS).putInt(c.mss());
