@@ -218,6 +218,42 @@ class ContainerRuntimeTest {
         return Integer.parseInt(m.group(1));
     }
 
+    /**
+     * A systemd-nspawn container (busybox rootfs, {@code --pipe}: the container's stdio is nspawn's,
+     * no console pty), dumped by its init's pid as crun's are: nspawn makes the container's root a
+     * shared mount (for its /run/host/incoming propagation) and mounts its /tmp and more under it,
+     * which cryo cannot make again (mounts under a shared mount inside a namespace), so the dump is
+     * refused naming the init, the mount and why; nothing is left and the container counts on.
+     */
+    @Test
+    void aSystemdNspawnContainersSharedRootIsRefusedByNameAndItCountsOn() throws Exception {
+        Path root = bundle(COUNTER).resolve("rootfs");
+        Files.createDirectories(root.resolve("usr/lib")); // nspawn wants an OS tree: /usr and an os-release
+        Files.writeString(Files.createDirectories(root.resolve("etc")).resolve("os-release"), "ID=busybox\n");
+        Path count = root.resolve("data/count");
+        // no systemd on the test hosts: no machine registration, no unit of its own
+        try (DetachedProcess nspawn = DetachedProcess.start(tmp.resolve("nspawn.out"), "sh", "-c", "exec </dev/null;"
+                + " exec systemd-nspawn --pipe --register=no --keep-unit -q -D " + root + " /bin/sh -c '" + COUNTER + "'")) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(60), "the container to count");
+            int init = NamespaceTest.initUnder(nspawn.pid().value());
+            try {
+                Path img = tmp.resolve("img");
+                Cli r = Cli.run("dump", "-t", Integer.toString(init), "-D", img.toString(), "--no-progress");
+                assertEquals(1, r.code(), r.toString());
+                assertTrue(java.util.regex.Pattern.compile("pid " + init + ": its mount namespace: its mount \\S+ \\S+ on \\S+"
+                        + " was made under a shared mount \\(/, shared:\\d+\\); mounts made under a shared mount inside a"
+                        + " namespace are not supported yet").matcher(r.err()).find(), r.err());
+                assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
+                assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+                int atRefusal = Workloads.lines(count);
+                DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atRefusal + 3, Duration.ofSeconds(30),
+                        "the container to count on after the refusal");
+            } finally {
+                Workloads.killQuietly(init);
+            }
+        }
+    }
+
     private static String get() {
         try (java.net.Socket s = new java.net.Socket()) {
             s.connect(new java.net.InetSocketAddress("10.91.0.2", 8080), 2000);
