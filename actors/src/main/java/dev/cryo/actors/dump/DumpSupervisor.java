@@ -275,6 +275,9 @@ public final class DumpSupervisor {
     /** What the tree's inotify and fanotify groups held at the freeze (NotificationQueues). */
     private java.util.Map<dev.cryo.engine.files.FdProbe.Ref, Integer> queuedAtFreeze = java.util.Map.of();
 
+    /** By pid, the pages a task shares with its parent, found once the tree is frozen (none before). */
+    private java.util.Map<Integer, long[]> parentSharing = java.util.Map.of();
+
     private TaskDumper.CollectJob collectJob() {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
             sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
@@ -282,7 +285,7 @@ public final class DumpSupervisor {
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
                         ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze),
-                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis());
+                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing);
     }
 
     private Behavior<Command> startTracking() {
@@ -508,6 +511,9 @@ public final class DumpSupervisor {
             return abort(TaskDumper.message(e));
         }
         stage("namespaces read");
+        // before any page is read: reading a page shared copy-on-write gives the reader its own copy
+        parentSharing = dev.cryo.engine.memory.ParentSharing.scan(liveTasks(), n -> ctx.getLog().debug(n));
+        stage("pages shared with parents found");
         writer.tell(new ImageWriterActor.WriteRecord(dumpInfo()));
         namespaces.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));
         nets.forEach(n -> writer.tell(new ImageWriterActor.WriteRecord(n)));

@@ -85,9 +85,11 @@ public final class TaskDumper {
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
+    /** {@code parentSharing}: by pid, the pages each task shares with its parent (ParentSharing.scan). */
     public record CollectJob(ActorRef<ImageWriterActor.Command> writer, dev.cryo.engine.image.ImageSink.ConcurrentPages direct,
                              BufferPool pool, FdHandler.DumpContext files,
-                             int regionWorkers, DumpProgress progress, long bufferWaitMillis) {}
+                             int regionWorkers, DumpProgress progress, long bufferWaitMillis,
+                             java.util.Map<Integer, long[]> parentSharing) {}
 
     public sealed interface Reply {
         Pid pid();
@@ -442,6 +444,7 @@ public final class TaskDumper {
                 frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
                         + smapsNanos[0] / 1_000_000 + " ms, cpu " + smapsNanos[1] / 1_000_000 + " ms)",
                 tracer.roundTrips());
+        snap = withParentSharing(snap, job);
         dumped = snap.task();
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
@@ -455,6 +458,19 @@ public final class TaskDumper {
      * where one thread copies 16 MiB in a few ms (the sink takes the pages one chunk at a time anyway).
      */
     private static final long INLINE_PAGES = 4096;
+
+    /**
+     * The pages this task shares copy-on-write with its parent of the tree, as the supervisor found
+     * them before any page was read (ParentSharing.scan), recorded in its mappings.
+     */
+    private TaskCollector.Snapshot withParentSharing(TaskCollector.Snapshot snap, CollectJob job) {
+        long[] runs = job.parentSharing().get(pid.value());
+        if (runs == null) {
+            return snap;
+        }
+        return new TaskCollector.Snapshot(snap.task().withVmas(
+                dev.cryo.engine.memory.ParentSharing.assign(snap.task().vmas(), runs)), snap.memory());
+    }
 
     /** This thread's CPU time (user and system), to tell work from waiting for a CPU in the debug log. */
     private static long cpuNanos() {

@@ -201,10 +201,22 @@ public final class RestoreSupervisor {
         this.prepared = p;
         this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n),
                 dev.cryo.engine.cgroups.CgroupPlacement.Mode.of(settings.restore().manageCgroups()));
+        this.inherits = dev.cryo.engine.memory.ParentSharing.plan(image.tasks());
+        this.forksAfterMemory = new java.util.HashSet<>();
+        inherits.keySet().forEach(c -> forksAfterMemory.add(image.task(c).ids().ppid()));
     }
 
     private final dev.cryo.engine.restore.PreparedRoot prepared;
     private final dev.cryo.engine.cgroups.CgroupPlacement cgroups;
+    /**
+     * Children that keep areas as their parent's fork gives them (pages shared copy-on-write),
+     * with those areas; their parents ({@link #forksAfterMemory}) restore their memory before they
+     * fork, and are in {@link #memoryFirst} once they have. Every other task's memory is restored
+     * in parallel, once the whole tree is forked.
+     */
+    private final Map<Integer, List<dev.cryo.engine.model.VmaImage>> inherits;
+    private final Set<Integer> forksAfterMemory;
+    private final Set<Integer> memoryFirst = new java.util.HashSet<>();
 
     // ---- ADOPT and FORK ------------------------------------------------------------------------
 
@@ -417,7 +429,19 @@ public final class RestoreSupervisor {
                         return abort(failureOf(m.reply()));
                     }
                     ctx.getLog().debug("pid {}: {} done at +{} ms", d.pid(), d.stage(), (System.nanoTime() - started) / 1_000_000);
-                    if (d.stage().equals("adopt")) {
+                    if (d.stage().equals("adopt") && forksAfterMemory.contains(d.pid())) {
+                        try { // its pages are charged to its cgroups, and shared with its children from there
+                            cgroups.place(d.pid(), image.task(d.pid()).cgroups());
+                        } catch (RuntimeException e) {
+                            return abort(dev.cryo.actors.Failures.describe(e));
+                        }
+                        tasks.get(d.pid()).tell(restoreMemory(d.pid()));
+                    } else if (d.stage().equals("adopt") || d.stage().equals("memory")) {
+                        if (d.stage().equals("memory")) {
+                            memoryFirst.add(d.pid());
+                            pages += d.pages();
+                            memoryNanos += d.nanos();
+                        }
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
                                 sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
@@ -447,7 +471,8 @@ public final class RestoreSupervisor {
                             return abort(dev.cryo.actors.Failures.describe(e));
                         }
                         try { // before the memory stage, so the pages are charged to the task's own cgroups
-                            image.tasks().forEach(t -> cgroups.place(t.pid(), t.cgroups()));
+                            image.tasks().stream().filter(t -> !memoryFirst.contains(t.pid()))
+                                    .forEach(t -> cgroups.place(t.pid(), t.cgroups()));
                         } catch (RuntimeException e) {
                             return abort(dev.cryo.actors.Failures.describe(e));
                         }
@@ -456,11 +481,7 @@ public final class RestoreSupervisor {
                                 pagesToWrite(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
                         ctx.getLog().debug("cgroups placed and pages listed at +{} ms ({} ms listing)",
                                 (System.nanoTime() - started) / 1_000_000, (System.nanoTime() - p0) / 1_000_000);
-                        return allTasks("memory", pid -> new TaskRestorerActor.RestoreMemory(request.imageDir(),
-                                settings.image().maxChunk(), pagesToWrite(pid), image.pagesVerified(),
-                                settings.parallelism().regions(), sharedMemory,
-                                request.progress(), adapter),
-                                this::files);
+                        return allTasks("memory", memoryFirst, this::restoreMemory, this::files);
                     }
                     return Behaviors.same();
                 })
@@ -502,6 +523,12 @@ public final class RestoreSupervisor {
         };
     }
 
+    private TaskRestorerActor.RestoreMemory restoreMemory(int pid) {
+        return new TaskRestorerActor.RestoreMemory(request.imageDir(), settings.image().maxChunk(), pagesToWrite(pid),
+                image.pagesVerified(), settings.parallelism().regions(), sharedMemory, request.progress(),
+                inherits.getOrDefault(pid, List.of()), adapter);
+    }
+
     private final Map<Integer, List<dev.cryo.engine.restore.PageSlice>> toWrite = new java.util.HashMap<>();
 
     /** The task's pages, less those a prepared root holds already (listed once). */
@@ -510,6 +537,10 @@ public final class RestoreSupervisor {
     }
 
     private List<dev.cryo.engine.restore.PageSlice> listPagesToWrite(int pid) {
+        if (inherits.containsKey(pid)) { // pages it shares with its parent come with its fork
+            return dev.cryo.engine.restore.PageSlice.outside(image.pagesOf(pid),
+                    dev.cryo.engine.memory.ParentSharing.sharedRanges(inherits.get(pid)));
+        }
         if (prepared == null || pid != prepared.pid()) {
             return image.pagesOf(pid);
         }
@@ -533,9 +564,18 @@ public final class RestoreSupervisor {
 
     /** Sends a stage to every task and goes {@code next} once all have done it. */
     private Behavior<Command> allTasks(String stage, PerTask message, Supplier<Behavior<Command>> next) {
+        return allTasks(stage, Set.of(), message, next);
+    }
+
+    /** As above, but for the tasks in {@code done} (which did it before their children were forked). */
+    private Behavior<Command> allTasks(String stage, Set<Integer> done, PerTask message, Supplier<Behavior<Command>> next) {
         Set<Integer> pending = new LinkedHashSet<>(tasks.keySet());
+        pending.removeAll(done);
+        if (pending.isEmpty()) {
+            return next.get();
+        }
         long t0 = System.nanoTime();
-        tasks.forEach((pid, ref) -> ref.tell(message.message(pid)));
+        pending.forEach(pid -> tasks.get(pid).tell(message.message(pid)));
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (!(m.reply() instanceof TaskRestorerActor.StageDone d)) {
@@ -548,7 +588,7 @@ public final class RestoreSupervisor {
                     }
                     ctx.getLog().debug("{} done at +{} ms", stage, (System.nanoTime() - started) / 1_000_000);
                     if (stage.equals("memory")) {
-                        memoryNanos = System.nanoTime() - t0;
+                        memoryNanos += System.nanoTime() - t0;
                     }
                     return next.get();
                 })

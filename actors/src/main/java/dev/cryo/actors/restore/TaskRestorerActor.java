@@ -78,9 +78,11 @@ public final class TaskRestorerActor {
         }
     }
 
+    /** {@code inherited}: the areas this task keeps as its parent's fork gave them (ParentSharing.plan). */
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, boolean verified, int workers,
                                 SharedMemoryHub sharedMemory, dev.cryo.engine.dump.DumpProgress progress,
-                                ActorRef<Reply> replyTo) implements Command {}
+                                List<dev.cryo.engine.model.VmaImage> inherited, ActorRef<Reply> replyTo)
+            implements Command {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
     public record RestoreFiles(dev.cryo.engine.restore.FileHubs hubs, FileRestore.Pass pass, ActorRef<Reply> replyTo)
@@ -278,7 +280,7 @@ public final class TaskRestorerActor {
     private Behavior<Command> onMemory(RestoreMemory m) {
         long t0 = System.nanoTime();
         try {
-            restorer.mapMemory(m.sharedMemory());
+            restorer.mapMemory(m.sharedMemory(), m.inherited());
         } catch (Exception e) {
             ctx.getLog().debug("pid {} (memory) failed", pid, e);
             m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));

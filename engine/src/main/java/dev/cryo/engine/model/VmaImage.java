@@ -5,15 +5,23 @@ import dev.cryo.engine.memory.MemoryKind;
 /**
  * One mapping, of one {@link MemoryKind}. Page contents live in PAGES chunks keyed by pid and address; this record says how
  * many were written and how many were zero (recorded, not written). {@code advice}: madvise and
- * lock state from smaps' VmFlags, bits of {@link dev.cryo.engine.memory.VmAdvice}.
+ * lock state from smaps' VmFlags, bits of {@link dev.cryo.engine.memory.VmAdvice}. {@code inherited}: the
+ * pages the task shared copy-on-write with its parent (one frame at the same address, since a fork), as
+ * pairs (address, pages); see {@link dev.cryo.engine.memory.ParentSharing}.
  */
 public record VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
-                       long dumpedPages, long zeroPages, int advice, long[] guards) {
+                       long dumpedPages, long zeroPages, int advice, long[] guards, long[] inherited) {
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100;
 
     public VmaImage {
         guards = guards.clone();
+        inherited = inherited.clone();
+    }
+
+    public VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
+                    long dumpedPages, long zeroPages, int advice, long[] guards) {
+        this(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, new long[0]);
     }
 
     /** A mapping without guard pages. */
@@ -28,22 +36,41 @@ public record VmaImage(long start, long end, int prot, int flags, long offset, M
         return guards.clone();
     }
 
+    /** Pages shared with the parent at dump, as pairs (address, pages). */
+    @Override
+    public long[] inherited() {
+        return inherited.clone();
+    }
+
+    /** How many pages the task shared with its parent in this mapping. */
+    public long inheritedPages() {
+        long n = 0;
+        for (int i = 1; i < inherited.length; i += 2) {
+            n += inherited[i];
+        }
+        return n;
+    }
+
+    public VmaImage withInherited(long[] runs) {
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, runs);
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof VmaImage v && start == v.start && end == v.end && prot == v.prot && flags == v.flags
                 && offset == v.offset && kind == v.kind && java.util.Objects.equals(file, v.file)
                 && dumpedPages == v.dumpedPages && zeroPages == v.zeroPages && advice == v.advice
-                && java.util.Arrays.equals(guards, v.guards);
+                && java.util.Arrays.equals(guards, v.guards) && java.util.Arrays.equals(inherited, v.inherited);
     }
 
     @Override
     public int hashCode() {
         return java.util.Objects.hash(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice)
-                * 31 + java.util.Arrays.hashCode(guards);
+                * 31 + java.util.Arrays.hashCode(guards) * 17 + java.util.Arrays.hashCode(inherited);
     }
 
     public VmaImage withGuards(long[] runs) {
-        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, runs);
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, runs, inherited);
     }
 
     /** A mapping with no advice or locks. */
@@ -57,6 +84,6 @@ public record VmaImage(long start, long end, int prot, int flags, long offset, M
     }
 
     public VmaImage withPages(long dumped, long zero) {
-        return new VmaImage(start, end, prot, flags, offset, kind, file, dumped, zero, advice, guards);
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumped, zero, advice, guards, inherited);
     }
 }

@@ -30,4 +30,39 @@ public record PageSlice(IndexEntry chunk, int firstPage, int pages) {
         }
         return new PageSlice(chunk, (int) ((s - chunk.vaddr()) / PAGE), (int) ((e - s) / PAGE));
     }
+
+    /**
+     * {@code slices} less their pages inside {@code ranges} (sorted, disjoint [start, end)): the
+     * pages a child inherited from its parent are not written again.
+     */
+    public static java.util.List<PageSlice> outside(java.util.List<PageSlice> slices, java.util.List<long[]> ranges) {
+        if (ranges.isEmpty()) {
+            return slices;
+        }
+        java.util.List<PageSlice> out = new java.util.ArrayList<>(slices.size());
+        for (PageSlice s : slices) {
+            int lo = 0, hi = ranges.size(); // the first range ending after the slice starts
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (ranges.get(mid)[1] <= s.address()) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            long at = s.address();
+            for (int i = lo; i < ranges.size() && ranges.get(i)[0] < s.end(); i++) {
+                PageSlice before = s.within(at, ranges.get(i)[0]);
+                if (before != null) {
+                    out.add(before);
+                }
+                at = Math.max(at, ranges.get(i)[1]);
+            }
+            PageSlice rest = s.within(at, s.end());
+            if (rest != null) {
+                out.add(rest);
+            }
+        }
+        return out;
+    }
 }

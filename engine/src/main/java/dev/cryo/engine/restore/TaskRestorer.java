@@ -186,6 +186,11 @@ public final class TaskRestorer {
         MemoryMapping.map(t, shared);
     }
 
+    /** As above, keeping {@code inherited}: the areas a child forked after its parent's memory keeps of it. */
+    public void mapMemory(SharedMemoryHub shared, List<dev.cryo.engine.model.VmaImage> inherited) {
+        MemoryMapping.map(t, shared, inherited);
+    }
+
     /** MEMORY, second half: final protections, once the page writers are done. */
     public void protectMemory() {
         MemoryMapping.protect(t);

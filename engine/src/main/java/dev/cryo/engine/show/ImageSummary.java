@@ -126,7 +126,9 @@ public final class ImageSummary {
         if (dumped == 0 && zero == 0) {
             return "-";
         }
-        return dumped + " pages" + (zero > 0 ? " (+" + zero + " zero)" : "");
+        long shared = v.get("sharedWithParentPages") == null ? 0 : number(v.get("sharedWithParentPages"));
+        return dumped + " pages" + (zero > 0 ? " (+" + zero + " zero)" : "")
+                + (shared > 0 ? ", " + shared + " shared with the parent" : "");
     }
 
     private static List<Map<String, Object>> stats(Map<String, Object> doc, Map<String, Object> dumpStats) {

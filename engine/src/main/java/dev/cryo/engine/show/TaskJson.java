@@ -239,6 +239,9 @@ final class TaskJson {
         if (v.advice() != 0) {
             m.put("advice", dev.cryo.engine.memory.VmAdvice.names(v.advice()));
         }
+        if (v.inherited().length > 0) { // one frame with the parent's since a fork: restored shared again
+            m.put("sharedWithParentPages", v.inheritedPages());
+        }
         v.kind().show(v, m);
         return m;
     }

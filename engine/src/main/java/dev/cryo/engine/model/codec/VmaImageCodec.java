@@ -7,13 +7,16 @@ import dev.cryo.engine.image.RecordFields;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.memory.MemoryKinds;
 
-/** The kind is stored as its persisted id (MemoryKinds), never the ordinal; the file is absent for anonymous memory. */
+/**
+ * The kind is stored as its persisted id (MemoryKinds), never the ordinal; the file is absent for anonymous memory.
+ * v2: the pages shared with the parent ({@link VmaImage#inherited()}).
+ */
 public final class VmaImageCodec implements RecordCodec<VmaImage> {
     public static final VmaImageCodec INSTANCE = new VmaImageCodec();
 
     public Class<VmaImage> type() { return VmaImage.class; }
     public int id() { return ModelCodecs.VMA_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, VmaImage v) {
         out.writeLong(v.start());
@@ -26,9 +29,13 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
         out.writeVarLong(v.dumpedPages(), true);
         out.writeVarLong(v.zeroPages(), true);
         out.writeVarInt(v.advice(), true);
-        long[] g = v.guards();
-        out.writeVarInt(g.length / 2, true);
-        for (long x : g) {
+        writeRuns(out, v.guards());
+        writeRuns(out, v.inherited());
+    }
+
+    private static void writeRuns(Output out, long[] runs) {
+        out.writeVarInt(runs.length / 2, true);
+        for (long x : runs) {
             out.writeVarLong(x, true);
         }
     }
@@ -37,13 +44,14 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
         return new VmaImage(in.readLong(), in.readLong(), in.readVarInt(true), in.readVarInt(true), in.readLong(),
                 MemoryKinds.ofId(in.readVarInt(true)),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, FileRefCodec.INSTANCE)),
-                in.readVarLong(true), in.readVarLong(true), in.readVarInt(true), guards(in));
+                in.readVarLong(true), in.readVarLong(true), in.readVarInt(true), runs(in, "guard"),
+                version >= 2 ? runs(in, "inherited") : new long[0]);
     }
 
-    private static long[] guards(Input in) {
+    private static long[] runs(Input in, String what) {
         int n = in.readVarInt(true);
         if (n < 0 || n > 1 << 20) {
-            throw new com.esotericsoftware.kryo.KryoException("VmaImage: " + n + " guard runs exceed the limit");
+            throw new com.esotericsoftware.kryo.KryoException("VmaImage: " + n + " " + what + " runs exceed the limit");
         }
         long[] g = new long[n * 2];
         for (int i = 0; i < g.length; i++) {

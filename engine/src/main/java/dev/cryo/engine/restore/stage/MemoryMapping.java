@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.engine.memory.ParentSharing;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.restore.PreparedRoot;
@@ -20,8 +21,20 @@ public final class MemoryMapping {
     private MemoryMapping() {}
 
     public static void map(TaskContext t, SharedMemoryHub shared) {
+        map(t, shared, List.of());
+    }
+
+    /**
+     * {@code inherited}: the task's areas it keeps as its parent's fork gave them
+     * ({@link ParentSharing#plan}), with the pages they share.
+     */
+    public static void map(TaskContext t, SharedMemoryHub shared, List<VmaImage> inherited) {
         PreparedRoot prepared = t.prepared();
-        List<long[]> kept = prepared == null ? List.of() : prepared.kept(t.task().vmas());
+        List<long[]> kept = new ArrayList<>(prepared == null ? List.of() : prepared.kept(t.task().vmas()));
+        inherited.forEach(v -> kept.add(new long[] {v.start(), v.end()}));
+        kept.sort(java.util.Comparator.comparingLong(k -> k[0]));
+        java.util.Set<Long> keptFromParent = new java.util.HashSet<>();
+        inherited.forEach(v -> keptFromParent.add(v.start()));
         for (MapsEntry m : ProcFs.maps(t.pid())) {
             if (m.isVdso() || m.isVvar() || m.isVsyscall() || m.start() == t.boot().address()) {
                 continue;
@@ -34,7 +47,9 @@ public final class MemoryMapping {
         VdsoMove.run(t);
         for (VmaImage v : t.task().vmas()) {
             if (!v.kind().kernelProvided()) {
-                if (prepared == null || !prepared.keeps(v)) {
+                if (keptFromParent.contains(v.start())) {
+                    ParentSharing.keep(t, v);
+                } else if (prepared == null || !prepared.keeps(v)) {
                     v.kind().map(t, v, shared);
                 }
                 VmAdvice.adviseBeforePages(t, v);

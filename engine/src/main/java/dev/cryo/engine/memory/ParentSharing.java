@@ -1,0 +1,234 @@
+package dev.cryo.engine.memory;
+
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.Pagemap;
+import dev.cryo.kernel.proc.PagemapReader;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Private pages a task shares copy-on-write with its parent since a fork (zdtm cow00; a prefork
+ * server's workers and the heap their master preloaded). The kernel gives no way to share an
+ * anonymous page between two address spaces but fork, so the restore forks such a child only once
+ * its parent's memory is in place.
+ *
+ * <p>Dump: in each private mapping of a child, the pages that are one frame with its parent's at the
+ * same address (same PFN in both pagemaps, readable as root; or the same swap slot) are recorded as
+ * {@link VmaImage#inherited()}. Their bytes still go into the image: the record only lets the
+ * restore skip them. Restore ({@link #plan}): a child keeps a mapping it inherited where its parent's
+ * image maps the same area the same way; it drops there the parent's pages it did not share
+ * ({@link #keep}) and writes only its own.
+ */
+public final class ParentSharing {
+    private ParentSharing() {}
+
+    private static final long PAGE = 4096;
+    private static final int BATCH = 1 << 16;
+    private static final int MADV_DONTNEED = 4;
+    /** Advice that makes a fork not carry an area as it is (or a sealed area the child could not unmap). */
+    private static final int NOT_INHERITED = VmAdvice.DONTFORK | VmAdvice.WIPEONFORK | VmAdvice.SEALED
+            | VmAdvice.MAYBE_GUARD;
+    /** Locks are not inherited by a fork: the child takes its own after its pages are in. */
+    private static final int LOCKS = VmAdvice.LOCKED | VmAdvice.LOCKONFAULT;
+
+    /** Mappings whose private pages a fork shares: anonymous memory and copied-on-write file pages. */
+    private static boolean privatePages(VmaImage v) {
+        return v.kind() == MemoryKinds.ANON || v.kind() == MemoryKinds.HEAP || v.kind() == MemoryKinds.STACK
+                || v.kind() == MemoryKinds.FILE_PRIVATE;
+    }
+
+    // ---- dump ----------------------------------------------------------------------------------
+
+    /**
+     * For each task of the frozen tree {@code live} forked by another of it and running no program
+     * of its own since: the pages of its private mappings that are one frame with its parent's at
+     * the same address, as pairs (address, pages), by pid (none: left out). Must run before any
+     * page of the tree is read: process_vm_readv pins the pages it reads, and pinning a page shared
+     * copy-on-write gives the reader a copy of its own (the kernel's gup_must_unshare), so a read
+     * task no longer shares what it shared. A task whose pagemaps cannot be read is left out: its
+     * pages are all written on restore, as before.
+     */
+    public static Map<Integer, long[]> scan(List<Pid> live, java.util.function.Consumer<String> debug) {
+        java.util.Set<Integer> pids = new java.util.HashSet<>();
+        live.forEach(p -> pids.add(p.value()));
+        Map<Integer, long[]> out = new LinkedHashMap<>();
+        for (Pid child : live) {
+            try {
+                var st = dev.cryo.kernel.proc.ProcFs.stat(child);
+                if ((st.flags() & dev.cryo.kernel.proc.ProcStat.PF_FORKNOEXEC) == 0 || st.ppid() == child.value()
+                        || !pids.contains(st.ppid())) {
+                    continue;
+                }
+                long[] runs = scan(child, Pid.of(st.ppid()));
+                if (runs.length > 0) {
+                    out.put(child.value(), runs);
+                }
+            } catch (RuntimeException e) {
+                debug.accept("pid " + child + ": pages shared with its parent not looked for: " + e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    private static long[] scan(Pid child, Pid parent) {
+        List<Long> runs = new ArrayList<>();
+        try (PagemapReader mine = PagemapReader.open(child); PagemapReader theirs = PagemapReader.open(parent)) {
+            for (dev.cryo.kernel.proc.MapsEntry m : dev.cryo.kernel.proc.ProcFs.maps(child)) {
+                MemoryKind k = MemoryKinds.kindOf(m);
+                if (k == MemoryKinds.ANON || k == MemoryKinds.HEAP || k == MemoryKinds.STACK || k == MemoryKinds.FILE_PRIVATE) {
+                    shared(m.start(), m.end(), mine, theirs, runs);
+                }
+            }
+        }
+        return runs.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    private static void shared(long start, long end, PagemapReader mine, PagemapReader theirs, List<Long> runs) {
+        long runStart = -1;
+        for (long addr = start; addr < end; ) {
+            int n = (int) Math.min(BATCH, (end - addr) / PAGE);
+            long[] a = mine.read(addr, n);
+            long[] b = theirs.read(addr, n);
+            for (int i = 0; i < n; i++) {
+                long page = addr + i * PAGE;
+                if (oneFrame(a[i], b[i])) {
+                    if (runStart < 0) {
+                        runStart = page;
+                    }
+                } else if (runStart >= 0) {
+                    runs.add(runStart);
+                    runs.add((page - runStart) / PAGE);
+                    runStart = -1;
+                }
+            }
+            addr += n * PAGE;
+        }
+        if (runStart >= 0) {
+            runs.add(runStart);
+            runs.add((end - runStart) / PAGE);
+        }
+    }
+
+    /**
+     * {@code vmas} with the runs {@link #scan} found recorded in the private mappings they fall in
+     * (runs never cross a mapping: each was found within one).
+     */
+    public static List<VmaImage> assign(List<VmaImage> vmas, long[] runs) {
+        List<VmaImage> out = new ArrayList<>(vmas.size());
+        for (VmaImage v : vmas) {
+            if (!privatePages(v) || (v.advice() & NOT_INHERITED) != 0) {
+                out.add(v);
+                continue;
+            }
+            List<Long> mine = new ArrayList<>();
+            for (int i = 0; i < runs.length; i += 2) {
+                if (runs[i] >= v.start() && runs[i] < v.end()) {
+                    mine.add(runs[i]);
+                    mine.add(Math.min(runs[i + 1], (v.end() - runs[i]) / PAGE));
+                }
+            }
+            out.add(mine.isEmpty() ? v : v.withInherited(mine.stream().mapToLong(Long::longValue).toArray()));
+        }
+        return out;
+    }
+
+    /** The same anonymous frame (a file's own page is no copy) or the same swap slot in both. */
+    static boolean oneFrame(long mine, long theirs) {
+        if (Pagemap.guard(mine) || Pagemap.guard(theirs)) {
+            return false;
+        }
+        if (Pagemap.present(mine) && Pagemap.present(theirs)) {
+            return !Pagemap.fileOrSharedAnon(mine) && Pagemap.pfn(mine) != 0 && Pagemap.pfn(mine) == Pagemap.pfn(theirs);
+        }
+        return Pagemap.swapped(mine) && Pagemap.swapped(theirs) && (mine & Pagemap.PFN_MASK) != 0
+                && (mine & Pagemap.PFN_MASK) == (theirs & Pagemap.PFN_MASK);
+    }
+
+    // ---- restore -------------------------------------------------------------------------------
+
+    /**
+     * For each live task forked by a live task of {@code tasks}: the mappings it keeps from its
+     * parent (those with inherited pages that the parent's image maps over the same area the same
+     * way), by pid; tasks that keep none are left out. A parent with a sealed area forks no such
+     * child: the child could not unmap what it inherits of it.
+     */
+    public static Map<Integer, List<VmaImage>> plan(List<TaskImage> tasks) {
+        Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
+        tasks.forEach(t -> byPid.put(t.pid(), t));
+        Map<Integer, List<VmaImage>> out = new LinkedHashMap<>();
+        for (TaskImage child : tasks) {
+            TaskImage parent = byPid.get(child.ids().ppid());
+            if (parent == null || parent.pid() == child.pid() || child.execed()
+                    || parent.vmas().stream().anyMatch(p -> (p.advice() & VmAdvice.SEALED) != 0)) {
+                continue;
+            }
+            List<VmaImage> kept = child.vmas().stream()
+                    .filter(v -> v.inherited().length > 0 && parent.vmas().stream().anyMatch(p -> sameArea(p, v))).toList();
+            if (!kept.isEmpty()) {
+                out.put(child.pid(), kept);
+            }
+        }
+        return out;
+    }
+
+    /** Whether a fork of the parent with {@code p} mapped gives the child {@code v} as it was, pages aside. */
+    static boolean sameArea(VmaImage p, VmaImage v) {
+        return privatePages(p) && p.kind() == v.kind() && p.start() <= v.start() && v.end() <= p.end()
+                && p.flags() == v.flags() && ((p.advice() | v.advice()) & NOT_INHERITED) == 0
+                && ((p.advice() ^ v.advice()) & ~LOCKS) == 0 && p.guards().length == 0 && v.guards().length == 0
+                && java.util.Objects.equals(p.file(), v.file())
+                && (p.file() == null || p.offset() + (v.start() - p.start()) == v.offset());
+    }
+
+    /**
+     * Restore half, in the child forked after its parent's memory was in place: the inherited area
+     * {@code v} is kept (made writable as it would have been mapped) and the parent's pages it did
+     * not share are dropped (they read zero, or the file's bytes, as before); its own pages are
+     * written next, over that.
+     */
+    public static void keep(TaskContext t, VmaImage v) {
+        t.later("mprotect(inherited 0x" + Long.toHexString(v.start()) + ")", SyscallNr.MPROTECT, v.start(),
+                v.end() - v.start(), Mapper.privateProt(v));
+        for (long[] gap : notShared(v)) {
+            t.later("madvise(0x" + Long.toHexString(gap[0]) + ", dontneed, not shared with the parent)", SyscallNr.MADVISE,
+                    gap[0], gap[1] - gap[0], MADV_DONTNEED);
+        }
+    }
+
+    /** The ranges [start, end) of {@code v} outside its inherited runs. */
+    static List<long[]> notShared(VmaImage v) {
+        List<long[]> out = new ArrayList<>();
+        long at = v.start();
+        long[] runs = v.inherited();
+        for (int i = 0; i < runs.length; i += 2) {
+            if (runs[i] > at) {
+                out.add(new long[] {at, runs[i]});
+            }
+            at = Math.max(at, runs[i] + runs[i + 1] * PAGE);
+        }
+        if (at < v.end()) {
+            out.add(new long[] {at, v.end()});
+        }
+        return out;
+    }
+
+    /** The inherited runs of {@code kept} as sorted ranges [start, end), for cutting page lists. */
+    public static List<long[]> sharedRanges(List<VmaImage> kept) {
+        List<long[]> out = new ArrayList<>();
+        for (VmaImage v : kept) {
+            long[] runs = v.inherited();
+            for (int i = 0; i < runs.length; i += 2) {
+                out.add(new long[] {runs[i], runs[i] + runs[i + 1] * PAGE});
+            }
+        }
+        out.sort(java.util.Comparator.comparingLong(r -> r[0]));
+        return out;
+    }
+}
