@@ -189,6 +189,22 @@ final class Workloads {
         }
     }
 
+    /**
+     * The memory the tree of {@code root} uses: the sum of its tasks' proportional set sizes (Pss of
+     * smaps_rollup, in KiB), where a page shared by n tasks counts 1/n in each.
+     */
+    static long pssKib(int root) throws IOException {
+        long sum = 0;
+        for (int pid : StateComparator.tree(root)) {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
+                if (line.startsWith("Pss:")) {
+                    sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        }
+        return sum;
+    }
+
     /** SIGKILL to a process that may have exited already. */
     static void killQuietly(int pid) {
         try {

@@ -106,7 +106,7 @@ public final class ModelSamples {
                         file("/usr/bin/sleeper", 77), 0, 0),
                 new VmaImage(HEAP, HEAP + 0x21000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, 0, MemoryKinds.HEAP,
                         null, 2, 31, dev.cryo.engine.memory.VmAdvice.HUGEPAGE | dev.cryo.engine.memory.VmAdvice.LOCKED,
-                        new long[] {HEAP + 0x3000, 2, HEAP + 0x9000, 1}),
+                        new long[] {HEAP + 0x3000, 2, HEAP + 0x9000, 1}, new long[] {HEAP, 3, HEAP + 0x10000, 17}),
                 new VmaImage(0x7f00_0001_0000L, 0x7f00_0001_8000L, 3, VmaImage.MAP_SHARED | VmaImage.MAP_ANONYMOUS, 0x1000,
                         MemoryKinds.SHARED_ANON, file("/dev/zero", 46), 8, 0),
                 new VmaImage(0x7f00_0000_0000L, 0x7f00_0000_4000L, 3, VmaImage.MAP_SHARED, 0x2000, MemoryKinds.FILE_SHARED,
