@@ -50,4 +50,23 @@ class CowSharingTest {
             assertEquals(4, big, "each child's shared area in the image");
         }
     }
+
+    /**
+     * A tree the dump lets run on (`dump -R`) still shares its pages: the dump read each page with
+     * process_vm_readv, whose pin gave every task it read a copy of its own (the tree's Pss went
+     * from 64 MiB to 320 MiB, and no page was shared any more).
+     */
+    @Test
+    void aTreeLeftRunningStillSharesItsPages() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cowshare.out"),
+                TestPrograms.compile("/c/cowshare.c").toString()))) {
+            long before = Workloads.pssKib(p.pid().value());
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertEquals(0, dump.code(), dump.toString());
+            long after = Workloads.pssKib(p.pid().value());
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+            assertTrue(after < before + before / 4, "the tree used " + before + " KiB before the dump, " + after + " KiB after");
+        }
+    }
 }

@@ -275,8 +275,8 @@ public final class DumpSupervisor {
     /** What the tree's inotify and fanotify groups held at the freeze (NotificationQueues). */
     private java.util.Map<dev.cryo.engine.files.FdProbe.Ref, Integer> queuedAtFreeze = java.util.Map.of();
 
-    /** By pid, the pages a task shares with its parent, found once the tree is frozen (none before). */
-    private java.util.Map<Integer, long[]> parentSharing = java.util.Map.of();
+    /** The pages tasks share with their parents, found once the tree is frozen (none before). */
+    private dev.cryo.engine.memory.ParentSharing.Found parentSharing = dev.cryo.engine.memory.ParentSharing.Found.NONE;
 
     private TaskDumper.CollectJob collectJob() {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it

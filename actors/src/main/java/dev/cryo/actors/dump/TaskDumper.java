@@ -85,11 +85,11 @@ public final class TaskDumper {
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
-    /** {@code parentSharing}: by pid, the pages each task shares with its parent (ParentSharing.scan). */
+    /** {@code parentSharing}: the pages each task shares with its parent or children (ParentSharing.scan). */
     public record CollectJob(ActorRef<ImageWriterActor.Command> writer, dev.cryo.engine.image.ImageSink.ConcurrentPages direct,
                              BufferPool pool, FdHandler.DumpContext files,
                              int regionWorkers, DumpProgress progress, long bufferWaitMillis,
-                             java.util.Map<Integer, long[]> parentSharing) {}
+                             dev.cryo.engine.memory.ParentSharing.Found parentSharing) {}
 
     public sealed interface Reply {
         Pid pid();
@@ -464,7 +464,7 @@ public final class TaskDumper {
      * them before any page was read (ParentSharing.scan), recorded in its mappings.
      */
     private TaskCollector.Snapshot withParentSharing(TaskCollector.Snapshot snap, CollectJob job) {
-        long[] runs = job.parentSharing().get(pid.value());
+        long[] runs = job.parentSharing().inherited().get(pid.value());
         if (runs == null) {
             return snap;
         }
@@ -479,6 +479,8 @@ public final class TaskDumper {
 
     /** Region dumpers for {@code runs}; returns how many (each answers once its pages are written). */
     private int copyPages(List<PageRun> runs, CollectJob job, int vmaCount, boolean here) {
+        // pages shared copy-on-write are read without a pin, which would give this task its own copy
+        runs = dev.cryo.engine.memory.ParentSharing.readUnpinned(runs, job.parentSharing().unpinned().get(pid.value()));
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, here ? 1 : job.regionWorkers());
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
         ActorRef<RegionDumper.Reply> adapter = ctx.messageAdapter(RegionDumper.Reply.class, RegionReply::new);

@@ -22,7 +22,8 @@ import java.util.Map;
  * <p>Dump: in each private mapping of a child, the pages that are one frame with its parent's at the
  * same address (same PFN in both pagemaps, readable as root; or the same swap slot) are recorded as
  * {@link VmaImage#inherited()}. Their bytes still go into the image: the record only lets the
- * restore skip them. Restore ({@link #plan}): a child keeps a mapping it inherited where its parent's
+ * restore skip them. They are read without pinning ({@link #readUnpinned}): a tree the dump lets run
+ * on still shares them. Restore ({@link #plan}): a child keeps a mapping it inherited where its parent's
  * image maps the same area the same way; it drops there the parent's pages it did not share
  * ({@link #keep}) and writes only its own.
  */
@@ -47,18 +48,27 @@ public final class ParentSharing {
     // ---- dump ----------------------------------------------------------------------------------
 
     /**
+     * What {@link #scan} found: by pid, the pages each task shares with its parent, as pairs
+     * (address, pages); and the ranges [start, end) of each task's memory (a parent's and its
+     * children's) to read without pinning, so the tree keeps sharing them when it runs on.
+     */
+    public record Found(Map<Integer, long[]> inherited, Map<Integer, List<long[]>> unpinned) {
+        public static final Found NONE = new Found(Map.of(), Map.of());
+    }
+
+    /**
      * For each task of the frozen tree {@code live} forked by another of it and running no program
      * of its own since: the pages of its private mappings that are one frame with its parent's at
-     * the same address, as pairs (address, pages), by pid (none: left out). Must run before any
-     * page of the tree is read: process_vm_readv pins the pages it reads, and pinning a page shared
-     * copy-on-write gives the reader a copy of its own (the kernel's gup_must_unshare), so a read
-     * task no longer shares what it shared. A task whose pagemaps cannot be read is left out: its
-     * pages are all written on restore, as before.
+     * the same address. Must run before any page of the tree is read: process_vm_readv pins the
+     * pages it reads, and pinning a page shared copy-on-write gives the reader a copy of its own
+     * (the kernel's gup_must_unshare), so a read task no longer shares what it shared. A task whose
+     * pagemaps cannot be read is left out: its pages are all written on restore, as before.
      */
-    public static Map<Integer, long[]> scan(List<Pid> live, java.util.function.Consumer<String> debug) {
+    public static Found scan(List<Pid> live, java.util.function.Consumer<String> debug) {
         java.util.Set<Integer> pids = new java.util.HashSet<>();
         live.forEach(p -> pids.add(p.value()));
-        Map<Integer, long[]> out = new LinkedHashMap<>();
+        Map<Integer, long[]> inherited = new LinkedHashMap<>();
+        Map<Integer, List<long[]>> unpinned = new LinkedHashMap<>();
         for (Pid child : live) {
             try {
                 var st = dev.cryo.kernel.proc.ProcFs.stat(child);
@@ -68,13 +78,75 @@ public final class ParentSharing {
                 }
                 long[] runs = scan(child, Pid.of(st.ppid()));
                 if (runs.length > 0) {
-                    out.put(child.value(), runs);
+                    inherited.put(child.value(), runs);
+                    for (int reader : new int[] {child.value(), st.ppid()}) {
+                        List<long[]> r = unpinned.computeIfAbsent(reader, k -> new ArrayList<>());
+                        for (int i = 0; i < runs.length; i += 2) {
+                            r.add(new long[] {runs[i], runs[i] + runs[i + 1] * PAGE});
+                        }
+                    }
                 }
             } catch (RuntimeException e) {
                 debug.accept("pid " + child + ": pages shared with its parent not looked for: " + e.getMessage());
             }
         }
+        unpinned.replaceAll((pid, r) -> merged(r));
+        return new Found(inherited, unpinned);
+    }
+
+    /** Sorted ranges with the overlapping and touching ones joined. */
+    static List<long[]> merged(List<long[]> ranges) {
+        List<long[]> sorted = new ArrayList<>(ranges);
+        sorted.sort(java.util.Comparator.comparingLong(r -> r[0]));
+        List<long[]> out = new ArrayList<>();
+        for (long[] r : sorted) {
+            long[] last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && r[0] <= last[1]) {
+                last[1] = Math.max(last[1], r[1]);
+            } else {
+                out.add(new long[] {r[0], r[1]});
+            }
+        }
         return out;
+    }
+
+    /**
+     * {@code runs} with their parts inside {@code ranges} (sorted, disjoint) read through
+     * /proc/PID/mem, which takes a page without pinning it (a page shared copy-on-write stays shared).
+     */
+    public static List<dev.cryo.engine.dump.PageRun> readUnpinned(List<dev.cryo.engine.dump.PageRun> runs, List<long[]> ranges) {
+        if (ranges == null || ranges.isEmpty()) {
+            return runs;
+        }
+        List<dev.cryo.engine.dump.PageRun> out = new ArrayList<>(runs.size());
+        for (dev.cryo.engine.dump.PageRun r : runs) {
+            long at = r.address();
+            int lo = 0, hi = ranges.size(); // the first range ending after the run starts
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (ranges.get(mid)[1] <= at) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            for (int i = lo; i < ranges.size() && ranges.get(i)[0] < r.end() && !r.viaProcMem(); i++) {
+                long s = Math.max(ranges.get(i)[0], at), e = Math.min(ranges.get(i)[1], r.end());
+                if (s > at) {
+                    out.add(part(r, at, s, false));
+                }
+                out.add(part(r, s, e, true));
+                at = e;
+            }
+            if (at < r.end()) {
+                out.add(part(r, at, r.end(), r.viaProcMem()));
+            }
+        }
+        return out;
+    }
+
+    private static dev.cryo.engine.dump.PageRun part(dev.cryo.engine.dump.PageRun r, long start, long end, boolean viaProcMem) {
+        return new dev.cryo.engine.dump.PageRun(r.vmaIndex(), start, (int) ((end - start) / PAGE), viaProcMem, r.zeroImplicit());
     }
 
     private static long[] scan(Pid child, Pid parent) {

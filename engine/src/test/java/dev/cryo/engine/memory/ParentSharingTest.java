@@ -76,6 +76,25 @@ class ParentSharingTest {
         assertArrayEquals(new long[] {BASE, BASE + 8 * P}, ParentSharing.sharedRanges(List.of(shared)).get(0));
     }
 
+    @Test
+    void sharedPagesAreReadWithoutAPinAndTheRestAsBefore() {
+        List<long[]> ranges = ParentSharing.merged(List.of(new long[] {BASE + 8 * P, BASE + 12 * P},
+                new long[] {BASE + 2 * P, BASE + 4 * P}, new long[] {BASE + 4 * P, BASE + 5 * P}));
+        assertEquals(2, ranges.size(), "touching ranges joined");
+        assertArrayEquals(new long[] {BASE + 2 * P, BASE + 5 * P}, ranges.get(0));
+        List<dev.cryo.engine.dump.PageRun> runs = ParentSharing.readUnpinned(List.of(
+                new dev.cryo.engine.dump.PageRun(3, BASE, 10, false, true),
+                new dev.cryo.engine.dump.PageRun(4, BASE + 20 * P, 2, false, true),
+                new dev.cryo.engine.dump.PageRun(5, BASE + 3 * P, 1, true, true)), ranges);
+        assertEquals(List.of(
+                new dev.cryo.engine.dump.PageRun(3, BASE, 2, false, true),
+                new dev.cryo.engine.dump.PageRun(3, BASE + 2 * P, 3, true, true),
+                new dev.cryo.engine.dump.PageRun(3, BASE + 5 * P, 3, false, true),
+                new dev.cryo.engine.dump.PageRun(3, BASE + 8 * P, 2, true, true),
+                new dev.cryo.engine.dump.PageRun(4, BASE + 20 * P, 2, false, true),
+                new dev.cryo.engine.dump.PageRun(5, BASE + 3 * P, 1, true, true)), runs);
+    }
+
     private static TaskImage task(int pid, int ppid, boolean execed, List<VmaImage> vmas) {
         return new TaskImage(new TaskIds(pid, ppid, pid, pid), "t", null, "/", "/", 022, 0,
                 new Creds(List.of(0, 0, 0, 0), List.of(0, 0, 0, 0), List.of(), 0, 0, 0, 0, 0),

@@ -32,6 +32,16 @@ class LatestPagesTest {
         return b.toString().trim();
     }
 
+    /** A child forked after its parent's memory is in place writes only the pages it did not share. */
+    @Test
+    void pagesInheritedFromTheParentAreCutOut() {
+        IndexEntry a = chunk(0, 8), b = chunk(8, 4), c = chunk(20, 2);
+        List<long[]> shared = List.of(new long[] {BASE + 2 * P, BASE + 4 * P}, new long[] {BASE + 7 * P, BASE + 12 * P});
+        assertEquals("0:0+2 0:4+3 2:20+2", show(PageSlice.outside(List.of(PageSlice.whole(a), PageSlice.whole(b),
+                PageSlice.whole(c)), shared)));
+        assertEquals("0:0+8", show(PageSlice.outside(List.of(PageSlice.whole(a)), List.of())));
+    }
+
     @Test
     void aPlainImageComesOutWholeChunkByChunk() {
         IndexEntry a = chunk(0, 4), b = chunk(4, 4);
