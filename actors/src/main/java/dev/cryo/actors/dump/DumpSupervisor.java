@@ -305,7 +305,12 @@ public final class DumpSupervisor {
                         return abort(failureOf(m.reply()));
                     }
                     pending.remove(m.reply().pid());
-                    return pending.isEmpty() ? round(collectJob()) : Behaviors.same();
+                    if (pending.isEmpty()) { // the rounds read shared pages unpinned; the frozen collect looks again
+                        parentSharing = dev.cryo.engine.memory.ParentSharing.scan(liveTasks(), n -> ctx.getLog().debug(n))
+                                .unpinnedOnly();
+                        return round(collectJob());
+                    }
+                    return Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))

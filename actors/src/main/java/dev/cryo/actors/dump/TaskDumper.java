@@ -242,6 +242,7 @@ public final class TaskDumper {
             return Behaviors.same();
         }
         CollectJob job = m.job();
+        runs = dev.cryo.engine.memory.ParentSharing.readUnpinned(runs, job.parentSharing().unpinned().get(pid.value()));
         if (m.layout()) { // before the round's pages: the destination places them as they arrive
             job.writer().tell(new ImageWriterActor.WriteRecord(new dev.cryo.engine.model.PreCopyLayout(pid.value(),
                     sessionLeader(), preCopy.layout(), execed())));

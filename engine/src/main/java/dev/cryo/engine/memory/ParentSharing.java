@@ -54,6 +54,14 @@ public final class ParentSharing {
      */
     public record Found(Map<Integer, long[]> inherited, Map<Integer, List<long[]>> unpinned) {
         public static final Found NONE = new Found(Map.of(), Map.of());
+
+        /**
+         * Only where to read unpinned: found while the tree runs (a pre-copy's rounds), the pages
+         * shared then may be written before the freeze, so none is recorded as shared.
+         */
+        public Found unpinnedOnly() {
+            return new Found(Map.of(), unpinned);
+        }
     }
 
     /**
