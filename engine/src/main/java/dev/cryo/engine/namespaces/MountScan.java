@@ -135,7 +135,8 @@ public final class MountScan {
                                 + " its files cannot be read; not supported yet");
                     }
                     Set<String> points = new java.util.HashSet<>(); // mounts on its files: they are not its
-                    mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point()))
+                    mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point())
+                                    && !overItself(x, m))
                             .forEach(x -> points.add(x.point()));
                     contents = TmpfsFiles.read(p, m, bytes, points);
                 }
@@ -284,6 +285,15 @@ public final class MountScan {
         } catch (IOException e) {
             throw new DumpException("cannot read " + path + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * A bind of a directory of {@code tmpfs} over that very directory (firejail makes its seccomp
+     * directory read-only so): the files below it are the tmpfs's own, seen through it, not hidden.
+     */
+    static boolean overItself(Mount x, Mount tmpfs) {
+        String rel = tmpfs.point().equals("/") ? x.point() : x.point().substring(tmpfs.point().length());
+        return x.major() == tmpfs.major() && x.minor() == tmpfs.minor() && x.root().equals(rel);
     }
 
     /** The files of a tmpfs, read through the task's root. */
