@@ -93,6 +93,22 @@ class DumpSupervisorTest {
         }
     }
 
+    /** A bug before the seize (ns13 met one: a zombie's /proc status) is told at once, not at the caller's 670 s timeout. */
+    @Test
+    void anUnexpectedFailureBeforeTheSeizeIsToldAtOnceAndTheTreeRunsOn() throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
+            testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), tmp.resolve("img")), settings(),
+                    dir -> {
+                        throw new IllegalStateException("a bug");
+                    }, probe.getRef()));
+            DumpSupervisor.Failed f = probe.expectMessageClass(DumpSupervisor.Failed.class, Duration.ofSeconds(10));
+            assertEquals("pid " + p.pid() + ": the dump failed before the seize, nothing was frozen: a bug", f.message());
+            assertTrue(Files.readString(Path.of("/proc/" + p.pid() + "/status")).contains("TracerPid:\t0"));
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
+
     @Test
     void aDumpThroughTheSupervisorSucceedsAndReportsStatistics() throws Exception {
         try (DetachedProcess p = Workloads.bigmem(tmp, 64)) {

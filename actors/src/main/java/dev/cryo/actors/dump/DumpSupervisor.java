@@ -96,7 +96,12 @@ public final class DumpSupervisor {
                 ImageSink writer = images.create(request.imageDir());
                 return new DumpSupervisor(ctx, timers, request, settings, writer, hold, replyTo).start();
             } catch (DumpException | java.io.IOException e) {
-                replyTo.tell(new Failed(TaskDumper.message(e)));
+                replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
+                return Behaviors.stopped();
+            } catch (RuntimeException e) { // a bug, not bad input: the caller hears it now, not at its ask's timeout
+                ctx.getLog().debug("dump of pid {} failed before the seize", request.pid(), e);
+                replyTo.tell(new Failed("pid " + request.pid() + ": the dump failed before the seize, nothing was frozen: "
+                        + dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
             }
         })));
@@ -204,7 +209,7 @@ public final class DumpSupervisor {
         try {
             request.hooks().beforeFreeze(request.pid().value());
         } catch (RuntimeException e) {
-            return abort(e.getMessage());
+            return abort(dev.cryo.actors.Failures.describe(e));
         }
         raisePriority();
         List<Pid> tree = TreeWalker.walk(request.pid());
@@ -450,7 +455,7 @@ public final class DumpSupervisor {
                     try {
                         tables = TreeWalker.checkTree(request.pid(), now); // again: children forked meanwhile
                     } catch (DumpException e) {
-                        return abort(e.getMessage());
+                        return abort(dev.cryo.actors.Failures.describe(e));
                     }
                     for (Pid p : List.copyOf(tasks.keySet())) {
                         if (!now.contains(p)) {
@@ -499,7 +504,7 @@ public final class DumpSupervisor {
         try {
             request.hooks().frozen(request.pid().value(), treePids());
         } catch (RuntimeException e) {
-            return abort(e.getMessage());
+            return abort(dev.cryo.actors.Failures.describe(e));
         }
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
@@ -513,7 +518,7 @@ public final class DumpSupervisor {
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);
         } catch (RuntimeException e) {
-            return abort(TaskDumper.message(e));
+            return abort(dev.cryo.actors.Failures.describe(e));
         }
         stage("namespaces read");
         // before any page is read: reading a page shared copy-on-write gives the reader its own copy

@@ -760,11 +760,8 @@ public final class TaskDumper {
 
     /** The failure's text for the reply; its stack trace goes to the log at debug (the reply carries only text). */
     private String logged(Throwable e) {
-        ctx.getLog().debug("pid {}: {}", pid, message(e), e);
-        return message(e);
+        ctx.getLog().debug("pid {}: {}", pid, dev.cryo.actors.Failures.describe(e), e);
+        return dev.cryo.actors.Failures.describe(e);
     }
 
-    static String message(Throwable e) {
-        return e.getMessage() == null ? e.toString() : e.getMessage();
-    }
 }
