@@ -29,7 +29,8 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
   netns NAME        holds a socket created in network namespace NAME.
   packet            holds a packet socket (AF_PACKET) with a TPACKET_V2 receive ring, not mapped.
   streamserver ADDR PORT  accepts one TCP connection on ADDR:PORT, then streams (below).
-  streamclient ADDR PORT  connects to ADDR:PORT (retrying for 60 s), then streams:
+  streamclient ADDR PORT [SRC]  connects to ADDR:PORT (from address SRC if given;
+                    retrying for 60 s), then streams:
                     both ends send a counted byte pattern faster than the other
                     reads it (queues full both ways), check every byte received
                     and print "<who> got N" at each 64 KiB; "FAIL: ..." on a
@@ -467,11 +468,11 @@ def mode_streamserver(addr, port):
     return stream(s, "server")
 
 
-def mode_streamclient(addr, port):
+def mode_streamclient(addr, port, src=None):
     deadline = time.monotonic() + 60
     while True:
         try:
-            s = socket.create_connection((addr, port), timeout=2)
+            s = socket.create_connection((addr, port), timeout=2, source_address=(src, 0) if src else None)
             break
         except OSError:
             if time.monotonic() > deadline:
@@ -505,7 +506,7 @@ def main():
     if mode == "streamserver":
         return mode_streamserver(args[0], int(args[1]))
     if mode == "streamclient":
-        return mode_streamclient(args[0], int(args[1]))
+        return mode_streamclient(args[0], int(args[1]), *args[2:3])
     print("unknown mode " + mode, file=sys.stderr)
     return 2
 

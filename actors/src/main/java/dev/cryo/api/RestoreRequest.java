@@ -16,14 +16,25 @@ import java.nio.file.Path;
  * the root's parent-death signal is then not set again, or it would come as the restorer goes.
  * {@code inherited}: fds of a live process handed to the tree in place of dumped objects (CRIU's --inherit-fd).
  * {@code hooks}: what the caller runs at the restore's fixed points (CRIU's action scripts).
+ * {@code tcpLockElsewhere}: the network lock that holds the image's TCP connections may be on another
+ * host (or gone): the caller moved their addresses here and lifts that lock there (a migration does);
+ * without it such a restore is refused ({@link dev.cryo.engine.restore.HeldConnections}).
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
-                             boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks) {
+                             boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks,
+                             boolean tcpLockElsewhere) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
         hooks = hooks == null ? StageHooks.NONE : hooks;
+    }
+
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
+                          boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited,
+                          StageHooks hooks) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks, false);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -70,18 +81,23 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere);
     }
 
     public RestoreRequest withHooks(StageHooks h) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere);
+    }
+
+    public RestoreRequest lockElsewhere(boolean elsewhere) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
+                hooks, elsewhere);
     }
 }

@@ -38,7 +38,7 @@ final class PlainCommandLine {
             "--skip-in-flight");
     static final Set<String> DUMP_VALUES = Set.of("-t", "--tree", "-D", "--images-dir");
     static final Set<String> RESTORE_FLAGS = Set.of("-d", "--restore-detached", "-s", "--leave-stopped", "--tcp-close", "--no-progress",
-            "--tcp-established", "--shell-job", "--ext-unix-sk", "--file-locks");
+            "--tcp-established", "--tcp-lock-elsewhere", "--shell-job", "--ext-unix-sk", "--file-locks");
     static final Set<String> RESTORE_VALUES = Set.of("-D", "--images-dir", "--pidfile");
 
     private final boolean dump;
@@ -202,7 +202,8 @@ final class PlainCommandLine {
 
     private RestoreRequest restoreRequest() {
         return new RestoreRequest(Path.of(values.get("--images-dir")).toAbsolutePath(), flags.contains("--tcp-close"),
-                new DumpProgress()).leavingStopped(flags.contains("--leave-stopped"));
+                new DumpProgress()).leavingStopped(flags.contains("--leave-stopped"))
+                .lockElsewhere(flags.contains("--tcp-lock-elsewhere"));
     }
 
     private Path pidFile() {

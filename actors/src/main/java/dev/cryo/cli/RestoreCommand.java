@@ -40,6 +40,11 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--tcp-close", description = "Restore established TCP connections closed (and lift their network lock).")
     boolean tcpClose;
 
+    @Option(names = "--tcp-lock-elsewhere", description = "The image's TCP connections may be held by a network lock "
+            + "on another host (where it was dumped) or by none any more: you moved their addresses here and lift that "
+            + "lock there. Without it such a restore is refused. The lock is installed here until the sockets are back.")
+    boolean tcpLockElsewhere;
+
     @Option(names = "--tcp-established", description = "Accepted for CRIU compatibility: established TCP connections "
             + "in the image are restored (repaired) unless --tcp-close.")
     boolean tcpEstablished;
@@ -106,7 +111,7 @@ final class RestoreCommand implements Callable<Integer> {
             return 2;
         }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
-                .leavingStopped(leaveStopped).inheriting(inherited);
+                .leavingStopped(leaveStopped).inheriting(inherited).lockElsewhere(tcpLockElsewhere);
         dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
         request = request.withHooks(hooks);
         // only a detached restore can go to the agent: a waited-for root must be this process's child;

@@ -170,43 +170,112 @@ class MigrationTest {
     }
 
     /**
-     * A container on host a (its own net namespace, 10.85.0.2 behind a veth to a) with a TCP
-     * connection from a peer on a (a client reaching it by its address, bytes streaming both ways).
-     * Migrating it is refused by name, with --tcp-established too (the dump's network lock would be
-     * a's, and the restore on b could not lift it), and the container runs on at a, its connection
-     * intact.
+     * A container on host a (its own net namespace, 10.85.0.2 behind a veth to a, its default route
+     * through it) with a TCP connection from a peer on a that reaches it by its address, from a's own
+     * (a client streaming both ways, queues full). Without --tcp-established the migration is refused by
+     * name and the container runs on. With it the container moves to b with its veth and connection: b
+     * takes the connection's network lock over before the namespace is made, a lifts its own once the
+     * tree runs on b and the old veth is gone; a's standing fallback route then sends the container's
+     * network to b, which forwards. The stream goes on both ways, every byte checked, no reset, and
+     * neither host keeps a lock.
      */
     @Test
-    void aContainerWithAConnectionFromItsHostIsRefusedByNameAndRunsOn() throws Exception {
+    void aContainerMovesWithItsConnectionFromAPeerWhichGoesOnBothWays() throws Exception {
         Path script = Workloads.script(tmp, "sockets.py");
         Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
         String container = Workloads.vethStreamServer(script, "cryo-mc", "10.85.0", true);
+        int moved = -1;
         try (TwoHosts hosts = new TwoHosts(tmp).start();
              DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
                      + " unshare -n --pid --fork --mount-proc sh -c '" + container + "' 2>/dev/null")) {
-            DetachedProcess.awaitCondition(() -> NetNamespaceTest.hasChild(c.pid().value()), Duration.ofSeconds(20),
-                    "unshare's child");
-            int init = NamespaceTest.initUnder(c.pid().value());
-            TwoHosts.sh("ip -n " + hosts.nsA + " link add cryo-mh type veth peer name cryo-mc netns " + init
-                    + " && ip -n " + hosts.nsA + " addr add 10.85.0.1/24 dev cryo-mh && ip -n " + hosts.nsA
-                    + " link set cryo-mh up");
-            try (DetachedProcess peer = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
-                    "python3", script.toString(), "streamclient", "10.85.0.2", "8001")) {
-                NetNamespaceTest.awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
-                TwoHosts.CliRun plain = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
-                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
-                assertNotEquals(0, plain.code(), plain.toString());
-                assertTrue(plain.err().contains("10.85.0.2:8001 -> 10.85.0.1:") && plain.err().contains(
-                        "its peer is outside it (through its veth): carrying it needs --tcp-established"), plain.toString());
-                TwoHosts.CliRun tcp = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
-                        hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy",
-                        "--tcp-established");
-                assertNotEquals(0, tcp.code(), tcp.toString());
-                assertTrue(tcp.err().contains("established TCP connections cannot be migrated yet (pid " + init
-                        + " was not touched)"), tcp.toString());
-                NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 4,
-                        NetNamespaceTest.count(clientLog, "client got") + 4, "bytes both ways at a after the refusals");
-                assertTrue(c.alive(), "the container is still on a");
+            try {
+                DetachedProcess.awaitCondition(() -> NetNamespaceTest.hasChild(c.pid().value()), Duration.ofSeconds(20),
+                        "unshare's child");
+                int init = NamespaceTest.initUnder(c.pid().value());
+                TwoHosts.sh("ip -n " + hosts.nsA + " link add cryo-mh type veth peer name cryo-mc netns " + init
+                        + " && ip -n " + hosts.nsA + " addr add 10.85.0.1/24 dev cryo-mh && ip -n " + hosts.nsA
+                        + " link set cryo-mh up"
+                        // once the container's veth is gone from a, its network is b's way; b forwards
+                        + " && ip -n " + hosts.nsA + " route add 10.85.0.0/24 via " + hosts.ipB + " metric 100"
+                        + " && ip netns exec " + hosts.nsB + " sysctl -qw net.ipv4.ip_forward=1");
+                try (DetachedProcess peer = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
+                        "python3", script.toString(), "streamclient", "10.85.0.2", "8001", hosts.ipA)) {
+                    NetNamespaceTest.awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+                    TwoHosts.CliRun plain = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
+                            hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+                    assertNotEquals(0, plain.code(), plain.toString());
+                    assertTrue(plain.err().contains("10.85.0.2:8001 -> " + hosts.ipA + ":") && plain.err().contains(
+                            "its peer is outside it (through its veth): carrying it needs --tcp-established"), plain.toString());
+                    NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 2,
+                            NetNamespaceTest.count(clientLog, "client got") + 2, "bytes both ways at a after the refusal");
+
+                    TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
+                            hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy",
+                            "--tcp-established");
+                    assertEquals(0, m.code(), m + "\nagent a:\n" + Files.readString(hosts.logA) + "\nagent b:\n"
+                            + Files.readString(hosts.logB));
+                    DetachedProcess.awaitCondition(() -> {
+                        try {
+                            return TwoHosts.containerInB(init) > 0;
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    }, Duration.ofSeconds(30),
+                            "the container's init to run in b's pid namespace");
+                    moved = TwoHosts.containerInB(init);
+                    assertFalse(Files.readString(Path.of("/proc/" + moved + "/status")).isEmpty());
+                    NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 8,
+                            NetNamespaceTest.count(clientLog, "client got") + 8, "bytes both ways with the container on b");
+                    assertFalse(TwoHosts.nftTables(hosts.nsA).contains("cryo_"), TwoHosts.nftTables(hosts.nsA));
+                    assertFalse(TwoHosts.nftTables(hosts.nsB).contains("cryo_"), TwoHosts.nftTables(hosts.nsB));
+                    assertFalse(c.alive(), "the container is still on a");
+                }
+            } finally {
+                if (moved > 0) {
+                    TwoHosts.sh("kill -9 " + moved + " 2>/dev/null; true");
+                }
+            }
+        }
+    }
+
+    /**
+     * A killing `dump --tcp-established` on host a of a server there with a client on b leaves the
+     * connection under a's network lock. A plain restore on b (another host: no such lock) is refused,
+     * naming the lock and the way out, and leaves nothing there; the image then restores on a, where the
+     * connection goes on both ways and the lock goes.
+     */
+    @Test
+    void aRestoreOnAHostWithoutTheImagesNetworkLockIsRefusedByName() throws Exception {
+        Path script = Workloads.script(tmp, "sockets.py");
+        Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out"), img = tmp.resolve("img");
+        try (TwoHosts hosts = new TwoHosts(tmp);
+             DetachedProcess server = DetachedProcess.start(serverLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
+                     "python3", script.toString(), "streamserver", hosts.ipA, "8001");
+             DetachedProcess client = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsB,
+                     "python3", script.toString(), "streamclient", hosts.ipA, "8001")) {
+            NetNamespaceTest.awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+            TwoHosts.CliRun dump = hosts.cliIn(hosts.nsA, "dump", "-t", server.pid().toString(), "-D", img.toString(),
+                    "--tcp-established", "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            assertTrue(TwoHosts.nftTables(hosts.nsA).contains("cryo_" + server.pid() + "_"), TwoHosts.nftTables(hosts.nsA));
+
+            TwoHosts.CliRun there = hosts.cliIn(hosts.nsB, "restore", "-D", img.toString(), "-d", "--no-progress");
+            assertNotEquals(0, there.code(), there.toString());
+            assertTrue(there.err().matches("(?s).*TCP connection " + Pattern.quote(hosts.ipA) + ":8001 -> "
+                    + Pattern.quote(hosts.ipB) + ":\\d+ \\(pid " + server.pid() + " fd \\d+\\) was left held by network lock cryo_"
+                    + server.pid() + "_\\w+ by the dump on host .*, and this host's network has no such lock.*"
+                    + "--tcp-lock-elsewhere.*"), there.toString());
+            assertFalse(there.err().contains("\tat "), "a stack trace:\n" + there);
+            assertFalse(server.alive(), "the refused restore left pid " + server.pid());
+            assertFalse(TwoHosts.nftTables(hosts.nsB).contains("cryo_"), TwoHosts.nftTables(hosts.nsB));
+
+            TwoHosts.CliRun here = hosts.cliIn(hosts.nsA, "restore", "-D", img.toString(), "-d", "--no-progress");
+            assertEquals(0, here.code(), here.toString());
+            try (DetachedProcess restored = DetachedProcess.restored(server.pid(), serverLog)) {
+                NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 8,
+                        NetNamespaceTest.count(clientLog, "client got") + 8, "bytes both ways after the restore on a");
+                assertFalse(TwoHosts.nftTables(hosts.nsA).contains("cryo_"), TwoHosts.nftTables(hosts.nsA));
+                assertTrue(restored.alive());
             }
         }
     }

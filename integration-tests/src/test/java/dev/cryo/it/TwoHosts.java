@@ -125,7 +125,27 @@ final class TwoHosts implements AutoCloseable {
 
     /** Runs the CLI inside host a's network namespace, as a user there would. */
     CliRun cliOnA(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", nsA, "java", "-XX:-UsePerfData", "-jar", JAR.toString()));
+        return cli(List.of("ip", "netns", "exec", nsA), args);
+    }
+
+    /**
+     * Runs the CLI in its own process (--no-agent) inside network namespace {@code ns} (nsA or nsB),
+     * sharing the host's other namespaces, as the trees started there do: for a dump or restore there.
+     */
+    CliRun cliIn(String ns, String... args) throws Exception {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.add("--no-agent");
+        return cli(List.of("nsenter", "--net=/run/netns/" + ns), all.toArray(String[]::new));
+    }
+
+    /** The nftables tables of network namespace {@code ns}, one per line. */
+    static String nftTables(String ns) throws Exception {
+        return sh("ip netns exec " + ns + " nft list tables");
+    }
+
+    private static CliRun cli(List<String> prefix, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of("java", "-XX:-UsePerfData", "-jar", JAR.toString()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
         byte[] err = new byte[0];
@@ -159,6 +179,21 @@ final class TwoHosts implements AutoCloseable {
                 }
             } catch (IOException gone) {
                 // exited meanwhile
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The host pid of the init of a container migrated to b: pid {@code nsPid} in b's pid namespace
+     * and 1 in a pid namespace of its own (its net namespace is its own too, so b's does not list it); -1 if none.
+     */
+    static int containerInB(int nsPid) throws Exception {
+        for (String line : sh("grep -s '^NSpid:' /proc/[0-9]*/status || true").split("\n")) {
+            String[] f = line.substring(line.indexOf(':', line.indexOf("NSpid")) + 1).trim().split("\\s+");
+            if (f.length == 3 && f[1].equals(Integer.toString(nsPid)) && f[2].equals("1")) {
+                String path = line.substring(0, line.indexOf(":NSpid"));
+                return Integer.parseInt(path.split("/")[2]);
             }
         }
         return -1;

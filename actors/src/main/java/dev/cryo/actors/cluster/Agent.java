@@ -286,7 +286,8 @@ public final class Agent {
                 m.id(), placed, (System.nanoTime() - m.atNanos()) / 1_000_000);
         incoming.put(m.id(), in.arrived(m.atNanos()));
         ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
-                        prepared, contents).detaching(true), parts.migration().settings(),
+                        prepared, contents).detaching(true).lockElsewhere(true), // the source lifts its lock once the tree runs here
+                parts.migration().settings(),
                 ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }

@@ -89,6 +89,7 @@ public final class LocalAgent {
             out.writeUTF(r.imageDir().toString());
             out.writeBoolean(r.tcpClose());
             out.writeBoolean(r.leaveStopped());
+            out.writeBoolean(r.tcpLockElsewhere());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
             checkOk(in);
@@ -222,7 +223,7 @@ public final class LocalAgent {
                         writeDumpReport(out, rep);
                     } else if (kind == RESTORE) {
                         RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean())
-                                .leavingStopped(in.readBoolean()).detaching(true); // the agent stays, the client goes
+                                .leavingStopped(in.readBoolean()).lockElsewhere(in.readBoolean()).detaching(true); // the agent stays, the client goes
                         log.info("local request: restore {}", r.imageDir());
                         RestoreReport rep = jobs.restore(r);
                         out.writeBoolean(true);

@@ -90,14 +90,6 @@ final class Migration {
     }
 
     private Behavior<Command> start() {
-        if (request.tcpEstablished()) {
-            // the dump's network lock holds each connection's peer off in this host's nftables and only the
-            // restore lifts it: on the other host, this one's would drop the peer's packets for good
-            return fail("--tcp-established: established TCP connections cannot be migrated yet (pid " + request.pid()
-                    + " was not touched): the network lock that holds each one while its socket is away is this host's,"
-                    + " and the restore, on " + request.to() + ", could not lift it; a container's connection to a peer"
-                    + " outside it would stay dropped here even with its address routed to " + request.to());
-        }
         ctx.getSystem().receptionist().tell(Receptionist.find(Agent.named(request.to()),
                 ctx.messageAdapter(Receptionist.Listing.class, Found::new)));
         timers.startSingleTimer(TIMER, new Timeout("looking up agent " + request.to()), Duration.ofSeconds(10));
@@ -150,8 +142,11 @@ final class Migration {
                     ActorRef<Command> self = ctx.getSelf();
                     sender.onRunning(r -> self.tell(new ChannelRunning(r)));
                     String where = "the page channel to " + request.to() + " (" + s.dataHost() + ":" + s.dataPort() + ")";
+                    // with --tcp-established the destination takes the connections' lock over, and the dump lifts
+                    // this host's once the tree runs there (SocketDumpState, HeldConnections)
                     DumpRequest dump = new DumpRequest(Pid.of(request.pid()), Path.of("migration-" + id), false, false,
-                            new DumpProgress(), request.preCopy());
+                            new DumpProgress(), request.preCopy(), new dev.cryo.engine.files.SocketDumpState.Options(
+                                    request.tcpEstablished(), false, false));
                     PageChannel.Sender out = sender;
                     ctx.spawn(DumpSupervisor.create(dump, deps.settings(),
                             dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions(),

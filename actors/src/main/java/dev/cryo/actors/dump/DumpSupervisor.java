@@ -237,7 +237,7 @@ public final class DumpSupervisor {
             return freeze();
         }
         if (sockets == null) {
-            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
+            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
         }
         long t0 = System.nanoTime();
         try {
@@ -285,7 +285,7 @@ public final class DumpSupervisor {
 
     private TaskDumper.CollectJob collectJob() {
         if (sockets == null) { // one for the whole dump: pre-copy rounds and the final collect share it
-            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet());
+            sockets = new SocketDumpState(request.sockets(), request.pid(), tasks.keySet(), hold);
         }
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,

@@ -131,6 +131,9 @@ public final class RestoreSupervisor {
             RestoreValidator.validateFiles(image, request.inherited());
             request.inherited().unused(image.tasks()).forEach(n -> ctx.getLog().warn(
                     "--inherit-fd " + n + ": no fd of the image is that object; the fd is not used"));
+            // the connections' lock, before anything of theirs is made: checked, or installed here for a moved tree
+            locksMadeHere = dev.cryo.engine.restore.HeldConnections.take(image, request.tcpClose(),
+                    request.tcpLockElsewhere(), n -> ctx.getLog().warn(n));
         } catch (RuntimeException e) {
             return refused(e);
         }
@@ -207,6 +210,8 @@ public final class RestoreSupervisor {
     }
 
     private final dev.cryo.engine.restore.PreparedRoot prepared;
+    /** Network locks this restore installed itself (a tree whose connections moved here): a failure removes them. */
+    private List<String> locksMadeHere = List.of();
     private final dev.cryo.engine.cgroups.CgroupPlacement cgroups;
     /**
      * Children that keep areas as their parent's fork gives them (pages shared copy-on-write),
@@ -708,6 +713,9 @@ public final class RestoreSupervisor {
             }
         }
         cgroups.removeMade(); // once the killed tasks have left them
+        for (String p : dev.cryo.engine.restore.HeldConnections.release(locksMadeHere)) {
+            reason = reason + " (and " + p + ")";
+        }
         int root = image.root();
         if (!created.isEmpty()) {
             int first = created.iterator().next();

@@ -63,13 +63,35 @@ public final class SocketDumpState {
 
     /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
     public SocketDumpState(Options options, Pid root, Collection<Pid> tree) {
+        this(options, root, tree, false);
+    }
+
+    /** {@code migrating}: the image is restored on another host, which takes the connections' lock over (a migration). */
+    public SocketDumpState(Options options, Pid root, Collection<Pid> tree, boolean migrating) {
         this.options = options;
         this.tree = tree;
+        this.migrating = migrating;
         this.lockTable = "cryo_" + root + "_" + Long.toString(System.currentTimeMillis(), 36);
     }
 
+    private final boolean migrating;
+
     public Options options() {
         return options;
+    }
+
+    /**
+     * Refuses a migration of connection {@code what} (the tree's socket {@code ino}) when it lives in
+     * this host's network namespace with a peer outside the tree: its address stays on this host.
+     * A container's (a net namespace of the tree's, reached through its veth) can move with its address.
+     */
+    public void checkMovable(long ino, SockDiag.InetSocket d, java.util.function.Function<String, RuntimeException> refuse,
+                             String what) {
+        if (migrating && netnsOf(ino) == 0 && !peerInTree(ino, d)) {
+            throw refuse.apply(what + " lives in this host's network namespace and its peer is not the tree's: its"
+                    + " address stays on this host, so it cannot be migrated (a container's connection can: a tree in"
+                    + " a net namespace of its own, reached through its veth, whose address is routed to the destination)");
+        }
     }
 
     /** Socket inode → the task of the tree that made the net namespace it lives in (the host's: none). */
@@ -81,8 +103,12 @@ public final class SocketDumpState {
         for (var n : nets) {
             netnsCreators.add(n.pid());
             n.sockets().forEach(ino -> netnsOf.put(ino, n.pid()));
+            outerEnds.addAll(n.outerEnds());
         }
     }
+
+    /** The ends in cryo's namespace of the tree's namespaces' veth pairs: gone once a killed tree's namespaces are. */
+    private final Set<String> outerEnds = new LinkedHashSet<>();
 
     /** The task that made the net namespace of the tree's socket {@code ino} lives in; 0 for cryo's (the host's). */
     public synchronized int netnsOf(long ino) {
@@ -412,7 +438,10 @@ public final class SocketDumpState {
             repaired.clear();
             takenErrors.keySet().forEach(Fd::close);
             takenErrors.clear();
-            if ((!held.isEmpty() || !heldUdp.isEmpty()) && !(restoredHere && options.tcpEstablished())) {
+            if (migrating && !flows.isEmpty()) {
+                resetClosing();
+                liftAfterMigration();
+            } else if ((!held.isEmpty() || !heldUdp.isEmpty()) && !(restoredHere && options.tcpEstablished())) {
                 held.clear();
                 heldUdp.clear();
                 if (flows.isEmpty()) {
@@ -424,6 +453,41 @@ public final class SocketDumpState {
             resetClosing();
         } else {
             abandon();
+        }
+    }
+
+    /**
+     * The migrated tree runs on the other host, which holds its connections now, and was killed here:
+     * the lock goes once the killed namespaces' veth ends are gone with them (until then a peer's
+     * packet could still reach a dying namespace, whose kernel would answer it with a reset), and the
+     * peers' packets follow the addresses' routes to the other host.
+     */
+    private void liftAfterMigration() {
+        flows.clear();
+        held.clear();
+        heldUdp.clear();
+        long deadline = System.nanoTime() + OUTER_ENDS_WAIT_NANOS;
+        for (String end : outerEnds) {
+            while (exists(end)) {
+                if (System.nanoTime() > deadline) {
+                    throw new KernelException("the tree runs on the other host, but veth " + end + " of its killed net"
+                            + " namespace is still here, so the network lock " + lockTable + " stays and holds its"
+                            + " connections' peers off; once " + end + " is gone, `nft delete table inet " + lockTable
+                            + "` lets them reach the tree");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
+            }
+        }
+        NetworkLock.unlock(lockTable);
+    }
+
+    private static final long OUTER_ENDS_WAIT_NANOS = 10_000_000_000L;
+
+    private static boolean exists(String device) {
+        try {
+            return java.net.NetworkInterface.getByName(device) != null;
+        } catch (java.net.SocketException e) {
+            throw new KernelException("cannot look for device " + device + ": " + e.getMessage(), e);
         }
     }
 

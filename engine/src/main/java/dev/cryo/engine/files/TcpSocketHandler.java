@@ -253,6 +253,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             throw p.refuse("connecting (SYN_SENT) " + what + " lives in the net namespace pid " + st.netnsOf(p.ino)
                     + " made: the restore makes that namespace new, where its peer cannot follow; not supported");
         }
+        st.checkMovable(p.ino, d, p::refuse, "connecting (SYN_SENT) " + what);
         SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
         if (java.nio.ByteBuffer.wrap(Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_UNACKED + 4))
                 .order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_UNACKED) == 0) {
@@ -377,6 +378,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                                 + ": dumping an established TCP connection needs"
                                 + " --tcp-established (or --tcp-close to restore it closed)");
                     }
+                    st.checkMovable(p.ino, d, p::refuse, what);
                     TcpRepair.Connection c = null;
                     if (primary) {
                         c = st.repair(p.ino, p.sock, d.local(), d.remote(), d.state());

@@ -206,6 +206,11 @@ final class NetDevices {
         return b.toString();
     }
 
+    /** The names of the ends in cryo's namespace of veth pairs {@code lines} ({@link #scan}). */
+    static List<String> outerEnds(List<String> lines) {
+        return lines.stream().map(l -> fields(l).get("outer")).filter(java.util.Objects::nonNull).toList();
+    }
+
     private static Map<String, String> fields(String line) {
         Map<String, String> m = new LinkedHashMap<>();
         for (String w : line.split(" ")) {

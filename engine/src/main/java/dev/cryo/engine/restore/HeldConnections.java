@@ -1,0 +1,122 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.files.InFlightFiles;
+import dev.cryo.engine.files.TcpSocketHandler.TcpSocket;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The network locks a killing dump with --tcp-established left the image's TCP connections under:
+ * each drops the connections' packets on the dumping host until a restore lifts it. A restore where
+ * such a lock is not installed (another host, or the lock removed since) would bring connections
+ * back whose peers are still held off by that lock where it is, or were reset meanwhile: refused,
+ * naming the lock and a connection, unless the caller says the addresses moved here and that lock is
+ * lifted where it is (a migration; {@code restore --tcp-lock-elsewhere}). Then the same lock is
+ * installed here before anything is made, so the peers' packets meet no socket-less kernel here
+ * either until the sockets are back, and the restore lifts it as it lifts one of its own.
+ */
+public final class HeldConnections {
+    private HeldConnections() {}
+
+    /**
+     * Checks the image's connection locks; returns the tables installed here, which a failed restore
+     * removes. {@code tcpClose}: connections come back closed, no peer's view to keep.
+     */
+    public static List<String> take(ImageContents image, boolean tcpClose, boolean elsewhere, Consumer<String> warn) {
+        if (tcpClose) {
+            return List.of();
+        }
+        Set<Long> inTreeNetns = new HashSet<>();
+        image.netNamespaces().forEach(n -> inTreeNetns.addAll(n.sockets()));
+        Map<String, List<NetworkLock.Flow>> flows = new LinkedHashMap<>();
+        Map<String, String> example = new LinkedHashMap<>();
+        Set<String> portsOnly = new java.util.LinkedHashSet<>();
+        for (TaskImage t : image.tasks()) {
+            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+                String table = lockTable(fd);
+                if (table.isEmpty()) {
+                    continue;
+                }
+                if (!(fd.desc() instanceof TcpSocket s) || s.state() == SockDiag.TCP_LISTEN) {
+                    portsOnly.add(table); // a held listener or UDP port: new connections wait for the restore
+                    continue;
+                }
+                if (!s.primary()) {
+                    continue;
+                }
+                // in a net namespace of the tree's, held where the peer's packets leave: reversed (SocketDumpState.repair)
+                SockAddr local = s.local(), remote = s.remote();
+                flows.computeIfAbsent(table, k -> new ArrayList<>()).add(inTreeNetns.contains(s.ino())
+                        ? new NetworkLock.Flow(remote, local) : new NetworkLock.Flow(local, remote));
+                example.putIfAbsent(table, "TCP connection " + local + " -> " + remote + " (pid " + t.pid() + " fd " + fd.fd() + ")");
+            }
+        }
+        portsOnly.removeAll(flows.keySet());
+        List<String> installed = new ArrayList<>();
+        for (Map.Entry<String, List<NetworkLock.Flow>> e : flows.entrySet()) {
+            String table = e.getKey();
+            if (NetworkLock.isLocked(table)) {
+                continue;
+            }
+            if (!elsewhere) {
+                for (String t : installed) {
+                    NetworkLock.unlock(t);
+                }
+                throw new RestoreException("the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
+                        + (e.getValue().size() - 1) + " other connection(s) were" : " was") + " left held by network lock " + table + " by the dump on " + dumpedOn(image) + ", and this host's network has no such"
+                        + " lock: restored here, the connections would come back while their peers' packets are still"
+                        + " dropped by that lock where it is, or after the peers were reset without it. Restore there;"
+                        + " or move the connections' addresses here, lift that lock there (nft delete table inet " + table
+                        + ") and restore with --tcp-lock-elsewhere; or restore with --tcp-close");
+            }
+            NetworkLock.lock(table, e.getValue());
+            installed.add(table);
+        }
+        for (String table : portsOnly) {
+            if (!NetworkLock.isLocked(table)) {
+                warn.accept("network lock " + table + " held this image's TCP listeners or UDP ports on " + dumpedOn(image)
+                        + " and is not on this host: if it is still there, it drops new connections to those ports"
+                        + " (nft delete table inet " + table + " there lets them go)");
+            }
+        }
+        return installed;
+    }
+
+    /** Removes the locks {@link #take} installed, for a restore that failed; returns what could not be removed. */
+    public static List<String> release(List<String> installed) {
+        List<String> problems = new ArrayList<>();
+        for (String t : installed) {
+            try {
+                NetworkLock.unlock(t);
+            } catch (RuntimeException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        return problems;
+    }
+
+    private static String lockTable(FdImage fd) {
+        if (fd.desc() instanceof TcpSocket s) {
+            return s.lockTable();
+        }
+        if (fd.desc() instanceof dev.cryo.engine.files.UdpSocketHandler.UdpSocket u) {
+            return u.lockTable();
+        }
+        return "";
+    }
+
+    private static String dumpedOn(ImageContents image) {
+        return "host " + (image.info() == null ? "?" : image.info().hostname());
+    }
+}
