@@ -187,7 +187,9 @@ class MigrationTest {
         int moved = -1;
         try (TwoHosts hosts = new TwoHosts(tmp).start();
              DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
-                     + " unshare -n --pid --fork --mount-proc sh -c '" + container + "' 2>/dev/null")) {
+                     // no mount namespace of its own: b's agent sees another /sys (ip netns exec's), where a
+                     // container's copy of a's mounts would not be found
+                     + " unshare -n --pid --fork sh -c '" + container + "' 2>/dev/null")) {
             try {
                 DetachedProcess.awaitCondition(() -> NetNamespaceTest.hasChild(c.pid().value()), Duration.ofSeconds(20),
                         "unshare's child");

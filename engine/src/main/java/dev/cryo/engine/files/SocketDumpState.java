@@ -55,7 +55,8 @@ public final class SocketDumpState {
     private final Map<Fd, Runnable> takenErrors = new LinkedHashMap<>();
     /** Connections dumped to come back closed (--tcp-close), held so that cryo's close is their last ({@link #release}). */
     private final List<Fd> closing = new ArrayList<>();
-    private final List<NetworkLock.Flow> flows = new ArrayList<>();
+    /** The connections the lock holds (a set: a server's hundreds are looked up once each). */
+    private final Set<NetworkLock.Flow> flows = new LinkedHashSet<>();
     /** The tree's TCP listeners whose new connections are held back while the dump runs ({@link #holdPorts}). */
     private final Map<Long, SockAddr> held = new LinkedHashMap<>();
     /** The tree's bound UDP sockets whose datagrams are dropped while the dump runs ({@link #holdPorts}). */
@@ -369,8 +370,7 @@ public final class SocketDumpState {
             if (!lockedAhead) {
                 lockedAhead = true;
                 lockAhead(flow);
-            } else if (!flows.contains(flow)) {
-                flows.add(flow);
+            } else if (flows.add(flow)) {
                 relock();
             }
         } else if (throughVeth.contains(ino)) {
@@ -409,10 +409,8 @@ public final class SocketDumpState {
         if (options.tcpEstablished()) {
             for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
                 for (SockDiag.InetSocket d : inet(family, Sockets.IPPROTO_TCP).values()) {
-                    NetworkLock.Flow f = new NetworkLock.Flow(d.local(), d.remote());
-                    if ((REPAIRED_STATES & 1 << d.state()) != 0 && netnsOf(d.ino()) == 0 && holder(d.ino()) != null
-                            && !flows.contains(f)) {
-                        flows.add(f);
+                    if ((REPAIRED_STATES & 1 << d.state()) != 0 && netnsOf(d.ino()) == 0 && holder(d.ino()) != null) {
+                        flows.add(new NetworkLock.Flow(d.local(), d.remote()));
                     }
                 }
             }
@@ -447,7 +445,7 @@ public final class SocketDumpState {
                 if (flows.isEmpty()) {
                     NetworkLock.unlock(lockTable);
                 } else {
-                    NetworkLock.lock(lockTable, flows);
+                    NetworkLock.lock(lockTable, List.copyOf(flows));
                 }
             }
             resetClosing();
@@ -605,7 +603,7 @@ public final class SocketDumpState {
     }
 
     private void relock() {
-        NetworkLock.lock(lockTable, flows, List.copyOf(held.values()), List.copyOf(new LinkedHashSet<>(heldUdp.values())));
+        NetworkLock.lock(lockTable, List.copyOf(flows), List.copyOf(held.values()), List.copyOf(new LinkedHashSet<>(heldUdp.values())));
     }
 
     /**
@@ -674,11 +672,23 @@ public final class SocketDumpState {
     /** Whether a socket lives in this (cryo's) network namespace. */
     static boolean inOurNetns(Fd sock) {
         try (Fd ns = Sockets.netns(sock)) {
-            String mine = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/net")).toString();
             String its = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + ns.value())).toString();
-            return mine.equals(its);
+            return Ours.NET.equals(its);
         } catch (java.io.IOException e) {
             throw new KernelException("cannot compare network namespaces: " + e.getMessage(), e);
+        }
+    }
+
+    /** cryo's own net namespace (its main thread's, which never moves), read once: asked twice per connection. */
+    private static final class Ours {
+        static final String NET = read();
+
+        private static String read() {
+            try {
+                return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/net")).toString();
+            } catch (java.io.IOException e) {
+                throw new KernelException("cannot read cryo's network namespace: " + e.getMessage(), e);
+            }
         }
     }
 }

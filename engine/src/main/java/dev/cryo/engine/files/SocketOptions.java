@@ -3,7 +3,6 @@ package dev.cryo.engine.files;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.kernel.Fd;
-import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.net.MulticastMemberships;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
@@ -209,11 +208,7 @@ public record SocketOptions(List<Option> options) {
     }
 
     private static byte[] read(Fd s, Spec sp) {
-        try {
-            return Sockets.getBytes(s, sp.level(), sp.name(), sp.size());
-        } catch (SyscallException e) {
-            return null; // not offered by this kind of socket
-        }
+        return Sockets.getBytesOrNull(s, sp.level(), sp.name(), sp.size()); // null: not offered by this kind of socket
     }
 
     private static List<Spec> specs(int family, int type, int protocol, boolean unconnected) {

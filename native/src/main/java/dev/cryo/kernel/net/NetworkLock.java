@@ -6,7 +6,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
@@ -60,15 +63,31 @@ public final class NetworkLock {
      */
     public static void lock(String name, List<Flow> flows, List<SockAddr> listeners, List<SockAddr> udp) {
         check(name);
+        // the flows are elements of one set per family, each matched by one rule per direction: a rule
+        // per flow made a server's 900 connections 2700 rules, which nft took ~0.15 s of CPU to load
+        // (seconds inside the freeze on a loaded machine) and every packet of the host walked
+        Map<String, List<Flow>> byFamily = new LinkedHashMap<>();
+        for (Flow f : flows) {
+            byFamily.computeIfAbsent(ip(f.local()), k -> new ArrayList<>()).add(f);
+        }
         StringBuilder s = new StringBuilder();
         s.append("table inet ").append(name).append(" {}\n");
         s.append("delete table inet ").append(name).append('\n');
         s.append("table inet ").append(name).append(" {\n");
+        byFamily.forEach((ip, fs) -> {
+            String addr = ip.equals("ip") ? "ipv4_addr" : "ipv6_addr";
+            s.append("  set ").append(ip).append("flows { type ").append(addr).append(" . inet_service . ").append(addr)
+                    .append(" . inet_service; elements = {");
+            for (int i = 0; i < fs.size(); i++) {
+                Flow f = fs.get(i);
+                s.append(i == 0 ? " " : ", ").append(f.local().inetAddress().getHostAddress()).append(" . ").append(f.local().port())
+                        .append(" . ").append(f.remote().inetAddress().getHostAddress()).append(" . ").append(f.remote().port());
+            }
+            s.append(" } }\n");
+        });
         s.append("  chain in { type filter hook input priority -150; policy accept;\n");
         s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
-        for (Flow f : flows) {
-            s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
-        }
+        byFamily.keySet().forEach(ip -> s.append("    ").append(toLocal(ip)).append(" drop\n"));
         for (SockAddr l : listeners) {
             s.append("    ").append(newConnectionsTo(l)).append(" drop\n");
         }
@@ -77,15 +96,11 @@ public final class NetworkLock {
         }
         s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
         s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
-        for (Flow f : flows) {
-            s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
-        }
+        byFamily.keySet().forEach(ip -> s.append("    ").append(fromLocal(ip)).append(" drop\n"));
         // a peer routed through this host to a connection of a container's (its net namespace's veth)
         s.append("  }\n  chain routed { type filter hook forward priority -150; policy accept;\n");
-        for (Flow f : flows) {
-            s.append("    ").append(match(f.local(), f.remote())).append(" drop\n");
-            s.append("    ").append(match(f.remote(), f.local())).append(" drop\n");
-        }
+        byFamily.keySet().forEach(ip -> s.append("    ").append(fromLocal(ip)).append(" drop\n    ").append(toLocal(ip))
+                .append(" drop\n"));
         s.append("  }\n}\n");
         run(s.toString(), "install the network lock " + name);
     }
@@ -112,11 +127,19 @@ public final class NetworkLock {
         }
     }
 
-    private static String match(SockAddr from, SockAddr to) {
-        // an IPv6 socket's v4-mapped peer talks IPv4 on the wire
-        String ip = from.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6";
-        return ip + " saddr " + from.inetAddress().getHostAddress() + " tcp sport " + from.port() + " "
-                + ip + " daddr " + to.inetAddress().getHostAddress() + " tcp dport " + to.port();
+    /** "ip" or "ip6": the protocol an address talks on the wire (an IPv6 socket's v4-mapped peer talks IPv4). */
+    private static String ip(SockAddr a) {
+        return a.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6";
+    }
+
+    /** A packet from a flow's local end to its remote one, looked up in the family's set. */
+    private static String fromLocal(String ip) {
+        return ip + " saddr . tcp sport . " + ip + " daddr . tcp dport @" + ip + "flows";
+    }
+
+    /** A packet from a flow's remote end to its local one: the same set, the key read the other way round. */
+    private static String toLocal(String ip) {
+        return ip + " daddr . tcp dport . " + ip + " saddr . tcp sport @" + ip + "flows";
     }
 
     /** SYNs to a listener: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */

@@ -253,13 +253,27 @@ public final class Sockets {
 
     /** getsockopt into a buffer of {@code size} bytes; returns as many bytes as the kernel wrote. */
     public static byte[] getBytes(Fd s, int level, int opt, int size) {
-        Memory buf = new Memory(Math.max(size, 4));
+        byte[] v = getBytesOrNull(s, level, opt, size);
+        if (v == null) {
+            throw new SyscallException("getsockopt(" + s + ", " + level + ", " + opt + ")", Native.getLastError());
+        }
+        return v;
+    }
+
+    /**
+     * {@link #getBytes}, or null when the call fails (errno left for the caller): reading every option
+     * of a server's hundreds of sockets, those a socket does not offer cost no exception each.
+     */
+    public static byte[] getBytesOrNull(Fd s, int level, int opt, int size) {
+        int at = Math.max(size, 4); // the value, then its length, in one allocation
+        Memory buf = new Memory(at + 4L);
         buf.clear();
-        Memory len = new Memory(4);
-        len.setInt(0, size);
-        Sys.call(() -> "getsockopt(" + s + ", " + level + ", " + opt + ")", SyscallNr.GETSOCKOPT, s.value(), level, opt,
-                Sys.address(buf), Sys.address(len), 0);
-        return buf.getByteArray(0, Math.min(len.getInt(0), size));
+        buf.setInt(at, size);
+        long base = Sys.address(buf);
+        if (LibC.syscall(SyscallNr.GETSOCKOPT, s.value(), level, opt, base, base + at, 0) == -1) {
+            return null;
+        }
+        return buf.getByteArray(0, Math.min(buf.getInt(at), size));
     }
 
     private static final int SO_GET_FILTER = SO_ATTACH_FILTER; // the same number reads it back
