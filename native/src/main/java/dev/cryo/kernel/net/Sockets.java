@@ -260,14 +260,18 @@ public final class Sockets {
         return v;
     }
 
+    private static final int OPTION_BYTES = 256;
+    private static final ThreadLocal<Memory> OPTION = ThreadLocal.withInitial(() -> new Memory(OPTION_BYTES));
+
     /**
      * {@link #getBytes}, or null when the call fails (errno left for the caller): reading every option
      * of a server's hundreds of sockets, those a socket does not offer cost no exception each.
      */
     public static byte[] getBytesOrNull(Fd s, int level, int opt, int size) {
-        int at = Math.max(size, 4); // the value, then its length, in one allocation
-        Memory buf = new Memory(at + 4L);
-        buf.clear();
+        int at = Math.max(size, 4); // the value, then its length
+        // a buffer of the thread's: JNA registers every new Memory in a shared map, a third of the cost here
+        Memory buf = at + 4 <= OPTION_BYTES ? OPTION.get() : new Memory(at + 4L);
+        buf.clear(at + 4L);
         buf.setInt(at, size);
         long base = Sys.address(buf);
         if (LibC.syscall(SyscallNr.GETSOCKOPT, s.value(), level, opt, base, base + at, 0) == -1) {
