@@ -71,6 +71,7 @@ final class DumpRestore {
             dump = Cli.run(args.toArray(String[]::new));
         }
         assertEquals(0, dump.code(), dump.toString());
+        NetworkLocksLeft.dumped(pid); // removed after the test if no restore lifts them
         StateComparator.Snapshot before = seen.get("the dump");
         DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
                 "the dumped pid " + pid + " to be reaped");

@@ -32,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * killed tree's listeners stay held until the restore, so a client connecting in between waits
  * for the restored server instead of being refused.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
 class ListenerHoldTest {
     @TempDir
     Path tmp;

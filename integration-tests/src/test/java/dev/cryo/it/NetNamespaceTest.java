@@ -17,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * namespace comes back new with its loopback, addresses, routes and sysctls, and the sockets living
  * in it are rebuilt inside it (TCP listeners and connections, UDP, unix).
  */
+@org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
 class NetNamespaceTest {
     @TempDir
     Path tmp;

@@ -30,6 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * too; each is then used again, by the client that stayed connected where TCP repair carries its
  * connection and by new clients. Skipped where the package is missing.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
 class RealServersTest {
     @TempDir
     Path tmp;

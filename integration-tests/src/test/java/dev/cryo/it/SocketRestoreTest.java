@@ -41,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * pairs and servers, a datagram socket to an outside path, UDP, established TCP (repair and the
  * network lock) with the peer outside the tree or inside it; and what is refused.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
 class SocketRestoreTest {
     @TempDir
     Path tmp;

@@ -56,6 +56,9 @@ final class Migration {
 
     private record Timeout(String what) implements Command {}
 
+    /** How the dump's image sink names the page channel in its failures. */
+    private static final String CHANNEL = "the page channel";
+
     /** One deadline at a time: each step's replaces the previous one's. */
     private static final String TIMER = "deadline";
 
@@ -141,7 +144,7 @@ final class Migration {
                     }
                     ActorRef<Command> self = ctx.getSelf();
                     sender.onRunning(r -> self.tell(new ChannelRunning(r)));
-                    String where = "the page channel to " + request.to() + " (" + s.dataHost() + ":" + s.dataPort() + ")";
+                    String where = CHANNEL + " to " + request.to() + " (" + s.dataHost() + ":" + s.dataPort() + ")";
                     // with --tcp-established the destination takes the connections' lock over, and the dump lifts
                     // this host's once the tree runs there (SocketDumpState, HeldConnections)
                     DumpRequest dump = new DumpRequest(Pid.of(request.pid()), Path.of("migration-" + id), false, false,
@@ -170,8 +173,10 @@ final class Migration {
                                 : held(h, System.nanoTime());
                     }
                     String why = m.outcome() instanceof DumpSupervisor.Failed f ? f.message() : "unexpected " + m.outcome();
-                    return abandon(destinationFailure != null ? destinationFailure + " (the source was resumed)"
-                            : "the dump failed, the source was resumed: " + why);
+                    // the destination's failure is the cause when it made the dump fail on the channel; a dump that
+                    // failed by itself (a refusal) cuts the stream, and the destination then reports it truncated
+                    return abandon(destinationFailure != null && why.contains(CHANNEL) ? destinationFailure
+                            + " (the source was resumed)" : "the dump failed, the source was resumed: " + why);
                 })
                 .onMessage(Status.class, m -> {
                     if (m.status().state().equals("failed")) {

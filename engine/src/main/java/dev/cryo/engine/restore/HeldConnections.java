@@ -31,11 +31,12 @@ public final class HeldConnections {
 
     /**
      * Checks the image's connection locks; returns the tables installed here, which a failed restore
-     * removes. {@code tcpClose}: connections come back closed, no peer's view to keep.
+     * removes. {@code tcpClose}: connections come back closed, no peer's view to keep. An image of a
+     * tree the dump left running has no lock to check (nor a peer that waited for it).
      */
     public static List<String> take(ImageContents image, boolean tcpClose, boolean elsewhere, Consumer<String> warn) {
-        if (tcpClose) {
-            return List.of();
+        if (tcpClose || image.info() != null && image.info().leftRunning()) {
+            return List.of(); // a tree left running (or stopped) got its connections back, and the lock went
         }
         Set<Long> inTreeNetns = new HashSet<>();
         image.netNamespaces().forEach(n -> inTreeNetns.addAll(n.sockets()));
