@@ -30,8 +30,8 @@ final class NetDevices {
         List<Link> out = new ArrayList<>();
         for (String line : ipLink.split("\n")) {
             String[] f = line.replace("\\", " ").strip().split("\\s+");
-            if (f.length < 3 || !f[0].endsWith(":")) {
-                continue;
+            if (f.length < 3 || !f[0].matches("\\d+:")) {
+                continue; // not a link: a message of ip's on its merged stderr ("Error: ..." seen under load at a restore)
             }
             int index = Integer.parseInt(f[0].substring(0, f[0].length() - 1));
             String name = f[1].substring(0, f[1].length() - 1), peer = null;
