@@ -397,13 +397,24 @@ public final class TaskDumper {
         int vmaCount = plan.vmas().size();
         int workers = runs == null ? 0 : copyPages(runs, job, vmaCount, false);
         TaskCollector.Snapshot snap;
-        long confirmWait = 0, finalWait = 0, stateNanos;
+        long confirmWait = 0, finalWait = 0, stateNanos, walksWait, unmapNanos;
         try {
             long s0 = System.nanoTime();
-            try (TaskCollector.Scratch s = scratch) { // unmapped before smaps may have to be read again
-                snap = TaskCollector.collect(s, tids, job.files(), plan);
+            try {
+                snap = TaskCollector.collect(scratch, tids, job.files(), plan);
+            } catch (RuntimeException e) {
+                closeQuietly(scratch);
+                throw e;
             }
             stateNanos = System.nanoTime() - s0;
+            // the walks first: the unmap takes the mm lock for writing, so issued while one walk held
+            // it for reading it waited for that walk, and the other walk's next read waited behind
+            // it (a rwsem queues readers behind a waiting writer): the walks ran one after the other
+            awaitQuietly(frozenSmaps);
+            awaitQuietly(finalRuns);
+            walksWait = System.nanoTime() - s0 - stateNanos;
+            scratch.close(); // before smaps may have to be read again
+            unmapNanos = System.nanoTime() - s0 - stateNanos - walksWait;
             if (frozenSmaps != null) {
                 long w0 = System.nanoTime();
                 snap = confirmed(snap, plan, frozenSmaps);
@@ -434,10 +445,11 @@ public final class TaskDumper {
             ran = planned + finalNanos[0];
             workers = copyPages(runs, job, vmaCount, runs.stream().mapToLong(PageRun::pages).sum() <= INLINE_PAGES);
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, state read in {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, state read in {} ms, "
+                        + "walks awaited {} ms, scratch area unmapped in {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
                 plan.provisional() ? " from smaps read before the freeze" : "", (mapped - planned) / 1_000_000,
-                stateNanos / 1_000_000,
+                stateNanos / 1_000_000, walksWait / 1_000_000, unmapNanos / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
