@@ -3,6 +3,7 @@ package dev.cryo.actors.restore;
 import dev.cryo.api.RestoreReport;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.model.TaskIds;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.StubParent;
@@ -365,20 +366,7 @@ public final class RestoreSupervisor {
      * (TreeWalker.checkSessions).
      */
     private Map<Integer, List<Integer>> deadSessionsOf(int pid) {
-        TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
-        if (t == null) {
-            return Map.of();
-        }
-        Set<Integer> early = earlyOf(pid);
-        Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
-        for (TaskImage c : image.tasks()) {
-            int sid = c.ids().sid();
-            if (c.ids().ppid() == pid && c.pid() != pid && sid != c.pid() && sid != t.ids().sid()
-                    && !treePids.contains(sid) && !early.contains(c.pid())) {
-                out.computeIfAbsent(sid, k -> new java.util.ArrayList<>()).add(c.pid());
-            }
-        }
-        return out;
+        return childrenLedByTheDead(pid, TaskIds::sid, false);
     }
 
     /**
@@ -387,6 +375,12 @@ public final class RestoreSupervisor {
      * only those through, TreeWalker.checkSessions).
      */
     private Map<Integer, List<Integer>> deadGroupsOf(int pid) {
+        return childrenLedByTheDead(pid, TaskIds::pgid, true);
+    }
+
+    /** {@code pid}'s children whose session or group ({@code led}) is led by no task of the tree, by that id. */
+    private Map<Integer, List<Integer>> childrenLedByTheDead(int pid, java.util.function.ToIntFunction<TaskIds> led,
+                                                             boolean inItsSession) {
         TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
         if (t == null) {
             return Map.of();
@@ -394,10 +388,11 @@ public final class RestoreSupervisor {
         Set<Integer> early = earlyOf(pid);
         Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
         for (TaskImage c : image.tasks()) {
-            int pgid = c.ids().pgid();
-            if (c.ids().ppid() == pid && c.pid() != pid && pgid != c.pid() && pgid != t.ids().pgid()
-                    && c.ids().sid() == t.ids().sid() && !treePids.contains(pgid) && !early.contains(c.pid())) {
-                out.computeIfAbsent(pgid, k -> new java.util.ArrayList<>()).add(c.pid());
+            int id = led.applyAsInt(c.ids());
+            if (c.ids().ppid() == pid && c.pid() != pid && id != c.pid() && id != led.applyAsInt(t.ids())
+                    && (!inItsSession || c.ids().sid() == t.ids().sid()) && !treePids.contains(id)
+                    && !early.contains(c.pid())) {
+                out.computeIfAbsent(id, k -> new java.util.ArrayList<>()).add(c.pid());
             }
         }
         return out;
