@@ -173,16 +173,14 @@ public final class FileRestore {
                 // a pipe given is joined through the pipe hub like any other (its every end, in any task)
                 long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
                         ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);
-                // queued: one ptrace round trip for these instead of two per call
                 if (tmp != fd.fd()) {
-                    t.later("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
-                    t.later("close", SyscallNr.CLOSE, tmp);
+                    t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
+                    t.call("close", SyscallNr.CLOSE, tmp);
                 } else {
                     // landed on its number already: close-on-exec is whatever the way it was made gave
-                    t.later("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
+                    t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
                 }
                 signalOwner(t, fd);
-                t.flush(); // in place before anything looks at the task's table from outside (/proc, pidfd_getfd)
             }
             if (pass == Pass.LATE) {
                 passFilesAgain(t, ctx, sockets);
@@ -323,7 +321,7 @@ public final class FileRestore {
         try {
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         } finally {
-            t.later("close", SyscallNr.CLOSE, pidfd); // queued: runs before anything else touches the task
+            t.call("close", SyscallNr.CLOSE, pidfd);
         }
     }
 

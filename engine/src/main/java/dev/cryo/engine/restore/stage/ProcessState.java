@@ -56,7 +56,9 @@ public final class ProcessState implements StateStage {
             t.call("personality", SyscallNr.PERSONALITY, task.personality());
         }
         setSigactions(t, task.sigactions());
-        setRlimits(t, task.rlimits());
+        for (Rlimit r : task.rlimits()) {
+            setRlimit(t.main(), t.pid(), t.put(new byte[16]), r); // put: queued calls done before their area is reused
+        }
         setMm(t, task.mm());
         if (!task.root().equals("/")) {
             // cwd and root are both paths as cryo sees them: chdir first, then chroot; last, since
@@ -64,30 +66,6 @@ public final class ProcessState implements StateStage {
             t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
         }
         // the session and group were made in their own stages (SessionAndGroup)
-    }
-
-    /**
-     * Every rlimit by the task on itself (see {@link #setRlimit}) in one batch: one ptrace round trip
-     * instead of two per resource (16 resources: 32 of a one-task restore's ~95); call by call when
-     * no signal can end a batch. The structs at the start of the bootstrap data area, the batch after.
-     */
-    private static void setRlimits(TaskContext t, List<Rlimit> limits) {
-        RemoteWriter structs = new RemoteWriter(limits.size() * 16);
-        for (Rlimit r : limits) {
-            structs.longs(r.soft(), r.hard());
-        }
-        long base = t.put(structs.toBytes()); // put: queued calls done before their area is reused
-        List<SyscallBatch.Call> calls = new ArrayList<>();
-        for (int i = 0; i < limits.size(); i++) {
-            calls.add(new SyscallBatch.Call(SyscallNr.PRLIMIT64, 0, limits.get(i).resource(), base + i * 16L, 0));
-        }
-        java.util.function.IntFunction<String> name = i -> "prlimit64(pid " + t.pid() + ", resource "
-                + limits.get(i).resource() + ", " + limits.get(i).soft() + "/" + limits.get(i).hard() + ")";
-        if (!t.inOneBatch((limits.size() * 16L + 63) & ~63L, BootstrapArea.DATA_SIZE, calls, name)) {
-            for (Rlimit r : limits) {
-                setRlimit(t.main(), t.pid(), t.put(new byte[16]), r);
-            }
-        }
     }
 
     /** Room for one struct sigaction per signal at the start of the bootstrap data area; the batch follows. */

@@ -12,9 +12,7 @@ import java.util.List;
 /**
  * Moves the kernel's vDSO block ({@code [vvar]}, {@code [vvar_vclock]}, {@code [vdso]}) to the
  * dumped addresses, keeping the areas' relative order; through a parking place so that no move
- * lands on an area not moved yet. An area the dumped task no longer had is unmapped. Queued
- * ({@link TaskContext#later}): the moves run in the batch that maps the task's areas (12 ptrace
- * round trips of a restore's memory stage were these six calls).
+ * lands on an area not moved yet. An area the dumped task no longer had is unmapped.
  */
 final class VdsoMove {
     private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
@@ -31,7 +29,7 @@ final class VdsoMove {
         List<String> kept = dumped.stream().map(VdsoMove::pathOf).toList();
         for (MapsEntry m : now) {
             if (!kept.contains(m.path())) {
-                t.later("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
+                t.call("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
             }
         }
         now = now.stream().filter(m -> kept.contains(m.path())).toList();
@@ -46,14 +44,13 @@ final class VdsoMove {
             if (!m.path().equals(pathOf(d)) || m.size() != d.end() - d.start()) {
                 throw differs(now);
             }
-            t.later("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
+            parked[i] = t.call("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
                     MREMAP_MAYMOVE | MREMAP_FIXED, parking);
-            parked[i] = parking; // where MREMAP_FIXED puts it, or the batch fails
             parking += m.size();
         }
         for (int i = 0; i < now.size(); i++) {
             VmaImage d = dumped.get(i);
-            t.later("mremap(" + pathOf(d) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
+            t.call("mremap(" + pathOf(d) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
                     d.end() - d.start(), MREMAP_MAYMOVE | MREMAP_FIXED, d.start());
         }
     }
