@@ -27,22 +27,10 @@ public final class NotificationQueues {
             return out;
         }
         for (Pid p : tasks) {
-            List<Integer> fds;
-            try {
-                fds = ProcFs.fds(p);
-            } catch (RuntimeException gone) {
-                continue; // a zombie: no fds
-            }
-            for (int fd : fds) {
-                String target;
-                try {
-                    target = ProcFs.fdTarget(p, fd);
-                } catch (RuntimeException closed) {
-                    continue;
-                }
-                if (target.equals("anon_inode:inotify") || target.equals("anon_inode:[fanotify]")) {
+            for (Map.Entry<Integer, String> fd : ProcFs.fdTargets(p).entrySet()) {
+                if (fd.getValue().equals("anon_inode:inotify") || fd.getValue().equals("anon_inode:[fanotify]")) {
                     try {
-                        out.put(new FdProbe.Ref(p.value(), fd), WatchTargets.pendingBytes(p, fd));
+                        out.put(new FdProbe.Ref(p.value(), fd.getKey()), WatchTargets.pendingBytes(p, fd.getKey()));
                     } catch (IOException | RuntimeException e) {
                         // left to the handler, which measures it again and names what failed
                     }

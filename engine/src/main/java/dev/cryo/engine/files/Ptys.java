@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -104,16 +105,11 @@ public final class Ptys {
     static List<End> ends(int index) {
         List<End> out = new ArrayList<>();
         String slave = "/dev/pts/" + index;
-        for (int pid : pids()) {
-            List<Integer> fds;
-            try {
-                fds = ProcFs.fds(Pid.of(pid));
-            } catch (RuntimeException e) {
-                continue; // gone, or a kernel thread
-            }
-            for (int fd : fds) {
+        for (int pid : pids()) { // one gone, or a kernel thread, holds none
+            for (Map.Entry<Integer, String> f : ProcFs.fdTargets(Pid.of(pid)).entrySet()) {
+                int fd = f.getKey();
                 try {
-                    String target = ProcFs.fdTarget(Pid.of(pid), fd);
+                    String target = f.getValue();
                     if (target.equals(slave)) {
                         out.add(new End(pid, fd, false));
                     } else if (isMasterTarget(target)

@@ -243,17 +243,12 @@ public final class SocketDumpState {
     /** Socket inode → "pid N fd M" of the first fd of {@code pids} holding it; a task gone meanwhile holds none. */
     private static Map<Long, String> socketsOf(Collection<Pid> pids) {
         Map<Long, String> out = new HashMap<>();
-        for (Pid p : pids) {
-            try {
-                for (int fd : ProcFs.fds(p)) {
-                    String t = ProcFs.fdTarget(p, fd);
-                    if (t.startsWith("socket:[")) {
-                        out.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)), "pid " + p + " fd " + fd);
-                    }
+        for (Pid p : pids) { // one exited meanwhile (before the freeze) holds none: the seize will say
+            ProcFs.fdTargets(p).forEach((fd, t) -> {
+                if (t.startsWith("socket:[")) {
+                    out.putIfAbsent(Long.parseLong(t.substring(8, t.length() - 1)), "pid " + p + " fd " + fd);
                 }
-            } catch (KernelException gone) {
-                // exited meanwhile (before the freeze): the seize will say
-            }
+            });
         }
         return out;
     }

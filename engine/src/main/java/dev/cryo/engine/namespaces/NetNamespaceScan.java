@@ -193,20 +193,10 @@ public final class NetNamespaceScan {
      */
     private static Map<Integer, List<Long>> socketsIn(Map<String, Integer> byLink, List<Pid> tree, java.util.Set<Long> seen) {
         Map<Integer, List<Long>> out = new LinkedHashMap<>();
-        for (Pid p : tree) {
-            List<Integer> fds;
-            try {
-                fds = ProcFs.fds(p);
-            } catch (KernelException gone) {
-                continue; // a zombie or gone: the seize says
-            }
-            for (int fd : fds) {
-                String t;
-                try {
-                    t = ProcFs.fdTarget(p, fd);
-                } catch (KernelException closed) {
-                    continue;
-                }
+        for (Pid p : tree) { // a zombie or a task gone holds none: the seize says
+            for (Map.Entry<Integer, String> f : ProcFs.fdTargets(p).entrySet()) {
+                int fd = f.getKey();
+                String t = f.getValue();
                 if (!t.startsWith("socket:[")) {
                     continue;
                 }

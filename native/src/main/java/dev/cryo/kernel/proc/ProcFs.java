@@ -132,6 +132,28 @@ public final class ProcFs {
         return numericEntries(pid.procDir() + "/fd");
     }
 
+    /**
+     * Each open fd's readlink text ({@link #fdTarget}), by fd, ascending: none for a task gone or
+     * without an fd table (a zombie), and an fd closed meanwhile left out.
+     */
+    public static java.util.SortedMap<Integer, String> fdTargets(Pid pid) {
+        java.util.SortedMap<Integer, String> out = new java.util.TreeMap<>();
+        List<Integer> fds;
+        try {
+            fds = fds(pid);
+        } catch (KernelException gone) {
+            return out;
+        }
+        for (int fd : fds) {
+            try {
+                out.put(fd, fdTarget(pid, fd));
+            } catch (KernelException closed) {
+                // closed meanwhile
+            }
+        }
+        return out;
+    }
+
     /** The readlink text of an fd: "pipe:[1234]", "socket:[99]", "anon_inode:[eventfd]", "/tmp/x (deleted)". */
     public static String fdTarget(Pid pid, int fd) {
         return readlink(pid.procDir() + "/fd/" + fd);
