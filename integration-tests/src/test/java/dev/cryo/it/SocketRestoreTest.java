@@ -530,6 +530,31 @@ class SocketRestoreTest {
         assertTrue(show.contains("239.7.7.2 on interface 1 include 1 sources"), show);
     }
 
+    /**
+     * zdtm's socket_udp-corked: bytes a UDP socket holds corked (UDP_CORK, MSG_MORE; IPv4, IPv6, a socket
+     * connected to itself) were refused; they come back corked, to the same destination, and leave as one
+     * datagram when the program uncorks. A tree left running (-R) still holds them: the dump caught them
+     * on their way out and corked them again.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"restored", "left running"})
+    void corkedUdpBytesStayCorked(String how) throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        if (how.equals("restored")) {
+            assertPass(DumpRestore.workloadVerdict(tmp, "udpcork"));
+            assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("\"corked\" : \"12 bytes to 127.0.0.1:"),
+                    "cryo show names the corked bytes");
+            return;
+        }
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/udpcork.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpcork.out"), prog))) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertEquals(0, dump.code(), dump.toString());
+            assertPass(Workloads.check(p));
+        }
+        assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_cork_")), "no table is left: " + cryoTables());
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

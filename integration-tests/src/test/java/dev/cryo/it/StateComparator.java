@@ -710,6 +710,7 @@ final class StateComparator {
              dev.cryo.kernel.Fd s = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, pid, fd)) {
             if (dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
                     dev.cryo.kernel.net.Sockets.SO_DOMAIN) != dev.cryo.kernel.net.SockAddr.AF_UNIX) {
+                readUdpSocket(s, prefix, into);
                 return;
             }
             var c = dev.cryo.kernel.net.Sockets.peerCred(s);
@@ -727,6 +728,18 @@ final class StateComparator {
         } catch (dev.cryo.kernel.KernelException e) {
             put(into, prefix + "SO_PEERCRED" + SKIP_MARK, e.getMessage()); // the fd closed meanwhile
         }
+    }
+
+    /** A UDP socket's cork: UDP_CORK and whether bytes wait corked (their count is the kernel's buffer accounting). */
+    private static void readUdpSocket(dev.cryo.kernel.Fd s, String prefix, Map<String, String> into) {
+        if (dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
+                dev.cryo.kernel.net.Sockets.SO_PROTOCOL) != dev.cryo.kernel.net.Sockets.IPPROTO_UDP) {
+            return;
+        }
+        put(into, prefix + "UDP_CORK", Integer.toString(dev.cryo.kernel.net.Sockets.getInt(s,
+                dev.cryo.kernel.net.Sockets.SOL_UDP, dev.cryo.kernel.net.Sockets.UDP_CORK)));
+        put(into, prefix + "corked bytes", dev.cryo.kernel.net.Sockets.ioctlInt(s, dev.cryo.kernel.net.Sockets.SIOCOUTQ,
+                "SIOCOUTQ") > 0 ? "some" : "none");
     }
 
     /**

@@ -7,6 +7,7 @@ import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.CorkedDatagram;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -28,12 +29,19 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     /**
      * One UDP socket; a {@code remote} port of 0 means unconnected. {@code shutdown} is the kernel's mask
      * (1 = reading shut, 2 = writing shut), as sock_diag reports it. {@code lockTable}: the network lock
-     * that drops datagrams to its port until the restore removes it ("" when none does).
+     * that drops datagrams to its port until the restore removes it ("" when none does). {@code corked}: the
+     * datagram written but not sent yet (UDP_CORK or MSG_MORE), from the address it leaves and to the one it
+     * goes to; null when none.
      */
     public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
-                            int shutdown, List<Datagram> queue, String lockTable) implements FileDesc {
+                            int shutdown, List<Datagram> queue, String lockTable, Datagram corked) implements FileDesc {
         public UdpSocket {
             queue = List.copyOf(queue);
+        }
+
+        public UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
+                         int shutdown, List<Datagram> queue, String lockTable) {
+            this(ino, family, local, remote, options, primary, shutdown, queue, lockTable, null);
         }
     }
 
@@ -47,7 +55,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     private static final int MAX_DATAGRAM = 65_536, MAX_QUEUE = 1_000_000;
     private static final long MAX_QUEUED_BYTES = 1L << 30;
 
-    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 1, (out, u) -> {
+    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 2, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.family(), true);
         SockAddrFields.write(out, u.local());
@@ -62,9 +70,17 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             SockAddrFields.write(out, d.to());
         }
         ModelFields.writeText(out, u.lockTable(), 64, "UdpSocket.lockTable");
+        out.writeBoolean(u.corked() != null);
+        if (u.corked() != null) {
+            ModelFields.writeBytes(out, u.corked().data(), MAX_DATAGRAM, "UdpSocket.corked");
+            SockAddrFields.write(out, u.corked().from());
+            SockAddrFields.write(out, u.corked().to());
+        }
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in),
-            ModelFields.readText(in, 64, "UdpSocket.lockTable")));
+            ModelFields.readText(in, 64, "UdpSocket.lockTable"), v >= 2 && in.readBoolean()
+                    ? new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.corked"), SockAddrFields.read(in),
+                    SockAddrFields.read(in)) : null));
 
     private static List<Datagram> readQueue(com.esotericsoftware.kryo.io.Input in) {
         int n = in.readVarInt(true);
@@ -115,11 +131,8 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
-            if (d.wqueue() > 0) { // corked (UDP_CORK, MSG_MORE) and not sent yet: the bytes sit in the socket
-                throw p.refuse("UDP socket " + d.local() + " holds " + d.wqueue() + " bytes written but not sent yet"
-                        + " (UDP_CORK or MSG_MORE); carrying them is not supported");
-            }
             boolean primary = st.claim(p.ino);
+            Datagram corked = primary && d.wqueue() > 0 ? takeCorked(p, d, st) : null;
             List<Datagram> queue = new ArrayList<>();
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
             if (primary && (d.rqueue() > 0 || unread > 0)) {
@@ -147,8 +160,34 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
                     SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue,
-                    st.portLock(p.ino));
+                    st.portLock(p.ino), corked);
         }
+    }
+
+    /**
+     * The datagram a socket holds corked (UDP_CORK, MSG_MORE), caught on its way out and corked again at
+     * once, so a tree that runs on (-R, a failed dump) still holds it.
+     */
+    private static Datagram takeCorked(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st) {
+        String what = "UDP socket " + d.local() + " holds bytes written but not sent yet (UDP_CORK or MSG_MORE)";
+        if (st.netnsOf(p.ino) != 0) {
+            throw p.refuse(what + " and lives in a net namespace of the tree's; carrying them there is not supported yet");
+        }
+        if ((d.shutdown() & 2) != 0) {
+            throw p.refuse(what + " and is shut for writing: they could not be corked again");
+        }
+        if (Sockets.getInt(p.sock, Sockets.SOL_UDP, Sockets.UDP_SEGMENT) != 0) {
+            throw p.refuse(what + " with UDP_SEGMENT (GSO) set; carrying them is not supported");
+        }
+        boolean corkOption = Sockets.getInt(p.sock, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0;
+        CorkedDatagram.Pending taken;
+        try {
+            taken = CorkedDatagram.take(p.sock, d.local(), "cryo_cork_" + ProcessHandle.current().pid() + "_" + p.ino);
+        } catch (RuntimeException e) {
+            throw p.refuse(what + ": " + e.getMessage());
+        }
+        CorkedDatagram.cork(p.sock, taken, corkOption);
+        return new Datagram(taken.data(), taken.from(), taken.to());
     }
 
     @Override
@@ -170,6 +209,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
         if (u.shutdown() != 0) {
             m.put("shutdown", Sockets.shutdownName(u.shutdown()));
+        }
+        if (u.corked() != null) {
+            m.put("corked", u.corked().data().length + " bytes to " + u.corked().to());
         }
         if (!u.lockTable().isEmpty()) { // datagrams to its port dropped until the restore
             m.put("networkLock", u.lockTable());
@@ -217,6 +259,10 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
         if (u.remote().port() != 0 && !u.queue().isEmpty()) {
             fill(s, u); // once connected: the socket takes datagrams from its peer only
+        }
+        if (u.corked() != null) { // the options made UDP_CORK as it was; without it the bytes came with MSG_MORE
+            CorkedDatagram.cork(s, new CorkedDatagram.Pending(u.corked().data(), u.corked().from(), u.corked().to()),
+                    Sockets.getInt(s, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0);
         }
         if (u.shutdown() != 0) {
             // the kernel records the shutdown even on an unconnected socket, and then says ENOTCONN

@@ -159,7 +159,7 @@ public final class NetworkLock {
         return (a instanceof java.net.Inet4Address ? "ip" : "ip6") + " daddr " + a.getHostAddress() + " ";
     }
 
-    private static void check(String name) {
+    static void check(String name) {
         if (!TABLE.matcher(name).matches()) {
             throw new IllegalArgumentException("bad network lock table name: " + name);
         }
@@ -174,7 +174,7 @@ public final class NetworkLock {
         return nft;
     }
 
-    private static void run(String script, String what) {
+    static void run(String script, String what) {
         String nft = require();
         try {
             Process p = new ProcessBuilder(nft, "-f", "-").redirectErrorStream(true).start();

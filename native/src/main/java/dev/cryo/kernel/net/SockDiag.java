@@ -276,7 +276,7 @@ public final class SockDiag implements AutoCloseable {
         return out;
     }
 
-    private record Attr(int type, ByteBuffer data) {
+    record Attr(int type, ByteBuffer data) {
         byte[] bytes() {
             byte[] b = new byte[data.remaining()];
             data.duplicate().get(b);
@@ -285,7 +285,7 @@ public final class SockDiag implements AutoCloseable {
     }
 
     /** The rtattrs that follow a fixed header of {@code headerLen} bytes in a message body. */
-    private static List<Attr> attrs(ByteBuffer body, int headerLen) {
+    static List<Attr> attrs(ByteBuffer body, int headerLen) {
         List<Attr> out = new ArrayList<>();
         int off = body.position() + headerLen;
         int end = body.limit();

@@ -65,7 +65,7 @@ public final class Sockets {
     /** Raw sockets: SOL_RAW's ICMP_FILTER (IPv4 ICMP), SOL_ICMPV6's ICMPV6_FILTER. */
     public static final int SOL_RAW = 255, SOL_ICMPV6 = 58, ICMP_FILTER = 1, ICMPV6_FILTER = 1;
     public static final int IPPROTO_ICMP = 1, IPPROTO_ICMPV6 = 58, IPPROTO_RAW = 255;
-    public static final int MSG_OOB = 1, MSG_PEEK = 2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000,
+    public static final int MSG_OOB = 1, MSG_PEEK = 2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000,
             MSG_CTRUNC = 8, MSG_CMSG_CLOEXEC = 0x40000000;
     public static final int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public static final int SIOCINQ = 0x541B, SIOCOUTQ = 0x5411, SIOCOUTQNSD = 0x894B, SIOCGSKNS = 0x894C;
