@@ -559,6 +559,45 @@ class NamespaceTest {
     }
 
     /**
+     * uid 1000's child unshares a user namespace and, never exec'ing, opens a file its counting
+     * shell inherits (nsowner.c). The restore forks that child as the namespace's owner, which
+     * leaves its memory undumpable and made outside the namespace: the shell cannot take the shared
+     * file from it from in there (pidfd_getfd: EPERM, a failed restore before), so cryo hands it in.
+     * The count goes on with no gap or repeat.
+     */
+    @Test
+    void aFileOpenedByTheNeverExecdMakerOfAUserNamespaceIsSharedAgainWithItsChild() throws Exception {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path data = Files.createDirectory(tmp.resolve("data"));
+        Files.setPosixFilePermissions(data, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path prog = tmp.resolve("nsowner");
+        Files.copy(TestPrograms.compile("/c/nsowner.c"), prog);
+        Files.setPosixFilePermissions(prog, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path count = data.resolve("count");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nsowner.out"), "setpriv",
+                "--reuid=1000", "--regid=1000", "--clear-groups", prog.toString(), count.toString()))) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, java.time.Duration.ofSeconds(30),
+                    "the shell to count");
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            int atDump = Workloads.lines(count);
+            DetachedProcess r = dumped.restoreDetached(p.output());
+            try {
+                DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= atDump + 3, java.time.Duration.ofSeconds(30),
+                        "the restored shell to count on");
+                List<String> got = Files.readAllLines(count);
+                for (int i = 0; i < got.size() - 1; i++) { // the last line may be half written
+                    assertEquals(Integer.toString(i + 1), got.get(i), "line " + (i + 1) + " of " + got);
+                }
+            } finally {
+                for (int pid : StateComparator.tree(r.pid().value())) {
+                    Workloads.killQuietly(pid);
+                }
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * A user namespace nested in another of the tree's, as a rootless container runs {@code unshare
      * -Ur} inside: root's shell runs uid 1000's {@code unshare -Ur} shell (root inside = 1000), which
      * runs, in a child, a second {@code unshare -Ur -m --pid --fork} owning its mount and pid

@@ -26,26 +26,10 @@ import java.util.Map;
 final class PeerCredStandIns implements AutoCloseable {
     private static final int PAGE = 4096, PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
-    private record StandIn(Pid proc, Injector inj, long scratch, long cryoPidfd, Fd pidfd) implements SocketHub.Remote {
-        @Override
-        public long call(String name, int nr, long... args) {
-            return inj.call(name, nr, args);
-        }
-
-        @Override
-        public long put(long offset, byte[] data) {
-            Sys.write(proc, scratch + offset, data);
-            return scratch + offset;
-        }
-
-        @Override
-        public byte[] read(long address, int len) {
-            return Sys.read(proc, address, len);
-        }
-
-        @Override
-        public int pid() {
-            return proc.value();
+    /** A stand-in: the task, its pidfd of cryo (to take cryo's sockets) and cryo's pidfd of it. */
+    private record StandIn(InjectedRemote remote, long cryoPidfd, Fd pidfd) {
+        Injector inj() {
+            return remote.inj();
         }
     }
 
@@ -55,7 +39,7 @@ final class PeerCredStandIns implements AutoCloseable {
     /** A new pair, both ends naming {@code peer}. */
     Fd[] socketpair(int type, SocketHub.Peer peer) {
         StandIn s = at(peer.creds().pid());
-        return PeerCalls.socketpair(s, s.pidfd(), type, peer);
+        return PeerCalls.socketpair(s.remote(), s.pidfd(), type, peer);
     }
 
     /** listen() on cryo's socket {@code sock}: clients that connect next are given {@code peer}. */
@@ -63,7 +47,7 @@ final class PeerCredStandIns implements AutoCloseable {
         StandIn s = at(peer.creds().pid());
         long fd = take(s, sock);
         try {
-            PeerCalls.listen(s, fd, backlog, peer);
+            PeerCalls.listen(s.remote(), fd, backlog, peer);
         } finally {
             s.inj().raw(SyscallNr.CLOSE, fd);
         }
@@ -74,7 +58,7 @@ final class PeerCredStandIns implements AutoCloseable {
         StandIn s = at(peer.creds().pid());
         long fd = take(s, sock);
         try {
-            PeerCalls.connect(s, fd, to, peer);
+            PeerCalls.connect(s.remote(), fd, to, peer);
         } finally {
             s.inj().raw(SyscallNr.CLOSE, fd);
         }
@@ -106,7 +90,7 @@ final class PeerCredStandIns implements AutoCloseable {
             Injector inj = new Injector(tracer, p, pid, SyscallGadget.inVdso(p));
             long scratch = inj.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
             long cryo = inj.call("pidfd_open(cryo)", SyscallNr.PIDFD_OPEN, ProcessHandle.current().pid(), 0);
-            StandIn s = new StandIn(p, inj, scratch, cryo, Sys.pidfdOpen(p));
+            StandIn s = new StandIn(new InjectedRemote(p, inj, scratch), cryo, Sys.pidfdOpen(p));
             byPid.put(pid, s);
             return s;
         } catch (RuntimeException e) {
@@ -129,7 +113,7 @@ final class PeerCredStandIns implements AutoCloseable {
     public void close() {
         for (StandIn s : byPid.values()) {
             s.pidfd().close();
-            end(s.proc());
+            end(s.remote().proc());
         }
         byPid.clear();
         if (tracer != null) {

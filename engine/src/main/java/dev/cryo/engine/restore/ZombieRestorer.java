@@ -23,7 +23,6 @@ import java.util.Set;
  * that status, as it would have. Runs on the zombie's own tracer thread.
  */
 public final class ZombieRestorer {
-    private static final int PR_SET_DUMPABLE = 4, PR_SET_NAME = 15;
     private static final long ZOMBIFY_TIMEOUT_NANOS = 5_000_000_000L;
 
     private final Tracer tracer;
@@ -51,28 +50,7 @@ public final class ZombieRestorer {
 
     /** The adopted zombie-to-be for the socket hub's calls (a socket whose peer credentials name it). */
     public SocketHub.Remote remote() {
-        return new SocketHub.Remote() {
-            @Override
-            public long call(String name, int nr, long... args) {
-                return inj.call(name, nr, args);
-            }
-
-            @Override
-            public long put(long offset, byte[] data) {
-                Sys.write(pid, boot.data() + offset, data);
-                return boot.data() + offset;
-            }
-
-            @Override
-            public byte[] read(long address, int len) {
-                return Sys.read(pid, address, len);
-            }
-
-            @Override
-            public int pid() {
-                return pid.value();
-            }
-        };
+        return new InjectedRemote(pid, inj, boot.data());
     }
 
     public void leadSessionAndGroup() {
@@ -89,7 +67,7 @@ public final class ZombieRestorer {
             inj = dev.cryo.engine.restore.stage.StubExec.exec(tracer, inj, pid, boot);
         }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
-        inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, boot.data());
+        inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_NAME, boot.data());
         int uid = zombie.uid();
         for (var r : zombie.rlimits()) {
             dev.cryo.engine.restore.stage.ProcessState.setRlimit(inj, pid, boot.data(), r);
@@ -109,7 +87,7 @@ public final class ZombieRestorer {
         } else {
             int sig = zombie.termSignal();
             // never a core: the dumped status has no core-dump bit (refused otherwise)
-            inj.call("prctl(PR_SET_DUMPABLE, 0)", SyscallNr.PRCTL, PR_SET_DUMPABLE, 0);
+            inj.call("prctl(PR_SET_DUMPABLE, 0)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_DUMPABLE, 0);
             tracer.setSigmask(pid.value(), zombie.blocked() & ~bit(sig));
             // sent once it is let go, waiting in the pause loop: an untraced task takes a fatal
             // signal as the kernel's group-exit shortcut, which leaves the signal pending (ShdPnd)

@@ -43,6 +43,18 @@ public final class SchedHandler {
         }
     }
 
+    /** Sets a thread's timer slack from outside, where it is not {@code ns} already (the stub's own is the default one). */
+    public static void setTimerSlack(Pid pid, int tid, long ns) {
+        if (ns != timerSlack(pid, tid)) {
+            try {
+                Files.writeString(slackFile(pid, tid), Long.toString(ns));
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + " tid " + tid + ": cannot set its timer slack to " + ns + " ns: "
+                        + e.getMessage());
+            }
+        }
+    }
+
     private static final int CAP_SYS_RESOURCE = 24;
 
     /**
@@ -85,15 +97,7 @@ public final class SchedHandler {
                 Sched.setattr(tid, new Sched.Attr(Sched.SCHED_OTHER, 0, s.nice(), 0, 0, 0, 0, 0, Sched.UCLAMP_MAX));
             }
             Sched.setattr(tid, a);
-            // written from outside; the stub's own slack is the default one, a different one was set
-            if (s.timerSlackNs() != timerSlack(t.pid(), tid)) {
-                try {
-                    Files.writeString(slackFile(t.pid(), tid), Long.toString(s.timerSlackNs()));
-                } catch (IOException e) {
-                    throw new RestoreException("pid " + t.pid() + " tid " + tid + ": cannot set its timer slack to "
-                            + s.timerSlackNs() + " ns: " + e.getMessage());
-                }
-            }
+            setTimerSlack(t.pid(), tid, s.timerSlackNs());
         }
         int adj = t.task().oomScoreAdj();
         if (adj != ProcFs.oomScoreAdj(t.pid())) {

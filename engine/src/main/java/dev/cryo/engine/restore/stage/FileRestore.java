@@ -305,13 +305,8 @@ public final class FileRestore {
                 && !users.userNamespaceOf(t.pid().value()).equals(users.userNamespaceOf(pid));
         if ((seen == 0 || otherUserNs) && pid != ProcessHandle.current().pid()) {
             // an owner outside the task's pid namespace (a sandbox's monitor, unshare, sharing their stdio with it),
-            // or outside its user namespace (no ptrace rights over it from in there: an outer namespace's task):
-            // cryo takes the file and hands it in as one of its own
-            dev.cryo.kernel.Pid owner = dev.cryo.kernel.Pid.of(pid);
-            try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(owner);
-                 dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, owner, fd)) {
-                return take(t, (int) ProcessHandle.current().pid(), mine.value());
-            }
+            // or outside its user namespace (no ptrace rights over it from in there: an outer namespace's task)
+            return throughCryo(t, pid, fd);
         }
         if (seen == 0) {
             throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " shares an open file with pid " + pid
@@ -320,8 +315,24 @@ public final class FileRestore {
         long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
         try {
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (e.errno() != dev.cryo.kernel.Errno.EPERM) {
+                throw e;
+            }
+            // the owner is not dumpable (its stub changed its effective uid to fork a user namespace as that
+            // namespace's owner) and the task holds no capability where the owner's memory was made
+            return throughCryo(t, pid, fd);
         } finally {
             t.call("close", SyscallNr.CLOSE, pidfd);
+        }
+    }
+
+    /** Cryo takes the open file of fd {@code fd} of {@code pid} and hands it in to the task as one of its own. */
+    private static long throughCryo(TaskContext t, int pid, int fd) {
+        dev.cryo.kernel.Pid owner = dev.cryo.kernel.Pid.of(pid);
+        try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(owner);
+             dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, owner, fd)) {
+            return take(t, (int) ProcessHandle.current().pid(), mine.value());
         }
     }
 

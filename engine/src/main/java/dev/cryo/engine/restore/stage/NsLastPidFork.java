@@ -49,6 +49,7 @@ final class NsLastPidFork {
             long r = promptly(forker.tid(), () -> NsLastPid.forkAs(pid, fork));
             List<Integer> got = t.tracer().takeNewTracees();
             gotten.addAll(got);
+            inheritSlack(t, forker.tid(), got);
             if (Injector.isError(r) || got.isEmpty() || got.contains(pid)) {
                 born.addAll(got);
                 return r;
@@ -72,6 +73,22 @@ final class NsLastPidFork {
                         + " times while pid " + t.pid() + " forked it from inside its user namespace (ns_last_pid"
                         + " gave " + gotten + ")");
             }
+        }
+    }
+
+    /**
+     * A thread under SCHED_FIFO has no timer slack, and what it forks starts with none: the children
+     * get the forker's dumped slack, which they would have inherited (a task's own comes back in
+     * STATE; a zombie has no STATE). Their default slack, which the kernel also takes from the
+     * forker at the fork and cannot be set from outside, stays 0: it shows only where the program
+     * sets its slack to 0 (back to the default) or leaves a real-time policy.
+     */
+    private static void inheritSlack(TaskContext t, int forkerTid, List<Integer> children) {
+        var threads = t.task().threads();
+        long slack = threads.stream().filter(th -> th.tid() == forkerTid).findFirst().orElse(threads.get(0)).sched()
+                .timerSlackNs();
+        for (int child : children) {
+            dev.cryo.engine.timing.SchedHandler.setTimerSlack(t.pid(), child, slack);
         }
     }
 
