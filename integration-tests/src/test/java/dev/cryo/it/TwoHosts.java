@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * namespaces. {@link #close()} removes everything, even after a failure.
  */
 final class TwoHosts implements AutoCloseable {
-    static final Path JAR = Path.of("../actors/target/cryo.jar").toAbsolutePath().normalize();
+    /** The packaged CLI; -Dbench.jar=FILE: another build's, to compare two versions in the same minutes. */
+    static final Path JAR = Path.of(System.getProperty("bench.jar", "../actors/target/cryo.jar")).toAbsolutePath().normalize();
     static final int PORT = 25520;
 
     final String nsA, nsB, ipA, ipB;

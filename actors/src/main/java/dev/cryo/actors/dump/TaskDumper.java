@@ -397,7 +397,7 @@ public final class TaskDumper {
         int vmaCount = plan.vmas().size();
         int workers = runs == null ? 0 : copyPages(runs, job, vmaCount, false);
         TaskCollector.Snapshot snap;
-        long confirmWait = 0, finalWait = 0, stateNanos, walksWait, unmapNanos;
+        long finalWait = 0, stateNanos, walksWait, unmapNanos;
         try {
             long s0 = System.nanoTime();
             try {
@@ -410,34 +410,37 @@ public final class TaskDumper {
             // the walks first: the unmap takes the mm lock for writing, so issued while one walk held
             // it for reading it waited for that walk, and the other walk's next read waited behind
             // it (a rwsem queues readers behind a waiting writer): the walks ran one after the other
-            awaitQuietly(frozenSmaps);
             awaitQuietly(finalRuns);
             walksWait = System.nanoTime() - s0 - stateNanos;
-            scratch.close(); // before smaps may have to be read again
-            unmapNanos = System.nanoTime() - s0 - stateNanos - walksWait;
-            if (frozenSmaps != null) {
-                long w0 = System.nanoTime();
-                snap = confirmed(snap, plan, frozenSmaps);
-                confirmWait = System.nanoTime() - w0;
+            if (frozenSmaps == null) {
+                scratch.close();
+            } else {
+                // the frozen smaps walk (the freeze's longest CPU work) goes on while the final
+                // round's pages are copied: its VmFlags are needed only by the task's record, which
+                // follows the pages; the scratch area is unmapped after it (see above)
+                unconfirmed = new Unconfirmed(plan, frozenSmaps, scratch, smapsNanos, snap);
             }
+            unmapNanos = System.nanoTime() - s0 - stateNanos - walksWait;
         } catch (RuntimeException e) {
             awaitQuietly(finalRuns); // the tracker is not used by two threads, nor closed under the scan
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
             return Behaviors.same(); // the region dumpers' replies are dropped in idle
         }
+        PreCopyTracker.FinalRound last = null;
         if (finalRuns != null) {
             long w0 = System.nanoTime();
             try {
-                PreCopyTracker.FinalRound last = finalRuns.get();
+                last = finalRuns.get();
                 runs = last.runs();
-                snap = new TaskCollector.Snapshot(snap.task().withVmas(last.withGuards(snap.task().vmas())), snap.memory());
             } catch (java.util.concurrent.ExecutionException e) {
                 Throwable c = e.getCause();
+                abandonUnconfirmed();
                 m.replyTo().tell(new Failed(pid, failure("final pre-copy round: "
                         + logged(c instanceof RuntimeException r ? r : new IllegalStateException(c)))));
                 return Behaviors.same();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                abandonUnconfirmed();
                 m.replyTo().tell(new Failed(pid, "pid " + pid + ": interrupted in the final pre-copy round"));
                 return Behaviors.same();
             }
@@ -453,11 +456,15 @@ public final class TaskDumper {
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
-                runs.stream().mapToLong(PageRun::pages).sum(),
-                frozenSmaps == null ? "" : ", " + confirmWait / 1_000_000 + " ms waiting for the frozen smaps (read in "
-                        + smapsNanos[0] / 1_000_000 + " ms, cpu " + smapsNanos[1] / 1_000_000 + " ms)",
+                runs.stream().mapToLong(PageRun::pages).sum(), frozenSmaps == null ? "" : ", smaps read beside the copy",
                 tracer.roundTrips());
-        snap = withParentSharing(snap, job);
+        PreCopyTracker.FinalRound found = last;
+        java.util.function.UnaryOperator<TaskCollector.Snapshot> completed = s -> withParentSharing(found == null ? s
+                : new TaskCollector.Snapshot(s.task().withVmas(found.withGuards(s.task().vmas())), s.memory()), job);
+        if (unconfirmed != null) {
+            unconfirmed.completed = completed;
+        }
+        snap = completed.apply(snap);
         dumped = snap.task();
         Copying copying = new Copying(snap, vmaCount, workers, m);
         return copying.check();
@@ -538,6 +545,60 @@ public final class TaskDumper {
     }
 
     /**
+     * A provisional plan's frozen smaps read, still walking while the final round's pages are copied,
+     * and cryo's scratch area, still mapped in the task until that walk is over (see onCollect).
+     */
+    private Unconfirmed unconfirmed;
+
+    private final class Unconfirmed {
+        private final MemoryPlan plan;
+        private final java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps;
+        private final TaskCollector.Scratch scratch;
+        private final long[] smapsNanos; // wall, cpu: set by the walk's thread
+        private final TaskCollector.Snapshot collected;
+        /** What follows the collect: the final round's guard pages, the pages shared with the parent. */
+        private java.util.function.UnaryOperator<TaskCollector.Snapshot> completed = s -> s;
+
+        Unconfirmed(MemoryPlan plan, java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps,
+                    TaskCollector.Scratch scratch, long[] smapsNanos, TaskCollector.Snapshot collected) {
+            this.plan = plan;
+            this.frozenSmaps = frozenSmaps;
+            this.scratch = scratch;
+            this.smapsNanos = smapsNanos;
+            this.collected = collected;
+        }
+
+        /** The task's snapshot with the frozen VmFlags; the scratch area is gone after it, whatever happens. */
+        TaskCollector.Snapshot confirm() {
+            long w0 = System.nanoTime();
+            awaitQuietly(frozenSmaps);
+            long u0 = System.nanoTime();
+            scratch.close(); // before smaps may have to be read again
+            long u1 = System.nanoTime();
+            TaskCollector.Snapshot s = completed.apply(confirmed(collected, plan, frozenSmaps));
+            ctx.getLog().debug("pid {}: after the copy, {} ms waiting for the frozen smaps (read in {} ms, cpu {} ms), "
+                    + "scratch area unmapped in {} ms, VmFlags confirmed in {} ms", pid, (u0 - w0) / 1_000_000,
+                    smapsNanos[0] / 1_000_000, smapsNanos[1] / 1_000_000, (u1 - u0) / 1_000_000,
+                    (System.nanoTime() - u1) / 1_000_000);
+            return s;
+        }
+
+        void abandon() {
+            awaitQuietly(frozenSmaps);
+            closeQuietly(scratch);
+        }
+    }
+
+    /** A failed or released collect: the frozen smaps walk is let finish, then the scratch area goes. */
+    private void abandonUnconfirmed() {
+        if (unconfirmed != null) {
+            Unconfirmed u = unconfirmed;
+            unconfirmed = null;
+            u.abandon();
+        }
+    }
+
+    /**
      * The snapshot with the VmFlags of smaps read while frozen (a provisional plan's were read
      * before the freeze). Read once more if that read saw cryo's scratch area merged with an area
      * of the task (it is unmapped now); the areas must then be the plan's.
@@ -565,7 +626,7 @@ public final class TaskDumper {
 
     /** Waiting for the region dumpers of this task to read every page; merges their per-VMA page counts. */
     private final class Copying {
-        private final TaskCollector.Snapshot snap;
+        private TaskCollector.Snapshot snap;
         private final long[] written;
         private final long[] zero;
         private final Collect request;
@@ -592,6 +653,17 @@ public final class TaskDumper {
                         .onSignal(PostStop.class, s -> releaseOnStop())
                         .build();
             }
+            if (unconfirmed != null) {
+                Unconfirmed u = unconfirmed;
+                unconfirmed = null;
+                try {
+                    snap = u.confirm();
+                } catch (RuntimeException e) {
+                    request.replyTo().tell(new Failed(pid, failure(logged(e))));
+                    return idle();
+                }
+                dumped = snap.task();
+            }
             TaskImage t = snap.task();
             List<VmaImage> vmas = new ArrayList<>();
             for (int i = 0; i < t.vmas().size(); i++) {
@@ -616,6 +688,7 @@ public final class TaskDumper {
             if (m.reply() instanceof RegionDumper.Failed f) {
                 writesPending--;
                 writeFailure = f.message();
+                abandonUnconfirmed();
                 request.replyTo().tell(new Failed(pid, failure(f.message())));
                 return idle(); // the dump is aborted; later region replies only settle the count
             }
@@ -642,6 +715,7 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> onRelease(Release m) {
+        abandonUnconfirmed(); // never left mapped in a task that runs on
         boolean killed = false;
         long at;
         try {
@@ -744,6 +818,7 @@ public final class TaskDumper {
     private static final long GONE_WAIT_NANOS = 30_000_000_000L;
 
     private Behavior<Command> releaseOnStop() {
+        abandonUnconfirmed();
         stopTracking();
         if (!tids.isEmpty()) {
             TaskSeizer.release(tracer, pid, tids);
