@@ -21,6 +21,8 @@ public final class SyscallNr {
             CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94,
             UNSHARE = 272, SETNS = 308, SETHOSTNAME = 170, SETDOMAINNAME = 171, MOUNT = 165, UMOUNT2 = 166,
             PIVOT_ROOT = 155;
+    /** The new mount API: peer groups set on mounts named by fds (MOVE_MOUNT_SET_GROUP, propagation by mount_setattr). */
+    public static final int MOVE_MOUNT = 429, MOUNT_SETATTR = 442;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;
 
     /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */

@@ -43,8 +43,9 @@ public final class MountRestore {
         if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) { // never touch cryo's mounts
             throw new RestoreException("pid " + pid + " was not forked into a mount namespace of its own (" + own + ")");
         }
+        PeerGroups groups = new PeerGroups(t, dumped);
         if (dumped.stream().anyMatch(d -> d.point().equals("/") && d.made())) {
-            PivotedRoot.make(t, dumped);
+            PivotedRoot.make(t, dumped, groups);
             check(pid, dumped);
             return;
         }
@@ -70,6 +71,7 @@ public final class MountRestore {
                 Mount m = copies.get(c++);
                 if (m != null && topAt(now, m)) {
                     propagation(t, d, m.tags());
+                    groups.copy(d, d.point());
                 }
             }
         }
@@ -119,7 +121,8 @@ public final class MountRestore {
             }
         }
         // 4. the mounts it made, in order
-        makeAll(t, dumped, "");
+        makeAll(t, dumped, "", groups);
+        groups.apply();
         check(pid, dumped);
     }
 
@@ -128,7 +131,8 @@ public final class MountRestore {
      * directory a new root is built in before pivot_root; "" for the task's root). A bind of a path
      * in the namespace is found there too; one of a host path is the host's.
      */
-    static void makeAll(TaskContext t, List<MountImage> dumped, String below) {
+    static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups) {
+        List<Runnable> removals = new ArrayList<>();
         String pid = t.pid().toString();
         var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
         for (MountImage made : dumped) {
@@ -137,6 +141,17 @@ public final class MountRestore {
             }
             MountImage d = at(below, made);
             if (d.bindFrom() != null) {
+                if (DeletedBind.is(made)) {
+                    Runnable remove = DeletedBind.make(t, d, "pid " + pid + ": " + made.describe());
+                    if (remove != null) {
+                        removals.add(remove);
+                    }
+                }
+                if (d.hostSource() && !Files.exists(Path.of(d.bindFrom()))) { // a runtime's own directory, gone with it
+                    throw new RestoreException("pid " + pid + ": " + made.describe() + " of its mount namespace binds the"
+                            + " host's " + d.bindFrom() + ", which is not there any more (its container manager may have"
+                            + " removed it when the container ended): make it again for the restore");
+                }
                 t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
                         path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
             } else {
@@ -175,8 +190,13 @@ public final class MountRestore {
             Mount m = table(pid).stream().filter(x -> x.point().equals(d.point()))
                     .reduce((a, b) -> b).orElseThrow(() -> new RestoreException("pid " + pid + ": " + made.describe()
                             + " was made again but its namespace does not show it"));
-            propagation(t, d, m.tags());
+            if (groups.handles(made)) {
+                groups.made(made, d.point(), m.tags());
+            } else {
+                propagation(t, d, m.tags());
+            }
         }
+        removals.forEach(Runnable::run);
     }
 
     /** The mount as made below {@code below}: its point there, and a bind source of the namespace's there too. */
@@ -221,7 +241,11 @@ public final class MountRestore {
     }
 
     private static void set(TaskContext t, MountImage d, long flag, String name) {
-        t.call("mount(" + d.point() + ", " + name + ")", SyscallNr.MOUNT, 0, path(t, 4096, d.point()), 0, flag, 0);
+        set(t, d.point(), flag, name);
+    }
+
+    static void set(TaskContext t, String point, long flag, String name) {
+        t.call("mount(" + point + ", " + name + ")", SyscallNr.MOUNT, 0, path(t, 4096, point), 0, flag, 0);
     }
 
     /** The mount's own options (ro, nosuid, noatime...) as dumped. */
@@ -266,13 +290,17 @@ public final class MountRestore {
         return String.join(",", keep);
     }
 
-    /** The table as it must be: the same mounts (point, file system, source, root, options, kind of propagation). */
+    /**
+     * The table as it must be: the same mounts (point, file system, source, root, options) and the
+     * same propagation (peer groups and masters, named by their members: the kernel numbers them anew).
+     */
     private static void check(String pid, List<MountImage> dumped) {
-        List<String> want = new ArrayList<>(), got = new ArrayList<>();
-        dumped.stream().filter(d -> !hostNetns(d.fsType())).forEach(d -> want.add(d.point() + " " + d.fsType() + " " + d.source() + " " + d.root() + " "
-                + d.options() + " " + kind(d.tags())));
-        table(pid).stream().filter(m -> !hostNetns(m.fsType())).forEach(m -> got.add(m.point() + " " + m.fsType() + " " + m.source() + " " + m.root() + " "
-                + m.options() + " " + kind(m.tags())));
+        List<String[]> was = new ArrayList<>(), is = new ArrayList<>();
+        dumped.stream().filter(d -> !hostNetns(d.fsType())).forEach(d -> was.add(new String[] {d.point(), d.root(),
+                String.join(" ", d.tags()), d.fsType(), d.source(), d.options()}));
+        table(pid).stream().filter(m -> !hostNetns(m.fsType())).forEach(m -> is.add(new String[] {m.point(), m.root(),
+                String.join(" ", m.tags()), m.fsType(), m.source(), m.options()}));
+        List<String> want = lines(was), got = lines(is);
         List<String> missing = new ArrayList<>(want);
         got.forEach(missing::remove);
         List<String> extra = new ArrayList<>(got);
@@ -283,10 +311,13 @@ public final class MountRestore {
         }
     }
 
-    private static String kind(List<String> tags) {
-        List<String> k = new ArrayList<>();
-        tags.forEach(x -> k.add(x.replaceAll(":\\d+$", "")));
-        return k.isEmpty() ? "private" : String.join("+", k);
+    private static List<String> lines(List<String[]> table) {
+        List<String> kinds = PeerGroups.relations(table), out = new ArrayList<>();
+        for (int i = 0; i < table.size(); i++) {
+            String[] m = table.get(i);
+            out.add(m[0] + " " + m[3] + " " + m[4] + " " + m[1] + " " + m[5] + " " + kinds.get(i));
+        }
+        return out;
     }
 
     private static boolean sameKey(Mount m, MountImage d) {
@@ -402,7 +433,7 @@ public final class MountRestore {
             }
         }
 
-        private static void make(Path top, Path p, MountImage.Entry e, String what) throws IOException {
+        static void make(Path top, Path p, MountImage.Entry e, String what) throws IOException {
             switch (e.type()) {
                 case 'd' -> Files.createDirectory(p);
                 case 'f' -> Files.write(p, e.data());

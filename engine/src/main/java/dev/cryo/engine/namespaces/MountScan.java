@@ -64,7 +64,7 @@ public final class MountScan {
     }
 
     public static List<MountImage> scan(Pid p) {
-        List<Mount> mine = read("/proc/" + p + "/mountinfo");
+        List<Mount> mine = MountOrder.sorted(read("/proc/" + p + "/mountinfo"));
         List<Mount> host = read("/proc/self/mountinfo");
         String what = "pid " + p + ": its mount namespace";
         try {
@@ -77,12 +77,11 @@ public final class MountScan {
             throw new DumpException("pid " + p + ": cannot read its root: " + e.getMessage());
         }
         List<Mount> hostLeft = new ArrayList<>(host);
-        Map<Integer, Mount> byId = new HashMap<>();
-        mine.forEach(m -> byId.put(m.id(), m));
         List<MountImage> out = new ArrayList<>();
         List<Mount> done = new ArrayList<>();
         Set<Integer> hostGroups = new java.util.HashSet<>();
         host.forEach(h -> hostGroups.add(h.sharedGroup()));
+        hostGroups.remove(0);
         long[] bytes = {0};
         // pivot_root: the root is none of the host's, every mount is made again from the host's paths
         boolean pivoted = mine.stream().anyMatch(m -> m.point().equals("/") && host.stream().noneMatch(h -> sameKey(h, m)));
@@ -96,16 +95,7 @@ public final class MountScan {
                 continue;
             }
             String mount = "its mount " + m.fsType() + " " + m.source() + " on " + m.point();
-            Mount parent = byId.get(m.parent());
-            if (parent != null && parent.sharedGroup() != 0) {
-                throw new DumpException(what + ": " + mount + " was made under a shared mount (" + parent.point() + ", "
-                        + String.join(" ", parent.tags()) + "); mounts made under a shared mount inside a namespace"
-                        + " are not supported yet");
-            }
-            if (m.masterGroup() != 0 && !hostGroups.contains(m.masterGroup())) {
-                throw new DumpException(what + ": " + mount + " is a slave of peer group " + m.masterGroup()
-                        + ", made inside the namespace; not supported yet");
-            }
+            PeerGroups.check(m, mine, hostGroups, what);
             boolean covered = coveredLater(mine, i);
             Mount src = m.root().endsWith("//deleted") ? null : bindSource(m, done);
             String fromHost = src == null && pivoted && !m.root().endsWith("//deleted") ? hostSource(p, m, host) : null;
@@ -145,6 +135,12 @@ public final class MountScan {
                 continue;
             }
             if (m.root().endsWith("//deleted")) {
+                MountImage gone = DeletedBind.scan(p, m, mine, done, out);
+                if (gone != null) {
+                    out.add(gone);
+                    done.add(m);
+                    continue;
+                }
                 throw new DumpException(what + ": " + mount + " is a bind mount of " + m.root() + ", which is gone;"
                         + " it cannot be bound again");
             }
@@ -165,12 +161,20 @@ public final class MountScan {
         return out;
     }
 
-    /** An earlier mount of the same file system whose root holds {@code m}'s: {@code m} is a bind of a path in it. */
+    /**
+     * An earlier mount of the same file system whose root holds {@code m}'s: {@code m} is a bind of a
+     * path in it, a path no mount made since covers (it would reach that mount instead).
+     */
     private static Mount bindSource(Mount m, List<Mount> earlier) {
-        for (Mount s : earlier) {
+        for (int i = 0; i < earlier.size(); i++) {
+            Mount s = earlier.get(i);
             if (s.major() == m.major() && s.minor() == m.minor() && under(m.root(), s.root())
                     && !s.root().endsWith("//deleted")) {
-                return s;
+                String from = join(s.point(), m.root().substring(s.root().equals("/") ? 0 : s.root().length()));
+                Mount at = new Mount(-1, s.id(), s.major(), s.minor(), "/", from, "", List.of(), "", "", "");
+                if (earlier.subList(i + 1, earlier.size()).stream().noneMatch(c -> MountOrder.covers(c, at, earlier))) {
+                    return s;
+                }
             }
         }
         return null;
@@ -355,14 +359,7 @@ public final class MountScan {
                             }
                         } else {
                             int mode = (Integer) a.get("mode");
-                            char node = switch (mode & 0170000) { // a container's /dev on a tmpfs, a FIFO of its own
-                                case 0010000 -> 'p';
-                                case 0020000 -> 'c';
-                                case 0060000 -> 'b';
-                                // a listener of the tree's bound there is bound again over it (UnixSocketHandler)
-                                case 0140000 -> 's';
-                                default -> 0;
-                            };
+                            char node = node(mode);
                             if (node == 0) {
                                 throw new DumpException(what + " holds a file of mode 0" + Integer.toOctalString(mode)
                                         + " (" + rel + "); only directories, regular files, symbolic links, FIFOs,"
@@ -382,8 +379,20 @@ public final class MountScan {
             return out;
         }
 
+        /** The entry type of a file that is no directory, link or regular file; 0 for none a tmpfs carries. */
+        static char node(int mode) {
+            return switch (mode & 0170000) { // a container's /dev on a tmpfs, a FIFO of its own
+                case 0010000 -> 'p';
+                case 0020000 -> 'c';
+                case 0060000 -> 'b';
+                // a listener of the tree's bound there is bound again over it (UnixSocketHandler)
+                case 0140000 -> 's';
+                default -> 0;
+            };
+        }
+
         /** {@code file}: where its extended attributes are read (null: a hard link, whose first name carries them). */
-        private static MountImage.Entry entry(Path file, String rel, char type, Map<String, Object> a, byte[] data) {
+        static MountImage.Entry entry(Path file, String rel, char type, Map<String, Object> a, byte[] data) {
             long mtime = ((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS);
             return new MountImage.Entry(rel, type, (Integer) a.get("mode") & 07777, (Integer) a.get("uid"),
                     (Integer) a.get("gid"), mtime, ((Number) a.get("ino")).longValue(), data,

@@ -21,7 +21,7 @@ final class PivotedRoot {
 
     static final long MS_REC = MountRestore.MS_REC, MS_SLAVE = MountRestore.MS_SLAVE;
 
-    static void make(TaskContext t, List<MountImage> dumped) {
+    static void make(TaskContext t, List<MountImage> dumped, PeerGroups groups) {
         // nothing made below reaches the host's mounts; as a slave the copy still sees what the host mounts
         t.call("mount(/, MS_REC|MS_SLAVE)", SyscallNr.MOUNT, 0, MountRestore.path(t, 4096, "/"), 0, MS_REC | MS_SLAVE, 0);
         Path yard;
@@ -33,12 +33,13 @@ final class PivotedRoot {
             throw new RestoreException("pid " + t.pid() + ": cannot make a directory to build its root in: " + e);
         }
         try {
-            MountRestore.makeAll(t, dumped, yard.toString());
+            MountRestore.makeAll(t, dumped, yard.toString(), groups);
             t.call("chdir(" + yard + ")", SyscallNr.CHDIR, MountRestore.path(t, 0, yard.toString()));
             long dot = MountRestore.path(t, 0, ".");
             t.call("pivot_root(., .)", SyscallNr.PIVOT_ROOT, dot, dot);
             t.call("umount2(., MNT_DETACH)", SyscallNr.UMOUNT2, dot, MountRestore.MNT_DETACH); // the copy, stacked on it
             t.call("chdir(/)", SyscallNr.CHDIR, MountRestore.path(t, 0, "/"));
+            groups.apply(); // pivot_root takes no shared mount
         } finally {
             try { // the copy's mounts on them are gone with the pivot (or with the task, on a failure)
                 Files.deleteIfExists(Path.of(aside(yard.toString())));

@@ -33,6 +33,12 @@ public final class MountInfo {
             return group("master:");
         }
 
+        /** Its device number as stat's st_dev encodes major and minor. */
+        public long stDev() {
+            return ((long) (major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((long) (minor & 0xffffff00) << 12)
+                    | (minor & 0xff);
+        }
+
         public boolean unbindable() {
             return tags.contains("unbindable");
         }

@@ -1,0 +1,127 @@
+package dev.cryo.engine.namespaces;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.MountInfo.Mount;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A bind mount of a file since removed from a tmpfs the namespace made (systemd-nspawn's
+ * /proc/sys/kernel/random/boot_id and /proc/kmsg: a file and a FIFO made in its /run, bound over
+ * /proc's, then unlinked): mountinfo shows its root as "NAME//deleted". The dump keeps the file
+ * (its bytes, or the node) as the mount's one content entry and binds from its old path; the restore
+ * makes it there again, binds it, and removes it once every mount is made.
+ */
+final class DeletedBind {
+    private DeletedBind() {}
+
+    private static final String DELETED = "//deleted";
+
+    /**
+     * The image of {@code m}, a bind of a removed file of a tmpfs made earlier in the namespace
+     * ({@code done}, in step with {@code out}); null when it is of anything else.
+     */
+    static MountImage scan(Pid p, Mount m, List<Mount> mine, List<Mount> done, List<MountImage> out) {
+        String name = m.root().substring(0, m.root().length() - DELETED.length());
+        int k = -1;
+        for (int i = 0; i < done.size(); i++) {
+            Mount s = done.get(i);
+            if (s.fsType().equals("tmpfs") && s.stDev() == m.stDev() && !s.root().endsWith(DELETED)
+                    && MountScan.under(name, s.root()) && out.get(i).made() && out.get(i).bindFrom() == null) {
+                k = i;
+                break;
+            }
+        }
+        if (k < 0) {
+            return null;
+        }
+        Mount tmpfs = done.get(k);
+        String rel = name.substring(tmpfs.root().equals("/") ? 0 : tmpfs.root().length());
+        String from = MountScan.join(tmpfs.point(), rel);
+        String what = "pid " + p + ": its mount namespace: its bind mount of " + m.root() + " on " + m.point();
+        if (Files.exists(Path.of("/proc/" + p + "/root" + from), LinkOption.NOFOLLOW_LINKS)) {
+            throw new DumpException(what + ": another file is at its old path " + from + " now; not supported");
+        }
+        for (Mount x : mine) { // any mount of the same file it is seen through (a later one may cover this one)
+            if (x.stDev() != m.stDev() || !x.root().equals(m.root())) {
+                continue;
+            }
+            Path at = Path.of("/proc/" + p + "/root" + x.point());
+            try {
+                Map<String, Object> a = Files.readAttributes(at, "unix:*", LinkOption.NOFOLLOW_LINKS);
+                if (((Number) a.get("dev")).longValue() != m.stDev() || (Integer) a.get("nlink") != 0) {
+                    continue;
+                }
+                int mode = (Integer) a.get("mode");
+                char type = (mode & 0170000) == 0100000 ? 'f' : MountScan.TmpfsFiles.node(mode);
+                if (type == 0 || type == 's') {
+                    throw new DumpException(what + ": a file of mode 0" + Integer.toOctalString(mode) + "; only regular"
+                            + " files, FIFOs and device nodes are made again");
+                }
+                byte[] data = type == 'f' ? Files.readAllBytes(at) : java.nio.ByteBuffer.allocate(8)
+                        .putLong(((Number) a.get("rdev")).longValue()).array();
+                if (data.length > MountImage.MAX_CONTENT_BYTES) {
+                    throw new DumpException(what + ": holds more than " + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB");
+                }
+                MountImage.Entry e = MountScan.TmpfsFiles.entry(at, rel.substring(1), type, a, data);
+                return new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(),
+                        m.tags(), true, from, List.of(e));
+            } catch (IOException e) {
+                // covered there: another mount of it may show it
+            }
+        }
+        throw new DumpException(what + ": the removed file cannot be read through any of its mounts; not supported");
+    }
+
+    /** Whether the restore makes this mount's removed file first. */
+    static boolean is(MountImage d) {
+        return d.made() && d.bindFrom() != null && d.root().endsWith(DELETED) && d.contents().size() == 1;
+    }
+
+    /**
+     * Makes the removed file at its old path ({@code d}'s bind source, as placed by the restore) unless
+     * an earlier bind of it made it; returns what removes it again once its binds are made, or null.
+     */
+    static Runnable make(TaskContext t, MountImage d, String what) {
+        Path p = Path.of("/proc/" + t.pid() + "/root" + d.bindFrom());
+        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        FileTime dirTime;
+        try {
+            dirTime = Files.getLastModifiedTime(p.getParent());
+        } catch (IOException e) {
+            throw new RestoreException(what + ": cannot reach " + p.getParent() + " to make its removed file again: " + e);
+        }
+        Runnable make = () -> {
+            try {
+                MountRestore.TmpfsWriter.make(p.getParent(), p, d.contents().get(0), what);
+            } catch (IOException e) {
+                throw new RestoreException(what + ": cannot make its removed file " + d.bindFrom() + " again: " + e);
+            }
+        };
+        var user = t.namespaces().userNamespaceOf(t.pid().value()); // a tmpfs mounted in there takes owners it maps only
+        if (user.isPresent()) {
+            UserNamespaceRestore.writingAs(user.get(), make);
+        } else {
+            make.run();
+        }
+        return () -> { // its directory keeps the time it was given
+            try {
+                Files.delete(p);
+                Files.setLastModifiedTime(p.getParent(), dirTime);
+            } catch (IOException e) {
+                throw new RestoreException(what + ": cannot remove the file made for its bind mounts: " + e);
+            }
+        };
+    }
+}
