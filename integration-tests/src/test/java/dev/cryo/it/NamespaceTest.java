@@ -454,6 +454,47 @@ class NamespaceTest {
     }
 
     /**
+     * Peer groups made inside a namespace (CRIU's shared_mount_propagation shape): a tmpfs made shared,
+     * bound twice — a peer, and a slave of it — then a tmpfs mounted in it, which the kernel copied
+     * to the peer (a peer of it) and to the slave (a slave of it), and a private bind of the first.
+     * The restore makes every mount private, then the groups and masters; the table comes back with
+     * the same relations, the copies share one file system, and the groups still propagate: a tmpfs
+     * mounted in the restored first one shows in its peer and its slave, and not in the private bind.
+     */
+    @Test
+    void peerGroupsAndSlavesMadeInsideANamespaceComeBackAndStillPropagate() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        for (String d : List.of("a", "b", "c", "d")) {
+            Files.createDirectory(box.resolve(d));
+        }
+        String setup = "cd " + box + " && mount -t tmpfs -o size=4m cryo-peers a && mkdir a/sub a/later"
+                + " && mount --make-shared a && mount --bind a b && mount --bind a c && mount --make-slave c"
+                + " && mount --bind a d && mount --make-private d"
+                + " && mount -t tmpfs -o size=1m cryo-sub a/sub && echo shared > b/sub/file && echo ready && exec sleep 600";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("peers.out"), "unshare", "-m",
+                "--propagation", "private", "sh", "-c", setup))) {
+            List<String> groups = ContainerRuntimeTest.peerGroups(p.pid().value());
+            assertTrue(groups.contains(box + "/c/sub master(" + box + "/a/sub@/)"), "the kernel's copy in the slave: " + groups);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                int pid = r.pid().value();
+                assertEquals(groups, ContainerRuntimeTest.peerGroups(pid), "peer groups and masters, by their members");
+                assertEquals("shared\n", Files.readString(Path.of("/proc/" + pid + "/root" + box + "/c/sub/file")),
+                        "the slave's copy is the same tmpfs");
+                NetNamespaceTest.host("nsenter", "-t", Integer.toString(pid), "-m", "mount", "-t", "tmpfs", "cryo-later",
+                        box + "/a/later");
+                String table = Files.readString(Path.of("/proc/" + pid + "/mountinfo"));
+                for (String d : List.of("a", "b", "c")) {
+                    assertTrue(table.contains(" " + box + "/" + d + "/later "), d + " receives what a mounts:\n" + table);
+                }
+                assertFalse(table.contains(" " + box + "/d/later "), "the private bind receives nothing:\n" + table);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * firejail's shape: a directory of the namespace's tmpfs bound read-only over itself (its seccomp
      * filters, which the sandbox maps). The files below were taken for hidden by the bind and not
      * carried: firejail's restore failed on the mapped filter (ENOENT); a file only read was lost.
