@@ -811,6 +811,16 @@ class SocketRestoreTest {
     }
 
     /**
+     * Abstract names that fill all 108 bytes of sun_path, trailing NULs included, as libqb binds
+     * corosync's and pacemaker's IPC listeners: the restore failed ("unix socket name longer than
+     * 107 bytes") after the dump had killed the tree.
+     */
+    @Test
+    void abstractNamesFillingAllOfSunPathComeBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixfullname"));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket00 was refused: a datagram server whose socket file was replaced
      * by a FIFO, a client connected to it and a datagram from a named sender unread.
      */

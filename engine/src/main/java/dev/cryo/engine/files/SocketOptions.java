@@ -202,6 +202,19 @@ public record SocketOptions(List<Option> options) {
         return new SocketOptions(out);
     }
 
+    /**
+     * Turns off the SO_PASS* flags an accepted unix socket took from its listener (the kernel copies
+     * them at accept), so it starts as the fresh socket {@link #dump} compared with: libqb's server
+     * turns SO_PASSCRED off on each connection once it has the client's credentials.
+     */
+    public static void clearInherited(Fd accepted) {
+        for (Spec sp : UNIX) {
+            if (Sockets.getInt(accepted, sp.level(), sp.name()) != 0) {
+                Sockets.setInt(accepted, sp.level(), sp.name(), 0);
+            }
+        }
+    }
+
     private static boolean bufferLocked(Fd s) {
         byte[] v = read(s, BUFFERS.get(0));
         return v != null && java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt() != 0;

@@ -765,6 +765,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         try {
             hub.connect(c, reachedBy(l), acceptedCreds);
             Fd a = Sockets.accept(ls, 0);
+            SocketOptions.clearInherited(a);
             if (other) {
                 hub.listen(ls, l.backlog(), l.peer());
             }
@@ -785,7 +786,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return l.address();
         }
         byte[] path = filePath(l).getBytes(StandardCharsets.UTF_8);
-        return path.length < 108 ? SockAddr.unix(path) : null;
+        return path.length <= SockAddr.SUN_PATH ? SockAddr.unix(path) : null;
     }
 
     /** The socket file's path, a relative name resolved in the directory it was bound in. */

@@ -14,6 +14,8 @@ import java.util.Arrays;
  */
 public record SockAddr(int family, byte[] address, int port) {
     public static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16, AF_PACKET = 17;
+    /** sizeof(struct sockaddr_un.sun_path). */
+    public static final int SUN_PATH = 108;
 
     public SockAddr {
         address = address.clone();
@@ -75,11 +77,13 @@ public record SockAddr(int family, byte[] address, int port) {
     public byte[] encode() {
         switch (family) {
             case AF_UNIX -> {
-                if (address.length > 107) {
-                    throw new IllegalArgumentException("unix socket name longer than 107 bytes");
+                // an abstract name may fill all of sun_path (libqb's do, NUL-padded); so may a path,
+                // which then has no NUL: the kernel accepts both
+                if (address.length > SUN_PATH) {
+                    throw new IllegalArgumentException("unix socket name longer than " + SUN_PATH + " bytes");
                 }
-                ByteBuffer b = ByteBuffer.allocate(2 + address.length + (isAbstract() || isUnbound() ? 0 : 1))
-                        .order(ByteOrder.nativeOrder());
+                boolean nul = !isAbstract() && !isUnbound() && address.length < SUN_PATH;
+                ByteBuffer b = ByteBuffer.allocate(2 + address.length + (nul ? 1 : 0)).order(ByteOrder.nativeOrder());
                 b.putShort((short) AF_UNIX).put(address);
                 return b.array(); // a path gets its NUL from the zeroed buffer
             }

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Socket wrappers and sock_diag against real sockets of this process. */
@@ -35,6 +36,24 @@ class SocketsTest {
             assertEquals(a, SockAddr.decode(raw, raw.length), a.toString());
         }
         assertEquals("@abstract", SockAddr.unix(b("\0abstract")).toString());
+    }
+
+    /** libqb binds names that fill sun_path, NUL-padded; a path may fill it too, without its NUL. */
+    @Test
+    void namesFillingAllOfSunPathEncodeToTheWholeStructure() throws Exception {
+        byte[] abs = java.util.Arrays.copyOf(b("\0cmap"), SockAddr.SUN_PATH);
+        byte[] path = b("/" + "p".repeat(SockAddr.SUN_PATH - 1));
+        for (SockAddr a : List.of(SockAddr.unix(abs), SockAddr.unix(path))) {
+            byte[] raw = a.encode();
+            assertEquals(2 + SockAddr.SUN_PATH, raw.length, a.toString());
+            assertEquals(a, SockAddr.decode(raw, raw.length), a.toString());
+        }
+        assertThrows(IllegalArgumentException.class, () -> SockAddr.unix(new byte[SockAddr.SUN_PATH + 1]).encode());
+        byte[] name = java.util.Arrays.copyOf(b("\0cryo-full-" + ProcessHandle.current().pid()), SockAddr.SUN_PATH);
+        try (Fd l = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0)) {
+            Sockets.bind(l, SockAddr.unix(name));
+            assertEquals(SockAddr.unix(name), Sockets.sockName(l));
+        }
     }
 
     @Test
