@@ -762,6 +762,61 @@ class RealServersTest {
         assertEquals("['after', 'before', 'during', 'later']", keys.strip());
     }
 
+    /**
+     * corosync (one node, knet over loopback, 9 threads at SCHED_RR) with a libqb client tracking keys
+     * through the dump: libqb binds its IPC listeners to abstract names that fill all of sun_path, which
+     * the restore could not bind again after the dump had killed the tree; and the connection's
+     * accepted end came back with its listener's SO_PASSCRED, which libqb turns off (the comparator).
+     * The tracker hears the key set after the restore over the same connection and shared-memory
+     * rings, and new clients (cmapctl, quorumtool) connect.
+     */
+    @Test
+    void corosyncKeepsItsLibqbClientAndTakesNewOnes() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/corosync")), "Debian package corosync");
+        Path conf = tmp.resolve("corosync.conf"), track = tmp.resolve("track.out");
+        Files.writeString(conf, "totem {\n version: 2\n cluster_name: cryo\n transport: knet\n"
+                + " crypto_cipher: none\n crypto_hash: none\n}\n"
+                + "nodelist {\n node {\n ring0_addr: 127.0.0.1\n name: n1\n nodeid: 1\n }\n}\n"
+                + "quorum {\n provider: corosync_votequorum\n}\n"
+                + "logging {\n to_logfile: yes\n logfile: " + tmp.resolve("corosync.log") + "\n to_syslog: no\n"
+                + " to_stderr: no\n}\n");
+        List<String> cmap = List.of("/usr/sbin/corosync-cmapctl");
+        // the tracker is in the tree: a unix connection to a client outside it is refused
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("corosync.out"), "/bin/sh", "-c",
+                "/usr/sbin/corosync -f -c " + conf + " & for i in $(seq 600); do /usr/sbin/corosync-cmapctl -g"
+                        + " totem.cluster_name >/dev/null 2>&1 && break; sleep 0.1; done; sleep 600 | stdbuf -oL"
+                        + " /usr/sbin/corosync-cmapctl -T cryo. > " + track + " 2>&1 & wait")) {
+            DetachedProcess.awaitCondition(() -> has(track, "Type"),
+                    Duration.ofSeconds(60), "the tracking client to connect");
+            set(cmap, "one");
+            DetachedProcess.awaitCondition(() -> has(track, "cryo.a (str) = one"),
+                    Duration.ofSeconds(60), "the tracker to hear the first key");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                set(cmap, "two");
+                DetachedProcess.awaitCondition(() -> has(track, "cryo.a (str) = two"),
+                        Duration.ofSeconds(60), "the tracker connected across the restore to hear the new value");
+                assertTrue(succeeds(List.of("/usr/sbin/corosync-quorumtool", "-s")).contains("Quorate:          Yes"));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static boolean has(Path file, String text) {
+        try {
+            return Files.readString(file).contains(text);
+        } catch (IOException e) {
+            return false; // not written yet
+        }
+    }
+
+    private static void set(List<String> cmap, String value) throws Exception {
+        List<String> c = new ArrayList<>(cmap);
+        c.addAll(List.of("-s", "cryo.a", "str", value));
+        succeeds(c);
+    }
+
     private static boolean succeedsQuietly(List<String> cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();

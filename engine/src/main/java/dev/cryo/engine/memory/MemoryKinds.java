@@ -46,6 +46,10 @@ public final class MemoryKinds {
             AIO_RING,
             PACKET_RING,
             IO_URING,
+            // qemu's KVM vCPUs (anon_inode:kvm-vcpu:N), perf_event rings: pages of a kernel object, not a file
+            new Unsupported("ANON_INODE", (m, s) -> m.path().startsWith("anon_inode:"), "the memory of",
+                    "a mapping of a kernel object other than an io_uring (a KVM virtual CPU's, a perf_event ring)"
+                            + " is not supported"),
             SHARED_ANON,
             HEAP, STACK, ANON,
             GHOST_SHARED, GHOST_PRIVATE,
