@@ -5,6 +5,9 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import dev.cryo.kernel.testing.TestPrograms;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,6 +59,33 @@ class MigrationTest {
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
             DetachedProcess moved = arrived(hosts, p);
             Thread.sleep(300);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "it did not start over:\n" + out);
+        }
+    }
+
+    /**
+     * A tree holding unix sockets moves to b: peercred.c (a root and its child: a stream pair, a listener
+     * with a connection accepted and one not accepted yet, a datagram pair of a child that exited; each
+     * socket's SO_PEERCRED names the task or the ids it named) and scmqueue.c (files in flight in unread
+     * messages of a datagram, a seqpacket and a stream pair, a datagram queue whose sender closed, sender
+     * credentials). Each checks everything itself on b. Untried before: no migration held a unix socket.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"peercred", "scmqueue"})
+    void aTreeHoldingUnixSocketsMovesWithThem(String workload) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("files"));
+        try (TwoHosts hosts = new TwoHosts(tmp).start();
+             DetachedProcess p = workload.equals("scmqueue")
+                     ? hosts.startOnA(tmp.resolve(workload + ".out"), TestPrograms.compile("/c/scmqueue.c").toString(), dir.toString())
+                     : hosts.startOnA(tmp.resolve(workload + ".out"), TestPrograms.compile("/c/" + workload + ".c").toString())) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+            assertEquals(0, m.code(), m + "\nagent a:\n" + Files.readString(hosts.logA) + "\nagent b:\n"
+                    + Files.readString(hosts.logB));
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+            DetachedProcess moved = arrived(hosts, p);
             String out = Workloads.check(moved);
             assertTrue(out.contains("PASS"), out);
             assertEquals(1, out.split("ready", -1).length - 1, "it did not start over:\n" + out);
@@ -278,6 +308,50 @@ class MigrationTest {
                         NetNamespaceTest.count(clientLog, "client got") + 8, "bytes both ways after the restore on a");
                 assertFalse(TwoHosts.nftTables(hosts.nsA).contains("cryo_"), TwoHosts.nftTables(hosts.nsA));
                 assertTrue(restored.alive());
+            }
+        }
+    }
+
+    /**
+     * `restore --tcp-lock-elsewhere`'s way (net14 tested only its refusal): a server on a with a client on b,
+     * dumped on a by a killing `dump --tcp-established`; the operator moves the server's address to b (off
+     * a's veth, onto b's lo, behind a hold of their own that drops the client's packets to it until the
+     * restore is done, as an address takeover would), lifts a's lock, and restores on b with the flag: the
+     * restore installs the image's lock there before it makes anything and lifts it once the connection is
+     * back, and the connection goes on both ways between the two ends, now both on b.
+     */
+    @Test
+    void aRestoreWithTcpLockElsewhereTakesTheConnectionOverWhereItsAddressMoved() throws Exception {
+        Path script = Workloads.script(tmp, "sockets.py");
+        Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out"), img = tmp.resolve("img");
+        try (TwoHosts hosts = new TwoHosts(tmp);
+             DetachedProcess server = DetachedProcess.start(serverLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
+                     "python3", script.toString(), "streamserver", hosts.ipA, "8001");
+             DetachedProcess client = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsB,
+                     "python3", script.toString(), "streamclient", hosts.ipA, "8001")) {
+            NetNamespaceTest.awaitStreaming(serverLog, clientLog, 2, 2, "the first bytes both ways");
+            TwoHosts.CliRun dump = hosts.cliIn(hosts.nsA, "dump", "-t", server.pid().toString(), "-D", img.toString(),
+                    "--tcp-established", "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            Matcher lock = Pattern.compile("cryo_" + server.pid() + "_\\w+").matcher(TwoHosts.nftTables(hosts.nsA));
+            assertTrue(lock.find(), TwoHosts.nftTables(hosts.nsA));
+            TwoHosts.sh("ip netns exec " + hosts.nsB + " nft -f - <<'EOF'\ntable inet movehold {\n"
+                    + "  chain in { type filter hook input priority -200; policy accept; ip daddr " + hosts.ipA
+                    + " tcp dport 8001 drop; }\n}\nEOF");
+            TwoHosts.sh("ip -n " + hosts.nsA + " addr del " + hosts.ipA + "/24 dev " + hosts.linkA()
+                    + " && ip netns exec " + hosts.nsA + " nft delete table inet " + lock.group()
+                    + " && ip -n " + hosts.nsB + " addr add " + hosts.ipA + "/32 dev lo");
+
+            TwoHosts.CliRun there = hosts.cliIn(hosts.nsB, "restore", "-D", img.toString(), "-d", "--no-progress",
+                    "--tcp-lock-elsewhere");
+            assertEquals(0, there.code(), there.toString());
+            try (DetachedProcess restored = DetachedProcess.restored(server.pid(), serverLog)) {
+                assertFalse(TwoHosts.nftTables(hosts.nsB).contains("cryo_"), TwoHosts.nftTables(hosts.nsB));
+                TwoHosts.sh("ip netns exec " + hosts.nsB + " nft delete table inet movehold");
+                NetNamespaceTest.awaitStreaming(serverLog, clientLog, NetNamespaceTest.count(serverLog, "server got") + 8,
+                        NetNamespaceTest.count(clientLog, "client got") + 8, "bytes both ways after the restore on b");
+                assertTrue(restored.alive());
+                assertFalse(TwoHosts.nftTables(hosts.nsA).contains("cryo_"), TwoHosts.nftTables(hosts.nsA));
             }
         }
     }
