@@ -3,6 +3,8 @@ package dev.cryo.it;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -79,6 +81,27 @@ class NamespaceTest {
     void aPidNamespaceInitsChildrenInTheSessionOfADeadLeaderKeepIt() throws Exception {
         String out = verdictInNamespaces(tmp, "deadsid", List.of("-m", "--pid", "--fork", "--mount-proc"));
         assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
+     * A task with supplementary groups in a user namespace that denies setgroups (as every rootless
+     * container's), holding unix sockets it made there (denygroups.c under `setpriv --groups`): the task
+     * itself made the namespace (`unshare -U -r` execs it), or it is the child of a task outside that made
+     * its own. Nothing sets groups in there: the restore failed after the killing dump ("its supplementary
+     * groups [1234, 5678] cannot be set in its user namespace ... it was forked with []"); the task is now
+     * forked with them, and its sockets' SO_PEERGROUPS name them (the comparator checks both too).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"itself", "its child"})
+    void aTaskWithGroupsInAUserNamespaceThatDeniesSetgroupsKeepsThemAndItsSocketsNameThem(String who) throws Exception {
+        String prog = TestPrograms.compile("/c/denygroups.c").toString();
+        String[] command = who.equals("itself")
+                ? new String[] {"sh", "-c", "exec setpriv --groups 1234,5678 unshare -U -r " + prog + " 2>/dev/null"}
+                : new String[] {"setpriv", "--groups", "1234,5678", prog, "fork"};
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("denygroups.out"), command))) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
     }
 
     /**

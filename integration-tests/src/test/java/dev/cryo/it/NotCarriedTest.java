@@ -157,6 +157,16 @@ class NotCarriedTest {
                                 + "os.wait()",
                         ": it is the session id of pid \\d+ \\(python3\\), which is not in the tree; the kernel keeps pid "
                                 + "\\d+ taken while pid \\d+ lives, so a restore could not create it again"),
+                // a socketpair made with groups dropped since, then a user namespace denying setgroups entered:
+                // the restore makes the pair in the task, which cannot take those groups there any more
+                python("a unix socket whose peer groups its task dropped before entering a user namespace that denies"
+                                + " setgroups", "import ctypes, os, socket\nos.setgroups([1234])\na, b = socket.socketpair()\n"
+                                + "os.setgroups([])\nassert ctypes.CDLL(None).unshare(0x10000000) == 0\n"
+                                + "for f, t in (('setgroups', 'deny'), ('uid_map', '0 0 1'), ('gid_map', '0 0 1')):\n"
+                                + "    open('/proc/self/' + f, 'w').write(t)",
+                        " fd \\d+: unix stream socket .*: its peer credentials name pid \\d+ with supplementary groups"
+                                + " \\[1234\\] \\(SO_PEERGROUPS\\), which it no longer has \\(\\[\\]\\), and its user"
+                                + " namespace denies setgroups"),
                 // corked UDP bytes are carried (udpcork.c) by sending them again into the cork, which a socket
                 // shut for writing refuses
                 python("corked UDP bytes at a socket shut for writing", "import socket\n"

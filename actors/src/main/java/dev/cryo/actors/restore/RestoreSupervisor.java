@@ -273,8 +273,12 @@ public final class RestoreSupervisor {
                             highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
                             root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
                                     ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0,
-                            user.isEmpty() ? null : (stub, stubPid) -> dev.cryo.engine.namespaces.UserNamespaceRestore
-                                    .becomeOwner(user.get(), stubPid, stub),
+                            user.isEmpty() ? null : (stub, stubPid) -> {
+                                // the helper forks nothing else: it keeps the groups the root is born with
+                                image.namespaces().groupsAtBirth(root.pid()).ifPresent(g -> dev.cryo.engine.namespaces
+                                        .UserNamespaceRestore.setGroups(g, stubPid, stub));
+                                dev.cryo.engine.namespaces.UserNamespaceRestore.becomeOwner(user.get(), stubPid, stub);
+                            },
                             user.isEmpty() ? null : child -> dev.cryo.engine.namespaces.UserNamespaceRestore.born(
                                     root.pid(), user.get(), child)), root.pid());
                 }

@@ -465,9 +465,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             Sockets.Ucred creds = peerCreds(p, fd.pid(), ctx, what);
+            List<Integer> groups = creds.present() ? peerGroups(p, what) : List.of();
+            checkGroupsCanBeMade(p, creds, groups, what);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds,
-                    creds.present() ? peerGroups(p, what) : List.of());
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds, groups);
         } catch (DumpException e) {
             throw e;
         }
@@ -505,6 +506,30 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     + " made its peer credentials; more than " + MAX_GROUPS + " are not supported");
         }
         return Arrays.stream(g).boxed().toList();
+    }
+
+    /**
+     * The restore makes the call behind the peer credentials in the task they name, with the groups it
+     * gives it; in a user namespace that denies setgroups the task has its own groups for good, so peer
+     * groups it no longer has (it dropped them before entering) cannot be made again: refused.
+     */
+    private static void checkGroupsCanBeMade(SocketProbe p, Sockets.Ucred c, List<Integer> groups, String what) {
+        if (!c.present()) {
+            return;
+        }
+        String setgroups;
+        List<Integer> now;
+        try {
+            setgroups = Files.readString(Path.of("/proc/" + c.pid() + "/setgroups")).strip();
+            now = dev.cryo.kernel.proc.ProcFs.status(Pid.of(c.pid()), Pid.of(c.pid())).groups();
+        } catch (java.io.IOException | RuntimeException gone) {
+            return; // exited: a stand-in of cryo's makes the call, with any groups
+        }
+        if (setgroups.equals("deny") && !new java.util.TreeSet<>(now).equals(new java.util.TreeSet<>(groups))) {
+            throw p.refuse(what + ": its peer credentials name pid " + c.pid() + " with supplementary groups " + groups
+                    + " (SO_PEERGROUPS), which it no longer has (" + now + "), and its user namespace denies setgroups;"
+                    + " a restore could not make them again");
+        }
     }
 
     /**

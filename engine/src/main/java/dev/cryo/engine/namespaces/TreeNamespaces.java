@@ -15,7 +15,7 @@ import java.util.Optional;
  * must be the one that task sees ({@link #seenBy}).
  */
 public final class TreeNamespaces {
-    public static final TreeNamespaces NONE = new TreeNamespaces(List.of(), List.of(), 0);
+    public static final TreeNamespaces NONE = new TreeNamespaces(List.of(), List.of(), 0, Map.of());
 
     private final List<NamespaceImage> images;
     private final Map<Integer, NamespaceImage> byCreator = new HashMap<>();
@@ -30,9 +30,14 @@ public final class TreeNamespaces {
     /** The user namespaces of the tree: by the pid that made each, by the pid of each task inside. */
     private final Map<Integer, UserNsImage> userByCreator = new HashMap<>(), userOf = new HashMap<>();
 
-    private TreeNamespaces(List<NamespaceImage> images, List<UserNsImage> users, int cryoFd) {
+    /** The supplementary groups of each task that made a user namespace (outside ids). */
+    private final Map<Integer, List<Integer>> creatorGroups;
+
+    private TreeNamespaces(List<NamespaceImage> images, List<UserNsImage> users, int cryoFd,
+                           Map<Integer, List<Integer>> creatorGroups) {
         this.images = List.copyOf(images);
         this.cryoFd = cryoFd;
+        this.creatorGroups = Map.copyOf(creatorGroups);
         for (UserNsImage u : users) {
             userByCreator.put(u.pid(), u);
             u.members().forEach(m -> userOf.put(m, u));
@@ -59,8 +64,24 @@ public final class TreeNamespaces {
 
     /** {@code users}: the maps of the user namespaces among {@code images}. */
     public static TreeNamespaces of(List<NamespaceImage> images, List<UserNsImage> users, int maxFd) {
+        return of(images, users, maxFd, Map.of());
+    }
+
+    /** {@code creatorGroups}: the groups of the tasks that made {@code users} ({@link #groupsAtBirth}). */
+    public static TreeNamespaces of(List<NamespaceImage> images, List<UserNsImage> users, int maxFd,
+                                    Map<Integer, List<Integer>> creatorGroups) {
         boolean pidNs = images.stream().anyMatch(n -> n.has(Clone.NEWPID));
-        return images.isEmpty() ? NONE : new TreeNamespaces(images, users, pidNs ? Math.max(maxFd + 1, 64) : 0);
+        return images.isEmpty() ? NONE : new TreeNamespaces(images, users, pidNs ? Math.max(maxFd + 1, 64) : 0, creatorGroups);
+    }
+
+    /**
+     * The supplementary groups task {@code pid}, which makes a user namespace that denies setgroups, must be
+     * born with (nothing can set them in there afterwards); empty when it makes none such or the image does
+     * not say.
+     */
+    public Optional<List<Integer>> groupsAtBirth(int pid) {
+        UserNsImage u = userByCreator.get(pid);
+        return u == null || u.setgroupsAllowed() ? Optional.empty() : Optional.ofNullable(creatorGroups.get(pid));
     }
 
     /** The user namespace of the tree's that task {@code pid} is inside, if any. */

@@ -136,6 +136,32 @@ public final class UserNamespaceRestore {
     }
 
     /**
+     * {@code forker} (pid {@code forkerPid}, in cryo's user namespace) takes {@code groups} (outside ids)
+     * for the fork of a task into a user namespace that denies setgroups: the task keeps the groups it is
+     * born with for good. Returns the groups the forker had, to put back.
+     */
+    public static List<Integer> forkWithGroups(List<Integer> groups, int forkerPid, Injector forker) {
+        List<Integer> had = dev.cryo.kernel.proc.ProcFs.status(Pid.of(forkerPid), Pid.of(forkerPid)).groups();
+        setGroups(groups, forkerPid, forker);
+        return had;
+    }
+
+    /** setgroups({@code groups}) injected in {@code task}, through a scratch page of its own. */
+    public static void setGroups(List<Integer> groups, int pid, Injector task) {
+        long page = task.call("mmap(scratch)", SyscallNr.MMAP, 0, PAGE, VmaImage.PROT_READ | VmaImage.PROT_WRITE,
+                VmaImage.MAP_PRIVATE | VmaImage.MAP_ANONYMOUS, -1, 0);
+        try {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(Math.max(4, groups.size() * 4))
+                    .order(java.nio.ByteOrder.nativeOrder());
+            groups.forEach(b::putInt);
+            Sys.write(Pid.of(pid), page, b.array());
+            task.call("setgroups(" + groups + ") of pid " + pid, SyscallNr.SETGROUPS, groups.size(), page);
+        } finally {
+            task.call("munmap(scratch)", SyscallNr.MUNMAP, page, PAGE);
+        }
+    }
+
+    /**
      * The kernel makes the effective uid of the task that forks with CLONE_NEWUSER the new
      * namespace's owner (who has every capability in it from outside: a rootless container's
      * user): {@code forker} takes the dumped owner's as its effective uid, keeping its capabilities

@@ -42,7 +42,10 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
     /** The namespaces the tree made, for its restore. */
     public dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
         int maxFd = tasks.stream().flatMap(t -> t.fds().stream()).mapToInt(fd -> fd.fd()).max().orElse(2);
-        return dev.cryo.engine.namespaces.TreeNamespaces.of(namespaceImages, userNamespaces, maxFd);
+        Map<Integer, List<Integer>> creatorGroups = new java.util.HashMap<>();
+        userNamespaces.forEach(u -> tasks.stream().filter(t -> t.pid() == u.pid()).findFirst()
+                .ifPresent(t -> creatorGroups.put(t.pid(), t.creds().groups())));
+        return dev.cryo.engine.namespaces.TreeNamespaces.of(namespaceImages, userNamespaces, maxFd, creatorGroups);
     }
 
     public static ImageContents read(Path dir, long maxChunk) throws IOException {

@@ -226,8 +226,17 @@ public final class StubAdoption {
                     born);
         } else {
             var user = t.namespaces().userNamespaceMadeBy(childPid); // made as its owner, from cryo's namespace
-            r = user.isEmpty() ? forker.raw(SyscallNr.CLONE3, boot.data(), 88) : dev.cryo.engine.namespaces.UserNamespaceRestore
-                    .asOwner(user.get(), forkerPid.value(), forker, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88));
+            var groups = t.namespaces().groupsAtBirth(childPid);
+            List<Integer> had = groups.isEmpty() ? null
+                    : dev.cryo.engine.namespaces.UserNamespaceRestore.forkWithGroups(groups.get(), forkerPid.value(), forker);
+            try {
+                r = user.isEmpty() ? forker.raw(SyscallNr.CLONE3, boot.data(), 88) : dev.cryo.engine.namespaces.UserNamespaceRestore
+                        .asOwner(user.get(), forkerPid.value(), forker, () -> forker.raw(SyscallNr.CLONE3, boot.data(), 88));
+            } finally {
+                if (had != null) {
+                    dev.cryo.engine.namespaces.UserNamespaceRestore.setGroups(had, forkerPid.value(), forker);
+                }
+            }
             born.addAll(t.tracer().takeNewTracees());
         }
         if (born.contains(childPid)) {
