@@ -98,6 +98,10 @@ public interface FdHandler<D extends FileDesc> {
             return open.getAsLong();
         }
 
+        /** Before the task opens FIFO {@code pipeId} by its path: cryo holds it open, its bytes in. */
+        default void fifoReady(long pipeId) {
+        }
+
         /**
          * pidfd_getfd in the task: a new fd for the very open file description fd {@code fd} of
          * process {@code pid} refers to (shared position and flags). The new fd is close-on-exec.

@@ -191,6 +191,7 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             }
             return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
         }
+        ctx.fifoReady(p.pipeId());
         String path = p.deleted() != null ? ctx.pipePath(p.pipeId(), p.readEnd()) : p.fifoPath();
         int flags = FdHandlers.openFlags(fd);
         if (!p.readEnd()) {

@@ -146,8 +146,16 @@ final class WatchTargets {
         byte[] handle = HexFormat.of().parseHex(handleText);
         String where = "inode " + ino + " on device " + major(sdev) + ":" + minor(sdev);
         SyscallException[] last = {null};
-        Target t = through(mounts(), "", sdev, ino, type, handle, where, ghosts, last);
-        if (t == null && pid != null) {
+        boolean own = pid != null && RegularFileHandler.inOtherMountNamespace(pid.value());
+        Target t = null;
+        if (own) { // the path the task names it by: a container's root is a host directory cryo names otherwise
+            t = through(mounts(pid.procDir() + "/mountinfo"), pid.procDir() + "/root", sdev, ino, type, handle, where,
+                    NOT_HERE, last);
+        }
+        if (t == null) {
+            t = through(mounts(), "", sdev, ino, type, handle, where, ghosts, last);
+        }
+        if (t == null && pid != null && !own) {
             // a deleted file there is not carried (a ghost file is made again by its path in cryo's view)
             String root = pid.procDir() + "/root";
             t = through(mounts(pid.procDir() + "/mountinfo"), root, sdev, ino, type, handle, where, null, last);
@@ -158,6 +166,9 @@ final class WatchTargets {
         throw new IOException("the watched " + where + " cannot be found by its file handle"
                 + (last[0] == null ? " (no mount of that device here)" : ": " + last[0].getMessage()));
     }
+
+    /** A deleted inode is looked for no further in these mounts (cryo's view carries it). */
+    private static final Ghosts NOT_HERE = (path, source) -> null;
 
     /** The inode opened by its handle through one of {@code mounts} seen under {@code root} ("" for cryo's), or null. */
     private static Target through(List<Mount> mounts, String root, long sdev, long ino, int type, byte[] handle,
@@ -171,6 +182,9 @@ final class WatchTargets {
                  Fd target = FileHandles.open(mountFd, type, handle)) {
                 found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + target.value())).toString();
                 if (found.endsWith(" (deleted)")) {
+                    if (ghosts == NOT_HERE) {
+                        continue;
+                    }
                     if (ghosts == null) {
                         throw new IOException("the watched " + where + " (" + found + ") was deleted; a watch on a "
                                 + "deleted file is not supported yet");

@@ -4,6 +4,8 @@ import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.SysvIpc;
 
 import java.io.IOException;
@@ -11,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Makes the SysV objects of an ipc namespace again ({@link IpcImage}), from a thread of cryo
@@ -30,6 +33,10 @@ public final class IpcRestore {
         }
         try {
             Namespaces.inside(p, "ipc", () -> {
+                setLimits(ipc.sysctls());
+                return null;
+            });
+            Namespaces.inside(p, "ipc", () -> {
                 fill(ipc);
                 return null;
             });
@@ -38,10 +45,26 @@ public final class IpcRestore {
         }
     }
 
-    private static void fill(IpcImage ipc) throws IOException {
-        for (var s : ipc.sysctls().entrySet()) {
-            Files.writeString(Path.of("/proc/sys/kernel/" + s.getKey()), s.getValue());
+    /**
+     * Writes the limits that differ from the new namespace's. The kernel lets only the namespace's
+     * root write them, by euid, capabilities or not (ipc_permissions): one of a user namespace's is
+     * owned by that namespace's root, so this thread (it ends after) takes that euid when it differs.
+     */
+    private static void setLimits(Map<String, String> sysctls) throws IOException {
+        for (var s : sysctls.entrySet()) {
+            Path f = Path.of("/proc/sys/kernel/" + s.getKey());
+            if (Files.readString(f).strip().replaceAll("\\s+", " ").equals(s.getValue().replaceAll("\\s+", " "))) {
+                continue;
+            }
+            int owner = (Integer) Files.getAttribute(f, "unix:uid");
+            if (owner != 0) {
+                Sys.call(() -> "setresuid(-1, " + owner + ", -1) to write " + f, SyscallNr.SETRESUID, -1, owner, -1, 0);
+            }
+            Files.writeString(f, s.getValue());
         }
+    }
+
+    private static void fill(IpcImage ipc) throws IOException {
         for (IpcImage.Segment s : ipc.segments()) {
             create("shm", s.owner(), s.size());
             s.pages().forEach((index, page) -> SysvIpc.writeSegment(s.owner().id(), (long) index * page.length,

@@ -17,7 +17,21 @@ import java.util.Map;
  * all tasks have their ends (the FILES barrier).
  */
 public final class PipeHub implements AutoCloseable {
-    private final Map<Long, LocalPipe> pipes = new LinkedHashMap<>();
+    private final Map<Long, LocalPipe> pipes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** FIFOs cryo finds no node of at their path: a task's own mount namespace holds them, seen when it asks. */
+    private final Map<Long, PipeHandler.Pipe> inTasksView = new LinkedHashMap<>();
+
+    /**
+     * Opens and fills FIFO {@code pipeId} as task {@code pid} sees it, when cryo could not where it
+     * stands (a container's pivoted root): the first of its holders to restore it asks.
+     */
+    public synchronized void ready(long pipeId, int pid) {
+        PipeHandler.Pipe p = inTasksView.remove(pipeId);
+        if (p != null) {
+            pipes.put(pipeId, dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid),
+                    () -> LocalPipe.fifo(p.fifoPath(), p.data(), p.size(), p.packetLengths())));
+        }
+    }
 
     public static PipeHub of(List<TaskImage> tasks) {
         return of(tasks, null, n -> { });
@@ -91,6 +105,11 @@ public final class PipeHub implements AutoCloseable {
                     warn.accept(holderOf.get(id) + ": pipe:[" + id + "] had its " + (hasReader ? "writer" : "reader")
                             + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
                             + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
+                }
+                if (!p.fifoPath().isEmpty() && p.deleted() == null
+                        && !java.nio.file.Files.exists(java.nio.file.Path.of(p.fifoPath()), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    hub.inTasksView.put(id, p); // a FIFO of a container's root: opened as its first holder sees it
+                    return;
                 }
                 hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size(), p.packetLengths())
                         : p.deleted() != null ? DeletedFifo.open(p) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size(),

@@ -48,8 +48,12 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final Map<Long, Integer> seals = new LinkedHashMap<>();
     /** Memfds held by fds, whose mode and owner are given back with the seals, once every task holds them. */
     private final Map<Long, MemfdHandler.Memfd> memfdOwners = new LinkedHashMap<>();
-    /** Deleted current directories by their dumped cwd text: where each stands until close. */
-    private final Map<String, Path> deletedDirs = new LinkedHashMap<>();
+    /** Deleted current directories (and removed directories held open) by viewer and dumped text: where each stands until close. */
+    private final Map<String, String> deletedDirs = new LinkedHashMap<>();
+    /** Modes of the removed directories fds hold, given back when they are made again. */
+    private final Map<String, Integer> deletedDirModes = new LinkedHashMap<>();
+    /** cryo's O_PATH fds of the directories that hold those made in a task's own mount namespace. */
+    private final List<dev.cryo.kernel.Fd> deletedDirParents = new java.util.ArrayList<>();
     /** Directories made for them (parents that were gone too), removed on close, deepest first. */
     private final List<Path> madeDirs = new java.util.ArrayList<>();
     /** Files and directories made where the image needs them to be (a JVM's perf data), latest first. */
@@ -125,19 +129,10 @@ public final class SharedMemoryHub implements AutoCloseable {
                 }
             }
             for (TaskImage t : tasks) {
-                if (isDeletedDirectory(t.cwd()) && !hub.deletedDirs.containsKey(t.cwd())) {
-                    hub.deletedDirs.put(t.cwd(), hub.recreateDirectory(t.cwd()));
-                }
                 for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) { // a removed directory held open: the same one as a cwd of that path
                     if (fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile f
                             && dev.cryo.engine.files.RegularFileHandler.isRemovedDirectory(f)) {
-                        Path d = hub.deletedDirs.computeIfAbsent(f.file().path(), hub::recreateDirectory);
-                        try {
-                            Files.setAttribute(d, "unix:mode", f.file().mode() & 07777);
-                        } catch (IOException e) {
-                            throw new RestoreException("cannot give the removed directory " + f.file().path()
-                                    + " its mode again: " + e.getMessage());
-                        }
+                        hub.deletedDirModes.put(f.file().path(), f.file().mode() & 07777);
                     }
                 }
             }
@@ -424,12 +419,41 @@ public final class SharedMemoryHub implements AutoCloseable {
     }
 
     /**
-     * An empty directory at the path of a deleted cwd (its missing parents too), or beside it when
-     * something else stands there now, like a ghost file; the task enters it and close removes it,
-     * so the task's cwd is a deleted directory again.
+     * Where task {@code pid} enters (or opens) the removed directory dumped as {@code cwd}, made
+     * again on the first ask: an empty directory at its path (its missing parents too), or beside it
+     * when something else stands there now, like a ghost file; close removes it, so the task's cwd
+     * is a deleted directory again. A task in a mount namespace of its own (a container's pivoted
+     * root) names it in its own view, so it is made there; cryo keeps an O_PATH fd of the directory
+     * above, to remove it whatever becomes of that namespace.
      */
-    private Path recreateDirectory(String cwd) {
-        Path p = Path.of(cwd.substring(0, cwd.length() - DELETED.length()));
+    public synchronized String deletedDirectory(String cwd, int pid) {
+        if (!isDeletedDirectory(cwd)) {
+            return null;
+        }
+        boolean own = dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid);
+        String key = (own ? dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "mnt") : "") + cwd;
+        String made = deletedDirs.get(key);
+        if (made == null) {
+            Path p = Path.of(cwd.substring(0, cwd.length() - DELETED.length()));
+            int[] ids = own ? stubIds(pid) : null; // read here: the thread below sees the task's /proc
+            made = own ? dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid), () -> recreateDirectory(p, true, ids))
+                    : recreateDirectory(p, false, null);
+            deletedDirs.put(key, made);
+        }
+        return made;
+    }
+
+    /** The ids the stub of task {@code pid} acts with now (its /proc directory's owner). */
+    private static int[] stubIds(int pid) {
+        try {
+            Path proc = Path.of("/proc/" + pid);
+            return new int[]{(Integer) Files.getAttribute(proc, "unix:uid"), (Integer) Files.getAttribute(proc, "unix:gid")};
+        } catch (IOException e) {
+            throw new RestoreException("cannot read the ids of pid " + pid + ": " + e.getMessage());
+        }
+    }
+
+    private String recreateDirectory(Path p, boolean keepParent, int[] owner) {
         try {
             if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 p = p.resolveSibling(".cryo-cwd-" + System.nanoTime());
@@ -438,20 +462,30 @@ public final class SharedMemoryHub implements AutoCloseable {
             for (Path q = p; q != null && !Files.exists(q, java.nio.file.LinkOption.NOFOLLOW_LINKS); q = q.getParent()) {
                 missing.add(0, q);
             }
+            Path top = missing.get(0).getParent();
+            String base = top.toString();
+            if (keepParent) { // this thread's view ends with it: cryo's fd of the directory above names them all
+                dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(base, dev.cryo.kernel.Fcntl.O_PATH
+                        | dev.cryo.kernel.Fcntl.O_DIRECTORY | dev.cryo.kernel.Fcntl.O_CLOEXEC);
+                deletedDirParents.add(fd);
+                base = "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
+            }
             for (Path q : missing) {
                 Files.createDirectory(q);
-                madeDirs.add(0, q);
+                madeDirs.add(0, Path.of(base, top.relativize(q).toString()));
+                if (owner != null) { // the stub is root of a user namespace, which may not map cryo's root
+                    Files.setAttribute(q, "unix:uid", owner[0]);
+                    Files.setAttribute(q, "unix:gid", owner[1]);
+                }
             }
-            return p;
+            Integer mode = deletedDirModes.get(p.toString() + DELETED);
+            if (mode != null) {
+                Files.setAttribute(p, "unix:mode", mode);
+            }
+            return p.toString();
         } catch (IOException e) {
-            throw new RestoreException("cannot make the deleted current directory " + cwd + " again: " + e);
+            throw new RestoreException("cannot make the removed directory " + p + " again: " + e);
         }
-    }
-
-    /** Where a task whose cwd was deleted enters it, or null when its cwd is a plain directory. */
-    public String deletedDirectory(String cwd) {
-        Path p = deletedDirs.get(cwd);
-        return p == null ? null : p.toString();
     }
 
     /**
@@ -543,6 +577,8 @@ public final class SharedMemoryHub implements AutoCloseable {
             }
         }
         madeDirs.clear();
+        deletedDirParents.forEach(dev.cryo.kernel.Fd::close);
+        deletedDirParents.clear();
         deletedDirs.clear();
     }
 }

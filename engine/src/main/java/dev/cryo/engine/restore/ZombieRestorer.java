@@ -64,7 +64,7 @@ public final class ZombieRestorer {
     /** Dies with the dumped status and returns once the kernel shows it as a zombie with that status. */
     public void die() {
         if (zombie.execed()) { // only an exec clears PF_FORKNOEXEC
-            inj = dev.cryo.engine.restore.stage.StubExec.exec(tracer, inj, pid, boot);
+            inj = dev.cryo.engine.restore.stage.StubExec.exec(tracer, inj, pid, boot, null);
         }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_NAME, boot.data());

@@ -62,7 +62,7 @@ public final class FileRestore {
                 ControllingTerminal.foreground(t, ptys); // a sharer does it in SESSIONS, see TaskRestorer
             }
             // a deleted cwd stands again only while the deleted files do: entered now, gone by STATE
-            String gone = objects.deletedDirectory(t.task().cwd());
+            String gone = objects.deletedDirectory(t.task().cwd(), t.pid().value());
             if (gone != null) {
                 t.call("chdir(" + gone + ")", SyscallNr.CHDIR, t.putString(gone));
             }
@@ -106,6 +106,11 @@ public final class FileRestore {
             @Override
             public int claimPipeEnd(long pipeId, boolean readEnd) {
                 return pipes.claim(pipeId, readEnd);
+            }
+
+            @Override
+            public void fifoReady(long pipeId) {
+                pipes.ready(pipeId, t.pid().value());
             }
 
             @Override
@@ -160,7 +165,7 @@ public final class FileRestore {
 
             @Override
             public String deletedDirectory(String path) {
-                String at = objects.deletedDirectory(path);
+                String at = objects.deletedDirectory(path, t.pid().value());
                 if (at == null) {
                     throw new IllegalStateException("removed directory " + path + " was not made again");
                 }

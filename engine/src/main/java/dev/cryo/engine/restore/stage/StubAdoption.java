@@ -65,7 +65,7 @@ public final class StubAdoption {
             StubExec.mapBootstrap(main, pid, boot);
         } else if (t.task().execed()) {
             // a forked child that ran a program: only an exec clears its PF_FORKNOEXEC
-            main = StubExec.exec(tracer, main, pid, boot);
+            main = StubExec.exec(tracer, main, pid, boot, t.task().exe() == null ? null : t.task().exe().path());
             main.keepRegistersOnClose();
             t.main(main);
         }

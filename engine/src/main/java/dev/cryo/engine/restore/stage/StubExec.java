@@ -38,18 +38,32 @@ public final class StubExec {
     /**
      * Execs {@link #PROGRAM} in a stub that waits in its bootstrap area (stopped at the syscall's
      * exit, before the program runs), maps the bootstrap area again in the new address space and
-     * returns the injector to use from then on (the old one's saved registers are gone).
+     * returns the injector to use from then on (the old one's saved registers are gone). A stub in
+     * a container's root may find no {@link #PROGRAM} there (zdtm's ns roots hold only the tests and
+     * their libraries): it then execs {@code fallback}, the task's own program in its view, or its
+     * own through /proc/self/exe when there is none.
      */
-    public static Injector exec(Tracer tracer, Injector inj, Pid pid, BootstrapArea boot) {
-        long path = boot.data(), argv = boot.data() + 64;
-        Sys.write(pid, path, RemoteWriter.cString(PROGRAM));
-        Sys.write(pid, argv, new RemoteWriter(16).longs(path, 0).toBytes());
-        long r = inj.raw(SyscallNr.EXECVE, path, argv, argv + 8);
+    public static Injector exec(Tracer tracer, Injector inj, Pid pid, BootstrapArea boot, String fallback) {
+        String program = PROGRAM;
+        long r = execve(inj, pid, boot, program);
+        if (r == -ENOENT) {
+            program = fallback != null && fallback.startsWith("/") ? fallback : "/proc/self/exe";
+            r = execve(inj, pid, boot, program);
+        }
         if (Injector.isError(r)) {
-            throw new SyscallException("execve(" + PROGRAM + ") in pid " + pid, (int) -r);
+            throw new SyscallException("execve(" + program + ") in pid " + pid, (int) -r);
         }
         Injector fresh = new Injector(tracer, pid, pid.value(), SyscallGadget.inVdso(pid));
         mapBootstrap(fresh, pid, boot);
         return fresh;
+    }
+
+    private static final int ENOENT = 2;
+
+    private static long execve(Injector inj, Pid pid, BootstrapArea boot, String program) {
+        long path = boot.data(), argv = boot.data() + 4096;
+        Sys.write(pid, path, RemoteWriter.cString(program));
+        Sys.write(pid, argv, new RemoteWriter(16).longs(path, 0).toBytes());
+        return inj.raw(SyscallNr.EXECVE, path, argv, argv + 8);
     }
 }
