@@ -1,0 +1,67 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * CRIU's zdtm runs every test three ways: on the host, and in its "ns" and "uns" flavors, where
+ * the test is the init of new pid, mount, net, ipc and uts namespaces (uns: and a user namespace
+ * mapping two ranges) with its root pivoted to a host directory holding only the tests and their
+ * libraries, and is dumped by that init's pid. {@code zdtmns.c} builds that container and holds
+ * what the flavors' sweep showed coming back wrong: before, its restore failed after the dump had
+ * killed it (a FIFO and a removed cwd looked for in cryo's view, an exec'd child's stub execing a
+ * /bin/sleep the root has not, an ipc limit cryo may not write in a user namespace's).
+ */
+class NsFlavorTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aZdtmNsFlavorContainerComesBackWithItsFifoRemovedCwdWatchAndExecdChild() throws Exception {
+        assertPasses("ns");
+    }
+
+    @Test
+    void aZdtmUnsFlavorContainerComesBackWithItsIpcLimitToo() throws Exception {
+        assertPasses("uns");
+    }
+
+    private void assertPasses(String flavor) throws Exception {
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = Files.createDirectories(tmp.resolve("root"));
+        Files.createDirectories(root.resolve("proc"));
+        Files.createDirectories(root.resolve("dev/pts"));
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxrwxrwx")); // root inside uns is not cryo's
+        Path bin = root.resolve("zdtmns");
+        Files.copy(TestPrograms.compile("/c/zdtmns.c", "-static"), bin);
+        Path out = tmp.resolve("zdtmns.out");
+        int init = 0;
+        try (DetachedProcess starter = DetachedProcess.start(out, bin.toString(), root.toString(), flavor)) {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return starter.outputText().matches("(?s).*init \\d+\\s.*");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(60), "the init to be ready");
+            String text = starter.outputText();
+            init = Integer.parseInt(text.substring(text.indexOf("init ") + 5).trim().split("\\s+")[0]);
+            DetachedProcess restored = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(out);
+            String verdict = RestoreTest.checkAndReap(restored);
+            assertTrue(verdict.contains("PASS"), verdict);
+        } finally {
+            if (init > 0) { // the init of its pid namespace: every task of the container goes with it
+                Workloads.killQuietly(init);
+            }
+        }
+    }
+}
