@@ -119,7 +119,7 @@ public final class TaskCollector {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = scratch.statusBefore();
         String cwd = ProcFs.cwd(pid);
-        String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(cwd);
+        String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(pid.value(), cwd);
         if (gone != null) { // zdtm's unhashed_proc: it could not be made again (the restore failed)
             throw new DumpException("pid " + pid + ": its current directory " + cwd + " is the /proc directory of pid "
                     + gone + ", which has exited; a /proc directory of a dead process is not supported");

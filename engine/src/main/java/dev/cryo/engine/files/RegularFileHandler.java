@@ -86,7 +86,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     @Override
     public RegularFile dump(FdProbe fd, DumpContext ctx) throws IOException {
-        String gone = deadProcess(fd.target());
+        String gone = deadProcess(fd.pid().value(), fd.target());
         if (gone != null) { // reopened by path at restore, it would be missing after the dump
             throw new DumpException(fd.where() + ": " + fd.target() + " is a /proc file of pid " + gone
                     + ", which has exited; a /proc file of a dead process is not supported");
@@ -110,11 +110,13 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     /**
      * The pid of a /proc/PID/... path whose process is gone, or null; a directory of it (a cwd or
-     * an fd) shows with the kernel's " (deleted)" suffix.
+     * an fd) shows with the kernel's " (deleted)" suffix. The path is the one {@code holder} names it
+     * by: a container's /proc is its own pid namespace's, looked at through the holder's root.
      */
-    public static String deadProcess(String path) {
+    public static String deadProcess(int holder, String path) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*?)?( \\(deleted\\))?$").matcher(path);
-        return m.matches() && !Files.exists(java.nio.file.Path.of("/proc/" + m.group(1))) ? m.group(1) : null;
+        String seen = inOtherMountNamespace(holder) ? "/proc/" + holder + "/root/proc/" : "/proc/";
+        return m.matches() && !Files.exists(java.nio.file.Path.of(seen + m.group(1))) ? m.group(1) : null;
     }
 
     /**

@@ -231,11 +231,12 @@ public final class NamespaceScan {
             TimeNsImage.Offsets o = null, k = null;
             if (own.containsKey(pid)) {
                 String link = own.get(pid);
-                Integer through = links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
-                        .map(Map.Entry::getKey).findFirst().orElseThrow(() -> new DumpException("pid " + pid
+                // a zombie shows the link but reads no offsets (its nsproxy is gone): read through a live task
+                o = links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
+                        .map(Map.Entry::getKey).filter(t -> !ProcFs.text("/proc/" + t + "/timens_offsets").isBlank())
+                        .findFirst().map(NamespaceScan::offsets).orElseThrow(() -> new DumpException("pid " + pid
                                 + ": the offsets of its time namespace (" + link + ") cannot be read: it made another"
                                 + " for its children since, and no task of the tree has it as its children's; not supported yet"));
-                o = offsets(through);
             }
             if (kids.containsKey(pid)) {
                 k = offsets(pid);
