@@ -781,6 +781,7 @@ class RealServersTest {
                 + "logging {\n to_logfile: yes\n logfile: " + tmp.resolve("corosync.log") + "\n to_syslog: no\n"
                 + " to_stderr: no\n}\n");
         List<String> cmap = List.of("/usr/sbin/corosync-cmapctl");
+        List<Path> shmBefore = qbFiles();
         // the tracker is in the tree: a unix connection to a client outside it is refused
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("corosync.out"), "/bin/sh", "-c",
                 "/usr/sbin/corosync -f -c " + conf + " & for i in $(seq 600); do /usr/sbin/corosync-cmapctl -g"
@@ -800,6 +801,19 @@ class RealServersTest {
             } finally {
                 killTree(r.pid().value());
             }
+        } finally {
+            // a killed corosync leaves its libqb rings and blackbox (11 MiB) in /dev/shm
+            for (Path f : qbFiles()) {
+                if (!shmBefore.contains(f)) {
+                    new ProcessBuilder("rm", "-rf", f.toString()).start().waitFor();
+                }
+            }
+        }
+    }
+
+    private static List<Path> qbFiles() throws IOException {
+        try (Stream<Path> l = Files.list(Path.of("/dev/shm"))) {
+            return l.filter(f -> f.getFileName().toString().startsWith("qb-")).toList();
         }
     }
 
