@@ -121,6 +121,9 @@ final class DumpRestore {
             StateComparator.assertSame(before, seen.get("the restore"), known);
             assertUntraced();
         } catch (AssertionError | Exception e) {
+            for (int p : StateComparator.tree(pid)) { // the whole restored tree, not only its root
+                Workloads.killQuietly(p);
+            }
             RestoreTest.killAndReap(restored);
             throw e;
         }
