@@ -15,8 +15,10 @@
  *           the bounding set, SYS_MODULE from permitted; inheritable and
  *           ambient {KILL}; securebits NOROOT|NOROOT_LOCKED.
  *
- *  split:   as root, but the second thread switches itself alone to uid 1000
- *           with a raw setresuid (cryo refuses threads with different ids).
+ *  split:   as root, but the second thread switches itself alone to groups
+ *           {5, 7}, gids 1001/1002/1003 and uids 1000/1001/1002 with raw
+ *           syscalls (glibc's wrappers would change every thread; zdtm's
+ *           thread_different_uid_gid), so it also loses its capabilities.
  *
  * In the first two, a second thread then drops one more capability from its own
  * effective set (credentials are per thread). Prints "ready". The security
@@ -118,8 +120,11 @@ static void *worker(void *arg)
     worker_tid = (pid_t)syscall(SYS_gettid);
     /* per-thread credentials: only this thread loses this capability */
     if (arg == (void *)2) {
-        /* a raw setresuid changes this thread alone (glibc's wrapper would broadcast it) */
-        if (syscall(SYS_setresuid, 1000, 1000, 1000))
+        /* raw syscalls change this thread alone (glibc's wrappers would broadcast them) */
+        gid_t groups[] = {5, 7};
+        if (syscall(SYS_setgroups, 2, groups) || syscall(SYS_setresgid, 1001, 1002, 1003))
+            die("raw setgroups/setresgid in the worker");
+        if (syscall(SYS_setresuid, 1000, 1001, 1002))
             die("raw setresuid in the worker");
     } else {
         unsigned long long drop = arg ? B(CAP_NET_RAW) : B(CAP_CHOWN);

@@ -3,6 +3,7 @@ package dev.cryo.engine.dump;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.SeccompFilter;
 import dev.cryo.engine.model.SecurityImage;
+import dev.cryo.engine.model.ThreadIds;
 import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -51,12 +52,10 @@ final class SecurityCollector {
     ThreadSecurity thread(int tid, int securebits) {
         ProcStatus s = ProcFs.status(pid, Pid.of(tid));
         ProcStatus leader = ProcFs.status(pid);
-        // ids are carried per task (glibc's setxid broadcast keeps them equal); a raw setresuid in one thread is refused
-        if (!s.uids().equals(leader.uids()) || !s.gids().equals(leader.gids()) || !s.groups().equals(leader.groups())) {
-            throw new DumpException("pid " + pid + " tid " + tid + " has its own user or group ids (uids " + s.uids()
-                    + ", gids " + s.gids() + ", groups " + s.groups() + "; the main thread has " + leader.uids() + ", "
-                    + leader.gids() + ", " + leader.groups() + "): threads with different ids are not supported");
-        }
+        // a raw setresuid/setgroups in one thread (glibc's wrappers broadcast to all) leaves it ids of its own
+        ThreadIds own = s.uids().equals(leader.uids()) && s.gids().equals(leader.gids())
+                && s.groups().equals(leader.groups()) ? null
+                : new ThreadIds(s.uids().asList(), s.gids().asList(), s.groups());
         int newest = -1;
         if (s.seccomp() == Seccomp.MODE_FILTER) {
             newest = filters(tid, s.value("Seccomp_filters").map(Integer::parseInt).orElse(-1));
@@ -64,7 +63,7 @@ final class SecurityCollector {
             throw new DumpException("pid " + pid + " tid " + tid + ": unknown seccomp mode " + s.seccomp());
         }
         return new ThreadSecurity(s.capInh(), s.capPrm(), s.capEff(), s.capBnd(), s.capAmb(), securebits,
-                s.noNewPrivs(), s.seccomp(), newest);
+                s.noNewPrivs(), s.seccomp(), newest, own);
     }
 
     /** Reads the thread's chain oldest-first into the table; returns the index of its newest filter. */

@@ -129,8 +129,7 @@ public final class UserNamespaceScan {
                     continue; // exited meanwhile: the seize finds out
                 }
                 List<Long> ids = new ArrayList<>();
-                List.of(st.uids().real(), st.uids().effective(), st.uids().saved(), st.uids().filesystem())
-                        .forEach(i -> ids.add(Integer.toUnsignedLong(i)));
+                st.uids().asList().forEach(i -> ids.add(Integer.toUnsignedLong(i)));
                 for (long id : ids) {
                     if (UserNsImage.inside(uids, id) < 0) {
                         throw new DumpException("pid " + p + " tid " + th + ": its uid " + id + " is not in the uid map of"
@@ -138,8 +137,7 @@ public final class UserNamespaceScan {
                     }
                 }
                 List<Long> g = new ArrayList<>();
-                List.of(st.gids().real(), st.gids().effective(), st.gids().saved(), st.gids().filesystem())
-                        .forEach(i -> g.add(Integer.toUnsignedLong(i)));
+                st.gids().asList().forEach(i -> g.add(Integer.toUnsignedLong(i)));
                 st.groups().forEach(i -> g.add(Integer.toUnsignedLong(i)));
                 for (long id : g) {
                     if (UserNsImage.inside(gids, id) < 0 && !(st.groups().contains((int) id) && !allowed)) {

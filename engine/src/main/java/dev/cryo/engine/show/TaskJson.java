@@ -214,6 +214,11 @@ final class TaskJson {
         m.put("seccompMode", s.seccompMode() >= 0 && s.seccompMode() < SECCOMP_MODES.length
                 ? SECCOMP_MODES[s.seccompMode()] : Integer.toString(s.seccompMode()));
         m.put("seccompFilter", s.seccompFilter()); // newest filter of the chain in the task's table, -1: none
+        if (s.ownIds() != null) { // ids of its own, not its task's
+            m.put("uids", s.ownIds().uids());
+            m.put("gids", s.ownIds().gids());
+            m.put("groups", s.ownIds().groups());
+        }
         return m;
     }
 

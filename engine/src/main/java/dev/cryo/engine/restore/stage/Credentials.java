@@ -1,6 +1,7 @@
 package dev.cryo.engine.restore.stage;
 
 import dev.cryo.engine.model.Creds;
+import dev.cryo.engine.model.ThreadIds;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.model.ThreadSecurity;
 import dev.cryo.engine.restore.RemoteWriter;
@@ -18,7 +19,8 @@ import java.util.List;
 
 /**
  * Groups, ids, capabilities, securebits and no_new_privs, per thread (the kernel keeps credentials
- * per thread; glibc's setxid broadcast is what makes them look per-process). The stub is root with
+ * per thread; glibc's setxid broadcast is what makes them look per-process: a thread that changed
+ * its ids with a raw syscall gets its own back). The stub is root with
  * every capability cryo has, and each step needs some of them, so the order matters (it follows
  * CRIU's restorer, with the ambient set raised before the securebits that may forbid it):
  * <ol>
@@ -47,8 +49,8 @@ public final class Credentials implements StateStage {
     }
 
     private static void restore(TaskContext t, ThreadImage th, int lastCap) {
-        Creds c = t.task().creds();
         ThreadSecurity s = th.security();
+        ThreadIds c = idsOf(t.task().creds(), s);
         ProcStatus now = ProcFs.status(t.pid(), Pid.of(th.tid()));
         // sets only shrink: what the thread had must be within what the stub (cryo's own) has
         long missing = (s.capPrm() & ~now.capPrm()) | (s.capBnd() & ~now.capBnd())
@@ -191,12 +193,17 @@ public final class Credentials implements StateStage {
         return new Steps(calls, names, idsSet, groupBytes);
     }
 
+    /** The thread's own ids, or its task's. */
+    static ThreadIds idsOf(Creds task, ThreadSecurity s) {
+        return s.ownIds() != null ? s.ownIds() : new ThreadIds(task.uids(), task.gids(), task.groups());
+    }
+
     public static long[] unsigned(java.util.List<Integer> ids) {
         return ids.stream().mapToLong(Integer::toUnsignedLong).toArray();
     }
 
     /** setfsuid/setfsgid report nothing useful on failure: read the result back. */
-    private static void checkFsIds(TaskContext t, ThreadImage th, Creds c) {
+    private static void checkFsIds(TaskContext t, ThreadImage th, ThreadIds c) {
         ProcStatus after = ProcFs.status(t.pid(), Pid.of(th.tid()));
         if (after.uids().filesystem() != c.uids().get(3) || after.gids().filesystem() != c.gids().get(3)) {
             throw new RestoreException("pid " + t.pid() + " tid " + th.tid() + ": fsuid/fsgid came back as "
