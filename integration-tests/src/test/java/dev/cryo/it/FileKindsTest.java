@@ -174,6 +174,31 @@ class FileKindsTest {
         assertTrue(show.contains("\"packets\" : 4"), show);
     }
 
+    /**
+     * zdtm's unlink_regular00: a deleted name whose file is still linked in another directory, its
+     * own directory removed, held by an fd and by a shared mapping, was refused (a copy would have cut
+     * the program off from the file). Both come back as that very file under the deleted name.
+     */
+    @Test
+    void aDeletedFileStillLinkedInAnotherDirectoryIsThatFileAgain() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "linkedelsewhere", dir.toString()));
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"linkedAt\" : \"" + dir.resolve("kept/held.link") + "\""), show);
+    }
+
+    /**
+     * zdtm's remap_dead_pid and unhashed_proc: /proc files and a current directory of processes
+     * that had exited were refused (and before that the restore failed after a killing dump). A
+     * stand-in at each dead pid is opened or entered, then ends: they name dead processes again.
+     */
+    @Test
+    void procFilesAndACwdOfDeadProcessesNameDeadProcessesAgain() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadproc"));
+        String show = Cli.run("show", tmp.resolve("img").toString()).out();
+        assertTrue(show.contains("\"deadPid\""), show);
+    }
+
     /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
     @Test
     void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
  *
  * <p>Items proven by their owners' tests instead: a zombie that dumped core (ZombieTest), a pidfd
  * of a task outside the tree (PidFdTest), a seccomp filter with a user-space
- * listener and a thread with its own ids (SecurityRestoreTest), SysV shared memory
+ * listener (SecurityRestoreTest), SysV shared memory
  * (DumpFailureTest), a pseudo-terminal with an end outside the tree, a packet-mode status its master has
  * not read and another line discipline (PtyTest;
  * the terminal of a shell job without --shell-job: DumpFailureTest), unread fanotify events (FileKindsTest),
@@ -194,27 +194,6 @@ class NotCarriedTest {
                                 + "assert prog >= 0\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                                 + "s.setsockopt(socket.SOL_SOCKET, 50, prog)\nos.close(prog)",
                         " fd \\d+: socket \\d+ has an eBPF socket filter \\(SO_ATTACH_BPF\\), which cannot be read back"),
-                // zdtm's remap_dead_pid found it: the restore failed to reopen it after the dump had killed the tree
-                python("a /proc file of a process that has exited", "import os, time\npid = os.fork()\n"
-                                + "if pid == 0:\n    time.sleep(600)\n    os._exit(0)\nf = open('/proc/%d/status' % pid)\n"
-                                + "os.kill(pid, 9)\nos.waitpid(pid, 0)",
-                        " fd 3: /proc/\\d+/status is a /proc file of pid \\d+, which has exited"),
-                // zdtm's unhashed_proc found it: the restore failed to make that cwd again after the dump had killed the tree
-                python("a current directory in /proc of a process that has exited", "import os, time\npid = os.fork()\n"
-                                + "if pid == 0:\n    time.sleep(600)\n    os._exit(0)\nos.chdir('/proc/%d' % pid)\n"
-                                + "os.kill(pid, 9)\nos.waitpid(pid, 0)",
-                        ": its current directory /proc/\\d+ \\(deleted\\) is the /proc directory of pid \\d+, which has exited"),
-                // zdtm's unlink_fstat03 found it: the file came back as a copy, no longer the one still linked
-                python("a deleted file still linked under another name in another directory", "import os\n"
-                                + "f = open('data', 'w')\nos.mkdir('other')\nos.link('data', 'other/data.link')\nos.unlink('data')",
-                        " fd 3: .*/data was deleted but the file is still linked under another name \\(1 link\\)"),
-                // a copy would stand in for it; linked in its own directory it is carried (glibc's
-                // sem_open, MemoryKindsTest), but the other name is not looked for elsewhere
-                python("a mapping of a deleted file still linked under another name in another directory", "import mmap, os\n"
-                                + "f = open('sem.tmp', 'w+b')\nf.write(bytes(4096))\nf.flush()\nos.mkdir('other')\n"
-                                + "m = mmap.mmap(f.fileno(), 4096)\nos.link('sem.tmp', 'other/sem.name')\nos.unlink('sem.tmp')\nf.close()",
-                        " mapping at 0x\\p{XDigit}+: .*/sem.tmp was deleted but the file is still linked under"
-                                + " another name \\(1 link\\)"),
                 // two children made with CLONE_FILES whose parent unshared since: no clone makes that again
                 new Item("processes sharing an fd table their parent no longer holds", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), ".", "siblings"),

@@ -5,11 +5,30 @@ import com.sun.jna.Memory;
 import static dev.cryo.kernel.Fcntl.O_PATH;
 
 /**
- * open_by_handle_at(2): opens the file a kernel file handle names (inotify and fanotify fdinfo
- * give one per watched inode). Needs CAP_DAC_READ_SEARCH.
+ * name_to_handle_at(2) and open_by_handle_at(2): the kernel's handle of a file, and the file a
+ * handle names (inotify and fanotify fdinfo give one per watched inode). Opening needs
+ * CAP_DAC_READ_SEARCH.
  */
 public final class FileHandles {
     private FileHandles() {}
+
+    /** MAX_HANDLE_SZ of the kernel's fcntl.h. */
+    private static final int MAX_HANDLE_BYTES = 128, AT_SYMLINK_FOLLOW = 0x400;
+
+    /** A file handle, and the id of the mount the file was reached through (mountinfo's first field). */
+    public record Handle(int type, byte[] bytes, int mountId) {}
+
+    /** The handle of the file at {@code path}, a final symbolic link followed (a /proc/PID/fd link too). */
+    public static Handle of(String path) {
+        Memory h = new Memory(8L + MAX_HANDLE_BYTES);
+        h.setInt(0, MAX_HANDLE_BYTES);
+        Memory mountId = new Memory(4);
+        Memory name = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
+        name.setString(0, path, "UTF-8");
+        Sys.call(() -> "name_to_handle_at(" + path + ")", SyscallNr.NAME_TO_HANDLE_AT, Fcntl.AT_FDCWD,
+                Sys.address(name), Sys.address(h), Sys.address(mountId), AT_SYMLINK_FOLLOW, 0);
+        return new Handle(h.getInt(4), h.getByteArray(8, h.getInt(0)), mountId.getInt(0));
+    }
 
     /**
      * Opens the handle {@code bytes} of {@code type} through the mount of {@code mountFd}, with

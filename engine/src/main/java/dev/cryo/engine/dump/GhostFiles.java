@@ -135,19 +135,57 @@ public final class GhostFiles {
         if (dir == null) {
             return null;
         }
-        try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
-            Object dev = Files.getAttribute(source, "unix:dev"), ino = Files.getAttribute(source, "unix:ino");
-            return entries.filter(e -> {
-                try {
-                    return ino.equals(Files.getAttribute(e, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS))
-                            && dev.equals(Files.getAttribute(e, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS));
-                } catch (IOException | RuntimeException gone) {
-                    return false;
-                }
-            }).map(Path::toString).findFirst().orElse(null);
+        Object device, inode;
+        try {
+            device = Files.getAttribute(source, "unix:dev");
+            inode = Files.getAttribute(source, "unix:ino");
         } catch (IOException | RuntimeException e) {
             return null;
         }
+        try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
+            String beside = entries.filter(e -> same(e, device, inode)).map(Path::toString).findFirst().orElse(null);
+            if (beside != null) {
+                return beside;
+            }
+        } catch (IOException | RuntimeException e) {
+            // its directory is gone too (zdtm's unlink_regular00): the name is elsewhere
+        }
+        return elsewhere(source, device, inode);
+    }
+
+    private static boolean same(Path p, Object device, Object inode) {
+        try {
+            return inode.equals(Files.getAttribute(p, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                    && device.equals(Files.getAttribute(p, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        } catch (IOException | RuntimeException gone) {
+            return false;
+        }
+    }
+
+    /**
+     * A name of the file anywhere on its mount, as cryo sees it: the file opened again by its handle
+     * through that mount, the kernel names it by a linked name it knows; null when it only knows the
+     * deleted one, or the mount is not in cryo's view.
+     */
+    private static String elsewhere(Path source, Object device, Object inode) {
+        try {
+            dev.cryo.kernel.FileHandles.Handle h = dev.cryo.kernel.FileHandles.of(source.toString());
+            String info = Files.readString(Path.of("/proc/self/mountinfo"));
+            for (dev.cryo.kernel.proc.MountInfo.Mount m : dev.cryo.kernel.proc.MountInfo.parse("/proc/self/mountinfo", info)) {
+                if (m.id() != h.mountId()) {
+                    continue;
+                }
+                try (Fd mount = Sys.open(m.point(), Fcntl.O_RDONLY | Fcntl.O_DIRECTORY | Fcntl.O_CLOEXEC);
+                     Fd file = dev.cryo.kernel.FileHandles.open(mount, h.type(), h.bytes())) {
+                    String found = Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString();
+                    return found.startsWith("/") && !found.endsWith(" (deleted)") && same(Path.of(found), device, inode)
+                            ? found : null;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no handles on that file system, or the file is gone: the deleted name is all there is
+        }
+        return null;
     }
 
     /**

@@ -120,9 +120,12 @@ public final class TaskCollector {
         ProcStatus status = scratch.statusBefore();
         String cwd = ProcFs.cwd(pid);
         String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(pid.value(), cwd);
-        if (gone != null) { // zdtm's unhashed_proc: it could not be made again (the restore failed)
+        String outside = gone == null ? null : dev.cryo.engine.files.RegularFileHandler.standInUnreachable(pid);
+        if (outside != null || (gone != null && !cwd.endsWith(" (deleted)"))) {
+            // zdtm's unhashed_proc is carried: entered again through a stand-in at that pid (FileRestore)
             throw new DumpException("pid " + pid + ": its current directory " + cwd + " is the /proc directory of pid "
-                    + gone + ", which has exited; a /proc directory of a dead process is not supported");
+                    + gone + ", which has exited" + (outside == null ? "" : ", and the task " + outside)
+                    + "; not supported (a restore enters it through a stand-in cryo makes at that pid)");
         }
         dev.cryo.engine.files.MountReach reach = new dev.cryo.engine.files.MountReach(pid);
         reach.requireLink(pid.procDir() + "/cwd", cwd, "its current directory " + cwd);
@@ -366,9 +369,7 @@ public final class TaskCollector {
     }
 
     private static Creds creds(ProcStatus s) {
-        return new Creds(List.of(s.uids().real(), s.uids().effective(), s.uids().saved(), s.uids().filesystem()),
-                List.of(s.gids().real(), s.gids().effective(), s.gids().saved(), s.gids().filesystem()),
-                s.groups(), s.capInh(), s.capPrm(), s.capEff(), s.capBnd(), s.capAmb());
+        return new Creds(s.uids().asList(), s.gids().asList(), s.groups(), s.capInh(), s.capPrm(), s.capEff(), s.capBnd(), s.capAmb());
     }
 
     static List<Rlimit> rlimits(Pid pid) {

@@ -10,6 +10,13 @@ import java.util.Map;
  */
 public final class DeadTaskStandIns implements AutoCloseable {
     private final Map<Long, DeadTaskStandIn> live = new LinkedHashMap<>();
+    /** Stand-ins at the very pids of processes that had exited, for their /proc files. */
+    private final SenderStandIns atPids = new SenderStandIns();
+
+    /** A live process at {@code pid} until {@link #close}; {@code what} (a /proc file, a cwd) names it in errors. */
+    public void atPid(int pid, String what) {
+        atPids.at(pid, what + " is of pid " + pid);
+    }
 
     /** The pid of the stand-in for pidfs inode {@code ino}, started on the first ask. */
     public int of(long ino, int status) {
@@ -19,6 +26,11 @@ public final class DeadTaskStandIns implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException first = null;
+        try {
+            atPids.close();
+        } catch (RuntimeException e) {
+            first = e;
+        }
         for (DeadTaskStandIn s : live.values()) {
             try {
                 s.close();

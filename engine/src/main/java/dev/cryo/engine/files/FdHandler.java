@@ -128,6 +128,15 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
+         * A live stand-in at {@code pid}, a process that had exited by the dump, until every fd of the
+         * task is in place: a /proc/PID file is opened on it and names a dead process again once it
+         * ends. {@code what} names the file in errors.
+         */
+        default void deadPidStandIn(int pid, String what) {
+            throw new IllegalStateException("no stand-in for a dead pid here");
+        }
+
+        /**
          * Puts socket {@code ino}, rebuilt by cryo before this stage, into the task; returns its fd
          * number there. {@code fdFlags}: the dumped fd's flags (O_NONBLOCK, O_CLOEXEC).
          */

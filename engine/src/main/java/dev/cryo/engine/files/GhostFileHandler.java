@@ -65,7 +65,7 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         String path = fd.target().substring(0, fd.target().length() - DELETED.length());
         int links = links(fd);
         String other = links > 0 ? dev.cryo.engine.dump.GhostFiles.otherName(path, fd.procPath()) : null;
-        if (other != null) { // still linked in its directory: that very file, linked to the deleted name again
+        if (other != null) { // still linked under another name: that very file, linked to the deleted name again
             return new GhostFd(ctx.ghostFiles().carryLinked(fd.pid(), fd.where(), path, fd.procPath(), other),
                     FileLocks.dump(fd, ctx, true));
         }

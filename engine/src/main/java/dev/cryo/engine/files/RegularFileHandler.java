@@ -30,10 +30,17 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * A regular file or directory, reopened by path after its identity is checked. {@code
      * hostMount} (version 2): the task, in a mount namespace of its own, holds it through a mount of
      * cryo's (opened before the namespace was made): it comes back through cryo's mount too.
+     * {@code deadPid} (version 3): a /proc/PID file of that pid, which had exited (zdtm's
+     * remap_dead_pid): reopened through a stand-in at that pid, which then ends; 0 for any other file.
      */
-    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount) implements FileDesc {
+    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid)
+            implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount) {
+            this(file, locks, hostMount, 0);
         }
 
         public RegularFile(FileRef file, List<FileLocks.Lock> locks) {
@@ -45,14 +52,15 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 2,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 3,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
                 out.writeBoolean(f.hostMount());
+                out.writeVarInt(f.deadPid(), true);
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
-                    version >= 2 && in.readBoolean()));
+                    version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0));
 
     /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
     public static boolean isPseudoFile(String path) {
@@ -87,16 +95,21 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public RegularFile dump(FdProbe fd, DumpContext ctx) throws IOException {
         String gone = deadProcess(fd.pid().value(), fd.target());
-        if (gone != null) { // reopened by path at restore, it would be missing after the dump
-            throw new DumpException(fd.where() + ": " + fd.target() + " is a /proc file of pid " + gone
-                    + ", which has exited; a /proc file of a dead process is not supported");
+        if (gone != null) { // reopened by path at restore, it would be missing after the dump: a stand-in takes its pid
+            String ns = standInUnreachable(fd.pid());
+            if (ns != null || fd.target().endsWith(" (deleted)")) {
+                throw new DumpException(fd.where() + ": " + fd.target() + " is a /proc file of pid " + gone
+                        + ", which has exited" + (ns == null ? "" : ", and its holder " + ns)
+                        + "; not supported (a restore reopens it through a stand-in cryo makes at that pid)");
+            }
         }
         FileRef file = FileIdentity.of(fd.target(), fd.procPath());
         // a removed directory is made again, empty, and removed once opened (like a removed cwd)
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd, ctx));
+        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd, ctx),
+                gone == null ? 0 : Integer.parseInt(gone));
     }
 
     /**
@@ -109,6 +122,16 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     }
 
     /**
+     * The pid of a dumped cwd or directory that was the /proc/PID directory (or one below it) of a
+     * process that had exited: the dump only keeps one so (the kernel's " (deleted)" suffix on a
+     * /proc/PID path), for a restore to enter it on a stand-in at that pid. Null for any other path.
+     */
+    public static String deadProcDir(String path) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*?)? \\(deleted\\)$").matcher(path);
+        return m.matches() ? m.group(1) : null;
+    }
+
+    /**
      * The pid of a /proc/PID/... path whose process is gone, or null; a directory of it (a cwd or
      * an fd) shows with the kernel's " (deleted)" suffix. The path is the one {@code holder} names it
      * by: a container's /proc is its own pid namespace's, looked at through the holder's root.
@@ -117,6 +140,14 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*?)?( \\(deleted\\))?$").matcher(path);
         String seen = inOtherMountNamespace(holder) ? "/proc/" + holder + "/root/proc/" : "/proc/";
         return m.matches() && !Files.exists(java.nio.file.Path.of(seen + m.group(1))) ? m.group(1) : null;
+    }
+
+    /**
+     * Why a stand-in cryo makes at a dead pid would not be the one {@code holder} names in /proc (it
+     * is in a pid namespace of its own), or null.
+     */
+    public static String standInUnreachable(dev.cryo.kernel.Pid holder) {
+        return SenderStandIns.outsideCryosPidNamespace(holder);
     }
 
     /**
@@ -158,6 +189,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
+        if (f.deadPid() != 0) {
+            ctx.deadPidStandIn(f.deadPid(), "fd " + fd.fd() + ": " + path);
+        }
         long tmp;
         if ((f.hostMount() && inOtherMountNamespace(ctx.taskPid()) && same(java.nio.file.Path.of(path), f.file()))
                 || onlyOutside(ctx.taskPid(), f.file())) {
@@ -190,6 +224,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         m.put("mode", octal(r.file().mode()));
         if (r.hostMount()) {
             m.put("mount", "cryo's");
+        }
+        if (r.deadPid() != 0) {
+            m.put("deadPid", r.deadPid()); // its process had exited: reopened through a stand-in at that pid
         }
         FileLocks.show(r.locks(), m);
     }

@@ -54,14 +54,19 @@ final class SenderStandIns implements AutoCloseable {
 
     /** A live process at {@code pid} until {@link #close}. */
     void at(int pid) {
+        at(pid, "an unread message carries the credentials of pid " + pid);
+    }
+
+    /** As above; {@code what} says what needs that pid, to start an error. */
+    void at(int pid, String what) {
         if (made.containsKey(pid)) {
             return;
         }
         try {
             made.put(pid, ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), false, true));
         } catch (ExactPidSpawner.PidTakenException e) {
-            throw new RestoreException("an unread message carries the credentials of pid " + pid + ", which had exited by"
-                    + " the dump; a stand-in could not take that pid again: " + e.getMessage(), e);
+            throw new RestoreException(what + ", which had exited by the dump; a stand-in could not take that pid"
+                    + " again: " + e.getMessage(), e);
         }
     }
 

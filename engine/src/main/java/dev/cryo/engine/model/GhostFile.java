@@ -9,9 +9,9 @@ package dev.cryo.engine.model;
  * holes, made again as holes (a sparse file stays sparse, a program may look for its holes);
  * {@code contents} are the bytes of those extents one after the other (a 1 GiB file with 8 KiB of
  * data carries 8 KiB), its size is the file's.
- * {@code linkedAt}: empty, or the other name in the same directory under which the deleted name's
- * file is still linked (glibc's sem_open maps its file under a temporary name, links it to the
- * semaphore's name and unlinks the temporary one): no contents then; restore links that file to
+ * {@code linkedAt}: empty, or another name under which the deleted name's file is still linked, in
+ * the same directory (glibc's sem_open maps its file under a temporary name, links it to the
+ * semaphore's name and unlinks the temporary one) or elsewhere on its file system: no contents then; restore links that file to
  * the deleted name for an instant, so the mapping is that very file again.
  */
 public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt) {

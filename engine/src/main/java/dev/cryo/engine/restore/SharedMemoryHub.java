@@ -300,7 +300,8 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     /**
      * A deleted name whose file is still linked as {@link GhostFile#linkedAt()}: that file (checked
-     * by device and inode) is linked to the deleted name (or beside it when the name is taken),
+     * by device and inode) is linked to the deleted name (its missing directories made for that
+     * instant, as for a ghost; beside it when the name is taken),
      * opened there and unlinked again at once, so the tasks map that very file and their maps read
      * "PATH (deleted)" as before.
      */
@@ -315,11 +316,16 @@ public final class SharedMemoryHub implements AutoCloseable {
         } catch (IOException e) {
             throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is gone: " + e);
         }
+        List<Path> madeDirs = makeMissingDirs(original.getParent()); // gone with the name (zdtm's unlink_regular00)
         Path at = Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? original.resolveSibling(
                 ".cryo-link-" + g.file().ino() + "-" + System.nanoTime()) : original;
+        if (!Files.isDirectory(at.getParent())) { // the directories cannot be made: beside the live name then
+            at = live.resolveSibling(".cryo-link-" + g.file().ino() + "-" + System.nanoTime());
+        }
         try {
             Files.createLink(at, live);
         } catch (IOException e) {
+            madeDirs.forEach(SharedMemoryHub::deleteQuietly);
             throw new RestoreException("cannot link " + live + " as " + at + " again: " + e);
         }
         try {
@@ -330,6 +336,7 @@ public final class SharedMemoryHub implements AutoCloseable {
             throw new RestoreException("cannot open " + at + ": " + e.getMessage());
         } finally {
             deleteQuietly(at);
+            madeDirs.forEach(SharedMemoryHub::deleteQuietly); // deepest first
         }
     }
 

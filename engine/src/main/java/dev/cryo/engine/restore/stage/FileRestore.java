@@ -62,9 +62,17 @@ public final class FileRestore {
                 ControllingTerminal.foreground(t, ptys); // a sharer does it in SESSIONS, see TaskRestorer
             }
             // a deleted cwd stands again only while the deleted files do: entered now, gone by STATE
-            String gone = objects.deletedDirectory(t.task().cwd(), t.pid().value());
+            String deadPid = dev.cryo.engine.files.RegularFileHandler.deadProcDir(t.task().cwd());
+            String gone = deadPid != null ? null : objects.deletedDirectory(t.task().cwd(), t.pid().value());
             if (gone != null) {
                 t.call("chdir(" + gone + ")", SyscallNr.CHDIR, t.putString(gone));
+            }
+            if (deadPid != null) { // zdtm's unhashed_proc: entered on a stand-in at that pid, a dead one's once it ends
+                String dir = t.task().cwd().substring(0, t.task().cwd().length() - " (deleted)".length());
+                try (dev.cryo.engine.files.DeadTaskStandIns standIn = new dev.cryo.engine.files.DeadTaskStandIns()) {
+                    standIn.atPid(Integer.parseInt(deadPid), "pid " + t.pid() + "'s current directory " + dir);
+                    t.call("chdir(" + dir + ")", SyscallNr.CHDIR, t.putString(dir));
+                }
             }
         }
         if (parentsTable) {
@@ -76,6 +84,11 @@ public final class FileRestore {
             @Override
             public int deadTaskStandIn(long ino, int status) {
                 return standIns.of(ino, status);
+            }
+
+            @Override
+            public void deadPidStandIn(int pid, String what) {
+                standIns.atPid(pid, "pid " + t.pid() + " " + what);
             }
 
             @Override

@@ -78,7 +78,8 @@ public final class ModelSamples {
                 0x7f00_0000_2000L + tid, 24, 0x7f00_0000_3000L + tid, 0x7f00_0010_0000L, 1, 0x2000,
                 List.of(siginfo(10, tid), siginfo(34, tid + 1)), "worker-" + tid, 9,
                 new ThreadSecurity(0x1L, 0x3L | tid, 0x2L, 0x1ff_ffff_ffffL, 0x1L, 0x14, true, Seccomp.MODE_FILTER,
-                        tid % 2 == 0 ? 1 : 2),
+                        tid % 2 == 0 ? 1 : 2, tid % 2 == 0 ? null : new dev.cryo.engine.model.ThreadIds(
+                                List.of(99, 99, 99, 99), List.of(98, 98, 98, 98), List.of(4, 27))),
 
                 new SchedImage(tid % 2 == 0 ? 3 : 6, 1, 7, 0, 1_000_000, 10_000_000, 20_000_000, 128, 900,
                         new long[] {0x5L, 1L << 63}, (2 << 13) | 5, 50_000 + tid),
@@ -206,7 +207,9 @@ public final class ModelSamples {
                 new FdImage(24, 0, 0, new PipeHandler.Pipe(778, true, "/run/gone.fifo", new byte[] {7, 7}, 65536,
                         new PipeHandler.Node(0640, 1000, 1001))),
                 new FdImage(25, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(0, "/dev/pts/0", true, termios())),
-                new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)));
+                new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)),
+                new FdImage(42, 0, 0, new RegularFileHandler.RegularFile(file("/proc/4242/mountinfo", 4243), List.of(),
+                        false, 4242)));
         return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid, dev.cryo.kernel.Clone.FS), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
