@@ -518,6 +518,43 @@ class NamespaceTest {
     }
 
     /**
+     * A FIFO of the namespace's own tmpfs held open with unread bytes, over a host FIFO at the same
+     * path (which the tmpfs covers). cryo filled and held the FIFO at that path as cryo sees it
+     * before the namespace was made: the bytes went into the host's FIFO and the task got an empty
+     * one (or, with no host node there, the restore failed after the killing dump: ENOENT). It is now
+     * held once the task's namespace is made, through the task's root.
+     */
+    @Test
+    void aFifoOfItsOwnTmpfsComesBackWithItsBytesNotTheHostsFifoAtThatPath() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        dev.cryo.kernel.Sys.mkfifo(box.resolve("f").toString(), 0600); // the host's, covered inside
+        String setup = "mount -t tmpfs -o size=1m cryo-fifo " + box + " && mkfifo " + box + "/f && exec 4<>" + box
+                + "/f && echo unread >&4 && echo ready && exec sleep 600";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fifo.out"), "unshare", "-m",
+                "--propagation", "private", "sh", "-c", setup))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                // an empty FIFO would block the read until the task is killed below: bounded
+                var read = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try (java.io.InputStream in = Files.newInputStream(Path.of("/proc/" + r.pid() + "/fd/4"))) {
+                        return new String(in.readNBytes(7));
+                    } catch (java.io.IOException e) {
+                        return e.toString();
+                    }
+                });
+                try {
+                    assertEquals("unread\n", read.get(60, java.util.concurrent.TimeUnit.SECONDS),
+                            "the bytes in the task's own FIFO");
+                } catch (java.util.concurrent.TimeoutException e) {
+                    fail("the task's own FIFO came back empty (its bytes went elsewhere)");
+                }
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * firejail's shape: a directory of the namespace's tmpfs bound read-only over itself (its seccomp
      * filters, which the sandbox maps). The files below were taken for hidden by the bind and not
      * carried: firejail's restore failed on the mapped filter (ENOENT); a file only read was lost.

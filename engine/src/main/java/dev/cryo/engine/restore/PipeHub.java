@@ -18,18 +18,35 @@ import java.util.Map;
  */
 public final class PipeHub implements AutoCloseable {
     private final Map<Long, LocalPipe> pipes = new java.util.concurrent.ConcurrentHashMap<>();
-    /** FIFOs cryo finds no node of at their path: a task's own mount namespace holds them, seen when it asks. */
+    /** FIFOs by their path, opened when their first holder asks: its mount namespace is made by then. */
     private final Map<Long, PipeHandler.Pipe> inTasksView = new LinkedHashMap<>();
 
     /**
-     * Opens and fills FIFO {@code pipeId} as task {@code pid} sees it, when cryo could not where it
-     * stands (a container's pivoted root): the first of its holders to restore it asks.
+     * Opens and fills FIFO {@code pipeId} the first time a holder, task {@code pid}, restores it: as
+     * that task sees it when it is in a mount namespace of its own and its node there is the dumped
+     * inode, or cryo finds none at the path or another FIFO (a FIFO of a container's tmpfs, which may
+     * cover a host FIFO at that very path, whose bytes went there before); else as cryo sees it (a
+     * FIFO the task opened on a host mount before it pivoted).
      */
     public synchronized void ready(long pipeId, int pid) {
         PipeHandler.Pipe p = inTasksView.remove(pipeId);
-        if (p != null) {
-            pipes.put(pipeId, dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid),
-                    () -> LocalPipe.fifo(p.fifoPath(), p.data(), p.size(), p.packetLengths())));
+        if (p == null) {
+            return;
+        }
+        dev.cryo.kernel.Pid task = dev.cryo.kernel.Pid.of(pid);
+        long mine = inode(p.fifoPath());
+        boolean own = dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid);
+        long theirs = own ? dev.cryo.kernel.Namespaces.seenBy(task, () -> inode(p.fifoPath())) : mine;
+        boolean inTheirs = mine < 0 || own && (theirs == pipeId || mine != pipeId && theirs >= 0);
+        pipes.put(pipeId, inTheirs ? dev.cryo.kernel.Namespaces.seenBy(task, () -> LocalPipe.fifo(p.fifoPath(), p.data(),
+                p.size(), p.packetLengths())) : LocalPipe.fifo(p.fifoPath(), p.data(), p.size(), p.packetLengths()));
+    }
+
+    private static long inode(String path) {
+        try {
+            return ((Number) java.nio.file.Files.getAttribute(java.nio.file.Path.of(path), "unix:ino")).longValue();
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
         }
     }
 
@@ -106,9 +123,8 @@ public final class PipeHub implements AutoCloseable {
                             + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
                             + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
                 }
-                if (!p.fifoPath().isEmpty() && p.deleted() == null
-                        && !java.nio.file.Files.exists(java.nio.file.Path.of(p.fifoPath()), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    hub.inTasksView.put(id, p); // a FIFO of a container's root: opened as its first holder sees it
+                if (!p.fifoPath().isEmpty() && p.deleted() == null) {
+                    hub.inTasksView.put(id, p); // its node may be in a mount namespace not made yet
                     return;
                 }
                 hub.pipes.put(id, p.fifoPath().isEmpty() ? LocalPipe.create(p.data(), p.size(), p.packetLengths())
