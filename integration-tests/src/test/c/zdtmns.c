@@ -7,7 +7,8 @@
  * ready, and exits; the init prints "ready" before that. The init holds what the flavors showed
  * cryo restoring wrong: an ipc limit of its namespace changed (msgmax), a current directory it
  * removed, with an fd of it too (zdtm cwd01/cwd02), a FIFO of its root with unread bytes (fifo_wronly),
- * an inotify watch on a file of its root (inotify00), and a child that exec'd (dumpable02).
+ * an inotify watch on a file of its root (inotify00), a child that exec'd (dumpable02) and a zombie
+ * (zombie00: its ids in the uns flavor are not cryo's).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -91,6 +92,9 @@ static int init(void) {
         execl("/zdtmns", "zdtmns", "child", NULL);
         _exit(1);
     }
+    pid_t zombie = fork(); /* exits at once, reaped only at the check (zdtm zombie00) */
+    if (zombie == 0)
+        _exit(7);
     if (mkdir("/work", 0700) || chdir("/work")) fail("mkdir /work");
     int dir = open(".", O_RDONLY | O_DIRECTORY);
     if (dir < 0 || rmdir("/work")) fail("rmdir /work");
@@ -119,6 +123,8 @@ static int init(void) {
     if (kill(child, 0) || strcmp(buf, "/zdtmns")) fail("the exec'd child");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
+    if (waitpid(zombie, &status, WNOHANG) != zombie || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+        fail("the zombie's exit status");
     printf("PASS\n");
     fflush(stdout);
     return 0;

@@ -111,11 +111,27 @@ public final class ZombieRestorer {
                 : unsigned.apply(c.groups());
         var s = new dev.cryo.engine.model.ThreadSecurity(c.capInh(), c.capPrm(), c.capEff(), c.capBnd(), c.capAmb(), 0,
                 zombie.noNewPrivs(), 0, -1);
+        // inside a user namespace it names its ids as they are there (zdtm's uns maps root to 20000)
+        var uidMap = ownMap("uid_map");
+        var gidMap = ownMap("gid_map");
+        String what = "zombie " + pid;
         dev.cryo.engine.restore.stage.Credentials.set(inj, (offset, data) -> {
             Sys.write(pid, boot.data() + offset, data);
             return boot.data() + offset;
-        }, " in zombie " + pid, unsigned.apply(c.uids()), unsigned.apply(c.gids()), groups, s, now,
+        }, " in zombie " + pid, dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(uidMap, c.uids(), what),
+                dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(gidMap, c.gids(), what),
+                groups == null ? null : dev.cryo.engine.namespaces.UserNamespaceRestore.insideIds(gidMap, c.groups(), what), s, now,
                 dev.cryo.kernel.Prctl.capLastCap(), () -> {});
+    }
+
+    /** The stub's user namespace's map as cryo reads it (its ids outside are cryo's). */
+    private java.util.List<dev.cryo.engine.namespaces.UserNsImage.IdRange> ownMap(String name) {
+        String path = pid.procDir() + "/" + name;
+        try {
+            return dev.cryo.engine.namespaces.UserNsImage.parse(path, java.nio.file.Files.readString(java.nio.file.Path.of(path)));
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new RestoreException("zombie " + pid + ": cannot read " + path + ": " + e.getMessage());
+        }
     }
 
     private static long bit(int sig) {
