@@ -8,8 +8,8 @@ public final class Fcntl {
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3, O_CREAT = 0100, O_EXCL = 0200,
             O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_ASYNC = 020000, O_DIRECT = 040000,
             O_LARGEFILE = 0100000, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000, O_PATH = 010000000;
-    /** The *at(2) calls' directory fd meaning the caller's current directory. */
-    public static final int AT_FDCWD = -100;
+    /** The *at(2) calls' directory fd meaning the caller's current directory, and their flags. */
+    public static final int AT_FDCWD = -100, AT_SYMLINK_FOLLOW = 0x400, AT_EMPTY_PATH = 0x1000;
     /** O_TMPFILE is this bit with O_DIRECTORY; an fd made with it keeps both in its flags. */
     public static final int O_TMPFILE_BIT = 020000000, O_TMPFILE = O_TMPFILE_BIT | O_DIRECTORY;
 

@@ -13,7 +13,7 @@ public final class FileHandles {
     private FileHandles() {}
 
     /** MAX_HANDLE_SZ of the kernel's fcntl.h. */
-    private static final int MAX_HANDLE_BYTES = 128, AT_SYMLINK_FOLLOW = 0x400;
+    public static final int MAX_HANDLE_BYTES = 128;
 
     /** A file handle, and the id of the mount the file was reached through (mountinfo's first field). */
     public record Handle(int type, byte[] bytes, int mountId) {}
@@ -26,7 +26,7 @@ public final class FileHandles {
         Memory name = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
         name.setString(0, path, "UTF-8");
         Sys.call(() -> "name_to_handle_at(" + path + ")", SyscallNr.NAME_TO_HANDLE_AT, Fcntl.AT_FDCWD,
-                Sys.address(name), Sys.address(h), Sys.address(mountId), AT_SYMLINK_FOLLOW, 0);
+                Sys.address(name), Sys.address(h), Sys.address(mountId), Fcntl.AT_SYMLINK_FOLLOW, 0);
         return new Handle(h.getInt(4), h.getByteArray(8, h.getInt(0)), mountId.getInt(0));
     }
 

@@ -100,8 +100,6 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         return tmp;
     }
 
-    private static final int AT_EMPTY_PATH = 0x1000, HANDLE_BYTES = 128;
-
     /**
      * A deleted file opened with O_NOFOLLOW (Python's tempfile opens every file so), which its
      * flags keep: the file is reached through a /proc/PID/fd link, which O_NOFOLLOW refuses (ELOOP),
@@ -113,13 +111,13 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         long via = ctx.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC);
         try {
             // struct file_handle (handle_bytes, handle_type, f_handle[128]), the mount id, an empty path
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + HANDLE_BYTES + 8).order(java.nio.ByteOrder.nativeOrder());
-            b.putInt(0, HANDLE_BYTES);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + dev.cryo.kernel.FileHandles.MAX_HANDLE_BYTES + 8).order(java.nio.ByteOrder.nativeOrder());
+            b.putInt(0, dev.cryo.kernel.FileHandles.MAX_HANDLE_BYTES);
             long at = ctx.put(b.array());
-            long handle = at, mountId = at + 8 + HANDLE_BYTES, empty = mountId + 4;
+            long handle = at, mountId = at + 8 + dev.cryo.kernel.FileHandles.MAX_HANDLE_BYTES, empty = mountId + 4;
             try {
                 ctx.call("name_to_handle_at(" + path + ")", SyscallNr.NAME_TO_HANDLE_AT, via, empty, handle, mountId,
-                        AT_EMPTY_PATH);
+                        Fcntl.AT_EMPTY_PATH);
                 return ctx.call("open_by_handle_at(" + path + ")", SyscallNr.OPEN_BY_HANDLE_AT, via, handle, flags);
             } catch (RuntimeException noHandles) {
                 return ctx.open(path, flags & ~Fcntl.O_NOFOLLOW);

@@ -1,5 +1,7 @@
 package dev.cryo.engine.namespaces;
 
+import static dev.cryo.kernel.MountApi.*;
+
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.stage.TaskContext;
@@ -29,13 +31,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class MountRestore {
     private MountRestore() {}
-
-    // <sys/mount.h>
-    static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32,
-            MS_NOSYMFOLLOW = 256, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096, MS_REC = 16384,
-            MS_UNBINDABLE = 1 << 17, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20,
-            MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
-    static final int MNT_DETACH = 2;
 
     public static void apply(TaskContext t, List<MountImage> dumped) {
         String pid = t.pid().toString();

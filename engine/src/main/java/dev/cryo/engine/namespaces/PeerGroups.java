@@ -147,7 +147,7 @@ final class PeerGroups {
         long at = t.put(8192, attr.array());
         long empty = t.put(8192 + 64, new byte[1]);
         t.call("mount_setattr(" + m.d().point() + ", " + name + ")", SyscallNr.MOUNT_SETATTR, m.fd(), empty,
-                MountApi.AT_EMPTY_PATH, at, MountApi.MOUNT_ATTR_SIZE_VER0);
+                dev.cryo.kernel.Fcntl.AT_EMPTY_PATH, at, MountApi.MOUNT_ATTR_SIZE_VER0);
     }
 
     private static String describe(List<Member> ms) {

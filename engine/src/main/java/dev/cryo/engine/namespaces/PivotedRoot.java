@@ -1,5 +1,7 @@
 package dev.cryo.engine.namespaces;
 
+import static dev.cryo.kernel.MountApi.*;
+
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.kernel.SyscallNr;
@@ -19,8 +21,6 @@ import java.util.List;
 final class PivotedRoot {
     private PivotedRoot() {}
 
-    static final long MS_REC = MountRestore.MS_REC, MS_SLAVE = MountRestore.MS_SLAVE;
-
     static void make(TaskContext t, List<MountImage> dumped, PeerGroups groups) {
         // nothing made below reaches the host's mounts; as a slave the copy still sees what the host mounts
         t.call("mount(/, MS_REC|MS_SLAVE)", SyscallNr.MOUNT, 0, MountRestore.path(t, 4096, "/"), 0, MS_REC | MS_SLAVE, 0);
@@ -37,7 +37,7 @@ final class PivotedRoot {
             t.call("chdir(" + yard + ")", SyscallNr.CHDIR, MountRestore.path(t, 0, yard.toString()));
             long dot = MountRestore.path(t, 0, ".");
             t.call("pivot_root(., .)", SyscallNr.PIVOT_ROOT, dot, dot);
-            t.call("umount2(., MNT_DETACH)", SyscallNr.UMOUNT2, dot, MountRestore.MNT_DETACH); // the copy, stacked on it
+            t.call("umount2(., MNT_DETACH)", SyscallNr.UMOUNT2, dot, MNT_DETACH); // the copy, stacked on it
             t.call("chdir(/)", SyscallNr.CHDIR, MountRestore.path(t, 0, "/"));
             groups.apply(); // pivot_root takes no shared mount
         } finally {
@@ -75,6 +75,6 @@ final class PivotedRoot {
             make.run();
         }
         t.call("mount(" + dir + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT, MountRestore.path(t, 0, dir),
-                MountRestore.path(t, 4096, d.point()), 0, MountRestore.MS_BIND, 0);
+                MountRestore.path(t, 4096, d.point()), 0, MS_BIND, 0);
     }
 }

@@ -1,5 +1,10 @@
 package dev.cryo.kernel.net;
 
+import static dev.cryo.kernel.net.Sockets.IPPROTO_UDP;
+import static dev.cryo.kernel.net.Sockets.NLMSG_ERROR;
+import static dev.cryo.kernel.net.Sockets.NLM_F_ACK;
+import static dev.cryo.kernel.net.Sockets.NLM_F_REQUEST;
+
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
@@ -29,8 +34,7 @@ public final class CorkedDatagram {
     private static final int NETLINK_NETFILTER = 12, NFNL_SUBSYS_ULOG = 4, NFULNL_MSG_PACKET = 0, NFULNL_MSG_CONFIG = 1;
     private static final int NFULA_CFG_CMD = 1, NFULA_CFG_MODE = 2, NFULNL_CFG_CMD_BIND = 1, NFULNL_COPY_PACKET = 2;
     private static final int NFULA_PAYLOAD = 9;
-    private static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLMSG_ERROR = 2;
-    private static final int IPPROTO_UDP = 17, MAX_PACKET = 65_535 + 60;
+    private static final int MAX_PACKET = 65_535 + 60;
 
     /**
      * Takes the datagram {@code s} (bound to {@code local}) holds corked, leaving it uncorked and

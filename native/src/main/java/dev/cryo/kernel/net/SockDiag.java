@@ -1,5 +1,11 @@
 package dev.cryo.kernel.net;
 
+import static dev.cryo.kernel.net.Sockets.NLMSG_DONE;
+import static dev.cryo.kernel.net.Sockets.NLMSG_ERROR;
+import static dev.cryo.kernel.net.Sockets.NLM_F_ACK;
+import static dev.cryo.kernel.net.Sockets.NLM_F_DUMP;
+import static dev.cryo.kernel.net.Sockets.NLM_F_REQUEST;
+
 import com.sun.jna.Memory;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
@@ -22,7 +28,6 @@ import java.util.Map;
  */
 public final class SockDiag implements AutoCloseable {
     private static final int NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20, SOCK_DESTROY = 21;
-    private static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     private static final int UDIAG_SHOW_NAME = 1, UDIAG_SHOW_VFS = 2, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_ICONS = 8,
             UDIAG_SHOW_RQLEN = 0x10;
     private static final int UNIX_DIAG_NAME = 0, UNIX_DIAG_VFS = 1, UNIX_DIAG_PEER = 2, UNIX_DIAG_ICONS = 3,

@@ -46,7 +46,7 @@ public final class StubExec {
     public static Injector exec(Tracer tracer, Injector inj, Pid pid, BootstrapArea boot, String fallback) {
         String program = PROGRAM;
         long r = execve(inj, pid, boot, program);
-        if (r == -ENOENT) {
+        if (r == -dev.cryo.kernel.Errno.ENOENT) {
             program = fallback != null && fallback.startsWith("/") ? fallback : "/proc/self/exe";
             r = execve(inj, pid, boot, program);
         }
@@ -57,8 +57,6 @@ public final class StubExec {
         mapBootstrap(fresh, pid, boot);
         return fresh;
     }
-
-    private static final int ENOENT = 2;
 
     private static long execve(Injector inj, Pid pid, BootstrapArea boot, String program) {
         long path = boot.data(), argv = boot.data() + 4096;
