@@ -60,7 +60,10 @@ int main(void) {
     }
     if (mleft <= 0 || mleft > 1800) { printf("FAIL: the monotonic timer has %ld s left\n", mleft); return 1; }
     uint64_t ticks;
-    if (read(rt, &ticks, sizeof ticks) >= 0 || errno != EAGAIN) fail("the realtime timer fired or was cancelled");
+    if (read(rt, &ticks, sizeof ticks) >= 0) fail("the realtime timer fired");
+    /* the kernel tells of a clock set since the restore armed it again: the test asks a witness */
+    if (errno == ECANCELED) { printf("FAIL: the realtime timer was cancelled by a clock set\n"); return 1; }
+    if (errno != EAGAIN) fail("read(realtime timerfd)");
     printf("PASS\n");
     return 0;
 }

@@ -20,9 +20,11 @@ import java.util.regex.Pattern;
  * very deadline, a wall-clock time the program chose.
  */
 public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TimerFdHandler.class);
     public static final int TAG = 5, RECORD_ID = 115;
     private static final long TFD_IOC_SET_TICKS = 0x40085400L;
-    static final int TFD_TIMER_ABSTIME = 1;
+    static final int TFD_TIMER_ABSTIME = 1, TFD_TIMER_CANCEL_ON_SET = 2;
+    private static final int CANCEL_ON_SET_ABS = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET;
     private static final int CLOCK_REALTIME = 0, CLOCK_REALTIME_ALARM = 8;
     private static final Pattern PAIR = Pattern.compile("\\(\\s*(\\d+),\\s*(\\d+)\\)");
 
@@ -75,9 +77,18 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
         int clock = Integer.parseInt(field(fd, "clockid"));
         int flags = Integer.parseInt(field(fd, "settime flags"), 8);
         boolean armed = value[0] != 0 || value[1] != 0;
+        long ticks = Long.parseUnsignedLong(field(fd, "ticks"));
+        if ((armed ? ticks > 0 : ticks > 1) && realtime(clock) && (flags & CANCEL_ON_SET_ABS) == CANCEL_ON_SET_ABS) {
+            // a clock set bumps the ticks of a cancel-on-set timer (an expiry gives one tick and
+            // stops it) and makes its next read fail with ECANCELED; only another clock set makes a
+            // new timerfd do that
+            throw new dev.cryo.engine.DumpException(fd.where() + ": timerfd was cancelled by a set of the"
+                    + " realtime clock and the program has not read it yet; a restore cannot make the kernel"
+                    + " report that again: dump once the program has read it (it is woken for that)");
+        }
         long deadline = (flags & TFD_TIMER_ABSTIME) != 0 && armed && realtime(clock)
                 ? Sys.clockNanos(clock) + value[0] * 1_000_000_000L + value[1] : 0;
-        return new TimerFd(clock, Long.parseUnsignedLong(field(fd, "ticks")), value[0], value[1], interval[0],
+        return new TimerFd(clock, ticks, value[0], value[1], interval[0],
                 interval[1], flags, deadline);
     }
 
@@ -143,7 +154,19 @@ public final class TimerFdHandler implements FdHandler<TimerFdHandler.TimerFd> {
             }
             long spec = put.apply(ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN).putLong(t.intervalSec())
                     .putLong(t.intervalNsec()).putLong(value / 1_000_000_000L).putLong(value % 1_000_000_000L).array());
-            ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, t.settimeFlags(), spec, 0);
+            try {
+                ctx.call("timerfd_settime", SyscallNr.TIMERFD_SETTIME, tfd, t.settimeFlags(), spec, 0);
+            } catch (dev.cryo.kernel.SyscallException e) {
+                // the realtime clock was set since the restore armed this cancel-on-set timer at
+                // FILES: the kernel arms it all the same and tells the caller (timerfd_create(2),
+                // NOTES). The program was stopped then, as during the whole checkpoint: it learns
+                // of clock sets from now on, its deadline stays the wall-clock time it chose
+                if (!e.is(dev.cryo.kernel.Errno.ECANCELED)) {
+                    throw e;
+                }
+                log.info(
+                        "the realtime clock was set during the restore; timerfd {} armed again at its deadline", tfd);
+            }
         }
         if (t.ticks() > 0) {
             long ticks = put.apply(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(t.ticks()).array());
