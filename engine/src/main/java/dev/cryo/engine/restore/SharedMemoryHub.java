@@ -279,12 +279,18 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
     }
 
+    /** {@code p} and those above it that do not exist, deepest first. */
+    private static List<Path> missing(Path p) {
+        List<Path> missing = new java.util.ArrayList<>();
+        for (Path d = p; d != null && !Files.exists(d, java.nio.file.LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
+            missing.add(d);
+        }
+        return missing;
+    }
+
     /** Makes the missing directories above a deleted file, for an instant; returns them deepest first. */
     private static List<Path> makeMissingDirs(Path dir) {
-        List<Path> made = new java.util.ArrayList<>();
-        for (Path d = dir; d != null && !Files.exists(d, java.nio.file.LinkOption.NOFOLLOW_LINKS); d = d.getParent()) {
-            made.add(d);
-        }
+        List<Path> made = missing(dir);
         for (int i = made.size() - 1; i >= 0; i--) {
             try {
                 Files.createDirectory(made.get(i), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
@@ -465,10 +471,8 @@ public final class SharedMemoryHub implements AutoCloseable {
             if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 p = p.resolveSibling(".cryo-cwd-" + System.nanoTime());
             }
-            List<Path> missing = new java.util.ArrayList<>();
-            for (Path q = p; q != null && !Files.exists(q, java.nio.file.LinkOption.NOFOLLOW_LINKS); q = q.getParent()) {
-                missing.add(0, q);
-            }
+            List<Path> missing = missing(p);
+            java.util.Collections.reverse(missing); // made from the top down
             Path top = missing.get(0).getParent();
             String base = top.toString();
             if (keepParent) { // this thread's view ends with it: cryo's fd of the directory above names them all
