@@ -41,6 +41,17 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "nsfds"));
     }
 
+    /**
+     * zdtm's deleted_dev: a device node held open after it was unlinked was refused at dump time (reopened
+     * by path, the restore would have failed after the kill). The restore makes each node again with its
+     * device number, mode and owner, opens it with the dumped flags and unlinks it: nothing stays behind.
+     */
+    @Test
+    void deletedDeviceNodesComeBackUnlinkedWithTheirNumberModeAndOwner() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("nodes"));
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadnode", dir.toString()));
+    }
+
     /** zdtm's pipe03 found it: an empty pipe grown with F_SETPIPE_SZ came back with the default size. */
     @Test
     void pipeAndFifoBufferSizesComeBack() throws Exception {

@@ -555,6 +555,15 @@ class SocketRestoreTest {
         assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_cork_")), "no table is left: " + cryoTables());
     }
 
+    /**
+     * zdtm's socket_udplite: UDP-Lite sockets were refused at dump time. They come back UDP-Lite, bound
+     * and connected as they were, with their checksum coverage, and carry datagrams between them.
+     */
+    @Test
+    void udpLiteSocketsComeBackWithTheirCoverage() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "udplite"));
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

@@ -730,10 +730,20 @@ final class StateComparator {
         }
     }
 
-    /** A UDP socket's cork: UDP_CORK and whether bytes wait corked (their count is the kernel's buffer accounting). */
+    /**
+     * A UDP socket's cork: UDP_CORK and whether bytes wait corked (their count is the kernel's buffer
+     * accounting); a UDP-Lite socket's also its protocol and checksum coverage.
+     */
     private static void readUdpSocket(dev.cryo.kernel.Fd s, String prefix, Map<String, String> into) {
-        if (dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
-                dev.cryo.kernel.net.Sockets.SO_PROTOCOL) != dev.cryo.kernel.net.Sockets.IPPROTO_UDP) {
+        int protocol = dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,
+                dev.cryo.kernel.net.Sockets.SO_PROTOCOL);
+        if (protocol == dev.cryo.kernel.net.Sockets.IPPROTO_UDPLITE) {
+            put(into, prefix + "SO_PROTOCOL", "UDP-Lite");
+            for (int o : new int[] {dev.cryo.kernel.net.Sockets.UDPLITE_SEND_CSCOV, dev.cryo.kernel.net.Sockets.UDPLITE_RECV_CSCOV}) {
+                put(into, prefix + "UDPLITE cscov " + o, Integer.toString(dev.cryo.kernel.net.Sockets.getInt(s,
+                        dev.cryo.kernel.net.Sockets.SOL_UDPLITE, o)));
+            }
+        } else if (protocol != dev.cryo.kernel.net.Sockets.IPPROTO_UDP) {
             return;
         }
         put(into, prefix + "UDP_CORK", Integer.toString(dev.cryo.kernel.net.Sockets.getInt(s,

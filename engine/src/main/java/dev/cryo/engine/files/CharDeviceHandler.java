@@ -24,21 +24,41 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
     /**
      * /dev/null, /dev/zero, a terminal (restored only with --shell-job), ... {@code hostMount}
      * (version 2): held through a mount of cryo's by a task in a mount namespace of its own (see
-     * {@link RegularFileHandler.RegularFile}).
+     * {@link RegularFileHandler.RegularFile}). {@code deletedMode} (version 3): the node's st_mode
+     * when it had been unlinked (0 when it was not), with its owner {@code uid}, {@code gid}: the restore
+     * makes such a node again in its directory, opens it and unlinks it (zdtm's deleted_dev).
      */
-    public record CharDevice(String path, long rdev, boolean tty, boolean hostMount) implements FileDesc {
+    public record CharDevice(String path, long rdev, boolean tty, boolean hostMount, int deletedMode, int uid, int gid)
+            implements FileDesc {
         public CharDevice(String path, long rdev, boolean tty) {
             this(path, rdev, tty, false);
         }
+
+        public CharDevice(String path, long rdev, boolean tty, boolean hostMount) {
+            this(path, rdev, tty, hostMount, 0, 0, 0);
+        }
+
+        public boolean deleted() {
+            return deletedMode != 0;
+        }
     }
 
-    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 2, (out, c) -> {
+    static final RecordCodec<CharDevice> CODEC = RecordCodec.of(CharDevice.class, RECORD_ID, 3, (out, c) -> {
         ModelFields.writeText(out, c.path(), ModelLimits.PATH, "CharDevice.path");
         out.writeLong(c.rdev());
         out.writeBoolean(c.tty());
         out.writeBoolean(c.hostMount());
-    }, (in, version) -> new CharDevice(ModelFields.readText(in, ModelLimits.PATH, "CharDevice.path"), in.readLong(),
-            in.readBoolean(), version >= 2 && in.readBoolean()));
+        out.writeInt(c.deletedMode());
+        out.writeInt(c.uid());
+        out.writeInt(c.gid());
+    }, (in, version) -> {
+        String path = ModelFields.readText(in, ModelLimits.PATH, "CharDevice.path");
+        long rdev = in.readLong();
+        boolean tty = in.readBoolean();
+        boolean hostMount = version >= 2 && in.readBoolean();
+        return version >= 3 ? new CharDevice(path, rdev, tty, hostMount, in.readInt(), in.readInt(), in.readInt())
+                : new CharDevice(path, rdev, tty, hostMount);
+    });
 
     @Override
     public String kind() {
@@ -57,8 +77,10 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     @Override
     public boolean reopensByPath(FdProbe fd) {
-        return true;
+        return !fd.target().endsWith(DELETED); // a deleted node is made again (see DeletedDeviceNode)
     }
+
+    private static final String DELETED = " (deleted)";
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
@@ -74,17 +96,13 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
                     + " is not supported yet (even with --shell-job)");
         }
         boolean tty = isTty(rdev);
-        if (!tty && fd.target().endsWith(" (deleted)")) {
-            // reopened by path, it would fail after the dump had killed the tree (zdtm deleted_dev)
-            long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-            long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-            throw new DumpException(fd.where() + ": device node " + fd.target() + " (" + major + ":" + minor
-                    + ") was deleted; a deleted device node is not supported yet");
-        }
         String held = perOpenState(fd, rdev);
         if (held != null) {
             throw new DumpException(fd.where() + ": " + fd.target() + " " + held
                     + "; a reopen by path would come back without it, which is not supported");
+        }
+        if (!tty && fd.target().endsWith(DELETED)) {
+            return DeletedDeviceNode.dump(fd, fd.target().substring(0, fd.target().length() - DELETED.length()), rdev);
         }
         if (tty && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
@@ -95,6 +113,9 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     @Override
     public long restore(FdImage fd, CharDevice c, RestoreContext ctx) {
+        if (c.deleted()) {
+            return DeletedDeviceNode.restore(fd, c, ctx);
+        }
         if (!c.tty() && ((c.hostMount() && RegularFileHandler.inOtherMountNamespace(ctx.taskPid())
                 && rdevAt(Path.of(c.path())) == c.rdev()) || onlyOutside(ctx.taskPid(), c))) {
             // opened before the task pivoted into a root without it (the host's /dev/null as a container's
@@ -124,6 +145,12 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         m.put("path", c.path());
         m.put("rdev", hex(c.rdev()));
         m.put("tty", c.tty());
+        if (c.deleted()) {
+            m.put("deleted", true);
+            m.put("mode", String.format("0%o", c.deletedMode()));
+            m.put("uid", c.uid());
+            m.put("gid", c.gid());
+        }
         if (c.hostMount()) {
             m.put("mount", "cryo's");
         }
@@ -176,6 +203,13 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             // no sysfs here: the path it was opened by
         }
         return path.startsWith("/dev/") ? path.substring(5) : path;
+    }
+
+    /** "major:minor" of a device number as stat gives it. */
+    static String deviceNumber(long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return major + ":" + minor;
     }
 
     /** /dev/ptmx (5:2) and the multiplexers of devpts instances (a master's fd points at ptmx). */

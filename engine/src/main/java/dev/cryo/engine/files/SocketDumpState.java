@@ -61,6 +61,8 @@ public final class SocketDumpState {
     private final Map<Long, SockAddr> held = new LinkedHashMap<>();
     /** The tree's bound UDP sockets whose datagrams are dropped while the dump runs ({@link #holdPorts}). */
     private final Map<Long, SockAddr> heldUdp = new LinkedHashMap<>();
+    /** The inodes of heldUdp that are UDP-Lite sockets (their datagrams are another protocol's). */
+    private final Set<Long> udplite = new java.util.HashSet<>();
 
     /** {@code tree}: the tasks of the dump, read when first needed (a live view is fine). */
     public SocketDumpState(Options options, Pid root, Collection<Pid> tree) {
@@ -437,6 +439,7 @@ public final class SocketDumpState {
             } else if ((!held.isEmpty() || !heldUdp.isEmpty()) && !(restoredHere && options.tcpEstablished())) {
                 held.clear();
                 heldUdp.clear();
+                udplite.clear();
                 if (flows.isEmpty()) {
                     NetworkLock.unlock(lockTable);
                 } else {
@@ -459,6 +462,7 @@ public final class SocketDumpState {
         flows.clear();
         held.clear();
         heldUdp.clear();
+        udplite.clear();
         long deadline = System.nanoTime() + OUTER_ENDS_WAIT_NANOS;
         for (String end : outerEnds) {
             while (exists(end)) {
@@ -554,6 +558,7 @@ public final class SocketDumpState {
             flows.clear();
             held.clear();
             heldUdp.clear();
+            udplite.clear();
             NetworkLock.unlock(lockTable);
         }
         if (!problems.isEmpty()) {
@@ -584,9 +589,14 @@ public final class SocketDumpState {
         }
         try (SockDiag d = SockDiag.open()) {
             for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
-                for (SockDiag.InetSocket u : d.inetSockets(family, Sockets.IPPROTO_UDP).values()) {
-                    if (inodes.contains(u.ino()) && u.local().port() != 0) {
-                        heldUdp.put(u.ino(), u.local());
+                for (int proto : new int[] {Sockets.IPPROTO_UDP, Sockets.IPPROTO_UDPLITE}) {
+                    for (SockDiag.InetSocket u : d.inetSockets(family, proto).values()) {
+                        if (inodes.contains(u.ino()) && u.local().port() != 0) {
+                            heldUdp.put(u.ino(), u.local());
+                            if (proto == Sockets.IPPROTO_UDPLITE) {
+                                udplite.add(u.ino());
+                            }
+                        }
                     }
                 }
             }
@@ -598,7 +608,9 @@ public final class SocketDumpState {
     }
 
     private void relock() {
-        NetworkLock.lock(lockTable, List.copyOf(flows), List.copyOf(held.values()), List.copyOf(new LinkedHashSet<>(heldUdp.values())));
+        Set<SockAddr> udp = new LinkedHashSet<>(), lite = new LinkedHashSet<>();
+        heldUdp.forEach((ino, a) -> (udplite.contains(ino) ? lite : udp).add(a));
+        NetworkLock.lock(lockTable, List.copyOf(flows), List.copyOf(held.values()), List.copyOf(udp), List.copyOf(lite));
     }
 
     /**

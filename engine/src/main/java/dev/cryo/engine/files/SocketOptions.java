@@ -140,6 +140,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_UDP, UDP_CORK, "UDP_CORK"), opt(SOL_UDP, UDP_ENCAP, "UDP_ENCAP"),
             opt(SOL_UDP, UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX"), opt(SOL_UDP, UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX"),
             opt(SOL_UDP, UDP_SEGMENT, "UDP_SEGMENT"), opt(SOL_UDP, UDP_GRO, "UDP_GRO"));
+    private static final List<Spec> UDPLITE = List.of(
+            opt(SOL_UDPLITE, UDPLITE_SEND_CSCOV, "UDPLITE_SEND_CSCOV"), opt(SOL_UDPLITE, UDPLITE_RECV_CSCOV, "UDPLITE_RECV_CSCOV"));
     private static final List<Spec> RAW = List.of(
             opt(SOL_RAW, ICMP_FILTER, "ICMP_FILTER"), new Spec(SOL_ICMPV6, ICMPV6_FILTER, 32, "ICMPV6_FILTER"));
     /**
@@ -154,7 +156,7 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_PACKET, PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS"),
             opt(SOL_PACKET, PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING"));
     private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, MULTICAST4,
-            MULTICAST6, TCP, PRECONNECT, UDP, RAW, PACKET);
+            MULTICAST6, TCP, PRECONNECT, UDP, UDPLITE, RAW, PACKET);
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 
@@ -253,6 +255,9 @@ public record SocketOptions(List<Option> options) {
         }
         if (inet && type == SOCK_DGRAM && protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6) {
             l.addAll(UDP);
+        }
+        if (inet && type == SOCK_DGRAM && protocol == IPPROTO_UDPLITE) {
+            l.addAll(UDPLITE);
         }
         if (inet && type == SOCK_RAW) {
             l.addAll(RAW);

@@ -22,6 +22,8 @@ import java.util.Map;
  * UDP sockets, IPv4 and IPv6: bound address, connected peer, options and unread datagrams with
  * their senders. The datagrams are peeked through cryo's copy of the socket and given back with
  * raw packets naming the original sender (see {@link UdpInjector}), before the task runs.
+ * UDP-Lite sockets too (zdtm's socket_udplite), with their checksum coverage (an option), but not
+ * their unread or corked datagrams, which the raw packets, UDP's, could not give back.
  */
 public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSocket>, SocketHub.Kind<UdpSocketHandler.UdpSocket> {
     public static final int TAG = 42, RECORD_ID = 195;
@@ -31,12 +33,27 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
      * (1 = reading shut, 2 = writing shut), as sock_diag reports it. {@code lockTable}: the network lock
      * that drops datagrams to its port until the restore removes it ("" when none does). {@code corked}: the
      * datagram written but not sent yet (UDP_CORK or MSG_MORE), from the address it leaves and to the one it
-     * goes to; null when none.
+     * goes to; null when none. {@code protocol} (version 3): IPPROTO_UDP or IPPROTO_UDPLITE.
      */
     public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
-                            int shutdown, List<Datagram> queue, String lockTable, Datagram corked) implements FileDesc {
+                            int shutdown, List<Datagram> queue, String lockTable, Datagram corked, int protocol)
+            implements FileDesc {
         public UdpSocket {
             queue = List.copyOf(queue);
+        }
+
+        public UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
+                         int shutdown, List<Datagram> queue, String lockTable, Datagram corked) {
+            this(ino, family, local, remote, options, primary, shutdown, queue, lockTable, corked, Sockets.IPPROTO_UDP);
+        }
+
+        public boolean lite() {
+            return protocol == Sockets.IPPROTO_UDPLITE;
+        }
+
+        /** "UDP socket" or "UDP-Lite socket", for messages. */
+        public String kind() {
+            return lite() ? "UDP-Lite socket" : "UDP socket";
         }
 
         public UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
@@ -55,7 +72,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     private static final int MAX_DATAGRAM = 65_536, MAX_QUEUE = 1_000_000;
     private static final long MAX_QUEUED_BYTES = 1L << 30;
 
-    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 2, (out, u) -> {
+    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 3, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.family(), true);
         SockAddrFields.write(out, u.local());
@@ -76,11 +93,19 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             SockAddrFields.write(out, u.corked().from());
             SockAddrFields.write(out, u.corked().to());
         }
+        out.writeVarInt(u.protocol(), true);
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in),
             ModelFields.readText(in, 64, "UdpSocket.lockTable"), v >= 2 && in.readBoolean()
                     ? new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.corked"), SockAddrFields.read(in),
-                    SockAddrFields.read(in)) : null));
+                    SockAddrFields.read(in)) : null, v >= 3 ? protocol(in.readVarInt(true)) : Sockets.IPPROTO_UDP));
+
+    private static int protocol(int p) {
+        if (p != Sockets.IPPROTO_UDP && p != Sockets.IPPROTO_UDPLITE) {
+            throw new IllegalArgumentException("UdpSocket.protocol: " + p + " is neither UDP (17) nor UDP-Lite (136)");
+        }
+        return p;
+    }
 
     private static List<Datagram> readQueue(com.esotericsoftware.kryo.io.Input in) {
         int n = in.readVarInt(true);
@@ -113,25 +138,34 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     @Override
     public boolean handles(FdProbe fd) {
         String p = SocketProbe.protoName(fd);
-        return p.equals("UDP") || p.equals("UDPv6");
+        return p.equals("UDP") || p.equals("UDPv6") || p.equals("UDP-Lite") || p.equals("UDPLITEv6");
     }
 
     @Override
     public UdpSocket dump(FdProbe fd, DumpContext ctx) {
         SocketDumpState st = ctx.sockets();
         try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
-            SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_UDP).get(p.ino);
+            boolean lite = p.protocol == Sockets.IPPROTO_UDPLITE;
+            String kind = lite ? "UDP-Lite socket" : "UDP socket";
+            SockDiag.InetSocket d = st.inet(p.family, p.protocol).get(p.ino);
             if (d == null) {
                 // sock_diag lists hashed sockets only: one never bound nor connected is a fresh socket
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new UdpSocket(p.ino, p.family, local, local,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of(), "");
+                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of(), "",
+                            null, p.protocol);
                 }
-                throw p.refuse("UDP socket " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
+                throw p.refuse(kind + " " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
             boolean primary = st.claim(p.ino);
+            if (lite && primary && (d.wqueue() > 0 || d.rqueue() > 0
+                    || Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ") > 0)) {
+                // UdpInjector's raw packets and CorkedDatagram's capture are UDP's
+                throw p.refuse("UDP-Lite socket " + d.local() + " holds datagrams not read or not sent yet; giving"
+                        + " them back is not supported yet");
+            }
             Datagram corked = primary && d.wqueue() > 0 ? takeCorked(p, d, st) : null;
             List<Datagram> queue = new ArrayList<>();
             int unread = Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ");
@@ -160,7 +194,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
                     SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue,
-                    st.portLock(p.ino), corked);
+                    st.portLock(p.ino), corked, p.protocol);
         }
     }
 
@@ -197,7 +231,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
 
     @Override
     public void show(UdpSocket u, Map<String, Object> m) {
-        m.put("kind", "UDP socket");
+        m.put("kind", u.kind());
         m.put("inode", u.ino());
         m.put("local", u.local().toString());
         if (u.remote().port() != 0) {
@@ -235,7 +269,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
 
     @Override
     public void create(UdpSocket u, SocketHub hub) {
-        Fd s = Sockets.socket(u.family(), Sockets.SOCK_DGRAM, Sockets.IPPROTO_UDP);
+        Fd s = Sockets.socket(u.family(), Sockets.SOCK_DGRAM, u.protocol());
         hub.put(u.ino(), s);
         u.options().apply(s);
         hub.lockedBy(u.lockTable());

@@ -46,7 +46,6 @@ final class UnsupportedFds {
             case "UNIX", "UNIX-STREAM", "UNIX-DGRAM" -> "unix socket";
             case "TCP", "TCPv6", "MPTCP" -> "TCP socket";
             case "UDP", "UDPv6" -> "UDP socket";
-            case "UDP-Lite", "UDPLITEv6" -> "UDP-Lite socket";
             case "PACKET" -> "packet socket";
             default -> proto + " socket";
         };

@@ -1,0 +1,99 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.engine.DumpException;
+import dev.cryo.engine.model.FdImage;
+import dev.cryo.kernel.Fcntl;
+import dev.cryo.kernel.SyscallNr;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A character device node a task holds open after it was unlinked (zdtm's deleted_dev). Its path
+ * reopens nothing, so the restore makes a node with the same device number, mode and owner at that
+ * path, in the task itself (its view, its mount namespace), opens it and unlinks it at once: the task
+ * holds an unlinked node of that device under the name it had, and nothing stays behind. A file that
+ * took the name since steps aside for that instant (a hard link keeps it, then takes its name back).
+ */
+final class DeletedDeviceNode {
+    private DeletedDeviceNode() {}
+
+    static CharDeviceHandler.CharDevice dump(FdProbe fd, String path, long rdev) throws IOException {
+        String what = fd.where() + ": device node " + path + " (" + CharDeviceHandler.deviceNumber(rdev) + "), deleted,";
+        if (RegularFileHandler.inOtherMountNamespace(fd.pid().value())) {
+            throw new DumpException(what + " is held by a task in a mount namespace of its own; not supported yet");
+        }
+        Path p = Path.of(path);
+        Path dir = p.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new DumpException(what + " was in directory " + dir + ", which is gone too; a restore"
+                    + " would have nowhere to make it again: not supported");
+        }
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw new DumpException(what + " has its name taken by a directory now; a restore could not make it"
+                    + " again under that name: not supported");
+        }
+        Map<String, Object> a = Files.readAttributes(fd.procPath(), "unix:mode,uid,gid");
+        return new CharDeviceHandler.CharDevice(path, rdev, false, false, (Integer) a.get("mode"),
+                (Integer) a.get("uid"), (Integer) a.get("gid"));
+    }
+
+    static long restore(FdImage fd, CharDeviceHandler.CharDevice c, FdHandler.RestoreContext ctx) {
+        Path original = Path.of(c.path());
+        String name = c.path();
+        String made = original.resolveSibling(".cryo-node." + ctx.taskPid() + "." + fd.fd()).toString();
+        boolean taken = Files.exists(original, LinkOption.NOFOLLOW_LINKS);
+        String at = taken ? made : name;
+        ctx.call("mknodat(" + at + ")", SyscallNr.MKNODAT, Fcntl.AT_FDCWD, cString(at, ctx),
+                (c.deletedMode() & ~07777) | 0600, c.rdev());
+        String kept = null;
+        try {
+            // mknod's mode went through the task's umask and its owner is who restores: both as dumped,
+            // by path (an O_PATH fd takes no fchmod)
+            ctx.call("lchown(" + at + ")", SyscallNr.LCHOWN, cString(at, ctx), c.uid(), c.gid());
+            ctx.call("chmod(" + at + ")", SyscallNr.CHMOD, cString(at, ctx), c.deletedMode() & 07777);
+            if (taken) {
+                kept = original.resolveSibling(".cryo-kept." + ctx.taskPid() + "." + fd.fd()).toString();
+                long[] p = twoPaths(name, kept, ctx);
+                ctx.call("linkat(" + name + ")", SyscallNr.LINKAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1], 0);
+                p = twoPaths(made, name, ctx);
+                ctx.call("renameat(" + made + ")", SyscallNr.RENAMEAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1]);
+                at = name;
+            }
+            return ctx.open(at, FdHandlers.openFlags(fd));
+        } finally {
+            if (kept != null && at.equals(name)) { // the file that has the name takes it back, unlinking the node
+                long[] p = twoPaths(kept, name, ctx);
+                ctx.call("renameat(" + kept + ")", SyscallNr.RENAMEAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1]);
+            } else {
+                if (kept != null) { // the link was made or not: the node failed before it took the name
+                    try {
+                        ctx.call("unlinkat(" + kept + ")", SyscallNr.UNLINKAT, Fcntl.AT_FDCWD, cString(kept, ctx), 0);
+                    } catch (RuntimeException notMade) {
+                        // linkat had failed: nothing to remove
+                    }
+                }
+                ctx.call("unlinkat(" + at + ")", SyscallNr.UNLINKAT, Fcntl.AT_FDCWD, cString(at, ctx), 0);
+            }
+        }
+    }
+
+    /** Both paths NUL-terminated in one copy (the task's scratch area holds one at a time): their addresses. */
+    private static long[] twoPaths(String a, String b, FdHandler.RestoreContext ctx) {
+        byte[] x = a.getBytes(StandardCharsets.UTF_8), y = b.getBytes(StandardCharsets.UTF_8);
+        byte[] both = new byte[x.length + y.length + 2];
+        System.arraycopy(x, 0, both, 0, x.length);
+        System.arraycopy(y, 0, both, x.length + 1, y.length);
+        long at = ctx.put(both);
+        return new long[] {at, at + x.length + 1};
+    }
+
+    private static long cString(String s, FdHandler.RestoreContext ctx) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        return ctx.put(java.util.Arrays.copyOf(b, b.length + 1));
+    }
+}
