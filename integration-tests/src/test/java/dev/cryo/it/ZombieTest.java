@@ -45,6 +45,22 @@ class ZombieTest {
         }
     }
 
+    /**
+     * Zombies that died under seccomp filters (a container's) or in strict mode came back with
+     * "Seccomp: 0": their status shows the mode and the filter count again.
+     */
+    @Test
+    void zombiesKeepTheSeccompModeAndFilterCountTheyDiedWith() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombieseccomp.out"),
+                TestPrograms.compile("/c/zombieseccomp.c").toString()))) {
+            Path img = tmp.resolve("img");
+            String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, img));
+            assertTrue(out.contains("PASS"), out);
+            String show = Cli.run("show", img.toString()).out().replace(" ", "");
+            assertTrue(show.contains("\"seccomp\":\"2filters\"") && show.contains("\"seccomp\":\"strict\""), show);
+        }
+    }
+
     @Test
     void aZombieUnderAProgramThatNeverReapsStaysAZombieWithItsStatus() throws Exception {
         // the shell's child exits 7 at once; the exec'd sleep never reaps it

@@ -11,7 +11,10 @@ public final class Seccomp {
     public static final int FILTER_FLAG_TSYNC = 1, FILTER_FLAG_LOG = 2, FILTER_FLAG_SPEC_ALLOW = 4,
             FILTER_FLAG_NEW_LISTENER = 8;
 
-    public static final int RET_ACTION_FULL = 0xffff0000, RET_USER_NOTIF = 0x7fc00000;
+    public static final int RET_ACTION_FULL = 0xffff0000, RET_USER_NOTIF = 0x7fc00000, RET_ALLOW = 0x7fff0000;
+
+    /** struct sock_fprog: u16 len, padding, the program's address. */
+    public static final int FPROG_SIZE = 16;
 
     /** One sock_filter instruction: u16 code, u8 jt, u8 jf, u32 k. */
     public static final int INSN_SIZE = 8;

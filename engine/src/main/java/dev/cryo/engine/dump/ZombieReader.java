@@ -33,10 +33,17 @@ public final class ZombieReader {
                 Integer.parseInt(field(pid, status, "Uid").split("\\s+")[0]), st.exitSignal(), st.exitCode(),
                 hex(pid, status, "SigBlk"), hex(pid, status, "SigIgn"), hex(pid, status, "SigCgt"),
                 (st.flags() & ProcStat.PF_FORKNOEXEC) == 0, creds(pid, status), "1".equals(status.get("NoNewPrivs")),
-                TaskCollector.rlimits(pid));
+                TaskCollector.rlimits(pid), Integer.parseInt(status.getOrDefault("Seccomp", "0")),
+                Integer.parseInt(status.getOrDefault("Seccomp_filters", "0")));
         if (!z.exited() && z.dumpedCore()) {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
                     + Signals.name(z.termSignal()) + " that dumped core: cryo cannot re-create a core-dump exit status"
+                    + " (let its parent pid " + st.ppid() + " reap it first)");
+        }
+        if (z.seccompMode() == dev.cryo.kernel.Seccomp.MODE_STRICT && !z.exited()) {
+            // strict mode lets only exit end it: a killing signal cannot be delivered after it
+            throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
+                    + Signals.name(z.termSignal()) + " in seccomp strict mode: cryo cannot re-create that death"
                     + " (let its parent pid " + st.ppid() + " reap it first)");
         }
         return z;

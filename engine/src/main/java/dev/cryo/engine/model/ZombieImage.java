@@ -11,13 +11,21 @@ package dev.cryo.engine.model;
  * {@code execed}: it ran a program of its own after its fork (stat's PF_FORKNOEXEC is clear).
  * {@code creds}, {@code noNewPrivs} and {@code rlimits}: what /proc still shows of it (a container's
  * zombie has the container's reduced capabilities and limits); null and empty in images of version
- * 1, which kept its real uid only.
+ * 1, which kept its real uid only. {@code seccompMode} and {@code seccompFilters}: the seccomp mode and
+ * the number of filters its status shows (a container's zombie ran under the container's filters);
+ * what the filters did means nothing once it cannot run, and ptrace cannot read them from a zombie.
+ * 0 in images before version 3.
  */
 public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked,
                           long ignored, long caught, boolean execed, Creds creds, boolean noNewPrivs,
-                          java.util.List<Rlimit> rlimits) {
+                          java.util.List<Rlimit> rlimits, int seccompMode, int seccompFilters) {
     public ZombieImage {
         rlimits = java.util.List.copyOf(rlimits);
+    }
+
+    public ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked, long ignored,
+                       long caught, boolean execed, Creds creds, boolean noNewPrivs, java.util.List<Rlimit> rlimits) {
+        this(ids, comm, uid, exitSignal, status, blocked, ignored, caught, execed, creds, noNewPrivs, rlimits, 0, 0);
     }
 
     public ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked, long ignored,

@@ -4,6 +4,7 @@ import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.stage.SessionAndGroup;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Seccomp;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
@@ -72,6 +73,7 @@ public final class ZombieRestorer {
         for (var r : zombie.rlimits()) {
             dev.cryo.engine.restore.stage.ProcessState.setRlimit(inj, pid, boot.data(), r);
         }
+        seccomp(); // while it may still install filters (CAP_SYS_ADMIN)
         if (zombie.creds() != null) { // its ids (waitid reports the real uid) and what its status shows
             setCreds(zombie.creds());
         } else if (uid != 0) { // an image of version 1: the real uid only
@@ -80,8 +82,12 @@ public final class ZombieRestorer {
         restoreHandlers();
         if (zombie.exited()) {
             tracer.setSigmask(pid.value(), zombie.blocked());
-            Registers exit = inj.savedRegisters().forSyscall(boot.gadget(), SyscallNr.EXIT_GROUP,
-                    new long[] {zombie.exitCode()});
+            if (zombie.seccompMode() == Seccomp.MODE_STRICT) { // the last call it makes; strict mode allows exit
+                inj.call("prctl(PR_SET_SECCOMP, strict)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_SECCOMP,
+                        Seccomp.MODE_STRICT);
+            }
+            Registers exit = inj.savedRegisters().forSyscall(boot.gadget(), zombie.seccompMode() == Seccomp.MODE_STRICT
+                    ? SyscallNr.EXIT : SyscallNr.EXIT_GROUP, new long[] {zombie.exitCode()});
             tracer.setRegisters(pid.value(), exit);
             tracer.detach(pid.value(), pid.value());
         } else {
@@ -100,6 +106,24 @@ public final class ZombieRestorer {
         }
         dead = true;
         awaitZombie();
+    }
+
+    /**
+     * As many filters as its status counted, each allowing every call: a zombie never runs again,
+     * and its status (mode, count) is all that remains to see of them.
+     */
+    private void seccomp() {
+        if (zombie.seccompMode() != Seccomp.MODE_FILTER) {
+            return;
+        }
+        long program = boot.data() + Seccomp.FPROG_SIZE;
+        Sys.write(pid, boot.data(), new RemoteWriter(Seccomp.FPROG_SIZE).longs(1, program).toBytes());
+        Sys.write(pid, program, new RemoteWriter(Seccomp.INSN_SIZE).ints(Seccomp.BPF_RET | Seccomp.BPF_K,
+                Seccomp.RET_ALLOW).toBytes());
+        for (int i = 0; i < zombie.seccompFilters(); i++) {
+            inj.call("seccomp(SECCOMP_SET_MODE_FILTER) in zombie " + pid, SyscallNr.SECCOMP, Seccomp.SET_MODE_FILTER, 0,
+                    boot.data());
+        }
     }
 
     /** As {@link dev.cryo.engine.restore.stage.Credentials} does for a live thread; groups only if they differ. */

@@ -104,6 +104,10 @@ public final class ImageJson {
         m.put("caught", String.format("%016x", z.caught()));
         m.put("execed", z.execed());
         m.put("wait", z.exited() ? "exited " + z.exitCode() : "killed by " + dev.cryo.kernel.Signals.name(z.termSignal()));
+        if (z.seccompMode() != 0) {
+            m.put("seccomp", z.seccompMode() == dev.cryo.kernel.Seccomp.MODE_STRICT ? "strict"
+                    : z.seccompFilters() + " filters");
+        }
         return m;
     }
 

@@ -12,7 +12,7 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
 
     public Class<ZombieImage> type() { return ZombieImage.class; }
     public int id() { return ModelCodecs.ZOMBIE_IMAGE_ID; }
-    public int version() { return 2; }
+    public int version() { return 3; }
 
     public void write(Output out, ZombieImage z) {
         RecordFields.writeRecord(out, TaskIdsCodec.INSTANCE, z.ids());
@@ -30,6 +30,8 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
         }
         out.writeBoolean(z.noNewPrivs());
         ModelFields.writeList(out, RlimitCodec.INSTANCE, z.rlimits(), ModelLimits.RLIMITS, "ZombieImage.rlimits");
+        out.writeVarInt(z.seccompMode(), true); // version 3
+        out.writeVarInt(z.seccompFilters(), true);
     }
 
     public ZombieImage read(Input in, int version) {
@@ -41,8 +43,15 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
             return z;
         }
         var creds = in.readBoolean() ? RecordFields.readRecord(in, CredsCodec.INSTANCE) : null;
+        boolean noNewPrivs = in.readBoolean();
+        var rlimits = ModelFields.readList(in, RlimitCodec.INSTANCE, ModelLimits.RLIMITS, "ZombieImage.rlimits");
+        int mode = version >= 3 ? in.readVarInt(true) : 0;
+        int filters = version >= 3 ? in.readVarInt(true) : 0;
+        if (mode > dev.cryo.kernel.Seccomp.MODE_FILTER || filters > ModelLimits.SECCOMP_FILTERS) {
+            throw new com.esotericsoftware.kryo.KryoException("ZombieImage: seccomp mode " + mode + " with " + filters
+                    + " filters is out of bounds");
+        }
         return new ZombieImage(z.ids(), z.comm(), z.uid(), z.exitSignal(), z.status(), z.blocked(), z.ignored(),
-                z.caught(), z.execed(), creds, in.readBoolean(),
-                ModelFields.readList(in, RlimitCodec.INSTANCE, ModelLimits.RLIMITS, "ZombieImage.rlimits"));
+                z.caught(), z.execed(), creds, noNewPrivs, rlimits, mode, filters);
     }
 }

@@ -27,7 +27,6 @@ import java.util.List;
  * thread. Strict mode is entered per thread.
  */
 public final class SeccompFilters implements StateStage {
-    private static final int SOCK_FPROG = 16;
     private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
     @Override
@@ -84,16 +83,16 @@ public final class SeccompFilters implements StateStage {
     private static void install(TaskContext t, Injector inj, SecurityImage sec, int index, int extraFlags) {
         SeccompFilter f = sec.seccompFilters().get(index);
         byte[] program = f.program();
-        long len = SOCK_FPROG + program.length;
+        long len = Seccomp.FPROG_SIZE + program.length;
         boolean fits = len <= BootstrapArea.DATA_SIZE;
         // a long program (up to 32 KiB) does not fit the bootstrap data area: borrow a page run
         long at = fits ? t.boot().data() : t.call("mmap(seccomp program)", SyscallNr.MMAP, 0, len, PROT_RW,
                 MAP_PRIVATE_ANON, -1, 0);
         try {
-            byte[] fprog = new RemoteWriter(SOCK_FPROG).longs(program.length / Seccomp.INSN_SIZE, at + SOCK_FPROG)
+            byte[] fprog = new RemoteWriter(Seccomp.FPROG_SIZE).longs(program.length / Seccomp.INSN_SIZE, at + Seccomp.FPROG_SIZE)
                     .toBytes();
             dev.cryo.kernel.Sys.write(t.pid(), at, fprog);
-            dev.cryo.kernel.Sys.write(t.pid(), at + SOCK_FPROG, program);
+            dev.cryo.kernel.Sys.write(t.pid(), at + Seccomp.FPROG_SIZE, program);
             long r = inj.raw(SyscallNr.SECCOMP, Seccomp.SET_MODE_FILTER, f.flags() | extraFlags, at);
             if (r != 0) {
                 String why = Injector.isError(r) ? Injector.errorText(r)
