@@ -8,7 +8,11 @@
  * cryo restoring wrong: an ipc limit of its namespace changed (msgmax), a current directory it
  * removed, with an fd of it too (zdtm cwd01/cwd02), a FIFO of its root with unread bytes (fifo_wronly),
  * an inotify watch on a file of its root (inotify00), a child that exec'd (dumpable02) and a zombie
- * (zombie00: its ids in the uns flavor are not cryo's).
+ * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
+ * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
+ * with a client and unread bytes (sockets00, socket_queues); on its loopback a TCP connection whose
+ * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
+ * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -17,14 +21,18 @@
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "workload.h"
+#include <sys/un.h>
+
+#include "tcppeer.h"
 
 #define UID_MAP "0 20000 20000\n100000 200000 50000"
 #define GID_MAP "0 400000 50000\n50000 500000 100000"
@@ -75,6 +83,66 @@ static int born(void *arg) {
     return 1;
 }
 
+static struct sockaddr_un unix_at(const char *path) {
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    strcpy(u.sun_path, path);
+    return u;
+}
+
+static unsigned char pattern(long i, int from) {
+    return (unsigned char)(i * 31 + (i >> 9) + from);
+}
+
+/* writes a numbered pattern into s (its peer not reading) until nothing more goes in for 100 ms */
+static long fill(int s, int from) {
+    long n = 0;
+    unsigned char chunk[4096];
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    for (int idle = 0; idle < 10; ) {
+        for (int i = 0; i < (int)sizeof chunk; i++) chunk[i] = pattern(n + i, from);
+        ssize_t w = send(s, chunk, sizeof chunk, 0);
+        if (w > 0) { n += w; idle = 0; continue; }
+        if (errno != EAGAIN) fail("fill");
+        idle++;
+        usleep(10000);
+    }
+    return n;
+}
+
+/* reads the whole pattern sent into s, then (end) its end of file or (!end) nothing more */
+static void drain(int s, long want, int from, int end, const char *what) {
+    unsigned char buf[65536];
+    long got = 0;
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    for (int idle = 0; idle < 1000; ) {
+        ssize_t n = recv(s, buf, sizeof buf, 0);
+        if (n > 0) {
+            for (ssize_t i = 0; i < n; i++)
+                if (got + i >= want || buf[i] != pattern(got + i, from)) fail(what);
+            got += n;
+            idle = 0;
+        } else if (n == 0) {
+            break;
+        } else if (errno == EAGAIN && got == want && !end) {
+            return;
+        } else if (errno == EAGAIN) {
+            idle++;
+            usleep(10000);
+        } else {
+            fail(what);
+        }
+    }
+    if (got != want || !end) fail(what);
+}
+
+static int tcp_pair(int *accepted) {
+    struct sockaddr_in a;
+    int l = listen_loopback(&a, 1), s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) || (*accepted = accept(l, NULL, NULL)) < 0) fail("tcp pair");
+    close(l);
+    return s;
+}
+
 static int init(void) {
     char buf[256];
     struct stat a, b;
@@ -95,6 +163,27 @@ static int init(void) {
     pid_t zombie = fork(); /* exits at once, reaped only at the check (zdtm zombie00) */
     if (zombie == 0)
         _exit(7);
+    struct ifreq lo = {.ifr_name = "lo"};
+    int ctl = socket(AF_INET, SOCK_DGRAM, 0);
+    if (ioctl(ctl, SIOCGIFFLAGS, &lo) || (lo.ifr_flags |= IFF_UP, ioctl(ctl, SIOCSIFFLAGS, &lo))) fail("lo up");
+    close(ctl);
+    struct sockaddr_un su = unix_at("/sock"), du = unix_at("/dgram");
+    int ul = socket(AF_UNIX, SOCK_STREAM, 0), uc = socket(AF_UNIX, SOCK_STREAM, 0), ua;
+    if (bind(ul, (struct sockaddr *)&su, sizeof su) || listen(ul, 4) || connect(uc, (struct sockaddr *)&su, sizeof su)
+        || (ua = accept(ul, NULL, NULL)) < 0 || write(uc, "hello", 5) != 5)
+        fail("unix stream");
+    int ud = socket(AF_UNIX, SOCK_DGRAM, 0), us = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (bind(ud, (struct sockaddr *)&du, sizeof du) || connect(us, (struct sockaddr *)&du, sizeof du) || send(us, "dg", 2, 0) != 2)
+        fail("unix datagram");
+    int server, client = tcp_pair(&server);
+    long toServer = fill(client, 1), toClient = fill(server, 2);
+    int closer, closed = tcp_pair(&closer); /* closer: CLOSING, its bytes and FIN unsent; closed: FIN_WAIT2 */
+    long fromCloser = fill(closer, 3);
+    shutdown(closer, SHUT_WR);
+    long fromClosed = fill(closed, 4);
+    shutdown(closed, SHUT_WR);
+    drain(closer, fromClosed, 4, 1, "the closing connection before the dump");
+    if (!await_tcp_state(closer, TCP_CLOSING) || !await_tcp_state(closed, TCP_FIN_WAIT2)) fail("closing states");
     if (mkdir("/work", 0700) || chdir("/work")) fail("mkdir /work");
     int dir = open(".", O_RDONLY | O_DIRECTORY);
     if (dir < 0 || rmdir("/work")) fail("rmdir /work");
@@ -121,6 +210,21 @@ static int init(void) {
     n = readlink(exe, buf, sizeof buf - 1);
     buf[n > 0 ? n : 0] = 0;
     if (kill(child, 0) || strcmp(buf, "/zdtmns")) fail("the exec'd child");
+    char got[8];
+    int c2 = socket(AF_UNIX, SOCK_STREAM, 0), o = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (read(ua, got, 5) != 5 || memcmp(got, "hello", 5)) fail("the unix stream's unread bytes");
+    if (connect(c2, (struct sockaddr *)&su, sizeof su) || accept(ul, NULL, NULL) < 0) fail("the unix listener at /sock");
+    if (recv(ud, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "dg", 2)) fail("the unread datagram at /dgram");
+    if (send(us, "d2", 2, 0) != 2 || sendto(o, "d3", 2, 0, (struct sockaddr *)&du, sizeof du) != 2
+        || recv(ud, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d2", 2)
+        || recv(ud, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d3", 2))
+        fail("the datagram socket at /dgram after the restore");
+    drain(server, toServer, 1, 0, "the bytes queued to the TCP server");
+    drain(client, toClient, 2, 0, "the bytes queued to the TCP client");
+    if (send(client, "x", 1, 0) != 1) fail("the TCP client writes again");
+    drain(server, 1, 'x', 0, "the TCP client's new byte");
+    drain(closed, fromCloser, 3, 1, "the closing connection's last bytes and FIN");
+    if (read(closer, got, 1) != 0) fail("the closing connection's end of file");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     if (waitpid(zombie, &status, WNOHANG) != zombie || !WIFEXITED(status) || WEXITSTATUS(status) != 7)

@@ -110,6 +110,26 @@ public final class SocketDumpState {
         }
     }
 
+    /** Per net namespace of the tree's (by maker): the view its path-bound unix sockets are bound in ("": cryo's), and by which. */
+    private final Map<Integer, String[]> viewOfNetns = new HashMap<>();
+
+    /**
+     * The restore makes the unix sockets of a net namespace of the tree's together, on one thread of
+     * cryo's inside it that sees the files as their holders do (a container's own mount namespace and
+     * root), so their clients connect by path there: registers {@code view} ("": cryo's) for socket
+     * {@code what} and returns null, or why that one thread cannot see the files as it does.
+     */
+    public synchronized String oneViewPerNetns(int netns, String view, String what) {
+        String[] had = viewOfNetns.putIfAbsent(netns, new String[] {view, what});
+        if (had == null || had[0].equals(view)) {
+            return null;
+        }
+        return "its socket file and that of " + had[1] + ", both of the net namespace pid " + netns + " made, are"
+                + " reached through different views of the files (" + (view.isEmpty() ? "cryo's" : view) + ", "
+                + (had[0].isEmpty() ? "cryo's" : had[0]) + "); the sockets of one net namespace are bound again"
+                + " from one view";
+    }
+
     /** The ends in cryo's namespace of the tree's namespaces' veth pairs: gone once a killed tree's namespaces are. */
     private final Set<String> outerEnds = new LinkedHashSet<>();
 

@@ -238,15 +238,38 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (seen == 0) {
             return false; // gone in both views
         }
+        int netns = st.netnsOf(d.ino());
         String why = seen == 2 ? "it was renamed since the bind"
                 : !Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString().equals("/") ? "the task has a root of its own"
-                : d.type() == Sockets.SOCK_DGRAM ? "it is a datagram socket"
-                : st.netnsOf(d.ino()) != 0 ? "the socket lives in a net namespace of the tree's" : null;
+                : d.type() == Sockets.SOCK_DGRAM && netns == 0 ? "it is a datagram socket of cryo's net namespace (its"
+                + " clients are connected again from cryo's view)"
+                : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
+                : null;
+        if (why == null && netns != 0) {
+            why = st.oneViewPerNetns(netns, viewOf(pid), what);
+        }
         if (why != null) {
             throw p.refuse(what + ": its socket file is reached through the task's own mount namespace or root, and"
                     + " cryo finds none at " + path + "; binding it again inside that view is not supported when " + why);
         }
         return true;
+    }
+
+    /**
+     * A datagram socket bound in a container's own view (its net namespace's sockets are made again
+     * together, seeing the files as it does): why a client connected to it cannot follow, or null.
+     */
+    private static String clientElsewhere(SocketDumpState st, SockDiag.UnixSocket d, int netns) {
+        return st.unix().values().stream().filter(o -> o.ino() != d.ino() && o.peerIno() == d.ino()
+                        && st.holder(o.ino()) != null && st.netnsOf(o.ino()) != netns)
+                .findFirst().map(o -> "its client, socket " + o.ino() + " (" + st.holder(o.ino()) + "), lives in another"
+                        + " net namespace").orElse(null);
+    }
+
+    /** The view of the files {@code pid} has: its mount namespace and its root. */
+    private static String viewOf(int pid) throws IOException {
+        return Namespaces.link(Integer.toString(pid), "mnt") + " "
+                + Files.readSymbolicLink(Path.of("/proc/" + pid + "/root"));
     }
 
     /** Whether {@code pid} sees the files otherwise than cryo: a mount namespace or a root of its own. */
@@ -315,6 +338,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         uid = attrs[0];
                         gid = attrs[1];
                         mode = attrs[2];
+                    }
+                    if (!ownView && st.netnsOf(d.ino()) != 0 && d.vfsIno() != 0) {
+                        String why = st.oneViewPerNetns(st.netnsOf(d.ino()), "", what);
+                        if (why != null) {
+                            throw p.refuse(what + ": " + why);
+                        }
                     }
                     Path moved = ownView || !bindDir.isEmpty() || d.pendingConnections().length > 0 ? null
                             : renamedFile(f, d.vfsIno());

@@ -115,7 +115,11 @@ public final class SocketHub implements AutoCloseable {
                     hub.records.put(k.ino(fd.desc()), fd.desc());
                     Integer ns = netnsOf.get(k.ino(fd.desc()));
                     boolean unix = fd.desc() instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket;
-                    if (unix && ((dev.cryo.engine.files.UnixSocketHandler.UnixSocket) fd.desc()).boundInOwnView()) {
+                    boolean inView = unix && ((dev.cryo.engine.files.UnixSocketHandler.UnixSocket) fd.desc()).boundInOwnView();
+                    if (inView && ns != null) { // a container's: its namespace's sockets are made seeing the files as it does
+                        hub.deferred.computeIfAbsent(ns, x -> new ArrayList<>()).add(fd.desc());
+                        hub.viewOfNetns.putIfAbsent(ns, t.pid());
+                    } else if (inView) {
                         hub.inViews.computeIfAbsent(t.pid(), x -> new ArrayList<>()).add(fd.desc());
                     } else if (ns == null && unix) { // made once the tasks their peer credentials name exist
                         hub.afterFork.add(fd.desc());
@@ -231,6 +235,12 @@ public final class SocketHub implements AutoCloseable {
     private final List<FileDesc> afterFork = new ArrayList<>();
     /** Sockets of the tree's net namespaces, by the task that makes the namespace, built once it is forked. */
     private final Map<Integer, List<FileDesc>> deferred = new LinkedHashMap<>();
+    /**
+     * Net namespaces of the tree's (by maker) holding unix sockets bound in their holder's own view of
+     * the files (a container's mount namespace and root, one per namespace: the dump checks), with that
+     * holder: the namespace's sockets are built seeing the files as it does.
+     */
+    private final Map<Integer, Integer> viewOfNetns = new HashMap<>();
     /** Sockets bound in their holder's own mount namespace, by that holder's pid: built once it is forked. */
     private final Map<Integer, List<FileDesc>> inViews = new LinkedHashMap<>();
     /** The namespace whose sockets are being built (its maker's pid), 0 for cryo's. */
@@ -261,10 +271,22 @@ public final class SocketHub implements AutoCloseable {
         afterFork.clear();
         for (Map.Entry<Integer, List<FileDesc>> e : deferred.entrySet()) {
             try {
+                Integer view = viewOfNetns.get(e.getKey());
                 dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(e.getKey()), "net", () -> {
                     building = e.getKey();
                     try {
-                        build(e.getValue());
+                        if (view == null) {
+                            build(e.getValue());
+                        } else { // its unix sockets from a thread started here, which stays in this net namespace
+                            java.util.Map<Boolean, List<FileDesc>> unix = e.getValue().stream().collect(
+                                    java.util.stream.Collectors.partitioningBy(
+                                            d -> d instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket));
+                            build(unix.get(false)); // the others may run nft, which a chroot'ed thread cannot start
+                            dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(view), () -> {
+                                build(unix.get(true));
+                                return null;
+                            });
+                        }
                     } finally {
                         building = 0;
                     }
@@ -288,6 +310,41 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         inViews.clear();
+    }
+
+    /** Network locks made inside the tree's net namespaces, by the namespace's maker. */
+    private final Map<Integer, String> netnsLocks = new LinkedHashMap<>();
+
+    /**
+     * Locks the connections rebuilt in the tree's net namespaces, each inside its namespace (from a
+     * thread of cryo's that joins it), as the dump's lock holds those of cryo's namespace: both ends
+     * are the tree's and leave repair mode one after the other, so without it one end's FIN, sent by
+     * its shutdown, reached the other before that one's own shutdown or the peer's FIN cryo gives
+     * again (a connection closing both ways, CLOSING, came back LAST_ACK and the restore failed).
+     */
+    private void lockInside() {
+        if (tcpClose || NetworkLock.nft() == null) {
+            return;
+        }
+        Map<Integer, List<NetworkLock.Flow>> flows = new LinkedHashMap<>();
+        for (Repaired r : repaired) {
+            if (r.netns() != 0 && r.local() != null) {
+                flows.computeIfAbsent(r.netns(), x -> new ArrayList<>()).add(new NetworkLock.Flow(r.local(), r.remote()));
+            }
+        }
+        flows.forEach((maker, f) -> {
+            String table = "cryo_restore_" + ProcessHandle.current().pid() + "_" + maker;
+            try {
+                dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(maker), "net", () -> {
+                    NetworkLock.lock(table, f);
+                    return null;
+                });
+                netnsLocks.put(maker, table);
+            } catch (KernelException e) { // without it the ends are resumed as before; a state not reached is reported
+                org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("the connections of the net namespace of pid {}"
+                        + " are resumed without a network lock: {}", maker, e.getMessage());
+            }
+        });
     }
 
     /** The sockets of the build under way (one namespace's, or cryo's). */
@@ -600,6 +657,7 @@ public final class SocketHub implements AutoCloseable {
      * before any task runs (a task reading a socket in repair mode would get EPERM).
      */
     public void resumeConnections() {
+        lockInside();
         for (Repaired r : repaired) {
             dev.cryo.kernel.net.TcpRepair.resume(r.socket(), r.connection(), r.reuseAddr());
             boolean sent = TcpSocketHandler.finSent(r.state()), received = TcpSocketHandler.finReceived(r.state());
@@ -619,6 +677,9 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         repaired.clear();
+        // every end has its FINs as dumped: what the lock dropped is sent again (the FINs, the window
+        // probes), and the tasks' first window updates must not be lost
+        unlockNamespaces();
     }
 
     /** Delivers the peer's FIN again and waits (at most 2 s) until the socket has taken it: it is then in {@code until}. */
@@ -647,6 +708,18 @@ public final class SocketHub implements AutoCloseable {
             NetworkLock.unlock(t);
         }
         lockTables.clear();
+        unlockNamespaces();
+    }
+
+    /** Removes the locks made inside the tree's net namespaces ({@link #lockInside}). */
+    private void unlockNamespaces() {
+        for (Map.Entry<Integer, String> l : netnsLocks.entrySet()) {
+            dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(l.getKey()), "net", () -> {
+                NetworkLock.unlock(l.getValue());
+                return null;
+            });
+        }
+        netnsLocks.clear();
     }
 
     public Set<String> lockTables() {
