@@ -245,8 +245,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 + " clients are connected again from cryo's view)"
                 : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
                 : null;
-        if (why == null && netns != 0) {
-            why = st.oneViewPerNetns(netns, viewOf(pid), what);
+        String otherView = why == null && netns != 0 ? st.oneViewPerNetns(netns, viewOf(pid), what) : null;
+        if (otherView != null) {
+            throw p.refuse(what + ": " + otherView);
         }
         if (why != null) {
             throw p.refuse(what + ": its socket file is reached through the task's own mount namespace or root, and"
