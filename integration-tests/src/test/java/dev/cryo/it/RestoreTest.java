@@ -107,6 +107,20 @@ class RestoreTest {
     }
 
     /**
+     * zdtm's session01 shape, refused at dump time: a task left in its great-grandparent's session
+     * while its parent, grandparent and great-grandparent each made a session of their own after
+     * forking the next one. The restore forks each of those before its parent makes its session.
+     */
+    @Test
+    void aTaskKeepsASessionThreeLevelsUpWhoseMembersBelowMadeTheirOwn() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sidchain.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/sidchain.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    /**
      * zdtm's session02 shape, and a daemon under tini or dumb-init: a subreaper's children in the
      * session of a leader that has exited come back in it (a helper at the leader's pid makes it).
      */

@@ -341,26 +341,32 @@ public final class RestoreSupervisor {
 
     /**
      * The live children {@code pid} forked before it made its own session: they are in the session
-     * it had then, its parent's (the dump let only those through, TreeWalker.checkSessions).
+     * it had then, or lead one and forked children in it before (BirthSessions; the dump let only
+     * those through, TreeWalker.checkSessions).
      */
     private Set<Integer> earlyOf(int pid) {
         TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
-        if (t == null || t.ids().sid() != pid) {
-            return Set.of();
-        }
-        TaskImage parent = image.tasks().stream().filter(x -> x.pid() == t.ids().ppid() && x.pid() != pid)
-                .findFirst().orElse(null);
-        if (parent == null) {
+        if (t == null || t.ids().sid() != pid || image.tasks().stream().noneMatch(x -> x.pid() == t.ids().ppid()
+                && x.pid() != pid)) {
             return Set.of();
         }
         Set<Integer> out = new java.util.HashSet<>();
         for (TaskImage c : image.tasks()) {
-            if (c.ids().ppid() == pid && c.pid() != pid && c.ids().sid() != c.pid() && c.ids().sid() != pid
-                    && c.ids().sid() == parent.ids().sid()) {
+            if (c.ids().ppid() == pid && c.pid() != pid && births().early(pid, t.ids().sid(), c.pid())) {
                 out.add(c.pid());
             }
         }
         return out;
+    }
+
+    private dev.cryo.engine.dump.BirthSessions births;
+
+    private dev.cryo.engine.dump.BirthSessions births() {
+        if (births == null) {
+            births = dev.cryo.engine.dump.BirthSessions.of(image.tasks().stream().map(x -> new dev.cryo.engine.dump
+                    .BirthSessions.Task(x.pid(), x.ids().ppid(), x.ids().sid())).toList(), Map.of());
+        }
+        return births;
     }
 
     /**

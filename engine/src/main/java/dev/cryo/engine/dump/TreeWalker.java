@@ -66,8 +66,9 @@ public final class TreeWalker {
      * A restore forks each task from its parent after the parent has made its own session: a task
      * comes back in its parent's session unless it leads one, and in its parent's process group
      * unless it leads one or its group's leader is in the tree. A live child its parent forked before
-     * making its own session, still in the grandparent's session, is forked again before that
-     * (RestoreSupervisor.earlyOf). A live child in the session of a leader that has exited (a daemon
+     * making its own session, still in the session the parent was born in, is forked again before that
+     * (RestoreSupervisor.earlyOf), at any depth: the parent is then born in that session too, forked
+     * early by its own parent if need be ({@link BirthSessions}). A live child in the session of a leader that has exited (a daemon
      * that forked, called setsid and forked again, its grandchild reparented to a subreaper) is
      * forked by a helper that takes the dead leader's pid and makes that session again
      * ({@link #inDeadSession}); one left in its parent's session in the group of a leader that has
@@ -85,14 +86,24 @@ public final class TreeWalker {
         }
         java.util.Map<Integer, Integer> deadSessionParent = new java.util.HashMap<>();
         java.util.Map<Integer, Integer> deadGroupParent = new java.util.HashMap<>();
+        java.util.Map<Integer, String> names = new java.util.HashMap<>();
+        stats.values().forEach(s -> names.put(s.pid(), s.comm()));
+        BirthSessions births = BirthSessions.of(stats.values().stream().filter(s -> s.state() != 'Z')
+                .map(s -> new BirthSessions.Task(s.pid(), s.ppid(), s.session())).toList(), names);
         for (ProcStat t : stats.values()) {
             ProcStat parent = stats.get(t.ppid());
             if (parent == null) {
                 continue; // the root: its session and group are handled as a whole
             }
             ProcStat grand = stats.get(parent.ppid());
-            boolean forkedBeforeSetsid = t.state() != 'Z' && parent.session() == parent.pid() && grand != null
-                    && grand.pid() != parent.pid() && t.session() == grand.session();
+            boolean forkedBeforeSetsid = t.state() != 'Z' && grand != null && grand.pid() != parent.pid()
+                    && births.early(parent.pid(), parent.session(), t.pid());
+            Integer born = births.of(t.pid());
+            if (t.state() != 'Z' && t.session() == t.pid() && born != null && born != parent.session() && !forkedBeforeSetsid) {
+                throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") leads its session and forked children"
+                        + " before making it, which are still in session " + born + "; its parent (pid " + parent.pid()
+                        + ", session " + parent.session() + ") could not fork it in that session again: not supported yet");
+            }
             boolean sessionGone = sessionLeaderGone(t, parent, stats) && !forkedBeforeSetsid;
             boolean deadSession = sessionGone && (t.pgrp() == t.session() || t.pgrp() == t.pid());
             if (deadSession) {
