@@ -1369,6 +1369,62 @@ class RealServersTest {
         }
     }
 
+    /**
+     * openvpn with {@code --dev tun} on the host, tunnelling to a second openvpn in a net namespace
+     * of the test's over a veth pair: a ping of the far end crosses both tun devices. The dump used to
+     * refuse the tun file (attached to an interface); a reopened one left openvpn spinning on "File
+     * descriptor in bad state". The killing dump keeps the device (made persistent) with its address
+     * and route, the restored openvpn is attached to it again, the device is no longer persistent,
+     * and pings cross the tunnel again.
+     */
+    @Test
+    void openvpnWithATunDeviceTunnelsAgainAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/openvpn")), "Debian package openvpn");
+        String suffix = Long.toHexString(System.nanoTime() & 0xfffffL);
+        int octet = 1 + (int) (System.nanoTime() % 250);
+        String ns = "cryo16v" + suffix, hostEnd = "c16h" + suffix, nsEnd = "c16n" + suffix;
+        String tunA = "c16a" + suffix, tunB = "c16b" + suffix;
+        String vethA = "198.18." + octet + ".1", vethB = "198.18." + octet + ".2";
+        String inA = "10.216." + octet + ".1", inB = "10.216." + octet + ".2";
+        Path key = tmp.resolve("static.key");
+        succeeds(List.of("/usr/sbin/openvpn", "--genkey", "secret", key.toString()));
+        List<String> common = List.of("--dev-type", "tun", "--secret", key.toString(), "--cipher", "AES-256-CBC",
+                "--disable-dco", "--proto", "udp", "--ping", "1", "--verb", "3");
+        try {
+            succeeds(List.of("ip", "netns", "add", ns));
+            succeeds(List.of("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns));
+            succeeds(List.of("ip", "addr", "add", vethA + "/30", "dev", hostEnd));
+            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+            succeeds(List.of("ip", "-n", ns, "addr", "add", vethB + "/30", "dev", nsEnd));
+            succeeds(List.of("ip", "-n", ns, "link", "set", nsEnd, "up"));
+            List<String> b = new ArrayList<>(List.of("ip", "netns", "exec", ns, "/usr/sbin/openvpn", "--dev", tunB,
+                    "--ifconfig", inB, inA, "--local", vethB, "--lport", "1194", "--remote", vethA, "--rport", "1195"));
+            b.addAll(common);
+            List<String> a = new ArrayList<>(List.of("/usr/sbin/openvpn", "--dev", tunA, "--ifconfig", inA, inB,
+                    "--local", vethA, "--lport", "1195", "--remote", vethB, "--rport", "1194"));
+            a.addAll(common);
+            List<String> ping = List.of("ping", "-c", "1", "-W", "2", inB);
+            try (DetachedProcess far = DetachedProcess.start(tmp.resolve("far.out"), b.toArray(String[]::new));
+                 DetachedProcess p = DetachedProcess.start(tmp.resolve("openvpn.out"), a.toArray(String[]::new))) {
+                awaitOutput(ping, " 0% packet loss", "a ping across the tunnel");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+                try {
+                    assertTrue(succeeds(List.of("ip", "-d", "link", "show", tunA)).contains("persist off"),
+                            "the device goes with its last file again");
+                    assertTrue(succeeds(List.of("ip", "addr", "show", tunA)).contains(inA), "the device kept its address");
+                    awaitOutput(ping, " 0% packet loss", "a ping across the tunnel through the restored openvpn");
+                    assertFalse(r.outputText().contains("bad state"), r.outputText());
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        } finally {
+            succeedsQuietly(List.of("ip", "netns", "del", ns)); // takes the veth pair and tun B along
+            succeedsQuietly(List.of("ip", "link", "del", hostEnd));
+            succeedsQuietly(List.of("ip", "link", "del", tunA));
+        }
+    }
+
     /** "ticks N rows M" → {N, M}. */
     private static int[] elixirReply(String line) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("ticks (\\d+) rows (\\d+)\n").matcher(line);

@@ -158,9 +158,10 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     /**
      * What an open misc device (major 10) holds that another open of it would not have, or null:
-     * an attached tun/tap interface (fdinfo "iff"), a FUSE connection, an input device made through
-     * uinput/uhid, a vhost worker, a PM QoS latency request, an armed watchdog. openvpn came back
-     * with a bare /dev/net/tun fd and spun on "read from TUN/TAP: File descriptor in bad state".
+     * a FUSE connection, an input device made through uinput/uhid, a vhost worker, a PM QoS latency
+     * request, an armed watchdog. (A /dev/net/tun file attached to a device is {@link TunFileHandler}'s,
+     * earlier in the table: openvpn came back with a bare one and spun on "read from TUN/TAP: File
+     * descriptor in bad state" before it was carried.)
      */
     static String perOpenState(FdProbe fd, long rdev) {
         long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
@@ -169,10 +170,6 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             return null;
         }
         String name = miscName(minor, fd.target());
-        if (name.equals("net/tun")) {
-            String iff = fd.info() == null ? "" : fd.info().value("iff").orElse("").trim();
-            return iff.isEmpty() ? null : "is attached to tun/tap interface " + iff;
-        }
         if (name.equals("fuse") || name.equals("cuse")) {
             return "holds a FUSE connection";
         }

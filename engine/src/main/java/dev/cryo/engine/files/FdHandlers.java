@@ -37,6 +37,7 @@ public final class FdHandlers {
             new PtyMasterHandler(),
             new PtySlaveHandler(),
             new CurrentTtyHandler(),
+            new TunFileHandler(),
             new CharDeviceHandler(),
             new MemfdHandler(),
             new GhostFileHandler(),

@@ -557,7 +557,7 @@ public final class SocketDumpState {
             try {
                 e.getValue().run();
             } catch (RuntimeException failed) {
-                problems.add("could not give a TCP socket back its error: " + failed.getMessage());
+                problems.add("could not give back what the dump took: " + failed.getMessage());
             } finally {
                 e.getKey().close();
             }
@@ -694,6 +694,26 @@ public final class SocketDumpState {
             }
         }
         return out;
+    }
+
+    /** The tun/tap devices this dump made persistent, by name: whether each was persistent before. */
+    private final Map<String, Boolean> tunPersistent = new java.util.HashMap<>();
+
+    /**
+     * Whether tun/tap device {@code device} was persistent before this dump ({@code now}, the first
+     * time a file of it is asked about: the first asker makes it persistent, and the others would see that).
+     */
+    public synchronized boolean tunPersistentBefore(String device, boolean now) {
+        return tunPersistent.computeIfAbsent(device, d -> now);
+    }
+
+    /** Whether task {@code pid} is in this (cryo's) network namespace. */
+    public static boolean inOurNetns(dev.cryo.kernel.Pid pid) {
+        try {
+            return Ours.NET.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/net")).toString());
+        } catch (java.io.IOException e) {
+            throw new KernelException("cannot read the network namespace of pid " + pid + ": " + e.getMessage(), e);
+        }
     }
 
     /** Whether a socket lives in this (cryo's) network namespace. */

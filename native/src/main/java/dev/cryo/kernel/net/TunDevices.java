@@ -1,0 +1,123 @@
+package dev.cryo.kernel.net;
+
+import com.sun.jna.Memory;
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.SyscallNr;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * tun/tap devices (linux/if_tun.h) through an open {@code /dev/net/tun} file this process holds:
+ * its own, or a task's taken with pidfd_getfd. Device-wide facts are read from sysfs (cryo's net
+ * namespace), where {@code tun_flags} holds the device's flags: TUNGETIFF would not do, it ORs
+ * {@code IFF_NOFILTER} into them, which has the value of {@code IFF_NO_PI}.
+ */
+public final class TunDevices {
+    private TunDevices() {}
+
+    /** The misc device's minor: /dev/net/tun is 10:200. */
+    public static final int MINOR = 200;
+    public static final int IFF_TUN = 0x1, IFF_TAP = 0x2, TYPE_MASK = 0xf, IFF_MULTI_QUEUE = 0x100,
+            IFF_PERSIST = 0x800, IFF_TUN_EXCL = 0x8000;
+    private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNGETFILTER = ioR(219, 16);
+    private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
+
+    private static long ioW(int nr, int size) {
+        return (1L << 30) | ((long) size << 16) | ('T' << 8) | nr;
+    }
+
+    private static long ioR(int nr, int size) {
+        return (2L << 30) | ((long) size << 16) | ('T' << 8) | nr;
+    }
+
+    /** The device's flags (sysfs tun_flags): type, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE, IFF_PERSIST... */
+    public static int flags(String device) {
+        String v = sys(device, "tun_flags");
+        return Integer.decode(v);
+    }
+
+    /** The device's interface index in cryo's net namespace, or -1 when no device has that name here. */
+    public static int ifindex(String device) {
+        Path p = Path.of("/sys/class/net", device, "ifindex");
+        if (!Files.exists(p)) {
+            return -1;
+        }
+        return Integer.parseInt(sys(device, "ifindex"));
+    }
+
+    /** Whether {@code device} is a tun/tap device (it has tun_flags). */
+    public static boolean isTun(String device) {
+        return Files.exists(Path.of("/sys/class/net", device, "tun_flags"));
+    }
+
+    private static String sys(String device, String attr) {
+        Path p = Path.of("/sys/class/net", device, attr);
+        try {
+            return Files.readString(p).strip();
+        } catch (IOException e) {
+            throw new KernelException("cannot read " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Makes the device persistent (it outlives its last file) or not. */
+    public static void persist(Fd tun, String device, boolean on) {
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETPERSIST " + (on ? 1 : 0) + ", " + device + ")", SyscallNr.IOCTL,
+                tun.value(), TUNSETPERSIST, on ? 1 : 0, 0);
+    }
+
+    /** The length of the classic BPF filter attached to a tap device's queues (TUNATTACHFILTER), 0 if none. */
+    public static int filterLength(Fd tun, String device) {
+        Memory m = new Memory(16);
+        m.clear();
+        Sys.call(() -> "ioctl(" + tun + ", TUNGETFILTER, " + device + ")", SyscallNr.IOCTL, tun.value(), TUNGETFILTER,
+                Sys.address(m), 0);
+        return m.getShort(0) & 0xffff;
+    }
+
+    /** Attaches a file not attached yet to existing device {@code device} with its {@code flags} (TUNSETIFF). */
+    public static void attach(Fd tun, String device, int flags) {
+        Memory m = ifreq(device, flags);
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETIFF, " + device + ", flags 0x" + Integer.toHexString(flags) + ")",
+                SyscallNr.IOCTL, tun.value(), TUNSETIFF, Sys.address(m), 0);
+    }
+
+    /**
+     * Whether a file that shows no device in fdinfo is a queue detached from its multi-queue device
+     * (TUNSETQUEUE IFF_DETACH_QUEUE) rather than a file never attached: TUNSETIFF refuses a detached
+     * queue before anything else (EINVAL), and an exclusive create of the name "lo", which exists,
+     * fails for a fresh file (EBUSY). Neither changes the file.
+     */
+    public static boolean detachedQueue(Fd tun) {
+        try {
+            attach(tun, "lo", IFF_TUN | IFF_TUN_EXCL);
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.EINVAL) {
+                return true;
+            }
+            if (e.errno() == Errno.EBUSY) {
+                return false;
+            }
+            throw e;
+        }
+        throw new KernelException("ioctl(" + tun + ", TUNSETIFF, lo, exclusive) succeeded: the probe made a device");
+    }
+
+    private static Memory ifreq(String device, int flags) {
+        byte[] name = device.getBytes(StandardCharsets.US_ASCII);
+        if (name.length >= IFNAMSIZ) {
+            throw new KernelException("tun/tap device name " + device + " is longer than " + (IFNAMSIZ - 1) + " bytes");
+        }
+        Memory m = new Memory(IFREQ_SIZE);
+        m.clear();
+        m.write(0, name, 0, name.length);
+        m.setShort(IFNAMSIZ, (short) flags);
+        return m;
+    }
+}
