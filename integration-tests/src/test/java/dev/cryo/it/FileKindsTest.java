@@ -53,6 +53,23 @@ class FileKindsTest {
     }
 
     /** zdtm's pipe03 found it: an empty pipe grown with F_SETPIPE_SZ came back with the default size. */
+    /**
+     * A multi-queue tun device with a queue the program detached (tunqueues.c): the dump used to
+     * refuse both files (attached to an interface); now both come back on the device, the detached
+     * one still detached, and the device not persistent.
+     */
+    @Test
+    void aMultiQueueTunDeviceComesBackWithItsDetachedQueue() throws Exception {
+        String device = "c16q" + Long.toHexString(System.nanoTime() & 0xfffffL);
+        try {
+            assertPassOnce(DumpRestore.workloadVerdict(tmp, "tunqueues", device));
+            assertFalse(Files.exists(Path.of("/sys/class/net/" + device)), "the device went with its last file");
+        } finally {
+            new ProcessBuilder("ip", "link", "del", device).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        }
+    }
+
     @Test
     void pipeAndFifoBufferSizesComeBack() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

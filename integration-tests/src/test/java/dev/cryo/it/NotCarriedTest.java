@@ -115,11 +115,15 @@ class NotCarriedTest {
                                 + "os.rmdir('d')",
                         " fd 3: device node .*/d/n \\(1:3\\), deleted, was in directory .*/d, which is gone too; a"
                                 + " restore would have nowhere to make it again: not supported"),
-                // openvpn came back with a bare /dev/net/tun fd (reopened by path), no interface attached
-                python("a tun device attached to an interface", "import fcntl, struct\nf = open('/dev/net/tun', 'r+b', 0)\n"
-                                + "fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', b'cryot%d', 0x1001))",
-                        " fd 3: /dev/net/tun is attached to tun/tap interface cryot\\d+; a reopen by path would come back "
-                                + "without it, which is not supported"),
+                // a tun file attached to a device of cryo's net namespace is carried (RealServersTest's openvpn,
+                // FileKindsTest's queues); a tap device's packet filter cannot be read back
+                python("a tap device with a packet filter", "import fcntl, struct, ctypes\n"
+                                + "f = open('/dev/net/tun', 'r+b', 0)\n"
+                                + "fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', b'cryoq%d', 0x1002))\n"
+                                + "code = (ctypes.c_uint64 * 1)(0x0000ffff00000006)\n"
+                                + "fcntl.ioctl(f, 0x401054d5, struct.pack('HxxxxxxQ', 1, ctypes.addressof(code)))",
+                        " fd 3: tap device cryoq\\d+ has a packet filter \\(TUNATTACHFILTER\\), which cannot be read"
+                                + " back; not supported"),
                 // a signal owner that is a thread of the task itself is carried (FileKindsTest sigowners.c);
                 // one of another process's thread is not: threads are made after every task's files
                 python("a signal owner that is a thread of another process", "import fcntl, os, socket, struct, threading, time\n"

@@ -28,24 +28,30 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * changed): a tree restored on another host finds none. Packets the kernel had queued for the
  * program and it had not read are dropped with the killed file, as a link drops packets.
  *
- * <p>Refused by name: a device of another net namespace (CRIU too needs the namespace dumped), a
- * tap device's packet filter (TUNATTACHFILTER: it cannot be read back), and a queue detached from
- * its multi-queue device (IFF_DETACH_QUEUE), which fdinfo shows as a file never attached and which
- * used to come back as one. A file never attached stays {@link CharDeviceHandler}'s (reopened by path).
+ * A queue the program detached from its multi-queue device (TUNSETQUEUE IFF_DETACH_QUEUE) is
+ * attached and detached again: it gets no packets until the program attaches it.
+ *
+ * <p>Refused by name: a device of another net namespace (CRIU too needs the namespace dumped) and
+ * a tap device's packet filter (TUNATTACHFILTER: it cannot be read back). A file never attached
+ * stays {@link CharDeviceHandler}'s (reopened by path).
  */
 public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
     public static final int TAG = 840, RECORD_ID = 2210;
 
-    /** The device's name, its index when dumped, its flags (sysfs tun_flags) and whether it was persistent before the dump. */
-    public record TunFile(String device, int ifindex, int flags, boolean persistent) implements FileDesc {}
+    /**
+     * The device's name, its index when dumped, its flags (sysfs tun_flags), whether it was persistent
+     * before the dump and whether this file's queue is detached from it.
+     */
+    public record TunFile(String device, int ifindex, int flags, boolean persistent, boolean detached) implements FileDesc {}
 
     static final RecordCodec<TunFile> CODEC = RecordCodec.of(TunFile.class, RECORD_ID, 1, (out, t) -> {
         ModelFields.writeText(out, t.device(), ModelLimits.PATH, "TunFile.device");
         out.writeInt(t.ifindex());
         out.writeInt(t.flags());
         out.writeBoolean(t.persistent());
+        out.writeBoolean(t.detached());
     }, (in, version) -> new TunFile(ModelFields.readText(in, ModelLimits.PATH, "TunFile.device"), in.readInt(),
-            in.readInt(), in.readBoolean()));
+            in.readInt(), in.readBoolean(), in.readBoolean()));
 
     @Override
     public String kind() {
@@ -73,12 +79,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         if (major != 10 || minor != TunDevices.MINOR) {
             return false;
         }
-        if (!device(fd).isEmpty()) {
-            return true;
-        }
-        try (Fd pidfd = Sys.pidfdOpen(fd.pid()); Fd copy = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
-            return TunDevices.detachedQueue(copy); // refused by dump(); a fresh file is reopened by path
-        }
+        return !device(fd).isEmpty(); // one never attached is reopened by path
     }
 
     private static String device(FdProbe fd) {
@@ -88,10 +89,6 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
     @Override
     public TunFile dump(FdProbe fd, DumpContext ctx) {
         String name = device(fd);
-        if (name.isEmpty()) {
-            throw new DumpException(fd.where() + ": " + fd.target() + " is a queue detached from its multi-queue tun/tap"
-                    + " device (TUNSETQUEUE IFF_DETACH_QUEUE), which nothing shows the device of; not supported");
-        }
         if (!SocketDumpState.inOurNetns(fd.pid())) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is attached to tun/tap device " + name
                     + " of a net namespace other than cryo's; not supported");
@@ -105,6 +102,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         Fd copy = null;
         try (Fd pidfd = Sys.pidfdOpen(fd.pid())) {
             copy = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd());
+            boolean detached = TunDevices.detached(copy, name);
             if ((flags & TunDevices.TYPE_MASK) == TunDevices.IFF_TAP && TunDevices.filterLength(copy, name) > 0) {
                 throw new DumpException(fd.where() + ": tap device " + name + " has a packet filter (TUNATTACHFILTER),"
                         + " which cannot be read back; not supported");
@@ -117,7 +115,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
                 ctx.sockets().giveBackIfRunning(held, () -> TunDevices.persist(held, name, false));
                 copy = null;
             }
-            return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST, persistent);
+            return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST, persistent, detached);
         } catch (KernelException e) {
             throw new DumpException(fd.where() + ": tun/tap device " + name + ": " + e.getMessage());
         } finally {
@@ -137,6 +135,9 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         }
         try (Fd own = Sys.open("/dev/net/tun", FdHandlers.openFlags(fd))) {
             TunDevices.attach(own, t.device(), t.flags());
+            if (t.detached()) {
+                TunDevices.detach(own, t.device());
+            }
             if (!t.persistent()) {
                 TunDevices.persist(own, t.device(), false); // it goes with its last file again
             }
@@ -154,5 +155,8 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         m.put("ifindex", t.ifindex());
         m.put("tunFlags", hex(t.flags()));
         m.put("persistent", t.persistent());
+        if (t.detached()) {
+            m.put("queue", "detached");
+        }
     }
 }

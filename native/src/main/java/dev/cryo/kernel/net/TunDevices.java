@@ -1,11 +1,9 @@
 package dev.cryo.kernel.net;
 
 import com.sun.jna.Memory;
-import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
@@ -25,8 +23,9 @@ public final class TunDevices {
     /** The misc device's minor: /dev/net/tun is 10:200. */
     public static final int MINOR = 200;
     public static final int IFF_TUN = 0x1, IFF_TAP = 0x2, TYPE_MASK = 0xf, IFF_MULTI_QUEUE = 0x100,
-            IFF_PERSIST = 0x800, IFF_TUN_EXCL = 0x8000;
-    private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNGETFILTER = ioR(219, 16);
+            IFF_DETACH_QUEUE = 0x400, IFF_PERSIST = 0x800;
+    private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNGETIFF = ioR(210, 4),
+            TUNSETQUEUE = ioW(217, 4), TUNGETFILTER = ioR(219, 16);
     private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
 
     private static long ioW(int nr, int size) {
@@ -88,25 +87,20 @@ public final class TunDevices {
                 SyscallNr.IOCTL, tun.value(), TUNSETIFF, Sys.address(m), 0);
     }
 
-    /**
-     * Whether a file that shows no device in fdinfo is a queue detached from its multi-queue device
-     * (TUNSETQUEUE IFF_DETACH_QUEUE) rather than a file never attached: TUNSETIFF refuses a detached
-     * queue before anything else (EINVAL), and an exclusive create of the name "lo", which exists,
-     * fails for a fresh file (EBUSY). Neither changes the file.
-     */
-    public static boolean detachedQueue(Fd tun) {
-        try {
-            attach(tun, "lo", IFF_TUN | IFF_TUN_EXCL);
-        } catch (SyscallException e) {
-            if (e.errno() == Errno.EINVAL) {
-                return true;
-            }
-            if (e.errno() == Errno.EBUSY) {
-                return false;
-            }
-            throw e;
-        }
-        throw new KernelException("ioctl(" + tun + ", TUNSETIFF, lo, exclusive) succeeded: the probe made a device");
+    /** Whether the file is a queue detached from its multi-queue device (TUNGETIFF shows IFF_DETACH_QUEUE). */
+    public static boolean detached(Fd tun, String device) {
+        Memory m = new Memory(IFREQ_SIZE);
+        m.clear();
+        Sys.call(() -> "ioctl(" + tun + ", TUNGETIFF, " + device + ")", SyscallNr.IOCTL, tun.value(), TUNGETIFF,
+                Sys.address(m), 0);
+        return (m.getShort(IFNAMSIZ) & IFF_DETACH_QUEUE) != 0;
+    }
+
+    /** Detaches the file's queue from its multi-queue device (TUNSETQUEUE IFF_DETACH_QUEUE): it gets no packets. */
+    public static void detach(Fd tun, String device) {
+        Memory m = ifreq("", IFF_DETACH_QUEUE);
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETQUEUE IFF_DETACH_QUEUE, " + device + ")", SyscallNr.IOCTL, tun.value(),
+                TUNSETQUEUE, Sys.address(m), 0);
     }
 
     private static Memory ifreq(String device, int flags) {
