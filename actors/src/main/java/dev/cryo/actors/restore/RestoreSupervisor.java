@@ -675,6 +675,11 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             unlock = e.getMessage();
         }
+        try {
+            sockets.restored();
+        } catch (RuntimeException e) {
+            unlock = unlock.isEmpty() ? e.getMessage() : unlock + "; " + e.getMessage();
+        }
         sockets.close();
         if (!unlock.isEmpty()) {
             ctx.getLog().warn("restored, but {}", unlock);

@@ -109,6 +109,16 @@ public interface FdHandler<D extends FileDesc> {
         long take(int pid, int fd);
 
         /**
+         * Runs {@code action} on {@code held} (a file of cryo's) once the whole tree is restored and
+         * runs, then closes it; a restore that fails only closes it. Here (no restore around): at once.
+         */
+        default void whenRestored(dev.cryo.kernel.Fd held, java.util.function.Consumer<dev.cryo.kernel.Fd> action) {
+            try (held) {
+                action.accept(held);
+            }
+        }
+
+        /**
          * Opens {@code path} in cryo's own view of the filesystem (not the task's) and has the task
          * take that open file: a file the task holds through a mount of cryo's namespace.
          */

@@ -23,8 +23,9 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * and holds what the host set on it — addresses, routes, MTU, owner, offloads —, but a device
  * that is not persistent goes away with its last file, which the killing dump closes. So the dump
  * makes it persistent (given back if the tree runs on), and it waits with all of that for the
- * restore, which attaches a new file to it (TUNSETIFF with its flags) and makes it non-persistent
- * again as it was. The restore refuses a device that is gone or is another one now (its index
+ * restore, which attaches a new file to it (TUNSETIFF with its flags) and, once the tree runs,
+ * makes it non-persistent again as it was (a failed restore leaves it waiting for the next). The
+ * restore refuses a device that is gone or is another one now (its index
  * changed): a tree restored on another host finds none. Packets the kernel had queued for the
  * program and it had not read are dropped with the killed file, as a link drops packets.
  *
@@ -133,16 +134,23 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
                     + " (ifindex " + t.ifindex() + ") " + (now < 0 ? "is gone" : "is another device now (ifindex " + now + ")")
                     + "; its file cannot be attached again (a device lives on the host it was dumped on)");
         }
-        try (Fd own = Sys.open("/dev/net/tun", FdHandlers.openFlags(fd))) {
+        Fd own = Sys.open("/dev/net/tun", FdHandlers.openFlags(fd));
+        try {
             TunDevices.attach(own, t.device(), t.flags());
             if (t.detached()) {
                 TunDevices.detach(own, t.device());
             }
-            if (!t.persistent()) {
-                TunDevices.persist(own, t.device(), false); // it goes with its last file again
+            long planted = ctx.take((int) ProcessHandle.current().pid(), own.value());
+            if (t.persistent()) {
+                own.close();
+            } else {
+                // it goes with its last file again once the tree runs: a restore that fails before
+                // leaves it persistent, waiting for the next one
+                ctx.whenRestored(own, f -> TunDevices.persist(f, t.device(), false));
             }
-            return ctx.take((int) ProcessHandle.current().pid(), own.value());
+            return planted;
         } catch (KernelException e) {
+            own.close();
             throw new RestoreException("pid " + ctx.taskPid() + " fd " + fd.fd() + ": attaching tun/tap device "
                     + t.device() + ": " + e.getMessage());
         }

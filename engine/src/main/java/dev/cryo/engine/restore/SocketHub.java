@@ -702,6 +702,31 @@ public final class SocketHub implements AutoCloseable {
         return Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, 8)[0] & 0xff;
     }
 
+    private record Deferred(Fd held, java.util.function.Consumer<Fd> action) {}
+
+    private final List<Deferred> whenRestored = new ArrayList<>();
+
+    /** {@code action} runs on {@code held} once the tree runs ({@link #restored}); a failed restore only closes it. */
+    public synchronized void whenRestored(Fd held, java.util.function.Consumer<Fd> action) {
+        whenRestored.add(new Deferred(held, action));
+    }
+
+    /** The tree is restored and runs: what waited for it is done (a tun device is no longer persistent...). */
+    public synchronized void restored() {
+        List<String> problems = new ArrayList<>();
+        for (Deferred d : whenRestored) {
+            try (Fd held = d.held()) {
+                d.action().accept(held);
+            } catch (RuntimeException e) {
+                problems.add(e.getMessage());
+            }
+        }
+        whenRestored.clear();
+        if (!problems.isEmpty()) {
+            throw new KernelException(String.join("; ", problems));
+        }
+    }
+
     /** Removes the network locks of the image's TCP connections: the restored sockets own them again. */
     public void unlockNetwork() {
         for (String t : lockTables) {
@@ -728,6 +753,10 @@ public final class SocketHub implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            whenRestored.forEach(d -> d.held().close());
+            whenRestored.clear();
+        }
         sockets.values().forEach(Fd::close);
         sockets.clear();
         anonymous.values().forEach(Fd::close);

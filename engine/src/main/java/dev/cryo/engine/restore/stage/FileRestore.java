@@ -152,6 +152,11 @@ public final class FileRestore {
             }
 
             @Override
+            public void whenRestored(Fd held, java.util.function.Consumer<Fd> action) {
+                sockets.whenRestored(held, action);
+            }
+
+            @Override
             public String sharedMemoryPath(long ino) {
                 return objects.path(ino);
             }
