@@ -43,11 +43,7 @@ public final class CurrentTtyHandler implements FdHandler<CurrentTtyHandler.Curr
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
-        if (!fd.target().startsWith("/") || !FileIdentity.isCharDevice(fd.procPath())) {
-            return false;
-        }
-        long rdev = FileIdentity.rdev(fd.procPath());
-        return Terminals.major(rdev) == Terminals.TTYAUX_MAJOR && Terminals.minor(rdev) == 0;
+        return FileIdentity.isDevice(fd, Terminals.TTYAUX_MAJOR, 0);
     }
 
     @Override

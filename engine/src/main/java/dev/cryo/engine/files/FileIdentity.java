@@ -50,6 +50,15 @@ public final class FileIdentity {
         return Files.exists(statPath) && type(statPath) == S_IFCHR;
     }
 
+    /** Whether fd {@code fd} is an open character device {@code major:minor} (a /dev/tty, a /dev/net/tun...). */
+    static boolean isDevice(FdProbe fd, int major, int minor) throws IOException {
+        if (!fd.target().startsWith("/") || !isCharDevice(fd.procPath())) {
+            return false;
+        }
+        long rdev = rdev(fd.procPath());
+        return dev.cryo.kernel.Terminals.major(rdev) == major && dev.cryo.kernel.Terminals.minor(rdev) == minor;
+    }
+
     public static boolean isFifo(Path statPath) throws IOException {
         return Files.exists(statPath) && type(statPath) == S_IFIFO;
     }

@@ -71,16 +71,8 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
 
     @Override
     public boolean handles(FdProbe fd) throws IOException {
-        if (!fd.target().startsWith("/") || !FileIdentity.isCharDevice(fd.procPath())) {
-            return false;
-        }
-        long rdev = FileIdentity.rdev(fd.procPath());
-        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-        if (major != 10 || minor != TunDevices.MINOR) {
-            return false;
-        }
-        return !device(fd).isEmpty(); // one never attached is reopened by path
+        // one never attached is reopened by path
+        return FileIdentity.isDevice(fd, TunDevices.MISC_MAJOR, TunDevices.MINOR) && !device(fd).isEmpty();
     }
 
     private static String device(FdProbe fd) {

@@ -20,8 +20,8 @@ import java.nio.file.Path;
 public final class TunDevices {
     private TunDevices() {}
 
-    /** The misc device's minor: /dev/net/tun is 10:200. */
-    public static final int MINOR = 200;
+    /** /dev/net/tun is misc device 10:200. */
+    public static final int MISC_MAJOR = 10, MINOR = 200;
     public static final int IFF_TUN = 0x1, IFF_TAP = 0x2, TYPE_MASK = 0xf, IFF_MULTI_QUEUE = 0x100,
             IFF_DETACH_QUEUE = 0x400, IFF_PERSIST = 0x800;
     private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNGETIFF = ioR(210, 4),
