@@ -119,6 +119,53 @@ class NetNamespaceTest {
     }
 
     /**
+     * Two net namespaces of the tree linked by a veth pair (two containers, a test's two hosts): the
+     * init in namespace a pings a UDP echo server in namespace b through the pair, b reaching a's
+     * other net by a route via its end. The pair was refused ("neither the tree's nor cryo's"); it is
+     * made again with one end in each, and the echoes go on.
+     */
+    @Test
+    void aVethPairBetweenTwoNetNamespacesOfTheTreeComesBackLinkingThem() throws Exception {
+        Path log = tmp.resolve("pair.out");
+        Files.writeString(tmp.resolve("echo.py"), "import socket\n"
+                + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 7000))\n"
+                + "while True:\n    d, a = s.recvfrom(100)\n    s.sendto(d, a)\n");
+        Files.writeString(tmp.resolve("ping.py"), "import socket, time\n"
+                + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(1)\n"
+                + "s.bind(('10.82.0.1', 0))\n"
+                + "for i in range(3000):\n    try:\n        s.sendto(str(i).encode(), ('10.81.0.2', 7000))\n"
+                + "        print('echo', s.recvfrom(100)[0].decode(), flush=True)\n"
+                + "    except OSError:\n        print('lost', i, flush=True)\n    time.sleep(0.1)\n");
+        Files.writeString(tmp.resolve("b.sh"), "ip link set lo up; i=0\n"
+                + "while [ $i -lt 300 ] && ! ip link show cryo-xb >/dev/null 2>&1; do i=$((i+1)); sleep 0.1; done\n"
+                + "ip addr add 10.81.0.2/24 dev cryo-xb && ip link set cryo-xb up && ip route add 10.82.0.0/24 via 10.81.0.1\n"
+                + "exec python3 " + tmp.resolve("echo.py") + "\n");
+        Files.writeString(tmp.resolve("a.sh"), "ip link set lo up && ip addr add 10.82.0.1/24 dev lo\n"
+                + "unshare -n sh " + tmp.resolve("b.sh") + " &\nB=$!; i=0\n"
+                + "while [ $i -lt 100 ] && [ \"$(readlink /proc/$B/ns/net)\" = \"$(readlink /proc/$$/ns/net)\" ]; do"
+                + " i=$((i+1)); sleep 0.1; done\n"
+                + "ip link add cryo-xa type veth peer name cryo-xb netns $B && ip addr add 10.81.0.1/24 dev cryo-xa"
+                + " && ip link set cryo-xa up && exec python3 " + tmp.resolve("ping.py") + "\n");
+        try (DetachedProcess p = DetachedProcess.start(log, "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh " + tmp.resolve("a.sh") + " 2>/dev/null")) {
+            DetachedProcess.awaitCondition(() -> count(log, "echo ") >= 3, Duration.ofSeconds(60),
+                    "the first echoes through the pair");
+            int init = NamespaceTest.initUnder(p.pid().value());
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dump(init, img).restoreDetached(log);
+            try {
+                long before = count(log, "echo ");
+                DetachedProcess.awaitCondition(() -> count(log, "echo ") >= before + 5, Duration.ofSeconds(30),
+                        "echoes through the pair made again");
+                String show = Cli.run("show", img.toString()).out();
+                assertTrue(show.contains("across=cryo-xb"), show);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * The container live migration case: a TCP connection from a client outside the tree (in the
      * test's namespace, 10.83.0.1) through the veth to a server inside (10.83.0.2), bytes queued both
      * ways. With --tcp-established the connection is locked at the veth's outside end, survives the

@@ -10,13 +10,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The devices of a net namespace of the tree's besides lo. Carried: veth pairs, either both ends
- * inside, or one end inside and its peer in cryo's namespace (a container's link to the host,
+ * The devices of a net namespace of the tree's besides lo. Carried: veth pairs, both ends inside,
+ * or one end in each of two net namespaces of the tree (two containers, or a test's two hosts,
+ * linked: written once, by the namespace whose task has the lower pid, and made by it with the peer
+ * end straight in the other), or one end inside and its peer in cryo's namespace (a container's link to the host,
  * CRIU's {@code --external veth[...]}): the namespace dies with the tree, and its veth ends with
  * it, taking their peers along, so the restore makes the pair again, both ends as they were —
  * names, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge and its own
  * settings (forwarding, proxy_arp... of a routed container's host end). Anything
- * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a third namespace) is refused by
+ * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a namespace outside the tree) is refused by
  * name. Each device is one line of {@code key=value} words in {@link NetNamespaceImage#devices()}.
  */
 final class NetDevices {
@@ -76,8 +78,8 @@ final class NetDevices {
      * The devices of the namespace task {@code p} made, as lines for the image; addresses of its
      * veth ends go to {@code addresses} ("10.1.0.2/24 scope global dev veth0"). Refuses the rest.
      */
-    static List<String> scan(Pid p, String what, List<String> addresses) {
-        List<Link> inside = parse(NetnsCommand.run(p, "ip", "-o", "-d", "link", "show"));
+    static List<String> scan(Pid p, String what, List<String> addresses, List<Pid> treeNets) {
+        List<Link> inside = links(p);
         List<String> out = new ArrayList<>();
         List<Link> host = null;
         for (Link l : inside) {
@@ -116,8 +118,17 @@ final class NetDevices {
             Link outer = host.stream().filter(o -> o.index() == l.peerIndex() && o.peerIndex() == l.index()
                     && o.kind().equals("veth")).findFirst().orElse(null);
             if (outer == null) {
-                throw new DumpException(what + ": the peer of veth " + l.name() + " (ifindex " + l.peerIndex() + ") is"
-                        + " in a net namespace that is neither the tree's nor cryo's; not supported");
+                Across across = across(p, l, treeNets, what);
+                if (across.pid().value() < p.value()) {
+                    continue; // the other namespace writes the pair
+                }
+                d.put("across", across.end().name());
+                d.put("acrossmac", across.end().mac());
+                d.put("acrossmtu", Integer.toString(across.end().mtu()));
+                d.put("acrossup", across.end().up() ? "1" : "0");
+                d.put("acrosspid", across.pid().toString());
+                out.add(line(d));
+                continue;
             }
             d.put("outer", outer.name());
             d.put("outermac", outer.mac());
@@ -140,6 +151,35 @@ final class NetDevices {
     }
 
     private static final List<String> FAMILIES = List.of("ipv4", "ipv6");
+
+    private static List<Link> links(Pid p) {
+        return parse(NetnsCommand.run(p, "ip", "-o", "-d", "link", "show"));
+    }
+
+    /** The peer end of a veth in another net namespace of the tree: that namespace's task, and the end. */
+    private record Across(Pid pid, Link end) {}
+
+    /**
+     * Where the peer of {@code l} (inside {@code p}'s namespace, its peer elsewhere) is among the
+     * tree's other net namespaces: the one veth there whose index and peer index mirror it.
+     * ifindexes are per namespace, so two matches are refused rather than guessed between.
+     */
+    private static Across across(Pid p, Link l, List<Pid> treeNets, String what) {
+        List<Across> found = new ArrayList<>();
+        for (Pid other : treeNets) {
+            if (other.equals(p)) {
+                continue;
+            }
+            links(other).stream().filter(o -> o.kind().equals("veth") && o.elsewhere() && o.index() == l.peerIndex()
+                    && o.peerIndex() == l.index()).forEach(o -> found.add(new Across(other, o)));
+        }
+        if (found.size() != 1) {
+            throw new DumpException(what + ": the peer of veth " + l.name() + " (ifindex " + l.peerIndex() + ") is"
+                    + (found.isEmpty() ? " in a net namespace that is neither the tree's nor cryo's; not supported"
+                    : " ambiguous: " + found.size() + " net namespaces of the tree have a veth that mirrors it"));
+        }
+        return found.get(0);
+    }
 
     /**
      * The per-device settings of the outside end {@code dev} (in cryo's namespace) that differ from
@@ -238,6 +278,12 @@ final class NetDevices {
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
                 continue;
             }
+            if (d.containsKey("across")) { // the other namespace of the tree exists: its end goes there at once
+                cmd.addAll(List.of(d.get("across"), "address", d.get("acrossmac"), "mtu", d.get("acrossmtu"), "netns",
+                        Integer.toString(Integer.parseInt(d.get("acrosspid")))));
+                NetnsCommand.run(p, cmd.toArray(String[]::new));
+                continue;
+            }
             String outer = d.get("outer");
             if (host == null) {
                 host = parse(NetnsCommand.runHere("ip", "-o", "link", "show"));
@@ -283,6 +329,9 @@ final class NetDevices {
             }
             if (d.containsKey("peer") && d.get("peerup").equals("1")) {
                 NetnsCommand.run(p, "ip", "link", "set", d.get("peer"), "up");
+            }
+            if (d.containsKey("across") && d.get("acrossup").equals("1")) {
+                NetnsCommand.run(Pid.of(Integer.parseInt(d.get("acrosspid"))), "ip", "link", "set", d.get("across"), "up");
             }
         }
     }

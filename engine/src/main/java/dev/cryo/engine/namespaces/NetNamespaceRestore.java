@@ -17,9 +17,42 @@ import java.util.List;
 public final class NetNamespaceRestore {
     private NetNamespaceRestore() {}
 
+    /**
+     * In three passes over the namespaces, so that a veth pair between two of them (made by one,
+     * its peer end straight in the other) exists before the other's addresses and is up before its
+     * routes: devices; device sysctls and addresses; devices up, routes, firewall.
+     */
     public static void configure(List<NetNamespaceImage> nets) {
         for (NetNamespaceImage n : nets) {
-            configure(n);
+            inNamespace(n, p -> {
+                sysctls(p, n, false);
+                NetDevices.make(p, n.devices());
+            });
+        }
+        for (NetNamespaceImage n : nets) {
+            inNamespace(n, p -> {
+                sysctls(p, n, true); // those of its devices, which exist now
+                for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
+                    List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
+                    cmd.addAll(List.of(a.split(" ")));
+                    if (!a.contains(" dev ")) {
+                        cmd.addAll(List.of("dev", "lo"));
+                    }
+                    NetnsCommand.run(p, cmd.toArray(String[]::new));
+                }
+            });
+        }
+        for (NetNamespaceImage n : nets) {
+            inNamespace(n, p -> {
+                NetDevices.up(p, n.devices());
+                for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"
+                    String[] words = r.split(" ");
+                    List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));
+                    cmd.addAll(List.of(words).subList(1, words.length));
+                    NetnsCommand.run(p, cmd.toArray(String[]::new));
+                }
+                NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
+            });
         }
     }
 
@@ -47,32 +80,15 @@ public final class NetNamespaceRestore {
         }
     }
 
-    private static void configure(NetNamespaceImage n) {
+    /** Runs {@code step} for the namespace of {@code n}'s task, never cryo's own. */
+    private static void inNamespace(NetNamespaceImage n, java.util.function.Consumer<Pid> step) {
         Pid p = Pid.of(n.pid());
         String own = Namespaces.link(p.toString(), "net");
         if (own == null || own.equals(Namespaces.link("self", "net"))) { // never reconfigure cryo's host
             throw new RestoreException("pid " + p + " was not forked into a net namespace of its own (" + own + ")");
         }
         try {
-            sysctls(p, n, false);
-            NetDevices.make(p, n.devices());
-            sysctls(p, n, true); // those of its devices, which exist now
-            for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
-                List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
-                cmd.addAll(List.of(a.split(" ")));
-                if (!a.contains(" dev ")) {
-                    cmd.addAll(List.of("dev", "lo"));
-                }
-                NetnsCommand.run(p, cmd.toArray(String[]::new));
-            }
-            NetDevices.up(p, n.devices());
-            for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"
-                String[] words = r.split(" ");
-                List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));
-                cmd.addAll(List.of(words).subList(1, words.length));
-                NetnsCommand.run(p, cmd.toArray(String[]::new));
-            }
-            NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
+            step.accept(p);
         } catch (KernelException e) {
             throw new RestoreException("cannot remake the net namespace of pid " + p + ": " + e.getMessage(), e);
         }

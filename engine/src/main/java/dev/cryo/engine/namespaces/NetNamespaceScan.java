@@ -90,11 +90,12 @@ public final class NetNamespaceScan {
         Map<Integer, List<Long>> sockets = socketsIn(byLink, tree, held);
         sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held));
         List<NetNamespaceImage> out = new ArrayList<>();
-        byLink.forEach((link, pid) -> out.add(image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()))));
+        List<Pid> nets = byLink.values().stream().map(Pid::of).toList();
+        byLink.forEach((link, pid) -> out.add(image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()), nets)));
         return out;
     }
 
-    private static NetNamespaceImage image(Pid p, String link, List<Long> sockets) {
+    private static NetNamespaceImage image(Pid p, String link, List<Long> sockets, List<Pid> treeNets) {
         String what = "pid " + p + ": its net namespace (" + link + ")";
         for (String table : List.of("state", "policy")) {
             String ipsec = xfrm(p, table);
@@ -112,7 +113,7 @@ public final class NetNamespaceScan {
                 addresses.add(a);
             }
         }
-        List<String> devices = NetDevices.scan(p, what, addresses);
+        List<String> devices = NetDevices.scan(p, what, addresses, treeNets);
         Map<String, String> firewall = NetFilterRules.scan(p, what);
         List<String> routes = new ArrayList<>();
         for (String family : List.of("-4", "-6")) {
