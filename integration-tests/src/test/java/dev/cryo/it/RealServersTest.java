@@ -1425,6 +1425,72 @@ class RealServersTest {
         }
     }
 
+    /**
+     * Node.js (libuv: epoll, eventfds, a signal pipe, inotify for fs.watch, 8 threads) serving HTTP
+     * with a keep-alive client, a worker_thread answering the main thread, a child process, a
+     * setInterval counter and a watched directory: after the restore the same connection is
+     * answered, the counters go on from where they were, the worker still answers and a change in
+     * the directory is seen.
+     */
+    @Test
+    void nodeServesItsKeptAliveClientWithItsWorkerTimersAndWatchAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/node")), "Node.js (Debian package nodejs)");
+        int port = freePort();
+        Path watched = Files.createDirectories(tmp.resolve("watched")), app = tmp.resolve("server.js");
+        Files.writeString(app, """
+                const http = require('http'), fs = require('fs');
+                const { Worker } = require('worker_threads');
+                const { spawn } = require('child_process');
+                let count = 0, ticks = 0, changes = 0;
+                setInterval(() => { ticks++; }, 50);
+                const w = new Worker("require('worker_threads').parentPort.on('message', m => "
+                    + "require('worker_threads').parentPort.postMessage(m * 2));", { eval: true });
+                const child = spawn('/bin/sleep', ['600'], { stdio: 'ignore' });
+                fs.watch(process.argv[3], () => { changes++; });
+                const srv = http.createServer((req, res) => {
+                  const n = ++count;
+                  w.once('message', d => setTimeout(() => res.end(
+                      `count=${n} ticks=${ticks} doubled=${d} changes=${changes} child=${child.pid} END\\n`), 20));
+                  w.postMessage(n);
+                });
+                srv.keepAliveTimeout = 600000;
+                srv.listen(+process.argv[2], '127.0.0.1', () => console.log('ready'));
+                """);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("node.out"), "/usr/bin/node",
+                app.toString(), Integer.toString(port), watched.toString()));
+             Socket client = connect(port)) {
+            int[] before = nodeReply(ask(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "END\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                Files.writeString(watched.resolve("new"), "x");
+                int[] after = nodeReply(ask(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "END\n"));
+                assertEquals(before[0] + 1, after[0], "the kept-alive client's request is the next one");
+                assertTrue(after[1] >= before[1], "the interval counter goes on: " + before[1] + " -> " + after[1]);
+                assertEquals(after[0] * 2, after[2], "the worker thread answers");
+                assertEquals(before[4], after[4], "the same child");
+                assertEquals(2, StateComparator.tree(r.pid().value()).size(), "node and its child");
+                DetachedProcess.awaitCondition(() -> {
+                    try (Socket other = connect(port)) {
+                        return nodeReply(ask(other, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "END\n"))[3] > 0;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(30), "the restored fs.watch to see the new file");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** "count=A ticks=B doubled=C changes=D child=E END" at the end of an HTTP reply → {A, B, C, D, E}. */
+    private static int[] nodeReply(String reply) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "count=(\\d+) ticks=(\\d+) doubled=(\\d+) changes=(\\d+) child=(\\d+) END\n$").matcher(reply);
+        assertTrue(m.find(), "node's answer: " + reply);
+        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)),
+                Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5))};
+    }
+
     /** "ticks N rows M" → {N, M}. */
     private static int[] elixirReply(String line) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("ticks (\\d+) rows (\\d+)\n").matcher(line);
