@@ -22,12 +22,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * stopped, and pass its own check (memory, heap, fds, counters). The moment is drawn uniformly
  * over the traced window measured on an uncut dump of the same workload.
  *
- * <p>{@code -Dkilltrials=N} trials per workload (default 5, so 10 in the normal suite: each
+ * <p>{@code -Dkilltrials=N} trials per workload (default 3, so 6 in the normal suite: each
  * trial starts a cryo JVM); {@code mvn -Pkilltrials} runs 50 per workload (100 in all);
  * {@code -Dkilltrials.verbose=true} shows cryo's last log lines for a workload that died.
  */
 class DumpKillTrialTest {
-    private static final int TRIALS = Integer.getInteger("killtrials", 5);
+    private static final int TRIALS = Integer.getInteger("killtrials", 3);
     private static final boolean VERBOSE = Boolean.getBoolean("killtrials.verbose");
     private static final long SEED = Long.getLong("killtrials.seed", System.nanoTime());
 
