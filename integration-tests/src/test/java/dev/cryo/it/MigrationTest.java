@@ -391,7 +391,8 @@ class MigrationTest {
                     + TwoHosts.PORT + " --keys " + otherKeys).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
                 TwoHosts.awaitLog(log, "agent x running", Duration.ofSeconds(120));
-                Thread.sleep(5000); // ample time to join, were it allowed
+                // x has tried its seed and been refused (TLS): were joining allowed, it would have joined by then
+                TwoHosts.awaitLog(log, "Couldn't join seed nodes", Duration.ofSeconds(120));
                 assertFalse(Files.readString(hosts.logA).contains(":25521 join"), Files.readString(hosts.logA));
                 TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "x", "--agent",
                         hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
@@ -400,6 +401,7 @@ class MigrationTest {
                 TwoHosts.CliRun a = hosts.cliOnA("agents", "--agent", hosts.ipA + ":" + TwoHosts.PORT, "--keys",
                         otherKeys.toString());
                 assertNotEquals(0, a.code(), "a client with other keys gets no answer: " + a);
+                assertTrue(a.err().contains("refused TLS with these keys"), "refused at the handshake, not timed out: " + a);
                 assertTrue(p.alive());
             } finally {
                 x.descendants().forEach(ProcessHandle::destroyForcibly);

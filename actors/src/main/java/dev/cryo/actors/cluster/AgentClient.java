@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -53,11 +54,13 @@ public final class AgentClient implements AutoCloseable {
                 .withValue("pekko.remote.artery.advanced.handshake-timeout", ConfigValueFactory.fromAnyRef("60s"))
                 .withFallback(keys.arteryTls())
                 .withFallback(base);
+        // started first: its handshake runs while the actor system starts
+        CompletableFuture<String> refused = KeysProbe.refusal(keys.sslContext(), host, port, Duration.ofSeconds(20));
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cryo-cli", config);
         String path = "pekko://" + AgentNode.SYSTEM + "@" + host + ":" + port + "/user";
         AgentClient client = new AgentClient(system, ActorRefResolver.get(system).resolveActorRef(path), host + ":" + port);
         try {
-            client.greet();
+            client.greet(refused);
         } catch (IOException | RuntimeException e) {
             client.close();
             throw e;
@@ -68,15 +71,17 @@ public final class AgentClient implements AutoCloseable {
     /**
      * Makes sure the TLS association stands before the real request goes out: a message queued
      * behind a handshake that times out (a busy host) is dropped, so a lost Describe is retried.
+     * An agent that refuses our keys is reported as such at once ({@link KeysProbe}).
      */
-    private void greet() throws IOException {
+    private void greet(CompletableFuture<String> refused) throws IOException {
         IOException last = null;
         for (int attempt = 0; attempt < GREETINGS; attempt++) {
             try {
-                ask(AgentProtocol.Describe::new, Duration.ofSeconds(20));
+                ask(AgentProtocol.Describe::new, Duration.ofSeconds(20), refused);
                 return;
             } catch (IOException e) {
                 last = e;
+                if (refused.isDone()) break;
             }
         }
         throw last;
@@ -94,9 +99,20 @@ public final class AgentClient implements AutoCloseable {
 
     /** Asks the agent; a missing answer is reported as "no agent answering at ...". */
     public <R> R ask(Function<ActorRef<R>, AgentProtocol.Command> message, Duration timeout) throws IOException {
+        return ask(message, timeout, new CompletableFuture<>());
+    }
+
+    /** As {@link #ask(Function, Duration)}, ended early by {@code refused} (the reason why no answer can come). */
+    private <R> R ask(Function<ActorRef<R>, AgentProtocol.Command> message, Duration timeout,
+                      CompletableFuture<String> refused) throws IOException {
         try {
-            return AskPattern.<AgentProtocol.Command, R>ask(agent, message::apply, timeout, system.scheduler())
-                    .toCompletableFuture().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            CompletableFuture<R> answer = AskPattern.<AgentProtocol.Command, R>ask(agent, message::apply, timeout,
+                    system.scheduler()).toCompletableFuture();
+            Object first = CompletableFuture.anyOf(answer, refused).get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            if (refused.isDone() && !answer.isDone()) {
+                throw new IOException((String) first);
+            }
+            return answer.get();
         } catch (ExecutionException | TimeoutException e) {
             throw new IOException("no answer from an agent at " + address + " within " + timeout.toSeconds()
                     + " s (is `cryo agent` running there, with the same keys?)");
