@@ -551,8 +551,14 @@ public final class PageChannel {
                 }
                 // the back direction carries receipts: how much of the image is taken in (see Receipts)
                 byte[] receipt = new byte[Receipts.SIZE];
-                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from, receiver.memory(id), taken -> {
+                dev.cryo.engine.restore.ArrivingMemory memory = receiver.memory(id);
+                long total = ImageArrival.receive(in, target, maxBytes, maxChunk, from, memory, taken -> {
                     try {
+                        if (memory != null && !memory.sourceFrozen()) {
+                            // this end is idle, and a pre-copy round may end with this receipt and
+                            // the freeze follow: no young collection in the frozen window (HeapRoom)
+                            dev.cryo.actors.HeapRoom.make();
+                        }
                         ByteBuffer.wrap(receipt).putLong(0, taken);
                         back.write(receipt);
                         back.flush();

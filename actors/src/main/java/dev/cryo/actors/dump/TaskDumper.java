@@ -168,6 +168,8 @@ public final class TaskDumper {
                 .onMessage(StartTracking.class, this::onStartTracking)
                 .onMessage(CopyRound.class, this::onCopyRound)
                 .onMessage(ReadLayout.class, m -> {
+                    // the freeze follows: cryo's young collection now, not in the frozen window
+                    dev.cryo.actors.HeapRoom.make();
                     try {
                         early = preCopy == null ? null : ProcFs.smaps(pid);
                     } catch (RuntimeException e) {

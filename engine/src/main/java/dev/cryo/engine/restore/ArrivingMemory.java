@@ -77,6 +77,11 @@ public final class ArrivingMemory implements AutoCloseable {
         this.onFreeze = onFreeze;
     }
 
+    /** Whether the first record written after the source's freeze has arrived. */
+    public synchronized boolean sourceFrozen() {
+        return frozen;
+    }
+
     /** Takes what concerns it from one verified chunk of the arriving image. */
     public synchronized void accept(ImageStreamReader.Chunk c) {
         if (!frozen && c.record() instanceof dev.cryo.engine.model.DumpInfo) { // written once the tree is seized
