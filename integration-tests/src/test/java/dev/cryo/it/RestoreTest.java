@@ -398,6 +398,35 @@ class RestoreTest {
         }
     }
 
+    /**
+     * A signal sent to a restored tree before it runs an instruction (here while it is left stopped,
+     * the widest form of the moment right after {@code restore -d} returns) interrupts the syscall the
+     * dump interrupted, as it would have: pause() returns EINTR after the handler. The restore used to
+     * rewind pause() by hand, so the handler ran and pause() went on waiting: the check was lost.
+     */
+    @Test
+    void aSignalSentBeforeTheRestoredTreeRunsInterruptsItsPause() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pause.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/pauseloop.c").toString()))) {
+            DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            Cli r = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "-s");
+            assertEquals(0, r.code(), r.toString());
+            DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+            try {
+                Workloads.awaitStopped(p.pid(), 1);
+                Sys.kill(p.pid(), Signals.SIGUSR2); // pending in the stopped task
+                Sys.kill(p.pid(), Signals.SIGCONT);
+                try {
+                    restored.awaitOutput("PASS", Duration.ofSeconds(30));
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + " (" + Workloads.whereIs(p.pid().value()) + ")", e);
+                }
+            } finally {
+                killAndReap(restored);
+            }
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

@@ -28,6 +28,7 @@ import java.nio.ByteOrder;
  */
 public final class SleepHandler {
     public static final int ERESTART_RESTARTBLOCK = 516;
+    private static final int ERESTARTNOHAND = 514;
 
     private SleepHandler() {}
 
@@ -111,8 +112,8 @@ public final class SleepHandler {
             Registers dumped = new Registers(th.regs());
             if (s.remainingNsec() == UNKNOWN) {
                 // re-run the original call whole (a fresh process has no restart block to resume)
-                t.resumeWith(th.tid(), dumped.with(Registers.RAX, s.syscall()).with(Registers.RIP, dumped.rip() - 2)
-                        .with(Registers.ORIG_RAX, -1));
+                // (the kernel's restart at the detach: EINTR instead if a handler's signal comes first)
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -ERESTARTNOHAND).with(Registers.ORIG_RAX, s.syscall()));
                 continue;
             }
             long rem = s.syscall() == SyscallNr.NANOSLEEP ? dumped.get(Registers.RSI) : dumped.get(Registers.R10);
@@ -120,8 +121,10 @@ public final class SleepHandler {
                     .putLong(s.remainingNsec() / 1_000_000_000L).putLong(s.remainingNsec() % 1_000_000_000L).array());
             long r = t.injector(th.tid()).rawInterrupted(SyscallNr.CLOCK_NANOSLEEP, s.clockId(), 0, req, rem);
             if (r == -ERESTART_RESTARTBLOCK) {
-                t.resumeWith(th.tid(), dumped.with(Registers.RAX, SyscallNr.RESTART_SYSCALL)
-                        .with(Registers.RIP, dumped.rip() - 2).with(Registers.ORIG_RAX, -1));
+                // resumed through the restart block just armed, by the kernel at the detach
+                // (RegisterInstall); a handler's signal that comes first makes it fail with EINTR
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -ERESTART_RESTARTBLOCK)
+                        .with(Registers.ORIG_RAX, s.syscall()));
             } else if (r == 0) {
                 // no time was left: the sleep is over, nanosleep returns 0
                 t.resumeWith(th.tid(), dumped.with(Registers.RAX, 0).with(Registers.ORIG_RAX, -1));

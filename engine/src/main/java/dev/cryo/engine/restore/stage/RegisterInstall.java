@@ -28,7 +28,11 @@ public final class RegisterInstall implements StateStage {
         for (ThreadImage th : t.task().threads()) {
             t.tracer().setXstate(th.tid(), th.xstate());
             Registers fixed = t.resumeFrame(th.tid());
-            t.tracer().setRegisters(th.tid(), fixed != null ? fixed : resumeFrame(t.pid(), new Registers(th.regs())));
+            Registers frame = fixed != null ? fixed : resumeFrame(t.pid(), new Registers(th.regs()));
+            if (frame.origRax() >= 0) {
+                toSignalCheck(t, th.tid());
+            }
+            t.tracer().setRegisters(th.tid(), frame);
             // SignalsHeld blocked every signal for the injected calls: the dumped mask goes back now
             t.tracer().setSigmask(th.tid(), th.sigmask());
             var traps = th.traps(); // last: once on, cryo's own syscalls could trap (no more are injected)
@@ -40,26 +44,49 @@ public final class RegisterInstall implements StateStage {
     }
 
     /**
-     * The frame a thread resumes with: a syscall interrupted by the dump runs again, as the kernel
-     * would. A thread that was already resuming a call through restart_syscall (a stop had
-     * interrupted its poll or futex wait before: job control, a debugger, an earlier {@code dump -R})
-     * cannot resume it so here: a restored task's restart block is not the dumped one (it may be a
-     * sleep of the stub it was made from). The call is run again from its start when the code
-     * shows which it was (glibc's {@code mov $nr, %eax; syscall}; its arguments are still in the
-     * registers), else it fails with EINTR, as after a signal (what CRIU does for every restart
-     * block). Relative sleeps are re-armed before, with their time left ({@code SleepHandler}).
+     * The frame a thread resumes with: a syscall interrupted by the dump is left to the kernel's own
+     * restart logic (orig_rax its number, rax its -ERESTART* code), which runs as the thread leaves
+     * {@link #toSignalCheck}: with no signal it runs the call again; a signal with a handler that
+     * arrives before the thread runs (one sent the instant the restore returns) makes it fail with
+     * EINTR, or restart under SA_RESTART, as it would have without the dump. Rewound by hand instead,
+     * the handler ran and the call went on waiting (a pause() loop missed its signal for good).
+     * A thread that was already resuming a call through restart_syscall (a stop had interrupted its
+     * poll or futex wait before: job control, a debugger, an earlier {@code dump -R}) cannot resume it
+     * so here: a restored task's restart block is not the dumped one (it may be a sleep of the stub
+     * it was made from). The call is run again from its start when the code shows which it was
+     * (glibc's {@code mov $nr, %eax; syscall}; its arguments are still in the registers), else it
+     * fails with EINTR, as after a signal (what CRIU does for every restart block). Relative sleeps
+     * are re-armed before, with their time left ({@code SleepHandler}). A restart block of the call
+     * itself is treated alike (run again from its start, EINTR under a handler, as the kernel does).
      */
     public static Registers resumeFrame(Pid pid, Registers r) {
         long rax = r.rax();
         if (r.origRax() == SyscallNr.RESTART_SYSCALL && rax == -ERESTART_RESTARTBLOCK) {
             long nr = calledAt(pid, r.rip());
-            r = nr >= 0 ? r.with(Registers.RAX, nr).with(Registers.RIP, r.rip() - 2) : r.with(Registers.RAX, -Errno.EINTR);
-        } else if (r.origRax() >= 0 && (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND
-                || rax == -ERESTART_RESTARTBLOCK)) {
-            r = r.with(Registers.RAX, r.origRax()).with(Registers.RIP, r.rip() - 2);
+            return nr >= 0 ? r.with(Registers.ORIG_RAX, nr).with(Registers.RAX, -ERESTARTNOHAND)
+                    : r.with(Registers.RAX, -Errno.EINTR).with(Registers.ORIG_RAX, -1);
         }
-        // orig_rax = -1: at detach the kernel must not apply its own restart logic on top
+        if (r.origRax() >= 0 && rax == -ERESTART_RESTARTBLOCK) {
+            return r.with(Registers.RAX, -ERESTARTNOHAND);
+        }
+        if (r.origRax() >= 0 && (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND)) {
+            return r;
+        }
+        // orig_rax = -1: no syscall to restart, the kernel must not apply its restart logic to rax
         return r.with(Registers.ORIG_RAX, -1);
+    }
+
+    /**
+     * Moves a thread to an event stop inside the kernel's signal check (PTRACE_INTERRUPT, then on):
+     * detached from there, the thread takes a pending signal or, with none, the syscall restart,
+     * before it runs an instruction. Detached from a syscall stop it would skip both when no signal
+     * is pending (rax would read -ERESTART*). Every signal is still blocked ({@link SignalsHeld}),
+     * so none stops it on the way; the main thread's bootstrap is unmapped but never fetched.
+     */
+    private static void toSignalCheck(TaskContext t, int tid) {
+        t.tracer().interrupt(tid);
+        t.tracer().cont(tid, 0);
+        t.tracer().waitForStop(tid);
     }
 
     /** The syscall whose {@code mov $nr, %eax; syscall} ends at {@code rip} in the restored task, or -1. */
