@@ -79,8 +79,9 @@ public final class RegisterInstall implements StateStage {
     /**
      * Moves a thread to an event stop inside the kernel's signal check (PTRACE_INTERRUPT, then on):
      * detached from there, the thread takes a pending signal or, with none, the syscall restart,
-     * before it runs an instruction. Detached from a syscall stop it would skip both when no signal
-     * is pending (rax would read -ERESTART*). Every signal is still blocked ({@link SignalsHeld}),
+     * before it runs an instruction. From a syscall stop only a side effect of PTRACE_DETACH (it sets
+     * TIF_SIGPENDING) sends it through that check; without it rax would read -ERESTART*. Every signal
+     * is still blocked ({@link SignalsHeld}),
      * so none stops it on the way; the main thread's bootstrap is unmapped but never fetched.
      */
     private static void toSignalCheck(TaskContext t, int tid) {
