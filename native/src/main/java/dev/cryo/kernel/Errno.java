@@ -13,6 +13,14 @@ public final class Errno {
             EAFNOSUPPORT = 97, EADDRINUSE = 98, EADDRNOTAVAIL = 99, ECONNREFUSED = 111, ENOTCONN = 107,
             EINPROGRESS = 115, ECONNRESET = 104, ETIMEDOUT = 110, ECANCELED = 125;
 
+    /**
+     * The kernel's own restart codes: what rax holds (negated) in a thread stopped inside an
+     * interrupted syscall, never seen by a program; the kernel turns them into a restart or EINTR
+     * on the way back to user space.
+     */
+    public static final int ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
+            ERESTART_RESTARTBLOCK = 516;
+
     private static final String[] NAMES = new String[134];
 
     static {

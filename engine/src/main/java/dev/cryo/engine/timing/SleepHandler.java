@@ -1,5 +1,6 @@
 package dev.cryo.engine.timing;
 
+import dev.cryo.kernel.Errno;
 import dev.cryo.engine.model.SleepImage;
 import dev.cryo.engine.model.ThreadImage;
 import dev.cryo.engine.restore.RestoreException;
@@ -27,8 +28,6 @@ import java.nio.ByteOrder;
  * makes the kernel write the time left into the program's rem buffer.
  */
 public final class SleepHandler {
-    public static final int ERESTART_RESTARTBLOCK = 516;
-    private static final int ERESTARTNOHAND = 514;
 
     private SleepHandler() {}
 
@@ -37,7 +36,7 @@ public final class SleepHandler {
      * exposed and the restart the kernel would do anyway is right).
      */
     public static SleepImage dump(Pid pid, Registers r, Injector inj) {
-        if (r.rax() != -ERESTART_RESTARTBLOCK) {
+        if (r.rax() != -Errno.ERESTART_RESTARTBLOCK) {
             return null;
         }
         long nr = r.origRax();
@@ -65,7 +64,7 @@ public final class SleepHandler {
             if (rv == 0) {
                 return new SleepImage((int) nr, clock, 0); // it was just over
             }
-            if (rv != -ERESTART_RESTARTBLOCK) {
+            if (rv != -Errno.ERESTART_RESTARTBLOCK) {
                 return new SleepImage((int) nr, clock, UNKNOWN);
             }
         }
@@ -113,17 +112,17 @@ public final class SleepHandler {
             if (s.remainingNsec() == UNKNOWN) {
                 // re-run the original call whole (a fresh process has no restart block to resume)
                 // (the kernel's restart at the detach: EINTR instead if a handler's signal comes first)
-                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -ERESTARTNOHAND).with(Registers.ORIG_RAX, s.syscall()));
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -Errno.ERESTARTNOHAND).with(Registers.ORIG_RAX, s.syscall()));
                 continue;
             }
             long rem = s.syscall() == SyscallNr.NANOSLEEP ? dumped.get(Registers.RSI) : dumped.get(Registers.R10);
             long req = t.put(ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN)
                     .putLong(s.remainingNsec() / 1_000_000_000L).putLong(s.remainingNsec() % 1_000_000_000L).array());
             long r = t.injector(th.tid()).rawInterrupted(SyscallNr.CLOCK_NANOSLEEP, s.clockId(), 0, req, rem);
-            if (r == -ERESTART_RESTARTBLOCK) {
+            if (r == -Errno.ERESTART_RESTARTBLOCK) {
                 // resumed through the restart block just armed, by the kernel at the detach
                 // (RegisterInstall); a handler's signal that comes first makes it fail with EINTR
-                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -ERESTART_RESTARTBLOCK)
+                t.resumeWith(th.tid(), dumped.with(Registers.RAX, -Errno.ERESTART_RESTARTBLOCK)
                         .with(Registers.ORIG_RAX, s.syscall()));
             } else if (r == 0) {
                 // no time was left: the sleep is over, nanosleep returns 0

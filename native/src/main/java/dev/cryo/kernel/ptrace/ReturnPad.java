@@ -1,5 +1,6 @@
 package dev.cryo.kernel.ptrace;
 
+import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.ByteBuffer;
@@ -26,8 +27,6 @@ public final class ReturnPad {
     private static final int SAVE = 256; // save area offset: 16 registers, rip, flags, signal mask
     private static final int RIP_SLOT = 16, FLAGS_SLOT = 17, MASK_SLOT = 18;
     private static final int SIG_SETMASK = 2;
-    private static final int ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
-            ERESTART_RESTARTBLOCK = 516;
 
     /** x86 register numbers (ModRM encoding) 0..15 and where each sits in user_regs_struct. */
     private static final int[] REGS = {Registers.RAX, Registers.RCX, Registers.RDX, Registers.RBX, Registers.RSP,
@@ -99,10 +98,10 @@ public final class ReturnPad {
             return r;
         }
         long err = -r.rax();
-        if (err == ERESTARTSYS || err == ERESTARTNOINTR || err == ERESTARTNOHAND) {
+        if (err == Errno.ERESTARTSYS || err == Errno.ERESTARTNOINTR || err == Errno.ERESTARTNOHAND) {
             return r.with(Registers.RAX, r.origRax()).with(Registers.RIP, r.rip() - 2);
         }
-        if (err == ERESTART_RESTARTBLOCK) {
+        if (err == Errno.ERESTART_RESTARTBLOCK) {
             return r.with(Registers.RAX, SyscallNr.RESTART_SYSCALL).with(Registers.RIP, r.rip() - 2);
         }
         return r;

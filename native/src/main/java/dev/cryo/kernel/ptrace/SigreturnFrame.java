@@ -1,5 +1,6 @@
 package dev.cryo.kernel.ptrace;
 
+import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.SyscallNr;
 
 import java.nio.ByteBuffer;
@@ -29,7 +30,6 @@ public final class SigreturnFrame {
     /** The legacy area's software-reserved bytes: struct _fpx_sw_bytes in a signal frame. */
     private static final int SW_BYTES = 464, XSAVE_HEADER = 512, XSAVE_MIN = 576, TILEDATA_SIZE = 8192;
     private static final long FEATURES_FP_SSE = 3, XTILEDATA = 1L << 18;
-    private static final int ERESTART_RESTARTBLOCK = 516;
 
     /** sigcontext order of the general registers, as indexes into user_regs_struct. */
     private static final int[] SIGCONTEXT_REGS = {Registers.R8, Registers.R9, Registers.R10, Registers.R11,
@@ -122,7 +122,7 @@ public final class SigreturnFrame {
      * with EINTR, as after a signal.
      */
     static Registers resumed(Registers r) {
-        if (r.origRax() >= 0 && -r.rax() == ERESTART_RESTARTBLOCK
+        if (r.origRax() >= 0 && -r.rax() == Errno.ERESTART_RESTARTBLOCK
                 && (r.origRax() == SyscallNr.NANOSLEEP || r.origRax() == SyscallNr.CLOCK_NANOSLEEP)) {
             return r.with(Registers.RAX, r.origRax()).with(Registers.RIP, r.rip() - 2);
         }

@@ -14,8 +14,6 @@ import dev.cryo.kernel.ptrace.Registers;
  * syscall restarts done by hand. No syscall can be injected after it.
  */
 public final class RegisterInstall implements StateStage {
-    private static final int ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
-            ERESTART_RESTARTBLOCK = 516;
 
     @Override
     public String name() {
@@ -61,15 +59,15 @@ public final class RegisterInstall implements StateStage {
      */
     public static Registers resumeFrame(Pid pid, Registers r) {
         long rax = r.rax();
-        if (r.origRax() == SyscallNr.RESTART_SYSCALL && rax == -ERESTART_RESTARTBLOCK) {
+        if (r.origRax() == SyscallNr.RESTART_SYSCALL && rax == -Errno.ERESTART_RESTARTBLOCK) {
             long nr = calledAt(pid, r.rip());
-            return nr >= 0 ? r.with(Registers.ORIG_RAX, nr).with(Registers.RAX, -ERESTARTNOHAND)
+            return nr >= 0 ? r.with(Registers.ORIG_RAX, nr).with(Registers.RAX, -Errno.ERESTARTNOHAND)
                     : r.with(Registers.RAX, -Errno.EINTR).with(Registers.ORIG_RAX, -1);
         }
-        if (r.origRax() >= 0 && rax == -ERESTART_RESTARTBLOCK) {
-            return r.with(Registers.RAX, -ERESTARTNOHAND);
+        if (r.origRax() >= 0 && rax == -Errno.ERESTART_RESTARTBLOCK) {
+            return r.with(Registers.RAX, -Errno.ERESTARTNOHAND);
         }
-        if (r.origRax() >= 0 && (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND)) {
+        if (r.origRax() >= 0 && (rax == -Errno.ERESTARTSYS || rax == -Errno.ERESTARTNOINTR || rax == -Errno.ERESTARTNOHAND)) {
             return r;
         }
         // orig_rax = -1: no syscall to restart, the kernel must not apply its restart logic to rax
