@@ -61,8 +61,15 @@ class PacketSocketTest {
                     "-t", Integer.toString(init), "-n", "dnsmasq", "-d", "--conf-file=/dev/null", "--user=root",
                     "--interface=cryo-pb", "--bind-interfaces", "--port=0", "--dhcp-range=10.81.0.10,10.81.0.20,1h",
                     "--dhcp-leasefile=" + tmp.resolve("dnsmasq.leases"), "--pid-file=" + tmp.resolve("dnsmasq.pid"))) {
-                DetachedProcess.awaitCondition(() -> read(got).contains("BOUND 10.81.0.1"), Duration.ofSeconds(60),
-                        "the restored dhclient to take a lease");
+                try {
+                    DetachedProcess.awaitCondition(() -> read(got).contains("BOUND 10.81.0.1"), Duration.ofSeconds(60),
+                            "the restored dhclient to take a lease");
+                } catch (AssertionError e) { // seen once in CI: say where each side was
+                    throw new AssertionError(e.getMessage() + "; dhclient (pid " + init + ", syscall "
+                            + read(Path.of("/proc/" + init + "/syscall")).strip() + ", wchan "
+                            + read(Path.of("/proc/" + init + "/wchan")) + "):\n" + read(log) + "\nscript: " + read(got)
+                            + "\ndnsmasq:\n" + read(tmp.resolve("dnsmasq.out")), e);
+                }
             } finally {
                 RestoreTest.killAndReap(r);
             }
