@@ -52,6 +52,44 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadnode", dir.toString()));
     }
 
+    /**
+     * POSIX message queues of the host's (mqueue.c) were refused at dump; they live in the kernel until
+     * removed, so they come back as the same queues with their messages, each fd with its own flags.
+     */
+    @Test
+    void posixMessageQueuesComeBackTheSameQueuesWithTheirMessagesAndFlags() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue"));
+    }
+
+    /** A queue removed after the dump (or made again: another inode) fails the restore by name, nothing made. */
+    @Test
+    void aPosixMessageQueueRemovedSinceTheDumpFailsTheRestoreByName() throws Exception {
+        int pid;
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mqueue.out"),
+                TestPrograms.compile("/c/mqueue.c").toString()))) {
+            pid = p.pid().value();
+            DumpRestore.dump(pid, tmp.resolve("img"));
+        }
+        String queue = "/cryo-mq-a" + pid;
+        String python = "import ctypes, os, sys\nc = ctypes.CDLL(None)\nq = sys.argv[1].encode()\nassert c.mq_unlink(q) == 0\n";
+        assertEquals(0, new ProcessBuilder("python3", "-c", python + "c.mq_unlink(b'/cryo-mq-b%d' % int(sys.argv[2]))\n",
+                queue, Integer.toString(pid)).inheritIO().start().waitFor());
+        Cli gone = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+        assertEquals(1, gone.code(), gone.toString());
+        assertTrue(gone.err().contains("POSIX message queue " + queue + " cannot be opened"), gone.err());
+        assertFalse(Files.exists(Path.of("/proc/" + pid)), "a failed restore left pid " + pid);
+        try {
+            assertEquals(0, new ProcessBuilder("python3", "-c", python.replace("mq_unlink(q) == 0", "mq_open(q, os.O_CREAT | os.O_RDWR, 0o600, None) >= 0"),
+                    queue).inheritIO().start().waitFor());
+            Cli other = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+            assertEquals(1, other.code(), other.toString());
+            assertTrue(other.err().contains("POSIX message queue " + queue + " is another queue now"), other.err());
+            assertFalse(Files.exists(Path.of("/proc/" + pid)), "a failed restore left pid " + pid);
+        } finally {
+            new ProcessBuilder("python3", "-c", python, queue).start().waitFor();
+        }
+    }
+
     /** zdtm's pipe03 found it: an empty pipe grown with F_SETPIPE_SZ came back with the default size. */
     /**
      * A multi-queue tun device with a queue the program detached (tunqueues.c): the dump used to

@@ -245,10 +245,19 @@ class NotCarriedTest {
                                 + "assert c.mq_open(b'/cryoq', os.O_CREAT | os.O_RDWR, 0o600, None) >= 0\n"
                                 + "print('ready', flush=True)\ntime.sleep(600)\n"),
                         ": its ipc namespace \\(ipc:\\[\\d+\\]\\) holds POSIX message queues \\[cryoq\\]; not supported yet"),
-                python("a POSIX message queue held open", "import ctypes, os\n"
+                // a named queue of the host's is carried (FileKindsTest); one removed ends with the killed fds
+                python("a POSIX message queue removed while open", "import ctypes, os\n"
                                 + "assert ctypes.CDLL(None).mq_open(b'/cryo-nc-q', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\n"
                                 + "ctypes.CDLL(None).mq_unlink(b'/cryo-nc-q')",
-                        " fd 3: /cryo-nc-q \\(deleted\\) is a POSIX message queue \\(mq_open\\); not supported yet"),
+                        " fd 3: POSIX message queue /cryo-nc-q \\(deleted\\) was removed \\(mq_unlink\\) while open: it ends"
+                                + " with its last fd, and its messages with it; not supported"),
+                python("a POSIX message queue whose notification the process registered", "import ctypes, os\n"
+                                + "c = ctypes.CDLL(None)\nc.mq_unlink(b'/cryo-nc-n')\n" // one name: no queue piles up
+                                + "assert c.mq_open(b'/cryo-nc-n', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\n"
+                                + "ev = (ctypes.c_byte * 64)(); ctypes.memmove(ev, (ctypes.c_int * 4)(0, 0, 10, 0), 16)\n"
+                                + "assert c.mq_notify(3, ev) == 0",
+                        " fd 3: POSIX message queue /cryo-nc-n: the process registered for its notification \\(mq_notify\\),"
+                                + " whose value the kernel does not show.*; not supported"),
                 // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
                 // sockets and veth pairs (NamespaceTest, NetNamespaceTest); another device kind, a TCP peer
                 // outside the tree in it, or a socket of a net namespace the tree is not in, are not

@@ -35,6 +35,9 @@ public final class SyscallNr {
     public static final int SHMGET = 29, SHMCTL = 31, SEMGET = 64, SEMCTL = 66, SHMDT = 67, MSGGET = 68, MSGSND = 69,
             MSGRCV = 70, MSGCTL = 71;
 
+    /** POSIX message queues (a queue of the mqueue file system of an ipc namespace). */
+    public static final int MQ_OPEN = 240, MQ_GETSETATTR = 245;
+
     /** Memory: locks, seals, AIO rings, files. */
     public static final int MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,
             FCHMOD = 91, FCHOWN = 93, UNLINKAT = 263, RENAMEAT = 264, LINKAT = 265, STATFS = 137, FSTATFS = 138, MKNODAT = 259,

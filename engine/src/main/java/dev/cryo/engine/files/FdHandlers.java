@@ -40,6 +40,7 @@ public final class FdHandlers {
             new TunFileHandler(),
             new CharDeviceHandler(),
             new MemfdHandler(),
+            new MessageQueueHandler(),
             new GhostFileHandler(),
             new SymlinkHandler(),
             new RegularFileHandler(),
@@ -162,23 +163,12 @@ public final class FdHandlers {
     }
 
     static FdHandler<?> handlerOf(FdProbe probe) throws IOException {
-        if (isMessageQueue(probe)) { // a regular file to every handler; its name is the queue's, not a path
-            throw new DumpException(probe.where() + ": " + probe.target() + " is a POSIX message queue (mq_open);"
-                    + " not supported yet");
-        }
         for (FdHandler<?> h : ALL) {
             if (h.handles(probe)) {
                 return h;
             }
         }
         throw new DumpException(probe.where() + ": " + UnsupportedFds.describe(probe) + " is not supported yet");
-    }
-
-    /** An mq_open fd: "/NAME" (" (deleted)" once unlinked) on the mqueue file system. */
-    private static boolean isMessageQueue(FdProbe probe) {
-        String t = probe.target();
-        return t.startsWith("/") && t.indexOf('/', 1) < 0
-                && dev.cryo.kernel.Sys.fsMagic(probe.procPath().toString()) == dev.cryo.kernel.Sys.MQUEUE_MAGIC;
     }
 
     /** A file in flight in a socket queue that fd {@code owner} of the tree holds too. */
