@@ -1426,6 +1426,60 @@ class RealServersTest {
     }
 
     /**
+     * keepalived (VRRP master: a raw IP socket that joined 224.0.0.18 on its veth, netlink, a checker
+     * child running a track script) in a net namespace of its own, linked to the host by a veth made
+     * in the host and moved in, so the inside end's ifindex is the host's counter, not 2. The restore
+     * made the pair again with the kernel's next index and failed to join the group again (ENODEV on
+     * the dumped index), and a program that holds the index (keepalived keeps it for its VRRP sends)
+     * would have sent on no device. Now the ends come back with their indexes; the restored master's
+     * address answers, and its track script still moves it to FAULT (the address goes).
+     */
+    @Test
+    void keepalivedInItsOwnNetNamespaceKeepsItsAddressAndTracksAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/keepalived")), "Debian package keepalived");
+        String suffix = Long.toHexString(System.nanoTime() & 0xfffffL);
+        int octet = 1 + (int) (System.nanoTime() % 250);
+        String inside = "c17k" + suffix, hostEnd = "c17h" + suffix;
+        String net = "10.217." + octet, vip = net + ".100";
+        Path conf = tmp.resolve("keepalived.conf"), fail = tmp.resolve("fail");
+        Files.writeString(conf, "global_defs {\n router_id cryo\n enable_script_security\n script_user root\n}\n"
+                + "vrrp_script track {\n script \"/usr/bin/test ! -e " + fail + "\"\n interval 1\n}\n"
+                + "vrrp_instance VI {\n state MASTER\n interface " + inside + "\n virtual_router_id 77\n priority 150\n"
+                + " advert_int 1\n virtual_ipaddress {\n  " + vip + "/24\n }\n track_script {\n  track\n }\n}\n");
+        String start = "ip link set lo up; while ! ip link show " + inside + " >/dev/null 2>&1; do sleep 0.05; done;"
+                + " ip addr add " + net + ".1/24 dev " + inside + " && ip link set " + inside + " up && exec /usr/sbin/keepalived"
+                + " -n -l -D -f " + conf + " -p " + tmp.resolve("k.pid") + " -r " + tmp.resolve("v.pid") + " -c " + tmp.resolve("c.pid");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("keepalived.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
+            String pid = Integer.toString(p.pid().value());
+            succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
+            succeeds(List.of("ip", "link", "set", inside, "netns", pid));
+            succeeds(List.of("ip", "addr", "add", net + ".2/24", "dev", hostEnd));
+            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+            List<String> addresses = List.of("nsenter", "--net=/proc/" + pid + "/ns/net", "ip", "-o", "addr", "show", "dev", inside);
+            List<String> ping = List.of("ping", "-c", "1", "-W", "2", vip);
+            awaitOutput(addresses, vip + "/24", "keepalived to become master and take its address");
+            assertNotEquals("2", succeeds(addresses).split(":")[0], "the inside end's index is the host's counter");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                awaitOutput(ping, " 0% packet loss", "the restored master's address to answer");
+                Files.writeString(fail, "");
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return !succeeds(addresses).contains(vip + "/24");
+                    } catch (Exception | AssertionError e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "the restored keepalived's track script to fail and its address to go");
+                assertTrue(r.outputText().contains("Entering FAULT STATE"), r.outputText());
+            } finally {
+                killTree(r.pid().value());
+            }
+        } finally {
+            succeedsQuietly(List.of("ip", "link", "del", hostEnd)); // if the namespace did not take it along
+        }
+    }
+
+    /**
      * Node.js (libuv: epoll, eventfds, a signal pipe, inotify for fs.watch, 8 threads) serving HTTP
      * with a keep-alive client, a worker_thread answering the main thread, a child process, a
      * setInterval counter and a watched directory: after the restore the same connection is

@@ -37,7 +37,7 @@ import java.util.regex.Pattern;
  *       and what each kind shows: eventfd count and mode, timerfd clock, interval and whether it
  *       is armed, signalfd mask, epoll watches, inotify marks…), cwd, root, exe, the
  *       {@code ns/*} links (and the firewall of a net namespace of the tree's: its iptables-nft and nftables
- *       rules, sets and elements), the offsets of the time namespace its children get ({@code timens_offsets}:
+ *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs), the offsets of the time namespace its children get ({@code timens_offsets}:
  *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
  *       loginuid, sessionid, coredump_filter,
  *       cgroup, the autogroup's nice, cmdline, environ.</li>
@@ -314,6 +314,8 @@ final class StateComparator {
         private final Map<String, String> byId = new HashMap<>();
         /** A net namespace's firewall, read once per snapshot: ns link → rules. */
         private final Map<String, String> firewalls = new HashMap<>();
+        /** A net namespace's devices, read once per snapshot: ns link → devices. */
+        private final Map<String, String> devices = new HashMap<>();
 
         String of(String kind, String id) {
             return byId.computeIfAbsent(kind + ":" + id, k -> kind + "#" + (byId.size() + 1));
@@ -446,6 +448,7 @@ final class StateComparator {
             if (ns.getFileName().toString().equals("net") && !link.equals(host) && !link.startsWith("(unreadable")
                     && !link.equals(readLink(Path.of("/proc/self/ns/net")))) {
                 put(into, "net firewall", labels.firewalls.computeIfAbsent(link, l -> firewall(dir)));
+                put(into, "net devices", labels.devices.computeIfAbsent(link, l -> devices(dir)));
             }
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
@@ -671,6 +674,31 @@ final class StateComparator {
                 out.append("nft: ").append(line.replaceAll(" expires \\S+", "")
                         .replaceAll("packets \\d+ bytes \\d+", "packets bytes")).append('\n');
             }
+        }
+        return out.toString();
+    }
+
+    /**
+     * The devices of a net namespace of the tree's: ifindex, name, the peer's name when it is in the
+     * same namespace, MTU and MAC. Programs hold ifindexes (multicast memberships, packet sockets,
+     * their own tables): a device that came back under another index is another device to them. The
+     * index of a peer in another namespace ("@if12") is that namespace's and is left out.
+     */
+    private static String devices(Path dir) {
+        StringBuilder out = new StringBuilder();
+        for (String line : command("nsenter", "--net=" + dir.resolve("ns/net"), "ip", "-o", "link", "show").split("\n")) {
+            String[] f = line.replace("\\", " ").strip().split("\\s+");
+            if (f.length < 3 || !f[0].matches("\\d+:")) {
+                out.append(line).append('\n'); // "(... failed)"
+                continue;
+            }
+            StringBuilder d = new StringBuilder(f[0]).append(' ').append(f[1].replaceAll("@if\\d+:$", ":"));
+            for (int i = 3; i + 1 < f.length; i++) {
+                if (f[i].equals("mtu") || f[i].startsWith("link/")) {
+                    d.append(' ').append(f[i]).append(' ').append(f[i + 1]);
+                }
+            }
+            out.append(d).append('\n');
         }
         return out.toString();
     }

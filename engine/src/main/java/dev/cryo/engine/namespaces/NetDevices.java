@@ -16,7 +16,7 @@ import java.util.Map;
  * end straight in the other), or one end inside and its peer in cryo's namespace (a container's link to the host,
  * CRIU's {@code --external veth[...]}): the namespace dies with the tree, and its veth ends with
  * it, taking their peers along, so the restore makes the pair again, both ends as they were —
- * names, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge and its own
+ * names, ifindexes inside the tree, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge and its own
  * settings (forwarding, proxy_arp... of a routed container's host end). Anything
  * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a namespace outside the tree) is refused by
  * name. Each device is one line of {@code key=value} words in {@link NetNamespaceImage#devices()}.
@@ -94,6 +94,7 @@ final class NetDevices {
             addresses.addAll(addressesOf(p, l.name()).stream().map(a -> a + " dev " + l.name()).toList());
             Map<String, String> d = new LinkedHashMap<>();
             d.put("name", l.name());
+            d.put("index", Integer.toString(l.index()));
             d.put("mac", l.mac());
             d.put("mtu", Integer.toString(l.mtu()));
             d.put("up", l.up() ? "1" : "0");
@@ -106,6 +107,7 @@ final class NetDevices {
                     continue;
                 }
                 d.put("peer", peer.name());
+                d.put("peerindex", Integer.toString(peer.index()));
                 d.put("peermac", peer.mac());
                 d.put("peermtu", Integer.toString(peer.mtu()));
                 d.put("peerup", peer.up() ? "1" : "0");
@@ -123,6 +125,7 @@ final class NetDevices {
                     continue; // the other namespace writes the pair
                 }
                 d.put("across", across.end().name());
+                d.put("acrossindex", Integer.toString(across.end().index()));
                 d.put("acrossmac", across.end().mac());
                 d.put("acrossmtu", Integer.toString(across.end().mtu()));
                 d.put("acrossup", across.end().up() ? "1" : "0");
@@ -272,15 +275,19 @@ final class NetDevices {
         for (String line : lines) {
             Map<String, String> d = fields(line);
             List<String> cmd = new ArrayList<>(List.of("ip", "link", "add", d.get("name"), "address", d.get("mac"),
-                    "mtu", d.get("mtu"), "type", "veth", "peer", "name"));
+                    "mtu", d.get("mtu")));
+            cmd.addAll(index(d, "index"));
+            cmd.addAll(List.of("type", "veth", "peer", "name"));
             if (d.containsKey("peer")) {
                 cmd.addAll(List.of(d.get("peer"), "address", d.get("peermac"), "mtu", d.get("peermtu")));
+                cmd.addAll(index(d, "peerindex"));
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
                 continue;
             }
             if (d.containsKey("across")) { // the other namespace of the tree exists: its end goes there at once
-                cmd.addAll(List.of(d.get("across"), "address", d.get("acrossmac"), "mtu", d.get("acrossmtu"), "netns",
-                        Integer.toString(Integer.parseInt(d.get("acrosspid")))));
+                cmd.addAll(List.of(d.get("across"), "address", d.get("acrossmac"), "mtu", d.get("acrossmtu")));
+                cmd.addAll(index(d, "acrossindex"));
+                cmd.addAll(List.of("netns", Integer.toString(Integer.parseInt(d.get("acrosspid")))));
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
                 continue;
             }
@@ -318,6 +325,23 @@ final class NetDevices {
                 throw e;
             }
         }
+    }
+
+    /**
+     * "index N" for an end made in a namespace of the tree: its programs hold ifindexes (a multicast
+     * membership's, a packet socket's binding, keepalived's own tables), so the end gets the one it had.
+     * Images before the index was written make the ends with whatever index the kernel gives.
+     */
+    private static List<String> index(Map<String, String> d, String key) {
+        String v = d.get(key);
+        if (v == null) {
+            return List.of();
+        }
+        int i = Integer.parseInt(v);
+        if (i < 2) {
+            throw new RestoreException("bad ifindex " + v + " of veth " + d.get("name") + " in the image");
+        }
+        return List.of("index", Integer.toString(i));
     }
 
     /** Brings up the inside ends that were up, once their addresses are set. */
