@@ -4,7 +4,11 @@
  * and non-blocking, and the first also as fd 20 (dup2: not close-on-exec, as every mq_open fd is); queue
  * B, empty, open read-only and non-blocking. On SIGUSR2 checks each fd: the same queue (inode), the same
  * open flags and close-on-exec flag, the queue's attributes, the messages by priority, a send and
- * receive through the files of A, EAGAIN on B; then removes both queues. Prints PASS or FAIL: reason.
+ * receive through the files of A, EAGAIN on B; then removes both queues.
+ * With "removed": queue C (5 messages of 32 bytes at most, mode 0604, owner 123:456) holds messages of
+ * priorities 5, 9, 5 and is removed (mq_unlink) while open, its fd also as fd 21 (dup2). On SIGUSR2
+ * checks that the fds hold a queue with those limits, mode and owner, no name, the same fd link, and
+ * gives the messages highest priority first, oldest first within one. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -48,9 +52,42 @@ static void receive(mqd_t fd, const char *want, unsigned prio) {
     }
 }
 
-int main(void) {
+static int removed(void) {
+    char c[64], link[64], want[128], got[128];
+    snprintf(c, sizeof c, "/cryo-mq-c%d", getpid());
+    struct mq_attr attr = { .mq_maxmsg = 5, .mq_msgsize = 32 };
+    mq_unlink(c);
+    mqd_t q = mq_open(c, O_RDWR | O_CREAT | O_EXCL, 0600, &attr);
+    if (q < 0 || fchown(q, 123, 456) || fchmod(q, 0604)) fail("mq_open, fchown, fchmod");
+    if (mq_send(q, "a1", 2, 5) || mq_send(q, "b", 1, 9) || mq_send(q, "a2", 2, 5)) fail("mq_send");
+    if (dup2(q, 21) != 21 || mq_unlink(c)) fail("dup2, mq_unlink");
+    snprintf(link, sizeof link, "/proc/self/fd/%d", q);
+    ssize_t n = readlink(link, want, sizeof want - 1);
+    want[n < 0 ? 0 : n] = 0;
+    printf("ready\n");
+    while (!check) pause();
+
+    struct stat st;
+    n = readlink(link, got, sizeof got - 1);
+    got[n < 0 ? 0 : n] = 0;
+    if (strcmp(got, want)) fail("the fd link changed");
+    if (fstat(q, &st) || (st.st_mode & 07777) != 0604 || st.st_uid != 123 || st.st_gid != 456) fail("mode or owner");
+    struct mq_attr now;
+    if (mq_getattr(q, &now) || now.mq_maxmsg != 5 || now.mq_msgsize != 32 || now.mq_curmsgs != 3) fail("attributes");
+    if (mq_open(c, O_RDONLY) != -1 || errno != ENOENT) fail("the removed queue has a name again");
+    receive(21, "b", 9);
+    receive(q, "a1", 5);
+    receive(q, "a2", 5);
+    if (mq_send(21, "c", 1, 1)) fail("mq_send after the restore");
+    receive(q, "c", 1);
+    printf("PASS\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
+    if (argc > 1 && !strcmp(argv[1], "removed")) return removed();
     char a[64], b[64];
     snprintf(a, sizeof a, "/cryo-mq-a%d", getpid());
     snprintf(b, sizeof b, "/cryo-mq-b%d", getpid());

@@ -61,6 +61,15 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue"));
     }
 
+    /**
+     * A queue removed (mq_unlink) while open ends with its last fd, which the killing dump closes: it was
+     * refused; now it comes back whole — limits, mode, owner, messages in their order — and without a name.
+     */
+    @Test
+    void aPosixMessageQueueRemovedWhileOpenComesBackWithItsMessages() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue", "removed"));
+    }
+
     /** A queue removed after the dump (or made again: another inode) fails the restore by name, nothing made. */
     @Test
     void aPosixMessageQueueRemovedSinceTheDumpFailsTheRestoreByName() throws Exception {

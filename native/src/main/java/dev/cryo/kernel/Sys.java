@@ -58,17 +58,6 @@ public final class Sys {
         return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, mode));
     }
 
-    /**
-     * mq_open of an existing POSIX message queue "/NAME" of this process's ipc namespace. Its fd is
-     * close-on-exec whatever the flags (the kernel's choice); an O_CLOEXEC given would stay in the file's flags.
-     */
-    public static Fd mqOpen(String name, int flags) {
-        String bare = name.startsWith("/") ? name.substring(1) : name; // the kernel takes the name without its slash
-        Memory p = new Memory(bare.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
-        p.setString(0, bare, "UTF-8");
-        return new Fd((int) call(() -> "mq_open(" + name + ")", SyscallNr.MQ_OPEN, address(p), flags, 0, 0));
-    }
-
     /** lchown(path, uid, gid) then chmod(path, mode): works on socket files, which cannot be opened. */
     public static void chownChmod(String path, int uid, int gid, int mode) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);

@@ -10,13 +10,20 @@ import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.MessageQueues;
 import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.DirectoryStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,21 +35,64 @@ import java.util.regex.Pattern;
  * that very queue again (refused when it is gone or is another queue now: on another host there is
  * none); the messages the tree left in it are there, untouched (CRIU refuses these fds).
  *
- * <p>Refused by name: a queue removed while open (it ends with its last fd, which the killing dump
- * closes), a queue of another ipc namespace (the tree's own is refused with its namespace), and a
- * queue whose notification (mq_notify) the holder registered: the kernel shows its signal but not the
- * value the program gave it, and the registration goes when the holder closes its fd.
+ * <p>A queue removed (mq_unlink) while open ends with its last fd, which the killing dump closes: it
+ * is carried whole — mode, owner, limits and messages — when one open file of the tree's is all that
+ * holds it, and made again under its old name for an instant at restore (its fd shows that name).
+ *
+ * <p>Refused by name: a queue of another ipc namespace (the tree's own is refused with its namespace),
+ * a queue whose notification (mq_notify) the holder registered (the kernel shows its signal but not
+ * the value the program gave it, and the registration goes when the holder closes its fd), and a
+ * removed queue held through another open file, or with a notification registered by anyone.
  */
 public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.MessageQueue> {
     public static final int TAG = 900, RECORD_ID = 2330;
 
-    /** The queue's name ("/NAME") and its inode in the mqueue file system when dumped. */
-    public record MessageQueue(String name, long ino) implements FileDesc {}
+    /**
+     * The queue's name ("/NAME", as its fd link shows it) and its inode in the mqueue file system when
+     * dumped; for a removed queue ({@code removed} not null) all the restore makes it again from.
+     */
+    public record MessageQueue(String name, long ino, Removed removed) implements FileDesc {}
 
-    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 1, (out, q) -> {
+    /** A queue removed while open: its mode, owner, limits and messages, first out first. */
+    public record Removed(int mode, int uid, int gid, long maxMsg, long msgSize, List<Integer> priorities,
+                          List<byte[]> messages) {}
+
+    /** The kernel's bound on a queue's length (HARD_MSGMAX). */
+    static final int MAX_MESSAGES = 65536;
+
+    /** Messages a removed queue may carry, together: more is refused (a queue holds 16 MiB at most by default limits). */
+    static final int MESSAGE_BYTES = 16 << 20;
+
+    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 2, (out, q) -> {
         ModelFields.writeText(out, q.name(), ModelLimits.PATH, "MessageQueue.name");
         out.writeLong(q.ino());
-    }, (in, version) -> new MessageQueue(ModelFields.readText(in, ModelLimits.PATH, "MessageQueue.name"), in.readLong()));
+        Removed r = q.removed();
+        out.writeBoolean(r != null);
+        if (r != null) {
+            out.writeInt(r.mode());
+            out.writeInt(r.uid());
+            out.writeInt(r.gid());
+            out.writeLong(r.maxMsg());
+            out.writeLong(r.msgSize());
+            ModelFields.writeInts(out, r.priorities(), MAX_MESSAGES, "MessageQueue.priorities");
+            ModelFields.writeByteArrays(out, r.messages(), MAX_MESSAGES, MESSAGE_BYTES, "MessageQueue.messages");
+        }
+    }, (in, version) -> {
+        String name = ModelFields.readText(in, ModelLimits.PATH, "MessageQueue.name");
+        long ino = in.readLong();
+        if (version < 2 || !in.readBoolean()) {
+            return new MessageQueue(name, ino, null);
+        }
+        Removed r = new Removed(in.readInt(), in.readInt(), in.readInt(), in.readLong(), in.readLong(),
+                ModelFields.readInts(in, MAX_MESSAGES, "MessageQueue.priorities"),
+                ModelFields.readByteArrays(in, MAX_MESSAGES, MESSAGE_BYTES, "MessageQueue.messages"));
+        if (r.priorities().size() != r.messages().size()) {
+            throw new com.esotericsoftware.kryo.KryoException("MessageQueue: " + r.priorities().size()
+                    + " priorities for " + r.messages().size() + " messages");
+        }
+        return new MessageQueue(name, ino, r);
+    });
+
 
     /** What reading a queue's file gives: "QSIZE:5 NOTIFY:0 SIGNO:0 NOTIFY_PID:0". */
     private static final Pattern NOTIFY_PID = Pattern.compile("NOTIFY_PID:(\\d+)");
@@ -72,29 +122,100 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     @Override
     public MessageQueue dump(FdProbe fd, DumpContext ctx) throws IOException {
         String what = fd.where() + ": POSIX message queue " + fd.target();
-        if (fd.target().endsWith(" (deleted)")) {
-            throw new DumpException(what + " was removed (mq_unlink) while open: it ends with its last fd,"
-                    + " and its messages with it; not supported");
-        }
         String its = Namespaces.link(Integer.toString(fd.pid().value()), "ipc");
         if (its == null || !its.equals(Namespaces.link("self", "ipc"))) {
             throw new DumpException(what + " belongs to an ipc namespace other than cryo's (" + its + "); not supported");
         }
-        // the queue's file reads as its status line; a fresh open of it through /proc reads from the start
-        String status;
-        try (Fd own = Sys.open(fd.procPath().toString(), Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
-            status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
+        boolean removed = fd.target().endsWith(DELETED);
+        // cryo's own open file of the queue: it reads as the queue's status line, from the start
+        try (Fd own = Sys.open(fd.procPath().toString(), (removed ? Fcntl.O_RDWR : Fcntl.O_RDONLY) | Fcntl.O_NONBLOCK)) {
+            String status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
+            Matcher m = NOTIFY_PID.matcher(status);
+            int notified = m.find() ? Integer.parseInt(m.group(1)) : 0;
+            if (notified == fd.pid().value()) {
+                throw new DumpException(what + ": the process registered for its notification (mq_notify), whose value"
+                        + " the kernel does not show, and the registration would go with the killed fd; not supported");
+            }
+            long ino = inode(Path.of("/proc/self/fd/" + own.value()));
+            if (!removed) {
+                return new MessageQueue(fd.target(), ino, null);
+            }
+            if (notified != 0) {
+                throw new DumpException(what + " was removed (mq_unlink) while open, and pid " + notified + " registered"
+                        + " for its notification, which taking its messages to carry them would fire; not supported");
+            }
+            String other = otherOpen(fd, ino);
+            if (other != null) {
+                throw new DumpException(what + " was removed (mq_unlink) while open, and " + other + " holds it through"
+                        + " another open of it (only one open file of a removed queue is carried); not supported");
+            }
+            return new MessageQueue(fd.target(), ino, removedQueue(what, own, fd.procPath()));
+        } catch (KernelException e) {
+            throw new DumpException(what + ": " + e.getMessage());
         }
-        Matcher m = NOTIFY_PID.matcher(status);
-        if (m.find() && Integer.parseInt(m.group(1)) == fd.pid().value()) {
-            throw new DumpException(what + ": the process registered for its notification (mq_notify), whose value"
-                    + " the kernel does not show, and the registration would go with the killed fd; not supported");
-        }
-        return new MessageQueue(fd.target(), inode(fd.procPath()));
     }
+
+    private static final String DELETED = " (deleted)";
 
     private static long inode(Path p) throws IOException {
         return ((Number) Files.getAttribute(p, "unix:ino")).longValue();
+    }
+
+    /**
+     * A removed queue ends with its last fd, which the killing dump closes: its messages are taken
+     * and put back at once in the order they came out (the highest priority first, the oldest first
+     * within one), which is the order the queue keeps; nothing else holds it (checked before) and the
+     * tree is frozen, so no one sees them gone for that instant.
+     */
+    private static Removed removedQueue(String what, Fd own, Path link) throws IOException {
+        MessageQueues.Attr attr = MessageQueues.attr(own);
+        if (attr.curMsgs() * attr.msgSize() > MESSAGE_BYTES) {
+            throw new DumpException(what + " was removed (mq_unlink) while open and holds " + attr.curMsgs()
+                    + " messages of up to " + attr.msgSize() + " bytes: more than cryo carries (" + MESSAGE_BYTES + " bytes)");
+        }
+        List<MessageQueues.Message> taken = new ArrayList<>();
+        try {
+            for (MessageQueues.Message m; (m = MessageQueues.receive(own, attr.msgSize())) != null; ) {
+                taken.add(m);
+            }
+        } finally {
+            for (MessageQueues.Message m : taken) {
+                MessageQueues.send(own, m);
+            }
+        }
+        int mode = (Integer) Files.getAttribute(link, "unix:mode") & 07777;
+        int uid = (Integer) Files.getAttribute(link, "unix:uid");
+        int gid = (Integer) Files.getAttribute(link, "unix:gid");
+        return new Removed(mode, uid, gid, attr.maxMsg(), attr.msgSize(),
+                taken.stream().map(MessageQueues.Message::priority).toList(),
+                taken.stream().map(MessageQueues.Message::data).toList());
+    }
+
+    /** "pid N (comm) fd F" of another open file of the queue than {@code fd}'s, in any process but cryo; null when none. */
+    private static String otherOpen(FdProbe fd, long ino) {
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path proc : procs) {
+                Pid pid = Pid.of(Integer.parseInt(proc.getFileName().toString()));
+                if (pid.value() == ProcessHandle.current().pid()) {
+                    continue; // cryo's own open file of it, made to read it
+                }
+                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
+                    for (Path f : fds) {
+                        if (Files.readSymbolicLink(f).toString().equals(fd.target()) && inode(f) == ino) {
+                            int n = Integer.parseInt(f.getFileName().toString());
+                            if (!Sys.sameOpenFile(pid, n, fd.pid(), fd.fd())) {
+                                return "pid " + pid + " (" + ProcFs.stat(pid).comm() + ") fd " + n;
+                            }
+                        }
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // exited, or not ours to read: the next one
+                }
+            }
+        } catch (IOException e) {
+            throw new DumpException(fd.where() + ": cannot list the processes of this host: " + e.getMessage());
+        }
+        return null;
     }
 
     /**
@@ -104,7 +225,7 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     public static Fd reopen(String what, MessageQueue q, int flags) {
         Fd own;
         try {
-            own = Sys.mqOpen(q.name(), flags);
+            own = MessageQueues.open(q.name(), flags);
         } catch (KernelException e) {
             throw new RestoreException(what + ": POSIX message queue " + q.name() + " cannot be opened (" + e.getMessage()
                     + "); a queue lives in the ipc namespace it was dumped in, on that host");
@@ -125,10 +246,71 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         }
     }
 
+    /** What a restore checks before it makes anything: the queue is there, or a removed one's name is free. */
+    public static void check(String what, MessageQueue q) {
+        if (q.removed() == null) {
+            reopen(what, q, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK).close();
+        } else {
+            checkNameFree(what, q);
+        }
+    }
+
+    /** Whether a restore may make removed queue {@code q} again under its name: none holds it now. */
+    private static void checkNameFree(String what, MessageQueue q) {
+        String name = q.name().substring(0, q.name().length() - DELETED.length());
+        try (Fd taken = MessageQueues.open(name, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
+            throw new RestoreException(what + ": POSIX message queue " + name + " was removed while open, and another"
+                    + " queue has taken its name since; the restore makes the removed one again under that name for an"
+                    + " instant (its fd shows the name): remove the new one (mq_unlink) to restore");
+        } catch (KernelException free) {
+            // ENOENT: the name is free
+        }
+    }
+
+    /**
+     * A removed queue made again: under its old name (the kernel keeps the name of a removed queue's
+     * file, and its fd shows it), with its mode, owner, limits and messages, then removed at once.
+     * Returns the task's open file of it, opened by name with {@code flags} as mq_open did (an open
+     * through /proc would add O_LARGEFILE to its flags).
+     */
+    private static Fd remake(String what, MessageQueue q, int flags) {
+        Removed r = q.removed();
+        String name = q.name().substring(0, q.name().length() - DELETED.length());
+        Fd own = null;
+        Fd its = null;
+        try {
+            own = MessageQueues.create(name, Fcntl.O_RDWR | Fcntl.O_NONBLOCK, 0600, r.maxMsg(), r.msgSize());
+            try {
+                its = MessageQueues.open(name, flags);
+            } finally {
+                MessageQueues.unlink(name);
+            }
+            int fd = own.value();
+            Sys.call(() -> "fchown(" + name + ")", SyscallNr.FCHOWN, fd, r.uid(), r.gid(), 0);
+            Sys.call(() -> "fchmod(" + name + ")", SyscallNr.FCHMOD, fd, r.mode(), 0, 0);
+            for (int i = 0; i < r.messages().size(); i++) {
+                MessageQueues.send(own, new MessageQueues.Message(r.priorities().get(i), r.messages().get(i)));
+            }
+            Fd made = its;
+            its = null;
+            return made;
+        } catch (KernelException e) {
+            throw new RestoreException(what + ": making removed POSIX message queue " + name + " again: " + e.getMessage());
+        } finally {
+            if (its != null) {
+                its.close();
+            }
+            if (own != null) {
+                own.close();
+            }
+        }
+    }
+
     @Override
     public long restore(FdImage fd, MessageQueue q, RestoreContext ctx) {
         int flags = fd.flags() & (Fcntl.O_ACCMODE | Fcntl.O_NONBLOCK);
-        try (Fd own = reopen("pid " + ctx.taskPid() + " fd " + fd.fd(), q, flags)) {
+        String what = "pid " + ctx.taskPid() + " fd " + fd.fd();
+        try (Fd own = q.removed() == null ? reopen(what, q, flags) : remake(what, q, flags)) {
             return ctx.take((int) ProcessHandle.current().pid(), own.value());
         }
     }
@@ -138,5 +320,15 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         m.put("kind", "mqueue");
         m.put("name", q.name());
         m.put("ino", q.ino());
+        Removed r = q.removed();
+        if (r != null) {
+            m.put("mode", "0" + Integer.toOctalString(r.mode()));
+            m.put("uid", r.uid());
+            m.put("gid", r.gid());
+            m.put("maxMessages", r.maxMsg());
+            m.put("messageSize", r.msgSize());
+            m.put("messages", r.messages().size());
+            m.put("messageBytes", r.messages().stream().mapToInt(b -> b.length).sum());
+        }
     }
 }

@@ -159,8 +159,7 @@ public final class RestoreValidator {
             }
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
                 if (fd.desc() instanceof dev.cryo.engine.files.MessageQueueHandler.MessageQueue q) {
-                    dev.cryo.engine.files.MessageQueueHandler.reopen("pid " + pid + " fd " + fd.fd(), q,
-                            dev.cryo.kernel.Fcntl.O_RDONLY | dev.cryo.kernel.Fcntl.O_NONBLOCK).close();
+                    dev.cryo.engine.files.MessageQueueHandler.check("pid " + pid + " fd " + fd.fd(), q);
                 }
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f && inherited.of(f) == null) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
