@@ -87,6 +87,16 @@ class NotCarriedTest {
                         " fd 3: TCP socket 127\\.0\\.0\\.1:\\d+ \\(listening\\): 1 connection\\(s\\) have not completed their"
                                 + " handshake within cryo\\.dump\\.accept-wait \\(the client's last ACK not in, or"
                                 + " TCP_DEFER_ACCEPT waiting for its first bytes\\)"),
+                // ulogd's NFLOG input: its group's queue threshold, buffer size and flags cannot be read back, and
+                // a socket restored without the binding waited for packets that never came (ulogd ran on, logging nothing)
+                python("a netfilter socket bound to an nfnetlink_log group", "import os, socket, struct\n"
+                                + "s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)\ns.bind((0, 0))\n"
+                                + "g = 40000 + os.getpid() % 20000\n"
+                                + "s.send(struct.pack('=IHHII', 28, 0x0401, 5, 1, 0) + struct.pack('!BBH', 0, 0, g)"
+                                + " + struct.pack('=HHB3x', 5, 1, 1))\n"
+                                + "assert struct.unpack('=i', s.recv(4096)[16:20])[0] == 0",
+                        " fd 3: netfilter netlink socket bound to nfnetlink_log group \\d+ \\(ulogd's NFLOG, an NFQUEUE"
+                                + " consumer\\): the kernel keeps settings of it that no call reads back"),
                 // zdtm's sk-unix-listen03: the refusal named "unix socket 0 outside the tree"
                 python("a unix connection waiting to be accepted whose client closed", "import socket\n"
                                 + "l = socket.socket(socket.AF_UNIX)\nl.bind('s')\nl.listen(1)\n"

@@ -6,15 +6,19 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.NfnetlinkBindings;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
+import java.util.List;
 import java.util.Map;
 
 /**
  * Netlink sockets (route, generic, audit, ...) the way CRIU carries them: protocol, port id,
  * multicast groups (the first 32), destination and options. Unread messages are refused: they
- * answer requests the kernel would not repeat.
+ * answer requests the kernel would not repeat. So is a netfilter socket bound to an nfnetlink_log
+ * group or an nfnetlink_queue: the binding's settings cannot all be read back, and a restored socket
+ * without it would wait for packets that never come.
  */
 public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandler.NetlinkSocket>,
         SocketHub.Kind<NetlinkSocketHandler.NetlinkSocket> {
@@ -64,6 +68,15 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
                 throw p.refuse("netlink socket (protocol " + p.protocol + ") has unread messages; not supported");
             }
             SockAddr self = Sockets.sockName(p.sock);
+            if (p.protocol == Sockets.NETLINK_NETFILTER && self.port() != 0) {
+                List<NfnetlinkBindings.Binding> bound = NfnetlinkBindings.of(p.sock, self.port());
+                if (!bound.isEmpty()) {
+                    throw p.refuse("netfilter netlink socket bound to " + bound.stream().map(Object::toString)
+                            .collect(java.util.stream.Collectors.joining(", ")) + " (ulogd's NFLOG, an NFQUEUE"
+                            + " consumer): the kernel keeps settings of it that no call reads back (threshold,"
+                            + " buffer size, flags; a queue's packets waiting for a verdict); not supported");
+                }
+            }
             SockAddr dst = Sockets.peerName(p.sock);
             return new NetlinkSocket(p.ino, p.type, p.protocol, self.port(), self.netlinkGroups(),
                     dst == null ? 0 : dst.port(), dst == null ? 0 : dst.netlinkGroups(),

@@ -31,7 +31,7 @@ public final class CorkedDatagram {
     /** The corked bytes, the address they were sent from and the one they go to. */
     public record Pending(byte[] data, SockAddr from, SockAddr to) {}
 
-    private static final int NETLINK_NETFILTER = 12, NFNL_SUBSYS_ULOG = 4, NFULNL_MSG_PACKET = 0, NFULNL_MSG_CONFIG = 1;
+    private static final int NETLINK_NETFILTER = Sockets.NETLINK_NETFILTER, NFNL_SUBSYS_ULOG = 4, NFULNL_MSG_PACKET = 0, NFULNL_MSG_CONFIG = 1;
     private static final int NFULA_CFG_CMD = 1, NFULA_CFG_MODE = 2, NFULNL_CFG_CMD_BIND = 1, NFULNL_COPY_PACKET = 2;
     private static final int NFULA_PAYLOAD = 9;
     private static final int MAX_PACKET = 65_535 + 60;

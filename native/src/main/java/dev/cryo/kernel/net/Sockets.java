@@ -27,6 +27,8 @@ public final class Sockets {
     public static final int IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_UDPLITE = 136;
     /** UDP-Lite's checksum coverage (linux/udp.h): how much of a datagram its checksum covers, sent and required. */
     public static final int SOL_UDPLITE = 136, UDPLITE_SEND_CSCOV = 10, UDPLITE_RECV_CSCOV = 11;
+    /** A netlink protocol (linux/netlink.h): netfilter's (nfnetlink_log, nfnetlink_queue, ctnetlink). */
+    public static final int NETLINK_NETFILTER = 12;
     /** The netlink message header (linux/netlink.h): request flags and the types of the kernel's own answers. */
     public static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
