@@ -65,6 +65,51 @@ class PtyTest {
     }
 
     /**
+     * A container's terminals (ptyns.c: an init in its own pid, mount, net, ipc and uts namespaces,
+     * pivoted, with its own devpts instance): a shell-like session leader whose controlling terminal
+     * is pty 0 of that instance, and pty 2 (pty 1 closed below it) with a line unread each way, a
+     * window size, echo off and its node's mode and owner. Meanwhile this JVM, outside the tree, holds
+     * three ptys of the host's instance, whose numbers are the container's too. Before, the dump
+     * refused them ("a devpts instance of its own"); now the pairs come back in the container's new
+     * instance with their indexes, the shell leads its session on its terminal in the foreground, and
+     * the bytes are there.
+     */
+    @Test
+    void aContainersOwnDevptsPtysComeBackWithTheirIndexesQueuesAndControllingTerminal() throws Exception {
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = Files.createDirectories(tmp.resolve("root"));
+        Files.createDirectories(root.resolve("proc"));
+        Files.createDirectories(root.resolve("dev/pts"));
+        Path bin = root.resolve("ptyns");
+        Files.copy(TestPrograms.compile("/c/ptyns.c", "-static"), bin);
+        java.util.List<dev.cryo.kernel.Fd> host = new java.util.ArrayList<>();
+        int init = 0;
+        try {
+            for (int i = 0; i < 3; i++) { // the host's ptys, open outside the tree, as a user's terminals are
+                dev.cryo.kernel.Fd m = dev.cryo.kernel.Terminals.openPtmx(dev.cryo.kernel.Fcntl.O_RDWR);
+                host.add(m);
+                dev.cryo.kernel.Terminals.locked(m, false);
+                host.add(dev.cryo.kernel.Terminals.peer(m, dev.cryo.kernel.Fcntl.O_RDWR));
+            }
+            Path out = tmp.resolve("ptyns.out");
+            try (DetachedProcess starter = DetachedProcess.start(out, bin.toString(), root.toString())) {
+                DetachedProcess.awaitCondition(() -> text(out).matches("(?s).*init \\d+\\s.*"), Duration.ofSeconds(60),
+                        "the init to be ready");
+                String t = text(out);
+                init = Integer.parseInt(t.substring(t.indexOf("init ") + 5).trim().split("\\s+")[0]);
+                DetachedProcess restored = DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(out);
+                String verdict = RestoreTest.checkAndReap(restored);
+                assertTrue(verdict.contains("PASS"), verdict);
+            }
+        } finally {
+            if (init > 0) {
+                Workloads.killQuietly(init);
+            }
+            host.forEach(dev.cryo.kernel.Fd::close);
+        }
+    }
+
+    /**
      * The way a user runs --shell-job: a job in the foreground of an interactive shell (rawjob.c, which
      * puts the terminal in raw mode like an editor or a line editor) is dumped, the shell gets its
      * prompt back, and {@code cryo restore --shell-job} typed at that prompt brings the job back in

@@ -37,7 +37,15 @@ public final class Terminals {
 
     /** A new pseudo-terminal: /dev/ptmx opened with {@code flags} (never as a controlling terminal). */
     public static Fd openPtmx(int flags) {
-        return Sys.open("/dev/ptmx", flags | O_NOCTTY);
+        return openPtmx("/dev/ptmx", flags);
+    }
+
+    /**
+     * A new pseudo-terminal of the devpts instance {@code ptmx} reaches: that instance's own
+     * {@code ptmx} node, or a /dev/ptmx whose sibling {@code pts} is the instance.
+     */
+    public static Fd openPtmx(String ptmx, int flags) {
+        return Sys.open(ptmx, flags | O_NOCTTY);
     }
 
     /** The pty index of a master (its slave is /dev/pts/INDEX). */
@@ -162,6 +170,21 @@ public final class Terminals {
     /** The slave's foreground process group, or 0 when it has none (no session). */
     public static int foreground(Fd master) {
         return getInt(master, TIOCGPGRP, "TIOCGPGRP");
+    }
+
+    /**
+     * The session whose controlling terminal this is (TIOCGSID; on a master, its slave's), as the
+     * caller's pid namespace numbers it; 0 when it is no session's.
+     */
+    public static int session(Fd tty) {
+        try {
+            return getInt(tty, TIOCGSID, "TIOCGSID");
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENOTTY) {
+                return 0;
+            }
+            throw e;
+        }
     }
 
     /** Makes {@code pgrp} the terminal's foreground process group (the caller's controlling terminal). */

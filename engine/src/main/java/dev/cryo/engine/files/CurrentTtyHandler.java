@@ -48,9 +48,10 @@ public final class CurrentTtyHandler implements FdHandler<CurrentTtyHandler.Curr
 
     @Override
     public CurrentTty dump(FdProbe fd, DumpContext ctx) {
-        int tty = ProcFs.stat(fd.pid()).ttyNr();
-        boolean ours = tty != 0 && Terminals.isPtySlave(tty) && Ptys.ends(Terminals.slaveIndex(tty)).stream()
-                .anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        var stat = ProcFs.stat(fd.pid());
+        int tty = stat.ttyNr();
+        boolean ours = tty != 0 && Terminals.isPtySlave(tty)
+                && Ptys.treeMasterOf(stat.session(), Terminals.slaveIndex(tty), ctx) != null;
         if (!ours && !ctx.shellJob()) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");

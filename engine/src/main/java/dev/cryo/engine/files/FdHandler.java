@@ -182,18 +182,19 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
-         * cryo's own fd of the master it reopened for dumped pty {@code index} (the task takes that
-         * very open file with {@link #take}).
+         * cryo's own fd of the master it reopened for dumped pty {@code index} of devpts
+         * {@code instance} (0: the host's; the task takes that very open file with {@link #take}).
          */
-        default int ptyMaster(int index) {
+        default int ptyMaster(long instance, int index) {
             throw new IllegalStateException("pty " + index + " was not reopened");
         }
 
         /**
-         * A new open file of the slave of dumped pty {@code index} with exactly {@code flags},
-         * made in cryo's process (the task takes it with {@link #take}); cryo closes its copy later.
+         * A new open file of the slave of dumped pty {@code index} of devpts {@code instance} with
+         * exactly {@code flags}, made in cryo's process (the task takes it with {@link #take}); cryo
+         * closes its copy later.
          */
-        default int ptySlave(int index, int flags) {
+        default int ptySlave(long instance, int index, int flags) {
             throw new IllegalStateException("pty " + index + " was not reopened");
         }
     }

@@ -33,16 +33,29 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
      * {@code lockedTermios}: TIOCGLCKTRMIOS (a struct termios). {@code slaveUid/Gid/Mode}: the owner
      * and permission bits of the /dev/pts node (grantpt, {@code mesg n}). {@code queued}: the bytes
      * sitting in the pair (see {@link PtyQueues}). {@code outputStopped}: the slave's output is
-     * stopped (^S or tcflow), so its writers wait.
+     * stopped (^S or tcflow), so its writers wait. {@code instance}: 0 for a pty of the host's devpts,
+     * else the device number its own instance had at dump (a container's /dev/pts; it only tells the
+     * pairs of one instance from another's, whose indexes repeat), mounted at {@code mount} in the
+     * mount namespace {@code maker} made ({@link Ptys.InstanceMount}). {@code session}: the session
+     * whose controlling terminal it is (TIOCGSID), 0 if none.
      */
     public record PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
                             boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
-                            int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped)
-            implements FileDesc {}
+                            int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped,
+                            long instance, int maker, String mount, int session)
+            implements FileDesc {
+        /** A pty of the host's devpts whose session was not recorded (images before version 2). */
+        public PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
+                         boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
+                         int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped) {
+            this(index, termios, winsize, packetMode, locked, masterExclusive, slaveExclusive, slaveClosed, lockedTermios,
+                    slaveUid, slaveGid, slaveMode, queued, outputStopped, 0, 0, "", 0);
+        }
+    }
 
     private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 20;
 
-    static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 1, (out, p) -> {
+    static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 2, (out, p) -> {
         out.writeVarInt(p.index(), true);
         ModelFields.writeBytes(out, p.termios(), Terminals.TERMIOS2_SIZE, "PtyMaster.termios");
         ModelFields.writeBytes(out, p.winsize(), Terminals.WINSIZE_SIZE, "PtyMaster.winsize");
@@ -59,7 +72,11 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         ModelFields.writeBytes(out, p.queued().pending(), MAX_BYTES, "PtyMaster.pending");
         ModelFields.writeBytes(out, p.queued().output(), MAX_BYTES, "PtyMaster.output");
         out.writeBoolean(p.outputStopped());
-    }, (in, version) -> new PtyMaster(in.readVarInt(true),
+        out.writeVarLong(p.instance(), true); // version 2
+        out.writeVarInt(p.maker(), true);
+        ModelFields.writeText(out, p.mount(), dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount");
+        out.writeVarInt(p.session(), true);
+    }, (in, version) -> version < 2 ? v1(in) : new PtyMaster(in.readVarInt(true),
             ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
             ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
             in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
@@ -67,7 +84,21 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
             new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
                     ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean()));
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean(),
+            in.readVarLong(true), in.readVarInt(true),
+            ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount"), in.readVarInt(true)));
+
+    private static PtyMaster v1(com.esotericsoftware.kryo.io.Input in) {
+        return new PtyMaster(in.readVarInt(true),
+            ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
+            ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
+            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
+            ModelFields.readBytes(in, Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios"),
+            in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
+            new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
+                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean());
+    }
 
     @Override
     public String kind() {
@@ -92,11 +123,12 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
     @Override
     public PtyMaster dump(FdProbe fd, DumpContext ctx) {
         int index = Ptys.masterIndex(fd);
+        long instance;
         try (Fd own = Ptys.copy(fd.pid(), fd.fd())) {
-            Ptys.checkHostInstance(fd, own, index);
+            instance = Ptys.instance(own);
         }
-        String pts = "/dev/pts/" + index;
-        List<Ptys.End> ends = Ptys.ends(index);
+        String pts = "/dev/pts/" + index + (instance == 0 ? "" : " of devpts " + Ptys.device(instance));
+        List<Ptys.End> ends = Ptys.ends(instance, index);
         for (Ptys.End e : ends) {
             if (!ctx.inTree(e.pid())) {
                 throw new DumpException(fd.where() + ": pseudo-terminal " + pts + " (master " + fd.target()
@@ -104,12 +136,15 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
                         + " only when every process holding it is dumped with it");
             }
         }
-        int session = Ptys.sessionOutside(index, ctx);
-        if (session > 0) {
-            throw new DumpException(fd.where() + ": pseudo-terminal " + pts + " is the controlling terminal of pid "
+        Ptys.InstanceMount mount = instance == 0 ? new Ptys.InstanceMount(0, "")
+                : Ptys.mountOf(instance, ends, fd.where() + ": pseudo-terminal " + pts, ctx);
+        Fd master = Ptys.copy(fd.pid(), fd.fd());
+        int session = Terminals.session(master);
+        if (session > 0 && !ctx.inTree(session)) {
+            master.close();
+            throw new DumpException(fd.where() + ": pseudo-terminal " + pts + " is the controlling terminal of session "
                     + session + ", outside the tree; dump that session with it");
         }
-        Fd master = Ptys.copy(fd.pid(), fd.fd());
         Fd slave = null;
         try {
             boolean slaveExclusive = false;
@@ -120,7 +155,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
                     break;
                 }
             }
-            int[] node = node(pts);
+            int[] node = node(master, pts);
             checkLineDiscipline(master, "master", fd, pts);
             if (slave != null) {
                 checkLineDiscipline(slave, "slave", fd, pts);
@@ -137,7 +172,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             PtyQueues.Queued queued = PtyQueues.take(master, slave, termios, packet, fd.where() + ": pseudo-terminal " + pts);
             PtyMaster p = new PtyMaster(index, termios, Terminals.winsize(master), packet, Terminals.locked(master),
                     Terminals.exclusive(master), slaveExclusive, slaveClosed, lockedTermios, node[0], node[1], node[2],
-                    queued, PtyQueues.outputStopped(slave));
+                    queued, PtyQueues.outputStopped(slave), instance, mount.maker(), mount.point(), session);
             if (!queued.isEmpty()) { // the tree gets them back if it runs on
                 ctx.ttyBytes().hold(master, slave, termios, queued);
                 master = null;
@@ -178,10 +213,11 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         }
     }
 
-    /** Owner, group and permission bits of the slave's devpts node. */
-    private static int[] node(String pts) {
-        try {
-            Map<String, Object> a = java.nio.file.Files.readAttributes(java.nio.file.Path.of(pts), "unix:uid,gid,mode");
+    /** Owner, group and permission bits of the slave's devpts node, through an O_PATH peer (any instance's). */
+    private static int[] node(Fd master, String pts) {
+        try (Fd peer = Terminals.peer(master, dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+            Map<String, Object> a = java.nio.file.Files.readAttributes(java.nio.file.Path.of("/proc/self/fd/"
+                    + peer.value()), "unix:uid,gid,mode");
             return new int[] {(Integer) a.get("uid"), (Integer) a.get("gid"), (Integer) a.get("mode") & 07777};
         } catch (java.io.IOException e) {
             throw new DumpException("pseudo-terminal " + pts + ": its node cannot be read: " + e.getMessage());
@@ -191,7 +227,7 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
     /** Takes the master cryo opened with the dumped flags (same index when it was free). */
     @Override
     public long restore(FdImage fd, PtyMaster p, RestoreContext ctx) {
-        return ctx.take((int) ProcessHandle.current().pid(), ctx.ptyMaster(p.index()));
+        return ctx.take((int) ProcessHandle.current().pid(), ctx.ptyMaster(p.instance(), p.index()));
     }
 
     @Override
@@ -211,6 +247,12 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         m.put("inputPending", text(p.queued().pending()));
         m.put("output", text(p.queued().output()));
         m.put("outputStopped", p.outputStopped());
+        if (p.instance() != 0) {
+            m.put("devpts", Map.of("device", Ptys.device(p.instance()), "maker", p.maker(), "mount", p.mount()));
+        }
+        if (p.session() > 0) {
+            m.put("session", p.session());
+        }
     }
 
     /** Bytes as text: printable ASCII as is, the rest as \\xNN. */

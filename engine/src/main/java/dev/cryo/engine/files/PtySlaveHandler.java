@@ -32,21 +32,28 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
      * {@code index}: the pty; {@code path}: the link; {@code external}: the master is outside the tree
      * (shell job); {@code termios}: then the terminal's modes at dump (TCGETS2), which the job set if it
      * was the foreground job (a shell gives it the terminal back with its own modes once the dump kills
-     * it; {@link dev.cryo.engine.restore.ShellJobForeground} sets them again), else empty.
+     * it; {@link dev.cryo.engine.restore.ShellJobForeground} sets them again), else empty;
+     * {@code instance}: its devpts instance, as {@link PtyMasterHandler.PtyMaster#instance} (0: the host's).
      */
-    public record PtySlave(int index, String path, boolean external, byte[] termios) implements FileDesc {
+    public record PtySlave(int index, String path, boolean external, byte[] termios, long instance) implements FileDesc {
         public PtySlave(int index, String path, boolean external) {
-            this(index, path, external, new byte[0]);
+            this(index, path, external, new byte[0], 0);
+        }
+
+        public PtySlave(int index, String path, boolean external, byte[] termios) {
+            this(index, path, external, termios, 0);
         }
     }
 
-    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 1, (out, s) -> {
+    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 2, (out, s) -> {
         out.writeVarInt(s.index(), true);
         ModelFields.writeText(out, s.path(), ModelLimits.PATH, "PtySlave.path");
         out.writeBoolean(s.external());
         ModelFields.writeBytes(out, s.termios(), Terminals.TERMIOS2_SIZE, "PtySlave.termios");
+        out.writeVarLong(s.instance(), true); // version 2
     }, (in, version) -> new PtySlave(in.readVarInt(true), ModelFields.readText(in, ModelLimits.PATH, "PtySlave.path"),
-            in.readBoolean(), ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtySlave.termios")));
+            in.readBoolean(), ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtySlave.termios"),
+            version < 2 ? 0 : in.readVarLong(true)));
 
     @Override
     public String kind() {
@@ -72,8 +79,14 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     @Override
     public PtySlave dump(FdProbe fd, DumpContext ctx) throws IOException {
         int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
-        Ptys.checkHostInstance(fd, fd.procPath(), index);
-        boolean masterInTree = Ptys.ends(index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        long instance = Ptys.instance(fd.procPath());
+        boolean masterInTree = Ptys.ends(instance, index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        if (!masterInTree && instance != 0) {
+            // --shell-job reopens the terminal cryo's user runs on, a pty of the host's devpts
+            throw new DumpException(fd.where() + ": terminal " + fd.target() + " of the devpts instance of its own"
+                    + " (device " + Ptys.device(instance) + ", a container's /dev/pts) has its master outside the tree;"
+                    + " dump the process holding the master with it");
+        }
         if (!masterInTree && fd.target().endsWith(" (deleted)")) {
             // its master every process closed: devpts removed its node, so even a shell job's restore
             // could not open it again, and failed after the dump had killed the tree (zdtm pty04)
@@ -88,7 +101,7 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
                     + "client attached from there?): detach that client first, or dump with --shell-job to take the "
                     + "terminal along"));
         }
-        return masterInTree ? new PtySlave(index, fd.target(), false)
+        return masterInTree ? new PtySlave(index, fd.target(), false, new byte[0], instance)
                 : new PtySlave(index, fd.target(), true, modes(fd));
     }
 
@@ -135,7 +148,7 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
             }
             return ctx.open(s.path(), FdHandlers.openFlags(fd) | Fcntl.O_NOCTTY);
         }
-        return ctx.take((int) ProcessHandle.current().pid(), ctx.ptySlave(s.index(), fd.flags() & ~O_CLOEXEC));
+        return ctx.take((int) ProcessHandle.current().pid(), ctx.ptySlave(s.instance(), s.index(), fd.flags() & ~O_CLOEXEC));
     }
 
     @Override
@@ -144,6 +157,9 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         m.put("index", s.index());
         m.put("path", s.path());
         m.put("external", s.external());
+        if (s.instance() != 0) {
+            m.put("devpts", Ptys.device(s.instance()));
+        }
         if (s.termios().length > 0) {
             m.put("termios", java.util.HexFormat.of().formatHex(s.termios()));
         }

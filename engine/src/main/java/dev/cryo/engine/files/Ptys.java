@@ -41,32 +41,33 @@ public final class Ptys {
     }
 
     /**
-     * Refuses a pty of a devpts instance other than the host's (a container's /dev/pts, mounted
-     * with its own ptmx): its index means another pair there, and the restore reopens pairs from
-     * the host's. {@code pts}: the slave, or for a master an O_PATH peer (TIOCGPTPEER opens nothing).
+     * The devpts instance a pty end belongs to: 0 for the host's (cryo's /dev/pts), else the device
+     * number of its own instance (a container's /dev/pts). {@code pts}: the slave, or for a master an
+     * O_PATH peer (TIOCGPTPEER opens nothing).
      */
-    static void checkHostInstance(FdProbe fd, Path pts, int index) {
+    static long instance(Path pts) {
         try {
-            Object mine = Files.getAttribute(pts, "unix:dev");
-            Object host = Files.getAttribute(Path.of("/dev/pts/ptmx"), "unix:dev");
-            if (!mine.equals(host)) {
-                long dev = ((Number) mine).longValue();
-                throw new dev.cryo.engine.DumpException(fd.where() + ": pseudo-terminal " + index + " (" + fd.target()
-                        + ") belongs to a devpts instance of its own (device " + (dev >>> 8 & 0xfff) + ":"
-                        + (dev & 0xff | dev >>> 12 & 0xfff00) + ", a container's /dev/pts), not the host's; ptys of a"
-                        + " private devpts instance are not supported yet");
-            }
+            long mine = ((Number) Files.getAttribute(pts, "unix:dev")).longValue();
+            return mine == hostInstance() ? 0 : mine;
         } catch (IOException e) {
-            throw new dev.cryo.engine.DumpException(fd.where() + ": cannot tell the devpts instance of " + fd.target()
-                    + ": " + e.getMessage());
+            throw new dev.cryo.engine.DumpException("cannot tell the devpts instance of " + pts + ": " + e.getMessage());
         }
     }
 
     /** As above, for a master: its slave's instance, through an O_PATH peer. */
-    static void checkHostInstance(FdProbe fd, Fd master, int index) {
+    static long instance(Fd master) {
         try (Fd peer = Terminals.peer(master, dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
-            checkHostInstance(fd, Path.of("/proc/self/fd/" + peer.value()), index);
+            return instance(Path.of("/proc/self/fd/" + peer.value()));
         }
+    }
+
+    private static long hostInstance() throws IOException {
+        return ((Number) Files.getAttribute(Path.of("/dev/pts/ptmx"), "unix:dev")).longValue();
+    }
+
+    /** A device number as major:minor. */
+    public static String device(long dev) {
+        return (dev >>> 8 & 0xfff) + ":" + (dev & 0xff | dev >>> 12 & 0xfff00);
     }
 
     /** A copy of a task's fd in cryo's process (the same open file), for read-only ioctls. */
@@ -81,7 +82,7 @@ public final class Ptys {
      * from a master some process of this host holds, or null when none is found. Opens nothing else.
      */
     static Fd outsidePeer(int index, int flags) {
-        for (End e : ends(index)) {
+        for (End e : ends(0, index)) {
             if (e.master()) {
                 try (Fd master = copy(Pid.of(e.pid()), e.fd())) {
                     return Terminals.peer(master, flags);
@@ -101,20 +102,34 @@ public final class Ptys {
         }
     }
 
-    /** Every open end of pty {@code index} on the host (cryo's own process excluded). */
-    static List<End> ends(int index) {
+    /**
+     * Every open end of pty {@code index} of devpts {@code instance} (0: the host's) on the host,
+     * cryo's own process excluded. Every instance has its own 0, 1...: a slave is told by its node's
+     * device, a master by its slave's (an O_PATH peer of a copy).
+     */
+    static List<End> ends(long instance, int index) {
+        return ends(index, pid -> true, instance);
+    }
+
+    private static List<End> ends(int index, java.util.function.IntPredicate among, long instance) {
         List<End> out = new ArrayList<>();
-        String slave = "/dev/pts/" + index;
+        String slave = "/pts/" + index;
         for (int pid : pids()) { // one gone, or a kernel thread, holds none
+            if (!among.test(pid)) {
+                continue;
+            }
             for (Map.Entry<Integer, String> f : ProcFs.fdTargets(Pid.of(pid)).entrySet()) {
                 int fd = f.getKey();
                 try {
                     String target = f.getValue();
-                    if (target.equals(slave)) {
+                    if ((target.endsWith(slave) || target.endsWith(slave + " (deleted)"))
+                            && isSlave(Path.of("/proc/" + pid + "/fd/" + fd), index)
+                            && (instance < 0 || instance(Path.of("/proc/" + pid + "/fd/" + fd)) == instance)) {
                         out.add(new End(pid, fd, false));
                     } else if (isMasterTarget(target)
                             && ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
-                            .filter(v -> v.equals(Integer.toString(index))).isPresent()) {
+                            .filter(v -> v.equals(Integer.toString(index))).isPresent()
+                            && (instance < 0 || masterInstance(pid, fd) == instance)) {
                         out.add(new End(pid, fd, true));
                     }
                 } catch (RuntimeException e) {
@@ -123,6 +138,93 @@ public final class Ptys {
             }
         }
         return out;
+    }
+
+    private static boolean isSlave(Path fd, int index) {
+        try {
+            return FileIdentity.isCharDevice(fd) && FileIdentity.rdev(fd) == Terminals.slaveDevice(index);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static long masterInstance(int pid, int fd) {
+        try (Fd copy = copy(Pid.of(pid), fd)) {
+            return instance(copy);
+        }
+    }
+
+    /**
+     * The master, held by a task of the tree, of the pty that is session {@code sid}'s controlling
+     * terminal, whose number is {@code index} in its instance (TIOCGSID on the master names the
+     * session of its slave); null when the tree holds none.
+     */
+    static End treeMasterOf(int sid, int index, FdHandler.DumpContext ctx) {
+        for (End e : ends(index, ctx::inTree, -1)) {
+            if (e.master()) {
+                try (Fd copy = copy(Pid.of(e.pid()), e.fd())) {
+                    if (Terminals.session(copy) == sid) {
+                        return e;
+                    }
+                } catch (RuntimeException gone) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Where a restore reaches devpts instance {@code instance} again: its mount point as the task
+     * that made the mount namespace holding it sees it ({@code maker}; the restore opens the
+     * instance's ptmx through that task's root once it has made its mounts again), or as cryo sees
+     * it when it is mounted in cryo's own namespace ({@code maker} 0).
+     */
+    record InstanceMount(int maker, String point) {}
+
+    /** The mount of {@code instance} in a mount namespace of a task holding an end of the pair ({@code ends}). */
+    static InstanceMount mountOf(long instance, List<End> ends, String what, FdHandler.DumpContext ctx) {
+        String cryos = dev.cryo.kernel.Namespaces.link("self", "mnt");
+        for (End e : ends) {
+            try {
+                String ns = dev.cryo.kernel.Namespaces.link(Integer.toString(e.pid()), "mnt");
+                if (!ctx.inTree(e.pid()) || ns == null) {
+                    continue;
+                }
+                if (ns.equals(cryos)) {
+                    String point = pointOf(instance, "self");
+                    if (point != null) {
+                        return new InstanceMount(0, point);
+                    }
+                    continue;
+                }
+                int maker = e.pid();
+                for (int up = ProcFs.stat(Pid.of(maker)).ppid(); ctx.inTree(up)
+                        && ns.equals(dev.cryo.kernel.Namespaces.link(Integer.toString(up), "mnt"));
+                     up = ProcFs.stat(Pid.of(up)).ppid()) {
+                    maker = up;
+                }
+                String point = pointOf(instance, Integer.toString(maker));
+                if (point != null) {
+                    return new InstanceMount(maker, point);
+                }
+            } catch (RuntimeException gone) {
+                // exited meanwhile: the next holder
+            }
+        }
+        throw new dev.cryo.engine.DumpException(what + ": its devpts instance (device " + device(instance) + ") is"
+                + " mounted in no mount namespace where a task holding the pty sees it; not supported");
+    }
+
+    /** The mount point of devpts {@code instance} in the mount table of {@code pid}, or null. */
+    private static String pointOf(long instance, String pid) {
+        String path = "/proc/" + pid + "/mountinfo";
+        for (dev.cryo.kernel.proc.MountInfo.Mount m : dev.cryo.kernel.proc.MountInfo.parse(path, ProcFs.text(path))) {
+            if (m.fsType().equals("devpts") && m.stDev() == instance) {
+                return m.point();
+            }
+        }
+        return null;
     }
 
     /** A process (not in the tree) whose controlling terminal is pty {@code index}, or -1. */
@@ -154,8 +256,7 @@ public final class Ptys {
         }
         String tty = Terminals.isPtySlave(ttyNr) ? "/dev/pts/" + Terminals.slaveIndex(ttyNr)
                 : "tty " + Terminals.major(ttyNr) + ":" + Terminals.minor(ttyNr);
-        if (!Terminals.isPtySlave(ttyNr) || ends(Terminals.slaveIndex(ttyNr)).stream()
-                .noneMatch(e -> e.master() && ctx.inTree(e.pid()))) {
+        if (!Terminals.isPtySlave(ttyNr) || treeMasterOf(sid, Terminals.slaveIndex(ttyNr), ctx) == null) {
             throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
                     + " is outside the tree; dump with --shell-job to take the terminal along");
         }

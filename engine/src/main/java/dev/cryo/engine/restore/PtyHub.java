@@ -20,71 +20,103 @@ import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
 import static dev.cryo.kernel.Fcntl.O_RDWR;
 
 /**
- * The pseudo-terminal pairs of a restore, reopened by cryo before the FILES stage: for each dumped
- * master, /dev/ptmx is opened again (with the master's flags) until the kernel hands out the dumped
- * index — it gives the lowest free one, so up to 32 tries, keeping the lower ones open meanwhile, as
- * CRIU does. If that index is taken on this host, the pair keeps the first index it got: slaves
- * are made from the master (TIOCGPTPEER), so every slave fd, and the controlling terminals, follow
- * it to the new /dev/pts/N; a warning says so. Then termios, window size and packet mode are set
- * (on the master, the kernel applies them to the slave side). Tasks take the master and their
- * slave open files from cryo; {@link #finish} restores the lock and the exclusive modes, which
- * would refuse those opens, and closes cryo's copies.
+ * The pseudo-terminal pairs of a restore, reopened by cryo: for each dumped master, a ptmx of its
+ * devpts instance is opened again (with the master's flags) until the kernel hands out the dumped
+ * index — it gives the lowest free one, so the lower ones are kept open meanwhile, as CRIU does.
+ * Pairs of the host's devpts are reopened before the FILES stage through /dev/ptmx (up to 32 tries);
+ * if their index is taken on this host, the pair keeps the first index it got: slaves are made from
+ * the master (TIOCGPTPEER), so every slave fd, and the controlling terminals, follow it to the new
+ * /dev/pts/N; a warning says so. Pairs of a devpts instance of the tree's own (a container's
+ * /dev/pts) are reopened, all of one instance in index order, when the task that made the mount
+ * namespace holding it has made its mounts again at ADOPT ({@link #openInstancesOf}), through that
+ * task's root: the instance is new and empty, so every index is free. Then termios, window size
+ * and packet mode are set (on the master, the kernel applies them to the slave side). Tasks take the
+ * master and their slave open files from cryo; {@link #finish} restores the lock and the exclusive
+ * modes, which would refuse those opens, and closes cryo's copies.
  */
 public final class PtyHub implements AutoCloseable {
     private static final int TRIES = 32;
 
-    private record Pair(PtyMasterHandler.PtyMaster image, Fd master, int index) {}
-
-    private final Map<Integer, Pair> pairs = new TreeMap<>();
-    private final List<Fd> slaves = new ArrayList<>();
-    private final java.util.Set<Integer> claimed = new java.util.HashSet<>();
-
-    /** Reopens every pair of the image; {@code warn} hears of a pair that got another index. */
-    public static PtyHub of(List<TaskImage> tasks, Consumer<String> warn) {
-        Map<Integer, FdImage> masters = new TreeMap<>(); // by index: lower ones first, they are taken first
-        for (TaskImage t : tasks) {
-            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
-                if (fd.desc() instanceof PtyMasterHandler.PtyMaster m) {
-                    masters.putIfAbsent(m.index(), fd);
-                }
-            }
-        }
-        PtyHub hub = new PtyHub();
-        if (masters.isEmpty()) {
-            return hub;
-        }
-        List<Fd> spare = new ArrayList<>();
-        // restores running side by side in one cryo (an agent) must not take each other's indexes
-        synchronized (PtyHub.class) {
-            return reopenAll(hub, masters, spare, warn);
+    /** A dumped pty: its devpts instance (0: the host's) and its index there. */
+    private record Key(long instance, int index) implements Comparable<Key> {
+        @Override
+        public int compareTo(Key o) {
+            return instance != o.instance ? Long.compare(instance, o.instance) : Integer.compare(index, o.index);
         }
     }
 
-    private static PtyHub reopenAll(PtyHub hub, Map<Integer, FdImage> masters, List<Fd> spare, Consumer<String> warn) {
-        try {
-            for (FdImage fd : masters.values()) {
-                PtyMasterHandler.PtyMaster m = (PtyMasterHandler.PtyMaster) fd.desc();
-                Pair p = hub.reopen(m, fd.flags() & ~O_CLOEXEC, spare);
-                if (p.index() != m.index()) {
-                    warn.accept("pseudo-terminal /dev/pts/" + m.index() + " is in use on this host: its pair is"
-                            + " restored as /dev/pts/" + p.index());
+    /** {@code nodes}: the directory of its slave nodes, as cryo reaches it. */
+    private record Pair(PtyMasterHandler.PtyMaster image, Fd master, int index, String nodes) {}
+
+    private final Map<Key, Pair> pairs = new TreeMap<>();
+    /** Pairs of the tree's own devpts instances, by the pid whose ADOPT reopens them. */
+    private final Map<Integer, Map<Key, FdImage>> waiting = new TreeMap<>();
+    private final List<Fd> slaves = new ArrayList<>();
+    private final java.util.Set<Key> claimed = new java.util.HashSet<>();
+
+    /** Reopens every pair of the host's devpts of the image; {@code warn} hears of a pair that got another index. */
+    public static PtyHub of(List<TaskImage> tasks, Consumer<String> warn) {
+        Map<Key, FdImage> masters = new TreeMap<>(); // by index: lower ones first, they are taken first
+        PtyHub hub = new PtyHub();
+        for (TaskImage t : tasks) {
+            for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+                if (fd.desc() instanceof PtyMasterHandler.PtyMaster m) {
+                    Key k = new Key(m.instance(), m.index());
+                    (m.instance() == 0 || m.maker() == 0 ? masters
+                            : hub.waiting.computeIfAbsent(m.maker(), x -> new TreeMap<>())).putIfAbsent(k, fd);
                 }
-                hub.pairs.put(m.index(), p);
+            }
+        }
+        if (masters.isEmpty()) {
+            return hub;
+        }
+        // restores running side by side in one cryo (an agent) must not take each other's indexes
+        synchronized (PtyHub.class) {
+            return hub.reopenAll(masters, "", warn);
+        }
+    }
+
+    /**
+     * ADOPT of {@code pid}, once it made its mounts again: the pairs of the devpts instances
+     * mounted in the mount namespace it made, through its root.
+     */
+    public synchronized void openInstancesOf(int pid) {
+        Map<Key, FdImage> mine = waiting.remove(pid);
+        if (mine != null) {
+            reopenAll(mine, "/proc/" + pid + "/root", w -> { });
+        }
+    }
+
+    /** {@code root}: the prefix that reaches the maker's view of its mounts ("" for cryo's own). */
+    private PtyHub reopenAll(Map<Key, FdImage> masters, String root, Consumer<String> warn) {
+        List<Fd> spare = new ArrayList<>();
+        try {
+            for (FdImage fd : masters.values()) { // an instance's pairs after another's: its spares are its own
+                PtyMasterHandler.PtyMaster m = (PtyMasterHandler.PtyMaster) fd.desc();
+                String nodes = m.instance() == 0 ? "/dev/pts" : root + m.mount();
+                Pair p = reopen(m, fd.flags() & ~O_CLOEXEC, nodes, spare);
+                if (p.index() != m.index()) {
+                    warn.accept("pseudo-terminal " + nodes + "/" + m.index() + " is in use on this host: its pair is"
+                            + " restored as " + nodes + "/" + p.index());
+                }
+                pairs.put(new Key(m.instance(), m.index()), p);
             }
         } catch (RuntimeException e) {
-            hub.close();
+            close();
             throw e;
         } finally {
             spare.forEach(Fd::close);
         }
-        return hub;
+        return this;
     }
 
-    private Pair reopen(PtyMasterHandler.PtyMaster m, int flags, List<Fd> spare) {
+    private Pair reopen(PtyMasterHandler.PtyMaster m, int flags, String nodes, List<Fd> spare) {
+        String ptmx = m.instance() == 0 ? "/dev/ptmx" : nodes + "/ptmx";
+        int tries = m.instance() == 0 ? TRIES : m.index() + 1; // an instance of the tree's is new: all free
         Fd first = null;
         Fd got = null;
-        for (int i = 0; i < TRIES && got == null; i++) {
-            Fd fd = Terminals.openPtmx(flags);
+        for (int i = 0; i < tries && got == null; i++) {
+            Fd fd = Terminals.openPtmx(ptmx, flags);
             int index = Terminals.index(fd);
             if (index == m.index()) {
                 got = fd;
@@ -122,39 +154,66 @@ public final class PtyHub implements AutoCloseable {
         }
         Terminals.lockedTermios(got, m.lockedTermios()); // last: it would hold back cryo's own termios changes
         int index = Terminals.index(got);
-        Sys.chownChmod("/dev/pts/" + index, m.slaveUid(), m.slaveGid(), m.slaveMode());
-        return new Pair(m, got, index);
+        Sys.chownChmod(nodes + "/" + index, m.slaveUid(), m.slaveGid(), m.slaveMode());
+        return new Pair(m, got, index, nodes);
     }
 
-    /** cryo's fd of the reopened master of dumped pty {@code index}. */
-    public synchronized int master(int index) {
-        if (!claimed.add(index)) {
+    /** cryo's fd of the reopened master of dumped pty {@code index} of devpts {@code instance} (0: the host's). */
+    public synchronized int master(long instance, int index) {
+        Key k = new Key(instance, index);
+        if (!claimed.add(k)) {
             throw new RestoreException("the master of pty " + index + " is restored twice");
         }
-        return pair(index).master().value();
+        return pair(k).master().value();
     }
 
-    /** A new open file of the slave of dumped pty {@code index} with {@code flags}; cryo keeps its copy until {@link #close}. */
-    public synchronized int slave(int index, int flags) {
-        Fd s = Terminals.peer(pair(index).master(), flags);
+    /**
+     * A new open file of the slave of dumped pty {@code index} of devpts {@code instance} with
+     * {@code flags}; cryo keeps its copy until {@link #close}.
+     */
+    public synchronized int slave(long instance, int index, int flags) {
+        Fd s = Terminals.peer(pair(new Key(instance, index)).master(), flags);
         slaves.add(s);
         return s.value();
     }
 
-    /** Whether dumped pty {@code index} was reopened (a controlling terminal cryo can give back). */
-    public boolean has(int index) {
-        return pairs.containsKey(index);
+    /**
+     * The reopened pair that is session {@code sid}'s controlling terminal, number {@code index} in
+     * its instance (one whose session was recorded, else the host's by index, as images before
+     * PtyMaster version 2 say), or null: a terminal cryo cannot give back.
+     */
+    public synchronized Terminal controllingTerminalOf(int sid, int index) {
+        Key host = null;
+        for (Map.Entry<Key, Pair> e : pairs.entrySet()) {
+            PtyMasterHandler.PtyMaster m = e.getValue().image();
+            if (m.index() == index && m.session() == sid) {
+                return new Terminal(e.getKey().instance(), index, e.getValue().nodes() + "/" + e.getValue().index());
+            }
+            if (m.index() == index && m.instance() == 0 && m.session() == 0) {
+                host = e.getKey();
+            }
+        }
+        for (Map<Key, FdImage> w : waiting.values()) {
+            for (FdImage fd : w.values()) {
+                PtyMasterHandler.PtyMaster m = (PtyMasterHandler.PtyMaster) fd.desc();
+                if (m.index() == index && m.session() == sid) {
+                    throw new RestoreException("pseudo-terminal " + m.mount() + "/" + index + ", the controlling terminal"
+                            + " of session " + sid + ", is of a devpts instance not mounted again yet (by pid " + m.maker()
+                            + ", which is not an ancestor of the session's leader)");
+                }
+            }
+        }
+        return host == null ? null : new Terminal(0, index, "/dev/pts/" + pairs.get(host).index());
     }
 
-    /** The slave path the pair of dumped pty {@code index} has now. */
-    public String slavePath(int index) {
-        return "/dev/pts/" + pair(index).index();
-    }
+    /** A reopened pair as a controlling terminal: its instance and dumped index, its slave's path now (for messages). */
+    public record Terminal(long instance, int index, String slavePath) {}
 
-    private Pair pair(int index) {
-        Pair p = pairs.get(index);
+    private Pair pair(Key k) {
+        Pair p = pairs.get(k);
         if (p == null) {
-            throw new RestoreException("pseudo-terminal " + index + " was not reopened");
+            throw new RestoreException("pseudo-terminal " + k.index() + (k.instance() == 0 ? "" : " of devpts instance "
+                    + dev.cryo.engine.files.Ptys.device(k.instance())) + " was not reopened");
         }
         return p;
     }

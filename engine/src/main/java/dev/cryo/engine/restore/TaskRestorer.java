@@ -126,6 +126,9 @@ public final class TaskRestorer {
         this.ptys = ptys;
         StubAdoption.adopt(t, mapBootstrap);
         dev.cryo.engine.namespaces.NamespaceRestore.name(t);
+        if (ptys != null) { // the devpts instances of the mount namespace it made are there again
+            ptys.openInstancesOf(t.pid().value());
+        }
         if (!deferLead) {
             leadDeferred();
         }
@@ -205,6 +208,7 @@ public final class TaskRestorer {
     public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects) {
         PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
         try {
+            ptys.openInstancesOf(t.pid().value());
             FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE);
             for (FileRestore.Pass pass : FileRestore.Pass.values()) {
                 FileRestore.run(t, hubs, pass);

@@ -27,36 +27,38 @@ public final class ControllingTerminal {
 
     /** ADOPT: TIOCSCTTY in a session leader whose terminal the hub reopened. */
     public static void take(TaskContext t, PtyHub ptys) {
-        int index = index(t, ptys);
-        if (index >= 0) {
-            onSlave(t, ptys, index, fd -> t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSCTTY)", SyscallNr.IOCTL,
+        PtyHub.Terminal tty = terminal(t, ptys);
+        if (tty != null) {
+            onSlave(t, ptys, tty, fd -> t.call("ioctl(" + tty.slavePath() + ", TIOCSCTTY)", SyscallNr.IOCTL,
                     fd, Terminals.TIOCSCTTY, 0));
         }
     }
 
     /** FILES, first pass: TIOCSPGRP with the dumped foreground group when the tree holds it. */
     public static void foreground(TaskContext t, PtyHub ptys) {
-        int index = index(t, ptys);
+        PtyHub.Terminal tty = terminal(t, ptys);
         TaskIds ids = t.task().ids();
-        if (index >= 0 && ids.tpgid() > 0 && ids.tpgid() != ids.pgid() && t.treePids().contains(ids.tpgid())) {
+        if (tty != null && ids.tpgid() > 0 && ids.tpgid() != ids.pgid() && t.treePids().contains(ids.tpgid())) {
             long at = t.put(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(ids.tpgid()).array());
-            onSlave(t, ptys, index, fd -> t.call("ioctl(" + ptys.slavePath(index) + ", TIOCSPGRP " + ids.tpgid() + ")",
+            onSlave(t, ptys, tty, fd -> t.call("ioctl(" + tty.slavePath() + ", TIOCSPGRP " + ids.tpgid() + ")",
                     SyscallNr.IOCTL, fd, Terminals.TIOCSPGRP, at));
         }
     }
 
-    /** The dumped pty index of the task's controlling terminal when it leads the session and the pty is restored; else -1. */
-    private static int index(TaskContext t, PtyHub ptys) {
+    /**
+     * The reopened pty that was the task's controlling terminal when it leads the session (the pair
+     * whose session it is: every devpts instance has its own /dev/pts/N), else null.
+     */
+    private static PtyHub.Terminal terminal(TaskContext t, PtyHub ptys) {
         TaskIds ids = t.task().ids();
         if (ptys == null || ids.sid() != ids.pid() || ids.ttyNr() == 0 || !Terminals.isPtySlave(ids.ttyNr())) {
-            return -1;
+            return null;
         }
-        int index = Terminals.slaveIndex(ids.ttyNr());
-        return ptys.has(index) ? index : -1;
+        return ptys.controllingTerminalOf(ids.sid(), Terminals.slaveIndex(ids.ttyNr()));
     }
 
-    private static void onSlave(TaskContext t, PtyHub ptys, int index, java.util.function.LongConsumer call) {
-        long fd = FileRestore.take(t, (int) ProcessHandle.current().pid(), ptys.slave(index, O_RDWR));
+    private static void onSlave(TaskContext t, PtyHub ptys, PtyHub.Terminal tty, java.util.function.LongConsumer call) {
+        long fd = FileRestore.take(t, (int) ProcessHandle.current().pid(), ptys.slave(tty.instance(), tty.index(), O_RDWR));
         try {
             call.accept(fd);
         } finally {

@@ -137,13 +137,13 @@ public final class FileRestore {
             }
 
             @Override
-            public int ptyMaster(int index) {
-                return ptys.master(index);
+            public int ptyMaster(long instance, int index) {
+                return ptys.master(instance, index);
             }
 
             @Override
-            public int ptySlave(int index, int flags) {
-                return ptys.slave(index, flags);
+            public int ptySlave(long instance, int index, int flags) {
+                return ptys.slave(instance, index, flags);
             }
 
             @Override
