@@ -316,10 +316,7 @@ class NotCarriedTest {
                                 + " && mount -t tmpfs cryo-t /l && echo ready; exec sleep 600'"),
                         ": its mount namespace: its mount overlay cryo-ovl on /m: its layer /l is on a mount made after it"
                                 + " \\(/l\\)"),
-                // a devpts instance of its own is mounted again (ContainerRuntimeTest), a pty of it is not yet
-                mountNs("a pty of a devpts instance of its own", "mkdir $d/pts && mount -t devpts -o newinstance,ptmxmode=666"
-                        + " cryo-pts $d/pts && exec 3<>$d/pts/ptmx", " fd 3: pseudo-terminal 0 \\(.*/pts/ptmx\\) belongs"
-                        + " to a devpts instance of its own \\(device \\d+:\\d+, a container's /dev/pts\\), not the host's"),
+                // a pty of a devpts instance of its own is carried (PtyTest#aContainersOwnDevptsPtys...)
                 mountNs("a bind mount whose source is gone", "mkdir $d/src $d/dst && mount --bind $d/src $d/dst && rmdir"
                         + " $d/src", ": its mount namespace: its mount .* on /tmp/.*/dst is a bind mount of /tmp/.*/src//deleted,"
                         + " which is gone; it cannot be bound again"),
