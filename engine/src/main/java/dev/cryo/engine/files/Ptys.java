@@ -199,10 +199,13 @@ public final class Ptys {
                     continue;
                 }
                 int maker = e.pid();
-                for (int up = ProcFs.stat(Pid.of(maker)).ppid(); ctx.inTree(up)
-                        && ns.equals(dev.cryo.kernel.Namespaces.link(Integer.toString(up), "mnt"));
+                int up = ProcFs.stat(Pid.of(maker)).ppid();
+                for (; ctx.inTree(up) && ns.equals(dev.cryo.kernel.Namespaces.link(Integer.toString(up), "mnt"));
                      up = ProcFs.stat(Pid.of(up)).ppid()) {
                     maker = up;
+                }
+                if (ns.equals(dev.cryo.kernel.Namespaces.link(Integer.toString(up), "mnt"))) {
+                    continue; // a namespace of a process outside the tree: no restore makes it again
                 }
                 String point = pointOf(instance, Integer.toString(maker));
                 if (point != null) {
@@ -213,14 +216,15 @@ public final class Ptys {
             }
         }
         throw new dev.cryo.engine.DumpException(what + ": its devpts instance (device " + device(instance) + ") is"
-                + " mounted in no mount namespace where a task holding the pty sees it; not supported");
+                + " mounted neither in a mount namespace the tree made nor in cryo's where a task holding the pty sees it"
+                + " (a restore could not reach it again); not supported");
     }
 
     /** The mount point of devpts {@code instance} in the mount table of {@code pid}, or null. */
     private static String pointOf(long instance, String pid) {
         String path = "/proc/" + pid + "/mountinfo";
         for (dev.cryo.kernel.proc.MountInfo.Mount m : dev.cryo.kernel.proc.MountInfo.parse(path, ProcFs.text(path))) {
-            if (m.fsType().equals("devpts") && m.stDev() == instance) {
+            if (m.fsType().equals("devpts") && m.stDev() == instance && m.root().equals("/")) { // not a node's bind
                 return m.point();
             }
         }
