@@ -274,6 +274,42 @@ class ContainerRuntimeTest {
     }
 
     /**
+     * systemd-nspawn --console=interactive, run under script(1) as from a user's terminal: the
+     * container's console is a pty of the container's own devpts instance whose master nspawn holds
+     * on the host (and the host's pty of the same number is nspawn's terminal). Dumped by its init's
+     * pid, the container is refused, naming nspawn's fd, and counts on.
+     */
+    @Test
+    void anNspawnConsoleWhoseMasterNspawnHoldsIsRefusedNamingIt() throws Exception {
+        Path root = bundle(COUNTER).resolve("rootfs");
+        Files.createDirectories(root.resolve("usr/lib"));
+        Files.writeString(Files.createDirectories(root.resolve("etc")).resolve("os-release"), "ID=busybox\n");
+        Files.writeString(root.resolve("count.sh"), COUNTER + "\n");
+        Path count = root.resolve("data/count");
+        Path fifo = tmp.resolve("in");
+        int init = 0;
+        try (DetachedProcess script = DetachedProcess.start(tmp.resolve("script.out"), "sh", "-c", "mkfifo " + fifo
+                + " && exec script -qfec 'systemd-nspawn --console=interactive --register=no --keep-unit -q -D " + root
+                + " /bin/sh /count.sh' /dev/null <>" + fifo)) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(60), "the container to count");
+            int nspawn = NamespaceTest.initUnder(script.pid().value());
+            init = NamespaceTest.initUnder(nspawn);
+            Cli r = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid " + init + " fd 0: terminal /dev/pts/0 of a devpts instance of"
+                    + " its own \\(device \\d+:\\d+, a container's /dev/pts\\) has its master outside the tree \\(pid "
+                    + nspawn + " systemd-nspawn fd \\d+, ").matcher(r.err()).find(), r.err());
+            assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
+            long before = Workloads.lines(count);
+            DetachedProcess.awaitCondition(() -> Workloads.lines(count) > before, Duration.ofSeconds(30), "it to count on");
+        } finally {
+            if (init > 0) { // the init of the container's pid namespace: nspawn ends with it
+                Workloads.killQuietly(init);
+            }
+        }
+    }
+
+    /**
      * Each mount of the init's namespace as "point shared(G) master(G)", G named by the group's first
      * member (point@root): the kernel numbers groups anew at a restore.
      */

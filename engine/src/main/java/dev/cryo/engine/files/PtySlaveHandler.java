@@ -80,12 +80,15 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     public PtySlave dump(FdProbe fd, DumpContext ctx) throws IOException {
         int index = Terminals.slaveIndex(FileIdentity.rdev(fd.procPath()));
         long instance = Ptys.instance(fd.procPath());
-        boolean masterInTree = Ptys.ends(instance, index).stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        java.util.List<Ptys.End> ends = Ptys.ends(instance, index);
+        boolean masterInTree = ends.stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
         if (!masterInTree && instance != 0) {
             // --shell-job reopens the terminal cryo's user runs on, a pty of the host's devpts
-            throw new DumpException(fd.where() + ": terminal " + fd.target() + " of the devpts instance of its own"
-                    + " (device " + Ptys.device(instance) + ", a container's /dev/pts) has its master outside the tree;"
-                    + " dump the process holding the master with it");
+            String holder = ends.stream().filter(Ptys.End::master).findFirst().map(e -> " (pid " + e.pid() + " "
+                    + comm(e.pid()) + " fd " + e.fd() + ", a container manager's console?)").orElse("");
+            throw new DumpException(fd.where() + ": terminal " + fd.target() + " of a devpts instance of its own"
+                    + " (device " + Ptys.device(instance) + ", a container's /dev/pts) has its master outside the tree"
+                    + holder + "; dump the process holding the master with it");
         }
         if (!masterInTree && fd.target().endsWith(" (deleted)")) {
             // its master every process closed: devpts removed its node, so even a shell job's restore
@@ -122,6 +125,14 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
             var st = ProcFs.stat(Pid.of(outside));
             String leader = st.session() == outside ? st.comm() : ProcFs.stat(Pid.of(st.session())).comm();
             return st.session() + " (" + leader + ")";
+        } catch (RuntimeException gone) {
+            return "";
+        }
+    }
+
+    private static String comm(int pid) {
+        try {
+            return ProcFs.stat(Pid.of(pid)).comm();
         } catch (RuntimeException gone) {
             return "";
         }
