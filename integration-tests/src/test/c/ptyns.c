@@ -44,13 +44,11 @@ static void fail(const char *why) {
     exit(1);
 }
 
+#include "pivotroot.h"
+
+/* the container's root, with its own devpts instance and a /dev/tty */
 static void pivot(void) {
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("slave /");
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL)) fail("bind root");
-    if (chdir(root) || (mkdir("old", 0777) && errno != EEXIST)) fail("mkdir old");
-    if (syscall(SYS_pivot_root, ".", "old")) fail("pivot_root");
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL)) fail("mount proc");
-    if (umount2("/old", MNT_DETACH) || rmdir("/old")) fail("umount old");
+    pivot_root_to(root);
     if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"))
         fail("mount devpts");
     unlink("/dev/tty");

@@ -33,6 +33,7 @@
 #include <sys/un.h>
 
 #include "tcppeer.h"
+#include "pivotroot.h"
 
 #define UID_MAP "0 20000 20000\n100000 200000 50000"
 #define GID_MAP "0 400000 50000\n50000 500000 100000"
@@ -58,12 +59,7 @@ static void read_file(const char *path, char *buf, size_t n) {
 
 /* the flavor's root: the init's own mount namespace pivoted to ROOT, with its own proc and devpts */
 static void pivot(void) {
-    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("slave /");
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL)) fail("bind root");
-    if (chdir(root) || (mkdir("old", 0777) && errno != EEXIST)) fail("mkdir old");
-    if (syscall(SYS_pivot_root, ".", "old")) fail("pivot_root");
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL)) fail("mount proc");
-    if (umount2("/old", MNT_DETACH) || rmdir("/old")) fail("umount old");
+    pivot_root_to(root);
     if (mount("pts", "/dev/pts", "devpts", 0, "mode=666,ptmxmode=666,newinstance")) fail("mount devpts");
     if (chdir("/")) fail("chdir /");
 }

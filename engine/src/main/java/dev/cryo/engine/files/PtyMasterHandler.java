@@ -51,6 +51,11 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             this(index, termios, winsize, packetMode, locked, masterExclusive, slaveExclusive, slaveClosed, lockedTermios,
                     slaveUid, slaveGid, slaveMode, queued, outputStopped, 0, 0, "", 0);
         }
+
+        PtyMaster inInstance(long instance, int maker, String mount, int session) {
+            return new PtyMaster(index, termios, winsize, packetMode, locked, masterExclusive, slaveExclusive, slaveClosed,
+                    lockedTermios, slaveUid, slaveGid, slaveMode, queued, outputStopped, instance, maker, mount, session);
+        }
     }
 
     private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 20;
@@ -76,28 +81,23 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         out.writeVarInt(p.maker(), true);
         ModelFields.writeText(out, p.mount(), dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount");
         out.writeVarInt(p.session(), true);
-    }, (in, version) -> version < 2 ? v1(in) : new PtyMaster(in.readVarInt(true),
-            ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
-            ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
-            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
-            ModelFields.readBytes(in, Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios"),
-            in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
-            new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean(),
-            in.readVarLong(true), in.readVarInt(true),
-            ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount"), in.readVarInt(true)));
+    }, (in, version) -> {
+        PtyMaster p = v1(in);
+        return version < 2 ? p : p.inInstance(in.readVarLong(true), in.readVarInt(true),
+                ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount"), in.readVarInt(true));
+    });
 
+    /** The fields of version 1, which later versions begin with. */
     private static PtyMaster v1(com.esotericsoftware.kryo.io.Input in) {
         return new PtyMaster(in.readVarInt(true),
-            ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
-            ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
-            in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
-            ModelFields.readBytes(in, Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios"),
-            in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
-            new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
-                    ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean());
+                ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtyMaster.termios"),
+                ModelFields.readBytes(in, Terminals.WINSIZE_SIZE, "PtyMaster.winsize"),
+                in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean(),
+                ModelFields.readBytes(in, Terminals.TERMIOS_SIZE, "PtyMaster.lockedTermios"),
+                in.readVarInt(true), in.readVarInt(true), in.readVarInt(true),
+                new PtyQueues.Queued(ModelFields.readByteArrays(in, MAX_LINES, MAX_BYTES, "PtyMaster.lines"),
+                        ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.pending"),
+                        ModelFields.readBytes(in, MAX_BYTES, "PtyMaster.output")), in.readBoolean());
     }
 
     @Override
