@@ -84,11 +84,10 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         boolean masterInTree = ends.stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
         if (!masterInTree && instance != 0) {
             // --shell-job reopens the terminal cryo's user runs on, a pty of the host's devpts
-            String holder = ends.stream().filter(Ptys.End::master).findFirst().map(e -> " (pid " + e.pid() + " "
-                    + comm(e.pid()) + " fd " + e.fd() + ", a container manager's console?)").orElse("");
-            throw new DumpException(fd.where() + ": terminal " + fd.target() + " of a devpts instance of its own"
-                    + " (device " + Ptys.device(instance) + ", a container's /dev/pts) has its master outside the tree"
-                    + holder + "; dump the process holding the master with it");
+            String holder = ends.stream().filter(Ptys.End::master).findFirst().map(e -> " (" + Ptys.named(e)
+                    + ", a container manager's console?)").orElse("");
+            throw new DumpException(fd.where() + ": terminal " + fd.target() + Ptys.ofItsOwn(instance)
+                    + " has its master outside the tree" + holder + "; dump the process holding the master with it");
         }
         if (!masterInTree && fd.target().endsWith(" (deleted)")) {
             // its master every process closed: devpts removed its node, so even a shell job's restore
@@ -125,14 +124,6 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
             var st = ProcFs.stat(Pid.of(outside));
             String leader = st.session() == outside ? st.comm() : ProcFs.stat(Pid.of(st.session())).comm();
             return st.session() + " (" + leader + ")";
-        } catch (RuntimeException gone) {
-            return "";
-        }
-    }
-
-    private static String comm(int pid) {
-        try {
-            return ProcFs.stat(Pid.of(pid)).comm();
         } catch (RuntimeException gone) {
             return "";
         }

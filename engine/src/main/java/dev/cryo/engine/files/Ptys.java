@@ -154,6 +154,38 @@ public final class Ptys {
         }
     }
 
+    /** The master of the pty that is session {@code sid}'s controlling terminal, wherever it is held, or null. */
+    private static End masterOf(int sid, int index) {
+        for (End e : ends(index, pid -> true, -1)) {
+            if (e.master()) {
+                try (Fd copy = copy(Pid.of(e.pid()), e.fd())) {
+                    if (Terminals.session(copy) == sid) {
+                        return e;
+                    }
+                } catch (RuntimeException gone) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return null;
+    }
+
+    /** " of a devpts instance of its own (device M:N, a container's /dev/pts)", for messages. */
+    static String ofItsOwn(long instance) {
+        return " of a devpts instance of its own (device " + device(instance) + ", a container's /dev/pts)";
+    }
+
+    /** "pid N COMM fd M", naming the holder of an end. */
+    static String named(End e) {
+        String comm;
+        try {
+            comm = " " + ProcFs.stat(Pid.of(e.pid())).comm();
+        } catch (RuntimeException gone) {
+            comm = "";
+        }
+        return "pid " + e.pid() + comm + " fd " + e.fd();
+    }
+
     /**
      * The master, held by a task of the tree, of the pty that is session {@code sid}'s controlling
      * terminal, whose number is {@code index} in its instance (TIOCGSID on the master names the
@@ -260,9 +292,18 @@ public final class Ptys {
         }
         String tty = Terminals.isPtySlave(ttyNr) ? "/dev/pts/" + Terminals.slaveIndex(ttyNr)
                 : "tty " + Terminals.major(ttyNr) + ":" + Terminals.minor(ttyNr);
-        if (!Terminals.isPtySlave(ttyNr) || treeMasterOf(sid, Terminals.slaveIndex(ttyNr), ctx) == null) {
+        if (!Terminals.isPtySlave(ttyNr)) {
             throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
                     + " is outside the tree; dump with --shell-job to take the terminal along");
+        }
+        if (treeMasterOf(sid, Terminals.slaveIndex(ttyNr), ctx) == null) {
+            End outside = masterOf(sid, Terminals.slaveIndex(ttyNr));
+            long instance = outside == null ? 0 : masterInstance(outside.pid(), outside.fd());
+            throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
+                    + (instance == 0 ? " is outside the tree" + (outside == null ? "" : " (its master: " + named(outside)
+                    + ")") + "; dump with --shell-job to take the terminal along" : ofItsOwn(instance)
+                    + " has its master outside the tree (" + named(outside) + ", a container manager's console?); dump"
+                    + " the process holding the master with it"));
         }
         if (!ctx.inTree(sid)) {
             throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
