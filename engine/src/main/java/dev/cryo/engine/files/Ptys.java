@@ -154,9 +154,13 @@ public final class Ptys {
         }
     }
 
-    /** The master of the pty that is session {@code sid}'s controlling terminal, wherever it is held, or null. */
-    private static End masterOf(int sid, int index) {
-        for (End e : ends(index, pid -> true, -1)) {
+    /**
+     * The master, held by a process {@code among} accepts, of the pty that is session {@code sid}'s
+     * controlling terminal, number {@code index} in its instance (TIOCGSID on a master names the
+     * session of its slave), or null.
+     */
+    private static End masterOf(int sid, int index, java.util.function.IntPredicate among) {
+        for (End e : ends(index, among, -1)) {
             if (e.master()) {
                 try (Fd copy = copy(Pid.of(e.pid()), e.fd())) {
                     if (Terminals.session(copy) == sid) {
@@ -186,24 +190,9 @@ public final class Ptys {
         return "pid " + e.pid() + comm + " fd " + e.fd();
     }
 
-    /**
-     * The master, held by a task of the tree, of the pty that is session {@code sid}'s controlling
-     * terminal, whose number is {@code index} in its instance (TIOCGSID on the master names the
-     * session of its slave); null when the tree holds none.
-     */
+    /** The master the tree holds of session {@code sid}'s controlling terminal ({@link #masterOf}), or null. */
     static End treeMasterOf(int sid, int index, FdHandler.DumpContext ctx) {
-        for (End e : ends(index, ctx::inTree, -1)) {
-            if (e.master()) {
-                try (Fd copy = copy(Pid.of(e.pid()), e.fd())) {
-                    if (Terminals.session(copy) == sid) {
-                        return e;
-                    }
-                } catch (RuntimeException gone) {
-                    // closed meanwhile
-                }
-            }
-        }
-        return null;
+        return masterOf(sid, index, ctx::inTree);
     }
 
     /**
@@ -297,7 +286,7 @@ public final class Ptys {
                     + " is outside the tree; dump with --shell-job to take the terminal along");
         }
         if (treeMasterOf(sid, Terminals.slaveIndex(ttyNr), ctx) == null) {
-            End outside = masterOf(sid, Terminals.slaveIndex(ttyNr));
+            End outside = masterOf(sid, Terminals.slaveIndex(ttyNr), p -> true);
             long instance = outside == null ? 0 : masterInstance(outside.pid(), outside.fd());
             throw new dev.cryo.engine.DumpException("pid " + pid + ": its controlling terminal " + tty
                     + (instance == 0 ? " is outside the tree" + (outside == null ? "" : " (its master: " + named(outside)
