@@ -4,11 +4,12 @@
  * /proc and its own devpts instance (newinstance, ptmxmode=0666), as systemd-nspawn, lxc or podman -t
  * give their programs ptys. Run on the host as `ptyns ROOT`: prints "init PID" (the init's pid as the
  * host sees it) once the init is ready, and exits.
- * The init opens pty 0 of its instance and forks a shell-like session leader whose controlling
+ * Its /dev/ptmx is a bind of the instance's ptmx, as lxc makes it. The init opens pty 0 of its instance and forks a shell-like session leader whose controlling
  * terminal is its slave (its stdin, stdout and stderr, and /dev/tty), blocked reading a line and
  * answering each with what it sees of its terminal. It opens pty 1 and pty 2 and closes pty 1 (a gap
  * below), and leaves in pty 2 a line typed and unread by its slave, a line the slave wrote and the
- * master has not read, echo off, a 33x99 window and the slave's node 0620 root:5.
+ * master has not read, echo off, a 33x99 window and the slave's node 0620 root:5; pty 0 through
+ * /dev/pts/ptmx, the others through /dev/ptmx (their links show which).
  * On SIGUSR2 the init checks each (indexes, instance, links, queues, modes, window, node) and asks the
  * shell through pty 0 whether it still leads its session on that terminal in the foreground; prints
  * PASS or FAIL: reason.
@@ -51,15 +52,17 @@ static void pivot(void) {
     pivot_root_to(root);
     if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"))
         fail("mount devpts");
+    close(open("/dev/ptmx", O_CREAT | O_WRONLY, 0666)); /* as lxc makes it: a bind of the instance's ptmx */
+    if (mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL)) fail("bind /dev/ptmx");
     unlink("/dev/tty");
     if (mknod("/dev/tty", S_IFCHR | 0666, makedev(5, 0))) fail("mknod /dev/tty");
     if (chdir("/")) fail("chdir /");
 }
 
-static int open_master(int want) {
-    int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+static int open_master(const char *ptmx, int want) {
+    int m = open(ptmx, O_RDWR | O_NOCTTY);
     int index = -1;
-    if (m < 0 || ioctl(m, TIOCGPTN, &index) || index != want) fail("open /dev/pts/ptmx");
+    if (m < 0 || ioctl(m, TIOCGPTN, &index) || index != want) fail(ptmx);
     int unlock = 0;
     if (ioctl(m, TIOCSPTLCK, &unlock)) fail("unlockpt");
     return m;
@@ -113,7 +116,7 @@ static void shell_loop(void) {
 static int init(void) {
     char line[512];
     signal(SIGUSR2, on_usr2);
-    int a = open_master(0);
+    int a = open_master("/dev/pts/ptmx", 0);
     shell = fork();
     if (shell == 0) {
         close(a);
@@ -123,7 +126,7 @@ static int init(void) {
     read_line(a, "SHELL-", line, sizeof line);
     if (strcmp(line, "SHELL-OK")) fail(line);
 
-    int gap = open_master(1), b = open_master(2);
+    int gap = open_master("/dev/ptmx", 1), b = open_master("/dev/ptmx", 2);
     close(gap);
     int s = open("/dev/pts/2", O_RDWR | O_NOCTTY | O_NONBLOCK);
     if (s < 0) fail("open /dev/pts/2");
@@ -160,7 +163,11 @@ static int init(void) {
     snprintf(line, sizeof line, "/proc/self/fd/%d", b);
     l = readlink(line, name, sizeof name - 1);
     name[l > 0 ? l : 0] = 0;
-    if (strcmp(name, "/dev/pts/ptmx")) fail("the master's link");
+    if (strcmp(name, "/dev/ptmx")) fail("the link of pty 2's master (opened through /dev/ptmx)");
+    snprintf(line, sizeof line, "/proc/self/fd/%d", a);
+    l = readlink(line, name, sizeof name - 1);
+    name[l > 0 ? l : 0] = 0;
+    if (strcmp(name, "/dev/pts/ptmx")) fail("the link of pty 0's master (opened through /dev/pts/ptmx)");
     if (ioctl(s, TIOCGWINSZ, &w) || w.ws_row != 33 || w.ws_col != 99) fail("the window size");
     if (tcgetattr(s, &tio) || (tio.c_lflag & ECHO) || !(tio.c_lflag & ICANON)) fail("the termios");
     char got[64] = {0};

@@ -37,30 +37,33 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
      * else the device number its own instance had at dump (a container's /dev/pts; it only tells the
      * pairs of one instance from another's, whose indexes repeat), mounted at {@code mount} in the
      * mount namespace {@code maker} made ({@link Ptys.InstanceMount}). {@code session}: the session
-     * whose controlling terminal it is (TIOCGSID), 0 if none.
+     * whose controlling terminal it is (TIOCGSID), 0 if none. {@code path}: the ptmx the master was
+     * opened through, as its holder's link shows it (/dev/ptmx, or a devpts's own ptmx; an lxc
+     * container's /dev/ptmx is a bind of its pts/ptmx), "" in images before version 3.
      */
     public record PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
                             boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
                             int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped,
-                            long instance, int maker, String mount, int session)
+                            long instance, int maker, String mount, int session, String path)
             implements FileDesc {
         /** A pty of the host's devpts whose session was not recorded (images before version 2). */
         public PtyMaster(int index, byte[] termios, byte[] winsize, boolean packetMode, boolean locked,
                          boolean masterExclusive, boolean slaveExclusive, boolean slaveClosed, byte[] lockedTermios,
                          int slaveUid, int slaveGid, int slaveMode, PtyQueues.Queued queued, boolean outputStopped) {
             this(index, termios, winsize, packetMode, locked, masterExclusive, slaveExclusive, slaveClosed, lockedTermios,
-                    slaveUid, slaveGid, slaveMode, queued, outputStopped, 0, 0, "", 0);
+                    slaveUid, slaveGid, slaveMode, queued, outputStopped, 0, 0, "", 0, "");
         }
 
-        PtyMaster inInstance(long instance, int maker, String mount, int session) {
+        PtyMaster inInstance(long instance, int maker, String mount, int session, String path) {
             return new PtyMaster(index, termios, winsize, packetMode, locked, masterExclusive, slaveExclusive, slaveClosed,
-                    lockedTermios, slaveUid, slaveGid, slaveMode, queued, outputStopped, instance, maker, mount, session);
+                    lockedTermios, slaveUid, slaveGid, slaveMode, queued, outputStopped, instance, maker, mount, session,
+                    path);
         }
     }
 
     private static final int MAX_LINES = PtyQueues.TTY_BUFFER + 1, MAX_BYTES = 1 << 20;
 
-    static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 2, (out, p) -> {
+    static final RecordCodec<PtyMaster> CODEC = RecordCodec.of(PtyMaster.class, RECORD_ID, 3, (out, p) -> {
         out.writeVarInt(p.index(), true);
         ModelFields.writeBytes(out, p.termios(), Terminals.TERMIOS2_SIZE, "PtyMaster.termios");
         ModelFields.writeBytes(out, p.winsize(), Terminals.WINSIZE_SIZE, "PtyMaster.winsize");
@@ -81,10 +84,12 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         out.writeVarInt(p.maker(), true);
         ModelFields.writeText(out, p.mount(), dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount");
         out.writeVarInt(p.session(), true);
+        ModelFields.writeText(out, p.path(), dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.path"); // 3
     }, (in, version) -> {
         PtyMaster p = v1(in);
         return version < 2 ? p : p.inInstance(in.readVarLong(true), in.readVarInt(true),
-                ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount"), in.readVarInt(true));
+                ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.mount"), in.readVarInt(true),
+                version < 3 ? "" : ModelFields.readText(in, dev.cryo.engine.model.codec.ModelLimits.PATH, "PtyMaster.path"));
     });
 
     /** The fields of version 1, which later versions begin with. */
@@ -172,7 +177,8 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
             PtyQueues.Queued queued = PtyQueues.take(master, slave, termios, packet, fd.where() + ": pseudo-terminal " + pts);
             PtyMaster p = new PtyMaster(index, termios, Terminals.winsize(master), packet, Terminals.locked(master),
                     Terminals.exclusive(master), slaveExclusive, slaveClosed, lockedTermios, node[0], node[1], node[2],
-                    queued, PtyQueues.outputStopped(slave), instance, mount.maker(), mount.point(), session);
+                    queued, PtyQueues.outputStopped(slave), instance, mount.maker(), mount.point(), session,
+                    fd.target());
             if (!queued.isEmpty()) { // the tree gets them back if it runs on
                 ctx.ttyBytes().hold(master, slave, termios, queued);
                 master = null;
@@ -252,6 +258,9 @@ public final class PtyMasterHandler implements FdHandler<PtyMasterHandler.PtyMas
         }
         if (p.session() > 0) {
             m.put("session", p.session());
+        }
+        if (!p.path().isEmpty()) {
+            m.put("path", p.path());
         }
     }
 

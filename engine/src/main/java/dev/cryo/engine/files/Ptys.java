@@ -36,7 +36,7 @@ public final class Ptys {
         }
     }
 
-    static boolean isMasterTarget(String target) {
+    public static boolean isMasterTarget(String target) {
         return target.equals(PTMX) || target.endsWith("/pts/ptmx");
     }
 

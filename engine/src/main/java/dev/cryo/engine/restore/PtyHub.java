@@ -111,7 +111,7 @@ public final class PtyHub implements AutoCloseable {
     }
 
     private Pair reopen(PtyMasterHandler.PtyMaster m, int flags, String nodes, List<Fd> spare) {
-        String ptmx = m.instance() == 0 ? "/dev/ptmx" : nodes + "/ptmx";
+        String ptmx = ptmx(m, nodes);
         int tries = m.instance() == 0 ? TRIES : m.index() + 1; // an instance of the tree's is new: all free
         Fd first = null;
         Fd got = null;
@@ -156,6 +156,29 @@ public final class PtyHub implements AutoCloseable {
         int index = Terminals.index(got);
         Sys.chownChmod(nodes + "/" + index, m.slaveUid(), m.slaveGid(), m.slaveMode());
         return new Pair(m, got, index, nodes);
+    }
+
+    /**
+     * The ptmx to open the pair of {@code m} through: the one its master was opened through (its
+     * link shows it: /dev/ptmx, an lxc container's bind of pts/ptmx there, or the devpts's own
+     * ptmx), when that still reaches its instance, else the instance's default.
+     */
+    private static String ptmx(PtyMasterHandler.PtyMaster m, String nodes) {
+        String root = m.instance() == 0 ? "" : nodes.substring(0, nodes.length() - m.mount().length());
+        String usual = m.instance() == 0 ? "/dev/ptmx" : nodes + "/ptmx";
+        String dumped = root + m.path();
+        if (m.path().isEmpty() || !m.path().startsWith("/") || dumped.equals(usual)
+                || !dev.cryo.engine.files.Ptys.isMasterTarget(m.path())) {
+            return usual;
+        }
+        try (Fd probe = Terminals.openPtmx(dumped, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+             Fd peer = Terminals.peer(probe, dev.cryo.kernel.Fcntl.O_PATH | O_CLOEXEC)) {
+            Object its = java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self/fd/" + peer.value()), "unix:dev");
+            Object instance = java.nio.file.Files.getAttribute(java.nio.file.Path.of(nodes, "ptmx"), "unix:dev");
+            return its.equals(instance) ? dumped : usual;
+        } catch (RuntimeException | java.io.IOException e) {
+            return usual; // gone, or not a ptmx here any more
+        }
     }
 
     /** cryo's fd of the reopened master of dumped pty {@code index} of devpts {@code instance} (0: the host's). */

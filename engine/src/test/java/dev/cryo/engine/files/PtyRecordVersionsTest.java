@@ -17,15 +17,19 @@ class PtyRecordVersionsTest {
         PtyMasterHandler.PtyMaster m = new PtyMasterHandler.PtyMaster(3, TERMIOS, new byte[8], true, false, false, false,
                 false, new byte[dev.cryo.kernel.Terminals.TERMIOS_SIZE], 1000, 5, 0620,
                 new PtyQueues.Queued(List.of("one\n".getBytes()), "ha".getBytes(), "out".getBytes()), false,
-                0x2900000029L, 4242, "/dev/pts", 4243);
+                0x2900000029L, 4242, "/dev/pts", 4243, "/dev/ptmx");
         Output out = new Output(4096);
         PtyMasterHandler.CODEC.write(out, m);
+        PtyMasterHandler.PtyMaster v3 = PtyMasterHandler.CODEC.read(new Input(out.toBytes()), 3);
+        assertEquals(List.of(0x2900000029L, 4242, "/dev/pts", 4243, "/dev/ptmx"), List.of(v3.instance(), v3.maker(),
+                v3.mount(), v3.session(), v3.path()));
+        // version 2 ends before the path
         PtyMasterHandler.PtyMaster v2 = PtyMasterHandler.CODEC.read(new Input(out.toBytes()), 2);
-        assertEquals(List.of(0x2900000029L, 4242, "/dev/pts", 4243), List.of(v2.instance(), v2.maker(), v2.mount(),
-                v2.session()));
+        assertEquals(List.of(0x2900000029L, 4242, "/dev/pts", 4243, ""), List.of(v2.instance(), v2.maker(), v2.mount(),
+                v2.session(), v2.path()));
         // a version 1 record ends after outputStopped
         PtyMasterHandler.PtyMaster v1 = PtyMasterHandler.CODEC.read(new Input(out.toBytes()), 1);
-        assertEquals(List.of(0L, 0, "", 0), List.of(v1.instance(), v1.maker(), v1.mount(), v1.session()));
+        assertEquals(List.of(0L, 0, "", 0, ""), List.of(v1.instance(), v1.maker(), v1.mount(), v1.session(), v1.path()));
         assertEquals(3, v1.index());
         assertEquals("ha", new String(v1.queued().pending()));
     }

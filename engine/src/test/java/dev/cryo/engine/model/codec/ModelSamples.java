@@ -201,7 +201,7 @@ public final class ModelSamples {
                         termios(), new byte[] {24, 0, 80, 0, 0, 0, 0, 0}, true, false, true, false, true,
                         java.util.Arrays.copyOf(termios(), 36), 1000, 5, 0600,
                         new dev.cryo.engine.files.PtyQueues.Queued(List.of("one\n".getBytes(), new byte[0], "two".getBytes()),
-                                "half a li".getBytes(), "out\r\n".getBytes()), true, 0x2a00000029L, 4200, "/dev/pts", 4242)),
+                                "half a li".getBytes(), "out\r\n".getBytes()), true, 0x2a00000029L, 4200, "/dev/pts", 4242, "/dev/ptmx")),
                 new FdImage(22, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(4, "/dev/pts/4", false,
                         new byte[0], 0x2a00000029L)),
                 new FdImage(23, 0100002, 0, new dev.cryo.engine.files.CurrentTtyHandler.CurrentTty(0x8804)),
