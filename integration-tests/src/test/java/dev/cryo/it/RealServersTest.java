@@ -1426,7 +1426,7 @@ class RealServersTest {
     }
 
     /**
-     * keepalived (VRRP master: a raw IP socket that joined 224.0.0.18 on its veth, netlink, a checker
+     * keepalived (VRRP master at once, priority 255: a raw IP socket that joined 224.0.0.18 on its veth, netlink, a checker
      * child running a track script) in a net namespace of its own, linked to the host by a veth made
      * in the host and moved in, so the inside end's ifindex is the host's counter, not 2. The restore
      * made the pair again with the kernel's next index and failed to join the group again (ENODEV on
@@ -1444,7 +1444,7 @@ class RealServersTest {
         Path conf = tmp.resolve("keepalived.conf"), fail = tmp.resolve("fail");
         Files.writeString(conf, "global_defs {\n router_id cryo\n enable_script_security\n script_user root\n}\n"
                 + "vrrp_script track {\n script \"/usr/bin/test ! -e " + fail + "\"\n interval 1\n}\n"
-                + "vrrp_instance VI {\n state MASTER\n interface " + inside + "\n virtual_router_id 77\n priority 150\n"
+                + "vrrp_instance VI {\n state MASTER\n interface " + inside + "\n virtual_router_id 77\n priority 255\n"
                 + " advert_int 1\n virtual_ipaddress {\n  " + vip + "/24\n }\n track_script {\n  track\n }\n}\n");
         String start = "ip link set lo up; while ! ip link show " + inside + " >/dev/null 2>&1; do sleep 0.05; done;"
                 + " ip addr add " + net + ".1/24 dev " + inside + " && ip link set " + inside + " up && exec /usr/sbin/keepalived"
