@@ -29,18 +29,44 @@ public final class SeizeDelay {
         if (state != 'D') {
             return "pid " + pid + " (state " + state + ")";
         }
-        String wchan = wchan(pid);
-        if (wchan.equals("kernel_clone")) { // a vfork parent sleeps in kernel_clone until its child lets the memory go
-            return "pid " + pid + " waits for its vfork child to exec or exit (the child shares its memory;"
-                    + " dump again once it has)";
+        String wchan = wchan(Path.of(pid.procDir(), "wchan"));
+        if (isVforkWait(wchan)) {
+            return vforkWait(pid);
         }
         return "pid " + pid + " is in uninterruptible sleep" + (wchan.isEmpty() ? "" : " in " + wchan)
                 + " (a stopped NFS server, a hung device or a frozen cgroup keeps it there)";
     }
 
-    private static String wchan(Pid pid) {
+    /** The refusal's clause for a process that waits for its vfork child. */
+    public static String vforkWait(Pid pid) {
+        return "pid " + pid + " waits for its vfork child to exec or exit (the child shares its memory;"
+                + " dump again once it has)";
+    }
+
+    /**
+     * True while thread {@code tid} of {@code pid} sleeps in vfork until its child execs or exits.
+     * Such a thread cannot stop for a tracer, and once the dump holds the child (it is in the tree)
+     * it never will: waiting out the seize timeout could only end in the same refusal.
+     */
+    public static boolean inVforkWait(Pid pid, Pid tid) {
         try {
-            String w = Files.readString(Path.of(pid.procDir(), "wchan")).trim();
+            if (ProcFs.stat(pid, tid).state() != 'D') {
+                return false;
+            }
+        } catch (KernelException e) {
+            return false;
+        }
+        return isVforkWait(wchan(Path.of(pid.procDir(), "task", tid.toString(), "wchan")));
+    }
+
+    // the parent sleeps in kernel_clone (wait_for_vfork_done when not inlined) until the child lets the memory go
+    private static boolean isVforkWait(String wchan) {
+        return wchan.equals("kernel_clone") || wchan.equals("wait_for_vfork_done");
+    }
+
+    private static String wchan(Path file) {
+        try {
+            String w = Files.readString(file).trim();
             return w.equals("0") ? "" : w;
         } catch (IOException e) {
             return "";

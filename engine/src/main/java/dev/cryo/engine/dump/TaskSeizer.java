@@ -88,7 +88,7 @@ public final class TaskSeizer {
                     try {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
-                        tracer.waitForStop(tid.value(), Math.max(1, deadline - System.nanoTime()));
+                        waitForStop(tracer, pid, tid, deadline);
                         // signals sent while the tree is held wait in the kernel with their siginfo
                         tracer.keepSignalsQueued(tid.value());
                         suspendSeccomp(tracer, pid, tid);
@@ -112,6 +112,9 @@ public final class TaskSeizer {
                     break;
                 }
             }
+        } catch (VforkWait e) {
+            release(tracer, pid, seized);
+            throw new DumpException(SeizeDelay.vforkWait(pid), e);
         } catch (KernelException e) {
             release(tracer, pid, seized); // a thread that never stopped is let go when the tracer thread ends
             String traced = tracedBy(pid);
@@ -130,6 +133,43 @@ public final class TaskSeizer {
         out.remove(Integer.valueOf(pid.value()));
         out.add(0, pid.value());
         return new Live(out);
+    }
+
+    /** How long a thread may be seen waiting for its vfork child before the seize gives up on it. */
+    private static final long VFORK_GRACE_NANOS = 300_000_000L;
+
+    /** A thread that waits for its vfork child: it cannot stop (see {@link SeizeDelay#inVforkWait}). */
+    private static final class VforkWait extends KernelException {
+        VforkWait(Pid tid) {
+            super("tid " + tid + " waits for its vfork child");
+        }
+    }
+
+    /**
+     * Waits for a seized thread's stop until {@code deadline}, in slices: a thread seen waiting for
+     * its vfork child for {@link #VFORK_GRACE_NANOS} is given up at once (a posix_spawn's vfork
+     * lasts until the child's exec, far shorter), instead of after the whole seize timeout.
+     */
+    private static void waitForStop(Tracer tracer, Pid pid, Pid tid, long deadline) {
+        long vforkSince = 0;
+        while (true) {
+            long left = deadline - System.nanoTime();
+            try {
+                tracer.waitForStop(tid.value(), Math.max(1, Math.min(left, 50_000_000L)));
+                return;
+            } catch (KernelException e) {
+                if (left <= 50_000_000L || !(e.getMessage() != null && e.getMessage().contains("did not stop within"))) {
+                    throw e;
+                }
+            }
+            if (!SeizeDelay.inVforkWait(pid, tid)) {
+                vforkSince = 0;
+            } else if (vforkSince == 0) {
+                vforkSince = System.nanoTime();
+            } else if (System.nanoTime() - vforkSince >= VFORK_GRACE_NANOS) {
+                throw new VforkWait(tid);
+            }
+        }
     }
 
     /**
