@@ -82,18 +82,14 @@ class DumpFailureTest {
      */
     @Test
     void aVforkParentIsRefusedAtOnceRatherThanAfterTheSeizeTimeout() throws Exception {
-        Path holder = TestPrograms.compile("/c/vforkhold.c");
-        Path fifo = tmp.resolve("go");
-        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vforkhold.out"), holder.toString(),
-                fifo.toString()))) {
+        try (DetachedProcess p = Workloads.vforkHeld(tmp)) {
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--timeout", "600");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("pid " + p.pid() + " waits for its vfork child to exec or exit"), r.err());
             assertFalse(r.err().contains("timed out") || r.err().contains("did not stop within"), r.err());
             assertNoImage(img);
-            Files.writeString(fifo, "x"); // the child reads it and exits: the parent, let go, runs on
+            Files.writeString(tmp.resolve("go"), "x"); // the child reads it and exits: the parent, let go, runs on
             p.awaitOutput("resumed", Duration.ofSeconds(30));
         }
     }

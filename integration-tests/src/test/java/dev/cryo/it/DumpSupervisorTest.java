@@ -50,11 +50,7 @@ class DumpSupervisorTest {
     @Test
     void aTaskThatCannotStopTimesOutTheSeizeAndIsLetGo() throws Exception {
         // the parent sleeps in D until its vfork child, blocked on the FIFO, is let go by the test
-        Path holder = TestPrograms.compile("/c/vforkhold.c");
-        Path fifo = tmp.resolve("go");
-        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vforkhold.out"), holder.toString(),
-                fifo.toString()))) {
+        try (DetachedProcess p = Workloads.vforkHeld(tmp)) {
             TestProbe<DumpSupervisor.Outcome> probe = testKit.createTestProbe();
             Path img = tmp.resolve("img");
             testKit.spawn(DumpSupervisor.create(DumpRequest.of(p.pid().value(), img),
@@ -68,7 +64,7 @@ class DumpSupervisorTest {
             assertFalse(f.message().contains("already traced"), "cryo's own seize is not another tracer: " + f.message());
             assertFalse(Files.exists(img.resolve("image.cryo")));
             // once the vfork child is done, the parent runs on: not stopped, not traced
-            Files.writeString(fifo, "x");
+            Files.writeString(tmp.resolve("go"), "x");
             p.awaitOutput("resumed", Duration.ofSeconds(20));
             DetachedProcess.awaitCondition(() -> {
                 try {

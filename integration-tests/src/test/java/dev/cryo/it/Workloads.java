@@ -18,6 +18,19 @@ final class Workloads {
                 dir.resolve("counter.txt").toString()));
     }
 
+    /**
+     * vforkhold.c: a vfork parent in uninterruptible sleep until the test writes to {@code dir/go},
+     * the FIFO its child blocks on; then it prints "resumed".
+     */
+    static DetachedProcess vforkHeld(Path dir) throws Exception {
+        Path fifo = dir.resolve("go");
+        if (new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() != 0) {
+            throw new IOException("mkfifo " + fifo + " failed");
+        }
+        return ready(DetachedProcess.start(dir.resolve("vforkhold.out"), TestPrograms.compile("/c/vforkhold.c").toString(),
+                fifo.toString()));
+    }
+
     static DetachedProcess threads(Path dir) throws Exception {
         return ready(DetachedProcess.start(dir.resolve("threads.out"),
                 TestPrograms.compile("/c/threads.c", "-pthread").toString()));
