@@ -53,6 +53,18 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * A task that pivots into an empty tmpfs and drops the old root without exec'ing (pivotstay.c) maps
+     * its program and libraries from a mount its namespace no longer shows: the restore opened them by
+     * path in the task's view and failed (ENOENT) after the dump had killed the tree. cryo now opens
+     * what only its own view names, and the task takes those files.
+     */
+    @Test
+    void aTaskThatPivotedWithoutExecComesBackMappingItsOldRootsFiles() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "pivotstay");
+        assertTrue(out.contains("PASS") && out.split("ready", -1).length == 2, out);
+    }
+
     @Test
     void theInitOfItsOwnPidUtsAndIpcNamespacesComesBackWithItsPidsNamesAndOrphans() throws Exception {
         String out = verdictInNamespaces(tmp, "pidns", List.of("--pid", "--fork", "--uts", "--ipc"));

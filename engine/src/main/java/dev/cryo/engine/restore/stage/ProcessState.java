@@ -105,7 +105,7 @@ public final class ProcessState implements StateStage {
         // the one the task opens, seen through its root (a container's rootfs is not cryo's)
         String exe = t.task().exe().path();
         long exeFd = sameFile("/proc/" + t.pid() + "/root" + exe, "/proc/" + t.pid() + "/exe") ? -1
-                : t.open(exe, O_RDONLY | O_CLOEXEC);
+                : t.open(exe, t.task().exe(), O_RDONLY | O_CLOEXEC);
         try {
             long auxvOffset = 128;
             long auxvAt = t.boot().data() + auxvOffset;

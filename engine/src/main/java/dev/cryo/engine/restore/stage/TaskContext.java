@@ -233,6 +233,50 @@ public final class TaskContext {
      * lowest free one, since the task opens nothing else meanwhile and each such fd is closed again
      * before the next open; the flush checks that every open returned it.
      */
+    /**
+     * As {@link #laterWithFile(String, int, java.util.function.LongConsumer)} for dumped file {@code dumped}
+     * (null: none to check): when the task's own view no longer names it at its path but cryo's does —
+     * a program that pivoted its root and dropped the old one without exec'ing maps its binary and
+     * libraries from there — cryo opens it and the task takes that file.
+     */
+    public void laterWithFile(String path, dev.cryo.engine.model.FileRef dumped, int flags,
+                              java.util.function.LongConsumer use) {
+        if (dumped == null || !onlyCryoSees(path, dumped)) {
+            laterWithFile(path, flags, use);
+            return;
+        }
+        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(path,
+                flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+            laterWithFile(CRYO_FDS + mine.value(), flags, use); // taken at once, before mine closes
+        }
+    }
+
+    /** The task opens dumped file {@code dumped} at {@code path}, or takes cryo's open of it when only cryo sees it there (above). */
+    public long open(String path, dev.cryo.engine.model.FileRef dumped, int flags) {
+        if (dumped == null || !onlyCryoSees(path, dumped)) {
+            return open(path, flags);
+        }
+        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(path,
+                flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+            return openCryoFd(mine.value(), flags);
+        }
+    }
+
+    private Boolean otherMountNamespace;
+    private final java.util.Map<String, Boolean> onlyCryoSees = new java.util.HashMap<>();
+
+    private boolean onlyCryoSees(String path, dev.cryo.engine.model.FileRef f) {
+        if (!path.startsWith("/") || path.startsWith(CRYO_FDS)) {
+            return false;
+        }
+        if (otherMountNamespace == null) {
+            otherMountNamespace = dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid.value());
+        }
+        return otherMountNamespace && onlyCryoSees.computeIfAbsent(path, p ->
+                !dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(pid.procDir() + "/root" + p), f)
+                        && dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(p), f));
+    }
+
     public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
         int cryoFd = cryoFdOf(path);
         if (cryoFd >= 0) {
