@@ -2,8 +2,13 @@ package dev.cryo.it;
 
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,14 +27,78 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * {@code cryo migrate} between two agents acting as two hosts ({@link TwoHosts}): the tree arrives
  * with its pid in b's pid namespace and carries on; when anything fails the source goes on running.
+ *
+ * <p>The cases share one pair of hosts (starting two agents is most of a case's time): each begins with
+ * both agents running (b started again when a case before killed it, everything again when a's died),
+ * looks for its own lines in the agents' logs only after its start ({@link #logA}, {@link #logB}), and
+ * leaves b with nothing but its agent. The cases that kill b's agent run last. A case that needs other
+ * agent settings (the cut link's short I/O timeout) or no agents at all makes its own hosts.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MigrationTest {
     @TempDir
     Path tmp;
 
+    private static Path sharedDir;
+    private static TwoHosts shared;
+    private long markA, markB;
+
     @BeforeEach
     void jar() {
         assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify` (package phase)");
+    }
+
+    /** The shared hosts, both agents running: started on first use, b again if its agent is gone, all again if a's is. */
+    private TwoHosts hosts() throws Exception {
+        if (shared != null && !shared.agentsRunning()) {
+            if (shared.agentARunning()) {
+                shared.restartB();
+            } else {
+                shared.close();
+                shared = null;
+            }
+        }
+        if (shared == null) {
+            if (sharedDir == null) {
+                sharedDir = Files.createTempDirectory("cryo-migration-");
+            }
+            // b's pid namespace outlives its agent, so a case can see what b's agent alone leaves behind
+            shared = new TwoHosts(Files.createDirectories(sharedDir.resolve("hosts-" + System.nanoTime()))).initOutlivesAgentB().start();
+        }
+        markA = TwoHosts.mark(shared.logA);
+        markB = TwoHosts.mark(shared.logB);
+        return shared;
+    }
+
+    /** What agent a logged since this case began. */
+    private String logA() throws Exception {
+        return TwoHosts.since(shared.logA, markA);
+    }
+
+    /** What agent b logged since this case began. */
+    private String logB() throws Exception {
+        return TwoHosts.since(shared.logB, markB);
+    }
+
+    @AfterEach
+    void leaveBEmpty() throws Exception {
+        if (shared != null && shared.agentsRunning()) {
+            shared.clearB();
+        }
+    }
+
+    @AfterAll
+    static void stopHosts() throws Exception {
+        if (shared != null) {
+            shared.close();
+            shared = null;
+        }
+        if (sharedDir != null) {
+            try (var files = Files.walk(sharedDir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+            sharedDir = null;
+        }
     }
 
     /** The migrated process, seen from here: its host pid, the same output file. */
@@ -48,7 +117,8 @@ class MigrationTest {
 
     @Test
     void aCounterMovesToTheOtherHostWithItsPidAndContinuesWithNoGapNoRepeat() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
+        TwoHosts hosts = hosts();
+        try (
              DetachedProcess p = hosts.counterOnA(tmp)) {
             Thread.sleep(200);
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
@@ -76,14 +146,13 @@ class MigrationTest {
     @ValueSource(strings = {"peercred", "scmqueue"})
     void aTreeHoldingUnixSocketsMovesWithThem(String workload) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("files"));
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = workload.equals("scmqueue")
+        TwoHosts hosts = hosts();
+        try (DetachedProcess p = workload.equals("scmqueue")
                      ? hosts.startOnA(tmp.resolve(workload + ".out"), TestPrograms.compile("/c/scmqueue.c").toString(), dir.toString())
                      : hosts.startOnA(tmp.resolve(workload + ".out"), TestPrograms.compile("/c/" + workload + ".c").toString())) {
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
-            assertEquals(0, m.code(), m + "\nagent a:\n" + Files.readString(hosts.logA) + "\nagent b:\n"
-                    + Files.readString(hosts.logB));
+            assertEquals(0, m.code(), m + "\nagent a:\n" + logA() + "\nagent b:\n" + logB());
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
             DetachedProcess moved = arrived(hosts, p);
             String out = Workloads.check(moved);
@@ -94,7 +163,8 @@ class MigrationTest {
 
     @Test
     void aWorkloadThatKeepsWritingArrivesIntactAfterSeveralPreCopyRounds() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
+        TwoHosts hosts = hosts();
+        try (
              DetachedProcess p = hosts.dirtierOnA(tmp, 64, 10)) {
             TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
                     hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
@@ -104,8 +174,8 @@ class MigrationTest {
             assertTrue(d.find(), m.out());
             // b placed the pre-copied pages in the root's stub while they arrived: the restore after
             // the freeze wrote only the rest (and the checksum below says the result is right)
-            Matcher placed = Pattern.compile("restoring \\((\\d+) pages of ").matcher(Files.readString(hosts.logB));
-            assertTrue(placed.find() && Long.parseLong(placed.group(1)) > 0, Files.readString(hosts.logB));
+            Matcher placed = Pattern.compile("restoring \\((\\d+) pages of ").matcher(logB());
+            assertTrue(placed.find() && Long.parseLong(placed.group(1)) > 0, logB());
             DetachedProcess moved = arrived(hosts, p);
             Thread.sleep(300);
             String out = Workloads.check(moved);
@@ -114,9 +184,10 @@ class MigrationTest {
     }
 
     @Test
+    @Order(Integer.MAX_VALUE - 1) // it kills b: a case after it waits for b to start again
     void whenTheDestinationAgentDiesMidTransferTheSourceRunsOnUntouched() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
+        TwoHosts hosts = hosts();
+        try (DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
             CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
                 try {
                     return hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
@@ -125,7 +196,7 @@ class MigrationTest {
                     throw new RuntimeException(e);
                 }
             });
-            TwoHosts.awaitLog(hosts.logB, "receiving into", Duration.ofSeconds(120));
+            TwoHosts.awaitLog(hosts.logB, markB, "receiving into", Duration.ofSeconds(120));
             hosts.killB();
             TwoHosts.CliRun r = m.get();
             assertNotEquals(0, r.code(), r.toString());
@@ -142,9 +213,10 @@ class MigrationTest {
      * stub dies with the agent (it was reparented to b's init and slept on forever before).
      */
     @Test
+    @Order(Integer.MAX_VALUE) // it kills b's agent
     void whenTheDestinationAgentAloneDiesAfterPreparingTheStubNothingIsLeftThereAndTheSourceRunsOn() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).initOutlivesAgentB().start();
-             DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
+        TwoHosts hosts = hosts(); // b's namespaces outlive its agent there
+        try (DetachedProcess p = hosts.dirtierOnA(tmp, 256, 10)) {
             CompletableFuture<TwoHosts.CliRun> m = CompletableFuture.supplyAsync(() -> {
                 try {
                     return hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
@@ -215,8 +287,8 @@ class MigrationTest {
         Path serverLog = tmp.resolve("server.out"), clientLog = tmp.resolve("client.out");
         String container = Workloads.vethStreamServer(script, "cryo-mc", "10.85.0", true);
         int moved = -1;
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
-             DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
+        TwoHosts hosts = hosts();
+        try (DetachedProcess c = DetachedProcess.start(serverLog, "sh", "-c", "exec nsenter --net=/run/netns/" + hosts.nsA
                      // no mount namespace of its own: b's agent sees another /sys (ip netns exec's), where a
                      // container's copy of a's mounts would not be found
                      + " unshare -n --pid --fork sh -c '" + container + "' 2>/dev/null")) {
@@ -228,7 +300,7 @@ class MigrationTest {
                         + " && ip -n " + hosts.nsA + " addr add 10.85.0.1/24 dev cryo-mh && ip -n " + hosts.nsA
                         + " link set cryo-mh up"
                         // once the container's veth is gone from a, its network is b's way; b forwards
-                        + " && ip -n " + hosts.nsA + " route add 10.85.0.0/24 via " + hosts.ipB + " metric 100"
+                        + " && ip -n " + hosts.nsA + " route replace 10.85.0.0/24 via " + hosts.ipB + " metric 100"
                         + " && ip netns exec " + hosts.nsB + " sysctl -qw net.ipv4.ip_forward=1");
                 try (DetachedProcess peer = DetachedProcess.start(clientLog, "nsenter", "--net=/run/netns/" + hosts.nsA,
                         "python3", script.toString(), "streamclient", "10.85.0.2", "8001", hosts.ipA)) {
@@ -244,8 +316,7 @@ class MigrationTest {
                     TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", Integer.toString(init), "--to", "b", "--agent",
                             hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy",
                             "--tcp-established");
-                    assertEquals(0, m.code(), m + "\nagent a:\n" + Files.readString(hosts.logA) + "\nagent b:\n"
-                            + Files.readString(hosts.logB));
+                    assertEquals(0, m.code(), m + "\nagent a:\n" + logA() + "\nagent b:\n" + logB());
                     DetachedProcess.awaitCondition(() -> {
                         try {
                             return TwoHosts.containerInB(init) > 0;
@@ -381,19 +452,20 @@ class MigrationTest {
 
     @Test
     void aNodeWithOtherKeysCannotJoinNorBeMigratedTo() throws Exception {
-        try (TwoHosts hosts = new TwoHosts(tmp).start();
+        TwoHosts hosts = hosts();
+        try (
              DetachedProcess p = hosts.counterOnA(tmp)) {
             Path otherKeys = tmp.resolve("other-keys");
             assertEquals(0, Cli.run("keys", "init", otherKeys.toString()).code());
             Path log = tmp.resolve("agent-x.log");
-            Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java -XX:-UsePerfData -jar " + TwoHosts.JAR
+            Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java " + TwoHosts.LAUNCHER_JVM + " -jar " + TwoHosts.JAR
                     + " -Dcryo.cluster.local-socket=" + tmp.resolve("sock-x/agent.sock") + " agent --name x --bind " + hosts.ipA + ":25521 --data-port 25531 --seed " + hosts.ipA + ":"
                     + TwoHosts.PORT + " --keys " + otherKeys).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
                 TwoHosts.awaitLog(log, "agent x running", Duration.ofSeconds(120));
                 // x has tried its seed and been refused (TLS): were joining allowed, it would have joined by then
                 TwoHosts.awaitLog(log, "Couldn't join seed nodes", Duration.ofSeconds(120));
-                assertFalse(Files.readString(hosts.logA).contains(":25521 join"), Files.readString(hosts.logA));
+                assertFalse(logA().contains(":25521 join"), logA());
                 TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "x", "--agent",
                         hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
                 assertNotEquals(0, m.code(), m.toString());

@@ -43,20 +43,23 @@ class PreCopyBenchmark {
                 TestPrograms.compile("/c/bigmem.c", "-O2").toString(), Integer.toString(mib)))) {
             for (int i = 0; i <= repeats; i++) {
                 Path img = shm.resolve("img-" + i);
-                List<String> args = new ArrayList<>(List.of("dump", "--pre-copy", "-R", "-t", p.pid().toString(), "-D",
-                        img.toString(), "--no-progress"));
+                List<String> args = new ArrayList<>();
+                Path log = tmp.resolve("dump-" + i + ".log");
                 if (Boolean.getBoolean("bench.precopy.verbose")) {
-                    args.add("-vv"); // the freeze's steps on stderr
+                    // the freeze's steps: the debug log goes to a file (in-process, it never reached dump.err())
+                    args.addAll(List.of("-vv", "--log-file", log.toString()));
                 }
+                args.addAll(List.of("dump", "--pre-copy", "-R", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress"));
                 Cli dump = Cli.run(args.toArray(String[]::new));
-                dump.err().lines().filter(l -> l.contains("state collected") || l.contains(" at +"))
-                        .forEach(l -> rows.add("    " + l));
                 assertEquals(0, dump.code(), dump.toString());
                 Matcher m = FROZEN.matcher(dump.out());
                 assertTrue(m.find(), dump.out());
-                rows.add(rows.size() - (int) dump.err().lines().filter(l -> l.contains("state collected") || l.contains(" at +")).count(),
-                        String.format(Locale.ROOT, "%-8s frozen %4s ms, total %5s ms, load %s",
+                rows.add(String.format(Locale.ROOT, "%-8s frozen %4s ms, total %5s ms, load %s",
                         i == 0 ? "warm-up" : "dump " + i, m.group(1), m.group(2), load()));
+                if (Files.exists(log)) {
+                    Files.readAllLines(log).stream().filter(l -> l.contains("state collected") || l.contains(" at +")
+                            || l.contains("frozen smaps")).forEach(l -> rows.add("    " + l));
+                }
                 deleteTree(img);
             }
             String out = Workloads.check(p);

@@ -23,15 +23,27 @@ final class TwoHosts implements AutoCloseable {
     /** The packaged CLI; -Dbench.jar=FILE: another build's, to compare two versions in the same minutes. */
     static final Path JAR = Path.of(System.getProperty("bench.jar", "../actors/target/cryo.jar")).toAbsolutePath().normalize();
     static final int PORT = 25520;
+    private static final java.util.concurrent.atomic.AtomicInteger NEXT =
+            new java.util.concurrent.atomic.AtomicInteger(ThreadLocalRandom.current().nextInt(240));
 
     final String nsA, nsB, ipA, ipB;
     final Path keys, logA, logB;
+    /**
+     * The packaged launcher's JVM options (actors/src/deb/bin/cryo, ./cryo; without its class-data archive,
+     * built once per jar): the agents and CLI runs here are what users run. -Dbench.launcher-jvm="...": others
+     * (e.g. "-XX:-UsePerfData" alone for the JVM's default collector), to compare.
+     */
+    static final String LAUNCHER_JVM = System.getProperty("bench.launcher-jvm", "-XX:-UsePerfData -XX:+UseSerialGC -Xms32m");
+    /** The launcher's for a command (not an agent): the client compiler only. */
+    static final String LAUNCHER_COMMAND_JVM = LAUNCHER_JVM + " -XX:TieredStopAtLevel=1";
+
     private final List<Process> agents = new ArrayList<>();
     private Process agentB;
     private boolean initOutlivesAgentB;
+    private String[] extra = {};
 
     TwoHosts(Path tmp) throws Exception {
-        int n = ThreadLocalRandom.current().nextInt(10, 250);
+        int n = 10 + NEXT.getAndIncrement() % 240; // hosts alive at once in one JVM (shared ones) differ
         String tag = Long.toString(ProcessHandle.current().pid() % 10000) + "x" + n;
         nsA = "cryo-a" + tag;
         nsB = "cryo-b" + tag;
@@ -80,24 +92,105 @@ final class TwoHosts implements AutoCloseable {
     }
 
     private TwoHosts startAgents(String... extra) throws Exception {
-        // each agent's local socket is its own: the default one belongs to this host's real agent, if any
-        String opts = String.join(" ", extra);
-        // -Dbench.agent-jvm="...": JVM options for both agents (a profiler's, when measuring)
-        String jvm = " " + System.getProperty("bench.agent-jvm", "") + " ";
+        this.extra = extra;
         String sockA = " -Dcryo.cluster.local-socket=" + logA.resolveSibling("sock-a/agent.sock");
-        String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
         // nsenter, not ip netns exec: a's agent and workloads share the host's mount namespace (cryo
         // refuses a task whose namespaces are not its own, and ip netns exec makes a mount namespace each time)
-        agents.add(spawn(logA, "nsenter --net=/run/netns/" + nsA + " java -XX:-UsePerfData" + jvm.replace("%n", "a") + "-jar " + JAR + " " + opts + sockA + " agent --name a --bind "
-                + ipA + ":" + PORT + " --keys " + keys));
+        agents.add(spawn(logA, "nsenter --net=/run/netns/" + nsA + " java" + agentJvm("a") + "-jar " + JAR + " "
+                + String.join(" ", extra) + sockA + " agent --name a --bind " + ipA + ":" + PORT + " --keys " + keys));
+        spawnB();
+        awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));
+        return this;
+    }
+
+    /** The JVM options of agent {@code name}: the launcher's (what users run) and -Dbench.agent-jvm's, with spaces around. */
+    private static String agentJvm(String name) {
+        // -Dbench.agent-jvm="...": JVM options for both agents (a profiler's, when measuring; %n: the agent's name)
+        return " " + LAUNCHER_JVM + " " + System.getProperty("bench.agent-jvm", "").replace("%n", name) + " ";
+    }
+
+    private void spawnB() throws IOException {
+        // each agent's local socket is its own: the default one belongs to this host's real agent, if any
+        String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
-                + "java -XX:-UsePerfData" + jvm.replace("%n", "b") + "-jar " + JAR + " " + opts + sockB + " agent --name b --bind " + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
+                + "java" + agentJvm("b") + "-jar " + JAR + " " + String.join(" ", extra) + sockB + " agent --name b --bind "
+                + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
                 + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done"
                 + (initOutlivesAgentB ? "; trap - TERM; for i in $(seq 3000); do sleep 0.1; done" : "")
                 + "'");
         agents.add(agentB);
-        awaitLog(logA, "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)", Duration.ofSeconds(300));
-        return this;
+    }
+
+    /**
+     * Host b comes back after its agent died or was killed: everything left in its namespaces goes (b's
+     * pid namespace with it), a new agent b starts there in a new pid namespace and joins a again as a
+     * new incarnation of the same address (a downs and removes the old one first).
+     */
+    void restartB() throws Exception {
+        String joined = "member pekko://cryo@" + ipB + ":" + PORT + " joined (up)";
+        int before = count(logA, joined);
+        agentB.descendants().forEach(ProcessHandle::destroyForcibly);
+        agentB.destroyForcibly();
+        sh("ip netns pids " + nsB + " | xargs -r kill -9");
+        agents.remove(agentB);
+        spawnB();
+        long deadline = System.nanoTime() + Duration.ofSeconds(300).toNanos();
+        while (count(logA, joined) <= before) {
+            if (System.nanoTime() > deadline || !agents.get(0).isAlive()) {
+                throw new AssertionError("b did not join a again:\n" + Files.readString(logA) + "\nagent b:\n" + Files.readString(logB));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** Both agents run: a's process and b's agent JVM inside b's namespaces. */
+    boolean agentsRunning() throws Exception {
+        return agentARunning() && agentB.isAlive() && agentPidInB() > 0;
+    }
+
+    boolean agentARunning() {
+        return !agents.isEmpty() && agents.get(0).isAlive();
+    }
+
+    /**
+     * Kills whatever runs in b's pid namespace besides its init and agent: trees migrated there and any
+     * stub a failed case left, so the next case on the same hosts finds b as fresh.
+     */
+    void clearB() throws Exception {
+        int agent = agentPidInB();
+        for (String line : sh("ip netns pids " + nsB).split("\n")) {
+            if (line.isBlank() || Integer.parseInt(line.trim()) == agent) continue;
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/" + line.trim() + "/status"))) {
+                    if (l.startsWith("NSpid:")) {
+                        String[] f = l.substring(6).trim().split("\\s+");
+                        if (f.length > 1 && !f[f.length - 1].equals("1")) {
+                            sh("kill -9 " + line.trim() + " 2>/dev/null; true");
+                        }
+                    }
+                }
+            } catch (IOException gone) {
+                // exited meanwhile
+            }
+        }
+    }
+
+    /** How many times {@code text} occurs in {@code log} (0 when there is no log yet). */
+    static int count(Path log, String text) throws IOException {
+        return Files.exists(log) ? Files.readString(log).split(java.util.regex.Pattern.quote(text), -1).length - 1 : 0;
+    }
+
+    /** Where {@code log} ends now: a case on shared hosts looks for its own lines after this mark. */
+    static long mark(Path log) throws IOException {
+        return Files.exists(log) ? Files.size(log) : 0;
+    }
+
+    /** The part of {@code log} from byte {@code from} on (all of it if the log was started anew since). */
+    static String since(Path log, long from) throws IOException {
+        if (!Files.exists(log)) return "";
+        byte[] all = Files.readAllBytes(log);
+        return new String(all, all.length >= from ? (int) from : 0, all.length >= from ? all.length - (int) from : all.length,
+                StandardCharsets.UTF_8);
     }
 
     /**
@@ -146,7 +239,9 @@ final class TwoHosts implements AutoCloseable {
 
     private static CliRun cli(List<String> prefix, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.addAll(List.of("java", "-XX:-UsePerfData", "-jar", JAR.toString()));
+        cmd.add("java");
+        cmd.addAll(List.of(LAUNCHER_COMMAND_JVM.split(" ")));
+        cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
         byte[] err = new byte[0];
@@ -254,8 +349,13 @@ final class TwoHosts implements AutoCloseable {
     }
 
     static void awaitLog(Path log, String text, Duration timeout) throws Exception {
+        awaitLog(log, 0, text, timeout);
+    }
+
+    /** Waits for {@code text} in {@code log} after byte {@code from} (a {@link #mark}). */
+    static void awaitLog(Path log, long from, String text, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (!(Files.exists(log) && Files.readString(log).contains(text))) {
+        while (!since(log, from).contains(text)) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("timed out waiting for '" + text + "' in " + log + ":\n"
                         + (Files.exists(log) ? Files.readString(log) : "(no log)"));
