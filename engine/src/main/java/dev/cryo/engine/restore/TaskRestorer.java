@@ -53,6 +53,7 @@ import java.util.Set;
  */
 public final class TaskRestorer {
     public static final int TRACE_OPTIONS = StubAdoption.TRACE_OPTIONS;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TaskRestorer.class);
 
     /** The STATE stage, in order: once memory and files are in place, up to the registers. */
     public static final List<StateStage> STATE_STAGES = List.of(
@@ -201,7 +202,9 @@ public final class TaskRestorer {
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
     public void restoreFiles(FileHubs hubs, FileRestore.Pass pass) {
+        long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
         FileRestore.run(t, hubs, pass);
+        steps("files " + pass, r0, n0);
     }
 
     /** FILES, all passes at once: for a single task (shared files then only within it). */
@@ -226,7 +229,20 @@ public final class TaskRestorer {
             t.call("close(pidfd of cryo)", dev.cryo.kernel.SyscallNr.CLOSE, cryoFd); // its files are all taken
         }
         for (StateStage s : STATE_STAGES) {
+            long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
             s.run(t);
+            steps(s.getClass().getSimpleName(), r0, n0);
+        }
+    }
+
+    /**
+     * Debug: what one step cost (ptrace round trips and µs), when it made any round trip: where a
+     * restore's time after a migration's freeze goes is mostly round trips, each waiting for a CPU.
+     */
+    private void steps(String step, long roundTrips0, long nanos0) {
+        long trips = t.tracer().roundTrips() - roundTrips0;
+        if (trips > 0 && LOG.isDebugEnabled()) {
+            LOG.debug("pid {}: {}: {} ptrace round trips in {} µs", t.pid(), step, trips, (System.nanoTime() - nanos0) / 1000);
         }
     }
 
