@@ -427,6 +427,22 @@ class RestoreTest {
         }
     }
 
+    /**
+     * DMTCP's sysv-sem found it: semop, epoll_wait and sigwaitinfo fail with EINTR when their thread
+     * is merely stopped (signal(7)), and the seize is such a stop, so the program saw EINTR after a
+     * dump that left it running and after a restore (sysv-sem's client exited). They wait on now.
+     */
+    @Test
+    void waitsAStopWouldFailWithEintrGoOnWaitingAfterADumpLeftThemRunningAndAfterARestore() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("eintrwait.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/eintrwait.c").toString()))) {
+            Cli left = Cli.run("dump", "-R", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("left").toString(),
+                    "--no-progress");
+            assertEquals(0, left.code(), left.toString());
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

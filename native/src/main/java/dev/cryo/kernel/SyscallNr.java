@@ -32,8 +32,8 @@ public final class SyscallNr {
             IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315;
 
     /** SysV IPC: shared memory, semaphores, message queues (an ipc namespace's objects). */
-    public static final int SHMGET = 29, SHMCTL = 31, SEMGET = 64, SEMCTL = 66, SHMDT = 67, MSGGET = 68, MSGSND = 69,
-            MSGRCV = 70, MSGCTL = 71;
+    public static final int SHMGET = 29, SHMCTL = 31, SEMGET = 64, SEMOP = 65, SEMCTL = 66, SHMDT = 67, MSGGET = 68,
+            MSGSND = 69, MSGRCV = 70, MSGCTL = 71, SEMTIMEDOP = 220;
 
     /** POSIX message queues (a queue of the mqueue file system of an ipc namespace). */
     public static final int MQ_OPEN = 240, MQ_UNLINK = 241, MQ_TIMEDSEND = 242, MQ_TIMEDRECEIVE = 243,
@@ -50,7 +50,7 @@ public final class SyscallNr {
 
     /** Pipes and the fds made by a syscall of their own (eventfd, epoll, timerfd, signalfd). */
     public static final int PIPE2 = 293, TEE = 276, EVENTFD2 = 290, EPOLL_CREATE1 = 291, EPOLL_CTL = 233,
-            EPOLL_WAIT = 232, TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, SIGNALFD4 = 289;
+            EPOLL_WAIT = 232, EPOLL_PWAIT = 281, EPOLL_PWAIT2 = 441, TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, SIGNALFD4 = 289;
 
     /** io_uring (see {@link IoUring}). */
     public static final int IO_URING_SETUP = 425, IO_URING_ENTER = 426, IO_URING_REGISTER = 427;

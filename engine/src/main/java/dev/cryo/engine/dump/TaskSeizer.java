@@ -93,6 +93,7 @@ public final class TaskSeizer {
                         tracer.keepSignalsQueued(tid.value());
                         suspendSeccomp(tracer, pid, tid);
                         RseqAbort.apply(tracer, pid, tid.value());
+                        StoppedWaitRestart.apply(tracer, tid.value());
                         grew = true;
                     } catch (KernelException e) {
                         // the process, or just this thread, may have exited in the meantime
