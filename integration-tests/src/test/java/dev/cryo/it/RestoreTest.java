@@ -443,6 +443,12 @@ class RestoreTest {
         }
     }
 
+    /** DMTCP's sysv-sem found it: the kill applied the tasks' SEM_UNDO adjustments to the host's semaphores. */
+    @Test
+    void theHostsSemaphoresKeepTheValuesTheTreeLeftThoughTheKillUndidItsSemUndoOperations() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "semundo"));
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

@@ -20,7 +20,7 @@ public final class SysvIpc {
     private SysvIpc() {}
 
     public static final int IPC_CREAT = 01000, IPC_EXCL = 02000, IPC_NOWAIT = 04000, IPC_RMID = 0, IPC_SET = 1, IPC_STAT = 2,
-            GETALL = 13, SETALL = 17, MSG_COPY = 040000, SHM_RDONLY = 010000, SHM_DEST = 01000, SHM_LOCKED = 02000;
+            GETPID = 11, GETALL = 13, SETALL = 17, MSG_COPY = 040000, SHM_RDONLY = 010000, SHM_DEST = 01000, SHM_LOCKED = 02000;
     /** struct ipc64_perm (x86_64): uid, gid and mode offsets; the *id64_ds structs start with it. */
     private static final int PERM_UID = 4, PERM_GID = 8, PERM_MODE = 20, DS_SIZE = 128;
     /** struct msqid64_ds: msg_qbytes. */
@@ -140,6 +140,28 @@ public final class SysvIpc {
     /** Marks a segment for removal: it goes once its last attachment does. */
     public static void removeSegment(int shmid) {
         ctl("shm", shmid, IPC_RMID, null);
+    }
+
+    /** The pid of the last operation on each semaphore of a set (GETPID; exit_sem's adjustments count). */
+    public static int[] semPids(int semid, int nsems) {
+        int[] out = new int[nsems];
+        for (int i = 0; i < nsems; i++) {
+            int num = i;
+            out[i] = (int) Sys.call(() -> "semctl(" + semid + ", " + num + ", GETPID)", SyscallNr.SEMCTL, semid, num, GETPID, 0);
+        }
+        return out;
+    }
+
+    /**
+     * Adds {@code delta} to one semaphore by a semop without SEM_UNDO and without waiting (IPC_NOWAIT),
+     * so no process's undo entries change (SETVAL would clear everyone's).
+     */
+    public static void semAdd(int semid, int num, int delta) {
+        Memory op = new Memory(6); // struct sembuf: sem_num, sem_op, sem_flg
+        op.setShort(0, (short) num);
+        op.setShort(2, (short) delta);
+        op.setShort(4, (short) IPC_NOWAIT);
+        Sys.call(() -> "semop(" + semid + ", " + num + ", " + delta + ")", SyscallNr.SEMOP, semid, Sys.address(op), 1, 0);
     }
 
     public static void setSemValues(int semid, int[] values) {

@@ -5,6 +5,7 @@ import dev.cryo.api.DumpRequest;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.SocketDumpState;
+import dev.cryo.engine.dump.SemaphoresAtKill;
 import dev.cryo.engine.dump.BufferPool;
 import dev.cryo.engine.dump.DumpStats;
 import dev.cryo.engine.dump.FreezePriority;
@@ -760,6 +761,8 @@ public final class DumpSupervisor {
         }
         // tasks under the root are reaped by init once their parents die: the dump returns when their pids are free
         boolean stop = !kill && hooked && request.leaveStopped(); // a failed hook lets the tree run, as CRIU
+        // the kill applies the tasks' SEM_UNDO adjustments to the host's semaphores: taken now, put back after
+        SemaphoresAtKill semaphores = kill ? SemaphoresAtKill.snapshot(treePids()) : null;
         tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         return Behaviors.receive(Command.class)
@@ -775,6 +778,7 @@ public final class DumpSupervisor {
                     }
                     if (kill) {
                         releaseSockets(true, problems); // closed in repair mode: the peers notice nothing
+                        problems.addAll(semaphores.putBack());
                     } else if (!hold) {
                         try {
                             request.hooks().resumedAfterDump(request.pid().value(), treePids());
