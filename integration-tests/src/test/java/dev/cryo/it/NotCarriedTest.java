@@ -262,6 +262,12 @@ class NotCarriedTest {
                                 + "assert c.mq_open(b'/cryo-nc-q', os.O_RDONLY, 0, None) == 4\nc.mq_unlink(b'/cryo-nc-q')",
                         " fd 3: POSIX message queue /cryo-nc-q \\(deleted\\) was removed \\(mq_unlink\\) while open, and pid \\d+"
                                 + " \\(python3\\) fd 4 holds it through another open of it.*; not supported"),
+                python("a removed POSIX message queue whose name another queue took", "import ctypes, os\n"
+                                + "c = ctypes.CDLL(None)\nc.mq_unlink(b'/cryo-nc-t')\n" // one name: no queue piles up
+                                + "assert c.mq_open(b'/cryo-nc-t', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\nc.mq_unlink(b'/cryo-nc-t')\n"
+                                + "assert c.mq_open(b'/cryo-nc-t', os.O_CREAT | os.O_RDWR, 0o600, None) == 4",
+                        " fd 3: POSIX message queue /cryo-nc-t \\(deleted\\) was removed \\(mq_unlink\\) while open, and another"
+                                + " queue has taken its name since.*; not supported"),
                 python("a POSIX message queue whose notification the process registered", "import ctypes, os\n"
                                 + "c = ctypes.CDLL(None)\nc.mq_unlink(b'/cryo-nc-n')\n" // one name: no queue piles up
                                 + "assert c.mq_open(b'/cryo-nc-n', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\n"

@@ -144,6 +144,15 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
                 throw new DumpException(what + " was removed (mq_unlink) while open, and pid " + notified + " registered"
                         + " for its notification, which taking its messages to carry them would fire; not supported");
             }
+            String bare = fd.target().substring(0, fd.target().length() - DELETED.length());
+            try (Fd taken = MessageQueues.open(bare, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
+                // no other queue can take the name back: the restore, which makes the removed one under it
+                // for an instant (its fd shows the name), would fail after the kill (DMTCP's posix-mq1)
+                throw new DumpException(what + " was removed (mq_unlink) while open, and another queue has taken its"
+                        + " name since (a restore would make the removed one again under that name); not supported");
+            } catch (KernelException free) {
+                // ENOENT: the name is free
+            }
             String other = otherOpen(fd, ino);
             if (other != null) {
                 throw new DumpException(what + " was removed (mq_unlink) while open, and " + other + " holds it through"
