@@ -12,16 +12,13 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.MessageQueues;
 import dev.cryo.kernel.Namespaces;
-import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.DirectoryStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +90,6 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         return new MessageQueue(name, ino, r);
     });
 
-
     /** What reading a queue's file gives: "QSIZE:5 NOTIFY:0 SIGNO:0 NOTIFY_PID:0". */
     private static final Pattern NOTIFY_PID = Pattern.compile("NOTIFY_PID:(\\d+)");
 
@@ -144,14 +140,11 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
                 throw new DumpException(what + " was removed (mq_unlink) while open, and pid " + notified + " registered"
                         + " for its notification, which taking its messages to carry them would fire; not supported");
             }
-            String bare = fd.target().substring(0, fd.target().length() - DELETED.length());
-            try (Fd taken = MessageQueues.open(bare, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
-                // no other queue can take the name back: the restore, which makes the removed one under it
-                // for an instant (its fd shows the name), would fail after the kill (DMTCP's posix-mq1)
+            if (nameTaken(fd.target())) {
+                // the restore makes the removed one again under its name for an instant (its fd shows the
+                // name), and would fail after the kill (DMTCP's posix-mq1)
                 throw new DumpException(what + " was removed (mq_unlink) while open, and another queue has taken its"
                         + " name since (a restore would make the removed one again under that name); not supported");
-            } catch (KernelException free) {
-                // ENOENT: the name is free
             }
             String other = otherOpen(fd, ino);
             if (other != null) {
@@ -165,6 +158,20 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     }
 
     private static final String DELETED = " (deleted)";
+
+    /** The name of removed queue {@code target} ("/NAME (deleted)"): "/NAME". */
+    private static String bareName(String target) {
+        return target.substring(0, target.length() - DELETED.length());
+    }
+
+    /** Whether a queue has the name removed queue {@code target} had. */
+    private static boolean nameTaken(String target) {
+        try (Fd taken = MessageQueues.open(bareName(target), Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
+            return true;
+        } catch (KernelException free) {
+            return false; // ENOENT
+        }
+    }
 
     private static long inode(Path p) throws IOException {
         return ((Number) Files.getAttribute(p, "unix:ino")).longValue();
@@ -202,29 +209,13 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
 
     /** "pid N (comm) fd F" of another open file of the queue than {@code fd}'s, in any process but cryo; null when none. */
     private static String otherOpen(FdProbe fd, long ino) {
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path proc : procs) {
-                Pid pid = Pid.of(Integer.parseInt(proc.getFileName().toString()));
-                if (pid.value() == ProcessHandle.current().pid()) {
-                    continue; // cryo's own open file of it, made to read it
-                }
-                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
-                    for (Path f : fds) {
-                        if (Files.readSymbolicLink(f).toString().equals(fd.target()) && inode(f) == ino) {
-                            int n = Integer.parseInt(f.getFileName().toString());
-                            if (!Sys.sameOpenFile(pid, n, fd.pid(), fd.fd())) {
-                                return "pid " + pid + " (" + ProcFs.stat(pid).comm() + ") fd " + n;
-                            }
-                        }
-                    }
-                } catch (IOException | RuntimeException gone) {
-                    // exited, or not ours to read: the next one
-                }
-            }
-        } catch (IOException e) {
-            throw new DumpException(fd.where() + ": cannot list the processes of this host: " + e.getMessage());
+        try {
+            OutsideHolder.Holder h = OutsideHolder.first(fd.target(), pid -> false,
+                    (pid, n, link) -> inode(link) == ino && !Sys.sameOpenFile(pid, n, fd.pid(), fd.fd()));
+            return h == null ? null : "pid " + h.pid() + " (" + h.comm() + ") fd " + h.fd();
+        } catch (java.io.UncheckedIOException e) {
+            throw new DumpException(fd.where() + ": cannot list the processes of this host: " + e.getCause().getMessage());
         }
-        return null;
     }
 
     /**
@@ -259,20 +250,10 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     public static void check(String what, MessageQueue q) {
         if (q.removed() == null) {
             reopen(what, q, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK).close();
-        } else {
-            checkNameFree(what, q);
-        }
-    }
-
-    /** Whether a restore may make removed queue {@code q} again under its name: none holds it now. */
-    private static void checkNameFree(String what, MessageQueue q) {
-        String name = q.name().substring(0, q.name().length() - DELETED.length());
-        try (Fd taken = MessageQueues.open(name, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
-            throw new RestoreException(what + ": POSIX message queue " + name + " was removed while open, and another"
-                    + " queue has taken its name since; the restore makes the removed one again under that name for an"
-                    + " instant (its fd shows the name): remove the new one (mq_unlink) to restore");
-        } catch (KernelException free) {
-            // ENOENT: the name is free
+        } else if (nameTaken(q.name())) {
+            throw new RestoreException(what + ": POSIX message queue " + bareName(q.name()) + " was removed while open,"
+                    + " and another queue has taken its name since; the restore makes the removed one again under that"
+                    + " name for an instant (its fd shows the name): remove the new one (mq_unlink) to restore");
         }
     }
 
@@ -284,7 +265,7 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
      */
     private static Fd remake(String what, MessageQueue q, int flags) {
         Removed r = q.removed();
-        String name = q.name().substring(0, q.name().length() - DELETED.length());
+        String name = bareName(q.name());
         Fd own = null;
         Fd its = null;
         try {

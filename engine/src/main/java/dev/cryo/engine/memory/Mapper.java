@@ -62,7 +62,7 @@ final class Mapper {
     /** Opens {@code path} in the task, maps it over the area with {@code prot}, closes it again. */
     static void mapFile(TaskContext t, VmaImage v, String path, int openFlags, int prot) {
         // open, mmap and close with the calls around them in one batch (failures reported at the flush)
-        t.laterWithFile(path, path.equals(v.file() == null ? null : v.file().path()) ? v.file() : null,
+        t.laterWithFile(path, v.file() != null && path.equals(v.file().path()) ? v.file() : null,
                 openFlags | O_CLOEXEC, fd -> t.later("mmap(" + path + ")", SyscallNr.MMAP, v.start(),
                         v.end() - v.start(), prot, flags(v), fd, v.offset()));
     }

@@ -245,8 +245,7 @@ public final class TaskContext {
             laterWithFile(path, flags, use);
             return;
         }
-        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(path,
-                flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+        try (dev.cryo.kernel.Fd mine = cryosOpen(path, flags)) {
             laterWithFile(CRYO_FDS + mine.value(), flags, use); // taken at once, before mine closes
         }
     }
@@ -256,15 +255,23 @@ public final class TaskContext {
         if (dumped == null || !onlyCryoSees(path, dumped)) {
             return open(path, flags);
         }
-        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open(path,
-                flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL))) {
+        try (dev.cryo.kernel.Fd mine = cryosOpen(path, flags)) {
             return openCryoFd(mine.value(), flags);
         }
+    }
+
+    private static dev.cryo.kernel.Fd cryosOpen(String path, int flags) {
+        return dev.cryo.kernel.Sys.open(path, flags & ~(dev.cryo.kernel.Fcntl.O_CREAT | dev.cryo.kernel.Fcntl.O_EXCL));
     }
 
     private Boolean otherMountNamespace;
     private final java.util.Map<String, Boolean> onlyCryoSees = new java.util.HashMap<>();
 
+    /**
+     * Looked at through /proc/PID/root, once a path: a mapped file's path (as maps shows it) holds no
+     * link to mislead that look, and RegularFileHandler.onlyOutside's look from the task's own root
+     * takes a thread a path, for every library of every task in a mount namespace of its own.
+     */
     private boolean onlyCryoSees(String path, dev.cryo.engine.model.FileRef f) {
         if (!path.startsWith("/") || path.startsWith(CRYO_FDS)) {
             return false;
