@@ -250,7 +250,7 @@ class ContainerRuntimeTest {
                 + " >/dev/null 2>&1; exec systemd-nspawn --pipe --register=no --keep-unit -q -D " + root + " /bin/sh -c '"
                 + COUNTER + "'")) {
             DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(60), "the container to count");
-            int init = NamespaceTest.initUnder(nspawn.pid().value());
+            int init = NamespaceTest.pidNamespaceInitBelow(nspawn.pid().value());
             // nspawn's directory for what it propagates into /run/host/incoming: nspawn removes it when its container
             // dies (the dump), and the restored container binds it again, so it is made again as a manager would
             Path incoming = Path.of(Files.readString(Path.of("/proc/" + init + "/mountinfo")).lines()
@@ -292,8 +292,9 @@ class ContainerRuntimeTest {
                 + " && exec script -qfec 'systemd-nspawn --console=interactive --register=no --keep-unit -q -D " + root
                 + " /bin/sh /count.sh' /dev/null <>" + fifo)) {
             DetachedProcess.awaitCondition(() -> Workloads.lines(count) >= 3, Duration.ofSeconds(60), "the container to count");
-            int nspawn = NamespaceTest.initUnder(script.pid().value());
-            init = NamespaceTest.initUnder(nspawn);
+            // script runs nspawn through $SHELL -c, which need not exec it
+            int nspawn = NamespaceTest.descendantNamed(script.pid().value(), "systemd-nspawn");
+            init = NamespaceTest.pidNamespaceInitBelow(nspawn);
             Cli r = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
             // named by its fd 0 or as its controlling terminal, whichever the dump looks at first

@@ -31,6 +31,55 @@ class NamespaceTest {
         return Integer.parseInt(children.split("\\s+")[0]);
     }
 
+    /**
+     * The init of the first pid namespace below {@code pid} (pid 1 of a nested NSpid), searched among
+     * its descendants, waiting up to 10 s: a manager such as systemd-nspawn makes it through a child
+     * that exits, and a shell may stand between (script(1) runs the command with $SHELL -c).
+     */
+    static int pidNamespaceInitBelow(int pid) throws Exception {
+        int[] found = new int[1];
+        DetachedProcess.awaitCondition(() -> (found[0] = descendant(pid, p -> {
+            String ns = status(p, "NSpid:");
+            return ns != null && ns.split("\\s+").length > status(pid, "NSpid:").split("\\s+").length
+                    && ns.endsWith("\t1");
+        })) > 0, java.time.Duration.ofSeconds(10), "a pid namespace's init below pid " + pid);
+        return found[0];
+    }
+
+    /** The first descendant of {@code pid} named {@code comm}, breadth first, or 0. */
+    static int descendantNamed(int pid, String comm) throws Exception {
+        return descendant(pid, p -> comm.equals(status(p, "Name:")));
+    }
+
+    private static int descendant(int pid, java.util.function.IntPredicate match) {
+        java.util.ArrayDeque<Integer> queue = new java.util.ArrayDeque<>(List.of(pid));
+        while (!queue.isEmpty()) {
+            int p = queue.poll();
+            if (p != pid && match.test(p)) {
+                return p;
+            }
+            try {
+                for (String c : Files.readString(Path.of("/proc/" + p + "/task/" + p + "/children")).strip().split("\\s+")) {
+                    if (!c.isEmpty()) {
+                        queue.add(Integer.parseInt(c));
+                    }
+                }
+            } catch (java.io.IOException gone) { // exited meanwhile
+            }
+        }
+        return 0;
+    }
+
+    /** A field of /proc/PID/status without its name, or null when the process is gone. */
+    private static String status(int pid, String field) {
+        try {
+            return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith(field))
+                    .map(l -> l.substring(field.length()).strip()).findFirst().orElse(null);
+        } catch (java.io.IOException gone) {
+            return null;
+        }
+    }
+
     static String verdictInNamespaces(Path dir, String name, List<String> unshare, String... args) throws Exception {
         // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
         List<String> command = new ArrayList<>(List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh"));
