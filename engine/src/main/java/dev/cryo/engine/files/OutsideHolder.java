@@ -1,12 +1,11 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.HostFds;
 import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.IntPredicate;
 
@@ -41,27 +40,8 @@ final class OutsideHolder {
      * those {@code skip} names; null when none. Fails only when /proc cannot be listed.
      */
     static Holder first(String link, IntPredicate skip, Counts counts) {
-        long self = ProcessHandle.current().pid();
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path proc : procs) {
-                int pid = Integer.parseInt(proc.getFileName().toString());
-                if (pid == self || skip.test(pid)) {
-                    continue;
-                }
-                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
-                    for (Path fd : fds) {
-                        int n = Integer.parseInt(fd.getFileName().toString());
-                        if (Files.readSymbolicLink(fd).toString().equals(link) && counts.test(Pid.of(pid), n, fd)) {
-                            return new Holder(Pid.of(pid), n, ProcFs.stat(Pid.of(pid)).comm());
-                        }
-                    }
-                } catch (IOException | RuntimeException gone) {
-                    // exited, or not ours to read: the next one
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("listing /proc", e);
-        }
-        return null;
+        return HostFds.first(skip, (pid, fd, target) -> target.equals(link)
+                && counts.test(Pid.of(pid), fd, Path.of("/proc/" + pid + "/fd/" + fd))
+                ? new Holder(Pid.of(pid), fd, ProcFs.stat(Pid.of(pid)).comm()) : null);
     }
 }

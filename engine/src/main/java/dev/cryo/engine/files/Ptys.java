@@ -4,15 +4,14 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.Terminals;
+import dev.cryo.kernel.proc.HostFds;
 import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -114,29 +113,19 @@ public final class Ptys {
     private static List<End> ends(int index, java.util.function.IntPredicate among, long instance) {
         List<End> out = new ArrayList<>();
         String slave = "/pts/" + index;
-        for (int pid : pids()) { // one gone, or a kernel thread, holds none
-            if (!among.test(pid)) {
-                continue;
+        HostFds.first(pid -> !among.test(pid), (pid, fd, target) -> {
+            Path link = Path.of("/proc/" + pid + "/fd/" + fd);
+            if ((target.endsWith(slave) || target.endsWith(slave + " (deleted)")) && isSlave(link, index)
+                    && (instance < 0 || instance(link) == instance)) {
+                out.add(new End(pid, fd, false));
+            } else if (isMasterTarget(target)
+                    && ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
+                    .filter(v -> v.equals(Integer.toString(index))).isPresent()
+                    && (instance < 0 || masterInstance(pid, fd) == instance)) {
+                out.add(new End(pid, fd, true));
             }
-            for (Map.Entry<Integer, String> f : ProcFs.fdTargets(Pid.of(pid)).entrySet()) {
-                int fd = f.getKey();
-                try {
-                    String target = f.getValue();
-                    if ((target.endsWith(slave) || target.endsWith(slave + " (deleted)"))
-                            && isSlave(Path.of("/proc/" + pid + "/fd/" + fd), index)
-                            && (instance < 0 || instance(Path.of("/proc/" + pid + "/fd/" + fd)) == instance)) {
-                        out.add(new End(pid, fd, false));
-                    } else if (isMasterTarget(target)
-                            && ProcFs.fdInfo(Pid.of(pid), fd).value("tty-index").map(String::trim)
-                            .filter(v -> v.equals(Integer.toString(index))).isPresent()
-                            && (instance < 0 || masterInstance(pid, fd) == instance)) {
-                        out.add(new End(pid, fd, true));
-                    }
-                } catch (RuntimeException e) {
-                    // closed meanwhile
-                }
-            }
-        }
+            return null; // every end
+        });
         return out;
     }
 
@@ -255,8 +244,9 @@ public final class Ptys {
     /** A process (not in the tree) whose controlling terminal is pty {@code index}, or -1. */
     static int sessionOutside(int index, FdHandler.DumpContext ctx) {
         int dev = (int) Terminals.slaveDevice(index);
-        for (int pid : pids()) {
-            if (ctx.inTree(pid)) {
+        long self = ProcessHandle.current().pid();
+        for (int pid : ProcFs.pids()) {
+            if (pid == self || ctx.inTree(pid)) {
                 continue;
             }
             try {
@@ -299,21 +289,5 @@ public final class Ptys {
                     + " belongs to session " + sid + ", whose leader is not in the tree (a session cannot be"
                     + " made again without its leader)");
         }
-    }
-
-    private static List<Integer> pids() {
-        List<Integer> out = new ArrayList<>();
-        long self = ProcessHandle.current().pid();
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc"))) {
-            for (Path p : d) {
-                String n = p.getFileName().toString();
-                if (!n.isEmpty() && n.chars().allMatch(Character::isDigit) && Long.parseLong(n) != self) {
-                    out.add(Integer.parseInt(n));
-                }
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("listing /proc", e);
-        }
-        return out;
     }
 }

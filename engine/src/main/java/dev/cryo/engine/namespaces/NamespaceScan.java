@@ -166,11 +166,10 @@ public final class NamespaceScan {
 
     /** Whether some task of the host is inside pid namespace {@code link} (a zombie shows no link: it is not). */
     private static boolean livedIn(String link) {
-        try (var procs = java.nio.file.Files.list(java.nio.file.Path.of("/proc"))) {
-            return procs.map(d -> d.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
-                    .anyMatch(n -> link.equals(Namespaces.link(n, "pid")));
-        } catch (java.io.IOException e) {
-            throw new DumpException("cannot list /proc: " + e.getMessage());
+        try {
+            return ProcFs.pids().stream().anyMatch(p -> link.equals(Namespaces.link(Integer.toString(p), "pid")));
+        } catch (java.io.UncheckedIOException e) {
+            throw new DumpException("cannot list /proc: " + e.getCause().getMessage());
         }
     }
 

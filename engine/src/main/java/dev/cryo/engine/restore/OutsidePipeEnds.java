@@ -1,10 +1,10 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.HostFds;
 import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -30,44 +30,31 @@ final class OutsidePipeEnds {
             return out;
         }
         long bootMillis = bootMillis();
-        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path proc : procs) {
-                if (out.size() == wanted.size()) {
-                    break;
+        try {
+            HostFds.first(pid -> false, (pid, fd, target) -> {
+                Optional<Long> ino = pipeIno(target);
+                if (ino.isPresent() && wanted.contains(ino.get()) && !out.containsKey(ino.get())
+                        && startedBefore(pid, bootMillis, dumpedAtMillis)) {
+                    out.put(ino.get(), "/proc/" + pid + "/fd/" + fd);
                 }
-                try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
-                    for (Path fd : fds) {
-                        Optional<Long> ino = pipeIno(fd);
-                        if (ino.isPresent() && wanted.contains(ino.get()) && !out.containsKey(ino.get())
-                                && startedBefore(proc, bootMillis, dumpedAtMillis)) {
-                            out.put(ino.get(), fd.toString());
-                        }
-                    }
-                } catch (IOException | SecurityException e) {
-                    // gone meanwhile, or a kernel thread
-                }
-            }
-        } catch (IOException e) {
-            return out;
+                return out.size() == wanted.size() ? out : null;
+            });
+        } catch (java.io.UncheckedIOException e) {
+            // /proc unreadable: no outside end is found
         }
         return out;
     }
 
-    private static Optional<Long> pipeIno(Path fd) {
-        try {
-            String target = Files.readSymbolicLink(fd).toString();
-            if (target.startsWith("pipe:[") && target.endsWith("]")) {
-                return Optional.of(Long.parseLong(target.substring(6, target.length() - 1)));
-            }
-        } catch (IOException | NumberFormatException | UnsupportedOperationException e) {
-            // closed meanwhile
+    private static Optional<Long> pipeIno(String target) {
+        if (target.startsWith("pipe:[") && target.endsWith("]")) {
+            return Optional.of(Long.parseLong(target.substring(6, target.length() - 1)));
         }
         return Optional.empty();
     }
 
-    private static boolean startedBefore(Path proc, long bootMillis, long dumpedAtMillis) {
+    private static boolean startedBefore(int pid, long bootMillis, long dumpedAtMillis) {
         try {
-            long startTicks = ProcFs.stat(Pid.of(Integer.parseInt(proc.getFileName().toString()))).starttime();
+            long startTicks = ProcFs.stat(Pid.of(pid)).starttime();
             return bootMillis > 0 && bootMillis + startTicks * 10 < dumpedAtMillis; // USER_HZ is 100
         } catch (RuntimeException e) {
             return false; // gone meanwhile

@@ -70,6 +70,18 @@ public final class ProcFs {
         }
     }
 
+    /** Every process of the host cryo's /proc shows, cryo's own among them; racy as /proc always is. */
+    public static List<Integer> pids() {
+        List<Integer> out = new ArrayList<>();
+        try (DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            procs.forEach(p -> out.add(Integer.parseInt(p.getFileName().toString())));
+        } catch (IOException | DirectoryIteratorException e) {
+            throw new java.io.UncheckedIOException("listing /proc",
+                    e instanceof IOException io ? io : ((DirectoryIteratorException) e).getCause());
+        }
+        return out;
+    }
+
     /** Children whose parent is thread {@code tid} (needs CONFIG_PROC_CHILDREN). */
     public static List<Pid> children(Pid pid, Pid tid) {
         String path = taskDir(pid, tid) + "/children";
