@@ -380,16 +380,27 @@ class RestoreTest {
         }
     }
 
+    /** Dumps {@code p} and restores it with {@code restore -d -s}, once its {@code threads} threads are seen stopped. */
+    private DetachedProcess dumpAndRestoreLeftStopped(DetachedProcess p, int threads) throws Exception {
+        DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+        Cli r = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "-s");
+        assertEquals(0, r.code(), r.toString());
+        DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+        try {
+            Workloads.awaitStopped(p.pid(), threads);
+        } catch (Exception | AssertionError e) {
+            killAndReap(restored);
+            throw e;
+        }
+        return restored;
+    }
+
     /** criu restore --leave-stopped: the tree comes back with every thread stopped; SIGCONT starts it. */
     @Test
     void leaveStoppedRestoresTheTreeStoppedAndSigcontStartsIt() throws Exception {
         try (DetachedProcess p = Workloads.threads(tmp)) {
-            DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
-            Cli r = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "-s");
-            assertEquals(0, r.code(), r.toString());
-            DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+            DetachedProcess restored = dumpAndRestoreLeftStopped(p, 5);
             try {
-                Workloads.awaitStopped(p.pid(), 5);
                 Sys.kill(p.pid(), Signals.SIGCONT);
                 assertTrue(Workloads.check(restored).contains("PASS"), restored.outputText());
             } finally {
@@ -408,12 +419,8 @@ class RestoreTest {
     void aSignalSentBeforeTheRestoredTreeRunsInterruptsItsPause() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pause.out"),
                 dev.cryo.kernel.testing.TestPrograms.compile("/c/pauseloop.c").toString()))) {
-            DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
-            Cli r = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "-s");
-            assertEquals(0, r.code(), r.toString());
-            DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+            DetachedProcess restored = dumpAndRestoreLeftStopped(p, 1);
             try {
-                Workloads.awaitStopped(p.pid(), 1);
                 Sys.kill(p.pid(), Signals.SIGUSR2); // pending in the stopped task
                 Sys.kill(p.pid(), Signals.SIGCONT);
                 try {
