@@ -77,25 +77,23 @@ public final class TimersHandler {
                         + ", which cryo cannot recreate");
             }
         }
-        // a timer's own waiting signal is taken first: the timer's time and overrun read after it
+        // a periodic timer's own waiting signal is taken (its overrun read) and put back first, its time read then
         WaitingTimerSignals waiting = queues == null || listed.isEmpty() ? null
                 : WaitingTimerSignals.take(pid, inj, threads, scratch, tids, listed, queues);
         List<PosixTimerImage> posix = new ArrayList<>();
-        java.util.Map<Integer, PosixTimerImage> byId = new java.util.LinkedHashMap<>();
         for (PosixTimers.Timer t : listed) {
             // a timer aimed at a thread that has exited is kept: it never fires again, and the
             // restore aims it at a stand-in thread of that tid that exits at once (see create)
-            int pending = waiting == null ? -1 : waiting.overrun(t.id());
+            PosixTimerImage taken = waiting == null ? null : waiting.image(t.id());
+            if (taken != null) {
+                posix.add(taken);
+                continue;
+            }
             inj.call("timer_gettime(" + t.id() + ")", SyscallNr.TIMER_GETTIME, t.id(), scratch.address());
             ByteBuffer b = le(scratch.read(32));
             long overrun = inj.call("timer_getoverrun(" + t.id() + ")", SyscallNr.TIMER_GETOVERRUN, t.id());
-            PosixTimerImage image = new PosixTimerImage(t.id(), t.clockId(), t.sigevNotify(), t.signal(), t.sigevValue(),
-                    t.target(), b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8), (int) overrun, pending);
-            posix.add(image);
-            byId.put(t.id(), image);
-        }
-        if (waiting != null) {
-            waiting.putBack(byId); // as they were: in order, each timer's own waiting with its overrun
+            posix.add(new PosixTimerImage(t.id(), t.clockId(), t.sigevNotify(), t.signal(), t.sigevValue(),
+                    t.target(), b.getLong(16), b.getLong(24), b.getLong(0), b.getLong(8), (int) overrun, -1));
         }
         return new TimersImage(itimers, posix);
     }
