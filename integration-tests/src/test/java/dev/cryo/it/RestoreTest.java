@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -484,19 +485,7 @@ class RestoreTest {
      */
     @Test
     void aDaemonWhoseSessionLeaderExitedKeepsItsSessionAndGroup() throws Exception {
-        Path pidFile = tmp.resolve("daemon.pid");
-        Process start = new ProcessBuilder("/usr/bin/python3", "-c", String.join("\n",
-                "import os, sys, time",
-                "if os.fork() > 0: os._exit(0)",
-                "os.setsid()",
-                "if os.fork() > 0: os._exit(0)",
-                "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.rename(sys.argv[1] + '.tmp', sys.argv[1])",
-                "while True: time.sleep(0.05)"), pidFile.toString())
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true).start();
-        assertEquals(0, start.waitFor());
-        DetachedProcess.awaitCondition(() -> Files.exists(pidFile), Duration.ofSeconds(10), "the daemon's pid file");
-        int pid = Integer.parseInt(Files.readString(pidFile).strip());
+        int pid = pythonDaemon("pass", "while True: time.sleep(0.05)");
         var st = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid));
         int sid = st.session();
         DetachedProcess.awaitCondition(() -> !Sys.exists(Pid.of(sid)), Duration.ofSeconds(10), "the leader to be reaped");
@@ -511,5 +500,65 @@ class RestoreTest {
         } finally {
             killAndReap(r);
         }
+    }
+
+    /**
+     * A daemon that listened on a unix socket in the session `setsid` made, then forked away from
+     * it (gpg-agent started by `setsid gpg-agent --daemon`): the listener's peer credentials name
+     * the dead leader, whose pid the restored session holds. Its stand-in could not take that pid,
+     * so the restore failed after the killing dump ("pid N is in use"): the daemon was lost. The
+     * helper that makes the session is that stand-in now, and leaves before the tree runs.
+     */
+    @Test
+    void aDaemonThatListenedBeforeLeavingItsSessionComesBackWithTheDeadLeaderAsItsListenersPeer() throws Exception {
+        Path sock = tmp.resolve("d.sock");
+        int pid = pythonDaemon("s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[2]); s.listen(8)",
+                "while True:\n    c, _ = s.accept(); c.sendall(b'served by %d' % os.getpid()); c.close()", sock.toString());
+        int sid = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid)).session();
+        DetachedProcess.awaitCondition(() -> !Sys.exists(Pid.of(sid)), Duration.ofSeconds(10), "the leader to be reaped");
+        assertEquals(sid + " served by " + pid, peerAndReply(sock), "the listener names the leader that made it");
+        // the comparator holds the restored listener's peer credentials to the dumped ones
+        DetachedProcess r = DumpRestore.dump(pid, tmp.resolve("img")).restoreDetached(tmp.resolve("daemon.out"));
+        try {
+            assertEquals(sid, dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid)).session());
+            assertFalse(Sys.exists(Pid.of(sid)), "the helper that made the session is still there");
+            assertEquals(sid + " served by " + pid, peerAndReply(sock), "a new client, after the restore");
+        } finally {
+            killAndReap(r);
+        }
+    }
+
+    /**
+     * A python daemon: forks, calls setsid, runs {@code inSession} (argv[2...]: {@code args}), forks
+     * again (the session's leader exits) and runs {@code loop}; its pid once it has written it.
+     */
+    private int pythonDaemon(String inSession, String loop, String... args) throws Exception {
+        Path pidFile = tmp.resolve("daemon.pid");
+        List<String> cmd = new java.util.ArrayList<>(List.of("/usr/bin/python3", "-c", String.join("\n",
+                "import os, socket, sys, time",
+                "if os.fork() > 0: os._exit(0)",
+                "os.setsid()",
+                inSession,
+                "if os.fork() > 0: os._exit(0)",
+                "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.rename(sys.argv[1] + '.tmp', sys.argv[1])",
+                loop), pidFile.toString()));
+        cmd.addAll(List.of(args));
+        Process start = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true).start();
+        assertEquals(0, start.waitFor());
+        DetachedProcess.awaitCondition(() -> Files.exists(pidFile), Duration.ofSeconds(10), "the daemon's pid file");
+        return Integer.parseInt(Files.readString(pidFile).strip());
+    }
+
+    /** A client of unix socket {@code sock}: the server's SO_PEERCRED pid and what it sends. */
+    private static String peerAndReply(Path sock) throws Exception {
+        Process c = new ProcessBuilder("/usr/bin/python3", "-c", String.join("\n",
+                "import socket, struct, sys",
+                "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
+                "pid = struct.unpack('3i', s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]",
+                "print(pid, s.recv(100).decode())"), sock.toString()).redirectErrorStream(true).start();
+        String out = new String(c.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+        assertEquals(0, c.waitFor(), out);
+        return out;
     }
 }

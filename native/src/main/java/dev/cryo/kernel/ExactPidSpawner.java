@@ -113,8 +113,9 @@ public final class ExactPidSpawner {
     /**
      * As above, in session {@code sid} whose leader has exited (a daemon that forked twice around
      * its setsid): a helper takes the leader's pid and makes the session and its group, the
-     * program is forked from it and inherits both, and the helper is gone again when this returns
-     * — as the leader was. {@code sid} must be free.
+     * program is forked from it and inherits both; the helper is kept ({@link #keptLeader}) until the
+     * restore ends it ({@link #endLeader}) before the tree runs — gone, as the leader was.
+     * {@code sid} must be free.
      */
     public static Pid spawnInSessionOf(int sid, int pid, int skipTo, String path, List<String> argv,
                                        boolean dieWithParent) {
@@ -122,9 +123,45 @@ public final class ExactPidSpawner {
                 new int[] {pid});
     }
 
-    /** The helper in the dead leader's place: a sleep with pid {@code sid} that made session and group {@code sid}. */
+    /**
+     * The helper in the dead leader's place: a fork of a sleep stub with pid {@code sid} that made
+     * session and group {@code sid}, waiting in pause() as {@link #spawnForked}'s do. It is kept
+     * after it forked the program ({@link #keptLeader}) until the restore ends it ({@link #endLeader}):
+     * sockets whose peer credentials name the dead leader (a daemon that listened before it forked
+     * away from the session `setsid` made: gpg-agent) are made in it, the only process that can have
+     * that pid while the session holds it. It dies with the thread that made it.
+     */
     private static Pid sessionLeader(int sid, int skipTo) {
-        return spawn(sid, Math.max(sid, skipTo), "/bin/sleep", List.of("sleep", "1000000"), true, false);
+        Pid leader = fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), sid,
+                Math.max(sid, skipTo), "/bin/sleep", List.of("sleep"), true, true, false, 0, new int[] {sid});
+        KEPT_LEADERS.put(sid, leader);
+        return leader;
+    }
+
+    /** Session helpers kept after their program was forked, by session id. */
+    private static final java.util.Map<Integer, Pid> KEPT_LEADERS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The helper holding dead session leader {@code sid}'s pid, or null: detached, in pause(). */
+    public static Pid keptLeader(int sid) {
+        return KEPT_LEADERS.get(sid);
+    }
+
+    /** Kills and reaps the helper of session {@code sid}, if it is still kept. */
+    public static void endLeader(int sid) {
+        Pid leader = KEPT_LEADERS.remove(sid);
+        if (leader == null) {
+            return;
+        }
+        try {
+            Sys.kill(leader, Signals.SIGKILL);
+        } catch (RuntimeException ignored) {
+            // gone already
+        }
+        try {
+            Spawner.reap(leader);
+        } catch (RuntimeException ignored) {
+            // reaped already
+        }
     }
 
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
@@ -143,6 +180,7 @@ public final class ExactPidSpawner {
                                 java.util.function.ObjIntConsumer<Injector> beforeFork,
                                 java.util.function.Consumer<Injector> atBirth) {
         int child = 0;
+        boolean keep = false;
         try (Tracer tracer = new Tracer()) {
             if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
                 throw new KernelException("the spawning stub " + stub + " did not start within 5 s");
@@ -202,6 +240,11 @@ public final class ExactPidSpawner {
             tracer.setSigmask(child, -1L);
             tracer.detach(child, child);
             skipPast(skipTo);
+            if (KEPT_LEADERS.containsValue(stub)) { // back in its pause(), untraced, for whoever needs its pid
+                inj.close();
+                tracer.detach(stub.value(), stub.value());
+                keep = true;
+            }
             return made;
         } catch (RuntimeException e) {
             if (child > 0) {
@@ -210,12 +253,15 @@ public final class ExactPidSpawner {
             }
             throw e;
         } finally {
-            try {
-                Sys.kill(stub, Signals.SIGKILL);
-            } catch (RuntimeException ignored) {
-                // gone already
+            if (!keep) {
+                KEPT_LEADERS.values().remove(stub);
+                try {
+                    Sys.kill(stub, Signals.SIGKILL);
+                } catch (RuntimeException ignored) {
+                    // gone already
+                }
+                Spawner.reap(stub);
             }
-            Spawner.reap(stub);
         }
     }
 

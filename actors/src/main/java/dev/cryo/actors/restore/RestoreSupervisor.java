@@ -642,6 +642,7 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             return abort(e.getMessage());
         }
+        endSessionHelper();
         // leaders before members; zombies die once they are in their groups and before their
         // parents' state (which takes back the death notices) and resume
         return allTasks("sessions", pid -> new TaskRestorerActor.RestoreSessions(adapter),
@@ -650,8 +651,17 @@ public final class RestoreSupervisor {
                 () -> allTasks("state", pid -> new TaskRestorerActor.RestoreState(adapter), this::resume))));
     }
 
+    /**
+     * The helper that made the root's session in its dead leader's place is gone once every socket
+     * is made (one whose peer credentials name that leader is made in it), as the leader was.
+     */
+    private void endSessionHelper() {
+        dev.cryo.kernel.ExactPidSpawner.endLeader(image.task(image.root()).ids().sid());
+    }
+
     /** Every task's state is in: the connections leave repair mode and all tasks run at once. */
     private Behavior<Command> resume() {
+        endSessionHelper();
         try {
             sockets.resumeConnections(); // before any task runs: repair mode refuses reads
         } catch (RuntimeException e) {
@@ -701,6 +711,7 @@ public final class RestoreSupervisor {
     /** Kills every task created so far (their actors kill their own, we make sure by pid) and reaps the root. */
     private Behavior<Command> abort(String reason) {
         timers.cancelAll();
+        endSessionHelper();
         if (pipes != null) {
             pipes.close();
         }

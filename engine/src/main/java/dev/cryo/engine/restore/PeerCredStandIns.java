@@ -20,7 +20,9 @@ import java.util.Map;
  * Stand-ins for processes a unix socket's peer credentials name that had exited by the dump (zdtm's
  * sock_peercred: a child made a pair and exited): one per pid, spawned at it once the tree is forked
  * (the pid is free then as it was at the dump), the calls injected ({@link PeerCalls}), and killed
- * and reaped at the end of the build. The sockets name a dead process again, as they did.
+ * and reaped at the end of the build. The sockets name a dead process again, as they did. A pid
+ * the tree's session still holds (its dead leader's: a daemon that listened, then forked away from
+ * the session `setsid` made) is taken by the helper that made the session, kept until then.
  * Used from one thread (the one that builds the sockets: it traces the stand-ins).
  */
 final class PeerCredStandIns implements AutoCloseable {
@@ -77,9 +79,11 @@ final class PeerCredStandIns implements AutoCloseable {
         if (tracer == null) {
             tracer = new Tracer();
         }
-        Pid p;
+        Pid p = ExactPidSpawner.keptLeader(pid); // the dead leader of the tree's session: its helper has the pid
         try {
-            p = ExactPidSpawner.spawnForked(pid, 0, 0, false, true);
+            if (p == null) {
+                p = ExactPidSpawner.spawnForked(pid, 0, 0, false, true);
+            }
         } catch (ExactPidSpawner.PidTakenException e) {
             throw new RestoreException("a unix socket's peer credentials (SO_PEERCRED) name pid " + pid + ", which had"
                     + " exited by the dump, and a process at that pid makes the socket again; " + e.getMessage());
@@ -100,6 +104,10 @@ final class PeerCredStandIns implements AutoCloseable {
     }
 
     private static void end(Pid p) {
+        if (ExactPidSpawner.keptLeader(p.value()) != null) {
+            ExactPidSpawner.endLeader(p.value());
+            return;
+        }
         try {
             Sys.kill(p, Signals.SIGKILL);
         } catch (RuntimeException ignored) {
