@@ -122,6 +122,21 @@ class RestoreTest {
     }
 
     /**
+     * zdtm's session03 shape, refused at dump time ("is in session L, not its parent's ... and does
+     * not lead it"): a child in the session of a sibling that made it, forked it with CLONE_PARENT and
+     * exited unreaped. The restore forks the zombie-to-be, which makes the session and forks the
+     * child; its death leaves the child to its parent, a subreaper for that time.
+     */
+    @Test
+    void aChildInTheSessionOfAZombieSiblingThatLedItKeepsItAndItsParent() throws Exception {
+        String[] cmd = {dev.cryo.kernel.testing.TestPrograms.compile("/c/zombielead.c").toString()};
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombielead.out"), cmd))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            assertPassOnce(checkAndReap(r));
+        }
+    }
+
+    /**
      * zdtm's session02 shape, and a daemon under tini or dumb-init: a subreaper's children in the
      * session of a leader that has exited come back in it (a helper at the leader's pid makes it).
      */

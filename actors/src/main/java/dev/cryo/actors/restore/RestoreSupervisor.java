@@ -388,6 +388,25 @@ public final class RestoreSupervisor {
         return childrenLedByTheDead(pid, TaskIds::pgid, true);
     }
 
+    /**
+     * {@code pid}'s live children in a session that a zombie child of {@code pid} led, by that zombie
+     * (the dump let only those through, TreeWalker.checkSessions).
+     */
+    private Map<Integer, List<Integer>> zombieSessionsOf(int pid) {
+        Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
+        for (ZombieImage z : image.zombies()) {
+            if (z.ids().ppid() != pid || z.ids().sid() != z.pid()) {
+                continue;
+            }
+            List<Integer> in = image.tasks().stream().filter(c -> c.ids().ppid() == pid && c.pid() != pid
+                    && c.ids().sid() == z.pid()).map(TaskImage::pid).toList();
+            if (!in.isEmpty()) {
+                out.put(z.pid(), in);
+            }
+        }
+        return out;
+    }
+
     /** {@code pid}'s children whose session or group ({@code led}) is led by no task of the tree, by that id. */
     private Map<Integer, List<Integer>> childrenLedByTheDead(int pid, java.util.function.ToIntFunction<TaskIds> led,
                                                              boolean inItsSession) {
@@ -455,7 +474,7 @@ public final class RestoreSupervisor {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
                                 sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
-                                deadGroupsOf(d.pid())));
+                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {

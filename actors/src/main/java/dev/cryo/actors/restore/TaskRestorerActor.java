@@ -56,16 +56,20 @@ public final class TaskRestorerActor {
     /**
      * {@code deadSessions}: children in a session whose leader had exited, by session id: a helper
      * with that pid makes the session and forks them (TaskRestorer.forkInDeadSession); {@code deadGroups}:
-     * children in this task's session in a group whose leader had exited, by group id, forked the same way.
+     * children in this task's session in a group whose leader had exited, by group id, forked the same way;
+     * {@code zombieSessions}: children in a session a zombie child led, by that zombie, forked by it
+     * (TaskRestorer.forkInZombieSession).
      */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                                java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
                                java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions,
-                               java.util.Map<Integer, List<Integer>> deadGroups)
+                               java.util.Map<Integer, List<Integer>> deadGroups,
+                               java.util.Map<Integer, List<Integer>> zombieSessions)
             implements Command {
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
-            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of(), java.util.Map.of());
+            this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of(), java.util.Map.of(),
+                    java.util.Map.of());
         }
 
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -204,6 +208,8 @@ public final class TaskRestorerActor {
                     java.util.Set<Integer> helped = new java.util.HashSet<>();
                     m.deadSessions().values().forEach(helped::addAll);
                     m.deadGroups().values().forEach(helped::addAll);
+                    m.zombieSessions().values().forEach(helped::addAll);
+                    helped.addAll(m.zombieSessions().keySet());
                     for (boolean early : new boolean[] {true, false}) {
                         for (int child : m.children()) {
                             if (m.early().contains(child) == early && !helped.contains(child)) {
@@ -217,6 +223,9 @@ public final class TaskRestorerActor {
                     }
                     m.deadSessions().forEach(restorer::forkInDeadSession);
                     m.deadGroups().forEach(restorer::forkInDeadGroup);
+                    // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
+                    m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
+                            m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs));
                     return 0;
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)

@@ -113,7 +113,8 @@ public final class TreeWalker {
                             + ", whose leader has exited, as are children of pid " + other + "; a restore makes"
                             + " such a session again for the children of one parent only: not supported yet");
                 }
-            } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid) {
+            } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid
+                    && !inZombieSiblingsSession(t, parent, stats)) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
@@ -134,6 +135,18 @@ public final class TreeWalker {
                         + ", group " + parent.pgrp() + "); a restore could not make that group again: not supported yet");
             }
         }
+    }
+
+    /**
+     * A live task in the session of a zombie of its parent that led it (zdtm's session03: the leader
+     * made its session, forked it with CLONE_PARENT and exited, unreaped): the restore forks the
+     * zombie-to-be, which makes the session and forks the task, then dies, leaving it to its parent
+     * (RestoreSupervisor.zombieSessionsOf).
+     */
+    private static boolean inZombieSiblingsSession(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        ProcStat leader = tree.get(t.session());
+        return t.state() != 'Z' && leader != null && leader.state() == 'Z' && leader.ppid() == parent.pid()
+                && leader.session() == leader.pid();
     }
 
     /**

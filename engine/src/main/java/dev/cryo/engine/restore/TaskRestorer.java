@@ -163,6 +163,11 @@ public final class TaskRestorer {
         StubAdoption.forkInDeadSession(t, sid, children);
     }
 
+    /** FORK: a zombie-to-be that led its session, and the children of this task it forks in it. */
+    public void forkInZombieSession(int zombie, int exitSignal, List<Integer> children) {
+        StubAdoption.forkInZombieSession(t, zombie, exitSignal, children);
+    }
+
     /** FORK: children in this task's session whose process group's leader had exited, by a helper at its pid. */
     public void forkInDeadGroup(int pgid, List<Integer> children) {
         StubAdoption.forkInDeadGroup(t, pgid, children);

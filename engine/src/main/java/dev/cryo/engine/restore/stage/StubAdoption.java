@@ -175,6 +175,28 @@ public final class StubAdoption {
         forkByHelper(t, pgid, children, false);
     }
 
+    /**
+     * Forks a zombie-to-be that led its session and the live children of this task left in it
+     * (zdtm's session03: the leader made its session, forked them with CLONE_PARENT and exited, not
+     * reaped): the zombie is forked at its pid, makes the session (its group too) and forks them; this
+     * task is a subreaper from now on (STATE puts its own setting back), so when the zombie dies
+     * (ZOMBIES) they come to it, their parent.
+     */
+    public static void forkInZombieSession(TaskContext t, int zombie, int exitSignal, List<Integer> children) {
+        Pid leader = Pid.of(zombie);
+        cloneAt(t, t.main(), t.pid(), 0, exitSignal, zombie);
+        t.tracer().waitForStop(zombie);
+        try (Injector z = new Injector(t.tracer(), leader, zombie, t.boot().gadget())) {
+            z.call("setsid", SyscallNr.SETSID);
+            for (int child : children) {
+                cloneAt(t, z, leader, 0, dev.cryo.kernel.Signals.SIGCHLD, child);
+                park(t, child);
+            }
+        }
+        t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+        parkStopped(t, zombie);
+    }
+
     private static void forkByHelper(TaskContext t, int sid, List<Integer> children, boolean session) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
