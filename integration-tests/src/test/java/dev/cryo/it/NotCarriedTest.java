@@ -447,28 +447,6 @@ class NotCarriedTest {
     }
 
     /**
-     * zdtm's pty04: a controlling terminal, a pseudo-terminal slave whose master every process
-     * closed (devpts removed its node). With --shell-job the dump took it and killed the tree, and the restore failed to open
-     * it again (ENOENT); refused now, naming it, with or without --shell-job.
-     */
-    @org.junit.jupiter.api.Test
-    void aHungUpTerminalIsRefusedEvenAsAShellJobs() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"), "/usr/bin/python3", "-c",
-                "import os, fcntl, termios, signal, time\nm, s = os.openpty()\nfcntl.ioctl(s, termios.TIOCSCTTY, 0)\n"
-                        + "signal.signal(signal.SIGHUP, signal.SIG_IGN)\nos.close(m)\nprint('ready', flush=True)\ntime.sleep(600)\n"))) {
-            int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--shell-job", "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid " + pid + " fd \\d+: terminal /dev/pts/\\d+ \\(deleted\\) is hung"
-                    + " up: its master was closed").matcher(r.err()).find(), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
-            assertTrue(Files.readString(Path.of("/proc/" + pid + "/status")).contains("TracerPid:\t0\n"));
-            assertTrue(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " runs on");
-        }
-    }
-
-    /**
      * A server started in a net namespace of {@code ip netns add} (kea run with {@code ip netns exec},
      * real12): the namespace outlives the tree, and the restore used to make a new one, so clients
      * run in the named namespace found nothing listening (silently wrong). Refused, naming the bind.

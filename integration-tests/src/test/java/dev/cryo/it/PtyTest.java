@@ -28,8 +28,13 @@ class PtyTest {
 
     @Test
     void aProgramDrivingAChildOnAPtyGetsThePairAndTheSessionBack() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"),
-                TestPrograms.compile("/c/pty.c").toString()))) {
+        assertPassesAfterRestore("pty");
+    }
+
+    /** Workload {@code name}.c, ready, dumped and restored, then asked for its verdict: PASS. */
+    private void assertPassesAfterRestore(String name) throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"),
+                TestPrograms.compile("/c/" + name + ".c").toString()))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 String out = Workloads.check(r);
@@ -310,6 +315,39 @@ class PtyTest {
                 } finally {
                     RestoreTest.killAndReap(restored);
                 }
+            }
+        }
+    }
+
+    @Test
+    void aProgramThatOutlivedItsTerminalKeepsItsHungUpSlaves() throws Exception {
+        // zdtm pty04: the master closed by every process, the slave's node removed; the dump refused it
+        assertPassesAfterRestore("ptyhungup");
+    }
+
+    @Test
+    void aHungUpControllingTerminalTakenAsAShellJobComesBackHungUp() throws Exception {
+        // was refused (NotCarriedTest): before that, the shell job's dump took it and killed the tree, and
+        // the restore failed to open the removed node again (ENOENT)
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ctty.out"), "/usr/bin/python3", "-c",
+                "import os, fcntl, termios, signal, time\nm, s = os.openpty()\nfcntl.ioctl(s, termios.TIOCSCTTY, 0)\n"
+                        + "signal.signal(signal.SIGHUP, signal.SIG_IGN)\nos.close(m)\nprint('ready', s, flush=True)\n"
+                        + "time.sleep(600)\n"))) {
+            int pid = p.pid().value();
+            String fd = Workloads.readyFd(p);
+            String img = tmp.resolve("img").toString();
+            Cli dump = Cli.run("dump", "-t", Integer.toString(pid), "-D", img, "--shell-job", "--no-progress");
+            assertEquals(0, dump.code(), dump.toString());
+            Cli r = Cli.run("restore", "-D", img, "-d");
+            assertEquals(0, r.code(), r.toString());
+            DetachedProcess restored = DetachedProcess.restored(p.pid(), p.output());
+            try {
+                String link = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString();
+                assertTrue(link.matches("/dev/pts/\\d+ \\(deleted\\)"), link);
+                char s = restored.state();
+                assertTrue(s == 'S' || s == 'R', "state " + s);
+            } finally {
+                RestoreTest.killAndReap(restored);
             }
         }
     }

@@ -197,6 +197,15 @@ public interface FdHandler<D extends FileDesc> {
         default int ptySlave(long instance, int index, int flags) {
             throw new IllegalStateException("pty " + index + " was not reopened");
         }
+
+        /**
+         * A new open file with {@code flags} of the slave standing for hung-up host pty {@code index}
+         * (made in cryo's process, the task takes it with {@link #take}); cryo closes that pair's
+         * master after FILES, which hangs the slave up again.
+         */
+        default int hungUpPtySlave(int index, int flags) {
+            throw new IllegalStateException("hung-up pty " + index + " was not made");
+        }
     }
 
     /** State shared by all tasks of one dump: pipe data and shared memory are carried once. */

@@ -23,7 +23,10 @@ import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
  * flags are exactly the dumped ones and the link follows the pair if it got another index).
  * Otherwise the terminal is outside the tree: refused, or with --shell-job ({@code external})
  * opened again from its master (whoever holds it on this host) with the dumped flags, or by its
- * path when no master is found, the terminal cryo's user runs on.
+ * path when no master is found, the terminal cryo's user runs on. A slave whose master every
+ * process closed ({@code hungUp}: devpts removed its node, reads give end of file, writes EIO) is
+ * made as a slave of a new pair whose master cryo closes once the tasks hold theirs, which hangs
+ * it up again (zdtm pty04: a program that outlived its terminal).
  */
 public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
     public static final int TAG = 61, RECORD_ID = 251;
@@ -33,27 +36,34 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
      * (shell job); {@code termios}: then the terminal's modes at dump (TCGETS2), which the job set if it
      * was the foreground job (a shell gives it the terminal back with its own modes once the dump kills
      * it; {@link dev.cryo.engine.restore.ShellJobForeground} sets them again), else empty;
-     * {@code instance}: its devpts instance, as {@link PtyMasterHandler.PtyMaster#instance} (0: the host's).
+     * {@code instance}: its devpts instance, as {@link PtyMasterHandler.PtyMaster#instance} (0: the host's);
+     * {@code hungUp}: its master was closed by every process (a slave of the host's devpts, not external).
      */
-    public record PtySlave(int index, String path, boolean external, byte[] termios, long instance) implements FileDesc {
+    public record PtySlave(int index, String path, boolean external, byte[] termios, long instance, boolean hungUp)
+            implements FileDesc {
         public PtySlave(int index, String path, boolean external) {
-            this(index, path, external, new byte[0], 0);
+            this(index, path, external, new byte[0], 0, false);
         }
 
         public PtySlave(int index, String path, boolean external, byte[] termios) {
-            this(index, path, external, termios, 0);
+            this(index, path, external, termios, 0, false);
+        }
+
+        public PtySlave(int index, String path, boolean external, byte[] termios, long instance) {
+            this(index, path, external, termios, instance, false);
         }
     }
 
-    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 2, (out, s) -> {
+    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 3, (out, s) -> {
         out.writeVarInt(s.index(), true);
         ModelFields.writeText(out, s.path(), ModelLimits.PATH, "PtySlave.path");
         out.writeBoolean(s.external());
         ModelFields.writeBytes(out, s.termios(), Terminals.TERMIOS2_SIZE, "PtySlave.termios");
         out.writeVarLong(s.instance(), true); // version 2
+        out.writeBoolean(s.hungUp()); // version 3
     }, (in, version) -> new PtySlave(in.readVarInt(true), ModelFields.readText(in, ModelLimits.PATH, "PtySlave.path"),
             in.readBoolean(), ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtySlave.termios"),
-            version < 2 ? 0 : in.readVarLong(true)));
+            version < 2 ? 0 : in.readVarLong(true), version >= 3 && in.readBoolean()));
 
     @Override
     public String kind() {
@@ -90,10 +100,9 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
                     + " has its master outside the tree" + holder + "; dump the process holding the master with it");
         }
         if (!masterInTree && fd.target().endsWith(" (deleted)")) {
-            // its master every process closed: devpts removed its node, so even a shell job's restore
-            // could not open it again, and failed after the dump had killed the tree (zdtm pty04)
-            throw new DumpException(fd.where() + ": terminal " + fd.target() + " is hung up: its master was closed"
-                    + " and its node removed, so it cannot be opened again; not supported yet");
+            // its master every process closed: devpts removed its node (its index stays taken while a
+            // slave is open, so no new pair of the tree has it); no terminal left to take along
+            return new PtySlave(index, fd.target(), false, new byte[0], 0, true);
         }
         if (!masterInTree && !ctx.shellJob()) {
             String whose = whose(fd, index, ctx);
@@ -140,6 +149,9 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
 
     @Override
     public long restore(FdImage fd, PtySlave s, RestoreContext ctx) {
+        if (s.hungUp()) {
+            return ctx.take((int) ProcessHandle.current().pid(), ctx.hungUpPtySlave(s.index(), fd.flags() & ~O_CLOEXEC));
+        }
         if (s.external()) {
             // a new open file made from the terminal's master, where one is open on this host, has
             // exactly the dumped flags (a reopen by path always adds O_LARGEFILE, which openpty's slaves lack)
@@ -159,6 +171,9 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         m.put("index", s.index());
         m.put("path", s.path());
         m.put("external", s.external());
+        if (s.hungUp()) {
+            m.put("hungUp", true);
+        }
         if (s.instance() != 0) {
             m.put("devpts", Ptys.device(s.instance()));
         }

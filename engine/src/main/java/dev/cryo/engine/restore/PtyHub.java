@@ -3,6 +3,7 @@ package dev.cryo.engine.restore;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.engine.files.PtyMasterHandler;
 import dev.cryo.engine.files.PtyQueues;
+import dev.cryo.engine.files.PtySlaveHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.kernel.Fd;
@@ -32,7 +33,9 @@ import static dev.cryo.kernel.Fcntl.O_RDWR;
  * task's root: the instance is new and empty, so every index is free. Then termios, window size
  * and packet mode are set (on the master, the kernel applies them to the slave side). Tasks take the
  * master and their slave open files from cryo; {@link #finish} restores the lock and the exclusive
- * modes, which would refuse those opens, and closes cryo's copies.
+ * modes, which would refuse those opens, and closes cryo's copies. A hung-up slave (its master
+ * closed by every process) gets a pair of its own, opened after the others with the same search
+ * for its index; its master only cryo holds, so closing it in {@link #finish} hangs the slaves up.
  */
 public final class PtyHub implements AutoCloseable {
     private static final int TRIES = 32;
@@ -53,10 +56,13 @@ public final class PtyHub implements AutoCloseable {
     private final Map<Integer, Map<Key, FdImage>> waiting = new TreeMap<>();
     private final List<Fd> slaves = new ArrayList<>();
     private final java.util.Set<Key> claimed = new java.util.HashSet<>();
+    /** The masters standing for hung-up host ptys, by dumped index. */
+    private final Map<Integer, Fd> hungUp = new TreeMap<>();
 
     /** Reopens every pair of the host's devpts of the image; {@code warn} hears of a pair that got another index. */
     public static PtyHub of(List<TaskImage> tasks, Consumer<String> warn) {
         Map<Key, FdImage> masters = new TreeMap<>(); // by index: lower ones first, they are taken first
+        java.util.SortedSet<Integer> hungUp = new java.util.TreeSet<>();
         PtyHub hub = new PtyHub();
         for (TaskImage t : tasks) {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
@@ -64,16 +70,50 @@ public final class PtyHub implements AutoCloseable {
                     Key k = new Key(m.instance(), m.index());
                     (m.instance() == 0 || m.maker() == 0 ? masters
                             : hub.waiting.computeIfAbsent(m.maker(), x -> new TreeMap<>())).putIfAbsent(k, fd);
+                } else if (fd.desc() instanceof PtySlaveHandler.PtySlave s && s.hungUp()) {
+                    hungUp.add(s.index());
                 }
             }
         }
-        if (masters.isEmpty()) {
+        if (masters.isEmpty() && hungUp.isEmpty()) {
             return hub;
         }
         // restores running side by side in one cryo (an agent) must not take each other's indexes
         synchronized (PtyHub.class) {
-            return hub.reopenAll(masters, "", warn);
+            return hub.reopenAll(masters, "", warn).openHungUp(hungUp, warn);
         }
+    }
+
+    /** A pair for each hung-up host pty, at its dumped index when that is free (its slaves' links show it). */
+    private PtyHub openHungUp(java.util.SortedSet<Integer> indexes, Consumer<String> warn) {
+        return withSpares(spare -> {
+            for (int index : indexes) {
+                Fd master = openIndex("/dev/ptmx", O_RDWR | O_CLOEXEC, index, TRIES, spare);
+                Terminals.locked(master, false);
+                hungUp.put(index, master);
+                if (Terminals.index(master) != index) {
+                    warn.accept("hung-up pseudo-terminal /dev/pts/" + index + " is in use on this host: its slaves are"
+                            + " restored as hung-up /dev/pts/" + Terminals.index(master));
+                }
+            }
+        });
+    }
+
+    /**
+     * Runs {@code open} with a list for the lower masters it opens on the way to an index (closed once
+     * it is done); on a failure every pair made so far is closed too.
+     */
+    private PtyHub withSpares(Consumer<List<Fd>> open) {
+        List<Fd> spare = new ArrayList<>();
+        try {
+            open.accept(spare);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        } finally {
+            spare.forEach(Fd::close);
+        }
+        return this;
     }
 
     /**
@@ -89,8 +129,7 @@ public final class PtyHub implements AutoCloseable {
 
     /** {@code root}: the prefix that reaches the maker's view of its mounts ("" for cryo's own). */
     private PtyHub reopenAll(Map<Key, FdImage> masters, String root, Consumer<String> warn) {
-        List<Fd> spare = new ArrayList<>();
-        try {
+        return withSpares(spare -> {
             for (FdImage fd : masters.values()) { // an instance's pairs after another's: its spares are its own
                 PtyMasterHandler.PtyMaster m = (PtyMasterHandler.PtyMaster) fd.desc();
                 String nodes = m.instance() == 0 ? "/dev/pts" : root + m.mount();
@@ -101,39 +140,12 @@ public final class PtyHub implements AutoCloseable {
                 }
                 pairs.put(new Key(m.instance(), m.index()), p);
             }
-        } catch (RuntimeException e) {
-            close();
-            throw e;
-        } finally {
-            spare.forEach(Fd::close);
-        }
-        return this;
+        });
     }
 
     private Pair reopen(PtyMasterHandler.PtyMaster m, int flags, String nodes, List<Fd> spare) {
-        String ptmx = ptmx(m, nodes);
         int tries = m.instance() == 0 ? TRIES : m.index() + 1; // an instance of the tree's is new: all free
-        Fd first = null;
-        Fd got = null;
-        for (int i = 0; i < tries && got == null; i++) {
-            Fd fd = Terminals.openPtmx(ptmx, flags);
-            int index = Terminals.index(fd);
-            if (index == m.index()) {
-                got = fd;
-            } else if (first == null) {
-                first = fd;
-            } else {
-                spare.add(fd);
-            }
-            if (index > m.index()) {
-                break; // the dumped index is held by someone else
-            }
-        }
-        if (got == null) {
-            got = first;
-        } else if (first != null) {
-            spare.add(first);
-        }
+        Fd got = openIndex(ptmx(m, nodes), flags, m.index(), tries, spare);
         Terminals.locked(got, false);
         Terminals.termios(got, m.termios());
         Terminals.winsize(got, m.winsize());
@@ -156,6 +168,37 @@ public final class PtyHub implements AutoCloseable {
         int index = Terminals.index(got);
         Sys.chownChmod(nodes + "/" + index, m.slaveUid(), m.slaveGid(), m.slaveMode());
         return new Pair(m, got, index, nodes);
+    }
+
+    /**
+     * A master of pty {@code wanted} opened through {@code ptmx}, or of the first index the kernel gave
+     * when another holds it; the lower ones opened meanwhile go to {@code spare}, kept open until all
+     * pairs are made (the kernel gives the lowest free index).
+     */
+    private static Fd openIndex(String ptmx, int flags, int wanted, int tries, List<Fd> spare) {
+        Fd first = null;
+        Fd got = null;
+        for (int i = 0; i < tries && got == null; i++) {
+            Fd fd = Terminals.openPtmx(ptmx, flags);
+            int index = Terminals.index(fd);
+            if (index == wanted) {
+                got = fd;
+            } else if (first == null) {
+                first = fd;
+            } else {
+                spare.add(fd);
+            }
+            if (index > wanted) {
+                break; // the dumped index is held by someone else
+            }
+        }
+        if (got == null) {
+            return first;
+        }
+        if (first != null) {
+            spare.add(first);
+        }
+        return got;
     }
 
     /**
@@ -229,6 +272,17 @@ public final class PtyHub implements AutoCloseable {
         return host == null ? null : new Terminal(0, index, "/dev/pts/" + pairs.get(host).index());
     }
 
+    /** A new open file with {@code flags} of the slave standing for hung-up host pty {@code index}; cryo keeps a copy until {@link #close}. */
+    public synchronized int hungUpSlave(int index, int flags) {
+        Fd master = hungUp.get(index);
+        if (master == null) {
+            throw new RestoreException("hung-up pseudo-terminal /dev/pts/" + index + " was not made");
+        }
+        Fd s = Terminals.peer(master, flags);
+        slaves.add(s);
+        return s.value();
+    }
+
     /** A reopened pair as a controlling terminal: its instance and dumped index, its slave's path now (for messages). */
     public record Terminal(long instance, int index, String slavePath) {}
 
@@ -264,5 +318,7 @@ public final class PtyHub implements AutoCloseable {
         slaves.forEach(Fd::close);
         slaves.clear();
         pairs.values().forEach(p -> p.master().close());
+        hungUp.values().forEach(Fd::close); // the last close of such a master hangs up the tasks' slaves
+        hungUp.clear();
     }
 }

@@ -44,4 +44,16 @@ class PtyRecordVersionsTest {
         assertEquals(0L, v1.instance());
         assertEquals("/dev/pts/2", v1.path());
     }
+
+    @Test
+    void aSlaveBeforeVersion3IsNotHungUp() {
+        PtySlaveHandler.PtySlave s = new PtySlaveHandler.PtySlave(7, "/dev/pts/7 (deleted)", false, new byte[0], 0, true);
+        Output out = new Output(256);
+        PtySlaveHandler.CODEC.write(out, s);
+        PtySlaveHandler.PtySlave v3 = PtySlaveHandler.CODEC.read(new Input(out.toBytes()), 3);
+        assertEquals(true, v3.hungUp());
+        assertEquals("/dev/pts/7 (deleted)", v3.path());
+        // version 2 ends after the instance
+        assertEquals(false, PtySlaveHandler.CODEC.read(new Input(out.toBytes()), 2).hungUp());
+    }
 }

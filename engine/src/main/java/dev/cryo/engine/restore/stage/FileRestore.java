@@ -147,6 +147,11 @@ public final class FileRestore {
             }
 
             @Override
+            public int hungUpPtySlave(int index, int flags) {
+                return ptys.hungUpSlave(index, flags);
+            }
+
+            @Override
             public long plantSocket(long ino, int fdFlags) {
                 return sockets.plant(ino, fdFlags, remote);
             }

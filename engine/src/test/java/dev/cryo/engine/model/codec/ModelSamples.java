@@ -208,6 +208,8 @@ public final class ModelSamples {
                 new FdImage(24, 0, 0, new PipeHandler.Pipe(778, true, "/run/gone.fifo", new byte[] {7, 7}, 65536,
                         new PipeHandler.Node(0640, 1000, 1001))),
                 new FdImage(25, 02, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(0, "/dev/pts/0", true, termios())),
+                new FdImage(28, 04002, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(9, "/dev/pts/9 (deleted)", false,
+                        new byte[0], 0, true)),
                 new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)),
                 new FdImage(42, 0, 0, new RegularFileHandler.RegularFile(file("/proc/4242/mountinfo", 4243), List.of(),
                         false, 4242)));
