@@ -107,10 +107,16 @@ final class DumpRestore {
 
     /** {@code cryo restore -d}, then the comparison; returns a view of the restored root writing to {@code output}. */
     DetachedProcess restoreDetached(Path output, String... restoreOptions) throws Exception {
+        return restoreDetached(List.of(), output, restoreOptions);
+    }
+
+    /** As above, with cryo's options {@code global} before the command (-vv, --log-file FILE). */
+    DetachedProcess restoreDetached(List<String> global, Path output, String... restoreOptions) throws Exception {
         Seen seen = new Seen(pid);
         Cli restore;
         try (AutoCloseable o = TreeObservers.register(seen)) {
-            List<String> args = new java.util.ArrayList<>(List.of("restore", "-D", img.toString(), "-d"));
+            List<String> args = new java.util.ArrayList<>(global);
+            args.addAll(List.of("restore", "-D", img.toString(), "-d"));
             args.addAll(List.of(restoreOptions));
             restore = Cli.run(args.toArray(String[]::new));
         }

@@ -198,6 +198,12 @@ public final class FileRestore {
         try (standIns) {
             for (FdImage fd : inPass(t.task().fds(), pass)) {
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
+                if (given == null && fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerPid() == t.pid().value()) {
+                    // its own fd's open file (a 2>&1): one dup3, not pidfd_open, pidfd_getfd and three closes
+                    t.call("dup3(fd " + s.ownerFd() + ")", SyscallNr.DUP3, s.ownerFd(), fd.fd(), fd.flags() & O_CLOEXEC);
+                    signalOwner(t, fd);
+                    continue;
+                }
                 // a pipe given is joined through the pipe hub like any other (its every end, in any task)
                 long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
                         ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);

@@ -48,14 +48,21 @@ public final class ProcessState implements StateStage {
     @Override
     public void run(TaskContext t) {
         TaskImage task = t.task();
+        List<SyscallBatch.Call> calls = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        byte[] cwd = null;
         if (!dev.cryo.engine.restore.SharedMemoryHub.isDeletedDirectory(task.cwd())) {
-            t.call("chdir(" + task.cwd() + ")", SyscallNr.CHDIR, t.putString(task.cwd()));
+            cwd = RemoteWriter.cString(task.cwd()); // its address is set by setSigactionsAndRlimits
+            calls.add(new SyscallBatch.Call(SyscallNr.CHDIR, 0));
+            names.add("chdir(" + task.cwd() + ")");
         } // else entered during FILES, while it stood again (FileRestore)
-        t.call("umask", SyscallNr.UMASK, task.umask());
+        calls.add(new SyscallBatch.Call(SyscallNr.UMASK, task.umask()));
+        names.add("umask");
         if (task.personality() != 0) {
-            t.call("personality", SyscallNr.PERSONALITY, task.personality());
+            calls.add(new SyscallBatch.Call(SyscallNr.PERSONALITY, task.personality()));
+            names.add("personality");
         }
-        setSigactionsAndRlimits(t, task.sigactions(), task.rlimits());
+        setSigactionsAndRlimits(t, cwd, calls, names, task.sigactions(), task.rlimits());
         setMm(t, task.mm());
         if (!task.root().equals("/")) {
             // cwd and root are both paths as cryo sees them: chdir first, then chroot; last, since
@@ -69,18 +76,23 @@ public final class ProcessState implements StateStage {
     private static final int SIGACTIONS = 64 * 32;
 
     /**
-     * Every signal's handler, flags, restorer and mask, then every rlimit (prlimit64 by the task on
-     * itself, as {@link #setRlimit}), in one batch: one ptrace round trip instead of two per call (the
-     * 16 rlimits alone were 32 of a migrated task's ~96 round trips after the freeze, each waiting for
-     * a CPU under load); call by call when no signal can end a batch.
+     * The calls before ({@code first}, named in {@code firstNames}: chdir with its path {@code cwd}
+     * as its first argument's bytes when not null, umask, personality), then every signal's handler,
+     * flags, restorer and mask, then every rlimit (prlimit64 by the task on itself, as
+     * {@link #setRlimit}), in one batch: one ptrace round trip instead of two per call (the 16
+     * rlimits alone were 32 of a migrated task's ~96 round trips after the freeze, each waiting for
+     * a CPU under load; chdir and umask 4 more); call by call when no signal can end a batch.
      */
-    static void setSigactionsAndRlimits(TaskContext t, List<SigAction> actions, List<Rlimit> rlimits) {
+    static void setSigactionsAndRlimits(TaskContext t, byte[] cwd, List<SyscallBatch.Call> first, List<String> firstNames,
+                                        List<SigAction> actions, List<Rlimit> rlimits) {
         List<SigAction> settable = actions.stream()
                 .filter(a -> a.signal() != Signals.SIGKILL && a.signal() != Signals.SIGSTOP).toList();
         if (settable.size() * 32 > SIGACTIONS) {
             throw new IllegalStateException(settable.size() + " sigactions");
         }
-        RemoteWriter structs = new RemoteWriter(SIGACTIONS + rlimits.size() * 16);
+        int pathAt = SIGACTIONS + rlimits.size() * 16;
+        int pathBytes = cwd == null ? 0 : (cwd.length + 7) & ~7;
+        RemoteWriter structs = new RemoteWriter(pathAt + pathBytes);
         for (SigAction a : settable) {
             structs.longs(a.handler(), a.flags(), a.restorer(), a.mask());
         }
@@ -88,9 +100,15 @@ public final class ProcessState implements StateStage {
         for (Rlimit r : rlimits) {
             structs.longs(r.soft(), r.hard());
         }
+        if (cwd != null) {
+            structs.bytes(java.util.Arrays.copyOf(cwd, pathBytes));
+        }
         long base = t.put(structs.toBytes());
         List<SyscallBatch.Call> calls = new ArrayList<>();
-        List<String> names = new ArrayList<>();
+        List<String> names = new ArrayList<>(firstNames);
+        for (SyscallBatch.Call c : first) {
+            calls.add(c.nr() == SyscallNr.CHDIR && cwd != null ? new SyscallBatch.Call(SyscallNr.CHDIR, base + pathAt) : c);
+        }
         for (int i = 0; i < settable.size(); i++) {
             calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, settable.get(i).signal(), base + i * 32L, 0, 8));
             names.add("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")");
@@ -100,7 +118,7 @@ public final class ProcessState implements StateStage {
             calls.add(new SyscallBatch.Call(SyscallNr.PRLIMIT64, 0, r.resource(), base + SIGACTIONS + i * 16L, 0));
             names.add("prlimit64(pid " + t.pid() + ", resource " + r.resource() + ", " + r.soft() + "/" + r.hard() + ")");
         }
-        if (!t.inOneBatch(SIGACTIONS + rlimits.size() * 16L, BootstrapArea.DATA_SIZE, calls, names::get)) {
+        if (!t.inOneBatch(pathAt + pathBytes, BootstrapArea.DATA_SIZE, calls, names::get)) {
             for (int i = 0; i < calls.size(); i++) {
                 t.call(names.get(i), calls.get(i).nr(), calls.get(i).args());
             }
