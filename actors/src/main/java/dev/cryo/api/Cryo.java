@@ -2,27 +2,23 @@ package dev.cryo.api;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
+import dev.cryo.actors.Requests;
 import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.config.CryoConfig;
 import dev.cryo.config.CryoSettings;
 import dev.cryo.config.ImageSettings;
-import dev.cryo.engine.dump.DumpLock;
 import dev.cryo.engine.image.ImageOptions;
 import dev.cryo.engine.image.ImageKryo;
-import dev.cryo.engine.image.ImageWriter;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.engine.model.codec.ModelCodecs;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -39,13 +35,13 @@ import java.util.concurrent.CompletionStage;
  * Failures complete the stage with a {@link CryoException} whose message names the cause.
  */
 public final class Cryo implements AutoCloseable {
-    private final ActorSystem<Guardian.Command> system;
+    private final ActorSystem<Requests.Command> system;
     private final CryoSettings settings;
 
     private Cryo(Config config) {
         this.settings = CryoSettings.create(config);
         // a local actor system: Pekko falls back to the local defaults only (LocalReference)
-        this.system = ActorSystem.create(Guardian.create(), "cryo",
+        this.system = ActorSystem.create(Requests.create(), "cryo",
                 org.apache.pekko.actor.BootstrapSetup.create(tuned(config, settings))
                         .withClassloader(LocalReference.loader()));
         warmUp();
@@ -104,7 +100,7 @@ public final class Cryo implements AutoCloseable {
     public CompletionStage<DumpReport> dump(DumpRequest request) {
         Duration timeout = settings.dump().timeout().plus(settings.dump().seizeTimeout()).plusSeconds(60);
         CompletionStage<DumpSupervisor.Outcome> outcome = AskPattern.ask(system,
-                (ActorRef<DumpSupervisor.Outcome> replyTo) -> new Guardian.StartDump(request, settings, replyTo),
+                (ActorRef<DumpSupervisor.Outcome> replyTo) -> new Requests.StartDump(request, settings, replyTo),
                 timeout, system.scheduler());
         return outcome.thenApply(o -> {
             if (o instanceof DumpSupervisor.Succeeded s) {
@@ -119,14 +115,14 @@ public final class Cryo implements AutoCloseable {
      * released as they were and their images aborted; their stages fail with {@code why}.
      */
     public void cancelDumps(String why) {
-        system.tell(new Guardian.CancelDumps(why));
+        system.tell(new Requests.CancelDumps(why));
     }
 
     /** Restores an image; the restored root becomes a child of this process (wait for it with {@link #waitFor}). */
     public CompletionStage<RestoreReport> restore(RestoreRequest request) {
         Duration timeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
         CompletionStage<RestoreSupervisor.Outcome> outcome = AskPattern.ask(system,
-                (ActorRef<RestoreSupervisor.Outcome> replyTo) -> new Guardian.StartRestore(request, settings, replyTo),
+                (ActorRef<RestoreSupervisor.Outcome> replyTo) -> new Requests.StartRestore(request, settings, replyTo),
                 timeout, system.scheduler());
         return outcome.thenApply(o -> {
             if (o instanceof RestoreSupervisor.Succeeded s) {
@@ -150,10 +146,6 @@ public final class Cryo implements AutoCloseable {
                 .withCompression(s.compression(), s.compressionLevel());
     }
 
-    static ImageWriter newImage(Path dir, ImageSettings s) throws IOException {
-        return ImageWriter.create(dir, ModelCodecs.ALL, imageOptions(s));
-    }
-
     @Override
     public void close() {
         system.terminate();
@@ -161,77 +153,6 @@ public final class Cryo implements AutoCloseable {
             system.getWhenTerminated().toCompletableFuture().get();
         } catch (Exception e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    /** The root actor: spawns one supervisor per request. */
-    static final class Guardian {
-        /** Supervisors block (/proc walks, checksum passes, wait4): never on the default dispatcher. */
-        static final org.apache.pekko.actor.typed.DispatcherSelector SUPERVISOR =
-                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("cryo-dispatchers.supervisor");
-
-        sealed interface Command {}
-
-        record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
-                implements Command {}
-
-        record CancelDumps(String why) implements Command {}
-
-        private record DumpEnded(ActorRef<DumpSupervisor.Command> supervisor) implements Command {}
-
-        record StartRestore(RestoreRequest request, CryoSettings settings,
-                            ActorRef<RestoreSupervisor.Outcome> replyTo) implements Command {}
-
-        static Behavior<Command> create() {
-            return Behaviors.setup(ctx -> {
-                int[] seq = {0};
-                // each dump holds its tree's lock until its supervisor stops: one dump of a tree at a time
-                java.util.Map<ActorRef<DumpSupervisor.Command>, DumpLock> dumps = new java.util.HashMap<>();
-                return Behaviors.receive(Command.class)
-                        .onMessage(StartDump.class, m -> {
-                            DumpLock lock;
-                            try {
-                                lock = DumpLock.acquire(m.request().pid());
-                            } catch (dev.cryo.engine.DumpException e) {
-                                m.replyTo().tell(new DumpSupervisor.Failed(e.getMessage()));
-                                return Behaviors.same();
-                            }
-                            // the lock goes before the caller hears the outcome, so a caller that dumps
-                            // the same tree again right away is not refused by its own finished dump
-                            DumpLock held = lock;
-                            ActorRef<DumpSupervisor.Outcome> relay = ctx.spawnAnonymous(
-                                    Behaviors.receive(DumpSupervisor.Outcome.class).onAnyMessage(o -> {
-                                        if (!(o instanceof DumpSupervisor.Held)) {
-                                            held.close();
-                                        }
-                                        m.replyTo().tell(o);
-                                        return o instanceof DumpSupervisor.Held ? Behaviors.same() : Behaviors.stopped();
-                                    }).build());
-                            ActorRef<DumpSupervisor.Command> d = ctx.spawn(DumpSupervisor.create(m.request(),
-                                    m.settings(), dir -> newImage(dir, m.settings().image()), relay),
-                                    "dump-" + m.request().pid() + "-" + (++seq[0]), SUPERVISOR);
-                            dumps.put(d, lock);
-                            ctx.watchWith(d, new DumpEnded(d));
-                            return Behaviors.same();
-                        })
-                        .onMessage(DumpEnded.class, m -> {
-                            DumpLock lock = dumps.remove(m.supervisor());
-                            if (lock != null) {
-                                lock.close();
-                            }
-                            return Behaviors.same();
-                        })
-                        .onMessage(CancelDumps.class, m -> {
-                            dumps.keySet().forEach(d -> d.tell(new DumpSupervisor.Cancel(m.why())));
-                            return Behaviors.same();
-                        })
-                        .onMessage(StartRestore.class, m -> {
-                            ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(), m.replyTo()),
-                                    "restore-" + (++seq[0]), SUPERVISOR);
-                            return Behaviors.same();
-                        })
-                        .build();
-            });
         }
     }
 }

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -147,6 +149,92 @@ class LocalAgentTest {
                 assertTrue(out.contains("PASS"), out);
             }
         }
+    }
+
+    /**
+     * Requests at once through one agent, each CLI answered with its own result: dumps of three
+     * trees, then two restores beside a dump of the third tree and two requests that fail (no such
+     * pid, a damaged image). The second of two restores at once used to replace the first's reply
+     * address (one message adapter per class): the first CLI never heard back.
+     */
+    @Test
+    void requestsAtOnceEachGetTheirOwnAnswer() throws Exception {
+        DetachedProcess a = Workloads.tree(Files.createDirectories(tmp.resolve("a")));
+        DetachedProcess b = Workloads.tree(Files.createDirectories(tmp.resolve("b")));
+        DetachedProcess c = Workloads.tree(Files.createDirectories(tmp.resolve("c")));
+        try {
+            Path imgA = tmp.resolve("img-a"), imgB = tmp.resolve("img-b"), imgC = tmp.resolve("img-c");
+            Map<String, String> dumps = atOnce(Map.of(
+                    "dump a", new String[] {"dump", "-t", a.pid().toString(), "-D", imgA.toString()},
+                    "dump b", new String[] {"dump", "-t", b.pid().toString(), "-D", imgB.toString()},
+                    "dump c", new String[] {"dump", "-t", c.pid().toString(), "-D", imgC.toString(), "-R"}), 0);
+            assertTrue(dumps.get("dump a").contains("of pid " + a.pid() + " into " + imgA), dumps.get("dump a"));
+            assertTrue(dumps.get("dump b").contains("of pid " + b.pid() + " into " + imgB), dumps.get("dump b"));
+            assertTrue(dumps.get("dump c").contains("of pid " + c.pid() + " into " + imgC), dumps.get("dump c"));
+            DetachedProcess.awaitCondition(() -> !a.alive() && !b.alive(), Duration.ofSeconds(10), "the dumped trees to be gone");
+
+            Path damaged = tmp.resolve("img-damaged");
+            Files.createDirectories(damaged);
+            byte[] image = Files.readAllBytes(imgA.resolve("image.cryo"));
+            Files.write(damaged.resolve("image.cryo"), java.util.Arrays.copyOf(image, image.length / 2)); // no trailer
+            Map<String, String> second = atOnce(Map.of(
+                    "restore a", new String[] {"restore", "-D", imgA.toString(), "-d"},
+                    "restore b", new String[] {"restore", "-D", imgB.toString(), "-d"},
+                    "dump c", new String[] {"dump", "-t", c.pid().toString(), "-D", tmp.resolve("img-c2").toString(), "-R"},
+                    "no such pid", new String[] {"dump", "-t", "4194000", "-D", tmp.resolve("none").toString()},
+                    "damaged", new String[] {"restore", "-D", damaged.toString(), "-d"}), -1);
+            assertTrue(second.get("restore a").startsWith("exit 0\n") && second.get("restore a").contains("root pid " + a.pid()),
+                    second.get("restore a"));
+            assertTrue(second.get("restore b").startsWith("exit 0\n") && second.get("restore b").contains("root pid " + b.pid()),
+                    second.get("restore b"));
+            assertTrue(second.get("dump c").startsWith("exit 0\n")
+                    && second.get("dump c").contains("of pid " + c.pid() + " into " + tmp.resolve("img-c2")), second.get("dump c"));
+            assertTrue(second.get("no such pid").startsWith("exit 1\ncryo: dump failed: ") && second.get("no such pid").contains("4194000")
+                    && !second.get("no such pid").contains("Exception"), second.get("no such pid"));
+            assertTrue(second.get("damaged").startsWith("exit 1\ncryo: restore failed: ")
+                    && second.get("damaged").contains("image.cryo has no trailer"), second.get("damaged"));
+            for (DetachedProcess p : List.of(a, b, c)) {
+                String out = Workloads.check(DetachedProcess.restored(p.pid(), p.output()));
+                assertTrue(out.contains("PASS"), p.pid() + ": " + out);
+            }
+        } finally {
+            for (DetachedProcess p : List.of(a, b, c)) {
+                p.close();
+            }
+        }
+    }
+
+    /**
+     * Runs each command line in a cryo JVM of its own, all at once; each one's output, after it ended
+     * with {@code code} (any code when -1, then prefixed "exit N"). A CLI that never hears back fails
+     * the test rather than hanging it (the agent's own wait would take ten minutes).
+     */
+    private Map<String, String> atOnce(Map<String, String[]> commands, int code) throws Exception {
+        Map<String, Process> running = new java.util.LinkedHashMap<>();
+        Map<String, Path> logs = new java.util.HashMap<>();
+        for (var e : commands.entrySet()) {
+            String[] args = new String[e.getValue().length + 1];
+            args[0] = "-Dcryo.cluster.local-socket=" + sock;
+            System.arraycopy(e.getValue(), 0, args, 1, e.getValue().length);
+            Path out = Files.createTempFile(tmp, e.getKey().replace(' ', '-'), ".log");
+            logs.put(e.getKey(), out);
+            running.put(e.getKey(), CryoProcess.start(out, args));
+        }
+        Map<String, String> outputs = new java.util.HashMap<>();
+        for (var e : running.entrySet()) {
+            Process p = e.getValue();
+            boolean ended = p.waitFor(150, TimeUnit.SECONDS);
+            if (!ended) {
+                p.destroyForcibly();
+            }
+            String out = Files.readString(logs.get(e.getKey()));
+            assertTrue(ended, e.getKey() + ": no answer (" + out + "); the agent's log:\n" + Files.readString(log));
+            outputs.put(e.getKey(), code == -1 ? "exit " + p.exitValue() + "\n" + out : out);
+            if (code != -1) {
+                assertEquals(code, p.exitValue(), e.getKey() + ":\n" + out);
+            }
+        }
+        return outputs;
     }
 
     /** The packaged CLI in a JVM of its own, listing the classes it loads; its output, once it exited 0. */

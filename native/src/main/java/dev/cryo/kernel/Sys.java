@@ -46,6 +46,38 @@ public final class Sys {
         }
     }
 
+    private static final int P_PID = 1, WEXITED = 4, WNOWAIT = 0x01000000;
+    /** siginfo_t's si_code for a child that exited, was killed, or dumped core. */
+    private static final int CLD_EXITED = 1, CLD_DUMPED = 3;
+
+    /**
+     * Reaps child {@code pid} if it has ended; null while it lives (running, stopped, or in a ptrace
+     * stop). Unlike {@code wait4(pid, WNOHANG)} it never takes a ptrace stop: a child traced by another
+     * thread of this process is a ptrace child of every thread here (the kernel's do_wait), so a
+     * wait4 from one thread consumes the stops the tracing thread waits for, and that thread waits
+     * for ever. It peeks first with waitid(WNOWAIT), which leaves a stop where it is.
+     */
+    public static WaitStatus reapIfExited(int pid) {
+        Memory info = new Memory(128); // siginfo_t
+        info.clear();
+        while (true) {
+            long r = LibC.syscall(SyscallNr.WAITID, P_PID, pid, address(info), WEXITED | WNOHANG | WNOWAIT | WALL, 0, 0);
+            if (r == -1) {
+                int errno = Native.getLastError();
+                if (errno == Errno.EINTR) {
+                    continue;
+                }
+                throw new SyscallException("waitid(P_PID, pid " + pid + ", WNOWAIT)", errno);
+            }
+            break;
+        }
+        int code = info.getInt(8);
+        if (info.getInt(16) != pid || code < CLD_EXITED || code > CLD_DUMPED) {
+            return null; // alive, or in a stop the kernel reports to every thread of a tracer's process
+        }
+        return wait4(pid, WNOHANG); // a zombie now: nothing else to take (null if its tracer reaped it first)
+    }
+
     /** openat(AT_FDCWD, path, flags | O_CLOEXEC) for files Java's channels cannot hand an fd of. */
     public static Fd open(String path, int flags) {
         return open(path, flags, 0);

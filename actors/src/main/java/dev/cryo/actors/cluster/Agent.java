@@ -4,10 +4,8 @@ import dev.cryo.actors.cluster.AgentProtocol.*;
 import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.api.DumpRequest;
-import dev.cryo.engine.image.ImageWriter;
 import dev.cryo.engine.restore.ArrivingMemory;
 import dev.cryo.engine.restore.PreparedRoot;
-import dev.cryo.engine.model.codec.ModelCodecs;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -60,6 +58,9 @@ public final class Agent {
     /** The local CLI's dump, through {@link LocalAgent} (never from the network). */
     record RunDump(DumpRequest request, ActorRef<DumpSupervisor.Outcome> replyTo) implements AgentProtocol.Command {}
 
+    /** The local CLI that asked for the dump answering to {@code replyTo} went away: the dump is given up. */
+    record CancelDump(ActorRef<DumpSupervisor.Outcome> replyTo, String why) implements AgentProtocol.Command {}
+
     /** The local CLI's detached restore; the restored root becomes this agent's child, reaped here. */
     record RunRestore(RestoreRequest request, ActorRef<RestoreSupervisor.Outcome> replyTo) implements AgentProtocol.Command {}
 
@@ -94,6 +95,8 @@ public final class Agent {
     private final java.util.Set<String> raisedFor = ConcurrentHashMap.newKeySet(); // the page channel's threads add to it
     private final Map<String, List<Integer>> restored = new HashMap<>();
     private final List<Integer> roots = new ArrayList<>();
+    /** The local CLI's dumps and restores, any number at once. */
+    private final ActorRef<dev.cryo.actors.Requests.Command> local;
     private int seq;
 
     private Agent(ActorContext<AgentProtocol.Command> ctx, TimerScheduler<AgentProtocol.Command> timers, String name,
@@ -102,6 +105,7 @@ public final class Agent {
         this.timers = timers;
         this.name = name;
         this.parts = parts;
+        this.local = ctx.spawn(dev.cryo.actors.Requests.create(), "local");
         ctx.getSystem().receptionist().tell(Receptionist.register(AGENTS, ctx.getSelf()));
         ctx.getSystem().receptionist().tell(Receptionist.register(named(name), ctx.getSelf()));
         Cluster cluster = Cluster.get(ctx.getSystem());
@@ -158,7 +162,7 @@ public final class Agent {
                 })
                 .onMessage(ListAgents.class, m -> {
                     ctx.getSystem().receptionist().tell(Receptionist.find(AGENTS,
-                            ctx.messageAdapter(Receptionist.Listing.class, l -> new Found(l, m.replyTo()))));
+                            this.<Receptionist.Listing>oneReply(l -> new Found(l, m.replyTo()))));
                     return Behaviors.same();
                 })
                 .onMessage(Found.class, this::onFound)
@@ -169,16 +173,16 @@ public final class Agent {
                     return Behaviors.same();
                 })
                 .onMessage(RunDump.class, m -> {
-                    var settings = parts.migration().settings();
-                    ctx.spawn(DumpSupervisor.create(m.request(), settings,
-                            dir -> ImageWriter.create(dir, ModelCodecs.ALL, parts.migration().imageOptions()), m.replyTo()),
-                            "dump-" + m.request().pid() + "-" + (++seq));
+                    local.tell(new dev.cryo.actors.Requests.StartDump(m.request(), parts.migration().settings(), m.replyTo()));
+                    return Behaviors.same();
+                })
+                .onMessage(CancelDump.class, m -> {
+                    local.tell(new dev.cryo.actors.Requests.CancelDump(m.replyTo(), m.why()));
                     return Behaviors.same();
                 })
                 .onMessage(RunRestore.class, m -> {
-                    ctx.spawn(RestoreSupervisor.create(m.request(), parts.migration().settings(),
-                            ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new LocalRestored(o, m.replyTo()))),
-                            "restore-" + (++seq));
+                    local.tell(new dev.cryo.actors.Requests.StartRestore(m.request(), parts.migration().settings(),
+                            this.<RestoreSupervisor.Outcome>oneReply(o -> new LocalRestored(o, m.replyTo()))));
                     return Behaviors.same();
                 })
                 .onMessage(LocalRestored.class, m -> {
@@ -211,6 +215,19 @@ public final class Agent {
                     return Behaviors.same();
                 })
                 .build();
+    }
+
+    /**
+     * The reply address of one request: an actor of its own that hands the answer back wrapped. Not
+     * a message adapter: Pekko keeps one per message class and actor, so a second restore's adapter
+     * replaced the first's and both answers went to the second's caller (the first never heard).
+     */
+    private <T> ActorRef<T> oneReply(java.util.function.Function<T, AgentProtocol.Command> wrap) {
+        ActorRef<AgentProtocol.Command> self = ctx.getSelf();
+        return ctx.spawnAnonymous(Behaviors.<T>receiveMessage(o -> {
+            self.tell(wrap.apply(o));
+            return Behaviors.stopped();
+        }));
     }
 
     private Description description() {
@@ -288,7 +305,7 @@ public final class Agent {
         ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
                         prepared, contents).detaching(true).lockElsewhere(true), // the source lifts its lock once the tree runs here
                 parts.migration().settings(),
-                ctx.messageAdapter(RestoreSupervisor.Outcome.class, o -> new Restored(m.id(), o))), "restore-" + (++seq));
+                this.<RestoreSupervisor.Outcome>oneReply(o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }
 
@@ -387,10 +404,13 @@ public final class Agent {
         }
     }
 
-    /** Restored roots are this JVM's children: reap them when they end (never wait for any pid: restorers trace). */
+    /**
+     * Restored roots are this JVM's children: reaped when they end. Never by wait4: a dump or
+     * migration of such a tree traces it from a thread of this JVM, and wait4 here took its stops.
+     */
     private static boolean reaped(int pid) {
         try {
-            var st = Sys.wait4(pid, Sys.WNOHANG);
+            var st = Sys.reapIfExited(pid);
             return st != null && st.gone();
         } catch (KernelException e) {
             return true;

@@ -47,9 +47,14 @@ public final class AgentNode implements AutoCloseable {
         Duration restoreTimeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
         local = new LocalAgent.Server(socket, new LocalAgent.Jobs() {
             @Override
-            public DumpReport dump(DumpRequest request) {
-                DumpSupervisor.Outcome o = await(AskPattern.ask(system,
-                        (ActorRef<DumpSupervisor.Outcome> r) -> new Agent.RunDump(request, r), dumpTimeout, system.scheduler()));
+            public DumpReport dump(DumpRequest request, CompletionStage<String> clientGone) {
+                var asked = new java.util.concurrent.atomic.AtomicReference<ActorRef<DumpSupervisor.Outcome>>();
+                CompletionStage<DumpSupervisor.Outcome> outcome = AskPattern.ask(system, (ActorRef<DumpSupervisor.Outcome> r) -> {
+                    asked.set(r);
+                    return new Agent.RunDump(request, r);
+                }, dumpTimeout, system.scheduler());
+                clientGone.thenAccept(why -> system.tell(new Agent.CancelDump(asked.get(), why)));
+                DumpSupervisor.Outcome o = await(outcome);
                 if (o instanceof DumpSupervisor.Succeeded s) return s.report();
                 throw new CryoException(((DumpSupervisor.Failed) o).message());
             }

@@ -27,6 +27,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The local CLI's way into a running agent: a unix socket (0600 in a 0700 directory, so only the
@@ -45,7 +47,8 @@ public final class LocalAgent {
 
     /** What the agent does with the requests (its actor system). */
     public interface Jobs {
-        DumpReport dump(DumpRequest request) throws CryoException;
+        /** {@code clientGone} completes, with the reason, if the CLI that asked goes away first: the dump is given up. */
+        DumpReport dump(DumpRequest request, CompletionStage<String> clientGone) throws CryoException;
 
         RestoreReport restore(RestoreRequest request) throws CryoException;
     }
@@ -202,6 +205,8 @@ public final class LocalAgent {
         }
 
         private static void serve(SocketChannel c, Jobs jobs) {
+            String what = "a request";
+            java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
             try (c) {
                 DataInputStream in = new DataInputStream(Channels.newInputStream(c));
                 DataOutputStream out = new DataOutputStream(Channels.newOutputStream(c));
@@ -216,16 +221,22 @@ public final class LocalAgent {
                                 in.readBoolean(), in.readBoolean(), new DumpProgress(), in.readBoolean(),
                                 new SocketDumpState.Options(in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readBoolean()),
                                 in.readBoolean());
+                        what = "the dump of pid " + r.pid();
                         log.info("local request: dump pid {} into {}", r.pid(), r.imageDir());
-                        DumpReport rep = jobs.dump(r);
+                        DumpReport rep = jobs.dump(r, clientGone(c, answered, what, "the dump is given up"));
+                        answered.set(true);
                         out.writeBoolean(true);
                         out.writeUTF("");
                         writeDumpReport(out, rep);
                     } else if (kind == RESTORE) {
                         RestoreRequest r = new RestoreRequest(Path.of(bounded(in.readUTF())), in.readBoolean())
                                 .leavingStopped(in.readBoolean()).lockElsewhere(in.readBoolean()).detaching(true); // the agent stays, the client goes
+                        what = "the restore of " + r.imageDir();
                         log.info("local request: restore {}", r.imageDir());
+                        clientGone(c, answered, what, "the restore goes on: its tree runs, or is killed if it fails");
                         RestoreReport rep = jobs.restore(r);
+                        what = what + " (root pid " + rep.rootPid() + ", running)";
+                        answered.set(true);
                         out.writeBoolean(true);
                         out.writeUTF("");
                         out.writeUTF(rep.imageDir().toString());
@@ -240,13 +251,46 @@ public final class LocalAgent {
                         return;
                     }
                 } catch (CryoException e) {
+                    answered.set(true);
                     out.writeBoolean(false);
                     out.writeUTF(e.getMessage() == null ? e.toString() : e.getMessage());
                 }
                 out.flush();
-            } catch (IOException | RuntimeException e) {
-                log.warn("local socket: request failed: {}", e.toString());
+            } catch (IOException e) {
+                log.warn("local socket: {}: the answer did not reach the cryo that asked ({})", what, e.toString());
+            } catch (RuntimeException e) {
+                log.warn("local socket: {} failed: {}", what, e.toString());
             }
+        }
+
+        /**
+         * Completes once the client closes its end (it sends nothing after its request: a read ends
+         * only when it went away, killed or interrupted, or when this side closes after the answer).
+         * It reads the channel itself: a stream of {@link Channels} holds the channel's blocking lock
+         * while it reads, and the answer's stream would wait for it.
+         */
+        private static CompletionStage<String> clientGone(SocketChannel c, java.util.concurrent.atomic.AtomicBoolean answered,
+                                                          String what, String then) {
+            CompletableFuture<String> gone = new CompletableFuture<>();
+            Thread t = new Thread(() -> {
+                try {
+                    if (c.read(java.nio.ByteBuffer.allocate(1)) >= 0) {
+                        return; // not our protocol: nothing follows a request
+                    }
+                } catch (java.nio.channels.ClosedChannelException closedAfterTheAnswer) {
+                    return;
+                } catch (IOException e) {
+                    // a reset: gone as well
+                }
+                if (answered.get()) {
+                    return; // it read the answer and closed
+                }
+                log.info("local request: the cryo that asked for {} went away; {}", what, then);
+                gone.complete("the cryo that asked for it went away");
+            }, "cryo-local-client");
+            t.setDaemon(true);
+            t.start();
+            return gone;
         }
 
         private static String bounded(String s) throws IOException {

@@ -1,0 +1,155 @@
+package dev.cryo.actors;
+
+import dev.cryo.actors.dump.DumpSupervisor;
+import dev.cryo.actors.restore.RestoreSupervisor;
+import dev.cryo.api.DumpRequest;
+import dev.cryo.api.RestoreRequest;
+import dev.cryo.config.CryoSettings;
+import dev.cryo.engine.dump.DumpLock;
+import dev.cryo.engine.image.ImageWriter;
+import dev.cryo.engine.model.codec.ModelCodecs;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Runs the dumps and restores asked of one actor system — the library's (as its guardian) and a
+ * cluster agent's (the local CLI's requests, as a child of its agent) — any number at once. Each
+ * request gets an actor of its own that spawns its supervisor, holds the dump's tree lock, and
+ * hands the supervisor's one answer to that request's caller and no other (Pekko's message adapters
+ * are one per message class and actor: a second request's adapter replaced the first's, whose
+ * caller never heard back). A supervisor that stops without an answer (a bug) fails its request at
+ * once instead of at the caller's timeout.
+ */
+public final class Requests {
+    private Requests() {}
+
+    /** Supervisors block (/proc walks, checksum passes, wait4): never on the default dispatcher. */
+    public static final DispatcherSelector SUPERVISOR = DispatcherSelector.fromConfig("cryo-dispatchers.supervisor");
+
+    public sealed interface Command {}
+
+    public record StartDump(DumpRequest request, CryoSettings settings, ActorRef<DumpSupervisor.Outcome> replyTo)
+            implements Command {}
+
+    /** Gives up every dump that has not begun committing its image (see {@link DumpSupervisor.Cancel}). */
+    public record CancelDumps(String why) implements Command {}
+
+    /** Gives up the dump whose caller is {@code replyTo} (that caller went away). */
+    public record CancelDump(ActorRef<DumpSupervisor.Outcome> replyTo, String why) implements Command {}
+
+    public record StartRestore(RestoreRequest request, CryoSettings settings,
+                               ActorRef<RestoreSupervisor.Outcome> replyTo) implements Command {}
+
+    private record DumpEnded(ActorRef<DumpSupervisor.Outcome> replyTo) implements Command {}
+
+    /** A request actor's own messages besides the outcome it relays. */
+    private record SupervisorStopped() {}
+
+    private record Cancel(String why) {}
+
+    public static Behavior<Command> create() {
+        return Behaviors.setup(ctx -> {
+            int[] seq = {0};
+            Map<ActorRef<DumpSupervisor.Outcome>, ActorRef<Object>> dumps = new HashMap<>();
+            return Behaviors.receive(Command.class)
+                    .onMessage(StartDump.class, m -> {
+                        DumpLock lock;
+                        try {
+                            lock = DumpLock.acquire(m.request().pid());
+                        } catch (dev.cryo.engine.DumpException e) {
+                            m.replyTo().tell(new DumpSupervisor.Failed(e.getMessage()));
+                            return Behaviors.same();
+                        }
+                        ActorRef<Object> d = ctx.spawn(dump(m, lock), "dump-" + m.request().pid() + "-" + (++seq[0]));
+                        dumps.put(m.replyTo(), d);
+                        ctx.watchWith(d, new DumpEnded(m.replyTo()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(DumpEnded.class, m -> {
+                        dumps.remove(m.replyTo());
+                        return Behaviors.same();
+                    })
+                    .onMessage(CancelDumps.class, m -> {
+                        dumps.values().forEach(d -> d.tell(new Cancel(m.why())));
+                        return Behaviors.same();
+                    })
+                    .onMessage(CancelDump.class, m -> {
+                        ActorRef<Object> d = dumps.get(m.replyTo());
+                        if (d != null) {
+                            d.tell(new Cancel(m.why()));
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(StartRestore.class, m -> {
+                        ctx.spawn(restore(m), "restore-" + (++seq[0]));
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+    }
+
+    /**
+     * One dump: its supervisor as a child, the tree's lock until the outcome (it goes before the
+     * caller hears it, so a caller that dumps the same tree again right away is not refused by its
+     * own finished dump) or until the supervisor stops.
+     */
+    private static Behavior<Object> dump(StartDump m, DumpLock lock) {
+        return Behaviors.setup(ctx -> {
+            ActorRef<DumpSupervisor.Command> sup = ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
+                    dir -> ImageWriter.create(dir, ModelCodecs.ALL, dev.cryo.api.Cryo.imageOptions(m.settings().image())),
+                    ctx.getSelf().narrow()), "supervisor", SUPERVISOR);
+            ctx.watchWith(sup, new SupervisorStopped());
+            boolean[] held = {false};
+            return Behaviors.receive(Object.class)
+                    .onMessage(DumpSupervisor.Held.class, o -> {
+                        held[0] = true; // the caller finishes it and hears the rest itself
+                        m.replyTo().tell(o);
+                        return Behaviors.same();
+                    })
+                    .onMessage(DumpSupervisor.Outcome.class, o -> {
+                        lock.close();
+                        m.replyTo().tell(o);
+                        return Behaviors.stopped();
+                    })
+                    .onMessage(Cancel.class, c -> {
+                        sup.tell(new DumpSupervisor.Cancel(c.why()));
+                        return Behaviors.same();
+                    })
+                    .onMessage(SupervisorStopped.class, s -> {
+                        lock.close();
+                        if (held[0]) {
+                            return Behaviors.stopped();
+                        }
+                        m.replyTo().tell(new DumpSupervisor.Failed("the dump of pid " + m.request().pid()
+                                + " stopped without an outcome (a bug; the log says more)"));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        });
+    }
+
+    /** One restore: its supervisor as a child, its outcome to this request's caller. */
+    private static Behavior<Object> restore(StartRestore m) {
+        return Behaviors.setup(ctx -> {
+            ActorRef<RestoreSupervisor.Command> sup = ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(),
+                    ctx.getSelf().narrow()), "supervisor", SUPERVISOR);
+            ctx.watchWith(sup, new SupervisorStopped());
+            return Behaviors.receive(Object.class)
+                    .onMessage(RestoreSupervisor.Outcome.class, o -> {
+                        m.replyTo().tell(o);
+                        return Behaviors.stopped();
+                    })
+                    .onMessage(SupervisorStopped.class, s -> {
+                        m.replyTo().tell(new RestoreSupervisor.Failed("the restore of " + m.request().imageDir()
+                                + " stopped without an outcome (a bug; the log says more)"));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        });
+    }
+}
