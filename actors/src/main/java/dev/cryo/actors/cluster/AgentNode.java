@@ -41,11 +41,12 @@ public final class AgentNode implements AutoCloseable {
         this.system = system;
     }
 
-    /** Takes the local CLI's dumps and restores on socket (see {@link LocalAgent}). */
-    private void listenLocally(Path socket, CryoSettings settings) throws IOException {
+    /** Takes the local CLI's dumps and restores on the claimed socket (see {@link LocalAgent}). */
+    private void listenLocally(LocalAgent.Server claimed, CryoSettings settings) throws IOException {
         Duration dumpTimeout = settings.dump().timeout().plus(settings.dump().seizeTimeout()).plusSeconds(60);
         Duration restoreTimeout = settings.restore().timeout().plus(settings.restore().pidWait()).plusSeconds(60);
-        local = new LocalAgent.Server(socket, new LocalAgent.Jobs() {
+        local = claimed;
+        claimed.listen(new LocalAgent.Jobs() {
             @Override
             public DumpReport dump(DumpRequest request, CompletionStage<String> clientGone) {
                 var asked = new java.util.concurrent.atomic.AtomicReference<ActorRef<DumpSupervisor.Outcome>>();
@@ -100,6 +101,21 @@ public final class AgentNode implements AutoCloseable {
 
     public static AgentNode start(Config base, CryoSettings settings, ClusterKeys keys, String name) throws IOException {
         var c = settings.cluster();
+        // before anything starts: a second agent on this socket is refused at once
+        LocalAgent.Server claimed = c.localSocket().isPresent() ? LocalAgent.Server.claim(c.localSocket().get()) : null;
+        try {
+            return start(base, settings, keys, name, claimed);
+        } catch (IOException | RuntimeException e) {
+            if (claimed != null) {
+                claimed.close();
+            }
+            throw e;
+        }
+    }
+
+    private static AgentNode start(Config base, CryoSettings settings, ClusterKeys keys, String name,
+                                   LocalAgent.Server claimed) throws IOException {
+        var c = settings.cluster();
         Duration timeout = c.migrateTimeout();
         Migration.Deps deps = new Migration.Deps(settings, keys.sslContext(), Cryo.imageOptions(settings.image()), timeout);
         Config config = Cryo.tuned(nodeConfig(base, keys, c.hostname(), c.port(), c.seedNodes()), settings);
@@ -135,9 +151,9 @@ public final class AgentNode implements AutoCloseable {
             system.log().info("removed {} staging director{} left by an agent that was killed", stale, stale == 1 ? "y" : "ies");
         }
         WarmUp.start(system, settings, deps.imageOptions(), c.stagingDir(), deps.tls());
-        if (c.localSocket().isPresent()) {
+        if (claimed != null) {
             try {
-                node.listenLocally(c.localSocket().get(), settings);
+                node.listenLocally(claimed, settings);
             } catch (IOException e) {
                 node.close();
                 throw new IOException("cannot listen on the local socket " + c.localSocket().get() + ": " + e.getMessage(), e);

@@ -77,7 +77,9 @@ public final class LocalAgent {
             out.writeBoolean(r.leaveStopped());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
-            checkOk(in);
+            checkOk(in, () -> "the dump of pid " + r.pid() + " did not finish; " + treeNow(r.pid().value())
+                    + (Files.exists(r.imageDir().resolve("image.cryo")) ? "; " + r.imageDir().resolve("image.cryo")
+                    + " was committed before" : "; no image was committed"));
             return Optional.of(readDumpReport(in));
         }
     }
@@ -95,9 +97,32 @@ public final class LocalAgent {
             out.writeBoolean(r.tcpLockElsewhere());
             out.flush();
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
-            checkOk(in);
+            checkOk(in, () -> "the restore of " + r.imageDir() + " may not have finished: the tasks it was making died"
+                    + " with the agent, a tree it had resumed runs on (`cryo show " + r.imageDir() + " ps` lists its pids)");
             return Optional.of(new RestoreReport(Path.of(in.readUTF()), in.readInt(), ints(in), in.readInt(),
                     in.readLong(), in.readLong(), in.readLong()));
+        }
+    }
+
+    /** What became of a tree whose dump an agent left: running, stopped, traced, or gone (from /proc). */
+    static String treeNow(int pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            String tracer = Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                    .filter(l -> l.startsWith("TracerPid:")).map(l -> l.substring(10).trim()).findFirst().orElse("0");
+            if (!tracer.equals("0")) {
+                return "pid " + pid + " is traced by pid " + tracer;
+            }
+            if (state == 'Z' || state == 'X') {
+                return "pid " + pid + " is gone";
+            }
+            if (state == 'T' || state == 't') {
+                return "pid " + pid + " is stopped (`kill -CONT " + pid + "` lets it run)";
+            }
+            return "pid " + pid + " runs on";
+        } catch (IOException | RuntimeException e) {
+            return "pid " + pid + " is gone";
         }
     }
 
@@ -116,14 +141,17 @@ public final class LocalAgent {
         }
     }
 
-    private static void checkOk(DataInputStream in) throws IOException {
+    private static void checkOk(DataInputStream in, java.util.function.Supplier<String> unfinished) throws IOException {
         boolean ok;
         String message;
         try {
             ok = in.readBoolean();
             message = in.readUTF();
         } catch (EOFException e) {
-            throw new IOException("the local agent closed the connection without an answer");
+            throw new CryoException("the local agent ended before it answered (killed, or it crashed): " + unfinished.get());
+        } catch (IOException e) { // a reset
+            throw new CryoException("the local agent's connection failed before it answered (" + e.getMessage() + "): "
+                    + unfinished.get());
         }
         if (!ok) {
             throw new CryoException(message);
@@ -161,21 +189,63 @@ public final class LocalAgent {
 
     // ---- server (the agent) --------------------------------------------------------------------
 
-    /** Listens on socket until closed; one thread per request (a dump or restore takes a while). */
+    /**
+     * Listens on socket until closed; one thread per request (a dump or restore takes a while). One
+     * agent per socket: {@link #claim} takes {@code SOCKET.lock} (an flock the kernel drops when its
+     * holder dies, naming the holder's pid) before the agent starts anything, so a second agent is
+     * refused at once by name, and a socket left by a killed agent is known stale and replaced.
+     */
     public static final class Server implements AutoCloseable {
         // here, not in LocalAgent: the client (a cold CLI) must not start logging to send a request
         private static final Logger log = LoggerFactory.getLogger(LocalAgent.class);
         private final Path path;
-        private final ServerSocketChannel server;
+        private final java.nio.channels.FileChannel lockFile;
+        private ServerSocketChannel server;
 
-        public Server(Path socket, Jobs jobs) throws IOException {
+        private Server(Path socket, java.nio.channels.FileChannel lockFile) {
             this.path = socket;
+            this.lockFile = lockFile;
+        }
+
+        /** This agent's claim on socket; refused, naming the other agent's pid, while another holds it. */
+        public static Server claim(Path socket) throws IOException {
             Path dir = socket.toAbsolutePath().getParent();
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-            if (Files.exists(socket) && !listening(socket)) {
-                Files.delete(socket); // left by an agent that died
+            Path lock = socket.resolveSibling(socket.getFileName() + ".lock");
+            var ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+            java.nio.channels.FileLock held;
+            try {
+                held = ch.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                held = null; // this JVM's own agent
             }
+            if (held == null) {
+                String holder = Files.readString(lock).trim();
+                ch.close();
+                throw new IOException("another cryo agent" + (holder.isEmpty() ? "" : " (pid " + holder + ")")
+                        + " serves the local socket " + socket + ": one agent per socket; stop that one first (SIGTERM),"
+                        + " or give this one a socket of its own (cryo.cluster.local-socket)");
+            }
+            ch.truncate(0);
+            ch.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
+            Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-------"));
+            if (Files.exists(socket)) {
+                if (listening(socket)) { // an agent of a build that took no lock
+                    ch.close();
+                    throw new IOException("another cryo agent serves the local socket " + socket
+                            + ": one agent per socket; stop that one first (SIGTERM)");
+                }
+                Files.delete(socket); // left by an agent that was killed
+                log.info("local socket {}: removed the one a killed agent left", socket);
+            }
+            return new Server(socket, ch);
+        }
+
+        /** Takes requests on the claimed socket from now on. */
+        public void listen(Jobs jobs) throws IOException {
+            Path socket = path;
             server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             server.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
@@ -321,8 +391,11 @@ public final class LocalAgent {
         @Override
         public void close() {
             try {
-                server.close();
-                Files.deleteIfExists(path);
+                if (server != null) {
+                    server.close();
+                    Files.deleteIfExists(path);
+                }
+                lockFile.close(); // the claim goes last: the next agent finds no socket of ours
             } catch (IOException ignored) {
                 // going away anyway
             }
