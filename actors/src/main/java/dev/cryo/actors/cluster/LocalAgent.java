@@ -5,6 +5,7 @@ import dev.cryo.api.DumpReport;
 import dev.cryo.api.DumpRequest;
 import dev.cryo.api.RestoreReport;
 import dev.cryo.api.RestoreRequest;
+import dev.cryo.engine.HolderLock;
 import dev.cryo.engine.dump.DumpProgress;
 import dev.cryo.engine.dump.DumpStats;
 import dev.cryo.engine.files.SocketDumpState;
@@ -107,21 +108,18 @@ public final class LocalAgent {
     /** What became of a tree whose dump an agent left: running, stopped, traced, or gone (from /proc). */
     static String treeNow(int pid) {
         try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
-            String tracer = Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
-                    .filter(l -> l.startsWith("TracerPid:")).map(l -> l.substring(10).trim()).findFirst().orElse("0");
-            if (!tracer.equals("0")) {
-                return "pid " + pid + " is traced by pid " + tracer;
+            dev.cryo.kernel.proc.ProcStatus status = dev.cryo.kernel.proc.ProcFs.status(Pid.of(pid));
+            if (status.tracerPid() != 0) {
+                return "pid " + pid + " is traced by pid " + status.tracerPid();
             }
-            if (state == 'Z' || state == 'X') {
+            if (status.state() == 'Z' || status.state() == 'X') {
                 return "pid " + pid + " is gone";
             }
-            if (state == 'T' || state == 't') {
+            if (status.state() == 'T' || status.state() == 't') {
                 return "pid " + pid + " is stopped (`kill -CONT " + pid + "` lets it run)";
             }
             return "pid " + pid + " runs on";
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             return "pid " + pid + " is gone";
         }
     }
@@ -199,12 +197,12 @@ public final class LocalAgent {
         // here, not in LocalAgent: the client (a cold CLI) must not start logging to send a request
         private static final Logger log = LoggerFactory.getLogger(LocalAgent.class);
         private final Path path;
-        private final java.nio.channels.FileChannel lockFile;
+        private final HolderLock claim;
         private ServerSocketChannel server;
 
-        private Server(Path socket, java.nio.channels.FileChannel lockFile) {
+        private Server(Path socket, HolderLock claim) {
             this.path = socket;
-            this.lockFile = lockFile;
+            this.claim = claim;
         }
 
         /** This agent's claim on socket; refused, naming the other agent's pid, while another holds it. */
@@ -213,34 +211,25 @@ public final class LocalAgent {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
             Path lock = socket.resolveSibling(socket.getFileName() + ".lock");
-            var ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.CREATE,
-                    java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
-            java.nio.channels.FileLock held;
+            HolderLock held;
             try {
-                held = ch.tryLock();
-            } catch (java.nio.channels.OverlappingFileLockException e) {
-                held = null; // this JVM's own agent
-            }
-            if (held == null) {
-                String holder = Files.readString(lock).trim();
-                ch.close();
-                throw new IOException("another cryo agent" + (holder.isEmpty() ? "" : " (pid " + holder + ")")
+                held = HolderLock.take(lock);
+            } catch (HolderLock.Held h) {
+                throw new IOException("another cryo agent" + (h.holder().isEmpty() ? "" : " (pid " + h.holder() + ")")
                         + " serves the local socket " + socket + ": one agent per socket; stop that one first (SIGTERM),"
                         + " or give this one a socket of its own (cryo.cluster.local-socket)");
             }
-            ch.truncate(0);
-            ch.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
             Files.setPosixFilePermissions(lock, PosixFilePermissions.fromString("rw-------"));
             if (Files.exists(socket)) {
                 if (listening(socket)) { // an agent of a build that took no lock
-                    ch.close();
+                    held.close();
                     throw new IOException("another cryo agent serves the local socket " + socket
                             + ": one agent per socket; stop that one first (SIGTERM)");
                 }
                 Files.delete(socket); // left by an agent that was killed
                 log.info("local socket {}: removed the one a killed agent left", socket);
             }
-            return new Server(socket, ch);
+            return new Server(socket, held);
         }
 
         /** Takes requests on the claimed socket from now on. */
@@ -395,10 +384,10 @@ public final class LocalAgent {
                     server.close();
                     Files.deleteIfExists(path);
                 }
-                lockFile.close(); // the claim goes last: the next agent finds no socket of ours
             } catch (IOException ignored) {
                 // going away anyway
             }
+            claim.close(); // the claim goes last: the next agent finds no socket of ours
         }
     }
 }
