@@ -14,7 +14,7 @@ import java.time.Duration;
  * @param ghostLimit the largest deleted file (still mapped or open) whose contents a dump carries, in bytes
  * @param acceptWait how long, before the freeze, new connections to the tree's TCP listeners are held
  *     back while the program accepts those already queued (a connection not accepted yet is refused)
- * @param freezeNice the nice value cryo's own threads run at while a pre-copy dump holds the tree
+ * @param freezeNice the nice value cryo's own threads run at while a dump holds the tree
  *     frozen (-20 to 19; 0 leaves them as they are)
  */
 public record DumpSettings(

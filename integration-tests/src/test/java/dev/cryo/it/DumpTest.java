@@ -186,6 +186,46 @@ class DumpTest {
         }
     }
 
+    /**
+     * A plain dump's freeze goes first, as a pre-copy's does (cryo.dump.freeze-nice, -10): while the
+     * tree is frozen cryo's threads and the tree's autogroup run raised, and both are set back once
+     * the tree is let go. Before, a plain dump left both at 0 and its frozen window waited for a CPU
+     * (a cold command's sleep frozen 0.6-1.7 s at load 21, 0.33-0.42 s raised).
+     */
+    @Test
+    void aPlainDumpRaisesCryoAndTheTreesAutogroupOnlyWhileTheTreeIsFrozen() throws Exception {
+        Path autogroupOf = Path.of("/proc/self/autogroup");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Path group = Path.of("/proc/" + p.pid() + "/autogroup");
+            java.util.List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            try (AutoCloseable o = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+                @Override
+                public void frozenForDump(int root, java.util.List<Integer> pids) {
+                    try {
+                        seen.add("cryo " + dev.cryo.kernel.Sched.getNice(selfTid())
+                                + (Files.exists(autogroupOf) ? ", tree " + Files.readString(group).strip().replaceAll("^\\S+ ", "") : ""));
+                    } catch (java.io.IOException e) {
+                        seen.add(e.toString());
+                    }
+                }
+            })) {
+                Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "-R", "--no-progress");
+                assertEquals(0, r.code(), r.toString());
+                assertEquals(java.util.List.of("cryo -10" + (Files.exists(autogroupOf) ? ", tree nice -10" : "")), seen);
+                assertEquals(0, dev.cryo.kernel.Sched.getNice(selfTid()), "cryo's threads set back");
+                if (Files.exists(autogroupOf)) {
+                    assertEquals("nice 0", Files.readString(group).strip().replaceAll("^\\S+ ", ""), "the tree's group set back");
+                }
+            }
+            assertTrue(p.alive());
+            assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
+        }
+    }
+
+    private static int selfTid() throws java.io.IOException {
+        return Integer.parseInt(Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString());
+    }
+
     /** criu dump --leave-stopped: every thread of every task stopped, nothing lost, SIGCONT resumes it. */
     @Test
     void leaveStoppedLeavesEveryThreadStoppedAndSigcontResumesIt() throws Exception {

@@ -7,7 +7,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * cryo's own threads at a higher priority while a pre-copy dump holds a tree frozen
+ * cryo's own threads at a higher priority while a dump holds a tree frozen
  * ({@code cryo.dump.freeze-nice}): the frozen round is a few page-table walks and ptrace round
  * trips, tens of milliseconds of work, and on a busy host its threads waited for a CPU many times
  * longer than they ran (a GiB's final scan took 25-35 ms of CPU and 150-250 ms of wall time at
