@@ -153,20 +153,42 @@ final class DumpCommand implements Callable<Integer> {
         }
         // a running local agent does it in its warm JVM; its own settings apply (these options need ours)
         if (!noAgent && overrides.isEmpty() && !hooks.any()) {
-            try {
-                var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
-                        parent.settings().cluster().localSocket().orElse(null), request);
-                if (viaAgent.isPresent()) {
-                    if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
-                        org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
+            // SIGINT/SIGTERM: the agent is told to give the dump up, and its answer says how it ended
+            java.util.concurrent.atomic.AtomicReference<Runnable> giveUp = new java.util.concurrent.atomic.AtomicReference<>();
+            try (Interrupts interrupts = Interrupts.handle(sig -> {
+                Runnable g = giveUp.get();
+                if (g != null) g.run();
+            })) {
+                try {
+                    var viaAgent = dev.cryo.actors.cluster.LocalAgent.dump(
+                            parent.settings().cluster().localSocket().orElse(null), request, g -> {
+                                giveUp.set(g);
+                                if (interrupts.received() != null) g.run(); // came while the request was on its way
+                            });
+                    if (viaAgent.isPresent()) {
+                        if (parent.verbosity() > 0) { // logging is set up then; quiet, it is never started
+                            org.slf4j.LoggerFactory.getLogger("cryo").info("dumped by the local agent");
+                        }
+                        writeStats(viaAgent.get());
+                        print(out, request, viaAgent.get());
+                        return 0;
                     }
-                    writeStats(viaAgent.get());
-                    print(out, request, viaAgent.get());
-                    return 0;
+                    if (interrupts.received() != null) {
+                        err.println("cryo: dump interrupted by " + interrupts.received() + " before it began; nothing was dumped");
+                        err.flush();
+                        return interrupts.exitCode();
+                    }
+                } catch (CryoException e) {
+                    if (interrupts.received() != null && !e.getMessage().startsWith("the local agent")) {
+                        // the agent gave the dump up and answered once it had let the tree go
+                        err.println("cryo: dump interrupted by " + interrupts.received() + ": the local agent gave it up; "
+                                + dev.cryo.actors.cluster.LocalAgent.treeNow(pid) + " and no image was committed");
+                        err.flush();
+                        return interrupts.exitCode();
+                    }
+                    LogSetup.failure(err, "dump failed: " + e.getMessage(), e);
+                    return 1;
                 }
-            } catch (CryoException e) {
-                LogSetup.failure(err, "dump failed: " + e.getMessage(), e);
-                return 1;
             }
         }
         // in this process: the whole config (Pekko's too) and logging

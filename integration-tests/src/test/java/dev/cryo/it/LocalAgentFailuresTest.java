@@ -115,7 +115,10 @@ class LocalAgentFailuresTest {
         }
     }
 
-    /** SIGKILL to the CLI while the agent dumps for it: the agent gives the dump up and takes the next request. */
+    /**
+     * SIGKILL to the CLI while the agent dumps for it: the agent gives the dump up and takes the next
+     * request; SIGINT: the same, and the CLI says so once the agent has let the tree go.
+     */
     @Test
     void aCliKilledMidDumpHasItsDumpGivenUpAndTheAgentServesTheNext() throws Exception {
         Path log = tmp.resolve("agent.log");
@@ -133,6 +136,22 @@ class LocalAgentFailuresTest {
             assertFalse(Files.exists(img.resolve("image.cryo")), "no image is committed");
         }
         assertServes(log);
+        // SIGINT instead: the CLI has the agent give the dump up and waits for its answer to say how it ended
+        try (DetachedProcess p = Workloads.bigmem(tmp, 1024)) {
+            Path img = tmp.resolve("img-int");
+            Path cliLog = tmp.resolve("cli-int.log");
+            Process cli = cli(cliLog, "dump", "-t", p.pid().toString(), "-D", img.toString(), "-R");
+            awaitCopying(p, img);
+            Sys.kill(Pid.of((int) cli.pid()), Signals.SIGINT);
+            assertTrue(cli.waitFor(60, TimeUnit.SECONDS), "the CLI did not end");
+            String out = Files.readString(cliLog);
+            assertEquals(128 + Signals.SIGINT, cli.exitValue(), out);
+            assertTrue(out.contains("cryo: dump interrupted by SIGINT: the local agent gave it up; pid " + p.pid()
+                    + " runs on and no image was committed"), out);
+            assertFalse(out.contains("Exception"), out);
+            assertRunsUntraced(p);
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image is committed");
+        }
     }
 
     /**

@@ -149,18 +149,8 @@ public final class ExactPidSpawner {
     /** Kills and reaps the helper of session {@code sid}, if it is still kept. */
     public static void endLeader(int sid) {
         Pid leader = KEPT_LEADERS.remove(sid);
-        if (leader == null) {
-            return;
-        }
-        try {
-            Sys.kill(leader, Signals.SIGKILL);
-        } catch (RuntimeException ignored) {
-            // gone already
-        }
-        try {
-            Spawner.reap(leader);
-        } catch (RuntimeException ignored) {
-            // reaped already
+        if (leader != null) {
+            Spawner.killAndReap(leader);
         }
     }
 
@@ -255,12 +245,7 @@ public final class ExactPidSpawner {
         } finally {
             if (!keep) {
                 KEPT_LEADERS.values().remove(stub);
-                try {
-                    Sys.kill(stub, Signals.SIGKILL);
-                } catch (RuntimeException ignored) {
-                    // gone already
-                }
-                Spawner.reap(stub);
+                Spawner.killAndReap(stub);
             }
         }
     }

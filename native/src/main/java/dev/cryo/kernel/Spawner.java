@@ -72,4 +72,18 @@ public final class Spawner {
     public static WaitStatus reap(Pid pid) {
         return Sys.wait4(pid.value(), 0);
     }
+
+    /** Kills a spawned child and reaps it; one gone or reaped already is no error (cleanup paths). */
+    public static void killAndReap(Pid pid) {
+        try {
+            Sys.kill(pid, Signals.SIGKILL);
+        } catch (RuntimeException goneAlready) {
+            // reaped below if it is still a zombie
+        }
+        try {
+            reap(pid);
+        } catch (RuntimeException reapedAlready) {
+            // nothing left to wait for
+        }
+    }
 }

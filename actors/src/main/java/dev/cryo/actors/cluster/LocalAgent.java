@@ -61,6 +61,16 @@ public final class LocalAgent {
      * caller then dumps in-process). A failure of the dump itself is a {@link CryoException}.
      */
     public static Optional<DumpReport> dump(Path socket, DumpRequest r) throws IOException {
+        return dump(socket, r, giveUp -> { });
+    }
+
+    /**
+     * As {@link #dump(Path, DumpRequest)}; once the request is sent, {@code sent} gets an action that
+     * gives the dump up (a CLI interrupted by SIGINT): it shuts this side's output, which the agent
+     * reads as its caller gone, so it cancels the dump, releases the tree and still answers.
+     */
+    public static Optional<DumpReport> dump(Path socket, DumpRequest r, java.util.function.Consumer<Runnable> sent)
+            throws IOException {
         try (SocketChannel ch = open(socket)) {
             if (ch == null) return Optional.empty();
             DataOutputStream out = new DataOutputStream(Channels.newOutputStream(ch));
@@ -77,6 +87,13 @@ public final class LocalAgent {
             out.writeBoolean(r.sockets().tcpSkipInFlight());
             out.writeBoolean(r.leaveStopped());
             out.flush();
+            sent.accept(() -> {
+                try {
+                    ch.shutdownOutput();
+                } catch (IOException closedMeanwhile) {
+                    // answered and closed: nothing left to give up
+                }
+            });
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
             checkOk(in, () -> "the dump of pid " + r.pid() + " did not finish; " + treeNow(r.pid().value())
                     + (Files.exists(r.imageDir().resolve("image.cryo")) ? "; " + r.imageDir().resolve("image.cryo")
@@ -106,7 +123,7 @@ public final class LocalAgent {
     }
 
     /** What became of a tree whose dump an agent left: running, stopped, traced, or gone (from /proc). */
-    static String treeNow(int pid) {
+    public static String treeNow(int pid) {
         try {
             dev.cryo.kernel.proc.ProcStatus status = dev.cryo.kernel.proc.ProcFs.status(Pid.of(pid));
             if (status.tracerPid() != 0) {
