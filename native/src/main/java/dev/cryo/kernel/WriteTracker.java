@@ -94,62 +94,47 @@ public final class WriteTracker implements AutoCloseable {
      */
     public List<long[]> scan(long start, long end) {
         List<long[]> out = new ArrayList<>();
-        long from = start;
-        while (from < end) {
-            arg.clear();
-            arg.setLong(0, SCAN_ARG_SIZE);
-            arg.setLong(8, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC);
-            arg.setLong(16, from);
-            arg.setLong(24, end);
-            arg.setLong(40, Sys.address(vec));
-            arg.setLong(48, VEC_LEN);
-            arg.setLong(72, PAGE_IS_WRITTEN); // category_mask: written pages only
-            arg.setLong(88, PAGE_IS_WRITTEN); // return_mask
-            long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                String what = "ioctl(PAGEMAP_SCAN, pid " + pid + ", 0x" + Long.toHexString(from) + "-0x"
-                        + Long.toHexString(end) + ")";
-                if (errno == Errno.EPERM) {
-                    throw new NotRegisteredException(what + ": part of the range is not registered for tracking");
-                }
-                throw new SyscallException(what, errno);
+        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, (s, e, c) -> {
+            if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
+                out.get(out.size() - 1)[1] = e;
+            } else {
+                out.add(new long[] {s, e});
             }
-            vec.read(0, regions, 0, (int) n * 3);
-            for (int i = 0; i < n; i++) {
-                long s = regions[3 * i];
-                long e = regions[3 * i + 1];
-                if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
-                    out.get(out.size() - 1)[1] = e;
-                } else {
-                    out.add(new long[] {s, e});
-                }
-            }
-            long walkEnd = arg.getLong(32);
-            if (walkEnd <= from) {
-                break; // no progress: nothing more to learn
-            }
-            from = walkEnd;
-        }
+        });
         return out;
+    }
+
+    /**
+     * As {@link #scan}, each written range with its categories ({@code returnMask} of them,
+     * {@link PagemapScan#PAGE_IS_PRESENT} etc.), in address order: one page-table walk where a
+     * round needs both what was written and which of it holds a page now.
+     */
+    public void scan(long start, long end, long returnMask, PagemapScan.Sink sink) {
+        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, returnMask | PAGE_IS_WRITTEN, sink);
     }
 
     /**
      * Every range of [start, end) with its page categories ({@code returnMask} of them:
      * {@link PagemapScan#PAGE_IS_PRESENT} etc., and {@link #PAGE_IS_WRITTEN}: written since the last
-     * {@link #scan}), in address order, without write-protecting anything: one page-table walk
-     * where a frozen round needs both what was written and what is there now.
+     * {@link #scan}), in address order, without write-protecting anything: one page-table walk where
+     * a frozen round needs both what was written and what is there now.
      */
     public void categories(long start, long end, long returnMask, PagemapScan.Sink sink) {
+        walk(start, end, 0, 0, returnMask, sink); // no PM_SCAN_WP_MATCHING: a pure read
+    }
+
+    /** PAGEMAP_SCAN over [start, end), call after call until the walk is through (a call returns at most VEC_LEN ranges). */
+    private void walk(long start, long end, long flags, long categoryMask, long returnMask, PagemapScan.Sink sink) {
         long from = start;
         while (from < end) {
             arg.clear();
             arg.setLong(0, SCAN_ARG_SIZE);
-            arg.setLong(8, PM_SCAN_CHECK_WPASYNC); // no PM_SCAN_WP_MATCHING: a pure read
+            arg.setLong(8, flags | PM_SCAN_CHECK_WPASYNC);
             arg.setLong(16, from);
             arg.setLong(24, end);
             arg.setLong(40, Sys.address(vec));
             arg.setLong(48, VEC_LEN);
+            arg.setLong(72, categoryMask);
             arg.setLong(88, returnMask);
             long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
             if (n < 0) {

@@ -382,6 +382,9 @@ public final class DumpSupervisor {
                         return abort(failureOf(m.reply()));
                     }
                     pending.remove(m.reply().pid());
+                    if (pending.isEmpty()) {
+                        stage("mappings read before the freeze");
+                    }
                     return pending.isEmpty() && synced[0] ? freeze() : Behaviors.same();
                 })
                 .onMessage(WriterReply.class, m -> {
@@ -389,6 +392,7 @@ public final class DumpSupervisor {
                         return abort(failureOf(m.reply()));
                     }
                     synced[0] = true;
+                    stage("last running round received");
                     return pending.isEmpty() ? freeze() : Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
@@ -401,8 +405,13 @@ public final class DumpSupervisor {
     private Behavior<Command> syncThen(java.util.function.Supplier<Behavior<Command>> next) {
         writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         return Behaviors.receive(Command.class)
-                .onMessage(WriterReply.class, m -> m.reply() instanceof ImageWriterActor.Synced ? next.get()
-                        : abort(failureOf(m.reply())))
+                .onMessage(WriterReply.class, m -> {
+                    if (!(m.reply() instanceof ImageWriterActor.Synced)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    stage("round received");
+                    return next.get();
+                })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out writing the pre-copied pages"))

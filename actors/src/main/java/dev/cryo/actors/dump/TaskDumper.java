@@ -237,6 +237,7 @@ public final class TaskDumper {
     /** One pre-copy round: the region dumpers copy from the running task; per-VMA counts are not kept. */
     private Behavior<Command> onCopyRound(CopyRound m) {
         List<PageRun> runs;
+        long s0 = System.nanoTime();
         try {
             runs = preCopy.round();
         } catch (RuntimeException e) {
@@ -250,6 +251,7 @@ public final class TaskDumper {
                     sessionLeader(), preCopy.layout(), execed())));
         }
         job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
+        ctx.getLog().debug("pid {}: pre-copy round {} scanned in {} ms", pid, preCopy.rounds(), (System.nanoTime() - s0) / 1_000_000);
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
             m.replyTo().tell(new RoundCopied(pid, 0));

@@ -48,6 +48,8 @@ public final class PreCopyTracker implements AutoCloseable {
     /** Pages a round scanned as written but could not read (the running task unmapped or protected them first). */
     private PageRanges owed = PageRanges.EMPTY;
     private int rounds;
+    /** Walks of a mapping's page tables so far (each a PAGEMAP_SCAN over its range): what a round costs the kernel. */
+    private long walks;
     private List<Long> layout = List.of();
 
     private PreCopyTracker(Pid pid, WriteTracker tracker) {
@@ -83,6 +85,11 @@ public final class PreCopyTracker implements AutoCloseable {
 
     public int rounds() {
         return rounds;
+    }
+
+    /** Walks of a mapping's page tables so far: one per pre-copied mapping a running round looks at. */
+    public long walks() {
+        return walks;
     }
 
     /**
@@ -141,7 +148,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 // included: copying a run maps the zero page into its holes) — as their ptes lack the
                 // write-protect bit. Sending those every round, and again frozen as "stale", was waste
                 // (1 GiB of the dirtier: 33 MiB frozen where 10 MiB/s of writes leave a few)
-                List<long[]> written = carriedOf(carried, either, m, kind, written(m));
+                List<long[]> written = writtenCarried(carried, either, m, kind);
                 for (long[] r : written) {
                     // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
                     boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
@@ -179,16 +186,38 @@ public final class PreCopyTracker implements AutoCloseable {
      * The part of {@code written} that holds pages a plain dump would carry: present or swapped
      * anonymous pages (not the shared zero page), the copied-on-write pages of a private file mapping.
      */
-    private static List<long[]> carriedOf(PagemapScan scan, long either, MapsEntry m, MemoryKind kind,
+    private List<long[]> carriedOf(PagemapScan scan, long either, MapsEntry m, MemoryKind kind,
                                           List<long[]> written) {
         if (written.isEmpty() || scan == null) {
             return written; // no PAGEMAP_SCAN: cannot happen with a working tracker, but sending more is safe
         }
         PageRanges.Builder carried = new PageRanges.Builder();
         long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
+        walks++;
         scan.scan(m.start(), m.end(), skip, skip, either, either,
                 (s, e, c) -> carried.add(s, e));
         return toList(ranges(written).intersect(carried.build()));
+    }
+
+    /**
+     * The pages of {@code m} written since the last round that a plain dump would carry (see
+     * {@link #carriedOf}), re-armed: one walk of its page tables gives both (two walks of each GiB
+     * per round made the rounds longer, and the frozen round bigger by what was written meanwhile).
+     */
+    private List<long[]> writtenCarried(PagemapScan scan, long either, MapsEntry m, MemoryKind kind) {
+        long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
+        PageRanges.Builder carried = new PageRanges.Builder();
+        try {
+            walks++;
+            tracker.scan(m.start(), m.end(), either | skip, (s, e, c) -> {
+                if ((c & skip) == 0 && (c & either) != 0) {
+                    carried.add(s, e);
+                }
+            });
+        } catch (WriteTracker.NotRegisteredException e) {
+            return carriedOf(scan, either, m, kind, written(m)); // made since the last round: registered there
+        }
+        return toList(carried.build());
     }
 
     private static PageRanges ranges(List<long[]> list) {
@@ -255,6 +284,7 @@ public final class PreCopyTracker implements AutoCloseable {
             PageRanges carried, send;
             try {
                 long mask = WriteTracker.PAGE_IS_WRITTEN | either | skip | PagemapScan.PAGE_IS_GUARD;
+                walks++;
                 tracker.categories(m.start(), m.end(), mask, (s, e, c) -> {
                     if ((c & PagemapScan.PAGE_IS_GUARD) != 0) {
                         guarded.add(s, e); // shows as swapped too: holds nothing, never copied
@@ -271,6 +301,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 send = written.build().union(owed.within(m.start(), m.end()).intersect(carried));
             } catch (WriteTracker.NotRegisteredException e) {
                 // made since the last round: registered now (a fresh scan reports every page written)
+                walks++;
                 scanner.scan(m.start(), m.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
                         (a, b, c) -> guarded.add(a, b));
                 List<long[]> fresh = written(m);
@@ -338,10 +369,12 @@ public final class PreCopyTracker implements AutoCloseable {
      */
     private List<long[]> written(MapsEntry m) {
         try {
+            walks++;
             return tracker.scan(m.start(), m.end());
         } catch (WriteTracker.NotRegisteredException e) {
             try {
                 tracker.register(m.start(), m.end());
+                walks++;
                 tracker.scan(m.start(), m.end()); // arms it: the next scan reports only later writes
             } catch (KernelException changedMeanwhile) {
                 // the running task has remapped part of the range since its maps were read
