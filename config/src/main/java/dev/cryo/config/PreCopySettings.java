@@ -21,6 +21,18 @@ public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercen
     Checks.between(PATH + ".min-shrink-percent", minShrinkPercent, 1, 100);
   }
 
+  /**
+   * Whether the pre-copy ends after round {@code rounds} (1 for the first), which copied {@code
+   * lastPages} pages after a round of {@code previousPages}: small enough to send frozen, no longer
+   * shrinking, or out of rounds.
+   */
+  public boolean endsAfter(int rounds, long lastPages, long previousPages) {
+    if (rounds >= maxRounds || lastPages * 4096 <= stopBelow) {
+      return true;
+    }
+    return rounds >= 2 && lastPages * 100 > previousPages * minShrinkPercent;
+  }
+
   /** Reads the {@code cryo.pre-copy} block. */
   public static PreCopySettings create(Config section) {
     SettingsReader r = new SettingsReader(section, PATH);

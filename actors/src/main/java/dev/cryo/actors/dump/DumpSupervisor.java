@@ -333,7 +333,8 @@ public final class DumpSupervisor {
     private Behavior<Command> round(TaskDumper.CollectJob job) {
         pending.addAll(tasks.keySet());
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
-        tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()))));
+        tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
+                settings.preCopy())));
         long[] pages = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -376,14 +377,17 @@ public final class DumpSupervisor {
         pending.addAll(tasks.keySet());
         tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter)));
         boolean[] synced = {false};
+        int[] ahead = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
-                    if (!(m.reply() instanceof TaskDumper.LayoutRead)) {
+                    if (!(m.reply() instanceof TaskDumper.LayoutRead l)) {
                         return abort(failureOf(m.reply()));
                     }
+                    ahead[0] += l.ahead() ? 1 : 0;
                     pending.remove(m.reply().pid());
                     if (pending.isEmpty()) {
-                        stage("mappings read before the freeze");
+                        stage("mappings read before the freeze (" + ahead[0] + " of " + tasks.size()
+                                + " tasks' beside the last round's copy)");
                     }
                     return pending.isEmpty() && synced[0] ? freeze() : Behaviors.same();
                 })
@@ -420,13 +424,8 @@ public final class DumpSupervisor {
 
     /** Small enough to send frozen, no longer shrinking, or out of rounds. */
     private boolean enough() {
-        var pc = settings.preCopy();
         int n = roundPages.size();
-        long last = roundPages.get(n - 1);
-        if (n >= pc.maxRounds() || last * 4096 <= pc.stopBelow()) {
-            return true;
-        }
-        return n >= 2 && last * 100 > roundPages.get(n - 2) * pc.minShrinkPercent();
+        return settings.preCopy().endsAfter(n, roundPages.get(n - 1), n >= 2 ? roundPages.get(n - 2) : 0);
     }
 
     private void seizeNew(List<Pid> pids) {

@@ -69,16 +69,23 @@ public final class TaskDumper {
     /** Pre-copy: start tracking the task's writes (a brief seize to plant the uffd), and let it run on. */
     public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
 
-    /** Pre-copy: copy the pages written since the last round while the task runs. */
-    public record CopyRound(CollectJob job, ActorRef<Reply> replyTo, boolean layout) implements Command {
+    /**
+     * Pre-copy: copy the pages written since the last round while the task runs. {@code rounds}: a
+     * round whose scan finds what would end the pre-copy had the tree only this task (see
+     * PreCopySettings#endsAfter) is likely the last before the freeze, so the task's smaps is read
+     * beside its copy for the {@link ReadLayout} that would follow (null: never).
+     */
+    public record CopyRound(CollectJob job, ActorRef<Reply> replyTo, boolean layout,
+                            dev.cryo.config.PreCopySettings rounds) implements Command {
         public CopyRound(CollectJob job, ActorRef<Reply> replyTo) {
-            this(job, replyTo, false);
+            this(job, replyTo, false, null);
         }
     }
 
     /**
      * Pre-copy, right before the freeze: read the task's smaps while it still runs, so the frozen
-     * plan needs no page-table walk of its own when the areas have not changed (MemoryPlan#provisional).
+     * plan needs no page-table walk of its own when the areas have not changed (MemoryPlan#provisional);
+     * the read a likely last round started beside its copy (CopyRound#rounds) is taken when there is one.
      */
     public record ReadLayout(ActorRef<Reply> replyTo) implements Command {}
 
@@ -127,7 +134,8 @@ public final class TaskDumper {
 
     public record RoundCopied(Pid pid, long pages) implements Reply {}
 
-    public record LayoutRead(Pid pid) implements Reply {}
+    /** {@code ahead}: the smaps read was made beside the last round's copy (CopyRound#rounds). */
+    public record LayoutRead(Pid pid, boolean ahead) implements Reply {}
 
     public record Failed(Pid pid, String message) implements Reply {}
 
@@ -141,6 +149,9 @@ public final class TaskDumper {
     private List<Integer> tids = List.of();
     private PreCopyTracker preCopy; // set while the task's writes are tracked
     private List<dev.cryo.kernel.proc.SmapsEntry> early; // smaps read right before the freeze (pre-copy)
+    /** smaps read beside the copy of a round likely to be the last (see CopyRound#rounds). */
+    private java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> layoutAhead;
+    private long previousRound; // pages the last pre-copy round found
     /** Reads smaps of a frozen task while its dumper goes on with the freeze (daemon threads, made on demand). */
     private static final java.util.concurrent.ExecutorService SMAPS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "cryo-smaps");
@@ -170,12 +181,13 @@ public final class TaskDumper {
                 .onMessage(ReadLayout.class, m -> {
                     // the freeze follows: cryo's young collection now, not in the frozen window
                     dev.cryo.actors.HeapRoom.make();
+                    boolean ahead = layoutAhead != null;
                     try {
-                        early = preCopy == null ? null : ProcFs.smaps(pid);
+                        early = preCopy == null ? null : layoutNow();
                     } catch (RuntimeException e) {
                         early = null; // the frozen plan reads it then (and says what is wrong)
                     }
-                    m.replyTo().tell(new LayoutRead(pid));
+                    m.replyTo().tell(new LayoutRead(pid, ahead));
                     return Behaviors.same();
                 })
                 .onMessage(AwaitWrites.class, m -> {
@@ -185,6 +197,27 @@ public final class TaskDumper {
                 .onMessage(RegionReply.class, this::onLateRegion)
                 .onSignal(PostStop.class, s -> releaseOnStop())
                 .build();
+    }
+
+    /**
+     * smaps for the frozen plan: the read the last round started beside its copy if there is one (a
+     * walk of all the page tables, 30-180 ms for a GiB under load, no longer between the last round's
+     * scan and the freeze, where the tree's writes pile up for the frozen round), else a read now.
+     */
+    private List<dev.cryo.kernel.proc.SmapsEntry> layoutNow() {
+        java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> ahead = layoutAhead;
+        layoutAhead = null;
+        if (ahead != null) {
+            try {
+                return ahead.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                // read again below: that read says what is wrong
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while reading smaps", e);
+            }
+        }
+        return ProcFs.smaps(pid);
     }
 
     /** A collect's region dumper writing after its reads (a pre-copy round's replies all come in its round). */
@@ -250,8 +283,12 @@ public final class TaskDumper {
             job.writer().tell(new ImageWriterActor.WriteRecord(new dev.cryo.engine.model.PreCopyLayout(pid.value(),
                     sessionLeader(), preCopy.layout(), execed())));
         }
-        job.progress().pagesPlanned(runs.stream().mapToLong(PageRun::pages).sum());
+        long found = runs.stream().mapToLong(PageRun::pages).sum();
+        job.progress().pagesPlanned(found);
         ctx.getLog().debug("pid {}: pre-copy round {} scanned in {} ms", pid, preCopy.rounds(), (System.nanoTime() - s0) / 1_000_000);
+        boolean last = m.rounds() != null && m.rounds().endsAfter(preCopy.rounds(), found, previousRound);
+        previousRound = found;
+        layoutAhead = last ? SMAPS.submit(() -> ProcFs.smaps(pid)) : null;
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
             m.replyTo().tell(new RoundCopied(pid, 0));
