@@ -307,6 +307,23 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * Private anonymous hugetlb memory (a JVM's with -XX:+UseLargePages) comes back in huge pages
+     * with its bytes, protections and untouched pages. The host's pool is grown by three pages for
+     * the test when it has fewer free (the default pool is empty), and set back after.
+     */
+    @Test
+    void privateHugetlbMemoryComesBackInHugePages() throws Exception {
+        try (HugePages pool = HugePages.atLeastFree(3);
+             DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("hugep.out"),
+                     TestPrograms.compile("/c/hugetlb_private.c").toString()))) {
+            assertFalse(p.outputText().contains("nohuge"), "the pool had three free huge pages: " + p.outputText());
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS") && !out.contains("nohuge"), out);
+        }
+    }
+
     /** zdtm's rmdir_open and cwd02 found them refused: fds of removed directories, one of them the cwd too. */
     @Test
     void removedDirectoriesHeldOpenComeBackRemoved() throws Exception {

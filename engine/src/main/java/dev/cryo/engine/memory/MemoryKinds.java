@@ -35,14 +35,18 @@ public final class MemoryKinds {
     public static final MemoryKind PACKET_RING = new PacketRingMapping(80); // sock10's range: 80-84
     /** uring10's range: 85-89. */
     public static final MemoryKind IO_URING = new IoUringArea(85);
-    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's)
+    /** real19's range: 305-309. */
+    public static final MemoryKind HUGETLB_PRIVATE_2M = new HugetlbPrivateMemory(305, "HUGETLB_PRIVATE_2M", 2048);
+    public static final MemoryKind HUGETLB_PRIVATE_1G = new HugetlbPrivateMemory(306, "HUGETLB_PRIVATE_1G", 1024 * 1024);
+    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's)
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
             SYSV_SHM,
+            HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G,
             new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
-                    "hugetlb memory (MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
+                    "shared hugetlb memory (MAP_SHARED|MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
             AIO_RING,
             PACKET_RING,
             IO_URING,

@@ -31,6 +31,15 @@ class MemoryKindsTest {
     }
 
     @Test
+    void privateHugetlbMemoryIsCarriedByItsPageSize() {
+        String two = "7f2b7cc00000-7f2b7d000000 rw-p 00000000 00:11 96539   /anon_hugepage (deleted)\nSize: 4096 kB\nRss: 2048 kB\n"
+                + "KernelPageSize: 2048 kB\nVmFlags: rd wr mr mw me de ht\n";
+        assertSame(MemoryKinds.HUGETLB_PRIVATE_2M, MemoryKinds.of(Pid.of(4242), SmapsEntry.parse(two).get(0)));
+        String gig = two.replace("2048 kB", "1048576 kB");
+        assertSame(MemoryKinds.HUGETLB_PRIVATE_1G, MemoryKinds.of(Pid.of(4242), SmapsEntry.parse(gig).get(0)));
+    }
+
+    @Test
     void aKindCryoDoesNotCarryIsRefusedNamingPidMappingAndReason() {
         DumpException e = assertThrows(DumpException.class,
                 () -> kindOf("7f5f1ed24000-7f5f1ed27000 rw-s 00000000 00:10 5   /anon_hugepage (deleted)",
