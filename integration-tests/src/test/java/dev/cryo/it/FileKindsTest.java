@@ -357,8 +357,9 @@ class FileKindsTest {
     /**
      * zdtm file_lease03: a write lease being broken, a child of the tree waiting in its open for
      * the break. It was refused; now the lease is taken again and broken anew (as CRIU does), so
-     * it stays breaking toward READ, the holder hears the break again and the child's open goes
-     * through once the lease is given up.
+     * it stays breaking toward READ and the child's open goes through once the lease is given up.
+     * The holder does not hear the break a second time (it had its signal before the dump; the
+     * restore's break used to send another, a "Ghost signal" to zdtm's file_lease04).
      */
     @Test
     void aLeaseBeingBrokenIsBrokenAgainAfterTheRestore() throws Exception {
@@ -366,9 +367,7 @@ class FileKindsTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("leasebreak.out"),
                 TestPrograms.compile("/c/leasebreak.c").toString(), dir.toString()))) {
             Path img = tmp.resolve("img");
-            DetachedProcess r = DumpRestore.dump(p.pid().value(), img).alsoKnown(new StateComparator.Known(
-                    "a lease being broken is broken anew by the restore: its break signal is pending once more",
-                    d -> d.item().equals("status ShdPnd"))).restoreDetached(p.output());
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), img).restoreDetached(p.output());
             String show = Cli.run("show", img.toString()).out();
             assertTrue(show.contains("lease being broken to READ, a WRITE"), show);
             assertPassOnce(RestoreTest.checkAndReap(r));

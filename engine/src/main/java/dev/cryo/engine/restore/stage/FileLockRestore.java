@@ -32,6 +32,9 @@ public final class FileLockRestore implements StateStage {
                     // after the FILES passes closed cryo's own opens of the file
                     t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(), dev.cryo.kernel.Fcntl.F_SETLEASE,
                             l.write() ? F_WRLCK : F_RDLCK);
+                    // F_SETLEASE makes the caller the file's signal owner: the dumped one (the process
+                    // that took the lease, maybe not this holder) is given back
+                    ownerAgain(t, fd);
                     // one being broken is broken again later, once signals are held (LeaseBreaks)
                     continue;
                 }
@@ -51,21 +54,34 @@ public final class FileLockRestore implements StateStage {
 
     /**
      * Starts the break again, as CRIU does: a non-blocking open of the file by cryo that the lease
-     * refuses (EWOULDBLOCK) leaves it breaking toward the dumped type, its break time running anew
-     * and the break signal sent to the holder once more.
+     * refuses (EWOULDBLOCK) leaves it breaking toward the dumped type, its break time running anew.
+     * The holder heard the break signal before the dump (one still pending then is in the image with
+     * the task's other pending signals), so this break sends none: the file has no signal owner
+     * while it starts (zdtm's file_lease04 failed on the second signal: "Ghost signal").
      */
-    static void breakAgain(TaskContext t, int fd, FileLocks.Lock l) {
+    static void breakAgain(TaskContext t, FdImage fd, FileLocks.Lock l) {
+        FileRestore.setOwner(t, fd.fd(), NO_OWNER);
         t.flush();
         int mode = l.start() == Fcntl.F_RDLCK ? Fcntl.O_RDONLY : Fcntl.O_WRONLY;
-        String path = "/proc/" + t.pid() + "/fd/" + fd;
+        String path = "/proc/" + t.pid() + "/fd/" + fd.fd();
         try (dev.cryo.kernel.Fd opened = dev.cryo.kernel.Sys.open(path, mode | Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC)) {
-            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd + ": its " + l.describe()
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": its " + l.describe()
                     + " did not break again: an open of the file went through");
         } catch (dev.cryo.kernel.SyscallException e) {
             if (e.errno() != dev.cryo.kernel.Errno.EAGAIN) {
-                throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd + ": breaking its "
+                throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " fd " + fd.fd() + ": breaking its "
                         + l.describe() + " again: " + e.getMessage(), e);
             }
         }
+        ownerAgain(t, fd);
+    }
+
+    /** No signal owner: F_SETOWN_EX to pid 0. */
+    private static final dev.cryo.engine.files.FdOwner NO_OWNER = new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, 0, 0);
+
+    /** The fd's dumped signal owner set again (none when it had none). */
+    private static void ownerAgain(TaskContext t, FdImage fd) {
+        dev.cryo.engine.files.FdOwner o = fd.owner();
+        FileRestore.setOwner(t, fd.fd(), o == null || o.pid() == 0 ? NO_OWNER : o);
     }
 }

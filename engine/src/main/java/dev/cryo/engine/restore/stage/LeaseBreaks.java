@@ -5,9 +5,8 @@ import dev.cryo.engine.model.FdImage;
 
 /**
  * Breaks again each lease that was being broken at dump time ({@link FileLockRestore} took it
- * again), once {@link SignalsHeld} blocks every signal: the break signal then stays pending with
- * its siginfo (the leased fd in si_fd) until the program runs, instead of stopping an injected
- * call, where cryo would keep only its number.
+ * again), once {@link SignalsHeld} blocks every signal. The break sends no signal (the holder had
+ * it before the dump), so none stops an injected call or reaches the program a second time.
  */
 public final class LeaseBreaks implements StateStage {
     @Override
@@ -20,7 +19,7 @@ public final class LeaseBreaks implements StateStage {
         for (FdImage fd : t.task().fds()) {
             for (FileLocks.Lock l : FileLocks.of(fd.desc())) {
                 if (l.kind() == FileLocks.LEASE_BREAKING) {
-                    FileLockRestore.breakAgain(t, fd.fd(), l);
+                    FileLockRestore.breakAgain(t, fd, l);
                 }
             }
         }
