@@ -78,8 +78,17 @@ public final class RegionDumper {
         /** Read, not yet written (direct sink only), oldest first. */
         private final ArrayDeque<Held> held = new ArrayDeque<>();
         private final List<PageRun> owed = new java.util.ArrayList<>();
+        /**
+         * The buffer pieces are read into, {@code filled} bytes of it taken by {@code segments}: a
+         * piece goes into it while it has room. A buffer per piece made a task of many small
+         * mappings take (and zero: allocateDirect) a 4 MiB buffer for each of its first 16 pieces
+         * in the frozen window, 64 MiB for a sleep of 27 pages.
+         */
+        private ByteBuffer filling;
+        private int filled;
+        private final List<PageCopier.Segment> segments = new java.util.ArrayList<>();
 
-        private record Held(ByteBuffer buffer, PageCopier.Copied copied) {}
+        private record Held(ByteBuffer buffer, List<PageCopier.Segment> segments) {}
 
         Copy(Job job, ActorRef<Reply> replyTo) {
             this.job = job;
@@ -93,8 +102,9 @@ public final class RegionDumper {
             long start = System.nanoTime();
             try {
                 for (PageRun piece : job.pieces()) {
-                    read(piece, buffer());
+                    read(piece);
                 }
+                hold();
                 replyTo.tell(new Read(job.worker(), written, zero, System.nanoTime() - start));
                 while (!held.isEmpty()) {
                     writeOldest();
@@ -113,6 +123,10 @@ public final class RegionDumper {
         private void fail(String message) {
             held.forEach(h -> job.pool().release(h.buffer()));
             held.clear();
+            if (filling != null) {
+                job.pool().release(filling);
+                filling = null;
+            }
             replyTo.tell(new Failed(job.worker(), message));
         }
 
@@ -126,12 +140,20 @@ public final class RegionDumper {
             return b != null ? b : job.pool().acquire(job.bufferWaitMillis());
         }
 
-        private void read(PageRun piece, ByteBuffer buffer) throws Exception {
+        /** Reads a piece into the buffer being filled, or into a fresh one when it has no room left. */
+        private void read(PageRun piece) throws Exception {
+            int bytes = piece.pages() * 4096;
+            if (filling != null && filled + bytes > filling.capacity()) {
+                hold();
+            }
+            if (filling == null) {
+                filling = buffer();
+                filled = 0;
+            }
             PageCopier.Copied copied;
             try {
-                copied = PageCopier.copy(job.pid(), piece, buffer);
+                copied = PageCopier.copy(job.pid(), piece, filling, filled);
             } catch (Exception e) {
-                job.pool().release(buffer);
                 if (job.running() && changedUnder(e)) {
                     owed.add(piece);
                     job.progress().pagesDone(piece.pages());
@@ -141,14 +163,27 @@ public final class RegionDumper {
             }
             written[piece.vmaIndex()] += copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
             zero[piece.vmaIndex()] += copied.zeroPages();
-            if (copied.segments().isEmpty()) {
-                job.pool().release(buffer);
-            } else if (job.direct() != null) {
-                held.add(new Held(buffer, copied));
-            } else {
-                job.writer().tell(new ImageWriterActor.WritePages(job.pid().value(), copied.segments(), buffer, job.pool()));
+            if (!copied.segments().isEmpty()) { // a piece of zero pages leaves its room to the next
+                segments.addAll(copied.segments());
+                filled += bytes;
             }
             job.progress().pagesDone(piece.pages());
+        }
+
+        /** The buffer being filled is read: held for its write (direct sink), or handed to the writer. */
+        private void hold() {
+            if (filling == null) {
+                return;
+            }
+            if (segments.isEmpty()) {
+                job.pool().release(filling);
+            } else if (job.direct() != null) {
+                held.add(new Held(filling, List.copyOf(segments)));
+            } else {
+                job.writer().tell(new ImageWriterActor.WritePages(job.pid().value(), List.copyOf(segments), filling, job.pool()));
+            }
+            filling = null;
+            segments.clear();
         }
 
         /** EFAULT (unmapped, PROT_NONE) or a short read: the running task changed the area since the round's scan. */
@@ -161,7 +196,7 @@ public final class RegionDumper {
         private void writeOldest() throws java.io.IOException {
             Held h = held.poll();
             try {
-                for (PageCopier.Segment seg : h.copied().segments()) {
+                for (PageCopier.Segment seg : h.segments()) {
                     job.direct().writePages(job.pid().value(), seg.address(), seg.pages(),
                             h.buffer().slice(seg.offset(), seg.pages() * 4096), scratch);
                 }

@@ -26,22 +26,26 @@ public final class PageCopier {
 
     public record Copied(List<Segment> segments, int zeroPages) {}
 
-    public static Copied copy(Pid pid, PageRun piece, ByteBuffer buffer) throws IOException {
+    /**
+     * Reads {@code piece} into the buffer from {@code at} on (a multiple of the page: small pieces
+     * share a buffer); the segments' offsets are the buffer's.
+     */
+    public static Copied copy(Pid pid, PageRun piece, ByteBuffer buffer, int at) throws IOException {
         int len = piece.pages() * PAGE;
         if (piece.viaProcMem()) {
-            readProcMem(pid, piece.address(), buffer, len);
+            readProcMem(pid, piece.address(), buffer, at, len);
         } else {
-            Sys.readInto(pid, piece.address(), buffer, 0, len);
+            Sys.readInto(pid, piece.address(), buffer, at, len);
         }
         List<Segment> segments = new ArrayList<>();
         int zero = 0;
         int start = -1;
         for (int i = 0; i < piece.pages(); i++) {
-            boolean isZero = piece.zeroImplicit() && buffer.slice(i * PAGE, PAGE).mismatch(ZERO_PAGE.duplicate()) == -1;
+            boolean isZero = piece.zeroImplicit() && buffer.slice(at + i * PAGE, PAGE).mismatch(ZERO_PAGE.duplicate()) == -1;
             if (isZero) {
                 zero++;
                 if (start >= 0) {
-                    segments.add(segment(piece, start, i));
+                    segments.add(segment(piece, at, start, i));
                     start = -1;
                 }
             } else if (start < 0) {
@@ -49,21 +53,21 @@ public final class PageCopier {
             }
         }
         if (start >= 0) {
-            segments.add(segment(piece, start, piece.pages()));
+            segments.add(segment(piece, at, start, piece.pages()));
         }
         return new Copied(segments, zero);
     }
 
-    private static Segment segment(PageRun piece, int from, int to) {
-        return new Segment(piece.address() + (long) from * PAGE, from * PAGE, to - from);
+    private static Segment segment(PageRun piece, int at, int from, int to) {
+        return new Segment(piece.address() + (long) from * PAGE, at + from * PAGE, to - from);
     }
 
     /** PROT_NONE pages: /proc/PID/mem reads them (pagemap said they are present, so none is faulted in). */
-    private static void readProcMem(Pid pid, long address, ByteBuffer buffer, int len) throws IOException {
+    private static void readProcMem(Pid pid, long address, ByteBuffer buffer, int at, int len) throws IOException {
         try (FileChannel mem = FileChannel.open(Path.of("/proc/" + pid + "/mem"), StandardOpenOption.READ)) {
-            ByteBuffer dst = buffer.duplicate().position(0).limit(len);
+            ByteBuffer dst = buffer.duplicate().position(at).limit(at + len);
             while (dst.hasRemaining()) {
-                if (mem.read(dst, address + dst.position()) <= 0) {
+                if (mem.read(dst, address + dst.position() - at) <= 0) {
                     throw new IOException("short read of /proc/" + pid + "/mem at 0x" + Long.toHexString(address));
                 }
             }
