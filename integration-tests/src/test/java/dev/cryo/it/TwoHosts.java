@@ -62,7 +62,7 @@ final class TwoHosts implements AutoCloseable {
                     + " && ip -n " + nsB + " link set v" + tag + "b up && ip -n " + nsB + " link set lo up");
             Cli k = Cli.run("keys", "init", keys.toString());
             if (k.code() != 0) throw new IOException(k.toString());
-        } catch (Exception e) {
+        } catch (Exception | Error e) { // an Error too (a class missing from the build): the namespaces go either way
             close();
             throw e;
         }
@@ -85,7 +85,7 @@ final class TwoHosts implements AutoCloseable {
     TwoHosts start(String... extra) throws Exception {
         try {
             return startAgents(extra);
-        } catch (Exception | AssertionError e) {
+        } catch (Exception | Error e) {
             close(); // the caller's try-with-resources never saw this object
             throw e;
         }
