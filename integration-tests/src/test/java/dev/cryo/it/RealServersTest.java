@@ -35,13 +35,13 @@ class RealServersTest {
     @TempDir
     Path tmp;
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
 
-    private static Socket connect(int port) throws Exception {
+    static Socket connect(int port) throws Exception {
         long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (true) {
             try {
@@ -86,7 +86,7 @@ class RealServersTest {
     }
 
     /** Kills a restored tree (its root is this JVM's child) and reaps the root. */
-    private static void killTree(int root) {
+    static void killTree(int root) {
         List<Integer> tree = new ArrayList<>();
         try {
             tree.addAll(StateComparator.tree(root));

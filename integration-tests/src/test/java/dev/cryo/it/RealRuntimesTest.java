@@ -1,0 +1,395 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static dev.cryo.it.RealServersTest.connect;
+import static dev.cryo.it.RealServersTest.freePort;
+import static dev.cryo.it.RealServersTest.killTree;
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Language runtimes nobody here wrote, serving HTTP to a kept-alive client outside the tree that
+ * counts what it was answered: each answer of GET /inc is the server's counter, one more than the
+ * last, across the dump (`--tcp-established`) and the restore, and after it for a new client too.
+ * The runtimes' own machinery is what is on trial: a JVM's ZGC heap mapped three times with a
+ * flight recording running, a JVM's hugetlb code cache (-XX:+UseLargePages), Node.js's cluster
+ * (handles passed to its workers over IPC), Python's forkserver pool, GHC's runtime with its 1 TiB
+ * reservation. Each is skipped where its runtime is missing.
+ */
+@org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
+class RealRuntimesTest {
+    @TempDir
+    Path tmp;
+
+    /** A kept-alive HTTP/1.1 client: each answer must be the counter one more than the last it saw. */
+    private static final class CountingClient implements AutoCloseable {
+        private final Socket s;
+        private final String path;
+        private long last = -1;
+
+        CountingClient(int port, String path) throws Exception {
+            this.s = connect(port);
+            this.path = path;
+        }
+
+        /** Asks once; returns the body. */
+        String get() throws IOException {
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            InputStream in = s.getInputStream();
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+                int b = in.read();
+                assertTrue(b >= 0, "the server closed the kept-alive connection after: " + head);
+                head.write(b);
+            }
+            String h = head.toString(StandardCharsets.US_ASCII);
+            assertTrue(h.startsWith("HTTP/1.1 200"), h);
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(h);
+            assertTrue(m.find(), "no Content-Length: " + h);
+            return new String(in.readNBytes(Integer.parseInt(m.group(1))), StandardCharsets.US_ASCII);
+        }
+
+        /** Asks /inc's counter; fails unless it is the next one. */
+        long next() throws IOException {
+            long v = Long.parseLong(get().trim());
+            if (last >= 0) {
+                assertEquals(last + 1, v, "the counter after " + last);
+            }
+            return last = v;
+        }
+
+        /** A client that knows others asked in between. */
+        void skipTo(long seen) {
+            last = seen;
+        }
+
+        @Override
+        public void close() throws IOException {
+            s.close();
+        }
+    }
+
+    /** The JDK's HttpServer counting requests, with threads in hot JIT-compiled loops allocating. */
+    private static final String JAVA_COUNTER = """
+            import com.sun.net.httpserver.HttpServer;
+            import java.net.InetSocketAddress;
+            import java.util.concurrent.Executors;
+            import java.util.concurrent.atomic.AtomicLong;
+            public class HttpCounter {
+                static final AtomicLong n = new AtomicLong();
+                static volatile long sink;
+                public static void main(String[] a) throws Exception {
+                    HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(a[0])), 16);
+                    s.setExecutor(Executors.newFixedThreadPool(4));
+                    s.createContext("/inc", x -> {
+                        byte[] b = Long.toString(n.incrementAndGet()).getBytes();
+                        x.sendResponseHeaders(200, b.length);
+                        x.getResponseBody().write(b);
+                        x.close();
+                    });
+                    s.start();
+                    for (int t = 0; t < 2; t++) {
+                        new Thread(() -> {
+                            java.util.List<byte[]> keep = new java.util.ArrayList<>();
+                            for (long i = 0; ; i++) {
+                                keep.add(new byte[1024]);
+                                if (keep.size() > 2000) keep.clear();
+                                long r = 0;
+                                for (int k = 0; k < 1000; k++) r += (i ^ k) * 31;
+                                sink += r;
+                                if (i % 1000 == 0) try { Thread.sleep(1); } catch (InterruptedException e) { return; }
+                            }
+                        }).start();
+                    }
+                    System.out.println("ready");
+                }
+            }
+            """;
+
+    /**
+     * Starts the counter in a JVM with {@code flags}. The JDK's HttpServer closes a connection idle
+     * longer than sun.net.httpserver.idleInterval (30 s) by its monotonic clock, which a dump and
+     * restore moves on like any pause (CRIU's too): a kept-alive client then sees a reset, so the
+     * interval is set past the test's length.
+     */
+    private DetachedProcess startJvm(int port, String... flags) throws Exception {
+        Path src = tmp.resolve("HttpCounter.java");
+        Files.writeString(src, JAVA_COUNTER);
+        // compiled here (no javac JVM to start, and the target does not carry a compiler as the source launcher's would)
+        assertEquals(0, javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", tmp.toString(),
+                src.toString()), "javac HttpCounter.java");
+        List<String> cmd = new java.util.ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:-UsePerfData",
+                "-Dsun.net.httpserver.idleInterval=3600"));
+        cmd.addAll(List.of(flags));
+        cmd.addAll(List.of("-cp", tmp.toString(), "HttpCounter", Integer.toString(port)));
+        return Workloads.ready(DetachedProcess.start(tmp.resolve("jvm.out"), cmd.toArray(String[]::new)));
+    }
+
+    private static long linesOf(int pid, String what) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/maps")).stream().filter(l -> l.contains(what)).count();
+    }
+
+    /**
+     * JDK 17's ZGC maps its heap, a memfd, three times (one view per colour of its pointers),
+     * and a flight recording runs (its repository files, its sampler): the client goes on counting,
+     * and the recording written when the restored JVM exits is whole.
+     */
+    @Test
+    void aZgcJvmRecordingWithJfrCountsOnForItsKeptAliveClient() throws Exception {
+        int port = freePort();
+        Path rec = tmp.resolve("rec.jfr");
+        try (DetachedProcess p = startJvm(port, "-XX:+UseZGC", "-Xmx64m",
+                "-XX:StartFlightRecording=filename=" + rec + ",dumponexit=true");
+             CountingClient client = new CountingClient(port, "/inc")) {
+            assumeTrue(linesOf(p.pid().value(), "/memfd:java_heap") == 3, "this JDK's ZGC maps its heap three times");
+            client.next();
+            client.next();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals(3, linesOf(r.pid().value(), "/memfd:java_heap"), "the heap's three views");
+                long seen = client.next();
+                try (CountingClient other = new CountingClient(port, "/inc")) {
+                    other.skipTo(seen);
+                    other.next();
+                }
+                client.skipTo(seen + 1);
+                client.next();
+                Sys.kill(r.pid(), Signals.SIGTERM);
+                Sys.wait4(r.pid().value(), 0);
+                byte[] magic = new byte[4];
+                try (InputStream in = Files.newInputStream(rec)) {
+                    assertEquals(4, in.readNBytes(magic, 0, 4));
+                }
+                assertEquals("FLR\0", new String(magic, StandardCharsets.US_ASCII), "a flight recording");
+                assertTrue(Files.size(rec) > 10_000, "the recording holds events: " + Files.size(rec) + " bytes");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * A JVM with -XX:+UseLargePages maps its code cache (JIT-compiled code, rwx) and GC tables in
+     * private hugetlb memory; they come back in huge pages. The host's pool is grown for the test.
+     */
+    @Test
+    void aJvmWithLargePagesComesBackInHugePagesAndCountsOn() throws Exception {
+        int port = freePort();
+        try (HugePages pool = HugePages.atLeastFree(48);
+             DetachedProcess p = startJvm(port, "-XX:+UseLargePages", "-XX:ReservedCodeCacheSize=16m", "-Xmx32m",
+                     "-Xms32m", "-XX:+UseSerialGC");
+             CountingClient client = new CountingClient(port, "/inc")) {
+            long huge = linesOf(p.pid().value(), "/anon_hugepage");
+            assertTrue(huge > 0, "the JVM maps hugetlb memory:\n" + Files.readString(Path.of("/proc/" + p.pid() + "/maps")));
+            client.next();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals(huge, linesOf(r.pid().value(), "/anon_hugepage"), "its hugetlb areas");
+                for (int i = 0; i < 3; i++) {
+                    client.next();
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Node.js's cluster: the primary accepts and hands each connection to one of two workers over
+     * their IPC channels (round robin), keeps the counter and answers the workers over IPC; each
+     * worker runs two worker_threads. On SIGHUP the restored primary replaces its workers.
+     */
+    @Test
+    void aNodeClusterCountsOnAndReplacesItsWorkers() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/node")), "Node.js (Debian package nodejs)");
+        int port = freePort();
+        Path app = tmp.resolve("cluster.js");
+        Files.writeString(app, """
+                const cluster = require('node:cluster'), http = require('node:http');
+                const { Worker } = require('node:worker_threads');
+                if (cluster.isPrimary) {
+                  let n = 0, up = 0;
+                  const fork = () => {
+                    const w = cluster.fork();
+                    w.on('message', m => { if (m === 'inc') w.send(++n); });
+                    w.on('listening', () => { if (++up === 2) console.log('ready'); });
+                  };
+                  fork(); fork();
+                  process.on('SIGHUP', () => {
+                    for (const id in cluster.workers) cluster.workers[id].kill();
+                    fork();
+                  });
+                } else {
+                  const pool = [0, 1].map(() => new Worker(
+                      "const {parentPort} = require('node:worker_threads');"
+                      + "parentPort.on('message', x => { let r = 0; for (let i = 0; i < 20000; i++) r += (x * i) % 7;"
+                      + " parentPort.postMessage(r); });", { eval: true }));
+                  let rr = 0;
+                  const waiting = [];
+                  process.on('message', v => waiting.shift()(v));
+                  const srv = http.createServer((req, res) => {
+                    const w = pool[rr++ % 2];
+                    w.once('message', () => { waiting.push(v => res.end(String(v))); process.send('inc'); });
+                    w.postMessage(rr);
+                  });
+                  srv.keepAliveTimeout = 600000;
+                  srv.listen(+process.argv[2], '127.0.0.1');
+                }
+                """);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("node.out"), "/usr/bin/node",
+                app.toString(), Integer.toString(port)));
+             CountingClient client = new CountingClient(port, "/inc")) {
+            client.next();
+            client.next();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                List<Integer> before = StateComparator.tree(r.pid().value());
+                assertEquals(3, before.size(), "the primary and its two workers");
+                long seen = client.next();
+                client.next();
+                Sys.kill(r.pid(), Signals.SIGHUP);
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        List<Integer> now = StateComparator.tree(r.pid().value());
+                        return now.size() == 2 && now.stream().filter(x -> !before.contains(x)).count() == 1;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "the restored primary to replace its workers with a new one");
+                DetachedProcess.awaitCondition(() -> {
+                    try (CountingClient other = new CountingClient(port, "/inc")) {
+                        return Long.parseLong(other.get().trim()) > seen + 1;
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "the new worker to answer a new client");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Python's multiprocessing with the forkserver start method: the forkserver (a unix socket
+     * server forking pool workers on request, fds passed with SCM_RIGHTS), its resource tracker, a
+     * pool of three and a shared_memory counter under a SemLock. After the restore a killed worker
+     * is replaced through the restored forkserver.
+     */
+    @Test
+    void aPythonForkserverPoolCountsOnAndForksNewWorkers() throws Exception {
+        int port = freePort();
+        Path app = tmp.resolve("mp.py");
+        Files.writeString(app, """
+                import http.server, multiprocessing as mp, sys
+                from multiprocessing import shared_memory
+                def square(x):
+                    return x * x
+                if __name__ == "__main__":
+                    mp.set_start_method("forkserver")
+                    sm = shared_memory.SharedMemory(create=True, size=4096)
+                    lock = mp.Lock()
+                    pool = mp.Pool(3)
+                    class H(http.server.BaseHTTPRequestHandler):
+                        protocol_version = "HTTP/1.1"
+                        def do_GET(self):
+                            assert pool.apply(square, (7,)) == 49
+                            with lock:
+                                v = int.from_bytes(sm.buf[0:8], "little") + 1
+                                sm.buf[0:8] = v.to_bytes(8, "little")
+                            b = str(v).encode()
+                            self.send_response(200)
+                            self.send_header("Content-Length", str(len(b)))
+                            self.end_headers()
+                            self.wfile.write(b)
+                        def log_message(self, *a):
+                            pass
+                    srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+                    print("ready", flush=True)
+                    srv.serve_forever()
+                """);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mp.out"), "/usr/bin/python3",
+                app.toString(), Integer.toString(port)));
+             CountingClient client = new CountingClient(port, "/inc")) {
+            client.next();
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 6, Duration.ofSeconds(60),
+                    "the resource tracker, the forkserver and its three workers");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                client.next();
+                List<Integer> before = StateComparator.tree(r.pid().value());
+                int worker = before.get(before.size() - 1);
+                Sys.kill(dev.cryo.kernel.Pid.of(worker), Signals.SIGKILL);
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        List<Integer> now = StateComparator.tree(r.pid().value());
+                        return now.size() == 6 && !now.contains(worker);
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "the pool to replace its killed worker through the restored forkserver");
+                for (int i = 0; i < 5; i++) {
+                    client.next();
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static int treeSize(int root) {
+        try {
+            return StateComparator.tree(root).size();
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    /**
+     * GHC's runtime (hledger-web, a Haskell web application: warp on the threaded RTS) reserves
+     * 1 TiB of address space for its heap and ticks with a timerfd thread; a kept-alive client's
+     * requests are answered across the restore, and the journal is still served to a new one.
+     */
+    @Test
+    void aHaskellWebAppServesItsKeptAliveClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/hledger-web")), "Debian package hledger-web");
+        int port = freePort();
+        Path journal = tmp.resolve("j.journal");
+        Files.writeString(journal, "2026-01-01 coffee\n  expenses:food  3 EUR\n  assets:cash\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("hledger.out"), "/usr/bin/hledger-web", "-f",
+                journal.toString(), "--serve", "--host", "127.0.0.1", "--port", Integer.toString(port));
+             CountingClient client = new CountingClient(port, "/journal")) {
+            assertTrue(client.get().contains("expenses:food"));
+            long vmKb = Files.readAllLines(Path.of("/proc/" + p.pid() + "/status")).stream()
+                    .filter(l -> l.startsWith("VmSize:")).mapToLong(l -> Long.parseLong(l.split("\\s+")[1])).sum();
+            assertTrue(vmKb > 1L << 30, "GHC's heap reservation: VmSize " + vmKb + " kB");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                for (int i = 0; i < 3; i++) {
+                    assertTrue(client.get().contains("expenses:food"));
+                }
+                try (CountingClient other = new CountingClient(port, "/journal")) {
+                    assertTrue(other.get().contains("assets:cash"));
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+}
