@@ -17,6 +17,14 @@ public interface StageHooks {
         return false;
     }
 
+    /**
+     * Dump: whether the hooks keep the tree from running between {@link #beforeFreeze} and {@link #frozen}
+     * (--freeze-cgroup): the dump then never lets it run a moment to read its queues (UnreadQueues).
+     */
+    default boolean holdsTree() {
+        return false;
+    }
+
     /** Dump: right before the tree is seized (its listeners' queues drained). Throwing fails the dump. */
     default void beforeFreeze(int root) {}
 
@@ -51,6 +59,11 @@ public interface StageHooks {
             @Override
             public boolean any() {
                 return true;
+            }
+
+            @Override
+            public boolean holdsTree() {
+                return first.holdsTree() || next.holdsTree();
             }
 
             @Override

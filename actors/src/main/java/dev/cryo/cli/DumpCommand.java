@@ -231,6 +231,11 @@ final class DumpCommand implements Callable<Integer> {
             }
 
             @Override
+            public boolean holdsTree() {
+                return true;
+            }
+
+            @Override
             public void beforeFreeze(int root) {
                 freezer.freeze();
             }

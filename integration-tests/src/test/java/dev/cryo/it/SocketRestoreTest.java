@@ -902,6 +902,37 @@ class SocketRestoreTest {
     }
 
     /**
+     * A netlink answer and an inotify event the program reads only once the dump has seized it (keepalived,
+     * BIRD, systemd-networkd read their notifications a moment after they come; here that moment is
+     * SIGUSR1, sent as soon as a tracer shows in its status): the dump was refused ("netlink socket (protocol
+     * 0) has unread messages; not supported"); now it lets the tree run until they are read and seizes it
+     * again, and the restored program finds both queues empty and its socket answering.
+     */
+    @Test
+    void aDumpLetsTheTreeReadItsNetlinkAnswerAndInotifyEventFirst() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("watched"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nlunread.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/nlunread.c").toString(), dir.toString()))) {
+            Path status = Path.of("/proc/" + p.pid() + "/status");
+            Thread nudge = new Thread(() -> {
+                long until = System.nanoTime() + 60_000_000_000L;
+                try { // the program reads once it runs again after the first seize
+                    while (Files.readString(status).contains("TracerPid:\t0\n") && System.nanoTime() < until) {
+                        Thread.sleep(1);
+                    }
+                    Sys.kill(p.pid(), Signals.SIGUSR1);
+                } catch (Exception e) {
+                    // gone, or no seize: the dump's verdict says why
+                }
+            });
+            nudge.start();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            nudge.join();
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /**
      * real13's avahi: a netlink socket with SO_PASSCRED came back without it, and avahi ignored every
      * routing message after the restore ("No sender credentials received"). The restored socket must
      * still have it and hand the kernel's credentials with an answer.

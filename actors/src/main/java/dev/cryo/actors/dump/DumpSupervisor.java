@@ -476,7 +476,7 @@ public final class DumpSupervisor {
                         }
                     }
                     seizeNew(now);
-                    return pending.isEmpty() ? startCollecting() : Behaviors.same();
+                    return pending.isEmpty() ? seized() : Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
@@ -485,6 +485,98 @@ public final class DumpSupervisor {
                         + settings.dump().seizeTimeout().toSeconds() + " s (still waiting for pids " + pending + ": "
                         + dev.cryo.engine.dump.SeizeDelay.explain(pending) + ")"))
                 .build();
+    }
+
+    /** Times the tree was let run again to read its queues (UnreadQueues). */
+    private int thaws;
+
+    private record SeizeAgain() implements Command {}
+
+    /**
+     * The whole tree is stopped: collect it, or first let it run a moment if it holds netlink
+     * messages or inotify/fanotify events it was about to read (UnreadQueues: they cannot be
+     * queued again). Not in a pre-copy, whose dumpers track the running tree's writes, nor with a frozen
+     * cgroup, which would not let the tree read.
+     */
+    private Behavior<Command> seized() {
+        if (!request.preCopy() && !request.hooks().holdsTree() && thaws < dev.cryo.engine.files.UnreadQueues.PAUSES.size()) {
+            List<String> unread = dev.cryo.engine.files.UnreadQueues.of(liveTasks());
+            if (!unread.isEmpty()) {
+                return thawForUnread(unread);
+            }
+        }
+        return startCollecting();
+    }
+
+    /** Releases every task (as a failed dump would), waits the next pause, and seizes the tree anew. */
+    private Behavior<Command> thawForUnread(List<String> unread) {
+        Duration pause = dev.cryo.engine.files.UnreadQueues.PAUSES.get(thaws++);
+        ctx.getLog().info("{}: the tree runs again for {} ms to read it, then is seized anew (try {} of {})",
+                String.join("; ", unread), pause.toMillis(), thaws, dev.cryo.engine.files.UnreadQueues.PAUSES.size());
+        timers.cancelAll();
+        Set<Pid> waiting = new LinkedHashSet<>(tasks.keySet());
+        List<String> problems = new ArrayList<>();
+        String[] cancelled = {null};
+        tasks.values().forEach(t -> {
+            ctx.unwatch(t); // a released dumper stops: that is no failure here
+            t.tell(new TaskDumper.Release(false, taskAdapter));
+        });
+        timers.startSingleTimer(new Timeout("letting the tree run again"), RELEASE_TIMEOUT);
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    if (m.reply() instanceof TaskDumper.Failed f) {
+                        problems.add(f.message());
+                    }
+                    waiting.remove(m.reply().pid());
+                    if (!waiting.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    timers.cancelAll();
+                    tasks.clear();
+                    if (cancelled[0] != null || !problems.isEmpty()) {
+                        return failRunning(cancelled[0] != null ? cancelled[0] : String.join("; ", problems));
+                    }
+                    timers.startSingleTimer(new SeizeAgain(), pause);
+                    return Behaviors.receive(Command.class)
+                            .onMessage(SeizeAgain.class, a -> seizeAgain())
+                            .onMessage(Cancel.class, c -> failRunning(c.why()))
+                            .onMessage(WriterReply.class, w -> failRunning(failureOf(w.reply())))
+                            .build();
+                })
+                .onMessage(Cancel.class, m -> {
+                    cancelled[0] = m.why();
+                    return Behaviors.same();
+                })
+                .onMessage(WriterReply.class, m -> {
+                    problems.add(failureOf(m.reply()));
+                    return Behaviors.same();
+                })
+                .onMessage(Timeout.class, m -> failRunning("timed out letting the tree run again (still waiting for pids "
+                        + waiting + ")"))
+                .build();
+    }
+
+    /** A new seize of the whole tree, as the first one: whoever forked or exited meanwhile is found. */
+    private Behavior<Command> seizeAgain() {
+        zombies.clear();
+        pending.clear();
+        threads = 0;
+        xstateSize = 0;
+        frozenAt = Long.MAX_VALUE;
+        timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
+        try {
+            seizeNew(TreeWalker.walk(request.pid()));
+        } catch (RuntimeException e) {
+            return failRunning(dev.cryo.actors.Failures.describe(e));
+        }
+        return seizing();
+    }
+
+    /** A failure while the tree runs between two seizes: nothing is held but the sockets' hold and the image. */
+    private Behavior<Command> failRunning(String why) {
+        List<String> socketProblems = new ArrayList<>();
+        releaseSockets(false, socketProblems);
+        return failAfterRelease(socketProblems.isEmpty() ? why : why + " (and " + String.join("; ", socketProblems) + ")");
     }
 
     /** A process that left the tree while it was being seized: its dumper holds nothing of it. */

@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * Netlink sockets (route, generic, audit, ...) the way CRIU carries them: protocol, port id,
  * multicast groups (the first 32), destination and options. Unread messages are refused: they
- * answer requests the kernel would not repeat. So is a netfilter socket bound to an nfnetlink_log
+ * answer requests the kernel would not repeat, or are its notifications, which only the kernel can
+ * send; the dump lets the tree read them first (UnreadQueues). So is a netfilter socket bound to an nfnetlink_log
  * group or an nfnetlink_queue: the binding's settings cannot all be read back, and a restored socket
  * without it would wait for packets that never come.
  */
@@ -65,7 +66,8 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
     public NetlinkSocket dump(FdProbe fd, DumpContext ctx) {
         try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
             if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
-                throw p.refuse("netlink socket (protocol " + p.protocol + ") has unread messages; not supported");
+                throw p.refuse("netlink socket (protocol " + p.protocol + ") holds messages " + UnreadQueues.RETRIED
+                        + "; the kernel's cannot be queued again (no process can send from its port 0)");
             }
             SockAddr self = Sockets.sockName(p.sock);
             if (p.protocol == Sockets.NETLINK_NETFILTER && self.port() != 0) {

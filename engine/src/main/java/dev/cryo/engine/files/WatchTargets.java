@@ -217,7 +217,7 @@ final class WatchTargets {
         int pending = atFreeze != null ? atFreeze : pendingBytes(fd.pid(), fd.fd());
         if (pending > 0) {
             throw new IOException(kind + " holds " + pending + " bytes of unread events, which cannot be queued "
-                    + "again; let the program read them and dump again");
+                    + "again, " + UnreadQueues.RETRIED);
         }
     }
 
