@@ -164,6 +164,21 @@ class RestoreTest {
         }
     }
 
+    /**
+     * zdtm's zombie01 shape: a zombie left in a process group whose leader has exited and was reaped
+     * comes back a zombie in that group (the group's helper forks it too); refused before ("is in
+     * process group N, whose leader is not in the tree and which is not its parent's").
+     */
+    @Test
+    void aZombieInTheGroupOfADeadLeaderKeepsIt() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombiepgid.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/zombiepgid.c").toString()))) {
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            String out = checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void anEventLoopKeepsItsEventfdTimerfdAndEpoll() throws Exception {
         try (DetachedProcess p = Workloads.events(tmp)) {

@@ -380,12 +380,26 @@ public final class RestoreSupervisor {
     }
 
     /**
-     * The live children of {@code pid} in its session but in a process group whose leader had
-     * exited, by group: not its group, not one they lead, led by no task of the tree (the dump let
-     * only those through, TreeWalker.checkSessions).
+     * The children of {@code pid} in its session but in a process group whose leader had exited, by
+     * group: not its group, not one they lead, led by no task of the tree (the dump let only those
+     * through, TreeWalker.checkSessions). Zombies too (zdtm's zombie01): the group's helper forks
+     * them, and they die in it later, as any zombie.
      */
     private Map<Integer, List<Integer>> deadGroupsOf(int pid) {
-        return childrenLedByTheDead(pid, TaskIds::pgid, true);
+        Map<Integer, List<Integer>> out = childrenLedByTheDead(pid, TaskIds::pgid, true);
+        TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
+        if (t == null) {
+            return out;
+        }
+        for (ZombieImage z : image.zombies()) {
+            int pgid = z.ids().pgid();
+            if (z.ids().ppid() == pid && pgid != z.pid() && pgid != t.ids().pgid() && z.ids().sid() == t.ids().sid()
+                    && !treePids.contains(pgid)) {
+                out = new java.util.TreeMap<>(out);
+                out.computeIfAbsent(pgid, k -> new java.util.ArrayList<>()).add(z.pid());
+            }
+        }
+        return out;
     }
 
     /**

@@ -222,7 +222,7 @@ public final class TaskRestorerActor {
                         }
                     }
                     m.deadSessions().forEach(restorer::forkInDeadSession);
-                    m.deadGroups().forEach(restorer::forkInDeadGroup);
+                    m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
                     // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
                     m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
                             m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs));

@@ -179,15 +179,15 @@ public final class TreeWalker {
     }
 
     /**
-     * A live task in its parent's session, in a process group whose leader has exited and was
-     * reaped (zdtm's session01: a group leader gone, a member left): the restore's helper takes the
-     * leader's pid, makes the group, forks the task and exits, leaving it to its parent
-     * (RestoreSupervisor.deadGroupsOf). Only where the parent's children get cryo's pid namespace,
-     * in which the leader's pid is known.
+     * A task in its parent's session, in a process group whose leader has exited and was reaped
+     * (zdtm's session01: a group leader gone, a member left; zombie01: the member a zombie): the
+     * restore's helper takes the leader's pid, makes the group, forks the task (a zombie-to-be
+     * too) and exits, leaving it to its parent (RestoreSupervisor.deadGroupsOf). Only where the
+     * parent's children get cryo's pid namespace, in which the leader's pid is known.
      */
     private static boolean groupLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
         int pgid = t.pgrp();
-        if (t.state() == 'Z' || pgid <= 1 || pgid == t.pid() || pgid == parent.pgrp() || t.session() != parent.session()
+        if (pgid <= 1 || pgid == t.pid() || pgid == parent.pgrp() || t.session() != parent.session()
                 || tree.containsKey(pgid) || dev.cryo.kernel.Sys.exists(Pid.of(pgid))) {
             return false;
         }

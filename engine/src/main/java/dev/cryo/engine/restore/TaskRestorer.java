@@ -169,8 +169,8 @@ public final class TaskRestorer {
     }
 
     /** FORK: children in this task's session whose process group's leader had exited, by a helper at its pid. */
-    public void forkInDeadGroup(int pgid, List<Integer> children) {
-        StubAdoption.forkInDeadGroup(t, pgid, children);
+    public void forkInDeadGroup(int pgid, List<Integer> children, java.util.Map<Integer, Integer> exitSignals) {
+        StubAdoption.forkInDeadGroup(t, pgid, children, exitSignals);
     }
 
     /**

@@ -163,16 +163,17 @@ public final class StubAdoption {
      * leader's pid there too (NamespaceScan recorded it).
      */
     public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
-        forkByHelper(t, sid, children, true);
+        forkByHelper(t, sid, children, true, java.util.Map.of());
     }
 
     /**
      * As {@link #forkInDeadSession}, for children left in this task's session in a process group
-     * whose leader had exited (zdtm's session01): the helper at the leader's pid makes the group
+     * whose leader had exited (zdtm's session01; zombie01, a zombie-to-be among them, its death
+     * sending its own {@code exitSignals} entry): the helper at the leader's pid makes the group
      * instead of a session.
      */
-    public static void forkInDeadGroup(TaskContext t, int pgid, List<Integer> children) {
-        forkByHelper(t, pgid, children, false);
+    public static void forkInDeadGroup(TaskContext t, int pgid, List<Integer> children, java.util.Map<Integer, Integer> exitSignals) {
+        forkByHelper(t, pgid, children, false, exitSignals);
     }
 
     /**
@@ -197,7 +198,8 @@ public final class StubAdoption {
         parkStopped(t, zombie);
     }
 
-    private static void forkByHelper(TaskContext t, int sid, List<Integer> children, boolean session) {
+    private static void forkByHelper(TaskContext t, int sid, List<Integer> children, boolean session,
+                                     java.util.Map<Integer, Integer> exitSignals) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
         cloneAt(t, t.main(), t.pid(), 0, 0, sid);
@@ -209,7 +211,7 @@ public final class StubAdoption {
                 h.call("setpgid", SyscallNr.SETPGID, 0, 0);
             }
             for (int child : children) {
-                cloneAt(t, h, helper, 0, dev.cryo.kernel.Signals.SIGCHLD, child);
+                cloneAt(t, h, helper, 0, exitSignals.getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD), child);
                 park(t, child);
             }
         }
