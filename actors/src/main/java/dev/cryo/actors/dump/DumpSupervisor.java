@@ -183,7 +183,9 @@ public final class DumpSupervisor {
 
     private Behavior<Command> start() {
         frozenAt = Long.MAX_VALUE; // the first task's seize sets it
-        pool.preallocate(buffersFor(TreeWalker.walk(request.pid())));
+        List<Pid> tree = TreeWalker.walk(request.pid());
+        pool.preallocate(buffersFor(tree));
+        tree.forEach(dev.cryo.kernel.ptrace.SigreturnRoute::learn); // a scan of their code, not in the frozen window
         if (request.preCopy()) {
             return startTracking();
         }

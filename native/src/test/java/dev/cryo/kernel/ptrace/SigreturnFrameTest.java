@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SigreturnFrameTest {
@@ -81,6 +82,22 @@ class SigreturnFrameTest {
         Registers read = regs().with(Registers.RAX, -512).with(Registers.ORIG_RAX, 0).with(Registers.RIP, 0x5002);
         assertEquals(0, SigreturnFrame.resumed(read).rax());
         assertEquals(0x5000, SigreturnFrame.resumed(read).rip());
+    }
+
+    /**
+     * A dump learns the tree's gadgets before its seize (DumpSupervisor): the find of the frozen
+     * window then only checks them, it scans no code (in a cold JVM the scan was some 50 ms of CPU).
+     */
+    @Test
+    void aProcessLearnedBeforeItsSeizeIsNotScannedAgainByFind() {
+        dev.cryo.kernel.Pid self = dev.cryo.kernel.Pid.of((int) ProcessHandle.current().pid());
+        SigreturnRoute.forgetAll();
+        long before = SigreturnRoute.scannedBytes();
+        SigreturnRoute.learn(self);
+        long learned = SigreturnRoute.scannedBytes();
+        assertTrue(learned > before, "learn scans the code of a process it has not seen");
+        assertNotNull(SigreturnRoute.find(self, dev.cryo.kernel.proc.ProcFs.maps(self)));
+        assertEquals(learned, SigreturnRoute.scannedBytes(), "find scanned again");
     }
 
     @Test
