@@ -3,7 +3,9 @@
  * connected to it and a datagram from a named sender unread. On SIGUSR2 the server must read the
  * queued datagram (from the sender's name), then one the client sends after the restore; the FIFO
  * must still stand at the path (open and working), and the server keep its name. zdtm's
- * fifo_upon_unix_socket00 found it refused. argv[1]: a directory. Prints PASS or FAIL: reason.
+ * fifo_upon_unix_socket00 found it refused. argv[1]: a directory; argv[2] "relative": the server
+ * and the sender bind relative names in it, then the program moves to / (zdtm's
+ * fifo_upon_unix_socket01, refused: its names no longer resolve in its cwd). Prints PASS or FAIL.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -15,16 +17,21 @@
 
 #include "workload.h"
 
+static int relative;
+
 static struct sockaddr_un named(const char *dir, const char *name) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, name);
+    if (relative) snprintf(a.sun_path, sizeof a.sun_path, "%s", name);
+    else snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, name);
     return a;
 }
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 2) fail("usage: dgramgone DIR");
+    if (argc < 2) fail("usage: dgramgone DIR [relative]");
+    relative = argc > 2 && !strcmp(argv[2], "relative");
+    if (relative && chdir(argv[1])) fail("chdir DIR");
     struct sockaddr_un srv = named(argv[1], "srv"), snd = named(argv[1], "snd");
     unlink(srv.sun_path);
     unlink(snd.sun_path);
@@ -34,6 +41,7 @@ int main(int argc, char **argv) {
     if (unlink(srv.sun_path) || mkfifo(srv.sun_path, 0600)) fail("replace the socket file by a FIFO");
     int fifo = open(srv.sun_path, O_RDWR);
     if (fifo < 0) fail("open the FIFO");
+    if (relative && chdir("/")) fail("chdir /");
     printf("ready\n");
     while (!check) pause();
     char buf[64] = {0};
@@ -45,7 +53,12 @@ int main(int argc, char **argv) {
     memset(buf, 0, sizeof buf);
     if (recv(s, buf, sizeof buf - 1, MSG_DONTWAIT) != 5 || strcmp(buf, "after")) fail("the server receives the client's");
     struct stat st;
-    if (lstat(srv.sun_path, &st) || !S_ISFIFO(st.st_mode)) { printf("FAIL: no FIFO at %s any more\n", srv.sun_path); return 1; }
+    char fifopath[256];
+    snprintf(fifopath, sizeof fifopath, "%s/srv", argv[1]);
+    if (lstat(fifopath, &st) || !S_ISFIFO(st.st_mode)) { printf("FAIL: no FIFO at %s any more\n", fifopath); return 1; }
+    struct stat l1, l2;
+    if (relative && ((lstat("/srv", &l1) == 0 && S_ISSOCK(l1.st_mode)) || (lstat("/snd", &l2) == 0 && S_ISSOCK(l2.st_mode))))
+        fail("a socket file was left in the cwd");
     if (write(fifo, "f", 1) != 1 || read(fifo, buf, 1) != 1) fail("the FIFO");
     len = sizeof from;
     if (getsockname(s, (void *)&from, &len) || strcmp(from.sun_path, srv.sun_path)) fail("the server's name");

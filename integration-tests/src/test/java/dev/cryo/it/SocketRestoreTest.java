@@ -839,6 +839,17 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "dgramgone", dir.toString()));
     }
 
+    /**
+     * zdtm's fifo_upon_unix_socket01 was refused ("bound to a relative path that is not its socket
+     * file in the cwd"): the same with relative names, the program moved to / since. The kernel
+     * names the directory the server's removed file and the sender's file were bound in.
+     */
+    @Test
+    void relativeNamesBoundElsewhereThanTheCwdComeBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "dgramgone", dir.toString(), "relative"));
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

@@ -267,6 +267,25 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         + " net namespace").orElse(null);
     }
 
+    /**
+     * The directory a socket bound to the relative {@code name} was bound in, from the file the kernel
+     * keeps for it (SIOCUNIXFILE), removed since or not; null when the holder sees the files otherwise
+     * than cryo (the path would be cryo's) or the kernel does not tell.
+     */
+    private static String boundIn(SocketProbe p, String name, int pid) throws IOException {
+        if (ownView(pid)) {
+            return null;
+        }
+        try (dev.cryo.kernel.Fd file = dev.cryo.kernel.net.Sockets.unixFile(p.sock)) {
+            String at = Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString();
+            at = at.endsWith(" (deleted)") ? at.substring(0, at.length() - " (deleted)".length()) : at;
+            Path dir = Path.of(at).getParent();
+            return at.startsWith("/") && dir != null && at.equals(dir.resolve(name).toString()) ? dir.toString() : null;
+        } catch (dev.cryo.kernel.KernelException e) {
+            return null;
+        }
+    }
+
     /** The view of the files {@code pid} has: its mount namespace and its root. */
     private static String viewOf(int pid) throws IOException {
         return Namespaces.link(Integer.toString(pid), "mnt") + " "
@@ -322,8 +341,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     f = Path.of(cwd).resolve(path);
                     if (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno()) {
-                        throw p.refuse(what + ": bound to a relative path that is not its socket file in the cwd of pid "
-                                + fd.pid().value() + " (" + cwd + "); not supported");
+                        // the cwd moved since the bind (zdtm's fifo_upon_unix_socket01): the kernel names the directory
+                        String dir = boundIn(p, path, fd.pid().value());
+                        if (dir == null) {
+                            throw p.refuse(what + ": bound to a relative path that is not its socket file in the cwd of pid "
+                                    + fd.pid().value() + " (" + cwd + "), and the directory it was bound in is not found;"
+                                    + " not supported");
+                        }
+                        cwd = dir;
+                        f = Path.of(dir).resolve(path);
                     }
                     bindDir = cwd;
                 }
@@ -726,9 +752,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (!name.isUnbound()) {
             String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
             if ((u.fileMode() == FILE_GONE || moveTo != null) && u.type() == Sockets.SOCK_DGRAM) {
-                hub.bindUntilFilled(s, name, moveTo); // its clients connect and its senders send by that name first
+                hub.bindUntilFilled(s, u.bindDir(), name, moveTo); // its clients connect and its senders send by that name first
             } else if (u.fileMode() == FILE_GONE || moveTo != null) {
-                SocketHub.bindWithoutFile(s, name, moveTo);
+                SocketHub.bindWithoutFile(s, u.bindDir(), name, moveTo);
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
@@ -1013,8 +1039,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     standIns.at(m.credPid());
                 }
                 int was = passcred(sender, 0);
+                SockAddr dest = from != null ? null : reachedBy(u); // a relative name by its file's whole path
+                if (from == null && dest == null) {
+                    throw new RestoreException("unread datagrams to " + u.address() + " cannot be queued again: the"
+                            + " path of its file in " + u.bindDir() + " does not fit in sun_path");
+                }
                 try {
-                    sendAll(sender, m, files, from != null ? null : u.address());
+                    sendAll(sender, m, files, dest);
                 } finally {
                     passcred(sender, was);
                 }

@@ -488,7 +488,7 @@ public final class SocketHub implements AutoCloseable {
             if (name.isAbstract()) {
                 Sockets.bind(s, name);
             } else {
-                bindAside(s, name, null);
+                bindAside(s, "", name, null);
             }
         } catch (KernelException | IOException e) {
             s.close();
@@ -503,9 +503,9 @@ public final class SocketHub implements AutoCloseable {
      * Binds {@code s} to a path whose socket file is gone: the name stays the socket's, the file it
      * makes is removed at once, and whatever stands at the path is put back.
      */
-    public static void bindWithoutFile(Fd s, SockAddr name, String moveTo) {
+    public static void bindWithoutFile(Fd s, String dir, SockAddr name, String moveTo) {
         try {
-            bindAside(s, name, moveTo);
+            bindAside(s, dir, name, moveTo);
         } catch (IOException e) {
             throw new RestoreException("cannot bind a unix socket to " + name + " without its file: " + e.getMessage(), e);
         }
@@ -516,9 +516,8 @@ public final class SocketHub implements AutoCloseable {
      * the path aside) until every socket is connected and every queue filled: datagram clients
      * connect, and senders send, by that name. Then the file is removed and the path given back.
      */
-    public void bindUntilFilled(Fd s, SockAddr name, String moveTo) {
-        String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
-        Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
+    public void bindUntilFilled(Fd s, String dir, SockAddr name, String moveTo) {
+        Path path = fileOf(dir, name);
         try {
             Path aside = null;
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
@@ -527,7 +526,7 @@ public final class SocketHub implements AutoCloseable {
             }
             Path moved = aside;
             try {
-                Sockets.bind(s, name);
+                bindIn(s, dir, name);
             } catch (RuntimeException e) {
                 if (moved != null) {
                     Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -553,16 +552,15 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private static void bindAside(Fd s, SockAddr name, String moveTo) throws IOException {
-        String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
-        Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
+    private static void bindAside(Fd s, String dir, SockAddr name, String moveTo) throws IOException {
+        Path path = fileOf(dir, name);
         Path aside = null;
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
             Files.move(path, aside, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
         try {
-            Sockets.bind(s, name);
+            bindIn(s, dir, name);
             if (moveTo == null) {
                 Files.delete(path);
             } else {
@@ -572,6 +570,22 @@ public final class SocketHub implements AutoCloseable {
             if (aside != null) {
                 Files.move(aside, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
+        }
+    }
+
+    /** The file of socket name {@code name}; a relative name is in {@code dir} (empty: an absolute name). */
+    private static Path fileOf(String dir, SockAddr name) {
+        String raw = new String(name.address(), java.nio.charset.StandardCharsets.UTF_8);
+        Path path = Path.of(raw.indexOf(0) >= 0 ? raw.substring(0, raw.indexOf(0)) : raw);
+        return dir.isEmpty() ? path : Path.of(dir).resolve(path);
+    }
+
+    /** bind(2) to {@code name}, a relative name in {@code dir}. */
+    private static void bindIn(Fd s, String dir, SockAddr name) {
+        if (dir.isEmpty()) {
+            Sockets.bind(s, name);
+        } else {
+            Sockets.bindIn(s, dir, name);
         }
     }
 

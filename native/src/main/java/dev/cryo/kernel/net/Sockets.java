@@ -75,6 +75,8 @@ public final class Sockets {
             MSG_CTRUNC = 8, MSG_CMSG_CLOEXEC = 0x40000000;
     public static final int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public static final int SIOCINQ = 0x541B, SIOCOUTQ = 0x5411, SIOCOUTQNSD = 0x894B, SIOCGSKNS = 0x894C;
+    /** SIOCPROTOPRIVATE + 0 on a unix socket: an O_PATH fd of the file it is bound to (Linux 6.1). */
+    public static final int SIOCUNIXFILE = 0x89E0;
     private static final int SCM_RIGHTS = 1, SCM_CREDENTIALS = 2;
 
     public static Fd socket(int family, int type, int protocol) {
@@ -347,6 +349,11 @@ public final class Sockets {
         m.setInt(0, 0);
         Sys.call(() -> "ioctl(" + s + ", " + name + ")", SyscallNr.IOCTL, s.value(), request, Sys.address(m), 0);
         return m.getInt(0);
+    }
+
+    /** The file a bound unix socket's name made, as an O_PATH fd (SIOCUNIXFILE), whatever its name resolves to now. */
+    public static Fd unixFile(Fd s) {
+        return new Fd((int) Sys.call(() -> "ioctl(" + s + ", SIOCUNIXFILE)", SyscallNr.IOCTL, s.value(), SIOCUNIXFILE, 0, 0));
     }
 
     /** The network namespace of a socket, as an fd of the namespace (SIOCGSKNS). */
