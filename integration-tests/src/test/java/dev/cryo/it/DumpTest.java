@@ -65,6 +65,7 @@ class DumpTest {
             String text = Files.readString(log);
             assertTrue(text.contains("DEBUG") && text.contains("threads seized in"), text);
             assertTrue(text.contains("committed the image"), text);
+            assertTrue(text.contains("cryo's CPU time from the freeze to the thaw"), text);
             assertFalse(r.err().contains("DEBUG"), "with -o nothing is logged to stderr: " + r.err());
         }
     }

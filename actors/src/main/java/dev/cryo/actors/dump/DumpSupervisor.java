@@ -131,6 +131,7 @@ public final class DumpSupervisor {
     private final List<Long> roundPages = new ArrayList<>();
     private long frozenAt;
     private long thawedAt; // the last task released (resumed, or sent SIGKILL)
+    private long cpuAtFreeze = -1; // this JVM's CPU time when the freeze began, at -vv only
     private SocketDumpState sockets;
     /** The tables the tree's processes share, read once the whole tree is stopped. */
     private dev.cryo.engine.dump.SharedTables tables = dev.cryo.engine.dump.SharedTables.NONE;
@@ -219,6 +220,9 @@ public final class DumpSupervisor {
             return abort(dev.cryo.actors.Failures.describe(e));
         }
         raisePriority();
+        if (ctx.getLog().isDebugEnabled()) {
+            cpuAtFreeze = processCpuNanos();
+        }
         List<Pid> tree = TreeWalker.walk(request.pid());
         if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
             FreezePriority.raiseGroupsOf(tree.stream().map(Pid::value).toList());
@@ -701,6 +705,7 @@ public final class DumpSupervisor {
                         thawedAt = Math.max(thawedAt, r.atNanos());
                         if (released.size() == tasks.size()) {
                             lowerPriority(); // the tree runs: the image's last pages are not in a hurry
+                            logThaw();
                         }
                     } else if (early && m.reply() instanceof TaskDumper.Failed f) {
                         released.add(p); // let go, or left to its dumper's PostStop
@@ -808,6 +813,23 @@ public final class DumpSupervisor {
                 .build();
     }
 
+    /**
+     * At -vv: the frozen window's wall time and this JVM's CPU time (all its threads) from the
+     * freeze to the thaw, which tells work from waiting for a CPU (under load a cold command's
+     * window was mostly waiting).
+     */
+    private void logThaw() {
+        if (cpuAtFreeze >= 0 && thawedAt > 0 && frozenAt != Long.MAX_VALUE) {
+            ctx.getLog().debug("the tree was frozen {} ms; cryo's CPU time from the freeze to the thaw {} ms",
+                    (thawedAt - frozenAt) / 1_000_000, (processCpuNanos() - cpuAtFreeze) / 1_000_000);
+        }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
     private DumpReport report(long imageBytes) {
         long now = System.nanoTime();
         long thawed = thawedAt > 0 ? thawedAt : now;
@@ -882,6 +904,7 @@ public final class DumpSupervisor {
                     if (released.size() < tasks.size()) {
                         return Behaviors.same();
                     }
+                    logThaw();
                     if (kill) {
                         releaseSockets(true, problems); // closed in repair mode: the peers notice nothing
                         problems.addAll(semaphores.putBack());
