@@ -33,8 +33,7 @@ class CowSharingTest {
     @ParameterizedTest
     @ValueSource(strings = {"", "--pre-copy"})
     void pagesSharedSinceAForkComeBackSharedAndTheTreeUsesNoMoreMemory(String option) throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cowshare.out"),
-                TestPrograms.compile("/c/cowshare.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("cowshare.out"), "cowshare")) {
             long before = Workloads.pssKib(p.pid().value());
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img, option.isEmpty() ? new String[0] : new String[] {option});
@@ -62,8 +61,7 @@ class CowSharingTest {
      */
     @Test
     void aTreeLeftRunningStillSharesItsPages() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cowshare.out"),
-                TestPrograms.compile("/c/cowshare.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("cowshare.out"), "cowshare")) {
             long before = Workloads.pssKib(p.pid().value());
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
             assertEquals(0, dump.code(), dump.toString());

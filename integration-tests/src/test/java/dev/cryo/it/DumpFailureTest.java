@@ -175,8 +175,7 @@ class DumpFailureTest {
 
     @Test
     void aSysvSegmentMappedInPartIsRefused() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sysv.out"), "sysvshm")) {
             Path img = tmp.resolve("img");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
@@ -191,8 +190,7 @@ class DumpFailureTest {
     @Test
     void aRefusalFoundByATaskDumperKeepsItsStackTraceInTheDebugLogNotOnTheTerminal() throws Exception {
         // the refusal is raised in the task's dumper actor and crosses to the supervisor as text
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sysvshm.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sysv.out"), "sysvshm")) {
             Path log = tmp.resolve("dump.log");
             Cli r = Cli.run("-vv", "-o", log.toString(), "dump", "-t", p.pid().toString(), "-D",
                     tmp.resolve("img").toString(), "--no-progress");

@@ -134,8 +134,7 @@ class DumpTest {
 
     @Test
     void childrenForkedWhileSeizingAreCaughtToo() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("forker.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/forker.c").toString()));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("forker.out"), "forker");
              dev.cryo.api.Cryo cryo = dev.cryo.api.Cryo.create()) {
             int group = p.pid().value(); // setsid made the forker a group leader; its children share the group
             // start the forking and dump at once: children keep appearing while the tree is seized

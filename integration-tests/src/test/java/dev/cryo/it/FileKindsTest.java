@@ -25,8 +25,7 @@ class FileKindsTest {
     @Test
     void fdsAtAnyNumberOPathDirectoriesProcAndSysFilesAndStatusFlagsComeBack() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fdkinds.out"),
-                TestPrograms.compile("/c/fdkinds.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("fdkinds.out"), "fdkinds", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -74,8 +73,7 @@ class FileKindsTest {
     @Test
     void aPosixMessageQueueRemovedSinceTheDumpFailsTheRestoreByName() throws Exception {
         int pid;
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mqueue.out"),
-                TestPrograms.compile("/c/mqueue.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("mqueue.out"), "mqueue")) {
             pid = p.pid().value();
             DumpRestore.dump(pid, tmp.resolve("img"));
         }
@@ -184,8 +182,7 @@ class FileKindsTest {
     @Test
     void openFilesSharedAcrossProcessesAndDupsAreOneOpenFileAgain() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sharedfiles.out"),
-                TestPrograms.compile("/c/sharedfiles.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sharedfiles.out"), "sharedfiles", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -203,8 +200,7 @@ class FileKindsTest {
     @org.junit.jupiter.params.provider.ValueSource(strings = {"files", "fs"})
     void processesSharingTheirParentsTablesShareThemAgain(String mode) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sharedtables.out"),
-                TestPrograms.compile("/c/sharedtables.c").toString(), dir.toString(), mode))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sharedtables.out"), "sharedtables", dir.toString(), mode)) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -220,8 +216,7 @@ class FileKindsTest {
      */
     @Test
     void epollWatchesWhoseFdsWereClosedAreWatchedAgain() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("epollclosed.out"),
-                TestPrograms.compile("/c/epollclosed.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("epollclosed.out"), "epollclosed")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -238,8 +233,7 @@ class FileKindsTest {
     @Test
     void aDeletedFifoHeldByTwoProcessesComesBackWithItsBytes() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fifoghost.out"),
-                TestPrograms.compile("/c/fifoghost.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("fifoghost.out"), "fifoghost", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -298,8 +292,7 @@ class FileKindsTest {
     @Test
     void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("symlinkfd.out"),
-                TestPrograms.compile("/c/symlinkfd.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("symlinkfd.out"), "symlinkfd", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             assertTrue(Cli.run("show", img.toString(), "fds").out().contains("symlink"), "shown as a symlink");
@@ -310,8 +303,7 @@ class FileKindsTest {
     @Test
     void flockPosixAndOfdLocksAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("locks.out"),
-                TestPrograms.compile("/c/locks.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("locks.out"), "locks", dir.toString())) {
             Path lockFile = dir.resolve("flock");
             assertEquals(1, flockNonBlocking(lockFile), "the workload does not hold its flock");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--file-locks");
@@ -330,8 +322,7 @@ class FileKindsTest {
     @Test
     void locksOnDeletedFilesAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghostlocks.out"),
-                TestPrograms.compile("/c/ghostlocks.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ghostlocks.out"), "ghostlocks", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String fds = Cli.run("show", img.toString()).out();
@@ -344,8 +335,7 @@ class FileKindsTest {
     @Test
     void readAndWriteLeasesAreHeldAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("leases.out"),
-                TestPrograms.compile("/c/leases.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("leases.out"), "leases", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String fds = Cli.run("show", img.toString()).out();
@@ -364,8 +354,7 @@ class FileKindsTest {
     @Test
     void aLeaseBeingBrokenIsBrokenAgainAfterTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("leasebreak.out"),
-                TestPrograms.compile("/c/leasebreak.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("leasebreak.out"), "leasebreak", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dump(p.pid().value(), img).restoreDetached(p.output());
             String show = Cli.run("show", img.toString()).out();
@@ -531,8 +520,7 @@ class FileKindsTest {
     @Test
     void inotifyWatchesComeBackWithTheirNumbersMasksAndTargetsAndReportEvents() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("watched"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotify.out"),
-                TestPrograms.compile("/c/inotify.c").toString(), dir.toString(), "idle"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("inotify.out"), "inotify", dir.toString(), "idle")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -575,8 +563,7 @@ class FileKindsTest {
     @Test
     void anInotifyWatchOnADeletedFileComesBackOnThatFileWithNoEventOfTheRestore() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("watched"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotifygone.out"),
-                TestPrograms.compile("/c/inotifygone.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("inotifygone.out"), "inotifygone", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             String show = Cli.run("show", img.toString()).out();
@@ -589,8 +576,7 @@ class FileKindsTest {
     @Test
     void anInotifyQueueHoldingUnreadEventsIsRefusedAndTheTaskRunsOn() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("watched"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("inotify.out"),
-                TestPrograms.compile("/c/inotify.c").toString(), dir.toString(), "queued"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("inotify.out"), "inotify", dir.toString(), "queued")) {
             Path img = tmp.resolve("img");
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
             assertEquals(1, dump.code(), dump.toString());
@@ -605,8 +591,7 @@ class FileKindsTest {
     void fanotifyMarksOnAFileAMountAndAFilesystemComeBackAndReportEvents() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("fan"));
         try (Mounts m = Mounts.of(dir)) {
-            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fanotify.out"),
-                    TestPrograms.compile("/c/fanotify.c").toString(), dir.toString(), "idle"))) {
+            try (DetachedProcess p = Workloads.program(tmp.resolve("fanotify.out"), "fanotify", dir.toString(), "idle")) {
                 Path img = tmp.resolve("img");
                 DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
                 String show = Cli.run("show", img.toString()).out();
@@ -622,8 +607,7 @@ class FileKindsTest {
     void aFanotifyQueueHoldingUnreadEventsIsRefusedAndTheTaskRunsOn() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("fan"));
         try (Mounts m = Mounts.of(dir)) {
-            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fanotify.out"),
-                    TestPrograms.compile("/c/fanotify.c").toString(), dir.toString(), "queued"))) {
+            try (DetachedProcess p = Workloads.program(tmp.resolve("fanotify.out"), "fanotify", dir.toString(), "queued")) {
                 Path img = tmp.resolve("img");
                 Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
                 assertEquals(1, dump.code(), dump.toString());

@@ -134,8 +134,7 @@ class ListenerHoldTest {
         try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
             port = probe.getLocalPort();
         }
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpbusy.out"),
-                TestPrograms.compile("/c/udpbusy.c").toString(), Integer.toString(port)))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("udpbusy.out"), "udpbusy", Integer.toString(port))) {
             java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
             java.util.concurrent.atomic.AtomicInteger unreachable = new java.util.concurrent.atomic.AtomicInteger();
             java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();

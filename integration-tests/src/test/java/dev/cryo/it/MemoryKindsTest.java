@@ -23,8 +23,7 @@ class MemoryKindsTest {
     @ParameterizedTest
     @ValueSource(strings = {"", "--pre-copy"})
     void guardPagesStayGuardPages(String option) throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("guards.out"),
-                TestPrograms.compile("/c/guards.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("guards.out"), "guards")) {
             String[] opts = option.isEmpty() ? new String[0] : new String[] {option};
             String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), opts));
             assertTrue(out.contains("PASS"), out);
@@ -33,8 +32,7 @@ class MemoryKindsTest {
 
     @Test
     void adviceAndLocksOfEachMappingComeBack() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("vmflags.out"),
-                TestPrograms.compile("/c/vmflags.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("vmflags.out"), "vmflags")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -51,8 +49,7 @@ class MemoryKindsTest {
     @Test
     void aDeletedFileAndAMemfdKeepTheirOwnerAndMode() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("owners.out"),
-                TestPrograms.compile("/c/owners.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("owners.out"), "owners", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -68,8 +65,7 @@ class MemoryKindsTest {
     @Test
     void aReadOnlySharedMappingOfAFileOpenForWritingCanStillBeMadeWritable() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("fileprot.out"),
-                TestPrograms.compile("/c/fileprot.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("fileprot.out"), "fileprot", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -112,8 +108,7 @@ class MemoryKindsTest {
     /** Flags of the address space: transparent huge pages off (prctl), the coredump filter. */
     @Test
     void theAddressSpacesThpAndCoredumpFlagsComeBack() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mmflags.out"),
-                TestPrograms.compile("/c/mmflags.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("mmflags.out"), "mmflags")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -163,8 +158,7 @@ class MemoryKindsTest {
     @Test
     void filesMadeWithOTmpfileComeBackUnnamedAndLinkable() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tmpfile.out"),
-                TestPrograms.compile("/c/tmpfile.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("tmpfile.out"), "tmpfile", dir.toString())) {
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
             String out = RestoreTest.checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
@@ -211,8 +205,7 @@ class MemoryKindsTest {
     @Test
     void deletedFilesStillMappedComeBackSharedAndAreGoneAgain() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghost.out"),
-                TestPrograms.compile("/c/ghost.c").toString(), dir.toString(), "20000"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ghost.out"), "ghost", dir.toString(), "20000")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             assertFalse(java.nio.file.Files.exists(dir.resolve("ghost-data")), "the restore left the deleted file behind");
@@ -225,8 +218,7 @@ class MemoryKindsTest {
     @Test
     void aDeletedFileAboveTheGhostLimitIsRefusedUntilTheLimitIsRaised() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghost.out"),
-                TestPrograms.compile("/c/ghost.c").toString(), dir.toString(), Integer.toString(3 << 20)))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ghost.out"), "ghost", dir.toString(), Integer.toString(3 << 20))) {
             Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
                     "--no-progress");
             assertEquals(1, refused.code(), refused.toString());
@@ -245,8 +237,7 @@ class MemoryKindsTest {
 
     @Test
     void memfdsComeBackWithNameSizeSealsPositionAndContentsSharedByFdsMappingsAndTasks() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("memfd.out"),
-                TestPrograms.compile("/c/memfd.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("memfd.out"), "memfd")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);
@@ -280,8 +271,7 @@ class MemoryKindsTest {
     @Test
     void deletedFilesHeldOpenComeBack() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ghostfd.out"),
-                TestPrograms.compile("/c/ghostfd.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ghostfd.out"), "ghostfd", dir.toString())) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             assertFalse(java.nio.file.Files.exists(dir.resolve("ghost-open")), "the restore left the deleted file behind");
@@ -296,8 +286,7 @@ class MemoryKindsTest {
      */
     @Test
     void hugetlbMemoryIsRefusedAndTheTaskRunsOn() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("huge.out"),
-                TestPrograms.compile("/c/hugetlb.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("huge.out"), "hugetlb")) {
             Cli dump = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("img").toString(),
                     "--no-progress");
             assertEquals(1, dump.code(), dump.toString());
@@ -315,8 +304,7 @@ class MemoryKindsTest {
     @Test
     void privateHugetlbMemoryComesBackInHugePages() throws Exception {
         try (HugePages pool = HugePages.atLeastFree(3);
-             DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("hugep.out"),
-                     TestPrograms.compile("/c/hugetlb_private.c").toString()))) {
+             DetachedProcess p = Workloads.program(tmp.resolve("hugep.out"), "hugetlb_private")) {
             assertFalse(p.outputText().contains("nohuge"), "the pool had three free huge pages: " + p.outputText());
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
             String out = RestoreTest.checkAndReap(r);
@@ -328,8 +316,7 @@ class MemoryKindsTest {
     @Test
     void removedDirectoriesHeldOpenComeBackRemoved() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dirgone.out"),
-                TestPrograms.compile("/c/dirgone.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("dirgone.out"), "dirgone", dir.toString())) {
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
             assertFalse(java.nio.file.Files.exists(dir.resolve("a")) || java.nio.file.Files.exists(dir.resolve("b")),
                     "the restore left a removed directory behind");
@@ -342,8 +329,7 @@ class MemoryKindsTest {
     @Test
     void aDeletedCurrentDirectoryComesBackDeleted() throws Exception {
         Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cwd.out"),
-                TestPrograms.compile("/c/cwdgone.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("cwd.out"), "cwdgone", dir.toString())) {
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
             assertFalse(java.nio.file.Files.exists(dir.resolve("gone")), "the restore left the removed directory behind");
             String out = RestoreTest.checkAndReap(r);

@@ -71,8 +71,7 @@ class PidFdTest {
     /** Two tasks each holding a pidfd of one reaped task, opened apart (zdtm pidfd_diffdead): refused, named. */
     @Test
     void pidfdsOfOneReapedTaskHeldByTwoTasksAreRefused() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("piddead.out"),
-                TestPrograms.compile("/c/piddead.c").toString(), "apart"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("piddead.out"), "piddead", "apart")) {
             Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, d.code(), d.toString());
             assertTrue(d.err().matches("(?s).*pid \\d+ fd \\d+: a pidfd of a process that has exited and been reaped, of"

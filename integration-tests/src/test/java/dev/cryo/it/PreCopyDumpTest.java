@@ -109,8 +109,7 @@ class PreCopyDumpTest {
      */
     @Test
     void aTaskRemappingItsMemoryWhileTheRoundsRunIsPreCopied() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("remapchurn.out"),
-                TestPrograms.compile("/c/remapchurn.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("remapchurn.out"), "remapchurn")) {
             DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--pre-copy");
             String out = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
             assertTrue(out.contains("PASS"), out);

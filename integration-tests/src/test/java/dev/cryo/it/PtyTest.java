@@ -179,8 +179,7 @@ class PtyTest {
     void aHalfTypedLineIsReadWholeOnceAfterTheRestoreWithoutASecondEcho() throws Exception {
         // ptyline.c: a child blocked in a canonical read with "wor" typed, "late\r\nwor" unread on the
         // master, the slave's ICANON locked, its node chown'd and chmod 0600; it checks all of it itself
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("line.out"),
-                TestPrograms.compile("/c/ptyline.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("line.out"), "ptyline")) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 String out = Workloads.check(r);
@@ -193,8 +192,7 @@ class PtyTest {
 
     @Test
     void aTreeLeftRunningGetsTheBytesTakenFromItsPtyBack() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("line.out"),
-                TestPrograms.compile("/c/ptyline.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("line.out"), "ptyline")) {
             Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
                     "--leave-running");
             assertEquals(0, d.code(), d.toString());

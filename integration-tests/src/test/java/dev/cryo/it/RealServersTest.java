@@ -187,7 +187,7 @@ class RealServersTest {
         }
     }
 
-    private static int treeSize(int root) {
+    static int treeSize(int root) {
         try {
             return StateComparator.tree(root).size();
         } catch (Exception e) {

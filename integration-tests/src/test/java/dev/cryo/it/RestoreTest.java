@@ -99,8 +99,7 @@ class RestoreTest {
     /** zdtm's session02 found it (refused since): a child forked before its parent's setsid keeps the old session. */
     @Test
     void aChildForkedBeforeItsParentsSetsidKeepsTheOldSession() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("earlysid.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/earlysid.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("earlysid.out"), "earlysid")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             String out = checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
@@ -114,8 +113,7 @@ class RestoreTest {
      */
     @Test
     void aTaskKeepsASessionThreeLevelsUpWhoseMembersBelowMadeTheirOwn() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sidchain.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sidchain.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sidchain.out"), "sidchain")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             assertPassOnce(checkAndReap(r));
         }
@@ -142,8 +140,7 @@ class RestoreTest {
      */
     @Test
     void aSubreapersChildrenInTheSessionOfADeadLeaderKeepIt() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("deadsid.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/deadsid.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadsid.out"), "deadsid")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             String out = checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
@@ -156,8 +153,7 @@ class RestoreTest {
      */
     @Test
     void tasksInTheGroupOfADeadLeaderKeepIt() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("deadpgid.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/deadpgid.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadpgid.out"), "deadpgid")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             String out = checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
@@ -171,8 +167,7 @@ class RestoreTest {
      */
     @Test
     void aZombieInTheGroupOfADeadLeaderKeepsIt() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombiepgid.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/zombiepgid.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("zombiepgid.out"), "zombiepgid")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             String out = checkAndReap(r);
             assertTrue(out.contains("PASS"), out);
@@ -195,8 +190,7 @@ class RestoreTest {
 
     @Test
     void sharedAnonymousMemoryIsSharedAgainAfterTheRestore() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shm.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("shm.out"), "shm")) {
             Thread.sleep(100);
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             Thread.sleep(100);
@@ -206,8 +200,7 @@ class RestoreTest {
 
     @Test
     void aSysvSegmentAttachedByParentAndChildIsAttachedAgainWithItsContents() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "sysv"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sysv.out"), "shm", "sysv")) {
             String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
             try {
                 DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
@@ -222,8 +215,7 @@ class RestoreTest {
     /** valgrind unmaps its guest's [vdso]: the dump found no syscall to inject through and refused. */
     @Test
     void aTaskThatUnmappedItsVdsoIsDumpedAndRestoredWithoutIt() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("novdso.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/novdso.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("novdso.out"), "novdso")) {
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             Thread.sleep(100);
             assertPassOnce(checkAndReap(r));
@@ -233,8 +225,7 @@ class RestoreTest {
     /** fio's idiom (shmget, shmat, IPC_RMID, fork) was refused: the segment would vanish with the tree. */
     @Test
     void aSysvSegmentMarkedForRemovalComesBackSharedWithItsContentsAndStillMarked() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("rmid.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "rmid"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("rmid.out"), "shm", "rmid")) {
             Thread.sleep(100);
             DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
             Thread.sleep(100);
@@ -245,8 +236,7 @@ class RestoreTest {
     /** zdtm's shm-mp: an attachment split by mprotect was refused as "only part of the segment is mapped". */
     @Test
     void aSysvAttachmentSplitByMprotectIsAttachedBackWholeWithEachPartsProtection() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shmsplit.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/shmsplit.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("shmsplit.out"), "shmsplit")) {
             String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
             try {
                 DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
@@ -259,8 +249,7 @@ class RestoreTest {
 
     @Test
     void aSysvSegmentRemovedSinceTheDumpIsRefusedBeforeAnyProcessIsCreated() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sysv.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/shm.c").toString(), "sysv"))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sysv.out"), "shm", "sysv")) {
             String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElseThrow().substring(6);
             int pid = p.pid().value();
             Path img = tmp.resolve("img");
@@ -448,8 +437,7 @@ class RestoreTest {
      */
     @Test
     void aSignalSentBeforeTheRestoredTreeRunsInterruptsItsPause() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pause.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/pauseloop.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("pause.out"), "pauseloop")) {
             DetachedProcess restored = dumpAndRestoreLeftStopped(p, 1);
             try {
                 Sys.kill(p.pid(), Signals.SIGUSR2); // pending in the stopped task
@@ -472,8 +460,7 @@ class RestoreTest {
      */
     @Test
     void waitsAStopWouldFailWithEintrGoOnWaitingAfterADumpLeftThemRunningAndAfterARestore() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("eintrwait.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/eintrwait.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("eintrwait.out"), "eintrwait")) {
             Cli left = Cli.run("dump", "-R", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("left").toString(),
                     "--no-progress");
             assertEquals(0, left.code(), left.toString());

@@ -28,8 +28,7 @@ class RseqTest {
 
     @Test
     void aTreeLeftRunningGoesOnThroughTheAbortHandlerToo() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("rseqcs.out"),
-                TestPrograms.compile("/c/rseqcs.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("rseqcs.out"), "rseqcs")) {
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "-R",
                     "--no-progress");
             assertEquals(0, dump.code(), dump.toString());

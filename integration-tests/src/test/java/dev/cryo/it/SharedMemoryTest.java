@@ -28,8 +28,7 @@ class SharedMemoryTest {
             "devzero, window, 9", "memfd, mprotect, 9", "memfd, window, 9"})
     void everyMappingOfASharedObjectGetsItsPagesAndStaysShared(String source, String shape, int pages)
             throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("shapes.out"),
-                TestPrograms.compile("/c/shmshapes.c").toString(), source, shape))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("shapes.out"), "shmshapes", source, shape)) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             String out = RestoreTest.checkAndReap(r);

@@ -598,8 +598,7 @@ class SocketRestoreTest {
         try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
             port = probe.getLocalPort();
         }
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpbusy.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/udpbusy.c").toString(), Integer.toString(port)))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("udpbusy.out"), "udpbusy", Integer.toString(port))) {
             DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
             java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
             Thread client = new Thread(() -> {
@@ -665,8 +664,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"wait1", "wait2"})
     void tcpConnectionsShutForWritingComeBackShut(String mode) throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpfin.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpfin.c").toString(), mode))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("tcpfin.out"), "tcpfin", mode)) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
             assertPass(RestoreTest.checkAndReap(r));
         }
@@ -676,8 +674,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"close_wait", "last_ack"})
     void tcpConnectionsWhosePeerHasClosedComeBackClosedByIt(String mode) throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpclosed.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpclosed.c").toString(), mode))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("tcpclosed.out"), "tcpclosed", mode)) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
             assertPass(RestoreTest.checkAndReap(r));
         }
@@ -687,8 +684,7 @@ class SocketRestoreTest {
     @Test
     void listenersWhoseSocketFilesAreGoneKeepTheirNames() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("gone"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockgone.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockgone.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sockgone.out"), "sockgone", dir.toString())) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             assertFalse(Files.exists(dir.resolve("c")), "the restore left c's socket file behind");
             assertPass(RestoreTest.checkAndReap(r));
@@ -727,8 +723,7 @@ class SocketRestoreTest {
         if (rootOutside) {
             Files.writeString(range, "0 0");
         }
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sockopts.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/sockopts.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sockopts.out"), "sockopts")) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             String out = RestoreTest.checkAndReap(r);
             assertPass(out);
@@ -870,8 +865,7 @@ class SocketRestoreTest {
     @Test
     void aRepairedConnectionKeepsItsSoReuseAddrOnBothEnds() throws Exception {
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuse.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuse.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("tcpreuse.out"), "tcpreuse")) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
             assertPass(RestoreTest.checkAndReap(r));
         }
@@ -889,8 +883,7 @@ class SocketRestoreTest {
     @Test
     void withLeaveRunningTheRepairedConnectionKeepsItsSoReuseAddr() throws Exception {
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreuse.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreuse.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("tcpreuse.out"), "tcpreuse")) {
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
                     "-R", "--tcp-established");
             assertEquals(0, dump.code(), dump.toString());
@@ -922,8 +915,7 @@ class SocketRestoreTest {
     @Test
     void aDumpLetsTheTreeReadItsNetlinkAnswerAndInotifyEventFirst() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("watched"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nlunread.out"),
-                dev.cryo.kernel.testing.TestPrograms.compile("/c/nlunread.c").toString(), dir.toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("nlunread.out"), "nlunread", dir.toString())) {
             Path status = Path.of("/proc/" + p.pid() + "/status");
             Thread nudge = new Thread(() -> {
                 long until = System.nanoTime() + 60_000_000_000L;

@@ -54,8 +54,7 @@ class TimingRestoreTest {
     @Test
     void anIntervalTimerWaitingForItsSignalToBeTakenKeepsItsPeriod() throws Exception {
         // ITIMER_REAL expired with SIGALRM blocked: no time left, only the period, until the signal is taken
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("alarmpending.out"),
-                TestPrograms.compile("/c/alarmpending.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("alarmpending.out"), "alarmpending")) {
             Path img = tmp.resolve("img");
             DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
             assertTrue(Cli.run("show", img.toString()).out().contains("ITIMER_REAL"), "ITIMER_REAL in the image");

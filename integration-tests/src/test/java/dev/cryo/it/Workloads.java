@@ -27,8 +27,7 @@ final class Workloads {
         if (new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() != 0) {
             throw new IOException("mkfifo " + fifo + " failed");
         }
-        return ready(DetachedProcess.start(dir.resolve("vforkhold.out"), TestPrograms.compile("/c/vforkhold.c").toString(),
-                fifo.toString()));
+        return program(dir.resolve("vforkhold.out"), "vforkhold", fifo.toString());
     }
 
     static DetachedProcess threads(Path dir) throws Exception {
@@ -37,11 +36,11 @@ final class Workloads {
     }
 
     static DetachedProcess tree(Path dir) throws Exception {
-        return ready(DetachedProcess.start(dir.resolve("tree.out"), TestPrograms.compile("/c/tree.c").toString()));
+        return program(dir.resolve("tree.out"), "tree");
     }
 
     static DetachedProcess events(Path dir) throws Exception {
-        return ready(DetachedProcess.start(dir.resolve("events.out"), TestPrograms.compile("/c/events.c").toString()));
+        return program(dir.resolve("events.out"), "events");
     }
 
     /** caps.c: "ambient" (uid 1000 with ambient caps, no_new_privs, dumpable 0, subreaper) or "root". */
@@ -58,12 +57,11 @@ final class Workloads {
 
     /** strict.c: a parent whose child runs in seccomp strict mode. */
     static DetachedProcess strict(Path dir) throws Exception {
-        return ready(DetachedProcess.start(dir.resolve("strict.out"), TestPrograms.compile("/c/strict.c").toString()));
+        return program(dir.resolve("strict.out"), "strict");
     }
 
     static DetachedProcess bigmem(Path dir, int mib) throws Exception {
-        return ready(DetachedProcess.start(dir.resolve("bigmem.out"), TestPrograms.compile("/c/bigmem.c").toString(),
-                Integer.toString(mib)));
+        return program(dir.resolve("bigmem.out"), "bigmem", Integer.toString(mib));
     }
 
     /** The test script src/test/resources/scripts/NAME, copied into {@code dir} (once). */
@@ -124,6 +122,14 @@ final class Workloads {
             Thread.sleep(20);
         }
         throw new AssertionError("no sleep under pid " + parent.pid());
+    }
+
+    /** {@code /c/NAME.c} compiled (no extra flags) and started with args, its output in out; once it says ready. */
+    static DetachedProcess program(Path out, String name, String... args) throws Exception {
+        String[] cmd = new String[args.length + 1];
+        cmd[0] = TestPrograms.compile("/c/" + name + ".c").toString();
+        System.arraycopy(args, 0, cmd, 1, args.length);
+        return ready(DetachedProcess.start(out, cmd));
     }
 
     static DetachedProcess ready(DetachedProcess p) throws IOException, InterruptedException {

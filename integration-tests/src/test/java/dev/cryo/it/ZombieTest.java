@@ -26,8 +26,7 @@ class ZombieTest {
 
     @Test
     void aParentReapsItsTwoZombiesWithTheirStatusesAfterTheRestore() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombies.out"),
-                TestPrograms.compile("/c/zombies.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("zombies.out"), "zombies")) {
             String[] ready = p.outputText().trim().split("\\s+");
             int a = Integer.parseInt(ready[1]), b = Integer.parseInt(ready[2]);
             Path img = tmp.resolve("img");
@@ -51,8 +50,7 @@ class ZombieTest {
      */
     @Test
     void zombiesKeepTheSeccompModeAndFilterCountTheyDiedWith() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("zombieseccomp.out"),
-                TestPrograms.compile("/c/zombieseccomp.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("zombieseccomp.out"), "zombieseccomp")) {
             Path img = tmp.resolve("img");
             String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, img));
             assertTrue(out.contains("PASS"), out);
@@ -135,8 +133,7 @@ class ZombieTest {
 
     @Test
     void childrenExitingAndReapedWhileTheTreeIsSeizedAreZombiesOrGoneAndStatusesStayRight() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("churn.out"),
-                TestPrograms.compile("/c/churn.c").toString()))) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("churn.out"), "churn")) {
             int withZombies = 0;
             for (int i = 1; i < 10; i++) {
                 Path img = tmp.resolve("img" + i);

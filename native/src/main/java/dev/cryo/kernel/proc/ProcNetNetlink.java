@@ -1,7 +1,6 @@
 package dev.cryo.kernel.proc;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -28,25 +27,12 @@ public final class ProcNetNetlink {
 
     /** The sockets listed in {@code text} (the file's whole content), by inode. */
     public static Map<Long, Entry> parse(String path, String text) {
-        List<String> lines = Text.lines(text);
         Map<Long, Entry> out = new HashMap<>();
-        for (int i = 1; i < lines.size(); i++) { // the first line is the header
-            String line = lines.get(i).trim();
-            if (line.isEmpty()) {
-                continue;
-            }
-            String[] f = line.split("\\s+");
-            if (f.length < 10) {
-                throw ProcFormatException.at(path, i + 1, f.length + " fields, expected 10");
-            }
-            try {
-                long ino = Long.parseLong(f[9]);
-                out.put(ino, new Entry(ino, Integer.parseInt(f[1]), Long.parseLong(f[2]), Long.parseLong(f[4]),
-                        !f[6].equals("0")));
-            } catch (RuntimeException e) {
-                throw ProcFormatException.at(path, i + 1, "cannot parse '" + line + "': " + e.getMessage());
-            }
-        }
+        Text.tableRows(path, text, 10, f -> {
+            long ino = Long.parseLong(f[9]);
+            out.put(ino, new Entry(ino, Integer.parseInt(f[1]), Long.parseLong(f[2]), Long.parseLong(f[4]),
+                    !f[6].equals("0")));
+        });
         return out;
     }
 }

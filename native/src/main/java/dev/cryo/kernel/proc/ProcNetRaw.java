@@ -5,7 +5,6 @@ import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,31 +30,18 @@ public final class ProcNetRaw {
 
     /** The sockets of {@code protocol} (IPPROTO_RAW, or IPPROTO_ICMP for /proc/net/icmp and icmp6). */
     public static Map<Long, SockDiag.InetSocket> parse(String path, String text, int family, int protocol) {
-        List<String> lines = Text.lines(text);
         Map<Long, SockDiag.InetSocket> out = new HashMap<>();
         int words = family == SockAddr.AF_INET ? 1 : 4;
-        for (int i = 1; i < lines.size(); i++) { // the first line is the header
-            String line = lines.get(i).trim();
-            if (line.isEmpty()) {
-                continue;
-            }
-            String[] f = line.split("\\s+");
-            if (f.length < 10) {
-                throw ProcFormatException.at(path, i + 1, f.length + " fields, expected at least 10");
-            }
-            try {
-                SockAddr local = address(f[1], family, words);
-                SockAddr remote = address(f[2], family, words);
-                int state = Integer.parseInt(f[3], 16);
-                String[] queues = f[4].split(":");
-                int wq = (int) Long.parseLong(queues[0], 16);
-                int rq = (int) Long.parseLong(queues[1], 16);
-                long ino = Long.parseLong(f[9]);
-                out.put(ino, new SockDiag.InetSocket(ino, family, protocol, state, local, remote, 0, rq, wq, 0));
-            } catch (RuntimeException e) {
-                throw ProcFormatException.at(path, i + 1, "cannot parse '" + line + "': " + e.getMessage());
-            }
-        }
+        Text.tableRows(path, text, 10, f -> {
+            SockAddr local = address(f[1], family, words);
+            SockAddr remote = address(f[2], family, words);
+            int state = Integer.parseInt(f[3], 16);
+            String[] queues = f[4].split(":");
+            int wq = (int) Long.parseLong(queues[0], 16);
+            int rq = (int) Long.parseLong(queues[1], 16);
+            long ino = Long.parseLong(f[9]);
+            out.put(ino, new SockDiag.InetSocket(ino, family, protocol, state, local, remote, 0, rq, wq, 0));
+        });
         return out;
     }
 

@@ -23,6 +23,34 @@ final class Text {
         return out;
     }
 
+    /** Reads one row of a table, its fields split on spaces; may throw any RuntimeException on a bad field. */
+    interface Row {
+        void parse(String[] fields);
+    }
+
+    /**
+     * The rows of a /proc/net table (its first line a header, blank lines skipped), each with at
+     * least {@code minFields} fields; a short row, or one {@code row} throws on, fails naming path and line.
+     */
+    static void tableRows(String path, String text, int minFields, Row row) {
+        List<String> lines = lines(text);
+        for (int i = 1; i < lines.size(); i++) {
+            String line = lines.get(i).trim();
+            if (line.isEmpty()) {
+                continue;
+            }
+            String[] f = line.split("\\s+");
+            if (f.length < minFields) {
+                throw ProcFormatException.at(path, i + 1, f.length + " fields, expected at least " + minFields);
+            }
+            try {
+                row.parse(f);
+            } catch (RuntimeException e) {
+                throw ProcFormatException.at(path, i + 1, "cannot parse '" + line + "': " + e.getMessage());
+            }
+        }
+    }
+
     /** Splits on runs of spaces and tabs; no empty tokens. */
     static List<String> tokens(String s) {
         List<String> out = new ArrayList<>();
