@@ -297,11 +297,12 @@ class ContainerRuntimeTest {
             init = NamespaceTest.pidNamespaceInitBelow(nspawn);
             Cli r = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
-            // named by its fd 0 or as its controlling terminal, whichever the dump looks at first
-            assertTrue(java.util.regex.Pattern.compile("pid " + init + "( fd 0: terminal|: its controlling terminal)"
+            // named by an fd or as a controlling terminal of whichever task of the container the dump looks
+            // at first (its tasks are read in parallel), held by one of nspawn's processes (it forks helpers)
+            assertTrue(java.util.regex.Pattern.compile("pid \\d+( fd \\d+: terminal|: its controlling terminal)"
                     + " /dev/pts/0 of a devpts instance of"
                     + " its own \\(device \\d+:\\d+, a container's /dev/pts\\) has its master outside the tree \\(pid "
-                    + nspawn + " systemd-nspawn fd \\d+, ").matcher(r.err()).find(), r.err());
+                    + "\\d+ systemd-nspawn fd \\d+, ").matcher(r.err()).find(), r.err());
             assertFalse(Files.exists(tmp.resolve("img").resolve("image.cryo")));
             long before = Workloads.lines(count);
             DetachedProcess.awaitCondition(() -> Workloads.lines(count) > before, Duration.ofSeconds(30), "it to count on");
