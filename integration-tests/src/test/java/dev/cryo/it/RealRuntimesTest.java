@@ -19,6 +19,7 @@ import java.util.List;
 import static dev.cryo.it.RealServersTest.connect;
 import static dev.cryo.it.RealServersTest.freePort;
 import static dev.cryo.it.RealServersTest.killTree;
+import static dev.cryo.it.RealServersTest.treeOrEmpty;
 import static dev.cryo.it.RealServersTest.treeSize;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -267,12 +268,8 @@ class RealRuntimesTest {
                 client.next();
                 Sys.kill(r.pid(), Signals.SIGHUP);
                 DetachedProcess.awaitCondition(() -> {
-                    try {
-                        List<Integer> now = StateComparator.tree(r.pid().value());
-                        return now.size() == 2 && now.stream().filter(x -> !before.contains(x)).count() == 1;
-                    } catch (Exception e) {
-                        return false;
-                    }
+                    List<Integer> now = treeOrEmpty(r.pid().value());
+                    return now.size() == 2 && now.stream().filter(x -> !before.contains(x)).count() == 1;
                 }, Duration.ofSeconds(60), "the restored primary to replace its workers with a new one");
                 DetachedProcess.awaitCondition(() -> {
                     try (CountingClient other = new CountingClient(port, "/inc")) {
@@ -340,12 +337,8 @@ class RealRuntimesTest {
                     client.next();
                 }
                 DetachedProcess.awaitCondition(() -> {
-                    try {
-                        List<Integer> now = StateComparator.tree(r.pid().value());
-                        return now.size() == 6 && !restored.containsAll(now);
-                    } catch (Exception e) {
-                        return false;
-                    }
+                    List<Integer> now = treeOrEmpty(r.pid().value());
+                    return now.size() == 6 && !restored.containsAll(now);
                 }, Duration.ofSeconds(60), "workers forked by the restored forkserver");
             } finally {
                 killTree(r.pid().value());

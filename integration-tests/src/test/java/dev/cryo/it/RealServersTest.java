@@ -188,10 +188,15 @@ class RealServersTest {
     }
 
     static int treeSize(int root) {
+        return treeOrEmpty(root).size();
+    }
+
+    /** The tree's pids now, or none while it cannot be read (a polled condition's view). */
+    static List<Integer> treeOrEmpty(int root) {
         try {
-            return StateComparator.tree(root).size();
+            return StateComparator.tree(root);
         } catch (Exception e) {
-            return 0;
+            return List.of();
         }
     }
 

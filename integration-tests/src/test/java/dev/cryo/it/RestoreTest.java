@@ -55,6 +55,14 @@ class RestoreTest {
         }
     }
 
+    /** /c/NAME.c, dumped and restored, checks itself and passes. */
+    private void passesAfterADumpAndRestore(String name) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve(name + ".out"), name)) {
+            String out = checkAndReap(dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     private static void assertPassOnce(String out) {
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
@@ -99,11 +107,7 @@ class RestoreTest {
     /** zdtm's session02 found it (refused since): a child forked before its parent's setsid keeps the old session. */
     @Test
     void aChildForkedBeforeItsParentsSetsidKeepsTheOldSession() throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("earlysid.out"), "earlysid")) {
-            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
-            String out = checkAndReap(r);
-            assertTrue(out.contains("PASS"), out);
-        }
+        passesAfterADumpAndRestore("earlysid");
     }
 
     /**
@@ -140,11 +144,7 @@ class RestoreTest {
      */
     @Test
     void aSubreapersChildrenInTheSessionOfADeadLeaderKeepIt() throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("deadsid.out"), "deadsid")) {
-            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
-            String out = checkAndReap(r);
-            assertTrue(out.contains("PASS"), out);
-        }
+        passesAfterADumpAndRestore("deadsid");
     }
 
     /**
@@ -153,11 +153,7 @@ class RestoreTest {
      */
     @Test
     void tasksInTheGroupOfADeadLeaderKeepIt() throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("deadpgid.out"), "deadpgid")) {
-            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
-            String out = checkAndReap(r);
-            assertTrue(out.contains("PASS"), out);
-        }
+        passesAfterADumpAndRestore("deadpgid");
     }
 
     /**
@@ -167,11 +163,7 @@ class RestoreTest {
      */
     @Test
     void aZombieInTheGroupOfADeadLeaderKeepsIt() throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("zombiepgid.out"), "zombiepgid")) {
-            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
-            String out = checkAndReap(r);
-            assertTrue(out.contains("PASS"), out);
-        }
+        passesAfterADumpAndRestore("zombiepgid");
     }
 
     @Test
