@@ -12,28 +12,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "hugetlbarea.h"
 
 #define HUGE (2 * 1024 * 1024)
 
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
-
-/* 1 if the smaps area starting at p is hugetlb with 2 MiB pages */
-static int hugetlb_area(void *p) {
-    char want[32], line[512];
-    snprintf(want, sizeof want, "%lx-", (unsigned long)p);
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f) return 0;
-    int in = 0, size = 0, ht = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, want, strlen(want)) == 0) { in = 1; continue; }
-        if (!in) continue;
-        if (strncmp(line, "KernelPageSize:", 15) == 0) size = atoi(line + 15) == 2048;
-        if (strncmp(line, "VmFlags:", 8) == 0) { ht = strstr(line, " ht") != NULL; break; }
-    }
-    fclose(f);
-    return size && ht;
-}
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);

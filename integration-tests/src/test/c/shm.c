@@ -9,6 +9,10 @@
  * Prints "shmid N" first, so whoever runs it can remove the segment afterwards.
  * With "rmid" the segment is marked for removal right after the parent attaches it (fio's idiom:
  * it goes with its last attachment): it must come back attached twice, still marked for removal.
+ * With "huge" after any of these the memory is hugetlb memory of two 2 MiB pages (MAP_HUGETLB,
+ * SHM_HUGETLB: PostgreSQL's huge_pages=on, a JVM's -XX:+UseLargePages -XX:+UseSHM); the second
+ * page is written only by a child that has exited since (no page table of the tree shows it), and
+ * after the restore the memory must still be hugetlb memory with both pages' bytes.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -20,7 +24,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include "echoer.h"
+#include "hugetlbarea.h"
+
+#define HUGE (2 * 1024 * 1024)
 
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
@@ -31,17 +39,28 @@ int main(int argc, char **argv) {
     signal(SIGUSR2, on_usr2);
     int rmid = argc > 1 && strcmp(argv[1], "rmid") == 0;
     int sysv = rmid || (argc > 1 && strcmp(argv[1], "sysv") == 0), id = -1;
+    int huge = strcmp(argv[argc - 1], "huge") == 0;
+    size_t size = huge ? 2 * HUGE : 4 * 4096;
     volatile uint64_t *shm;
     if (sysv) {
-        id = shmget(IPC_PRIVATE, 4 * 4096, IPC_CREAT | 0600);
+        id = shmget(IPC_PRIVATE, size, IPC_CREAT | 0600 | (huge ? SHM_HUGETLB : 0));
         if (id < 0) fail("shmget");
         printf("shmid %d\n", id);
         shm = shmat(id, NULL, 0);
         if (shm == (void *)-1) fail("shmat");
         if (rmid && shmctl(id, IPC_RMID, NULL) != 0) fail("IPC_RMID");
     } else {
-        shm = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1, 0);
         if (shm == MAP_FAILED) fail("mmap");
+    }
+    volatile unsigned char *second = (volatile unsigned char *)shm + HUGE;
+    if (huge) {
+        pid_t writer = fork();
+        if (writer == 0) {
+            for (int i = 0; i < HUGE; i += 512) second[i] = (unsigned char)(i / 512 * 5 + 1);
+            _exit(0);
+        }
+        if (writer < 0 || waitpid(writer, NULL, 0) != writer) fail("the second page's writer");
     }
     unsigned char *pattern = (unsigned char *)shm + 3 * 4096;
     for (int i = 0; i < 4096; i++) pattern[i] = (unsigned char)(i * 7 + 3);
@@ -53,6 +72,11 @@ int main(int argc, char **argv) {
     int echo = echoes(shm, 200);
     if (echo == 1) fail("the child no longer sees the parent's writes");
     if (echo == 2) fail("the child's counter does not move");
+    if (huge) {
+        if (!hugetlb_area(shm)) fail("the memory is no longer hugetlb memory in 2 MiB pages");
+        for (int i = 0; i < HUGE; i += 512)
+            if (second[i] != (unsigned char)(i / 512 * 5 + 1)) fail("the page only an exited child wrote changed");
+    }
     if (rmid) {
         /* the restore made a new segment: find its id where the memory is mapped */
         char line[512];
@@ -65,7 +89,7 @@ int main(int argc, char **argv) {
         struct shmid_ds ds;
         if (shmctl(id, IPC_STAT, &ds) != 0) fail("no segment is mapped where the memory was");
         if (!(ds.shm_perm.mode & SHM_DEST)) fail("the segment is no longer marked for removal");
-        if (ds.shm_segsz != 4 * 4096) fail("the segment's size changed");
+        if (ds.shm_segsz != size) fail("the segment's size changed");
     }
     if (sysv) {
         struct shmid_ds ds;

@@ -281,8 +281,9 @@ class MemoryKindsTest {
     }
 
     /**
-     * Hugetlb memory is refused by name. Where the host has no huge page to give (HugePages_Total 0),
-     * the workload holds an untouched MAP_NORESERVE hugetlb mapping, which is hugetlb memory all the same.
+     * Hugetlb memory cryo does not carry (a private mapping of a memfd with MFD_HUGETLB) is refused by
+     * name. Where the host has no huge page to give (HugePages_Total 0), the workload holds an untouched
+     * MAP_NORESERVE mapping, which is hugetlb memory all the same.
      */
     @Test
     void hugetlbMemoryIsRefusedAndTheTaskRunsOn() throws Exception {
@@ -290,7 +291,7 @@ class MemoryKindsTest {
             Cli dump = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("img").toString(),
                     "--no-progress");
             assertEquals(1, dump.code(), dump.toString());
-            assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("hugetlb memory /anon_hugepage")
+            assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("hugetlb memory /memfd:cryo-huge")
                     && dump.err().contains("is not supported yet"), dump.err());
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
@@ -309,6 +310,56 @@ class MemoryKindsTest {
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
             String out = RestoreTest.checkAndReap(r);
             assertTrue(out.contains("PASS") && !out.contains("nohuge"), out);
+        }
+    }
+
+    /**
+     * Shared hugetlb memory was refused: PostgreSQL's shared buffers with huge_pages=on
+     * (MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB), a SysV segment of huge pages (SHM_HUGETLB) kept or, as a
+     * JVM's heap with -XX:+UseLargePages -XX:+UseSHM, marked for removal once attached. Each comes back
+     * hugetlb memory shared by parent and child (shm.c), with the bytes of a page only a child that has
+     * exited since wrote, which no page table of the tree shows.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"huge", "sysv huge", "rmid huge"})
+    void sharedHugetlbMemoryComesBackSharedInHugePages(String mode) throws Exception {
+        try (HugePages pool = HugePages.atLeastFree(2);
+             DetachedProcess p = Workloads.program(tmp.resolve("shm.out"), "shm", mode.split(" "))) {
+            String shmid = p.outputText().lines().filter(l -> l.startsWith("shmid ")).findFirst().orElse("shmid ")
+                    .substring(6);
+            try {
+                DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+                assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains(
+                        mode.equals("huge") ? "HUGETLB_SHARED_2M" : "SYSV_SHM"));
+                String out = RestoreTest.checkAndReap(r);
+                assertTrue(out.contains("PASS"), out);
+            } finally {
+                if (mode.equals("sysv huge")) { // kept: it outlives the tree
+                    new ProcessBuilder("ipcrm", "-m", shmid).start().waitFor();
+                }
+            }
+        }
+    }
+
+    /**
+     * A file of a hugetlbfs mount mapped shared and held open (DPDK's hugepage files) was refused as
+     * hugetlb memory: its pages stay in the file, which the restore maps again, hugetlb memory with the
+     * bytes of a page only a child that has exited since wrote.
+     */
+    @Test
+    void aSharedMappingOfAHugetlbfsFileIsMappedAgainFromTheFile() throws Exception {
+        Path mnt = java.nio.file.Files.createDirectories(tmp.resolve("huge"));
+        try (HugePages pool = HugePages.atLeastFree(2)) {
+            assertEquals(0, new ProcessBuilder("mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt.toString())
+                    .inheritIO().start().waitFor());
+            try (DetachedProcess p = Workloads.program(tmp.resolve("hugetlbfs.out"), "hugetlbfs", mnt.toString())) {
+                DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+                String out = RestoreTest.checkAndReap(r);
+                assertTrue(out.contains("PASS"), out);
+            } finally {
+                java.nio.file.Files.deleteIfExists(mnt.resolve("cryo-hugefile"));
+                new ProcessBuilder("umount", mnt.toString()).inheritIO().start().waitFor();
+            }
         }
     }
 

@@ -9,7 +9,7 @@ import java.util.List;
  * Where a file holds data, by lseek(SEEK_DATA/SEEK_HOLE). On shmem (shared anonymous memory,
  * memfd) a page that was ever touched is data, in memory or swapped out, whichever task touched
  * it: this is how the pages of a shared memory object are found without trusting any one task's
- * page table.
+ * page table. Hugetlbfs has no such holes: {@link #nonZero} reads its pages instead.
  */
 public final class FileExtents {
     private FileExtents() {}
@@ -37,6 +37,47 @@ public final class FileExtents {
                     SEEK_HOLE, 0);
             out.add(new long[]{data, Math.min(hole, to)});
             at = hole;
+        }
+        return out;
+    }
+
+    private static final long CHUNK = 2 * 1024 * 1024;
+
+    /**
+     * The ranges {start, end} (bytes) of {@code fd} within [from, to) made of whole {@code unit}s
+     * holding a byte other than zero, in order. For hugetlbfs, where SEEK_DATA calls the whole file
+     * data and no page table tells which huge pages exist (the task that touched one may be gone):
+     * a read of a huge page never touched gives zeros without taking one from the pool, and a page
+     * that reads zero comes back the same untouched.
+     */
+    public static List<long[]> nonZero(Fd fd, long from, long to, long unit) {
+        List<long[]> out = new ArrayList<>();
+        long chunk = Math.min(unit, CHUNK);
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect((int) chunk);
+        java.nio.ByteBuffer zero = java.nio.ByteBuffer.allocateDirect((int) chunk);
+        long address = com.sun.jna.Pointer.nativeValue(Native.getDirectBufferPointer(buf));
+        for (long u = from / unit * unit; u < to; u += unit) {
+            boolean data = false;
+            for (long at = Math.max(u, from); at < Math.min(u + unit, to) && !data; at += chunk) {
+                long n = Math.min(chunk, to - at);
+                final long off = at;
+                long got = Sys.call(() -> "pread(" + fd + ", " + off + ")", SyscallNr.PREAD64, fd.value(), address, n, at);
+                buf.clear().limit((int) got);
+                zero.clear().limit((int) got);
+                data = buf.mismatch(zero) >= 0;
+                if (got < n) {
+                    break; // the end of the file
+                }
+            }
+            if (!data) {
+                continue;
+            }
+            long start = Math.max(u, from), end = Math.min(u + unit, to);
+            if (!out.isEmpty() && out.get(out.size() - 1)[1] == start) {
+                out.get(out.size() - 1)[1] = end;
+            } else {
+                out.add(new long[]{start, end});
+            }
         }
         return out;
     }

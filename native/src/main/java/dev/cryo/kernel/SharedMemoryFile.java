@@ -11,7 +11,8 @@ import com.sun.jna.Memory;
  */
 public final class SharedMemoryFile implements AutoCloseable {
     private static final int FTRUNCATE = 77, MFD_CLOEXEC = 1;
-    private static final int PROT_READ_WRITE = 3, MAP_SHARED = 1, MAP_ANONYMOUS = 0x20;
+    private static final int PROT_READ_WRITE = 3, MAP_SHARED = 1, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
+            MAP_HUGETLB = 0x40000, MAP_HUGE_SHIFT = 26;
     private static final long PAGE = 4096;
 
     private final Fd fd;
@@ -70,6 +71,26 @@ public final class SharedMemoryFile implements AutoCloseable {
         long len = Math.max(PAGE, (size + PAGE - 1) / PAGE * PAGE);
         long at = Sys.call(() -> "mmap(MAP_SHARED|MAP_ANONYMOUS, " + len + ")", SyscallNr.MMAP, 0, len,
                 PROT_READ_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        try {
+            return new SharedMemoryFile(Sys.open("/proc/self/map_files/" + Long.toHexString(at) + "-"
+                    + Long.toHexString(at + len), 2 /* O_RDWR */));
+        } finally {
+            Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, len, 0, 0);
+        }
+    }
+
+    /**
+     * A shared anonymous hugetlb object of {@code size} bytes in pages of {@code pageBytes}, made as
+     * {@link #anonymous} with MAP_HUGETLB: its pages are reserved in the host's pool now unless
+     * {@code noReserve}, as the program's own mmap reserved them.
+     */
+    public static SharedMemoryFile hugetlb(long size, long pageBytes, boolean noReserve) {
+        long len = Math.max(pageBytes, (size + pageBytes - 1) / pageBytes * pageBytes);
+        long flags = MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | (noReserve ? MAP_NORESERVE : 0)
+                | ((long) Long.numberOfTrailingZeros(pageBytes) << MAP_HUGE_SHIFT);
+        long at = Sys.call(() -> "mmap(MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB" + (noReserve ? "|MAP_NORESERVE" : "")
+                        + ", " + len / pageBytes + " huge pages of " + pageBytes / 1024 + " kB: the host's pool must"
+                        + " hold them, /proc/sys/vm/nr_hugepages)", SyscallNr.MMAP, 0, len, PROT_READ_WRITE, flags, -1, 0);
         try {
             return new SharedMemoryFile(Sys.open("/proc/self/map_files/" + Long.toHexString(at) + "-"
                     + Long.toHexString(at + len), 2 /* O_RDWR */));

@@ -170,6 +170,13 @@ public final class Sys {
         return buf.getLong(0);
     }
 
+    /** fstatfs(fd).f_bsize: the block size (on hugetlbfs, its huge page size). */
+    public static long fsBlockSize(Fd fd) {
+        Memory buf = new Memory(120);
+        call(() -> "fstatfs(" + fd + ")", SyscallNr.FSTATFS, fd.value(), address(buf), 0, 0);
+        return buf.getLong(8);
+    }
+
     /** statfs(path).f_type, following the path (a /proc/PID/fd/N link: the file system of that open file). */
     public static long fsMagic(String path) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);

@@ -131,11 +131,19 @@ public final class SysvIpc {
         ctl(kind, id, IPC_SET, ds);
     }
 
-    /** A new IPC_PRIVATE segment of {@code size} bytes and permissions {@code mode}; returns its shmid. */
+    /**
+     * A new IPC_PRIVATE segment of {@code size} bytes and permissions {@code mode} (with SHM_HUGETLB
+     * in it, one of 2 MiB huge pages); returns its shmid.
+     */
     public static int createPrivateSegment(long size, int mode) {
-        return (int) Sys.call(() -> "shmget(IPC_PRIVATE, " + size + ")", SyscallNr.SHMGET, 0, size,
-                IPC_CREAT | (mode & 0777), 0);
+        boolean huge = (mode & SHM_HUGETLB) != 0;
+        return (int) Sys.call(() -> "shmget(IPC_PRIVATE, " + size + (huge ? ", SHM_HUGETLB|SHM_HUGE_2MB: the host's"
+                        + " pool must hold its pages, /proc/sys/vm/nr_hugepages" : "") + ")", SyscallNr.SHMGET, 0, size,
+                IPC_CREAT | (mode & 0777) | (huge ? SHM_HUGETLB | SHM_HUGE_2MB : 0), 0);
     }
+
+    /** shmget's flag for a segment of huge pages, and the 2 MiB size of them (21 << SHM_HUGE_SHIFT). */
+    public static final int SHM_HUGETLB = 04000, SHM_HUGE_2MB = 21 << 26;
 
     /** Marks a segment for removal: it goes once its last attachment does. */
     public static void removeSegment(int shmid) {

@@ -19,8 +19,7 @@ import java.util.Map;
  * the area is mapped again. Its present pages are carried like plain memory; restore maps a new
  * hugetlb area of the same page size (with {@code MAP_NORESERVE} if it had it, else reserving its
  * huge pages as the program's own mmap did) and writes them, so each huge page the image touches
- * is taken from the host's pool. Shared hugetlb memory (hugetlbfs files, {@code MFD_HUGETLB},
- * {@code SHM_HUGETLB}) stays refused.
+ * is taken from the host's pool. Shared hugetlb memory: {@link HugetlbSharedMemory}.
  */
 final class HugetlbPrivateMemory extends MemoryKind {
     static final String PATH = "/anon_hugepage";
@@ -35,10 +34,12 @@ final class HugetlbPrivateMemory extends MemoryKind {
 
     @Override
     public boolean matches(MapsEntry m, SmapsEntry s) {
-        if (m.shared() || !PATH.equals(m.path())) {
-            return false;
-        }
-        if (s == null) { // a quick look by maps alone: any size is plain memory to pre-copy, which skips it
+        return !m.shared() && PATH.equals(m.path()) && ofSize(s, pageKb);
+    }
+
+    /** Whether an "/anon_hugepage" area is hugetlb memory in pages of {@code pageKb}. */
+    static boolean ofSize(SmapsEntry s, long pageKb) {
+        if (s == null) { // a quick look by maps alone: any size is memory pre-copy skips
             return pageKb == 2048;
         }
         Long size = s.kb().get("KernelPageSize");
@@ -52,6 +53,11 @@ final class HugetlbPrivateMemory extends MemoryKind {
 
     @Override
     public void validate(int pid, VmaImage v) {
+        checkPool(pid, v, pageKb);
+    }
+
+    /** Before any process is created: this host has huge pages of that size. */
+    static void checkPool(int pid, VmaImage v, long pageKb) {
         Path pool = Path.of("/sys/kernel/mm/hugepages/hugepages-" + pageKb + "kB");
         if (!Files.isDirectory(pool)) {
             throw new RestoreException("pid " + pid + " maps hugetlb memory at 0x" + Long.toHexString(v.start())

@@ -38,15 +38,21 @@ public final class MemoryKinds {
     /** real19's range: 305-309. */
     public static final MemoryKind HUGETLB_PRIVATE_2M = new HugetlbPrivateMemory(305, "HUGETLB_PRIVATE_2M", 2048);
     public static final MemoryKind HUGETLB_PRIVATE_1G = new HugetlbPrivateMemory(306, "HUGETLB_PRIVATE_1G", 1024 * 1024);
-    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's)
+    /** refused20's range: 315-319. */
+    public static final HugetlbSharedMemory HUGETLB_SHARED_2M = new HugetlbSharedMemory(315, "HUGETLB_SHARED_2M", 2048);
+    public static final HugetlbSharedMemory HUGETLB_SHARED_1G = new HugetlbSharedMemory(316, "HUGETLB_SHARED_1G",
+            1024 * 1024);
+    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's, 317 in refused20's)
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
             SYSV_SHM,
-            HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G,
-            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht"), "hugetlb memory",
-                    "shared hugetlb memory (MAP_SHARED|MAP_HUGETLB, hugetlbfs, memfd with MFD_HUGETLB) is not supported yet"),
+            HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G, HUGETLB_SHARED_2M, HUGETLB_SHARED_1G,
+            // a shared mapping of a hugetlbfs file (DPDK's hugepage files) is a shared file mapping: its pages stay in the file
+            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && !(m.shared() && !m.deleted()),
+                    "hugetlb memory", "hugetlb memory of a memfd made with MFD_HUGETLB, a deleted hugetlbfs file or a"
+                            + " private mapping of a hugetlbfs file is not supported yet"),
             AIO_RING,
             PACKET_RING,
             IO_URING,

@@ -197,6 +197,7 @@ public final class PageScan {
      * no other mapping of the dump carries yet. They are found in the object itself (SEEK_DATA on
      * the mapped file), not in this task's page table: a task that never touched a page since
      * fork has no page table entry for it, yet the page is there for every task that maps it.
+     * Hugetlb objects are read instead (see {@link FileExtents#nonZero}).
      */
     public void sharedObjectPages(long ino) {
         scanned += map.pages();
@@ -207,8 +208,11 @@ public final class PageScan {
         }
         boolean viaProcMem = !map.read();
         try (Fd fd = Sys.open(mapFile(pid, map).toString(), Fcntl.O_RDONLY)) {
+            long hugePage = hugePageBytes(fd);
             for (long[] r : mine) {
-                for (long[] d : FileExtents.data(fd, r[0] * PAGE, r[1] * PAGE)) {
+                List<long[]> data = hugePage > 0 ? FileExtents.nonZero(fd, r[0] * PAGE, r[1] * PAGE, hugePage)
+                        : FileExtents.data(fd, r[0] * PAGE, r[1] * PAGE);
+                for (long[] d : data) {
                     long from = d[0] / PAGE * PAGE;
                     long to = (d[1] + PAGE - 1) / PAGE * PAGE;
                     out.add(new PageRun(index, map.start() + (from - map.offset()), (int) ((to - from) / PAGE),
@@ -216,6 +220,11 @@ public final class PageScan {
                 }
             }
         }
+    }
+
+    /** The huge page size of a hugetlbfs object (its statfs block size), 0 for any other file. */
+    private static long hugePageBytes(Fd fd) {
+        return Sys.fsMagic(fd) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(fd) : 0;
     }
 
     /** /proc/PID/map_files/START-END: the very file mapped there, even if its path was replaced or removed. */

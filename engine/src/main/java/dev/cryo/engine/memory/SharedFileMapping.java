@@ -8,7 +8,10 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.SmapsEntry;
 
-/** A shared mapping of a file: its contents live in the file; mapped again with its own protection. */
+/**
+ * A shared mapping of a file: its contents live in the file; mapped again with its own protection.
+ * Also of a hugetlbfs file (DPDK's hugepage files): its huge pages stay in the file as well.
+ */
 public final class SharedFileMapping extends MemoryKind {
     SharedFileMapping(int id) {
         super(id, "FILE_SHARED");

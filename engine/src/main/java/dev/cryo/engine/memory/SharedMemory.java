@@ -19,9 +19,14 @@ import java.io.IOException;
  * mappings of which tasks are the same memory; its pages are carried once per object, by page
  * offset, whichever task's window shows them; restore maps one object that every task shares.
  */
-public final class SharedMemory extends MemoryKind {
+public class SharedMemory extends MemoryKind {
     SharedMemory(int id) {
-        super(id, "SHARED_ANON");
+        this(id, "SHARED_ANON");
+    }
+
+    /** For kinds of shared memory made again otherwise ({@link HugetlbSharedMemory}). */
+    SharedMemory(int id, String name) {
+        super(id, name);
     }
 
     @Override

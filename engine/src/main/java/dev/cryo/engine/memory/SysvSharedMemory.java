@@ -26,11 +26,15 @@ import java.util.Map;
  * once per segment like shared anonymous memory, and restore makes a new private segment, attaches
  * it at the same addresses and marks it for removal again once every task holds it (the shmid is
  * the kernel's new one; in an ipc namespace the tree made, such a segment is still refused). A
- * segment mapped in part cannot be attached back as it was: refused at dump time. An attachment split by mprotect into areas of different protections is
+ * segment mapped in part cannot be attached back as it was: refused at dump time. A hugetlb
+ * segment (SHM_HUGETLB: a JVM's heap with {@code -XX:+UseLargePages -XX:+UseSHM}, marked for
+ * removal once attached) is carried the same way in 2 MiB pages, a removed one made again hugetlb. An attachment split by mprotect into areas of different protections is
  * attached whole at its first area, each area then protected as it was.
  */
 public final class SysvSharedMemory extends MemoryKind {
     private static final int SHM_DEST = 01000, SHM_RDONLY = 010000, SHM_EXEC = 0100000;
+    /** The huge page size of the hugetlb segments (SHM_HUGETLB) carried: the kernel's default one here. */
+    private static final long HUGE_PAGE_KB = 2048;
 
     SysvSharedMemory(int id) {
         super(id, "SYSV_SHM");
@@ -74,7 +78,15 @@ public final class SysvSharedMemory extends MemoryKind {
         String what = "pid " + pid + " maps the SysV shared memory segment " + m.path() + " (shmid " + m.inode()
                 + ") at 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end());
         if (s != null && s.hasFlag("ht")) {
-            throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) is not supported yet");
+            if (privateNamespace(pid) != 0) {
+                throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) in an IPC namespace of the tree's is"
+                        + " not supported yet");
+            }
+            Long kb = s.kb().get("KernelPageSize");
+            if (kb == null || kb != HUGE_PAGE_KB) {
+                throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) in pages of " + kb + " kB is not"
+                        + " supported yet (pages of " + HUGE_PAGE_KB + " kB are)");
+            }
         }
         Segment seg = segment(pid, m.inode());
         if (seg == null) {
@@ -113,8 +125,10 @@ public final class SysvSharedMemory extends MemoryKind {
     public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
         Segment seg = segment(pid, m.inode());
         // path "/SYSV<key>", dev the tree's own ipc namespace or 0, ino the shmid, size the segment's, mode its permissions
+        // a hugetlb segment's mode carries SHM_HUGETLB (never a mode bit of a segment) to be made so again
+        boolean huge = dev.cryo.kernel.Sys.fsMagic(PageScan.mapFile(pid, m).toString()) == dev.cryo.kernel.Sys.HUGETLBFS_MAGIC;
         return new FileRef(m.path(), privateNamespace(pid), m.inode(), seg == null ? m.size() : seg.size(), 0,
-                seg == null ? 0 : seg.perms());
+                (seg == null ? 0 : seg.perms()) | (huge ? dev.cryo.kernel.SysvIpc.SHM_HUGETLB : 0));
     }
 
     /** Marked for removal at dump (host namespace): its pages are in the image, a new segment is made. */

@@ -7,7 +7,9 @@ import dev.cryo.engine.model.FileRef;
 import dev.cryo.engine.model.GhostFile;
 import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.model.VmaImage;
+import dev.cryo.engine.memory.HugetlbSharedMemory;
 import dev.cryo.engine.memory.MemoryKinds;
+import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.kernel.SharedMemoryFile;
 
 import java.io.IOException;
@@ -78,11 +80,18 @@ public final class SharedMemoryHub implements AutoCloseable {
     public static SharedMemoryHub of(List<TaskImage> tasks) {
         Map<Long, Long> sizes = new LinkedHashMap<>();
         Map<Long, String> paths = new LinkedHashMap<>();
+        Map<Long, Long> hugePageKb = new LinkedHashMap<>();
+        Map<Long, Boolean> noReserve = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (VmaImage v : t.vmas()) {
-                if (v.kind() == MemoryKinds.SHARED_ANON && v.file() != null) {
+                if (v.file() != null && (v.kind() == MemoryKinds.SHARED_ANON || v.kind() instanceof HugetlbSharedMemory)) {
                     sizes.merge(v.file().ino(), v.file().size(), Math::max);
                     paths.putIfAbsent(v.file().ino(), v.file().path());
+                }
+                if (v.file() != null && v.kind() instanceof HugetlbSharedMemory h) {
+                    hugePageKb.put(v.file().ino(), h.pageKb());
+                    // its pages are reserved as the program's mmap did, unless every mapping says MAP_NORESERVE
+                    noReserve.merge(v.file().ino(), (v.advice() & VmAdvice.NORESERVE) != 0, Boolean::logicalAnd);
                 }
             }
         }
@@ -107,7 +116,9 @@ public final class SharedMemoryHub implements AutoCloseable {
                 Integer s = sealsOf.get(ino);
                 int flags = s != null && s != F_SEAL_SEAL ? MFD_ALLOW_SEALING : 0;
                 String path = paths.get(ino);
-                SharedMemoryFile f = create(path, size, flags);
+                SharedMemoryFile f = hugePageKb.containsKey(ino)
+                        ? SharedMemoryFile.hugetlb(size, hugePageKb.get(ino) * 1024, noReserve.get(ino))
+                        : create(path, size, flags);
                 hub.objects.put(ino, f);
                 if (s != null && s != F_SEAL_SEAL && s != 0) {
                     hub.seals.put(ino, s);
