@@ -2,7 +2,7 @@ package dev.cryo.it;
 
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.testing.DetachedProcess;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,39 +21,79 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * {@code cryo dump} and {@code cryo restore -d} hand their job to a running local agent (its unix
  * socket, cryo.cluster.local-socket) and work in-process when there is none, or only a dead one's
- * socket. The agent runs on loopback with a socket of this test's own.
+ * socket. One agent, on loopback with a socket of this test's own, serves the cases; the dead socket is
+ * one of its own agent's.
  */
 class LocalAgentTest {
+    /** The agent the cases share (its start is most of a case's time): its keys, socket and log. */
+    @TempDir
+    static Path agentDir;
+
     @TempDir
     Path tmp;
 
-    private Process agent;
+    private static Agent shared;
     private Path sock;
     private Path log;
+    /** Where the shared agent's log ended when this case began: a case reads only its own lines. */
+    private long mark;
 
-    @BeforeEach
-    void startAgent() throws Exception {
-        assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify` (package phase)");
-        Path keys = tmp.resolve("keys");
-        assertEquals(0, Cli.run("keys", "init", keys.toString()).code());
-        sock = tmp.resolve("run/agent.sock");
-        log = tmp.resolve("agent.log");
-        int port = ThreadLocalRandom.current().nextInt(40000, 50000);
-        agent = new ProcessBuilder("java", "-XX:-UsePerfData", "-jar", TwoHosts.JAR.toString(),
-                "-Dcryo.cluster.local-socket=" + sock, "agent", "--name", "local", "--bind", "127.0.0.1:" + port,
-                "--data-port", "0", "--keys", keys.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        TwoHosts.awaitLog(log, "agent local running", Duration.ofSeconds(120));
-        assertTrue(Files.exists(sock), "the agent listens on " + sock);
-        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+    /** An agent on loopback serving the local socket {@code sock}, its output in {@code log}. */
+    private record Agent(Process process, Path sock, Path log) {
+        static Agent start(Path dir) throws Exception {
+            Path keys = dir.resolve("keys");
+            assertEquals(0, Cli.run("keys", "init", keys.toString()).code());
+            Path sock = dir.resolve("run/agent.sock");
+            Path log = dir.resolve("agent.log");
+            int port = ThreadLocalRandom.current().nextInt(40000, 50000);
+            Process agent = new ProcessBuilder("java", "-XX:-UsePerfData", "-jar", TwoHosts.JAR.toString(),
+                    "-Dcryo.cluster.local-socket=" + sock, "agent", "--name", "local", "--bind", "127.0.0.1:" + port,
+                    "--data-port", "0", "--keys", keys.toString())
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Agent a = new Agent(agent, sock, log);
+            try {
+                TwoHosts.awaitLog(log, "agent local running", Duration.ofSeconds(120));
+                assertTrue(Files.exists(sock), "the agent listens on " + sock);
+                assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)));
+            } catch (Exception | Error e) {
+                a.stop();
+                throw e;
+            }
+            return a;
+        }
+
+        void stop() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
     }
 
-    @AfterEach
-    void stopAgent() throws Exception {
-        if (agent != null) {
-            agent.destroyForcibly();
-            agent.waitFor(30, TimeUnit.SECONDS);
+    @BeforeEach
+    void agent() throws Exception {
+        assumeTrue(Files.exists(TwoHosts.JAR), "the packaged CLI " + TwoHosts.JAR + " is built by `mvn verify` (package phase)");
+        if (shared == null || !shared.process().isAlive()) {
+            shared = Agent.start(Files.createTempDirectory(agentDir, "agent"));
         }
+        sock = shared.sock();
+        log = shared.log();
+        mark = TwoHosts.mark(log);
+    }
+
+    @AfterAll
+    static void stopAgent() throws Exception {
+        if (shared != null) {
+            shared.stop();
+            shared = null;
+        }
+    }
+
+    /** What the agent serving this case logged since the case began. */
+    private String agentLog() throws Exception {
+        return TwoHosts.since(log, mark);
+    }
+
+    private void awaitAgentLog(String text) throws Exception {
+        TwoHosts.awaitLog(log, mark, text, Duration.ofSeconds(10));
     }
 
     private Cli cli(String... args) {
@@ -71,14 +111,14 @@ class LocalAgentTest {
             Cli d = cli("dump", "-t", p.pid().toString(), "-D", img.toString());
             assertEquals(0, d.code(), d.toString());
             assertTrue(d.out().contains("Dumped 1 task"), d.out());
-            TwoHosts.awaitLog(log, "local request: dump pid " + p.pid(), Duration.ofSeconds(10));
+            awaitAgentLog("local request: dump pid " + p.pid());
             assertTrue(Files.exists(img.resolve("stats.json")), "the CLI still writes stats.json");
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
 
             Cli r = cli("restore", "-D", img.toString(), "-d");
             assertEquals(0, r.code(), r.toString());
             assertTrue(r.out().contains("root pid " + p.pid()), r.out());
-            TwoHosts.awaitLog(log, "local request: restore " + img, Duration.ofSeconds(10));
+            awaitAgentLog("local request: restore " + img);
             try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
                 Thread.sleep(300);
                 String out = Workloads.check(back);
@@ -98,14 +138,17 @@ class LocalAgentTest {
 
     @Test
     void withADeadAgentsSocketLeftBehindTheCliWorksInProcess() throws Exception {
-        agent.destroyForcibly(); // SIGKILL: the socket file stays
-        agent.waitFor(30, TimeUnit.SECONDS);
+        Agent dead = Agent.start(tmp); // its own: the shared one serves the other cases
+        sock = dead.sock();
+        log = dead.log();
+        mark = TwoHosts.mark(log);
+        dead.stop(); // SIGKILL: the socket file stays
         assertTrue(Files.exists(sock));
         Path img = tmp.resolve("img");
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Cli d = cli("dump", "-t", p.pid().toString(), "-D", img.toString(), "-R");
             assertEquals(0, d.code(), d.toString());
-            assertFalse(Files.readString(log).contains("local request"), Files.readString(log));
+            assertFalse(agentLog().contains("local request"), agentLog());
             assertTrue(p.alive());
         }
     }
@@ -116,7 +159,7 @@ class LocalAgentTest {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             Cli d = cli("dump", "--no-agent", "-t", p.pid().toString(), "-D", img.toString(), "-R");
             assertEquals(0, d.code(), d.toString());
-            assertFalse(Files.readString(log).contains("local request"), Files.readString(log));
+            assertFalse(agentLog().contains("local request"), agentLog());
         }
     }
 
@@ -134,14 +177,14 @@ class LocalAgentTest {
             String d = coldCli("dump", "-t", p.pid().toString(), "-D", img.toString());
             assertTrue(d.contains("Dumped 1 task"), d);
             assertFalse(d.contains("picocli."), "picocli loaded:\n" + d);
-            TwoHosts.awaitLog(log, "local request: dump pid " + p.pid(), Duration.ofSeconds(10));
+            awaitAgentLog("local request: dump pid " + p.pid());
             assertTrue(Files.readString(img.resolve("stats.json")).contains("\"frozenMillis\" : "));
             DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the dumped tree to be gone");
 
             String r = coldCli("restore", "-D", img.toString(), "-d", "--pidfile", pidfile.toString());
             assertTrue(r.contains("root pid " + p.pid()), r);
             assertFalse(r.contains("picocli."), "picocli loaded:\n" + r);
-            TwoHosts.awaitLog(log, "local request: restore " + img, Duration.ofSeconds(10));
+            awaitAgentLog("local request: restore " + img);
             assertEquals(p.pid() + "\n", Files.readString(pidfile));
             try (DetachedProcess back = DetachedProcess.restored(Pid.of(p.pid().value()), p.output())) {
                 Thread.sleep(300);
@@ -228,7 +271,7 @@ class LocalAgentTest {
                 p.destroyForcibly();
             }
             String out = Files.readString(logs.get(e.getKey()));
-            assertTrue(ended, e.getKey() + ": no answer (" + out + "); the agent's log:\n" + Files.readString(log));
+            assertTrue(ended, e.getKey() + ": no answer (" + out + "); the agent's log:\n" + agentLog());
             outputs.put(e.getKey(), code == -1 ? "exit " + p.exitValue() + "\n" + out : out);
             if (code != -1) {
                 assertEquals(code, p.exitValue(), e.getKey() + ":\n" + out);
