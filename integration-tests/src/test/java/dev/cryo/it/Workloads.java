@@ -169,8 +169,15 @@ final class Workloads {
         }), Duration.ofSeconds(10), "every thread of pid " + pid + " to be stopped");
     }
 
-    /** Sends the check signal and waits for the workload's verdict line. */
+    /**
+     * Sends the check signal once the workload's main thread sleeps in its wait, and waits for the
+     * verdict line. A thread restored in an interrupted call re-runs it: a handled signal that arrives
+     * while it is on its way back (runnable, the restart applied, preempted under load) runs the
+     * handler and then the call again, and a {@code while (!check) pause();} sleeps on with its
+     * check missed (the kernel's own window; CI saw memfdexec hang in pause once at load 10).
+     */
     static String check(DetachedProcess p) throws Exception {
+        awaitAsleep(p.pid().value());
         dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);
         try {
             DetachedProcess.awaitCondition(() -> {
@@ -185,6 +192,26 @@ final class Workloads {
             throw new AssertionError(e.getMessage() + " (" + whereIs(p.pid().value()) + "; output: " + p.outputText() + ")", e);
         }
         return p.outputText();
+    }
+
+    /**
+     * Until the main thread of {@code pid} is not runnable (asleep in a call, stopped or gone); a
+     * workload that keeps computing is given 2 s, then its check is sent anyway.
+     */
+    private static void awaitAsleep(int pid) throws InterruptedException {
+        Path stat = Path.of("/proc/" + pid + "/stat");
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                String st = java.nio.file.Files.readString(stat);
+                if (st.charAt(st.lastIndexOf(')') + 2) != 'R') {
+                    return;
+                }
+            } catch (IOException gone) {
+                return;
+            }
+            Thread.sleep(2);
+        }
     }
 
     /** A stuck workload's state letter, kernel wait channel and syscall line, for a failure message. */
