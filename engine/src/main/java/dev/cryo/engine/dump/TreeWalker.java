@@ -57,7 +57,7 @@ public final class TreeWalker {
             throw new DumpException("pid " + root + " is an ancestor of cryo itself (pid " + self
                     + "): cryo cannot dump the tree it runs in");
         }
-        dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
+        dev.cryo.engine.namespaces.NamespaceScan.check(tree);
         checkSessions(tree);
         return SharedTables.of(root, tree);
     }

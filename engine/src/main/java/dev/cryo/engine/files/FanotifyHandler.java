@@ -127,7 +127,7 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
             long ino = WatchTargets.hex(f, "ino", line);
             String path;
             try {
-                path = WatchTargets.path(f, line);
+                path = WatchTargets.target(f, line, null, fd.pid()).path();
             } catch (IOException e) {
                 throw new IOException("fanotify mark on inode " + ino + ": " + e.getMessage(), e);
             }
@@ -137,7 +137,7 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
             String line = "mnt_id:" + v;
             Map<String, String> f = WatchTargets.fields(line);
             int mntId = (int) WatchTargets.hex(f, "mnt_id", line);
-            String path = WatchTargets.mountPoint(mntId).orElseThrow(
+            String path = WatchTargets.mountPoint(mntId, fd.pid()).orElseThrow(
                     () -> new IOException("fanotify mark on mount " + mntId + ": no such mount here"));
             marks.add(mark(MOUNT, f, line, path, mntId));
         }
@@ -145,7 +145,7 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
             String line = "sdev:" + v;
             Map<String, String> f = WatchTargets.fields(line);
             long sdev = WatchTargets.hex(f, "sdev", line);
-            String path = WatchTargets.mountPointOf(sdev).orElseThrow(() -> new IOException("fanotify mark on "
+            String path = WatchTargets.mountPointOf(sdev, fd.pid()).orElseThrow(() -> new IOException("fanotify mark on "
                     + "filesystem " + WatchTargets.major(sdev) + ":" + WatchTargets.minor(sdev) + ": no mount of it here"));
             marks.add(mark(FILESYSTEM, f, line, path, sdev));
         }

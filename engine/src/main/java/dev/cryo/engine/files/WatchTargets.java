@@ -102,23 +102,22 @@ final class WatchTargets {
     }
 
     /** The mount point of a mount id (fanotify mount marks), or empty. */
-    static Optional<String> mountPoint(int mntId) throws IOException {
-        return mounts().stream().filter(m -> m.id() == mntId).map(Mount::point).findFirst();
+    static Optional<String> mountPoint(int mntId, Pid pid) throws IOException {
+        return viewOf(pid).stream().filter(m -> m.id() == mntId).map(Mount::point).findFirst();
     }
 
     /** A mount point of a device (fanotify filesystem marks), or empty. */
-    static Optional<String> mountPointOf(long sdev) throws IOException {
-        return mounts().stream().filter(m -> m.major() == major(sdev) && m.minor() == minor(sdev))
+    static Optional<String> mountPointOf(long sdev, Pid pid) throws IOException {
+        return viewOf(pid).stream().filter(m -> m.major() == major(sdev) && m.minor() == minor(sdev))
                 .map(Mount::point).findFirst();
     }
 
     /**
-     * The path of the inode a watch line names: its file handle opened through each mount of its
-     * device until one works, checked to be that very inode. A deleted inode has no path to watch
-     * again: refused.
+     * The mounts as the task sees them: a task of a mount namespace of its own marks mounts of that
+     * namespace, which the restore marks again by the task's paths (as {@link #target} does).
      */
-    static String path(Map<String, String> f, String line) throws IOException {
-        return target(f, line, null, null).path();
+    private static List<Mount> viewOf(Pid pid) throws IOException {
+        return RegularFileHandler.inOtherMountNamespace(pid.value()) ? mounts(pid.procDir() + "/mountinfo") : mounts();
     }
 
     /** A watched inode: its path, and for one that was deleted, the ghost file the dump carries for it. */

@@ -63,7 +63,8 @@ public final class MountScan {
         }
     }
 
-    public static List<MountImage> scan(Pid p) {
+    /** {@code tmpfsFiles}: read the files of its tmpfs mounts (else their contents are left empty). */
+    static List<MountImage> scan(Pid p, boolean tmpfsFiles) {
         List<Mount> mine = MountOrder.sorted(read("/proc/" + p + "/mountinfo"));
         List<Mount> host = read("/proc/self/mountinfo");
         String what = "pid " + p + ": its mount namespace";
@@ -128,7 +129,7 @@ public final class MountScan {
                     mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point())
                                     && !overItself(x, m))
                             .forEach(x -> points.add(x.point()));
-                    contents = TmpfsFiles.read(p, m, bytes, points);
+                    contents = tmpfsFiles ? TmpfsFiles.read(p, m, bytes, points) : List.of();
                 }
                 out.add(image(m, true, null, contents));
                 done.add(m);

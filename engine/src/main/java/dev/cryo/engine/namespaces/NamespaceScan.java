@@ -39,6 +39,19 @@ public final class NamespaceScan {
 
     /** Checks the tree (parents before children) and returns the namespaces it made; refuses the rest. */
     public static List<NamespaceImage> scan(List<Pid> tree) {
+        return scan(tree, true);
+    }
+
+    /**
+     * Refuses what {@link #scan} would, but the files of the tree's tmpfs mounts are not read: reading
+     * them (open, read, close) queues events of cryo's own for the tree's inotify and fanotify groups
+     * before the freeze measures those queues (NotificationQueues), and the dump refused them as unread.
+     */
+    public static void check(List<Pid> tree) {
+        scan(tree, false);
+    }
+
+    private static List<NamespaceImage> scan(List<Pid> tree, boolean tmpfsFiles) {
         Map<Integer, Map<String, String>> links = new HashMap<>();
         Map<String, Integer> madeBy = new HashMap<>(); // namespace link → the task of the tree that made it
         Map<Integer, Integer> flagsOf = new LinkedHashMap<>();
@@ -160,7 +173,7 @@ public final class NamespaceScan {
         times.keySet().forEach(pid -> flagsOf.putIfAbsent(pid, 0));
         List<NamespaceImage> out = new ArrayList<>();
         flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, ppidOf, links, times.get(pid),
-                pidForChildren.getOrDefault(pid, 0))));
+                pidForChildren.getOrDefault(pid, 0), tmpfsFiles)));
         return out;
     }
 
@@ -271,7 +284,8 @@ public final class NamespaceScan {
     }
 
     private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Integer> ppidOf,
-                                        Map<Integer, Map<String, String>> links, TimeNsImage time, int pidForChildren) {
+                                        Map<Integer, Map<String, String>> links, TimeNsImage time, int pidForChildren,
+                                        boolean tmpfsFiles) {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
@@ -316,7 +330,7 @@ public final class NamespaceScan {
                 }
             }
         }
-        List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p) : List.of();
+        List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p, tmpfsFiles) : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren);
     }
 
