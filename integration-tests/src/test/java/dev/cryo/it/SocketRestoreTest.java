@@ -985,4 +985,48 @@ class SocketRestoreTest {
             new ProcessBuilder("ip", "netns", "del", ns).start().waitFor();
         }
     }
+
+    private static boolean mptcpAvailable() {
+        try (dev.cryo.kernel.Fd f = dev.cryo.kernel.net.Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_INET,
+                dev.cryo.kernel.net.Sockets.SOCK_STREAM, dev.cryo.kernel.net.Sockets.IPPROTO_MPTCP)) {
+            return true;
+        } catch (RuntimeException e) {
+            return false; // a kernel without MPTCP, or net.mptcp.enabled=0
+        }
+    }
+
+    /**
+     * A Go server (1.24 and later) listens with Multipath TCP by default; cryo refused its listener as
+     * "TCP socket is not supported yet" (prometheus built with Go 1.24 would be). An MPTCP listener and
+     * a bound MPTCP socket come back MPTCP, on their ports, with their options; the listener accepts a
+     * plain TCP client and an MPTCP one.
+     */
+    @Test
+    void anMptcpListenerComesBackAnMptcpListenerAcceptingTcpAndMptcpClients() throws Exception {
+        Assumptions.assumeTrue(mptcpAvailable(), "this kernel makes no MPTCP sockets");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("mptcplisten.out"), "mptcplisten")) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img, "--tcp-established");
+            assertTrue(Cli.run("show", img.toString()).out().contains("\"MPTCP socket\""));
+            assertPass(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /** An MPTCP connection cannot be repaired (the kernel has no TCP_REPAIR for MPTCP): refused by name, the tree runs on. */
+    @Test
+    void anMptcpConnectionIsRefusedByNameAndTheTreeKeepsRunning() throws Exception {
+        Assumptions.assumeTrue(mptcpAvailable(), "this kernel makes no MPTCP sockets");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("mptcplisten.out"), "mptcplisten", "connected")) {
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--tcp-established");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().matches("(?s).*pid " + p.pid() + " fd \\d+: MPTCP connection 127\\.0\\.0\\.1:\\d+ -> "
+                    + "127\\.0\\.0\\.1:\\d+: the kernel has no TCP repair for Multipath TCP sockets.*"), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree keeps running after the refusal: state " + s);
+            assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_" + p.pid() + "_")), cryoTables().toString());
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
 }

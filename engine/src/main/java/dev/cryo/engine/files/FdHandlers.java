@@ -54,6 +54,7 @@ public final class FdHandlers {
             new FanotifyHandler(),
             new UnixSocketHandler(),
             new TcpSocketHandler(),
+            new MptcpSocketHandler(),
             new UdpSocketHandler(),
             new RawSocketHandler(),
             new NetlinkSocketHandler(),

@@ -233,8 +233,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         closeAgain(t, s, t.connection());
     }
 
-    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24,
-            TCPI_DELIVERED = 192;
+    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24;
+    static final int TCPI_DELIVERED = 192;
 
     /**
      * A connection attempt in flight (connect() sent its SYN, no answer yet: a peer slow or not
@@ -327,21 +327,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             boolean primary = st.claim(p.ino);
             switch (d.state()) {
                 case SockDiag.TCP_LISTEN -> {
-                    int halfOpen = st.halfOpen(d);
-                    if ((d.rqueue() > 0 || halfOpen > 0) && st.options().tcpSkipInFlight()) {
-                        // CRIU's --tcp-skip-in-flight: no socket of the program's holds them; gone with the listener
-                        log.warn("{}: {}: {} connection(s) not accepted yet are left out (--tcp-skip-in-flight): "
-                                + "their clients get a reset if the tree is killed", fd.where(), what, d.rqueue() + halfOpen);
-                    } else if (d.rqueue() > 0) {
-                        throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted (the program did"
-                                + " not accept them within cryo.dump.accept-wait); not supported without"
-                                + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
-                    } else if (halfOpen > 0) {
-                        throw p.refuse(what + ": " + halfOpen + " connection(s) have not completed their handshake"
-                                + " within cryo.dump.accept-wait (the client's last ACK not in, or TCP_DEFER_ACCEPT"
-                                + " waiting for its first bytes): no socket holds them yet; not supported without"
-                                + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
-                    }
+                    checkAcceptQueue(p, d, st, what);
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
                             SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false,
                             st.portLock(p.ino));
@@ -415,6 +401,28 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         }
     }
 
+    /**
+     * A listener's connections not accepted yet (queued, or in their handshake) have no socket of the
+     * program's: refused, or left out with --tcp-skip-in-flight (their clients get a reset).
+     */
+    static void checkAcceptQueue(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st, String what) {
+        int halfOpen = st.halfOpen(d);
+        if ((d.rqueue() > 0 || halfOpen > 0) && st.options().tcpSkipInFlight()) {
+            // CRIU's --tcp-skip-in-flight: no socket of the program's holds them; gone with the listener
+            log.warn("{}: {}: {} connection(s) not accepted yet are left out (--tcp-skip-in-flight): "
+                    + "their clients get a reset if the tree is killed", p.fd.where(), what, d.rqueue() + halfOpen);
+        } else if (d.rqueue() > 0) {
+            throw p.refuse(what + ": " + d.rqueue() + " connection(s) wait to be accepted (the program did"
+                    + " not accept them within cryo.dump.accept-wait); not supported without"
+                    + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
+        } else if (halfOpen > 0) {
+            throw p.refuse(what + ": " + halfOpen + " connection(s) have not completed their handshake"
+                    + " within cryo.dump.accept-wait (the client's last ACK not in, or TCP_DEFER_ACCEPT"
+                    + " waiting for its first bytes): no socket holds them yet; not supported without"
+                    + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
+        }
+    }
+
     @Override
     public long restore(FdImage fd, TcpSocket t, RestoreContext ctx) {
         return ctx.plantSocket(t.ino(), fd.flags());
@@ -485,37 +493,45 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     /** Listeners and unconnected sockets first, so their ports are taken before connections are repaired. */
     @Override
     public void create(TcpSocket t, SocketHub hub) {
-        Fd s = Sockets.socket(t.family(), Sockets.SOCK_STREAM, 0);
-        hub.put(t.ino(), s);
-        t.options().apply(s);
-        hub.lockedBy(t.lockTable());
+        Fd s = newSocket(t.ino(), t.family(), 0, t.options(), t.lockTable(), hub);
         if (t.state() == SockDiag.TCP_LISTEN) {
-            listen(t, s, hub);
+            listen(t.ino(), t.local(), t.backlog(), s, hub);
         } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null && t.error() == 0) {
             Sockets.bindInet(s, t.local());
         }
+    }
+
+    /** A new stream socket of {@code protocol} for the record of {@code ino}, with its options, handed to the hub. */
+    static Fd newSocket(long ino, int family, int protocol, SocketOptions options, String lockTable, SocketHub hub) {
+        Fd s = Sockets.socket(family, Sockets.SOCK_STREAM, protocol);
+        hub.put(ino, s);
+        options.apply(s);
+        hub.lockedBy(lockTable);
+        return s;
     }
 
     /**
      * Listeners sharing a port were all bound with SO_REUSEPORT, even one that cleared it since (zdtm's
      * socket-tcp-reuseport): such a one is bound and listens with it set again for that instant.
      */
-    private static void listen(TcpSocket t, Fd s, SocketHub hub) {
-        boolean shared = hub.records(TcpSocket.class).stream().anyMatch(o -> o.ino() != t.ino()
-                && o.state() == SockDiag.TCP_LISTEN && o.local().port() == t.local().port());
+    static void listen(long ino, SockAddr local, int backlog, Fd s, SocketHub hub) {
+        boolean shared = hub.records(TcpSocket.class).stream().anyMatch(o -> o.ino() != ino
+                && o.state() == SockDiag.TCP_LISTEN && o.local().port() == local.port())
+                || hub.records(MptcpSocketHandler.MptcpSocket.class).stream().anyMatch(o -> o.ino() != ino
+                && o.state() == SockDiag.TCP_LISTEN && o.local().port() == local.port());
         boolean lend = shared && Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == 0;
         if (lend) {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 1);
         }
         try {
-            Sockets.bindInet(s, t.local());
+            Sockets.bindInet(s, local);
         } catch (dev.cryo.kernel.SyscallException e) {
-            if (!e.is(dev.cryo.kernel.Errno.EADDRINUSE) || !clearLeftovers(t.local())) {
+            if (!e.is(dev.cryo.kernel.Errno.EADDRINUSE) || !clearLeftovers(local)) {
                 throw e;
             }
-            Sockets.bindInet(s, t.local());
+            Sockets.bindInet(s, local);
         }
-        Sockets.listen(s, t.backlog());
+        Sockets.listen(s, backlog);
         if (lend) {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT, 0);
         }

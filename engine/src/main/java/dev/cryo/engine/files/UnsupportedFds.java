@@ -44,7 +44,7 @@ final class UnsupportedFds {
         return switch (proto) {
             case "NETLINK" -> "netlink socket";
             case "UNIX", "UNIX-STREAM", "UNIX-DGRAM" -> "unix socket";
-            case "TCP", "TCPv6", "MPTCP" -> "TCP socket";
+            case "TCP", "TCPv6" -> "TCP socket";
             case "UDP", "UDPv6" -> "UDP socket";
             case "PACKET" -> "packet socket";
             default -> proto + " socket";

@@ -24,7 +24,7 @@ public final class Sockets {
     public static final int SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_SEQPACKET = 5, SOCK_PACKET = 10;
     public static final int SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
     public static final int SOL_SOCKET = 1, SOL_IP = 0, SOL_TCP = 6, SOL_IPV6 = 41, SOL_UDP = 17;
-    public static final int IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_UDPLITE = 136;
+    public static final int IPPROTO_TCP = 6, IPPROTO_UDP = 17, IPPROTO_UDPLITE = 136, IPPROTO_MPTCP = 262;
     /** UDP-Lite's checksum coverage (linux/udp.h): how much of a datagram its checksum covers, sent and required. */
     public static final int SOL_UDPLITE = 136, UDPLITE_SEND_CSCOV = 10, UDPLITE_RECV_CSCOV = 11;
     /** A netlink protocol (linux/netlink.h): netfilter's (nfnetlink_log, nfnetlink_queue, ctnetlink). */
