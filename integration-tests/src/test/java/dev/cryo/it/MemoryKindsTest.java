@@ -363,6 +363,24 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * A memfd of huge pages (MFD_HUGETLB: qemu's memory-backend-memfd,hugetlb=on, DPDK's --in-memory)
+     * was refused: it comes back a sealed memfd of 2 MiB pages of the same name, its mapped pages (one
+     * only a child that has exited wrote) and the page only its fd holds with their bytes (in the
+     * fd's record, within the ghost limit).
+     */
+    @Test
+    void aMemfdOfHugePagesComesBackWithItsMappingAndContents() throws Exception {
+        try (HugePages pool = HugePages.atLeastFree(3);
+             DetachedProcess p = Workloads.program(tmp.resolve("hugememfd.out"), "hugememfd")) {
+            // the page only the fd holds travels in the fd's record: 2 MiB, over the default ghost limit of 1 MiB
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"), "--ghost-limit", "4M");
+            assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("\"hugePageKb\" : 2048"));
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** zdtm's rmdir_open and cwd02 found them refused: fds of removed directories, one of them the cwd too. */
     @Test
     void removedDirectoriesHeldOpenComeBackRemoved() throws Exception {

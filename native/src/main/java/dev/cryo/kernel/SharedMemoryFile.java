@@ -10,7 +10,7 @@ import com.sun.jna.Memory;
  * that was made with O_TMPFILE is made that way again, so it has no name and can still be given one.
  */
 public final class SharedMemoryFile implements AutoCloseable {
-    private static final int FTRUNCATE = 77, MFD_CLOEXEC = 1;
+    private static final int FTRUNCATE = 77, MFD_CLOEXEC = 1, MFD_HUGETLB = 4;
     private static final int PROT_READ_WRITE = 3, MAP_SHARED = 1, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000,
             MAP_HUGETLB = 0x40000, MAP_HUGE_SHIFT = 26;
     private static final long PAGE = 4096;
@@ -94,6 +94,27 @@ public final class SharedMemoryFile implements AutoCloseable {
         try {
             return new SharedMemoryFile(Sys.open("/proc/self/map_files/" + Long.toHexString(at) + "-"
                     + Long.toHexString(at + len), 2 /* O_RDWR */));
+        } finally {
+            Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, len, 0, 0);
+        }
+    }
+
+    /** memfd_create's flags for a memfd of huge pages of {@code pageBytes}: MFD_HUGETLB and the size's log2. */
+    public static int hugetlbFlags(long pageBytes) {
+        return MFD_HUGETLB | (Long.numberOfTrailingZeros(pageBytes) << MAP_HUGE_SHIFT);
+    }
+
+    /**
+     * Writes {@code data} at {@code offset} through a mapping of the file (hugetlbfs has no write),
+     * the huge pages of {@code pageBytes} it covers mapped here for the copy and unmapped again.
+     */
+    public void writeMapped(long offset, byte[] data, long pageBytes) {
+        long from = offset / pageBytes * pageBytes;
+        long len = (offset + data.length + pageBytes - 1) / pageBytes * pageBytes - from;
+        long at = Sys.call(() -> "mmap(" + procPath() + ", " + len + " at " + from + ")", SyscallNr.MMAP, 0, len,
+                PROT_READ_WRITE, MAP_SHARED, fd.value(), from);
+        try {
+            new com.sun.jna.Pointer(at).write(offset - from, data, 0, data.length);
         } finally {
             Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, len, 0, 0);
         }

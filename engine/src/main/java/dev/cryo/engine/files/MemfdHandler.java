@@ -30,7 +30,8 @@ import static dev.cryo.kernel.Fcntl.F_GET_SEALS;
  * fds, mappings and tasks hold it (keyed by inode): restore makes it once, as a memfd of the
  * same name, and every fd and mapping of it opens or maps that one. Its pages are carried once
  * per object, as for shared memory: the parts some task maps travel as page data of that
- * mapping, the rest (found with SEEK_DATA) in this record, up to the ghost limit.
+ * mapping, the rest (found with SEEK_DATA) in this record, up to the ghost limit. A memfd made with
+ * MFD_HUGETLB is made so again, of the same huge page size.
  */
 public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
     public static final int TAG = 31, RECORD_ID = 172;
@@ -44,15 +45,17 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
 
     /**
      * {@code file}: identity (inode, size, mode); {@code seals}: F_GET_SEALS (F_SEAL_SEAL alone: sealing
-     * not allowed); {@code uid}, {@code gid}: its owner (fchown/fchmod by the program show in fstat).
+     * not allowed); {@code uid}, {@code gid}: its owner (fchown/fchmod by the program show in fstat);
+     * {@code hugePageKb}: the page size of a memfd made with MFD_HUGETLB, 0 for any other (version 2).
      */
-    public record Memfd(FileRef file, String name, int seals, List<Extent> extents, int uid, int gid) implements FileDesc {
+    public record Memfd(FileRef file, String name, int seals, List<Extent> extents, int uid, int gid, long hugePageKb)
+            implements FileDesc {
         public Memfd {
             extents = List.copyOf(extents);
         }
     }
 
-    static final RecordCodec<Memfd> CODEC = RecordCodec.of(Memfd.class, RECORD_ID, 1, MemfdHandler::write,
+    static final RecordCodec<Memfd> CODEC = RecordCodec.of(Memfd.class, RECORD_ID, 2, MemfdHandler::write,
             MemfdHandler::read);
 
     private static void write(Output out, Memfd m) {
@@ -66,6 +69,7 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         }
         out.writeInt(m.uid());
         out.writeInt(m.gid());
+        out.writeVarLong(m.hugePageKb(), true);
     }
 
     private static Memfd read(Input in, int version) {
@@ -80,7 +84,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         for (int i = 0; i < n; i++) {
             extents.add(new Extent(in.readLong(), RecordFields.readBytes(in, 16 << 20)));
         }
-        return new Memfd(file, name, seals, extents, in.readInt(), in.readInt());
+        int uid = in.readInt(), gid = in.readInt();
+        return new Memfd(file, name, seals, extents, uid, gid, version >= 2 ? in.readVarLong(true) : 0);
     }
 
     @Override
@@ -112,18 +117,18 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         FileRef file = FileIdentity.of(PREFIX + name, fd.procPath());
         List<Extent> extents = new ArrayList<>();
         int seals;
-        long carried = 0;
+        long carried = 0, hugePage;
         try (Fd local = Sys.open(fd.procPath().toString(), Fcntl.O_RDONLY);
              FileChannel ch = FileChannel.open(fd.procPath(), StandardOpenOption.READ)) {
-            if (Sys.fsMagic(local) == Sys.HUGETLBFS_MAGIC) {
-                throw new DumpException(fd.where() + ": memfd " + name + " is hugetlb memory (MFD_HUGETLB): "
-                        + "not supported yet");
-            }
+            // MFD_HUGETLB: its huge pages are found by reading them, SEEK_DATA calls it all data
+            hugePage = Sys.fsMagic(local) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(local) : 0;
             seals = (int) Sys.call(() -> "fcntl(" + fd.where() + ", F_GET_SEALS)", SyscallNr.FCNTL, local.value(),
                     F_GET_SEALS, 0, 0);
             long pages = (file.size() + PAGE - 1) / PAGE;
             for (long[] r : ctx.sharedMemory().claim(file.ino(), 0, pages)) {
-                for (long[] d : FileExtents.data(local, r[0] * PAGE, Math.min(r[1] * PAGE, file.size()))) {
+                long from = r[0] * PAGE, to = Math.min(r[1] * PAGE, file.size());
+                for (long[] d : hugePage > 0 ? FileExtents.nonZero(local, from, to, hugePage)
+                        : FileExtents.data(local, from, to)) {
                     carried += d[1] - d[0];
                     if (carried > ctx.ghostFiles().limit()) {
                         throw new DumpException(fd.where() + ": memfd " + name + " holds more than the ghost limit of "
@@ -139,7 +144,7 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
             }
         }
         return new Memfd(file, name, seals, extents, (Integer) Files.getAttribute(fd.procPath(), "unix:uid"),
-                (Integer) Files.getAttribute(fd.procPath(), "unix:gid"));
+                (Integer) Files.getAttribute(fd.procPath(), "unix:gid"), hugePage / 1024);
     }
 
     @Override
@@ -170,5 +175,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         out.put("mode", Integer.toOctalString(m.file().mode() & 07777));
         out.put("owner", m.uid() + ":" + m.gid());
         out.put("bytesInRecord", m.extents().stream().mapToLong(e -> e.data().length).sum());
+        if (m.hugePageKb() > 0) {
+            out.put("hugePageKb", m.hugePageKb());
+        }
     }
 }

@@ -1,9 +1,6 @@
 package dev.cryo.engine.memory;
 
 import dev.cryo.engine.model.VmaImage;
-import dev.cryo.engine.restore.SharedMemoryHub;
-import dev.cryo.engine.restore.stage.TaskContext;
-import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.proc.MapsEntry;
 import dev.cryo.kernel.proc.SmapsEntry;
 
@@ -12,7 +9,8 @@ import java.util.Map;
 /**
  * Shared anonymous hugetlb memory ({@code MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB}: PostgreSQL's
  * shared buffers with {@code huge_pages=on}), "/anon_hugepage (deleted)" with VmFlags "ht" in a
- * shared mapping. One kind per huge page size, as the size is how the object is made again. Its
+ * shared mapping, and shared mappings of a memfd made with {@code MFD_HUGETLB} (qemu's
+ * {@code memory-backend-memfd,hugetlb=on}, DPDK's {@code --in-memory}). One kind per huge page size, as the size is how the object is made again. Its
  * pages are carried as shared memory's are, once, by offset, whichever task's window shows them
  * (found by reading the object, {@link PageScan#sharedObjectPages}); restore
  * makes one hugetlb object of the same page size (reserving its pages unless every mapping had
@@ -34,17 +32,13 @@ public final class HugetlbSharedMemory extends SharedMemory {
 
     @Override
     public boolean matches(MapsEntry m, SmapsEntry s) {
-        return m.shared() && HugetlbPrivateMemory.PATH.equals(m.path()) && HugetlbPrivateMemory.ofSize(s, pageKb);
+        return m.shared() && (HugetlbPrivateMemory.PATH.equals(m.path()) || m.path().startsWith("/memfd:"))
+                && HugetlbPrivateMemory.ofSize(s, pageKb);
     }
 
     @Override
     public void validate(int pid, VmaImage v) {
         HugetlbPrivateMemory.checkPool(pid, v, pageKb);
-    }
-
-    @Override
-    public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
-        Mapper.mapFile(t, v, shared.path(v.file().ino()), Fcntl.O_RDWR, Mapper.writable(v));
     }
 
     @Override

@@ -106,6 +106,9 @@ public final class SharedMemoryHub implements AutoCloseable {
                     sealsOf.put(m.file().ino(), m.seals());
                     owners.put(m.file().ino(), m);
                     contents.computeIfAbsent(m.file().ino(), k -> new java.util.ArrayList<>()).addAll(m.extents());
+                    if (m.hugePageKb() > 0) {
+                        hugePageKb.put(m.file().ino(), m.hugePageKb());
+                    }
                 }
             }
         }
@@ -116,9 +119,10 @@ public final class SharedMemoryHub implements AutoCloseable {
                 Integer s = sealsOf.get(ino);
                 int flags = s != null && s != F_SEAL_SEAL ? MFD_ALLOW_SEALING : 0;
                 String path = paths.get(ino);
-                SharedMemoryFile f = hugePageKb.containsKey(ino)
-                        ? SharedMemoryFile.hugetlb(size, hugePageKb.get(ino) * 1024, noReserve.get(ino))
-                        : create(path, size, flags);
+                long hugePage = hugePageKb.getOrDefault(ino, 0L) * 1024;
+                SharedMemoryFile f = hugePage > 0 && !path.startsWith(MEMFD)
+                        ? SharedMemoryFile.hugetlb(size, hugePage, noReserve.get(ino))
+                        : create(path, size, flags, hugePage);
                 hub.objects.put(ino, f);
                 if (s != null && s != F_SEAL_SEAL && s != 0) {
                     hub.seals.put(ino, s);
@@ -132,7 +136,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                 if (path.startsWith(MEMFD) && owners.containsKey(ino)) {
                     hub.memfdInos.add(ino);
                 }
-                write(f, contents.getOrDefault(ino, List.of()));
+                write(f, contents.getOrDefault(ino, List.of()), hugePage);
             });
             for (TaskImage t : tasks) {
                 for (GhostFile g : t.ghostFiles()) {
@@ -154,21 +158,28 @@ public final class SharedMemoryHub implements AutoCloseable {
         return hub;
     }
 
-    /** A memfd comes back as a memfd of the same name; any other shared memory as MAP_SHARED|MAP_ANONYMOUS memory. */
-    private static SharedMemoryFile create(String path, long size, int memfdFlags) {
+    /**
+     * A memfd comes back as a memfd of the same name (of huge pages of {@code hugePage} bytes if not 0);
+     * any other shared memory as MAP_SHARED|MAP_ANONYMOUS memory.
+     */
+    private static SharedMemoryFile create(String path, long size, int memfdFlags, long hugePage) {
         if (path.startsWith(MEMFD)) {
             String name = path.substring(MEMFD.length());
             if (name.endsWith(DELETED)) {
                 name = name.substring(0, name.length() - DELETED.length());
             }
-            return SharedMemoryFile.memfd(name, size, memfdFlags);
+            return SharedMemoryFile.memfd(name, size, memfdFlags | (hugePage > 0 ? SharedMemoryFile.hugetlbFlags(hugePage) : 0));
         }
         return SharedMemoryFile.anonymous(size);
     }
 
-    /** The bytes of a memfd that no mapping carried, from its fd records. */
-    private static void write(SharedMemoryFile f, List<MemfdHandler.Extent> extents) {
+    /** The bytes of a memfd that no mapping carried, from its fd records (of huge pages: hugetlbfs has no write). */
+    private static void write(SharedMemoryFile f, List<MemfdHandler.Extent> extents, long hugePage) {
         if (extents.isEmpty()) {
+            return;
+        }
+        if (hugePage > 0) {
+            extents.forEach(e -> f.writeMapped(e.offset(), e.data(), hugePage));
             return;
         }
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(Path.of(f.procPath()),

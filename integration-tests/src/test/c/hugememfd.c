@@ -1,0 +1,69 @@
+/*
+ * A memfd of huge pages (MFD_HUGETLB, as qemu's memory-backend-memfd,hugetlb=on or DPDK's
+ * --in-memory make), three 2 MiB pages, held by an fd with seals that forbid growing and shrinking:
+ * the first two pages mapped shared (the first written by the process, the second by a child that
+ * has exited since), the third written through a mapping unmapped since, so only the fd holds it.
+ * Prints "ready"; on SIGUSR2 checks that the mapping is still hugetlb memory in 2 MiB pages, every
+ * page's bytes, the seals, that the fd is still a memfd of that name on hugetlbfs, and that a write
+ * through the mapping reads back through the fd; prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "hugetlbarea.h"
+
+#define HUGE (2 * 1024 * 1024)
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+static volatile sig_atomic_t check;
+static void on_usr2(int sig) { (void)sig; check = 1; }
+static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
+static unsigned char pattern(int page, int i) { return (unsigned char)(i / 512 * (page + 3) + page); }
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    int fd = memfd_create("cryo-hugememfd", MFD_HUGETLB | MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate(fd, 3 * HUGE) != 0) fail("memfd_create(MFD_HUGETLB) or ftruncate");
+    volatile unsigned char *p = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    unsigned char *third = mmap(NULL, HUGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 2 * HUGE);
+    if (p == MAP_FAILED || third == MAP_FAILED) fail("mmap");
+    for (int i = 0; i < HUGE; i += 512) p[i] = pattern(0, i), third[i] = pattern(2, i);
+    munmap(third, HUGE);
+    pid_t writer = fork();
+    if (writer == 0) {
+        for (int i = 0; i < HUGE; i += 512) p[HUGE + i] = pattern(1, i);
+        _exit(0);
+    }
+    if (writer < 0 || waitpid(writer, NULL, 0) != writer) fail("the second page's writer");
+    if (fcntl(fd, F_ADD_SEALS, SEALS) != 0) fail("F_ADD_SEALS");
+    printf("ready\n");
+    while (!check) pause();
+    if (!hugetlb_area(p)) fail("the mapping is no longer hugetlb memory in 2 MiB pages");
+    for (int i = 0; i < HUGE; i += 512) {
+        unsigned char b = 0;
+        if (p[i] != pattern(0, i)) fail("the first page changed");
+        if (p[HUGE + i] != pattern(1, i)) fail("the page only an exited child wrote changed");
+        if (pread(fd, &b, 1, 2 * HUGE + i) != 1 || b != pattern(2, i)) fail("the page only the fd holds changed");
+    }
+    if (fcntl(fd, F_GET_SEALS) != SEALS) fail("the seals changed");
+    struct statfs fs;
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n < 0 ? 0 : n] = 0;
+    if (strcmp(target, "/memfd:cryo-hugememfd (deleted)") != 0) fail("the fd is no longer the memfd of that name");
+    if (fstatfs(fd, &fs) != 0 || fs.f_type != 0x958458f6 || fs.f_bsize != HUGE) fail("the memfd is no longer of 2 MiB huge pages");
+    p[7] = 0x5a;
+    unsigned char b = 0;
+    if (pread(fd, &b, 1, 7) != 1 || b != 0x5a) fail("a write through the mapping does not read back through the fd");
+    printf("PASS\n");
+    return 0;
+}
