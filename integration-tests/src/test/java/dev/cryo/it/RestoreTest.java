@@ -94,6 +94,19 @@ class RestoreTest {
         }
     }
 
+    /**
+     * zdtm's thread-bomb shape: threads that keep making short-lived threads (a busy thread pool). The
+     * seize waited for each thread's stop before seizing the next, while the others made new ones, and
+     * gave up: "timed out seizing the tree after 10 s (still waiting for pids [N]: pid N (state t))".
+     * Every thread listed is now seized and interrupted before any stop is waited for.
+     */
+    @Test
+    void threadsThatKeepMakingShortLivedThreadsAreSeizedAndChurnOn() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("threadchurn.out"), "threadchurn", "32")) {
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     @Test
     void aProcessTreeKeepsPassingDataThroughItsPipe() throws Exception {
         try (DetachedProcess p = Workloads.tree(tmp)) {

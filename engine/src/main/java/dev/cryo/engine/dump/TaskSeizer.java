@@ -76,11 +76,16 @@ public final class TaskSeizer {
                     release(tracer, pid, seized);
                     return new Gone();
                 }
-                boolean grew = false;
+                // every new thread is seized and interrupted before any stop is waited for: a program
+                // whose threads keep making short-lived ones (a thread pool's churn) is caught in one
+                // pass, where waiting for each stop in turn let the others make new threads meanwhile
+                List<Pid> fresh = new ArrayList<>();
+                boolean newcomers = false;
                 for (Pid tid : tids) {
                     if (seized.contains(tid.value()) || workers.contains(tid.value())) {
                         continue;
                     }
+                    newcomers = true;
                     if (tid.value() != pid.value() && ProcFs.ioWorker(pid, tid)) {
                         workers.add(tid.value()); // never stops for a tracer, nor is it the program's: not dumped
                         continue;
@@ -88,29 +93,36 @@ public final class TaskSeizer {
                     try {
                         tracer.seizeAndInterrupt(tid.value(), Ptrace.O_TRACESYSGOOD);
                         seized.add(tid.value());
+                        fresh.add(tid);
+                    } catch (KernelException e) {
+                        dead = threadGone(tracer, pid, tid, seized, e);
+                        if (dead != null) {
+                            return dead;
+                        }
+                    }
+                }
+                for (Pid tid : fresh) {
+                    try {
                         waitForStop(tracer, pid, tid, deadline);
                         // signals sent while the tree is held wait in the kernel with their siginfo
                         tracer.keepSignalsQueued(tid.value());
                         suspendSeccomp(tracer, pid, tid);
                         RseqAbort.apply(tracer, pid, tid.value());
                         StoppedWaitRestart.apply(tracer, tid.value());
-                        grew = true;
                     } catch (KernelException e) {
-                        // the process, or just this thread, may have exited in the meantime
-                        dead = deadState(pid);
+                        dead = threadGone(tracer, pid, tid, seized, e);
                         if (dead != null) {
-                            release(tracer, pid, seized);
                             return dead;
                         }
-                        if (tid.value() == pid.value() || exists(pid, tid)) {
-                            throw e;
-                        }
-                        seized.remove(tid.value());
-                        tracer.forget(tid.value());
                     }
                 }
-                if (!grew) {
-                    break;
+                if (!newcomers) {
+                    break; // every thread listed is stopped: none can make another
+                }
+                // one that exited before its seize may have made a thread not listed yet: list again
+                if (System.nanoTime() > deadline) {
+                    throw new KernelException("its threads did not stop within the seize timeout: new ones kept "
+                            + "being made (" + seized.size() + " stopped so far)");
                 }
             }
         } catch (VforkWait e) {
@@ -134,6 +146,25 @@ public final class TaskSeizer {
         out.remove(Integer.valueOf(pid.value()));
         out.add(0, pid.value());
         return new Live(out);
+    }
+
+    /**
+     * A thread whose seize or stop failed: the process's end (zombie or gone, everything released), or
+     * null when only that thread has exited meanwhile (it is not part of the process any more);
+     * rethrows when it still exists.
+     */
+    private static Outcome threadGone(Tracer tracer, Pid pid, Pid tid, Set<Integer> seized, KernelException e) {
+        Outcome dead = deadState(pid);
+        if (dead != null) {
+            release(tracer, pid, seized);
+            return dead;
+        }
+        if (tid.value() == pid.value() || exists(pid, tid)) {
+            throw e;
+        }
+        seized.remove(tid.value());
+        tracer.forget(tid.value());
+        return null;
     }
 
     /** How long a thread may be seen waiting for its vfork child before the seize gives up on it. */
