@@ -1029,4 +1029,27 @@ class SocketRestoreTest {
             assertTrue(Workloads.check(p).contains("PASS"));
         }
     }
+
+    /**
+     * A kernel TLS connection (nginx with KTLS, OpenSSL's SSL_OP_ENABLE_KTLS) was repaired as plain
+     * TCP: its key and record state stayed behind, and its next bytes would have gone out unencrypted.
+     * Refused by name, the tree runs on. Skipped on a kernel without the tls ULP (as this box's).
+     */
+    @Test
+    void aKernelTlsConnectionIsRefusedByNameAndTheTreeKeepsRunning() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ktls.out"), "ktls")) {
+            Assumptions.assumeFalse(Files.readString(tmp.resolve("ktls.out")).contains("no kernel TLS"),
+                    "this kernel has no tls ULP (TCP_ULP \"tls\")");
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--tcp-established");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().matches("(?s).*pid " + p.pid() + " fd \\d+: TCP socket 127\\.0\\.0\\.1:\\d+ -> "
+                    + "127\\.0\\.0\\.1:\\d+ runs the upper-layer protocol 'tls' \\(TCP_ULP: kernel TLS.*"), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")));
+            char s = p.state();
+            assertTrue(s == 'S' || s == 'R', "the tree keeps running after the refusal: state " + s);
+            assertTrue(cryoTables().stream().noneMatch(l -> l.contains("cryo_" + p.pid() + "_")), cryoTables().toString());
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
 }

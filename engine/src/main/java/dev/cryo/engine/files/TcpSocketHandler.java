@@ -273,6 +273,19 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         return new TcpSocket(p.ino, p.family, state, d.local(), d.remote(), 0, opts, primary, c, false, st.lockTable(p.ino));
     }
 
+    /** The upper-layer protocol attached to a connection with TCP_ULP ("tls", "espintcp"), or "" for none. */
+    private static String upperLayer(Fd s) {
+        byte[] name = Sockets.getBytesOrNull(s, Sockets.SOL_TCP, Sockets.TCP_ULP, 16);
+        if (name == null) {
+            return "";
+        }
+        int n = 0;
+        while (n < name.length && name[n] != 0) {
+            n++;
+        }
+        return new String(name, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
     static int tcpState(Fd s) {
         return Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, 8)[0] & 0xff;
     }
@@ -338,6 +351,13 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 }
                 case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2, SockDiag.TCP_CLOSE_WAIT,
                         SockDiag.TCP_LAST_ACK, SockDiag.TCP_CLOSING -> {
+                    String ulp = upperLayer(p.sock);
+                    if (!ulp.isEmpty()) {
+                        throw p.refuse(what + " runs the upper-layer protocol '" + ulp + "' (TCP_ULP"
+                                + (ulp.equals("tls") ? ": kernel TLS, whose keys and record state the kernel does not"
+                                + " give back" : "") + "); repaired without it, its bytes would go out unencrypted"
+                                + " or unframed; not supported");
+                    }
                     if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
                         if (!st.peerOutside(p.ino, d)) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
