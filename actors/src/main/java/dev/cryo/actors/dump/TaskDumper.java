@@ -392,8 +392,15 @@ public final class TaskDumper {
             early = null;
             planned = System.nanoTime();
             // before the walks below: its mmap would wait for them (the mm's lock), and the collect with it
+            long taskCpu = ctx.getLog().isDebugEnabled() ? ProcFs.cpuNanos(pid) : -1;
             scratch = TaskCollector.scratchArea(tracer, pid, tids, plan);
             mapped = System.nanoTime();
+            if (taskCpu >= 0) {
+                // the first injected syscall is the task's first return to user mode since it slept: in a VM
+                // whose MMU is shadowed (this machine's) that costs the task CPU in proportion to its memory
+                ctx.getLog().debug("pid {}: the task itself ran {} µs of CPU while the scratch area was mapped",
+                        pid, (ProcFs.cpuNanos(pid) - taskCpu) / 1000);
+            }
             if (plan.provisional()) {
                 // VmFlags may have changed in place since smaps was read: read it again, frozen, while
                 // this thread finds the last pages and collects the state (the walk is kernel work on

@@ -184,10 +184,14 @@ public final class TaskRestorerActor {
     /** Runs one stage on this thread and replies with its outcome. */
     private Behavior<Command> stage(String name, ActorRef<Reply> replyTo, Step step) {
         long t0 = System.nanoTime();
+        // the task's own CPU tells its work from waiting for it (an adopted stub's first return to user
+        // mode rebuilds its page tables' shadow in a VM like this machine's: ms per GiB)
+        long cpu0 = ctx.getLog().isDebugEnabled() ? dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) : -1;
         try {
             long pages = step.run();
-            ctx.getLog().debug("pid {}: {} done in {} µs, {} ptrace round trips so far", pid, name,
-                    (System.nanoTime() - t0) / 1000, tracer.roundTrips());
+            ctx.getLog().debug("pid {}: {} done in {} µs (the task's own CPU {} µs), {} ptrace round trips so far", pid, name,
+                    (System.nanoTime() - t0) / 1000, cpu0 < 0 ? -1 : (dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) - cpu0) / 1000,
+                    tracer.roundTrips());
             replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
         } catch (Exception e) {
             ctx.getLog().debug("pid {} ({}) failed", pid, name, e);

@@ -52,6 +52,19 @@ public final class ProcFs {
         return ProcStatus.parse(path, text(path));
     }
 
+    /**
+     * The CPU time the task's main thread has run, in ns (/proc/PID/schedstat's first field), or -1
+     * when it cannot be read: for debug lines that tell a task's own work from waiting for it.
+     */
+    public static long cpuNanos(Pid pid) {
+        try {
+            String s = text(pid.procDir() + "/schedstat");
+            return Long.parseLong(s.substring(0, s.indexOf(' ')));
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** The thread ids of {@code pid}, ascending. */
     public static List<Pid> tasks(Pid pid) {
         List<Pid> out = new ArrayList<>();
