@@ -56,6 +56,7 @@ public final class ArrivingMemory implements AutoCloseable {
     private boolean execed;
     private boolean rseqDropped;
     private boolean off; // given up (or discarded): the restore does everything from the image
+    private StubKeptWarm warm; // from the source's freeze until the restore takes the stub
     private ByteBuffer buffer;
     private long placedPages;
 
@@ -87,6 +88,9 @@ public final class ArrivingMemory implements AutoCloseable {
         if (!frozen && c.record() instanceof dev.cryo.engine.model.DumpInfo) { // written once the tree is seized
             frozen = true;
             onFreeze.accept(off || stub == null ? 0 : stub.value());
+            if (!off && stub != null) {
+                warm = new StubKeptWarm(stub);
+            }
         }
         boolean placed = false;
         if (!off) {
@@ -111,6 +115,7 @@ public final class ArrivingMemory implements AutoCloseable {
 
     private void layout(PreCopyLayout l) {
         layouts++;
+        letGo(); // layouts come before the freeze; one after it would seize the stub below
         if (stub == null) {
             sessionLeader = l.sessionLeader();
             execed = l.execed();
@@ -203,6 +208,7 @@ public final class ArrivingMemory implements AutoCloseable {
             return null;
         }
         off = true;
+        letGo(); // before the restore seizes it
         // handed over, not copied (tens of thousands of offsets, in the downtime): off, nothing changes them again
         PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
                 java.util.Collections.unmodifiableSet(applied), placedPages);
@@ -227,6 +233,16 @@ public final class ArrivingMemory implements AutoCloseable {
         if (stub != null) {
             kill(stub.value());
             stub = null;
+        }
+        letGo();
+    }
+
+    /** The stub no longer kept warm (StubKeptWarm); the times it ran are in the debug log. */
+    private void letGo() {
+        if (warm != null) {
+            warm.close();
+            log.debug("{}: the stub ran {} times while the source was frozen", what, warm.returns());
+            warm = null;
         }
     }
 

@@ -1,0 +1,47 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A migration's stub kept running now and then while the source is frozen, then let go as it was. */
+class StubKeptWarmTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theStubReturnsToUserModeRepeatedlyThenSleepsOnUntraced() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
+            StubKeptWarm warm = new StubKeptWarm(sleep.pid());
+            DetachedProcess.awaitCondition(() -> warm.returns() >= 3, Duration.ofSeconds(60), "three getpid in the stub");
+            warm.close();
+            int returns = warm.returns();
+            assertTrue(returns >= 3, "returns " + returns);
+            assertEquals("0", ProcFs.status(sleep.pid()).value("TracerPid").orElseThrow(), "let go");
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            assertEquals(returns, warm.returns(), "no getpid after close");
+        }
+    }
+
+    @Test
+    void aStubKilledMeanwhileEndsTheTouchesQuietly() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
+            StubKeptWarm warm = new StubKeptWarm(sleep.pid());
+            DetachedProcess.awaitCondition(() -> warm.returns() >= 1, Duration.ofSeconds(60), "a getpid in the stub");
+            Sys.kill(sleep.pid(), Signals.SIGKILL);
+            warm.close(); // returns: the failed injection only ends the touches
+            assertTrue(warm.returns() >= 1);
+        }
+    }
+}
