@@ -1,9 +1,11 @@
 /*
  * A file of a hugetlbfs mount mapped shared, as DPDK maps its hugepage files: DIR/cryo-hugefile of
  * two 2 MiB pages, held open and mapped MAP_SHARED; the first page written by the process, the
- * second by a child that has exited since. Prints "ready"; on SIGUSR2 checks that the area is still
- * hugetlb memory in 2 MiB pages with both pages' bytes, that the fd is still that file at the same
- * offset, and that a write through the mapping reads back through the fd; prints PASS or FAIL: reason.
+ * second by a child that has exited since. The file is also mapped MAP_PRIVATE, its first page
+ * copied on write, the second only read. Prints "ready"; on SIGUSR2 checks that the areas are still
+ * hugetlb memory in 2 MiB pages with every page's bytes, that the fd is still that file at the same
+ * offset, and that a write through the shared mapping reads back through the fd and through the
+ * private mapping's page never copied (still the file's); prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -39,15 +41,21 @@ int main(int argc, char **argv) {
         _exit(0);
     }
     if (writer < 0 || waitpid(writer, NULL, 0) != writer) fail("the second page's writer");
+    volatile unsigned char *q = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (q == MAP_FAILED) fail("mmap MAP_PRIVATE");
+    for (int i = 0; i < HUGE; i += 512) q[i] = (unsigned char)(i / 512 * 7 + 3);
+    if (q[HUGE + 512] != p[HUGE + 512]) fail("the private mapping does not show the file");
     if (lseek(fd, 12345, SEEK_SET) != 12345) fail("lseek");
     struct stat before;
     if (fstat(fd, &before) != 0) fail("fstat");
     printf("ready\n");
     while (!check) pause();
-    if (!hugetlb_area(p)) fail("the area is no longer hugetlb memory in 2 MiB pages");
+    if (!hugetlb_area(p) || !hugetlb_area(q)) fail("an area is no longer hugetlb memory in 2 MiB pages");
     for (int i = 0; i < HUGE; i += 512) {
         if (p[i] != (unsigned char)(i / 512 * 3 + 1)) fail("the first page changed");
         if (p[HUGE + i] != (unsigned char)(i / 512 * 5 + 2)) fail("the page only an exited child wrote changed");
+        if (q[i] != (unsigned char)(i / 512 * 7 + 3)) fail("the private copy of the first page changed");
+        if (q[HUGE + i] != p[HUGE + i]) fail("the private mapping's second page is not the file's");
     }
     struct stat now;
     if (fstat(fd, &now) != 0 || now.st_ino != before.st_ino || now.st_dev != before.st_dev) fail("the fd is another file");
@@ -55,6 +63,7 @@ int main(int argc, char **argv) {
     p[HUGE + 7] = 0x5a;
     unsigned char b = 0;
     if (pread(fd, &b, 1, HUGE + 7) != 1 || b != 0x5a) fail("a write through the mapping does not read back through the fd");
+    if (q[HUGE + 7] != 0x5a) fail("the private mapping's page never copied is a copy, no longer the file's");
     printf("PASS\n");
     return 0;
 }

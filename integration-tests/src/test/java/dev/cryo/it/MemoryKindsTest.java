@@ -344,12 +344,13 @@ class MemoryKindsTest {
     /**
      * A file of a hugetlbfs mount mapped shared and held open (DPDK's hugepage files) was refused as
      * hugetlb memory: its pages stay in the file, which the restore maps again, hugetlb memory with the
-     * bytes of a page only a child that has exited since wrote.
+     * bytes of a page only a child that has exited since wrote. A private mapping of it (refused too)
+     * comes back with its copied-on-write page, its other page still the file's.
      */
     @Test
-    void aSharedMappingOfAHugetlbfsFileIsMappedAgainFromTheFile() throws Exception {
+    void sharedAndPrivateMappingsOfAHugetlbfsFileAreMappedAgainFromTheFile() throws Exception {
         Path mnt = java.nio.file.Files.createDirectories(tmp.resolve("huge"));
-        try (HugePages pool = HugePages.atLeastFree(2)) {
+        try (HugePages pool = HugePages.atLeastFree(4)) {
             assertEquals(0, new ProcessBuilder("mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt.toString())
                     .inheritIO().start().waitFor());
             try (DetachedProcess p = Workloads.program(tmp.resolve("hugetlbfs.out"), "hugetlbfs", mnt.toString())) {

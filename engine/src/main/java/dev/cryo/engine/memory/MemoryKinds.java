@@ -49,11 +49,11 @@ public final class MemoryKinds {
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
             SYSV_SHM,
             HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G, HUGETLB_SHARED_2M, HUGETLB_SHARED_1G,
-            // a shared mapping of a hugetlbfs file (DPDK's hugepage files) is a shared file mapping: its pages stay in
-            // the file; a shared one of an MFD_HUGETLB memfd is HUGETLB_SHARED
-            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && !(m.shared() && !m.deleted()),
-                    "hugetlb memory", "hugetlb memory of a deleted hugetlbfs file or in a private mapping of a hugetlbfs"
-                            + " file or memfd is not supported yet"),
+            // a mapping of a hugetlbfs file (DPDK's hugepage files) is a file mapping, shared or private (its
+            // copied-on-write pages carried); a shared one of an MFD_HUGETLB memfd is HUGETLB_SHARED
+            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && m.deleted(),
+                    "hugetlb memory", "hugetlb memory of a deleted hugetlbfs file or in a private mapping of a memfd is not"
+                            + " supported yet"),
             AIO_RING,
             PACKET_RING,
             IO_URING,

@@ -11,7 +11,7 @@ import dev.cryo.kernel.proc.SmapsEntry;
 
 /**
  * A private mapping of a file (program text and data, libraries): the file gives the pages back,
- * only the copied-on-write ones are carried.
+ * only the copied-on-write ones are carried. Also of a hugetlbfs file: its copies are huge pages.
  */
 public final class PrivateFileMapping extends MemoryKind {
     PrivateFileMapping(int id) {
