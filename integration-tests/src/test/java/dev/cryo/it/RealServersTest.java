@@ -603,6 +603,14 @@ class RealServersTest {
             DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
                     "supervisord's two programs");
             DetachedProcess.awaitCondition(() -> Files.exists(sock), Duration.ofSeconds(30), "supervisord's socket");
+            // a program is STARTING for its first second (startsecs): the pids are checked as RUNNING
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return succeeds(status).split("RUNNING", -1).length == 3;
+                } catch (Exception | AssertionError e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "supervisord's two programs RUNNING");
             List<Integer> before = StateComparator.tree(p.pid().value());
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
