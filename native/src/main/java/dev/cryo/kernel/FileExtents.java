@@ -41,6 +41,20 @@ public final class FileExtents {
         return out;
     }
 
+    /** The huge page size of a hugetlbfs file (its statfs block size), 0 for any other file. */
+    public static long hugePageBytes(Fd fd) {
+        return Sys.fsMagic(fd) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(fd) : 0;
+    }
+
+    /**
+     * The ranges {start, end} (bytes) of {@code fd} within [from, to) that hold pages: its data
+     * ({@link #data}), or for a hugetlbfs file ({@code hugePage} from {@link #hugePageBytes}, not 0)
+     * its huge pages that are not all zero ({@link #nonZero}).
+     */
+    public static List<long[]> held(Fd fd, long from, long to, long hugePage) {
+        return hugePage > 0 ? nonZero(fd, from, to, hugePage) : data(fd, from, to);
+    }
+
     private static final long CHUNK = 2 * 1024 * 1024;
 
     /**

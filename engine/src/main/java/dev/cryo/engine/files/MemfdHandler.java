@@ -121,14 +121,13 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         try (Fd local = Sys.open(fd.procPath().toString(), Fcntl.O_RDONLY);
              FileChannel ch = FileChannel.open(fd.procPath(), StandardOpenOption.READ)) {
             // MFD_HUGETLB: its huge pages are found by reading them, SEEK_DATA calls it all data
-            hugePage = Sys.fsMagic(local) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(local) : 0;
+            hugePage = FileExtents.hugePageBytes(local);
             seals = (int) Sys.call(() -> "fcntl(" + fd.where() + ", F_GET_SEALS)", SyscallNr.FCNTL, local.value(),
                     F_GET_SEALS, 0, 0);
             long pages = (file.size() + PAGE - 1) / PAGE;
             for (long[] r : ctx.sharedMemory().claim(file.ino(), 0, pages)) {
                 long from = r[0] * PAGE, to = Math.min(r[1] * PAGE, file.size());
-                for (long[] d : hugePage > 0 ? FileExtents.nonZero(local, from, to, hugePage)
-                        : FileExtents.data(local, from, to)) {
+                for (long[] d : FileExtents.held(local, from, to, hugePage)) {
                     carried += d[1] - d[0];
                     if (carried > ctx.ghostFiles().limit()) {
                         throw new DumpException(fd.where() + ": memfd " + name + " holds more than the ghost limit of "

@@ -105,9 +105,8 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
 
     /** TCP_INFO's count of segments delivered: 0 for a socket never connected. */
     private static int delivered(SocketProbe p) {
-        byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TcpSocketHandler.TCPI_DELIVERED + 4);
-        return info.length < TcpSocketHandler.TCPI_DELIVERED + 4 ? 0
-                : java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder()).getInt(TcpSocketHandler.TCPI_DELIVERED);
+        return TcpSocketHandler.delivered(
+                Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TcpSocketHandler.TCPI_DELIVERED + 4));
     }
 
     @Override

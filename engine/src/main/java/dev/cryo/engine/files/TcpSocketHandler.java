@@ -104,8 +104,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         String what = "TCP socket " + local + " (a connection closed on both sides)";
         boolean erred = (dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0;
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
-        boolean neverConnected = info.length < TCPI_DELIVERED + 4
-                || java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_DELIVERED) == 0;
+        boolean neverConnected = delivered(info) == 0;
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
         if (neverConnected && erred && !timedOut && primary) {
             return refusedAttempt(p, local, st);
@@ -235,6 +234,12 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24;
     static final int TCPI_DELIVERED = 192;
+
+    /** TCP_INFO's count of segments delivered ({@code info} read with TCPI_DELIVERED + 4 bytes): 0 for a socket never connected. */
+    static int delivered(byte[] info) {
+        return info.length < TCPI_DELIVERED + 4 ? 0
+                : java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_DELIVERED);
+    }
 
     /**
      * A connection attempt in flight (connect() sent its SYN, no answer yet: a peer slow or not

@@ -208,11 +208,9 @@ public final class PageScan {
         }
         boolean viaProcMem = !map.read();
         try (Fd fd = Sys.open(mapFile(pid, map).toString(), Fcntl.O_RDONLY)) {
-            long hugePage = hugePageBytes(fd);
+            long hugePage = FileExtents.hugePageBytes(fd);
             for (long[] r : mine) {
-                List<long[]> data = hugePage > 0 ? FileExtents.nonZero(fd, r[0] * PAGE, r[1] * PAGE, hugePage)
-                        : FileExtents.data(fd, r[0] * PAGE, r[1] * PAGE);
-                for (long[] d : data) {
+                for (long[] d : FileExtents.held(fd, r[0] * PAGE, r[1] * PAGE, hugePage)) {
                     long from = d[0] / PAGE * PAGE;
                     long to = (d[1] + PAGE - 1) / PAGE * PAGE;
                     out.add(new PageRun(index, map.start() + (from - map.offset()), (int) ((to - from) / PAGE),
@@ -220,11 +218,6 @@ public final class PageScan {
                 }
             }
         }
-    }
-
-    /** The huge page size of a hugetlbfs object (its statfs block size), 0 for any other file. */
-    private static long hugePageBytes(Fd fd) {
-        return Sys.fsMagic(fd) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(fd) : 0;
     }
 
     /** /proc/PID/map_files/START-END: the very file mapped there, even if its path was replaced or removed. */
