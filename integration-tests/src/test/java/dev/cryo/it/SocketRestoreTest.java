@@ -845,6 +845,19 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "dgramgone", dir.toString(), "relative"));
     }
 
+    /**
+     * zdtm's sk-unix01 was refused ("its directory ... was removed too; not supported for a datagram
+     * socket"), and a stream listener so bound failed its restore with ENOENT after the dump had
+     * killed the tree: sockets whose files went with their directories, two datagram servers bound
+     * one after the other to one name, each with its client and a queued datagram, a pair of one name.
+     * Each keeps its name and clients; the directories are made for the binds and removed again.
+     */
+    @Test
+    void socketsBoundInDirectoriesRemovedSinceKeepTheirNamesAndClients() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("rm"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixdirgone", dir.toString()));
+    }
+
     /** zdtm's sockets02 found it: a pair end whose peer was closed with bytes unread failed the restore. */
     @Test
     void pairEndsWhosePeerClosedKeepTheirUnreadBytes() throws Exception {

@@ -388,18 +388,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             throw p.refuse(what + ": its socket file was removed or replaced, which is not supported"
                                     + " while connections wait to be accepted");
                         }
-                        if (d.vfsIno() != 0 && d.type() == Sockets.SOCK_DGRAM) {
-                            // bound again with its file for the restore's connects and sends, then the file
-                            // removed: that needs its directory, and the name for itself alone
-                            String why = !Files.isDirectory(f.getParent() == null ? Path.of("/") : f.getParent())
-                                    ? "its directory " + f.getParent() + " was removed too"
-                                    : st.unix().values().stream().anyMatch(o -> o.ino() != d.ino() && o.type() == d.type()
-                                    && o.vfsIno() != 0 && Arrays.equals(o.name(), d.name()) && st.holder(o.ino()) != null)
-                                    ? "another datagram socket of the tree is bound to the same name" : null;
-                            if (why != null) {
-                                throw p.refuse(what + ": its socket file was removed or replaced and " + why
-                                        + "; not supported for a datagram socket");
-                            }
+                        if (d.vfsIno() != 0 && d.type() == Sockets.SOCK_DGRAM && SocketHub.hiddenReach(f, d.ino()) == null
+                                && st.unix().values().stream().anyMatch(o -> o.ino() != d.ino() && o.type() == d.type()
+                                && o.vfsIno() != 0 && Arrays.equals(o.name(), d.name()) && st.holder(o.ino()) != null)) {
+                            // reached by its path for the restore's connects and sends when a hidden name
+                            // beside it would not fit in sun_path: that needs the name for itself alone
+                            throw p.refuse(what + ": its socket file was removed or replaced, another datagram socket"
+                                    + " of the tree is bound to the same name, and the path is too long for a name"
+                                    + " beside it; not supported for a datagram socket");
                         }
                         if (d.vfsIno() != 0) {
                             mode = FILE_GONE;
@@ -751,10 +747,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         SockAddr name = u.address();
         if (!name.isUnbound()) {
             String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
-            if ((u.fileMode() == FILE_GONE || moveTo != null) && u.type() == Sockets.SOCK_DGRAM) {
-                hub.bindUntilFilled(s, u.bindDir(), name, moveTo); // its clients connect and its senders send by that name first
+            if ((u.fileMode() == FILE_GONE || moveTo != null) && (u.type() == Sockets.SOCK_DGRAM
+                    || u.state() == SockDiag.UNIX_LISTEN)) { // its clients connect, its senders send, by a file of it first
+                hub.bindUntilFilled(u.ino(), s, u.bindDir(), name, moveTo);
             } else if (u.fileMode() == FILE_GONE || moveTo != null) {
-                SocketHub.bindWithoutFile(s, u.bindDir(), name, moveTo);
+                hub.bindWithoutFile(s, u.bindDir(), name, moveTo);
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
@@ -765,7 +762,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 Sockets.bind(s, name);
             }
             if (!name.isAbstract() && u.fileMode() >= 0) { // a datagram socket's file is moved late
-                String at = moveTo == null || u.type() == Sockets.SOCK_DGRAM ? filePath(u) : moveTo;
+                String at = moveTo == null ? filePath(u) : moveTo;
                 SocketHub.setOwner(at, u.fileUid(), u.fileGid(), u.fileMode());
             }
         }
@@ -818,7 +815,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
 
     /**
      * The listener of this build whose name {@code end} repeats (an accepted end), when cryo reaches
-     * it by that name (bound in place, its file where it was); else null.
+     * it ({@link #reachable}); else null.
      */
     private static UnixSocket listenerOf(UnixSocket end, SocketHub hub) {
         if (end.address().isUnbound() || end.type() == Sockets.SOCK_DGRAM) {
@@ -826,8 +823,19 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         return hub.records(UnixSocket.class).stream()
                 .filter(l -> l.state() == SockDiag.UNIX_LISTEN && l.type() == end.type() && Arrays.equals(l.name(), end.name())
-                        && hub.buildsNow(l.ino()) && reachedBy(l) != null && l.movedTo().isEmpty() && l.fileMode() != FILE_GONE)
+                        && hub.buildsNow(l.ino()) && reachable(l))
                 .findFirst().orElse(null);
+    }
+
+    /**
+     * Whether cryo reaches listener {@code l} while the sockets are built: by its name, its file in
+     * place; by its renamed file; or, its file gone, by the hidden one made for the build.
+     */
+    private static boolean reachable(UnixSocket l) {
+        if (!l.movedTo().isEmpty()) {
+            return true;
+        }
+        return l.fileMode() == FILE_GONE ? SocketHub.hiddenReach(Path.of(filePath(l)), l.ino()) != null : reachedBy(l) != null;
     }
 
     /**
@@ -844,7 +852,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         Fd c = Sockets.socket(SockAddr.AF_UNIX, l.type(), 0);
         try {
-            hub.connect(c, reachedBy(l), acceptedCreds);
+            SockAddr hidden = hub.reach(l.ino());
+            hub.connect(c, hidden != null ? hidden : reachedBy(l), acceptedCreds);
             Fd a = Sockets.accept(ls, 0);
             SocketOptions.clearInherited(a);
             if (other) {
@@ -901,6 +910,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * listener's (accepted sockets repeat it), which is not its own to bind.
      */
     private static void bindPairEnd(Fd s, UnixSocket u, SocketHub hub) {
+        if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()
+                && u.fileMode() == FILE_GONE) { // its peer fills its queue: nothing needs its file
+            hub.bindWithoutFile(s, u.bindDir(), u.address(), null);
+            return;
+        }
         if (u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && !u.address().isAbstract()) {
             String path = filePath(u);
             SocketHub.removeStaleSocketFile(path);
@@ -977,7 +991,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         boolean pair = isPair(u, peer);
         if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM))) {
-            if (peer != null && !peer.bindDir().isEmpty()) { // a relative name, where its server was bound
+            SockAddr hidden = peer == null ? null : hub.reach(peer.ino());
+            if (hidden != null) { // its server's file is gone: reached by the file made for the build
+                Sockets.connect(s, hidden);
+            } else if (peer != null && !peer.bindDir().isEmpty()) { // a relative name, where its server was bound
                 Sockets.connectIn(s, peer.bindDir(), SockAddr.unix(u.peerName()));
             } else {
                 Sockets.connect(s, SockAddr.unix(u.peerName()));
@@ -1039,7 +1056,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     standIns.at(m.credPid());
                 }
                 int was = passcred(sender, 0);
-                SockAddr dest = from != null ? null : reachedBy(u); // a relative name by its file's whole path
+                SockAddr hidden = from != null ? null : hub.reach(u.ino());
+                SockAddr dest = from != null ? null : hidden != null ? hidden : reachedBy(u); // a relative name by its file's whole path
                 if (from == null && dest == null) {
                     throw new RestoreException("unread datagrams to " + u.address() + " cannot be queued again: the"
                             + " path of its file in " + u.bindDir() + " does not fit in sun_path");

@@ -79,6 +79,9 @@ public final class SocketHub implements AutoCloseable {
     private final Map<Long, FileDesc> records = new LinkedHashMap<>();
     private final Map<Long, Fd> sockets = new HashMap<>();
     private final List<Runnable> later = new ArrayList<>();
+    private final List<Path> madeDirs = new ArrayList<>();
+    private final Map<Long, Path> reachAt = new HashMap<>();
+    private final List<Path> hiddenFiles = new ArrayList<>();
     private final Map<Integer, Fd> anonymous = new HashMap<>();
     private final Map<String, Fd> formerSenders = new HashMap<>();
     private final Set<String> lockTables = new LinkedHashSet<>();
@@ -371,18 +374,28 @@ public final class SocketHub implements AutoCloseable {
     private void buildWith(List<FileDesc> primaries) {
         buildingNow.clear();
         primaries.forEach(d -> buildingNow.add(kind(d).ino(d)));
-        for (FileDesc d : primaries) {
-            kind(d).create(d, this);
+        try {
+            for (FileDesc d : primaries) {
+                kind(d).create(d, this);
+            }
+            for (FileDesc d : primaries) {
+                kind(d).connect(d, this);
+            }
+            for (FileDesc d : primaries) {
+                kind(d).finish(d, this);
+            }
+            List<Runnable> steps = new ArrayList<>(later);
+            later.clear();
+            steps.forEach(Runnable::run);
+        } catch (RuntimeException e) {
+            later.clear();
+            hiddenFiles.forEach(f -> f.toFile().delete()); // a failed restore leaves no file of its own behind
+            throw e;
+        } finally {
+            reachAt.clear();
+            hiddenFiles.clear();
+            removeMadeDirs();
         }
-        for (FileDesc d : primaries) {
-            kind(d).connect(d, this);
-        }
-        for (FileDesc d : primaries) {
-            kind(d).finish(d, this);
-        }
-        List<Runnable> steps = new ArrayList<>(later);
-        later.clear();
-        steps.forEach(Runnable::run);
     }
 
     @SuppressWarnings("unchecked")
@@ -503,7 +516,7 @@ public final class SocketHub implements AutoCloseable {
      * Binds {@code s} to a path whose socket file is gone: the name stays the socket's, the file it
      * makes is removed at once, and whatever stands at the path is put back.
      */
-    public static void bindWithoutFile(Fd s, String dir, SockAddr name, String moveTo) {
+    public void bindWithoutFile(Fd s, String dir, SockAddr name, String moveTo) {
         try {
             bindAside(s, dir, name, moveTo);
         } catch (IOException e) {
@@ -512,39 +525,53 @@ public final class SocketHub implements AutoCloseable {
     }
 
     /**
-     * Binds {@code s} to a path whose socket file is gone, keeping the file (and whatever stood at
-     * the path aside) until every socket is connected and every queue filled: datagram clients
-     * connect, and senders send, by that name. Then the file is removed and the path given back.
+     * Binds socket {@code ino} (a datagram socket or a listener) to a path whose socket file is gone:
+     * its clients connect, and its senders send, by a file of it until every socket is connected and
+     * every queue filled.
+     * That file is moved at once from the path to a hidden name beside it ({@link #hiddenReach}),
+     * so the path is free for another socket of the same name, and whatever stood there is put
+     * back; the hidden file goes with the late steps. A file renamed since the bind ({@code
+     * moveTo}) is renamed there at once and reached there.
      */
-    public void bindUntilFilled(Fd s, String dir, SockAddr name, String moveTo) {
+    public void bindUntilFilled(long ino, Fd s, String dir, SockAddr name, String moveTo) {
         Path path = fileOf(dir, name);
+        Path hidden = moveTo != null ? Path.of(moveTo) : hiddenReach(path, ino);
         try {
+            makeDirsFor(path);
             Path aside = null;
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
                 aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
                 Files.move(path, aside, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
-            Path moved = aside;
             try {
                 bindIn(s, dir, name);
-            } catch (RuntimeException e) {
-                if (moved != null) {
-                    Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                if (moveTo != null) {
+                    moveSocketFile(path, hidden);
+                } else if (hidden != null) {
+                    Files.move(path, hidden, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    hiddenFiles.add(hidden);
                 }
-                throw e;
+            } finally {
+                if (aside != null && hidden != null) {
+                    Files.move(aside, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
             }
-            later.add(0, () -> { // first of the late steps: nothing after needs the name
+            if (hidden != null) {
+                reachAt.put(ino, hidden);
+            }
+            if (moveTo != null) {
+                return;
+            }
+            Path moved = hidden == null ? aside : null; // too long a path for a hidden name: the file stays at the path
+            Path file = hidden == null ? path : hidden;
+            later.add(0, () -> { // first of the late steps: nothing after needs the file
                 try {
-                    if (moveTo == null) {
-                        Files.delete(path);
-                    } else {
-                        moveSocketFile(path, Path.of(moveTo));
-                    }
+                    Files.delete(file);
                     if (moved != null) {
                         Files.move(moved, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                     }
                 } catch (IOException e) {
-                    throw new RestoreException("cannot remove the socket file " + path + " again: " + e.getMessage(), e);
+                    throw new RestoreException("cannot remove the socket file " + file + " again: " + e.getMessage(), e);
                 }
             });
         } catch (IOException e) {
@@ -552,8 +579,24 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
-    private static void bindAside(Fd s, String dir, SockAddr name, String moveTo) throws IOException {
+    /**
+     * Where a socket whose file is gone is reached while the sockets are built: a hidden
+     * name beside its path; null when that path would not fit in {@code sun_path}.
+     */
+    public static Path hiddenReach(Path file, long ino) {
+        Path hidden = file.resolveSibling(".cryo-" + Long.toString(ino, 36));
+        return hidden.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length < SockAddr.SUN_PATH ? hidden : null;
+    }
+
+    /** The address socket {@code ino} is reached by while the sockets are built, when not its name. */
+    public SockAddr reach(long ino) {
+        Path at = reachAt.get(ino);
+        return at == null ? null : SockAddr.unix(at.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private void bindAside(Fd s, String dir, SockAddr name, String moveTo) throws IOException {
         Path path = fileOf(dir, name);
+        makeDirsFor(path);
         Path aside = null;
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
@@ -571,6 +614,38 @@ public final class SocketHub implements AutoCloseable {
                 Files.move(aside, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
         }
+    }
+
+    /**
+     * The directories above {@code file} that are gone (removed after the bind, as zdtm's sk-unix01
+     * does), made for the bind and removed again once the sockets are built: a socket's name is
+     * only a path the kernel keeps, but the bind needs its directory.
+     */
+    private void makeDirsFor(Path file) throws IOException {
+        java.util.Deque<Path> missing = new java.util.ArrayDeque<>();
+        for (Path d = file.toAbsolutePath().getParent(); d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS);
+                d = d.getParent()) {
+            missing.push(d);
+        }
+        while (!missing.isEmpty()) {
+            Path d = missing.pop();
+            Files.createDirectory(d, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            madeDirs.add(d);
+        }
+    }
+
+    /** Removes the directories {@link #makeDirsFor} made, deepest first; one something else filled meanwhile stays. */
+    private void removeMadeDirs() {
+        for (int i = madeDirs.size() - 1; i >= 0; i--) {
+            try {
+                Files.deleteIfExists(madeDirs.get(i));
+            } catch (IOException e) {
+                org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("the directory {}, made to bind a socket in it,"
+                        + " is left: {}", madeDirs.get(i), e.toString());
+            }
+        }
+        madeDirs.clear();
     }
 
     /** The file of socket name {@code name}; a relative name is in {@code dir} (empty: an absolute name). */
