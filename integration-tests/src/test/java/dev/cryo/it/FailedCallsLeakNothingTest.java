@@ -50,8 +50,8 @@ class FailedCallsLeakNothingTest {
         try (Cryo cryo = Cryo.create(); DetachedProcess running = Workloads.counter(Files.createDirectories(tmp.resolve("c")));
              DetachedProcess refused = Workloads.ready(DetachedProcess.start(tmp.resolve("packet.out"), "/usr/bin/python3",
                      "-c", "import socket,struct,time\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
-                             + "s.setsockopt(263, 10, 1)\ns.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))\n"
-                             + "print('ready', flush=True)\ntime.sleep(600)\n"))) { // refused: a packet socket's TPACKET_V2 ring
+                             + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))\n"
+                             + "print('ready', flush=True)\ntime.sleep(600)\n"))) { // refused: a packet socket's TPACKET_V1 ring
             Path good = tmp.resolve("good");
             cryo.dump(DumpRequest.of(running.pid().value(), good).leavingRunning(true)).toCompletableFuture().join();
             Path cut = tmp.resolve("cut");

@@ -144,14 +144,14 @@ class NotCarriedTest {
                                 + "fcntl.fcntl(a, 15, struct.pack('ii', 0, tid))",
                         " fd 5 \\(socket:\\[\\d+\\]\\): its signal owner \\(F_SETOWN_EX\\) is thread \\d+ of pid \\d+, a thread"
                                 + " of another process; not supported"),
-                // packet sockets and their TPACKET_V3 rings are carried (PacketSocketTest); a V1/V2 ring's frames
-                // carry no sequence number to find where the kernel writes next
-                python("a packet socket with a TPACKET_V2 receive ring", "import socket, struct\n"
-                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.setsockopt(263, 10, 1)\n"
+                // packet sockets and their TPACKET_V2 and V3 rings are carried (PacketSocketTest); a V1 ring's
+                // frames tell their capture time in microseconds only, which may not tell the last one filled
+                python("a packet socket with a TPACKET_V1 receive ring", "import socket, struct\n"
+                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
                                 + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))",
-                        " fd 3: packet socket \\d+'s receive ring \\(4 blocks of 4096 bytes\\) is a TPACKET_V2 ring, whose"
-                                + " frames carry no sequence number: where the kernel writes next cannot be found; only"
-                                + " TPACKET_V3 rings are carried"),
+                        " fd 3: packet socket \\d+'s receive ring \\(4 blocks of 4096 bytes\\) is a TPACKET_V1 ring, whose"
+                                + " frames carry a capture time in microseconds only: where the kernel writes next cannot be"
+                                + " told for sure; only TPACKET_V2 and V3 rings are carried"),
                 // UDP-Lite sockets are carried (SocketRestoreTest), their datagrams not: UDP's raw packets give UDP's back
                 python("a UDP-Lite socket holding an unread datagram", "import socket\n"
                                 + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\ns.bind(('127.0.0.1', 0))\n"

@@ -6,6 +6,7 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.net.PacketFrameRing;
 import dev.cryo.kernel.net.PacketRing;
 import dev.cryo.kernel.net.PacketSockets;
 import dev.cryo.kernel.net.SockDiag;
@@ -23,13 +24,29 @@ import java.util.List;
  * waiting for the program) is refused. At the restore the new ring's kernel is moved to the same
  * block by frames of cryo's own sent to it over lo (up for that time if it was down) and given back
  * as they are handed over, then
- * the program's blocks are written back, numbered on from the kernel's new count.
+ * the program's blocks are written back, numbered on from the kernel's new count. A TPACKET_V2
+ * ring (Suricata's, Snort 3's) is carried by frames instead ({@link #framed}): the frame the kernel
+ * fills next, told by the frames' capture times, every frame's header and the frames the program
+ * holds.
  */
 public record PacketRingState(int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo, int sizeofPriv,
-                              int features, int current, List<Block> userBlocks, List<Mapping> mappedAt) {
+                              int features, int current, List<Block> userBlocks, List<Mapping> mappedAt, int version,
+                              byte[] headers) {
     public PacketRingState {
         userBlocks = List.copyOf(userBlocks);
         mappedAt = List.copyOf(mappedAt);
+    }
+
+    /** A TPACKET_V3 ring. */
+    public PacketRingState(int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo, int sizeofPriv,
+                           int features, int current, List<Block> userBlocks, List<Mapping> mappedAt) {
+        this(blockSize, blockNr, frameSize, frameNr, retireTmo, sizeofPriv, features, current, userBlocks, mappedAt,
+                PacketRing.TPACKET_V3, new byte[0]);
+    }
+
+    /** A TPACKET_V2 ring: frames, not blocks; {@code current} and {@code userBlocks} are frames then. */
+    public boolean framed() {
+        return version == PacketFrameRing.TPACKET_V2;
     }
 
     /** Where the program maps the whole ring, and with which protection. */
@@ -40,7 +57,7 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
 
     /** An ethertype of the local experimental range: cryo's own frames that move a restored ring on. */
     private static final int FILLER = 0x88b5;
-    private static final int MAX_BLOCKS = 1 << 16, MAX_BLOCK = 1 << 28;
+    private static final int MAX_BLOCKS = 1 << 16, MAX_BLOCK = 1 << 28, MAX_FRAMES = 1 << 20;
 
     long bytes() {
         return (long) blockSize * blockNr;
@@ -49,17 +66,21 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
     static PacketRingState dump(SocketProbe p, SockDiag.PacketSocket d, java.util.function.Supplier<List<Mapping>> mappings) {
         SockDiag.PacketRing r = d.rx();
         String what = "packet socket " + p.ino + "'s receive ring (" + r.blockNr() + " blocks of " + r.blockSize() + " bytes)";
-        if (d.version() != PacketRing.TPACKET_V3) {
-            throw p.refuse(what + " is a TPACKET_V" + (d.version() + 1) + " ring, whose frames carry no sequence number:"
-                    + " where the kernel writes next cannot be found; only TPACKET_V3 rings are carried");
+        if (d.version() != PacketRing.TPACKET_V3 && d.version() != PacketFrameRing.TPACKET_V2) {
+            throw p.refuse(what + " is a TPACKET_V" + (d.version() + 1) + " ring, whose frames carry a capture time in"
+                    + " microseconds only: where the kernel writes next cannot be told for sure; only TPACKET_V2 and V3 rings"
+                    + " are carried");
         }
-        if (r.blockNr() > MAX_BLOCKS || r.blockSize() > MAX_BLOCK) {
+        if (r.blockNr() > MAX_BLOCKS || r.blockSize() > MAX_BLOCK || r.frameNr() > MAX_FRAMES) {
             throw p.refuse(what + " is larger than cryo carries");
         }
         if (d.protocol() == 0) { // the restore moves the ring on over lo, then binds it to its protocol
             throw p.refuse(what + " is on a socket that receives no protocol yet; not supported");
         }
         List<Mapping> mappedAt = mappings.get();
+        if (d.version() == PacketFrameRing.TPACKET_V2) {
+            return dumpFrames(p, r, mappedAt);
+        }
         long limit = System.nanoTime() + (r.retireTmo() + 500L) * 1_000_000;
         try (PacketRing ring = PacketRing.map(p.sock, r.blockSize(), r.blockNr(), false)) {
             while (true) {
@@ -89,11 +110,42 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
     }
 
     /**
+     * A TPACKET_V2 ring, read in one pass in ring order while the kernel may still fill frames: every
+     * frame's header, and the frames handed to the program, whole. The frame the kernel fills next
+     * is the one after the latest of those read ({@link PacketFrameRing#next}): a frame filled after
+     * the pass went by is a packet lost with the killed socket, one filled before it comes is read,
+     * so the frames the program holds end where the kernel goes on. A full ring (the kernel drops
+     * until the program gives a frame back) is carried as it is.
+     */
+    private static PacketRingState dumpFrames(SocketProbe p, SockDiag.PacketRing r, List<Mapping> mappedAt) {
+        try (PacketFrameRing ring = PacketFrameRing.map(p.sock, r.blockSize(), r.blockNr(), r.frameSize(), r.frameNr(), false)) {
+            byte[] headers = new byte[ring.frames() * PacketFrameRing.HEADER];
+            List<Block> user = new ArrayList<>();
+            for (int i = 0; i < ring.frames(); i++) {
+                byte[] h = ring.header(i);
+                if ((java.nio.ByteBuffer.wrap(h).order(java.nio.ByteOrder.nativeOrder()).getInt(0) & PacketRing.TP_STATUS_USER) != 0) {
+                    byte[] whole = ring.read(i); // the program's: the kernel leaves it alone
+                    user.add(new Block(i, whole));
+                    h = java.util.Arrays.copyOf(whole, PacketFrameRing.HEADER);
+                }
+                System.arraycopy(h, 0, headers, i * PacketFrameRing.HEADER, PacketFrameRing.HEADER);
+            }
+            return new PacketRingState(r.blockSize(), r.blockNr(), r.frameSize(), r.frameNr(), 0, 0, 0,
+                    PacketFrameRing.next(headers), user, mappedAt, PacketFrameRing.TPACKET_V2, headers);
+        }
+    }
+
+    /**
      * Sets the ring up on the new socket (its TPACKET version already set), moves the kernel to the
-     * dumped block and writes the program's blocks back; the socket is then bound by the caller.
+     * dumped block (or frame) and writes the program's blocks (frames) back; the socket is then bound
+     * by the caller.
      */
     void restore(Fd s) {
         PacketRing.setUp(s, blockSize, blockNr, frameSize, frameNr, retireTmo, sizeofPriv, features);
+        if (framed()) {
+            restoreFrames(s);
+            return;
+        }
         try (PacketRing ring = PacketRing.map(s, blockSize, blockNr, true)) {
             // one lap more than needed, so every block the program holds can be numbered below the current one
             advance(s, ring, current + blockNr);
@@ -106,18 +158,41 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
     }
 
     /**
+     * A TPACKET_V2 ring: the kernel is moved to the dumped frame by as many small frames of cryo's,
+     * each given back as it is filled; then every frame's header (its capture time: the frame
+     * filled last stays the latest) and the program's frames, whole, are written back.
+     */
+    private void restoreFrames(Fd s) {
+        try (PacketFrameRing ring = PacketFrameRing.map(s, blockSize, blockNr, frameSize, frameNr, true)) {
+            overLo(s, send -> {
+                for (int i = 0; i < current; i++) {
+                    send.accept(64);
+                    for (int t = 0; t < 2000 && (ring.status(i) & PacketRing.TP_STATUS_USER) == 0; t++) {
+                        sleep(1);
+                    }
+                    if ((ring.status(i) & PacketRing.TP_STATUS_USER) == 0) {
+                        throw new RestoreException("packet socket: its new ring did not reach frame " + current + " ("
+                                + i + " frames filled)");
+                    }
+                    ring.setStatus(i, PacketRing.TP_STATUS_KERNEL);
+                }
+            });
+            for (int i = 0; i < ring.frames() && (i + 1) * PacketFrameRing.HEADER <= headers.length; i++) {
+                ring.write(i, java.util.Arrays.copyOfRange(headers, i * PacketFrameRing.HEADER, (i + 1) * PacketFrameRing.HEADER));
+            }
+            for (Block b : userBlocks) {
+                ring.write(b.index(), b.bytes());
+            }
+        }
+    }
+
+    /**
      * Makes the kernel hand over {@code retirements} blocks, each given back at once: large frames
      * of cryo's over lo fill them, and the last one is handed over by its timeout, so the block
      * then opened is empty.
      */
     private void advance(Fd s, PacketRing ring, int retirements) {
-        int lo = PacketSockets.ifIndex(s, "lo");
-        PacketSockets.bind(s, FILLER, lo);
-        boolean down = !PacketSockets.isUp(s, "lo"); // a namespace of the tree's may keep it down: up for this only
-        if (down) {
-            PacketSockets.setUp(s, "lo", true);
-        }
-        try (Fd tx = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, Sockets.SOCK_RAW, 0)) {
+        overLo(s, send -> {
             int big = Math.min(blockSize, 60000);
             int done = 0;
             long limit = System.nanoTime() + (retireTmo + 5000L) * 1_000_000;
@@ -135,12 +210,28 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
                 boolean last = done == retirements - 1;
                 if (!last || ring.packets(b) == 0) {
                     int before = ring.packets(b);
-                    send(tx, lo, last ? 64 : big);
+                    send.accept(last ? 64 : big);
                     awaitChange(ring, b, before);
                 } else {
                     sleep(5); // the timeout hands it over
                 }
             }
+        });
+    }
+
+    /**
+     * Runs {@code moves} with the new socket bound to cryo's own frames on lo (up for that time if
+     * a namespace of the tree's keeps it down); {@code moves} sends such frames of a length.
+     */
+    private static void overLo(Fd s, java.util.function.Consumer<java.util.function.IntConsumer> moves) {
+        int lo = PacketSockets.ifIndex(s, "lo");
+        PacketSockets.bind(s, FILLER, lo);
+        boolean down = !PacketSockets.isUp(s, "lo");
+        if (down) {
+            PacketSockets.setUp(s, "lo", true);
+        }
+        try (Fd tx = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, Sockets.SOCK_RAW, 0)) {
+            moves.accept(length -> send(tx, lo, length));
         } finally {
             if (down) {
                 PacketSockets.setUp(s, "lo", false);
@@ -186,12 +277,15 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
             out.writeLong(m.start());
             out.writeVarInt(m.prot(), true);
         }
+        out.writeVarInt(r.version, true); // PacketSocket v3
+        ModelFields.writeBytes(out, r.headers, MAX_FRAMES * PacketFrameRing.HEADER, "PacketRingState.headers");
     }
 
-    static PacketRingState read(Input in) {
-        int[] v = new int[8];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = in.readInt();
+    /** {@code v}: the PacketSocket record's version (3 added the TPACKET version and the frames' headers). */
+    static PacketRingState read(Input in, int v) {
+        int[] f = new int[8];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = in.readInt();
         }
         int n = ModelFields.readCount(in, "PacketRingState", MAX_BLOCKS, "blocks");
         List<Block> blocks = new ArrayList<>();
@@ -203,6 +297,11 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
         for (int i = 0; i < m; i++) {
             at.add(new Mapping(in.readLong(), in.readVarInt(true)));
         }
-        return new PacketRingState(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], blocks, at);
+        if (v < 3) {
+            return new PacketRingState(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], blocks, at);
+        }
+        int version = in.readVarInt(true);
+        return new PacketRingState(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], blocks, at, version,
+                ModelFields.readBytes(in, MAX_FRAMES * PacketFrameRing.HEADER, "PacketRingState.headers"));
     }
 }

@@ -23,8 +23,8 @@ import java.util.Map;
  * options (TPACKET version, reserve, auxdata, origdev, timestamps...) and classic filter, its
  * memberships (promiscuous, all-multicast, multicast and unicast addresses, each as many times as
  * added), the copy threshold and the fanout group. Read from packet_diag (as {@code ss -0}) and
- * getsockopt, and a TPACKET_V3 receive ring mapped again at its address with the blocks the program
- * holds ({@link PacketRingState}). Unread packets of its queue are dropped with a warning, as for raw
+ * getsockopt, and a TPACKET_V3 (or V2) receive ring mapped again at its address with the blocks (frames)
+ * the program holds ({@link PacketRingState}). Unread packets of its queue are dropped with a warning, as for raw
  * sockets: a capture socket's queue is what the network sent, and to the program a dropped packet is
  * one the network lost.
  */
@@ -49,7 +49,7 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
     }
 
-    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 2, (out, r) -> {
+    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 3, (out, r) -> {
         out.writeLong(r.ino());
         out.writeVarInt(r.type(), true);
         out.writeInt(r.protocol());
@@ -78,7 +78,7 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
                     ModelFields.readBytes(in, 32, "PacketSocket.membership")));
         }
         SocketOptions options = RecordFields.readRecord(in, SocketOptions.CODEC);
-        PacketRingState ring = v >= 2 ? RecordFields.readNullable(in, PacketRingState::read) : null;
+        PacketRingState ring = v >= 2 ? RecordFields.readNullable(in, x -> PacketRingState.read(x, v)) : null;
         return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms, options, ring, in.readBoolean());
     });
 
@@ -177,8 +177,10 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         if (r.ring() != null) {
             PacketRingState g = r.ring();
-            m.put("rxRing", g.blockNr() + " blocks of " + g.blockSize() + " bytes, timeout " + g.retireTmo() + " ms, kernel at block "
-                    + g.current() + ", " + g.userBlocks().size() + " held by the program");
+            m.put("rxRing", g.framed() ? "TPACKET_V2, " + g.frameNr() + " frames of " + g.frameSize() + " bytes in " + g.blockNr()
+                    + " blocks of " + g.blockSize() + ", kernel at frame " + g.current() + ", " + g.userBlocks().size()
+                    + " held by the program" : g.blockNr() + " blocks of " + g.blockSize() + " bytes, timeout "
+                    + g.retireTmo() + " ms, kernel at block " + g.current() + ", " + g.userBlocks().size() + " held by the program");
         }
         m.put("options", r.options().show());
     }
