@@ -36,6 +36,16 @@ class PidFdTest {
         }
     }
 
+    /**
+     * The same held by the init of a pid namespace with its own /proc (zdtm's fd_from_pidfd in the ns flavor):
+     * the restore opened the pidfds by the children's pids outside, which mean nothing in there (ESRCH).
+     */
+    @Test
+    void aPidfdHeldInsideAPidNamespaceStillSignalsItsChild() throws Exception {
+        String out = NamespaceTest.verdictInNamespaces(tmp, "pidfd", java.util.List.of("--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** A pidfd of one of the process's own threads (PIDFD_THREAD) and a dup of it (zdtm pidfd_of_thread). */
     @Test
     void aThreadPidfdStillSignalsItsThread() throws Exception {

@@ -51,6 +51,17 @@ class TimingRestoreTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadtimer"));
     }
 
+    /**
+     * The same as the init of a pid namespace with its own /proc (a container's; zdtm's ns flavor): the
+     * restore failed ("asked for tid N and got N": the stand-in was given its pid outside only, the kernel
+     * gave it that number inside). The dump reads the dead thread's pid in there from the namespace's own
+     * procfs, and the stand-in takes it, so /proc/self/timers inside names the same thread again.
+     */
+    @Test
+    void posixTimersAimedAtAThreadThatHasExitedInAPidNamespaceComeBackAimedAtItsPidThere() throws Exception {
+        assertPassOnce(NamespaceTest.verdictInNamespaces(tmp, "deadtimer", java.util.List.of("--pid", "--fork", "--mount-proc")));
+    }
+
     @Test
     void anIntervalTimerWaitingForItsSignalToBeTakenKeepsItsPeriod() throws Exception {
         // ITIMER_REAL expired with SIGALRM blocked: no time left, only the period, until the signal is taken

@@ -152,6 +152,14 @@ public interface FdHandler<D extends FileDesc> {
          */
         long plantSocket(long ino, int fdFlags);
 
+        /**
+         * The pid the task gives a syscall for task {@code pid} as cryo sees it: its pid in the task's pid
+         * namespace; 0 when the task cannot see it.
+         */
+        default int seenByTask(int pid) {
+            return pid;
+        }
+
         /** Whether {@code tid} is a thread of the task being restored other than its main one (made after FILES). */
         default boolean ownThread(int tid) {
             return false;

@@ -142,8 +142,13 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
         }
         // a pidfd of one of the task's own threads: the thread is made later (STATE); until then the fd
         // holds a pidfd of the task itself, and reopenThreadPidfds puts the thread's in its place
-        int of = ctx.ownThread(p.pid()) ? (int) ctx.call("getpid", SyscallNr.GETPID) : p.pid();
-        long r = ctx.call("pidfd_open(" + of + ")", SyscallNr.PIDFD_OPEN, of, flags);
+        // inside a pid namespace the task names the process by its pid there
+        int of = ctx.ownThread(p.pid()) ? (int) ctx.call("getpid", SyscallNr.GETPID) : ctx.seenByTask(p.pid());
+        if (of == 0) {
+            throw new dev.cryo.engine.restore.RestoreException("a pidfd of pid " + p.pid()
+                    + ", which is outside the pid namespace of its holder; not supported yet");
+        }
+        long r = ctx.call("pidfd_open(" + p.pid() + ", as " + of + " there)", SyscallNr.PIDFD_OPEN, of, flags);
         if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {
             ctx.call("fcntl(F_SETFD)", SyscallNr.FCNTL, r, F_SETFD, 0); // pidfd_open always sets it
         }
@@ -160,7 +165,8 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
         threads.remove(t.pid().value());
         for (FdImage f : t.task().fds()) {
             if (f.desc() instanceof PidFd p && threads.contains(p.pid())) {
-                long r = t.call("pidfd_open(thread " + p.pid() + ")", SyscallNr.PIDFD_OPEN, p.pid(),
+                long r = t.call("pidfd_open(thread " + p.pid() + ")", SyscallNr.PIDFD_OPEN,
+                        t.namespaces().seenBy(t.pid().value(), p.pid()),
                         f.flags() & (O_NONBLOCK | O_EXCL));
                 for (FdImage g : t.task().fds()) {
                     boolean same = g == f || g.desc() instanceof SharedFdHandler.SharedFd s

@@ -317,6 +317,13 @@ public final class NamespaceScan {
                     }
                 }
             }
+            for (Pid q : inside) { // threads that had exited, still the targets of POSIX timers
+                try {
+                    ExitedTimerTargets.add(p, depth, q, nsPid(q, q), tids);
+                } catch (KernelException e) {
+                    // exited meanwhile: the seize finds out
+                }
+            }
             for (Pid q : inside) { // a session whose leader exited: its helper takes the leader's pid in here
                 try {
                     ProcStat st = ProcFs.stat(q);

@@ -184,6 +184,27 @@ public final class TreeNamespaces {
         return 0;
     }
 
+    /**
+     * clone3's set_tid for a stand-in of thread {@code tid} of task {@code forker}, which had exited by the dump:
+     * its pids inside the pid namespaces as the dump read them from there ({@link ExitedTimerTargets}); when it
+     * could not (no procfs of the namespace in its root), the number it had outside in each of them, which
+     * {@link #seenByOrExited} gives back. Only {@code /proc/PID/timers} read inside shows the difference.
+     */
+    public int[] setTidOfExited(int forker, int tid) {
+        if (levels.containsKey(tid)) {
+            return setTidFrom(forker, tid);
+        }
+        int depth = levels.getOrDefault(forker, List.of()).size();
+        int[] all = new int[depth + 1];
+        java.util.Arrays.fill(all, tid);
+        return userOf.containsKey(forker) ? java.util.Arrays.copyOf(all, depth) : all;
+    }
+
+    /** {@link #seenBy}, and for a thread that had exited by the dump, the number its stand-in takes ({@link #setTidOfExited}). */
+    public int seenByOrExited(int viewer, int tid) {
+        return levels.containsKey(tid) || !nsOf.containsKey(viewer) ? seenBy(viewer, tid) : tid;
+    }
+
     /** What clone3 returns to {@code parent} forking {@code child} (or a thread): the child's pid as the parent sees it. */
     public int returnedTo(int parent, int child) {
         return seenBy(parent, child);

@@ -127,7 +127,7 @@ public final class TimersHandler {
         Set<Integer> standIns = new HashSet<>();
         try {
             for (int tid : gone) {
-                if (ThreadCreation.spawn(t, tid)) {
+                if (ThreadCreation.spawnStandIn(t, tid)) {
                     standIns.add(tid);
                 } else {
                     log.warn("pid " + t.pid() + ": a POSIX timer signals thread " + tid + ", which had exited when "
@@ -143,7 +143,8 @@ public final class TimersHandler {
                         && (p.sigevNotify() & PosixTimerImage.SIGEV_THREAD_ID) != 0;
                 int notify = inert ? PosixTimerImage.SIGEV_NONE : p.sigevNotify();
                 long sigev = t.put(0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putLong(p.sigevValue())
-                        .putInt(p.signal()).putInt(notify).putInt(inert ? 0 : p.targetTid()).array());
+                        .putInt(p.signal()).putInt(notify).putInt(inert ? 0 : t.namespaces().seenByOrExited(t.pid().value(), p.targetTid()))
+                        .array());
                 long idAt = t.put(64, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(p.id()).array());
                 t.call("timer_create(id " + p.id() + ", clock " + p.clockId() + ")", SyscallNr.TIMER_CREATE,
                         p.clockId(), sigev, idAt);

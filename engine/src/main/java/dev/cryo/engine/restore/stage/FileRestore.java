@@ -167,6 +167,11 @@ public final class FileRestore {
             }
 
             @Override
+            public int seenByTask(int pid) {
+                return t.namespaces().seenBy(t.pid().value(), pid);
+            }
+
+            @Override
             public boolean ownThread(int tid) {
                 return tid != t.pid().value() && t.task().threads().stream().anyMatch(th -> th.tid() == tid);
             }

@@ -37,13 +37,30 @@ public final class ThreadCreation implements StateStage {
      * tid is taken by another task.
      */
     public static boolean spawn(TaskContext t, int tid) {
+        int pid = t.pid().value();
+        return spawn(t, tid, t.namespaces().setTidFrom(pid, tid), t.namespaces().setTid(tid).length,
+                t.namespaces().returnedTo(pid, tid));
+    }
+
+    /**
+     * Clones a stand-in for thread {@code tid} of the task, which had exited by the dump (its pids inside the
+     * task's pid namespaces were not read: {@link dev.cryo.engine.namespaces.TreeNamespaces#setTidOfExited});
+     * false when the tid is taken.
+     */
+    public static boolean spawnStandIn(TaskContext t, int tid) {
+        int pid = t.pid().value();
+        int[] setTid = t.namespaces().setTidOfExited(pid, tid);
+        int levels = setTid.length + (t.namespaces().userNamespaceOf(pid).isPresent() ? 1 : 0);
+        return spawn(t, tid, setTid, levels, t.namespaces().seenByOrExited(pid, tid));
+    }
+
+    private static boolean spawn(TaskContext t, int tid, int[] setTid, int levels, int expected) {
         long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-        int[] setTid = t.namespaces().setTidFrom(t.pid().value(), tid);
         long args = t.put(new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, 0, 0, 0, 0, setTid.length > 0 ? t.boot().data() + 88 : 0,
                 setTid.length, 0).ints(setTid).toBytes());
         long r;
         List<Integer> born = new java.util.ArrayList<>();
-        if (setTid.length < t.namespaces().setTid(tid).length) { // inside a user namespace: cryo's level by ns_last_pid
+        if (setTid.length < levels) { // inside a user namespace: cryo's level by ns_last_pid
             r = NsLastPidFork.fork(t, t.main(), tid, true, 0, arm -> t.main().rawAtEntry(arm, SyscallNr.CLONE3, args, 88), born);
         } else {
             r = t.main().raw(SyscallNr.CLONE3, args, 88);
@@ -55,8 +72,9 @@ public final class ThreadCreation implements StateStage {
             }
             throw new SyscallException("clone3(thread " + tid + ") in pid " + t.pid(), (int) -r);
         }
-        if (r != t.namespaces().returnedTo(t.pid().value(), tid) || !born.contains(tid)) {
-            throw new RestoreException("asked for tid " + tid + " and got " + r);
+        if (r != expected || !born.contains(tid)) {
+            throw new RestoreException("asked for tid " + tid + " (" + expected + " as pid " + t.pid()
+                    + " sees it) and got " + r + (born.contains(tid) ? "" : ", born " + born));
         }
         t.tracer().waitForStop(tid);
         return true;
