@@ -3,8 +3,11 @@
  * PR_SET_CHILD_SUBREAPER and forks D; D calls setsid and forks C1 (in D's group) and C2 (which
  * leads a group of its own), then exits: C1 and C2 come to the root, in a session whose leader
  * is gone (zdtm's session02 shape; refused before, since a restore put them in the root's
- * session). On SIGUSR2 the root checks sessions, groups and parents. Prints "ready" once the
- * tree is set up, then PASS or FAIL: reason.
+ * session). With argument "nested", D also forks E, which makes a group of its own, forks C3 in it
+ * and exits: C3 comes to the root in a group and a session whose leaders are both gone (a job of
+ * a shell that a daemon ran; refused before: "is in process group N, whose leader is not in the
+ * tree"). On SIGUSR2 the root checks sessions, groups and parents. Prints "ready" once the tree
+ * is set up, then PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -31,7 +34,8 @@ static int ppid_of(pid_t pid) {
     return ppid;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int nested = argc > 1 && argv[1][0] == 'n';
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("PR_SET_CHILD_SUBREAPER");
@@ -48,6 +52,18 @@ int main(void) {
             if (setpgid(0, 0) < 0) fail("setpgid");
             idle();
         }
+        if (nested) {
+            pid_t e = fork();
+            if (e == 0) {
+                if (setpgid(0, 0) < 0) fail("setpgid E");
+                pid_t c3 = fork();
+                if (c3 == 0) idle();
+                ids[3] = c3;
+                ids[4] = getpid();
+                _exit(0);
+            }
+            if (waitpid(e, NULL, 0) != e) fail("waitpid E");
+        }
         ids[1] = c1;
         ids[2] = c2;
         for (int i = 0; i < 500 && getpgid(c2) != c2; i++) usleep(10000);
@@ -55,7 +71,8 @@ int main(void) {
     }
     if (waitpid(d, NULL, 0) != d) fail("waitpid");
     if (!ids[2]) fail("the tree did not come up");
-    for (int i = 0; i < 500 && (ppid_of(ids[1]) != getpid() || ppid_of(ids[2]) != getpid()); i++) usleep(10000);
+    for (int i = 0; i < 500 && (ppid_of(ids[1]) != getpid() || ppid_of(ids[2]) != getpid()
+                                || (nested && ppid_of(ids[3]) != getpid())); i++) usleep(10000);
     printf("ready\n");
     while (!check) pause();
 
@@ -66,10 +83,19 @@ int main(void) {
     if (!ok) printf("FAIL: C1 session %d group %d parent %d, C2 session %d group %d parent %d (want %d, %d/%d, %d);"
                     " subreaper %d\n", getsid(ids[1]), getpgid(ids[1]), ppid_of(ids[1]), getsid(ids[2]),
                     getpgid(ids[2]), ppid_of(ids[2]), d, d, ids[2], getpid(), subreaper);
+    if (nested && ok && (getsid(ids[3]) != d || getpgid(ids[3]) != ids[4] || ppid_of(ids[3]) != getpid())) {
+        printf("FAIL: C3 session %d group %d parent %d (want %d, %d, %d)\n", getsid(ids[3]), getpgid(ids[3]),
+               ppid_of(ids[3]), d, ids[4], getpid());
+        ok = 0;
+    }
     kill(ids[1], SIGKILL);
     kill(ids[2], SIGKILL);
     waitpid(ids[1], NULL, 0);
     waitpid(ids[2], NULL, 0);
+    if (nested) {
+        kill(ids[3], SIGKILL);
+        waitpid(ids[3], NULL, 0);
+    }
     if (ok) printf("PASS\n");
     return ok ? 0 : 1;
 }

@@ -539,33 +539,4 @@ class NotCarriedTest {
             assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
         }
     }
-
-    /**
-     * A task reparented to a subreaper in the group of a leader that is gone, in a session of
-     * another dead leader: a restore makes the session again (deadsid.c) but not that group.
-     * Refused, naming the task; the tree runs on.
-     */
-    @org.junit.jupiter.api.Test
-    void aTaskInTheGroupOfADeadLeaderIsRefused() throws Exception {
-        String code = "import ctypes, os, time\nroot = os.getpid()\nctypes.CDLL(None).prctl(36, 1, 0, 0, 0)\n"
-                + "if os.fork() == 0:\n    os.setsid()\n    y = os.fork()\n    if y == 0:\n        os.setpgid(0, 0)\n"
-                + "        if os.fork() == 0:\n"
-                + "            while os.path.exists('/proc/%d' % root): time.sleep(0.1)\n            os._exit(0)\n"
-                + "        os._exit(0)\n    os.waitpid(y, 0)\n    os._exit(0)\nos.wait()\ntime.sleep(0.5)\n"
-                + "print('ready', flush=True)\ntime.sleep(600)\n";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sess.out"), "/usr/bin/python3", "-c",
-                code))) {
-            int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid \\d+ \\(python3\\) is in process group \\d+, whose leader is"
-                    + " not in the tree and which is not its parent's").matcher(r.err()).find(), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
-            for (int t : StateComparator.tree(pid)) {
-                String status = Files.readString(Path.of("/proc/" + t + "/status"));
-                assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RSZ].*"), status);
-            }
-        }
-    }
 }

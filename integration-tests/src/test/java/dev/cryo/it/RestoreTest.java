@@ -161,6 +161,19 @@ class RestoreTest {
     }
 
     /**
+     * A subreaper's child in a process group whose leader has exited, in a session whose leader has
+     * exited too (a job of a shell that a daemon ran): refused before ("is in process group N, whose
+     * leader is not in the tree"); the session's helper forks a helper at the group leader's pid.
+     */
+    @Test
+    void aSubreapersChildInADeadGroupOfADeadSessionKeepsBoth() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadsid.out"), "deadsid", "nested")) {
+            String out = checkAndReap(dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * zdtm's session01 shape: tasks left in a process group whose leader has exited and was reaped
      * come back in it (a helper at the leader's pid makes the group); refused before.
      */

@@ -380,6 +380,23 @@ public final class RestoreSupervisor {
     }
 
     /**
+     * The children of {@link #deadSessionsOf} in a group of that session, not theirs to lead, whose
+     * leader had exited too (the dump let only those through, TreeWalker.checkSessions), with its id.
+     */
+    private Map<Integer, Integer> deadSessionGroupsOf(int pid) {
+        Map<Integer, Integer> out = new java.util.HashMap<>();
+        deadSessionsOf(pid).forEach((sid, cs) -> {
+            for (int c : cs) {
+                int pgid = image.task(c).ids().pgid();
+                if (pgid != sid && pgid != c && !treePids.contains(pgid)) {
+                    out.put(c, pgid);
+                }
+            }
+        });
+        return out;
+    }
+
+    /**
      * The children of {@code pid} in its session but in a process group whose leader had exited, by
      * group: not its group, not one they lead, led by no task of the tree (the dump let only those
      * through, TreeWalker.checkSessions). Zombies too (zdtm's zombie01): the group's helper forks
@@ -488,7 +505,7 @@ public final class RestoreSupervisor {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
                                 sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
-                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid())));
+                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : childrenOf(d.pid())) {

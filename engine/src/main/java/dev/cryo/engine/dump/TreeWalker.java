@@ -71,8 +71,10 @@ public final class TreeWalker {
      * early by its own parent if need be ({@link BirthSessions}). A live child in the session of a leader that has exited (a daemon
      * that forked, called setsid and forked again, its grandchild reparented to a subreaper) is
      * forked by a helper that takes the dead leader's pid and makes that session again
-     * ({@link #inDeadSession}); one left in its parent's session in the group of a leader that has
-     * exited is forked by a helper at that leader's pid that makes the group ({@link #groupLeaderGone}).
+     * ({@link #inDeadSession}), and in a group of that session whose leader has exited too by a
+     * second helper under it ({@link #groupGoneInDeadSession}); one left in its parent's session in
+     * the group of a leader that has exited is forked by a helper at that leader's pid that makes the
+     * group ({@link #groupLeaderGone}).
      * A task whose session or group is none of these would come back in another: refused, naming it.
      */
     static void checkSessions(List<Pid> tree) {
@@ -105,7 +107,8 @@ public final class TreeWalker {
                         + ", session " + parent.session() + ") could not fork it in that session again: not supported yet");
             }
             boolean sessionGone = sessionLeaderGone(t, parent, stats) && !forkedBeforeSetsid;
-            boolean deadSession = sessionGone && (t.pgrp() == t.session() || t.pgrp() == t.pid());
+            boolean nestedGroup = sessionGone && groupGoneInDeadSession(t, stats);
+            boolean deadSession = sessionGone && (t.pgrp() == t.session() || t.pgrp() == t.pid() || nestedGroup);
             if (deadSession) {
                 Integer other = deadSessionParent.putIfAbsent(t.session(), parent.pid());
                 if (other != null && other != parent.pid()) {
@@ -129,7 +132,7 @@ public final class TreeWalker {
                             + " such a group again for the children of one parent only: not supported yet");
                 }
             } else if (t.pgrp() != t.pid() && t.pgrp() != parent.pgrp() && !stats.containsKey(t.pgrp())
-                    && !(deadSession && t.pgrp() == t.session())) {
+                    && !(deadSession && (t.pgrp() == t.session() || nestedGroup))) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in process group " + t.pgrp()
                         + ", whose leader is not in the tree and which is not its parent's (pid " + parent.pid()
                         + ", group " + parent.pgrp() + "); a restore could not make that group again: not supported yet");
@@ -174,6 +177,27 @@ public final class TreeWalker {
             List<Integer> nsSid = ProcFs.status(Pid.of(t.pid())).nsSid();
             return nsSid.size() > 1 && nsSid.get(nsSid.size() - 1) > 0;
         } catch (java.io.IOException | KernelException e) {
+            return false;
+        }
+    }
+
+    /**
+     * A live task in a session whose leader has exited ({@link #sessionLeaderGone}), in a group of
+     * that session whose leader has exited too (a job of a shell that a daemon ran): the session's
+     * helper forks a second helper at the group leader's pid, which makes the group and forks the
+     * task (StubAdoption.forkInDeadSession). Only in cryo's pid namespace, where that pid is known.
+     */
+    private static boolean groupGoneInDeadSession(ProcStat t, java.util.Map<Integer, ProcStat> tree) {
+        int pgid = t.pgrp();
+        if (pgid <= 1 || pgid == t.pid() || pgid == t.session() || tree.containsKey(pgid)
+                || dev.cryo.kernel.Sys.exists(Pid.of(pgid))) {
+            return false;
+        }
+        try {
+            String own = nsLink(t.ppid(), "pid");
+            return own.equals(nsLink(t.ppid(), "pid_for_children"))
+                    && own.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString());
+        } catch (java.io.IOException e) {
             return false;
         }
     }

@@ -163,6 +163,11 @@ public final class TaskRestorer {
         StubAdoption.forkInDeadSession(t, sid, children);
     }
 
+    /** As above; {@code deadGroups}: children in a group of that session whose leader had exited too, with its id. */
+    public void forkInDeadSession(int sid, List<Integer> children, java.util.Map<Integer, Integer> deadGroups) {
+        StubAdoption.forkInDeadSession(t, sid, children, deadGroups);
+    }
+
     /** FORK: a zombie-to-be that led its session, and the children of this task it forks in it. */
     public void forkInZombieSession(int zombie, int exitSignal, List<Integer> children) {
         StubAdoption.forkInZombieSession(t, zombie, exitSignal, children);

@@ -163,7 +163,16 @@ public final class StubAdoption {
      * leader's pid there too (NamespaceScan recorded it).
      */
     public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children) {
-        forkByHelper(t, sid, children, true, java.util.Map.of());
+        forkInDeadSession(t, sid, children, java.util.Map.of());
+    }
+
+    /**
+     * As above; {@code deadGroups}: the children in a group of that session whose leader had exited
+     * too, with its id: the helper forks a second one at that pid, which makes the group and forks
+     * them, and goes first (this task, a subreaper already, inherits them).
+     */
+    public static void forkInDeadSession(TaskContext t, int sid, List<Integer> children, java.util.Map<Integer, Integer> deadGroups) {
+        forkByHelper(t, sid, children, true, java.util.Map.of(), deadGroups);
     }
 
     /**
@@ -173,7 +182,7 @@ public final class StubAdoption {
      * instead of a session.
      */
     public static void forkInDeadGroup(TaskContext t, int pgid, List<Integer> children, java.util.Map<Integer, Integer> exitSignals) {
-        forkByHelper(t, pgid, children, false, exitSignals);
+        forkByHelper(t, pgid, children, false, exitSignals, java.util.Map.of());
     }
 
     /**
@@ -199,7 +208,7 @@ public final class StubAdoption {
     }
 
     private static void forkByHelper(TaskContext t, int sid, List<Integer> children, boolean session,
-                                     java.util.Map<Integer, Integer> exitSignals) {
+                                     java.util.Map<Integer, Integer> exitSignals, java.util.Map<Integer, Integer> deadGroups) {
         Tracer tracer = t.tracer();
         Pid helper = Pid.of(sid);
         cloneAt(t, t.main(), t.pid(), 0, 0, sid);
@@ -211,8 +220,17 @@ public final class StubAdoption {
                 h.call("setpgid", SyscallNr.SETPGID, 0, 0);
             }
             for (int child : children) {
-                cloneAt(t, h, helper, 0, exitSignals.getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD), child);
-                park(t, child);
+                if (!deadGroups.containsKey(child)) {
+                    cloneAt(t, h, helper, 0, exitSignals.getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD), child);
+                    park(t, child);
+                }
+            }
+            if (!deadGroups.isEmpty()) { // their group helpers go first: their children come to this task
+                t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+            }
+            for (int pgid : new java.util.TreeSet<>(deadGroups.values())) {
+                forkInGroupOf(t, h, helper, pgid, children.stream().filter(c -> deadGroups.get(c) != null
+                        && deadGroups.get(c) == pgid).toList(), exitSignals);
             }
         }
         // the helper goes; its children come to this task, a subreaper until they have
@@ -230,6 +248,28 @@ public final class StubAdoption {
                         + " when the helper of its " + (session ? "session " : "process group ") + sid + " exited");
             }
         }
+    }
+
+    /**
+     * The session helper {@code h} forks a helper at {@code pgid}, which makes that group and forks
+     * {@code children} in it; then it is killed and reaped by {@code h}, and they come to this task.
+     */
+    private static void forkInGroupOf(TaskContext t, Injector h, Pid helper, int pgid, List<Integer> children,
+                                      java.util.Map<Integer, Integer> exitSignals) {
+        Pid group = Pid.of(pgid);
+        cloneAt(t, h, helper, 0, 0, pgid);
+        t.tracer().waitForStop(pgid);
+        try (Injector g = new Injector(t.tracer(), group, pgid, t.boot().gadget())) {
+            g.call("setpgid", SyscallNr.SETPGID, 0, 0);
+            for (int child : children) {
+                cloneAt(t, g, group, 0, exitSignals.getOrDefault(child, dev.cryo.kernel.Signals.SIGCHLD), child);
+                park(t, child);
+            }
+        }
+        parkStopped(t, pgid);
+        dev.cryo.kernel.Sys.kill(group, dev.cryo.kernel.Signals.SIGKILL);
+        h.call("wait4(group helper " + pgid + ")", SyscallNr.WAIT4, pgid, 0, dev.cryo.kernel.Sys.WALL, 0);
+        t.forked().remove(Integer.valueOf(pgid));
     }
 
     /**
