@@ -119,8 +119,10 @@ public final class PipeHub implements AutoCloseable {
                 }
                 if (oneSided.contains(id)) {
                     boolean hasReader = ends.get(id).contains(true);
-                    warn.accept(holderOf.get(id) + ": pipe:[" + id + "] had its " + (hasReader ? "writer" : "reader")
-                            + " outside the tree, and no process here holds that pipe any more: it comes back without one ("
+                    // a pipe whose other end was closed looks the same (make's end-of-file stdin for its jobs)
+                    String end = hasReader ? "writer" : "reader";
+                    warn.accept(holderOf.get(id) + ": pipe:[" + id + "] had no " + end + " in the tree (closed, or held"
+                            + " outside it), and no process here holds that pipe now: it comes back without a " + end + " ("
                             + (hasReader ? "reads see end of file" : "a write raises SIGPIPE") + ")");
                 }
                 if (!p.fifoPath().isEmpty() && p.deleted() == null) {
