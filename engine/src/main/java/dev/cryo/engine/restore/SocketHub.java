@@ -538,6 +538,14 @@ public final class SocketHub implements AutoCloseable {
         Path hidden = moveTo != null ? Path.of(moveTo) : hiddenReach(path, ino);
         try {
             makeDirsFor(path);
+            for (int k = 1; moveTo == null && hidden != null && Files.exists(hidden, LinkOption.NOFOLLOW_LINKS); k++) {
+                Path other = hidden.resolveSibling(hiddenReach(path, ino).getFileName() + "." + k); // never over a file there
+                if (k > 9 || other.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= SockAddr.SUN_PATH) {
+                    throw new RestoreException("cannot bind a unix socket to " + name + " for a while: " + hidden
+                            + " and the names after it are taken");
+                }
+                hidden = other;
+            }
             Path aside = null;
             if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
                 aside = path.resolveSibling(".cryo-aside-" + System.nanoTime());
