@@ -5,7 +5,6 @@ import dev.cryo.actors.dump.DumpSupervisor;
 import dev.cryo.actors.restore.RestoreSupervisor;
 import dev.cryo.api.DumpRequest;
 import dev.cryo.engine.restore.ArrivingMemory;
-import dev.cryo.engine.restore.PreparedRoot;
 import dev.cryo.api.RestoreRequest;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
@@ -285,26 +284,18 @@ public final class Agent {
         // the source is frozen until the tree runs here: this restore is the downtime's second half
         raiseFor(m.id());
         long t0 = System.nanoTime();
-        String placed = in.memory().summary();
-        PreparedRoot prepared = in.memory().finish();
-        long t1 = System.nanoTime();
-        dev.cryo.engine.restore.ImageContents contents;
+        ArrivedImage arrived;
         try {
-            contents = in.memory().contents(in.dir());
+            arrived = ArrivedImage.of(in.dir(), in.memory());
             ctx.getLog().debug("migration {}: image arrived {} ms before its message was handled; stub taken in {} ms, contents in {} ms",
-                    m.id(), (t0 - m.atNanos()) / 1_000_000, (t1 - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
+                    m.id(), (t0 - m.atNanos()) / 1_000_000, arrived.stubNanos() / 1_000_000, arrived.contentsNanos() / 1_000_000);
         } catch (RuntimeException e) {
-            if (prepared != null) {
-                ArrivingMemory.kill(prepared.pid());
-            }
             return failIncoming(m.id(), "restore failed: " + e.getMessage());
         }
         ctx.getLog().info("migration {}: image complete and verified, restoring ({} before; {} ms since the last chunk came in)",
-                m.id(), placed, (System.nanoTime() - m.atNanos()) / 1_000_000);
+                m.id(), arrived.placed(), (System.nanoTime() - m.atNanos()) / 1_000_000);
         incoming.put(m.id(), in.arrived(m.atNanos()));
-        ctx.spawn(RestoreSupervisor.create(new RestoreRequest(in.dir(), false, new dev.cryo.engine.dump.DumpProgress(), true,
-                        prepared, contents).detaching(true).lockElsewhere(true), // the source lifts its lock once the tree runs here
-                parts.migration().settings(),
+        ctx.spawn(RestoreSupervisor.create(arrived.request(), parts.migration().settings(),
                 this.<RestoreSupervisor.Outcome>oneReply(o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
     }

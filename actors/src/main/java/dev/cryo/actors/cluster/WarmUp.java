@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * migrates a {@code sleep} of its own through the same steps, minus the network: a pre-copy dump
  * held frozen as a migration's is (into a file in the staging directory), the held tree killed,
  * the image fed chunk by chunk to an {@link ArrivingMemory} as if it arrived (its stub spawned with
- * the sleep's pid, pages placed), and the restore that adopts the stub; then the restored sleep is
+ * the sleep's pid, pages placed), taken as the agent takes a migration's ({@link ArrivedImage}), and
+ * the restore that adopts the stub; then the restored sleep is
  * killed and the image removed; last, the page channel's TLS records, in memory. Runs on a thread
  * of its own; any failure only means a colder first migration (logged at debug level).
  */
@@ -102,10 +103,10 @@ final class WarmUp {
                 memory.discard();
                 throw e;
             }
-            PreparedRoot prepared = memory.finish();
+            ArrivedImage arrived = ArrivedImage.of(dir, memory); // as the agent takes a migration's image
+            PreparedRoot prepared = arrived.prepared();
+            RestoreRequest restore = arrived.request();
             CompletableFuture<RestoreSupervisor.Outcome> done = new CompletableFuture<>();
-            RestoreRequest restore = new RestoreRequest(dir, false, new DumpProgress(), true, prepared,
-                    memory.contents(dir));
             system.systemActorOf(Behaviors.<RestoreSupervisor.Outcome>setup(ctx -> {
                 ctx.spawn(RestoreSupervisor.create(restore, settings, ctx.getSelf()), "restore");
                 return Behaviors.receiveMessage(r -> {
