@@ -75,8 +75,11 @@ final class DumpRestore {
         StateComparator.Snapshot before = seen.get("the dump");
         DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
                 "the dumped pid " + pid + " to be reaped");
-        DumpRestore d = new DumpRestore(pid, img, before,
-                args.contains("--shell-job") ? StateComparator.KNOWN_SHELL_JOB : List.of());
+        List<StateComparator.Known> known = new ArrayList<>(args.contains("--shell-job") ? StateComparator.KNOWN_SHELL_JOB : List.of());
+        if (args.contains("--tcp-close")) {
+            known.addAll(StateComparator.KNOWN_TCP_CLOSE);
+        }
+        DumpRestore d = new DumpRestore(pid, img, before, known);
         d.dumpRun = dump;
         return d;
     }

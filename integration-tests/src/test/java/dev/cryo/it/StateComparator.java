@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  *       groups, capability sets, NoNewPrivs, Seccomp and its filter count, signal masks — blocked,
  *       ignored, caught, pending —, CPU and memory node affinity, speculation controls…), the
  *       {@code stat} fields that are state (pgrp, session, tty, flags, priority, nice, rt
- *       priority, policy, exit signal, the mm layout fields), {@code sched} policy and prio,
- *       {@code comm}, {@code timerslack_ns};</li>
+ *       priority, policy, exit signal, the mm layout fields), {@code sched} policy and prio
+ *       and what sched_getattr adds (flags, a deadline task's times, utilization clamps),
+ *       {@code comm}, {@code timerslack_ns}, the LSM label ({@code attr/current});</li>
  *   <li>per task: {@code limits}, {@code timers} (id, signal and value, notification, clock),
  *       {@code maps} (range, protections, offset, device, inode, path) with each mapping's
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
@@ -40,7 +41,15 @@ import java.util.regex.Pattern;
  *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs), the offsets of the time namespace its children get ({@code timens_offsets}:
  *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
  *       loginuid, sessionid, coredump_filter,
- *       cgroup, the autogroup's nice, cmdline, environ.</li>
+ *       cgroup, the autogroup's nice, cmdline, environ, auxv, arch_status, ksm_merge_any,
+ *       the id maps of its user namespace ({@code uid_map}, {@code gid_map}, {@code projid_map},
+ *       {@code setgroups}); the mount table of a mount namespace of the tree's (options,
+ *       propagation, file systems); the SysV objects and limits of an ipc namespace of the tree's
+ *       (keys, ids, modes, owners, sizes, semaphore values, queue bytes);</li>
+ *   <li>per fd, what only a syscall on a copy of it shows ({@link HeldFdState}): the SIGIO owner
+ *       and signal, a lease, a pipe's capacity, a memfd's seals and a renewed file's mode, owner and
+ *       size, a socket's options, filter and TCP state, a terminal's settings, a message queue's
+ *       attributes.</li>
  * </ul>
  * Kernel object identities that a restore necessarily renews (the inode of a pipe, a socket,
  * a shared anonymous mapping, a memfd; an eventfd's id) are compared as a <em>structure</em>:
@@ -100,6 +109,11 @@ final class StateComparator {
     }
 
     static final List<Known> KNOWN = List.of(new Known(
+            "FINDINGS fidelity21-1: a repaired connection's segment size (TCP_MAXSEG, the kernel's mss_cache) is the "
+                    + "536-byte default's until a larger window arrives: repair mode's connect computes it before the "
+                    + "MSS option and window are set",
+            d -> d.item().matches("fd \\d+ sockopt TCP_MAXSEG") && d.restored() != null && d.restored().matches("524|536")),
+            new Known(
             "an fd made with O_TMPFILE comes back without O_TMPFILE in its flags: its file is made again once for "
                     + "all its holders (fds and mappings), then opened like a file",
             d -> d.item().matches("fd \\d+ fdinfo flags") && d.dumped() != null && d.restored() != null
@@ -145,6 +159,10 @@ final class StateComparator {
     static final List<Known> KNOWN_SHELL_JOB = List.of(new Known(
             "FINDINGS fd-2: a --shell-job restore puts the job in the restorer's session (its group, its terminal)",
             d -> d.item().matches("stat (pgrp|session|tpgid|tty_nr)|status NS(pgid|sid)|autogroup nice")));
+
+    /** With --tcp-close the tree's connections come back closed, as asked: their state and segment size are a closed socket's. */
+    static final List<Known> KNOWN_TCP_CLOSE = List.of(new Known("--tcp-close: connections come back closed, as asked",
+            d -> d.item().matches("fd \\d+ (tcp_info|sockopt TCP_MAXSEG)")));
 
     /**
      * VmFlags a restore does not reproduce yet: none since FINDINGS memory-2 was fixed (ac, nh, hg
@@ -314,6 +332,10 @@ final class StateComparator {
         private final Map<String, String> byId = new HashMap<>();
         /** A net namespace's firewall, read once per snapshot: ns link → rules. */
         private final Map<String, String> firewalls = new HashMap<>();
+        /** An ipc namespace's SysV objects and limits, read once per snapshot: ns link → objects. */
+        private final Map<String, String> ipc = new HashMap<>();
+        /** A mount namespace's mount table, read once per snapshot: ns link → mounts. */
+        private final Map<String, Map<String, String>> mounts = new HashMap<>();
         /** A net namespace's devices, read once per snapshot: ns link → devices. */
         private final Map<String, String> devices = new HashMap<>();
 
@@ -387,7 +409,20 @@ final class StateComparator {
         }
         into.put(TIMER_SIGNALS, Long.toHexString(timerSignals(read(Path.of("/proc/" + pid + "/timers")))));
         put(into, "comm", read(dir.resolve("comm")).strip());
+        put(into, "sched_attr", schedAttr(tid));
+        put(into, "attr/current", read(dir.resolve("attr/current")).strip());
         put(into, "timerslack_ns", read(Path.of("/proc/" + tid + "/timerslack_ns")).strip());
+    }
+
+    /** What sched_getattr shows beyond sched's policy and prio: its flags, a deadline task's times, the utilization clamps. */
+    private static String schedAttr(int tid) {
+        try {
+            var a = dev.cryo.kernel.Sched.getattr(tid);
+            return "flags " + a.flags() + " runtime " + a.runtime() + " deadline " + a.deadline() + " period " + a.period()
+                    + " util " + a.utilMin() + "-" + a.utilMax();
+        } catch (dev.cryo.kernel.KernelException e) {
+            return "(" + e.getMessage() + ")";
+        }
     }
 
     /** The signals a task's POSIX timers send (hex mask): restore arms them last, and they may fire before the resume. */
@@ -445,6 +480,14 @@ final class StateComparator {
             String host = readLink(Path.of("/proc/1/ns/" + ns.getFileName()));
             put(into, "ns " + ns.getFileName(), link.equals(host) ? link : labels.of("ns", link));
             // pid 1's links may be unreadable (a sandboxed runner): the test's own namespace is the host's then
+            if (ns.getFileName().toString().equals("ipc") && !link.equals(host) && !link.startsWith("(unreadable")
+                    && !link.equals(readLink(Path.of("/proc/self/ns/ipc")))) {
+                put(into, "ipc objects", labels.ipc.computeIfAbsent(link, l -> ipcObjects(dir)));
+            }
+            if (ns.getFileName().toString().equals("mnt") && !link.equals(host) && !link.startsWith("(unreadable")
+                    && !link.equals(readLink(Path.of("/proc/self/ns/mnt")))) {
+                labels.mounts.computeIfAbsent(link, l -> mountTable(dir, labels)).forEach((point, m) -> put(into, "mount " + point, m));
+            }
             if (ns.getFileName().toString().equals("net") && !link.equals(host) && !link.startsWith("(unreadable")
                     && !link.equals(readLink(Path.of("/proc/self/ns/net")))) {
                 put(into, "net firewall", labels.firewalls.computeIfAbsent(link, l -> firewall(dir)));
@@ -452,8 +495,19 @@ final class StateComparator {
             }
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
-                "cgroup", "timens_offsets"}) {
-            put(into, file, read(dir.resolve(file)).strip());
+                "cgroup", "timens_offsets", "uid_map", "gid_map", "projid_map", "setgroups", "attr/current"}) {
+            put(into, file, read(dir.resolve(file)).strip().replaceAll("[ \t]+", " "));
+        }
+        put(into, "auxv", auxv(dir));
+        for (String line : lines(dir.resolve("arch_status"))) { // "AVX512_elapsed_ms" is a clock
+            if (!line.startsWith("AVX512_elapsed_ms")) {
+                put(into, "arch_status", line);
+            }
+        }
+        for (String line : lines(dir.resolve("ksm_stat"))) { // PR_SET_MEMORY_MERGE; the rest are counters
+            if (line.startsWith("ksm_merge_any")) {
+                put(into, "ksm_stat ksm_merge_any", line.substring(line.indexOf(':') + 1).strip());
+            }
         }
         // "/autogroup-65 nice 0": the group's number is the kernel's, its nice is state; a pre-copy's
         // freeze raises the frozen tree's group for its own ptrace round trips (FreezePriority) and
@@ -463,6 +517,19 @@ final class StateComparator {
         put(into, "autogroup nice", before.isPresent() ? "nice " + before.getAsInt() : group.replaceAll("^\\S+\\s*", ""));
         put(into, "cmdline", read(dir.resolve("cmdline")).replace('\0', ' '));
         put(into, "environ", read(dir.resolve("environ")).replace('\0', '\n'));
+    }
+
+    /** The auxiliary vector the task was started with, as "type=value" pairs (its pointers are into its stack, which comes back at its address). */
+    private static String auxv(Path dir) {
+        try {
+            StringBuilder b = new StringBuilder();
+            for (var e : dev.cryo.kernel.proc.Auxv.parse(Files.readAllBytes(dir.resolve("auxv"))).entries()) {
+                b.append(e.type()).append('=').append(Long.toHexString(e.value())).append(' ');
+            }
+            return b.toString().strip();
+        } catch (IOException | RuntimeException e) {
+            return "(unreadable: " + e.getClass().getSimpleName() + ")";
+        }
     }
 
     private static final Pattern MAPS = Pattern.compile(
@@ -561,7 +628,30 @@ final class StateComparator {
             }
         }
         Map<String, String> ownMounts = ownMountNamespace(dir);
-        for (int fd : ints(dir.resolve("fd"))) {
+        dev.cryo.kernel.Fd pidfd = pidfd(dir);
+        try {
+            for (int fd : ints(dir.resolve("fd"))) {
+                readFd(dir, pidfd, fd, into, labels, renewed, ownMounts);
+            }
+        } finally {
+            if (pidfd != null) {
+                pidfd.close();
+            }
+        }
+    }
+
+    /** A pidfd of the task of {@code dir}, or null when it is gone. */
+    private static dev.cryo.kernel.Fd pidfd(Path dir) {
+        try {
+            return dev.cryo.kernel.Sys.pidfdOpen(dev.cryo.kernel.Pid.of(Integer.parseInt(dir.getFileName().toString())));
+        } catch (dev.cryo.kernel.KernelException e) {
+            return null;
+        }
+    }
+
+    private static void readFd(Path dir, dev.cryo.kernel.Fd pidfd, int fd, Map<String, String> into, Labels labels,
+                               Set<String> renewed, Map<String, String> ownMounts) {
+        {
             String link = readLink(dir.resolve("fd/" + fd));
             Matcher obj = OBJECT_LINK.matcher(link);
             boolean regular = link.startsWith("/") && !link.startsWith("/memfd:") && !link.endsWith("(deleted)");
@@ -573,6 +663,9 @@ final class StateComparator {
             put(into, prefix + "link", shownLink);
             if (obj.matches() && obj.group(1).equals("socket")) {
                 readUnixSocket(dir, fd, prefix, into);
+            }
+            if (pidfd != null) {
+                HeldFdState.read(dir, pidfd, fd, link, prefix, (k, v) -> put(into, k, v));
             }
             boolean isFile = regular && Files.isRegularFile(Path.of(link));
             boolean timerfd = link.equals("anon_inode:[timerfd]");
@@ -830,6 +923,93 @@ final class StateComparator {
         }
         return new String[0];
     }
+
+    /**
+     * The mount table of a mount namespace of the tree's, by mount point (mounts stacked on one
+     * point sorted too): root, per-mount options, propagation (peer groups as labels: their numbers are the
+     * kernel's), file system, source and super-block options. A restore may mount siblings in another order.
+     */
+    private static Map<String, String> mountTable(Path dir, Labels labels) {
+        List<String[]> mounts = new ArrayList<>();
+        for (String line : lines(dir.resolve("mountinfo"))) {
+            String[] f = line.split(" ");
+            int dash = java.util.Arrays.asList(f).indexOf("-");
+            if (dash < 6 || dash + 3 >= f.length) {
+                mounts.add(new String[] {line, line});
+                continue;
+            }
+            // an nsfs mount (ip netns's /run/netns/NAME) names its namespace, which a restore renews: a label
+            String root = NS_ROOT.matcher(f[3]).matches() && !isHostNamespace(f[3]) ? labels.of("ns", f[3]) : f[3];
+            StringBuilder b = new StringBuilder(root).append(' ').append(f[5]);
+            for (int i = 6; i < dash; i++) {
+                b.append(' ').append(f[i]);
+            }
+            b.append(" - ").append(f[dash + 1]).append(' ').append(f[dash + 2]).append(' ').append(f[dash + 3]);
+            mounts.add(new String[] {f[4], b.toString()});
+        }
+        mounts.sort(java.util.Comparator.comparing((String[] m) -> m[0] + " " + PEER_GROUP.matcher(m[1]).replaceAll("$1"))
+                .thenComparing(m -> m[1]));
+        Map<String, String> table = new TreeMap<>();
+        for (String[] m : mounts) { // peer groups labelled in the sorted order, which the restore cannot change
+            Matcher g = PEER_GROUP.matcher(m[1]);
+            StringBuilder b = new StringBuilder();
+            while (g.find()) {
+                g.appendReplacement(b, g.group(1) + ":" + labels.of("peer group", g.group(2)));
+            }
+            g.appendTail(b);
+            table.merge(m[0], b.toString(), (x, y) -> x + "\n" + y); // mounts stacked on one point
+        }
+        return table;
+    }
+
+    private static final Pattern NS_ROOT = Pattern.compile("[a-z_]+:\\[\\d+\\]");
+
+    private static boolean isHostNamespace(String link) {
+        String kind = link.substring(0, link.indexOf(':'));
+        return link.equals(readLink(Path.of("/proc/1/ns/" + kind))) || link.equals(readLink(Path.of("/proc/self/ns/" + kind)));
+    }
+
+    /** /proc/sysvipc's columns that are not state: the pids and times of the last operations (no call sets them), memory use. */
+    private static final Set<String> IPC_MOVING = Set.of("cpid", "lpid", "atime", "dtime", "ctime", "rss", "swap", "otime",
+            "lspid", "lrpid", "stime", "rtime");
+
+    /**
+     * The SysV objects of an ipc namespace of the tree's, as a task in it sees them (/proc/sysvipc
+     * shows the reader's namespace): each segment's, semaphore set's and queue's key, id, mode, size,
+     * attachments, owners, message bytes and count, each semaphore's value and waiters (ipcs); and the
+     * namespace's limits.
+     */
+    private static String ipcObjects(Path dir) {
+        String script = "for f in shm sem msg; do echo \"== $f\"; cat /proc/sysvipc/$f; done;"
+                + " for id in $(awk 'NR>1{print $2}' /proc/sysvipc/sem); do echo \"== sem $id\"; ipcs -s -i $id; done;"
+                + " cd /proc/sys/kernel && echo \"== limits\" && cat shmmax shmall shmmni msgmax msgmnb msgmni sem";
+        StringBuilder out = new StringBuilder();
+        String[] header = null;
+        for (String line : command("nsenter", "--ipc=" + dir.resolve("ns/ipc"), "sh", "-c", script).split("\n")) {
+            String[] f = line.strip().split("\\s+");
+            if (line.startsWith("==") || line.isBlank()) {
+                header = null;
+                out.append(line.strip()).append('\n');
+            } else if (header == null && f[0].equals("key")) {
+                header = f;
+            } else if (header != null && f.length == header.length) {
+                for (int i = 0; i < f.length; i++) {
+                    if (!IPC_MOVING.contains(header[i])) {
+                        out.append(header[i]).append('=').append(f[i]).append(' ');
+                    }
+                }
+                out.append('\n');
+            } else if (!line.matches("\\s*(otime|ctime|semnum).*") && f.length != 5) {
+                out.append(line.strip()).append('\n'); // ipcs's owner and mode lines, the limits
+            } else if (f.length == 5 && f[0].matches("\\d+")) {
+                out.append("semnum ").append(f[0]).append(" value ").append(f[1]).append(" ncount ").append(f[2])
+                        .append(" zcount ").append(f[3]).append('\n'); // the last pid to operate is the restore's
+            }
+        }
+        return out.toString();
+    }
+
+    private static final Pattern PEER_GROUP = Pattern.compile("\\b(shared|master|propagate_from):(\\d+)");
 
     /** Mount id → "point fs source root" when the task is in a mount namespace other than pid 1's; else null. */
     private static Map<String, String> ownMountNamespace(Path dir) throws IOException {

@@ -34,6 +34,35 @@ class StateComparatorTest {
         }
     }
 
+    /**
+     * What only a syscall on the fd shows is compared too: a pipe's capacity and an fd's SIGIO signal,
+     * changed here on a copy of the task's fd (the copy shares the task's open file).
+     */
+    @Test
+    void aPipesCapacityAndAnFdsSignalSetBySyscallsAreDifferences() throws Exception {
+        Process p = new ProcessBuilder("sleep", "600").start(); // fds 0, 1 and 2 are pipes to this JVM
+        try {
+            int pid = (int) p.pid();
+            StateComparator.Snapshot a = StateComparator.take(pid);
+            assertEquals(java.util.List.of(), StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
+            String size = a.scopes().get("pid " + pid).get("fd 0 F_GETPIPE_SZ");
+            assertNotNull(size, a.toString());
+            try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(dev.cryo.kernel.Pid.of(pid));
+                 dev.cryo.kernel.Fd f0 = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, dev.cryo.kernel.Pid.of(pid), 0);
+                 dev.cryo.kernel.Fd f1 = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, dev.cryo.kernel.Pid.of(pid), 1)) {
+                dev.cryo.kernel.Sys.call(() -> "fcntl(F_SETPIPE_SZ)", dev.cryo.kernel.SyscallNr.FCNTL, f0.value(),
+                        dev.cryo.kernel.Fcntl.F_SETPIPE_SZ, 2 * Integer.parseInt(size), 0);
+                dev.cryo.kernel.Sys.call(() -> "fcntl(F_SETSIG)", dev.cryo.kernel.SyscallNr.FCNTL, f1.value(),
+                        dev.cryo.kernel.Fcntl.F_SETSIG, 10, 0);
+            }
+            String diffs = String.join("\n", StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
+            assertTrue(diffs.contains("fd 0 F_GETPIPE_SZ: dumped '" + size + "', restored '" + 2 * Integer.parseInt(size) + "'"), diffs);
+            assertTrue(diffs.contains("fd 1 F_GETSIG: dumped (absent), restored '10'"), diffs);
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void onlyTheSignalsOfTheTasksTimersMayBecomePendingOnTheWay() {
         String timers = "ID: 0\nsignal: 10/0000000000000000\nnotify: signal/pid.12\nClockID: 1\n"

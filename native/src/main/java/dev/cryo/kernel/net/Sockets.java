@@ -48,6 +48,9 @@ public final class Sockets {
             SO_WIFI_STATUS = 41, SO_NOFCS = 43, SO_SELECT_ERR_QUEUE = 45, SO_BUSY_POLL = 46, SO_MAX_PACING_RATE = 47,
             SO_ZEROCOPY = 60, SO_TIMESTAMP_NEW = 63, SO_TIMESTAMPNS_NEW = 64, SO_PREFER_BUSY_POLL = 69,
             SO_BUSY_POLL_BUDGET = 70, SO_BUF_LOCK = 72, SO_TXREHASH = 74, SO_RCVMARK = 75, SO_PASSPIDFD = 76;
+    /** Memory reserved for the socket, IPv6 flow labels received and sent, TCP's saved SYN and queue-length cmsg. */
+    public static final int SO_RESERVE_MEM = 73, IPV6_FLOWINFO = 11, IPV6_FLOWINFO_SEND = 33, TCP_SAVE_SYN = 27,
+            TCP_INQ = 36;
     /** The peer's supplementary groups and a pidfd of the peer, as the kernel recorded them with SO_PEERCRED. */
     public static final int SO_PEERGROUPS = 59, SO_PEERPIDFD = 77;
     public static final int IP_HDRINCL = 3, IP_OPTIONS = 4, IP_RECVOPTS = 6, IP_RETOPTS = 7, IP_PKTINFO = 8,

@@ -241,9 +241,14 @@ public final class TcpRepair {
             Sockets.setInt(s, SOL_TCP, Sockets.TCP_TIMESTAMP, c.tsval());
         }
         byte[] sent = java.util.Arrays.copyOf(c.sendQueue(), c.sendQueue().length - c.unsent());
+        byte[] locks = Sockets.getBytesOrNull(s, Sockets.SOL_SOCKET, Sockets.SO_BUF_LOCK, 4); // null before Linux 5.14
         room(s, c.sendQueue().length);
         fill(s, TCP_RECV_QUEUE, c.recvQueue(), "receive");
         fill(s, TCP_SEND_QUEUE, sent, "send");
+        if (locks != null) {
+            // SO_SNDBUFFORCE fixed the size (autotuning off for good): the dumped socket's sizes were tuned, or fixed by the program
+            Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BUF_LOCK, locks);
+        }
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
         if (c.window().length == 20) {
             Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
