@@ -9,6 +9,8 @@
  *   - a TCP listener: TCP_DEFER_ACCEPT, TCP_FASTOPEN, TCP_MAXSEG, TCP_LINGER2, TCP_NOTSENT_LOWAT,
  *     TCP_SYNCNT, TCP_CONGESTION, and SO_RCVBUF set to the size it had (nginx's rcvbuf=64k): the
  *     size does not change, but the kernel stops tuning it (SO_BUF_LOCK);
+ *     and TCP_SAVE_SYN and TCP_INQ on (found by the state comparator's wider view: both came back off);
+ *   - the UDP IPv6 socket's IPV6_FLOWINFO and IPV6_FLOWINFO_SEND on (the same);
  *   - a TCP socket not connected yet with TCP_QUICKACK off (delayed acks: zdtm's sock_tcp_opts01);
  *   - a raw ICMP socket bound to 127.0.0.1 with an ICMP_FILTER letting echo replies only, and
  *     IP_RECVERR: after the restore it pings 127.0.0.1 and must get the reply, and the filter;
@@ -42,6 +44,12 @@ extern unsigned int if_nametoindex(const char *name); /* net/if.h clashes with l
 #endif
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK 72
+#endif
+#ifndef TCP_INQ
+#define TCP_INQ 36
+#endif
+#ifndef IPV6_FLOWINFO_SEND
+#define IPV6_FLOWINFO_SEND 33
 #endif
 #ifndef IPV6_PMTUDISC_OMIT
 #define IPV6_PMTUDISC_OMIT 5
@@ -96,6 +104,8 @@ int main(void) {
     set(u6, SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_OMIT, "IPV6_MTU_DISCOVER");
     set(u6, SOL_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR");
     set(u6, SOL_IPV6, IPV6_UNICAST_HOPS, 7, "IPV6_UNICAST_HOPS");
+    set(u6, SOL_IPV6, IPV6_FLOWINFO, 1, "IPV6_FLOWINFO");
+    set(u6, SOL_IPV6, IPV6_FLOWINFO_SEND, 1, "IPV6_FLOWINFO_SEND");
 
     int l = socket(AF_INET, SOCK_STREAM, 0);
     if (l < 0) fail("tcp");
@@ -108,6 +118,8 @@ int main(void) {
     set(l, SOL_TCP, TCP_LINGER2, 17, "TCP_LINGER2");
     set(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");
     set(l, SOL_TCP, TCP_SYNCNT, 3, "TCP_SYNCNT");
+    set(l, SOL_TCP, TCP_SAVE_SYN, 1, "TCP_SAVE_SYN");
+    set(l, SOL_TCP, TCP_INQ, 1, "TCP_INQ");
     if (setsockopt(l, SOL_TCP, TCP_CONGESTION, "reno", 4)) fail("TCP_CONGESTION");
     int rcvbuf = 0;
     socklen_t len = sizeof rcvbuf;
@@ -163,6 +175,8 @@ int main(void) {
     expect(u6, SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_OMIT, "IPV6_MTU_DISCOVER");
     expect(u6, SOL_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR");
     expect(u6, SOL_IPV6, IPV6_UNICAST_HOPS, 7, "IPV6_UNICAST_HOPS");
+    expect(u6, SOL_IPV6, IPV6_FLOWINFO, 1, "IPV6_FLOWINFO");
+    expect(u6, SOL_IPV6, IPV6_FLOWINFO_SEND, 1, "IPV6_FLOWINFO_SEND");
     expect(q, SOL_TCP, TCP_QUICKACK, 0, "TCP_QUICKACK");
     expect(l, SOL_TCP, TCP_DEFER_ACCEPT, 31, "TCP_DEFER_ACCEPT");
     expect(l, SOL_TCP, TCP_FASTOPEN, 5, "TCP_FASTOPEN");
@@ -170,6 +184,8 @@ int main(void) {
     expect(l, SOL_TCP, TCP_LINGER2, 17, "TCP_LINGER2");
     expect(l, SOL_TCP, TCP_NOTSENT_LOWAT, 16384, "TCP_NOTSENT_LOWAT");
     expect(l, SOL_TCP, TCP_SYNCNT, 3, "TCP_SYNCNT");
+    expect(l, SOL_TCP, TCP_SAVE_SYN, 1, "TCP_SAVE_SYN");
+    expect(l, SOL_TCP, TCP_INQ, 1, "TCP_INQ");
     expect(l, SOL_SOCKET, SO_RCVBUF, rcvbuf, "SO_RCVBUF");
     expect(l, SOL_SOCKET, SO_BUF_LOCK, 2, "SO_BUF_LOCK");
     char cc[16] = {0};

@@ -64,7 +64,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_SOCKET, SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET"),
             new Spec(SOL_SOCKET, SO_MAX_PACING_RATE, 8, "SO_MAX_PACING_RATE"),
             opt(SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"), opt(SOL_SOCKET, SO_TXREHASH, "SO_TXREHASH"),
-            opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"));
+            opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"),
+            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"));
     /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
     private static final int MAX_VALUE = 4096 * BPF_INSN;
     /**
@@ -107,7 +108,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_IPV6, IPV6_MINHOPCOUNT, "IPV6_MINHOPCOUNT"),
             opt(SOL_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"),
             opt(SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT"), opt(SOL_IPV6, IPV6_UNICAST_IF, "IPV6_UNICAST_IF"),
-            opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"));
+            opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"),
+            opt(SOL_IPV6, IPV6_FLOWINFO, "IPV6_FLOWINFO"), opt(SOL_IPV6, IPV6_FLOWINFO_SEND, "IPV6_FLOWINFO_SEND"));
     /**
      * Multicast options, for datagram and raw sockets: a stream socket refuses them (EINVAL), and an
      * accepted connection has them set by the kernel from its SYN (TTL, incoming interface).
@@ -125,7 +127,8 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_TCP, TCP_SYNCNT, "TCP_SYNCNT"), opt(SOL_TCP, TCP_LINGER2, "TCP_LINGER2"),
             opt(SOL_TCP, TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT"), new Spec(SOL_TCP, TCP_CONGESTION, 16, "TCP_CONGESTION"),
             opt(SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, "TCP_THIN_LINEAR_TIMEOUTS"),
-            opt(SOL_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT"), opt(SOL_TCP, TCP_TX_DELAY, "TCP_TX_DELAY"));
+            opt(SOL_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT"), opt(SOL_TCP, TCP_TX_DELAY, "TCP_TX_DELAY"),
+            opt(SOL_TCP, TCP_SAVE_SYN, "TCP_SAVE_SYN"), opt(SOL_TCP, TCP_INQ, "TCP_INQ"));
     /**
      * TCP options of a socket not connected yet: a connection's MSS and window clamp are the kernel's,
      * TCP_FASTOPEN needs a closed or listening socket, and TCP_FASTOPEN_CONNECT would turn the repair
