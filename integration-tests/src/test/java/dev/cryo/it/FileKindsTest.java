@@ -162,6 +162,17 @@ class FileKindsTest {
     }
 
     /**
+     * The same as the init of a pid namespace with its own session (zdtm's file_fown and file_lease*
+     * in the ns flavor): the restore named each owner by its pid outside, which means nothing in there
+     * ("F_SETOWN_EX pid N ...: ESRCH"); it names them as the task sees them now.
+     */
+    @Test
+    void signalDrivenIoOwnersInsideAPidNamespaceComeBack() throws Exception {
+        assertPassOnce(NamespaceTest.verdictInNamespaces(tmp, "sigowners",
+                java.util.List.of("-m", "--pid", "--fork", "--mount-proc", "setsid")));
+    }
+
+    /**
      * An epoll watching an epoll opened after it: the restore added the outer watch before the
      * inner epoll existed and failed after the dump had killed the tree.
      */

@@ -145,6 +145,18 @@ class NamespaceTest {
     }
 
     /**
+     * The same for a process group whose leader has exited and was reaped (zdtm's session01 in the ns
+     * flavor): the dump refused it ("is in process group N, whose leader is not in the tree and which is
+     * not its parent's"), the group's helper being made only in cryo's pid namespace; it now takes the
+     * leader's pid inside too (NSpgid).
+     */
+    @Test
+    void aPidNamespaceInitsChildrenInTheGroupOfADeadLeaderKeepIt() throws Exception {
+        String out = verdictInNamespaces(tmp, "deadpgid", List.of("-m", "--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * A task with supplementary groups in a user namespace that denies setgroups (as every rootless
      * container's), holding unix sockets it made there (denygroups.c under `setpriv --groups`): the task
      * itself made the namespace (`unshare -U -r` execs it), or it is the child of a task outside that made

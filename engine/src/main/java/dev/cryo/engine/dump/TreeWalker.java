@@ -166,6 +166,15 @@ public final class TreeWalker {
                 || dev.cryo.kernel.Sys.exists(Pid.of(sid))) {
             return false;
         }
+        return leaderPidKnown(parent, () -> ProcFs.status(Pid.of(t.pid())).nsSid());
+    }
+
+    /**
+     * Whether the parent's children go to its own pid namespace and the pid of a leader that has exited is known
+     * there: cryo's namespace, or one of the tree's, in which the task's {@code nsIds} (its NSsid or NSpgid, read
+     * only then) name the leader (NamespaceScan records that pid).
+     */
+    private static boolean leaderPidKnown(ProcStat parent, java.util.function.Supplier<List<Integer>> nsIds) {
         try {
             String own = nsLink(parent.pid(), "pid");
             if (!own.equals(nsLink(parent.pid(), "pid_for_children"))) {
@@ -174,8 +183,8 @@ public final class TreeWalker {
             if (own.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString())) {
                 return true;
             }
-            List<Integer> nsSid = ProcFs.status(Pid.of(t.pid())).nsSid();
-            return nsSid.size() > 1 && nsSid.get(nsSid.size() - 1) > 0;
+            List<Integer> ids = nsIds.get();
+            return ids.size() > 1 && ids.get(ids.size() - 1) > 0;
         } catch (java.io.IOException | KernelException e) {
             return false;
         }
@@ -207,7 +216,7 @@ public final class TreeWalker {
      * (zdtm's session01: a group leader gone, a member left; zombie01: the member a zombie): the
      * restore's helper takes the leader's pid, makes the group, forks the task (a zombie-to-be
      * too) and exits, leaving it to its parent (RestoreSupervisor.deadGroupsOf). Only where the
-     * parent's children get cryo's pid namespace, in which the leader's pid is known.
+     * leader's pid is known in the pid namespace of the parent's children, as for a session.
      */
     private static boolean groupLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
         int pgid = t.pgrp();
@@ -215,13 +224,7 @@ public final class TreeWalker {
                 || tree.containsKey(pgid) || dev.cryo.kernel.Sys.exists(Pid.of(pgid))) {
             return false;
         }
-        try {
-            String own = nsLink(parent.pid(), "pid");
-            return own.equals(nsLink(parent.pid(), "pid_for_children"))
-                    && own.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString());
-        } catch (java.io.IOException e) {
-            return false;
-        }
+        return leaderPidKnown(parent, () -> ProcFs.status(Pid.of(t.pid())).nsPgid());
     }
 
     private static String nsLink(int pid, String ns) throws java.io.IOException {

@@ -324,14 +324,12 @@ public final class NamespaceScan {
                     // exited meanwhile: the seize finds out
                 }
             }
-            for (Pid q : inside) { // a session whose leader exited: its helper takes the leader's pid in here
+            for (Pid q : inside) { // a session or group whose leader exited: its helper takes the leader's pid in here
                 try {
                     ProcStat st = ProcFs.stat(q);
-                    List<Integer> nsSid = ProcFs.status(q).nsSid();
-                    if (nsSid.size() > depth && nsSid.get(0) == st.session() && nsSid.get(depth) > 0
-                            && !tids.containsKey(st.session()) && !tree.contains(Pid.of(st.session()))) {
-                        tids.put(st.session(), nsSid.get(depth));
-                    }
+                    var status = ProcFs.status(q);
+                    leaderGone(st.session(), status.nsSid(), depth, tree, tids);
+                    leaderGone(st.pgrp(), status.nsPgid(), depth, tree, tids); // a group's likewise
                 } catch (KernelException e) {
                     // exited meanwhile: the seize finds out
                 }
@@ -361,6 +359,14 @@ public final class NamespaceScan {
      * gone), which ProcStatus requires, and a zombie left out here had no pid inside: its restore
      * failed forking it, after a killing dump.
      */
+    /** Records the pid at this level of a session or group leader {@code id} that is no task of the tree ({@code nsIds}: NSsid or NSpgid). */
+    private static void leaderGone(int id, List<Integer> nsIds, int depth, List<Pid> tree, Map<Integer, Integer> tids) {
+        if (nsIds.size() > depth && nsIds.get(0) == id && nsIds.get(depth) > 0 && !tids.containsKey(id)
+                && !tree.contains(Pid.of(id))) {
+            tids.put(id, nsIds.get(depth));
+        }
+    }
+
     private static List<Integer> nsPid(Pid p, Pid tid) {
         String path = "/proc/" + p + "/task/" + tid + "/status";
         for (String line : ProcFs.text(path).split("\n")) {

@@ -65,7 +65,16 @@ public record ProcStatus(
 
     /** NSsid: the session id in each pid namespace the task is in, outermost first (empty when absent). */
     public List<Integer> nsSid() {
-        String v = fields.get("NSsid");
+        return nsIds("NSsid");
+    }
+
+    /** NSpgid: the process group id in each pid namespace the task is in, outermost first (empty when absent). */
+    public List<Integer> nsPgid() {
+        return nsIds("NSpgid");
+    }
+
+    private List<Integer> nsIds(String key) {
+        String v = fields.get(key);
         if (v == null || v.isBlank()) {
             return List.of();
         }

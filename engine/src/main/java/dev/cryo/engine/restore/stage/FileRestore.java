@@ -311,7 +311,13 @@ public final class FileRestore {
     /** F_SETOWN_EX of fd {@code fd} of the task to {@code o}. */
     static void setOwner(TaskContext t, int fd, dev.cryo.engine.files.FdOwner o) {
         String what = "pid " + t.pid() + " fd " + fd;
-        long ex = t.put(o.ownerEx());
+        // inside a pid namespace the task names the owner by its pid there (a group by its leader's)
+        int seen = o.pid() == 0 ? 0 : t.namespaces().seenBy(t.pid().value(), o.pid());
+        if (o.pid() != 0 && seen == 0) {
+            throw new RestoreException(what + ": its signal owner (" + o + ") is outside the task's pid namespace,"
+                    + " where the task cannot name it");
+        }
+        long ex = t.put(new dev.cryo.engine.files.FdOwner(o.type(), seen, o.signal()).ownerEx());
         try {
             t.call("fcntl(" + what + ", F_SETOWN_EX " + o + ")", SyscallNr.FCNTL, fd, F_SETOWN_EX, ex);
         } catch (RuntimeException e) {
