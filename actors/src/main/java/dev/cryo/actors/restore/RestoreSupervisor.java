@@ -242,6 +242,7 @@ public final class RestoreSupervisor {
                 got = spawnRoot(root);
                 created.add(got.value());
             }
+            // a migration's stub sleeps again once the thread that kept it warm has let it go (untraced)
             if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }

@@ -208,7 +208,11 @@ public final class ArrivingMemory implements AutoCloseable {
             return null;
         }
         off = true;
-        letGo(); // before the restore seizes it
+        if (warm != null) { // let go while the restore gets ready; it seizes the stub once it sleeps again
+            warm.stop();
+            log.debug("{}: the stub ran {} times while the source was frozen", what, warm.returns());
+            warm = null;
+        }
         // handed over, not copied (tens of thousands of offsets, in the downtime): off, nothing changes them again
         PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
                 java.util.Collections.unmodifiableSet(applied), placedPages);

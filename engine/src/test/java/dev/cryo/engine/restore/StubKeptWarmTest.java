@@ -21,9 +21,7 @@ class StubKeptWarmTest {
     @Test
     void theStubReturnsToUserModeRepeatedlyThenSleepsOnUntraced() throws Exception {
         try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
-            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
-            StubKeptWarm warm = new StubKeptWarm(sleep.pid());
-            DetachedProcess.awaitCondition(() -> warm.returns() >= 3, Duration.ofSeconds(60), "three getpid in the stub");
+            StubKeptWarm warm = warmed(sleep, 3);
             warm.close();
             int returns = warm.returns();
             assertTrue(returns >= 3, "returns " + returns);
@@ -34,14 +32,34 @@ class StubKeptWarmTest {
     }
 
     @Test
+    void afterAStopTheStubAsleepAgainIsNoLongerTraced() throws Exception {
+        // what the restore relies on: it seizes the stub once its state says it sleeps again
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            StubKeptWarm warm = warmed(sleep, 3);
+            warm.stop(); // returns without waiting for the let-go
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            assertEquals("0", ProcFs.status(sleep.pid()).value("TracerPid").orElseThrow(), "let go");
+            int returns = warm.returns();
+            warm.close();
+            assertEquals(returns, warm.returns(), "no getpid once asleep again");
+        }
+    }
+
+    @Test
     void aStubKilledMeanwhileEndsTheTouchesQuietly() throws Exception {
         try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
-            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
-            StubKeptWarm warm = new StubKeptWarm(sleep.pid());
-            DetachedProcess.awaitCondition(() -> warm.returns() >= 1, Duration.ofSeconds(60), "a getpid in the stub");
+            StubKeptWarm warm = warmed(sleep, 1);
             Sys.kill(sleep.pid(), Signals.SIGKILL);
             warm.close(); // returns: the failed injection only ends the touches
             assertTrue(warm.returns() >= 1);
         }
+    }
+
+    /** Keeps the asleep {@code sleep} warm until it has returned to user mode {@code returns} times. */
+    private static StubKeptWarm warmed(DetachedProcess sleep, int returns) throws Exception {
+        DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
+        StubKeptWarm warm = new StubKeptWarm(sleep.pid());
+        DetachedProcess.awaitCondition(() -> warm.returns() >= returns, Duration.ofSeconds(60), returns + " getpid in the stub");
+        return warm;
     }
 }
