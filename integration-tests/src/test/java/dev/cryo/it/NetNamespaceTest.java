@@ -47,6 +47,25 @@ class NetNamespaceTest {
     }
 
     /**
+     * A route a program added with scope global on a device, without a gateway (zdtm's netlink00 adds one
+     * by netlink): ip shows no scope for it and adds a route on a device as scope link, so it came back
+     * scope link, and deleting it by its scope failed ("No such process": netlink00's RTM_DELROUTE in the
+     * ns flavor). It keeps its scope now.
+     */
+    @Test
+    void aRouteWithScopeGlobalOnADeviceKeepsItsScope() throws Exception {
+        String inside = "ip link set lo up && ip route add 10.79.0.0/24 dev lo scope global proto static"
+                + " && trap \"ip route del 10.79.0.0/24 dev lo scope global proto static && echo PASS || echo FAIL: no such route\" USR2"
+                + " && echo ready && while :; do sleep 0.2; done";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("scope.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * A real server with its clients inside the namespace: python's http.server on 127.0.0.1 and a
      * shell loop fetching from it every 100 ms (any of its connections may be open at the dump).
      * After the restore the fetches go on, numbered without a gap.
