@@ -56,6 +56,16 @@ class FileKindsTest {
      * POSIX message queues of the host's (mqueue.c) were refused at dump; they live in the kernel until
      * removed, so they come back as the same queues with their messages, each fd with its own flags.
      */
+    /**
+     * State only a syscall on the fd shows (heldstate.c): a pipe's SIGIO owner (a process group),
+     * signal and capacity, a pty's packet mode, window size, termios, locked termios and exclusive
+     * mode, a sealed memfd's mode, and the task's I/O priority; the state comparator reads them too.
+     */
+    @Test
+    void stateOnlyASyscallOnTheFdShowsComesBack() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "heldstate"));
+    }
+
     @Test
     void posixMessageQueuesComeBackTheSameQueuesWithTheirMessagesAndFlags() throws Exception {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue"));

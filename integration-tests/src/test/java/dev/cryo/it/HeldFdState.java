@@ -26,10 +26,10 @@ import static dev.cryo.kernel.net.Sockets.*;
  * taken with pidfd_getfd, which shares the task's open file and changes nothing of it (no read, no
  * set; closing the copy is not the file's last close). Per fd: the SIGIO owner and signal, a
  * lease, a pipe's capacity, a memfd's seals; a renewed file's (memfd, deleted, O_TMPFILE) mode,
- * owner and size; a socket's options as getsockopt reads them back (this list is the comparator's
- * own, not cryo's: an option cryo forgets is seen here); a terminal's termios, locked termios,
- * window size, line discipline, exclusive mode, packet mode, lock, session and foreground group; a
- * POSIX message queue's attributes.
+ * owner and size, another file's mode and owner; a socket's options as getsockopt reads them back
+ * (this list is the comparator's own, not cryo's: an option cryo forgets is seen here); a
+ * terminal's termios, locked termios, window size, line discipline, exclusive mode, packet mode,
+ * lock, session and foreground group; a POSIX message queue's attributes.
  */
 final class HeldFdState {
     private HeldFdState() {}
@@ -161,6 +161,9 @@ final class HeldFdState {
             } else if (link.startsWith("/") && Files.isDirectory(Path.of("/dev/mqueue")) && isMqueue(f)) {
                 var a = dev.cryo.kernel.MessageQueues.attr(f);
                 into.accept(prefix + "mq_getattr", "maxmsg " + a.maxMsg() + " msgsize " + a.msgSize() + " curmsgs " + a.curMsgs());
+            } else if (link.startsWith("/")) {
+                // a file of a tmpfs the restore made again is a new file: its mode and owners must be the dumped one's
+                readOwner(Path.of("/proc/" + pid.value() + "/fd/" + fd), prefix, into);
             }
         } catch (KernelException e) {
             into.accept(prefix + "held state (not comparable)", e.getMessage()); // the fd closed meanwhile
@@ -184,6 +187,15 @@ final class HeldFdState {
                     + " gid " + a.get("gid") + " size " + a.get("size"));
         } catch (java.io.IOException e) {
             into.accept(prefix + "stat (not comparable)", e.toString());
+        }
+    }
+
+    private static void readOwner(Path fdLink, String prefix, BiConsumer<String, String> into) {
+        try {
+            Map<String, Object> a = Files.readAttributes(fdLink, "unix:mode,uid,gid");
+            into.accept(prefix + "mode", Integer.toOctalString((Integer) a.get("mode")) + " uid " + a.get("uid") + " gid " + a.get("gid"));
+        } catch (java.io.IOException e) {
+            into.accept(prefix + "mode (not comparable)", e.toString());
         }
     }
 

@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  *       {@code stat} fields that are state (pgrp, session, tty, flags, priority, nice, rt
  *       priority, policy, exit signal, the mm layout fields), {@code sched} policy and prio
  *       and what sched_getattr adds (flags, a deadline task's times, utilization clamps),
- *       {@code comm}, {@code timerslack_ns}, the LSM label ({@code attr/current});</li>
+ *       {@code comm}, {@code timerslack_ns}, the LSM label ({@code attr/current}), the I/O
+ *       priority and the robust futex list's head;</li>
  *   <li>per task: {@code limits}, {@code timers} (id, signal and value, notification, clock),
  *       {@code maps} (range, protections, offset, device, inode, path) with each mapping's
  *       {@code smaps} VmFlags, every fd's link target and {@code fdinfo} (flags, mnt_id, ino,
@@ -410,8 +411,20 @@ final class StateComparator {
         into.put(TIMER_SIGNALS, Long.toHexString(timerSignals(read(Path.of("/proc/" + pid + "/timers")))));
         put(into, "comm", read(dir.resolve("comm")).strip());
         put(into, "sched_attr", schedAttr(tid));
+        put(into, "ioprio", callOrError(() -> Integer.toString(dev.cryo.kernel.Sched.ioprioGet(tid))));
+        put(into, "robust_list", callOrError(() -> java.util.Arrays.toString(
+                java.util.Arrays.stream(dev.cryo.kernel.Sys.getRobustList(tid)).mapToObj(Long::toHexString).toArray())));
         put(into, "attr/current", read(dir.resolve("attr/current")).strip());
         put(into, "timerslack_ns", read(Path.of("/proc/" + tid + "/timerslack_ns")).strip());
+    }
+
+    /** A value read by a syscall, or the error it gave ("(...)": a thread gone meanwhile). */
+    private static String callOrError(java.util.function.Supplier<String> call) {
+        try {
+            return call.get();
+        } catch (dev.cryo.kernel.KernelException e) {
+            return "(" + e.getMessage() + ")";
+        }
     }
 
     /** What sched_getattr shows beyond sched's policy and prio: its flags, a deadline task's times, the utilization clamps. */

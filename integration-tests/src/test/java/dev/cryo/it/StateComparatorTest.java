@@ -43,6 +43,9 @@ class StateComparatorTest {
         Process p = new ProcessBuilder("sleep", "600").start(); // fds 0, 1 and 2 are pipes to this JVM
         try {
             int pid = (int) p.pid();
+            // in its sleep (nanosleep or clock_nanosleep): done loading, its mappings as they stay
+            DetachedProcess.awaitCondition(() -> java.util.Set.of("35", "230").contains(sysCall(pid)),
+                    java.time.Duration.ofSeconds(30), "sleep to be in its sleep");
             StateComparator.Snapshot a = StateComparator.take(pid);
             assertEquals(java.util.List.of(), StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
             String size = a.scopes().get("pid " + pid).get("fd 0 F_GETPIPE_SZ");
@@ -60,6 +63,14 @@ class StateComparatorTest {
             assertTrue(diffs.contains("fd 1 F_GETSIG: dumped (absent), restored '10'"), diffs);
         } finally {
             p.destroyForcibly().waitFor();
+        }
+    }
+
+    private static String sysCall(int pid) {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/syscall")).split(" ", 2)[0].strip();
+        } catch (java.io.IOException e) {
+            return "";
         }
     }
 
