@@ -4,7 +4,11 @@
  * segment nobody attaches with a pattern in its second page, a semaphore set, a message queue
  * with three messages, and raises the namespace's msgmnb. On SIGUSR2 it checks that all of them
  * are there with the same ids, owners, modes and contents, the segment still shared with the
- * child, and takes the messages in order. Prints PASS or FAIL: reason.
+ * child, and takes the messages in order. With "huge" it also makes two segments of 2 MiB huge
+ * pages (SHM_HUGETLB): a JVM's heap with -XX:+UseLargePages -XX:+UseSHM, two pages it and its
+ * child attach and that it marks for removal (IPC_RMID), and one of one page nobody attaches; both
+ * must come back hugetlb with their bytes, the first still marked and attached twice. Prints PASS
+ * or FAIL: reason.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -19,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "echoer.h"
+#include "hugetlbarea.h"
+
+#define HUGE (2 * 1024 * 1024)
 
 static volatile sig_atomic_t check;
 static void on_usr2(int sig) { (void)sig; check = 1; }
@@ -43,8 +50,25 @@ static long get_sysctl(const char *name) {
     return v;
 }
 
-int main(void) {
+/* the byte at offset i of a hugetlb segment with pattern p, written every 512 bytes */
+static unsigned char huge_byte(int i, int p) { return (unsigned char)(i / 512 * p + 1); }
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int huge = argc > 1 && strcmp(argv[1], "huge") == 0, heap = -1, kept = -1;
+    volatile unsigned char *h = NULL;
+    if (huge) {
+        heap = shmget(IPC_PRIVATE, 2 * HUGE, IPC_CREAT | SHM_HUGETLB | 0600);
+        kept = shmget(0x4444, HUGE, IPC_CREAT | SHM_HUGETLB | 0640);
+        if (heap < 0 || kept < 0) fail("cannot make the hugetlb segments (no free huge pages?)");
+        h = shmat(heap, NULL, 0);
+        unsigned char *k = shmat(kept, NULL, 0);
+        if (h == (void *)-1 || k == (void *)-1) fail("shmat of a hugetlb segment");
+        for (int i = 0; i < 2 * HUGE; i += 512) h[i] = huge_byte(i, 3);
+        for (int i = 0; i < HUGE; i += 512) k[i] = huge_byte(i, 5);
+        shmdt(k);
+        if (shmctl(heap, IPC_RMID, NULL) != 0) fail("IPC_RMID of the hugetlb heap");
+    }
     signal(SIGUSR2, on_usr2);
     put_sysctl("msgmnb", "32768");
     int shared = shmget(0x1234, 3 * 4096, IPC_CREAT | 0640);
@@ -100,6 +124,19 @@ int main(void) {
             fail("a message changed or came out of order");
     }
     if (get_sysctl("msgmnb") != 32768) fail("the namespace's msgmnb");
+    if (huge) {
+        if (!hugetlb_area(h)) fail("the removed segment is no longer hugetlb memory in 2 MiB pages");
+        for (int i = 0; i < 2 * HUGE; i += 512)
+            if (h[i] != huge_byte(i, 3)) fail("the removed hugetlb segment's bytes changed");
+        if (shmctl(heap, IPC_STAT, &ds) != 0 || !(ds.shm_perm.mode & SHM_DEST) || ds.shm_nattch != 2
+            || ds.shm_segsz != 2 * HUGE) fail("the removed hugetlb segment's mark, attachments or size");
+        if (shmget(0x4444, 0, 0) != kept) fail("the kept hugetlb segment's key names another id");
+        unsigned char *k = shmat(kept, NULL, SHM_RDONLY);
+        if (k == (void *)-1 || !hugetlb_area(k)) fail("the kept segment is no longer hugetlb memory in 2 MiB pages");
+        for (int i = 0; i < HUGE; i++)
+            if (k[i] != (i % 512 ? 0 : huge_byte(i, 5))) fail("the kept hugetlb segment's bytes changed");
+        if (shmctl(kept, IPC_STAT, &ds) != 0 || (ds.shm_perm.mode & 0777) != 0640) fail("the kept segment's mode");
+    }
     printf("PASS\n");
     return 0;
 }

@@ -134,6 +134,22 @@ class NamespaceTest {
     }
 
     /**
+     * A JVM with -XX:+UseLargePages -XX:+UseSHM in a container: its heap is a SysV segment of 2 MiB
+     * huge pages (SHM_HUGETLB) marked for removal once attached, in the container's ipc namespace. That
+     * was refused (hugetlb memory in an IPC namespace of the tree's, and a segment marked for removal
+     * there); it comes back hugetlb with its bytes, still marked and attached by both tasks, and a
+     * hugetlb segment nobody attaches comes back with its key and bytes (ipcns.c huge).
+     */
+    @Test
+    void hugetlbSegmentsOfAnIpcNamespaceComeBackAlsoMarkedForRemoval() throws Exception {
+        try (HugePages pool = HugePages.atLeastFree(6)) { // 3 pages, and 3 while the dumped namespace is freed
+            String out = verdictInNamespaces(tmp, "ipcns", List.of("--ipc", "--fork"), "huge");
+            assertTrue(out.contains("PASS"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        }
+    }
+
+    /**
      * A container's init with a daemon's grandchildren (docker --init: tini as pid 1 of a pid
      * namespace): its children in the session of a leader that has exited come back in it, the
      * helper making that session taking the leader's pid inside the namespace too.

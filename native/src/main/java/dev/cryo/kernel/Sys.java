@@ -179,11 +179,20 @@ public final class Sys {
 
     /** statfs(path).f_type, following the path (a /proc/PID/fd/N link: the file system of that open file). */
     public static long fsMagic(String path) {
+        return statfs(path).getLong(0);
+    }
+
+    /** statfs(path).f_bsize, following the path (on hugetlbfs, its huge page size). */
+    public static long fsBlockSize(String path) {
+        return statfs(path).getLong(8);
+    }
+
+    private static Memory statfs(String path) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
         p.setString(0, path, "UTF-8");
         Memory buf = new Memory(120);
         call(() -> "statfs(" + path + ")", SyscallNr.STATFS, address(p), address(buf), 0, 0);
-        return buf.getLong(0);
+        return buf;
     }
 
     public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L;

@@ -56,6 +56,21 @@ public final class SysvIpc {
         return attached(shmid, SHM_RDONLY, at -> at.getByteArray(0, Math.toIntExact(size)));
     }
 
+    /**
+     * The size in kB of the segment's huge pages (SHM_HUGETLB), 0 for ordinary pages: told from the
+     * file system behind a read-only attachment (hugetlbfs, whose block size is its page size).
+     */
+    public static long hugePageKb(int shmid) {
+        return attached(shmid, SHM_RDONLY, at -> {
+            String start = Long.toHexString(Pointer.nativeValue(at)) + "-";
+            String area = ProcFs.text("/proc/self/maps").lines().filter(l -> l.startsWith(start)).findFirst()
+                    .map(l -> l.substring(0, l.indexOf(' '))).orElseThrow(() -> new KernelException(
+                            "shmat(" + shmid + "): no area at 0x" + start + " in /proc/self/maps"));
+            String file = "/proc/self/map_files/" + area;
+            return Sys.fsMagic(file) == Sys.HUGETLBFS_MAGIC ? Sys.fsBlockSize(file) / 1024 : 0;
+        });
+    }
+
     /** Writes {@code data} at {@code offset} of the segment through an attachment detached at once. */
     public static void writeSegment(int shmid, long offset, byte[] data) {
         attached(shmid, 0, at -> {
@@ -113,10 +128,17 @@ public final class SysvIpc {
      * the kernel gave another id.
      */
     public static void create(String kind, int id, int key, long size, int mode, int uid, int gid) {
+        create(kind, id, key, size, mode, uid, gid, 0);
+    }
+
+    /** {@link #create} of a segment of huge pages of {@code hugePageKb} (SHM_HUGETLB and their size's log2 at shmget). */
+    public static void create(String kind, int id, int key, long size, int mode, int uid, int gid, long hugePageKb) {
         writeNextId(kind, id);
-        int flags = IPC_CREAT | IPC_EXCL | (mode & 0777);
+        int flags = IPC_CREAT | IPC_EXCL | (mode & 0777)
+                | (hugePageKb == 0 ? 0 : SHM_HUGETLB | Long.numberOfTrailingZeros(hugePageKb * 1024) << SHM_HUGE_SHIFT);
         long got = switch (kind) {
-            case "shm" -> Sys.call(() -> "shmget(" + id + ")", SyscallNr.SHMGET, key, size, flags, 0);
+            case "shm" -> Sys.call(() -> "shmget(" + id + (hugePageKb == 0 ? "" : ", SHM_HUGETLB in pages of "
+                    + hugePageKb + " kB: the host's pool must hold them") + ")", SyscallNr.SHMGET, key, size, flags, 0);
             case "sem" -> Sys.call(() -> "semget(" + id + ")", SyscallNr.SEMGET, key, size, flags, 0);
             case "msg" -> Sys.call(() -> "msgget(" + id + ")", SyscallNr.MSGGET, key, flags, 0, 0);
             default -> throw new IllegalArgumentException(kind);
@@ -143,7 +165,7 @@ public final class SysvIpc {
     }
 
     /** shmget's flag for a segment of huge pages, and the 2 MiB size of them (21 << SHM_HUGE_SHIFT). */
-    public static final int SHM_HUGETLB = 04000, SHM_HUGE_2MB = 21 << 26;
+    public static final int SHM_HUGETLB = 04000, SHM_HUGE_SHIFT = 26, SHM_HUGE_2MB = 21 << SHM_HUGE_SHIFT;
 
     /** Marks a segment for removal: it goes once its last attachment does. */
     public static void removeSegment(int shmid) {

@@ -25,10 +25,12 @@ import java.util.Map;
  * attached (fio's, X's MIT-SHM idiom) vanishes with the tree: its pages go into the image, carried
  * once per segment like shared anonymous memory, and restore makes a new private segment, attaches
  * it at the same addresses and marks it for removal again once every task holds it (the shmid is
- * the kernel's new one; in an ipc namespace the tree made, such a segment is still refused). A
+ * the kernel's new one; in an ipc namespace the tree made, the namespace's image carries it and it is
+ * made again with its shmid, then marked for removal once every task holds it). A
  * segment mapped in part cannot be attached back as it was: refused at dump time. A hugetlb
  * segment (SHM_HUGETLB: a JVM's heap with {@code -XX:+UseLargePages -XX:+UseSHM}, marked for
- * removal once attached) is carried the same way in 2 MiB pages, a removed one made again hugetlb. An attachment split by mprotect into areas of different protections is
+ * removal once attached) is carried the same way in 2 MiB pages, a removed one made again hugetlb; in the
+ * tree's ipc namespace, too (a JVM's in a container). An attachment split by mprotect into areas of different protections is
  * attached whole at its first area, each area then protected as it was.
  */
 public final class SysvSharedMemory extends MemoryKind {
@@ -78,10 +80,6 @@ public final class SysvSharedMemory extends MemoryKind {
         String what = "pid " + pid + " maps the SysV shared memory segment " + m.path() + " (shmid " + m.inode()
                 + ") at 0x" + Long.toHexString(m.start()) + "-0x" + Long.toHexString(m.end());
         if (s != null && s.hasFlag("ht")) {
-            if (privateNamespace(pid) != 0) {
-                throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) in an IPC namespace of the tree's is"
-                        + " not supported yet");
-            }
             Long kb = s.kb().get("KernelPageSize");
             if (kb == null || kb != HUGE_PAGE_KB) {
                 throw new DumpException(what + ": hugetlb memory (SHM_HUGETLB) in pages of " + kb + " kB is not"
@@ -91,10 +89,6 @@ public final class SysvSharedMemory extends MemoryKind {
         Segment seg = segment(pid, m.inode());
         if (seg == null) {
             throw new DumpException(what + ": the segment is not in its IPC namespace's /proc/sysvipc/shm");
-        }
-        if ((seg.perms() & SHM_DEST) != 0 && privateNamespace(pid) != 0) {
-            throw new DumpException(what + ": the segment is marked for removal (IPC_RMID) and would vanish with the "
-                    + "tree; such segments are not supported yet");
         }
         long whole = (seg.size() + MapsEntry.PAGE_SIZE - 1) / MapsEntry.PAGE_SIZE * MapsEntry.PAGE_SIZE;
         if (!attachedWhole(pid, m, whole)) {
@@ -183,6 +177,9 @@ public final class SysvSharedMemory extends MemoryKind {
         long shmid = removed(v.file())
                 ? shared.removedSysvSegment(v.file().ino(), v.file().size(), v.file().mode())
                 : v.file().ino();
+        if (v.file().dev() != 0 && (v.file().mode() & SHM_DEST) != 0) { // the tree's namespace made it again
+            shared.removeOnceHeld(v.file().dev(), shmid, t.pid());
+        }
         long at = t.call("shmat(" + shmid + ")", SyscallNr.SHMAT, shmid, v.start(), flags);
         if (at != v.start()) {
             throw new RestoreException("pid " + t.pid() + ": shmat(" + shmid + ") landed at 0x"

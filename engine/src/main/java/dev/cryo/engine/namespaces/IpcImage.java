@@ -16,7 +16,9 @@ import java.util.Map;
  * zeros, by page index), semaphore sets with their values, message queues with their messages
  * and byte limit, each with its id, key, owner and mode; and the namespace's limits
  * ({@code sysctls}: /proc/sys/kernel names → values). Times, creator ids and last-operation pids
- * are the kernel's and come back as the restore's.
+ * are the kernel's and come back as the restore's. A segment of huge pages (SHM_HUGETLB) has their
+ * size ({@code hugePageKb}, else 0); one marked for removal (IPC_RMID) while attached, as a JVM
+ * with {@code -XX:+UseSHM} does, is {@code removed}: made again, then removed once the tasks hold it.
  */
 public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Queue> queues, Map<String, String> sysctls) {
     public static final IpcImage EMPTY = new IpcImage(List.of(), List.of(), List.of(), Map.of());
@@ -28,15 +30,15 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
 
     public record Owner(int id, int key, int mode, int uid, int gid) {}
 
-    public record Segment(Owner owner, long size, Map<Integer, byte[]> pages) {
+    public record Segment(Owner owner, long size, Map<Integer, byte[]> pages, long hugePageKb, boolean removed) {
         public Segment {
             pages = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(pages));
         }
 
         @Override
         public boolean equals(Object o) {
-            if (!(o instanceof Segment s) || !owner.equals(s.owner) || size != s.size
-                    || !pages.keySet().equals(s.pages.keySet())) {
+            if (!(o instanceof Segment s) || !owner.equals(s.owner) || size != s.size || hugePageKb != s.hugePageKb
+                    || removed != s.removed || !pages.keySet().equals(s.pages.keySet())) {
                 return false;
             }
             return pages.entrySet().stream().allMatch(e -> java.util.Arrays.equals(e.getValue(), s.pages.get(e.getKey())));
@@ -92,8 +94,9 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
     /** "2 shared memory segments, 1 semaphore set" for messages and {@code cryo show}. */
     public Map<String, Object> json() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("shm", segments.stream().map(s -> describe(s.owner()) + ", " + s.size() + " bytes, "
-                + s.pages().size() + " pages carried").toList());
+        m.put("shm", segments.stream().map(s -> describe(s.owner()) + ", " + s.size() + " bytes"
+                + (s.hugePageKb() != 0 ? " in huge pages of " + s.hugePageKb() + " kB" : "")
+                + (s.removed() ? ", marked for removal" : "") + ", " + s.pages().size() + " pages carried").toList());
         m.put("sem", semaphores.stream().map(s -> describe(s.owner()) + ", " + s.values().length + " semaphores").toList());
         m.put("msg", queues.stream().map(q -> describe(q.owner()) + ", " + q.messages().size() + " messages").toList());
         m.put("sysctls", sysctls);
@@ -112,6 +115,8 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
         for (Segment s : ipc.segments()) {
             writeOwner(out, s.owner());
             out.writeVarLong(s.size(), true);
+            out.writeVarLong(s.hugePageKb(), true);
+            out.writeBoolean(s.removed());
             out.writeVarInt(s.pages().size(), true);
             s.pages().forEach((index, bytes) -> {
                 out.writeVarInt(index, true);
@@ -143,7 +148,8 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
         });
     }
 
-    static IpcImage read(Input in) {
+    /** {@code version}: NamespaceImage's; from 7 a segment has its huge page size and removal mark. */
+    static IpcImage read(Input in, int version) {
         long bytes = 0;
         List<Segment> segments = new ArrayList<>();
         for (int i = 0, n = ModelFields.readCount(in, "IpcImage", MAX_OBJECTS, "segments"); i < n; i++) {
@@ -151,6 +157,11 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             long size = in.readVarLong(true);
             if (size <= 0 || size > (1L << 40)) {
                 throw new KryoException("IpcImage: segment of " + size + " bytes");
+            }
+            long hugePageKb = version >= 7 ? in.readVarLong(true) : 0;
+            boolean removed = version >= 7 && in.readBoolean();
+            if (hugePageKb != 0 && (Long.bitCount(hugePageKb) != 1 || hugePageKb < 64 || hugePageKb > (16L << 20))) {
+                throw new KryoException("IpcImage: huge pages of " + hugePageKb + " kB");
             }
             Map<Integer, byte[]> pages = new LinkedHashMap<>();
             for (int j = 0, k = ModelFields.readCount(in, "IpcImage", (int) Math.min(MAX_BYTES / PAGE, (size + PAGE - 1) / PAGE), "pages"); j < k; j++) {
@@ -161,7 +172,7 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
                 pages.put(index, in.readBytes(PAGE));
                 bytes += PAGE;
             }
-            segments.add(new Segment(o, size, pages));
+            segments.add(new Segment(o, size, pages, hugePageKb, removed));
         }
         List<SemSet> sems = new ArrayList<>();
         for (int i = 0, n = ModelFields.readCount(in, "IpcImage", MAX_OBJECTS, "semaphore sets"); i < n; i++) {

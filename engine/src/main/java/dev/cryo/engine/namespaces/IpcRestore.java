@@ -66,7 +66,8 @@ public final class IpcRestore {
 
     private static void fill(IpcImage ipc) throws IOException {
         for (IpcImage.Segment s : ipc.segments()) {
-            create("shm", s.owner(), s.size());
+            SysvIpc.create("shm", s.owner().id(), s.owner().key(), s.size(), s.owner().mode(), s.owner().uid(),
+                    s.owner().gid(), s.hugePageKb()); // one marked for removal is marked again once attached (SysvSharedMemory)
             s.pages().forEach((index, page) -> SysvIpc.writeSegment(s.owner().id(), (long) index * page.length,
                     java.util.Arrays.copyOf(page, (int) Math.min(page.length, s.size() - (long) index * page.length))));
         }

@@ -15,9 +15,9 @@ import java.util.Map;
  * Reads the SysV objects of an ipc namespace the tree made ({@link IpcImage}), from a thread of
  * cryo inside it, while the tree is frozen: nothing is taken (segments are read through a
  * read-only attachment, messages copied), so a dump that fails or leaves the tree running
- * changes nothing but a segment's attach time. Refused, naming the object: a segment marked for
- * removal that is still attached (it would vanish with the tree), a locked one (SHM_LOCK), and
- * more than {@link IpcImage#MAX_BYTES} of contents.
+ * changes nothing but a segment's attach time (and a hugetlb segment's untouched pages, which the
+ * read faults in). A segment marked for removal while attached is carried with that mark. Refused,
+ * naming the object: a locked segment (SHM_LOCK), and more than {@link IpcImage#MAX_BYTES} of contents.
  */
 public final class IpcScan {
     private IpcScan() {}
@@ -66,10 +66,6 @@ public final class IpcScan {
         List<IpcImage.Segment> segments = new ArrayList<>();
         for (SysvIpc.Entry e : SysvIpc.list("shm")) {
             String seg = what + " holds the shared memory segment " + e.id() + " (key 0x" + Integer.toHexString(e.key()) + ")";
-            if ((e.mode() & SysvIpc.SHM_DEST) != 0) {
-                throw new DumpException(seg + ", marked for removal (IPC_RMID) while attached: it would vanish with the"
-                        + " tree; not supported yet");
-            }
             if ((e.mode() & SysvIpc.SHM_LOCKED) != 0) {
                 throw new DumpException(seg + ", locked in memory (SHM_LOCK); not supported yet");
             }
@@ -83,7 +79,8 @@ public final class IpcScan {
                 }
             }
             check(what, bytes);
-            segments.add(new IpcImage.Segment(owner(e), e.size(), pages));
+            segments.add(new IpcImage.Segment(owner(e), e.size(), pages, SysvIpc.hugePageKb(e.id()),
+                    (e.mode() & SysvIpc.SHM_DEST) != 0));
         }
         List<IpcImage.SemSet> sems = new ArrayList<>();
         for (SysvIpc.Entry e : SysvIpc.list("sem")) {

@@ -103,7 +103,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 6,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 7,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -145,7 +145,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                     addrs.add(text(in, ADDRESS, "loAddress"));
                 }
                 List<MountImage> mounts = MountImage.read(in);
-                IpcImage ipc = version >= 2 ? IpcImage.read(in) : IpcImage.EMPTY;
+                IpcImage ipc = version >= 2 ? IpcImage.read(in, version) : IpcImage.EMPTY;
                 mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
                         version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,

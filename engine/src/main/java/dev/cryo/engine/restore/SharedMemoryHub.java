@@ -77,6 +77,14 @@ public final class SharedMemoryHub implements AutoCloseable {
         return removedSysv.computeIfAbsent(shmid, k -> dev.cryo.kernel.SysvIpc.createPrivateSegment(size, mode));
     }
 
+    /** Segments of the tree's own ipc namespaces marked for removal at dump: (namespace, shmid) → a task in it. */
+    private final Map<List<Long>, Integer> removedInNamespace = new LinkedHashMap<>();
+
+    /** Marks the segment {@code shmid} of {@code pid}'s ipc namespace {@code ns} for removal at {@link #close}, once every task holds it. */
+    public synchronized void removeOnceHeld(long ns, long shmid, dev.cryo.kernel.Pid pid) {
+        removedInNamespace.putIfAbsent(List.of(ns, shmid), pid.value());
+    }
+
     public static SharedMemoryHub of(List<TaskImage> tasks) {
         Map<Long, Long> sizes = new LinkedHashMap<>();
         Map<Long, String> paths = new LinkedHashMap<>();
@@ -594,6 +602,17 @@ public final class SharedMemoryHub implements AutoCloseable {
                 }
             }
             removedSysv.clear();
+            removedInNamespace.forEach((seg, pid) -> {
+                try {
+                    dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(pid), "ipc", () -> {
+                        dev.cryo.kernel.SysvIpc.removeSegment(Math.toIntExact(seg.get(1)));
+                        return null;
+                    });
+                } catch (RuntimeException ignored) {
+                    // a failed restore's: the namespace goes with its killed tasks
+                }
+            });
+            removedInNamespace.clear();
         }
         objects.values().forEach(SharedMemoryFile::close);
         objects.clear();

@@ -311,13 +311,18 @@ public final class ModelSamples {
                 PID + 9);
     }
 
-    /** An ipc namespace's objects: a segment with one page of data, a semaphore set, a queue of two messages. */
+    /**
+     * An ipc namespace's objects: a segment with one page of data, one of 2 MiB huge pages marked for
+     * removal (a JVM's heap), a semaphore set, a queue of two messages.
+     */
     static dev.cryo.engine.namespaces.IpcImage ipc() {
         byte[] page = new byte[4096];
         page[17] = 42;
         var owner = new dev.cryo.engine.namespaces.IpcImage.Owner(0, 0x1234, 0640, 1000, 1000);
         return new dev.cryo.engine.namespaces.IpcImage(
-                java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.Segment(owner, 3 * 4096, java.util.Map.of(2, page))),
+                java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.Segment(owner, 3 * 4096, java.util.Map.of(2, page), 0, false),
+                        new dev.cryo.engine.namespaces.IpcImage.Segment(new dev.cryo.engine.namespaces.IpcImage.Owner(
+                                1, 0, 0600, 0, 0), 4L << 20, java.util.Map.of(512, page), 2048, true)),
                 java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.SemSet(
                         new dev.cryo.engine.namespaces.IpcImage.Owner(1, 0x2222, 0600, 0, 0), new int[] {1, 5, 0})),
                 java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.Queue(
