@@ -8,7 +8,12 @@
  * With "removed": queue C (5 messages of 32 bytes at most, mode 0604, owner 123:456) holds messages of
  * priorities 5, 9, 5 and is removed (mq_unlink) while open, its fd also as fd 21 (dup2). On SIGUSR2
  * checks that the fds hold a queue with those limits, mode and owner, no name, the same fd link, and
- * gives the messages highest priority first, oldest first within one. Prints PASS or FAIL: reason.
+ * gives the messages highest priority first, oldest first within one.
+ * With "notify": queue N, empty, with the process registered for its notification by signal
+ * SIGRTMIN+3 with a value of its own (mq_notify, SIGEV_SIGNAL), and queue M with a registration that
+ * sends nothing (SIGEV_NONE). On SIGUSR2 checks that no notification came meanwhile (a dump reads the
+ * value by firing it), that both registrations are there (reading a queue's fd shows them), and that a
+ * message sent to N brings the signal with SI_MESGQ and the value, once. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -84,10 +89,72 @@ static int removed(void) {
     return 0;
 }
 
+#define NOTIFY_SIGNAL (SIGRTMIN + 3)
+#define NOTIFY_VALUE ((void *)0x7f1234abcd58)
+static volatile sig_atomic_t notified, notified_code;
+static void *volatile notified_value;
+
+static void on_notify(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    (void)uc;
+    notified++;
+    notified_code = si->si_code;
+    notified_value = si->si_value.sival_ptr;
+}
+
+/* the registration reading the queue's fd shows: "QSIZE:0 NOTIFY:how SIGNO:sig NOTIFY_PID:pid" */
+static void expect_registration(mqd_t q, int how, int sig, int pid, const char *which) {
+    char st[128], why[256];
+    int h = -1, s = -1, p = -1;
+    ssize_t n = pread(q, st, sizeof st - 1, 0);
+    st[n < 0 ? 0 : n] = 0;
+    if (sscanf(st, "QSIZE:%*u NOTIFY:%d SIGNO:%d NOTIFY_PID:%d", &h, &s, &p) != 3 || h != how || s != sig || p != pid) {
+        snprintf(why, sizeof why, "queue %s: registration '%s', expected NOTIFY:%d SIGNO:%d NOTIFY_PID:%d", which, st,
+                 how, sig, pid);
+        fail(why);
+    }
+}
+
+static int notify(void) {
+    char n[64], m[64];
+    snprintf(n, sizeof n, "/cryo-mq-n%d", getpid());
+    snprintf(m, sizeof m, "/cryo-mq-m%d", getpid());
+    struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 64 };
+    mq_unlink(n);
+    mq_unlink(m);
+    mqd_t qn = mq_open(n, O_RDWR | O_CREAT | O_NONBLOCK, 0600, &attr), qm = mq_open(m, O_RDWR | O_CREAT, 0600, &attr);
+    if (qn < 0 || qm < 0) fail("mq_open");
+    struct sigaction sa = { .sa_sigaction = on_notify, .sa_flags = SA_SIGINFO };
+    sigemptyset(&sa.sa_mask);
+    struct sigevent by_signal = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = NOTIFY_SIGNAL };
+    by_signal.sigev_value.sival_ptr = NOTIFY_VALUE;
+    struct sigevent quiet = { .sigev_notify = SIGEV_NONE };
+    if (sigaction(NOTIFY_SIGNAL, &sa, NULL) || mq_notify(qn, &by_signal) || mq_notify(qm, &quiet)) fail("mq_notify");
+    printf("ready\n");
+    while (!check) pause();
+
+    if (notified) fail("a notification came before any message");
+    expect_registration(qn, SIGEV_SIGNAL, NOTIFY_SIGNAL, getpid(), "N");
+    expect_registration(qm, SIGEV_NONE, 0, getpid(), "M");
+    if (mq_send(qn, "x", 1, 0)) fail("mq_send to N");
+    for (int i = 0; i < 5000 && !notified; i++) usleep(1000); /* to itself: on the send's return already */
+    if (notified != 1 || notified_code != SI_MESGQ || notified_value != NOTIFY_VALUE) {
+        char why[160];
+        snprintf(why, sizeof why, "the notification came %d times, the last with si_code %d and value %p", notified,
+                 notified_code, notified_value);
+        fail(why);
+    }
+    expect_registration(qn, SIGEV_SIGNAL, 0, 0, "N after the notification");
+    if (mq_unlink(n) || mq_unlink(m)) fail("mq_unlink");
+    printf("PASS\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (argc > 1 && !strcmp(argv[1], "removed")) return removed();
+    if (argc > 1 && !strcmp(argv[1], "notify")) return notify();
     char a[64], b[64];
     snprintf(a, sizeof a, "/cryo-mq-a%d", getpid());
     snprintf(b, sizeof b, "/cryo-mq-b%d", getpid());

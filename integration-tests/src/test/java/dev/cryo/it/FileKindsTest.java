@@ -80,6 +80,32 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue", "removed"));
     }
 
+    /**
+     * A process registered for its queues' notifications (mq_notify) was refused: the kernel does not
+     * show the value it gave, and the registration goes with the killed fd. The dump reads the value by
+     * firing the notification while the tree is frozen and registers it again; the restored process has
+     * both registrations (by signal with its value, and SIGEV_NONE), and no notification came meanwhile
+     * (mqueue.c notify).
+     */
+    @Test
+    void queueNotificationsComeBackWithTheirSignalAndValue() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue", "notify"));
+    }
+
+    /** Firing the notification to read its value leaves a tree the dump lets run on as it was: registered, no signal. */
+    @Test
+    void aDumpLeavingTheTreeRunningLeavesItsQueueNotificationsAsTheyWere() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("mqnotify.out"), "mqueue", "notify")) {
+            Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertEquals(0, dump.code(), dump.toString());
+            String show = Cli.run("show", tmp.resolve("img").toString()).out();
+            // glibc's SIGRTMIN+3 and mqueue.c's value
+            assertTrue(show.contains("\"notification\" : \"signal 37 with value 0x7f1234abcd58\""), show);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+        }
+    }
+
     /** A queue removed after the dump (or made again: another inode) fails the restore by name, nothing made. */
     @Test
     void aPosixMessageQueueRemovedSinceTheDumpFailsTheRestoreByName() throws Exception {

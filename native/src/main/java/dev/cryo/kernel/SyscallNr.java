@@ -37,7 +37,7 @@ public final class SyscallNr {
 
     /** POSIX message queues (a queue of the mqueue file system of an ipc namespace). */
     public static final int MQ_OPEN = 240, MQ_UNLINK = 241, MQ_TIMEDSEND = 242, MQ_TIMEDRECEIVE = 243,
-            MQ_GETSETATTR = 245;
+            MQ_NOTIFY = 244, MQ_GETSETATTR = 245;
 
     /** Memory: locks, seals, AIO rings, files. */
     public static final int MLOCK2 = 325, MLOCKALL = 151, MSEAL = 462, IO_SETUP = 206, IO_DESTROY = 207, IO_SUBMIT = 209, FTRUNCATE = 77,

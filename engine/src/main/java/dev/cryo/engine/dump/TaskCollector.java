@@ -173,6 +173,8 @@ public final class TaskCollector {
         List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
         // which thread entered a ring by a slot
         fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, List.copyOf(ioUringThreads), fds, ids.sharesParentFds());
+        // before the pending signals are read: firing a queue's notification to read its value leaves none
+        fds = dev.cryo.engine.files.MessageQueueNotification.learn(remote, fds);
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         TaskImage task = new TaskImage(ids,

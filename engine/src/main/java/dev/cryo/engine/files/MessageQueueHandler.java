@@ -36,10 +36,15 @@ import java.util.regex.Pattern;
  * is carried whole — mode, owner, limits and messages — when one open file of the tree's is all that
  * holds it, and made again under its old name for an instant at restore (its fd shows that name).
  *
+ * <p>A notification (mq_notify) the holder registered goes when the holder closes its fd (the kill):
+ * it is carried — SIGEV_NONE as it is, SIGEV_SIGNAL with its signal and the value the program gave,
+ * which the kernel shows only in the signal it sends ({@link MessageQueueNotification}) — and the
+ * restored task registers it again once its fds are in place ({@code MessageQueueNotifications}).
+ *
  * <p>Refused by name: a queue of another ipc namespace (the tree's own is refused with its namespace),
- * a queue whose notification (mq_notify) the holder registered (the kernel shows its signal but not
- * the value the program gave it, and the registration goes when the holder closes its fd), and a
- * removed queue held through another open file, or with a notification registered by anyone.
+ * a notification by a thread (SIGEV_THREAD: glibc's netlink socket and cookie), one by a signal
+ * while the queue holds messages (it cannot be fired to be read), and a removed queue held through
+ * another open file, or with a notification registered by anyone.
  */
 public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.MessageQueue> {
     public static final int TAG = 900, RECORD_ID = 2330;
@@ -48,7 +53,29 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
      * The queue's name ("/NAME", as its fd link shows it) and its inode in the mqueue file system when
      * dumped; for a removed queue ({@code removed} not null) all the restore makes it again from.
      */
-    public record MessageQueue(String name, long ino, Removed removed) implements FileDesc {}
+    public record MessageQueue(String name, long ino, Removed removed, Notification notification) implements FileDesc {
+        public MessageQueue(String name, long ino, Removed removed) {
+            this(name, ino, removed, null);
+        }
+
+        public MessageQueue withNotification(Notification n) {
+            return new MessageQueue(name, ino, removed, n);
+        }
+    }
+
+    /**
+     * The holder's registration for the queue's notification: {@code how} is sigev_notify (SIGEV_NONE or
+     * SIGEV_SIGNAL), with the signal and the program's value (null until read: {@link MessageQueueNotification}).
+     */
+    public record Notification(int how, int signal, Long value) {
+        public static final int SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2;
+
+        /** struct sigevent as mq_notify takes it: value, signal, sigev_notify, then zeros. */
+        public byte[] sigevent() {
+            return java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .putLong(0, value == null ? 0 : value).putInt(8, signal).putInt(12, how).array();
+        }
+    }
 
     /** A queue removed while open: its mode, owner, limits and messages, first out first. */
     public record Removed(int mode, int uid, int gid, long maxMsg, long msgSize, List<Integer> priorities,
@@ -60,9 +87,19 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     /** Messages a removed queue may carry, together: more is refused (a queue holds 16 MiB at most by default limits). */
     static final int MESSAGE_BYTES = 16 << 20;
 
-    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 2, (out, q) -> {
+    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 3, (out, q) -> {
         ModelFields.writeText(out, q.name(), ModelLimits.PATH, "MessageQueue.name");
         out.writeLong(q.ino());
+        Notification n = q.notification();
+        out.writeBoolean(n != null);
+        if (n != null) {
+            if (n.how() == Notification.SIGEV_SIGNAL && n.value() == null) {
+                throw new IllegalStateException("MessageQueue " + q.name() + ": the notification's value was not read");
+            }
+            out.writeVarInt(n.how(), true);
+            out.writeVarInt(n.signal(), true);
+            out.writeLong(n.value() == null ? 0 : n.value());
+        }
         Removed r = q.removed();
         out.writeBoolean(r != null);
         if (r != null) {
@@ -77,8 +114,17 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     }, (in, version) -> {
         String name = ModelFields.readText(in, ModelLimits.PATH, "MessageQueue.name");
         long ino = in.readLong();
+        Notification n = null;
+        if (version >= 3 && in.readBoolean()) {
+            n = new Notification(in.readVarInt(true), in.readVarInt(true), in.readLong());
+            if ((n.how() != Notification.SIGEV_SIGNAL && n.how() != Notification.SIGEV_NONE) || n.signal() < 0
+                    || n.signal() > 64) {
+                throw new com.esotericsoftware.kryo.KryoException("MessageQueue: notification " + n.how() + " by signal "
+                        + n.signal());
+            }
+        }
         if (version < 2 || !in.readBoolean()) {
-            return new MessageQueue(name, ino, null);
+            return new MessageQueue(name, ino, null, n);
         }
         Removed r = new Removed(in.readInt(), in.readInt(), in.readInt(), in.readLong(), in.readLong(),
                 ModelFields.readInts(in, MAX_MESSAGES, "MessageQueue.priorities"),
@@ -87,11 +133,12 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             throw new com.esotericsoftware.kryo.KryoException("MessageQueue: " + r.priorities().size()
                     + " priorities for " + r.messages().size() + " messages");
         }
-        return new MessageQueue(name, ino, r);
+        return new MessageQueue(name, ino, r, n);
     });
 
     /** What reading a queue's file gives: "QSIZE:5 NOTIFY:0 SIGNO:0 NOTIFY_PID:0". */
-    private static final Pattern NOTIFY_PID = Pattern.compile("NOTIFY_PID:(\\d+)");
+    private static final Pattern NOTIFY_PID = Pattern.compile("NOTIFY_PID:(\\d+)"),
+            NOTIFY = Pattern.compile("NOTIFY:(\\d+)\\s+SIGNO:(\\d+)");
 
     @Override
     public String kind() {
@@ -128,13 +175,10 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             String status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
             Matcher m = NOTIFY_PID.matcher(status);
             int notified = m.find() ? Integer.parseInt(m.group(1)) : 0;
-            if (notified == fd.pid().value()) {
-                throw new DumpException(what + ": the process registered for its notification (mq_notify), whose value"
-                        + " the kernel does not show, and the registration would go with the killed fd; not supported");
-            }
             long ino = inode(Path.of("/proc/self/fd/" + own.value()));
             if (!removed) {
-                return new MessageQueue(fd.target(), ino, null);
+                return new MessageQueue(fd.target(), ino, null,
+                        notified == fd.pid().value() ? notification(what, status, own) : null);
             }
             if (notified != 0) {
                 throw new DumpException(what + " was removed (mq_unlink) while open, and pid " + notified + " registered"
@@ -158,6 +202,29 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     }
 
     private static final String DELETED = " (deleted)";
+
+    /** The holder's own registration, from the queue's status line; its value is read later, by firing it. */
+    private static Notification notification(String what, String status, Fd own) {
+        Matcher m = NOTIFY.matcher(status);
+        if (!m.find()) {
+            throw new DumpException(what + ": cannot read its notification from its status line '" + status.strip() + "'");
+        }
+        int how = Integer.parseInt(m.group(1)), signal = Integer.parseInt(m.group(2));
+        if (how == Notification.SIGEV_NONE) {
+            return new Notification(how, 0, 0L);
+        }
+        if (how != Notification.SIGEV_SIGNAL) {
+            throw new DumpException(what + ": the process registered for its notification (mq_notify) by a thread"
+                    + " (SIGEV_THREAD: glibc's netlink socket and cookie), which would go with the killed fd; not supported");
+        }
+        long held = MessageQueues.attr(own).curMsgs();
+        if (held != 0) {
+            throw new DumpException(what + ": the process registered for its notification (mq_notify) by signal " + signal
+                    + " while the queue holds " + held + " messages: the value it gave shows only in the signal a message"
+                    + " to the empty queue sends, and the registration would go with the killed fd; not supported");
+        }
+        return new Notification(how, signal, null);
+    }
 
     /** The name of removed queue {@code target} ("/NAME (deleted)"): "/NAME". */
     private static String bareName(String target) {
@@ -249,7 +316,16 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     /** What a restore checks before it makes anything: the queue is there, or a removed one's name is free. */
     public static void check(String what, MessageQueue q) {
         if (q.removed() == null) {
-            reopen(what, q, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK).close();
+            try (Fd own = reopen(what, q, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
+                String status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
+                Matcher m = NOTIFY_PID.matcher(status);
+                if (q.notification() != null && m.find() && !m.group(1).equals("0")) {
+                    throw new RestoreException(what + ": POSIX message queue " + q.name() + ": pid " + m.group(1)
+                            + " has registered for its notification since the dump, which the restored task registered for");
+                }
+            } catch (IOException e) {
+                throw new RestoreException(what + ": POSIX message queue " + q.name() + ": " + e.getMessage());
+            }
         } else if (nameTaken(q.name())) {
             throw new RestoreException(what + ": POSIX message queue " + bareName(q.name()) + " was removed while open,"
                     + " and another queue has taken its name since; the restore makes the removed one again under that"
@@ -310,6 +386,11 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         m.put("kind", "mqueue");
         m.put("name", q.name());
         m.put("ino", q.ino());
+        Notification n = q.notification();
+        if (n != null) {
+            m.put("notification", n.how() == Notification.SIGEV_NONE ? "none (SIGEV_NONE)"
+                    : "signal " + n.signal() + " with value 0x" + Long.toHexString(n.value() == null ? 0 : n.value()));
+        }
         Removed r = q.removed();
         if (r != null) {
             m.put("mode", "0" + Integer.toOctalString(r.mode()));

@@ -6,6 +6,7 @@ import dev.cryo.engine.restore.stage.ControllingTerminal;
 import dev.cryo.engine.restore.stage.CredentialResetFlags;
 import dev.cryo.engine.restore.stage.Credentials;
 import dev.cryo.engine.restore.stage.FileLockRestore;
+import dev.cryo.engine.restore.stage.MessageQueueNotifications;
 import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.stage.LeaseBreaks;
 import dev.cryo.engine.restore.stage.MemoryMapping;
@@ -66,6 +67,7 @@ public final class TaskRestorer {
             new ThreadState(),
             new RegisteredRings(),
             new FileLockRestore(),
+            new MessageQueueNotifications(),
             // new stages that need privilege go here
             new TimerCreation(),
             new SeccompFilters(),

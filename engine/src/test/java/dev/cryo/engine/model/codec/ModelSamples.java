@@ -212,7 +212,10 @@ public final class ModelSamples {
                         new byte[0], 0, true)),
                 new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)),
                 new FdImage(42, 0, 0, new RegularFileHandler.RegularFile(file("/proc/4242/mountinfo", 4243), List.of(),
-                        false, 4242)));
+                        false, 4242)),
+                // a POSIX message queue with its holder's notification by signal (SIGRTMIN+3) and value
+                new FdImage(43, 02004000, 0, new dev.cryo.engine.files.MessageQueueHandler.MessageQueue("/app-q", 4242, null,
+                        new dev.cryo.engine.files.MessageQueueHandler.Notification(0, 37, 0x7f1234abcd58L))));
         return new TaskImage(new TaskIds(pid, 1, pid, 17, 0x8804, pid, dev.cryo.kernel.Clone.FS), "sleeper", file("/usr/bin/sleeper", 77), "/home/u", "/",
                 022, 0x0040000, creds, rlimits, sigactions, mm, List.of(thread(pid), thread(pid + 1)), vmas, fds,
                 List.of(siginfo(17, 3)), security(),
