@@ -434,17 +434,36 @@ public final class DumpSupervisor {
         return settings.preCopy().endsAfter(n, roundPages.get(n - 1), n >= 2 ? roundPages.get(n - 2) : 0);
     }
 
+    /**
+     * Tasks holding an inotify or fanotify group, seized once the rest of the tree is stopped: their
+     * queues are measured when the last of them stops (NotificationQueues), and no task of the tree
+     * can queue events for them in between. Not in a pre-copy, whose dumpers exist already.
+     */
+    private final List<Pid> watchersLast = new ArrayList<>();
+
     private void seizeNew(List<Pid> pids) {
         for (Pid p : pids) {
-            if (!tasks.containsKey(p)) {
-                ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p + "-" + (++spawned),
-                        TaskDumper.DISPATCHER);
-                ctx.watchWith(t, new TaskStopped(p));
-                tasks.put(p, t);
-                pending.add(p);
-                t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
+            if (!tasks.containsKey(p) && !watchersLast.contains(p)) {
+                if (!request.preCopy() && dev.cryo.engine.files.UnreadQueues.holdsNotificationGroup(p)) {
+                    watchersLast.add(p);
+                } else {
+                    seizeOne(p);
+                }
             }
         }
+        if (pending.isEmpty()) {
+            List.copyOf(watchersLast).forEach(this::seizeOne);
+            watchersLast.clear();
+        }
+    }
+
+    private void seizeOne(Pid p) {
+        ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p + "-" + (++spawned),
+                TaskDumper.DISPATCHER);
+        ctx.watchWith(t, new TaskStopped(p));
+        tasks.put(p, t);
+        pending.add(p);
+        t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
     }
 
     private Behavior<Command> seizing() {
@@ -463,6 +482,10 @@ public final class DumpSupervisor {
                     }
                     pending.remove(m.reply().pid());
                     if (!pending.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    if (!watchersLast.isEmpty()) {
+                        seizeNew(List.of());
                         return Behaviors.same();
                     }
                     if (!tasks.containsKey(request.pid()) || zombies.contains(request.pid())) {
@@ -505,8 +528,14 @@ public final class DumpSupervisor {
      * cgroup, which would not let the tree read.
      */
     private Behavior<Command> seized() {
+        try { // before anything else is read: a look at a tmpfs of the tree's (the comparator's) queues events
+            queuedAtFreeze = dev.cryo.engine.files.NotificationQueues.atFreeze(liveTasks());
+        } catch (RuntimeException e) {
+            return abort(dev.cryo.actors.Failures.describe(e));
+        }
         if (!request.preCopy() && !request.hooks().holdsTree() && thaws < dev.cryo.engine.files.UnreadQueues.PAUSES.size()) {
-            List<String> unread = dev.cryo.engine.files.UnreadQueues.of(liveTasks());
+            List<dev.cryo.engine.files.UnreadQueues.Queue> unread =
+                    dev.cryo.engine.files.UnreadQueues.of(liveTasks(), queuedAtFreeze);
             if (!unread.isEmpty()) {
                 return thawForUnread(unread);
             }
@@ -514,11 +543,18 @@ public final class DumpSupervisor {
         return startCollecting();
     }
 
-    /** Releases every task (as a failed dump would), waits the next pause, and seizes the tree anew. */
-    private Behavior<Command> thawForUnread(List<String> unread) {
+    private record LookAtQueues() implements Command {}
+
+    /**
+     * Releases every task (as a failed dump would) and seizes the tree anew the moment the queues
+     * found are read (a seize at a random moment found a busy log's newest event unread most of the
+     * time under load), or after the next pause.
+     */
+    private Behavior<Command> thawForUnread(List<dev.cryo.engine.files.UnreadQueues.Queue> unread) {
         Duration pause = dev.cryo.engine.files.UnreadQueues.PAUSES.get(thaws++);
-        ctx.getLog().info("{}: the tree runs again for {} ms to read it, then is seized anew (try {} of {})",
-                String.join("; ", unread), pause.toMillis(), thaws, dev.cryo.engine.files.UnreadQueues.PAUSES.size());
+        ctx.getLog().info("{}: the tree runs again for {} ms at most to read it, then is seized anew (try {} of {})",
+                String.join("; ", unread.stream().map(dev.cryo.engine.files.UnreadQueues.Queue::what).toList()),
+                pause.toMillis(), thaws, dev.cryo.engine.files.UnreadQueues.PAUSES.size());
         timers.cancelAll();
         Set<Pid> waiting = new LinkedHashSet<>(tasks.keySet());
         List<String> problems = new ArrayList<>();
@@ -543,8 +579,11 @@ public final class DumpSupervisor {
                         return failRunning(cancelled[0] != null ? cancelled[0] : String.join("; ", problems));
                     }
                     timers.startSingleTimer(new SeizeAgain(), pause);
+                    timers.startTimerWithFixedDelay(new LookAtQueues(), dev.cryo.engine.files.UnreadQueues.LOOK_EVERY);
                     return Behaviors.receive(Command.class)
                             .onMessage(SeizeAgain.class, a -> seizeAgain())
+                            .onMessage(LookAtQueues.class, a -> dev.cryo.engine.files.UnreadQueues.anyUnread(unread)
+                                    ? Behaviors.same() : seizeAgain())
                             .onMessage(Cancel.class, c -> failRunning(c.why()))
                             .onMessage(WriterReply.class, w -> failRunning(failureOf(w.reply())))
                             .build();
@@ -564,6 +603,7 @@ public final class DumpSupervisor {
 
     /** A new seize of the whole tree, as the first one: whoever forked or exited meanwhile is found. */
     private Behavior<Command> seizeAgain() {
+        timers.cancelAll();
         zombies.clear();
         pending.clear();
         threads = 0;
@@ -623,8 +663,6 @@ public final class DumpSupervisor {
         List<dev.cryo.engine.namespaces.UserNsImage> users;
         try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
             List<Pid> tree = TreeWalker.walk(request.pid());
-            // before the namespaces: reading a tmpfs of the tree's queues events of cryo's own
-            queuedAtFreeze = dev.cryo.engine.files.NotificationQueues.atFreeze(tree);
             namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);

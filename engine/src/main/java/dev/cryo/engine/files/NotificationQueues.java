@@ -1,7 +1,6 @@
 package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.util.HashMap;
@@ -9,26 +8,26 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The unread events of the tree's inotify and fanotify groups when it was frozen, measured before
- * cryo reads any file of the tree: the dump reads the files of a tmpfs the tree mounted (to make it
- * again), and each open, read and close it makes there is an event for a group watching them. Those
- * events are cryo's, not the program's: the restored tree must not get them, and they must not make the
- * dump refuse the group as holding unread events (a watcher of its own tmpfs could never be dumped).
- * Measured only for a tree with a mount namespace of its own: only then does cryo read such files.
+ * The unread events of the tree's inotify and fanotify groups at the moment its last task stopped,
+ * before anything else is read: what the dump refuses or lets the tree read ({@link UnreadQueues})
+ * and what the groups' handlers check. Events queued after that moment tell of changes made from
+ * outside the tree after the freeze (no task of it runs any more), which a restore cannot tell the
+ * tree of any more than of a change made after the dump: the restored watch reports the next
+ * change (a log follower then reads the file to its end). Measured later (in the fd's handler,
+ * after the state comparator's or a hook's look) a log written 20 times a second had queued new
+ * events nearly every time, and the follower was refused. Also: the dump reads the files of a
+ * tmpfs the tree mounted (to make it again), and each open, read and close is an event for a group
+ * watching them, cryo's own, which the restored tree must not get.
  */
 public final class NotificationQueues {
     private NotificationQueues() {}
 
-    /** Bytes queued per inotify or fanotify fd of {@code tasks}; empty when cryo reads no file of the tree. */
+    /** Bytes queued per inotify or fanotify fd of {@code tasks}. */
     public static Map<FdProbe.Ref, Integer> atFreeze(List<Pid> tasks) {
         Map<FdProbe.Ref, Integer> out = new HashMap<>();
-        String mine = ProcFs.readlink("/proc/self/ns/mnt");
-        if (tasks.stream().allMatch(p -> mine.equals(nsOf(p)))) {
-            return out;
-        }
         for (Pid p : tasks) {
-            for (Map.Entry<Integer, String> fd : ProcFs.fdTargets(p).entrySet()) {
-                if (fd.getValue().equals("anon_inode:inotify") || fd.getValue().equals("anon_inode:[fanotify]")) {
+            for (Map.Entry<Integer, String> fd : UnreadQueues.fdsOf(p).entrySet()) {
+                if (UnreadQueues.isNotificationGroup(fd.getValue())) {
                     try {
                         out.put(new FdProbe.Ref(p.value(), fd.getKey()), WatchTargets.pendingBytes(p, fd.getKey()));
                     } catch (IOException | RuntimeException e) {
@@ -38,13 +37,5 @@ public final class NotificationQueues {
             }
         }
         return out;
-    }
-
-    private static String nsOf(Pid p) {
-        try {
-            return ProcFs.readlink(p.procDir() + "/ns/mnt");
-        } catch (RuntimeException gone) {
-            return null;
-        }
     }
 }

@@ -15,59 +15,105 @@ import java.util.Map;
  * Queues a running program empties a moment later, which cryo cannot fill again at a restore:
  * netlink messages (a routing daemon's notifications, come from the kernel's port 0, which no
  * process can send from; the answer to a request it just sent) and inotify and fanotify events
- * (an fanotify event holds an open file of its own). keepalived, BIRD or systemd-networkd read
- * them a few milliseconds after they come, so a freeze lands between the two now and then. Found
- * right after the seize, from outside: the dump then lets the tree run for a moment and seizes it
- * again ({@link #PAUSES}), rather than refusing a program that would have been dumpable a moment
- * later. Only a queue still full after the last pause is refused, by its handler.
+ * (an fanotify event holds an open file of its own). keepalived, BIRD, systemd-networkd or a log
+ * follower (tail -F, promtail) read them a few milliseconds after they come, later under load, so a
+ * freeze lands between the two now and then. Found once the whole tree is stopped: the dump then
+ * lets the tree run until they are read ({@link #PAUSES} at most, looking every few ms) and seizes
+ * it again at once, rather than refusing a program that would have been dumpable a moment later.
+ * Only a queue still full after the last pause is refused, by its handler.
  */
 public final class UnreadQueues {
     private UnreadQueues() {}
 
-    /** How long the tree runs before each new seize: five tries over about a second. */
+    /** The longest the tree runs before each new seize: five tries over about a second. */
     public static final List<Duration> PAUSES = List.of(Duration.ofMillis(50), Duration.ofMillis(100),
             Duration.ofMillis(200), Duration.ofMillis(300), Duration.ofMillis(400));
+
+    /** How often the released tree's queues are looked at during a pause. */
+    public static final Duration LOOK_EVERY = Duration.ofMillis(5);
 
     /** What the refusals say of the retries, so a user knows the program was given its chance. */
     public static final String RETRIED = "still unread after the dump let the tree run " + PAUSES.size()
             + " times over " + PAUSES.stream().mapToLong(Duration::toMillis).sum() + " ms to read them (not in a pre-copy"
             + " nor with --freeze-cgroup)";
 
-    /** The queues of {@code tasks} (all stopped) that hold something not read yet, one line each. */
-    public static List<String> of(List<Pid> tasks) {
-        List<String> out = new ArrayList<>();
+    /** A queue found holding something: {@code what} says which and how much, for the log. */
+    public record Queue(Pid pid, int fd, String what) {}
+
+    /**
+     * The queues of {@code tasks} (all stopped) that hold something not read yet; a notification
+     * group's bytes are those of {@code notifications} (measured when the tree stopped).
+     */
+    public static List<Queue> of(List<Pid> tasks, Map<FdProbe.Ref, Integer> notifications) {
+        List<Queue> out = new ArrayList<>();
         Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
         for (Pid p : tasks) {
-            Map<Integer, String> fds;
-            try {
-                fds = ProcFs.fdTargets(p);
-            } catch (RuntimeException zombie) {
-                continue; // a zombie holds no files
-            }
-            for (Map.Entry<Integer, String> fd : fds.entrySet()) {
-                String target = fd.getValue();
-                String where = "pid " + p + " fd " + fd.getKey() + ": ";
-                try {
-                    if (target.startsWith("socket:[")) {
-                        long ino = Long.parseLong(target.substring(8, target.length() - 1));
-                        ProcNetNetlink.Entry n = netlinkOf(p, netlinkByNs).get(ino);
-                        if (n != null && n.unread()) {
-                            out.add(where + "netlink socket (protocol " + n.protocol() + ", port " + n.portId() + ") holds "
-                                    + n.unreadBytes() + " bytes unread" + (n.dumping() ? ", more of a dump's answer to come" : ""));
-                        }
-                    } else if (target.equals("anon_inode:inotify") || target.equals("anon_inode:[fanotify]")) {
-                        int bytes = WatchTargets.pendingBytes(p, fd.getKey());
-                        if (bytes > 0) {
-                            out.add(where + (target.contains("fanotify") ? "fanotify" : "inotify") + " group holds "
-                                    + bytes + " bytes of unread events");
-                        }
-                    }
-                } catch (IOException | RuntimeException e) {
-                    // left to the handler, which looks again and names what failed
+            for (Map.Entry<Integer, String> fd : fdsOf(p).entrySet()) {
+                String unread = unread(p, fd.getKey(), fd.getValue(), netlinkByNs,
+                        notifications.get(new FdProbe.Ref(p.value(), fd.getKey())));
+                if (unread != null) {
+                    out.add(new Queue(p, fd.getKey(), "pid " + p + " fd " + fd.getKey() + ": " + unread));
                 }
             }
         }
         return out;
+    }
+
+    /** Whether any of {@code queues} (of tasks that may run) still holds something: looked at again now. */
+    public static boolean anyUnread(List<Queue> queues) {
+        Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
+        for (Queue q : queues) {
+            try {
+                if (unread(q.pid(), q.fd(), ProcFs.readlink(q.pid().procDir() + "/fd/" + q.fd()), netlinkByNs, null) != null) {
+                    return true;
+                }
+            } catch (RuntimeException closedOrGone) {
+                // the program closed it or exited: nothing of it left to wait for
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code p} holds an inotify or fanotify group: it is seized after the rest of the tree. */
+    public static boolean holdsNotificationGroup(Pid p) {
+        return fdsOf(p).values().stream().anyMatch(UnreadQueues::isNotificationGroup);
+    }
+
+    /** {@code p}'s fds and what they link to; none for a zombie or a process gone. */
+    static Map<Integer, String> fdsOf(Pid p) {
+        try {
+            return ProcFs.fdTargets(p);
+        } catch (RuntimeException zombieOrGone) {
+            return Map.of();
+        }
+    }
+
+    static boolean isNotificationGroup(String target) {
+        return target.equals("anon_inode:inotify") || target.equals("anon_inode:[fanotify]");
+    }
+
+    /** What fd {@code fd} (linking to {@code target}) holds unread, or null; {@code measured} if known. */
+    private static String unread(Pid p, int fd, String target, Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs,
+                                 Integer measured) {
+        try {
+            if (target.startsWith("socket:[")) {
+                long ino = Long.parseLong(target.substring(8, target.length() - 1));
+                ProcNetNetlink.Entry n = netlinkOf(p, netlinkByNs).get(ino);
+                if (n != null && n.unread()) {
+                    return "netlink socket (protocol " + n.protocol() + ", port " + n.portId() + ") holds "
+                            + n.unreadBytes() + " bytes unread" + (n.dumping() ? ", more of a dump's answer to come" : "");
+                }
+            } else if (isNotificationGroup(target)) {
+                int bytes = measured != null ? measured : WatchTargets.pendingBytes(p, fd);
+                if (bytes > 0) {
+                    return (target.contains("fanotify") ? "fanotify" : "inotify") + " group holds " + bytes
+                            + " bytes of unread events";
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // left to the handler, which looks again and names what failed
+        }
+        return null;
     }
 
     /** The netlink sockets of {@code p}'s net namespace, read once per namespace. */

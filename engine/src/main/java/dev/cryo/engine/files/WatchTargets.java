@@ -208,8 +208,7 @@ final class WatchTargets {
     /**
      * Refuses a notification group holding unread events: the kernel offers no way to queue them
      * again (CRIU drops them with a warning; cryo loses nothing, so it refuses). What it held when the
-     * tree was frozen counts, where the dump measured it then ({@link NotificationQueues}): reading a
-     * tmpfs of the tree's afterwards queues events of cryo's own, which the restored tree must not get.
+     * tree was frozen counts ({@link NotificationQueues}); measured here only if that measure failed.
      */
     static void requireEmptyQueue(FdProbe fd, String kind, FdHandler.DumpContext ctx) throws IOException {
         Integer atFreeze = ctx.queuedAtFreeze(fd.ref());
