@@ -280,6 +280,46 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * The same image restored again after its restored tree was killed (a warmed-up program started
+     * many times from one image): its first restore lifted the dump's network lock, so the second
+     * is refused saying so and how to go on (before, it said the lock was on another host and to
+     * restore "there", which is here); with --tcp-close it restores, warning that the tree starts
+     * from the same memory again (a random generator seeded once gives the same values).
+     */
+    @Test
+    void anImageRestoredAgainSaysItWasRestoredBeforeAndItsLiftedLockAsksForTcpClose() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        try (EchoServer echo = new EchoServer();
+             DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
+            Path img = tmp.resolve("img");
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), img, "--tcp-established");
+            DetachedProcess first = dumped.restoreDetached(p.output());
+            echo.awaitEchoedMore(echo.echoed.get());
+            RestoreTest.killAndReap(first);
+
+            Cli again = Cli.run("restore", "-D", img.toString(), "-d", "--no-progress");
+            assertEquals(1, again.code(), again.toString());
+            assertTrue(again.err().matches("(?s).*TCP connection 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:" + echo.port()
+                    + " \\(pid " + p.pid() + " fd \\d+\\) was held by network lock cryo_" + p.pid() + "_\\w+ until the"
+                    + " restore of this image at \\d\\d:\\d\\d:\\d\\d \\(root pid " + p.pid() + "\\) lifted it.*"
+                    + "Restore with --tcp-close.*"), again.toString());
+            assertFalse(again.err().contains("\tat "), "a stack trace:\n" + again);
+            assertFalse(Files.exists(Path.of("/proc/" + p.pid())), "the refused restore left pid " + p.pid());
+
+            Path log = tmp.resolve("again.log");
+            Cli closed = Cli.run("-o", log.toString(), "restore", "-D", img.toString(), "-d", "--no-progress", "--tcp-close");
+            try {
+                assertEquals(0, closed.code(), closed.toString());
+                String warned = Files.readString(log);
+                assertTrue(warned.contains("this image was restored before on this host")
+                        && warned.contains("root pid " + p.pid() + "): its tree starts again from the same memory"), warned);
+            } finally {
+                RestoreTest.killAndReap(DetachedProcess.restored(p.pid(), p.output()));
+            }
+        }
+    }
+
     @Test
     void withLeaveRunningTheConnectionKeepsWorkingOnTheSource() throws Exception {
         Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");

@@ -132,9 +132,11 @@ public final class RestoreSupervisor {
             RestoreValidator.validateFiles(image, request.inherited());
             request.inherited().unused(image.tasks()).forEach(n -> ctx.getLog().warn(
                     "--inherit-fd " + n + ": no fd of the image is that object; the fd is not used"));
+            var earlier = dev.cryo.engine.restore.RestoredImages.earlier(image.info());
             // the connections' lock, before anything of theirs is made: checked, or installed here for a moved tree
             locksMadeHere = dev.cryo.engine.restore.HeldConnections.take(image, request.tcpClose(),
-                    request.tcpLockElsewhere(), n -> ctx.getLog().warn(n));
+                    request.tcpLockElsewhere(), earlier, n -> ctx.getLog().warn(n));
+            earlier.ifPresent(e -> ctx.getLog().warn(e.warning()));
         } catch (RuntimeException e) {
             return refused(e);
         }
@@ -750,6 +752,7 @@ public final class RestoreSupervisor {
         } catch (RuntimeException e) {
             ctx.getLog().warn("restored, but {}", e.getMessage());
         }
+        dev.cryo.engine.restore.RestoredImages.record(image.info(), image.root());
         int threads = image.tasks().stream().mapToInt(t -> t.threads().size()).sum();
         replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),
                 image.tasks().stream().map(TaskImage::pid).toList(), threads, pages,

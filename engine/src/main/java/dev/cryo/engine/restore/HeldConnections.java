@@ -32,9 +32,11 @@ public final class HeldConnections {
     /**
      * Checks the image's connection locks; returns the tables installed here, which a failed restore
      * removes. {@code tcpClose}: connections come back closed, no peer's view to keep. An image of a
-     * tree the dump left running has no lock to check (nor a peer that waited for it).
+     * tree the dump left running has no lock to check (nor a peer that waited for it). {@code earlier}: a
+     * restore of this image on this host before, which lifted its locks here.
      */
-    public static List<String> take(ImageContents image, boolean tcpClose, boolean elsewhere, Consumer<String> warn) {
+    public static List<String> take(ImageContents image, boolean tcpClose, boolean elsewhere,
+                                    java.util.Optional<RestoredImages.Earlier> earlier, Consumer<String> warn) {
         if (tcpClose || image.info() != null && image.info().leftRunning()) {
             return List.of(); // a tree left running (or stopped) got its connections back, and the lock went
         }
@@ -70,9 +72,17 @@ public final class HeldConnections {
             if (NetworkLock.isLocked(table)) {
                 continue;
             }
-            if (!elsewhere) {
+            if (!elsewhere || earlier.isPresent()) {
                 for (String t : installed) {
                     NetworkLock.unlock(t);
+                }
+                if (earlier.isPresent()) { // the lock is not elsewhere: this host's earlier restore lifted it
+                    throw new RestoreException("the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
+                            + (e.getValue().size() - 1) + " other connection(s) were" : " was") + " held by network lock "
+                            + table + " until the restore of this image at " + earlier.get().at() + " (root pid "
+                            + earlier.get().rootPid() + ") lifted it: its peers went on with that restored tree since,"
+                            + " or saw it end, and know the connections no longer as they were at the dump. Restore with"
+                            + " --tcp-close to bring the tree back with them closed");
                 }
                 throw new RestoreException("the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
                         + (e.getValue().size() - 1) + " other connection(s) were" : " was") + " left held by network lock " + table + " by the dump on " + dumpedOn(image) + ", and this host's network has no such"
@@ -85,7 +95,7 @@ public final class HeldConnections {
             installed.add(table);
         }
         for (String table : portsOnly) {
-            if (!NetworkLock.isLocked(table)) {
+            if (!NetworkLock.isLocked(table) && earlier.isEmpty()) { // else lifted here by that restore, as it should
                 warn.accept("network lock " + table + " held this image's TCP listeners or UDP ports on " + dumpedOn(image)
                         + " and is not on this host: if it is still there, it drops new connections to those ports"
                         + " (nft delete table inet " + table + " there lets them go)");

@@ -1,0 +1,88 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.model.DumpInfo;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.Optional;
+
+/**
+ * Which images this host has restored: one small file per image in {@code /run/cryo/restored} (gone at
+ * reboot), written once a restore's tree runs. The image itself is only ever read, so this is how a
+ * restore of an image restored before knows it: its tree starts again from the same memory (what it
+ * keeps there to be unique comes back as it was), and a network lock its dump left was lifted by
+ * that earlier restore, not lost.
+ */
+public final class RestoredImages {
+    private RestoredImages() {}
+
+    static final Path DIR = Path.of("/run/cryo/restored");
+
+    /** An earlier restore of the same image on this host: when, and the root pid it gave. */
+    public record Earlier(long epochMillis, int rootPid) {
+        /** The restore's time of day in this host's zone, e.g. "03:12:07". */
+        public String at() {
+            return DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault())
+                    .format(Instant.ofEpochMilli(epochMillis));
+        }
+
+        /** The warning a repeated restore gives before it makes anything. */
+        public String warning() {
+            return "this image was restored before on this host (at " + at() + ", root pid " + rootPid + "): its tree"
+                    + " starts again from the same memory, so what it keeps there to be unique comes back as it was"
+                    + " then — random generators seeded once (OpenSSL's, Node.js's crypto.randomBytes and"
+                    + " randomUUID, Python's random), counters, ids it hands out — and gives the values that restore's"
+                    + " tree gave";
+        }
+    }
+
+    public static Optional<Earlier> earlier(DumpInfo info) {
+        return earlier(DIR, info);
+    }
+
+    static Optional<Earlier> earlier(Path dir, DumpInfo info) {
+        if (info == null) {
+            return Optional.empty();
+        }
+        try {
+            String[] f = Files.readString(dir.resolve(key(info)), StandardCharsets.US_ASCII).trim().split(" ");
+            return Optional.of(new Earlier(Long.parseLong(f[0]), Integer.parseInt(f[1])));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty(); // never restored here, or a mark not ours: nothing to say
+        }
+    }
+
+    /** Marks the image restored (its tree runs); best effort: a mark not written only loses the notice. */
+    public static void record(DumpInfo info, int rootPid) {
+        record(DIR, info, rootPid, System.currentTimeMillis());
+    }
+
+    static void record(Path dir, DumpInfo info, int rootPid, long now) {
+        if (info == null) {
+            return;
+        }
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            }
+            Path tmp = Files.createTempFile(dir, ".mark", "",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(tmp, now + " " + rootPid + "\n", StandardCharsets.US_ASCII);
+            Files.move(tmp, dir.resolve(key(info)), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException ignored) {
+            // /run/cryo not writable (a restore as another user): the next restore of this image warns nothing
+        }
+    }
+
+    /** The image's identity: the host, root pid and time of its dump. */
+    static String key(DumpInfo info) {
+        return info.hostname().replaceAll("[^A-Za-z0-9._-]", "_") + "-" + info.rootPid() + "-" + info.createdEpochMillis();
+    }
+}

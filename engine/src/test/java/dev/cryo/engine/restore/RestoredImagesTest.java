@@ -1,0 +1,47 @@
+package dev.cryo.engine.restore;
+
+import dev.cryo.engine.model.DumpInfo;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The marks of restored images: one per image (host, root pid, dump time), private to root, read back. */
+class RestoredImagesTest {
+    private static DumpInfo info(String host, int root, long created) {
+        return new DumpInfo("1", created, host, "6.1", root, List.of(root), 832, false);
+    }
+
+    @Test
+    void anImageRestoredOnceIsKnownAgainAndAnotherImageIsNot(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("restored");
+        DumpInfo img = info("vm", 4242, 1_700_000_000_000L);
+        assertTrue(RestoredImages.earlier(dir, img).isEmpty(), "no mark before the first restore");
+        RestoredImages.record(dir, img, 4242, 1_700_000_100_000L);
+        assertEquals(new RestoredImages.Earlier(1_700_000_100_000L, 4242), RestoredImages.earlier(dir, img).orElseThrow());
+        // another dump of the same pid (a later time) or on another host is another image
+        assertTrue(RestoredImages.earlier(dir, info("vm", 4242, 1_700_000_000_001L)).isEmpty());
+        assertTrue(RestoredImages.earlier(dir, info("other", 4242, 1_700_000_000_000L)).isEmpty());
+        // the latest restore is the one named
+        RestoredImages.record(dir, img, 4242, 1_700_000_200_000L);
+        assertEquals(1_700_000_200_000L, RestoredImages.earlier(dir, img).orElseThrow().epochMillis());
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+        try (var marks = Files.list(dir)) {
+            List<Path> all = marks.toList();
+            assertEquals(1, all.size(), all.toString());
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(all.get(0))));
+        }
+        assertTrue(RestoredImages.earlier(dir, img).orElseThrow().warning().contains("root pid 4242"));
+    }
+
+    @Test
+    void aHostNameCannotNameAPathOutsideTheDirectory(@TempDir Path tmp) {
+        assertEquals("_.._etc_x-1-2", RestoredImages.key(info("/../etc/x", 1, 2)));
+        assertTrue(RestoredImages.earlier(tmp, null).isEmpty());
+    }
+}
