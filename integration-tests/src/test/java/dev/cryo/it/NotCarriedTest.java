@@ -263,6 +263,15 @@ class NotCarriedTest {
                                 + "assert c.mq_open(b'/cryoq', os.O_CREAT | os.O_RDWR, 0o600, None) >= 0\n"
                                 + "print('ready', flush=True)\ntime.sleep(600)\n"),
                         ": its ipc namespace \\(ipc:\\[\\d+\\]\\) holds POSIX message queues \\[cryoq\\]; not supported yet"),
+                // the child registered through the open file its parent's fd carries: read there, without it
+                python("a POSIX message queue whose notification a child registered through its parent's open file",
+                        "import ctypes, os, time\nc = ctypes.CDLL(None)\nc.mq_unlink(b'/cryo-nc-s')\n"
+                                + "assert c.mq_open(b'/cryo-nc-s', os.O_CREAT | os.O_RDWR, 0o600, None) == 3\n"
+                                + "r, w = os.pipe()\nif os.fork() == 0:\n"
+                                + "    ev = (ctypes.c_byte * 64)(); ctypes.memmove(ev, (ctypes.c_int * 4)(0, 0, 10, 0), 16)\n"
+                                + "    assert c.mq_notify(3, ev) == 0\n    os.write(w, b'x')\n    time.sleep(600)\n"
+                                + "    os._exit(0)\nos.read(r, 1)",
+                        " fd 3, which carries it without the registration; not supported"),
                 // a queue of the host's is carried, named or removed while open (FileKindsTest); a removed one
                 // is carried whole only when one open file holds it
                 python("a removed POSIX message queue held through two open files", "import ctypes, os\n"

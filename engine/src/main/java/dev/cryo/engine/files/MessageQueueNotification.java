@@ -52,7 +52,34 @@ public final class MessageQueueNotification {
                 out.add(fd);
             }
         }
+        for (FdImage fd : fds) {
+            if (fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerTag() == MessageQueueHandler.TAG) {
+                refuseRegisteredThrough(remote.pid(), fd.fd(), s, registered);
+            }
+        }
         return out;
+    }
+
+    /**
+     * A registration made through an open file another task's fd carries (a child registered on a queue its
+     * parent opened) would go with the kill unseen, as only the fd carrying the file is read: refused by name.
+     */
+    private static void refuseRegisteredThrough(Pid pid, int fd, SharedFdHandler.SharedFd s, Set<Long> registered) {
+        java.nio.file.Path link = java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd);
+        try (Fd own = Sys.open(link.toString(), Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
+            String status = new String(java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/proc/self/fd/" + own.value())),
+                    java.nio.charset.StandardCharsets.US_ASCII);
+            long ino = ((Number) java.nio.file.Files.getAttribute(link, "unix:ino")).longValue();
+            if (status.matches("(?s).*NOTIFY_PID:" + pid + "\\s.*") && !registered.contains(ino)) {
+                throw new DumpException("pid " + pid + " fd " + fd + ": POSIX message queue " + ProcFs.fdTarget(pid, fd)
+                        + ": the process registered for its notification (mq_notify) through the open file it shares"
+                        + " with pid " + s.ownerPid() + " fd " + s.ownerFd() + ", which carries it without the"
+                        + " registration; not supported");
+            }
+        } catch (java.io.IOException | KernelException e) {
+            throw new DumpException("pid " + pid + " fd " + fd + ": cannot read its POSIX message queue's notification: "
+                    + e.getMessage());
+        }
     }
 
     private static long value(RemoteTask remote, int fd, MessageQueueHandler.MessageQueue q) {
