@@ -222,7 +222,10 @@ public final class TcpRepair {
         if (local != null) { // null: bound already
             Sockets.bind(s, local);
         }
+        int userMss = segmentSizeAtConnect(c);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_MAXSEG, userMss);
         Sockets.connect(s, remote);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_MAXSEG, 0); // a connected socket's own clamp is set below
         ByteBuffer opts = ByteBuffer.allocate(32).order(ByteOrder.nativeOrder());
         opts.putInt(TCPOPT_MSS).putInt(c.mss());
         if (c.sndWscale() >= 0) {
@@ -253,6 +256,36 @@ public final class TcpRepair {
         if (c.window().length == 20) {
             Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
         }
+    }
+
+    /** The largest and smallest TCP_MAXSEG the kernel takes (MAX_TCP_WINDOW, TCP_MIN_MSS). */
+    private static final int USER_MSS_MAX = 32767, USER_MSS_MIN = 88;
+    /** The timestamp option's room in every segment, and the clamp's default (TCP_MSS_DEFAULT). */
+    private static final int TIMESTAMP_ROOM = 12, MSS_DEFAULT = 536;
+
+    /**
+     * The TCP_MAXSEG (user_mss) for repair mode's connect, which sizes the connection's segments
+     * (the kernel's mss_cache) once: from the clamp (user_mss if set, else the 536-byte default) and
+     * the path, with no window known yet. The options and window set afterwards do not size them
+     * again (only a peer's window above the largest seen or a smaller path MTU does), so without it
+     * the connection sent 524-byte segments. The dumped connection's size was the clamp (the peer's
+     * MSS) or the path's, less the timestamp option, then at most half the largest window the peer
+     * offered (tcp_bound_to_half_wnd); the path's is applied again by the connect. Exact up to
+     * 32755 bytes (every Ethernet path, jumbo frames too); above (loopback's 65483, or half a large
+     * window) TCP_MAXSEG's cap leaves 32755. It also caps the connection's advertised MSS (advmss),
+     * which only steers the receive buffer's tuning once connected.
+     */
+    static int segmentSizeAtConnect(Connection c) {
+        int room = c.timestamps() ? TIMESTAMP_ROOM : 0;
+        long clamp = c.mss(); // read in repair mode: the clamp
+        if (c.window().length == 20) {
+            long maxWindow = Integer.toUnsignedLong(ByteBuffer.wrap(c.window()).order(ByteOrder.nativeOrder()).getInt(8));
+            long halfWindow = maxWindow > MSS_DEFAULT ? maxWindow >> 1 : maxWindow;
+            if (halfWindow > 0) {
+                clamp = Math.min(clamp, halfWindow + room);
+            }
+        }
+        return (int) Math.max(USER_MSS_MIN, Math.min(clamp, USER_MSS_MAX));
     }
 
     /**

@@ -55,6 +55,45 @@ class TcpRepairTest {
         runRebuild("127.0.0.1", true);
     }
 
+    /**
+     * The rebuilt connection sends segments of the dumped size (the kernel's mss_cache, TCP_MAXSEG of a
+     * connected socket): it sent 524-byte ones (repair mode's connect sized them from the 536-byte
+     * default clamp, and nothing sized them again). A peer with a small receive buffer bounds the size
+     * to half its window, below the 32767 TCP_MAXSEG takes: it comes back exactly; loopback's own
+     * (65483, or half a large window) comes back as 32755.
+     */
+    @Test
+    void theSegmentSizeComesBack() throws Exception {
+        for (int peerBuffer : new int[] {6000, 0}) {
+            try (Fd l = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0)) {
+                if (peerBuffer > 0) {
+                    Sockets.setInt(l, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, peerBuffer); // the accepted socket's too
+                }
+                Sockets.bind(l, SockAddr.inet(InetAddress.getByName("127.0.0.1"), 0));
+                Sockets.listen(l, 1);
+                Fd client = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
+                Sockets.connect(client, Sockets.sockName(l));
+                try (Fd server = Sockets.accept(l, 0)) {
+                    SockAddr local = Sockets.sockName(client), remote = Sockets.peerName(client);
+                    Sockets.send(client, new byte[4000], 0);
+                    assertEquals(4000, readSome(server, 4000).length());
+                    Thread.sleep(50); // let the acks settle
+                    int dumped = Sockets.getInt(client, Sockets.SOL_TCP, Sockets.TCP_MAXSEG);
+                    assertTrue(peerBuffer == 0 || dumped < 8000, "the window bounds the size: " + dumped);
+                    TcpRepair.enter(client);
+                    TcpRepair.Connection c = TcpRepair.read(client);
+                    client.close();
+                    try (Fd again = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0)) {
+                        Sockets.setInt(again, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+                        TcpRepair.restore(again, local, remote, c);
+                        assertEquals(Math.min(dumped, 32755), Sockets.getInt(again, Sockets.SOL_TCP, Sockets.TCP_MAXSEG),
+                                "segment size (peer's buffer " + peerBuffer + ")");
+                    }
+                }
+            }
+        }
+    }
+
     private void runRebuild(String host, boolean lockFirst) throws Exception {
         InetAddress lo = InetAddress.getByName(host);
         int fam = lo.getAddress().length == 4 ? SockAddr.AF_INET : SockAddr.AF_INET6;
