@@ -11,7 +11,7 @@ public final class Errno {
             EROFS = 30, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39,
             ELOOP = 40, ENODATA = 61, ETIME = 62, EOVERFLOW = 75, EBADFD = 77, ENOTSOCK = 88, EPROTONOSUPPORT = 93, EOPNOTSUPP = 95,
             EAFNOSUPPORT = 97, EADDRINUSE = 98, EADDRNOTAVAIL = 99, ECONNREFUSED = 111, ENOTCONN = 107,
-            EINPROGRESS = 115, ECONNRESET = 104, ETIMEDOUT = 110, ECANCELED = 125;
+            EINPROGRESS = 115, ECONNRESET = 104, ETIMEDOUT = 110, ECANCELED = 125, ENOBUFS = 105;
 
     /**
      * The kernel's own restart codes: what rax holds (negated) in a thread stopped inside an

@@ -14,7 +14,8 @@ import java.util.List;
  *
  * <p>The uffd must be created inside the target (by injection) and taken out with pidfd_getfd;
  * this class takes it from there. The first scan of a freshly registered range reports every
- * populated page.
+ * populated page. Thread-safe: a pre-copy of shared memory scans every task's mappings of an object
+ * from one thread (SharedPreCopy) while each task's own dumper scans its private ones.
  */
 public final class WriteTracker implements AutoCloseable {
     /**
@@ -79,7 +80,7 @@ public final class WriteTracker implements AutoCloseable {
     }
 
     /** Registers [start, end) of the target for write-protect tracking (one VMA or several whole ones). */
-    public void register(long start, long end) {
+    public synchronized void register(long start, long end) {
         reg.clear();
         reg.setLong(0, start);
         reg.setLong(8, end - start);
@@ -92,7 +93,7 @@ public final class WriteTracker implements AutoCloseable {
      * The page ranges of [start, end) written since the last scan, as {start, end} pairs, in
      * address order; they are write-protected again by the same call.
      */
-    public List<long[]> scan(long start, long end) {
+    public synchronized List<long[]> scan(long start, long end) {
         List<long[]> out = new ArrayList<>();
         walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, (s, e, c) -> {
             if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
@@ -109,7 +110,7 @@ public final class WriteTracker implements AutoCloseable {
      * {@link PagemapScan#PAGE_IS_PRESENT} etc.), in address order: one page-table walk where a
      * round needs both what was written and which of it holds a page now.
      */
-    public void scan(long start, long end, long returnMask, PagemapScan.Sink sink) {
+    public synchronized void scan(long start, long end, long returnMask, PagemapScan.Sink sink) {
         walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, returnMask | PAGE_IS_WRITTEN, sink);
     }
 
@@ -119,7 +120,7 @@ public final class WriteTracker implements AutoCloseable {
      * {@link #scan}), in address order, without write-protecting anything: one page-table walk where
      * a frozen round needs both what was written and what is there now.
      */
-    public void categories(long start, long end, long returnMask, PagemapScan.Sink sink) {
+    public synchronized void categories(long start, long end, long returnMask, PagemapScan.Sink sink) {
         walk(start, end, 0, 0, returnMask, sink); // no PM_SCAN_WP_MATCHING: a pure read
     }
 
@@ -169,7 +170,7 @@ public final class WriteTracker implements AutoCloseable {
 
     /** Closing the last reference to the uffd ends tracking; the target's mappings are unregistered by the kernel. */
     @Override
-    public void close() {
+    public synchronized void close() {
         pagemap.close();
         uffd.close();
     }

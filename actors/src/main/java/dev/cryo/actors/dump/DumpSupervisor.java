@@ -304,8 +304,20 @@ public final class DumpSupervisor {
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing);
     }
 
+    /** Pre-copy of the tree's shared memory (one coordinator for all tasks), and each tracked task's tracker. */
+    private dev.cryo.engine.dump.SharedPreCopy shared;
+    private final java.util.Map<Pid, dev.cryo.engine.dump.PreCopyTracker> trackers = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private void closeShared() {
+        if (shared != null) {
+            shared.close();
+        }
+    }
+
     private Behavior<Command> startTracking() {
         timers.startSingleTimer(new Timeout("starting pre-copy"), settings.dump().timeout());
+        // before the walk: a fork after it is heard (its child's mappings are not tracked)
+        shared = dev.cryo.engine.dump.SharedPreCopy.start(n -> ctx.getLog().debug(n));
         for (Pid p : TreeWalker.walk(request.pid())) {
             ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
             ctx.watchWith(t, new TaskStopped(p));
@@ -317,7 +329,9 @@ public final class DumpSupervisor {
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
                         drop(g.pid()); // exited before its tracking started
-                    } else if (!(m.reply() instanceof TaskDumper.Tracking)) {
+                    } else if (m.reply() instanceof TaskDumper.Tracking t) {
+                        trackers.put(t.pid(), t.tracker());
+                    } else {
                         return abort(failureOf(m.reply()));
                     }
                     pending.remove(m.reply().pid());
@@ -338,9 +352,15 @@ public final class DumpSupervisor {
     /** One round over every tracked task; then another, or the freeze when pre-copy stops paying. */
     private Behavior<Command> round(TaskDumper.CollectJob job) {
         pending.addAll(tasks.keySet());
+        java.util.Map<Integer, List<dev.cryo.engine.dump.PageRun>> sharedRuns;
+        try { // every task's mappings of the shared objects scanned before any task copies this round
+            sharedRuns = shared.round(trackers);
+        } catch (RuntimeException e) {
+            return abort("pre-copy of shared memory: " + dev.cryo.actors.Failures.describe(e));
+        }
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
         tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
-                settings.preCopy())));
+                settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()))));
         long[] pages = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -627,6 +647,7 @@ public final class DumpSupervisor {
 
     /** A process that left the tree while it was being seized: its dumper holds nothing of it. */
     private void drop(Pid p) {
+        trackers.remove(p);
         ActorRef<TaskDumper.Command> t = tasks.remove(p);
         zombies.remove(p);
         if (t != null) {
@@ -681,6 +702,16 @@ public final class DumpSupervisor {
             writer.tell(new ImageWriterActor.Push());
         }
         TaskDumper.CollectJob job = collectJob();
+        if (shared != null) { // the frozen round of the shared objects: their carriers send what changed
+            try {
+                shared.freeze(trackers, liveTasks(), job.files().sharedMemory());
+            } catch (RuntimeException e) {
+                return abort("pre-copy of shared memory: " + dev.cryo.actors.Failures.describe(e));
+            } finally {
+                closeShared();
+            }
+            stage("shared memory's last pages found");
+        }
         sockets.netNamespaces(nets); // their sockets are carried, rebuilt in the new namespaces
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
         pending.addAll(tasks.keySet());
@@ -984,6 +1015,7 @@ public final class DumpSupervisor {
     }
 
     private Behavior<Command> abort(String why) {
+        closeShared();
         lowerPriority();
         timers.cancelAll();
         List<String> socketProblems = new ArrayList<>();

@@ -75,10 +75,11 @@ public final class TaskDumper {
      * PreCopySettings#endsAfter) is likely the last before the freeze, so the task's smaps is read
      * beside its copy for the {@link ReadLayout} that would follow (null: never).
      */
+    /** {@code shared}: the pages of the shared objects this task carries, found by SharedPreCopy's scan of the round. */
     public record CopyRound(CollectJob job, ActorRef<Reply> replyTo, boolean layout,
-                            dev.cryo.config.PreCopySettings rounds) implements Command {
+                            dev.cryo.config.PreCopySettings rounds, List<PageRun> shared) implements Command {
         public CopyRound(CollectJob job, ActorRef<Reply> replyTo) {
-            this(job, replyTo, false, null);
+            this(job, replyTo, false, null, List.of());
         }
     }
 
@@ -130,7 +131,8 @@ public final class TaskDumper {
     /** {@code atNanos}: when the task ran again or was sent SIGKILL (System.nanoTime): the end of its frozen time. */
     public record Released(Pid pid, boolean killed, long atNanos) implements Reply {}
 
-    public record Tracking(Pid pid) implements Reply {}
+    /** Its writes are tracked by {@code tracker} (which the shared memory's pre-copy scans too). */
+    public record Tracking(Pid pid, PreCopyTracker tracker) implements Reply {}
 
     public record RoundCopied(Pid pid, long pages) implements Reply {}
 
@@ -252,7 +254,7 @@ public final class TaskDumper {
             } finally {
                 TaskSeizer.release(tracer, pid, seized);
             }
-            m.replyTo().tell(new Tracking(pid));
+            m.replyTo().tell(new Tracking(pid, preCopy));
         } catch (RuntimeException e) {
             m.replyTo().tell(goneOr(failure(logged(e))));
         }
@@ -273,6 +275,10 @@ public final class TaskDumper {
         long s0 = System.nanoTime();
         try {
             runs = preCopy.round();
+            if (!m.shared().isEmpty()) {
+                runs = new java.util.ArrayList<>(runs);
+                runs.addAll(m.shared());
+            }
         } catch (RuntimeException e) {
             m.replyTo().tell(goneOr(failure("pre-copy round: " + logged(e))));
             return Behaviors.same();

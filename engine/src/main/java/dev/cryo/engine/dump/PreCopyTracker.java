@@ -35,8 +35,9 @@ import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
  * round also re-sends pages sent earlier that are now absent (dropped by madvise, say), read as the
  * restored task would see them, and no round after the first skips zero pages.
  *
- * <p>Shared memory is not pre-copied (a write through another process's mapping is not seen by
- * this mm's tracker): it goes in the final round whole, as in a plain dump.
+ * <p>Shared memory is pre-copied for the whole tree by {@link SharedPreCopy}, which scans this task's
+ * mappings of it through this tracker's uffd and hands a carrier its pages; what it cannot track goes
+ * in the final round whole, as in a plain dump.
  */
 public final class PreCopyTracker implements AutoCloseable {
     private static final long PAGE = RemoteTask.PAGE;
@@ -51,6 +52,8 @@ public final class PreCopyTracker implements AutoCloseable {
     /** Walks of a mapping's page tables so far (each a PAGEMAP_SCAN over its range): what a round costs the kernel. */
     private long walks;
     private List<Long> layout = List.of();
+    /** The frozen round's pages of the shared objects this task carries (SharedPreCopy), by address. */
+    private volatile List<PageRun> sharedFinal = List.of();
 
     private PreCopyTracker(Pid pid, WriteTracker tracker) {
         this.pid = pid;
@@ -81,6 +84,24 @@ public final class PreCopyTracker implements AutoCloseable {
 
     public Pid pid() {
         return pid;
+    }
+
+    /** The uffd tracking of this task's mm, for the scans of its shared mappings (SharedPreCopy). */
+    public WriteTracker writes() {
+        return tracker;
+    }
+
+    /**
+     * Addresses where a round sent pages of a shared object that is no longer pre-copied: the frozen round
+     * sends them again as the task now sees them, as it does for its own pages gone since.
+     */
+    public void alsoSent(PageRanges addresses) {
+        sent = sent.union(addresses);
+    }
+
+    /** The frozen round's pages of the shared objects this task carries, found with the tree frozen. */
+    public void sharedFinal(List<PageRun> runs) {
+        sharedFinal = List.copyOf(runs);
     }
 
     public int rounds() {
@@ -271,6 +292,11 @@ public final class PreCopyTracker implements AutoCloseable {
             MapsEntry m = plan.maps().get(i);
             if (!preCopied(v.kind(), m)) {
                 out.addAll(wanted);
+                for (PageRun r : sharedFinal) {
+                    if (r.address() >= m.start() && r.end() <= m.end()) {
+                        out.add(new PageRun(i, r.address(), r.pages(), !m.read(), r.zeroImplicit()));
+                    }
+                }
                 staleOf(out, i, m, wanted);
                 continue;
             }

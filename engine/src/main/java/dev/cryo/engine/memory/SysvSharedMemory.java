@@ -130,6 +130,18 @@ public final class SysvSharedMemory extends MemoryKind {
         return f != null && f.dev() == 0 && (f.mode() & SHM_DEST) != 0;
     }
 
+    /**
+     * The claims key of the pages of the segment {@code m} attaches when they go into the image (marked
+     * for removal, in the host's ipc namespace), else 0: for a pre-copy, which carries such pages alone.
+     */
+    public static long imageKey(Pid pid, MapsEntry m) {
+        if (privateNamespace(pid) != 0) {
+            return 0;
+        }
+        Segment seg = segment(m.inode());
+        return seg != null && (seg.perms() & SHM_DEST) != 0 ? claimKey(m.inode()) : 0;
+    }
+
     /** Claims key of a removed segment's pages: apart from shmem inode numbers, which shmids may equal. */
     private static long claimKey(long shmid) {
         return -1 - shmid;
