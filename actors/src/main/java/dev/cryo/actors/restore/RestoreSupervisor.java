@@ -129,7 +129,7 @@ public final class RestoreSupervisor {
     /** Pids free: the files are checked, then the tree is made. */
     private Behavior<Command> validated() {
         try {
-            RestoreValidator.validateFiles(image, request.inherited());
+            List<String> grown = RestoreValidator.validateFiles(image, request.inherited());
             request.inherited().unused(image.tasks()).forEach(n -> ctx.getLog().warn(
                     "--inherit-fd " + n + ": no fd of the image is that object; the fd is not used"));
             var earlier = dev.cryo.engine.restore.RestoredImages.earlier(image.info());
@@ -137,6 +137,10 @@ public final class RestoreSupervisor {
             locksMadeHere = dev.cryo.engine.restore.HeldConnections.take(image, request.tcpClose(),
                     request.tcpLockElsewhere(), earlier, n -> ctx.getLog().warn(n));
             earlier.ifPresent(e -> ctx.getLog().warn(e.warning()));
+            String appended = dev.cryo.engine.restore.RestoredImages.grownWarning(grown, earlier.isPresent(), image.info());
+            if (appended != null) {
+                ctx.getLog().warn(appended);
+            }
         } catch (RuntimeException e) {
             return refused(e);
         }

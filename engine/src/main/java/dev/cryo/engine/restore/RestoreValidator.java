@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Consumer;
 
 import static dev.cryo.kernel.Fcntl.O_APPEND;
@@ -140,8 +141,13 @@ public final class RestoreValidator {
         validateFiles(image, InheritedFds.NONE);
     }
 
-    /** As above; a file the user hands over in its stead ({@code --inherit-fd}) is not looked for. */
-    public static void validateFiles(ImageContents image, InheritedFds inherited) {
+    /**
+     * As above; a file the user hands over in its stead ({@code --inherit-fd}) is not looked for.
+     * Returns the files open for appending that grew since the dump, e.g. "pid 4242 fd 7:
+     * /var/lib/redis/appendonly.aof grew by 96 bytes".
+     */
+    public static List<String> validateFiles(ImageContents image, InheritedFds inherited) {
+        List<String> grown = new java.util.ArrayList<>();
         var paths = new dev.cryo.engine.namespaces.MountPaths(image.tasks(), image.namespaceImages());
         for (TaskImage t : image.tasks()) {
             int pid = t.pid();
@@ -164,11 +170,27 @@ public final class RestoreValidator {
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f && inherited.of(f) == null) {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
-                        checkFile("pid " + pid + " fd " + fd.fd(), seen(paths, pid, f.file()),
-                                (fd.flags() & O_APPEND) != 0 ? Use.APPENDING : Use.OPEN);
+                        String what = "pid " + pid + " fd " + fd.fd();
+                        FileRef ref = seen(paths, pid, f.file());
+                        boolean appending = (fd.flags() & O_APPEND) != 0;
+                        checkFile(what, ref, appending ? Use.APPENDING : Use.OPEN);
+                        long more = appending && ref != null ? grownBy(ref) : 0;
+                        if (more > 0) {
+                            grown.add(what + ": " + ref.path() + " grew by " + more + " bytes");
+                        }
                     }
                 }
             }
+        }
+        return grown;
+    }
+
+    /** How much longer the file is now than at the dump (it was checked to be there). */
+    private static long grownBy(FileRef ref) {
+        try {
+            return java.nio.file.Files.size(Path.of(ref.path())) - ref.size();
+        } catch (IOException e) {
+            return 0;
         }
     }
 

@@ -10,6 +10,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -40,6 +41,23 @@ public final class RestoredImages {
                     + " randomUUID, Python's random), counters, ids it hands out — and gives the values that restore's"
                     + " tree gave";
         }
+    }
+
+    /**
+     * The warning for files open for appending that grew since the dump ({@code grown}, from the
+     * validator), when another tree went on from this image's memory: an earlier restore's
+     * ({@code restoredBefore}), or the tree the dump left running. Null when there is nothing to say.
+     */
+    public static String grownWarning(List<String> grown, boolean restoredBefore, DumpInfo info) {
+        boolean leftRunning = info != null && info.leftRunning();
+        if (grown.isEmpty() || !restoredBefore && !leftRunning) {
+            return null;
+        }
+        return "files open for appending grew since the dump, by "
+                + (restoredBefore ? "the tree an earlier restore of this image made" : "the tree this dump left running")
+                + " or by others: " + String.join("; ", grown) + ". What that tree appended (a database's append-only"
+                + " log, such as Redis's, a journal) is in the file but not in this tree's memory: the program goes on"
+                + " after it, and reading the file again (a restart) finds both";
     }
 
     public static Optional<Earlier> earlier(DumpInfo info) {

@@ -40,6 +40,17 @@ class RestoredImagesTest {
     }
 
     @Test
+    void grownAppendedFilesAreNamedOnlyWhenAnotherTreeWentOnFromTheSameMemory() {
+        List<String> grown = List.of("pid 7 fd 3: /var/log/x grew by 10 bytes");
+        DumpInfo killed = info("vm", 7, 1), leftRunning = new DumpInfo("1", 1, "vm", "6.1", 7, List.of(7), 832, true);
+        assertNull(RestoredImages.grownWarning(grown, false, killed), "a first restore of a killed tree's image: a log others append to");
+        assertNull(RestoredImages.grownWarning(List.of(), true, killed));
+        assertTrue(RestoredImages.grownWarning(grown, true, killed).contains("an earlier restore of this image made or by"
+                + " others: pid 7 fd 3: /var/log/x grew by 10 bytes"));
+        assertTrue(RestoredImages.grownWarning(grown, false, leftRunning).contains("the tree this dump left running"));
+    }
+
+    @Test
     void aHostNameCannotNameAPathOutsideTheDirectory(@TempDir Path tmp) {
         assertEquals("_.._etc_x-1-2", RestoredImages.key(info("/../etc/x", 1, 2)));
         assertTrue(RestoredImages.earlier(tmp, null).isEmpty());
