@@ -13,7 +13,10 @@
  * SIGRTMIN+3 with a value of its own (mq_notify, SIGEV_SIGNAL), and queue M with a registration that
  * sends nothing (SIGEV_NONE). On SIGUSR2 checks that no notification came meanwhile (a dump reads the
  * value by firing it), that both registrations are there (reading a queue's fd shows them), and that a
- * message sent to N brings the signal with SI_MESGQ and the value, once. Prints PASS or FAIL: reason.
+ * message sent to N brings the signal with SI_MESGQ and the value, once. With "thread": queue T with a
+ * registration that runs a function in a new thread (SIGEV_THREAD, glibc's netlink socket and helper
+ * thread); on SIGUSR2, the registration is there and a message sent to T runs the function with the
+ * value, once. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -150,11 +153,48 @@ static int notify(void) {
     return 0;
 }
 
+static volatile sig_atomic_t ran;
+static void *volatile ran_value;
+
+static void on_thread(union sigval v) {
+    ran_value = v.sival_ptr;
+    ran++;
+}
+
+static int thread(void) {
+    char t[64];
+    snprintf(t, sizeof t, "/cryo-mq-t%d", getpid());
+    struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 64 };
+    mq_unlink(t);
+    mqd_t q = mq_open(t, O_RDWR | O_CREAT | O_NONBLOCK, 0600, &attr);
+    if (q < 0) fail("mq_open");
+    struct sigevent by_thread = { .sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_thread };
+    by_thread.sigev_value.sival_ptr = NOTIFY_VALUE;
+    if (mq_notify(q, &by_thread)) fail("mq_notify");
+    printf("ready\n");
+    while (!check) pause();
+
+    if (ran) fail("the notification's function ran before any message");
+    expect_registration(q, SIGEV_THREAD, 0, getpid(), "T");
+    if (mq_send(q, "x", 1, 0)) fail("mq_send to T");
+    for (int i = 0; i < 5000 && !ran; i++) usleep(1000);
+    usleep(20000); /* a second run would come as soon */
+    if (ran != 1 || ran_value != NOTIFY_VALUE) {
+        char why[128];
+        snprintf(why, sizeof why, "the notification's function ran %d times, the last with value %p", ran, ran_value);
+        fail(why);
+    }
+    if (mq_unlink(t)) fail("mq_unlink");
+    printf("PASS\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (argc > 1 && !strcmp(argv[1], "removed")) return removed();
     if (argc > 1 && !strcmp(argv[1], "notify")) return notify();
+    if (argc > 1 && !strcmp(argv[1], "thread")) return thread();
     char a[64], b[64];
     snprintf(a, sizeof a, "/cryo-mq-a%d", getpid());
     snprintf(b, sizeof b, "/cryo-mq-b%d", getpid());

@@ -167,6 +167,17 @@ class FileKindsTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue", "notify"));
     }
 
+    /**
+     * A notification that runs a function in a new thread (SIGEV_THREAD: glibc registers a netlink socket of
+     * the process and a cookie, which the kernel sends it, and its helper thread reads) was refused; the dump
+     * reads the socket and the cookie by firing it, and the restored process runs its function with its value
+     * on the next message (mqueue.c thread).
+     */
+    @Test
+    void aQueueNotificationByAThreadComesBack() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "mqueue", "thread"));
+    }
+
     /** Firing the notification to read its value leaves a tree the dump lets run on as it was: registered, no signal. */
     @Test
     void aDumpLeavingTheTreeRunningLeavesItsQueueNotificationsAsTheyWere() throws Exception {

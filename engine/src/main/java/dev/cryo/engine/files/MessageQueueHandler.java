@@ -38,13 +38,13 @@ import java.util.regex.Pattern;
  *
  * <p>A notification (mq_notify) the holder registered goes when the holder closes its fd (the kill):
  * it is carried — SIGEV_NONE as it is, SIGEV_SIGNAL with its signal and the value the program gave,
- * which the kernel shows only in the signal it sends ({@link MessageQueueNotification}) — and the
- * restored task registers it again once its fds are in place ({@code MessageQueueNotifications}).
+ * SIGEV_THREAD with glibc's netlink socket and cookie, which the kernel shows only in what it sends
+ * ({@link MessageQueueNotification}) — and the restored task registers it again once its fds are in
+ * place ({@code MessageQueueNotifications}).
  *
  * <p>Refused by name: a queue of another ipc namespace (the tree's own is refused with its namespace),
- * a notification by a thread (SIGEV_THREAD: glibc's netlink socket and cookie), one by a signal
- * while the queue holds messages (it cannot be fired to be read), and a removed queue held through
- * another open file, or with a notification registered by anyone.
+ * a notification registered while the queue holds messages (it cannot be fired to be read), and a
+ * removed queue held through another open file, or with a notification registered by anyone.
  */
 public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.MessageQueue> {
     public static final int TAG = 900, RECORD_ID = 2330;
@@ -64,16 +64,33 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     }
 
     /**
-     * The holder's registration for the queue's notification: {@code how} is sigev_notify (SIGEV_NONE or
-     * SIGEV_SIGNAL), with the signal and the program's value (null until read: {@link MessageQueueNotification}).
+     * The holder's registration for the queue's notification: {@code how} is sigev_notify (SIGEV_NONE,
+     * SIGEV_SIGNAL or SIGEV_THREAD), with the signal and the program's value (null until read:
+     * {@link MessageQueueNotification}); by a thread, the kernel's own form, which glibc's mq_notify makes: in
+     * {@code signal} the fd of the netlink socket the kernel sends {@code cookie} (its 32 bytes) to.
      */
-    public record Notification(int how, int signal, Long value) {
-        public static final int SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2;
+    public record Notification(int how, int signal, Long value, byte[] cookie) {
+        public static final int SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2, COOKIE = 32;
+
+        public Notification(int how, int signal, Long value) {
+            this(how, signal, value, null);
+        }
 
         /** struct sigevent as mq_notify takes it: value, signal, sigev_notify, then zeros. */
         public byte[] sigevent() {
             return java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN)
                     .putLong(0, value == null ? 0 : value).putInt(8, signal).putInt(12, how).array();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Notification n && how == n.how && signal == n.signal
+                    && java.util.Objects.equals(value, n.value) && java.util.Arrays.equals(cookie, n.cookie);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(how, signal, value) * 31 + java.util.Arrays.hashCode(cookie);
         }
     }
 
@@ -87,18 +104,22 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     /** Messages a removed queue may carry, together: more is refused (a queue holds 16 MiB at most by default limits). */
     static final int MESSAGE_BYTES = 16 << 20;
 
-    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 3, (out, q) -> {
+    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 4, (out, q) -> {
         ModelFields.writeText(out, q.name(), ModelLimits.PATH, "MessageQueue.name");
         out.writeLong(q.ino());
         Notification n = q.notification();
         out.writeBoolean(n != null);
         if (n != null) {
-            if (n.how() == Notification.SIGEV_SIGNAL && n.value() == null) {
+            if (n.how() != Notification.SIGEV_NONE && n.value() == null) {
                 throw new IllegalStateException("MessageQueue " + q.name() + ": the notification's value was not read");
             }
             out.writeVarInt(n.how(), true);
             out.writeVarInt(n.signal(), true);
             out.writeLong(n.value() == null ? 0 : n.value());
+            out.writeBoolean(n.cookie() != null);
+            if (n.cookie() != null) {
+                ModelFields.writeBytes(out, n.cookie(), Notification.COOKIE, "MessageQueue.cookie");
+            }
         }
         Removed r = q.removed();
         out.writeBoolean(r != null);
@@ -116,9 +137,13 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         long ino = in.readLong();
         Notification n = null;
         if (version >= 3 && in.readBoolean()) {
-            n = new Notification(in.readVarInt(true), in.readVarInt(true), in.readLong());
-            if ((n.how() != Notification.SIGEV_SIGNAL && n.how() != Notification.SIGEV_NONE) || n.signal() < 0
-                    || n.signal() > 64) {
+            n = new Notification(in.readVarInt(true), in.readVarInt(true), in.readLong(),
+                    version >= 4 && in.readBoolean() ? ModelFields.readBytes(in, Notification.COOKIE, "MessageQueue.cookie")
+                            : null);
+            boolean thread = n.how() == Notification.SIGEV_THREAD;
+            if ((n.how() != Notification.SIGEV_SIGNAL && n.how() != Notification.SIGEV_NONE && !thread)
+                    || n.signal() < 0 || (!thread && n.signal() > 64) || thread != (n.cookie() != null)
+                    || (thread && n.cookie().length != Notification.COOKIE)) {
                 throw new com.esotericsoftware.kryo.KryoException("MessageQueue: notification " + n.how() + " by signal "
                         + n.signal());
             }
@@ -213,14 +238,15 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         if (how == Notification.SIGEV_NONE) {
             return new Notification(how, 0, 0L);
         }
-        if (how != Notification.SIGEV_SIGNAL) {
-            throw new DumpException(what + ": the process registered for its notification (mq_notify) by a thread"
-                    + " (SIGEV_THREAD: glibc's netlink socket and cookie), which would go with the killed fd; not supported");
+        if (how != Notification.SIGEV_SIGNAL && how != Notification.SIGEV_THREAD) {
+            throw new DumpException(what + ": the process registered for its notification (mq_notify) in a way cryo"
+                    + " does not know (sigev_notify " + how + "); not supported");
         }
+        String by = how == Notification.SIGEV_THREAD ? "by a thread (SIGEV_THREAD)" : "by signal " + signal;
         long held = MessageQueues.attr(own).curMsgs();
         if (held != 0) {
-            throw new DumpException(what + ": the process registered for its notification (mq_notify) by signal " + signal
-                    + " while the queue holds " + held + " messages: the value it gave shows only in the signal a message"
+            throw new DumpException(what + ": the process registered for its notification (mq_notify) " + by
+                    + " while the queue holds " + held + " messages: the value it gave shows only in what a message"
                     + " to the empty queue sends, and the registration would go with the killed fd; not supported");
         }
         return new Notification(how, signal, null);
@@ -388,8 +414,11 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         m.put("ino", q.ino());
         Notification n = q.notification();
         if (n != null) {
-            m.put("notification", n.how() == Notification.SIGEV_NONE ? "none (SIGEV_NONE)"
-                    : "signal " + n.signal() + " with value 0x" + Long.toHexString(n.value() == null ? 0 : n.value()));
+            m.put("notification", switch (n.how()) {
+                case Notification.SIGEV_NONE -> "none (SIGEV_NONE)";
+                case Notification.SIGEV_THREAD -> "a thread (SIGEV_THREAD) through the netlink socket of fd " + n.signal();
+                default -> "signal " + n.signal() + " with value 0x" + Long.toHexString(n.value() == null ? 0 : n.value());
+            });
         }
         Removed r = q.removed();
         if (r != null) {

@@ -46,6 +46,8 @@ public final class MessageQueueNotification {
                     n = null; // registered once per queue: the first fd carries it
                 } else if (n.how() == MessageQueueHandler.Notification.SIGEV_SIGNAL) {
                     n = new MessageQueueHandler.Notification(n.how(), n.signal(), value(remote, fd.fd(), q));
+                } else if (n.how() == MessageQueueHandler.Notification.SIGEV_THREAD) {
+                    n = cookie(remote, fd.fd(), q, fds);
                 }
                 out.add(new FdImage(fd.fd(), fd.flags(), fd.position(), q.withNotification(n), fd.owner()));
             } else {
@@ -114,6 +116,49 @@ public final class MessageQueueNotification {
             inj.call("mq_notify(fd " + fd + ", signal " + signal + ") again", SyscallNr.MQ_NOTIFY, fd, at + SIGEVENT);
             return value;
         }
+    }
+
+    private static final int MSG_PEEK = 2, MSG_DONTWAIT = 0x40, NOTIFY_WOKENUP = 1;
+
+    /**
+     * A notification by a thread (SIGEV_THREAD) as glibc registers it: the kernel sends a 32-byte cookie to a
+     * netlink socket of the task, whose helper thread reads it. Which socket and what cookie show only in
+     * what firing it sends: the task's netlink socket that holds a 32-byte message flagged as woken up, taken
+     * out with an injected recvfrom. The task registers again with them.
+     */
+    private static MessageQueueHandler.Notification cookie(RemoteTask remote, int fd, MessageQueueHandler.MessageQueue q,
+                                                           List<FdImage> fds) {
+        Pid pid = remote.pid();
+        String what = "pid " + pid + " fd " + fd + ": POSIX message queue " + q.name() + ": its notification (mq_notify)"
+                + " by a thread (SIGEV_THREAD)";
+        fire(what, pid, fd);
+        long at = remote.scratch();
+        int cookie = MessageQueueHandler.Notification.COOKIE;
+        try (Injector inj = remote.injector(pid.value())) {
+            for (FdImage f : fds) {
+                boolean netlink = f.desc() instanceof NetlinkSocketHandler.NetlinkSocket
+                        || (f.desc() instanceof SharedFdHandler.SharedFd s && s.ownerTag() == NetlinkSocketHandler.TAG);
+                if (!netlink || inj.raw(SyscallNr.RECVFROM, f.fd(), at, cookie + 1, MSG_PEEK | MSG_DONTWAIT, 0, 0) != cookie
+                        || Sys.read(pid, at + cookie - 1, 1)[0] != NOTIFY_WOKENUP) {
+                    continue;
+                }
+                inj.call("recvfrom(fd " + f.fd() + ", the notification's cookie)", SyscallNr.RECVFROM, f.fd(), at, cookie,
+                        MSG_DONTWAIT, 0, 0);
+                byte[] data = Sys.read(pid, at, cookie);
+                data[cookie - 1] = 0; // as registered: the kernel marks it woken up as it sends it
+                MessageQueueHandler.Notification again = new MessageQueueHandler.Notification(
+                        MessageQueueHandler.Notification.SIGEV_THREAD, f.fd(), 0L, data);
+                Sys.write(pid, at, data);
+                byte[] ev = again.sigevent();
+                java.nio.ByteBuffer.wrap(ev).order(ByteOrder.LITTLE_ENDIAN).putLong(0, at); // the cookie's address
+                Sys.write(pid, at + SIGEVENT, ev);
+                inj.call("mq_notify(fd " + fd + ", a thread through fd " + f.fd() + ") again", SyscallNr.MQ_NOTIFY, fd,
+                        at + SIGEVENT);
+                return again;
+            }
+        }
+        throw new DumpException(what + ": firing it to read its cookie left no such message in a netlink socket of the"
+                + " task (its socket is another process's, or a message of another process came first); not supported");
     }
 
     /** Sends a message to the empty queue, which fires the notification, and takes it back. */

@@ -19,8 +19,12 @@ public final class MessageQueueNotifications implements StateStage {
     public void run(TaskContext t) {
         for (FdImage fd : t.task().fds()) {
             if (fd.desc() instanceof MessageQueueHandler.MessageQueue q && q.notification() != null) {
-                t.call("mq_notify(fd " + fd.fd() + ", " + q.name() + ")", SyscallNr.MQ_NOTIFY, fd.fd(),
-                        t.put(q.notification().sigevent()));
+                MessageQueueHandler.Notification n = q.notification();
+                byte[] ev = n.sigevent();
+                if (n.cookie() != null) { // by a thread: the kernel copies the cookie it points to, put past the sigevent
+                    java.nio.ByteBuffer.wrap(ev).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, t.put(ev.length, n.cookie()));
+                }
+                t.call("mq_notify(fd " + fd.fd() + ", " + q.name() + ")", SyscallNr.MQ_NOTIFY, fd.fd(), t.put(0, ev));
             }
         }
     }
