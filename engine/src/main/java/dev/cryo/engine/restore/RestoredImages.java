@@ -38,8 +38,8 @@ public final class RestoredImages {
             return "this image was restored before on this host (at " + at() + ", root pid " + rootPid + "): its tree"
                     + " starts again from the same memory, so what it keeps there to be unique comes back as it was"
                     + " then — random generators seeded once (OpenSSL's, Node.js's crypto.randomBytes and"
-                    + " randomUUID, Python's random), counters, ids it hands out — and gives the values that restore's"
-                    + " tree gave";
+                    + " randomUUID, Tomcat's session ids, Python's random), counters, ids it hands out — and gives the"
+                    + " values that restore's tree gave";
         }
     }
 
