@@ -156,19 +156,19 @@ public final class SharedPreCopy implements AutoCloseable {
         inTreeFds(now.keySet(), now).values().forEach(inside::addAll);
         for (Map.Entry<Long, List<Window>> e : now.entrySet()) {
             if (outside.contains(e.getKey()) || inside.contains(e.getKey())) {
-                log.accept("shared memory object " + e.getKey() + " is " + (inside.contains(e.getKey())
+                log.accept("shared memory " + name(e.getKey()) + " is " + (inside.contains(e.getKey())
                         ? "held open by a task of the tree (a write(2) is not tracked)" : "held or mapped outside the tree")
                         + ": it goes whole into the frozen round");
                 continue;
             }
             Window carrier = carrierOf(e.getValue());
             if (carrier == null) {
-                log.accept("shared memory object " + e.getKey() + ": no mapping shows every page the tree maps of it: it"
+                log.accept("shared memory " + name(e.getKey()) + ": no mapping shows every page the tree maps of it: it"
                         + " goes whole into the frozen round");
                 continue;
             }
             objects.put(e.getKey(), new Shared(e.getKey(), carrier));
-            log.accept("shared memory object " + e.getKey() + " is pre-copied, carried by pid " + carrier.pid() + " at 0x"
+            log.accept("shared memory " + name(e.getKey()) + " is pre-copied, carried by pid " + carrier.pid() + " at 0x"
                     + Long.toHexString(carrier.start()));
         }
     }
@@ -203,7 +203,7 @@ public final class SharedPreCopy implements AutoCloseable {
             }
             if (why != null) {
                 s.abandoned = why;
-                log.accept("shared memory object " + s.key + " is no longer pre-copied (" + why + "): it goes whole into"
+                log.accept("shared memory " + name(s.key) + " is no longer pre-copied (" + why + "): it goes whole into"
                         + " the frozen round");
                 continue;
             }
@@ -225,12 +225,12 @@ public final class SharedPreCopy implements AutoCloseable {
             s.armed = Set.copyOf(ws);
             PageRanges all = new PageRanges.Builder().add(s.carrier.firstPage(), s.carrier.endPage()).build();
             if (whole != null && !s.sent.isEmpty()) {
-                log.accept("shared memory object " + s.key + ": every page counts as written (" + whole + ")");
+                log.accept("shared memory " + name(s.key) + ": every page counts as written (" + whole + ")");
             }
             dirty.put(s, whole != null ? all : written.build().intersect(all));
         }
         Map<Integer, List<PageRun>> out = new HashMap<>();
-        dirty.forEach((s, pages) -> log.accept("shared memory object " + s.key + ": " + pages.length() + " pages written"));
+        dirty.forEach((s, pages) -> log.accept("shared memory " + name(s.key) + ": " + pages.length() + " pages written"));
         dirty.forEach((s, pages) -> {
             if (!pages.isEmpty()) {
                 out.computeIfAbsent(s.carrier.pid(), k -> new ArrayList<>()).addAll(copies(s, pages));
@@ -307,6 +307,12 @@ public final class SharedPreCopy implements AutoCloseable {
 
     /** The device of each object seen (st_dev): an inode number is unique only on its device. */
     private final Map<Long, Long> devices = new HashMap<>();
+    /** What the log calls each object: its path in the maps and its inode (a SysV segment's shmid). */
+    private final Map<Long, String> names = new HashMap<>();
+
+    private String name(long key) {
+        return names.getOrDefault(key, Long.toString(key));
+    }
 
     /** The tasks' mappings of shared objects whose pages go into the image, by object key (as the claims key them). */
     private Map<Long, List<Window>> windows(Collection<Pid> pids) {
@@ -322,6 +328,7 @@ public final class SharedPreCopy implements AutoCloseable {
                 long key = keyOf(p, m);
                 if (key != 0 && !hugetlb(p, m)) { // hugetlb memory: frozen whole, as before
                     devices.put(key, dev(m.devMajor(), m.devMinor()));
+                    names.putIfAbsent(key, m.path() + " (inode " + m.inode() + ")");
                     out.computeIfAbsent(key, k -> new ArrayList<>()).add(new Window(p.value(), m.start(), m.end(), m.offset()));
                 }
             }
