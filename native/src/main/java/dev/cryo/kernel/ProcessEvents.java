@@ -18,7 +18,7 @@ import java.util.Set;
  */
 public final class ProcessEvents implements AutoCloseable {
     private static final int NETLINK_CONNECTOR = 11, CN_IDX_PROC = 1, CN_VAL_PROC = 1;
-    private static final int PROC_CN_MCAST_LISTEN = 1, PROC_EVENT_FORK = 1;
+    private static final int PROC_CN_MCAST_LISTEN = 1, PROC_CN_MCAST_IGNORE = 2, PROC_EVENT_FORK = 1;
     private static final int NLMSG_HDR = 16, CN_MSG_HDR = 20, NLMSG_DONE = 3;
     private static final int RCVBUF = 8 << 20;
 
@@ -45,16 +45,21 @@ public final class ProcessEvents implements AutoCloseable {
         try {
             Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_RCVBUFFORCE, RCVBUF);
             Sockets.bind(s, SockAddr.netlink(0, CN_IDX_PROC));
-            ByteBuffer b = ByteBuffer.allocate(NLMSG_HDR + CN_MSG_HDR + 4).order(ByteOrder.nativeOrder());
-            b.putInt(b.capacity()).putShort((short) NLMSG_DONE).putShort((short) 0).putInt(0).putInt(0);
-            b.putInt(CN_IDX_PROC).putInt(CN_VAL_PROC).putInt(0).putInt(0).putShort((short) 4).putShort((short) 0);
-            b.putInt(PROC_CN_MCAST_LISTEN);
-            Sockets.send(s, b.array(), 0);
+            Sockets.send(s, control(PROC_CN_MCAST_LISTEN), 0);
             return new ProcessEvents(s);
         } catch (KernelException e) {
             s.close();
             return null;
         }
+    }
+
+    /** A request to the connector: listen, or ignore again (the kernel counts its listeners). */
+    private static byte[] control(int op) {
+        ByteBuffer b = ByteBuffer.allocate(NLMSG_HDR + CN_MSG_HDR + 4).order(ByteOrder.nativeOrder());
+        b.putInt(b.capacity()).putShort((short) NLMSG_DONE).putShort((short) 0).putInt(0).putInt(0);
+        b.putInt(CN_IDX_PROC).putInt(CN_VAL_PROC).putInt(0).putInt(0).putShort((short) 4).putShort((short) 0);
+        b.putInt(op);
+        return b.array();
     }
 
     private static boolean inInitialPidNamespace() {
@@ -110,6 +115,11 @@ public final class ProcessEvents implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            Sockets.send(socket, control(PROC_CN_MCAST_IGNORE), 0);
+        } catch (KernelException e) {
+            // the count is the kernel's bookkeeping only: closing is what matters
+        }
         socket.close();
     }
 }
