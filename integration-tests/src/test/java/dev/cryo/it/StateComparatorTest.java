@@ -66,6 +66,42 @@ class StateComparatorTest {
         }
     }
 
+    /**
+     * What only the task's own syscalls show (TaskProbe, read by seizing it for a moment): a signal
+     * handler, an alternate signal stack, the parent-death signal and the child-subreaper flag set
+     * after a first reading are differences; two readings of a task left alone are not, and the task
+     * is not traced after them.
+     */
+    @Test
+    void handlersAlternateStacksAndPrctlSwitchesAreDifferences() throws Exception {
+        Path out = tmp.resolve("probe.out");
+        String py = "import ctypes, faulthandler, signal, sys, time\n"
+                + "def change(*a):\n    signal.signal(signal.SIGUSR2, lambda *b: None)\n    faulthandler.enable()\n"
+                + "    libc = ctypes.CDLL(None)\n    libc.prctl(1, 15)\n    libc.prctl(36, 1)\n    print('changed', flush=True)\n"
+                + "signal.signal(signal.SIGUSR1, change)\nprint('ready', flush=True)\nwhile True:\n    time.sleep(1)\n";
+        try (DetachedProcess p = DetachedProcess.start(out, "python3", "-c", py)) {
+            p.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            int pid = p.pid().value();
+            java.util.Map<String, java.util.Map<String, String>> a = TaskProbe.read(pid);
+            assertEquals("0", a.get("pid " + pid).get("probe prctl CHILD_SUBREAPER"), a.toString());
+            StateComparator.Snapshot empty = new StateComparator.Snapshot(pid, new java.util.LinkedHashMap<>(
+                    java.util.Map.of("pid " + pid, new java.util.TreeMap<>(), "pid " + pid + " tid " + pid, new java.util.TreeMap<>())));
+            java.util.Map<String, java.util.Map<String, String>> again = TaskProbe.read(pid);
+            assertEquals(java.util.List.of(), StateComparator.diff(TaskProbe.with(empty, a, again),
+                    TaskProbe.with(empty, again, a), java.util.List.of()));
+            assertTrue(java.nio.file.Files.readString(Path.of("/proc/" + pid + "/status")).contains("TracerPid:\t0\n"));
+            dev.cryo.kernel.Sys.kill(p.pid(), 10);
+            p.awaitOutput("changed", java.time.Duration.ofSeconds(30));
+            java.util.Map<String, java.util.Map<String, String>> b = TaskProbe.read(pid);
+            String diffs = String.join("\n", StateComparator.diff(TaskProbe.with(empty, a, b), TaskProbe.with(empty, b, a),
+                    java.util.List.of()));
+            for (String item : new String[] {"probe sigaction 12: dumped (absent)", "probe sigaltstack: dumped 'disabled'",
+                    "probe prctl PDEATHSIG: dumped '0', restored '15'", "probe prctl CHILD_SUBREAPER: dumped '0', restored '1'"}) {
+                assertTrue(diffs.contains(item), item + " in:\n" + diffs);
+            }
+        }
+    }
+
     private static String sysCall(int pid) {
         try {
             return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/syscall")).split(" ", 2)[0].strip();

@@ -22,6 +22,8 @@ public final class Prctl {
 
     /** Memory-deny-write-execute of the mm (Linux 6.3+): PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2. */
     public static final int PR_SET_MDWE = 65, PR_GET_MDWE = 66;
+    /** Read back by the tests' state comparator: keep-capabilities, THP off for the mm, I/O flusher. */
+    public static final int PR_GET_KEEPCAPS = 7, PR_GET_THP_DISABLE = 42, PR_GET_IO_FLUSHER = 58;
     /** KSM for the whole address space, present and future mappings (Linux 6.4+). */
     public static final int PR_SET_MEMORY_MERGE = 67, PR_GET_MEMORY_MERGE = 68;
 

@@ -28,9 +28,10 @@ public final class CredentialResetFlags implements StateStage {
     public void run(TaskContext t) {
         SecurityImage s = t.task().security();
         t.later("prctl(PR_SET_DUMPABLE, " + s.dumpable() + ")", SyscallNr.PRCTL, Prctl.PR_SET_DUMPABLE, s.dumpable());
-        if (s.childSubreaper()) {
-            t.later("prctl(PR_SET_CHILD_SUBREAPER)", SyscallNr.PRCTL, Prctl.PR_SET_CHILD_SUBREAPER, 1);
-        }
+        // 0 too: a task whose children the restore passed through a zombie or a helper of their session
+        // or group was a subreaper until then (StubAdoption), and stayed one
+        int subreaper = s.childSubreaper() ? 1 : 0;
+        t.later("prctl(PR_SET_CHILD_SUBREAPER, " + subreaper + ")", SyscallNr.PRCTL, Prctl.PR_SET_CHILD_SUBREAPER, subreaper);
         for (ThreadImage th : t.task().threads()) {
             boolean main = th.tid() == t.pid().value();
             if (main && (th.pdeathSignal() != 0 || t.prepared() != null)) {

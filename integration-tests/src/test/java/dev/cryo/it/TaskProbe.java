@@ -1,0 +1,281 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Errno;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Prctl;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
+import dev.cryo.kernel.ptrace.Injector;
+import dev.cryo.kernel.ptrace.Ptrace;
+import dev.cryo.kernel.ptrace.Registers;
+import dev.cryo.kernel.ptrace.RseqConfig;
+import dev.cryo.kernel.ptrace.SyscallGadget;
+import dev.cryo.kernel.ptrace.Tracer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The state a task's own syscalls alone show, for the {@link StateComparator}: each caught or
+ * ignored signal's handler, flags, restorer and mask, each thread's alternate signal stack, the prctl switches
+ * {@code /proc} does not show (child subreaper, parent-death signal, dumpable, keep-capabilities,
+ * securebits, THP off, memory-deny-write-execute, TSC and cpuid faulting, I/O flusher, machine-check
+ * kill policy), the rseq registration, the seccomp filters' programs and flags, syscall user dispatch
+ * and the thread pointer (fs/gs base). Read from this JVM thread by seizing each thread for a moment
+ * (PTRACE_SEIZE + INTERRUPT, seccomp suspended), running the getters in it and letting it go: an
+ * interrupted syscall restarts as after any stop, the few bytes below its red zone used for the
+ * answers are put back, signals arriving meanwhile are queued again, and a wait the stop failed
+ * with EINTR (epoll_wait, semop, sigtimedwait: signal(7)) is run again. So it runs on a tree that
+ * runs (before the dump, after the restore), never while cryo traces it; threads stopped, in
+ * uninterruptible sleep or traced by someone else are left out, the same way both times.
+ */
+final class TaskProbe {
+    private TaskProbe() {}
+
+    private static final long STOP_WAIT_NANOS = 5_000_000_000L;
+    /** Below the x86-64 red zone (128 bytes) the thread's code may use without moving rsp. */
+    private static final int SCRATCH_BELOW_RSP = 512, SCRATCH = 64;
+    private static final int SIGNALS = 64, SIGACTION_SIZE = 32, STACK_T_SIZE = 24;
+    /** The mark of a scope whose getters ran (not skipped for rseq or syscall user dispatch). */
+    private static final String INJECTED = "probe getters ran";
+
+    /** Waits a mere stop fails with EINTR (signal(7)), without a signal handler running. */
+    private static final java.util.Set<Integer> EINTR_WHEN_STOPPED = java.util.Set.of(SyscallNr.SEMOP,
+            SyscallNr.SEMTIMEDOP, SyscallNr.EPOLL_WAIT, SyscallNr.EPOLL_PWAIT, SyscallNr.EPOLL_PWAIT2,
+            SyscallNr.RT_SIGTIMEDWAIT);
+
+    /** Items per scope ("pid P", "pid P tid T") of the tree rooted at {@code root}, to merge into a snapshot. */
+    static Map<String, Map<String, String>> read(int root) throws Exception {
+        Map<String, Map<String, String>> out = new LinkedHashMap<>();
+        Tracer tracer = new Tracer(); // this thread is the tracer of every seize below
+        try (tracer) {
+            for (int pid : StateComparator.tree(root)) {
+                boolean processDone = false;
+                for (int tid : threads(pid)) {
+                    if (!probeable(pid, tid)) {
+                        continue;
+                    }
+                    Map<String, String> thread = out.computeIfAbsent("pid " + pid + " tid " + tid, k -> new TreeMap<>());
+                    Map<String, String> process = processDone ? null : out.computeIfAbsent("pid " + pid, k -> new TreeMap<>());
+                    if (probe(tracer, pid, tid, thread, process)) {
+                        processDone = true;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code s} with the items {@code probed} read that the {@code other} reading has too (a thread
+     * asleep in a stop or in uninterruptible sleep once, stopped inside an rseq critical section, or
+     * born or gone since, is compared without them).
+     */
+    static StateComparator.Snapshot with(StateComparator.Snapshot s, Map<String, Map<String, String>> probed,
+                                         Map<String, Map<String, String>> other) {
+        Map<String, Map<String, String>> scopes = new LinkedHashMap<>();
+        s.scopes().forEach((k, v) -> scopes.put(k, new TreeMap<>(v)));
+        probed.forEach((scope, items) -> {
+            Map<String, String> theirs = other.get(scope);
+            if (theirs != null && scopes.containsKey(scope)) {
+                // both readings ran the getters: an item one of them lacks is a difference
+                boolean alike = INJECTED.equals(items.get(INJECTED)) == INJECTED.equals(theirs.get(INJECTED));
+                items.forEach((k, v) -> {
+                    if (alike || theirs.containsKey(k)) {
+                        scopes.get(scope).put(k, v);
+                    }
+                });
+            }
+        });
+        return new StateComparator.Snapshot(s.root(), scopes);
+    }
+
+    /** Seizes {@code tid}, reads its state (and its process's into {@code process} if not null), lets it go. */
+    private static boolean probe(Tracer tracer, int pid, int tid, Map<String, String> thread, Map<String, String> process) {
+        try {
+            tracer.seizeAndInterrupt(tid, Ptrace.O_SUSPEND_SECCOMP);
+        } catch (RuntimeException goneOrTraced) {
+            return false;
+        }
+        try {
+            tracer.waitForStop(tid, STOP_WAIT_NANOS);
+        } catch (RuntimeException e) {
+            return false; // left seized: the tracer's close lets it go once it stops
+        }
+        try {
+            Registers regs = tracer.getRegisters(tid);
+            if (EINTR_WHEN_STOPPED.contains((int) regs.origRax()) && regs.rax() == -Errno.EINTR) {
+                // the stop failed its wait with EINTR (signal(7)): it runs the syscall again instead
+                regs = regs.with(Registers.RIP, regs.rip() - 2).with(Registers.RAX, regs.origRax());
+                tracer.setRegisters(tid, regs);
+            }
+            thread.put("probe fs_base", Long.toHexString(regs.get(Registers.FS_BASE)));
+            thread.put("probe gs_base", Long.toHexString(regs.get(Registers.GS_BASE)));
+            RseqConfig rseq = tracer.getRseq(tid);
+            thread.put("probe rseq", rseq.registered()
+                    ? Long.toHexString(rseq.address()) + " size " + rseq.size() + " sig " + Integer.toHexString(rseq.signature())
+                    : "none");
+            long[] sud = tracer.getSyscallUserDispatch(tid);
+            thread.put("probe syscall user dispatch", sud[0] == 0 ? "off"
+                    : "mode " + sud[0] + " selector " + Long.toHexString(sud[1]) + " range " + Long.toHexString(sud[2]) + "+" + sud[3]);
+            readSeccomp(tracer, tid, thread);
+            // with syscall user dispatch on, an injected syscall outside its range would trap; in an rseq
+            // critical section, its return would clear rseq_cs and the section would not abort
+            if (sud[0] == 0 && !insideCriticalSection(pid, rseq, regs.rip())) {
+                inject(tracer, pid, tid, regs, thread, process);
+            } else {
+                return false;
+            }
+            return process != null;
+        } finally {
+            tracer.detach(pid, tid);
+        }
+    }
+
+    /** Whether {@code rip} is inside the rseq critical section the thread's rseq area names. */
+    private static boolean insideCriticalSection(int pid, RseqConfig rseq, long rip) {
+        if (!rseq.registered()) {
+            return false;
+        }
+        Pid p = Pid.of(pid);
+        long cs = ByteBuffer.wrap(Sys.read(p, rseq.address() + RseqConfig.CS_POINTER_OFFSET, 8))
+                .order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (cs == 0) {
+            return false;
+        }
+        ByteBuffer c = ByteBuffer.wrap(Sys.read(p, cs, RseqConfig.CriticalSection.SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+        long start = c.getLong(8), length = c.getLong(16);
+        return Long.compareUnsigned(rip - start, length) < 0;
+    }
+
+    private static void readSeccomp(Tracer tracer, int tid, Map<String, String> into) {
+        for (int i = 0; ; i++) {
+            byte[] filter;
+            try {
+                filter = tracer.seccompFilter(tid, i);
+            } catch (RuntimeException none) { // EINVAL: no filter mode
+                return;
+            }
+            if (filter == null) {
+                return;
+            }
+            into.put("probe seccomp filter " + i, HexFormat.of().formatHex(sha256(filter), 0, 12)
+                    + " (" + filter.length / 8 + " insns) flags " + tracer.seccompFilterFlags(tid, i));
+        }
+    }
+
+    private static void inject(Tracer tracer, int pid, int tid, Registers regs, Map<String, String> thread,
+                               Map<String, String> process) {
+        Pid p = Pid.of(pid);
+        long scratch = (regs.rsp() - SCRATCH_BELOW_RSP) & ~15L;
+        byte[] kept = Sys.read(p, scratch, SCRATCH);
+        try (Injector in = new Injector(tracer, p, tid, SyscallGadget.inVdso(p))) {
+            thread.put(INJECTED, INJECTED);
+            if (process != null) {
+                process.put(INJECTED, INJECTED);
+                long set = handled(pid, tid);
+                for (int sig = 1; sig <= SIGNALS; sig++) {
+                    if ((set & 1L << (sig - 1)) != 0 && in.raw(SyscallNr.RT_SIGACTION, sig, 0, scratch, 8) == 0) {
+                        ByteBuffer a = ByteBuffer.wrap(Sys.read(p, scratch, SIGACTION_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+                        long handler = a.getLong(), flags = a.getLong(), restorer = a.getLong(), mask = a.getLong();
+                        if (handler != 0 || flags != 0 || mask != 0) {
+                            process.put("probe sigaction " + sig, "handler " + Long.toHexString(handler) + " flags "
+                                    + Long.toHexString(flags) + " restorer " + Long.toHexString(restorer) + " mask "
+                                    + Long.toHexString(mask));
+                        }
+                    }
+                }
+                process.put("probe prctl CHILD_SUBREAPER", intAnswer(in, p, scratch, Prctl.PR_GET_CHILD_SUBREAPER));
+                process.put("probe prctl DUMPABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE));
+                process.put("probe prctl THP_DISABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_THP_DISABLE));
+                process.put("probe prctl MDWE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_MDWE));
+            }
+            if (in.raw(SyscallNr.SIGALTSTACK, 0, scratch) == 0) {
+                ByteBuffer s = ByteBuffer.wrap(Sys.read(p, scratch, STACK_T_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+                long sp = s.getLong(0), size = s.getLong(16);
+                int flags = s.getInt(8);
+                thread.put("probe sigaltstack", flags == 2 /* SS_DISABLE */ ? "disabled"
+                        : Long.toHexString(sp) + "+" + size + " flags " + flags);
+            }
+            thread.put("probe prctl PDEATHSIG", intAnswer(in, p, scratch, Prctl.PR_GET_PDEATHSIG));
+            thread.put("probe prctl TSC", intAnswer(in, p, scratch, Prctl.PR_GET_TSC));
+            thread.put("probe prctl KEEPCAPS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_KEEPCAPS));
+            thread.put("probe prctl SECUREBITS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS));
+            thread.put("probe prctl IO_FLUSHER", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_IO_FLUSHER));
+            thread.put("probe prctl MCE_KILL", answer(in, SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET));
+            thread.put("probe arch_prctl CPUID", answer(in, SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID));
+        } finally {
+            Sys.write(p, scratch, kept);
+        }
+    }
+
+    /**
+     * The signals caught or ignored (status SigCgt, SigIgn): the others are at their default, whose
+     * flags and mask no program sets (one call per signal costs a ptrace round trip each).
+     */
+    private static long handled(int pid, int tid) {
+        try {
+            String status = Files.readString(Path.of("/proc/" + pid + "/task/" + tid + "/status"));
+            return Long.parseUnsignedLong(field(status, "SigCgt"), 16) | Long.parseUnsignedLong(field(status, "SigIgn"), 16);
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1L; // every signal
+        }
+    }
+
+    private static String answer(Injector in, int nr, long... args) {
+        long r = in.raw(nr, args);
+        return Injector.isError(r) ? "error " + -r : Long.toString(r);
+    }
+
+    /** A prctl getter that writes an int at its second argument. */
+    private static String intAnswer(Injector in, Pid p, long scratch, int option) {
+        long r = in.raw(SyscallNr.PRCTL, option, scratch);
+        return Injector.isError(r) ? "error " + -r
+                : Integer.toString(ByteBuffer.wrap(Sys.read(p, scratch, 4)).order(ByteOrder.LITTLE_ENDIAN).getInt());
+    }
+
+    private static List<Integer> threads(int pid) {
+        try (var s = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            return s.map(t -> Integer.parseInt(t.getFileName().toString())).sorted().toList();
+        } catch (java.io.IOException | RuntimeException gone) {
+            return List.of();
+        }
+    }
+
+    /** Not stopped, not in uninterruptible sleep, not a zombie, not traced: what a seize may touch. */
+    private static boolean probeable(int pid, int tid) {
+        try {
+            String status = Files.readString(Path.of("/proc/" + pid + "/task/" + tid + "/status"));
+            String state = field(status, "State"), tracer = field(status, "TracerPid");
+            return tracer.equals("0") && !state.startsWith("T") && !state.startsWith("t") && !state.startsWith("D")
+                    && !state.startsWith("Z") && !state.startsWith("X")
+                    && !dev.cryo.kernel.proc.ProcFs.ioWorker(Pid.of(pid), Pid.of(tid));
+        } catch (java.io.IOException | RuntimeException gone) {
+            return false;
+        }
+    }
+
+    private static String field(String status, String name) {
+        for (String line : status.split("\n")) {
+            if (line.startsWith(name + ":")) {
+                return line.substring(name.length() + 1).strip();
+            }
+        }
+        return "";
+    }
+
+    private static byte[] sha256(byte[] b) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
