@@ -76,17 +76,16 @@ public final class HeldConnections {
                 for (String t : installed) {
                     NetworkLock.unlock(t);
                 }
+                String which = "the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
+                        + (e.getValue().size() - 1) + " other connection(s) were" : " was");
                 if (earlier.isPresent()) { // the lock is not elsewhere: this host's earlier restore lifted it
-                    throw new RestoreException("the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
-                            + (e.getValue().size() - 1) + " other connection(s) were" : " was") + " held by network lock "
-                            + table + " until the restore of this image at " + earlier.get().at() + " (root pid "
-                            + earlier.get().rootPid() + ") lifted it: its peers went on with that restored tree since,"
+                    throw new RestoreException(which + " held by network lock " + table + " until the restore of this"
+                            + " image at " + earlier.get().at() + " (root pid " + earlier.get().rootPid() + ") lifted it: its peers went on with that restored tree since,"
                             + " or saw it end, and know the connections no longer as they were at the dump. Restore with"
                             + " --tcp-close to bring the tree back with them closed");
                 }
-                throw new RestoreException("the image's " + example.get(table) + (e.getValue().size() > 1 ? " and "
-                        + (e.getValue().size() - 1) + " other connection(s) were" : " was") + " left held by network lock " + table + " by the dump on " + dumpedOn(image) + ", and this host's network has no such"
-                        + " lock: restored here, the connections would come back while their peers' packets are still"
+                throw new RestoreException(which + " left held by network lock " + table + " by the dump on "
+                        + dumpedOn(image) + ", and this host's network has no such lock: restored here, the connections would come back while their peers' packets are still"
                         + " dropped by that lock where it is, or after the peers were reset without it. Restore there;"
                         + " or move the connections' addresses here, lift that lock there (nft delete table inet " + table
                         + ") and restore with --tcp-lock-elsewhere; or restore with --tcp-close");
