@@ -54,7 +54,8 @@ class TracerVanishesTest {
                         }
                         case "batch-before", "batch-done" -> {
                             // a batch of syscalls let go before it ran, or after it stopped at its end
-                            int signal = SyscallBatch.stopSignal(ProcFs.status(pid, Pid.of(tid)), tracer.getSigmask(tid));
+                            int signal = SyscallBatch.stopSignal(ProcFs.status(pid, Pid.of(tid)), tracer.getSigmask(tid),
+                                    tracer.pendingSignals(tid));
                             assertTrue(signal != 0, "SIGURG is free in " + workload);
                             List<SyscallBatch.Call> calls = java.util.stream.IntStream.rangeClosed(1, 40)
                                     .mapToObj(sig -> new SyscallBatch.Call(SyscallNr.RT_SIGACTION, sig, 0,
@@ -95,7 +96,7 @@ class TracerVanishesTest {
                     RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid), tids.size());
                     int tid = pid.value();
                     Injector inj = remote.injector(tid);
-                    int signal = SyscallBatch.stopSignal(ProcFs.status(pid, pid), tracer.getSigmask(tid));
+                    int signal = SyscallBatch.stopSignal(ProcFs.status(pid, pid), tracer.getSigmask(tid), tracer.pendingSignals(tid));
                     assertTrue(signal != 0, "SIGURG is free in the counter");
                     long ts = remote.batchOutput();
                     dev.cryo.kernel.Sys.write(pid, ts, java.nio.ByteBuffer.allocate(16)

@@ -43,6 +43,8 @@ public final class RemoteTask implements AutoCloseable {
     private final long length;
     private final boolean padded;
     private final Map<Integer, Long> pads = new HashMap<>();
+    /** Each thread's /proc status, read once: its seccomp mode and the caught signals hold while it is seized. */
+    private final Map<Integer, dev.cryo.kernel.proc.ProcStatus> statuses = new HashMap<>();
 
     /** For a process whose threads cannot change while it is seized. */
     public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps) {
@@ -105,6 +107,11 @@ public final class RemoteTask implements AutoCloseable {
         return inj;
     }
 
+    /** The status of thread {@code tid} read while it was seized, for {@link #batch} not to read it again. */
+    public void statusRead(int tid, dev.cryo.kernel.proc.ProcStatus status) {
+        statuses.put(tid, status);
+    }
+
     /** Start of the batch pages (executable only where the area has pads). */
     public long batchArea() {
         return scratch + length - BATCH_PAGES * PAGE;
@@ -120,8 +127,9 @@ public final class RemoteTask implements AutoCloseable {
         if (!padded || SyscallBatch.size(calls.size()) > BATCH_TABLE) {
             return null;
         }
-        int signal = SyscallBatch.stopSignal(ProcFs.status(pid, dev.cryo.kernel.Pid.of(inj.tid())),
-                tracer.getSigmask(inj.tid()));
+        int signal = SyscallBatch.stopSignal(statuses.computeIfAbsent(inj.tid(),
+                tid -> ProcFs.status(pid, dev.cryo.kernel.Pid.of(tid))), tracer.getSigmask(inj.tid()),
+                tracer.pendingSignals(inj.tid()));
         if (signal == 0) {
             return null;
         }

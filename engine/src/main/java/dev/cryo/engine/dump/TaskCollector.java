@@ -98,6 +98,7 @@ public final class TaskCollector {
     public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory) {
         ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
         RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        remote.statusRead(pid.value(), before);
         try (Injector inj = remote.injector(pid.value())) {
             return new Scratch(remote, before, inj.call("brk", SyscallNr.BRK, 0));
         } catch (RuntimeException e) {

@@ -5,7 +5,6 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallBatch;
 import dev.cryo.kernel.ptrace.SyscallGadget;
@@ -63,7 +62,7 @@ class SyscallBatchWhileBuiltTest {
                         calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, sig, area + i++ * 32L, 0, 8));
                     }
                     Sys.write(pid, area, structs.array());
-                    int stop = SyscallBatch.stopSignalWhileBuilt(ProcFs.status(pid, pid));
+                    int stop = SyscallBatch.stopSignalWhileBuilt(tracer.pendingSignals(pid.value()));
                     long trips = tracer.roundTrips();
                     long[] r = SyscallBatch.runWhileBuilt(tracer, inj, area + 2 * PAGE, calls, stop, area + 3 * PAGE);
                     assertEquals(1, tracer.roundTrips() - trips, "ptrace round trips for 62 rt_sigaction calls");

@@ -51,16 +51,17 @@ public final class SyscallBatch {
     /**
      * A signal that stops the traced thread and is dropped without a trace if it is not traced:
      * ignored (by default or SIG_IGN), not caught, not blocked by the thread's own mask {@code mask},
-     * not pending; 0 when none fits. {@code thread} is the thread's own /proc status (SigPnd is per
-     * thread).
+     * not pending; 0 when none fits. {@code thread}: the thread's own /proc status, for its seccomp
+     * mode and the signals its process catches (neither changes while it is frozen);
+     * {@code pending}: {@link Tracer#pendingSignals}.
      */
-    public static int stopSignal(ProcStatus thread, long mask) {
+    public static int stopSignal(ProcStatus thread, long mask, long pending) {
         if (thread.seccomp() != 0) {
             return 0; // a filter could refuse the final tgkill, and the thread would run on
         }
         for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH}) {
             long bit = 1L << (sig - 1);
-            if (((thread.sigCgt() | mask | thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
+            if (((thread.sigCgt() | mask | pending) & bit) == 0) {
                 return sig;
             }
         }
@@ -89,12 +90,13 @@ public final class SyscallBatch {
 
     /**
      * A signal to end a batch in a task a restore is building: every signal is blocked there, so
-     * any that is not pending will do (the batch unblocks it just before sending it). 0 when none fits.
+     * any that is not {@code pending} ({@link Tracer#pendingSignals}) will do (the batch unblocks it
+     * just before sending it). 0 when none fits.
      */
-    public static int stopSignalWhileBuilt(ProcStatus thread) {
+    public static int stopSignalWhileBuilt(long pending) {
         for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH, Signals.SIGPWR}) {
             long bit = 1L << (sig - 1);
-            if (((thread.sigPnd() | thread.shdPnd()) & bit) == 0) {
+            if ((pending & bit) == 0) {
                 return sig;
             }
         }

@@ -487,6 +487,43 @@ public final class Tracer implements AutoCloseable {
         }
     }
 
+    /**
+     * The signals pending for the stopped {@code tid}, in its own queue or its process's, one bit
+     * per signal as /proc's SigPnd | ShdPnd (PTRACE_PEEKSIGINFO on both queues): what a syscall
+     * batch needs to pick its stop signal, without reading and parsing /proc (at load 23, 56-120
+     * µs median and 216-414 µs mean a status read, 6-10 µs and 7-25 µs these peeks). A signal queued without its siginfo (the sender's queue limit
+     * reached) is not seen: taken for a batch's stop signal, it stops the batch first and is held
+     * as any signal met while cryo runs code, and the batch ends on its own signal after it.
+     */
+    public long pendingSignals(int tid) {
+        checkThread();
+        long bits = 0;
+        for (int flags : new int[] {0, Ptrace.PEEKSIGINFO_SHARED}) {
+            long from = 0;
+            while (true) {
+                peekArgs.setLong(0, from);
+                peekArgs.setInt(8, flags);
+                peekArgs.setInt(12, PEEK_BATCH);
+                long n = Ptrace.request(Ptrace.PEEKSIGINFO, tid, Sys.address(peekArgs), Sys.address(peekBuf));
+                for (int i = 0; i < n; i++) {
+                    int sig = peekBuf.getInt((long) i * Ptrace.SIGINFO_SIZE);
+                    if (sig >= 1 && sig <= 64) {
+                        bits |= 1L << (sig - 1);
+                    }
+                }
+                if (n < PEEK_BATCH) {
+                    break;
+                }
+                from += n;
+            }
+        }
+        return bits;
+    }
+
+    private static final int PEEK_BATCH = 8;
+    private final Memory peekArgs = new Memory(16);
+    private final Memory peekBuf = new Memory((long) Ptrace.SIGINFO_SIZE * PEEK_BATCH);
+
     /** PTRACE_INTERRUPT: leaves the thread with a trap pending, so its next interruptible wait returns at once. */
     public void interrupt(int tid) {
         checkThread();

@@ -1,6 +1,7 @@
 package dev.cryo.kernel.ptrace;
 
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.WaitStatus;
@@ -87,6 +88,40 @@ class TracerTest {
             assertTrue(proc.alive());
             assertFalse(proc.outputText().contains("rror"), proc.outputText());
         }
+    }
+
+    /**
+     * The pending signals a batch's stop signal is chosen by, from PTRACE_PEEKSIGINFO on both
+     * queues: the same bits as /proc's SigPnd | ShdPnd, with more queued signals than one peek takes.
+     */
+    @Test
+    void pendingSignalsAreTheThreadsAndTheProcesssAsProcShowsThem() throws Exception {
+        Path ticker = TestPrograms.compile("/c/ticker.c");
+        try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("ticker.out"), ticker.toString())) {
+            proc.awaitOutput("tick 1", Duration.ofSeconds(10));
+            Pid pid = proc.pid();
+            try (Tracer tracer = new Tracer()) {
+                tracer.seizeAndInterrupt(pid.value(), 0);
+                tracer.waitForStop(pid.value());
+                assertEquals(0, tracer.pendingSignals(pid.value()), "nothing pending in a ticker");
+                int rt = 36, rtLast = 37;
+                tracer.setSigmask(pid.value(), bit(Signals.SIGUSR1) | bit(Signals.SIGUSR2) | bit(rt) | bit(rtLast));
+                dev.cryo.kernel.Sys.tgkill(pid, pid, Signals.SIGUSR1); // the thread's queue
+                dev.cryo.kernel.Sys.kill(pid, Signals.SIGUSR2); // the process's
+                for (int i = 0; i < 12; i++) {
+                    dev.cryo.kernel.Sys.kill(pid, rt); // queued each time: past the first peek
+                }
+                dev.cryo.kernel.Sys.kill(pid, rtLast);
+                long pending = tracer.pendingSignals(pid.value());
+                assertEquals(bit(Signals.SIGUSR1) | bit(Signals.SIGUSR2) | bit(rt) | bit(rtLast), pending);
+                dev.cryo.kernel.proc.ProcStatus st = dev.cryo.kernel.proc.ProcFs.status(pid, pid);
+                assertEquals(st.sigPnd() | st.shdPnd(), pending, "as /proc shows them");
+            }
+        }
+    }
+
+    private static long bit(int sig) {
+        return 1L << (sig - 1);
     }
 
     @Test

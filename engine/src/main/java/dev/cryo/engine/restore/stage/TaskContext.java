@@ -332,7 +332,7 @@ public final class TaskContext {
      * run, when the thread cannot take a batch or the table would reach past {@code limit}.
      */
     public boolean inOneBatch(long at, long limit, List<SyscallBatch.Call> calls, java.util.function.IntFunction<String> name) {
-        int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
+        int stop = SyscallBatch.stopSignalWhileBuilt(tracer.pendingSignals(pid.value()));
         if (stop == 0 || at + SyscallBatch.size(calls.size()) > limit) {
             return false;
         }
@@ -367,7 +367,7 @@ public final class TaskContext {
             deferred.subList(0, n).clear();
             deferredNames.subList(0, n).clear();
             Injector inj = adopted();
-            int stop = SyscallBatch.stopSignalWhileBuilt(dev.cryo.kernel.proc.ProcFs.status(pid, pid));
+            int stop = SyscallBatch.stopSignalWhileBuilt(tracer.pendingSignals(pid.value()));
             long[] r;
             if (stop == 0 || BATCH_AT + SyscallBatch.size(n) > BootstrapArea.DATA_SIZE) {
                 r = new long[n];
