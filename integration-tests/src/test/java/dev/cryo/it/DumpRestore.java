@@ -64,9 +64,14 @@ final class DumpRestore {
      * until the pid is gone.
      */
     static DumpRestore dump(int pid, Path img, String... dumpOptions) throws Exception {
+        return dump(List.of(), pid, img, dumpOptions);
+    }
+
+    /** As above, with cryo's options {@code global} before the command (-vv, --log-file FILE). */
+    static DumpRestore dump(List<String> global, int pid, Path img, String... dumpOptions) throws Exception {
         Seen seen = new Seen(pid);
-        List<String> args = new ArrayList<>(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(),
-                "--no-progress"));
+        List<String> args = new ArrayList<>(global);
+        args.addAll(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress"));
         args.addAll(List.of(dumpOptions));
         Map<String, Map<String, String>> probed = TaskProbe.read(pid); // running: cryo does not trace it yet
         Cli dump;

@@ -451,30 +451,26 @@ public final class TaskDumper {
         int vmaCount = plan.vmas().size();
         int workers = runs == null ? 0 : copyPages(runs, job, vmaCount, false);
         TaskCollector.Snapshot snap;
-        long finalWait = 0, stateNanos, walksWait, unmapNanos;
+        long finalWait = 0, stateNanos, walksWait;
         try {
             long s0 = System.nanoTime();
             try {
-                snap = TaskCollector.collect(scratch, tids, job.files(), plan);
+                snap = TaskCollector.collect(scratch, tids, job.files(), plan, SMAPS);
             } catch (RuntimeException e) {
                 closeQuietly(scratch);
                 throw e;
             }
             stateNanos = System.nanoTime() - s0;
-            // the walks first: the unmap takes the mm lock for writing, so issued while one walk held
-            // it for reading it waited for that walk, and the other walk's next read waited behind
-            // it (a rwsem queues readers behind a waiting writer): the walks ran one after the other
             awaitQuietly(finalRuns);
             walksWait = System.nanoTime() - s0 - stateNanos;
             if (frozenSmaps == null) {
-                scratch.close();
+                mappedScratch = scratch; // unmapped at the release if the task runs on
             } else {
                 // the frozen smaps walk (the freeze's longest CPU work) goes on while the final
                 // round's pages are copied: its VmFlags are needed only by the task's record, which
-                // follows the pages; the scratch area is unmapped after it (see above)
+                // follows the pages
                 unconfirmed = new Unconfirmed(plan, frozenSmaps, scratch, smapsNanos, snap);
             }
-            unmapNanos = System.nanoTime() - s0 - stateNanos - walksWait;
         } catch (RuntimeException e) {
             awaitQuietly(finalRuns); // the tracker is not used by two threads, nor closed under the scan
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
@@ -503,10 +499,10 @@ public final class TaskDumper {
             workers = copyPages(runs, job, vmaCount, runs.stream().mapToLong(PageRun::pages).sum() <= INLINE_PAGES);
         }
         ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, state read in {} ms, "
-                        + "walks awaited {} ms, scratch area unmapped in {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
+                        + "walks awaited {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
                 plan.provisional() ? " from smaps read before the freeze" : "", (mapped - planned) / 1_000_000,
-                stateNanos / 1_000_000, walksWait / 1_000_000, unmapNanos / 1_000_000,
+                stateNanos / 1_000_000, walksWait / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
@@ -622,24 +618,43 @@ public final class TaskDumper {
             this.collected = collected;
         }
 
-        /** The task's snapshot with the frozen VmFlags; the scratch area is gone after it, whatever happens. */
+        /**
+         * The task's snapshot with the frozen VmFlags. The scratch area stays mapped for the release
+         * ({@link #mappedScratch}) unless that smaps read saw it merged with an area of the task.
+         */
         TaskCollector.Snapshot confirm() {
             long w0 = System.nanoTime();
             awaitQuietly(frozenSmaps);
             long u0 = System.nanoTime();
-            scratch.close(); // before smaps may have to be read again
-            long u1 = System.nanoTime();
+            mappedScratch = scratch;
             TaskCollector.Snapshot s = completed.apply(confirmed(collected, plan, frozenSmaps));
             ctx.getLog().debug("pid {}: after the copy, {} ms waiting for the frozen smaps (read in {} ms, cpu {} ms), "
-                    + "scratch area unmapped in {} ms, VmFlags confirmed in {} ms", pid, (u0 - w0) / 1_000_000,
-                    smapsNanos[0] / 1_000_000, smapsNanos[1] / 1_000_000, (u1 - u0) / 1_000_000,
-                    (System.nanoTime() - u1) / 1_000_000);
+                    + "VmFlags confirmed in {} ms", pid, (u0 - w0) / 1_000_000,
+                    smapsNanos[0] / 1_000_000, smapsNanos[1] / 1_000_000, (System.nanoTime() - u0) / 1_000_000);
             return s;
         }
 
         void abandon() {
             awaitQuietly(frozenSmaps);
             closeQuietly(scratch);
+        }
+    }
+
+    /**
+     * cryo's scratch area, still mapped in the frozen task after its collect: unmapping it (two
+     * ptrace round trips, and the mm lock behind any walk of the task's page tables) took 1-20 ms of
+     * a migration's frozen window (11-20 ms for the busy GiB at load 13-28), for nothing when the
+     * task is killed once the tree runs elsewhere. So it is unmapped at the release, only if the
+     * task runs on (resumed, left running). A cryo killed while it holds the tree frozen now leaves
+     * the area (20 KiB, never used by the task) in it, as one killed during the collect always did.
+     */
+    private TaskCollector.Scratch mappedScratch;
+
+    private void unmapScratch() {
+        TaskCollector.Scratch s = mappedScratch;
+        mappedScratch = null;
+        if (s != null) {
+            s.close();
         }
     }
 
@@ -670,6 +685,7 @@ public final class TaskDumper {
         }
         List<VmaImage> vmas = plan.confirm(pid, frozen);
         if (vmas == null) {
+            unmapScratch(); // it may have merged with a neighbour: gone, the areas are the task's own again
             vmas = plan.confirm(pid, ProcFs.smaps(pid));
         }
         if (vmas == null) {
@@ -774,12 +790,14 @@ public final class TaskDumper {
         long at;
         try {
             if (m.kill() && !zombie) { // a zombie goes with its parent; its pid may be reused after that
+                mappedScratch = null; // goes with the task
                 at = kill();
                 killed = true;
                 if (m.awaitReap()) {
                     awaitPidFree();
                 }
             } else {
+                unmapScratch(); // before anything is pending that the injection would meet
                 if (m.stop() && !zombie) {
                     // pending before the detach: the threads stop before running a single instruction
                     Sys.kill(pid, Signals.SIGSTOP);
@@ -794,6 +812,7 @@ public final class TaskDumper {
         }
         tids = List.of();
         released = true;
+        ctx.getLog().debug("pid {}: {} after {} ptrace round trips", pid, killed ? "killed" : "let go", tracer.roundTrips());
         // closing the uffd write-unprotects every tracked page (a page-table walk: 0.2 s for 1 GiB),
         // so the task is let go (or killed) first; its writes never wait on the uffd (async mode)
         stopTracking();
@@ -873,6 +892,10 @@ public final class TaskDumper {
 
     private Behavior<Command> releaseOnStop() {
         abandonUnconfirmed();
+        if (mappedScratch != null) {
+            closeQuietly(mappedScratch);
+            mappedScratch = null;
+        }
         stopTracking();
         if (!tids.isEmpty()) {
             TaskSeizer.release(tracer, pid, tids);
