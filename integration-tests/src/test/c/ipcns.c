@@ -7,15 +7,20 @@
  * child, and takes the messages in order. With "huge" it also makes two segments of 2 MiB huge
  * pages (SHM_HUGETLB): a JVM's heap with -XX:+UseLargePages -XX:+UseSHM, two pages it and its
  * child attach and that it marks for removal (IPC_RMID), and one of one page nobody attaches; both
- * must come back hugetlb with their bytes, the first still marked and attached twice. Prints PASS
- * or FAIL: reason.
+ * must come back hugetlb with their bytes, the first still marked and attached twice. With "mq" it
+ * also holds a POSIX message queue of the namespace (mode 0640, 4 messages of 64 bytes at most) with
+ * two messages, open read-write and, apart, write-only and non-blocking; they must come back with the
+ * queue's mode, limits and messages in their order, each fd with its flags. Prints PASS or FAIL: reason.
  */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/stat.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
@@ -56,6 +61,15 @@ static unsigned char huge_byte(int i, int p) { return (unsigned char)(i / 512 * 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int huge = argc > 1 && strcmp(argv[1], "huge") == 0, heap = -1, kept = -1;
+    int mq = argc > 1 && strcmp(argv[1], "mq") == 0;
+    mqd_t mq_rw = -1, mq_w = -1;
+    if (mq) {
+        struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 64 };
+        umask(0);
+        mq_rw = mq_open("/cryo-ns-q", O_RDWR | O_CREAT | O_EXCL, 0640, &attr);
+        mq_w = mq_open("/cryo-ns-q", O_WRONLY | O_NONBLOCK);
+        if (mq_rw < 0 || mq_w < 0 || mq_send(mq_rw, "one", 3, 1) || mq_send(mq_w, "two", 3, 5)) fail("the POSIX queue");
+    }
     volatile unsigned char *h = NULL;
     if (huge) {
         heap = shmget(IPC_PRIVATE, 2 * HUGE, IPC_CREAT | SHM_HUGETLB | 0600);
@@ -124,6 +138,22 @@ int main(int argc, char **argv) {
             fail("a message changed or came out of order");
     }
     if (get_sysctl("msgmnb") != 32768) fail("the namespace's msgmnb");
+    if (mq) {
+        struct mq_attr now;
+        struct stat st;
+        char buf[64];
+        unsigned prio;
+        if (mq_getattr(mq_rw, &now) || now.mq_maxmsg != 4 || now.mq_msgsize != 64 || now.mq_curmsgs != 2 || now.mq_flags)
+            fail("the POSIX queue's attributes");
+        if (mq_getattr(mq_w, &now) || now.mq_flags != O_NONBLOCK || (fcntl(mq_w, F_GETFL) & O_ACCMODE) != O_WRONLY)
+            fail("the POSIX queue's write-only, non-blocking fd");
+        if (fstat(mq_rw, &st) || (st.st_mode & 0777) != 0640) fail("the POSIX queue's mode");
+        if (mq_receive(mq_rw, buf, sizeof buf, &prio) != 3 || memcmp(buf, "two", 3) || prio != 5
+            || mq_receive(mq_rw, buf, sizeof buf, &prio) != 3 || memcmp(buf, "one", 3) || prio != 1)
+            fail("the POSIX queue's messages");
+        if (mq_send(mq_w, "three", 5, 2) || mq_receive(mq_rw, buf, sizeof buf, &prio) != 5 || prio != 2)
+            fail("a message through the POSIX queue after the restore");
+    }
     if (huge) {
         if (!hugetlb_area(h)) fail("the removed segment is no longer hugetlb memory in 2 MiB pages");
         for (int i = 0; i < 2 * HUGE; i += 512)

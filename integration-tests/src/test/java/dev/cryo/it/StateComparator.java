@@ -663,6 +663,16 @@ final class StateComparator {
         }
     }
 
+    /** Whether fd {@code fd} of the process at {@code dir} is a POSIX message queue of an ipc namespace other than ours. */
+    private static boolean ownIpcQueue(Path dir, int fd, String link) {
+        try {
+            return link.matches("/[^/]+") && dev.cryo.kernel.Sys.fsMagic(dir.resolve("fd/" + fd).toString())
+                    == dev.cryo.kernel.Sys.MQUEUE_MAGIC && !readLink(dir.resolve("ns/ipc")).equals(readLink(Path.of("/proc/self/ns/ipc")));
+        } catch (RuntimeException gone) {
+            return false;
+        }
+    }
+
     private static void readFd(Path dir, dev.cryo.kernel.Fd pidfd, int fd, Map<String, String> into, Labels labels,
                                Set<String> renewed, Map<String, String> ownMounts) {
         {
@@ -708,8 +718,9 @@ final class StateComparator {
                     }
                     case "ino" -> {
                         // a file of a process's own /proc directory gets a new inode with the new
-                        // process instance (procfs numbers them as it goes): compared as a label
-                        if (!regular || link.matches("/proc/\\d+/.*")) {
+                        // process instance (procfs numbers them as it goes), a POSIX queue of the tree's
+                        // own ipc namespace is made anew with it: compared as a label
+                        if (!regular || link.matches("/proc/\\d+/.*") || ownIpcQueue(dir, fd, link)) {
                             value = labels.of("inode", value);
                         }
                     }

@@ -53,13 +53,18 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
      * The queue's name ("/NAME", as its fd link shows it) and its inode in the mqueue file system when
      * dumped; for a removed queue ({@code removed} not null) all the restore makes it again from.
      */
-    public record MessageQueue(String name, long ino, Removed removed, Notification notification) implements FileDesc {
+    public record MessageQueue(String name, long ino, Removed removed, Notification notification, boolean treeNamespace)
+            implements FileDesc {
         public MessageQueue(String name, long ino, Removed removed) {
-            this(name, ino, removed, null);
+            this(name, ino, removed, null, false);
+        }
+
+        public MessageQueue(String name, long ino, Removed removed, Notification notification) {
+            this(name, ino, removed, notification, false);
         }
 
         public MessageQueue withNotification(Notification n) {
-            return new MessageQueue(name, ino, removed, n);
+            return new MessageQueue(name, ino, removed, n, treeNamespace);
         }
     }
 
@@ -104,9 +109,10 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     /** Messages a removed queue may carry, together: more is refused (a queue holds 16 MiB at most by default limits). */
     static final int MESSAGE_BYTES = 16 << 20;
 
-    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 4, (out, q) -> {
+    static final RecordCodec<MessageQueue> CODEC = RecordCodec.of(MessageQueue.class, RECORD_ID, 5, (out, q) -> {
         ModelFields.writeText(out, q.name(), ModelLimits.PATH, "MessageQueue.name");
         out.writeLong(q.ino());
+        out.writeBoolean(q.treeNamespace());
         Notification n = q.notification();
         out.writeBoolean(n != null);
         if (n != null) {
@@ -124,17 +130,12 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         Removed r = q.removed();
         out.writeBoolean(r != null);
         if (r != null) {
-            out.writeInt(r.mode());
-            out.writeInt(r.uid());
-            out.writeInt(r.gid());
-            out.writeLong(r.maxMsg());
-            out.writeLong(r.msgSize());
-            ModelFields.writeInts(out, r.priorities(), MAX_MESSAGES, "MessageQueue.priorities");
-            ModelFields.writeByteArrays(out, r.messages(), MAX_MESSAGES, MESSAGE_BYTES, "MessageQueue.messages");
+            writeContents(out, r);
         }
     }, (in, version) -> {
         String name = ModelFields.readText(in, ModelLimits.PATH, "MessageQueue.name");
         long ino = in.readLong();
+        boolean tree = version >= 5 && in.readBoolean();
         Notification n = null;
         if (version >= 3 && in.readBoolean()) {
             n = new Notification(in.readVarInt(true), in.readVarInt(true), in.readLong(),
@@ -149,8 +150,23 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             }
         }
         if (version < 2 || !in.readBoolean()) {
-            return new MessageQueue(name, ino, null, n);
+            return new MessageQueue(name, ino, null, n, tree);
         }
+        return new MessageQueue(name, ino, readContents(in), n, tree);
+    });
+
+    /** A queue's mode, owner, limits and messages (a removed one's, one of the tree's ipc namespace). */
+    public static void writeContents(com.esotericsoftware.kryo.io.Output out, Removed r) {
+        out.writeInt(r.mode());
+        out.writeInt(r.uid());
+        out.writeInt(r.gid());
+        out.writeLong(r.maxMsg());
+        out.writeLong(r.msgSize());
+        ModelFields.writeInts(out, r.priorities(), MAX_MESSAGES, "MessageQueue.priorities");
+        ModelFields.writeByteArrays(out, r.messages(), MAX_MESSAGES, MESSAGE_BYTES, "MessageQueue.messages");
+    }
+
+    public static Removed readContents(com.esotericsoftware.kryo.io.Input in) {
         Removed r = new Removed(in.readInt(), in.readInt(), in.readInt(), in.readLong(), in.readLong(),
                 ModelFields.readInts(in, MAX_MESSAGES, "MessageQueue.priorities"),
                 ModelFields.readByteArrays(in, MAX_MESSAGES, MESSAGE_BYTES, "MessageQueue.messages"));
@@ -158,8 +174,8 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             throw new com.esotericsoftware.kryo.KryoException("MessageQueue: " + r.priorities().size()
                     + " priorities for " + r.messages().size() + " messages");
         }
-        return new MessageQueue(name, ino, r, n);
-    });
+        return r;
+    }
 
     /** What reading a queue's file gives: "QSIZE:5 NOTIFY:0 SIGNO:0 NOTIFY_PID:0". */
     private static final Pattern NOTIFY_PID = Pattern.compile("NOTIFY_PID:(\\d+)"),
@@ -191,10 +207,15 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     public MessageQueue dump(FdProbe fd, DumpContext ctx) throws IOException {
         String what = fd.where() + ": POSIX message queue " + fd.target();
         String its = Namespaces.link(Integer.toString(fd.pid().value()), "ipc");
-        if (its == null || !its.equals(Namespaces.link("self", "ipc"))) {
-            throw new DumpException(what + " belongs to an ipc namespace other than cryo's (" + its + "); not supported");
-        }
         boolean removed = fd.target().endsWith(DELETED);
+        if (its == null) {
+            throw new DumpException(what + ": its ipc namespace cannot be read");
+        }
+        boolean tree = !its.equals(Namespaces.link("self", "ipc")); // the tree's own: its image carries the queues
+        if (tree && removed) {
+            throw new DumpException(what + " was removed (mq_unlink) while open, in an ipc namespace of the tree's ("
+                    + its + "); not supported");
+        }
         // cryo's own open file of the queue: it reads as the queue's status line, from the start
         try (Fd own = Sys.open(fd.procPath().toString(), (removed ? Fcntl.O_RDWR : Fcntl.O_RDONLY) | Fcntl.O_NONBLOCK)) {
             String status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
@@ -203,7 +224,7 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             long ino = inode(Path.of("/proc/self/fd/" + own.value()));
             if (!removed) {
                 return new MessageQueue(fd.target(), ino, null,
-                        notified == fd.pid().value() ? notification(what, status, own) : null);
+                        notified == fd.pid().value() ? notification(what, status, own) : null, tree);
             }
             if (notified != 0) {
                 throw new DumpException(what + " was removed (mq_unlink) while open, and pid " + notified + " registered"
@@ -271,15 +292,16 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
     }
 
     /**
-     * A removed queue ends with its last fd, which the killing dump closes: its messages are taken
+     * A removed queue ends with its last fd, which the killing dump closes (a queue of the tree's ipc namespace
+     * with the namespace): its messages are taken
      * and put back at once in the order they came out (the highest priority first, the oldest first
      * within one), which is the order the queue keeps; nothing else holds it (checked before) and the
      * tree is frozen, so no one sees them gone for that instant.
      */
-    private static Removed removedQueue(String what, Fd own, Path link) throws IOException {
+    public static Removed removedQueue(String what, Fd own, Path link) throws IOException {
         MessageQueues.Attr attr = MessageQueues.attr(own);
         if (attr.curMsgs() * attr.msgSize() > MESSAGE_BYTES) {
-            throw new DumpException(what + " was removed (mq_unlink) while open and holds " + attr.curMsgs()
+            throw new DumpException(what + ": it holds " + attr.curMsgs()
                     + " messages of up to " + attr.msgSize() + " bytes: more than cryo carries (" + MESSAGE_BYTES + " bytes)");
         }
         List<MessageQueues.Message> taken = new ArrayList<>();
@@ -341,6 +363,9 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
 
     /** What a restore checks before it makes anything: the queue is there, or a removed one's name is free. */
     public static void check(String what, MessageQueue q) {
+        if (q.treeNamespace()) {
+            return; // made again with its namespace
+        }
         if (q.removed() == null) {
             try (Fd own = reopen(what, q, Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
                 String status = new String(Files.readAllBytes(Path.of("/proc/self/fd/" + own.value())), StandardCharsets.US_ASCII);
@@ -377,12 +402,7 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
             } finally {
                 MessageQueues.unlink(name);
             }
-            int fd = own.value();
-            Sys.call(() -> "fchown(" + name + ")", SyscallNr.FCHOWN, fd, r.uid(), r.gid(), 0);
-            Sys.call(() -> "fchmod(" + name + ")", SyscallNr.FCHMOD, fd, r.mode(), 0, 0);
-            for (int i = 0; i < r.messages().size(); i++) {
-                MessageQueues.send(own, new MessageQueues.Message(r.priorities().get(i), r.messages().get(i)));
-            }
+            fill(own, name, r);
             Fd made = its;
             its = null;
             return made;
@@ -398,10 +418,24 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         }
     }
 
+    /** Gives a queue just made its owner, mode and messages, in their order. */
+    public static void fill(Fd own, String name, Removed r) {
+        int fd = own.value();
+        Sys.call(() -> "fchown(" + name + ")", SyscallNr.FCHOWN, fd, r.uid(), r.gid(), 0);
+        Sys.call(() -> "fchmod(" + name + ")", SyscallNr.FCHMOD, fd, r.mode(), 0, 0);
+        for (int i = 0; i < r.messages().size(); i++) {
+            MessageQueues.send(own, new MessageQueues.Message(r.priorities().get(i), r.messages().get(i)));
+        }
+    }
+
     @Override
     public long restore(FdImage fd, MessageQueue q, RestoreContext ctx) {
         int flags = fd.flags() & (Fcntl.O_ACCMODE | Fcntl.O_NONBLOCK);
         String what = "pid " + ctx.taskPid() + " fd " + fd.fd();
+        if (q.treeNamespace()) { // made again with the task's ipc namespace: the task opens it by name there
+            byte[] bare = (q.name().substring(1) + "\0").getBytes(StandardCharsets.UTF_8);
+            return ctx.call("mq_open(" + q.name() + ")", SyscallNr.MQ_OPEN, ctx.put(bare), flags, 0, 0);
+        }
         try (Fd own = q.removed() == null ? reopen(what, q, flags) : remake(what, q, flags)) {
             return ctx.take((int) ProcessHandle.current().pid(), own.value());
         }
@@ -412,6 +446,9 @@ public final class MessageQueueHandler implements FdHandler<MessageQueueHandler.
         m.put("kind", "mqueue");
         m.put("name", q.name());
         m.put("ino", q.ino());
+        if (q.treeNamespace()) {
+            m.put("namespace", "the tree's ipc namespace");
+        }
         Notification n = q.notification();
         if (n != null) {
             m.put("notification", switch (n.how()) {

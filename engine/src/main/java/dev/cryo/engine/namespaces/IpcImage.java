@@ -20,8 +20,41 @@ import java.util.Map;
  * size ({@code hugePageKb}, else 0); one marked for removal (IPC_RMID) while attached, as a JVM
  * with {@code -XX:+UseSHM} does, is {@code removed}: made again, then removed once the tasks hold it.
  */
-public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Queue> queues, Map<String, String> sysctls) {
+public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Queue> queues, Map<String, String> sysctls,
+                       List<PosixQueue> posixQueues) {
     public static final IpcImage EMPTY = new IpcImage(List.of(), List.of(), List.of(), Map.of());
+
+    public IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Queue> queues, Map<String, String> sysctls) {
+        this(segments, semaphores, queues, sysctls, List.of());
+    }
+
+    /**
+     * A POSIX message queue of the namespace (its own mqueue file system), "/NAME", made again with its
+     * mode, owner, limits and messages in their order.
+     */
+    public record PosixQueue(String name, dev.cryo.engine.files.MessageQueueHandler.Removed contents) {
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof PosixQueue q) || !name.equals(q.name)) {
+                return false;
+            }
+            var a = contents;
+            var b = q.contents;
+            return a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid() && a.maxMsg() == b.maxMsg()
+                    && a.msgSize() == b.msgSize() && a.priorities().equals(b.priorities())
+                    && a.messages().size() == b.messages().size() && java.util.stream.IntStream.range(0, a.messages().size())
+                    .allMatch(i -> java.util.Arrays.equals(a.messages().get(i), b.messages().get(i)));
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + contents.priorities().hashCode();
+        }
+    }
+
+    public IpcImage withPosixQueues(List<PosixQueue> q) {
+        return new IpcImage(segments, semaphores, queues, sysctls, q);
+    }
     /** Most bytes of segments and messages carried (they go in one record). */
     public static final long MAX_BYTES = 32L << 20;
     /** The ipc namespace's limits a restore sets again (CRIU's ipc_var set). */
@@ -85,10 +118,11 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
         semaphores = List.copyOf(semaphores);
         queues = List.copyOf(queues);
         sysctls = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(sysctls));
+        posixQueues = List.copyOf(posixQueues);
     }
 
     public boolean isEmpty() {
-        return segments.isEmpty() && semaphores.isEmpty() && queues.isEmpty();
+        return segments.isEmpty() && semaphores.isEmpty() && queues.isEmpty() && posixQueues.isEmpty();
     }
 
     /** "2 shared memory segments, 1 semaphore set" for messages and {@code cryo show}. */
@@ -100,6 +134,9 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
         m.put("sem", semaphores.stream().map(s -> describe(s.owner()) + ", " + s.values().length + " semaphores").toList());
         m.put("msg", queues.stream().map(q -> describe(q.owner()) + ", " + q.messages().size() + " messages").toList());
         m.put("sysctls", sysctls);
+        m.put("mqueue", posixQueues.stream().map(q -> q.name() + " mode 0" + Integer.toOctalString(q.contents().mode())
+                + " owner " + q.contents().uid() + ":" + q.contents().gid() + ", " + q.contents().messages().size()
+                + " messages").toList());
         return m;
     }
 
@@ -108,7 +145,7 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
                 + " owner " + o.uid() + ":" + o.gid();
     }
 
-    private static final int MAX_OBJECTS = 32768, PAGE = 4096, MAX_MESSAGE = 1 << 24, SYSCTL = 128;
+    private static final int MAX_OBJECTS = 32768, PAGE = 4096, MAX_MESSAGE = 1 << 24, SYSCTL = 128, NAME = 256;
 
     static void write(Output out, IpcImage ipc) {
         out.writeVarInt(ipc.segments().size(), true);
@@ -146,9 +183,17 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             ModelFields.writeText(out, k, SYSCTL, "IpcImage.sysctl");
             ModelFields.writeText(out, v, SYSCTL, "IpcImage.sysctl");
         });
+        out.writeVarInt(ipc.posixQueues().size(), true);
+        for (PosixQueue q : ipc.posixQueues()) {
+            ModelFields.writeText(out, q.name(), NAME, "IpcImage.posixQueue");
+            dev.cryo.engine.files.MessageQueueHandler.writeContents(out, q.contents());
+        }
     }
 
-    /** {@code version}: NamespaceImage's; from 7 a segment has its huge page size and removal mark. */
+    /**
+     * {@code version}: NamespaceImage's; from 7 a segment has its huge page size and removal mark, from 8
+     * the namespace's POSIX message queues follow.
+     */
     static IpcImage read(Input in, int version) {
         long bytes = 0;
         List<Segment> segments = new ArrayList<>();
@@ -214,7 +259,15 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
             }
             sysctls.put(k, v);
         }
-        return new IpcImage(segments, sems, queues, sysctls);
+        List<PosixQueue> posix = new ArrayList<>();
+        for (int i = 0, n = version >= 8 ? ModelFields.readCount(in, "IpcImage", 256, "posixQueues") : 0; i < n; i++) {
+            String name = ModelFields.readText(in, NAME, "IpcImage.posixQueue");
+            if (name == null || !name.matches("/[^/]+")) {
+                throw new KryoException("IpcImage: POSIX message queue " + name);
+            }
+            posix.add(new PosixQueue(name, dev.cryo.engine.files.MessageQueueHandler.readContents(in)));
+        }
+        return new IpcImage(segments, sems, queues, sysctls, posix);
     }
 
     private static void writeOwner(Output out, Owner o) {

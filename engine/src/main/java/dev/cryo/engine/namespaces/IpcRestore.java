@@ -75,6 +75,13 @@ public final class IpcRestore {
             create("sem", s.owner(), s.values().length);
             SysvIpc.setSemValues(s.owner().id(), s.values());
         }
+        for (IpcImage.PosixQueue q : ipc.posixQueues()) { // before the tasks' files open them by name
+            var r = q.contents();
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.MessageQueues.create(q.name(),
+                    dev.cryo.kernel.Fcntl.O_RDWR | dev.cryo.kernel.Fcntl.O_NONBLOCK, 0600, r.maxMsg(), r.msgSize())) {
+                dev.cryo.engine.files.MessageQueueHandler.fill(own, q.name(), r);
+            }
+        }
         for (IpcImage.Queue q : ipc.queues()) {
             create("msg", q.owner(), 0);
             List<SysvIpc.Message> messages = new ArrayList<>();

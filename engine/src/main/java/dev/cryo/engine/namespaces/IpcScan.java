@@ -16,7 +16,8 @@ import java.util.Map;
  * cryo inside it, while the tree is frozen: nothing is taken (segments are read through a
  * read-only attachment, messages copied), so a dump that fails or leaves the tree running
  * changes nothing but a segment's attach time (and a hugetlb segment's untouched pages, which the
- * read faults in). A segment marked for removal while attached is carried with that mark. Refused,
+ * read faults in). A segment marked for removal while attached is carried with that mark. The
+ * namespace's POSIX message queues are carried whole. Refused,
  * naming the object: a locked segment (SHM_LOCK), and more than {@link IpcImage#MAX_BYTES} of contents.
  */
 public final class IpcScan {
@@ -26,11 +27,34 @@ public final class IpcScan {
 
     static IpcImage scan(Pid p, String ns) {
         String what = "pid " + p + ": its ipc namespace (" + ns + ")";
-        List<String> queues = posixQueues(p);
-        if (!queues.isEmpty()) {
-            throw new DumpException(what + " holds POSIX message queues " + queues + "; not supported yet");
+        List<String> names = posixQueues(p);
+        IpcImage sysv = Namespaces.inside(p, "ipc", () -> read(what));
+        return names.isEmpty() ? sysv : sysv.withPosixQueues(Namespaces.inside(p, "ipc", () -> readQueues(what, names)));
+    }
+
+    /**
+     * The namespace's POSIX message queues, opened by name from a thread of cryo inside it: mode, owner,
+     * limits and messages, taken and put back at once in their order while the tree is frozen. Refused: one
+     * with a notification registered while it holds messages (putting them back would fire it).
+     */
+    private static List<IpcImage.PosixQueue> readQueues(String what, List<String> names) throws java.io.IOException {
+        List<IpcImage.PosixQueue> out = new ArrayList<>();
+        for (String name : names) {
+            String q = what + " holds POSIX message queue /" + name;
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.MessageQueues.open("/" + name,
+                    dev.cryo.kernel.Fcntl.O_RDWR | dev.cryo.kernel.Fcntl.O_NONBLOCK)) {
+                java.nio.file.Path link = java.nio.file.Path.of("/proc/self/fd/" + own.value());
+                String status = java.nio.file.Files.readString(link);
+                if (!status.matches("(?s).*NOTIFY_PID:0\\s.*") && dev.cryo.kernel.MessageQueues.attr(own).curMsgs() > 0) {
+                    throw new DumpException(q + ", whose notification (mq_notify) is registered while it holds messages:"
+                            + " taking them to carry them and putting them back would fire it; not supported");
+                }
+                out.add(new IpcImage.PosixQueue("/" + name, dev.cryo.engine.files.MessageQueueHandler.removedQueue(q, own, link)));
+            } catch (dev.cryo.kernel.KernelException e) {
+                throw new DumpException(q + ": " + e.getMessage());
+            }
         }
-        return Namespaces.inside(p, "ipc", () -> read(what));
+        return out;
     }
 
     /**

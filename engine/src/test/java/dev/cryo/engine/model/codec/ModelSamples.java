@@ -316,7 +316,7 @@ public final class ModelSamples {
 
     /**
      * An ipc namespace's objects: a segment with one page of data, one of 2 MiB huge pages marked for
-     * removal (a JVM's heap), a semaphore set, a queue of two messages.
+     * removal (a JVM's heap), a semaphore set, a queue of two messages, a POSIX message queue of two.
      */
     static dev.cryo.engine.namespaces.IpcImage ipc() {
         byte[] page = new byte[4096];
@@ -332,7 +332,9 @@ public final class ModelSamples {
                         new dev.cryo.engine.namespaces.IpcImage.Owner(2, 0, 0620, 0, 0), 32768, java.util.List.of(
                                 new dev.cryo.engine.namespaces.IpcImage.Message(1, "alpha".getBytes()),
                                 new dev.cryo.engine.namespaces.IpcImage.Message(7, new byte[0])))),
-                sysctls());
+                sysctls(), java.util.List.of(new dev.cryo.engine.namespaces.IpcImage.PosixQueue("/app-q",
+                        new dev.cryo.engine.files.MessageQueueHandler.Removed(0640, 1000, 1000, 4, 64, java.util.List.of(5, 1),
+                                java.util.List.of("hi".getBytes(), new byte[0])))));
     }
 
     /** In a fixed order (Map.of's changes from one JVM to the next, and the bytes with it). */
