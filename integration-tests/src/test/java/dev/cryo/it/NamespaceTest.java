@@ -233,6 +233,23 @@ class NamespaceTest {
     }
 
     /**
+     * A tmpfs covered by a later tmpfs on the same point (zdtm's mapfile_priv in its ns flavor: the
+     * program mounts its own /tmp over its container's): the dump refused it ("is covered by a later
+     * mount on the same point: its files cannot be read"). The covered one's files are now read in a
+     * copy of the namespace without the covering mount, and both come back in their order.
+     */
+    @Test
+    void aTmpfsCoveredByALaterMountOnTheSamePointComesBackWithItsFiles() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
+                + " && mount -t tmpfs -o size=1m cryo-over " + box + " && echo over > " + box + "/over"
+                + " && exec \"$0\" \"$@\"";
+        String out = verdictInNamespaces(tmp, "coveredtmpfs", List.of("-m", "sh", "-c", setup), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * {@code unshare -m --pid --fork --mount-proc} around a shell that mounts a tmpfs and, in it, a
      * read-only bind mount of a host directory, then execs the workload (a container's shape):
      * its /proc, the tmpfs with its files, an open one and its cwd in it, and the bind come back.

@@ -886,6 +886,19 @@ class SocketRestoreTest {
     }
 
     /**
+     * The same in a container's own mount, pid and net namespaces (zdtm's fifo_upon_unix_socket01 in
+     * its ns flavor): the dump refused it ("the directory it was bound in is not found"), reading the
+     * kernel's file of the socket only from cryo's view; it now reads it as the task sees it, and
+     * takes it when cryo's view reaches the same directory there.
+     */
+    @Test
+    void relativeNamesBoundElsewhereThanTheCwdComeBackInAContainersNamespaces() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        assertPass(NamespaceTest.verdictInNamespaces(tmp, "dgramgone",
+                List.of("-m", "--pid", "--fork", "--mount-proc", "--net"), dir.toString(), "relative"));
+    }
+
+    /**
      * zdtm's sk-unix01 was refused ("its directory ... was removed too; not supported for a datagram
      * socket"), and a stream listener so bound failed its restore with ENOENT after the dump had
      * killed the tree: sockets whose files went with their directories, two datagram servers bound

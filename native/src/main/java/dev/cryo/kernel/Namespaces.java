@@ -105,6 +105,32 @@ public final class Namespaces {
         });
     }
 
+    /**
+     * An fd (O_PATH) of the mount on {@code point} in the mount namespace of {@code pid} under the
+     * {@code above} later mounts on that point that cover it: a thread of its own joins the namespace,
+     * copies it (unshare, every mount made private there so nothing propagates back) and lazily
+     * unmounts the covering ones in its copy. The task's own namespace is not touched; the fd keeps
+     * the mount readable once the copy is gone with the thread.
+     */
+    public static Fd coveredMount(Pid pid, String point, int above) {
+        return onThread(pid, "mnt", () -> {
+            Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
+            try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+                Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
+            }
+            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
+            Memory root = new Memory(2), at = new Memory(point.getBytes(StandardCharsets.UTF_8).length + 1L);
+            root.setString(0, "/", "US-ASCII");
+            at.setString(0, point, "UTF-8");
+            Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
+                    MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
+            for (int i = 0; i < above; i++) {
+                Sys.call(() -> "umount2(" + point + ", MNT_DETACH)", SyscallNr.UMOUNT2, Sys.address(at), MountApi.MNT_DETACH, 0, 0);
+            }
+            return Sys.open(point, Fcntl.O_PATH | Fcntl.O_DIRECTORY);
+        });
+    }
+
     private static final com.sun.jna.Memory DOT = new com.sun.jna.Memory(2);
 
     static {

@@ -90,6 +90,18 @@ public final class Sys {
         return new Fd((int) call(() -> "open(" + path + ")", SyscallNr.OPENAT, -100, address(p), flags | O_CLOEXEC, mode));
     }
 
+    /**
+     * readlinkat(dir, name): the target of a link in a directory opened before, such as cryo's own
+     * /proc/self/fd read by a thread whose root and /proc are a task's (its path as that root sees it).
+     */
+    public static String readlinkAt(Fd dir, String name) {
+        Memory n = cString(name);
+        Memory buf = new Memory(4097);
+        long r = call(() -> "readlinkat(" + dir + ", " + name + ")", SyscallNr.READLINKAT, dir.value(), address(n),
+                address(buf), 4096);
+        return new String(buf.getByteArray(0, (int) r), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** lchown(path, uid, gid) then chmod(path, mode): works on socket files, which cannot be opened. */
     public static void chownChmod(String path, int uid, int gid, int mode) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);

@@ -9,9 +9,11 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -269,19 +271,40 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
 
     /**
      * The directory a socket bound to the relative {@code name} was bound in, from the file the kernel
-     * keeps for it (SIOCUNIXFILE), removed since or not; null when the holder sees the files otherwise
-     * than cryo (the path would be cryo's) or the kernel does not tell.
+     * keeps for it (SIOCUNIXFILE), removed since or not; null when the kernel does not tell. A holder
+     * that sees the files otherwise than cryo (a container's mount namespace) names it as it sees it,
+     * taken only when cryo's view reaches the same directory there: the restore binds from cryo's.
      */
     private static String boundIn(SocketProbe p, String name, int pid) throws IOException {
-        if (ownView(pid)) {
+        try (Fd file = Sockets.unixFile(p.sock)) {
+            if (!ownView(pid)) {
+                return dirOf(Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), name);
+            }
+            try (Fd fds = Sys.open("/proc/self/fd", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)) {
+                Object[] seen = Namespaces.seenBy(Pid.of(pid), () -> {
+                    String dir = dirOf(Sys.readlinkAt(fds, Integer.toString(file.value())), name);
+                    return new Object[] {dir, dir == null ? null : fileKey(Path.of(dir))};
+                });
+                String dir = (String) seen[0];
+                return dir != null && seen[1] != null && seen[1].equals(fileKey(Path.of(dir))) ? dir : null;
+            }
+        } catch (dev.cryo.kernel.KernelException e) {
             return null;
         }
-        try (dev.cryo.kernel.Fd file = dev.cryo.kernel.net.Sockets.unixFile(p.sock)) {
-            String at = Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString();
-            at = at.endsWith(" (deleted)") ? at.substring(0, at.length() - " (deleted)".length()) : at;
-            Path dir = Path.of(at).getParent();
-            return at.startsWith("/") && dir != null && at.equals(dir.resolve(name).toString()) ? dir.toString() : null;
-        } catch (dev.cryo.kernel.KernelException e) {
+    }
+
+    /** The directory of socket file {@code at} (a link's text) when it ends in {@code name}, or null. */
+    private static String dirOf(String at, String name) {
+        at = at.endsWith(" (deleted)") ? at.substring(0, at.length() - " (deleted)".length()) : at;
+        Path dir = Path.of(at).getParent();
+        return at.startsWith("/") && dir != null && at.equals(dir.resolve(name).toString()) ? dir.toString() : null;
+    }
+
+    /** A file's device and inode, or null when there is none at {@code f}. */
+    private static Object fileKey(Path f) {
+        try {
+            return Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
             return null;
         }
     }

@@ -121,15 +121,12 @@ public final class MountScan {
                     checkProcOfOwnPidNamespace(p, m, what + ": " + mount);
                 }
                 if (m.fsType().equals("tmpfs")) {
-                    if (covered) {
-                        throw new DumpException(what + ": " + mount + " is covered by a later mount on the same point:"
-                                + " its files cannot be read; not supported yet");
-                    }
                     Set<String> points = new java.util.HashSet<>(); // mounts on its files: they are not its
                     mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point())
                                     && !overItself(x, m))
                             .forEach(x -> points.add(x.point()));
-                    contents = tmpfsFiles ? TmpfsFiles.read(p, m, bytes, points) : List.of();
+                    contents = !tmpfsFiles ? List.of() : covered ? coveredTmpfs(p, mine, i, bytes, points, what + ": " + mount)
+                            : TmpfsFiles.read(p, m, bytes, points);
                 }
                 out.add(image(m, true, null, contents));
                 done.add(m);
@@ -258,6 +255,34 @@ public final class MountScan {
         return dir.equals("/") ? rest : dir + rest;
     }
 
+    /**
+     * The files of tmpfs {@code mine[i]}, hidden under later mounts on its point (a program that mounts
+     * its own /tmp over its container's): read through a copy of the namespace without those mounts.
+     */
+    private static List<MountImage.Entry> coveredTmpfs(Pid p, List<Mount> mine, int i, long[] bytes, Set<String> points,
+                                                       String what) {
+        Mount m = mine.get(i);
+        int above = 0;
+        for (int k = i + 1, top = m.id(); k < mine.size(); k++) {
+            if (mine.get(k).parent() == top && mine.get(k).point().equals(m.point())) {
+                top = mine.get(k).id();
+                above++;
+            }
+        }
+        try (dev.cryo.kernel.Fd root = dev.cryo.kernel.Namespaces.coveredMount(p, m.point(), above)) {
+            Path top = Path.of("/proc/self/fd/" + root.value() + "/.");
+            Object[] seen = key(top);
+            if (((Number) seen[0]).longValue() != m.stDev()) {
+                throw new DumpException(what + " is covered by " + above + " later mounts on the same point, and without"
+                        + " them the point shows another file system; its files cannot be read");
+            }
+            return TmpfsFiles.read(p, m, top, bytes, points);
+        } catch (dev.cryo.kernel.KernelException | IOException e) {
+            throw new DumpException(what + " is covered by a later mount on the same point, and its files cannot be read"
+                    + " under it: " + e.getMessage());
+        }
+    }
+
     /** A later mount of the table sits on this one's point (on it: its files are hidden). */
     private static boolean coveredLater(List<Mount> mine, int i) {
         Mount m = mine.get(i);
@@ -307,7 +332,11 @@ public final class MountScan {
 
         static List<MountImage.Entry> read(Pid p, Mount m, long[] total, Set<String> points) {
             // "/.": /proc/PID/root itself is a symbolic link, which the walk would not follow
-            Path top = Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "/." : m.point()));
+            return read(p, m, Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "/." : m.point())), total, points);
+        }
+
+        /** The same from {@code top}, where the tmpfs's root is reached. */
+        static List<MountImage.Entry> read(Pid p, Mount m, Path top, long[] total, Set<String> points) {
             List<MountImage.Entry> out = new ArrayList<>();
             Map<Object, String> links = new HashMap<>();
             String what = "pid " + p + ": the tmpfs on " + m.point() + " of its mount namespace";

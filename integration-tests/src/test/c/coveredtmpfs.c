@@ -1,0 +1,52 @@
+/*
+ * coveredtmpfs BOX — in a mount namespace of its own (`unshare -m`), BOX holds two tmpfs mounts:
+ * the first with a file "under", covered by a second mounted on the same point with a file "over"
+ * (the test's shell made both before exec'ing this; zdtm's mapfile_priv mounts its own /tmp over
+ * its container's). A dump must read the covered tmpfs's files too: they were refused ("covered by
+ * a later mount on the same point: its files cannot be read").
+ *
+ * On SIGUSR2 checks: BOX shows the second tmpfs (over, no under); once that is unmounted, BOX
+ * shows the first one with its file. Prints "PASS" or "FAIL: <reason>".
+ */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+#include "workload.h"
+
+static int reads(const char *dir, const char *name, const char *want)
+{
+    char path[4096], buf[64] = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    return n == strlen(want) && !memcmp(buf, want, n);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    if (argc < 2)
+        fail("usage: coveredtmpfs BOX");
+    if (!reads(argv[1], "over", "over\n") || reads(argv[1], "under", "under\n"))
+        fail("set up: BOX does not show the covering tmpfs");
+    printf("ready\n");
+    while (!check)
+        pause();
+    if (!reads(argv[1], "over", "over\n"))
+        fail("the covering tmpfs's file");
+    if (reads(argv[1], "under", "under\n"))
+        fail("the covered tmpfs's file shows through the covering one");
+    if (umount2(argv[1], 0))
+        fail("unmount the covering tmpfs");
+    if (!reads(argv[1], "under", "under\n"))
+        fail("the covered tmpfs came back without its file");
+    if (reads(argv[1], "over", "over\n"))
+        fail("the covering tmpfs's file is in the covered one");
+    printf("PASS\n");
+    return 0;
+}
