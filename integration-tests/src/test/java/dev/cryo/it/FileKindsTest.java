@@ -422,6 +422,16 @@ class FileKindsTest {
         assertTrue(show.contains("\"deadPid\""), show);
     }
 
+    /**
+     * The same in a container's pid namespace, its /proc its own (zdtm's unhashed_proc in its ns
+     * flavor): refused ("the task is in a pid namespace of its own"), the stand-ins being made only
+     * in cryo's. They are now made in the task's pid namespace at the pid it named.
+     */
+    @Test
+    void procFilesAndACwdOfDeadProcessesOfAPidNamespaceNameDeadProcessesAgain() throws Exception {
+        assertPassOnce(NamespaceTest.verdictInNamespaces(tmp, "deadproc", List.of("-m", "--pid", "--fork", "--mount-proc")));
+    }
+
     /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
     @Test
     void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {

@@ -111,6 +111,21 @@ public final class ExactPidSpawner {
     }
 
     /**
+     * A fork of a sleep stub, a child of this process waiting in pause() as {@link #spawnForked}'s do,
+     * with pid {@code nsPid} in the pid namespace task {@code member} is in (any free one outside):
+     * the stand-in for a process of a container that had exited, whose /proc directory a task of it
+     * named (CRIU makes such helpers too). It dies with the thread that made it.
+     */
+    public static Pid spawnInPidNamespaceOf(Pid member, int nsPid) {
+        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), 0, 0, "/bin/sleep",
+                List.of("sleep"), false, true, false, 0, new int[] {nsPid}, 0, (inj, stub) -> {
+                    long fd = inj.call("pidfd_open(" + member + ")", SyscallNr.PIDFD_OPEN, member.value(), 0);
+                    inj.call("setns(pidfd of " + member + ", CLONE_NEWPID)", SyscallNr.SETNS, fd, Clone.NEWPID);
+                    inj.call("close", SyscallNr.CLOSE, fd);
+                }, null);
+    }
+
+    /**
      * As above, in session {@code sid} whose leader has exited (a daemon that forked twice around
      * its setsid): a helper takes the leader's pid and makes the session and its group, the
      * program is forked from it and inherits both; the helper is kept ({@link #keptLeader}) until the
@@ -196,12 +211,12 @@ public final class ExactPidSpawner {
             }
             if (Injector.isError(r)) {
                 if ((int) -r == Errno.EEXIST) {
-                    throw new PidTakenException(pid);
+                    throw new PidTakenException(pid > 0 ? pid : setTid[0]);
                 }
                 throw new SyscallException("clone3(set_tid " + pid + ")", (int) -r);
             }
-            if (r != pid || child != pid) {
-                throw new KernelException("asked for pid " + pid + " and got " + r);
+            if (pid > 0 ? r != pid || child != pid : r != child || child <= 0) { // 0: any pid here, setTid[0] inside
+                throw new KernelException("asked for pid " + (pid > 0 ? pid : setTid[0] + " inside") + " and got " + r);
             }
             tracer.waitForStop(child);
             Pid made = Pid.of(child);

@@ -13,9 +13,12 @@ public final class DeadTaskStandIns implements AutoCloseable {
     /** Stand-ins at the very pids of processes that had exited, for their /proc files. */
     private final SenderStandIns atPids = new SenderStandIns();
 
-    /** A live process at {@code pid} until {@link #close}; {@code what} (a /proc file, a cwd) names it in errors. */
-    public void atPid(int pid, String what) {
-        atPids.at(pid, what + " is of pid " + pid);
+    /**
+     * A live process at {@code pid} as {@code holder} sees it (in its pid namespace, a container's)
+     * until {@link #close}; {@code what} (a /proc file, a cwd) names it in errors.
+     */
+    public void atPid(dev.cryo.kernel.Pid holder, int pid, String what) {
+        atPids.at(holder, pid, what + " is of pid " + pid);
     }
 
     /** The pid of the stand-in for pidfs inode {@code ino}, started on the first ask. */

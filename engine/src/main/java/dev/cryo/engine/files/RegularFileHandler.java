@@ -143,11 +143,14 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     }
 
     /**
-     * Why a stand-in cryo makes at a dead pid would not be the one {@code holder} names in /proc (it
-     * is in a pid namespace of its own), or null.
+     * Why a stand-in cryo makes at a dead pid would not be the one {@code holder} names in /proc, or
+     * null. In a pid namespace of its own (a container's) it is made in there, when the holder's /proc
+     * is that namespace's; under another procfs the number would name another namespace's process.
      */
     public static String standInUnreachable(dev.cryo.kernel.Pid holder) {
-        return SenderStandIns.outsideCryosPidNamespace(holder);
+        String ns = SenderStandIns.outsideCryosPidNamespace(holder);
+        return ns == null || SenderStandIns.procOfItsOwn(holder) ? null
+                : ns + " and its /proc shows another one's";
     }
 
     /**

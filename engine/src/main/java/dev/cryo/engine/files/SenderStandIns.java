@@ -21,7 +21,8 @@ import java.util.Map;
  * process, as it did. A pid taken meanwhile fails the restore naming it, as a tree pid would.
  */
 final class SenderStandIns implements AutoCloseable {
-    private final Map<Integer, Pid> made = new LinkedHashMap<>();
+    /** By pid, or by pid namespace and pid inside it. */
+    private final Map<String, Pid> made = new LinkedHashMap<>();
 
     /**
      * Why a restore could not name again the sender {@code pid} of a message held by {@code holder}
@@ -52,6 +53,19 @@ final class SenderStandIns implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Whether the procfs at /proc in task {@code holder}'s root shows its own pid namespace (a
+     * container's, mounted by its init): a stand-in made in there shows in it at the pid it is given.
+     */
+    static boolean procOfItsOwn(Pid holder) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/root/proc/1/ns/pid"))
+                    .equals(Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/ns/pid")));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** A live process at {@code pid} until {@link #close}. */
     void at(int pid) {
         at(pid, "an unread message carries the credentials of pid " + pid);
@@ -59,11 +73,22 @@ final class SenderStandIns implements AutoCloseable {
 
     /** As above; {@code what} says what needs that pid, to start an error. */
     void at(int pid, String what) {
-        if (made.containsKey(pid)) {
+        at(null, pid, what);
+    }
+
+    /**
+     * As above, at {@code pid} as task {@code holder} sees it (null: cryo): in its pid namespace when
+     * it has one of its own (the dump took only a /proc of that namespace's, {@link #procOfItsOwn}).
+     */
+    void at(Pid holder, int pid, String what) {
+        boolean inside = holder != null && outsideCryosPidNamespace(holder) != null;
+        String key = inside ? dev.cryo.kernel.Namespaces.link(holder.toString(), "pid") + " " + pid : Integer.toString(pid);
+        if (made.containsKey(key)) {
             return;
         }
         try {
-            made.put(pid, ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), false, true));
+            made.put(key, inside ? ExactPidSpawner.spawnInPidNamespaceOf(holder, pid)
+                    : ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), false, true));
         } catch (ExactPidSpawner.PidTakenException e) {
             throw new RestoreException(what + ", which had exited by the dump; a stand-in could not take that pid"
                     + " again: " + e.getMessage(), e);

@@ -70,7 +70,7 @@ public final class FileRestore {
             if (deadPid != null) { // zdtm's unhashed_proc: entered on a stand-in at that pid, a dead one's once it ends
                 String dir = t.task().cwd().substring(0, t.task().cwd().length() - " (deleted)".length());
                 try (dev.cryo.engine.files.DeadTaskStandIns standIn = new dev.cryo.engine.files.DeadTaskStandIns()) {
-                    standIn.atPid(Integer.parseInt(deadPid), "pid " + t.pid() + "'s current directory " + dir);
+                    standIn.atPid(t.pid(), Integer.parseInt(deadPid), "pid " + t.pid() + "'s current directory " + dir);
                     t.call("chdir(" + dir + ")", SyscallNr.CHDIR, t.putString(dir));
                 }
             }
@@ -88,7 +88,7 @@ public final class FileRestore {
 
             @Override
             public void deadPidStandIn(int pid, String what) {
-                standIns.atPid(pid, "pid " + t.pid() + " " + what);
+                standIns.atPid(t.pid(), pid, "pid " + t.pid() + " " + what);
             }
 
             @Override
