@@ -141,8 +141,9 @@ final class DumpRestore {
             rootDetached.add(new StateComparator.Known("a detached restore's root keeps no parent-death signal: its parent,"
                     + " the restorer, goes away (README, with a warning)", d -> d.scope().startsWith("pid " + pid + " tid ")
                     && d.item().equals("probe prctl PDEATHSIG") && "0".equals(d.restored())));
-            StateComparator.assertSame(TaskProbe.with(before, probed, probedNow),
-                    TaskProbe.with(seen.get("the restore"), probedNow, probed), rootDetached);
+            StateComparator.Snapshot atRestore = seen.get("the restore");
+            StateComparator.assertSame(TaskProbe.with(before, probed, atRestore, probedNow),
+                    TaskProbe.with(atRestore, probedNow, before, probed), rootDetached);
             assertUntraced();
         } catch (AssertionError | Exception e) {
             for (int p : StateComparator.tree(pid)) { // the whole restored tree, not only its root

@@ -102,6 +102,32 @@ class StateComparatorTest {
         }
     }
 
+    /**
+     * A probe read while the tree ran, of a process whose caught signals are not those its
+     * snapshot at the freeze shows (a worker still installing its handlers), is stale: left out on
+     * both sides, not called a difference; one that agrees with its snapshot is compared.
+     */
+    @Test
+    void aProbeOfAProcessThatChangedItsHandlersBeforeTheFreezeIsLeftOut() {
+        java.util.function.Function<String, StateComparator.Snapshot> at = caught -> new StateComparator.Snapshot(7,
+                java.util.Map.of("pid 7", java.util.Map.of(), "pid 7 tid 7",
+                        java.util.Map.of("status SigCgt", caught, "status SigIgn", "0000000000000000")));
+        java.util.Map<String, java.util.Map<String, String>> early = java.util.Map.of("pid 7", java.util.Map.of(
+                "probe getters ran", "probe getters ran", "probe sigaction 15", "handler 1000 flags c000000"));
+        java.util.Map<String, java.util.Map<String, String>> late = java.util.Map.of("pid 7", java.util.Map.of(
+                "probe getters ran", "probe getters ran", "probe sigaction 15", "handler 1000 flags 1c000000",
+                "probe sigaction 10", "handler 1000 flags 1c000000"));
+        StateComparator.Snapshot frozen = at.apply("0000000000004200"); // 10 and 15 caught at both freezes
+        assertEquals(java.util.List.of(), StateComparator.diff(TaskProbe.with(frozen, early, frozen, late),
+                TaskProbe.with(frozen, late, frozen, early), java.util.List.of()));
+        StateComparator.Snapshot onlyTerm = at.apply("0000000000004000");
+        java.util.Map<String, java.util.Map<String, String>> lateLost = java.util.Map.of("pid 7", java.util.Map.of(
+                "probe getters ran", "probe getters ran", "probe sigaction 15", "handler 1000 flags 1c000000"));
+        assertEquals(1, StateComparator.diff(TaskProbe.with(onlyTerm, early, onlyTerm, lateLost),
+                TaskProbe.with(onlyTerm, lateLost, onlyTerm, early), java.util.List.of()).size(),
+                "flags lost by a settled process are a difference");
+    }
+
     private static String sysCall(int pid) {
         try {
             return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/syscall")).split(" ", 2)[0].strip();

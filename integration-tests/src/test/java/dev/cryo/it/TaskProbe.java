@@ -80,10 +80,63 @@ final class TaskProbe {
      */
     static StateComparator.Snapshot with(StateComparator.Snapshot s, Map<String, Map<String, String>> probed,
                                          Map<String, Map<String, String>> other) {
+        return with(s, probed, other, java.util.Set.of());
+    }
+
+    /**
+     * As above for a snapshot {@code s} taken at the freeze (the dump's, the restore's) and a
+     * reading {@code probed} taken while the tree ran just before or after it, against the other
+     * side's: a process whose caught or ignored signals one reading saw are not those its snapshot
+     * saw was still setting itself up between the reading and the freeze (a new worker installing
+     * its handlers, a master reloading): its probe is stale, and is left out on both sides (its
+     * status SigCgt/SigIgn are still compared), said on the output.
+     */
+    static StateComparator.Snapshot with(StateComparator.Snapshot s, Map<String, Map<String, String>> probed,
+                                         StateComparator.Snapshot otherSnapshot, Map<String, Map<String, String>> other) {
+        java.util.Set<String> stale = new java.util.TreeSet<>(stale(s, probed));
+        stale.addAll(stale(otherSnapshot, other));
+        for (String pid : stale) {
+            System.out.println("comparator: the probe of pid " + pid + " is left out: its caught or ignored signals"
+                    + " changed between the probe and the freeze (it was setting itself up)");
+        }
+        return with(s, probed, other, stale);
+    }
+
+    /** The pids whose probed signal handlers are not the set of caught or ignored signals {@code s} shows. */
+    private static java.util.Set<String> stale(StateComparator.Snapshot s, Map<String, Map<String, String>> probed) {
+        java.util.Set<String> stale = new java.util.HashSet<>();
+        probed.forEach((scope, items) -> {
+            if (!scope.matches("pid \\d+") || !INJECTED.equals(items.get(INJECTED))) {
+                return;
+            }
+            String pid = scope.substring(4);
+            Map<String, String> main = s.scopes().get(scope + " tid " + pid);
+            if (main == null || main.get("status SigCgt") == null || main.get("status SigIgn") == null) {
+                return;
+            }
+            long handled = Long.parseUnsignedLong(main.get("status SigCgt"), 16) | Long.parseUnsignedLong(main.get("status SigIgn"), 16);
+            long seen = 0;
+            for (String k : items.keySet()) {
+                if (k.startsWith("probe sigaction ")) {
+                    seen |= 1L << (Integer.parseInt(k.substring("probe sigaction ".length())) - 1);
+                }
+            }
+            if (seen != handled) {
+                stale.add(pid);
+            }
+        });
+        return stale;
+    }
+
+    private static StateComparator.Snapshot with(StateComparator.Snapshot s, Map<String, Map<String, String>> probed,
+                                                 Map<String, Map<String, String>> other, java.util.Set<String> stalePids) {
         Map<String, Map<String, String>> scopes = new LinkedHashMap<>();
         s.scopes().forEach((k, v) -> scopes.put(k, new TreeMap<>(v)));
         probed.forEach((scope, items) -> {
             Map<String, String> theirs = other.get(scope);
+            if (stalePids.contains(scope.split(" ")[1])) {
+                return;
+            }
             if (theirs != null && scopes.containsKey(scope)) {
                 // both readings ran the getters: an item one of them lacks is a difference
                 boolean alike = INJECTED.equals(items.get(INJECTED)) == INJECTED.equals(theirs.get(INJECTED));
