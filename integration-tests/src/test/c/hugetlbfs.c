@@ -6,12 +6,15 @@
  * hugetlb memory in 2 MiB pages with every page's bytes, that the fd is still that file at the same
  * offset, and that a write through the shared mapping reads back through the fd and through the
  * private mapping's page never copied (still the file's); prints PASS or FAIL: reason.
+ * With "unlink" after DIR the file is unlinked before "ready", as qemu's -mem-path and DPDK's
+ * --huge-unlink do: then it must still be a deleted file of that size (another inode after a restore).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,7 +30,8 @@ static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 2) fail("usage: hugetlbfs DIR");
+    if (argc < 2) fail("usage: hugetlbfs DIR [unlink]");
+    int unlinked = argc > 2 && strcmp(argv[2], "unlink") == 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/cryo-hugefile", argv[1]);
     int fd = open(path, O_CREAT | O_RDWR, 0600);
@@ -46,6 +50,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < HUGE; i += 512) q[i] = (unsigned char)(i / 512 * 7 + 3);
     if (q[HUGE + 512] != p[HUGE + 512]) fail("the private mapping does not show the file");
     if (lseek(fd, 12345, SEEK_SET) != 12345) fail("lseek");
+    if (unlinked && unlink(path) != 0) fail("unlink");
     struct stat before;
     if (fstat(fd, &before) != 0) fail("fstat");
     printf("ready\n");
@@ -58,7 +63,11 @@ int main(int argc, char **argv) {
         if (q[HUGE + i] != p[HUGE + i]) fail("the private mapping's second page is not the file's");
     }
     struct stat now;
-    if (fstat(fd, &now) != 0 || now.st_ino != before.st_ino || now.st_dev != before.st_dev) fail("the fd is another file");
+    if (fstat(fd, &now) != 0) fail("fstat after");
+    if (!unlinked && (now.st_ino != before.st_ino || now.st_dev != before.st_dev)) fail("the fd is another file");
+    if (unlinked && (now.st_nlink != 0 || now.st_size != before.st_size || now.st_dev != before.st_dev))
+        fail("the fd is not a deleted file of the same size on the same mount");
+    if (unlinked && access(path, F_OK) == 0) fail("the deleted file has a name again");
     if (lseek(fd, 0, SEEK_CUR) != 12345) fail("the fd's offset changed");
     p[HUGE + 7] = 0x5a;
     unsigned char b = 0;

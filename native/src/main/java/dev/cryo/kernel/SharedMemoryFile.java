@@ -109,14 +109,23 @@ public final class SharedMemoryFile implements AutoCloseable {
      * the huge pages of {@code pageBytes} it covers mapped here for the copy and unmapped again.
      */
     public void writeMapped(long offset, byte[] data, long pageBytes) {
-        long from = offset / pageBytes * pageBytes;
-        long len = (offset + data.length + pageBytes - 1) / pageBytes * pageBytes - from;
-        long at = Sys.call(() -> "mmap(" + procPath() + ", " + len + " at " + from + ")", SyscallNr.MMAP, 0, len,
-                PROT_READ_WRITE, MAP_SHARED, fd.value(), from);
+        writeMapped(fd, procPath(), offset, data, 0, data.length, pageBytes);
+    }
+
+    /**
+     * As {@link #writeMapped(long, byte[], long)}, for any open hugetlbfs file {@code fd} ({@code name}
+     * in messages): {@code len} bytes of {@code data} from {@code from}.
+     */
+    public static void writeMapped(Fd fd, String name, long offset, byte[] data, int from, int len, long pageBytes) {
+        long start = offset / pageBytes * pageBytes;
+        long size = (offset + len + pageBytes - 1) / pageBytes * pageBytes - start;
+        long at = Sys.call(() -> "mmap(" + name + ", " + size / pageBytes + " huge pages of " + pageBytes / 1024
+                        + " kB at " + start + ": the host's pool must hold them, /proc/sys/vm/nr_hugepages)",
+                SyscallNr.MMAP, 0, size, PROT_READ_WRITE, MAP_SHARED, fd.value(), start);
         try {
-            new com.sun.jna.Pointer(at).write(offset - from, data, 0, data.length);
+            new com.sun.jna.Pointer(at).write(offset - start, data, from, len);
         } finally {
-            Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, len, 0, 0);
+            Sys.call(() -> "munmap", SyscallNr.MUNMAP, at, size, 0, 0);
         }
     }
 

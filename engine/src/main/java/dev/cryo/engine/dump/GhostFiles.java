@@ -59,8 +59,10 @@ public final class GhostFiles {
             throw new DumpException(where + ": " + path + " was deleted and is not a regular file: not supported yet");
         }
         long[] data;
-        try {
-            data = dataExtents(source, file.size());
+        long hugePage;
+        try (Fd fd = Sys.open(source.toString(), Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            hugePage = FileExtents.hugePageBytes(fd);
+            data = dataExtents(fd, file.size(), hugePage);
         } catch (KernelException e) {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
@@ -98,7 +100,7 @@ public final class GhostFiles {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
         synchronized (this) {
-            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data));
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data, "", hugePage));
         }
         return file;
     }
@@ -189,19 +191,20 @@ public final class GhostFiles {
     }
 
     /**
-     * The data extents of the file, as {start, end} pairs, read through a fresh open of it: SEEK_DATA
-     * on the task's own fd would move the task's file position.
+     * The data extents of the file, as {start, end} pairs, read through a fresh open of it ({@code fd}):
+     * SEEK_DATA on the task's own fd would move the task's file position. A hugetlbfs file (qemu's
+     * {@code -mem-path}, DPDK's {@code --huge-unlink}; {@code hugePage} not 0) has no holes SEEK_DATA
+     * would show: its huge pages that are not all zero are its data, the others come back untouched,
+     * taking no page.
      */
-    private static long[] dataExtents(Path source, long size) {
-        try (Fd fd = Sys.open(source.toString(), Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
-            List<long[]> runs = FileExtents.data(fd, 0, size);
-            long[] out = new long[runs.size() * 2];
-            for (int i = 0; i < runs.size(); i++) {
-                out[2 * i] = runs.get(i)[0];
-                out[2 * i + 1] = runs.get(i)[1];
-            }
-            return out;
+    private static long[] dataExtents(Fd fd, long size, long hugePage) {
+        List<long[]> runs = FileExtents.held(fd, 0, size, hugePage);
+        long[] out = new long[runs.size() * 2];
+        for (int i = 0; i < runs.size(); i++) {
+            out[2 * i] = runs.get(i)[0];
+            out[2 * i + 1] = runs.get(i)[1];
         }
+        return out;
     }
 
     private synchronized boolean claim(FileRef f) {

@@ -51,9 +51,11 @@ public final class MemoryKinds {
             HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G, HUGETLB_SHARED_2M, HUGETLB_SHARED_1G,
             // a mapping of a hugetlbfs file (DPDK's hugepage files) is a file mapping, shared or private (its
             // copied-on-write pages carried); a shared one of an MFD_HUGETLB memfd is HUGETLB_SHARED
-            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && m.deleted(),
-                    "hugetlb memory", "hugetlb memory of a deleted hugetlbfs file or in a private mapping of a memfd is not"
-                            + " supported yet"),
+            // a deleted hugetlbfs file (qemu's -mem-path, DPDK's --huge-unlink) is a ghost, made again on its mount
+            new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && m.deleted()
+                    && (m.path().startsWith("/memfd:") || m.path().equals(HugetlbPrivateMemory.PATH)),
+                    "hugetlb memory", "hugetlb memory in a private mapping of a memfd, or in pages of a size other"
+                            + " than 2 MiB and 1 GiB, is not supported yet"),
             AIO_RING,
             PACKET_RING,
             IO_URING,

@@ -13,10 +13,18 @@ package dev.cryo.engine.model;
  * the same directory (glibc's sem_open maps its file under a temporary name, links it to the
  * semaphore's name and unlinks the temporary one) or elsewhere on its file system: no contents then; restore links that file to
  * the deleted name for an instant, so the mapping is that very file again.
+ * {@code hugePageBytes}: the huge page size of a file of a hugetlbfs mount (qemu's {@code -mem-path}), 0
+ * for any other (version 2): made again on a hugetlbfs mount of that page size, through a mapping; its
+ * data extents are its huge pages that did not read zero.
  */
-public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt) {
+public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
+                        long hugePageBytes) {
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
-        this(file, contents, uid, gid, data, "");
+        this(file, contents, uid, gid, data, "", 0);
+    }
+
+    public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt) {
+        this(file, contents, uid, gid, data, linkedAt, 0);
     }
 
     /** Whether the file is one run of data from start to end (no hole to make). */

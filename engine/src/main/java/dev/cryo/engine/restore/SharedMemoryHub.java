@@ -247,9 +247,12 @@ public final class SharedMemoryHub implements AutoCloseable {
         if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
             try {
                 SharedMemoryFile f = SharedMemoryFile.tmpfile(original.getParent().toString(),
-                        g.dense() ? g.contents() : new byte[0], g.uid(), g.gid(), g.file().mode() & 07777);
+                        g.dense() && g.hugePageBytes() == 0 ? g.contents() : new byte[0], g.uid(), g.gid(),
+                        g.file().mode() & 07777);
                 tmpfiles.add(f);
-                if (!g.dense()) {
+                if (g.hugePageBytes() > 0) {
+                    HugetlbfsGhost.fill(f.fd(), g, g.file().path());
+                } else if (!g.dense()) {
                     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(Path.of(f.procPath()),
                             StandardOpenOption.WRITE)) {
                         writeExtents(g, ch, Path.of(f.procPath()));
@@ -420,7 +423,9 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     private static void write(GhostFile g, Path p) {
         try {
-            if (g.dense()) {
+            if (g.hugePageBytes() > 0) {
+                HugetlbfsGhost.create(g, p);
+            } else if (g.dense()) {
                 Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             } else { // only the data extents are written: what lies between stays a hole
                 try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,

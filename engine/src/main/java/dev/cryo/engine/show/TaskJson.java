@@ -67,6 +67,9 @@ final class TaskJson {
                 if (!g.linkedAt().isEmpty()) {
                     f.put("linkedAt", g.linkedAt()); // no contents: the file is still there under that name
                 }
+                if (g.hugePageBytes() > 0) {
+                    f.put("hugePageKb", g.hugePageBytes() / 1024); // made again on a hugetlbfs mount
+                }
                 return f;
             }).toList());
         }

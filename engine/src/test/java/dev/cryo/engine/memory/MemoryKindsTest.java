@@ -48,6 +48,17 @@ class MemoryKindsTest {
                 && e.getMessage().contains("0x7f5f1ed24000") && e.getMessage().contains("not supported"), e.getMessage());
     }
 
+    /** A deleted hugetlbfs file (qemu's -mem-path) is a ghost like any deleted file; a private memfd of huge pages is not. */
+    @Test
+    void aDeletedHugetlbfsFileIsAGhostAndAPrivateHugetlbMemfdIsRefused() {
+        String file = "7f5f1ec00000-7f5f1f000000 rw-s 00000000 00:2c 77   /dev/hugepages/qemu_back_mem.pc.ram.Xy12 (deleted)";
+        assertSame(MemoryKinds.GHOST_SHARED, kindOf(file, "rd wr sh mr mw me ms de ht"));
+        assertSame(MemoryKinds.GHOST_PRIVATE, kindOf(file.replace("rw-s", "rw-p"), "rd wr mr mw me de ht"));
+        DumpException e = assertThrows(DumpException.class, () -> kindOf(
+                "7f5f1ec00000-7f5f1f000000 rw-p 00000000 00:01 78   /memfd:cryo-huge (deleted)", "rd wr mr mw me de ht"));
+        assertTrue(e.getMessage().contains("private mapping of a memfd"), e.getMessage());
+    }
+
     @Test
     void idsAreUniqueAndRoundTrip() {
         Set<Integer> ids = new HashSet<>();

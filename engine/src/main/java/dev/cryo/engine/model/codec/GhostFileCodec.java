@@ -11,7 +11,7 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
 
     public Class<GhostFile> type() { return GhostFile.class; }
     public int id() { return ModelCodecs.GHOST_FILE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, GhostFile g) {
         RecordFields.writeRecord(out, FileRefCodec.INSTANCE, g.file());
@@ -20,12 +20,14 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
         out.writeInt(g.gid());
         ModelFields.writeLongs(out, g.data(), ModelLimits.GHOST_EXTENTS, "GhostFile.data");
         ModelFields.writeText(out, g.linkedAt(), ModelLimits.PATH, "GhostFile.linkedAt");
+        out.writeLong(g.hugePageBytes());
     }
 
     public GhostFile read(Input in, int version) {
         return new GhostFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE),
                 ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt(),
                 ModelFields.readLongs(in, ModelLimits.GHOST_EXTENTS, "GhostFile.data"),
-                ModelFields.readText(in, ModelLimits.PATH, "GhostFile.linkedAt"));
+                ModelFields.readText(in, ModelLimits.PATH, "GhostFile.linkedAt"),
+                version >= 2 ? in.readLong() : 0);
     }
 }
