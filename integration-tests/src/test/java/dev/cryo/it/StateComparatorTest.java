@@ -126,6 +126,25 @@ class StateComparatorTest {
         assertEquals(1, StateComparator.diff(TaskProbe.with(onlyTerm, early, onlyTerm, lateLost),
                 TaskProbe.with(onlyTerm, lateLost, onlyTerm, early), java.util.List.of()).size(),
                 "flags lost by a settled process are a difference");
+        // read right after its exec: the loader had mapped no libc yet, nor set the thread pointer
+        StateComparator.Snapshot withLibc = new StateComparator.Snapshot(7, java.util.Map.of("pid 7", java.util.Map.of(
+                "maps 7f00-7f10", "r-xp 00000000 08:01 12 /usr/lib/x86_64-linux-gnu/libc.so.6",
+                "maps 7f20-7f30", "r-xp 00000000 08:01 13 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                "pid 7 tid 7", java.util.Map.of()));
+        java.util.Map<String, java.util.Map<String, String>> beforeLoader = java.util.Map.of("pid 7", java.util.Map.of(
+                "probe getters ran", "probe getters ran", "probe libraries mapped",
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), "pid 7 tid 7", java.util.Map.of("probe fs_base", "0"));
+        java.util.Map<String, java.util.Map<String, String>> loaded = java.util.Map.of("pid 7", java.util.Map.of(
+                "probe getters ran", "probe getters ran", "probe libraries mapped",
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /usr/lib/x86_64-linux-gnu/libc.so.6"),
+                "pid 7 tid 7", java.util.Map.of("probe fs_base", "7f6d9d1c3740"));
+        assertEquals(java.util.List.of(), StateComparator.diff(TaskProbe.with(withLibc, beforeLoader, withLibc, loaded),
+                TaskProbe.with(withLibc, loaded, withLibc, beforeLoader), java.util.List.of()));
+        java.util.Map<String, java.util.Map<String, String>> lostPointer = java.util.Map.of("pid 7", loaded.get("pid 7"),
+                "pid 7 tid 7", java.util.Map.of("probe fs_base", "0"));
+        assertEquals(1, StateComparator.diff(TaskProbe.with(withLibc, loaded, withLibc, lostPointer),
+                TaskProbe.with(withLibc, lostPointer, withLibc, loaded), java.util.List.of()).size(),
+                "a thread pointer lost by a settled process is a difference");
     }
 
     private static String sysCall(int pid) {

@@ -86,10 +86,11 @@ final class TaskProbe {
     /**
      * As above for a snapshot {@code s} taken at the freeze (the dump's, the restore's) and a
      * reading {@code probed} taken while the tree ran just before or after it, against the other
-     * side's: a process whose caught or ignored signals one reading saw are not those its snapshot
-     * saw was still setting itself up between the reading and the freeze (a new worker installing
-     * its handlers, a master reloading): its probe is stale, and is left out on both sides (its
-     * status SigCgt/SigIgn are still compared), said on the output.
+     * side's: a process whose caught or ignored signals or mapped libraries one reading saw are not
+     * those its snapshot saw was still setting itself up between the reading and the freeze (a new
+     * worker installing its handlers, a master reloading, a program just exec'd whose loader had not
+     * run): its probe is stale, and is left out on both sides (its status SigCgt/SigIgn and its
+     * mappings are still compared), said on the output.
      */
     static StateComparator.Snapshot with(StateComparator.Snapshot s, Map<String, Map<String, String>> probed,
                                          StateComparator.Snapshot otherSnapshot, Map<String, Map<String, String>> other) {
@@ -97,12 +98,36 @@ final class TaskProbe {
         stale.addAll(stale(otherSnapshot, other));
         for (String pid : stale) {
             System.out.println("comparator: the probe of pid " + pid + " is left out: its caught or ignored signals"
-                    + " changed between the probe and the freeze (it was setting itself up)");
+                    + " or its libraries changed between the probe and the freeze (it was setting itself up)");
         }
         return with(s, probed, other, stale);
     }
 
-    /** The pids whose probed signal handlers are not the set of caught or ignored signals {@code s} shows. */
+    /** Not compared: what the reading saw of the process's libraries, to tell a stale reading. */
+    private static final String LIBRARIES = "probe libraries mapped";
+    private static final java.util.regex.Pattern LIBRARY = java.util.regex.Pattern.compile("\\s(/(?:usr/)?lib\\S*)$");
+
+    /** The libraries mapped in {@code pid}, sorted: read while its thread is stopped. */
+    private static java.util.SortedSet<String> libraries(int pid) {
+        java.util.SortedSet<String> out = new java.util.TreeSet<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+                java.util.regex.Matcher m = LIBRARY.matcher(line);
+                if (m.find()) {
+                    out.add(m.group(1));
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // gone: nothing to tell
+        }
+        return out;
+    }
+
+    /**
+     * The pids whose reading is not of the state {@code s} shows at the freeze: its caught or ignored
+     * signals, or the libraries it had mapped, are not those (a process just exec'd whose loader had not
+     * yet mapped libc nor set its thread pointer and rseq, a worker installing its handlers).
+     */
     private static java.util.Set<String> stale(StateComparator.Snapshot s, Map<String, Map<String, String>> probed) {
         java.util.Set<String> stale = new java.util.HashSet<>();
         probed.forEach((scope, items) -> {
@@ -110,6 +135,20 @@ final class TaskProbe {
                 return;
             }
             String pid = scope.substring(4);
+            Map<String, String> task = s.scopes().get(scope);
+            if (task != null && items.containsKey(LIBRARIES)) {
+                java.util.SortedSet<String> atFreeze = new java.util.TreeSet<>();
+                task.forEach((k, v) -> {
+                    java.util.regex.Matcher m = LIBRARY.matcher(v);
+                    if (k.startsWith("maps ") && m.find()) {
+                        atFreeze.add(m.group(1));
+                    }
+                });
+                if (!String.join(" ", atFreeze).equals(items.get(LIBRARIES))) {
+                    stale.add(pid);
+                    return;
+                }
+            }
             Map<String, String> main = s.scopes().get(scope + " tid " + pid);
             if (main == null || main.get("status SigCgt") == null || main.get("status SigIgn") == null) {
                 return;
@@ -141,7 +180,7 @@ final class TaskProbe {
                 // both readings ran the getters: an item one of them lacks is a difference
                 boolean alike = INJECTED.equals(items.get(INJECTED)) == INJECTED.equals(theirs.get(INJECTED));
                 items.forEach((k, v) -> {
-                    if (alike || theirs.containsKey(k)) {
+                    if (!k.equals(LIBRARIES) && (alike || theirs.containsKey(k))) {
                         scopes.get(scope).put(k, v);
                     }
                 });
@@ -233,6 +272,7 @@ final class TaskProbe {
             thread.put(INJECTED, INJECTED);
             if (process != null) {
                 process.put(INJECTED, INJECTED);
+                process.put(LIBRARIES, String.join(" ", libraries(pid)));
                 long set = handled(pid, tid);
                 for (int sig = 1; sig <= SIGNALS; sig++) {
                     if ((set & 1L << (sig - 1)) != 0 && in.raw(SyscallNr.RT_SIGACTION, sig, 0, scratch, 8) == 0) {
