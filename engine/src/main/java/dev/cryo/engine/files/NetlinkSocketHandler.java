@@ -65,9 +65,9 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
     @Override
     public NetlinkSocket dump(FdProbe fd, DumpContext ctx) {
         try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
-            if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
-                throw p.refuse("netlink socket (protocol " + p.protocol + ") holds messages " + UnreadQueues.RETRIED
-                        + "; the kernel's cannot be queued again (no process can send from its port 0)");
+            byte[] head = Sockets.recv(p.sock, NLMSG_HDRLEN, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
+            if (head != null) {
+                throw p.refuse("netlink socket (protocol " + p.protocol + ") holds " + unread(head));
             }
             SockAddr self = Sockets.sockName(p.sock);
             if (p.protocol == Sockets.NETLINK_NETFILTER && self.port() != 0) {
@@ -84,6 +84,34 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
                     dst == null ? 0 : dst.port(), dst == null ? 0 : dst.netlinkGroups(),
                     SocketOptions.dump(p.sock, SockAddr.AF_NETLINK, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
         }
+    }
+
+    private static final int NLMSG_HDRLEN = 16, NLM_F_MULTI = 2;
+
+    /**
+     * The refusal's words for what the first unread message is. An answer to the program's own request
+     * (a part of a dump, an error or acknowledgement) can neither be queued again (nothing can send from
+     * the kernel's port 0, and glibc's getifaddrs, libnl and iproute2 drop messages from any other) nor
+     * asked for again (parts already read would come twice, and a dump's progress is the kernel's); a
+     * program that asks in a tight loop holds one at many freezes, as its request's answer is made
+     * while it sends.
+     */
+    static String unread(byte[] head) {
+        if (head.length < NLMSG_HDRLEN) {
+            return "messages " + UnreadQueues.RETRIED + "; the kernel's cannot be queued again (no process can send"
+                    + " from its port 0)";
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(head).order(java.nio.ByteOrder.nativeOrder());
+        int type = Short.toUnsignedInt(b.getShort(4)), flags = Short.toUnsignedInt(b.getShort(6));
+        long seq = Integer.toUnsignedLong(b.getInt(8));
+        if ((flags & NLM_F_MULTI) != 0 || type == Sockets.NLMSG_ERROR || type == Sockets.NLMSG_DONE) {
+            return "the kernel's answer to a request it sent (message type " + type + ", sequence " + seq + ") "
+                    + UnreadQueues.RETRIED + "; an answer can neither be queued again (no process can send from the"
+                    + " kernel's port 0) nor asked for again (what the program read of it would come twice): a program"
+                    + " that asks again and again holds one at many freezes, dump it again";
+        }
+        return "the kernel's messages (message type " + type + ") " + UnreadQueues.RETRIED + "; they cannot be queued"
+                + " again (no process can send from the kernel's port 0)";
     }
 
     @Override
