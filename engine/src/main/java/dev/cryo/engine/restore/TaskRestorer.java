@@ -204,7 +204,9 @@ public final class TaskRestorer {
 
     /** As above, keeping {@code inherited}: the areas a child forked after its parent's memory keeps of it. */
     public void mapMemory(SharedMemoryHub shared, List<dev.cryo.engine.model.VmaImage> inherited) {
+        long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
         MemoryMapping.map(t, shared, inherited);
+        steps("MemoryMapping", r0, n0);
     }
 
     /** MEMORY, second half: final protections, once the page writers are done. */

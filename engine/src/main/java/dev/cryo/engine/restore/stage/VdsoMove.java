@@ -12,7 +12,9 @@ import java.util.List;
 /**
  * Moves the kernel's vDSO block ({@code [vvar]}, {@code [vvar_vclock]}, {@code [vdso]}) to the
  * dumped addresses, keeping the areas' relative order; through a parking place so that no move
- * lands on an area not moved yet. An area the dumped task no longer had is unmapped.
+ * lands on an area not moved yet. An area the dumped task no longer had is unmapped. The moves are
+ * queued ({@link TaskContext#later}) with the memory stage's other calls: one call by one they
+ * were 12 of a migrated task's 15 ptrace round trips there, each waiting for a CPU in the downtime.
  */
 final class VdsoMove {
     private static final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
@@ -29,7 +31,7 @@ final class VdsoMove {
         List<String> kept = dumped.stream().map(VdsoMove::pathOf).toList();
         for (MapsEntry m : now) {
             if (!kept.contains(m.path())) {
-                t.call("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
+                t.later("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
             }
         }
         now = now.stream().filter(m -> kept.contains(m.path())).toList();
@@ -44,13 +46,15 @@ final class VdsoMove {
             if (!m.path().equals(pathOf(d)) || m.size() != d.end() - d.start()) {
                 throw differs(now);
             }
-            parked[i] = t.call("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
+            // MREMAP_FIXED puts it at the parking place or fails (the flush says which call)
+            t.later("mremap(" + m.path() + ")", SyscallNr.MREMAP, m.start(), m.size(), m.size(),
                     MREMAP_MAYMOVE | MREMAP_FIXED, parking);
+            parked[i] = parking;
             parking += m.size();
         }
         for (int i = 0; i < now.size(); i++) {
             VmaImage d = dumped.get(i);
-            t.call("mremap(" + pathOf(d) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
+            t.later("mremap(" + pathOf(d) + ")", SyscallNr.MREMAP, parked[i], d.end() - d.start(),
                     d.end() - d.start(), MREMAP_MAYMOVE | MREMAP_FIXED, d.start());
         }
     }
