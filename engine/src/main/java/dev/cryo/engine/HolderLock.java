@@ -59,6 +59,34 @@ public final class HolderLock implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes {@code file} if no process holds its lock (its holder died without removing it), under
+     * the lock for that moment, as a holder's own removal; its content is left as it was meanwhile (a
+     * cryo refused by that moment's lock names the dead holder). Must not be called for a file this
+     * JVM holds: closing any fd of a file drops the process's locks on it.
+     */
+    public static boolean removeIfFree(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            FileLock l;
+            try {
+                l = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                return false; // this JVM's
+            }
+            if (l == null) {
+                return false;
+            }
+            try {
+                Files.deleteIfExists(file);
+                return true;
+            } finally {
+                l.release();
+            }
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return false;
+        }
+    }
+
     @Override
     public void close() {
         try {

@@ -7,6 +7,10 @@ import dev.cryo.kernel.Pid;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * One dump of a tree at a time: an exclusive lock on {@code /run/cryo/dump-PID.lock} for the root
@@ -36,7 +40,12 @@ public final class DumpLock implements AutoCloseable {
         Path file = dir.resolve("dump-" + root + ".lock");
         try {
             Files.createDirectories(dir);
-            return new DumpLock(file, HolderLock.take(file));
+            synchronized (HELD) {
+                removeStale(dir);
+                DumpLock d = new DumpLock(file, HolderLock.take(file));
+                HELD.add(file);
+                return d;
+            }
         } catch (HolderLock.Held h) {
             throw new DumpException("pid " + root + " is already being dumped"
                     + (h.holder().isEmpty() ? "" : " (by cryo process " + h.holder() + ")")
@@ -48,11 +57,45 @@ public final class DumpLock implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            Files.deleteIfExists(file); // still locked: a cryo waiting on it is refused, not let in
-        } catch (IOException ignored) {
-            // left behind: the next dump of this pid reuses it
+        synchronized (HELD) {
+            try {
+                Files.deleteIfExists(file); // still locked: a cryo waiting on it is refused, not let in
+            } catch (IOException ignored) {
+                // left behind: the next dump of this pid reuses it, or a later one removes it as stale
+            }
+            lock.close();
+            HELD.remove(file);
         }
-        lock.close();
+    }
+
+    /** This JVM's dump locks: never opened by {@link #removeStale} (closing any fd of a file drops the process's locks on it). */
+    private static final Set<Path> HELD = new HashSet<>();
+
+    /** A file this old that nobody holds is no dump's: its cryo was killed (a fresh one may be about to be locked). */
+    static final Duration STALE_AFTER = Duration.ofSeconds(10);
+
+    /**
+     * Removes the lock files of dumps whose cryo was killed (it never removed its file): one nobody
+     * holds is stale, whoever its holder pid names now. Files of this JVM and files younger than
+     * {@link #STALE_AFTER} (another cryo between creating and locking its own) are left alone.
+     */
+    static void removeStale(Path dir) {
+        List<Path> files;
+        try (var s = Files.list(dir)) {
+            files = s.filter(f -> f.getFileName().toString().matches("dump-\\d+\\.lock")).toList();
+        } catch (IOException e) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        for (Path f : files) {
+            try {
+                if (HELD.contains(f) || now - Files.getLastModifiedTime(f).toMillis() < STALE_AFTER.toMillis()) {
+                    continue;
+                }
+                HolderLock.removeIfFree(f);
+            } catch (IOException | RuntimeException held) {
+                // a live dump's, or gone meanwhile
+            }
+        }
     }
 }

@@ -94,8 +94,53 @@ public final class RestoredImages {
             Files.writeString(tmp, now + " " + rootPid + "\n", StandardCharsets.US_ASCII);
             Files.move(tmp, dir.resolve(key(info)), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            prune(dir, KEPT);
         } catch (IOException | RuntimeException ignored) {
             // /run/cryo not writable (a restore as another user): the next restore of this image warns nothing
+        }
+    }
+
+    /** Marks kept: the images restored most recently (a host that restores all day keeps a bounded directory). */
+    static final int KEPT = 256;
+
+    /**
+     * Removes all but the {@code kept} newest marks (by the time written in them: a restore rewrites its
+     * image's mark), and temporary files a killed restore left. An image whose mark went warns nothing
+     * when restored again.
+     */
+    static void prune(Path dir, int kept) throws IOException {
+        List<Path> all;
+        try (var s = Files.list(dir)) {
+            all = s.toList();
+        }
+        long now = System.currentTimeMillis();
+        List<Path> marks = new java.util.ArrayList<>();
+        for (Path f : all) {
+            if (!f.getFileName().toString().startsWith(".mark")) {
+                marks.add(f);
+            } else if (now - Files.getLastModifiedTime(f).toMillis() > 60_000) { // not one being written now
+                Files.deleteIfExists(f);
+            }
+        }
+        if (marks.size() <= kept) {
+            return;
+        }
+        java.util.Map<Path, Long> when = new java.util.HashMap<>();
+        for (Path f : marks) {
+            when.put(f, writtenAt(f));
+        }
+        marks.sort(java.util.Comparator.comparingLong(when::get));
+        for (Path f : marks.subList(0, marks.size() - kept)) {
+            Files.deleteIfExists(f);
+        }
+    }
+
+    /** The restore time a mark holds; 0 (oldest) for a mark that cannot be read. */
+    private static long writtenAt(Path mark) {
+        try {
+            return Long.parseLong(Files.readString(mark, StandardCharsets.US_ASCII).trim().split(" ")[0]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
         }
     }
 

@@ -40,6 +40,27 @@ class RestoredImagesTest {
     }
 
     @Test
+    void onlyTheNewestMarksAreKept(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("restored");
+        for (int i = 0; i < RestoredImages.KEPT + 5; i++) { // restored in this order, the first twice
+            RestoredImages.record(dir, info("vm", 100 + i, 1_700_000_000_000L), 100 + i, 1_700_000_100_000L + i);
+        }
+        RestoredImages.record(dir, info("vm", 100, 1_700_000_000_000L), 100, 1_700_000_200_000L);
+        Files.writeString(dir.resolve(".mark123"), "left by a killed restore");
+        Files.setLastModifiedTime(dir.resolve(".mark123"), java.nio.file.attribute.FileTime.fromMillis(0));
+        RestoredImages.record(dir, info("vm", 9999, 1_700_000_000_000L), 9999, 1_700_000_300_000L);
+        try (var marks = Files.list(dir)) {
+            assertEquals(RestoredImages.KEPT, marks.count(), "marks are not bounded");
+        }
+        assertTrue(RestoredImages.earlier(dir, info("vm", 100, 1_700_000_000_000L)).isPresent(), "restored again lately");
+        assertTrue(RestoredImages.earlier(dir, info("vm", 9999, 1_700_000_000_000L)).isPresent());
+        for (int pid : new int[] {101, 102, 103, 104, 105, 106}) {
+            assertTrue(RestoredImages.earlier(dir, info("vm", pid, 1_700_000_000_000L)).isEmpty(), "oldest kept: " + pid);
+        }
+        assertTrue(RestoredImages.earlier(dir, info("vm", 107, 1_700_000_000_000L)).isPresent());
+    }
+
+    @Test
     void grownAppendedFilesAreNamedOnlyWhenAnotherTreeWentOnFromTheSameMemory() {
         List<String> grown = List.of("pid 7 fd 3: /var/log/x grew by 10 bytes");
         DumpInfo killed = info("vm", 7, 1), leftRunning = new DumpInfo("1", 1, "vm", "6.1", 7, List.of(7), 832, true);
