@@ -62,8 +62,8 @@ public final class SharedTables {
         List<Pid> live = tree.stream().filter(p -> {
             try {
                 ProcStat st = ProcFs.stat(p);
-                if (st.state() == 'Z' || st.state() == 'X' || (st.flags() & ProcStat.PF_EXITING) != 0) {
-                    return false; // an exiting task's tables are gone (NULL, equal to any other's NULL)
+                if (exiting(st)) {
+                    return false; // an exiting task's tables are gone: it shares nothing
                 }
                 parentOf.put(p.value(), st.ppid());
                 return true;
@@ -123,11 +123,31 @@ public final class SharedTables {
         return p;
     }
 
+    /**
+     * Whether kcmp finds one table behind both. An exiting task's table is NULL, equal to any other's
+     * NULL, and a task not stopped yet (the check before the seize, a child forked meanwhile found by
+     * the rescan) may start exiting after its stat was read: a match counts only if neither shows
+     * itself exiting when read after the comparison (PF_EXITING is set before the tables go, and
+     * never cleared).
+     */
     private static boolean shared(Pid a, Pid b, int type) {
         try {
-            return Sys.shareResource(a, b, type == Clone.FILES ? Sys.KCMP_FILES : Sys.KCMP_FS);
+            return Sys.shareResource(a, b, type == Clone.FILES ? Sys.KCMP_FILES : Sys.KCMP_FS)
+                    && !exiting(a) && !exiting(b);
         } catch (RuntimeException e) {
             return false; // exited meanwhile: found later
         }
+    }
+
+    private static boolean exiting(Pid p) {
+        try {
+            return exiting(ProcFs.stat(p));
+        } catch (KernelException e) {
+            return true; // gone
+        }
+    }
+
+    private static boolean exiting(ProcStat st) {
+        return st.state() == 'Z' || st.state() == 'X' || (st.flags() & ProcStat.PF_EXITING) != 0;
     }
 }
