@@ -94,6 +94,27 @@ final class DumpRestore {
     }
 
     /**
+     * As {@link #dump}, with {@code --leave-running}: the tree runs on after the dump and the caller
+     * kills it (the image is of the moment the tree was frozen, which the comparison takes).
+     */
+    static DumpRestore dumpLeavingRunning(int pid, Path img, String... dumpOptions) throws Exception {
+        Seen seen = new Seen(pid);
+        List<String> args = new ArrayList<>(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(),
+                "--no-progress", "-R"));
+        args.addAll(List.of(dumpOptions));
+        Map<String, Map<String, String>> probed = TaskProbe.read(pid);
+        Cli dump;
+        try (AutoCloseable o = TreeObservers.register(seen)) {
+            dump = Cli.run(args.toArray(String[]::new));
+        }
+        assertEquals(0, dump.code(), dump.toString());
+        DumpRestore d = new DumpRestore(pid, img, seen.get("the dump"), List.of());
+        d.dumpRun = dump;
+        d.probed = probed;
+        return d;
+    }
+
+    /**
      * For a shell job restored from its own terminal by cryo running in the foreground of the same
      * shell: its session, group and terminal are those it had, so the shell-job differences
      * ({@link StateComparator#KNOWN_SHELL_JOB}) must not show.

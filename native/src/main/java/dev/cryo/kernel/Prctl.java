@@ -11,6 +11,9 @@ public final class Prctl {
 
     public static final int PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
+    /** personality(2)'s flag that an exec reads to lay the address space out without randomization (setarch -R). */
+    public static final int ADDR_NO_RANDOMIZE = 0x0040000;
+
     /**
      * Per-thread switches a fork keeps and an exec (cpuid, tsc) resets: rdtsc faulting (PR_SET_TSC with
      * PR_TSC_SIGSEGV), the machine-check kill policy (PR_MCE_KILL_GET answers LATE 0, EARLY 1 or DEFAULT 2

@@ -129,6 +129,18 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
+         * As {@link #openAsCryo}, the file moved to {@code position} only after cryo's last call in the
+         * task: a /proc/PID/maps-like file renders the layout when it is positioned, and until then
+         * that shows cryo's bootstrap area. Here (no restore around): at once.
+         */
+        default long openPositionedLast(String path, int flags, long position) {
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Sys.open(path, flags)) {
+                dev.cryo.kernel.Sys.call(() -> "lseek(" + path + ")", dev.cryo.kernel.SyscallNr.LSEEK, own.value(), position, 0, 0);
+                return take((int) ProcessHandle.current().pid(), own.value());
+            }
+        }
+
+        /**
          * The pid of a live stand-in for the reaped task whose pidfds share pidfs inode {@code ino}: the
          * same one for every pidfd of it this task opens, ending with {@code status} once they are all
          * opened ({@link DeadTaskStandIns}).

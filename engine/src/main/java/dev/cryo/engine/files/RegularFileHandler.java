@@ -184,6 +184,20 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
+    private static final java.util.regex.Pattern MAPPINGS = java.util.regex.Pattern.compile(
+            "^/proc/(\\d+)(/task/\\d+)?/(maps|smaps|numa_maps)$");
+
+    /**
+     * A file listing the holder's own mappings (DMTCP's procfd1 reads its /proc/self/maps on after a
+     * fork), named as cryo names it: read on from a position, it goes on from text rendered when the
+     * position was set, so that must be once cryo's own bootstrap area is gone from the layout.
+     */
+    private static boolean listsOwnMappings(String path, RestoreContext ctx) {
+        java.util.regex.Matcher m = MAPPINGS.matcher(path);
+        return m.matches() && Integer.parseInt(m.group(1)) == ctx.taskPid() && ctx.seenByTask(ctx.taskPid()) == ctx.taskPid()
+                && !inOtherMountNamespace(ctx.taskPid());
+    }
+
     /** Whether the fd holds a directory removed since it was opened. */
     public static boolean isRemovedDirectory(RegularFile f) {
         return FileIdentity.isDirectory(f.file()) && SharedMemoryHub.isDeletedDirectory(f.file().path());
@@ -196,6 +210,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             ctx.deadPidStandIn(f.deadPid(), "fd " + fd.fd() + ": " + path);
         }
         long tmp;
+        if (fd.position() != 0 && listsOwnMappings(path, ctx)) {
+            return ctx.openPositionedLast(path, FdHandlers.openFlags(fd), fd.position());
+        }
         if ((f.hostMount() && inOtherMountNamespace(ctx.taskPid()) && same(java.nio.file.Path.of(path), f.file()))
                 || onlyOutside(ctx.taskPid(), f.file())) {
             // opened before the task made its mount namespace, on a host mount (which its namespace

@@ -283,6 +283,7 @@ public final class TaskRestorer {
 
     /** Failure path: the task and the children it forked are killed. */
     public void kill() {
+        t.closePositionedLast();
         TaskKill.run(t);
     }
 }

@@ -157,6 +157,19 @@ public final class FileRestore {
             }
 
             @Override
+            public long openPositionedLast(String path, int flags, long position) {
+                Fd own = dev.cryo.kernel.Sys.open(path, flags);
+                try {
+                    long fd = FileRestore.take(t, (int) ProcessHandle.current().pid(), own.value());
+                    t.positionLast(own, position);
+                    return fd;
+                } catch (RuntimeException e) {
+                    own.close();
+                    throw e;
+                }
+            }
+
+            @Override
             public void whenRestored(Fd held, java.util.function.Consumer<Fd> action) {
                 sockets.whenRestored(held, action);
             }

@@ -23,6 +23,7 @@ public final class RegisterInstall implements StateStage {
     @Override
     public void run(TaskContext t) {
         t.call("munmap(bootstrap)", SyscallNr.MUNMAP, t.boot().address(), BootstrapArea.CODE_AND_DATA);
+        t.positionFilesLast(); // a /proc/PID/maps the task reads on renders its layout without the bootstrap
         for (ThreadImage th : t.task().threads()) {
             t.tracer().setXstate(th.tid(), th.xstate());
             Registers fixed = t.resumeFrame(th.tid());

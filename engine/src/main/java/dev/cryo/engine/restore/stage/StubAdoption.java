@@ -6,6 +6,7 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Prctl;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
@@ -61,10 +62,17 @@ public final class StubAdoption {
                 }
             }
         }
+        // a task exec'd without address randomization (setarch -R, a program that re-execs itself so):
+        // only an exec under that personality clears PF_RANDOMIZE and lays out the mmap base it had
+        boolean fixedLayout = (t.task().personality() & Prctl.ADDR_NO_RANDOMIZE) != 0;
         if (mapBootstrap) {
             StubExec.mapBootstrap(main, pid, boot);
-        } else if (t.task().execed()) {
+        }
+        if (mapBootstrap ? fixedLayout && t.prepared() == null : t.task().execed()) {
             // a forked child that ran a program: only an exec clears its PF_FORKNOEXEC
+            if (fixedLayout) {
+                main.call("personality(ADDR_NO_RANDOMIZE)", SyscallNr.PERSONALITY, Prctl.ADDR_NO_RANDOMIZE);
+            }
             main = StubExec.exec(tracer, main, pid, boot, t.task().exe() == null ? null : t.task().exe().path());
             main.keepRegistersOnClose();
             t.main(main);

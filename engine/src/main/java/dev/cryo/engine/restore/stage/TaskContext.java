@@ -27,6 +27,8 @@ public final class TaskContext {
     private final List<Integer> forked = new ArrayList<>();
     private Injector main;
     private final java.util.Map<Integer, dev.cryo.kernel.ptrace.Registers> resumeFrames = new java.util.HashMap<>();
+    /** cryo's copies of open files the task holds, each with the position it gets after cryo's last call. */
+    private final java.util.Map<dev.cryo.kernel.Fd, Long> positionedLast = new java.util.LinkedHashMap<>();
 
     /** {@code treePids}: every pid of the image; groups and sessions led from outside it are not recreated. */
     public TaskContext(Tracer tracer, TaskImage task, BootstrapArea boot, Set<Integer> treePids) {
@@ -150,6 +152,30 @@ public final class TaskContext {
     private final java.util.Map<Long, byte[]> areaNotes = new java.util.HashMap<>();
 
     /** What a memory kind learned mapping the area at {@code address}, for its protect once the pages are written. */
+    /**
+     * Moves {@code own} (cryo's copy of an open file the task took) to {@code position} once cryo's
+     * last call in the task is made ({@link RegisterInstall}), then closes it; a failed restore only closes it.
+     */
+    public void positionLast(dev.cryo.kernel.Fd own, long position) {
+        positionedLast.put(own, position);
+    }
+
+    /** With the bootstrap area gone: every file of {@link #positionLast} to its position (the task is still stopped). */
+    void positionFilesLast() {
+        try {
+            positionedLast.forEach((own, at) -> dev.cryo.kernel.Sys.call(() -> "lseek(fd " + own.value() + " of pid " + pid
+                    + " to " + at + ")", dev.cryo.kernel.SyscallNr.LSEEK, own.value(), at, 0, 0));
+        } finally {
+            closePositionedLast();
+        }
+    }
+
+    /** Failure path: cryo's copies closed, unpositioned. */
+    public void closePositionedLast() {
+        positionedLast.keySet().forEach(dev.cryo.kernel.Fd::close);
+        positionedLast.clear();
+    }
+
     public void noteArea(long address, byte[] note) {
         areaNotes.put(address, note.clone());
     }
