@@ -51,23 +51,93 @@ final class TaskProbe {
             SyscallNr.SEMTIMEDOP, SyscallNr.EPOLL_WAIT, SyscallNr.EPOLL_PWAIT, SyscallNr.EPOLL_PWAIT2,
             SyscallNr.RT_SIGTIMEDWAIT);
 
-    /** Items per scope ("pid P", "pid P tid T") of the tree rooted at {@code root}, to merge into a snapshot. */
+    /**
+     * Threads probed at once. A reading is ptrace round trips, each waiting for its tracee to be
+     * scheduled (~12 per thread, one per caught signal): under load, the wait is the cost, and the
+     * waits of different tracees overlap (a JVM's 40 threads one after the other took 2.3-2.6 s at
+     * load 23-31).
+     */
+    private static final int PARALLEL = 8;
+
+    private static final java.util.concurrent.ExecutorService POOL = java.util.concurrent.Executors.newFixedThreadPool(
+            PARALLEL, r -> {
+                Thread t = new Thread(r, "task-probe");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /**
+     * Items per scope ("pid P", "pid P tid T") of the tree rooted at {@code root}, to merge into a snapshot.
+     * Each process's threads are tried in order until one has read the process's items, then the
+     * others are read in parallel; each thread from the pool thread that seized it (its tracer).
+     */
     static Map<String, Map<String, String>> read(int root) throws Exception {
+        // -Dit.probe=false: to measure what the probe costs the suite only, CI keeps it on (not cryo.*:
+        // cryo takes every such property for one of its settings)
+        if ("false".equals(System.getProperty("it.probe"))) {
+            return Map.of();
+        }
+        List<Integer> pids = StateComparator.tree(root);
+        Map<Integer, java.util.concurrent.Future<List<java.util.concurrent.Future<Probed>>>> perProcess = new LinkedHashMap<>();
+        for (int pid : pids) {
+            perProcess.put(pid, POOL.submit(() -> readProcess(pid)));
+        }
         Map<String, Map<String, String>> out = new LinkedHashMap<>();
-        Tracer tracer = new Tracer(); // this thread is the tracer of every seize below
-        try (tracer) {
-            for (int pid : StateComparator.tree(root)) {
-                boolean processDone = false;
-                for (int tid : threads(pid)) {
-                    if (!probeable(pid, tid)) {
-                        continue;
-                    }
-                    Map<String, String> thread = out.computeIfAbsent("pid " + pid + " tid " + tid, k -> new TreeMap<>());
-                    Map<String, String> process = processDone ? null : out.computeIfAbsent("pid " + pid, k -> new TreeMap<>());
-                    if (probe(tracer, pid, tid, thread, process)) {
-                        processDone = true;
+        for (var process : perProcess.values()) {
+            for (var thread : done(process)) {
+                Probed r = done(thread);
+                out.put("pid " + r.pid() + " tid " + r.tid(), r.thread());
+                if (r.process() != null) {
+                    out.put("pid " + r.pid(), r.process());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static <T> T done(java.util.concurrent.Future<T> f) throws Exception {
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Exception x ? x : e;
+        }
+    }
+
+    /** One thread's reading; {@code process} not null for the thread that tried the process's items. */
+    private record Probed(int pid, int tid, Map<String, String> thread, Map<String, String> process) {}
+
+    /** Reads {@code pid}'s items through its first thread that lets it, then hands its other threads to the pool. */
+    private static List<java.util.concurrent.Future<Probed>> readProcess(int pid) {
+        List<java.util.concurrent.Future<Probed>> out = new java.util.ArrayList<>();
+        Map<String, String> process = new TreeMap<>();
+        boolean processDone = false;
+        long gadget = 0;
+        try (Tracer tracer = new Tracer()) { // this pool thread is the tracer of the seizes below
+            for (int tid : threads(pid)) {
+                if (!probeable(pid, tid)) {
+                    continue;
+                }
+                if (processDone) {
+                    long g = gadget;
+                    out.add(POOL.submit(() -> {
+                        Map<String, String> thread = new TreeMap<>();
+                        try (Tracer own = new Tracer()) {
+                            probe(own, pid, tid, g, thread, null);
+                        }
+                        return new Probed(pid, tid, thread, null);
+                    }));
+                    continue;
+                }
+                if (gadget == 0) {
+                    try {
+                        gadget = SyscallGadget.inVdso(Pid.of(pid));
+                    } catch (RuntimeException gone) {
+                        return out;
                     }
                 }
+                Map<String, String> thread = new TreeMap<>();
+                processDone = probe(tracer, pid, tid, gadget, thread, process);
+                out.add(java.util.concurrent.CompletableFuture.completedFuture(new Probed(pid, tid, thread, process)));
             }
         }
         return out;
@@ -190,7 +260,8 @@ final class TaskProbe {
     }
 
     /** Seizes {@code tid}, reads its state (and its process's into {@code process} if not null), lets it go. */
-    private static boolean probe(Tracer tracer, int pid, int tid, Map<String, String> thread, Map<String, String> process) {
+    private static boolean probe(Tracer tracer, int pid, int tid, long gadget, Map<String, String> thread,
+                                 Map<String, String> process) {
         try {
             tracer.seizeAndInterrupt(tid, Ptrace.O_SUSPEND_SECCOMP);
         } catch (RuntimeException goneOrTraced) {
@@ -221,7 +292,7 @@ final class TaskProbe {
             // with syscall user dispatch on, an injected syscall outside its range would trap; in an rseq
             // critical section, its return would clear rseq_cs and the section would not abort
             if (sud[0] == 0 && !insideCriticalSection(pid, rseq, regs.rip())) {
-                inject(tracer, pid, tid, regs, thread, process);
+                inject(tracer, pid, tid, gadget, regs, thread, process);
             } else {
                 return false;
             }
@@ -263,12 +334,12 @@ final class TaskProbe {
         }
     }
 
-    private static void inject(Tracer tracer, int pid, int tid, Registers regs, Map<String, String> thread,
+    private static void inject(Tracer tracer, int pid, int tid, long gadget, Registers regs, Map<String, String> thread,
                                Map<String, String> process) {
         Pid p = Pid.of(pid);
         long scratch = (regs.rsp() - SCRATCH_BELOW_RSP) & ~15L;
         byte[] kept = Sys.read(p, scratch, SCRATCH);
-        try (Injector in = new Injector(tracer, p, tid, SyscallGadget.inVdso(p))) {
+        try (Injector in = new Injector(tracer, p, tid, gadget)) {
             thread.put(INJECTED, INJECTED);
             if (process != null) {
                 process.put(INJECTED, INJECTED);
