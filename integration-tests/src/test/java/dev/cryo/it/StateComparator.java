@@ -120,7 +120,34 @@ final class StateComparator {
                     + "all its holders (fds and mappings), then opened like a file",
             d -> d.item().matches("fd \\d+ fdinfo flags") && d.dumped() != null && d.restored() != null
                     && (Integer.parseInt(d.dumped(), 8) & 020200000) == 020200000
-                    && (Integer.parseInt(d.dumped(), 8) & ~020200000) == Integer.parseInt(d.restored(), 8)));
+                    && (Integer.parseInt(d.dumped(), 8) & ~020200000) == Integer.parseInt(d.restored(), 8)),
+            new Known(
+            "a namespace file the host bound under /run/netns (another session's ip netns add or del between the dump"
+                    + " and the restore) is in the tree's mount namespace as the host has it at the restore: such copies"
+                    + " come and go with the host's, and the restore neither requires nor compares them (MountRestore)",
+            d -> d.item().startsWith("mount ") && hostNetnsChange(d.item().substring("mount ".length()), d.dumped(),
+                    d.restored())));
+
+    /**
+     * Whether a mount point's values differ only by a host copy of an nsfs mount gone from the host since
+     * the dump (restored absent, the host lacks it now) or made on the host since (dumped absent).
+     */
+    private static boolean hostNetnsChange(String point, String dumped, String restored) {
+        String present = dumped != null ? dumped : restored;
+        if ((dumped == null) == (restored == null) || !present.contains(" - nsfs ") || !present.endsWith(HOST_COPY)) {
+            return false;
+        }
+        return hostMountPoints().contains(point) == (restored != null);
+    }
+
+    /** The end of a mount's value in a snapshot when the host had the same mount at the same point then. */
+    static final String HOST_COPY = " (the host's copy)";
+
+    private static Set<String> hostMountPoints() {
+        Set<String> points = new java.util.HashSet<>();
+        hostMounts().values().forEach(m -> points.add(m.substring(0, m.indexOf(' '))));
+        return points;
+    }
 
     /**
      * An fd of a pipe whose other end was outside the tree, joined again to the very pipe through
@@ -956,6 +983,8 @@ final class StateComparator {
      */
     private static Map<String, String> mountTable(Path dir, Labels labels) {
         List<String[]> mounts = new ArrayList<>();
+        Set<String> host = new java.util.HashSet<>(hostMounts().values());
+        Set<String> copies = new java.util.HashSet<>();
         for (String line : lines(dir.resolve("mountinfo"))) {
             String[] f = line.split(" ");
             int dash = java.util.Arrays.asList(f).indexOf("-");
@@ -963,8 +992,13 @@ final class StateComparator {
                 mounts.add(new String[] {line, line});
                 continue;
             }
-            // an nsfs mount (ip netns's /run/netns/NAME) names its namespace, which a restore renews: a label
-            String root = NS_ROOT.matcher(f[3]).matches() && !isHostNamespace(f[3]) ? labels.of("ns", f[3]) : f[3];
+            boolean copy = host.contains(f[4] + " " + f[dash + 1] + " " + f[dash + 2] + " " + f[3]);
+            if (copy) {
+                copies.add(f[4]); // the host has it too: a copy the host may unmount on its own
+            }
+            // an nsfs mount of a namespace of the tree's names it, and a restore renews it: a label (one the
+            // host bound names the host's, which the restore leaves as it is)
+            String root = NS_ROOT.matcher(f[3]).matches() && !copy && !isHostNamespace(f[3]) ? labels.of("ns", f[3]) : f[3];
             StringBuilder b = new StringBuilder(root).append(' ').append(f[5]);
             for (int i = 6; i < dash; i++) {
                 b.append(' ').append(f[i]);
@@ -984,6 +1018,7 @@ final class StateComparator {
             g.appendTail(b);
             table.merge(m[0], b.toString(), (x, y) -> x + "\n" + y); // mounts stacked on one point
         }
+        copies.forEach(point -> table.computeIfPresent(point, (k, v) -> v + HOST_COPY));
         return table;
     }
 
