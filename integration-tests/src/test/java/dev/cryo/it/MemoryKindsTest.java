@@ -224,7 +224,7 @@ class MemoryKindsTest {
             assertEquals(1, refused.code(), refused.toString());
             // parent or child: both map it
             assertTrue(refused.err().contains("pid ") && refused.err().contains("ghost-data")
-                    && refused.err().contains("ghost limit") && refused.err().contains("--ghost-limit"), refused.err());
+                    && refused.err().contains("ghost limit") && refused.err().contains("--ghost-limit 3M"), refused.err());
             Cli bad = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
                     "--no-progress", "--ghost-limit", "lots");
             assertEquals(2, bad.code(), bad.toString());

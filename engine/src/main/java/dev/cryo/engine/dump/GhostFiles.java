@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.config.DumpSettings;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FileRef;
@@ -38,6 +39,19 @@ public final class GhostFiles {
         this.limit = limit;
     }
 
+    /**
+     * What a user can do about {@code bytes} of data over the limit: the {@code --ghost-limit} that carries
+     * them (whole MiB), or, past the ceiling a task's record can hold, that no setting does.
+     */
+    public static String whatToDo(long bytes) {
+        long mib = (bytes + (1 << 20) - 1) >> 20;
+        if (bytes > DumpSettings.MAX_GHOST_LIMIT) {
+            return "cryo carries at most " + (DumpSettings.MAX_GHOST_LIMIT >> 20)
+                    + " MiB of one (cryo.dump.ghost-limit's ceiling); the process must close or truncate it first";
+        }
+        return "dump with --ghost-limit " + mib + "M (or set cryo.dump.ghost-limit) to carry it";
+    }
+
     /** The largest deleted file (or memfd contents outside mappings) carried, in bytes. */
     public long limit() {
         return limit;
@@ -72,8 +86,7 @@ public final class GhostFiles {
         }
         if (bytes > limit) { // its data, not its size: a sparse file carries only its data (zdtm ghost_holes_large00)
             throw new DumpException(where + ": " + path + " is a deleted file holding " + bytes + " bytes of data (size "
-                    + file.size() + "), more than the ghost limit of " + limit
-                    + " bytes (raise cryo.dump.ghost-limit or use --ghost-limit)");
+                    + file.size() + "), more than the ghost limit of " + limit + " bytes: " + whatToDo(bytes));
         }
         if (!claim(file)) {
             return file;

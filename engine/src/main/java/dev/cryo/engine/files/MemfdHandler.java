@@ -125,21 +125,25 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
             seals = (int) Sys.call(() -> "fcntl(" + fd.where() + ", F_GET_SEALS)", SyscallNr.FCNTL, local.value(),
                     F_GET_SEALS, 0, 0);
             long pages = (file.size() + PAGE - 1) / PAGE;
+            List<long[]> held = new ArrayList<>();
             for (long[] r : ctx.sharedMemory().claim(file.ino(), 0, pages)) {
                 long from = r[0] * PAGE, to = Math.min(r[1] * PAGE, file.size());
                 for (long[] d : FileExtents.held(local, from, to, hugePage)) {
+                    held.add(d);
                     carried += d[1] - d[0];
-                    if (carried > ctx.ghostFiles().limit()) {
-                        throw new DumpException(fd.where() + ": memfd " + name + " holds more than the ghost limit of "
-                                + ctx.ghostFiles().limit() + " bytes outside any mapping (raise cryo.dump.ghost-limit "
-                                + "or use --ghost-limit)");
-                    }
-                    ByteBuffer b = ByteBuffer.allocate((int) (d[1] - d[0]));
-                    while (b.hasRemaining() && ch.read(b, d[0] + b.position()) > 0) {
-                        // read until full
-                    }
-                    extents.add(new Extent(d[0], b.array()));
                 }
+            }
+            if (carried > ctx.ghostFiles().limit()) {
+                throw new DumpException(fd.where() + ": memfd " + name + " holds " + carried + " bytes outside any "
+                        + "mapping, more than the ghost limit of " + ctx.ghostFiles().limit() + " bytes: "
+                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried));
+            }
+            for (long[] d : held) {
+                ByteBuffer b = ByteBuffer.allocate((int) (d[1] - d[0]));
+                while (b.hasRemaining() && ch.read(b, d[0] + b.position()) > 0) {
+                    // read until full
+                }
+                extents.add(new Extent(d[0], b.array()));
             }
         }
         return new Memfd(file, name, seals, extents, (Integer) Files.getAttribute(fd.procPath(), "unix:uid"),
