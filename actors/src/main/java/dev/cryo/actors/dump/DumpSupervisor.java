@@ -319,11 +319,7 @@ public final class DumpSupervisor {
         // before the walk: a fork after it is heard (its child's mappings are not tracked)
         shared = dev.cryo.engine.dump.SharedPreCopy.start(n -> ctx.getLog().debug(n));
         for (Pid p : TreeWalker.walk(request.pid())) {
-            ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
-            ctx.watchWith(t, new TaskStopped(p));
-            tasks.put(p, t);
-            pending.add(p);
-            t.tell(new TaskDumper.StartTracking(settings.dump().seizeTimeout(), taskAdapter));
+            startTrackingOne(p, "task-" + p);
         }
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -349,8 +345,72 @@ public final class DumpSupervisor {
                 .build();
     }
 
+    /** Processes forked during the rounds that could not be tracked: the freeze takes them whole. */
+    private final Set<Pid> untrackable = new java.util.HashSet<>();
+
+    /**
+     * The tree's processes forked since the last round (PostgreSQL's autovacuum workers, a backend per
+     * connection), found by walking the tree (no process events needed: they serve root in the host's
+     * namespaces only): tracked from now on, so that their memory is copied running too, and the freeze
+     * sends only what they wrote since, instead of all of it.
+     */
+    private List<Pid> forkedSinceLastRound() {
+        try {
+            return TreeWalker.walk(request.pid()).stream()
+                    .filter(p -> !tasks.containsKey(p) && !untrackable.contains(p)).toList();
+        } catch (RuntimeException rootGone) {
+            return List.of(); // the freeze says
+        }
+    }
+
+    private void startTrackingOne(Pid p, String name) {
+        ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), name, TaskDumper.DISPATCHER);
+        ctx.watchWith(t, new TaskStopped(p));
+        tasks.put(p, t);
+        pending.add(p);
+        t.tell(new TaskDumper.StartTracking(settings.dump().seizeTimeout(), taskAdapter));
+    }
+
+    private Behavior<Command> trackForked(List<Pid> forked) {
+        for (Pid p : forked) {
+            startTrackingOne(p, "task-" + p + "-" + (++spawned));
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(TaskReply.class, m -> {
+                    Pid p = m.reply().pid();
+                    if (m.reply() instanceof TaskDumper.Tracking t) {
+                        trackers.put(t.pid(), t.tracker());
+                        ctx.getLog().debug("pid {} forked during the rounds: tracked from round {}", p,
+                                roundPages.size() + 1);
+                    } else {
+                        if (m.reply() instanceof TaskDumper.Failed f) {
+                            untrackable.add(p);
+                            ctx.getLog().debug("pid {} forked during the rounds and is not tracked ({}): the freeze"
+                                    + " takes it whole", p, f.message());
+                        }
+                        drop(p); // gone, or left to the freeze's seize
+                    }
+                    pending.remove(p);
+                    if (!pending.isEmpty()) {
+                        return Behaviors.same();
+                    }
+                    parentSharing = dev.cryo.engine.memory.ParentSharing.scan(liveTasks(), n -> ctx.getLog().debug(n))
+                            .unpinnedOnly();
+                    return round(collectJob());
+                })
+                .onMessage(Cancel.class, m -> abort(m.why()))
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
+                .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
+                .build();
+    }
+
     /** One round over every tracked task; then another, or the freeze when pre-copy stops paying. */
     private Behavior<Command> round(TaskDumper.CollectJob job) {
+        List<Pid> forked = forkedSinceLastRound();
+        if (!forked.isEmpty()) {
+            return trackForked(forked);
+        }
         pending.addAll(tasks.keySet());
         java.util.Map<Integer, List<dev.cryo.engine.dump.PageRun>> sharedRuns;
         try { // every task's mappings of the shared objects scanned before any task copies this round

@@ -274,7 +274,14 @@ public final class TaskDumper {
         List<PageRun> runs;
         long s0 = System.nanoTime();
         try {
+            boolean pinnedBefore = preCopy.pinned().any();
             runs = preCopy.round();
+            if (!pinnedBefore && preCopy.pinned().any()) {
+                dev.cryo.engine.dump.PinnedWrites p = preCopy.pinned();
+                ctx.getLog().info("pid {}: the kernel may write {} without a fault that tracking sees ({}): sent whole"
+                        + " in the frozen round", pid, p.anywhere() != null ? "any of its pages" : "registered io_uring "
+                        + "buffers " + p.buffers(), p.anywhere() != null ? p.anywhere() : "READ_FIXED");
+            }
             if (!m.shared().isEmpty()) {
                 runs = new java.util.ArrayList<>(runs);
                 runs.addAll(m.shared());

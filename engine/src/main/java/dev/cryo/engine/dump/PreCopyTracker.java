@@ -52,6 +52,8 @@ public final class PreCopyTracker implements AutoCloseable {
     /** Walks of a mapping's page tables so far (each a PAGEMAP_SCAN over its range): what a round costs the kernel. */
     private long walks;
     private List<Long> layout = List.of();
+    /** Where the kernel may have written pinned pages unseen since tracking began: the frozen round sends them. */
+    private volatile PinnedWrites pinned = PinnedWrites.NONE;
     /** The frozen round's pages of the shared objects this task carries (SharedPreCopy), by address. */
     private volatile List<PageRun> sharedFinal = List.of();
 
@@ -108,6 +110,11 @@ public final class PreCopyTracker implements AutoCloseable {
         return rounds;
     }
 
+    /** Where the kernel may have written this task's pages unseen (DMA through a pin): sent whole when frozen. */
+    public PinnedWrites pinned() {
+        return pinned;
+    }
+
     /** Walks of a mapping's page tables so far: one per pre-copied mapping a running round looks at. */
     public long walks() {
         return walks;
@@ -150,8 +157,9 @@ public final class PreCopyTracker implements AutoCloseable {
         boolean first = rounds == 0;
         List<Long> areas = new ArrayList<>();
         long either = carriedCategories();
+        List<MapsEntry> maps = ProcFs.maps(pid);
         try (PagemapScan carried = PagemapScan.open(pid)) {
-            for (MapsEntry m : ProcFs.maps(pid)) {
+            for (MapsEntry m : maps) {
                 if (m.isSpecial() || m.path().startsWith("/SYSV")) {
                     continue;
                 }
@@ -177,6 +185,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 }
             }
         }
+        pinned = pinned.and(PinnedWrites.look(pid, maps)); // after the scans: a pin that spans one is unseen
         rounds++;
         PageRanges.Builder now = new PageRanges.Builder(out.size());
         out.forEach(r -> now.add(r.address(), r.end()));
@@ -343,6 +352,9 @@ public final class PreCopyTracker implements AutoCloseable {
                 send = ranges(fresh).union(owed.within(m.start(), m.end())).intersect(carried);
             }
             putGuards(guards, i, guarded);
+            // written through a pin (DMA, READ_FIXED) without a fault: what a plain dump would carry
+            send = pinned.anywhere() != null ? carried
+                    : send.union(pinned.buffers().within(m.start(), m.end()).intersect(carried));
             // sent before, no longer carried: the restored page must show what the task now sees
             // (judged like the rounds, not by the plan, which counts uffd-wp markers as swapped)
             PageRanges all = send.union(sent.within(m.start(), m.end()).minus(carried));

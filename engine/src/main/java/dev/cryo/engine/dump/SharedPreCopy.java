@@ -173,6 +173,12 @@ public final class SharedPreCopy implements AutoCloseable {
         }
     }
 
+    /** Why the kernel may write {@code w} through a pin unseen (see {@link PinnedWrites}), or null. */
+    private static String pinnedIn(PinnedWrites p, Window w) {
+        return p.anywhere() != null ? p.anywhere()
+                : p.buffers().meets(w.start(), w.end()) ? "a registered io_uring buffer lies in its mapping" : null;
+    }
+
     private static Window carrierOf(List<Window> ws) {
         Window best = null;
         for (Window w : ws) {
@@ -218,6 +224,9 @@ public final class SharedPreCopy implements AutoCloseable {
                 }
                 if (t == null) {
                     whole = "pid " + w.pid() + " maps it untracked";
+                } else if (pinnedIn(t.pinned(), w) != null) {
+                    scan(t.writes(), w, s.armed.contains(w), written);
+                    whole = "pid " + w.pid() + ": " + pinnedIn(t.pinned(), w);
                 } else if (!scan(t.writes(), w, s.armed.contains(w), written) && whole == null) {
                     whole = "a mapping of it by pid " + w.pid() + " is new";
                 }
