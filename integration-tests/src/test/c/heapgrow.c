@@ -15,6 +15,9 @@
 #define BLOCK (64 * 1024)
 #define MAX 256
 
+/* in .bss, pages of their own: without randomization the heap starts right above them, and the
+   two areas must come back apart (the kernel would merge them if mapped alike one after the other) */
+static unsigned char *blocks[4096];
 
 int main(int argc, char **argv) {
     int p = personality(0xffffffff);
@@ -24,8 +27,7 @@ int main(int argc, char **argv) {
         fail("execv");
     }
     signal(SIGUSR2, on_usr2);
-    /* on the heap: a .bss of pages of its own borders the heap, and the two come back as one area */
-    unsigned char **blocks = malloc((MAX + 32) * sizeof *blocks);
+    blocks[4095] = (unsigned char *)blocks; /* a page of the .bss area written: it has an anon_vma */
     int n = 0;
     printf("ready\n");
     fflush(stdout);

@@ -61,7 +61,9 @@ class DmtcpProgramsTest {
     /**
      * DMTCP's heap-growth: a program that re-exec'd itself without address randomization and grows
      * its brk heap across the dump. Its restored task had PF_RANDOMIZE (the comparator: "stat flags:
-     * dumped '0', restored '4194304'") and a randomized mmap base; now its stub is exec'd so too.
+     * dumped '0', restored '4194304'") and a randomized mmap base; now its stub is exec'd so too. And
+     * its .bss area (pages of its own) and the heap right above it came back as one area ("maps
+     * 555555559000-...: dumped 'rw-p ...', restored (absent)"); now they stay apart.
      */
     @Test
     void aProgramWithoutAddressRandomizationComesBackWithoutIt() throws Exception {

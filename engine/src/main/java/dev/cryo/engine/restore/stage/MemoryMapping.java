@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.engine.memory.AnonymousMemory;
 import dev.cryo.engine.memory.ParentSharing;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
@@ -45,15 +46,22 @@ public final class MemoryMapping {
             }
         }
         VdsoMove.run(t);
+        VmaImage prev = null;
         for (VmaImage v : t.task().vmas()) {
             if (!v.kind().kernelProvided()) {
                 if (keptFromParent.contains(v.start())) {
                     ParentSharing.keep(t, v);
-                } else if (prepared == null || !prepared.keeps(v)) {
+                } else if (prepared != null && prepared.keeps(v)) {
+                    // placed while a migration's pre-copy arrived
+                } else if (AnonymousMemory.keptApart(prev, v)) {
+                    AnonymousMemory.mapApart(t, v);
+                    t.keepApart(v.start());
+                } else {
                     v.kind().map(t, v, shared);
                 }
                 VmAdvice.adviseBeforePages(t, v);
             }
+            prev = v;
         }
         t.flush(); // the page writers come next
     }
@@ -81,6 +89,9 @@ public final class MemoryMapping {
     public static void protect(TaskContext t) {
         for (VmaImage v : t.task().vmas()) {
             if (!v.kind().kernelProvided()) {
+                if (t.keptApart(v.start())) {
+                    AnonymousMemory.protectApart(t, v);
+                }
                 v.kind().protect(t, v);
                 VmAdvice.lockAfterProtect(t, v);
             }

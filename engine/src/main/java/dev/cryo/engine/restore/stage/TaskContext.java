@@ -27,6 +27,8 @@ public final class TaskContext {
     private final List<Integer> forked = new ArrayList<>();
     private Injector main;
     private final java.util.Map<Integer, dev.cryo.kernel.ptrace.Registers> resumeFrames = new java.util.HashMap<>();
+    /** Areas mapped inaccessible so they stay apart from the one before (AnonymousMemory.mapApart). */
+    private final java.util.Set<Long> keptApart = new java.util.HashSet<>();
     /** cryo's copies of open files the task holds, each with the position it gets after cryo's last call. */
     private final java.util.Map<dev.cryo.kernel.Fd, Long> positionedLast = new java.util.LinkedHashMap<>();
 
@@ -152,6 +154,14 @@ public final class TaskContext {
     private final java.util.Map<Long, byte[]> areaNotes = new java.util.HashMap<>();
 
     /** What a memory kind learned mapping the area at {@code address}, for its protect once the pages are written. */
+    public void keepApart(long start) {
+        keptApart.add(start);
+    }
+
+    public boolean keptApart(long start) {
+        return keptApart.contains(start);
+    }
+
     /**
      * Moves {@code own} (cryo's copy of an open file the task took) to {@code position} once cryo's
      * last call in the task is made ({@link RegisterInstall}), then closes it; a failed restore only closes it.
