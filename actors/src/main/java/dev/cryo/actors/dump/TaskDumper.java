@@ -371,6 +371,12 @@ public final class TaskDumper {
             }
             tids = ((TaskSeizer.Live) o).tids();
             ctx.getLog().debug("pid {}: {} threads seized in {} µs", pid, tids.size(), (System.nanoTime() - t0) / 1000);
+            // before the queues are looked at: an answer caught right after its request is asked for again instead
+            int undone = dev.cryo.engine.files.NetlinkRequestUndo.apply(tracer, pid, tids);
+            if (undone > 0) {
+                ctx.getLog().info("pid {}: {} thread(s) seized right after sending a netlink dump request will send it"
+                        + " again (its answer was still queued)", pid, undone);
+            }
             m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length, t0));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
