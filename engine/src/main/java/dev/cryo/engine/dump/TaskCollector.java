@@ -100,7 +100,9 @@ public final class TaskCollector {
         RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size());
         remote.statusRead(pid.value(), before);
         try (Injector inj = remote.injector(pid.value())) {
-            return new Scratch(remote, before, inj.call("brk", SyscallNr.BRK, 0));
+            // a batch of one call: one ptrace round trip in the frozen window, where an injected call makes two
+            long[] brk = remote.batch(inj, List.of(new SyscallBatch.Call(SyscallNr.BRK, 0)));
+            return new Scratch(remote, before, brk != null ? brk[0] : inj.call("brk", SyscallNr.BRK, 0));
         } catch (RuntimeException e) {
             try {
                 remote.close();

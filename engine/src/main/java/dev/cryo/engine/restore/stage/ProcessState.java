@@ -125,46 +125,60 @@ public final class ProcessState implements StateStage {
         }
     }
 
-    /** PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe. */
+    /** PR_SET_MM_MAP's struct: 12 addresses and sizes, then the auxv's size and the exe's fd. */
+    private static final int MM_MAP = 104;
+
+    /**
+     * PR_SET_MM_MAP: the kernel's view of code, data, brk, stack, args, env, auxv and exe; then the
+     * mm's registrations and switches. Queued with the exe's open and close, in one batch: call by
+     * call they were 7 of a migrated task's 52 ptrace round trips after the freeze.
+     */
     private static void setMm(TaskContext t, MmImage mm) {
         // the kernel refuses (EBUSY) to replace an exe that is still mapped: when the task runs
         // the stub's own program, the exe link is already right and stays as it is (-1); the path is
         // the one the task opens, seen through its root (a container's rootfs is not cryo's)
         String exe = t.task().exe().path();
-        long exeFd = sameFile("/proc/" + t.pid() + "/root" + exe, "/proc/" + t.pid() + "/exe") ? -1
-                : t.open(exe, t.task().exe(), O_RDONLY | O_CLOEXEC);
-        try {
-            long auxvOffset = 128;
-            long auxvAt = t.boot().data() + auxvOffset;
-            byte[] map = new RemoteWriter(104).longs(mm.startCode(), mm.endCode(), mm.startData(), mm.endData(),
-                    mm.startBrk(), mm.brk(), mm.startStack(), mm.argStart(), mm.argEnd(), mm.envStart(), mm.envEnd(),
-                    auxvAt).ints(mm.auxv().length * 8, (int) exeFd).toBytes();
-            long at = t.put(map);
-            t.put(auxvOffset, new RemoteWriter(mm.auxv().length * 8).longs(mm.auxv()).toBytes());
-            t.call("prctl(PR_SET_MM_MAP)", SyscallNr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, at, 104, 0);
-        } finally {
-            if (exeFd >= 0) {
-                t.call("close", SyscallNr.CLOSE, exeFd);
-            }
+        byte[] auxv = new RemoteWriter(mm.auxv().length * 8).longs(mm.auxv()).toBytes();
+        long at = t.areaAtEnd(MM_MAP + auxv.length);
+        if (at < 0) { // the kernel takes at most its saved_auxv's few hundred bytes
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": its auxv of "
+                    + mm.auxv().length + " words is longer than PR_SET_MM_MAP takes");
+        }
+        java.util.function.LongConsumer setMap = exeFd -> {
+            Sys.write(t.pid(), at, new RemoteWriter(MM_MAP + auxv.length).longs(mm.startCode(), mm.endCode(),
+                    mm.startData(), mm.endData(), mm.startBrk(), mm.brk(), mm.startStack(), mm.argStart(), mm.argEnd(),
+                    mm.envStart(), mm.envEnd(), at + MM_MAP).ints(auxv.length, (int) exeFd).bytes(auxv).toBytes());
+            t.later("prctl(PR_SET_MM_MAP)", SyscallNr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, at, MM_MAP, 0);
+        };
+        if (sameFile("/proc/" + t.pid() + "/root" + exe, "/proc/" + t.pid() + "/exe")) {
+            setMap.accept(-1);
+        } else if (t.namespaces().userNamespaceOf(t.pid().value()).isPresent()) {
+            // refused there, cryo may open it for the task (TaskContext.open), which a queued open cannot
+            long exeFd = t.open(exe, t.task().exe(), O_RDONLY | O_CLOEXEC);
+            setMap.accept(exeFd);
+            t.later("close", SyscallNr.CLOSE, exeFd);
+        } else {
+            t.laterWithFile(exe, t.task().exe(), O_RDONLY | O_CLOEXEC, setMap);
         }
         // each registration the dumped mm had, as the program made it (MEMBARRIER_CMD_REGISTER_* bits, flags 0)
         for (int bit = 0; bit < 31; bit++) {
             if ((mm.membarrier() & (1 << bit)) != 0) {
-                t.call("membarrier(register 0x" + Integer.toHexString(1 << bit) + ")", SyscallNr.MEMBARRIER, 1 << bit, 0, 0);
+                t.later("membarrier(register 0x" + Integer.toHexString(1 << bit) + ")", SyscallNr.MEMBARRIER, 1 << bit, 0, 0);
             }
         }
         if (mm.mdwe() != 0) { // after the memory's final protections (MEMORY): from now on no mapping may gain exec
-            t.call("prctl(PR_SET_MDWE, " + mm.mdwe() + ")", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MDWE, mm.mdwe(), 0, 0, 0);
+            t.later("prctl(PR_SET_MDWE, " + mm.mdwe() + ")", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MDWE, mm.mdwe(), 0, 0, 0);
         }
         if (mm.mergeAny()) { // every mapping is mergeable already (VmFlags); this makes the new ones so too
-            t.call("prctl(PR_SET_MEMORY_MERGE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+            t.later("prctl(PR_SET_MEMORY_MERGE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
         }
         if (mm.mlockFuture() != 0) { // MCL_FUTURE alone leaves the mappings as they are: each has its own lock (VmFlags)
-            t.call("mlockall(0x" + Integer.toHexString(mm.mlockFuture()) + ")", SyscallNr.MLOCKALL, mm.mlockFuture());
+            t.later("mlockall(0x" + Integer.toHexString(mm.mlockFuture()) + ")", SyscallNr.MLOCKALL, mm.mlockFuture());
         }
         if (mm.thpDisabled()) {
-            t.call("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
+            t.later("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
+        t.flush();
         Path filter = Path.of("/proc/" + t.pid() + "/coredump_filter");
         try {
             Files.writeString(filter, "0x" + Long.toHexString(mm.coredumpFilter())); // read as base 0

@@ -501,6 +501,18 @@ public final class TaskContext {
         return boot.data() + offset;
     }
 
+    /**
+     * The address of {@code length} bytes at the end of the bootstrap data area, for a queued call's
+     * struct that holds the fd of a queued open ({@link #laterWithFile}): written there (Sys.write)
+     * without running what is queued, they stay until the flush, past the queued paths (the first
+     * page) and a full batch's table; the next {@link #put} runs the queue first. -1 when they do
+     * not fit there.
+     */
+    public long areaAtEnd(int length) {
+        long offset = BootstrapArea.DATA_SIZE - length;
+        return offset < BATCH_AT + SyscallBatch.size(BATCH_MAX) ? -1 : boot.data() + offset;
+    }
+
     /** A NUL-terminated string in the bootstrap data area. */
     public long putString(String s) {
         return put(RemoteWriter.cString(s));
