@@ -217,6 +217,19 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * zdtm's sock_peercred in its ns flavor: a datagram pair made by a child that exited since, in a
+     * container's own pid and net namespaces (peercred.c as their init). The pair's SO_PEERCRED names the
+     * child by its pid inside, which the dump reads in the holder (an injected getsockopt); its stand-in
+     * is made at that pid in there. It was refused ("which is not in the tree and has exited, and pid N
+     * holding it is in a pid namespace of its own").
+     */
+    @Test
+    void aPeerThatHadExitedInAContainerIsNamedAgainByItsPidThere() throws Exception {
+        String out = verdictInNamespaces(tmp, "peercred", List.of("--pid", "--fork", "--mount-proc", "--net"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
     @Test
     void unixSocketsInANetNamespaceOfTheTreesNameTheirRestoredPeers() throws Exception {

@@ -117,10 +117,33 @@ public final class ExactPidSpawner {
      * named (CRIU makes such helpers too). It dies with the thread that made it.
      */
     public static Pid spawnInPidNamespaceOf(Pid member, int nsPid) {
-        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), 0, 0, "/bin/sleep",
-                List.of("sleep"), false, true, false, 0, new int[] {nsPid}, 0, (inj, stub) -> {
+        return inNamespacesOf(member, Clone.NEWPID, 0, new int[] {nsPid}, 0);
+    }
+
+    /**
+     * As above, in {@code member}'s net namespace too, and at pid {@code outerPid} in this process's pid
+     * namespace when {@code member}'s is a child of it and that pid is free (else at any): the stand-in for
+     * a container's process that had exited, which a unix socket's peer credentials name (a socket made
+     * there is the container's, and outside it names the pid it named). It holds a pidfd of this process at
+     * fd {@code pidfdAt}: inside, this process's pid means nothing.
+     */
+    public static Pid spawnInNamespacesOf(Pid member, int nsPid, int outerPid, int pidfdAt) {
+        if (dev.cryo.kernel.proc.ProcFs.status(member).nsPid().size() == 2) {
+            try {
+                return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, outerPid, new int[] {nsPid, outerPid}, pidfdAt);
+            } catch (PidTakenException e) {
+                // outer or inner pid taken: tried again at the inner one only, which tells which
+            }
+        }
+        return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, 0, new int[] {nsPid}, pidfdAt);
+    }
+
+    private static Pid inNamespacesOf(Pid member, int nsFlags, int pid, int[] setTid, int pidfdAt) {
+        String which = (nsFlags & Clone.NEWNET) != 0 ? "CLONE_NEWPID|CLONE_NEWNET" : "CLONE_NEWPID";
+        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, 0, "/bin/sleep",
+                List.of("sleep"), false, true, false, 0, setTid, pidfdAt, (inj, stub) -> {
                     long fd = inj.call("pidfd_open(" + member + ")", SyscallNr.PIDFD_OPEN, member.value(), 0);
-                    inj.call("setns(pidfd of " + member + ", CLONE_NEWPID)", SyscallNr.SETNS, fd, Clone.NEWPID);
+                    inj.call("setns(pidfd of " + member + ", " + which + ")", SyscallNr.SETNS, fd, nsFlags);
                     inj.call("close", SyscallNr.CLOSE, fd);
                 }, null);
     }

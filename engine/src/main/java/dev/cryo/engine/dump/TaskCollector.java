@@ -199,6 +199,8 @@ public final class TaskCollector {
         fds = dev.cryo.engine.files.IoUringRingFds.dump(remote, List.copyOf(ioUringThreads), fds, ids.sharesParentFds());
         // before the pending signals are read: firing a queue's notification to read its value leaves none
         fds = dev.cryo.engine.files.MessageQueueNotification.learn(remote, fds);
+        // a peer that had exited, as the task's own pid namespace numbered it
+        fds = dev.cryo.engine.files.PeerCredsInside.learn(remote, fds);
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
         TaskImage task = new TaskImage(ids,

@@ -37,6 +37,9 @@ final class SenderStandIns implements AutoCloseable {
         return ns == null ? null : "which has exited, and the socket's holder " + ns;
     }
 
+    /** What {@link #outsideCryosPidNamespace} says of a holder in a pid namespace of its own. */
+    static final String OWN_PID_NAMESPACE = "is in a pid namespace of its own";
+
     /**
      * Why a stand-in made by cryo could not be named by {@code holder} (to follow "the holder"): it is
      * in a pid namespace of its own, where cryo's pids mean nothing; null when it sees pids as cryo does.
@@ -45,7 +48,7 @@ final class SenderStandIns implements AutoCloseable {
         try {
             if (!Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/ns/pid"))
                     .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")))) {
-                return "is in a pid namespace of its own";
+                return OWN_PID_NAMESPACE;
             }
         } catch (IOException e) {
             return "has a pid namespace cryo could not read (" + e.getMessage() + ")";

@@ -85,16 +85,35 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * {@code peerCreds}: SO_PEERCRED as the kernel recorded it (pid as cryo sees it; pid 0: none), made
      * again by the restore ({@code SocketHub}: inside that task of the tree, or a stand-in at a pid
      * that had exited); null in images of cryo before it carried them. {@code peerGroups}: SO_PEERGROUPS,
-     * the groups recorded with them (null: not recorded, images before v4).
+     * the groups recorded with them (null: not recorded, images before v4). {@code peerInside}: the pid
+     * the peer, a process that had exited, had in the pid namespace of its holder's own (null: none, or
+     * the holder sees pids as cryo does).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
                              String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
-                             List<Integer> peerGroups)
+                             List<Integer> peerGroups, PeerInside peerInside)
             implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
+        }
+
+        public UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
+                          long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
+                          List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
+                          String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
+                          List<Integer> peerGroups) {
+            this(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending, shutdown, primary,
+                    queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView, peerCreds, peerGroups,
+                    null);
+        }
+
+        /** This socket, its peer having had pid {@code inside.pid()} in the pid namespace of task {@code inside.holder()}. */
+        UnixSocket withPeerInside(PeerInside inside) {
+            return new UnixSocket(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending,
+                    shutdown, primary, queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView,
+                    peerCreds, peerGroups, inside);
         }
 
         /** Whether its unread messages pass files: its queue is filled once they are restored (FILES). */
@@ -117,9 +136,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
 
         /** Who socketpair(), listen() or connect() names as this socket's peer (SO_PEERCRED, SO_PEERGROUPS). */
         SocketHub.Peer peer() {
-            return SocketHub.Peer.of(peerCreds, peerGroups);
+            return SocketHub.Peer.of(peerCreds, peerGroups, peerInside);
         }
     }
+
+    /**
+     * The pid a peer that had exited had in the pid namespace of task {@code holder} (a container's), which
+     * the dump read by an SO_PEERCRED call made in the holder: its stand-in is made at that pid in there.
+     */
+    public record PeerInside(int holder, int pid) {}
 
     public static final RecordCodec<Message> MESSAGE_CODEC = RecordCodec.of(Message.class, MESSAGE_ID, 2, (out, m) -> {
         ModelFields.writeBytes(out, m.data(), MAX_MESSAGE, "UnixSocket.message");
@@ -135,7 +160,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 4, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 5, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -166,6 +191,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.peerGroups() != null) {
             ModelFields.writeInts(out, u.peerGroups(), MAX_GROUPS, "UnixSocket.peerGroups");
         }
+        out.writeBoolean(u.peerInside() != null);
+        if (u.peerInside() != null) {
+            out.writeInt(u.peerInside().holder());
+            out.writeInt(u.peerInside().pid());
+        }
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -175,7 +205,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.bindDir"),
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean(),
             v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null,
-            v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null));
+            v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null,
+            v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null));
 
     @Override
     public String kind() {
@@ -551,9 +582,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
 
     /**
      * SO_PEERCRED of the socket, which the restore makes again in that process: the task of the tree
-     * itself, or a stand-in at the pid of one that had exited ({@code PeerCredStandIns}). Refused when
-     * it names a process outside the tree that still runs, or one that had exited while the holder
-     * is in a pid namespace of its own (a stand-in is made in cryo's, where the holder would not see it).
+     * itself, or a stand-in at the pid of one that had exited ({@code PeerCredStandIns}), in the holder's
+     * pid namespace when it has one of its own. Refused when it names a process outside the tree that
+     * still runs, or one that had exited while the holder's pid namespace cannot be read.
      */
     private static Sockets.Ucred peerCreds(SocketProbe p, Pid holder, DumpContext ctx, String what) {
         Sockets.Ucred c = Sockets.peerCred(p.sock);
@@ -566,11 +597,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             throw p.refuse(who + "still runs; a restore could not make the socket in that process's name again");
         }
         String ns = SenderStandIns.outsideCryosPidNamespace(holder);
-        if (ns != null) {
+        if (ns != null && !ns.equals(SenderStandIns.OWN_PID_NAMESPACE)) {
             throw p.refuse(who + "has exited, and pid " + holder + " holding it " + ns + "; a restore makes a"
                     + " process at that pid only in cryo's pid namespace, where the holder would not see it");
         }
-        return c;
+        return c; // in a pid namespace of the holder's own: its pid there is read in the holder (PeerCredsInside)
     }
 
     /** SO_PEERGROUPS, recorded with the peer credentials (made again with them). */
@@ -674,6 +705,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             creds.put("gid", u.peerCreds().gid());
             if (u.peerGroups() != null) { // SO_PEERGROUPS, made again with them
                 creds.put("groups", u.peerGroups());
+            }
+            if (u.peerInside() != null) { // its stand-in is made at that pid in the holder's pid namespace
+                creds.put("pidInside", u.peerInside().pid());
+                creds.put("pidNamespaceOf", u.peerInside().holder());
             }
             m.put("peerCredentials", creds);
         }

@@ -13,6 +13,7 @@ import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.net.NetworkLock;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.engine.files.TcpSocketHandler;
+import dev.cryo.engine.files.UnixSocketHandler;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
@@ -145,11 +146,16 @@ public final class SocketHub implements AutoCloseable {
 
     /**
      * Who a unix socket call names as the peer: pid (as cryo sees it), euid, egid (SO_PEERCRED) and
-     * supplementary groups (SO_PEERGROUPS; null: not recorded, the caller's own).
+     * supplementary groups (SO_PEERGROUPS; null: not recorded, the caller's own); {@code inside}: the pid a
+     * peer that had exited had in its holder's own pid namespace (null: none).
      */
-    public record Peer(Sockets.Ucred creds, List<Integer> groups) {
-        public static Peer of(Sockets.Ucred creds, List<Integer> groups) {
-            return creds == null ? null : new Peer(creds, groups);
+    public record Peer(Sockets.Ucred creds, List<Integer> groups, UnixSocketHandler.PeerInside inside) {
+        public Peer(Sockets.Ucred creds, List<Integer> groups) {
+            this(creds, groups, null);
+        }
+
+        public static Peer of(Sockets.Ucred creds, List<Integer> groups, UnixSocketHandler.PeerInside inside) {
+            return creds == null ? null : new Peer(creds, groups, inside);
         }
     }
 
