@@ -230,6 +230,18 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * zdtm's session01 in its ns flavor: an orphan the namespace's init adopted, in the session and group of
+     * the init's child that leads them (siblingsid.c as the init). It was refused ("is in session L, not its
+     * parent's ... a restore would put it in its parent's session"); the restore forks it from that sibling
+     * with CLONE_PARENT once the sibling made its session.
+     */
+    @Test
+    void anOrphanInTheSessionOfItsSiblingComesBackThereUnderTheInit() throws Exception {
+        String out = verdictInNamespaces(tmp, "siblingsid", List.of("--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
     @Test
     void unixSocketsInANetNamespaceOfTheTreesNameTheirRestoredPeers() throws Exception {

@@ -527,33 +527,4 @@ class NotCarriedTest {
             assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
         }
     }
-
-    /**
-     * A unix socket's peer credentials name a process of a pid namespace's init that has exited: a
-     * peer of the tree is made again inside its task (NamespaceTest), one that had exited by a stand-in
-     * at its pid in cryo's pid namespace, which the init would not see. Refused, naming both pids.
-     */
-    @org.junit.jupiter.api.Test
-    void aUnixSocketInAPidNamespaceWhosePeerHadExitedIsRefused() throws Exception {
-        String code = "import os, socket, time\nc0, c1 = socket.socketpair()\nif os.fork() == 0:\n"
-                + "    a, b = socket.socketpair()\n    socket.send_fds(c1, [b'x'], [a.fileno()])\n    os._exit(0)\n"
-                + "os.wait()\nmsg, fds, flags, addr = socket.recv_fds(c0, 1, 1)\nprint('ready', flush=True)\n"
-                + "time.sleep(600)\n";
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pidns.out"), "unshare", "--pid",
-                "--fork", "--kill-child", "--mount-proc", "/usr/bin/python3", "-c", code))) {
-            int init = NamespaceTest.initUnder(p.pid().value());
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(init), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid " + init + " fd 5: unix stream socket unbound: its peer"
-                    + " credentials \\(SO_PEERCRED\\) name pid \\d+ \\(uid 0, gid 0\\), which is not in the tree and has"
-                    + " exited, and pid " + init + " holding it is in a pid namespace of its own; a restore makes a process at"
-                    + " that pid only in cryo's pid namespace, where the holder would not see it").matcher(r.err()).find(),
-                    r.err());
-            assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
-            String status = Files.readString(Path.of("/proc/" + init + "/status"));
-            assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
-        }
-    }
 }

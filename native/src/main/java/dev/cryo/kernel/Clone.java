@@ -4,7 +4,7 @@ package dev.cryo.kernel;
 public final class Clone {
     private Clone() {}
 
-    public static final int VM = 0x100, FS = 0x200, FILES = 0x400, SIGHAND = 0x800, THREAD = 0x10000,
+    public static final int VM = 0x100, FS = 0x200, FILES = 0x400, SIGHAND = 0x800, PARENT = 0x8000, THREAD = 0x10000,
             SYSVSEM = 0x40000;
 
     /** The namespace flags (clone3, unshare, setns), by the name /proc/PID/ns gives each kind. */

@@ -349,12 +349,49 @@ public final class RestoreSupervisor {
         return ref;
     }
 
-    /** Live children and zombies alike: a zombie is forked by its parent like any child. */
+    /**
+     * Live children and zombies alike: a zombie is forked by its parent like any child. Not those a
+     * sibling forks for it ({@link #siblingsInSessionOf}).
+     */
     private List<Integer> childrenOf(int pid) {
         List<Integer> out = new java.util.ArrayList<>(image.tasks().stream()
-                .filter(t -> t.ids().ppid() == pid && t.pid() != pid).map(TaskImage::pid).toList());
+                .filter(t -> t.ids().ppid() == pid && t.pid() != pid && !forkedBySibling(t)).map(TaskImage::pid).toList());
         image.zombies().stream().filter(z -> z.ids().ppid() == pid).forEach(z -> out.add(z.pid()));
         return out;
+    }
+
+    /** The tasks {@code pid} forks: its children, and the siblings in the session it leads. */
+    private List<Integer> forkedBy(int pid) {
+        List<Integer> out = new java.util.ArrayList<>(childrenOf(pid));
+        out.addAll(siblingsInSessionOf(pid));
+        return out;
+    }
+
+    /**
+     * The live siblings of {@code pid} in the session it leads, not leading one, their parent in
+     * another (zdtm's session01 in a container: an orphan the namespace's init adopted, in the session
+     * of the init's child): forked by {@code pid} once it made its session, for their parent (the dump
+     * let only those through, TreeWalker.checkSessions).
+     */
+    private List<Integer> siblingsInSessionOf(int pid) {
+        TaskImage l = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
+        if (l == null || l.ids().sid() != pid) {
+            return List.of();
+        }
+        return image.tasks().stream().filter(c -> c.pid() != pid && c.ids().sid() == pid && forkedBySibling(c))
+                .filter(c -> c.ids().ppid() == l.ids().ppid()).map(TaskImage::pid).toList();
+    }
+
+    /** Whether live task {@code c} is in the session of a live sibling that leads it, its parent in another. */
+    private boolean forkedBySibling(TaskImage c) {
+        int sid = c.ids().sid();
+        if (sid == c.pid() || sid == c.ids().ppid()) {
+            return false;
+        }
+        TaskImage leader = image.tasks().stream().filter(x -> x.pid() == sid).findFirst().orElse(null);
+        TaskImage parent = image.tasks().stream().filter(x -> x.pid() == c.ids().ppid()).findFirst().orElse(null);
+        return leader != null && parent != null && leader.ids().sid() == sid && leader.ids().ppid() == c.ids().ppid()
+                && parent.ids().sid() != sid && leader.pid() != c.pid();
     }
 
     /**
@@ -523,10 +560,11 @@ public final class RestoreSupervisor {
                         List<Integer> children = childrenOf(d.pid());
                         tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
                                 sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
-                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid())));
+                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid()),
+                                siblingsInSessionOf(d.pid())));
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
-                        for (int child : childrenOf(d.pid())) {
+                        for (int child : forkedBy(d.pid())) {
                             created.add(child);
                             pending.add(child);
                             if (zombie(child).isEmpty()) {

@@ -59,19 +59,20 @@ public final class TaskRestorerActor {
      * children in this task's session in a group whose leader had exited, by group id, forked the same way;
      * {@code zombieSessions}: children in a session a zombie child led, by that zombie, forked by it
      * (TaskRestorer.forkInZombieSession); {@code deadSessionGroups}: the children of {@code deadSessions}
-     * in a group of that session whose leader had exited too, with its id.
+     * in a group of that session whose leader had exited too, with its id; {@code siblings}: siblings in the
+     * session this task leads, forked by it for their parent (TaskRestorer.forkSibling).
      */
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                                java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
                                java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions,
                                java.util.Map<Integer, List<Integer>> deadGroups,
                                java.util.Map<Integer, List<Integer>> zombieSessions,
-                               java.util.Map<Integer, Integer> deadSessionGroups)
+                               java.util.Map<Integer, Integer> deadSessionGroups, List<Integer> siblings)
             implements Command {
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
             this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of(), java.util.Map.of(),
-                    java.util.Map.of(), java.util.Map.of());
+                    java.util.Map.of(), java.util.Map.of(), List.of());
         }
 
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -227,6 +228,7 @@ public final class TaskRestorerActor {
                             restorer.leadDeferred();
                         }
                     }
+                    m.siblings().forEach(restorer::forkSibling); // in the session this task has made by now
                     m.deadSessions().forEach((sid, cs) -> restorer.forkInDeadSession(sid, cs, m.deadSessionGroups()));
                     m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
                     // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES

@@ -72,7 +72,8 @@ public final class TreeWalker {
      * that forked, called setsid and forked again, its grandchild reparented to a subreaper) is
      * forked by a helper that takes the dead leader's pid and makes that session again
      * ({@link #inDeadSession}), and in a group of that session whose leader has exited too by a
-     * second helper under it ({@link #groupGoneInDeadSession}); one left in its parent's session in
+     * second helper under it ({@link #groupGoneInDeadSession}); one in the session a live sibling leads
+     * is forked by that sibling ({@link #inLiveSiblingsSession}); one left in its parent's session in
      * the group of a leader that has exited is forked by a helper at that leader's pid that makes the
      * group ({@link #groupLeaderGone}).
      * A task whose session or group is none of these would come back in another: refused, naming it.
@@ -117,7 +118,7 @@ public final class TreeWalker {
                             + " such a session again for the children of one parent only: not supported yet");
                 }
             } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid
-                    && !inZombieSiblingsSession(t, parent, stats)) {
+                    && !inZombieSiblingsSession(t, parent, stats) && !inLiveSiblingsSession(t, parent, stats)) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
@@ -150,6 +151,18 @@ public final class TreeWalker {
         ProcStat leader = tree.get(t.session());
         return t.state() != 'Z' && leader != null && leader.state() == 'Z' && leader.ppid() == parent.pid()
                 && leader.session() == leader.pid();
+    }
+
+    /**
+     * A live task in the session of a live sibling that leads it (zdtm's session01 in a container: an
+     * orphan the namespace's init adopted, in the session of the init's child): the restore forks it
+     * from that sibling once the sibling made its session, with CLONE_PARENT
+     * (RestoreSupervisor.siblingsInSessionOf).
+     */
+    private static boolean inLiveSiblingsSession(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        ProcStat leader = tree.get(t.session());
+        return t.state() != 'Z' && leader != null && leader.state() != 'Z' && leader.pid() != t.pid()
+                && leader.ppid() == parent.pid() && leader.session() == leader.pid();
     }
 
     /**

@@ -160,6 +160,11 @@ public final class TaskRestorer {
         StubAdoption.forkChild(t, childPid, exitSignal, cloneFlags);
     }
 
+    /** FORK: a sibling in the session this task leads (see StubAdoption.forkSibling). */
+    public void forkSibling(int siblingPid) {
+        StubAdoption.forkSibling(t, siblingPid);
+    }
+
     /** FORK: children in a session whose leader had exited, through a helper at the leader's pid. */
     public void forkInDeadSession(int sid, List<Integer> children) {
         StubAdoption.forkInDeadSession(t, sid, children);

@@ -117,6 +117,16 @@ public final class StubAdoption {
     }
 
     /**
+     * A sibling in the session this task leads, not its own to lead (zdtm's session01 in a container:
+     * an orphan the namespace's init adopted, in the session of the init's child): forked by this task
+     * after it made its session, with CLONE_PARENT, so it is in the session and the parent is theirs.
+     */
+    public static void forkSibling(TaskContext t, int siblingPid) {
+        cloneAt(t, t.main(), t.pid(), dev.cryo.kernel.Clone.PARENT, 0, siblingPid);
+        park(t, siblingPid);
+    }
+
+    /**
      * A child (or thread) that clone3 gave {@code forker} ({@code r}, as the forker sees it; {@code
      * got}, its tracees) and that must go before it runs anything of its own: it exits, and a
      * process is reaped by the forker, which takes back the signal {@code exitSignal} its exit
