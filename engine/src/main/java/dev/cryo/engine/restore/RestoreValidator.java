@@ -113,35 +113,6 @@ public final class RestoreValidator {
                 .orElseGet(() -> new RestoreException("pid " + pid + " is in use"));
     }
 
-    /**
-     * Waits, with pauses, until {@code pid} is free (not in /proc) and a moment has passed, or until
-     * {@code deadlineNanos}; each process seen holding it meanwhile is handed to {@code seen} as
-     * "'comm' (pid P's parent N)". Returns whether the deadline was not reached: the caller tries
-     * again (the pid may be taken again the next instant: a clone3 is the only proof).
-     */
-    public static boolean awaitPidFree(int pid, long deadlineNanos, Consumer<String> seen) {
-        long pause = 10;
-        while (true) {
-            ProcStat st = holder(pid);
-            if (st != null) {
-                seen.accept("'" + st.comm() + "' (state " + st.state() + ", parent " + st.ppid() + ")");
-            }
-            if (System.nanoTime() > deadlineNanos) {
-                return false;
-            }
-            try {
-                Thread.sleep(pause);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new RestoreException("interrupted while waiting for pid " + pid + " to be free");
-            }
-            if (st == null) {
-                return true; // free a moment ago: try it (a retrying taker forks again within milliseconds)
-            }
-            pause = Math.min(pause * 2, 100);
-        }
-    }
-
     /** A pid the kernel keeps only as another process's session or group id: waiting will not free it. */
     public static boolean heldAsGroupId(int pid) {
         return holder(pid) == null

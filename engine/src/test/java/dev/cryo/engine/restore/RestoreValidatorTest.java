@@ -59,29 +59,6 @@ class RestoreValidatorTest {
         }
     }
 
-    /**
-     * A root pid taken between the validation and the spawn (a process forked while another restore set
-     * the host's next pid back): waited for while held, its holder named; before, the spawn was tried
-     * five times within milliseconds and failed naming no one.
-     */
-    @Test
-    void aPidTakenForAMomentIsWaitedForAndItsHolderNamed() throws Exception {
-        Pid holder = Spawner.spawn("/bin/sleep", List.of("sleep", "1"), List.of(), false);
-        assertTrue(Spawner.awaitSleeping(holder, "sleep", 10_000));
-        Thread reaper = new Thread(() -> Spawner.reap(holder));
-        reaper.start();
-        List<String> seen = new ArrayList<>();
-        assertTrue(RestoreValidator.awaitPidFree(holder.value(), System.nanoTime() + 30_000_000_000L, seen::add));
-        assertFalse(Files.exists(Path.of("/proc/" + holder)), "returned while the pid was still held");
-        reaper.join();
-        assertTrue(seen.get(0).startsWith("'sleep' (state S, parent " + ProcessHandle.current().pid() + ")"), seen.toString());
-        // past the deadline: given up, the holder named
-        int self = (int) ProcessHandle.current().pid();
-        List<String> named = new ArrayList<>();
-        assertFalse(RestoreValidator.awaitPidFree(self, System.nanoTime(), named::add));
-        assertTrue(named.get(0).startsWith("'java'"), named.toString());
-    }
-
     @Test
     void aLiveOwnerIsNamed() {
         int self = (int) ProcessHandle.current().pid();
