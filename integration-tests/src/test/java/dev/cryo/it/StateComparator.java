@@ -754,7 +754,10 @@ final class StateComparator {
                     case "mnt_id" -> {
                         // mount ids are the kernel's, new with every mount: in a mount namespace the
                         // restore made again, the mount is named by its point and file system instead
-                        if (ownMounts != null) {
+                        if (ownIpcQueue(dir, fd, link)) {
+                            // mq_open's file is on its ipc namespace's internal mqueue mount, in no mount table
+                            value = "its ipc namespace's own mqueue mount";
+                        } else if (ownMounts != null) {
                             // an fd opened before the namespace was made is on the host's mount
                             String own = ownMounts.get(value);
                             value = own != null ? own : hostMounts().getOrDefault(value, "mount " + value + " unknown");
