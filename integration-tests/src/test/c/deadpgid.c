@@ -14,17 +14,6 @@
 
 #include "workload.h"
 
-static int ppid_of(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int ppid = -1;
-    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1) ppid = -1;
-    fclose(f);
-    return ppid;
-}
-
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);

@@ -23,17 +23,6 @@ static void idle(void) {
     for (;;) pause();
 }
 
-static int ppid_of(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int ppid = -1;
-    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1) ppid = -1;
-    fclose(f);
-    return ppid;
-}
-
 int main(int argc, char **argv) {
     int nested = argc > 1 && argv[1][0] == 'n';
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 static volatile sig_atomic_t check;
 
@@ -21,6 +22,18 @@ __attribute__((unused)) static void on_usr2(int sig) {
 __attribute__((unused)) static void fail(const char *why) {
     printf("FAIL: %s (errno %d)\n", why, errno);
     exit(1);
+}
+
+/** The parent of {@code pid} as /proc/PID/stat shows it, or -1 when it cannot be read. */
+__attribute__((unused)) static int ppid_of(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ppid = -1;
+    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1) ppid = -1;
+    fclose(f);
+    return ppid;
 }
 
 #endif
