@@ -9,8 +9,10 @@ import com.typesafe.config.Config;
  * @param stopBelow a round that copied at most this many bytes ends the pre-copy
  * @param minShrinkPercent a round must copy at most this percentage of the previous one, or the
  *     pre-copy ends (the tree dirties memory as fast as it is copied)
+ * @param raiseBelow once a round copied at most this many bytes, the rounds left run at {@code
+ *     cryo.dump.freeze-nice} (see {@link #endgame})
  */
-public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent) {
+public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent, long raiseBelow) {
   public static final String PATH = "cryo.pre-copy";
 
   public PreCopySettings {
@@ -19,6 +21,9 @@ public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercen
       throw new InvalidSettingsException(PATH + ".stop-below must not be negative, got " + stopBelow);
     }
     Checks.between(PATH + ".min-shrink-percent", minShrinkPercent, 1, 100);
+    if (raiseBelow < 0) {
+      throw new InvalidSettingsException(PATH + ".raise-below must not be negative, got " + raiseBelow);
+    }
   }
 
   /**
@@ -33,9 +38,19 @@ public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercen
     return rounds >= 2 && lastPages * 100 > previousPages * minShrinkPercent;
   }
 
+  /**
+   * Whether the rounds after one of {@code lastPages} pages race the tree's writes: what each
+   * of them takes, scan to receipt, the tree writes for the next, and the last one's for the
+   * frozen round, so they must not wait for a CPU behind the host's other work.
+   */
+  public boolean endgame(long lastPages) {
+    return lastPages * 4096 <= raiseBelow;
+  }
+
   /** Reads the {@code cryo.pre-copy} block. */
   public static PreCopySettings create(Config section) {
     SettingsReader r = new SettingsReader(section, PATH);
-    return new PreCopySettings(r.getInt("max-rounds"), r.getBytes("stop-below"), r.getInt("min-shrink-percent"));
+    return new PreCopySettings(r.getInt("max-rounds"), r.getBytes("stop-below"), r.getInt("min-shrink-percent"),
+        r.getBytes("raise-below"));
   }
 }

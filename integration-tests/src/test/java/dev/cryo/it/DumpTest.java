@@ -222,7 +222,7 @@ class DumpTest {
         }
     }
 
-    private static int selfTid() throws java.io.IOException {
+    static int selfTid() throws java.io.IOException {
         return Integer.parseInt(Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString());
     }
 

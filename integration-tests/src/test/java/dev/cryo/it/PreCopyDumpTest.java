@@ -10,6 +10,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -35,11 +36,14 @@ class PreCopyDumpTest {
             Thread.sleep(200);
             int pid = p.pid().value();
             Path img = tmp.resolve("img");
-            DumpRestore dumped = DumpRestore.dump(pid, img, "--pre-copy");
+            Path log = tmp.resolve("dump.log");
+            DumpRestore dumped = DumpRestore.dump(List.of("-vv", "--log-file", log.toString()), pid, img, "--pre-copy");
             Cli dump = dumped.dumpOutput();
             Matcher m = Pattern.compile("pre-copy: (\\d+) rounds while running").matcher(dump.out());
             assertTrue(m.find(), dump.out());
             assertTrue(Integer.parseInt(m.group(1)) >= 1, dump.out());
+            assertRaisedAfterTheFirstRoundOf32MiBOrLess(Files.readString(log));
+            assertEquals(0, dev.cryo.kernel.Sched.getNice(DumpTest.selfTid()), "cryo's threads set back");
             // the frozen round writes pages the plan never scanned (the tracker found them): not "absent" pages
             Matcher pages = Pattern.compile("pages: (\\d+) scanned, (-?\\d+) absent, (\\d+) written").matcher(dump.out());
             assertTrue(pages.find(), dump.out());
@@ -49,6 +53,32 @@ class PreCopyDumpTest {
             Thread.sleep(300); // it writes on after the restore, too
             String out = RestoreTest.checkAndReap(r);
             assertTrue(out.contains("PASS"), out + "\n" + dump.out());
+        }
+    }
+
+    /**
+     * The rounds after the first of at most cryo.pre-copy.raise-below (32 MiB) run at freeze-nice
+     * (a loaded host's rounds waited for a CPU while the tree wrote on); none before it. Before,
+     * no running round was raised (the log had no such line, though a round of 64 MiB's dirtier
+     * after the first is a few MiB).
+     */
+    static void assertRaisedAfterTheFirstRoundOf32MiBOrLess(String log) {
+        Matcher round = Pattern.compile("pre-copy round (\\d+): (\\d+) pages").matcher(log);
+        int small = 0; // the first round of 8192 pages or less
+        int rounds = 0;
+        while (round.find()) {
+            rounds = Integer.parseInt(round.group(1));
+            if (small == 0 && Long.parseLong(round.group(2)) <= 8192) {
+                small = rounds;
+            }
+        }
+        Matcher raised = Pattern.compile("pre-copy round (\\d+) on: cryo's threads raised").matcher(log);
+        if (small > 0 && small < rounds) {
+            assertTrue(raised.find(), "no raise after round " + small + "\n" + log);
+            assertEquals(small + 1, Integer.parseInt(raised.group(1)), log);
+            assertFalse(raised.find(), "raised once: " + log);
+        } else {
+            assertFalse(raised.find(), "the last running round is the first small one: no round after it to raise\n" + log);
         }
     }
 

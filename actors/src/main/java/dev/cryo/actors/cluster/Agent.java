@@ -258,7 +258,7 @@ public final class Agent {
             Path dir = StagingDirs.create(parts.stagingDir(), "in-");
             String id = m.id();
             incoming.put(id, new Incoming(dir, m.replyTo(), 0,
-                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub)),
+                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub), pages -> roundIn(id, pages)),
                     new java.util.concurrent.CompletableFuture<>()));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);
@@ -340,6 +340,17 @@ public final class Agent {
         }
         FROZEN_LOG.debug("migration {}: the source froze (at {} ms since the epoch); priority raised, stub {}", id,
                 System.currentTimeMillis(), stub);
+    }
+
+    /**
+     * A running round arrived whole: once one is small (cryo.pre-copy.raise-below), the source runs
+     * the rounds left raised, and each of them waits for this end's receipt (on the page channel's thread).
+     */
+    private void roundIn(String id, long pages) {
+        if (parts.migration().settings().preCopy().endgame(pages) && incoming.containsKey(id) && !raisedFor.contains(id)) {
+            raiseFor(id);
+            FROZEN_LOG.debug("migration {}: a round of {} pages in: priority raised for the rounds left", id, pages);
+        }
     }
 
     /** For the page channel's threads: an actor's own log is for its own thread only. */

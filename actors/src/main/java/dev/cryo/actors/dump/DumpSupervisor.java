@@ -411,6 +411,10 @@ public final class DumpSupervisor {
         if (!forked.isEmpty()) {
             return trackForked(forked);
         }
+        if (!raised && !roundPages.isEmpty() && settings.preCopy().endgame(roundPages.get(roundPages.size() - 1))) {
+            raisePriority(); // the tree's own groups stay as they are: it runs and writes meanwhile
+            stage("pre-copy round " + (roundPages.size() + 1) + " on: cryo's threads raised");
+        }
         pending.addAll(tasks.keySet());
         java.util.Map<Integer, List<dev.cryo.engine.dump.PageRun>> sharedRuns;
         try { // every task's mappings of the shared objects scanned before any task copies this round

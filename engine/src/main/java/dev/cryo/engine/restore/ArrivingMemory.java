@@ -64,18 +64,27 @@ public final class ArrivingMemory implements AutoCloseable {
     private final java.util.function.IntConsumer onFreeze;
     private boolean frozen;
 
+    /** Told on the receiving thread, when a running round's last chunk is in, how many pages it carried. */
+    private final java.util.function.LongConsumer onRound;
+    private long roundPages;
+    private int rounds;
+
     /** {@code what} names the migration in log lines. */
     public ArrivingMemory(String what) {
-        this(what, stubPid -> { });
+        this(what, stubPid -> { }, pages -> { });
     }
 
     /**
      * As above; {@code onFreeze} hears the stub's pid (0: none) when the source tree is frozen: from
-     * then on the source waits for this end, whose work should not wait for a CPU.
+     * then on the source waits for this end, whose work should not wait for a CPU. {@code onRound}
+     * hears each running round's pages once the next round starts (the root's next layout): the
+     * source's rule of the rounds that race the tree's writes (PreCopySettings#endgame) applies
+     * here too, where each round's receipt waits for this end's work.
      */
-    public ArrivingMemory(String what, java.util.function.IntConsumer onFreeze) {
+    public ArrivingMemory(String what, java.util.function.IntConsumer onFreeze, java.util.function.LongConsumer onRound) {
         this.what = what;
         this.onFreeze = onFreeze;
+        this.onRound = onRound;
     }
 
     /** Whether the first record written after the source's freeze has arrived. */
@@ -92,6 +101,7 @@ public final class ArrivingMemory implements AutoCloseable {
                 warm = new StubKeptWarm(stub);
             }
         }
+        roundEnds(c);
         boolean placed = false;
         if (!off) {
             try {
@@ -110,6 +120,21 @@ public final class ArrivingMemory implements AutoCloseable {
             records.add(c.record());
         } else if (c.entry().type() == ChunkType.PAGES) {
             latest.computeIfAbsent(c.entry().pid(), k -> new LatestPages(true)).add(c.entry(), placed);
+        }
+    }
+
+    /** Each layout of the root (the first task's) starts a round: the one before it is complete. */
+    private void roundEnds(ImageStreamReader.Chunk c) {
+        if (frozen) {
+            return;
+        }
+        if (c.entry().type() == ChunkType.PAGES) {
+            roundPages += c.entry().pageCount();
+        } else if (c.record() instanceof PreCopyLayout l && (stub == null || l.pid() == stub.value())) {
+            if (rounds++ > 0) {
+                onRound.accept(roundPages);
+            }
+            roundPages = 0;
         }
     }
 
