@@ -80,7 +80,7 @@ class CgroupTest {
         List<Path> all = new ArrayList<>(made);
         for (String c : List.of("memory", "pids", "cpuset", "")) {
             Path top = mount(c).resolve(name);
-            for (String sub : List.of("deep/leaf", "deep", "a", "b", "")) {
+            for (String sub : List.of("deep/leaf", "deep", "a", "b", "thr", "")) {
                 all.add(sub.isEmpty() ? top : top.resolve(sub));
             }
         }
@@ -165,6 +165,46 @@ class CgroupTest {
                     return false;
                 }
             }, Duration.ofSeconds(10), "the restored counter to go on");
+        } finally {
+            RestoreTest.killAndReap(restored);
+        }
+    }
+
+    /**
+     * A cgroup handed to a user (its directory and cgroup.procs chowned, as systemd's Delegate= or a
+     * rootless container engine does) and a v2 threaded cgroup, both missing at the restore, come
+     * back with their owners, mode and type (zdtm's cgroup03 and cgroupv2_00 on a fresh host).
+     */
+    @Test
+    void aMissingCgroupIsMadeAgainWithItsOwnersAndItsType() throws Exception {
+        Path delegated = cgroup("memory", "a"), threaded = cgroup("", "thr");
+        for (Path f : List.of(delegated, delegated.resolve("cgroup.procs"), delegated.resolve("tasks"))) {
+            Files.setAttribute(f, "unix:uid", 1000);
+            Files.setAttribute(f, "unix:gid", 1001);
+        }
+        Files.setAttribute(delegated, "unix:mode", 0775);
+        Files.writeString(threaded.resolve("cgroup.type"), "threaded");
+        DumpRestore dump;
+        int pid;
+        Path output;
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            pid = p.pid().value();
+            output = p.output();
+            join(delegated, pid);
+            join(threaded, pid);
+            dump = DumpRestore.dump(pid, tmp.resolve("img"));
+        }
+        removeAll(); // as on another host
+        DetachedProcess restored = dump.restoreDetached(output);
+        try {
+            assertEquals("/" + name + "/a", cgroupOf(pid, "memory"));
+            for (Path f : List.of(delegated, delegated.resolve("cgroup.procs"), delegated.resolve("tasks"))) {
+                assertEquals(List.of(1000, 1001), List.of(Files.getAttribute(f, "unix:uid"), Files.getAttribute(f, "unix:gid")),
+                        "the owner of " + f);
+            }
+            assertEquals(0775, (Integer) Files.getAttribute(delegated, "unix:mode") & 07777, "the mode of " + delegated);
+            assertEquals("threaded", Files.readString(threaded.resolve("cgroup.type")).strip());
+            assertEquals("/" + name + "/thr", cgroupOf(pid, ""));
         } finally {
             RestoreTest.killAndReap(restored);
         }

@@ -13,8 +13,9 @@ import java.util.Map;
 /**
  * The cgroups a process is in, one place per hierarchy as /proc/PID/cgroup names it (v1
  * hierarchies by their controllers, the unified one by ""), each with the settings its cgroup had
- * (limits, weights, cpusets): a restore moves the process back into the same cgroup, and makes
- * one that is missing with those settings. Only places below a hierarchy's root are carried.
+ * (limits, weights, cpusets) and the owners its entries were handed to (a delegated cgroup): a
+ * restore moves the process back into the same cgroup, and makes one that is missing with those
+ * settings and owners. Only places below a hierarchy's root are carried.
  */
 public record CgroupMembership(List<Place> places) {
     public static final int RECORD_ID = 530;
@@ -24,15 +25,32 @@ public record CgroupMembership(List<Place> places) {
         places = List.copyOf(places);
     }
 
-    /** One hierarchy's cgroup: {@code hierarchy} is /proc/PID/cgroup's second field ("memory", "cpu,cpuacct", ""). */
-    public record Place(String hierarchy, String path, Map<String, String> settings) {
+    /**
+     * One hierarchy's cgroup: {@code hierarchy} is /proc/PID/cgroup's second field ("memory", "cpu,cpuacct", "");
+     * {@code access} the entries not as a made cgroup has them (owned by someone other than root, a
+     * directory mode other than 0755), as systemd's or a container engine's delegation leaves them.
+     */
+    public record Place(String hierarchy, String path, Map<String, String> settings, List<Access> access) {
         public Place {
             settings = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(settings));
+            access = List.copyOf(access);
+        }
+
+        public Place(String hierarchy, String path, Map<String, String> settings) {
+            this(hierarchy, path, settings, List.of());
         }
 
         /** How a user reads it: "memory:/app", "unified:/app". */
         public String label() {
             return (hierarchy.isEmpty() ? "unified" : hierarchy) + ":" + path;
+        }
+    }
+
+    /** Owner and permission bits of one entry of a cgroup directory: {@code entry} "" is the directory itself. */
+    public record Access(String entry, int uid, int gid, int mode) {
+        /** How a user reads it: "cgroup.procs 1000:1000 0644", ". 1000:1000 0755". */
+        public String label() {
+            return (entry.isEmpty() ? "." : entry) + " " + uid + ":" + gid + " " + String.format("%04o", mode);
         }
     }
 
@@ -46,14 +64,17 @@ public record CgroupMembership(List<Place> places) {
             if (!p.settings().isEmpty()) {
                 m.put("settings", new LinkedHashMap<>(p.settings()));
             }
+            if (!p.access().isEmpty()) {
+                m.put("access", p.access().stream().map(Access::label).toList());
+            }
             out.add(m);
         }
         return out;
     }
 
-    private static final int MAX_PLACES = 32, MAX_SETTINGS = 64, TEXT = 4096, VALUE = 64 * 1024;
+    private static final int MAX_PLACES = 32, MAX_SETTINGS = 64, MAX_ACCESS = 256, TEXT = 4096, VALUE = 64 * 1024;
 
-    public static final RecordCodec<CgroupMembership> CODEC = RecordCodec.of(CgroupMembership.class, RECORD_ID, 1,
+    public static final RecordCodec<CgroupMembership> CODEC = RecordCodec.of(CgroupMembership.class, RECORD_ID, 2,
             (out, m) -> {
                 out.writeVarInt(m.places().size(), true);
                 for (Place p : m.places()) {
@@ -63,6 +84,13 @@ public record CgroupMembership(List<Place> places) {
                     for (Map.Entry<String, String> s : p.settings().entrySet()) {
                         ModelFields.writeText(out, s.getKey(), TEXT, "CgroupMembership.setting");
                         ModelFields.writeText(out, s.getValue(), VALUE, "CgroupMembership.value");
+                    }
+                    out.writeVarInt(p.access().size(), true);
+                    for (Access a : p.access()) {
+                        ModelFields.writeText(out, a.entry(), TEXT, "CgroupMembership.entry");
+                        out.writeVarInt(a.uid(), true);
+                        out.writeVarInt(a.gid(), true);
+                        out.writeVarInt(a.mode(), true);
                     }
                 }
             }, (in, version) -> {
@@ -77,7 +105,13 @@ public record CgroupMembership(List<Place> places) {
                         String file = text(in, TEXT, "setting");
                         settings.put(file, text(in, VALUE, "value"));
                     }
-                    places.add(new Place(hierarchy, path, settings));
+                    List<Access> access = new ArrayList<>();
+                    int a = version < 2 ? 0 : ModelFields.readCount(in, "CgroupMembership", MAX_ACCESS, "access");
+                    for (int j = 0; j < a; j++) {
+                        access.add(new Access(text(in, TEXT, "entry"), in.readVarInt(true), in.readVarInt(true),
+                                in.readVarInt(true)));
+                    }
+                    places.add(new Place(hierarchy, path, settings, access));
                 }
                 return new CgroupMembership(places);
             });

@@ -97,6 +97,12 @@ public final class CgroupPlacement {
         if (!ok) {
             throw new RestoreException("the image puts pid " + pid + " in cgroup " + p.label() + ", which is not a cgroup path");
         }
+        for (CgroupMembership.Access a : p.access()) {
+            if (!a.entry().isEmpty() && !a.entry().matches("[a-z0-9_][a-z0-9_.]*")) {
+                throw new RestoreException("the image gives pid " + pid + "'s cgroup " + p.label() + " an owner for '"
+                        + a.entry() + "', which is not a cgroup file");
+            }
+        }
         for (String file : p.settings().keySet()) {
             if (!CgroupSettings.files(p.hierarchy()).contains(file)) {
                 throw new RestoreException("the image gives pid " + pid + "'s cgroup " + p.label() + " a setting '" + file
@@ -160,7 +166,7 @@ public final class CgroupPlacement {
             }
         }
         if (!missing.isEmpty()) {
-            warn.accept("pid " + pid + ": cgroup " + p.label() + " was missing and is made again with the settings it had");
+            warn.accept("pid " + pid + ": cgroup " + p.label() + " was missing and is made again with the settings and owners it had");
         }
     }
 
@@ -176,6 +182,26 @@ public final class CgroupPlacement {
     }
 
     private void apply(int pid, CgroupMembership.Place p, Path d) {
+        settings(pid, p, d);
+        for (CgroupMembership.Access a : p.access()) {
+            Path f = a.entry().isEmpty() ? d : d.resolve(a.entry());
+            try {
+                if (!Files.exists(f)) {
+                    warn.accept("pid " + pid + ": cgroup " + p.label() + " is made without its " + a.entry()
+                            + ", owned by " + a.uid() + ":" + a.gid() + ": this host does not offer it there");
+                    continue;
+                }
+                Files.setAttribute(f, "unix:uid", a.uid());
+                Files.setAttribute(f, "unix:gid", a.gid());
+                Files.setAttribute(f, "unix:mode", a.mode());
+            } catch (IOException e) {
+                throw new RestoreException("pid " + pid + ": cannot give " + f + " of cgroup " + p.label() + " its owner and mode ("
+                        + a.label() + "): " + reason(e));
+            }
+        }
+    }
+
+    private void settings(int pid, CgroupMembership.Place p, Path d) {
         for (Map.Entry<String, String> s : p.settings().entrySet()) {
             String file = s.getKey(), value = s.getValue();
             try {

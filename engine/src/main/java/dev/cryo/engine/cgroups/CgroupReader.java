@@ -47,7 +47,7 @@ public final class CgroupReader {
                         + " in cryo's cgroup of that hierarchy", pid.value(), hierarchy.isEmpty() ? "unified" : hierarchy, path);
                 continue;
             }
-            places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy)));
+            places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
         }
         return new CgroupMembership(places);
     }
@@ -56,10 +56,36 @@ public final class CgroupReader {
         Map<String, String> out = new LinkedHashMap<>();
         for (String file : CgroupSettings.files(hierarchy)) {
             try {
-                out.put(file, Files.readString(dir.resolve(file)).strip());
+                String value = Files.readString(dir.resolve(file)).strip();
+                if (!file.equals(CgroupSettings.TYPE) || value.equals(CgroupSettings.THREADED)) {
+                    out.put(file, value);
+                }
             } catch (IOException e) {
                 // not on this kernel, or the controller is not enabled for this cgroup
             }
+        }
+        return out;
+    }
+
+    /**
+     * The directory's and its files' owners and modes where a made cgroup would differ: owned by
+     * someone other than root (delegated: the user moves its own processes and makes sub-cgroups),
+     * or a directory mode other than mkdir's 0755.
+     */
+    private static List<CgroupMembership.Access> access(Pid pid, Path dir) {
+        List<CgroupMembership.Access> out = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            List<Path> entries = new ArrayList<>(List.of(dir));
+            files.filter(Files::isRegularFile).sorted().forEach(entries::add);
+            for (Path e : entries) {
+                int uid = (Integer) Files.getAttribute(e, "unix:uid"), gid = (Integer) Files.getAttribute(e, "unix:gid");
+                int mode = (Integer) Files.getAttribute(e, "unix:mode") & 07777;
+                if (uid != 0 || gid != 0 || (e.equals(dir) && mode != 0755)) {
+                    out.add(new CgroupMembership.Access(e.equals(dir) ? "" : e.getFileName().toString(), uid, gid, mode));
+                }
+            }
+        } catch (IOException e) {
+            throw new DumpException("pid " + pid.value() + ": cannot read the owners in its cgroup " + dir + ": " + e.getMessage());
         }
         return out;
     }

@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * The settings of a cgroup that are carried: what an operator or a service manager sets on a
  * service's cgroup (limits, weights, cpusets, device rules), in the order they must be written
- * (cpusets before anyone joins, a period before its quota, the memory limit before memory+swap).
+ * (a v2 cgroup's type and cpusets before anyone joins, a period before its quota, the memory limit
+ * before memory+swap).
  * Anything else in a cgroup directory is a counter or the kernel's; a forged image naming any
  * other file is refused.
  */
@@ -29,7 +30,11 @@ final class CgroupSettings {
             "net_cls", List.of("net_cls.classid"),
             "devices", List.of(DEVICES_LIST));
 
-    private static final List<String> UNIFIED = List.of("cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max",
+    /** v2: carried only as "threaded" (the other types follow from the tree: "domain threaded" is a threaded child's parent). */
+    static final String TYPE = "cgroup.type";
+    static final String THREADED = "threaded";
+
+    private static final List<String> UNIFIED = List.of(TYPE, "cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max",
             "memory.min", "memory.low", "memory.high", "memory.max", "memory.swap.max", "memory.oom.group",
             "pids.max", "io.weight");
 

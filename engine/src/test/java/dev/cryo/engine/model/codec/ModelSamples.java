@@ -233,7 +233,9 @@ public final class ModelSamples {
                 new dev.cryo.engine.cgroups.CgroupMembership(List.of(
                         new dev.cryo.engine.cgroups.CgroupMembership.Place("memory", "/system.slice/app.service",
                                 java.util.Map.of("memory.limit_in_bytes", "67108864")),
-                        new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app", java.util.Map.of()))));
+                        new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app", java.util.Map.of("cgroup.type", "threaded"),
+                                List.of(new dev.cryo.engine.cgroups.CgroupMembership.Access("", 1000, 1000, 0755),
+                                        new dev.cryo.engine.cgroups.CgroupMembership.Access("cgroup.procs", 1000, 1000, 0644))))));
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {
