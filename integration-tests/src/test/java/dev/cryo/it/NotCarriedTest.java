@@ -300,12 +300,12 @@ class NotCarriedTest {
                         " fd 3: POSIX message queue /cryo-nc-n: the process registered for its notification \\(mq_notify\\)"
                                 + " by signal 10 while the queue holds 1 messages.*; not supported"),
                 // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
-                // sockets and veth pairs (NamespaceTest, NetNamespaceTest); another device kind, a TCP peer
-                // outside the tree in it, or a socket of a net namespace the tree is not in, are not
-                new Item("a net namespace of its own with a tap device", List.of("unshare", "--net", "/bin/sh", "-c",
-                        "ip tuntap add dev cryo0 mode tap && echo ready; exec /bin/sleep 600"),
-                        ": its net namespace \\(net:\\[\\d+\\]\\) has device cryo0 of kind tun; only lo and veth pairs are"
-                                + " supported in a net namespace of the tree's"),
+                // sockets, veth pairs and tun/tap devices (NamespaceTest, NetNamespaceTest); another device kind,
+                // a TCP peer outside the tree in it, or a socket of a net namespace the tree is not in, are not
+                new Item("a net namespace of its own with a bridge", List.of("unshare", "--net", "/bin/sh", "-c",
+                        "ip link add cryo0 type bridge && echo ready; exec /bin/sleep 600"),
+                        ": its net namespace \\(net:\\[\\d+\\]\\) has device cryo0 of kind bridge; only lo, veth pairs and"
+                                + " tun/tap devices are supported in a net namespace of the tree's"),
                 // its nftables and iptables-nft rules are carried (NetNamespaceTest); legacy iptables' x_tables are not
                 new Item("legacy iptables rules inside a net namespace of its own", List.of("unshare", "--net", "/bin/sh",
                         "-c", "iptables-legacy -A INPUT -p tcp --dport 9 -j DROP && echo ready; exec /bin/sleep 600"),

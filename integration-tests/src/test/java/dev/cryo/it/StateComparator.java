@@ -830,20 +830,31 @@ final class StateComparator {
      * The devices of a net namespace of the tree's: ifindex, name, the peer's name when it is in the
      * same namespace, MTU and MAC. Programs hold ifindexes (multicast memberships, packet sockets,
      * their own tables): a device that came back under another index is another device to them. The
-     * index of a peer in another namespace ("@if12") is that namespace's and is left out.
+     * index of a peer in another namespace ("@if12") is that namespace's and is left out. A tun/tap
+     * device's also its up flag, queue length and what {@code ip -d} shows of it: type, flags, queues,
+     * persistence, owner and group.
      */
     private static String devices(Path dir) {
         StringBuilder out = new StringBuilder();
-        for (String line : command("nsenter", "--net=" + dir.resolve("ns/net"), "ip", "-o", "link", "show").split("\n")) {
+        for (String line : command("nsenter", "--net=" + dir.resolve("ns/net"), "ip", "-d", "-o", "link", "show").split("\n")) {
             String[] f = line.replace("\\", " ").strip().split("\\s+");
             if (f.length < 3 || !f[0].matches("\\d+:")) {
                 out.append(line).append('\n'); // "(... failed)"
                 continue;
             }
             StringBuilder d = new StringBuilder(f[0]).append(' ').append(f[1].replaceAll("@if\\d+:$", ":"));
+            int tun = List.of(f).indexOf("tun");
             for (int i = 3; i + 1 < f.length; i++) {
-                if (f[i].equals("mtu") || f[i].startsWith("link/")) {
+                if (f[i].equals("link/none")) { // a tun's: no address follows
+                    d.append(' ').append(f[i]);
+                } else if (f[i].equals("mtu") || f[i].startsWith("link/") || tun > 0 && f[i].equals("qlen")) {
                     d.append(' ').append(f[i]).append(' ').append(f[i + 1]);
+                }
+            }
+            if (tun > 0 && f[tun - 2].equals("maxmtu")) {
+                d.append(' ').append(f[2]); // up, and its carrier: whether a file is attached
+                for (int i = tun; i < f.length && !f[i].equals("addrgenmode"); i++) {
+                    d.append(' ').append(f[i]);
                 }
             }
             out.append(d).append('\n');

@@ -17,8 +17,8 @@ import java.util.Map;
  * CRIU's {@code --external veth[...]}): the namespace dies with the tree, and its veth ends with
  * it, taking their peers along, so the restore makes the pair again, both ends as they were —
  * names, ifindexes inside the tree, MAC addresses, MTUs, up or down, addresses, and the outside end's bridge and its own
- * settings (forwarding, proxy_arp... of a routed container's host end). Anything
- * else (tun/tap, bridges, macvlan, vxlan, a veth whose peer is in a namespace outside the tree) is refused by
+ * settings (forwarding, proxy_arp... of a routed container's host end). tun/tap devices too ({@link TreeTunDevices}).
+ * Anything else (bridges, macvlan, vxlan, a veth whose peer is in a namespace outside the tree) is refused by
  * name. Each device is one line of {@code key=value} words in {@link NetNamespaceImage#devices()}.
  */
 final class NetDevices {
@@ -82,16 +82,24 @@ final class NetDevices {
         List<Link> inside = links(p);
         List<String> out = new ArrayList<>();
         List<Link> host = null;
+        Map<String, TreeTunDevices.Tun> tuns = null;
         for (Link l : inside) {
             if (l.kind().equals("loopback")) {
                 continue;
             }
-            if (!l.kind().equals("veth")) {
-                throw new DumpException(what + " has device " + l.name() + " of kind " + l.kind() + "; only lo and"
-                        + " veth pairs are supported in a net namespace of the tree's (tun/tap, bridges, macvlan,"
+            if (!l.kind().equals("veth") && !l.kind().equals("tun")) {
+                throw new DumpException(what + " has device " + l.name() + " of kind " + l.kind() + "; only lo, veth"
+                        + " pairs and tun/tap devices are supported in a net namespace of the tree's (bridges, macvlan,"
                         + " vxlan and other device kinds are not)");
             }
             addresses.addAll(addressesOf(p, l.name()).stream().map(a -> a + " dev " + l.name()).toList());
+            if (l.kind().equals("tun")) {
+                if (tuns == null) {
+                    tuns = TreeTunDevices.read(p);
+                }
+                out.add(TreeTunDevices.line(p, l, tuns));
+                continue;
+            }
             Map<String, String> d = new LinkedHashMap<>();
             d.put("name", l.name());
             d.put("index", Integer.toString(l.index()));
@@ -274,6 +282,10 @@ final class NetDevices {
         List<Link> host = null;
         for (String line : lines) {
             Map<String, String> d = fields(line);
+            if (line.startsWith("tun ")) {
+                TreeTunDevices.make(p, d);
+                continue;
+            }
             List<String> cmd = new ArrayList<>(List.of("ip", "link", "add", d.get("name"), "address", d.get("mac"),
                     "mtu", d.get("mtu")));
             cmd.addAll(index(d, "index"));
@@ -344,7 +356,7 @@ final class NetDevices {
         return List.of("index", Integer.toString(i));
     }
 
-    /** Brings up the inside ends that were up, once their addresses are set. */
+    /** Brings up the inside ends and tun devices that were up, once their addresses are set. */
     static void up(Pid p, List<String> lines) {
         for (String line : lines) {
             Map<String, String> d = fields(line);

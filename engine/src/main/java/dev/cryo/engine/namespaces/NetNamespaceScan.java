@@ -19,9 +19,9 @@ import java.util.Map;
 /**
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
- * routes, its veth pairs ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
+ * routes, its veth pairs and tun/tap devices ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
  * living in it, which the restore rebuilds inside the new namespace, and its firewall ({@link NetFilterRules}).
- * Refused by name: other device kinds (tun/tap, bridges...), IPsec, legacy iptables tables.
+ * Refused by name: other device kinds (bridges, macvlan...), IPsec, legacy iptables tables.
  */
 public final class NetNamespaceScan {
     private NetNamespaceScan() {}

@@ -23,9 +23,11 @@ public final class TunDevices {
     /** /dev/net/tun is misc device 10:200. */
     public static final int MISC_MAJOR = 10, MINOR = 200;
     public static final int IFF_TUN = 0x1, IFF_TAP = 0x2, TYPE_MASK = 0xf, IFF_MULTI_QUEUE = 0x100,
-            IFF_DETACH_QUEUE = 0x400, IFF_PERSIST = 0x800;
-    private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNGETIFF = ioR(210, 4),
-            TUNSETQUEUE = ioW(217, 4), TUNGETFILTER = ioR(219, 16);
+            IFF_DETACH_QUEUE = 0x400, IFF_PERSIST = 0x800, IFF_VNET_HDR = 0x4000;
+    private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNSETOWNER = ioW(204, 4),
+            TUNSETGROUP = ioW(206, 4), TUNGETIFF = ioR(210, 4), TUNGETVNETHDRSZ = ioR(215, 4),
+            TUNSETVNETHDRSZ = ioW(216, 4), TUNSETQUEUE = ioW(217, 4), TUNSETIFINDEX = ioW(218, 4),
+            TUNGETFILTER = ioR(219, 16), TUNGETDEVNETNS = (('T' << 8) | 227);
     private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
 
     private static long ioW(int nr, int size) {
@@ -85,6 +87,47 @@ public final class TunDevices {
         Memory m = ifreq(device, flags);
         Sys.call(() -> "ioctl(" + tun + ", TUNSETIFF, " + device + ", flags 0x" + Integer.toHexString(flags) + ")",
                 SyscallNr.IOCTL, tun.value(), TUNSETIFF, Sys.address(m), 0);
+    }
+
+    /**
+     * Makes device {@code device} with {@code flags} from a file not attached yet, under interface
+     * index {@code ifindex} (TUNSETIFINDEX before TUNSETIFF, kernel 3.8+), in the net namespace the
+     * file was opened in.
+     */
+    public static void create(Fd tun, String device, int flags, int ifindex) {
+        Memory index = new Memory(4);
+        index.setInt(0, ifindex);
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETIFINDEX " + ifindex + ", " + device + ")", SyscallNr.IOCTL,
+                tun.value(), TUNSETIFINDEX, Sys.address(index), 0);
+        attach(tun, device, flags);
+    }
+
+    /** Sets the user ({@code group}: false) or group allowed to attach to the device; -1 for anyone. */
+    public static void owner(Fd tun, String device, boolean group, int id) {
+        Sys.call(() -> "ioctl(" + tun + (group ? ", TUNSETGROUP " : ", TUNSETOWNER ") + id + ", " + device + ")",
+                SyscallNr.IOCTL, tun.value(), group ? TUNSETGROUP : TUNSETOWNER, id, 0);
+    }
+
+    /** The size of the virtio-net header before each packet of an IFF_VNET_HDR device (TUNGETVNETHDRSZ). */
+    public static int vnetHeaderSize(Fd tun, String device) {
+        Memory m = new Memory(4);
+        Sys.call(() -> "ioctl(" + tun + ", TUNGETVNETHDRSZ, " + device + ")", SyscallNr.IOCTL, tun.value(),
+                TUNGETVNETHDRSZ, Sys.address(m), 0);
+        return m.getInt(0);
+    }
+
+    /** Sets it again (TUNSETVNETHDRSZ). */
+    public static void vnetHeaderSize(Fd tun, String device, int size) {
+        Memory m = new Memory(4);
+        m.setInt(0, size);
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETVNETHDRSZ " + size + ", " + device + ")", SyscallNr.IOCTL,
+                tun.value(), TUNSETVNETHDRSZ, Sys.address(m), 0);
+    }
+
+    /** The net namespace the file's device lives in, as an fd of it (TUNGETDEVNETNS, kernel 5.2+). */
+    public static Fd deviceNetns(Fd tun, String device) {
+        return new Fd((int) Sys.call(() -> "ioctl(" + tun + ", TUNGETDEVNETNS, " + device + ")", SyscallNr.IOCTL,
+                tun.value(), TUNGETDEVNETNS, 0, 0));
     }
 
     /** Whether the file is a queue detached from its multi-queue device (TUNGETIFF shows IFF_DETACH_QUEUE). */
