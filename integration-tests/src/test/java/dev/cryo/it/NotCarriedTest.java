@@ -500,6 +500,46 @@ class NotCarriedTest {
     }
 
     /**
+     * A unix socket held in a pid namespace of the tree's whose peer had exited and was never in that
+     * namespace (zdtm's sock_peercred in its ns flavor carries a peer that was inside, zdtm23): the
+     * holder sees pid 0 in SO_PEERCRED, a pid no restore can give a stand-in there. The tree: a
+     * subreaper whose child makes the pair, unshares a pid namespace, forks the holder (its init) and
+     * exits; the holder waits for the close of its peer's end before "ready". (Where a holder outside the
+     * namespace shares the socket, as {@code unshare --fork} keeps an inherited fd, the dump records it
+     * through that one, in cryo's pid namespace, and does not refuse.)
+     */
+    @org.junit.jupiter.api.Test
+    void aUnixPeerThatExitedOutsideTheHoldersPidNamespaceIsRefused() throws Exception {
+        String tree = "import ctypes, os, socket, struct, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                + "libc.prctl(36, 1)\n" // PR_SET_CHILD_SUBREAPER: the holder stays in the tree
+                + "if os.fork() == 0:\n    a, b = socket.socketpair()\n"
+                + "    assert libc.unshare(0x20000000) == 0\n" // CLONE_NEWPID
+                + "    if os.fork() == 0:\n        b.close()\n        assert a.recv(1) == b''\n" // the peer exited
+                + "        assert struct.unpack('3i', a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0] == 0\n"
+                + "        print('ready', flush=True)\n        time.sleep(600)\n        os._exit(0)\n    os._exit(0)\n"
+                + "os.wait()\ntime.sleep(600)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("peer0.out"), "/usr/bin/python3",
+                "-c", tree))) {
+            int pid = p.pid().value();
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(java.util.regex.Pattern.compile("pid \\d+ fd \\d+: unix socket \\d+: its peer credentials"
+                    + " \\(SO_PEERCRED\\) name pid \\d+, which has exited and was outside the pid namespace of pid \\d+"
+                    + " holding it \\(it sees pid 0 there\\)").matcher(r.err()).find(), r.err());
+            assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
+            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
+            List<Integer> tasks = StateComparator.tree(pid);
+            assertEquals(2, tasks.size(), "the subreaper and the holder: " + tasks);
+            for (int t : tasks) {
+                String status = Files.readString(Path.of("/proc/" + t + "/status"));
+                assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
+            }
+        }
+    }
+
+
+    /**
      * A TCP connection in a net namespace of the tree's with {@code nf_conntrack_tcp_loose} 0 and a
      * {@code ct state invalid drop} rule: the conntrack table is not carried, and in the new namespace
      * the kernel took the restored connection's packets for invalid ones and dropped them; the restore
