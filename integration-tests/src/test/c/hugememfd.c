@@ -6,6 +6,10 @@
  * Prints "ready"; on SIGUSR2 checks that the mapping is still hugetlb memory in 2 MiB pages, every
  * page's bytes, the seals, that the fd is still a memfd of that name on hugetlbfs, and that a write
  * through the mapping reads back through the fd; prints PASS or FAIL: reason.
+ * With argv[1] "private" it also maps the first two pages privately (qemu's share=off), reads the
+ * first and writes the second (copied on write): after the restore that mapping is still hugetlb,
+ * its copy holds its bytes, and its untouched page still follows the memfd (a write through the
+ * shared mapping shows in it).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -27,7 +31,9 @@ static void on_usr2(int sig) { (void)sig; check = 1; }
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 static unsigned char pattern(int page, int i) { return (unsigned char)(i / 512 * (page + 3) + page); }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int private = argc > 1 && strcmp(argv[1], "private") == 0;
+    volatile unsigned char *q = NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     int fd = memfd_create("cryo-hugememfd", MFD_HUGETLB | MFD_ALLOW_SEALING);
@@ -43,6 +49,12 @@ int main(void) {
         _exit(0);
     }
     if (writer < 0 || waitpid(writer, NULL, 0) != writer) fail("the second page's writer");
+    if (private) {
+        q = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+        if (q == MAP_FAILED) fail("mmap private");
+        if (q[0] != pattern(0, 0)) fail("the private mapping does not show the memfd");
+        for (int i = 0; i < HUGE; i += 512) q[HUGE + i] = pattern(5, i);
+    }
     if (fcntl(fd, F_ADD_SEALS, SEALS) != 0) fail("F_ADD_SEALS");
     printf("ready\n");
     while (!check) pause();
@@ -64,6 +76,12 @@ int main(void) {
     p[7] = 0x5a;
     unsigned char b = 0;
     if (pread(fd, &b, 1, 7) != 1 || b != 0x5a) fail("a write through the mapping does not read back through the fd");
+    if (private) {
+        if (!hugetlb_area(q)) fail("the private mapping is no longer hugetlb memory in 2 MiB pages");
+        for (int i = 0; i < HUGE; i += 512)
+            if (q[HUGE + i] != pattern(5, i)) fail("the private mapping's copied page changed");
+        if (q[7] != 0x5a) fail("the private mapping's untouched page no longer follows the memfd");
+    }
     printf("PASS\n");
     return 0;
 }

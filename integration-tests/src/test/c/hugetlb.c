@@ -1,6 +1,6 @@
 /*
- * Hugetlb memory cryo refuses: a private mapping of a memfd made with MFD_HUGETLB (its fd closed,
- * so the mapping alone holds it), one 2 MiB page written. When the host has no huge page to give,
+ * Hugetlb memory cryo refuses: a private mapping of a memfd made with MFD_HUGETLB whose fd is closed,
+ * so the mapping alone holds it (one held otherwise is carried: hugememfd.c), one 2 MiB page written. When the host has no huge page to give,
  * the mapping is made with MAP_NORESERVE and never touched (a hugetlb area all the same, VmFlags
  * "ht"; a touch would be SIGBUS) and it prints "nohuge ready", else "ready"; on SIGUSR2 checks
  * the page and prints PASS or FAIL: reason.

@@ -42,20 +42,25 @@ public final class MemoryKinds {
     public static final HugetlbSharedMemory HUGETLB_SHARED_2M = new HugetlbSharedMemory(315, "HUGETLB_SHARED_2M", 2048);
     public static final HugetlbSharedMemory HUGETLB_SHARED_1G = new HugetlbSharedMemory(316, "HUGETLB_SHARED_1G",
             1024 * 1024);
-    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's, 317 in refused20's)
+    /** refused24's range: 405-409. */
+    public static final MemoryKind HUGETLB_MEMFD_PRIVATE_2M = new HugetlbMemfdPrivate(405, "HUGETLB_MEMFD_PRIVATE_2M", 2048);
+    public static final MemoryKind HUGETLB_MEMFD_PRIVATE_1G = new HugetlbMemfdPrivate(406, "HUGETLB_MEMFD_PRIVATE_1G",
+            1024 * 1024);
+    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's, 317 in refused20's, 407 in refused24's)
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
             VSYSCALL, VVAR, VVAR_VCLOCK, VDSO,
             SYSV_SHM,
             HUGETLB_PRIVATE_2M, HUGETLB_PRIVATE_1G, HUGETLB_SHARED_2M, HUGETLB_SHARED_1G,
+            HUGETLB_MEMFD_PRIVATE_2M, HUGETLB_MEMFD_PRIVATE_1G,
             // a mapping of a hugetlbfs file (DPDK's hugepage files) is a file mapping, shared or private (its
-            // copied-on-write pages carried); a shared one of an MFD_HUGETLB memfd is HUGETLB_SHARED
-            // a deleted hugetlbfs file (qemu's -mem-path, DPDK's --huge-unlink) is a ghost, made again on its mount
+            // copied-on-write pages carried); a shared one of an MFD_HUGETLB memfd is HUGETLB_SHARED, a private one
+            // HUGETLB_MEMFD_PRIVATE; a deleted hugetlbfs file (qemu's -mem-path, DPDK's --huge-unlink) is a ghost,
+            // made again on its mount
             new Unsupported("HUGETLB", (m, s) -> s != null && s.hasFlag("ht") && m.deleted()
                     && (m.path().startsWith("/memfd:") || m.path().equals(HugetlbPrivateMemory.PATH)),
-                    "hugetlb memory", "hugetlb memory in a private mapping of a memfd, or in pages of a size other"
-                            + " than 2 MiB and 1 GiB, is not supported yet"),
+                    "hugetlb memory", "hugetlb memory in pages of a size other than 2 MiB and 1 GiB is not supported yet"),
             AIO_RING,
             PACKET_RING,
             IO_URING,

@@ -48,15 +48,21 @@ class MemoryKindsTest {
                 && e.getMessage().contains("0x7f5f1ed24000") && e.getMessage().contains("not supported"), e.getMessage());
     }
 
-    /** A deleted hugetlbfs file (qemu's -mem-path) is a ghost like any deleted file; a private memfd of huge pages is not. */
+    /**
+     * A deleted hugetlbfs file (qemu's -mem-path) is a ghost like any deleted file; a private mapping of a memfd of
+     * huge pages maps the memfd the process holds, and is refused where it holds it no other way.
+     */
     @Test
     void aDeletedHugetlbfsFileIsAGhostAndAPrivateHugetlbMemfdIsRefused() {
         String file = "7f5f1ec00000-7f5f1f000000 rw-s 00000000 00:2c 77   /dev/hugepages/qemu_back_mem.pc.ram.Xy12 (deleted)";
         assertSame(MemoryKinds.GHOST_SHARED, kindOf(file, "rd wr sh mr mw me ms de ht"));
         assertSame(MemoryKinds.GHOST_PRIVATE, kindOf(file.replace("rw-s", "rw-p"), "rd wr mr mw me de ht"));
-        DumpException e = assertThrows(DumpException.class, () -> kindOf(
-                "7f5f1ec00000-7f5f1f000000 rw-p 00000000 00:01 78   /memfd:cryo-huge (deleted)", "rd wr mr mw me de ht"));
-        assertTrue(e.getMessage().contains("private mapping of a memfd"), e.getMessage());
+        SmapsEntry memfd = SmapsEntry.parse("7f5f1ec00000-7f5f1f000000 rw-p 00000000 00:01 78   /memfd:cryo-huge (deleted)\n"
+                + "Size: 4096 kB\nRss: 2048 kB\nKernelPageSize: 2048 kB\nVmFlags: rd wr mr mw me de ht\n").get(0);
+        assertTrue(MemoryKinds.HUGETLB_MEMFD_PRIVATE_2M.matches(memfd.map(), memfd));
+        // pid 4242's fds and shared mappings cannot hold it: refused, naming it
+        DumpException e = assertThrows(DumpException.class, () -> MemoryKinds.of(Pid.of(4242), memfd));
+        assertTrue(e.getMessage().contains("no fd or shared mapping of the process holds"), e.getMessage());
     }
 
     @Test
