@@ -58,7 +58,8 @@ class PreCopyBenchmark {
                         i == 0 ? "warm-up" : "dump " + i, m.group(1), m.group(2), load()));
                 if (Files.exists(log)) {
                     Files.readAllLines(log).stream().filter(l -> l.contains("state collected") || l.contains(" at +")
-                            || l.contains("frozen smaps")).forEach(l -> rows.add("    " + l));
+                            || l.contains("frozen smaps") || l.contains("seized in") || l.contains("task itself ran")
+                            || l.contains("the tree was frozen")).forEach(l -> rows.add("    " + l));
                 }
                 deleteTree(img);
             }

@@ -3,9 +3,12 @@ package dev.cryo.it;
 import dev.cryo.engine.dump.GhostFiles;
 import dev.cryo.engine.dump.MemoryPlan;
 import dev.cryo.engine.dump.SharedMemoryClaims;
+import dev.cryo.engine.dump.VmFlagsWatch;
+import dev.cryo.kernel.Pid;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
 import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.SyscallExits;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
@@ -14,17 +17,21 @@ import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A pre-copy's freeze plans memory from smaps read just before it (MemoryPlan#provisional) and
  * takes VmFlags from smaps read again while frozen: advice given in place in between (the area's
  * maps line unchanged) must not be lost, and a changed list of areas must not be planned from
- * the early read at all.
+ * the early read at all. The frozen read is skipped when a {@link VmFlagsWatch} started before the
+ * early read proves the task made no call that changes VmFlags since (a walk of every page table
+ * fewer in the frozen window).
  */
 class PreCopyFreezeTest {
     @TempDir
@@ -51,6 +58,52 @@ class PreCopyFreezeTest {
                     "the frozen read's VmFlags win");
             VmaImage after = at(confirmed, area);
             assertEquals(withAdvice(before, after.advice()), withAdvice(after, after.advice()), "only the advice differs");
+        }
+    }
+
+    /**
+     * The watch's counters are the kernel's (a perf counter on each thread's syscall exits): a task
+     * that only waits made none of the calls, the advice given after the watch began is seen.
+     * Mutation check: with madvise left out of VmFlagsWatch.CALLS the last assertion fails.
+     */
+    @Test
+    void aWatchStartedBeforeTheEarlyReadSeesAdviceGivenAfterIt() throws Exception {
+        assumeTrue(SyscallExits.supported(), () -> "no perf counters on syscall exits: " + SyscallExits.unsupportedReason());
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/adviselate.c", "-O2").toString()))) {
+            try (VmFlagsWatch watch = VmFlagsWatch.start(p.pid())) {
+                assertNotNull(watch, "perf counters on syscall exits are available here");
+                List<Integer> tids = ProcFs.tasks(p.pid()).stream().map(Pid::value).toList();
+                assertTrue(watch.unchanged(tids), "a task that only waited changed nothing");
+                Sys.kill(p.pid(), Signals.SIGUSR1);
+                p.awaitOutput("advised", Duration.ofSeconds(30));
+                assertFalse(watch.unchanged(tids), "its madvise(MADV_DONTFORK) was counted");
+            }
+        }
+    }
+
+    /**
+     * End to end: a pre-copy dump of a task that only waits takes its VmFlags from the read before
+     * the freeze and reads no smaps frozen (the debug log says which), and comes back as it was.
+     */
+    @Test
+    void aTaskThatOnlyWaitsIsFrozenWithoutAnotherSmapsRead() throws Exception {
+        assumeTrue(SyscallExits.supported(), () -> "no perf counters on syscall exits: " + SyscallExits.unsupportedReason());
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/adviselate.c", "-O2").toString()))) {
+            Path log = tmp.resolve("dump.log");
+            DumpRestore d = DumpRestore.dump(List.of("-vv", "--log-file", log.toString()), p.pid().value(),
+                    tmp.resolve("img"), "--pre-copy");
+            String debug = Files.readString(log);
+            assertTrue(debug.contains("VmFlags as read before the freeze"), debug);
+            assertFalse(debug.contains("waiting for the frozen smaps"), debug);
+            DetachedProcess r = d.restoreDetached(p.output());
+            try {
+                Sys.kill(r.pid(), Signals.SIGUSR1); // the restored task still has its area and can advise it
+                r.awaitOutput("advised", Duration.ofSeconds(30));
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
         }
     }
 

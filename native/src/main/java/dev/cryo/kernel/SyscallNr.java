@@ -52,6 +52,12 @@ public final class SyscallNr {
     public static final int PIPE2 = 293, TEE = 276, EVENTFD2 = 290, EPOLL_CREATE1 = 291, EPOLL_CTL = 233,
             EPOLL_WAIT = 232, EPOLL_PWAIT = 281, EPOLL_PWAIT2 = 441, TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, SIGNALFD4 = 289;
 
+    /** Calls that can change a mapping's flags in place (see dev.cryo.engine.dump.VmFlagsWatch), and perf's. */
+    public static final int MLOCK = 149, MUNLOCK = 150, MUNLOCKALL = 152, REMAP_FILE_PAGES = 216, EXECVEAT = 322,
+            PKEY_MPROTECT = 329, PROCESS_MADVISE = 440, PERF_EVENT_OPEN = 298;
+    /** The new mount API's calls that make a detached mount (tracefs read without mounting it anywhere). */
+    public static final int FSOPEN = 430, FSCONFIG = 431, FSMOUNT = 432;
+
     /** io_uring (see {@link IoUring}). */
     public static final int IO_URING_SETUP = 425, IO_URING_ENTER = 426, IO_URING_REGISTER = 427;
 }

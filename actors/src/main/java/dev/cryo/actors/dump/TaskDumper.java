@@ -219,7 +219,27 @@ public final class TaskDumper {
                 throw new IllegalStateException("interrupted while reading smaps", e);
             }
         }
+        watchFlags();
         return ProcFs.smaps(pid);
+    }
+
+    /**
+     * Watches the task for calls that change VmFlags in place from before the smaps read the frozen
+     * plan may be made from: if it made none by the freeze, that read's VmFlags are the frozen
+     * task's and no smaps is read while it is frozen.
+     */
+    private dev.cryo.engine.dump.VmFlagsWatch flagsWatch;
+
+    private void watchFlags() {
+        closeFlagsWatch();
+        flagsWatch = dev.cryo.engine.dump.VmFlagsWatch.start(pid);
+    }
+
+    private void closeFlagsWatch() {
+        if (flagsWatch != null) {
+            flagsWatch.close();
+            flagsWatch = null;
+        }
     }
 
     /** A collect's region dumper writing after its reads (a pre-copy round's replies all come in its round). */
@@ -301,7 +321,12 @@ public final class TaskDumper {
         ctx.getLog().debug("pid {}: pre-copy round {} scanned in {} ms", pid, preCopy.rounds(), (System.nanoTime() - s0) / 1_000_000);
         boolean last = m.rounds() != null && m.rounds().endsAfter(preCopy.rounds(), found, previousRound);
         previousRound = found;
-        layoutAhead = last ? SMAPS.submit(() -> ProcFs.smaps(pid)) : null;
+        if (last) {
+            watchFlags();
+            layoutAhead = SMAPS.submit(() -> ProcFs.smaps(pid));
+        } else {
+            layoutAhead = null;
+        }
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
             m.replyTo().tell(new RoundCopied(pid, 0));
@@ -399,6 +424,7 @@ public final class TaskDumper {
         MemoryPlan plan;
         List<PageRun> runs = null;
         long planned, ran = 0;
+        boolean flagsKept;
         long[] finalNanos = {0, 0}; // wall, cpu
         long[] smapsNanos = {0, 0};
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
@@ -409,6 +435,16 @@ public final class TaskDumper {
             plan = preCopy == null ? TaskCollector.plan(pid, job.files())
                     : TaskCollector.plan(pid, job.files(), preCopy, early);
             early = null;
+            // before cryo's own injections below (its mmap is one of the calls watched)
+            dev.cryo.engine.dump.VmFlagsWatch watch = flagsWatch;
+            flagsKept = plan.provisional() && watch != null && watch.unchanged(tids);
+            closeFlagsWatch();
+            if (plan.provisional()) {
+                ctx.getLog().debug("pid {}: {}", pid, flagsKept ? "VmFlags as read before the freeze: none of its "
+                        + watch.threads() + " watched thread(s) made a call that changes them since, no smaps read frozen"
+                        : "VmFlags confirmed by a frozen smaps read (" + (watch == null ? "not watched"
+                        : "a watched call was made since the read before the freeze") + ")");
+            }
             planned = System.nanoTime();
             // before the walks below: its mmap would wait for them (the mm's lock), and the collect with it
             long taskCpu = ctx.getLog().isDebugEnabled() ? ProcFs.cpuNanos(pid) : -1;
@@ -420,7 +456,7 @@ public final class TaskDumper {
                 ctx.getLog().debug("pid {}: the task itself ran {} µs of CPU while the scratch area was mapped",
                         pid, (ProcFs.cpuNanos(pid) - taskCpu) / 1000);
             }
-            if (plan.provisional()) {
+            if (plan.provisional() && !flagsKept) {
                 // VmFlags may have changed in place since smaps was read: read it again, frozen, while
                 // this thread finds the last pages and collects the state (the walk is kernel work on
                 // the other core, the injections here mostly wait)
@@ -791,6 +827,7 @@ public final class TaskDumper {
     }
 
     private void stopTracking() {
+        closeFlagsWatch();
         if (preCopy != null) {
             preCopy.close();
             preCopy = null;

@@ -55,6 +55,7 @@ final class KernelProbe {
         userfaultfd();
         pagemapScan();
         softDirty();
+        syscallExitCounters();
         List<String> order = Names.ORDER;
         out.sort((a, b) -> Integer.compare(order.indexOf(a.name()), order.indexOf(b.name())));
         return new KernelFeatures(out);
@@ -66,9 +67,11 @@ final class KernelProbe {
                 VM_READV = "process_vm_readv", VM_WRITEV = "process_vm_writev", XSTATE = "xstate",
                 RSEQ = "ptrace-rseq-config", CLONE3_SET_TID = "clone3-set-tid", NS_LAST_PID = "ns_last_pid",
                 VDSO = "vdso-layout", MM_MAP = "pr-set-mm-map", UFFD = "userfaultfd", UFFD_WP_ASYNC = "uffd-wp-async",
-                PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty", SECCOMP_SUSPEND = "seccomp-suspend";
+                PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty", SECCOMP_SUSPEND = "seccomp-suspend",
+                SYSCALL_COUNTERS = "syscall-counters";
         static final List<String> ORDER = List.of(CAPS, PTRACE_SEIZE, INJECTION, VM_READV, VM_WRITEV, XSTATE, RSEQ,
-                CLONE3_SET_TID, SECCOMP_SUSPEND, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY);
+                CLONE3_SET_TID, SECCOMP_SUSPEND, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY,
+                SYSCALL_COUNTERS);
     }
 
     private void add(String name, boolean required, Probe probe) {
@@ -290,6 +293,23 @@ final class KernelProbe {
             }
             return Feature.missing(Names.SOFT_DIRTY, false,
                     "no VMA shows the 'sd' flag: CONFIG_MEM_SOFT_DIRTY is off (incremental dumps need another way)");
+        });
+    }
+
+    /** Without them a pre-copy's freeze reads smaps once more (VmFlagsWatch). */
+    private void syscallExitCounters() {
+        add(Names.SYSCALL_COUNTERS, false, () -> {
+            int self = (int) LibC.syscall(SyscallNr.GETTID, 0, 0, 0, 0, 0, 0);
+            try (dev.cryo.kernel.SyscallExits c = dev.cryo.kernel.SyscallExits.open(self, new int[] {SyscallNr.GETPID})) {
+                LibC.syscall(SyscallNr.GETPID, 0, 0, 0, 0, 0, 0);
+                long n = c.count();
+                return n >= 1 ? Feature.supported(Names.SYSCALL_COUNTERS, false,
+                        "perf counts a thread's exits from chosen syscalls (raw_syscalls:sys_exit)")
+                        : Feature.missing(Names.SYSCALL_COUNTERS, false, "a counted getpid read " + n);
+            } catch (RuntimeException e) {
+                return Feature.missing(Names.SYSCALL_COUNTERS, false, e.getMessage()
+                        + ": a pre-copy's freeze reads smaps once more");
+            }
         });
     }
 
