@@ -74,6 +74,7 @@ final class DumpRestore {
         args.addAll(List.of("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress"));
         args.addAll(List.of(dumpOptions));
         Map<String, Map<String, String>> probed = TaskProbe.read(pid); // running: cryo does not trace it yet
+        int leaderOutside = args.contains("--shell-job") ? 0 : parentLeading(pid);
         Cli dump;
         try (AutoCloseable o = TreeObservers.register(seen)) {
             dump = Cli.run(args.toArray(String[]::new));
@@ -83,6 +84,13 @@ final class DumpRestore {
         StateComparator.Snapshot before = seen.get("the dump");
         DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10),
                 "the dumped pid " + pid + " to be reaped");
+        if (leaderOutside > 0) {
+            // it ends after the tree it waited for (unshare --fork, sh -c): a restore that still found it would
+            // rightly give the tree the restorer's session, as to a shell's job; on a quiet machine it is gone by then
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + leaderOutside)), Duration.ofSeconds(60),
+                    "pid " + leaderOutside + ", the dumped root's parent outside the tree that leads its session or"
+                    + " group, to exit after it");
+        }
         List<StateComparator.Known> known = new ArrayList<>(args.contains("--shell-job") ? StateComparator.KNOWN_SHELL_JOB : List.of());
         if (args.contains("--tcp-close")) {
             known.addAll(StateComparator.KNOWN_TCP_CLOSE);
@@ -91,6 +99,17 @@ final class DumpRestore {
         d.dumpRun = dump;
         d.probed = probed;
         return d;
+    }
+
+    /** The parent of root {@code pid} when it leads the root's session or group (not this JVM), else 0. */
+    private static int parentLeading(int pid) {
+        try {
+            var st = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid));
+            boolean leads = st.session() == st.ppid() || st.pgrp() == st.ppid();
+            return leads && st.ppid() > 1 && st.ppid() != ProcessHandle.current().pid() ? st.ppid() : 0;
+        } catch (dev.cryo.kernel.KernelException gone) {
+            return 0; // the dump says why
+        }
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.testing.DetachedProcess;
+import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -569,6 +570,40 @@ class RestoreTest {
             assertFalse(Sys.exists(Pid.of(sid)), "the helper that made the session is still there");
         } finally {
             killAndReap(r);
+        }
+    }
+
+    /**
+     * A job whose session leader outside the tree (a python parent here, a shell in life) is still
+     * there at the restore: no process can be forked into that session from outside it, so the tree
+     * joins the restorer's session and group, as with --shell-job, and the restore now says so
+     * naming that leader (silently before). Once the leader has exited, a helper with its pid makes
+     * the session again (the daemon tests above; DumpRestore waits for such a parent to exit).
+     */
+    @Test
+    void aJobWhoseSessionLeaderIsStillThereJoinsTheRestorersSessionSayingSo() throws Exception {
+        Path out = tmp.resolve("counter.out");
+        try (DetachedProcess leader = DetachedProcess.start(out, "/usr/bin/python3", "-c", "import signal, subprocess, sys, time\n"
+                + "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\nsubprocess.Popen(sys.argv[1:])\ntime.sleep(600)",
+                TestPrograms.compile("/c/counter.c").toString(), tmp.resolve("counter.txt").toString())) {
+            leader.awaitOutput("ready", Duration.ofSeconds(60));
+            int job = NamespaceTest.initUnder(leader.pid().value());
+            int sid = leader.pid().value();
+            assertEquals(sid, dev.cryo.kernel.proc.ProcFs.stat(Pid.of(job)).session());
+            Path log = tmp.resolve("restore.log");
+            // --shell-job: the comparator expects the restorer's session and group
+            DetachedProcess r = DumpRestore.dump(job, tmp.resolve("img"), "--shell-job")
+                    .restoreDetached(List.of("-o", log.toString()), out);
+            try {
+                String warned = Files.readString(log);
+                assertTrue(warned.contains("pid " + job + " was in session " + sid + ", led by pid " + sid
+                        + " outside the tree, which is still there ('python3', state "), warned);
+                assertEquals(dev.cryo.kernel.proc.ProcFs.stat(Pid.of((int) ProcessHandle.current().pid())).session(),
+                        dev.cryo.kernel.proc.ProcFs.stat(Pid.of(job)).session());
+                assertPassOnce(checkAndReap(r));
+            } finally {
+                killAndReap(r);
+            }
         }
     }
 

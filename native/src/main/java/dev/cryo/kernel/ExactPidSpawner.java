@@ -43,7 +43,7 @@ public final class ExactPidSpawner {
      */
     public static Pid spawn(int pid, int skipTo, String path, List<String> argv, boolean newSession,
                             boolean dieWithParent) {
-        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
+        return fromStub(sleepStub(), pid, skipTo,
                 path, argv, newSession, dieWithParent, true, 0, new int[] {pid});
     }
 
@@ -89,7 +89,7 @@ public final class ExactPidSpawner {
                                         java.util.function.ObjIntConsumer<Injector> beforeFork,
                                         java.util.function.Consumer<Injector> atBirth) {
         Pid stub = deadLeaderSid > 0 ? sessionLeader(deadLeaderSid, skipTo)
-                : Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
+                : sleepStub();
         return fromStub(stub, pid, skipTo, path, argv, newSession, false, exec, nsFlags, setTid, pidfdAt, beforeFork,
                 atBirth);
     }
@@ -106,7 +106,7 @@ public final class ExactPidSpawner {
             return fromStub(sessionLeader(sid, skipTo), pid, skipTo, "/bin/sleep", List.of("sleep"), false,
                     dieWithParent, false, 0, new int[] {pid});
         }
-        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, skipTo,
+        return fromStub(sleepStub(), pid, skipTo,
                 "/bin/sleep", List.of("sleep"), sid == pid, dieWithParent, false, 0, new int[] {pid});
     }
 
@@ -140,7 +140,7 @@ public final class ExactPidSpawner {
 
     private static Pid inNamespacesOf(Pid member, int nsFlags, int pid, int[] setTid, int pidfdAt) {
         String which = (nsFlags & Clone.NEWNET) != 0 ? "CLONE_NEWPID|CLONE_NEWNET" : "CLONE_NEWPID";
-        return fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), pid, 0, "/bin/sleep",
+        return fromStub(sleepStub(), pid, 0, "/bin/sleep",
                 List.of("sleep"), false, true, false, 0, setTid, pidfdAt, (inj, stub) -> {
                     long fd = inj.call("pidfd_open(" + member + ")", SyscallNr.PIDFD_OPEN, member.value(), 0);
                     inj.call("setns(pidfd of " + member + ", " + which + ")", SyscallNr.SETNS, fd, nsFlags);
@@ -170,7 +170,7 @@ public final class ExactPidSpawner {
      * that pid while the session holds it. It dies with the thread that made it.
      */
     private static Pid sessionLeader(int sid, int skipTo) {
-        Pid leader = fromStub(Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false), sid,
+        Pid leader = fromStub(sleepStub(), sid,
                 Math.max(sid, skipTo), "/bin/sleep", List.of("sleep"), true, true, false, 0, new int[] {sid});
         KEPT_LEADERS.put(sid, leader);
         return leader;
@@ -192,6 +192,11 @@ public final class ExactPidSpawner {
         }
     }
 
+    /** A throw-away sleeping child of this process that forks the program. */
+    private static Pid sleepStub() {
+        return Spawner.spawn("/bin/sleep", List.of("sleep", "1000000"), List.of(), false);
+    }
+
     /** Makes {@code stub} (a sleeping child of this process, killed and reaped here) fork the program with {@code pid}. */
     private static Pid fromStub(Pid stub, int pid, int skipTo, String path, List<String> argv, boolean newSession,
                                 boolean dieWithParent, boolean exec, int nsFlags, int[] setTid) {
@@ -207,6 +212,13 @@ public final class ExactPidSpawner {
                                 boolean dieWithParent, boolean exec, int nsFlags, int[] setTid, int pidfdAt,
                                 java.util.function.ObjIntConsumer<Injector> beforeFork,
                                 java.util.function.Consumer<Injector> atBirth) {
+        if (pid > 0 && stub.value() == pid) {
+            // the host's next pid was set back below the pid (a restore wrote ns_last_pid): the stub got it itself.
+            // A second stub takes the next one, and the pid is free again once the first is reaped
+            Pid other = sleepStub();
+            Spawner.killAndReap(stub);
+            stub = other;
+        }
         int child = 0;
         boolean keep = false;
         try (Tracer tracer = new Tracer()) {

@@ -56,6 +56,12 @@ public final class RestoreSupervisor {
     /** Polls pids held by zombies: the wait is driven by a timer, never by a sleeping thread. */
     private record PidCheck() implements Command {}
 
+    /** Looks again whether the root's session leader outside the tree, a zombie, was reaped. */
+    private record LeaderCheck() implements Command {}
+
+    /** Tries the root's spawn again: its pid was taken for a moment ({@link dev.cryo.engine.restore.RootPidRetry}). */
+    private record RootRetry() implements Command {}
+
     /** Polls for the killed root to be reaped after an abort. */
     private record Reap() implements Command {}
 
@@ -234,18 +240,62 @@ public final class RestoreSupervisor {
 
     private Behavior<Command> start() {
         timers.startSingleTimer(new Timeout(), settings.restore().timeout());
-        TaskImage root = image.task(image.root());
         try {
             pipes = PipeHub.of(image.tasks(), image.info(), request.inherited(), n -> ctx.getLog().warn(n));
             sockets = SocketHub.of(image.tasks(), request.tcpClose(), image.netNamespaces());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
+        } catch (RuntimeException e) {
+            return abort("cannot start the root task " + image.root() + ": " + dev.cryo.actors.Failures.describe(e));
+        }
+        return afterSessionLeader(image.task(image.root()), System.nanoTime() + settings.restore().pidWait().toNanos());
+    }
+
+    /**
+     * A root whose session was led from outside the tree: a leader that ended with the tree (its parent
+     * has not reaped it yet) is waited for on a timer, up to {@code restore.pid-wait}, so a helper can
+     * make the session again; one still there is warned about (the tree joins the restorer's session).
+     */
+    private Behavior<Command> afterSessionLeader(TaskImage root, long deadline) {
+        var leader = dev.cryo.engine.restore.DeadSessionLeader.ledFromOutside(root, treePids)
+                ? dev.cryo.engine.restore.DeadSessionLeader.leaderNow(root) : null;
+        if (leader != null && dev.cryo.engine.restore.DeadSessionLeader.exiting(leader) && System.nanoTime() < deadline) {
+            timers.startSingleTimer(new LeaderCheck(), Duration.ofMillis(20));
+            return Behaviors.receive(Command.class)
+                    .onMessage(LeaderCheck.class, m -> afterSessionLeader(root, deadline))
+                    .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toMillis()
+                            + " ms waiting for session leader " + root.ids().sid() + " to be reaped"))
+                    .build();
+        }
+        if (leader != null) {
+            ctx.getLog().warn(dev.cryo.engine.restore.DeadSessionLeader.stillThere(root, leader));
+        }
+        return startRoot(new dev.cryo.engine.restore.RootPidRetry(root.pid(), settings.restore().pidWait()));
+    }
+
+    /** Spawns the root's stub; a pid taken for a moment is tried again after a pause on a timer ({@code retry}). */
+    private Behavior<Command> startRoot(dev.cryo.engine.restore.RootPidRetry retry) {
+        TaskImage root = image.task(image.root());
+        try {
             Pid got;
             if (prepared != null) {
                 got = Pid.of(prepared.pid()); // spawned with the root's pid while the pre-copy arrived
                 created.add(got.value());
             } else {
-                got = spawnRoot(root);
+                try {
+                    got = spawnRoot(root);
+                } catch (ExactPidSpawner.PidTakenException e) {
+                    java.util.Optional<Duration> pause = retry.next();
+                    if (pause.isEmpty()) {
+                        throw retry.gaveUp();
+                    }
+                    timers.startSingleTimer(new RootRetry(), pause.get());
+                    return Behaviors.receive(Command.class)
+                            .onMessage(RootRetry.class, m -> startRoot(retry))
+                            .onMessage(Timeout.class, m -> abort("timed out after " + settings.restore().timeout().toMillis()
+                                    + " ms waiting for pid " + root.pid() + " to be free"))
+                            .build();
+                }
                 created.add(got.value());
             }
             // a migration's stub sleeps again once the thread that kept it warm has let it go (untraced)
@@ -261,54 +311,41 @@ public final class RestoreSupervisor {
     }
 
     /**
-     * Spawns the root stub with the root's pid (atomically: clone3 set_tid). A pid held by another
-     * process is named; one held only for an instant (a task that was just killed and not yet
-     * reaped) is waited for briefly.
+     * Spawns the root stub with the root's pid (atomically: clone3 set_tid); a pid taken is the
+     * caller's to wait for ({@link dev.cryo.engine.restore.RootPidRetry}).
      */
     private Pid spawnRoot(TaskImage root) {
         int highest = Math.max(image.tasks().stream().flatMap(t -> t.threads().stream()).mapToInt(th -> th.tid()).max()
                 .orElse(root.pid()), image.zombies().stream().mapToInt(ZombieImage::pid).max().orElse(0));
-        for (int attempt = 0; ; attempt++) {
-            try {
-                // from a thread that lives as long as cryo: the root's parent-death signal is per thread
-                boolean deadLeader = dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, treePids);
-                int nsFlags = image.namespaces().flagsOf(root.pid());
-                if (nsFlags != 0) { // the init of its own pid namespace (unshare --fork's child): made in new ones
-                    int[] setTid = image.namespaces().setTid(root.pid());
-                    var user = image.namespaces().userNamespaceMadeBy(root.pid()); // its maps as soon as it is born
-                    return StubParent.spawn(() -> ExactPidSpawner.spawnInNamespaces(root.pid(), setTid, nsFlags,
-                            highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
-                            root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
-                                    ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0,
-                            user.isEmpty() ? null : (stub, stubPid) -> {
-                                // the helper forks nothing else: it keeps the groups the root is born with
-                                image.namespaces().groupsAtBirth(root.pid()).ifPresent(g -> dev.cryo.engine.namespaces
-                                        .UserNamespaceRestore.setGroups(g, stubPid, stub));
-                                dev.cryo.engine.namespaces.UserNamespaceRestore.becomeOwner(user.get(), stubPid, stub);
-                            },
-                            user.isEmpty() ? null : child -> dev.cryo.engine.namespaces.UserNamespaceRestore.born(
-                                    root.pid(), user.get(), child)), root.pid());
-                }
-                if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
-                    return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),
-                            deadLeader, false), root.pid());
-                }
-                if (deadLeader) {
-                    return StubParent.spawn(() -> ExactPidSpawner.spawnInSessionOf(root.ids().sid(), root.pid(), highest,
-                            "/bin/sleep", List.of("sleep", "1000000"), false), root.pid());
-                }
-                return StubParent.spawn(() -> ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep",
-                        List.of("sleep", "1000000"), root.ids().sid() == root.pid()), root.pid());
-            } catch (ExactPidSpawner.PidTakenException e) {
-                if (RestoreValidator.heldAsGroupId(root.pid())) {
-                    throw RestoreValidator.pidTaken(root.pid());
-                }
-                RestoreValidator.checkPidFree(root.pid(), Duration.ofSeconds(2), n -> { });
-                if (attempt == 4) {
-                    throw new RestoreException("pid " + root.pid() + " kept being taken by other processes while restoring");
-                }
-            }
+        // from a thread that lives as long as cryo: the root's parent-death signal is per thread
+        boolean deadLeader = dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, treePids);
+        int nsFlags = image.namespaces().flagsOf(root.pid());
+        if (nsFlags != 0) { // the init of its own pid namespace (unshare --fork's child): made in new ones
+            int[] setTid = image.namespaces().setTid(root.pid());
+            var user = image.namespaces().userNamespaceMadeBy(root.pid()); // its maps as soon as it is born
+            return StubParent.spawn(() -> ExactPidSpawner.spawnInNamespaces(root.pid(), setTid, nsFlags,
+                    highest, "/bin/sleep", List.of("sleep", "1000000"), root.ids().sid() == root.pid(),
+                    root.execed(), (nsFlags & dev.cryo.kernel.Clone.NEWPID) != 0
+                            ? image.namespaces().cryoFd() : 0, deadLeader ? root.ids().sid() : 0,
+                    user.isEmpty() ? null : (stub, stubPid) -> {
+                        // the helper forks nothing else: it keeps the groups the root is born with
+                        image.namespaces().groupsAtBirth(root.pid()).ifPresent(g -> dev.cryo.engine.namespaces
+                                .UserNamespaceRestore.setGroups(g, stubPid, stub));
+                        dev.cryo.engine.namespaces.UserNamespaceRestore.becomeOwner(user.get(), stubPid, stub);
+                    },
+                    user.isEmpty() ? null : child -> dev.cryo.engine.namespaces.UserNamespaceRestore.born(
+                            root.pid(), user.get(), child)), root.pid());
         }
+        if (!root.execed()) { // PF_FORKNOEXEC: a fork that never ran a program, as a daemon's root
+            return StubParent.spawn(() -> ExactPidSpawner.spawnForked(root.pid(), highest, root.ids().sid(),
+                    deadLeader, false), root.pid());
+        }
+        if (deadLeader) {
+            return StubParent.spawn(() -> ExactPidSpawner.spawnInSessionOf(root.ids().sid(), root.pid(), highest,
+                    "/bin/sleep", List.of("sleep", "1000000"), false), root.pid());
+        }
+        return StubParent.spawn(() -> ExactPidSpawner.spawn(root.pid(), highest, "/bin/sleep",
+                List.of("sleep", "1000000"), root.ids().sid() == root.pid()), root.pid());
     }
 
     /**

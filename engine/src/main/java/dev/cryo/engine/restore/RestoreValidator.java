@@ -119,7 +119,7 @@ public final class RestoreValidator {
                 && dev.cryo.kernel.proc.GroupMembers.outside(java.util.Set.of(pid), java.util.Set.of()).isPresent();
     }
 
-    private static ProcStat holder(int pid) {
+    static ProcStat holder(int pid) {
         try {
             return ProcFs.stat(Pid.of(pid));
         } catch (KernelException e) {
@@ -127,7 +127,7 @@ public final class RestoreValidator {
         }
     }
 
-    private static boolean isZombie(ProcStat st) {
+    static boolean isZombie(ProcStat st) {
         return st.state() == 'Z' || st.state() == 'X';
     }
 
