@@ -3,7 +3,8 @@
  * monitor's shape in a container). It unshares a net namespace and makes there:
  *   argv[1] "tun": cryt0, IFF_TUN | IFF_NO_PI, one file, owner 1234, MTU 1400;
  *   argv[1] "tap": cryt0, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, two files (queues),
- *                  group 4321, virtio-net header size 12, MAC 02:00:00:00:77:01, MTU 4000;
+ *                  group 4321, virtio-net header size 12, send buffer 262144 (TUNSETSNDBUF),
+ *                  MAC 02:00:00:00:77:01, MTU 4000;
  * 10.77.0.1/24 on it and a route to 10.88.0.0/24 through it, and a persistent tun device with no
  * file, cryp0 (10.79.0.1/24). It answers its own peers itself: a UDP datagram its socket sends
  * to 10.77.0.2 or 10.88.0.5 leaves through cryt0, the program reads it from the device, turns it
@@ -127,7 +128,9 @@ int main(int argc, char **argv) {
     }
     if (tap) {
         hdr = 12;
-        if (ioctl(q[0], TUNSETVNETHDRSZ, &hdr) || ioctl(q[0], TUNSETGROUP, 4321)) fail("TUNSETVNETHDRSZ/GROUP");
+        int sndbuf = 262144;
+        if (ioctl(q[0], TUNSETVNETHDRSZ, &hdr) || ioctl(q[0], TUNSETGROUP, 4321) || ioctl(q[0], TUNSETSNDBUF, &sndbuf))
+            fail("TUNSETVNETHDRSZ/GROUP/SNDBUF");
         sh("ip link set cryt0 address 02:00:00:00:77:01 mtu 4000");
     } else {
         if (ioctl(q[0], TUNSETOWNER, 1234)) fail("TUNSETOWNER");
@@ -155,6 +158,8 @@ int main(int argc, char **argv) {
     if (tap) {
         int size = 0;
         if (ioctl(q[1], TUNGETVNETHDRSZ, &size) || size != 12) fail("the virtio-net header size did not come back");
+        for (int i = 0; i < queues; i++)
+            if (ioctl(q[i], TUNGETSNDBUF, &size) || size != 262144) fail("the send buffer did not come back");
     }
     echo(s, "10.77.0.2");
     echo(s, "10.88.0.5");

@@ -38,7 +38,7 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * <p>A file attached to a device of the task's own net namespace, one of the tree's, is carried
  * too: the namespace dies with the tree, so the restore makes the device again in the new one
  * ({@link TreeTunDevices}, with the namespace's other devices, before its addresses) and attaches a
- * file opened inside it, with the flags and virtio-net header size the device had; a device that
+ * file opened inside it, with the flags, virtio-net header size and send buffer the device had; a device that
  * was not persistent is made so again as soon as the task holds the file (a failed restore takes
  * the namespace along). Nothing is made persistent at the dump: the device goes with the namespace.
  *
@@ -53,16 +53,17 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
      * The device's name, its index when dumped, its flags (sysfs tun_flags), whether it was persistent
      * before the dump and whether this file's queue is detached from it; whether the device is in the
      * task's own net namespace (one of the tree's) rather than cryo's, and then its virtio-net header
-     * size (0: not read, images before version 2 and devices without IFF_VNET_HDR).
+     * size (0: not read, images before version 2 and devices without IFF_VNET_HDR) and send buffer
+     * (TUNSETSNDBUF; 0: not read, images before version 3).
      */
     public record TunFile(String device, int ifindex, int flags, boolean persistent, boolean detached,
-                          boolean treeNet, int vnetHeaderSize) implements FileDesc {
+                          boolean treeNet, int vnetHeaderSize, int sendBuffer) implements FileDesc {
         public TunFile(String device, int ifindex, int flags, boolean persistent, boolean detached) {
-            this(device, ifindex, flags, persistent, detached, false, 0);
+            this(device, ifindex, flags, persistent, detached, false, 0, 0);
         }
     }
 
-    static final RecordCodec<TunFile> CODEC = RecordCodec.of(TunFile.class, RECORD_ID, 2, (out, t) -> {
+    static final RecordCodec<TunFile> CODEC = RecordCodec.of(TunFile.class, RECORD_ID, 3, (out, t) -> {
         ModelFields.writeText(out, t.device(), ModelLimits.PATH, "TunFile.device");
         out.writeInt(t.ifindex());
         out.writeInt(t.flags());
@@ -70,11 +71,12 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         out.writeBoolean(t.detached());
         out.writeBoolean(t.treeNet());
         out.writeInt(t.vnetHeaderSize());
+        out.writeInt(t.sendBuffer());
     }, (in, version) -> {
         TunFile t = new TunFile(ModelFields.readText(in, ModelLimits.PATH, "TunFile.device"), in.readInt(),
                 in.readInt(), in.readBoolean(), in.readBoolean());
         return version < 2 ? t : new TunFile(t.device(), t.ifindex(), t.flags(), t.persistent(), t.detached(),
-                in.readBoolean(), in.readInt());
+                in.readBoolean(), in.readInt(), version < 3 ? 0 : in.readInt());
     });
 
     @Override
@@ -135,7 +137,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
             if (treeNet) { // goes with its namespace: nothing to keep on the host
                 int vnet = (flags & TunDevices.IFF_VNET_HDR) != 0 ? TunDevices.vnetHeaderSize(copy, name) : 0;
                 return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST,
-                        (flags & TunDevices.IFF_PERSIST) != 0, detached, true, vnet);
+                        (flags & TunDevices.IFF_PERSIST) != 0, detached, true, vnet, TunDevices.sendBuffer(copy, name));
             }
             boolean persistent = ctx.sockets().tunPersistentBefore(name, (flags & TunDevices.IFF_PERSIST) != 0);
             if (!persistent && (flags & TunDevices.IFF_PERSIST) == 0) {
@@ -184,6 +186,9 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
             if (t.vnetHeaderSize() > 0) {
                 TunDevices.vnetHeaderSize(own, t.device(), t.vnetHeaderSize());
             }
+            if (t.sendBuffer() > 0) {
+                TunDevices.sendBuffer(own, t.device(), t.sendBuffer());
+            }
             if (t.detached()) {
                 TunDevices.detach(own, t.device());
             }
@@ -219,6 +224,9 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         }
         if (t.vnetHeaderSize() > 0) {
             m.put("vnetHeaderSize", t.vnetHeaderSize());
+        }
+        if (t.sendBuffer() > 0 && t.sendBuffer() != Integer.MAX_VALUE) {
+            m.put("sendBuffer", t.sendBuffer());
         }
         if (t.detached()) {
             m.put("queue", "detached");

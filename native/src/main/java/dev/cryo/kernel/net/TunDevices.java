@@ -25,7 +25,8 @@ public final class TunDevices {
     public static final int IFF_TUN = 0x1, IFF_TAP = 0x2, TYPE_MASK = 0xf, IFF_MULTI_QUEUE = 0x100,
             IFF_DETACH_QUEUE = 0x400, IFF_PERSIST = 0x800, IFF_VNET_HDR = 0x4000;
     private static final long TUNSETIFF = ioW(202, 4), TUNSETPERSIST = ioW(203, 4), TUNSETOWNER = ioW(204, 4),
-            TUNSETGROUP = ioW(206, 4), TUNGETIFF = ioR(210, 4), TUNGETVNETHDRSZ = ioR(215, 4),
+            TUNSETGROUP = ioW(206, 4), TUNGETIFF = ioR(210, 4), TUNGETSNDBUF = ioR(211, 4), TUNSETSNDBUF = ioW(212, 4),
+            TUNGETVNETHDRSZ = ioR(215, 4),
             TUNSETVNETHDRSZ = ioW(216, 4), TUNSETQUEUE = ioW(217, 4), TUNSETIFINDEX = ioW(218, 4),
             TUNGETFILTER = ioR(219, 16), TUNGETDEVNETNS = (('T' << 8) | 227);
     private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
@@ -122,6 +123,22 @@ public final class TunDevices {
         m.setInt(0, size);
         Sys.call(() -> "ioctl(" + tun + ", TUNSETVNETHDRSZ " + size + ", " + device + ")", SyscallNr.IOCTL,
                 tun.value(), TUNSETVNETHDRSZ, Sys.address(m), 0);
+    }
+
+    /** The device's send buffer, in bytes (TUNGETSNDBUF; INT_MAX unless a program set one). */
+    public static int sendBuffer(Fd tun, String device) {
+        Memory m = new Memory(4);
+        Sys.call(() -> "ioctl(" + tun + ", TUNGETSNDBUF, " + device + ")", SyscallNr.IOCTL, tun.value(), TUNGETSNDBUF,
+                Sys.address(m), 0);
+        return m.getInt(0);
+    }
+
+    /** Sets it again (TUNSETSNDBUF). */
+    public static void sendBuffer(Fd tun, String device, int bytes) {
+        Memory m = new Memory(4);
+        m.setInt(0, bytes);
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETSNDBUF " + bytes + ", " + device + ")", SyscallNr.IOCTL, tun.value(),
+                TUNSETSNDBUF, Sys.address(m), 0);
     }
 
     /** The net namespace the file's device lives in, as an fd of it (TUNGETDEVNETNS, kernel 5.2+). */
