@@ -21,7 +21,9 @@ import java.util.Set;
  * binary, mapped from the old root that pivot_root left detached, is the same file under the
  * sandbox's bind of /usr) is fine: the restore finds that very file. Mounts of cryo's own
  * namespace count as attached (a file opened before the task made its mount namespace:
- * {@link RegularFileHandler#onlyOutside}).
+ * {@link RegularFileHandler#onlyOutside}). A file of a mount of the task's namespace that a later
+ * mount covers (a FIFO or file held open on a tmpfs, then another tmpfs mounted on the same point:
+ * zdtm's overmount tests in a container) is refused too: its path reaches the covering mount.
  */
 public final class MountReach {
     private final Pid pid;
@@ -40,13 +42,36 @@ public final class MountReach {
     public void requireLink(String procLink, String path, String what) {
         long mountId = Sys.mountId(procLink);
         String seen = path != null && path.startsWith("/") ? pid.procDir() + "/root" + path : null;
-        if (seen != null && onMount(seen, mountId) || attached().contains(mountId)
-                || seen != null && (sameFile(procLink, seen) || sameFile(procLink, path))) {
+        if (seen != null && (onMount(seen, mountId) || sameFile(procLink, seen) || sameFile(procLink, path))) {
+            return;
+        }
+        if (attached().contains(mountId)) {
+            coveringMount(mountId, path).ifPresent(c -> {
+                throw new DumpException("pid " + pid + ": " + what + " is on mount " + mountId + " (" + c.covered()
+                        + "), which mount " + c.cover().id() + " (" + c.cover().fsType() + " on " + c.cover().point()
+                        + ") made later covers: its path reaches that mount at restore, not this file; not supported");
+            });
             return;
         }
         throw new DumpException("pid " + pid + ": " + what + " is on a mount that is not attached in its mount namespace"
                 + " (mount id " + mountId + ": unmounted with umount -l while in use, or made by open_tree/fsmount"
                 + " and never attached), and no path reaches it at restore; not supported");
+    }
+
+    private record Cover(String covered, MountInfo.Mount cover) {}
+
+    /** A mount of the task's namespace on top of mount {@code mountId} whose point is on {@code path}. */
+    private java.util.Optional<Cover> coveringMount(long mountId, String path) {
+        if (path == null || !path.startsWith("/")) {
+            return java.util.Optional.empty();
+        }
+        String file = pid.procDir() + "/mountinfo";
+        java.util.List<MountInfo.Mount> mine = MountInfo.parse(file, ProcFs.text(file));
+        String covered = mine.stream().filter(m -> m.id() == mountId).map(m -> m.fsType() + " on " + m.point())
+                .findFirst().orElse(null);
+        return covered == null ? java.util.Optional.empty() : mine.stream()
+                .filter(m -> m.parent() == mountId && (path.equals(m.point()) || path.startsWith(m.point() + "/")))
+                .findFirst().map(m -> new Cover(covered, m));
     }
 
     private static boolean onMount(String path, long mountId) {
