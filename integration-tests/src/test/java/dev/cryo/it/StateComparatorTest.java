@@ -103,6 +103,36 @@ class StateComparatorTest {
     }
 
     /**
+     * A process that exec'd between the probe's look at its [vdso] and its seize (a shell loop's
+     * child becoming its command) has another [vdso]: the probe injects at the new one, and the
+     * process is left as it was (injecting at the old address got "keeps receiving signals
+     * (SIGSEGV ...)" in ZombieTest's shell loop).
+     */
+    @Test
+    void aProcessThatExecdSinceItsVdsoWasFoundIsProbedThroughItsNewOne() throws Exception {
+        Path out = tmp.resolve("exec.out");
+        Path go = tmp.resolve("go");
+        try (DetachedProcess p = DetachedProcess.start(out, "sh", "-c",
+                "echo ready; while [ ! -e " + go + " ]; do sleep 0.05; done; exec sleep 60")) {
+            p.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            int pid = p.pid().value();
+            long before = dev.cryo.kernel.ptrace.SyscallGadget.inVdso(p.pid());
+            java.nio.file.Files.createFile(go);
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (!java.nio.file.Files.readString(Path.of("/proc/" + pid + "/comm")).trim().equals("sleep")
+                    || !java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat")).contains(") S ")) {
+                assertTrue(System.nanoTime() < deadline, "the shell did not become sleep");
+                Thread.sleep(20);
+            }
+            assertNotEquals(before, dev.cryo.kernel.ptrace.SyscallGadget.inVdso(p.pid()), "exec moved the [vdso] (ASLR)");
+            java.util.Map<String, String> items = TaskProbe.readThread(pid, pid, before);
+            assertEquals("probe getters ran", items.get("probe getters ran"), items.toString());
+            String status = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/status"));
+            assertTrue(status.contains("TracerPid:\t0\n") && status.contains("State:\tS"), status);
+        }
+    }
+
+    /**
      * A probe read while the tree ran, of a process whose caught signals are not those its
      * snapshot at the freeze shows (a worker still installing its handlers), is stale: left out on
      * both sides, not called a difference; one that agrees with its snapshot is compared.

@@ -111,29 +111,22 @@ final class TaskProbe {
         List<java.util.concurrent.Future<Probed>> out = new java.util.ArrayList<>();
         Map<String, String> process = new TreeMap<>();
         boolean processDone = false;
-        long gadget = 0;
+        long[] gadget = {0}; // found by the first thread once it is stopped, checked again by the others
         try (Tracer tracer = new Tracer()) { // this pool thread is the tracer of the seizes below
             for (int tid : threads(pid)) {
                 if (!probeable(pid, tid)) {
                     continue;
                 }
                 if (processDone) {
-                    long g = gadget;
+                    long g = gadget[0];
                     out.add(POOL.submit(() -> {
                         Map<String, String> thread = new TreeMap<>();
                         try (Tracer own = new Tracer()) {
-                            probe(own, pid, tid, g, thread, null);
+                            probe(own, pid, tid, new long[] {g}, thread, null);
                         }
                         return new Probed(pid, tid, thread, null);
                     }));
                     continue;
-                }
-                if (gadget == 0) {
-                    try {
-                        gadget = SyscallGadget.inVdso(Pid.of(pid));
-                    } catch (RuntimeException gone) {
-                        return out;
-                    }
                 }
                 Map<String, String> thread = new TreeMap<>();
                 processDone = probe(tracer, pid, tid, gadget, thread, process);
@@ -141,6 +134,39 @@ final class TaskProbe {
             }
         }
         return out;
+    }
+
+    /** One thread's and its process's items, injecting at {@code gadget} if it is still one (a test's). */
+    static Map<String, String> readThread(int pid, int tid, long gadget) {
+        Map<String, String> items = new TreeMap<>();
+        try (Tracer tracer = new Tracer()) {
+            probe(tracer, pid, tid, new long[] {gadget}, items, items);
+        }
+        return items;
+    }
+
+    /**
+     * The syscall instruction to inject at, looked at while the thread is stopped: one found
+     * before may be gone, the process having exec'd since (a shell's child becoming its command;
+     * injecting at the old [vdso] address got SIGSEGV). 0 if the process has none left.
+     */
+    private static long gadgetWhileStopped(int pid, long known) {
+        Pid p = Pid.of(pid);
+        if (known != 0) {
+            try {
+                byte[] code = Sys.read(p, known, 2);
+                if (code[0] == 0x0f && code[1] == 0x05) {
+                    return known;
+                }
+            } catch (RuntimeException unmapped) {
+                // exec'd: find it again
+            }
+        }
+        try {
+            return SyscallGadget.inVdso(p);
+        } catch (RuntimeException gone) {
+            return 0;
+        }
     }
 
     /**
@@ -260,7 +286,7 @@ final class TaskProbe {
     }
 
     /** Seizes {@code tid}, reads its state (and its process's into {@code process} if not null), lets it go. */
-    private static boolean probe(Tracer tracer, int pid, int tid, long gadget, Map<String, String> thread,
+    private static boolean probe(Tracer tracer, int pid, int tid, long[] gadget, Map<String, String> thread,
                                  Map<String, String> process) {
         try {
             tracer.seizeAndInterrupt(tid, Ptrace.O_SUSPEND_SECCOMP);
@@ -291,8 +317,9 @@ final class TaskProbe {
             readSeccomp(tracer, tid, thread);
             // with syscall user dispatch on, an injected syscall outside its range would trap; in an rseq
             // critical section, its return would clear rseq_cs and the section would not abort
-            if (sud[0] == 0 && !insideCriticalSection(pid, rseq, regs.rip())) {
-                inject(tracer, pid, tid, gadget, regs, thread, process);
+            gadget[0] = gadgetWhileStopped(pid, gadget[0]);
+            if (gadget[0] != 0 && sud[0] == 0 && !insideCriticalSection(pid, rseq, regs.rip())) {
+                inject(tracer, pid, tid, gadget[0], regs, thread, process);
             } else {
                 return false;
             }
