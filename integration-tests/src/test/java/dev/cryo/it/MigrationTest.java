@@ -1,6 +1,8 @@
 package dev.cryo.it;
 
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -178,6 +180,29 @@ class MigrationTest {
             assertTrue(placed.find() && Long.parseLong(placed.group(1)) > 0, logB());
             DetachedProcess moved = arrived(hosts, p);
             Thread.sleep(300);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out + "\n" + m.out());
+        }
+    }
+
+    /**
+     * heapgrow.c (a program that re-exec'd itself without address randomization, growing its brk
+     * heap) migrated with pre-copy: b's stub, made from the pre-copy's layout hint and exec'd with
+     * randomization, came back with PF_RANDOMIZE set (stat flags 0x400000) where the task had none,
+     * silently. Now such a root is restored from a stub exec'd under ADDR_NO_RANDOMIZE.
+     */
+    @Test
+    void aProgramWithoutAddressRandomizationMovesWithoutIt() throws Exception {
+        TwoHosts hosts = hosts();
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("heapgrow.out"),
+                TestPrograms.compile("/c/heapgrow.c").toString())) {
+            assertEquals(0, ProcFs.stat(p.pid()).flags() & ProcStat.PF_RANDOMIZE, "no randomization on a");
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+            assertEquals(0, m.code(), m.toString());
+            DetachedProcess moved = arrived(hosts, p);
+            assertEquals(0, ProcFs.stat(moved.pid()).flags() & ProcStat.PF_RANDOMIZE,
+                    "no randomization on b either: " + m.out());
             String out = Workloads.check(moved);
             assertTrue(out.contains("PASS"), out + "\n" + m.out());
         }

@@ -209,6 +209,9 @@ public final class RestoreSupervisor {
         var p = request.prepared();
         if (p != null && (p.pid() != root.pid() || p.sessionLeader() != (root.ids().sid() == root.pid())
                 || p.execed() != root.execed()
+                // the stub was exec'd with randomization (the layout hint does not say): only a stub
+                // exec'd under ADDR_NO_RANDOMIZE has no PF_RANDOMIZE and the mmap base the task had
+                || (root.personality() & dev.cryo.kernel.Prctl.ADDR_NO_RANDOMIZE) != 0
                 || image.namespaces().flagsOf(root.pid()) != 0 // it must be forked into its namespaces
                 || dev.cryo.engine.restore.DeadSessionLeader.makesSessionOf(root, Set.copyOf(image.allPids())))) {
             dev.cryo.engine.restore.ArrivingMemory.kill(p.pid()); // not the stub this root needs: a plain restore
