@@ -122,6 +122,31 @@ class ListenerHoldTest {
     }
 
     /**
+     * A killing dump with --tcp-established holds the listeners' ports until a restore succeeds; a
+     * restore that fails keeps the hold for the next try. real24 restored PostgreSQL and the restore
+     * was refused (its log had grown), then started a fresh postmaster on the same port: its psql
+     * timed out after two minutes of SYNs dropped by that hold, and nothing had said it was there.
+     * The failed restore now names the lock, the ports it holds and how to let them go.
+     */
+    @Test
+    void aFailedRestoreSaysTheLockStillHoldsTheListenersPorts() throws Exception {
+        try (DetachedProcess p = start()) {
+            int port = Integer.parseInt(Workloads.readyFd(p));
+            DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-established");
+            // its stdout, opened without O_APPEND, grows: the restore must be refused
+            Files.writeString(p.output(), "written after the dump\n", java.nio.file.StandardOpenOption.APPEND);
+            Cli restore = Cli.run("restore", "-d", "-D", tmp.resolve("img").toString(), "--no-progress", "--no-agent");
+            assertEquals(1, restore.code(), restore.toString());
+            assertTrue(restore.err().contains("changed since the dump"), restore.toString());
+            String table = java.util.regex.Pattern.compile("cryo_" + p.pid() + "_\\w+").matcher(nftTables()).results()
+                    .map(java.util.regex.MatchResult::group).findFirst().orElseThrow();
+            assertTrue(restore.err().contains("network lock " + table + " still holds new connections to TCP 127.0.0.1:"
+                    + port + " until a restore of this image succeeds"), restore.toString());
+            assertTrue(restore.err().contains("(nft delete table inet " + table + " lets them go)"), restore.toString());
+        }
+    }
+
+    /**
      * real6 saw dnsmasq's clients told "connection refused" between a killing dump and the restore:
      * with no socket bound at its port the kernel answered their queries with ICMP "port
      * unreachable". The dump's network lock now drops datagrams to the tree's UDP ports until the

@@ -159,8 +159,16 @@ public final class RestoreSupervisor {
         }
         killPrepared(request);
         ctx.getLog().debug("restore of {} refused", request.imageDir(), e);
-        replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
+        replyTo.tell(new Failed(withHeldLocks(dev.cryo.actors.Failures.describe(e))));
         return Behaviors.stopped();
+    }
+
+    /** A failure's reason with the image's network locks still held here (a user would not guess them). */
+    private String withHeldLocks(String reason) {
+        for (String held : dev.cryo.engine.restore.HeldConnections.stillHeld(image)) {
+            reason = reason + "; " + held;
+        }
+        return reason;
     }
 
     /** The pid of the stub a migration prepared for the root (it holds the root's pid), or 0. */
@@ -873,6 +881,7 @@ public final class RestoreSupervisor {
         for (String p : dev.cryo.engine.restore.HeldConnections.release(locksMadeHere)) {
             reason = reason + " (and " + p + ")";
         }
+        reason = withHeldLocks(reason);
         int root = image.root();
         if (!created.isEmpty()) {
             int first = created.iterator().next();

@@ -103,6 +103,59 @@ public final class HeldConnections {
         return installed;
     }
 
+    /**
+     * For a restore that failed: the locks a killing dump left on this host for this image that are
+     * still there (only a restore that succeeds lifts them), each with what it holds, e.g. "network
+     * lock T still holds 1 TCP connection of the image and new connections to TCP 127.0.0.1:5432 until
+     * a restore of this image succeeds: a server started anew on those ports gets none of its clients meanwhile
+     * (nft delete table inet T lets them go)". A user who gives up on the image and starts the program
+     * again would otherwise see its clients time out with nothing said.
+     */
+    public static List<String> stillHeld(ImageContents image) {
+        if (image == null || image.info() != null && image.info().leftRunning()) {
+            return List.of();
+        }
+        Map<String, Integer> connections = new LinkedHashMap<>();
+        Map<String, Set<String>> ports = new LinkedHashMap<>();
+        for (TaskImage t : image.tasks()) {
+            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+                String table = lockTable(fd);
+                if (table.isEmpty()) {
+                    continue;
+                }
+                connections.putIfAbsent(table, 0);
+                Set<String> held = ports.computeIfAbsent(table, k -> new java.util.TreeSet<>());
+                if (fd.desc() instanceof TcpSocket s && s.state() != SockDiag.TCP_LISTEN) {
+                    connections.merge(table, s.primary() ? 1 : 0, Integer::sum);
+                } else if (fd.desc() instanceof TcpSocket s) {
+                    held.add("TCP " + s.local());
+                } else if (fd.desc() instanceof dev.cryo.engine.files.UdpSocketHandler.UdpSocket u) {
+                    held.add("UDP " + u.local());
+                }
+            }
+        }
+        List<String> notes = new ArrayList<>();
+        for (Map.Entry<String, Integer> e : connections.entrySet()) {
+            String table = e.getKey();
+            try {
+                if (!NetworkLock.isLocked(table)) {
+                    continue;
+                }
+            } catch (RuntimeException unknown) {
+                continue; // no nft here: the failure itself says enough
+            }
+            int n = e.getValue();
+            Set<String> held = ports.get(table);
+            String what = (n > 0 ? n + " TCP connection" + (n == 1 ? "" : "s") + " of the image" : "")
+                    + (n > 0 && !held.isEmpty() ? " and " : "")
+                    + (held.isEmpty() ? "" : "new connections to " + String.join(", ", held));
+            notes.add("network lock " + table + " still holds " + what + " until a restore of this image succeeds"
+                    + (held.isEmpty() ? "" : ": a server started anew on those ports gets none of its clients meanwhile")
+                    + " (nft delete table inet " + table + " lets them go)");
+        }
+        return notes;
+    }
+
     /** Removes the locks {@link #take} installed, for a restore that failed; returns what could not be removed. */
     public static List<String> release(List<String> installed) {
         List<String> problems = new ArrayList<>();
