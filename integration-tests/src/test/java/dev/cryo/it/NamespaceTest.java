@@ -363,6 +363,34 @@ class NamespaceTest {
     }
 
     /**
+     * A v1 cgroup hierarchy the host mounts, mounted again inside the tree's mount namespace under
+     * another source name (zdtm's cgroup04 in a container: {@code mount -t cgroup -o devices none DIR}),
+     * comes back as it was; the restore bound the host's mount, whose source is "cgroup", and failed
+     * after the dump had killed the tree ("did not come back as it was: missing [... cgroup none ...]").
+     */
+    @Test
+    void aHostsCgroupHierarchyMountedAgainInsideComesBackUnderItsOwnSourceName() throws Exception {
+        String controller = Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+                .filter(l -> l.contains(" - cgroup ") && l.matches(".*[ ,]devices(,.*|$)")).findFirst().map(l -> "devices")
+                .orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(controller != null, "this host mounts no v1 devices hierarchy");
+        Path dir = tmp.resolve("cg");
+        Files.createDirectory(dir);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cg.out"), "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", "mount -t cgroup -o " + controller + " zdtm " + dir
+                        + " && echo ready; exec sleep 1000"))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                String inside = Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
+                assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm "), inside);
+            } finally {
+                dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGKILL);
+                dev.cryo.kernel.Sys.wait4(r.pid().value(), 0);
+            }
+        }
+    }
+
+    /**
      * nscd's case (was refused): a unix listener bound in a directory that a private bind mount of
      * the task's own mount namespace covers, so cryo's view has no socket file there. The restore
      * binds it again inside the new namespace: its file comes back with its mode, the client waiting

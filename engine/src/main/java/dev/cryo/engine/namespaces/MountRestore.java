@@ -147,8 +147,18 @@ public final class MountRestore {
                             + " host's " + d.bindFrom() + ", which is not there any more (its container manager may have"
                             + " removed it when the container ended): make it again for the restore");
                 }
-                t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
-                        path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
+                if (d.fsType().equals("cgroup") && d.root().equals("/") && user.isEmpty() && !DeletedBind.is(made)) {
+                    // a v1 hierarchy the host mounts, mounted again inside (zdtm's cgroup04 in a container):
+                    // mounted by type, it is the same hierarchy under its own source name, which a bind would
+                    // take from the host's mount ("cgroup" for "none")
+                    String data = superData(d.superOptions());
+                    t.call("mount(" + d.fsType() + ", " + d.point() + ", " + data + ")", SyscallNr.MOUNT,
+                            path(t, 0, d.source()), path(t, 4096, d.point()), t.put(8192, RemoteWriter.cString(d.fsType())),
+                            flags(d.options()) & ~MS_RDONLY, t.put(8192 + 256, RemoteWriter.cString(data)));
+                } else {
+                    t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                            path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
+                }
             } else {
                 String data = superData(d.superOptions());
                 if (user.isPresent()) { // mountinfo shows uid=/gid= as cryo's namespace names them
