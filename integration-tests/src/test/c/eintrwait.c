@@ -52,10 +52,12 @@ static void *sig_waiter(void *a) {
 static void on_usr2(int sig) { (void)sig; check = 1; }
 
 int main(void) {
-    sigset_t usr1;
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &usr1, NULL); // taken by sigwaitinfo only
+    sigset_t both, waiting;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1); // taken by sigwaitinfo only
+    sigaddset(&both, SIGUSR2); // main's only: taken by a waiter, it would fail its call and leave main in its wait
+    pthread_sigmask(SIG_BLOCK, &both, &waiting);
+    sigaddset(&waiting, SIGUSR1);
     signal(SIGUSR2, on_usr2);
     semid = semget(IPC_PRIVATE, 1, 0600);
     ep = epoll_create1(0);
@@ -69,7 +71,7 @@ int main(void) {
     usleep(100000); // every waiter blocked
     printf("ready\n");
     fflush(stdout);
-    while (!check) pause();
+    while (!check) sigsuspend(&waiting); // SIGUSR2 let in only while waiting: none comes between test and wait
     struct sembuf up = {0, 1, 0};
     semop(semid, &up, 1);
     if (write(pipefd[1], "x", 1) != 1) fail("write", errno);
