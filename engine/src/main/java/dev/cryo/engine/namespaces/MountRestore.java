@@ -65,7 +65,14 @@ public final class MountRestore {
             if (!d.made()) {
                 Mount m = copies.get(c++);
                 if (m != null && topAt(now, m)) {
-                    propagation(t, d, m.tags());
+                    try {
+                        propagation(t, d, m.tags());
+                    } catch (dev.cryo.kernel.SyscallException e) {
+                        if (!hostNetns(d.fsType()) || !goneMeanwhile(pid, m, e)) {
+                            throw e;
+                        }
+                        continue; // a host's `ip netns` mount deleted right now: gone from the copy too
+                    }
                     groups.copy(d, d.point());
                 }
             }
@@ -93,12 +100,13 @@ public final class MountRestore {
             try {
                 t.call("umount2(" + m.point() + ")", SyscallNr.UMOUNT2, path(t, 0, m.point()), MNT_DETACH);
             } catch (dev.cryo.kernel.SyscallException e) {
+                if (goneMeanwhile(pid, m, e)) {
+                    continue; // the host unmounted it meanwhile (a slave copy follows): gone is what was wanted
+                }
                 if (e.errno() != dev.cryo.kernel.Errno.EINVAL) {
                     throw e;
                 }
-                // the host unmounted it meanwhile (a slave copy follows): gone is what was wanted
-                boolean stillThere = table(pid).stream().anyMatch(x -> x.id() == m.id());
-                if (stillThere && !hostNetns(m.fsType())) { // EINVAL on a mount that is there: locked
+                if (!hostNetns(m.fsType())) { // EINVAL on a mount that is there: locked
                     throw new RestoreException("pid " + pid + ": " + m.fsType() + " on " + m.point() + " was mounted on the"
                             + " host after the dump, and its user namespace's copy of the host's mounts holds it locked:"
                             + " it cannot be taken out (unmount it on the host for the restore)");
@@ -222,6 +230,17 @@ public final class MountRestore {
      */
     static boolean hostNetns(String fsType) {
         return fsType.equals("nsfs");
+    }
+
+    /**
+     * Whether a call on copy {@code m} failed because the host took the mount away since the table
+     * was read: EINVAL (no longer a mount point) or ENOENT (its point removed too, as `ip netns
+     * delete` does) and {@code m} no longer in the namespace's table. A host creating and deleting
+     * network namespaces (a container runtime) does so at any moment of a restore.
+     */
+    private static boolean goneMeanwhile(String pid, Mount m, dev.cryo.kernel.SyscallException e) {
+        return (e.errno() == dev.cryo.kernel.Errno.EINVAL || e.errno() == dev.cryo.kernel.Errno.ENOENT)
+                && table(pid).stream().noneMatch(x -> x.id() == m.id());
     }
 
     /** Propagation as dumped: private, a slave of the peer group it was a slave of, shared, unbindable. */

@@ -63,10 +63,34 @@ public final class MountScan {
         }
     }
 
+    /** The tree's mount table (in mount order) and cryo's, as of one moment. */
+    private record Tables(List<Mount> mine, List<Mount> host) {
+        /**
+         * A mount the host makes or removes (a container runtime's `ip netns add/delete`) propagates
+         * to the tree's copy too; read between the two tables it would look made inside the tree, or
+         * a slave of a group that is gone (5 dumps in 8 refused so under such churn). The frozen
+         * tree's table changes only so: the same one before and after the host's is one moment.
+         */
+        static Tables read(Pid p) {
+            for (int tries = 1; ; tries++) {
+                List<Mount> before = MountScan.read("/proc/" + p + "/mountinfo");
+                List<Mount> host = MountScan.read("/proc/self/mountinfo");
+                List<Mount> after = MountScan.read("/proc/" + p + "/mountinfo");
+                if (ids(before).equals(ids(after)) || tries == 10) {
+                    return new Tables(MountOrder.sorted(after), host);
+                }
+            }
+        }
+
+        private static List<Integer> ids(List<Mount> table) {
+            return table.stream().map(Mount::id).toList();
+        }
+    }
+
     /** {@code tmpfsFiles}: read the files of its tmpfs mounts (else their contents are left empty). */
     static List<MountImage> scan(Pid p, boolean tmpfsFiles) {
-        List<Mount> mine = MountOrder.sorted(read("/proc/" + p + "/mountinfo"));
-        List<Mount> host = read("/proc/self/mountinfo");
+        Tables tables = Tables.read(p);
+        List<Mount> mine = tables.mine(), host = tables.host();
         String what = "pid " + p + ": its mount namespace";
         try {
             String root = Files.readSymbolicLink(Path.of("/proc/" + p + "/root")).toString();
