@@ -14,7 +14,6 @@ import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.SmapsEntry;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -59,19 +58,16 @@ final class HugetlbMemfdPrivate extends MemoryKind {
         } catch (RuntimeException e) {
             return false; // gone: nothing holds it
         }
-        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/" + pid + "/fd"))) {
-            for (Path fd : fds) {
+        for (var fd : ProcFs.fdTargets(pid).entrySet()) { // none for a task gone: nothing holds it
+            if (fd.getValue().startsWith("/memfd:")) {
                 try {
-                    if (Files.readSymbolicLink(fd).toString().startsWith("/memfd:")
-                            && ((Number) Files.getAttribute(fd, "unix:ino")).longValue() == ino) {
+                    if (((Number) Files.getAttribute(Path.of(pid.procDir() + "/fd/" + fd.getKey()), "unix:ino")).longValue() == ino) {
                         return true;
                     }
                 } catch (IOException | RuntimeException e) {
-                    // closed meanwhile (the task is frozen: only by its own exit) or not a file: not this one
+                    // closed meanwhile (the task is frozen: only by its own exit): not this one
                 }
             }
-        } catch (IOException e) {
-            return false; // gone: nothing holds it
         }
         return false;
     }
