@@ -62,6 +62,18 @@ class CgroupTest {
         return dir;
     }
 
+    /** A counter, its output file, dumped (killed) into {@code img} from the cgroups it joined. */
+    private record DumpedCounter(DumpRestore dump, int pid, Path output) {}
+
+    private DumpedCounter dumpCounterIn(Path img, Path... cgroups) throws Exception {
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            for (Path cg : cgroups) {
+                join(cg, p.pid().value());
+            }
+            return new DumpedCounter(DumpRestore.dump(p.pid().value(), img), p.pid().value(), p.output());
+        }
+    }
+
     private static void join(Path cgroup, int pid) throws IOException {
         Files.writeString(cgroup.resolve("cgroup.procs"), Integer.toString(pid));
     }
@@ -136,17 +148,10 @@ class CgroupTest {
         for (String f : List.of("cpuset.cpus", "cpuset.mems")) {
             Files.writeString(cpuset.resolve(f), "0");
         }
-        DumpRestore dump;
-        int pid;
-        Path output;
-        try (DetachedProcess p = Workloads.counter(tmp)) {
-            pid = p.pid().value();
-            output = p.output();
-            for (Path cg : List.of(memory, pidsCg, cpuset)) {
-                join(cg, pid);
-            }
-            dump = DumpRestore.dump(pid, tmp.resolve("img"));
-        }
+        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, cpuset);
+        DumpRestore dump = dumped.dump();
+        int pid = dumped.pid();
+        Path output = dumped.output();
         removeAll(); // as after a reboot, or on another host
         assertFalse(Files.exists(memory));
         DetachedProcess restored = dump.restoreDetached(output);
@@ -184,16 +189,10 @@ class CgroupTest {
         }
         Files.setAttribute(delegated, "unix:mode", 0775);
         Files.writeString(threaded.resolve("cgroup.type"), "threaded");
-        DumpRestore dump;
-        int pid;
-        Path output;
-        try (DetachedProcess p = Workloads.counter(tmp)) {
-            pid = p.pid().value();
-            output = p.output();
-            join(delegated, pid);
-            join(threaded, pid);
-            dump = DumpRestore.dump(pid, tmp.resolve("img"));
-        }
+        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), delegated, threaded);
+        DumpRestore dump = dumped.dump();
+        int pid = dumped.pid();
+        Path output = dumped.output();
         removeAll(); // as on another host
         DetachedProcess restored = dump.restoreDetached(output);
         try {
@@ -250,15 +249,10 @@ class CgroupTest {
         Path a = cgroup("memory", "a");
         Files.writeString(a.resolve("memory.limit_in_bytes"), Long.toString(96L << 20));
         Path img = tmp.resolve("img");
-        DumpRestore dump;
-        int pid;
-        Path output;
-        try (DetachedProcess p = Workloads.counter(tmp)) {
-            pid = p.pid().value();
-            output = p.output();
-            join(a, pid);
-            dump = DumpRestore.dump(pid, img);
-        }
+        DumpedCounter dumped = dumpCounterIn(img, a);
+        DumpRestore dump = dumped.dump();
+        int pid = dumped.pid();
+        Path output = dumped.output();
         // props: the cgroup must be there, and gets its dumped settings back
         Files.writeString(a.resolve("memory.limit_in_bytes"), Long.toString(64L << 20));
         DetachedProcess r = dump.restoreDetached(output, "--manage-cgroups=props");
