@@ -96,10 +96,7 @@ public final class TunDevices {
      * file was opened in.
      */
     public static void create(Fd tun, String device, int flags, int ifindex) {
-        Memory index = new Memory(4);
-        index.setInt(0, ifindex);
-        Sys.call(() -> "ioctl(" + tun + ", TUNSETIFINDEX " + ifindex + ", " + device + ")", SyscallNr.IOCTL,
-                tun.value(), TUNSETIFINDEX, Sys.address(index), 0);
+        setInt(tun, device, "TUNSETIFINDEX", TUNSETIFINDEX, ifindex);
         attach(tun, device, flags);
     }
 
@@ -111,34 +108,38 @@ public final class TunDevices {
 
     /** The size of the virtio-net header before each packet of an IFF_VNET_HDR device (TUNGETVNETHDRSZ). */
     public static int vnetHeaderSize(Fd tun, String device) {
-        Memory m = new Memory(4);
-        Sys.call(() -> "ioctl(" + tun + ", TUNGETVNETHDRSZ, " + device + ")", SyscallNr.IOCTL, tun.value(),
-                TUNGETVNETHDRSZ, Sys.address(m), 0);
-        return m.getInt(0);
+        return getInt(tun, device, "TUNGETVNETHDRSZ", TUNGETVNETHDRSZ);
     }
 
     /** Sets it again (TUNSETVNETHDRSZ). */
     public static void vnetHeaderSize(Fd tun, String device, int size) {
-        Memory m = new Memory(4);
-        m.setInt(0, size);
-        Sys.call(() -> "ioctl(" + tun + ", TUNSETVNETHDRSZ " + size + ", " + device + ")", SyscallNr.IOCTL,
-                tun.value(), TUNSETVNETHDRSZ, Sys.address(m), 0);
+        setInt(tun, device, "TUNSETVNETHDRSZ", TUNSETVNETHDRSZ, size);
     }
 
     /** The device's send buffer, in bytes (TUNGETSNDBUF; INT_MAX unless a program set one). */
     public static int sendBuffer(Fd tun, String device) {
-        Memory m = new Memory(4);
-        Sys.call(() -> "ioctl(" + tun + ", TUNGETSNDBUF, " + device + ")", SyscallNr.IOCTL, tun.value(), TUNGETSNDBUF,
-                Sys.address(m), 0);
-        return m.getInt(0);
+        return getInt(tun, device, "TUNGETSNDBUF", TUNGETSNDBUF);
     }
 
     /** Sets it again (TUNSETSNDBUF). */
     public static void sendBuffer(Fd tun, String device, int bytes) {
+        setInt(tun, device, "TUNSETSNDBUF", TUNSETSNDBUF, bytes);
+    }
+
+    /** An ioctl that fills an int: {@code name} for the error. */
+    private static int getInt(Fd tun, String device, String name, long request) {
         Memory m = new Memory(4);
-        m.setInt(0, bytes);
-        Sys.call(() -> "ioctl(" + tun + ", TUNSETSNDBUF " + bytes + ", " + device + ")", SyscallNr.IOCTL, tun.value(),
-                TUNSETSNDBUF, Sys.address(m), 0);
+        Sys.call(() -> "ioctl(" + tun + ", " + name + ", " + device + ")", SyscallNr.IOCTL, tun.value(), request,
+                Sys.address(m), 0);
+        return m.getInt(0);
+    }
+
+    /** An ioctl that reads an int {@code value}. */
+    private static void setInt(Fd tun, String device, String name, long request, int value) {
+        Memory m = new Memory(4);
+        m.setInt(0, value);
+        Sys.call(() -> "ioctl(" + tun + ", " + name + " " + value + ", " + device + ")", SyscallNr.IOCTL, tun.value(),
+                request, Sys.address(m), 0);
     }
 
     /** The net namespace the file's device lives in, as an fd of it (TUNGETDEVNETNS, kernel 5.2+). */
