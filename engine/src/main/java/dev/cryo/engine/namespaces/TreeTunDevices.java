@@ -1,12 +1,15 @@
 package dev.cryo.engine.namespaces;
 
 import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.net.Ethtool;
 import dev.cryo.kernel.net.TunDevices;
 
 import java.util.ArrayList;
@@ -19,8 +22,11 @@ import java.util.Map;
  * firecracker's tap inside a container): the device dies with the namespace, so the restore makes
  * it again in the new one before its addresses and routes — under its old ifindex (TUNSETIFINDEX),
  * with its flags (tun or tap, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE...), owner, group, MTU,
- * MAC, queue length, persistent for now — and the tasks' files attach to it later
- * ({@code TunFileHandler}), which makes it non-persistent again where it was. One line of
+ * MAC, queue length, the offloads a program set (TUNSETOFFLOAD: qemu's, firecracker's,
+ * wireguard-go's; read as the device's active features), persistent for now — and the tasks' files
+ * attach to it later ({@code TunFileHandler}), which makes it non-persistent again where it was. A
+ * persistent device no task holds a file of keeps its virtio-net header size here (read through a
+ * file cryo attaches for that moment; its send buffer is a file's, a new file starts with none). One line of
  * {@link NetDevices}' {@code key=value} words each, starting with "tun".
  */
 public final class TreeTunDevices {
@@ -72,7 +78,40 @@ public final class TreeTunDevices {
         if (!l.mac().isEmpty()) { // a tap's; a tun has none
             b.append(" mac=").append(l.mac());
         }
+        int offloads = Namespaces.inside(p, "net", () -> TunDevices.offloads(Ethtool.activeFeatures(l.name())));
+        if (offloads != 0) {
+            b.append(" offload=0x").append(Integer.toHexString(offloads));
+        }
+        if ((t.flags() & (TunDevices.IFF_PERSIST | TunDevices.IFF_VNET_HDR))
+                == (TunDevices.IFF_PERSIST | TunDevices.IFF_VNET_HDR) && fileless(p, t)) {
+            Integer v = Namespaces.inside(p, "net", () -> {
+                try (Fd tun = Sys.open("/dev/net/tun", Fcntl.O_RDWR | Fcntl.O_CLOEXEC)) {
+                    TunDevices.attach(tun, t.name(), t.flags() & ~TunDevices.IFF_PERSIST);
+                    return TunDevices.vnetHeaderSize(tun, t.name());
+                } catch (SyscallException e) {
+                    if (e.is(Errno.EBUSY)) { // a task's file holds it: TunFileHandler reads them there
+                        return null;
+                    }
+                    throw e;
+                }
+            });
+            if (v != null) {
+                b.append(" vnethdr=").append(v);
+            }
+        }
         return b.toString();
+    }
+
+    /**
+     * Whether no file may be attached to {@code t}: a single-queue device answers that by refusing a
+     * second file (EBUSY), a multi-queue one takes any number, so ip's count of its queues decides.
+     */
+    private static boolean fileless(Pid p, Tun t) {
+        if ((t.flags() & TunDevices.IFF_MULTI_QUEUE) == 0) {
+            return true;
+        }
+        String d = NetnsCommand.run(p, "ip", "-o", "-d", "link", "show", "dev", t.name());
+        return d.contains(" numqueues 0 numdisabled 0 ");
     }
 
     /** Makes device {@code d} (a line's fields) in {@code p}'s new namespace, persistent, down. */
@@ -92,6 +131,12 @@ public final class TreeTunDevices {
             if (group != -1) {
                 TunDevices.owner(tun, name, true, group);
             }
+            if (d.containsKey("offload")) {
+                TunDevices.offload(tun, name, number(d, "offload"));
+            }
+            if (d.containsKey("vnethdr") && number(d, "vnethdr") > 0) {
+                TunDevices.vnetHeaderSize(tun, name, number(d, "vnethdr"));
+            }
             TunDevices.persist(tun, name, true); // outlives this file until the tasks' attach to it
         }
         List<String> cmd = new ArrayList<>(List.of("ip", "link", "set", "dev", name, "mtu", d.get("mtu"), "txqueuelen",
@@ -100,5 +145,13 @@ public final class TreeTunDevices {
             cmd.addAll(List.of("address", d.get("mac")));
         }
         NetnsCommand.run(p, cmd.toArray(String[]::new));
+    }
+
+    private static int number(Map<String, String> d, String key) {
+        try {
+            return Integer.decode(d.get(key));
+        } catch (NumberFormatException e) {
+            throw new RestoreException("bad tun device line in the image: " + key + "=" + d.get(key) + " is not a number");
+        }
     }
 }

@@ -28,7 +28,7 @@ public final class TunDevices {
             TUNSETGROUP = ioW(206, 4), TUNGETIFF = ioR(210, 4), TUNGETSNDBUF = ioR(211, 4), TUNSETSNDBUF = ioW(212, 4),
             TUNGETVNETHDRSZ = ioR(215, 4),
             TUNSETVNETHDRSZ = ioW(216, 4), TUNSETQUEUE = ioW(217, 4), TUNSETIFINDEX = ioW(218, 4),
-            TUNGETFILTER = ioR(219, 16), TUNGETDEVNETNS = (('T' << 8) | 227);
+            TUNGETFILTER = ioR(219, 16), TUNGETDEVNETNS = (('T' << 8) | 227), TUNSETOFFLOAD = ioW(208, 4);
     private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
 
     private static long ioW(int nr, int size) {
@@ -66,6 +66,42 @@ public final class TunDevices {
         } catch (IOException e) {
             throw new KernelException("cannot read " + p + ": " + e.getMessage(), e);
         }
+    }
+
+    /** TUNSETOFFLOAD's flags: checksum, TCP segmentation (IPv4, IPv6, with ECN) and UDP segmentation (both families). */
+    public static final int TUN_F_CSUM = 0x1, TUN_F_TSO4 = 0x2, TUN_F_TSO6 = 0x4, TUN_F_TSO_ECN = 0x8,
+            TUN_F_USO4 = 0x20, TUN_F_USO6 = 0x40;
+
+    /**
+     * The TUNSETOFFLOAD flags that give a device its active features {@code features} (ethtool's names):
+     * the kernel turns each flag into one feature (the UDP ones, together, into one), so the features
+     * name the flags; the flags without checksumming are refused by the kernel and never show.
+     * TUN_F_UFO is accepted and ignored by today's kernels: nothing to carry.
+     */
+    public static int offloads(java.util.Set<String> features) {
+        if (!features.contains("tx-checksum-ip-generic")) {
+            return 0;
+        }
+        int f = TUN_F_CSUM;
+        if (features.contains("tx-tcp-segmentation")) {
+            f |= TUN_F_TSO4;
+        }
+        if (features.contains("tx-tcp6-segmentation")) {
+            f |= TUN_F_TSO6;
+        }
+        if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) != 0 && features.contains("tx-tcp-ecn-segmentation")) {
+            f |= TUN_F_TSO_ECN;
+        }
+        if (features.contains("tx-udp-segmentation")) {
+            f |= TUN_F_USO4 | TUN_F_USO6;
+        }
+        return f;
+    }
+
+    /** Sets the offloads the program takes (TUNSETOFFLOAD, a device-wide setting; the argument is the value). */
+    public static void offload(Fd tun, String device, int flags) {
+        Sys.call(() -> "ioctl(" + tun + ", TUNSETOFFLOAD 0x" + Integer.toHexString(flags) + ", " + device + ")",
+                SyscallNr.IOCTL, tun.value(), TUNSETOFFLOAD, flags, 0);
     }
 
     /** Makes the device persistent (it outlives its last file) or not. */
