@@ -209,6 +209,43 @@ class CgroupTest {
         }
     }
 
+    /**
+     * A program that made cgroups below its own and left them empty (a service manager's slices, a
+     * runtime's sub-cgroups: v1 memory and pids, v2 with a threaded one and a descendants limit)
+     * finds them again after a restore on a host where they are gone, with their limits, owners and type.
+     */
+    @Test
+    void emptyCgroupsBelowATasksOwnAreMadeAgainWithTheirSettings() throws Exception {
+        Path memory = cgroup("memory", ""), slice = cgroup("memory", "slice/a"), owned = cgroup("memory", "slice/b");
+        Path pidsCg = cgroup("pids", ""), pidsSub = cgroup("pids", "s");
+        Path unified = cgroup("", ""), svc = cgroup("", "svc"), thr = cgroup("", "svc/thr");
+        Files.writeString(slice.resolve("memory.limit_in_bytes"), Long.toString(64L << 20));
+        Files.setAttribute(owned, "unix:uid", 1000);
+        Files.setAttribute(owned, "unix:gid", 1001);
+        Files.setAttribute(owned, "unix:mode", 0775);
+        Files.writeString(pidsSub.resolve("pids.max"), "7");
+        Files.writeString(svc.resolve("cgroup.max.descendants"), "1");
+        Files.writeString(thr.resolve("cgroup.type"), "threaded");
+        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified);
+        List<Path> mine = List.copyOf(made);
+        removeAll(); // as after a reboot, or on another host
+        assertFalse(Files.exists(slice));
+        DetachedProcess restored = dumped.dump().restoreDetached(dumped.output());
+        made.addAll(mine);
+        try {
+            assertEquals("/" + name, cgroupOf(dumped.pid(), "memory"));
+            assertEquals(Long.toString(64L << 20), Files.readString(slice.resolve("memory.limit_in_bytes")).strip());
+            assertEquals(List.of(1000, 1001, 0775), List.of(Files.getAttribute(owned, "unix:uid"),
+                    Files.getAttribute(owned, "unix:gid"), (Integer) Files.getAttribute(owned, "unix:mode") & 07777));
+            assertEquals("7", Files.readString(pidsSub.resolve("pids.max")).strip());
+            assertEquals("1", Files.readString(svc.resolve("cgroup.max.descendants")).strip());
+            assertEquals("threaded", Files.readString(thr.resolve("cgroup.type")).strip());
+            assertEquals("domain threaded", Files.readString(svc.resolve("cgroup.type")).strip());
+        } finally {
+            RestoreTest.killAndReap(restored);
+        }
+    }
+
     @Test
     void aFailedRestoreRemovesTheCgroupsItMade() throws Exception {
         Path leaf = cgroup("memory", "deep/leaf");

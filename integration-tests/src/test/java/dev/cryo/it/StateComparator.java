@@ -539,6 +539,7 @@ final class StateComparator {
                 "cgroup", "timens_offsets", "uid_map", "gid_map", "projid_map", "setgroups", "attr/current"}) {
             put(into, file, read(dir.resolve(file)).strip().replaceAll("[ \t]+", " "));
         }
+        cgroupsBelow(dir, into);
         put(into, "auxv", auxv(dir));
         for (String line : lines(dir.resolve("arch_status"))) { // "AVX512_elapsed_ms" is a clock
             if (!line.startsWith("AVX512_elapsed_ms")) {
@@ -558,6 +559,52 @@ final class StateComparator {
         put(into, "autogroup nice", before.isPresent() ? "nice " + before.getAsInt() : group.replaceAll("^\\S+\\s*", ""));
         put(into, "cmdline", read(dir.resolve("cmdline")).replace('\0', ' '));
         put(into, "environ", read(dir.resolve("environ")).replace('\0', '\n'));
+    }
+
+    /** In a cgroup's files: what is not a setting (membership, counters, pressure figures, triggers). */
+    private static final Pattern CGROUP_NOT_SETTING = Pattern.compile(
+            "cgroup\\.procs|tasks|cgroup\\.threads|.*\\.pressure|.*failcnt|.*max_usage_in_bytes|memory\\.oom_control");
+
+    /**
+     * The cgroups below each of the task's own (empty ones a service manager made), each with its owner,
+     * mode and every setting (a file its owner may read and write, and a v1 devices cgroup's rules).
+     */
+    private static void cgroupsBelow(Path dir, Map<String, String> into) {
+        dev.cryo.engine.cgroups.CgroupMounts mounts = dev.cryo.engine.cgroups.CgroupMounts.read();
+        for (String line : lines(dir.resolve("cgroup"))) {
+            String[] f = line.split(":", 3);
+            if (f.length < 3 || f[2].equals("/")) {
+                continue;
+            }
+            java.util.Optional<Path> own = mounts.dir(f[1], f[2]);
+            if (own.isEmpty()) {
+                continue;
+            }
+            List<Path> subs;
+            try (var walk = Files.walk(own.get())) {
+                subs = walk.filter(d -> !d.equals(own.get()) && Files.isDirectory(d)).sorted().toList();
+            } catch (IOException | java.io.UncheckedIOException e) {
+                put(into, "cgroup below " + f[1], "(unreadable: " + e + ")");
+                continue;
+            }
+            for (Path sub : subs) {
+                StringBuilder b = new StringBuilder();
+                try (var files = Files.list(sub)) {
+                    b.append(Files.getAttribute(sub, "unix:uid")).append(':').append(Files.getAttribute(sub, "unix:gid"))
+                            .append(' ').append(Integer.toOctalString((Integer) Files.getAttribute(sub, "unix:mode") & 07777));
+                    for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
+                        int mode = (Integer) Files.getAttribute(file, "unix:mode");
+                        String name = file.getFileName().toString();
+                        if (name.equals("devices.list") || ((mode & 0600) == 0600 && !CGROUP_NOT_SETTING.matcher(name).matches())) {
+                            b.append("; ").append(name).append('=').append(read(file).strip().replace('\n', ','));
+                        }
+                    }
+                } catch (IOException e) {
+                    b.append(" (unreadable: ").append(e).append(')');
+                }
+                put(into, "cgroup below " + (f[1].isEmpty() ? "unified" : f[1]) + ":" + own.get().relativize(sub), b.toString());
+            }
+        }
     }
 
     /** The auxiliary vector the task was started with, as "type=value" pairs (its pointers are into its stack, which comes back at its address). */

@@ -15,14 +15,21 @@ import java.util.Map;
  * hierarchies by their controllers, the unified one by ""), each with the settings its cgroup had
  * (limits, weights, cpusets) and the owners its entries were handed to (a delegated cgroup): a
  * restore moves the process back into the same cgroup, and makes one that is missing with those
- * settings and owners. Only places below a hierarchy's root are carried.
+ * settings and owners. Only places below a hierarchy's root are carried. {@code below}: every cgroup
+ * below those places as the dump found it (a service manager's empty slices, a runtime's sub-cgroups),
+ * parents first, with its settings and owners: a restore makes the missing ones again.
  */
-public record CgroupMembership(List<Place> places) {
+public record CgroupMembership(List<Place> places, List<Place> below) {
     public static final int RECORD_ID = 530;
     public static final CgroupMembership NONE = new CgroupMembership(List.of());
 
     public CgroupMembership {
         places = List.copyOf(places);
+        below = List.copyOf(below);
+    }
+
+    public CgroupMembership(List<Place> places) {
+        this(places, List.of());
     }
 
     /**
@@ -57,10 +64,15 @@ public record CgroupMembership(List<Place> places) {
     /** For {@code cryo show}: one entry per hierarchy, with the settings a missing cgroup is made with. */
     public List<Map<String, Object>> json() {
         List<Map<String, Object>> out = new ArrayList<>();
-        for (Place p : places) {
+        List<Place> all = new ArrayList<>(places);
+        all.addAll(below);
+        for (Place p : all) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("hierarchy", p.hierarchy().isEmpty() ? "unified" : p.hierarchy());
             m.put("path", p.path());
+            if (below.contains(p)) {
+                m.put("below", true); // not the process's own: made again, not joined
+            }
             if (!p.settings().isEmpty()) {
                 m.put("settings", new LinkedHashMap<>(p.settings()));
             }
@@ -72,49 +84,62 @@ public record CgroupMembership(List<Place> places) {
         return out;
     }
 
+    /** At most this many cgroups below a process's own are carried (a dump finding more is refused). */
+    public static final int MAX_BELOW = 1024;
     private static final int MAX_PLACES = 32, MAX_SETTINGS = 64, MAX_ACCESS = 256, TEXT = 4096, VALUE = 64 * 1024;
 
-    public static final RecordCodec<CgroupMembership> CODEC = RecordCodec.of(CgroupMembership.class, RECORD_ID, 2,
+    public static final RecordCodec<CgroupMembership> CODEC = RecordCodec.of(CgroupMembership.class, RECORD_ID, 3,
             (out, m) -> {
-                out.writeVarInt(m.places().size(), true);
-                for (Place p : m.places()) {
-                    ModelFields.writeText(out, p.hierarchy(), TEXT, "CgroupMembership.hierarchy");
-                    ModelFields.writeText(out, p.path(), TEXT, "CgroupMembership.path");
-                    out.writeVarInt(p.settings().size(), true);
-                    for (Map.Entry<String, String> s : p.settings().entrySet()) {
-                        ModelFields.writeText(out, s.getKey(), TEXT, "CgroupMembership.setting");
-                        ModelFields.writeText(out, s.getValue(), VALUE, "CgroupMembership.value");
-                    }
-                    out.writeVarInt(p.access().size(), true);
-                    for (Access a : p.access()) {
-                        ModelFields.writeText(out, a.entry(), TEXT, "CgroupMembership.entry");
-                        out.writeVarInt(a.uid(), true);
-                        out.writeVarInt(a.gid(), true);
-                        out.writeVarInt(a.mode(), true);
-                    }
-                }
+                writePlaces(out, m.places());
+                writePlaces(out, m.below()); // v3
             }, (in, version) -> {
-                int n = ModelFields.readCount(in, "CgroupMembership", MAX_PLACES, "places");
-                List<Place> places = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    String hierarchy = text(in, TEXT, "hierarchy");
-                    String path = text(in, TEXT, "path");
-                    int k = ModelFields.readCount(in, "CgroupMembership", MAX_SETTINGS, "settings");
-                    Map<String, String> settings = new LinkedHashMap<>();
-                    for (int j = 0; j < k; j++) {
-                        String file = text(in, TEXT, "setting");
-                        settings.put(file, text(in, VALUE, "value"));
-                    }
-                    List<Access> access = new ArrayList<>();
-                    int a = version < 2 ? 0 : ModelFields.readCount(in, "CgroupMembership", MAX_ACCESS, "access");
-                    for (int j = 0; j < a; j++) {
-                        access.add(new Access(text(in, TEXT, "entry"), in.readVarInt(true), in.readVarInt(true),
-                                in.readVarInt(true)));
-                    }
-                    places.add(new Place(hierarchy, path, settings, access));
-                }
-                return new CgroupMembership(places);
+                List<Place> places = readPlaces(in, version, MAX_PLACES, "places");
+                List<Place> below = version < 3 ? List.of() : readPlaces(in, version, MAX_BELOW, "below");
+                return new CgroupMembership(places, below);
             });
+
+    private static void writePlaces(com.esotericsoftware.kryo.io.Output out, List<Place> list) {
+        out.writeVarInt(list.size(), true);
+        for (Place p : list) {
+            ModelFields.writeText(out, p.hierarchy(), TEXT, "CgroupMembership.hierarchy");
+            ModelFields.writeText(out, p.path(), TEXT, "CgroupMembership.path");
+            out.writeVarInt(p.settings().size(), true);
+            for (Map.Entry<String, String> s : p.settings().entrySet()) {
+                ModelFields.writeText(out, s.getKey(), TEXT, "CgroupMembership.setting");
+                ModelFields.writeText(out, s.getValue(), VALUE, "CgroupMembership.value");
+            }
+            out.writeVarInt(p.access().size(), true);
+            for (Access a : p.access()) {
+                ModelFields.writeText(out, a.entry(), TEXT, "CgroupMembership.entry");
+                out.writeVarInt(a.uid(), true);
+                out.writeVarInt(a.gid(), true);
+                out.writeVarInt(a.mode(), true);
+            }
+        }
+    }
+
+    private static List<Place> readPlaces(Input in, int version, int max, String what) {
+        int n = ModelFields.readCount(in, "CgroupMembership", max, what);
+        List<Place> places = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String hierarchy = text(in, TEXT, "hierarchy");
+            String path = text(in, TEXT, "path");
+            int k = ModelFields.readCount(in, "CgroupMembership", MAX_SETTINGS, "settings");
+            Map<String, String> settings = new LinkedHashMap<>();
+            for (int j = 0; j < k; j++) {
+                String file = text(in, TEXT, "setting");
+                settings.put(file, text(in, VALUE, "value"));
+            }
+            List<Access> access = new ArrayList<>();
+            int a = version < 2 ? 0 : ModelFields.readCount(in, "CgroupMembership", MAX_ACCESS, "access");
+            for (int j = 0; j < a; j++) {
+                access.add(new Access(text(in, TEXT, "entry"), in.readVarInt(true), in.readVarInt(true),
+                        in.readVarInt(true)));
+            }
+            places.add(new Place(hierarchy, path, settings, access));
+        }
+        return places;
+    }
 
     private static String text(Input in, int max, String what) {
         String s = ModelFields.readText(in, max, "CgroupMembership." + what);

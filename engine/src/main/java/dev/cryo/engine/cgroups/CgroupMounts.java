@@ -15,7 +15,7 @@ import java.util.Set;
  * show only part of a hierarchy (its root, e.g. /docker/ID in a container): a cgroup outside it
  * is not reachable from here.
  */
-final class CgroupMounts {
+public final class CgroupMounts {
     private record Mount(String hierarchy, Set<String> controllers, String root, Path mountPoint) {}
 
     private final List<Mount> mounts;
@@ -24,7 +24,7 @@ final class CgroupMounts {
         this.mounts = mounts;
     }
 
-    static CgroupMounts read() {
+    public static CgroupMounts read() {
         try {
             return parse(Files.readAllLines(Path.of("/proc/self/mountinfo")));
         } catch (IOException e) {
@@ -54,7 +54,7 @@ final class CgroupMounts {
     }
 
     /** The directory of {@code path} in {@code hierarchy} on this host, if a mount shows it. */
-    Optional<Path> dir(String hierarchy, String path) {
+    public Optional<Path> dir(String hierarchy, String path) {
         for (Mount m : mounts) {
             boolean same = hierarchy.isEmpty() ? "".equals(m.hierarchy())
                     : m.hierarchy() == null && m.controllers().containsAll(Arrays.asList(hierarchy.split(",")));

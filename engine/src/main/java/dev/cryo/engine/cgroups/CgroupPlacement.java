@@ -54,7 +54,10 @@ public final class CgroupPlacement {
         this.mode = mode;
     }
 
-    /** Moves {@code pid} into {@code membership}'s cgroups (it was just forked into its parent's). */
+    /**
+     * Moves {@code pid} into {@code membership}'s cgroups (it was just forked into its parent's), and
+     * makes the cgroups that were below them as the mode wants (a place another task joins is made once).
+     */
     public synchronized void place(int pid, CgroupMembership membership) {
         if (membership.places().isEmpty() || mode == Mode.IGNORE) {
             return;
@@ -72,7 +75,7 @@ public final class CgroupPlacement {
                         + " (or shows no part of it holding that path): it stays in cryo's");
                 continue;
             }
-            byMode(pid, p, dir.get());
+            byMode(pid, p, dir.get(), "pid " + pid + " was in cgroup " + p.label());
             if (there) {
                 continue;
             }
@@ -81,6 +84,18 @@ public final class CgroupPlacement {
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot move it into cgroup " + p.label() + " ("
                         + dir.get() + "): " + reason(e));
+            }
+        }
+        for (CgroupMembership.Place p : membership.below()) {
+            check(pid, p);
+            if (membership.places().stream().noneMatch(own -> own.hierarchy().equals(p.hierarchy())
+                    && p.path().startsWith(own.path() + "/"))) {
+                throw new RestoreException("the image gives pid " + pid + " a cgroup " + p.label()
+                        + " below its own, which is not below any of its own");
+            }
+            Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
+            if (dir.isPresent()) { // else: the process's own place was warned about
+                byMode(pid, p, dir.get(), "cgroup " + p.label() + " (below pid " + pid + "'s)");
             }
         }
     }
@@ -111,14 +126,14 @@ public final class CgroupPlacement {
         }
     }
 
-    /** The cgroup as the mode wants it: made, checked, given its settings. */
-    private void byMode(int pid, CgroupMembership.Place p, Path dir) {
+    /** The cgroup as the mode wants it: made, checked, given its settings; {@code what} names it in errors. */
+    private void byMode(int pid, CgroupMembership.Place p, Path dir, String what) {
         boolean exists = Files.isDirectory(dir);
         boolean ours = made.contains(dir); // made by this restore for an earlier task
         switch (mode) {
             case NONE, PROPS -> {
                 if (!exists) {
-                    throw new RestoreException("pid " + pid + " was in cgroup " + p.label() + ", which does not exist ("
+                    throw new RestoreException(what + ", which does not exist ("
                             + dir + "): " + mode.option() + " makes none");
                 }
                 if (mode == Mode.PROPS) {
@@ -127,7 +142,7 @@ public final class CgroupPlacement {
             }
             case STRICT -> {
                 if (exists && !ours) {
-                    throw new RestoreException("pid " + pid + " was in cgroup " + p.label() + ", which exists already ("
+                    throw new RestoreException(what + ", which exists already ("
                             + dir + "): " + mode.option() + " makes every cgroup new");
                 }
                 ensure(pid, p, dir);
@@ -223,14 +238,24 @@ public final class CgroupPlacement {
                             + " enabled in the parent's cgroup.subtree_control?)");
                     continue;
                 }
-                if (!Files.readString(f).strip().equals(value)) {
-                    Files.writeString(f, value);
+                String was = Files.readString(f).strip();
+                if (!was.equals(value)) {
+                    Files.writeString(f, file.equals(CgroupSettings.SUBTREE_CONTROL) ? controlChange(was, value) : value);
                 }
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot set " + file + " of cgroup " + p.label() + " to '"
                         + value + "': " + reason(e));
             }
         }
+    }
+
+    /** What turns cgroup.subtree_control's {@code was} ("cpu io") into {@code want} ("cpu pids"): "+pids -io". */
+    static String controlChange(String was, String want) {
+        List<String> from = List.of(was.split("\\s+")), to = List.of(want.split("\\s+"));
+        List<String> out = new ArrayList<>();
+        to.stream().filter(c -> !c.isEmpty() && !from.contains(c)).forEach(c -> out.add("+" + c));
+        from.stream().filter(c -> !c.isEmpty() && !to.contains(c)).forEach(c -> out.add("-" + c));
+        return String.join(" ", out);
     }
 
     /**

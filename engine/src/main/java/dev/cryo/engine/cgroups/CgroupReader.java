@@ -21,7 +21,8 @@ public final class CgroupReader {
     /**
      * The process's cgroups below each hierarchy's root. Threads in cgroups other than their
      * process's (v1 per-thread moves, v2 threaded cgroups) are refused: the restore moves
-     * processes. A cgroup this host shows no mount of is named in a warning and not carried.
+     * processes. A cgroup this host shows no mount of is named in a warning and not carried. Every
+     * cgroup below the process's own is carried too, empty or not (a service manager's slices).
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids) {
         String own = cgroupFile(pid, "/proc/" + pid.value() + "/cgroup");
@@ -35,7 +36,7 @@ public final class CgroupReader {
             }
         }
         CgroupMounts mounts = CgroupMounts.read();
-        List<CgroupMembership.Place> places = new ArrayList<>();
+        List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
         for (Map.Entry<String, String> e : parse(own).entrySet()) {
             String hierarchy = e.getKey(), path = e.getValue();
             if (path.equals("/")) {
@@ -48,8 +49,29 @@ public final class CgroupReader {
                 continue;
             }
             places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
+            below(pid, hierarchy, path, dir.get(), below);
         }
-        return new CgroupMembership(places);
+        return new CgroupMembership(places, below);
+    }
+
+    /** The cgroups below {@code dir} (which is {@code path}), parents first, each with its settings and owners. */
+    private static void below(Pid pid, String hierarchy, String path, Path dir, List<CgroupMembership.Place> into) {
+        List<Path> subs;
+        try (var walk = Files.walk(dir)) {
+            subs = walk.filter(d -> !d.equals(dir) && Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                    .sorted().toList(); // sorted paths: a parent before its children
+        } catch (IOException | java.io.UncheckedIOException e) {
+            throw new DumpException("pid " + pid.value() + ": cannot list the cgroups below its cgroup " + dir + ": "
+                    + e.getMessage());
+        }
+        if (into.size() + subs.size() > CgroupMembership.MAX_BELOW) {
+            throw new DumpException("pid " + pid.value() + ": its cgroups have " + (into.size() + subs.size())
+                    + " cgroups below them (" + dir + "...); cryo carries at most " + CgroupMembership.MAX_BELOW);
+        }
+        for (Path d : subs) {
+            String sub = path + "/" + dir.relativize(d).toString();
+            into.add(new CgroupMembership.Place(hierarchy, sub, settings(d, hierarchy), access(pid, d)));
+        }
     }
 
     private static Map<String, String> settings(Path dir, String hierarchy) {

@@ -34,7 +34,11 @@ final class CgroupSettings {
     static final String TYPE = "cgroup.type";
     static final String THREADED = "threaded";
 
-    private static final List<String> UNIFIED = List.of(TYPE, "cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max",
+    /** v2: the controllers a cgroup hands to its children ("cpu pids"), written as "+cpu +pids". */
+    static final String SUBTREE_CONTROL = "cgroup.subtree_control";
+
+    private static final List<String> UNIFIED = List.of(TYPE, SUBTREE_CONTROL, "cgroup.max.descendants",
+            "cgroup.max.depth", "cpuset.cpus", "cpuset.mems", "cpu.weight", "cpu.max",
             "memory.min", "memory.low", "memory.high", "memory.max", "memory.swap.max", "memory.oom.group",
             "pids.max", "io.weight");
 

@@ -235,7 +235,10 @@ public final class ModelSamples {
                                 java.util.Map.of("memory.limit_in_bytes", "67108864")),
                         new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app", java.util.Map.of("cgroup.type", "threaded"),
                                 List.of(new dev.cryo.engine.cgroups.CgroupMembership.Access("", 1000, 1000, 0755),
-                                        new dev.cryo.engine.cgroups.CgroupMembership.Access("cgroup.procs", 1000, 1000, 0644))))));
+                                        new dev.cryo.engine.cgroups.CgroupMembership.Access("cgroup.procs", 1000, 1000, 0644)))),
+                        List.of(new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app/idle.slice",
+                                java.util.Map.of("cgroup.max.descendants", "4"),
+                                List.of(new dev.cryo.engine.cgroups.CgroupMembership.Access("", 1000, 1000, 0775))))));
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {
