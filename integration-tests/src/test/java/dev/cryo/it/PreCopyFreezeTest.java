@@ -84,7 +84,8 @@ class PreCopyFreezeTest {
 
     /**
      * End to end: a pre-copy dump of a task that only waits takes its VmFlags from the read before
-     * the freeze and reads no smaps frozen (the debug log says which), and comes back as it was.
+     * the freeze and reads no smaps frozen (the debug log says which), closes the watch's counters
+     * only after the kill (not in the frozen window), and comes back as it was.
      */
     @Test
     void aTaskThatOnlyWaitsIsFrozenWithoutAnotherSmapsRead() throws Exception {
@@ -97,6 +98,11 @@ class PreCopyFreezeTest {
             String debug = Files.readString(log);
             assertTrue(debug.contains("VmFlags as read before the freeze"), debug);
             assertFalse(debug.contains("waiting for the frozen smaps"), debug);
+            // closing a tracepoint's last perf counter waits for an RCU grace period (30-140 ms under
+            // load): never in the frozen window, only once the task runs again (or is killed)
+            int freed = debug.indexOf(" killed after ");
+            int closed = debug.indexOf("its syscall counters closed");
+            assertTrue(freed >= 0 && closed > freed, "the counters are closed after the task is killed:\n" + debug);
             DetachedProcess r = d.restoreDetached(p.output());
             try {
                 Sys.kill(r.pid(), Signals.SIGUSR1); // the restored task still has its area and can advise it

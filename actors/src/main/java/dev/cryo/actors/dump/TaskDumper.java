@@ -438,7 +438,7 @@ public final class TaskDumper {
             // before cryo's own injections below (its mmap is one of the calls watched)
             dev.cryo.engine.dump.VmFlagsWatch watch = flagsWatch;
             flagsKept = plan.provisional() && watch != null && watch.unchanged(tids);
-            closeFlagsWatch();
+            // left open until the task is let go (stopTracking): closing it waits for an RCU grace period
             if (plan.provisional()) {
                 ctx.getLog().debug("pid {}: {}", pid, flagsKept ? "VmFlags as read before the freeze: none of its "
                         + watch.threads() + " watched thread(s) made a call that changes them since, no smaps read frozen"
@@ -827,6 +827,9 @@ public final class TaskDumper {
     }
 
     private void stopTracking() {
+        if (flagsWatch != null) {
+            ctx.getLog().debug("pid {}: its syscall counters closed", pid);
+        }
         closeFlagsWatch();
         if (preCopy != null) {
             preCopy.close();
