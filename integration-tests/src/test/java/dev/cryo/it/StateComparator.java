@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  *       {@code stat} fields that are state (pgrp, session, tty, flags, priority, nice, rt
  *       priority, policy, exit signal, the mm layout fields), {@code sched} policy and prio
  *       and what sched_getattr adds (flags, a deadline task's times, utilization clamps),
- *       {@code comm}, {@code timerslack_ns}, the LSM label ({@code attr/current}), the I/O
+ *       {@code comm}, {@code timerslack_ns}, its {@code cgroup}, the LSM label ({@code attr/current}), the I/O
  *       priority and the robust futex list's head;</li>
  *   <li>per task: {@code limits}, {@code timers} (id, signal and value, notification, clock),
  *       {@code maps} (range, protections, offset, device, inode, path) with each mapping's
@@ -444,6 +444,7 @@ final class StateComparator {
                 java.util.Arrays.stream(dev.cryo.kernel.Sys.getRobustList(tid)).mapToObj(Long::toHexString).toArray())));
         put(into, "attr/current", read(dir.resolve("attr/current")).strip());
         put(into, "timerslack_ns", read(Path.of("/proc/" + tid + "/timerslack_ns")).strip());
+        put(into, "cgroup", read(dir.resolve("cgroup")).strip()); // a thread may be in cgroups of its own
     }
 
     /** A value read by a syscall, or the error it gave ("(...)": a thread gone meanwhile). */

@@ -805,6 +805,11 @@ public final class RestoreSupervisor {
     /** Every task's state is in: the connections leave repair mode and all tasks run at once. */
     private Behavior<Command> resume() {
         endSessionHelper();
+        try { // its threads were made in the process's cgroups
+            image.tasks().forEach(t -> cgroups.placeThreads(t.pid(), t.cgroups()));
+        } catch (RuntimeException e) {
+            return abort(dev.cryo.actors.Failures.describe(e));
+        }
         try {
             sockets.resumeConnections(); // before any task runs: repair mode refuses reads
         } catch (RuntimeException e) {

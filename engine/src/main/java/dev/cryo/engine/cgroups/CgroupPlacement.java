@@ -100,6 +100,36 @@ public final class CgroupPlacement {
         }
     }
 
+    /**
+     * Moves each thread of {@code pid} that was in a cgroup other than its process's back there (v1's
+     * "tasks", v2's "cgroup.threads"); its threads were made in the process's. Before they run.
+     */
+    public synchronized void placeThreads(int pid, CgroupMembership membership) {
+        if (membership.threads().isEmpty() || mode == Mode.IGNORE) {
+            return;
+        }
+        for (CgroupMembership.ThreadPlace t : membership.threads()) {
+            CgroupMembership.Place p = t.place();
+            check(pid, p);
+            String what = "thread " + t.tid() + " of pid " + pid + " was in cgroup " + p.label();
+            Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
+            if (dir.isEmpty()) {
+                warn.accept(what + ", but this host mounts no such hierarchy (or shows no part of it holding that path):"
+                        + " it stays in its process's");
+                continue;
+            }
+            if (!p.path().equals("/")) {
+                byMode(pid, p, dir.get(), what);
+            }
+            Path file = dir.get().resolve(p.hierarchy().isEmpty() ? "cgroup.threads" : "tasks");
+            try {
+                Files.writeString(file, Integer.toString(t.tid()));
+            } catch (IOException e) {
+                throw new RestoreException(what + ": cannot move it there (" + file + "): " + reason(e));
+            }
+        }
+    }
+
     /** A forged image must not reach outside the hierarchy or write files that are not settings. */
     private static void check(int pid, CgroupMembership.Place p) {
         String path = p.path();

@@ -19,22 +19,13 @@ public final class CgroupReader {
     private CgroupReader() {}
 
     /**
-     * The process's cgroups below each hierarchy's root. Threads in cgroups other than their
-     * process's (v1 per-thread moves, v2 threaded cgroups) are refused: the restore moves
-     * processes. A cgroup this host shows no mount of is named in a warning and not carried. Every
-     * cgroup below the process's own is carried too, empty or not (a service manager's slices).
+     * The process's cgroups below each hierarchy's root, and each thread's where it is not its
+     * process's (a v1 per-thread move, a v2 threaded cgroup). A cgroup this host shows no mount of
+     * is named in a warning and not carried. Every cgroup below the process's own is carried too,
+     * empty or not (a service manager's slices).
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids) {
         String own = cgroupFile(pid, "/proc/" + pid.value() + "/cgroup");
-        for (int tid : tids) {
-            if (tid != pid.value()) {
-                String theirs = cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup");
-                if (!theirs.equals(own)) {
-                    throw new DumpException("pid " + pid.value() + ": thread " + tid + " is in cgroups of its own ("
-                            + differing(theirs, own) + "); threads in cgroups other than their process's are not supported");
-                }
-            }
-        }
         CgroupMounts mounts = CgroupMounts.read();
         List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
         for (Map.Entry<String, String> e : parse(own).entrySet()) {
@@ -42,16 +33,42 @@ public final class CgroupReader {
             if (path.equals("/")) {
                 continue;
             }
-            Optional<Path> dir = mounts.dir(hierarchy, path);
-            if (dir.isEmpty()) {
-                log.warn("pid {} is in cgroup {}:{}, which no mount here shows: not carried, it is restored"
-                        + " in cryo's cgroup of that hierarchy", pid.value(), hierarchy.isEmpty() ? "unified" : hierarchy, path);
+            Optional<Path> dir = place(pid, mounts, hierarchy, path);
+            if (dir.isPresent()) {
+                places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
+                below(pid, hierarchy, path, dir.get(), below);
+            }
+        }
+        List<CgroupMembership.ThreadPlace> threads = new ArrayList<>();
+        Map<String, String> process = parse(own);
+        for (int tid : tids) {
+            if (tid == pid.value()) {
                 continue;
             }
-            places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
-            below(pid, hierarchy, path, dir.get(), below);
+            for (Map.Entry<String, String> e : parse(cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup")).entrySet()) {
+                String hierarchy = e.getKey(), path = e.getValue();
+                if (path.equals(process.get(hierarchy))) {
+                    continue;
+                }
+                Optional<Path> dir = place(pid, mounts, hierarchy, path);
+                if (dir.isPresent()) { // the hierarchy's root: no settings of its own to carry
+                    threads.add(new CgroupMembership.ThreadPlace(tid, path.equals("/")
+                            ? new CgroupMembership.Place(hierarchy, path, Map.of())
+                            : new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get()))));
+                }
+            }
         }
-        return new CgroupMembership(places, below);
+        return new CgroupMembership(places, below, threads);
+    }
+
+    /** The directory of a cgroup of the task's, or a warning that this host shows none. */
+    private static Optional<Path> place(Pid pid, CgroupMounts mounts, String hierarchy, String path) {
+        Optional<Path> dir = mounts.dir(hierarchy, path);
+        if (dir.isEmpty()) {
+            log.warn("pid {} is in cgroup {}:{}, which no mount here shows: not carried, it is restored"
+                    + " in cryo's cgroup of that hierarchy", pid.value(), hierarchy.isEmpty() ? "unified" : hierarchy, path);
+        }
+        return dir;
     }
 
     /** The cgroups below {@code dir} (which is {@code path}), parents first, each with its settings and owners. */
@@ -130,16 +147,5 @@ public final class CgroupReader {
         } catch (IOException e) {
             throw new DumpException("pid " + pid.value() + ": cannot read " + file + ": " + e.getMessage());
         }
-    }
-
-    private static String differing(String thread, String process) {
-        Map<String, String> t = parse(thread), p = parse(process);
-        List<String> out = new ArrayList<>();
-        t.forEach((h, path) -> {
-            if (!path.equals(p.get(h))) {
-                out.add((h.isEmpty() ? "unified" : h) + ":" + path + " where its process is in " + p.get(h));
-            }
-        });
-        return String.join(", ", out);
     }
 }

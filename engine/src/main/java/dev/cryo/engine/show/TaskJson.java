@@ -78,7 +78,7 @@ final class TaskJson {
         m.put("timers", TimingJson.timers(t.timers()));
         m.put("oomScoreAdj", t.oomScoreAdj());
         m.put("execed", t.execed());
-        if (!t.cgroups().places().isEmpty()) {
+        if (!t.cgroups().places().isEmpty() || !t.cgroups().threads().isEmpty()) {
             m.put("cgroups", t.cgroups().json());
         }
         m.put("pages", pageSummary(pages));

@@ -238,7 +238,10 @@ public final class ModelSamples {
                                         new dev.cryo.engine.cgroups.CgroupMembership.Access("cgroup.procs", 1000, 1000, 0644)))),
                         List.of(new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app/idle.slice",
                                 java.util.Map.of("cgroup.max.descendants", "4"),
-                                List.of(new dev.cryo.engine.cgroups.CgroupMembership.Access("", 1000, 1000, 0775))))));
+                                List.of(new dev.cryo.engine.cgroups.CgroupMembership.Access("", 1000, 1000, 0775)))),
+                        List.of(new dev.cryo.engine.cgroups.CgroupMembership.ThreadPlace(pid + 1,
+                                new dev.cryo.engine.cgroups.CgroupMembership.Place("", "/app/workers",
+                                        java.util.Map.of("cgroup.type", "threaded"))))));
     }
 
     static dev.cryo.engine.files.SocketOptions socketOptions() {
