@@ -139,8 +139,7 @@ class DumpFailureTest {
             Cli ok = Cli.run("dump", "-t", Integer.toString(sleeper), "-D", tmp.resolve("img2").toString(), "-R",
                     "--shell-job", "--no-progress");
             assertEquals(0, ok.code(), ok.toString());
-            String state = Files.readString(Path.of("/proc/" + sleeper + "/stat"));
-            assertEquals('S', state.charAt(state.lastIndexOf(')') + 2));
+            DetachedProcess.awaitSleeping(sleeper);
         }
     }
 
@@ -168,7 +167,7 @@ class DumpFailureTest {
                         + "controlling terminal but that of session " + session + " (sleep) outside the tree (a client "
                         + "attached from there?): detach that client first, or dump with --shell-job"), r.err());
                 assertNoImage(tmp.resolve("img"));
-                assertEquals('S', holder.state());
+                holder.awaitSleeping();
             }
         }
     }

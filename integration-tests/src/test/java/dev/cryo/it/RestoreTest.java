@@ -365,7 +365,7 @@ class RestoreTest {
                 for (int fd = 0; fd < 3; fd++) {
                     assertEquals(tty, Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString());
                 }
-                assertTrue(status(pid).contains("State:\tS"), status(pid));
+                DetachedProcess.awaitSleeping(pid);
             } finally {
                 Sys.kill(Pid.of(pid), Signals.SIGKILL);
                 Sys.wait4(pid, 0);

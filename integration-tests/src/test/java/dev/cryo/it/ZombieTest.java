@@ -98,7 +98,7 @@ class ZombieTest {
             assertEquals(1, d.code(), d.toString());
             assertTrue(d.err().contains("pid " + child + " (sh) is a zombie killed by SIGSEGV that dumped core"), d.err());
             assertFalse(Files.exists(img.resolve("image.cryo")));
-            assertEquals('S', p.state());
+            p.awaitSleeping();
             assertEquals('Z', ProcFs.stat(Pid.of(child)).state());
         }
     }

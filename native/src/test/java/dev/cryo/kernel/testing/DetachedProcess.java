@@ -82,6 +82,30 @@ public final class DetachedProcess implements AutoCloseable {
 
     /** The state letter from /proc/PID/stat (R, S, t, Z...), or 'X' when the process is gone. */
     public char state() {
+        return stateOf(pid.value());
+    }
+
+    /**
+     * Waits until pid sleeps again (state S): a task let go by a tracer (a dump that failed or left it
+     * running, a probe) is runnable (R) until it gets a CPU and goes back into its wait, which under load
+     * takes a while; one left stopped (t, T) or gone never sleeps and fails here, naming its state.
+     */
+    public static void awaitSleeping(int pid) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        char state;
+        while ((state = stateOf(pid)) != 'S') {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for pid " + pid + " to sleep again (state " + state + ")");
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    public void awaitSleeping() throws InterruptedException {
+        awaitSleeping(pid.value());
+    }
+
+    private static char stateOf(int pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             return stat.charAt(stat.lastIndexOf(')') + 2);
