@@ -3,6 +3,7 @@ package dev.cryo.it;
 import dev.cryo.engine.dump.GhostFiles;
 import dev.cryo.engine.dump.MemoryPlan;
 import dev.cryo.engine.dump.SharedMemoryClaims;
+import dev.cryo.engine.dump.SharedPreCopy;
 import dev.cryo.engine.dump.VmFlagsWatch;
 import dev.cryo.kernel.Pid;
 import dev.cryo.engine.memory.VmAdvice;
@@ -11,6 +12,7 @@ import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.SyscallExits;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcNetNetlink;
 import dev.cryo.kernel.proc.SmapsEntry;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
@@ -111,6 +113,44 @@ class PreCopyFreezeTest {
                 RestoreTest.killAndReap(r);
             }
         }
+    }
+
+    /**
+     * A tree with no shared memory pre-copied: its freeze reads none of the host's process events
+     * (the connector queues every fork, exec and exit of the host since the last round; draining
+     * them took 8-36 ms of bigmem's freeze on this busy host): what was queued stays queued.
+     * Failed before: the freeze drained the socket.
+     */
+    @Test
+    void aFreezeWithNoSharedMemoryPreCopiedReadsNoProcessEvents() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/adviselate.c", "-O2").toString()))) {
+            java.util.Set<Long> others = connectorSockets().keySet();
+            List<String> said = new java.util.ArrayList<>();
+            try (SharedPreCopy shared = SharedPreCopy.start(said::add)) {
+                assumeTrue(said.isEmpty(), () -> String.join("; ", said));
+                java.util.Set<Long> mine = new java.util.HashSet<>(connectorSockets().keySet());
+                mine.removeAll(others);
+                assertEquals(1, mine.size(), "the events connector's socket");
+                long ino = mine.iterator().next();
+                assertTrue(shared.round(java.util.Map.of()).isEmpty(), "nothing shared to pre-copy");
+                for (int i = 0; i < 50; i++) { // forks, execs and exits for the connector to queue
+                    new ProcessBuilder("/bin/true").start().waitFor();
+                }
+                long queued = connectorSockets().get(ino).unreadBytes();
+                assertTrue(queued > 0, "the connector queued the host's events");
+                shared.freeze(java.util.Map.of(), List.of(p.pid()), new SharedMemoryClaims());
+                assertTrue(connectorSockets().get(ino).unreadBytes() >= queued, "the freeze read none of them");
+            }
+        }
+    }
+
+    /** This namespace's NETLINK_CONNECTOR sockets, by inode. */
+    private static java.util.Map<Long, ProcNetNetlink.Entry> connectorSockets() throws Exception {
+        java.util.Map<Long, ProcNetNetlink.Entry> all = ProcNetNetlink.parse("/proc/net/netlink",
+                Files.readString(Path.of("/proc/net/netlink")));
+        all.values().removeIf(e -> e.protocol() != 11 /* NETLINK_CONNECTOR */);
+        return all;
     }
 
     @Test
