@@ -63,7 +63,8 @@ final class HeldFdState {
             opt(SOL_SOCKET, SO_TXREHASH, "SO_TXREHASH"), opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"),
             opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"), opt(SOL_SOCKET, SO_PASSCRED, "SO_PASSCRED"),
             opt(SOL_SOCKET, SO_PASSSEC, "SO_PASSSEC"), opt(SOL_SOCKET, SO_PASSPIDFD, "SO_PASSPIDFD"),
-            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"), opt(SOL_SOCKET, SO_BUF_LOCK, "SO_BUF_LOCK"));
+            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"), opt(SOL_SOCKET, SO_BUF_LOCK, "SO_BUF_LOCK"),
+            new Opt(SOL_SOCKET, SO_TXTIME, 8, "SO_TXTIME"));
     /** Buffer sizes: a TCP connection's move (autotuning) unless the program fixed them (SO_BUF_LOCK). */
     private static final List<Opt> BUFFERS = List.of(opt(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"),
             opt(SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF"));
@@ -104,6 +105,18 @@ final class HeldFdState {
     private static final List<Opt> MULTICAST6 = List.of(
             opt(SOL_IPV6, IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"), opt(SOL_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
             opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"), opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"));
+    /** What a stream socket keeps of the multicast options (it refuses a TTL and an interface). */
+    private static final List<Opt> STREAM_MULTICAST4 = List.of(
+            opt(SOL_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"), opt(SOL_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL"));
+    private static final List<Opt> STREAM_MULTICAST6 = List.of(
+            opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"), opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"));
+    /** A netlink socket's flags, and every group it joined (a bitmap, 32 groups a word). */
+    private static final List<Opt> NETLINK = List.of(
+            opt(SOL_NETLINK, NETLINK_PKTINFO, "NETLINK_PKTINFO"), opt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, "NETLINK_BROADCAST_ERROR"),
+            opt(SOL_NETLINK, NETLINK_NO_ENOBUFS, "NETLINK_NO_ENOBUFS"), opt(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, "NETLINK_LISTEN_ALL_NSID"),
+            opt(SOL_NETLINK, NETLINK_CAP_ACK, "NETLINK_CAP_ACK"), opt(SOL_NETLINK, NETLINK_EXT_ACK, "NETLINK_EXT_ACK"),
+            opt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, "NETLINK_GET_STRICT_CHK"),
+            new Opt(SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, 64, "NETLINK_LIST_MEMBERSHIPS"));
     /** A TCP socket's. Left out: TCP_SAVED_SYN and TCP_ZEROCOPY_RECEIVE (reading them takes), TCP_TIMESTAMP (a clock). */
     private static final List<Opt> TCP = List.of(
             opt(SOL_TCP, TCP_NODELAY, "TCP_NODELAY"), opt(SOL_TCP, TCP_CORK, "TCP_CORK"),
@@ -228,6 +241,15 @@ final class HeldFdState {
             if (family == SockAddr.AF_INET6 && type != SOCK_RAW) {
                 opts.addAll(MULTICAST4);
             }
+        }
+        if (inet && type == SOCK_STREAM) {
+            opts.addAll(STREAM_MULTICAST4);
+            if (family == SockAddr.AF_INET6) {
+                opts.addAll(STREAM_MULTICAST6);
+            }
+        }
+        if (family == SockAddr.AF_NETLINK) {
+            opts.addAll(NETLINK);
         }
         if (tcp && protocol == IPPROTO_TCP) {
             opts.addAll(TCP);

@@ -1138,4 +1138,17 @@ class SocketRestoreTest {
             assertTrue(Workloads.check(p).contains("PASS"));
         }
     }
+
+    /**
+     * A sweep (sockoptsweep.c): every kind of socket cryo carries gets every option of its levels set
+     * to a value a new socket does not have, where the kernel takes it, and reads them all back after
+     * the restore; each one that changed is a line of the output.
+     */
+    @Test
+    void everyOptionOfEveryKindOfSocketComesBackAsItWasSet() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("sweep.out"), "sockoptsweep")) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established"));
+            assertPass(out);
+        }
+    }
 }

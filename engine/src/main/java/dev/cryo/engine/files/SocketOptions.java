@@ -65,7 +65,8 @@ public record SocketOptions(List<Option> options) {
             new Spec(SOL_SOCKET, SO_MAX_PACING_RATE, 8, "SO_MAX_PACING_RATE"),
             opt(SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY"), opt(SOL_SOCKET, SO_TXREHASH, "SO_TXREHASH"),
             opt(SOL_SOCKET, SO_RCVMARK, "SO_RCVMARK"), opt(SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF"),
-            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"));
+            opt(SOL_SOCKET, SO_RESERVE_MEM, "SO_RESERVE_MEM"),
+            new Spec(SOL_SOCKET, SO_TXTIME, 8, "SO_TXTIME")); // struct sock_txtime: clock and flags
     /** The largest option value: a classic BPF filter of BPF_MAXINSNS (4096) instructions. */
     private static final int MAX_VALUE = 4096 * BPF_INSN;
     /**
@@ -120,6 +121,14 @@ public record SocketOptions(List<Option> options) {
     private static final List<Spec> MULTICAST6 = List.of(
             opt(SOL_IPV6, IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF"), opt(SOL_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS"),
             opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"), opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"));
+    /**
+     * The multicast switches a stream socket takes too (the kernel keeps them, a listener's
+     * connections inherit them); its TTL and interface it refuses.
+     */
+    private static final List<Spec> STREAM_MULTICAST4 = List.of(
+            opt(SOL_IP, IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP"), opt(SOL_IP, IP_MULTICAST_ALL, "IP_MULTICAST_ALL"));
+    private static final List<Spec> STREAM_MULTICAST6 = List.of(
+            opt(SOL_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP"), opt(SOL_IPV6, IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL"));
     private static final List<Spec> TCP = List.of(
             opt(SOL_TCP, TCP_NODELAY, "TCP_NODELAY"), opt(SOL_TCP, TCP_CORK, "TCP_CORK"),
             opt(SOL_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE"), opt(SOL_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"),
@@ -139,6 +148,11 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG"), opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP"),
             opt(SOL_TCP, TCP_FASTOPEN, "TCP_FASTOPEN"), opt(SOL_TCP, TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT"),
             opt(SOL_TCP, TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE"), opt(SOL_TCP, TCP_QUICKACK, "TCP_QUICKACK"));
+    /**
+     * A connection's window clamp: the kernel's (autotuning moves it) or the program's, set once the
+     * connection is repaired ({@link #onceConnected}); the repair's connect would leave its own.
+     */
+    private static final Spec WINDOW_CLAMP = opt(SOL_TCP, TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP");
     private static final List<Spec> UDP = List.of(
             opt(SOL_UDP, UDP_CORK, "UDP_CORK"), opt(SOL_UDP, UDP_ENCAP, "UDP_ENCAP"),
             opt(SOL_UDP, UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX"), opt(SOL_UDP, UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX"),
@@ -158,8 +172,15 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_PACKET, PACKET_TIMESTAMP, "PACKET_TIMESTAMP"), opt(SOL_PACKET, PACKET_TX_HAS_OFF, "PACKET_TX_HAS_OFF"),
             opt(SOL_PACKET, PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS"),
             opt(SOL_PACKET, PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING"));
+    /** A netlink socket's flags (its groups beyond the first 32 are read by {@link #netlinkGroups}). */
+    private static final List<Spec> NETLINK = List.of(
+            opt(SOL_NETLINK, NETLINK_PKTINFO, "NETLINK_PKTINFO"), opt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, "NETLINK_BROADCAST_ERROR"),
+            opt(SOL_NETLINK, NETLINK_NO_ENOBUFS, "NETLINK_NO_ENOBUFS"), opt(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, "NETLINK_LISTEN_ALL_NSID"),
+            opt(SOL_NETLINK, NETLINK_CAP_ACK, "NETLINK_CAP_ACK"), opt(SOL_NETLINK, NETLINK_EXT_ACK, "NETLINK_EXT_ACK"),
+            opt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, "NETLINK_GET_STRICT_CHK"));
     private static final List<List<Spec>> ALL = List.of(COMMON, BUFFERS, UNIX, IP4, IP6, MULTICAST4,
-            MULTICAST6, TCP, PRECONNECT, UDP, UDPLITE, RAW, PACKET);
+            MULTICAST6, STREAM_MULTICAST4, STREAM_MULTICAST6, TCP, PRECONNECT, List.of(WINDOW_CLAMP), UDP, UDPLITE,
+            RAW, PACKET, NETLINK);
 
     private static final Map<String, Map<Spec, byte[]>> DEFAULTS = new ConcurrentHashMap<>();
 
@@ -187,13 +208,19 @@ public record SocketOptions(List<Option> options) {
         List<Option> out = new ArrayList<>();
         for (Spec sp : specs) {
             byte[] v = read(s, sp);
-            if (v != null && !Arrays.equals(v, fresh.get(sp))) {
+            if (v != null && !Arrays.equals(v, fresh.get(sp)) && !kernelsSegmentSize(sp, v)) {
                 out.add(new Option(sp.level(), sp.name(), v));
             }
         }
         byte[] filter = Sockets.filter(s); // null (eBPF) is refused by SocketProbe
         if (filter != null && filter.length > 0) {
             out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
+        }
+        if (family == SockAddr.AF_NETLINK) {
+            byte[] groups = netlinkGroups(s);
+            if (groups != null) {
+                out.add(new Option(SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, groups));
+            }
         }
         if ((family == SockAddr.AF_INET || family == SockAddr.AF_INET6) && type != SOCK_STREAM) {
             int level = family == SockAddr.AF_INET ? SOL_IP : SOL_IPV6;
@@ -218,6 +245,17 @@ public record SocketOptions(List<Option> options) {
                 Sockets.setInt(accepted, sp.level(), sp.name(), 0);
             }
         }
+    }
+
+    /**
+     * Whether TCP_MAXSEG read from a socket not connected yet is the kernel's segment size rather
+     * than one the program set: without one of the program's it reads the kernel's, which IP_OPTIONS
+     * on such a socket shrinks below anything setsockopt takes (68 bytes, and the restore failed).
+     * The kernel makes it again when the options are set.
+     */
+    private static boolean kernelsSegmentSize(Spec sp, byte[] v) {
+        return sp.level() == SOL_TCP && sp.name() == TCP_MAXSEG
+                && java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt() < TCP_MIN_MSS;
     }
 
     private static boolean bufferLocked(Fd s) {
@@ -251,10 +289,19 @@ public record SocketOptions(List<Option> options) {
             }
         }
         if (inet && type == SOCK_STREAM) {
+            l.addAll(STREAM_MULTICAST4); // an MPTCP socket offers none of these: not read, not carried
+            if (family == SockAddr.AF_INET6) {
+                l.addAll(STREAM_MULTICAST6);
+            }
             l.addAll(TCP);
             if (unconnected) {
                 l.addAll(PRECONNECT);
+            } else {
+                l.add(WINDOW_CLAMP);
             }
+        }
+        if (family == SockAddr.AF_NETLINK) {
+            l.addAll(NETLINK);
         }
         if (inet && type == SOCK_DGRAM && protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6) {
             l.addAll(UDP);
@@ -285,6 +332,8 @@ public record SocketOptions(List<Option> options) {
                 continue;
             } else if (isMembership(o)) {
                 MulticastMemberships.join(s, o.level(), o.value());
+            } else if (o.level() == SOL_NETLINK && o.name() == NETLINK_LIST_MEMBERSHIPS) {
+                joinNetlinkGroups(s, o.value());
             } else if (o.level() == SOL_SOCKET && (o.name() == SO_SNDBUF || o.name() == SO_RCVBUF)) {
                 int doubled = java.nio.ByteBuffer.wrap(o.value()).order(java.nio.ByteOrder.nativeOrder()).getInt();
                 Sockets.setInt(s, SOL_SOCKET, o.name() == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, doubled / 2);
@@ -292,6 +341,57 @@ public record SocketOptions(List<Option> options) {
                 Sockets.setBytes(s, o.level(), o.name(), o.value());
             }
         }
+    }
+
+    /**
+     * The groups a netlink socket joined, as NETLINK_LIST_MEMBERSHIPS' bitmap (32 groups a word, group
+     * 1 first), when it joined one beyond the first 32, which bind's nl_groups cannot name (generic
+     * netlink's, rtnetlink's from RTNLGRP_BRVLAN on); null otherwise.
+     */
+    private static byte[] netlinkGroups(Fd s) {
+        byte[] b = Sockets.getBytesOrNull(s, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, 1024);
+        if (b == null) {
+            return null;
+        }
+        for (int i = 4; i < b.length; i++) {
+            if (b[i] != 0) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /** Joins the groups of {@code bitmap} beyond the first 32 (bind joins those): NETLINK_ADD_MEMBERSHIP each. */
+    private static void joinNetlinkGroups(Fd s, byte[] bitmap) {
+        for (int group : netlinkGroupNumbers(bitmap)) {
+            if (group > 32) {
+                Sockets.setInt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group);
+            }
+        }
+    }
+
+    /** The group numbers (from 1) of a NETLINK_LIST_MEMBERSHIPS bitmap. */
+    private static List<Integer> netlinkGroupNumbers(byte[] bitmap) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bitmap).order(java.nio.ByteOrder.nativeOrder());
+        List<Integer> out = new ArrayList<>();
+        for (int word = 0; word < bitmap.length / 4; word++) {
+            int bits = b.getInt(word * 4);
+            for (int bit = 0; bit < 32; bit++) {
+                if ((bits & (1 << bit)) != 0) {
+                    out.add(word * 32 + bit + 1);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Whether {@code o} is set on a connection once it is repaired, not on the new socket: the
+     * repair's connect would replace the window clamp, and would size the segments without the room
+     * IP options take (set afterwards, the kernel sizes them again as it did for the dumped one).
+     */
+    public static boolean onceConnected(Option o) {
+        return o.level() == SOL_TCP && o.name() == TCP_WINDOW_CLAMP || o.level() == SOL_IP && o.name() == IP_OPTIONS;
     }
 
     /** The options {@code keep} accepts. */
@@ -321,6 +421,10 @@ public record SocketOptions(List<Option> options) {
             if (isMembership(o)) {
                 m.put("multicast group " + ++groups, MulticastMemberships.describe(o.value(),
                         o.level() == SOL_IP ? SockAddr.AF_INET : SockAddr.AF_INET6));
+                continue;
+            }
+            if (o.level() == SOL_NETLINK && o.name() == NETLINK_LIST_MEMBERSHIPS) {
+                m.put("netlink groups", netlinkGroupNumbers(o.value()));
                 continue;
             }
             String label = o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)"

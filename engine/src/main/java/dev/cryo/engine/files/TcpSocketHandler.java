@@ -518,7 +518,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     /** Listeners and unconnected sockets first, so their ports are taken before connections are repaired. */
     @Override
     public void create(TcpSocket t, SocketHub hub) {
-        Fd s = newSocket(t.ino(), t.family(), 0, t.options(), t.lockTable(), hub);
+        SocketOptions now = t.connection() == null ? t.options() : t.options().filter(o -> !SocketOptions.onceConnected(o));
+        Fd s = newSocket(t.ino(), t.family(), 0, now, t.lockTable(), hub);
         if (t.state() == SockDiag.TCP_LISTEN) {
             listen(t.ino(), t.local(), t.backlog(), s, hub);
         } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null && t.error() == 0) {
@@ -590,6 +591,13 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     @Override
     public void connect(TcpSocket t, SocketHub hub) {
+        connectAgain(t, hub);
+        if (t.connection() != null) { // the connection's window clamp, which its connect set anew
+            t.options().filter(SocketOptions::onceConnected).apply(hub.get(t.ino()));
+        }
+    }
+
+    private void connectAgain(TcpSocket t, SocketHub hub) {
         if (t.state() == SockDiag.TCP_CLOSE && t.connection() != null) {
             closeAgain(t, hub.get(t.ino()), t.connection());
             return;

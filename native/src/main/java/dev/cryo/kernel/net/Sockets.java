@@ -29,6 +29,14 @@ public final class Sockets {
     public static final int SOL_UDPLITE = 136, UDPLITE_SEND_CSCOV = 10, UDPLITE_RECV_CSCOV = 11;
     /** A netlink protocol (linux/netlink.h): netfilter's (nfnetlink_log, nfnetlink_queue, ctnetlink). */
     public static final int NETLINK_NETFILTER = 12;
+    /**
+     * SOL_NETLINK's options (linux/netlink.h): groups joined beyond bind's first 32 (ADD_MEMBERSHIP,
+     * read back as a bitmap by LIST_MEMBERSHIPS) and the flags a program sets (iproute2 and
+     * systemd-networkd ask for extended acks and strict checking, keepalived for NO_ENOBUFS).
+     */
+    public static final int SOL_NETLINK = 270, NETLINK_ADD_MEMBERSHIP = 1, NETLINK_PKTINFO = 3,
+            NETLINK_BROADCAST_ERROR = 4, NETLINK_NO_ENOBUFS = 5, NETLINK_LISTEN_ALL_NSID = 8,
+            NETLINK_LIST_MEMBERSHIPS = 9, NETLINK_CAP_ACK = 10, NETLINK_EXT_ACK = 11, NETLINK_GET_STRICT_CHK = 12;
     /** The netlink message header (linux/netlink.h): request flags and the types of the kernel's own answers. */
     public static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
@@ -42,12 +50,15 @@ public final class Sockets {
             TCP_KEEPCNT = 6, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18, TCP_REPAIR = 19, TCP_ULP = 31,
             TCP_REPAIR_QUEUE = 20, TCP_QUEUE_SEQ = 21, TCP_REPAIR_OPTIONS = 22, TCP_TIMESTAMP = 24,
             TCP_REPAIR_WINDOW = 29;
+    /** The smallest TCP_MAXSEG setsockopt takes (TCP_MIN_MSS): a smaller one read back is the kernel's own. */
+    public static final int TCP_MIN_MSS = 88;
     public static final int IP_TOS = 1, IP_TTL = 2, IPV6_V6ONLY = 26, IP_FREEBIND = 15, IP_TRANSPARENT = 19;
     // further options a program may set (socket options that differ from a fresh socket's are carried)
     public static final int SO_DEBUG = 1, SO_TIMESTAMPNS = 35, SO_TIMESTAMPING = 37, SO_RXQ_OVFL = 40,
             SO_WIFI_STATUS = 41, SO_NOFCS = 43, SO_SELECT_ERR_QUEUE = 45, SO_BUSY_POLL = 46, SO_MAX_PACING_RATE = 47,
             SO_ZEROCOPY = 60, SO_TIMESTAMP_NEW = 63, SO_TIMESTAMPNS_NEW = 64, SO_PREFER_BUSY_POLL = 69,
-            SO_BUSY_POLL_BUDGET = 70, SO_BUF_LOCK = 72, SO_TXREHASH = 74, SO_RCVMARK = 75, SO_PASSPIDFD = 76;
+            SO_BUSY_POLL_BUDGET = 70, SO_BUF_LOCK = 72, SO_TXREHASH = 74, SO_RCVMARK = 75, SO_PASSPIDFD = 76,
+            SO_TXTIME = 61;
     /** Memory reserved for the socket, IPv6 flow labels received and sent, TCP's saved SYN and queue-length cmsg. */
     public static final int SO_RESERVE_MEM = 73, IPV6_FLOWINFO = 11, IPV6_FLOWINFO_SEND = 33, TCP_SAVE_SYN = 27,
             TCP_INQ = 36;
