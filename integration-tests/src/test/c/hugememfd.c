@@ -9,7 +9,9 @@
  * With argv[1] "private" it also maps the first two pages privately (qemu's share=off), reads the
  * first and writes the second (copied on write): after the restore that mapping is still hugetlb,
  * its copy holds its bytes, and its untouched page still follows the memfd (a write through the
- * shared mapping shows in it).
+ * shared mapping shows in it). With "childprivate" a child makes that private mapping, then closes
+ * its fd and unmaps the shared mapping, so only its parent holds the memfd; on SIGUSR2 the parent
+ * checks its own state, then has the child check its mapping, and reports for both.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,8 +34,27 @@ static void on_usr2(int sig) { (void)sig; check = 1; }
 static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 static unsigned char pattern(int page, int i) { return (unsigned char)(i / 512 * (page + 3) + page); }
 
+/* The child of "childprivate": maps the memfd privately, copies its second page on write, then holds
+ * nothing else of the memfd; on SIGUSR2 checks that mapping (the parent wrote byte 7 through its own). */
+static void private_child(int fd, volatile unsigned char *p, int ready) {
+    volatile unsigned char *q = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (q == MAP_FAILED || q[0] != pattern(0, 0)) _exit(2);
+    for (int i = 0; i < HUGE; i += 512) q[HUGE + i] = pattern(5, i);
+    if (close(fd) != 0 || munmap((void *)p, 2 * HUGE) != 0) _exit(3);
+    if (write(ready, "r", 1) != 1) _exit(4);
+    close(ready);
+    while (!check) pause();
+    if (!hugetlb_area(q)) _exit(5);
+    for (int i = 0; i < HUGE; i += 512)
+        if (q[HUGE + i] != pattern(5, i)) _exit(6);
+    if (q[7] != 0x5a) _exit(7);
+    _exit(0);
+}
+
 int main(int argc, char **argv) {
     int private = argc > 1 && strcmp(argv[1], "private") == 0;
+    int childprivate = argc > 1 && strcmp(argv[1], "childprivate") == 0;
+    pid_t holder = 0;
     volatile unsigned char *q = NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
@@ -54,6 +76,20 @@ int main(int argc, char **argv) {
         if (q == MAP_FAILED) fail("mmap private");
         if (q[0] != pattern(0, 0)) fail("the private mapping does not show the memfd");
         for (int i = 0; i < HUGE; i += 512) q[HUGE + i] = pattern(5, i);
+    }
+    if (childprivate) {
+        int ready[2];
+        char c;
+        if (pipe(ready) != 0) fail("pipe");
+        holder = fork();
+        if (holder == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test's kill of its parent */
+            close(ready[0]);
+            private_child(fd, p, ready[1]);
+        }
+        close(ready[1]);
+        if (holder < 0 || read(ready[0], &c, 1) != 1) fail("the child mapping the memfd privately");
+        close(ready[0]);
     }
     if (fcntl(fd, F_ADD_SEALS, SEALS) != 0) fail("F_ADD_SEALS");
     printf("ready\n");
@@ -81,6 +117,14 @@ int main(int argc, char **argv) {
         for (int i = 0; i < HUGE; i += 512)
             if (q[HUGE + i] != pattern(5, i)) fail("the private mapping's copied page changed");
         if (q[7] != 0x5a) fail("the private mapping's untouched page no longer follows the memfd");
+    }
+    if (childprivate) {
+        int st = 0;
+        if (kill(holder, SIGUSR2) != 0 || waitpid(holder, &st, 0) != holder) fail("the private child is gone");
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("FAIL: the child's private mapping (status %#x: 5 not hugetlb, 6 copied page, 7 untouched page)\n", st);
+            return 1;
+        }
     }
     printf("PASS\n");
     return 0;

@@ -292,7 +292,7 @@ class MemoryKindsTest {
                     "--no-progress");
             assertEquals(1, dump.code(), dump.toString());
             assertTrue(dump.err().contains("pid " + p.pid()) && dump.err().contains("/memfd:cryo-huge")
-                    && dump.err().contains("that no fd or shared mapping of the process holds")
+                    && dump.err().contains("that no fd or shared mapping of the process, nor of any other process of the tree, holds")
                     && dump.err().contains("not supported yet"), dump.err());
             assertTrue(Workloads.check(p).contains("PASS"), p.outputText());
         }
@@ -399,12 +399,16 @@ class MemoryKindsTest {
      * page read and one copied on write: it was refused ("hugetlb memory in a private mapping of a
      * memfd ... is not supported yet"). It maps the memfd again: the copy holds its bytes and the
      * untouched page follows the memfd. Five huge pages: three of the memfd, two the private mapping
-     * reserves.
+     * reserves. [childprivate]: the same private mapping made by a child that then closed its fd and
+     * unmapped the shared one, so only its parent's fd and mapping hold the memfd: it was refused ("a
+     * memfd of huge pages (MFD_HUGETLB) that no fd or shared mapping of the process holds"); the child
+     * maps the object its parent's fd makes again.
      */
-    @Test
-    void aPrivateMappingOfAMemfdOfHugePagesMapsItAgainWithItsCopiedPage() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"private", "childprivate"})
+    void aPrivateMappingOfAMemfdOfHugePagesMapsItAgainWithItsCopiedPage(String mode) throws Exception {
         try (HugePages pool = HugePages.atLeastFree(5);
-             DetachedProcess p = Workloads.program(tmp.resolve("hugememfd.out"), "hugememfd", "private")) {
+             DetachedProcess p = Workloads.program(tmp.resolve("hugememfd.out"), "hugememfd", mode)) {
             DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"), "--ghost-limit", "4M");
             assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("HUGETLB_MEMFD_PRIVATE_2M"));
             String out = RestoreTest.checkAndReap(r);

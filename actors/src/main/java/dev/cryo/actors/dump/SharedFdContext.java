@@ -124,7 +124,11 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return first == null ? pid : first;
     }
 
-    private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims();
+    private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims(this::treePids);
+
+    private java.util.Collection<Integer> treePids() {
+        return tree;
+    }
 
     @Override
     public SharedMemoryClaims sharedMemory() {

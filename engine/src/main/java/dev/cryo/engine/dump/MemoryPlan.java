@@ -70,7 +70,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                                  boolean provisional) {
         List<MemoryKind> kinds = new ArrayList<>();
         for (SmapsEntry s : smaps) {
-            kinds.add(MemoryKinds.of(pid, s)); // every mapping checked before any page is planned
+            kinds.add(MemoryKinds.of(pid, s, sharedMemory.tree())); // every mapping checked before any page is planned
         }
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();

@@ -14,6 +14,23 @@ import java.util.TreeMap;
  * task dumpers run in parallel.
  */
 public final class SharedMemoryClaims {
+    /** The pids of the dumped tree (a memfd one task maps privately may be held by another's fd). */
+    private final java.util.function.Supplier<java.util.Collection<Integer>> tree;
+
+    /** For one task alone: no other task holds what it maps. */
+    public SharedMemoryClaims() {
+        this(java.util.List::of);
+    }
+
+    public SharedMemoryClaims(java.util.function.Supplier<java.util.Collection<Integer>> tree) {
+        this.tree = tree;
+    }
+
+    /** The pids of the dumped tree, zombies included. */
+    public java.util.Collection<Integer> tree() {
+        return tree.get();
+    }
+
     /** Per object: claimed ranges, start page → end page (exclusive), never overlapping. */
     private final Map<Long, TreeMap<Long, Long>> claimed = new HashMap<>();
 

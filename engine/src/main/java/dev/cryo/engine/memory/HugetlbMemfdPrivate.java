@@ -23,9 +23,10 @@ import java.util.Map;
  * {@code memory-backend-memfd,hugetlb=on,share=off}): mapped again from that very object, which the
  * restore makes anyway for the fd or shared mapping of the same process that holds it (the memfd's
  * fd record, {@link HugetlbSharedMemory}), so the pages it has not copied on write follow the
- * object's; those it copied are carried and written into it. One kind per huge page size. One whose
- * object the process holds no other way is refused by name: its contents would need a ghost of huge
- * pages with no hugetlbfs mount to make it on.
+ * object's; those it copied are carried and written into it. One kind per huge page size. The object
+ * may be held by another process of the tree (a child that closed its fd after mapping it privately,
+ * its parent holding the fd). One whose object no process of the tree holds any other way is refused
+ * by name: its contents would need a ghost of huge pages with no hugetlbfs mount to make it on.
  */
 final class HugetlbMemfdPrivate extends MemoryKind {
     private final long pageKb;
@@ -42,10 +43,16 @@ final class HugetlbMemfdPrivate extends MemoryKind {
 
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s) {
-        if (!heldOtherwise(pid, m.inode())) {
+        check(pid, m, s, java.util.List.of());
+    }
+
+    @Override
+    public void check(Pid pid, MapsEntry m, SmapsEntry s, java.util.Collection<Integer> tree) {
+        if (!heldOtherwise(pid, m.inode()) && tree.stream().noneMatch(p -> p != pid.value() && heldOtherwise(Pid.of(p), m.inode()))) {
             throw new DumpException("pid " + pid + " maps " + m.path() + " privately at 0x" + Long.toHexString(m.start())
-                    + ": a memfd of huge pages (MFD_HUGETLB) that no fd or shared mapping of the process holds; its"
-                    + " contents would need a ghost of huge pages with no hugetlbfs mount to make it on: not supported yet");
+                    + ": a memfd of huge pages (MFD_HUGETLB) that no fd or shared mapping of the process, nor of any other"
+                    + " process of the tree, holds; its contents would need a ghost of huge pages with no hugetlbfs mount"
+                    + " to make it on: not supported yet");
         }
     }
 

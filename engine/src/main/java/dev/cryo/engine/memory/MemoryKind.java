@@ -43,6 +43,11 @@ public abstract class MemoryKind {
     /** Throws a DumpException naming pid, mapping and reason when this mapping cannot be carried. */
     public void check(Pid pid, MapsEntry m, SmapsEntry s) {}
 
+    /** As above, for a task of the dumped tree {@code tree} (its pids): for a kind another task's state may make carriable. */
+    public void check(Pid pid, MapsEntry m, SmapsEntry s, java.util.Collection<Integer> tree) {
+        check(pid, m, s);
+    }
+
     /** Whether the mapping is of a file (no MAP_ANONYMOUS); its identity is then recorded. */
     public boolean fileBacked() {
         return false;

@@ -86,9 +86,14 @@ public final class MemoryKinds {
 
     /** The kind of a mapping, checked: a mapping cryo cannot carry fails the dump here. */
     public static MemoryKind of(Pid pid, SmapsEntry s) {
+        return of(pid, s, java.util.List.of());
+    }
+
+    /** As above, for a task of the dumped tree {@code tree} (its pids). */
+    public static MemoryKind of(Pid pid, SmapsEntry s, java.util.Collection<Integer> tree) {
         for (MemoryKind k : TABLE) {
             if (k.matches(s.map(), s)) {
-                k.check(pid, s.map(), s);
+                k.check(pid, s.map(), s, tree);
                 return k;
             }
         }

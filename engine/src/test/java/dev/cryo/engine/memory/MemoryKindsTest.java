@@ -62,7 +62,8 @@ class MemoryKindsTest {
         assertTrue(MemoryKinds.HUGETLB_MEMFD_PRIVATE_2M.matches(memfd.map(), memfd));
         // pid 4242's fds and shared mappings cannot hold it: refused, naming it
         DumpException e = assertThrows(DumpException.class, () -> MemoryKinds.of(Pid.of(4242), memfd));
-        assertTrue(e.getMessage().contains("no fd or shared mapping of the process holds"), e.getMessage());
+        assertTrue(e.getMessage().contains("no fd or shared mapping of the process, nor of any other process of the tree, holds"),
+                e.getMessage());
     }
 
     @Test
