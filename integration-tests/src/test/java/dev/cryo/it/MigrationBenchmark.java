@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Migration speed between two hosts ({@link TwoHosts}: namespaces joined by a veth pair), measured
  * not asserted: {@code mvn -B -o -pl integration-tests -am verify -DskipDeb=true -Dbench=true
  * -Dtest=MigrationBenchmark -Dsurefire.failIfNoSpecifiedTests=false} (sizes in MiB with
- * {@code -Dbench.migrate.sizes=64,256}, dirtying rate with {@code -Dbench.migrate.rate=10}).
+ * {@code -Dbench.migrate.sizes=64,256}, dirtying rate with {@code -Dbench.migrate.rate=10}, one workload
+ * with {@code -Dbench.migrate.workloads=busy}).
  * For each size: an idle workload (bigmem) and a busy one (dirtier), pre-copy; per migration the
  * rounds and their bytes, the downtime and its split, the total time; and the effective rate of
  * the migration (bytes sent over the total time: dump, pre-copy rounds and restore included, so not
@@ -56,6 +57,9 @@ class MigrationBenchmark {
             for (String size : System.getProperty("bench.migrate.sizes", "64,256").split(",")) {
                 int mib = Integer.parseInt(size.trim());
                 for (boolean busy : new boolean[] {false, true}) {
+                    if (!System.getProperty("bench.migrate.workloads", "idle,busy").contains(busy ? "busy" : "idle")) {
+                        continue; // -Dbench.migrate.workloads=busy: the dirtier alone
+                    }
                     Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle")));
                     try (DetachedProcess p = busy ? hosts.dirtierOnA(dir, mib, rate) : hosts.bigmemOnA(dir, mib)) {
                         TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",

@@ -310,10 +310,14 @@ public final class RestoreSupervisor {
                 created.add(got.value());
             }
             // a migration's stub sleeps again once the thread that kept it warm has let it go (untraced)
+            long s0 = System.nanoTime();
             if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }
+            long s1 = System.nanoTime();
             placeEarly(root.pid());
+            ctx.getLog().debug("pid {}: its stub asleep in {} µs, placed early in {} µs, adopting at +{} ms", root.pid(),
+                    (s1 - s0) / 1000, (System.nanoTime() - s1) / 1000, (System.nanoTime() - started) / 1_000_000);
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + root.pid() + ": " + dev.cryo.actors.Failures.describe(e));
         }
@@ -594,11 +598,17 @@ public final class RestoreSupervisor {
                             pages += d.pages();
                             memoryNanos += d.nanos();
                         }
-                        List<Integer> children = childrenOf(d.pid());
-                        tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
-                                sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
-                                deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid()),
-                                siblingsInSessionOf(d.pid())));
+                        if (alone()) {
+                            // nothing to fork: no message to its thread and back (a migration's downtime
+                            // waited a few ms for each hop on a loaded host)
+                            pending.remove(d.pid());
+                        } else {
+                            List<Integer> children = childrenOf(d.pid());
+                            tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
+                                    sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
+                                    deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid()),
+                                    siblingsInSessionOf(d.pid())));
+                        }
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());
                         for (int child : forkedBy(d.pid())) {
@@ -617,12 +627,14 @@ public final class RestoreSupervisor {
                         }
                     }
                     if (pending.isEmpty()) {
+                        long n0 = System.nanoTime();
                         try { // the tree's net namespaces exist now: their state, then their sockets
                             dev.cryo.engine.namespaces.NetNamespaceRestore.configure(image.netNamespaces());
                             sockets.buildInNamespaces(taskCalls());
                         } catch (RuntimeException e) {
                             return abort(dev.cryo.actors.Failures.describe(e));
                         }
+                        long c0 = System.nanoTime();
                         try { // before the memory stage, so the pages are charged to the task's own cgroups
                             image.tasks().stream().filter(t -> !memoryFirst.contains(t.pid()))
                                     .forEach(t -> cgroups.place(t.pid(), t.cgroups()));
@@ -632,8 +644,14 @@ public final class RestoreSupervisor {
                         long p0 = System.nanoTime();
                         image.tasks().forEach(t -> request.progress().pagesPlanned(
                                 pagesToWrite(t.pid()).stream().mapToLong(s -> s.pages()).sum()));
-                        ctx.getLog().debug("cgroups placed and pages listed at +{} ms ({} ms listing)",
-                                (System.nanoTime() - started) / 1_000_000, (System.nanoTime() - p0) / 1_000_000);
+                        ctx.getLog().debug("cgroups placed and pages listed at +{} ms (net namespaces {} µs, cgroups {} µs,"
+                                + " listing {} µs)", (System.nanoTime() - started) / 1_000_000, (c0 - n0) / 1000,
+                                (p0 - c0) / 1000, (System.nanoTime() - p0) / 1000);
+                        if (alone()) { // one message for the rest up to the resume: files to state follow its memory
+                            ctx.getLog().debug("pid {}: memory, then files to state in one message", image.root());
+                            return allTasks("memory", memoryFirst, pid -> restoreMemory(pid, new TaskRestorerActor.RestoreAlone(
+                                    hubs(), this::finishHubs, adapter)), () -> awaitTasks("files to state", this::resume));
+                        }
                         return allTasks("memory", memoryFirst, this::restoreMemory, this::files);
                     }
                     return Behaviors.same();
@@ -677,9 +695,13 @@ public final class RestoreSupervisor {
     }
 
     private TaskRestorerActor.RestoreMemory restoreMemory(int pid) {
+        return restoreMemory(pid, null);
+    }
+
+    private TaskRestorerActor.RestoreMemory restoreMemory(int pid, TaskRestorerActor.Command then) {
         return new TaskRestorerActor.RestoreMemory(request.imageDir(), settings.image().maxChunk(), pagesToWrite(pid),
                 image.pagesVerified(), settings.parallelism().regions(), sharedMemory, request.progress(),
-                inherits.getOrDefault(pid, List.of()), adapter);
+                inherits.getOrDefault(pid, List.of()), adapter, then);
     }
 
     private final Map<Integer, List<dev.cryo.engine.restore.PageSlice>> toWrite = new java.util.HashMap<>();
@@ -727,8 +749,17 @@ public final class RestoreSupervisor {
         if (pending.isEmpty()) {
             return next.get();
         }
-        long t0 = System.nanoTime();
         pending.forEach(pid -> tasks.get(pid).tell(message.message(pid)));
+        return awaiting(stage, pending, next);
+    }
+
+    /** Goes {@code next} once every task has done a stage they were told of with the stage before. */
+    private Behavior<Command> awaitTasks(String stage, Supplier<Behavior<Command>> next) {
+        return awaiting(stage, new LinkedHashSet<>(tasks.keySet()), next);
+    }
+
+    private Behavior<Command> awaiting(String stage, Set<Integer> pending, Supplier<Behavior<Command>> next) {
+        long t0 = System.nanoTime();
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (!(m.reply() instanceof TaskRestorerActor.StageDone d)) {
@@ -751,11 +782,12 @@ public final class RestoreSupervisor {
                 .build();
     }
 
+    /** A tree of one task and no zombie: it forks nothing, and no barrier has anyone to wait for. */
+    private boolean alone() {
+        return image.tasks().size() == 1 && image.zombies().isEmpty();
+    }
+
     private Behavior<Command> files() {
-        if (tasks.size() == 1 && image.zombies().isEmpty()) { // no barrier has anyone to wait for
-            return allTasks("files to state", pid -> new TaskRestorerActor.RestoreAlone(hubs(),
-                    this::finishHubs, adapter), this::resume);
-        }
         // passes with a barrier in between: an fd sharing another task's open file finds it there
         return allTasks("files", pid -> new TaskRestorerActor.RestoreFiles(hubs(), FileRestore.Pass.OWN, adapter),
                 () -> allTasks("shared files", pid -> new TaskRestorerActor.RestoreFiles(hubs(), FileRestore.Pass.SHARED, adapter),
@@ -852,6 +884,7 @@ public final class RestoreSupervisor {
         replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),
                 image.tasks().stream().map(TaskImage::pid).toList(), threads, pages,
                 (System.nanoTime() - started) / 1_000_000, memoryNanos / 1_000_000)));
+        dev.cryo.engine.restore.RestoredImages.prune(); // after the report: none of it in a migration's downtime
         return Behaviors.stopped();
     }
 

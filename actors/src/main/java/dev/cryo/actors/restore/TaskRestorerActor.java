@@ -85,10 +85,14 @@ public final class TaskRestorerActor {
         }
     }
 
-    /** {@code inherited}: the areas this task keeps as its parent's fork gave them (ParentSharing.plan). */
+    /**
+     * {@code inherited}: the areas this task keeps as its parent's fork gave them (ParentSharing.plan).
+     * {@code then}: run next once the memory is done, when it is (null: none), without the supervisor's
+     * message in between (a lone task's {@link RestoreAlone}: no barrier has another task to wait for).
+     */
     public record RestoreMemory(Path imageDir, long maxChunk, List<PageSlice> chunks, boolean verified, int workers,
                                 SharedMemoryHub sharedMemory, dev.cryo.engine.dump.DumpProgress progress,
-                                List<dev.cryo.engine.model.VmaImage> inherited, ActorRef<Reply> replyTo)
+                                List<dev.cryo.engine.model.VmaImage> inherited, ActorRef<Reply> replyTo, Command then)
             implements Command {}
 
     /** One pass of the FILES stage (own objects, fds shared with other tasks, late ones). */
@@ -186,6 +190,12 @@ public final class TaskRestorerActor {
 
     /** Runs one stage on this thread and replies with its outcome. */
     private Behavior<Command> stage(String name, ActorRef<Reply> replyTo, Step step) {
+        ran(name, replyTo, step);
+        return Behaviors.same();
+    }
+
+    /** As {@link #stage}; whether it succeeded. */
+    private boolean ran(String name, ActorRef<Reply> replyTo, Step step) {
         long t0 = System.nanoTime();
         // the task's own CPU tells its work from waiting for it (an adopted stub's first return to user
         // mode rebuilds its page tables' shadow in a VM like this machine's: ms per GiB)
@@ -196,12 +206,13 @@ public final class TaskRestorerActor {
                     (System.nanoTime() - t0) / 1000, cpu0 < 0 ? -1 : (dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) - cpu0) / 1000,
                     tracer.roundTrips());
             replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
+            return true;
         } catch (Exception e) {
             ctx.getLog().debug("pid {} ({}) failed", pid, name, e);
             String m = e.getMessage() == null ? e.toString() : e.getMessage();
             replyTo.tell(new Failed(pid, m.contains("pid " + pid) ? m : "pid " + pid + " (" + name + "): " + m));
+            return false;
         }
-        return Behaviors.same();
     }
 
     private Behavior<Command> running() {
@@ -314,7 +325,7 @@ public final class TaskRestorerActor {
                 m.replyTo().tell(new Failed(pid, f.message()));
                 return running();
             }
-            return awaitRegions(0, ((RegionRestorer.Done) r).pages(), t0, m.replyTo());
+            return awaitRegions(0, ((RegionRestorer.Done) r).pages(), t0, m);
         }
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
@@ -323,18 +334,22 @@ public final class TaskRestorerActor {
                             m.verified(), m.progress()),
                     adapter), "region-" + i, REGIONS);
         }
-        return awaitRegions(shares.size(), 0, t0, m.replyTo());
+        return awaitRegions(shares.size(), 0, t0, m);
     }
 
-    private Behavior<Command> awaitRegions(int pending, long pages, long t0, ActorRef<Reply> replyTo) {
+    private Behavior<Command> awaitRegions(int pending, long pages, long t0, RestoreMemory memory) {
+        ActorRef<Reply> replyTo = memory.replyTo();
         if (pending == 0) {
             long written = System.nanoTime();
-            stage("memory", replyTo, () -> {
+            boolean done = ran("memory", replyTo, () -> {
                 restorer.protectMemory();
                 ctx.getLog().debug("pid {}: pages written at +{} ms, protected at +{} ms", pid,
                         (written - t0) / 1_000_000, (System.nanoTime() - t0) / 1_000_000);
                 return pages;
             });
+            if (done && memory.then() != null) {
+                ctx.getSelf().tell(memory.then()); // next in this thread's mailbox: no other thread to wake
+            }
             return running();
         }
         return Behaviors.receive(Command.class)
@@ -343,7 +358,7 @@ public final class TaskRestorerActor {
                         replyTo.tell(new Failed(pid, f.message()));
                         return running();
                     }
-                    return awaitRegions(pending - 1, pages + ((RegionRestorer.Done) m.reply()).pages(), t0, replyTo);
+                    return awaitRegions(pending - 1, pages + ((RegionRestorer.Done) m.reply()).pages(), t0, memory);
                 })
                 .onMessage(Kill.class, m -> {
                     restorer.kill();

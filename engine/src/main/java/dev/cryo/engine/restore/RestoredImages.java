@@ -76,7 +76,10 @@ public final class RestoredImages {
         }
     }
 
-    /** Marks the image restored (its tree runs); best effort: a mark not written only loses the notice. */
+    /**
+     * Marks the image restored (its tree runs); best effort: a mark not written only loses the notice.
+     * The marks are bounded apart, by {@link #prune()}.
+     */
     public static void record(DumpInfo info, int rootPid) {
         record(DIR, info, rootPid, System.currentTimeMillis());
     }
@@ -94,7 +97,6 @@ public final class RestoredImages {
             Files.writeString(tmp, now + " " + rootPid + "\n", StandardCharsets.US_ASCII);
             Files.move(tmp, dir.resolve(key(info)), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            prune(dir, KEPT);
         } catch (IOException | RuntimeException ignored) {
             // /run/cryo not writable (a restore as another user): the next restore of this image warns nothing
         }
@@ -102,13 +104,31 @@ public final class RestoredImages {
 
     /** Marks kept: the images restored most recently (a host that restores all day keeps a bounded directory). */
     static final int KEPT = 256;
+    /**
+     * Marks more than {@link #KEPT} before they are pruned: pruning reads every mark (a host that
+     * restored often has KEPT of them, and a migration's restore read 257 files before its tree was
+     * reported running), so it comes once in SLACK restores, not at each.
+     */
+    static final int SLACK = 64;
+
+    /**
+     * Bounds the marks, best effort: once there are more than KEPT + SLACK, the oldest go down to KEPT.
+     * After a restore has reported its tree running: none of it is in a migration's downtime.
+     */
+    public static void prune() {
+        try {
+            prune(DIR, KEPT, KEPT + SLACK);
+        } catch (IOException | RuntimeException ignored) {
+            // not there or not writable: nothing to bound
+        }
+    }
 
     /**
      * Removes all but the {@code kept} newest marks (by the time written in them: a restore rewrites its
-     * image's mark), and temporary files a killed restore left. An image whose mark went warns nothing
-     * when restored again.
+     * image's mark) when there are more than {@code above}, and temporary files a killed restore left.
+     * An image whose mark went warns nothing when restored again.
      */
-    static void prune(Path dir, int kept) throws IOException {
+    static void prune(Path dir, int kept, int above) throws IOException {
         List<Path> all;
         try (var s = Files.list(dir)) {
             all = s.toList();
@@ -122,7 +142,7 @@ public final class RestoredImages {
                 Files.deleteIfExists(f);
             }
         }
-        if (marks.size() <= kept) {
+        if (marks.size() <= above) {
             return;
         }
         java.util.Map<Path, Long> when = new java.util.HashMap<>();
