@@ -281,6 +281,31 @@ class MemoryKindsTest {
     }
 
     /**
+     * A deleted file whose path another file took since (a library replaced by an upgrade while the
+     * server that maps it runs) comes back without touching that other file for its holders outside
+     * the tree: their fds still name the path. The restore renamed the ghost over the path, which
+     * unlinked the other file's name under them ("PATH (deleted)" for good, and a dump of them then
+     * carried a file that was never deleted), and linked the file back under a new name.
+     */
+    @Test
+    void aDeletedFileComesBackWithoutUnlinkingTheFileThatTookItsPathFromItsOtherHolders() throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        Path replaced = dir.resolve("replaced");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("ghostfd.out"), "ghostfd", dir.toString());
+             DetachedProcess other = DetachedProcess.start(tmp.resolve("other.out"), "sh", "-c",
+                     "exec 3<" + replaced + "; echo ready; exec sleep 600")) {
+            Path held = Path.of("/proc/" + other.pid() + "/fd/3");
+            other.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            assertEquals(replaced.toString(), java.nio.file.Files.readSymbolicLink(held).toString());
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            assertEquals(replaced.toString(), java.nio.file.Files.readSymbolicLink(held).toString(),
+                    "the fd of a process outside the tree on the file that took the deleted file's path");
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * Hugetlb memory cryo does not carry (a private mapping of a memfd with MFD_HUGETLB that no fd or
      * shared mapping of the process holds) is refused by name. Where the host has no huge page to give (HugePages_Total 0), the workload holds an untouched
      * MAP_NORESERVE mapping, which is hugetlb memory all the same.

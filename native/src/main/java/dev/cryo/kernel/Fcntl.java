@@ -10,6 +10,8 @@ public final class Fcntl {
             O_LARGEFILE = 0100000, O_DIRECTORY = 0200000, O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000, O_PATH = 010000000;
     /** The *at(2) calls' directory fd meaning the caller's current directory, and their flags. */
     public static final int AT_FDCWD = -100, AT_SYMLINK_FOLLOW = 0x400, AT_EMPTY_PATH = 0x1000;
+    /** renameat2(2)'s flag that swaps two names: neither file is unlinked, each dentry moves. */
+    public static final int RENAME_EXCHANGE = 2;
     /** O_TMPFILE is this bit with O_DIRECTORY; an fd made with it keeps both in its flags. */
     public static final int O_TMPFILE_BIT = 020000000, O_TMPFILE = O_TMPFILE_BIT | O_DIRECTORY;
 

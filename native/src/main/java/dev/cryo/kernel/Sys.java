@@ -91,6 +91,18 @@ public final class Sys {
     }
 
     /**
+     * renameat2(a, b, RENAME_EXCHANGE): the two names swap files atomically. Unlike a rename over
+     * {@code b}, the file that had {@code b} is not unlinked: its holders read its new name in their
+     * fds and maps, never "(deleted)" (a rename of it back gives them its path again).
+     */
+    public static void exchange(String a, String b) {
+        Memory x = cString(a);
+        Memory y = cString(b);
+        call(() -> "renameat2(" + a + ", " + b + ", RENAME_EXCHANGE)", SyscallNr.RENAMEAT2, Fcntl.AT_FDCWD, address(x),
+                Fcntl.AT_FDCWD, address(y), Fcntl.RENAME_EXCHANGE, 0);
+    }
+
+    /**
      * readlinkat(dir, name): the target of a link in a directory opened before, such as cryo's own
      * /proc/self/fd read by a thread whose root and /proc are a task's (its path as that root sees it).
      */

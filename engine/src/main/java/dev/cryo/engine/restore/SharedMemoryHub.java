@@ -231,9 +231,9 @@ public final class SharedMemoryHub implements AutoCloseable {
     /**
      * Recreates a deleted file at its own path, so the restored tasks' maps and fd links read
      * "PATH (deleted)" as before, opens it (O_PATH: no open or close event for a watch) and unlinks it
-     * again. When another file took the path since (a file replaced after it was opened), that file
-     * is kept under a second hard link for that instant and put back over it, which unlinks the
-     * ghost: the path holds the same inode again. When its directory is gone too (a program's
+     * again. When another file took the path since (a file replaced after it was opened), the two
+     * swap names for that instant and that file is put back over the ghost, which unlinks the ghost:
+     * the path holds the same inode again, and that file's other holders still read its path. When its directory is gone too (a program's
      * temporary directory: knotd's LMDB config database), the missing directories are made for that
      * instant and removed again, so the path still reads as it did. When the path cannot be taken (a
      * directory stands there, the directories cannot be made), the ghost is made beside it or in the
@@ -280,13 +280,16 @@ public final class SharedMemoryHub implements AutoCloseable {
                     if (!Files.isRegularFile(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                         throw new IOException("not a regular file"); // stays beside it
                     }
-                    keep = dir.resolve(".cryo-kept-" + g.file().ino() + "-" + System.nanoTime());
-                    Files.createLink(keep, original);
+                    // swapped, not renamed over: that file is not unlinked under its holders outside the
+                    // tree (their fds and maps would read "PATH (deleted)" for good); it moves back below
+                    dev.cryo.kernel.Sys.exchange(temp.toString(), original.toString());
+                    keep = temp;
+                } else {
+                    Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 }
-                Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
                 at = original;
             }
-        } catch (IOException | UnsupportedOperationException e) {
+        } catch (IOException | UnsupportedOperationException | dev.cryo.kernel.KernelException e) {
             deleteQuietly(keep); // the path cannot be taken: beside it then
             keep = null;
         }
