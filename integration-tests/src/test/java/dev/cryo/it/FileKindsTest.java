@@ -128,6 +128,48 @@ class FileKindsTest {
     }
 
     /**
+     * The regular file that took a deleted device node's name (deadnode.c's DIR/zero) is not unlinked
+     * under its holders outside the tree by the restore that makes the node there for an instant:
+     * their fds still name the path. The node was renamed over it and the file linked back under a
+     * new name, so they read "DIR/zero (deleted)" for good.
+     */
+    @Test
+    void theFileThatTookADeletedDeviceNodesNameKeepsItForItsOtherHolders() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("nodes"));
+        Path taker = dir.resolve("zero");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadnode.out"), "deadnode", dir.toString());
+             DetachedProcess other = DetachedProcess.start(tmp.resolve("other.out"), "sh", "-c",
+                     "exec 3<" + taker + "; echo ready; exec sleep 600")) {
+            other.awaitOutput("ready", Duration.ofSeconds(30));
+            Path held = Path.of("/proc/" + other.pid() + "/fd/3");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertEquals(taker.toString(), Files.readSymbolicLink(held).toString(),
+                    "the fd of a process outside the tree on the file that took the node's name");
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /** A directory that took a deleted device node's name after the dump fails the restore by name; nothing is left. */
+    @Test
+    void aDirectoryThatTookADeletedDeviceNodesNameFailsTheRestoreByName() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("nodes"));
+        Path taker = dir.resolve("zero");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadnode.out"), "deadnode", dir.toString())) {
+            DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            Files.delete(taker);
+            Files.createDirectory(taker);
+            Cli restore = Cli.run("restore", "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, restore.code(), restore.toString());
+            assertTrue(restore.err().contains(taker + " cannot be made again under its name: a directory has it now"),
+                    restore.err());
+            try (var left = Files.list(dir)) {
+                assertEquals(List.of(taker), left.toList(), "the restore left a node behind");
+            }
+            assertFalse(Files.exists(Path.of("/proc/" + p.pid())), "the failed restore left the tree's root behind");
+        }
+    }
+
+    /**
      * POSIX message queues of the host's (mqueue.c) were refused at dump; they live in the kernel until
      * removed, so they come back as the same queues with their messages, each fd with its own flags.
      */

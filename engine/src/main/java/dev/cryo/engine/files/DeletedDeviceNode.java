@@ -2,6 +2,7 @@ package dev.cryo.engine.files;
 
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.FdImage;
+import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.SyscallNr;
 
@@ -17,7 +18,8 @@ import java.util.Map;
  * reopens nothing, so the restore makes a node with the same device number, mode and owner at that
  * path, in the task itself (its view, its mount namespace), opens it and unlinks it at once: the task
  * holds an unlinked node of that device under the name it had, and nothing stays behind. A file that
- * took the name since steps aside for that instant (a hard link keeps it, then takes its name back).
+ * took the name since swaps names with the node for that instant, then takes its name back over it
+ * (never unlinked, so its holders outside the tree still read its path).
  */
 final class DeletedDeviceNode {
     private DeletedDeviceNode() {}
@@ -47,6 +49,10 @@ final class DeletedDeviceNode {
         String name = c.path();
         String made = original.resolveSibling(".cryo-node." + ctx.taskPid() + "." + fd.fd()).toString();
         boolean taken = Files.exists(original, LinkOption.NOFOLLOW_LINKS);
+        if (Files.isDirectory(original, LinkOption.NOFOLLOW_LINKS)) { // it could not take its name back over the node
+            throw new RestoreException("pid " + ctx.taskPid() + " fd " + fd.fd() + ": the deleted"
+                    + " device node " + name + " cannot be made again under its name: a directory has it now");
+        }
         String at = taken ? made : name;
         ctx.call("mknodat(" + at + ")", SyscallNr.MKNODAT, Fcntl.AT_FDCWD, cString(at, ctx),
                 (c.deletedMode() & ~07777) | 0600, c.rdev());
@@ -57,26 +63,20 @@ final class DeletedDeviceNode {
             ctx.call("lchown(" + at + ")", SyscallNr.LCHOWN, cString(at, ctx), c.uid(), c.gid());
             ctx.call("chmod(" + at + ")", SyscallNr.CHMOD, cString(at, ctx), c.deletedMode() & 07777);
             if (taken) {
-                kept = original.resolveSibling(".cryo-kept." + ctx.taskPid() + "." + fd.fd()).toString();
-                long[] p = twoPaths(name, kept, ctx);
-                ctx.call("linkat(" + name + ")", SyscallNr.LINKAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1], 0);
-                p = twoPaths(made, name, ctx);
-                ctx.call("renameat(" + made + ")", SyscallNr.RENAMEAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1]);
+                // swapped, not renamed over: the file that has the name is not unlinked under its holders
+                // outside the tree (their fds would read "PATH (deleted)" for good); it moves back below
+                long[] p = twoPaths(made, name, ctx);
+                ctx.call("renameat2(" + made + ", " + name + ", RENAME_EXCHANGE)", SyscallNr.RENAMEAT2,
+                        Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1], Fcntl.RENAME_EXCHANGE);
+                kept = made;
                 at = name;
             }
             return ctx.open(at, FdHandlers.openFlags(fd));
         } finally {
-            if (kept != null && at.equals(name)) { // the file that has the name takes it back, unlinking the node
+            if (kept != null) { // the file that has the name takes it back, unlinking the node
                 long[] p = twoPaths(kept, name, ctx);
                 ctx.call("renameat(" + kept + ")", SyscallNr.RENAMEAT, Fcntl.AT_FDCWD, p[0], Fcntl.AT_FDCWD, p[1]);
             } else {
-                if (kept != null) { // the link was made or not: the node failed before it took the name
-                    try {
-                        ctx.call("unlinkat(" + kept + ")", SyscallNr.UNLINKAT, Fcntl.AT_FDCWD, cString(kept, ctx), 0);
-                    } catch (RuntimeException notMade) {
-                        // linkat had failed: nothing to remove
-                    }
-                }
                 ctx.call("unlinkat(" + at + ")", SyscallNr.UNLINKAT, Fcntl.AT_FDCWD, cString(at, ctx), 0);
             }
         }
