@@ -1151,4 +1151,16 @@ class SocketRestoreTest {
             assertPass(out);
         }
     }
+
+    /**
+     * TCP-MD5 keys (tcpmd5.c: a BGP daemon's listener with a key for 127.0.0.0/8, a session whose
+     * both ends are signed): no getsockopt reads them, sock_diag shows them to root; they come back
+     * on the listener and on both ends of the connection.
+     */
+    @Test
+    void tcpMd5KeysOfAListenerAndItsSessionComeBack() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("md5.out"), "tcpmd5")) {
+            assertPass(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established")));
+        }
+    }
 }

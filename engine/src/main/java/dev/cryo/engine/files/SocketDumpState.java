@@ -47,6 +47,7 @@ public final class SocketDumpState {
     private Map<Long, SockDiag.UnixSocket> unix;
     private Map<Long, SockDiag.PacketSocket> packet;
     private final Map<Integer, Map<Long, SockDiag.InetSocket>> inet = new HashMap<>();
+    private final Map<Integer, Map<Long, List<byte[]>>> md5 = new HashMap<>();
     private Map<Long, String> treeSockets;
     private final Set<Long> claimed = new HashSet<>();
     /** Sockets in repair mode, each with whether it had SO_REUSEADDR (leaving repair mode clears it). */
@@ -194,6 +195,11 @@ public final class SocketDumpState {
             }
         }
         return out;
+    }
+
+    /** The TCP-MD5 keys of the TCP sockets of one family that have some, by inode (sock_diag's). */
+    public synchronized Map<Long, List<byte[]>> tcpMd5Keys(int family) {
+        return md5.computeIfAbsent(family, k -> everyNetns(d -> d.tcpMd5Keys(family)));
     }
 
     /** TCP or UDP sockets of one family, by inode. */

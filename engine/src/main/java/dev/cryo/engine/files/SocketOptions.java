@@ -6,6 +6,7 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.net.MulticastMemberships;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.TcpMd5;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -394,6 +395,13 @@ public record SocketOptions(List<Option> options) {
         return o.level() == SOL_TCP && o.name() == TCP_WINDOW_CLAMP || o.level() == SOL_IP && o.name() == IP_OPTIONS;
     }
 
+    /** These options and {@code more}. */
+    public SocketOptions with(List<Option> more) {
+        List<Option> l = new ArrayList<>(options);
+        l.addAll(more);
+        return new SocketOptions(l);
+    }
+
     /** The options {@code keep} accepts. */
     public SocketOptions filter(java.util.function.Predicate<Option> keep) {
         return new SocketOptions(options.stream().filter(keep).toList());
@@ -416,11 +424,15 @@ public record SocketOptions(List<Option> options) {
 
     public Map<String, Object> show() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
-        int groups = 0;
+        int groups = 0, keys = 0;
         for (Option o : options) {
             if (isMembership(o)) {
                 m.put("multicast group " + ++groups, MulticastMemberships.describe(o.value(),
                         o.level() == SOL_IP ? SockAddr.AF_INET : SockAddr.AF_INET6));
+                continue;
+            }
+            if (o.level() == SOL_TCP && o.name() == TcpMd5.TCP_MD5SIG_EXT) {
+                m.put("TCP_MD5SIG key " + ++keys, TcpMd5.describe(o.value()));
                 continue;
             }
             if (o.level() == SOL_NETLINK && o.name() == NETLINK_LIST_MEMBERSHIPS) {

@@ -10,6 +10,7 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
+import dev.cryo.kernel.net.TcpMd5;
 import dev.cryo.kernel.net.TcpRepair;
 
 import java.util.List;
@@ -318,6 +319,19 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
 
     @Override
     public TcpSocket dump(FdProbe fd, DumpContext ctx) {
+        TcpSocket t = dumpSocket(fd, ctx);
+        List<byte[]> keys = ctx.sockets().tcpMd5Keys(t.family()).get(t.ino());
+        if (keys == null) {
+            return t;
+        }
+        // TCP-MD5 keys (a BGP daemon's): set again with the options, before bind, listen or the repair's connect
+        SocketOptions o = t.options().with(keys.stream().map(k -> new SocketOptions.Option(Sockets.SOL_TCP,
+                TcpMd5.TCP_MD5SIG_EXT, TcpMd5.setsockoptValue(k, t.family()))).toList());
+        return new TcpSocket(t.ino(), t.family(), t.state(), t.local(), t.remote(), t.backlog(), o, t.primary(),
+                t.connection(), t.closed(), t.lockTable(), t.error());
+    }
+
+    private TcpSocket dumpSocket(FdProbe fd, DumpContext ctx) {
         SocketDumpState st = ctx.sockets();
         SocketProbe p = SocketProbe.take(fd, ctx.sockets());
         boolean keep = false;

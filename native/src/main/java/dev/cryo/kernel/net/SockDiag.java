@@ -230,6 +230,37 @@ public final class SockDiag implements AutoCloseable {
         return out;
     }
 
+    /** inet_diag's attribute of a socket's TCP-MD5 keys (INET_DIAG_MD5SIG), and the request bit that brings it. */
+    private static final int INET_DIAG_MD5SIG = 18, INET_DIAG_INFO_EXT = 1 << (2 - 1);
+    /** struct tcp_diag_md5sig: family, prefix length, key length, address (16 bytes), key (80 bytes). */
+    public static final int MD5SIG_ENTRY = 100;
+
+    /**
+     * The TCP-MD5 keys (RFC 2385: BGP sessions) of the TCP sockets of one family that have some, by
+     * inode: each key a struct tcp_diag_md5sig. The kernel gives them to a CAP_NET_ADMIN requester
+     * with the socket's info; no getsockopt reads them.
+     */
+    public Map<Long, List<byte[]>> tcpMd5Keys(int family) {
+        ByteBuffer req = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
+        req.put((byte) family).put((byte) Sockets.IPPROTO_TCP).put((byte) INET_DIAG_INFO_EXT).put((byte) 0).putInt(-1);
+        Map<Long, List<byte[]>> out = new HashMap<>();
+        for (ByteBuffer m : dump(req.array(), (family == SockAddr.AF_INET ? "inet" : "inet6") + " tcp md5 keys")) {
+            int p = m.position();
+            long ino = m.getInt(p + 68) & 0xffffffffL;
+            for (Attr a : attrs(m, 72)) {
+                if (a.type == INET_DIAG_MD5SIG) {
+                    byte[] all = a.bytes();
+                    List<byte[]> keys = new ArrayList<>();
+                    for (int at = 0; at + MD5SIG_ENTRY <= all.length; at += MD5SIG_ENTRY) {
+                        keys.add(java.util.Arrays.copyOfRange(all, at, at + MD5SIG_ENTRY));
+                    }
+                    out.put(ino, keys);
+                }
+            }
+        }
+        return out;
+    }
+
     /** Every packet socket of this network namespace, by inode. */
     public Map<Long, PacketSocket> packetSockets() {
         ByteBuffer req = ByteBuffer.allocate(20).order(ByteOrder.nativeOrder());
