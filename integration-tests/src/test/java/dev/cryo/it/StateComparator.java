@@ -251,6 +251,9 @@ final class StateComparator {
     private static Snapshot take(int root, boolean frozenByUs) throws IOException {
         Map<String, Map<String, String>> scopes = new LinkedHashMap<>();
         Labels labels = new Labels();
+        Map<String, String> cgroups = new TreeMap<>();
+        treeCgroups(tree(root), cgroups);
+        scopes.put("the tree's cgroups", cgroups);
         for (int pid : tree(root)) {
             Map<String, String> task = new TreeMap<>();
             readTask(pid, task, labels);
@@ -540,7 +543,6 @@ final class StateComparator {
                 "cgroup", "timens_offsets", "uid_map", "gid_map", "projid_map", "setgroups", "attr/current"}) {
             put(into, file, read(dir.resolve(file)).strip().replaceAll("[ \t]+", " "));
         }
-        cgroupsBelow(dir, into);
         put(into, "auxv", auxv(dir));
         for (String line : lines(dir.resolve("arch_status"))) { // "AVX512_elapsed_ms" is a clock
             if (!line.startsWith("AVX512_elapsed_ms")) {
@@ -562,50 +564,79 @@ final class StateComparator {
         put(into, "environ", read(dir.resolve("environ")).replace('\0', '\n'));
     }
 
-    /** In a cgroup's files: what is not a setting (membership, counters, pressure figures, triggers). */
-    private static final Pattern CGROUP_NOT_SETTING = Pattern.compile(
-            "cgroup\\.procs|tasks|cgroup\\.threads|.*\\.pressure|.*failcnt|.*max_usage_in_bytes|memory\\.oom_control");
+    /**
+     * In a cgroup's files: what is not a setting (membership, counters, pressure figures, triggers),
+     * and cgroup.freeze, which dump --freeze-cgroup sets while a frozen snapshot is taken (not carried: README).
+     */
+    private static final Pattern CGROUP_NOT_SETTING = Pattern.compile("cgroup\\.procs|tasks|cgroup\\.threads|.*\\.pressure"
+            + "|.*failcnt|.*max_usage_in_bytes|memory\\.oom_control|cgroup\\.freeze");
 
     /**
-     * The cgroups below each of the task's own (empty ones a service manager made), each with its owner,
-     * mode and every setting (a file its owner may read and write, and a v1 devices cgroup's rules).
+     * The cgroups of the tree as a service manager leaves them: per hierarchy, the lowest cgroup
+     * holding all its processes and every one below it (below each process's own where that is the
+     * host's root), empty or not, each with its owner, mode and every setting (a file its owner may
+     * read and write, and a v1 devices cgroup's rules).
      */
-    private static void cgroupsBelow(Path dir, Map<String, String> into) {
+    private static void treeCgroups(List<Integer> pids, Map<String, String> into) {
         dev.cryo.engine.cgroups.CgroupMounts mounts = dev.cryo.engine.cgroups.CgroupMounts.read();
-        for (String line : lines(dir.resolve("cgroup"))) {
-            String[] f = line.split(":", 3);
-            if (f.length < 3 || f[2].equals("/")) {
-                continue;
-            }
-            java.util.Optional<Path> own = mounts.dir(f[1], f[2]);
-            if (own.isEmpty()) {
-                continue;
-            }
-            List<Path> subs;
-            try (var walk = Files.walk(own.get())) {
-                subs = walk.filter(d -> !d.equals(own.get()) && Files.isDirectory(d)).sorted().toList();
-            } catch (IOException | java.io.UncheckedIOException e) {
-                put(into, "cgroup below " + f[1], "(unreadable: " + e + ")");
-                continue;
-            }
-            for (Path sub : subs) {
-                StringBuilder b = new StringBuilder();
-                try (var files = Files.list(sub)) {
-                    b.append(Files.getAttribute(sub, "unix:uid")).append(':').append(Files.getAttribute(sub, "unix:gid"))
-                            .append(' ').append(Integer.toOctalString((Integer) Files.getAttribute(sub, "unix:mode") & 07777));
-                    for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
-                        int mode = (Integer) Files.getAttribute(file, "unix:mode");
-                        String name = file.getFileName().toString();
-                        if (name.equals("devices.list") || ((mode & 0600) == 0600 && !CGROUP_NOT_SETTING.matcher(name).matches())) {
-                            b.append("; ").append(name).append('=').append(read(file).strip().replace('\n', ','));
-                        }
-                    }
-                } catch (IOException e) {
-                    b.append(" (unreadable: ").append(e).append(')');
+        Map<String, Set<String>> paths = new TreeMap<>(); // hierarchy -> the processes' cgroups
+        for (int pid : pids) {
+            for (String line : lines(Path.of("/proc/" + pid + "/cgroup"))) {
+                String[] f = line.split(":", 3);
+                if (f.length == 3) {
+                    paths.computeIfAbsent(f[1], h -> new TreeSet<>()).add(f[2]);
                 }
-                put(into, "cgroup below " + (f[1].isEmpty() ? "unified" : f[1]) + ":" + own.get().relativize(sub), b.toString());
             }
         }
+        paths.forEach((hierarchy, own) -> {
+            String top = own.iterator().next();
+            for (String path : own) {
+                while (!(path + "/").startsWith(top.equals("/") ? "/" : top + "/")) {
+                    top = top.substring(0, Math.max(1, top.lastIndexOf('/')));
+                }
+            }
+            Set<String> roots = top.equals("/") ? own : Set.of(top);
+            for (String r : roots) {
+                if (r.equals("/")) {
+                    continue;
+                }
+                java.util.Optional<Path> dir = mounts.dir(hierarchy, r);
+                if (dir.isEmpty()) {
+                    continue;
+                }
+                List<Path> subs;
+                try (var walk = Files.walk(dir.get())) {
+                    subs = walk.filter(d -> Files.isDirectory(d) && (roots == own ? !d.equals(dir.get()) : true)).sorted().toList();
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    put(into, "cgroup " + hierarchy + ":" + r, "(unreadable: " + e + ")");
+                    continue;
+                }
+                for (Path sub : subs) {
+                    String rel = dir.get().relativize(sub).toString();
+                    put(into, "cgroup " + (hierarchy.isEmpty() ? "unified" : hierarchy) + ":" + r + (rel.isEmpty() ? "" : "/" + rel),
+                            cgroupSettings(sub));
+                }
+            }
+        });
+    }
+
+    /** A cgroup's owner, mode and settings, as "0:0 755; memory.limit_in_bytes=...; ...". */
+    private static String cgroupSettings(Path dir) {
+        StringBuilder b = new StringBuilder();
+        try (var files = Files.list(dir)) {
+            b.append(Files.getAttribute(dir, "unix:uid")).append(':').append(Files.getAttribute(dir, "unix:gid"))
+                    .append(' ').append(Integer.toOctalString((Integer) Files.getAttribute(dir, "unix:mode") & 07777));
+            for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
+                int mode = (Integer) Files.getAttribute(file, "unix:mode");
+                String name = file.getFileName().toString();
+                if (name.equals("devices.list") || ((mode & 0600) == 0600 && !CGROUP_NOT_SETTING.matcher(name).matches())) {
+                    b.append("; ").append(name).append('=').append(read(file).strip().replace('\n', ','));
+                }
+            }
+        } catch (IOException e) {
+            b.append(" (unreadable: ").append(e).append(')');
+        }
+        return b.toString();
     }
 
     /** The auxiliary vector the task was started with, as "type=value" pairs (its pointers are into its stack, which comes back at its address). */

@@ -126,7 +126,8 @@ final class SharedFdContext implements FdHandler.DumpContext {
 
     private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims(this::treePids);
 
-    private java.util.Collection<Integer> treePids() {
+    @Override
+    public java.util.Collection<Integer> treePids() {
         return tree;
     }
 

@@ -16,8 +16,9 @@ import java.util.Map;
  * (limits, weights, cpusets) and the owners its entries were handed to (a delegated cgroup): a
  * restore moves the process back into the same cgroup, and makes one that is missing with those
  * settings and owners. Only places below a hierarchy's root are carried. {@code below}: every cgroup
- * below those places as the dump found it (a service manager's empty slices, a runtime's sub-cgroups),
- * parents first, with its settings and owners: a restore makes the missing ones again. {@code threads}: a
+ * below those places as the dump found it (a runtime's sub-cgroups), and for the tree's root the tree's
+ * top cgroups and every one below them (a service manager's slices), parents first, with their settings
+ * and owners: a restore makes the missing ones again. {@code threads}: a
  * thread's cgroup where it is not its process's (a v1 per-thread move, a v2 threaded cgroup), moved back there.
  */
 public record CgroupMembership(List<Place> places, List<Place> below, List<ThreadPlace> threads) {

@@ -62,6 +62,17 @@ public final class CgroupPlacement {
         if (membership.places().isEmpty() || mode == Mode.IGNORE) {
             return;
         }
+        // the tree's top cgroups and their other branches first: a top's settings (v2: the controllers it
+        // hands down) come before a process joins below it
+        List<CgroupMembership.Place> under = new ArrayList<>();
+        for (CgroupMembership.Place p : membership.below()) {
+            if (membership.places().stream().anyMatch(own -> own.hierarchy().equals(p.hierarchy())
+                    && p.path().startsWith(own.path() + "/"))) {
+                under.add(p);
+            } else {
+                makeBelow(pid, p, "cgroup " + p.label() + " (of pid " + pid + "'s tree)");
+            }
+        }
         Map<String, String> now = CgroupReader.parse(current(pid));
         for (CgroupMembership.Place p : membership.places()) {
             check(pid, p);
@@ -86,17 +97,20 @@ public final class CgroupPlacement {
                         + dir.get() + "): " + reason(e));
             }
         }
-        for (CgroupMembership.Place p : membership.below()) {
-            check(pid, p);
-            if (membership.places().stream().noneMatch(own -> own.hierarchy().equals(p.hierarchy())
-                    && p.path().startsWith(own.path() + "/"))) {
-                throw new RestoreException("the image gives pid " + pid + " a cgroup " + p.label()
-                        + " below its own, which is not below any of its own");
-            }
-            Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
-            if (dir.isPresent()) { // else: the process's own place was warned about
-                byMode(pid, p, dir.get(), "cgroup " + p.label() + " (below pid " + pid + "'s)");
-            }
+        for (CgroupMembership.Place p : under) {
+            makeBelow(pid, p, "cgroup " + p.label() + " (below pid " + pid + "'s)");
+        }
+    }
+
+    /** A cgroup no process joins: made as the mode wants it. */
+    private void makeBelow(int pid, CgroupMembership.Place p, String what) {
+        check(pid, p);
+        if (p.path().equals("/")) {
+            throw new RestoreException("the image gives pid " + pid + " a hierarchy's root as a cgroup to make: " + p.label());
+        }
+        Optional<Path> dir = mounts.dir(p.hierarchy(), p.path());
+        if (dir.isPresent()) { // else: the process's own place is warned about
+            byMode(pid, p, dir.get(), what);
         }
     }
 

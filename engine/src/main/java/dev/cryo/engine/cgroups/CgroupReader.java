@@ -22,9 +22,19 @@ public final class CgroupReader {
      * The process's cgroups below each hierarchy's root, and each thread's where it is not its
      * process's (a v1 per-thread move, a v2 threaded cgroup). A cgroup this host shows no mount of
      * is named in a warning and not carried. Every cgroup below the process's own is carried too,
-     * empty or not (a service manager's slices).
+     * empty or not (a runtime's sub-cgroups).
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids) {
+        return read(pid, tids, 0, List.of());
+    }
+
+    /**
+     * As above, for a process of the dumped tree {@code tree} (its pids) whose parent is {@code ppid}.
+     * The tree's root also carries the tree's top cgroup of each hierarchy — the lowest one that holds
+     * every process of the tree, when that is above its own (a service manager in one slice, its
+     * services in others) — and every cgroup below it, empty or not.
+     */
+    public static CgroupMembership read(Pid pid, List<Integer> tids, int ppid, java.util.Collection<Integer> tree) {
         String own = cgroupFile(pid, "/proc/" + pid.value() + "/cgroup");
         CgroupMounts mounts = CgroupMounts.read();
         List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
@@ -38,6 +48,9 @@ public final class CgroupReader {
                 places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
                 below(pid, hierarchy, path, dir.get(), below);
             }
+        }
+        if (!tree.isEmpty() && !tree.contains(ppid)) {
+            treeTop(pid, mounts, parse(own), tree, below);
         }
         List<CgroupMembership.ThreadPlace> threads = new ArrayList<>();
         Map<String, String> process = parse(own);
@@ -59,6 +72,52 @@ public final class CgroupReader {
             }
         }
         return new CgroupMembership(places, below, threads);
+    }
+
+    /**
+     * Adds, before the others, the top cgroup of each hierarchy where the tree's processes are in
+     * more than one cgroup, and every cgroup below it that is not below {@code own}'s (those are there).
+     */
+    private static void treeTop(Pid pid, CgroupMounts mounts, Map<String, String> own, java.util.Collection<Integer> tree,
+                                List<CgroupMembership.Place> below) {
+        Map<String, String> tops = new LinkedHashMap<>(own);
+        for (int p : tree) {
+            String text;
+            try {
+                text = Files.readString(Path.of("/proc/" + p + "/cgroup"));
+            } catch (IOException e) {
+                continue; // reaped meanwhile (a zombie): its cgroups are its parent's business
+            }
+            parse(text).forEach((h, path) -> tops.computeIfPresent(h, (k, top) -> common(top, path)));
+        }
+        List<CgroupMembership.Place> above = new ArrayList<>();
+        for (Map.Entry<String, String> e : tops.entrySet()) {
+            String hierarchy = e.getKey(), top = e.getValue(), mine = own.get(hierarchy);
+            if (top.equals("/") || top.equals(mine)) {
+                continue; // the host's root is not the tree's; below its own cgroup is carried already
+            }
+            Optional<Path> dir = mounts.dir(hierarchy, top);
+            if (dir.isEmpty()) {
+                continue;
+            }
+            above.add(new CgroupMembership.Place(hierarchy, top, settings(dir.get(), hierarchy), access(pid, dir.get())));
+            List<CgroupMembership.Place> all = new ArrayList<>();
+            below(pid, hierarchy, top, dir.get(), all);
+            all.stream().filter(p -> !p.path().equals(mine) && !p.path().startsWith(mine + "/")).forEach(above::add);
+        }
+        if (below.size() + above.size() > CgroupMembership.MAX_BELOW) {
+            throw new DumpException("pid " + pid.value() + ": the tree's cgroups have " + (below.size() + above.size())
+                    + " cgroups below them; cryo carries at most " + CgroupMembership.MAX_BELOW);
+        }
+        below.addAll(0, above);
+    }
+
+    /** The lowest cgroup holding both paths. */
+    static String common(String a, String b) {
+        while (!(b.equals(a) || b.startsWith(a.equals("/") ? "/" : a + "/"))) {
+            a = a.lastIndexOf('/') <= 0 ? "/" : a.substring(0, a.lastIndexOf('/'));
+        }
+        return a;
     }
 
     /** The directory of a cgroup of the task's, or a warning that this host shows none. */

@@ -226,7 +226,8 @@ public final class TaskCollector {
             List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
             return new ProcReads(auxv, coredumpFilter, mergeAny, fds, TaskCollector.exe(pid), TaskCollector.personality(pid),
                     TaskCollector.rlimits(pid),
-                    SchedHandler.dumpOomScoreAdj(pid), dev.cryo.engine.cgroups.CgroupReader.read(pid, tids));
+                    SchedHandler.dumpOomScoreAdj(pid), dev.cryo.engine.cgroups.CgroupReader.read(pid, tids,
+                    ids.ppid(), files.treePids()));
         }
     }
 

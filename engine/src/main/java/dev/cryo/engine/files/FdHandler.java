@@ -275,6 +275,11 @@ public interface FdHandler<D extends FileDesc> {
             return false;
         }
 
+        /** The pids of the dumped tree, zombies included (none: a task dumped alone). */
+        default java.util.Collection<Integer> treePids() {
+            return java.util.List.of();
+        }
+
         /**
          * The fd of the tree that owns the open file description {@code fd} shares (see
          * {@link OpenFiles}), or null when {@code fd} owns it or shares it with nobody. A shared

@@ -13,4 +13,12 @@ class CgroupPlacementTest {
         assertEquals("-memory", CgroupPlacement.controlChange("memory", ""));
         assertEquals("", CgroupPlacement.controlChange("cpu", "cpu"));
     }
+
+    @Test
+    void theTreesTopCgroupIsTheLowestHoldingBothPaths() {
+        assertEquals("/svc", CgroupReader.common("/svc/a", "/svc/b/c"));
+        assertEquals("/svc/a", CgroupReader.common("/svc/a", "/svc/a/x"));
+        assertEquals("/", CgroupReader.common("/svc", "/svcx"));
+        assertEquals("/", CgroupReader.common("/a", "/"));
+    }
 }
