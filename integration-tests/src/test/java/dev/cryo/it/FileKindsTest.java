@@ -550,6 +550,42 @@ class FileKindsTest {
     }
 
     /**
+     * A script that logs through bash's process substitution ({@code exec > >(tee LOG) 2>&1}): its
+     * stdout and stderr are the pipe's write end opened again by path (/dev/fd/63), so they carry the
+     * O_LARGEFILE an open adds, which pipe() never sets. They came back as cryo's own pipe() end
+     * without it (the state comparator: fd 1 fdinfo flags dumped '0100001', restored '01'); tee
+     * goes on writing every line.
+     */
+    @Test
+    void aScriptLoggingThroughTeeByProcessSubstitutionKeepsItsPipesFlags() throws Exception {
+        Path log = tmp.resolve("tee.log");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "bash", "-c",
+                "exec > >(exec tee " + log + ") 2>&1; i=0; while :; do i=$((i+1)); echo line $i; sleep 0.2; done")) {
+            DetachedProcess.awaitCondition(() -> lines(log) >= 3, Duration.ofSeconds(30), "the script to log 3 lines");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                long before = lines(log);
+                DetachedProcess.awaitCondition(() -> lines(log) >= before + 3, Duration.ofSeconds(30),
+                        "the restored script to log 3 more lines through tee");
+                List<String> got = Files.readAllLines(log);
+                for (int i = 0; i < got.size(); i++) {
+                    assertEquals("line " + (i + 1), got.get(i), "every line once, in order");
+                }
+            } finally {
+                RealServersTest.killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static long lines(Path p) {
+        try {
+            return Files.exists(p) ? Files.readAllLines(p).size() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    /**
      * A program whose output a harness outside the tree reads through a pipe (a test runner, a
      * shell pipeline) writes to that reader again after the restore, the counter going on with no
      * gap or repeat; without the join the restored program met a pipe with no reader (SIGPIPE).

@@ -176,14 +176,17 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
 
     /**
      * Anonymous pipes take cryo's own end of the rejoined pipe (the first open file of each end,
-     * so its flags are pipe()'s, without the O_LARGEFILE an open adds) or reopen it through /proc;
+     * so its flags are pipe()'s, without the O_LARGEFILE an open adds) or reopen it through /proc
+     * (the ends that had O_LARGEFILE, and the later holders of an end);
      * FIFOs open their path (cryo holds them open), a deleted one cryo's open file of the node it
      * made again and unlinked.
      */
     @Override
     public long restore(FdImage fd, Pipe p, RestoreContext ctx) {
         if (p.fifoPath().isEmpty()) {
-            int mine = ctx.claimPipeEnd(p.pipeId(), p.readEnd());
+            // an end opened again by path (bash's >(...) through /dev/fd/63) has the O_LARGEFILE an open adds:
+            // opened through /proc as well, not pipe()'s end, which F_SETFL cannot give it
+            int mine = (fd.flags() & Fcntl.O_LARGEFILE) == 0 ? ctx.claimPipeEnd(p.pipeId(), p.readEnd()) : -1;
             if (mine >= 0) {
                 long tmp = ctx.take((int) ProcessHandle.current().pid(), mine);
                 ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
