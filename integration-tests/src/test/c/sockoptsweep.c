@@ -6,7 +6,8 @@
  * option of its levels (SOL_SOCKET, IP, IPv6, TCP, UDP, SOL_NETLINK, SOL_PACKET) set to a value
  * that is not a new socket's, where the kernel takes it. Then each socket's options are read back
  * with getsockopt and kept; on SIGUSR2 they are read again, and every option whose value changed
- * is printed, one line each ("DIFF kind option: was ..., now ..."), before PASS or FAIL.
+ * is printed, one line each ("DIFF kind option: was ..., now ..."), before PASS or FAIL. A plain
+ * connection with no option set has its segment size (TCP_MAXSEG) compared too.
  * The netlink socket also joins group 33 (RTNLGRP_BRVLAN: bind's nl_groups holds only the first
  * 32), which NETLINK_LIST_MEMBERSHIPS shows; it reads what the kernel sends it while it waits.
  */
@@ -225,6 +226,14 @@ int main(void) {
     int c = socket(AF_INET, SOCK_STREAM, 0);
     if (c < 0 || connect(c, (struct sockaddr *)&at, sizeof at)) fail("tcp connect");
     int a = accept(l, NULL, NULL);
+    /* a plain connection, no option set: its segment size (the kernel's, half the largest window on loopback:
+     * 32768) came back capped at 32755 by TCP_MAXSEG's limit */
+    int pc = socket(AF_INET, SOCK_STREAM, 0);
+    if (pc < 0 || connect(pc, (struct sockaddr *)&at, sizeof at)) fail("plain connect");
+    int pa = accept(l, NULL, NULL);
+    static const struct opt mss = {"TCP_MAXSEG", SOL_TCP, TCP_MAXSEG, 0, {0}}; /* read only */
+    set(add("tcp-plain-client", pc), &mss, 1);
+    set(add("tcp-plain-accepted", pa), &mss, 1);
     inet_opts(add("tcp-client", c), 0, 1, 0);
     inet_opts(add("tcp-accepted", a), 0, 1, 0);
     inet_opts(add("tcp-listener", l), 0, 1, 0);

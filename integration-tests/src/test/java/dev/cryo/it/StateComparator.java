@@ -110,9 +110,9 @@ final class StateComparator {
     }
 
     static final List<Known> KNOWN = List.of(new Known(
-            "a repaired connection's segment size (TCP_MAXSEG, the kernel's mss_cache) above 32755 bytes (loopback's) "
+            "a repaired IPv6 connection's segment size (TCP_MAXSEG, the kernel's mss_cache) above 32755 bytes (loopback's) "
                     + "comes back as 32755 (32767 without timestamps) until a larger window arrives: repair mode's connect "
-                    + "sizes segments from TCP_MAXSEG as the restore sets it, which the kernel caps at 32767 (TcpRepair)",
+                    + "sizes segments from TCP_MAXSEG as the restore sets it, which the kernel caps at 32767 (TcpRepair; an IPv4 one is sized again after the repair, exactly)",
             d -> d.item().matches("fd \\d+ sockopt TCP_MAXSEG") && d.restored() != null && d.dumped() != null
                     && d.restored().matches("32755|32767") && Integer.parseInt(d.dumped()) > Integer.parseInt(d.restored())),
             new Known(

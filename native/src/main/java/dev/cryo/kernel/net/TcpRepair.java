@@ -2,6 +2,8 @@ package dev.cryo.kernel.net;
 
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallNr;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -256,6 +258,12 @@ public final class TcpRepair {
         if (c.window().length == 20) {
             Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
         }
+        if (Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN) == SockAddr.AF_INET) {
+            // IP_OPTIONS (none) makes an IPv4 connection size its segments again, as the kernel last did for
+            // the dumped one: from its clamp, path and half the largest window, past TCP_MAXSEG's 32767 cap
+            Sys.call(() -> "setsockopt(" + s + ", SOL_IP, IP_OPTIONS, none)", SyscallNr.SETSOCKOPT, s.value(),
+                    Sockets.SOL_IP, Sockets.IP_OPTIONS, 0, 0, 0);
+        }
     }
 
     /** The largest and smallest TCP_MAXSEG the kernel takes (MAX_TCP_WINDOW, TCP_MIN_MSS). */
@@ -272,7 +280,7 @@ public final class TcpRepair {
      * MSS) or the path's, less the timestamp option, then at most half the largest window the peer
      * offered (tcp_bound_to_half_wnd); the path's is applied again by the connect. Exact up to
      * 32755 bytes (every Ethernet path, jumbo frames too); above (loopback's 65483, or half a large
-     * window) TCP_MAXSEG's cap leaves 32755. It also caps the connection's advertised MSS (advmss),
+     * window) TCP_MAXSEG's cap leaves 32755, until {@link #rebuild} sizes an IPv4 connection again. It also caps the connection's advertised MSS (advmss),
      * which only steers the receive buffer's tuning once connected.
      */
     static int segmentSizeAtConnect(Connection c) {
