@@ -224,6 +224,8 @@ class CgroupTest {
         Files.setAttribute(owned, "unix:gid", 1001);
         Files.setAttribute(owned, "unix:mode", 0775);
         Files.writeString(pidsSub.resolve("pids.max"), "7");
+        Files.writeString(pidsSub.resolve("notify_on_release"), "1"); // v1's: a release agent's trigger
+        Files.writeString(slice.resolve("cgroup.clone_children"), "1");
         Files.writeString(svc.resolve("cgroup.max.descendants"), "1");
         Files.writeString(thr.resolve("cgroup.type"), "threaded");
         DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified);
@@ -238,6 +240,8 @@ class CgroupTest {
             assertEquals(List.of(1000, 1001, 0775), List.of(Files.getAttribute(owned, "unix:uid"),
                     Files.getAttribute(owned, "unix:gid"), (Integer) Files.getAttribute(owned, "unix:mode") & 07777));
             assertEquals("7", Files.readString(pidsSub.resolve("pids.max")).strip());
+            assertEquals("1", Files.readString(pidsSub.resolve("notify_on_release")).strip());
+            assertEquals("1", Files.readString(slice.resolve("cgroup.clone_children")).strip());
             assertEquals("1", Files.readString(svc.resolve("cgroup.max.descendants")).strip());
             assertEquals("threaded", Files.readString(thr.resolve("cgroup.type")).strip());
             assertEquals("domain threaded", Files.readString(svc.resolve("cgroup.type")).strip());

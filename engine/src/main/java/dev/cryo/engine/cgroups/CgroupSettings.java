@@ -30,6 +30,9 @@ final class CgroupSettings {
             "net_cls", List.of("net_cls.classid"),
             "devices", List.of(DEVICES_LIST));
 
+    /** v1, in every hierarchy: a release agent's trigger (systemd's on v1 hosts) and cpuset's copy to children. */
+    private static final List<String> V1_EVERY = List.of("notify_on_release", "cgroup.clone_children");
+
     /** v2: carried only as "threaded" (the other types follow from the tree: "domain threaded" is a threaded child's parent). */
     static final String TYPE = "cgroup.type";
     static final String THREADED = "threaded";
@@ -47,7 +50,7 @@ final class CgroupSettings {
         if (hierarchy.isEmpty()) {
             return UNIFIED;
         }
-        List<String> out = new ArrayList<>();
+        List<String> out = new ArrayList<>(V1_EVERY);
         for (String controller : Arrays.asList(hierarchy.split(","))) {
             out.addAll(V1.getOrDefault(controller, List.of()));
         }
