@@ -4,6 +4,7 @@ import dev.cryo.engine.dump.GhostFiles;
 import dev.cryo.engine.dump.MemoryPlan;
 import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.engine.dump.SharedPreCopy;
+import dev.cryo.engine.dump.PreCopyTracker;
 import dev.cryo.engine.dump.VmFlagsWatch;
 import dev.cryo.kernel.Pid;
 import dev.cryo.engine.memory.VmAdvice;
@@ -142,6 +143,47 @@ class PreCopyFreezeTest {
                 shared.freeze(java.util.Map.of(), List.of(p.pid()), new SharedMemoryClaims());
                 assertTrue(connectorSockets().get(ino).unreadBytes() >= queued, "the freeze read none of them");
             }
+        }
+    }
+
+    /**
+     * With shared memory pre-copied, the host's process events are read right before the seize
+     * (SharedPreCopy.catchUp), so the freeze reads only those of its own few ms; a fork they told
+     * of still counts at the freeze: shmforks' child wrote the shared page and exited (no page
+     * table shows its write), so every page of the object is sent again. Failed before: no such
+     * step (the freeze drained everything since the last round).
+     */
+    @Test
+    void aForkHeardRightBeforeTheSeizeStillCountsAtTheFreeze() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
+                TestPrograms.compile("/c/shmforks.c", "-O2").toString()))) {
+            PreCopyTracker tracker = PreCopyRoundWalksTest.startTracking(p.pid());
+            java.util.Set<Long> others = connectorSockets().keySet();
+            List<String> said = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            try (tracker; SharedPreCopy shared = SharedPreCopy.start(said::add)) {
+                assumeTrue(said.isEmpty(), () -> String.join("; ", said));
+                java.util.Set<Long> mine = new java.util.HashSet<>(connectorSockets().keySet());
+                mine.removeAll(others);
+                long ino = mine.iterator().next();
+                java.util.Map<Pid, PreCopyTracker> trackers = java.util.Map.of(p.pid(), tracker);
+                assertFalse(shared.round(trackers).isEmpty(), "the first round sends the object: " + said);
+                assertTrue(said.stream().anyMatch(l -> l.contains("is pre-copied, carried by pid " + p.pid())), said.toString());
+                shared.round(trackers);
+                Sys.kill(p.pid(), Signals.SIGUSR1);
+                p.awaitOutput("forked 1", Duration.ofSeconds(30));
+                for (int i = 0; i < 50; i++) { // more of the host's events
+                    new ProcessBuilder("/bin/true").start().waitFor();
+                }
+                long queued = connectorSockets().get(ino).unreadBytes();
+                shared.catchUp();
+                assertTrue(connectorSockets().get(ino).unreadBytes() < queued, "the catch-up read the queued events");
+                said.clear();
+                shared.freeze(trackers, List.of(p.pid()), new SharedMemoryClaims());
+                assertTrue(said.stream().anyMatch(l -> l.contains("every page counts as written (pid " + p.pid() + " forked)")),
+                        "the fork the catch-up heard counts at the freeze: " + said);
+            }
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
         }
     }
 

@@ -32,16 +32,7 @@ class PreCopyRoundWalksTest {
     void aRoundWalksEachTrackedMappingOnce() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
                 TestPrograms.compile("/c/dirtier.c", "-O2").toString(), "16", "10"))) {
-            Tracer tracer = new Tracer();
-            PreCopyTracker tracker;
-            List<Integer> tids = TaskSeizer.seize(tracer, p.pid());
-            try {
-                tracker = PreCopyTracker.start(tracer, p.pid());
-            } finally {
-                TaskSeizer.release(tracer, p.pid(), tids);
-                tracer.close();
-            }
-            try (tracker) {
+            try (PreCopyTracker tracker = startTracking(p.pid())) {
                 tracker.round(); // registers every mapping (a first round walks each more than once)
                 // then rounds until one finds the dirtier's writes (it writes all the time; bounded)
                 boolean found = false;
@@ -60,6 +51,18 @@ class PreCopyRoundWalksTest {
             }
             String verdict = Workloads.check(p);
             assertTrue(verdict.contains("PASS"), "the dirtier ran on correctly: " + verdict);
+        }
+    }
+
+    /** A pre-copy's tracking of a running task, started as a dump starts it (a brief seize). */
+    static PreCopyTracker startTracking(dev.cryo.kernel.Pid pid) {
+        Tracer tracer = new Tracer();
+        List<Integer> tids = TaskSeizer.seize(tracer, pid);
+        try {
+            return PreCopyTracker.start(tracer, pid);
+        } finally {
+            TaskSeizer.release(tracer, pid, tids);
+            tracer.close();
         }
     }
 

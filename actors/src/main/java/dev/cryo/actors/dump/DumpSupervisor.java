@@ -223,6 +223,13 @@ public final class DumpSupervisor {
         if (ctx.getLog().isDebugEnabled()) {
             cpuAtFreeze = processCpuNanos();
         }
+        if (shared != null) {
+            try { // the host's process events since the last round, read while the tree still runs
+                shared.catchUp();
+            } catch (RuntimeException e) {
+                return abort("pre-copy of shared memory: " + dev.cryo.actors.Failures.describe(e));
+            }
+        }
         List<Pid> tree = TreeWalker.walk(request.pid());
         if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
             FreezePriority.raiseGroupsOf(tree.stream().map(Pid::value).toList());

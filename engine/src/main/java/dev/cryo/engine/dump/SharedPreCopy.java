@@ -114,7 +114,7 @@ public final class SharedPreCopy implements AutoCloseable {
         if (events == null || (started && objects.isEmpty())) {
             return Map.of();
         }
-        ProcessEvents.Drained forks = events.drain();
+        ProcessEvents.Drained forks = drain();
         Map<Long, List<Window>> now = windows(trackers.keySet());
         if (!started) {
             started = true;
@@ -135,7 +135,7 @@ public final class SharedPreCopy implements AutoCloseable {
         if (events == null || !started || objects.isEmpty()) {
             return;
         }
-        ProcessEvents.Drained forks = events.drain();
+        ProcessEvents.Drained forks = drain();
         Map<Long, List<Window>> now = windows(frozen);
         Map<Integer, List<PageRun>> runs = look(now, trackers, forks);
         for (Shared s : objects.values()) {
@@ -147,6 +147,39 @@ public final class SharedPreCopy implements AutoCloseable {
             }
         }
         runs.forEach((pid, r) -> trackers.get(new Pid(pid)).sharedFinal(r));
+    }
+
+    /** Forks (and overflows) the connector told of at a {@link #catchUp}, not looked at yet. */
+    private final Set<Integer> heardForks = new HashSet<>();
+    private boolean heardOverflow;
+
+    /**
+     * Reads the process events queued so far, right before the seize while the tree still runs,
+     * and keeps what they tell for the next look: the freeze then reads only the events of its own
+     * few ms, not every fork, exec and exit of the host since the last round (tens of ms on a busy
+     * host).
+     */
+    public synchronized void catchUp() {
+        if (events == null || !started || objects.isEmpty()) {
+            return;
+        }
+        ProcessEvents.Drained d = events.drain();
+        heardForks.addAll(d.forkedParents());
+        heardOverflow |= d.overflow();
+    }
+
+    /** The events since the last look: those a catch-up kept and those queued since. */
+    private ProcessEvents.Drained drain() {
+        ProcessEvents.Drained d = events.drain();
+        if (heardForks.isEmpty() && !heardOverflow) {
+            return d;
+        }
+        Set<Integer> forks = new HashSet<>(heardForks);
+        forks.addAll(d.forkedParents());
+        ProcessEvents.Drained all = new ProcessEvents.Drained(forks, heardOverflow || d.overflow());
+        heardForks.clear();
+        heardOverflow = false;
+        return all;
     }
 
     /** The first look: which objects are pre-copied, and by which carrier. */
