@@ -226,14 +226,23 @@ class CgroupTest {
         Files.writeString(pidsSub.resolve("pids.max"), "7");
         Files.writeString(pidsSub.resolve("notify_on_release"), "1"); // v1's: a release agent's trigger
         Files.writeString(slice.resolve("cgroup.clone_children"), "1");
+        Path cpusetCg = cgroup("cpuset", ""), cpusetSub = cgroup("cpuset", "c"), cpuCg = cgroup("cpu", ""), cpuSub = cgroup("cpu", "i");
+        for (Path d : List.of(cpusetCg, cpusetSub)) {
+            for (String f : List.of("cpuset.cpus", "cpuset.mems")) {
+                Files.writeString(d.resolve(f), "0");
+            }
+        }
+        Files.writeString(cpusetSub.resolve("cpuset.memory_migrate"), "1");
+        Files.writeString(cpusetSub.resolve("cpuset.sched_load_balance"), "0");
+        Files.writeString(cpuSub.resolve("cpu.idle"), "1");
         Files.writeString(svc.resolve("cgroup.max.descendants"), "1");
         Files.writeString(thr.resolve("cgroup.type"), "threaded");
-        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified);
+        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified, cpusetCg, cpuCg);
         List<Path> mine = List.copyOf(made);
         removeAll(); // as after a reboot, or on another host
         assertFalse(Files.exists(slice));
+        made.addAll(mine); // made again by the restore: removed after, even if it fails
         DetachedProcess restored = dumped.dump().restoreDetached(dumped.output());
-        made.addAll(mine);
         try {
             assertEquals("/" + name, cgroupOf(dumped.pid(), "memory"));
             assertEquals(Long.toString(64L << 20), Files.readString(slice.resolve("memory.limit_in_bytes")).strip());
@@ -242,6 +251,9 @@ class CgroupTest {
             assertEquals("7", Files.readString(pidsSub.resolve("pids.max")).strip());
             assertEquals("1", Files.readString(pidsSub.resolve("notify_on_release")).strip());
             assertEquals("1", Files.readString(slice.resolve("cgroup.clone_children")).strip());
+            assertEquals("1", Files.readString(cpusetSub.resolve("cpuset.memory_migrate")).strip());
+            assertEquals("0", Files.readString(cpusetSub.resolve("cpuset.sched_load_balance")).strip());
+            assertEquals("1", Files.readString(cpuSub.resolve("cpu.idle")).strip());
             assertEquals("1", Files.readString(svc.resolve("cgroup.max.descendants")).strip());
             assertEquals("threaded", Files.readString(thr.resolve("cgroup.type")).strip());
             assertEquals("domain threaded", Files.readString(svc.resolve("cgroup.type")).strip());
@@ -369,8 +381,8 @@ class CgroupTest {
             DumpRestore dump = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
             List<Path> mine = List.copyOf(made);
             removeAll(); // as on another host
+            made.addAll(mine); // made again by the restore: removed after, even if it fails
             DetachedProcess restored = dump.restoreDetached(p.output());
-            made.addAll(mine);
             try {
                 assertEquals("/" + name + "/b", cgroupOf(last, "memory"));
                 assertEquals(Long.toString(256L << 20), Files.readString(top.resolve("memory.limit_in_bytes")).strip());
@@ -409,8 +421,8 @@ class CgroupTest {
             DumpRestore dump = DumpRestore.dump(pid, tmp.resolve("img"));
             List<Path> mine = List.copyOf(made);
             removeAll(); // as on another host
+            made.addAll(mine); // made again by the restore: removed after, even if it fails
             DetachedProcess restored = dump.restoreDetached(p.output());
-            made.addAll(mine);
             try {
                 String threadCgroups = Files.readString(Path.of("/proc/" + pid + "/task/" + tid + "/cgroup"));
                 assertTrue(threadCgroups.contains(":memory:/" + name + "/a\n") && threadCgroups.contains("0::/" + name + "/thr\n"),

@@ -23,8 +23,10 @@ final class CgroupSettings {
     private static final Map<String, List<String>> V1 = Map.of(
             "memory", List.of("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
                     "memory.swappiness", "memory.move_charge_at_immigrate"),
-            "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"),
-            "cpuset", List.of("cpuset.cpus", "cpuset.mems"),
+            "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.idle"),
+            "cpuset", List.of("cpuset.cpus", "cpuset.mems", "cpuset.mem_hardwall", "cpuset.memory_migrate",
+                    "cpuset.memory_spread_page", "cpuset.memory_spread_slab", "cpuset.sched_load_balance",
+                    "cpuset.sched_relax_domain_level"),
             "pids", List.of("pids.max"),
             "blkio", List.of("blkio.weight"),
             "net_cls", List.of("net_cls.classid"),
