@@ -453,6 +453,28 @@ class FileKindsTest {
     }
 
     /**
+     * The same when another file took the deleted name since (DIR/gone/held made again before the
+     * dump): the fd came back naming a temporary sibling, "DIR/gone/.cryo-link-INO-N (deleted)". The
+     * other file steps aside for that instant and takes its name back, the same file.
+     */
+    @Test
+    void aDeletedFileStillLinkedElsewhereWhoseNameAnotherFileTookIsThatFileUnderItsName() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("linkedelsewhere.out"), "linkedelsewhere", dir.toString())) {
+            Path taker = Files.createDirectories(dir.resolve("gone")).resolve("held");
+            Files.writeString(taker, "another file");
+            Object ino = Files.getAttribute(taker, "unix:ino");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            assertPassOnce(RestoreTest.checkAndReap(r));
+            assertEquals(ino, Files.getAttribute(taker, "unix:ino"), "the file that took the name has it again");
+            assertEquals("another file", Files.readString(taker));
+            try (var in = Files.list(dir.resolve("gone"))) {
+                assertEquals(List.of(taker), in.toList(), "the restore left a link behind");
+            }
+        }
+    }
+
+    /**
      * zdtm's remap_dead_pid and unhashed_proc: /proc files and a current directory of processes
      * that had exited were refused (and before that the restore failed after a killing dump). A
      * stand-in at each dead pid is opened or entered, then ends: they name dead processes again.

@@ -343,20 +343,19 @@ public final class SharedMemoryHub implements AutoCloseable {
     /**
      * A deleted name whose file is still linked as {@link GhostFile#linkedAt()}: that file (checked
      * by device and inode) is linked to the deleted name (its missing directories made for that
-     * instant, as for a ghost; beside it when the name is taken),
+     * instant, as for a ghost; when another file has the name, beside it, then swapped with it for that
+     * instant; beside it still when a link of this very file has it),
      * opened there and unlinked again at once, so the tasks map that very file and their maps read
      * "PATH (deleted)" as before.
      */
     private String relink(GhostFile g, Path original) {
         Path live = Path.of(g.linkedAt());
-        try {
-            if (!((Long) Files.getAttribute(live, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS) == g.file().ino()
-                    && (Long) Files.getAttribute(live, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS) == g.file().dev())) {
-                throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is another"
-                        + " file now");
-            }
-        } catch (IOException e) {
-            throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is gone: " + e);
+        if (!Files.exists(live, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is gone");
+        }
+        if (!sameFile(live, g.file())) {
+            throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is another"
+                    + " file now");
         }
         List<Path> madeDirs = makeMissingDirs(original.getParent()); // gone with the name (zdtm's unlink_regular00)
         Path at = Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? original.resolveSibling(
@@ -370,15 +369,46 @@ public final class SharedMemoryHub implements AutoCloseable {
             madeDirs.forEach(SharedMemoryHub::deleteQuietly);
             throw new RestoreException("cannot link " + live + " as " + at + " again: " + e);
         }
+        // another file has the name: it swaps names with the link for that instant and takes its name back
+        // over it, never unlinked (one more link of this very file has it: swapping links of one file does nothing)
+        boolean swapped = false;
+        if (!at.equals(original) && Files.exists(original, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !Files.isDirectory(original, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !sameFile(original, g.file())) {
+            try {
+                dev.cryo.kernel.Sys.exchange(at.toString(), original.toString());
+                swapped = true;
+            } catch (dev.cryo.kernel.KernelException e) {
+                // stays beside it, under the other name
+            }
+        }
+        Path opened = swapped ? original : at;
         try {
-            dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(at.toString(), Fcntl.O_PATH);
+            dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(opened.toString(), Fcntl.O_PATH);
             ghostFds.add(fd);
             return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
         } catch (dev.cryo.kernel.KernelException e) {
-            throw new RestoreException("cannot open " + at + ": " + e.getMessage());
+            throw new RestoreException("cannot open " + opened + ": " + e.getMessage());
         } finally {
-            deleteQuietly(at);
+            try {
+                if (swapped) {
+                    Files.move(at, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE); // unlinks the link too
+                } else {
+                    deleteQuietly(at);
+                }
+            } catch (IOException e) {
+                deleteQuietly(at);
+            }
             madeDirs.forEach(SharedMemoryHub::deleteQuietly); // deepest first
+        }
+    }
+
+    /** Whether {@code p} is file {@code f} (its device and inode). */
+    private static boolean sameFile(Path p, FileRef f) {
+        try {
+            return (Long) Files.getAttribute(p, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS) == f.ino()
+                    && (Long) Files.getAttribute(p, "unix:dev", java.nio.file.LinkOption.NOFOLLOW_LINKS) == f.dev();
+        } catch (IOException e) {
+            return false;
         }
     }
 
