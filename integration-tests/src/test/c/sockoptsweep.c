@@ -123,6 +123,9 @@ static const struct opt IP6_OPTS[] = {
     I(SOL_IPV6, IPV6_MINHOPCOUNT, 2), I(SOL_IPV6, IPV6_ADDR_PREFERENCES, 2), I(SOL_IPV6, IPV6_MTU_DISCOVER, 0),
     I(SOL_IPV6, IPV6_RECVPATHMTU, 1), I(SOL_IPV6, IPV6_MULTICAST_HOPS, 5), I(SOL_IPV6, IPV6_MULTICAST_LOOP, 0),
     I(SOL_IPV6, IPV6_RECVORIGDSTADDR, 1),
+    /* sticky extension headers: a hop-by-hop header with a router alert (MLD's), a destination one with PadN */
+    {"IPV6_HOPOPTS", SOL_IPV6, IPV6_HOPOPTS, 8, {0, 0, 5, 2, 0, 0, 1, 0}},
+    {"IPV6_DSTOPTS", SOL_IPV6, IPV6_DSTOPTS, 8, {0, 0, 1, 4, 0, 0, 0, 0}},
 };
 static const struct opt TCP_OPTS[] = {
     I(SOL_TCP, TCP_NODELAY, 1), I(SOL_TCP, TCP_KEEPIDLE, 77), I(SOL_TCP, TCP_KEEPINTVL, 11),

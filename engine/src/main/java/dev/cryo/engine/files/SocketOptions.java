@@ -111,7 +111,12 @@ public record SocketOptions(List<Option> options) {
             opt(SOL_IPV6, IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR"),
             opt(SOL_IPV6, IPV6_TRANSPARENT, "IPV6_TRANSPARENT"), opt(SOL_IPV6, IPV6_UNICAST_IF, "IPV6_UNICAST_IF"),
             opt(SOL_IPV6, IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE"), opt(SOL_IPV6, IPV6_FREEBIND, "IPV6_FREEBIND"),
-            opt(SOL_IPV6, IPV6_FLOWINFO, "IPV6_FLOWINFO"), opt(SOL_IPV6, IPV6_FLOWINFO_SEND, "IPV6_FLOWINFO_SEND"));
+            opt(SOL_IPV6, IPV6_FLOWINFO, "IPV6_FLOWINFO"), opt(SOL_IPV6, IPV6_FLOWINFO_SEND, "IPV6_FLOWINFO_SEND"),
+            // sticky extension headers (a multicast router's hop-by-hop router alert), up to 256 8-byte units each
+            new Spec(SOL_IPV6, IPV6_HOPOPTS, IPV6_EXT_HEADER_MAX, "IPV6_HOPOPTS"),
+            new Spec(SOL_IPV6, IPV6_RTHDRDSTOPTS, IPV6_EXT_HEADER_MAX, "IPV6_RTHDRDSTOPTS"),
+            new Spec(SOL_IPV6, IPV6_RTHDR, IPV6_EXT_HEADER_MAX, "IPV6_RTHDR"),
+            new Spec(SOL_IPV6, IPV6_DSTOPTS, IPV6_EXT_HEADER_MAX, "IPV6_DSTOPTS"));
     /**
      * Multicast options, for datagram and raw sockets: a stream socket refuses them (EINVAL), and an
      * accepted connection has them set by the kernel from its SYN (TTL, incoming interface).
