@@ -127,6 +127,43 @@ class RealServersTest {
         }
     }
 
+    /**
+     * Two Redis as one tree, a master and its replica with the replication link live (a TCP
+     * connection with both ends in the tree), a client on each: after the restore the master's writes
+     * reach the replica over that same link (WAIT counts it), with no new full sync.
+     */
+    @Test
+    void redisWithItsReplicaInTheTreeKeepsReplicating() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/redis-server")), "Debian package redis-server");
+        int master = freePort();
+        int replica = freePort();
+        String common = " --bind 127.0.0.1 --save '' --appendonly no --dir " + tmp;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("redis.out"), "sh", "-c",
+                "redis-server --port " + master + common + " --dbfilename m.rdb & redis-server --port " + replica + common
+                        + " --dbfilename r.rdb --replicaof 127.0.0.1 " + master + " & wait");
+             Socket m = connect(master); Socket r = connect(replica)) {
+            assertEquals("+OK\r\n", ask(m, "SET a 41\r\n", "\r\n"));
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return ask(r, "INFO replication\r\n", "\r\n\r\n").contains("master_link_status:up");
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the replica to sync");
+            assertEquals(":1\r\n", ask(m, "WAIT 1 10000\r\n", "\r\n"));
+            DetachedProcess restored = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals(":42\r\n", ask(m, "INCR a\r\n", "\r\n"), "the master's client connected across");
+                assertEquals(":1\r\n", ask(m, "WAIT 1 10000\r\n", "\r\n"), "the replica acknowledges the write");
+                assertEquals("$2\r\n42\r\n", ask(r, "GET a\r\n", "42\r\n"), "the replica's client connected across");
+                assertEquals(1, Files.readString(tmp.resolve("redis.out")).split("Synchronization with replica", -1).length - 1,
+                        "one full sync, before the dump");
+            } finally {
+                killTree(restored.pid().value());
+            }
+        }
+    }
+
     @Test
     void memcachedComesBackWithItsItemsAndItsConnectedClient() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/memcached")), "Debian package memcached");
