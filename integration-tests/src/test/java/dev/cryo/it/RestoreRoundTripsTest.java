@@ -48,6 +48,9 @@ class RestoreRoundTripsTest {
             String debug = Files.readString(log);
             assertEquals(2, trips(debug, "ProcessState"), debug);
             assertEquals(2, trips(debug, "files SHARED"), debug);
+            // its files opened by path (stdin /dev/null, stdout and counter.txt) with their close_range, positions
+            // and fd flags in one syscall batch: 20 round trips before, two per call
+            assertEquals(1, trips(debug, "files OWN"), debug);
             assertEquals(2, trips(debug, "MemoryMapping"), debug);
             assertEquals(1, trips(debug, "ThreadState"), debug);
             // no zombie child, no SIGCHLD of one to take back: seen by a peek, not a call (2 round trips before)

@@ -122,7 +122,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             // stdin): cryo opens it and the task takes that open file
             return ctx.openAsCryo(c.path(), FdHandlers.openFlags(fd));
         }
-        return ctx.open(c.path(), FdHandlers.openFlags(fd));
+        return c.tty() ? ctx.open(c.path(), FdHandlers.openFlags(fd)) : ctx.openQueued(c.path(), FdHandlers.openFlags(fd));
     }
 
     /** The device is at its path from cryo's mount namespace but not from the task's (seen from its own root). */

@@ -74,6 +74,24 @@ public interface FdHandler<D extends FileDesc> {
         /** A syscall injected into the task; failures throw with the call named. */
         long call(String name, int nr, long... args);
 
+        /**
+         * As {@link #open}, for a file whose open has no other effect and whose fd nothing reads before
+         * the task's next call: the open may be queued with the calls around it (one ptrace round trip for
+         * them all), and the fd it will get is returned at once. Here: opened at once.
+         */
+        default long openQueued(String path, int flags) {
+            return open(path, flags);
+        }
+
+        /**
+         * As {@link #call}, for a call whose result matters only as success or failure and whose arguments
+         * point at no memory: it may be queued with the calls around it (a failure throws then). Here: made
+         * at once.
+         */
+        default void later(String name, int nr, long... args) {
+            call(name, nr, args);
+        }
+
         /** Copies bytes into scratch memory of the task and returns their address there. */
         long put(byte[] data);
 

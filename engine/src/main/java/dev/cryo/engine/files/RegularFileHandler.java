@@ -220,10 +220,10 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             // the task takes that open file
             tmp = ctx.openAsCryo(path, FdHandlers.openFlags(fd));
         } else {
-            tmp = ctx.open(path, FdHandlers.openFlags(fd));
+            tmp = ctx.openQueued(path, FdHandlers.openFlags(fd));
         }
         if (fd.position() != 0) {
-            ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
+            ctx.later("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
         }
         return tmp;
     }

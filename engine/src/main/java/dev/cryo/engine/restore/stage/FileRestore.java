@@ -53,11 +53,14 @@ public final class FileRestore {
         if (pass == Pass.OWN) {
             if (!parentsTable) {
                 int keep = t.namespaces().insidePidNamespace(t.pid().value()) ? t.namespaces().cryoFd() : 0;
+                // queued with the plain opens that follow: the table they are opened in is known
                 if (keep > 0) { // the pidfd of cryo the task takes its files through: closed in STATE
-                    t.call("close_range", SyscallNr.CLOSE_RANGE, 0, keep - 1, 0);
-                    t.call("close_range", SyscallNr.CLOSE_RANGE, keep + 1, 0xffffffffL, 0);
+                    t.later("close_range", SyscallNr.CLOSE_RANGE, 0, keep - 1, 0);
+                    t.later("close_range", SyscallNr.CLOSE_RANGE, keep + 1, 0xffffffffL, 0);
+                    t.fdTableWillBe(java.util.Set.of(keep));
                 } else {
-                    t.call("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+                    t.later("close_range", SyscallNr.CLOSE_RANGE, 0, 0xffffffffL, 0);
+                    t.fdTableWillBe(java.util.Set.of());
                 }
                 ControllingTerminal.foreground(t, ptys); // a sharer does it in SESSIONS, see TaskRestorer
             }
@@ -94,6 +97,20 @@ public final class FileRestore {
             @Override
             public long open(String path, int flags) {
                 return t.open(path, flags);
+            }
+
+            @Override
+            public long openQueued(String path, int flags) { // only in the loop over the fds below
+                return pass == Pass.OWN ? t.openQueued(path, flags) : t.open(path, flags);
+            }
+
+            @Override
+            public void later(String name, int nr, long... args) {
+                if (pass == Pass.OWN) {
+                    t.later(name, nr, args);
+                } else {
+                    t.call(name, nr, args);
+                }
             }
 
             @Override
@@ -215,6 +232,10 @@ public final class FileRestore {
         };
         try (standIns) {
             for (FdImage fd : inPass(t.task().fds(), pass)) {
+                if (!queuesOpen(fd)) {
+                    // what it does outside the task (a hub, cryo's own reads) finds every fd before it in place
+                    t.flush();
+                }
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
                 if (given == null && fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerPid() == t.pid().value()) {
                     // its own fd's open file (a 2>&1): one dup3, not pidfd_open, pidfd_getfd and three closes
@@ -226,18 +247,28 @@ public final class FileRestore {
                 long tmp = given != null && !(fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe)
                         ? ctx.take(given.pid(), given.fd()) : FdHandlers.restore(fd, ctx);
                 if (tmp != fd.fd()) {
-                    t.call("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
-                    t.call("close", SyscallNr.CLOSE, tmp);
+                    ctx.later("dup3", SyscallNr.DUP3, tmp, fd.fd(), fd.flags() & O_CLOEXEC);
+                    ctx.later("close", SyscallNr.CLOSE, tmp);
                 } else {
                     // landed on its number already: close-on-exec is whatever the way it was made gave
-                    t.call("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
+                    ctx.later("fcntl(F_SETFD)", SyscallNr.FCNTL, tmp, F_SETFD, (fd.flags() & O_CLOEXEC) != 0 ? FD_CLOEXEC : 0);
                 }
                 signalOwner(t, fd);
             }
+            t.flush(); // every fd in place before another task takes one of them, or a stand-in ends
             if (pass == Pass.LATE) {
                 passFilesAgain(t, ctx, sockets);
             }
         }
+    }
+
+    /**
+     * A plain file or device ({@link FdHandler.RestoreContext#openQueued}): nothing outside the task
+     * looks at the fds before it, so the calls queued for them need not run first.
+     */
+    private static boolean queuesOpen(FdImage fd) {
+        return fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile
+                || fd.desc() instanceof dev.cryo.engine.files.CharDeviceHandler.CharDevice;
     }
 
     /**

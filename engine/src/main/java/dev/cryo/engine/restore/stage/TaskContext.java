@@ -220,10 +220,78 @@ public final class TaskContext {
     public void later(String name, int nr, long... args) {
         deferred.add(new SyscallBatch.Call(nr, args));
         deferredNames.add(name);
+        if (fdTable != null) { // what the queued call does to the table
+            if (nr == dev.cryo.kernel.SyscallNr.CLOSE) {
+                fdTable.remove((int) args[0]);
+            } else if (nr == dev.cryo.kernel.SyscallNr.DUP3) {
+                fdTable.add((int) args[1]);
+            } else if (nr == dev.cryo.kernel.SyscallNr.CLOSE_RANGE) {
+                fdTable.removeIf(fd -> fd >= args[0] && Integer.toUnsignedLong(fd) <= args[1]);
+            }
+        }
+    }
+
+    /**
+     * The task's fd table as the calls queued so far leave it, while it is known: every change to it
+     * since it was known was a queued call of {@link #later} or {@link #openQueued}; null otherwise.
+     * Valid while the tracer made no round trip but the queue's own ({@link #fdTableTrips}): any
+     * other call may have opened or closed an fd.
+     */
+    private java.util.TreeSet<Integer> fdTable;
+    private long fdTableTrips;
+
+    /** The table is {@code open} once the calls queued so far have run (a close_range among them). */
+    public void fdTableWillBe(java.util.Set<Integer> open) {
+        fdTable = new java.util.TreeSet<>(open);
+        fdTableTrips = tracer.roundTrips();
+    }
+
+    /**
+     * openat(AT_FDCWD, path, flags) queued with the calls around it, when the fd it gets is known
+     * now: the lowest one free in the table as the queue leaves it (the flush checks that it got
+     * it). Opened at once, as {@link #open}, when the table is not known, another task shares it,
+     * or the open may need cryo's help (a user namespace's, a path of cryo's fds).
+     */
+    public long openQueued(String path, int flags) {
+        byte[] name = RemoteWriter.cString(path);
+        if (fdTable == null || tracer.roundTrips() != fdTableTrips || cryoFdOf(path) >= 0 || sharesFdTable()
+                || namespaces.userNamespaceOf(pid.value()).isPresent() || name.length > BootstrapArea.PAGE) {
+            fdTable = null;
+            return open(path, flags);
+        }
+        if (pathsUsed + name.length > BootstrapArea.PAGE) {
+            flush();
+        }
+        int fd = lowestFree(fdTable);
+        queueOpen(path, name, flags, fd);
+        fdTable.add(fd);
+        return fd;
+    }
+
+    private static int lowestFree(java.util.Set<Integer> open) {
+        int fd = 0;
+        while (open.contains(fd)) {
+            fd++;
+        }
+        return fd;
+    }
+
+    /** Queues openat of {@code path} (its bytes {@code name}, written in the first data page), which must give {@code fd}. */
+    private void queueOpen(String path, byte[] name, int flags, int fd) {
+        long at = boot.data() + pathsUsed;
+        Sys.write(pid, at, name);
+        pathsUsed += name.length;
+        expectedFds.put(deferred.size(), fd);
+        later("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
     }
 
     /** Drops the queued calls unrun: the task is being killed. */
     public void abandonLater() {
+        dropQueue();
+        fdTable = null;
+    }
+
+    private void dropQueue() {
         deferred.clear();
         deferredNames.clear();
         expectedFds.clear();
@@ -321,6 +389,7 @@ public final class TaskContext {
     }
 
     public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
+        fdTable = null; // its fd is predicted its own way (below)
         int cryoFd = cryoFdOf(path);
         if (cryoFd >= 0) {
             long fd = openCryoFd(cryoFd, flags);
@@ -345,18 +414,9 @@ public final class TaskContext {
         }
         if (predictedFd < 0) {
             flush(); // the fd table as the kernel has it
-            java.util.Set<Integer> open = new java.util.HashSet<>(dev.cryo.kernel.proc.ProcFs.fds(pid));
-            int fd = 0;
-            while (open.contains(fd)) {
-                fd++;
-            }
-            predictedFd = fd;
+            predictedFd = lowestFree(new java.util.HashSet<>(dev.cryo.kernel.proc.ProcFs.fds(pid)));
         }
-        long at = boot.data() + pathsUsed;
-        Sys.write(pid, at, name);
-        pathsUsed += name.length;
-        expectedFds.put(deferred.size(), predictedFd);
-        later("open(" + path + ")", dev.cryo.kernel.SyscallNr.OPENAT, -100, at, flags, 0);
+        queueOpen(path, name, flags, predictedFd);
         use.accept(predictedFd);
         later("close", dev.cryo.kernel.SyscallNr.CLOSE, predictedFd);
     }
@@ -387,10 +447,18 @@ public final class TaskContext {
 
     /** Runs the calls {@link #later} queued, in batches; call by call when the thread cannot take a batch. */
     public void flush() {
+        boolean known = fdTable != null && tracer.roundTrips() == fdTableTrips; // no other call since
+        boolean ran = false;
         try {
             runDeferred();
+            ran = true;
         } finally {
-            abandonLater();
+            dropQueue();
+            if (ran && known) {
+                fdTableTrips = tracer.roundTrips(); // the queue's own round trips: the table is as modelled
+            } else {
+                fdTable = null;
+            }
         }
     }
 
