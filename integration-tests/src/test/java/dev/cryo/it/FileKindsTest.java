@@ -170,6 +170,17 @@ class FileKindsTest {
     }
 
     /**
+     * zdtm's console: the system console (5:1) held open through a node of its own by a session leader
+     * without a controlling terminal was refused as "a terminal ... dump with --shell-job". It comes back
+     * opened again through that node with its flags, and still not the controlling terminal.
+     */
+    @Test
+    void theConsoleHeldOpenComesBackWithoutShellJob() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("console"));
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "console", dir.toString()));
+    }
+
+    /**
      * POSIX message queues of the host's (mqueue.c) were refused at dump; they live in the kernel until
      * removed, so they come back as the same queues with their messages, each fd with its own flags.
      */

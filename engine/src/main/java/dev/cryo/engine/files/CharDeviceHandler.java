@@ -6,6 +6,7 @@ import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.model.codec.ModelLimits;
+import dev.cryo.kernel.Terminals;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,8 +15,8 @@ import java.util.Map;
 import static dev.cryo.engine.show.ShowFormat.hex;
 
 /**
- * Character devices: /dev/null, /dev/zero, /dev/urandom and the like are reopened by path;
- * a terminal only with --shell-job (the restored process then uses the terminal cryo runs on).
+ * Character devices: /dev/null, /dev/zero, /dev/urandom, /dev/console and the like are reopened by
+ * path; a terminal only with --shell-job (the restored process then uses the terminal cryo runs on).
  * Pseudo-terminals and /dev/tty have their own handlers, earlier in the table.
  */
 public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.CharDevice> {
@@ -95,7 +96,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             throw new DumpException(fd.where() + ": pseudo-terminal master " + fd.target()
                     + " is not supported yet (even with --shell-job)");
         }
-        boolean tty = isTty(rdev);
+        boolean tty = isTty(rdev) && !isConsole(rdev);
         String held = perOpenState(fd, rdev);
         if (held != null) {
             throw new DumpException(fd.where() + ": " + fd.target() + " " + held
@@ -211,9 +212,15 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     /** /dev/ptmx (5:2) and the multiplexers of devpts instances (a master's fd points at ptmx). */
     static boolean isPtyMaster(long rdev) {
-        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-        return major == 5 && minor == 2;
+        return Terminals.major(rdev) == 5 && Terminals.minor(rdev) == 2;
+    }
+
+    /**
+     * /dev/console (5:1): the host's, never a controlling terminal (the kernel opens it as with O_NOCTTY),
+     * and its open holds nothing another would not: reopened by path like /dev/null, no job's terminal.
+     */
+    static boolean isConsole(long rdev) {
+        return Terminals.major(rdev) == 5 && Terminals.minor(rdev) == 1;
     }
 
     /** Major 4 (tty/ttyS), 5 (tty, console, ptmx) and 136-143 (pts). */
