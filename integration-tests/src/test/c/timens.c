@@ -10,6 +10,10 @@
  * With "hostfd" the children keep an fd of the host's time namespace, opened by the root before it
  * unshares and closed by it once they are born (zdtm timens_nested): each checks it is still a
  * namespace file of the root's own.
+ * With "noproc" the first child also takes a mount namespace of its own and unmounts /proc there before
+ * it forks the grandchild, as zdtm's clean_mntns leaves its container (the restore opened the task's
+ * time_for_children through /proc of its view, and lost the tree after the killing dump); it mounts
+ * /proc again on SIGUSR2, before either checks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -121,6 +126,7 @@ static void child_wait(void) {
 
 int main(int argc, char **argv) {
     int late = argc > 1 && !strcmp(argv[1], "late");
+    int noproc = argc > 1 && !strcmp(argv[1], "noproc");
     root = getpid();
     if (argc > 1 && !strcmp(argv[1], "hostfd") && (hostns = open("/proc/self/ns/time", O_RDONLY)) < 0) fail("open ns/time");
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -150,6 +156,8 @@ int main(int argc, char **argv) {
                 int fd = open("/proc/self/ns/time_for_children", O_RDONLY);
                 if (fd < 0 || setns(fd, CLONE_NEWTIME)) fail("setns(time_for_children)");
                 close(fd);
+                if (noproc && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)
+                        || umount2("/proc", MNT_DETACH))) fail("a mount namespace without /proc");
                 pid_t g = fork();
                 if (g == 0) {
                     write(ready[1], "g", 1);
@@ -164,6 +172,7 @@ int main(int argc, char **argv) {
                 }
                 write(ready[1], "c", 1);
                 child_wait();
+                if (noproc && mount("proc", "/proc", "proc", 0, NULL)) fail("mount /proc again");
                 verify("first child", 2 * DAY, 2 * HOUR, 2 * DAY, 2 * HOUR);
                 /* the grandchild compares with the host as this task sees it: its own clocks minus its offsets */
                 {

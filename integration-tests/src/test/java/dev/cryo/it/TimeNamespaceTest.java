@@ -35,4 +35,15 @@ class TimeNamespaceTest {
         String show = Cli.run("show", tmp.resolve("img").toString()).out();
         assertTrue(show.contains("\"of\" : \"host\""), show);
     }
+
+    /**
+     * zdtm's clean_mntns in its ns flavor: a task in a time namespace of its own whose mount namespace has
+     * no /proc. The restore opened its time_for_children through /proc of the task's view and failed
+     * after the killing dump (ENOENT: the tree was lost); cryo opens it from its own view now.
+     */
+    @Test
+    void aTaskInATimeNamespaceOfItsOwnWithoutProcInItsViewComesBack() throws Exception {
+        String out = DumpRestore.workloadVerdict(tmp, "timens", "noproc");
+        assertTrue(out.contains("PASS"), out);
+    }
 }

@@ -95,13 +95,17 @@ public final class NamespaceRestore {
      * The task's time namespaces, made by the task itself (a clone3 with CLONE_NEWTIME would freeze the
      * offsets it copies before cryo could set them): unshare gives it a new time_for_children, whose
      * offsets cryo writes while no task is in it; setns then takes the task in (it is single-threaded
-     * here). A namespace for its children only is left as their time_for_children.
+     * here). A namespace for its children only is left as their time_for_children. cryo opens that
+     * namespace file and the task takes it: the task's own view may have no /proc (zdtm's clean_mntns).
      */
     private static void time(TaskContext t, TimeNsImage time) {
         if (time.own() != null) {
             newTimeNamespace(t, time, time.own());
-            long fd = t.call("open(/proc/self/ns/time_for_children)", SyscallNr.OPENAT, Fcntl.AT_FDCWD,
-                    t.putString("/proc/self/ns/time_for_children"), Fcntl.O_RDONLY | Fcntl.O_CLOEXEC);
+            long fd;
+            try (dev.cryo.kernel.Fd kids = dev.cryo.kernel.Sys.open("/proc/" + t.pid() + "/ns/time_for_children",
+                    Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+                fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), kids.value());
+            }
             t.call("setns(time_for_children, CLONE_NEWTIME)", SyscallNr.SETNS, fd, Clone.NEWTIME);
             t.call("close", SyscallNr.CLOSE, fd);
         }
