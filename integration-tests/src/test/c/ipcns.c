@@ -2,7 +2,9 @@
  * A container's SysV objects: run as the first process of an ipc namespace of its own (unshare
  * --ipc --fork). It makes a segment it and its child attach (the child counts in it), a private
  * segment nobody attaches with a pattern in its second page, a semaphore set, a message queue
- * with three messages, and raises the namespace's msgmnb. On SIGUSR2 it checks that all of them
+ * with three messages, and changes the namespace's msgmnb and its POSIX queue limits and defaults
+ * (fs/mqueue) and, once its objects are made, the ids its next ones get (zdtm's ipc_namespace found
+ * those back at a new namespace's). On SIGUSR2 it checks that all of them
  * are there with the same ids, owners, modes and contents, the segment still shared with the
  * child, and takes the messages in order. With "huge" it also makes two segments of 2 MiB huge
  * pages (SHM_HUGETLB): a JVM's heap with -XX:+UseLargePages -XX:+UseSHM, two pages it and its
@@ -38,9 +40,20 @@ static void fail(const char *why) { printf("FAIL: %s\n", why); exit(1); }
 struct msg { long type; char text[32]; };
 static const struct { long type; const char *text; } sent[] = {{1, "alpha"}, {7, "beta"}, {2, ""}};
 
+/* the namespace's limits it changes, below /proc/sys (a new namespace has 16384, 256, 10, 8192, 10, 8192) */
+static const struct { const char *name, *value; } limits[] = {
+    {"kernel/msgmnb", "32768"}, {"fs/mqueue/queues_max", "300"}, {"fs/mqueue/msg_max", "20"},
+    {"fs/mqueue/msgsize_max", "16384"}, {"fs/mqueue/msg_default", "15"}, {"fs/mqueue/msgsize_default", "4096"},
+};
+
+/* the ids its next objects get, set once its objects are made (making one resets it to -1) */
+static const struct { const char *name, *value; } next_ids[] = {
+    {"kernel/msg_next_id", "4242"}, {"kernel/sem_next_id", "4343"}, {"kernel/shm_next_id", "4444"},
+};
+
 static void put_sysctl(const char *name, const char *value) {
     char path[128];
-    snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+    snprintf(path, sizeof path, "/proc/sys/%s", name);
     FILE *f = fopen(path, "w");
     if (!f || fputs(value, f) < 0 || fclose(f) != 0) fail("cannot write a sysctl");
 }
@@ -48,7 +61,7 @@ static void put_sysctl(const char *name, const char *value) {
 static long get_sysctl(const char *name) {
     char path[128];
     long v = -1;
-    snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+    snprintf(path, sizeof path, "/proc/sys/%s", name);
     FILE *f = fopen(path, "r");
     if (!f || fscanf(f, "%ld", &v) != 1) fail("cannot read a sysctl");
     fclose(f);
@@ -84,7 +97,7 @@ int main(int argc, char **argv) {
         if (shmctl(heap, IPC_RMID, NULL) != 0) fail("IPC_RMID of the hugetlb heap");
     }
     signal(SIGUSR2, on_usr2);
-    put_sysctl("msgmnb", "32768");
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) put_sysctl(limits[i].name, limits[i].value);
     int shared = shmget(0x1234, 3 * 4096, IPC_CREAT | 0640);
     int loose = shmget(IPC_PRIVATE, 2 * 4096 - 100, IPC_CREAT | 0600);
     int sems = semget(0x2222, 3, IPC_CREAT | 0640);
@@ -105,6 +118,7 @@ int main(int argc, char **argv) {
         if (msgsnd(queue, &m, strlen(sent[i].text), 0) != 0) fail("msgsnd");
     }
     start_echoer(shm);
+    for (size_t i = 0; i < sizeof next_ids / sizeof next_ids[0]; i++) put_sysctl(next_ids[i].name, next_ids[i].value);
     printf("ready shm %d %d sem %d msg %d\n", shared, loose, sems, queue);
     while (!check) pause();
     if (shmget(0x1234, 0, 0) != shared || semget(0x2222, 0, 0) != sems || msgget(0x3333, 0) != queue)
@@ -137,7 +151,14 @@ int main(int argc, char **argv) {
         if (n != (ssize_t)strlen(sent[i].text) || m.type != sent[i].type || strcmp(m.text, sent[i].text) != 0)
             fail("a message changed or came out of order");
     }
-    if (get_sysctl("msgmnb") != 32768) fail("the namespace's msgmnb");
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0] + sizeof next_ids / sizeof next_ids[0]; i++) {
+        const char *name = i < sizeof limits / sizeof limits[0] ? limits[i].name : next_ids[i - sizeof limits / sizeof limits[0]].name;
+        const char *value = i < sizeof limits / sizeof limits[0] ? limits[i].value : next_ids[i - sizeof limits / sizeof limits[0]].value;
+        if (get_sysctl(name) != atol(value)) {
+            printf("FAIL: the namespace's %s is %ld, not %s\n", name, get_sysctl(name), value);
+            return 1;
+        }
+    }
     if (mq) {
         struct mq_attr now;
         struct stat st;

@@ -15,7 +15,7 @@ import java.util.Map;
  * it: shared memory segments with their bytes ({@code pages}: the segment's pages that are not all
  * zeros, by page index), semaphore sets with their values, message queues with their messages
  * and byte limit, each with its id, key, owner and mode; and the namespace's limits
- * ({@code sysctls}: /proc/sys/kernel names → values). Times, creator ids and last-operation pids
+ * ({@code sysctls}: names → values, see {@link #sysctlFile}). Times, creator ids and last-operation pids
  * are the kernel's and come back as the restore's. A segment of huge pages (SHM_HUGETLB) has their
  * size ({@code hugePageKb}, else 0); one marked for removal (IPC_RMID) while attached, as a JVM
  * with {@code -XX:+UseSHM} does, is {@code removed}: made again, then removed once the tasks hold it.
@@ -59,7 +59,26 @@ public record IpcImage(List<Segment> segments, List<SemSet> semaphores, List<Que
     public static final long MAX_BYTES = 32L << 20;
     /** The ipc namespace's limits a restore sets again (CRIU's ipc_var set). */
     public static final List<String> SYSCTLS = List.of("shmmax", "shmall", "shmmni", "shm_rmid_forced", "msgmax",
-            "msgmnb", "msgmni", "sem", "auto_msgmni");
+            "msgmnb", "msgmni", "sem", "auto_msgmni", "fs/mqueue/queues_max", "fs/mqueue/msg_max",
+            "fs/mqueue/msgsize_max", "fs/mqueue/msg_default", "fs/mqueue/msgsize_default", "msg_next_id",
+            "sem_next_id", "shm_next_id");
+
+    /**
+     * A limit that is the id the namespace's next object of a kind gets: set once the objects are made
+     * (making one resets it to -1, the value of a new namespace's, which is not carried).
+     */
+    public static boolean nextId(String name) {
+        return name.endsWith("_next_id");
+    }
+
+    /**
+     * The file of limit {@code name} (each reads the namespace of the task reading it): below
+     * /proc/sys/kernel by its bare name, as images before the POSIX queue limits have them, else
+     * below /proc/sys (fs/mqueue's: zdtm's ipc_namespace found them back at a new namespace's).
+     */
+    public static java.nio.file.Path sysctlFile(String name) {
+        return java.nio.file.Path.of(name.contains("/") ? "/proc/sys/" + name : "/proc/sys/kernel/" + name);
+    }
 
     public record Owner(int id, int key, int mode, int uid, int gid) {}
 

@@ -33,11 +33,15 @@ public final class IpcRestore {
         }
         try {
             Namespaces.inside(p, "ipc", () -> {
-                setLimits(ipc.sysctls());
+                setLimits(ipc.sysctls(), false);
                 return null;
             });
             Namespaces.inside(p, "ipc", () -> {
                 fill(ipc);
+                return null;
+            });
+            Namespaces.inside(p, "ipc", () -> {
+                setLimits(ipc.sysctls(), true);
                 return null;
             });
         } catch (KernelException e) {
@@ -46,13 +50,16 @@ public final class IpcRestore {
     }
 
     /**
-     * Writes the limits that differ from the new namespace's. The kernel lets only the namespace's
+     * Writes the limits that differ from the new namespace's: the next ids ({@code nextIds}) or the others. The kernel lets only the namespace's
      * root write them, by euid, capabilities or not (ipc_permissions): one of a user namespace's is
      * owned by that namespace's root, so this thread (it ends after) takes that euid when it differs.
      */
-    private static void setLimits(Map<String, String> sysctls) throws IOException {
+    private static void setLimits(Map<String, String> sysctls, boolean nextIds) throws IOException {
         for (var s : sysctls.entrySet()) {
-            Path f = Path.of("/proc/sys/kernel/" + s.getKey());
+            if (IpcImage.nextId(s.getKey()) != nextIds) {
+                continue;
+            }
+            Path f = IpcImage.sysctlFile(s.getKey());
             if (Files.readString(f).strip().replaceAll("\\s+", " ").equals(s.getValue().replaceAll("\\s+", " "))) {
                 continue;
             }

@@ -123,7 +123,10 @@ public final class IpcScan {
         Map<String, String> sysctls = new LinkedHashMap<>();
         for (String name : IpcImage.SYSCTLS) {
             try {
-                sysctls.put(name, ProcFs.text("/proc/sys/kernel/" + name).strip());
+                String value = ProcFs.text(IpcImage.sysctlFile(name).toString()).strip();
+                if (!(IpcImage.nextId(name) && value.equals("-1"))) {
+                    sysctls.put(name, value);
+                }
             } catch (RuntimeException absent) {
                 // a kernel without it (auto_msgmni is gone from newer ones)
             }
