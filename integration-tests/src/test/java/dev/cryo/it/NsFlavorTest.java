@@ -38,6 +38,26 @@ class NsFlavorTest {
         assertPasses("uns");
     }
 
+    /**
+     * A mount namespace made inside a container (zdtm's mntns_root_bind, mntns_ro_root, mntns_ghost,
+     * mnt_ext_collision in their ns flavor): the restore built its root from host paths in a copy of the
+     * container's namespace and failed after the killing dump (ENOENT: the tree lost). nestedmnt.c: the
+     * child's tmpfs and open file come back in its own namespace, the container's without them.
+     */
+    @Test
+    void aMountNamespaceMadeInsideAContainerComesBack() throws Exception {
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = Files.createDirectories(tmp.resolve("root"));
+        Files.createDirectories(root.resolve("mnt"));
+        Path bin = root.resolve("nestedmnt");
+        Files.copy(TestPrograms.compile("/c/nestedmnt.c", "-static"), bin);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nestedmnt.out"), bin.toString(),
+                root.toString()))) {
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     private void assertPasses(String flavor) throws Exception {
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path root = Files.createDirectories(tmp.resolve("root"));

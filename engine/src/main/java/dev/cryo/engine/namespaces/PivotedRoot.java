@@ -22,6 +22,7 @@ final class PivotedRoot {
     private PivotedRoot() {}
 
     static void make(TaskContext t, List<MountImage> dumped, PeerGroups groups) {
+        fromCryosNamespace(t);
         // nothing made below reaches the host's mounts; as a slave the copy still sees what the host mounts
         t.call("mount(/, MS_REC|MS_SLAVE)", SyscallNr.MOUNT, 0, MountRestore.path(t, 4096, "/"), 0, MS_REC | MS_SLAVE, 0);
         Path yard;
@@ -48,6 +49,28 @@ final class PivotedRoot {
                 // still a mount point in a namespace being torn down: an empty directory left in /tmp
             }
         }
+    }
+
+    /**
+     * A task forked by one of a pivoted namespace got a copy of that namespace, where the host paths its
+     * root is built from are not: it enters cryo's and takes a copy of it instead (a namespace made inside a
+     * container, zdtm's mntns_root_bind, mntns_ghost, mnt_ext_collision... in their ns flavor).
+     */
+    private static void fromCryosNamespace(TaskContext t) {
+        try {
+            if (Files.isSameFile(Path.of("/proc/" + t.pid() + "/root"), Path.of("/"))) {
+                return;
+            }
+        } catch (IOException e) {
+            throw new RestoreException("pid " + t.pid() + ": cannot read its root: " + e);
+        }
+        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open("/proc/self/ns/mnt",
+                dev.cryo.kernel.Fcntl.O_RDONLY | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+            long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), mine.value());
+            t.call("setns(cryo's mount namespace)", SyscallNr.SETNS, fd, dev.cryo.kernel.Clone.NEWNS);
+            t.call("close", SyscallNr.CLOSE, fd);
+        }
+        t.call("unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, dev.cryo.kernel.Clone.NEWNS);
     }
 
     /** Where a root's own tmpfs is mounted when the root shows only a directory of it: beside the yard. */

@@ -1,0 +1,77 @@
+/*
+ * A mount namespace made inside a container, as zdtm's mntns_root_bind, mntns_ghost and mnt_ext_collision do in
+ * their ns flavor: run as `nestedmnt ROOT` (ROOT a directory of the host holding this static binary and an
+ * empty mnt/), it takes a mount namespace of its own with ROOT as its root (pivot_root, the old root
+ * detached); its child then takes another, mounts a tmpfs on /mnt there and keeps a file of it open. The
+ * restore built that second namespace's root from host paths the task could not see (its copy was of the
+ * container's namespace): ENOENT after the killing dump, the tree lost. On SIGUSR2 the root checks that its
+ * /mnt is no mount and the child's file is not there, and the child that it sees its tmpfs with the file,
+ * through its fd too, from the same root directory. Prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+static void child(int ready) {
+    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("the nested namespace");
+    if (mount("nested", "/mnt", "tmpfs", 0, "mode=0755")) fail("mount tmpfs on /mnt");
+    int fd = open("/mnt/f", O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, "nested", 6) != 6) fail("a file of the tmpfs");
+    struct stat root;
+    if (stat("/", &root)) fail("stat /");
+    if (write(ready, "c", 1) != 1) fail("ready");
+    while (!check) pause();
+    char buf[8] = {0};
+    struct stat now, f, byfd;
+    if (stat("/", &now) || now.st_ino != root.st_ino || now.st_dev != root.st_dev) fail("child: another root");
+    int again = open("/mnt/f", O_RDONLY);
+    if (again < 0 || read(again, buf, sizeof buf) != 6 || memcmp(buf, "nested", 6)) fail("child: /mnt/f lost its bytes");
+    if (fstat(again, &f) || fstat(fd, &byfd) || f.st_ino != byfd.st_ino || f.st_dev != byfd.st_dev)
+        fail("child: its fd is not /mnt/f");
+    _exit(0);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) fail("usage: nestedmnt ROOT");
+    signal(SIGUSR2, on_usr2);
+    const char *root = argv[1];
+    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("a mount namespace");
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL)) fail("bind root");
+    if (chdir(root) || (mkdir("old", 0777) && errno != EEXIST)) fail("mkdir old");
+    if (syscall(SYS_pivot_root, ".", "old")) fail("pivot_root");
+    if (umount2("/old", MNT_DETACH) || rmdir("/old") || chdir("/")) fail("umount old");
+    int p[2];
+    if (pipe(p)) fail("pipe");
+    pid_t c = fork();
+    if (c == 0) {
+        close(p[0]);
+        child(p[1]);
+    }
+    char b;
+    if (read(p[0], &b, 1) != 1) fail("the child did not get ready");
+    printf("ready\n");
+    while (!check) pause();
+    struct stat mnt, rootst;
+    if (stat("/mnt", &mnt) || stat("/", &rootst)) fail("stat /mnt");
+    if (mnt.st_dev != rootst.st_dev) fail("root: /mnt is a mount in its namespace too");
+    if (access("/mnt/f", F_OK) == 0) fail("root: the child's file is in its /mnt");
+    kill(c, SIGUSR2);
+    int status;
+    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        printf("FAIL: the child failed (status 0x%x)\n", status);
+        return 1;
+    }
+    printf("PASS\n");
+    return 0;
+}
