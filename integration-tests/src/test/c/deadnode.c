@@ -6,13 +6,17 @@
  * character device with the same number, mode and owner, no links, the name it had (its fd link),
  * the same open flags, and that it works; and that DIR holds only that regular file, the same inode
  * with its bytes (a restore that made the nodes again must leave nothing there). zdtm's deleted_dev was refused at dump time.
+ * With "mntns" it does so in a mount namespace of its own on a tmpfs it mounts over DIR (zdtm's deleted_dev in
+ * its ns flavor, refused as held "by a task in a mount namespace of its own"): cryo's view of DIR is not the task's.
  * Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -59,13 +63,15 @@ static void expect(const struct node *n) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 2) fail("usage: deadnode DIR");
+    if (argc < 2) fail("usage: deadnode DIR [mntns]");
     signal(SIGUSR2, on_usr2);
     struct node nodes[] = {
         { "null", 1, 3, 0640, 123, 456, O_WRONLY | O_APPEND, -1 },
         { "zero", 1, 5, 0604, 0, 0, O_RDONLY, -1 },
     };
     if (!realpath(argv[1], dir)) fail("realpath");
+    if (argc > 2 && !strcmp(argv[2], "mntns") && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)
+            || mount("deadnode", dir, "tmpfs", 0, "mode=0755"))) fail("a tmpfs over DIR in a mount namespace of its own");
     umask(077);
     for (int i = 0; i < 2; i++) {
         struct node *n = &nodes[i];

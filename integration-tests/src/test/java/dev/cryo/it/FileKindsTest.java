@@ -170,6 +170,17 @@ class FileKindsTest {
     }
 
     /**
+     * zdtm's deleted_dev in its ns flavor: the nodes held by a task in a mount namespace of its own, on a
+     * tmpfs it mounted over the directory, were refused ("held by a task in a mount namespace of its own").
+     * The dump checks their directory, and the restore whether their name is taken, in the task's view.
+     */
+    @Test
+    void deletedDeviceNodesOfATaskInAMountNamespaceOfItsOwnComeBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("nodes"));
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "deadnode", dir.toString(), "mntns"));
+    }
+
+    /**
      * zdtm's console: the system console (5:1) held open through a node of its own by a session leader
      * without a controlling terminal was refused as "a terminal ... dump with --shell-job". It comes back
      * opened again through that node with its flags, and still not the controlling terminal.

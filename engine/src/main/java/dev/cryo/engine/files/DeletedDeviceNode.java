@@ -4,6 +4,8 @@ import dev.cryo.engine.DumpException;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Fcntl;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
@@ -16,7 +18,7 @@ import java.util.Map;
 /**
  * A character device node a task holds open after it was unlinked (zdtm's deleted_dev). Its path
  * reopens nothing, so the restore makes a node with the same device number, mode and owner at that
- * path, in the task itself (its view, its mount namespace), opens it and unlinks it at once: the task
+ * path, in the task itself (its view, its mount namespace: the dump checks that view), opens it and unlinks it at once: the task
  * holds an unlinked node of that device under the name it had, and nothing stays behind. A file that
  * took the name since swaps names with the node for that instant, then takes its name back over it
  * (never unlinked, so its holders outside the tree still read its path).
@@ -26,18 +28,18 @@ final class DeletedDeviceNode {
 
     static CharDeviceHandler.CharDevice dump(FdProbe fd, String path, long rdev) throws IOException {
         String what = fd.where() + ": device node " + path + " (" + CharDeviceHandler.deviceNumber(rdev) + "), deleted,";
-        if (RegularFileHandler.inOtherMountNamespace(fd.pid().value())) {
-            throw new DumpException(what + " is held by a task in a mount namespace of its own; not supported yet");
-        }
-        Path p = Path.of(path);
-        Path dir = p.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new DumpException(what + " was in directory " + dir + ", which is gone too; a restore"
-                    + " would have nowhere to make it again: not supported");
-        }
-        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-            throw new DumpException(what + " has its name taken by a directory now; a restore could not make it"
-                    + " again under that name: not supported");
+        String refused = inTasksView(fd.pid().value(), () -> {
+            Path p = Path.of(path);
+            Path dir = p.getParent();
+            if (dir == null || !Files.isDirectory(dir)) {
+                return " was in directory " + dir + ", which is gone too; a restore would have nowhere to make it"
+                        + " again: not supported";
+            }
+            return Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? " has its name taken by a directory now; a"
+                    + " restore could not make it again under that name: not supported" : null;
+        });
+        if (refused != null) {
+            throw new DumpException(what + refused);
         }
         Map<String, Object> a = Files.readAttributes(fd.procPath(), "unix:mode,uid,gid");
         return new CharDeviceHandler.CharDevice(path, rdev, false, false, (Integer) a.get("mode"),
@@ -48,8 +50,8 @@ final class DeletedDeviceNode {
         Path original = Path.of(c.path());
         String name = c.path();
         String made = original.resolveSibling(".cryo-node." + ctx.taskPid() + "." + fd.fd()).toString();
-        boolean taken = Files.exists(original, LinkOption.NOFOLLOW_LINKS);
-        if (Files.isDirectory(original, LinkOption.NOFOLLOW_LINKS)) { // it could not take its name back over the node
+        boolean taken = inTasksView(ctx.taskPid(), () -> Files.exists(original, LinkOption.NOFOLLOW_LINKS));
+        if (inTasksView(ctx.taskPid(), () -> Files.isDirectory(original, LinkOption.NOFOLLOW_LINKS))) { // it could not take its name back over the node
             throw new RestoreException("pid " + ctx.taskPid() + " fd " + fd.fd() + ": the deleted"
                     + " device node " + name + " cannot be made again under its name: a directory has it now");
         }
@@ -80,6 +82,14 @@ final class DeletedDeviceNode {
                 ctx.call("unlinkat(" + at + ")", SyscallNr.UNLINKAT, Fcntl.AT_FDCWD, cString(at, ctx), 0);
             }
         }
+    }
+
+    /**
+     * {@code look} on the files as task {@code pid} sees them: the node is made in its view, which is not
+     * cryo's when it has a mount namespace of its own (zdtm's deleted_dev in its ns flavor).
+     */
+    private static <T> T inTasksView(int pid, java.util.function.Supplier<T> look) {
+        return RegularFileHandler.inOtherMountNamespace(pid) ? Namespaces.seenBy(Pid.of(pid), look::get) : look.get();
     }
 
     /** Both paths NUL-terminated in one copy (the task's scratch area holds one at a time): their addresses. */
