@@ -436,6 +436,53 @@ class NamespaceTest {
     }
 
     /**
+     * A named v1 cgroup hierarchy made inside the tree's mount namespace (zdtm's cgroup00 in a container,
+     * systemd-nspawn's copy of such a hierarchy of the host) comes back mounted; the dump refused it ("a
+     * new cgroup mount is not supported yet"). A task in a cgroup of such a hierarchy, which no mount of
+     * the host shows, is refused by name: it came back in cryo's cgroup of it, silently.
+     */
+    @Test
+    void aNamedCgroupHierarchyMadeInsideComesBackMounted() throws Exception {
+        String name = "cryoit" + ProcessHandle.current().pid();
+        Path dir = Files.createDirectory(tmp.resolve("named"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("named.out"), "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", "mount -t cgroup -o none,name=" + name + " zdtm " + dir
+                        + " && echo ready; exec sleep 1000"))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                String inside = Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
+                assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm rw,name=" + name), inside);
+            } finally {
+                dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGKILL);
+                dev.cryo.kernel.Sys.wait4(r.pid().value(), 0);
+            }
+        }
+        String inSub = name + "s";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sub.out"), "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", "mount -t cgroup -o none,name=" + inSub + " zdtm " + dir
+                        + " && mkdir " + dir + "/sub && echo $$ > " + dir + "/sub/cgroup.procs && echo ready;"
+                        + " exec sleep 1000"))) {
+            try {
+                Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("pid " + p.pid() + " is in cgroup name=" + inSub + ":/sub, which no mount"
+                        + " of this host shows"), refused.err());
+                p.awaitSleeping();
+            } finally { // the hierarchy outlives its mounts while a cgroup of it is left: remove it
+                p.close();
+                ProcessHandle.of(p.pid().value()).ifPresent(h -> h.onExit().join()); // its namespace's mount goes with it
+                Path again = Files.createDirectory(tmp.resolve("again"));
+                // a hierarchy whose last mount goes while its removed cgroup is still being released stays on
+                String mount = "mount -t cgroup -o none,name=" + inSub + " x " + again;
+                new ProcessBuilder("sh", "-c", mount + " && { while ! rmdir " + again + "/sub 2>/dev/null; do sleep 0.1;"
+                        + " done; umount " + again + "; }; for i in $(seq 50); do grep -q :name=" + inSub
+                        + ": /proc/self/cgroup || break; " + mount + " && umount " + again + "; sleep 0.1; done")
+                        .inheritIO().start().waitFor();
+            }
+        }
+    }
+
+    /**
      * nscd's case (was refused): a unix listener bound in a directory that a private bind mount of
      * the task's own mount namespace covers, so cryo's view has no socket file there. The restore
      * binds it again inside the new namespace: its file comes back with its mode, the client waiting

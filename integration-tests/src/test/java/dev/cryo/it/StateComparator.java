@@ -447,7 +447,17 @@ final class StateComparator {
                 java.util.Arrays.stream(dev.cryo.kernel.Sys.getRobustList(tid)).mapToObj(Long::toHexString).toArray())));
         put(into, "attr/current", read(dir.resolve("attr/current")).strip());
         put(into, "timerslack_ns", read(Path.of("/proc/" + tid + "/timerslack_ns")).strip());
-        put(into, "cgroup", read(dir.resolve("cgroup")).strip()); // a thread may be in cgroups of its own
+        put(into, "cgroup", cgroups(read(dir.resolve("cgroup")))); // a thread may be in cgroups of its own
+    }
+
+    /**
+     * /proc/PID/cgroup with a named v1 hierarchy's number left out (and so in an order of its own): a
+     * hierarchy made again (mounted only inside the tree, gone with it) is numbered anew by the kernel;
+     * programs find it by name.
+     */
+    private static String cgroups(String text) {
+        return java.util.Arrays.stream(text.strip().split("\n")).map(l -> l.replaceFirst("^[0-9]+:(name=)", "$1")).sorted()
+                .collect(java.util.stream.Collectors.joining("\n"));
     }
 
     /** A value read by a syscall, or the error it gave ("(...)": a thread gone meanwhile). */
@@ -540,9 +550,10 @@ final class StateComparator {
             }
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
-                "cgroup", "timens_offsets", "uid_map", "gid_map", "projid_map", "setgroups", "attr/current"}) {
+                "timens_offsets", "uid_map", "gid_map", "projid_map", "setgroups", "attr/current"}) {
             put(into, file, read(dir.resolve(file)).strip().replaceAll("[ \t]+", " "));
         }
+        put(into, "cgroup", cgroups(read(dir.resolve("cgroup"))));
         put(into, "auxv", auxv(dir));
         for (String line : lines(dir.resolve("arch_status"))) { // "AVX512_elapsed_ms" is a clock
             if (!line.startsWith("AVX512_elapsed_ms")) {

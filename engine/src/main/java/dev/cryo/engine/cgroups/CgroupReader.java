@@ -120,12 +120,17 @@ public final class CgroupReader {
         return a;
     }
 
-    /** The directory of a cgroup of the task's, or a warning that this host shows none. */
+    /**
+     * The directory of a cgroup of the task's. Refused where no mount of cryo's shows it (a hierarchy
+     * mounted only inside the tree's mount namespace, as zdtm's cgroup00 in a container does): the
+     * restore could not put the task back in it, and it would come back in cryo's cgroup instead.
+     */
     private static Optional<Path> place(Pid pid, CgroupMounts mounts, String hierarchy, String path) {
         Optional<Path> dir = mounts.dir(hierarchy, path);
         if (dir.isEmpty()) {
-            log.warn("pid {} is in cgroup {}:{}, which no mount here shows: not carried, it is restored"
-                    + " in cryo's cgroup of that hierarchy", pid.value(), hierarchy.isEmpty() ? "unified" : hierarchy, path);
+            throw new DumpException("pid " + pid.value() + " is in cgroup " + (hierarchy.isEmpty() ? "unified" : hierarchy)
+                    + ":" + path + ", which no mount of this host shows (a hierarchy mounted only inside its mount"
+                    + " namespace?): the restore could not put it back there; not supported yet");
         }
         return dir;
     }

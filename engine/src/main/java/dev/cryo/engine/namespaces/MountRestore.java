@@ -168,7 +168,8 @@ public final class MountRestore {
                             path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
                 }
             } else {
-                String data = superData(d.superOptions());
+                String data = d.fsType().equals("cgroup") ? namedHierarchyData(superData(d.superOptions()))
+                        : superData(d.superOptions());
                 if (user.isPresent()) { // mountinfo shows uid=/gid= as cryo's namespace names them
                     data = UserNamespaceRestore.insideOptions(user.get(), data, "pid " + pid + ": " + made.describe());
                 }
@@ -304,6 +305,28 @@ public final class MountRestore {
     }
 
     /** A file system's options as mount(2) takes them: without rw/ro, which are flags. */
+    /**
+     * A v1 cgroup mount's options: a named hierarchy without controllers takes "none" as well, which
+     * mountinfo does not show, or the kernel refuses to make it anew (EINVAL) where it is gone.
+     */
+    static String namedHierarchyData(String data) {
+        List<String> options = List.of(data.split(","));
+        if (options.stream().noneMatch(o -> o.startsWith("name=")) || options.contains("none")) {
+            return data;
+        }
+        java.util.Set<String> controllers = new java.util.HashSet<>();
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/cgroups"))) {
+                if (!l.startsWith("#") && !l.isBlank()) {
+                    controllers.add(l.split("\\s+")[0]);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new RestoreException("cannot read /proc/cgroups: " + e.getMessage());
+        }
+        return options.stream().anyMatch(controllers::contains) ? data : "none," + data;
+    }
+
     static String superData(String superOptions) {
         List<String> keep = new ArrayList<>();
         for (String o : superOptions.split(",")) {

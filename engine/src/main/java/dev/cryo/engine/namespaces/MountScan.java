@@ -166,6 +166,11 @@ public final class MountScan {
                 throw new DumpException(what + ": " + mount + " is a bind mount of " + m.root() + ", which is gone;"
                         + " it cannot be bound again");
             }
+            if (src == null && freshCgroup(p, m)) {
+                out.add(image(m, true, null, List.of()));
+                done.add(m);
+                continue;
+            }
             if (src == null) {
                 throw new DumpException(what + ": " + mount + " (" + m.major() + ":" + m.minor() + ") was made inside it"
                         + " and is no bind mount of a path it " + (pivoted ? "or the host reaches" : "reaches") + "; a new "
@@ -225,6 +230,21 @@ public final class MountScan {
             }
         }
         return null;
+    }
+
+    /**
+     * A cgroup hierarchy mounted whole inside the namespace and reached by no path of it or the host (a
+     * named v1 hierarchy made there, {@code mount -t cgroup -o none,name=X}: systemd-nspawn's for each
+     * such hierarchy of the host, zdtm's cgroup00/01/03 in a container): the restore mounts it by type
+     * with its options, which finds the hierarchy, or makes it anew where it is gone. Where a user
+     * namespace of the tree owns the mount namespace the kernel refuses a v1 mount: still refused.
+     */
+    private static boolean freshCgroup(Pid p, Mount m) {
+        if (!(m.fsType().equals("cgroup") || m.fsType().equals("cgroup2")) || !m.root().equals("/")) {
+            return false;
+        }
+        String owner = dev.cryo.kernel.Namespaces.owner(p.toString(), "mnt");
+        return owner == null || owner.equals(dev.cryo.kernel.Namespaces.link("self", "user"));
     }
 
     /**
