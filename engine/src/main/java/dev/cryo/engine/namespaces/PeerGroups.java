@@ -36,7 +36,8 @@ final class PeerGroups {
     private final List<Member> pending = new ArrayList<>();
     private final List<Long> fds = new ArrayList<>();
 
-    private record Member(MountImage d, long fd) {}
+    /** {@code hostSlave}: left a slave of a host group (its bind's), which a peer group's join must undo first. */
+    private record Member(MountImage d, long fd, boolean hostSlave) {}
 
     PeerGroups(TaskContext t, List<MountImage> dumped) {
         this.t = t;
@@ -63,7 +64,7 @@ final class PeerGroups {
     void copy(MountImage d, String path) {
         int g = group(d.tags(), "shared:");
         if (g != 0 && listed.contains(g)) {
-            joined.computeIfAbsent(g, k -> new ArrayList<>()).add(new Member(d, open(path)));
+            joined.computeIfAbsent(g, k -> new ArrayList<>()).add(new Member(d, open(path), false));
         }
     }
 
@@ -74,7 +75,7 @@ final class PeerGroups {
         if (!now.isEmpty() && !keepMaster) {
             MountRestore.set(t, path, MountApi.MS_PRIVATE, "MS_PRIVATE");
         }
-        pending.add(new Member(d, open(path)));
+        pending.add(new Member(d, open(path), keepMaster));
     }
 
     private long open(String path) {
@@ -115,6 +116,9 @@ final class PeerGroups {
     private void join(Member m) {
         int s = group(m.d().tags(), "shared:"), k = group(m.d().tags(), "master:");
         if (joined.containsKey(s)) { // a peer's group carries its master too
+            if (m.hostSlave()) { // the kernel sets the group of a private mount only (EINVAL): nspawn's second
+                propagation(m, MountApi.MS_PRIVATE, "MS_PRIVATE"); // os-release bind, on a host whose root is shared
+            }
             setGroup(holder(joined.get(s), m), m);
         } else {
             if (listed.contains(k)) {
