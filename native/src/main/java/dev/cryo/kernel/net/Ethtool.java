@@ -19,7 +19,7 @@ public final class Ethtool {
     private Ethtool() {}
 
     private static final int SIOCETHTOOL = 0x8946, ETHTOOL_GSTRINGS = 0x1b, ETHTOOL_GSSET_INFO = 0x37,
-            ETHTOOL_GFEATURES = 0x3a, ETH_SS_FEATURES = 4, ETH_GSTRING_LEN = 32, IFNAMSIZ = 16, IFREQ_SIZE = 40;
+            ETHTOOL_GFEATURES = 0x3a, ETH_SS_FEATURES = 4, ETH_GSTRING_LEN = 32;
 
     /** The names of the features active on {@code device} ("tx-tcp-segmentation", ...). */
     public static Set<String> activeFeatures(String device) {
@@ -61,14 +61,8 @@ public final class Ethtool {
     }
 
     private static void call(Fd s, String device, Memory data, String what) {
-        byte[] name = device.getBytes(StandardCharsets.US_ASCII);
-        if (name.length >= IFNAMSIZ) {
-            throw new KernelException("device name " + device + " is longer than " + (IFNAMSIZ - 1) + " bytes");
-        }
-        Memory ifr = new Memory(IFREQ_SIZE);
-        ifr.clear();
-        ifr.write(0, name, 0, name.length);
-        ifr.setLong(IFNAMSIZ, Sys.address(data));
+        Memory ifr = Ifreq.named(device, "device");
+        ifr.setLong(Ifreq.IFNAMSIZ, Sys.address(data));
         Sys.call(() -> "ioctl(SIOCETHTOOL " + what + ", " + device + ")", SyscallNr.IOCTL, s.value(), SIOCETHTOOL,
                 Sys.address(ifr), 0);
     }

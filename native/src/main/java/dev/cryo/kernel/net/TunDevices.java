@@ -7,7 +7,6 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -29,7 +28,7 @@ public final class TunDevices {
             TUNGETVNETHDRSZ = ioR(215, 4),
             TUNSETVNETHDRSZ = ioW(216, 4), TUNSETQUEUE = ioW(217, 4), TUNSETIFINDEX = ioW(218, 4),
             TUNGETFILTER = ioR(219, 16), TUNGETDEVNETNS = (('T' << 8) | 227), TUNSETOFFLOAD = ioW(208, 4);
-    private static final int IFNAMSIZ = 16, IFREQ_SIZE = 40;
+    private static final int IFNAMSIZ = Ifreq.IFNAMSIZ;
 
     private static long ioW(int nr, int size) {
         return (1L << 30) | ((long) size << 16) | ('T' << 8) | nr;
@@ -186,7 +185,7 @@ public final class TunDevices {
 
     /** Whether the file is a queue detached from its multi-queue device (TUNGETIFF shows IFF_DETACH_QUEUE). */
     public static boolean detached(Fd tun, String device) {
-        Memory m = new Memory(IFREQ_SIZE);
+        Memory m = new Memory(Ifreq.SIZE);
         m.clear();
         Sys.call(() -> "ioctl(" + tun + ", TUNGETIFF, " + device + ")", SyscallNr.IOCTL, tun.value(), TUNGETIFF,
                 Sys.address(m), 0);
@@ -201,13 +200,7 @@ public final class TunDevices {
     }
 
     private static Memory ifreq(String device, int flags) {
-        byte[] name = device.getBytes(StandardCharsets.US_ASCII);
-        if (name.length >= IFNAMSIZ) {
-            throw new KernelException("tun/tap device name " + device + " is longer than " + (IFNAMSIZ - 1) + " bytes");
-        }
-        Memory m = new Memory(IFREQ_SIZE);
-        m.clear();
-        m.write(0, name, 0, name.length);
+        Memory m = Ifreq.named(device, "tun/tap device");
         m.setShort(IFNAMSIZ, (short) flags);
         return m;
     }
