@@ -421,13 +421,21 @@ class NamespaceTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(controller != null, "this host mounts no v1 devices hierarchy");
         Path dir = tmp.resolve("cg");
         Files.createDirectory(dir);
+        String inside = restoredAfterMountingCgroup(controller, dir);
+        assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm "), inside);
+    }
+
+    /**
+     * The mount table of a task that mounted a cgroup hierarchy ({@code mount -t cgroup -o OPTIONS}) at
+     * {@code dir} in a mount namespace of its own, as it is after a dump and restore.
+     */
+    private String restoredAfterMountingCgroup(String options, Path dir) throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cg.out"), "unshare", "--mount",
-                "--propagation", "private", "sh", "-c", "mount -t cgroup -o " + controller + " zdtm " + dir
+                "--propagation", "private", "sh", "-c", "mount -t cgroup -o " + options + " zdtm " + dir
                         + " && echo ready; exec sleep 1000"))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
-                String inside = Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
-                assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm "), inside);
+                return Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
             } finally {
                 dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGKILL);
                 dev.cryo.kernel.Sys.wait4(r.pid().value(), 0);
@@ -445,18 +453,8 @@ class NamespaceTest {
     void aNamedCgroupHierarchyMadeInsideComesBackMounted() throws Exception {
         String name = "cryoit" + ProcessHandle.current().pid();
         Path dir = Files.createDirectory(tmp.resolve("named"));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("named.out"), "unshare", "--mount",
-                "--propagation", "private", "sh", "-c", "mount -t cgroup -o none,name=" + name + " zdtm " + dir
-                        + " && echo ready; exec sleep 1000"))) {
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-            try {
-                String inside = Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
-                assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm rw,name=" + name), inside);
-            } finally {
-                dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGKILL);
-                dev.cryo.kernel.Sys.wait4(r.pid().value(), 0);
-            }
-        }
+        String inside = restoredAfterMountingCgroup("none,name=" + name, dir);
+        assertTrue(inside.contains(" " + dir + " ") && inside.contains(" - cgroup zdtm rw,name=" + name), inside);
         String inSub = name + "s";
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sub.out"), "unshare", "--mount",
                 "--propagation", "private", "sh", "-c", "mount -t cgroup -o none,name=" + inSub + " zdtm " + dir
