@@ -24,15 +24,16 @@ final class VdsoMove {
     static void run(TaskContext t) {
         List<MapsEntry> now = ProcFs.maps(t.pid()).stream().filter(m -> m.isVdso() || m.isVvar()).toList();
         List<VmaImage> dumped = t.task().vmas().stream().filter(v -> v.kind() instanceof VdsoArea).toList();
-        if (dumped.isEmpty()) {
-            return;
-        }
-        // an area the dumped task had unmapped (valgrind unmaps its guest's [vdso]) goes here too
+        // an area the dumped task had unmapped (valgrind unmaps its guest's [vdso]) goes here too, and so
+        // does the whole block where it had none left (zdtm's vdso02, a kernel booted with vdso=0)
         List<String> kept = dumped.stream().map(VdsoMove::pathOf).toList();
         for (MapsEntry m : now) {
             if (!kept.contains(m.path())) {
                 t.later("munmap(" + m.path() + ")", SyscallNr.MUNMAP, m.start(), m.size());
             }
+        }
+        if (dumped.isEmpty()) {
+            return;
         }
         now = now.stream().filter(m -> kept.contains(m.path())).toList();
         if (now.size() != dumped.size()) {
