@@ -875,6 +875,18 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's sk-unix-listen01: a client waiting to be accepted by a listener bound to a name relative to
+     * the program's cwd was connected by that name from cryo's cwd, and the restore failed after the
+     * killing dump ("cannot rebuild the unix sockets: open(waiting.sock): ENOENT"); it connects by the
+     * file's whole path now, and still names the listener by its name.
+     */
+    @Test
+    void aClientWaitingOnAListenerBoundToARelativeNameIsAcceptedAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("waiting"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixwaiting", dir.toString()));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket01 was refused ("bound to a relative path that is not its socket
      * file in the cwd"): the same with relative names, the program moved to / since. The kernel
      * names the directory the server's removed file and the sender's file were bound in.

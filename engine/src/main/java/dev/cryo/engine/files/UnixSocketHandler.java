@@ -1059,6 +1059,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
+            // by its file's whole path where its name is relative (cryo's cwd is not the binder's: zdtm's
+            // sk-unix-listen01), or by the file made for the build where its own is gone
+            SockAddr hidden = hub.reach(u.ino()), to = hidden != null ? hidden : reachedBy(u);
             for (long c : u.pending()) { // in the order they wait to be accepted
                 Fd client = hub.get(c);
                 UnixSocket cr = hub.record(c, UnixSocket.class);
@@ -1070,7 +1073,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 if (other) {
                     hub.listen(s, u.backlog(), cr.peer());
                 }
-                hub.connect(client, u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
+                hub.connect(client, to != null ? to : u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
                 if (other) {
                     hub.listen(s, u.backlog(), u.peer());
                 }
