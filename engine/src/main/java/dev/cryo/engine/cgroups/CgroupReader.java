@@ -14,15 +14,14 @@ import java.util.Optional;
 
 /** The dump half: which cgroups a process is in, and their settings. */
 public final class CgroupReader {
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CgroupReader.class);
 
     private CgroupReader() {}
 
     /**
      * The process's cgroups below each hierarchy's root, and each thread's where it is not its
      * process's (a v1 per-thread move, a v2 threaded cgroup). A cgroup this host shows no mount of
-     * is named in a warning and not carried. Every cgroup below the process's own is carried too,
-     * empty or not (a runtime's sub-cgroups).
+     * is refused ({@link #place}). Every cgroup below the process's own is carried too, empty or not
+     * (a runtime's sub-cgroups).
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids) {
         return read(pid, tids, 0, List.of());
@@ -35,25 +34,22 @@ public final class CgroupReader {
      * services in others) — and every cgroup below it, empty or not.
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids, int ppid, java.util.Collection<Integer> tree) {
-        String own = cgroupFile(pid, "/proc/" + pid.value() + "/cgroup");
+        Map<String, String> process = parse(cgroupFile(pid, "/proc/" + pid.value() + "/cgroup"));
         CgroupMounts mounts = CgroupMounts.read();
         List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
-        for (Map.Entry<String, String> e : parse(own).entrySet()) {
+        for (Map.Entry<String, String> e : process.entrySet()) {
             String hierarchy = e.getKey(), path = e.getValue();
             if (path.equals("/")) {
                 continue;
             }
-            Optional<Path> dir = place(pid, mounts, hierarchy, path);
-            if (dir.isPresent()) {
-                places.add(new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get())));
-                below(pid, hierarchy, path, dir.get(), below);
-            }
+            Path dir = place(pid, mounts, hierarchy, path);
+            places.add(new CgroupMembership.Place(hierarchy, path, settings(dir, hierarchy), access(pid, dir)));
+            below(pid, hierarchy, path, dir, below);
         }
         if (!tree.isEmpty() && !tree.contains(ppid)) {
-            treeTop(pid, mounts, parse(own), tree, below);
+            treeTop(pid, mounts, process, tree, below);
         }
         List<CgroupMembership.ThreadPlace> threads = new ArrayList<>();
-        Map<String, String> process = parse(own);
         for (int tid : tids) {
             if (tid == pid.value()) {
                 continue;
@@ -63,12 +59,10 @@ public final class CgroupReader {
                 if (path.equals(process.get(hierarchy))) {
                     continue;
                 }
-                Optional<Path> dir = place(pid, mounts, hierarchy, path);
-                if (dir.isPresent()) { // the hierarchy's root: no settings of its own to carry
-                    threads.add(new CgroupMembership.ThreadPlace(tid, path.equals("/")
-                            ? new CgroupMembership.Place(hierarchy, path, Map.of())
-                            : new CgroupMembership.Place(hierarchy, path, settings(dir.get(), hierarchy), access(pid, dir.get()))));
-                }
+                Path dir = place(pid, mounts, hierarchy, path);
+                threads.add(new CgroupMembership.ThreadPlace(tid, path.equals("/") // the root: no settings of its own
+                        ? new CgroupMembership.Place(hierarchy, path, Map.of())
+                        : new CgroupMembership.Place(hierarchy, path, settings(dir, hierarchy), access(pid, dir))));
             }
         }
         return new CgroupMembership(places, below, threads);
@@ -125,14 +119,10 @@ public final class CgroupReader {
      * mounted only inside the tree's mount namespace, as zdtm's cgroup00 in a container does): the
      * restore could not put the task back in it, and it would come back in cryo's cgroup instead.
      */
-    private static Optional<Path> place(Pid pid, CgroupMounts mounts, String hierarchy, String path) {
-        Optional<Path> dir = mounts.dir(hierarchy, path);
-        if (dir.isEmpty()) {
-            throw new DumpException("pid " + pid.value() + " is in cgroup " + (hierarchy.isEmpty() ? "unified" : hierarchy)
+    private static Path place(Pid pid, CgroupMounts mounts, String hierarchy, String path) {
+        return mounts.dir(hierarchy, path).orElseThrow(() -> new DumpException("pid " + pid.value() + " is in cgroup " + (hierarchy.isEmpty() ? "unified" : hierarchy)
                     + ":" + path + ", which no mount of this host shows (a hierarchy mounted only inside its mount"
-                    + " namespace?): the restore could not put it back there; not supported yet");
-        }
-        return dir;
+                    + " namespace?): the restore could not put it back there; not supported yet"));
     }
 
     /** The cgroups below {@code dir} (which is {@code path}), parents first, each with its settings and owners. */
