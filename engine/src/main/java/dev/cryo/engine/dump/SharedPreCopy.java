@@ -132,7 +132,7 @@ public final class SharedPreCopy implements AutoCloseable {
      * exit of the host since the last round, and draining them on a busy host took 8-36 ms of the freeze.
      */
     public synchronized void freeze(Map<Pid, PreCopyTracker> trackers, Collection<Pid> frozen, SharedMemoryClaims claims) {
-        if (events == null || !started || objects.isEmpty()) {
+        if (!precopying()) {
             return;
         }
         ProcessEvents.Drained forks = drain();
@@ -149,6 +149,11 @@ public final class SharedPreCopy implements AutoCloseable {
         runs.forEach((pid, r) -> trackers.get(new Pid(pid)).sharedFinal(r));
     }
 
+    /** Whether the rounds have begun and pre-copy some object: only then are the process events read. */
+    private boolean precopying() {
+        return events != null && started && !objects.isEmpty();
+    }
+
     /** Forks (and overflows) the connector told of at a {@link #catchUp}, not looked at yet. */
     private final Set<Integer> heardForks = new HashSet<>();
     private boolean heardOverflow;
@@ -160,7 +165,7 @@ public final class SharedPreCopy implements AutoCloseable {
      * host).
      */
     public synchronized void catchUp() {
-        if (events == null || !started || objects.isEmpty()) {
+        if (!precopying()) {
             return;
         }
         ProcessEvents.Drained d = events.drain();
