@@ -1,7 +1,8 @@
 /*
  * A UDP server that clients keep sending to while it is restored (argv[1]: its port on 127.0.0.1),
- * with three datagrams unread at the dump ("one", "two", "three") and hundreds of other sockets,
- * which the restore rebuilds between binding the server's socket and queuing its datagrams again.
+ * with three datagrams unread at the dump ("one", "two", "three") and 150 other sockets on the
+ * next ports (the test picks all 151 below the ephemeral range, where nothing of the host is given
+ * them between the killing dump and the restore), which the restore rebuilds between binding the server's socket and queuing its datagrams again.
  * The restore failed ("4 of its 3 unread datagrams could be queued again") when a client's
  * datagram arrived in between. On SIGUSR2 (the test's clients have stopped) the three must be
  * there, in order, among whatever the clients sent. Prints PASS or FAIL: reason.
@@ -24,9 +25,10 @@ int main(int argc, char **argv) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a)) fail("bind");
     for (int i = 0; i < 150; i++) { /* rebuilt by the restore after the server's socket */
-        struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in next = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]) + 1 + i),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int o = socket(AF_INET, SOCK_DGRAM, 0);
-        if (o < 0 || bind(o, (struct sockaddr *)&any, sizeof any)) fail("other sockets");
+        if (o < 0 || bind(o, (struct sockaddr *)&next, sizeof next)) fail("other sockets");
     }
     int c = socket(AF_INET, SOCK_DGRAM, 0);
     const char *msgs[] = {"one", "two", "three"};

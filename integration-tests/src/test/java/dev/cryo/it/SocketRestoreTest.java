@@ -634,10 +634,7 @@ class SocketRestoreTest {
      */
     @Test
     void aUdpServerWhoseClientsKeepSendingIsRestored() throws Exception {
-        int port;
-        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
+        int port = QuietPorts.udp(151); // udpbusy's server and its 150 other sockets
         try (DetachedProcess p = Workloads.program(tmp.resolve("udpbusy.out"), "udpbusy", Integer.toString(port))) {
             DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
             java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
