@@ -1,7 +1,11 @@
 /*
- * A child forked while a pre-copy dump's rounds run. Usage: forkmid PARENT-MiB CHILD-MiB. The parent
- * fills PARENT-MiB of memory (page i: a pattern of i), prints "ready" and waits until its area shows
- * the "uw" flag in /proc/self/smaps (a pre-copy's tracking registered it): then it forks a child,
+ * A child forked while a pre-copy dump's rounds run. Usage: forkmid PARENT-MiB CHILD-MiB [late]. The
+ * parent fills PARENT-MiB of memory (page i: a pattern of i), prints "ready" and waits until its area
+ * shows the "uw" flag in /proc/self/smaps (a pre-copy's tracking registered it); with "late" it then
+ * also waits until a round's walk write-protected its first page (pagemap bit 57), rewrites that page
+ * and waits for the next walk to protect it again: right after the second round's walk, the last
+ * one while it runs when nothing else is written, so the fork lands between that walk and the
+ * freeze. Then it forks a child,
  * which fills CHILD-MiB of its own (page i: a pattern of i and its generation) and keeps rewriting
  * one page every 10 ms (a generation per page, kept in a table of its own memory) until SIGUSR2.
  * On SIGUSR2 (after the restore) the parent checks its area and passes the signal on; the child checks
@@ -11,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +53,19 @@ static int tracked(const char *area) {
     return yes;
 }
 
+/* Whether a pre-copy round's walk write-protected the page at p since it was last written. */
+static int protectedByAWalk(const char *p) {
+    uint64_t e = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+    if (fd < 0 || pread(fd, &e, sizeof e, (off_t)((uintptr_t)p / PAGE) * 8) != sizeof e) fail("read pagemap");
+    close(fd);
+    return (e >> 57) & 1;
+}
+
+static void awaitAWalk(const char *p) {
+    while (!check && !protectedByAWalk(p)) usleep(200);
+}
+
 static void child(size_t pages) {
     char *area = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uint32_t *gen = mmap(NULL, pages * sizeof *gen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -69,7 +87,7 @@ static void child(size_t pages) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) fail("usage: forkmid PARENT-MiB CHILD-MiB");
+    if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "late"))) fail("usage: forkmid PARENT-MiB CHILD-MiB [late]");
     size_t pages = (size_t)atoi(argv[1]) * 256, childPages = (size_t)atoi(argv[2]) * 256;
     signal(SIGUSR2, on_usr2);
     char *area = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -78,6 +96,11 @@ int main(int argc, char **argv) {
     printf("ready\n");
     fflush(stdout);
     while (!check && !tracked(area)) usleep(3000);
+    if (argc == 4) {
+        awaitAWalk(area);
+        fill(area, 0); /* the same bytes, written again */
+        awaitAWalk(area);
+    }
     pid_t c = fork();
     if (c < 0) fail("fork");
     if (c == 0) child(childPages);

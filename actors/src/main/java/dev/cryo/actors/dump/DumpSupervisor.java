@@ -452,9 +452,9 @@ public final class DumpSupervisor {
                         // a stream: the round ends when its pages are on the wire, not when they are
                         // queued for it, so the next round's scan (and the freeze) sees what was
                         // written meanwhile, and the frozen round is not a slow channel's backlog
-                        return enough() ? syncAndReadLayoutThenFreeze() : syncThen(() -> round(job));
+                        return enough() ? syncAndReadLayoutThenFreeze(job) : syncThen(() -> round(job));
                     }
-                    return enough() ? syncAndReadLayoutThenFreeze() : round(job);
+                    return enough() ? syncAndReadLayoutThenFreeze(job) : round(job);
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
@@ -469,7 +469,7 @@ public final class DumpSupervisor {
      * millisecond between the last round's scan and the freeze is a millisecond of writes that
      * the frozen round sends (a migration under load spent hundreds of them on the two in turn).
      */
-    private Behavior<Command> syncAndReadLayoutThenFreeze() {
+    private Behavior<Command> syncAndReadLayoutThenFreeze(TaskDumper.CollectJob job) {
         writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         pending.addAll(tasks.keySet());
         tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter)));
@@ -486,7 +486,7 @@ public final class DumpSupervisor {
                         stage("mappings read before the freeze (" + ahead[0] + " of " + tasks.size()
                                 + " tasks' beside the last round's copy)");
                     }
-                    return pending.isEmpty() && synced[0] ? freeze() : Behaviors.same();
+                    return pending.isEmpty() && synced[0] ? freezeOrRoundAgain(job) : Behaviors.same();
                 })
                 .onMessage(WriterReply.class, m -> {
                     if (!(m.reply() instanceof ImageWriterActor.Synced)) {
@@ -494,12 +494,25 @@ public final class DumpSupervisor {
                     }
                     synced[0] = true;
                     stage("last running round received");
-                    return pending.isEmpty() ? freeze() : Behaviors.same();
+                    return pending.isEmpty() ? freezeOrRoundAgain(job) : Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out writing the pre-copied pages or reading the mappings before the freeze"))
                 .build();
+    }
+
+    /**
+     * A process forked after the last round's walk (a backend for a new connection) would go whole
+     * into the frozen round: while rounds are left, one more tracks it and copies it running. Asked
+     * right before the freeze, so only a fork in the moment before the seize goes whole.
+     */
+    private Behavior<Command> freezeOrRoundAgain(TaskDumper.CollectJob job) {
+        if (roundPages.size() < settings.preCopy().maxRounds() && !forkedSinceLastRound().isEmpty()) {
+            stage("forked since the last round: pre-copy round " + (roundPages.size() + 1));
+            return round(job);
+        }
+        return freeze();
     }
 
     /** Pre-copied pages reach the disk (or the wire) while the tree still runs, not in the frozen window. */
