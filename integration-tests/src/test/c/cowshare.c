@@ -2,7 +2,10 @@
  * cowshare — a parent and forked children sharing private memory copy-on-write (zdtm cow00's rule,
  * a prefork server's preloaded heap).
  *
- * Usage: cowshare [MIB [CHILDREN]]   (64 MiB, 4 children by default)
+ * Usage: cowshare [MIB [CHILDREN [RESERVE_GIB]]]   (64 MiB, 4 children, no reservation by default)
+ *
+ * RESERVE_GIB: before the fork the parent also reserves that many GiB of address space twice, as
+ * V8, a JVM or Go do: once PROT_NONE, once read-write but never touched (both MAP_NORESERVE).
  *
  * The parent fills MIB MiB of private anonymous memory, one pattern per page, and forks CHILDREN
  * children, which keep it. After the fork each child writes its own mark into 4 pages (its own
@@ -121,7 +124,12 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
     int n = argc > 2 ? atoi(argv[2]) : 4;
-    if (mib < 32 || n < 1 || n > MAX_CHILDREN) fail("usage: cowshare [MIB>=32 [CHILDREN<=16]]");
+    unsigned long reserve = argc > 3 ? strtoul(argv[3], NULL, 10) << 30 : 0;
+    if (mib < 32 || n < 1 || n > MAX_CHILDREN) fail("usage: cowshare [MIB>=32 [CHILDREN<=16 [RESERVE_GIB]]]");
+    if (reserve && (mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED
+                    || mmap(NULL, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                           == MAP_FAILED))
+        fail("mmap of the reservation");
     pages = mib * 256;
     alarm(900);
     signal(SIGUSR2, on_usr2);
