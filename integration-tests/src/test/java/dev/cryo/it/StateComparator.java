@@ -1146,7 +1146,11 @@ final class StateComparator {
     private static String ipcObjects(Path dir) {
         String script = "for f in shm sem msg; do echo \"== $f\"; cat /proc/sysvipc/$f; done;"
                 + " for id in $(awk 'NR>1{print $2}' /proc/sysvipc/sem); do echo \"== sem $id\"; ipcs -s -i $id; done;"
-                + " cd /proc/sys/kernel && echo \"== limits\" && cat shmmax shmall shmmni msgmax msgmnb msgmni sem";
+                + " cd /proc/sys/kernel && echo \"== limits\" && cat shmmax shmall shmmni msgmax msgmnb msgmni sem;"
+                // the rest of IpcImage.SYSCTLS, by name: the next ids and the POSIX queue limits
+                + " for f in shm_rmid_forced auto_msgmni msg_next_id sem_next_id shm_next_id ../fs/mqueue/queues_max"
+                + " ../fs/mqueue/msg_max ../fs/mqueue/msgsize_max ../fs/mqueue/msg_default ../fs/mqueue/msgsize_default;"
+                + " do echo \"${f##*/} $(cat $f)\"; done";
         StringBuilder out = new StringBuilder();
         String[] header = null;
         for (String line : command("nsenter", "--ipc=" + dir.resolve("ns/ipc"), "sh", "-c", script).split("\n")) {

@@ -35,6 +35,38 @@ class StateComparatorTest {
     }
 
     /**
+     * An ipc namespace's POSIX queue limits and SysV next ids are compared (a restore that left them
+     * at a new namespace's defaults was silently wrong: zdtm ipc_namespace): before, a change of
+     * either was no difference.
+     */
+    @Test
+    void anIpcNamespacesQueueLimitsAndNextIdsAreCompared() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("unshare.out"), "/usr/bin/unshare", "--ipc",
+                "--fork", "/bin/sleep", "600")) {
+            int pid = p.pid().value();
+            Path children = Path.of("/proc/" + pid + "/task/" + pid + "/children");
+            DetachedProcess.awaitCondition(() -> !StateComparatorTest.read(children).isBlank(),
+                    java.time.Duration.ofSeconds(10), "unshare's child");
+            String child = StateComparatorTest.read(children).strip();
+            StateComparator.Snapshot a = StateComparator.take(pid);
+            assertEquals(0, new ProcessBuilder("nsenter", "--ipc=/proc/" + child + "/ns/ipc", "sh", "-c",
+                    "echo 77 > /proc/sys/fs/mqueue/queues_max && echo 4242 > /proc/sys/kernel/msg_next_id")
+                    .inheritIO().start().waitFor());
+            String diffs = String.join("\n", StateComparator.diff(a, StateComparator.take(pid), java.util.List.of()));
+            assertTrue(diffs.contains("ipc objects") && diffs.contains("queues_max 77") && diffs.contains("msg_next_id 4242"),
+                    diffs);
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return java.nio.file.Files.readString(p);
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
+    /**
      * What only a syscall on the fd shows is compared too: a pipe's capacity and an fd's SIGIO signal,
      * changed here on a copy of the task's fd (the copy shares the task's open file).
      */
