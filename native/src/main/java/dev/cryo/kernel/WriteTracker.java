@@ -95,7 +95,7 @@ public final class WriteTracker implements AutoCloseable {
      */
     public synchronized List<long[]> scan(long start, long end) {
         List<long[]> out = new ArrayList<>();
-        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, (s, e, c) -> {
+        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN, (s, e, c) -> {
             if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
                 out.get(out.size() - 1)[1] = e;
             } else {
@@ -106,12 +106,17 @@ public final class WriteTracker implements AutoCloseable {
     }
 
     /**
-     * As {@link #scan}, each written range with its categories ({@code returnMask} of them,
-     * {@link PagemapScan#PAGE_IS_PRESENT} etc.), in address order: one page-table walk where a
-     * round needs both what was written and which of it holds a page now.
+     * As {@link #scan} for private memory, each written range with its categories ({@code returnMask}
+     * of them, {@link PagemapScan#PAGE_IS_PRESENT} etc.), in address order: one page-table walk where a
+     * round needs both what was written and which of it holds a page now. Only pages there (present or
+     * swapped) are reported and re-armed: arming an empty pte puts a marker in it (WP_ASYNC implies
+     * WP_UNPOPULATED), page tables for all of an area never touched (2 GiB per TiB, kept after the
+     * dump), while a page that a write faults into an empty pte of private memory comes without the
+     * write-protect bit, so the next scan reports it. Not for shared memory, whose pages live on without a pte.
      */
     public synchronized void scan(long start, long end, long returnMask, PagemapScan.Sink sink) {
-        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, returnMask | PAGE_IS_WRITTEN, sink);
+        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED,
+                returnMask | PAGE_IS_WRITTEN, sink);
     }
 
     /**
@@ -121,11 +126,12 @@ public final class WriteTracker implements AutoCloseable {
      * a frozen round needs both what was written and what is there now.
      */
     public synchronized void categories(long start, long end, long returnMask, PagemapScan.Sink sink) {
-        walk(start, end, 0, 0, returnMask, sink); // no PM_SCAN_WP_MATCHING: a pure read
+        walk(start, end, 0, 0, 0, returnMask, sink); // no PM_SCAN_WP_MATCHING: a pure read
     }
 
     /** PAGEMAP_SCAN over [start, end), call after call until the walk is through (a call returns at most VEC_LEN ranges). */
-    private void walk(long start, long end, long flags, long categoryMask, long returnMask, PagemapScan.Sink sink) {
+    private void walk(long start, long end, long flags, long categoryMask, long anyOf, long returnMask,
+                      PagemapScan.Sink sink) {
         long from = start;
         while (from < end) {
             arg.clear();
@@ -136,6 +142,7 @@ public final class WriteTracker implements AutoCloseable {
             arg.setLong(40, Sys.address(vec));
             arg.setLong(48, VEC_LEN);
             arg.setLong(72, categoryMask);
+            arg.setLong(80, anyOf);
             arg.setLong(88, returnMask);
             long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
             if (n < 0) {

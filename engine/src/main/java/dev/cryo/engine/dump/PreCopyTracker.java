@@ -137,10 +137,10 @@ public final class PreCopyTracker implements AutoCloseable {
      * The mappings whose pages are copied while the task runs (and found by the tracker when frozen):
      * private ones of these kinds that the task may access. An area with no access at all is an
      * address-space reservation (V8's pointer cage and PartitionAlloc's pools, a JVM's or Go's heap
-     * not yet committed: terabytes in a browser's renderer); write-protecting it puts a marker in each
-     * of its never-populated ptes, page tables for all of it (3 GiB per Chromium renderer, kept until
-     * the task exits). Nothing writes it without an mprotect first, which makes a new area the next
-     * round registers; what such an area holds goes in the frozen round, as a plain dump takes it.
+     * not yet committed: terabytes in a browser's renderer); registering it is work for nothing (and
+     * put a marker in each of its empty ptes while the tracker asked for WP_UNPOPULATED: 3 GiB of page
+     * tables per Chromium renderer). Nothing writes it without an mprotect first, which makes a new area
+     * the next round registers; what such an area holds goes in the frozen round, as a plain dump takes it.
      */
     public static boolean preCopied(MemoryKind kind, MapsEntry m) {
         return (kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK
@@ -203,8 +203,8 @@ public final class PreCopyTracker implements AutoCloseable {
     }
 
     /**
-     * The categories of a page the image carries: present, or swapped out. A uffd-wp marker (a
-     * never-populated page the tracker write-protected) reads as "swapped" too; without swap on
+     * The categories of a page the image carries: present, or swapped out. A uffd-wp marker (an
+     * empty pte of a private file mapping the tracker write-protected) reads as "swapped" too; without swap on
      * this host nothing is swapped out, so only present pages count (with swap, markers are sent
      * as zero pages: more bytes, never wrong).
      */
@@ -399,7 +399,7 @@ public final class PreCopyTracker implements AutoCloseable {
     }
 
     /**
-     * Written ranges of one mapping; a mapping made since the last round is registered, and all its
+     * Written ranges of one mapping that hold pages; a mapping made since the last round is registered, and all its
      * pages count. Part of it not registered, all of it counts: the failed scan may have taken (and
      * re-armed) the marks of the part before the one it stopped at. A task that remaps as it runs
      * (zdtm maps007) can change the range again between the register and the scan that arms it: the
@@ -408,17 +408,33 @@ public final class PreCopyTracker implements AutoCloseable {
     private List<long[]> written(MapsEntry m) {
         try {
             walks++;
-            return tracker.scan(m.start(), m.end());
+            return writtenPages(m);
         } catch (WriteTracker.NotRegisteredException e) {
             try {
                 tracker.register(m.start(), m.end());
                 walks++;
-                tracker.scan(m.start(), m.end()); // arms it: the next scan reports only later writes
+                writtenPages(m); // arms it: the next scan reports only later writes
             } catch (KernelException changedMeanwhile) {
                 // the running task has remapped part of the range since its maps were read
             }
             return List.of(new long[] {m.start(), m.end()});
         }
+    }
+
+    /**
+     * The written ranges of {@code m} that hold pages, re-armed (WriteTracker#scan: empty ptes are left
+     * alone); every caller keeps only pages a dump carries of them.
+     */
+    private List<long[]> writtenPages(MapsEntry m) {
+        List<long[]> out = new ArrayList<>();
+        tracker.scan(m.start(), m.end(), 0, (s, e, c) -> {
+            if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
+                out.get(out.size() - 1)[1] = e;
+            } else {
+                out.add(new long[] {s, e});
+            }
+        });
+        return out;
     }
 
     private static void addRuns(List<PageRun> out, int vmaIndex, long start, long end, boolean viaProcMem,
