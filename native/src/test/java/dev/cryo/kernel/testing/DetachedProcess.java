@@ -119,8 +119,39 @@ public final class DetachedProcess implements AutoCloseable {
         return s != 'X' && s != 'Z';
     }
 
+    /**
+     * Kills the workload, its descendants and whatever else is left in the session it leads (started
+     * under setsid; a restored one keeps it): a background child its shell left, or the init of a pid
+     * namespace whose unshare dies, is reparented out of the tree and went on running after the suite.
+     */
     @Override
     public void close() {
-        ProcessHandle.of(pid.value()).ifPresent(ProcessHandle::destroyForcibly);
+        int root = pid.value();
+        java.util.List<ProcessHandle> doomed = new java.util.ArrayList<>();
+        ProcessHandle.of(root).ifPresent(h -> {
+            doomed.add(h);
+            h.descendants().forEach(doomed::add);
+        });
+        if (sessionOf(root) == root || doomed.isEmpty()) {
+            try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+                procs.map(d -> d.getFileName().toString()).filter(n -> n.matches("\\d+")).mapToInt(Integer::parseInt)
+                        .filter(n -> n != root && sessionOf(n) == root)
+                        .forEach(n -> ProcessHandle.of(n).ifPresent(doomed::add));
+            } catch (IOException e) {
+                // the tree itself still goes
+            }
+        }
+        long self = ProcessHandle.current().pid();
+        doomed.stream().filter(h -> h.pid() != self).forEach(ProcessHandle::destroyForcibly);
+    }
+
+    /** The session of {@code pid}, or -1 when it is gone. */
+    private static int sessionOf(int pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 }
