@@ -27,7 +27,8 @@ import static dev.cryo.kernel.net.Sockets.*;
  * set; closing the copy is not the file's last close). Per fd: the SIGIO owner and signal, a
  * lease, a pipe's capacity, a memfd's seals; a renewed file's (memfd, deleted, O_TMPFILE) mode,
  * owner and size, another file's mode and owner; a socket's options as getsockopt reads them back
- * (this list is the comparator's own, not cryo's: an option cryo forgets is seen here); a
+ * (this list is the comparator's own, not cryo's: an option cryo forgets is seen here), its filter and
+ * its reuseport group's program; a
  * terminal's termios, locked termios, window size, line discipline, exclusive mode, packet mode,
  * lock, session and foreground group; a POSIX message queue's attributes.
  */
@@ -167,7 +168,7 @@ final class HeldFdState {
             if (link.startsWith("pipe:")) {
                 into.accept(prefix + "F_GETPIPE_SZ", Integer.toString(fcntl(f, F_GETPIPE_SZ)));
             } else if (link.startsWith("socket:")) {
-                readSocket(f, prefix, into);
+                readSocket(f, pid, fd, prefix, into);
             } else if (link.startsWith("/dev/pts/") || link.startsWith("/dev/tty") || link.equals("/dev/ptmx")
                     || link.equals("/dev/console")) {
                 readTerminal(f, link.endsWith("ptmx"), prefix, into);
@@ -216,7 +217,7 @@ final class HeldFdState {
         }
     }
 
-    private static void readSocket(Fd s, String prefix, BiConsumer<String, String> into) {
+    private static void readSocket(Fd s, Pid pid, int fd, String prefix, BiConsumer<String, String> into) {
         int family = Sockets.getInt(s, SOL_SOCKET, SO_DOMAIN);
         int type = Sockets.getInt(s, SOL_SOCKET, SO_TYPE);
         int protocol = Sockets.getInt(s, SOL_SOCKET, SO_PROTOCOL);
@@ -287,6 +288,12 @@ final class HeldFdState {
         byte[] filter = Sockets.filter(s);
         into.accept(prefix + "socket filter", filter == null ? "eBPF" : filter.length == 0 ? "none"
                 : HexFormat.of().formatHex(filter));
+        if (inet && (type == SOCK_STREAM || type == SOCK_DGRAM)) {
+            // the program of its SO_REUSEPORT group, which only a BPF iterator over the task's files sees
+            var r = dev.cryo.kernel.net.ReuseportPrograms.of(pid.value()).get(fd);
+            into.accept(prefix + "reuseport program", r == null ? "none" : r.classic() == null ? "eBPF id " + r.id()
+                    : "classic " + HexFormat.of().formatHex(r.classic()));
+        }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and
             // window scales; our FIN sent, acknowledged or not yet (FIN_WAIT1, FIN_WAIT2): the peer's ack moves it on

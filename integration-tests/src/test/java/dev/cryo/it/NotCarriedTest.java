@@ -220,6 +220,17 @@ class NotCarriedTest {
                                 + "assert prog >= 0\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                                 + "s.setsockopt(socket.SOL_SOCKET, 50, prog)\nos.close(prog)",
                         " fd \\d+: socket \\d+ has an eBPF socket filter \\(SO_ATTACH_BPF\\), which cannot be read back"),
+                // a reuseport group's classic program is carried (reuseport.c); an eBPF one keeps no original
+                python("an eBPF program of a SO_REUSEPORT group", "import os, socket, ctypes, struct\nlibc = ctypes.CDLL(None)\n"
+                                + "ins = ctypes.create_string_buffer(struct.pack('BBhi', 0xb7, 0, 0, 0)"
+                                + " + struct.pack('BBhi', 0x95, 0, 0, 0))\nlic = ctypes.create_string_buffer(b'GPL')\n"
+                                + "attr = ctypes.create_string_buffer(struct.pack('IIQQIIQI', 1, 2, ctypes.addressof(ins),"
+                                + " ctypes.addressof(lic), 0, 0, 0, 0), 72)\nprog = libc.syscall(321, 5, attr, 72)\n"
+                                + "assert prog >= 0\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                                + "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\ns.bind(('127.0.0.1', 0))\n"
+                                + "s.listen()\ns.setsockopt(socket.SOL_SOCKET, 52, prog)\nos.close(prog)",
+                        " fd \\d+: socket \\d+'s SO_REUSEPORT group has an eBPF program \\(SO_ATTACH_REUSEPORT_EBPF, bpf"
+                                + " program id \\d+\\), which cannot be read back"),
                 // two children made with CLONE_FILES whose parent unshared since: no clone makes that again
                 new Item("processes sharing an fd table their parent no longer holds", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/sharedtables.c").toString(), ".", "siblings"),

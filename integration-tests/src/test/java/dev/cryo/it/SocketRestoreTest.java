@@ -688,6 +688,17 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "udpdst"));
     }
 
+    /**
+     * A SO_REUSEPORT group's classic program (SO_ATTACH_REUSEPORT_CBPF: nginx's, envoy's "reuseport")
+     * was lost silently: no call reads it back, and the restored groups spread packets by the kernel's
+     * hash. It is read with a BPF iterator over the task's files and set again (reuseport.c: a UDP and
+     * a TCP group whose program picks the second socket for all 8 sources).
+     */
+    @Test
+    void aReuseportGroupsClassicProgramStillPicksTheSocketOfEachPacket() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "reuseport"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

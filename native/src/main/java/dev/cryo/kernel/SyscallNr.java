@@ -23,6 +23,8 @@ public final class SyscallNr {
             PIVOT_ROOT = 155;
     /** The new mount API: peer groups set on mounts named by fds (MOVE_MOUNT_SET_GROUP, propagation by mount_setattr). */
     public static final int MOVE_MOUNT = 429, MOUNT_SETATTR = 442;
+    /** bpf(2): cryo's own BPF iterator reads socket state no other call shows ({@code net.ReuseportPrograms}). */
+    public static final int BPF = 321;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;
 
     /** Timers, sleeps and scheduling (issue 7: timers, sched attributes, interrupted sleeps). */

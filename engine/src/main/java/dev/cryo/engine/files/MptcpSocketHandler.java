@@ -89,7 +89,7 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
             boolean primary = st.claim(p.ino);
             if (!listening) {
                 return new MptcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, 0,
-                        SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, "");
+                        p.options(true), primary, "");
             }
             // sock_diag lists the listener's TCP subflow under the socket's inode, with its queues
             SockDiag.InetSocket d = st.inet(p.family, Sockets.IPPROTO_TCP).get(p.ino);
@@ -99,7 +99,7 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
             }
             TcpSocketHandler.checkAcceptQueue(p, d, st, what);
             return new MptcpSocket(p.ino, p.family, SockDiag.TCP_LISTEN, d.local(), d.wqueue(),
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, st.portLock(p.ino));
+                    p.options(true), primary, st.portLock(p.ino));
         }
     }
 
@@ -154,6 +154,7 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
         } else if (t.local().port() != 0) {
             Sockets.bindInet(s, t.local());
         }
+        t.options().attachReuseportFilter(s);
     }
 
     @Override

@@ -131,7 +131,7 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
                     () -> ctx.sockets().ringMappings(p.ino, fd.pid(), d.rx().bytes()));
             return new PacketSocket(p.ino, p.type, d.protocol(),
                     d.ifindex() == 0 ? null : PacketSockets.ifName(p.sock, d.ifindex()), d.copyThresh(), d.fanout(), ms,
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ring, ctx.sockets().claim(p.ino));
+                    p.options(true), ring, ctx.sockets().claim(p.ino));
         }
     }
 

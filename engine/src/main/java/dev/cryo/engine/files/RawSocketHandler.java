@@ -88,7 +88,7 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
             }
             return new RawSocket(p.ino, p.family, p.type, p.protocol, d.local(),
                     d.state() == SockDiag.TCP_ESTABLISHED ? d.remote() : null,
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), ctx.sockets().claim(p.ino));
+                    p.options(true), ctx.sockets().claim(p.ino));
         }
     }
 

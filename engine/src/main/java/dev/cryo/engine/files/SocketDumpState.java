@@ -4,6 +4,7 @@ import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.net.NetworkLock;
+import dev.cryo.kernel.net.ReuseportPrograms;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -629,6 +630,7 @@ public final class SocketDumpState {
         }
         if (!held.isEmpty() || !heldUdp.isEmpty()) {
             relock();
+            ReuseportPrograms.warmUp(); // their groups' programs are read in the frozen window
         }
         return java.util.Set.copyOf(held.keySet());
     }
@@ -700,6 +702,13 @@ public final class SocketDumpState {
             }
         }
         return out;
+    }
+
+    /** The reuseport programs of each task's sockets (one BPF iterator run over its fd table), by fd, by pid. */
+    private final Map<Integer, Map<Integer, ReuseportPrograms.Attached>> reuseport = new java.util.concurrent.ConcurrentHashMap<>();
+
+    Map<Integer, ReuseportPrograms.Attached> reuseportPrograms(dev.cryo.kernel.Pid pid) {
+        return reuseport.computeIfAbsent(pid.value(), ReuseportPrograms::of);
     }
 
     /** The tun/tap devices this dump made persistent, by name: whether each was persistent before. */

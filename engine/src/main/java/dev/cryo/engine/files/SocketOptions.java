@@ -334,7 +334,7 @@ public record SocketOptions(List<Option> options) {
             Sockets.attachFilter(s, filter);
         }
         for (Option o : options) {
-            if (o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER) {
+            if (o.level() == SOL_SOCKET && (o.name() == SO_ATTACH_FILTER || o.name() == SO_ATTACH_REUSEPORT_CBPF)) {
                 continue;
             } else if (isMembership(o)) {
                 MulticastMemberships.join(s, o.level(), o.value());
@@ -346,6 +346,28 @@ public record SocketOptions(List<Option> options) {
             } else {
                 Sockets.setBytes(s, o.level(), o.name(), o.value());
             }
+        }
+    }
+
+    /**
+     * Gives the reuseport group its classic program, once the socket is in it: after the bind of a UDP
+     * socket, the listen of a TCP one. Set before, the program makes the socket a group of its own,
+     * which the kernel then does not let share the port (EADDRINUSE). Every member carries the same
+     * program, and each one set replaces the group's with its equal. The kernel takes it from an
+     * unbound socket only with SO_REUSEPORT set, which a socket may have cleared since: set for that instant.
+     */
+    public void attachReuseportFilter(Fd s) {
+        byte[] program = get(SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF);
+        if (program == null) {
+            return;
+        }
+        boolean lend = Sockets.getInt(s, SOL_SOCKET, SO_REUSEPORT) == 0;
+        if (lend) {
+            Sockets.setInt(s, SOL_SOCKET, SO_REUSEPORT, 1);
+        }
+        Sockets.attachReuseportFilter(s, program);
+        if (lend) {
+            Sockets.setInt(s, SOL_SOCKET, SO_REUSEPORT, 0);
         }
     }
 
@@ -444,8 +466,9 @@ public record SocketOptions(List<Option> options) {
                 m.put("netlink groups", netlinkGroupNumbers(o.value()));
                 continue;
             }
-            String label = o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)"
-                    : "level " + o.level() + " option " + o.name();
+            boolean classic = o.level() == SOL_SOCKET && (o.name() == SO_ATTACH_FILTER || o.name() == SO_ATTACH_REUSEPORT_CBPF);
+            String label = !classic ? "level " + o.level() + " option " + o.name()
+                    : o.name() == SO_ATTACH_FILTER ? "SO_ATTACH_FILTER (instructions)" : "SO_ATTACH_REUSEPORT_CBPF (instructions)";
             for (List<Spec> l : ALL) {
                 for (Spec sp : l) {
                     if (sp.level() == o.level() && sp.name() == o.name()) {
@@ -453,7 +476,7 @@ public record SocketOptions(List<Option> options) {
                     }
                 }
             }
-            m.put(label, o.level() == SOL_SOCKET && o.name() == SO_ATTACH_FILTER ? o.value().length / BPF_INSN
+            m.put(label, classic ? o.value().length / BPF_INSN
                     : o.value().length == 4
                     ? java.nio.ByteBuffer.wrap(o.value()).order(java.nio.ByteOrder.nativeOrder()).getInt()
                     : hex(o.value()));

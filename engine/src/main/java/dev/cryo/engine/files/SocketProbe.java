@@ -3,6 +3,8 @@ package dev.cryo.engine.files;
 import dev.cryo.engine.DumpException;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.net.ReuseportPrograms;
+import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.Sockets;
 
 /**
@@ -14,6 +16,8 @@ final class SocketProbe implements AutoCloseable {
     final Fd sock;
     final long ino;
     final int family, type, protocol;
+    /** The classic program of this TCP or UDP socket's SO_REUSEPORT group (SO_ATTACH_REUSEPORT_CBPF), or null. */
+    private byte[] reuseportFilter;
 
     private SocketProbe(FdProbe fd, Fd sock) {
         this.fd = fd;
@@ -61,11 +65,50 @@ final class SocketProbe implements AutoCloseable {
                 throw new DumpException(fd.where() + ": socket " + p.ino + " has an eBPF socket filter (SO_ATTACH_BPF),"
                         + " which cannot be read back; an eBPF socket filter is not supported");
             }
+            p.reuseportFilter = reuseportFilter(p, st);
             return p;
         } catch (RuntimeException e) {
             sock.close();
             throw e;
         }
+    }
+
+    /**
+     * The classic program of the socket's reuseport group, which comes back with it; an eBPF one (its
+     * instructions are not kept as given) is refused, and so is a SO_REUSEPORT socket when the BPF
+     * iterator that reads them cannot run here: what cannot be seen cannot be told absent.
+     */
+    private static byte[] reuseportFilter(SocketProbe p, SocketDumpState st) {
+        if ((p.family != SockAddr.AF_INET && p.family != SockAddr.AF_INET6)
+                || (p.type != Sockets.SOCK_STREAM && p.type != Sockets.SOCK_DGRAM)) {
+            return null;
+        }
+        ReuseportPrograms.Attached a;
+        try {
+            a = st.reuseportPrograms(p.fd.pid()).get(p.fd.fd());
+        } catch (RuntimeException e) {
+            if (Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == 0) {
+                return null; // no group without it (and no program)
+            }
+            throw new DumpException(p.fd.where() + ": socket " + p.ino + " has SO_REUSEPORT and whether its group has"
+                    + " a BPF program (SO_ATTACH_REUSEPORT_CBPF/EBPF) cannot be read here: " + e.getMessage());
+        }
+        if (a == null) {
+            return null;
+        }
+        if (a.classic() == null) {
+            throw new DumpException(p.fd.where() + ": socket " + p.ino + "'s SO_REUSEPORT group has an eBPF program"
+                    + " (SO_ATTACH_REUSEPORT_EBPF, bpf program id " + a.id() + "), which cannot be read back; an eBPF"
+                    + " reuseport program is not supported");
+        }
+        return a.classic();
+    }
+
+    /** The socket's options as {@link SocketOptions#dump} reads them, with its reuseport group's classic program. */
+    SocketOptions options(boolean unconnected) {
+        SocketOptions o = SocketOptions.dump(sock, family, type, protocol, unconnected);
+        return reuseportFilter == null ? o : o.with(java.util.List.of(
+                new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter)));
     }
 
     DumpException refuse(String why) {

@@ -114,7 +114,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     + (erred ? " by a timeout, and the program has not read its error yet" : "") + "; not supported");
         } else if (neverConnected) {
             return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), false, null, false, "");
+                    p.options(false), false, null, false, "");
         }
         byte[] unread = new byte[0];
         if (primary) {
@@ -139,7 +139,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         SockAddr peer = Sockets.keptPeerName(p.sock, p.family); // SO_PEERNAME still names it (zdtm socket-tcp-closed)
         TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, peer != null ? peer : new SockAddr(p.family,
                 new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
-                SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), primary, c, false, "");
+                p.options(false), primary, c, false, "");
         return erred && primary ? takeError(p, t, st, what) : t;
     }
 
@@ -185,7 +185,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     private static TcpSocket refusedAttempt(SocketProbe p, SockAddr local, SocketDumpState st) {
         int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
         TcpSocket t = new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
-                SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false), true, null, false, "",
+                p.options(false), true, null, false, "",
                 dev.cryo.kernel.Errno.ECONNREFUSED);
         Runnable giveBack = () -> {
             Sockets.disconnect(p.sock);
@@ -260,7 +260,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     + " made: the restore makes that namespace new, where its peer cannot follow; not supported");
         }
         st.checkMovable(p.ino, d, p::refuse, "connecting (SYN_SENT) " + what);
-        SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+        SocketOptions opts = p.options(false);
         if (java.nio.ByteBuffer.wrap(Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_UNACKED + 4))
                 .order(java.nio.ByteOrder.nativeOrder()).getInt(TCPI_UNACKED) == 0) {
             throw p.refuse("connecting (SYN_SENT) " + what + " has not sent its SYN (TCP Fast Open's deferred connect,"
@@ -342,7 +342,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new TcpSocket(p.ino, p.family, SockDiag.TCP_CLOSE, local, local, 0,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), null, false, "");
+                            p.options(true), st.claim(p.ino), null, false, "");
                 }
                 SockAddr peer = Sockets.peerName(p.sock);
                 if (peer == null && local.port() != 0 && tcpState(p.sock) == SockDiag.TCP_CLOSE) {
@@ -361,12 +361,12 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 case SockDiag.TCP_LISTEN -> {
                     checkAcceptQueue(p, d, st, what);
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), d.wqueue(),
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false,
+                            p.options(true), primary, null, false,
                             st.portLock(p.ino));
                 }
                 case SockDiag.TCP_CLOSE -> {
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, null, false, "");
+                            p.options(true), primary, null, false, "");
                 }
                 case SockDiag.TCP_ESTABLISHED, SockDiag.TCP_FIN_WAIT1, SockDiag.TCP_FIN_WAIT2, SockDiag.TCP_CLOSE_WAIT,
                         SockDiag.TCP_LAST_ACK, SockDiag.TCP_CLOSING -> {
@@ -388,7 +388,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                                     + " its peer is outside it (through its veth): carrying it needs --tcp-established");
                         }
                     }
-                    SocketOptions opts = SocketOptions.dump(p.sock, p.family, p.type, p.protocol, false);
+                    SocketOptions opts = p.options(false);
                     boolean shut = d.state() != SockDiag.TCP_ESTABLISHED; // a FIN sent or received
                     if (st.options().tcpClose() && !st.options().tcpEstablished()) {
                         if (primary) {
@@ -539,6 +539,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         } else if (t.state() == SockDiag.TCP_CLOSE && t.local().port() != 0 && t.connection() == null && t.error() == 0) {
             Sockets.bindInet(s, t.local());
         }
+        now.attachReuseportFilter(s);
     }
 
     /** A new stream socket of {@code protocol} for the record of {@code ino}, with its options, handed to the hub. */

@@ -153,7 +153,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 SockAddr local = Sockets.sockName(p.sock);
                 if (local.port() == 0 && Sockets.peerName(p.sock) == null) {
                     return new UdpSocket(p.ino, p.family, local, local,
-                            SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), st.claim(p.ino), 0, List.of(), "",
+                            p.options(true), st.claim(p.ino), 0, List.of(), "",
                             null, p.protocol);
                 }
                 throw p.refuse(kind + " " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
@@ -193,7 +193,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 }
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
-                    SocketOptions.dump(p.sock, p.family, p.type, p.protocol, true), primary, d.shutdown(), queue,
+                    p.options(true), primary, d.shutdown(), queue,
                     st.portLock(p.ino), corked, p.protocol);
         }
     }
@@ -276,6 +276,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.local().port() != 0) {
             Sockets.bindInet(s, u.local());
         }
+        u.options().attachReuseportFilter(s);
         if (u.remote().port() == 0 && !u.queue().isEmpty()) {
             // at once: clients may go on sending to the port now bound, and their datagrams came later
             fill(s, u);

@@ -44,7 +44,7 @@ public final class Sockets {
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,
             SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_PEERNAME = 28, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
             SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42,
-            SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44,
+            SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44, SO_ATTACH_REUSEPORT_CBPF = 51,
             SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33;
     public static final int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5,
             TCP_KEEPCNT = 6, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18, TCP_REPAIR = 19, TCP_ULP = 31,
@@ -339,13 +339,22 @@ public final class Sockets {
 
     /** Attaches a classic BPF program (as {@link #filter} read it) with SO_ATTACH_FILTER. */
     public static void attachFilter(Fd s, byte[] program) {
+        attachClassic(s, SO_ATTACH_FILTER, "SO_ATTACH_FILTER", program);
+    }
+
+    /** Gives the socket's SO_REUSEPORT group a classic BPF program that picks the socket of each packet. */
+    public static void attachReuseportFilter(Fd s, byte[] program) {
+        attachClassic(s, SO_ATTACH_REUSEPORT_CBPF, "SO_ATTACH_REUSEPORT_CBPF", program);
+    }
+
+    private static void attachClassic(Fd s, int option, String name, byte[] program) {
         Memory prog = mem(program);
         Memory fprog = new Memory(16); // struct sock_fprog: u16 len, padding, pointer
         fprog.clear();
         fprog.setShort(0, (short) (program.length / BPF_INSN));
         fprog.setPointer(8, prog);
-        Sys.call(() -> "setsockopt(" + s + ", SO_ATTACH_FILTER, " + program.length / BPF_INSN + " instructions)",
-                SyscallNr.SETSOCKOPT, s.value(), SOL_SOCKET, SO_ATTACH_FILTER, Sys.address(fprog), 16, 0);
+        Sys.call(() -> "setsockopt(" + s + ", " + name + ", " + program.length / BPF_INSN + " instructions)",
+                SyscallNr.SETSOCKOPT, s.value(), SOL_SOCKET, option, Sys.address(fprog), 16, 0);
     }
 
     public static void setInt(Fd s, int level, int opt, int value) {

@@ -1,0 +1,212 @@
+package dev.cryo.kernel;
+
+import com.sun.jna.Memory;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * bpf(2) for cryo's own BPF iterators over a task's files (iter/task_file): a small assembler for
+ * their instructions, the program load, and one run over one task's fd table read to its end.
+ */
+public final class Bpf {
+    private static final int PROG_LOAD = 5, LINK_CREATE = 28, ITER_CREATE = 33;
+    private static final int PROG_TYPE_TRACING = 26, TRACE_ITER = 28;
+    /** Helpers the iterators call. */
+    public static final int PROBE_READ_KERNEL = 113, SEQ_WRITE = 127, SOCK_FROM_FILE = 162;
+
+    private Bpf() {}
+
+    /** Instructions with forward and backward jumps to named labels. */
+    public static final class Program {
+        private final List<long[]> insns = new ArrayList<>(); // code, dst, src, off, imm
+        private final Map<Integer, String> jumps = new HashMap<>();
+        private final Map<String, Integer> labels = new HashMap<>();
+
+        private Program op(int code, int dst, int src, int off, int imm) {
+            insns.add(new long[] {code, dst, src, off, imm});
+            return this;
+        }
+
+        public Program label(String name) {
+            labels.put(name, insns.size());
+            return this;
+        }
+
+        /** dst = src (64 bits). */
+        public Program mov(int dst, int src) {
+            return op(0xbf, dst, src, 0, 0);
+        }
+
+        public Program movImm(int dst, int imm) {
+            return op(0xb7, dst, 0, 0, imm);
+        }
+
+        public Program addImm(int dst, int imm) {
+            return op(0x07, dst, 0, 0, imm);
+        }
+
+        /** dst >>= imm (unsigned, 64 bits). */
+        public Program shiftRight(int dst, int imm) {
+            return op(0x77, dst, 0, 0, imm);
+        }
+
+        /** dst = *(size *)(src + off), size 8, 4 or 2 bytes. */
+        public Program load(int size, int dst, int src, int off) {
+            return op(0x61 | sizeBits(size), dst, src, off, 0);
+        }
+
+        /** *(size *)(dst + off) = src. */
+        public Program store(int size, int dst, int off, int src) {
+            return op(0x63 | sizeBits(size), dst, src, off, 0);
+        }
+
+        public Program jumpIfZero(int reg, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x15, reg, 0, 0, 0);
+        }
+
+        /** if (reg > imm, unsigned) goto label. */
+        public Program jumpIfAbove(int reg, int imm, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x25, reg, 0, 0, imm);
+        }
+
+        /** if (reg != imm) goto label. */
+        public Program jumpIfNot(int reg, int imm, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x55, reg, 0, 0, imm);
+        }
+
+        public Program jump(String label) {
+            jumps.put(insns.size(), label);
+            return op(0x05, 0, 0, 0, 0);
+        }
+
+        public Program call(int helper) {
+            return op(0x85, 0, 0, 0, helper);
+        }
+
+        public Program exit() {
+            return op(0x95, 0, 0, 0, 0);
+        }
+
+        private static int sizeBits(int size) {
+            return switch (size) {
+                case 8 -> 0x18;
+                case 4 -> 0x00;
+                case 2 -> 0x08;
+                default -> throw new IllegalArgumentException("a load of " + size + " bytes");
+            };
+        }
+
+        byte[] bytes() {
+            ByteBuffer b = ByteBuffer.allocate(insns.size() * 8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < insns.size(); i++) {
+                long[] in = insns.get(i);
+                String target = jumps.get(i);
+                long off = target == null ? in[3] : labels.get(target) - i - 1;
+                b.put((byte) in[0]).put((byte) (in[1] | in[2] << 4)).putShort((short) off).putInt((int) in[4]);
+            }
+            return b.array();
+        }
+    }
+
+    /** An iterator over a task's files, loaded (and checked by the kernel's verifier) once, when first run. */
+    public static final class TaskFileIterator {
+        private final String name;
+        private final java.util.function.Supplier<Program> program;
+        private Fd loaded;
+
+        public TaskFileIterator(String name, java.util.function.Supplier<Program> program) {
+            this.name = name;
+            this.program = program;
+        }
+
+        /** What the program wrote for the files of thread {@code tid}. */
+        public byte[] run(int tid) {
+            return runOnTask(loaded(), tid);
+        }
+
+        private synchronized Fd loaded() {
+            if (loaded == null) {
+                loaded = loadTaskFileIterator(program.get(), name);
+            }
+            return loaded;
+        }
+
+        /**
+         * Loads it on another thread now (the kernel's BTF read, the verifier: a cold JVM at load 30
+         * takes up to a second), so that a run in a frozen window finds it ready; a failure is the run's to report.
+         */
+        public void warmUp() {
+            Thread t = new Thread(() -> {
+                try {
+                    loaded();
+                } catch (RuntimeException later) {
+                    // the run that needs it loads it again and says why it cannot
+                }
+            }, name + " warm-up");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    /** Loads {@code p} as an iterator over the files of tasks (iter/task_file). */
+    private static Fd loadTaskFileIterator(Program p, String name) {
+        byte[] code = p.bytes();
+        Memory insns = new Memory(code.length);
+        insns.write(0, code, 0, code.length);
+        Memory license = new Memory(4);
+        license.setString(0, "GPL"); // bpf_seq_write and bpf_probe_read_kernel are for GPL programs
+        Memory attr = new Memory(128);
+        attr.clear();
+        attr.setInt(0, PROG_TYPE_TRACING);
+        attr.setInt(4, code.length / 8);
+        attr.setLong(8, Sys.address(insns));
+        attr.setLong(16, Sys.address(license));
+        attr.setInt(68, TRACE_ITER); // expected_attach_type
+        attr.setInt(108, Btf.kernel().function("bpf_iter_task_file")); // attach_btf_id
+        byte[] n = name.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        attr.write(48, n, 0, Math.min(n.length, 15)); // prog_name
+        return new Fd((int) Sys.call(() -> "bpf(BPF_PROG_LOAD, " + name + ", iter/task_file)", SyscallNr.BPF,
+                PROG_LOAD, Sys.address(attr), 128, 0));
+    }
+
+    /** Runs {@code iterator} over the fd table of thread {@code tid} (as this process's pid namespace numbers it). */
+    private static byte[] runOnTask(Fd iterator, int tid) {
+        Memory info = new Memory(16); // bpf_iter_link_info.task: tid, pid, pid_fd
+        info.clear();
+        info.setInt(0, tid);
+        Memory attr = new Memory(64);
+        attr.clear();
+        attr.setInt(0, iterator.value());
+        attr.setInt(8, TRACE_ITER);
+        attr.setLong(16, Sys.address(info));
+        attr.setInt(24, 16);
+        try (Fd link = new Fd((int) Sys.call(() -> "bpf(BPF_LINK_CREATE, iter/task_file, tid " + tid + ")",
+                SyscallNr.BPF, LINK_CREATE, Sys.address(attr), 64, 0))) {
+            Memory create = new Memory(16);
+            create.clear();
+            create.setInt(0, link.value());
+            try (Fd seq = new Fd((int) Sys.call(() -> "bpf(BPF_ITER_CREATE, tid " + tid + ")", SyscallNr.BPF,
+                    ITER_CREATE, Sys.address(create), 16, 0))) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream();
+                Memory buf = new Memory(65536);
+                while (true) {
+                    int got = (int) Sys.call(() -> "read(BPF iterator of tid " + tid + ")", SyscallNr.READ,
+                            seq.value(), Sys.address(buf), buf.size(), 0);
+                    if (got == 0) {
+                        return out.toByteArray();
+                    }
+                    out.write(buf.getByteArray(0, got), 0, got);
+                }
+            }
+        }
+    }
+}
