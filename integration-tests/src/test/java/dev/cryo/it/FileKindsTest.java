@@ -288,13 +288,15 @@ class FileKindsTest {
     /**
      * A multi-queue tun device with a queue the program detached (tunqueues.c): the dump used to
      * refuse both files (attached to an interface); now both come back on the device, the detached
-     * one still detached, and the device not persistent.
+     * one still detached, and the device not persistent; with "ebpf", its eBPF steering and filter
+     * programs too (the device waits for the restore with them; the comparator holds their ids).
      */
-    @Test
-    void aMultiQueueTunDeviceComesBackWithItsDetachedQueue() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"plain", "ebpf"})
+    void aMultiQueueTunDeviceComesBackWithItsDetachedQueue(String programs) throws Exception {
         String device = "c16q" + Long.toHexString(System.nanoTime() & 0xfffffL);
         try {
-            assertPassOnce(DumpRestore.workloadVerdict(tmp, "tunqueues", device));
+            assertPassOnce(DumpRestore.workloadVerdict(tmp, "tunqueues", device, programs));
             assertFalse(Files.exists(Path.of("/sys/class/net/" + device)), "the device went with its last file");
         } finally {
             new ProcessBuilder("ip", "link", "del", device).redirectErrorStream(true)

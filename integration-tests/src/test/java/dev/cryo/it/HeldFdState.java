@@ -169,6 +169,11 @@ final class HeldFdState {
                 into.accept(prefix + "F_GETPIPE_SZ", Integer.toString(fcntl(f, F_GETPIPE_SZ)));
             } else if (link.startsWith("socket:")) {
                 readSocket(f, pid, fd, prefix, into);
+            } else if (link.equals("/dev/net/tun")) {
+                // the eBPF programs of its device, which only a BPF iterator over the task's files sees
+                var t = dev.cryo.kernel.net.TunPrograms.of(pid.value()).get(fd);
+                into.accept(prefix + "tun eBPF programs", t == null ? "none"
+                        : "steering id " + t.steeringId() + " filter id " + t.filterId());
             } else if (link.startsWith("/dev/pts/") || link.startsWith("/dev/tty") || link.equals("/dev/ptmx")
                     || link.equals("/dev/console")) {
                 readTerminal(f, link.endsWith("ptmx"), prefix, into);

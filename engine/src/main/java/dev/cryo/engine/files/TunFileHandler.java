@@ -14,6 +14,7 @@ import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.net.TunDevices;
+import dev.cryo.kernel.net.TunPrograms;
 
 import java.io.IOException;
 import java.util.Map;
@@ -42,8 +43,9 @@ import static dev.cryo.engine.show.ShowFormat.hex;
  * was not persistent is made so again as soon as the task holds the file (a failed restore takes
  * the namespace along). Nothing is made persistent at the dump: the device goes with the namespace.
  *
- * <p>Refused by name: a device of a net namespace that is neither cryo's nor the task's own, and
- * a tap device's packet filter (TUNATTACHFILTER: it cannot be read back). A file never attached
+ * <p>Refused by name: a device of a net namespace that is neither cryo's nor the task's own, a
+ * tap device's packet filter (TUNATTACHFILTER: it cannot be read back), and the eBPF steering and
+ * filter programs of a device of the task's own namespace (made again without them). A file never attached
  * stays {@link CharDeviceHandler}'s (reopened by path).
  */
 public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
@@ -100,6 +102,30 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
         return FileIdentity.isDevice(fd, TunDevices.MISC_MAJOR, TunDevices.MINOR) && !device(fd).isEmpty();
     }
 
+    /**
+     * A device made again loses the eBPF programs a program set on it (TUNSETSTEERINGEBPF,
+     * TUNSETFILTEREBPF), which no ioctl gives back: refused by name (a device of cryo's namespace
+     * waits for the restore, programs and all).
+     */
+    private static void refuseEbpf(FdProbe fd, String name) {
+        TunPrograms.Attached a;
+        try {
+            a = TunPrograms.of(fd.pid().value()).get(fd.fd());
+        } catch (RuntimeException e) {
+            throw new DumpException(fd.where() + ": whether tun/tap device " + name + " has eBPF programs"
+                    + " (TUNSETSTEERINGEBPF/TUNSETFILTEREBPF) cannot be read here: " + e.getMessage());
+        }
+        if (a != null) {
+            String which = a.steeringId() != 0 && a.filterId() != 0
+                    ? "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id " + a.steeringId() + ") and an eBPF"
+                    + " filter program (TUNSETFILTEREBPF, bpf program id " + a.filterId() + ")"
+                    : a.steeringId() != 0 ? "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id " + a.steeringId() + ")"
+                    : "an eBPF filter program (TUNSETFILTEREBPF, bpf program id " + a.filterId() + ")";
+            throw new DumpException(fd.where() + ": tun/tap device " + name + " has " + which
+                    + ", which cannot be read back; not supported");
+        }
+    }
+
     private static String device(FdProbe fd) {
         return fd.info() == null ? "" : fd.info().value("iff").orElse("").trim();
     }
@@ -135,6 +161,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
                         + " which cannot be read back; not supported");
             }
             if (treeNet) { // goes with its namespace: nothing to keep on the host
+                refuseEbpf(fd, name);
                 int vnet = (flags & TunDevices.IFF_VNET_HDR) != 0 ? TunDevices.vnetHeaderSize(copy, name) : 0;
                 return new TunFile(name, ifindex, flags & ~TunDevices.IFF_PERSIST,
                         (flags & TunDevices.IFF_PERSIST) != 0, detached, true, vnet, TunDevices.sendBuffer(copy, name));
