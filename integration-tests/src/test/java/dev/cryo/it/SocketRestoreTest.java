@@ -699,6 +699,17 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "reuseport"));
     }
 
+    /**
+     * A SO_REUSEPORT group of three UDP sockets, each with its own unread datagrams: queued again by
+     * sending them from their sources, they were spread by the group's hash over the members bound so
+     * far, and the restore failed after the killing dump ("3 of its 6 unread datagrams could be queued
+     * again"). While a member's are queued, the group now picks that member (reuseportq.c).
+     */
+    @Test
+    void eachMemberOfAReuseportGroupGetsItsOwnUnreadDatagramsBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "reuseportq"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

@@ -279,8 +279,29 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         u.options().attachReuseportFilter(s);
         if (u.remote().port() == 0 && !u.queue().isEmpty()) {
             // at once: clients may go on sending to the port now bound, and their datagrams came later
+            int before = reuseportMembersBefore(u, hub);
+            if (before > 0) {
+                // the group picks the socket of each datagram, by its hash over the members it has so far
+                // (or by its program): for the fill, a program that picks this one, the last to join
+                Sockets.attachReuseportFilter(s, Sockets.pickMember(before));
+            }
             fill(s, u);
+            if (before > 0 && u.options().get(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF) != null) {
+                u.options().attachReuseportFilter(s);
+            } else if (before > 0) {
+                Sockets.detachReuseportFilter(s);
+            }
         }
+    }
+
+    /** How many sockets of the image are in the SO_REUSEPORT group of {@code u} already (bound before it). */
+    private static int reuseportMembersBefore(UdpSocket u, SocketHub hub) {
+        if (u.local().port() == 0 || u.options().get(Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == null) {
+            return 0;
+        }
+        return (int) hub.records(UdpSocket.class).stream().filter(o -> o.ino() != u.ino() && hub.has(o.ino())
+                && o.family() == u.family() && o.protocol() == u.protocol() && o.local().equals(u.local())
+                && o.options().get(Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) != null).count();
     }
 
     @Override

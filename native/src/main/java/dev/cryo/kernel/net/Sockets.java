@@ -44,7 +44,7 @@ public final class Sockets {
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,
             SO_SNDTIMEO = 21, SO_BINDTODEVICE = 25, SO_PEERNAME = 28, SO_TIMESTAMP = 29, SO_ACCEPTCONN = 30, SO_PASSSEC = 34,
             SO_MARK = 36, SO_PROTOCOL = 38, SO_DOMAIN = 39, SO_PEEK_OFF = 42,
-            SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44, SO_ATTACH_REUSEPORT_CBPF = 51,
+            SO_ATTACH_FILTER = 26, SO_LOCK_FILTER = 44, SO_ATTACH_REUSEPORT_CBPF = 51, SO_DETACH_REUSEPORT_BPF = 68,
             SO_SNDBUFFORCE = 32, SO_RCVBUFFORCE = 33;
     public static final int TCP_NODELAY = 1, TCP_MAXSEG = 2, TCP_CORK = 3, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5,
             TCP_KEEPCNT = 6, TCP_INFO = 11, TCP_QUICKACK = 12, TCP_USER_TIMEOUT = 18, TCP_REPAIR = 19, TCP_ULP = 31,
@@ -345,6 +345,17 @@ public final class Sockets {
     /** Gives the socket's SO_REUSEPORT group a classic BPF program that picks the socket of each packet. */
     public static void attachReuseportFilter(Fd s, byte[] program) {
         attachClassic(s, SO_ATTACH_REUSEPORT_CBPF, "SO_ATTACH_REUSEPORT_CBPF", program);
+    }
+
+    /** A classic program for a SO_REUSEPORT group that picks its member {@code index} (in the order they joined) for every packet. */
+    public static byte[] pickMember(int index) {
+        return java.nio.ByteBuffer.allocate(BPF_INSN).order(java.nio.ByteOrder.nativeOrder())
+                .putShort((short) 0x06).put((byte) 0).put((byte) 0).putInt(index).array(); // BPF_RET | BPF_K
+    }
+
+    /** Takes the program of the socket's SO_REUSEPORT group away (SO_DETACH_REUSEPORT_BPF). */
+    public static void detachReuseportFilter(Fd s) {
+        setInt(s, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, 0);
     }
 
     private static void attachClassic(Fd s, int option, String name, byte[] program) {
