@@ -5,7 +5,9 @@
  * read ENOTCONN, as sockets never connected. The listener still accepts a new connection.
  * With "noreuse" the listener has no SO_REUSEADDR, and the accepted end is closed first when the
  * tree is killed: a FIN would leave the listener's port in TIME_WAIT, and its bind at the restore
- * would fail (it did before the dump reset those connections).
+ * would fail (it did before the dump reset those connections). argv[2] "unread": dumped with
+ * --tcp-established and restored with --tcp-close instead (zdtm's socket-tcp-close0 does that), and
+ * the connecting end had sent "hello", which the accepted end reads first, then end of file.
  * Prints "ready", on SIGUSR2 checks and prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -52,8 +54,16 @@ int main(int argc, char **argv) {
     int high = fcntl(s, F_DUPFD, 64);
     if (high < 0 || close(s)) fail("dup");
     s = high;
+    int unread = argc > 2 && !strcmp(argv[2], "unread");
+    if (unread && send(c, "hello", 5, 0) != 5) fail("send");
     printf("ready\n");
     while (!check) pause();
+
+    char got[8] = "";
+    if (unread && (recv(s, got, sizeof got, MSG_DONTWAIT) != 5 || strncmp(got, "hello", 5))) {
+        printf("FAIL: the accepted end reads '%s' (errno %d), not its unread 'hello'\n", got, errno);
+        return 1;
+    }
 
     closed(s, "the accepted end");
     closed(c, "the connecting end");

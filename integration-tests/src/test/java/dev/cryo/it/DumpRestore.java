@@ -178,6 +178,9 @@ final class DumpRestore {
         try {
             Map<String, Map<String, String>> probedNow = TaskProbe.read(pid); // released: it runs
             List<StateComparator.Known> rootDetached = new ArrayList<>(known);
+            if (List.of(restoreOptions).contains("--tcp-close")) {
+                rootDetached.addAll(StateComparator.KNOWN_TCP_CLOSE);
+            }
             rootDetached.add(new StateComparator.Known("a detached restore's root keeps no parent-death signal: its parent,"
                     + " the restorer, goes away (README, with a warning)", d -> d.scope().startsWith("pid " + pid + " tid ")
                     && d.item().equals("probe prctl PDEATHSIG") && "0".equals(d.restored())));

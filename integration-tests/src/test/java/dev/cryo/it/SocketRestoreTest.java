@@ -367,6 +367,22 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's socket-tcp-close0 dumps with --tcp-established and restores with --tcp-close: the
+     * connections came back as sockets never connected ("Invalid recv response ENOTCONN"). They come
+     * back closed as a reset leaves them, the accepted end with the bytes it had not read first.
+     */
+    @Test
+    void restoreTcpCloseBringsEstablishedConnectionsBackClosedWithTheirUnreadBytes() throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpclosemode.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpclosemode.out"), prog, "reuse",
+                "unread"))) {
+            DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-established");
+            assertPass(RestoreTest.checkAndReap(d.restoreDetached(p.output(), "--tcp-close")));
+        }
+    }
+
+    /**
      * Connection attempts in flight (SYN_SENT) were refused. The peer is a listener of the test's
      * whose accept queue is full, so it drops SYNs (a peer not answering). After the restore both
      * attempts (a thread blocked in connect(), a non-blocking one polled) are still connecting

@@ -631,6 +631,15 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             closeAgain(t, hub.get(t.ino()), NOTHING_IN_FLIGHT);
             return;
         }
+        if (connected(t) && t.connection() != null && hub.tcpClose()) {
+            // restored with --tcp-close: the same, with the bytes it had not read (they come first);
+            // left alone it was a socket that never connected and read ENOTCONN (zdtm's socket-tcp-close0)
+            TcpRepair.Connection c = t.connection();
+            closeAgain(t, hub.get(t.ino()), new TcpRepair.Connection(c.sendSeq(), c.recvSeq(), new byte[0], 0,
+                    c.recvQueue(), c.mss(), c.sndWscale(), c.rcvWscale(), c.sack(), c.timestamps(), c.tsval(), c.window()),
+                    false);
+            return;
+        }
         if (connected(t) && t.connection() != null && !hub.tcpClose()) {
             Fd s = hub.get(t.ino());
             boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
@@ -656,8 +665,13 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      * the peer's FIN is delivered first, as a reset after it leaves EPIPE).
      */
     private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c) {
+        closeAgain(t, s, c, c != NOTHING_IN_FLIGHT);
+    }
+
+    /** {@code keepPeer}: false to rebuild it to no one's port whatever peer it named (its peer may be rebuilt too). */
+    private static void closeAgain(TcpSocket t, Fd s, TcpRepair.Connection c, boolean keepPeer) {
         boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0;
-        SockAddr kept = rebuildToKeptPeer(t, s, c);
+        SockAddr kept = keepPeer ? rebuildToKeptPeer(t, s, c) : null;
         SockAddr nobody = kept != null ? kept : nobodyFor(t);
         SockAddr local = t.local();
         try {
@@ -665,7 +679,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 TcpRepair.rebuild(s, local, nobody, c);
             }
         } catch (dev.cryo.kernel.SyscallException e) {
-            if (c != NOTHING_IN_FLIGHT || !e.is(dev.cryo.kernel.Errno.EADDRINUSE)) {
+            if (keepPeer || !e.is(dev.cryo.kernel.Errno.EADDRINUSE)) {
                 throw e;
             }
             // dumped with --tcp-close, no network lock held the connection: its port lingers in
@@ -700,7 +714,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      */
     private static SockAddr rebuildToKeptPeer(TcpSocket t, Fd s, TcpRepair.Connection c) {
         SockAddr peer = t.remote();
-        if (peer.port() == 0 || c == NOTHING_IN_FLIGHT
+        if (peer.port() == 0
                 || (t.error() == dev.cryo.kernel.Errno.EPIPE && !peer.inetAddress().isLoopbackAddress())) {
             return null;
         }
