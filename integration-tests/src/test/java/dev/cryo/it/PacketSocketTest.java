@@ -160,6 +160,22 @@ class PacketSocketTest {
         }
     }
 
+    /**
+     * zdtm's packet_sock_spkt: sockets of the obsolete type SOCK_PACKET were refused. One bound to lo by
+     * name and one not bound come back so, and both catch what goes over lo (packetspkt.c).
+     */
+    @Test
+    void obsoleteSockPacketSocketsComeBackBoundAndReceiving() throws Exception {
+        String prog = TestPrograms.compile("/c/packetspkt.c").toString();
+        // a net namespace of its own only, unshared by the very process that runs the program
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("packetspkt.out"), "sh", "-c",
+                "exec unshare -n sh -c 'ip link set lo up && exec " + prog + "' 2>/dev/null"))) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                    .restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** Three frames of ethertype 0x88b5 from cryo-pb, payloads TAG0..TAG2, sent inside the tree's namespace. */
     private static void send(int init, String tag) throws Exception {
         NetNamespaceTest.host("nsenter", "-t", Integer.toString(init), "-n", "python3", "-c",

@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Packet sockets (AF_PACKET, raw or cooked): dhclient's and dhcpcd's socket with its BPF filter,
+ * Packet sockets (AF_PACKET, raw or cooked, and the obsolete SOCK_PACKET): dhclient's and dhcpcd's socket with its BPF filter,
  * arping's, keepalived's. Carried: type, the protocol it receives (from socket() or bind()),
  * the interface it is bound to (by name: an index means nothing in a namespace made again), its
  * options (TPACKET version, reserve, auxdata, origdev, timestamps...) and classic filter, its
@@ -109,9 +109,6 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             if (d == null) {
                 throw p.refuse("packet socket " + p.ino + " is not listed by packet_diag");
             }
-            if (p.type == Sockets.SOCK_PACKET) {
-                throw p.refuse("packet socket " + p.ino + " is of the obsolete type SOCK_PACKET; not supported");
-            }
             if (d.tx() != null) {
                 throw p.refuse("packet socket " + p.ino + " has a transmit ring (PACKET_TX_RING, TPACKET_V"
                         + (d.version() + 1) + ", " + d.tx().bytes() + " bytes); a transmit ring is not supported yet");
@@ -154,7 +151,8 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
     public void show(PacketSocket r, Map<String, Object> m) {
         m.put("kind", "packet socket");
         m.put("inode", r.ino());
-        m.put("type", r.type() == Sockets.SOCK_RAW ? "raw" : "cooked (SOCK_DGRAM)");
+        m.put("type", r.type() == Sockets.SOCK_RAW ? "raw" : r.type() == Sockets.SOCK_PACKET ? "SOCK_PACKET (obsolete)"
+                : "cooked (SOCK_DGRAM)");
         m.put("protocol", "0x" + Integer.toHexString(r.protocol()));
         m.put("interface", r.ifName() == null ? "any" : r.ifName());
         List<String> ms = new ArrayList<>();
@@ -206,6 +204,10 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
      */
     @Override
     public void create(PacketSocket r, SocketHub hub) {
+        if (r.type() == Sockets.SOCK_PACKET) {
+            createSpkt(r, hub);
+            return;
+        }
         Fd s = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, r.type(), 0);
         hub.put(r.ino(), s);
         if (r.ring() != null) { // the options a ring forbids changing (EBUSY) first
@@ -227,6 +229,21 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         if (r.fanout() >= 0) {
             Sockets.setInt(s, PacketSockets.SOL_PACKET, PacketSockets.PACKET_FANOUT, r.fanout());
+        }
+    }
+
+    /**
+     * An obsolete SOCK_PACKET socket (zdtm's packet_sock_spkt; old tools): it takes its protocol only
+     * from socket() (its bind names an interface and keeps the protocol), so it receives from then on;
+     * no ring, membership or SOL_PACKET option is possible on one.
+     */
+    private static void createSpkt(PacketSocket r, SocketHub hub) {
+        Fd s = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, Sockets.SOCK_PACKET,
+                Short.toUnsignedInt(Short.reverseBytes((short) r.protocol())));
+        hub.put(r.ino(), s);
+        r.options().apply(s);
+        if (r.ifName() != null) {
+            PacketSockets.bindSpkt(s, r.ifName());
         }
     }
 

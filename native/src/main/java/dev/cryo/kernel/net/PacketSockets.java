@@ -37,6 +37,19 @@ public final class PacketSockets {
                 SyscallNr.BIND, s.value(), Sys.address(m), 20, 0);
     }
 
+    /** Binds an obsolete SOCK_PACKET socket to interface {@code ifName} (struct sockaddr with the name in sa_data). */
+    public static void bindSpkt(Fd s, String ifName) {
+        byte[] name = ifName.getBytes(StandardCharsets.US_ASCII);
+        if (name.length > 13) {
+            throw new IllegalArgumentException("interface name " + ifName + " does not fit sa_data");
+        }
+        Memory m = new Memory(16); // struct sockaddr: family, 14 bytes of name
+        m.clear();
+        m.setShort(0, (short) SockAddr.AF_PACKET);
+        m.write(2, name, 0, name.length);
+        Sys.call(() -> "bind(" + s + ", SOCK_PACKET on " + ifName + ")", SyscallNr.BIND, s.value(), Sys.address(m), 16, 0);
+    }
+
     /** Sends a whole frame (its link-layer header included, from a SOCK_RAW socket) out of interface {@code ifindex}. */
     public static void sendTo(Fd s, byte[] frame, int ifindex) {
         Memory a = new Memory(20);
