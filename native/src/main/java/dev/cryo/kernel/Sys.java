@@ -442,19 +442,31 @@ public final class Sys {
 
     /** Copies {@code len} bytes at {@code remoteAddr} of {@code pid} into {@code dst}; all or an exception. */
     public static void readFully(Pid pid, long remoteAddr, Pointer dst, long len) {
-        copyFully(false, pid, remoteAddr, dst, len);
+        copyFully(false, pid, remoteAddr, Pointer.nativeValue(dst), len);
+        java.lang.ref.Reference.reachabilityFence(dst); // the kernel's target until here
     }
 
     public static void writeFully(Pid pid, long remoteAddr, Pointer src, long len) {
-        copyFully(true, pid, remoteAddr, src, len);
+        copyFully(true, pid, remoteAddr, Pointer.nativeValue(src), len);
+        java.lang.ref.Reference.reachabilityFence(src);
     }
 
-    private static void copyFully(boolean write, Pid pid, long remoteAddr, Pointer local, long len) {
-        IoVecs l = new IoVecs(1);
-        IoVecs r = new IoVecs(1);
+    /**
+     * Each thread's pair of one-range iovec arrays for {@link #copyFully}: a fresh pair per call was
+     * two native allocations with a cleaner each for every run of pages moved (a GiB arriving on the
+     * page channel is placed in tens of thousands of them), garbage that filled the agent's young
+     * generation. The calls are never nested on one thread.
+     */
+    private static final ThreadLocal<IoVecs[]> ONE_RANGE =
+            ThreadLocal.withInitial(() -> new IoVecs[] {new IoVecs(1), new IoVecs(1)});
+
+    private static void copyFully(boolean write, Pid pid, long remoteAddr, long local, long len) {
+        IoVecs[] pair = ONE_RANGE.get();
+        IoVecs l = pair[0];
+        IoVecs r = pair[1];
         long done = 0;
         while (done < len) {
-            l.set(0, address(local) + done, len - done);
+            l.set(0, local + done, len - done);
             r.set(0, remoteAddr + done, len - done);
             l.count(1);
             r.count(1);
@@ -476,7 +488,7 @@ public final class Sys {
         if (!direct.isDirect() || offset < 0 || (long) offset + len > direct.capacity()) {
             throw new IllegalArgumentException("need a direct buffer with room for " + len + " bytes at " + offset);
         }
-        readFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+        copyFully(false, pid, remoteAddr, Pointer.nativeValue(Native.getDirectBufferPointer(direct)) + offset, len);
         java.lang.ref.Reference.reachabilityFence(direct); // its memory is the kernel's target until here
     }
 
@@ -485,7 +497,7 @@ public final class Sys {
         if (!direct.isDirect() || offset < 0 || (long) offset + len > direct.capacity()) {
             throw new IllegalArgumentException("need a direct buffer holding " + len + " bytes at " + offset);
         }
-        writeFully(pid, remoteAddr, Native.getDirectBufferPointer(direct).share(offset), len);
+        copyFully(true, pid, remoteAddr, Pointer.nativeValue(Native.getDirectBufferPointer(direct)) + offset, len);
         java.lang.ref.Reference.reachabilityFence(direct);
     }
 
