@@ -66,7 +66,7 @@ final class ImageArrival {
      * The socket's bytes, each one also written to the file, bounded in total. The reader asks for
      * exactly the rest of the chunk it is on, so when it asks, every chunk before is processed.
      */
-    private static final class Tee implements ReadableByteChannel {
+    static final class Tee implements ReadableByteChannel {
         private final InputStream in;
         private final FileChannel file;
         private final long maxBytes;
@@ -100,12 +100,18 @@ final class ImageArrival {
                 throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
             }
             // into dst first: the reader's buffer is direct, so the file write copies nothing more
-            // (a heap buffer goes through a temporary direct one on every write)
-            ByteBuffer w = dst.duplicate();
+            // (a heap buffer goes through a temporary direct one on every write); dst itself is
+            // narrowed to the new bytes for it, not a view of it made per read (garbage per chunk)
+            int at = dst.position();
             dst.put(buf, 0, n);
-            w.limit(dst.position());
-            while (w.hasRemaining()) {
-                file.write(w);
+            int end = dst.position(), limit = dst.limit();
+            dst.position(at).limit(end);
+            try {
+                while (dst.hasRemaining()) {
+                    file.write(dst);
+                }
+            } finally {
+                dst.limit(limit).position(end);
             }
             return n;
         }
