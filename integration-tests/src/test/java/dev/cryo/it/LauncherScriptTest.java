@@ -41,4 +41,32 @@ class LauncherScriptTest {
         assertEquals(0, version.exitValue());
         assertTrue(v.startsWith("cryo "), v);
     }
+    /**
+     * An agent gets a young generation of its own (a migration's page traffic through an ~8 MiB eden
+     * was a collection every few MiB, delaying pre-copy receipts); a command keeps the small heap.
+     * The JVM's flags as it read them, from the launcher itself.
+     */
+    @Test
+    void anAgentGetsItsOwnYoungGenerationAndACommandDoesNot() throws Exception {
+        assumeTrue(Files.exists(JAR), "the packaged CLI " + JAR + " is built by `mvn verify` (package phase)");
+        String agent = flags("agent", "--no-such-option");
+        assertTrue(agent.contains("-XX:MaxNewSize=67108864") && agent.contains("-XX:InitialHeapSize=100663296")
+                && !agent.contains("TieredStopAtLevel"), agent);
+        String command = flags("--version");
+        assertTrue(!command.contains("NewSize") && command.contains("-XX:InitialHeapSize=33554432")
+                && command.contains("-XX:TieredStopAtLevel=1"), command);
+    }
+
+    /** The flags the launcher's JVM says it runs with when run with {@code args}. */
+    private static String flags(String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(SCRIPT.toString()));
+        cmd.addAll(java.util.List.of(args));
+        ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
+        b.environment().put("CRYO_JAVA_OPTS", "-XX:+PrintCommandLineFlags");
+        Process p = b.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertTrue(!out.contains("warning"), out); // a young generation larger than the first heap is ignored with a warning
+        return out.lines().filter(l -> l.contains("-XX:")).findFirst().orElseThrow(() -> new AssertionError(out));
+    }
 }

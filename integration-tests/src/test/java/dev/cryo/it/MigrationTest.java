@@ -483,7 +483,7 @@ class MigrationTest {
             Path otherKeys = tmp.resolve("other-keys");
             assertEquals(0, Cli.run("keys", "init", otherKeys.toString()).code());
             Path log = tmp.resolve("agent-x.log");
-            Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java " + TwoHosts.LAUNCHER_JVM + " -jar " + TwoHosts.JAR
+            Process x = new ProcessBuilder("/bin/bash", "-c", "exec ip netns exec " + hosts.nsA + " java " + TwoHosts.LAUNCHER_AGENT_JVM + " -jar " + TwoHosts.JAR
                     + " -Dcryo.cluster.local-socket=" + tmp.resolve("sock-x/agent.sock") + " agent --name x --bind " + hosts.ipA + ":25521 --data-port 25531 --seed " + hosts.ipA + ":"
                     + TwoHosts.PORT + " --keys " + otherKeys).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {

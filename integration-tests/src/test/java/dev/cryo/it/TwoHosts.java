@@ -36,6 +36,11 @@ final class TwoHosts implements AutoCloseable {
     static final String LAUNCHER_JVM = System.getProperty("bench.launcher-jvm", "-XX:-UsePerfData -XX:+UseSerialGC -Xms32m");
     /** The launcher's for a command (not an agent): the client compiler only. */
     static final String LAUNCHER_COMMAND_JVM = LAUNCHER_JVM + " -XX:TieredStopAtLevel=1";
+    /**
+     * The launcher's for an agent: its young generation's size. -Dbench.launcher-agent-jvm="..." (empty: none),
+     * to compare.
+     */
+    static final String LAUNCHER_AGENT_JVM = LAUNCHER_JVM + " " + System.getProperty("bench.launcher-agent-jvm", "-Xms96m -Xmn64m");
 
     private final List<Process> agents = new ArrayList<>();
     private Process agentB;
@@ -106,7 +111,7 @@ final class TwoHosts implements AutoCloseable {
     /** The JVM options of agent {@code name}: the launcher's (what users run) and -Dbench.agent-jvm's, with spaces around. */
     private static String agentJvm(String name) {
         // -Dbench.agent-jvm="...": JVM options for both agents (a profiler's, when measuring; %n: the agent's name)
-        return " " + LAUNCHER_JVM + " " + System.getProperty("bench.agent-jvm", "").replace("%n", name) + " ";
+        return " " + LAUNCHER_AGENT_JVM + " " + System.getProperty("bench.agent-jvm", "").replace("%n", name) + " ";
     }
 
     private void spawnB() throws IOException {
