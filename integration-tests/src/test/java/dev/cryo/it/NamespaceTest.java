@@ -275,6 +275,34 @@ class NamespaceTest {
     }
 
     /**
+     * A host whose mounts include a stack of shared mounts on one point (systemd's binfmt_misc over
+     * its autofs, `ip netns`'s nsfs under the bind of /run/netns, a harness's tmpfs stacks): the
+     * tree's copy made them private (unshare's default), but the restored copy of cryo's namespace
+     * kept the covered one a peer of the host's group, as no path reaches it: before, the restore
+     * failed after the killing dump ("its mount namespace did not come back as it was: missing
+     * [... tmpfs cryo-low / rw,relatime private], not dumped [... shared(...)]").
+     */
+    @Test
+    void aHostsStackOfSharedMountsComesBackPrivateAsTheTreesCopyHadIt() throws Exception {
+        Path stack = Files.createDirectory(tmp.resolve("hoststack"));
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        try {
+            assertEquals(0, new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "cryo-low", stack.toString()).inheritIO().start().waitFor());
+            assertEquals(0, new ProcessBuilder("mount", "--make-shared", stack.toString()).inheritIO().start().waitFor());
+            assertEquals(0, new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "cryo-high", stack.toString()).inheritIO().start().waitFor());
+            String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
+                    + " && mount -t tmpfs -o size=1m cryo-over " + box + " && echo over > " + box + "/over"
+                    + " && exec \"$0\" \"$@\"";
+            String out = verdictInNamespaces(tmp, "coveredtmpfs", List.of("-m", "--pid", "--fork", "--mount-proc", "sh",
+                    "-c", setup), box.toString());
+            assertTrue(out.contains("PASS"), out);
+        } finally {
+            new ProcessBuilder("umount", "-l", stack.toString()).start().waitFor();
+            new ProcessBuilder("umount", "-l", stack.toString()).start().waitFor();
+        }
+    }
+
+    /**
      * {@code unshare -m --pid --fork --mount-proc} around a shell that mounts a tmpfs and, in it, a
      * read-only bind mount of a host directory, then execs the workload (a container's shape):
      * its /proc, the tmpfs with its files, an open one and its cwd in it, and the bind come back.

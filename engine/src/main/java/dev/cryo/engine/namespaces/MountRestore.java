@@ -44,6 +44,7 @@ public final class MountRestore {
             check(pid, dumped);
             return;
         }
+        wholeCopyPropagation(t, dumped);
         List<Mount> now = table(pid);
         List<Mount> left = new ArrayList<>(now);
         List<Mount> copies = new ArrayList<>();
@@ -242,6 +243,23 @@ public final class MountRestore {
     private static boolean goneMeanwhile(String pid, Mount m, dev.cryo.kernel.SyscallException e) {
         return (e.errno() == dev.cryo.kernel.Errno.EINVAL || e.errno() == dev.cryo.kernel.Errno.ENOENT)
                 && table(pid).stream().noneMatch(x -> x.id() == m.id());
+    }
+
+    /**
+     * When no copy of a host mount was shared in the dumped namespace (unshare's default makes them
+     * all private, container runtimes private or slaves), the whole copy gets that propagation at
+     * once, recursively: a mount covered by another on the same point (a stack of mounts, systemd's
+     * binfmt_misc over its autofs, an `ip netns` nsfs under the bind of /run/netns) has no path of
+     * its own to set, and stayed a peer of the host's group, which the final check called missing.
+     * Each top copy is then set as dumped, as before.
+     */
+    private static void wholeCopyPropagation(TaskContext t, List<MountImage> dumped) {
+        List<MountImage> copies = dumped.stream().filter(d -> !d.made()).toList();
+        if (copies.stream().anyMatch(d -> d.tags().stream().anyMatch(x -> x.startsWith("shared:")))) {
+            return; // peer groups inside: set copy by copy
+        }
+        boolean slaves = copies.stream().anyMatch(d -> d.tags().stream().anyMatch(x -> x.startsWith("master:")));
+        set(t, "/", MS_REC | (slaves ? MS_SLAVE : MS_PRIVATE), slaves ? "MS_REC|MS_SLAVE" : "MS_REC|MS_PRIVATE");
     }
 
     /** Propagation as dumped: private, a slave of the peer group it was a slave of, shared, unbindable. */
