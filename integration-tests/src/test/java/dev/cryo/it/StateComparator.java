@@ -254,6 +254,7 @@ final class StateComparator {
         Map<String, String> cgroups = new TreeMap<>();
         treeCgroups(tree(root), cgroups);
         scopes.put("the tree's cgroups", cgroups);
+        labels.tree = tree(root);
         for (int pid : tree(root)) {
             Map<String, String> task = new TreeMap<>();
             readTask(pid, task, labels);
@@ -370,6 +371,8 @@ final class StateComparator {
         private final Map<String, Map<String, String>> mounts = new HashMap<>();
         /** A net namespace's devices, read once per snapshot: ns link → devices. */
         private final Map<String, String> devices = new HashMap<>();
+        /** The tree's pids, whose mount namespaces an fd's mount may be of. */
+        private List<Integer> tree = List.of();
 
         String of(String kind, String id) {
             return byId.computeIfAbsent(kind + ":" + id, k -> kind + "#" + (byId.size() + 1));
@@ -850,7 +853,7 @@ final class StateComparator {
                         } else if (ownMounts != null) {
                             // an fd opened before the namespace was made is on the host's mount
                             String own = ownMounts.get(value);
-                            value = own != null ? own : hostMounts().getOrDefault(value, "mount " + value + " unknown");
+                            value = own != null ? own : hostMounts().getOrDefault(value, treeMount(dir, value, labels));
                         }
                     }
                     case "eventfd-id" -> value = labels.of("eventfd", value);
@@ -1186,6 +1189,23 @@ final class StateComparator {
             return null;
         }
         return mountsOf(dir);
+    }
+
+    /**
+     * Mount {@code id} named by point and file system in the mount namespace of another task of the tree
+     * (a child keeps an fd its parent opened before the child made its own namespace: zdtm's mntns_open).
+     */
+    private static String treeMount(Path dir, String id, Labels labels) {
+        String mine = readLink(dir.resolve("ns/mnt"));
+        for (int pid : labels.tree) {
+            Path other = Path.of("/proc/" + pid);
+            String ns = readLink(other.resolve("ns/mnt"));
+            String m = ns.equals(mine) ? null : mountsOf(other).get(id);
+            if (m != null) {
+                return "pid " + pid + "'s namespace's " + m;
+            }
+        }
+        return "mount " + id + " unknown";
     }
 
     private static Map<String, String> hostMounts() {

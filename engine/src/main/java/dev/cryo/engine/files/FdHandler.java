@@ -147,6 +147,17 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
+         * Opens {@code path} as task {@code pid} of the tree sees it (its mount namespace and root) and has
+         * the task take that open file: a file the task holds through a mount of that task's namespace.
+         */
+        default long openSeenBy(int pid, String path, int flags) {
+            try (dev.cryo.kernel.Fd own = dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(pid),
+                    () -> dev.cryo.kernel.Sys.open(path, flags))) {
+                return take((int) ProcessHandle.current().pid(), own.value());
+            }
+        }
+
+        /**
          * As {@link #openAsCryo}, the file moved to {@code position} only after cryo's last call in the
          * task: a /proc/PID/maps-like file renders the layout when it is positioned, and until then
          * that shows cryo's bootstrap area. Here (no restore around): at once.

@@ -32,11 +32,18 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * cryo's (opened before the namespace was made): it comes back through cryo's mount too.
      * {@code deadPid} (version 3): a /proc/PID file of that pid, which had exited (zdtm's
      * remap_dead_pid): reopened through a stand-in at that pid, which then ends; 0 for any other file.
+     * {@code mountOf} (version 4): the pid of a task of the tree in another mount namespace, through
+     * whose mount the fd holds the file (a child that made its own namespace keeps an fd its parent
+     * opened: zdtm's mntns_open); reopened in that namespace. 0: the task's own namespace (or cryo's).
      */
-    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid)
+    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf)
             implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid) {
+            this(file, locks, hostMount, deadPid, 0);
         }
 
         public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount) {
@@ -52,15 +59,17 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 3,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 4,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
                 out.writeBoolean(f.hostMount());
                 out.writeVarInt(f.deadPid(), true);
+                out.writeVarInt(f.mountOf(), true);
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
-                    version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0));
+                    version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
+                    version >= 4 ? in.readVarInt(true) : 0));
 
     /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
     public static boolean isPseudoFile(String path) {
@@ -108,8 +117,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
-        return new RegularFile(file, FileLocks.dump(fd, ctx, true), onHostMount(fd, ctx),
-                gone == null ? 0 : Integer.parseInt(gone));
+        boolean hostMount = onHostMount(fd, ctx);
+        return new RegularFile(file, FileLocks.dump(fd, ctx, true), hostMount, gone == null ? 0 : Integer.parseInt(gone),
+                hostMount ? 0 : OtherMountNamespace.holder(fd, ctx));
     }
 
     /**
@@ -213,7 +223,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         if (fd.position() != 0 && listsOwnMappings(path, ctx)) {
             return ctx.openPositionedLast(path, FdHandlers.openFlags(fd), fd.position());
         }
-        if ((f.hostMount() && inOtherMountNamespace(ctx.taskPid()) && same(java.nio.file.Path.of(path), f.file()))
+        if (f.mountOf() != 0) { // on a mount of another namespace of the tree: opened as a task of that one sees it
+            tmp = ctx.openSeenBy(f.mountOf(), path, FdHandlers.openFlags(fd));
+        } else if ((f.hostMount() && inOtherMountNamespace(ctx.taskPid()) && same(java.nio.file.Path.of(path), f.file()))
                 || onlyOutside(ctx.taskPid(), f.file())) {
             // opened before the task made its mount namespace, on a host mount (which its namespace
             // may not even reach: a log file under a /tmp it covered with a tmpfs): cryo opens it and
@@ -244,6 +256,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         m.put("mode", octal(r.file().mode()));
         if (r.hostMount()) {
             m.put("mount", "cryo's");
+        }
+        if (r.mountOf() != 0) {
+            m.put("mountOf", r.mountOf()); // a mount of that task's namespace, not the holder's
         }
         if (r.deadPid() != 0) {
             m.put("deadPid", r.deadPid()); // its process had exited: reopened through a stand-in at that pid
