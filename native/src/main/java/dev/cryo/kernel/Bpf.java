@@ -122,6 +122,8 @@ public final class Bpf {
         private final String name;
         private final java.util.function.Supplier<Program> program;
         private Fd loaded;
+        /** Why it could not be loaded (no BTF, no bpf() for cryo, a kernel whose structures differ): not tried again. */
+        private RuntimeException failed;
 
         public TaskFileIterator(String name, java.util.function.Supplier<Program> program) {
             this.name = name;
@@ -134,8 +136,16 @@ public final class Bpf {
         }
 
         private synchronized Fd loaded() {
+            if (failed != null) { // once: a dump asks for every socket of every task
+                throw new IllegalStateException(failed.getMessage(), failed);
+            }
             if (loaded == null) {
-                loaded = loadTaskFileIterator(program.get(), name);
+                try {
+                    loaded = loadTaskFileIterator(program.get(), name);
+                } catch (RuntimeException e) {
+                    failed = e;
+                    throw e;
+                }
             }
             return loaded;
         }
