@@ -7,8 +7,8 @@
  * status the kernel keeps for it (PIDFD_GET_INFO, Linux 6.15+) the child's; the two of the first
  * child one inode, the other child's another; prints PASS or FAIL: reason.
  * With "apart" a second child holds a pidfd of the first one too, opened itself before the first was
- * reaped (cryo refuses that tree: it would give each holder a dead process of its own); it only
- * prints "ready" and waits.
+ * reaped (zdtm's pidfd_diffdead): on SIGUSR2 the root has the holder check its own (dead, exit status
+ * kept) and hand over its inode, which must be the root's pidfd's: one dead process for both.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -77,27 +78,69 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (argc > 1 && !strcmp(argv[1], "apart")) {
-        int go[2], held[2];
-        if (pipe(go) || pipe(held)) fail("pipe");
+        int go[2], held[2], back[2];
+        if (pipe(go) || pipe(held) || pipe(back)) fail("pipe");
         pid_t victim = fork();
         if (victim == 0) {
             char c;
             read(go[0], &c, 1);
-            _exit(0);
+            _exit(7);
         }
-        if (fork() == 0) {
-            if (syscall(SYS_pidfd_open, victim, 0) < 0) fail("pidfd_open in the holder");
+        pid_t holder = fork();
+        if (holder == 0) {
+            int fd = syscall(SYS_pidfd_open, victim, 0);
+            if (fd < 0) fail("pidfd_open in the holder");
             write(held[1], "h", 1);
-            sleep(300); /* bounded: the test kills only the root, and this one must not outlive it for long */
+            char c;
+            read(go[0], &c, 1); /* the victim has been told to exit: its status is 7 once reaped */
+            while (fdinfo_pid(fd) != -1) usleep(1000); /* reaped by the root */
+            int status = status_of(fd);
+            write(held[1], "h", 1);
+            while (!check) pause();
+            struct stat st;
+            const char *why = dead(fd, status);
+            unsigned long ino = fstat(fd, &st) ? 0 : (unsigned long)st.st_ino;
+            char msg[160];
+            snprintf(msg, sizeof msg, "%lu %s", why ? 0UL : ino, why ? why : "");
+            write(back[1], msg, strlen(msg) + 1);
             _exit(0);
         }
         char c;
         read(held[0], &c, 1);
-        if (syscall(SYS_pidfd_open, victim, 0) < 0) fail("pidfd_open");
-        write(go[1], "g", 1);
+        int fd = syscall(SYS_pidfd_open, victim, 0);
+        if (fd < 0) fail("pidfd_open");
+        write(go[1], "gg", 2);
         waitpid(victim, NULL, 0);
+        int status = status_of(fd);
+        read(held[0], &c, 1); /* the holder has seen it reaped too */
         printf("ready\n");
-        sleep(300);
+        while (!check) pause();
+        const char *why = dead(fd, status);
+        if (why) {
+            printf("FAIL: the root's pidfd of the reaped child: %s\n", why);
+            kill(holder, SIGKILL);
+            return 1;
+        }
+        kill(holder, SIGUSR2);
+        char msg[160] = "";
+        ssize_t n = read(back[0], msg, sizeof msg - 1);
+        int hs;
+        if (n <= 0 || waitpid(holder, &hs, 0) != holder || hs != 0) {
+            printf("FAIL: the holder gave no answer (%zd bytes, status 0x%x)\n", n, hs);
+            return 1;
+        }
+        struct stat st;
+        unsigned long ino = strtoul(msg, NULL, 10);
+        if (ino == 0) {
+            printf("FAIL: the holder's pidfd of the reaped child: %s\n", strchr(msg, ' ') + 1);
+            return 1;
+        }
+        if (fstat(fd, &st) || st.st_ino != ino) {
+            printf("FAIL: the two holders' pidfds of one reaped child are two inodes (%lu, %lu)\n",
+                   (unsigned long)st.st_ino, ino);
+            return 1;
+        }
+        printf("PASS\n");
         return 0;
     }
     int exited = dead_child(0, 0), killed = dead_child(1, PIDFD_NONBLOCK);

@@ -400,7 +400,12 @@ public final class Sys {
     }
 
     public static Fd pidfdOpen(Pid pid) {
-        return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), 0, 0, 0));
+        return pidfdOpen(pid, 0);
+    }
+
+    /** pidfd_open with {@code flags} (PIDFD_NONBLOCK, PIDFD_THREAD). */
+    public static Fd pidfdOpen(Pid pid, int flags) {
+        return new Fd((int) call(() -> "pidfd_open(pid " + pid + ")", SyscallNr.PIDFD_OPEN, pid.value(), flags, 0, 0));
     }
 
     /** ioctl PIDFD_GET_INFO with struct pidfd_info's first version (64 bytes); the mask asks for the exit status. */

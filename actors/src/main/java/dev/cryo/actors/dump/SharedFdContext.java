@@ -116,14 +116,6 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return pipesWithData.add(pipeId);
     }
 
-    private final java.util.Map<Long, Integer> deadPidfds = new ConcurrentHashMap<>();
-
-    @Override
-    public int claimDeadPidfd(long ino, int pid) {
-        Integer first = deadPidfds.putIfAbsent(ino, pid);
-        return first == null ? pid : first;
-    }
-
     private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims(this::treePids);
 
     @Override

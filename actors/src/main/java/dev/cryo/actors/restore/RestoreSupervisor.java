@@ -199,6 +199,7 @@ public final class RestoreSupervisor {
     private SocketHub sockets;
     private SharedMemoryHub sharedMemory;
     private PtyHub ptys;
+    private dev.cryo.engine.files.DeadTaskHub deadTasks;
     private long pages;
     private long memoryNanos;
 
@@ -256,6 +257,7 @@ public final class RestoreSupervisor {
             sockets = SocketHub.of(image.tasks(), request.tcpClose(), image.netNamespaces());
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
+            deadTasks = new dev.cryo.engine.files.DeadTaskHub(image.tasks());
         } catch (RuntimeException e) {
             return abort("cannot start the root task " + image.root() + ": " + dev.cryo.actors.Failures.describe(e));
         }
@@ -796,7 +798,7 @@ public final class RestoreSupervisor {
     }
 
     private dev.cryo.engine.restore.FileHubs hubs() {
-        return new dev.cryo.engine.restore.FileHubs(pipes, sockets, sharedMemory, ptys, request.inherited());
+        return new dev.cryo.engine.restore.FileHubs(pipes, sockets, sharedMemory, ptys, request.inherited(), deadTasks);
     }
 
     /** Once every fd of every task is open (any thread: no ptrace); throws with the reason. */
@@ -809,6 +811,7 @@ public final class RestoreSupervisor {
         }
         sharedMemory.seal(); // memfd seals, now that nothing more is written
         sharedMemory.close(); // mapped and opened everywhere: the mappings and fds keep it alive
+        deadTasks.close(); // every pidfd of a reaped task is open: its stand-in ends as the task had
     }
 
     private Behavior<Command> afterFiles() {
@@ -906,6 +909,13 @@ public final class RestoreSupervisor {
         }
         if (ptys != null) {
             ptys.close();
+        }
+        try {
+            if (deadTasks != null) {
+                deadTasks.close();
+            }
+        } catch (RuntimeException e) {
+            ctx.getLog().debug("a stand-in of a reaped task: {}", e.getMessage()); // the restore fails anyway
         }
         tasks.values().forEach(ctx::stop);
         for (int pid : created) {

@@ -170,9 +170,9 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
-         * The pid of a live stand-in for the reaped task whose pidfds share pidfs inode {@code ino}: the
-         * same one for every pidfd of it this task opens, ending with {@code status} once they are all
-         * opened ({@link DeadTaskStandIns}).
+         * The pid (in cryo's pid namespace) of a live stand-in for the reaped task whose pidfds share pidfs
+         * inode {@code ino}: the same one for every pidfd of it any task of the tree opens, ending with
+         * {@code status} once they are all opened ({@link DeadTaskHub}).
          */
         default int deadTaskStandIn(long ino, int status) {
             throw new IllegalStateException("no stand-in for a reaped task here");
@@ -281,14 +281,6 @@ public interface FdHandler<D extends FileDesc> {
         /** The tables the tree's processes share: a task sharing its parent's fd table dumps no fds. */
         default dev.cryo.engine.dump.SharedTables tables() {
             return dev.cryo.engine.dump.SharedTables.NONE;
-        }
-
-        /**
-         * The task that first claimed the reaped task behind pidfs inode {@code ino} ({@code pid} when it
-         * is the first): a restore makes one stand-in per task, so two tasks cannot share one.
-         */
-        default int claimDeadPidfd(long ino, int pid) {
-            return pid;
         }
 
         /**

@@ -17,7 +17,8 @@ import static dev.cryo.kernel.Fcntl.O_NONBLOCK;
  * pidfd (pidfd_open, clone's CLONE_PIDFD): fdinfo's "Pid:" names the task it refers to. A pidfd
  * of a task of the tree is opened again on the restored task, which has the same pid; one of a
  * task already reaped (Pid: -1: a supervisor's pidfd of a child it has waited for) is opened on a
- * {@link DeadTaskStandIn} that then ends with the task's exit status; one of a task outside the tree
+ * {@link DeadTaskStandIn} that then ends with the task's exit status, one per dead task for the whole
+ * tree ({@link DeadTaskHub}); one of a task outside the tree
  * cannot be brought back and is refused. Thread pidfds (PIDFD_THREAD) keep that flag.
  */
 public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
@@ -29,8 +30,8 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     /**
      * A pidfd: the pid (or tid, for a thread pidfd) it refers to, {@link #DEAD} for a reaped task, whose
      * wait status the kernel keeps for the pidfd ({@code exitStatus}; -1 when it keeps none) and whose
-     * pidfs inode ({@code deadIno}: pidfds opened apart on one task share it) groups the pidfds of one
-     * dead task on one stand-in. Version 1 had no dead pidfd, 2 no inode.
+     * pidfs inode ({@code deadIno}: pidfds opened apart on one task share it, in any holder) groups the
+     * pidfds of one dead task on one stand-in. Version 1 had no dead pidfd, 2 no inode.
      */
     public record PidFd(int pid, int exitStatus, long deadIno) implements FileDesc {
         public PidFd(int pid) {
@@ -71,7 +72,7 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
                 () -> new DumpException(fd.where() + ": a pidfd without a Pid line in its fdinfo")).trim();
         int target = Integer.parseInt(value);
         if (target == DEAD) {
-            return dead(fd, ctx);
+            return dead(fd);
         }
         if (target <= 0) {
             throw new DumpException(fd.where() + ": a pidfd of a process outside cryo's pid namespace");
@@ -91,18 +92,7 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     }
 
     /** A pidfd of a reaped task, with the exit status the kernel keeps for it. */
-    private static PidFd dead(FdProbe fd, DumpContext ctx) {
-        int first = ctx.claimDeadPidfd(fd.info().ino(), fd.pid().value());
-        if (first != fd.pid().value()) {
-            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped, of which pid "
-                    + first + " holds a pidfd opened apart too: a restore would give each its own dead process (two"
-                    + " inodes); not supported yet");
-        }
-        String ns = SenderStandIns.outsideCryosPidNamespace(fd.pid());
-        if (ns != null) {
-            throw new DumpException(fd.where() + ": a pidfd of a process that has exited and been reaped, and its"
-                    + " holder " + ns + " (a restore opens it on a stand-in cryo makes, which it could not name)");
-        }
+    private static PidFd dead(FdProbe fd) {
         int status;
         try (dev.cryo.kernel.Fd pidfd = Sys.pidfdOpen(fd.pid()); dev.cryo.kernel.Fd dup = Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
             status = Sys.pidfdExitStatus(dup);
@@ -131,8 +121,13 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     @Override
     public long restore(FdImage fd, PidFd p, RestoreContext ctx) {
         int flags = fd.flags() & (O_NONBLOCK | O_EXCL); // O_EXCL in a pidfd's flags is PIDFD_THREAD
-        if (p.pid() == DEAD) { // the stand-in ends and is reaped once the task's files are in place
+        if (p.pid() == DEAD) { // the stand-in ends and is reaped once every task's files are in place
             int standIn = ctx.deadTaskStandIn(p.deadIno(), p.exitStatus());
+            if (ctx.seenByTask(standIn) == 0) { // a holder in a pid namespace of its own cannot name it: cryo hands it in
+                try (dev.cryo.kernel.Fd own = Sys.pidfdOpen(dev.cryo.kernel.Pid.of(standIn), flags & O_NONBLOCK)) {
+                    return ctx.take((int) ProcessHandle.current().pid(), own.value());
+                }
+            }
             long r = ctx.call("pidfd_open(stand-in " + standIn + " of a reaped task)", SyscallNr.PIDFD_OPEN, standIn,
                     flags & O_NONBLOCK);
             if ((fd.flags() & Fcntl.O_CLOEXEC) == 0) {

@@ -229,9 +229,9 @@ public final class TaskRestorer {
     /** FILES, all passes at once: for a single task (shared files then only within it). */
     public void restoreFiles(PipeHub pipes, SocketHub sockets, SharedMemoryHub objects) {
         PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
-        try {
+        try (dev.cryo.engine.files.DeadTaskHub deadTasks = new dev.cryo.engine.files.DeadTaskHub(List.of(t.task()))) {
             ptys.openInstancesOf(t.pid().value());
-            FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE);
+            FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE, deadTasks);
             for (FileRestore.Pass pass : FileRestore.Pass.values()) {
                 FileRestore.run(t, hubs, pass);
             }

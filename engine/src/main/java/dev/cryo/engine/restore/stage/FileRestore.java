@@ -81,12 +81,12 @@ public final class FileRestore {
         if (parentsTable) {
             return;
         }
-        // stand-ins for the reaped tasks of its pidfds: each ends, and is reaped, once every fd is in place
+        // stand-ins at the pids of exited processes its /proc files name: each ends once every fd is in place
         dev.cryo.engine.files.DeadTaskStandIns standIns = new dev.cryo.engine.files.DeadTaskStandIns();
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override
             public int deadTaskStandIn(long ino, int status) {
-                return standIns.of(ino, status);
+                return hubs.deadTasks().of(ino, status, t.pid().value());
             }
 
             @Override
