@@ -47,8 +47,15 @@ public final class Requests {
 
     private record DumpEnded(ActorRef<DumpSupervisor.Outcome> replyTo) implements Command {}
 
-    /** A request actor's own messages besides the outcome it relays. */
-    private record SupervisorStopped() {}
+    /** A request actor's own messages besides the outcome it relays; {@code attempt}: whose supervisor. */
+    private record SupervisorStopped(int attempt) {}
+
+    /**
+     * How many times a dump is tried on one request when a task of the tree dies while it runs (a
+     * supervisor killing a worker during a checkpoint): each try after the first dumps the tree as it is
+     * after the death. A tree losing a task in every try fails with the last try's reason.
+     */
+    public static final int DUMP_TRIES = 3;
 
     private record Cancel(String why) {}
 
@@ -65,7 +72,8 @@ public final class Requests {
                             m.replyTo().tell(new DumpSupervisor.Failed(e.getMessage()));
                             return Behaviors.same();
                         }
-                        ActorRef<Object> d = ctx.spawn(dump(m, lock), "dump-" + m.request().pid() + "-" + (++seq[0]));
+                        ActorRef<Object> d = ctx.spawn(dump(m, lock), "dump-" + m.request().pid() + "-" + (++seq[0]),
+                                SUPERVISOR); // it walks the tree before each try
                         dumps.put(m.replyTo(), d);
                         ctx.watchWith(d, new DumpEnded(m.replyTo()));
                         return Behaviors.same();
@@ -96,41 +104,63 @@ public final class Requests {
     /**
      * One dump: its supervisor as a child, the tree's lock until the outcome (it goes before the
      * caller hears it, so a caller that dumps the same tree again right away is not refused by its
-     * own finished dump) or until the supervisor stops.
+     * own finished dump) or until the supervisor stops. A dump that failed because a task of the tree
+     * died while it ran is tried again, up to {@link #DUMP_TRIES} times (not a pre-copy nor one with
+     * hooks, which the caller drives): the failed try has let the tree go and committed nothing.
      */
     private static Behavior<Object> dump(StartDump m, DumpLock lock) {
-        return Behaviors.setup(ctx -> {
-            ActorRef<DumpSupervisor.Command> sup = ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
-                    dir -> ImageWriter.create(dir, ModelCodecs.ALL, dev.cryo.api.Cryo.imageOptions(m.settings().image())),
-                    ctx.getSelf().narrow()), "supervisor", SUPERVISOR);
-            ctx.watchWith(sup, new SupervisorStopped());
-            boolean[] held = {false};
-            return Behaviors.receive(Object.class)
-                    .onMessage(DumpSupervisor.Held.class, o -> {
-                        held[0] = true; // the caller finishes it and hears the rest itself
-                        m.replyTo().tell(o);
-                        return Behaviors.same();
-                    })
-                    .onMessage(DumpSupervisor.Outcome.class, o -> {
-                        lock.close();
-                        m.replyTo().tell(o);
-                        return Behaviors.stopped();
-                    })
-                    .onMessage(Cancel.class, c -> {
-                        sup.tell(new DumpSupervisor.Cancel(c.why()));
-                        return Behaviors.same();
-                    })
-                    .onMessage(SupervisorStopped.class, s -> {
-                        lock.close();
-                        if (held[0]) {
-                            return Behaviors.stopped();
+        return Behaviors.setup(ctx -> dumpTry(ctx, m, lock, 1));
+    }
+
+    private static Behavior<Object> dumpTry(org.apache.pekko.actor.typed.javadsl.ActorContext<Object> ctx, StartDump m,
+                                            DumpLock lock, int attempt) {
+        boolean again = attempt < DUMP_TRIES && !m.request().preCopy() && !m.request().hooks().any();
+        dev.cryo.engine.dump.TreeDeaths tree = again ? dev.cryo.engine.dump.TreeDeaths.of(m.request().pid()) : null;
+        ActorRef<DumpSupervisor.Command> sup = ctx.spawn(DumpSupervisor.create(m.request(), m.settings(),
+                dir -> ImageWriter.create(dir, ModelCodecs.ALL, dev.cryo.api.Cryo.imageOptions(m.settings().image())),
+                ctx.getSelf().narrow()), attempt == 1 ? "supervisor" : "supervisor-" + attempt, SUPERVISOR);
+        ctx.watchWith(sup, new SupervisorStopped(attempt));
+        boolean[] held = {false};
+        return Behaviors.receive(Object.class)
+                .onMessage(DumpSupervisor.Held.class, o -> {
+                    held[0] = true; // the caller finishes it and hears the rest itself
+                    m.replyTo().tell(o);
+                    return Behaviors.same();
+                })
+                .onMessage(DumpSupervisor.Outcome.class, o -> {
+                    if (o instanceof DumpSupervisor.Failed f && tree != null && !held[0]
+                            && m.request().imageDir() != null && !java.nio.file.Files.exists(m.request().imageDir().resolve(
+                                    dev.cryo.engine.image.ImageFormat.IMAGE_FILE))) { // never over a committed image
+                        java.util.List<Integer> died = tree.diedAndNamedIn(f.message());
+                        if (!died.isEmpty()) {
+                            ctx.getLog().warn("pid {} died while the tree of pid {} was dumped ({}); dumping the tree"
+                                    + " as it is now, try {} of {}", died.get(0), m.request().pid(), f.message(),
+                                    attempt + 1, DUMP_TRIES);
+                            ctx.unwatch(sup);
+                            return dumpTry(ctx, m, lock, attempt + 1);
                         }
-                        m.replyTo().tell(new DumpSupervisor.Failed("the dump of pid " + m.request().pid()
-                                + " stopped without an outcome (a bug; the log says more)"));
+                    }
+                    lock.close();
+                    m.replyTo().tell(o);
+                    return Behaviors.stopped();
+                })
+                .onMessage(Cancel.class, c -> {
+                    sup.tell(new DumpSupervisor.Cancel(c.why()));
+                    return Behaviors.same();
+                })
+                .onMessage(SupervisorStopped.class, s -> {
+                    if (s.attempt() != attempt) {
+                        return Behaviors.same(); // an earlier try's, which failed and was tried again
+                    }
+                    lock.close();
+                    if (held[0]) {
                         return Behaviors.stopped();
-                    })
-                    .build();
-        });
+                    }
+                    m.replyTo().tell(new DumpSupervisor.Failed("the dump of pid " + m.request().pid()
+                            + " stopped without an outcome (a bug; the log says more)"));
+                    return Behaviors.stopped();
+                })
+                .build();
     }
 
     /** One restore: its supervisor as a child, its outcome to this request's caller. */
@@ -138,7 +168,7 @@ public final class Requests {
         return Behaviors.setup(ctx -> {
             ActorRef<RestoreSupervisor.Command> sup = ctx.spawn(RestoreSupervisor.create(m.request(), m.settings(),
                     ctx.getSelf().narrow()), "supervisor", SUPERVISOR);
-            ctx.watchWith(sup, new SupervisorStopped());
+            ctx.watchWith(sup, new SupervisorStopped(1));
             return Behaviors.receive(Object.class)
                     .onMessage(RestoreSupervisor.Outcome.class, o -> {
                         m.replyTo().tell(o);

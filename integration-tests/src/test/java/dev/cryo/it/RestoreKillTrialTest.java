@@ -131,7 +131,8 @@ class RestoreKillTrialTest {
                 "pid " + pid + " to be gone");
     }
 
-    private static int tracerPid(Pid pid) {
+    /** The TracerPid of {@code pid} (0: none, or gone). */
+    static int tracerPid(Pid pid) {
         try {
             for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (l.startsWith("TracerPid:")) {

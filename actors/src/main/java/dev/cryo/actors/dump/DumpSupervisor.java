@@ -862,7 +862,9 @@ public final class DumpSupervisor {
                         }
                     } else if (early && m.reply() instanceof TaskDumper.Failed f) {
                         released.add(p); // let go, or left to its dumper's PostStop
-                        problems.add(f.message());
+                        if (!dev.cryo.engine.dump.TreeDeaths.dead(p.value())) { // killed after its freeze: in the image as it was
+                            problems.add(f.message());
+                        }
                     } else {
                         return early ? failAfterRelease(failureOf(m.reply())) : abort(failureOf(m.reply()));
                     }
