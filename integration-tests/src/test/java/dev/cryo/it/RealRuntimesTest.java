@@ -6,7 +6,6 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
@@ -51,20 +50,8 @@ class RealRuntimesTest {
 
         /** Asks once; returns the body. */
         String get() throws IOException {
-            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            s.getOutputStream().flush();
-            InputStream in = s.getInputStream();
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
-                int b = in.read();
-                assertTrue(b >= 0, "the server closed the kept-alive connection after: " + head);
-                head.write(b);
-            }
-            String h = head.toString(StandardCharsets.US_ASCII);
-            assertTrue(h.startsWith("HTTP/1.1 200"), h);
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(h);
-            assertTrue(m.find(), "no Content-Length: " + h);
-            return new String(in.readNBytes(Integer.parseInt(m.group(1))), StandardCharsets.US_ASCII);
+            return new String(RealServersTest.httpBody(s, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"),
+                    StandardCharsets.US_ASCII);
         }
 
         /** Asks /inc's counter; fails unless it is the next one. */

@@ -1139,8 +1139,164 @@ class RealServersTest {
         }
     }
 
+    /**
+     * Squid in SMP mode (a master, a coordinator and two workers sharing their memory cache in
+     * /dev/shm segments, talking over unix datagram sockets in /run/squid), with a client kept
+     * alive through it: an object cached before the dump is served to that client after the
+     * restore from the cache alone (the origin is gone by then), and a new client is answered.
+     * (Whether squid serves a new connection from the shared cache varied here without any dump.)
+     */
+    @Test
+    void squidWorkersServeTheirKeptAliveClientFromTheCacheAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/squid")), "Debian package squid");
+        int port = freePort();
+        String service = "cryoit" + port; // names its shared memory segments and ipc sockets
+        byte[] body = new byte[100_000];
+        new java.util.Random(port).nextBytes(body);
+        Path dir = tmp.resolve("squid");
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        new ProcessBuilder("install", "-d", "-o", "proxy", "-g", "proxy", "/run/squid").start().waitFor();
+        try (ServerSocket origin = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            byte[] response = ("HTTP/1.1 200 OK\r\nContent-Length: " + body.length + "\r\nCache-Control: max-age=3600\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII);
+            Thread serving = new Thread(() -> serveHttp(origin, response, body), "origin");
+            serving.setDaemon(true);
+            serving.start();
+            Files.writeString(dir.resolve("squid.conf"), "http_port 127.0.0.1:" + port + "\nhttp_access allow localhost\n"
+                    + "workers 2\ncache_mem 8 MB\npinger_enable off\nshutdown_lifetime 0 seconds\n"
+                    + "pid_filename " + dir + "/squid.pid\ncache_log " + dir + "/cache.log\naccess_log none\n"
+                    + "coredump_dir " + dir + "\n");
+            String url = "http://127.0.0.1:" + origin.getLocalPort() + "/object";
+            String get = "GET " + url + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("squid.out"), "/usr/sbin/squid", "--foreground",
+                    "-n", service, "-f", dir.resolve("squid.conf").toString());
+                 Socket client = connect(port)) {
+                try {
+                    DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 4, Duration.ofSeconds(60),
+                            "squid's coordinator and two workers");
+                    assertArrayEquals(body, httpBody(client, get), "fetched through squid");
+                    origin.close();
+                    DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                    assertArrayEquals(body, httpBody(client, get), "the kept-alive client, from the cache");
+                    try (Socket other = connect(port)) {
+                        assertTrue(exchange(other, get).head().contains("Server: squid"), "a new client answered by a worker");
+                    }
+                } finally {
+                    killTree(p.pid().value()); // its workers too: they outlive a killed master
+                }
+            }
+        } finally {
+            try (Stream<Path> left = Stream.concat(Files.list(Path.of("/dev/shm")), Files.list(Path.of("/run/squid")))) {
+                for (Path f : left.filter(f -> f.getFileName().toString().startsWith(service + "-")).toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
+    }
+
+    /**
+     * Dovecot serving IMAP (its master, anvil, log, config, stats and auth processes, and the imap
+     * process of a logged-in user, running as that user), with the user's session kept open: the
+     * session goes on after the restore in the same process, and a new login sees what it did.
+     */
+    @Test
+    void dovecotKeepsAnImapSessionAndTakesNewLogins() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/dovecot")) && Files.isExecutable(Path.of("/usr/lib/dovecot/imap")),
+                "Debian package dovecot-imapd");
+        int port = freePort();
+        Path dir = tmp.resolve("dovecot");
+        Files.createDirectories(dir.resolve("mail"));
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        new ProcessBuilder("chown", "mail:mail", dir.resolve("mail").toString()).start().waitFor(); // the user's uid
+        Files.writeString(dir.resolve("passwd"), "u1:{PLAIN}pw1\n");
+        Files.writeString(dir.resolve("dovecot.conf"), "protocols = imap\nlisten = 127.0.0.1\nbase_dir = " + dir
+                + "/run\nstate_dir = " + dir + "/state\nlog_path = " + dir + "/log\nssl = no\n"
+                + "disable_plaintext_auth = no\nfirst_valid_uid = 8\n"
+                + "passdb {\n  driver = passwd-file\n  args = " + dir + "/passwd\n}\n"
+                + "userdb {\n  driver = static\n  args = uid=mail gid=mail home=" + dir + "/mail/%u\n}\n"
+                + "mail_location = maildir:~/Maildir\n"
+                + "service imap-login {\n  inet_listener imap {\n    port = " + port + "\n  }\n"
+                + "  inet_listener imaps {\n    port = 0\n  }\n}\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("dovecot.out"), "/usr/sbin/dovecot", "-F", "-c",
+                dir.resolve("dovecot.conf").toString());
+             Socket session = connect(port)) {
+            try {
+                assertTrue(imap(session, null, null).startsWith("* OK"));
+                assertTrue(imap(session, "a1", "LOGIN u1 pw1").contains("a1 OK"));
+                assertTrue(imap(session, "a2", "CREATE before").contains("a2 OK"));
+                DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                assertTrue(imap(session, "a3", "CREATE after").contains("a3 OK"), "the session, after the restore");
+                assertTrue(imap(session, "a4", "SELECT INBOX").contains("a4 OK"));
+                try (Socket other = connect(port)) {
+                    imap(other, null, null);
+                    assertTrue(imap(other, "b1", "LOGIN u1 pw1").contains("b1 OK"), "a new login");
+                    String list = imap(other, "b2", "LIST \"\" *");
+                    assertTrue(list.contains("before") && list.contains("after"), list);
+                }
+            } finally {
+                killTree(p.pid().value());
+            }
+        }
+    }
+
+    /** Sends an IMAP command (none: reads the greeting) and reads up to the line tagged {@code tag}. */
+    private static String imap(Socket s, String tag, String command) throws IOException {
+        if (command != null) {
+            s.getOutputStream().write((tag + " " + command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+        }
+        InputStream in = s.getInputStream(); // byte by byte: nothing of the next reply is read ahead
+        StringBuilder b = new StringBuilder();
+        int lineStart = 0;
+        for (int c; (c = in.read()) >= 0; ) {
+            b.append((char) c);
+            if (c == '\n') {
+                if (tag == null || b.indexOf(tag + " ", lineStart) == lineStart) {
+                    return b.toString();
+                }
+                lineStart = b.length();
+            }
+        }
+        return b.append("EOF").toString();
+    }
+
     /** A tiny HTTP/1.1 backend: answers "backend" to every request of every connection. */
     private static void serveHttp(ServerSocket server) {
+        serveHttp(server, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nbackend\n".getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** An HTTP/1.1 response: its head (status line and headers) and its body. */
+    record HttpResponse(String head, byte[] body) {
+    }
+
+    /** Sends one HTTP/1.1 request on {@code s} and reads the response (Content-Length framed). */
+    static HttpResponse exchange(Socket s, String request) throws IOException {
+        s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        InputStream in = s.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertTrue(b >= 0, "the server closed the kept-alive connection after: " + head);
+            head.append((char) b);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head);
+        assertTrue(m.find(), "no Content-Length: " + head);
+        return new HttpResponse(head.toString(), in.readNBytes(Integer.parseInt(m.group(1))));
+    }
+
+    /** As {@link #exchange}, for a 200 response: its body. */
+    static byte[] httpBody(Socket s, String request) throws IOException {
+        HttpResponse r = exchange(s, request);
+        assertTrue(r.head().startsWith("HTTP/1.1 200"), r.head());
+        return r.body();
+    }
+
+    /** An HTTP/1.1 backend answering every request of every connection with {@code response}'s parts. */
+    private static void serveHttp(ServerSocket server, byte[]... response) {
         while (!server.isClosed()) {
             try {
                 Socket s = server.accept();
@@ -1150,8 +1306,9 @@ class RealServersTest {
                                 s.getInputStream(), StandardCharsets.US_ASCII));
                         for (String l; (l = in.readLine()) != null; ) {
                             if (l.isEmpty()) {
-                                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nbackend\n")
-                                        .getBytes(StandardCharsets.US_ASCII));
+                                for (byte[] part : response) {
+                                    s.getOutputStream().write(part);
+                                }
                             }
                         }
                     } catch (IOException ignored) {

@@ -6,6 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -813,7 +814,7 @@ final class StateComparator {
             }
             boolean isFile = regular && Files.isRegularFile(Path.of(link));
             boolean timerfd = link.equals("anon_inode:[timerfd]");
-            List<String> fdinfo = lines(dir.resolve("fdinfo/" + fd));
+            List<String> fdinfo = byTarget(lines(dir.resolve("fdinfo/" + fd)));
             // a periodic timerfd that has expired shows no time left until the program reads it (the
             // kernel sets its next expiry then): it is as armed as one counting down
             boolean periodic = timerfd && fdinfo.stream().anyMatch(l -> l.startsWith("it_interval:") && !l.endsWith("(0, 0)"));
@@ -1253,6 +1254,24 @@ final class StateComparator {
     }
 
     /** epoll and inotify lines name the watched file by hex inode: label them like the fds' own. */
+    /**
+     * An epoll's fdinfo with its watches ("tfd:" lines) in the order of their fd numbers: the
+     * kernel lists them in the order of its file pointers, new in a restored tree, and files first
+     * seen there get their inode labels in the order they are read.
+     */
+    private static List<String> byTarget(List<String> fdinfo) {
+        List<String> watches = fdinfo.stream().filter(l -> l.startsWith("tfd:"))
+                .sorted(Comparator.comparingInt((String l) -> Integer.parseInt(l.substring(4).strip().split("\\s+")[0]))
+                        .thenComparing(Comparator.naturalOrder()))
+                .toList();
+        if (watches.isEmpty()) {
+            return fdinfo;
+        }
+        List<String> out = new ArrayList<>(fdinfo.stream().filter(l -> !l.startsWith("tfd:")).toList());
+        out.addAll(watches);
+        return out;
+    }
+
     private static String relabelHexInodes(String line, Labels labels) {
         Matcher m = HEX_INO.matcher(line);
         StringBuilder b = new StringBuilder();
