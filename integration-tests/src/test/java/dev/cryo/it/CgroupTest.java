@@ -235,9 +235,16 @@ class CgroupTest {
         Files.writeString(cpusetSub.resolve("cpuset.memory_migrate"), "1");
         Files.writeString(cpusetSub.resolve("cpuset.sched_load_balance"), "0");
         Files.writeString(cpuSub.resolve("cpu.idle"), "1");
+        Files.writeString(cpuCg.resolve("cpu.rt_runtime_us"), "20000"); // a real-time budget, its child's within it
+        Files.writeString(cpuSub.resolve("cpu.rt_period_us"), "500000");
+        Files.writeString(cpuSub.resolve("cpu.rt_runtime_us"), "5000");
+        Path blkioCg = cgroup("blkio", ""), blkioSub = cgroup("blkio", "t");
+        String disk = Files.readString(Path.of("/sys/block/vda/dev")).strip(); // this VM's disk
+        Files.writeString(blkioSub.resolve("blkio.throttle.read_bps_device"), disk + " 1048576");
+        Files.writeString(blkioSub.resolve("blkio.throttle.write_iops_device"), disk + " 100");
         Files.writeString(svc.resolve("cgroup.max.descendants"), "1");
         Files.writeString(thr.resolve("cgroup.type"), "threaded");
-        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified, cpusetCg, cpuCg);
+        DumpedCounter dumped = dumpCounterIn(tmp.resolve("img"), memory, pidsCg, unified, cpusetCg, cpuCg, blkioCg);
         List<Path> mine = List.copyOf(made);
         removeAll(); // as after a reboot, or on another host
         assertFalse(Files.exists(slice));
@@ -254,6 +261,10 @@ class CgroupTest {
             assertEquals("1", Files.readString(cpusetSub.resolve("cpuset.memory_migrate")).strip());
             assertEquals("0", Files.readString(cpusetSub.resolve("cpuset.sched_load_balance")).strip());
             assertEquals("1", Files.readString(cpuSub.resolve("cpu.idle")).strip());
+            assertEquals("500000 5000", Files.readString(cpuSub.resolve("cpu.rt_period_us")).strip() + " "
+                    + Files.readString(cpuSub.resolve("cpu.rt_runtime_us")).strip());
+            assertEquals(disk + " 1048576", Files.readString(blkioSub.resolve("blkio.throttle.read_bps_device")).strip());
+            assertEquals(disk + " 100", Files.readString(blkioSub.resolve("blkio.throttle.write_iops_device")).strip());
             assertEquals("1", Files.readString(svc.resolve("cgroup.max.descendants")).strip());
             assertEquals("threaded", Files.readString(thr.resolve("cgroup.type")).strip());
             assertEquals("domain threaded", Files.readString(svc.resolve("cgroup.type")).strip());

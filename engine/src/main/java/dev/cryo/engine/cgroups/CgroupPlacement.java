@@ -283,6 +283,14 @@ public final class CgroupPlacement {
                     continue;
                 }
                 String was = Files.readString(f).strip();
+                if (CgroupSettings.perDevice(file)) { // a made cgroup has no device's line: one write per line
+                    for (String line : value.split("\n")) {
+                        if (!line.isBlank()) {
+                            Files.writeString(f, line.strip());
+                        }
+                    }
+                    continue;
+                }
                 if (!was.equals(value)) {
                     Files.writeString(f, file.equals(CgroupSettings.SUBTREE_CONTROL) ? controlChange(was, value) : value);
                 }

@@ -23,14 +23,21 @@ final class CgroupSettings {
     private static final Map<String, List<String>> V1 = Map.of(
             "memory", List.of("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
                     "memory.swappiness", "memory.move_charge_at_immigrate"),
-            "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.idle"),
+            "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.idle",
+                    "cpu.rt_period_us", "cpu.rt_runtime_us"),
             "cpuset", List.of("cpuset.cpus", "cpuset.mems", "cpuset.mem_hardwall", "cpuset.memory_migrate",
                     "cpuset.memory_spread_page", "cpuset.memory_spread_slab", "cpuset.sched_load_balance",
                     "cpuset.sched_relax_domain_level"),
             "pids", List.of("pids.max"),
-            "blkio", List.of("blkio.weight"),
+            "blkio", List.of("blkio.weight", "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                    "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"),
             "net_cls", List.of("net_cls.classid"),
             "devices", List.of(DEVICES_LIST));
+
+    /** v1 files that read one line per device ("MAJ:MIN value") and take one such line per write. */
+    static boolean perDevice(String file) {
+        return file.startsWith("blkio.throttle.") && file.endsWith("_device");
+    }
 
     /** v1, in every hierarchy: a release agent's trigger (systemd's on v1 hosts) and cpuset's copy to children. */
     private static final List<String> V1_EVERY = List.of("notify_on_release", "cgroup.clone_children");
