@@ -50,7 +50,7 @@ class LauncherScriptTest {
     void anAgentGetsItsOwnYoungGenerationAndACommandDoesNot() throws Exception {
         assumeTrue(Files.exists(JAR), "the packaged CLI " + JAR + " is built by `mvn verify` (package phase)");
         String agent = flags("agent", "--no-such-option");
-        assertTrue(agent.contains("-XX:MaxNewSize=67108864") && agent.contains("-XX:InitialHeapSize=100663296")
+        assertTrue(agent.contains("-XX:MaxNewSize=67108864") && agent.contains("-XX:InitialHeapSize=201326592")
                 && !agent.contains("TieredStopAtLevel"), agent);
         String command = flags("--version");
         assertTrue(!command.contains("NewSize") && command.contains("-XX:InitialHeapSize=33554432")

@@ -40,7 +40,7 @@ final class TwoHosts implements AutoCloseable {
      * The launcher's for an agent: its young generation's size. -Dbench.launcher-agent-jvm="..." (empty: none),
      * to compare.
      */
-    static final String LAUNCHER_AGENT_JVM = LAUNCHER_JVM + " " + System.getProperty("bench.launcher-agent-jvm", "-Xms96m -Xmn64m");
+    static final String LAUNCHER_AGENT_JVM = LAUNCHER_JVM + " " + System.getProperty("bench.launcher-agent-jvm", "-Xms192m -Xmn64m");
 
     private final List<Process> agents = new ArrayList<>();
     private Process agentB;
