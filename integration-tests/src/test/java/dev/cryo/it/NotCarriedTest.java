@@ -146,6 +146,21 @@ class NotCarriedTest {
                                 + "assert prog >= 0\nfcntl.ioctl(f, 0x800454e0, struct.pack('i', prog))\nos.close(prog)",
                         " fd 3: tun/tap device cryse0 has an eBPF steering program \\(TUNSETSTEERINGEBPF, bpf program id"
                                 + " \\d+\\), which cannot be read back; not supported"),
+                // the same on a persistent device of that namespace that no task holds a file of any more
+                python("an eBPF steering program of a persistent tun device no task holds", "import fcntl, os, struct, ctypes\n"
+                                + "libc = ctypes.CDLL(None)\nassert libc.unshare(0x40000000) == 0\n"
+                                + "f = open('/dev/net/tun', 'r+b', 0)\n"
+                                + "fcntl.ioctl(f, 0x400454ca, struct.pack('16sH', b'cryse1', 0x1001))\n"
+                                + "fcntl.ioctl(f, 0x400454cb, 1)\n"
+                                + "ins = ctypes.create_string_buffer(struct.pack('BBhi', 0xb7, 0, 0, 0)"
+                                + " + struct.pack('BBhi', 0x95, 0, 0, 0))\nlic = ctypes.create_string_buffer(b'GPL')\n"
+                                + "attr = ctypes.create_string_buffer(struct.pack('IIQQIIQI', 1, 2, ctypes.addressof(ins),"
+                                + " ctypes.addressof(lic), 0, 0, 0, 0), 72)\nprog = libc.syscall(321, 5, attr, 72)\n"
+                                + "assert prog >= 0\nfcntl.ioctl(f, 0x800454e0, struct.pack('i', prog))\nos.close(prog)\n"
+                                + "f.close()",
+                        ": tun/tap device cryse1 of its net namespace, which no task holds a file of, has an eBPF"
+                                + " steering program \\(TUNSETSTEERINGEBPF, bpf program id \\d+\\), which cannot be read"
+                                + " back; not supported"),
                 // a signal owner that is a thread of the task itself is carried (FileKindsTest sigowners.c);
                 // one of another process's thread is not: threads are made after every task's files
                 python("a signal owner that is a thread of another process", "import fcntl, os, socket, struct, threading, time\n"

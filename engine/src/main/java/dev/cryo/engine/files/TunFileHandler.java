@@ -116,12 +116,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
                     + " (TUNSETSTEERINGEBPF/TUNSETFILTEREBPF) cannot be read here: " + e.getMessage());
         }
         if (a != null) {
-            String which = a.steeringId() != 0 && a.filterId() != 0
-                    ? "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id " + a.steeringId() + ") and an eBPF"
-                    + " filter program (TUNSETFILTEREBPF, bpf program id " + a.filterId() + ")"
-                    : a.steeringId() != 0 ? "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id " + a.steeringId() + ")"
-                    : "an eBPF filter program (TUNSETFILTEREBPF, bpf program id " + a.filterId() + ")";
-            throw new DumpException(fd.where() + ": tun/tap device " + name + " has " + which
+            throw new DumpException(fd.where() + ": tun/tap device " + name + " has " + a.describe()
                     + ", which cannot be read back; not supported");
         }
     }

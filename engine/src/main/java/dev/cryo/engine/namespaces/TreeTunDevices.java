@@ -1,5 +1,6 @@
 package dev.cryo.engine.namespaces;
 
+import dev.cryo.engine.DumpException;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fcntl;
@@ -11,6 +12,7 @@ import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.net.Ethtool;
 import dev.cryo.kernel.net.TunDevices;
+import dev.cryo.kernel.net.TunPrograms;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,7 +28,8 @@ import java.util.Map;
  * wireguard-go's; read as the device's active features), persistent for now — and the tasks' files
  * attach to it later ({@code TunFileHandler}), which makes it non-persistent again where it was. A
  * persistent device no task holds a file of keeps its virtio-net header size here (read through a
- * file cryo attaches for that moment; its send buffer is a file's, a new file starts with none). One line of
+ * file cryo attaches for that moment; its send buffer is a file's, a new file starts with none); its
+ * eBPF programs, seen through that file, are refused. One line of
  * {@link NetDevices}' {@code key=value} words each, starting with "tun".
  */
 public final class TreeTunDevices {
@@ -82,12 +85,18 @@ public final class TreeTunDevices {
         if (offloads != 0) {
             b.append(" offload=0x").append(Integer.toHexString(offloads));
         }
-        if ((t.flags() & (TunDevices.IFF_PERSIST | TunDevices.IFF_VNET_HDR))
-                == (TunDevices.IFF_PERSIST | TunDevices.IFF_VNET_HDR) && fileless(p, t)) {
+        if ((t.flags() & TunDevices.IFF_PERSIST) != 0 && fileless(p, t)) {
             Integer v = Namespaces.inside(p, "net", () -> {
                 try (Fd tun = Sys.open("/dev/net/tun", Fcntl.O_RDWR | Fcntl.O_CLOEXEC)) {
                     TunDevices.attach(tun, t.name(), t.flags() & ~TunDevices.IFF_PERSIST);
-                    return TunDevices.vnetHeaderSize(tun, t.name());
+                    // its eBPF programs, which the device made again would not have, seen from cryo's file
+                    TunPrograms.Attached a = TunPrograms.of((int) ProcessHandle.current().pid()).get(tun.value());
+                    if (a != null) {
+                        throw new DumpException("pid " + p + ": tun/tap device " + t.name() + " of its net namespace,"
+                                + " which no task holds a file of, has " + a.describe() + ", which cannot be read back;"
+                                + " not supported");
+                    }
+                    return (t.flags() & TunDevices.IFF_VNET_HDR) != 0 ? TunDevices.vnetHeaderSize(tun, t.name()) : null;
                 } catch (SyscallException e) {
                     if (e.is(Errno.EBUSY)) { // a task's file holds it: TunFileHandler reads them there
                         return null;

@@ -16,7 +16,14 @@ import java.util.Map;
  */
 public final class TunPrograms {
     /** The bpf program ids of the device of the tun file at {@code fd}, 0 where it has none. */
-    public record Attached(int fd, int steeringId, int filterId) {}
+    public record Attached(int fd, int steeringId, int filterId) {
+        /** "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id N)", and or only the filter's, for messages. */
+        public String describe() {
+            String steering = "an eBPF steering program (TUNSETSTEERINGEBPF, bpf program id " + steeringId + ")";
+            String filter = "an eBPF filter program (TUNSETFILTEREBPF, bpf program id " + filterId + ")";
+            return steeringId != 0 && filterId != 0 ? steering + " and " + filter : steeringId != 0 ? steering : filter;
+        }
+    }
 
     private static final int RECORD = 16;
     private static final Bpf.TaskFileIterator ITERATOR = new Bpf.TaskFileIterator("cryo_tun_progs", () -> program(Btf.kernel()));
