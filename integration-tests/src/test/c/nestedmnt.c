@@ -6,7 +6,9 @@
  * restore built that second namespace's root from host paths the task could not see (its copy was of the
  * container's namespace): ENOENT after the killing dump, the tree lost. On SIGUSR2 the root checks that its
  * /mnt is no mount and the child's file is not there, and the child that it sees its tmpfs with the file,
- * through its fd too, from the same root directory. Prints PASS or FAIL: reason.
+ * through its fd too, from the same root directory. Prints PASS or FAIL: reason. With a second argument
+ * `uns` it first takes a user namespace of its own (mapping every id to itself), as zdtm's uns flavor's
+ * container is, before the rest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,9 +43,33 @@ static void child(int ready) {
     _exit(0);
 }
 
+/* A user namespace of its own, its maps written by a helper child still outside it. */
+static void own_user_namespace(void) {
+    int go[2];
+    if (pipe(go)) fail("pipe");
+    pid_t parent = getpid(), h = fork();
+    if (h == 0) {
+        char b, path[64];
+        if (read(go[0], &b, 1) != 1) _exit(1);
+        const char *files[] = {"uid_map", "gid_map"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "/proc/%d/%s", parent, files[i]);
+            FILE *f = fopen(path, "w");
+            if (!f || fprintf(f, "0 0 4294967295\n") < 0 || fclose(f)) _exit(1);
+        }
+        _exit(0);
+    }
+    if (unshare(CLONE_NEWUSER)) fail("unshare(CLONE_NEWUSER)");
+    int status;
+    if (write(go[1], "g", 1) != 1 || waitpid(h, &status, 0) != h || !WIFEXITED(status) || WEXITSTATUS(status))
+        fail("the maps of its user namespace");
+    close(go[0]), close(go[1]);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 2) fail("usage: nestedmnt ROOT");
+    if (argc < 2) fail("usage: nestedmnt ROOT [uns]");
+    if (argc > 2 && !strcmp(argv[2], "uns")) own_user_namespace();
     signal(SIGUSR2, on_usr2);
     const char *root = argv[1];
     if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("a mount namespace");

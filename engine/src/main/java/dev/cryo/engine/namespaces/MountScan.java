@@ -87,8 +87,33 @@ public final class MountScan {
         }
     }
 
-    /** {@code tmpfsFiles}: read the files of its tmpfs mounts (else their contents are left empty). */
-    static List<MountImage> scan(Pid p, boolean tmpfsFiles) {
+    /**
+     * A pivoted namespace is built at restore from a copy of cryo's; a task forked by a parent whose root
+     * is not cryo's (inside a container) joins cryo's namespace for that ({@link PivotedRoot}), which a task
+     * of another user namespace than cryo's may not do (setns: EPERM, after the killing dump): refused here.
+     */
+    private static void requireJoinable(Pid p, Pid parent, String what) {
+        String user = dev.cryo.kernel.Namespaces.link(p.toString(), "user");
+        if (parent == null || user == null || user.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) {
+            return;
+        }
+        try {
+            if (Files.isSameFile(Path.of("/proc/" + parent + "/root"), Path.of("/"))) {
+                return;
+            }
+        } catch (IOException e) {
+            throw new DumpException("pid " + parent + ": cannot read its root: " + e.getMessage());
+        }
+        throw new DumpException(what + ", made inside a container (its parent pid " + parent + " has a root of its"
+                + " own) of user namespace " + user + ": a restore builds it from cryo's mount namespace, which a task"
+                + " of another user namespace may not join; not supported yet");
+    }
+
+    /**
+     * {@code tmpfsFiles}: read the files of its tmpfs mounts (else their contents are left empty).
+     * {@code parent}: the task of the tree that forks {@code p} at restore (null: cryo does).
+     */
+    static List<MountImage> scan(Pid p, Pid parent, boolean tmpfsFiles) {
         Tables tables = Tables.read(p);
         List<Mount> mine = tables.mine(), host = tables.host();
         String what = "pid " + p + ": its mount namespace";
@@ -111,6 +136,9 @@ public final class MountScan {
         long[] bytes = {0};
         // pivot_root: the root is none of the host's, every mount is made again from the host's paths
         boolean pivoted = mine.stream().anyMatch(m -> m.point().equals("/") && host.stream().noneMatch(h -> sameKey(h, m)));
+        if (pivoted) {
+            requireJoinable(p, parent, what);
+        }
         for (int i = 0; i < mine.size(); i++) {
             Mount m = mine.get(i);
             Mount copy = pivoted ? null : hostLeft.stream().filter(h -> sameKey(h, m)).findFirst().orElse(null);

@@ -335,7 +335,10 @@ public final class NamespaceScan {
                 }
             }
         }
-        List<MountImage> mounts = (flags & Clone.NEWNS) != 0 ? MountScan.scan(p, tmpfsFiles) : List.of();
+        Integer parent = ppidOf.get(p.value()); // a parent of the tree's forks it at restore, else cryo does
+        List<MountImage> mounts = (flags & Clone.NEWNS) != 0
+                ? MountScan.scan(p, parent != null && ppidOf.containsKey(parent) ? Pid.of(parent) : null, tmpfsFiles)
+                : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren);
     }
 
