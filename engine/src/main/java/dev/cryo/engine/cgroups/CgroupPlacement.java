@@ -282,7 +282,7 @@ public final class CgroupPlacement {
                             + " enabled in the parent's cgroup.subtree_control?)");
                     continue;
                 }
-                String was = Files.readString(f).strip();
+                String was = CgroupSettings.carried(file, Files.readString(f));
                 if (CgroupSettings.perDevice(file)) { // a made cgroup has no device's line: one write per line
                     for (String line : value.split("\n")) {
                         if (!line.isBlank()) {

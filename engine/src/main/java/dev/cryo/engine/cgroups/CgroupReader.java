@@ -149,7 +149,7 @@ public final class CgroupReader {
         Map<String, String> out = new LinkedHashMap<>();
         for (String file : CgroupSettings.files(hierarchy)) {
             try {
-                String value = Files.readString(dir.resolve(file)).strip();
+                String value = CgroupSettings.carried(file, Files.readString(dir.resolve(file)));
                 if (!file.equals(CgroupSettings.TYPE) || value.equals(CgroupSettings.THREADED)) {
                     out.put(file, value);
                 }

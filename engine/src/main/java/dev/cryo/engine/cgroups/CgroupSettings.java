@@ -22,17 +22,32 @@ final class CgroupSettings {
 
     private static final Map<String, List<String>> V1 = Map.of(
             "memory", List.of("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
-                    "memory.swappiness", "memory.move_charge_at_immigrate"),
+                    "memory.swappiness", "memory.move_charge_at_immigrate", CgroupSettings.OOM_CONTROL),
             "cpu", List.of("cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.idle",
                     "cpu.rt_period_us", "cpu.rt_runtime_us"),
             "cpuset", List.of("cpuset.cpus", "cpuset.mems", "cpuset.mem_hardwall", "cpuset.memory_migrate",
                     "cpuset.memory_spread_page", "cpuset.memory_spread_slab", "cpuset.sched_load_balance",
                     "cpuset.sched_relax_domain_level"),
             "pids", List.of("pids.max"),
-            "blkio", List.of("blkio.weight", "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+            "blkio", List.of("blkio.weight", "blkio.bfq.weight", "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
                     "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"),
             "net_cls", List.of("net_cls.classid"),
             "devices", List.of(DEVICES_LIST));
+
+    /** v1 memory: its oom_kill_disable flag is carried, the rest of the file are counters. */
+    static final String OOM_CONTROL = "memory.oom_control";
+
+    /** What is carried of {@code file}'s {@code text}: memory.oom_control's oom_kill_disable alone ("1"). */
+    static String carried(String file, String text) {
+        if (file.equals(OOM_CONTROL)) {
+            for (String line : text.split("\n")) {
+                if (line.startsWith("oom_kill_disable ")) {
+                    return line.substring("oom_kill_disable ".length()).strip();
+                }
+            }
+        }
+        return text.strip();
+    }
 
     /** v1 files that read one line per device ("MAJ:MIN value") and take one such line per write. */
     static boolean perDevice(String file) {
