@@ -582,9 +582,10 @@ final class StateComparator {
     /**
      * In a cgroup's files: what is not a setting (membership, counters, pressure figures, triggers),
      * and cgroup.freeze, which dump --freeze-cgroup sets while a frozen snapshot is taken (not carried: README).
+     * Of memory.oom_control only its first line, oom_kill_disable, is a setting.
      */
     private static final Pattern CGROUP_NOT_SETTING = Pattern.compile("cgroup\\.procs|tasks|cgroup\\.threads|.*\\.pressure"
-            + "|.*failcnt|.*max_usage_in_bytes|memory\\.oom_control|cgroup\\.freeze");
+            + "|.*failcnt|.*max_usage_in_bytes|cgroup\\.freeze");
 
     /**
      * The cgroups of the tree as a service manager leaves them: per hierarchy, the lowest cgroup
@@ -645,7 +646,11 @@ final class StateComparator {
                 int mode = (Integer) Files.getAttribute(file, "unix:mode");
                 String name = file.getFileName().toString();
                 if (name.equals("devices.list") || ((mode & 0600) == 0600 && !CGROUP_NOT_SETTING.matcher(name).matches())) {
-                    b.append("; ").append(name).append('=').append(read(file).strip().replace('\n', ','));
+                    String text = read(file).strip();
+                    if (name.equals("memory.oom_control")) {
+                        text = text.lines().findFirst().orElse(""); // oom_kill_disable; under_oom and oom_kill count
+                    }
+                    b.append("; ").append(name).append('=').append(text.replace('\n', ','));
                 }
             }
         } catch (IOException e) {
