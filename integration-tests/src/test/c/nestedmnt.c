@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "userns.h"
 
 static void child(int ready) {
     if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("the nested namespace");
@@ -43,33 +44,10 @@ static void child(int ready) {
     _exit(0);
 }
 
-/* A user namespace of its own, its maps written by a helper child still outside it. */
-static void own_user_namespace(void) {
-    int go[2];
-    if (pipe(go)) fail("pipe");
-    pid_t parent = getpid(), h = fork();
-    if (h == 0) {
-        char b, path[64];
-        if (read(go[0], &b, 1) != 1) _exit(1);
-        const char *files[] = {"uid_map", "gid_map"};
-        for (int i = 0; i < 2; i++) {
-            snprintf(path, sizeof path, "/proc/%d/%s", parent, files[i]);
-            FILE *f = fopen(path, "w");
-            if (!f || fprintf(f, "0 0 4294967295\n") < 0 || fclose(f)) _exit(1);
-        }
-        _exit(0);
-    }
-    if (unshare(CLONE_NEWUSER)) fail("unshare(CLONE_NEWUSER)");
-    int status;
-    if (write(go[1], "g", 1) != 1 || waitpid(h, &status, 0) != h || !WIFEXITED(status) || WEXITSTATUS(status))
-        fail("the maps of its user namespace");
-    close(go[0]), close(go[1]);
-}
-
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) fail("usage: nestedmnt ROOT [uns]");
-    if (argc > 2 && !strcmp(argv[2], "uns")) own_user_namespace();
+    if (argc > 2 && !strcmp(argv[2], "uns")) own_user_namespace("0 0 4294967295\n");
     signal(SIGUSR2, on_usr2);
     const char *root = argv[1];
     if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("a mount namespace");

@@ -101,6 +101,24 @@ class SecurityRestoreTest {
         }
     }
 
+    /**
+     * The same in a user namespace mapping 100001-165535 outside to 1-65535 inside (zdtm's loginuid, uns
+     * flavor): the restore wrote the host's value from inside the namespace, where it names no uid ("write(
+     * /proc/self/loginuid, 100005): EINVAL" after the killing dump, the tree lost). loginuidns.c reads 5 in there.
+     */
+    @Test
+    void aProcessInAUserNamespaceKeepsItsAuditLoginUid() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/proc/self/loginuid")), "no audit login uid here");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.readString(Path.of("/proc/self/loginuid")).trim()
+                .equals("4294967295"), "this JVM has a login uid of its own");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("loginuidns.out"), "loginuidns")) {
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), tmp.resolve("img"))
+                    .alsoKnown(StateComparator.NEW_AUDIT_SESSION).restoreDetached(p.output());
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     @Test
     void aNonRootProcessKeepsItsAmbientCapsSecurebitsNoNewPrivsDumpableAndSubreaper() throws Exception {
         try (DetachedProcess p = Workloads.caps(tmp, "ambient")) {
