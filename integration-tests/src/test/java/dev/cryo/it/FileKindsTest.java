@@ -563,6 +563,19 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * A lease taken in a user namespace (zdtm's file_lease00..04 in their uns flavor): the restore took it with
+     * the task's own fsuid, not the file's owner, and a task of a user namespace has no CAP_LEASE: "fcntl(lease
+     * READ on fd 3): EACCES" after the killing dump, the tree lost. leasens.c.
+     */
+    @Test
+    void aLeaseTakenInAUserNamespaceIsHeldAgain() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("leasens.out"), "leasens", dir.toString())) {
+            assertPassOnce(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     /** zdtm file_lease00: read and write leases are the kernel's again, and a break is still announced with F_SETSIG's signal. */
     @Test
     void readAndWriteLeasesAreHeldAgainAfterTheRestore() throws Exception {

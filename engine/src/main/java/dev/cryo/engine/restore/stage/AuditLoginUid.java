@@ -37,7 +37,7 @@ public final class AuditLoginUid implements StateStage {
         if (now == want) {
             return;
         }
-        long inside = inside(t.pid().toString(), want);
+        long inside = InsideUid.of(t.pid().toString(), want, "its login uid"); // read in the writer's user namespace
         long fd = t.open("/proc/self/loginuid", Fcntl.O_WRONLY | Fcntl.O_CLOEXEC);
         try {
             byte[] value = Long.toString(inside).getBytes(StandardCharsets.US_ASCII);
@@ -49,22 +49,5 @@ public final class AuditLoginUid implements StateStage {
         } finally {
             t.call("close", SyscallNr.CLOSE, fd);
         }
-    }
-
-    /**
-     * Login uid {@code uid} (as cryo reads it) as the task names it: the kernel reads a value written to
-     * /proc/self/loginuid in the writer's user namespace (zdtm's loginuid in its uns flavor).
-     */
-    static long inside(String pid, long uid) {
-        String path = "/proc/" + pid + "/uid_map";
-        for (String line : ProcFs.text(path).strip().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            long in = Long.parseLong(f[0]), out = Long.parseLong(f[1]), count = Long.parseLong(f[2]);
-            if (uid >= out && uid - out < count) {
-                return in + uid - out;
-            }
-        }
-        throw new RestoreException("pid " + pid + ": its login uid " + uid + " is not in the uid map of its user"
-                + " namespace (" + path + ")");
     }
 }

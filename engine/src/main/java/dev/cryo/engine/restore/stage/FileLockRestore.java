@@ -30,8 +30,13 @@ public final class FileLockRestore implements StateStage {
                 String what = l.describe() + " on fd " + fd.fd();
                 if (l.kind() == FileLocks.LEASE || l.kind() == FileLocks.LEASE_BREAKING) {
                     // after the FILES passes closed cryo's own opens of the file
+                    long owner = ownerInside(t, fd.fd());
+                    long was = owner < 0 ? -1 : t.call("setfsuid(" + owner + ")", SyscallNr.SETFSUID, owner);
                     t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(), dev.cryo.kernel.Fcntl.F_SETLEASE,
                             l.write() ? F_WRLCK : F_RDLCK);
+                    if (was >= 0) {
+                        t.call("setfsuid(" + was + ")", SyscallNr.SETFSUID, was);
+                    }
                     // F_SETLEASE makes the caller the file's signal owner: the dumped one (the process
                     // that took the lease, maybe not this holder) is given back
                     ownerAgain(t, fd);
@@ -49,6 +54,27 @@ public final class FileLockRestore implements StateStage {
                 t.call("fcntl(" + what + ")", SyscallNr.FCNTL, fd.fd(),
                         l.kind() == FileLocks.POSIX ? F_SETLK : F_OFD_SETLK, t.put(fl));
             }
+        }
+    }
+
+    /**
+     * The owner of the file of fd {@code fd} as the task names it when the task is in a user namespace other
+     * than cryo's, else -1: a lease needs the file's owner as fsuid or CAP_LEASE, which a task of a user
+     * namespace never has (zdtm's file_lease00 in its uns flavor), so it is taken with that fsuid.
+     */
+    private static long ownerInside(TaskContext t, int fd) {
+        String pid = t.pid().toString();
+        String user = dev.cryo.kernel.Namespaces.link(pid, "user");
+        if (user == null || user.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) {
+            return -1;
+        }
+        try {
+            Number uid = (Number) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd),
+                    "unix:uid");
+            return InsideUid.of(pid, uid.longValue(), "the owner of the file of its leased fd " + fd);
+        } catch (java.io.IOException e) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + pid + ": cannot read the owner of its fd " + fd
+                    + ": " + e);
         }
     }
 
