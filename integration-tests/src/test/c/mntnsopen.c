@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "pivot.h"
 
 /* The mount id of an fd's file (statx: the root has no /proc). */
 static long long fd_mnt_id(int fd) {
@@ -47,12 +48,7 @@ int main(int argc, char **argv) {
     if (argc < 2) fail("usage: mntnsopen ROOT");
     signal(SIGUSR2, on_usr2);
     const char *root = argv[1];
-    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("a mount namespace");
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL)) fail("bind root");
-    if (chdir(root) || (mkdir("old", 0777) && errno != EEXIST)) fail("mkdir old");
-    if (syscall(SYS_pivot_root, ".", "old")) fail("pivot_root");
-    if (umount2("/old", MNT_DETACH) || rmdir("/old") || chdir("/")) fail("umount old");
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("private root");
+    pivot_into(root, 1);
     int held = open("/f", O_RDWR | O_CREAT, 0600);
     if (held < 0) fail("open /f");
     int p[2];

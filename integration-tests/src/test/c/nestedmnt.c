@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "pivot.h"
 #include "userns.h"
 
 static void child(int ready) {
@@ -50,11 +51,7 @@ int main(int argc, char **argv) {
     if (argc > 2 && !strcmp(argv[2], "uns")) own_user_namespace("0 0 4294967295\n");
     signal(SIGUSR2, on_usr2);
     const char *root = argv[1];
-    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) fail("a mount namespace");
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL)) fail("bind root");
-    if (chdir(root) || (mkdir("old", 0777) && errno != EEXIST)) fail("mkdir old");
-    if (syscall(SYS_pivot_root, ".", "old")) fail("pivot_root");
-    if (umount2("/old", MNT_DETACH) || rmdir("/old") || chdir("/")) fail("umount old");
+    pivot_into(root, 0);
     int p[2];
     if (pipe(p)) fail("pipe");
     pid_t c = fork();

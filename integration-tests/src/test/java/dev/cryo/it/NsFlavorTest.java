@@ -81,6 +81,16 @@ class NsFlavorTest {
         }
     }
 
+    /**
+     * A bind from a mount made unbindable after it (zdtm's unbindable, ns and uns flavors): the restore made the
+     * mount unbindable before the bind and failed after the killing dump ("mount(.../aux, .../bind, MS_BIND):
+     * EINVAL", the tree lost). unbindmnt.c.
+     */
+    @Test
+    void aBindFromAMountMadeUnbindableLaterComesBack() throws Exception {
+        assertPassesPivoted("unbindmnt");
+    }
+
     /** /c/NAME.c run as {@code NAME ROOT}: it pivots into ROOT, a directory holding its static binary and mnt/. */
     private void assertPassesPivoted(String name) throws Exception {
         Path root = pivotRoot(name);

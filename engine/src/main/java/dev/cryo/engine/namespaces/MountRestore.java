@@ -61,13 +61,14 @@ public final class MountRestore {
             copies.add(m); // null: a host's `ip netns` mount deleted since, gone from the copy too
         }
         // 1. propagation of the copies, so that nothing below reaches the host's mounts
+        List<Runnable> unbindable = new ArrayList<>();
         int c = 0;
         for (MountImage d : dumped) {
             if (!d.made()) {
                 Mount m = copies.get(c++);
                 if (m != null && topAt(now, m)) {
                     try {
-                        propagation(t, d, m.tags());
+                        propagation(t, d, m.tags(), unbindable);
                     } catch (dev.cryo.kernel.SyscallException e) {
                         if (!hostNetns(d.fsType()) || !goneMeanwhile(pid, m, e)) {
                             throw e;
@@ -126,6 +127,7 @@ public final class MountRestore {
         }
         // 4. the mounts it made, in order
         makeAll(t, dumped, "", groups);
+        unbindable.forEach(Runnable::run);
         groups.apply();
         check(pid, dumped);
     }
@@ -136,7 +138,7 @@ public final class MountRestore {
      * in the namespace is found there too; one of a host path is the host's.
      */
     static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups) {
-        List<Runnable> removals = new ArrayList<>();
+        List<Runnable> removals = new ArrayList<>(), unbindable = new ArrayList<>();
         String pid = t.pid().toString();
         var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
         for (MountImage made : dumped) {
@@ -208,9 +210,10 @@ public final class MountRestore {
             if (groups.handles(made)) {
                 groups.made(made, d.point(), m.tags());
             } else {
-                propagation(t, d, m.tags());
+                propagation(t, d, m.tags(), unbindable);
             }
         }
+        unbindable.forEach(Runnable::run);
         removals.forEach(Runnable::run);
     }
 
@@ -262,8 +265,12 @@ public final class MountRestore {
         set(t, "/", MS_REC | (slaves ? MS_SLAVE : MS_PRIVATE), slaves ? "MS_REC|MS_SLAVE" : "MS_REC|MS_PRIVATE");
     }
 
-    /** Propagation as dumped: private, a slave of the peer group it was a slave of, shared, unbindable. */
-    private static void propagation(TaskContext t, MountImage d, List<String> now) {
+    /**
+     * Propagation as dumped: private, a slave of the peer group it was a slave of, shared; unbindable is added
+     * to {@code unbindable}, run once every mount is made: a later mount may be a bind from this one, made
+     * before it became unbindable (zdtm's unbindable: the bind failed EINVAL after the killing dump).
+     */
+    private static void propagation(TaskContext t, MountImage d, List<String> now, List<Runnable> unbindable) {
         boolean shared = d.tags().stream().anyMatch(x -> x.startsWith("shared:"));
         boolean slave = d.tags().stream().anyMatch(x -> x.startsWith("master:"));
         boolean isShared = now.stream().anyMatch(x -> x.startsWith("shared:"));
@@ -279,7 +286,7 @@ public final class MountRestore {
             set(t, d, MS_SHARED, "MS_SHARED");
         }
         if (d.tags().contains("unbindable") && !now.contains("unbindable")) {
-            set(t, d, MS_UNBINDABLE, "MS_UNBINDABLE");
+            unbindable.add(() -> set(t, d, MS_UNBINDABLE, "MS_UNBINDABLE"));
         }
     }
 
