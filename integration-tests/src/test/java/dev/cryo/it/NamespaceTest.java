@@ -275,6 +275,22 @@ class NamespaceTest {
     }
 
     /**
+     * A directory of a tmpfs hidden under a later mount on it (zdtm's tempfs): the dump read the tmpfs
+     * through the namespace, where that mount hides the directory, and its file came back missing —
+     * silently, until the program unmounted the cover ("the covered tmpfs came back without its file").
+     * The tmpfs is now read through a copy of it alone (open_tree's clone).
+     */
+    @Test
+    void aTmpfsDirectoryHiddenUnderALaterMountComesBackWithItsFiles() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String setup = "mount -t tmpfs -o size=1m cryo-parent " + box + " && mkdir " + box + "/test && echo under > "
+                + box + "/test/under && mount -t tmpfs -o size=1m cryo-child " + box + "/test && echo over > " + box
+                + "/test/over && exec \"$0\" \"$@\"";
+        String out = verdictInNamespaces(tmp, "coveredtmpfs", List.of("-m", "sh", "-c", setup), box + "/test");
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * A host whose mounts include a stack of shared mounts on one point (systemd's binfmt_misc over
      * its autofs, `ip netns`'s nsfs under the bind of /run/netns, a harness's tmpfs stacks): the
      * tree's copy made them private (unshare's default), but the restored copy of cryo's namespace

@@ -106,13 +106,16 @@ public final class Namespaces {
     }
 
     /**
-     * An fd (O_PATH) of the mount on {@code point} in the mount namespace of {@code pid} under the
-     * {@code above} later mounts on that point that cover it: a thread of its own joins the namespace,
-     * copies it (unshare, every mount made private there so nothing propagates back) and lazily
-     * unmounts the covering ones in its copy. The task's own namespace is not touched; the fd keeps
-     * the mount readable once the copy is gone with the thread.
+     * A detached copy (open_tree's clone) of the mount on {@code point} in the mount namespace of {@code
+     * pid}, alone: none of the mounts on its files, so what they hide reads as it is (a tmpfs directory
+     * under a later mount: zdtm's tempfs), nor the {@code above} later mounts on that point that cover
+     * it. A thread of its own joins the namespace, copies it (unshare, every mount made private there
+     * so nothing propagates back) and lazily unmounts the covering ones in its copy. The task's own
+     * namespace is not touched; the fd keeps the copy readable once the thread is gone. Not {@code
+     * alone}: an O_PATH fd of the mount with the mounts on its files (the kernel refuses a clone of a
+     * mount whose mounts are locked to a user namespace: what they hide stays hidden there too).
      */
-    public static Fd coveredMount(Pid pid, String point, int above) {
+    public static Fd mountAlone(Pid pid, String point, int above, boolean alone) {
         return onThread(pid, "mnt", () -> {
             Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
@@ -127,7 +130,11 @@ public final class Namespaces {
             for (int i = 0; i < above; i++) {
                 Sys.call(() -> "umount2(" + point + ", MNT_DETACH)", SyscallNr.UMOUNT2, Sys.address(at), MountApi.MNT_DETACH, 0, 0);
             }
-            return Sys.open(point, Fcntl.O_PATH | Fcntl.O_DIRECTORY);
+            if (!alone) {
+                return Sys.open(point, Fcntl.O_PATH | Fcntl.O_DIRECTORY);
+            }
+            return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, -100,
+                    Sys.address(at), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC, 0));
         });
     }
 

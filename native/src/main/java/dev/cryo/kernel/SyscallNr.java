@@ -21,8 +21,11 @@ public final class SyscallNr {
             CLOSE_RANGE = 436, PIDFD_GETFD = 438, ACCEPT4 = 288, UNLINK = 87, CHMOD = 90, LCHOWN = 94,
             UNSHARE = 272, SETNS = 308, SETHOSTNAME = 170, SETDOMAINNAME = 171, MOUNT = 165, UMOUNT2 = 166,
             PIVOT_ROOT = 155;
-    /** The new mount API: peer groups set on mounts named by fds (MOVE_MOUNT_SET_GROUP, propagation by mount_setattr). */
-    public static final int MOVE_MOUNT = 429, MOUNT_SETATTR = 442;
+    /**
+     * The new mount API: peer groups set on mounts named by fds (MOVE_MOUNT_SET_GROUP, propagation by mount_setattr),
+     * a tmpfs read alone (open_tree's clone: none of the mounts on its files).
+     */
+    public static final int OPEN_TREE = 428, MOVE_MOUNT = 429, MOUNT_SETATTR = 442;
     /** bpf(2): cryo's own BPF iterator reads socket state no other call shows ({@code net.ReuseportPrograms}). */
     public static final int BPF = 321;
     public static final int RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129, EXECVE = 59, PAUSE = 34;

@@ -178,8 +178,8 @@ public final class MountScan {
                     mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point())
                                     && !overItself(x, m))
                             .forEach(x -> points.add(x.point()));
-                    contents = !tmpfsFiles ? List.of() : covered ? coveredTmpfs(p, mine, i, bytes, points, what + ": " + mount)
-                            : TmpfsFiles.read(p, m, bytes, points);
+                    contents = !tmpfsFiles ? List.of() : covered || !points.isEmpty()
+                            ? tmpfsAlone(p, mine, i, bytes, points, what + ": " + mount) : TmpfsFiles.read(p, m, bytes, points);
                 }
                 out.add(image(m, true, null, contents));
                 done.add(m);
@@ -338,11 +338,14 @@ public final class MountScan {
     }
 
     /**
-     * The files of tmpfs {@code mine[i]}, hidden under later mounts on its point (a program that mounts
-     * its own /tmp over its container's): read through a copy of the namespace without those mounts.
+     * The files of tmpfs {@code mine[i]} that mounts hide: those on its files (a directory of it under a
+     * later mount: zdtm's tempfs, whose file there came back missing) and later mounts on its point (a
+     * program that mounts its own /tmp over its container's): read through a copy of the tmpfs alone.
+     * Where the kernel has no open_tree (before 5.2), the files under mounts on its files are left out,
+     * as before, and a covered tmpfs cannot be read.
      */
-    private static List<MountImage.Entry> coveredTmpfs(Pid p, List<Mount> mine, int i, long[] bytes, Set<String> points,
-                                                       String what) {
+    private static List<MountImage.Entry> tmpfsAlone(Pid p, List<Mount> mine, int i, long[] bytes, Set<String> points,
+                                                     String what) {
         Mount m = mine.get(i);
         int above = 0;
         for (int k = i + 1, top = m.id(); k < mine.size(); k++) {
@@ -351,17 +354,38 @@ public final class MountScan {
                 above++;
             }
         }
-        try (dev.cryo.kernel.Fd root = dev.cryo.kernel.Namespaces.coveredMount(p, m.point(), above)) {
-            Path top = Path.of("/proc/self/fd/" + root.value() + "/.");
+        String hidden = above > 0 ? " is covered by " + above + " later mounts on the same point, and" : ":";
+        try {
+            return readAlone(p, m, above, true, bytes, Set.of(), what + hidden);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (e.errno() != dev.cryo.kernel.Errno.EINVAL && e.errno() != dev.cryo.kernel.Errno.ENOSYS) {
+                throw new DumpException(what + hidden + " its files cannot be read apart from the mounts on them: "
+                        + e.getMessage());
+            }
+            // mounts on its files locked to a user namespace (they cannot be taken off there: what they hide
+            // stays hidden), or no open_tree (before 5.2): read with them, as before
+            if (above == 0) {
+                return TmpfsFiles.read(p, m, bytes, points);
+            }
+            return readAlone(p, m, above, false, bytes, points, what + hidden);
+        }
+    }
+
+    private static List<MountImage.Entry> readAlone(Pid p, Mount m, int above, boolean alone, long[] bytes,
+                                                    Set<String> points, String what) {
+        try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountAlone(p, m.point(), above, alone)) {
+            Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             Object[] seen = key(top);
             if (((Number) seen[0]).longValue() != m.stDev()) {
-                throw new DumpException(what + " is covered by " + above + " later mounts on the same point, and without"
-                        + " them the point shows another file system; its files cannot be read");
+                throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
             }
             return TmpfsFiles.read(p, m, top, bytes, points);
-        } catch (dev.cryo.kernel.KernelException | IOException e) {
-            throw new DumpException(what + " is covered by a later mount on the same point, and its files cannot be read"
-                    + " under it: " + e.getMessage());
+        } catch (IOException e) {
+            throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
+        } catch (dev.cryo.kernel.SyscallException e) {
+            throw e;
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
         }
     }
 
