@@ -26,6 +26,20 @@ public final class PagemapScan implements AutoCloseable {
     /** One range of pages with the categories asked for in {@code returnMask}. */
     public interface Sink {
         void region(long start, long end, long categories);
+
+        /**
+         * A sink adding each range to {@code out} as a {start, end} pair, joined with the one before it
+         * where they touch (a run going on across pages of different categories).
+         */
+        static Sink joiningInto(java.util.List<long[]> out) {
+            return (s, e, c) -> {
+                if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
+                    out.get(out.size() - 1)[1] = e;
+                } else {
+                    out.add(new long[] {s, e});
+                }
+            };
+        }
     }
 
     private final Pid pid;

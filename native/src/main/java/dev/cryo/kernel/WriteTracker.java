@@ -95,13 +95,7 @@ public final class WriteTracker implements AutoCloseable {
      */
     public synchronized List<long[]> scan(long start, long end) {
         List<long[]> out = new ArrayList<>();
-        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN, (s, e, c) -> {
-            if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
-                out.get(out.size() - 1)[1] = e;
-            } else {
-                out.add(new long[] {s, e});
-            }
-        });
+        walk(start, end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN, PagemapScan.Sink.joiningInto(out));
         return out;
     }
 

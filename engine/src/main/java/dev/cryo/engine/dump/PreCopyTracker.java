@@ -427,13 +427,7 @@ public final class PreCopyTracker implements AutoCloseable {
      */
     private List<long[]> writtenPages(MapsEntry m) {
         List<long[]> out = new ArrayList<>();
-        tracker.scan(m.start(), m.end(), 0, (s, e, c) -> {
-            if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
-                out.get(out.size() - 1)[1] = e;
-            } else {
-                out.add(new long[] {s, e});
-            }
-        });
+        tracker.scan(m.start(), m.end(), 0, dev.cryo.kernel.PagemapScan.Sink.joiningInto(out));
         return out;
     }
 

@@ -188,13 +188,7 @@ public final class ParentSharing {
             return out;
         }
         long either = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
-        scanner.scan(start, end, 0, 0, either, either, (s, e, c) -> {
-            if (!out.isEmpty() && out.get(out.size() - 1)[1] == s) {
-                out.get(out.size() - 1)[1] = e; // a run goes on across present and swapped pages
-            } else {
-                out.add(new long[] {s, e});
-            }
-        });
+        scanner.scan(start, end, 0, 0, either, either, PagemapScan.Sink.joiningInto(out)); // across present and swapped
         return out;
     }
 
