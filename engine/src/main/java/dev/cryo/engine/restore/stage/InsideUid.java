@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore.stage;
 
+import dev.cryo.engine.namespaces.UserNsImage;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.proc.ProcFs;
 
@@ -13,14 +14,11 @@ final class InsideUid {
     /** Uid {@code uid} through /proc/PID/uid_map; fails naming {@code what} when the map has no such uid. */
     static long of(String pid, long uid, String what) {
         String path = "/proc/" + pid + "/uid_map";
-        for (String line : ProcFs.text(path).strip().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            long in = Long.parseLong(f[0]), out = Long.parseLong(f[1]), count = Long.parseLong(f[2]);
-            if (uid >= out && uid - out < count) {
-                return in + uid - out;
-            }
+        long in = UserNsImage.inside(UserNsImage.parse(path, ProcFs.text(path)), uid);
+        if (in < 0) {
+            throw new RestoreException("pid " + pid + ": " + what + " " + uid + " is not in the uid map of its user"
+                    + " namespace (" + path + ")");
         }
-        throw new RestoreException("pid " + pid + ": " + what + " " + uid + " is not in the uid map of its user"
-                + " namespace (" + path + ")");
+        return in;
     }
 }
