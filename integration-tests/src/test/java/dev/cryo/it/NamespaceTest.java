@@ -185,6 +185,18 @@ class NamespaceTest {
     }
 
     /**
+     * zdtm's zombie01 and zombie_leader in the ns flavor (ZombieTest's shapes inside a pid namespace
+     * of their own): a zombie left in a process group whose leader has exited and was reaped, and a
+     * task in the session of a zombie sibling that leads it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"zombiepgid", "zombielead"})
+    void zombieShapesInsideAPidNamespaceComeBack(String name) throws Exception {
+        String out = verdictInNamespaces(tmp, name, List.of("-m", "--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * A task with supplementary groups in a user namespace that denies setgroups (as every rootless
      * container's), holding unix sockets it made there (denygroups.c under `setpriv --groups`): the task
      * itself made the namespace (`unshare -U -r` execs it), or it is the child of a task outside that made

@@ -179,7 +179,7 @@ public final class TreeWalker {
                 || dev.cryo.kernel.Sys.exists(Pid.of(sid))) {
             return false;
         }
-        return leaderPidKnown(parent, () -> ProcFs.status(Pid.of(t.pid())).nsSid());
+        return leaderPidKnown(parent, () -> ProcFs.nsIds(Pid.of(t.pid()), Pid.of(t.pid()), "NSsid"));
     }
 
     /**
@@ -237,7 +237,7 @@ public final class TreeWalker {
                 || tree.containsKey(pgid) || dev.cryo.kernel.Sys.exists(Pid.of(pgid))) {
             return false;
         }
-        return leaderPidKnown(parent, () -> ProcFs.status(Pid.of(t.pid())).nsPgid());
+        return leaderPidKnown(parent, () -> ProcFs.nsIds(Pid.of(t.pid()), Pid.of(t.pid()), "NSpgid")); // a zombie's too
     }
 
     private static String nsLink(int pid, String ns) throws java.io.IOException {

@@ -326,10 +326,9 @@ public final class NamespaceScan {
             }
             for (Pid q : inside) { // a session or group whose leader exited: its helper takes the leader's pid in here
                 try {
-                    ProcStat st = ProcFs.stat(q);
-                    var status = ProcFs.status(q);
-                    leaderGone(st.session(), status.nsSid(), depth, tree, tids);
-                    leaderGone(st.pgrp(), status.nsPgid(), depth, tree, tids); // a group's likewise
+                    ProcStat st = ProcFs.stat(q); // a zombie's too: its group's leader may be gone (zdtm's zombie01)
+                    leaderGone(st.session(), ProcFs.nsIds(q, q, "NSsid"), depth, tree, tids);
+                    leaderGone(st.pgrp(), ProcFs.nsIds(q, q, "NSpgid"), depth, tree, tids); // a group's likewise
                 } catch (KernelException e) {
                     // exited meanwhile: the seize finds out
                 }
@@ -357,11 +356,6 @@ public final class NamespaceScan {
         return false;
     }
 
-    /**
-     * The NSpid line of a task's status, read alone: a zombie's status has no Umask line (its fs is
-     * gone), which ProcStatus requires, and a zombie left out here had no pid inside: its restore
-     * failed forking it, after a killing dump.
-     */
     /** Records the pid at this level of a session or group leader {@code id} that is no task of the tree ({@code nsIds}: NSsid or NSpgid). */
     private static void leaderGone(int id, List<Integer> nsIds, int depth, List<Pid> tree, Map<Integer, Integer> tids) {
         if (nsIds.size() > depth && nsIds.get(0) == id && nsIds.get(depth) > 0 && !tids.containsKey(id)
@@ -370,18 +364,16 @@ public final class NamespaceScan {
         }
     }
 
+    /**
+     * A thread's NSpid, read alone (ProcFs.nsIds): a zombie left out here had no pid inside, and its
+     * restore failed forking it, after a killing dump.
+     */
     private static List<Integer> nsPid(Pid p, Pid tid) {
-        String path = "/proc/" + p + "/task/" + tid + "/status";
-        for (String line : ProcFs.text(path).split("\n")) {
-            if (line.startsWith("NSpid:")) {
-                List<Integer> out = new ArrayList<>();
-                for (String f : line.substring(6).strip().split("\\s+")) {
-                    out.add(Integer.parseInt(f));
-                }
-                return out;
-            }
+        List<Integer> ids = ProcFs.nsIds(p, tid, "NSpid");
+        if (ids.isEmpty()) {
+            throw new KernelException("/proc/" + p + "/task/" + tid + "/status: no NSpid line");
         }
-        throw new KernelException(path + ": no NSpid line");
+        return ids;
     }
 
     private static List<Pid> threadsOf(Pid p) {

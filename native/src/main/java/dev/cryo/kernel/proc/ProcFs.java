@@ -53,6 +53,22 @@ public final class ProcFs {
     }
 
     /**
+     * One "NS*" line of a thread's status (NSpid, NSpgid, NSsid: the id in each pid namespace it is in,
+     * outermost first), read alone: a zombie's status has no Umask line (its fs is gone), which
+     * {@link ProcStatus} requires. Empty when the kernel prints no such line.
+     */
+    public static List<Integer> nsIds(Pid pid, Pid tid, String key) {
+        String path = taskDir(pid, tid) + "/status";
+        for (String line : text(path).split("\n")) {
+            if (line.startsWith(key + ":")) {
+                String v = line.substring(key.length() + 1).strip();
+                return v.isEmpty() ? List.of() : java.util.Arrays.stream(v.split("\\s+")).map(Integer::valueOf).toList();
+            }
+        }
+        return List.of();
+    }
+
+    /**
      * The CPU time the task's main thread has run, in ns (/proc/PID/schedstat's first field), or -1
      * when it cannot be read: for debug lines that tell a task's own work from waiting for it.
      */

@@ -63,24 +63,6 @@ public record ProcStatus(
                 noNewPrivs.equals("1"), r.i("Seccomp"));
     }
 
-    /** NSsid: the session id in each pid namespace the task is in, outermost first (empty when absent). */
-    public List<Integer> nsSid() {
-        return nsIds("NSsid");
-    }
-
-    /** NSpgid: the process group id in each pid namespace the task is in, outermost first (empty when absent). */
-    public List<Integer> nsPgid() {
-        return nsIds("NSpgid");
-    }
-
-    private List<Integer> nsIds(String key) {
-        String v = fields.get(key);
-        if (v == null || v.isBlank()) {
-            return List.of();
-        }
-        return java.util.Arrays.stream(v.trim().split("\\s+")).map(Integer::valueOf).toList();
-    }
-
     /** The text of any key, e.g. "VmRSS" → "1720 kB". */
     public Optional<String> value(String key) {
         return Optional.ofNullable(fields.get(key));
