@@ -185,15 +185,17 @@ class NamespaceTest {
     }
 
     /**
-     * zdtm's zombie01 and zombie_leader in the ns flavor (ZombieTest's shapes inside a pid namespace
-     * of their own): a zombie left in a process group whose leader has exited and was reaped, and a
-     * task in the session of a zombie sibling that leads it.
+     * Zombie shapes inside a pid namespace of their own: a zombie left in a process group whose leader
+     * has exited and was reaped (zdtm's zombie01, ns flavor), a task in the session of a zombie sibling
+     * that leads it, and an orphan the init adopted from the session of a zombie grandchild of the init
+     * that led it (zdtm's zombie_leader, ns flavor).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"zombiepgid", "zombielead"})
+    @ValueSource(strings = {"zombiepgid", "zombielead", "zombieorphan"})
     void zombieShapesInsideAPidNamespaceComeBack(String name) throws Exception {
         String out = verdictInNamespaces(tmp, name, List.of("-m", "--pid", "--fork", "--mount-proc"));
         assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
     /**

@@ -398,16 +398,33 @@ public final class RestoreSupervisor {
      */
     private List<Integer> childrenOf(int pid) {
         List<Integer> out = new java.util.ArrayList<>(image.tasks().stream()
-                .filter(t -> t.ids().ppid() == pid && t.pid() != pid && !forkedBySibling(t)).map(TaskImage::pid).toList());
+                .filter(t -> t.ids().ppid() == pid && t.pid() != pid && !forkedBySibling(t) && !adoptedFromAZombiesSession(t))
+                .map(TaskImage::pid).toList());
         image.zombies().stream().filter(z -> z.ids().ppid() == pid).forEach(z -> out.add(z.pid()));
         return out;
     }
 
-    /** The tasks {@code pid} forks: its children, and the siblings in the session it leads. */
+    /**
+     * The tasks {@code pid} forks: its children, the siblings in the session it leads, and the orphans
+     * left in the session of a zombie child of its that led it, which come to their init when it dies.
+     */
     private List<Integer> forkedBy(int pid) {
         List<Integer> out = new java.util.ArrayList<>(childrenOf(pid));
         out.addAll(siblingsInSessionOf(pid));
+        zombieSessionsOf(pid).values().forEach(cs -> cs.stream().filter(c -> !out.contains(c)).forEach(out::add));
         return out;
+    }
+
+    /**
+     * Whether live task {@code c} is an orphan its pid namespace's init adopted from the session of a
+     * zombie further down that led it (zdtm's zombie_leader, ns flavor): forked by that zombie-to-be
+     * ({@link #zombieSessionsOf} of its parent), it comes to the init when the zombie dies (the dump
+     * let only those through, TreeWalker.adoptedFromAZombiesSession).
+     */
+    private boolean adoptedFromAZombiesSession(TaskImage c) {
+        int sid = c.ids().sid();
+        return sid != c.pid() && image.zombies().stream().anyMatch(z -> z.pid() == sid && z.ids().sid() == sid
+                && z.ids().ppid() != c.ids().ppid());
     }
 
     /**
@@ -518,8 +535,9 @@ public final class RestoreSupervisor {
     }
 
     /**
-     * {@code pid}'s live children in a session that a zombie child of {@code pid} led, by that zombie
-     * (the dump let only those through, TreeWalker.checkSessions).
+     * {@code pid}'s live children in a session that a zombie child of {@code pid} led, by that zombie,
+     * and the orphans an init adopted from it ({@link #adoptedFromAZombiesSession}) (the dump let only
+     * those through, TreeWalker.checkSessions).
      */
     private Map<Integer, List<Integer>> zombieSessionsOf(int pid) {
         Map<Integer, List<Integer>> out = new java.util.TreeMap<>();
@@ -527,8 +545,8 @@ public final class RestoreSupervisor {
             if (z.ids().ppid() != pid || z.ids().sid() != z.pid()) {
                 continue;
             }
-            List<Integer> in = image.tasks().stream().filter(c -> c.ids().ppid() == pid && c.pid() != pid
-                    && c.ids().sid() == z.pid()).map(TaskImage::pid).toList();
+            List<Integer> in = image.tasks().stream().filter(c -> (c.ids().ppid() == pid || adoptedFromAZombiesSession(c))
+                    && c.pid() != pid && c.ids().sid() == z.pid()).map(TaskImage::pid).toList();
             if (!in.isEmpty()) {
                 out.put(z.pid(), in);
             }

@@ -244,7 +244,8 @@ public final class TaskRestorerActor {
                     m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
                     // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
                     m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
-                            m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs));
+                            m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs,
+                            cs.stream().anyMatch(m.children()::contains)));
                     return 0;
                 }))
                 .onMessage(RestoreMemory.class, this::onMemory)

@@ -118,7 +118,8 @@ public final class TreeWalker {
                             + " such a session again for the children of one parent only: not supported yet");
                 }
             } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid
-                    && !inZombieSiblingsSession(t, parent, stats) && !inLiveSiblingsSession(t, parent, stats)) {
+                    && !inZombieSiblingsSession(t, parent, stats) && !inLiveSiblingsSession(t, parent, stats)
+                    && !adoptedFromAZombiesSession(t, parent, stats)) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
@@ -151,6 +152,46 @@ public final class TreeWalker {
         ProcStat leader = tree.get(t.session());
         return t.state() != 'Z' && leader != null && leader.state() == 'Z' && leader.ppid() == parent.pid()
                 && leader.session() == leader.pid();
+    }
+
+    /**
+     * A live orphan the pid namespace's init adopted, in the session of a zombie further down that led
+     * it (zdtm's zombie_leader, ns flavor: L made its session, forked the task and exited, its parent
+     * never reaping it): the restore forks the zombie-to-be, which makes the session and forks the task,
+     * and when the zombie dies (ZOMBIES) the kernel gives the task to the init, as it did
+     * (RestoreSupervisor.zombieSessionsOf). Only when no task between them takes it first: no other
+     * init on the way, and none that a zombie session of its own children makes a subreaper for
+     * that time (StubAdoption.forkInZombieSession).
+     */
+    static boolean adoptedFromAZombiesSession(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        ProcStat leader = tree.get(t.session());
+        if (t.state() == 'Z' || leader == null || leader.state() != 'Z' || leader.session() != leader.pid()
+                || leader.ppid() == parent.pid() || !initOfItsPidNamespace(parent.pid())) {
+            return false;
+        }
+        for (ProcStat at = tree.get(leader.ppid()); at != null; at = tree.get(at.ppid())) {
+            if (at.pid() == parent.pid()) {
+                return true;
+            }
+            if (initOfItsPidNamespace(at.pid()) || reapsForAZombiesSession(at, tree)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static boolean initOfItsPidNamespace(int pid) {
+        try {
+            List<Integer> ids = ProcFs.nsIds(Pid.of(pid), Pid.of(pid), "NSpid");
+            return ids.size() > 1 && ids.get(ids.size() - 1) == 1;
+        } catch (KernelException e) {
+            return false;
+        }
+    }
+
+    /** Whether {@code a} has live children in the session of a zombie child of its that led it ({@link #inZombieSiblingsSession}). */
+    private static boolean reapsForAZombiesSession(ProcStat a, java.util.Map<Integer, ProcStat> tree) {
+        return tree.values().stream().anyMatch(c -> c.ppid() == a.pid() && inZombieSiblingsSession(c, a, tree));
     }
 
     /**

@@ -176,8 +176,8 @@ public final class TaskRestorer {
     }
 
     /** FORK: a zombie-to-be that led its session, and the children of this task it forks in it. */
-    public void forkInZombieSession(int zombie, int exitSignal, List<Integer> children) {
-        StubAdoption.forkInZombieSession(t, zombie, exitSignal, children);
+    public void forkInZombieSession(int zombie, int exitSignal, List<Integer> children, boolean ownChildren) {
+        StubAdoption.forkInZombieSession(t, zombie, exitSignal, children, ownChildren);
     }
 
     /** FORK: children in this task's session whose process group's leader had exited, by a helper at its pid. */

@@ -208,9 +208,12 @@ public final class StubAdoption {
      * (zdtm's session03: the leader made its session, forked them with CLONE_PARENT and exited, not
      * reaped): the zombie is forked at its pid, makes the session (its group too) and forks them; this
      * task is a subreaper from now on (STATE puts its own setting back), so when the zombie dies
-     * (ZOMBIES) they come to it, their parent.
+     * (ZOMBIES) they come to it, their parent. Without {@code ownChildren} they are orphans their pid
+     * namespace's init had adopted (zdtm's zombie_leader): this task stays no subreaper, and they go
+     * to the init again.
      */
-    public static void forkInZombieSession(TaskContext t, int zombie, int exitSignal, List<Integer> children) {
+    public static void forkInZombieSession(TaskContext t, int zombie, int exitSignal, List<Integer> children,
+                                           boolean ownChildren) {
         Pid leader = Pid.of(zombie);
         cloneAt(t, t.main(), t.pid(), 0, exitSignal, zombie);
         t.tracer().waitForStop(zombie);
@@ -221,7 +224,9 @@ public final class StubAdoption {
                 park(t, child);
             }
         }
-        t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+        if (ownChildren) {
+            t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+        }
         parkStopped(t, zombie);
     }
 
