@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
  *       and what each kind shows: eventfd count and mode, timerfd clock, interval and whether it
  *       is armed, signalfd mask, epoll watches, inotify marks…), cwd, root, exe, the
  *       {@code ns/*} links (and the firewall of a net namespace of the tree's: its iptables-nft and nftables
- *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs), the offsets of the time namespace its children get ({@code timens_offsets}:
+ *       rules, sets and elements; its devices' ifindexes, names, MTUs and MACs; its sysctls), the offsets of the time namespace its children get ({@code timens_offsets}:
  *       a restore on the host of the dump gives them back as they were), personality, oom_score_adj,
  *       loginuid, sessionid, coredump_filter,
  *       cgroup, the autogroup's nice, cmdline, environ, auxv, arch_status, ksm_merge_any,
@@ -372,6 +372,8 @@ final class StateComparator {
         private final Map<String, Map<String, String>> mounts = new HashMap<>();
         /** A net namespace's devices, read once per snapshot: ns link → devices. */
         private final Map<String, String> devices = new HashMap<>();
+        /** A net namespace's sysctls, read once per snapshot: ns link → path under /proc/sys/net → value. */
+        private final Map<String, Map<String, String>> sysctls = new HashMap<>();
         /** The tree's pids, whose mount namespaces an fd's mount may be of. */
         private List<Integer> tree = List.of();
 
@@ -551,6 +553,7 @@ final class StateComparator {
                     && !link.equals(readLink(Path.of("/proc/self/ns/net")))) {
                 put(into, "net firewall", labels.firewalls.computeIfAbsent(link, l -> firewall(dir)));
                 put(into, "net devices", labels.devices.computeIfAbsent(link, l -> devices(dir)));
+                labels.sysctls.computeIfAbsent(link, l -> sysctls(dir)).forEach((k, v) -> put(into, "net sysctl " + k, v));
             }
         }
         for (String file : new String[] {"personality", "oom_score_adj", "loginuid", "sessionid", "coredump_filter",
@@ -959,6 +962,23 @@ final class StateComparator {
             out.append(d).append('\n');
         }
         return out.toString();
+    }
+
+    /**
+     * The sysctls of a net namespace of the tree's that a program may set: every file under
+     * /proc/sys/net its owner may read and write (conf/all, conf/default, each device's, neigh, TCP,
+     * unix...), as a task of the namespace reads them. An unset stable_secret cannot be read and is left out.
+     */
+    private static Map<String, String> sysctls(Path dir) {
+        Map<String, String> out = new TreeMap<>();
+        String lines = command("nsenter", "--net=" + dir.resolve("ns/net"), "sh", "-c",
+                "cd /proc/sys/net && find . -type f -perm -u=rw -exec grep -sH '' {} + ; true");
+        for (String line : lines.split("\n")) { // "./ipv4/conf/all/forwarding:1"; a multi-line value gives a line each
+            int colon = line.indexOf(':');
+            String key = colon > 2 && line.startsWith("./") ? line.substring(2, colon) : "(unread)";
+            out.merge(key, colon > 2 ? line.substring(colon + 1) : line, (x, y) -> x + "\n" + y);
+        }
+        return out;
     }
 
     private static String command(String... argv) {

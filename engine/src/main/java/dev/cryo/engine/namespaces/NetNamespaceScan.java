@@ -113,6 +113,9 @@ public final class NetNamespaceScan {
                 addresses.add(a);
             }
         }
+        // before the devices: a persistent tun that is up gets an ipv6 addr_gen_mode and secret of the
+        // kernel's (carrier on) while the scan attaches a file to it for a moment
+        Map<String, String> sysctls = NetSysctls.changed(p);
         List<String> devices = NetDevices.scan(p, what, addresses, treeNets);
         Map<String, String> firewall = NetFilterRules.scan(p, what);
         List<String> routes = new ArrayList<>();
@@ -124,7 +127,6 @@ public final class NetNamespaceScan {
                 }
             }
         }
-        Map<String, String> sysctls = NetSysctls.changed(p);
         return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls, firewall);
     }
 

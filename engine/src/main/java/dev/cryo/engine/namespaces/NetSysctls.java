@@ -16,11 +16,19 @@ import java.util.stream.Stream;
 
 /**
  * The sysctls of a net namespace (everything under /proc/sys/net a task of it may read and write:
- * TCP keepalive and timeouts, ICMP, per-device conf and neigh, unix, netfilter...) that differ from a
- * new namespace's on this host: those a program or its container changed. Keys are paths under
- * /proc/sys, in the order a restore writes them: conf/all (and ipv4/ip_forward) before conf/default
- * and the rest (a write to all reaches every device), those of the namespace's own devices last (they exist once made again;
- * a device entry is compared with the new namespace's default).
+ * TCP keepalive and timeouts, ICMP, per-device conf and neigh, unix, netfilter...) that a restore writes:
+ * those that differ from a new namespace's on this host (a program or its container changed them), and
+ * every entry of conf/all and conf/default. Keys are paths under /proc/sys, in the order a restore writes
+ * them: conf/all/forwarding (and ipv4/ip_forward), the rest of conf/all, conf/default, the others, those
+ * of the namespace's own devices last (they exist once made again; a device entry is compared with the
+ * new namespace's default).
+ *
+ * <p>The kernel writes some entries as it writes others: conf/all/forwarding sets conf/all/accept_redirects
+ * to its opposite, conf/default/forwarding and every device's forwarding; conf/all/disable_ipv6 sets
+ * conf/default's and every device's; conf/default reaches every device not set on its own (and a device
+ * made later starts from it); stable_secret sets addr_gen_mode to stable privacy. So an entry equal to a new namespace's may still differ once those are
+ * written: conf/all and conf/default are kept whole, and a device's (lo's too) entry is kept when conf/all
+ * or conf/default of that entry is written.
  */
 final class NetSysctls {
     private NetSysctls() {}
@@ -28,24 +36,24 @@ final class NetSysctls {
     private static final Path ROOT = Path.of("/proc/sys");
     private static final Set<String> NOT_DEVICES = Set.of("all", "default", "lo");
 
-    /** Those of the net namespace of {@code p} that differ from a new one's. */
+    /** Those of the net namespace of {@code p} a restore writes. */
     static Map<String, String> changed(Pid p) {
         Map<String, String> mine = Namespaces.inside(p, "net", NetSysctls::read);
         Map<String, String> fresh = Namespaces.fresh("net", NetSysctls::read);
         List<String> keys = new ArrayList<>(mine.keySet());
-        keys.sort(Comparator.comparingInt(NetSysctls::rank));
-        Set<String> spread = new java.util.HashSet<>(); // "net/ipv4/conf/*/forwarding" of a changed conf/all entry
+        // a write to stable_secret sets addr_gen_mode to stable privacy: the secret goes first
+        keys.sort(Comparator.comparingInt(NetSysctls::rank).thenComparing(k -> !k.endsWith("/stable_secret")));
+        Set<String> spread = new java.util.HashSet<>(); // "net/ipv4/conf/*/forwarding" of a changed conf/all or default entry
         for (String k : keys) {
-            String v = mine.get(k), d = fresh.get(isDevice(k) ? asDefault(k) : k);
-            if (!v.equals(d) && rank(k) == 0) {
-                spread.add(k.equals("net/ipv4/ip_forward") ? "net/ipv4/conf/*/forwarding" : k.replace("/conf/all/", "/conf/*/"));
+            if (!mine.get(k).equals(fresh.get(k)) && rank(k) <= 2) {
+                spread.add(k.equals("net/ipv4/ip_forward") ? "net/ipv4/conf/*/forwarding"
+                        : k.replaceFirst("/(conf|neigh)/(all|default)/", "/$1/*/"));
             }
         }
         Map<String, String> out = new LinkedHashMap<>();
         for (String k : keys) {
             String v = mine.get(k), d = fresh.get(isDevice(k) ? asDefault(k) : k);
-            // a device's entry equal to a new one's is kept too when the write to conf/all changes it
-            if (!v.equals(d) || spread.contains(k.replaceFirst("/conf/[^/]+/", "/conf/*/"))) {
+            if (!v.equals(d) || rank(k) <= 2 || spread.contains(k.replaceFirst("/(conf|neigh)/[^/]+/", "/$1/*/"))) {
                 out.put(k, v);
             }
         }
@@ -65,8 +73,8 @@ final class NetSysctls {
 
     private static int rank(String key) {
         // ipv4/ip_forward is conf/all/forwarding under another name: it too reaches every device
-        return key.contains("/conf/all/") || key.equals("net/ipv4/ip_forward") ? 0 : key.contains("/conf/default/") || key.contains("/neigh/default/") ? 1
-                : isDevice(key) ? 3 : 2;
+        return key.endsWith("/conf/all/forwarding") || key.equals("net/ipv4/ip_forward") ? 0 : key.contains("/conf/all/") ? 1
+                : key.contains("/conf/default/") || key.contains("/neigh/default/") ? 2 : isDevice(key) ? 4 : 3;
     }
 
     /** Every readable and writable sysctl under net of the calling thread's net namespace. */
