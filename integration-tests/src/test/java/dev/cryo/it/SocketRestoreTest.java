@@ -726,6 +726,16 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "reuseportq"));
     }
 
+    /**
+     * zdtm's scm06: each end of a unix datagram pair sent both ends over itself, so each queue passes
+     * the socket that holds it. The dump refused it as a loop, though the program holds both ends:
+     * such a socket in flight is a share of the task's fd, and comes back in its queue (scmloop.c).
+     */
+    @Test
+    void aSocketPassedInItsOwnQueueWhileTheProgramHoldsItComesBack() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "scmloop"));
+    }
+
     /** zdtm's sock_filter00 found socket filters refused: a classic BPF filter and its lock come back. */
     @Test
     void aSocketFilterComesBackLocked() throws Exception {

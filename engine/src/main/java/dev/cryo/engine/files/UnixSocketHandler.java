@@ -813,10 +813,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
-            } else {
-                if (!name.isAbstract()) {
-                    SocketHub.removeStaleSocketFile(filePath(u));
+            } else if (name.isAbstract()) {
+                if (!AbstractNameBind.bind(s, name, u.type(), u.ino())) {
+                    throw new RestoreException("unix socket name " + name + " is taken by another socket");
                 }
+            } else {
+                SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bind(s, name);
             }
             if (!name.isAbstract() && u.fileMode() >= 0) { // a datagram socket's file is moved late
@@ -1000,11 +1002,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         boolean listeners = hub.records(UnixSocket.class).stream()
                 .anyMatch(o -> o.state() == SockDiag.UNIX_LISTEN && Arrays.equals(o.name(), u.name()));
         if (!u.address().isUnbound() && u.address().isAbstract() && !listeners) {
-            try {
-                Sockets.bind(s, u.address());
-            } catch (RuntimeException ignored) {
-                // the listener holds the name
-            }
+            AbstractNameBind.bind(s, u.address(), u.type(), u.ino()); // false: the listener holds the name
         }
     }
 
