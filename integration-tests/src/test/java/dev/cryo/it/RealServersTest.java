@@ -1798,6 +1798,134 @@ class RealServersTest {
         }
     }
 
+    /**
+     * OpenLDAP's slapd (LMDB: its 100 MiB map of data.mdb shared, lock.mdb's reader table) with a
+     * client bound as the directory's manager on one kept connection (JNDI keeps a context's
+     * connection): after the restore that same connection adds an entry and searches, and a new
+     * connection sees every entry.
+     */
+    @Test
+    void slapdAnswersItsBoundClientOnItsKeptConnectionAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/slapd")), "Debian package slapd");
+        int port = freePort();
+        Path db = Files.createDirectories(tmp.resolve("ldap"));
+        Files.writeString(tmp.resolve("slapd.conf"), "include /etc/ldap/schema/core.schema\nmodulepath /usr/lib/ldap\n"
+                + "moduleload back_mdb\ndatabase mdb\nsuffix \"dc=ex,dc=org\"\nrootdn \"cn=admin,dc=ex,dc=org\"\n"
+                + "rootpw secret\ndirectory " + db + "\nmaxsize 104857600\n");
+        String url = "ldap://127.0.0.1:" + port;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("slapd.out"), "/usr/sbin/slapd", "-d", "0", "-h",
+                url + "/", "-f", tmp.resolve("slapd.conf").toString())) {
+            connect(port).close();
+            javax.naming.directory.DirContext kept = ldapBind(url);
+            try {
+                javax.naming.directory.BasicAttributes base = new javax.naming.directory.BasicAttributes(true);
+                base.put(objectClasses("dcObject", "organization"));
+                base.put("o", "ex");
+                base.put("dc", "ex");
+                kept.createSubcontext("dc=ex,dc=org", base).close();
+                ldapAddPerson(kept, "u1");
+                ldapAddPerson(kept, "u2");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    ldapAddPerson(kept, "u3");
+                    assertEquals(List.of("u1", "u2", "u3"), ldapPeople(kept), "the kept connection");
+                    javax.naming.directory.DirContext other = ldapBind(url);
+                    assertEquals(List.of("u1", "u2", "u3"), ldapPeople(other), "a new connection");
+                    other.close();
+                } finally {
+                    killTree(r.pid().value());
+                }
+            } finally {
+                kept.close();
+            }
+        }
+    }
+
+    private static javax.naming.directory.DirContext ldapBind(String url) throws javax.naming.NamingException {
+        java.util.Hashtable<String, String> env = new java.util.Hashtable<>();
+        env.put(javax.naming.Context.INITIAL_CONTEXT_FACTORY, "com.sun.jndi.ldap.LdapCtxFactory");
+        env.put(javax.naming.Context.PROVIDER_URL, url);
+        env.put(javax.naming.Context.SECURITY_PRINCIPAL, "cn=admin,dc=ex,dc=org");
+        env.put(javax.naming.Context.SECURITY_CREDENTIALS, "secret");
+        env.put("com.sun.jndi.ldap.read.timeout", "30000");
+        return new javax.naming.directory.InitialDirContext(env);
+    }
+
+    private static javax.naming.directory.Attribute objectClasses(String... names) {
+        javax.naming.directory.Attribute oc = new javax.naming.directory.BasicAttribute("objectClass");
+        for (String n : names) {
+            oc.add(n);
+        }
+        return oc;
+    }
+
+    private static void ldapAddPerson(javax.naming.directory.DirContext c, String cn) throws javax.naming.NamingException {
+        javax.naming.directory.BasicAttributes a = new javax.naming.directory.BasicAttributes(true);
+        a.put(objectClasses("person"));
+        a.put("cn", cn);
+        a.put("sn", "s" + cn);
+        c.createSubcontext("cn=" + cn + ",dc=ex,dc=org", a).close();
+    }
+
+    /** The cn of every person under dc=ex,dc=org, sorted. */
+    private static List<String> ldapPeople(javax.naming.directory.DirContext c) throws javax.naming.NamingException {
+        javax.naming.directory.SearchControls sc = new javax.naming.directory.SearchControls();
+        sc.setSearchScope(javax.naming.directory.SearchControls.SUBTREE_SCOPE);
+        sc.setReturningAttributes(new String[] {"cn"});
+        List<String> cns = new ArrayList<>();
+        var results = c.search("dc=ex,dc=org", "(objectClass=person)", sc);
+        while (results.hasMore()) {
+            cns.add(results.next().getAttributes().get("cn").get().toString());
+        }
+        results.close();
+        cns.sort(null);
+        return cns;
+    }
+
+    /**
+     * Jetty 9 (a JVM of ~30 threads: selectors, a queued thread pool, the session scavenger) serving
+     * a JSP with an application counter and an HTTP session, dumped with {@code --pre-copy} while a
+     * kept-alive client holds its session cookie: the client's session and the application's count
+     * go on after the restore, and a new client gets a new session.
+     */
+    @Test
+    void jettyKeepsItsClientsSessionAcrossAPreCopyDump() throws Exception {
+        assumeTrue(Files.exists(Path.of("/usr/share/jetty9/start.jar")), "Debian package jetty9");
+        int port = freePort();
+        Path base = tmp.resolve("jetty");
+        Files.createDirectories(base.resolve("webapps/ROOT"));
+        Files.writeString(base.resolve("start.ini"), "--module=deploy,http,jsp\njetty.http.host=127.0.0.1\n"
+                + "jetty.http.port=" + port + "\njetty.http.idleTimeout=600000\n");
+        Files.writeString(base.resolve("webapps/ROOT/c.jsp"), "<%@ page import=\"java.util.concurrent.atomic.AtomicLong\""
+                + " %><% AtomicLong c = (AtomicLong) application.getAttribute(\"c\"); if (c == null) { c = new AtomicLong();"
+                + " application.setAttribute(\"c\", c); } Integer s = (Integer) session.getAttribute(\"s\");"
+                + " s = s == null ? 1 : s + 1; session.setAttribute(\"s\", s); %>app=<%= c.incrementAndGet() %>"
+                + " session=<%= s %>");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("jetty.out"), "/usr/bin/java", "-XX:-UsePerfData",
+                "-Djava.io.tmpdir=" + tmp, "-jar", "/usr/share/jetty9/start.jar", "jetty.home=/usr/share/jetty9",
+                "jetty.base=" + base);
+             Socket client = connect(port)) {
+            HttpResponse first = exchange(client, "GET /c.jsp HTTP/1.1\r\nHost: x\r\n\r\n");
+            java.util.regex.Matcher cookie = java.util.regex.Pattern.compile("(?im)^set-cookie: (JSESSIONID=[^;\r]+)")
+                    .matcher(first.head());
+            assertTrue(cookie.find(), first.head());
+            String get = "GET /c.jsp HTTP/1.1\r\nHost: x\r\nCookie: " + cookie.group(1) + "\r\n\r\n";
+            assertEquals("app=1 session=1", new String(first.body(), StandardCharsets.US_ASCII).trim());
+            assertEquals("app=2 session=2", new String(httpBody(client, get), StandardCharsets.US_ASCII).trim());
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established", "--pre-copy");
+            try {
+                assertEquals("app=3 session=3", new String(httpBody(client, get), StandardCharsets.US_ASCII).trim(),
+                        "the kept-alive client in its session");
+                try (Socket other = connect(port)) {
+                    assertEquals("app=4 session=1", new String(httpBody(other, "GET /c.jsp HTTP/1.1\r\nHost: x\r\n\r\n"),
+                            StandardCharsets.US_ASCII).trim(), "a new client");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
     /** "count=A ticks=B doubled=C changes=D child=E END" at the end of an HTTP reply → {A, B, C, D, E}. */
     private static int[] nodeReply(String reply) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(
