@@ -6,8 +6,11 @@
  * session). With argument "nested", D also forks E, which makes a group of its own, forks C3 in it
  * and exits: C3 comes to the root in a group and a session whose leaders are both gone (a job of
  * a shell that a daemon ran; refused before: "is in process group N, whose leader is not in the
- * tree"). On SIGUSR2 the root checks sessions, groups and parents. Prints "ready" once the tree
- * is set up, then PASS or FAIL: reason.
+ * tree"). With argument "zombie", D also forks Z, which exits with status 5, and waits for it
+ * without reaping it: Z comes to the root a zombie in D's session and group (zdtm's
+ * helper_zombie_child; refused before: "is in session N, not its parent's"). On SIGUSR2 the root
+ * checks sessions, groups and parents. Prints "ready" once the tree is set up, then PASS or FAIL:
+ * reason.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -25,6 +28,7 @@ static void idle(void) {
 
 int main(int argc, char **argv) {
     int nested = argc > 1 && argv[1][0] == 'n';
+    int zombie = argc > 1 && argv[1][0] == 'z';
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) fail("PR_SET_CHILD_SUBREAPER");
@@ -53,6 +57,13 @@ int main(int argc, char **argv) {
             }
             if (waitpid(e, NULL, 0) != e) fail("waitpid E");
         }
+        if (zombie) {
+            pid_t z = fork();
+            if (z == 0) _exit(5);
+            siginfo_t si = {0};
+            if (waitid(P_PID, z, &si, WEXITED | WNOWAIT) < 0) fail("waitid Z");
+            ids[5] = z;
+        }
         ids[1] = c1;
         ids[2] = c2;
         for (int i = 0; i < 500 && getpgid(c2) != c2; i++) usleep(10000);
@@ -61,7 +72,8 @@ int main(int argc, char **argv) {
     if (waitpid(d, NULL, 0) != d) fail("waitpid");
     if (!ids[2]) fail("the tree did not come up");
     for (int i = 0; i < 500 && (ppid_of(ids[1]) != getpid() || ppid_of(ids[2]) != getpid()
-                                || (nested && ppid_of(ids[3]) != getpid())); i++) usleep(10000);
+                                || (nested && ppid_of(ids[3]) != getpid())
+                                || (zombie && ppid_of(ids[5]) != getpid())); i++) usleep(10000);
     printf("ready\n");
     while (!check) pause();
 
@@ -76,6 +88,18 @@ int main(int argc, char **argv) {
         printf("FAIL: C3 session %d group %d parent %d (want %d, %d, %d)\n", getsid(ids[3]), getpgid(ids[3]),
                ppid_of(ids[3]), d, ids[4], getpid());
         ok = 0;
+    }
+    if (zombie && ok) {
+        siginfo_t si = {0};
+        if (getsid(ids[5]) != d || getpgid(ids[5]) != d || ppid_of(ids[5]) != getpid()
+            || waitid(P_PID, ids[5], &si, WEXITED | WNOWAIT | WNOHANG) < 0 || si.si_pid != ids[5]
+            || si.si_code != CLD_EXITED || si.si_status != 5) {
+            printf("FAIL: Z %d session %d group %d parent %d, waited pid %d code %d status %d (want %d, %d, %d,"
+                   " a zombie that exited with 5)\n", ids[5], getsid(ids[5]), getpgid(ids[5]), ppid_of(ids[5]),
+                   si.si_pid, si.si_code, si.si_status, d, d, getpid());
+            ok = 0;
+        }
+        waitpid(ids[5], NULL, 0);
     }
     kill(ids[1], SIGKILL);
     kill(ids[2], SIGKILL);

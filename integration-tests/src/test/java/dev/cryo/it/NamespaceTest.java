@@ -173,6 +173,16 @@ class NamespaceTest {
     }
 
     /**
+     * The same for a zombie the init adopted from such a session (zdtm's helper_zombie_child, ns
+     * flavor): refused before ("is in session N, not its parent's").
+     */
+    @Test
+    void aPidNamespaceInitsZombieFromTheSessionOfADeadLeaderKeepsIt() throws Exception {
+        String out = verdictInNamespaces(tmp, "deadsid", List.of("-m", "--pid", "--fork", "--mount-proc"), "zombie");
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * The same for a process group whose leader has exited and was reaped (zdtm's session01 in the ns
      * flavor): the dump refused it ("is in process group N, whose leader is not in the tree and which is
      * not its parent's"), the group's helper being made only in cryo's pid namespace; it now takes the

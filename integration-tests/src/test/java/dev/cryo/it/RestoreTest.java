@@ -177,6 +177,19 @@ class RestoreTest {
     }
 
     /**
+     * A zombie that came to a subreaper from a session whose leader has exited (zdtm's
+     * helper_zombie_child shape): the session's helper forks it too, and it dies in that session and
+     * group; refused before ("is in session N, not its parent's").
+     */
+    @Test
+    void aSubreapersZombieFromTheSessionOfADeadLeaderKeepsIt() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("deadsid.out"), "deadsid", "zombie")) {
+            String out = checkAndReap(dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * zdtm's session01 shape: tasks left in a process group whose leader has exited and was reaped
      * come back in it (a helper at the leader's pid makes the group); refused before.
      */

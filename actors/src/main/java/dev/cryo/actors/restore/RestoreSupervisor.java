@@ -491,7 +491,7 @@ public final class RestoreSupervisor {
      * (TreeWalker.checkSessions).
      */
     private Map<Integer, List<Integer>> deadSessionsOf(int pid) {
-        return childrenLedByTheDead(pid, TaskIds::sid, false);
+        return withZombies(pid, childrenLedByTheDead(pid, TaskIds::sid, false), true);
     }
 
     /**
@@ -502,6 +502,9 @@ public final class RestoreSupervisor {
         Map<Integer, Integer> out = new java.util.HashMap<>();
         deadSessionsOf(pid).forEach((sid, cs) -> {
             for (int c : cs) {
+                if (zombie(c).isPresent()) {
+                    continue; // in the session's own group (TreeWalker.sessionLeaderGone)
+                }
                 int pgid = image.task(c).ids().pgid();
                 if (pgid != sid && pgid != c && !treePids.contains(pgid)) {
                     out.put(c, pgid);
@@ -518,17 +521,27 @@ public final class RestoreSupervisor {
      * them, and they die in it later, as any zombie.
      */
     private Map<Integer, List<Integer>> deadGroupsOf(int pid) {
-        Map<Integer, List<Integer>> out = childrenLedByTheDead(pid, TaskIds::pgid, true);
+        return withZombies(pid, childrenLedByTheDead(pid, TaskIds::pgid, true), false);
+    }
+
+    /**
+     * {@code out} (live children by the dead leader of their {@code session}, or else group) with the
+     * zombie children of {@code pid} whose session or group a dead leader led, in {@code pid}'s session
+     * for a group (zdtm's zombie01), in that session's group for a session (helper_zombie_child): the
+     * helper forks them too.
+     */
+    private Map<Integer, List<Integer>> withZombies(int pid, Map<Integer, List<Integer>> out, boolean session) {
+        java.util.function.ToIntFunction<TaskIds> led = session ? TaskIds::sid : TaskIds::pgid;
         TaskImage t = image.tasks().stream().filter(x -> x.pid() == pid).findFirst().orElse(null);
         if (t == null) {
             return out;
         }
         for (ZombieImage z : image.zombies()) {
-            int pgid = z.ids().pgid();
-            if (z.ids().ppid() == pid && pgid != z.pid() && pgid != t.ids().pgid() && z.ids().sid() == t.ids().sid()
-                    && !treePids.contains(pgid)) {
+            int id = led.applyAsInt(z.ids());
+            if (z.ids().ppid() == pid && id != z.pid() && id != led.applyAsInt(t.ids()) && !treePids.contains(id)
+                    && (session ? z.ids().pgid() == id : z.ids().sid() == t.ids().sid())) {
                 out = new java.util.TreeMap<>(out);
-                out.computeIfAbsent(pgid, k -> new java.util.ArrayList<>()).add(z.pid());
+                out.computeIfAbsent(id, k -> new java.util.ArrayList<>()).add(z.pid());
             }
         }
         return out;

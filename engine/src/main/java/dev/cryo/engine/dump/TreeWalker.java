@@ -210,13 +210,14 @@ public final class TreeWalker {
      * A live task in a session that is not its parent's and whose leader has exited: when it is in
      * that session's group or leads its own, the restore's helper takes the leader's pid, makes the
      * session, forks the task and exits, leaving the task to its parent
-     * (RestoreSupervisor.deadSessionsOf). The parent's children go to its own pid namespace, and
+     * (RestoreSupervisor.deadSessionsOf); a zombie too, in that session's group (zdtm's
+     * helper_zombie_child), which dies there later. The parent's children go to its own pid namespace, and
      * there the leader's pid is known: cryo's, or one of the tree's whose leader was inside it
      * (NamespaceScan records that pid).
      */
     private static boolean sessionLeaderGone(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
         int sid = t.session();
-        if (t.state() == 'Z' || sid <= 1 || sid == t.pid() || sid == parent.session() || tree.containsKey(sid)
+        if ((t.state() == 'Z' && t.pgrp() != sid) || sid <= 1 || sid == t.pid() || sid == parent.session() || tree.containsKey(sid)
                 || dev.cryo.kernel.Sys.exists(Pid.of(sid))) {
             return false;
         }
