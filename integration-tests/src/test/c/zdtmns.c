@@ -10,7 +10,8 @@
  * an inotify watch on a file of its root (inotify00), a child that exec'd (dumpable02) and a zombie
  * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
- * with a client and unread bytes (sockets00, socket_queues); on its loopback a TCP connection whose
+ * with a client and unread bytes (sockets00, socket_queues), and the child's two bound to names relative
+ * to its cwd (sk-unix-rel, socket_close_data01); on its loopback a TCP connection whose
  * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
  * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
@@ -156,6 +157,8 @@ static int init(void) {
         execl("/zdtmns", "zdtmns", "child", NULL);
         _exit(1);
     }
+    struct stat rel;
+    for (int i = 0; i < 10000 && (stat("/rel/rel.dgram", &rel) || !S_ISSOCK(rel.st_mode)); i++) usleep(1000);
     pid_t zombie = fork(); /* exits at once, reaped only at the check (zdtm zombie00) */
     if (zombie == 0)
         _exit(7);
@@ -215,6 +218,10 @@ static int init(void) {
         || recv(ud, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d2", 2)
         || recv(ud, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d3", 2))
         fail("the datagram socket at /dgram after the restore");
+    struct sockaddr_un rl = unix_at("/rel/rel.sock"), rd = unix_at("/rel/rel.dgram");
+    int c3 = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(c3, (struct sockaddr *)&rl, sizeof rl) || sendto(o, "d4", 2, 0, (struct sockaddr *)&rd, sizeof rd) != 2)
+        fail("the child's sockets bound to names relative to its cwd");
     drain(server, toServer, 1, 0, "the bytes queued to the TCP server");
     drain(client, toClient, 2, 0, "the bytes queued to the TCP client");
     if (send(client, "x", 1, 0) != 1) fail("the TCP client writes again");
@@ -235,6 +242,12 @@ int main(int argc, char **argv) {
     char path[64];
     int status = 1, flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC | SIGCHLD;
     if (argc > 1 && !strcmp(argv[1], "child")) { /* the exec'd child: waits to be ended, at most 10 minutes */
+        /* zdtm's sk-unix-rel, sk-unix-listen01, socket_close_data01: names relative to its cwd, a directory of the root */
+        struct sockaddr_un rl = unix_at("rel.sock"), rd = unix_at("rel.dgram");
+        int l = socket(AF_UNIX, SOCK_STREAM, 0), d = socket(AF_UNIX, SOCK_DGRAM, 0);
+        if (mkdir("/rel", 0755) || chdir("/rel") || bind(l, (struct sockaddr *)&rl, sizeof rl) || listen(l, 4)
+            || bind(d, (struct sockaddr *)&rd, sizeof rd))
+            fail("the child's relative names");
         for (int i = 0; i < 600; i++) sleep(1);
         return 0;
     }

@@ -384,7 +384,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
-            boolean ownView = false;
+            boolean ownView = false, inViewCwd = false;
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
@@ -393,8 +393,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     // bound relative to the binder's cwd then: found if it is the holder's cwd now
                     String cwd = Files.readSymbolicLink(Path.of("/proc/" + fd.pid().value() + "/cwd")).toString();
                     f = Path.of(cwd).resolve(path);
-                    if (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
-                            || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno()) {
+                    Path at = f;
+                    // the cwd as a container sees it (zdtm's sk-unix-rel in its ns flavor): bound again in that view below
+                    inViewCwd = d.vfsIno() != 0 && socketFileIno(f) != d.vfsIno() && ownView(fd.pid().value())
+                            && Namespaces.seenBy(fd.pid(), () -> socketFileIno(at)) == d.vfsIno();
+                    if (!inViewCwd && (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
+                            || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno())) {
                         // the cwd moved since the bind (zdtm's fifo_upon_unix_socket01): the kernel names the directory
                         String dir = boundIn(p, path, fd.pid().value());
                         if (dir == null) {
@@ -409,7 +413,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 }
                 if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
-                    if (bindDir.isEmpty() && onlyInOwnView(p, st, d, what, fd.pid().value(), path)) {
+                    if ((bindDir.isEmpty() || inViewCwd) && onlyInOwnView(p, st, d, what, fd.pid().value(), f.toString())) {
                         ownView = true;
                         Path at = f;
                         int[] attrs = Namespaces.seenBy(fd.pid(), () -> new int[] {
