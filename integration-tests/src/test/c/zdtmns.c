@@ -11,7 +11,8 @@
  * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
  * with a client and unread bytes (sockets00, socket_queues), and the child's two bound to names relative
- * to its cwd (sk-unix-rel, socket_close_data01); on its loopback a TCP connection whose
+ * to its cwd (sk-unix-rel, socket_close_data01), and two listeners bound to one path, the file of the first
+ * put back over the second's (del_standalone_un); on its loopback a TCP connection whose
  * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
  * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
@@ -174,6 +175,12 @@ static int init(void) {
     int ud = socket(AF_UNIX, SOCK_DGRAM, 0), us = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (bind(ud, (struct sockaddr *)&du, sizeof du) || connect(us, (struct sockaddr *)&du, sizeof du) || send(us, "dg", 2, 0) != 2)
         fail("unix datagram");
+    /* zdtm's del_standalone_un: l1's file renamed aside, l2 bound to the same path, l1's file put back over l2's */
+    struct sockaddr_un dl = unix_at("/del/sock");
+    int l1 = socket(AF_UNIX, SOCK_STREAM, 0), l2 = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (mkdir("/del", 0755) || bind(l1, (struct sockaddr *)&dl, sizeof dl) || listen(l1, 1) || rename("/del/sock", "/del/temp")
+        || bind(l2, (struct sockaddr *)&dl, sizeof dl) || listen(l2, 1) || rename("/del/temp", "/del/sock"))
+        fail("two listeners of one path");
     int server, client = tcp_pair(&server);
     long toServer = fill(client, 1), toClient = fill(server, 2);
     int closer, closed = tcp_pair(&closer); /* closer: CLOSING, its bytes and FIN unsent; closed: FIN_WAIT2 */
@@ -210,6 +217,8 @@ static int init(void) {
     buf[n > 0 ? n : 0] = 0;
     if (kill(child, 0) || strcmp(buf, "/zdtmns")) fail("the exec'd child");
     char got[8];
+    struct sockaddr_un got_un;
+    socklen_t got_len = sizeof got_un;
     int c2 = socket(AF_UNIX, SOCK_STREAM, 0), o = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (read(ua, got, 5) != 5 || memcmp(got, "hello", 5)) fail("the unix stream's unread bytes");
     if (connect(c2, (struct sockaddr *)&su, sizeof su) || accept(ul, NULL, NULL) < 0) fail("the unix listener at /sock");
@@ -222,6 +231,12 @@ static int init(void) {
     int c3 = socket(AF_UNIX, SOCK_STREAM, 0);
     if (connect(c3, (struct sockaddr *)&rl, sizeof rl) || sendto(o, "d4", 2, 0, (struct sockaddr *)&rd, sizeof rd) != 2)
         fail("the child's sockets bound to names relative to its cwd");
+    int c4 = socket(AF_UNIX, SOCK_STREAM, 0);
+    fcntl(l1, F_SETFL, O_NONBLOCK);
+    if (connect(c4, (struct sockaddr *)&dl, sizeof dl) || accept(l1, NULL, NULL) < 0)
+        fail("the listener whose file is at /del/sock");
+    if (getsockname(l2, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "/del/sock") || listen(l2, 1))
+        fail("the listener whose file was replaced");
     drain(server, toServer, 1, 0, "the bytes queued to the TCP server");
     drain(client, toClient, 2, 0, "the bytes queued to the TCP client");
     if (send(client, "x", 1, 0) != 1) fail("the TCP client writes again");

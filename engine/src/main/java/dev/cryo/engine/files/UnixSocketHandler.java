@@ -257,7 +257,8 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * /var/run/nscd) is then bound again inside that namespace once the tree is forked. Refused under
      * a root of its own, for a datagram socket (its clients connect from cryo's view), a socket in a
      * net namespace of the tree's, and a socket file renamed since: it would come back behind a file
-     * its clients never reach.
+     * its clients never reach. A file gone in both views counts as the holder's when its directory is
+     * one only the holder's view reaches (zdtm's del_standalone_un in its ns flavor): bound there again.
      */
     private static boolean onlyInOwnView(SocketProbe p, SocketDumpState st, SockDiag.UnixSocket d, String what, int pid,
                                          String path) throws IOException {
@@ -267,9 +268,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return false;
         }
         Pid holder = Pid.of(pid);
-        int seen = Namespaces.seenBy(holder, () -> socketFileIno(f) == vfsIno ? 1 : renamedFile(f, vfsIno) != null ? 2 : 0);
+        Object dirHere = f.getParent() == null ? null : fileKey(f.getParent());
+        int seen = Namespaces.seenBy(holder, () -> socketFileIno(f) == vfsIno ? 1 : renamedFile(f, vfsIno) != null ? 2
+                : f.getParent() != null && fileKey(f.getParent()) != null && !fileKey(f.getParent()).equals(dirHere) ? 3 : 0);
         if (seen == 0) {
-            return false; // gone in both views
+            return false; // gone in both views, its directory cryo's too
         }
         int netns = st.netnsOf(d.ino());
         String why = seen == 2 ? "it was renamed since the bind"
@@ -384,7 +387,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
-            boolean ownView = false, inViewCwd = false;
+            boolean ownView = false, inViewCwd = false, goneInView = false;
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
@@ -416,13 +419,16 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     if ((bindDir.isEmpty() || inViewCwd) && onlyInOwnView(p, st, d, what, fd.pid().value(), f.toString())) {
                         ownView = true;
                         Path at = f;
-                        int[] attrs = Namespaces.seenBy(fd.pid(), () -> new int[] {
+                        int[] attrs = Namespaces.seenBy(fd.pid(), () -> socketFileIno(at) != d.vfsIno() ? null : new int[] {
                                 (Integer) Files.getAttribute(at, "unix:uid", LinkOption.NOFOLLOW_LINKS),
                                 (Integer) Files.getAttribute(at, "unix:gid", LinkOption.NOFOLLOW_LINKS),
                                 (Integer) Files.getAttribute(at, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777});
-                        uid = attrs[0];
-                        gid = attrs[1];
-                        mode = attrs[2];
+                        goneInView = attrs == null;
+                        if (attrs != null) {
+                            uid = attrs[0];
+                            gid = attrs[1];
+                            mode = attrs[2];
+                        }
                     }
                     if (!ownView && st.netnsOf(d.ino()) != 0 && d.vfsIno() != 0) {
                         String why = st.oneViewPerNetns(st.netnsOf(d.ino()), "", what);
@@ -436,9 +442,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         movedTo = moved.toString();
                         f = moved;
                     }
-                    if (ownView) {
+                    if (ownView && !goneInView) {
                         // read in the task's view above
-                    } else if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)
+                    } else if (goneInView || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || ((Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS)) != d.vfsIno()) {
                         // nothing reaches a socket through a removed file; clients of the tree are
                         // rebuilt as pairs, but datagrams and pending connections go by the name
