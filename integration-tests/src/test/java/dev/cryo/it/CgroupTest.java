@@ -176,6 +176,36 @@ class CgroupTest {
     }
 
     /**
+     * A pre-copy dump reads the task's cgroups before the freeze and keeps that read only where nothing
+     * changed since (CgroupsAhead): cgwriter writes its pids cgroup's pids.max every millisecond up to
+     * the freeze; the cgroup is removed after the dump and made again by the restore from the image,
+     * which must hold the value of the frozen task (the state comparator, and cgwriter's own check
+     * before its next write).
+     */
+    @Test
+    void aSettingChangedUpToAPreCopyFreezeComesBackAsTheFrozenTaskHadIt() throws Exception {
+        Path pidsCg = cgroup("pids", "");
+        Path log = tmp.resolve("dump.log");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("cgwriter.out"), "cgwriter",
+                pidsCg.resolve("pids.max").toString())) {
+            join(pidsCg, p.pid().value());
+            DumpRestore dump = DumpRestore.dump(List.of("-vv", "--log-file", log.toString()), p.pid().value(),
+                    tmp.resolve("img"), "--pre-copy");
+            String dumpLog = Files.readString(log);
+            assertTrue(dumpLog.contains("cgroups as read before the freeze") || dumpLog.contains("cgroups read again frozen"),
+                    "the cgroups were read before the freeze: " + dumpLog);
+            removeAll(); // the restore makes it again, from the image
+            DetachedProcess restored = dump.restoreDetached(p.output());
+            try {
+                String verdict = RestoreTest.checkAndReap(restored);
+                assertTrue(verdict.contains("PASS"), verdict);
+            } finally {
+                RestoreTest.killAndReap(restored);
+            }
+        }
+    }
+
+    /**
      * A cgroup handed to a user (its directory and cgroup.procs chowned, as systemd's Delegate= or a
      * rootless container engine does) and a v2 threaded cgroup, both missing at the restore, come
      * back with their owners, mode and type (zdtm's cgroup03 and cgroupv2_00 on a fresh host).

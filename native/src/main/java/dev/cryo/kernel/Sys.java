@@ -345,7 +345,7 @@ public final class Sys {
         call(() -> "lsetxattr(" + path + ", " + name + ")", LSETXATTR, address(p), address(nm), address(v), value.length);
     }
 
-    private static Memory cString(String s) {
+    static Memory cString(String s) {
         byte[] b = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         Memory m = new Memory(b.length + 1L);
         m.write(0, b, 0, b.length);

@@ -472,7 +472,7 @@ public final class DumpSupervisor {
     private Behavior<Command> syncAndReadLayoutThenFreeze(TaskDumper.CollectJob job) {
         writer.tell(new ImageWriterActor.Sync(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         pending.addAll(tasks.keySet());
-        tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter)));
+        tasks.values().forEach(t -> t.tell(new TaskDumper.ReadLayout(taskAdapter, job.files())));
         boolean[] synced = {false};
         int[] ahead = {0};
         return Behaviors.receive(Command.class)

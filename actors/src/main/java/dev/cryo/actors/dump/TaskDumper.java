@@ -88,7 +88,7 @@ public final class TaskDumper {
      * plan needs no page-table walk of its own when the areas have not changed (MemoryPlan#provisional);
      * the read a likely last round started beside its copy (CopyRound#rounds) is taken when there is one.
      */
-    public record ReadLayout(ActorRef<Reply> replyTo) implements Command {}
+    public record ReadLayout(ActorRef<Reply> replyTo, FdHandler.DumpContext files) implements Command {}
 
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
 
@@ -184,11 +184,15 @@ public final class TaskDumper {
                     // the freeze follows: cryo's young collection now, not in the frozen window
                     dev.cryo.actors.HeapRoom.make();
                     boolean ahead = layoutAhead != null;
+                    if (preCopy != null) {
+                        readCgroupsAhead(m.files());
+                    }
                     try {
                         early = preCopy == null ? null : layoutNow();
                     } catch (RuntimeException e) {
                         early = null; // the frozen plan reads it then (and says what is wrong)
                     }
+                    awaitQuietly(cgroupsAhead); // read before the freeze, not in it
                     m.replyTo().tell(new LayoutRead(pid, ahead));
                     return Behaviors.same();
                 })
@@ -239,6 +243,36 @@ public final class TaskDumper {
         if (flagsWatch != null) {
             flagsWatch.close();
             flagsWatch = null;
+        }
+    }
+
+    /**
+     * The task's cgroups read before the freeze (pre-copy), confirmed once frozen (CgroupsAhead): kept
+     * from the first likely last round to the collect, whatever changes meanwhile is seen then.
+     */
+    private java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> cgroupsAhead;
+
+    private void readCgroupsAhead(FdHandler.DumpContext files) {
+        if (cgroupsAhead == null) {
+            java.util.Collection<Integer> tree = files.treePids();
+            cgroupsAhead = SMAPS.submit(() -> dev.cryo.engine.cgroups.CgroupsAhead.read(pid, ProcFs.stat(pid).ppid(), tree));
+        }
+    }
+
+    /** The cgroups read before the freeze, now this dumper's to close; null if none was read (or the read failed). */
+    private dev.cryo.engine.cgroups.CgroupsAhead takeCgroupsAhead() {
+        java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> f = cgroupsAhead;
+        cgroupsAhead = null;
+        if (f == null) {
+            return null;
+        }
+        try {
+            return f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            return null; // read frozen then, which says what is wrong
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
         }
     }
 
@@ -324,6 +358,7 @@ public final class TaskDumper {
         if (last) {
             watchFlags();
             layoutAhead = SMAPS.submit(() -> ProcFs.smaps(pid));
+            readCgroupsAhead(job.files());
         } else {
             layoutAhead = null;
         }
@@ -503,11 +538,17 @@ public final class TaskDumper {
         long finalWait = 0, stateNanos, walksWait;
         try {
             long s0 = System.nanoTime();
+            dev.cryo.engine.cgroups.CgroupsAhead cgroups = takeCgroupsAhead();
             try {
-                snap = TaskCollector.collect(scratch, tids, job.files(), plan, SMAPS);
+                snap = TaskCollector.collect(scratch, tids, job.files(), plan, SMAPS, cgroups);
             } catch (RuntimeException e) {
                 closeQuietly(scratch);
                 throw e;
+            } finally {
+                if (cgroups != null) {
+                    ctx.getLog().debug("pid {}: cgroups {}", pid, cgroups.outcome());
+                    cgroups.close();
+                }
             }
             stateNanos = System.nanoTime() - s0;
             awaitQuietly(finalRuns);
@@ -827,6 +868,10 @@ public final class TaskDumper {
     }
 
     private void stopTracking() {
+        dev.cryo.engine.cgroups.CgroupsAhead cgroups = takeCgroupsAhead();
+        if (cgroups != null) {
+            cgroups.close();
+        }
         if (flagsWatch != null) {
             ctx.getLog().debug("pid {}: its syscall counters closed", pid);
         }

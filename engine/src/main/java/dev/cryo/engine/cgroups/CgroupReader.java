@@ -34,7 +34,27 @@ public final class CgroupReader {
      * services in others) — and every cgroup below it, empty or not.
      */
     public static CgroupMembership read(Pid pid, List<Integer> tids, int ppid, java.util.Collection<Integer> tree) {
-        Map<String, String> process = parse(cgroupFile(pid, "/proc/" + pid.value() + "/cgroup"));
+        return read(pid, tids, ppid, tree, Seen.NOTHING);
+    }
+
+    /**
+     * What a read went by, told as it goes: each /proc cgroup file with the text read (null: the task
+     * was reaped), and each cgroup directory (and its ancestors) before anything in it is read.
+     */
+    interface Seen {
+        Seen NOTHING = new Seen() {
+            public void procFile(String file, String text) {}
+
+            public void dir(Path dir) {}
+        };
+
+        void procFile(String file, String text);
+
+        void dir(Path dir);
+    }
+
+    static CgroupMembership read(Pid pid, List<Integer> tids, int ppid, java.util.Collection<Integer> tree, Seen seen) {
+        Map<String, String> process = parse(cgroupFile(pid, "/proc/" + pid.value() + "/cgroup", seen));
         CgroupMounts mounts = CgroupMounts.read();
         List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
         for (Map.Entry<String, String> e : process.entrySet()) {
@@ -43,23 +63,26 @@ public final class CgroupReader {
                 continue;
             }
             Path dir = place(pid, mounts, hierarchy, path);
+            ancestors(mounts, hierarchy, path, seen);
             places.add(new CgroupMembership.Place(hierarchy, path, settings(dir, hierarchy), access(pid, dir)));
-            below(pid, hierarchy, path, dir, below);
+            below(pid, hierarchy, path, dir, below, seen);
         }
         if (!tree.isEmpty() && !tree.contains(ppid)) {
-            treeTop(pid, mounts, process, tree, below);
+            treeTop(pid, mounts, process, tree, below, seen);
         }
         List<CgroupMembership.ThreadPlace> threads = new ArrayList<>();
         for (int tid : tids) {
             if (tid == pid.value()) {
                 continue;
             }
-            for (Map.Entry<String, String> e : parse(cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup")).entrySet()) {
+            for (Map.Entry<String, String> e : parse(cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup",
+                    seen)).entrySet()) {
                 String hierarchy = e.getKey(), path = e.getValue();
                 if (path.equals(process.get(hierarchy))) {
                     continue;
                 }
                 Path dir = place(pid, mounts, hierarchy, path);
+                ancestors(mounts, hierarchy, path, seen);
                 threads.add(new CgroupMembership.ThreadPlace(tid, path.equals("/") // the root: no settings of its own
                         ? new CgroupMembership.Place(hierarchy, path, Map.of())
                         : new CgroupMembership.Place(hierarchy, path, settings(dir, hierarchy), access(pid, dir))));
@@ -73,15 +96,17 @@ public final class CgroupReader {
      * more than one cgroup, and every cgroup below it that is not below {@code own}'s (those are there).
      */
     private static void treeTop(Pid pid, CgroupMounts mounts, Map<String, String> own, java.util.Collection<Integer> tree,
-                                List<CgroupMembership.Place> below) {
+                                List<CgroupMembership.Place> below, Seen seen) {
         Map<String, String> tops = new LinkedHashMap<>(own);
         for (int p : tree) {
             String text;
             try {
                 text = Files.readString(Path.of("/proc/" + p + "/cgroup"));
             } catch (IOException e) {
+                seen.procFile("/proc/" + p + "/cgroup", null);
                 continue; // reaped meanwhile (a zombie): its cgroups are its parent's business
             }
+            seen.procFile("/proc/" + p + "/cgroup", text);
             parse(text).forEach((h, path) -> tops.computeIfPresent(h, (k, top) -> common(top, path)));
         }
         List<CgroupMembership.Place> above = new ArrayList<>();
@@ -94,9 +119,10 @@ public final class CgroupReader {
             if (dir.isEmpty()) {
                 continue;
             }
+            ancestors(mounts, hierarchy, top, seen);
             above.add(new CgroupMembership.Place(hierarchy, top, settings(dir.get(), hierarchy), access(pid, dir.get())));
             List<CgroupMembership.Place> all = new ArrayList<>();
-            below(pid, hierarchy, top, dir.get(), all);
+            below(pid, hierarchy, top, dir.get(), all, seen);
             all.stream().filter(p -> !p.path().equals(mine) && !p.path().startsWith(mine + "/")).forEach(above::add);
         }
         if (below.size() + above.size() > CgroupMembership.MAX_BELOW) {
@@ -126,11 +152,12 @@ public final class CgroupReader {
     }
 
     /** The cgroups below {@code dir} (which is {@code path}), parents first, each with its settings and owners. */
-    private static void below(Pid pid, String hierarchy, String path, Path dir, List<CgroupMembership.Place> into) {
+    private static void below(Pid pid, String hierarchy, String path, Path dir, List<CgroupMembership.Place> into, Seen seen) {
         List<Path> subs;
         try (var walk = Files.walk(dir)) {
+            // each watched as the walk meets it, before its entries are listed: a cgroup made in it later is told
             subs = walk.filter(d -> !d.equals(dir) && Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS))
-                    .sorted().toList(); // sorted paths: a parent before its children
+                    .peek(seen::dir).sorted().toList(); // sorted paths: a parent before its children
         } catch (IOException | java.io.UncheckedIOException e) {
             throw new DumpException("pid " + pid.value() + ": cannot list the cgroups below its cgroup " + dir + ": "
                     + e.getMessage());
@@ -195,9 +222,25 @@ public final class CgroupReader {
         return out;
     }
 
-    static String cgroupFile(Pid pid, String file) {
+    /**
+     * The cgroup {@code path} and those above it, up to the hierarchy's root as this host mounts it:
+     * a setting written above may change what is read here (a v1 devices rule denied above, a
+     * controller no longer handed down by a v2 parent's subtree_control).
+     */
+    private static void ancestors(CgroupMounts mounts, String hierarchy, String path, Seen seen) {
+        for (String p = path; ; p = p.substring(0, Math.max(1, p.lastIndexOf('/')))) {
+            mounts.dir(hierarchy, p).ifPresent(seen::dir);
+            if (p.equals("/")) {
+                return;
+            }
+        }
+    }
+
+    private static String cgroupFile(Pid pid, String file, Seen seen) {
         try {
-            return Files.readString(Path.of(file));
+            String text = Files.readString(Path.of(file));
+            seen.procFile(file, text);
+            return text;
         } catch (IOException e) {
             throw new DumpException("pid " + pid.value() + ": cannot read " + file + ": " + e.getMessage());
         }

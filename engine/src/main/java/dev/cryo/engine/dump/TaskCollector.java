@@ -122,6 +122,13 @@ public final class TaskCollector {
      */
     public static Snapshot collect(Scratch scratch, List<Integer> tids, FdHandler.DumpContext files,
                                    MemoryPlan memory, java.util.concurrent.Executor procReads) {
+        return collect(scratch, tids, files, memory, procReads, null);
+    }
+
+    /** As above, with the task's cgroups read before the freeze ({@code cgroups}, null: none), confirmed frozen. */
+    public static Snapshot collect(Scratch scratch, List<Integer> tids, FdHandler.DumpContext files,
+                                   MemoryPlan memory, java.util.concurrent.Executor procReads,
+                                   dev.cryo.engine.cgroups.CgroupsAhead cgroups) {
         RemoteTask remote = scratch.remote();
         Tracer tracer = remote.tracer();
         Pid pid = remote.pid();
@@ -144,7 +151,7 @@ public final class TaskCollector {
         TaskIds ids = new TaskIds(pid.value(), stat.ppid(), stat.pgrp(), stat.session(), stat.ttyNr(), stat.tpgid(),
                 files.tables().withParent(pid.value()));
         java.util.concurrent.CompletableFuture<ProcReads> read = java.util.concurrent.CompletableFuture.supplyAsync(
-                () -> ProcReads.of(pid, tids, ids, files), procReads);
+                () -> ProcReads.of(pid, tids, ids, files, cgroups), procReads);
         try {
             return collect(scratch, tids, files, memory, stat, status, cwd, ids, read);
         } finally {
@@ -218,7 +225,8 @@ public final class TaskCollector {
     private record ProcReads(long[] auxv, long coredumpFilter, boolean mergeAny, List<dev.cryo.engine.model.FdImage> fds,
                              FileRef exe, int personality, List<Rlimit> rlimits, int oomScoreAdj,
                              dev.cryo.engine.cgroups.CgroupMembership cgroups) {
-        static ProcReads of(Pid pid, List<Integer> tids, TaskIds ids, FdHandler.DumpContext files) {
+        static ProcReads of(Pid pid, List<Integer> tids, TaskIds ids, FdHandler.DumpContext files,
+                            dev.cryo.engine.cgroups.CgroupsAhead cgroups) {
             long[] auxv = ProcFs.auxv(pid).words();
             long coredumpFilter = TaskCollector.coredumpFilter(pid);
             boolean mergeAny = TaskCollector.mergeAny(pid);
@@ -226,8 +234,8 @@ public final class TaskCollector {
             List<dev.cryo.engine.model.FdImage> fds = ids.sharesParentFds() ? List.of() : FdHandlers.dumpAll(pid, files);
             return new ProcReads(auxv, coredumpFilter, mergeAny, fds, TaskCollector.exe(pid), TaskCollector.personality(pid),
                     TaskCollector.rlimits(pid),
-                    SchedHandler.dumpOomScoreAdj(pid), dev.cryo.engine.cgroups.CgroupReader.read(pid, tids,
-                    ids.ppid(), files.treePids()));
+                    SchedHandler.dumpOomScoreAdj(pid), cgroups != null ? cgroups.frozen(pid, tids, ids.ppid(), files.treePids())
+                    : dev.cryo.engine.cgroups.CgroupReader.read(pid, tids, ids.ppid(), files.treePids()));
         }
     }
 

@@ -1,0 +1,63 @@
+package dev.cryo.kernel;
+
+import java.nio.file.Path;
+
+/**
+ * An inotify instance of cryo's own that tells whether anything changed in the directories it
+ * watches since each was watched: a write to one of their files (cgroupfs's files keep their mtime
+ * on a write, but vfs_write queues IN_MODIFY before it returns), an owner or mode, an entry made,
+ * removed or moved. A directory that could not be watched counts as changed.
+ */
+public final class DirectoryChanges implements AutoCloseable {
+    /** inotify(7): every change to a directory's entries, their contents and their attributes. */
+    private static final int IN_MODIFY = 0x2, IN_ATTRIB = 0x4, IN_MOVED_FROM = 0x40, IN_MOVED_TO = 0x80,
+            IN_CREATE = 0x100, IN_DELETE = 0x200, IN_DELETE_SELF = 0x400, IN_MOVE_SELF = 0x800;
+    private static final int ANY_CHANGE = IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+            | IN_DELETE_SELF | IN_MOVE_SELF;
+
+    private final Fd fd;
+    private final java.util.Set<Path> watched = new java.util.HashSet<>();
+    private boolean unwatched;
+
+    private DirectoryChanges(Fd fd) {
+        this.fd = fd;
+    }
+
+    public static DirectoryChanges open() {
+        return new DirectoryChanges(new Fd((int) Sys.call(() -> "inotify_init1(IN_NONBLOCK | IN_CLOEXEC)",
+                SyscallNr.INOTIFY_INIT1, Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0, 0)));
+    }
+
+    /** Watches {@code dir} from now on (once: a directory seen again keeps its first watch). */
+    public void watch(Path dir) {
+        if (!watched.add(dir)) {
+            return;
+        }
+        long r = LibC.syscall(SyscallNr.INOTIFY_ADD_WATCH, fd.value(), Sys.address(Sys.cString(dir.toString())), ANY_CHANGE,
+                0, 0, 0);
+        if (r == -1) {
+            unwatched = true; // removed meanwhile, or out of watches: a change as far as the caller knows
+        }
+    }
+
+    /** Whether anything changed in a watched directory since it was watched (or one could not be). */
+    public boolean changed() {
+        return unwatched || Sys.pendingBytes(fd) > 0;
+    }
+
+    /**
+     * Closes the instance on a thread of its own: closing one that holds watches waits for the
+     * kernel's reaper of its marks (an SRCU grace period: 2-16 ms measured here at load 12, in a
+     * freeze when it was closed there), which nobody needs to wait for.
+     */
+    @Override
+    public void close() {
+        CLOSER.execute(fd::close);
+    }
+
+    private static final java.util.concurrent.Executor CLOSER = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "cryo-inotify-close");
+        t.setDaemon(true);
+        return t;
+    });
+}
