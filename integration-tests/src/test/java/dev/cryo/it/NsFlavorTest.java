@@ -51,6 +51,16 @@ class NsFlavorTest {
     }
 
     /**
+     * Peer groups spanning a container's mount namespace and one its child made from it (zdtm's
+     * mntns_shared_bind in its ns flavor): the child's unmount propagates to the parent's namespace.
+     * sharedbind.c.
+     */
+    @Test
+    void aNamespaceMadeInsideAContainerStaysAPeerOfItsMounts() throws Exception {
+        assertPassesPivoted("sharedbind");
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.

@@ -188,6 +188,8 @@ public final class RestoreSupervisor {
     private final RestoreRequest request;
     private final CryoSettings settings;
     private final ImageContents image;
+    /** The tree's namespaces, one for every task: mount namespaces made again record their peer groups there. */
+    private dev.cryo.engine.namespaces.TreeNamespaces namespaces;
     private final ActorRef<Outcome> replyTo;
     private final BootstrapArea boot;
     private final Set<Integer> treePids;
@@ -375,9 +377,16 @@ public final class RestoreSupervisor {
         }
     }
 
+    private dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
+        if (namespaces == null) {
+            namespaces = image.namespaces();
+        }
+        return namespaces;
+    }
+
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
         ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids,
-                        prepared != null && t.pid() == prepared.pid() ? prepared : null, image.namespaces()),
+                        prepared != null && t.pid() == prepared.pid() ? prepared : null, namespaces()),
                 "task-" + t.pid(), TaskRestorerActor.DISPATCHER);
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);

@@ -170,6 +170,10 @@ public final class MountRestore {
                     t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
                             path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
                 }
+            } else if (groups.cloneOf(made) != null) { // the file system of another namespace's mount, its files in it
+                long empty = t.put(8192, new byte[1]);
+                t.call("move_mount(clone, " + d.point() + ")", SyscallNr.MOVE_MOUNT, groups.cloneOf(made), empty,
+                        dev.cryo.kernel.Fcntl.AT_FDCWD, path(t, 0, d.point()), MOVE_MOUNT_F_EMPTY_PATH);
             } else {
                 String data = d.fsType().equals("cgroup") ? namedHierarchyData(superData(d.superOptions()))
                         : superData(d.superOptions());

@@ -26,7 +26,9 @@ import java.util.Set;
  * of each kept before a later mount covers it), and once all are in place — after pivot_root, which
  * refuses shared mounts — each group's first member (the widest root) is made shared and the others
  * join it with move_mount(MOVE_MOUNT_SET_GROUP); a slave joins a member of its master's group and is
- * then made a slave of it. No mount is attached while any is shared, so nothing propagates.
+ * then made a slave of it. No mount is attached while any is shared, so nothing propagates. A group that
+ * spans namespaces of the tree (a child's copy of its container's namespace, zdtm's mntns_shared_bind) is
+ * joined to the members an earlier namespace made again, through /proc/PID/root of their task.
  */
 final class PeerGroups {
     private final TaskContext t;
@@ -35,9 +37,18 @@ final class PeerGroups {
     private final Map<Integer, List<Member>> joined = new HashMap<>();
     private final List<Member> pending = new ArrayList<>();
     private final List<Long> fds = new ArrayList<>();
+    /** Made mounts to attach as clones of another namespace's member (same file system): the clone's fd in the task. */
+    private final Map<MountImage, Long> clones = new HashMap<>();
 
-    /** {@code hostSlave}: left a slave of a host group (its bind's), which a peer group's join must undo first. */
-    private record Member(MountImage d, long fd, boolean hostSlave) {}
+    /**
+     * {@code hostSlave}: left a slave of a host group (its bind's), which a peer group's join must undo first;
+     * {@code foreign}: a mount of another namespace of the tree's.
+     */
+    private record Member(MountImage d, long fd, boolean hostSlave, boolean foreign) {
+        Member(MountImage d, long fd, boolean hostSlave) {
+            this(d, fd, hostSlave, false);
+        }
+    }
 
     PeerGroups(TaskContext t, List<MountImage> dumped) {
         this.t = t;
@@ -89,6 +100,7 @@ final class PeerGroups {
     void apply() {
         try {
             pending.sort(Comparator.comparingInt(m -> m.d().root().length())); // a group's widest root leads it
+            pending.forEach(this::peersElsewhere);
             while (!pending.isEmpty()) {
                 Member ready = pending.stream().filter(this::ready).findFirst().orElseThrow(() -> new RestoreException(
                         "pid " + t.pid() + ": the peer groups of " + describe(pending) + " cannot be made again: no"
@@ -96,9 +108,64 @@ final class PeerGroups {
                 join(ready);
                 pending.remove(ready);
             }
+            joined.values().forEach(ms -> ms.stream().filter(m -> !m.foreign())
+                    .forEach(m -> t.namespaces().madePeer(group(m.d().tags(), "shared:"),
+                            new TreeNamespaces.Peer(t.pid().value(), m.d().point(), m.d().root()))));
         } finally {
             fds.forEach(fd -> t.later("close(" + fd + ")", SyscallNr.CLOSE, fd));
         }
+    }
+
+    /**
+     * The group of {@code m}, a group's widest member here, as another namespace of the tree's made it again
+     * already: its members there whose root holds {@code m}'s join the group first, so {@code m} joins them.
+     */
+    private void peersElsewhere(Member m) {
+        int s = group(m.d().tags(), "shared:");
+        if (s == 0 || joined.containsKey(s)) {
+            return;
+        }
+        for (TreeNamespaces.Peer p : t.namespaces().madePeers(s)) {
+            if (p.pid() != t.pid().value() && MountScan.under(m.d().root(), p.root())) {
+                MountImage d = new MountImage(p.point(), m.d().fsType(), m.d().source(), p.root(), "", "", List.of("shared:" + s),
+                        true, null, List.of());
+                try (dev.cryo.kernel.Fd there = dev.cryo.kernel.Sys.open("/proc/" + p.pid() + "/root" + p.point(),
+                        Fcntl.O_PATH | Fcntl.O_CLOEXEC | Fcntl.O_NOFOLLOW)) {
+                    long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), there.value());
+                    fds.add(fd);
+                    joined.computeIfAbsent(s, k -> new ArrayList<>()).add(new Member(d, fd, false, true));
+                }
+            }
+        }
+    }
+
+    /**
+     * Before a task leaves its copy of the namespace it was forked in (a container's, made again first): a
+     * clone (open_tree) of each mount there of the peer group a mount it made was dumped in, whose root holds
+     * that mount's root. The two were one file system (a tmpfs that propagated into the child's namespace),
+     * so the made mount is that clone, attached in place of a new file system ({@link #cloneOf}).
+     */
+    void cloneShared(List<MountImage> dumped) {
+        for (MountImage d : dumped) {
+            int s = group(d.tags(), "shared:");
+            if (!d.made() || d.bindFrom() != null || s == 0) {
+                continue;
+            }
+            t.namespaces().madePeers(s).stream()
+                    .filter(p -> p.pid() != t.pid().value() && MountScan.under(d.root(), p.root())).findFirst()
+                    .ifPresent(p -> {
+                        String path = MountScan.join(p.point(), d.root().substring(p.root().equals("/") ? 0 : p.root().length()));
+                        long fd = t.call("open_tree(" + path + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, Fcntl.AT_FDCWD,
+                                MountRestore.path(t, 0, path), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC);
+                        fds.add(fd);
+                        clones.put(d, fd);
+                    });
+        }
+    }
+
+    /** The fd of {@link #cloneShared}'s clone for made mount {@code d}, or null: a new file system is mounted. */
+    Long cloneOf(MountImage d) {
+        return clones.get(d);
     }
 
     /** Its group's members so far (or its master's group's) include one whose root holds its own. */

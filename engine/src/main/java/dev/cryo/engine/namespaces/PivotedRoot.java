@@ -22,6 +22,7 @@ final class PivotedRoot {
     private PivotedRoot() {}
 
     static void make(TaskContext t, List<MountImage> dumped, PeerGroups groups) {
+        groups.cloneShared(dumped); // while the task is in its copy of its parent's namespace
         fromCryosNamespace(t);
         // nothing made below reaches the host's mounts; as a slave the copy still sees what the host mounts
         t.call("mount(/, MS_REC|MS_SLAVE)", SyscallNr.MOUNT, 0, MountRestore.path(t, 4096, "/"), 0, MS_REC | MS_SLAVE, 0);

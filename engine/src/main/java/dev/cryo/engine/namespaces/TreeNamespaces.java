@@ -33,6 +33,12 @@ public final class TreeNamespaces {
     /** The supplementary groups of each task that made a user namespace (outside ids). */
     private final Map<Integer, List<Integer>> creatorGroups;
 
+    /** A mount of a namespace of the tree's made again, in the peer group it was dumped in: its task, point and root. */
+    public record Peer(int pid, String point, String root) {}
+
+    /** Dumped peer group → its mounts made again so far (a namespace is made before its tasks fork). */
+    private final Map<Integer, List<Peer>> peers = new java.util.concurrent.ConcurrentHashMap<>();
+
     private TreeNamespaces(List<NamespaceImage> images, List<UserNsImage> users, int cryoFd,
                            Map<Integer, List<Integer>> creatorGroups) {
         this.images = List.copyOf(images);
@@ -55,6 +61,16 @@ public final class TreeNamespaces {
         // a namespace is the deeper the more of the tree's its init is in
         levels.values().forEach(l -> l.sort(java.util.Comparator.comparingInt(c -> levels.getOrDefault(c[0], List.of()).size())));
         levels.forEach((tid, l) -> nsOf.put(tid, l.get(l.size() - 1)[0]));
+    }
+
+    /** Records {@code p}, made again in dumped peer group {@code group}. */
+    public void madePeer(int group, Peer p) {
+        peers.computeIfAbsent(group, g -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(p);
+    }
+
+    /** The mounts of another namespace of the tree's made again in dumped peer group {@code group}. */
+    public List<Peer> madePeers(int group) {
+        return peers.getOrDefault(group, List.of());
     }
 
     /** {@code maxFd}: the highest fd number of the image's tasks. */
