@@ -195,6 +195,8 @@ public final class TaskCollector {
                 timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), null,
                             queues(tracer, pid));
             }
+            Keyrings.refuseHeld(reads != null ? reads.keyrings() : Keyrings.ids(inj), inj, remote.scratch(), KEYRING_ROOM,
+                    remote::readScratch, "pid " + pid.value() + " (" + stat.comm() + ")");
         }
         ProcReads procs = await(read);
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
@@ -220,6 +222,9 @@ public final class TaskCollector {
         dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);
     }
+
+    /** Bytes of the scratch area a keyring's key list or a key's description is read into. */
+    private static final int KEYRING_ROOM = 1024;
 
     /** What a task's collect reads from /proc and through pidfds only, beside its injections. */
     private record ProcReads(long[] auxv, long coredumpFilter, boolean mergeAny, List<dev.cryo.engine.model.FdImage> fds,
@@ -313,7 +318,7 @@ public final class TaskCollector {
 
     /** What the main thread's one batch reads: every sigaction, dumpable, subreaper, the three itimers and the membarrier registrations. */
     private record MainReads(List<SigAction> sigactions, int dumpable, boolean subreaper,
-                             List<long[]> itimers, int membarrier, int mdwe) {}
+                             List<long[]> itimers, int membarrier, int mdwe, long[] keyrings) {}
 
     /** membarrier(2)'s command that returns the mm's registrations (Linux 6.3+). */
     private static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
@@ -356,6 +361,8 @@ public final class TaskCollector {
         int membarrierAt = calls.size(); // last: its error only means the kernel cannot tell
         calls.add(new SyscallBatch.Call(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
         calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
+        int keyringsAt = calls.size(); // their errors (ENOKEY) are answers too
+        calls.addAll(Keyrings.ID_CALLS);
         int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
         if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
             return null;
@@ -383,7 +390,8 @@ public final class TaskCollector {
         }
         return new MainReads(sigactions, (int) results[n],
                 b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
-                membarrierRegistrations(results[membarrierAt + 1]));
+                membarrierRegistrations(results[membarrierAt + 1]),
+                java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()));
     }
 
     /**
