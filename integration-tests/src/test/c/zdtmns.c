@@ -12,7 +12,8 @@
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
  * with a client and unread bytes (sockets00, socket_queues), and the child's two bound to names relative
  * to its cwd (sk-unix-rel, socket_close_data01), and two listeners bound to one path, the file of the first
- * put back over the second's (del_standalone_un); on its loopback a TCP connection whose
+ * put back over the second's (del_standalone_un), and (ns flavor) a datagram socket with a client, its file
+ * and directory removed (sk-unix01); on its loopback a TCP connection whose
  * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
  * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
@@ -181,6 +182,15 @@ static int init(void) {
     if (mkdir("/del", 0755) || bind(l1, (struct sockaddr *)&dl, sizeof dl) || listen(l1, 1) || rename("/del/sock", "/del/temp")
         || bind(l2, (struct sockaddr *)&dl, sizeof dl) || listen(l2, 1) || rename("/del/temp", "/del/sock"))
         fail("two listeners of one path");
+    /* zdtm's sk-unix01 (ns flavor only: refused in a user namespace): a datagram socket and its client, its
+       file and its directory removed since */
+    read_file("/proc/self/uid_map", buf, sizeof buf);
+    int uns = !strstr(buf, "4294967295");
+    struct sockaddr_un gd = unix_at("/gone/sock");
+    int g = socket(AF_UNIX, SOCK_DGRAM, 0), gc = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (!uns && (mkdir("/gone", 0755) || bind(g, (struct sockaddr *)&gd, sizeof gd)
+                 || connect(gc, (struct sockaddr *)&gd, sizeof gd) || unlink("/gone/sock") || rmdir("/gone")))
+        fail("a datagram socket whose directory is gone");
     int server, client = tcp_pair(&server);
     long toServer = fill(client, 1), toClient = fill(server, 2);
     int closer, closed = tcp_pair(&closer); /* closer: CLOSING, its bytes and FIN unsent; closed: FIN_WAIT2 */
@@ -237,6 +247,10 @@ static int init(void) {
         fail("the listener whose file is at /del/sock");
     if (getsockname(l2, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "/del/sock") || listen(l2, 1))
         fail("the listener whose file was replaced");
+    got_len = sizeof got_un;
+    if (!uns && (send(gc, "d5", 2, 0) != 2 || recv(g, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d5", 2)
+                 || getsockname(g, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "/gone/sock")))
+        fail("the datagram socket whose directory is gone");
     drain(server, toServer, 1, 0, "the bytes queued to the TCP server");
     drain(client, toClient, 2, 0, "the bytes queued to the TCP client");
     if (send(client, "x", 1, 0) != 1) fail("the TCP client writes again");
