@@ -4,6 +4,8 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -520,11 +522,16 @@ class FileKindsTest {
         assertPassOnce(NamespaceTest.verdictInNamespaces(tmp, "deadproc", List.of("-m", "--pid", "--fork", "--mount-proc")));
     }
 
-    /** zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file. */
-    @Test
-    void anOpathFdOfASymlinkComesBackOnTheLink() throws Exception {
+    /**
+     * zdtm's symlink: an O_PATH | O_NOFOLLOW fd of a symlink itself was refused as an unknown file; and
+     * zdtm's symlink01, the link removed since: refused ("a removed symlink is not supported"), it is
+     * made again at its path with its target and owner, opened and removed.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"kept", "removed"})
+    void anOpathFdOfASymlinkComesBackOnTheLink(String link) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));
-        try (DetachedProcess p = Workloads.program(tmp.resolve("symlinkfd.out"), "symlinkfd", dir.toString())) {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("symlinkfd.out"), "symlinkfd", dir.toString(), link)) {
             Path img = tmp.resolve("img");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
             assertTrue(Cli.run("show", img.toString(), "fds").out().contains("symlink"), "shown as a symlink");

@@ -114,11 +114,13 @@ class NotCarriedTest {
                         " fd 5: unix stream socket unbound: its peer credentials \\(SO_PEERCRED\\) name pid \\d+ \\(uid 0,"
                                 + " gid 0\\), which is not in the tree and still runs; a restore could not make the socket"
                                 + " in that process's name again"),
-                // an O_PATH fd of a symlink is carried (FileKindsTest); of one removed since, nothing names it again
-                python("a removed symlink held by an O_PATH fd", "import os\nos.symlink('t', 'l')\n"
-                                + "fd = os.open('l', os.O_PATH | os.O_NOFOLLOW)\nos.unlink('l')",
-                        " fd 3: symlink .*/l \\(deleted\\) \\(an O_PATH fd of the link itself\\) was removed; a removed"
-                                + " symlink is not supported"),
+                // an O_PATH fd of a symlink, removed since too, is carried (FileKindsTest); one whose path another
+                // file took since could not be made again there
+                python("a removed symlink held by an O_PATH fd whose path another file took", "import os\n"
+                                + "os.symlink('t', 'l')\nfd = os.open('l', os.O_PATH | os.O_NOFOLLOW)\nos.unlink('l')\n"
+                                + "open('l', 'w').close()",
+                        " fd 3: symlink .*/l \\(deleted\\) \\(an O_PATH fd of the link itself\\) was removed, and another"
+                                + " file is at its path now; not supported"),
                 // a deleted device node is made again in its directory (FileKindsTest); here that is gone too
                 python("a deleted device node whose directory was removed", "import os\nos.mkdir('d')\n"
                                 + "os.mknod('d/n', 0o20600, os.makedev(1, 3))\nf = open('d/n', 'w')\nos.unlink('d/n')\n"

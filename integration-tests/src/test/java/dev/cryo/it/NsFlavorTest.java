@@ -4,6 +4,8 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -99,6 +101,22 @@ class NsFlavorTest {
     @Test
     void aBindFromAMountMadeUnbindableLaterComesBack() throws Exception {
         assertPassesPivoted("unbindmnt");
+    }
+
+    /**
+     * An O_PATH fd of a symlink in a container, the link kept or removed since (zdtm's symlink and symlink01
+     * in their ns flavor): the dump looked for the link in cryo's view, not the container's, and refused it
+     * ("is no longer at that path"). symlinkfd.c pivoted into its root.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"kept", "removed"})
+    void anOpathFdOfASymlinkInAContainerComesBack(String link) throws Exception {
+        Path root = pivotRoot("symlinkfd");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("symlinkfd.out"),
+                root.resolve("symlinkfd").toString(), "/mnt", link, root.toString()))) {
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
     }
 
     /** /c/NAME.c run as {@code NAME ROOT}: it pivots into ROOT, a directory holding its static binary and mnt/. */
