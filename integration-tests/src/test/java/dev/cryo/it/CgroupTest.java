@@ -7,6 +7,8 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -176,21 +178,23 @@ class CgroupTest {
     }
 
     /**
-     * A pre-copy dump reads the task's cgroups before the freeze and keeps that read only where nothing
-     * changed since (CgroupsAhead): cgwriter writes its pids cgroup's pids.max every millisecond up to
-     * the freeze; the cgroup is removed after the dump and made again by the restore from the image,
-     * which must hold the value of the frozen task (the state comparator, and cgwriter's own check
-     * before its next write).
+     * A dump reads the task's cgroups before the freeze (a pre-copy beside its last running round, a
+     * plain dump right before the seize) and keeps that read only where nothing changed since
+     * (CgroupsAhead): cgwriter writes its pids cgroup's pids.max every millisecond up to the freeze;
+     * the cgroup is removed after the dump and made again by the restore from the image, which must
+     * hold the value of the frozen task (the state comparator, and cgwriter's own check before its
+     * next write).
      */
-    @Test
-    void aSettingChangedUpToAPreCopyFreezeComesBackAsTheFrozenTaskHadIt() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"--pre-copy", "plain"})
+    void aSettingChangedUpToTheFreezeComesBackAsTheFrozenTaskHadIt(String mode) throws Exception {
         Path pidsCg = cgroup("pids", "");
         Path log = tmp.resolve("dump.log");
         try (DetachedProcess p = Workloads.program(tmp.resolve("cgwriter.out"), "cgwriter",
                 pidsCg.resolve("pids.max").toString())) {
             join(pidsCg, p.pid().value());
             DumpRestore dump = DumpRestore.dump(List.of("-vv", "--log-file", log.toString()), p.pid().value(),
-                    tmp.resolve("img"), "--pre-copy");
+                    tmp.resolve("img"), mode.equals("plain") ? new String[0] : new String[] {mode});
             String dumpLog = Files.readString(log);
             assertTrue(dumpLog.contains("cgroups as read before the freeze") || dumpLog.contains("cgroups read again frozen"),
                     "the cgroups were read before the freeze: " + dumpLog);

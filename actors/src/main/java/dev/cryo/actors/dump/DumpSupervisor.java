@@ -190,7 +190,26 @@ public final class DumpSupervisor {
         if (request.preCopy()) {
             return startTracking();
         }
+        readCgroupsAhead(tree);
         return freeze();
+    }
+
+    /**
+     * A plain dump: each task's cgroups read before the freeze (TaskDumper.readCgroupsAhead, in
+     * parallel), each handed to its dumper with its Seize and only confirmed frozen. Those not handed
+     * out (a task gone before its seize) are closed.
+     */
+    private final java.util.Map<Pid, java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead>> cgroupsAhead =
+            new java.util.HashMap<>();
+
+    private void readCgroupsAhead(List<Pid> tree) {
+        List<Integer> pids = tree.stream().map(Pid::value).toList();
+        tree.forEach(p -> cgroupsAhead.put(p, TaskDumper.readCgroupsAhead(p, pids)));
+    }
+
+    private void closeCgroupsAhead() {
+        cgroupsAhead.values().forEach(TaskDumper::closeCgroupsAhead);
+        cgroupsAhead.clear();
     }
 
     /** As many buffers as the tree's resident memory fills (bounded by the pool): allocated before the freeze. */
@@ -230,6 +249,7 @@ public final class DumpSupervisor {
                 return abort("pre-copy of shared memory: " + dev.cryo.actors.Failures.describe(e));
             }
         }
+        cgroupsAhead.values().forEach(TaskDumper::awaitQuietly); // read before the freeze, not in it
         List<Pid> tree = TreeWalker.walk(request.pid());
         if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
             FreezePriority.raiseGroupsOf(tree.stream().map(Pid::value).toList());
@@ -240,6 +260,7 @@ public final class DumpSupervisor {
             tasks.get(p).tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
         }
         seizeNew(tree);
+        closeCgroupsAhead(); // of tasks gone since: the others' dumpers have theirs
         return seizing();
     }
 
@@ -567,7 +588,7 @@ public final class DumpSupervisor {
         ctx.watchWith(t, new TaskStopped(p));
         tasks.put(p, t);
         pending.add(p);
-        t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
+        t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter, cgroupsAhead.remove(p)));
     }
 
     private Behavior<Command> seizing() {
@@ -1102,6 +1123,7 @@ public final class DumpSupervisor {
 
     private Behavior<Command> abort(String why) {
         closeShared();
+        closeCgroupsAhead();
         lowerPriority();
         timers.cancelAll();
         List<String> socketProblems = new ArrayList<>();

@@ -44,7 +44,13 @@ public final class TaskDumper {
 
     public sealed interface Command {}
 
-    public record Seize(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
+    /** {@code cgroups}: the task's cgroups read before the freeze (a plain dump's, see DumpSupervisor), or null. */
+    public record Seize(java.time.Duration timeout, ActorRef<Reply> replyTo,
+                        java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> cgroups) implements Command {
+        public Seize(java.time.Duration timeout, ActorRef<Reply> replyTo) {
+            this(timeout, replyTo, null);
+        }
+    }
 
     public record Collect(CollectJob job, ActorRef<Reply> replyTo) implements Command {}
 
@@ -254,15 +260,24 @@ public final class TaskDumper {
 
     private void readCgroupsAhead(FdHandler.DumpContext files) {
         if (cgroupsAhead == null) {
-            java.util.Collection<Integer> tree = files.treePids();
-            cgroupsAhead = SMAPS.submit(() -> dev.cryo.engine.cgroups.CgroupsAhead.read(pid, ProcFs.stat(pid).ppid(), tree));
+            cgroupsAhead = readCgroupsAhead(pid, files.treePids());
         }
+    }
+
+    /** Reads {@code pid}'s cgroups on a thread of cryo's while it runs, for the tree {@code tree}. */
+    static java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> readCgroupsAhead(
+            Pid pid, java.util.Collection<Integer> tree) {
+        return SMAPS.submit(() -> dev.cryo.engine.cgroups.CgroupsAhead.read(pid, ProcFs.stat(pid).ppid(), tree));
     }
 
     /** The cgroups read before the freeze, now this dumper's to close; null if none was read (or the read failed). */
     private dev.cryo.engine.cgroups.CgroupsAhead takeCgroupsAhead() {
         java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> f = cgroupsAhead;
         cgroupsAhead = null;
+        return cgroupsOf(f);
+    }
+
+    private static dev.cryo.engine.cgroups.CgroupsAhead cgroupsOf(java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> f) {
         if (f == null) {
             return null;
         }
@@ -273,6 +288,14 @@ public final class TaskDumper {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
+        }
+    }
+
+    /** Closes a read no dumper took. */
+    static void closeCgroupsAhead(java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> f) {
+        dev.cryo.engine.cgroups.CgroupsAhead c = cgroupsOf(f);
+        if (c != null) {
+            c.close();
         }
     }
 
@@ -417,6 +440,10 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> onSeize(Seize m) {
+        if (m.cgroups() != null) {
+            TaskDumper.closeCgroupsAhead(cgroupsAhead); // a seize again (a retried dump) brings a read of its own
+            cgroupsAhead = m.cgroups();
+        }
         try {
             long t0 = System.nanoTime();
             TaskSeizer.Outcome o = TaskSeizer.seize(tracer, pid, m.timeout());
@@ -671,7 +698,7 @@ public final class TaskDumper {
         }
     }
 
-    private static void awaitQuietly(java.util.concurrent.Future<?> f) {
+    static void awaitQuietly(java.util.concurrent.Future<?> f) {
         if (f == null) {
             return;
         }
