@@ -1926,6 +1926,124 @@ class RealServersTest {
         }
     }
 
+    /**
+     * prosody 0.12 (Lua 5.4, one task) with an XMPP client logged in over direct TLS: the TLS session
+     * lives in the client here and in prosody's memory (OpenSSL's keys and sequence numbers), so after
+     * the restore the same encrypted stream must go on: a ping is answered and a message the client
+     * sends itself comes back through prosody's session table. A new client logs in too.
+     */
+    @Test
+    void prosodyKeepsItsClientsTlsStreamAndSession() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/prosody")), "Debian package prosody");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl");
+        int port = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("prosody"));
+        Files.createDirectories(dir.resolve("data/localhost/accounts"));
+        Files.writeString(dir.resolve("data/localhost/accounts/u.dat"), "return {\n\t[\"password\"] = \"pw\";\n};\n");
+        Process cert = new ProcessBuilder("/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir.resolve("key.pem").toString(), "-out",
+                dir.resolve("cert.pem").toString(), "-days", "2", "-subj", "/CN=localhost").redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertEquals(0, cert.waitFor(), "openssl req");
+        Files.writeString(dir.resolve("p.cfg.lua"), "run_as_root = true\ndata_path = \"" + dir + "/data\"\n"
+                + "modules_enabled = { \"roster\"; \"saslauth\"; \"tls\"; \"disco\"; \"ping\"; }\n"
+                + "c2s_ports = {}\nc2s_direct_tls_ports = { " + port + " }\ns2s_ports = {}\ninterfaces = { \"127.0.0.1\" }\n"
+                + "authentication = \"internal_plain\"\nlog = { info = \"" + dir + "/p.log\" }\n"
+                + "ssl = { key = \"" + dir + "/key.pem\", certificate = \"" + dir + "/cert.pem\" }\n"
+                + "VirtualHost \"localhost\"\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("prosody.out"), "/usr/bin/prosody", "-F", "--config",
+                dir.resolve("p.cfg.lua").toString())) {
+            connect(port).close();
+            try (XmppClient kept = new XmppClient(port)) {
+                assertEquals("one", kept.echo("one"));
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertTrue(kept.ping(), "the kept TLS stream: a ping");
+                    assertEquals("two", kept.echo("two"), "the kept TLS stream: a message to itself");
+                    try (XmppClient other = new XmppClient(port)) {
+                        assertEquals("three", other.echo("three"), "a new client");
+                    }
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /** An XMPP client over direct TLS (any certificate), logged in as u@localhost/r with SASL PLAIN. */
+    private static final class XmppClient implements AutoCloseable {
+        private static final String STREAM = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client'"
+                + " xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+        private final javax.net.ssl.SSLSocket s;
+        private final StringBuilder in = new StringBuilder();
+
+        XmppClient(int port) throws Exception {
+            javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+            tls.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
+                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {
+                }
+
+                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {
+                }
+
+                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                    return new java.security.cert.X509Certificate[0];
+                }
+            }}, null);
+            s = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket("127.0.0.1", port);
+            s.setSoTimeout(30_000);
+            send(STREAM);
+            until("</stream:features>");
+            send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                    + java.util.Base64.getEncoder().encodeToString("\0u\0pw".getBytes(StandardCharsets.US_ASCII)) + "</auth>");
+            assertTrue(until("<success[^>]*>|</failure>").contains("success"), "SASL PLAIN as u");
+            send(STREAM);
+            until("</stream:features>");
+            send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>");
+            assertTrue(until("</iq>").contains("u@localhost/r"), "bound");
+            send("<presence/>");
+        }
+
+        private void send(String xml) throws IOException {
+            s.getOutputStream().write(xml.getBytes(StandardCharsets.UTF_8));
+            s.getOutputStream().flush();
+        }
+
+        /** Reads until {@code pattern} is found; returns what came up to its end and keeps the rest. */
+        private String until(String pattern) throws IOException {
+            java.util.regex.Pattern p = java.util.regex.Pattern.compile(pattern, java.util.regex.Pattern.DOTALL);
+            byte[] buf = new byte[8192];
+            while (true) {
+                java.util.regex.Matcher m = p.matcher(in);
+                if (m.find()) {
+                    String got = in.substring(0, m.end());
+                    in.delete(0, m.end());
+                    return got;
+                }
+                int n = s.getInputStream().read(buf);
+                assertTrue(n > 0, "prosody closed the stream after: " + in);
+                in.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+            }
+        }
+
+        /** Sends {@code body} to itself; the body of the message that comes back. */
+        String echo(String body) throws IOException {
+            send("<message to='u@localhost/r' type='chat'><body>" + body + "</body></message>");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("<body>(.*?)</body>").matcher(until("</message>"));
+            assertTrue(m.find());
+            return m.group(1);
+        }
+
+        boolean ping() throws IOException {
+            send("<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+            return until("<iq[^>]*id='p'[^>]*(/>|>.*?</iq>)").contains("type='result'");
+        }
+
+        @Override
+        public void close() throws IOException {
+            s.close();
+        }
+    }
+
     /** "count=A ticks=B doubled=C changes=D child=E END" at the end of an HTTP reply → {A, B, C, D, E}. */
     private static int[] nodeReply(String reply) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(
