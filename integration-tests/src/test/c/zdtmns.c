@@ -11,7 +11,8 @@
  * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
  * with a client and unread bytes (sockets00, socket_queues), and the child's two bound to names relative
- * to its cwd (sk-unix-rel, socket_close_data01), and two listeners bound to one path, the file of the first
+ * to its cwd (sk-unix-rel, socket_close_data01), one bound relative to a directory it left, its file replaced by
+ * a FIFO (fifo_upon_unix_socket01), and two listeners bound to one path, the file of the first
  * put back over the second's (del_standalone_un), and (ns flavor) a datagram socket with a client, its file
  * and directory removed (sk-unix01); on its loopback a TCP connection whose
  * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
@@ -176,6 +177,14 @@ static int init(void) {
     int ud = socket(AF_UNIX, SOCK_DGRAM, 0), us = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (bind(ud, (struct sockaddr *)&du, sizeof du) || connect(us, (struct sockaddr *)&du, sizeof du) || send(us, "dg", 2, 0) != 2)
         fail("unix datagram");
+    /* zdtm's fifo_upon_unix_socket01: a datagram socket bound to a name relative to /fifos, a client of it, its file
+       replaced by a FIFO, the cwd moved away since */
+    struct sockaddr_un md = unix_at("moved.dgram");
+    int m = socket(AF_UNIX, SOCK_DGRAM, 0), mc = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (mkdir("/fifos", 0755) || chdir("/fifos") || bind(m, (struct sockaddr *)&md, sizeof md)
+        || connect(mc, (struct sockaddr *)&md, sizeof md) || unlink("moved.dgram") || mkfifo("moved.dgram", 0600)
+        || chdir("/"))
+        fail("a datagram socket bound to a relative name, the cwd moved");
     /* zdtm's del_standalone_un: l1's file renamed aside, l2 bound to the same path, l1's file put back over l2's */
     struct sockaddr_un dl = unix_at("/del/sock");
     int l1 = socket(AF_UNIX, SOCK_STREAM, 0), l2 = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -247,6 +256,10 @@ static int init(void) {
         fail("the listener whose file is at /del/sock");
     if (getsockname(l2, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "/del/sock") || listen(l2, 1))
         fail("the listener whose file was replaced");
+    got_len = sizeof got_un;
+    if (send(mc, "d6", 2, 0) != 2 || recv(m, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d6", 2)
+        || getsockname(m, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "moved.dgram"))
+        fail("the datagram socket bound to a name relative to a directory it left");
     got_len = sizeof got_un;
     if (!uns && (send(gc, "d5", 2, 0) != 2 || recv(g, got, sizeof got, MSG_DONTWAIT) != 2 || memcmp(got, "d5", 2)
                  || getsockname(g, (struct sockaddr *)&got_un, &got_len) || strcmp(got_un.sun_path, "/gone/sock")))

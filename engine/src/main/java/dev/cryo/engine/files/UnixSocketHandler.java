@@ -303,16 +303,21 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                         + " net namespace").orElse(null);
     }
 
+    /** The directory a relative name was bound in; {@code onlyInView}: as the holder's own view names it, which cryo's does not reach. */
+    private record BoundIn(String dir, boolean onlyInView) {}
+
     /**
      * The directory a socket bound to the relative {@code name} was bound in, from the file the kernel
      * keeps for it (SIOCUNIXFILE), removed since or not; null when the kernel does not tell. A holder
-     * that sees the files otherwise than cryo (a container's mount namespace) names it as it sees it,
-     * taken only when cryo's view reaches the same directory there: the restore binds from cryo's.
+     * that sees the files otherwise than cryo (a container's mount namespace) names it as it sees it:
+     * the restore binds from cryo's view when that reaches the same directory there, else from the
+     * holder's (zdtm's fifo_upon_unix_socket01 in its ns flavor).
      */
-    private static String boundIn(SocketProbe p, String name, int pid) throws IOException {
+    private static BoundIn boundIn(SocketProbe p, String name, int pid) throws IOException {
         try (Fd file = Sockets.unixFile(p.sock)) {
             if (!ownView(pid)) {
-                return dirOf(Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), name);
+                String dir = dirOf(Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), name);
+                return dir == null ? null : new BoundIn(dir, false);
             }
             try (Fd fds = Sys.open("/proc/self/fd", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)) {
                 Object[] seen = Namespaces.seenBy(Pid.of(pid), () -> {
@@ -320,7 +325,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     return new Object[] {dir, dir == null ? null : fileKey(Path.of(dir))};
                 });
                 String dir = (String) seen[0];
-                return dir != null && seen[1] != null && seen[1].equals(fileKey(Path.of(dir))) ? dir : null;
+                return dir == null || seen[1] == null ? null : new BoundIn(dir, !seen[1].equals(fileKey(Path.of(dir))));
             }
         } catch (dev.cryo.kernel.KernelException e) {
             return null;
@@ -403,7 +408,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     if (!inViewCwd && (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno())) {
                         // the cwd moved since the bind (zdtm's fifo_upon_unix_socket01): the kernel names the directory
-                        String dir = boundIn(p, path, fd.pid().value());
+                        BoundIn bound = boundIn(p, path, fd.pid().value());
+                        String dir = bound == null ? null : bound.dir();
+                        inViewCwd = bound != null && bound.onlyInView();
                         if (dir == null) {
                             throw p.refuse(what + ": bound to a relative path that is not its socket file in the cwd of pid "
                                     + fd.pid().value() + " (" + cwd + "), and the directory it was bound in is not found;"
@@ -429,6 +436,10 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                             gid = attrs[1];
                             mode = attrs[2];
                         }
+                    }
+                    if (inViewCwd && !ownView) {
+                        throw p.refuse(what + ": bound to a name relative to " + bindDir + ", which only the holder's own"
+                                + " view of the files reaches, and it cannot be bound again inside that view; not supported");
                     }
                     // a file gone with its directory (zdtm's sk-unix01) is bound in whichever view: the bind makes the
                     // directory; not in a user namespace of the holder's, whose clients could not reach cryo's 0700 one
