@@ -113,8 +113,12 @@ public final class ProcessEvents implements AutoCloseable {
         }
     }
 
+    /** Once: a dump that fails after the frozen round of its shared memory closed it closes it again. */
     @Override
     public void close() {
+        if (!socket.isOpen()) {
+            return;
+        }
         try {
             Sockets.send(socket, control(PROC_CN_MCAST_IGNORE), 0);
         } catch (KernelException e) {
