@@ -767,10 +767,8 @@ public final class RestoreSupervisor {
                     todo.get().size(), prepared.placedPages());
             return todo.get();
         }
-        var all = image.pagesOf(pid);
-        var rest = prepared.toWrite(all, image.task(pid).vmas());
-        ctx.getLog().debug("pid {}: {} of {} page slices placed before the freeze", pid, all.size() - rest.size(), all.size());
-        return rest;
+        // placement not tracked (an image that did not arrive through ArrivingMemory): every latest copy is written again
+        return image.pagesOf(pid);
     }
 
     // ---- barrier stages ------------------------------------------------------------------------

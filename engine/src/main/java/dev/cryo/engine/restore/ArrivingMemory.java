@@ -18,10 +18,8 @@ import dev.cryo.kernel.ptrace.Tracer;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -50,7 +48,6 @@ public final class ArrivingMemory implements AutoCloseable {
     private final Map<Integer, LatestPages> latest = new java.util.HashMap<>();
     private String stopped;
     private final TreeMap<Long, Long> placed = new TreeMap<>();
-    private final Set<Long> applied = new HashSet<>();
     private Pid stub;
     private boolean sessionLeader;
     private boolean execed;
@@ -59,6 +56,7 @@ public final class ArrivingMemory implements AutoCloseable {
     private StubKeptWarm warm; // from the source's freeze until the restore takes the stub
     private ByteBuffer buffer;
     private long placedPages;
+    private int placedChunks;
 
     /** Told once, on the receiving thread, when the first record written after the source's freeze arrives. */
     private final java.util.function.IntConsumer onFreeze;
@@ -97,6 +95,9 @@ public final class ArrivingMemory implements AutoCloseable {
         if (!frozen && c.record() instanceof dev.cryo.engine.model.DumpInfo) { // written once the tree is seized
             frozen = true;
             onFreeze.accept(off || stub == null ? 0 : stub.value());
+            // the running rounds' chunks merged while the source reads its frozen state: the listing
+            // after the last chunk has only the frozen round's few to go round
+            latest.values().forEach(LatestPages::settle);
             if (!off && stub != null) {
                 warm = new StubKeptWarm(stub);
             }
@@ -219,7 +220,7 @@ public final class ArrivingMemory implements AutoCloseable {
         buffer.clear();
         c.readPages(buffer);
         Sys.writeFrom(stub, s, buffer, 0, e.rawLength());
-        applied.add(e.offset());
+        placedChunks++;
         placedPages += e.pageCount();
         return true;
     }
@@ -238,9 +239,9 @@ public final class ArrivingMemory implements AutoCloseable {
             log.debug("{}: the stub ran {} times while the source was frozen", what, warm.returns());
             warm = null;
         }
-        // handed over, not copied (tens of thousands of offsets, in the downtime): off, nothing changes them again
+        // handed over, not copied: off, nothing changes the areas again
         PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
-                java.util.Collections.unmodifiableSet(applied), placedPages);
+                placedPages);
         stub = null;
         return p;
     }
@@ -252,7 +253,7 @@ public final class ArrivingMemory implements AutoCloseable {
 
     /** What was placed, for the agent's log line. */
     public synchronized String summary() {
-        return placedPages + " pages of " + applied.size() + "/" + chunks + " chunks placed in " + placed.size()
+        return placedPages + " pages of " + placedChunks + "/" + chunks + " chunks placed in " + placed.size()
                 + " areas from " + layouts + " layouts" + (stopped == null ? "" : "; stopped: " + stopped);
     }
 

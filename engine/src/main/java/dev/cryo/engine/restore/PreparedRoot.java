@@ -7,16 +7,14 @@ import dev.cryo.engine.model.VmaImage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The root's stub as {@link ArrivingMemory} left it: spawned with the root's pid, holding private
- * anonymous areas ({@code placed}: start → end) with the pages of the chunks at image offsets
- * {@code applied} already in them. The restore adopts it instead of spawning a stub, keeps the
- * areas the task record has exactly as they were placed, and skips the pages already there.
+ * anonymous areas ({@code placed}: start → end) with the pages of the chunks placed as they arrived
+ * already in them ({@link LatestPages} knows which). The restore adopts it instead of spawning a
+ * stub, keeps the areas the task record has exactly as they were placed, and skips the pages already there.
  */
-public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, Set<Long> applied,
-                           long placedPages) {
+public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, long placedPages) {
     /**
      * The area is kept when the task has it exactly as placed, and as a fresh mapping would be:
      * private anonymous memory (or the heap), read-write, charged for writing, not growing down.
@@ -40,26 +38,5 @@ public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<L
         }
         out.sort((a, b) -> Long.compare(a[0], b[0]));
         return out;
-    }
-
-    /** The slices still to write: those whose pages are not in a kept area already. */
-    public List<PageSlice> toWrite(List<PageSlice> slices, List<VmaImage> vmas) {
-        List<long[]> kept = kept(vmas);
-        List<PageSlice> out = new ArrayList<>();
-        for (PageSlice s : slices) {
-            if (!applied.contains(s.chunk().offset()) || !inside(kept, s.address(), s.end())) {
-                out.add(s);
-            }
-        }
-        return out;
-    }
-
-    private static boolean inside(List<long[]> kept, long s, long e) {
-        for (long[] k : kept) {
-            if (k[0] <= s && e <= k[1]) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -89,4 +89,94 @@ class LatestPagesTest {
         l.add(chunk(2, 3), true);    // 4: placed over the unplaced 1: nothing left to write there
         assertEquals("2:20+2", show(l.withinUnplaced(List.of(kept, remapped), v -> v == kept)));
     }
+
+    /**
+     * Page by page against a plain model (every page's latest chunk), over many batches: chunks of
+     * random places and sizes in rounds over the same areas, some placed, as a busy migration sends them.
+     */
+    @Test
+    void manyRoundsOfOverlappingChunksLeaveEachPageItsLatestCopy() {
+        java.util.Random r = new java.util.Random(37);
+        for (int trial = 0; trial < 20; trial++) {
+            LatestPages l = new LatestPages(true);
+            java.util.Map<Long, long[]> model = new java.util.HashMap<>(); // page -> {chunk number, page in chunk, placed}
+            int chunks = trial < 4 ? 30 : 3 * LatestPages.BATCH + r.nextInt(LatestPages.BATCH);
+            long span = trial % 2 == 0 ? 600 : 40_000;
+            for (int c = 0; c < chunks; c++) {
+                long at = r.nextInt((int) span);
+                int n = 1 + (r.nextInt(10) == 0 ? r.nextInt(300) : r.nextInt(8));
+                boolean placed = r.nextBoolean();
+                IndexEntry e = chunk(at, n);
+                l.add(e, placed);
+                if (r.nextInt(500) == 0) {
+                    l.settle(); // a round starts
+                }
+                for (int p = 0; p < n; p++) {
+                    model.put(at + p, new long[] {e.number(), p, placed ? 1 : 0});
+                }
+            }
+            VmaImage kept = anon(0, span / 3), other = anon(span / 3 + 5, span + 400);
+            assertEquals(expected(model, List.of(kept, other), v -> false), pages(l.within(List.of(other, kept))));
+            assertEquals(expected(model, List.of(kept, other), v -> v == kept),
+                    pages(l.withinUnplaced(List.of(kept, other), v -> v == kept)));
+            l.settle();
+            assertEquals(expected(model, List.of(kept, other), v -> v == kept),
+                    pages(l.withinUnplaced(List.of(kept, other), v -> v == kept)));
+            assertEquals(expected(model, List.of(kept, other), v -> false), pages(l.within(List.of(other, kept))));
+        }
+    }
+
+    private static List<String> expected(java.util.Map<Long, long[]> model, List<VmaImage> vmas,
+                                         java.util.function.Predicate<VmaImage> kept) {
+        List<String> out = new java.util.ArrayList<>();
+        for (VmaImage v : vmas) {
+            for (long page = (v.start() - BASE) / P; page < (v.end() - BASE) / P; page++) {
+                long[] m = model.get(page);
+                if (m != null && !(kept.test(v) && m[2] == 1)) {
+                    out.add(page + "=" + m[0] + ":" + m[1]);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Page by page, in the order given: each page's chunk and its page in that chunk. */
+    private static List<String> pages(List<PageSlice> slices) {
+        List<String> out = new java.util.ArrayList<>();
+        for (PageSlice s : slices) {
+            for (int p = 0; p < s.pages(); p++) {
+                out.add((s.address() - BASE) / P + p + "=" + s.chunk().number() + ":" + (s.firstPage() + p));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A migration's destination holds 100,000 chunks and more until the restore: kept without an
+     * object per chunk, a round over the pages it holds already allocates next to nothing beyond the
+     * chunks' list (the TreeMap of mig36 made a slice, a boxed key and a map entry per chunk, twice with
+     * placement: 136 bytes; survivors that every young collection of the receiving agent copied).
+     */
+    @Test
+    void aRoundOverPagesHeldAlreadyAllocatesNoObjectPerChunk() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int n = 20 * LatestPages.BATCH;
+        List<IndexEntry> round1 = new java.util.ArrayList<>(), round2 = new java.util.ArrayList<>();
+        for (int c = 0; c < n; c++) {
+            round1.add(chunk(4L * c, 4));
+        }
+        for (int c = 0; c < n; c++) {
+            round2.add(chunk(4L * c, 4)); // the same pages written again: as many slices as before
+        }
+        LatestPages l = new LatestPages(true);
+        round1.forEach(e -> l.add(e, true));
+        l.within(List.of(anon(0, 1))); // everything merged, the scratch grown
+        long before = threads.getCurrentThreadAllocatedBytes();
+        round2.forEach(e -> l.add(e, false));
+        long perChunk = (threads.getCurrentThreadAllocatedBytes() - before) / n;
+        assertTrue(perChunk < 32, perChunk + " bytes allocated per chunk added");
+        List<PageSlice> unplaced = l.withinUnplaced(List.of(anon(0, 4L * n)), v -> true);
+        assertEquals(n, unplaced.size());
+        assertEquals(round2.get(n - 1), unplaced.get(n - 1).chunk());
+    }
 }
