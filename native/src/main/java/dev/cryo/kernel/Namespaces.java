@@ -109,8 +109,9 @@ public final class Namespaces {
      * A detached copy (open_tree's clone) of the mount on {@code point} in the mount namespace of {@code
      * pid}, alone: none of the mounts on its files, so what they hide reads as it is (a tmpfs directory
      * under a later mount: zdtm's tempfs), nor the {@code above} later mounts on that point that cover
-     * it. A thread of its own joins the namespace, copies it (unshare, every mount made private there
-     * so nothing propagates back) and lazily unmounts the covering ones in its copy. The task's own
+     * it. A thread of its own joins the namespace and clones it there; with mounts covering it, it first
+     * copies the namespace (unshare, every mount made private there so nothing propagates back) and
+     * lazily unmounts the covering ones in its copy (in a user namespace's, locked: refused, EINVAL). The task's own
      * namespace is not touched; the fd keeps the copy readable once the thread is gone. Not {@code
      * alone}: an O_PATH fd of the mount with the mounts on its files (the kernel refuses a clone of a
      * mount whose mounts are locked to a user namespace: what they hide stays hidden there too).
@@ -121,10 +122,15 @@ public final class Namespaces {
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
                 Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
             }
-            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
             Memory root = new Memory(2), at = new Memory(point.getBytes(StandardCharsets.UTF_8).length + 1L);
             root.setString(0, "/", "US-ASCII");
             at.setString(0, point, "UTF-8");
+            if (alone && above == 0) { // cloned where it is: a copy made by cryo, of cryo's user namespace, would
+                // lock the mounts on its files when the namespace is a user namespace's, and the kernel then refuses
+                return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, -100,
+                        Sys.address(at), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC, 0));
+            }
+            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
             Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
                     MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
             for (int i = 0; i < above; i++) {
