@@ -26,6 +26,30 @@ class PtyTest {
     @TempDir
     Path tmp;
 
+    /**
+     * zdtm's vt: a session leader whose controlling terminal is a virtual console (vtctty.c, 4:23, with a
+     * node of it in a directory of its own) was refused without --shell-job ("terminal ... is open; dump
+     * with --shell-job to take the terminal along"); the leader takes it back as its terminal, its group
+     * in the foreground. Skipped where the console does not become the program's terminal.
+     */
+    @Test
+    void aSessionWhoseTerminalIsAVirtualConsoleTakesItBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vtctty.out"),
+                TestPrograms.compile("/c/vtctty.c").toString(), dir.toString())) {
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return p.outputText().contains("ready") || p.outputText().contains("skip");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(60), "vtctty ready");
+            org.junit.jupiter.api.Assumptions.assumeFalse(p.outputText().contains("skip"), p.outputText());
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS") && verdict.split("ready", -1).length == 2, verdict);
+        }
+    }
+
     @Test
     void aProgramDrivingAChildOnAPtyGetsThePairAndTheSessionBack() throws Exception {
         assertPassesAfterRestore("pty");

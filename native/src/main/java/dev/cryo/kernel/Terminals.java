@@ -230,6 +230,11 @@ public final class Terminals {
         return (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL));
     }
 
+    /** A virtual console /dev/ttyN (4:1..63): a device of the host's, not a pty of the tree's. */
+    public static boolean isVirtualConsole(long rdev) {
+        return major(rdev) == 4 && minor(rdev) >= 1 && minor(rdev) <= 63;
+    }
+
     /** A unix98 pty slave (/dev/pts/N); its minor within the major range is the pty index. */
     public static boolean isPtySlave(long rdev) {
         int major = major(rdev);

@@ -105,7 +105,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         if (!tty && fd.target().endsWith(DELETED)) {
             return DeletedDeviceNode.dump(fd, fd.target().substring(0, fd.target().length() - DELETED.length()), rdev);
         }
-        if (tty && !ctx.shellJob()) {
+        if (tty && !ctx.shellJob() && !(Terminals.isVirtualConsole(rdev) && virtualConsoleOfTheTree(fd, ctx))) {
             throw new DumpException(fd.where() + ": terminal " + fd.target()
                     + " is open; dump with --shell-job to take the terminal along");
         }
@@ -123,7 +123,9 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
             // stdin): cryo opens it and the task takes that open file
             return ctx.openAsCryo(c.path(), FdHandlers.openFlags(fd));
         }
-        return c.tty() ? ctx.open(c.path(), FdHandlers.openFlags(fd)) : ctx.openQueued(c.path(), FdHandlers.openFlags(fd));
+        // a virtual console is made a controlling terminal only on purpose (ControllingTerminal)
+        return c.tty() ? ctx.open(c.path(), FdHandlers.openFlags(fd) | (Terminals.isVirtualConsole(c.rdev())
+                ? dev.cryo.kernel.Fcntl.O_NOCTTY : 0)) : ctx.openQueued(c.path(), FdHandlers.openFlags(fd));
     }
 
     /** The device is at its path from cryo's mount namespace but not from the task's (seen from its own root). */
@@ -208,6 +210,68 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
         long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
         long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
         return major + ":" + minor;
+    }
+
+    /**
+     * A virtual console (zdtm's vt) is carried without --shell-job when it is not the holder's controlling
+     * terminal (reopened by path, O_NOCTTY), or the one of a session a task of the tree leads, its group in
+     * the foreground: that leader takes it back (ControllingTerminal.takeVirtualConsole). A console of a
+     * session outside the tree (a job run from a login on it) is the shell job's.
+     */
+    private static boolean virtualConsoleOfTheTree(FdProbe fd, DumpContext ctx) {
+        try { // TIOCGSID and TIOCGPGRP answer only a task whose terminal it is: /proc tells
+            dev.cryo.kernel.proc.ProcStat holder = dev.cryo.kernel.proc.ProcFs.stat(fd.pid());
+            if (!sameDevice(holder.ttyNr(), rdevOf(fd))) {
+                return true;
+            }
+            return sessionTakesBack(holder.session(), rdevOf(fd), ctx);
+        } catch (RuntimeException | IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Whether session {@code sid}, whose controlling terminal is virtual console {@code rdev}, takes it back
+     * at restore (ControllingTerminal.takeVirtualConsole, on the leader's fd of it once its files are open):
+     * its leader is in the tree and holds an fd of the console, its group in the foreground (TIOCSCTTY
+     * makes it so), and no other task of the tree is in that session (forked before, they would have none).
+     */
+    public static boolean sessionTakesBack(int sid, long rdev, DumpContext ctx) {
+        try {
+            dev.cryo.kernel.Pid leaderPid = dev.cryo.kernel.Pid.of(sid);
+            dev.cryo.kernel.proc.ProcStat leader = dev.cryo.kernel.proc.ProcFs.stat(leaderPid);
+            return Terminals.isVirtualConsole(rdev) && ctx.inTree(sid) && sameDevice(leader.ttyNr(), rdev)
+                    && leader.tpgid() == leader.pgrp()
+                    && ctx.treePids().stream().noneMatch(p -> p != sid && sessionOf(p) == sid)
+                    && dev.cryo.kernel.proc.ProcFs.fds(leaderPid).stream().anyMatch(fd -> isDevice(sid, fd, rdev));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static int sessionOf(int pid) {
+        try {
+            return dev.cryo.kernel.proc.ProcFs.stat(dev.cryo.kernel.Pid.of(pid)).session();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static boolean isDevice(int pid, int fd, long rdev) {
+        try {
+            return sameDevice(FileIdentity.rdev(Path.of("/proc/" + pid + "/fd/" + fd)), rdev);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static long rdevOf(FdProbe fd) throws IOException {
+        return FileIdentity.rdev(fd.procPath());
+    }
+
+    /** stat's tty_nr and st_rdev encode a device alike; compared by major and minor. */
+    public static boolean sameDevice(long a, long b) {
+        return Terminals.major(a) == Terminals.major(b) && Terminals.minor(a) == Terminals.minor(b);
     }
 
     /** /dev/ptmx (5:2) and the multiplexers of devpts instances (a master's fd points at ptmx). */

@@ -263,11 +263,11 @@ public final class Ptys {
     /**
      * Refuses a task whose controlling terminal cannot come back: it must be a pty whose master the
      * tree holds, in a session whose leader the tree holds (with --shell-job the terminal is the
-     * job's, left to the restorer's session).
+     * job's, left to the restorer's session), or a virtual console its session's leader takes back.
      */
     public static void checkControllingTerminal(Pid pid, int ttyNr, int sid, FdHandler.DumpContext ctx) {
-        if (ttyNr == 0 || ctx.shellJob()) {
-            return;
+        if (ttyNr == 0 || ctx.shellJob() || CharDeviceHandler.sessionTakesBack(sid, ttyNr, ctx)) {
+            return; // a virtual console its session's leader takes back (ControllingTerminal.takeVirtualConsole)
         }
         String tty = Terminals.isPtySlave(ttyNr) ? "/dev/pts/" + Terminals.slaveIndex(ttyNr)
                 : "tty " + Terminals.major(ttyNr) + ":" + Terminals.minor(ttyNr);

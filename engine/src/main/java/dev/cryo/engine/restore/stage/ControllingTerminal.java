@@ -34,6 +34,25 @@ public final class ControllingTerminal {
         }
     }
 
+    /**
+     * FILES, once its own fds are open: a session leader whose controlling terminal was a virtual
+     * console (zdtm's vt) takes it on its fd of it (TIOCSCTTY; its group is the foreground then, as the
+     * dump required). On that fd, held open: the last close of a console clears its session, so one
+     * opened for the moment would not do. The dump let it through only with no other task of the tree
+     * in that session (none forked before this would have it) and an fd of the console held by the
+     * leader (CharDeviceHandler.sessionTakesBack).
+     */
+    public static void takeVirtualConsole(TaskContext t) {
+        TaskIds ids = t.task().ids();
+        if (ids.sid() != ids.pid() || !Terminals.isVirtualConsole(ids.ttyNr())) {
+            return;
+        }
+        t.task().fds().stream().filter(f -> f.desc() instanceof dev.cryo.engine.files.CharDeviceHandler.CharDevice c
+                        && c.tty() && dev.cryo.engine.files.CharDeviceHandler.sameDevice(c.rdev(), ids.ttyNr()))
+                .findFirst().ifPresent(f -> t.call("ioctl(fd " + f.fd() + ", TIOCSCTTY)", SyscallNr.IOCTL, f.fd(),
+                        Terminals.TIOCSCTTY, 0));
+    }
+
     /** FILES, first pass: TIOCSPGRP with the dumped foreground group when the tree holds it. */
     public static void foreground(TaskContext t, PtyHub ptys) {
         PtyHub.Terminal tty = terminal(t, ptys);

@@ -256,6 +256,9 @@ public final class FileRestore {
                 signalOwner(t, fd);
             }
             t.flush(); // every fd in place before another task takes one of them, or a stand-in ends
+            if (pass == Pass.OWN) {
+                ControllingTerminal.takeVirtualConsole(t);
+            }
             if (pass == Pass.LATE) {
                 passFilesAgain(t, ctx, sockets);
             }
