@@ -310,6 +310,39 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * A binfmt_misc mount made inside a mount namespace of the host's user namespace (zdtm's binfmt_misc and
+     * mountpoints, ns flavor): refused before ("a new binfmt_misc mount is not supported yet"); it is the
+     * host's instance, mounted again by type. binfmtmnt.c.
+     */
+    @Test
+    void aBinfmtMiscMountMadeInsideComesBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("binfmt"));
+        String out = verdictInNamespaces(tmp, "binfmtmnt", List.of("-m", "sh", "-c",
+                "mount -t binfmt_misc binfmt_misc " + box + " && exec \"$0\" \"$@\""), box.toString());
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
+     * The same with an entry registered: the kernel removes the entries with the instance's last mount (the
+     * killing dump's) and a restore does not register them again: refused by name, and the tree runs on.
+     */
+    @Test
+    void aBinfmtMiscMountWithEntriesIsRefusedAndTheTreeRunsOn() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("binfmt"));
+        String prog = TestPrograms.compile("/c/binfmtmnt.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("binfmt.out"), "sh", "-c",
+                "exec unshare -m sh -c 'mount -t binfmt_misc binfmt_misc " + box + " && exec " + prog + " " + box
+                        + " entry' 2>/dev/null"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("binfmt_misc entries registered [cryo37]"), refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** coveredtmpfs.c's verdict, its tmpfs and the one on its directory made under {@code unshare} with these options. */
     private String coveredTmpfs(String... unshare) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));

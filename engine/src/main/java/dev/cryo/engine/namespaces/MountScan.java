@@ -198,7 +198,10 @@ public final class MountScan {
                 throw new DumpException(what + ": " + mount + " is a bind mount of " + m.root() + ", which is gone;"
                         + " it cannot be bound again");
             }
-            if (src == null && freshCgroup(p, m)) {
+            if (src == null && freshByType(p, m)) {
+                if (m.fsType().equals("binfmt_misc")) {
+                    binfmtEntries(p, m, what + ": " + mount);
+                }
                 out.add(image(m, true, null, List.of()));
                 done.add(m);
                 continue;
@@ -207,7 +210,7 @@ public final class MountScan {
                 throw new DumpException(what + ": " + mount + " (" + m.major() + ":" + m.minor() + ") was made inside it"
                         + " and is no bind mount of a path it " + (pivoted ? "or the host reaches" : "reaches") + "; a new "
                         + m.fsType() + " mount is not supported yet (cryo makes proc, sysfs, mqueue, tmpfs, devpts,"
-                        + " overlay and bind mounts again)");
+                        + " overlay and bind mounts again, and cgroup and binfmt_misc outside a user namespace)");
             }
             if (m.fsType().equals("devpts") && m.root().matches("/[0-9]+") && freshDevpts.contains(src)) {
                 // a pty (its ptmx is there from the mount on): the restore binds it before the tree's terminals
@@ -276,9 +279,30 @@ public final class MountScan {
      * such hierarchy of the host, zdtm's cgroup00/01/03 in a container): the restore mounts it by type
      * with its options, which finds the hierarchy, or makes it anew where it is gone. Where a user
      * namespace of the tree owns the mount namespace the kernel refuses a v1 mount: still refused.
+     * Likewise binfmt_misc (zdtm's binfmt_misc, mountpoints): mounted in cryo's user namespace it is the
+     * host's instance, whose entries outlive the tree; a user namespace's own instance dies with it (refused).
      */
-    private static boolean freshCgroup(Pid p, Mount m) {
-        if (!(m.fsType().equals("cgroup") || m.fsType().equals("cgroup2")) || !m.root().equals("/")) {
+    /**
+     * binfmt_misc entries registered: the kernel removes them all when the instance's last mount goes (the
+     * killing dump's, where the host mounts none), and a restore does not register them again: refused.
+     */
+    private static void binfmtEntries(Pid p, Mount m, String what) {
+        List<String> entries = new ArrayList<>();
+        try (java.util.stream.Stream<Path> files = Files.list(Path.of("/proc/" + p + "/root" + m.point()))) {
+            files.map(f -> f.getFileName().toString()).filter(f -> !f.equals("status") && !f.equals("register"))
+                    .sorted().forEach(entries::add);
+        } catch (IOException e) {
+            throw new DumpException(what + ": its entries cannot be listed: " + e.getMessage());
+        }
+        if (!entries.isEmpty()) {
+            throw new DumpException(what + " has binfmt_misc entries registered " + entries + ", which the kernel"
+                    + " removes with the last mount of the instance and a restore would not register again; not supported");
+        }
+    }
+
+    private static boolean freshByType(Pid p, Mount m) {
+        if (!(m.fsType().equals("cgroup") || m.fsType().equals("cgroup2") || m.fsType().equals("binfmt_misc"))
+                || !m.root().equals("/")) {
             return false;
         }
         String owner = dev.cryo.kernel.Namespaces.owner(p.toString(), "mnt");
