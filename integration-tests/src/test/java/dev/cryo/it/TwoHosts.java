@@ -114,11 +114,23 @@ final class TwoHosts implements AutoCloseable {
         return " " + LAUNCHER_AGENT_JVM + " " + System.getProperty("bench.agent-jvm", "").replace("%n", name) + " ";
     }
 
+    /**
+     * ip netns exec mounts a fresh sysfs, without the cgroup hierarchies a host has under it: mounted
+     * again in b's mount namespace, one per hierarchy of b's shell (as the host has them), so that b's
+     * agent sees its tasks' cgroups as on a real host (its warm-up's dump refused a sleep whose cgroup no
+     * mount showed, and every first migration into b ran cold).
+     */
+    private static final String CGROUP_MOUNTS = "mount -t tmpfs tmpfs /sys/fs/cgroup; "
+            + "while IFS=: read -r id c path; do if [ -z \"$c\" ]; then mkdir -p /sys/fs/cgroup/unified; "
+            + "mount -t cgroup2 none /sys/fs/cgroup/unified; else d=${c#name=}; mkdir -p /sys/fs/cgroup/$d; "
+            + "case $c in name=*) o=none,$c;; *) o=$c;; esac; mount -t cgroup -o $o cgroup /sys/fs/cgroup/$d; fi; "
+            + "done < /proc/self/cgroup; ";
+
     private void spawnB() throws IOException {
         // each agent's local socket is its own: the default one belongs to this host's real agent, if any
         String sockB = " -Dcryo.cluster.local-socket=" + logB.resolveSibling("sock-b/agent.sock");
         agentB = spawn(logB, "ip netns exec " + nsB + " unshare --pid --fork --mount-proc /bin/bash -c '"
-                + "java" + agentJvm("b") + "-jar " + JAR + " " + String.join(" ", extra) + sockB + " agent --name b --bind "
+                + CGROUP_MOUNTS + "java" + agentJvm("b") + "-jar " + JAR + " " + String.join(" ", extra) + sockB + " agent --name b --bind "
                 + ipB + ":" + PORT + " --seed " + ipA + ":" + PORT
                 + " --keys " + keys + " & p=$!; trap \"kill -TERM $p\" TERM; while kill -0 $p 2>/dev/null; do wait; done"
                 + (initOutlivesAgentB ? "; trap - TERM; for i in $(seq 3000); do sleep 0.1; done" : "")

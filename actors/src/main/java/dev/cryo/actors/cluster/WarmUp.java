@@ -57,10 +57,11 @@ final class WarmUp {
                 run(system, settings, options, staging);
                 long t1 = System.nanoTime();
                 PageChannel.warmUp(tls, TLS_RECORDS);
-                log.debug("warmed up the migration path in {} ms (the page channel's TLS {} ms of them)",
+                log.info("warmed up the migration path in {} ms (the page channel's TLS {} ms of them)",
                         (System.nanoTime() - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
             } catch (Exception | LinkageError e) {
-                log.debug("warming up the migration path failed (the first migration will be slower): {}", e.toString());
+                // said: a warm-up failing quietly left every benchmark's first migration cold (mig37)
+                log.warn("warming up the migration path failed (the first migration will be slower): {}", e.toString());
             }
         }, "cryo-warm-up");
         t.setDaemon(true);
