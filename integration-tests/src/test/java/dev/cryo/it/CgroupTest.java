@@ -116,6 +116,37 @@ class CgroupTest {
         removeAll();
     }
 
+    /**
+     * A task of a frozen cgroup v2 (cgroup.freeze 1) stops for nobody: the dump's seize waited for it
+     * forever. Refused now before anything is seized, naming pid and cgroup, and the task stays frozen.
+     */
+    @Test
+    void aTaskOfAFrozenCgroupIsRefusedByNameAndStaysFrozen() throws Exception {
+        Path frozen = cgroup("", "idle");
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            join(frozen, p.pid().value());
+            Files.writeString(frozen.resolve("cgroup.freeze"), "1");
+            try {
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1");
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(30), "the cgroup to freeze");
+                Cli refused = assertTimeoutPreemptively(Duration.ofSeconds(90), () -> Cli.run("dump", "-t",
+                        Integer.toString(p.pid().value()), "-D", tmp.resolve("img").toString(), "--no-progress"),
+                        "the dump of a frozen task did not return");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("pid " + p.pid().value() + " (") && refused.err().contains("is in cgroup /"
+                        + name + "/idle, which is frozen (cgroup.freeze)"), refused.err());
+                assertTrue(Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1"), "thawed by the dump");
+            } finally {
+                Files.writeString(frozen.resolve("cgroup.freeze"), "0");
+            }
+        }
+    }
+
     @Test
     void aTreeComesBackInItsCgroups() throws Exception {
         Path a = cgroup("memory", "a"), b = cgroup("memory", "b"), unified = cgroup("", "a");

@@ -91,6 +91,7 @@ public final class DumpSupervisor {
                 TreeWalker.checkRoot(request.pid());
                 List<Pid> tree = TreeWalker.walk(request.pid());
                 TreeWalker.checkTree(request.pid(), tree);
+                TreeWalker.checkNotFrozen(tree);
                 if (!request.keepsTree() && !hold) { // a migration restores elsewhere: its pids are free there
                     TreeWalker.checkOutsiders(tree);
                 }

@@ -63,6 +63,35 @@ public final class TreeWalker {
     }
 
     /**
+     * A task of a frozen cgroup v2 (cgroup.freeze, its own or an ancestor's) stops for nobody: the seize
+     * waited for it forever. Refused, naming pid and cgroup: thaw it first (the frozen state is not carried).
+     * Checked once, before the seize: with --freeze-cgroup cryo freezes the tree's cgroup itself after this.
+     */
+    public static void checkNotFrozen(List<Pid> tree) {
+        dev.cryo.engine.cgroups.CgroupMounts mounts = null;
+        for (Pid p : tree) {
+            try {
+                for (String line : ProcFs.text(p.procDir() + "/cgroup").split("\n")) {
+                    if (!line.startsWith("0::")) {
+                        continue;
+                    }
+                    String path = line.substring(3);
+                    mounts = mounts != null ? mounts : dev.cryo.engine.cgroups.CgroupMounts.read();
+                    var dir = mounts.dir("", path);
+                    if (dir.isPresent() && (ProcFs.text(dir.get() + "/cgroup.events").contains("frozen 1")
+                            || ProcFs.text(dir.get() + "/cgroup.freeze").strip().equals("1"))) {
+                        throw new DumpException("pid " + p + " (" + ProcFs.stat(p).comm() + ") is in cgroup " + path
+                                + ", which is frozen (cgroup.freeze): a frozen task cannot be seized; thaw it first"
+                                + " (a frozen cgroup is not carried)");
+                    }
+                }
+            } catch (KernelException e) {
+                // gone meanwhile, or no cgroup v2 here: the seize finds out
+            }
+        }
+    }
+
+    /**
      * A restore forks each task from its parent after the parent has made its own session: a task
      * comes back in its parent's session unless it leads one, and in its parent's process group
      * unless it leads one or its group's leader is in the tree. A live child its parent forked before
