@@ -148,7 +148,7 @@ final class TwoHosts implements AutoCloseable {
         int before = count(logA, joined);
         agentB.descendants().forEach(ProcessHandle::destroyForcibly);
         agentB.destroyForcibly();
-        sh("ip netns pids " + nsB + " | xargs -r kill -9");
+        sh("ip netns pids " + nsB + " | xargs -r kill -9 2>/dev/null; true"); // a pid listed may be gone by then (ESRCH)
         agents.remove(agentB);
         spawnB();
         long deadline = System.nanoTime() + Duration.ofSeconds(300).toNanos();
@@ -362,7 +362,7 @@ final class TwoHosts implements AutoCloseable {
 
     /** Kills everything in b's namespaces at once (the agent dies mid-whatever). */
     void killB() throws Exception {
-        sh("ip netns pids " + nsB + " | xargs -r kill -9");
+        sh("ip netns pids " + nsB + " | xargs -r kill -9 2>/dev/null; true"); // a pid listed may be gone by then (ESRCH)
     }
 
     static void awaitLog(Path log, String text, Duration timeout) throws Exception {
