@@ -241,6 +241,27 @@ class CgroupTest {
     }
 
     /**
+     * Reading cgroups before the freeze watches them with an inotify instance per task; instances count
+     * against a per-user limit (128 by default) that the tree, when it runs as root, shares with cryo. A
+     * tree of more tasks than that keeps making its own instances through the dump.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"--pre-copy", "plain"})
+    void aTreeOfManyTasksCanStillMakeInotifyInstancesWhileItIsDumped(String mode) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("inotifyloop.out"), "inotifyloop", "140")) {
+            List<String> args = new ArrayList<>(List.of("dump", "-R", "-t", Integer.toString(p.pid().value()),
+                    "-D", tmp.resolve("img").toString(), "--no-progress"));
+            if (!mode.equals("plain")) {
+                args.add(mode);
+            }
+            Cli dump = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, dump.code(), dump.toString());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict + "\n" + dump.out());
+        }
+    }
+
+    /**
      * A cgroup handed to a user (its directory and cgroup.procs chowned, as systemd's Delegate= or a
      * rootless container engine does) and a v2 threaded cgroup, both missing at the restore, come
      * back with their owners, mode and type (zdtm's cgroup03 and cgroupv2_00 on a fresh host).

@@ -23,9 +23,35 @@ public final class DirectoryChanges implements AutoCloseable {
         this.fd = fd;
     }
 
-    public static DirectoryChanges open() {
-        return new DirectoryChanges(new Fd((int) Sys.call(() -> "inotify_init1(IN_NONBLOCK | IN_CLOEXEC)",
-                SyscallNr.INOTIFY_INIT1, Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0, 0)));
+    /**
+     * inotify instances count against a per-user limit (fs.inotify.max_user_instances, 128 by default)
+     * that cryo shares with every process of its user, the dumped tree's too when it runs as root: a
+     * tree of 140 tasks, one instance each, made its own inotify_init1 fail with EMFILE while it was
+     * dumped. cryo keeps at most an eighth of the limit (16 of 128) open at once.
+     */
+    private static final java.util.concurrent.Semaphore INSTANCES = new java.util.concurrent.Semaphore(
+            Math.max(1, userInstanceLimit() / 8));
+
+    /** A new instance, or null when cryo already holds its share of the user's instances. */
+    public static DirectoryChanges tryOpen() {
+        if (!INSTANCES.tryAcquire()) {
+            return null;
+        }
+        try {
+            return new DirectoryChanges(new Fd((int) Sys.call(() -> "inotify_init1(IN_NONBLOCK | IN_CLOEXEC)",
+                    SyscallNr.INOTIFY_INIT1, Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0, 0)));
+        } catch (RuntimeException e) {
+            INSTANCES.release();
+            throw e;
+        }
+    }
+
+    private static int userInstanceLimit() {
+        try {
+            return Integer.parseInt(java.nio.file.Files.readString(Path.of("/proc/sys/fs/inotify/max_user_instances")).trim());
+        } catch (java.io.IOException | RuntimeException e) {
+            return 128; // the kernel's default
+        }
     }
 
     /** Watches {@code dir} from now on (once: a directory seen again keeps its first watch). */
@@ -52,8 +78,18 @@ public final class DirectoryChanges implements AutoCloseable {
      */
     @Override
     public void close() {
-        CLOSER.execute(fd::close);
+        if (closed.compareAndSet(false, true)) {
+            CLOSER.execute(() -> {
+                try {
+                    fd.close();
+                } finally {
+                    INSTANCES.release();
+                }
+            });
+        }
     }
+
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private static final java.util.concurrent.Executor CLOSER = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "cryo-inotify-close");

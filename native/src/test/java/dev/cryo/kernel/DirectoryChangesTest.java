@@ -17,7 +17,7 @@ class DirectoryChangesTest {
     @Test
     void readsAreNoChangeAndWritesOwnersAndEntriesAre() throws Exception {
         Path file = Files.writeString(tmp.resolve("setting"), "1");
-        try (DirectoryChanges c = DirectoryChanges.open()) {
+        try (DirectoryChanges c = opened()) {
             c.watch(tmp);
             Files.readString(file);
             try (var list = Files.list(tmp)) {
@@ -25,17 +25,17 @@ class DirectoryChangesTest {
             }
             assertFalse(c.changed(), "reading is no change");
         }
-        try (DirectoryChanges c = DirectoryChanges.open()) {
+        try (DirectoryChanges c = opened()) {
             c.watch(tmp);
             Files.writeString(file, "2");
             assertTrue(c.changed(), "a write");
         }
-        try (DirectoryChanges c = DirectoryChanges.open()) {
+        try (DirectoryChanges c = opened()) {
             c.watch(tmp);
             Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             assertTrue(c.changed(), "a mode");
         }
-        try (DirectoryChanges c = DirectoryChanges.open()) {
+        try (DirectoryChanges c = opened()) {
             c.watch(tmp);
             Files.createDirectory(tmp.resolve("below"));
             assertTrue(c.changed(), "an entry made");
@@ -43,10 +43,40 @@ class DirectoryChangesTest {
     }
 
     @Test
-    void aDirectoryThatCannotBeWatchedCountsAsChanged() {
-        try (DirectoryChanges c = DirectoryChanges.open()) {
+    void aDirectoryThatCannotBeWatchedCountsAsChanged() throws Exception {
+        try (DirectoryChanges c = opened()) {
             c.watch(tmp.resolve("gone"));
             assertTrue(c.changed());
         }
+    }
+
+    @Test
+    void cryoHoldsAtMostItsShareOfTheUsersInstances() throws Exception {
+        int limit = Integer.parseInt(Files.readString(Path.of("/proc/sys/fs/inotify/max_user_instances")).trim());
+        java.util.List<DirectoryChanges> held = new java.util.ArrayList<>();
+        try {
+            DirectoryChanges c;
+            while ((c = DirectoryChanges.tryOpen()) != null) {
+                held.add(c);
+                assertTrue(held.size() <= Math.max(1, limit / 8), held.size() + " instances of a limit of " + limit);
+            }
+            assertFalse(held.isEmpty());
+            held.remove(0).close();
+            held.add(opened()); // a closed instance is given back
+
+        } finally {
+            held.forEach(DirectoryChanges::close);
+        }
+    }
+
+    /** An instance, once one is given back (a close runs on a thread of its own). */
+    private static DirectoryChanges opened() throws InterruptedException {
+        long until = System.nanoTime() + 10_000_000_000L;
+        DirectoryChanges c;
+        while ((c = DirectoryChanges.tryOpen()) == null && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        assertTrue(c != null, "no inotify instance given back");
+        return c;
     }
 }

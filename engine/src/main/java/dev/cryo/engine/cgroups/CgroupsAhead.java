@@ -46,9 +46,15 @@ public final class CgroupsAhead implements AutoCloseable {
         this.read = read;
     }
 
-    /** Reads {@code pid}'s cgroups now, while it runs, for a task of the tree {@code tree} whose parent is {@code ppid}. */
+    /**
+     * Reads {@code pid}'s cgroups now, while it runs, for a task of the tree {@code tree} whose parent is
+     * {@code ppid}; null when cryo holds all the inotify instances it may (the task's are read frozen).
+     */
     public static CgroupsAhead read(Pid pid, int ppid, Collection<Integer> tree) {
-        DirectoryChanges changes = DirectoryChanges.open();
+        DirectoryChanges changes = DirectoryChanges.tryOpen();
+        if (changes == null) {
+            return null;
+        }
         try {
             Map<String, String> online = online();
             List<Integer> tids = ProcFs.tasks(pid).stream().map(Pid::value).toList();
