@@ -127,8 +127,7 @@ public final class Namespaces {
             at.setString(0, point, "UTF-8");
             if (alone && above == 0) { // cloned where it is: a copy made by cryo, of cryo's user namespace, would
                 // lock the mounts on its files when the namespace is a user namespace's, and the kernel then refuses
-                return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, -100,
-                        Sys.address(at), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC, 0));
+                return cloneOf(point, at);
             }
             Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
             Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
@@ -136,12 +135,14 @@ public final class Namespaces {
             for (int i = 0; i < above; i++) {
                 Sys.call(() -> "umount2(" + point + ", MNT_DETACH)", SyscallNr.UMOUNT2, Sys.address(at), MountApi.MNT_DETACH, 0, 0);
             }
-            if (!alone) {
-                return Sys.open(point, Fcntl.O_PATH | Fcntl.O_DIRECTORY);
-            }
-            return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, -100,
-                    Sys.address(at), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC, 0));
+            return alone ? cloneOf(point, at) : Sys.open(point, Fcntl.O_PATH | Fcntl.O_DIRECTORY);
         });
+    }
+
+    /** A detached clone of the mount at {@code point} ({@code at}: its path as a C string), as the calling thread sees it. */
+    private static Fd cloneOf(String point, Memory at) {
+        return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, Fcntl.AT_FDCWD,
+                Sys.address(at), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC, 0));
     }
 
     private static final com.sun.jna.Memory DOT = new com.sun.jna.Memory(2);
