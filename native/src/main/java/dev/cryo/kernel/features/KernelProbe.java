@@ -300,7 +300,7 @@ final class KernelProbe {
     private void syscallExitCounters() {
         add(Names.SYSCALL_COUNTERS, false, () -> {
             int self = (int) LibC.syscall(SyscallNr.GETTID, 0, 0, 0, 0, 0, 0);
-            try (dev.cryo.kernel.SyscallExits c = dev.cryo.kernel.SyscallExits.open(self, new int[] {SyscallNr.GETPID})) {
+            try (dev.cryo.kernel.SyscallCounter c = dev.cryo.kernel.SyscallCounter.exits(self, new int[] {SyscallNr.GETPID})) {
                 LibC.syscall(SyscallNr.GETPID, 0, 0, 0, 0, 0, 0);
                 long n = c.count();
                 return n >= 1 ? Feature.supported(Names.SYSCALL_COUNTERS, false,
