@@ -92,7 +92,7 @@ class CgroupTest {
 
     private void removeAll() throws Exception {
         List<Path> all = new ArrayList<>(made);
-        for (String c : List.of("memory", "pids", "cpuset", "")) {
+        for (String c : List.of("memory", "pids", "cpuset", "freezer", "")) {
             Path top = mount(c).resolve(name);
             for (String sub : List.of("deep/leaf", "deep", "a", "b", "thr", "idle", "")) {
                 all.add(sub.isEmpty() ? top : top.resolve(sub));
@@ -117,32 +117,43 @@ class CgroupTest {
     }
 
     /**
-     * A task of a frozen cgroup v2 (cgroup.freeze 1) stops for nobody: the dump's seize waited for it
-     * forever. Refused now before anything is seized, naming pid and cgroup, and the task stays frozen.
+     * A task of a frozen cgroup stops for nobody: the dump's seize waited for it forever (a v2
+     * cgroup.freeze 1; a v1 freezer's FROZEN hung as well until the check read freezer.state too), plain
+     * or --pre-copy. Refused now before anything is seized, naming pid and cgroup, and the task stays frozen.
      */
-    @Test
-    void aTaskOfAFrozenCgroupIsRefusedByNameAndStaysFrozen() throws Exception {
-        Path frozen = cgroup("", "idle");
+    @ParameterizedTest
+    @ValueSource(strings = {"v2", "v2 --pre-copy", "v1", "v1 --pre-copy"})
+    void aTaskOfAFrozenCgroupIsRefusedByNameAndStaysFrozen(String how) throws Exception {
+        boolean v2 = how.startsWith("v2");
+        Path frozen = cgroup(v2 ? "" : "freezer", "idle");
+        Path state = frozen.resolve(v2 ? "cgroup.freeze" : "freezer.state");
         try (DetachedProcess p = Workloads.counter(tmp)) {
             join(frozen, p.pid().value());
-            Files.writeString(frozen.resolve("cgroup.freeze"), "1");
+            Files.writeString(state, v2 ? "1" : "FROZEN");
             try {
                 DetachedProcess.awaitCondition(() -> {
                     try {
-                        return Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1");
+                        return v2 ? Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1")
+                                : Files.readString(state).strip().equals("FROZEN");
                     } catch (IOException e) {
                         return false;
                     }
                 }, Duration.ofSeconds(30), "the cgroup to freeze");
-                Cli refused = assertTimeoutPreemptively(Duration.ofSeconds(90), () -> Cli.run("dump", "-t",
-                        Integer.toString(p.pid().value()), "-D", tmp.resolve("img").toString(), "--no-progress"),
+                List<String> args = new ArrayList<>(List.of("dump", "-t", Integer.toString(p.pid().value()),
+                        "-D", tmp.resolve("img").toString(), "--no-progress"));
+                if (how.endsWith("--pre-copy")) {
+                    args.add("--pre-copy");
+                }
+                Cli refused = assertTimeoutPreemptively(Duration.ofSeconds(90), () -> Cli.run(args.toArray(String[]::new)),
                         "the dump of a frozen task did not return");
                 assertEquals(1, refused.code(), refused.toString());
-                assertTrue(refused.err().contains("pid " + p.pid().value() + " (") && refused.err().contains("is in cgroup /"
-                        + name + "/idle, which is frozen (cgroup.freeze)"), refused.err());
-                assertTrue(Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1"), "thawed by the dump");
+                assertTrue(refused.err().contains("pid " + p.pid().value() + " (") && refused.err().contains("is in cgroup "
+                        + (v2 ? "/" : "freezer:/") + name + "/idle, which is frozen ("
+                        + (v2 ? "cgroup.freeze 1" : "freezer.state FROZEN") + ")"), refused.err());
+                assertTrue(v2 ? Files.readString(frozen.resolve("cgroup.events")).contains("frozen 1")
+                        : Files.readString(state).strip().equals("FROZEN"), "thawed by the dump");
             } finally {
-                Files.writeString(frozen.resolve("cgroup.freeze"), "0");
+                Files.writeString(state, v2 ? "0" : "THAWED");
             }
         }
     }

@@ -63,31 +63,49 @@ public final class TreeWalker {
     }
 
     /**
-     * A task of a frozen cgroup v2 (cgroup.freeze, its own or an ancestor's) stops for nobody: the seize
-     * waited for it forever. Refused, naming pid and cgroup: thaw it first (the frozen state is not carried).
-     * Checked once, before the seize: with --freeze-cgroup cryo freezes the tree's cgroup itself after this.
+     * A task of a frozen cgroup stops for nobody: the seize waited for it forever. Frozen is the v2
+     * cgroup.freeze (its own or an ancestor's: cgroup.events says) or the v1 freezer's freezer.state
+     * (FROZEN or FREEZING; it counts ancestors too). Refused, naming pid and cgroup: thaw it first (the
+     * frozen state is not carried). Checked once, before the seize: with --freeze-cgroup cryo freezes
+     * the tree's cgroup itself after this.
      */
     public static void checkNotFrozen(List<Pid> tree) {
         dev.cryo.engine.cgroups.CgroupMounts mounts = null;
         for (Pid p : tree) {
+            String cgroups;
             try {
-                for (String line : ProcFs.text(p.procDir() + "/cgroup").split("\n")) {
-                    if (!line.startsWith("0::")) {
-                        continue;
-                    }
-                    String path = line.substring(3);
-                    mounts = mounts != null ? mounts : dev.cryo.engine.cgroups.CgroupMounts.read();
-                    var dir = mounts.dir("", path);
-                    if (dir.isPresent() && (ProcFs.text(dir.get() + "/cgroup.events").contains("frozen 1")
-                            || ProcFs.text(dir.get() + "/cgroup.freeze").strip().equals("1"))) {
-                        throw new DumpException("pid " + p + " (" + ProcFs.stat(p).comm() + ") is in cgroup " + path
-                                + ", which is frozen (cgroup.freeze): a frozen task cannot be seized; thaw it first"
-                                + " (a frozen cgroup is not carried)");
-                    }
-                }
-            } catch (KernelException e) {
-                // gone meanwhile, or no cgroup v2 here: the seize finds out
+                cgroups = ProcFs.text(p.procDir() + "/cgroup");
+            } catch (KernelException gone) {
+                continue; // the seize finds out
             }
+            for (String line : cgroups.split("\n")) {
+                String[] f = line.split(":", 3);
+                boolean v2 = f.length == 3 && f[1].isEmpty();
+                if (f.length < 3 || !v2 && !java.util.Arrays.asList(f[1].split(",")).contains("freezer")) {
+                    continue;
+                }
+                mounts = mounts != null ? mounts : dev.cryo.engine.cgroups.CgroupMounts.read();
+                String state = mounts.dir(v2 ? "" : "freezer", f[2]).map(dir -> frozenState(dir, v2)).orElse(null);
+                if (state != null) {
+                    throw new DumpException("pid " + p + " (" + ProcFs.stat(p).comm() + ") is in cgroup "
+                            + (v2 ? "" : "freezer:") + f[2] + ", which is frozen (" + state
+                            + "): a frozen task cannot be seized; thaw it first (a frozen cgroup is not carried)");
+                }
+            }
+        }
+    }
+
+    /** Why the cgroup at {@code dir} is frozen, or null; a file it lacks (a root cgroup has none) is not frozen. */
+    private static String frozenState(java.nio.file.Path dir, boolean v2) {
+        try {
+            if (v2) {
+                return ProcFs.text(dir + "/cgroup.events").contains("frozen 1")
+                        || ProcFs.text(dir + "/cgroup.freeze").strip().equals("1") ? "cgroup.freeze 1" : null;
+            }
+            String state = ProcFs.text(dir + "/freezer.state").strip();
+            return state.equals("THAWED") ? null : "freezer.state " + state;
+        } catch (KernelException none) {
+            return null;
         }
     }
 
