@@ -27,7 +27,7 @@ bounded loop, and on SIGUSR2 checks itself and prints "PASS ..." or
   tcppair           both ends of a loopback TCP connection and its listener in
                     one process; the server end keeps everything unread.
   netns NAME        holds a socket created in network namespace NAME.
-  packet            holds a packet socket (AF_PACKET) with a TPACKET_V1 receive ring, not mapped.
+  packet            holds a packet socket (AF_PACKET) with a TPACKET_V1 receive ring, mapped and written to.
   streamserver ADDR PORT  accepts one TCP connection on ADDR:PORT, then streams (below).
   streamclient ADDR PORT [SRC]  connects to ADDR:PORT (from address SRC if given;
                     retrying for 60 s), then streams:
@@ -422,6 +422,11 @@ def mode_netns(name):
 def mode_packet():
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)  # protocol 0: it receives nothing
     s.setsockopt(263, 5, struct.pack("4I", 4096, 4, 2048, 8))  # PACKET_RX_RING, TPACKET_V1 (the default)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    ring = libc.mmap(None, 16384, 3, 1, s.fileno(), 0)  # shared, read and write
+    ctypes.memset(ring + 100, 1, 1)  # written: a ring never written is carried by its size alone
     print("ready", s.fileno(), flush=True)
     wait_check()
     return verdict(None, "packet")

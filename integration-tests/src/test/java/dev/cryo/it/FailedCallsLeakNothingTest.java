@@ -51,7 +51,10 @@ class FailedCallsLeakNothingTest {
              DetachedProcess refused = Workloads.ready(DetachedProcess.start(tmp.resolve("packet.out"), "/usr/bin/python3",
                      "-c", "import socket,struct,time\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
                              + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))\n"
-                             + "print('ready', flush=True)\ntime.sleep(600)\n"))) { // refused: a packet socket's TPACKET_V1 ring
+                             + "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.mmap.restype = ctypes.c_void_p\n"
+                             + "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,"
+                             + " ctypes.c_long]\nctypes.memset(libc.mmap(None, 16384, 3, 1, s.fileno(), 0) + 100, 1, 1)\n"
+                             + "print('ready', flush=True)\ntime.sleep(600)\n"))) { // refused: a written TPACKET_V1 ring
             Path good = tmp.resolve("good");
             cryo.dump(DumpRequest.of(running.pid().value(), good).leavingRunning(true)).toCompletableFuture().join();
             Path cut = tmp.resolve("cut");

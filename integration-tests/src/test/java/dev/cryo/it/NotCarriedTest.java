@@ -41,6 +41,11 @@ class NotCarriedTest {
         }
     }
 
+    /** Python lines that map the 16 KiB of rings of packet socket {@code s} shared and write a byte to them. */
+    private static final String MMAP_AND_WRITE = "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.mmap.restype = ctypes.c_void_p\n"
+            + "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+            + "ctypes.memset(libc.mmap(None, 16384, 3, 1, s.fileno(), 0) + 100, 1, 1)";
+
     private static Item python(String name, String code, String message) {
         return new Item(name, List.of("/usr/bin/python3", "-c", code + "\nimport time\nprint('ready', flush=True)\n"
                 + "time.sleep(600)\n"), message);
@@ -173,14 +178,32 @@ class NotCarriedTest {
                                 + "fcntl.fcntl(a, 15, struct.pack('ii', 0, tid))",
                         " fd 5 \\(socket:\\[\\d+\\]\\): its signal owner \\(F_SETOWN_EX\\) is thread \\d+ of pid \\d+, a thread"
                                 + " of another process; not supported"),
-                // packet sockets and their TPACKET_V2 and V3 rings are carried (PacketSocketTest); a V1 ring's
-                // frames tell their capture time in microseconds only, which may not tell the last one filled
-                python("a packet socket with a TPACKET_V1 receive ring", "import socket, struct\n"
+                // packet sockets and their TPACKET_V2 and V3 rings are carried (PacketSocketTest), and V1 rings
+                // never written to; a written V1 ring's frames tell their capture time in microseconds only,
+                // which may not tell the last one filled
+                python("a packet socket with a TPACKET_V1 receive ring written to", "import socket, struct\n"
                                 + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
-                                + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))",
+                                + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))\n"
+                                + MMAP_AND_WRITE,
                         " fd 3: packet socket \\d+'s receive ring \\(4 blocks of 4096 bytes\\) is a TPACKET_V1 ring, whose"
                                 + " frames carry a capture time in microseconds only: where the kernel writes next cannot be"
                                 + " told for sure; only TPACKET_V2 and V3 rings are carried"),
+                // a transmit ring is carried while never written to (PacketSocketTest); once the program wrote a
+                // frame to it, where the kernel sends from next cannot be read
+                python("a packet socket with a transmit ring written to", "import socket, struct\n"
+                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+                                + "s.setsockopt(263, 13, struct.pack('4I', 4096, 4, 2048, 8))\n"
+                                + MMAP_AND_WRITE,
+                        " fd 3: packet socket \\d+ has a transmit ring \\(PACKET_TX_RING, TPACKET_V1, 16384 bytes\\) and its"
+                                + " rings have been written to"),
+                // a private mapping of never-written rings is carried (PacketSocketTest); the program's own copies
+                // of pages it wrote there are not the socket's
+                python("a private mapping of a packet socket's rings written to", "import socket, struct\n"
+                                + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
+                                + "s.setsockopt(263, 5, struct.pack('4I', 4096, 4, 2048, 8))\n"
+                                + MMAP_AND_WRITE.replace("3, 1, s.fileno()", "3, 2, s.fileno()"),
+                        " maps socket:\\[\\d+\\] at 0x[0-9a-f]+-0x[0-9a-f]+: a private mapping of a packet socket's rings that"
+                                + " the program has written to \\(4 kB copied\\); not supported"),
                 // UDP-Lite sockets are carried (SocketRestoreTest), their datagrams not: UDP's raw packets give UDP's back
                 python("a UDP-Lite socket holding an unread datagram", "import socket\n"
                                 + "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\ns.bind(('127.0.0.1', 0))\n"

@@ -49,8 +49,18 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
         return version == PacketFrameRing.TPACKET_V2;
     }
 
-    /** Where the program maps the whole ring, and with which protection. */
-    public record Mapping(long start, int prot) {}
+    /**
+     * Where the program maps the socket's rings (the receive ring, then the transmit ring, whole), with
+     * which protection and {@code flags} MAP_SHARED or MAP_PRIVATE (zdtm's packet_sock_mmap maps both
+     * rings privately).
+     */
+    public record Mapping(long start, int prot, int flags) {
+        public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02;
+
+        public Mapping(long start, int prot) {
+            this(start, prot, MAP_SHARED);
+        }
+    }
 
     /** One block handed to the program ({@code TP_STATUS_USER}), whole. */
     public record Block(int index, byte[] bytes) {}
@@ -63,8 +73,28 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
         return (long) blockSize * blockNr;
     }
 
-    static PacketRingState dump(SocketProbe p, SockDiag.PacketSocket d, java.util.function.Supplier<List<Mapping>> mappings) {
+    /**
+     * A TPACKET_V1/V2 ring neither the kernel nor the program has written to (every byte zero): its
+     * parameters only, set up again as they were. The kernel's position in such a ring is its first
+     * frame, so nothing is moved (a ring on a socket that receives no protocol, zdtm's packet_sock; a
+     * transmit ring never sent from).
+     */
+    static PacketRingState untouched(SockDiag.PacketRing r, int version, List<Mapping> mappedAt) {
+        return new PacketRingState(r.blockSize(), r.blockNr(), r.frameSize(), r.frameNr(), r.retireTmo(), r.sizeofPriv(),
+                r.features(), 0, List.of(), mappedAt, version, new byte[0]);
+    }
+
+    /** Whether this ring was carried by its parameters only ({@link #untouched}): a V2 ring's headers are never empty. */
+    public boolean pristine() {
+        return version != PacketRing.TPACKET_V3 && headers.length == 0;
+    }
+
+    static PacketRingState dump(SocketProbe p, SockDiag.PacketSocket d, java.util.function.Supplier<List<Mapping>> mappings,
+                                boolean untouched) {
         SockDiag.PacketRing r = d.rx();
+        if (untouched) {
+            return untouched(r, d.version(), mappings.get());
+        }
         String what = "packet socket " + p.ino + "'s receive ring (" + r.blockNr() + " blocks of " + r.blockSize() + " bytes)";
         if (d.version() != PacketRing.TPACKET_V3 && d.version() != PacketFrameRing.TPACKET_V2) {
             throw p.refuse(what + " is a TPACKET_V" + (d.version() + 1) + " ring, whose frames carry a capture time in"
@@ -142,6 +172,9 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
      */
     void restore(Fd s) {
         PacketRing.setUp(s, blockSize, blockNr, frameSize, frameNr, retireTmo, sizeofPriv, features);
+        if (pristine()) {
+            return;
+        }
         if (framed()) {
             restoreFrames(s);
             return;
@@ -276,12 +309,16 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
         for (Mapping m : r.mappedAt) {
             out.writeLong(m.start());
             out.writeVarInt(m.prot(), true);
+            out.writeVarInt(m.flags(), true); // PacketSocket v4
         }
         out.writeVarInt(r.version, true); // PacketSocket v3
         ModelFields.writeBytes(out, r.headers, MAX_FRAMES * PacketFrameRing.HEADER, "PacketRingState.headers");
     }
 
-    /** {@code v}: the PacketSocket record's version (3 added the TPACKET version and the frames' headers). */
+    /**
+     * {@code v}: the PacketSocket record's version (3 added the TPACKET version and the frames' headers,
+     * 4 the mappings' flags).
+     */
     static PacketRingState read(Input in, int v) {
         int[] f = new int[8];
         for (int i = 0; i < f.length; i++) {
@@ -295,7 +332,9 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
         int m = ModelFields.readCount(in, "PacketRingState", 1024, "mappings");
         List<Mapping> at = new ArrayList<>();
         for (int i = 0; i < m; i++) {
-            at.add(new Mapping(in.readLong(), in.readVarInt(true)));
+            long start = in.readLong();
+            int prot = in.readVarInt(true);
+            at.add(new Mapping(start, prot, v >= 4 ? in.readVarInt(true) : Mapping.MAP_SHARED));
         }
         if (v < 3) {
             return new PacketRingState(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], blocks, at);

@@ -8,6 +8,7 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.net.PacketRing;
 import dev.cryo.kernel.net.PacketSockets;
 import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.net.Sockets;
@@ -43,13 +44,28 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
      */
     public record PacketSocket(long ino, int type, int protocol, String ifName, int copyThresh,
                                int fanout, List<Membership> memberships, SocketOptions options, PacketRingState ring,
-                               boolean primary) implements FileDesc {
+                               boolean primary, PacketRingState tx) implements FileDesc {
         public PacketSocket {
             memberships = List.copyOf(memberships);
         }
+
+        public PacketSocket(long ino, int type, int protocol, String ifName, int copyThresh, int fanout,
+                            List<Membership> memberships, SocketOptions options, PacketRingState ring, boolean primary) {
+            this(ino, type, protocol, ifName, copyThresh, fanout, memberships, options, ring, primary, null);
+        }
+
+        /** Where the program maps the rings (kept with the receive ring, or the transmit ring when alone). */
+        List<PacketRingState.Mapping> mappedAt() {
+            return ring != null ? ring.mappedAt() : tx != null ? tx.mappedAt() : List.of();
+        }
+
+        /** Both rings' bytes, as one mapping of them holds them. */
+        long ringBytes() {
+            return (ring == null ? 0 : ring.bytes()) + (tx == null ? 0 : tx.bytes());
+        }
     }
 
-    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 3, (out, r) -> {
+    static final RecordCodec<PacketSocket> CODEC = RecordCodec.of(PacketSocket.class, RECORD_ID, 4, (out, r) -> {
         out.writeLong(r.ino());
         out.writeVarInt(r.type(), true);
         out.writeInt(r.protocol());
@@ -66,6 +82,7 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         RecordFields.writeRecord(out, SocketOptions.CODEC, r.options());
         RecordFields.writeNullable(out, r.ring(), PacketRingState::write); // v2
         out.writeBoolean(r.primary());
+        RecordFields.writeNullable(out, r.tx(), PacketRingState::write); // v4
     }, (in, v) -> {
         long ino = in.readLong();
         int type = in.readVarInt(true), protocol = in.readInt();
@@ -79,7 +96,9 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         SocketOptions options = RecordFields.readRecord(in, SocketOptions.CODEC);
         PacketRingState ring = v >= 2 ? RecordFields.readNullable(in, x -> PacketRingState.read(x, v)) : null;
-        return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms, options, ring, in.readBoolean());
+        boolean primary = in.readBoolean();
+        PacketRingState tx = v >= 4 ? RecordFields.readNullable(in, x -> PacketRingState.read(x, v)) : null;
+        return new PacketSocket(ino, type, protocol, ifName, copyThresh, fanout, ms, options, ring, primary, tx);
     });
 
     @Override
@@ -109,9 +128,12 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             if (d == null) {
                 throw p.refuse("packet socket " + p.ino + " is not listed by packet_diag");
             }
-            if (d.tx() != null) {
+            boolean untouched = untouched(p, d);
+            if (d.tx() != null && !untouched) {
                 throw p.refuse("packet socket " + p.ino + " has a transmit ring (PACKET_TX_RING, TPACKET_V"
-                        + (d.version() + 1) + ", " + d.tx().bytes() + " bytes); a transmit ring is not supported yet");
+                        + (d.version() + 1) + ", " + d.tx().bytes() + " bytes) and its rings have been written to (a frame"
+                        + " queued or sent, or caught): where the kernel sends from next cannot be read; a transmit ring is"
+                        + " carried only while neither the kernel nor the program has written to the socket's rings");
             }
             if (d.ifindex() < 0) {
                 throw p.refuse("packet socket " + p.ino + " was bound to an interface that is gone; not supported");
@@ -124,28 +146,43 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
                 log.warn("{}: packet socket {} (protocol 0x{}) has unread packets; they are not carried", fd.where(),
                         p.ino, Integer.toHexString(d.protocol()));
             }
-            PacketRingState ring = d.rx() == null ? null : PacketRingState.dump(p, d,
-                    () -> ctx.sockets().ringMappings(p.ino, fd.pid(), d.rx().bytes()));
+            java.util.function.Supplier<List<PacketRingState.Mapping>> mappings =
+                    () -> ctx.sockets().ringMappings(p.ino, fd.pid(), bytes(d.rx()) + bytes(d.tx()));
+            PacketRingState ring = d.rx() == null ? null : PacketRingState.dump(p, d, mappings, untouched);
+            PacketRingState tx = d.tx() == null ? null
+                    : PacketRingState.untouched(d.tx(), d.version(), ring == null ? mappings.get() : List.of());
             return new PacketSocket(p.ino, p.type, d.protocol(),
                     d.ifindex() == 0 ? null : PacketSockets.ifName(p.sock, d.ifindex()), d.copyThresh(), d.fanout(), ms,
-                    p.options(true), ring, ctx.sockets().claim(p.ino));
+                    p.options(true), ring, ctx.sockets().claim(p.ino), tx);
         }
+    }
+
+    private static long bytes(SockDiag.PacketRing r) {
+        return r == null ? 0 : r.bytes();
+    }
+
+    /**
+     * Whether the socket's TPACKET_V1/V2 rings are all zero still (never written; V3 rings start with
+     * the kernel's block headers). Larger than 1 GiB in all: not read, taken as written.
+     */
+    private static boolean untouched(SocketProbe p, SockDiag.PacketSocket d) {
+        long total = bytes(d.rx()) + bytes(d.tx());
+        return d.version() != PacketRing.TPACKET_V3 && total > 0 && total <= 1L << 30
+                && PacketRing.untouched(p.sock, total);
     }
 
     /** Planted, then its ring mapped again where the program had it (over the placeholder {@code PacketRingMapping} left). */
     @Override
     public long restore(FdImage fd, PacketSocket r, RestoreContext ctx) {
         long got = ctx.plantSocket(r.ino(), fd.flags());
-        if (r.ring() != null) {
-            for (PacketRingState.Mapping m : r.ring().mappedAt()) {
-                ctx.call("mmap(packet ring of socket " + r.ino() + " at 0x" + Long.toHexString(m.start()) + ")",
-                        dev.cryo.kernel.SyscallNr.MMAP, m.start(), r.ring().bytes(), m.prot(), MAP_SHARED_FIXED, got, 0);
-            }
+        for (PacketRingState.Mapping m : r.mappedAt()) {
+            ctx.call("mmap(packet ring of socket " + r.ino() + " at 0x" + Long.toHexString(m.start()) + ")",
+                    dev.cryo.kernel.SyscallNr.MMAP, m.start(), r.ringBytes(), m.prot(), m.flags() | MAP_FIXED, got, 0);
         }
         return got;
     }
 
-    private static final long MAP_SHARED_FIXED = 0x01 | 0x10;
+    private static final long MAP_FIXED = 0x10;
 
     @Override
     public void show(PacketSocket r, Map<String, Object> m) {
@@ -175,12 +212,24 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         if (r.ring() != null) {
             PacketRingState g = r.ring();
-            m.put("rxRing", g.framed() ? "TPACKET_V2, " + g.frameNr() + " frames of " + g.frameSize() + " bytes in " + g.blockNr()
+            m.put("rxRing", g.pristine() ? ringParams(g) : g.framed() ? "TPACKET_V2, " + g.frameNr() + " frames of " + g.frameSize() + " bytes in " + g.blockNr()
                     + " blocks of " + g.blockSize() + ", kernel at frame " + g.current() + ", " + g.userBlocks().size()
                     + " held by the program" : g.blockNr() + " blocks of " + g.blockSize() + " bytes, timeout "
                     + g.retireTmo() + " ms, kernel at block " + g.current() + ", " + g.userBlocks().size() + " held by the program");
         }
+        if (r.tx() != null) {
+            m.put("txRing", ringParams(r.tx()));
+        }
+        if (!r.mappedAt().isEmpty()) {
+            m.put("mappedAt", r.mappedAt().stream().map(x -> "0x" + Long.toHexString(x.start())
+                    + (x.flags() == PacketRingState.Mapping.MAP_PRIVATE ? " private" : " shared")).toList());
+        }
         m.put("options", r.options().show());
+    }
+
+    private static String ringParams(PacketRingState g) {
+        return "TPACKET_V" + (g.version() + 1) + ", " + g.frameNr() + " frames of " + g.frameSize() + " bytes in "
+                + g.blockNr() + " blocks of " + g.blockSize() + ", never written";
     }
 
     @Override
@@ -210,14 +259,21 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
         }
         Fd s = Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_PACKET, r.type(), 0);
         hub.put(r.ino(), s);
-        if (r.ring() != null) { // the options a ring forbids changing (EBUSY) first
+        boolean rings = r.ring() != null || r.tx() != null;
+        if (rings) { // the options a ring forbids changing (EBUSY) first
             r.options().filter(PacketSocketHandler::beforeRing).apply(s);
+        }
+        if (r.ring() != null) {
             r.ring().restore(s);
         }
-        r.options().filter(o -> r.ring() == null || !beforeRing(o)).apply(s);
+        r.options().filter(o -> !rings || !beforeRing(o)).apply(s);
         int ifindex = r.ifName() == null ? 0 : index(s, r.ifName());
-        if (ifindex != 0 || r.protocol() != 0 || r.ring() != null) { // a ring's socket: bound to lo while it was moved on
-            PacketSockets.bind(s, r.protocol(), ifindex);
+        if (ifindex != 0 || r.protocol() != 0 || r.ring() != null && !r.ring().pristine()) {
+            PacketSockets.bind(s, r.protocol(), ifindex); // a ring's socket: bound to lo while it was moved on
+        }
+        if (r.tx() != null) { // after the receive ring's moves, which map the receive ring alone
+            PacketRing.setUp(s, PacketSockets.PACKET_TX_RING, r.tx().blockSize(), r.tx().blockNr(), r.tx().frameSize(),
+                    r.tx().frameNr(), r.tx().retireTmo(), r.tx().sizeofPriv(), r.tx().features());
         }
         for (Membership m : r.memberships()) {
             for (int i = 0; i < m.count(); i++) {

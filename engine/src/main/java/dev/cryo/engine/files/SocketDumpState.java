@@ -190,9 +190,10 @@ public final class SocketDumpState {
                 }
                 if (m.offset() != 0 || m.end() - m.start() != bytes) {
                     throw new dev.cryo.engine.DumpException(where + ": " + (m.end() - m.start()) + " bytes from offset " + m.offset()
-                            + ", not the whole ring of " + bytes + " bytes; not supported");
+                            + ", not the whole of its rings' " + bytes + " bytes; not supported");
                 }
-                out.add(new PacketRingState.Mapping(m.start(), (m.read() ? 1 : 0) | (m.write() ? 2 : 0)));
+                out.add(new PacketRingState.Mapping(m.start(), (m.read() ? 1 : 0) | (m.write() ? 2 : 0),
+                        m.shared() ? PacketRingState.Mapping.MAP_SHARED : PacketRingState.Mapping.MAP_PRIVATE));
             }
         }
         return out;

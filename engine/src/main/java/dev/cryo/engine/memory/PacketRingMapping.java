@@ -40,6 +40,10 @@ final class PacketRingMapping extends MemoryKind {
                     throw new DumpException(where + "a mapping of a " + (proto == null ? "" : proto.trim() + " ")
                             + "socket is not supported (only packet sockets' rings are)");
                 }
+                if (!m.shared() && s.kb("Anonymous") > 0) { // written: copies of the ring's pages only the task holds
+                    throw new DumpException(where + "a private mapping of a packet socket's rings that the program has"
+                            + " written to (" + s.kb("Anonymous") + " kB copied); not supported");
+                }
                 return;
             }
         }

@@ -41,6 +41,15 @@ public final class PacketRing implements AutoCloseable {
     /** PACKET_RX_RING with struct tpacket_req3. */
     public static void setUp(Fd s, int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo, int sizeofPriv,
                              int features) {
+        setUp(s, PacketSockets.PACKET_RX_RING, blockSize, blockNr, frameSize, frameNr, retireTmo, sizeofPriv, features);
+    }
+
+    /**
+     * PACKET_RX_RING or PACKET_TX_RING ({@code which}) with struct tpacket_req3: a TPACKET_V1/V2 ring
+     * takes its first four fields (struct tpacket_req) and ignores the rest.
+     */
+    public static void setUp(Fd s, int which, int blockSize, int blockNr, int frameSize, int frameNr, int retireTmo,
+                             int sizeofPriv, int features) {
         Memory m = new Memory(28);
         m.setInt(0, blockSize);
         m.setInt(4, blockNr);
@@ -49,8 +58,32 @@ public final class PacketRing implements AutoCloseable {
         m.setInt(16, retireTmo);
         m.setInt(20, sizeofPriv);
         m.setInt(24, features);
-        Sys.call(() -> "setsockopt(" + s + ", PACKET_RX_RING, " + blockNr + " blocks of " + blockSize + ")",
-                SyscallNr.SETSOCKOPT, s.value(), PacketSockets.SOL_PACKET, PacketSockets.PACKET_RX_RING, Sys.address(m), 28, 0);
+        Sys.call(() -> "setsockopt(" + s + ", " + (which == PacketSockets.PACKET_TX_RING ? "PACKET_TX_RING, " : "PACKET_RX_RING, ")
+                        + blockNr + " blocks of " + blockSize + ")",
+                SyscallNr.SETSOCKOPT, s.value(), PacketSockets.SOL_PACKET, which, Sys.address(m), 28, 0);
+    }
+
+    /**
+     * Whether every byte of the socket's rings ({@code bytes}: the receive ring's and the transmit
+     * ring's, mapped together as the kernel requires) is still zero: a TPACKET_V1/V2 ring starts
+     * zeroed, so neither the kernel (a frame caught, a frame sent and given back) nor the program has
+     * written to it.
+     */
+    public static boolean untouched(Fd s, long bytes) {
+        long at = Sys.call(() -> "mmap(packet rings of " + s + ", " + bytes + " bytes)", SyscallNr.MMAP, 0, bytes,
+                PROT_READ, MAP_SHARED, s.value(), 0);
+        try {
+            Pointer p = new Pointer(at);
+            java.nio.ByteBuffer b = p.getByteBuffer(0, bytes);
+            while (b.remaining() >= 8) {
+                if (b.getLong() != 0) {
+                    return false;
+                }
+            }
+            return true;
+        } finally {
+            Sys.call(() -> "munmap(packet rings)", SyscallNr.MUNMAP, at, bytes, 0, 0);
+        }
     }
 
     public int blocks() {

@@ -186,7 +186,9 @@ public final class ModelSamples {
                         new dev.cryo.engine.files.SocketOptions.Option(263, 8, new byte[] {1, 0, 0, 0}))),
                         new dev.cryo.engine.files.PacketRingState(4096, 2, 2048, 4, 100, 0, 0, 1,
                                 List.of(new dev.cryo.engine.files.PacketRingState.Block(0, new byte[] {0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0})),
-                                List.of(new dev.cryo.engine.files.PacketRingState.Mapping(0x7f0000000000L, 3))), true)),
+                                List.of(new dev.cryo.engine.files.PacketRingState.Mapping(0x7f0000000000L, 3, 2))), true,
+                        new dev.cryo.engine.files.PacketRingState(4096, 4, 2048, 8, 0, 0, 0, 0, List.of(), List.of(), 0,
+                                new byte[0]))),
                 new FdImage(19, 02004000, 0, new dev.cryo.engine.files.InotifyHandler.Inotify(List.of(
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(1, 0x300, "/srv/in box", 0x20c0c6),
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc),
