@@ -55,6 +55,36 @@ class DumpTest {
         }
     }
 
+    /**
+     * A service that keeps spawning helpers by vfork + exec (vforkloop.c: each child works 300 ms in
+     * its parent's memory before its exec), dumped again and again: a freeze that falls between a
+     * vfork and the exec lets the child run to its exec first, where the dump refused the tree
+     * ("waits for its vfork child to exec or exit"): plain, pre-copied, and killed then restored.
+     */
+    @Test
+    void aServiceSpawningHelpersByVforkIsDumpedWhereverTheFreezeFalls() throws Exception {
+        Path out = tmp.resolve("vforkloop.out");
+        try (DetachedProcess p = Workloads.program(out, "vforkloop", "300")) {
+            DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= 4, Duration.ofSeconds(60), "the spawns");
+            for (int i = 1; i <= 3; i++) {
+                Path img = tmp.resolve("img" + i);
+                Cli r = i == 3
+                        ? Cli.run("dump", "-R", "--pre-copy", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress")
+                        : Cli.run("dump", "-R", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
+                assertEquals(0, r.code(), "dump " + i + " of 3: " + r);
+            }
+            int at = Workloads.lines(out);
+            DetachedProcess r = RestoreTest.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                DetachedProcess.awaitCondition(() -> Workloads.lines(out) >= at + 3, Duration.ofSeconds(60),
+                        "the restored service to spawn on (at " + at + ")");
+                assertFalse(Files.readString(out).contains("FAIL"), Files.readString(out));
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     @Test
     void verboseLoggingGoesToTheLogFileLikeCriusMinusO() throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {

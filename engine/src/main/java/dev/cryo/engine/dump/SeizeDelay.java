@@ -2,12 +2,15 @@ package dev.cryo.engine.dump;
 
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.proc.ProcStat;
 import dev.cryo.kernel.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /** Why a task of the tree has not stopped for the seize, as far as /proc can tell, for the timeout's message. */
@@ -57,6 +60,42 @@ public final class SeizeDelay {
             return false;
         }
         return isVforkWait(wchan(Path.of(pid.procDir(), "task", tid.toString(), "wchan")));
+    }
+
+    /**
+     * True for a vfork child that has not exec'd yet: it still runs in its parent's memory (kcmp
+     * KCMP_VM) and has not exec'd since its fork (PF_FORKNOEXEC).
+     */
+    public static boolean borrowsParentMemory(Pid pid) {
+        try {
+            ProcStat st = ProcFs.stat(pid);
+            if ((st.flags() & ProcStat.PF_FORKNOEXEC) == 0 || st.state() == 'Z' || st.state() == 'X' || st.ppid() <= 0) {
+                return false;
+            }
+            return Sys.shareResource(pid, Pid.of(st.ppid()), Sys.KCMP_VM);
+        } catch (KernelException e) {
+            return false; // gone, or a parent outside cryo's reach
+        }
+    }
+
+    /** True when a vfork child of thread {@code tid} of {@code pid} is held by a tracer: the thread cannot stop. */
+    public static boolean vforkChildHeld(Pid pid, Pid tid) {
+        List<Pid> children;
+        try {
+            children = ProcFs.children(pid, tid);
+        } catch (KernelException e) {
+            return false;
+        }
+        for (Pid c : children) {
+            try {
+                if (borrowsParentMemory(c) && ProcFs.status(c).tracerPid() != 0) {
+                    return true;
+                }
+            } catch (KernelException gone) {
+                // exited meanwhile
+            }
+        }
+        return false;
     }
 
     // the parent sleeps in kernel_clone (wait_for_vfork_done when not inlined) until the child lets the memory go

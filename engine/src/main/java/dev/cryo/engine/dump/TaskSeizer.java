@@ -65,6 +65,7 @@ public final class TaskSeizer {
         if (dead != null) {
             return dead;
         }
+        awaitVforkRelease(pid, deadline);
         Set<Integer> seized = new LinkedHashSet<>();
         Set<Integer> workers = new java.util.HashSet<>();
         try {
@@ -167,8 +168,27 @@ public final class TaskSeizer {
         return null;
     }
 
-    /** How long a thread may be seen waiting for its vfork child before the seize gives up on it. */
+    /**
+     * How long a thread may be seen waiting for its vfork child while the child is held by a tracer
+     * (cryo's seize of it, or another's) before the seize gives up on it.
+     */
     private static final long VFORK_GRACE_NANOS = 300_000_000L;
+
+    /** How long the seize of a vfork child waits for it to exec or exit before seizing it anyway. */
+    private static final long VFORK_CHILD_NANOS = 2_000_000_000L;
+
+    /**
+     * A vfork child that has not exec'd yet is let run to its exec or exit (for at most
+     * {@link #VFORK_CHILD_NANOS}) before it is seized: held between vfork and exec, it would keep its
+     * parent from ever stopping, and the dump of a service that spawns helpers failed whenever its
+     * freeze fell in that window. One that stays longer (blocked) is seized, and its parent refused.
+     */
+    private static void awaitVforkRelease(Pid pid, long deadline) {
+        long until = Math.min(deadline, System.nanoTime() + VFORK_CHILD_NANOS);
+        while (SeizeDelay.borrowsParentMemory(pid) && System.nanoTime() < until) {
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
 
     /** A thread that waits for its vfork child: it cannot stop (see {@link SeizeDelay#inVforkWait}). */
     private static final class VforkWait extends KernelException {
@@ -179,8 +199,9 @@ public final class TaskSeizer {
 
     /**
      * Waits for a seized thread's stop until {@code deadline}, in slices: a thread seen waiting for
-     * its vfork child for {@link #VFORK_GRACE_NANOS} is given up at once (a posix_spawn's vfork
-     * lasts until the child's exec, far shorter), instead of after the whole seize timeout.
+     * its vfork child for {@link #VFORK_GRACE_NANOS} while that child is held by a tracer can never
+     * stop, and is given up at once instead of after the whole seize timeout. One whose child runs
+     * free stops once the child execs or exits.
      */
     private static void waitForStop(Tracer tracer, Pid pid, Pid tid, long deadline) {
         long vforkSince = 0;
@@ -194,7 +215,7 @@ public final class TaskSeizer {
                     throw e;
                 }
             }
-            if (!SeizeDelay.inVforkWait(pid, tid)) {
+            if (!SeizeDelay.inVforkWait(pid, tid) || !SeizeDelay.vforkChildHeld(pid, tid)) {
                 vforkSince = 0;
             } else if (vforkSince == 0) {
                 vforkSince = System.nanoTime();
