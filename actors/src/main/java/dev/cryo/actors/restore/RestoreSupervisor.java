@@ -850,6 +850,14 @@ public final class RestoreSupervisor {
         sharedMemory.seal(); // memfd seals, now that nothing more is written
         sharedMemory.close(); // mapped and opened everywhere: the mappings and fds keep it alive
         deadTasks.close(); // every pidfd of a reaped task is open: its stand-in ends as the task had
+        releaseKeptMounts();
+    }
+
+    /** Every task's mount namespace is made (or the restore is given up): the copies of cryo's kept for them go. */
+    private void releaseKeptMounts() {
+        if (namespaces != null) {
+            namespaces.releaseKept();
+        }
     }
 
     private Behavior<Command> afterFiles() {
@@ -948,6 +956,7 @@ public final class RestoreSupervisor {
         if (ptys != null) {
             ptys.close();
         }
+        releaseKeptMounts();
         try {
             if (deadTasks != null) {
                 deadTasks.close();

@@ -38,6 +38,7 @@ public final class MountRestore {
         if (own == null || own.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) { // never touch cryo's mounts
             throw new RestoreException("pid " + pid + " was not forked into a mount namespace of its own (" + own + ")");
         }
+        keepFirstCopy(t);
         PeerGroups groups = new PeerGroups(t, dumped);
         if (dumped.stream().anyMatch(d -> d.point().equals("/") && d.made())) {
             PivotedRoot.make(t, dumped, groups);
@@ -239,6 +240,21 @@ public final class MountRestore {
      */
     static boolean hostNetns(String fsType) {
         return fsType.equals("nsfs");
+    }
+
+    /**
+     * A task that made a user namespace with its mount namespace was forked into a copy of cryo's owned by
+     * that user namespace: cryo keeps that copy as it is, for the tasks of the user namespace that build a
+     * namespace of their own from host paths ({@link PivotedRoot}), and the task goes on in a copy of it.
+     */
+    private static void keepFirstCopy(TaskContext t) {
+        if (t.namespaces().userNamespaceMadeBy(t.pid().value()).isEmpty()) {
+            return;
+        }
+        dev.cryo.kernel.Fd ns = Sys.open("/proc/" + t.pid() + "/ns/mnt", dev.cryo.kernel.Fcntl.O_RDONLY
+                | dev.cryo.kernel.Fcntl.O_CLOEXEC);
+        t.namespaces().keepMountNamespace(t.pid().value(), ns);
+        t.call("unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, dev.cryo.kernel.Clone.NEWNS);
     }
 
     /**

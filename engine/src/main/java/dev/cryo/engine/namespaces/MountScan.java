@@ -90,11 +90,14 @@ public final class MountScan {
     /**
      * A pivoted namespace is built at restore from a copy of cryo's; a task forked by a parent whose root
      * is not cryo's (inside a container) joins cryo's namespace for that ({@link PivotedRoot}), which a task
-     * of another user namespace than cryo's may not do (setns: EPERM, after the killing dump): refused here.
+     * of another user namespace than cryo's may not do (setns: EPERM, after the killing dump), or the copy
+     * of cryo's kept for its user namespace ({@code keptUsers}: made by its maker from cryo's, zdtm's uns
+     * flavor). Any other is refused here.
      */
-    private static void requireJoinable(Pid p, Pid parent, String what) {
+    private static void requireJoinable(Pid p, Pid parent, String what, Set<String> keptUsers) {
         String user = dev.cryo.kernel.Namespaces.link(p.toString(), "user");
-        if (parent == null || user == null || user.equals(dev.cryo.kernel.Namespaces.link("self", "user"))) {
+        if (parent == null || user == null || user.equals(dev.cryo.kernel.Namespaces.link("self", "user"))
+                || keptUsers.contains(user)) {
             return;
         }
         try {
@@ -106,14 +109,16 @@ public final class MountScan {
         }
         throw new DumpException(what + ", made inside a container (its parent pid " + parent + " has a root of its"
                 + " own) of user namespace " + user + ": a restore builds it from cryo's mount namespace, which a task"
-                + " of another user namespace may not join; not supported yet");
+                + " of another user namespace may not join, and that user namespace was not made with a mount"
+                + " namespace from cryo's by a task of the tree; not supported yet");
     }
 
     /**
      * {@code tmpfsFiles}: read the files of its tmpfs mounts (else their contents are left empty).
      * {@code parent}: the task of the tree that forks {@code p} at restore (null: cryo does).
+     * {@code keptUsers}: the user namespaces a restore keeps a copy of cryo's mount namespace for.
      */
-    static List<MountImage> scan(Pid p, Pid parent, boolean tmpfsFiles) {
+    static List<MountImage> scan(Pid p, Pid parent, boolean tmpfsFiles, Set<String> keptUsers) {
         Tables tables = Tables.read(p);
         List<Mount> mine = tables.mine(), host = tables.host();
         String what = "pid " + p + ": its mount namespace";
@@ -137,7 +142,7 @@ public final class MountScan {
         // pivot_root: the root is none of the host's, every mount is made again from the host's paths
         boolean pivoted = mine.stream().anyMatch(m -> m.point().equals("/") && host.stream().noneMatch(h -> sameKey(h, m)));
         if (pivoted) {
-            requireJoinable(p, parent, what);
+            requireJoinable(p, parent, what, keptUsers);
         }
         for (int i = 0; i < mine.size(); i++) {
             Mount m = mine.get(i);

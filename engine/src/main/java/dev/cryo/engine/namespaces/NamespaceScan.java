@@ -171,9 +171,29 @@ public final class NamespaceScan {
         });
         Map<Integer, TimeNsImage> times = timeImages(timeOwn, timeKids, links);
         times.keySet().forEach(pid -> flagsOf.putIfAbsent(pid, 0));
+        java.util.Set<String> keptUsers = keptUserNamespaces(flagsOf, ppidOf, links);
         List<NamespaceImage> out = new ArrayList<>();
         flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, ppidOf, links, times.get(pid),
-                pidForChildren.getOrDefault(pid, 0), tmpfsFiles)));
+                pidForChildren.getOrDefault(pid, 0), tmpfsFiles, keptUsers)));
+        return out;
+    }
+
+    /**
+     * The user namespaces whose maker made its mount namespace with it from cryo's (forked by cryo, or by a
+     * task in cryo's mount namespace): a restore keeps that first copy of cryo's for the tasks of the user
+     * namespace that build a pivoted namespace from host paths ({@link MountRestore}).
+     */
+    private static java.util.Set<String> keptUserNamespaces(Map<Integer, Integer> flagsOf, Map<Integer, Integer> ppidOf,
+                                                           Map<Integer, Map<String, String>> links) {
+        String cryos = Namespaces.link("self", "mnt");
+        java.util.Set<String> out = new java.util.HashSet<>();
+        flagsOf.forEach((pid, flags) -> {
+            Map<String, String> parent = links.get(ppidOf.get(pid));
+            if ((flags & Clone.NEWUSER) != 0 && (flags & Clone.NEWNS) != 0
+                    && (parent == null || cryos.equals(parent.get("mnt")))) {
+                out.add(links.get(pid).get("user"));
+            }
+        });
         return out;
     }
 
@@ -285,7 +305,7 @@ public final class NamespaceScan {
 
     private static NamespaceImage image(Pid p, int flags, List<Pid> tree, Map<Integer, Integer> ppidOf,
                                         Map<Integer, Map<String, String>> links, TimeNsImage time, int pidForChildren,
-                                        boolean tmpfsFiles) {
+                                        boolean tmpfsFiles, java.util.Set<String> keptUsers) {
         boolean loUp = false;
         List<String> loAddresses = List.of();
         if ((flags & Clone.NEWNET) != 0) {
@@ -336,7 +356,8 @@ public final class NamespaceScan {
         }
         Integer parent = ppidOf.get(p.value()); // a parent of the tree's forks it at restore, else cryo does
         List<MountImage> mounts = (flags & Clone.NEWNS) != 0
-                ? MountScan.scan(p, parent != null && ppidOf.containsKey(parent) ? Pid.of(parent) : null, tmpfsFiles)
+                ? MountScan.scan(p, parent != null && ppidOf.containsKey(parent) ? Pid.of(parent) : null, tmpfsFiles,
+                        keptUsers)
                 : List.of();
         return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren);
     }

@@ -55,7 +55,9 @@ final class PivotedRoot {
     /**
      * A task forked by one of a pivoted namespace got a copy of that namespace, where the host paths its
      * root is built from are not: it enters cryo's and takes a copy of it instead (a namespace made inside a
-     * container, zdtm's mntns_root_bind, mntns_ghost, mnt_ext_collision... in their ns flavor).
+     * container, zdtm's mntns_root_bind, mntns_ghost, mnt_ext_collision... in their ns flavor). A task of a
+     * user namespace of the tree may not enter cryo's: it enters the copy of cryo's kept for its user
+     * namespace ({@link MountRestore}), the same mounts (the uns flavor).
      */
     private static void fromCryosNamespace(TaskContext t) {
         try {
@@ -65,13 +67,23 @@ final class PivotedRoot {
         } catch (IOException e) {
             throw new RestoreException("pid " + t.pid() + ": cannot read its root: " + e);
         }
-        try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open("/proc/self/ns/mnt",
-                dev.cryo.kernel.Fcntl.O_RDONLY | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
-            long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), mine.value());
-            t.call("setns(cryo's mount namespace)", SyscallNr.SETNS, fd, dev.cryo.kernel.Clone.NEWNS);
-            t.call("close", SyscallNr.CLOSE, fd);
+        var kept = t.namespaces().keptMountNamespaceOf(t.pid().value());
+        if (kept.isPresent()) {
+            enter(t, kept.get().value(), "the copy of cryo's mount namespace kept for its user namespace");
+        } else {
+            try (dev.cryo.kernel.Fd mine = dev.cryo.kernel.Sys.open("/proc/self/ns/mnt",
+                    dev.cryo.kernel.Fcntl.O_RDONLY | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+                enter(t, mine.value(), "cryo's mount namespace");
+            }
         }
         t.call("unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, dev.cryo.kernel.Clone.NEWNS);
+    }
+
+    /** setns into the mount namespace of cryo's fd {@code ns}. */
+    private static void enter(TaskContext t, int ns, String what) {
+        long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), ns);
+        t.call("setns(" + what + ")", SyscallNr.SETNS, fd, dev.cryo.kernel.Clone.NEWNS);
+        t.call("close", SyscallNr.CLOSE, fd);
     }
 
     /** Where a root's own tmpfs is mounted when the root shows only a directory of it: beside the yard. */

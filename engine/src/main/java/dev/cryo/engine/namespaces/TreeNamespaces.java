@@ -39,6 +39,13 @@ public final class TreeNamespaces {
     /** Dumped peer group → its mounts made again so far (a namespace is made before its tasks fork). */
     private final Map<Integer, List<Peer>> peers = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * A copy of cryo's mount namespace owned by each user namespace of the tree, by the pid of the task that
+     * made both (held by cryo until the tree's files are open): a task of that user namespace may join it
+     * where it may not join cryo's, and build a pivoted root from the host paths it shows ({@link PivotedRoot}).
+     */
+    private final Map<Integer, dev.cryo.kernel.Fd> keptMounts = new java.util.concurrent.ConcurrentHashMap<>();
+
     private TreeNamespaces(List<NamespaceImage> images, List<UserNsImage> users, int cryoFd,
                            Map<Integer, List<Integer>> creatorGroups) {
         this.images = List.copyOf(images);
@@ -66,6 +73,26 @@ public final class TreeNamespaces {
     /** Records {@code p}, made again in dumped peer group {@code group}. */
     public void madePeer(int group, Peer p) {
         peers.computeIfAbsent(group, g -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(p);
+    }
+
+    /** Keeps {@code ns}, the first mount namespace of the user namespace task {@code creator} made. */
+    public void keepMountNamespace(int creator, dev.cryo.kernel.Fd ns) {
+        dev.cryo.kernel.Fd was = keptMounts.put(creator, ns);
+        if (was != null) {
+            was.close();
+        }
+    }
+
+    /** The copy of cryo's mount namespace kept for the user namespace task {@code pid} is in, if one was kept. */
+    public Optional<dev.cryo.kernel.Fd> keptMountNamespaceOf(int pid) {
+        UserNsImage u = userOf.get(pid);
+        return u == null ? Optional.empty() : Optional.ofNullable(keptMounts.get(u.pid()));
+    }
+
+    /** Closes the kept mount namespaces: every task's namespace is made (a namespace nobody is in goes with its fd). */
+    public void releaseKept() {
+        keptMounts.values().forEach(dev.cryo.kernel.Fd::close);
+        keptMounts.clear();
     }
 
     /** The mounts of another namespace of the tree's made again in dumped peer group {@code group}. */
