@@ -67,6 +67,34 @@ class NetNamespaceTest {
     }
 
     /**
+     * A persistent tun and tap that are up and that no task holds a file of: the dump attaches a file
+     * to each for a moment (to read its virtio-net header size and see its eBPF programs), which
+     * turns their carrier on. The kernel's address configuration then ran on the live devices: the
+     * tun's ipv6 addr_gen_mode went from 0 to 3 with a random stable_secret, the tap got a link-local
+     * address. A dump leaves them as they were.
+     */
+    @Test
+    void aDumpLeavesAPersistentTunAndTapThatAreUpAsTheyWere() throws Exception {
+        String inside = "ip link set lo up && ip tuntap add dev cryg0 mode tun && ip link set cryg0 up"
+                + " && ip tuntap add dev cryg1 mode tap && ip link set cryg1 up && echo ready && while :; do sleep 0.2; done";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tunup.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String before = ipv6Of(init);
+            Cli dump = Cli.run("dump", "-t", Integer.toString(init), "-D", tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertEquals(0, dump.code(), dump.toString());
+            assertEquals(before, ipv6Of(init), "the dump changed the live devices");
+        }
+    }
+
+    /** What the kernel's address configuration of cryg0 and cryg1 in {@code pid}'s namespace shows. */
+    private static String ipv6Of(int pid) throws Exception {
+        return host("nsenter", "-t", Integer.toString(pid), "-n", "sh", "-c", "for d in cryg0 cryg1; do"
+                + " echo $d $(cat /proc/sys/net/ipv6/conf/$d/addr_gen_mode) $(cat /proc/sys/net/ipv6/conf/$d/stable_secret"
+                + " 2>&1 | sed 's/.*: //'); done; ip -6 -o addr show | sed 's/valid_lft.*//'");
+    }
+
+    /**
      * Sysctls whose kernel writes reach each other (netnsdev.c, zdtm's netns-dev): conf/all/forwarding 1 sets
      * conf/all/accept_redirects 0 and conf/default/forwarding 1, and conf/default/arp_ignore reaches every
      * device not set on its own, so a value equal to a new namespace's may still have to be written back

@@ -113,8 +113,8 @@ public final class NetNamespaceScan {
                 addresses.add(a);
             }
         }
-        // before the devices: a persistent tun that is up gets an ipv6 addr_gen_mode and secret of the
-        // kernel's (carrier on) while the scan attaches a file to it for a moment
+        // before the devices, whose scan attaches a file to a fileless persistent tun for a moment
+        // (TreeTunDevices keeps its carrier from reaching ipv6)
         Map<String, String> sysctls = NetSysctls.changed(p);
         List<String> devices = NetDevices.scan(p, what, addresses, treeNets);
         Map<String, String> firewall = NetFilterRules.scan(p, what);

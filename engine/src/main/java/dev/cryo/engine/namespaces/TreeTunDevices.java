@@ -86,7 +86,7 @@ public final class TreeTunDevices {
             b.append(" offload=0x").append(Integer.toHexString(offloads));
         }
         if ((t.flags() & TunDevices.IFF_PERSIST) != 0 && fileless(p, t)) {
-            Integer v = Namespaces.inside(p, "net", () -> {
+            Integer v = withCarrierUnseen(p, l, () -> Namespaces.inside(p, "net", () -> {
                 try (Fd tun = Sys.open("/dev/net/tun", Fcntl.O_RDWR | Fcntl.O_CLOEXEC)) {
                     TunDevices.attach(tun, t.name(), t.flags() & ~TunDevices.IFF_PERSIST);
                     // its eBPF programs, which the device made again would not have, seen from cryo's file
@@ -103,12 +103,34 @@ public final class TreeTunDevices {
                     }
                     throw e;
                 }
-            });
+            }));
             if (v != null) {
                 b.append(" vnethdr=").append(v);
             }
         }
         return b.toString();
+    }
+
+    /**
+     * Runs {@code attach}, which attaches a file to device {@code l} for a moment, without the live
+     * device's address configuration seeing its carrier come on: on an up device the kernel would then
+     * configure ipv6 (a tun's addr_gen_mode 0 becomes 3 with a random stable_secret, a tap gets a
+     * link-local address), which stays after the file is gone. In link mode dormant the carrier makes
+     * the device dormant, not up, and ipv6 waits for up; the mode is given back once the file is closed
+     * (carrier off again), so whenever the kernel's link watch looks it finds no carrier.
+     */
+    private static <T> T withCarrierUnseen(Pid p, NetDevices.Link l, java.util.function.Supplier<T> attach) {
+        boolean calm = l.up() && !NetnsCommand.run(p, "ip", "-o", "link", "show", "dev", l.name()).contains(" mode DORMANT ");
+        if (calm) {
+            NetnsCommand.run(p, "ip", "link", "set", "dev", l.name(), "mode", "dormant");
+        }
+        try {
+            return attach.get();
+        } finally {
+            if (calm) {
+                NetnsCommand.run(p, "ip", "link", "set", "dev", l.name(), "mode", "default");
+            }
+        }
     }
 
     /**
