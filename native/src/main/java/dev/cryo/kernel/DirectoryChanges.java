@@ -48,8 +48,9 @@ public final class DirectoryChanges implements AutoCloseable {
 
     private static int userInstanceLimit() {
         try {
-            return Integer.parseInt(java.nio.file.Files.readString(Path.of("/proc/sys/fs/inotify/max_user_instances")).trim());
-        } catch (java.io.IOException | RuntimeException e) {
+            // not Files.readString: the JDK trusts a /proc/sys file's size (0) and gives its first byte only
+            return Integer.parseInt(dev.cryo.kernel.proc.ProcFs.text("/proc/sys/fs/inotify/max_user_instances").trim());
+        } catch (RuntimeException e) {
             return 128; // the kernel's default
         }
     }
