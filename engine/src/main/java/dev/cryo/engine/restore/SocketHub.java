@@ -578,6 +578,11 @@ public final class SocketHub implements AutoCloseable {
             }
             Path moved = hidden == null ? aside : null; // too long a path for a hidden name: the file stays at the path
             Path file = hidden == null ? path : hidden;
+            if (madeDirs.contains(file.toAbsolutePath().getParent())) {
+                // the tasks' connects and sends reach it by an fd of it (past cryo's 0700 directory), as whoever they
+                // are: in a user namespace of theirs, root there cannot write a socket file of cryo's (EACCES)
+                Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+            }
             later.add(0, () -> { // first of the late steps: nothing after needs the file
                 try {
                     Files.delete(file);
