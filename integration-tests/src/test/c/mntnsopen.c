@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "childcheck.h"
 #include "pivot.h"
 
 /* The mount id of an fd's file (statx: the root has no /proc). */
@@ -73,12 +74,5 @@ int main(int argc, char **argv) {
         kill(c, SIGKILL);
         return 1;
     }
-    kill(c, SIGUSR2);
-    int status;
-    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        printf("FAIL: the child failed (status 0x%x)\n", status);
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
+    return child_verdict(c);
 }

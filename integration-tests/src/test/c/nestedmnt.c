@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "workload.h"
+#include "childcheck.h"
 #include "pivot.h"
 #include "userns.h"
 
@@ -67,12 +68,5 @@ int main(int argc, char **argv) {
     if (stat("/mnt", &mnt) || stat("/", &rootst)) fail("stat /mnt");
     if (mnt.st_dev != rootst.st_dev) fail("root: /mnt is a mount in its namespace too");
     if (access("/mnt/f", F_OK) == 0) fail("root: the child's file is in its /mnt");
-    kill(c, SIGUSR2);
-    int status;
-    if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        printf("FAIL: the child failed (status 0x%x)\n", status);
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
+    return child_verdict(c);
 }

@@ -86,6 +86,38 @@ class NsFlavorTest {
     }
 
     /**
+     * A task chrooted inside a container (zdtm's chroot and chroot-file in their ns and uns flavors): its
+     * mountinfo shows no mount (its namespace's root mount begins above its root), so the dump refused its
+     * mapped binary ("is on a mount that is not attached in its mount namespace"). chrootns.c.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"ns", "uns"})
+    void aTaskChrootedInsideAContainerComesBack(String flavor) throws Exception {
+        assertPassesPivoted("chrootns", flavor);
+    }
+
+    /**
+     * A child that pivoted its own namespace's root onto a tmpfs and detached the old root, its binary mapped
+     * from there, inside a container (zdtm's mntns_pivot_root): the restore would open the binary in the child's namespace, where
+     * no path reaches it. Refused, naming the namespace that still has the mount (the refusal said only "not
+     * attached ... unmounted with umount -l while in use, or made by open_tree/fsmount"), and the tree runs on.
+     */
+    @Test
+    void aBinaryMappedFromARootPivotedAwayIsRefusedNamingWhereItIsAndTheTreeRunsOn() throws Exception {
+        Path root = pivotRoot("pivotaway");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pivotaway.out"),
+                root.resolve("pivotaway").toString(), root.toString()))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("attached in the mount namespace of pid " + p.pid().value()),
+                    refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
+    /**
      * A bind from a mount made unbindable after it (zdtm's unbindable, ns and uns flavors): the restore made the
      * mount unbindable before the bind and failed after the killing dump ("mount(.../aux, .../bind, MS_BIND):
      * EINVAL", the tree lost). unbindmnt.c.

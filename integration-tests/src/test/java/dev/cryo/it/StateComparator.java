@@ -1219,16 +1219,17 @@ final class StateComparator {
 
     /**
      * Mount {@code id} named by point and file system in the mount namespace of another task of the tree
-     * (a child keeps an fd its parent opened before the child made its own namespace: zdtm's mntns_open).
+     * (a child keeps an fd its parent opened before the child made its own namespace: zdtm's mntns_open), or
+     * in its own as a task of the tree that is not chrooted sees it (zdtm's chroot in a container).
      */
     private static String treeMount(Path dir, String id, Labels labels) {
         String mine = readLink(dir.resolve("ns/mnt"));
         for (int pid : labels.tree) {
             Path other = Path.of("/proc/" + pid);
             String ns = readLink(other.resolve("ns/mnt"));
-            String m = ns.equals(mine) ? null : mountsOf(other).get(id);
-            if (m != null) {
-                return "pid " + pid + "'s namespace's " + m;
+            String m = mountsOf(other).get(id);
+            if (m != null) { // of its own namespace too when the task is chrooted: its table shows the mounts below its root only
+                return ns.equals(mine) ? m : "pid " + pid + "'s namespace's " + m;
             }
         }
         return "mount " + id + " unknown";

@@ -45,6 +45,10 @@ public final class MountReach {
         if (seen != null && (onMount(seen, mountId) || sameFile(procLink, seen) || sameFile(procLink, path))) {
             return;
         }
+        String fromTop = path != null && path.startsWith("/") ? namespaceRoot() : null;
+        if (fromTop != null && (onMount(fromTop + path, mountId) || sameFile(procLink, fromTop + path))) {
+            return; // a chrooted task's path starts at its namespace's root, where the restore opens it
+        }
         if (attached().contains(mountId)) {
             coveringMount(mountId, path).ifPresent(c -> {
                 throw new DumpException("pid " + pid + ": " + what + " is on mount " + mountId + " (" + c.covered()
@@ -53,9 +57,75 @@ public final class MountReach {
             });
             return;
         }
+        String ancestors = ancestorsMount(mountId);
+        if (ancestors != null) {
+            throw new DumpException("pid " + pid + ": " + what + " is on mount " + mountId + ", " + ancestors + ", which"
+                    + " the task's own mount namespace no longer has (its root pivoted elsewhere and the old one"
+                    + " detached, as zdtm's mntns_pivot_root does): a restore opens it in the task's own namespace,"
+                    + " where no path reaches it; not supported yet");
+        }
         throw new DumpException("pid " + pid + ": " + what + " is on a mount that is not attached in its mount namespace"
                 + " (mount id " + mountId + ": unmounted with umount -l while in use, or made by open_tree/fsmount"
                 + " and never attached), and no path reaches it at restore; not supported");
+    }
+
+    /**
+     * The root of the task's mount namespace as seen from cryo, when the task's own root is below it (a chroot:
+     * zdtm's chroot in a container): the root of its nearest ancestor in the same namespace whose root is the
+     * namespace's (its {@code ..} is itself). Paths of a task's files, cwd and root start there, and a restore
+     * opens them from there before it chroots the task. Null when no such ancestor is found.
+     */
+    private String namespaceRoot() {
+        String ns = dev.cryo.kernel.Namespaces.link(pid.toString(), "mnt");
+        Pid at = pid;
+        for (int hops = 0; ns != null && hops < 64; hops++) {
+            String root = at.procDir() + "/root";
+            try {
+                if (!ns.equals(dev.cryo.kernel.Namespaces.link(at.toString(), "mnt"))) {
+                    return null;
+                }
+                if (Files.isSameFile(Path.of(root), Path.of(root, ".."))) {
+                    return root;
+                }
+                int up = ProcFs.stat(at).ppid();
+                if (up <= 1) {
+                    return null;
+                }
+                at = Pid.of(up);
+            } catch (java.io.IOException | RuntimeException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /** Where mount {@code mountId} is attached in the mount namespace of an ancestor of the task's, if it is. */
+    private String ancestorsMount(long mountId) {
+        String own = dev.cryo.kernel.Namespaces.link(pid.toString(), "mnt");
+        Pid at = pid;
+        try {
+            for (int hops = 0; hops < 64; hops++) {
+                int up = ProcFs.stat(at).ppid();
+                if (up <= 0) {
+                    return null;
+                }
+                at = Pid.of(up);
+                String ns = dev.cryo.kernel.Namespaces.link(at.toString(), "mnt");
+                if (ns == null || ns.equals(own)) {
+                    continue;
+                }
+                String file = at.procDir() + "/mountinfo";
+                for (MountInfo.Mount m : MountInfo.parse(file, ProcFs.text(file))) {
+                    if (m.id() == mountId) {
+                        return "attached in the mount namespace of pid " + at + " (" + ns + ", " + m.fsType() + " on "
+                                + m.point() + ")";
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            return null; // an ancestor gone meanwhile: the plain refusal
+        }
+        return null;
     }
 
     private record Cover(String covered, MountInfo.Mount cover) {}
