@@ -1,10 +1,11 @@
 /*
  * An fd of a symlink itself, opened with O_PATH | O_NOFOLLOW (zdtm's symlink: refused as an unknown
- * file). Arguments: DIR [kept|removed [ROOT]]. DIR/target is a file, DIR/link a symlink to it, owned
+ * file). Arguments: DIR [kept|removed [ROOT [uns]]]. DIR/target is a file, DIR/link a symlink to it, owned
  * by 4321:4322. With "removed" the link is removed once opened (zdtm's symlink01: refused before, "a
  * removed symlink is not supported"); with ROOT the program first pivots into ROOT, a directory holding
  * it, in a mount namespace of its own (zdtm's ns flavor: refused before, "no longer at that path"),
- * DIR then being a path of ROOT. Prints "ready" and waits for SIGUSR2, then checks that the fd is
+ * DIR then being a path of ROOT; with "uns" it takes a user namespace first, where ids other than root
+ * are 100000 apart from cryo's (zdtm's uns flavor). Prints "ready" and waits for SIGUSR2, then checks that the fd is
  * still the symlink (fstat says a link of that owner, of the same inode unless removed), that
  * readlinkat through it reads DIR/target, that its flags still hold O_PATH, and that a removed link
  * is still removed (nothing at DIR/link, the fd named "DIR/link (deleted)" where there is a /proc). Prints
@@ -19,12 +20,14 @@
 
 #include "workload.h"
 #include "pivot.h"
+#include "userns.h"
 
 int main(int argc, char **argv) {
-    if (argc < 2) fail("usage: symlinkfd DIR [kept|removed [ROOT]]");
+    if (argc < 2) fail("usage: symlinkfd DIR [kept|removed [ROOT [uns]]]");
     int removed = argc > 2 && strcmp(argv[2], "removed") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
+    if (argc > 4 && strcmp(argv[4], "uns") == 0) own_user_namespace("0 0 1\n1 100001 65535\n");
     if (argc > 3) pivot_into(argv[3], 1);
     char target[PATH_MAX], link[PATH_MAX];
     snprintf(target, sizeof target, "%s/target", argv[1]);

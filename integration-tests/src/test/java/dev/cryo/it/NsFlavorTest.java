@@ -143,6 +143,21 @@ class NsFlavorTest {
         }
     }
 
+    /**
+     * A removed symlink's O_PATH fd in a container with a user namespace whose ids other than root are not
+     * cryo's (zdtm's symlink01 in its uns flavor): the restore gave the link made again its owner as cryo
+     * names it, from inside, and failed after the killing dump ("lchown(.../link, 104321, 104322) ...: EINVAL").
+     */
+    @Test
+    void aRemovedSymlinkInAUserNamespacesContainerComesBackWithItsOwner() throws Exception {
+        Path root = pivotRoot("symlinkfd");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("symlinkfd.out"),
+                root.resolve("symlinkfd").toString(), "/mnt", "removed", root.toString(), "uns"))) {
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** /c/NAME.c run as {@code NAME ROOT MORE...}: it pivots into ROOT, a directory holding its static binary and mnt/. */
     private void assertPassesPivoted(String name, String... more) throws Exception {
         Path root = pivotRoot(name);

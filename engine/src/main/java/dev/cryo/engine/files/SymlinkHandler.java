@@ -137,11 +137,23 @@ public final class SymlinkHandler implements FdHandler<SymlinkHandler.Symlink> {
         ctx.call("symlink(" + s.target() + ", " + s.path() + ") for the removed symlink of fd " + fd.fd(),
                 SyscallNr.SYMLINK, at, at + t.length);
         try {
-            ctx.call("lchown(" + s.path() + ", " + s.uid() + ", " + s.gid() + ")", SyscallNr.LCHOWN, at + t.length, s.uid(), s.gid());
+            owner(s, ctx, at + t.length);
             return ctx.open(s.path(), flags);
         } finally {
             ctx.call("unlink(" + s.path() + ")", SyscallNr.UNLINK, ctx.put(p));
         }
+    }
+
+    /**
+     * The link made again gets its dumped owner, given by cryo through the task's root: the ids are as cryo
+     * names them, and a task inside a user namespace names others (zdtm's symlink01 in its uns flavor).
+     */
+    private static void owner(Symlink s, RestoreContext ctx, long remotePath) {
+        if (ctx.taskPid() == 0 || !s.path().startsWith("/")) {
+            ctx.call("lchown(" + s.path() + ", " + s.uid() + ", " + s.gid() + ")", SyscallNr.LCHOWN, remotePath, s.uid(), s.gid());
+            return;
+        }
+        dev.cryo.kernel.Sys.lchown("/proc/" + ctx.taskPid() + "/root" + s.path(), s.uid(), s.gid());
     }
 
     /** What the symlink fd {@code fd} of task {@code pid} reads (null when it is no symlink), seen from cryo. */
