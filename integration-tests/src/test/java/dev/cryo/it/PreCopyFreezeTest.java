@@ -6,6 +6,9 @@ import dev.cryo.engine.dump.SharedMemoryClaims;
 import dev.cryo.engine.dump.SharedPreCopy;
 import dev.cryo.engine.dump.PreCopyTracker;
 import dev.cryo.engine.dump.VmFlagsWatch;
+import dev.cryo.engine.files.FileIdentity;
+import dev.cryo.engine.memory.MappedFilesAhead;
+import dev.cryo.engine.model.FileRef;
 import dev.cryo.kernel.Pid;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.VmaImage;
@@ -195,8 +198,9 @@ class PreCopyFreezeTest {
 
     /**
      * End to end: a pre-copy dump of a task that only waits takes its VmFlags from the read before
-     * the freeze and reads no smaps frozen (the debug log says which), closes the watch's counters
-     * only after the kill (not in the frozen window), and comes back as it was.
+     * the freeze and reads no smaps frozen (the debug log says which), nor its mapped files'
+     * identities (failed before: no "mapped files' identities" in the log), closes the watch's
+     * counters only after the kill (not in the frozen window), and comes back as it was.
      */
     @Test
     void aTaskThatOnlyWaitsIsFrozenWithoutAnotherSmapsRead() throws Exception {
@@ -209,6 +213,7 @@ class PreCopyFreezeTest {
             String debug = Files.readString(log);
             assertTrue(debug.contains("VmFlags as read before the freeze"), debug);
             assertFalse(debug.contains("waiting for the frozen smaps"), debug);
+            assertTrue(debug.contains(" mapped files' identities"), "its files' identities read before the freeze:\n" + debug);
             // closing a tracepoint's last perf counter waits for an RCU grace period (30-140 ms under
             // load): never in the frozen window, only once the task runs again (or is killed)
             int freed = debug.indexOf(" killed after ");
@@ -319,6 +324,45 @@ class PreCopyFreezeTest {
             assertTrue(provisional.provisional());
             assertNull(provisional.confirm(p.pid(), shifted));
         }
+    }
+
+    /**
+     * A mapped file's identity read beside the early smaps (MappedFilesAhead) is the frozen task's
+     * only while nothing changed it: its times set after that read (inotify IN_ATTRIB) make the
+     * plan read it again, and the image records the file as it is at the freeze. Mutation check:
+     * with MappedFilesAhead.confirm skipped (the read ahead always taken) the assertions after the touch fail.
+     */
+    @Test
+    void aMappedFileChangedAfterItsIdentityWasReadAheadIsReadAgain() throws Exception {
+        Path exe = tmp.resolve("adviselate");
+        Files.copy(TestPrograms.compile("/c/adviselate.c", "-O2"), exe);
+        assertTrue(exe.toFile().setExecutable(true));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"), exe.toString()))) {
+            List<SmapsEntry> early = ProcFs.smaps(p.pid());
+            try (MappedFilesAhead ahead = MappedFilesAhead.read(p.pid(), early)) {
+                assertNotNull(ahead, "an inotify instance to be had");
+                MemoryPlan same = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
+                        (kind, m) -> true, early, ahead);
+                assertTrue(same.filesAhead() > 0, "nothing changed: the identities read ahead are taken");
+                FileRef now = FileIdentity.of(exe.toString(), exe);
+                assertEquals(now, mapped(same.vmas(), exe), "the read ahead is the file's identity");
+
+                java.nio.file.attribute.FileTime later = java.nio.file.attribute.FileTime.fromMillis(
+                        Files.getLastModifiedTime(exe).toMillis() + 3_600_000);
+                Files.setLastModifiedTime(exe, later); // as a touch between the early read and the freeze
+                MemoryPlan changed = MemoryPlan.of(p.pid(), new SharedMemoryClaims(), new GhostFiles(Long.MAX_VALUE),
+                        (kind, m) -> true, early, ahead);
+                assertTrue(changed.provisional(), "the areas are the same");
+                assertEquals(0, changed.filesAhead(), "a watched file changed: none taken from the read ahead");
+                assertEquals(FileIdentity.of(exe.toString(), exe), mapped(changed.vmas(), exe),
+                        "the file as the frozen task has it");
+            }
+        }
+    }
+
+    private static FileRef mapped(List<VmaImage> vmas, Path file) {
+        return vmas.stream().filter(v -> v.file() != null && v.file().path().equals(file.toString())).findFirst()
+                .orElseThrow(() -> new AssertionError("no mapping of " + file + " in " + vmas)).file();
     }
 
     private static VmaImage at(List<VmaImage> vmas, long start) {

@@ -6,7 +6,9 @@ import java.nio.file.Path;
  * An inotify instance of cryo's own that tells whether anything changed in the directories it
  * watches since each was watched: a write to one of their files (cgroupfs's files keep their mtime
  * on a write, but vfs_write queues IN_MODIFY before it returns), an owner or mode, an entry made,
- * removed or moved. A directory that could not be watched counts as changed.
+ * removed or moved. A directory that could not be watched counts as changed. Files can be watched
+ * too (a write, truncation, owner, mode or times changed; through a /proc link, the file it leads to).
+ * One instance may have several holders ({@link #share}): it is closed when the last one closes it.
  */
 public final class DirectoryChanges implements AutoCloseable {
     /** inotify(7): every change to a directory's entries, their contents and their attributes. */
@@ -15,12 +17,31 @@ public final class DirectoryChanges implements AutoCloseable {
     private static final int ANY_CHANGE = IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
             | IN_DELETE_SELF | IN_MOVE_SELF;
 
-    private final Fd fd;
-    private final java.util.Set<Path> watched = new java.util.HashSet<>();
-    private boolean unwatched;
+    /** The instance, with what all its holders watched. */
+    private static final class Instance {
+        final Fd fd;
+        final java.util.Set<Path> watched = new java.util.HashSet<>();
+        volatile boolean unwatched;
+        final java.util.concurrent.atomic.AtomicInteger holders = new java.util.concurrent.atomic.AtomicInteger(1);
 
-    private DirectoryChanges(Fd fd) {
-        this.fd = fd;
+        Instance(Fd fd) {
+            this.fd = fd;
+        }
+    }
+
+    private final Instance in;
+
+    private DirectoryChanges(Instance in) {
+        this.in = in;
+    }
+
+    /**
+     * Another holder of this instance (one instance per task for all it reads before a freeze: the
+     * user's instances are few), which it must close; a change watched by either is seen by both.
+     */
+    public DirectoryChanges share() {
+        in.holders.incrementAndGet();
+        return new DirectoryChanges(in);
     }
 
     /**
@@ -38,8 +59,8 @@ public final class DirectoryChanges implements AutoCloseable {
             return null;
         }
         try {
-            return new DirectoryChanges(new Fd((int) Sys.call(() -> "inotify_init1(IN_NONBLOCK | IN_CLOEXEC)",
-                    SyscallNr.INOTIFY_INIT1, Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0, 0)));
+            return new DirectoryChanges(new Instance(new Fd((int) Sys.call(() -> "inotify_init1(IN_NONBLOCK | IN_CLOEXEC)",
+                    SyscallNr.INOTIFY_INIT1, Fcntl.O_NONBLOCK | Fcntl.O_CLOEXEC, 0, 0, 0))));
         } catch (RuntimeException e) {
             INSTANCES.release();
             throw e;
@@ -57,19 +78,21 @@ public final class DirectoryChanges implements AutoCloseable {
 
     /** Watches {@code dir} from now on (once: a directory seen again keeps its first watch). */
     public void watch(Path dir) {
-        if (!watched.add(dir)) {
-            return;
+        synchronized (in) { // holders read on threads of their own
+            if (!in.watched.add(dir)) {
+                return;
+            }
         }
-        long r = LibC.syscall(SyscallNr.INOTIFY_ADD_WATCH, fd.value(), Sys.address(Sys.cString(dir.toString())), ANY_CHANGE,
+        long r = LibC.syscall(SyscallNr.INOTIFY_ADD_WATCH, in.fd.value(), Sys.address(Sys.cString(dir.toString())), ANY_CHANGE,
                 0, 0, 0);
         if (r == -1) {
-            unwatched = true; // removed meanwhile, or out of watches: a change as far as the caller knows
+            in.unwatched = true; // removed meanwhile, or out of watches: a change as far as the caller knows
         }
     }
 
     /** Whether anything changed in a watched directory since it was watched (or one could not be). */
     public boolean changed() {
-        return unwatched || Sys.pendingBytes(fd) > 0;
+        return in.unwatched || Sys.pendingBytes(in.fd) > 0;
     }
 
     /**
@@ -79,10 +102,10 @@ public final class DirectoryChanges implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (closed.compareAndSet(false, true) && in.holders.decrementAndGet() == 0) {
             CLOSER.execute(() -> {
                 try {
-                    fd.close();
+                    in.fd.close();
                 } finally {
                     INSTANCES.release();
                 }

@@ -72,6 +72,24 @@ class DirectoryChangesTest {
         }
     }
 
+    /**
+     * A task's reads before a freeze (cgroups, mapped files) share one instance: a change either
+     * watched is seen by both, and the instance stays open until its last holder closes it.
+     */
+    @Test
+    void aSharedInstanceSeesWhatEitherWatchedAndClosesWithItsLastHolder() throws Exception {
+        try (DirectoryChanges a = opened()) {
+            DirectoryChanges b = a.share();
+            Path file = Files.writeString(tmp.resolve("watched"), "1");
+            b.watch(file); // a file, not a directory
+            assertFalse(a.changed());
+            Files.writeString(file, "2");
+            assertTrue(a.changed(), "a write to the file b watched");
+            b.close();
+            assertTrue(a.changed(), "still open for a");
+        }
+    }
+
     /** An instance, once one is given back (a close runs on a thread of its own). */
     private static DirectoryChanges opened() throws InterruptedException {
         long until = System.nanoTime() + 10_000_000_000L;

@@ -156,9 +156,55 @@ public final class TaskDumper {
     private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
     private List<Integer> tids = List.of();
     private PreCopyTracker preCopy; // set while the task's writes are tracked
-    private List<dev.cryo.kernel.proc.SmapsEntry> early; // smaps read right before the freeze (pre-copy)
+    private Layout early; // smaps read right before the freeze (pre-copy)
     /** smaps read beside the copy of a round likely to be the last (see CopyRound#rounds). */
-    private java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> layoutAhead;
+    private java.util.concurrent.Future<Layout> layoutAhead;
+
+    /** A running task's smaps and the identities of its mapped files (null: none read), for the frozen plan. */
+    private record Layout(List<dev.cryo.kernel.proc.SmapsEntry> smaps, dev.cryo.engine.memory.MappedFilesAhead files) {
+        /** {@code changes}: the watch to read the files with (null: none), which the layout closes. */
+        static Layout read(Pid pid, dev.cryo.kernel.DirectoryChanges changes) {
+            try {
+                List<dev.cryo.kernel.proc.SmapsEntry> smaps = ProcFs.smaps(pid);
+                return new Layout(smaps, dev.cryo.engine.memory.MappedFilesAhead.read(pid, smaps, changes));
+            } catch (RuntimeException e) {
+                if (changes != null) {
+                    changes.close();
+                }
+                throw e;
+            }
+        }
+
+        void close() {
+            if (files != null) {
+                files.close();
+            }
+        }
+    }
+
+    /** Drops the read a likely last round started (its inotify instance closed once the read is over). */
+    private void dropLayoutAhead() {
+        java.util.concurrent.Future<Layout> f = layoutAhead;
+        layoutAhead = null;
+        if (f != null) {
+            SMAPS.execute(() -> {
+                try {
+                    f.get().close();
+                } catch (java.util.concurrent.ExecutionException ignored) {
+                    // nothing to close
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+    }
+
+    private void dropEarly() {
+        if (early != null) {
+            early.close();
+            early = null;
+        }
+    }
     private long previousRound; // pages the last pre-copy round found
     /** Reads smaps of a frozen task while its dumper goes on with the freeze (daemon threads, made on demand). */
     private static final java.util.concurrent.ExecutorService SMAPS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
@@ -193,6 +239,7 @@ public final class TaskDumper {
                     if (preCopy != null) {
                         readCgroupsAhead(m.files());
                     }
+                    dropEarly();
                     try {
                         early = preCopy == null ? null : layoutNow();
                     } catch (RuntimeException e) {
@@ -216,8 +263,8 @@ public final class TaskDumper {
      * walk of all the page tables, 30-180 ms for a GiB under load, no longer between the last round's
      * scan and the freeze, where the tree's writes pile up for the frozen round), else a read now.
      */
-    private List<dev.cryo.kernel.proc.SmapsEntry> layoutNow() {
-        java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> ahead = layoutAhead;
+    private Layout layoutNow() {
+        java.util.concurrent.Future<Layout> ahead = layoutAhead;
         layoutAhead = null;
         if (ahead != null) {
             try {
@@ -230,7 +277,22 @@ public final class TaskDumper {
             }
         }
         watchFlags();
-        return ProcFs.smaps(pid);
+        return Layout.read(pid, sharedChanges());
+    }
+
+    /**
+     * One inotify instance per task for what is read before the freeze (its cgroups, its mapped
+     * files): cryo may hold an eighth of the user's instances, fewer than two per task of a tree
+     * like Chromium's. Opened on first need, closed with the tracking.
+     */
+    private dev.cryo.kernel.DirectoryChanges aheadChanges;
+
+    /** A holder of the task's instance for one read (null when none is to be had), closed by that read. */
+    private dev.cryo.kernel.DirectoryChanges sharedChanges() {
+        if (aheadChanges == null) {
+            aheadChanges = dev.cryo.kernel.DirectoryChanges.tryOpen();
+        }
+        return aheadChanges == null ? null : aheadChanges.share();
     }
 
     /**
@@ -260,7 +322,20 @@ public final class TaskDumper {
 
     private void readCgroupsAhead(FdHandler.DumpContext files) {
         if (cgroupsAhead == null) {
-            cgroupsAhead = readCgroupsAhead(pid, files.treePids());
+            dev.cryo.kernel.DirectoryChanges changes = sharedChanges();
+            java.util.Collection<Integer> tree = files.treePids();
+            cgroupsAhead = SMAPS.submit(() -> {
+                int ppid;
+                try {
+                    ppid = ProcFs.stat(pid).ppid();
+                } catch (RuntimeException e) {
+                    if (changes != null) {
+                        changes.close();
+                    }
+                    throw e;
+                }
+                return dev.cryo.engine.cgroups.CgroupsAhead.read(pid, ppid, tree, changes);
+            });
         }
     }
 
@@ -380,10 +455,12 @@ public final class TaskDumper {
         previousRound = found;
         if (last) {
             watchFlags();
-            layoutAhead = SMAPS.submit(() -> ProcFs.smaps(pid));
+            dropLayoutAhead();
+            dev.cryo.kernel.DirectoryChanges changes = sharedChanges();
+            layoutAhead = SMAPS.submit(() -> Layout.read(pid, changes));
             readCgroupsAhead(job.files());
         } else {
-            layoutAhead = null;
+            dropLayoutAhead();
         }
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
@@ -494,9 +571,16 @@ public final class TaskDumper {
         TaskCollector.Scratch scratch = null;
         long mapped;
         try {
-            plan = preCopy == null ? TaskCollector.plan(pid, job.files())
-                    : TaskCollector.plan(pid, job.files(), preCopy, early);
-            early = null;
+            try {
+                plan = preCopy == null ? TaskCollector.plan(pid, job.files())
+                        : TaskCollector.plan(pid, job.files(), preCopy, early == null ? null : early.smaps(),
+                        early == null ? null : early.files());
+            } finally {
+                if (early != null && early.files() != null) {
+                    ctx.getLog().debug("pid {}: mapped files: {}", pid, early.files().outcome());
+                }
+                dropEarly();
+            }
             // before cryo's own injections below (its mmap is one of the calls watched)
             dev.cryo.engine.dump.VmFlagsWatch watch = flagsWatch;
             flagsKept = plan.provisional() && watch != null && watch.unchanged(tids);
@@ -618,7 +702,8 @@ public final class TaskDumper {
         ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, state read in {} ms, "
                         + "walks awaited {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
-                plan.provisional() ? " from smaps read before the freeze" : "", (mapped - planned) / 1_000_000,
+                plan.provisional() ? " from smaps read before the freeze" + (plan.filesAhead() == 0 ? ""
+                        : ", with " + plan.filesAhead() + " mapped files' identities") : "", (mapped - planned) / 1_000_000,
                 stateNanos / 1_000_000, walksWait / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
@@ -895,6 +980,12 @@ public final class TaskDumper {
     }
 
     private void stopTracking() {
+        dropEarly();
+        dropLayoutAhead();
+        if (aheadChanges != null) {
+            aheadChanges.close(); // this dumper's hold; the reads close theirs
+            aheadChanges = null;
+        }
         dev.cryo.engine.cgroups.CgroupsAhead cgroups = takeCgroupsAhead();
         if (cgroups != null) {
             cgroups.close();

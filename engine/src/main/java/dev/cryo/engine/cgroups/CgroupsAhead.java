@@ -51,7 +51,11 @@ public final class CgroupsAhead implements AutoCloseable {
      * {@code ppid}; null when cryo holds all the inotify instances it may (the task's are read frozen).
      */
     public static CgroupsAhead read(Pid pid, int ppid, Collection<Integer> tree) {
-        DirectoryChanges changes = DirectoryChanges.tryOpen();
+        return read(pid, ppid, tree, DirectoryChanges.tryOpen());
+    }
+
+    /** As above, watching with {@code changes} (null: none to be had), which it closes. */
+    public static CgroupsAhead read(Pid pid, int ppid, Collection<Integer> tree, DirectoryChanges changes) {
         if (changes == null) {
             return null;
         }

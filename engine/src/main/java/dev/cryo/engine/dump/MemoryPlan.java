@@ -2,6 +2,7 @@ package dev.cryo.engine.dump;
 
 import dev.cryo.engine.memory.MemoryKind;
 import dev.cryo.engine.memory.MemoryKinds;
+import dev.cryo.engine.memory.MappedFilesAhead;
 import dev.cryo.engine.memory.PageScan;
 import dev.cryo.engine.memory.VmAdvice;
 import dev.cryo.engine.model.FileRef;
@@ -20,8 +21,12 @@ import java.util.List;
  * The mappings of a frozen task and which of their pages go into the image; each mapping's
  * {@link MemoryKind} (from the {@link MemoryKinds} table) decides, or refuses the dump.
  */
+/**
+ * {@code filesAhead}: how many mapped files' identities came from a read before the freeze
+ * (MappedFilesAhead), not from the frozen task.
+ */
 public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun> runs, long scannedPages,
-                         boolean provisional) {
+                         boolean provisional, int filesAhead) {
     public long pages() {
         return runs.stream().mapToLong(PageRun::pages).sum();
     }
@@ -46,7 +51,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
                                 java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned) {
-        return of(pid, sharedMemory, ghosts, pagesPlanned, ProcFs.smaps(pid), false);
+        return of(pid, sharedMemory, ghosts, pagesPlanned, ProcFs.smaps(pid), false, null);
     }
 
     /**
@@ -59,15 +64,25 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
      */
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
                                 java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> early) {
+        return of(pid, sharedMemory, ghosts, pagesPlanned, early, null);
+    }
+
+    /**
+     * As above; with the same areas, the mapped files' identities are taken from {@code files}
+     * (read with {@code early}) when it {@link MappedFilesAhead#confirm confirms} them.
+     */
+    public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
+                                java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> early,
+                                MappedFilesAhead files) {
         if (early != null && ProcFs.maps(pid).equals(early.stream().map(SmapsEntry::map).toList())) {
-            return of(pid, sharedMemory, ghosts, pagesPlanned, early, true);
+            return of(pid, sharedMemory, ghosts, pagesPlanned, early, true, files != null && files.confirm() ? files : null);
         }
         return of(pid, sharedMemory, ghosts, pagesPlanned);
     }
 
     private static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
                                  java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> smaps,
-                                 boolean provisional) {
+                                 boolean provisional, MappedFilesAhead files) {
         List<MemoryKind> kinds = new ArrayList<>();
         for (SmapsEntry s : smaps) {
             kinds.add(MemoryKinds.of(pid, s, sharedMemory.tree())); // every mapping checked before any page is planned
@@ -75,12 +90,18 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
         List<VmaImage> vmas = new ArrayList<>();
         List<PageRun> runs = new ArrayList<>();
         long scanned = 0;
+        int ahead = 0;
         try (PagemapReader pagemap = ProcFs.openPagemap(pid); PagemapScan scanner = PagemapScan.open(pid)) {
             for (int i = 0; i < smaps.size(); i++) {
                 SmapsEntry s = smaps.get(i);
                 MapsEntry m = s.map();
                 MemoryKind kind = kinds.get(i);
-                FileRef file = kind.file(pid, m, ghosts);
+                FileRef file = files != null && kind.identityOfMappedFile() ? files.identity(m) : null;
+                if (file == null) {
+                    file = kind.file(pid, m, ghosts);
+                } else {
+                    ahead++;
+                }
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
                         advice));
@@ -96,7 +117,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 }
             }
         }
-        return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned, provisional);
+        return new MemoryPlan(smaps.stream().map(SmapsEntry::map).toList(), vmas, runs, scanned, provisional, ahead);
     }
 
     /**

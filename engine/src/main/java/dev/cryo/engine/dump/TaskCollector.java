@@ -66,8 +66,14 @@ public final class TaskCollector {
     /** As above, from smaps read before the freeze if the areas are the same ({@link MemoryPlan#provisional}). */
     public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
                                   List<dev.cryo.kernel.proc.SmapsEntry> early) {
+        return plan(pid, files, preCopy, early, null);
+    }
+
+    /** As above, with the mapped files' identities read with {@code early} if they still hold (MappedFilesAhead). */
+    public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
+                                  List<dev.cryo.kernel.proc.SmapsEntry> early, dev.cryo.engine.memory.MappedFilesAhead ahead) {
         return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), (kind, m) -> !PreCopyTracker.preCopied(kind, m),
-                early);
+                early, ahead);
     }
 
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,

@@ -53,6 +53,14 @@ public abstract class MemoryKind {
         return false;
     }
 
+    /**
+     * Whether {@link #file} is the mapped file's identity and nothing else (FileMappings.identity),
+     * which a read before a pre-copy's freeze may give instead (MappedFilesAhead).
+     */
+    public boolean identityOfMappedFile() {
+        return false;
+    }
+
     /** The identity of the mapped file, for kinds whose restore needs it; null for plain memory. */
     public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
         return null;

@@ -34,6 +34,11 @@ public final class PrivateFileMapping extends MemoryKind {
     }
 
     @Override
+    public boolean identityOfMappedFile() {
+        return true;
+    }
+
+    @Override
     public void planPages(PageScan scan) {
         scan.copiedOnWritePages();
     }

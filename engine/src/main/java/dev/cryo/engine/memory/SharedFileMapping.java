@@ -33,6 +33,11 @@ public final class SharedFileMapping extends MemoryKind {
     }
 
     @Override
+    public boolean identityOfMappedFile() {
+        return true;
+    }
+
+    @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
         Mapper.mapFile(t, v, v.file().path(), Mapper.sharedFileMode(v), v.prot());
     }
