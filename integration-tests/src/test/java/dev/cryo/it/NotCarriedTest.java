@@ -502,13 +502,20 @@ class NotCarriedTest {
                 new Item("a task with threads whose children get another pid namespace", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/deadpidns.c").toString(), "threads"),
                         ": the pid namespace its children get \\(pid:\\[\\d+\\]\\) is not its own and it has 2 threads"),
-                // `keyctl session`, pam_keyinit, a systemd service: the restored task was in the restorer's
-                // session keyring, its keys gone, silently (real37); an empty one is let through
-                python("a session keyring holding a key", "import ctypes, os\nsys = ctypes.CDLL(None).syscall\n"
+                // keyrings and their user keys are carried (KeyringTest); a key whose payload the kernel never
+                // gives back is not (a logon key: a filesystem's or a VPN's credentials)
+                python("a session keyring holding a logon key", "import ctypes, os\nsys = ctypes.CDLL(None).syscall\n"
                                 + "assert sys(250, 1, b'cryo-it-%d' % os.getpid()) > 0\n"
-                                + "assert sys(248, b'user', b'cryo-secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3)) > 0",
-                        " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds 1 key \\(user:cryo-secret\\):"
-                                + " kernel keyrings are not carried yet")),
+                                + "assert sys(248, b'logon', b'cryo:secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3)) > 0",
+                        " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds logon key 'cryo:secret'"
+                                + " \\(key \\d+\\), whose payload the kernel never gives back: not carried"),
+                // an expiry shows only rounded (/proc/keys: "59m"): it would come back later or sooner
+                python("a user key with an expiry", "import ctypes, os\nsys = ctypes.CDLL(None).syscall\n"
+                                + "assert sys(250, 1, b'cryo-it-%d' % os.getpid()) > 0\n"
+                                + "k = sys(248, b'user', b'cryo-secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3))\n"
+                                + "assert sys(250, 15, k, 3600) == 0",
+                        " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds user key 'cryo-secret'"
+                                + " \\(key \\d+\\), which expires in \\d+m \\(the kernel shows an expiry only rounded\\)")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

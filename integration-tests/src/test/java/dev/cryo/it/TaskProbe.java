@@ -27,8 +27,8 @@ import java.util.TreeMap;
  * ignored signal's handler, flags, restorer and mask, each thread's alternate signal stack, the prctl switches
  * {@code /proc} does not show (child subreaper, parent-death signal, dumpable, keep-capabilities,
  * securebits, THP off, memory-deny-write-execute, TSC and cpuid faulting, I/O flusher, machine-check
- * kill policy), the rseq registration, the seccomp filters' programs and flags, syscall user dispatch
- * and the thread pointer (fs/gs base). Read from this JVM thread by seizing each thread for a moment
+ * kill policy), the rseq registration, the seccomp filters' programs and flags, syscall user dispatch,
+ * the thread pointer (fs/gs base) and each thread's keyrings (thread, process, session: their keys and payloads). Read from this JVM thread by seizing each thread for a moment
  * (PTRACE_SEIZE + INTERRUPT, seccomp suspended), running the getters in it and letting it go: an
  * interrupted syscall restarts as after any stop, the few bytes below its red zone used for the
  * answers are put back, signals arriving meanwhile are queued again, and a wait the stop failed
@@ -92,6 +92,7 @@ final class TaskProbe {
                 }
             }
         }
+        labelKeyrings(out);
         return out;
     }
 
@@ -402,8 +403,81 @@ final class TaskProbe {
             thread.put("probe prctl IO_FLUSHER", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_IO_FLUSHER));
             thread.put("probe prctl MCE_KILL", answer(in, SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET));
             thread.put("probe arch_prctl CPUID", answer(in, SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID));
+            keyrings(in, p, scratch - KEYRING_ROOM, thread);
         } finally {
             Sys.write(p, scratch, kept);
+        }
+    }
+
+    /** Bytes below the scratch a keyring's key list, a description or a payload is read into. */
+    private static final int KEYRING_ROOM = 2048;
+
+    /**
+     * The thread's thread, process and session keyrings as it sees them: description, owner and
+     * permissions, and each key's (a payload by its length and hash). A keyring is named by its serial
+     * here, which {@link #read} turns into a label in order of first appearance (serials are renewed: which
+     * tasks share one is what must hold).
+     */
+    private static void keyrings(Injector in, Pid p, long area, Map<String, String> into) {
+        byte[] kept;
+        try {
+            kept = Sys.read(p, area, KEYRING_ROOM);
+        } catch (RuntimeException noRoom) { // the stack ends there: not read, the same way both times
+            return;
+        }
+        try {
+            String[] kinds = {"thread", "process", "session"}; // KEY_SPEC_THREAD_KEYRING -1, PROCESS -2, SESSION -3
+            for (int i = 0; i < kinds.length; i++) {
+                long id = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_GET_KEYRING_ID, -1 - i, 0);
+                if (Injector.isError(id)) {
+                    into.put("probe keyring " + kinds[i], "none");
+                    continue;
+                }
+                StringBuilder b = new StringBuilder("serial " + id + " " + keyDescription(in, p, area, id));
+                long n = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, id, area, KEYRING_ROOM);
+                if (Injector.isError(n) || n > KEYRING_ROOM) {
+                    b.append(" keys unreadable");
+                } else {
+                    ByteBuffer list = ByteBuffer.wrap(Sys.read(p, area, (int) n)).order(ByteOrder.LITTLE_ENDIAN);
+                    java.util.SortedSet<String> keys = new java.util.TreeSet<>();
+                    while (list.remaining() >= 4) {
+                        int key = list.getInt();
+                        String k = keyDescription(in, p, area, key);
+                        long size = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, key, area, KEYRING_ROOM);
+                        keys.add(k + (Injector.isError(size) ? " payload unreadable" : size > KEYRING_ROOM
+                                ? " payload " + size + " bytes" : " payload " + HexFormat.of().formatHex(
+                                sha256(Sys.read(p, area, (int) size)), 0, 12)));
+                    }
+                    b.append(" keys ").append(keys);
+                }
+                into.put("probe keyring " + kinds[i], b.toString());
+            }
+        } finally {
+            Sys.write(p, area, kept);
+        }
+    }
+
+    /** KEYCTL_DESCRIBE's "type;uid;gid;perm;description". */
+    private static String keyDescription(Injector in, Pid p, long area, long id) {
+        long n = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_DESCRIBE, id, area, KEYRING_ROOM);
+        return Injector.isError(n) ? Injector.errorText(n) : n > KEYRING_ROOM ? "described in " + n + " bytes"
+                : new String(Sys.read(p, area, (int) Math.max(0, n - 1)), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static final java.util.regex.Pattern SERIAL = java.util.regex.Pattern.compile("^serial (\\d+) ");
+
+    /** Each keyring serial of {@code out}'s keyring items as a label given in order of first appearance. */
+    private static void labelKeyrings(Map<String, Map<String, String>> out) {
+        Map<String, String> labels = new java.util.HashMap<>();
+        for (Map<String, String> items : out.values()) {
+            items.replaceAll((k, v) -> {
+                java.util.regex.Matcher m = SERIAL.matcher(v);
+                if (!k.startsWith("probe keyring ") || !m.find()) {
+                    return v;
+                }
+                String label = labels.computeIfAbsent(m.group(1), s -> "keyring #" + (labels.size() + 1));
+                return label + " " + v.substring(m.end());
+            });
         }
     }
 

@@ -176,6 +176,17 @@ final class Workloads {
      * handler and then the call again, and a {@code while (!check) pause();} sleeps on with its
      * check missed (the kernel's own window; CI saw memfdexec hang in pause once at load 10).
      */
+    /** Until no tracer holds {@code pid} (a refused dump lets its tree go). */
+    static void awaitUntraced(int pid) throws InterruptedException {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return java.nio.file.Files.readString(Path.of("/proc/" + pid + "/status")).contains("TracerPid:\t0\n");
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(10), "pid " + pid + " to be let go");
+    }
+
     static String check(DetachedProcess p) throws Exception {
         awaitAsleep(p.pid().value());
         dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR2);

@@ -835,8 +835,14 @@ public final class RestoreSupervisor {
                         this::afterFiles)));
     }
 
+    private dev.cryo.engine.keyrings.KeyringHub keyrings;
+
     private dev.cryo.engine.restore.FileHubs hubs() {
-        return new dev.cryo.engine.restore.FileHubs(pipes, sockets, sharedMemory, ptys, request.inherited(), deadTasks);
+        if (keyrings == null) { // one for the three passes: the session keyrings made in the first are joined in the second
+            keyrings = dev.cryo.engine.keyrings.KeyringHub.of(image.tasks());
+        }
+        return new dev.cryo.engine.restore.FileHubs(pipes, sockets, sharedMemory, ptys, request.inherited(), deadTasks,
+                keyrings);
     }
 
     /** Once every fd of every task is open (any thread: no ptrace); throws with the reason. */

@@ -3,6 +3,7 @@ package dev.cryo.engine.dump;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FdHandler;
 import dev.cryo.engine.files.FdHandlers;
+import dev.cryo.engine.keyrings.Keyrings;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.Creds;
 import dev.cryo.engine.model.FileRef;
@@ -177,6 +178,7 @@ public final class TaskCollector {
         int membarrier;
         int mdwe;
         SecurityImage security;
+        long[] keyrings;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
         int mlockFuture = MlockFuture.of(pid, remote, status);
@@ -201,10 +203,15 @@ public final class TaskCollector {
                 timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), null,
                             queues(tracer, pid));
             }
-            Keyrings.refuseHeld(reads != null ? reads.keyrings() : Keyrings.ids(inj), inj, remote.scratch(), KEYRING_ROOM,
-                    remote::readScratch, "pid " + pid.value() + " (" + stat.comm() + ")");
+            keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
         }
         ProcReads procs = await(read);
+        if (Keyrings.holdsAny(keyrings)) { // once its fds are read: the dump opens /proc/keys in it for a moment
+            try (Injector inj = remote.injector(pid.value())) {
+                security = security.withKeyrings(Keyrings.dump(keyrings, inside(remote, inj),
+                        "pid " + pid.value() + " (" + stat.comm() + ")"));
+            }
+        }
         MmImage mm = new MmImage(stat.startCode(), stat.endCode(), stat.startData(), stat.endData(), stat.startBrk(),
                 brk, stat.startStack(), stat.argStart(), stat.argEnd(), stat.envStart(), stat.envEnd(),
                 procs.auxv(), status.value("THP_enabled").map("0"::equals).orElse(false),
@@ -229,8 +236,30 @@ public final class TaskCollector {
         return new Snapshot(task, memory);
     }
 
-    /** Bytes of the scratch area a keyring's key list or a key's description is read into. */
-    private static final int KEYRING_ROOM = 1024;
+    /** The task's main thread for keyctl, through the scratch page. */
+    private static Keyrings.Inside inside(RemoteTask remote, Injector inj) {
+        return new Keyrings.Inside() {
+            public int pid() {
+                return remote.pid().value();
+            }
+
+            public long raw(int nr, long... args) {
+                return inj.raw(nr, args);
+            }
+
+            public long area() {
+                return remote.scratch();
+            }
+
+            public byte[] read(int len) {
+                return remote.readScratch(len);
+            }
+
+            public void write(int offset, byte[] data) {
+                dev.cryo.kernel.Sys.write(remote.pid(), remote.scratch() + offset, data);
+            }
+        };
+    }
 
     /** What a task's collect reads from /proc and through pidfds only, beside its injections. */
     private record ProcReads(long[] auxv, long coredumpFilter, boolean mergeAny, List<dev.cryo.engine.model.FdImage> fds,

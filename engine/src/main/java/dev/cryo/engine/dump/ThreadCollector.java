@@ -63,7 +63,8 @@ final class ThreadCollector {
                     new SyscallBatch.Call(SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID, 0),
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_GET_TSC, out + 40),
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0),
-                    dev.cryo.engine.files.IoUringRingFds.contextProbe()));
+                    dev.cryo.engine.files.IoUringRingFds.contextProbe(),
+                    dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0)));
             ByteBuffer b;
             Integer securebits = null;
             if (r != null) {
@@ -78,6 +79,7 @@ final class ThreadCollector {
                         throw new SyscallException(names[i] + " in pid " + task.pid() + " tid " + tid, (int) -r[i]);
                     }
                 }
+                refuseThreadKeyring(task, tid, r[8]);
                 b = le(task.readBatchOutput(48));
                 securebits = (int) r[3];
                 traps = new ThreadTraps(r[4] == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) r[6]);
@@ -93,6 +95,8 @@ final class ThreadCollector {
                 if (dev.cryo.engine.files.IoUringRingFds.hasContext(inj.raw(probe.nr(), probe.args()))) {
                     ioUringThreads.add(tid);
                 }
+                SyscallBatch.Call keyring = dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0);
+                refuseThreadKeyring(task, tid, inj.raw(keyring.nr(), keyring.args()));
                 b = le(task.readScratch(48));
                 traps = new ThreadTraps(cpuid == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) mce);
             }
@@ -112,5 +116,16 @@ final class ThreadCollector {
 
     static ByteBuffer le(byte[] b) {
         return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * A thread keyring of a thread but the main one ({@code id}: what asking for it gave) is refused by name:
+     * only the main thread's is carried (Keyrings), and the restored thread would be without it.
+     */
+    private static void refuseThreadKeyring(RemoteTask task, int tid, long id) {
+        if (tid != task.pid().value() && !Injector.isError(id)) {
+            throw new dev.cryo.engine.DumpException("pid " + task.pid() + " tid " + tid + ": its thread keyring (key "
+                    + id + ") is not carried: only the main thread's is");
+        }
     }
 }

@@ -10,6 +10,7 @@ import dev.cryo.engine.restore.stage.MessageQueueNotifications;
 import dev.cryo.engine.restore.stage.FileRestore;
 import dev.cryo.engine.restore.stage.LeaseBreaks;
 import dev.cryo.engine.restore.stage.MemoryMapping;
+import dev.cryo.engine.restore.stage.OwnKeyrings;
 import dev.cryo.engine.restore.stage.PendingSignals;
 import dev.cryo.engine.restore.stage.ProcessState;
 import dev.cryo.engine.restore.stage.RegisteredRings;
@@ -62,6 +63,7 @@ public final class TaskRestorer {
             new ProcessState(),
             new AuditLoginUid(), // before the threads, which inherit it
             new ThreadCreation(),
+            new OwnKeyrings(), // once the threads exist: the main thread's thread keyring is its alone
             new ThreadPidFds(),
             new ThreadSignalOwners(),
             new ThreadState(),
@@ -222,6 +224,7 @@ public final class TaskRestorer {
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
     public void restoreFiles(FileHubs hubs, FileRestore.Pass pass) {
         long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
+        OwnKeyrings.files(t, hubs.keyrings(), pass);
         FileRestore.run(t, hubs, pass);
         steps("files " + pass, r0, n0);
     }
@@ -231,8 +234,10 @@ public final class TaskRestorer {
         PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
         try (dev.cryo.engine.files.DeadTaskHub deadTasks = new dev.cryo.engine.files.DeadTaskHub(List.of(t.task()))) {
             ptys.openInstancesOf(t.pid().value());
-            FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE, deadTasks);
+            FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE, deadTasks,
+                    dev.cryo.engine.keyrings.KeyringHub.of(List.of(t.task())));
             for (FileRestore.Pass pass : FileRestore.Pass.values()) {
+                OwnKeyrings.files(t, hubs.keyrings(), pass);
                 FileRestore.run(t, hubs, pass);
             }
             ptys.finish();

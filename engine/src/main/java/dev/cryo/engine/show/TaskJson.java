@@ -189,6 +189,9 @@ final class TaskJson {
                     "instructions", f.instructions(), "program", bpf(f.program())));
         }
         m.put("seccompFilters", filters);
+        if (!s.keyrings().isEmpty()) {
+            m.put("keyrings", s.keyrings().stream().map(dev.cryo.engine.keyrings.Keyrings::json).toList());
+        }
         return m;
     }
 

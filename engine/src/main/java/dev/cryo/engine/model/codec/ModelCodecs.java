@@ -71,7 +71,9 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
             .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC)
-            .add(dev.cryo.engine.namespaces.UserNsImage.CODEC))
+            .add(dev.cryo.engine.namespaces.UserNsImage.CODEC)
+            .add(dev.cryo.engine.keyrings.KeyringImage.CODEC)
+            .add(dev.cryo.engine.keyrings.KeyringImage.KEY_CODEC))
             .build();
 
     /** Every fd kind's record, from the handler table. */

@@ -257,8 +257,12 @@ public final class ModelSamples {
         byte[] allow = {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}; // ret SECCOMP_RET_ALLOW
         byte[] eperm = {0x20, 0, 0, 0, 0, 0, 0, 0, 0x15, 0, 0, 1, 110, 0, 0, 0, 6, 0, 0, 0, 1, 0, 5, 0, 6, 0, 0, 0, 0, 0,
                 (byte) 0xff, 0x7f}; // getppid -> EPERM
+        // a systemd service's private session keyring with its invocation id
         return new SecurityImage(0, true, List.of(new SeccompFilter(-1, 0, allow),
-                new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)), 1000);
+                new SeccompFilter(0, Seccomp.FILTER_FLAG_LOG, eperm), new SeccompFilter(0, 0, eperm)), 1000,
+                List.of(new dev.cryo.engine.keyrings.KeyringImage("session", 240226503, 0, 0, 0x3f030000, "_ses",
+                        List.of(new dev.cryo.engine.keyrings.KeyringImage.Key(98238052, "user", 0, 0, 0x0b0b0000,
+                                "invocation_id", new byte[] {0x5d, 0x1f, (byte) 0x8a, 0x2b})))));
     }
 
     /**

@@ -1,0 +1,50 @@
+package dev.cryo.engine.keyrings;
+
+import dev.cryo.engine.model.TaskImage;
+import dev.cryo.engine.restore.RestoreException;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The session keyrings of a restore: which tasks held each dumped one (by its dumped serial), which of
+ * them makes it again (the lowest pid), and the new keyring it made, for the others to join.
+ */
+public final class KeyringHub {
+    /** Dumped serial to its holders' pids, lowest first. */
+    private final Map<Integer, java.util.SortedSet<Integer>> holders = new TreeMap<>();
+    private final Map<Integer, Long> made = new ConcurrentHashMap<>();
+
+    private KeyringHub() {}
+
+    public static KeyringHub of(Collection<TaskImage> tasks) {
+        KeyringHub hub = new KeyringHub();
+        for (TaskImage t : tasks) {
+            t.security().keyring(KeyringImage.SESSION).ifPresent(k ->
+                    hub.holders.computeIfAbsent(k.serial(), s -> new java.util.TreeSet<>()).add(t.pid()));
+        }
+        return hub;
+    }
+
+    int maker(int serial) {
+        return holders.get(serial).first();
+    }
+
+    boolean shared(int serial) {
+        return holders.get(serial).size() > 1;
+    }
+
+    void made(int serial, long id) {
+        made.put(serial, id);
+    }
+
+    long made(int serial) {
+        Long id = made.get(serial);
+        if (id == null) {
+            throw new RestoreException("session keyring " + serial + " was not made again by pid " + maker(serial));
+        }
+        return id;
+    }
+}
