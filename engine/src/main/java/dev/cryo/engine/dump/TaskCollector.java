@@ -203,6 +203,8 @@ public final class TaskCollector {
                 timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), null,
                             queues(tracer, pid));
             }
+            LandlockDomain.refuseIfConfined(pid.value(), "pid " + pid.value() + " (" + stat.comm() + ")",
+                    reads != null ? reads.landlock() : LandlockDomain.ask(inj), status);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
         }
         ProcReads procs = await(read);
@@ -353,7 +355,7 @@ public final class TaskCollector {
 
     /** What the main thread's one batch reads: every sigaction, dumpable, subreaper, the three itimers and the membarrier registrations. */
     private record MainReads(List<SigAction> sigactions, int dumpable, boolean subreaper,
-                             List<long[]> itimers, int membarrier, int mdwe, long[] keyrings) {}
+                             List<long[]> itimers, int membarrier, int mdwe, long[] keyrings, long landlock) {}
 
     /** membarrier(2)'s command that returns the mm's registrations (Linux 6.3+). */
     private static final int MEMBARRIER_CMD_GET_REGISTRATIONS = 1 << 9;
@@ -398,6 +400,8 @@ public final class TaskCollector {
         calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
         int keyringsAt = calls.size(); // their errors (ENOKEY) are answers too
         calls.addAll(Keyrings.ID_CALLS);
+        int landlockAt = calls.size(); // its EPERM is an answer too
+        calls.add(LandlockDomain.probe(inj.pid().value()));
         int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
         if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
             return null;
@@ -426,7 +430,8 @@ public final class TaskCollector {
         return new MainReads(sigactions, (int) results[n],
                 b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
                 membarrierRegistrations(results[membarrierAt + 1]),
-                java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()));
+                java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()),
+                results[landlockAt]);
     }
 
     /**
