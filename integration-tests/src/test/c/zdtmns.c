@@ -16,7 +16,8 @@
  * put back over the second's (del_standalone_un), and a datagram socket with a client, its file
  * and directory removed (sk-unix01); on its loopback a TCP connection whose
  * queues are full both ways (socket-tcpbuf-local) and one closing both ways with its last bytes and
- * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full).
+ * FIN unsent (socket-tcp-closing: CLOSING, and FIN_WAIT2 with its receive queue full), and an AF_INET client
+ * of a dual-stack AF_INET6 listener that shut its writing (socket-tcp4v6-close-wait: CLOSE_WAIT, FIN_WAIT2).
  * On SIGUSR2 the init checks each, ends the child, prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -35,6 +36,8 @@
 #include <sys/wait.h>
 
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <poll.h>
 
 #include "tcppeer.h"
 #include "pivotroot.h"
@@ -143,6 +146,27 @@ static int tcp_pair(int *accepted) {
     return s;
 }
 
+/* A connection from an AF_INET socket to an AF_INET6 listener on [::] (the accepted end's addresses are
+   v4-mapped), as zdtm's socket-tcp4v6-* make theirs. */
+static int tcp_pair_4v6(int *accepted) {
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+    socklen_t len = sizeof a6;
+    int l = socket(AF_INET6, SOCK_STREAM, 0), s = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0 || s < 0 || bind(l, (struct sockaddr *)&a6, sizeof a6) || listen(l, 1)
+        || getsockname(l, (struct sockaddr *)&a6, &len)) fail("a dual-stack listener");
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = a6.sin6_port, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(s, (struct sockaddr *)&a, sizeof a) || (*accepted = accept(l, NULL, NULL)) < 0) fail("tcp 4v6 pair");
+    close(l);
+    return s;
+}
+
+/* One byte on s within 10 s. */
+static int one_byte(int s) {
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    char c;
+    return poll(&p, 1, 10000) == 1 && recv(s, &c, 1, MSG_DONTWAIT) == 1 ? c : -1;
+}
+
 static int init(void) {
     char buf[256];
     struct stat a, b;
@@ -206,6 +230,9 @@ static int init(void) {
     shutdown(closed, SHUT_WR);
     drain(closer, fromClosed, 4, 1, "the closing connection before the dump");
     if (!await_tcp_state(closer, TCP_CLOSING) || !await_tcp_state(closed, TCP_FIN_WAIT2)) fail("closing states");
+    int waiter, halfshut = tcp_pair_4v6(&waiter); /* socket-tcp4v6-close-wait: waiter CLOSE_WAIT, halfshut FIN_WAIT2 */
+    shutdown(halfshut, SHUT_WR);
+    if (!await_tcp_state(waiter, TCP_CLOSE_WAIT) || !await_tcp_state(halfshut, TCP_FIN_WAIT2)) fail("4v6 half-closed states");
     if (mkdir("/work", 0700) || chdir("/work")) fail("mkdir /work");
     int dir = open(".", O_RDONLY | O_DIRECTORY);
     if (dir < 0 || rmdir("/work")) fail("rmdir /work");
@@ -267,6 +294,8 @@ static int init(void) {
     drain(server, 1, 'x', 0, "the TCP client's new byte");
     drain(closed, fromCloser, 3, 1, "the closing connection's last bytes and FIN");
     if (read(closer, got, 1) != 0) fail("the closing connection's end of file");
+    if (recv(waiter, got, 1, MSG_DONTWAIT) != 0 || send(waiter, "w", 1, 0) != 1 || one_byte(halfshut) != 'w')
+        fail("the half-closed 4v6 connection (its end of file one way, a byte the other)");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     if (waitpid(zombie, &status, WNOHANG) != zombie || !WIFEXITED(status) || WEXITSTATUS(status) != 7)

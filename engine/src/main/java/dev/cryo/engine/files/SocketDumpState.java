@@ -216,9 +216,14 @@ public final class SocketDumpState {
      */
     public synchronized boolean peerInTree(long ino, SockDiag.InetSocket d) {
         int ns = netnsOf(ino);
-        for (SockDiag.InetSocket o : inet(d.local().family(), Sockets.IPPROTO_TCP).values()) {
-            if (o.ino() != ino && o.local().equals(d.remote()) && o.remote().equals(d.local()) && netnsOf(o.ino()) == ns) {
-                return holder(o.ino()) != null;
+        SockAddr local = d.local().unmapped(), remote = d.remote().unmapped();
+        // either family: an AF_INET client of a dual-stack AF_INET6 listener, whose end has v4-mapped addresses
+        for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+            for (SockDiag.InetSocket o : inet(family, Sockets.IPPROTO_TCP).values()) {
+                if (o.ino() != ino && o.local().unmapped().equals(remote) && o.remote().unmapped().equals(local)
+                        && netnsOf(o.ino()) == ns) {
+                    return holder(o.ino()) != null;
+                }
             }
         }
         return false;

@@ -64,6 +64,23 @@ public record SockAddr(int family, byte[] address, int port) {
         }
     }
 
+    /**
+     * This address as IPv4 when it is an IPv4-mapped IPv6 one (::ffff:a.b.c.d: an AF_INET6 socket's end
+     * of a connection with an AF_INET one), else itself.
+     */
+    public SockAddr unmapped() {
+        if (family != AF_INET6 || address.length != 16) {
+            return this;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (address[i] != 0) {
+                return this;
+            }
+        }
+        return address[10] == (byte) 0xff && address[11] == (byte) 0xff
+                ? new SockAddr(AF_INET, Arrays.copyOfRange(address, 12, 16), port) : this;
+    }
+
     /** True for 0.0.0.0 and ::. */
     public boolean isAnyAddress() {
         for (byte b : address) {
