@@ -72,9 +72,6 @@ class NotCarriedTest {
 
     static Stream<Item> items() throws Exception {
         return Stream.concat(Stream.of(
-                new Item("a process whose main thread has exited", List.of(
-                        dev.cryo.kernel.testing.TestPrograms.compile("/c/mainexit.c", "-pthread").toString()),
-                        " \\(mainexit\\): its main thread has exited"),
                 // an fd of the task's own namespace is carried (zdtm proc-self, FileKindsTest), one of the
                 // host's too (TimeNamespaceTest); one of another namespace (a child's gone since) is not
                 python("an fd of another namespace", "import ctypes, os, time\nr, w = os.pipe()\npid = os.fork()\n"

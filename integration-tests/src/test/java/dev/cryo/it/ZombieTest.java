@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -153,17 +154,24 @@ class ZombieTest {
         }
     }
 
+    /**
+     * zdtm's pthread02: a process whose main thread has exited (pthread_exit in main) while two others
+     * run on. Its /proc/PID shows no maps nor fds (the kernel let go of the leader's), so cryo reads it
+     * through a live thread, and the restored process's main thread exits again at once: it comes back
+     * with its zombie leader and both threads (mainexit.c checks), held by the state comparator, also
+     * through --pre-copy. It was refused: 'pid N (mainexit): its main thread has exited while 2 other
+     * threads run on; cryo cannot dump such a process'.
+     */
     @Test
-    void aProcessWhoseMainThreadExitedWhileAnotherRunsIsRefusedClearly() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mainexit.out"),
-                TestPrograms.compile("/c/mainexit.c", "-pthread").toString()))) {
-            Path img = tmp.resolve("img");
-            Cli d = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress");
-            assertEquals(1, d.code(), d.toString());
-            assertTrue(d.err().contains("pid " + p.pid() + " (mainexit): its main thread has exited while 1 other "
-                    + "thread run on"), d.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")));
-            assertEquals(2, ProcFs.tasks(p.pid()).size(), "the process runs on");
+    void aProcessWhoseMainThreadExitedWhileOthersRunComesBack() throws Exception {
+        for (String mode : List.of("plain", "--pre-copy")) {
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mainexit-" + mode + ".out"),
+                    TestPrograms.compile("/c/mainexit.c", "-pthread").toString()))) {
+                DetachedProcess r = mode.equals("plain") ? RestoreTest.dumpAndRestore(p, tmp.resolve("img-" + mode))
+                        : RestoreTest.dumpAndRestore(p, tmp.resolve("img-" + mode), mode);
+                String out = RestoreTest.checkAndReap(r);
+                assertTrue(out.contains("PASS"), mode + ": " + out);
+            }
         }
     }
 

@@ -58,7 +58,7 @@ public final class PagemapScan implements AutoCloseable {
         if (unsupported) {
             return null;
         }
-        PagemapScan s = new PagemapScan(pid, Sys.open("/proc/" + pid + "/pagemap", Fcntl.O_RDONLY));
+        PagemapScan s = new PagemapScan(pid, Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/pagemap", Fcntl.O_RDONLY));
         try {
             s.scan(0, 4096, 0, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT, (a, b, c) -> {}); // page 0, never mapped: a probe
             return s;

@@ -12,8 +12,9 @@ public record Pid(int value) implements Comparable<Pid> {
         return new Pid(value);
     }
 
+    /** /proc/PID, or the stand-in thread's /proc/TID of a process whose main thread has exited ({@link ExitedLeaders}). */
     public String procDir() {
-        return "/proc/" + value;
+        return "/proc/" + ExitedLeaders.reader(value);
     }
 
     @Override

@@ -358,13 +358,13 @@ public final class Sys {
     /** kcmp(type) of two processes' whole tables (KCMP_VM, KCMP_FILES, KCMP_FS): whether they share it. */
     public static boolean shareResource(Pid pid1, Pid pid2, int type) {
         return call(() -> "kcmp(pid " + pid1 + ", pid " + pid2 + ", type " + type + ")", SyscallNr.KCMP,
-                pid1.value(), pid2.value(), type, 0, 0, 0) == 0;
+                ExitedLeaders.reader(pid1.value()), ExitedLeaders.reader(pid2.value()), type, 0, 0, 0) == 0;
     }
 
     /** kcmp(KCMP_FILE): whether fd1 of pid1 and fd2 of pid2 are the same open file. */
     public static boolean sameOpenFile(Pid pid1, int fd1, Pid pid2, int fd2) {
         return call(() -> "kcmp(pid " + pid1 + " fd " + fd1 + ", pid " + pid2 + " fd " + fd2 + ")", SyscallNr.KCMP,
-                pid1.value(), pid2.value(), 0 /* KCMP_FILE */, fd1, fd2, 0) == 0;
+                ExitedLeaders.reader(pid1.value()), ExitedLeaders.reader(pid2.value()), 0 /* KCMP_FILE */, fd1, fd2, 0) == 0;
     }
 
     public static final int KCMP_EPOLL_TFD = 7;
@@ -381,7 +381,7 @@ public final class Sys {
         slot.setInt(8, toff);
         try {
             return call(() -> "kcmp(pid " + pid + " fd " + fd + ", pid " + epollPid + " epoll " + efd + " tfd " + tfd
-                    + "/" + toff + ", KCMP_EPOLL_TFD)", SyscallNr.KCMP, pid.value(), epollPid.value(), KCMP_EPOLL_TFD,
+                    + "/" + toff + ", KCMP_EPOLL_TFD)", SyscallNr.KCMP, ExitedLeaders.reader(pid.value()), ExitedLeaders.reader(epollPid.value()), KCMP_EPOLL_TFD,
                     fd, address(slot), 0) == 0;
         } catch (SyscallException e) {
             if (e.is(Errno.EBADF) || e.is(Errno.ENOENT)) {
@@ -402,6 +402,9 @@ public final class Sys {
     public static Fd pidfdOpen(Pid pid) {
         return pidfdOpen(pid, 0);
     }
+
+    /** pidfd_open's flag for a pidfd of one thread (O_EXCL, Linux 6.9+). */
+    public static final int PIDFD_THREAD = 0x80;
 
     /** pidfd_open with {@code flags} (PIDFD_NONBLOCK, PIDFD_THREAD). */
     public static Fd pidfdOpen(Pid pid, int flags) {
@@ -430,6 +433,12 @@ public final class Sys {
 
     /** Duplicates fd {@code targetFd} of the process behind {@code pidfd} into this process. */
     public static Fd pidfdGetfd(Fd pidfd, Pid pid, int targetFd) {
+        if (ExitedLeaders.exited(pid)) { // the leader has no fd table any more: a live thread's pidfd reaches it
+            try (Fd thread = pidfdOpen(Pid.of(ExitedLeaders.reader(pid.value())), PIDFD_THREAD)) {
+                return new Fd((int) call(() -> "pidfd_getfd(pid " + pid + ", fd " + targetFd + ")",
+                        SyscallNr.PIDFD_GETFD, thread.value(), targetFd, 0, 0));
+            }
+        }
         return new Fd((int) call(() -> "pidfd_getfd(pid " + pid + ", fd " + targetFd + ")",
                 SyscallNr.PIDFD_GETFD, pidfd.value(), targetFd, 0, 0));
     }
@@ -442,7 +451,8 @@ public final class Sys {
         long nr = write ? SyscallNr.PROCESS_VM_WRITEV : SyscallNr.PROCESS_VM_READV;
         return call(() -> (write ? "process_vm_writev" : "process_vm_readv") + "(pid " + pid + ", "
                         + remote.count() + " ranges from 0x" + Long.toHexString(remote.base(0)) + ")",
-                nr, pid.value(), address(local.memory()), local.count(), address(remote.memory()), remote.count(), 0);
+                nr, ExitedLeaders.reader(pid.value()), address(local.memory()), local.count(), address(remote.memory()),
+                remote.count(), 0);
     }
 
     /** Copies {@code len} bytes at {@code remoteAddr} of {@code pid} into {@code dst}; all or an exception. */

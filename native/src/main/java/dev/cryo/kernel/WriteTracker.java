@@ -68,7 +68,7 @@ public final class WriteTracker implements AutoCloseable {
             api.setLong(0, UFFD_API);
             api.setLong(8, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
             ioctl(uffd, UFFDIO_API, api, () -> "ioctl(UFFDIO_API, WP_ASYNC|WP_UNPOPULATED) on the uffd of pid " + pid);
-            return new WriteTracker(pid, uffd, Sys.open("/proc/" + pid + "/pagemap", Fcntl.O_RDONLY));
+            return new WriteTracker(pid, uffd, Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/pagemap", Fcntl.O_RDONLY));
         } catch (RuntimeException e) {
             uffd.close();
             throw e;

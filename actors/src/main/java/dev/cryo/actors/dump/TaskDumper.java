@@ -541,7 +541,7 @@ public final class TaskDumper {
                 ctx.getLog().info("pid {}: {} thread(s) seized right after sending a netlink dump request will send it"
                         + " again (its answer was still queued)", pid, undone);
             }
-            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(pid.value()).length, t0));
+            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(tids.get(0)).length, t0));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
         }
@@ -1117,6 +1117,7 @@ public final class TaskDumper {
             TaskSeizer.release(tracer, pid, tids);
             tids = List.of();
         }
+        dev.cryo.kernel.ExitedLeaders.forget(pid); // read through its stand-in thread while this dumper lived
         return Behaviors.same();
     }
 

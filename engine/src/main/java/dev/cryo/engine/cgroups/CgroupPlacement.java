@@ -339,7 +339,7 @@ public final class CgroupPlacement {
 
     private static String current(int pid) {
         try {
-            return Files.readString(Path.of("/proc/" + pid + "/cgroup"));
+            return Files.readString(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/cgroup"));
         } catch (IOException e) {
             throw new RestoreException("pid " + pid + ": cannot read its cgroups: " + reason(e));
         }

@@ -54,7 +54,7 @@ public final class CgroupReader {
     }
 
     static CgroupMembership read(Pid pid, List<Integer> tids, int ppid, java.util.Collection<Integer> tree, Seen seen) {
-        Map<String, String> process = parse(cgroupFile(pid, "/proc/" + pid.value() + "/cgroup", seen));
+        Map<String, String> process = parse(cgroupFile(pid, dev.cryo.kernel.ExitedLeaders.proc(pid.value()) + "/cgroup", seen));
         CgroupMounts mounts = CgroupMounts.read();
         List<CgroupMembership.Place> places = new ArrayList<>(), below = new ArrayList<>();
         for (Map.Entry<String, String> e : process.entrySet()) {
@@ -75,7 +75,7 @@ public final class CgroupReader {
             if (tid == pid.value()) {
                 continue;
             }
-            for (Map.Entry<String, String> e : parse(cgroupFile(pid, "/proc/" + pid.value() + "/task/" + tid + "/cgroup",
+            for (Map.Entry<String, String> e : parse(cgroupFile(pid, dev.cryo.kernel.ExitedLeaders.proc(pid.value()) + "/task/" + tid + "/cgroup",
                     seen)).entrySet()) {
                 String hierarchy = e.getKey(), path = e.getValue();
                 if (path.equals(process.get(hierarchy))) {
@@ -101,12 +101,12 @@ public final class CgroupReader {
         for (int p : tree) {
             String text;
             try {
-                text = Files.readString(Path.of("/proc/" + p + "/cgroup"));
+                text = Files.readString(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/cgroup"));
             } catch (IOException e) {
-                seen.procFile("/proc/" + p + "/cgroup", null);
+                seen.procFile(dev.cryo.kernel.ExitedLeaders.proc(p) + "/cgroup", null);
                 continue; // reaped meanwhile (a zombie): its cgroups are its parent's business
             }
-            seen.procFile("/proc/" + p + "/cgroup", text);
+            seen.procFile(dev.cryo.kernel.ExitedLeaders.proc(p) + "/cgroup", text);
             parse(text).forEach((h, path) -> tops.computeIfPresent(h, (k, top) -> common(top, path)));
         }
         List<CgroupMembership.Place> above = new ArrayList<>();

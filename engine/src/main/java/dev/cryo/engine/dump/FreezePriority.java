@@ -87,7 +87,7 @@ public final class FreezePriority {
         }
         for (int pid : pids) {
             try {
-                java.nio.file.Path file = java.nio.file.Path.of("/proc/" + pid + "/autogroup");
+                java.nio.file.Path file = java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/autogroup");
                 String[] g = java.nio.file.Files.readString(file).trim().split("\\s+");
                 if (groups.containsKey(g[0]) || g[0].equals(selfGroup())) {
                     continue;

@@ -64,7 +64,7 @@ public final class PageCopier {
 
     /** PROT_NONE pages: /proc/PID/mem reads them (pagemap said they are present, so none is faulted in). */
     private static void readProcMem(Pid pid, long address, ByteBuffer buffer, int at, int len) throws IOException {
-        try (FileChannel mem = FileChannel.open(Path.of("/proc/" + pid + "/mem"), StandardOpenOption.READ)) {
+        try (FileChannel mem = FileChannel.open(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/mem"), StandardOpenOption.READ)) {
             ByteBuffer dst = buffer.duplicate().position(at).limit(at + len);
             while (dst.hasRemaining()) {
                 if (mem.read(dst, address + dst.position() - at) <= 0) {

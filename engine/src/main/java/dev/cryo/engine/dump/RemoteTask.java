@@ -1,5 +1,6 @@
 package dev.cryo.engine.dump;
 
+import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
@@ -58,7 +59,7 @@ public final class RemoteTask implements AutoCloseable {
         this.route = SigreturnRoute.find(pid, maps);
         this.maps = maps;
         this.length = PAGE * (1 + (threads + PADS_PER_PAGE - 1) / PADS_PER_PAGE + BATCH_PAGES);
-        try (Injector inj = unpadded(pid.value())) {
+        try (Injector inj = unpadded(ExitedLeaders.reader(pid.value()))) {
             long at = inj.raw(SyscallNr.MMAP, 0, length, 7 /* RWX */, 0x22 /* PRIVATE|ANON */, -1, 0);
             // a process denied write+execute mappings (PR_SET_MDWE, a seccomp filter) gets no pads: every
             // injection takes the sigreturn route, or is unprotected without one
@@ -70,6 +71,11 @@ public final class RemoteTask implements AutoCloseable {
 
     public Pid pid() {
         return pid;
+    }
+
+    /** The address of a {@code syscall} instruction in the process's vDSO. */
+    public long gadget() {
+        return gadget;
     }
 
     public Tracer tracer() {
@@ -90,6 +96,7 @@ public final class RemoteTask implements AutoCloseable {
      * (written before any register changes); close it to put the thread's registers back.
      */
     public Injector injector(int tid) {
+        tid = ExitedLeaders.reader(tid); // an exited main thread's calls go to its stand-in
         if (!padded) {
             return unpadded(tid);
         }
@@ -172,7 +179,7 @@ public final class RemoteTask implements AutoCloseable {
 
     private static Injector unpadded(Tracer tracer, Pid pid, int tid, long gadget, SigreturnRoute route,
                                      List<MapsEntry> maps) {
-        Injector inj = new Injector(tracer, pid, tid, gadget);
+        Injector inj = new Injector(tracer, pid, ExitedLeaders.reader(tid), gadget);
         if (route != null) {
             route.arm(tracer, inj, maps);
         }
@@ -185,7 +192,7 @@ public final class RemoteTask implements AutoCloseable {
 
     @Override
     public void close() {
-        try (Injector inj = unpadded(pid.value())) {
+        try (Injector inj = unpadded(ExitedLeaders.reader(pid.value()))) {
             inj.call("munmap", SyscallNr.MUNMAP, scratch, length);
         }
     }

@@ -125,7 +125,7 @@ final class SecurityCollector {
     /** The main thread's audit login uid (threads inherit it; only a task itself can change its own). */
     static long loginuid(Pid pid) {
         try {
-            return Long.parseLong(ProcFs.text("/proc/" + pid + "/loginuid").trim());
+            return Long.parseLong(ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/loginuid").trim());
         } catch (RuntimeException e) { // a kernel without audit syscall support has no such file
             return SecurityImage.LOGINUID_UNSET;
         }

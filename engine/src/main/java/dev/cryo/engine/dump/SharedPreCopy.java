@@ -345,7 +345,7 @@ public final class SharedPreCopy implements AutoCloseable {
     }
 
     private static String mapFile(Window w) {
-        return "/proc/" + w.pid() + "/map_files/" + Long.toHexString(w.start()) + "-" + Long.toHexString(w.end());
+        return dev.cryo.kernel.ExitedLeaders.proc(w.pid()) + "/map_files/" + Long.toHexString(w.start()) + "-" + Long.toHexString(w.end());
     }
 
     private static void add(List<PageRun> out, PageRanges r, boolean zeroImplicit) {
@@ -464,7 +464,7 @@ public final class SharedPreCopy implements AutoCloseable {
     /** Of {@code keys}, the shared memory objects process {@code pid} holds an fd of (a memfd, a reopened mapping). */
     private Set<Long> fdObjects(int pid, Set<Long> keys) {
         Set<Long> out = new HashSet<>();
-        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/" + pid + "/fd"))) {
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd"))) {
             for (Path fd : fds) {
                 try {
                     String target = Files.readSymbolicLink(fd).toString();

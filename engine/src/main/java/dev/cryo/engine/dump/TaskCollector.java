@@ -227,6 +227,9 @@ public final class TaskCollector {
         fds = dev.cryo.engine.files.PeerCredsInside.learn(remote, fds);
         // read last: signals sent while cryo ran code in the task wait in its queues (Tracer.keepSignalsQueued)
         threads.replaceAll(th -> th.withPendingSignals(tracer.peekSiginfo(th.tid(), false)));
+        if (dev.cryo.kernel.ExitedLeaders.exited(pid)) {
+            threads.add(0, ExitedLeader.of(pid, threads.get(0), remote.gadget()));
+        }
         TaskImage task = new TaskImage(ids,
                 stat.comm(), procs.exe(), cwd, ProcFs.root(pid), status.umask(), procs.personality(),
                 creds(status), procs.rlimits(), sigactions, mm, threads, memory.vmas(),
@@ -305,7 +308,7 @@ public final class TaskCollector {
      * a dump that ends the tree would lose them.
      */
     private static List<byte[]> pendingWithHeld(Tracer tracer, Pid pid, List<Integer> tids) {
-        List<byte[]> pending = new java.util.ArrayList<>(tracer.peekSiginfo(pid.value(), true));
+        List<byte[]> pending = new java.util.ArrayList<>(tracer.peekSiginfo(dev.cryo.kernel.ExitedLeaders.reader(pid.value()), true));
         java.util.Set<Integer> standard = new java.util.HashSet<>();
         for (byte[] si : pending) {
             standard.add(java.nio.ByteBuffer.wrap(si).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0));
@@ -332,7 +335,7 @@ public final class TaskCollector {
     private static TimersHandler.SignalQueues queues(Tracer tracer, Pid pid) {
         return new TimersHandler.SignalQueues() {
             public List<byte[]> shared() {
-                return tracer.peekSiginfo(pid.value(), true);
+                return tracer.peekSiginfo(dev.cryo.kernel.ExitedLeaders.reader(pid.value()), true);
             }
 
             public List<byte[]> thread(int tid) {
@@ -476,14 +479,14 @@ public final class TaskCollector {
     private static FileRef exe(Pid pid) {
         String path = ProcFs.exe(pid);
         try {
-            return FileIdentity.of(path, Path.of("/proc/" + pid + "/exe"));
+            return FileIdentity.of(path, Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/exe"));
         } catch (IOException e) {
             throw new DumpException("pid " + pid + ": cannot stat its executable " + path + ": " + e.getMessage(), e);
         }
     }
 
     private static int personality(Pid pid) {
-        return Integer.parseUnsignedInt(ProcFs.text("/proc/" + pid + "/personality").trim(), 16);
+        return Integer.parseUnsignedInt(ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/personality").trim(), 16);
     }
 
     private static Creds creds(ProcStatus s) {

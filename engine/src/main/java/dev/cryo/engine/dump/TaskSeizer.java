@@ -1,6 +1,7 @@
 package dev.cryo.engine.dump;
 
 import dev.cryo.engine.DumpException;
+import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.proc.ProcFs;
@@ -86,6 +87,9 @@ public final class TaskSeizer {
                     if (seized.contains(tid.value()) || workers.contains(tid.value())) {
                         continue;
                     }
+                    if (tid.value() == pid.value() && ExitedLeaders.exited(pid)) {
+                        continue; // an exited main thread: nothing to stop
+                    }
                     newcomers = true;
                     if (tid.value() != pid.value() && ProcFs.ioWorker(pid, tid)) {
                         workers.add(tid.value()); // never stops for a tracer, nor is it the program's: not dumped
@@ -144,8 +148,10 @@ public final class TaskSeizer {
             throw new DumpException("could not seize pid " + pid + after + ": " + e.getMessage() + why, e);
         }
         List<Integer> out = new ArrayList<>(seized);
-        out.remove(Integer.valueOf(pid.value()));
-        out.add(0, pid.value());
+        if (!ExitedLeaders.exited(pid)) {
+            out.remove(Integer.valueOf(pid.value()));
+            out.add(0, pid.value());
+        }
         return new Live(out);
     }
 
@@ -246,9 +252,14 @@ public final class TaskSeizer {
 
     /**
      * Zombie, gone, or null when the process still runs. A leader that has exited while other
-     * threads run on is not a zombie: such a process (pthread_exit in main) cannot be dumped.
+     * threads run on is not a zombie: such a process (pthread_exit in main) is read through one of
+     * its threads ({@link ExitedLeaders}) and dumped without its main thread, which the restore makes
+     * exit again ({@link ExitedLeader}).
      */
     private static Outcome deadState(Pid pid) {
+        if (ExitedLeaders.exited(pid)) {
+            return null;
+        }
         long until = System.nanoTime() + THREADS_EXITING_NANOS;
         while (true) {
             ProcStat st;
@@ -265,17 +276,13 @@ public final class TaskSeizer {
             if (threads.size() <= 1) {
                 return new Zombie();
             }
-            if (System.nanoTime() > until) { // not threads on their way out of an exit_group
-                throw new DumpException(mainThreadExited(pid, st.comm(), threads.size() - 1));
+            if (System.nanoTime() > until) { // not threads on their way out of an exit_group: pthread_exit in main
+                ExitedLeaders.standIn(pid, threads.stream().filter(t -> t.value() != pid.value()).findFirst()
+                        .orElseThrow().value());
+                return null;
             }
             java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
         }
-    }
-
-    /** The refusal for a process whose leader has exited (pthread_exit in main) while threads run on. */
-    public static String mainThreadExited(Pid pid, String comm, int others) {
-        return "pid " + pid + " (" + comm + "): its main thread has exited while " + others + " other thread"
-                + (others == 1 ? "" : "s") + " run on; cryo cannot dump such a process";
     }
 
     /** "pid 42 (gdb)" when another tracer holds the process, else null. */

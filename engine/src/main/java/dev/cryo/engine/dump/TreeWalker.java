@@ -36,7 +36,7 @@ public final class TreeWalker {
                 threads = 0;
             }
             if (threads > 1) {
-                throw new DumpException(TaskSeizer.mainThreadExited(root, stat.comm(), threads - 1));
+                return; // its main thread has exited, others run on (pthread_exit in main): the seize reads it through them
             }
             throw new DumpException("pid " + root + " (" + stat.comm() + ") is a zombie: nothing left to dump");
         }
@@ -330,7 +330,7 @@ public final class TreeWalker {
     }
 
     private static String nsLink(int pid, String ns) throws java.io.IOException {
-        return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/" + ns)).toString();
+        return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/ns/" + ns)).toString();
     }
 
     /**

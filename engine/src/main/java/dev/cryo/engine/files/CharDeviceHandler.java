@@ -259,7 +259,7 @@ public final class CharDeviceHandler implements FdHandler<CharDeviceHandler.Char
 
     private static boolean isDevice(int pid, int fd, long rdev) {
         try {
-            return sameDevice(FileIdentity.rdev(Path.of("/proc/" + pid + "/fd/" + fd)), rdev);
+            return sameDevice(FileIdentity.rdev(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd)), rdev);
         } catch (IOException | RuntimeException e) {
             return false;
         }

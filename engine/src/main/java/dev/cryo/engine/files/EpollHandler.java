@@ -272,7 +272,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     /** Whether fd {@code fd} of the task is the read end of a pipe or FIFO (read-only: a FIFO opened O_RDWR is ready to write). */
     private static boolean pipeReadEnd(Pid pid, int fd) {
         try {
-            java.nio.file.Path link = java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd);
+            java.nio.file.Path link = java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
             String target = java.nio.file.Files.readSymbolicLink(link).toString();
             return (ProcFs.fdInfo(pid, fd).flags() & Fcntl.O_ACCMODE) == Fcntl.O_RDONLY
                     && PipeHandler.isPipe(target, link);

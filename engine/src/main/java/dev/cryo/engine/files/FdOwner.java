@@ -51,7 +51,7 @@ public record FdOwner(int type, int pid, int signal) {
             return 0;
         }
         try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status"))) {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/status"))) {
                 if (line.startsWith("Tgid:")) {
                     int tgid = Integer.parseInt(line.substring(5).trim());
                     return tgid == pid ? 0 : tgid;

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 public record FdProbe(Pid pid, int fd, String target, FdInfo info) {
     /** The /proc/PID/fd/N link: stat and open go through it so deleted or renamed files still resolve. */
     public Path procPath() {
-        return Path.of("/proc/" + pid + "/fd/" + fd);
+        return Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
     }
 
     public Ref ref() {

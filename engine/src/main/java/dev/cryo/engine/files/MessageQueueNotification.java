@@ -67,7 +67,7 @@ public final class MessageQueueNotification {
      * parent opened) would go with the kill unseen, as only the fd carrying the file is read: refused by name.
      */
     private static void refuseRegisteredThrough(Pid pid, int fd, SharedFdHandler.SharedFd s, Set<Long> registered) {
-        java.nio.file.Path link = java.nio.file.Path.of("/proc/" + pid + "/fd/" + fd);
+        java.nio.file.Path link = java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
         try (Fd own = Sys.open(link.toString(), Fcntl.O_RDONLY | Fcntl.O_NONBLOCK)) {
             String status = new String(java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/proc/self/fd/" + own.value())),
                     java.nio.charset.StandardCharsets.US_ASCII);
@@ -163,7 +163,7 @@ public final class MessageQueueNotification {
 
     /** Sends a message to the empty queue, which fires the notification, and takes it back. */
     private static void fire(String what, Pid pid, int fd) {
-        try (Fd own = Sys.open("/proc/" + pid + "/fd/" + fd, Fcntl.O_RDWR | Fcntl.O_NONBLOCK)) {
+        try (Fd own = Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd, Fcntl.O_RDWR | Fcntl.O_NONBLOCK)) {
             MessageQueues.send(own, new MessageQueues.Message(MQ_PRIO_MAX - 1, new byte[0])); // ahead of any other
             if (MessageQueues.receive(own, MessageQueues.attr(own).msgSize()) == null) {
                 throw new DumpException(what + ": a process outside the tree waits for the queue's messages and took"

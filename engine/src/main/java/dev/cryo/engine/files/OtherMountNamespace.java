@@ -48,7 +48,7 @@ final class OtherMountNamespace {
     }
 
     private static Set<Integer> mountIds(int pid) {
-        String file = "/proc/" + pid + "/mountinfo";
+        String file = dev.cryo.kernel.ExitedLeaders.proc(pid) + "/mountinfo";
         try {
             return MountInfo.parse(file, ProcFs.text(file)).stream().map(MountInfo.Mount::id).collect(Collectors.toSet());
         } catch (RuntimeException e) { // a zombie has no table

@@ -41,7 +41,7 @@ final class OutsideHolder {
      */
     static Holder first(String link, IntPredicate skip, Counts counts) {
         return HostFds.first(skip, (pid, fd, target) -> target.equals(link)
-                && counts.test(Pid.of(pid), fd, Path.of("/proc/" + pid + "/fd/" + fd))
+                && counts.test(Pid.of(pid), fd, Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd))
                 ? new Holder(Pid.of(pid), fd, ProcFs.stat(Pid.of(pid)).comm()) : null);
     }
 }

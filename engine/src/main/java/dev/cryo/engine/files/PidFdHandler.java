@@ -107,7 +107,7 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
     /** The thread group (process) of task {@code tid}, from its /proc status. */
     private static int threadGroup(int tid) {
         try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + tid + "/status"))) {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(tid) + "/status"))) {
                 if (line.startsWith("Tgid:")) {
                     return Integer.parseInt(line.substring(5).trim());
                 }

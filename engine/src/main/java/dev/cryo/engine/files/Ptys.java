@@ -114,7 +114,7 @@ public final class Ptys {
         List<End> out = new ArrayList<>();
         String slave = "/pts/" + index;
         HostFds.first(pid -> !among.test(pid), (pid, fd, target) -> {
-            Path link = Path.of("/proc/" + pid + "/fd/" + fd);
+            Path link = Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd);
             if ((target.endsWith(slave) || target.endsWith(slave + " (deleted)")) && isSlave(link, index)
                     && (instance < 0 || instance(link) == instance)) {
                 out.add(new End(pid, fd, false));

@@ -148,7 +148,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      */
     public static String deadProcess(int holder, String path) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*?)?( \\(deleted\\))?$").matcher(path);
-        String seen = inOtherMountNamespace(holder) ? "/proc/" + holder + "/root/proc/" : "/proc/";
+        String seen = inOtherMountNamespace(holder) ? dev.cryo.kernel.ExitedLeaders.proc(holder) + "/root/proc/" : "/proc/";
         return m.matches() && !Files.exists(java.nio.file.Path.of(seen + m.group(1))) ? m.group(1) : null;
     }
 

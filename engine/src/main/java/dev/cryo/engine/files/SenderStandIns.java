@@ -46,7 +46,7 @@ final class SenderStandIns implements AutoCloseable {
      */
     static String outsideCryosPidNamespace(Pid holder) {
         try {
-            if (!Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/ns/pid"))
+            if (!Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(holder.value()) + "/ns/pid"))
                     .equals(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")))) {
                 return OWN_PID_NAMESPACE;
             }
@@ -62,8 +62,8 @@ final class SenderStandIns implements AutoCloseable {
      */
     static boolean procOfItsOwn(Pid holder) {
         try {
-            return Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/root/proc/1/ns/pid"))
-                    .equals(Files.readSymbolicLink(Path.of("/proc/" + holder.value() + "/ns/pid")));
+            return Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(holder.value()) + "/root/proc/1/ns/pid"))
+                    .equals(Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(holder.value()) + "/ns/pid")));
         } catch (IOException e) {
             return false;
         }

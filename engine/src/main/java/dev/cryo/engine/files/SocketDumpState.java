@@ -253,7 +253,7 @@ public final class SocketDumpState {
         String path = "/proc/net/" + table;
         Map<Long, SockDiag.InetSocket> out = new HashMap<>(parse.apply(path, ProcFs.text(path)));
         for (int creator : netnsCreators) {
-            String theirs = "/proc/" + creator + "/net/" + table;
+            String theirs = dev.cryo.kernel.ExitedLeaders.proc(creator) + "/net/" + table;
             out.putAll(parse.apply(theirs, ProcFs.text(theirs)));
         }
         return out;
@@ -731,7 +731,7 @@ public final class SocketDumpState {
     /** Whether task {@code pid} is in this (cryo's) network namespace. */
     public static boolean inOurNetns(dev.cryo.kernel.Pid pid) {
         try {
-            return Ours.NET.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/net")).toString());
+            return Ours.NET.equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/ns/net")).toString());
         } catch (java.io.IOException e) {
             throw new KernelException("cannot read the network namespace of pid " + pid + ": " + e.getMessage(), e);
         }

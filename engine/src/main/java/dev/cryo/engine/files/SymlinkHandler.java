@@ -158,7 +158,7 @@ public final class SymlinkHandler implements FdHandler<SymlinkHandler.Symlink> {
 
     /** What the symlink fd {@code fd} of task {@code pid} reads (null when it is no symlink), seen from cryo. */
     private static String readsNow(int pid, long fd) {
-        try (dev.cryo.kernel.Fd link = dev.cryo.kernel.Sys.open("/proc/" + pid + "/fd/" + fd, dev.cryo.kernel.Fcntl.O_PATH)) {
+        try (dev.cryo.kernel.Fd link = dev.cryo.kernel.Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd, dev.cryo.kernel.Fcntl.O_PATH)) {
             return dev.cryo.kernel.Sys.readlinkAt(link, "");
         } catch (RuntimeException e) {
             return null;

@@ -276,7 +276,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
         int netns = st.netnsOf(d.ino());
         String why = seen == 2 ? "it was renamed since the bind"
-                : !Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString().equals("/") ? "the task has a root of its own"
+                : !Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/root")).toString().equals("/") ? "the task has a root of its own"
                 : d.type() == Sockets.SOCK_DGRAM && netns == 0 ? "it is a datagram socket of cryo's net namespace (its"
                 + " clients are connected again from cryo's view)"
                 : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
@@ -351,13 +351,13 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     /** The view of the files {@code pid} has: its mount namespace and its root. */
     private static String viewOf(int pid) throws IOException {
         return Namespaces.link(Integer.toString(pid), "mnt") + " "
-                + Files.readSymbolicLink(Path.of("/proc/" + pid + "/root"));
+                + Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/root"));
     }
 
     /** Whether {@code pid} sees the files otherwise than cryo: a mount namespace or a root of its own. */
     private static boolean ownView(int pid) throws IOException {
         return !Objects.equals(Namespaces.link(Integer.toString(pid), "mnt"), Namespaces.link("self", "mnt"))
-                || !Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString().equals("/");
+                || !Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/root")).toString().equals("/");
     }
 
     private static long socketFileIno(Path f) {
@@ -399,7 +399,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 Path f = Path.of(path);
                 if (!path.startsWith("/")) {
                     // bound relative to the binder's cwd then: found if it is the holder's cwd now
-                    String cwd = Files.readSymbolicLink(Path.of("/proc/" + fd.pid().value() + "/cwd")).toString();
+                    String cwd = Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(fd.pid().value()) + "/cwd")).toString();
                     f = Path.of(cwd).resolve(path);
                     Path at = f;
                     // the cwd as a container sees it (zdtm's sk-unix-rel in its ns flavor): bound again in that view below
@@ -650,7 +650,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         String setgroups;
         List<Integer> now;
         try {
-            setgroups = Files.readString(Path.of("/proc/" + c.pid() + "/setgroups")).strip();
+            setgroups = Files.readString(Path.of(dev.cryo.kernel.ExitedLeaders.proc(c.pid()) + "/setgroups")).strip();
             now = dev.cryo.kernel.proc.ProcFs.status(Pid.of(c.pid()), Pid.of(c.pid())).groups();
         } catch (java.io.IOException | RuntimeException gone) {
             return; // exited: a stand-in of cryo's makes the call, with any groups

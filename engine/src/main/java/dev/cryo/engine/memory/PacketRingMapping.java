@@ -35,7 +35,7 @@ final class PacketRingMapping extends MemoryKind {
                 + Long.toHexString(m.end()) + ": ";
         for (int fd : ProcFs.fds(pid)) {
             if (m.path().equals(ProcFs.fdTarget(pid, fd))) {
-                String proto = Sys.getxattr("/proc/" + pid + "/fd/" + fd, "system.sockprotoname");
+                String proto = Sys.getxattr(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd/" + fd, "system.sockprotoname");
                 if (proto == null || !proto.trim().equals("PACKET")) {
                     throw new DumpException(where + "a mapping of a " + (proto == null ? "" : proto.trim() + " ")
                             + "socket is not supported (only packet sockets' rings are)");

@@ -222,6 +222,6 @@ public final class PageScan {
 
     /** /proc/PID/map_files/START-END: the very file mapped there, even if its path was replaced or removed. */
     public static Path mapFile(Pid pid, MapsEntry m) {
-        return Path.of("/proc/" + pid + "/map_files/" + Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));
+        return Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/map_files/" + Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));
     }
 }

@@ -48,14 +48,14 @@ final class DeletedBind {
         String rel = name.substring(tmpfs.root().equals("/") ? 0 : tmpfs.root().length());
         String from = MountScan.join(tmpfs.point(), rel);
         String what = "pid " + p + ": its mount namespace: its bind mount of " + m.root() + " on " + m.point();
-        if (Files.exists(Path.of("/proc/" + p + "/root" + from), LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.exists(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + from), LinkOption.NOFOLLOW_LINKS)) {
             throw new DumpException(what + ": another file is at its old path " + from + " now; not supported");
         }
         for (Mount x : mine) { // any mount of the same file it is seen through (a later one may cover this one)
             if (x.stDev() != m.stDev() || !x.root().equals(m.root())) {
                 continue;
             }
-            Path at = Path.of("/proc/" + p + "/root" + x.point());
+            Path at = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + x.point());
             try {
                 Map<String, Object> a = Files.readAttributes(at, "unix:*", LinkOption.NOFOLLOW_LINKS);
                 if (((Number) a.get("dev")).longValue() != m.stDev() || (Integer) a.get("nlink") != 0) {
@@ -92,7 +92,7 @@ final class DeletedBind {
      * an earlier bind of it made it; returns what removes it again once its binds are made, or null.
      */
     static Runnable make(TaskContext t, MountImage d, String what) {
-        Path p = Path.of("/proc/" + t.pid() + "/root" + d.bindFrom());
+        Path p = Path.of(dev.cryo.kernel.ExitedLeaders.proc(t.pid()) + "/root" + d.bindFrom());
         if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return null;
         }

@@ -31,7 +31,7 @@ final class ExitedTimerTargets {
             if (exited.isEmpty()) {
                 return;
             }
-            String inside = "/proc/" + init + "/root/proc/" + taskNsPid.get(depth) + "/";
+            String inside = dev.cryo.kernel.ExitedLeaders.proc(init) + "/root/proc/" + taskNsPid.get(depth) + "/";
             if (!ofThisLevel(inside, taskNsPid.subList(depth, taskNsPid.size()))) {
                 return;
             }

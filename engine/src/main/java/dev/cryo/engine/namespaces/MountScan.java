@@ -52,7 +52,7 @@ public final class MountScan {
         String own = dev.cryo.kernel.Namespaces.link(p.toString(), "pid");
         String shown;
         try {
-            shown = Files.readSymbolicLink(Path.of("/proc/" + p + "/root" + m.point() + "/1/ns/pid")).toString();
+            shown = Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + m.point() + "/1/ns/pid")).toString();
         } catch (IOException e) {
             shown = "one whose init has exited";
         }
@@ -73,9 +73,9 @@ public final class MountScan {
          */
         static Tables read(Pid p) {
             for (int tries = 1; ; tries++) {
-                List<Mount> before = MountScan.read("/proc/" + p + "/mountinfo");
+                List<Mount> before = MountScan.read(dev.cryo.kernel.ExitedLeaders.proc(p) + "/mountinfo");
                 List<Mount> host = MountScan.read("/proc/self/mountinfo");
-                List<Mount> after = MountScan.read("/proc/" + p + "/mountinfo");
+                List<Mount> after = MountScan.read(dev.cryo.kernel.ExitedLeaders.proc(p) + "/mountinfo");
                 if (ids(before).equals(ids(after)) || tries == 10) {
                     return new Tables(MountOrder.sorted(after), host);
                 }
@@ -101,7 +101,7 @@ public final class MountScan {
             return;
         }
         try {
-            if (Files.isSameFile(Path.of("/proc/" + parent + "/root"), Path.of("/"))) {
+            if (Files.isSameFile(Path.of(dev.cryo.kernel.ExitedLeaders.proc(parent) + "/root"), Path.of("/"))) {
                 return;
             }
         } catch (IOException e) {
@@ -123,7 +123,7 @@ public final class MountScan {
         List<Mount> mine = tables.mine(), host = tables.host();
         String what = "pid " + p + ": its mount namespace";
         try {
-            String root = Files.readSymbolicLink(Path.of("/proc/" + p + "/root")).toString();
+            String root = Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root")).toString();
             if (!root.equals("/")) {
                 throw new DumpException(what + ": its root is " + root + " (chroot or pivot_root inside a mount"
                         + " namespace of its own); not supported yet");
@@ -258,7 +258,7 @@ public final class MountScan {
      * host mount of the same file system whose root holds the mount's, the same directory or file now.
      */
     private static String hostSource(Pid p, Mount m, List<Mount> host) {
-        Path at = Path.of("/proc/" + p + "/root" + m.point());
+        Path at = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + m.point());
         for (int k = host.size() - 1; k >= 0; k--) { // the last mounted on a point is the one reached
             Mount h = host.get(k);
             if (h.major() != m.major() || h.minor() != m.minor() || !under(m.root(), h.root())
@@ -293,7 +293,7 @@ public final class MountScan {
      */
     private static void binfmtEntries(Pid p, Mount m, String what) {
         List<String> entries = new ArrayList<>();
-        try (java.util.stream.Stream<Path> files = Files.list(Path.of("/proc/" + p + "/root" + m.point()))) {
+        try (java.util.stream.Stream<Path> files = Files.list(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + m.point()))) {
             files.map(f -> f.getFileName().toString()).filter(f -> !f.equals("status") && !f.equals("register"))
                     .sorted().forEach(entries::add);
         } catch (IOException e) {
@@ -337,7 +337,7 @@ public final class MountScan {
     /** The bind source and the mount's root are the same directory or file, as the namespace sees them now. */
     private static void checkSameFile(Pid p, Mount m, String from, String what) {
         try {
-            Path proot = Path.of("/proc/" + p + "/root");
+            Path proot = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root");
             Object[] a = key(proot.resolve(m.point().substring(1)));
             Object[] b = key(proot.resolve(from.substring(1)));
             if (!a[0].equals(b[0]) || !a[1].equals(b[1])) {
@@ -467,7 +467,7 @@ public final class MountScan {
 
         static List<MountImage.Entry> read(Pid p, Mount m, long[] total, Set<String> points) {
             // "/.": /proc/PID/root itself is a symbolic link, which the walk would not follow
-            return read(p, m, Path.of("/proc/" + p + "/root" + (m.point().equals("/") ? "/." : m.point())), total, points);
+            return read(p, m, Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + (m.point().equals("/") ? "/." : m.point())), total, points);
         }
 
         /** The same from {@code top}, where the tmpfs's root is reached. */

@@ -227,7 +227,7 @@ public final class NamespaceScan {
      * every hierarchy: /proc/PID/cgroup as read from inside shows "/" for each.
      */
     private static void checkAtCgroupRoot(Pid p) {
-        String inside = Namespaces.inside(p, "cgroup", () -> ProcFs.text("/proc/" + p + "/cgroup"));
+        String inside = Namespaces.inside(p, "cgroup", () -> ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(p) + "/cgroup"));
         List<String> moved = new ArrayList<>();
         for (String line : inside.split("\n")) {
             String[] f = line.split(":", 3);
@@ -265,7 +265,7 @@ public final class NamespaceScan {
                 String link = own.get(pid);
                 // a zombie shows the link but reads no offsets (its nsproxy is gone): read through a live task
                 o = links.entrySet().stream().filter(e -> link.equals(e.getValue().get(TIME_KIDS)))
-                        .map(Map.Entry::getKey).filter(t -> !ProcFs.text("/proc/" + t + "/timens_offsets").isBlank())
+                        .map(Map.Entry::getKey).filter(t -> !ProcFs.text(dev.cryo.kernel.ExitedLeaders.proc(t) + "/timens_offsets").isBlank())
                         .findFirst().map(NamespaceScan::offsets).orElseThrow(() -> new DumpException("pid " + pid
                                 + ": the offsets of its time namespace (" + link + ") cannot be read: it made another"
                                 + " for its children since, and no task of the tree has it as its children's; not supported yet"));
@@ -279,7 +279,7 @@ public final class NamespaceScan {
     }
 
     private static TimeNsImage.Offsets offsets(int pid) {
-        String path = "/proc/" + pid + "/timens_offsets";
+        String path = dev.cryo.kernel.ExitedLeaders.proc(pid) + "/timens_offsets";
         try {
             return TimeNsImage.Offsets.parse(path, ProcFs.text(path));
         } catch (IllegalArgumentException e) {
@@ -392,7 +392,7 @@ public final class NamespaceScan {
     private static List<Integer> nsPid(Pid p, Pid tid) {
         List<Integer> ids = ProcFs.nsIds(p, tid, "NSpid");
         if (ids.isEmpty()) {
-            throw new KernelException("/proc/" + p + "/task/" + tid + "/status: no NSpid line");
+            throw new KernelException(dev.cryo.kernel.ExitedLeaders.proc(p) + "/task/" + tid + "/status: no NSpid line");
         }
         return ids;
     }

@@ -24,7 +24,7 @@ final class NetnsCommand {
 
     /** {@link #run} with {@code input} on the command's standard input (a ruleset for {@code nft -f -}). */
     static String feed(Pid pid, String input, String... command) {
-        return feed("/proc/" + pid + "/ns/net", "the net namespace of pid " + pid, input, command);
+        return feed(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/ns/net", "the net namespace of pid " + pid, input, command);
     }
 
     /** The same in the net namespace at {@code nsPath} (a thread's: /proc/PID/task/TID/ns/net), shown as {@code where}. */

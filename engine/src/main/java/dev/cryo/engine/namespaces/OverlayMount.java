@@ -38,7 +38,7 @@ final class OverlayMount {
                 continue;
             }
             try {
-                Map<String, Object> inside = Files.readAttributes(Path.of("/proc/" + p + "/root" + layer), "unix:dev,ino");
+                Map<String, Object> inside = Files.readAttributes(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + layer), "unix:dev,ino");
                 Map<String, Object> here = Files.readAttributes(Path.of(layer), "unix:dev,ino");
                 if (!inside.equals(here)) {
                     throw new DumpException(what + ": its layer " + layer + " is another directory in the namespace"
@@ -53,7 +53,7 @@ final class OverlayMount {
 
     /** A layer of an overlay of a pivoted root: on a mount made before the overlay, the deepest holding its path. */
     private static void checkMadeBefore(Pid p, Mount m, List<Mount> table, String layer, String what) {
-        if (!Files.isDirectory(Path.of("/proc/" + p + "/root" + layer))) {
+        if (!Files.isDirectory(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + layer))) {
             throw new DumpException(what + ": its layer " + layer + " is no directory its root reaches; it cannot be"
                     + " mounted again");
         }

@@ -108,7 +108,7 @@ public final class UserNamespaceScan {
     }
 
     private static UserNsImage image(int creator, String link, List<Pid> tree, String what) {
-        String base = "/proc/" + creator + "/";
+        String base = dev.cryo.kernel.ExitedLeaders.proc(creator) + "/";
         List<UserNsImage.IdRange> uids = map(base + "uid_map"), gids = map(base + "gid_map");
         if (uids.isEmpty() || gids.isEmpty()) {
             throw new DumpException(what + " has no " + (uids.isEmpty() ? "uid" : "gid") + " map written yet; a user"

@@ -28,7 +28,7 @@ public final class HostFds {
         long self = ProcessHandle.current().pid();
         for (int pid : ProcFs.pids()) {
             if (pid != self && !skip.test(pid)) {
-                T answer = firstOf(pid, Path.of("/proc/" + pid + "/fd"), visitor);
+                T answer = firstOf(pid, Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd"), visitor);
                 if (answer != null) {
                     return answer;
                 }

@@ -33,7 +33,11 @@ public final class ProcFs {
 
     public static ProcStat stat(Pid pid) {
         String path = pid.procDir() + "/stat";
-        return ProcStat.parse(path, text(path));
+        String text = text(path);
+        if (dev.cryo.kernel.ExitedLeaders.exited(pid)) { // its stand-in thread's, under the process's pid
+            text = pid.value() + text.substring(text.indexOf(' '));
+        }
+        return ProcStat.parse(path, text);
     }
 
     /** /proc/PID/task/TID/stat of one thread. */

@@ -41,7 +41,7 @@ public final class ThreadState implements StateStage {
             if (th.rseqAddress() != 0) {
                 calls.call("rseq", SyscallNr.RSEQ, th.rseqAddress(), th.rseqLength(), 0, th.rseqSignature());
             }
-            if (th.robustListHead() != 0) {
+            if (th.robustListHead() != 0 || th.robustListLength() != 0) { // a null head with a length: none (the stub's goes)
                 calls.call("set_robust_list", SyscallNr.SET_ROBUST_LIST, th.robustListHead(), th.robustListLength());
             }
             calls.call("set_tid_address", SyscallNr.SET_TID_ADDRESS, th.clearChildTid());
