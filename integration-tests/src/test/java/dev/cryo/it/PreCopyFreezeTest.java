@@ -178,11 +178,30 @@ class PreCopyFreezeTest {
                 String debug = Files.readString(log);
                 if (debug.contains("VmFlags as read before the freeze")) {
                     assertFalse(debug.contains("waiting for the frozen smaps"), debug);
+                    // a long-lived cryo (an agent) must get back every inotify instance its reads ahead took
+                    int share = Math.max(1, Integer.parseInt(Files.readAllLines(
+                            Path.of("/proc/sys/fs/inotify/max_user_instances")).get(0).trim()) / 8);
+                    DetachedProcess.awaitCondition(() -> instancesToBeHad() == share, Duration.ofSeconds(30),
+                            "every inotify instance of cryo's share to be given back after the dumps");
                     return;
                 }
                 logs.add(debug.lines().filter(l -> l.contains("VmFlags")).collect(java.util.stream.Collectors.joining("\n")));
             }
             fail("each of three dumps read smaps frozen:\n" + String.join("\n", logs));
+        }
+    }
+
+    /** How many inotify instances cryo can open now (all closed again). */
+    private static int instancesToBeHad() {
+        List<dev.cryo.kernel.DirectoryChanges> held = new java.util.ArrayList<>();
+        try {
+            dev.cryo.kernel.DirectoryChanges c;
+            while ((c = dev.cryo.kernel.DirectoryChanges.tryOpen()) != null) {
+                held.add(c);
+            }
+            return held.size();
+        } finally {
+            held.forEach(dev.cryo.kernel.DirectoryChanges::close);
         }
     }
 
