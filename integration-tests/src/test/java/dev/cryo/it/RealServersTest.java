@@ -262,8 +262,13 @@ class RealServersTest {
         return out;
     }
 
+    /**
+     * PostgreSQL 15 with a psql client outside the tree, connected over TCP, in an open transaction (a row
+     * inserted, not committed) and listening on a channel: dumped with --tcp-established, the row stays
+     * unseen by new sessions until the client commits after the restore, and a NOTIFY reaches it.
+     */
     @Test
-    void postgresqlComesBackAndServesNewSessions() throws Exception {
+    void postgresqlKeepsAClientsTransactionAndListenAndServesNewSessions() throws Exception {
         Path bin = postgresBin();
         assumeTrue(bin != null, "Debian package postgresql");
         Path dir = Files.createTempDirectory("cryo-pg");
@@ -283,13 +288,25 @@ class RealServersTest {
                 Thread.sleep(500); // its background workers start after the socket
                 asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d", "postgres", "-c",
                         "create table t(x int); insert into t values (1), (2);");
-                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
-                try {
-                    String out = asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d",
-                            "postgres", "-tA", "-c", "insert into t values (3); select sum(x) from t;");
-                    assertTrue(out.contains("6"), out);
-                } finally {
-                    killTree(r.pid().value());
+                // a client over TCP, outside the tree, in an open transaction and listening on a channel
+                try (LineClient held = LineClient.start(psql, "-h", "127.0.0.1", "-p", Integer.toString(port), "-U",
+                        "postgres", "-d", "postgres", "-At")) {
+                    assertEquals("A1", held.send("listen chan; begin; insert into t values (10); select 'A1';", "A1"));
+                    DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                    try {
+                        String out = asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d",
+                                "postgres", "-tA", "-c", "insert into t values (3); select sum(x) from t;");
+                        assertTrue(out.contains("6"), "the held transaction's row is not seen yet: " + out);
+                        assertEquals("A2", held.send("commit; select 'A2';", "A2"), "the transaction held across");
+                        out = asPostgres(null, psql, "-h", dir.toString(), "-p", Integer.toString(port), "-d",
+                                "postgres", "-tA", "-c", "select sum(x) from t; notify chan, 'after';");
+                        assertTrue(out.contains("16"), "its row once committed: " + out);
+                        String seen = held.sendSeeing("select 'A3';", "A3") + held.sendSeeing("select 'A4';", "A4");
+                        assertTrue(seen.contains("Asynchronous notification \"chan\" with payload \"after\""),
+                                "the listen held across: " + seen);
+                    } finally {
+                        killTree(r.pid().value());
+                    }
                 }
             }
         } finally {
@@ -309,16 +326,24 @@ class RealServersTest {
 
         /** Sends a line, then reads lines until one contains {@code expect} (or the client ends). */
         String send(String line, String expect) throws IOException {
+            String seen = sendSeeing(line, expect);
+            String[] lines = seen.split("\n");
+            String last = lines[lines.length - 1];
+            return last.contains(expect) ? last : "client ended; it printed:\n" + seen;
+        }
+
+        /** As {@link #send}, returning every line read, the one containing {@code expect} last. */
+        String sendSeeing(String line, String expect) throws IOException {
             process.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
             process.getOutputStream().flush();
             StringBuilder seen = new StringBuilder();
             for (String l; (l = out.readLine()) != null; ) {
                 seen.append(l).append('\n');
                 if (l.contains(expect)) {
-                    return l;
+                    break;
                 }
             }
-            return "client ended; it printed:\n" + seen;
+            return seen.toString();
         }
 
         @Override
