@@ -158,6 +158,22 @@ class NsFlavorTest {
         }
     }
 
+    /**
+     * An inotify watch on a file of a mount only a child's mount namespace has (zdtm's inotify01, ns and uns
+     * flavors): the dump looked for the watched inode through cryo's mounts and the holder's, and refused it
+     * ("cannot be found by its file handle (no mount of that device here)"). It is watched again as the child
+     * sees it. nestedwatch.c.
+     */
+    @Test
+    void aWatchOnAFileOfAChildsMountNamespaceComesBack() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("watched"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nestedwatch.out"),
+                TestPrograms.compile("/c/nestedwatch.c").toString(), dir.toString()))) {
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** /c/NAME.c run as {@code NAME ROOT MORE...}: it pivots into ROOT, a directory holding its static binary and mnt/. */
     private void assertPassesPivoted(String name, String... more) throws Exception {
         Path root = pivotRoot(name);

@@ -1306,18 +1306,44 @@ final class StateComparator {
     }
     private static final Pattern WATCH_HANDLE = Pattern.compile("\\bf_handle:(\\p{XDigit}+)");
 
-    /** An inotify watch on a renewed file (deleted, memfd): its inode and file handle as labels. */
+    /**
+     * An inotify watch on a renewed file (deleted, memfd), or on a file system no mount of the host shows (a tmpfs
+     * a mount namespace of the tree's mounted, made anew by the restore: zdtm's inotify01): its inode, device and
+     * file handle as labels.
+     */
     private static String relabelRenewedWatch(String value, Set<String> renewed, Labels labels) {
         Matcher m = WATCH_INO.matcher(value);
         if (!m.find()) {
             return value;
         }
         String ino = Long.toString(Long.parseLong(m.group(1), 16));
-        if (!renewed.contains(ino)) {
+        Matcher d = WATCH_DEV.matcher(value);
+        String dev = d.find() ? d.group(1) : null;
+        boolean treesOwn = dev != null && !hostDevices().contains(dev);
+        if (!renewed.contains(ino) && !treesOwn) {
             return value;
         }
-        String v = WATCH_INO.matcher(value).replaceAll("ino:" + labels.of("inode", ino));
-        return WATCH_HANDLE.matcher(v).replaceAll("f_handle:" + labels.of("handle", ino));
+        String key = treesOwn ? dev + ":" + ino : ino; // inode numbers repeat across file systems
+        String v = WATCH_INO.matcher(value).replaceAll("ino:" + labels.of("inode", key));
+        if (treesOwn) {
+            v = WATCH_DEV.matcher(v).replaceAll("sdev:" + labels.of("device", dev));
+        }
+        return WATCH_HANDLE.matcher(v).replaceAll("f_handle:" + labels.of("handle", key));
+    }
+
+    private static final Pattern WATCH_DEV = Pattern.compile("\\bsdev:(\\p{XDigit}+)");
+
+    /** The devices of the host's mounts as an inotify line's sdev shows them (hex, 12-bit major above a 20-bit minor). */
+    private static Set<String> hostDevices() {
+        Set<String> out = new java.util.HashSet<>();
+        for (String line : lines(Path.of("/proc/self/mountinfo"))) {
+            String[] f = line.split(" ");
+            if (f.length > 2 && f[2].matches("\\d+:\\d+")) {
+                String[] mm = f[2].split(":");
+                out.add(Long.toHexString((Long.parseLong(mm[0]) << 20) | Long.parseLong(mm[1])));
+            }
+        }
+        return out;
     }
 
     /** epoll and inotify lines name the watched file by hex inode: label them like the fds' own. */

@@ -47,16 +47,22 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
         /**
          * One watch: its descriptor, its mask as fdinfo shows it, and the watched inode's path and
          * number; {@code ghost}: the watched file was deleted (the tree still holds it open), the
-         * dump carries it as a ghost file and restore watches the recreated one (null otherwise).
+         * dump carries it as a ghost file and restore watches the recreated one (null otherwise);
+         * {@code mountOf} (version 2): the pid of a task of the tree in another mount namespace, whose
+         * mount the path names (0: the holder's own view).
          */
-        public record Watch(int wd, int mask, String path, long ino, dev.cryo.engine.model.FileRef ghost) {
+        public record Watch(int wd, int mask, String path, long ino, dev.cryo.engine.model.FileRef ghost, int mountOf) {
             public Watch(int wd, int mask, String path, long ino) {
-                this(wd, mask, path, ino, null);
+                this(wd, mask, path, ino, null, 0);
+            }
+
+            public Watch(int wd, int mask, String path, long ino, dev.cryo.engine.model.FileRef ghost) {
+                this(wd, mask, path, ino, ghost, 0);
             }
         }
     }
 
-    static final RecordCodec<Inotify> CODEC = RecordCodec.of(Inotify.class, RECORD_ID, 1, (out, e) -> {
+    static final RecordCodec<Inotify> CODEC = RecordCodec.of(Inotify.class, RECORD_ID, 2, (out, e) -> {
         if (e.watches().size() > ModelLimits.FDS) {
             throw new IllegalArgumentException("Inotify.watches has " + e.watches().size() + " entries, more than "
                     + ModelLimits.FDS);
@@ -68,6 +74,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             ModelFields.writeText(out, w.path(), ModelLimits.PATH, "Inotify.Watch.path");
             out.writeLong(w.ino());
             RecordFields.writeNullable(out, w.ghost(), (o, g) -> RecordFields.writeRecord(o, FileRefCodec.INSTANCE, g));
+            out.writeVarInt(w.mountOf(), true);
         }
     }, (in, version) -> {
         int n = in.readVarInt(true);
@@ -78,7 +85,8 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
         for (int i = 0; i < n; i++) {
             watches.add(new Inotify.Watch(in.readVarInt(true), in.readInt(),
                     ModelFields.readText(in, ModelLimits.PATH, "Inotify.Watch.path"), in.readLong(),
-                    RecordFields.readNullable(in, r -> RecordFields.readRecord(r, FileRefCodec.INSTANCE))));
+                    RecordFields.readNullable(in, r -> RecordFields.readRecord(r, FileRefCodec.INSTANCE)),
+                    version >= 2 ? in.readVarInt(true) : 0));
         }
         return new Inotify(watches);
     });
@@ -114,9 +122,9 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             String where = fd.where() + " inotify watch " + wd;
             try {
                 WatchTargets.Target target = WatchTargets.target(f, line,
-                        (path, source) -> ctx.ghostFiles().carry(fd.pid(), where, path, source), fd.pid());
+                        (path, source) -> ctx.ghostFiles().carry(fd.pid(), where, path, source), fd.pid(), ctx.treePids());
                 watches.add(new Inotify.Watch(wd, (int) WatchTargets.hex(f, "mask", line), target.path(),
-                        WatchTargets.hex(f, "ino", line), target.ghost()));
+                        WatchTargets.hex(f, "ino", line), target.ghost(), target.mountOf()));
             } catch (IOException e) {
                 throw new IOException("inotify watch " + wd + ": " + e.getMessage(), e);
             }
@@ -131,6 +139,7 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
         for (Inotify.Watch w : n.watches()) {
             // a deleted file is watched through the recreated one (already unlinked again, as it was)
             long target = w.ghost() != null ? ctx.open(ctx.ghostPath(w.ghost()), O_PATH | O_CLOEXEC)
+                    : w.mountOf() != 0 ? ctx.openSeenBy(w.mountOf(), w.path(), O_PATH | O_NOFOLLOW | O_CLOEXEC) // that namespace's mount
                     : ctx.open(w.path(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
             try {
                 ctx.call("ioctl(INOTIFY_IOC_SETNEXTWD, " + w.wd() + ") (needs CONFIG_CHECKPOINT_RESTORE)",
@@ -159,6 +168,9 @@ public final class InotifyHandler implements FdHandler<InotifyHandler.Inotify> {
             x.put("mask", hex(w.mask() & 0xffffffffL));
             x.put("path", w.path());
             x.put("ino", w.ino());
+            if (w.mountOf() != 0) {
+                x.put("mountOf", w.mountOf()); // a mount of that task's namespace, not the holder's
+            }
             if (w.ghost() != null) {
                 x.put("deleted", true); // watched again on the recreated file, unlinked as it was
             }

@@ -120,8 +120,16 @@ final class WatchTargets {
         return RegularFileHandler.inOtherMountNamespace(pid.value()) ? mounts(pid.procDir() + "/mountinfo") : mounts();
     }
 
-    /** A watched inode: its path, and for one that was deleted, the ghost file the dump carries for it. */
-    record Target(String path, dev.cryo.engine.model.FileRef ghost) {}
+    /**
+     * A watched inode: its path, for one that was deleted the ghost file the dump carries for it, and {@code
+     * mountOf}: the pid of a task of the tree in another mount namespace whose mount of it the path names (0:
+     * the holder's or cryo's view).
+     */
+    record Target(String path, dev.cryo.engine.model.FileRef ghost, int mountOf) {
+        Target(String path, dev.cryo.engine.model.FileRef ghost) {
+            this(path, ghost, 0);
+        }
+    }
 
     /** Carries a deleted watched file: its contents through {@code source}, an fd of it in cryo. */
     interface Ghosts {
@@ -134,6 +142,16 @@ final class WatchTargets {
      * no mount of cryo's reaches is looked for through the mounts of that task's namespace.
      */
     static Target target(Map<String, String> f, String line, Ghosts ghosts, Pid pid) throws IOException {
+        return target(f, line, ghosts, pid, List.of());
+    }
+
+    /**
+     * {@code tree}: the tasks of the tree, whose mount namespaces are looked through last: a task may watch a
+     * file of a mount only another namespace of the tree has (zdtm's inotify01: a tmpfs its child mounted in a
+     * namespace of its own, reached through the child's /proc/PID/fd).
+     */
+    static Target target(Map<String, String> f, String line, Ghosts ghosts, Pid pid, java.util.Collection<Integer> tree)
+            throws IOException {
         long sdev = hex(f, "sdev", line);
         long ino = hex(f, "ino", line);
         int type = (int) hex(f, "fhandle-type", line);
@@ -159,11 +177,38 @@ final class WatchTargets {
             String root = pid.procDir() + "/root";
             t = through(mounts(pid.procDir() + "/mountinfo"), root, sdev, ino, type, handle, where, null, last);
         }
+        if (t == null && pid != null) {
+            t = inAnotherNamespace(pid, tree, sdev, ino, type, handle, where, last);
+        }
         if (t != null) {
             return t;
         }
         throw new IOException("the watched " + where + " cannot be found by its file handle"
                 + (last[0] == null ? " (no mount of that device here)" : ": " + last[0].getMessage()));
+    }
+
+    /** Through the mounts of another mount namespace of the tree than {@code pid}'s, named by a task of it. */
+    private static Target inAnotherNamespace(Pid pid, java.util.Collection<Integer> tree, long sdev, long ino, int type,
+                                             byte[] handle, String where, SyscallException[] last) throws IOException {
+        String own = dev.cryo.kernel.Namespaces.link(pid.toString(), "mnt");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int other : tree) {
+            String ns = dev.cryo.kernel.Namespaces.link(Integer.toString(other), "mnt");
+            if (ns == null || ns.equals(own) || !seen.add(ns)) {
+                continue;
+            }
+            List<Mount> table;
+            try {
+                table = mounts("/proc/" + other + "/mountinfo");
+            } catch (IOException e) {
+                continue; // gone meanwhile, or a zombie: no table
+            }
+            Target t = through(table, "/proc/" + other + "/root", sdev, ino, type, handle, where, NOT_HERE, last);
+            if (t != null) {
+                return new Target(t.path(), null, other);
+            }
+        }
+        return null;
     }
 
     /** A deleted inode is looked for no further in these mounts (cryo's view carries it). */

@@ -171,7 +171,8 @@ public final class RestoreValidator {
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
                         String what = "pid " + pid + " fd " + fd.fd();
-                        FileRef ref = seen(paths, pid, f.file());
+                        // a file of another namespace's mount is looked for as a task of that one sees it
+                        FileRef ref = seen(paths, f.mountOf() != 0 ? f.mountOf() : pid, f.file());
                         boolean appending = (fd.flags() & O_APPEND) != 0;
                         checkFile(what, ref, appending ? Use.APPENDING : Use.OPEN);
                         long more = appending && ref != null ? grownBy(ref) : 0;

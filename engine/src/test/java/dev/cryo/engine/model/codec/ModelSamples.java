@@ -193,7 +193,8 @@ public final class ModelSamples {
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(1, 0x300, "/srv/in box", 0x20c0c6),
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(3, 0x84000002, "/srv/in box/f", 0x20c0cc),
                         new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(4, 0x400, "/tmp/scratch.db", 91,
-                                file("/tmp/scratch.db", 91))))),
+                                file("/tmp/scratch.db", 91)),
+                        new dev.cryo.engine.files.InotifyHandler.Inotify.Watch(5, 0x2, "/srv/child/f", 92, null, 4243)))),
                 new FdImage(20, 02004002, 0, new dev.cryo.engine.files.FanotifyHandler.Fanotify(3, 0x8000, List.of(
                         new dev.cryo.engine.files.FanotifyHandler.Fanotify.Mark(dev.cryo.engine.files.FanotifyHandler.INODE,
                                 0x40, 0xa, 0x20, "/srv/watched", 0x20c1df),
