@@ -21,10 +21,11 @@ import java.util.Map;
  * change of owner, mode or times since queues an event; the task's mountinfo is the same text (the
  * mount check's answer depends on the mounts and on where the area's path leads, and the frozen
  * plan requires every maps line, path included, to be the same; a directory on that path renamed
- * meanwhile is not looked at again: the restore's check of the file by its path still is). Not covered: a file's mtime moved by a write through
- * another process's shared mapping (no inotify event): the image then records the earlier mtime
- * and its restore refuses the file as changed; areas the task itself maps shared and may write are
- * never read ahead.
+ * meanwhile is not looked at again: the restore's check of the file by its path still is).
+ * Not covered (no inotify event): a file's mtime moved by a write through another process's shared
+ * mapping, a network filesystem's file changed by another host; the image then records the earlier
+ * identity and its restore refuses the file as changed. Areas the task itself maps shared and may
+ * write are never read ahead.
  */
 public final class MappedFilesAhead implements AutoCloseable {
     private final Pid pid;
