@@ -67,6 +67,26 @@ class NetNamespaceTest {
     }
 
     /**
+     * A connection inside the namespace that its listener never accepted (zdtm's socket-tcp-skip-in-flight
+     * in the ns flavor, dumped as zdtm does with --tcp-established): with --tcp-skip-in-flight its
+     * accept-queue end is left out, but its client, a task's, was refused ("its peer is a socket of that namespace no task of the tree holds"). The client
+     * is carried; the restored listener resets it at its next byte, and takes new connections.
+     */
+    @Test
+    void aClientWhoseConnectionWasNeverAcceptedIsResetWithTcpSkipInFlight() throws Exception {
+        Path script = Workloads.script(tmp, "notaccepted.py");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("notaccepted.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c 'ip link set lo up && exec /usr/bin/python3 " + script
+                        + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established",
+                    "--tcp-skip-in-flight")
+                    .restoreDetached(p.output()));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * A persistent tun and tap that are up and that no task holds a file of: the dump attaches a file
      * to each for a moment (to read its virtio-net header size and see its eBPF programs), which
      * turns their carrier on. The kernel's address configuration then ran on the live devices: the

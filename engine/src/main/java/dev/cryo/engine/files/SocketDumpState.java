@@ -230,6 +230,34 @@ public final class SocketDumpState {
     }
 
     /**
+     * Whether the peer of connection {@code d} (the tree's socket {@code ino}, TCP, in a net namespace of
+     * the tree's) waits in the accept queue of a listener the tree holds there: a socket of no file,
+     * established or half closed by the client, on a port that listener listens on. {@code
+     * --tcp-skip-in-flight} leaves it out; its client, carried, is reset by the restored listener.
+     */
+    public synchronized boolean peerNotAccepted(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        SockAddr local = d.local().unmapped(), remote = d.remote().unmapped();
+        List<SockDiag.InetSocket> all = new ArrayList<>(inet(SockAddr.AF_INET, Sockets.IPPROTO_TCP).values());
+        all.addAll(inet(SockAddr.AF_INET6, Sockets.IPPROTO_TCP).values());
+        boolean queued = dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
+            for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+                try (SockDiag q = SockDiag.open()) {
+                    for (SockDiag.InetSocket o : q.ownerless(family, -1)) {
+                        if (o.local().unmapped().equals(remote) && o.remote().unmapped().equals(local)
+                                && (o.state() == SockDiag.TCP_ESTABLISHED || o.state() == SockDiag.TCP_CLOSE_WAIT)) {
+                            return true;
+                        }
+                    }
+                }
+            }
+            return false;
+        });
+        return queued && all.stream().anyMatch(l -> l.state() == SockDiag.TCP_LISTEN && netnsOf(l.ino()) == ns
+                && l.local().port() == remote.port() && holder(l.ino()) != null);
+    }
+
+    /**
      * Raw sockets of one family, by inode, from /proc/net/raw or raw6 (sock_diag's raw part is an
      * optional kernel module, missing on this project's kernel). Read when first asked, like sock_diag.
      */

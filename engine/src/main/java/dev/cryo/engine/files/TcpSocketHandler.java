@@ -378,12 +378,14 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                                 + " or unframed; not supported");
                     }
                     if (st.netnsOf(p.ino) != 0 && !st.peerInTree(p.ino, d)) {
-                        if (!st.peerOutside(p.ino, d)) {
+                        if (st.options().tcpSkipInFlight() && st.peerNotAccepted(p.ino, d)) {
+                            log.warn("{}: its peer waits in the accept queue of a listener of the tree's and is left out"
+                                    + " (--tcp-skip-in-flight): the restored listener resets it", what);
+                        } else if (!st.peerOutside(p.ino, d)) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is a socket of that namespace no task of the tree holds: the restore"
                                     + " makes that namespace new, where that peer cannot follow; not supported");
-                        }
-                        if (!st.options().tcpEstablished()) {
+                        } else if (!st.options().tcpEstablished()) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is outside it (through its veth): carrying it needs --tcp-established");
                         }
