@@ -1544,6 +1544,57 @@ class RealServersTest {
         }
     }
 
+    /**
+     * BIND 9.18 (named: libuv's loops on six threads) serving a primary zone, with a TCP client outside the
+     * tree kept across the restore, a dynamic update (nsupdate, written to the zone's journal) and rndc's
+     * control channel after it. IPv4 only and no DNSSEC validation: its priming query to the root servers over
+     * IPv6 sometimes waited in the kernel for neighbour discovery when the dump came, and cryo refused that UDP
+     * socket by name as holding unsent bytes.
+     */
+    @Test
+    void bindAnswersItsTcpClientAndTakesUpdatesAndRndc() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/named")) && Files.isExecutable(Path.of("/usr/bin/nsupdate")),
+                "Debian packages bind9 and bind9-dnsutils");
+        int port = freePort();
+        int control = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("bind"));
+        Files.writeString(dir.resolve("ex.test.zone"), String.join("\n", "$TTL 300",
+                "@ IN SOA ns.example.net. admin.example.net. 1 3600 600 86400 300", "@ IN NS ns.example.net.",
+                "www IN A 10.1.2.3", ""));
+        String key = "key \"rk\" { algorithm hmac-sha256; secret \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"; };";
+        Path conf = dir.resolve("named.conf");
+        Files.writeString(conf, String.join("\n", "options { directory \"" + dir + "\"; listen-on port " + port
+                + " { 127.0.0.1; }; listen-on-v6 { none; }; pid-file none; recursion no; dnssec-validation no; tcp-idle-timeout 1200;"
+                + " tcp-initial-timeout 1200; };", key, "controls { inet 127.0.0.1 port " + control
+                + " allow { 127.0.0.1; } keys { \"rk\"; }; };", "zone \"ex.test\" { type primary; file \""
+                + dir.resolve("ex.test.zone") + "\"; allow-update { 127.0.0.1; }; };", ""));
+        Path rndcConf = dir.resolve("rndc.conf");
+        Files.writeString(rndcConf, key + "\noptions { default-key \"rk\"; default-server 127.0.0.1; default-port "
+                + control + "; };\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("named.out"), "/usr/sbin/named", "-g", "-4", "-u",
+                "root", "-c", conf.toString())) {
+            p.awaitOutput(" running\n", Duration.ofSeconds(60)); // its last start-up line (not "running as:")
+            try (Socket client = connect(port)) {
+                assertEquals("10.1.2.3", dnsOverTcp(client, "www.ex.test", 1));
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertEquals("10.1.2.3", dnsOverTcp(client, "www.ex.test", 2), "the TCP client kept across the restore");
+                    Process u = new ProcessBuilder("/usr/bin/nsupdate").redirectErrorStream(true).start();
+                    u.getOutputStream().write(("server 127.0.0.1 " + port + "\nzone ex.test\nupdate add post.ex.test. 300 A"
+                            + " 10.5.5.5\nsend\n").getBytes(StandardCharsets.UTF_8));
+                    u.getOutputStream().close();
+                    String uout = new String(u.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    assertEquals(0, u.waitFor(), "nsupdate: " + uout);
+                    assertEquals("10.5.5.5", dnsOverTcp(client, "post.ex.test", 3), "an update taken after the restore");
+                    assertTrue(succeeds(List.of("/usr/sbin/rndc", "-c", rndcConf.toString(), "status"))
+                            .contains("server is up and running"));
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
     private static void knotc(Path conf, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("/usr/sbin/knotc", "-c", conf.toString()));
         cmd.addAll(List.of(args));
