@@ -211,7 +211,7 @@ public final class TaskRestorer {
 
     /** As above, keeping {@code inherited}: the areas a child forked after its parent's memory keeps of it. */
     public void mapMemory(SharedMemoryHub shared, List<dev.cryo.engine.model.VmaImage> inherited) {
-        long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
+        long r0 = t.roundTrips(), n0 = System.nanoTime();
         MemoryMapping.map(t, shared, inherited);
         steps("MemoryMapping", r0, n0);
     }
@@ -223,7 +223,7 @@ public final class TaskRestorer {
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
     public void restoreFiles(FileHubs hubs, FileRestore.Pass pass) {
-        long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
+        long r0 = t.roundTrips(), n0 = System.nanoTime();
         OwnKeyrings.files(t, hubs.keyrings(), pass);
         FileRestore.run(t, hubs, pass);
         steps("files " + pass, r0, n0);
@@ -253,7 +253,7 @@ public final class TaskRestorer {
             t.call("close(pidfd of cryo)", dev.cryo.kernel.SyscallNr.CLOSE, cryoFd); // its files are all taken
         }
         for (StateStage s : STATE_STAGES) {
-            long r0 = t.tracer().roundTrips(), n0 = System.nanoTime();
+            long r0 = t.roundTrips(), n0 = System.nanoTime();
             s.run(t);
             steps(s.getClass().getSimpleName(), r0, n0);
         }
@@ -264,7 +264,7 @@ public final class TaskRestorer {
      * restore's time after a migration's freeze goes is mostly round trips, each waiting for a CPU.
      */
     private void steps(String step, long roundTrips0, long nanos0) {
-        long trips = t.tracer().roundTrips() - roundTrips0;
+        long trips = t.roundTrips() - roundTrips0;
         if (trips > 0 && LOG.isDebugEnabled()) {
             LOG.debug("pid {}: {}: {} ptrace round trips in {} µs", t.pid(), step, trips, (System.nanoTime() - nanos0) / 1000);
         }

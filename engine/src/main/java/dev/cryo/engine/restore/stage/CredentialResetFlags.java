@@ -18,8 +18,9 @@ public final class CredentialResetFlags implements StateStage {
     }
 
     /**
-     * The main thread's calls are queued ({@link TaskContext#later}): they go in the batch of the
-     * next stage's first call, one ptrace round trip for all instead of two each. A migration's
+     * The main thread's calls are queued ({@link TaskContext#later}), and the queue runs: with the
+     * process's state, the thread's and the credentials queued before, one ptrace round trip for all
+     * instead of two each; what follows acts on the task as these calls leave it. A migration's
      * prepared stub was made to die with the agent (PR_SET_PDEATHSIG SIGKILL, see StubParent):
      * its main thread's setting is the task's own from here, 0 included (EXITKILL covers the agent's
      * end until the detach).
@@ -42,5 +43,6 @@ public final class CredentialResetFlags implements StateStage {
                         Prctl.PR_SET_PDEATHSIG, th.pdeathSignal());
             }
         }
+        t.flush();
     }
 }

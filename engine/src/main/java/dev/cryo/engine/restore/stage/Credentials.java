@@ -78,22 +78,18 @@ public final class Credentials implements StateStage {
             throw new RestoreException(task + ": its supplementary groups " + c.groups() + " cannot be set in its user"
                     + " namespace (setgroups is denied there) and it was forked with " + now.groups());
         }
-        Steps steps = steps(t::put, where, uids, gids, g, s, now, lastCap);
-        if (th.tid() == t.pid().value() && inOneBatch(t, steps)) {
-            checkFsIds(t, th, c);
-        } else {
-            steps.runEach(t.injector(th.tid()), () -> checkFsIds(t, th, c));
+        int stashed = (g == null ? 0 : 4 * g.length + 4) + 2 * CAPSET_BYTES + 4 * 8;
+        if (th.tid() != t.pid().value() || stashed > dev.cryo.engine.restore.BootstrapArea.PAGE) {
+            // call by call; the puts run the main thread's queue first: those calls before these
+            steps(t::put, where, uids, gids, g, s, now, lastCap).runEach(t.injector(th.tid()), () -> checkFsIds(t, th, c));
+            return;
         }
-    }
-
-    /**
-     * The main thread's calls in one syscall batch: one ptrace round trip instead of two per call
-     * (about ten: a restore's longest run of single calls, in the downtime of a migration). The
-     * batch runs every call; the first failure is the one reported (the restore then kills the
-     * task, which never runs). False, with nothing run, when the thread cannot take a batch.
-     */
-    private static boolean inOneBatch(TaskContext t, Steps steps) {
-        return t.inOneBatch((steps.groupBytes() + 63) & ~63L, CAPS_FIRST, steps.calls(), steps.names()::get);
+        // the main thread's calls queued, their structs stashed: in one batch with the process's and the
+        // thread's state before them (about ten calls, two round trips each, were a restore's longest run
+        // of single calls, in the downtime of a migration); the fs ids checked once they have run
+        t.stashRoom(stashed);
+        steps((offset, data) -> t.stash(data), where, uids, gids, g, s, now, lastCap).queue(t);
+        t.afterQueue(() -> checkFsIds(t, th, c));
     }
 
     /** Where the sets are written before a call reads them: (offset, bytes) → address in the task. */
@@ -111,10 +107,17 @@ public final class Credentials implements StateStage {
             CAPS_LAST = CAPS_FIRST + CAPSET_BYTES;
 
     /**
-     * The calls, in order, their names for errors, where the ids are all set ({@code idsSet}: the
-     * index of the first call after them) and the bytes the groups take from offset 0.
+     * The calls, in order, their names for errors and where the ids are all set ({@code idsSet}: the
+     * index of the first call after them).
      */
-    private record Steps(List<SyscallBatch.Call> calls, List<String> names, int idsSet, long groupBytes) {
+    private record Steps(List<SyscallBatch.Call> calls, List<String> names, int idsSet) {
+        /** Queued in the main thread ({@link TaskContext#later}). */
+        void queue(TaskContext t) {
+            for (int i = 0; i < calls.size(); i++) {
+                t.later(names.get(i), calls.get(i).nr(), calls.get(i).args());
+            }
+        }
+
         /** Call by call; {@code idsSet} runs once the ids are set. */
         void runEach(Injector inj, Runnable idsSetHook) {
             for (int i = 0; i < calls.size(); i++) {
@@ -190,7 +193,7 @@ public final class Credentials implements StateStage {
             add.accept("prctl(PR_SET_NO_NEW_PRIVS)", new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_SET_NO_NEW_PRIVS,
                     1, 0, 0, 0));
         }
-        return new Steps(calls, names, idsSet, groupBytes);
+        return new Steps(calls, names, idsSet);
     }
 
     /** The thread's own ids, or its task's. */

@@ -238,8 +238,9 @@ public final class FileRestore {
                 }
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
                 if (given == null && fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerPid() == t.pid().value()) {
-                    // its own fd's open file (a 2>&1): one dup3, not pidfd_open, pidfd_getfd and three closes
-                    t.call("dup3(fd " + s.ownerFd() + ")", SyscallNr.DUP3, s.ownerFd(), fd.fd(), fd.flags() & O_CLOEXEC);
+                    // its own fd's open file (a 2>&1): one dup3, not pidfd_open, pidfd_getfd and three closes;
+                    // queued, within the task: the pass's end runs it before another task looks
+                    t.later("dup3(fd " + s.ownerFd() + ")", SyscallNr.DUP3, s.ownerFd(), fd.fd(), fd.flags() & O_CLOEXEC);
                     signalOwner(t, fd);
                     continue;
                 }

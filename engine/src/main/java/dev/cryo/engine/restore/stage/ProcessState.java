@@ -9,7 +9,6 @@ import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
-import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.kernel.ptrace.SyscallBatch;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -67,21 +66,23 @@ public final class ProcessState implements StateStage {
         if (!task.root().equals("/")) {
             // cwd and root are both paths as cryo sees them: chdir first, then chroot; last, since
             // the exe setMm opens by its path is outside the new root (vsftpd's chrooted sessions)
-            t.call("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.putString(task.root()));
+            t.later("chroot(" + task.root() + ")", SyscallNr.CHROOT, t.stash(RemoteWriter.cString(task.root())));
         }
+        // all of it queued: it runs in the batch of the credentials (CredentialResetFlags runs the queue)
         // the session and group were made in their own stages (SessionAndGroup)
     }
 
-    /** Room for one struct sigaction per signal at the start of the bootstrap data area; the rlimits and the batch follow. */
+    /** Room for one struct sigaction per signal; the rlimits follow. */
     private static final int SIGACTIONS = 64 * 32;
 
     /**
      * The calls before ({@code first}, named in {@code firstNames}: chdir with its path {@code cwd}
      * as its first argument's bytes when not null, umask, personality), then every signal's handler,
      * flags, restorer and mask, then every rlimit (prlimit64 by the task on itself, as
-     * {@link #setRlimit}), in one batch: one ptrace round trip instead of two per call (the 16
-     * rlimits alone were 32 of a migrated task's ~96 round trips after the freeze, each waiting for
-     * a CPU under load; chdir and umask 4 more); call by call when no signal can end a batch.
+     * {@link #setRlimit}), queued ({@link TaskContext#later}) with their structs stashed: with the
+     * rest of the task's state up to its credentials, one ptrace round trip instead of two per call
+     * (the 16 rlimits alone were 32 of a migrated task's ~96 round trips after the freeze, each
+     * waiting for a CPU under load; chdir and umask 4 more).
      */
     static void setSigactionsAndRlimits(TaskContext t, byte[] cwd, List<SyscallBatch.Call> first, List<String> firstNames,
                                         List<SigAction> actions, List<Rlimit> rlimits) {
@@ -90,38 +91,29 @@ public final class ProcessState implements StateStage {
         if (settable.size() * 32 > SIGACTIONS) {
             throw new IllegalStateException(settable.size() + " sigactions");
         }
-        int pathAt = SIGACTIONS + rlimits.size() * 16;
-        int pathBytes = cwd == null ? 0 : (cwd.length + 7) & ~7;
-        RemoteWriter structs = new RemoteWriter(pathAt + pathBytes);
+        RemoteWriter structs = new RemoteWriter(settable.size() * 32 + rlimits.size() * 16);
         for (SigAction a : settable) {
             structs.longs(a.handler(), a.flags(), a.restorer(), a.mask());
         }
-        structs.longs(new long[(SIGACTIONS - settable.size() * 32) / 8]); // the rlimits start at SIGACTIONS
         for (Rlimit r : rlimits) {
             structs.longs(r.soft(), r.hard());
         }
-        if (cwd != null) {
-            structs.bytes(java.util.Arrays.copyOf(cwd, pathBytes));
+        // each stash's readers queued before the next stash, which may run the queue to make room
+        long path = cwd == null ? 0 : t.stash(cwd);
+        for (int i = 0; i < first.size(); i++) {
+            SyscallBatch.Call c = first.get(i);
+            t.later(firstNames.get(i), c.nr(), c.nr() == SyscallNr.CHDIR && cwd != null ? new long[] {path} : c.args());
         }
-        long base = t.put(structs.toBytes());
-        List<SyscallBatch.Call> calls = new ArrayList<>();
-        List<String> names = new ArrayList<>(firstNames);
-        for (SyscallBatch.Call c : first) {
-            calls.add(c.nr() == SyscallNr.CHDIR && cwd != null ? new SyscallBatch.Call(SyscallNr.CHDIR, base + pathAt) : c);
-        }
+        long base = t.stash(structs.toBytes());
         for (int i = 0; i < settable.size(); i++) {
-            calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, settable.get(i).signal(), base + i * 32L, 0, 8));
-            names.add("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")");
+            t.later("rt_sigaction(" + Signals.name(settable.get(i).signal()) + ")", SyscallNr.RT_SIGACTION,
+                    settable.get(i).signal(), base + i * 32L, 0, 8);
         }
+        long limits = base + settable.size() * 32L;
         for (int i = 0; i < rlimits.size(); i++) {
             Rlimit r = rlimits.get(i);
-            calls.add(new SyscallBatch.Call(SyscallNr.PRLIMIT64, 0, r.resource(), base + SIGACTIONS + i * 16L, 0));
-            names.add("prlimit64(pid " + t.pid() + ", resource " + r.resource() + ", " + r.soft() + "/" + r.hard() + ")");
-        }
-        if (!t.inOneBatch(pathAt + pathBytes, BootstrapArea.DATA_SIZE, calls, names::get)) {
-            for (int i = 0; i < calls.size(); i++) {
-                t.call(names.get(i), calls.get(i).nr(), calls.get(i).args());
-            }
+            t.later("prlimit64(pid " + t.pid() + ", resource " + r.resource() + ", " + r.soft() + "/" + r.hard() + ")",
+                    SyscallNr.PRLIMIT64, 0, r.resource(), limits + i * 16L, 0);
         }
     }
 
@@ -178,8 +170,7 @@ public final class ProcessState implements StateStage {
         if (mm.thpDisabled()) {
             t.later("prctl(PR_SET_THP_DISABLE)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
-        t.flush();
-        Path filter = Path.of("/proc/" + t.pid() + "/coredump_filter");
+        Path filter = Path.of("/proc/" + t.pid() + "/coredump_filter"); // no queued call touches it
         try {
             Files.writeString(filter, "0x" + Long.toHexString(mm.coredumpFilter())); // read as base 0
         } catch (IOException e) {

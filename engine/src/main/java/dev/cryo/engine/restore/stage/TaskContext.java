@@ -220,6 +220,9 @@ public final class TaskContext {
     public void later(String name, int nr, long... args) {
         deferred.add(new SyscallBatch.Call(nr, args));
         deferredNames.add(name);
+        if (!FD_NEUTRAL.contains(nr)) {
+            queuedFdChange = true;
+        }
         if (fdTable != null) { // what the queued call does to the table
             if (nr == dev.cryo.kernel.SyscallNr.CLOSE) {
                 fdTable.remove((int) args[0]);
@@ -295,8 +298,61 @@ public final class TaskContext {
         deferred.clear();
         deferredNames.clear();
         expectedFds.clear();
+        afterQueue.clear();
         pathsUsed = 0;
         predictedFd = -1;
+        queuedFdChange = false;
+    }
+
+    /**
+     * Calls that neither open nor close an fd: queued, they leave the table as the kernel has it, so
+     * a queued open's fd is predicted without running them first ({@link #laterWithFile}).
+     */
+    private static final java.util.Set<Integer> FD_NEUTRAL = java.util.Set.of(dev.cryo.kernel.SyscallNr.RT_SIGACTION,
+            dev.cryo.kernel.SyscallNr.PRLIMIT64, dev.cryo.kernel.SyscallNr.CHDIR, dev.cryo.kernel.SyscallNr.UMASK,
+            dev.cryo.kernel.SyscallNr.PERSONALITY, dev.cryo.kernel.SyscallNr.PRCTL, dev.cryo.kernel.SyscallNr.RSEQ,
+            dev.cryo.kernel.SyscallNr.SET_ROBUST_LIST, dev.cryo.kernel.SyscallNr.SET_TID_ADDRESS,
+            dev.cryo.kernel.SyscallNr.SIGALTSTACK, dev.cryo.kernel.SyscallNr.ARCH_PRCTL,
+            dev.cryo.kernel.SyscallNr.MMAP, dev.cryo.kernel.SyscallNr.MREMAP, dev.cryo.kernel.SyscallNr.MPROTECT,
+            dev.cryo.kernel.SyscallNr.MADVISE, dev.cryo.kernel.SyscallNr.MUNMAP, dev.cryo.kernel.SyscallNr.MLOCK2,
+            dev.cryo.kernel.SyscallNr.MSEAL);
+    /** A call queued since the last flush may have opened or closed an fd (one not in {@link #FD_NEUTRAL}). */
+    private boolean queuedFdChange;
+    /** Checks of what the queued calls did, run once they have run ({@link #afterQueue}). */
+    private final List<Runnable> afterQueue = new ArrayList<>();
+
+    /** Runs {@code check} (it reads what the calls queued so far did, from outside) once they have run. */
+    public void afterQueue(Runnable check) {
+        afterQueue.add(check);
+    }
+
+    /**
+     * Writes {@code data} for queued calls to read, in the bootstrap data area's first page beside the
+     * paths of queued opens, without running the queue (a {@link #put} runs it first): it stays there
+     * until the queue has run. Runs the queue first only when the page is full: so the calls that
+     * read one stash are queued before the next stash, or {@link #stashRoom} is made for them all.
+     */
+    public long stash(byte[] data) {
+        stashRoom(data.length);
+        int at = (pathsUsed + 7) & ~7;
+        Sys.write(pid, boot.data() + at, data);
+        pathsUsed = at + data.length;
+        return boot.data() + at;
+    }
+
+    /** Room for stashes of {@code bytes} in all (8 more each), none of which runs the queue: it runs now if there is none. */
+    public void stashRoom(int bytes) {
+        if (bytes > BootstrapArea.PAGE) {
+            throw new IllegalArgumentException(bytes + " bytes do not fit the bootstrap's first data page");
+        }
+        if (((pathsUsed + 7) & ~7) + bytes > BootstrapArea.PAGE) {
+            flush();
+        }
+    }
+
+    /** The ptrace round trips so far, the queue left queued (a stage's count for the debug log). */
+    public long roundTrips() {
+        return tracer.roundTrips();
     }
 
     private boolean sharesFdTable;
@@ -327,7 +383,7 @@ public final class TaskContext {
 
     /** Queued opens: index in the queue → the fd it must return. */
     private final java.util.Map<Integer, Integer> expectedFds = new java.util.HashMap<>();
-    /** Bytes of the first data page taken by the paths of queued opens. */
+    /** Bytes of the first data page taken by the paths of queued opens and the stashes ({@link #stash}). */
     private int pathsUsed;
     private int predictedFd = -1;
 
@@ -413,32 +469,14 @@ public final class TaskContext {
             return;
         }
         if (predictedFd < 0) {
-            flush(); // the fd table as the kernel has it
+            if (queuedFdChange) {
+                flush(); // the fd table as the kernel has it
+            }
             predictedFd = lowestFree(new java.util.HashSet<>(dev.cryo.kernel.proc.ProcFs.fds(pid)));
         }
         queueOpen(path, name, flags, predictedFd);
         use.accept(predictedFd);
         later("close", dev.cryo.kernel.SyscallNr.CLOSE, predictedFd);
-    }
-
-    /**
-     * Runs {@code calls} in the main thread in one syscall batch, its table at offset {@code at} of
-     * the bootstrap data area: one ptrace round trip instead of two per call. The batch runs every
-     * call; the first failure is thrown under its name ({@code name} of its index). False, with nothing
-     * run, when the thread cannot take a batch or the table would reach past {@code limit}.
-     */
-    public boolean inOneBatch(long at, long limit, List<SyscallBatch.Call> calls, java.util.function.IntFunction<String> name) {
-        int stop = SyscallBatch.stopSignalWhileBuilt(tracer.pendingSignals(pid.value()));
-        if (stop == 0 || at + SyscallBatch.size(calls.size()) > limit) {
-            return false;
-        }
-        long[] r = SyscallBatch.runWhileBuilt(tracer, main(), boot.data() + at, calls, stop, boot.pauseLoop());
-        for (int i = 0; i < r.length; i++) {
-            if (Injector.isError(r[i])) {
-                throw new dev.cryo.kernel.SyscallException(name.apply(i) + " in pid " + pid, (int) -r[i]);
-            }
-        }
-        return true;
     }
 
     /** Where a flush writes its batch: past the first data page, which holds a path (PATH_MAX) at most. */
@@ -449,6 +487,7 @@ public final class TaskContext {
     public void flush() {
         boolean known = fdTable != null && tracer.roundTrips() == fdTableTrips; // no other call since
         boolean ran = false;
+        List<Runnable> checks = afterQueue.isEmpty() ? List.of() : List.copyOf(afterQueue);
         try {
             runDeferred();
             ran = true;
@@ -460,6 +499,7 @@ public final class TaskContext {
                 fdTable = null;
             }
         }
+        checks.forEach(Runnable::run);
     }
 
     private void runDeferred() {

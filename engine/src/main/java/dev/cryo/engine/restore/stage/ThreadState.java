@@ -25,14 +25,16 @@ public final class ThreadState implements StateStage {
     @Override
     public void run(TaskContext t) {
         for (ThreadImage th : t.task().threads()) {
-            // the name and the alternate stack first: a put runs what is queued, and the calls read them
-            long name = t.putString(th.name());
-            long altStack = th.altStackSp() != 0 || th.altStackSize() != 0
-                    ? t.put(ALT_STACK_AT, new RemoteWriter(24).longs(th.altStackSp()).ints(th.altStackFlags(), 0)
-                            .longs(th.altStackSize()).toBytes())
-                    : 0;
+            boolean main = th.tid() == t.pid().value();
+            // the name and the alternate stack, which the calls read: the main thread's stashed beside
+            // what is queued, another's put (which runs the queue first: the main thread's calls before it)
+            byte[] data = java.util.Arrays.copyOf(RemoteWriter.cString(th.name()), ALT_STACK_AT + 24);
+            java.nio.ByteBuffer.wrap(data, ALT_STACK_AT, 24).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .putLong(th.altStackSp()).putInt(th.altStackFlags()).putInt(0).putLong(th.altStackSize());
+            long name = main ? t.stash(data) : t.put(data);
+            long altStack = th.altStackSp() != 0 || th.altStackSize() != 0 ? name + ALT_STACK_AT : 0;
             Calls calls;
-            if (th.tid() == t.pid().value()) { // the main thread's in one batch: 4-6 calls were 8-12 round trips
+            if (main) { // queued: with the process's state and credentials in one batch (4-6 calls were 8-12 round trips)
                 calls = t::later;
             } else {
                 Injector inj = t.injector(th.tid());
@@ -50,12 +52,11 @@ public final class ThreadState implements StateStage {
             }
             calls.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, PR_SET_NAME, name);
             traps(calls, th.traps());
-            t.flush();
         }
     }
 
-    /** Where a thread's alternate stack goes in the bootstrap data area, past its name (PR_SET_NAME reads 16 bytes). */
-    private static final long ALT_STACK_AT = 64;
+    /** Where a thread's alternate stack goes, past its name (PR_SET_NAME reads 16 bytes). */
+    private static final int ALT_STACK_AT = 64;
 
     /** A call in one thread: queued for the main thread's batch, or injected at once in another. */
     private interface Calls {
