@@ -209,6 +209,29 @@ class MigrationTest {
     }
 
     /**
+     * b maps the restore's bootstrap area in the root's stub while the pre-copy arrives, and its
+     * adoption after the freeze injects nothing: the mmap of that area was its one injected call
+     * (2 ptrace round trips, each waiting for a CPU on a loaded host, in the downtime). Its own
+     * agents, logging at debug level.
+     */
+    @Test
+    void theRootsStubIsAdoptedWithNoInjectedCallAfterTheFreeze() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start("-vv");
+             DetachedProcess p = hosts.dirtierOnA(tmp, 16, 10)) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+            String b = Files.readString(hosts.logB);
+            assertEquals(0, m.code(), m + "\nagent b:\n" + b);
+            Matcher adopt = Pattern.compile("pid " + p.pid() + ": adopt done in [^\n]*?(\\d+) ptrace round trips").matcher(b);
+            assertTrue(adopt.find(), b);
+            assertEquals(0, Integer.parseInt(adopt.group(1)), b);
+            DetachedProcess moved = arrived(hosts, p);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out + "\n" + m.out());
+        }
+    }
+
+    /**
      * heapgrow.c (a program that re-exec'd itself without address randomization, growing its brk
      * heap) migrated with pre-copy: b's stub, made from the pre-copy's layout hint and exec'd with
      * randomization, came back with PF_RANDOMIZE set (stat flags 0x400000) where the task had none,

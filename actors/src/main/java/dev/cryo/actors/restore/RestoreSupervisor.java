@@ -213,7 +213,6 @@ public final class RestoreSupervisor {
         this.settings = settings;
         this.image = image;
         this.replyTo = replyTo;
-        this.boot = BootstrapArea.choose(image.tasks());
         this.treePids = Set.copyOf(image.allPids());
         this.adapter = ctx.messageAdapter(TaskRestorerActor.Reply.class, TaskReply::new);
         TaskImage root = image.task(image.root());
@@ -229,6 +228,7 @@ public final class RestoreSupervisor {
             p = null;
         }
         this.prepared = p;
+        this.boot = BootstrapArea.choose(image.tasks(), p == null ? 0 : p.bootstrap());
         this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n),
                 dev.cryo.engine.cgroups.CgroupPlacement.Mode.of(settings.restore().manageCgroups()));
         this.inherits = dev.cryo.engine.memory.ParentSharing.plan(image.tasks());

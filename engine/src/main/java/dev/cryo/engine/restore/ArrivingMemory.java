@@ -38,7 +38,7 @@ import java.util.TreeMap;
  */
 public final class ArrivingMemory implements AutoCloseable {
     private static final long PAGE = 4096;
-    private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22, MAP_FIXED_NOREPLACE = 0x100000;
+    private static final int PROT_RW = 3, PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22, MAP_FIXED_NOREPLACE = 0x100000;
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ArrivingMemory.class);
     private final String what;
@@ -57,6 +57,8 @@ public final class ArrivingMemory implements AutoCloseable {
     private ByteBuffer buffer;
     private long placedPages;
     private int placedChunks;
+    /** The bootstrap area mapped in the stub (0: not yet tried, -1: none). */
+    private long bootstrap;
 
     /** Told once, on the receiving thread, when the first record written after the source's freeze arrives. */
     private final java.util.function.IntConsumer onFreeze;
@@ -167,7 +169,8 @@ public final class ArrivingMemory implements AutoCloseable {
         }
         try (Tracer tracer = new Tracer()) {
             List<Integer> tids = TaskSeizer.seizeLive(tracer, stub, Duration.ofSeconds(5));
-            try (RemoteTask remote = new RemoteTask(tracer, stub, ProcFs.maps(stub));
+            List<dev.cryo.kernel.proc.MapsEntry> maps = ProcFs.maps(stub);
+            try (RemoteTask remote = new RemoteTask(tracer, stub, maps);
                  Injector inj = remote.injector(stub.value())) {
                 if (!rseqDropped) { // two injected round trips fewer for the restore's adoption, in the downtime
                     rseqDropped = true;
@@ -176,6 +179,9 @@ public final class ArrivingMemory implements AutoCloseable {
                     } catch (dev.cryo.kernel.SyscallException e) { // the adoption tries again, and says
                         log.debug("{}: the stub's rseq stays registered for now: {}", what, e.getMessage());
                     }
+                }
+                if (bootstrap == 0) {
+                    bootstrap = mapBootstrap(inj, l, maps);
                 }
                 for (Map.Entry<Long, Long> a : wanted.entrySet()) {
                     long r = inj.raw(SyscallNr.MMAP, a.getKey(), a.getValue() - a.getKey(), PROT_RW,
@@ -188,6 +194,26 @@ public final class ArrivingMemory implements AutoCloseable {
                 TaskSeizer.release(tracer, stub, tids);
             }
         }
+    }
+
+    /**
+     * The restore's bootstrap area, mapped (with its code) above the root's areas and the stub's own:
+     * the restore takes it when no VMA of the image is in its way (BootstrapArea#choose), and its
+     * adoption then maps none, in the downtime. -1 when the stub has a mapping there.
+     */
+    private long mapBootstrap(Injector inj, PreCopyLayout l, List<dev.cryo.kernel.proc.MapsEntry> maps) {
+        List<long[]> taken = new java.util.ArrayList<>();
+        for (int i = 0; i < l.areas(); i++) {
+            taken.add(new long[] {l.start(i), l.end(i)});
+        }
+        maps.forEach(m -> taken.add(new long[] {m.start(), m.end()}));
+        long at = BootstrapArea.lowestClearOf(taken);
+        long r = inj.raw(SyscallNr.MMAP, at, BootstrapArea.CODE_AND_DATA, PROT_RWX, MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE, -1, 0);
+        if (r != at) {
+            return -1;
+        }
+        Sys.write(stub, at, BootstrapArea.CODE);
+        return at;
     }
 
     /** No placed area overlaps [s, e). */
@@ -241,7 +267,7 @@ public final class ArrivingMemory implements AutoCloseable {
         }
         // handed over, not copied: off, nothing changes the areas again
         PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
-                placedPages);
+                placedPages, Math.max(bootstrap, 0));
         stub = null;
         return p;
     }

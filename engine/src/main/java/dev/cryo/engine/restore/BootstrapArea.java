@@ -45,19 +45,48 @@ public record BootstrapArea(long address) {
 
     /** The lowest page-aligned area above 4 GiB that no VMA of any task uses. */
     public static BootstrapArea choose(List<TaskImage> tasks) {
-        long candidate = 1L << 32;
+        return new BootstrapArea(lowestClearOf(ranges(tasks)));
+    }
+
+    /**
+     * As {@link #choose(List)}, but {@code premapped} (0: none) when no VMA of any task is in its way:
+     * the area a migration's stub mapped while the pre-copy arrived ({@link ArrivingMemory}), whose
+     * adoption then maps none (an injected call, two round trips in the downtime).
+     */
+    public static BootstrapArea choose(List<TaskImage> tasks, long premapped) {
+        if (premapped != 0 && lowestClearOf(ranges(tasks), premapped) == premapped) {
+            return new BootstrapArea(premapped);
+        }
+        return choose(tasks);
+    }
+
+    /** The lowest page-aligned area above 4 GiB clear of {@code ranges} (start, end pairs). */
+    public static long lowestClearOf(List<long[]> ranges) {
+        return lowestClearOf(ranges, 1L << 32);
+    }
+
+    private static long lowestClearOf(List<long[]> ranges, long from) {
+        long candidate = from;
         boolean moved = true;
         while (moved) {
             moved = false;
-            for (TaskImage t : tasks) {
-                for (VmaImage v : t.vmas()) {
-                    if (v.start() < candidate + SIZE && candidate < v.end()) {
-                        candidate = (v.end() + 0xfffffL) & ~0xfffffL; // next 1 MiB boundary past it
-                        moved = true;
-                    }
+            for (long[] r : ranges) {
+                if (r[0] < candidate + SIZE && candidate < r[1]) {
+                    candidate = (r[1] + 0xfffffL) & ~0xfffffL; // next 1 MiB boundary past it
+                    moved = true;
                 }
             }
         }
-        return new BootstrapArea(candidate);
+        return candidate;
+    }
+
+    private static List<long[]> ranges(List<TaskImage> tasks) {
+        List<long[]> out = new java.util.ArrayList<>();
+        for (TaskImage t : tasks) {
+            for (VmaImage v : t.vmas()) {
+                out.add(new long[] {v.start(), v.end()});
+            }
+        }
+        return out;
     }
 }

@@ -11,10 +11,13 @@ import java.util.Map;
 /**
  * The root's stub as {@link ArrivingMemory} left it: spawned with the root's pid, holding private
  * anonymous areas ({@code placed}: start → end) with the pages of the chunks placed as they arrived
- * already in them ({@link LatestPages} knows which). The restore adopts it instead of spawning a
- * stub, keeps the areas the task record has exactly as they were placed, and skips the pages already there.
+ * already in them ({@link LatestPages} knows which), and a bootstrap area mapped at {@code bootstrap}
+ * (0: none). The restore adopts it instead of spawning a stub, keeps the areas the task record has
+ * exactly as they were placed, skips the pages already there, and uses that bootstrap area when no
+ * VMA of the image is in its way (else it goes at the adoption).
  */
-public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, long placedPages) {
+public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, long placedPages,
+                           long bootstrap) {
     /**
      * The area is kept when the task has it exactly as placed, and as a fresh mapping would be:
      * private anonymous memory (or the heap), read-write, charged for writing, not growing down.

@@ -65,7 +65,14 @@ public final class StubAdoption {
         // a task exec'd without address randomization (setarch -R, a program that re-execs itself so):
         // only an exec under that personality clears PF_RANDOMIZE and lays out the mmap base it had
         boolean fixedLayout = (t.task().personality() & Prctl.ADDR_NO_RANDOMIZE) != 0;
-        if (mapBootstrap) {
+        long premapped = t.prepared() == null ? 0 : t.prepared().bootstrap();
+        if (mapBootstrap && premapped == boot.address()) { // mapped while the pre-copy arrived: no call in the downtime
+            dev.cryo.kernel.Sys.write(pid, boot.address(), BootstrapArea.CODE);
+            main.gadget(boot.gadget());
+        } else if (mapBootstrap) {
+            if (premapped != 0) { // a VMA of the image is in its way
+                main.call("munmap(bootstrap mapped before)", SyscallNr.MUNMAP, premapped, BootstrapArea.CODE_AND_DATA);
+            }
             StubExec.mapBootstrap(main, pid, boot);
         }
         if (mapBootstrap ? fixedLayout && t.prepared() == null : t.task().execed()) {
