@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * not asserted: {@code mvn -B -o -pl integration-tests -am verify -DskipDeb=true -Dbench=true
  * -Dtest=MigrationBenchmark -Dsurefire.failIfNoSpecifiedTests=false} (sizes in MiB with
  * {@code -Dbench.migrate.sizes=64,256}, dirtying rate with {@code -Dbench.migrate.rate=10}, one workload
- * with {@code -Dbench.migrate.workloads=busy}).
+ * with {@code -Dbench.migrate.workloads=busy}, migrations of each with {@code -Dbench.migrate.repeat=2}).
  * For each size: an idle workload (bigmem) and a busy one (dirtier), pre-copy; per migration the
  * rounds and their bytes, the downtime and its split, the total time; and the effective rate of
  * the migration (bytes sent over the total time: dump, pre-copy rounds and restore included, so not
@@ -60,13 +60,15 @@ class MigrationBenchmark {
                     if (!System.getProperty("bench.migrate.workloads", "idle,busy").contains(busy ? "busy" : "idle")) {
                         continue; // -Dbench.migrate.workloads=busy: the dirtier alone
                     }
-                    Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle")));
-                    try (DetachedProcess p = busy ? hosts.dirtierOnA(dir, mib, rate) : hosts.bigmemOnA(dir, mib)) {
-                        TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
-                                hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
-                        assertEquals(0, m.code(), m.toString());
-                        rows.add(row(mib + " MiB " + (busy ? "dirtying " + rate + " MiB/s" : "idle"), m.out(), hosts));
-                        hosts.killMigrated(p.pid().value());
+                    for (int run = 0; run < Integer.getInteger("bench.migrate.repeat", 1); run++) {
+                        Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle") + run));
+                        try (DetachedProcess p = busy ? hosts.dirtierOnA(dir, mib, rate) : hosts.bigmemOnA(dir, mib)) {
+                            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+                            assertEquals(0, m.code(), m.toString());
+                            rows.add(row(mib + " MiB " + (busy ? "dirtying " + rate + " MiB/s" : "idle"), m.out(), hosts));
+                            hosts.killMigrated(p.pid().value());
+                        }
                     }
                 }
             }
