@@ -506,13 +506,13 @@ class NotCarriedTest {
                                 + "assert sys(248, b'logon', b'cryo:secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3)) > 0",
                         " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds logon key 'cryo:secret'"
                                 + " \\(key \\d+\\), whose payload the kernel never gives back: not carried"),
-                // an expiry shows only rounded (/proc/keys: "59m"): it would come back later or sooner
+                // an expiry shows only rounded (/proc/keys: "59m", or "1h" within the second it was set): it would come back later or sooner
                 python("a user key with an expiry", "import ctypes, os\nsys = ctypes.CDLL(None).syscall\n"
                                 + "assert sys(250, 1, b'cryo-it-%d' % os.getpid()) > 0\n"
                                 + "k = sys(248, b'user', b'cryo-secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3))\n"
                                 + "assert sys(250, 15, k, 3600) == 0",
                         " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds user key 'cryo-secret'"
-                                + " \\(key \\d+\\), which expires in \\d+m \\(the kernel shows an expiry only rounded\\)")),
+                                + " \\(key \\d+\\), which expires in \\d+[mh] \\(the kernel shows an expiry only rounded\\)")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

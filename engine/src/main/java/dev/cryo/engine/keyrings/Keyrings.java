@@ -233,7 +233,8 @@ public final class Keyrings {
         boolean maker = hub.maker(ring.serial()) == pid;
         boolean shared = hub.shared(ring.serial());
         if (pass == Pass.MAKE && maker) {
-            long id = join(in, what, ring.description());
+            long id = ring.description().equals("_ses") ? in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING,"
+                    + " NULL)", SyscallNr.KEYCTL, Keyctl.KEYCTL_JOIN_SESSION_KEYRING, 0) : joinByName(in, what, ring.description());
             Described made = describe(in, id);
             if (!ring.description().equals("_ses") && (made == null || made.perm() != Keyctl.JOINED_PERM
                     || in.raw(SyscallNr.KEYCTL, Keyctl.KEYCTL_READ, id, in.area(), ROOM) != 0)) {
@@ -251,8 +252,8 @@ public final class Keyrings {
                 own(in, what, id, ring);
             }
             hub.made(ring.serial(), id);
-        } else if (pass == Pass.JOIN && !maker) {
-            long id = join(in, what, ring.description());
+        } else if (pass == Pass.JOIN && !maker) { // by name, `_ses` too: an anonymous join would make another
+            long id = joinByName(in, what, ring.description());
             long made = hub.made(ring.serial());
             if (id != made) {
                 throw new RestoreException(what + " (shared with pid " + hub.maker(ring.serial()) + ") could not be"
@@ -264,14 +265,13 @@ public final class Keyrings {
         }
     }
 
-    /** A session keyring named {@code name}: `_ses` is made anonymous (a join by that name could find another's). */
-    private static long join(Inside in, String what, String name) {
-        if (name.equals("_ses")) {
-            return in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)", SyscallNr.KEYCTL,
-                    Keyctl.KEYCTL_JOIN_SESSION_KEYRING, 0);
-        }
+    /**
+     * The session keyring named {@code name} the task may search, made when there is none. `_ses` is made
+     * anonymous instead (the maker's other branch): a join by that name could find another's.
+     */
+    private static long joinByName(Inside in, String what, String name) {
         in.write(0, cString(name));
-        return in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING)", SyscallNr.KEYCTL,
+        return in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"" + name + "\")", SyscallNr.KEYCTL,
                 Keyctl.KEYCTL_JOIN_SESSION_KEYRING, in.area());
     }
 
