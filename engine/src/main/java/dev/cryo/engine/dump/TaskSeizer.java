@@ -217,7 +217,13 @@ public final class TaskSeizer {
                 tracer.waitForStop(tid.value(), Math.max(1, Math.min(left, 50_000_000L)));
                 return;
             } catch (KernelException e) {
-                if (left <= 50_000_000L || !(e.getMessage() != null && e.getMessage().contains("did not stop within"))) {
+                boolean late = e.getMessage() != null && e.getMessage().contains("did not stop within");
+                if (late && left <= 50_000_000L && SeizeDelay.vforkChildHeld(pid, tid)) {
+                    // the wait for the vfork child's exec may have taken the whole timeout; the thread's state
+                    // at this instant may be R (a spurious wake-up in its vfork wait): its held child says it all
+                    throw new VforkWait(tid);
+                }
+                if (left <= 50_000_000L || !late) {
                     throw e;
                 }
             }
