@@ -612,6 +612,54 @@ class SocketRestoreTest {
     }
 
     /**
+     * A UDP datagram waiting below its socket for neighbour discovery at the freeze (BIND's priming query
+     * over IPv6 on a route whose neighbour never answers, real38; udpneigh.py) was taken for corked bytes
+     * and refused: "uncorking it let 0 datagrams from its port out (1 expected)", and in a net namespace of
+     * the tree's "carrying them there is not supported yet". Such a datagram is the kernel's, handed to IP
+     * as onto the wire: it is let go, and bytes corked after it on another socket come back corked. In the
+     * host's net namespace (a veth pair of the test's whose far end never answers) and in the tree's own.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"host", "own"})
+    void aDatagramWaitingForNeighbourDiscoveryIsNotTakenForCorkedBytes(String netns) throws Exception {
+        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Path script = Workloads.script(tmp, "udpneigh.py");
+        int tag = (int) (ProcessHandle.current().pid() % 65536);
+        String dev = netns.equals("own") ? "cryo-n" : "cryo-nd" + tag, prefix = "fd00:39:" + Integer.toHexString(tag) + "::";
+        String link = "ip link add " + dev + "a type veth peer name " + dev + "b && ip link set " + dev + "a up"
+                + " && ip link set " + dev + "b up && ip -6 addr add " + prefix + "1/64 dev " + dev + "a nodad"
+                // the neighbour stays INCOMPLETE for hours: its datagrams wait in its queue the whole test
+                + " && echo 3600000 > /proc/sys/net/ipv6/neigh/" + dev + "a/retrans_time_ms";
+        Path img = tmp.resolve("img");
+        if (netns.equals("own")) {
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpneigh.out"), "sh", "-c",
+                    "exec unshare -n --pid --fork --mount-proc sh -c 'ip link set lo up && " + link
+                            + " && exec /usr/bin/python3 " + script + " " + prefix + "2' 2>/dev/null"))) {
+                int init = NamespaceTest.initUnder(p.pid().value());
+                assertPass(RestoreTest.checkAndReap(DumpRestore.dump(init, img).alsoKnown(letGo(init, Workloads.readyFd(p)))
+                        .restoreDetached(p.output())));
+            }
+            return;
+        }
+        NetNamespaceTest.host("sh", "-c", link);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udpneigh.out"), "/usr/bin/python3",
+                script.toString(), prefix + "2"))) {
+            String fd = Workloads.readyFd(p);
+            assertPass(RestoreTest.checkAndReap(DumpRestore.dump(p.pid().value(), img).alsoKnown(letGo(p.pid().value(), fd))
+                    .restoreDetached(p.output())));
+        } finally {
+            NetNamespaceTest.host("ip", "link", "del", dev + "a");
+        }
+    }
+
+    /** The comparator counts the datagram waiting for its neighbour in s's send queue (fd {@code fd}): it is let go. */
+    private static StateComparator.Known letGo(int pid, String fd) {
+        return new StateComparator.Known("a datagram handed to IP, waiting for neighbour discovery, is let go as on the wire",
+                d -> d.scope().equals("pid " + pid) && d.item().equals("fd " + fd + " corked bytes")
+                        && "some".equals(d.dumped()) && "none".equals(d.restored()));
+    }
+
+    /**
      * zdtm's socket_udplite: UDP-Lite sockets were refused at dump time. They come back UDP-Lite, bound
      * and connected as they were, with their checksum coverage, and carry datagrams between them.
      */

@@ -1082,7 +1082,8 @@ final class StateComparator {
 
     /**
      * A UDP socket's cork: UDP_CORK and whether bytes wait corked (their count is the kernel's buffer
-     * accounting); a UDP-Lite socket's also its protocol and checksum coverage.
+     * accounting, which also counts datagrams handed to IP still waiting below the socket, for neighbour
+     * discovery or in a qdisc: a restore lets those go); a UDP-Lite socket's also its protocol and checksum coverage.
      */
     private static void readUdpSocket(dev.cryo.kernel.Fd s, String prefix, Map<String, String> into) {
         int protocol = dev.cryo.kernel.net.Sockets.getInt(s, dev.cryo.kernel.net.Sockets.SOL_SOCKET,

@@ -7,6 +7,8 @@ import dev.cryo.engine.model.FileDesc;
 import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.Namespaces;
+import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.net.CorkedDatagram;
 import dev.cryo.kernel.net.SockAddr;
 import dev.cryo.kernel.net.SockDiag;
@@ -200,13 +202,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
 
     /**
      * The datagram a socket holds corked (UDP_CORK, MSG_MORE), caught on its way out and corked again at
-     * once, so a tree that runs on (-R, a failed dump) still holds it.
+     * once, so a tree that runs on (-R, a failed dump) still holds it; inside the socket's net namespace
+     * when it is one of the tree's. Null when its send queue holds only datagrams handed to IP already
+     * (waiting for neighbour discovery, in a qdisc): those are the kernel's, as on the wire, and a UDP
+     * datagram may be lost.
      */
     private static Datagram takeCorked(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st) {
         String what = "UDP socket " + d.local() + " holds bytes written but not sent yet (UDP_CORK or MSG_MORE)";
-        if (st.netnsOf(p.ino) != 0) {
-            throw p.refuse(what + " and lives in a net namespace of the tree's; carrying them there is not supported yet");
-        }
         if ((d.shutdown() & 2) != 0) {
             throw p.refuse(what + " and is shut for writing: they could not be corked again");
         }
@@ -214,11 +216,20 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             throw p.refuse(what + " with UDP_SEGMENT (GSO) set; carrying them is not supported");
         }
         boolean corkOption = Sockets.getInt(p.sock, Sockets.SOL_UDP, Sockets.UDP_CORK) != 0;
+        String table = "cryo_cork_" + ProcessHandle.current().pid() + "_" + p.ino;
+        int netns = st.netnsOf(p.ino);
         CorkedDatagram.Pending taken;
         try {
-            taken = CorkedDatagram.take(p.sock, d.local(), "cryo_cork_" + ProcessHandle.current().pid() + "_" + p.ino);
+            taken = netns == 0 ? CorkedDatagram.take(p.sock, d.local(), table)
+                    : Namespaces.inside(Pid.of(netns), "net", () -> CorkedDatagram.take(p.sock, d.local(), table));
         } catch (RuntimeException e) {
             throw p.refuse(what + ": " + e.getMessage());
+        }
+        if (taken == null) { // uncorking pushed nothing: the option goes back on, as the program left it
+            if (corkOption) {
+                Sockets.setInt(p.sock, Sockets.SOL_UDP, Sockets.UDP_CORK, 1);
+            }
+            return null;
         }
         CorkedDatagram.cork(p.sock, taken, corkOption);
         return new Datagram(taken.data(), taken.from(), taken.to());

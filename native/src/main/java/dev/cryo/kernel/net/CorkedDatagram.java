@@ -23,7 +23,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * pushed out and caught on its way: the socket is uncorked while an nftables rule of cryo's logs
  * the socket's outgoing datagrams to a nfnetlink_log group cryo listens on and drops them, so the
  * datagram reaches neither its destination nor the wire. The push is synchronous: the copy is in
- * cryo's netlink socket when setsockopt returns. The caller corks it again ({@link #cork}).
+ * cryo's netlink socket when setsockopt returns (the rule's queue threshold of 1 sends each at once).
+ * The caller corks it again ({@link #cork}). A socket's send queue also counts datagrams already
+ * handed to IP (waiting in a neighbour's queue for ARP or neighbour discovery, or in a qdisc): those
+ * are below the output hook, so uncorking lets nothing out, which tells them from corked bytes.
  */
 public final class CorkedDatagram {
     private CorkedDatagram() {}
@@ -38,8 +41,8 @@ public final class CorkedDatagram {
 
     /**
      * Takes the datagram {@code s} (bound to {@code local}) holds corked, leaving it uncorked and
-     * empty; {@code table} names the nftables table used for the moment. Runs in the socket's
-     * network namespace.
+     * empty; null when it holds none (its send queue holds datagrams handed to IP already).
+     * {@code table} names the nftables table used for the moment. Runs in the socket's network namespace.
      */
     public static Pending take(Fd s, SockAddr local, String table) {
         NetworkLock.check(table);
@@ -53,6 +56,9 @@ public final class CorkedDatagram {
             } finally {
                 NetworkLock.run("table inet " + table + " {}\ndelete table inet " + table + "\n",
                         "remove the rule catching a corked datagram " + table);
+            }
+            if (packets.isEmpty()) {
+                return null;
             }
             if (packets.size() != 1) {
                 throw new KernelException("UDP socket " + local + ": uncorking it let " + packets.size()
@@ -121,16 +127,19 @@ public final class CorkedDatagram {
         return "table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n"
                 + "  chain out { type filter hook output priority -300; policy accept;\n"
                 + "    meta l4proto udp " + from + "udp sport " + local.port() + " log group " + group
-                + " snaplen " + MAX_PACKET + " drop\n  }\n}\n";
+                + " snaplen " + MAX_PACKET + " queue-threshold 1 drop\n  }\n}\n";
     }
 
-    /** The payloads of the packets logged so far; the first is waited for a little. */
+    /**
+     * The payloads of the packets logged so far. They are there when the uncorking returns (a threshold of
+     * one packet); the first is waited for a little all the same, in case the kernel's log ran late.
+     */
     private static List<byte[]> drain(Fd nl) {
         List<byte[]> out = new ArrayList<>();
         for (int waited = 0; ; waited++) {
             byte[] b = Sockets.recv(nl, MAX_PACKET + 512, Sockets.MSG_DONTWAIT);
             if (b == null) {
-                if (!out.isEmpty() || waited >= 200) {
+                if (!out.isEmpty() || waited >= 50) {
                     return out;
                 }
                 sleep();
