@@ -8,7 +8,8 @@
  * /mnt is no mount and the child's file is not there, and the child that it sees its tmpfs with the file,
  * through its fd too, from the same root directory. Prints PASS or FAIL: reason. With a second argument
  * `uns` it first takes a user namespace of its own (mapping every id to itself), as zdtm's uns flavor's
- * container is, before the rest.
+ * container is, before the rest; with `inneruser` the child takes that user namespace instead, inside the
+ * container, before its mount namespace (which cryo refuses at dump: MountScan.requireJoinable).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,7 +28,8 @@
 #include "pivot.h"
 #include "userns.h"
 
-static void child(int ready) {
+static void child(int ready, int proc) {
+    if (proc >= 0) own_user_namespace_at(proc, "0 0 4294967295\n"), close(proc);
     if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("the nested namespace");
     if (mount("nested", "/mnt", "tmpfs", 0, "mode=0755")) fail("mount tmpfs on /mnt");
     int fd = open("/mnt/f", O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -50,6 +52,8 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) fail("usage: nestedmnt ROOT [uns]");
     if (argc > 2 && !strcmp(argv[2], "uns")) own_user_namespace("0 0 4294967295\n");
+    // the child's user namespace is made inside the container, which has no /proc: this one, opened before
+    int proc = argc > 2 && !strcmp(argv[2], "inneruser") ? open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
     signal(SIGUSR2, on_usr2);
     const char *root = argv[1];
     pivot_into(root, 0);
@@ -58,10 +62,11 @@ int main(int argc, char **argv) {
     pid_t c = fork();
     if (c == 0) {
         close(p[0]);
-        child(p[1]);
+        child(p[1], proc);
     }
     char b;
     if (read(p[0], &b, 1) != 1) fail("the child did not get ready");
+    if (proc >= 0) close(proc); // a file of the old root, detached: not part of the container
     printf("ready\n");
     while (!check) pause();
     struct stat mnt, rootst;

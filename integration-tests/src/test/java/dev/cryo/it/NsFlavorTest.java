@@ -118,6 +118,28 @@ class NsFlavorTest {
     }
 
     /**
+     * A user namespace made inside a container, with a mount namespace of its own (nestedmnt.c inneruser): a
+     * restore builds that namespace from cryo's, which a task of that user namespace may not join, and no copy
+     * of cryo's is kept for it (the restore keeps one only for a user namespace made with its mount namespace
+     * from cryo's). Refused at dump by name, and the tree runs on.
+     */
+    @Test
+    void aUserNamespaceMadeInsideAContainerWithAMountNamespaceIsRefusedAndTheTreeRunsOn() throws Exception {
+        Path root = pivotRoot("nestedmnt");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("nestedmnt.out"),
+                root.resolve("nestedmnt").toString(), root.toString(), "inneruser"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("made inside a container (its parent pid " + p.pid().value()
+                    + " has a root of its own)"), refused.err());
+            assertTrue(refused.err().contains("may not join"), refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
+    /**
      * A bind from a mount made unbindable after it (zdtm's unbindable, ns and uns flavors): the restore made the
      * mount unbindable before the bind and failed after the killing dump ("mount(.../aux, .../bind, MS_BIND):
      * EINVAL", the tree lost). unbindmnt.c.
