@@ -513,6 +513,27 @@ class FileKindsTest {
     }
 
     /**
+     * Firefox's content sandbox: a task in a user namespace of its own, chrooted by a CLONE_FS helper
+     * into /proc/self/fdinfo, the helper gone: its root and cwd are a dead process's fdinfo. The dump
+     * refused it ("its current directory /proc/N/fdinfo is the /proc directory of pid N, which has
+     * exited; not supported"). The task now forks a stand-in at N itself (fdinfo asks ptrace rights a
+     * task of another user namespace has only over its own children), enters it, and reaps it.
+     */
+    @Test
+    void aRootAndCwdInAnExitedHelpersFdinfoComeBackAsFirefoxsSandboxHasThem() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "procroot", "helper"));
+    }
+
+    /**
+     * A cwd in the task's own /proc directory (`cd /proc/self/fdinfo`): dumped, but the restore
+     * failed ("pid N cwd: directory /proc/N/fdinfo is missing": it was looked for before the tree was forked).
+     */
+    @Test
+    void aCwdInTheTasksOwnProcDirectoryComesBack() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "procroot", "own"));
+    }
+
+    /**
      * The same in a container's pid namespace, its /proc its own (zdtm's unhashed_proc in its ns
      * flavor): refused ("the task is in a pid namespace of its own"), the stand-ins being made only
      * in cryo's. They are now made in the task's pid namespace at the pid it named.

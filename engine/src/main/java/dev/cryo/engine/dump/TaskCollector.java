@@ -142,14 +142,8 @@ public final class TaskCollector {
         ProcStat stat = ProcFs.stat(pid);
         ProcStatus status = scratch.statusBefore();
         String cwd = ProcFs.cwd(pid);
-        String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(pid.value(), cwd);
-        String outside = gone == null ? null : dev.cryo.engine.files.RegularFileHandler.standInUnreachable(pid);
-        if (outside != null || (gone != null && !cwd.endsWith(" (deleted)"))) {
-            // zdtm's unhashed_proc is carried: entered again through a stand-in at that pid (FileRestore)
-            throw new DumpException("pid " + pid + ": its current directory " + cwd + " is the /proc directory of pid "
-                    + gone + ", which has exited" + (outside == null ? "" : ", and the task " + outside)
-                    + "; not supported (a restore enters it through a stand-in cryo makes at that pid)");
-        }
+        deadProcDirectory(pid, "current directory", cwd);
+        deadProcDirectory(pid, "root directory", ProcFs.root(pid));
         dev.cryo.engine.files.MountReach reach = new dev.cryo.engine.files.MountReach(pid);
         reach.requireLink(pid.procDir() + "/cwd", cwd, "its current directory " + cwd);
         reach.requireLink(pid.procDir() + "/root", ProcFs.root(pid), "its root directory " + ProcFs.root(pid));
@@ -163,6 +157,30 @@ public final class TaskCollector {
             return collect(scratch, tids, files, memory, stat, status, cwd, ids, read);
         } finally {
             awaitQuietly(read); // nothing reads the task once its collect is over, failed or not
+        }
+    }
+
+    /**
+     * A cwd or root in the /proc directory of a process that has exited is entered again through a
+     * stand-in at that pid: zdtm's unhashed_proc (a cwd reading "/proc/PID (deleted)", FileRestore),
+     * and Firefox's sandbox, whose helper shares the task's fs (CLONE_FS), chroots into
+     * /proc/self/fdinfo and exits, leaving root and cwd in a dead process's fdinfo (ProcessState:
+     * the task forks the stand-in itself, as a task of another user namespace may not enter another
+     * process's fdinfo). Refused where such a stand-in cannot be made.
+     */
+    private static void deadProcDirectory(Pid pid, String what, String dir) {
+        String gone = dev.cryo.engine.files.RegularFileHandler.deadProcess(pid.value(), dir);
+        if (gone == null) {
+            return;
+        }
+        String outside = dev.cryo.engine.files.RegularFileHandler.standInUnreachable(pid);
+        String why = outside != null ? "the task " + outside
+                : dir.endsWith(" (deleted)") ? (what.startsWith("root") ? "a root there is not supported" : null)
+                : dev.cryo.engine.files.RegularFileHandler.inOwnPidNamespace(pid) ? "the task is in a pid namespace of its own" : null;
+        if (why != null) {
+            throw new DumpException("pid " + pid + ": its " + what + " " + dir + " is the /proc directory of pid "
+                    + gone + ", which has exited, and " + why + "; not supported (a restore enters it through a"
+                    + " stand-in cryo makes at that pid)");
         }
     }
 

@@ -163,6 +163,19 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                 : ns + " and its /proc shows another one's";
     }
 
+    private static final java.util.regex.Pattern PROC_DIRECTORY = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*)?$");
+
+    /** The pid of a cwd or root in a /proc/PID directory, not a removed one ("/proc/PID (deleted)"); -1 for any other. */
+    public static int procDirectoryPid(String dir) {
+        java.util.regex.Matcher m = PROC_DIRECTORY.matcher(dir);
+        return m.matches() && !dir.endsWith(" (deleted)") ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /** Whether task {@code holder} is in a pid namespace other than cryo's (a container's). */
+    public static boolean inOwnPidNamespace(dev.cryo.kernel.Pid holder) {
+        return SenderStandIns.outsideCryosPidNamespace(holder) != null;
+    }
+
     /**
      * The file is reachable from cryo's mount namespace but not from the task's (another one): its
      * path there names nothing or another file, cryo's names the dumped one. The task's view is

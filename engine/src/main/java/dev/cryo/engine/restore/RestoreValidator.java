@@ -149,12 +149,17 @@ public final class RestoreValidator {
     public static List<String> validateFiles(ImageContents image, InheritedFds inherited) {
         List<String> grown = new java.util.ArrayList<>();
         var paths = new dev.cryo.engine.namespaces.MountPaths(image.tasks(), image.namespaceImages());
+        java.util.Set<Integer> treePids = new java.util.HashSet<>();
+        image.tasks().forEach(t -> treePids.add(t.pid()));
         for (TaskImage t : image.tasks()) {
             int pid = t.pid();
-            if (!SharedMemoryHub.isDeletedDirectory(t.cwd())) { // else made again for the restore
+            if (!SharedMemoryHub.isDeletedDirectory(t.cwd()) // else made again for the restore
+                    && !procDirectory("pid " + pid + " cwd", t.cwd(), paths.hostPath(pid, t.cwd()), treePids)) {
                 checkDirectory("pid " + pid + " cwd", paths.hostPath(pid, t.cwd()));
             }
-            checkDirectory("pid " + pid + " root", paths.hostPath(pid, t.root()));
+            if (!procDirectory("pid " + pid + " root", t.root(), paths.hostPath(pid, t.root()), treePids)) {
+                checkDirectory("pid " + pid + " root", paths.hostPath(pid, t.root()));
+            }
             checkFile("pid " + pid + " executable", seen(paths, pid, t.exe()), Use.MAPPED);
             for (VmaImage v : t.vmas()) {
                 v.kind().validate(pid, v);
@@ -209,6 +214,26 @@ public final class RestoreValidator {
             return ref; // opened on a host mount before the namespace was made (its stdio): cryo opens it at its path
         }
         return p == null ? null : p.equals(ref.path()) ? ref : ref.withPath(p);
+    }
+
+    /**
+     * Whether a cwd or root is in a /proc/PID directory, which a restore makes: a task of the tree's
+     * is there once the tree is forked (a shell's `cd /proc/self/fdinfo`); an exited process's is
+     * entered through a stand-in at its pid ({@link dev.cryo.engine.restore.stage.ProcessState}),
+     * which must be free (seen from cryo's namespaces, {@code seen} is {@code path}).
+     */
+    private static boolean procDirectory(String what, String path, String seen, java.util.Set<Integer> treePids) {
+        int n = RegularFileHandler.procDirectoryPid(path);
+        if (n < 0) {
+            return false;
+        }
+        if (path.equals(seen) && !treePids.contains(n) && Files.exists(Path.of("/proc/" + n))) {
+            ProcStat st = holder(n);
+            throw new RestoreException(what + ": " + path + " is the /proc directory of pid " + n + ", which had exited by"
+                    + " the dump; a stand-in cannot take that pid again: it is in use by another process now"
+                    + (st == null ? "" : " ('" + st.comm() + "')"));
+        }
+        return true;
     }
 
     /** A cwd or root only has to exist and be a directory. */

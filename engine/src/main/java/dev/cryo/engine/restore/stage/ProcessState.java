@@ -46,6 +46,35 @@ public final class ProcessState implements StateStage {
 
     @Override
     public void run(TaskContext t) {
+        List<Integer> standIns = deadProcDirectories(t);
+        if (standIns.isEmpty()) {
+            queue(t);
+            return;
+        }
+        t.flush(); // its cwd and root are entered on the stand-ins, which end before the task's credentials
+        StubAdoption.withChildrenAt(t, standIns, () -> {
+            queue(t);
+            t.flush();
+        });
+    }
+
+    /**
+     * The pids of exited processes whose /proc directories are the task's cwd or root (Firefox's
+     * sandbox: chrooted into its helper's fdinfo); a removed one's ("/proc/PID (deleted)") is
+     * entered in FILES (FileRestore).
+     */
+    private static List<Integer> deadProcDirectories(TaskContext t) {
+        java.util.Set<Integer> pids = new java.util.TreeSet<>();
+        for (String dir : List.of(t.task().cwd(), t.task().root())) {
+            int n = dev.cryo.engine.files.RegularFileHandler.procDirectoryPid(dir);
+            if (n > 0 && !t.treePids().contains(n) && !java.nio.file.Files.exists(java.nio.file.Path.of("/proc/" + n))) {
+                pids.add(n);
+            }
+        }
+        return List.copyOf(pids);
+    }
+
+    private void queue(TaskContext t) {
         TaskImage task = t.task();
         List<SyscallBatch.Call> calls = new ArrayList<>();
         List<String> names = new ArrayList<>();

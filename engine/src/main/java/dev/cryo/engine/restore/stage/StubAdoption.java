@@ -155,6 +155,29 @@ public final class StubAdoption {
         }
     }
 
+    /**
+     * Runs {@code whileThere} while children this task forks at {@code pids} (numbers no task of the
+     * tree has) stand stopped at their birth: stand-ins of exited processes whose /proc directories
+     * the task enters, which a task of another user namespace may do only in its own children's
+     * (fdinfo asks ptrace rights). Then each exits unrun and the task reaps it, no signal queued.
+     * The caller has run the task's queue: the clone's arguments go where its stashes are.
+     */
+    public static void withChildrenAt(TaskContext t, List<Integer> pids, Runnable whileThere) {
+        List<Integer> made = new java.util.ArrayList<>();
+        try {
+            for (int pid : pids) {
+                cloneAt(t, t.main(), t.pid(), 0, 0, pid);
+                made.add(pid);
+            }
+            whileThere.run();
+        } finally {
+            for (int pid : made) {
+                dropUnrun(t, t.main(), false, 0, t.namespaces().returnedTo(t.pid().value(), pid), List.of(pid));
+                t.forked().remove(Integer.valueOf(pid));
+            }
+        }
+    }
+
     /** A new child, stopped at its birth, left in the bootstrap's pause loop for its own tracer thread. */
     private static void park(TaskContext t, int childPid) {
         t.tracer().waitForStop(childPid);
