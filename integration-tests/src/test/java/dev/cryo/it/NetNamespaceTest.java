@@ -47,6 +47,35 @@ class NetNamespaceTest {
     }
 
     /**
+     * Unix sockets of one net namespace bound at the same path in two mount namespaces of the tree's (zdtm's
+     * sk-unix-mntns; a pod's containers sharing a net namespace; unixviews.py: a datagram socket with a
+     * connected client and a listener with an accepted client in each view) were refused: "its socket file and
+     * that of ..., both of the net namespace pid N made, are reached through different views of the files".
+     * Each view's sockets are bound again from that view, with the clients connected to them; in a user
+     * namespace of the tree's too (uns: root inside is 100000 outside), where cryo's root could not make a
+     * socket file in the tmpfs mounted inside ("bind(fd 15, .../test.socket): EOVERFLOW", zdtm's sk-unix-mntns
+     * in its uns flavor): each view's are bound with their holder's fs ids.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"ns", "uns"})
+    void unixSocketsBoundAtOnePathInTwoMountNamespacesComeBackEachInItsView(String flavor) throws Exception {
+        Path script = Workloads.script(tmp, "unixviews.py");
+        Path dir = Files.createDirectories(tmp.resolve("views"));
+        // uns: userns.py (root outside) maps the namespace and runs unshare in it; root inside must reach the script
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String user = flavor.equals("uns") ? "/usr/bin/python3 " + Workloads.script(tmp, "userns.py") + " " : "";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixviews.out"), "sh", "-c",
+                "exec " + user + "unshare -n -m --pid --fork --mount-proc sh -c 'ip link set lo up && exec /usr/bin/python3 "
+                        + script + " " + dir + "' 2>/dev/null"))) {
+            int unshare = flavor.equals("uns") ? NamespaceTest.initUnder(p.pid().value()) : p.pid().value();
+            int init = NamespaceTest.initUnder(unshare);
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img")).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+            assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        }
+    }
+
+    /**
      * tun/tap devices of the tree's own net namespace (tunns.c: a VPN's or a VM monitor's shape): a
      * tun with one file and an owner, or a multi-queue tap with a virtio-net header of 12 bytes, a
      * group, its MAC and two files, each with an address and a route through it, and a persistent

@@ -281,7 +281,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 + " clients are connected again from cryo's view)"
                 : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
                 : null;
-        String otherView = why == null && netns != 0 ? st.oneViewPerNetns(netns, viewOf(pid), what) : null;
+        String view = why == null && netns != 0 ? viewOf(pid) : null;
+        String otherView = view == null ? null : st.cryosOrOwnViews(netns, view, what);
+        if (view != null && otherView == null) {
+            otherView = peerInOtherView(st, d, view);
+        }
         if (otherView != null) {
             throw p.refuse(what + ": " + otherView);
         }
@@ -290,6 +294,30 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     + " cryo finds none at " + path + "; binding it again inside that view is not supported when " + why);
         }
         return true;
+    }
+
+    /**
+     * A path-bound socket linked to {@code d} (its peer, one connected to it, a client waiting on it) whose
+     * holder sees the files otherwise than d's ({@code view}), or null: each view's sockets are bound again
+     * from a thread in that view, and the two ends of a connection are made again in one.
+     */
+    private static String peerInOtherView(SocketDumpState st, SockDiag.UnixSocket d, String view) throws IOException {
+        java.util.Set<Long> waiting = new java.util.HashSet<>();
+        for (long c : d.pendingConnections()) {
+            waiting.add(c);
+        }
+        for (SockDiag.UnixSocket o : st.unix().values()) {
+            boolean linked = o.ino() != d.ino()
+                    && (o.ino() == d.peerIno() || o.peerIno() == d.ino() || waiting.contains(o.peerIno()));
+            String holder = linked && o.name().length > 0 && !o.address().isAbstract() ? st.holder(o.ino()) : null;
+            String other = holder == null ? null : viewOf(Integer.parseInt(holder.split(" ")[1]));
+            if (other != null && !other.equals(view)) {
+                return "it is connected to unix socket " + o.address() + " (" + holder + "), bound in another view of"
+                        + " the files (" + other + ", its own " + view + "); the two ends of a connection are made"
+                        + " again in one view: not supported";
+            }
+        }
+        return null;
     }
 
     /**
@@ -445,7 +473,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     // directory (SocketHub.bindUntilFilled)
                     boolean anyView = fileKey(f.getParent()) == null;
                     if (!ownView && st.netnsOf(d.ino()) != 0 && d.vfsIno() != 0 && !anyView) {
-                        String why = st.oneViewPerNetns(st.netnsOf(d.ino()), "", what);
+                        String why = st.cryosOrOwnViews(st.netnsOf(d.ino()), "", what);
                         if (why != null) {
                             throw p.refuse(what + ": " + why);
                         }

@@ -122,7 +122,8 @@ public final class SocketHub implements AutoCloseable {
                     boolean inView = unix && ((dev.cryo.engine.files.UnixSocketHandler.UnixSocket) fd.desc()).boundInOwnView();
                     if (inView && ns != null) { // a container's: its namespace's sockets are made seeing the files as it does
                         hub.deferred.computeIfAbsent(ns, x -> new ArrayList<>()).add(fd.desc());
-                        hub.viewOfNetns.putIfAbsent(ns, t.pid());
+                        hub.inViewOfNetns.computeIfAbsent(ns, x -> new HashMap<>()).put(k.ino(fd.desc()), t.pid());
+                        hub.fsIdsOf.put(t.pid(), SocketViews.fsIds(t.creds()));
                     } else if (inView) {
                         hub.inViews.computeIfAbsent(t.pid(), x -> new ArrayList<>()).add(fd.desc());
                     } else if (ns == null && unix) { // made once the tasks their peer credentials name exist
@@ -246,10 +247,13 @@ public final class SocketHub implements AutoCloseable {
     private final Map<Integer, List<FileDesc>> deferred = new LinkedHashMap<>();
     /**
      * Net namespaces of the tree's (by maker) holding unix sockets bound in their holder's own view of
-     * the files (a container's mount namespace and root, one per namespace: the dump checks), with that
-     * holder: the namespace's sockets are built seeing the files as it does.
+     * the files (a container's mount namespace and root; a pod's containers, one view each), with each
+     * such socket's holder: the namespace's unix sockets are built view by view, seeing the files as the
+     * holders do ({@link SocketViews}).
      */
-    private final Map<Integer, Integer> viewOfNetns = new HashMap<>();
+    private final Map<Integer, Map<Long, Integer>> inViewOfNetns = new HashMap<>();
+    /** Those holders' fs uid and gid, as the image has them: their view's sockets are bound as they would. */
+    private final Map<Integer, int[]> fsIdsOf = new HashMap<>();
     /** Sockets bound in their holder's own mount namespace, by that holder's pid: built once it is forked. */
     private final Map<Integer, List<FileDesc>> inViews = new LinkedHashMap<>();
     /** The namespace whose sockets are being built (its maker's pid), 0 for cryo's. */
@@ -280,21 +284,23 @@ public final class SocketHub implements AutoCloseable {
         afterFork.clear();
         for (Map.Entry<Integer, List<FileDesc>> e : deferred.entrySet()) {
             try {
-                Integer view = viewOfNetns.get(e.getKey());
+                Map<Long, Integer> inView = inViewOfNetns.get(e.getKey());
                 dev.cryo.kernel.Namespaces.inside(dev.cryo.kernel.Pid.of(e.getKey()), "net", () -> {
                     building = e.getKey();
                     try {
-                        if (view == null) {
+                        if (inView == null) {
                             build(e.getValue());
-                        } else { // its unix sockets from a thread started here, which stays in this net namespace
+                        } else { // its unix sockets from threads started here, which stay in this net namespace
                             java.util.Map<Boolean, List<FileDesc>> unix = e.getValue().stream().collect(
                                     java.util.stream.Collectors.partitioningBy(
                                             d -> d instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket));
                             build(unix.get(false)); // the others may run nft, which a chroot'ed thread cannot start
-                            dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(view), () -> {
-                                build(unix.get(true));
-                                return null;
-                            });
+                            for (Map.Entry<Integer, List<FileDesc>> v : SocketViews.split(unix.get(true), inView).entrySet()) {
+                                dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(v.getKey()), () -> {
+                                    SocketViews.asHolder(fsIdsOf.get(v.getKey()), () -> build(v.getValue()));
+                                    return null;
+                                });
+                            }
                         }
                     } finally {
                         building = 0;
