@@ -7,7 +7,11 @@
  * no frame header says (V2 frames carry no sequence number). Refused before ("only TPACKET_V3 rings
  * are carried"). On SIGUSR2 it reads f4 and f5 from frames 0 and 1 with the lengths and timestamps
  * they had, gives them back, then sends f6..f9, which must come in frames 2, 3, 0, 1, where it
- * reads next. Prints "ready", then PASS or FAIL.
+ * reads next. With argument "tx" the ring's socket also has a transmit ring of 2 frames, never sent
+ * from, mapped after the receive ring (the kernel maps both at once); the dump refused it ("has a
+ * transmit ring ... and its rings have been written to"). After f6..f9 it sends f10 from the transmit
+ * ring's first frame, which the kernel must take (it sends from there) and give back, and f10 comes
+ * back over lo in frame 2. Prints "ready", then PASS or FAIL.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -69,8 +73,29 @@ static void give_back(int i) {
     __sync_synchronize();
 }
 
-int main(void) {
+/* Sends fN from the transmit ring's first frame (V2: its data after the aligned header) and waits for the kernel. */
+static void send_from_ring(unsigned char *txring, int n) {
+    struct tpacket2_hdr *h = (struct tpacket2_hdr *)txring;
+    if (h->tp_status != TP_STATUS_AVAILABLE) fail("the transmit ring's first frame is not available");
+    unsigned char *f = txring + TPACKET_ALIGN(sizeof(struct tpacket2_hdr));
+    unsigned char head[14] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, PROTO >> 8, PROTO & 0xff};
+    memset(f, 0, 60);
+    memcpy(f, head, sizeof head);
+    snprintf((char *)f + 14, 8, "f%d", n);
+    h->tp_len = 60;
+    __sync_synchronize();
+    h->tp_status = TP_STATUS_SEND_REQUEST;
+    __sync_synchronize();
+    if (send(rx, NULL, 0, 0) != 60) fail("send from the transmit ring");
+    if (h->tp_status != TP_STATUS_AVAILABLE) {
+        printf("FAIL: the kernel did not send from the transmit ring's first frame (status %u)\n", h->tp_status);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int with_tx = argc > 1 && !strcmp(argv[1], "tx");
     signal(SIGUSR2, on_usr2);
     lo = if_nametoindex("lo");
     rx = socket(AF_PACKET, SOCK_RAW, 0);
@@ -79,7 +104,9 @@ int main(void) {
     struct tpacket_req req = {.tp_block_size = 4096, .tp_block_nr = 2, .tp_frame_size = FRAME, .tp_frame_nr = FRAMES};
     if (rx < 0 || tx < 0 || setsockopt(rx, SOL_PACKET, PACKET_VERSION, &v, sizeof v)
         || setsockopt(rx, SOL_PACKET, PACKET_RX_RING, &req, sizeof req)) fail("the ring");
-    ring = mmap(NULL, FRAMES * FRAME, PROT_READ | PROT_WRITE, MAP_SHARED, rx, 0);
+    struct tpacket_req treq = {.tp_block_size = 4096, .tp_block_nr = 1, .tp_frame_size = FRAME, .tp_frame_nr = 2};
+    if (with_tx && setsockopt(rx, SOL_PACKET, PACKET_TX_RING, &treq, sizeof treq)) fail("the transmit ring");
+    ring = mmap(NULL, FRAMES * FRAME + (with_tx ? 4096 : 0), PROT_READ | PROT_WRITE, MAP_SHARED, rx, 0);
     struct sockaddr_ll a = {.sll_family = AF_PACKET, .sll_protocol = htons(PROTO), .sll_ifindex = lo};
     if (ring == MAP_FAILED || bind(rx, (struct sockaddr *)&a, sizeof a)) fail("map and bind");
     for (int n = 0; n < 4; n++) { /* once round the ring */
@@ -108,6 +135,11 @@ int main(void) {
         send_frame(n);
         expect((n - 4) % FRAMES, n);
         give_back((n - 4) % FRAMES);
+    }
+    if (with_tx) {
+        send_from_ring(ring + FRAMES * FRAME, 10);
+        expect(2, 10);
+        give_back(2);
     }
     printf("PASS\n");
     return 0;

@@ -191,8 +191,8 @@ class NotCarriedTest {
                                 + "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\n"
                                 + "s.setsockopt(263, 13, struct.pack('4I', 4096, 4, 2048, 8))\n"
                                 + MMAP_AND_WRITE,
-                        " fd 3: packet socket \\d+ has a transmit ring \\(PACKET_TX_RING, TPACKET_V1, 16384 bytes\\) and its"
-                                + " rings have been written to"),
+                        " fd 3: packet socket \\d+ has a transmit ring \\(PACKET_TX_RING, TPACKET_V1, 16384 bytes\\) that"
+                                + " has been written to"),
                 // a private mapping of never-written rings is carried (PacketSocketTest); the program's own copies
                 // of pages it wrote there are not the socket's
                 python("a private mapping of a packet socket's rings written to", "import socket, struct\n"

@@ -108,11 +108,12 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
             throw p.refuse(what + " is on a socket that receives no protocol yet; not supported");
         }
         List<Mapping> mappedAt = mappings.get();
+        long mapped = r.bytes() + (d.tx() == null ? 0 : d.tx().bytes()); // a transmit ring beside it is mapped too
         if (d.version() == PacketFrameRing.TPACKET_V2) {
-            return dumpFrames(p, r, mappedAt);
+            return dumpFrames(p, r, mapped, mappedAt);
         }
         long limit = System.nanoTime() + (r.retireTmo() + 500L) * 1_000_000;
-        try (PacketRing ring = PacketRing.map(p.sock, r.blockSize(), r.blockNr(), false)) {
+        try (PacketRing ring = PacketRing.map(p.sock, r.blockSize(), r.blockNr(), mapped, false)) {
             while (true) {
                 int c = ring.current();
                 if (ring.status(c) != PacketRing.TP_STATUS_KERNEL) {
@@ -147,8 +148,9 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
      * so the frames the program holds end where the kernel goes on. A full ring (the kernel drops
      * until the program gives a frame back) is carried as it is.
      */
-    private static PacketRingState dumpFrames(SocketProbe p, SockDiag.PacketRing r, List<Mapping> mappedAt) {
-        try (PacketFrameRing ring = PacketFrameRing.map(p.sock, r.blockSize(), r.blockNr(), r.frameSize(), r.frameNr(), false)) {
+    private static PacketRingState dumpFrames(SocketProbe p, SockDiag.PacketRing r, long mapped, List<Mapping> mappedAt) {
+        try (PacketFrameRing ring = PacketFrameRing.map(p.sock, r.blockSize(), r.blockNr(), r.frameSize(), r.frameNr(),
+                mapped, false)) {
             byte[] headers = new byte[ring.frames() * PacketFrameRing.HEADER];
             List<Block> user = new ArrayList<>();
             for (int i = 0; i < ring.frames(); i++) {
@@ -179,7 +181,7 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
             restoreFrames(s);
             return;
         }
-        try (PacketRing ring = PacketRing.map(s, blockSize, blockNr, true)) {
+        try (PacketRing ring = PacketRing.map(s, blockSize, blockNr, bytes(), true)) { // no transmit ring yet
             // one lap more than needed, so every block the program holds can be numbered below the current one
             advance(s, ring, current + blockNr);
             long seq = ring.seq(current);
@@ -196,7 +198,7 @@ public record PacketRingState(int blockSize, int blockNr, int frameSize, int fra
      * filled last stays the latest) and the program's frames, whole, are written back.
      */
     private void restoreFrames(Fd s) {
-        try (PacketFrameRing ring = PacketFrameRing.map(s, blockSize, blockNr, frameSize, frameNr, true)) {
+        try (PacketFrameRing ring = PacketFrameRing.map(s, blockSize, blockNr, frameSize, frameNr, bytes(), true)) {
             overLo(s, send -> {
                 for (int i = 0; i < current; i++) {
                     send.accept(64);

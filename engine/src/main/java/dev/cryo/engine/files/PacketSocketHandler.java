@@ -129,11 +129,11 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
                 throw p.refuse("packet socket " + p.ino + " is not listed by packet_diag");
             }
             boolean untouched = untouched(p, d);
-            if (d.tx() != null && !untouched) {
+            if (d.tx() != null && !untouched && !txUntouched(p, d)) {
                 throw p.refuse("packet socket " + p.ino + " has a transmit ring (PACKET_TX_RING, TPACKET_V"
-                        + (d.version() + 1) + ", " + d.tx().bytes() + " bytes) and its rings have been written to (a frame"
-                        + " queued or sent, or caught): where the kernel sends from next cannot be read; a transmit ring is"
-                        + " carried only while neither the kernel nor the program has written to the socket's rings");
+                        + (d.version() + 1) + ", " + d.tx().bytes() + " bytes) that has been written to (a frame queued or"
+                        + " sent): where the kernel sends from next cannot be read; a transmit ring is carried only while"
+                        + " nothing has been written to it");
             }
             if (d.ifindex() < 0) {
                 throw p.refuse("packet socket " + p.ino + " was bound to an interface that is gone; not supported");
@@ -168,7 +168,16 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
     private static boolean untouched(SocketProbe p, SockDiag.PacketSocket d) {
         long total = bytes(d.rx()) + bytes(d.tx());
         return d.version() != PacketRing.TPACKET_V3 && total > 0 && total <= 1L << 30
-                && PacketRing.untouched(p.sock, total);
+                && PacketRing.untouched(p.sock, total, 0);
+    }
+
+    /**
+     * Whether the socket's transmit ring alone is all zero still (beside a receive ring the kernel has
+     * written: the kernel sends from its first frame then). Larger than 1 GiB in all: taken as written.
+     */
+    private static boolean txUntouched(SocketProbe p, SockDiag.PacketSocket d) {
+        long total = bytes(d.rx()) + bytes(d.tx());
+        return total <= 1L << 30 && PacketRing.untouched(p.sock, total, bytes(d.rx()));
     }
 
     /** Planted, then its ring mapped again where the program had it (over the placeholder {@code PacketRingMapping} left). */

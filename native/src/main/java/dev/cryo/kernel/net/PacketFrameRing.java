@@ -30,16 +30,19 @@ public final class PacketFrameRing implements AutoCloseable {
         this.perBlock = blockSize / frameSize;
     }
 
-    /** Maps the socket's receive ring ({@code blockNr} blocks of {@code frameSize} frames; no transmit ring). */
-    public static PacketFrameRing map(Fd s, int blockSize, int blockNr, int frameSize, int frameNr, boolean writable) {
-        long len = (long) blockSize * blockNr;
+    /**
+     * Maps the socket's receive ring ({@code blockNr} blocks of {@code frameSize} frames); {@code mapped}: the
+     * bytes the kernel lets map, the receive ring's and the transmit ring's after it (it maps both or none).
+     */
+    public static PacketFrameRing map(Fd s, int blockSize, int blockNr, int frameSize, int frameNr, long mapped,
+                                      boolean writable) {
         if (frameSize <= HEADER || blockSize / frameSize <= 0 || (long) frameNr > (long) blockNr * (blockSize / frameSize)) {
             throw new IllegalArgumentException("packet ring of " + frameNr + " frames of " + frameSize + " bytes in "
                     + blockNr + " blocks of " + blockSize);
         }
-        long at = Sys.call(() -> "mmap(packet ring of " + s + ", " + len + " bytes)", SyscallNr.MMAP, 0, len,
+        long at = Sys.call(() -> "mmap(packet rings of " + s + ", " + mapped + " bytes)", SyscallNr.MMAP, 0, mapped,
                 PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, s.value(), 0);
-        return new PacketFrameRing(at, len, blockSize, frameSize, frameNr);
+        return new PacketFrameRing(at, mapped, blockSize, frameSize, frameNr);
     }
 
     public int frames() {

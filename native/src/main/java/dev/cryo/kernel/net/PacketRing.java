@@ -23,19 +23,21 @@ public final class PacketRing implements AutoCloseable {
     private final long bytes;
     private final int blockSize, blocks;
 
-    private PacketRing(long at, int blockSize, int blocks) {
+    private PacketRing(long at, long mapped, int blockSize, int blocks) {
         this.at = at;
         this.blockSize = blockSize;
         this.blocks = blocks;
-        this.bytes = (long) blockSize * blocks;
+        this.bytes = mapped;
     }
 
-    /** Maps the socket's receive ring ({@code blocks} of {@code blockSize} bytes; no transmit ring). */
-    public static PacketRing map(Fd s, int blockSize, int blocks, boolean writable) {
-        long len = (long) blockSize * blocks;
-        long at = Sys.call(() -> "mmap(packet ring of " + s + ", " + len + " bytes)", SyscallNr.MMAP, 0, len,
+    /**
+     * Maps the socket's receive ring ({@code blocks} of {@code blockSize} bytes); {@code mapped}: the bytes
+     * the kernel lets map, the receive ring's and the transmit ring's after it (it maps both or none).
+     */
+    public static PacketRing map(Fd s, int blockSize, int blocks, long mapped, boolean writable) {
+        long at = Sys.call(() -> "mmap(packet rings of " + s + ", " + mapped + " bytes)", SyscallNr.MMAP, 0, mapped,
                 PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, s.value(), 0);
-        return new PacketRing(at, blockSize, blocks);
+        return new PacketRing(at, mapped, blockSize, blocks);
     }
 
     /** PACKET_RX_RING with struct tpacket_req3. */
@@ -64,17 +66,17 @@ public final class PacketRing implements AutoCloseable {
     }
 
     /**
-     * Whether every byte of the socket's rings ({@code bytes}: the receive ring's and the transmit
-     * ring's, mapped together as the kernel requires) is still zero: a TPACKET_V1/V2 ring starts
-     * zeroed, so neither the kernel (a frame caught, a frame sent and given back) nor the program has
-     * written to it.
+     * Whether every byte of the socket's rings from offset {@code from} on ({@code bytes}: the receive
+     * ring's and the transmit ring's, mapped together as the kernel requires; from the receive ring's
+     * size: the transmit ring) is still zero: a TPACKET_V1/V2 ring and any transmit ring start zeroed,
+     * so neither the kernel (a frame caught, a frame sent and given back) nor the program has written to it.
      */
-    public static boolean untouched(Fd s, long bytes) {
+    public static boolean untouched(Fd s, long bytes, long from) {
         long at = Sys.call(() -> "mmap(packet rings of " + s + ", " + bytes + " bytes)", SyscallNr.MMAP, 0, bytes,
                 PROT_READ, MAP_SHARED, s.value(), 0);
         try {
             Pointer p = new Pointer(at);
-            java.nio.ByteBuffer b = p.getByteBuffer(0, bytes);
+            java.nio.ByteBuffer b = p.getByteBuffer(from, bytes - from);
             while (b.remaining() >= 8) {
                 if (b.getLong() != 0) {
                     return false;
