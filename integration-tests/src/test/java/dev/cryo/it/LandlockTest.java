@@ -5,6 +5,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,6 +32,7 @@ class LandlockTest {
                 fd = libc.syscall(ctypes.c_long(444), ctypes.byref(handled), ctypes.c_size_t(8), ctypes.c_uint32(0))
                 assert fd >= 0, 'landlock_create_ruleset: errno %d' % ctypes.get_errno()
                 if RESTRICT:
+                    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: an unprivileged task needs it to restrict itself
                     r = libc.syscall(ctypes.c_long(446), ctypes.c_long(fd), ctypes.c_uint32(0))
                     assert r == 0, 'landlock_restrict_self: errno %d' % ctypes.get_errno()
                 os.close(fd)
@@ -42,10 +45,52 @@ class LandlockTest {
                 """.replace("RESTRICT", restrict ? "True" : "False");
     }
 
+    /** As root (cryo itself is the probe's witness). */
+    private static final List<String> ROOT = List.of();
+    /** As nobody, no capabilities: cryo starts a witness of that uid (before: not seen, restored unconfined). */
+    private static final List<String> NOBODY = List.of("/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534",
+            "--clear-groups");
+    /** As root of its own user and pid namespaces: a witness in them (before: not seen, restored unconfined). */
+    // unshare complains on stderr when its child is killed (the dump): stderr goes nowhere
+    private static final List<String> CONTAINED = List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh",
+            "--user", "--map-root-user", "--pid", "--fork");
+
+    private DetachedProcess start(List<String> as, boolean restrict) throws Exception {
+        List<String> cmd = new ArrayList<>(as);
+        cmd.addAll(List.of("/usr/bin/python3", "-c", program(restrict)));
+        return Workloads.ready(DetachedProcess.start(tmp.resolve("landlock.out"), cmd.toArray(String[]::new)));
+    }
+
+    /** The program itself: unshare's child in its namespaces. */
+    private static DetachedProcess program(DetachedProcess started, List<String> as) throws Exception {
+        return as == CONTAINED
+                ? DetachedProcess.restored(dev.cryo.kernel.Pid.of(NamespaceTest.initUnder(started.pid().value())), started.output())
+                : started;
+    }
+
     @Test
     void aTaskInALandlockDomainIsRefusedByNameAndRunsOn() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("landlock.out"), "/usr/bin/python3",
-                "-c", program(true)))) {
+        refusedByName(ROOT);
+    }
+
+    /**
+     * Failed before (the dump succeeded): 'expected: <1> but was: <0>', and the restored task
+     * could write anywhere.
+     */
+    @Test
+    void aTaskOfAnotherUidInALandlockDomainIsRefusedByNameAndRunsOn() throws Exception {
+        refusedByName(NOBODY);
+    }
+
+    /** Failed before as above. */
+    @Test
+    void aTaskInALandlockDomainInsideItsOwnUserAndPidNamespacesIsRefusedByNameAndRunsOn() throws Exception {
+        refusedByName(CONTAINED);
+    }
+
+    private void refusedByName(List<String> as) throws Exception {
+        try (DetachedProcess started = start(as, true)) {
+            DetachedProcess p = program(started, as);
             int pid = p.pid().value();
             Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
@@ -55,15 +100,37 @@ class LandlockTest {
             Workloads.awaitUntraced(pid);
             String out = Workloads.check(p);
             assertTrue(out.contains("PASS"), out);
+            assertTrue(witnesses().isEmpty(), witnesses().toString());
         }
     }
 
     @Test
     void theSameProgramWithoutADomainIsCarried() throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("free.out"), "/usr/bin/python3",
-                "-c", program(false)))) {
-            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+        carried(ROOT);
+    }
+
+    @Test
+    void theSameProgramOfAnotherUidWithoutADomainIsCarried() throws Exception {
+        carried(NOBODY);
+    }
+
+    @Test
+    void theSameProgramInsideItsOwnUserAndPidNamespacesWithoutADomainIsCarried() throws Exception {
+        carried(CONTAINED);
+    }
+
+    private void carried(List<String> as) throws Exception {
+        try (DetachedProcess started = start(as, false)) {
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(program(started, as), tmp.resolve("img")));
             assertTrue(out.contains("PASS"), out);
+            assertTrue(witnesses().isEmpty(), witnesses().toString());
         }
+    }
+
+    /** The witnesses a dump started and did not end (this JVM's dumps make them: its children). */
+    private static List<ProcessHandle> witnesses() {
+        return ProcessHandle.current().descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("/nsenter") || c.endsWith("/cat")).orElse(false))
+                .toList();
     }
 }

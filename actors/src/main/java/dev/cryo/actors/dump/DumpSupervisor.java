@@ -155,7 +155,12 @@ public final class DumpSupervisor {
         }
     }
 
+    /** The processes the tasks' Landlock probes compare them with, where cryo cannot be that process. */
+    private final dev.cryo.engine.dump.LandlockWitnesses landlock = new dev.cryo.engine.dump.LandlockWitnesses();
+
+    /** Called wherever the frozen window ends (beside lowerPriority): every collect is over. */
     private void lowerPriority() {
+        landlock.close();
         if (raised) {
             raised = false;
             FreezePriority.lower();
@@ -188,6 +193,7 @@ public final class DumpSupervisor {
         List<Pid> tree = TreeWalker.walk(request.pid());
         pool.preallocate(buffersFor(tree));
         tree.forEach(dev.cryo.kernel.ptrace.SigreturnRoute::learn); // a scan of their code, not in the frozen window
+        landlock.prepare(tree); // started now, ready by the frozen collect
         if (request.preCopy()) {
             return startTracking();
         }
@@ -329,7 +335,7 @@ public final class DumpSupervisor {
         }
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
-                        ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze),
+                        ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing);
     }
 

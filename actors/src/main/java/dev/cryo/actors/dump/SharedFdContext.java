@@ -27,8 +27,10 @@ final class SharedFdContext implements FdHandler.DumpContext {
 
     SharedFdContext(boolean shellJob, Set<Integer> tree, SocketDumpState sockets,
                     dev.cryo.engine.files.TakenTtyBytes ttyBytes, long ghostLimit,
-                    dev.cryo.engine.dump.SharedTables tables, java.util.Map<FdProbe.Ref, Integer> queuedAtFreeze) {
+                    dev.cryo.engine.dump.SharedTables tables, java.util.Map<FdProbe.Ref, Integer> queuedAtFreeze,
+                    dev.cryo.engine.dump.LandlockWitnesses landlock) {
         this.shellJob = shellJob;
+        this.landlock = landlock;
         this.queuedAtFreeze = java.util.Map.copyOf(queuedAtFreeze);
         this.tables = tables;
         this.tree = Set.copyOf(tree);
@@ -38,6 +40,12 @@ final class SharedFdContext implements FdHandler.DumpContext {
     }
 
     private final GhostFiles ghostFiles;
+    private final dev.cryo.engine.dump.LandlockWitnesses landlock;
+
+    @Override
+    public dev.cryo.engine.dump.LandlockWitnesses landlockWitnesses() {
+        return landlock;
+    }
     private final java.util.Map<FdProbe.Ref, Integer> queuedAtFreeze;
 
     @Override

@@ -204,8 +204,10 @@ public final class TaskCollector {
         for (int tid : tids) {
             threads.add(ThreadCollector.collect(remote, tid, securityCollector, ioUringThreads));
         }
+        // a witness cryo starts (prepared before the freeze) for a task that may not read-access cryo itself
+        LandlockDomain.Witness landlock = LandlockDomain.witness(pid.value(), status, files.landlockWitnesses());
         try (Injector inj = remote.injector(pid.value())) {
-            MainReads reads = mainReads(remote, inj);
+            MainReads reads = mainReads(remote, inj, landlock);
             if (reads != null) {
                 sigactions = reads.sigactions();
                 membarrier = reads.membarrier();
@@ -221,8 +223,8 @@ public final class TaskCollector {
                 timers = TimersHandler.dump(pid, inj, remote::injector, scratch(remote), java.util.Set.copyOf(tids), null,
                             queues(tracer, pid));
             }
-            LandlockDomain.refuseIfConfined(pid.value(), "pid " + pid.value() + " (" + stat.comm() + ")",
-                    reads != null ? reads.landlock() : LandlockDomain.ask(inj), status);
+            LandlockDomain.refuseIfConfined("pid " + pid.value() + " (" + stat.comm() + ")",
+                    reads != null ? reads.landlock() : LandlockDomain.ask(inj, landlock), landlock);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
         }
         ProcReads procs = await(read);
@@ -392,7 +394,7 @@ public final class TaskCollector {
      * PR_GET_CHILD_SUBREAPER and getitimer of the three itimers. Null when the thread cannot take
      * a batch: the caller reads them call by call.
      */
-    private static MainReads mainReads(RemoteTask remote, Injector inj) {
+    private static MainReads mainReads(RemoteTask remote, Injector inj, LandlockDomain.Witness landlock) {
         List<Integer> signals = new ArrayList<>();
         for (int sig = 1; sig <= Signals.MAX; sig++) {
             if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
@@ -422,7 +424,7 @@ public final class TaskCollector {
         int keyringsAt = calls.size(); // their errors (ENOKEY) are answers too
         calls.addAll(Keyrings.ID_CALLS);
         int landlockAt = calls.size(); // its EPERM is an answer too
-        calls.add(LandlockDomain.probe(inj.pid().value()));
+        calls.add(LandlockDomain.probe(landlock));
         int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
         if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
             return null;

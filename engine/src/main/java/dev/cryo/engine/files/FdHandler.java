@@ -321,6 +321,11 @@ public interface FdHandler<D extends FileDesc> {
         /** What the socket handlers of this dump share (sock_diag view, flags, repaired connections). */
         SocketDumpState sockets();
 
+        /** The processes Landlock probes of this dump compare tasks with (null: cryo alone, as a lone collect has). */
+        default dev.cryo.engine.dump.LandlockWitnesses landlockWitnesses() {
+            return null;
+        }
+
         /**
          * The ids of the mounts of cryo's own mount namespace. An implementation for a whole dump reads
          * them once: a container's every regular fd asks ({@link RegularFileHandler#onHostMount}).
