@@ -56,6 +56,26 @@ class KeyringTest {
                 print('PASS' if not fails else 'FAIL: ' + '; '.join(fails), flush=True)
             """;
 
+    /** A parent and its child in session keyring NAME (None: anonymous); the child finds a key added after the restore. */
+    private static final String SHARED = """
+                assert keyctl(1, NAME) > 0
+                name = describe(keyctl(0, -3, 0)).split(';')[4]
+                add(b'user', b'cryo-secret', b'hunter2', -3)
+                child = os.fork()
+                if child == 0:
+                    wait()
+                    ok = payload(find(-3, b'later')) == b'after' and payload(find(-3, b'cryo-secret')) == b'hunter2'
+                    os._exit(0 if ok else 1)
+                print('ready', flush=True)
+                wait()
+                add(b'user', b'later', b'after', -3)
+                os.kill(child, signal.SIGUSR2)
+                _, status = os.waitpid(child, 0)
+                expect('the child found the key added after the restore', os.WEXITSTATUS(status), 0)
+                expect('its name', describe(keyctl(0, -3, 0)).split(';')[4], name)
+                verdict()
+                """;
+
     private String verdict(String name, String code) throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), "/usr/bin/python3",
                 "-c", PRELUDE + code))) {
@@ -119,25 +139,39 @@ class KeyringTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"b'cryo-it-shared-%d' % os.getpid()", "None"})
     void aSessionKeyringSharedByAParentAndItsChildStaysShared(String name) throws Exception {
-        String out = verdict("shared", """
-                assert keyctl(1, NAME) > 0
-                name = describe(keyctl(0, -3, 0)).split(';')[4]
-                add(b'user', b'cryo-secret', b'hunter2', -3)
-                child = os.fork()
-                if child == 0:
-                    wait()
-                    ok = payload(find(-3, b'later')) == b'after' and payload(find(-3, b'cryo-secret')) == b'hunter2'
-                    os._exit(0 if ok else 1)
-                print('ready', flush=True)
-                wait()
-                add(b'user', b'later', b'after', -3)
-                os.kill(child, signal.SIGUSR2)
-                _, status = os.waitpid(child, 0)
-                expect('the child found the key added after the restore', os.WEXITSTATUS(status), 0)
-                expect('its name', describe(keyctl(0, -3, 0)).split(';')[4], name)
-                verdict()
-                """.replace("NAME", name));
+        String out = verdict("shared", SHARED.replace("NAME", name));
         assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
+     * The same, with another keyring of that name made between the dump and the restore that root (the
+     * restore's stub, as the tree) may search by name: its owner's search bit, as a root service's or another
+     * session's would have it. The kernel joins the oldest of a name the joiner may search. Failed before:
+     * the named one with 'pid N: its session keyring 'cryo-it-decoyed' cannot be made again: a keyring of
+     * that name already exists (key K, owner 0, permissions 3f1b0000) that the task may search', the
+     * anonymous one with 'pid N: its session keyring '_ses' (shared with pid M) could not be joined: joining
+     * '_ses' by name gave key K, another keyring of that name, not key L'. The restore now joins as an owner
+     * no key has but the keyring it made.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void aSharedSessionKeyringIsJoinedAgainWhereAnotherOfItsNameMayBeSearched(boolean named) throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("decoyed.out"), "/usr/bin/python3",
+                "-c", PRELUDE + SHARED.replace("NAME", named ? "b'cryo-it-decoyed'" : "None")))) {
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            String decoy = """
+                    import time
+                    assert keyctl(1, NAME) > 0
+                    assert keyctl(5, keyctl(0, -3, 0), 0x3f1b0000) == 0
+                    print('ready', flush=True)
+                    time.sleep(600)
+                    """.replace("NAME", named ? "b'cryo-it-decoyed'" : "None");
+            try (DetachedProcess other = Workloads.ready(DetachedProcess.start(tmp.resolve("decoy.out"),
+                    "/usr/bin/python3", "-c", PRELUDE + decoy))) {
+                String out = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+                assertTrue(out.contains("PASS"), out);
+            }
+        }
     }
 
     /** A thread keyring (a key added to @t makes one) comes back to its thread. */

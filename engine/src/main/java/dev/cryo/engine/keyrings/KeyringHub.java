@@ -16,8 +16,38 @@ public final class KeyringHub {
     /** Dumped serial to its holders' pids, lowest first. */
     private final Map<Integer, java.util.SortedSet<Integer>> holders = new TreeMap<>();
     private final Map<Integer, Long> made = new ConcurrentHashMap<>();
+    private final long joiner = unusedUid();
 
     private KeyringHub() {}
+
+    /**
+     * The uid (also used as gid) holders join the restore's shared session keyrings as (their fsuid and
+     * fsgid for the join): one no key belongs to, so only the keyring the maker gave that owner search is
+     * found by its name, not an older one of that name the task's own ids may search ({@link Keyrings}).
+     */
+    long joiner() {
+        return joiner;
+    }
+
+    /** The first uid from 3000000000 up that owns no key (/proc/key-users lists those that do). */
+    private static long unusedUid() {
+        java.util.Set<Long> owners = new java.util.HashSet<>();
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/key-users"))) {
+                String uid = line.strip().split(":", 2)[0];
+                if (!uid.isEmpty()) {
+                    owners.add(Long.parseLong(uid));
+                }
+            }
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            // no keys: any uid is unused
+        }
+        long uid = 3_000_000_000L;
+        while (owners.contains(uid)) {
+            uid++;
+        }
+        return uid;
+    }
 
     public static KeyringHub of(Collection<TaskImage> tasks) {
         KeyringHub hub = new KeyringHub();

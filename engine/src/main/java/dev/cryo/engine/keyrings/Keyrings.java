@@ -3,6 +3,7 @@ package dev.cryo.engine.keyrings;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.kernel.Keyctl;
+import dev.cryo.kernel.Prctl;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallBatch;
@@ -234,7 +235,8 @@ public final class Keyrings {
         boolean shared = hub.shared(ring.serial());
         if (pass == Pass.MAKE && maker) {
             long id = ring.description().equals("_ses") ? in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING,"
-                    + " NULL)", SyscallNr.KEYCTL, Keyctl.KEYCTL_JOIN_SESSION_KEYRING, 0) : joinByName(in, what, ring.description());
+                    + " NULL)", SyscallNr.KEYCTL, Keyctl.KEYCTL_JOIN_SESSION_KEYRING, 0)
+                    : joinByName(in, what, ring.description(), hub.joiner());
             Described made = describe(in, id);
             if (!ring.description().equals("_ses") && (made == null || made.perm() != Keyctl.JOINED_PERM
                     || in.raw(SyscallNr.KEYCTL, Keyctl.KEYCTL_READ, id, in.area(), ROOM) != 0)) {
@@ -245,15 +247,17 @@ public final class Keyrings {
                         + " joins it; end its holders or revoke it first");
             }
             fill(in, what, id, ring);
-            if (shared) { // its other holders join it by name until SEAL
+            if (shared) { // its other holders join it by name until SEAL, as its owner for a while
                 in.call(what + ": keyctl(KEYCTL_SETPERM, searchable by its owner)", SyscallNr.KEYCTL,
                         Keyctl.KEYCTL_SETPERM, id, Keyctl.JOINED_PERM | Keyctl.KEY_USR_SEARCH);
+                // EINVAL where the task's user namespace does not map that uid: owned as made, as before
+                in.raw(SyscallNr.KEYCTL, Keyctl.KEYCTL_CHOWN, id, hub.joiner(), hub.joiner());
             } else {
                 own(in, what, id, ring);
             }
             hub.made(ring.serial(), id);
         } else if (pass == Pass.JOIN && !maker) { // by name, `_ses` too: an anonymous join would make another
-            long id = joinByName(in, what, ring.description());
+            long id = joinByName(in, what, ring.description(), hub.joiner());
             long made = hub.made(ring.serial());
             if (id != made) {
                 throw new RestoreException(what + " (shared with pid " + hub.maker(ring.serial()) + ") could not be"
@@ -268,11 +272,28 @@ public final class Keyrings {
     /**
      * The session keyring named {@code name} the task may search, made when there is none. `_ses` is made
      * anonymous instead (the maker's other branch): a join by that name could find another's.
+     *
+     * <p>The kernel joins the oldest keyring of that name the caller may search as a non-possessor, judged by
+     * its fsuid, fsgid and groups: the task joins with fsuid and fsgid {@code as}, a uid no key belongs to
+     * but the one the maker made (it gives that owner search), so another keyring of that name its own ids
+     * may search (another session of the same user, a root service's `_ses`) is not joined instead. Only
+     * one any task may search (other search), or whose group is a supplementary group of the stub, still
+     * is; the joiner then refuses, naming both. The ids and dumpable (a change of fsuid resets it) are put
+     * back at once, the parent-death signal (reset too) by CredentialResetFlags; where the task's user namespace does not map {@code as} its fsuid
+     * does not change, and the join is by its own ids.
      */
-    private static long joinByName(Inside in, String what, String name) {
+    private static long joinByName(Inside in, String what, String name, long as) {
         in.write(0, cString(name));
-        return in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"" + name + "\")", SyscallNr.KEYCTL,
-                Keyctl.KEYCTL_JOIN_SESSION_KEYRING, in.area());
+        long dumpable = in.call(what + ": prctl(PR_GET_DUMPABLE)", SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE);
+        long uid = in.raw(SyscallNr.SETFSUID, as), gid = in.raw(SyscallNr.SETFSGID, as);
+        try {
+            return in.call(what + ": keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"" + name + "\")", SyscallNr.KEYCTL,
+                    Keyctl.KEYCTL_JOIN_SESSION_KEYRING, in.area());
+        } finally {
+            in.raw(SyscallNr.SETFSUID, uid);
+            in.raw(SyscallNr.SETFSGID, gid);
+            in.call(what + ": prctl(PR_SET_DUMPABLE)", SyscallNr.PRCTL, Prctl.PR_SET_DUMPABLE, dumpable);
+        }
     }
 
     /** RESTORE, once the threads exist: the main thread's thread keyring, through {@code in} (that thread). */
