@@ -158,6 +158,37 @@ class CgroupTest {
         }
     }
 
+    /**
+     * A task whose cgroup has more cgroups below it than a dump carries (CgroupMembership.MAX_BELOW,
+     * 1024) is refused by name, naming the count and the limit, and runs on (a refusal with no suite
+     * test before).
+     */
+    @Test
+    void aTaskWithMoreCgroupsBelowItsOwnThanADumpCarriesIsRefusedByNameAndRunsOn() throws Exception {
+        Path own = cgroup("pids", "idle");
+        for (int i = 0; i <= 1024; i++) {
+            cgroup("pids", "idle/c" + i);
+        }
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            int pid = p.pid().value();
+            join(own, pid);
+            Cli refused = Cli.run("dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("pid " + pid + ": its cgroups have 1025 cgroups below them (" + own
+                    + "...); cryo carries at most 1024"), refused.err());
+            assertFalse(refused.err().contains("\tat "), refused.err());
+            Workloads.awaitUntraced(pid);
+            long before = Files.size(tmp.resolve("counter.txt"));
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.size(tmp.resolve("counter.txt")) != before;
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the counter to count on");
+        }
+    }
+
     @Test
     void aTreeComesBackInItsCgroups() throws Exception {
         Path a = cgroup("memory", "a"), b = cgroup("memory", "b"), unified = cgroup("", "a");
