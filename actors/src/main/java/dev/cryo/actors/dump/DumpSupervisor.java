@@ -336,7 +336,8 @@ public final class DumpSupervisor {
         return new TaskDumper.CollectJob(writer, direct, pool, new SharedFdContext(request.shellJob(),
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
                         ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock),
-                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing);
+                settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing,
+                !hold && request.keepsTree()); // a migration's source is killed once its tree runs elsewhere
     }
 
     /** Pre-copy of the tree's shared memory (one coordinator for all tasks), and each tracked task's tracker. */

@@ -103,7 +103,7 @@ public final class TaskDumper {
     public record CollectJob(ActorRef<ImageWriterActor.Command> writer, dev.cryo.engine.image.ImageSink.ConcurrentPages direct,
                              BufferPool pool, FdHandler.DumpContext files,
                              int regionWorkers, DumpProgress progress, long bufferWaitMillis,
-                             dev.cryo.engine.memory.ParentSharing.Found parentSharing) {}
+                             dev.cryo.engine.memory.ParentSharing.Found parentSharing, boolean runsOn) {}
 
     public sealed interface Reply {
         Pid pid();
@@ -662,11 +662,16 @@ public final class TaskDumper {
                 }
             }
             stateNanos = System.nanoTime() - s0;
+            if (frozenSmaps == null && job.runsOn()) {
+                // a task left running loses the area now, beside the final scan (the munmap waits for that
+                // walk's mm lock, and the walk is the longer), not at its release after two actor hops
+                scratch.close();
+            }
             awaitQuietly(finalRuns);
             walksWait = System.nanoTime() - s0 - stateNanos;
-            if (frozenSmaps == null) {
-                mappedScratch = scratch; // unmapped at the release if the task runs on
-            } else {
+            if (frozenSmaps == null && !job.runsOn()) {
+                mappedScratch = scratch; // unmapped at the release if the task runs on after all (a failed migration)
+            } else if (frozenSmaps != null) {
                 // the frozen smaps walk (the freeze's longest CPU work) goes on while the final
                 // round's pages are copied: its VmFlags are needed only by the task's record, which
                 // follows the pages
@@ -849,6 +854,8 @@ public final class TaskDumper {
      * task is killed once the tree runs elsewhere. So it is unmapped at the release, only if the
      * task runs on (resumed, left running). A cryo killed while it holds the tree frozen now leaves
      * the area (20 KiB, never used by the task) in it, as one killed during the collect always did.
+     * A dump that keeps the tree (--leave-running, --leave-stopped) unmaps it at the end of the
+     * state read instead, beside the final pre-copy scan: not after the supervisor's round trip.
      */
     private TaskCollector.Scratch mappedScratch;
 
