@@ -47,6 +47,31 @@ class NetNamespaceTest {
     }
 
     /**
+     * A connection attempt in flight to a listener of the tree's own net namespace whose full accept queue
+     * drops its SYNs (zdtm's socket-tcp-syn-sent in its ns flavor; synsent.py) was refused: "connecting
+     * (SYN_SENT) ... lives in the net namespace pid N made: the restore makes that namespace new, where its
+     * peer cannot follow". Dumped with --tcp-skip-in-flight (the queued connection is left out, its client
+     * reset), the listener comes back with it in that namespace, and the attempt completes and is accepted.
+     * It may complete before the tree resumes: the attempt made again sends its SYN at once, and nothing
+     * holds it in the new namespace, where the restored listener answers (as a SYN-ACK come in the freeze).
+     */
+    @Test
+    void aConnectionAttemptToAFullListenerOfItsNamespaceCompletesAfterTheRestore() throws Exception {
+        Path script = Workloads.script(tmp, "synsent.py");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("synsent.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c 'ip link set lo up && exec /usr/bin/python3 " + script
+                        + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established",
+                    "--tcp-skip-in-flight").alsoKnown(new StateComparator.Known("the attempt made again (fd 5) may be"
+                    + " answered by the restored listener before the tree resumes", d -> d.item().equals("fd 5 sockopt"
+                    + " TCP_MAXSEG") || d.item().equals("fd 5 tcp_info") && d.dumped().startsWith("state 2 ")
+                    && d.restored() != null && d.restored().startsWith("state 1 "))).restoreDetached(p.output()));
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+        }
+    }
+
+    /**
      * Unix sockets of one net namespace bound at the same path in two mount namespaces of the tree's (zdtm's
      * sk-unix-mntns; a pod's containers sharing a net namespace; unixviews.py: a datagram socket with a
      * connected client and a listener with an accepted client in each view) were refused: "its socket file and

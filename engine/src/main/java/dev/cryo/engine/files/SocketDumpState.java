@@ -234,6 +234,25 @@ public final class SocketDumpState {
     }
 
     /**
+     * Whether connection attempt {@code d} (the tree's socket {@code ino}, TCP, SYN_SENT) goes to a listener
+     * the tree holds in the same net namespace, on its address or a wildcard one, of either family.
+     */
+    public synchronized boolean listenerInTree(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        SockAddr remote = d.remote().unmapped();
+        for (int family : new int[] {SockAddr.AF_INET, SockAddr.AF_INET6}) {
+            for (SockDiag.InetSocket o : inet(family, Sockets.IPPROTO_TCP).values()) {
+                SockAddr at = o.local().unmapped();
+                if (o.state() == SockDiag.TCP_LISTEN && netnsOf(o.ino()) == ns && at.port() == remote.port()
+                        && (at.equals(remote) || at.isAnyAddress()) && holder(o.ino()) != null) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
      * Whether the peer of connection {@code d} (the tree's socket {@code ino}, TCP, in a net namespace of
      * the tree's) waits in the accept queue of a listener the tree holds there: a socket of no file,
      * established or half closed by the client, on a port that listener listens on. {@code

@@ -247,7 +247,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      * answering). Held by the network lock like a connection, so no answer completes it while the
      * dump runs, it comes back attempting again from the same port with the same initial sequence
      * number ({@link TcpRepair#reconnect}); a program blocked in connect() goes on waiting, one
-     * polling for POLLOUT goes on polling. If the answer came before the lock, it is a connection.
+     * polling for POLLOUT goes on polling. If the answer came before the lock, it is a connection. In a net
+     * namespace of the tree's, only to a listener the tree holds there (whose full accept queue drops the
+     * SYNs; zdtm's socket-tcp-syn-sent drops them with iptables): made again with the namespace, it answers.
      */
     private static TcpSocket connecting(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st, boolean primary,
                                         String what) {
@@ -255,9 +257,10 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             throw p.refuse("connecting (SYN_SENT) " + what + ": dumping a TCP connection attempt in flight needs"
                     + " --tcp-established (its packets are held until the restore, where it is attempted again)");
         }
-        if (st.netnsOf(p.ino) != 0) {
+        if (st.netnsOf(p.ino) != 0 && !st.listenerInTree(p.ino, d)) {
             throw p.refuse("connecting (SYN_SENT) " + what + " lives in the net namespace pid " + st.netnsOf(p.ino)
-                    + " made: the restore makes that namespace new, where its peer cannot follow; not supported");
+                    + " made, and no listener of the tree's there listens on " + d.remote() + ": the restore makes that"
+                    + " namespace new, where its peer cannot follow; not supported");
         }
         st.checkMovable(p.ino, d, p::refuse, "connecting (SYN_SENT) " + what);
         SocketOptions opts = p.options(false);
