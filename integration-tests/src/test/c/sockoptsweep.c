@@ -179,6 +179,9 @@ static void set(struct sock *s, const struct opt *list, int n) {
         setsockopt(s->fd, list[i].level, list[i].opt, list[i].v, list[i].len);
         s->seen[s->n++].o = &list[i];
     }
+    /* and its priority again, as a program may: IP_TOS sets it from the TOS (rt_tos2priority) */
+    int priority = 5;
+    setsockopt(s->fd, SOL_SOCKET, SO_PRIORITY, &priority, sizeof priority);
 }
 
 static void read_all(struct sock *s, int compare, int *diffs) {

@@ -2120,6 +2120,93 @@ class RealServersTest {
         }
     }
 
+    /**
+     * Kamailio, a SIP proxy of ten processes (its usrloc table and transactions in shared memory it
+     * maps before forking; a TCP connection's fd handed between its processes over unix sockets),
+     * with a user registered over a kept TCP connection and one over UDP: after the restore the kept
+     * connection is answered, and a MESSAGE from a new client is relayed to each registered user,
+     * over that same TCP connection for the first.
+     */
+    @Test
+    void kamailioKeepsItsRegistrationsAndRelaysOverTheKeptConnection() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/kamailio")), "Debian package kamailio");
+        int port = freePort();
+        Files.writeString(tmp.resolve("k.cfg"), "#!KAMAILIO\nlog_stderror=yes\nchildren=2\ntcp_children=2\n"
+                + "listen=udp:127.0.0.1:" + port + "\nlisten=tcp:127.0.0.1:" + port + "\n"
+                + "loadmodule \"tm.so\"\nloadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"usrloc.so\"\n"
+                + "loadmodule \"registrar.so\"\nloadmodule \"textops.so\"\nrequest_route {\n"
+                + "  if (is_method(\"REGISTER\")) { save(\"location\"); exit; }\n"
+                + "  if (is_method(\"OPTIONS\")) { sl_send_reply(\"200\", \"OK\"); exit; }\n"
+                + "  if (lookup(\"location\")) { t_relay(); exit; }\n  sl_send_reply(\"404\", \"Not here\"); exit;\n}\n");
+        InetSocketAddress server = new InetSocketAddress("127.0.0.1", port);
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("kamailio.out"), "/usr/sbin/kamailio", "-DD", "-E",
+                "-f", tmp.resolve("k.cfg").toString());
+             Socket tcp = connect(port);
+             java.net.DatagramSocket udp = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress());
+             java.net.DatagramSocket caller = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            udp.setSoTimeout(30_000);
+            caller.setSoTimeout(30_000);
+            int tp = tcp.getLocalPort(), up = udp.getLocalPort();
+            assertEquals("SIP/2.0 200 OK", sipOverTcp(tcp, sip("REGISTER", "tcpuser", "tcpuser", "TCP", tp,
+                    "sip:tcpuser@127.0.0.1:" + tp + ";transport=tcp")));
+            assertEquals("SIP/2.0 200 OK", sipOverUdp(udp, server, sip("REGISTER", "udpuser", "udpuser", "UDP", up,
+                    "sip:udpuser@127.0.0.1:" + up)));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("SIP/2.0 200 OK", sipOverTcp(tcp, sip("OPTIONS", "tcpuser", "tcpuser", "TCP", tp, null)),
+                        "the kept connection is answered");
+                int cp = caller.getLocalPort();
+                byte[] toUdp = sip("MESSAGE", "caller", "udpuser", "UDP", cp, null).getBytes(StandardCharsets.US_ASCII);
+                caller.send(new java.net.DatagramPacket(toUdp, toUdp.length, server));
+                assertTrue(sipOverUdp(udp, null, null).startsWith("MESSAGE sip:udpuser@"), "relayed to the UDP user");
+                byte[] toTcp = sip("MESSAGE", "caller", "tcpuser", "UDP", cp, null).getBytes(StandardCharsets.US_ASCII);
+                caller.send(new java.net.DatagramPacket(toTcp, toTcp.length, server));
+                assertTrue(sipOverTcp(tcp, null).startsWith("MESSAGE sip:tcpuser@"),
+                        "relayed to the TCP user over its kept connection");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** A SIP request without a body; {@code contact} (null: none) registers it for an hour. */
+    private static String sip(String method, String from, String to, String transport, int localPort, String contact) {
+        String id = Long.toHexString(System.nanoTime());
+        return method + " sip:" + to + "@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/" + transport + " 127.0.0.1:" + localPort
+                + ";branch=z9hG4bK" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:" + from + "@127.0.0.1>;tag=" + id
+                + "\r\nTo: <sip:" + to + "@127.0.0.1>\r\nCall-ID: " + id + "\r\nCSeq: 1 " + method + "\r\n"
+                + (contact == null ? "" : "Contact: <" + contact + ">\r\nExpires: 3600\r\n") + "Content-Length: 0\r\n\r\n";
+    }
+
+    /** Sends {@code request} (null: none) and returns the first line of the next message (all bodyless). */
+    private static String sipOverTcp(Socket s, String request) throws IOException {
+        if (request != null) {
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+        }
+        StringBuilder b = new StringBuilder();
+        InputStream in = s.getInputStream();
+        while (b.indexOf("\r\n\r\n") < 0) {
+            int c = in.read();
+            if (c < 0) {
+                throw new IOException("closed after " + b);
+            }
+            b.append((char) c);
+        }
+        return b.substring(0, b.indexOf("\r\n"));
+    }
+
+    /** As above over UDP: sends to {@code server} (request null: none), returns the first line of the next datagram. */
+    private static String sipOverUdp(java.net.DatagramSocket s, InetSocketAddress server, String request) throws IOException {
+        if (request != null) {
+            byte[] b = request.getBytes(StandardCharsets.US_ASCII);
+            s.send(new java.net.DatagramPacket(b, b.length, server));
+        }
+        java.net.DatagramPacket in = new java.net.DatagramPacket(new byte[8192], 8192);
+        s.receive(in);
+        String text = new String(in.getData(), 0, in.getLength(), StandardCharsets.US_ASCII);
+        return text.substring(0, text.indexOf("\r\n"));
+    }
+
     /** "count=A ticks=B doubled=C changes=D child=E END" at the end of an HTTP reply → {A, B, C, D, E}. */
     private static int[] nodeReply(String reply) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(

@@ -218,6 +218,14 @@ public record SocketOptions(List<Option> options) {
                 out.add(new Option(sp.level(), sp.name(), v));
             }
         }
+        if (out.stream().anyMatch(o -> o.level() == SOL_IP && o.name() == IP_TOS)
+                && out.stream().noneMatch(o -> o.level() == SOL_SOCKET && o.name() == SO_PRIORITY)) {
+            // a fresh socket's priority, kept all the same: setting the TOS at restore sets the priority from it
+            byte[] priority = read(s, opt(SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY"));
+            if (priority != null) {
+                out.add(new Option(SOL_SOCKET, SO_PRIORITY, priority));
+            }
+        }
         byte[] filter = Sockets.filter(s); // null (eBPF) is refused by SocketProbe
         if (filter != null && filter.length > 0) {
             out.add(new Option(SOL_SOCKET, SO_ATTACH_FILTER, filter));
@@ -326,7 +334,9 @@ public record SocketOptions(List<Option> options) {
 
     /**
      * Sets every carried option on a new socket; buffer sizes exactly, as root may (the *FORCE
-     * variants); the socket filter first, since SO_LOCK_FILTER forbids attaching one afterwards.
+     * variants); the socket filter first, since SO_LOCK_FILTER forbids attaching one afterwards; the
+     * priority last, since IP_TOS sets it from the TOS (rt_tos2priority: kamailio's IPTOS_LOWDELAY
+     * with priority 0 came back with 6).
      */
     public void apply(Fd s) {
         byte[] filter = get(SOL_SOCKET, SO_ATTACH_FILTER);
@@ -334,7 +344,8 @@ public record SocketOptions(List<Option> options) {
             Sockets.attachFilter(s, filter);
         }
         for (Option o : options) {
-            if (o.level() == SOL_SOCKET && (o.name() == SO_ATTACH_FILTER || o.name() == SO_ATTACH_REUSEPORT_CBPF)) {
+            if (o.level() == SOL_SOCKET && (o.name() == SO_ATTACH_FILTER || o.name() == SO_ATTACH_REUSEPORT_CBPF
+                    || o.name() == SO_PRIORITY)) {
                 continue;
             } else if (isMembership(o)) {
                 MulticastMemberships.join(s, o.level(), o.value());
@@ -346,6 +357,10 @@ public record SocketOptions(List<Option> options) {
             } else {
                 Sockets.setBytes(s, o.level(), o.name(), o.value());
             }
+        }
+        byte[] priority = get(SOL_SOCKET, SO_PRIORITY);
+        if (priority != null) {
+            Sockets.setBytes(s, SOL_SOCKET, SO_PRIORITY, priority);
         }
     }
 
