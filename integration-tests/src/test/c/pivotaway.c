@@ -3,14 +3,15 @@
  * stays mapped from there, as zdtm's mntns_pivot_root does in a container: run as `pivotaway ROOT` (ROOT a
  * directory of the host holding this static binary and an empty mnt/), it takes a mount namespace with ROOT as
  * its root (pivot_root) and execs itself there; its child pivots again onto a tmpfs on /mnt. The binary's mount is then attached
- * only in the parent's namespace, and a restore opens mapped files in the task's own: the dump refuses that,
- * naming the parent's namespace. On SIGUSR2 the child checks that its root is still its tmpfs (its file is
- * there); prints PASS or FAIL: reason.
+ * only in the parent's namespace, where the restore opens the child's mapped files and executable. On SIGUSR2 the
+ * child checks that its root is still its tmpfs (its file is there) (the state comparator: its mappings and exe);
+ * prints PASS or FAIL: reason. `pivotaway ROOT pidns`: the child is the init of a pid namespace too.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,13 +38,16 @@ static void child(int ready) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 2) fail("usage: pivotaway ROOT");
-    if (argc < 3) { /* its binary mapped from the container's root, as zdtm's is */
+    if (argc < 2) fail("usage: pivotaway ROOT [pidns]");
+    int pidns = !strcmp(argv[argc - 1], "pidns");
+    if (argc < 3 || strcmp(argv[2], "inside")) { /* its binary mapped from the container's root, as zdtm's is */
         pivot_into(argv[1], 0);
-        execl("/pivotaway", "pivotaway", argv[1], "inside", (char *) NULL);
+        execl("/pivotaway", "pivotaway", argv[1], "inside", pidns ? "pidns" : (char *) NULL, (char *) NULL);
         fail("exec /pivotaway");
     }
     signal(SIGUSR2, on_usr2);
+    // pidns: the child is the init of a pid namespace, as the tasks of zdtm's ns flavor are in one
+    if (pidns && unshare(CLONE_NEWPID)) fail("unshare(CLONE_NEWPID)");
     pid_t c = fork_ready(child);
     printf("ready\n");
     while (!check) pause();

@@ -40,6 +40,20 @@ public final class MountReach {
      * path, seen from the task's root, lands on that very mount.
      */
     public void requireLink(String procLink, String path, String what) {
+        requireLink(procLink, path, what, false);
+    }
+
+    /**
+     * As {@link #requireLink} for a mapped file or the executable, which the restore opens where the task's
+     * nearest ancestor of the tree in another mount namespace finds it when the task's own view does not
+     * (TaskContext.laterWithFile): a child that pivoted its namespace's root away and detached the old one,
+     * its binary mapped from there (zdtm's mntns_pivot_root).
+     */
+    public void requireMapped(String procLink, String path, String what) {
+        requireLink(procLink, path, what, true);
+    }
+
+    private void requireLink(String procLink, String path, String what, boolean ancestorMayOpen) {
         long mountId = Sys.mountId(procLink);
         String seen = path != null && path.startsWith("/") ? pid.procDir() + "/root" + path : null;
         if (seen != null && (onMount(seen, mountId) || sameFile(procLink, seen) || sameFile(procLink, path))) {
@@ -57,12 +71,18 @@ public final class MountReach {
             });
             return;
         }
-        String ancestors = ancestorsMount(mountId);
+        Ancestor ancestor = ancestorsMount(mountId);
+        if (ancestor != null && ancestorMayOpen && path != null && path.startsWith("/") && ofTheTree(ancestor.pid())
+                && sameFile(procLink, ancestor.pid().procDir() + "/root" + path)) {
+            return;
+        }
+        String ancestors = ancestor == null ? null : ancestor.where();
         if (ancestors != null) {
             throw new DumpException("pid " + pid + ": " + what + " is on mount " + mountId + ", " + ancestors + ", which"
                     + " the task's own mount namespace no longer has (its root pivoted elsewhere and the old one"
                     + " detached, as zdtm's mntns_pivot_root does): a restore opens it in the task's own namespace,"
-                    + " where no path reaches it; not supported yet");
+                    + " where no path reaches it" + (ancestorMayOpen ? ", and that pid is not of the tree or names"
+                    + " another file at that path" : "") + "; not supported yet");
         }
         throw new DumpException("pid " + pid + ": " + what + " is on a mount that is not attached in its mount namespace"
                 + " (mount id " + mountId + ": unmounted with umount -l while in use, or made by open_tree/fsmount"
@@ -99,8 +119,23 @@ public final class MountReach {
         return null;
     }
 
+    private record Ancestor(Pid pid, String where) {}
+
+    /**
+     * Whether {@code p} is a task of the tree: cryo traces it (a restore forks it again, so its view is there
+     * to open a file from; an ancestor outside the tree is not).
+     */
+    private static boolean ofTheTree(Pid p) {
+        try {
+            int tracer = ProcFs.status(p).tracerPid();
+            return tracer != 0 && Files.exists(Path.of("/proc/self/task/" + tracer));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Where mount {@code mountId} is attached in the mount namespace of an ancestor of the task's, if it is. */
-    private String ancestorsMount(long mountId) {
+    private Ancestor ancestorsMount(long mountId) {
         String own = dev.cryo.kernel.Namespaces.link(pid.toString(), "mnt");
         Pid at = pid;
         try {
@@ -117,8 +152,8 @@ public final class MountReach {
                 String file = at.procDir() + "/mountinfo";
                 for (MountInfo.Mount m : MountInfo.parse(file, ProcFs.text(file))) {
                     if (m.id() == mountId) {
-                        return "attached in the mount namespace of pid " + at + " (" + ns + ", " + m.fsType() + " on "
-                                + m.point() + ")";
+                        return new Ancestor(at, "attached in the mount namespace of pid " + at + " (" + ns + ", "
+                                + m.fsType() + " on " + m.point() + ")");
                     }
                 }
             }

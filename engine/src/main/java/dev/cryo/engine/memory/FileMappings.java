@@ -15,7 +15,7 @@ final class FileMappings {
 
     /** The mapped file's identity, through map_files: the very file mapped, even if the path was replaced since. */
     static FileRef identity(Pid pid, MapsEntry m) {
-        new MountReach(pid).requireLink(PageScan.mapFile(pid, m).toString(), m.path(),
+        new MountReach(pid).requireMapped(PageScan.mapFile(pid, m).toString(), m.path(),
                 "its mapping at 0x" + Long.toHexString(m.start()) + " (" + m.path() + ")");
         try {
             return FileIdentity.of(m.path(), PageScan.mapFile(pid, m));

@@ -249,10 +249,17 @@ public final class TaskRestorer {
     /** STATE: every step of {@link #STATE_STAGES}, ending with the registers installed. */
     public void restoreState() {
         int cryoFd = t.namespaces().cryoFd();
-        if (cryoFd > 0 && t.namespaces().insidePidNamespace(t.pid().value()) && !t.task().ids().sharesParentFds()) {
-            t.call("close(pidfd of cryo)", dev.cryo.kernel.SyscallNr.CLOSE, cryoFd); // its files are all taken
+        boolean holdsCryoFd = cryoFd > 0 && t.namespaces().insidePidNamespace(t.pid().value())
+                && !t.task().ids().sharesParentFds();
+        int lastTaker = -1;
+        for (int i = 0; i < STATE_STAGES.size(); i++) {
+            lastTaker = STATE_STAGES.get(i).takesCryosFiles() ? i : lastTaker;
         }
-        for (StateStage s : STATE_STAGES) {
+        for (int i = 0; i < STATE_STAGES.size(); i++) {
+            if (holdsCryoFd && i == lastTaker + 1) {
+                t.call("close(pidfd of cryo)", dev.cryo.kernel.SyscallNr.CLOSE, cryoFd); // its files are all taken
+            }
+            StateStage s = STATE_STAGES.get(i);
             long r0 = t.roundTrips(), n0 = System.nanoTime();
             s.run(t);
             steps(s.getClass().getSimpleName(), r0, n0);

@@ -24,6 +24,11 @@ import static dev.cryo.kernel.Fcntl.O_RDONLY;
  * view of the address space (PR_SET_MM_MAP).
  */
 public final class ProcessState implements StateStage {
+    @Override
+    public boolean takesCryosFiles() {
+        return true; // the executable (setMm)
+    }
+
 
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14;
 

@@ -10,4 +10,13 @@ public interface StateStage {
     String name();
 
     void run(TaskContext t);
+
+    /**
+     * Whether the step may have the task take a file cryo opened for it (the executable, which only
+     * cryo or an ancestor's view names: TaskContext.open): a task inside a pid namespace does that
+     * through its inherited pidfd of cryo, closed once the last such step has run.
+     */
+    default boolean takesCryosFiles() {
+        return false;
+    }
 }

@@ -397,25 +397,29 @@ public final class TaskContext {
      * As {@link #laterWithFile(String, int, java.util.function.LongConsumer)} for dumped file {@code dumped}
      * (null: none to check): when the task's own view no longer names it at its path but cryo's does —
      * a program that pivoted its root and dropped the old one without exec'ing maps its binary and
-     * libraries from there — cryo opens it and the task takes that file.
+     * libraries from there — cryo opens it and the task takes that file; so too when the view of an
+     * ancestor in another mount namespace names it (a child that pivoted its own namespace's root away:
+     * zdtm's mntns_pivot_root; the dump let only that through, MountReach.requireMapped).
      */
     public void laterWithFile(String path, dev.cryo.engine.model.FileRef dumped, int flags,
                               java.util.function.LongConsumer use) {
-        if (dumped == null || !onlyCryoSees(path, dumped)) {
+        String at = dumped == null ? null : seenElsewhere(path, dumped);
+        if (at == null) {
             laterWithFile(path, flags, use);
             return;
         }
-        try (dev.cryo.kernel.Fd mine = cryosOpen(path, flags)) {
+        try (dev.cryo.kernel.Fd mine = cryosOpen(at, flags)) {
             laterWithFile(CRYO_FDS + mine.value(), flags, use); // taken at once, before mine closes
         }
     }
 
     /** The task opens dumped file {@code dumped} at {@code path}, or takes cryo's open of it when only cryo sees it there (above). */
     public long open(String path, dev.cryo.engine.model.FileRef dumped, int flags) {
-        if (dumped == null || !onlyCryoSees(path, dumped)) {
+        String at = dumped == null ? null : seenElsewhere(path, dumped);
+        if (at == null) {
             return open(path, flags);
         }
-        try (dev.cryo.kernel.Fd mine = cryosOpen(path, flags)) {
+        try (dev.cryo.kernel.Fd mine = cryosOpen(at, flags)) {
             return openCryoFd(mine.value(), flags);
         }
     }
@@ -425,23 +429,61 @@ public final class TaskContext {
     }
 
     private Boolean otherMountNamespace;
-    private final java.util.Map<String, Boolean> onlyCryoSees = new java.util.HashMap<>();
+    /** Per path: where cryo opens it for the task, "" where the task opens it itself. */
+    private final java.util.Map<String, String> seenElsewhere = new java.util.HashMap<>();
 
     /**
-     * Looked at through /proc/PID/root, once a path: a mapped file's path (as maps shows it) holds no
-     * link to mislead that look, and RegularFileHandler.onlyOutside's look from the task's own root
-     * takes a thread a path, for every library of every task in a mount namespace of its own.
+     * Where cryo opens {@code path} for the task when the task's own view does not name dumped file {@code f}
+     * there: in cryo's view, or through the root of the nearest ancestor in another mount namespace that
+     * names it; null: the task opens it. Looked at through /proc/PID/root, once a path: a mapped file's path
+     * (as maps shows it) holds no link to mislead that look, and RegularFileHandler.onlyOutside's look from
+     * the task's own root takes a thread a path, for every library of every task in a mount namespace of its own.
      */
-    private boolean onlyCryoSees(String path, dev.cryo.engine.model.FileRef f) {
+    private String seenElsewhere(String path, dev.cryo.engine.model.FileRef f) {
         if (!path.startsWith("/") || path.startsWith(CRYO_FDS)) {
-            return false;
+            return null;
         }
         if (otherMountNamespace == null) {
             otherMountNamespace = dev.cryo.engine.files.RegularFileHandler.inOtherMountNamespace(pid.value());
         }
-        return otherMountNamespace && onlyCryoSees.computeIfAbsent(path, p ->
-                !dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(pid.procDir() + "/root" + p), f)
-                        && dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(p), f));
+        if (!otherMountNamespace) {
+            return null;
+        }
+        String at = seenElsewhere.computeIfAbsent(path, p -> {
+            if (dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(pid.procDir() + "/root" + p), f)) {
+                return "";
+            }
+            if (dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(p), f)) {
+                return p;
+            }
+            String up = ancestorSeeing(p, f);
+            return up == null ? "" : up;
+        });
+        return at.isEmpty() ? null : at;
+    }
+
+    /** /proc/A/root + {@code path} of the nearest ancestor A in another mount namespace whose view names {@code f} there. */
+    private String ancestorSeeing(String path, dev.cryo.engine.model.FileRef f) {
+        String own = dev.cryo.kernel.Namespaces.link(pid.toString(), "mnt");
+        long cryo = ProcessHandle.current().pid();
+        Pid at = pid;
+        try {
+            for (int hops = 0; hops < 64; hops++) {
+                int up = dev.cryo.kernel.proc.ProcFs.stat(at).ppid();
+                if (up <= 1 || up == cryo) {
+                    return null; // cryo's own view was looked at already
+                }
+                at = Pid.of(up);
+                String ns = dev.cryo.kernel.Namespaces.link(at.toString(), "mnt");
+                String seen = at.procDir() + "/root" + path;
+                if (ns != null && !ns.equals(own) && dev.cryo.engine.files.RegularFileHandler.same(java.nio.file.Path.of(seen), f)) {
+                    return seen;
+                }
+            }
+        } catch (RuntimeException e) {
+            return null; // an ancestor gone meanwhile: the task opens it, and fails naming it
+        }
+        return null;
     }
 
     public void laterWithFile(String path, int flags, java.util.function.LongConsumer use) {
