@@ -174,6 +174,25 @@ class KeyringTest {
         }
     }
 
+    /**
+     * A key linked into the session and the process keyring (`keyctl link`) is one key after the restore, not
+     * two copies (a change through one keyring shows through the other).
+     */
+    @Test
+    void aKeyLinkedIntoTwoKeyringsComesBackAsOneKey() throws Exception {
+        String out = verdict("linked", """
+                assert keyctl(1, b'cryo-it-linked-%d' % os.getpid()) > 0
+                k = add(b'user', b'both', b'one', -3)
+                assert keyctl(8, k, -2) == 0
+                print('ready', flush=True)
+                wait()
+                expect('the key found in both keyrings is one key', find(-3, b'both') == find(-2, b'both'), True)
+                expect('its payload', payload(find(-2, b'both')), b'one')
+                verdict()
+                """);
+        assertTrue(out.contains("PASS"), out);
+    }
+
     /** A thread keyring (a key added to @t makes one) comes back to its thread. */
     @Test
     void aThreadKeyringComesBackWithItsKey() throws Exception {

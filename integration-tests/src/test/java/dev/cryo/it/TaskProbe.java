@@ -446,7 +446,7 @@ final class TaskProbe {
                         long size = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, key, area, KEYRING_ROOM);
                         keys.add(k + (Injector.isError(size) ? " payload unreadable" : size > KEYRING_ROOM
                                 ? " payload " + size + " bytes" : " payload " + HexFormat.of().formatHex(
-                                sha256(Sys.read(p, area, (int) size)), 0, 12)));
+                                sha256(Sys.read(p, area, (int) size)), 0, 12)) + " key-serial " + key);
                     }
                     b.append(" keys ").append(keys);
                 }
@@ -466,9 +466,15 @@ final class TaskProbe {
 
     private static final java.util.regex.Pattern SERIAL = java.util.regex.Pattern.compile("^serial (\\d+) ");
 
-    /** Each keyring serial of {@code out}'s keyring items as a label given in order of first appearance. */
+    private static final java.util.regex.Pattern KEY_SERIAL = java.util.regex.Pattern.compile(" key-serial (\\d+)");
+
+    /**
+     * Each keyring serial of {@code out}'s keyring items as a label given in order of first appearance, and
+     * each key's serial likewise (a key in two keyrings is one key: which keyrings share it must hold).
+     */
     private static void labelKeyrings(Map<String, Map<String, String>> out) {
         Map<String, String> labels = new java.util.HashMap<>();
+        Map<String, String> keyLabels = new java.util.HashMap<>();
         for (Map<String, String> items : out.values()) {
             items.replaceAll((k, v) -> {
                 java.util.regex.Matcher m = SERIAL.matcher(v);
@@ -476,7 +482,8 @@ final class TaskProbe {
                     return v;
                 }
                 String label = labels.computeIfAbsent(m.group(1), s -> "keyring #" + (labels.size() + 1));
-                return label + " " + v.substring(m.end());
+                return KEY_SERIAL.matcher(label + " " + v.substring(m.end())).replaceAll(r ->
+                        " key #" + keyLabels.computeIfAbsent(r.group(1), s -> Integer.toString(keyLabels.size() + 1)));
             });
         }
     }

@@ -17,6 +17,8 @@ public final class KeyringHub {
     private final Map<Integer, java.util.SortedSet<Integer>> holders = new TreeMap<>();
     private final Map<Integer, Long> made = new ConcurrentHashMap<>();
     private final long joiner = unusedUid();
+    /** Dumped key serial to the key made again for it: a key in two keyrings is linked into the second. */
+    private final Map<Integer, Long> keys = new ConcurrentHashMap<>();
 
     private KeyringHub() {}
 
@@ -64,6 +66,15 @@ public final class KeyringHub {
 
     boolean shared(int serial) {
         return holders.get(serial).size() > 1;
+    }
+
+    /** The key made again for dumped key {@code serial}, or null. */
+    Long key(int serial) {
+        return keys.get(serial);
+    }
+
+    void key(int serial, long id) {
+        keys.putIfAbsent(serial, id);
     }
 
     void made(int serial, long id) {

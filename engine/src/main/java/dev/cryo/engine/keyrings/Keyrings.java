@@ -222,7 +222,7 @@ public final class Keyrings {
             if (ring.kind().equals(KeyringImage.PROCESS) && pass == Pass.MAKE) {
                 long id = in.call(what + ": keyctl(KEYCTL_GET_KEYRING_ID, process keyring, create)", SyscallNr.KEYCTL,
                         Keyctl.KEYCTL_GET_KEYRING_ID, Keyctl.KEY_SPEC_PROCESS_KEYRING, 1);
-                fill(in, what, id, ring);
+                fill(in, what, id, ring, hub);
                 own(in, what, id, ring);
             } else if (ring.kind().equals(KeyringImage.SESSION)) {
                 session(in, pid, what, ring, hub, pass);
@@ -246,7 +246,7 @@ public final class Keyrings {
                         + Integer.toHexString(made.perm())) + ") that the task may search, and joining by name"
                         + " joins it; end its holders or revoke it first");
             }
-            fill(in, what, id, ring);
+            fill(in, what, id, ring, hub);
             if (shared) { // its other holders join it by name until SEAL, as its owner for a while
                 in.call(what + ": keyctl(KEYCTL_SETPERM, searchable by its owner)", SyscallNr.KEYCTL,
                         Keyctl.KEYCTL_SETPERM, id, Keyctl.JOINED_PERM | Keyctl.KEY_USR_SEARCH);
@@ -303,16 +303,25 @@ public final class Keyrings {
                 String what = "pid " + pid + ": its thread keyring";
                 long id = in.call(what + ": keyctl(KEYCTL_GET_KEYRING_ID, thread keyring, create)", SyscallNr.KEYCTL,
                         Keyctl.KEYCTL_GET_KEYRING_ID, Keyctl.KEY_SPEC_THREAD_KEYRING, 1);
-                fill(in, what, id, ring);
+                fill(in, what, id, ring, null); // a key also in another keyring comes back as a copy here
                 own(in, what, id, ring);
             }
         }
     }
 
-    /** The keyring's keys, each with its owner and permissions (owner first: the permissions may forbid a change). */
-    private static void fill(Inside in, String what, long ring, KeyringImage image) {
+    /**
+     * The keyring's keys, each with its owner and permissions (owner first: the permissions may forbid a change).
+     * A key made again already for another keyring ({@code hub}, null: none) is linked instead, one key in
+     * both as dumped, where its permissions let the task link it (as its possessor, through its own keyring
+     * it is in: another task's key usually may not be, and comes back as a copy).
+     */
+    private static void fill(Inside in, String what, long ring, KeyringImage image, KeyringHub hub) {
         for (KeyringImage.Key k : image.keys()) {
             String key = what + ": its " + k.type() + " key '" + k.description() + "'";
+            Long made = hub == null ? null : hub.key(k.serial());
+            if (made != null && !Injector.isError(in.raw(SyscallNr.KEYCTL, Keyctl.KEYCTL_LINK, made, ring))) {
+                continue;
+            }
             byte[] type = cString(k.type());
             byte[] description = cString(k.description());
             in.write(0, type);
@@ -321,6 +330,9 @@ public final class Keyrings {
             long id = in.call(key + ": add_key", SyscallNr.ADD_KEY, in.area(), in.area() + type.length,
                     in.area() + type.length + description.length, k.payload().length, ring);
             own(in, key, id, k.uid(), k.gid(), k.perm());
+            if (hub != null) {
+                hub.key(k.serial(), id);
+            }
         }
     }
 
