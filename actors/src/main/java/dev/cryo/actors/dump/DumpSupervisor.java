@@ -264,7 +264,7 @@ public final class DumpSupervisor {
         timers.startSingleTimer(new Timeout("seizing the tree"), settings.dump().seizeTimeout());
         for (Pid p : tasks.keySet()) { // tracked by pre-copy: their dumpers exist already
             pending.add(p);
-            tasks.get(p).tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter, null, tasks.size() == 1));
+            tasks.get(p).tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter));
         }
         seizeNew(tree);
         closeCgroupsAhead(); // of tasks gone since: the others' dumpers have theirs

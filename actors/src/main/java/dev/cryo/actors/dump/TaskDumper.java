@@ -44,20 +44,11 @@ public final class TaskDumper {
 
     public sealed interface Command {}
 
-    /**
-     * {@code cgroups}: the task's cgroups read before the freeze (a plain dump's, see DumpSupervisor), or null;
-     * {@code alone}: a pre-copied task that is the whole tree (its final round's walks may start at its
-     * seize: {@link PreCopyTracker#prescan}).
-     */
+    /** {@code cgroups}: the task's cgroups read before the freeze (a plain dump's, see DumpSupervisor), or null. */
     public record Seize(java.time.Duration timeout, ActorRef<Reply> replyTo,
-                        java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> cgroups, boolean alone) implements Command {
+                        java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> cgroups) implements Command {
         public Seize(java.time.Duration timeout, ActorRef<Reply> replyTo) {
-            this(timeout, replyTo, null, false);
-        }
-
-        public Seize(java.time.Duration timeout, ActorRef<Reply> replyTo,
-                     java.util.concurrent.Future<dev.cryo.engine.cgroups.CgroupsAhead> cgroups) {
-            this(timeout, replyTo, cgroups, false);
+            this(timeout, replyTo, null);
         }
     }
 
@@ -551,9 +542,6 @@ public final class TaskDumper {
                         + " again (its answer was still queued)", pid, undone);
             }
             m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(tids.get(0)).length, t0));
-            if (m.alone()) {
-                prescanAtSeize();
-            }
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
         }
@@ -578,7 +566,6 @@ public final class TaskDumper {
         boolean flagsKept;
         long[] finalNanos = {0, 0}; // wall, cpu
         long[] smapsNanos = {0, 0};
-        int[] atSeize = {0}; // mappings whose walk the final round took from the seize's
         java.util.concurrent.Future<List<dev.cryo.kernel.proc.SmapsEntry>> frozenSmaps = null;
         java.util.concurrent.Future<PreCopyTracker.FinalRound> finalRuns = null;
         TaskCollector.Scratch scratch = null;
@@ -638,14 +625,10 @@ public final class TaskDumper {
                 // target: the freeze holds the longer of the two, not their sum
                 PreCopyTracker tracker = preCopy;
                 MemoryPlan p = plan;
-                java.util.concurrent.Future<?> walked = takePrescan();
                 finalRuns = SMAPS.submit(() -> {
                     long f0 = System.nanoTime(), c0 = cpuNanos();
                     try {
-                        awaitQuietly(walked); // what it walked is replayed, what it could not is walked now
-                        PreCopyTracker.FinalRound r = tracker.finalRuns(p);
-                        atSeize[0] = tracker.replayed();
-                        return r;
+                        return tracker.finalRuns(p);
                     } finally {
                         finalNanos[0] = System.nanoTime() - f0;
                         finalNanos[1] = cpuNanos() - c0;
@@ -728,8 +711,7 @@ public final class TaskDumper {
                         : ", with " + plan.filesAhead() + " mapped files' identities") : "", (mapped - planned) / 1_000_000,
                 stateNanos / 1_000_000, walksWait / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
-                finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms, " + atSeize[0]
-                        + " mappings walked at the seize) beside the state, "
+                finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
                 runs.stream().mapToLong(PageRun::pages).sum(), frozenSmaps == null ? "" : ", smaps read beside the copy",
                 tracer.roundTrips());
@@ -1004,38 +986,7 @@ public final class TaskDumper {
         }
     }
 
-    /**
-     * The final pre-copy round's walks, started at the seize of a task alone in its tree (see
-     * {@link PreCopyTracker#prescan}), beside the supervisor's frozen stages and its collect message
-     * (at load 14-18 the seize to the collect's start took 5-25 ms of a 1 GiB freeze, the walk 7-60 ms).
-     */
-    private java.util.concurrent.Future<?> prescan;
-
-    private void prescanAtSeize() {
-        PreCopyTracker tracker = preCopy;
-        if (tracker == null || prescan != null) {
-            return;
-        }
-        prescan = SMAPS.submit(() -> { // its reads too: not before the Seized reply, which the freeze waits for
-            // stopped, it forks no more: no child means nothing else of the tree runs meanwhile (one
-            // that could write its memory); an io_uring worker does not stop for a tracer and writes
-            if (ProcFs.children(pid).isEmpty() && ProcFs.tasks(pid).stream()
-                    .noneMatch(t -> t.value() != pid.value() && ProcFs.ioWorker(pid, t))) {
-                tracker.prescan(ProcFs.maps(pid));
-            }
-            return null; // on failure the collect walks as before, and says what is wrong
-        });
-    }
-
-    /** The prescan, now the final round's to wait for before its own walks. */
-    private java.util.concurrent.Future<?> takePrescan() {
-        java.util.concurrent.Future<?> f = prescan;
-        prescan = null;
-        return f;
-    }
-
     private void stopTracking() {
-        awaitQuietly(takePrescan()); // not closed under its walk
         dropEarly();
         dropLayoutAhead();
         if (aheadChanges != null) {

@@ -147,15 +147,6 @@ public final class PreCopyTracker implements AutoCloseable {
                 || kind == MemoryKinds.FILE_PRIVATE) && (m.read() || m.write() || m.exec());
     }
 
-    /** The kind of a mapping the rounds track, or null (special, a SysV segment, or not pre-copied). */
-    private static MemoryKind trackedKind(MapsEntry m) {
-        if (m.isSpecial() || m.path().startsWith("/SYSV")) {
-            return null;
-        }
-        MemoryKind kind = MemoryKinds.kindOf(m);
-        return preCopied(kind, m) ? kind : null;
-    }
-
     /**
      * One round while the task runs: the pages written since the last round (the first round: every
      * populated page) of its private mappings. Tracking is re-armed before anything is copied, so a
@@ -169,8 +160,11 @@ public final class PreCopyTracker implements AutoCloseable {
         List<MapsEntry> maps = ProcFs.maps(pid);
         try (PagemapScan carried = PagemapScan.open(pid)) {
             for (MapsEntry m : maps) {
-                MemoryKind kind = trackedKind(m);
-                if (kind == null) {
+                if (m.isSpecial() || m.path().startsWith("/SYSV")) {
+                    continue;
+                }
+                MemoryKind kind = MemoryKinds.kindOf(m);
+                if (!preCopied(kind, m)) {
                     continue;
                 }
                 if ((kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP) && m.read() && m.write() && !m.exec()) {
@@ -292,7 +286,6 @@ public final class PreCopyTracker implements AutoCloseable {
      * last round plus those sent earlier that the plan no longer wants; everything else as planned.
      */
     public FinalRound finalRuns(MemoryPlan plan) {
-        replayed = 0;
         List<PageRun> out = new ArrayList<>();
         Map<Integer, long[]> guards = new TreeMap<>();
         List<VmaImage> vmas = plan.vmas();
@@ -325,7 +318,9 @@ public final class PreCopyTracker implements AutoCloseable {
             PageRanges.Builder guarded = new PageRanges.Builder();
             PageRanges carried, send;
             try {
-                categories(m, finalMask(v.kind(), either), (s, e, c) -> {
+                long mask = WriteTracker.PAGE_IS_WRITTEN | either | skip | PagemapScan.PAGE_IS_GUARD;
+                walks++;
+                tracker.categories(m.start(), m.end(), mask, (s, e, c) -> {
                     if ((c & PagemapScan.PAGE_IS_GUARD) != 0) {
                         guarded.add(s, e); // shows as swapped too: holds nothing, never copied
                     } else if ((c & skip) == 0 && (c & either) != 0) {
@@ -369,80 +364,7 @@ public final class PreCopyTracker implements AutoCloseable {
         }
         }
         rounds++;
-        prescanned = Map.of();
         return new FinalRound(out, guards);
-    }
-
-    /** What the frozen round's walk of a pre-copied mapping of {@code kind} asks of each page. */
-    private static long finalMask(MemoryKind kind, long either) {
-        return WriteTracker.PAGE_IS_WRITTEN | either | PagemapScan.PAGE_IS_GUARD
-                | (kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO);
-    }
-
-    /** One mapping's walk made by {@link #prescan}: its end, its mask, {@code count} (start, end, categories) triples. */
-    private record Walked(long end, long mask, long[] ranges, int count) {}
-
-    /** {@link #prescan}'s walks by the mapping's start, for the frozen round (used once). */
-    private Map<Long, Walked> prescanned = Map.of();
-
-    /**
-     * The frozen round's page-table walks (a GiB's is a few ms of CPU and tens of ms of wall time on a
-     * loaded host), made right at the seize of a task nothing can write to any more — alone in its
-     * tree and stopped, no io_uring worker (the caller's to know) — while the dump's supervisor reads
-     * the tree's namespaces and hands out the collect. Pure reads (no write-protect is armed), each
-     * replayed by {@link #finalRuns} for a mapping of the same range and mask; a mapping made since the
-     * last round is left to it. Shared memory's frozen look (SharedPreCopy, on the supervisor's thread)
-     * may walk its windows through the same uffd meanwhile: WriteTracker takes one walk at a time.
-     */
-    public void prescan(List<MapsEntry> maps) {
-        Map<Long, Walked> out = new java.util.HashMap<>();
-        long either = carriedCategories();
-        for (MapsEntry m : maps) {
-            MemoryKind kind = trackedKind(m);
-            if (kind == null) {
-                continue;
-            }
-            long mask = finalMask(kind, either);
-            long[][] ranges = {new long[48]};
-            int[] n = {0};
-            try {
-                walks++;
-                tracker.categories(m.start(), m.end(), mask, (s, e, c) -> {
-                    if (3 * n[0] + 3 > ranges[0].length) {
-                        ranges[0] = java.util.Arrays.copyOf(ranges[0], 2 * ranges[0].length);
-                    }
-                    ranges[0][3 * n[0]] = s;
-                    ranges[0][3 * n[0] + 1] = e;
-                    ranges[0][3 * n[0] + 2] = c;
-                    n[0]++;
-                });
-            } catch (WriteTracker.NotRegisteredException e) {
-                continue; // made since the last round: the frozen round registers it
-            }
-            out.put(m.start(), new Walked(m.end(), mask, ranges[0], n[0]));
-        }
-        prescanned = out;
-    }
-
-    /** Mappings whose walk the last {@link #finalRuns} took from {@link #prescan} (for the debug log). */
-    public int replayed() {
-        return replayed;
-    }
-
-    private int replayed;
-
-    /** The categories of {@code m}'s pages: replayed from {@link #prescan} when it walked the same, else a walk now. */
-    private void categories(MapsEntry m, long mask, PagemapScan.Sink sink) {
-        Walked w = prescanned.get(m.start());
-        if (w != null && w.end() == m.end() && w.mask() == mask) {
-            replayed++;
-            for (int k = 0; k < w.count(); k++) {
-                sink.region(w.ranges()[3 * k], w.ranges()[3 * k + 1], w.ranges()[3 * k + 2]);
-            }
-            return;
-        }
-        walks++;
-        tracker.categories(m.start(), m.end(), mask, sink);
     }
 
     /**
