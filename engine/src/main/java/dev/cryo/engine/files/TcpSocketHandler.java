@@ -627,6 +627,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
             return;
         }
         if (t.state() == SockDiag.TCP_SYN_SENT && t.connection() != null) {
+            hub.holdAttempt(t.local(), t.remote()); // in a net namespace of the tree's
             TcpRepair.reconnect(hub.get(t.ino()), t.local(), t.remote(), t.connection());
             return;
         }

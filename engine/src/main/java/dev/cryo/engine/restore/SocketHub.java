@@ -329,6 +329,30 @@ public final class SocketHub implements AutoCloseable {
 
     /** Network locks made inside the tree's net namespaces, by the namespace's maker. */
     private final Map<Integer, String> netnsLocks = new LinkedHashMap<>();
+    /** Connection attempts made again in the tree's net namespaces, by the namespace's maker: held from their SYN on. */
+    private final Map<Integer, List<NetworkLock.Flow>> attempts = new LinkedHashMap<>();
+
+    /**
+     * Holds connection attempt {@code local} -> {@code remote} of the net namespace being built (called on
+     * the thread inside it) before it is made again: its SYN waits for the lock's removal once the tree
+     * runs, as the dump's lock holds one of cryo's namespace, so a listener of the tree's there does not
+     * answer it before.
+     */
+    public void holdAttempt(SockAddr local, SockAddr remote) {
+        if (building == 0 || tcpClose || NetworkLock.nft() == null) {
+            return;
+        }
+        List<NetworkLock.Flow> held = attempts.computeIfAbsent(building, x -> new ArrayList<>());
+        held.add(new NetworkLock.Flow(local, remote));
+        String table = "cryo_restore_" + ProcessHandle.current().pid() + "_" + building;
+        try {
+            NetworkLock.lock(table, held);
+            netnsLocks.put(building, table);
+        } catch (KernelException e) { // without it the attempt may complete before the tree runs, as before
+            org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("the connection attempt {} -> {} is made again"
+                    + " without a network lock: {}", local, remote, e.getMessage());
+        }
+    }
 
     /**
      * Locks the connections rebuilt in the tree's net namespaces, each inside its namespace (from a
@@ -342,6 +366,7 @@ public final class SocketHub implements AutoCloseable {
             return;
         }
         Map<Integer, List<NetworkLock.Flow>> flows = new LinkedHashMap<>();
+        attempts.forEach((maker, f) -> flows.computeIfAbsent(maker, x -> new ArrayList<>()).addAll(f));
         for (Repaired r : repaired) {
             if (r.netns() != 0 && r.local() != null) {
                 flows.computeIfAbsent(r.netns(), x -> new ArrayList<>()).add(new NetworkLock.Flow(r.local(), r.remote()));
@@ -859,6 +884,7 @@ public final class SocketHub implements AutoCloseable {
             });
         }
         netnsLocks.clear();
+        attempts.clear();
     }
 
     public Set<String> lockTables() {
