@@ -33,18 +33,14 @@ public final class WriteTracker implements AutoCloseable {
     private static final long UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1L << 12;
     private static final long UFFD_FEATURE_WP_UNPOPULATED = 1L << 13;
     private static final long UFFD_FEATURE_WP_ASYNC = 1L << 15;
-    private static final long PAGEMAP_SCAN = 0xC0606610L;
     private static final long PM_SCAN_WP_MATCHING = 1, PM_SCAN_CHECK_WPASYNC = 2;
     public static final long PAGE_IS_WRITTEN = 1L << 1;
-    private static final int SCAN_ARG_SIZE = 96, REGION_SIZE = 24, VEC_LEN = 4096;
     private static final long PAGE = 4096;
 
     private final Pid pid;
     private final Fd uffd;
     private final Fd pagemap;
-    private final Memory arg = new Memory(SCAN_ARG_SIZE);
-    private final Memory vec = new Memory((long) REGION_SIZE * VEC_LEN);
-    private final long[] regions = new long[3 * VEC_LEN]; // vec copied out at once (start, end, categories)
+    private final PagemapWalk walk = new PagemapWalk();
     private final Memory reg = new Memory(32);
 
     /** Raised by {@link #scan} when part of the range is not registered (a mapping made since). */
@@ -123,40 +119,16 @@ public final class WriteTracker implements AutoCloseable {
         walk(start, end, 0, 0, 0, returnMask, sink); // no PM_SCAN_WP_MATCHING: a pure read
     }
 
-    /** PAGEMAP_SCAN over [start, end), call after call until the walk is through (a call returns at most VEC_LEN ranges). */
+    /** PAGEMAP_SCAN over [start, end) with the write-protect checks of async mode; EPERM: a range not registered. */
     private void walk(long start, long end, long flags, long categoryMask, long anyOf, long returnMask,
                       PagemapScan.Sink sink) {
-        long from = start;
-        while (from < end) {
-            arg.clear();
-            arg.setLong(0, SCAN_ARG_SIZE);
-            arg.setLong(8, flags | PM_SCAN_CHECK_WPASYNC);
-            arg.setLong(16, from);
-            arg.setLong(24, end);
-            arg.setLong(40, Sys.address(vec));
-            arg.setLong(48, VEC_LEN);
-            arg.setLong(72, categoryMask);
-            arg.setLong(80, anyOf);
-            arg.setLong(88, returnMask);
-            long n = LibC.syscall(SyscallNr.IOCTL, pagemap.value(), PAGEMAP_SCAN, Sys.address(arg), 0, 0, 0);
-            if (n < 0) {
-                int errno = Native.getLastError();
-                String what = "ioctl(PAGEMAP_SCAN, pid " + pid + ", 0x" + Long.toHexString(from) + "-0x"
-                        + Long.toHexString(end) + ")";
-                if (errno == Errno.EPERM) {
-                    throw new NotRegisteredException(what + ": part of the range is not registered for tracking");
-                }
-                throw new SyscallException(what, errno);
+        try {
+            walk.walk(pagemap, pid, flags | PM_SCAN_CHECK_WPASYNC, start, end, 0, categoryMask, anyOf, returnMask, sink);
+        } catch (SyscallException e) {
+            if (e.is(Errno.EPERM)) {
+                throw new NotRegisteredException(e.call() + ": part of the range is not registered for tracking");
             }
-            vec.read(0, regions, 0, (int) n * 3); // one copy: a GiB can report tens of thousands of regions
-            for (int i = 0; i < n; i++) {
-                sink.region(regions[3 * i], regions[3 * i + 1], regions[3 * i + 2]);
-            }
-            long walkEnd = arg.getLong(32);
-            if (walkEnd <= from) {
-                break; // no progress: nothing more to learn
-            }
-            from = walkEnd;
+            throw e;
         }
     }
 
