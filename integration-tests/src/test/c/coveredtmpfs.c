@@ -13,18 +13,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 #include "workload.h"
-
-static int reads(const char *dir, const char *name, const char *want)
-{
-    char path[4096], buf[64] = {0};
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    return n == strlen(want) && !memcmp(buf, want, n);
-}
+#include "fileholds.h"
 
 int main(int argc, char **argv)
 {

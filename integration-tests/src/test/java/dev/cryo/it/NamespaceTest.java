@@ -368,6 +368,48 @@ class NamespaceTest {
     }
 
     /**
+     * A child's tmpfs over the copy of its parent's, in a user namespace (zdtm's mntns_* in the uns flavor): cryo's
+     * copy of the child's namespace locks the covering mount, and the dump failed with a bare 'umount2(BOX,
+     * MNT_DETACH): EINVAL (Invalid argument)'. The covered file system is read where the parent sees it uncovered.
+     */
+    @Test
+    void aChildsTmpfsOverItsParentsInAUserNamespaceComesBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
+                + " && exec \"$0\" \"$@\"";
+        String out = verdictInNamespaces(tmp, "childcover", List.of("-U", "--map-root-user", "-m", "sh", "-c", setup),
+                box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * A tmpfs covered by a later one on its own point in a user namespace, which no other namespace shows: the
+     * dump failed with a bare 'umount2(BOX, MNT_DETACH): EINVAL'; it is refused naming the pid and the mount, and
+     * the tree runs on.
+     */
+    @Test
+    void aTmpfsCoveredOnItsOwnPointInAUserNamespaceIsRefusedByName() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String prog = TestPrograms.compile("/c/coveredtmpfs.c").toString();
+        String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
+                + " && mount -t tmpfs -o size=1m cryo-over " + box + " && echo over > " + box + "/over && exec " + prog
+                + " " + box;
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("covered.out"), "sh", "-c",
+                "exec unshare -U --map-root-user -m sh -c '" + setup + "' 2>/dev/null"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("pid " + p.pid().value() + ": its mount namespace: its mount tmpfs cryo-under"
+                    + " on " + box + " is covered by 1 later mounts on the same point, and its files cannot be read apart"
+                    + " from the mounts that cover it"), refused.err());
+            assertTrue(refused.err().contains("; not supported"), refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
+    /**
      * A host whose mounts include a stack of shared mounts on one point (systemd's binfmt_misc over
      * its autofs, `ip netns`'s nsfs under the bind of /run/netns, a harness's tmpfs stacks): the
      * tree's copy made them private (unshare's default), but the restored copy of cryo's namespace

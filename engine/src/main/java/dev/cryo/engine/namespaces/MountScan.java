@@ -396,7 +396,31 @@ public final class MountScan {
             if (above == 0) {
                 return TmpfsFiles.read(p, m, bytes, points);
             }
+            if (e.errno() == dev.cryo.kernel.Errno.EINVAL) {
+                return lockedCover(p, m, bytes, what + hidden, e);
+            }
             return readAlone(p, m, above, false, bytes, points, what + hidden);
+        }
+    }
+
+    /**
+     * A covered tmpfs in a user namespace's mount namespace: cryo's copy of it locks the covering mounts
+     * ({@code e}, umount2's EINVAL). Read where an ancestor's namespace shows it uncovered, else refused.
+     */
+    private static List<MountImage.Entry> lockedCover(Pid p, Mount m, long[] bytes, String what,
+                                                      dev.cryo.kernel.SyscallException e) {
+        UncoveredElsewhere.Seen other = UncoveredElsewhere.find(p, m);
+        String user = dev.cryo.kernel.Namespaces.link(p.toString(), "user");
+        if (other == null) {
+            throw new DumpException(what + " its files cannot be read apart from the mounts that cover it: in user"
+                    + " namespace " + user + " cryo's copy of the mount namespace locks them (" + e.getMessage()
+                    + "), and no ancestor's mount namespace shows that file system uncovered; not supported");
+        }
+        String there = what + " read where pid " + other.pid() + " sees it uncovered, on " + other.mount().point() + ":";
+        try {
+            return readAlone(other.pid(), other.mount(), 0, true, bytes, Set.of(), there);
+        } catch (dev.cryo.kernel.SyscallException again) {
+            throw new DumpException(there + " its files cannot be read: " + again.getMessage());
         }
     }
 
@@ -419,7 +443,7 @@ public final class MountScan {
     }
 
     /** A later mount of the table sits on this one's point (on it: its files are hidden). */
-    private static boolean coveredLater(List<Mount> mine, int i) {
+    static boolean coveredLater(List<Mount> mine, int i) {
         Mount m = mine.get(i);
         for (int k = i + 1; k < mine.size(); k++) {
             if (mine.get(k).parent() == m.id() && mine.get(k).point().equals(m.point())) {

@@ -1,0 +1,85 @@
+/*
+ * childcover BOX — run in a user namespace with a mount namespace of its own (`unshare -U
+ * --map-root-user -m`), whose shell mounted a tmpfs on BOX with a file "under". A child makes a
+ * mount namespace of its own and mounts its own tmpfs, with a file "over", over the copy of its
+ * parent's (as zdtm's mntns_* tests do in the uns flavor). cryo's copy of the child's namespace locks
+ * the covering mount, and the dump failed with a bare "umount2(BOX, MNT_DETACH): EINVAL".
+ *
+ * On SIGUSR2 checks: the parent's BOX shows "under" alone; the child's shows "over" alone and, once
+ * it unmounts its tmpfs, "under" with its contents. Prints "PASS" or "FAIL: <reason>".
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "workload.h"
+#include "fileholds.h"
+
+static const char *box;
+
+/* The child's verdict as its exit code: 0, or the step that failed. */
+static int child(int ready)
+{
+    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return 2;
+    if (mount("cryo-over", box, "tmpfs", 0, "size=1m"))
+        return 3;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/over", box);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs("over\n", f) < 0 || fclose(f))
+        return 4;
+    if (write(ready, "r", 1) != 1)
+        return 5;
+    while (!check)
+        pause();
+    if (!reads(box, "over", "over\n") || reads(box, "under", "under\n"))
+        return 6; /* its own tmpfs, alone, on BOX */
+    if (umount2(box, 0))
+        return 7;
+    if (!reads(box, "under", "under\n") || reads(box, "over", "over\n"))
+        return 8; /* the copy of its parent's below, with its file */
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    if (argc < 2)
+        fail("usage: childcover BOX");
+    box = argv[1];
+    if (!reads(box, "under", "under\n"))
+        fail("set up: BOX does not show the parent's tmpfs");
+    int p[2];
+    if (pipe(p))
+        fail("pipe");
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("fork");
+    if (pid == 0) {
+        close(p[0]);
+        _exit(child(p[1]));
+    }
+    close(p[1]);
+    char c;
+    if (read(p[0], &c, 1) != 1)
+        fail("the child did not mount its tmpfs");
+    printf("ready\n");
+    while (!check)
+        pause();
+    if (!reads(box, "under", "under\n") || reads(box, "over", "over\n"))
+        fail("the parent's BOX does not show its tmpfs alone");
+    kill(pid, SIGUSR2);
+    int status;
+    if (waitpid(pid, &status, 0) != pid)
+        fail("waitpid");
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        printf("FAIL: the child's check, step %d (status 0x%x)\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1, status);
+        return 1;
+    }
+    printf("PASS\n");
+    return 0;
+}
