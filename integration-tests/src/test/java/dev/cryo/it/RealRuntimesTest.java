@@ -30,7 +30,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The runtimes' own machinery is what is on trial: a JVM's ZGC heap mapped three times with a
  * flight recording running, a JVM's hugetlb code cache (-XX:+UseLargePages), Node.js's cluster
  * (handles passed to its workers over IPC), Python's forkserver pool, GHC's runtime with its 1 TiB
- * reservation. Each is skipped where its runtime is missing.
+ * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
+ * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
+ * Jupyter kernel's ZeroMQ channels.
+ * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
 class RealRuntimesTest {
@@ -361,6 +364,174 @@ class RealRuntimesTest {
                 }
             } finally {
                 killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Interpreters serving /inc from a script of src/test/scripts (inc-server.*), each with its own
+     * machinery: Lua 5.4 and LuaJIT (luasocket's select loop, a coroutine per client, LuaJIT's
+     * machine code), Tcl's event loop with a timer, Guile 3 (Boehm's collector stopping its threads
+     * with signals), SWI-Prolog's threaded HTTP server (the counter in its clause database), Racket
+     * CS (green threads, a place: an OS thread with a heap of its own). The kept-alive client counts
+     * on across the restore, and a new client after it.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "Lua 5.4|/usr/bin/lua5.4|inc-server.lua",
+            "LuaJIT|/usr/bin/luajit|inc-server.lua",
+            "Tcl|/usr/bin/tclsh|inc-server.tcl",
+            "Guile 3|/usr/bin/guile --no-auto-compile|inc-server.scm",
+            "SWI-Prolog|/usr/bin/swipl|inc-server.pl",
+            "Racket CS|/usr/bin/racket|inc-server.rkt"})
+    void anInterpreterCountsOnForItsKeptAliveClient(String name, String command, String script) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(command.split(" ")));
+        assumeTrue(Files.isExecutable(Path.of(cmd.get(0))), name + " (" + cmd.get(0) + ", see .ci/run)");
+        int port = freePort();
+        cmd.add(Workloads.script(tmp, script).toString());
+        cmd.add(Integer.toString(port));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("server.out"),
+                cmd.toArray(String[]::new)));
+             CountingClient client = new CountingClient(port, "/inc")) {
+            client.next();
+            client.next();
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                client.next();
+                long seen = client.next();
+                try (CountingClient other = new CountingClient(port, "/inc")) {
+                    other.skipTo(seen);
+                    other.next();
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * jshell, a REPL of two JVMs (perf data on, as by default): the one reading snippets compiles
+     * them and loads them over JDWP, a TCP connection on loopback, into the agent JVM it started,
+     * which runs them. Fed through a FIFO the test holds; a variable and a method defined and
+     * JIT-warmed before the dump are used by a snippet compiled after the restore.
+     */
+    @Test
+    void aJshellSessionKeepsItsVariablesAndMethods() throws Exception {
+        Path jshell = Path.of(System.getProperty("java.home"), "bin", "jshell");
+        assumeTrue(Files.isExecutable(jshell), "the JDK's jshell");
+        Path fifo = tmp.resolve("in");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("jshell.out"), "sh", "-c",
+                "exec \"$0\" -q -J-Xmx128m -R-Xmx64m <\"$1\"", jshell.toString(), fifo.toString());
+             java.io.Writer in = Files.newBufferedWriter(fifo)) {
+            in.write("int n = 41; n++;\n"
+                    + "long f(int k) { long s = 0; for (int i = 0; i < k; i++) s += i % 7; return s; }\n"
+                    + "for (int i = 0; i < 2000; i++) f(100000);\n"
+                    + "System.out.println(\"before n=\" + n + \" f=\" + f(1000));\n");
+            in.flush();
+            p.awaitOutput("before n=42 f=2997", Duration.ofSeconds(60));
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(10),
+                    "jshell and its agent JVM");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                in.write("n++; long g() { return f(1000) + n; }\nSystem.out.println(\"after n=\" + n + \" g=\" + g());\n");
+                in.flush();
+                r.awaitOutput("after n=43 g=3040", Duration.ofSeconds(60));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Hugo (Go, from Debian) serving a site from memory with live reload: its fsnotify watch
+     * (inotify) on the site's directories, a page client kept alive and a live-reload WebSocket
+     * client, both outside the tree. A page written after the restore is seen, the site rebuilt,
+     * a reload pushed on the kept WebSocket, and the kept client gets the new page list.
+     */
+    @Test
+    void aHugoServerRebuildsAndPushesAReloadForAPageWrittenAfterTheRestore() throws Exception {
+        Path hugo = Path.of("/usr/bin/hugo");
+        assumeTrue(Files.isExecutable(hugo), "Debian package hugo");
+        Path site = tmp.resolve("site");
+        Files.createDirectories(site.resolve("content"));
+        Files.createDirectories(site.resolve("layouts/_default"));
+        Files.writeString(site.resolve("config.toml"), "baseURL = \"http://127.0.0.1/\"\ntitle = \"t\"\n"
+                + "disableKinds = [\"taxonomy\", \"term\", \"RSS\", \"sitemap\"]\n");
+        String layout = "<html><body>pages:{{ range .Site.RegularPages }}{{ .Title }};{{ end }}</body></html>\n";
+        Files.writeString(site.resolve("layouts/_default/single.html"), layout);
+        Files.writeString(site.resolve("layouts/_default/list.html"), layout);
+        Files.writeString(site.resolve("content/one.md"), "---\ntitle: one\n---\nfirst\n");
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("hugo.out"), hugo.toString(), "server", "--bind",
+                "127.0.0.1", "--port", Integer.toString(port), "--disableFastRender", "-s", site.toString())) {
+            p.awaitOutput("Web Server is available", Duration.ofSeconds(60));
+            try (CountingClient page = new CountingClient(port, "/"); Socket ws = connect(port)) {
+                assertTrue(page.get().contains("pages:one;<"), "the site's one page");
+                ws.getOutputStream().write(("GET /livereload HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
+                        + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                ws.setSoTimeout(60_000);
+                InputStream in = ws.getInputStream();
+                StringBuilder head = new StringBuilder();
+                while (!head.toString().endsWith("\r\n\r\n")) {
+                    int b = in.read();
+                    assertTrue(b >= 0, "the live-reload upgrade: " + head);
+                    head.append((char) b);
+                }
+                assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    Files.writeString(site.resolve("content/two.md"), "---\ntitle: two\n---\nsecond\n");
+                    int op = in.read();
+                    int len = in.read();
+                    assertEquals(0x81, op, "a text frame");
+                    assertTrue(len < 126, "a short frame: " + len);
+                    String msg = new String(in.readNBytes(len), StandardCharsets.UTF_8);
+                    assertTrue(msg.contains("\"command\":\"reload\""), msg);
+                    assertTrue(page.get().contains("pages:one;two;<"), "the rebuilt site");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /**
+     * A Jupyter kernel (ipykernel: ZeroMQ's sockets and I/O threads, its heartbeat, control and
+     * I/O pub threads) with a client outside the tree on its five TCP channels: a variable set and
+     * a thread started in a cell before the dump are there in a cell after the restore, the thread
+     * still running.
+     */
+    @Test
+    void aJupyterKernelKeepsItsNamespaceForItsClient() throws Exception {
+        assumeTrue(new ProcessBuilder("/usr/bin/python3", "-c", "import ipykernel, jupyter_client").start().waitFor() == 0,
+                "Debian packages python3-ipykernel and python3-jupyter-client");
+        Path conn = tmp.resolve("kernel.json");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("kernel.out"), "env", "IPYTHONDIR=" + tmp.resolve("ipython"),
+                "JUPYTER_RUNTIME_DIR=" + tmp, "/usr/bin/python3", "-m", "ipykernel_launcher", "-f", conn.toString())) {
+            p.awaitOutput("--existing", Duration.ofSeconds(60));
+            Process client = new ProcessBuilder("/usr/bin/python3", Workloads.script(tmp, "jupyter-client.py").toString(),
+                    conn.toString()).redirectError(tmp.resolve("client.err").toFile()).start();
+            try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(
+                    client.getInputStream(), StandardCharsets.UTF_8));
+                 java.io.Writer in = new java.io.OutputStreamWriter(client.getOutputStream(), StandardCharsets.UTF_8)) {
+                assertEquals("ready", out.readLine(), "the client: " + Files.readString(tmp.resolve("client.err")));
+                in.write("import threading, time\\nx = 41\\nticks = [0]\\ndef tick():\\n    while True:\\n"
+                        + "        ticks[0] += 1\\n        time.sleep(0.01)\\n"
+                        + "threading.Thread(target=tick, daemon=True).start()\\nprint(x)\n");
+                in.flush();
+                assertEquals("ok 41", out.readLine());
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    in.write("x += 1\\nt0 = ticks[0]\\ntime.sleep(0.3)\\nprint(x, ticks[0] > t0)\n");
+                    in.flush();
+                    assertEquals("ok 42 True", out.readLine(), "the client: " + Files.readString(tmp.resolve("client.err")));
+                } finally {
+                    killTree(r.pid().value());
+                }
+            } finally {
+                client.destroyForcibly().waitFor();
             }
         }
     }
