@@ -2045,6 +2045,23 @@ class RealServersTest {
         }
     }
 
+    /** A TLS context that takes any server certificate (the servers here make their own). */
+    static javax.net.ssl.SSLContext anyCertificate() throws Exception {
+        javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+        tls.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
+            public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {
+            }
+
+            public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {
+            }
+
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        }}, null);
+        return tls;
+    }
+
     /** An XMPP client over direct TLS (any certificate), logged in as u@localhost/r with SASL PLAIN. */
     private static final class XmppClient implements AutoCloseable {
         private static final String STREAM = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client'"
@@ -2053,19 +2070,7 @@ class RealServersTest {
         private final StringBuilder in = new StringBuilder();
 
         XmppClient(int port) throws Exception {
-            javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
-            tls.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
-                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) {
-                }
-
-                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) {
-                }
-
-                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
-                    return new java.security.cert.X509Certificate[0];
-                }
-            }}, null);
-            s = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket("127.0.0.1", port);
+            s = (javax.net.ssl.SSLSocket) anyCertificate().getSocketFactory().createSocket("127.0.0.1", port);
             s.setSoTimeout(30_000);
             send(STREAM);
             until("</stream:features>");
@@ -2221,5 +2226,208 @@ class RealServersTest {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("ticks (\\d+) rows (\\d+)\n").matcher(line);
         assertTrue(m.matches(), "the app's answer: " + line);
         return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
+    }
+
+    /**
+     * Tor 0.4 with its seccomp sandbox on (`Sandbox 1`: a filter of its own, installed after start-up, that the
+     * restored task must have again) and the network off (it never leaves the host), with a controller on its
+     * control port: two onion services made through it, one tied to that connection and one detached, live only
+     * in tor's memory. After the restore the kept connection still sees its own service, a new controller the
+     * detached one, and the filter is still on.
+     */
+    @Test
+    void torKeepsItsControllerAndOnionServicesUnderItsSandbox() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tor")), "Debian package tor");
+        int port = freePort();
+        Path torrc = tmp.resolve("torrc");
+        Files.writeString(torrc, "DataDirectory " + tmp.resolve("tor") + "\nDisableNetwork 1\nSocksPort 0\n"
+                + "ControlPort 127.0.0.1:" + port + "\nSandbox 1\nLog notice stdout\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tor.out"), "/usr/bin/tor", "-f", torrc.toString());
+             TorControl kept = new TorControl(port)) {
+            String own = kept.addOnion("");
+            String detached = kept.addOnion("Flags=Detach ");
+            assertEquals("2", seccompMode(p.pid().value()), "tor's sandbox is on");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals(List.of("250-onions/current=" + own, "250 OK"), kept.command("GETINFO onions/current"),
+                        "the kept controller's own service");
+                try (TorControl other = new TorControl(port)) {
+                    assertEquals(List.of("250-onions/detached=" + detached, "250 OK"),
+                            other.command("GETINFO onions/detached"), "a new controller sees the detached service");
+                }
+                assertEquals("2", seccompMode(r.pid().value()), "the restored tor's sandbox");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static String seccompMode(int pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Seccomp:"))
+                .map(l -> l.substring("Seccomp:".length()).trim()).findFirst().orElse("?");
+    }
+
+    /** A controller on tor's control port, authenticated (no authentication configured). */
+    private static final class TorControl implements AutoCloseable {
+        private final Socket s;
+        private final java.io.BufferedReader in;
+
+        TorControl(int port) throws Exception {
+            s = connect(port);
+            in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+            assertEquals(List.of("250 OK"), command("AUTHENTICATE \"\""));
+        }
+
+        /** Sends one command; the reply's lines, up to its last ("NNN text"). */
+        List<String> command(String line) throws IOException {
+            s.getOutputStream().write((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            List<String> reply = new ArrayList<>();
+            while (true) {
+                String l = in.readLine();
+                assertNotNull(l, "tor closed the control connection after " + reply);
+                reply.add(l);
+                if (l.length() >= 4 && l.charAt(3) == ' ') {
+                    return reply;
+                }
+            }
+        }
+
+        /** A new v3 onion service (its port goes nowhere); its id. */
+        String addOnion(String flags) throws IOException {
+            List<String> reply = command("ADD_ONION NEW:ED25519-V3 " + flags + "Port=80,127.0.0.1:9");
+            assertEquals("250 OK", reply.get(reply.size() - 1), reply.toString());
+            return reply.get(0).substring("250-ServiceID=".length());
+        }
+
+        @Override
+        public void close() throws IOException {
+            s.close();
+        }
+    }
+
+    /**
+     * Mumble's server (murmurd 1.3: Qt's event loop, a voice thread, SQLite, TLS with a certificate it made)
+     * with a user logged in over its TLS control channel: after the restore the same TLS stream answers a ping,
+     * the server still counts that user (its UDP ping says so), a second user logging in is told of the first,
+     * and the first gets the second's text message on the kept stream.
+     */
+    @Test
+    void mumbleServerKeepsItsUserOnTheTlsChannelAndRelaysTextAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/murmurd")), "Debian package mumble-server");
+        int port = freePort();
+        Path ini = tmp.resolve("murmur.ini");
+        Files.writeString(ini, "database=" + tmp.resolve("murmur.sqlite") + "\nhost=127.0.0.1\nport=" + port
+                + "\nuname=root\nbonjour=false\nusers=10\ntimeout=600\nlogfile=\nwelcometext=\"hi\"\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("murmur.out"), "/usr/sbin/murmurd", "-fg", "-ini",
+                ini.toString());
+             MumbleClient alice = new MumbleClient(port, "alice")) {
+            alice.ping();
+            assertEquals(1, mumbleUsers(port));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                alice.ping();
+                assertEquals(1, mumbleUsers(port), "the kept user, counted by the restored server");
+                try (MumbleClient bob = new MumbleClient(port, "bob")) {
+                    assertTrue(bob.knows("alice"), "the new user is told of the kept one");
+                    bob.say("said after the restore");
+                    assertTrue(alice.heard("said after the restore"), "the text reached the kept user");
+                    assertEquals(2, mumbleUsers(port));
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** The users the server counts, from its UDP ping (12 bytes out; version, ident, users, max, bandwidth back). */
+    private static int mumbleUsers(int port) throws IOException {
+        try (java.net.DatagramSocket u = new java.net.DatagramSocket()) {
+            u.setSoTimeout(10_000);
+            byte[] ask = java.nio.ByteBuffer.allocate(12).putInt(0).putLong(42).array();
+            u.send(new java.net.DatagramPacket(ask, ask.length, new InetSocketAddress("127.0.0.1", port)));
+            java.net.DatagramPacket in = new java.net.DatagramPacket(new byte[64], 64);
+            u.receive(in);
+            return java.nio.ByteBuffer.wrap(in.getData(), 0, in.getLength()).getInt(12);
+        }
+    }
+
+    /**
+     * A Mumble client on the TLS control channel (messages: a 16-bit type, a 32-bit length, protobuf), its few
+     * messages encoded by hand: Version (0), Authenticate (2), Ping (3), ServerSync (5), UserState (9), TextMessage (11).
+     */
+    private static final class MumbleClient implements AutoCloseable {
+        private final javax.net.ssl.SSLSocket s;
+        private final java.io.DataInputStream in;
+        private final List<String> users = new ArrayList<>();
+
+        MumbleClient(int port, String name) throws Exception {
+            connect(port).close(); // listening
+            s = (javax.net.ssl.SSLSocket) anyCertificate().getSocketFactory().createSocket("127.0.0.1", port);
+            s.setSoTimeout(30_000);
+            in = new java.io.DataInputStream(s.getInputStream());
+            send(0, new byte[] {0x08, (byte) 0x84, (byte) 0x84, 0x04}); // version 1.2.4
+            send(2, field(1, name));
+            until(5);
+        }
+
+        private static byte[] field(int number, String text) {
+            byte[] b = text.getBytes(StandardCharsets.UTF_8);
+            assertTrue(b.length < 128);
+            byte[] f = new byte[b.length + 2];
+            f[0] = (byte) (number << 3 | 2);
+            f[1] = (byte) b.length;
+            System.arraycopy(b, 0, f, 2, b.length);
+            return f;
+        }
+
+        private void send(int type, byte[] body) throws IOException {
+            java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
+            out.writeShort(type);
+            out.writeInt(body.length);
+            out.write(body);
+            out.flush();
+        }
+
+        /** Reads messages up to one of {@code type}; returns its body (a UserState's body is kept as text). */
+        private byte[] until(int type) throws IOException {
+            while (true) {
+                int t = in.readUnsignedShort();
+                byte[] body = new byte[in.readInt()];
+                in.readFully(body);
+                if (t == 9) {
+                    users.add(new String(body, StandardCharsets.ISO_8859_1));
+                }
+                if (t == type) {
+                    return body;
+                }
+            }
+        }
+
+        void ping() throws IOException {
+            send(3, new byte[0]);
+            until(3);
+        }
+
+        boolean knows(String name) {
+            return users.stream().anyMatch(u -> u.contains(name));
+        }
+
+        /** A text message to the root channel (channel_id 0, message). */
+        void say(String text) throws IOException {
+            byte[] m = field(5, text);
+            byte[] body = new byte[m.length + 2];
+            body[0] = 0x18;
+            System.arraycopy(m, 0, body, 2, m.length);
+            send(11, body);
+        }
+
+        boolean heard(String text) throws IOException {
+            return new String(until(11), StandardCharsets.UTF_8).contains(text);
+        }
+
+        @Override
+        public void close() throws IOException {
+            s.close();
+        }
     }
 }
