@@ -1,12 +1,15 @@
 /*
- * childcover BOX — run in a user namespace with a mount namespace of its own (`unshare -U
+ * childcover BOX — run in a mount namespace of its own (`unshare -m`, in a user namespace too: `unshare -U
  * --map-root-user -m`), whose shell mounted a tmpfs on BOX with a file "under". A child makes a
  * mount namespace of its own and mounts its own tmpfs, with a file "over", over the copy of its
- * parent's (as zdtm's mntns_* tests do in the uns flavor). cryo's copy of the child's namespace locks
+ * parent's (as zdtm's mntns_* tests do). In a user namespace cryo's copy of the child's namespace locks
  * the covering mount, and the dump failed with a bare "umount2(BOX, MNT_DETACH): EINVAL".
  *
- * On SIGUSR2 checks: the parent's BOX shows "under" alone; the child's shows "over" alone and, once
- * it unmounts its tmpfs, "under" with its contents. Prints "PASS" or "FAIL: <reason>".
+ * The child's copy of the parent's tmpfs is the parent's file system: a restore that mounted a tmpfs of
+ * its own there, with the same files, lost what the parent writes from then on.
+ *
+ * On SIGUSR2 checks: the parent's BOX shows "under" alone; it writes "later" there; the child's BOX
+ * shows "over" alone and, once it unmounts its tmpfs, "under" and "later". Prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -41,6 +44,8 @@ static int child(int ready)
         return 7;
     if (!reads(box, "under", "under\n") || reads(box, "over", "over\n"))
         return 8; /* the copy of its parent's below, with its file */
+    if (!reads(box, "later", "later\n"))
+        return 9; /* the same file system as its parent's: what the parent wrote since */
     return 0;
 }
 
@@ -72,6 +77,11 @@ int main(int argc, char **argv)
         pause();
     if (!reads(box, "under", "under\n") || reads(box, "over", "over\n"))
         fail("the parent's BOX does not show its tmpfs alone");
+    char later[4096];
+    snprintf(later, sizeof later, "%s/later", box);
+    FILE *f = fopen(later, "w");
+    if (!f || fputs("later\n", f) < 0 || fclose(f))
+        fail("write BOX/later");
     kill(pid, SIGUSR2);
     int status;
     if (waitpid(pid, &status, 0) != pid)

@@ -368,17 +368,22 @@ class NamespaceTest {
     }
 
     /**
-     * A child's tmpfs over the copy of its parent's, in a user namespace (zdtm's mntns_* in the uns flavor): cryo's
-     * copy of the child's namespace locks the covering mount, and the dump failed with a bare 'umount2(BOX,
-     * MNT_DETACH): EINVAL (Invalid argument)'. The covered file system is read where the parent sees it uncovered.
+     * A child's tmpfs over the copy of its parent's (zdtm's mntns_*). In a user namespace (uns flavor) cryo's copy
+     * of the child's namespace locks the covering mount, and the dump failed with a bare 'umount2(BOX,
+     * MNT_DETACH): EINVAL (Invalid argument)': the covered file system is read where the parent sees it
+     * uncovered. In both, the child's copy came back as a tmpfs of its own, with the same files but no longer the
+     * parent's ('FAIL: the child's check, step 9': the parent's file written after the restore missing); it is
+     * a clone of the parent's now.
      */
-    @Test
-    void aChildsTmpfsOverItsParentsInAUserNamespaceComesBack() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"-m", "-U --map-root-user -m"})
+    void aChildsTmpfsOverItsParentsComesBackOnTheParentsFileSystem(String unshare) throws Exception {
         Path box = Files.createDirectory(tmp.resolve("box"));
         String setup = "mount -t tmpfs -o size=1m cryo-under " + box + " && echo under > " + box + "/under"
                 + " && exec \"$0\" \"$@\"";
-        String out = verdictInNamespaces(tmp, "childcover", List.of("-U", "--map-root-user", "-m", "sh", "-c", setup),
-                box.toString());
+        List<String> args = new ArrayList<>(List.of(unshare.split(" ")));
+        args.addAll(List.of("sh", "-c", setup));
+        String out = verdictInNamespaces(tmp, "childcover", args, box.toString());
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }

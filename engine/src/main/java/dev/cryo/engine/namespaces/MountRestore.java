@@ -40,6 +40,7 @@ public final class MountRestore {
         }
         keepFirstCopy(t);
         PeerGroups groups = new PeerGroups(t, dumped);
+        SameFileSystem.cloneFromParent(t, dumped, groups); // while the task is in its copy of its parent's namespace
         if (dumped.stream().anyMatch(d -> d.point().equals("/") && d.made())) {
             PivotedRoot.make(t, dumped, groups);
             check(pid, dumped);
@@ -209,6 +210,7 @@ public final class MountRestore {
                 }
             }
             remount(t, d);
+            SameFileSystem.made(t, made);
             Mount m = table(pid).stream().filter(x -> x.point().equals(d.point()))
                     .reduce((a, b) -> b).orElseThrow(() -> new RestoreException("pid " + pid + ": " + made.describe()
                             + " was made again but its namespace does not show it"));
@@ -389,7 +391,7 @@ public final class MountRestore {
     private static void check(String pid, List<MountImage> dumped) {
         List<String[]> was = new ArrayList<>(), is = new ArrayList<>();
         dumped.stream().filter(d -> !hostNetns(d.fsType())).forEach(d -> was.add(new String[] {d.point(), d.root(),
-                String.join(" ", d.tags()), d.fsType(), d.source(), d.options()}));
+                String.join(" ", SameFileSystem.shown(d.tags())), d.fsType(), d.source(), d.options()}));
         table(pid).stream().filter(m -> !hostNetns(m.fsType())).forEach(m -> is.add(new String[] {m.point(), m.root(),
                 String.join(" ", m.tags()), m.fsType(), m.source(), m.options()}));
         List<String> want = lines(was), got = lines(is);

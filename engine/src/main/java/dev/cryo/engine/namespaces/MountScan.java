@@ -186,7 +186,7 @@ public final class MountScan {
                     contents = !tmpfsFiles ? List.of() : covered || !points.isEmpty()
                             ? tmpfsAlone(p, mine, i, bytes, points, what + ": " + mount) : TmpfsFiles.read(p, m, bytes, points);
                 }
-                out.add(image(m, true, null, contents));
+                out.add(m.fsType().equals("tmpfs") && m.root().equals("/") ? tagged(m, contents) : image(m, true, null, contents));
                 done.add(m);
                 if (m.fsType().equals("devpts")) {
                     freshDevpts.add(m);
@@ -456,6 +456,14 @@ public final class MountScan {
     static boolean sameKey(Mount a, Mount b) {
         return a.point().equals(b.point()) && a.fsType().equals(b.fsType()) && a.source().equals(b.source())
                 && a.root().equals(b.root());
+    }
+
+    /** A tmpfs the namespace made, tagged with its file system: another namespace of the tree may show it too. */
+    private static MountImage tagged(Mount m, List<MountImage.Entry> contents) {
+        List<String> tags = new ArrayList<>(m.tags());
+        tags.add(SameFileSystem.tag(m));
+        return new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(), tags,
+                true, null, contents, false);
     }
 
     private static MountImage image(Mount m, boolean made, String bindFrom, List<MountImage.Entry> contents) {

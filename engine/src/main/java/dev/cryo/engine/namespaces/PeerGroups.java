@@ -163,6 +163,12 @@ final class PeerGroups {
         }
     }
 
+    /** {@code fd}: a clone of the file system made mount {@code d} is a mount of ({@link SameFileSystem}), attached in its place. */
+    void cloned(MountImage d, long fd) {
+        fds.add(fd);
+        clones.putIfAbsent(d, fd);
+    }
+
     /** The fd of {@link #cloneShared}'s clone for made mount {@code d}, or null: a new file system is mounted. */
     Long cloneOf(MountImage d) {
         return clones.get(d);

@@ -70,6 +70,19 @@ public final class TreeNamespaces {
         levels.forEach((tid, l) -> nsOf.put(tid, l.get(l.size() - 1)[0]));
     }
 
+    /** Dumped file system ({@link SameFileSystem#tag}) → its mounts made again so far, in their namespaces. */
+    private final Map<String, List<Peer>> fileSystems = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Records {@code p}, a mount of dumped file system {@code tag} made again. */
+    public void madeFileSystem(String tag, Peer p) {
+        fileSystems.computeIfAbsent(tag, g -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(p);
+    }
+
+    /** The mounts of dumped file system {@code tag} made again so far. */
+    public List<Peer> madeFileSystems(String tag) {
+        return fileSystems.getOrDefault(tag, List.of());
+    }
+
     /** Records {@code p}, made again in dumped peer group {@code group}. */
     public void madePeer(int group, Peer p) {
         peers.computeIfAbsent(group, g -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(p);
