@@ -127,7 +127,8 @@ final class DumpRestore {
             dump = Cli.run(args.toArray(String[]::new));
         }
         assertEquals(0, dump.code(), dump.toString());
-        DumpRestore d = new DumpRestore(pid, img, seen.get("the dump"), List.of());
+        DumpRestore d = new DumpRestore(pid, img, seen.get("the dump"),
+                args.contains("--tcp-close") ? StateComparator.KNOWN_TCP_CLOSE : List.of());
         d.dumpRun = dump;
         d.probed = probed;
         return d;
