@@ -514,7 +514,17 @@ class NotCarriedTest {
                                 + "k = sys(248, b'user', b'cryo-secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3))\n"
                                 + "assert sys(250, 15, k, 3600) == 0",
                         " \\(python3\\): session keyring 'cryo-it-\\d+' \\(key \\d+\\) holds user key 'cryo-secret'"
-                                + " \\(key \\d+\\), which expires in \\d+[mh] \\(the kernel shows an expiry only rounded\\)")),
+                                + " \\(key \\d+\\), which expires in \\d+[mh] \\(the kernel shows an expiry only rounded\\)"),
+                // gdb -p or strace -p run in the tree: the attachment was lost silently (the tracee let go at the
+                // kill, the restored gdb believing it still held it). The tracee, a cat reparented out of the tree,
+                // ends when the tracer's pipe to it closes.
+                python("a tracer of a process outside the tree", "import ctypes, os\nr, w = os.pipe()\nr2, w2 = os.pipe()\n"
+                                + "if os.fork() == 0:\n    c = os.fork()\n    if c == 0:\n        os.dup2(r, 0)\n"
+                                + "        os.close(w)\n        os.execvp('cat', ['cat'])\n    os.write(w2, b'%d' % c)\n"
+                                + "    os._exit(0)\nos.wait()\nos.close(r)\nc = int(os.read(r2, 16))\n"
+                                + "assert ctypes.CDLL(None).ptrace(0x4206, c, None, None) == 0",
+                        " \\(python3\\) traces pid \\d+ \\(cat\\), which is not in the tree: a ptrace attachment is"
+                                + " not carried")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

@@ -92,6 +92,7 @@ public final class DumpSupervisor {
                 List<Pid> tree = TreeWalker.walk(request.pid());
                 TreeWalker.checkTree(request.pid(), tree);
                 TreeWalker.checkNotFrozen(tree);
+                dev.cryo.engine.dump.OutsideTracees.check(tree);
                 if (!request.keepsTree() && !hold) { // a migration restores elsewhere: its pids are free there
                     TreeWalker.checkOutsiders(tree);
                 }
