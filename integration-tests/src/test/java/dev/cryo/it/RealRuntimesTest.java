@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (handles passed to its workers over IPC), Python's forkserver pool, GHC's runtime with its 1 TiB
  * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
  * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
- * Jupyter kernel's ZeroMQ channels.
+ * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer.
  * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
@@ -534,5 +534,66 @@ class RealRuntimesTest {
                 client.destroyForcibly().waitFor();
             }
         }
+    }
+
+    /**
+     * PHP's built-in server with two workers (PHP_CLI_SERVER_WORKERS: a master and two forked
+     * workers accepting on one listener) and opcache's tracing JIT, whose code buffer is one shared
+     * anonymous mapping, executable, that the three processes share: still one after the restore,
+     * the JIT on and the counter going on (the server closes each connection after its answer).
+     */
+    @Test
+    void aPhpServerWithItsWorkersAndTheirSharedJitBufferCountsOn() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/php")), "Debian package php-cli");
+        int port = freePort();
+        Path router = Workloads.script(tmp, "inc-server.php");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("php.out"), "env", "PHP_CLI_SERVER_WORKERS=2",
+                "/usr/bin/php", "-d", "opcache.enable_cli=1", "-d", "opcache.jit=tracing", "-d", "opcache.jit_buffer_size=16M",
+                "-S", "127.0.0.1:" + port, router.toString())) {
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30), "php -S and its two workers");
+            long last = 0;
+            for (int i = 0; i < 2; i++) {
+                last = nextOnANewConnection(port, last);
+            }
+            try (CountingClient c = new CountingClient(port, "/jit")) {
+                assertEquals("on", c.get(), "opcache's JIT");
+            }
+            String jit = jitBuffers(p.pid().value());
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertEquals(jit.replaceAll("[0-9a-f]+:[0-9a-f]+ \\d+", "INODE"), jitBuffers(r.pid().value())
+                        .replaceAll("[0-9a-f]+:[0-9a-f]+ \\d+", "INODE"), "one JIT buffer, in the three");
+                for (int i = 0; i < 3; i++) {
+                    last = nextOnANewConnection(port, last);
+                }
+                try (CountingClient c = new CountingClient(port, "/jit")) {
+                    assertEquals("on", c.get(), "opcache's JIT");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** Asks /inc once on a connection of its own; fails unless the answer is {@code last} + 1. */
+    private static long nextOnANewConnection(int port, long last) throws Exception {
+        try (CountingClient c = new CountingClient(port, "/inc")) {
+            c.skipTo(last);
+            return c.next();
+        }
+    }
+
+    /** The executable shared mappings of /dev/zero of each process of the tree of {@code root}: its device and inode with each. */
+    private static String jitBuffers(int root) throws IOException {
+        StringBuilder out = new StringBuilder();
+        java.util.TreeSet<String> inodes = new java.util.TreeSet<>();
+        for (int pid : StateComparator.tree(root)) {
+            long n = Files.readAllLines(Path.of("/proc/" + pid + "/maps")).stream()
+                    .filter(l -> l.contains("r-xs") && l.contains("/dev/zero"))
+                    .peek(l -> inodes.add(l.trim().split("\\s+")[3] + " " + l.trim().split("\\s+")[4])).count();
+            out.append(n).append(' ');
+        }
+        assertEquals(1, inodes.size(), "one JIT buffer shared by the tree: " + inodes);
+        return out + inodes.first();
     }
 }
