@@ -2617,4 +2617,120 @@ class RealServersTest {
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }
+
+    /**
+     * InspIRCd 3 with a user in a channel whose topic it set: after the restore the user's kept connection is
+     * still in the channel (a second user joining is told the topic, and the first gets the second's message).
+     */
+    @Test
+    void inspircdKeepsItsUserAndChannelAcrossTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/inspircd")), "Debian package inspircd");
+        int port = freePort();
+        Path conf = tmp.resolve("inspircd.conf");
+        Files.writeString(conf, "<server name=\"irc.test\" description=\"t\" network=\"T\">\n"
+                + "<admin name=\"a\" nick=\"a\" email=\"a@a.test\">\n"
+                + "<bind address=\"127.0.0.1\" port=\"" + port + "\" type=\"clients\">\n"
+                + "<connect allow=\"*\" timeout=\"600\" pingfreq=\"600\" localmax=\"100\" globalmax=\"100\" useident=\"no\""
+                + " limit=\"100\" maxconnwarn=\"off\">\n<power diepass=\"x\" restartpass=\"x\">\n"
+                + "<pid file=\"" + tmp.resolve("pid") + "\">\n<dns server=\"127.0.0.1\" timeout=\"1\">\n"
+                + "<performance clonesonconnect=\"no\" quietbursts=\"yes\">\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("inspircd.out"), "/usr/sbin/inspircd", "--nofork",
+                "--runasroot", "--config=" + conf);
+             IrcClient alice = new IrcClient(port, "alice")) {
+            alice.send("JOIN #c");
+            alice.until(" 366 ");
+            alice.send("TOPIC #c :set before the dump");
+            alice.until(" TOPIC #c ");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try (IrcClient bob = new IrcClient(port, "bob")) {
+                bob.send("JOIN #c");
+                assertTrue(bob.until(" 332 ").endsWith("#c :set before the dump"), "the channel's topic");
+                bob.send("PRIVMSG #c :said after the restore");
+                assertTrue(alice.until(" PRIVMSG #c ").startsWith(":bob!"), "the kept user gets the message");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** An IRC client registered with its nick; answers the server's PINGs while it reads. */
+    private static final class IrcClient implements AutoCloseable {
+        private final Socket s;
+        private final java.io.BufferedReader in;
+
+        IrcClient(int port, String nick) throws Exception {
+            s = connect(port);
+            in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            send("NICK " + nick);
+            send("USER " + nick + " 0 * :" + nick);
+            until(" 001 ");
+        }
+
+        void send(String line) throws IOException {
+            s.getOutputStream().write((line + "\r\n").getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** The next line that contains {@code text}. */
+        String until(String text) throws IOException {
+            for (String l; (l = in.readLine()) != null; ) {
+                if (l.startsWith("PING ")) {
+                    send("PONG " + l.substring(5));
+                } else if (l.contains(text)) {
+                    return l;
+                }
+            }
+            throw new IOException("the server closed the connection before " + text);
+        }
+
+        @Override
+        public void close() throws IOException {
+            s.close();
+        }
+    }
+
+    /**
+     * PowerDNS Authoritative 4.7 with its BIND backend (a dozen threads: distributor, receivers, the TCP and web
+     * server threads), a DNS-over-TCP client kept across the restore, its HTTP API's statistics and
+     * `pdns_control` through its unix control socket after.
+     */
+    @Test
+    void powerdnsAnswersItsTcpClientAndItsApiAndControlSocket() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/pdns_server")) && Files.isExecutable(Path.of("/usr/bin/pdns_control")),
+                "Debian packages pdns-server and pdns-backend-bind");
+        assumeTrue(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/pdns/libbindbackend.so")), "Debian package pdns-backend-bind");
+        int port = freePort(), web = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("pdns"));
+        Files.writeString(dir.resolve("ex.test.zone"), String.join("\n", "$ORIGIN ex.test.", "$TTL 300",
+                "@ IN SOA ns.ex.test. admin.ex.test. 1 3600 600 86400 300", "@ IN NS ns.ex.test.", "www IN A 10.1.2.3", ""));
+        Files.writeString(dir.resolve("named.conf"), "zone \"ex.test\" { type master; file \"" + dir.resolve("ex.test.zone") + "\"; };\n");
+        Files.writeString(dir.resolve("pdns.conf"), String.join("\n", "launch=bind", "bind-config=" + dir.resolve("named.conf"),
+                "local-address=127.0.0.1", "local-port=" + port, "socket-dir=" + dir, "guardian=no", "daemon=no", "setuid=",
+                "setgid=", "api=yes", "api-key=k", "webserver=yes", "webserver-address=127.0.0.1", "webserver-port=" + web,
+                "webserver-allow-from=127.0.0.1", "tcp-idle-timeout=600", ""));
+        List<String> control = List.of("/usr/bin/pdns_control", "--config-dir=" + dir, "--socket-dir=" + dir);
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pdns.out"), "/usr/sbin/pdns_server", "--config-dir=" + dir);
+             Socket client = connect(port)) {
+            assertEquals("10.1.2.3", dnsOverTcp(client, "www.ex.test", 1));
+            awaitOutput(concat(control, "uptime"), " seconds", "pdns_control's socket");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("10.1.2.3", dnsOverTcp(client, "www.ex.test", 2), "the TCP client kept across the restore");
+                assertEquals("10.1.2.3", dnsOverUdp(port, "www.ex.test"));
+                assertTrue(succeeds(concat(control, "uptime")).trim().endsWith(" seconds"), "pdns_control after");
+                try (Socket api = connect(web)) {
+                    HttpResponse stats = exchange(api, "GET /api/v1/servers/localhost/statistics HTTP/1.1\r\nHost: x\r\n"
+                            + "X-API-Key: k\r\n\r\n");
+                    assertTrue(new String(stats.body(), StandardCharsets.UTF_8).contains("\"tcp-queries\""), stats.head());
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static List<String> concat(List<String> command, String... more) {
+        List<String> all = new ArrayList<>(command);
+        all.addAll(List.of(more));
+        return all;
+    }
 }
