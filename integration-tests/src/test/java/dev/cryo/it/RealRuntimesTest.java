@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (handles passed to its workers over IPC), Python's forkserver pool, GHC's runtime with its 1 TiB
  * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
  * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
- * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer.
+ * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer;
+ * and vim in a pseudo-terminal of script's.
  * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
@@ -595,5 +596,46 @@ class RealRuntimesTest {
         }
         assertEquals(1, inodes.size(), "one JIT buffer shared by the tree: " + inodes);
         return out + inodes.first();
+    }
+
+    /**
+     * vim in a terminal: `script` holds the master of a pseudo-terminal whose slave is the
+     * controlling terminal of vim (in a session of its own), and passes it the keys the test types
+     * into a FIFO; vim keeps its swap file open. A line typed before the dump and one typed after
+     * the restore are both in the file vim writes on :wq.
+     */
+    @Test
+    void vimInAScriptTerminalEditsOnAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/vim")) && Files.isExecutable(Path.of("/usr/bin/script")),
+                "vim and script (Debian packages vim, bsdutils)");
+        Path dir = Files.createDirectories(tmp.resolve("edit"));
+        Path file = dir.resolve("f.txt");
+        Files.writeString(file, "line one\n");
+        Path fifo = tmp.resolve("keys");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "sh", "-c",
+                "cd \"$1\" && exec /usr/bin/script -qfc '/usr/bin/vim -N -u NONE -i NONE f.txt' /dev/null <\"$0\"",
+                fifo.toString(), dir.toString());
+             java.io.Writer keys = Files.newBufferedWriter(fifo)) {
+            DetachedProcess.awaitCondition(() -> Files.exists(dir.resolve(".f.txt.swp")), Duration.ofSeconds(30),
+                    "vim's swap file");
+            keys.write("oline two\033");
+            keys.flush();
+            p.awaitOutput("line two", Duration.ofSeconds(30));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                keys.write("oline three\033:wq\r");
+                keys.flush();
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return Files.readString(file).equals("line one\nline two\nline three\n");
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(30), "vim to write the three lines");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
     }
 }
