@@ -2733,4 +2733,39 @@ class RealServersTest {
         all.addAll(List.of(more));
         return all;
     }
+
+    /**
+     * gearmand 1.1 (libevent on two I/O threads and a processing thread) with a background job queued in its
+     * memory and a worker outside the tree connected: after the restore the job is still queued, and a job
+     * submitted then reaches the worker over its kept connection.
+     */
+    @Test
+    void gearmandKeepsItsQueuedJobAndItsWorkersConnection() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/gearmand")) && Files.isExecutable(Path.of("/usr/bin/gearman")),
+                "Debian packages gearman-job-server and gearman-tools");
+        int port = freePort();
+        String p0 = Integer.toString(port);
+        List<String> status = List.of("gearadmin", "-h", "127.0.0.1", "-p", p0, "--status");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("gearmand.out"), "/usr/sbin/gearmand", "-L", "127.0.0.1",
+                "-p", p0, "-t", "2", "-q", "builtin", "--log-file=" + tmp.resolve("gearmand.log"))) {
+            connect(port).close();
+            try (DetachedProcess worker = DetachedProcess.start(tmp.resolve("worker.out"), "/usr/bin/gearman", "-h",
+                    "127.0.0.1", "-p", p0, "-w", "-f", "rev", "--", "rev")) {
+                awaitOutput(status, "rev\t0\t0\t1", "the worker to register");
+                assertEquals("olleh", succeeds(List.of("gearman", "-h", "127.0.0.1", "-p", p0, "-f", "rev", "hello")).trim());
+                succeeds(List.of("gearman", "-h", "127.0.0.1", "-p", p0, "-b", "-f", "queued", "a background job"));
+                assertTrue(succeeds(status).contains("queued\t1\t0\t0"), "queued");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    String after = succeeds(status);
+                    assertTrue(after.contains("queued\t1\t0\t0") && after.contains("rev\t0\t0\t1"),
+                            "the queued job and the kept worker: " + after);
+                    assertEquals("erotser", succeeds(List.of("gearman", "-h", "127.0.0.1", "-p", p0, "-f", "rev",
+                            "restore")).trim(), "a job through the kept worker's connection");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
 }
