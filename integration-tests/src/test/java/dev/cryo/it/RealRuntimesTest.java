@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
  * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
  * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer;
- * and vim in a pseudo-terminal of script's.
+ * Go's CPU profiler's per-thread timers; and vim in a pseudo-terminal of script's.
  * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
@@ -633,6 +633,46 @@ class RealRuntimesTest {
                         return false;
                     }
                 }, Duration.ofSeconds(30), "vim to write the three lines");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Go's CPU profiler mid-profile (prometheus-node-exporter, Go 1.19, its /debug/pprof/profile): the
+     * runtime arms ITIMER_PROF and a POSIX timer on each of its threads' CPU clocks that signals that
+     * very thread (SIGEV_THREAD_ID, SIGPROF); the state comparator holds them to the dumped ones. The
+     * profile asked before the dump, on a connection kept across, is answered after the restore.
+     */
+    @Test
+    void aGoCpuProfileAskedBeforeTheDumpIsAnsweredAfterTheRestore() throws Exception {
+        Path exporter = Path.of("/usr/bin/prometheus-node-exporter");
+        assumeTrue(Files.isExecutable(exporter), "Debian package prometheus-node-exporter");
+        int port = freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("exporter.out"), exporter.toString(),
+                "--web.listen-address=127.0.0.1:" + port, "--collector.disable-defaults", "--collector.cpu");
+             Socket profile = connect(port)) {
+            profile.getOutputStream().write("GET /debug/pprof/profile?seconds=8 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            Path timers = Path.of("/proc/" + p.pid() + "/timers");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(timers).contains("signal: 27/");
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the profiler's timers");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                profile.setSoTimeout(60_000);
+                RealServersTest.HttpResponse answer = RealServersTest.exchange(profile, "");
+                assertTrue(answer.head().startsWith("HTTP/1.1 200"), answer.head());
+                assertTrue(answer.body().length > 20 && (answer.body()[0] & 0xff) == 0x1f && (answer.body()[1] & 0xff) == 0x8b,
+                        "a gzipped profile: " + answer.body().length + " bytes");
+                try (CountingClient other = new CountingClient(port, "/debug/pprof/cmdline")) {
+                    assertTrue(other.get().contains("--collector.cpu"), "a new client");
+                }
             } finally {
                 killTree(r.pid().value());
             }
