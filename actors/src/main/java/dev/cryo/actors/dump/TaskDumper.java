@@ -711,7 +711,7 @@ public final class TaskDumper {
                         : ", with " + plan.filesAhead() + " mapped files' identities") : "", (mapped - planned) / 1_000_000,
                 stateNanos / 1_000_000, walksWait / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
-                finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms) beside the state, "
+                finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms, categories of " + preCopy.categorized() + " pages) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",
                 runs.stream().mapToLong(PageRun::pages).sum(), frozenSmaps == null ? "" : ", smaps read beside the copy",
                 tracer.roundTrips());

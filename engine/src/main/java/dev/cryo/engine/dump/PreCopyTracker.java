@@ -48,6 +48,12 @@ public final class PreCopyTracker implements AutoCloseable {
     private PageRanges sent = PageRanges.EMPTY;
     /** Pages a round scanned as written but could not read (the running task unmapped or protected them first). */
     private PageRanges owed = PageRanges.EMPTY;
+    /**
+     * Pages sent earlier that a later running round found no longer carried (the zero page a read mapped
+     * after a drop) and write-protected again: unchanged since, their ptes keep the bit, so the frozen
+     * round's quick walk does not see them, and its closer look ({@link #suspects}) sends them as zeros.
+     */
+    private PageRanges sentNowUncarried = PageRanges.EMPTY;
     private int rounds;
     /** Walks of a mapping's page tables so far (each a PAGEMAP_SCAN over its range): what a round costs the kernel. */
     private long walks;
@@ -81,6 +87,7 @@ public final class PreCopyTracker implements AutoCloseable {
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": cannot start tracking its writes: " + e.getMessage(), e);
         }
+        WriteTracker.guardsFlagged(); // probed once, now: the frozen round asks (PreCopyTracker#quick)
         return new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
     }
 
@@ -158,6 +165,7 @@ public final class PreCopyTracker implements AutoCloseable {
         List<Long> areas = new ArrayList<>();
         long either = carriedCategories();
         List<MapsEntry> maps = ProcFs.maps(pid);
+        PageRanges.Builder uncarried = new PageRanges.Builder();
         try (PagemapScan carried = PagemapScan.open(pid)) {
             for (MapsEntry m : maps) {
                 if (m.isSpecial() || m.path().startsWith("/SYSV")) {
@@ -177,7 +185,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 // included: copying a run maps the zero page into its holes) — as their ptes lack the
                 // write-protect bit. Sending those every round, and again frozen as "stale", was waste
                 // (1 GiB of the dirtier: 33 MiB frozen where 10 MiB/s of writes leave a few)
-                List<long[]> written = writtenCarried(carried, either, m, kind);
+                List<long[]> written = writtenCarried(carried, either, m, kind, uncarried);
                 for (long[] r : written) {
                     // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
                     boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
@@ -189,7 +197,9 @@ public final class PreCopyTracker implements AutoCloseable {
         rounds++;
         PageRanges.Builder now = new PageRanges.Builder(out.size());
         out.forEach(r -> now.add(r.address(), r.end()));
-        sent = sent.union(now.build());
+        PageRanges carriedNow = now.build();
+        sent = sent.union(carriedNow);
+        sentNowUncarried = sentNowUncarried.minus(carriedNow).union(uncarried.build().intersect(sent));
         layout = areas;
         return out;
     }
@@ -234,18 +244,25 @@ public final class PreCopyTracker implements AutoCloseable {
      * {@link #carriedOf}), re-armed: one walk of its page tables gives both (two walks of each GiB
      * per round made the rounds longer, and the frozen round bigger by what was written meanwhile).
      */
-    private List<long[]> writtenCarried(PagemapScan scan, long either, MapsEntry m, MemoryKind kind) {
+    private List<long[]> writtenCarried(PagemapScan scan, long either, MapsEntry m, MemoryKind kind,
+                                        PageRanges.Builder uncarried) {
         long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
         PageRanges.Builder carried = new PageRanges.Builder();
         try {
             walks++;
+            // every range reported is write-protected again, carried or not
             tracker.scan(m.start(), m.end(), either | skip, (s, e, c) -> {
                 if ((c & skip) == 0 && (c & either) != 0) {
                     carried.add(s, e);
+                } else {
+                    uncarried.add(s, e);
                 }
             });
         } catch (WriteTracker.NotRegisteredException e) {
-            return carriedOf(scan, either, m, kind, written(m)); // made since the last round: registered there
+            // made since the last round: registered there, every page there armed
+            List<long[]> out = carriedOf(scan, either, m, kind, written(m));
+            new PageRanges.Builder(1).add(m.start(), m.end()).build().minus(ranges(out)).forEach(uncarried::add);
+            return out;
         }
         return toList(carried.build());
     }
@@ -286,6 +303,7 @@ public final class PreCopyTracker implements AutoCloseable {
      * last round plus those sent earlier that the plan no longer wants; everything else as planned.
      */
     public FinalRound finalRuns(MemoryPlan plan) {
+        categorized = 0;
         List<PageRun> out = new ArrayList<>();
         Map<Integer, long[]> guards = new TreeMap<>();
         List<VmaImage> vmas = plan.vmas();
@@ -317,10 +335,10 @@ public final class PreCopyTracker implements AutoCloseable {
             long skip = v.kind() == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
             PageRanges.Builder guarded = new PageRanges.Builder();
             PageRanges carried, send;
+            PageRanges looked = PageRanges.EMPTY; // where the walk read every page's categories
             try {
                 long mask = WriteTracker.PAGE_IS_WRITTEN | either | skip | PagemapScan.PAGE_IS_GUARD;
-                walks++;
-                tracker.categories(m.start(), m.end(), mask, (s, e, c) -> {
+                PagemapScan.Sink each = (s, e, c) -> {
                     if ((c & PagemapScan.PAGE_IS_GUARD) != 0) {
                         guarded.add(s, e); // shows as swapped too: holds nothing, never copied
                     } else if ((c & skip) == 0 && (c & either) != 0) {
@@ -331,11 +349,18 @@ public final class PreCopyTracker implements AutoCloseable {
                             written.add(s, e);
                         }
                     }
-                });
+                };
+                looked = quick(v, either) ? suspects(m) : whole(m);
+                for (int k = 0; k < looked.size(); k++) {
+                    walks++;
+                    tracker.categories(looked.start(k), looked.end(k), mask, each);
+                }
+                categorized += looked.length() / PAGE;
                 carried = carriedNow.build();
                 send = written.build().union(owed.within(m.start(), m.end()).intersect(carried));
             } catch (WriteTracker.NotRegisteredException e) {
                 // made since the last round: registered now (a fresh scan reports every page written)
+                looked = whole(m);
                 walks++;
                 scanner.scan(m.start(), m.end(), 0, PagemapScan.PAGE_IS_GUARD, 0, PagemapScan.PAGE_IS_GUARD,
                         (a, b, c) -> guarded.add(a, b));
@@ -345,19 +370,22 @@ public final class PreCopyTracker implements AutoCloseable {
                     for (long[] r : carriedOf(scanner, either, m, v.kind(), fresh)) {
                         addRuns(out, i, r[0], r[1], !m.read(), v.kind() != MemoryKinds.FILE_PRIVATE);
                     }
-                    putGuards(guards, i, guarded);
+                    putGuards(guards, i, guarded.build());
                     continue;
                 }
                 carried = ranges(carriedOf(scanner, either, m, v.kind(), List.<long[]>of(new long[] {m.start(), m.end()})));
                 send = ranges(fresh).union(owed.within(m.start(), m.end())).intersect(carried);
             }
-            putGuards(guards, i, guarded);
+            PageRanges guardPages = guarded.build();
+            putGuards(guards, i, guardPages);
             // written through a pin (DMA, READ_FIXED) without a fault: what a plain dump would carry
             send = pinned.anywhere() != null ? carried
                     : send.union(pinned.buffers().within(m.start(), m.end()).intersect(carried));
             // sent before, no longer carried: the restored page must show what the task now sees
             // (judged like the rounds, not by the plan, which counts uffd-wp markers as swapped)
-            PageRanges all = send.union(sent.within(m.start(), m.end()).minus(carried));
+            // (outside what was looked at, a page sent is carried still: see suspects); not a page made a
+            // guard since, which holds nothing and cannot be read (EFAULT failed the dump): its restore installs the guard
+            PageRanges all = send.union(sent.within(m.start(), m.end()).intersect(looked).minus(carried).minus(guardPages));
             for (int k = 0; k < all.size(); k++) {
                 addRuns(out, i, all.start(k), all.end(k), !m.read(), false);
             }
@@ -365,6 +393,62 @@ public final class PreCopyTracker implements AutoCloseable {
         }
         rounds++;
         return new FinalRound(out, guards);
+    }
+
+    /** Pages of private memory whose categories the last frozen round read (the rest only had their write-protect bit read). */
+    public long categorized() {
+        return categorized;
+    }
+
+    private long categorized;
+
+    /**
+     * Gaps of at most this much between two of the frozen round's closer looks ({@link #suspects}) are
+     * looked at too, in one call: a call costs about what the walk of 256 pages does.
+     */
+    private static final long GAP = 256 * PAGE;
+
+    /**
+     * Whether the frozen round may read only the write-protect bits of mapping {@code v} and look
+     * closer at {@link #suspects}: anonymous memory (a page dropped there leaves an empty pte, never a
+     * marker, as in a private file mapping), without swap, no pin the kernel may write through unseen,
+     * and no guard page (a round write-protects one it finds, which then hides from the quick walk):
+     * none where the kernel marks every area that ever had one ("gu" in smaps, read after the last
+     * round's walk; one made since has no write-protect bit yet, the quick walk sees it).
+     */
+    private boolean quick(VmaImage v, long either) {
+        MemoryKind kind = v.kind();
+        return (kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP || kind == MemoryKinds.STACK)
+                && (either & PagemapScan.PAGE_IS_SWAPPED) == 0 && pinned.anywhere() == null
+                && (v.advice() & dev.cryo.engine.memory.VmAdvice.MAYBE_GUARD) == 0 && WriteTracker.guardsFlagged();
+    }
+
+    private static PageRanges whole(MapsEntry m) {
+        return new PageRanges.Builder(1).add(m.start(), m.end()).build();
+    }
+
+    /**
+     * Where the frozen round must read the categories of a registered anonymous mapping (gaps below
+     * {@link #GAP} included): what one quick walk ({@link WriteTracker#unprotected}) finds without the
+     * write-protect bit (written, dropped, never touched), the pages sent that a round re-armed as no
+     * longer carried, what is owed, and the pinned buffers. Any other pte still has the bit a round
+     * set, which only a write or a drop takes off: its page is as that round found it (carried and
+     * sent, or never sent and not carried).
+     */
+    private PageRanges suspects(MapsEntry m) {
+        PageRanges.Builder found = new PageRanges.Builder();
+        walks++;
+        tracker.unprotected(m.start(), m.end(), (s, e, c) -> found.add(s, e));
+        PageRanges all = found.build().union(sentNowUncarried.within(m.start(), m.end()))
+                .union(owed.within(m.start(), m.end())).union(pinned.buffers().within(m.start(), m.end()));
+        PageRanges.Builder b = new PageRanges.Builder(all.size());
+        for (int k = 0, first = 0; k < all.size(); k++) {
+            if (k + 1 == all.size() || all.start(k + 1) - all.end(k) > GAP) {
+                b.add(all.start(first), all.end(k));
+                first = k + 1;
+            }
+        }
+        return b.build();
     }
 
     /**
@@ -385,8 +469,7 @@ public final class PreCopyTracker implements AutoCloseable {
         }
     }
 
-    private static void putGuards(Map<Integer, long[]> guards, int vma, PageRanges.Builder found) {
-        PageRanges g = found.build();
+    private static void putGuards(Map<Integer, long[]> guards, int vma, PageRanges g) {
         if (g.isEmpty()) {
             return;
         }

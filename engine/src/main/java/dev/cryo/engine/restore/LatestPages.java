@@ -126,7 +126,15 @@ public final class LatestPages {
         List<PageSlice> out = new ArrayList<>();
         for (VmaImage v : sorted) {
             if (v.kind().takesPages()) {
-                list(v.start(), v.end(), kept.test(v), out);
+                // not the guard pages: they hold nothing, and writing one fails (EIO), but a pre-copy
+                // round may have sent the page before it became one
+                long from = v.start();
+                long[] g = v.guards();
+                for (int k = 0; k < g.length; k += 2) {
+                    list(from, Math.max(from, g[k]), kept.test(v), out);
+                    from = Math.max(from, g[k] + g[k + 1] * PAGE);
+                }
+                list(from, v.end(), kept.test(v), out);
             }
         }
         return out;

@@ -70,6 +70,16 @@ class LatestPagesTest {
     }
 
     @Test
+    void aPageMadeAGuardAfterARoundSentItIsNotWritten() {
+        IndexEntry round1 = chunk(0, 10), round2 = chunk(4, 1);
+        // pages 2 and 6..7 became guard pages after the first round (MADV_GUARD_INSTALL): writing one fails
+        VmaImage guarded = new VmaImage(BASE, BASE + 16 * P, 3, 0x22, 0, MemoryKinds.ANON, null, 0, 0, 0,
+                new long[] {BASE + 2 * P, 1, BASE + 6 * P, 2});
+        assertEquals("0:0+2 0:3+1 1:4+1 0:5+1 0:8+2",
+                show(ImageContents.latest(List.of(round1, round2), List.of(guarded))));
+    }
+
+    @Test
     void aSharedFileMappingNeverTakesPageData() {
         IndexEntry a = chunk(0, 4);
         VmaImage shared = new VmaImage(BASE, BASE + 4 * P, 3, 0x01, 0, MemoryKinds.FILE_SHARED, null, 0, 0);
