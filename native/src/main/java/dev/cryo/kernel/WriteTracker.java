@@ -124,8 +124,10 @@ public final class WriteTracker implements AutoCloseable {
      * anything: pages written since their last {@link #scan}, and every empty pte or hole (a page
      * dropped since, one never touched). This mask (WRITTEN alone, as category and return mask) is
      * the kernel's fast path, which reads each pte's bit and nothing else: 0.2 ms of CPU per
-     * populated GiB here, where {@link #categories} takes 2.8 ms. Not for swapped pages (a swap
-     * entry's bit is read as a present pte's: the caller does not use it with swap on).
+     * populated GiB here, where {@link #categories} takes 2.8 ms. Before Linux 6.9 that path read a
+     * swap or migration entry's bit as a present pte's (fixed by "fs/proc/task_mmu: fix uffd-wp
+     * confusion in pagemap_scan_pmd_entry()"); its one caller also needs {@link #guardsFlagged}, which
+     * no kernel that old has.
      */
     public synchronized void unprotected(long start, long end, PagemapScan.Sink sink) {
         walk(start, end, 0, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN, sink);
