@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
  * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
  * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer;
- * Go's CPU profiler's per-thread timers; and vim in a pseudo-terminal of script's.
+ * Go's CPU profiler's per-thread timers; Erlang's distribution with its epmd; and vim in a pseudo-terminal
+ * of script's.
  * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
@@ -675,6 +676,53 @@ class RealRuntimesTest {
                 }
             } finally {
                 killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Erlang/OTP's distribution: node a with its own epmd in the tree (a child of its BEAM, on a port
+     * of the test's: ERL_EPMD_PORT) and a registered counter process; node b outside the tree,
+     * connected to a and registered with that epmd, asks the counter every 0.3 s. Across the dump and
+     * the restore b sees no nodedown and every answer once, in order, and epmd still knows both names.
+     */
+    @Test
+    void anErlangNodeWithItsEpmdAnswersADistributedClientOn() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/erl")) && Files.isExecutable(Path.of("/usr/bin/epmd")),
+                "Debian package erlang-base");
+        String epmd = Integer.toString(freePort());
+        String counter = "register(counter, spawn(fun() -> Loop = fun L(N) -> receive {inc, F} -> F ! {n, N + 1},"
+                + " L(N + 1) end end, Loop(0) end)), io:format(\"ready~n\"), receive after infinity -> ok end.";
+        String client = "[_, H] = string:split(atom_to_list(node()), \"@\"), A = list_to_atom(\"a@\" ++ H),"
+                + " true = net_kernel:connect_node(A), monitor_node(A, true), Loop = fun L() -> {counter, A} ! {inc, self()},"
+                + " receive {n, N} -> io:format(\"~p~n\", [N]); {nodedown, _} -> io:format(\"nodedown~n\")"
+                + " after 20000 -> io:format(\"timeout~n\") end, timer:sleep(300), L() end, Loop().";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("a.out"), "env", "ERL_EPMD_PORT=" + epmd,
+                "sh", "-c", "epmd -port \"$0\" & until epmd -port \"$0\" -names >/dev/null 2>&1; do sleep 0.1; done;"
+                        + " exec erl -noshell -sname a -setcookie cryo -start_epmd false -eval \"$1\"", epmd, counter))) {
+            ProcessBuilder b = new ProcessBuilder("erl", "-noshell", "-sname", "b", "-setcookie", "cryo", "-start_epmd",
+                    "false", "-eval", client).redirectErrorStream(true);
+            b.environment().put("ERL_EPMD_PORT", epmd);
+            Process node = b.start();
+            DetachedProcess r = null;
+            try (java.io.BufferedReader answers = new java.io.BufferedReader(new java.io.InputStreamReader(
+                    node.getInputStream(), StandardCharsets.UTF_8))) {
+                for (int i = 1; i <= 3; i++) {
+                    assertEquals(Integer.toString(i), answers.readLine(), "node b's answer " + i);
+                }
+                r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                for (int i = 4; i <= 8; i++) { // one was asked while the tree was dumped
+                    assertEquals(Integer.toString(i), answers.readLine(), "node b's answer " + i);
+                }
+                Process names = new ProcessBuilder("epmd", "-port", epmd, "-names").redirectErrorStream(true).start();
+                String known = new String(names.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                names.waitFor();
+                assertTrue(known.contains("name a at port") && known.contains("name b at port"), known);
+            } finally {
+                node.destroyForcibly().waitFor();
+                if (r != null) {
+                    killTree(r.pid().value());
+                }
             }
         }
     }
