@@ -105,8 +105,9 @@ public final class Requests {
      * One dump: its supervisor as a child, the tree's lock until the outcome (it goes before the
      * caller hears it, so a caller that dumps the same tree again right away is not refused by its
      * own finished dump) or until the supervisor stops. A dump that failed because a task of the tree
-     * died while it ran is tried again, up to {@link #DUMP_TRIES} times (not a pre-copy nor one with
-     * hooks, which the caller drives): the failed try has let the tree go and committed nothing.
+     * died while it ran, or because a queue the tree reads filled while it was frozen (UnreadQueues), is
+     * tried again, up to {@link #DUMP_TRIES} times (not a pre-copy nor one with hooks, which the caller
+     * drives): the failed try has let the tree go and committed nothing.
      */
     private static Behavior<Object> dump(StartDump m, DumpLock lock) {
         return Behaviors.setup(ctx -> dumpTry(ctx, m, lock, 1));
@@ -131,6 +132,12 @@ public final class Requests {
                     if (o instanceof DumpSupervisor.Failed f && tree != null && !held[0]
                             && m.request().imageDir() != null && !java.nio.file.Files.exists(m.request().imageDir().resolve(
                                     dev.cryo.engine.image.ImageFormat.IMAGE_FILE))) { // never over a committed image
+                        if (f.message().contains(dev.cryo.engine.files.UnreadQueues.CAME_WHILE_FROZEN)) {
+                            ctx.getLog().warn("the dump of pid {} failed: {}; dumping it again, try {} of {}",
+                                    m.request().pid(), f.message(), attempt + 1, DUMP_TRIES);
+                            ctx.unwatch(sup);
+                            return dumpTry(ctx, m, lock, attempt + 1);
+                        }
                         java.util.List<Integer> died = tree.diedAndNamedIn(f.message());
                         if (!died.isEmpty()) {
                             ctx.getLog().warn("pid {} died while the tree of pid {} was dumped ({}); dumping the tree"

@@ -2464,9 +2464,9 @@ class RealServersTest {
                 awaitOutput(neighboursOfB, "SysName:      cryo-a", "the neighbour to learn the lldpd in the tree");
                 DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(30),
                         "lldpd's monitor and child");
-                // once, dumped within a second of the link coming up, the dump was refused: lldpd's child had
-                // not read the RTM_NEWADDR of its link-local address's duplicate detection in the five pauses
-                // (FINDINGS real40); the address settled first
+                // dumped within a second of the link coming up, the RTM_NEWADDR of its link-local address's
+                // duplicate detection ending could come while the tree was frozen, and the dump is tried again
+                // (SocketRestoreTest#aNotificationComingWhileTheTreeIsFrozen...): the address settles first, one try
                 List<String> linkLocal = List.of("nsenter", "--net=/proc/" + p.pid().value() + "/ns/net", "ip", "-6",
                         "-o", "addr", "show", "dev", inside);
                 DetachedProcess.awaitCondition(() -> {

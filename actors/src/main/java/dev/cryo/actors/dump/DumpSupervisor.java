@@ -1130,7 +1130,10 @@ public final class DumpSupervisor {
         }
     }
 
-    private Behavior<Command> abort(String why) {
+    private Behavior<Command> abort(String failure) {
+        // the last seize found every queue read (else the tree would have run again): one full now filled meanwhile
+        String why = !request.preCopy() && !request.hooks().holdsTree() && thaws < dev.cryo.engine.files.UnreadQueues.PAUSES.size()
+                ? dev.cryo.engine.files.UnreadQueues.cameWhileFrozen(failure) : failure;
         closeShared();
         closeCgroupsAhead();
         lowerPriority();

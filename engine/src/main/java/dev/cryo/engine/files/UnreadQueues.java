@@ -37,6 +37,20 @@ public final class UnreadQueues {
             + " times over " + PAUSES.stream().mapToLong(Duration::toMillis).sum() + " ms to read them (not in a pre-copy"
             + " nor with --freeze-cgroup)";
 
+    /**
+     * What a refusal says in place of {@link #RETRIED} when the queue filled while the tree was frozen, after
+     * the dump had looked at it: the kernel goes on queueing then (an IPv6 address's duplicate detection
+     * ending, a link's carrier: lldpd's child was refused within a second of its link coming up). The tree
+     * never had its chance, so the dump is tried again from the start (Requests), which lets it read them.
+     */
+    public static final String CAME_WHILE_FROZEN = "that came while the tree was frozen, after the dump had looked at"
+            + " its queues";
+
+    /** {@code failure} as said of a collection whose seize found every queue read: see {@link #CAME_WHILE_FROZEN}. */
+    public static String cameWhileFrozen(String failure) {
+        return failure.replace(RETRIED, CAME_WHILE_FROZEN);
+    }
+
     /** A queue found holding something: {@code what} says which and how much, for the log. */
     public record Queue(Pid pid, int fd, String what) {}
 
