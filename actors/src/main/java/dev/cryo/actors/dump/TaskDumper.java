@@ -400,6 +400,8 @@ public final class TaskDumper {
 
     private Behavior<Command> onStartTracking(StartTracking m) {
         try {
+            // probed once (a read of cryo's own smaps), while the task runs: the frozen round asks
+            dev.cryo.kernel.WriteTracker.guardsFlagged();
             List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, m.timeout());
             try {
                 preCopy = PreCopyTracker.start(tracer, pid);

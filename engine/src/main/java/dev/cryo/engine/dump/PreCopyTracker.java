@@ -87,7 +87,6 @@ public final class PreCopyTracker implements AutoCloseable {
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": cannot start tracking its writes: " + e.getMessage(), e);
         }
-        WriteTracker.guardsFlagged(); // probed once, now: the frozen round asks (PreCopyTracker#quick)
         return new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
     }
 
