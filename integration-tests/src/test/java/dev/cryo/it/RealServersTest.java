@@ -2626,16 +2626,7 @@ class RealServersTest {
     void inspircdKeepsItsUserAndChannelAcrossTheRestore() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/inspircd")), "Debian package inspircd");
         int port = freePort();
-        Path conf = tmp.resolve("inspircd.conf");
-        Files.writeString(conf, "<server name=\"irc.test\" description=\"t\" network=\"T\">\n"
-                + "<admin name=\"a\" nick=\"a\" email=\"a@a.test\">\n"
-                + "<bind address=\"127.0.0.1\" port=\"" + port + "\" type=\"clients\">\n"
-                + "<connect allow=\"*\" timeout=\"600\" pingfreq=\"600\" localmax=\"100\" globalmax=\"100\" useident=\"no\""
-                + " limit=\"100\" maxconnwarn=\"off\">\n<power diepass=\"x\" restartpass=\"x\">\n"
-                + "<pid file=\"" + tmp.resolve("pid") + "\">\n<dns server=\"127.0.0.1\" timeout=\"1\">\n"
-                + "<performance clonesonconnect=\"no\" quietbursts=\"yes\">\n");
-        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("inspircd.out"), "/usr/sbin/inspircd", "--nofork",
-                "--runasroot", "--config=" + conf);
+        try (DetachedProcess p = inspircd(port);
              IrcClient alice = new IrcClient(port, "alice")) {
             alice.send("JOIN #c");
             alice.until(" 366 ");
@@ -2653,14 +2644,75 @@ class RealServersTest {
         }
     }
 
+    /** InspIRCd serving clients on {@code port} (its pid file and output in this test's directory). */
+    private DetachedProcess inspircd(int port) throws Exception {
+        Path conf = tmp.resolve("inspircd.conf");
+        Files.writeString(conf, "<server name=\"irc.test\" description=\"t\" network=\"T\">\n"
+                + "<admin name=\"a\" nick=\"a\" email=\"a@a.test\">\n"
+                + "<bind address=\"127.0.0.1\" port=\"" + port + "\" type=\"clients\">\n"
+                + "<connect allow=\"*\" timeout=\"600\" pingfreq=\"600\" localmax=\"100\" globalmax=\"100\" useident=\"no\""
+                + " limit=\"100\" maxconnwarn=\"off\">\n<power diepass=\"x\" restartpass=\"x\">\n"
+                + "<pid file=\"" + tmp.resolve("pid") + "\">\n<dns server=\"127.0.0.1\" timeout=\"1\">\n"
+                + "<performance clonesonconnect=\"no\" quietbursts=\"yes\">\n");
+        return DetachedProcess.start(tmp.resolve("inspircd.out"), "/usr/sbin/inspircd", "--nofork", "--runasroot",
+                "--config=" + conf);
+    }
+
+    /**
+     * ZNC 1.8, the IRC bouncer (run as nobody: as root it waits 30 s before it starts), with a user logged in and
+     * its connection to an IRC server outside the tree (InspIRCd) joined to a channel: both TCP connections are
+     * carried, so after the restore what the user says reaches the channel, and what is said there reaches the user.
+     */
+    @Test
+    void zncCarriesItsUsersConnectionAndItsServerConnection() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/znc")) && Files.isExecutable(Path.of("/usr/sbin/inspircd")),
+                "Debian packages znc and inspircd");
+        int irc = freePort(), port = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("znc/configs"));
+        Files.writeString(dir.resolve("znc.conf"), "Version = 1.8.2\n<Listener l>\n Port = " + port + "\n IPv4 = true\n"
+                + " IPv6 = false\n SSL = false\n Host = 127.0.0.1\n</Listener>\n<User u>\n Pass = plain#pw\n Nick = zu\n"
+                + " AltNick = zu_\n Ident = zu\n RealName = zu\n <Network n>\n  Server = 127.0.0.1 " + irc + "\n"
+                + "  <Chan #c>\n  </Chan>\n </Network>\n</User>\n");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        succeeds(List.of("chown", "-R", "65534:65534", tmp.resolve("znc").toString()));
+        try (DetachedProcess server = inspircd(irc);
+             IrcClient bob = new IrcClient(irc, "bob");
+             DetachedProcess p = DetachedProcess.start(tmp.resolve("znc.out"), "setpriv", "--reuid=65534", "--regid=65534",
+                     "--clear-groups", "/usr/bin/znc", "--foreground", "--datadir=" + tmp.resolve("znc"));
+             IrcClient user = new IrcClient(port, "zu", "u/n:pw")) {
+            bob.send("JOIN #c");
+            bob.until(" 366 ");
+            user.until(" 366 "); // ZNC joined the channel for it
+            user.send("PRIVMSG #c :before the dump");
+            assertTrue(bob.until(" PRIVMSG #c ").endsWith(":before the dump"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                user.send("PRIVMSG #c :after the restore");
+                assertTrue(bob.until(" PRIVMSG #c ").endsWith(":after the restore"), "the user's line through both kept connections");
+                bob.send("PRIVMSG #c :to the bouncer");
+                assertTrue(user.until(" PRIVMSG #c ").endsWith(":to the bouncer"), "the channel's line back to the user");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
     /** An IRC client registered with its nick; answers the server's PINGs while it reads. */
     private static final class IrcClient implements AutoCloseable {
         private final Socket s;
         private final java.io.BufferedReader in;
 
         IrcClient(int port, String nick) throws Exception {
+            this(port, nick, null);
+        }
+
+        /** With {@code password} (null: none) sent first, as a bouncer's user logs in. */
+        IrcClient(int port, String nick, String password) throws Exception {
             s = connect(port);
             in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            if (password != null) {
+                send("PASS " + password);
+            }
             send("NICK " + nick);
             send("USER " + nick + " 0 * :" + nick);
             until(" 001 ");
