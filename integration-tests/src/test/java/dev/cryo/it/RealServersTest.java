@@ -2820,4 +2820,72 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * Net-SNMP's snmpd 5.9 (UDP and TCP agent addresses, an AgentX master socket): a value set over SNMP before
+     * the dump is read back over UDP and TCP after the restore, and set again.
+     */
+    @Test
+    void snmpdKeepsAValueSetBeforeTheDumpAndTakesSetsAfter() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/snmpd")) && Files.isExecutable(Path.of("/usr/bin/snmpget")),
+                "Debian packages snmpd and snmp");
+        int port = freePort();
+        Path conf = tmp.resolve("snmpd.conf");
+        Files.writeString(conf, "rwcommunity priv 127.0.0.1\nagentaddress udp:127.0.0.1:" + port + ",tcp:127.0.0.1:" + port
+                + "\nmaster agentx\nagentXSocket " + tmp.resolve("agentx") + "\n[snmp] persistentDir " + tmp + "\n");
+        String contact = ".1.3.6.1.2.1.1.4.0"; // SNMPv2-MIB::sysContact.0
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("snmpd.out"), "/usr/sbin/snmpd", "-f", "-Lo", "-C", "-c",
+                conf.toString(), "-p", tmp.resolve("pid").toString())) {
+            awaitOutput(List.of("snmpset", "-v2c", "-c", "priv", "127.0.0.1:" + port, contact, "s", "set before"),
+                    "STRING: \"set before\"", "snmpd to take a set");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(succeeds(List.of("snmpget", "-v2c", "-c", "priv", "127.0.0.1:" + port, contact))
+                        .contains("STRING: \"set before\""), "over UDP");
+                assertTrue(succeeds(List.of("snmpget", "-v2c", "-c", "priv", "tcp:127.0.0.1:" + port, contact))
+                        .contains("STRING: \"set before\""), "over TCP");
+                assertTrue(succeeds(List.of("snmpset", "-v2c", "-c", "priv", "127.0.0.1:" + port, contact, "s", "after"))
+                        .contains("STRING: \"after\""));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * transmission-daemon 3.00 (libevent, three threads, a watch directory through inotify) seeding a torrent
+     * added before the dump: after the restore its RPC lists it complete, and a torrent dropped into the watch
+     * directory then is added by the restored watch.
+     */
+    @Test
+    void transmissionKeepsItsTorrentAndWatchesItsDirectoryAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/transmission-daemon"))
+                && Files.isExecutable(Path.of("/usr/bin/transmission-create")), "Debian packages transmission-daemon and transmission-cli");
+        int rpc = freePort(), peer = freePort(), tracker = freePort();
+        Path dl = Files.createDirectories(tmp.resolve("dl")), watch = Files.createDirectories(tmp.resolve("watch"));
+        for (String name : List.of("one.bin", "two.bin")) {
+            byte[] data = new byte[1 << 20];
+            new java.util.Random(name.hashCode()).nextBytes(data);
+            Files.write(dl.resolve(name), data);
+            succeeds(List.of("transmission-create", "-o", tmp.resolve(name + ".torrent").toString(), "-t",
+                    "udp://127.0.0.1:" + tracker, dl.resolve(name).toString()));
+        }
+        List<String> list = List.of("transmission-remote", Integer.toString(rpc), "-l");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("transmission.out"), "/usr/bin/transmission-daemon", "-f",
+                "-g", Files.createDirectories(tmp.resolve("cfg")).toString(), "-p", Integer.toString(rpc), "-P",
+                Integer.toString(peer), "--no-auth", "-w", dl.toString(), "-c", watch.toString(), "--no-dht", "--no-lpd",
+                "--no-portmap", "-r", "127.0.0.1", "-a", "127.0.0.1")) {
+            awaitOutput(List.of("transmission-remote", Integer.toString(rpc), "-a", tmp.resolve("one.bin.torrent").toString()),
+                    "success", "transmission's RPC to add a torrent");
+            awaitOutput(list, "100%", "the torrent checked complete");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(succeeds(list).matches("(?s).*100%.*one\\.bin.*"), "the torrent, after the restore");
+                Files.copy(tmp.resolve("two.bin.torrent"), watch.resolve("two.bin.torrent"));
+                awaitOutput(list, "two.bin", "the restored watch to add the torrent dropped in its directory");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
 }
