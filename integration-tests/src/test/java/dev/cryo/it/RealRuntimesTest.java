@@ -415,7 +415,10 @@ class RealRuntimesTest {
      * jshell, a REPL of two JVMs (perf data on, as by default): the one reading snippets compiles
      * them and loads them over JDWP, a TCP connection on loopback, into the agent JVM it started,
      * which runs them. Fed through a FIFO the test holds; a variable and a method defined and
-     * JIT-warmed before the dump are used by a snippet compiled after the restore.
+     * JIT-warmed before the dump are used by a snippet compiled after the restore. The image is then
+     * restored a second time (a warmed-up REPL started again): the connection joins two tasks of the
+     * tree, no peer outside went on with the first restored tree, so the first restore's lifting of
+     * the dump's network lock does not refuse it (it did: "its peers went on with that restored tree").
      */
     @Test
     void aJshellSessionKeepsItsVariablesAndMethods() throws Exception {
@@ -423,8 +426,12 @@ class RealRuntimesTest {
         assumeTrue(Files.isExecutable(jshell), "the JDK's jshell");
         Path fifo = tmp.resolve("in");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
-        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("jshell.out"), "sh", "-c",
-                "exec \"$0\" -q -J-Xmx128m -R-Xmx64m <\"$1\"", jshell.toString(), fifo.toString());
+        Path out = tmp.resolve("jshell.out");
+        Path img = tmp.resolve("img");
+        String after = "after n=43 g=3040";
+        // appended to, or the second restore would find the file the first restored jshell wrote changed
+        try (DetachedProcess p = DetachedProcess.start(out, "sh", "-c", "exec \"$0\" -q -J-Xmx128m -R-Xmx64m <\"$1\" >>\"$2\" 2>&1",
+                jshell.toString(), fifo.toString(), out.toString());
              java.io.Writer in = Files.newBufferedWriter(fifo)) {
             in.write("int n = 41; n++;\n"
                     + "long f(int k) { long s = 0; for (int i = 0; i < k; i++) s += i % 7; return s; }\n"
@@ -434,13 +441,29 @@ class RealRuntimesTest {
             p.awaitOutput("before n=42 f=2997", Duration.ofSeconds(60));
             DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(10),
                     "jshell and its agent JVM");
-            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            String snippet = "n++; long g() { return f(1000) + n; }\nSystem.out.println(\"after n=\" + n + \" g=\" + g());\n";
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img, "--tcp-established");
             try {
-                in.write("n++; long g() { return f(1000) + n; }\nSystem.out.println(\"after n=\" + n + \" g=\" + g());\n");
+                in.write(snippet);
                 in.flush();
-                r.awaitOutput("after n=43 g=3040", Duration.ofSeconds(60));
+                r.awaitOutput(after, Duration.ofSeconds(60));
             } finally {
                 killTree(r.pid().value());
+            }
+            Cli again = Cli.run("restore", "-D", img.toString(), "-d", "--no-progress");
+            assertEquals(0, again.code(), again.toString());
+            try {
+                in.write(snippet);
+                in.flush();
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return Files.readString(out).split(after, -1).length == 3;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(60), "the jshell restored again to answer as the first did");
+            } finally {
+                killTree(p.pid().value());
             }
         }
     }

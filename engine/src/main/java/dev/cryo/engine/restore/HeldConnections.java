@@ -42,6 +42,7 @@ public final class HeldConnections {
         }
         Set<Long> inTreeNetns = new HashSet<>();
         image.netNamespaces().forEach(n -> inTreeNetns.addAll(n.sockets()));
+        Set<String> ends = connectionEnds(image);
         Map<String, List<NetworkLock.Flow>> flows = new LinkedHashMap<>();
         Map<String, String> example = new LinkedHashMap<>();
         Set<String> portsOnly = new java.util.LinkedHashSet<>();
@@ -55,8 +56,8 @@ public final class HeldConnections {
                     portsOnly.add(table); // a held listener or UDP port: new connections wait for the restore
                     continue;
                 }
-                if (!s.primary()) {
-                    continue;
+                if (!s.primary() || ends.contains(s.remote().unmapped() + ">" + s.local().unmapped())) {
+                    continue; // the other end is in the image too: no peer outside waited for the lock or went on since
                 }
                 // in a net namespace of the tree's, held where the peer's packets leave: reversed (SocketDumpState.repair)
                 SockAddr local = s.local(), remote = s.remote();
@@ -101,6 +102,23 @@ public final class HeldConnections {
             }
         }
         return installed;
+    }
+
+    /**
+     * "local>remote" of every connection of the image. A connection whose reverse is among them joins
+     * two sockets of the tree (jshell and its agent JVM over JDWP, an application and its database in one
+     * tree): both ends come back from the image as they were, whichever restore it is.
+     */
+    private static Set<String> connectionEnds(ImageContents image) {
+        Set<String> ends = new HashSet<>();
+        for (TaskImage t : image.tasks()) {
+            for (FdImage fd : InFlightFiles.withInFlight(t.fds())) {
+                if (fd.desc() instanceof TcpSocket s && s.state() != SockDiag.TCP_LISTEN && s.remote() != null) {
+                    ends.add(s.local().unmapped() + ">" + s.remote().unmapped()); // an AF_INET6 end of an AF_INET one: mapped
+                }
+            }
+        }
+        return ends;
     }
 
     /**
