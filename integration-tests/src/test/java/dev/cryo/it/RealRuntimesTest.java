@@ -455,13 +455,7 @@ class RealRuntimesTest {
             try {
                 in.write(snippet);
                 in.flush();
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        return Files.readString(out).split(after, -1).length == 3;
-                    } catch (IOException e) {
-                        return false;
-                    }
-                }, Duration.ofSeconds(60), "the jshell restored again to answer as the first did");
+                awaitText(out, t -> t.split(after, -1).length == 3, "the jshell restored again to answer as the first did");
             } finally {
                 killTree(p.pid().value());
             }
@@ -600,6 +594,17 @@ class RealRuntimesTest {
         }
     }
 
+    /** Waits up to 60 s for the text of {@code file} to satisfy {@code test} (a file not there yet does not). */
+    private static void awaitText(Path file, java.util.function.Predicate<String> test, String what) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return test.test(Files.readString(file));
+            } catch (IOException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), what);
+    }
+
     /** Asks /inc once on a connection of its own; fails unless the answer is {@code last} + 1. */
     private static long nextOnANewConnection(int port, long last) throws Exception {
         try (CountingClient c = new CountingClient(port, "/inc")) {
@@ -650,13 +655,7 @@ class RealRuntimesTest {
             try {
                 keys.write("oline three\033:wq\r");
                 keys.flush();
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        return Files.readString(file).equals("line one\nline two\nline three\n");
-                    } catch (IOException e) {
-                        return false;
-                    }
-                }, Duration.ofSeconds(30), "vim to write the three lines");
+                awaitText(file, "line one\nline two\nline three\n"::equals, "vim to write the three lines");
             } finally {
                 killTree(r.pid().value());
             }
@@ -680,13 +679,7 @@ class RealRuntimesTest {
             profile.getOutputStream().write("GET /debug/pprof/profile?seconds=8 HTTP/1.1\r\nHost: x\r\n\r\n"
                     .getBytes(StandardCharsets.US_ASCII));
             Path timers = Path.of("/proc/" + p.pid() + "/timers");
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return Files.readString(timers).contains("signal: 27/");
-                } catch (IOException e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "the profiler's timers");
+            awaitText(timers, t -> t.contains("signal: 27/"), "the profiler's timers");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
             try {
                 profile.setSoTimeout(60_000);
