@@ -2888,4 +2888,61 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * tgtd, Linux's user-space SCSI target (17 threads: epoll, signalfd, eventfds, a unix control socket; its
+     * target and LUN made through tgtadm live in its memory), serving an iSCSI initiator outside the tree
+     * (libiscsi's iscsi-perf, 4 reads in flight at all times) across the restore: the initiator's session is
+     * carried and its reads go on in it (no new login), and the restored tgtd still shows its target to tgtadm.
+     */
+    @Test
+    void tgtdKeepsItsIscsiSessionBusyAcrossTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/tgtd")) && Files.isExecutable(Path.of("/usr/bin/iscsi-perf")),
+                "Debian packages tgt and libiscsi-bin");
+        int port = freePort();
+        String control = Integer.toString(100 + (int) (System.nanoTime() % 800)); // its socket: /run/tgtd/socket.N
+        Path disk = tmp.resolve("disk.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(16 << 20);
+        }
+        List<String> tgtadm = List.of("tgtadm", "-C", control, "--lld", "iscsi", "--op");
+        String iqn = "iqn.2026-12.test.cryo:disk", lun = "iscsi://127.0.0.1:" + port + "/" + iqn + "/1";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tgtd.out"), "/usr/sbin/tgtd", "-f", "--iscsi",
+                "portal=127.0.0.1:" + port, "-C", control)) {
+            awaitOutput(concat(tgtadm, "new", "--mode", "target", "--tid", "1", "-T", iqn), "", "tgtd's control socket");
+            succeeds(concat(tgtadm, "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", disk.toString()));
+            succeeds(concat(tgtadm, "bind", "--mode", "target", "--tid", "1", "-I", "ALL"));
+            try (DetachedProcess perf = DetachedProcess.start(tmp.resolve("perf.out"), "/usr/bin/iscsi-perf", "-m", "4",
+                    "-b", "8", "-t", "600", lun)) {
+                perf.awaitOutput("iops current", Duration.ofSeconds(30));
+                List<String> nexus = nexuses(succeeds(concat(tgtadm, "show", "--mode", "target")));
+                assertEquals(1, nexus.size(), "iscsi-perf's session");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    int before = perf.outputText().split("iops current", -1).length;
+                    DetachedProcess.awaitCondition(() -> {
+                        try {
+                            return perf.outputText().split("iops current", -1).length > before + 1;
+                        } catch (IOException e) {
+                            return false;
+                        }
+                    }, Duration.ofSeconds(30), "iscsi-perf's reads to go on after the restore");
+                    String shown = succeeds(concat(tgtadm, "show", "--mode", "target"));
+                    assertTrue(shown.contains("Initiator: iqn.2010-11.libiscsi:iscsi-perf"), shown);
+                    assertEquals(nexus, nexuses(shown), "the same session, no new login: " + shown);
+                    assertTrue(perf.alive(), "iscsi-perf still runs");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        } finally { // a killed tgtd leaves its control socket
+            Files.deleteIfExists(Path.of("/run/tgtd/socket." + control));
+            Files.deleteIfExists(Path.of("/run/tgtd/socket." + control + ".lock"));
+        }
+    }
+
+    /** The I_T nexus ids (one an initiator's session) that {@code tgtadm --op show} lists. */
+    private static List<String> nexuses(String shown) {
+        return java.util.regex.Pattern.compile("I_T nexus: (\\d+)").matcher(shown).results().map(m -> m.group(1)).toList();
+    }
 }
