@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "workload.h"
+#include "childcheck.h"
 #include "fileholds.h"
 
 static const char *box;
@@ -82,14 +83,5 @@ int main(int argc, char **argv)
     FILE *f = fopen(later, "w");
     if (!f || fputs("later\n", f) < 0 || fclose(f))
         fail("write BOX/later");
-    kill(pid, SIGUSR2);
-    int status;
-    if (waitpid(pid, &status, 0) != pid)
-        fail("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-        printf("FAIL: the child's check, step %d (status 0x%x)\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1, status);
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
+    return child_verdict(pid);
 }

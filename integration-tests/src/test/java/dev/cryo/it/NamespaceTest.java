@@ -372,7 +372,7 @@ class NamespaceTest {
      * of the child's namespace locks the covering mount, and the dump failed with a bare 'umount2(BOX,
      * MNT_DETACH): EINVAL (Invalid argument)': the covered file system is read where the parent sees it
      * uncovered. In both, the child's copy came back as a tmpfs of its own, with the same files but no longer the
-     * parent's ('FAIL: the child's check, step 9': the parent's file written after the restore missing); it is
+     * parent's ('FAIL: the child failed (status 0x900)', step 9: the parent's file written after the restore missing); it is
      * a clone of the parent's now.
      */
     @ParameterizedTest
@@ -386,6 +386,42 @@ class NamespaceTest {
         String out = verdictInNamespaces(tmp, "childcover", args, box.toString());
         assertTrue(out.contains("PASS"), out);
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * A child's bind of a directory of its parent's tmpfs, which its own namespace no longer mounts, with a file
+     * held open through it and through the parent's bind of another directory (zdtm's mntns_link_remap and
+     * mntns_link_ghost with their file kept): refused before ("its mount tmpfs cryo-zero on DIR/2 shows /2 of its
+     * file system; not supported yet"). It is a clone of the parent's tmpfs made again, and the two fds are one
+     * file through two mounts (childbind.c).
+     */
+    @Test
+    void aChildsBindOfADirectoryOfItsParentsTmpfsComesBack() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        String out = verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * The same with the file deleted (zdtm's mntns_link_ghost): the child's fd of it was opened through a mount
+     * only its parent's namespace has, and a restore makes a deleted file again where cryo sees its path: refused
+     * by name, and the tree runs on.
+     */
+    @Test
+    void aDeletedFileOpenedThroughAMountOnlyItsParentsNamespaceHasIsRefusedByName() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        String prog = TestPrograms.compile("/c/childbind.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("childbind.out"), "sh", "-c",
+                "exec unshare -m " + prog + " " + dir + " deleted 2>/dev/null"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("deleted file " + dir + "/1/F was opened through mount"), refused.err());
+            assertTrue(refused.err().contains("which its mount namespace does not have"), refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
     }
 
     /**

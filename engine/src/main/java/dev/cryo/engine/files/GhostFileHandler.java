@@ -76,7 +76,31 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
                     + " linked under another name (" + links + " link" + (links == 1 ? "" : "s") + "); restoring a copy"
                     + " would cut the program off from it: not supported yet");
         }
+        requireOwnMount(fd, path);
         return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()), FileLocks.dump(fd, ctx, true));
+    }
+
+    /**
+     * A deleted file opened through a mount neither the task's mount namespace nor cryo's has (its parent opened it
+     * on a bind its child's namespace no longer mounts: zdtm's mntns_link_ghost) is refused: a restore makes it again
+     * where cryo sees its path, on no mount of the task's.
+     */
+    private static void requireOwnMount(FdProbe fd, String path) {
+        long mount = dev.cryo.kernel.Sys.mountId(fd.procPath().toString());
+        String proc = dev.cryo.kernel.ExitedLeaders.proc(fd.pid());
+        for (String table : new String[] {proc + "/mountinfo", "/proc/self/mountinfo"}) {
+            try {
+                String text = Files.readString(java.nio.file.Path.of(table));
+                if (dev.cryo.kernel.proc.MountInfo.parse(table, text).stream().anyMatch(m -> m.id() == mount)) {
+                    return;
+                }
+            } catch (java.io.IOException e) {
+                return; // cannot tell: carried as before
+            }
+        }
+        throw new dev.cryo.engine.DumpException(fd.where() + ": deleted file " + path + " was opened through mount " + mount
+                + ", which its mount namespace does not have (another namespace of the tree mounts it): a restore"
+                + " would make it again on another mount; not supported yet");
     }
 
     private static int links(FdProbe fd) {

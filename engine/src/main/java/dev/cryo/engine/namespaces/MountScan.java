@@ -167,6 +167,12 @@ public final class MountScan {
             if (src == null && FRESH.contains(m.fsType()) && !m.root().endsWith("//deleted")) {
                 // bubblewrap's root: a directory of a tmpfs it mounted, the rest of which nothing reaches
                 boolean tmpfsRoot = pivoted && m.point().equals("/") && m.fsType().equals("tmpfs");
+                if (m.fsType().equals("tmpfs") && !m.root().equals("/") && !tmpfsRoot
+                        && SameFileSystem.inParentsNamespace(p, parent, m)) {
+                    out.add(tagged(m, List.of())); // a clone of its parent's, files and all
+                    done.add(m);
+                    continue;
+                }
                 if (!m.root().equals("/") && !tmpfsRoot) {
                     throw new DumpException(what + ": " + mount + " shows " + m.root() + " of its file system; not"
                             + " supported yet");

@@ -1,6 +1,8 @@
 package dev.cryo.engine.namespaces;
 
+import dev.cryo.engine.restore.RestoreException;
 import dev.cryo.engine.restore.stage.TaskContext;
+import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.MountApi;
 import dev.cryo.kernel.Namespaces;
@@ -13,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One tmpfs mounted in two mount namespaces of the tree: a namespace made from another (unshare -m) starts
@@ -63,19 +66,44 @@ final class SameFileSystem {
                 continue;
             }
             for (TreeNamespaces.Peer p : t.namespaces().madeFileSystems(tag)) {
-                if (p.pid() == t.pid().value() || !p.root().equals(d.root())
+                if (p.pid() == t.pid().value() || !MountScan.under(d.root(), p.root())
                         || !forkedIn.equals(Namespaces.link(Integer.toString(p.pid()), "mnt"))) {
                     continue;
                 }
-                long fd = t.call("open_tree(" + p.point() + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, Fcntl.AT_FDCWD,
-                        MountRestore.path(t, 0, p.point()), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC);
+                String path = MountScan.join(p.point(), d.root().substring(p.root().equals("/") ? 0 : p.root().length()));
+                long fd = t.call("open_tree(" + path + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, Fcntl.AT_FDCWD,
+                        MountRestore.path(t, 0, path), MountApi.OPEN_TREE_CLONE | Fcntl.O_CLOEXEC);
                 if (sameDevice(t.pid(), fd, p)) {
                     groups.cloned(d, fd);
                     break;
                 }
                 t.call("close(" + fd + ")", SyscallNr.CLOSE, fd);
             }
+            if (!d.root().equals("/") && groups.cloneOf(d) == null) { // a directory of it: no new tmpfs shows that
+                throw new RestoreException("pid " + t.pid() + ": " + d.describe() + " of its mount namespace shows " + d.root()
+                        + " of a tmpfs the namespace it was forked in no longer has as it was dumped");
+            }
         }
+    }
+
+    /**
+     * Whether the namespace of {@code parent}, which forks {@code p} at restore, has a mount of {@code m}'s tmpfs
+     * whose root holds {@code m}'s and that nothing covers there: a child's bind of a directory of its parent's
+     * tmpfs that its own namespace no longer mounts (zdtm's mntns_link_remap, mntns_link_ghost), cloned from it.
+     */
+    static boolean inParentsNamespace(Pid p, Pid parent, Mount m) {
+        if (parent == null || Objects.equals(Namespaces.link(parent.toString(), "mnt"), Namespaces.link(p.toString(), "mnt"))) {
+            return false;
+        }
+        List<Mount> table = MountOrder.sorted(MountScan.read(ExitedLeaders.proc(parent) + "/mountinfo"));
+        for (int i = 0; i < table.size(); i++) {
+            Mount x = table.get(i);
+            if (x.major() == m.major() && x.minor() == m.minor() && x.fsType().equals("tmpfs") && MountScan.under(m.root(), x.root())
+                    && !MountScan.coveredLater(table, i)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean sameDevice(Pid pid, long fd, TreeNamespaces.Peer p) {
