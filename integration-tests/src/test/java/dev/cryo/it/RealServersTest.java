@@ -2262,6 +2262,42 @@ class RealServersTest {
         }
     }
 
+    /**
+     * The same tor dumped with `-R` (its controller gone): it runs on, and after it is killed its image comes
+     * back with the detached onion service, which a new controller finds, under the sandbox again. It logs
+     * errors only: its output, grown by the tree that ran on, would fail the restore (changed since the dump).
+     */
+    @Test
+    void torsImageFromALeftRunningDumpComesBackWithItsOnionService() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/tor")), "Debian package tor");
+        int port = freePort();
+        Path torrc = tmp.resolve("torrc");
+        Files.writeString(torrc, "DataDirectory " + tmp.resolve("tor") + "\nDisableNetwork 1\nSocksPort 0\n"
+                + "ControlPort 127.0.0.1:" + port + "\nSandbox 1\nLog err stdout\n");
+        Path output = tmp.resolve("tor.out");
+        try (DetachedProcess p = DetachedProcess.start(output, "/usr/bin/tor", "-f", torrc.toString())) {
+            String detached;
+            try (TorControl c = new TorControl(port)) {
+                detached = c.addOnion("Flags=Detach ");
+            }
+            List<String> onions = List.of("250-onions/detached=" + detached, "250 OK");
+            DumpRestore d = DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+            try (TorControl c = new TorControl(port)) {
+                assertEquals(onions, c.command("GETINFO onions/detached"), "the tree left running");
+            }
+            Workloads.killQuietly(p.pid().value());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + p.pid().value())), Duration.ofSeconds(20),
+                    "tor to be gone");
+            DetachedProcess r = d.restoreDetached(output);
+            try (TorControl c = new TorControl(port)) {
+                assertEquals(onions, c.command("GETINFO onions/detached"), "the image's tor");
+                assertEquals("2", seccompMode(r.pid().value()), "its sandbox");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
     private static String seccompMode(int pid) throws IOException {
         return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Seccomp:"))
                 .map(l -> l.substring("Seccomp:".length()).trim()).findFirst().orElse("?");
