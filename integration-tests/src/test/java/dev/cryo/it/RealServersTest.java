@@ -2981,4 +2981,52 @@ class RealServersTest {
     private static List<String> nexuses(String shown) {
         return java.util.regex.Pattern.compile("I_T nexus: (\\d+)").matcher(shown).results().map(m -> m.group(1)).toList();
     }
+
+    /**
+     * FreeRADIUS 3.2 as Debian configures it (its own copy of /etc/freeradius/3.0, run as freerad: a thread pool,
+     * 78 MiB of memory) with a user in its files module: it accepts the user before the dump and, restored,
+     * accepts it again with its reply, rejects a wrong password and answers accounting.
+     */
+    @Test
+    void freeradiusAuthenticatesAndAccountsAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/freeradius")) && Files.isExecutable(Path.of("/usr/bin/radclient")),
+                "Debian packages freeradius and freeradius-utils");
+        int auth = freePort(), acct = freePort(), auth6 = freePort(), acct6 = freePort();
+        Path raddb = tmp.resolve("raddb");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")); // freerad reads it
+        succeeds(List.of("cp", "-a", "/etc/freeradius/3.0", raddb.toString()));
+        Files.delete(raddb.resolve("sites-enabled/inner-tunnel")); // its own listener is not needed here
+        Path site = raddb.resolve("sites-enabled/default");
+        String conf = Files.readString(site).replace("ipaddr = *", "ipaddr = 127.0.0.1").replace("ipv6addr = ::", "ipv6addr = ::1");
+        for (int port : List.of(auth, acct, auth6, acct6)) {
+            conf = conf.replaceFirst("(?m)^\tport = 0$", "\tport = " + port);
+        }
+        Files.writeString(site, conf);
+        Path log = Files.createDirectories(tmp.resolve("log")); // its accounting details and radutmp, not the host's
+        Files.setPosixFilePermissions(log, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path main = raddb.resolve("radiusd.conf");
+        Files.writeString(main, Files.readString(main).replaceFirst("(?m)^logdir = .*$", "logdir = " + log));
+        Path users = raddb.resolve("mods-config/files/authorize");
+        Files.writeString(users, "alice Cleartext-Password := \"pw\"\n\tReply-Message := \"hi alice\"\n\n" + Files.readString(users));
+        Files.writeString(tmp.resolve("good"), "User-Name = alice, User-Password = pw\n");
+        Files.writeString(tmp.resolve("bad"), "User-Name = alice, User-Password = nope\n");
+        Files.writeString(tmp.resolve("start"), "Acct-Status-Type = Start, User-Name = alice, Acct-Session-Id = s1\n");
+        List<String> good = List.of("radclient", "-x", "-f", tmp.resolve("good").toString(), "127.0.0.1:" + auth, "auth", "testing123");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("radius.out"), "/usr/sbin/freeradius", "-f", "-d",
+                raddb.toString(), "-l", "stdout")) {
+            awaitOutput(good, "Access-Accept", "freeradius to accept alice");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                assertTrue(succeeds(good).contains("Reply-Message = \"hi alice\""), "accepted with its reply after the restore");
+                Process bad = new ProcessBuilder("radclient", "-f", tmp.resolve("bad").toString(), "127.0.0.1:" + auth, "auth",
+                        "testing123").redirectErrorStream(true).start();
+                assertTrue(new String(bad.getInputStream().readAllBytes(), StandardCharsets.UTF_8).contains("Access-Reject"));
+                bad.waitFor();
+                assertTrue(succeeds(List.of("radclient", "-f", tmp.resolve("start").toString(), "127.0.0.1:" + acct, "acct",
+                        "testing123")).contains("Accounting-Response"), "accounting");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
 }
