@@ -3029,4 +3029,56 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * Samba's smbd 4.17 (a standalone server: its per-client process, cleanupd and smbd-notifyd, tdb databases
+     * mapped shared, its messaging sockets) with smbclient outside the tree logged in as guest: after the restore
+     * the same session writes a file into the share through the per-client process, and a new client reads.
+     */
+    @Test
+    void smbdKeepsItsClientsSessionAndServesNewOnes() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/smbd")) && Files.isExecutable(Path.of("/usr/bin/smbclient")),
+                "Debian packages samba and smbclient");
+        int port = freePort();
+        Path share = Files.createDirectories(tmp.resolve("share"));
+        Files.writeString(share.resolve("a.txt"), "from the share\n");
+        StringBuilder conf = new StringBuilder("[global]\n  server role = standalone server\n  interfaces = 127.0.0.1\n"
+                + "  bind interfaces only = yes\n  smb ports = " + port + "\n  map to guest = Bad User\n"
+                + "  disable spoolss = yes\n  load printers = no\n  printcap name = /dev/null\n"
+                + "  log file = " + tmp.resolve("smbd.log") + "\n");
+        for (String d : List.of("lock directory", "state directory", "cache directory", "private dir", "pid directory",
+                "ncalrpc dir")) {
+            conf.append("  ").append(d).append(" = ").append(Files.createDirectories(tmp.resolve(d.replace(' ', '-')))).append('\n');
+        }
+        conf.append("[share]\n  path = ").append(share).append("\n  guest ok = yes\n  read only = no\n  force user = root\n");
+        Path smbConf = tmp.resolve("smb.conf");
+        Files.writeString(smbConf, conf.toString());
+        Path local = tmp.resolve("local.txt");
+        Files.writeString(local, "put by the kept session\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("smbd.out"), "/usr/sbin/smbd", "-F",
+                "--no-process-group", "-s", smbConf.toString(), "--debug-stdout")) {
+            connect(port).close();
+            try (LineClient client = LineClient.start("smbclient", "-N", "-p", Integer.toString(port), "//127.0.0.1/share",
+                    "-s", smbConf.toString())) {
+                client.process().getOutputStream().write(("put " + local + " before.txt\n").getBytes(StandardCharsets.UTF_8));
+                client.process().getOutputStream().flush();
+                DetachedProcess.awaitCondition(() -> Files.exists(share.resolve("before.txt")), Duration.ofSeconds(30),
+                        "smbclient's first file");
+                DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 4, Duration.ofSeconds(30),
+                        "smbd, its per-client process, cleanupd and smbd-notifyd");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    client.process().getOutputStream().write(("put " + local + " after.txt\n").getBytes(StandardCharsets.UTF_8));
+                    client.process().getOutputStream().flush();
+                    DetachedProcess.awaitCondition(() -> Files.exists(share.resolve("after.txt")), Duration.ofSeconds(30),
+                            "the kept session to write a file after the restore");
+                    assertEquals(4, treeSize(r.pid().value()), "the same per-client process");
+                    assertTrue(succeeds(List.of("smbclient", "-N", "-p", Integer.toString(port), "//127.0.0.1/share", "-s",
+                            smbConf.toString(), "-c", "get a.txt -")).contains("from the share"), "a new client");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
 }
