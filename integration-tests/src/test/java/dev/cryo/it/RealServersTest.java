@@ -3081,4 +3081,52 @@ class RealServersTest {
             }
         }
     }
+
+    /**
+     * redis-sentinel 7 watching a Redis master outside the tree, a client kept on the sentinel: its two links to
+     * the master (commands and hello pub/sub) are carried, so after the restore the kept client is answered
+     * with the master's address, and the sentinel still sees the master up over those links (no new connection).
+     */
+    @Test
+    void redisSentinelKeepsItsLinksToTheMasterAndItsClient() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/redis-sentinel")), "Debian package redis-sentinel");
+        int master = freePort(), port = freePort();
+        Path conf = tmp.resolve("sentinel.conf");
+        Files.writeString(conf, "port " + port + "\nbind 127.0.0.1\ndir " + tmp + "\nsentinel monitor m 127.0.0.1 " + master
+                + " 1\nsentinel down-after-milliseconds m 60000\n");
+        try (DetachedProcess m = DetachedProcess.start(tmp.resolve("master.out"), "/usr/bin/redis-server", "--port",
+                Integer.toString(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no");
+             DetachedProcess p = DetachedProcess.start(tmp.resolve("sentinel.out"), "/usr/bin/redis-sentinel", conf.toString());
+             Socket client = connect(port)) {
+            String ask = "SENTINEL get-master-addr-by-name m\r\n";
+            assertTrue(ask(client, ask, "\r\n" + master + "\r\n").endsWith(master + "\r\n"));
+            Socket toMaster = connect(master);
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return ask(toMaster, "CLIENT LIST\r\n", "\n\r\n").split("cmd=").length - 1 >= 3; // sentinel's 2 + this
+                } catch (IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the sentinel's two links to the master");
+            String linksBefore = sentinelLinks(ask(toMaster, "CLIENT LIST\r\n", "\n\r\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(ask(client, ask, "\r\n" + master + "\r\n").endsWith(master + "\r\n"), "the kept client");
+                assertEquals(linksBefore, sentinelLinks(ask(toMaster, "CLIENT LIST\r\n", "\n\r\n")),
+                        "the same links to the master, carried");
+                try (Socket other = connect(port)) {
+                    assertTrue(ask(other, "PING\r\n", "\r\n").startsWith("+PONG"), "a new client");
+                }
+            } finally {
+                killTree(r.pid().value());
+                toMaster.close();
+            }
+        }
+    }
+
+    /** The ids of the master's clients other than the one asking ("id=N ... cmd=client|list" is that one). */
+    private static String sentinelLinks(String clientList) {
+        return java.util.Arrays.stream(clientList.split("\n")).filter(l -> l.startsWith("id=") && !l.contains("cmd=client"))
+                .map(l -> l.substring(0, l.indexOf(' '))).sorted().toList().toString();
+    }
 }
