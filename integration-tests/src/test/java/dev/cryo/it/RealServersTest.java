@@ -3129,4 +3129,65 @@ class RealServersTest {
         return java.util.Arrays.stream(clientList.split("\n")).filter(l -> l.startsWith("id=") && !l.contains("cmd=client"))
                 .map(l -> l.substring(0, l.indexOf(' '))).sorted().toList().toString();
     }
+
+    /**
+     * ProFTPD 1.3.8 mid-download: an anonymous session (its per-session process, chrooted, as nobody) sending a
+     * 12 MiB file in binary mode over a passive data connection to a client that stops reading after 4 MiB; both
+     * the control and the data connection are carried, and the client gets every byte once, then the 226.
+     */
+    @Test
+    void proftpdFinishesADownloadCarriedAcrossTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/proftpd")), "Debian package proftpd-core");
+        int port = freePort();
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")); // nobody's root
+        Path root = Files.createDirectories(tmp.resolve("root"));
+        byte[] body = new byte[12 << 20];
+        new java.util.Random(40).nextBytes(body);
+        Files.write(root.resolve("big.bin"), body);
+        Path conf = tmp.resolve("proftpd.conf");
+        Files.writeString(conf, "ServerType standalone\nDefaultServer on\nPort " + port + "\nDefaultAddress 127.0.0.1\n"
+                + "UseIPv6 off\nUser root\nGroup root\nPidFile " + tmp.resolve("pid") + "\nScoreboardFile "
+                + tmp.resolve("scoreboard") + "\nDelayTable none\nWtmpLog off\nUseFtpUsers off\n<Anonymous " + root
+                + ">\n  User nobody\n  Group nogroup\n  UserAlias anonymous nobody\n  RequireValidShell off\n</Anonymous>\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("proftpd.out"), "/usr/sbin/proftpd", "-n", "-c",
+                conf.toString());
+             Socket control = connect(port)) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(control.getInputStream(),
+                    StandardCharsets.US_ASCII));
+            assertTrue(in.readLine().startsWith("220"));
+            for (String[] step : new String[][] {{"USER anonymous", "331"}, {"PASS x", "230"}, {"TYPE I", "200"}}) {
+                control.getOutputStream().write((step[0] + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                assertTrue(ftpReply(in).startsWith(step[1]), step[0]);
+            }
+            control.getOutputStream().write("PASV\r\n".getBytes(StandardCharsets.US_ASCII));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\((\\d+),(\\d+),(\\d+),(\\d+),(\\d+),(\\d+)\\)")
+                    .matcher(ftpReply(in));
+            assertTrue(m.find());
+            try (Socket data = connect(Integer.parseInt(m.group(5)) * 256 + Integer.parseInt(m.group(6)))) {
+                control.getOutputStream().write("RETR big.bin\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertTrue(ftpReply(in).startsWith("150"));
+                byte[] first = data.getInputStream().readNBytes(4 << 20);
+                DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 2, Duration.ofSeconds(30),
+                        "proftpd and its session's process");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    byte[] rest = data.getInputStream().readAllBytes();
+                    assertArrayEquals(body, concat(first, rest), "every byte once, in order, across the restore");
+                    assertTrue(ftpReply(in).startsWith("226"), "the transfer's end on the kept control connection");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /** An FTP reply's last line (a multi-line reply's "NNN " line). */
+    private static String ftpReply(java.io.BufferedReader in) throws IOException {
+        for (String l; (l = in.readLine()) != null; ) {
+            if (l.length() >= 4 && Character.isDigit(l.charAt(0)) && l.charAt(3) == ' ') {
+                return l;
+            }
+        }
+        throw new IOException("the FTP server closed the control connection");
+    }
 }
