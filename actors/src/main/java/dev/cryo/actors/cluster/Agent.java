@@ -295,9 +295,31 @@ public final class Agent {
         ctx.getLog().info("migration {}: image complete and verified, restoring ({} before; {} ms since the last chunk came in)",
                 m.id(), arrived.placed(), (System.nanoTime() - m.atNanos()) / 1_000_000);
         incoming.put(m.id(), in.arrived(m.atNanos()));
-        ctx.spawn(RestoreSupervisor.create(arrived.request(), parts.migration().settings(),
+        ctx.spawn(RestoreSupervisor.create(arrived.request().withHooks(runningOnResume(m.id())), parts.migration().settings(),
                 this.<RestoreSupervisor.Outcome>oneReply(o -> new Restored(m.id(), o))), "restore-" + (++seq));
         return Behaviors.same();
+    }
+
+    /**
+     * The tree runs: "running" goes to the source on the page channel's thread from the restore's
+     * supervisor at once, not after its report reached this actor (two hops and the restored-images
+     * mark, in the downtime). {@link #onRestored} does the rest; an abandon meanwhile still kills the tree there.
+     */
+    private dev.cryo.api.StageHooks runningOnResume(String id) {
+        return new dev.cryo.api.StageHooks() {
+            @Override
+            public boolean any() {
+                return true;
+            }
+
+            @Override
+            public void resumed(int root, List<Integer> pids) {
+                Incoming in = incoming.get(id);
+                if (in != null) {
+                    in.running().complete(new PageChannel.Running((System.nanoTime() - in.arrivedNanos()) / 1_000_000, pids));
+                }
+            }
+        };
     }
 
     private Behavior<AgentProtocol.Command> onRestored(Restored m) {
