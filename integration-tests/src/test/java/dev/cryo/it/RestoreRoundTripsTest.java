@@ -69,9 +69,9 @@ class RestoreRoundTripsTest {
             // no zombie child, no SIGCHLD of one to take back: seen by a peek, not a call (2 round trips before)
             assertTrue(!debug.contains(": ZombieNotices: "), debug);
             // a lone task forks nothing: no fork stage, no message to its thread and back for it; and its
-            // files to state follow its memory without a message from the supervisor in between
+            // memory, files to state and resume follow its adoption without a message from the supervisor in between
             assertTrue(debug.contains("adopt done") && !debug.contains("fork done"), debug);
-            assertTrue(debug.contains("memory, then files to state in one message"), debug);
+            assertTrue(debug.contains("adopt to resume in one message"), debug);
         }
     }
 

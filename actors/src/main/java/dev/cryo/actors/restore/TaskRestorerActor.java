@@ -38,8 +38,13 @@ public final class TaskRestorerActor {
      * {@code deferLead}: the task has children it forked before making its own session (they stay in
      * the session it had then): it makes its session only once those are forked (ForkChildren.early).
      */
+    /** {@code then}: run next once adopted (null: none), as {@link RestoreMemory#then}. */
     public record Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo,
-                        boolean deferLead) implements Command {
+                        boolean deferLead, Command then) implements Command {
+        public Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo, boolean deferLead) {
+            this(mapBootstrap, ptys, replyTo, deferLead, null);
+        }
+
         public Adopt(boolean mapBootstrap, dev.cryo.engine.restore.PtyHub ptys, ActorRef<Reply> replyTo) {
             this(mapBootstrap, ptys, replyTo, false);
         }
@@ -103,9 +108,14 @@ public final class TaskRestorerActor {
      * A tree of one live task: every FILES pass, then {@code afterFiles} (the hubs' finish, which the
      * supervisor does between the barriers of a bigger tree), SESSIONS, GROUPS and STATE in one go:
      * no barrier in between has another task to wait for, and each was a message hop each way.
+     * {@code then}: run next once done (null: none), as {@link RestoreMemory#then}.
      */
-    public record RestoreAlone(dev.cryo.engine.restore.FileHubs hubs, Runnable afterFiles, ActorRef<Reply> replyTo)
-            implements Command {}
+    public record RestoreAlone(dev.cryo.engine.restore.FileHubs hubs, Runnable afterFiles, ActorRef<Reply> replyTo,
+                               Command then) implements Command {
+        public RestoreAlone(dev.cryo.engine.restore.FileHubs hubs, Runnable afterFiles, ActorRef<Reply> replyTo) {
+            this(hubs, afterFiles, replyTo, null);
+        }
+    }
 
     /** Session and group leaders make theirs (live tasks and zombies alike). */
     public record RestoreSessions(ActorRef<Reply> replyTo) implements Command {}
@@ -118,8 +128,15 @@ public final class TaskRestorerActor {
 
     public record RestoreState(ActorRef<Reply> replyTo) implements Command {}
 
-    /** {@code stopped}: left stopped (SIGSTOP), not running. */
-    public record Resume(boolean stopped, ActorRef<Reply> replyTo) implements Command {}
+    /**
+     * {@code stopped}: left stopped (SIGSTOP), not running. {@code before}: the supervisor's last steps before
+     * any task runs (null: none), run here first when this task is the whole tree; a throw fails the stage.
+     */
+    public record Resume(boolean stopped, ActorRef<Reply> replyTo, Runnable before) implements Command {
+        public Resume(boolean stopped, ActorRef<Reply> replyTo) {
+            this(stopped, replyTo, null);
+        }
+    }
 
     public record Kill(ActorRef<Reply> replyTo) implements Command {}
 
@@ -217,10 +234,10 @@ public final class TaskRestorerActor {
 
     private Behavior<Command> running() {
         return Behaviors.receive(Command.class)
-                .onMessage(Adopt.class, m -> stage("adopt", m.replyTo(), () -> {
+                .onMessage(Adopt.class, m -> then(ran("adopt", m.replyTo(), () -> {
                     restorer.adopt(m.mapBootstrap(), m.ptys(), m.deferLead());
                     return 0;
-                }))
+                }), m.then()))
                 .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
                     // children forked before this task made its session first, then the session, then the rest
                     java.util.Set<Integer> helped = new java.util.HashSet<>();
@@ -257,7 +274,7 @@ public final class TaskRestorerActor {
                     restorer.restoreFiles(m.hubs(), m.pass());
                     return 0;
                 }))
-                .onMessage(RestoreAlone.class, m -> stage("files to state", m.replyTo(), () -> {
+                .onMessage(RestoreAlone.class, m -> then(ran("files to state", m.replyTo(), () -> {
                     for (FileRestore.Pass pass : FileRestore.Pass.values()) {
                         restorer.restoreFiles(m.hubs(), pass);
                     }
@@ -266,7 +283,7 @@ public final class TaskRestorerActor {
                     restorer.joinGroup();
                     restorer.restoreState();
                     return 0;
-                }))
+                }), m.then()))
                 .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {
                     restorer.leadSessionAndGroup();
                     return 0;
@@ -281,6 +298,14 @@ public final class TaskRestorerActor {
                     return 0;
                 }))
                 .onMessage(Resume.class, m -> {
+                    if (m.before() != null) {
+                        try {
+                            m.before().run();
+                        } catch (RuntimeException e) { // the supervisor's own failure, as it would say it
+                            m.replyTo().tell(new Failed(pid, dev.cryo.actors.Failures.describe(e)));
+                            return Behaviors.same();
+                        }
+                    }
                     Behavior<Command> b = stage("resume", m.replyTo(), () -> {
                         restorer.resume(m.stopped());
                         resumed = true;
@@ -301,6 +326,14 @@ public final class TaskRestorerActor {
                     return Behaviors.same();
                 })
                 .build();
+    }
+
+    /** After a stage that succeeded, {@code next} (if any) is this thread's next message: no other thread to wake. */
+    private Behavior<Command> then(boolean done, Command next) {
+        if (done && next != null) {
+            ctx.getSelf().tell(next);
+        }
+        return Behaviors.same();
     }
 
     /** At most this many pages are written by the task's own thread, not by region restorers. */

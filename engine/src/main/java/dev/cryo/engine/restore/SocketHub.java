@@ -266,6 +266,11 @@ public final class SocketHub implements AutoCloseable {
      * sees the files as that task does. A call whose peer is a task of the tree is made inside that
      * task ({@code tasks}), so the sockets name it (SO_PEERCRED, SO_PEERPIDFD, SO_PEERGROUPS).
      */
+    /** Whether {@link #buildInNamespaces} has nothing to build (and so no call to make in any task). */
+    public boolean nothingToBuildInNamespaces() {
+        return afterFork.isEmpty() && deferred.isEmpty() && inViews.isEmpty();
+    }
+
     public void buildInNamespaces(TaskCalls tasks) {
         this.tasks = tasks;
         try {
