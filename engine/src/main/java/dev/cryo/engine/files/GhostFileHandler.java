@@ -87,6 +87,9 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
      */
     private static void requireOwnMount(FdProbe fd, String path) {
         long mount = dev.cryo.kernel.Sys.mountId(fd.procPath().toString());
+        if (mount <= 0) {
+            return; // a kernel-internal mount no namespace shows (shared anonymous memory's "/dev/zero"): carried as before
+        }
         String proc = dev.cryo.kernel.ExitedLeaders.proc(fd.pid());
         for (String table : new String[] {proc + "/mountinfo", "/proc/self/mountinfo"}) {
             try {
