@@ -643,7 +643,7 @@ class RealRuntimesTest {
         Path fifo = tmp.resolve("keys");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "sh", "-c",
-                "cd \"$1\" && exec /usr/bin/script -qfc '/usr/bin/vim -N -u NONE -i NONE f.txt' /dev/null <\"$0\"",
+                "cd \"$1\" && export TERM=xterm LANG=C.UTF-8 && exec /usr/bin/script -qfc '/usr/bin/vim -N -u NONE -i NONE f.txt' /dev/null <\"$0\"",
                 fifo.toString(), dir.toString());
              java.io.Writer keys = Files.newBufferedWriter(fifo)) {
             DetachedProcess.awaitCondition(() -> Files.exists(dir.resolve(".f.txt.swp")), Duration.ofSeconds(30),
