@@ -93,6 +93,58 @@ class ImageFuzzTest {
         assertTrue(bad.isEmpty(), figures + "\n" + String.join("\n", bad.subList(0, Math.min(20, bad.size()))));
     }
 
+    /**
+     * A fill chunk (pages that each hold one byte) has no payload length to bound its page count: one
+     * forged to run past user space, its chunk's and the index's checksums made right, is refused by
+     * show and restore with the chunk named, and no process is created.
+     */
+    @Test
+    void aFillChunkForgedToRunPastUserSpaceIsRefused() throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("filldata"));
+        Path img = tmp.resolve("fillimg");
+        int pid;
+        try (DetachedProcess p = Workloads.program(tmp.resolve("fillbytes.out"), "fillbytes", data.toString())) {
+            pid = p.pid().value();
+            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, r.code(), r.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), java.time.Duration.ofSeconds(30),
+                    "the dumped pid " + pid + " to be reaped");
+        }
+        dev.cryo.engine.image.IndexEntry fill;
+        long indexAt;
+        try (var r = dev.cryo.engine.image.ImageReader.open(img, dev.cryo.engine.model.codec.ModelCodecs.ALL)) {
+            fill = r.pageChunks().stream().filter(dev.cryo.engine.image.IndexEntry::fill).findFirst().orElseThrow();
+            var last = r.entries().get(r.entries().size() - 1);
+            indexAt = last.offset() + last.totalLength();
+        }
+        byte[] b = Files.readAllBytes(img.resolve("image.cryo"));
+        ByteBuffer f = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        int at = (int) fill.offset();
+        f.putLong(at + 24, (1L << 56) - 4096); // the first page's address: its run now ends past user space
+        checksum(b, at, 1);
+        int entry = (int) indexAt + 40 + 4 + 40 * fill.number();
+        f.putLong(entry + 24, (1L << 56) - 4096);
+        checksum(b, (int) indexAt, f.getInt((int) indexAt + 8));
+        Path dir = Files.createDirectories(tmp.resolve("forgedfill"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Files.write(dir.resolve("image.cryo"), b);
+        for (String[] args : List.of(new String[] {"show", dir.toString()},
+                new String[] {"restore", "-D", dir.toString(), "-d", "--no-progress"})) {
+            Cli r = Cli.run(args);
+            assertEquals(null, problem(r), args[0]);
+            assertTrue(r.err().contains("chunk " + fill.number()) && r.err().contains("reach past user space"), r.err());
+            assertTrue(!Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " exists after the refused restore");
+        }
+    }
+
+    /** Makes the CRC32C of the chunk at {@code at} (its header, then {@code payload} bytes) right. */
+    private static void checksum(byte[] b, int at, int payload) {
+        CRC32C crc = new CRC32C();
+        crc.update(b, at, 36);
+        crc.update(b, at + 40, payload);
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(at + 36, (int) crc.getValue());
+    }
+
     /** Null when the run was refused as it must be. */
     private static String problem(Cli r) {
         if (r.code() == 0) {

@@ -30,6 +30,28 @@ class MemoryKindsTest {
         }
     }
 
+    /**
+     * Issue 10: Ruby's YJIT fills its 256 MiB code area with one byte, and its images were 256 MiB. A page
+     * that holds one byte repeated goes into the image as that byte (a fill chunk): 64 MiB of 0xcc, pages of
+     * other bytes beside data, a read-only page, a zeroed copy-on-write page of a file, and pages rewritten
+     * every millisecond as one byte or as data while a pre-copy's rounds run (the last copy of each wins).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"", "--pre-copy"})
+    void pagesThatEachHoldOneByteTakeOneByteOfTheImage(String option) throws Exception {
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("fillbytes.out"), "fillbytes", dir.toString())) {
+            Path img = tmp.resolve("img");
+            String[] opts = option.isEmpty() ? new String[0] : new String[] {option};
+            String out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, img, opts));
+            assertTrue(out.contains("PASS"), out);
+            long size = java.nio.file.Files.size(img.resolve("image.cryo"));
+            assertTrue(size < (8 << 20), "the image of 64 MiB of 0xcc takes " + size + " bytes");
+            String show = Cli.run("show", "--pages", img.toString()).out();
+            assertTrue(show.contains("\"filledWith\" : \"0xcc\""), show);
+        }
+    }
+
     @Test
     void adviceAndLocksOfEachMappingComeBack() throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("vmflags.out"), "vmflags")) {

@@ -71,8 +71,12 @@ public final class ImageWriterActor {
                     .onMessage(WritePages.class, m -> {
                         try {
                             for (PageCopier.Segment s : m.segments()) {
-                                ByteBuffer slice = m.buffer().slice(s.offset(), s.pages() * 4096);
-                                io(() -> writer.writePages(m.pid(), s.address(), s.pages(), slice));
+                                if (s.filled()) {
+                                    io(() -> writer.writeFill(m.pid(), s.address(), s.pages(), (byte) s.fill()));
+                                } else {
+                                    ByteBuffer slice = m.buffer().slice(s.offset(), s.pages() * 4096);
+                                    io(() -> writer.writePages(m.pid(), s.address(), s.pages(), slice));
+                                }
                             }
                         } finally {
                             m.pool().release(m.buffer());

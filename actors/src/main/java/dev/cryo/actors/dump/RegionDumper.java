@@ -163,8 +163,8 @@ public final class RegionDumper {
             }
             written[piece.vmaIndex()] += copied.segments().stream().mapToInt(PageCopier.Segment::pages).sum();
             zero[piece.vmaIndex()] += copied.zeroPages();
-            if (!copied.segments().isEmpty()) { // a piece of zero pages leaves its room to the next
-                segments.addAll(copied.segments());
+            segments.addAll(copied.segments());
+            if (copied.holdsData()) { // a piece of zero or filled pages leaves its room to the next
                 filled += bytes;
             }
             job.progress().pagesDone(piece.pages());
@@ -197,8 +197,12 @@ public final class RegionDumper {
             Held h = held.poll();
             try {
                 for (PageCopier.Segment seg : h.segments()) {
-                    job.direct().writePages(job.pid().value(), seg.address(), seg.pages(),
-                            h.buffer().slice(seg.offset(), seg.pages() * 4096), scratch);
+                    if (seg.filled()) {
+                        job.direct().writeFill(job.pid().value(), seg.address(), seg.pages(), (byte) seg.fill());
+                    } else {
+                        job.direct().writePages(job.pid().value(), seg.address(), seg.pages(),
+                                h.buffer().slice(seg.offset(), seg.pages() * 4096), scratch);
+                    }
                 }
             } finally {
                 job.pool().release(h.buffer());

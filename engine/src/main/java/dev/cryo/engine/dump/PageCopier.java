@@ -13,18 +13,36 @@ import java.util.List;
 
 /**
  * Copies one piece of a page run (at most a buffer's worth) into a direct buffer and splits it
- * into segments of non-zero pages; zero pages are only counted — recorded, never written.
+ * into segments: runs of pages to write, and runs of pages that each hold one byte repeated
+ * (written as that byte: Ruby's YJIT fills its 256 MiB code area so). Zero pages where the
+ * restore's fresh memory is zero anyway are only counted — recorded, never written.
  */
 public final class PageCopier {
     private static final int PAGE = (int) RemoteTask.PAGE;
-    private static final ByteBuffer ZERO_PAGE = ByteBuffer.allocateDirect(PAGE).asReadOnlyBuffer();
+    private static final long ONES = 0x0101010101010101L;
+    /** A page of each byte, made when first needed: the comparison of a page against one is vectorized. */
+    private static final ByteBuffer[] FILLED = new ByteBuffer[256];
 
     private PageCopier() {}
 
-    /** Non-zero pages at {@code address}, held at {@code offset} in the buffer. */
-    public record Segment(long address, int offset, int pages) {}
+    /**
+     * Pages at {@code address}: held at {@code offset} in the buffer, or, when {@code fill} is 0-255,
+     * each of them that byte repeated (nothing held).
+     */
+    public record Segment(long address, int offset, int pages, int fill) {
+        public static final int DATA = -1;
 
-    public record Copied(List<Segment> segments, int zeroPages) {}
+        public boolean filled() {
+            return fill != DATA;
+        }
+    }
+
+    public record Copied(List<Segment> segments, int zeroPages) {
+        /** Whether some segment holds bytes in the buffer (a piece of filled pages leaves its room to the next). */
+        public boolean holdsData() {
+            return segments.stream().anyMatch(s -> !s.filled());
+        }
+    }
 
     /**
      * Reads {@code piece} into the buffer from {@code at} on (a multiple of the page: small pieces
@@ -39,27 +57,55 @@ public final class PageCopier {
         }
         List<Segment> segments = new ArrayList<>();
         int zero = 0;
-        int start = -1;
+        int start = 0;
+        int kind = Segment.DATA; // of pages [start, i): DATA, a fill byte, or ZERO (counted, not written)
         for (int i = 0; i < piece.pages(); i++) {
-            boolean isZero = piece.zeroImplicit() && buffer.slice(at + i * PAGE, PAGE).mismatch(ZERO_PAGE.duplicate()) == -1;
-            if (isZero) {
+            int b = oneByte(buffer, at + i * PAGE);
+            int k = b == 0 && piece.zeroImplicit() ? ZERO : b;
+            if (k == ZERO) {
                 zero++;
-                if (start >= 0) {
-                    segments.add(segment(piece, at, start, i));
-                    start = -1;
-                }
-            } else if (start < 0) {
+            }
+            if (i > start && k != kind) {
+                add(segments, piece, at, start, i, kind);
                 start = i;
             }
+            kind = k;
         }
-        if (start >= 0) {
-            segments.add(segment(piece, at, start, piece.pages()));
+        if (piece.pages() > start) {
+            add(segments, piece, at, start, piece.pages(), kind);
         }
         return new Copied(segments, zero);
     }
 
-    private static Segment segment(PageRun piece, int at, int from, int to) {
-        return new Segment(piece.address() + (long) from * PAGE, at + from * PAGE, to - from);
+    private static final int ZERO = -2;
+
+    /** The byte every byte of the page at {@code at} holds, or {@link Segment#DATA}. */
+    static int oneByte(ByteBuffer buffer, int at) {
+        long first = buffer.getLong(at); // the byte order does not matter: all eight must be the same
+        int b = (int) first & 0xff;
+        if (first != b * ONES) {
+            return Segment.DATA;
+        }
+        return buffer.slice(at, PAGE).mismatch(filled(b)) == -1 ? b : Segment.DATA;
+    }
+
+    private static ByteBuffer filled(int b) {
+        ByteBuffer page = FILLED[b];
+        if (page == null) {
+            ByteBuffer p = ByteBuffer.allocateDirect(PAGE);
+            for (int i = 0; i < PAGE; i += 8) {
+                p.putLong(i, b * ONES);
+            }
+            page = p.asReadOnlyBuffer();
+            FILLED[b] = page; // a race makes two equal pages: either does
+        }
+        return page.duplicate();
+    }
+
+    private static void add(List<Segment> out, PageRun piece, int at, int from, int to, int kind) {
+        if (kind != ZERO) {
+            out.add(new Segment(piece.address() + (long) from * PAGE, at + from * PAGE, to - from, kind));
+        }
     }
 
     /** PROT_NONE pages: /proc/PID/mem reads them (pagemap said they are present, so none is faulted in). */

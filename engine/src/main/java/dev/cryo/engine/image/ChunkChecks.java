@@ -44,7 +44,9 @@ final class ChunkChecks {
         if ((h.flags() & ImageFormat.FLAG_INDEX_DIGEST) != 0 && t != ChunkType.INDEX) {
             throw new ImageCorruptException(where.get() + ": the index-digest flag set on a " + t.label + " chunk");
         }
-        if (t == ChunkType.PAGES) {
+        if ((h.flags() & ImageFormat.FLAG_FILL) != 0) {
+            checkFill(where, h, pageSize);
+        } else if (t == ChunkType.PAGES) {
             long expectRaw = Integer.toUnsignedLong(h.pageCount()) * pageSize;
             if (h.pageCount() == 0 || h.rawLengthUnsigned() != expectRaw) {
                 throw new ImageCorruptException(where.get() + ": " + Integer.toUnsignedString(h.pageCount())
@@ -62,8 +64,27 @@ final class ChunkChecks {
         }
     }
 
+    /**
+     * A fill chunk: pages, one payload byte stored as is, and a page count that stays in user space
+     * (nothing else bounds it: a forged count must not reach past what any mapping can hold).
+     */
+    private static void checkFill(Supplier<String> where, ChunkHeader h, int pageSize) throws ImageCorruptException {
+        if (h.type() != ChunkType.PAGES || h.zstd() || h.rawLength() != 1 || h.storedLength() != 1) {
+            throw new ImageCorruptException(where.get() + ": the fill flag on a " + h.type().label + " chunk of "
+                    + h.storedLengthUnsigned() + " stored and " + h.rawLengthUnsigned() + " raw bytes"
+                    + (h.zstd() ? ", compressed" : "") + " (a fill is 1 byte of pages, stored as is)");
+        }
+        long pages = Integer.toUnsignedLong(h.pageCount());
+        if ((h.vaddr() & (pageSize - 1)) != 0 || pages == 0 || pages > Integer.MAX_VALUE
+                || Long.compareUnsigned(h.vaddr(), ImageFormat.USER_SPACE_END) >= 0
+                || pages > (ImageFormat.USER_SPACE_END - h.vaddr()) / pageSize) {
+            throw new ImageCorruptException(where.get() + ": " + pages + " filled pages at " + Hex.addr(h.vaddr())
+                    + " are not page aligned or reach past user space (" + Hex.addr(ImageFormat.USER_SPACE_END) + ")");
+        }
+    }
+
     static IndexEntry toEntry(ChunkHeader h, long offset) {
-        return new IndexEntry(h.number(), h.type(), h.zstd(), offset, h.storedLength(), h.rawLength(),
+        return new IndexEntry(h.number(), h.type(), h.flags(), offset, h.storedLength(), h.rawLength(),
                 h.pid(), h.vaddr(), h.pageCount());
     }
 

@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
  * The fixed 40-byte header in front of every chunk's payload. Layout (little-endian):
  * <pre>
  *  0  u8   chunk type (1 RECORD, 2 PAGES, 3 INDEX)
- *  1  u8   flags (bit 0: payload is a zstd frame)
+ *  1  u8   flags (bit 0: payload is a zstd frame; bit 2: pages that each hold the 1-byte payload repeated)
  *  2  u16  reserved, 0
  *  4  u32  chunk number (0-based, equal to its position in the index)
  *  8  u32  stored length: payload bytes that follow this header
@@ -65,7 +65,7 @@ record ChunkHeader(int typeCode, int flags, int number, int storedLength, int ra
     String kind() {
         ChunkType t = type();
         if (t == null) return String.format("unknown type 0x%02x", typeCode);
-        if (t == ChunkType.PAGES) return "pages of pid " + Integer.toUnsignedString(pid) + " at " + Hex.addr(vaddr);
+        if (t == ChunkType.PAGES) return ((flags & ImageFormat.FLAG_FILL) != 0 ? "filled " : "") + "pages of pid " + Integer.toUnsignedString(pid) + " at " + Hex.addr(vaddr);
         return t.label;
     }
 }

@@ -39,6 +39,7 @@ public final class ImageChannelWriter implements AutoCloseable {
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(ChunkHeader.SIZE).order(ImageFormat.ORDER);
     private final ByteBuffer[] gather = new ByteBuffer[2];
+    private final ByteBuffer fillByte = ByteBuffer.allocateDirect(1);
     private final List<IndexEntry> index = new ArrayList<>();
     private final IndexCodec.Digest digest = new IndexCodec.Digest();
     private boolean digestIndex;
@@ -118,6 +119,19 @@ public final class ImageChannelWriter implements AutoCloseable {
         return e;
     }
 
+    /**
+     * Writes pageCount pages at vaddr of process pid that each hold {@code value} repeated: one
+     * byte of payload, however many pages. Safe beside {@link #writePagesConcurrently}.
+     */
+    public synchronized IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException {
+        checkOpen();
+        if (pageCount <= 0 || (vaddr & (options.pageSize() - 1)) != 0) {
+            throw new IllegalArgumentException(pageCount + " filled pages at " + Hex.addr(vaddr) + ": none, or not page aligned");
+        }
+        fillByte.clear().put(0, value);
+        return writeChunk(ChunkType.PAGES, ImageFormat.FLAG_FILL, fillByte, 1, pid, pageCount, vaddr);
+    }
+
     /** Whether {@link #writePagesConcurrently} may be used: a file (positional writes) and no compression. */
     public boolean concurrentPages() {
         return file != null && options.compression() != Compression.ZSTD;
@@ -142,7 +156,7 @@ public final class ImageChannelWriter implements AutoCloseable {
             at = position;
             position += ChunkHeader.SIZE + raw;
             rawPageBytes += raw;
-            e = new IndexEntry(number, ChunkType.PAGES, false, at, raw, raw, pid, vaddr, pageCount);
+            e = new IndexEntry(number, ChunkType.PAGES, 0, at, raw, raw, pid, vaddr, pageCount);
             index.add(e);
             digest.add(e);
         }
@@ -233,7 +247,7 @@ public final class ImageChannelWriter implements AutoCloseable {
         ChunkHeader.encodeWithoutCrc(header, type, flags, number, stored, rawLength, pid, pageCount, vaddr);
         header.putInt(ChunkHeader.CRC_OFFSET, (int) ChunkChecks.crc(crc, header, payload));
         header.position(0).limit(ChunkHeader.SIZE);
-        IndexEntry e = new IndexEntry(number, type, flags != 0, position, stored, rawLength, pid, vaddr, pageCount);
+        IndexEntry e = new IndexEntry(number, type, flags, position, stored, rawLength, pid, vaddr, pageCount);
         ByteBuffer p = payload.duplicate(); // the caller's position is theirs to manage
         guarded(() -> writeFully(header, p));
         index.add(e);

@@ -35,7 +35,18 @@ public final class ImageFormat {
      * every chunk header already, and a file reader finds them by walking the headers.
      */
     static final int FLAG_INDEX_DIGEST = 2;
-    static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_INDEX_DIGEST;
+    /**
+     * Pages chunk flag: every one of its pages holds one byte repeated (the payload, 1 byte). Ruby's
+     * YJIT fills its 256 MiB code area with one byte, so that area took 256 MiB of image; a page
+     * that became zero after a pre-copy round had sent it is one too.
+     */
+    static final int FLAG_FILL = 4;
+    static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_INDEX_DIGEST | FLAG_FILL;
+    /**
+     * A fill chunk's pages must end below this (x86-64's user space, 5-level paging): its page count
+     * is not bounded by a payload length as other pages chunks' are.
+     */
+    static final long USER_SPACE_END = 1L << 56;
 
     /** Readers take the bound from the caller; it must fit the u32/int arithmetic of the format. */
     static long checkMaxChunk(long maxChunk) {

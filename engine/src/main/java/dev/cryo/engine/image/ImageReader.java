@@ -179,6 +179,13 @@ public final class ImageReader implements AutoCloseable {
         return payload;
     }
 
+    /** The byte each page of a fill chunk holds, checked against its CRC. */
+    public int fillByte(IndexEntry e) throws IOException {
+        requireType(e, ChunkType.PAGES);
+        if (!e.fill()) throw new IllegalArgumentException(e.describe() + " is no fill");
+        return mappedPages(e, false).get(0) & 0xff;
+    }
+
     private MappedWindow window() {
         if (window == null) window = new MappedWindow(channel, MappedWindow.DEFAULT_SIZE);
         return window;

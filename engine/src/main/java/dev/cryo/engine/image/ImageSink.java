@@ -14,6 +14,9 @@ public interface ImageSink extends AutoCloseable {
     /** Direct buffer of exactly pageCount pages, consumed, reusable after return. */
     IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data) throws IOException;
 
+    /** pageCount pages that each hold {@code value} repeated: one byte of payload. */
+    IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException;
+
     /**
      * Page writes that several copiers may make at once, each with its own scratch (see
      * {@link ImageChannelWriter#writePagesConcurrently}), or null when chunks must pass one by one
@@ -26,6 +29,9 @@ public interface ImageSink extends AutoCloseable {
     /** Thread-safe page writes; one {@link Scratch} per calling thread. */
     interface ConcurrentPages {
         IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data, Scratch scratch) throws IOException;
+
+        /** As {@link ImageSink#writeFill}, beside the other copiers' writes. */
+        IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException;
     }
 
     /** A copier's own header buffer and checksum state. */

@@ -85,10 +85,24 @@ public final class ImageWriter implements ImageSink {
     }
 
     @Override
+    public IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException {
+        return framing.writeFill(pid, vaddr, pageCount, value);
+    }
+
+    @Override
     public ConcurrentPages concurrentPages() {
         if (!framing.concurrentPages()) return null;
-        return (pid, vaddr, pageCount, data, scratch) ->
-                framing.writePagesConcurrently(pid, vaddr, pageCount, data, scratch.header, scratch.crc);
+        return new ConcurrentPages() {
+            @Override
+            public IndexEntry writePages(int pid, long vaddr, int pageCount, ByteBuffer data, Scratch scratch) throws IOException {
+                return framing.writePagesConcurrently(pid, vaddr, pageCount, data, scratch.header, scratch.crc);
+            }
+
+            @Override
+            public IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException {
+                return framing.writeFill(pid, vaddr, pageCount, value);
+            }
+        };
     }
 
     @Override

@@ -9,22 +9,28 @@ package dev.cryo.engine.image;
  * @param storedLength payload bytes stored after the 40-byte chunk header
  * @param rawLength    payload bytes after decompression
  */
-public record IndexEntry(int number, ChunkType type, boolean compressed, long offset, int storedLength,
+public record IndexEntry(int number, ChunkType type, int flags, long offset, int storedLength,
                          int rawLength, int pid, long vaddr, int pageCount) {
+
+    /** The payload is a zstd frame. */
+    public boolean compressed() {
+        return (flags & ImageFormat.FLAG_ZSTD) != 0;
+    }
+
+    /** A pages chunk whose pages each hold its one payload byte repeated ({@link ImageFormat#FLAG_FILL}). */
+    public boolean fill() {
+        return (flags & ImageFormat.FLAG_FILL) != 0;
+    }
 
     /** Header plus stored payload. */
     public long totalLength() {
         return ChunkHeader.SIZE + Integer.toUnsignedLong(storedLength);
     }
 
-    int flags() {
-        return compressed ? ImageFormat.FLAG_ZSTD : 0;
-    }
-
     /** "chunk 17 (pages of pid 4242 at 0x7f12a000, offset 1048640)" */
     public String describe() {
         String kind = type == ChunkType.PAGES
-                ? "pages of pid " + Integer.toUnsignedString(pid) + " at " + Hex.addr(vaddr)
+                ? (fill() ? "filled " : "") + "pages of pid " + Integer.toUnsignedString(pid) + " at " + Hex.addr(vaddr)
                 : type.label;
         return "chunk " + number + " (" + kind + ", offset " + offset + ")";
     }

@@ -58,6 +58,11 @@ public final class StreamImageSink implements ImageSink {
     }
 
     @Override
+    public IndexEntry writeFill(int pid, long vaddr, int pageCount, byte value) throws IOException {
+        return framing.writeFill(pid, vaddr, pageCount, value);
+    }
+
+    @Override
     public void commit() throws IOException {
         framing.finish();
         closeChannel();

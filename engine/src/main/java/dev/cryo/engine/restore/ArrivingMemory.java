@@ -55,6 +55,7 @@ public final class ArrivingMemory implements AutoCloseable {
     private boolean off; // given up (or discarded): the restore does everything from the image
     private StubKeptWarm warm; // from the source's freeze until the restore takes the stub
     private ByteBuffer buffer;
+    private final PageFill fill = new PageFill();
     private long placedPages;
     private int placedChunks;
     /** The bootstrap area mapped in the stub (0: not yet tried, -1: none). */
@@ -245,7 +246,11 @@ public final class ArrivingMemory implements AutoCloseable {
         }
         buffer.clear();
         c.readPages(buffer);
-        Sys.writeFrom(stub, s, buffer, 0, e.rawLength());
+        if (e.fill()) {
+            fill.write(s, end - s, buffer.get(0), (address, from, len) -> Sys.writeFrom(stub, address, from, 0, len));
+        } else {
+            Sys.writeFrom(stub, s, buffer, 0, e.rawLength());
+        }
         placedChunks++;
         placedPages += e.pageCount();
         return true;

@@ -19,12 +19,13 @@ import java.util.List;
 /**
  * Writes page chunks of the image into a task being restored: each chunk is read (CRC-checked)
  * into a direct buffer and copied into the task with process_vm_writev (through /proc/PID/mem where
- * the area is not writable). Each writer owns its own
+ * the area is not writable); a fill chunk's pages are written from a buffer of its byte. Each writer owns its own
  * reader, so several run in parallel on different chunks.
  */
 public final class PageWriter implements AutoCloseable {
     private final ImageReader reader;
     private ByteBuffer buffer;
+    private final PageFill fill = new PageFill();
 
     public PageWriter(Path imageDir, long maxChunk) throws IOException {
         this.reader = ImageReader.openForPages(imageDir, ModelCodecs.ALL, maxChunk); // the slices carry their index entries
@@ -65,19 +66,26 @@ public final class PageWriter implements AutoCloseable {
                 }
                 loaded = e.offset();
             }
-            int at = (int) (s.firstPage() * PageSlice.PAGE);
-            int len = (int) (s.pages() * PageSlice.PAGE);
-            try {
-                Sys.writeFrom(pid, s.address(), src, at, len);
-            } catch (KernelException notWritable) {
-                // an area restore maps without PROT_WRITE (not charged for writing, see Mapper):
-                // /proc/PID/mem writes it as a debugger would
-                writeViaProcMem(pid, s.address(), src.duplicate().position(at).limit(at + len));
+            if (e.fill()) {
+                fill.write(s.address(), s.pages() * PageSlice.PAGE, src.get(0),
+                        (address, from, len) -> write(pid, address, from, 0, len));
+            } else {
+                write(pid, s.address(), src, (int) (s.firstPage() * PageSlice.PAGE), (int) (s.pages() * PageSlice.PAGE));
             }
             pages += s.pages();
             pagesDone.accept(s.pages());
         }
         return pages;
+    }
+
+    private void write(Pid pid, long address, ByteBuffer src, int at, int len) throws IOException {
+        try {
+            Sys.writeFrom(pid, address, src, at, len);
+        } catch (KernelException notWritable) {
+            // an area restore maps without PROT_WRITE (not charged for writing, see Mapper):
+            // /proc/PID/mem writes it as a debugger would
+            writeViaProcMem(pid, address, src.duplicate().position(at).limit(at + len));
+        }
     }
 
     private FileChannel mem;

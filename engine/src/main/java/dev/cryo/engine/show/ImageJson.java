@@ -40,7 +40,7 @@ public final class ImageJson {
                 if (record instanceof DumpInfo d && dump == null) {
                     dump = d;
                 } else if (record instanceof TaskImage t) {
-                    tasks.add(TaskJson.task(t, pagesOf(r, t.pid()), pages));
+                    tasks.add(TaskJson.task(t, pagesOf(r, t.pid()), pages, e -> fillByte(r, e)));
                 } else if (record instanceof ZombieImage z) {
                     zombies.add(zombie(z));
                 } else if (record instanceof dev.cryo.engine.namespaces.NamespaceImage n) {
@@ -109,6 +109,14 @@ public final class ImageJson {
                     : z.seccompFilters() + " filters");
         }
         return m;
+    }
+
+    private static int fillByte(ImageReader r, IndexEntry e) {
+        try {
+            return r.fillByte(e);
+        } catch (java.io.IOException verifiedAbove) {
+            throw new java.io.UncheckedIOException(verifiedAbove);
+        }
     }
 
     private static List<IndexEntry> pagesOf(ImageReader r, int pid) {

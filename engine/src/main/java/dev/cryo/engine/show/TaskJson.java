@@ -28,7 +28,9 @@ final class TaskJson {
     private static final String[] RLIMIT_NAMES = {"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
             "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime"};
 
-    static Map<String, Object> task(TaskImage t, List<IndexEntry> pages, boolean listPages) {
+    /** {@code fillOf}: the byte a fill chunk's pages hold (read from the image). */
+    static Map<String, Object> task(TaskImage t, List<IndexEntry> pages, boolean listPages,
+                                    java.util.function.ToIntFunction<IndexEntry> fillOf) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("pid", t.ids().pid());
         m.put("ppid", t.ids().ppid());
@@ -82,7 +84,7 @@ final class TaskJson {
             m.put("cgroups", t.cgroups().json());
         }
         m.put("pages", pageSummary(pages));
-        if (listPages) m.put("pageChunks", pages.stream().map(TaskJson::pageChunk).toList());
+        if (listPages) m.put("pageChunks", pages.stream().map(e -> pageChunk(e, fillOf)).toList());
         return m;
     }
 
@@ -280,15 +282,22 @@ final class TaskJson {
         m.put("chunks", pages.size());
         m.put("pages", pages.stream().mapToLong(e -> Integer.toUnsignedLong(e.pageCount())).sum());
         m.put("bytes", pages.stream().mapToLong(e -> Integer.toUnsignedLong(e.storedLength())).sum());
+        long filled = pages.stream().filter(IndexEntry::fill).mapToLong(e -> Integer.toUnsignedLong(e.pageCount())).sum();
+        if (filled > 0) {
+            m.put("filledPages", filled);
+        }
         return m;
     }
 
-    private static Map<String, Object> pageChunk(IndexEntry e) {
+    private static Map<String, Object> pageChunk(IndexEntry e, java.util.function.ToIntFunction<IndexEntry> fillOf) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("vaddr", hex(e.vaddr()));
         m.put("pages", Integer.toUnsignedLong(e.pageCount()));
         m.put("storedBytes", Integer.toUnsignedLong(e.storedLength()));
         m.put("compressed", e.compressed());
+        if (e.fill()) {
+            m.put("filledWith", String.format("0x%02x", fillOf.applyAsInt(e)));
+        }
         return m;
     }
 

@@ -16,7 +16,7 @@ class LatestPagesTest {
     private int number;
 
     private IndexEntry chunk(long firstPage, int pages) {
-        return new IndexEntry(number++, ChunkType.PAGES, false, 0, (int) (pages * P), (int) (pages * P), 7,
+        return new IndexEntry(number++, ChunkType.PAGES, 0, 0, (int) (pages * P), (int) (pages * P), 7,
                 BASE + firstPage * P, pages);
     }
 
