@@ -27,7 +27,11 @@ final class Workloads {
         if (new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() != 0) {
             throw new IOException("mkfifo " + fifo + " failed");
         }
-        return program(dir.resolve("vforkhold.out"), "vforkhold", fifo.toString());
+        DetachedProcess p = program(dir.resolve("vforkhold.out"), "vforkhold", fifo.toString());
+        // "ready" comes before the vfork: under load a dump began while the parent still ran toward it
+        DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.stat(p.pid()).state() == 'D',
+                java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to sleep in vfork");
+        return p;
     }
 
     static DetachedProcess threads(Path dir) throws Exception {

@@ -793,6 +793,7 @@ public final class DumpSupervisor {
             return abort(dev.cryo.actors.Failures.describe(e));
         }
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
+        tracersLook = dev.cryo.engine.dump.OutsideTracees.lookAgain(List.copyOf(tasks.keySet()));
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
         List<dev.cryo.engine.namespaces.NetNamespaceImage> nets;
         List<dev.cryo.engine.namespaces.UserNsImage> users;
@@ -866,9 +867,17 @@ public final class DumpSupervisor {
      * keeps the tree frozen until the image is committed: a failure must still resume it). The
      * image is committed once every page is written.
      */
+    /** The frozen tree's second look for tracers of outside processes (OutsideTracees): null when clear. */
+    private java.util.concurrent.CompletableFuture<String> tracersLook;
+
+    private record TracersLooked(String refusal) implements Command {}
+
     private Behavior<Command> pagesRead() {
         boolean early = thawsEarly();
         List<String> problems = new ArrayList<>();
+        boolean[] tracersClear = {false}; // the image is committed only once the look is in
+        ctx.pipeToSelf(tracersLook, (refusal, e) -> new TracersLooked(e != null ? "looking for tracers of outside processes: "
+                + dev.cryo.actors.Failures.describe(e) : refusal));
         // asked first: a dumper with nothing left to write answers before it is let go (and stops)
         tasks.values().forEach(t -> t.tell(new TaskDumper.AwaitWrites(taskAdapter)));
         if (early) {
@@ -898,13 +907,14 @@ public final class DumpSupervisor {
                     } else {
                         return early ? failAfterRelease(failureOf(m.reply())) : abort(failureOf(m.reply()));
                     }
-                    if (written.size() < tasks.size() || (early && released.size() < tasks.size())) {
-                        return Behaviors.same();
+                    return commitWhenDone(written, early, tracersClear[0], problems);
+                })
+                .onMessage(TracersLooked.class, m -> {
+                    if (m.refusal() != null) {
+                        return early ? failAfterRelease(m.refusal()) : abort(m.refusal());
                     }
-                    stage("wrote every page");
-                    writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class,
-                            WriterReply::new)));
-                    return early ? committingReleased(problems) : committing();
+                    tracersClear[0] = true;
+                    return commitWhenDone(written, early, true, problems);
                 })
                 .onMessage(Cancel.class, m -> early ? Behaviors.same() : abort(m.why()))
                 .onMessage(TaskStopped.class, m -> early && written.contains(m.pid()) && released.contains(m.pid())
@@ -917,6 +927,15 @@ public final class DumpSupervisor {
                     return early ? failAfterRelease(why) : abort(why);
                 })
                 .build();
+    }
+
+    private Behavior<Command> commitWhenDone(Set<Pid> written, boolean early, boolean tracersClear, List<String> problems) {
+        if (written.size() < tasks.size() || (early && released.size() < tasks.size()) || !tracersClear) {
+            return Behaviors.same();
+        }
+        stage("wrote every page");
+        writer.tell(new ImageWriterActor.Commit(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
+        return early ? committingReleased(problems) : committing();
     }
 
     /** A dump that leaves the tree running and hands nothing over: the tree runs again once every page is read. */

@@ -80,6 +80,15 @@ public final class SeizeDelay {
 
     /** True when a vfork child of thread {@code tid} of {@code pid} is held by a tracer: the thread cannot stop. */
     public static boolean vforkChildHeld(Pid pid, Pid tid) {
+        return vforkChild(pid, tid, true);
+    }
+
+    /** True while thread {@code tid} of {@code pid} has a vfork child that has not exec'd or exited, held or not. */
+    public static boolean hasVforkChild(Pid pid, Pid tid) {
+        return vforkChild(pid, tid, false);
+    }
+
+    private static boolean vforkChild(Pid pid, Pid tid, boolean held) {
         List<Pid> children;
         try {
             children = ProcFs.children(pid, tid);
@@ -88,7 +97,7 @@ public final class SeizeDelay {
         }
         for (Pid c : children) {
             try {
-                if (borrowsParentMemory(c) && ProcFs.status(c).tracerPid() != 0) {
+                if (borrowsParentMemory(c) && (!held || ProcFs.status(c).tracerPid() != 0)) {
                     return true;
                 }
             } catch (KernelException gone) {

@@ -218,9 +218,10 @@ public final class TaskSeizer {
                 return;
             } catch (KernelException e) {
                 boolean late = e.getMessage() != null && e.getMessage().contains("did not stop within");
-                if (late && left <= 50_000_000L && SeizeDelay.vforkChildHeld(pid, tid)) {
+                if (late && left <= 50_000_000L && SeizeDelay.hasVforkChild(pid, tid)) {
                     // the wait for the vfork child's exec may have taken the whole timeout; the thread's state
-                    // at this instant may be R (a spurious wake-up in its vfork wait): its held child says it all
+                    // at this instant may be R (a spurious wake-up in its vfork wait): its child says it all,
+                    // held or not yet (its own seize may still be waiting for its exec, up to the same deadline)
                     throw new VforkWait(tid);
                 }
                 if (left <= 50_000_000L || !late) {
