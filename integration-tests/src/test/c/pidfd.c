@@ -69,15 +69,16 @@ int main(int argc, char **argv) {
     }
     pid_t c[2];
     int fd[2];
+    signal(SIGUSR2, SIG_IGN); /* the children ignore it from their birth: a look at them right after "ready" saw the handler */
     for (int i = 0; i < 2; i++) {
         c[i] = fork();
         if (c[i] == 0) {
-            signal(SIGUSR2, SIG_IGN);
             for (;;) pause();
         }
         fd[i] = pidfd_open(c[i], i == 1 ? PIDFD_NONBLOCK : 0);
         if (fd[i] < 0) return fail("pidfd_open");
     }
+    signal(SIGUSR2, on_usr2);
     printf("ready %d %d\n", c[0], c[1]);
     while (!check) pause();
     for (int i = 0; i < 2; i++)
