@@ -1762,6 +1762,113 @@ class RealServersTest {
     }
 
     /**
+     * wireguard-go (Go; a tun device of the host, its UDP socket, its UAPI unix listener in
+     * /var/run/wireguard and an rtnetlink socket in the link group) tunnelling to a second wireguard-go
+     * in a net namespace of the test's: a ping crosses both tun devices. The killing dump makes the
+     * device persistent, which the kernel tells the link group (an RTM_NEWLINK): wireguard-go's socket
+     * held it while frozen and the dump refused it three times over. Now that message, the dump's own,
+     * is taken out; the restored wireguard-go pings across again with the session it had (the peer's
+     * last handshake unchanged: no new one) and answers its UAPI with its peer.
+     */
+    @Test
+    void wireguardGoTunnelsOnWithItsSessionAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/wireguard-go")), "Debian package wireguard-go");
+        String suffix = Long.toHexString(System.nanoTime() & 0xfffffL);
+        int octet = 1 + (int) (System.nanoTime() % 250);
+        String ns = "r41w" + suffix, hostEnd = "r41h" + suffix, nsEnd = "r41n" + suffix;
+        String wgA = "r41a" + suffix, wgB = "r41b" + suffix;
+        String vethA = "198.18." + octet + ".1", vethB = "198.18." + octet + ".2";
+        String inA = "10.241." + octet + ".1", inB = "10.241." + octet + ".2";
+        int portA = 40000 + octet, portB = 41000 + octet;
+        WireguardKey a = WireguardKey.generate(), b = WireguardKey.generate();
+        Path socketA = Path.of("/var/run/wireguard", wgA + ".sock"), socketB = Path.of("/var/run/wireguard", wgB + ".sock");
+        try {
+            succeeds(List.of("ip", "netns", "add", ns));
+            succeeds(List.of("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns));
+            succeeds(List.of("ip", "addr", "add", vethA + "/30", "dev", hostEnd));
+            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+            succeeds(List.of("ip", "-n", ns, "addr", "add", vethB + "/30", "dev", nsEnd));
+            succeeds(List.of("ip", "-n", ns, "link", "set", nsEnd, "up"));
+            List<String> ping = List.of("ping", "-c", "1", "-W", "2", inB);
+            try (DetachedProcess far = DetachedProcess.start(tmp.resolve("far.out"), "ip", "netns", "exec", ns,
+                    "/usr/bin/wireguard-go", "-f", wgB);
+                 DetachedProcess p = DetachedProcess.start(tmp.resolve("wg.out"), "/usr/bin/wireguard-go", "-f", wgA)) {
+                DetachedProcess.awaitCondition(() -> Files.exists(socketA) && Files.exists(socketB), Duration.ofSeconds(30),
+                        "wireguard-go's UAPI sockets");
+                uapi(socketB, "set=1\nprivate_key=" + b.privateHex() + "\nlisten_port=" + portB + "\npublic_key="
+                        + a.publicHex() + "\nendpoint=" + vethA + ":" + portA + "\nallowed_ip=" + inA + "/32\n\n");
+                uapi(socketA, "set=1\nprivate_key=" + a.privateHex() + "\nlisten_port=" + portA + "\npublic_key="
+                        + b.publicHex() + "\nendpoint=" + vethB + ":" + portB + "\nallowed_ip=" + inB + "/32\n\n");
+                succeeds(List.of("ip", "-n", ns, "addr", "add", inB + "/24", "dev", wgB));
+                succeeds(List.of("ip", "-n", ns, "link", "set", wgB, "up"));
+                succeeds(List.of("ip", "addr", "add", inA + "/24", "dev", wgA));
+                succeeds(List.of("ip", "link", "set", wgA, "up"));
+                awaitOutput(ping, " 0% packet loss", "a ping across the tunnel");
+                String handshake = lastHandshake(uapi(socketB, "get=1\n\n"));
+                assertNotEquals("0", handshake, "the peers shook hands");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+                try {
+                    awaitOutput(ping, " 0% packet loss", "a ping across the tunnel through the restored wireguard-go");
+                    assertEquals(handshake, lastHandshake(uapi(socketB, "get=1\n\n")), "the session came back: no new handshake");
+                    String restored = uapi(socketA, "get=1\n\n");
+                    assertTrue(restored.contains("public_key=" + b.publicHex()), restored);
+                    assertEquals(handshake, lastHandshake(restored), restored);
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        } finally {
+            succeedsQuietly(List.of("ip", "netns", "del", ns)); // takes the veth pair and device B along
+            succeedsQuietly(List.of("ip", "link", "del", hostEnd));
+            succeedsQuietly(List.of("ip", "link", "del", wgA));
+            Files.deleteIfExists(socketA);
+            Files.deleteIfExists(socketB);
+        }
+    }
+
+    /** A WireGuard key pair (X25519), as hex for wireguard-go's UAPI. */
+    private record WireguardKey(byte[] privateKey, byte[] publicKey) {
+        static WireguardKey generate() throws java.security.GeneralSecurityException {
+            java.security.KeyPair k = java.security.KeyPairGenerator.getInstance("X25519").generateKeyPair();
+            byte[] priv = ((java.security.interfaces.XECPrivateKey) k.getPrivate()).getScalar().orElseThrow();
+            byte[] u = ((java.security.interfaces.XECPublicKey) k.getPublic()).getU().toByteArray(); // big-endian
+            byte[] pub = new byte[32];
+            for (int i = 0; i < 32 && i < u.length; i++) {
+                pub[i] = u[u.length - 1 - i];
+            }
+            return new WireguardKey(priv, pub);
+        }
+
+        String privateHex() {
+            return java.util.HexFormat.of().formatHex(privateKey);
+        }
+
+        String publicHex() {
+            return java.util.HexFormat.of().formatHex(publicKey);
+        }
+    }
+
+    /** One exchange on a wireguard-go UAPI socket: {@code request}, then its answer up to the blank line (errno=0). */
+    private static String uapi(Path socket, String request) throws IOException {
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+            c.write(java.nio.ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+            StringBuilder answer = new StringBuilder();
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4096);
+            while (!answer.toString().endsWith("\n\n") && c.read(buf) > 0) {
+                answer.append(new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII));
+                buf.clear();
+            }
+            assertTrue(answer.toString().contains("errno=0\n"), request.lines().findFirst().orElse("") + ": " + answer);
+            return answer.toString();
+        }
+    }
+
+    private static String lastHandshake(String uapiGet) {
+        return uapiGet.lines().filter(l -> l.startsWith("last_handshake_time_sec=")).findFirst()
+                .map(l -> l.substring(24)).orElse("0");
+    }
+
+    /**
      * keepalived (VRRP master at once, priority 255: a raw IP socket that joined 224.0.0.18 on its veth, netlink, a checker
      * child running a track script) in a net namespace of its own, linked to the host by a veth made
      * in the host and moved in, so the inside end's ifindex is the host's counter, not 2. The restore

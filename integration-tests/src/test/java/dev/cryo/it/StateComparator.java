@@ -798,7 +798,7 @@ final class StateComparator {
         }
         // deleted files and memfds are made anew by a restore: an inotify watch on one names the
         // new inode and file handle, compared as labels like the fds' own inodes
-        Set<String> renewed = new java.util.HashSet<>();
+        Set<String> renewed = new java.util.HashSet<>(boundSocketFiles(dir));
         for (int fd : ints(dir.resolve("fd"))) {
             String link = readLink(dir.resolve("fd/" + fd));
             if (link.startsWith("/") && (link.startsWith("/memfd:") || link.endsWith("(deleted)"))) {
@@ -820,6 +820,35 @@ final class StateComparator {
                 pidfd.close();
             }
         }
+    }
+
+    /**
+     * The inodes of the files the unix sockets of the process at {@code dir} are bound to: the restore binds them
+     * again, which makes new files (an inotify watch on one, wireguard-go's on its UAPI socket, names the new one).
+     */
+    private static Set<String> boundSocketFiles(Path dir) throws IOException {
+        Set<String> sockets = new java.util.HashSet<>();
+        for (int fd : ints(dir.resolve("fd"))) {
+            Matcher obj = OBJECT_LINK.matcher(readLink(dir.resolve("fd/" + fd)));
+            if (obj.matches() && obj.group(1).equals("socket")) {
+                sockets.add(obj.group(2));
+            }
+        }
+        Set<String> out = new java.util.HashSet<>();
+        if (sockets.isEmpty()) {
+            return out;
+        }
+        for (String line : lines(dir.resolve("net/unix"))) {
+            String[] f = line.strip().split("\\s+");
+            if (f.length == 8 && f[7].startsWith("/") && sockets.contains(f[6])) {
+                try {
+                    out.add(Files.getAttribute(dir.resolve("root").resolve(f[7].substring(1)), "unix:ino").toString());
+                } catch (IOException | RuntimeException gone) {
+                    // removed since it was bound: no file to watch
+                }
+            }
+        }
+        return out;
     }
 
     /** A pidfd of the task of {@code dir}, or null when it is gone. */
@@ -917,7 +946,8 @@ final class StateComparator {
                             value = value.equals("(0, 0)") && !periodic && !fired ? "disarmed" : "armed";
                         }
                     }
-                    case "tfd", "inotify", "fanotify ino" -> value = relabelHexInodes(line, labels);
+                    case "tfd" -> value = relabelHexInodes(withoutTunPos(dir, line), labels);
+                    case "inotify", "fanotify ino" -> value = relabelHexInodes(line, labels);
                     case "inotify wd" -> value = relabelRenewedWatch(value, renewed, labels);
                     case "lock" -> value = relabelRenewedLock(value, renewed, labels);
                     default -> {
@@ -1364,6 +1394,21 @@ final class StateComparator {
         List<String> out = new ArrayList<>(fdinfo.stream().filter(l -> !l.startsWith("tfd:")).toList());
         out.addAll(watches);
         return out;
+    }
+
+    private static final Pattern TFD_NUMBER = Pattern.compile("^tfd:\\s*(\\d+)\\b"), TFD_POS = Pattern.compile("\\bpos:\\d+\\s*");
+
+    /** An epoll watch's line without the position of a watched tun file, which is not compared (see "pos"). */
+    private static String withoutTunPos(Path dir, String line) {
+        Matcher m = TFD_NUMBER.matcher(line);
+        try {
+            if (m.find() && readLink(dir.resolve("fd/" + m.group(1))).equals("/dev/net/tun")) {
+                return TFD_POS.matcher(line).replaceAll("");
+            }
+        } catch (RuntimeException closedSince) {
+            // the watch was added through an fd closed since: nothing to tell it by
+        }
+        return line;
     }
 
     private static String relabelHexInodes(String line, Labels labels) {

@@ -779,6 +779,23 @@ public final class SocketDumpState {
         return tunPersistent.computeIfAbsent(device, d -> now);
     }
 
+    /** The indexes of the tun/tap devices of cryo's net namespace this dump made persistent. */
+    private final java.util.Set<Integer> tunMadePersistent = new java.util.HashSet<>();
+
+    /** Notes that this dump made tun/tap device {@code ifindex} persistent: rtnetlink tells of it (see {@link #ownLinkNotice}). */
+    public synchronized void tunMadePersistent(int ifindex) {
+        tunMadePersistent.add(ifindex);
+    }
+
+    /**
+     * Whether {@code ifindex} is a device this dump made persistent: TUNSETPERSIST announces the device's new
+     * state (an RTM_NEWLINK to every socket of the namespace that joined the link group, wireguard-go's), a
+     * message the tree would not have had without the dump.
+     */
+    public synchronized boolean ownLinkNotice(int ifindex) {
+        return tunMadePersistent.contains(ifindex);
+    }
+
     /** Whether task {@code pid} is in this (cryo's) network namespace. */
     public static boolean inOurNetns(dev.cryo.kernel.Pid pid) {
         try {

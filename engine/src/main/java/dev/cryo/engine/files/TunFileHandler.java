@@ -165,6 +165,7 @@ public final class TunFileHandler implements FdHandler<TunFileHandler.TunFile> {
             if (!persistent && (flags & TunDevices.IFF_PERSIST) == 0) {
                 // the killing dump closes its last file: kept, with its addresses and routes, for the restore
                 TunDevices.persist(copy, name, true);
+                ctx.sockets().tunMadePersistent(ifindex);
                 Fd held = copy;
                 ctx.sockets().giveBackIfRunning(held, () -> TunDevices.persist(held, name, false));
                 copy = null;

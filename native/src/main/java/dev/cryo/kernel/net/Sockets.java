@@ -29,6 +29,8 @@ public final class Sockets {
     public static final int SOL_UDPLITE = 136, UDPLITE_SEND_CSCOV = 10, UDPLITE_RECV_CSCOV = 11;
     /** A netlink protocol (linux/netlink.h): netfilter's (nfnetlink_log, nfnetlink_queue, ctnetlink). */
     public static final int NETLINK_NETFILTER = 12;
+    /** rtnetlink (linux/rtnetlink.h): its protocol and the notification of a link's new state (struct ifinfomsg follows). */
+    public static final int NETLINK_ROUTE = 0, RTM_NEWLINK = 16;
     /**
      * SOL_NETLINK's options (linux/netlink.h): groups joined beyond bind's first 32 (ADD_MEMBERSHIP,
      * read back as a bitmap by LIST_MEMBERSHIPS) and the flags a program sets (iproute2 and
