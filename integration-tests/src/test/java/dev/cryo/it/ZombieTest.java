@@ -25,13 +25,25 @@ class ZombieTest {
     @TempDir
     Path tmp;
 
+    /**
+     * Also through --pre-copy: the zombies, in the tree's walk but with nothing to track, were tracked
+     * again after every round, and the dump never got to the next one (zdtm's sigpending hung the same
+     * way until it was killed).
+     */
     @Test
     void aParentReapsItsTwoZombiesWithTheirStatusesAfterTheRestore() throws Exception {
-        try (DetachedProcess p = Workloads.program(tmp.resolve("zombies.out"), "zombies")) {
+        for (String mode : List.of("plain", "--pre-copy")) {
+            aParentReapsItsTwoZombies(mode);
+        }
+    }
+
+    private void aParentReapsItsTwoZombies(String mode) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("zombies-" + mode + ".out"), "zombies")) {
             String[] ready = p.outputText().trim().split("\\s+");
             int a = Integer.parseInt(ready[1]), b = Integer.parseInt(ready[2]);
-            Path img = tmp.resolve("img");
-            DetachedProcess r = RestoreTest.dumpAndRestore(p, img);
+            Path img = tmp.resolve("img-" + mode);
+            DetachedProcess r = mode.equals("plain") ? RestoreTest.dumpAndRestore(p, img)
+                    : RestoreTest.dumpAndRestore(p, img, mode);
             String show = Cli.run("show", img.toString()).out();
             assertTrue(show.contains("\"wait\":\"exited 3\"") || show.contains("\"wait\" : \"exited 3\""), show);
             ProcStat za = ProcFs.stat(Pid.of(a)), zb = ProcFs.stat(Pid.of(b));
@@ -41,7 +53,7 @@ class ZombieTest {
             assertEquals('Z', zb.state());
             assertEquals(Signals.SIGTERM, zb.exitCode());
             String out = RestoreTest.checkAndReap(r);
-            assertTrue(out.contains("PASS sigchld=2"), out);
+            assertTrue(out.contains("PASS sigchld=2"), mode + ": " + out);
         }
     }
 

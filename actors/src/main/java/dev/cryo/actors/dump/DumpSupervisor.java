@@ -361,7 +361,7 @@ public final class DumpSupervisor {
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
-                        drop(g.pid()); // exited before its tracking started
+                        leaveToFreeze(g.pid()); // exited before its tracking started
                     } else if (m.reply() instanceof TaskDumper.Tracking t) {
                         trackers.put(t.pid(), t.tracker());
                     } else {
@@ -384,6 +384,17 @@ public final class DumpSupervisor {
 
     /** Processes forked during the rounds that could not be tracked: the freeze takes them whole. */
     private final Set<Pid> untrackable = new java.util.HashSet<>();
+
+    /**
+     * A process that could not be tracked, or answered gone: a zombie (a child that exited, not reaped
+     * yet) stays in the tree's walk, and tracking it again after each round never got to the next one
+     * (a dump of a process with a zombie child hung until it was killed). The freeze's seize finds
+     * what is still there.
+     */
+    private void leaveToFreeze(Pid p) {
+        untrackable.add(p);
+        drop(p);
+    }
 
     /**
      * The tree's processes forked since the last round (PostgreSQL's autovacuum workers, a backend per
@@ -421,11 +432,10 @@ public final class DumpSupervisor {
                                 roundPages.size() + 1);
                     } else {
                         if (m.reply() instanceof TaskDumper.Failed f) {
-                            untrackable.add(p);
                             ctx.getLog().debug("pid {} forked during the rounds and is not tracked ({}): the freeze"
                                     + " takes it whole", p, f.message());
                         }
-                        drop(p); // gone, or left to the freeze's seize
+                        leaveToFreeze(p); // gone, or left to the freeze's seize
                     }
                     pending.remove(p);
                     if (!pending.isEmpty()) {
@@ -466,7 +476,7 @@ public final class DumpSupervisor {
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
-                        drop(g.pid()); // exited while the tree ran
+                        leaveToFreeze(g.pid()); // exited while the tree ran (a zombie stays in the walk)
                     } else if (m.reply() instanceof TaskDumper.RoundCopied r) {
                         pages[0] += r.pages();
                     } else {
