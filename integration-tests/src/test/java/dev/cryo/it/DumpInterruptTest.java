@@ -33,18 +33,29 @@ class DumpInterruptTest {
             Path img = tmp.resolve("img");
             Path log = tmp.resolve("cryo.log");
             // two buffers in flight: the copy takes long enough for the signal to land in it
-            Process cryo = CryoProcess.start(log, "-Dcryo.buffers.in-flight=2", "dump", "-t", p.pid().toString(),
-                    "-D", img.toString(), "--leave-running", "--no-progress");
-            // signalled once pages are being copied: the commit, after which a signal is ignored, is
-            // a whole 1 GiB copy away
-            Path partial = img.resolve("image.cryo.partial");
-            DetachedProcess.awaitCondition(() -> !cryo.isAlive() || p.state() == 't' && partialHasPages(partial),
-                    Duration.ofSeconds(60), "pid " + p.pid() + " to be seized and its pages copied");
-            Sys.kill(Pid.of((int) cryo.pid()), signo);
-            boolean exited = cryo.waitFor(60, TimeUnit.SECONDS);
-            cryo.destroyForcibly();
-            assertTrue(exited, "cryo did not exit after SIG" + sig);
-            String out = Files.readString(log);
+            Process cryo;
+            String out;
+            for (int attempt = 1; ; attempt++) {
+                cryo = CryoProcess.start(log, "-Dcryo.buffers.in-flight=2", "dump", "-t", p.pid().toString(),
+                        "-D", img.toString(), "--leave-running", "--no-progress");
+                // signalled once pages are being copied: the commit, after which a signal is ignored, is
+                // a whole 1 GiB copy away
+                Path partial = img.resolve("image.cryo.partial");
+                Process c = cryo;
+                DetachedProcess.awaitCondition(() -> !c.isAlive() || p.state() == 't' && partialHasPages(partial),
+                        Duration.ofSeconds(60), "pid " + p.pid() + " to be seized and its pages copied");
+                Sys.kill(Pid.of((int) cryo.pid()), signo);
+                boolean exited = cryo.waitFor(60, TimeUnit.SECONDS);
+                cryo.destroyForcibly();
+                assertTrue(exited, "cryo did not exit after SIG" + sig);
+                out = Files.readString(log);
+                // a loaded machine (load 35) kept this thread from signalling for the second the copy took:
+                // the dump was over before the signal, which says nothing of how cryo takes one; again
+                if (cryo.exitValue() != 0 || !out.contains("Dumped ") || attempt == 3) {
+                    break;
+                }
+                Files.deleteIfExists(img.resolve("image.cryo"));
+            }
             // 1 GiB through two buffers takes far longer than the moments before the signal
             assertEquals(128 + signo, cryo.exitValue(), out);
             assertTrue(out.contains("cryo: dump interrupted by SIG" + sig + ": the tree was released as it was and no "
