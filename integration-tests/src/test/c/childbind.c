@@ -4,10 +4,11 @@
  * mount namespace of its own (inheriting that fd) unmounts DIR/1, binds DIR/0/2 on DIR/2, unmounts
  * DIR/0 and opens DIR/2/F (zdtm's mntns_link_remap and mntns_link_ghost, their file kept): its DIR/2
  * shows a directory of a tmpfs its namespace no longer mounts, which the dump refused ("shows /2 of its
- * file system; not supported yet"). With "deleted" the parent removes both names (mntns_link_ghost).
+ * file system; not supported yet"). With "deleted" the parent removes both names (mntns_link_ghost); with
+ * "remap" it first links the file as DIR/0/F, which the child's namespace does not mount (mntns_link_remap).
  *
  * On SIGUSR2 the parent writes "later" to DIR/0/1/F (kept only); the child checks its two fds are one file on two
- * mounts, that file with two links (none when deleted), and reads "later" through the second. Prints "PASS" or "FAIL: <reason>".
+ * mounts, that file with two links (none when deleted, one when remapped), and reads "later" through the second. Prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #include "childcheck.h"
 
 static char dir[1024];
-static int inherited, ready, deleted;
+static int inherited, ready, deleted, remap;
 static char stack[1 << 16] __attribute__((aligned(16)));
 
 static const char *at(const char *rel)
@@ -65,7 +66,11 @@ static int child(void *arg)
         return 5; /* one file */
     if (mount_id(inherited) <= 0 || mount_id(inherited) == mount_id(fd2))
         return 6; /* through two mounts */
-    if (a.st_nlink != (deleted ? 0 : 2))
+    char buf0[16] = {0};
+    if (remap && (write(fd2, "remap\n", 6) != 6 || pread(inherited, buf0, sizeof buf0 - 1, 0) != 6
+            || strcmp(buf0, "remap\n")))
+        return 9; /* one file */
+    if (a.st_nlink != (remap ? 1 : deleted ? 0 : 2))
         return 7;
     char buf[16] = {0};
     if (!deleted && (pread(fd2, buf, sizeof buf - 1, 0) != 6 || strcmp(buf, "later\n")))
@@ -80,14 +85,15 @@ int main(int argc, char **argv)
     if (argc < 2)
         fail("usage: childbind DIR [deleted]");
     snprintf(dir, sizeof dir, "%s", argv[1]);
-    deleted = argc > 2 && !strcmp(argv[2], "deleted");
+    remap = argc > 2 && !strcmp(argv[2], "remap");
+    deleted = remap || (argc > 2 && !strcmp(argv[2], "deleted"));
     if (mount("cryo-top", dir, "tmpfs", 0, "size=1m") || mkdir(at("0"), 0700)
             || mount("cryo-zero", at("0"), "tmpfs", 0, "size=1m") || mkdir(at("0/1"), 0700) || mkdir(at("0/2"), 0700)
             || mkdir(at("1"), 0700) || mount(at("0/1"), at("1"), NULL, MS_BIND, NULL))
         fail("set up the mounts");
     inherited = open(at("1/F"), O_CREAT | O_RDWR, 0600);
-    if (inherited < 0 || link(at("0/1/F"), at("0/2/F")))
-        fail("make DIR/1/F and its second link");
+    if (inherited < 0 || link(at("0/1/F"), at("0/2/F")) || (remap && link(at("0/1/F"), at("0/F"))))
+        fail("make DIR/1/F and its other links");
     int p[2];
     if (pipe(p))
         fail("pipe");

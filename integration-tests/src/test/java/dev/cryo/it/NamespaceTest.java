@@ -404,24 +404,49 @@ class NamespaceTest {
     }
 
     /**
-     * The same with the file deleted (zdtm's mntns_link_ghost): the child's fd of it was opened through a mount
-     * only its parent's namespace has, and a restore makes a deleted file again where cryo sees its path: refused
-     * by name, and the tree runs on.
+     * A deleted file on a tmpfs that only the tree's mount namespace mounts, held by an fd and a shared mapping
+     * (zdtm's mntns_link_ghost, without its child): the restore made it again where cryo sees its path, on the
+     * host's file system under DIR ("FAIL: the deleted file is on device 803, DIR's tmpfs is ..."). It is made
+     * again on the restored tmpfs, in the task's namespace (mntghost.c).
      */
     @Test
-    void aDeletedFileOpenedThroughAMountOnlyItsParentsNamespaceHasIsRefusedByName() throws Exception {
+    void aDeletedFileOnATmpfsOfTheTreesMountNamespaceComesBackOnThatTmpfs() throws Exception {
         Path dir = Files.createDirectory(tmp.resolve("d"));
-        String prog = TestPrograms.compile("/c/childbind.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("childbind.out"), "sh", "-c",
-                "exec unshare -m " + prog + " " + dir + " deleted 2>/dev/null"))) {
-            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
-                    "--no-progress");
-            assertEquals(1, refused.code(), refused.toString());
-            assertTrue(refused.err().contains("deleted file " + dir + "/1/F was opened through mount"), refused.err());
-            assertTrue(refused.err().contains("which its mount namespace does not have"), refused.err());
-            String verdict = Workloads.check(p);
-            assertTrue(verdict.contains("PASS"), verdict);
+        String out = verdictInNamespaces(tmp, "mntghost", List.of("-m"), dir.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.toList(), "the restore left the deleted file behind on the host");
         }
+    }
+
+    /**
+     * The same with the file deleted (zdtm's mntns_link_ghost): the child holds it through the parent's bind, which
+     * only the parent's namespace has, and through its own. Refused before ('deleted file DIR/1/F was opened through
+     * mount N, which its mount namespace does not have'). It is made again in the parent's namespace on its bind,
+     * linked for an instant into the child's through the child's bind, and each fd takes its own: one file, no
+     * link, through two mounts (childbind.c deleted).
+     */
+    @Test
+    void aDeletedFileHeldThroughAParentsBindAndItsOwnComesBackThroughBoth() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        String out = verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString(), "deleted");
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * The same with the file still linked as DIR/0/F, a name only the parent's namespace shows (zdtm's
+     * mntns_link_remap): refused before ('was deleted but the file is still linked under another name'). That
+     * file, made again with its tmpfs, is linked for an instant on the parent's bind (through that bind's mount:
+     * the two are other mounts) and on the child's: one file, one link, through two mounts (childbind.c remap).
+     */
+    @Test
+    void aDeletedFileStillLinkedWhereOnlyItsParentsNamespaceSeesComesBackThroughBothMounts() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        String out = verdictInNamespaces(tmp, "childbind", List.of("-m"), dir.toString(), "remap");
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
     /**

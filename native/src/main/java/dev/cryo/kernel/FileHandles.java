@@ -30,6 +30,18 @@ public final class FileHandles {
         return new Handle(h.getInt(4), h.getByteArray(8, h.getInt(0)), mountId.getInt(0));
     }
 
+    /** The handle of the file {@code fd} holds (an O_PATH fd too): no path, which another root would read otherwise. */
+    public static Handle of(Fd fd) {
+        Memory h = new Memory(8L + MAX_HANDLE_BYTES);
+        h.setInt(0, MAX_HANDLE_BYTES);
+        Memory mountId = new Memory(4);
+        Memory empty = new Memory(1);
+        empty.setByte(0, (byte) 0);
+        Sys.call(() -> "name_to_handle_at(" + fd + ", AT_EMPTY_PATH)", SyscallNr.NAME_TO_HANDLE_AT, fd.value(),
+                Sys.address(empty), Sys.address(h), Sys.address(mountId), Fcntl.AT_EMPTY_PATH, 0);
+        return new Handle(h.getInt(4), h.getByteArray(8, h.getInt(0)), mountId.getInt(0));
+    }
+
     /**
      * Opens the handle {@code bytes} of {@code type} through the mount of {@code mountFd}, with
      * O_PATH|O_CLOEXEC: an fd that only names the inode.

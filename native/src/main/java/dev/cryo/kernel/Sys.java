@@ -103,6 +103,30 @@ public final class Sys {
     }
 
     /**
+     * linkat(file, "", dir, name, AT_EMPTY_PATH): gives the file an fd holds (an O_PATH fd too) the name {@code name}
+     * in directory {@code dir}; the two must be on one mount, and the file must still have a name (ENOENT).
+     */
+    public static void linkAt(Fd file, Fd dir, String name) {
+        Memory empty = cString("");
+        Memory n = cString(name);
+        call(() -> "linkat(" + file + ", " + dir + ", " + name + ", AT_EMPTY_PATH)", SyscallNr.LINKAT, file.value(),
+                address(empty), dir.value(), address(n), Fcntl.AT_EMPTY_PATH, 0);
+    }
+
+    /** openat(dir, name, flags | O_CLOEXEC). */
+    public static Fd openAt(Fd dir, String name, int flags) {
+        Memory n = cString(name);
+        return new Fd((int) call(() -> "openat(" + dir + ", " + name + ")", SyscallNr.OPENAT, dir.value(), address(n),
+                flags | Fcntl.O_CLOEXEC, 0));
+    }
+
+    /** unlinkat(dir, name, 0). */
+    public static void unlinkAt(Fd dir, String name) {
+        Memory n = cString(name);
+        call(() -> "unlinkat(" + dir + ", " + name + ")", SyscallNr.UNLINKAT, dir.value(), address(n), 0, 0);
+    }
+
+    /**
      * readlinkat(dir, name): the target of a link in a directory opened before, such as cryo's own
      * /proc/self/fd read by a thread whose root and /proc are a task's (its path as that root sees it).
      */

@@ -36,7 +36,8 @@ final class SharedFdContext implements FdHandler.DumpContext {
         this.tree = Set.copyOf(tree);
         this.sockets = sockets;
         this.ttyBytes = ttyBytes;
-        this.ghostFiles = new GhostFiles(ghostLimit);
+        this.mountTables = new dev.cryo.engine.dump.MountTables(tree);
+        this.ghostFiles = new GhostFiles(ghostLimit, mountTables);
     }
 
     private final GhostFiles ghostFiles;
@@ -75,15 +76,18 @@ final class SharedFdContext implements FdHandler.DumpContext {
     }
 
     private dev.cryo.engine.files.OpenFiles openFiles;
-    private Set<Integer> cryosMountIds;
+    private final dev.cryo.engine.dump.MountTables mountTables;
 
     /** Read once per dump: cryo's own mounts do not change under a dump. */
     @Override
-    public synchronized Set<Integer> cryosMountIds() throws java.io.IOException {
-        if (cryosMountIds == null) {
-            cryosMountIds = Set.copyOf(FdHandler.DumpContext.super.cryosMountIds());
-        }
-        return cryosMountIds;
+    public Set<Integer> cryosMountIds() {
+        return mountTables.cryos();
+    }
+
+    /** Read once per namespace and dump: the tree is frozen. */
+    @Override
+    public dev.cryo.engine.dump.MountTables mountTables() {
+        return mountTables;
     }
 
     @Override

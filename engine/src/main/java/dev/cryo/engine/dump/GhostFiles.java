@@ -31,12 +31,19 @@ public final class GhostFiles {
     private static final int S_IFMT = 0170000, S_IFREG = 0100000;
 
     private final long limit;
+    private final MountTables mounts;
     private final Set<String> carried = new HashSet<>();
     private final Map<Integer, List<GhostFile>> byTask = new HashMap<>();
 
     /** {@code limit}: the largest deleted file carried, in bytes (cryo.dump.ghost-limit). */
     public GhostFiles(long limit) {
+        this(limit, new MountTables(List.of()));
+    }
+
+    /** {@code mounts}: the dump's mount tables, which tell in whose mount namespace each file is made again. */
+    public GhostFiles(long limit, MountTables mounts) {
         this.limit = limit;
+        this.mounts = mounts;
     }
 
     /**
@@ -88,6 +95,7 @@ public final class GhostFiles {
             throw new DumpException(where + ": " + path + " is a deleted file holding " + bytes + " bytes of data (size "
                     + file.size() + "), more than the ghost limit of " + limit + " bytes: " + whatToDo(bytes));
         }
+        int mountOf = mountOf(pid, where, path, source);
         if (!claim(file)) {
             return file;
         }
@@ -113,16 +121,40 @@ public final class GhostFiles {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
         synchronized (this) {
-            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data, "", hugePage));
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data, "", hugePage,
+                    mountOf));
         }
         return file;
     }
 
     /**
-     * A deleted name whose file is still linked as {@code linkedAt}, in the same directory: carried
-     * as that link, without contents (see {@link GhostFile#linkedAt()}).
+     * In whose mount namespace the deleted file behind {@code source} is made again ({@link GhostFile#mountOf}):
+     * where the mount it was opened through is. Made where cryo sees its path, a file of a tmpfs that only the
+     * tree's namespace mounts came back on the host's file system. Refused when no namespace of the tree nor
+     * cryo's has that mount.
      */
-    public FileRef carryLinked(Pid pid, String where, String path, Path source, String linkedAt) {
+    public int mountOf(Pid pid, String where, String path, Path source) {
+        long mount;
+        try {
+            mount = Sys.mountId(source.toString());
+        } catch (KernelException e) {
+            return 0; // cannot tell: made where cryo sees it, as before
+        }
+        int whose = mounts.whose(pid.value(), mount);
+        if (whose < 0) {
+            throw new DumpException(where + ": deleted file " + path + " was opened through mount " + mount
+                    + ", which neither a mount namespace of the tree nor cryo's has (unmounted while in use):"
+                    + " a restore would make it again on another mount; not supported");
+        }
+        return whose;
+    }
+
+    /**
+     * A deleted name whose file is still linked as {@code linkedAt} (in the same directory, or elsewhere as cryo
+     * or a mount namespace of the tree sees it): carried as that link, without contents (see
+     * {@link GhostFile#linkedAt()}).
+     */
+    public FileRef carryLinked(Pid pid, String where, String path, Path source, Linked linkedAt) {
         FileRef file;
         int uid, gid;
         try {
@@ -135,10 +167,55 @@ public final class GhostFiles {
         if (claim(file)) {
             synchronized (this) {
                 byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>())
-                        .add(new GhostFile(file, new byte[0], uid, gid, new long[0], linkedAt));
+                        .add(new GhostFile(file, new byte[0], uid, gid, new long[0], linkedAt.name(), 0, linkedAt.mountOf()));
             }
         }
         return file;
+    }
+
+    /** Another name of a deleted file, as the mount namespace of task {@code mountOf} (0: cryo's) sees it. */
+    public record Linked(String name, int mountOf) {}
+
+    /**
+     * {@link #otherName(String, Path)}, looked for in the mount namespace of the mount the file was opened
+     * through ({@link #mountOf}), then in the tree's other namespaces that mount its file system: a file of a
+     * tmpfs only the tree's namespaces mount, still linked under a name its holder's namespace may not show
+     * (zdtm's mntns_link_remap: the child holds it through its parent's bind and its own; the parent's namespace
+     * still mounts the tmpfs with that name). Null when no namespace names it.
+     */
+    public Linked otherName(Pid pid, String where, String path, Path source) {
+        int whose = mountOf(pid, where, path, source);
+        if (whose == 0) {
+            String other = otherName(path, source);
+            return other == null ? null : new Linked(other, 0);
+        }
+        try (Fd file = Sys.open(source.toString(), Fcntl.O_PATH);
+             Fd fds = Sys.open("/proc/self/fd", Fcntl.O_PATH | Fcntl.O_DIRECTORY)) {
+            dev.cryo.kernel.FileHandles.Handle h = dev.cryo.kernel.FileHandles.of(file);
+            long device = (Long) Files.getAttribute(source, "unix:dev");
+            List<Integer> order = new ArrayList<>(List.of(whose));
+            mounts.tree().stream().filter(p -> p != whose).forEach(order::add);
+            Set<String> seen = new HashSet<>();
+            for (int p : order) {
+                String ns = dev.cryo.kernel.Namespaces.link(Integer.toString(p), "mnt");
+                if (ns == null || !seen.add(ns) || ns.equals(dev.cryo.kernel.Namespaces.link("self", "mnt"))) {
+                    continue;
+                }
+                String info = dev.cryo.kernel.ExitedLeaders.proc(p) + "/mountinfo";
+                List<String> points = dev.cryo.kernel.proc.MountInfo.parse(info, dev.cryo.kernel.proc.ProcFs.text(info))
+                        .stream().filter(m -> m.stDev() == device).map(m -> m.point()).toList();
+                if (points.isEmpty()) {
+                    continue;
+                }
+                String found = dev.cryo.kernel.Namespaces.seenBy(Pid.of(p), () -> NamespaceLinks.find(path, h, points, fds));
+                if (found != null) {
+                    return new Linked(found, p);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // cannot tell: no other name
+        }
+        return null;
     }
 
     /**

@@ -225,6 +225,14 @@ public interface FdHandler<D extends FileDesc> {
         /** The path of a recreated deleted file until the restore unlinks it. */
         String ghostPath(dev.cryo.engine.model.FileRef file);
 
+        /**
+         * Where the task opens deleted file {@code file} through the mount it held it by: its path there, in the
+         * mount namespace of task {@code mountOf} (0: cryo's), when that is not where the file is made again.
+         */
+        default String ghostPath(dev.cryo.engine.model.FileRef file, int mountOf) {
+            return ghostPath(file);
+        }
+
         /** Where a removed directory (dumped path "DIR (deleted)") stands again until the restore removes it. */
         default String deletedDirectory(String path) {
             throw new IllegalStateException("no removed directory " + path + " is made again here");
@@ -332,6 +340,14 @@ public interface FdHandler<D extends FileDesc> {
          */
         default java.util.Set<Integer> cryosMountIds() throws IOException {
             return WatchTargets.mountIds();
+        }
+
+        /**
+         * The mount ids of cryo's and the tree's mount namespaces. An implementation for a whole dump reads each
+         * once: every fd a container holds, and every deleted file, asks which namespace has its mount.
+         */
+        default dev.cryo.engine.dump.MountTables mountTables() {
+            return new dev.cryo.engine.dump.MountTables(treePids());
         }
 
         /** The bytes taken out of the tree's pty pairs, given back if the tree runs on. */

@@ -23,21 +23,30 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     private static final String DELETED = " (deleted)";
 
     /**
-     * The deleted file, by its identity at dump time (its contents are in a task's ghost files), and
-     * the locks held through this fd: programs lock files they unlink at once (knotd's LMDB lock file).
+     * The deleted file, by its identity at dump time (its contents are in a task's ghost files; its path the
+     * one this fd reads), and the locks held through this fd: programs lock files they unlink at once (knotd's
+     * LMDB lock file). {@code mountOf} (version 2): the pid of the task of the tree in whose mount namespace this
+     * fd's mount is, 0 for cryo's ({@link dev.cryo.engine.model.GhostFile#mountOf}): one file held through two
+     * mounts (a parent's bind and a child's, zdtm's mntns_link_ghost) comes back through both.
      */
-    public record GhostFd(FileRef file, List<FileLocks.Lock> locks) implements FileDesc {
+    public record GhostFd(FileRef file, List<FileLocks.Lock> locks, int mountOf) implements FileDesc {
         public GhostFd {
             locks = List.copyOf(locks);
         }
+
+        public GhostFd(FileRef file, List<FileLocks.Lock> locks) {
+            this(file, locks, 0);
+        }
     }
 
-    static final RecordCodec<GhostFd> CODEC = RecordCodec.of(GhostFd.class, RECORD_ID, 1,
+    static final RecordCodec<GhostFd> CODEC = RecordCodec.of(GhostFd.class, RECORD_ID, 2,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
+                out.writeVarInt(f.mountOf(), true);
             },
-            (in, version) -> new GhostFd(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in)));
+            (in, version) -> new GhostFd(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
+                    version >= 2 ? in.readVarInt(true) : 0));
 
     @Override
     public String kind() {
@@ -64,10 +73,11 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     public GhostFd dump(FdProbe fd, DumpContext ctx) {
         String path = fd.target().substring(0, fd.target().length() - DELETED.length());
         int links = links(fd);
-        String other = links > 0 ? dev.cryo.engine.dump.GhostFiles.otherName(path, fd.procPath()) : null;
+        dev.cryo.engine.dump.GhostFiles.Linked other = links > 0
+                ? ctx.ghostFiles().otherName(fd.pid(), fd.where(), path, fd.procPath()) : null;
         if (other != null) { // still linked under another name: that very file, linked to the deleted name again
             return new GhostFd(ctx.ghostFiles().carryLinked(fd.pid(), fd.where(), path, fd.procPath(), other),
-                    FileLocks.dump(fd, ctx, true));
+                    FileLocks.dump(fd, ctx, true), ctx.ghostFiles().mountOf(fd.pid(), fd.where(), path, fd.procPath()));
         }
         if (links > 0) {
             // a copy would stand in for a file that is still there under another name: what the
@@ -76,34 +86,9 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
                     + " linked under another name (" + links + " link" + (links == 1 ? "" : "s") + "); restoring a copy"
                     + " would cut the program off from it: not supported yet");
         }
-        requireOwnMount(fd, path);
-        return new GhostFd(ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath()), FileLocks.dump(fd, ctx, true));
-    }
-
-    /**
-     * A deleted file opened through a mount neither the task's mount namespace nor cryo's has (its parent opened it
-     * on a bind its child's namespace no longer mounts: zdtm's mntns_link_ghost) is refused: a restore makes it again
-     * where cryo sees its path, on no mount of the task's.
-     */
-    private static void requireOwnMount(FdProbe fd, String path) {
-        long mount = dev.cryo.kernel.Sys.mountId(fd.procPath().toString());
-        if (mount <= 0) {
-            return; // a kernel-internal mount no namespace shows (shared anonymous memory's "/dev/zero"): carried as before
-        }
-        String proc = dev.cryo.kernel.ExitedLeaders.proc(fd.pid());
-        for (String table : new String[] {proc + "/mountinfo", "/proc/self/mountinfo"}) {
-            try {
-                String text = Files.readString(java.nio.file.Path.of(table));
-                if (dev.cryo.kernel.proc.MountInfo.parse(table, text).stream().anyMatch(m -> m.id() == mount)) {
-                    return;
-                }
-            } catch (java.io.IOException e) {
-                return; // cannot tell: carried as before
-            }
-        }
-        throw new dev.cryo.engine.DumpException(fd.where() + ": deleted file " + path + " was opened through mount " + mount
-                + ", which its mount namespace does not have (another namespace of the tree mounts it): a restore"
-                + " would make it again on another mount; not supported yet");
+        FileRef file = ctx.ghostFiles().carry(fd.pid(), fd.where(), path, fd.procPath());
+        return new GhostFd(file, FileLocks.dump(fd, ctx, true), ctx.ghostFiles().mountOf(fd.pid(), fd.where(), path,
+                fd.procPath()));
     }
 
     private static int links(FdProbe fd) {
@@ -119,7 +104,8 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         int flags = FdHandlers.openFlags(fd);
         // shared anonymous memory opened through /proc/PID/map_files: the object the mappings share, not a copy
         String path = dev.cryo.engine.memory.DeletedFileMapping.SHMEM.contains(f.file().path())
-                && ctx.hasSharedMemory(f.file().ino()) ? ctx.sharedMemoryPath(f.file().ino()) : ctx.ghostPath(f.file());
+                && ctx.hasSharedMemory(f.file().ino()) ? ctx.sharedMemoryPath(f.file().ino())
+                : ctx.ghostPath(f.file(), f.mountOf());
         long tmp = (flags & Fcntl.O_NOFOLLOW) == 0 ? ctx.open(path, flags) : openNoFollow(path, flags, ctx);
         if (fd.position() != 0) {
             ctx.call("lseek", SyscallNr.LSEEK, tmp, fd.position(), 0);
@@ -160,6 +146,9 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
         m.put("path", g.file().path());
         m.put("ino", g.file().ino());
         m.put("size", g.file().size());
+        if (g.mountOf() != 0) {
+            m.put("mountOf", g.mountOf());
+        }
         FileLocks.show(g.locks(), m);
     }
 }

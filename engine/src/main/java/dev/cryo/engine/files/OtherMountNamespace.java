@@ -2,11 +2,6 @@ package dev.cryo.engine.files;
 
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Sys;
-import dev.cryo.kernel.proc.MountInfo;
-import dev.cryo.kernel.proc.ProcFs;
-
-import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * An fd held through a mount of another mount namespace of the tree than its holder's: a child that
@@ -34,25 +29,17 @@ final class OtherMountNamespace {
             }
         } catch (RuntimeException e) { // nothing at that path (a removed directory): read the tables
         }
-        if (mountIds(pid).contains(id)) {
+        dev.cryo.engine.dump.MountTables tables = ctx.mountTables();
+        if (tables.of(pid).contains(id)) {
             return 0;
         }
         String own = Namespaces.link(Integer.toString(pid), "mnt");
         for (int other : ctx.treePids()) {
             String ns = Namespaces.link(Integer.toString(other), "mnt");
-            if (ns != null && !ns.equals(own) && mountIds(other).contains(id)) {
+            if (ns != null && !ns.equals(own) && tables.of(other).contains(id)) {
                 return other;
             }
         }
         return 0;
-    }
-
-    private static Set<Integer> mountIds(int pid) {
-        String file = dev.cryo.kernel.ExitedLeaders.proc(pid) + "/mountinfo";
-        try {
-            return MountInfo.parse(file, ProcFs.text(file)).stream().map(MountInfo.Mount::id).collect(Collectors.toSet());
-        } catch (RuntimeException e) { // a zombie has no table
-            return Set.of();
-        }
     }
 }

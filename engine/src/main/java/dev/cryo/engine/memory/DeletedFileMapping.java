@@ -43,7 +43,7 @@ public final class DeletedFileMapping extends MemoryKind {
             // glibc's sem_open: mapped under a temporary name, linked to the semaphore's, the
             // temporary one unlinked; the restore maps that file again under the deleted name
             return ghosts.carryLinked(pid, "pid " + pid + " mapping at 0x" + Long.toHexString(m.start()), m.path(),
-                    PageScan.mapFile(pid, m), other);
+                    PageScan.mapFile(pid, m), new GhostFiles.Linked(other, 0));
         }
         if (links > 0) {
             // linked elsewhere than its directory: a copy would stand in for it, cut off from the

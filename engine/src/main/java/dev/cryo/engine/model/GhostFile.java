@@ -16,15 +16,22 @@ package dev.cryo.engine.model;
  * {@code hugePageBytes}: the huge page size of a file of a hugetlbfs mount (qemu's {@code -mem-path}), 0
  * for any other (version 2): made again on a hugetlbfs mount of that page size, through a mapping; its
  * data extents are its huge pages that did not read zero.
+ * {@code mountOf} (version 3): the pid of a task of the tree in whose mount namespace the file is made again
+ * (its path read there, on that namespace's restored mount: a tmpfs only the tree's namespace mounts), or where
+ * {@code linkedAt} names it; 0 where cryo sees its path.
  */
 public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
-                        long hugePageBytes) {
+                        long hugePageBytes, int mountOf) {
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
         this(file, contents, uid, gid, data, "", 0);
     }
 
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt) {
         this(file, contents, uid, gid, data, linkedAt, 0);
+    }
+
+    public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt, long hugePageBytes) {
+        this(file, contents, uid, gid, data, linkedAt, hugePageBytes, 0);
     }
 
     /** Whether the file is one run of data from start to end (no hole to make). */

@@ -37,7 +37,9 @@ import static dev.cryo.kernel.Fcntl.F_SEAL_SEAL;
  * they read the same in maps and fd links (a file that took the path since is put back at once) —,
  * held by cryo (O_PATH) and unlinked again at once; the tasks map and open them through cryo's fd.
  * So nothing is unlinked while the restored tasks watch (an inotify watch on the deleted file or its
- * directory would see the unlink), and nothing stays behind if the restore dies.
+ * directory would see the unlink), and nothing stays behind if the restore dies. A ghost of a mount of a
+ * namespace of the tree (a tmpfs mounted in there) is made the same way in that namespace, at the first
+ * ask, once its mounts are made again.
  */
 public final class SharedMemoryHub implements AutoCloseable {
     private static final String MEMFD = "/memfd:", DELETED = " (deleted)";
@@ -45,6 +47,14 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final Map<Long, SharedMemoryFile> objects = new LinkedHashMap<>();
     /** Ghosts by dev:ino: where tasks reach each recreated file (cryo's fd of it, in /proc). */
     private final Map<String, String> ghosts = new LinkedHashMap<>();
+    /**
+     * Ghosts by dev:ino made on the first ask, once the tree's mount namespaces are made: in one of them
+     * ({@link GhostFile#mountOf}), or held by fds through other paths or mounts too ({@link GhostViews}).
+     */
+    private final Map<String, GhostFile> later = new LinkedHashMap<>();
+    /** The other paths fds hold each of those by, and where they open each (by dev:ino, then view). */
+    private final Map<String, java.util.Set<GhostViews.View>> views = new LinkedHashMap<>();
+    private final Map<String, Map<GhostViews.View, String>> viewPaths = new LinkedHashMap<>();
     /** cryo's O_PATH fds of the recreated (and unlinked again) ghosts. */
     private final List<dev.cryo.kernel.Fd> ghostFds = new java.util.ArrayList<>();
     private final Map<Long, Integer> seals = new LinkedHashMap<>();
@@ -146,9 +156,27 @@ public final class SharedMemoryHub implements AutoCloseable {
                 }
                 write(f, contents.getOrDefault(ino, List.of()), hugePage);
             });
+            Map<String, java.util.Set<GhostViews.View>> held = new LinkedHashMap<>(); // each ghost's paths in fds
+            for (TaskImage t : tasks) {
+                for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+                    if (fd.desc() instanceof dev.cryo.engine.files.GhostFileHandler.GhostFd g) {
+                        held.computeIfAbsent(key(g.file()), k -> new java.util.LinkedHashSet<>())
+                                .add(new GhostViews.View(g.mountOf(), g.file().path()));
+                    }
+                }
+            }
             for (TaskImage t : tasks) {
                 for (GhostFile g : t.ghostFiles()) {
-                    hub.ghosts.put(key(g.file()), hub.recreate(g));
+                    java.util.Set<GhostViews.View> others = held.getOrDefault(key(g.file()), new java.util.HashSet<>());
+                    if (g.linkedAt().isEmpty() || g.mountOf() == 0) { // made at its own path (linkedThere: at none)
+                        others.remove(new GhostViews.View(g.mountOf(), g.file().path()));
+                    }
+                    if (g.mountOf() != 0 || !others.isEmpty()) { // mounts of the tree's namespaces: made at adoption
+                        hub.later.put(key(g.file()), g);
+                        hub.views.put(key(g.file()), others);
+                    } else {
+                        hub.ghosts.put(key(g.file()), hub.recreate(g));
+                    }
                 }
             }
             for (TaskImage t : tasks) {
@@ -240,9 +268,17 @@ public final class SharedMemoryHub implements AutoCloseable {
      * temporary directory.
      */
     private String recreate(GhostFile g) {
+        return recreate(g, made -> { });
+    }
+
+    /** {@code whileNamed}: what is done with cryo's fd of the file made again before its name goes. */
+    private String recreate(GhostFile g, java.util.function.Consumer<dev.cryo.kernel.Fd> whileNamed) {
         Path original = Path.of(g.file().path());
+        if (!g.linkedAt().isEmpty() && g.mountOf() != 0) {
+            return linkedThere(g, whileNamed);
+        }
         if (!g.linkedAt().isEmpty()) {
-            return relink(g, original);
+            return relink(g, original, whileNamed);
         }
         if (madeWithTmpfile(g.file()) && original.getParent() != null && Files.isDirectory(original.getParent())) {
             try {
@@ -296,6 +332,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         try {
             dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(at.toString(), Fcntl.O_PATH);
             ghostFds.add(fd);
+            whileNamed.accept(fd);
             return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
         } catch (dev.cryo.kernel.KernelException e) {
             throw new RestoreException("cannot open the recreated deleted file " + at + ": " + e.getMessage());
@@ -348,7 +385,7 @@ public final class SharedMemoryHub implements AutoCloseable {
      * opened there and unlinked again at once, so the tasks map that very file and their maps read
      * "PATH (deleted)" as before.
      */
-    private String relink(GhostFile g, Path original) {
+    private String relink(GhostFile g, Path original, java.util.function.Consumer<dev.cryo.kernel.Fd> whileNamed) {
         Path live = Path.of(g.linkedAt());
         if (!Files.exists(live, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             throw new RestoreException(live + ", where the deleted file " + original + " was still linked, is gone");
@@ -364,8 +401,8 @@ public final class SharedMemoryHub implements AutoCloseable {
             at = live.resolveSibling(".cryo-link-" + g.file().ino() + "-" + System.nanoTime());
         }
         try {
-            Files.createLink(at, live);
-        } catch (IOException e) {
+            link(live, at);
+        } catch (IOException | RuntimeException e) {
             madeDirs.forEach(SharedMemoryHub::deleteQuietly);
             throw new RestoreException("cannot link " + live + " as " + at + " again: " + e);
         }
@@ -385,6 +422,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         try {
             dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(opened.toString(), Fcntl.O_PATH);
             ghostFds.add(fd);
+            whileNamed.accept(fd);
             return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
         } catch (dev.cryo.kernel.KernelException e) {
             throw new RestoreException("cannot open " + opened + ": " + e.getMessage());
@@ -399,6 +437,54 @@ public final class SharedMemoryHub implements AutoCloseable {
                 deleteQuietly(at);
             }
             madeDirs.forEach(SharedMemoryHub::deleteQuietly); // deepest first
+        }
+    }
+
+    /**
+     * A deleted name whose file is still linked as {@link GhostFile#linkedAt()} in a mount namespace of the tree
+     * (a tmpfs of it, made again with that file): that file, held by cryo while the fds' own names are linked to
+     * it ({@link GhostViews}), each through its own mount. Its bytes stand for its identity: the tmpfs is another.
+     */
+    private String linkedThere(GhostFile g, java.util.function.Consumer<dev.cryo.kernel.Fd> whileNamed) {
+        Path live = Path.of(g.linkedAt());
+        if (!sameShape(live, g.file())) {
+            throw new RestoreException(live + ", where the deleted file " + g.file().path() + " was still linked (in"
+                    + " the mount namespace of pid " + g.mountOf() + "), is gone or another file now");
+        }
+        dev.cryo.kernel.Fd fd = dev.cryo.kernel.Sys.open(live.toString(), Fcntl.O_PATH | Fcntl.O_NOFOLLOW);
+        ghostFds.add(fd);
+        whileNamed.accept(fd);
+        return "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value();
+    }
+
+    /**
+     * Links {@code live} as {@code at}; across two mounts of its file system (a bind of another directory: EXDEV)
+     * through the mount of {@code at}'s directory, the file opened there by its handle.
+     */
+    private static void link(Path live, Path at) throws IOException {
+        try {
+            Files.createLink(at, live);
+        } catch (java.nio.file.FileSystemException e) {
+            if (e.getReason() == null || !e.getReason().contains("cross-device")) {
+                throw e;
+            }
+            try (dev.cryo.kernel.Fd file = dev.cryo.kernel.Sys.open(live.toString(), Fcntl.O_PATH | Fcntl.O_NOFOLLOW);
+                 dev.cryo.kernel.Fd dir = dev.cryo.kernel.Sys.open(at.getParent().toString(), Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)) {
+                dev.cryo.kernel.FileHandles.Handle h = dev.cryo.kernel.FileHandles.of(file);
+                try (dev.cryo.kernel.Fd there = dev.cryo.kernel.FileHandles.open(dir, h.type(), h.bytes())) {
+                    dev.cryo.kernel.Sys.linkAt(there, dir, at.getFileName().toString());
+                }
+            }
+        }
+    }
+
+    /** Whether {@code p} is a regular file of {@code f}'s size and mode (a file made again has its bytes, not its inode). */
+    private static boolean sameShape(Path p, FileRef f) {
+        try {
+            Map<String, Object> a = Files.readAttributes(p, "unix:mode,size", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            return (Integer) a.get("mode") == f.mode() && (Long) a.get("size") == f.size();
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
@@ -571,13 +657,56 @@ public final class SharedMemoryHub implements AutoCloseable {
      * Where a task opens or maps a deleted file of the image: cryo's fd of the recreated file, which
      * reopens that very inode (its path reads "PATH (deleted)"), until the restore closes the hub.
      */
-    public String ghostPath(FileRef file) {
+    public synchronized String ghostPath(FileRef file) {
+        GhostFile g = later.get(key(file));
+        if (g != null) {
+            makeWithViews(g);
+            later.remove(key(file));
+        }
         String p = ghosts.get(key(file));
         if (p == null) {
             throw new IllegalStateException("deleted file " + file.path() + " (inode " + file.ino()
                     + ") is not in the image");
         }
         return p;
+    }
+
+    /**
+     * Where an fd that held deleted file {@code file} through its own path, in the mount namespace of task
+     * {@code mountOf}, opens it: through that mount and path when it is not where the file was made again.
+     */
+    public synchronized String ghostPath(FileRef file, int mountOf) {
+        String made = ghostPath(file);
+        String own = viewPaths.getOrDefault(key(file), Map.of()).get(new GhostViews.View(mountOf, file.path()));
+        return own != null ? own : made;
+    }
+
+    /**
+     * Makes {@code g} again in the mount namespace its path was read in (its path there, on that namespace's
+     * restored mount), and while it still has its name, at its other views ({@link GhostViews}).
+     */
+    private void makeWithViews(GhostFile g) {
+        String key = key(g.file());
+        Map<GhostViews.View, dev.cryo.kernel.Fd> dirs = GhostViews.openDirs(views.getOrDefault(key, java.util.Set.of()),
+                g.mountOf(), g.file().path());
+        try {
+            java.util.concurrent.Callable<String> make = () -> recreate(g, made -> {
+                Map<GhostViews.View, String> at = new LinkedHashMap<>();
+                GhostViews.link(made, dirs, g.mountOf(), g.file().path()).forEach((v, fd) -> {
+                    ghostFds.add(fd);
+                    at.put(v, "/proc/" + ProcessHandle.current().pid() + "/fd/" + fd.value());
+                });
+                viewPaths.put(key, at);
+            });
+            ghosts.put(key, g.mountOf() == 0 ? make.call()
+                    : dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(g.mountOf()), make));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new RestoreException("cannot make the deleted file " + g.file().path() + " again: " + e, e);
+        } finally {
+            dirs.values().forEach(dev.cryo.kernel.Fd::close);
+        }
     }
 
     /**
@@ -659,6 +788,7 @@ public final class SharedMemoryHub implements AutoCloseable {
         ghostFds.forEach(dev.cryo.kernel.Fd::close); // unlinked already: the tasks' maps and fds hold them
         ghostFds.clear();
         ghosts.clear();
+        viewPaths.clear();
         for (Path d : madeDirs) {
             try {
                 Files.deleteIfExists(d);

@@ -72,6 +72,9 @@ final class TaskJson {
                 if (g.hugePageBytes() > 0) {
                     f.put("hugePageKb", g.hugePageBytes() / 1024); // made again on a hugetlbfs mount
                 }
+                if (g.mountOf() != 0) {
+                    f.put("mountOf", g.mountOf()); // made again in that task's mount namespace
+                }
                 return f;
             }).toList());
         }

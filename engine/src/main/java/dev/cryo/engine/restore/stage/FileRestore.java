@@ -222,6 +222,11 @@ public final class FileRestore {
             }
 
             @Override
+            public String ghostPath(dev.cryo.engine.model.FileRef file, int mountOf) {
+                return objects.ghostPath(file, mountOf);
+            }
+
+            @Override
             public String deletedDirectory(String path) {
                 String at = objects.deletedDirectory(path, t.pid().value());
                 if (at == null) {

@@ -231,7 +231,7 @@ public final class ModelSamples {
                                 new PosixTimerImage(1_000_000, -6, PosixTimerImage.SIGEV_THREAD_ID, 36, 7, pid + 1,
                                         5, 0, 0, 0, 0))), 300,
                 List.of(new dev.cryo.engine.model.GhostFile(file("/tmp/scratch.db", 91), new byte[] {1, 2, -1}, 1000, 1001,
-                        new long[] {0, 2, 4, 5}), new dev.cryo.engine.model.GhostFile(file("/dev/shm/sem.Xa1b2c", 92),
+                        new long[] {0, 2, 4, 5}, "", 0, pid + 1), new dev.cryo.engine.model.GhostFile(file("/dev/shm/sem.Xa1b2c", 92),
                         new byte[0], 0, 0, new long[0], "/dev/shm/sem.mp-q1w2e3")), false,
                 new dev.cryo.engine.cgroups.CgroupMembership(List.of(
                         new dev.cryo.engine.cgroups.CgroupMembership.Place("memory", "/system.slice/app.service",
