@@ -706,12 +706,12 @@ public final class TaskDumper {
             ran = planned + finalNanos[0];
             workers = copyPages(runs, job, vmaCount, runs.stream().mapToLong(PageRun::pages).sum() <= INLINE_PAGES);
         }
-        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms, state read in {} ms, "
+        ctx.getLog().debug("pid {}: state collected in {} ms (memory plan {} ms{}, scratch area mapped in {} ms ({}), state read in {} ms, "
                         + "walks awaited {} ms, {} {} ms{}, {} pages{}), {} ptrace round trips so far",
                 pid, (System.nanoTime() - t0) / 1_000_000, (planned - t0) / 1_000_000,
                 plan.provisional() ? " from smaps read before the freeze" + (plan.filesAhead() == 0 ? ""
                         : ", with " + plan.filesAhead() + " mapped files' identities") : "", (mapped - planned) / 1_000_000,
-                stateNanos / 1_000_000, walksWait / 1_000_000,
+                scratch.steps(), stateNanos / 1_000_000, walksWait / 1_000_000,
                 preCopy == null ? "runs" : "final pre-copy runs", (ran - planned) / 1_000_000,
                 finalRuns == null ? "" : " (cpu " + finalNanos[1] / 1_000_000 + " ms, categories of " + preCopy.categorized() + " pages) beside the state, "
                         + finalWait / 1_000_000 + " ms waited for",

@@ -88,7 +88,15 @@ public final class TaskCollector {
      * cryo's scratch area in a frozen task, the task's status read just before it was mapped, and
      * its brk, read just after (brk(2), even brk(0), takes the mm lock for writing).
      */
-    public record Scratch(RemoteTask remote, ProcStatus statusBefore, long brk) implements AutoCloseable {
+    public record Scratch(RemoteTask remote, ProcStatus statusBefore, long brk, Steps steps) implements AutoCloseable {
+        /** What mapping it took, in ns (the debug log: which round trip of the freeze's first ones waits). */
+        public record Steps(long status, long mmap, long brk) {
+            @Override
+            public String toString() {
+                return "status read " + status / 1000 + " µs, mmap " + mmap / 1000 + " µs, brk " + brk / 1000 + " µs";
+            }
+        }
+
         @Override
         public void close() {
             remote.close();
@@ -103,13 +111,17 @@ public final class TaskCollector {
      * reason: in the collect's batch, it waited 24 ms for those walks under load.
      */
     public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory) {
+        long t0 = System.nanoTime();
         ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
+        long t1 = System.nanoTime();
         RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        long t2 = System.nanoTime();
         remote.statusRead(pid.value(), before);
         try (Injector inj = remote.injector(pid.value())) {
             // a batch of one call: one ptrace round trip in the frozen window, where an injected call makes two
             long[] brk = remote.batch(inj, List.of(new SyscallBatch.Call(SyscallNr.BRK, 0)));
-            return new Scratch(remote, before, brk != null ? brk[0] : inj.call("brk", SyscallNr.BRK, 0));
+            long value = brk != null ? brk[0] : inj.call("brk", SyscallNr.BRK, 0);
+            return new Scratch(remote, before, value, new Scratch.Steps(t1 - t0, t2 - t1, System.nanoTime() - t2));
         } catch (RuntimeException e) {
             try {
                 remote.close();
