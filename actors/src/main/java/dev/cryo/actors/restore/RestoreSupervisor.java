@@ -316,9 +316,10 @@ public final class RestoreSupervisor {
                 }
                 created.add(got.value());
             }
-            // a migration's stub sleeps again once the thread that kept it warm has let it go (untraced)
+            // a migration's stub held by the thread that kept it warm is the task's restorer's to take there
+            // (StubKeptWarm#take; one it let go is seized once it sleeps again, untraced)
             long s0 = System.nanoTime();
-            if (!Spawner.awaitSleeping(got, "sleep", 5000)) {
+            if ((prepared == null || prepared.held() == null) && !Spawner.awaitSleeping(got, "sleep", 5000)) {
                 throw new RestoreException("the stub for pid " + got + " did not start within 5 s");
             }
             long s1 = System.nanoTime();

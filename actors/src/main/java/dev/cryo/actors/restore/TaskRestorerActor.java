@@ -180,145 +180,203 @@ public final class TaskRestorerActor {
                                            dev.cryo.engine.restore.PreparedRoot prepared,
                                            dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
         return dev.cryo.actors.PidMdc.of(Command.class, task.pid(), Behaviors.setup(ctx -> {
-            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces);
-            if (prepared != null) {
-                a.restorer.prepared(prepared);
-            }
-            return a.running();
+            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces, prepared);
+            return a.held == null ? a.running() : a.onHeldThread();
         }));
     }
 
     private final ActorContext<Command> ctx;
     private final int pid;
-    private final Tracer tracer = new Tracer(); // created on the pinned thread: the ptrace thread
+    private final Tracer tracer; // created on (or taken from) the thread that makes every ptrace request of this task
     private final TaskRestorer restorer;
-    private boolean resumed;
+    private volatile boolean resumed;
+    /**
+     * Non-null: the thread that kept a migration's stub warm holds it still, seized and stopped, and
+     * every step of this task runs there ({@link #onHeldThread}); this actor's own thread only passes
+     * the messages on. Null: every step runs on this actor's pinned thread.
+     */
+    private final dev.cryo.engine.restore.StubKeptWarm held;
+    /** A held stub that its thread let go instead (StubKeptWarm#take gave none): seized once asleep again. */
+    private final boolean awaitStub;
+    /** The actor's logger, for the steps that run on the held stub's thread (the context is this thread's only). */
+    private final org.slf4j.Logger log;
+    private final ActorRef<Command> self;
+    /** The page writers' threads, for the held stub's thread (it spawns no actors). */
+    private final java.util.concurrent.Executor regions;
+    /** On the held stub's thread: the task was resumed or killed, nothing is left to kill. */
+    private boolean finished;
+    /** The tracer's round trips before this restore's (a held stub's tracer counts its warm-keeping too; -1: not yet read). */
+    private long tripsBefore;
 
     private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot,
-                              java.util.Set<Integer> treePids, dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
+                              java.util.Set<Integer> treePids, dev.cryo.engine.namespaces.TreeNamespaces namespaces,
+                              dev.cryo.engine.restore.PreparedRoot prepared) {
         this.ctx = ctx;
         this.pid = task.pid();
+        this.log = ctx.getLog();
+        this.self = ctx.getSelf();
+        var keptWarm = prepared == null ? null : prepared.held();
+        Tracer taken = keptWarm == null ? null : keptWarm.take();
+        this.held = taken == null ? null : keptWarm;
+        this.awaitStub = keptWarm != null && taken == null;
+        this.tracer = taken != null ? taken : new Tracer(); // created on the pinned thread: the ptrace thread
+        this.regions = taken == null ? null : ctx.getSystem().dispatchers().lookup(REGIONS);
         this.restorer = new TaskRestorer(tracer, task, boot, treePids, namespaces);
+        if (prepared != null) {
+            restorer.prepared(prepared);
+        }
+        this.tripsBefore = taken != null ? -1 : 0;
+        if (taken != null) {
+            restorer.seizedAlready();
+        }
+        if (keptWarm != null) {
+            log.debug("pid {}: its stub {}", pid, taken != null ? "taken as the thread that kept it warm holds it, seized since the "
+                    + "source froze" : "was let go by the thread that kept it warm: seized once it sleeps again");
+        }
     }
 
     private interface Step {
         long run() throws Exception;
     }
 
-    /** Runs one stage on this thread and replies with its outcome. */
-    private Behavior<Command> stage(String name, ActorRef<Reply> replyTo, Step step) {
-        ran(name, replyTo, step);
-        return Behaviors.same();
+    /** The context's logger on this actor's thread (with its MDC), the captured one on the held stub's thread. */
+    private org.slf4j.Logger log() {
+        return held == null ? ctx.getLog() : log;
     }
 
-    /** As {@link #stage}; whether it succeeded. */
+    /** Runs one stage on this thread and replies with its outcome; whether it succeeded. */
     private boolean ran(String name, ActorRef<Reply> replyTo, Step step) {
         long t0 = System.nanoTime();
         // the task's own CPU tells its work from waiting for it (an adopted stub's first return to user
         // mode rebuilds its page tables' shadow in a VM like this machine's: ms per GiB)
-        long cpu0 = ctx.getLog().isDebugEnabled() ? dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) : -1;
+        org.slf4j.Logger log = log();
+        long cpu0 = log.isDebugEnabled() ? dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) : -1;
         try {
             long pages = step.run();
-            ctx.getLog().debug("pid {}: {} done in {} µs (the task's own CPU {} µs), {} ptrace round trips so far", pid, name,
+            log.debug("pid {}: {} done in {} µs (the task's own CPU {} µs), {} ptrace round trips so far", pid, name,
                     (System.nanoTime() - t0) / 1000, cpu0 < 0 ? -1 : (dev.cryo.kernel.proc.ProcFs.cpuNanos(dev.cryo.kernel.Pid.of(pid)) - cpu0) / 1000,
-                    tracer.roundTrips());
+                    tracer.roundTrips() - tripsBefore);
             replyTo.tell(new StageDone(pid, name, pages, System.nanoTime() - t0));
             return true;
         } catch (Exception e) {
-            ctx.getLog().debug("pid {} ({}) failed", pid, name, e);
+            log.debug("pid {} ({}) failed", pid, name, e);
             String m = e.getMessage() == null ? e.toString() : e.getMessage();
             replyTo.tell(new Failed(pid, m.contains("pid " + pid) ? m : "pid " + pid + " (" + name + "): " + m));
             return false;
         }
     }
 
+    /**
+     * The work of every command but the memory's and a kill, on the thread that makes this task's
+     * ptrace requests: the command to run next (a chained {@code then}) once it succeeded, or null.
+     */
+    private Command perform(Command c) {
+        if (c instanceof Adopt m) {
+            return ran("adopt", m.replyTo(), () -> {
+                if (awaitStub && !dev.cryo.kernel.Spawner.awaitSleeping(dev.cryo.kernel.Pid.of(pid), "sleep", 5000)) {
+                    throw new dev.cryo.engine.restore.RestoreException("the stub for pid " + pid + " did not sleep again within 5 s");
+                }
+                restorer.adopt(m.mapBootstrap(), m.ptys(), m.deferLead());
+                return 0;
+            }) ? m.then() : null;
+        } else if (c instanceof ForkChildren m) {
+            ran("fork", m.replyTo(), () -> {
+                fork(m);
+                return 0;
+            });
+        } else if (c instanceof InTask m) {
+            m.run(restorer.remote());
+        } else if (c instanceof RestoreFiles m) {
+            ran("files", m.replyTo(), () -> {
+                restorer.restoreFiles(m.hubs(), m.pass());
+                return 0;
+            });
+        } else if (c instanceof RestoreAlone m) {
+            return ran("files to state", m.replyTo(), () -> {
+                for (FileRestore.Pass pass : FileRestore.Pass.values()) {
+                    restorer.restoreFiles(m.hubs(), pass);
+                }
+                m.afterFiles().run();
+                restorer.leadSessionAndGroup();
+                restorer.joinGroup();
+                restorer.restoreState();
+                return 0;
+            }) ? m.then() : null;
+        } else if (c instanceof RestoreSessions m) {
+            ran("sessions", m.replyTo(), () -> {
+                restorer.leadSessionAndGroup();
+                return 0;
+            });
+        } else if (c instanceof RestoreGroups m) {
+            ran("groups", m.replyTo(), () -> {
+                restorer.joinGroup();
+                return 0;
+            });
+        } else if (c instanceof Zombify m) {
+            ran("zombies", m.replyTo(), () -> 0);
+        } else if (c instanceof RestoreState m) {
+            ran("state", m.replyTo(), () -> {
+                restorer.restoreState();
+                return 0;
+            });
+        } else if (c instanceof Resume m) {
+            if (m.before() != null) {
+                try {
+                    m.before().run();
+                } catch (RuntimeException e) { // the supervisor's own failure, as it would say it
+                    m.replyTo().tell(new Failed(pid, dev.cryo.actors.Failures.describe(e)));
+                    return null;
+                }
+            }
+            ran("resume", m.replyTo(), () -> {
+                restorer.resume(m.stopped());
+                resumed = true;
+                return 0;
+            });
+        }
+        return null;
+    }
+
+    private void fork(ForkChildren m) {
+        // children forked before this task made its session first, then the session, then the rest
+        java.util.Set<Integer> helped = new java.util.HashSet<>();
+        m.deadSessions().values().forEach(helped::addAll);
+        m.deadGroups().values().forEach(helped::addAll);
+        m.zombieSessions().values().forEach(helped::addAll);
+        helped.addAll(m.zombieSessions().keySet());
+        for (boolean early : new boolean[] {true, false}) {
+            for (int child : m.children()) {
+                if (m.early().contains(child) == early && !helped.contains(child)) {
+                    restorer.forkChild(child, m.exitSignals().getOrDefault(child,
+                            dev.cryo.kernel.Signals.SIGCHLD), m.sharedTables().getOrDefault(child, 0));
+                }
+            }
+            if (early && !m.early().isEmpty()) {
+                restorer.leadDeferred();
+            }
+        }
+        m.siblings().forEach(restorer::forkSibling); // in the session this task has made by now
+        m.deadSessions().forEach((sid, cs) -> restorer.forkInDeadSession(sid, cs, m.deadSessionGroups()));
+        m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
+        // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
+        m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
+                m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs,
+                cs.stream().anyMatch(m.children()::contains)));
+    }
+
     private Behavior<Command> running() {
         return Behaviors.receive(Command.class)
-                .onMessage(Adopt.class, m -> then(ran("adopt", m.replyTo(), () -> {
-                    restorer.adopt(m.mapBootstrap(), m.ptys(), m.deferLead());
-                    return 0;
-                }), m.then()))
-                .onMessage(ForkChildren.class, m -> stage("fork", m.replyTo(), () -> {
-                    // children forked before this task made its session first, then the session, then the rest
-                    java.util.Set<Integer> helped = new java.util.HashSet<>();
-                    m.deadSessions().values().forEach(helped::addAll);
-                    m.deadGroups().values().forEach(helped::addAll);
-                    m.zombieSessions().values().forEach(helped::addAll);
-                    helped.addAll(m.zombieSessions().keySet());
-                    for (boolean early : new boolean[] {true, false}) {
-                        for (int child : m.children()) {
-                            if (m.early().contains(child) == early && !helped.contains(child)) {
-                                restorer.forkChild(child, m.exitSignals().getOrDefault(child,
-                                        dev.cryo.kernel.Signals.SIGCHLD), m.sharedTables().getOrDefault(child, 0));
-                            }
-                        }
-                        if (early && !m.early().isEmpty()) {
-                            restorer.leadDeferred();
-                        }
-                    }
-                    m.siblings().forEach(restorer::forkSibling); // in the session this task has made by now
-                    m.deadSessions().forEach((sid, cs) -> restorer.forkInDeadSession(sid, cs, m.deadSessionGroups()));
-                    m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
-                    // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
-                    m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
-                            m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs,
-                            cs.stream().anyMatch(m.children()::contains)));
-                    return 0;
-                }))
                 .onMessage(RestoreMemory.class, this::onMemory)
-                .onMessage(InTask.class, m -> {
-                    m.run(restorer.remote());
-                    return Behaviors.same();
-                })
-                .onMessage(RestoreFiles.class, m -> stage("files", m.replyTo(), () -> {
-                    restorer.restoreFiles(m.hubs(), m.pass());
-                    return 0;
-                }))
-                .onMessage(RestoreAlone.class, m -> then(ran("files to state", m.replyTo(), () -> {
-                    for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-                        restorer.restoreFiles(m.hubs(), pass);
-                    }
-                    m.afterFiles().run();
-                    restorer.leadSessionAndGroup();
-                    restorer.joinGroup();
-                    restorer.restoreState();
-                    return 0;
-                }), m.then()))
-                .onMessage(RestoreSessions.class, m -> stage("sessions", m.replyTo(), () -> {
-                    restorer.leadSessionAndGroup();
-                    return 0;
-                }))
-                .onMessage(RestoreGroups.class, m -> stage("groups", m.replyTo(), () -> {
-                    restorer.joinGroup();
-                    return 0;
-                }))
-                .onMessage(Zombify.class, m -> stage("zombies", m.replyTo(), () -> 0))
-                .onMessage(RestoreState.class, m -> stage("state", m.replyTo(), () -> {
-                    restorer.restoreState();
-                    return 0;
-                }))
-                .onMessage(Resume.class, m -> {
-                    if (m.before() != null) {
-                        try {
-                            m.before().run();
-                        } catch (RuntimeException e) { // the supervisor's own failure, as it would say it
-                            m.replyTo().tell(new Failed(pid, dev.cryo.actors.Failures.describe(e)));
-                            return Behaviors.same();
-                        }
-                    }
-                    Behavior<Command> b = stage("resume", m.replyTo(), () -> {
-                        restorer.resume(m.stopped());
-                        resumed = true;
-                        return 0;
-                    });
-                    return resumed ? Behaviors.stopped() : b;
-                })
                 .onMessage(Kill.class, m -> {
                     restorer.kill();
                     m.replyTo().tell(new Killed(pid));
                     return Behaviors.stopped();
                 })
                 .onMessage(RegionReply.class, m -> Behaviors.same())
+                .onMessage(Command.class, m -> {
+                    then(perform(m));
+                    return resumed ? Behaviors.stopped() : Behaviors.same();
+                })
                 .onSignal(PostStop.class, s -> {
                     if (!resumed) {
                         restorer.kill();
@@ -328,16 +386,111 @@ public final class TaskRestorerActor {
                 .build();
     }
 
-    /** After a stage that succeeded, {@code next} (if any) is this thread's next message: no other thread to wake. */
-    private Behavior<Command> then(boolean done, Command next) {
-        if (done && next != null) {
-            ctx.getSelf().tell(next);
+    /** The next command (if any) is this thread's next message: no other thread to wake. */
+    private void then(Command next) {
+        if (next != null) {
+            self.tell(next);
         }
-        return Behaviors.same();
+    }
+
+    /** The held stub's thread is done with the task (resumed): this actor stops. */
+    private record HeldDone() implements Command {}
+
+    /**
+     * Every command goes to the thread that holds the stub, in order; a chained {@code then} runs
+     * there next, without coming back here (each hop between two threads waits for a CPU under load).
+     */
+    private Behavior<Command> onHeldThread() {
+        return Behaviors.receive(Command.class)
+                .onMessage(HeldDone.class, m -> Behaviors.stopped())
+                .onMessage(Kill.class, m -> {
+                    held.run(() -> {
+                        killOnHeldThread();
+                        m.replyTo().tell(new Killed(pid));
+                    });
+                    return Behaviors.stopped();
+                })
+                .onMessage(Command.class, m -> {
+                    held.run(() -> onHeldThread(m));
+                    return Behaviors.same();
+                })
+                .onSignal(PostStop.class, s -> {
+                    held.run(this::killOnHeldThread); // nothing half-restored survives
+                    held.end();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private void onHeldThread(Command c) {
+        if (finished) {
+            return; // killed meanwhile
+        }
+        if (tripsBefore < 0) { // the touches are over once this thread runs a step
+            tripsBefore = tracer.roundTrips();
+            org.slf4j.MDC.put(dev.cryo.actors.PidMdc.KEY, Integer.toString(pid)); // the task's, as on its actor's thread
+        }
+        Command next = c instanceof RestoreMemory m ? memoryOnHeldThread(m) : perform(c);
+        if (resumed) {
+            finished = true;
+            self.tell(new HeldDone());
+        } else if (next != null) {
+            onHeldThread(next);
+        }
+    }
+
+    private void killOnHeldThread() {
+        if (!finished && !resumed) {
+            finished = true;
+            restorer.kill();
+        }
     }
 
     /** At most this many pages are written by the task's own thread, not by region restorers. */
     private static final long INLINE_PAGES = 512;
+
+    /** The memory stage on the held stub's thread: as {@link #onMemory}, its page writers plain tasks on their threads. */
+    private Command memoryOnHeldThread(RestoreMemory m) {
+        long t0 = System.nanoTime();
+        try {
+            restorer.mapMemory(m.sharedMemory(), m.inherited());
+        } catch (Exception e) {
+            log.debug("pid {} (memory) failed", pid, e);
+            m.replyTo().tell(new Failed(pid, "pid " + pid + " (memory): " + dev.cryo.actors.Failures.describe(e)));
+            return null;
+        }
+        log.debug("pid {}: memory mapped in {} ms, {} page slices to write", pid,
+                (System.nanoTime() - t0) / 1_000_000, m.chunks().size());
+        List<List<PageSlice>> shares = m.chunks().stream().mapToLong(PageSlice::pages).sum() <= INLINE_PAGES
+                ? List.of(m.chunks()) : split(m.chunks(), m.workers());
+        List<java.util.concurrent.CompletableFuture<RegionRestorer.Reply>> writes = new ArrayList<>();
+        for (int i = 1; i < shares.size(); i++) {
+            RegionRestorer.Job job = job(m, shares.get(i));
+            writes.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> RegionRestorer.write(job), regions));
+        }
+        List<RegionRestorer.Reply> replies = new ArrayList<>();
+        replies.add(RegionRestorer.write(job(m, shares.get(0)))); // this thread writes a share too
+        writes.forEach(w -> replies.add(w.join()));
+        long pages = 0;
+        for (RegionRestorer.Reply r : replies) {
+            if (r instanceof RegionRestorer.Failed f) {
+                m.replyTo().tell(new Failed(pid, f.message()));
+                return null;
+            }
+            pages += ((RegionRestorer.Done) r).pages();
+        }
+        long written = System.nanoTime(), total = pages;
+        return ran("memory", m.replyTo(), () -> {
+            restorer.protectMemory();
+            log.debug("pid {}: pages written at +{} ms, protected at +{} ms", pid,
+                    (written - t0) / 1_000_000, (System.nanoTime() - t0) / 1_000_000);
+            return total;
+        }) ? m.then() : null;
+    }
+
+    private RegionRestorer.Job job(RestoreMemory m, List<PageSlice> share) {
+        return new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), share, m.verified(), m.progress());
+    }
 
     private Behavior<Command> onMemory(RestoreMemory m) {
         long t0 = System.nanoTime();
@@ -353,8 +506,7 @@ public final class TaskRestorerActor {
         if (m.chunks().stream().mapToLong(PageSlice::pages).sum() <= INLINE_PAGES) {
             // a migration's last pages (the rest was placed before the freeze): written here, with no
             // actors to spawn and no messages to wait for in the downtime
-            RegionRestorer.Reply r = RegionRestorer.write(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(),
-                    m.chunks(), m.verified(), m.progress()));
+            RegionRestorer.Reply r = RegionRestorer.write(job(m, m.chunks()));
             if (r instanceof RegionRestorer.Failed f) {
                 m.replyTo().tell(new Failed(pid, f.message()));
                 return running();
@@ -364,9 +516,7 @@ public final class TaskRestorerActor {
         List<List<PageSlice>> shares = split(m.chunks(), m.workers());
         ActorRef<RegionRestorer.Reply> adapter = ctx.messageAdapter(RegionRestorer.Reply.class, RegionReply::new);
         for (int i = 0; i < shares.size(); i++) {
-            ctx.spawn(RegionRestorer.create(new RegionRestorer.Job(Pid.of(pid), m.imageDir(), m.maxChunk(), shares.get(i),
-                            m.verified(), m.progress()),
-                    adapter), "region-" + i, REGIONS);
+            ctx.spawn(RegionRestorer.create(job(m, shares.get(i)), adapter), "region-" + i, REGIONS);
         }
         return awaitRegions(shares.size(), 0, t0, m);
     }
@@ -381,8 +531,8 @@ public final class TaskRestorerActor {
                         (written - t0) / 1_000_000, (System.nanoTime() - t0) / 1_000_000);
                 return pages;
             });
-            if (done && memory.then() != null) {
-                ctx.getSelf().tell(memory.then()); // next in this thread's mailbox: no other thread to wake
+            if (done) {
+                then(memory.then()); // next in this thread's mailbox: no other thread to wake
             }
             return running();
         }

@@ -265,14 +265,15 @@ public final class ArrivingMemory implements AutoCloseable {
             return null;
         }
         off = true;
-        if (warm != null) { // let go while the restore gets ready; it seizes the stub once it sleeps again
-            warm.stop();
-            log.debug("{}: the stub ran {} times while the source was frozen", what, warm.returns());
+        StubKeptWarm held = warm;
+        if (held != null) { // still held and touched until the restore takes it, on the thread that holds it
+            held.handOver();
+            log.debug("{}: the stub ran {} times while the source was frozen", what, held.returns());
             warm = null;
         }
         // handed over, not copied: off, nothing changes the areas again
         PreparedRoot p = new PreparedRoot(stub.value(), sessionLeader, execed, java.util.Collections.unmodifiableMap(placed),
-                placedPages, Math.max(bootstrap, 0));
+                placedPages, Math.max(bootstrap, 0), held);
         stub = null;
         return p;
     }

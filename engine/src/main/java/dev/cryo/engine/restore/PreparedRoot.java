@@ -14,10 +14,12 @@ import java.util.Map;
  * already in them ({@link LatestPages} knows which), and a bootstrap area mapped at {@code bootstrap}
  * (0: none). The restore adopts it instead of spawning a stub, keeps the areas the task record has
  * exactly as they were placed, skips the pages already there, and uses that bootstrap area when no
- * VMA of the image is in its way (else it goes at the adoption).
+ * VMA of the image is in its way (else it goes at the adoption). {@code held}: the thread that kept the
+ * stub warm since the source froze and still holds it seized, for the restore to {@link StubKeptWarm#take}
+ * (null: the stub sleeps, untraced or soon).
  */
 public record PreparedRoot(int pid, boolean sessionLeader, boolean execed, Map<Long, Long> placed, long placedPages,
-                           long bootstrap) {
+                           long bootstrap, StubKeptWarm held) {
     /**
      * The area is kept when the task has it exactly as placed, and as a fresh mapping would be:
      * private anonymous memory (or the heap), read-write, charged for writing, not growing down.

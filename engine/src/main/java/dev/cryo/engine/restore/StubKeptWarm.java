@@ -10,6 +10,8 @@ import dev.cryo.kernel.ptrace.Tracer;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -19,15 +21,29 @@ import java.util.concurrent.locks.LockSupport;
  * 1 GiB quiet, 15-40 ms loaded: the shadow tables built again). The stub, a sleep holding the pages
  * placed before the freeze, paid it at the adoption's first injected syscall, in the downtime. Held
  * seized by a thread of its own, it runs a getpid every few ms meanwhile, beside the source's frozen
- * dump, and is let go before the restore seizes it.
+ * dump.
+ *
+ * <p>The restore then {@link #take}s it as it is, seized and stopped: ptrace requests must come from
+ * the thread that seized, so every step of the restore for this stub runs on this thread
+ * ({@link #run}), and the detach, the restore's seize and the wait for the stub to stop again (each
+ * a wait for a CPU on a loaded host: 1-59 ms in the downtime at load 7-28, mig40) are gone. When the
+ * restore does not take it, it is let go and sleeps again, untraced.
  */
-final class StubKeptWarm implements AutoCloseable {
+public final class StubKeptWarm implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StubKeptWarm.class);
     private static final long EVERY_NANOS = 5_000_000;
+    /** Held for a restore that never takes it (it failed before it got that far): let go after this. */
+    private static final long UNTAKEN_NANOS = 30_000_000_000L;
+    private static final Runnable END = () -> { };
+
+    private enum State { SEIZING, WARM, TAKEN, DONE }
 
     private final Thread thread;
-    private volatile boolean done;
-    private final Object seizing = new Object();
+    private final Object lock = new Object();
+    private State state = State.SEIZING;
+    private Tracer tracer;
+    private long handedOver; // nanoTime of handOver(), 0 before
+    private final BlockingQueue<Runnable> jobs = new LinkedBlockingQueue<>();
     private volatile int returns; // to user mode, one per getpid
 
     StubKeptWarm(Pid stub) {
@@ -39,23 +55,75 @@ final class StubKeptWarm implements AutoCloseable {
     private void run(Pid stub) {
         try (Tracer tracer = new Tracer()) { // ptrace requests come from the thread that seized
             List<Integer> tids;
-            synchronized (seizing) { // a stop() before: never seized; during: it waits for the stub to be stopped
-                if (done) {
+            synchronized (lock) { // a stop() before: never seized; a take() during: it waits for the stub to be stopped
+                if (state != State.SEIZING) {
                     return;
                 }
-                tids = TaskSeizer.seizeLive(tracer, stub, Duration.ofSeconds(5));
-            }
-            try (Injector inj = RemoteTask.bareInjector(tracer, stub, stub.value(), ProcFs.maps(stub))) {
-                while (!done) {
-                    inj.raw(SyscallNr.GETPID);
-                    returns++;
-                    LockSupport.parkNanos(EVERY_NANOS);
+                try {
+                    tids = TaskSeizer.seizeLive(tracer, stub, Duration.ofSeconds(5));
+                } catch (RuntimeException e) {
+                    state = State.DONE;
+                    throw e;
                 }
-            } finally {
+                this.tracer = tracer;
+                state = State.WARM;
+            }
+            try {
+                keepWarm(tracer, stub);
+            } catch (RuntimeException e) { // the stub killed meanwhile (a failed migration), or not warmed: only slower
+                log.debug("the stub {} was not kept warm: {}", stub, e.getMessage());
+            }
+            boolean taken;
+            synchronized (lock) {
+                taken = state == State.TAKEN;
+                state = taken ? State.TAKEN : State.DONE;
+            }
+            if (taken) {
+                runJobs(); // the tracer's close lets go of whatever they leave held (nothing: resumed or killed)
+            } else {
                 TaskSeizer.release(tracer, stub, tids);
             }
-        } catch (RuntimeException e) { // the stub killed meanwhile (a failed migration), or not warmed: only slower
+        } catch (RuntimeException e) {
             log.debug("the stub {} was not kept warm: {}", stub, e.getMessage());
+        }
+    }
+
+    /** A getpid every few ms until the restore takes the stub, or the touches are stopped. */
+    private void keepWarm(Tracer tracer, Pid stub) {
+        try (Injector inj = RemoteTask.bareInjector(tracer, stub, stub.value(), ProcFs.maps(stub))) {
+            while (true) {
+                synchronized (lock) {
+                    if (state != State.WARM) {
+                        return; // the injector's close puts the stub's own registers back
+                    }
+                    if (handedOver != 0 && System.nanoTime() - handedOver > UNTAKEN_NANOS) {
+                        state = State.DONE;
+                        return;
+                    }
+                }
+                inj.raw(SyscallNr.GETPID);
+                returns++;
+                LockSupport.parkNanos(EVERY_NANOS);
+            }
+        }
+    }
+
+    private void runJobs() {
+        while (true) {
+            Runnable job;
+            try {
+                job = jobs.take();
+            } catch (InterruptedException e) {
+                continue; // nothing interrupts this thread on purpose: the restore's END ends it
+            }
+            if (job == END) {
+                return;
+            }
+            try {
+                job.run();
+            } catch (RuntimeException | Error e) { // a job reports its own failures: this is a bug
+                log.warn("a restore step on the stub's thread failed", e);
+            }
         }
     }
 
@@ -65,22 +133,67 @@ final class StubKeptWarm implements AutoCloseable {
     }
 
     /**
+     * The image is complete and the stub goes to the restore: still touched until it is taken, for
+     * at most {@link #UNTAKEN_NANOS} (then let go, as a restore that never comes cannot end this).
+     */
+    void handOver() {
+        synchronized (lock) {
+            handedOver = System.nanoTime();
+        }
+    }
+
+    /**
+     * The restore takes the stub as it is, seized and stopped at its own registers: the tracer that
+     * holds it, for {@link #run} alone, or null when this thread does not hold it (never seized, or let
+     * go: then it sleeps again untraced once its state says 'S', and the restore seizes it itself).
+     */
+    public Tracer take() {
+        synchronized (lock) {
+            if (state == State.WARM) {
+                state = State.TAKEN;
+                LockSupport.unpark(thread);
+                return tracer;
+            }
+            state = State.DONE;
+            return null;
+        }
+    }
+
+    /** Runs {@code job} on the thread that holds the stub, after the jobs before it (once {@link #take}n). */
+    public void run(Runnable job) {
+        jobs.add(job);
+    }
+
+    /** After the last job (the stub resumed or killed): the thread ends. */
+    public void end() {
+        jobs.add(END);
+    }
+
+    /**
      * Ends the touches without waiting for the stub to be let go: this thread detaches it on its own,
-     * beside what the restore does before it seizes the stub, where waiting for that took 8-17 ms of the
-     * downtime at load 15-27. Until then the stub is in a ptrace stop; asleep again ('S' in its stat),
-     * it is no longer traced.
+     * beside what the restore does before it seizes the stub. Until then the stub is in a ptrace stop;
+     * asleep again ('S' in its stat), it is no longer traced. A stub taken is the restore's: no effect.
      */
     void stop() {
-        synchronized (seizing) {
-            done = true;
+        synchronized (lock) {
+            if (state != State.TAKEN) {
+                state = State.DONE;
+            }
         }
         LockSupport.unpark(thread);
     }
 
-    /** Stops the touches and lets the stub go (back to its sleep, no longer traced). */
+    /** Stops the touches and lets the stub go (back to its sleep, no longer traced), unless it was taken. */
     @Override
     public void close() {
         stop();
+        boolean taken;
+        synchronized (lock) {
+            taken = state == State.TAKEN;
+        }
+        if (taken) {
+            return; // the restore's: it ends this thread
+        }
         try {
             thread.join();
         } catch (InterruptedException e) {

@@ -110,6 +110,11 @@ public final class TaskRestorer {
         t.prepared(p);
     }
 
+    /** Before ADOPT: the prepared stub is held, seized and stopped, by this restorer's tracer (StubKeptWarm#take). */
+    public void seizedAlready() {
+        t.seized(true);
+    }
+
     /** ADOPT: seizes the stub and makes the bootstrap gadget the injection point. */
     public void adopt(boolean mapBootstrap) {
         adopt(mapBootstrap, null);

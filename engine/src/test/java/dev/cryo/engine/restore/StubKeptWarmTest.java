@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A migration's stub kept running now and then while the source is frozen, then let go as it was. */
@@ -52,6 +54,46 @@ class StubKeptWarmTest {
             Sys.kill(sleep.pid(), Signals.SIGKILL);
             warm.close(); // returns: the failed injection only ends the touches
             assertTrue(warm.returns() >= 1);
+        }
+    }
+
+    @Test
+    void theRestoreTakesTheStubSeizedAndRunsItsStepsOnTheThreadThatHoldsIt() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            StubKeptWarm warm = warmed(sleep, 3);
+            warm.handOver();
+            dev.cryo.kernel.ptrace.Tracer tracer = warm.take();
+            assertNotNull(tracer, "held");
+            int returns = warm.returns();
+            java.util.concurrent.CompletableFuture<String> step = new java.util.concurrent.CompletableFuture<>();
+            warm.run(() -> { // no seize: the stub is stopped for this tracer already, at its own registers
+                try (dev.cryo.kernel.ptrace.Injector inj = dev.cryo.engine.dump.RemoteTask.bareInjector(tracer, sleep.pid(),
+                        sleep.pid().value(), ProcFs.maps(sleep.pid()))) {
+                    step.complete(Thread.currentThread().getName() + " " + inj.raw(dev.cryo.kernel.SyscallNr.GETPID));
+                } catch (RuntimeException e) {
+                    step.completeExceptionally(e);
+                }
+            });
+            assertEquals("cryo-stubwarm " + sleep.pid().value(), step.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals('t', sleep.state(), "still held between the steps");
+            assertTrue(warm.returns() - returns <= 1, "no touches once taken (one may have been under way)");
+            warm.run(() -> tracer.detach(sleep.pid().value(), sleep.pid().value()));
+            warm.end();
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            assertEquals("0", ProcFs.status(sleep.pid()).value("TracerPid").orElseThrow(), "let go by the last step");
+            warm.close();
+        }
+    }
+
+    @Test
+    void aStubLetGoIsNotTakenAndSleepsOnUntraced() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            StubKeptWarm warm = warmed(sleep, 1);
+            warm.stop();
+            assertNull(warm.take(), "the restore seizes it itself");
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            assertEquals("0", ProcFs.status(sleep.pid()).value("TracerPid").orElseThrow(), "let go");
+            warm.close();
         }
     }
 

@@ -36,8 +36,12 @@ public final class StubAdoption {
         Tracer tracer = t.tracer();
         Pid pid = t.pid();
         BootstrapArea boot = t.boot();
-        tracer.seizeAndInterrupt(pid.value(), TRACE_OPTIONS);
-        tracer.waitForStop(pid.value());
+        if (t.seized()) { // held since the source froze by the thread this runs on: no let-go, seize nor wait here
+            tracer.setOptions(pid.value(), TRACE_OPTIONS);
+        } else {
+            tracer.seizeAndInterrupt(pid.value(), TRACE_OPTIONS);
+            tracer.waitForStop(pid.value());
+        }
         // no signal reaches the stub while it is being restored: the zombies' death notices wait
         // pending until ZombieNotices takes them back, and the dumped mask is installed at the end
         tracer.setSigmask(pid.value(), -1L);

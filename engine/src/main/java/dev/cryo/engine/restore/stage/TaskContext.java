@@ -69,6 +69,17 @@ public final class TaskContext {
         this.prepared = p;
     }
 
+    private boolean seized;
+
+    /** The stub is seized and stopped already, by this context's tracer (StubKeptWarm#take): ADOPT seizes nothing. */
+    public boolean seized() {
+        return seized;
+    }
+
+    public void seized(boolean s) {
+        this.seized = s;
+    }
+
     public Tracer tracer() {
         flush();
         return tracer;
