@@ -431,9 +431,10 @@ public final class RestoreSupervisor {
     }
 
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
-        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids,
-                        prepared != null && t.pid() == prepared.pid() ? prepared : null, namespaces()),
-                "task-" + t.pid(), TaskRestorerActor.DISPATCHER);
+        var p = prepared != null && t.pid() == prepared.pid() ? prepared : null;
+        var taken = TaskRestorerActor.take(p); // the stub still held by the thread that kept it warm
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids, p, namespaces(), taken),
+                "task-" + t.pid(), TaskRestorerActor.dispatcher(taken));
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);
         return ref;

@@ -179,10 +179,38 @@ public final class TaskRestorerActor {
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
                                            dev.cryo.engine.restore.PreparedRoot prepared,
                                            dev.cryo.engine.namespaces.TreeNamespaces namespaces) {
+        return create(task, boot, treePids, prepared, namespaces, null);
+    }
+
+    /**
+     * {@code taken}: the tracer of the thread that holds the prepared stub, which the caller took
+     * ({@link #take}; null: none, and then a prepared stub that was kept warm is seized once it sleeps
+     * again). Spawned with it, this actor needs no pinned thread of its own ({@link #dispatcher}).
+     */
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
+                                           dev.cryo.engine.restore.PreparedRoot prepared,
+                                           dev.cryo.engine.namespaces.TreeNamespaces namespaces, Tracer taken) {
         return dev.cryo.actors.PidMdc.of(Command.class, task.pid(), Behaviors.setup(ctx -> {
-            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces, prepared);
+            TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces, prepared, taken);
             return a.held == null ? a.running() : a.onHeldThread();
         }));
+    }
+
+    /**
+     * The prepared stub's holder's tracer, taken for this task's restore (StubKeptWarm#take), or null
+     * when there is none or it no longer holds the stub.
+     */
+    public static Tracer take(dev.cryo.engine.restore.PreparedRoot prepared) {
+        return prepared == null || prepared.held() == null ? null : prepared.held().take();
+    }
+
+    /**
+     * Where the actor runs: with a taken stub it only passes messages to the stub's holder, so on its
+     * parent's threads (a pinned dispatcher starts a thread per actor: 8-38 ms from the supervisor's
+     * message to the adoption's start at load 12-25, mig41); else on a pinned thread, its ptrace thread.
+     */
+    public static DispatcherSelector dispatcher(Tracer taken) {
+        return taken != null ? DispatcherSelector.sameAsParent() : DISPATCHER;
     }
 
     private final ActorContext<Command> ctx;
@@ -210,15 +238,17 @@ public final class TaskRestorerActor {
 
     private TaskRestorerActor(ActorContext<Command> ctx, TaskImage task, BootstrapArea boot,
                               java.util.Set<Integer> treePids, dev.cryo.engine.namespaces.TreeNamespaces namespaces,
-                              dev.cryo.engine.restore.PreparedRoot prepared) {
+                              dev.cryo.engine.restore.PreparedRoot prepared, Tracer taken) {
         this.ctx = ctx;
         this.pid = task.pid();
         this.log = ctx.getLog();
         this.self = ctx.getSelf();
         var keptWarm = prepared == null ? null : prepared.held();
-        Tracer taken = keptWarm == null ? null : keptWarm.take();
         this.held = taken == null ? null : keptWarm;
         this.awaitStub = keptWarm != null && taken == null;
+        if (awaitStub) {
+            keptWarm.stop(); // not taken: let go, if its thread holds it still
+        }
         this.tracer = taken != null ? taken : new Tracer(); // created on the pinned thread: the ptrace thread
         this.regions = taken == null ? null : ctx.getSystem().dispatchers().lookup(REGIONS);
         this.restorer = new TaskRestorer(tracer, task, boot, treePids, namespaces);

@@ -174,7 +174,7 @@ public final class StubKeptWarm implements AutoCloseable {
      * beside what the restore does before it seizes the stub. Until then the stub is in a ptrace stop;
      * asleep again ('S' in its stat), it is no longer traced. A stub taken is the restore's: no effect.
      */
-    void stop() {
+    public void stop() {
         synchronized (lock) {
             if (state != State.TAKEN) {
                 state = State.DONE;
