@@ -117,6 +117,45 @@ class RestoreFailureTest {
         assertNothingLeft(pid);
     }
 
+    /**
+     * A tree holding more sockets than cryo may have files open (RLIMIT_NOFILE, whose hard limit only
+     * CAP_SYS_RESOURCE raises): stress-ng's sockpair stressor, 20 000 sockets in two processes, failed its
+     * restore part way with "Too many open files" while reading some /proc file, as the restore builds every
+     * socket in cryo's own process first. Now refused before any task is made, naming the limit.
+     */
+    @Test
+    void moreSocketsThanCryoMayOpenAreRefusedNamingTheLimit() throws Exception {
+        long hard = Long.parseLong(Files.readAllLines(Path.of("/proc/self/limits")).stream()
+                .filter(l -> l.startsWith("Max open files")).findFirst().orElseThrow().trim().split("\\s+")[4]);
+        org.junit.jupiter.api.Assumptions.assumeTrue(hard <= 65536, "cryo's hard limit on open files is " + hard
+                + ": too many sockets to make here");
+        long pairs = hard / 4 + 500; // in each of two processes: more sockets in all than cryo's hard limit
+        Path img = tmp.resolve("img");
+        int pid;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pairs.out"), "/usr/bin/python3", "-c", String.join("\n",
+                "import os, resource, socket, time",
+                "h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; resource.setrlimit(resource.RLIMIT_NOFILE, (h, h))",
+                "child = os.fork()",
+                "pairs = [socket.socketpair() for _ in range(" + pairs + ")]",
+                "print('ready', flush=True) if child else None",
+                "time.sleep(600)"))) {
+            p.awaitOutput("ready", Duration.ofSeconds(60));
+            pid = p.pid().value();
+            Cli d = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, d.code(), d.toString());
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        long openBefore;
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            openBefore = fds.count();
+        }
+        Cli r = Cli.run("restore", "-D", img.toString(), "-d");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(openBefore < 1000, "open before the restore: " + openBefore);
+        assertTrue(r.err().contains("the image holds " + 4 * pairs + " sockets") && r.err().contains("RLIMIT_NOFILE"), r.err());
+        assertNothingLeft(pid);
+    }
+
     @Test
     void aCorruptImageIsRefusedAndNothingIsLeft() throws Exception {
         int pid;

@@ -28,6 +28,15 @@ public final class Sys {
         return call(what, nr, a1, a2, a3, a4, 0, 0);
     }
 
+    /** prlimit64 on cryo itself: sets resource {@code resource} (an RLIMIT_* number) to {@code soft}/{@code hard}. */
+    public static void setOwnLimit(int resource, long soft, long hard) {
+        Memory m = new Memory(16);
+        m.setLong(0, soft);
+        m.setLong(8, hard);
+        call(() -> "prlimit64(self, resource " + resource + ", " + soft + "/" + hard + ")", SyscallNr.PRLIMIT64, 0, resource,
+                address(m), 0);
+    }
+
     public static final int WNOHANG = 1, WALL = 0x40000000;
 
     /** wait4(pid, __WALL | flags), retrying EINTR; null when WNOHANG finds nothing. */

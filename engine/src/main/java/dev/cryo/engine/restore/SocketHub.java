@@ -137,6 +137,7 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         try {
+            OwnFileLimit.roomFor(hub.records.size());
             hub.build(primaries);
         } catch (RuntimeException e) {
             hub.close();
