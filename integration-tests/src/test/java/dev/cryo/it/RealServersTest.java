@@ -1727,12 +1727,7 @@ class RealServersTest {
         List<String> common = List.of("--dev-type", "tun", "--secret", key.toString(), "--cipher", "AES-256-CBC",
                 "--disable-dco", "--proto", "udp", "--ping", "1", "--verb", "3");
         try {
-            succeeds(List.of("ip", "netns", "add", ns));
-            succeeds(List.of("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns));
-            succeeds(List.of("ip", "addr", "add", vethA + "/30", "dev", hostEnd));
-            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
-            succeeds(List.of("ip", "-n", ns, "addr", "add", vethB + "/30", "dev", nsEnd));
-            succeeds(List.of("ip", "-n", ns, "link", "set", nsEnd, "up"));
+            vethToNamespace(ns, hostEnd, vethA, nsEnd, vethB);
             List<String> b = new ArrayList<>(List.of("ip", "netns", "exec", ns, "/usr/sbin/openvpn", "--dev", tunB,
                     "--ifconfig", inB, inA, "--local", vethB, "--lport", "1194", "--remote", vethA, "--rport", "1195"));
             b.addAll(common);
@@ -1761,6 +1756,17 @@ class RealServersTest {
         }
     }
 
+    /** A net namespace {@code ns} of the test's joined to the host by a veth pair, each end up with its /30 address. */
+    private static void vethToNamespace(String ns, String hostEnd, String hostAddress, String nsEnd, String nsAddress)
+            throws Exception {
+        succeeds(List.of("ip", "netns", "add", ns));
+        succeeds(List.of("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns));
+        succeeds(List.of("ip", "addr", "add", hostAddress + "/30", "dev", hostEnd));
+        succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+        succeeds(List.of("ip", "-n", ns, "addr", "add", nsAddress + "/30", "dev", nsEnd));
+        succeeds(List.of("ip", "-n", ns, "link", "set", nsEnd, "up"));
+    }
+
     /**
      * wireguard-go (Go; a tun device of the host, its UDP socket, its UAPI unix listener in
      * /var/run/wireguard and an rtnetlink socket in the link group) tunnelling to a second wireguard-go
@@ -1783,12 +1789,7 @@ class RealServersTest {
         WireguardKey a = WireguardKey.generate(), b = WireguardKey.generate();
         Path socketA = Path.of("/var/run/wireguard", wgA + ".sock"), socketB = Path.of("/var/run/wireguard", wgB + ".sock");
         try {
-            succeeds(List.of("ip", "netns", "add", ns));
-            succeeds(List.of("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns));
-            succeeds(List.of("ip", "addr", "add", vethA + "/30", "dev", hostEnd));
-            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
-            succeeds(List.of("ip", "-n", ns, "addr", "add", vethB + "/30", "dev", nsEnd));
-            succeeds(List.of("ip", "-n", ns, "link", "set", nsEnd, "up"));
+            vethToNamespace(ns, hostEnd, vethA, nsEnd, vethB);
             List<String> ping = List.of("ping", "-c", "1", "-W", "2", inB);
             try (DetachedProcess far = DetachedProcess.start(tmp.resolve("far.out"), "ip", "netns", "exec", ns,
                     "/usr/bin/wireguard-go", "-f", wgB);
