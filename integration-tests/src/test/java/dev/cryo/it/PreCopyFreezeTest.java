@@ -219,7 +219,8 @@ class PreCopyFreezeTest {
      * End to end: a pre-copy dump of a task that only waits takes its VmFlags from the read before
      * the freeze and reads no smaps frozen (the debug log says which), nor its mapped files'
      * identities (failed before: no "mapped files' identities" in the log), closes the watch's
-     * counters only after the kill (not in the frozen window), and comes back as it was.
+     * counters only after the kill (not in the frozen window), returns to user mode once before the
+     * freeze (idle since its pages were write-protected), and comes back as it was.
      */
     @Test
     void aTaskThatOnlyWaitsIsFrozenWithoutAnotherSmapsRead() throws Exception {
@@ -233,6 +234,9 @@ class PreCopyFreezeTest {
             assertTrue(debug.contains("VmFlags as read before the freeze"), debug);
             assertFalse(debug.contains("waiting for the frozen smaps"), debug);
             assertTrue(debug.contains(" mapped files' identities"), "its files' identities read before the freeze:\n" + debug);
+            // it never ran since the rounds write-protected its pages: it returns to user mode once before the
+            // freeze (that cost its first injection frozen: 15 ms of its CPU for bigmem's GiB), before the watch
+            assertTrue(debug.contains("made to return to user mode once before the freeze"), debug);
             // closing a tracepoint's last perf counter waits for an RCU grace period (30-140 ms under
             // load): never in the frozen window, only once the task runs again (or is killed)
             int freed = debug.indexOf(" killed after ");
