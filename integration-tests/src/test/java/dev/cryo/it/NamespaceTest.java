@@ -569,8 +569,8 @@ class NamespaceTest {
         String name = "cryo-r23-" + ProcessHandle.current().pid();
         assertEquals(0, new ProcessBuilder("ip", "netns", "add", name).inheritIO().start().waitFor());
         boolean added = true;
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("copy.out"), "unshare", "--mount",
-                "sh", "-c", "echo ready; exec sleep 1000"))) {
+        try (DetachedProcess p = execedSleep(Workloads.ready(DetachedProcess.start(tmp.resolve("copy.out"), "unshare", "--mount",
+                "sh", "-c", "echo ready; exec sleep 1000")))) {
             String inside = Files.readString(Path.of("/proc/" + p.pid() + "/mountinfo"));
             assertTrue(inside.contains(" /run/netns/" + name + " "), inside);
             DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
@@ -655,13 +655,29 @@ class NamespaceTest {
     }
 
     /**
+     * {@code p}, once the shell that said "ready" has become its sleep: the comparator's snapshot of a
+     * task caught mid-exec saw no TLS and no rseq yet (fs_base 0), which the restored sleep has.
+     */
+    static DetachedProcess execedSleep(DetachedProcess p) throws Exception {
+        Path comm = Path.of("/proc/" + p.pid() + "/comm");
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return Files.readString(comm).strip().equals("sleep") && p.state() == 'S';
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        }, java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to exec its sleep");
+        return p;
+    }
+
+    /**
      * The mount table of a task that mounted a cgroup hierarchy ({@code mount -t cgroup -o OPTIONS}) at
      * {@code dir} in a mount namespace of its own, as it is after a dump and restore.
      */
     private String restoredAfterMountingCgroup(String options, Path dir) throws Exception {
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("cg.out"), "unshare", "--mount",
+        try (DetachedProcess p = execedSleep(Workloads.ready(DetachedProcess.start(tmp.resolve("cg.out"), "unshare", "--mount",
                 "--propagation", "private", "sh", "-c", "mount -t cgroup -o " + options + " zdtm " + dir
-                        + " && echo ready; exec sleep 1000"))) {
+                        + " && echo ready; exec sleep 1000")))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 return Files.readString(Path.of("/proc/" + r.pid() + "/mountinfo"));
