@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "workload.h"
 #include "childcheck.h"
+#include "fdmount.h"
 
 static char dir[1024];
 static int inherited, ready, deleted, remap;
@@ -32,20 +33,6 @@ static const char *at(const char *rel)
     n ^= 1;
     snprintf(path[n], sizeof path[n], "%s/%s", dir, rel);
     return path[n];
-}
-
-static int mount_id(int fd)
-{
-    char path[64], line[256];
-    int id = -1;
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "mnt_id: %d", &id) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return id;
 }
 
 /* The child's verdict as its exit code: 0, or the step that failed. */
@@ -64,7 +51,7 @@ static int child(void *arg)
         return 4;
     if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
         return 5; /* one file */
-    if (mount_id(inherited) <= 0 || mount_id(inherited) == mount_id(fd2))
+    if (fd_mnt_id(inherited) <= 0 || fd_mnt_id(inherited) == fd_mnt_id(fd2))
         return 6; /* through two mounts */
     char buf0[16] = {0};
     if (remap && (write(fd2, "remap\n", 6) != 6 || pread(inherited, buf0, sizeof buf0 - 1, 0) != 6

@@ -17,22 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "workload.h"
+#include "fdmount.h"
 
 #define SIZE 8192
-
-static int fd_mnt_id(int fd)
-{
-    char path[64], line[256];
-    int id = -1;
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "mnt_id: %d", &id) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return id;
-}
 
 static unsigned char gen(int i) { return (unsigned char)(i * 13 + 5); }
 
