@@ -459,6 +459,7 @@ public final class TaskRestorerActor {
         if (tripsBefore < 0) { // the touches are over once this thread runs a step
             tripsBefore = tracer.roundTrips();
             org.slf4j.MDC.put(dev.cryo.actors.PidMdc.KEY, Integer.toString(pid)); // the task's, as on its actor's thread
+            log.debug("pid {}: its stub's thread: {}", pid, held.handOverTimes());
         }
         Command next = c instanceof RestoreMemory m ? memoryOnHeldThread(m) : perform(c);
         if (resumed) {

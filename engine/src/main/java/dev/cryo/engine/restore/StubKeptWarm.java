@@ -21,7 +21,7 @@ import java.util.concurrent.locks.LockSupport;
  * 1 GiB quiet, 15-40 ms loaded: the shadow tables built again). The stub, a sleep holding the pages
  * placed before the freeze, paid it at the adoption's first injected syscall, in the downtime. Held
  * seized by a thread of its own, it runs a getpid every few ms meanwhile, beside the source's frozen
- * dump.
+ * dump, until the image is complete.
  *
  * <p>The restore then {@link #take}s it as it is, seized and stopped: ptrace requests must come from
  * the thread that seized, so every step of the restore for this stub runs on this thread
@@ -45,6 +45,7 @@ public final class StubKeptWarm implements AutoCloseable {
     private long handedOver; // nanoTime of handOver(), 0 before
     private final BlockingQueue<Runnable> jobs = new LinkedBlockingQueue<>();
     private volatile int returns; // to user mode, one per getpid
+    private volatile long takenAt, touchesEndedAt, firstJobAt; // nanoTime, 0: not yet (the -vv hand-over line)
 
     StubKeptWarm(Pid stub) {
         thread = new Thread(() -> run(stub), "cryo-stubwarm");
@@ -70,6 +71,8 @@ public final class StubKeptWarm implements AutoCloseable {
             }
             try {
                 keepWarm(tracer, stub);
+                touchesEndedAt = System.nanoTime();
+                awaitTake();
             } catch (RuntimeException e) { // the stub killed meanwhile (a failed migration), or not warmed: only slower
                 log.debug("the stub {} was not kept warm: {}", stub, e.getMessage());
             }
@@ -88,23 +91,43 @@ public final class StubKeptWarm implements AutoCloseable {
         }
     }
 
-    /** A getpid every few ms until the restore takes the stub, or the touches are stopped. */
+    /**
+     * A getpid every few ms until the image is complete ({@link #handOver}), or the touches are
+     * stopped. Not until the take: a getpid under way when the restore took the stub was waited for
+     * before its first step (0.2-28 ms at load 16), and the injector's close (the stub's own
+     * registers back) with it; from the hand-over to the first step is a few ms of the restore's
+     * own work, too short for the stub to go cold.
+     */
     private void keepWarm(Tracer tracer, Pid stub) {
         try (Injector inj = RemoteTask.bareInjector(tracer, stub, stub.value(), ProcFs.maps(stub))) {
             while (true) {
                 synchronized (lock) {
-                    if (state != State.WARM) {
+                    if (state != State.WARM || handedOver != 0) {
                         return; // the injector's close puts the stub's own registers back
-                    }
-                    if (handedOver != 0 && System.nanoTime() - handedOver > UNTAKEN_NANOS) {
-                        state = State.DONE;
-                        return;
                     }
                 }
                 inj.raw(SyscallNr.GETPID);
                 returns++;
                 LockSupport.parkNanos(EVERY_NANOS);
             }
+        }
+    }
+
+    /** Held, untouched, from the hand-over until the restore takes the stub, or for {@link #UNTAKEN_NANOS} at most. */
+    private void awaitTake() {
+        while (true) {
+            long left;
+            synchronized (lock) {
+                if (state != State.WARM) {
+                    return;
+                }
+                left = handedOver + UNTAKEN_NANOS - System.nanoTime();
+                if (left <= 0) {
+                    state = State.DONE;
+                    return;
+                }
+            }
+            LockSupport.parkNanos(left); // take() and stop() unpark
         }
     }
 
@@ -119,6 +142,9 @@ public final class StubKeptWarm implements AutoCloseable {
             if (job == END) {
                 return;
             }
+            if (firstJobAt == 0) {
+                firstJobAt = System.nanoTime();
+            }
             try {
                 job.run();
             } catch (RuntimeException | Error e) { // a job reports its own failures: this is a bug
@@ -127,19 +153,27 @@ public final class StubKeptWarm implements AutoCloseable {
         }
     }
 
+    /** The hand-over, the touches' end, the take and the first step on this thread, for the debug log. */
+    public String handOverTimes() {
+        return "touches ended " + (touchesEndedAt - handedOver) / 1000 + " µs after the hand-over, taken "
+                + (takenAt - handedOver) / 1000 + " µs after it, first step " + (firstJobAt - takenAt) / 1000
+                + " µs after the take";
+    }
+
     /** Times the stub returned to user mode so far. */
     int returns() {
         return returns;
     }
 
     /**
-     * The image is complete and the stub goes to the restore: still touched until it is taken, for
-     * at most {@link #UNTAKEN_NANOS} (then let go, as a restore that never comes cannot end this).
+     * The image is complete and the stub goes to the restore: no longer touched, held until it is taken,
+     * for at most {@link #UNTAKEN_NANOS} (then let go, as a restore that never comes cannot end this).
      */
     void handOver() {
         synchronized (lock) {
             handedOver = System.nanoTime();
         }
+        LockSupport.unpark(thread);
     }
 
     /**
@@ -150,6 +184,7 @@ public final class StubKeptWarm implements AutoCloseable {
     public Tracer take() {
         synchronized (lock) {
             if (state == State.WARM) {
+                takenAt = System.nanoTime();
                 state = State.TAKEN;
                 LockSupport.unpark(thread);
                 return tracer;

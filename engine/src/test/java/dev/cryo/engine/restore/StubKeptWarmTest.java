@@ -86,6 +86,36 @@ class StubKeptWarmTest {
     }
 
     @Test
+    void fromTheHandOverTheStubIsHeldUntouchedUntilTaken() throws Exception {
+        // a getpid under way at the take was waited for before the restore's first step
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            StubKeptWarm warm = warmed(sleep, 3);
+            warm.handOver();
+            int returns = warm.returns();
+            Thread.sleep(300); // sixty touches' time
+            assertTrue(warm.returns() - returns <= 1, "no touches after the hand-over (one may have been under way): "
+                    + (warm.returns() - returns));
+            assertTrue(ProcFs.status(sleep.pid()).value("TracerPid").map(t -> !t.equals("0")).orElse(false), "held still");
+            dev.cryo.kernel.ptrace.Tracer tracer = warm.take();
+            assertNotNull(tracer, "taken held");
+            java.util.concurrent.CompletableFuture<Long> step = new java.util.concurrent.CompletableFuture<>();
+            warm.run(() -> {
+                try (dev.cryo.kernel.ptrace.Injector inj = dev.cryo.engine.dump.RemoteTask.bareInjector(tracer, sleep.pid(),
+                        sleep.pid().value(), ProcFs.maps(sleep.pid()))) {
+                    step.complete(inj.raw(dev.cryo.kernel.SyscallNr.GETPID));
+                } catch (RuntimeException e) {
+                    step.completeExceptionally(e);
+                }
+            });
+            assertEquals(sleep.pid().value(), step.get(60, java.util.concurrent.TimeUnit.SECONDS).intValue());
+            warm.run(() -> tracer.detach(sleep.pid().value(), sleep.pid().value()));
+            warm.end();
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            warm.close();
+        }
+    }
+
+    @Test
     void aStubLetGoIsNotTakenAndSleepsOnUntraced() throws Exception {
         try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
             StubKeptWarm warm = warmed(sleep, 1);
