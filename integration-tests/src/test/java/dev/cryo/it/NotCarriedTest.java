@@ -524,7 +524,16 @@ class NotCarriedTest {
                                 + "    os._exit(0)\nos.wait()\nos.close(r)\nc = int(os.read(r2, 16))\n"
                                 + "assert ctypes.CDLL(None).ptrace(0x4206, c, None, None) == 0",
                         " \\(python3\\) traces pid \\d+ \\(cat\\), which is not in the tree: a ptrace attachment is"
-                                + " not carried")),
+                                + " not carried"),
+                // zdtm's memfd-secret00: refused as a deleted file "still linked under another name"
+                new Item("a memfd_secret fd", List.of(dev.cryo.kernel.testing.TestPrograms.compile("/c/secretmem.c")
+                        .toString(), "fd"), " fd \\d+: memfd_secret memory \\(/secretmem \\(deleted\\)\\), whose pages the kernel"
+                        + " hides from every other process \\(ptrace, process_vm_readv and /proc/PID/mem included\\), is not"
+                        + " supported yet"),
+                new Item("a memfd_secret mapping", List.of(dev.cryo.kernel.testing.TestPrograms.compile("/c/secretmem.c")
+                        .toString(), "map"), " maps memfd_secret memory /secretmem at 0x[0-9a-f]+-0x[0-9a-f]+: the kernel"
+                        + " hides its pages from every other process \\(ptrace, process_vm_readv and /proc/PID/mem"
+                        + " included\\), so cryo cannot read them: not supported")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

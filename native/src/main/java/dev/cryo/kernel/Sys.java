@@ -253,6 +253,8 @@ public final class Sys {
     }
 
     public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L;
+    /** memfd_secret's file system (the kernel names its files "/secretmem"). */
+    public static final long SECRETMEM_MAGIC = 0x5345434dL;
 
     /**
      * The address of a buffer handed to a syscall. The buffer is kept reachable (pinned to this

@@ -98,7 +98,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     @Override
     public boolean handles(FdProbe fd) {
-        return fd.target().startsWith("/") && (Files.isRegularFile(fd.procPath()) || Files.isDirectory(fd.procPath()));
+        return fd.target().startsWith("/") && (Files.isRegularFile(fd.procPath()) || Files.isDirectory(fd.procPath()))
+                && !UnsupportedFds.secretMemory(fd);
     }
 
     @Override

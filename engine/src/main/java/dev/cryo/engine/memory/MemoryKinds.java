@@ -64,6 +64,11 @@ public final class MemoryKinds {
             AIO_RING,
             PACKET_RING,
             IO_URING,
+            // memfd_secret(2): was refused as a deleted file "still linked under another name"
+            new Unsupported("SECRETMEM", (m, s) -> m.shared() && m.deleted() && m.path().equals("/secretmem")
+                    && m.devMajor() == 0, "memfd_secret memory",
+                    "the kernel hides its pages from every other process (ptrace, process_vm_readv and /proc/PID/mem"
+                            + " included), so cryo cannot read them: not supported"),
             // qemu's KVM vCPUs (anon_inode:kvm-vcpu:N), perf_event rings: pages of a kernel object, not a file
             new Unsupported("ANON_INODE", (m, s) -> m.path().startsWith("anon_inode:"), "the memory of",
                     "a mapping of a kernel object other than an io_uring (a KVM virtual CPU's, a perf_event ring)"
