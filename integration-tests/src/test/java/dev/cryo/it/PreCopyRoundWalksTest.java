@@ -33,13 +33,13 @@ class PreCopyRoundWalksTest {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("out"),
                 TestPrograms.compile("/c/dirtier.c", "-O2").toString(), "16", "10"))) {
             try (PreCopyTracker tracker = startTracking(p.pid())) {
-                tracker.round(); // registers every mapping (a first round walks each more than once)
+                tracker.round(stopper(p.pid())); // a first round walks each mapping more than once
                 // then rounds until one finds the dirtier's writes (it writes all the time; bounded)
                 boolean found = false;
                 long deadline = System.nanoTime() + 30_000_000_000L;
                 for (int round = 2; !found && System.nanoTime() < deadline; round++) {
                     long before = tracker.walks();
-                    List<PageRun> runs = tracker.round();
+                    List<PageRun> runs = tracker.round(stopper(p.pid()));
                     long tracked = ProcFs.maps(p.pid()).stream().filter(PreCopyRoundWalksTest::tracked).count();
                     assertTrue(tracked >= 2, "the dirtier's heap and its area at least: " + tracked);
                     assertEquals(tracked, tracker.walks() - before, "page-table walks in round " + round
@@ -64,6 +64,20 @@ class PreCopyRoundWalksTest {
             TaskSeizer.release(tracer, pid, tids);
             tracer.close();
         }
+    }
+
+    /** Stops the task around a round's registration of a new mapping, as a dump's task dumper does. */
+    static PreCopyTracker.Stopper stopper(dev.cryo.kernel.Pid pid) {
+        return r -> {
+            Tracer tracer = new Tracer();
+            List<Integer> tids = TaskSeizer.seize(tracer, pid);
+            try {
+                r.run();
+            } finally {
+                TaskSeizer.release(tracer, pid, tids);
+                tracer.close();
+            }
+        };
     }
 
     /** What a round looks at (PreCopyTracker.round): the private mappings it copies while the task runs. */

@@ -466,7 +466,7 @@ public final class TaskDumper {
         long s0 = System.nanoTime();
         try {
             boolean pinnedBefore = preCopy.pinned().any();
-            runs = preCopy.round();
+            runs = preCopy.round(this::whileStopped);
             cpuWhenArmed = ProcFs.cpuNanos(pid);
             if (!pinnedBefore && preCopy.pinned().any()) {
                 dev.cryo.engine.dump.PinnedWrites p = preCopy.pinned();
@@ -515,6 +515,16 @@ public final class TaskDumper {
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
         return roundCopying(shares.size(), 0, m.replyTo());
+    }
+
+    /** Runs {@code r} with every thread of the task seized and stopped (a round registering a new mapping). */
+    private void whileStopped(Runnable r) {
+        List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, seizeTimeout);
+        try {
+            r.run();
+        } finally {
+            TaskSeizer.release(tracer, pid, seized);
+        }
     }
 
     /** PF_FORKNOEXEC clear: it ran a program after its fork (its stub must exec too). */

@@ -87,7 +87,77 @@ public final class PreCopyTracker implements AutoCloseable {
         } catch (KernelException e) {
             throw new DumpException("pid " + pid + ": cannot start tracking its writes: " + e.getMessage(), e);
         }
-        return new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
+        PreCopyTracker t = new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
+        try {
+            t.registerExactly(ProcFs.maps(pid), m -> true, null);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
+    /**
+     * Stops the task, every thread of it, around {@code whileStopped}: what registering a mapping
+     * needs ({@link #registerExactly}). Called on the thread that may trace the task.
+     */
+    @FunctionalInterface
+    public interface Stopper {
+        void whileStopped(Runnable whileStopped);
+    }
+
+    /**
+     * Registers each mapping of {@code maps} the tracking covers (private memory a round copies,
+     * shared memory {@link SharedPreCopy} may carry) that {@code wanted} picks, over exactly its
+     * bounds: a register over part of a mapping splits it in two (the kernel gives the registered
+     * part flags of its own), and the program's next mremap over the whole mapping fails with EFAULT
+     * (zdtm transition/shmem wrote through MAP_FAILED). So {@code maps} must be read with the task
+     * stopped, and it stays stopped until this returns. Private mappings registered here are armed at
+     * once, their carried pages added to {@code fresh} (null: none wanted, the first round reports
+     * every page anyway); a mapping the kernel refuses is remembered, and never stops the task again.
+     */
+    private void registerExactly(List<MapsEntry> maps, java.util.function.Predicate<MapsEntry> wanted,
+                                 List<long[]> fresh) {
+        long either = carriedCategories();
+        try (PagemapScan scanner = fresh == null ? null : PagemapScan.open(pid)) {
+            for (MapsEntry m : maps) {
+                boolean own = ownPreCopied(m);
+                if (!(own || SharedPreCopy.tracked(pid, m)) || !wanted.test(m)) {
+                    continue;
+                }
+                try {
+                    tracker.register(m.start(), m.end());
+                } catch (KernelException no) {
+                    refused = refused.union(whole(m)); // its carried pages sent by every round (and frozen), as before
+                    if (own && fresh != null) {
+                        fresh.addAll(carriedOf(scanner, either, m, MemoryKinds.kindOf(m),
+                                List.<long[]>of(new long[] {m.start(), m.end()})));
+                    }
+                    continue;
+                }
+                if (own && fresh != null) {
+                    walks++;
+                    writtenPages(m); // arms it: the next scan reports only later writes
+                    fresh.addAll(carriedOf(scanner, either, m, MemoryKinds.kindOf(m),
+                            List.<long[]>of(new long[] {m.start(), m.end()})));
+                }
+            }
+        }
+    }
+
+    /** Ranges of mappings the kernel would not register: not worth stopping the task for again. */
+    private PageRanges refused = PageRanges.EMPTY;
+    /** Addresses of shared mappings SharedPreCopy found unregistered: the next round registers them, stopped. */
+    private final java.util.Set<Long> sharedToRegister = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Asks the next {@link #round} to register the shared mapping at {@code address} (with the task stopped). */
+    void registerShared(long address) {
+        sharedToRegister.add(address);
+    }
+
+    /** A private mapping of this task that the rounds copy (see {@link #preCopied}). */
+    private static boolean ownPreCopied(MapsEntry m) {
+        return !m.isSpecial() && !m.path().startsWith("/SYSV") && preCopied(MemoryKinds.kindOf(m), m);
     }
 
     public Pid pid() {
@@ -158,22 +228,20 @@ public final class PreCopyTracker implements AutoCloseable {
      * populated page) of its private mappings. Tracking is re-armed before anything is copied, so a
      * write that races the copy is sent again next round.
      */
-    public List<PageRun> round() {
+    public List<PageRun> round(Stopper stopper) {
         List<PageRun> out = new ArrayList<>();
         boolean first = rounds == 0;
         List<Long> areas = new ArrayList<>();
         long either = carriedCategories();
         List<MapsEntry> maps = ProcFs.maps(pid);
         PageRanges.Builder uncarried = new PageRanges.Builder();
+        PageRanges.Builder unregistered = new PageRanges.Builder();
         try (PagemapScan carried = PagemapScan.open(pid)) {
             for (MapsEntry m : maps) {
-                if (m.isSpecial() || m.path().startsWith("/SYSV")) {
+                if (!ownPreCopied(m)) {
                     continue;
                 }
                 MemoryKind kind = MemoryKinds.kindOf(m);
-                if (!preCopied(kind, m)) {
-                    continue;
-                }
                 if ((kind == MemoryKinds.ANON || kind == MemoryKinds.HEAP) && m.read() && m.write() && !m.exec()) {
                     areas.add(m.start());
                     areas.add(m.end());
@@ -184,7 +252,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 // included: copying a run maps the zero page into its holes) — as their ptes lack the
                 // write-protect bit. Sending those every round, and again frozen as "stale", was waste
                 // (1 GiB of the dirtier: 33 MiB frozen where 10 MiB/s of writes leave a few)
-                List<long[]> written = writtenCarried(carried, either, m, kind, uncarried);
+                List<long[]> written = writtenCarried(carried, either, m, kind, uncarried, unregistered);
                 for (long[] r : written) {
                     // first round: nothing is in the image yet, so zero pages need no bytes (as in a plain dump)
                     boolean zeroImplicit = first && kind != MemoryKinds.FILE_PRIVATE;
@@ -192,6 +260,7 @@ public final class PreCopyTracker implements AutoCloseable {
                 }
             }
         }
+        registerNew(stopper, unregistered.build(), out, uncarried, first);
         pinned = pinned.and(PinnedWrites.look(pid, maps)); // after the scans: a pin that spans one is unseen
         rounds++;
         PageRanges.Builder now = new PageRanges.Builder(out.size());
@@ -244,7 +313,7 @@ public final class PreCopyTracker implements AutoCloseable {
      * per round made the rounds longer, and the frozen round bigger by what was written meanwhile).
      */
     private List<long[]> writtenCarried(PagemapScan scan, long either, MapsEntry m, MemoryKind kind,
-                                        PageRanges.Builder uncarried) {
+                                        PageRanges.Builder uncarried, PageRanges.Builder unregistered) {
         long skip = kind == MemoryKinds.FILE_PRIVATE ? PagemapScan.PAGE_IS_FILE : PagemapScan.PAGE_IS_PFNZERO;
         PageRanges.Builder carried = new PageRanges.Builder();
         try {
@@ -258,12 +327,65 @@ public final class PreCopyTracker implements AutoCloseable {
                 }
             });
         } catch (WriteTracker.NotRegisteredException e) {
-            // made since the last round: registered there, every page there armed
-            List<long[]> out = carriedOf(scan, either, m, kind, written(m));
-            new PageRanges.Builder(1).add(m.start(), m.end()).build().minus(ranges(out)).forEach(uncarried::add);
-            return out;
+            // made since the last round: registered by registerNew, with the task stopped
+            unregistered.add(m.start(), m.end());
+            return List.of();
         }
         return toList(carried.build());
+    }
+
+    /**
+     * Registers the mappings made since the last round ({@code unregistered}, as the running task's maps
+     * showed them) and the shared ones {@link SharedPreCopy} asked for, exactly as they are once the task
+     * is stopped (see {@link #registerExactly}); a private one's carried pages all go in this round. A
+     * task that cannot be stopped (exiting, or stuck) has them sent whole unregistered: the next round tries again.
+     */
+    private void registerNew(Stopper stopper, PageRanges unregistered, List<PageRun> out, PageRanges.Builder uncarried,
+                             boolean first) {
+        List<Long> shared = new ArrayList<>(sharedToRegister);
+        sharedToRegister.removeAll(shared);
+        PageRanges wanted = unregistered.minus(refused);
+        List<long[]> fresh = new ArrayList<>();
+        List<MapsEntry> stopped = new ArrayList<>();
+        if (!wanted.isEmpty() || !shared.isEmpty()) {
+            try {
+                stopper.whileStopped(() -> {
+                    List<MapsEntry> now = ProcFs.maps(pid);
+                    stopped.addAll(now);
+                    registerExactly(now, m -> wanted.meets(m.start(), m.end())
+                            || shared.stream().anyMatch(a -> m.start() <= a && a < m.end()), fresh);
+                });
+            } catch (RuntimeException notStopped) {
+                fresh.clear();
+                stopped.clear();
+            }
+        }
+        // not registered (refused, gone, or the task could not be stopped): every carried page there counts
+        PageRanges.Builder done = new PageRanges.Builder();
+        stopped.stream().filter(m -> ownPreCopied(m) && wanted.meets(m.start(), m.end())).forEach(m -> done.add(m.start(), m.end()));
+        PageRanges left = unregistered.minus(done.build());
+        List<MapsEntry> maps = stopped.isEmpty() && !left.isEmpty() ? ProcFs.maps(pid) : stopped;
+        if (!left.isEmpty()) {
+            try (PagemapScan scanner = PagemapScan.open(pid)) {
+                for (MapsEntry m : maps) {
+                    if (ownPreCopied(m) && left.meets(m.start(), m.end())) {
+                        fresh.addAll(carriedOf(scanner, carriedCategories(), m, MemoryKinds.kindOf(m), toList(left.within(m.start(), m.end()))));
+                    }
+                }
+            }
+        }
+        PageRanges sending = ranges(fresh);
+        PageRanges looked = done.build().union(left);
+        for (MapsEntry m : maps) {
+            if (!ownPreCopied(m) || !looked.meets(m.start(), m.end())) {
+                continue;
+            }
+            PageRanges here = sending.within(m.start(), m.end());
+            looked.within(m.start(), m.end()).minus(here).forEach(uncarried::add);
+            for (int k = 0; k < here.size(); k++) {
+                addRuns(out, 0, here.start(k), here.end(k), !m.read(), first && MemoryKinds.kindOf(m) != MemoryKinds.FILE_PRIVATE);
+            }
+        }
     }
 
     private static PageRanges ranges(List<long[]> list) {

@@ -75,7 +75,9 @@ public final class SharedPreCopy implements AutoCloseable {
         final Window carrier;
         /** Carrier addresses whose pages some round sent. */
         PageRanges sent = PageRanges.EMPTY;
-        /** The windows scanned (and so armed) at the last look. */
+        /** The windows seen at the last look (a write through one gone since was not seen). */
+        Set<Window> seen = Set.of();
+        /** Those of them whose scan armed them (registered before that look): the next scan of one reports every later write. */
         Set<Window> armed = Set.of();
         /** Why it is no longer pre-copied (null: it is). */
         String abandoned;
@@ -254,9 +256,10 @@ public final class SharedPreCopy implements AutoCloseable {
                 continue;
             }
             String whole = forks.overflow() ? "process events were lost"
-                    : s.armed.stream().anyMatch(w -> !ws.contains(w)) ? "a mapping of it is gone (an exit, munmap or exec)"
+                    : s.seen.stream().anyMatch(w -> !ws.contains(w)) ? "a mapping of it is gone (an exit, munmap or exec)"
                     : null;
             PageRanges.Builder written = new PageRanges.Builder();
+            Set<Window> armed = new HashSet<>();
             for (Window w : ws) {
                 PreCopyTracker t = trackers.get(new Pid(w.pid()));
                 if (forks.forkedParents().contains(w.pid())) {
@@ -264,14 +267,20 @@ public final class SharedPreCopy implements AutoCloseable {
                 }
                 if (t == null) {
                     whole = "pid " + w.pid() + " maps it untracked";
-                } else if (pinnedIn(t.pinned(), w) != null) {
-                    scan(t.writes(), w, s.armed.contains(w), written);
+                    continue;
+                }
+                Scanned scanned = scan(t, w, s.armed.contains(w), written);
+                if (scanned != Scanned.UNARMED) {
+                    armed.add(w);
+                }
+                if (pinnedIn(t.pinned(), w) != null) {
                     whole = "pid " + w.pid() + ": " + pinnedIn(t.pinned(), w);
-                } else if (!scan(t.writes(), w, s.armed.contains(w), written) && whole == null) {
+                } else if (scanned != Scanned.WRITTEN && whole == null) {
                     whole = "a mapping of it by pid " + w.pid() + " is new";
                 }
             }
-            s.armed = Set.copyOf(ws);
+            s.seen = Set.copyOf(ws);
+            s.armed = Set.copyOf(armed);
             PageRanges all = new PageRanges.Builder().add(s.carrier.firstPage(), s.carrier.endPage()).build();
             if (whole != null && !s.sent.isEmpty()) {
                 log.accept("shared memory " + name(s.key) + ": every page counts as written (" + whole + ")");
@@ -288,27 +297,37 @@ public final class SharedPreCopy implements AutoCloseable {
         return out;
     }
 
+    /** What a look's scan of a window found. */
+    private enum Scanned {
+        /** Armed at the last look: its written pages were added. */
+        WRITTEN,
+        /** Armed now, not before: all its pages count. */
+        ARMED_NOW,
+        /** Not registered (its task registers it in its next round, stopped) or not scannable: all its pages count. */
+        UNARMED
+    }
+
     /**
-     * Adds the written pages of {@code w} (object page numbers) to {@code written}, re-arming them; false when
-     * the window was not armed before (or could not be scanned): all its pages count then.
+     * Adds the written pages of {@code w} (object page numbers) to {@code written}, re-arming them. A window
+     * not registered is never registered here, while its task runs: the task's next round does, with the
+     * task stopped, over the mapping as it is then (PreCopyTracker#registerExactly says why).
      */
-    private static boolean scan(WriteTracker t, Window w, boolean armed, PageRanges.Builder written) {
+    private static Scanned scan(PreCopyTracker tracker, Window w, boolean armed, PageRanges.Builder written) {
+        WriteTracker t = tracker.writes();
         try {
             if (!armed) {
-                try {
-                    t.scan(w.start(), w.end());
-                } catch (WriteTracker.NotRegisteredException e) {
-                    t.register(w.start(), w.end());
-                    t.scan(w.start(), w.end()); // arms it: the next scan reports only later writes
-                }
-                return false;
+                t.scan(w.start(), w.end()); // arms it: the next scan reports only later writes
+                return Scanned.ARMED_NOW;
             }
             for (long[] r : t.scan(w.start(), w.end())) {
                 written.add(w.firstPage() + (r[0] - w.start()) / PAGE, w.firstPage() + (r[1] - w.start()) / PAGE);
             }
-            return true;
+            return Scanned.WRITTEN;
+        } catch (WriteTracker.NotRegisteredException e) {
+            tracker.registerShared(w.start());
+            return Scanned.UNARMED;
         } catch (RuntimeException e) {
-            return false; // unmapped meanwhile (the next look sees it gone), or not ours to scan
+            return Scanned.UNARMED; // unmapped meanwhile (the next look sees it gone), or not ours to scan
         }
     }
 
@@ -396,6 +415,11 @@ public final class SharedPreCopy implements AutoCloseable {
         } catch (RuntimeException gone) {
             return true; // unmapped meanwhile: not pre-copied
         }
+    }
+
+    /** Whether {@code m} maps a shared object a look may pre-copy: each task's tracking registers such mappings. */
+    static boolean tracked(Pid p, MapsEntry m) {
+        return keyOf(p, m) != 0 && !hugetlb(p, m);
     }
 
     private static long keyOf(Pid p, MapsEntry m) {
