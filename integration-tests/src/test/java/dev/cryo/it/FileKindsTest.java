@@ -618,6 +618,25 @@ class FileKindsTest {
     }
 
     /**
+     * Directory notifications (fcntl F_NOTIFY): no /proc file shows them and they were lost without a
+     * word (the restored watcher heard nothing). Now the dump reads them with a BPF iterator and the
+     * restore registers them again: a multishot one made through a duplicated fd (the signal names
+     * that fd) with F_SETSIG's signal, a one-shot one not yet fired; a one-shot one fired before the
+     * dump stays spent.
+     */
+    @Test
+    void directoryNotificationsAreRegisteredAgainAfterTheRestore() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("dnotify.out"), "dnotify", dir.toString())) {
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, img);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("DN_CREATE|DN_MULTISHOT") && show.contains("\"DN_DELETE\""), show);
+            assertPassOnce(RestoreTest.checkAndReap(r));
+        }
+    }
+
+    /**
      * zdtm file_lease03: a write lease being broken, a child of the tree waiting in its open for
      * the break. It was refused; now the lease is taken again and broken anew (as CRIU does), so
      * it stays breaking toward READ and the child's open goes through once the lease is given up.

@@ -51,6 +51,17 @@ public final class Bpf {
             return op(0x07, dst, 0, 0, imm);
         }
 
+        /** dst &= imm (64 bits). */
+        public Program andImm(int dst, int imm) {
+            return op(0x57, dst, 0, 0, imm);
+        }
+
+        /** dst = a 64-bit constant (two instruction slots). */
+        public Program movImm64(int dst, long imm) {
+            op(0x18, dst, 0, 0, (int) imm);
+            return op(0, 0, 0, 0, (int) (imm >>> 32));
+        }
+
         /** dst >>= imm (unsigned, 64 bits). */
         public Program shiftRight(int dst, int imm) {
             return op(0x77, dst, 0, 0, imm);
@@ -83,6 +94,12 @@ public final class Bpf {
             return op(0x55, reg, 0, 0, imm);
         }
 
+        /** if (a != b) goto label (registers). */
+        public Program jumpIfNotSame(int a, int b, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x5d, a, b, 0, 0);
+        }
+
         public Program jump(String label) {
             jumps.put(insns.size(), label);
             return op(0x05, 0, 0, 0, 0);
@@ -110,7 +127,11 @@ public final class Bpf {
             for (int i = 0; i < insns.size(); i++) {
                 long[] in = insns.get(i);
                 String target = jumps.get(i);
-                long off = target == null ? in[3] : labels.get(target) - i - 1;
+                Integer at = target == null ? null : labels.get(target);
+                if (target != null && at == null) {
+                    throw new IllegalStateException("a jump to label " + target + ", which the program does not have");
+                }
+                long off = at == null ? in[3] : at - i - 1;
                 b.put((byte) in[0]).put((byte) (in[1] | in[2] << 4)).putShort((short) off).putInt((int) in[4]);
             }
             return b.array();
@@ -184,8 +205,28 @@ public final class Bpf {
         attr.setInt(108, Btf.kernel().function("bpf_iter_task_file")); // attach_btf_id
         byte[] n = name.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         attr.write(48, n, 0, Math.min(n.length, 15)); // prog_name
-        return new Fd((int) Sys.call(() -> "bpf(BPF_PROG_LOAD, " + name + ", iter/task_file)", SyscallNr.BPF,
-                PROG_LOAD, Sys.address(attr), 128, 0));
+        try {
+            return new Fd((int) Sys.call(() -> "bpf(BPF_PROG_LOAD, " + name + ", iter/task_file)", SyscallNr.BPF,
+                    PROG_LOAD, Sys.address(attr), 128, 0));
+        } catch (KernelException e) {
+            throw new KernelException(e.getMessage() + verifierSays(attr), e);
+        }
+    }
+
+    /** The end of the verifier's log for the load {@code attr} describes (loaded again with a log), for the error. */
+    private static String verifierSays(Memory attr) {
+        Memory log = new Memory(1 << 16);
+        log.clear();
+        attr.setInt(24, 1); // log_level
+        attr.setInt(28, (int) log.size());
+        attr.setLong(32, Sys.address(log));
+        long fd = LibC.syscall(SyscallNr.BPF, PROG_LOAD, Sys.address(attr), 128, 0, 0, 0);
+        if (fd >= 0) {
+            new Fd((int) fd).close();
+            return "";
+        }
+        String text = log.getString(0).strip();
+        return text.isEmpty() ? "" : "; the verifier: ..." + text.substring(Math.max(0, text.length() - 600));
     }
 
     /** Runs {@code iterator} over the fd table of thread {@code tid} (as this process's pid namespace numbers it). */

@@ -195,6 +195,7 @@ public final class DumpSupervisor {
         pool.preallocate(buffersFor(tree));
         tree.forEach(dev.cryo.kernel.ptrace.SigreturnRoute::learn); // a scan of their code, not in the frozen window
         landlock.prepare(tree); // started now, ready by the frozen collect
+        dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
         if (request.preCopy()) {
             return startTracking();
         }

@@ -129,6 +129,7 @@ public final class FdHandlers {
     /** Dumps every fd of a frozen task, or fails naming the first fd cryo cannot carry. */
     public static List<FdImage> dumpAll(Pid pid, FdHandler.DumpContext ctx) {
         List<FdImage> out = new ArrayList<>();
+        List<FdProbe> dirs = new ArrayList<>();
         MountReach reach = new MountReach(pid);
         for (int fd : ProcFs.fds(pid)) {
             String target = ProcFs.fdTarget(pid, fd);
@@ -147,8 +148,11 @@ public final class FdHandlers {
                         + signalOwner.pid() + " of pid " + signalOwner.threadOf() + ", a thread of another process; not supported");
             }
             out.add(new FdImage(fd, info.flags(), info.pos(), desc, signalOwner));
+            if (DirectoryNotifications.mayHold(probe, desc)) {
+                dirs.add(probe);
+            }
         }
-        return out;
+        return DirectoryNotifications.dump(pid, out, dirs);
     }
 
     private static FileDesc dump(FdProbe probe, FdHandler.DumpContext ctx, MountReach reach) {

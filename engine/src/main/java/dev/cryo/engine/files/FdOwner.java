@@ -30,6 +30,11 @@ public record FdOwner(int type, int pid, int signal) {
         if ((flags & O_ASYNC) == 0 && !target.startsWith("socket:")) {
             return null;
         }
+        return read(pid, fd);
+    }
+
+    /** The owner of fd {@code fd} of a frozen task, whatever its kind, or null when none is set. */
+    public static FdOwner read(Pid pid, int fd) {
         try (Fd pidfd = Sys.pidfdOpen(pid); Fd dup = Sys.pidfdGetfd(pidfd, pid, fd)) {
             int[] ex = Sys.getOwnerEx(dup);
             int sig = (int) Sys.call(() -> "fcntl(pid " + pid + " fd " + fd + ", F_GETSIG)", SyscallNr.FCNTL,

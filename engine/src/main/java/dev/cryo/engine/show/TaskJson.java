@@ -277,6 +277,9 @@ final class TaskJson {
         if (f.owner() != null) {
             m.put("signalOwner", f.owner().toString());
         }
+        if (f.dirNotify() != 0) {
+            m.put("dirNotify", dev.cryo.kernel.DirNotifications.describe(f.dirNotify()));
+        }
         return m;
     }
 

@@ -64,8 +64,9 @@ class ImageJsonTest {
         assertEquals(List.of("chardev", "file", "pipe", "pipe", "pipe", "pidfd", "namespace file", "shared", "eventfd", "timerfd", "signalfd", "epoll",
                 "unix socket", "unix socket", "TCP socket", "TCP socket", "UDP socket", "netlink socket",
                 "raw socket", "ICMP datagram socket", "packet socket", "inotify", "fanotify", "pty-master", "pty-slave", "current-tty", "pipe", "pty-slave",
-                "pty-slave", "namespace file", "file", "mqueue"), fds.stream().map(f -> f.get("kind")).toList());
+                "pty-slave", "namespace file", "file", "file", "mqueue"), fds.stream().map(f -> f.get("kind")).toList());
         assertEquals(4242, fds.get(fds.size() - 2).get("deadPid"));
+        assertEquals("DN_CREATE|DN_MULTISHOT", fds.get(fds.size() - 3).get("dirNotify"));
         assertEquals("signal 37 with value 0x7f1234abcd58", fds.get(fds.size() - 1).get("notification"));
         assertEquals(4, fds.get(12).get("queuedMessages"));
         assertEquals(List.of("pipe", "shared", "shared"), ((List<Map<String, Object>>) fds.get(12).get("passedFiles"))

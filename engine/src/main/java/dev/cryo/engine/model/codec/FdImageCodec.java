@@ -22,7 +22,7 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
 
     public Class<FdImage> type() { return FdImage.class; }
     public int id() { return ModelCodecs.FD_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; } // 2: dirNotify
 
     public void write(Output out, FdImage f) {
         out.writeVarInt(f.fd(), true);
@@ -35,6 +35,7 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
             out.writeInt(f.owner().pid());
             out.writeVarInt(f.owner().signal(), true);
         }
+        out.writeInt(f.dirNotify());
     }
 
     private static <D extends FileDesc> void writeDesc(Output out, D d) {
@@ -54,6 +55,6 @@ public final class FdImageCodec implements RecordCodec<FdImage> {
         }
         FileDesc desc = RecordFields.readRecord(in, h.codec());
         FdOwner owner = in.readBoolean() ? new FdOwner(in.readVarInt(true), in.readInt(), in.readVarInt(true)) : null;
-        return new FdImage(fd, flags, position, desc, owner);
+        return new FdImage(fd, flags, position, desc, owner, version >= 2 ? in.readInt() : 0);
     }
 }

@@ -267,6 +267,7 @@ public final class FileRestore {
             }
             if (pass == Pass.LATE) {
                 passFilesAgain(t, ctx, sockets);
+                notifyAgain(t);
             }
         }
     }
@@ -338,6 +339,31 @@ public final class FileRestore {
                     f.close();
                 }
             });
+        }
+    }
+
+    /**
+     * The directory notifications of the task's fd table (fcntl F_NOTIFY), each through the fd it
+     * was made through, once nothing closes an fd of the table any more (a close of any fd of the
+     * open file drops it); F_NOTIFY makes the task the file's owner, so the dumped owner and signal follow.
+     */
+    private static void notifyAgain(TaskContext t) {
+        for (FdImage fd : t.task().fds()) {
+            if (fd.dirNotify() == 0) {
+                continue;
+            }
+            String what = "pid " + t.pid() + " fd " + fd.fd() + ": fcntl(F_NOTIFY, "
+                    + dev.cryo.kernel.DirNotifications.describe(fd.dirNotify()) + ")";
+            try {
+                t.call(what, SyscallNr.FCNTL, fd.fd(), Fcntl.F_NOTIFY, Integer.toUnsignedLong(fd.dirNotify()));
+            } catch (RuntimeException e) {
+                throw new RestoreException(what + ": its directory notification cannot be made again: " + e.getMessage(), e);
+            }
+            dev.cryo.engine.files.FdOwner o = fd.owner() != null ? fd.owner()
+                    : new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, 0, 0); // none: F_NOTIFY's is taken back
+            if (!ownedByLaterThread(t, o)) {
+                setOwner(t, fd.fd(), o);
+            }
         }
     }
 

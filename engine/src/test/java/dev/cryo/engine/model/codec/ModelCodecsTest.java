@@ -69,7 +69,7 @@ class ModelCodecsTest {
         Output out = new Output(4096, -1);
         RecordFields.writeRecord(out, FdImageCodec.INSTANCE, ModelSamples.task(1).fds().get(2));
         byte[] bytes = out.toBytes();
-        assertEquals(1, bytes[0], "FdImage version");
+        assertEquals(2, bytes[0], "FdImage version");
         // fd 4, flags 0, 8-byte position, tag 2 (pipe), then the pipe's own version
         assertEquals(PipeHandler.TAG, bytes[11]);
         assertEquals(3, bytes[12], "Pipe version");

@@ -216,6 +216,9 @@ public final class ModelSamples {
                 new FdImage(28, 04002, 0, new dev.cryo.engine.files.PtySlaveHandler.PtySlave(9, "/dev/pts/9 (deleted)", false,
                         new byte[0], 0, true)),
                 new FdImage(41, 02100000, 0, new dev.cryo.engine.files.NsFileHandler.NsFile("time", 4026531834L, true)),
+                new FdImage(39, 0200000, 0, new RegularFileHandler.RegularFile(file("/srv/spool", 98)),
+                        new dev.cryo.engine.files.FdOwner(Fcntl.F_OWNER_PID, PID, 36),
+                        dev.cryo.kernel.DirNotifications.DN_CREATE | dev.cryo.kernel.DirNotifications.DN_MULTISHOT),
                 new FdImage(42, 0, 0, new RegularFileHandler.RegularFile(file("/proc/4242/mountinfo", 4243), List.of(),
                         false, 4242)),
                 // a POSIX message queue with its holder's notification by signal (SIGRTMIN+3) and value
