@@ -453,12 +453,27 @@ public final class DumpSupervisor {
                 .build();
     }
 
+    /**
+     * Looks for forks before one round's copies, at most this many: tracking the children a look found
+     * takes a while, and a tree that forks nonstop (zdtm's transition/fork2, children living 10 ms) had
+     * new ones at every look, so the round never came (the dump hung until its timeout). A child forked
+     * after the last look is tracked by the next round, or taken whole by the freeze, as a plain dump
+     * takes it: pre-copy only makes the freeze shorter, the freeze is what must be right.
+     */
+    static final int FORK_LOOKS_PER_ROUND = 2;
+    private int forkLooks;
+    /** The last round's every look found new children: the tree forks nonstop, no round is added for its forks. */
+    private boolean forkingNonstop;
+
     /** One round over every tracked task; then another, or the freeze when pre-copy stops paying. */
     private Behavior<Command> round(TaskDumper.CollectJob job) {
-        List<Pid> forked = forkedSinceLastRound();
+        List<Pid> forked = forkLooks < FORK_LOOKS_PER_ROUND ? forkedSinceLastRound() : List.of();
         if (!forked.isEmpty()) {
+            forkLooks++;
             return trackForked(forked);
         }
+        forkingNonstop = forkLooks == FORK_LOOKS_PER_ROUND;
+        forkLooks = 0;
         if (!raised && !roundPages.isEmpty() && settings.preCopy().endgame(roundPages.get(roundPages.size() - 1))) {
             raisePriority(); // the tree's own groups stay as they are: it runs and writes meanwhile
             stage("pre-copy round " + (roundPages.size() + 1) + " on: cryo's threads raised");
@@ -549,7 +564,7 @@ public final class DumpSupervisor {
      * right before the freeze, so only a fork in the moment before the seize goes whole.
      */
     private Behavior<Command> freezeOrRoundAgain(TaskDumper.CollectJob job) {
-        if (roundPages.size() < settings.preCopy().maxRounds() && !forkedSinceLastRound().isEmpty()) {
+        if (roundPages.size() < settings.preCopy().maxRounds() && !forkingNonstop && !forkedSinceLastRound().isEmpty()) {
             stage("forked since the last round: pre-copy round " + (roundPages.size() + 1));
             return round(job);
         }
