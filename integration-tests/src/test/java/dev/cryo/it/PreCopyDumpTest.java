@@ -238,6 +238,24 @@ class PreCopyDumpTest {
         }
     }
 
+    /**
+     * The tree's root exiting while the rounds run (here as soon as its memory is tracked) fails the dump
+     * with an error naming it. Before, the freeze's walk of the tree threw from the supervisor: 'the dump of
+     * pid N stopped without an outcome (a bug; the log says more)' and a stack trace in the log.
+     */
+    @Test
+    void aRootExitingWhileTheRoundsRunFailsTheDumpNamingIt() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("exitwhentracked.out"), "exitwhentracked")) {
+            int pid = p.pid().value();
+            Cli dump = Cli.run("dump", "--pre-copy", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(),
+                    "--no-progress");
+            assertNotEquals(0, dump.code(), dump.toString());
+            assertTrue(dump.err().contains("pid " + pid + ", the root of the tree, exited before the freeze"), dump.toString());
+            assertFalse(dump.toString().contains("a bug"), dump.toString());
+            assertTrue(Files.readString(p.output()).contains("tracked: exiting"), Files.readString(p.output()));
+        }
+    }
+
     private static long counted(Path file) {
         try {
             return Long.parseLong(Files.readString(file).trim());

@@ -235,6 +235,12 @@ public final class DumpSupervisor {
         return (int) Math.min(pool.count(), (rss + pool.bufferSize() - 1) / pool.bufferSize());
     }
 
+    /** The failure when the tree's root is gone (it exited while the tree ran: pre-copy rounds, the accept wait). */
+    private String rootGone(RuntimeException e) {
+        return "pid " + request.pid() + ", the root of the tree, exited before the freeze: nothing to dump ("
+                + dev.cryo.actors.Failures.describe(e) + ")";
+    }
+
     private boolean drained;
 
     private Behavior<Command> freeze() {
@@ -259,7 +265,12 @@ public final class DumpSupervisor {
             }
         }
         cgroupsAhead.values().forEach(TaskDumper::awaitQuietly); // read before the freeze, not in it
-        List<Pid> tree = TreeWalker.walk(request.pid());
+        List<Pid> tree;
+        try {
+            tree = TreeWalker.walk(request.pid());
+        } catch (RuntimeException e) {
+            return abort(rootGone(e));
+        }
         if (raised) { // the seize and every injected syscall wait for the tree's own threads to be scheduled
             FreezePriority.raiseGroupsOf(tree.stream().map(Pid::value).toList());
         }
@@ -356,7 +367,13 @@ public final class DumpSupervisor {
         timers.startSingleTimer(new Timeout("starting pre-copy"), settings.dump().timeout());
         // before the walk: a fork after it is heard (its child's mappings are not tracked)
         shared = dev.cryo.engine.dump.SharedPreCopy.start(n -> ctx.getLog().debug(n));
-        for (Pid p : TreeWalker.walk(request.pid())) {
+        List<Pid> tree;
+        try {
+            tree = TreeWalker.walk(request.pid());
+        } catch (RuntimeException e) {
+            return abort(rootGone(e));
+        }
+        for (Pid p : tree) {
             startTrackingOne(p, "task-" + p);
         }
         return Behaviors.receive(Command.class)
