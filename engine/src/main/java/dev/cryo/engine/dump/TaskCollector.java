@@ -213,13 +213,15 @@ public final class TaskCollector {
         TimersImage timers;
         int mlockFuture = MlockFuture.of(pid, remote, status);
         java.util.Set<Integer> ioUringThreads = new java.util.LinkedHashSet<>();
-        for (int tid : tids) {
-            threads.add(ThreadCollector.collect(remote, tid, securityCollector, ioUringThreads));
-        }
         // a witness cryo starts (prepared before the freeze) for a task that may not read-access cryo itself
         LandlockDomain.Witness landlock = LandlockDomain.witness(pid.value(), status, files.landlockWitnesses());
+        MainBatch riding = MainBatch.at(remote, ThreadCollector.RIDER_OUTPUT, landlock); // in the main thread's own batch
+        for (int tid : tids) {
+            threads.add(ThreadCollector.collect(remote, tid, securityCollector, ioUringThreads,
+                    tid == pid.value() ? riding : null));
+        }
         try (Injector inj = remote.injector(pid.value())) {
-            MainReads reads = mainReads(remote, inj, landlock);
+            MainReads reads = riding != null && riding.reads != null ? riding.reads : mainReads(remote, inj, landlock);
             if (reads != null) {
                 sigactions = reads.sigactions();
                 membarrier = reads.membarrier();
@@ -407,66 +409,99 @@ public final class TaskCollector {
      * a batch: the caller reads them call by call.
      */
     private static MainReads mainReads(RemoteTask remote, Injector inj, LandlockDomain.Witness landlock) {
-        List<Integer> signals = new ArrayList<>();
-        for (int sig = 1; sig <= Signals.MAX; sig++) {
-            if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
-                signals.add(sig);
-            }
-        }
-        long out = remote.batchOutput();
-        long subreaperAt = out + 32L * signals.size();
-        long itimersAt = subreaperAt + 8;
-        List<SyscallBatch.Call> calls = new ArrayList<>();
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < signals.size(); i++) {
-            calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, signals.get(i), 0, out + 32L * i, 8));
-            names.add("rt_sigaction(" + Signals.name(signals.get(i)) + ")");
-        }
-        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_DUMPABLE));
-        names.add("prctl(PR_GET_DUMPABLE)");
-        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_CHILD_SUBREAPER, subreaperAt));
-        names.add("prctl(PR_GET_CHILD_SUBREAPER)");
-        for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
-            calls.add(new SyscallBatch.Call(SyscallNr.GETITIMER, which, itimersAt + 32L * which));
-            names.add("getitimer(" + ItimerImage.name(which) + ")");
-        }
-        int membarrierAt = calls.size(); // last: its error only means the kernel cannot tell
-        calls.add(new SyscallBatch.Call(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
-        calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
-        int keyringsAt = calls.size(); // their errors (ENOKEY) are answers too
-        calls.addAll(Keyrings.ID_CALLS);
-        int landlockAt = calls.size(); // its EPERM is an answer too
-        calls.add(LandlockDomain.probe(landlock));
-        int bytes = (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
-        if (bytes > RemoteTask.BATCH_OUTPUT_SIZE) {
-            return null;
-        }
-        long[] results = remote.batch(inj, calls);
+        MainBatch main = MainBatch.at(remote, 0, landlock);
+        long[] results = main == null ? null : remote.batch(inj, main.calls());
         if (results == null) {
             return null;
         }
-        for (int i = 0; i < membarrierAt; i++) {
-            if (Injector.isError(results[i])) {
-                throw new SyscallException(names.get(i) + " in pid " + inj.pid(), (int) -results[i]);
+        main.results(results, ThreadCollector.le(remote.readBatchOutput(main.outputBytes())), inj.pid().value());
+        return main.reads;
+    }
+
+    /**
+     * The main thread's reads ({@link #mainReads}) as a batch's calls, their outputs from {@code out}
+     * on: a batch of their own, or riding in the main thread's own batch ({@link ThreadCollector.Rider}),
+     * which makes one ptrace round trip of the two in the frozen window (each waits for the frozen task to
+     * be scheduled: 0.6-9 ms at load 4-16).
+     */
+    private static final class MainBatch implements ThreadCollector.Rider {
+        private final List<Integer> signals = new ArrayList<>();
+        private final List<SyscallBatch.Call> calls = new ArrayList<>();
+        private final List<String> names = new ArrayList<>();
+        private final long out, subreaperAt, itimersAt;
+        private final int membarrierAt, keyringsAt, landlockAt;
+        private MainReads reads; // once its batch ran
+
+        private MainBatch(long out, LandlockDomain.Witness landlock) {
+            this.out = out;
+            for (int sig = 1; sig <= Signals.MAX; sig++) {
+                if (sig != Signals.SIGKILL && sig != Signals.SIGSTOP) { // their action is fixed by the kernel
+                    signals.add(sig);
+                }
             }
+            subreaperAt = out + 32L * signals.size();
+            itimersAt = subreaperAt + 8;
+            for (int i = 0; i < signals.size(); i++) {
+                calls.add(new SyscallBatch.Call(SyscallNr.RT_SIGACTION, signals.get(i), 0, out + 32L * i, 8));
+                names.add("rt_sigaction(" + Signals.name(signals.get(i)) + ")");
+            }
+            calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_DUMPABLE));
+            names.add("prctl(PR_GET_DUMPABLE)");
+            calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_CHILD_SUBREAPER, subreaperAt));
+            names.add("prctl(PR_GET_CHILD_SUBREAPER)");
+            for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
+                calls.add(new SyscallBatch.Call(SyscallNr.GETITIMER, which, itimersAt + 32L * which));
+                names.add("getitimer(" + ItimerImage.name(which) + ")");
+            }
+            membarrierAt = calls.size(); // last: its error only means the kernel cannot tell
+            calls.add(new SyscallBatch.Call(SyscallNr.MEMBARRIER, MEMBARRIER_CMD_GET_REGISTRATIONS, 0));
+            calls.add(new SyscallBatch.Call(SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_GET_MDWE, 0, 0, 0, 0));
+            keyringsAt = calls.size(); // their errors (ENOKEY) are answers too
+            calls.addAll(Keyrings.ID_CALLS);
+            landlockAt = calls.size(); // its EPERM is an answer too
+            calls.add(LandlockDomain.probe(landlock));
         }
-        ByteBuffer b = ThreadCollector.le(remote.readBatchOutput(bytes));
-        List<SigAction> sigactions = new ArrayList<>();
-        for (int i = 0; i < signals.size(); i++) {
-            sigactions.add(new SigAction(signals.get(i), b.getLong(32 * i), b.getLong(32 * i + 8),
-                    b.getLong(32 * i + 16), b.getLong(32 * i + 24)));
+
+        /** Its calls with outputs {@code offset} bytes into the batch's output area; null when they do not fit there. */
+        static MainBatch at(RemoteTask remote, int offset, LandlockDomain.Witness landlock) {
+            MainBatch b = new MainBatch(remote.batchOutput() + offset, landlock);
+            return offset + b.outputBytes() > RemoteTask.BATCH_OUTPUT_SIZE ? null : b;
         }
-        int n = signals.size();
-        List<long[]> itimers = new ArrayList<>();
-        for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
-            int at = (int) (itimersAt - out) + 32 * which;
-            itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
+
+        @Override
+        public List<SyscallBatch.Call> calls() {
+            return calls;
         }
-        return new MainReads(sigactions, (int) results[n],
-                b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
-                membarrierRegistrations(results[membarrierAt + 1]),
-                java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()),
-                results[landlockAt]);
+
+        @Override
+        public int outputBytes() {
+            return (int) (itimersAt + 32L * (ItimerImage.PROF + 1) - out);
+        }
+
+        @Override
+        public void results(long[] results, ByteBuffer b, int pid) {
+            for (int i = 0; i < membarrierAt; i++) {
+                if (Injector.isError(results[i])) {
+                    throw new SyscallException(names.get(i) + " in pid " + pid, (int) -results[i]);
+                }
+            }
+            List<SigAction> sigactions = new ArrayList<>();
+            for (int i = 0; i < signals.size(); i++) {
+                sigactions.add(new SigAction(signals.get(i), b.getLong(32 * i), b.getLong(32 * i + 8),
+                        b.getLong(32 * i + 16), b.getLong(32 * i + 24)));
+            }
+            int n = signals.size();
+            List<long[]> itimers = new ArrayList<>();
+            for (int which = ItimerImage.REAL; which <= ItimerImage.PROF; which++) {
+                int at = (int) (itimersAt - out) + 32 * which;
+                itimers.add(new long[] {b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)});
+            }
+            reads = new MainReads(sigactions, (int) results[n],
+                    b.getInt((int) (subreaperAt - out)) != 0, itimers, membarrierRegistrations(results[membarrierAt]),
+                    membarrierRegistrations(results[membarrierAt + 1]),
+                    java.util.Arrays.copyOfRange(results, keyringsAt, keyringsAt + Keyrings.ID_CALLS.size()),
+                    results[landlockAt]);
+        }
     }
 
     /**

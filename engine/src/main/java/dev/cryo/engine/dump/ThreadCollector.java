@@ -38,6 +38,30 @@ final class ThreadCollector {
      */
     static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector,
                                java.util.Set<Integer> ioUringThreads) {
+        return collect(task, tid, securityCollector, ioUringThreads, null);
+    }
+
+    /**
+     * Calls of another reader run at the end of this thread's batch (one ptrace round trip for both),
+     * their outputs from {@link #RIDER_OUTPUT} bytes into the batch's output area on. Left out when the
+     * thread cannot take a batch: the rider is then not run ({@link #results} never called).
+     */
+    interface Rider {
+        java.util.List<SyscallBatch.Call> calls();
+
+        /** How many bytes its calls write from its offset on. */
+        int outputBytes();
+
+        /** Its calls' results, in order, and its outputs (from its offset); {@code pid} for its errors. */
+        void results(long[] results, ByteBuffer output, int pid);
+    }
+
+    /** Where a rider's outputs start: past this thread's own (48 bytes). */
+    static final int RIDER_OUTPUT = 64;
+
+    /** As above, {@code rider}'s calls (null: none) in this thread's batch. */
+    static ThreadImage collect(RemoteTask task, int tid, SecurityCollector securityCollector,
+                               java.util.Set<Integer> ioUringThreads, Rider rider) {
         Tracer tracer = task.tracer();
         byte[] xstate = tracer.getXstate(tid);
         long sigmask = tracer.getSigmask(tid);
@@ -55,7 +79,7 @@ final class ThreadCollector {
             // three reads into the output area and the securebits: one batch (one round trip) where
             // the thread takes it
             long out = task.batchOutput();
-            long[] r = task.batch(inj, java.util.List.of(
+            java.util.List<SyscallBatch.Call> calls = new java.util.ArrayList<>(java.util.List.of(
                     new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_TID_ADDRESS, out),
                     new SyscallBatch.Call(SyscallNr.SIGALTSTACK, 0, out + 8),
                     new SyscallBatch.Call(SyscallNr.PRCTL, PR_GET_PDEATHSIG, out + 32),
@@ -65,6 +89,11 @@ final class ThreadCollector {
                     new SyscallBatch.Call(SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET, 0, 0, 0, 0),
                     dev.cryo.engine.files.IoUringRingFds.contextProbe(),
                     dev.cryo.engine.keyrings.Keyrings.ID_CALLS.get(0)));
+            int own = calls.size();
+            if (rider != null) {
+                calls.addAll(rider.calls());
+            }
+            long[] r = task.batch(inj, calls);
             ByteBuffer b;
             Integer securebits = null;
             if (r != null) {
@@ -80,7 +109,11 @@ final class ThreadCollector {
                     }
                 }
                 refuseThreadKeyring(task, tid, r[8]);
-                b = le(task.readBatchOutput(48));
+                b = le(task.readBatchOutput(rider == null ? 48 : RIDER_OUTPUT + rider.outputBytes()));
+                if (rider != null) {
+                    rider.results(java.util.Arrays.copyOfRange(r, own, r.length),
+                            b.duplicate().position(RIDER_OUTPUT).slice().order(ByteOrder.LITTLE_ENDIAN), task.pid().value());
+                }
                 securebits = (int) r[3];
                 traps = new ThreadTraps(r[4] == 0, b.getInt(40) == Prctl.PR_TSC_SIGSEGV, (int) r[6]);
             } else {
