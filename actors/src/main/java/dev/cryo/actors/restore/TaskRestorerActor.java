@@ -323,8 +323,8 @@ public final class TaskRestorerActor {
             });
         } else if (c instanceof RestoreAlone m) {
             return ran("files to state", m.replyTo(), () -> {
-                for (FileRestore.Pass pass : FileRestore.Pass.values()) {
-                    restorer.restoreFiles(m.hubs(), pass);
+                for (FileRestore.Pass pass : FileRestore.Pass.values()) { // OWN's calls run with SHARED's
+                    restorer.restoreFiles(m.hubs(), pass, pass == FileRestore.Pass.OWN);
                 }
                 m.afterFiles().run();
                 restorer.leadSessionAndGroup();

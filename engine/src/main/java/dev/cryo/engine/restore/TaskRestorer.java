@@ -228,9 +228,14 @@ public final class TaskRestorer {
 
     /** FILES: every dumped fd at its number, in the passes of {@link FileRestore.Pass}. */
     public void restoreFiles(FileHubs hubs, FileRestore.Pass pass) {
+        restoreFiles(hubs, pass, false);
+    }
+
+    /** As above; {@code nextHere}: the next pass follows at once on this thread, no other task's in between ({@link FileRestore#run}). */
+    public void restoreFiles(FileHubs hubs, FileRestore.Pass pass, boolean nextHere) {
         long r0 = t.roundTrips(), n0 = System.nanoTime();
         OwnKeyrings.files(t, hubs.keyrings(), pass);
-        FileRestore.run(t, hubs, pass);
+        FileRestore.run(t, hubs, pass, nextHere);
         steps("files " + pass, r0, n0);
     }
 

@@ -42,6 +42,16 @@ public final class FileRestore {
     private FileRestore() {}
 
     public static void run(TaskContext t, FileHubs hubs, Pass pass) {
+        run(t, hubs, pass, false);
+    }
+
+    /**
+     * As above; {@code nextHere}: the next pass follows at once on this thread and no other task runs in
+     * between (a lone task's passes): this pass's calls queued for the task run with the next one's, one
+     * ptrace round trip of a migration's downtime less, unless a stand-in of this pass ends at its end or
+     * the task's keyrings, made between the passes, write into its bootstrap area.
+     */
+    public static void run(TaskContext t, FileHubs hubs, Pass pass, boolean nextHere) {
         PipeHub pipes = hubs.pipes();
         SocketHub sockets = hubs.sockets();
         SharedMemoryHub objects = hubs.objects();
@@ -83,6 +93,7 @@ public final class FileRestore {
         }
         // stand-ins at the pids of exited processes its /proc files name: each ends once every fd is in place
         dev.cryo.engine.files.DeadTaskStandIns standIns = new dev.cryo.engine.files.DeadTaskStandIns();
+        boolean[] standInMade = {false};
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override
             public int deadTaskStandIn(long ino, int status) {
@@ -91,6 +102,7 @@ public final class FileRestore {
 
             @Override
             public void deadPidStandIn(int pid, String what) {
+                standInMade[0] = true;
                 standIns.atPid(t.pid(), pid, "pid " + t.pid() + " " + what);
             }
 
@@ -237,12 +249,14 @@ public final class FileRestore {
         };
         try (standIns) {
             for (FdImage fd : inPass(t.task().fds(), pass)) {
-                if (!queuesOpen(fd)) {
+                InheritedFds.Source given = hubs.inherited().of(fd.desc());
+                boolean ownDup = given == null && fd.desc() instanceof SharedFdHandler.SharedFd s
+                        && s.ownerPid() == t.pid().value();
+                if (!queuesOpen(fd) && !ownDup) {
                     // what it does outside the task (a hub, cryo's own reads) finds every fd before it in place
                     t.flush();
                 }
-                InheritedFds.Source given = hubs.inherited().of(fd.desc());
-                if (given == null && fd.desc() instanceof SharedFdHandler.SharedFd s && s.ownerPid() == t.pid().value()) {
+                if (ownDup && fd.desc() instanceof SharedFdHandler.SharedFd s) {
                     // its own fd's open file (a 2>&1): one dup3, not pidfd_open, pidfd_getfd and three closes;
                     // queued, within the task: the pass's end runs it before another task looks
                     t.later("dup3(fd " + s.ownerFd() + ")", SyscallNr.DUP3, s.ownerFd(), fd.fd(), fd.flags() & O_CLOEXEC);
@@ -261,7 +275,9 @@ public final class FileRestore {
                 }
                 signalOwner(t, fd);
             }
-            t.flush(); // every fd in place before another task takes one of them, or a stand-in ends
+            if (!nextHere || standInMade[0] || t.task().security().keyrings() == null || !t.task().security().keyrings().isEmpty()) {
+                t.flush(); // every fd in place before another task takes one of them, or a stand-in ends
+            }
             if (pass == Pass.OWN) {
                 ControllingTerminal.takeVirtualConsole(t);
             }
