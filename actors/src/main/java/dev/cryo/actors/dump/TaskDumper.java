@@ -519,11 +519,14 @@ public final class TaskDumper {
 
     /** Runs {@code r} with every thread of the task seized and stopped (a round registering a new mapping). */
     private void whileStopped(Runnable r) {
+        long t0 = System.nanoTime();
         List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, seizeTimeout);
         try {
             r.run();
         } finally {
             TaskSeizer.release(tracer, pid, seized);
+            ctx.getLog().debug("pid {}: stopped {} µs to register mappings made since the last round", pid,
+                    (System.nanoTime() - t0) / 1000);
         }
     }
 

@@ -89,7 +89,7 @@ public final class PreCopyTracker implements AutoCloseable {
         }
         PreCopyTracker t = new PreCopyTracker(pid, WriteTracker.adopt(pid, local));
         try {
-            t.registerExactly(ProcFs.maps(pid), m -> true, null);
+            t.registerExactly(ProcFs.maps(pid), m -> true); // the first round reports every page
         } catch (RuntimeException e) {
             t.close();
             throw e;
@@ -112,37 +112,27 @@ public final class PreCopyTracker implements AutoCloseable {
      * bounds: a register over part of a mapping splits it in two (the kernel gives the registered
      * part flags of its own), and the program's next mremap over the whole mapping fails with EFAULT
      * (zdtm transition/shmem wrote through MAP_FAILED). So {@code maps} must be read with the task
-     * stopped, and it stays stopped until this returns. Private mappings registered here are armed at
-     * once, their carried pages added to {@code fresh} (null: none wanted, the first round reports
-     * every page anyway); a mapping the kernel refuses is remembered, and never stops the task again.
+     * stopped, and it stays stopped until this returns. Returns the private mappings it took (a
+     * mapping the kernel refuses is remembered, and never stops the task again): nothing else is done
+     * while the task is stopped.
      */
-    private void registerExactly(List<MapsEntry> maps, java.util.function.Predicate<MapsEntry> wanted,
-                                 List<long[]> fresh) {
-        long either = carriedCategories();
-        try (PagemapScan scanner = fresh == null ? null : PagemapScan.open(pid)) {
-            for (MapsEntry m : maps) {
-                boolean own = ownPreCopied(m);
-                if (!(own || SharedPreCopy.tracked(pid, m)) || !wanted.test(m)) {
-                    continue;
-                }
-                try {
-                    tracker.register(m.start(), m.end());
-                } catch (KernelException no) {
-                    refused = refused.union(whole(m)); // its carried pages sent by every round (and frozen), as before
-                    if (own && fresh != null) {
-                        fresh.addAll(carriedOf(scanner, either, m, MemoryKinds.kindOf(m),
-                                List.<long[]>of(new long[] {m.start(), m.end()})));
-                    }
-                    continue;
-                }
-                if (own && fresh != null) {
-                    walks++;
-                    writtenPages(m); // arms it: the next scan reports only later writes
-                    fresh.addAll(carriedOf(scanner, either, m, MemoryKinds.kindOf(m),
-                            List.<long[]>of(new long[] {m.start(), m.end()})));
-                }
+    private List<MapsEntry> registerExactly(List<MapsEntry> maps, java.util.function.Predicate<MapsEntry> wanted) {
+        List<MapsEntry> own = new ArrayList<>();
+        for (MapsEntry m : maps) {
+            boolean mine = ownPreCopied(m);
+            if (!(mine || SharedPreCopy.tracked(pid, m)) || !wanted.test(m)) {
+                continue;
+            }
+            if (mine) {
+                own.add(m);
+            }
+            try {
+                tracker.register(m.start(), m.end());
+            } catch (KernelException no) {
+                refused = refused.union(whole(m)); // its carried pages sent by every round (and frozen), as before
             }
         }
+        return own;
     }
 
     /** Ranges of mappings the kernel would not register: not worth stopping the task for again. */
@@ -349,12 +339,26 @@ public final class PreCopyTracker implements AutoCloseable {
         List<MapsEntry> stopped = new ArrayList<>();
         if (!wanted.isEmpty() || !shared.isEmpty()) {
             try {
+                List<MapsEntry> took = new ArrayList<>();
                 stopper.whileStopped(() -> {
                     List<MapsEntry> now = ProcFs.maps(pid);
                     stopped.addAll(now);
-                    registerExactly(now, m -> wanted.meets(m.start(), m.end())
-                            || shared.stream().anyMatch(a -> m.start() <= a && a < m.end()), fresh);
+                    took.addAll(registerExactly(now, m -> wanted.meets(m.start(), m.end())
+                            || shared.stream().anyMatch(a -> m.start() <= a && a < m.end())));
                 });
+                // running again: armed, then every carried page counts (a write since the register is among them)
+                try (PagemapScan scanner = PagemapScan.open(pid)) {
+                    for (MapsEntry m : took) {
+                        try {
+                            walks++;
+                            writtenPages(m); // arms it: the next scan reports only later writes
+                        } catch (KernelException changedSince) {
+                            // refused, or remapped since: the next round finds it unregistered again
+                        }
+                        fresh.addAll(carriedOf(scanner, carriedCategories(), m, MemoryKinds.kindOf(m),
+                                List.<long[]>of(new long[] {m.start(), m.end()})));
+                    }
+                }
             } catch (RuntimeException notStopped) {
                 fresh.clear();
                 stopped.clear();
