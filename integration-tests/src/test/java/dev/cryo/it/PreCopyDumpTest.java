@@ -368,7 +368,11 @@ class PreCopyDumpTest {
             assertTrue(m.find(), dump.out());
             String[] rounds = m.group(1).split(",\\s*");
             long frozen = Long.parseLong(rounds[rounds.length - 1].trim());
-            assertTrue(frozen < 1024, "the frozen round sent " + frozen + " pages: the child went whole?\n" + dump.out());
+            // taken whole by the freeze the child sends some 18000 pages (its 8 MiB and the 64 MiB it shares
+            // copy-on-write: 18017 and 18467 with max-rounds 2); pre-copied, at most what its fill had not
+            // reached when the round looked (2048 pages and its table; 1066-1333 under load, which failed a
+            // bound of 1024)
+            assertTrue(frozen < 4096, "the frozen round sent " + frozen + " pages: the child went whole?\n" + dump.out());
             String out = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
             assertTrue(out.contains("PASS"), out + "\n" + dump.out());
         }
