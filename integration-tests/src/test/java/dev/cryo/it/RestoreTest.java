@@ -515,6 +515,23 @@ class RestoreTest {
         assertPassOnce(DumpRestore.workloadVerdict(tmp, "semundo"));
     }
 
+    /**
+     * zdtmf42's sem_undo: a task's SEM_UNDO adjustments were dropped, so after a restore (or a dump that
+     * left it running, which reads them by applying them) its exit no longer gave back what it took.
+     */
+    @Test
+    void aTaskStillGivesBackWhatItTookWithSemUndoWhenItExitsAfterADumpAndARestore() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("semundoexit.out"), "semundoexit")) {
+            Cli left = Cli.run("dump", "-R", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("left").toString(),
+                    "--no-progress");
+            assertEquals(0, left.code(), left.toString());
+            String shown = Cli.run("show", tmp.resolve("left").toString()).out();
+            assertTrue(java.util.regex.Pattern.compile("\"adjustment\"\\s*:\\s*2\\b").matcher(shown).find(),
+                    "the image holds the child's adjustment:\n" + shown);
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

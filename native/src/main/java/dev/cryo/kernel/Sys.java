@@ -388,7 +388,7 @@ public final class Sys {
         return m;
     }
 
-    public static final int KCMP_VM = 1, KCMP_FILES = 2, KCMP_FS = 3;
+    public static final int KCMP_VM = 1, KCMP_FILES = 2, KCMP_FS = 3, KCMP_SYSVSEM = 6;
 
     /** kcmp(type) of two processes' whole tables (KCMP_VM, KCMP_FILES, KCMP_FS): whether they share it. */
     public static boolean shareResource(Pid pid1, Pid pid2, int type) {

@@ -211,6 +211,7 @@ public final class TaskCollector {
         long[] keyrings;
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
+        dev.cryo.engine.ipc.SemUndo semUndo;
         int mlockFuture = MlockFuture.of(pid, remote, status);
         java.util.Set<Integer> ioUringThreads = new java.util.LinkedHashSet<>();
         // a witness cryo starts (prepared before the freeze) for a task that may not read-access cryo itself
@@ -240,6 +241,7 @@ public final class TaskCollector {
             LandlockDomain.refuseIfConfined("pid " + pid.value() + " (" + stat.comm() + ")",
                     reads != null ? reads.landlock() : LandlockDomain.ask(inj, landlock), landlock);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
+            semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids.size(), inj, remote.scratch());
         }
         ProcReads procs = await(read);
         if (Keyrings.holdsAny(keyrings)) { // once its fds are read: the dump opens /proc/keys in it for a moment
@@ -269,7 +271,7 @@ public final class TaskCollector {
                 creds(status), procs.rlimits(), sigactions, mm, threads, memory.vmas(),
                 fds, pendingWithHeld(tracer, pid, tids), security, timers,
                 procs.oomScoreAdj(), files.ghostFiles().take(pid),
-                (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0, procs.cgroups());
+                (stat.flags() & ProcStat.PF_FORKNOEXEC) == 0, procs.cgroups(), semUndo);
         // after the fds, whose errors name the terminal's fd more precisely
         dev.cryo.engine.files.Ptys.checkControllingTerminal(pid, stat.ttyNr(), stat.session(), files);
         return new Snapshot(task, memory);

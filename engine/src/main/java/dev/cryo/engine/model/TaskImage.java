@@ -12,7 +12,7 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
                         MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
                         List<byte[]> sharedPendingSignals, SecurityImage security,
                         TimersImage timers, int oomScoreAdj, List<GhostFile> ghostFiles, boolean execed,
-                        dev.cryo.engine.cgroups.CgroupMembership cgroups) {
+                        dev.cryo.engine.cgroups.CgroupMembership cgroups, dev.cryo.engine.ipc.SemUndo semUndo) {
     public TaskImage {
         rlimits = List.copyOf(rlimits);
         sigactions = List.copyOf(sigactions);
@@ -23,6 +23,19 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
         java.util.Objects.requireNonNull(security, "security");
         ghostFiles = List.copyOf(ghostFiles);
         java.util.Objects.requireNonNull(cgroups, "cgroups");
+        java.util.Objects.requireNonNull(semUndo, "semUndo");
+    }
+
+    /** A task without SEM_UNDO adjustments. */
+    public TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, String root, int umask,
+                     int personality, Creds creds, List<Rlimit> rlimits, List<SigAction> sigactions,
+                     MmImage mm, List<ThreadImage> threads, List<VmaImage> vmas, List<FdImage> fds,
+                     List<byte[]> sharedPendingSignals, SecurityImage security,
+                     TimersImage timers, int oomScoreAdj, List<GhostFile> ghostFiles, boolean execed,
+                     dev.cryo.engine.cgroups.CgroupMembership cgroups) {
+        this(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads, vmas, fds,
+                sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups,
+                dev.cryo.engine.ipc.SemUndo.NONE);
     }
 
     /** A task that carries no deleted files. */
@@ -38,17 +51,17 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
     /** The same task with other VMAs (the dump fills in page counts once the pages are copied). */
     public TaskImage withVmas(List<VmaImage> newVmas) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
+                newVmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups, semUndo);
     }
 
     public TaskImage withFds(List<FdImage> newFds) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
-                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
+                vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups, semUndo);
     }
 
     public TaskImage withThreads(List<ThreadImage> newThreads) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm,
-                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups);
+                newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups, semUndo);
     }
 
     public int pid() {

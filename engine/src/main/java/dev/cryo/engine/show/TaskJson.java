@@ -83,6 +83,9 @@ final class TaskJson {
         m.put("timers", TimingJson.timers(t.timers()));
         m.put("oomScoreAdj", t.oomScoreAdj());
         m.put("execed", t.execed());
+        if (!t.semUndo().adjustments().isEmpty()) {
+            m.put("semUndo", t.semUndo().json());
+        }
         if (!t.cgroups().places().isEmpty() || !t.cgroups().threads().isEmpty()) {
             m.put("cgroups", t.cgroups().json());
         }

@@ -69,6 +69,7 @@ public final class ModelCodecs {
             .add(GhostFileCodec.INSTANCE)
             .add(PreCopyLayoutCodec.INSTANCE)
             .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
+            .add(dev.cryo.engine.ipc.SemUndo.CODEC)
             .add(dev.cryo.engine.namespaces.NamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.NetNamespaceImage.CODEC)
             .add(dev.cryo.engine.namespaces.UserNsImage.CODEC)

@@ -12,7 +12,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
 
     public Class<TaskImage> type() { return TaskImage.class; }
     public int id() { return ModelCodecs.TASK_IMAGE_ID; }
-    public int version() { return 1; }
+    public int version() { return 2; }
 
     public void write(Output out, TaskImage t) {
         RecordFields.writeRecord(out, TaskIdsCodec.INSTANCE, t.ids());
@@ -37,6 +37,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
         ModelFields.writeList(out, GhostFileCodec.INSTANCE, t.ghostFiles(), ModelLimits.GHOST_FILES, "TaskImage.ghostFiles");
         out.writeBoolean(t.execed());
         RecordFields.writeRecord(out, dev.cryo.engine.cgroups.CgroupMembership.CODEC, t.cgroups());
+        RecordFields.writeRecord(out, dev.cryo.engine.ipc.SemUndo.CODEC, t.semUndo()); // v2
     }
 
     public TaskImage read(Input in, int version) {
@@ -58,6 +59,7 @@ public final class TaskImageCodec implements RecordCodec<TaskImage> {
                 RecordFields.readRecord(in, TimersImageCodec.INSTANCE), in.readInt(),
                 ModelFields.readList(in, GhostFileCodec.INSTANCE, ModelLimits.GHOST_FILES, "TaskImage.ghostFiles"),
                 in.readBoolean(),
-                RecordFields.readRecord(in, dev.cryo.engine.cgroups.CgroupMembership.CODEC));
+                RecordFields.readRecord(in, dev.cryo.engine.cgroups.CgroupMembership.CODEC),
+                version < 2 ? dev.cryo.engine.ipc.SemUndo.NONE : RecordFields.readRecord(in, dev.cryo.engine.ipc.SemUndo.CODEC));
     }
 }

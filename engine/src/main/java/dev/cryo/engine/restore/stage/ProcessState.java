@@ -51,6 +51,7 @@ public final class ProcessState implements StateStage {
 
     @Override
     public void run(TaskContext t) {
+        t.task().semUndo().restore(t.pid().value(), t::put, t::call); // before its credentials: as the dumped task did it
         List<Integer> standIns = deadProcDirectories(t);
         if (standIns.isEmpty()) {
             queue(t);
