@@ -668,6 +668,24 @@ class SocketRestoreTest {
         assertPass(DumpRestore.workloadVerdict(tmp, "udplite"));
     }
 
+    /**
+     * A connected UDP socket holding an ICMP error the program has not read (its datagram met a closed
+     * port: ECONNREFUSED) lost it without a word: after the restore the program's receive found nothing.
+     * Reading the error takes it, and cryo cannot make it again: refused, the error left where it was.
+     */
+    @Test
+    void aUdpSocketsUnreadIcmpErrorIsRefusedAndLeftToTheProgram() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/udperror.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udperror.out"), prog))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: UDP socket 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+"
+                    + " holds an error the program has not read yet \\(an ICMP error such as a closed port's ECONNREFUSED\\).*"),
+                    refused.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

@@ -137,7 +137,7 @@ public final class Terminals {
         return pfd.getShort(6);
     }
 
-    public static final int POLLIN = 1, POLLPRI = 2, POLLOUT = 4;
+    public static final int POLLIN = 1, POLLPRI = 2, POLLOUT = 4, POLLERR = 8;
 
     /** The line discipline of this side (TIOCGETD). */
     public static int lineDiscipline(Fd fd) {

@@ -142,7 +142,8 @@ public final class PacketSocketHandler implements FdHandler<PacketSocketHandler.
             for (SockDiag.PacketMembership m : d.memberships()) {
                 ms.add(new Membership(PacketSockets.ifName(p.sock, m.ifindex()), m.type(), m.count(), m.address()));
             }
-            if (Sockets.recv(p.sock, 1, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT) != null) {
+            // SIOCINQ, not a peek: a receive takes the error a bind to a down interface left (ENETDOWN)
+            if (Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ") > 0) {
                 log.warn("{}: packet socket {} (protocol 0x{}) has unread packets; they are not carried", fd.where(),
                         p.ino, Integer.toHexString(d.protocol()));
             }

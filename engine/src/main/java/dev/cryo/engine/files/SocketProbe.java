@@ -111,6 +111,14 @@ final class SocketProbe implements AutoCloseable {
                 new SocketOptions.Option(Sockets.SOL_SOCKET, Sockets.SO_ATTACH_REUSEPORT_CBPF, reuseportFilter)));
     }
 
+    /**
+     * Whether the socket holds an error the program has not read (its sk_err, or a queued ICMP error):
+     * poll's POLLERR, which leaves it there; SO_ERROR and every receive (MSG_PEEK too) take it.
+     */
+    boolean errorPending() {
+        return (dev.cryo.kernel.Terminals.poll(sock, 0) & dev.cryo.kernel.Terminals.POLLERR) != 0;
+    }
+
     DumpException refuse(String why) {
         return new DumpException(fd.where() + ": " + why);
     }

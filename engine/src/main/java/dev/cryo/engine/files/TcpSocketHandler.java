@@ -103,7 +103,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
      */
     private static TcpSocket over(SocketProbe p, SockAddr local, boolean primary, SocketDumpState st) {
         String what = "TCP socket " + local + " (a connection closed on both sides)";
-        boolean erred = (dev.cryo.kernel.Terminals.poll(p.sock, dev.cryo.kernel.Terminals.POLLIN) & POLLERR) != 0;
+        boolean erred = p.errorPending();
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
         boolean neverConnected = delivered(info) == 0;
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
@@ -233,7 +233,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         closeAgain(t, s, t.connection());
     }
 
-    private static final int POLLERR = 8, TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24;
+    private static final int TCPI_RETRANSMITS = 2, TCPI_PROBES = 3, TCPI_BACKOFF = 4, TCPI_UNACKED = 24;
     static final int TCPI_DELIVERED = 192;
 
     /** TCP_INFO's count of segments delivered ({@code info} read with TCPI_DELIVERED + 4 bytes): 0 for a socket never connected. */

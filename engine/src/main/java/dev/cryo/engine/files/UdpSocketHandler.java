@@ -161,6 +161,12 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 throw p.refuse(kind + " " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
+            if (p.errorPending()) {
+                // e.g. a connected socket's datagram met a closed port: its next receive or send returns ECONNREFUSED
+                throw p.refuse(kind + " " + d.local() + " -> " + d.remote() + " holds an error the program has not read"
+                        + " yet (an ICMP error such as a closed port's ECONNREFUSED); reading it would take it from the"
+                        + " program and cryo cannot make it again; not supported");
+            }
             boolean primary = st.claim(p.ino);
             if (lite && primary && (d.wqueue() > 0 || d.rqueue() > 0
                     || Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ") > 0)) {
