@@ -686,6 +686,23 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A unix stream socket whose peer closed with bytes unread holds ECONNRESET for the program; the dump
+     * failed with "recvmsg(...): ECONNRESET", its look at the queue having taken the error from the
+     * program (which then read an end). Refused before the queue is read, the error left to the program.
+     */
+    @Test
+    void aUnixSocketsUnreadResetIsRefusedAndLeftToTheProgram() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/unixreset.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixreset.out"), prog))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: unix stream socket .* holds an error the"
+                    + " program has not read yet \\(ECONNRESET: .*"), refused.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

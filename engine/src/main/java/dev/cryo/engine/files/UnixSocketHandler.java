@@ -418,6 +418,12 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             if (d.type() != Sockets.SOCK_STREAM && d.type() != Sockets.SOCK_DGRAM && d.type() != Sockets.SOCK_SEQPACKET) {
                 throw p.refuse(what + ": this socket type is not supported");
             }
+            if (p.errorPending()) {
+                // a unix socket's only error: its peer closed with bytes unread, or a datagram peer connected elsewhere
+                throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
+                        + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
+                        + " program; not supported");
+            }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
             boolean ownView = false, inViewCwd = false, goneInView = false;
