@@ -703,6 +703,23 @@ class SocketRestoreTest {
         }
     }
 
+    /**
+     * A netlink multicast listener that fell behind holds ENOBUFS for the program; the dump failed with
+     * "recv(...): ENOBUFS", its peek having taken the error from the program. Refused before the queue is
+     * read, the error left to the program.
+     */
+    @Test
+    void aNetlinkSocketsUnreadOverrunIsRefusedAndLeftToTheProgram() throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/netlinkoverrun.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("netlinkoverrun.out"), prog))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: netlink socket \\(protocol 2\\) holds an"
+                    + " error the program has not read yet \\(ENOBUFS: .*"), refused.toString());
+            assertPass(Workloads.check(p));
+        }
+    }
+
     /** zdtm's socket_udp_shutdown found it: a UDP socket shut for writing could send again after a restore. */
     @Test
     void udpSocketsStayShutDown() throws Exception {

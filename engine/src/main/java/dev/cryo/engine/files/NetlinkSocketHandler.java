@@ -65,6 +65,11 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
     @Override
     public NetlinkSocket dump(FdProbe fd, DumpContext ctx) {
         try (SocketProbe p = SocketProbe.take(fd, ctx.sockets())) {
+            if (p.errorPending()) { // a receive, a peek too, would take it
+                throw p.refuse("netlink socket (protocol " + p.protocol + ") holds an error the program has not read"
+                        + " yet (ENOBUFS: the kernel dropped messages when its queue overran, or a dump failed); not"
+                        + " supported");
+            }
             byte[] head = Sockets.recv(p.sock, NLMSG_HDRLEN, Sockets.MSG_PEEK | Sockets.MSG_DONTWAIT);
             if (head != null && p.protocol == Sockets.NETLINK_ROUTE && SocketDumpState.inOurNetns(p.sock)) {
                 head = withoutOwnLinkNotices(p.sock, ctx);
