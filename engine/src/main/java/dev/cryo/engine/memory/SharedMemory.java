@@ -34,6 +34,33 @@ public class SharedMemory extends MemoryKind {
         return m.shared() && (m.isAnonymous() || m.path().equals("/dev/zero") || m.path().startsWith("/memfd:"));
     }
 
+    /** F_SEAL_WRITE (fcntl.h). */
+    private static final int F_SEAL_WRITE = 0x8;
+
+    /**
+     * A memfd sealed against writing (F_SEAL_WRITE) cannot be sealed so again at restore: its mapping
+     * is made writable to take its pages, and the kernel refuses the seal while one may write
+     * (EBUSY): the restore failed after the dump had killed the tree (zdtmf42's memfd_seals2).
+     */
+    @Override
+    public void check(Pid pid, MapsEntry m, SmapsEntry s) {
+        if (!m.path().startsWith("/memfd:")) {
+            return;
+        }
+        int seals;
+        try (dev.cryo.kernel.Fd f = dev.cryo.kernel.Sys.open(PageScan.mapFile(pid, m).toString(), Fcntl.O_RDONLY)) {
+            seals = (int) dev.cryo.kernel.Sys.call(() -> "fcntl(" + m.path() + ", F_GET_SEALS)",
+                    dev.cryo.kernel.SyscallNr.FCNTL, f.value(), Fcntl.F_GET_SEALS, 0, 0);
+        } catch (RuntimeException e) {
+            return; // unmapped meanwhile, or not a memfd cryo may read: carried as before
+        }
+        if ((seals & F_SEAL_WRITE) != 0) {
+            throw new DumpException("pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start()) + "-0x"
+                    + Long.toHexString(m.end()) + ", a memfd sealed against writing (F_SEAL_WRITE): the restore maps it"
+                    + " writable to put its pages back and the kernel then refuses the seal; not supported yet");
+        }
+    }
+
     @Override
     public FileRef file(Pid pid, MapsEntry m, dev.cryo.engine.dump.GhostFiles ghosts) {
         try {
