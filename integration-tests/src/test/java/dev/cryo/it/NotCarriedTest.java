@@ -536,9 +536,14 @@ class NotCarriedTest {
                         + " included\\), so cryo cannot read them: not supported"),
                 // zdtmf42's memfd_seals2: the restore failed after the dump had killed the tree (EBUSY sealing it again)
                 new Item("a memfd sealed against writing, mapped", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
-                        "/c/memfdseal.c").toString()), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd sealed"
+                        "/c/memfdseal.c").toString(), "write"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd sealed"
                         + " against writing \\(F_SEAL_WRITE\\): the restore maps it writable to put its pages back and the kernel"
-                        + " then refuses the seal; not supported yet")),
+                        + " then refuses the seal; not supported yet"),
+                // zdtmf42's memfd_seals3: it came back unsealed (the restore takes a memfd's seals from its fds)
+                new Item("a sealed memfd mapped, its fd closed", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
+                        "/c/memfdseal.c").toString(), "closed"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd"
+                        + " whose seals \\(0x6\\) no fd of the tree holds: the restore takes a memfd's seals from its fds and"
+                        + " would make it unsealed; not supported yet")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

@@ -65,6 +65,11 @@ final class HugetlbMemfdPrivate extends MemoryKind {
         } catch (RuntimeException e) {
             return false; // gone: nothing holds it
         }
+        return heldByFd(pid, ino);
+    }
+
+    /** Whether an fd of {@code pid} is memfd object {@code ino}. */
+    static boolean heldByFd(Pid pid, long ino) {
         for (var fd : ProcFs.fdTargets(pid).entrySet()) { // none for a task gone: nothing holds it
             if (fd.getValue().startsWith("/memfd:")) {
                 try {

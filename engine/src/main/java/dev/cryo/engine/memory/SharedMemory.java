@@ -37,13 +37,20 @@ public class SharedMemory extends MemoryKind {
     /** F_SEAL_WRITE (fcntl.h). */
     private static final int F_SEAL_WRITE = 0x8;
 
-    /**
-     * A memfd sealed against writing (F_SEAL_WRITE) cannot be sealed so again at restore: its mapping
-     * is made writable to take its pages, and the kernel refuses the seal while one may write
-     * (EBUSY): the restore failed after the dump had killed the tree (zdtmf42's memfd_seals2).
-     */
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s) {
+        check(pid, m, s, java.util.List.of());
+    }
+
+    /**
+     * A memfd's seals, as the restore makes them again from the fds that hold it. A memfd sealed
+     * against writing (F_SEAL_WRITE) cannot be sealed so again: its mapping is made writable to take
+     * its pages, and the kernel refuses the seal while one may write (EBUSY): the restore failed after
+     * the dump had killed the tree (zdtmf42's memfd_seals2). Seals no fd of the tree holds (its fd
+     * closed after mapping it) came back lost: an unsealed memfd (memfd_seals3).
+     */
+    @Override
+    public void check(Pid pid, MapsEntry m, SmapsEntry s, java.util.Collection<Integer> tree) {
         if (!m.path().startsWith("/memfd:")) {
             return;
         }
@@ -54,10 +61,17 @@ public class SharedMemory extends MemoryKind {
         } catch (RuntimeException e) {
             return; // unmapped meanwhile, or not a memfd cryo may read: carried as before
         }
+        String where = "pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start()) + "-0x"
+                + Long.toHexString(m.end());
         if ((seals & F_SEAL_WRITE) != 0) {
-            throw new DumpException("pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start()) + "-0x"
-                    + Long.toHexString(m.end()) + ", a memfd sealed against writing (F_SEAL_WRITE): the restore maps it"
+            throw new DumpException(where + ", a memfd sealed against writing (F_SEAL_WRITE): the restore maps it"
                     + " writable to put its pages back and the kernel then refuses the seal; not supported yet");
+        }
+        if (seals != Fcntl.F_SEAL_SEAL && !HugetlbMemfdPrivate.heldByFd(pid, m.inode())
+                && tree.stream().noneMatch(p -> p != pid.value() && HugetlbMemfdPrivate.heldByFd(Pid.of(p), m.inode()))) {
+            throw new DumpException(where + ", a memfd whose seals (0x" + Integer.toHexString(seals) + (seals == 0
+                    ? ": sealing allowed, none set" : "") + ") no fd of the tree holds: the restore takes a memfd's seals"
+                    + " from its fds and would make it unsealed; not supported yet");
         }
     }
 
