@@ -163,7 +163,8 @@ public final class FanotifyHandler implements FdHandler<FanotifyHandler.Fanotify
                 g.eventFlags() & 0xffffffffL);
         if (((g.initFlags() & FAN_NONBLOCK) != 0) != ((fd.flags() & Fcntl.O_NONBLOCK) != 0)) {
             // the program changed O_NONBLOCK with fcntl since: fdinfo's group flags keep the original
-            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, gfd, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+            // O_ASYNC is FileRestore's, on the final number: set here, its signals would name this one
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, gfd, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK & ~dev.cryo.kernel.Fcntl.O_ASYNC);
         }
         for (Fanotify.Mark m : g.marks()) {
             long target = ctx.open(m.path(), O_PATH | O_CLOEXEC | (m.type() == INODE ? O_NOFOLLOW : 0));

@@ -158,7 +158,8 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
         long tmp;
         if (own >= 0) {
             tmp = ctx.take((int) ProcessHandle.current().pid(), own);
-            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, Fcntl.F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+            // O_ASYNC is FileRestore's, on the final number: set here, its signals would name this one
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, Fcntl.F_SETFL, fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC);
         } else {
             tmp = ctx.open(ctx.sharedMemoryPath(m.file().ino()), FdHandlers.openFlags(fd));
         }

@@ -189,7 +189,8 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
             int mine = (fd.flags() & Fcntl.O_LARGEFILE) == 0 ? ctx.claimPipeEnd(p.pipeId(), p.readEnd()) : -1;
             if (mine >= 0) {
                 long tmp = ctx.take((int) ProcessHandle.current().pid(), mine);
-                ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+                // not O_ASYNC: set on the temporary number it would send its signals with that number (FileRestore sets it)
+                ctx.later("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC);
                 return tmp;
             }
             return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
@@ -206,7 +207,7 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
                 return ctx.open(path, flags);
             }
             long got = ctx.open(path, flags | Fcntl.O_NONBLOCK);
-            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, got, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK);
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, got, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC);
             return got;
         });
     }

@@ -47,13 +47,60 @@ public final class FdDelivery {
      * returns its fd number there. {@code what} names the file in errors. Neither fd is closed.
      */
     public static long deliver(SocketHub.Remote r, Fd sender, Fd file, String what) {
-        long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
-                Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
+        Receiver in = Receiver.open(r, -1);
         try {
-            String name = "\0cryo-fd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
-            SockAddr addr = SockAddr.unix(name.getBytes(StandardCharsets.UTF_8));
-            byte[] raw = addr.encode();
-            r.call("bind(" + addr + ")", SyscallNr.BIND, rfd, r.put(0, raw), raw.length);
+            return in.receive(r, sender, file, true, what);
+        } finally {
+            in.close(r);
+        }
+    }
+
+    /**
+     * The task's end of a delivery: an unix datagram socket bound to a one-off abstract name. One
+     * kept for many files costs a single injected recvmsg per file instead of four calls.
+     */
+    public static final class Receiver {
+        private final long fd;
+        private final SockAddr addr;
+
+        private Receiver(long fd, SockAddr addr) {
+            this.fd = fd;
+            this.addr = addr;
+        }
+
+        /**
+         * A receiver in task {@code r}, at the lowest free fd number from {@code above} + 1 on
+         * ({@code above} < 0: the lowest free one), or null when that number is not to be had (the
+         * task's RLIMIT_NOFILE).
+         */
+        public static Receiver open(SocketHub.Remote r, int above) {
+            long rfd = r.call("socket(AF_UNIX, SOCK_DGRAM)", SyscallNr.SOCKET, SockAddr.AF_UNIX,
+                    Sockets.SOCK_DGRAM | Sockets.SOCK_CLOEXEC, 0);
+            try {
+                if (above >= 0) {
+                    long high;
+                    try {
+                        high = r.call("fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, rfd, dev.cryo.kernel.Fcntl.F_DUPFD_CLOEXEC, above + 1);
+                    } catch (RuntimeException e) {
+                        r.call("close", SyscallNr.CLOSE, rfd);
+                        return null;
+                    }
+                    r.call("close", SyscallNr.CLOSE, rfd);
+                    rfd = high;
+                }
+                String name = "\0cryo-fd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
+                SockAddr addr = SockAddr.unix(name.getBytes(StandardCharsets.UTF_8));
+                byte[] raw = addr.encode();
+                r.call("bind(" + addr + ")", SyscallNr.BIND, rfd, r.put(0, raw), raw.length);
+                return new Receiver(rfd, addr);
+            } catch (RuntimeException e) {
+                r.call("close", SyscallNr.CLOSE, rfd);
+                throw e;
+            }
+        }
+
+        /** Sends {@code file} into the task; returns its fd number there, close-on-exec if {@code cloexec}. */
+        public long receive(SocketHub.Remote r, Fd sender, Fd file, boolean cloexec, String what) {
             Sockets.sendFds(sender, List.of(file), addr);
             // struct msghdr at +256: iov at +320 -> 1 byte at +336; control (64 bytes) at +384
             long base = r.put(256, new byte[192]);
@@ -62,14 +109,21 @@ public final class FdDelivery {
             b.position(64);
             b.putLong(base + 80).putLong(1);
             r.put(256, b.array());
-            r.call("recvmsg(" + what + ")", SyscallNr.RECVMSG, rfd, base, Sockets.MSG_CMSG_CLOEXEC);
+            r.call("recvmsg(" + what + ")", SyscallNr.RECVMSG, fd, base, cloexec ? Sockets.MSG_CMSG_CLOEXEC : 0);
             ByteBuffer c = ByteBuffer.wrap(r.read(base + 128, 64)).order(ByteOrder.LITTLE_ENDIAN);
             if (c.getLong(0) < 20 || c.getInt(8) != Sockets.SOL_SOCKET || c.getInt(12) != 1) {
                 throw new RestoreException("pid " + r.pid() + ": " + what + " did not arrive in the task");
             }
             return c.getInt(16);
-        } finally {
-            r.call("close", SyscallNr.CLOSE, rfd);
+        }
+
+        /** Its fd number in the task. */
+        public long fd() {
+            return fd;
+        }
+
+        public void close(SocketHub.Remote r) {
+            r.call("close", SyscallNr.CLOSE, fd);
         }
     }
 }

@@ -44,8 +44,12 @@ final class PeerCalls {
                 throw e;
             }
         } finally {
-            r.call("close", SyscallNr.CLOSE, a);
-            r.call("close", SyscallNr.CLOSE, b);
+            if (Math.abs(a - b) == 1) { // the usual two lowest free numbers: one round trip
+                r.call("close_range", SyscallNr.CLOSE_RANGE, Math.min(a, b), Math.max(a, b), 0);
+            } else {
+                r.call("close", SyscallNr.CLOSE, a);
+                r.call("close", SyscallNr.CLOSE, b);
+            }
         }
     }
 
@@ -68,7 +72,7 @@ final class PeerCalls {
         Ids ids = Ids.of(r.pid(), p);
         boolean switched = ids.uid() != 0 || ids.gid() != 0;
         long saved = -1, savedAt = 0;
-        if (ids.groups() != null) {
+        if (ids.groups() != null && !hasGroups(r.pid(), p.groups())) { // a pair of root's: 3 round trips fewer
             savedAt = r.put(SAVED, new byte[MAX_GROUPS * 4]);
             saved = r.call("getgroups", SyscallNr.GETGROUPS, MAX_GROUPS, savedAt);
             ByteBuffer g = ByteBuffer.allocate(ids.groups().size() * 4).order(ByteOrder.nativeOrder());
@@ -96,6 +100,26 @@ final class PeerCalls {
                 r.call("setgroups (back)", SyscallNr.SETGROUPS, saved, savedAt);
             }
         }
+    }
+
+    /** Whether process {@code pid} has the supplementary groups {@code groups} already (as cryo sees them; the kernel keeps them sorted). */
+    private static boolean hasGroups(int pid, List<Integer> groups) {
+        if (pid <= 0) {
+            return false;
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("Groups:")) {
+                    String[] have = line.substring(7).trim().split("\\s+");
+                    List<Long> mine = have.length == 1 && have[0].isEmpty() ? List.of()
+                            : java.util.Arrays.stream(have).map(Long::parseLong).sorted().toList();
+                    return mine.equals(groups.stream().map(g -> g & 0xffffffffL).sorted().toList());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return false; // set them, as before
+        }
+        return false;
     }
 
     /**

@@ -761,12 +761,20 @@ public final class SocketHub implements AutoCloseable {
      * abstract name receives it from cryo (SCM_RIGHTS). Returns its fd number in the task.
      */
     public long plant(long ino, int fdFlags, Remote r) {
+        return plant(ino, fdFlags, r, null);
+    }
+
+    /** {@link #plant} through {@code in}, a receiver the task keeps for many (null: one of the moment). */
+    public long plant(long ino, int fdFlags, Remote r, FdDelivery.Receiver in) {
         Fd s = sockets.get(ino);
         if (s == null) {
             throw new RestoreException("socket " + ino + " was not rebuilt");
         }
         // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
         Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
+        if (in != null) {
+            return in.receive(r, senderFor(r.pid()), s, (fdFlags & O_CLOEXEC) != 0, "socket " + ino);
+        }
         long got = FdDelivery.deliver(r, senderFor(r.pid()), s, "socket " + ino);
         if ((fdFlags & O_CLOEXEC) == 0) {
             r.call("fcntl(F_SETFD)", SyscallNr.FCNTL, got, F_SETFD, 0);

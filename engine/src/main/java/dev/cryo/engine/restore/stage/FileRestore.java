@@ -94,6 +94,7 @@ public final class FileRestore {
         // stand-ins at the pids of exited processes its /proc files name: each ends once every fd is in place
         dev.cryo.engine.files.DeadTaskStandIns standIns = new dev.cryo.engine.files.DeadTaskStandIns();
         boolean[] standInMade = {false};
+        KeptFds kept = new KeptFds(t, remote);
         FdHandler.RestoreContext ctx = new FdHandler.RestoreContext() {
             @Override
             public int deadTaskStandIn(long ino, int status) {
@@ -162,7 +163,7 @@ public final class FileRestore {
 
             @Override
             public long take(int pid, int fd) {
-                return FileRestore.take(t, pid, fd);
+                return FileRestore.take(t, pid, fd, kept);
             }
 
             @Override
@@ -182,7 +183,7 @@ public final class FileRestore {
 
             @Override
             public long plantSocket(long ino, int fdFlags) {
-                return sockets.plant(ino, fdFlags, remote);
+                return sockets.plant(ino, fdFlags, remote, kept.receiver());
             }
 
             @Override
@@ -247,7 +248,7 @@ public final class FileRestore {
                 return at;
             }
         };
-        try (standIns) {
+        try (standIns; kept) {
             for (FdImage fd : inPass(t.task().fds(), pass)) {
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
                 boolean ownDup = given == null && fd.desc() instanceof SharedFdHandler.SharedFd s
@@ -432,6 +433,11 @@ public final class FileRestore {
 
     /** pidfd_getfd in the task: a new fd (close-on-exec) for the open file of fd {@code fd} of {@code pid}. */
     public static long take(TaskContext t, int pid, int fd) {
+        return take(t, pid, fd, null);
+    }
+
+    /** {@link #take(TaskContext, int, int)}, through {@code kept}'s pidfd of cryo when the file is cryo's. */
+    static long take(TaskContext t, int pid, int fd, KeptFds kept) {
         if (pid == ProcessHandle.current().pid() && t.namespaces().userNamespaceOf(t.pid().value()).isPresent()) {
             return dev.cryo.engine.namespaces.CryoFdCourier.deliver(t, fd); // no ptrace rights over cryo in there
         }
@@ -452,7 +458,8 @@ public final class FileRestore {
             throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " shares an open file with pid " + pid
                     + ", which is outside its pid namespace; not supported yet");
         }
-        long pidfd = t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
+        long cryos = kept != null && pid == ProcessHandle.current().pid() ? kept.cryoPidfd(seen) : -1;
+        long pidfd = cryos >= 0 ? cryos : t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
         try {
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         } catch (dev.cryo.kernel.SyscallException e) {
@@ -463,7 +470,9 @@ public final class FileRestore {
             // namespace's owner) and the task holds no capability where the owner's memory was made
             return throughCryo(t, pid, fd);
         } finally {
-            t.call("close", SyscallNr.CLOSE, pidfd);
+            if (pidfd != cryos) {
+                t.call("close", SyscallNr.CLOSE, pidfd);
+            }
         }
     }
 

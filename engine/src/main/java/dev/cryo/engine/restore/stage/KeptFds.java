@@ -1,0 +1,64 @@
+package dev.cryo.engine.restore.stage;
+
+import dev.cryo.engine.restore.FdDelivery;
+import dev.cryo.engine.restore.SocketHub;
+import dev.cryo.kernel.Fcntl;
+import dev.cryo.kernel.SyscallNr;
+
+/**
+ * Fds cryo keeps in a task for one files pass: a receiver for the sockets it plants and a pidfd of
+ * cryo for the files the task takes from it, so that each file costs one injected call instead of
+ * four. They are numbered above every fd of the task's image, so no number the restore gives
+ * collides with them, and closed with the pass. Each is made at its second use (for a single file,
+ * one of the moment costs no more).
+ */
+final class KeptFds implements AutoCloseable {
+    private final TaskContext t;
+    private final SocketHub.Remote remote;
+    private final int above;
+    private int receivers, pidfds;
+    private FdDelivery.Receiver receiver;
+    private long pidfd = -1;
+
+    KeptFds(TaskContext t, SocketHub.Remote remote) {
+        this.t = t;
+        this.remote = remote;
+        this.above = t.task().fds().stream().mapToInt(dev.cryo.engine.model.FdImage::fd).max().orElse(0);
+    }
+
+    /** The receiver for the next socket, or null: one of the moment. */
+    FdDelivery.Receiver receiver() {
+        if (++receivers == 2) {
+            receiver = FdDelivery.Receiver.open(remote, above);
+        }
+        return receiver;
+    }
+
+    /** A pidfd of cryo in the task ({@code seen}: cryo's pid as the task names it), or -1: one of the moment. */
+    long cryoPidfd(int seen) {
+        if (++pidfds == 2) {
+            long fd = t.call("pidfd_open(" + seen + ")", SyscallNr.PIDFD_OPEN, seen, 0);
+            try {
+                pidfd = t.call("fcntl(F_DUPFD_CLOEXEC)", SyscallNr.FCNTL, fd, Fcntl.F_DUPFD_CLOEXEC, above + 1);
+            } catch (RuntimeException e) {
+                pidfd = -1; // no number that high under the task's RLIMIT_NOFILE: one of the moment each time
+            } finally {
+                t.call("close", SyscallNr.CLOSE, fd);
+            }
+        }
+        return pidfd;
+    }
+
+    /** Queued: they close with the pass's other queued calls, no round trip of their own. */
+    @Override
+    public void close() {
+        if (receiver != null) {
+            t.later("close", SyscallNr.CLOSE, receiver.fd());
+            receiver = null;
+        }
+        if (pidfd >= 0) {
+            t.later("close", SyscallNr.CLOSE, pidfd);
+            pidfd = -1;
+        }
+    }
+}

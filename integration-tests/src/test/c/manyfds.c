@@ -1,0 +1,56 @@
+/*
+ * Many fds of one kind for the restore benchmark. Usage: manyfds KIND N DIR, KIND one of
+ * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "pipe" (N/2 pipes,
+ * a byte in each), "file" (N files under DIR, each opened once). On SIGUSR2 each object is checked
+ * (the socket and pipe bytes read back). Prints PASS or FAIL: reason.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    if (argc < 4) fail("usage: manyfds unix|pipe|file N DIR");
+    int n = atoi(argv[2]);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    int *fds = calloc(n + 1, sizeof *fds);
+    int kind = !strcmp(argv[1], "unix") ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
+    for (int i = 0; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
+        if (kind == 0) {
+            if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds + i)) fail("socketpair");
+            if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
+        } else if (kind == 1) {
+            if (pipe(fds + i)) fail("pipe");
+            if (write(fds[i + 1], "p", 1) != 1) fail("write pipe");
+        } else {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/f%d", argv[3], i);
+            if ((fds[i] = open(p, O_RDWR | O_CREAT, 0644)) < 0) fail("open");
+        }
+    }
+    printf("ready\n");
+    while (!check) pause();
+    char c;
+    for (int i = 0; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
+        if (kind == 0) {
+            if (read(fds[i], &c, 1) != 1 || c != 'b' || read(fds[i + 1], &c, 1) != 1 || c != 'a') fail("socket bytes");
+        } else if (kind == 1) {
+            if (read(fds[i], &c, 1) != 1 || c != 'p') fail("pipe byte");
+        } else if (lseek(fds[i], 0, SEEK_CUR) != 0) {
+            fail("file position");
+        }
+    }
+    printf("PASS\n");
+    return 0;
+}
