@@ -675,15 +675,8 @@ class SocketRestoreTest {
      */
     @Test
     void aUdpSocketsUnreadIcmpErrorIsRefusedAndLeftToTheProgram() throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/udperror.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udperror.out"), prog))) {
-            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
-            assertEquals(1, refused.code(), refused.toString());
-            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: UDP socket 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+"
-                    + " holds an error the program has not read yet \\(an ICMP error such as a closed port's ECONNREFUSED\\).*"),
-                    refused.toString());
-            assertPass(Workloads.check(p));
-        }
+        assertRefusedWithItsErrorLeft("udperror", "UDP socket 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+ holds an error"
+                + " the program has not read yet \\(an ICMP error such as a closed port's ECONNREFUSED\\).*");
     }
 
     /**
@@ -693,14 +686,7 @@ class SocketRestoreTest {
      */
     @Test
     void aUnixSocketsUnreadResetIsRefusedAndLeftToTheProgram() throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/unixreset.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixreset.out"), prog))) {
-            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
-            assertEquals(1, refused.code(), refused.toString());
-            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: unix stream socket .* holds an error the"
-                    + " program has not read yet \\(ECONNRESET: .*"), refused.toString());
-            assertPass(Workloads.check(p));
-        }
+        assertRefusedWithItsErrorLeft("unixreset", "unix stream socket .* holds an error the program has not read yet \\(ECONNRESET: .*");
     }
 
     /**
@@ -710,12 +696,17 @@ class SocketRestoreTest {
      */
     @Test
     void aNetlinkSocketsUnreadOverrunIsRefusedAndLeftToTheProgram() throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/netlinkoverrun.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("netlinkoverrun.out"), prog))) {
+        assertRefusedWithItsErrorLeft("netlinkoverrun", "netlink socket \\(protocol 2\\) holds an error the program has not read"
+                + " yet \\(ENOBUFS: .*");
+    }
+
+    /** The C program {@code name}.c holds an unread socket error: the dump is refused naming the fd, the program runs on and still reads it. */
+    private void assertRefusedWithItsErrorLeft(String name, String reason) throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/" + name + ".c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), prog))) {
             Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, refused.code(), refused.toString());
-            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: netlink socket \\(protocol 2\\) holds an"
-                    + " error the program has not read yet \\(ENOBUFS: .*"), refused.toString());
+            assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: " + reason), refused.toString());
             assertPass(Workloads.check(p));
         }
     }
