@@ -19,6 +19,7 @@
  * value, once. Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <stdio.h>
@@ -161,6 +162,31 @@ static void on_thread(union sigval v) {
     ran++;
 }
 
+/* glibc's helper thread, made by mq_notify, has started and sleeps in its receive: a dump taken as it
+ * starts would see it before its rseq registration, which the restored thread has made */
+static void await_helper_asleep(void) {
+    for (int i = 0; i < 5000; i++) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        int asleep = 0;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || atoi(e->d_name) == getpid()) continue;
+            char path[300], stat[512];
+            snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+            FILE *f = fopen(path, "r");
+            if (f && fgets(stat, sizeof stat, f)) {
+                char *state = strrchr(stat, ')');
+                asleep |= state && state[1] == ' ' && state[2] == 'S';
+            }
+            if (f) fclose(f);
+        }
+        if (d) closedir(d);
+        if (asleep) return;
+        usleep(1000);
+    }
+    fail("glibc's notification thread did not start within 5 s");
+}
+
 static int thread(void) {
     char t[64];
     snprintf(t, sizeof t, "/cryo-mq-t%d", getpid());
@@ -171,6 +197,7 @@ static int thread(void) {
     struct sigevent by_thread = { .sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_thread };
     by_thread.sigev_value.sival_ptr = NOTIFY_VALUE;
     if (mq_notify(q, &by_thread)) fail("mq_notify");
+    await_helper_asleep();
     printf("ready\n");
     while (!check) pause();
 

@@ -199,8 +199,13 @@ class RealServersTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nginx.out"), "/usr/sbin/nginx",
                 "-c", dir.resolve("nginx.conf").toString(), "-p", dir.toString())) {
             assertTrue(http(port, "/").contains("hello from nginx"));
-            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30),
-                    "nginx's two workers");
+            // both workers done with their start (setuid to nobody, then asleep): the comparator's snapshot
+            // once caught one between fork and setuid (dumpable, session keyring of uid 0)
+            DetachedProcess.awaitCondition(() -> {
+                List<Integer> tree = treeOrEmpty(p.pid().value());
+                return tree.size() == 3 && tree.stream().filter(w -> w != p.pid().value())
+                        .allMatch(RealServersTest::startedAsNobody);
+            }, Duration.ofSeconds(30), "nginx's two workers, running as nobody and asleep");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 assertEquals(3, treeSize(r.pid().value()));
@@ -221,6 +226,16 @@ class RealServersTest {
             } finally {
                 killTree(r.pid().value());
             }
+        }
+    }
+
+    /** A worker past its start: its uid is nobody's and it sleeps (in its event loop). */
+    private static boolean startedAsNobody(int pid) {
+        try {
+            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+            return status.contains("\nUid:\t65534\t65534\t65534\t65534\n") && status.contains("\nState:\tS");
+        } catch (IOException gone) {
+            return false;
         }
     }
 
