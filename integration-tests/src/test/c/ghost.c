@@ -45,9 +45,13 @@ int main(int argc, char **argv) {
     close(fd);
     memset(priv + PG, 0x5a, PG);
     pid_t parent = getpid();
+    int settled[2];
+    if (pipe(settled)) fail("pipe");
     if (fork() == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(0);
+        close(settled[0]);
+        close(settled[1]); /* the parent says ready once this child's state is settled, not before */
         for (;;) {
             /* word at offset 8 of page 2 asks, offset 16 answers */
             uint64_t ask = *(volatile uint64_t *)(shared + 2 * PG + 8);
@@ -55,6 +59,10 @@ int main(int argc, char **argv) {
             nap(5);
         }
     }
+    close(settled[1]);
+    char none;
+    if (read(settled[0], &none, 1) != 0) fail("read");
+    close(settled[0]);
     if (unlink(path)) fail("unlink");
     printf("ready\n");
     while (!check) pause();

@@ -72,18 +72,25 @@ int main(void) {
     unsigned char *mine = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PG);
     if (mine == MAP_FAILED) fail("mmap");
     pid_t parent = getpid();
+    int settled[2];
+    if (pipe(settled)) fail("pipe");
     if (fork() == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(0);
         volatile unsigned char *all = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (all == MAP_FAILED) _exit(1);
+        close(settled[0]);
+        close(settled[1]); /* the parent says ready once this child is as dumped, not before */
         for (;;) {
             uint64_t req = *(volatile uint64_t *)(all + REQ);
             if (req && *(volatile uint64_t *)(all + ANS) != req) *(volatile uint64_t *)(all + ANS) = req;
             nap(5);
         }
     }
-    nap(50);
+    close(settled[1]);
+    char none;
+    if (read(settled[0], &none, 1) != 0) fail("read");
+    close(settled[0]);
     printf("ready\n");
     while (!check) pause();
 

@@ -46,11 +46,13 @@ int main(void) {
     fd = open("/proc/self/maps", O_RDONLY);
     char buf[100];
     if (fd < 0 || read(fd, buf, sizeof buf) != sizeof buf) fail("open /proc/self/maps");
-    int ask[2], answer[2];
-    if (pipe(ask) || pipe(answer)) fail("pipe");
+    int ask[2], answer[2], settled[2];
+    if (pipe(ask) || pipe(answer) || pipe(settled)) fail("pipe");
     pid_t child = fork();
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with its parent, whatever its verdict */
+        close(settled[0]);
+        close(settled[1]); /* the parent says ready once this child is as dumped, not before */
         char c;
         if (read(ask[0], &c, 1) != 1) _exit(2);
         const char *why = checkFd();
@@ -59,6 +61,10 @@ int main(void) {
         write(answer[1], out, strlen(out) + 1);
         _exit(0);
     }
+    close(settled[1]);
+    char none;
+    if (read(settled[0], &none, 1) != 0) fail("read");
+    close(settled[0]);
     printf("ready\n");
     fflush(stdout);
     while (!check) pause();
