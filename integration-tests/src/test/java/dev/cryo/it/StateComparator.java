@@ -388,8 +388,11 @@ final class StateComparator {
         /** The tree's pids, whose mount namespaces an fd's mount may be of. */
         private List<Integer> tree = List.of();
 
+        /** How many labels each kind has given: one kind's count never shifts another's numbers. */
+        private final Map<String, Integer> counts = new HashMap<>();
+
         String of(String kind, String id) {
-            return byId.computeIfAbsent(kind + ":" + id, k -> kind + "#" + (byId.size() + 1));
+            return byId.computeIfAbsent(kind + ":" + id, k -> kind + "#" + counts.merge(kind, 1, Integer::sum));
         }
     }
 
