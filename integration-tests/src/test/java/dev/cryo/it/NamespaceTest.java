@@ -266,6 +266,18 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * zdtm's child_subreaper_and_reparent in its ns flavor: orphans the namespace's init reaped from the
+     * session of a task two levels down (subreapsid.c as the init). Refused before ("is in session L, not
+     * its parent's ... or it was reparented"); a helper of the leader forks each and exits.
+     */
+    @Test
+    void anOrphanInTheSessionOfATaskFurtherDownComesBackThereUnderTheInit() throws Exception {
+        String out = verdictInNamespaces(tmp, "subreapsid", List.of("--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
     /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
     @Test
     void unixSocketsInANetNamespaceOfTheTreesNameTheirRestoredPeers() throws Exception {

@@ -164,6 +164,20 @@ class RestoreTest {
     }
 
     /**
+     * A daemon's workers under a subreaper (tini, a supervisor), zdtm's child_subreaper_and_reparent
+     * shape: orphans the subreaper reaped from the session of a live task two levels down, one in its
+     * group and one leading its own. Refused before ("is in session L, not its parent's ... or it was
+     * reparented"); the leader forks a helper that forks each and exits, and they come back to the
+     * subreaper with their session and group.
+     */
+    @Test
+    void aSubreapersOrphansInTheSessionOfATaskFurtherDownComeBackThere() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("subreapsid.out"), "subreapsid")) {
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
+    /**
      * A subreaper's child in a process group whose leader has exited, in a session whose leader has
      * exited too (a job of a shell that a daemon ran): refused before ("is in process group N, whose
      * leader is not in the tree"); the session's helper forks a helper at the group leader's pid.

@@ -235,6 +235,8 @@ public final class RestoreSupervisor {
         this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n),
                 dev.cryo.engine.cgroups.CgroupPlacement.Mode.of(settings.restore().manageCgroups()));
         this.inherits = dev.cryo.engine.memory.ParentSharing.plan(image.tasks());
+        // a task its parent does not fork gets the memory of the task that does: it keeps nothing of its parent's
+        inherits.keySet().removeIf(c -> forkedBySibling(image.task(c)) || adoptedFromALiveSession(image.task(c)));
         this.forksAfterMemory = new java.util.HashSet<>();
         inherits.keySet().forEach(c -> forksAfterMemory.add(image.task(c).ids().ppid()));
     }
@@ -454,19 +456,22 @@ public final class RestoreSupervisor {
      */
     private List<Integer> childrenOf(int pid) {
         List<Integer> out = new java.util.ArrayList<>(image.tasks().stream()
-                .filter(t -> t.ids().ppid() == pid && t.pid() != pid && !forkedBySibling(t) && !adoptedFromAZombiesSession(t))
+                .filter(t -> t.ids().ppid() == pid && t.pid() != pid && !forkedBySibling(t) && !adoptedFromAZombiesSession(t)
+                        && !adoptedFromALiveSession(t))
                 .map(TaskImage::pid).toList());
         image.zombies().stream().filter(z -> z.ids().ppid() == pid).forEach(z -> out.add(z.pid()));
         return out;
     }
 
     /**
-     * The tasks {@code pid} forks: its children, the siblings in the session it leads, and the orphans
+     * The tasks {@code pid} forks: its children, the siblings in the session it leads, the orphans in
+     * it that a task further up reaped ({@link #orphansInSessionOf}), and the orphans
      * left in the session of a zombie child of its that led it, which come to their init when it dies.
      */
     private List<Integer> forkedBy(int pid) {
         List<Integer> out = new java.util.ArrayList<>(childrenOf(pid));
         out.addAll(siblingsInSessionOf(pid));
+        orphansInSessionOf(pid).forEach(o -> out.add(o.pid()));
         zombieSessionsOf(pid).values().forEach(cs -> cs.stream().filter(c -> !out.contains(c)).forEach(out::add));
         return out;
     }
@@ -496,6 +501,76 @@ public final class RestoreSupervisor {
         }
         return image.tasks().stream().filter(c -> c.pid() != pid && c.ids().sid() == pid && forkedBySibling(c))
                 .filter(c -> c.ids().ppid() == l.ids().ppid()).map(TaskImage::pid).toList();
+    }
+
+    /**
+     * The orphans in the session {@code pid} leads that a task further up reaped ({@link
+     * #adoptedFromALiveSession}), each with the pid its helper takes: forked by a helper of {@code
+     * pid} that exits, so the kernel gives them to their parent (StubAdoption.forkOrphan). Each
+     * helper's pid is above every pid of the image, a block of its own, so no task of the tree nor
+     * another helper needs it meanwhile.
+     */
+    private List<TaskRestorerActor.Orphan> orphansInSessionOf(int pid) {
+        List<TaskRestorerActor.Orphan> out = new java.util.ArrayList<>();
+        List<TaskImage> orphans = image.tasks().stream().filter(c -> c.ids().sid() == pid && adoptedFromALiveSession(c)).toList();
+        if (orphans.isEmpty()) {
+            return out;
+        }
+        int highest = 0;
+        for (TaskImage t : image.tasks()) {
+            highest = Math.max(highest, Math.max(t.ids().sid(), t.ids().pgid()));
+            for (var th : t.threads()) {
+                for (int level : namespaces().setTid(th.tid())) {
+                    highest = Math.max(highest, level);
+                }
+            }
+        }
+        for (ZombieImage z : image.zombies()) {
+            for (int level : namespaces().setTid(z.pid())) {
+                highest = Math.max(highest, level);
+            }
+        }
+        for (TaskImage c : orphans) { // a block per orphan of the whole tree: helpers of other leaders fork meanwhile
+            int index = image.tasks().stream().filter(this::adoptedFromALiveSession).map(TaskImage::pid).toList().indexOf(c.pid());
+            out.add(new TaskRestorerActor.Orphan(c.pid(), highest + 1 + 64 * index, c.ids().ppid()));
+        }
+        return out;
+    }
+
+    /**
+     * Whether live task {@code c} is an orphan its parent (a subreaper, or its pid namespace's init)
+     * reaped, in the session of a live task further down that leads it, not its parent's child (the
+     * dump let only those through, TreeWalker.adoptedFromALiveSession).
+     */
+    private boolean adoptedFromALiveSession(TaskImage c) {
+        int sid = c.ids().sid();
+        if (sid == c.pid() || image.zombies().stream().anyMatch(z -> z.pid() == c.pid())) {
+            return false;
+        }
+        TaskImage leader = image.tasks().stream().filter(x -> x.pid() == sid).findFirst().orElse(null);
+        if (leader == null || leader.ids().sid() != sid || leader.ids().ppid() == c.ids().ppid()) {
+            return false;
+        }
+        Set<Integer> seen = new java.util.HashSet<>();
+        for (TaskImage at = leader; at != null && seen.add(at.pid()); ) {
+            int up = at.ids().ppid();
+            if (up == c.ids().ppid()) {
+                return true;
+            }
+            at = image.tasks().stream().filter(x -> x.pid() == up).findFirst().orElse(null);
+        }
+        return false;
+    }
+
+    /**
+     * Whether {@code pid} is the parent of such orphans and no init of its pid namespace: a subreaper
+     * from the end of its FORK on, so they come to it when their helpers exit (STATE sets its own
+     * setting back).
+     */
+    private boolean reapsOrphans(int pid) {
+        int[] levels = namespaces().setTid(pid);
+        return !(levels.length > 1 && levels[0] == 1)
+                && image.tasks().stream().anyMatch(c -> c.ids().ppid() == pid && adoptedFromALiveSession(c));
     }
 
     /** Whether live task {@code c} is in the session of a live sibling that leads it, its parent in another. */
@@ -696,7 +771,7 @@ public final class RestoreSupervisor {
                             tasks.get(d.pid()).tell(new TaskRestorerActor.ForkChildren(children, exitSignalsOf(children),
                                     sharedTablesOf(children), adapter, earlyOf(d.pid()), deadSessionsOf(d.pid()),
                                     deadGroupsOf(d.pid()), zombieSessionsOf(d.pid()), deadSessionGroupsOf(d.pid()),
-                                    siblingsInSessionOf(d.pid())));
+                                    siblingsInSessionOf(d.pid()), orphansInSessionOf(d.pid()), reapsOrphans(d.pid())));
                         }
                     } else if (d.stage().equals("fork")) {
                         pending.remove(d.pid());

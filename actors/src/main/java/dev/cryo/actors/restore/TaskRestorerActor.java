@@ -65,19 +65,26 @@ public final class TaskRestorerActor {
      * {@code zombieSessions}: children in a session a zombie child led, by that zombie, forked by it
      * (TaskRestorer.forkInZombieSession); {@code deadSessionGroups}: the children of {@code deadSessions}
      * in a group of that session whose leader had exited too, with its id; {@code siblings}: siblings in the
-     * session this task leads, forked by it for their parent (TaskRestorer.forkSibling).
+     * session this task leads, forked by it for their parent (TaskRestorer.forkSibling); {@code orphans}:
+     * orphans in the session this task leads that a task further up reaped, with the pid each one's
+     * helper takes (TaskRestorer.forkOrphan); {@code reapsOrphans}: this task is such a parent and no
+     * init, a subreaper from the end of its FORK.
      */
+    /** An orphan a task forks through a helper at pid {@code helper} that exits, for {@code parent} (ForkChildren#orphans). */
+    public record Orphan(int pid, int helper, int parent) {}
+
     public record ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                                java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo,
                                java.util.Set<Integer> early, java.util.Map<Integer, List<Integer>> deadSessions,
                                java.util.Map<Integer, List<Integer>> deadGroups,
                                java.util.Map<Integer, List<Integer>> zombieSessions,
-                               java.util.Map<Integer, Integer> deadSessionGroups, List<Integer> siblings)
+                               java.util.Map<Integer, Integer> deadSessionGroups, List<Integer> siblings,
+                               List<Orphan> orphans, boolean reapsOrphans)
             implements Command {
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
                             java.util.Map<Integer, Integer> sharedTables, ActorRef<Reply> replyTo) {
             this(children, exitSignals, sharedTables, replyTo, java.util.Set.of(), java.util.Map.of(), java.util.Map.of(),
-                    java.util.Map.of(), java.util.Map.of(), List.of());
+                    java.util.Map.of(), java.util.Map.of(), List.of(), List.of(), false);
         }
 
         public ForkChildren(List<Integer> children, java.util.Map<Integer, Integer> exitSignals,
@@ -386,12 +393,16 @@ public final class TaskRestorerActor {
             }
         }
         m.siblings().forEach(restorer::forkSibling); // in the session this task has made by now
+        m.orphans().forEach(o -> restorer.forkOrphan(o.pid(), o.helper(), o.parent()));
         m.deadSessions().forEach((sid, cs) -> restorer.forkInDeadSession(sid, cs, m.deadSessionGroups()));
         m.deadGroups().forEach((g, cs) -> restorer.forkInDeadGroup(g, cs, m.exitSignals()));
         // last: the helpers above end this task's subreaper instant, which these need until ZOMBIES
         m.zombieSessions().forEach((z, cs) -> restorer.forkInZombieSession(z,
                 m.exitSignals().getOrDefault(z, dev.cryo.kernel.Signals.SIGCHLD), cs,
                 cs.stream().anyMatch(m.children()::contains)));
+        if (m.reapsOrphans()) { // before any of its tasks forks: their orphans' helpers exit then
+            restorer.reapOrphans();
+        }
     }
 
     private Behavior<Command> running() {

@@ -122,7 +122,8 @@ public final class TreeWalker {
      * second helper under it ({@link #groupGoneInDeadSession}); one in the session a live sibling leads
      * is forked by that sibling ({@link #inLiveSiblingsSession}); one left in its parent's session in
      * the group of a leader that has exited is forked by a helper at that leader's pid that makes the
-     * group ({@link #groupLeaderGone}).
+     * group ({@link #groupLeaderGone}); an orphan its parent reaped, in the session of a live task
+     * further down, is forked by a helper of that leader that exits ({@link #adoptedFromALiveSession}).
      * A task whose session or group is none of these would come back in another: refused, naming it.
      */
     static void checkSessions(List<Pid> tree) {
@@ -166,7 +167,7 @@ public final class TreeWalker {
                 }
             } else if (!sessionGone && t.session() != t.pid() && t.session() != parent.session() && !forkedBeforeSetsid
                     && !inZombieSiblingsSession(t, parent, stats) && !inLiveSiblingsSession(t, parent, stats)
-                    && !adoptedFromAZombiesSession(t, parent, stats)) {
+                    && !adoptedFromAZombiesSession(t, parent, stats) && !adoptedFromALiveSession(t, parent, stats)) {
                 throw new DumpException("pid " + t.pid() + " (" + t.comm() + ") is in session " + t.session()
                         + ", not its parent's (pid " + parent.pid() + ", session " + parent.session() + "), and does not"
                         + " lead it (its parent made a new session after forking it, or it was reparented); a restore"
@@ -221,6 +222,41 @@ public final class TreeWalker {
                 return true;
             }
             if (initOfItsPidNamespace(at.pid()) || reapsForAZombiesSession(at, tree)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A live orphan its parent reaped, a subreaper or its pid namespace's init, in the session a live
+     * task further down leads (zdtm's child_subreaper_and_reparent; a daemon's worker under tini or a
+     * supervisor: its creator in that session exited): the restore has the leader fork a helper, which
+     * forks the task and exits, so the kernel gives it to the parent again (StubAdoption.forkOrphan).
+     * Only when no task on the way down to the leader is a pid namespace's init, which would take it,
+     * the leader's children are in its own pid namespace, as the helper must be, and the leader is in
+     * cryo's user namespace (the helper's pid is chosen at every level).
+     */
+    static boolean adoptedFromALiveSession(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
+        ProcStat leader = tree.get(t.session());
+        if (t.state() == 'Z' || leader == null || leader.state() == 'Z' || leader.pid() == t.pid()
+                || leader.session() != leader.pid() || leader.ppid() == parent.pid()) {
+            return false;
+        }
+        try {
+            if (!nsLink(leader.pid(), "pid").equals(nsLink(leader.pid(), "pid_for_children"))
+                    || !nsLink(leader.pid(), "user").equals(java.nio.file.Files.readSymbolicLink(
+                            java.nio.file.Path.of("/proc/self/ns/user")).toString())) {
+                return false;
+            }
+        } catch (java.io.IOException e) {
+            return false;
+        }
+        for (ProcStat at = leader; at != null; at = tree.get(at.ppid())) {
+            if (at.ppid() == parent.pid()) {
+                return !initOfItsPidNamespace(at.pid());
+            }
+            if (initOfItsPidNamespace(at.pid())) {
                 return false;
             }
         }

@@ -172,6 +172,16 @@ public final class TaskRestorer {
         StubAdoption.forkSibling(t, siblingPid);
     }
 
+    /** FORK: an orphan in the session this task leads that {@code parent} reaped (see StubAdoption.forkOrphan). */
+    public void forkOrphan(int orphan, int helperPid, int parent) {
+        StubAdoption.forkOrphan(t, orphan, helperPid, parent);
+    }
+
+    /** FORK, at its end: the parent of such orphans, no init, is a subreaper until STATE sets its own setting. */
+    public void reapOrphans() {
+        t.call("prctl(PR_SET_CHILD_SUBREAPER, 1)", dev.cryo.kernel.SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_CHILD_SUBREAPER, 1);
+    }
+
     /** FORK: children in a session whose leader had exited, through a helper at the leader's pid. */
     public void forkInDeadSession(int sid, List<Integer> children) {
         StubAdoption.forkInDeadSession(t, sid, children);

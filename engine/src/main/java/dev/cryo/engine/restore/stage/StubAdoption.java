@@ -308,6 +308,39 @@ public final class StubAdoption {
     }
 
     /**
+     * An orphan in the session this task leads that a task further up reaped, its subreaper or its
+     * pid namespace's init (zdtm's child_subreaper_and_reparent: its creator in this session exited):
+     * as CRIU's helper tasks do, a helper of this task at {@code helperPid} or the first free pid
+     * above (no task of the tree has one so high) forks it with its exact pid and is killed; the kernel
+     * gives it to the nearest subreaper or init above, {@code parent} (made one for that,
+     * RestoreSupervisor.reapsOrphans; none between is one during FORK). This task reaps the helper,
+     * whose death signals nobody.
+     */
+    public static void forkOrphan(TaskContext t, int orphan, int helperPid, int parent) {
+        int sid = helperPid;
+        for (int tries = 0; dev.cryo.kernel.Sys.exists(Pid.of(sid)) && tries < 64; tries++) {
+            sid++;
+        }
+        Pid helper = Pid.of(sid);
+        int[] setTid = t.namespaces().setTidOfExited(t.pid().value(), sid); // the same number at every level
+        cloneAt(t, t.main(), t.pid(), 0, 0, sid, setTid, sid);
+        t.tracer().waitForStop(sid);
+        try (Injector h = new Injector(t.tracer(), helper, sid, t.boot().gadget())) {
+            cloneAt(t, h, helper, 0, dev.cryo.kernel.Signals.SIGCHLD, orphan);
+            park(t, orphan);
+        }
+        parkStopped(t, sid);
+        dev.cryo.kernel.Sys.kill(helper, dev.cryo.kernel.Signals.SIGKILL);
+        t.call("wait4(helper " + sid + ")", SyscallNr.WAIT4, sid, 0, dev.cryo.kernel.Sys.WALL, 0);
+        t.forked().remove(Integer.valueOf(sid));
+        int ppid = dev.cryo.kernel.proc.ProcFs.stat(Pid.of(orphan)).ppid();
+        if (ppid != parent) {
+            throw new RestoreException("pid " + orphan + " went to pid " + ppid + " instead of " + parent
+                    + " when the helper that forked it in session " + t.pid() + " exited");
+        }
+    }
+
+    /**
      * The session helper {@code h} forks a helper at {@code pgid}, which makes that group and forks
      * {@code children} in it; then it is killed and reaped by {@code h}, and they come to this task.
      */
@@ -336,8 +369,14 @@ public final class StubAdoption {
      * kills it too. Throws unless it got that pid.
      */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid) {
+        cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, t.namespaces().setTidFrom(t.pid().value(), childPid),
+                t.namespaces().returnedTo(t.pid().value(), childPid));
+    }
+
+    /** As above, with the pid at every level ({@code setTid}, innermost first) and what clone3 returns given. */
+    private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
+                                int[] setTid, long expected) {
         BootstrapArea boot = t.boot();
-        int[] setTid = t.namespaces().setTidFrom(t.pid().value(), childPid);
         dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
                 setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
         long r;
@@ -368,7 +407,6 @@ public final class StubAdoption {
                     ? dev.cryo.engine.restore.RestoreValidator.pidTaken(childPid)
                     : new SyscallException("clone3(set_tid " + childPid + ") in pid " + forkerPid, (int) -r);
         }
-        long expected = t.namespaces().returnedTo(t.pid().value(), childPid);
         if (r != expected || !born.contains(childPid)) {
             throw new RestoreException("asked for pid " + childPid + " in pid " + forkerPid + " and got " + r
                     + (expected != childPid ? " (" + expected + " expected, its pid in the pid namespace)" : ""));
