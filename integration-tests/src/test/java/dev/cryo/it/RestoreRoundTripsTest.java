@@ -147,6 +147,42 @@ class RestoreRoundTripsTest {
         }
     }
 
+    /**
+     * Go's runtime catches every signal, so no thread of a Go program could end a syscall batch with a
+     * signal it ignores: each of its reads was a round trip of its own, some 40 per thread (280 for a
+     * 7-thread caddy). Go takes a spurious SIGURG as a preemption request with nothing to do, so the
+     * batch ends with SIGURG there: a thread's reads are one round trip again. The exporter, left
+     * running, serves on.
+     */
+    @Test
+    void aGoProgramsThreadsAreReadInABatchEach() throws Exception {
+        Path exporter = Path.of("/usr/bin/prometheus-node-exporter");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(exporter), "Debian package prometheus-node-exporter");
+        int port = RealServersTest.freePort();
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("exporter.out"), exporter.toString(),
+                "--web.listen-address=127.0.0.1:" + port, "--collector.disable-defaults", "--collector.cpu")) {
+            RealServersTest.connect(port).close(); // it listens: its runtime has started its threads
+            Path log = tmp.resolve("dump.log");
+            Cli run = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", Integer.toString(p.pid().value()), "-D",
+                    tmp.resolve("img").toString(), "--no-progress", "--leave-running");
+            assertEquals(0, run.code(), run.toString());
+            Matcher threads = Pattern.compile("\\((\\d+) threads\\)").matcher(run.out());
+            assertTrue(threads.find(), run.out());
+            int n = Integer.parseInt(threads.group(1));
+            assertTrue(n >= 2, run.out());
+            String debug = Files.readString(log);
+            // the scratch area's mmap (2), the brk (1), a batch per thread: a few more at most, not 40 a thread
+            int trips = tripsAt(debug, "state collected in");
+            assertTrue(trips <= 4 + 2 * n, trips + " round trips for " + n + " threads:\n" + debug);
+            try (java.net.Socket s = RealServersTest.connect(port)) {
+                s.getOutputStream().write("GET /metrics HTTP/1.0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                String answer = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(answer.startsWith("HTTP/1.0 200") && answer.contains("node_cpu_seconds_total"),
+                        answer.substring(0, Math.min(200, answer.length())));
+            }
+        }
+    }
+
     /** The round trips the task's tracer had made when the line of {@code what} was logged. */
     private static int tripsAt(String log, String what) {
         Matcher m = Pattern.compile(": " + Pattern.quote(what) + "[^\n]*?(\\d+) ptrace round trips").matcher(log);

@@ -46,6 +46,8 @@ public final class RemoteTask implements AutoCloseable {
     private final Map<Integer, Long> pads = new HashMap<>();
     /** Each thread's /proc status, read once: its seccomp mode and the caught signals hold while it is seized. */
     private final Map<Integer, dev.cryo.kernel.proc.ProcStatus> statuses = new HashMap<>();
+    /** Whether the process runs Go, read at its first batch (null: not yet). */
+    private Boolean goRuntime;
 
     /** For a process whose threads cannot change while it is seized. */
     public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps) {
@@ -134,9 +136,12 @@ public final class RemoteTask implements AutoCloseable {
         if (!padded || SyscallBatch.size(calls.size()) > BATCH_TABLE) {
             return null;
         }
+        if (goRuntime == null) {
+            goRuntime = dev.cryo.kernel.proc.GoRuntime.runs(pid);
+        }
         int signal = SyscallBatch.stopSignal(statuses.computeIfAbsent(inj.tid(),
                 tid -> ProcFs.status(pid, dev.cryo.kernel.Pid.of(tid))), tracer.getSigmask(inj.tid()),
-                tracer.pendingSignals(inj.tid()));
+                tracer.pendingSignals(inj.tid()), goRuntime);
         if (signal == 0) {
             return null;
         }

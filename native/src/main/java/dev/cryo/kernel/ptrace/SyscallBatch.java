@@ -56,12 +56,23 @@ public final class SyscallBatch {
      * {@code pending}: {@link Tracer#pendingSignals}.
      */
     public static int stopSignal(ProcStatus thread, long mask, long pending) {
+        return stopSignal(thread, mask, pending, false);
+    }
+
+    /**
+     * As above; {@code goRuntime}: the process runs Go ({@link dev.cryo.kernel.proc.GoRuntime}), which
+     * catches every signal but takes a spurious SIGURG as a preemption request that finds nothing to
+     * do: the SIGURG that only a tracer dying mid-batch would let through is harmless there, and Go's
+     * threads get one round trip per batch instead of one per call.
+     */
+    public static int stopSignal(ProcStatus thread, long mask, long pending, boolean goRuntime) {
         if (thread.seccomp() != 0) {
             return 0; // a filter could refuse the final tgkill, and the thread would run on
         }
         for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH}) {
             long bit = 1L << (sig - 1);
-            if (((thread.sigCgt() | mask | pending) & bit) == 0) {
+            long caught = goRuntime && sig == Signals.SIGURG ? 0 : thread.sigCgt();
+            if (((caught | mask | pending) & bit) == 0) {
                 return sig;
             }
         }
