@@ -543,7 +543,16 @@ class NotCarriedTest {
                 new Item("a sealed memfd mapped, its fd closed", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
                         "/c/memfdseal.c").toString(), "closed"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd"
                         + " whose seals \\(0x6\\) no fd of the tree holds: the restore takes a memfd's seals from its fds and"
-                        + " would make it unsealed; not supported yet")),
+                        + " would make it unsealed; not supported yet"),
+                // sem43: a restore gives each process a SEM_UNDO list of its own, and a process's threads one
+                new Item("a SEM_UNDO list two processes share", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
+                        "/c/semundoshare.c").toString(), "process"), "(?: shares its SEM_UNDO list with pid \\d+)? \\(cloned"
+                        + " with CLONE_SYSVSEM but not as a thread\\): a restore gives each process a list of its own, whose"
+                        + " exits would each give back what they took together; not supported"),
+                new Item("a thread's SEM_UNDO list of its own", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
+                        "/c/semundoshare.c").toString(), "thread"), " thread \\d+ does not share the SEM_UNDO list of thread"
+                        + " \\d+ \\(it unshared CLONE_SYSVSEM, or was cloned without it\\): a restore gives the threads of a"
+                        + " process one list; not supported")),
                 // qemu -accel kvm: named as a mapping of a kernel object (it was "on a mount that is not attached")
                 kvm());
     }

@@ -546,6 +546,30 @@ class RestoreTest {
         }
     }
 
+    /**
+     * The threads of a process share its SEM_UNDO list (glibc's pthread_create passes CLONE_SYSVSEM; a
+     * JVM has one), and its adjustments were not carried: a restored child of three threads, killed, gave
+     * back nothing of the 2 and the lock they took. The dump reads the list without changing the task:
+     * -R leaves the original's exit to give them back, and the restored one's does too.
+     */
+    @Test
+    void aProcessOfSeveralThreadsStillGivesBackWhatTheyTookWithSemUndoAfterADumpLeftItRunningAndAfterARestore()
+            throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("left.out"), "semundothreads")) {
+            Cli left = Cli.run("dump", "-R", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("left").toString(),
+                    "--no-progress");
+            assertEquals(0, left.code(), left.toString());
+            String shown = Cli.run("show", tmp.resolve("left").toString()).out();
+            assertEquals(2, java.util.regex.Pattern.compile("\"adjustment\"\\s*:\\s*1\\b").matcher(shown).results().count(),
+                    "the image holds the child's two adjustments:\n" + shown);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+        try (DetachedProcess p = Workloads.program(tmp.resolve("semundothreads.out"), "semundothreads")) {
+            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
     private static String status(int pid) {
         try {
             return Files.readString(Path.of("/proc/" + pid + "/status"));

@@ -11,8 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * bpf(2) for cryo's own BPF iterators over a task's files (iter/task_file): a small assembler for
- * their instructions, the program load, and one run over one task's fd table read to its end.
+ * bpf(2) for cryo's own BPF iterators over a task's files (iter/task_file) or over the task itself
+ * (iter/task): a small assembler for their instructions, the program load, and one run over one
+ * task read to its end.
  */
 public final class Bpf {
     private static final int PROG_LOAD = 5, LINK_CREATE = 28, ITER_CREATE = 33;
@@ -94,6 +95,26 @@ public final class Bpf {
             return op(0x55, reg, 0, 0, imm);
         }
 
+        /** if (a == b) goto label (registers). */
+        public Program jumpIfSame(int a, int b, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x1d, a, b, 0, 0);
+        }
+
+        /** dst |= imm (64 bits). */
+        public Program orImm(int dst, int imm) {
+            return op(0x47, dst, 0, 0, imm);
+        }
+
+        /**
+         * dst = *(u64 *)(base + off), read with bpf_probe_read_kernel through fp - 8 (base a plain number
+         * or a kernel pointer: a read that faults gives 0). Clobbers r1-r5.
+         */
+        public Program readKernel(int dst, int base, int off) {
+            return mov(3, base).addImm(3, off).mov(1, 10).addImm(1, -8).movImm(2, 8).call(PROBE_READ_KERNEL)
+                    .load(8, dst, 10, -8);
+        }
+
         /** if (a != b) goto label (registers). */
         public Program jumpIfNotSame(int a, int b, String label) {
             jumps.put(insns.size(), label);
@@ -138,22 +159,35 @@ public final class Bpf {
         }
     }
 
-    /** An iterator over a task's files, loaded (and checked by the kernel's verifier) once, when first run. */
-    public static final class TaskFileIterator {
+    /** An iterator over a task's files or over the task, loaded (and checked by the kernel's verifier) once, when first run. */
+    public static final class TaskIterator {
         private final String name;
+        /** The kernel's iterator target: "task_file" or "task". */
+        private final String target;
         private final java.util.function.Supplier<Program> program;
         private Fd loaded;
         /** Why it could not be loaded (no BTF, no bpf() for cryo, a kernel whose structures differ): not tried again. */
         private RuntimeException failed;
 
-        public TaskFileIterator(String name, java.util.function.Supplier<Program> program) {
+        private TaskIterator(String name, String target, java.util.function.Supplier<Program> program) {
             this.name = name;
+            this.target = target;
             this.program = program;
         }
 
-        /** What the program wrote for the files of thread {@code tid}. */
+        /** {@code program} run for each file of a task (its context: struct bpf_iter__task_file). */
+        public static TaskIterator overFiles(String name, java.util.function.Supplier<Program> program) {
+            return new TaskIterator(name, "task_file", program);
+        }
+
+        /** {@code program} run once for the task (its context: struct bpf_iter__task). */
+        public static TaskIterator overTask(String name, java.util.function.Supplier<Program> program) {
+            return new TaskIterator(name, "task", program);
+        }
+
+        /** What the program wrote for thread {@code tid} (for its files, or for it). */
         public byte[] run(int tid) {
-            return runOnTask(loaded(), tid);
+            return runOnTask(loaded(), target, tid);
         }
 
         private synchronized Fd loaded() {
@@ -162,7 +196,7 @@ public final class Bpf {
             }
             if (loaded == null) {
                 try {
-                    loaded = loadTaskFileIterator(program.get(), name);
+                    loaded = load(program.get(), name, target);
                 } catch (RuntimeException e) {
                     failed = e;
                     throw e;
@@ -188,8 +222,8 @@ public final class Bpf {
         }
     }
 
-    /** Loads {@code p} as an iterator over the files of tasks (iter/task_file). */
-    private static Fd loadTaskFileIterator(Program p, String name) {
+    /** Loads {@code p} as an iterator over tasks' files ({@code target} "task_file") or tasks ("task"). */
+    private static Fd load(Program p, String name, String target) {
         byte[] code = p.bytes();
         Memory insns = new Memory(code.length);
         insns.write(0, code, 0, code.length);
@@ -202,11 +236,11 @@ public final class Bpf {
         attr.setLong(8, Sys.address(insns));
         attr.setLong(16, Sys.address(license));
         attr.setInt(68, TRACE_ITER); // expected_attach_type
-        attr.setInt(108, Btf.kernel().function("bpf_iter_task_file")); // attach_btf_id
+        attr.setInt(108, Btf.kernel().function("bpf_iter_" + target)); // attach_btf_id
         byte[] n = name.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         attr.write(48, n, 0, Math.min(n.length, 15)); // prog_name
         try {
-            return new Fd((int) Sys.call(() -> "bpf(BPF_PROG_LOAD, " + name + ", iter/task_file)", SyscallNr.BPF,
+            return new Fd((int) Sys.call(() -> "bpf(BPF_PROG_LOAD, " + name + ", iter/" + target + ")", SyscallNr.BPF,
                     PROG_LOAD, Sys.address(attr), 128, 0));
         } catch (KernelException e) {
             throw new KernelException(e.getMessage() + verifierSays(attr), e);
@@ -229,8 +263,8 @@ public final class Bpf {
         return text.isEmpty() ? "" : "; the verifier: ..." + text.substring(Math.max(0, text.length() - 600));
     }
 
-    /** Runs {@code iterator} over the fd table of thread {@code tid} (as this process's pid namespace numbers it). */
-    private static byte[] runOnTask(Fd iterator, int tid) {
+    /** Runs {@code iterator} over thread {@code tid} (as this process's pid namespace numbers it), or its fd table. */
+    private static byte[] runOnTask(Fd iterator, String target, int tid) {
         Memory info = new Memory(16); // bpf_iter_link_info.task: tid, pid, pid_fd
         info.clear();
         info.setInt(0, tid);
@@ -240,7 +274,7 @@ public final class Bpf {
         attr.setInt(8, TRACE_ITER);
         attr.setLong(16, Sys.address(info));
         attr.setInt(24, 16);
-        try (Fd link = new Fd((int) Sys.call(() -> "bpf(BPF_LINK_CREATE, iter/task_file, tid " + tid + ")",
+        try (Fd link = new Fd((int) Sys.call(() -> "bpf(BPF_LINK_CREATE, iter/" + target + ", tid " + tid + ")",
                 SyscallNr.BPF, LINK_CREATE, Sys.address(attr), 64, 0))) {
             Memory create = new Memory(16);
             create.clear();

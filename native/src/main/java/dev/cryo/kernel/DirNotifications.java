@@ -24,7 +24,7 @@ public final class DirNotifications {
 
     private static final int RECORD = 16, MAX_MARKS = 16, MAX_WATCHERS = 64;
     private static final int FOUND = 0, TOO_MANY_MARKS = 1, TOO_MANY_WATCHERS = 2;
-    private static final Bpf.TaskFileIterator ITERATOR = new Bpf.TaskFileIterator("cryo_dnotify",
+    private static final Bpf.TaskIterator ITERATOR = Bpf.TaskIterator.overFiles("cryo_dnotify",
             () -> program(Btf.kernel(), Kallsyms.function("dnotify_free_mark")));
 
     /** A directory with more marks or watchers than the iterator's loops read. */
@@ -96,29 +96,29 @@ public final class DirNotifications {
                 .load(8, file, ctx, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(file, "out")
                 .load(8, 1, file, btf.offset("file", "f_inode")).jumpIfZero(1, "out")
                 .load(2, 2, 1, btf.offset("inode", "i_mode")).andImm(2, 0xf000).jumpIfNot(2, 0x4000, "out"); // S_ISDIR
-        read(p, at, 1, btf.offset("inode", "i_fsnotify_marks")).jumpIfZero(at, "out");
-        read(p, at, at, btf.offset("fsnotify_mark_connector", "list")); // hlist_head.first
+        p.readKernel(at, 1, btf.offset("inode", "i_fsnotify_marks")).jumpIfZero(at, "out");
+        p.readKernel(at, at, btf.offset("fsnotify_mark_connector", "list")); // hlist_head.first
         p.movImm(count, MAX_MARKS)
                 .label("mark").jumpIfZero(at, "out").jumpIfZero(count, "too-many-marks").addImm(count, -1);
-        read(p, 3, at, btf.offset("fsnotify_mark", "group") - objList).jumpIfZero(3, "next-mark");
-        read(p, 3, 3, btf.offset("fsnotify_group", "ops")).jumpIfZero(3, "next-mark");
-        read(p, 1, 3, btf.offset("fsnotify_ops", "free_mark"))
+        p.readKernel(3, at, btf.offset("fsnotify_mark", "group") - objList).jumpIfZero(3, "next-mark");
+        p.readKernel(3, 3, btf.offset("fsnotify_group", "ops")).jumpIfZero(3, "next-mark");
+        p.readKernel(1, 3, btf.offset("fsnotify_ops", "free_mark"))
                 .movImm64(2, dnotifyFreeMark).jumpIfNotSame(1, 2, "next-mark").jump("found");
         p.label("next-mark");
-        read(p, at, at, 0).jump("mark"); // hlist_node.next
+        p.readKernel(at, at, 0).jump("mark"); // hlist_node.next
         p.label("found");
-        read(p, at, at, btf.offset("dnotify_mark", "dn") - objList);
+        p.readKernel(at, at, btf.offset("dnotify_mark", "dn") - objList);
         p.load(8, 1, ctx, btf.offset("bpf_iter__task_file", "task")).jumpIfZero(1, "out");
-        read(p, 1, 1, btf.offset("task_struct", "files")).store(8, fp, -16, 1);
+        p.readKernel(1, 1, btf.offset("task_struct", "files")).store(8, fp, -16, 1);
         p.movImm(count, MAX_WATCHERS)
                 .label("watcher").jumpIfZero(at, "out").jumpIfZero(count, "too-many-watchers").addImm(count, -1);
-        read(p, 1, at, btf.offset("dnotify_struct", "dn_filp")).jumpIfNotSame(1, file, "next-watcher");
-        read(p, 1, at, btf.offset("dnotify_struct", "dn_owner")).load(8, 2, fp, -16).jumpIfNotSame(1, 2, "next-watcher");
-        read(p, 1, at, btf.offset("dnotify_struct", "dn_fd")).store(4, fp, -28, 1);
-        read(p, 1, at, btf.offset("dnotify_struct", "dn_mask")).store(4, fp, -24, 1);
+        p.readKernel(1, at, btf.offset("dnotify_struct", "dn_filp")).jumpIfNotSame(1, file, "next-watcher");
+        p.readKernel(1, at, btf.offset("dnotify_struct", "dn_owner")).load(8, 2, fp, -16).jumpIfNotSame(1, 2, "next-watcher");
+        p.readKernel(1, at, btf.offset("dnotify_struct", "dn_fd")).store(4, fp, -28, 1);
+        p.readKernel(1, at, btf.offset("dnotify_struct", "dn_mask")).store(4, fp, -24, 1);
         p.movImm(1, FOUND).store(4, fp, -20, 1).jump("write");
         p.label("next-watcher");
-        read(p, at, at, btf.offset("dnotify_struct", "dn_next")).jump("watcher");
+        p.readKernel(at, at, btf.offset("dnotify_struct", "dn_next")).jump("watcher");
         p.label("too-many-marks").movImm(1, TOO_MANY_MARKS).jump("overflow")
                 .label("too-many-watchers").movImm(1, TOO_MANY_WATCHERS)
                 .label("overflow").store(4, fp, -20, 1).movImm(1, 0).store(4, fp, -28, 1).store(4, fp, -24, 1)
@@ -129,11 +129,5 @@ public final class DirNotifications {
                 .mov(2, fp).addImm(2, -32).movImm(3, RECORD).call(Bpf.SEQ_WRITE)
                 .label("out").movImm(0, 0).exit();
         return p;
-    }
-
-    /** dst = *(u64 *)(base + off), read with bpf_probe_read_kernel through fp - 8 (base a plain number or a kernel pointer). */
-    private static Bpf.Program read(Bpf.Program p, int dst, int base, int off) {
-        return p.mov(3, base).addImm(3, off).mov(1, 10).addImm(1, -8).movImm(2, 8).call(Bpf.PROBE_READ_KERNEL)
-                .load(8, dst, 10, -8);
     }
 }

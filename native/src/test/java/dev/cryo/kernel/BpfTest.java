@@ -17,7 +17,7 @@ class BpfTest {
     void anIteratorTheKernelRefusesIsNotLoadedAgain() {
         AtomicInteger built = new AtomicInteger();
         int pid = (int) ProcessHandle.current().pid();
-        Bpf.TaskFileIterator it = new Bpf.TaskFileIterator("cryo_test_bad", () -> {
+        Bpf.TaskIterator it = Bpf.TaskIterator.overFiles("cryo_test_bad", () -> {
             built.incrementAndGet();
             return new Bpf.Program().movImm(0, 0); // no exit: the verifier refuses it
         });

@@ -196,6 +196,7 @@ public final class DumpSupervisor {
         tree.forEach(dev.cryo.kernel.ptrace.SigreturnRoute::learn); // a scan of their code, not in the frozen window
         landlock.prepare(tree); // started now, ready by the frozen collect
         dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
+        dev.cryo.kernel.SemUndoList.warmUp();
         if (request.preCopy()) {
             return startTracking();
         }

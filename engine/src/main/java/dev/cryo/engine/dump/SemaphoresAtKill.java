@@ -16,11 +16,10 @@ import java.util.Set;
  * that ever used SEM_UNDO has its adjustments applied by the kernel when it exits (exit_sem), and
  * the dump's kill is such an exit: DMTCP's sysv-sem (parent and child taking turns through two
  * SEM_UNDO semaphores) came back with one semaphore raised by as many turns as they had taken, and
- * its child, let through without its turn, failed its assertion. The adjustments cannot be read
- * (nor given to the restored tasks), so the values the frozen tree saw are taken before the kill and
- * every semaphore the exits changed — its last operation is then a tree task's — is put back by a
- * semop without SEM_UNDO, which leaves everyone's undo entries alone. The restored tasks start with
- * no adjustments: their own exit undoes nothing they did before the dump.
+ * its child, let through without its turn, failed its assertion. So the values the frozen tree saw
+ * are taken before the kill and every semaphore the exits changed — its last operation is then a tree
+ * task's — is put back by a semop without SEM_UNDO, which leaves everyone's undo entries alone. The
+ * restored tasks get their adjustments back from the image ({@link dev.cryo.engine.ipc.SemUndo}).
  */
 public final class SemaphoresAtKill {
     private record SemSet(int id, int[] values) {}

@@ -241,8 +241,8 @@ public final class TaskCollector {
             LandlockDomain.refuseIfConfined("pid " + pid.value() + " (" + stat.comm() + ")",
                     reads != null ? reads.landlock() : LandlockDomain.ask(inj, landlock), landlock);
             keyrings = reads != null ? reads.keyrings() : Keyrings.ids(inj);
-            semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids.size(), inj, remote.scratch());
         }
+        semUndo = dev.cryo.engine.ipc.SemUndo.dump(pid, tids);
         ProcReads procs = await(read);
         if (Keyrings.holdsAny(keyrings)) { // once its fds are read: the dump opens /proc/keys in it for a moment
             try (Injector inj = remote.injector(pid.value())) {

@@ -4,13 +4,14 @@ import com.sun.jna.Memory;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.image.RecordCodec;
 import dev.cryo.engine.model.codec.ModelFields;
+import dev.cryo.kernel.ExitedLeaders;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.SemUndoList;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.SysvIpc;
-import dev.cryo.kernel.ptrace.Injector;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -22,13 +23,12 @@ import java.util.Map;
  * A process's SEM_UNDO adjustments on the host's SysV semaphores: what the kernel adds back to each
  * semaphore when the process exits (a lock taken with SEM_UNDO is given back if its holder dies).
  * They were dropped, so a restored holder's exit gave nothing back (zdtm-like sem_undo: 3 left, 5
- * expected). The kernel shows them nowhere, but unshare(CLONE_SYSVSEM) applies them as an exit
- * would: run in the frozen task, the values it changes are its adjustments; the task then takes
- * them again by a semop with SEM_UNDO of the opposite amount (the value ends where it was). The
- * restore gives the restored task the same: cryo adds each amount, the task takes it back with
- * SEM_UNDO. Only for a single-threaded task of cryo's own ipc namespace: threads share one list,
- * which an unshare in one of them only lets go of, and a namespace of the tree's own gets its sets
- * made again, without adjustments.
+ * expected). No file shows them: the dump reads the task's undo list with cryo's BPF iterator
+ * ({@link SemUndoList}), leaving the task as it was; the list is its threads' (glibc's
+ * pthread_create passes CLONE_SYSVSEM; a JVM has one), as the restored threads' is (ThreadCreation
+ * passes it too). The restore gives the restored task the same: cryo adds each amount, the task
+ * takes it back by a semop with SEM_UNDO of the opposite amount (the value ends where it was). Only
+ * for a task of cryo's own ipc namespace: a namespace of the tree's own gets its sets made again.
  */
 public record SemUndo(List<Adjustment> adjustments) {
     /** What the kernel adds to semaphore {@code sem} of set {@code set} at the task's exit. */
@@ -43,7 +43,7 @@ public record SemUndo(List<Adjustment> adjustments) {
     /** zdtmf42's range: 4200-4249. */
     public static final int RECORD_ID = 4200;
     private static final int MAX = 1 << 16;
-    private static final int CLONE_SYSVSEM = 0x40000, SEM_UNDO = 0x1000;
+    private static final int SEM_UNDO = 0x1000;
 
     public static final RecordCodec<SemUndo> CODEC = RecordCodec.of(SemUndo.class, RECORD_ID, 1, (out, u) -> {
         out.writeVarInt(u.adjustments().size(), true);
@@ -62,54 +62,90 @@ public record SemUndo(List<Adjustment> adjustments) {
     });
 
     /**
-     * DUMP: the adjustments of frozen task {@code pid} (its main thread injected through {@code inj},
-     * {@code scratch} a page of it cryo may write), left in place. Tasks are measured one at a time:
-     * the values of every set are read around each unshare.
+     * DUMP: the adjustments of frozen task {@code pid} (threads {@code tids}), read without changing it.
+     * Refused where the list cannot be carried whole: threads that do not share one list, a list another
+     * process shares, more sets or semaphores than the iterator reads, no iterator (no BTF, no bpf()).
      */
-    public static SemUndo dump(Pid pid, int threads, Injector inj, long scratch) {
+    public static SemUndo dump(Pid pid, List<Integer> tids) {
         String ours = Namespaces.link("self", "ipc");
         if (ours == null || !ours.equals(Namespaces.link(Integer.toString(pid.value()), "ipc"))) {
             return NONE;
         }
-        Boolean none = hasNoList(pid);
-        if (Boolean.TRUE.equals(none)) {
+        int reader = ExitedLeaders.reader(pid.value());
+        for (int tid : tids) {
+            if (tid != reader && !Sys.shareResource(Pid.of(reader), Pid.of(tid), Sys.KCMP_SYSVSEM)) {
+                throw new DumpException("pid " + pid + " thread " + tid + " does not share the SEM_UNDO list of thread "
+                        + reader + " (it unshared CLONE_SYSVSEM, or was cloned without it): a restore gives the threads"
+                        + " of a process one list; not supported");
+            }
+        }
+        if (Boolean.TRUE.equals(hasNoList(pid))) {
             return NONE;
         }
-        if (threads > 1) {
-            // its threads share the list (glibc's pthread_create passes CLONE_SYSVSEM; a JVM has one): an unshare
-            // in one thread would only let go of it. Left uncarried, as before (README)
-            return NONE;
+        SemUndoList list;
+        try {
+            list = SemUndoList.of(reader);
+        } catch (SemUndoList.TooMany e) {
+            throw new DumpException("pid " + pid + ": " + e.getMessage() + "; its SEM_UNDO adjustments cannot all be"
+                    + " carried", e);
+        } catch (RuntimeException e) {
+            throw new DumpException("pid " + pid + " has a SEM_UNDO list (it made a semop with SEM_UNDO), whose"
+                    + " adjustments no file shows and cryo reads with a BPF iterator, which cannot run here: "
+                    + e.getMessage() + "; they would be lost", e);
         }
-        synchronized (SemUndo.class) {
-            Map<Integer, int[]> before = values();
-            inj.call("unshare(CLONE_SYSVSEM)", SyscallNr.UNSHARE, CLONE_SYSVSEM);
-            Map<Integer, int[]> after = values();
-            List<Adjustment> found = new ArrayList<>();
-            List<String> others = new ArrayList<>();
-            for (Map.Entry<Integer, int[]> e : before.entrySet()) {
-                int[] now = after.get(e.getKey());
-                if (now == null || now.length != e.getValue().length) {
-                    continue; // removed meanwhile: exit_sem skips such a set too
+        if (list.tasks() > tids.size()) {
+            throw new DumpException("pid " + pid + " shares its SEM_UNDO list with " + sharers(pid, list.tasks() - tids.size())
+                    + " (cloned with CLONE_SYSVSEM but not as a thread): a restore gives each process a list of its own,"
+                    + " whose exits would each give back what they took together; not supported");
+        }
+        Map<Integer, Integer> sizes = new HashMap<>();
+        for (SysvIpc.Entry e : SysvIpc.list("sem")) {
+            sizes.put(e.id(), (int) e.size());
+        }
+        List<Adjustment> found = new ArrayList<>();
+        for (SemUndoList.Undo u : list.undos()) {
+            Integer n = sizes.get(u.semid());
+            if (n == null) {
+                continue; // removed meanwhile (semid -1): exit_sem skips such a set too
+            }
+            if (n > SemUndoList.MAX_SEMS) {
+                throw new DumpException("pid " + pid + " has SEM_UNDO adjustments on semaphore set " + u.semid() + " of "
+                        + n + " semaphores, more than the " + SemUndoList.MAX_SEMS + " cryo's BPF iterator reads; not supported");
+            }
+            for (int i = 0; i < n; i++) {
+                if (u.unread(i)) {
+                    throw new DumpException("pid " + pid + ": the SEM_UNDO adjustment of semaphore " + i + " of set "
+                            + u.semid() + " could not be read (a read of kernel memory faulted); dump again");
                 }
-                int[] pids = null;
-                for (int i = 0; i < now.length; i++) {
-                    if (now[i] == e.getValue()[i]) {
-                        continue;
-                    }
-                    pids = pids != null ? pids : SysvIpc.semPids(e.getKey(), now.length);
-                    if (pids[i] != pid.value()) {
-                        others.add("semaphore " + i + " of set " + e.getKey() + " (by pid " + pids[i] + ")");
-                    }
-                    found.add(new Adjustment(e.getKey(), i, now[i] - e.getValue()[i]));
+                if (u.semadj()[i] != 0) {
+                    found.add(new Adjustment(u.semid(), i, u.semadj()[i]));
                 }
             }
-            takeAgain(inj, pid, scratch, found);
-            if (!others.isEmpty()) {
-                throw new DumpException("pid " + pid + ": its SEM_UNDO adjustments could not be told apart: "
-                        + String.join(", ", others) + " changed while they were read; dump again");
-            }
-            return new SemUndo(found);
         }
+        return new SemUndo(found);
+    }
+
+    /** "pid M" for the processes other than {@code pid} that share its list, or how many cryo did not find. */
+    private static String sharers(Pid pid, int count) {
+        List<String> found = new ArrayList<>();
+        try (java.util.stream.Stream<java.nio.file.Path> procs = java.nio.file.Files.list(java.nio.file.Path.of("/proc"))) {
+            for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit) || name.equals(Integer.toString(pid.value()))) {
+                    continue;
+                }
+                try {
+                    if (Sys.shareResource(pid, Pid.of(Integer.parseInt(name)), Sys.KCMP_SYSVSEM)) {
+                        found.add("pid " + name);
+                    }
+                } catch (KernelException gone) {
+                    // exited meanwhile
+                }
+            }
+        } catch (java.io.IOException e) {
+            // named by their number below
+        }
+        return found.isEmpty() ? count + " other task(s)" : String.join(", ", found);
     }
 
     /** kthreadd, a kernel thread: it has no undo list (cryo's own JVM has one); null where cryo's pid 2 is another task. */
@@ -133,15 +169,6 @@ public record SemUndo(List<Adjustment> adjustments) {
             return Sys.shareResource(NO_LIST, pid, Sys.KCMP_SYSVSEM);
         } catch (KernelException e) {
             return null;
-        }
-    }
-
-    /** The task takes each adjustment again: a semop with SEM_UNDO of the opposite amount. */
-    private static void takeAgain(Injector inj, Pid pid, long scratch, List<Adjustment> list) {
-        for (Adjustment a : list) {
-            Sys.write(pid, scratch, sembuf(a.sem(), -a.value()));
-            inj.call("semop(" + a.set() + ", sem " + a.sem() + ", " + -a.value() + ", SEM_UNDO)", SyscallNr.SEMOP,
-                    a.set(), scratch, 1);
         }
     }
 
@@ -183,18 +210,5 @@ public record SemUndo(List<Adjustment> adjustments) {
         b.setShort(2, (short) op);
         b.setShort(4, (short) (SEM_UNDO | SysvIpc.IPC_NOWAIT));
         return b.getByteArray(0, 6);
-    }
-
-    /** The values of every semaphore set of the host's ipc namespace. */
-    private static Map<Integer, int[]> values() {
-        Map<Integer, int[]> out = new HashMap<>();
-        for (SysvIpc.Entry e : SysvIpc.list("sem")) {
-            try {
-                out.put(e.id(), SysvIpc.semValues(e.id(), (int) e.size()));
-            } catch (KernelException gone) {
-                // removed meanwhile, or not readable by cryo
-            }
-        }
-        return out;
     }
 }

@@ -21,8 +21,8 @@ public final class ReuseportPrograms {
     public record Attached(int fd, int type, int id, byte[] classic) {}
 
     private static final int HEADER = 16, CHUNK = 256, MAX_CLASSIC = 4096; // BPF_MAXINSNS
-    private static final Bpf.TaskFileIterator ITERATOR =
-            new Bpf.TaskFileIterator("cryo_reuseport", () -> program(Btf.kernel()));
+    private static final Bpf.TaskIterator ITERATOR =
+            Bpf.TaskIterator.overFiles("cryo_reuseport", () -> program(Btf.kernel()));
 
     private ReuseportPrograms() {}
 

@@ -26,7 +26,7 @@ public final class TunPrograms {
     }
 
     private static final int RECORD = 16;
-    private static final Bpf.TaskFileIterator ITERATOR = new Bpf.TaskFileIterator("cryo_tun_progs", () -> program(Btf.kernel()));
+    private static final Bpf.TaskIterator ITERATOR = Bpf.TaskIterator.overFiles("cryo_tun_progs", () -> program(Btf.kernel()));
 
     private TunPrograms() {}
 
