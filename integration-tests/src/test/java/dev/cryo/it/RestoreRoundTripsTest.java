@@ -183,6 +183,33 @@ class RestoreRoundTripsTest {
         }
     }
 
+    /**
+     * A thread under a seccomp filter read each of its calls in a round trip of its own (some 40 a thread):
+     * a filter could refuse the batch's final tgkill and the thread would run on. The filters are now run
+     * on the batch's ending calls first (SeccompVerdict): where they allow them, a batch per thread
+     * ("allow"); where one refuses tgkill, the calls one by one as before, and the dump still ends
+     * ("notgkill"). Either way the program, left running, finds its filter as it was.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"allow", "notgkill"})
+    void aFilteredThreadIsReadInABatchWhereItsFilterLetsTheBatchEnd(String mode) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("seccompbatch.out"), "seccompbatch", mode)) {
+            Path log = tmp.resolve("dump.log");
+            Cli run = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", Integer.toString(p.pid().value()), "-D",
+                    tmp.resolve("img").toString(), "--no-progress", "--leave-running");
+            assertEquals(0, run.code(), run.toString());
+            String debug = Files.readString(log);
+            int trips = tripsAt(debug, "state collected in");
+            if (mode.equals("allow")) { // 3 threads: the area (2), the brk (1), a batch each (3)
+                assertTrue(trips <= 10, trips + " round trips:\n" + debug);
+            } else {
+                assertTrue(trips > 30, trips + " round trips, yet no batch can end:\n" + debug);
+            }
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** The round trips the task's tracer had made when the line of {@code what} was logged. */
     private static int tripsAt(String log, String what) {
         Matcher m = Pattern.compile(": " + Pattern.quote(what) + "[^\n]*?(\\d+) ptrace round trips").matcher(log);

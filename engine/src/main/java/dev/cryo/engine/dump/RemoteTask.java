@@ -46,6 +46,7 @@ public final class RemoteTask implements AutoCloseable {
     private final Map<Integer, Long> pads = new HashMap<>();
     /** Each thread's /proc status, read once: its seccomp mode and the caught signals hold while it is seized. */
     private final Map<Integer, dev.cryo.kernel.proc.ProcStatus> statuses = new HashMap<>();
+    private final Map<Integer, List<byte[]>> seccompFilters = new HashMap<>();
     /** Whether the process runs Go, read at its first batch (null: not yet). */
     private Boolean goRuntime;
 
@@ -139,13 +140,35 @@ public final class RemoteTask implements AutoCloseable {
         if (goRuntime == null) {
             goRuntime = dev.cryo.kernel.proc.GoRuntime.runs(pid);
         }
-        int signal = SyscallBatch.stopSignal(statuses.computeIfAbsent(inj.tid(),
-                tid -> ProcFs.status(pid, dev.cryo.kernel.Pid.of(tid))), tracer.getSigmask(inj.tid()),
-                tracer.pendingSignals(inj.tid()), goRuntime);
+        dev.cryo.kernel.proc.ProcStatus status = statuses.computeIfAbsent(inj.tid(),
+                tid -> ProcFs.status(pid, dev.cryo.kernel.Pid.of(tid)));
+        int signal = SyscallBatch.stopSignal(status, tracer.getSigmask(inj.tid()), tracer.pendingSignals(inj.tid()),
+                goRuntime, sig -> SyscallBatch.endsUnderFilters(filtersOf(inj.tid()), batchArea(),
+                        innermost(status.nsTgid(), pid.value()), innermost(status.nsPid(), inj.tid()), sig, calls.size()));
         if (signal == 0) {
             return null;
         }
         return SyscallBatch.run(tracer, inj, batchArea(), calls, signal);
+    }
+
+    /** A thread's seccomp filters (empty when they cannot be read: no batch then), read at its first batch. */
+    private List<byte[]> filtersOf(int tid) {
+        return seccompFilters.computeIfAbsent(tid, t -> {
+            List<byte[]> all = new java.util.ArrayList<>();
+            try {
+                for (byte[] p; (p = tracer.seccompFilter(t, all.size())) != null && all.size() < 1024; ) {
+                    all.add(p);
+                }
+            } catch (dev.cryo.kernel.KernelException unreadable) {
+                return List.of();
+            }
+            return all;
+        });
+    }
+
+    /** The id as the thread sees it: the last of /proc's NStgid or NSpid ({@code fallback} without them). */
+    private static int innermost(List<Integer> ids, int fallback) {
+        return ids == null || ids.isEmpty() ? fallback : ids.get(ids.size() - 1);
     }
 
     /** Room for a batch's outputs (bytes from {@link #batchOutput}). */

@@ -66,17 +66,62 @@ public final class SyscallBatch {
      * threads get one round trip per batch instead of one per call.
      */
     public static int stopSignal(ProcStatus thread, long mask, long pending, boolean goRuntime) {
-        if (thread.seccomp() != 0) {
-            return 0; // a filter could refuse the final tgkill, and the thread would run on
+        return stopSignal(thread, mask, pending, goRuntime, null);
+    }
+
+    /**
+     * As above, for a thread under seccomp filters too: {@code filtersLetEnd} tells whether its filters
+     * let the batch end with a signal ({@link #endsUnderFilters}); null, as for strict mode: no batch.
+     * A filter that refused the ending's calls would let the thread run on where cryo waits for its stop.
+     */
+    public static int stopSignal(ProcStatus thread, long mask, long pending, boolean goRuntime,
+                                 java.util.function.IntPredicate filtersLetEnd) {
+        boolean filtered = thread.seccomp() != 0;
+        if (filtered && (filtersLetEnd == null || thread.seccomp() != dev.cryo.kernel.Seccomp.MODE_FILTER)) {
+            return 0;
         }
         for (int sig : new int[] {Signals.SIGURG, Signals.SIGWINCH}) {
             long bit = 1L << (sig - 1);
             long caught = goRuntime && sig == Signals.SIGURG ? 0 : thread.sigCgt();
-            if (((caught | mask | pending) & bit) == 0) {
+            if (((caught | mask | pending) & bit) == 0 && (!filtered || filtersLetEnd.test(sig))) {
                 return sig;
             }
         }
         return 0;
+    }
+
+    /**
+     * Whether seccomp filters {@code filters} (oldest first or not: every one must allow) let a batch of
+     * {@code calls} calls written at {@code at} end: its closing rt_sigprocmask, then getpid, gettid and
+     * tgkill({@code tgid}, {@code tid}, {@code signal}) with the ids as the thread sees them. The batch's
+     * own calls need no check: a filter treats them as it would the same calls injected one by one.
+     */
+    public static boolean endsUnderFilters(List<byte[]> filters, long at, int tgid, int tid, int signal, int calls) {
+        long set = at + CODE + (calls + 1L) * ENTRY;
+        return dev.cryo.kernel.SeccompVerdict.allowedByAll(filters, SyscallNr.RT_SIGPROCMASK, at + SYSCALL_ENDS[0],
+                SIG_UNBLOCK, set, 0, 8)
+                && dev.cryo.kernel.SeccompVerdict.allowedByAll(filters, SyscallNr.GETPID, at + SYSCALL_ENDS[1])
+                && dev.cryo.kernel.SeccompVerdict.allowedByAll(filters, SyscallNr.GETTID, at + SYSCALL_ENDS[2])
+                && dev.cryo.kernel.SeccompVerdict.allowedByAll(filters, SyscallNr.TGKILL, at + SYSCALL_ENDS[3],
+                tgid, tid, signal);
+    }
+
+    /** Offsets just past the code's four syscall instructions (the table's loop, getpid, gettid, tgkill). */
+    private static final int[] SYSCALL_ENDS = syscallEnds();
+
+    private static int[] syscallEnds() {
+        byte[] c = code(0, 1, 0, 0, 0, 0); // zero immediates: no other 0f 05 in it before the last jump's address
+        int[] ends = new int[4];
+        int found = 0;
+        for (int i = 0; i + 1 < c.length - 12 && found < ends.length; i++) {
+            if (c[i] == 0x0f && c[i + 1] == 0x05) {
+                ends[found++] = i + 2;
+            }
+        }
+        if (found != ends.length) {
+            throw new IllegalStateException("the batch's code has " + found + " syscall instructions, not 4");
+        }
+        return ends;
     }
 
     /**
