@@ -134,6 +134,17 @@ class NamespaceTest {
     }
 
     /**
+     * SEM_UNDO in a container's ipc namespace: the sets came back with their values, the adjustments of
+     * the child's threads did not (the dump read only the host's), so its restored exit gave nothing back.
+     */
+    @Test
+    void semUndoAdjustmentsInAnIpcNamespaceOfTheTreesOwnComeBack() throws Exception {
+        String out = verdictInNamespaces(tmp, "semundothreads", List.of("--ipc", "--fork"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * A container's POSIX message queue (mq_open in its own ipc namespace) was refused ("holds POSIX message
      * queues [...]; not supported yet"); it comes back with its mode, limits and messages in their order, made
      * again in the new namespace, and each fd opens it again with its flags (ipcns.c mq).

@@ -20,15 +20,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A process's SEM_UNDO adjustments on the host's SysV semaphores: what the kernel adds back to each
- * semaphore when the process exits (a lock taken with SEM_UNDO is given back if its holder dies).
- * They were dropped, so a restored holder's exit gave nothing back (zdtm-like sem_undo: 3 left, 5
- * expected). No file shows them: the dump reads the task's undo list with cryo's BPF iterator
+ * A process's SEM_UNDO adjustments on SysV semaphores: what the kernel adds back to each semaphore
+ * when the process exits (a lock taken with SEM_UNDO is given back if its holder dies). They were
+ * dropped, so a restored holder's exit gave nothing back (zdtm-like sem_undo: 3 left, 5 expected).
+ * No file shows them: the dump reads the task's undo list with cryo's BPF iterator
  * ({@link SemUndoList}), leaving the task as it was; the list is its threads' (glibc's
  * pthread_create passes CLONE_SYSVSEM; a JVM has one), as the restored threads' is (ThreadCreation
- * passes it too). The restore gives the restored task the same: cryo adds each amount, the task
- * takes it back by a semop with SEM_UNDO of the opposite amount (the value ends where it was). Only
- * for a task of cryo's own ipc namespace: a namespace of the tree's own gets its sets made again.
+ * passes it too). The restore has the restored task make each again by a semop that adds and takes
+ * the amount, one of the two with SEM_UNDO (the value ends where it was). The sets are the host's or,
+ * in an ipc namespace of the tree's own, the ones its restore made again with their ids.
  */
 public record SemUndo(List<Adjustment> adjustments) {
     /** What the kernel adds to semaphore {@code sem} of set {@code set} at the task's exit. */
@@ -67,11 +67,11 @@ public record SemUndo(List<Adjustment> adjustments) {
      * process shares, more sets or semaphores than the iterator reads, no iterator (no BTF, no bpf()).
      */
     public static SemUndo dump(Pid pid, List<Integer> tids) {
-        String ours = Namespaces.link("self", "ipc");
-        if (ours == null || !ours.equals(Namespaces.link(Integer.toString(pid.value()), "ipc"))) {
-            return NONE;
-        }
         int reader = ExitedLeaders.reader(pid.value());
+        String ns = Namespaces.link(Integer.toString(reader), "ipc");
+        if (ns == null) {
+            return NONE; // no ipc namespace: an exiting task, which exit_sem has let go of its list
+        }
         for (int tid : tids) {
             if (tid != reader && !Sys.shareResource(Pid.of(reader), Pid.of(tid), Sys.KCMP_SYSVSEM)) {
                 throw new DumpException("pid " + pid + " thread " + tid + " does not share the SEM_UNDO list of thread "
@@ -99,7 +99,8 @@ public record SemUndo(List<Adjustment> adjustments) {
                     + " whose exits would each give back what they took together; not supported");
         }
         Map<Integer, Integer> sizes = new HashMap<>();
-        for (SysvIpc.Entry e : SysvIpc.list("sem")) {
+        for (SysvIpc.Entry e : hostIpc(ns) ? SysvIpc.list("sem")
+                : Namespaces.inside(Pid.of(reader), "ipc", () -> SysvIpc.list("sem"))) {
             sizes.put(e.id(), (int) e.size());
         }
         List<Adjustment> found = new ArrayList<>();
@@ -172,18 +173,36 @@ public record SemUndo(List<Adjustment> adjustments) {
         }
     }
 
-    /** RESTORE: cryo adds each amount, then the task {@code call}s a semop that takes it back with SEM_UNDO. */
+    /**
+     * RESTORE: the task {@code call}s one semop of two operations per adjustment, which leaves the value as
+     * it is and the adjustment on its list: the positive amount first (it cannot block), one of them with
+     * SEM_UNDO. A set of the host's namespace removed since is skipped (the task's exit would have skipped it).
+     */
     public void restore(int pid, java.util.function.Function<byte[], Long> put, Call call) {
-        for (Adjustment a : adjustments) {
-            try {
-                SysvIpc.semAdd(a.set(), a.sem(), a.value());
-            } catch (KernelException gone) {
-                continue; // the set was removed since: the task's exit would have skipped it too
-            }
-            long at = put.apply(sembuf(a.sem(), -a.value()));
-            call.call("semop(" + a.set() + ", sem " + a.sem() + ", " + -a.value() + ", SEM_UNDO)", SyscallNr.SEMOP,
-                    a.set(), at, 1);
+        if (adjustments.isEmpty()) {
+            return;
         }
+        java.util.Set<Integer> sets = null;
+        if (hostIpc(Namespaces.link(Integer.toString(pid), "ipc"))) {
+            sets = new java.util.HashSet<>();
+            for (SysvIpc.Entry e : SysvIpc.list("sem")) {
+                sets.add(e.id());
+            }
+        }
+        for (Adjustment a : adjustments) {
+            if (sets != null && !sets.contains(a.set())) {
+                continue;
+            }
+            int n = Math.abs(a.value());
+            long at = put.apply(sembufs(a.sem(), n, a.value() < 0 ? SEM_UNDO : 0, -n, a.value() > 0 ? SEM_UNDO : 0));
+            call.call("semop(" + a.set() + ", sem " + a.sem() + ": +" + n + " then -" + n + ", SEM_UNDO on the "
+                    + (a.value() > 0 ? "second" : "first") + ")", SyscallNr.SEMOP, a.set(), at, 2);
+        }
+    }
+
+    /** Whether ipc namespace {@code ns} (a /proc/PID/ns/ipc link) is cryo's, the host's. */
+    private static boolean hostIpc(String ns) {
+        return ns != null && ns.equals(Namespaces.link("self", "ipc"));
     }
 
     /** An injected call in the restored task. */
@@ -204,11 +223,15 @@ public record SemUndo(List<Adjustment> adjustments) {
         return out;
     }
 
-    private static byte[] sembuf(int sem, int op) { // struct sembuf: sem_num, sem_op, sem_flg
-        Memory b = new Memory(6);
+    /** Two struct sembuf (sem_num, sem_op, sem_flg) on one semaphore, neither waiting. */
+    private static byte[] sembufs(int sem, int op1, int flags1, int op2, int flags2) {
+        Memory b = new Memory(12);
         b.setShort(0, (short) sem);
-        b.setShort(2, (short) op);
-        b.setShort(4, (short) (SEM_UNDO | SysvIpc.IPC_NOWAIT));
-        return b.getByteArray(0, 6);
+        b.setShort(2, (short) op1);
+        b.setShort(4, (short) (flags1 | SysvIpc.IPC_NOWAIT));
+        b.setShort(6, (short) sem);
+        b.setShort(8, (short) op2);
+        b.setShort(10, (short) (flags2 | SysvIpc.IPC_NOWAIT));
+        return b.getByteArray(0, 12);
     }
 }
