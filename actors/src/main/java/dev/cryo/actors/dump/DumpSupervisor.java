@@ -310,15 +310,14 @@ public final class DumpSupervisor {
             return freeze();
         }
         long deadline = t0 + wait.toNanos();
+        if (notAccepted() == 0) { // most often: no timer's first tick to wait for (a cold JVM's took 0.2 s)
+            ctx.getLog().debug("listeners held; accept queues empty after {} ms", (System.nanoTime() - t0) / 1_000_000);
+            return freeze();
+        }
         timers.startTimerWithFixedDelay("accept", new AcceptCheck(), ACCEPT_POLL);
         return Behaviors.receive(Command.class)
                 .onMessage(AcceptCheck.class, m -> {
-                    int waiting;
-                    try {
-                        waiting = sockets.notAccepted();
-                    } catch (RuntimeException e) {
-                        waiting = 0; // the collection reads the queues again and says
-                    }
+                    int waiting = notAccepted();
                     if (waiting > 0 && System.nanoTime() < deadline) {
                         return Behaviors.same();
                     }
@@ -333,6 +332,15 @@ public final class DumpSupervisor {
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
                 .build();
+    }
+
+    /** Connections still queued at the held listeners; 0 when they cannot be read (the collection reads them again and says). */
+    private int notAccepted() {
+        try {
+            return sockets.notAccepted();
+        } catch (RuntimeException e) {
+            return 0;
+        }
     }
 
     // ---- PRE-COPY (the tree runs) -----------------------------------------------------------------
