@@ -1,31 +1,75 @@
 /*
- * unixreset — a unix stream socket whose peer closed with a byte it had not read: the kernel leaves
- * the socket ECONNRESET, returned by the program's next receive. A dump failed with
- * "recvmsg(fd N, 4194304 bytes): ECONNRESET" after its look at the queue had taken that error from
- * the program, which then read an end (0) instead. Prints "ready".
- * On SIGUSR2: a receive returns ECONNRESET, then the end. Prints "PASS" or "FAIL: why".
+ * unixreset — unix stream sockets whose peer closed with a byte it had not read: the kernel leaves each
+ * ECONNRESET, returned once by the program's receive after its own unread bytes, then the end. One end
+ * has no bytes of its own left, the other "hi" still unread. A dump failed with "recvmsg(fd N, 4194304
+ * bytes): ECONNRESET" after its look at the queue had taken the error, then refused such a socket; the
+ * restore now makes each again (its peer closes with a byte of its unread). Prints "ready".
+ * On SIGUSR2: each gives its bytes, ECONNRESET once, then the end. Prints "PASS" or "FAIL: why".
+ * With "seqpacket": seqpacket pairs, whose receive gives the error before the bytes (still refused).
  */
 #define _GNU_SOURCE
 #include "workload.h"
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-int main(void)
+static int type = SOCK_STREAM;
+
+static void expect_reset(int s)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGUSR2, on_usr2);
+    char c;
+    if (recv(s, &c, 1, MSG_DONTWAIT) != -1 || errno != ECONNRESET) {
+        printf("FAIL: fd %d: a receive did not return ECONNRESET (%s)\n", s, strerror(errno));
+        exit(1);
+    }
+}
+
+static int reset(const char *own)
+{
     int sk[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sk) || write(sk[0], "x", 1) != 1) fail("socketpair");
+    if (socketpair(AF_UNIX, type, 0, sk) || write(sk[0], "x", 1) != 1) fail("socketpair");
+    if (*own && write(sk[1], own, strlen(own)) != (ssize_t)strlen(own)) fail("write");
     close(sk[1]); // with "x" unread
     struct pollfd p = {.fd = sk[0]};
     if (poll(&p, 1, 0) != 1 || !(p.revents & POLLERR)) fail("no error after the peer's close");
+    return sk[0];
+}
+
+static void check_reset(int s, const char *own)
+{
+    char buf[16];
+    if (type == SOCK_SEQPACKET) {
+        expect_reset(s);
+    }
+    if (*own) {
+        ssize_t n = recv(s, buf, sizeof buf, MSG_DONTWAIT);
+        if (n != (ssize_t)strlen(own) || memcmp(buf, own, n)) {
+            printf("FAIL: fd %d: its own bytes: %zd\n", s, n);
+            exit(1);
+        }
+    }
+    if (type == SOCK_STREAM) {
+        expect_reset(s);
+    }
+    if (recv(s, buf, 1, MSG_DONTWAIT) != 0) {
+        printf("FAIL: fd %d: a second receive did not return the end\n", s);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "seqpacket")) {
+        type = SOCK_SEQPACKET;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR2, on_usr2);
+    int a = reset(""), b = reset("hi");
     printf("ready\n");
     while (!check) pause();
-
-    char c;
-    if (recv(sk[0], &c, 1, MSG_DONTWAIT) != -1 || errno != ECONNRESET) fail("a receive did not return ECONNRESET");
-    if (recv(sk[0], &c, 1, MSG_DONTWAIT) != 0) fail("a second receive did not return the end");
+    check_reset(a, "");
+    check_reset(b, "hi");
     printf("PASS\n");
     return 0;
 }

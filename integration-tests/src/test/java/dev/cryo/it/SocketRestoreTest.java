@@ -669,24 +669,63 @@ class SocketRestoreTest {
     }
 
     /**
-     * A connected UDP socket holding an ICMP error the program has not read (its datagram met a closed
-     * port: ECONNREFUSED) lost it without a word: after the restore the program's receive found nothing.
-     * Reading the error takes it, and cryo cannot make it again: refused, the error left where it was.
+     * Connected UDP sockets (IPv4, IPv6) holding an ICMP error the program has not read (its datagram met a
+     * closed port: ECONNREFUSED) lost it without a word (after the restore the receive found nothing), then
+     * were refused. The dump now takes the error (SO_ERROR) and an ICMP error of cryo's quoting such a
+     * datagram makes it again, in the running tree at once and in the restored socket: the program reads
+     * ECONNREFUSED once, then nothing (udperror.c).
      */
+    @ParameterizedTest
+    @ValueSource(strings = {"restored", "left running"})
+    void aUdpSocketsUnreadIcmpErrorComesBack(String how) throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/udperror.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udperror.out"), prog))) {
+            String out;
+            if (how.equals("restored")) {
+                out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            } else {
+                DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+                out = Workloads.check(p);
+            }
+            assertPass(out);
+        }
+    }
+
+    /** One that keeps an error queue (IP_RECVERR) is still refused, its error left: the queue's messages cannot be queued again. */
     @Test
-    void aUdpSocketsUnreadIcmpErrorIsRefusedAndLeftToTheProgram() throws Exception {
+    void aUdpSocketsUnreadIcmpErrorWithAnErrorQueueIsRefusedAndLeftToTheProgram() throws Exception {
         assertRefusedWithItsErrorLeft("udperror", "UDP socket 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+ holds an error"
-                + " the program has not read yet \\(an ICMP error such as a closed port's ECONNREFUSED\\).*");
+                + " the program has not read yet and keeps an error queue \\(IP_RECVERR\\).*", "recverr");
     }
 
     /**
      * A unix stream socket whose peer closed with bytes unread holds ECONNRESET for the program; the dump
      * failed with "recvmsg(...): ECONNRESET", its look at the queue having taken the error from the
-     * program (which then read an end). Refused before the queue is read, the error left to the program.
+     * program (which then read an end), then refused it. Its queue is now peeked up to its unread bytes,
+     * which leaves the error, and the restore's pair end closes with a byte unread: after the restore, and
+     * with the tree left running, the program reads its bytes, ECONNRESET once, then the end (unixreset.c).
      */
+    @ParameterizedTest
+    @ValueSource(strings = {"restored", "left running"})
+    void aUnixSocketsUnreadResetComesBack(String how) throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/unixreset.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixreset.out"), prog))) {
+            String out;
+            if (how.equals("restored")) {
+                out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            } else {
+                DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+                out = Workloads.check(p);
+            }
+            assertPass(out);
+        }
+    }
+
+    /** A unix seqpacket socket's ECONNRESET is still refused: any receive of one, a peek too, takes it first. */
     @Test
-    void aUnixSocketsUnreadResetIsRefusedAndLeftToTheProgram() throws Exception {
-        assertRefusedWithItsErrorLeft("unixreset", "unix stream socket .* holds an error the program has not read yet \\(ECONNRESET: .*");
+    void aUnixSeqpacketSocketsUnreadResetIsRefusedAndLeftToTheProgram() throws Exception {
+        assertRefusedWithItsErrorLeft("unixreset", "unix seqpacket socket .* holds an error the program has not read yet"
+                + " \\(ECONNRESET: .* for a seqpacket socket.*", "seqpacket");
     }
 
     /**
@@ -701,9 +740,10 @@ class SocketRestoreTest {
     }
 
     /** The C program {@code name}.c holds an unread socket error: the dump is refused naming the fd, the program runs on and still reads it. */
-    private void assertRefusedWithItsErrorLeft(String name, String reason) throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/" + name + ".c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), prog))) {
+    private void assertRefusedWithItsErrorLeft(String name, String reason, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of(dev.cryo.kernel.testing.TestPrograms.compile("/c/" + name + ".c").toString()));
+        command.addAll(List.of(args));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), command.toArray(String[]::new)))) {
             Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
             assertEquals(1, refused.code(), refused.toString());
             assertTrue(refused.err().matches("(?s).*pid " + p.pid() + " fd \\d+: " + reason), refused.toString());

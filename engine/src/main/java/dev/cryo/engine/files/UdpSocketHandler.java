@@ -35,10 +35,11 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
      * (1 = reading shut, 2 = writing shut), as sock_diag reports it. {@code lockTable}: the network lock
      * that drops datagrams to its port until the restore removes it ("" when none does). {@code corked}: the
      * datagram written but not sent yet (UDP_CORK or MSG_MORE), from the address it leaves and to the one it
-     * goes to; null when none. {@code protocol} (version 3): IPPROTO_UDP or IPPROTO_UDPLITE.
+     * goes to; null when none. {@code protocol} (version 3): IPPROTO_UDP or IPPROTO_UDPLITE. {@code error}
+     * (version 4): the ICMP error a connected socket holds that the program has not read yet (an errno, 0: none).
      */
     public record UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
-                            int shutdown, List<Datagram> queue, String lockTable, Datagram corked, int protocol)
+                            int shutdown, List<Datagram> queue, String lockTable, Datagram corked, int protocol, int error)
             implements FileDesc {
         public UdpSocket {
             queue = List.copyOf(queue);
@@ -47,6 +48,11 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         public UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
                          int shutdown, List<Datagram> queue, String lockTable, Datagram corked) {
             this(ino, family, local, remote, options, primary, shutdown, queue, lockTable, corked, Sockets.IPPROTO_UDP);
+        }
+
+        public UdpSocket(long ino, int family, SockAddr local, SockAddr remote, SocketOptions options, boolean primary,
+                         int shutdown, List<Datagram> queue, String lockTable, Datagram corked, int protocol) {
+            this(ino, family, local, remote, options, primary, shutdown, queue, lockTable, corked, protocol, 0);
         }
 
         public boolean lite() {
@@ -74,7 +80,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     private static final int MAX_DATAGRAM = 65_536, MAX_QUEUE = 1_000_000;
     private static final long MAX_QUEUED_BYTES = 1L << 30;
 
-    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 3, (out, u) -> {
+    static final RecordCodec<UdpSocket> CODEC = RecordCodec.of(UdpSocket.class, RECORD_ID, 4, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.family(), true);
         SockAddrFields.write(out, u.local());
@@ -96,11 +102,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             SockAddrFields.write(out, u.corked().to());
         }
         out.writeVarInt(u.protocol(), true);
+        out.writeVarInt(u.error(), true);
     }, (in, v) -> new UdpSocket(in.readLong(), in.readVarInt(true), SockAddrFields.read(in), SockAddrFields.read(in),
             RecordFields.readRecord(in, SocketOptions.CODEC), in.readBoolean(), in.readVarInt(true), readQueue(in),
             ModelFields.readText(in, 64, "UdpSocket.lockTable"), v >= 2 && in.readBoolean()
                     ? new Datagram(ModelFields.readBytes(in, MAX_DATAGRAM, "UdpSocket.corked"), SockAddrFields.read(in),
-                    SockAddrFields.read(in)) : null, v >= 3 ? protocol(in.readVarInt(true)) : Sockets.IPPROTO_UDP));
+                    SockAddrFields.read(in)) : null, v >= 3 ? protocol(in.readVarInt(true)) : Sockets.IPPROTO_UDP,
+            v >= 4 ? in.readVarInt(true) : 0));
 
     private static int protocol(int p) {
         if (p != Sockets.IPPROTO_UDP && p != Sockets.IPPROTO_UDPLITE) {
@@ -161,12 +169,73 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 throw p.refuse(kind + " " + p.ino + " (" + local + ") is not visible to sock_diag (another network"
                         + " namespace?)");
             }
-            if (p.errorPending()) {
-                // e.g. a connected socket's datagram met a closed port: its next receive or send returns ECONNREFUSED
-                throw p.refuse(kind + " " + d.local() + " -> " + d.remote() + " holds an error the program has not read"
-                        + " yet (an ICMP error such as a closed port's ECONNREFUSED); reading it would take it from the"
-                        + " program and cryo cannot make it again; not supported");
+            int error = p.errorPending() ? takeError(p, d, kind, st) : 0;
+            try {
+                return dump(p, d, st, lite, error);
+            } finally {
+                if (error != 0) { // the tree runs on after -R or a failed dump: its error is there again
+                    makeError(p.sock, d.local(), d.remote(), error, st.netnsOf(p.ino));
+                }
             }
+        }
+    }
+
+    /**
+     * The ICMP error a connected socket holds that the program has not read (its datagram met a closed
+     * port: ECONNREFUSED): taken (SO_ERROR, the only way to read it) when an ICMP error of cryo's can
+     * make it again, which {@link #makeError} does at the restore and, for the tree running on, once
+     * the socket is dumped. An error queue (IP_RECVERR) is refused: its messages cannot be queued again.
+     */
+    private static int takeError(SocketProbe p, SockDiag.InetSocket d, String kind, SocketDumpState st) {
+        String what = kind + " " + d.local() + " -> " + d.remote() + " holds an error the program has not read yet";
+        boolean recverr = Sockets.getInt(p.sock, Sockets.SOL_IP, Sockets.IP_RECVERR) != 0 || (p.family == SockAddr.AF_INET6
+                && Sockets.getInt(p.sock, Sockets.SOL_IPV6, Sockets.IPV6_RECVERR) != 0);
+        if (recverr || d.remote().port() == 0) {
+            throw p.refuse(what + (recverr ? " and keeps an error queue (IP_RECVERR), whose messages cannot be queued"
+                    + " again" : " and is not connected") + "; reading it would take it from the program; not supported");
+        }
+        if (d.local().family() == SockAddr.AF_INET6 && (isV4Mapped(d.remote().address()) || isV4Mapped(d.local().address()))) {
+            throw p.refuse(what + ", and it is connected to an IPv4 address; reading it would take it from the program;"
+                    + " not supported");
+        }
+        int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+        if (UdpInjector.icmpFor(p.family, error) == null) {
+            throw p.refuse(what + " (" + dev.cryo.kernel.Errno.name(error) + "), which no ICMP error gives: cryo cannot"
+                    + " make it again, and reading it took it from the program; not supported");
+        }
+        return error;
+    }
+
+    /**
+     * Makes {@code error} again in socket {@code s}, connected from {@code local} to {@code remote}: an
+     * ICMP error quoting a datagram it sent there, sent in the socket's net namespace ({@code netns}: a
+     * task inside it, 0 for cryo's), and waits until it has arrived.
+     */
+    static void makeError(Fd s, SockAddr local, SockAddr remote, int error, int netns) {
+        Runnable send = () -> {
+            try (UdpInjector inject = new UdpInjector()) {
+                inject.error(local, remote, error);
+            }
+        };
+        if (netns == 0) {
+            send.run();
+        } else {
+            Namespaces.inside(Pid.of(netns), "net", () -> {
+                send.run();
+                return null;
+            });
+        }
+        for (int i = 0; i < 2000 && (dev.cryo.kernel.Terminals.poll(s, 0) & dev.cryo.kernel.Terminals.POLLERR) == 0; i++) {
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // it comes over lo at once; a loaded host may run the softirq later
+        }
+        if ((dev.cryo.kernel.Terminals.poll(s, 0) & dev.cryo.kernel.Terminals.POLLERR) == 0) {
+            throw new IllegalStateException("UDP socket " + local + " -> " + remote + ": the ICMP error that makes its "
+                    + dev.cryo.kernel.Errno.name(error) + " again did not arrive");
+        }
+    }
+
+    private static UdpSocket dump(SocketProbe p, SockDiag.InetSocket d, SocketDumpState st, boolean lite, int error) {
+        {
             boolean primary = st.claim(p.ino);
             if (lite && primary && (d.wqueue() > 0 || d.rqueue() > 0
                     || Sockets.ioctlInt(p.sock, Sockets.SIOCINQ, "SIOCINQ") > 0)) {
@@ -202,7 +271,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             }
             return new UdpSocket(p.ino, p.family, d.local(), d.remote(),
                     p.options(true), primary, d.shutdown(), queue,
-                    st.portLock(p.ino), corked, p.protocol);
+                    st.portLock(p.ino), corked, p.protocol, error);
         }
     }
 
@@ -261,6 +330,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.shutdown() != 0) {
             m.put("shutdown", Sockets.shutdownName(u.shutdown()));
         }
+        if (u.error() != 0) {
+            m.put("unreadError", dev.cryo.kernel.Errno.name(u.error())); // made again by an ICMP error of cryo's
+        }
         if (u.corked() != null) {
             m.put("corked", u.corked().data().length + " bytes to " + u.corked().to());
         }
@@ -291,7 +363,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         u.options().apply(s);
         hub.lockedBy(u.lockTable());
         if (u.local().port() != 0) {
-            Sockets.bindInet(s, u.local());
+            Sockets.bindInet(s, addressByConnect(u, s) ? new SockAddr(u.family(), new byte[16], u.local().port()) : u.local());
         }
         u.options().attachReuseportFilter(s);
         if (u.remote().port() == 0 && !u.queue().isEmpty()) {
@@ -311,6 +383,17 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
     }
 
+    /**
+     * Whether the connected IPv6 socket {@code u} got its address from its connect (bound to the port
+     * alone, or not bound at all): a bind to an IPv6 address sets IPV6_V6ONLY, which it does not have
+     * (the options made on {@code s} say). It is bound to the port alone again, and its connect picks the
+     * same address (checked in {@link #finish}); bound to the address, it came back IPv6-only.
+     */
+    private static boolean addressByConnect(UdpSocket u, Fd s) {
+        return u.family() == SockAddr.AF_INET6 && u.remote().port() != 0 && !u.local().isAnyAddress()
+                && !isV4Mapped(u.local().address()) && Sockets.getInt(s, Sockets.SOL_IPV6, Sockets.IPV6_V6ONLY) == 0;
+    }
+
     /** How many sockets of the image are in the SO_REUSEPORT group of {@code u} already (bound before it). */
     private static int reuseportMembersBefore(UdpSocket u, SocketHub hub) {
         if (u.local().port() == 0 || u.options().get(Sockets.SOL_SOCKET, Sockets.SO_REUSEPORT) == null) {
@@ -328,7 +411,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     public void finish(UdpSocket u, SocketHub hub) {
         Fd s = hub.get(u.ino());
         if (u.remote().port() != 0) {
+            boolean byConnect = addressByConnect(u, s);
             Sockets.connect(s, u.remote());
+            SockAddr local = Sockets.sockName(s);
+            if (byConnect && !local.equals(u.local())) { // bound to its port alone: the route picked the address
+                throw new RestoreException(u.kind() + " " + u.local() + " -> " + u.remote() + " came back from " + local
+                        + ": the route to its peer now leaves from another address");
+            }
         }
         if (u.remote().port() != 0 && !u.queue().isEmpty()) {
             fill(s, u); // once connected: the socket takes datagrams from its peer only
@@ -340,6 +429,9 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         if (u.shutdown() != 0) {
             // the kernel records the shutdown even on an unconnected socket, and then says ENOTCONN
             Sockets.shutdownMask(s, u.shutdown(), u.remote().port() == 0);
+        }
+        if (u.error() != 0) { // last: the fill's look at the queue and the cork's send would take it
+            makeError(s, u.local(), u.remote(), u.error(), 0); // built in its net namespace already
         }
     }
 

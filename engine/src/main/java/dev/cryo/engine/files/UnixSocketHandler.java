@@ -87,13 +87,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * that had exited); null in images of cryo before it carried them. {@code peerGroups}: SO_PEERGROUPS,
      * the groups recorded with them (null: not recorded, images before v4). {@code peerInside}: the pid
      * the peer, a process that had exited, had in the pid namespace of its holder's own (null: none, or
-     * the holder sees pids as cryo does).
+     * the holder sees pids as cryo does). {@code resetPending}: a stream socket whose peer closed with bytes it
+     * had not read holds ECONNRESET the program has not read yet (images before v6: none).
      */
     public record UnixSocket(long ino, int type, int state, byte[] name, long peerIno, byte[] peerName, boolean external,
                              long listenerIno, int backlog, long[] pending, int shutdown, boolean primary,
                              List<Message> queue, SocketOptions options, int fileUid, int fileGid, int fileMode,
                              String bindDir, String movedTo, boolean boundInOwnView, Sockets.Ucred peerCreds,
-                             List<Integer> peerGroups, PeerInside peerInside)
+                             List<Integer> peerGroups, PeerInside peerInside, boolean resetPending)
             implements FileDesc {
         public UnixSocket {
             queue = List.copyOf(queue);
@@ -106,14 +107,14 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                           List<Integer> peerGroups) {
             this(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending, shutdown, primary,
                     queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView, peerCreds, peerGroups,
-                    null);
+                    null, false);
         }
 
         /** This socket, its peer having had pid {@code inside.pid()} in the pid namespace of task {@code inside.holder()}. */
         UnixSocket withPeerInside(PeerInside inside) {
             return new UnixSocket(ino, type, state, name, peerIno, peerName, external, listenerIno, backlog, pending,
                     shutdown, primary, queue, options, fileUid, fileGid, fileMode, bindDir, movedTo, boundInOwnView,
-                    peerCreds, peerGroups, inside);
+                    peerCreds, peerGroups, inside, resetPending);
         }
 
         /** Whether its unread messages pass files: its queue is filled once they are restored (FILES). */
@@ -160,7 +161,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 5, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 6, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -196,6 +197,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             out.writeInt(u.peerInside().holder());
             out.writeInt(u.peerInside().pid());
         }
+        out.writeBoolean(u.resetPending());
     }, (in, v) -> new UnixSocket(in.readLong(), in.readVarInt(true), in.readVarInt(true),
             ModelFields.readBytes(in, 108, "UnixSocket.name"), in.readLong(),
             ModelFields.readBytes(in, 108, "UnixSocket.peerName"), in.readBoolean(), in.readLong(), in.readVarInt(true),
@@ -206,7 +208,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             ModelFields.readText(in, ModelLimits.PATH, "UnixSocket.movedTo"), v >= 2 && in.readBoolean(),
             v >= 3 && in.readBoolean() ? new Sockets.Ucred(in.readInt(), in.readInt(), in.readInt()) : null,
             v >= 4 && in.readBoolean() ? ModelFields.readInts(in, MAX_GROUPS, "UnixSocket.peerGroups") : null,
-            v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null));
+            v >= 5 && in.readBoolean() ? new PeerInside(in.readInt(), in.readInt()) : null, v >= 6 && in.readBoolean()));
 
     @Override
     public String kind() {
@@ -418,11 +420,15 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             if (d.type() != Sockets.SOCK_STREAM && d.type() != Sockets.SOCK_DGRAM && d.type() != Sockets.SOCK_SEQPACKET) {
                 throw p.refuse(what + ": this socket type is not supported");
             }
-            if (p.errorPending()) {
-                // a unix socket's only error: its peer closed with bytes unread, or a datagram peer connected elsewhere
+            // a unix socket's only error, ECONNRESET: its peer closed with bytes it had not read, or a datagram peer
+            // connected elsewhere. A stream end whose peer is gone is made again so (create); its queue is peeked up
+            // to its unread bytes only, which leaves the error (Sockets.peekQueue). Any receive of the others takes it.
+            boolean resetPending = p.errorPending();
+            if (resetPending && (d.type() != Sockets.SOCK_STREAM || d.peerIno() != 0 || d.state() != SockDiag.UNIX_ESTABLISHED)) {
                 throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
                         + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
-                        + " program; not supported");
+                        + " program; not supported" + (d.type() == Sockets.SOCK_STREAM ? "" : " for a " + typeName(d.type())
+                        + " socket"));
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
@@ -627,12 +633,16 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                     peeked.forEach(m -> m.fds().forEach(Fd::close));
                 }
             }
+            if (resetPending && !p.errorPending()) { // a bug: the program has lost it
+                throw p.refuse(what + ": its ECONNRESET was taken by reading its queue");
+            }
             SocketOptions opts = SocketOptions.dump(p.sock, SockAddr.AF_UNIX, d.type(), 0, true);
             Sockets.Ucred creds = peerCreds(p, fd.pid(), ctx, what);
             List<Integer> groups = creds.present() ? peerGroups(p, what) : List.of();
             checkGroupsCanBeMade(p, creds, groups, what);
             return new UnixSocket(p.ino, d.type(), d.state(), d.name(), d.peerIno(), peerName, external, listener, backlog,
-                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds, groups);
+                    pending, d.shutdown(), primary, queue, opts, uid, gid, mode, bindDir, movedTo, ownView, creds, groups,
+                    null, resetPending);
         } catch (DumpException e) {
             throw e;
         }
@@ -747,6 +757,9 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (u.shutdown() != 0) {
             m.put("shutdown", u.shutdown());
         }
+        if (u.resetPending()) {
+            m.put("unreadError", "ECONNRESET"); // made again by its peer's close with a byte unread
+        }
         if (u.fileMode() == FILE_GONE) {
             m.put("socketFile", "removed");
         }
@@ -852,6 +865,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             hub.later(() -> {
                 fill(pair[1], u, hub, null);
+                unreadAtClose(pair[0], u);
                 pair[1].close(); // shuts a stream or seqpacket end down as the peer's close did
                 shutDown(pair[0], u);
             });
@@ -1091,11 +1105,22 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         if (peerGone(u)) {
             try (Fd other = hub.takeOrphanEnd(u.ino())) {
                 fill(other, u, hub, passed);
+                unreadAtClose(hub.get(u.ino()), u);
             } // closed: shuts a stream or seqpacket end down as the peer's close did
             shutDown(hub.get(u.ino()), u);
             return;
         }
         fill(isPair(u, peer) ? hub.get(peer.ino()) : null, u, hub, passed);
+    }
+
+    /**
+     * An end whose peer closed with bytes it had not read holds ECONNRESET until the program reads it: the
+     * kernel sets it at that close, so one byte of {@code end} waits unread at the other end when it closes.
+     */
+    private static void unreadAtClose(Fd end, UnixSocket u) {
+        if (u.resetPending()) {
+            Sockets.send(end, new byte[1], Sockets.MSG_DONTWAIT);
+        }
     }
 
     /** Second pass: connections (after every queue is filled, since a connected receiver takes only its peer's). */

@@ -656,6 +656,11 @@ public final class Sockets {
         boolean ip = !stream && (domain == SockAddr.AF_INET || domain == SockAddr.AF_INET6);
         int savedDst4 = ip ? getInt(s, SOL_IP, IP_RECVORIGDSTADDR) : 0;
         int savedDst6 = ip && domain == SockAddr.AF_INET6 ? getInt(s, SOL_IPV6, IPV6_RECVORIGDSTADDR) : 0;
+        // a unix stream socket holding an error (ECONNRESET: its peer closed with bytes unread) gives it to the
+        // receive that finds no more bytes, a peek too: peeked only up to its unread bytes, which leaves it
+        long bound = stream && unix && (dev.cryo.kernel.Terminals.poll(s, 0) & dev.cryo.kernel.Terminals.POLLERR) != 0
+                ? ioctlInt(s, SIOCINQ, "SIOCINQ") : -1;
+        long peeked = 0;
         List<Message> out = new ArrayList<>();
         setInt(s, SOL_SOCKET, SO_PEEK_OFF, 0);
         if (unix) {
@@ -668,16 +673,18 @@ public final class Sockets {
             }
         }
         try {
-            while (true) {
+            while (bound < 0 || peeked < bound) {
                 Message m = recvMsg(s, maxMessage, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC, keepFds);
                 if (m == null || (m.length() == 0 && m.fdsPassed() == 0 && (stream || (unixMessages && !m.credentials())))) {
                     return out;
                 }
                 out.add(m);
+                peeked += m.length();
                 if (out.size() > 1_000_000) {
                     throw new IllegalStateException("socket queue of " + s + " does not end");
                 }
             }
+            return out;
         } catch (RuntimeException e) {
             out.forEach(m -> m.fds().forEach(Fd::close));
             throw e;

@@ -1,5 +1,6 @@
 package dev.cryo.kernel.net;
 
+import dev.cryo.kernel.Errno;
 import dev.cryo.kernel.Fd;
 
 import java.nio.ByteBuffer;
@@ -58,6 +59,104 @@ public final class UdpInjector implements AutoCloseable {
         if (n != packet.length) {
             throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of a UDP datagram");
         }
+    }
+
+    /**
+     * The ICMP error (type, code) whose arrival leaves a connected UDP socket of {@code family} holding
+     * {@code errno} for the program (the kernel's icmp_err_convert / icmpv6_err_convert: the errors it
+     * reports to a connected socket without IP_RECVERR); null for an errno no ICMP error gives.
+     */
+    public static int[] icmpFor(int family, int errno) {
+        if (family == SockAddr.AF_INET) {
+            return switch (errno) {
+                case Errno.ENOPROTOOPT -> new int[] {3, 2};
+                case Errno.ECONNREFUSED -> new int[] {3, 3};
+                case Errno.ENETUNREACH -> new int[] {3, 6};
+                case Errno.EHOSTDOWN -> new int[] {3, 7};
+                case Errno.ENONET -> new int[] {3, 8};
+                case Errno.EHOSTUNREACH -> new int[] {3, 10};
+                case Errno.EPROTO -> new int[] {12, 0};
+                default -> null;
+            };
+        }
+        return switch (errno) {
+            case Errno.EACCES -> new int[] {1, 1};
+            case Errno.ECONNREFUSED -> new int[] {1, 4};
+            case Errno.EPROTO -> new int[] {4, 0};
+            default -> null;
+        };
+    }
+
+    /**
+     * Makes the local UDP socket at {@code local}, connected to {@code remote}, hold {@code errno} as an
+     * ICMP error about a datagram it sent there would ({@link #icmpFor}): an ICMP error from {@code remote}
+     * quoting such a datagram's headers.
+     */
+    public void error(SockAddr local, SockAddr remote, int errno) {
+        int[] icmp = icmpFor(local.family(), errno);
+        if (icmp == null) {
+            throw new IllegalArgumentException("no ICMP error gives a UDP socket " + Errno.name(errno));
+        }
+        ByteBuffer udp = ByteBuffer.allocate(9); // the quoted datagram: its header and one byte
+        udp.putShort((short) local.port()).putShort((short) remote.port()).putShort((short) 9).putShort((short) 0).put((byte) 0);
+        byte[] packet;
+        Fd s;
+        if (local.family() == SockAddr.AF_INET) {
+            ByteBuffer quoted = ByteBuffer.allocate(20 + 9);
+            quoted.put((byte) 0x45).put((byte) 0).putShort((short) 29).putShort((short) 0).putShort((short) 0)
+                    .put((byte) 64).put((byte) Sockets.IPPROTO_UDP).putShort((short) 0)
+                    .put(local.address()).put(remote.address()).put(udp.array());
+            byte[] message = icmpMessage(icmp, quoted.array());
+            int check = ~fold(sum(message)) & 0xffff;
+            message[2] = (byte) (check >> 8);
+            message[3] = (byte) check;
+            ByteBuffer ip = ByteBuffer.allocate(20 + message.length);
+            ip.put((byte) 0x45).put((byte) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
+                    .put((byte) 64).put((byte) Sockets.IPPROTO_ICMP).putShort((short) 0)
+                    .put(remote.address()).put(local.address()).put(message);
+            packet = ip.array();
+            if (v4 == null) {
+                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+            }
+            s = v4;
+        } else {
+            ByteBuffer quoted = ByteBuffer.allocate(40 + 9);
+            quoted.putInt(6 << 28).putShort((short) 9).put((byte) Sockets.IPPROTO_UDP).put((byte) 64)
+                    .put(local.address()).put(remote.address()).put(udp.array());
+            byte[] message = icmpMessage(icmp, quoted.array());
+            // ICMPv6's checksum covers the pseudo-header
+            int check = ~fold(sum(remote.address()) + sum(local.address()) + message.length + Sockets.IPPROTO_ICMPV6
+                    + sum(message)) & 0xffff;
+            message[2] = (byte) (check >> 8);
+            message[3] = (byte) check;
+            ByteBuffer ip = ByteBuffer.allocate(40 + message.length);
+            ip.putInt(6 << 28).putShort((short) message.length).put((byte) Sockets.IPPROTO_ICMPV6).put((byte) 64)
+                    .put(remote.address()).put(local.address()).put(message);
+            packet = ip.array();
+            if (v6 == null) {
+                v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+                Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
+            }
+            s = v6;
+        }
+        int n = Sockets.sendTo(s, packet, 0, new SockAddr(local.family(), local.address(), 0));
+        if (n != packet.length) {
+            throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of an ICMP error");
+        }
+    }
+
+    /** type, code, checksum 0 (filled by the caller), 4 unused bytes, then the quoted packet. */
+    private static byte[] icmpMessage(int[] typeCode, byte[] quoted) {
+        ByteBuffer m = ByteBuffer.allocate(8 + quoted.length);
+        m.put((byte) typeCode[0]).put((byte) typeCode[1]).putShort((short) 0).putInt(0).put(quoted);
+        return m.array();
+    }
+
+    private static int fold(int sum) {
+        while ((sum >>> 16) != 0) {
+            sum = (sum & 0xffff) + (sum >>> 16);
+        }
+        return sum;
     }
 
     private static Fd loopbackOnly(Fd s) {

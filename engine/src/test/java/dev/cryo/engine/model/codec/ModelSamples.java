@@ -148,7 +148,8 @@ public final class ModelSamples {
                         socketOptions(), -1, -1, -1, "", "", false, new dev.cryo.kernel.net.Sockets.Ucred(PID, 1000, 1001),
                         List.of(1001, 27, 100),
                         // the peer, exited, had pid 7 in the holder's own pid namespace
-                        new dev.cryo.engine.files.UnixSocketHandler.PeerInside(pid, 7))),
+                        new dev.cryo.engine.files.UnixSocketHandler.PeerInside(pid, 7),
+                        true)), // ECONNRESET unread (its peer closed with bytes it had not read)
                 new FdImage(14, 02, 0, new dev.cryo.engine.files.UnixSocketHandler.UnixSocket(5003, 1, 10,
                         "/run/app.sock".getBytes(java.nio.charset.StandardCharsets.UTF_8), 0, new byte[0], false, 0, 128,
                         new long[] {5004}, 0, true, List.of(), dev.cryo.engine.files.SocketOptions.NONE, 1000, 1000, 0660,
@@ -168,7 +169,8 @@ public final class ModelSamples {
                         new dev.cryo.engine.files.UdpSocketHandler.Datagram(new byte[0],
                                 new SockAddr(2, new byte[] {10, 0, 0, 7}, 53), new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353))),
                         "cryo_4242_udp", new dev.cryo.engine.files.UdpSocketHandler.Datagram(new byte[] {'c', 'k'},
-                                new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[] {127, 0, 0, 9}, 9)))),
+                                new SockAddr(2, new byte[] {127, 0, 0, 1}, 5353), new SockAddr(2, new byte[] {127, 0, 0, 9}, 9)),
+                        17, 111)), // an unread ECONNREFUSED, made again by an ICMP error
                 new FdImage(18, 02000002, 0, new dev.cryo.engine.files.NetlinkSocketHandler.NetlinkSocket(5008, 3, 0,
                         PID, 1, 0, 0, dev.cryo.engine.files.SocketOptions.NONE, true)),
                 new FdImage(25, 02, 0, new dev.cryo.engine.files.RawSocketHandler.RawSocket(5009, 2, 3, 1,
