@@ -64,7 +64,8 @@ public record SemUndo(List<Adjustment> adjustments) {
     /**
      * DUMP: the adjustments of frozen task {@code pid} (threads {@code tids}), read without changing it.
      * Refused where the list cannot be carried whole: threads that do not share one list, a list another
-     * process shares, more sets or semaphores than the iterator reads, no iterator (no BTF, no bpf()).
+     * process shares, more sets or semaphores than the iterator reads, no iterator (no BTF, no bpf()) while
+     * the namespace has semaphore sets (every process that made a thread has a list, mostly empty).
      */
     public static SemUndo dump(Pid pid, List<Integer> tids) {
         int reader = ExitedLeaders.reader(pid.value());
@@ -82,6 +83,11 @@ public record SemUndo(List<Adjustment> adjustments) {
         if (Boolean.TRUE.equals(hasNoList(pid))) {
             return NONE;
         }
+        Map<Integer, Integer> sizes = new HashMap<>();
+        for (SysvIpc.Entry e : hostIpc(ns) ? SysvIpc.list("sem")
+                : Namespaces.inside(Pid.of(reader), "ipc", () -> SysvIpc.list("sem"))) {
+            sizes.put(e.id(), (int) e.size());
+        }
         SemUndoList list;
         try {
             list = SemUndoList.of(reader);
@@ -89,19 +95,18 @@ public record SemUndo(List<Adjustment> adjustments) {
             throw new DumpException("pid " + pid + ": " + e.getMessage() + "; its SEM_UNDO adjustments cannot all be"
                     + " carried", e);
         } catch (RuntimeException e) {
-            throw new DumpException("pid " + pid + " has a SEM_UNDO list (it made a semop with SEM_UNDO), whose"
-                    + " adjustments no file shows and cryo reads with a BPF iterator, which cannot run here: "
-                    + e.getMessage() + "; they would be lost", e);
+            if (sizes.isEmpty()) {
+                return NONE; // no set in its namespace, so no adjustment: removing a set drops them from every list
+            }
+            throw new DumpException("pid " + pid + " has a SEM_UNDO list (a semop with SEM_UNDO or a thread made one)"
+                    + " and its ipc namespace has semaphore sets (" + sizes.keySet().stream().sorted().map(String::valueOf)
+                    .collect(java.util.stream.Collectors.joining(", ")) + "): no file shows the adjustments, and the BPF"
+                    + " iterator cryo reads them with cannot run here: " + e.getMessage() + "; they would be lost", e);
         }
         if (list.tasks() > tids.size()) {
             throw new DumpException("pid " + pid + " shares its SEM_UNDO list with " + sharers(pid, list.tasks() - tids.size())
                     + " (cloned with CLONE_SYSVSEM but not as a thread): a restore gives each process a list of its own,"
                     + " whose exits would each give back what they took together; not supported");
-        }
-        Map<Integer, Integer> sizes = new HashMap<>();
-        for (SysvIpc.Entry e : hostIpc(ns) ? SysvIpc.list("sem")
-                : Namespaces.inside(Pid.of(reader), "ipc", () -> SysvIpc.list("sem"))) {
-            sizes.put(e.id(), (int) e.size());
         }
         List<Adjustment> found = new ArrayList<>();
         for (SemUndoList.Undo u : list.undos()) {
