@@ -63,6 +63,17 @@ class NsFlavorTest {
     }
 
     /**
+     * A bind mount of a directory since removed, from a tmpfs the container mounted (zdtm's mntns_deleted in
+     * its ns flavor): the dump refused it ("a file of mode 040750; only regular files, FIFOs and device nodes
+     * are made again"). The removed directory, empty as every removed one is, is made again at its old path
+     * with its mode and owner, bound, and removed. deldirbind.c.
+     */
+    @Test
+    void aBindOfARemovedDirectoryComesBackRemoved() throws Exception {
+        assertPassesPivoted("deldirbind");
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.

@@ -17,9 +17,10 @@ import java.util.Map;
 /**
  * A bind mount of a file since removed from a tmpfs the namespace made (systemd-nspawn's
  * /proc/sys/kernel/random/boot_id and /proc/kmsg: a file and a FIFO made in its /run, bound over
- * /proc's, then unlinked): mountinfo shows its root as "NAME//deleted". The dump keeps the file
- * (its bytes, or the node) as the mount's one content entry and binds from its old path; the restore
- * makes it there again, binds it, and removes it once every mount is made.
+ * /proc's, then unlinked; zdtm's mntns_deleted: a directory bound, then removed): mountinfo shows its
+ * root as "NAME//deleted". The dump keeps the file (its bytes, the node, or an empty directory: a
+ * removed one holds nothing) as the mount's one content entry and binds from its old path; the
+ * restore makes it there again, binds it, and removes it once every mount is made.
  */
 final class DeletedBind {
     private DeletedBind() {}
@@ -62,12 +63,12 @@ final class DeletedBind {
                     continue;
                 }
                 int mode = (Integer) a.get("mode");
-                char type = (mode & 0170000) == 0100000 ? 'f' : MountScan.TmpfsFiles.node(mode);
+                char type = (mode & 0170000) == 0100000 ? 'f' : (mode & 0170000) == 0040000 ? 'd' : MountScan.TmpfsFiles.node(mode);
                 if (type == 0 || type == 's') {
                     throw new DumpException(what + ": a file of mode 0" + Integer.toOctalString(mode) + "; only regular"
-                            + " files, FIFOs and device nodes are made again");
+                            + " files, directories, FIFOs and device nodes are made again");
                 }
-                byte[] data = type == 'f' ? Files.readAllBytes(at) : java.nio.ByteBuffer.allocate(8)
+                byte[] data = type == 'f' ? Files.readAllBytes(at) : type == 'd' ? new byte[0] : java.nio.ByteBuffer.allocate(8)
                         .putLong(((Number) a.get("rdev")).longValue()).array();
                 if (data.length > MountImage.MAX_CONTENT_BYTES) {
                     throw new DumpException(what + ": holds more than " + (MountImage.MAX_CONTENT_BYTES >> 20) + " MiB");
@@ -102,9 +103,15 @@ final class DeletedBind {
         } catch (IOException e) {
             throw new RestoreException(what + ": cannot reach " + p.getParent() + " to make its removed file again: " + e);
         }
+        MountImage.Entry e0 = d.contents().get(0);
         Runnable make = () -> {
             try {
-                MountRestore.TmpfsWriter.make(p.getParent(), p, d.contents().get(0), what);
+                MountRestore.TmpfsWriter.make(p.getParent(), p, e0, what);
+                if (e0.type() == 'd') { // a tmpfs's directories get their owner, mode and time after their files
+                    dev.cryo.kernel.Sys.lchown(p.toString(), e0.uid(), e0.gid());
+                    dev.cryo.kernel.Sys.chmod(p.toString(), e0.mode());
+                    dev.cryo.kernel.Sys.setMtime(p.toString(), e0.mtimeNanos());
+                }
             } catch (IOException e) {
                 throw new RestoreException(what + ": cannot make its removed file " + d.bindFrom() + " again: " + e);
             }
