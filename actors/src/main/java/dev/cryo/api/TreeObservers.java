@@ -14,7 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class TreeObservers {
     private TreeObservers() {}
 
-    /** Called with the root pid and every pid of the tree, sorted. */
+    /** Called with the root pid and every pid of the tree, sorted (see {@link TreeObservers#cryoArea}). */
     public interface Observer {
         default void frozenForDump(int root, List<Integer> pids) {}
 
@@ -31,7 +31,30 @@ public final class TreeObservers {
 
     /** For the dump supervisor: every task of the tree is stopped, nothing read yet. */
     public static void frozen(int root, List<Integer> pids, org.slf4j.Logger log) {
-        each(o -> o.frozenForDump(root, sorted(pids)), log);
+        frozen(root, pids, java.util.Map.of(), log);
+    }
+
+    /**
+     * As above, where cryo already holds an area of its own mapped in some tasks ({@code cryoAreas}:
+     * pid to start and end; a pre-copy maps it before the freeze): {@link #cryoArea} tells an observer.
+     */
+    public static void frozen(int root, List<Integer> pids, java.util.Map<Integer, long[]> cryoAreas, org.slf4j.Logger log) {
+        CRYO_AREAS.putAll(cryoAreas);
+        try {
+            each(o -> o.frozenForDump(root, sorted(pids)), log);
+        } finally {
+            cryoAreas.keySet().forEach(CRYO_AREAS::remove);
+        }
+    }
+
+    private static final java.util.Map<Integer, long[]> CRYO_AREAS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * While {@link Observer#frozenForDump} runs: the area cryo mapped in task {@code pid} (start, end),
+     * which is no part of the task's state (nor of its image); null when none.
+     */
+    public static long[] cryoArea(int pid) {
+        return CRYO_AREAS.get(pid);
     }
 
     /** For the restore supervisor: every task has its state, none released yet. */

@@ -316,7 +316,8 @@ class PreCopyDumpTest {
      * State the frozen collect of a pre-copy refuses (here a session keyring holding a logon key) is named,
      * and the tree runs on untraced. Before, the abort closed the process events connector a second
      * time (the shared memory's frozen round had closed it) and the supervisor failed on that: "the
-     * dump of pid N stopped without an outcome (a bug; the log says more)", the reason lost.
+     * dump of pid N stopped without an outcome (a bug; the log says more)", the reason lost. Its maps
+     * are as they were: cryo's scratch area, mapped while the rounds ran, is gone.
      */
     @Test
     void stateTheFrozenCollectRefusesIsNamedAndTheTreeRunsOn() throws Exception {
@@ -326,6 +327,7 @@ class PreCopyDumpTest {
                         + "assert sys(248, b'logon', b'cryo:secret', b'hunter2', ctypes.c_size_t(7), ctypes.c_long(-3)) > 0\n"
                         + "print('ready', flush=True)\ntime.sleep(600)\n"))) {
             int pid = p.pid().value();
+            String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
             Cli r = Cli.run("dump", "--pre-copy", "-t", Integer.toString(pid), "-D", tmp.resolve("img").toString(),
                     "--no-progress");
             assertEquals(1, r.code(), r.toString());
@@ -334,6 +336,8 @@ class PreCopyDumpTest {
             assertFalse(err.contains("a bug") || err.contains("\tat "), err);
             Workloads.awaitUntraced(pid);
             assertTrue(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " runs on");
+            // nothing of cryo's left in it: the scratch area mapped before the freeze went with the refusal
+            assertEquals(maps, Files.readString(Path.of("/proc/" + pid + "/maps")));
         }
     }
 

@@ -210,6 +210,36 @@ class RestoreRoundTripsTest {
         }
     }
 
+    /**
+     * A pre-copied task gets cryo's scratch area while it still runs, right before the freeze (the
+     * task stopped for it as for a round's new mappings): its mmap, two round trips that take the mm's
+     * lock for writing (1-77 ms of a migration's frozen window under load), is no longer frozen, nor
+     * is its brk read (the VmFlags watch would have seen a brk call since). The frozen collect makes
+     * 3 round trips where it made 6 (the mmap 2, the brk's batch 1). Left running, the task loses the
+     * area with its state read.
+     */
+    @Test
+    void aPreCopiedTaskIsFrozenWithItsScratchAreaMappedAlready() throws Exception {
+        try (DetachedProcess p = Workloads.bigmem(tmp, 16)) {
+            int pid = p.pid().value();
+            Path log = tmp.resolve("precopy.log");
+            Cli run = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", Integer.toString(pid), "-D",
+                    tmp.resolve("img").toString(), "--no-progress", "--leave-running", "--pre-copy");
+            assertEquals(0, run.code(), run.toString());
+            String debug = Files.readString(log);
+            assertTrue(debug.contains("scratch area mapped before the freeze in"), debug);
+            Matcher seized = Pattern.compile(" threads seized in [^\n]*?(\\d+) ptrace round trips").matcher(debug);
+            assertTrue(seized.find(), debug);
+            assertEquals(3, tripsAt(debug, "state collected in") - Integer.parseInt(seized.group(1)), debug);
+            assertEquals(tripsAt(debug, "state collected in"), tripsAt(debug, "let go after"), debug);
+            String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
+            assertTrue(maps.lines().noneMatch(l -> l.contains(" rwxp 00000000 00:00 0")),
+                    "cryo's area (rwx, anonymous) is gone:\n" + maps);
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
     /** The round trips the task's tracer had made when the line of {@code what} was logged. */
     private static int tripsAt(String log, String what) {
         Matcher m = Pattern.compile(": " + Pattern.quote(what) + "[^\n]*?(\\d+) ptrace round trips").matcher(log);

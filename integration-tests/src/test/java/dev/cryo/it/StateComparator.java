@@ -259,6 +259,12 @@ final class StateComparator {
         for (int pid : tree(root)) {
             Map<String, String> task = new TreeMap<>();
             readTask(pid, task, labels);
+            long[] cryos = dev.cryo.api.TreeObservers.cryoArea(pid); // mapped by a pre-copy before the freeze
+            if (cryos != null) {
+                String range = Long.toHexString(cryos[0]) + "-" + Long.toHexString(cryos[1]);
+                task.remove("maps " + range);
+                task.remove("smaps " + range + " VmFlags");
+            }
             if (pid == root) {
                 task.keySet().removeIf(ROOT_ONLY_IGNORED::contains);
             }

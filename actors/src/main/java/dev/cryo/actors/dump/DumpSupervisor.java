@@ -652,6 +652,9 @@ public final class DumpSupervisor {
         t.tell(new TaskDumper.Seize(settings.dump().seizeTimeout(), taskAdapter, cgroupsAhead.remove(p)));
     }
 
+    /** cryo's areas mapped before the freeze, by pid (TaskDumper.Seized): the tree observers are told. */
+    private final java.util.Map<Integer, long[]> cryoAreas = new java.util.HashMap<>();
+
     private Behavior<Command> seizing() {
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -659,6 +662,9 @@ public final class DumpSupervisor {
                         threads += s.threads();
                         xstateSize = Math.max(xstateSize, s.xstateSize());
                         frozenAt = Math.min(frozenAt, s.frozenAtNanos());
+                        if (s.cryoArea() != null) {
+                            cryoAreas.put(s.pid().value(), s.cryoArea());
+                        }
                     } else if (m.reply() instanceof TaskDumper.SeizedZombie z) {
                         zombies.add(z.pid());
                     } else if (m.reply() instanceof TaskDumper.Gone g) {
@@ -838,7 +844,7 @@ public final class DumpSupervisor {
         stage("seized " + tasks.size() + " tasks");
         timers.cancelAll();
         dev.cryo.api.TreeObservers.frozen(request.pid().value(), tasks.keySet().stream().map(Pid::value).toList(),
-                ctx.getLog());
+                cryoAreas, ctx.getLog());
         try {
             request.hooks().frozen(request.pid().value(), treePids());
         } catch (RuntimeException e) {

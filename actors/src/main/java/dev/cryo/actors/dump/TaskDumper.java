@@ -113,7 +113,8 @@ public final class TaskDumper {
      * All threads stopped since {@code frozenAtNanos} (System.nanoTime); {@code xstateSize} is this
      * CPU's XSAVE area, recorded in the image.
      */
-    public record Seized(Pid pid, int threads, int xstateSize, long frozenAtNanos) implements Reply {}
+    /** {@code cryoArea}: the start and end of cryo's area mapped before the freeze, null when none. */
+    public record Seized(Pid pid, int threads, int xstateSize, long frozenAtNanos, long[] cryoArea) implements Reply {}
 
     /** The process has exited but is not reaped: it is dumped as a zombie if it still is one once its parent stops. */
     public record SeizedZombie(Pid pid) implements Reply {}
@@ -241,7 +242,7 @@ public final class TaskDumper {
                     }
                     dropEarly();
                     if (layoutAhead == null) {
-                        returnOnceIfIdle(); // before layoutNow starts the watch
+                        premapScratch(); // before layoutNow starts the watch
                     }
                     try {
                         early = preCopy == null ? null : layoutNow();
@@ -336,6 +337,88 @@ public final class TaskDumper {
                     pid, e.getMessage());
         }
         cpuWhenArmed = -1;
+    }
+
+    /** cryo's scratch area mapped before the freeze (TaskCollector.Premapped), until the collect takes it. */
+    private TaskCollector.Premapped premapped;
+
+    /**
+     * Maps cryo's scratch area while the tree still runs (the task stopped for it, as a round registering
+     * a new mapping stops it), before the VmFlags watch starts: the freeze then has no mmap to make. The
+     * mmap also makes an idle task return to user mode once (returnOnceIfIdle), so it replaces that.
+     */
+    private void premapScratch() {
+        if (preCopy == null || seizeTimeout == null || premapped != null) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        try {
+            List<Integer> seized = TaskSeizer.seizeLive(tracer, pid, seizeTimeout);
+            try {
+                premapped = TaskCollector.premap(tracer, pid);
+            } finally {
+                TaskSeizer.release(tracer, pid, seized);
+            }
+            ctx.getLog().debug("pid {}: scratch area mapped before the freeze in {} µs", pid, (System.nanoTime() - t0) / 1000);
+            cpuWhenArmed = -1;
+        } catch (RuntimeException e) {
+            ctx.getLog().debug("pid {}: scratch area not mapped before the freeze (the freeze maps it): {}", pid,
+                    e.getMessage());
+            returnOnceIfIdle();
+        }
+    }
+
+    /**
+     * The area mapped before the freeze if the frozen task still has it as cryo mapped it and made no
+     * call since that maps, unmaps or locks memory (its VmFlags watch); else null, the area unmapped.
+     */
+    private TaskCollector.Premapped premappedUsable() {
+        TaskCollector.Premapped p = premapped;
+        premapped = null;
+        if (p == null) {
+            return null;
+        }
+        String why;
+        try {
+            List<dev.cryo.kernel.proc.MapsEntry> now = ProcFs.maps(pid);
+            dev.cryo.engine.dump.VmFlagsWatch watch = flagsWatch;
+            why = watch == null || !watch.unchanged(tids) ? "a call that maps or locks memory was made since"
+                    : !p.remote().fits(tids.size()) ? "threads were made since"
+                    : !p.remote().mappedAlone(now) ? "no longer mapped as it was" : null;
+            if (why == null) {
+                return p;
+            }
+            if (p.remote().mappedWithin(now)) {
+                p.remote().close();
+            }
+        } catch (RuntimeException e) {
+            why = e.getMessage();
+        }
+        ctx.getLog().debug("pid {}: scratch area mapped before the freeze not used ({}): mapped frozen", pid, why);
+        return null;
+    }
+
+    /** Unmaps the area mapped before the freeze, stopping the task for it if it runs. */
+    private void dropPremapped() {
+        TaskCollector.Premapped p = premapped;
+        premapped = null;
+        if (p == null) {
+            return;
+        }
+        try {
+            List<Integer> seized = tids.isEmpty() ? TaskSeizer.seizeLive(tracer, pid, seizeTimeout) : List.of();
+            try {
+                if (p.remote().mappedWithin(ProcFs.maps(pid))) {
+                    p.remote().close();
+                }
+            } finally {
+                if (!seized.isEmpty()) {
+                    TaskSeizer.release(tracer, pid, seized);
+                }
+            }
+        } catch (RuntimeException e) {
+            ctx.getLog().debug("pid {}: scratch area mapped before the freeze not unmapped: {}", pid, e.getMessage());
+        }
     }
 
     private void watchFlags() {
@@ -464,6 +547,7 @@ public final class TaskDumper {
     private Behavior<Command> onCopyRound(CopyRound m) {
         List<PageRun> runs;
         long s0 = System.nanoTime();
+        dropPremapped(); // a round after a likely last one: never tracked nor copied as the task's
         try {
             boolean pinnedBefore = preCopy.pinned().any();
             runs = preCopy.round(this::whileStopped);
@@ -494,7 +578,7 @@ public final class TaskDumper {
         boolean last = m.rounds() != null && m.rounds().endsAfter(preCopy.rounds(), found, previousRound);
         previousRound = found;
         if (last) {
-            returnOnceIfIdle();
+            premapScratch();
             watchFlags();
             dropLayoutAhead();
             dev.cryo.kernel.DirectoryChanges changes = sharedChanges();
@@ -588,14 +672,17 @@ public final class TaskDumper {
                 return Behaviors.same();
             }
             tids = ((TaskSeizer.Live) o).tids();
-            ctx.getLog().debug("pid {}: {} threads seized in {} µs", pid, tids.size(), (System.nanoTime() - t0) / 1000);
+            ctx.getLog().debug("pid {}: {} threads seized in {} µs, {} ptrace round trips so far", pid, tids.size(),
+                    (System.nanoTime() - t0) / 1000, tracer.roundTrips());
             // before the queues are looked at: an answer caught right after its request is asked for again instead
             int undone = dev.cryo.engine.files.NetlinkRequestUndo.apply(tracer, pid, tids);
             if (undone > 0) {
                 ctx.getLog().info("pid {}: {} thread(s) seized right after sending a netlink dump request will send it"
                         + " again (its answer was still queued)", pid, undone);
             }
-            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(tids.get(0)).length, t0));
+            TaskCollector.Premapped area = premapped;
+            m.replyTo().tell(new Seized(pid, tids.size(), tracer.getXstate(tids.get(0)).length, t0, area == null ? null
+                    : new long[] {area.remote().scratch(), area.remote().scratch() + area.remote().length()}));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(pid, failure(logged(e))));
         }
@@ -605,6 +692,7 @@ public final class TaskDumper {
     private Behavior<Command> onCollect(Collect m) {
         long t0 = System.nanoTime();
         if (zombie) {
+            premapped = null; // went with the task's memory
             try {
                 m.job().writer().tell(new ImageWriterActor.WriteRecord(ZombieReader.read(pid)));
                 m.replyTo().tell(new Collected(pid, 0, 0, 0, 0, 0, 0));
@@ -624,11 +712,14 @@ public final class TaskDumper {
         java.util.concurrent.Future<PreCopyTracker.FinalRound> finalRuns = null;
         TaskCollector.Scratch scratch = null;
         long mapped;
+        TaskCollector.Premapped ready = null;
         try {
             try {
+                TaskCollector.Premapped mappedEarly = premapped; // in the smaps read before the freeze
+                ready = premappedUsable(); // before the plan, which leaves it out
                 plan = preCopy == null ? TaskCollector.plan(pid, job.files())
                         : TaskCollector.plan(pid, job.files(), preCopy, early == null ? null : early.smaps(),
-                        early == null ? null : early.files());
+                        early == null ? null : early.files(), mappedEarly == null ? null : mappedEarly.remote());
             } finally {
                 if (early != null && early.files() != null) {
                     ctx.getLog().debug("pid {}: mapped files: {}", pid, early.files().outcome());
@@ -648,7 +739,7 @@ public final class TaskDumper {
             planned = System.nanoTime();
             // before the walks below: its mmap would wait for them (the mm's lock), and the collect with it
             long taskCpu = ctx.getLog().isDebugEnabled() ? ProcFs.cpuNanos(pid) : -1;
-            scratch = TaskCollector.scratchArea(tracer, pid, tids, plan);
+            scratch = TaskCollector.scratchArea(tracer, pid, tids, plan, ready);
             mapped = System.nanoTime();
             if (taskCpu >= 0) {
                 // the first injected syscall is the task's first return to user mode since it slept: in a VM
@@ -691,6 +782,13 @@ public final class TaskDumper {
             }
         } catch (RuntimeException e) {
             closeQuietly(scratch);
+            if (scratch == null && ready != null) {
+                try {
+                    ready.remote().close();
+                } catch (RuntimeException ignored) {
+                    // the first failure is reported
+                }
+            }
             m.replyTo().tell(new Failed(pid, failure((preCopy == null ? "" : "final pre-copy round: ") + logged(e))));
             return Behaviors.same();
         }
@@ -1068,12 +1166,14 @@ public final class TaskDumper {
         try {
             if (m.kill() && !zombie) { // a zombie goes with its parent; its pid may be reused after that
                 mappedScratch = null; // goes with the task
+                premapped = null;
                 at = kill();
                 killed = true;
                 if (m.awaitReap()) {
                     awaitPidFree();
                 }
             } else {
+                dropPremapped(); // a tree let go before its freeze, or frozen and failed before the collect
                 unmapScratch(); // before anything is pending that the injection would meet
                 if (m.stop() && !zombie) {
                     // pending before the detach: the threads stop before running a single instruction
@@ -1169,6 +1269,7 @@ public final class TaskDumper {
 
     private Behavior<Command> releaseOnStop() {
         abandonUnconfirmed();
+        dropPremapped();
         if (mappedScratch != null) {
             closeQuietly(mappedScratch);
             mappedScratch = null;

@@ -74,10 +74,26 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
     public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
                                 java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> early,
                                 MappedFilesAhead files) {
-        if (early != null && ProcFs.maps(pid).equals(early.stream().map(SmapsEntry::map).toList())) {
-            return of(pid, sharedMemory, ghosts, pagesPlanned, early, true, files != null && files.confirm() ? files : null);
+        return of(pid, sharedMemory, ghosts, pagesPlanned, early, files, null);
+    }
+
+    /** As above, without the area {@code cryos} picks (cryo's own, mapped before the freeze; null: none). */
+    public static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,
+                                java.util.function.BiPredicate<MemoryKind, MapsEntry> pagesPlanned, List<SmapsEntry> early,
+                                MappedFilesAhead files, java.util.function.Predicate<MapsEntry> cryos) {
+        if (early != null && without(ProcFs.maps(pid), cryos).equals(without(early, cryos).stream().map(SmapsEntry::map).toList())) {
+            return of(pid, sharedMemory, ghosts, pagesPlanned, without(early, cryos), true,
+                    files != null && files.confirm() ? files : null);
         }
-        return of(pid, sharedMemory, ghosts, pagesPlanned);
+        return of(pid, sharedMemory, ghosts, pagesPlanned, without(ProcFs.smaps(pid), cryos), false, null);
+    }
+
+    private static List<SmapsEntry> without(List<SmapsEntry> smaps, java.util.function.Predicate<MapsEntry> cryos) {
+        return cryos == null ? smaps : smaps.stream().filter(s -> !cryos.test(s.map())).toList();
+    }
+
+    private static List<MapsEntry> without(java.util.Collection<MapsEntry> maps, java.util.function.Predicate<MapsEntry> cryos) {
+        return cryos == null ? List.copyOf(maps) : maps.stream().filter(m -> !cryos.test(m)).toList();
     }
 
     private static MemoryPlan of(Pid pid, SharedMemoryClaims sharedMemory, GhostFiles ghosts,

@@ -95,6 +95,31 @@ public final class RemoteTask implements AutoCloseable {
     }
 
     /**
+     * Forgets what was read of the threads while they were seized (status, seccomp filters): for an
+     * area mapped while the task ran, seized again since (it may have added a filter meanwhile).
+     */
+    public void seizedAgain() {
+        statuses.clear();
+        seccompFilters.clear();
+    }
+
+    /** Whether the area has a return pad for each of {@code threads} threads. */
+    public boolean fits(int threads) {
+        return !padded || scratch + PAGE + (long) threads * ReturnPad.SIZE <= batchArea();
+    }
+
+    /** Whether {@code maps} lists the area as cryo mapped it: alone, not merged with a neighbour nor cut. */
+    public boolean mappedAlone(List<MapsEntry> maps) {
+        return maps.stream().anyMatch(m -> m.start() == scratch && m.end() == scratch + length && m.path().isEmpty()
+                && m.read() && m.write() && m.exec() == padded && !m.shared());
+    }
+
+    /** Whether the whole area is still mapped in {@code maps}, alone or merged with a neighbour. */
+    public boolean mappedWithin(List<MapsEntry> maps) {
+        return maps.stream().anyMatch(m -> m.start() <= scratch && scratch + length <= m.end());
+    }
+
+    /**
      * An injector for one stopped thread of this task, running through the thread's return pad
      * (written before any register changes); close it to put the thread's registers back.
      */

@@ -73,8 +73,50 @@ public final class TaskCollector {
     /** As above, with the mapped files' identities read with {@code early} if they still hold (MappedFilesAhead). */
     public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
                                   List<dev.cryo.kernel.proc.SmapsEntry> early, dev.cryo.engine.memory.MappedFilesAhead ahead) {
+        return plan(pid, files, preCopy, early, ahead, null);
+    }
+
+    /**
+     * As above, leaving out cryo's own area mapped before the freeze ({@link #premap}; null: none),
+     * which {@code early} holds, whether the frozen task still has it or it was unmapped since.
+     */
+    public static MemoryPlan plan(Pid pid, FdHandler.DumpContext files, PreCopyTracker preCopy,
+                                  List<dev.cryo.kernel.proc.SmapsEntry> early, dev.cryo.engine.memory.MappedFilesAhead ahead,
+                                  RemoteTask cryos) {
         return MemoryPlan.of(pid, files.sharedMemory(), files.ghostFiles(), (kind, m) -> !PreCopyTracker.preCopied(kind, m),
-                early, ahead);
+                early, ahead, cryos == null ? null : m -> m.start() == cryos.scratch()
+                        && m.end() == cryos.scratch() + cryos.length());
+    }
+
+    /**
+     * cryo's scratch area mapped in a pre-copied task while it still runs (stopped for the mmap), so
+     * that the freeze has no mmap to make: in a migration's frozen window that mmap took 1-77 ms of
+     * wall time (two round trips and the mm's lock taken for writing). {@code mlockFuture}: the
+     * task's MCL_FUTURE flags as that mapping found them ({@link MlockFuture}); {@code brk}: its brk
+     * then, read by a call that then left the freeze's first round trip to the thread's batch (the
+     * first return to user mode of a frozen task waits for the scheduler: 1.5-17 ms at load 15). The
+     * freeze uses them only where the task made no call that maps, unmaps, locks memory or moves its
+     * brk since (VmFlagsWatch, started after these calls) and the area is still mapped alone: else it
+     * is unmapped, frozen, and the freeze maps one and reads brk as before.
+     */
+    public record Premapped(RemoteTask remote, int mlockFuture, long brk) {}
+
+    /** Maps cryo's area in a stopped, running task: see {@link Premapped}. */
+    public static Premapped premap(Tracer tracer, Pid pid) {
+        ProcStatus before = ProcFs.status(pid);
+        RemoteTask remote = new RemoteTask(tracer, pid, ProcFs.maps(pid));
+        try {
+            int mlockFuture = MlockFuture.of(pid, remote, before);
+            remote.statusRead(pid.value(), before);
+            return new Premapped(remote, mlockFuture, brk(remote, pid));
+        } catch (RuntimeException e) {
+            try {
+                remote.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     public static Snapshot collect(Tracer tracer, Pid pid, List<Integer> tids, FdHandler.DumpContext files,
@@ -88,7 +130,9 @@ public final class TaskCollector {
      * cryo's scratch area in a frozen task, the task's status read just before it was mapped, and
      * its brk, read just after (brk(2), even brk(0), takes the mm lock for writing).
      */
-    public record Scratch(RemoteTask remote, ProcStatus statusBefore, long brk, Steps steps) implements AutoCloseable {
+    /** {@code mlockFuture}: the task's MCL_FUTURE flags, found when the area was mapped before the freeze; null: not yet. */
+    public record Scratch(RemoteTask remote, ProcStatus statusBefore, long brk, Steps steps, Integer mlockFuture)
+            implements AutoCloseable {
         /** What mapping it took, in ns (the debug log: which round trip of the freeze's first ones waits). */
         public record Steps(long status, long mmap, long brk) {
             @Override
@@ -111,17 +155,24 @@ public final class TaskCollector {
      * reason: in the collect's batch, it waited 24 ms for those walks under load.
      */
     public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory) {
+        return scratchArea(tracer, pid, tids, memory, null);
+    }
+
+    /** As above, through the area {@code premapped} before the freeze ({@link #premap}) when not null. */
+    public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory, Premapped premapped) {
         long t0 = System.nanoTime();
         ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
         long t1 = System.nanoTime();
-        RemoteTask remote = new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        RemoteTask remote = premapped != null ? premapped.remote() : new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        if (premapped != null) {
+            remote.seizedAgain(); // it ran since the area was mapped
+        }
         long t2 = System.nanoTime();
         remote.statusRead(pid.value(), before);
-        try (Injector inj = remote.injector(pid.value())) {
-            // a batch of one call: one ptrace round trip in the frozen window, where an injected call makes two
-            long[] brk = remote.batch(inj, List.of(new SyscallBatch.Call(SyscallNr.BRK, 0)));
-            long value = brk != null ? brk[0] : inj.call("brk", SyscallNr.BRK, 0);
-            return new Scratch(remote, before, value, new Scratch.Steps(t1 - t0, t2 - t1, System.nanoTime() - t2));
+        try {
+            long value = premapped != null ? premapped.brk() : brk(remote, pid);
+            return new Scratch(remote, before, value, new Scratch.Steps(t1 - t0, t2 - t1, System.nanoTime() - t2),
+                    premapped == null ? null : premapped.mlockFuture());
         } catch (RuntimeException e) {
             try {
                 remote.close();
@@ -129,6 +180,14 @@ public final class TaskCollector {
                 e.addSuppressed(suppressed);
             }
             throw e;
+        }
+    }
+
+    /** The task's brk: a batch of one call, one ptrace round trip where an injected call makes two. */
+    private static long brk(RemoteTask remote, Pid pid) {
+        try (Injector inj = remote.injector(pid.value())) {
+            long[] brk = remote.batch(inj, List.of(new SyscallBatch.Call(SyscallNr.BRK, 0)));
+            return brk != null ? brk[0] : inj.call("brk", SyscallNr.BRK, 0);
         }
     }
 
@@ -212,7 +271,7 @@ public final class TaskCollector {
         SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
         TimersImage timers;
         dev.cryo.engine.ipc.SemUndo semUndo;
-        int mlockFuture = MlockFuture.of(pid, remote, status);
+        int mlockFuture = scratch.mlockFuture() != null ? scratch.mlockFuture() : MlockFuture.of(pid, remote, status);
         java.util.Set<Integer> ioUringThreads = new java.util.LinkedHashSet<>();
         // a witness cryo starts (prepared before the freeze) for a task that may not read-access cryo itself
         LandlockDomain.Witness landlock = LandlockDomain.witness(pid.value(), status, files.landlockWitnesses());
