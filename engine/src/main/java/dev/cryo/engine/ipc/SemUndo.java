@@ -88,6 +88,9 @@ public record SemUndo(List<Adjustment> adjustments) {
                 : Namespaces.inside(Pid.of(reader), "ipc", () -> SysvIpc.list("sem"))) {
             sizes.put(e.id(), (int) e.size());
         }
+        if (sizes.isEmpty()) {
+            return NONE; // no set, so no adjustment (removing a set drops it from every list): no BPF read to pay
+        }
         SemUndoList list;
         try {
             list = SemUndoList.of(reader);
@@ -95,9 +98,6 @@ public record SemUndo(List<Adjustment> adjustments) {
             throw new DumpException("pid " + pid + ": " + e.getMessage() + "; its SEM_UNDO adjustments cannot all be"
                     + " carried", e);
         } catch (RuntimeException e) {
-            if (sizes.isEmpty()) {
-                return NONE; // no set in its namespace, so no adjustment: removing a set drops them from every list
-            }
             throw new DumpException("pid " + pid + " has a SEM_UNDO list (a semop with SEM_UNDO or a thread made one)"
                     + " and its ipc namespace has semaphore sets (" + sizes.keySet().stream().sorted().map(String::valueOf)
                     .collect(java.util.stream.Collectors.joining(", ")) + "): no file shows the adjustments, and the BPF"
