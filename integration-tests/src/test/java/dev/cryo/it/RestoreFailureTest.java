@@ -71,6 +71,46 @@ class RestoreFailureTest {
     }
 
     /**
+     * A restore that fails after it made a task's SEM_UNDO adjustments again kills that task, whose exit
+     * gives them back to the host's semaphore: a lock the image still holds was released (semundoexit's
+     * child holds 2 of 5: 5 after the failed restore). The restore takes them back: 3 again.
+     */
+    @Test
+    void aFailedRestoreTakesBackWhatTheKilledTasksExitsGaveToTheHostsSemaphores() throws Exception {
+        Path img = tmp.resolve("img");
+        int pid;
+        int set;
+        try (DetachedProcess p = Workloads.program(tmp.resolve("semundoexit.out"), "semundoexit")) {
+            pid = p.pid().value();
+            Cli d = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
+            assertEquals(0, d.code(), d.toString());
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"set\"\\s*:\\s*(\\d+)")
+                    .matcher(Cli.run("show", img.toString()).out());
+            assertTrue(m.find(), "the image holds the child's adjustment");
+            set = Integer.parseInt(m.group(1));
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), Duration.ofSeconds(10), "reaped");
+        }
+        try {
+            assertEquals(3, dev.cryo.kernel.SysvIpc.semValues(set, 1)[0], "the dump put back what its kill gave");
+            Cli r;
+            try (AutoCloseable killer = dev.cryo.api.TreeObservers.register(new dev.cryo.api.TreeObservers.Observer() {
+                @Override
+                public void restoredBeforeResume(int root, java.util.List<Integer> pids) {
+                    dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(root), dev.cryo.kernel.Signals.SIGKILL);
+                }
+            })) {
+                r = Cli.run("restore", "-D", img.toString(), "-d");
+            }
+            assertEquals(1, r.code(), r.toString());
+            assertEquals(3, dev.cryo.kernel.SysvIpc.semValues(set, 1)[0], "the killed child's exit gave its 2 back: " + r);
+            assertNothingLeft(pid);
+        } finally {
+            dev.cryo.kernel.Sys.call(() -> "semctl(IPC_RMID)", dev.cryo.kernel.SyscallNr.SEMCTL, set, 0,
+                    dev.cryo.kernel.SysvIpc.IPC_RMID, 0);
+        }
+    }
+
+    /**
      * A failure at the very end of a restore (the restored process killed before it is let go)
      * also leaves nothing behind: a JVM perf-data file made again for the restored process goes.
      */

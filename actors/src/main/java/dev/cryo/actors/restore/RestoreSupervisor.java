@@ -231,6 +231,7 @@ public final class RestoreSupervisor {
             p = null;
         }
         this.prepared = p;
+        dev.cryo.engine.ipc.SemUndo.forget(image.allPids()); // what an earlier restore of these pids gave is not ours
         this.boot = BootstrapArea.choose(image.tasks(), p == null ? 0 : p.bootstrap());
         this.cgroups = new dev.cryo.engine.cgroups.CgroupPlacement(n -> ctx.getLog().warn(n),
                 dev.cryo.engine.cgroups.CgroupPlacement.Mode.of(settings.restore().manageCgroups()));
@@ -1066,6 +1067,7 @@ public final class RestoreSupervisor {
             ctx.getLog().warn("restored, but {}", e.getMessage());
         }
         dev.cryo.engine.restore.RestoredImages.record(image.info(), image.root());
+        dev.cryo.engine.ipc.SemUndo.forget(image.allPids()); // the restored tasks hold their adjustments
         int threads = image.tasks().stream().mapToInt(t -> t.threads().size()).sum();
         replyTo.tell(new Succeeded(new RestoreReport(request.imageDir(), image.root(),
                 image.tasks().stream().map(TaskImage::pid).toList(), threads, pages,
@@ -1132,19 +1134,20 @@ public final class RestoreSupervisor {
      * supervisor's thread until then. Past {@link #REAP_WAIT} the failure is reported anyway.
      */
     private Behavior<Command> reaping(int pid, String reason) {
-        if (reaped(pid)) {
-            replyTo.tell(new Failed(reason));
+        if (reaped(pid) && dev.cryo.engine.ipc.SemUndo.exited(image.allPids())) {
+            replyTo.tell(new Failed(withSemaphoresTakenBack(reason)));
             return Behaviors.stopped();
         }
         long deadline = System.nanoTime() + REAP_WAIT.toNanos();
         timers.startTimerWithFixedDelay("reap", new Reap(), Duration.ofMillis(5));
         return Behaviors.receive(Command.class)
                 .onMessage(Reap.class, m -> {
-                    if (reaped(pid)) {
-                        replyTo.tell(new Failed(reason));
+                    if (reaped(pid) && dev.cryo.engine.ipc.SemUndo.exited(image.allPids())) {
+                        replyTo.tell(new Failed(withSemaphoresTakenBack(reason)));
                         return Behaviors.stopped();
                     }
                     if (System.nanoTime() > deadline) {
+                        dev.cryo.engine.ipc.SemUndo.forget(image.allPids());
                         replyTo.tell(new Failed(reason + " (pid " + pid + " was sent SIGKILL but has not died yet: "
                                 + state(pid) + ")"));
                         return Behaviors.stopped();
@@ -1153,6 +1156,15 @@ public final class RestoreSupervisor {
                 })
                 .onAnyMessage(m -> Behaviors.same()) // the task actors' last words: the abort is under way
                 .build();
+    }
+
+    /**
+     * The killed tasks' exits gave back to the host's semaphores the SEM_UNDO adjustments the restore had
+     * made again in them, which the image still holds: taken back, or named in {@code reason}.
+     */
+    private String withSemaphoresTakenBack(String reason) {
+        List<String> left = dev.cryo.engine.ipc.SemUndo.takeBack(image.allPids());
+        return left.isEmpty() ? reason : reason + " (and " + String.join("; ", left) + ")";
     }
 
     private static boolean reaped(int pid) {

@@ -43,7 +43,7 @@ public record SemUndo(List<Adjustment> adjustments) {
     /** zdtmf42's range: 4200-4249. */
     public static final int RECORD_ID = 4200;
     private static final int MAX = 1 << 16;
-    private static final int SEM_UNDO = 0x1000;
+    private static final int SEM_UNDO = 0x1000, GETVAL = 12;
 
     public static final RecordCodec<SemUndo> CODEC = RecordCodec.of(SemUndo.class, RECORD_ID, 1, (out, u) -> {
         out.writeVarInt(u.adjustments().size(), true);
@@ -202,7 +202,66 @@ public record SemUndo(List<Adjustment> adjustments) {
             long at = put.apply(sembufs(a.sem(), n, a.value() < 0 ? SEM_UNDO : 0, -n, a.value() > 0 ? SEM_UNDO : 0));
             call.call("semop(" + a.set() + ", sem " + a.sem() + ": +" + n + " then -" + n + ", SEM_UNDO on the "
                     + (a.value() > 0 ? "second" : "first") + ")", SyscallNr.SEMOP, a.set(), at, 2);
+            if (sets != null) {
+                GIVEN.computeIfAbsent(pid, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(a);
+            }
         }
+    }
+
+    /**
+     * Adjustments made again in restored tasks on the host's semaphores, by pid, while their restore runs:
+     * if it fails, the kill of those tasks applies them (exit_sem) to semaphores the image still holds.
+     */
+    private static final Map<Integer, List<Adjustment>> GIVEN = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The restore of {@code pids} starts, or ended with them running: nothing to take back from them. */
+    public static void forget(java.util.Collection<Integer> pids) {
+        pids.forEach(GIVEN::remove);
+    }
+
+    /** Whether each of {@code pids} given adjustments has exited (gone or a zombie: exit_sem has run). */
+    public static boolean exited(java.util.Collection<Integer> pids) {
+        for (int pid : pids) {
+            if (GIVEN.containsKey(pid)) {
+                try {
+                    String st = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/stat"));
+                    if (st.charAt(st.lastIndexOf(')') + 2) != 'Z') {
+                        return false;
+                    }
+                } catch (java.io.IOException gone) {
+                    // reaped
+                }
+            }
+        }
+        return true;
+    }
+
+    /**
+     * After a failed restore's tasks {@code pids} exited: takes from the host's semaphores what their exits
+     * gave back (a lock the image holds is taken again); returns what could not be, named.
+     */
+    public static List<String> takeBack(java.util.Collection<Integer> pids) {
+        List<String> problems = new ArrayList<>();
+        for (int pid : pids) {
+            List<Adjustment> given = GIVEN.remove(pid);
+            for (Adjustment a : given == null ? List.<Adjustment>of() : given) {
+                String what = "semaphore " + a.sem() + " of SysV set " + a.set();
+                try {
+                    if (a.value() < 0 && Sys.call(() -> "semctl(" + a.set() + ", " + a.sem() + ", GETVAL)", SyscallNr.SEMCTL,
+                            a.set(), a.sem(), GETVAL, 0) == 0) {
+                        // the exit took |value| but stops at 0: how much it took is unknown
+                        problems.add(what + " may have lost up to " + -a.value() + " to the exit of the restored pid "
+                                + pid + " (its SEM_UNDO adjustment)");
+                        continue;
+                    }
+                    SysvIpc.semAdd(a.set(), a.sem(), -a.value());
+                } catch (KernelException e) {
+                    problems.add(what + " got " + a.value() + " from the exit of the restored pid " + pid + " (its SEM_UNDO"
+                            + " adjustment), which could not be taken back: " + e.getMessage());
+                }
+            }
+        }
+        return problems;
     }
 
     /** Whether ipc namespace {@code ns} (a /proc/PID/ns/ipc link) is cryo's, the host's. */
