@@ -270,6 +270,21 @@ class MemoryKindsTest {
     }
 
     /**
+     * A memfd mapped shared whose fd was closed, sealed F_SEAL_GROW|F_SEAL_SHRINK (zdtmf42's memfd_seals3: it
+     * came back unsealed, then was refused), or sealable with no seal set (it came back not sealable): the
+     * mapping records the seals, and the restored memfd has them and its bytes, and cannot grow
+     * (memfdseal.c). One sealed against writing stays refused (NotCarriedTest).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"closed", "allowed"})
+    void aMappedMemfdNoFdHoldsKeepsItsSeals(String mode) throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("memfdseal.out"), "memfdseal", mode)) {
+            String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(out.contains("PASS"), out);
+        }
+    }
+
+    /**
      * A deleted sparse file of 64 MiB holding 8 KiB of data: only its data counts against the ghost limit
      * (1 MiB) and travels (zdtm ghost_holes_large00, unlink_largefile were refused for the file's size).
      */

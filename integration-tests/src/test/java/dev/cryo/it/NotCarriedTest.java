@@ -539,11 +539,6 @@ class NotCarriedTest {
                         "/c/memfdseal.c").toString(), "write"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd sealed"
                         + " against writing \\(F_SEAL_WRITE\\): the restore maps it writable to put its pages back and the kernel"
                         + " then refuses the seal; not supported yet"),
-                // zdtmf42's memfd_seals3: it came back unsealed (the restore takes a memfd's seals from its fds)
-                new Item("a sealed memfd mapped, its fd closed", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
-                        "/c/memfdseal.c").toString(), "closed"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd"
-                        + " whose seals \\(0x6\\) no fd of the tree holds: the restore takes a memfd's seals from its fds and"
-                        + " would make it unsealed; not supported yet"),
                 // sem43: a restore gives each process a SEM_UNDO list of its own, and a process's threads one
                 new Item("a SEM_UNDO list two processes share", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
                         "/c/semundoshare.c").toString(), "process"), "(?: shares its SEM_UNDO list with pid \\d+)? \\(cloned"

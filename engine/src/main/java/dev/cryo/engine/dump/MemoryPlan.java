@@ -120,7 +120,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
                 }
                 int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
                 vmas.add(new VmaImage(m.start(), m.end(), prot(m), flags(m, s, kind), m.offset(), kind, file, 0, 0,
-                        advice));
+                        advice).withSeals(kind.seals(pid, m)));
                 PageScan scan = new PageScan(pid, i, m, file, pagemap, scanner, sharedMemory, runs);
                 if (pagesPlanned.test(kind, m)) {
                     kind.planPages(scan);
@@ -161,7 +161,7 @@ public record MemoryPlan(List<MapsEntry> maps, List<VmaImage> vmas, List<PageRun
             }
             int advice = kind.kernelProvided() ? 0 : VmAdvice.of(s);
             out.add(new VmaImage(v.start(), v.end(), v.prot(), flags(s.map(), s, kind), v.offset(), v.kind(), v.file(),
-                    v.dumpedPages(), v.zeroPages(), advice, v.guards()));
+                    v.dumpedPages(), v.zeroPages(), advice, v.guards()).withSeals(kind.seals(pid, s.map())));
         }
         return out;
     }

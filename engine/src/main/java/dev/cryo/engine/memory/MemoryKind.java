@@ -66,6 +66,11 @@ public abstract class MemoryKind {
         return null;
     }
 
+    /** A shared memfd's seals, which the image keeps with the mapping (VmaImage#seals); -1 for other memory. */
+    public int seals(Pid pid, MapsEntry m) {
+        return -1;
+    }
+
     /** Adds the runs of pages this mapping carries to {@code scan}; none by default. */
     public void planPages(PageScan scan) {}
 

@@ -34,8 +34,8 @@ public class SharedMemory extends MemoryKind {
         return m.shared() && (m.isAnonymous() || m.path().equals("/dev/zero") || m.path().startsWith("/memfd:"));
     }
 
-    /** F_SEAL_WRITE (fcntl.h). */
-    private static final int F_SEAL_WRITE = 0x8;
+    /** F_SEAL_WRITE, F_SEAL_FUTURE_WRITE (fcntl.h). */
+    private static final int F_SEAL_WRITE = 0x8, F_SEAL_FUTURE_WRITE = 0x10;
 
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s) {
@@ -43,36 +43,52 @@ public class SharedMemory extends MemoryKind {
     }
 
     /**
-     * A memfd's seals, as the restore makes them again from the fds that hold it. A memfd sealed
-     * against writing (F_SEAL_WRITE) cannot be sealed so again: its mapping is made writable to take
-     * its pages, and the kernel refuses the seal while one may write (EBUSY): the restore failed after
-     * the dump had killed the tree (zdtmf42's memfd_seals2). Seals no fd of the tree holds (its fd
-     * closed after mapping it) came back lost: an unsealed memfd (memfd_seals3).
+     * A memfd sealed against writing (F_SEAL_WRITE) cannot be sealed so again: its mapping is made
+     * writable to take its pages, and the kernel refuses the seal while one may write (EBUSY): the
+     * restore failed after the dump had killed the tree (zdtmf42's memfd_seals2); one sealed against
+     * future writes would come back mapped with write allowed. Its other seals come back from the
+     * mapping ({@link #seals}), also when no fd holds it (memfd_seals3: it came back unsealed), but for a
+     * memfd of huge pages, whose seals are taken from its fds only.
      */
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s, java.util.Collection<Integer> tree) {
-        if (!m.path().startsWith("/memfd:")) {
-            return;
-        }
-        int seals;
-        try (dev.cryo.kernel.Fd f = dev.cryo.kernel.Sys.open(PageScan.mapFile(pid, m).toString(), Fcntl.O_RDONLY)) {
-            seals = (int) dev.cryo.kernel.Sys.call(() -> "fcntl(" + m.path() + ", F_GET_SEALS)",
-                    dev.cryo.kernel.SyscallNr.FCNTL, f.value(), Fcntl.F_GET_SEALS, 0, 0);
-        } catch (RuntimeException e) {
-            return; // unmapped meanwhile, or not a memfd cryo may read: carried as before
+        int seals = memfdSeals(pid, m);
+        if (seals < 0) {
+            return; // not a memfd, unmapped meanwhile, or not one cryo may read: carried as before
         }
         String where = "pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start()) + "-0x"
                 + Long.toHexString(m.end());
-        if ((seals & F_SEAL_WRITE) != 0) {
-            throw new DumpException(where + ", a memfd sealed against writing (F_SEAL_WRITE): the restore maps it"
-                    + " writable to put its pages back and the kernel then refuses the seal; not supported yet");
+        if ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0) {
+            throw new DumpException(where + ", a memfd sealed against " + ((seals & F_SEAL_WRITE) != 0 ? "writing"
+                    + " (F_SEAL_WRITE): the restore maps it writable to put its pages back and the kernel then refuses"
+                    + " the seal" : "future writes (F_SEAL_FUTURE_WRITE): the restore maps it writable to put its pages"
+                    + " back, and the mapping would then allow writing") + "; not supported yet");
         }
-        if (seals != Fcntl.F_SEAL_SEAL && !HugetlbMemfdPrivate.heldByFd(pid, m.inode())
+        if (this instanceof HugetlbSharedMemory && seals != Fcntl.F_SEAL_SEAL && !HugetlbMemfdPrivate.heldByFd(pid, m.inode())
                 && tree.stream().noneMatch(p -> p != pid.value() && HugetlbMemfdPrivate.heldByFd(Pid.of(p), m.inode()))) {
-            throw new DumpException(where + ", a memfd whose seals (0x" + Integer.toHexString(seals) + (seals == 0
-                    ? ": sealing allowed, none set" : "") + ") no fd of the tree holds: the restore takes a memfd's seals"
-                    + " from its fds and would make it unsealed; not supported yet");
+            throw new DumpException(where + ", a memfd of huge pages whose seals (0x" + Integer.toHexString(seals)
+                    + (seals == 0 ? ": sealing allowed, none set" : "") + ") no fd of the tree holds: the restore takes"
+                    + " such a memfd's seals from its fds and would make it unsealed; not supported yet");
         }
+    }
+
+    /** A memfd's seals (F_GET_SEALS through the mapped file), or -1 for other shared memory. */
+    private static int memfdSeals(Pid pid, MapsEntry m) {
+        if (!m.path().startsWith("/memfd:")) {
+            return -1;
+        }
+        try (dev.cryo.kernel.Fd f = dev.cryo.kernel.Sys.open(PageScan.mapFile(pid, m).toString(), Fcntl.O_RDONLY)) {
+            return (int) dev.cryo.kernel.Sys.call(() -> "fcntl(" + m.path() + ", F_GET_SEALS)",
+                    dev.cryo.kernel.SyscallNr.FCNTL, f.value(), Fcntl.F_GET_SEALS, 0, 0);
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** A memfd's seals, made again from the mapping when no fd holds it (SharedMemoryHub.of). */
+    @Override
+    public int seals(Pid pid, MapsEntry m) {
+        return this instanceof HugetlbSharedMemory ? -1 : memfdSeals(pid, m);
     }
 
     @Override

@@ -7,16 +7,22 @@ import dev.cryo.engine.memory.MemoryKind;
  * many were written and how many were zero (recorded, not written). {@code advice}: madvise and
  * lock state from smaps' VmFlags, bits of {@link dev.cryo.engine.memory.VmAdvice}. {@code inherited}: the
  * pages the task shared copy-on-write with its parent (one frame at the same address, since a fork), as
- * pairs (address, pages); see {@link dev.cryo.engine.memory.ParentSharing}.
+ * pairs (address, pages); see {@link dev.cryo.engine.memory.ParentSharing}. {@code seals}: a shared memfd's
+ * seals (F_GET_SEALS; version 3), which no fd of the tree may hold; -1 for any other mapping.
  */
 public record VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
-                       long dumpedPages, long zeroPages, int advice, long[] guards, long[] inherited) {
+                       long dumpedPages, long zeroPages, int advice, long[] guards, long[] inherited, int seals) {
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100;
 
     public VmaImage {
         guards = guards.clone();
         inherited = inherited.clone();
+    }
+
+    public VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
+                    long dumpedPages, long zeroPages, int advice, long[] guards, long[] inherited) {
+        this(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, inherited, -1);
     }
 
     public VmaImage(long start, long end, int prot, int flags, long offset, MemoryKind kind, FileRef file,
@@ -52,7 +58,7 @@ public record VmaImage(long start, long end, int prot, int flags, long offset, M
     }
 
     public VmaImage withInherited(long[] runs) {
-        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, runs);
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, runs, seals);
     }
 
     @Override
@@ -60,17 +66,18 @@ public record VmaImage(long start, long end, int prot, int flags, long offset, M
         return o instanceof VmaImage v && start == v.start && end == v.end && prot == v.prot && flags == v.flags
                 && offset == v.offset && kind == v.kind && java.util.Objects.equals(file, v.file)
                 && dumpedPages == v.dumpedPages && zeroPages == v.zeroPages && advice == v.advice
-                && java.util.Arrays.equals(guards, v.guards) && java.util.Arrays.equals(inherited, v.inherited);
+                && java.util.Arrays.equals(guards, v.guards) && java.util.Arrays.equals(inherited, v.inherited)
+                && seals == v.seals;
     }
 
     @Override
     public int hashCode() {
-        return java.util.Objects.hash(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice)
+        return java.util.Objects.hash(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, seals)
                 * 31 + java.util.Arrays.hashCode(guards) * 17 + java.util.Arrays.hashCode(inherited);
     }
 
     public VmaImage withGuards(long[] runs) {
-        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, runs, inherited);
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, runs, inherited, seals);
     }
 
     /** A mapping with no advice or locks. */
@@ -84,6 +91,11 @@ public record VmaImage(long start, long end, int prot, int flags, long offset, M
     }
 
     public VmaImage withPages(long dumped, long zero) {
-        return new VmaImage(start, end, prot, flags, offset, kind, file, dumped, zero, advice, guards, inherited);
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumped, zero, advice, guards, inherited, seals);
+    }
+
+    /** This mapping of a shared memfd with its seals. */
+    public VmaImage withSeals(int s) {
+        return new VmaImage(start, end, prot, flags, offset, kind, file, dumpedPages, zeroPages, advice, guards, inherited, s);
     }
 }

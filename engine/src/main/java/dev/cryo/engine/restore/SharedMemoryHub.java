@@ -114,6 +114,13 @@ public final class SharedMemoryHub implements AutoCloseable {
             }
         }
         Map<Long, Integer> sealsOf = new LinkedHashMap<>();
+        for (TaskImage t : tasks) { // a mapped memfd's seals, when no fd holds it (an fd's, below, say the same)
+            for (VmaImage v : t.vmas()) {
+                if (v.file() != null && v.kind() == MemoryKinds.SHARED_ANON && v.seals() >= 0) {
+                    sealsOf.putIfAbsent(v.file().ino(), v.seals());
+                }
+            }
+        }
         Map<Long, MemfdHandler.Memfd> owners = new LinkedHashMap<>();
         Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
         for (TaskImage t : tasks) {

@@ -16,7 +16,7 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
 
     public Class<VmaImage> type() { return VmaImage.class; }
     public int id() { return ModelCodecs.VMA_IMAGE_ID; }
-    public int version() { return 2; }
+    public int version() { return 3; }
 
     public void write(Output out, VmaImage v) {
         out.writeLong(v.start());
@@ -31,6 +31,7 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
         out.writeVarInt(v.advice(), true);
         writeRuns(out, v.guards());
         writeRuns(out, v.inherited());
+        out.writeVarInt(v.seals(), false);
     }
 
     private static void writeRuns(Output out, long[] runs) {
@@ -45,7 +46,7 @@ public final class VmaImageCodec implements RecordCodec<VmaImage> {
                 MemoryKinds.ofId(in.readVarInt(true)),
                 RecordFields.readNullable(in, i -> RecordFields.readRecord(i, FileRefCodec.INSTANCE)),
                 in.readVarLong(true), in.readVarLong(true), in.readVarInt(true), runs(in, "guard"),
-                version >= 2 ? runs(in, "inherited") : new long[0]);
+                version >= 2 ? runs(in, "inherited") : new long[0], version >= 3 ? in.readVarInt(false) : -1);
     }
 
     private static long[] runs(Input in, String what) {

@@ -109,7 +109,7 @@ public final class ModelSamples {
                         null, 2, 31, dev.cryo.engine.memory.VmAdvice.HUGEPAGE | dev.cryo.engine.memory.VmAdvice.LOCKED,
                         new long[] {HEAP + 0x3000, 2, HEAP + 0x9000, 1}, new long[] {HEAP, 3, HEAP + 0x10000, 17}),
                 new VmaImage(0x7f00_0001_0000L, 0x7f00_0001_8000L, 3, VmaImage.MAP_SHARED | VmaImage.MAP_ANONYMOUS, 0x1000,
-                        MemoryKinds.SHARED_ANON, file("/dev/zero", 46), 8, 0),
+                        MemoryKinds.SHARED_ANON, file("/dev/zero", 46), 8, 0).withSeals(6), // as a memfd's GROW|SHRINK
                 new VmaImage(0x7f00_0000_0000L, 0x7f00_0000_4000L, 3, VmaImage.MAP_SHARED, 0x2000, MemoryKinds.FILE_SHARED,
                         file("/tmp/shm file ü", 78), 1, 3),
                 new VmaImage(STACK, STACK + 0x10000, 3, VmaImage.MAP_PRIVATE | VmaImage.MAP_GROWSDOWN, 0, MemoryKinds.STACK,
