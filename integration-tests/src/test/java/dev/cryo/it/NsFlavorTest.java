@@ -74,6 +74,17 @@ class NsFlavorTest {
     }
 
     /**
+     * One deleted file a parent and its child of one container hold, each by its own open, the parent mapping it
+     * too (zdtm's ghost_shared_2proc in its ns flavor): each task stood for the namespace by its own pid, so the
+     * restore took the child's open for another view of the file and looked for the child before making it:
+     * "pid P (memory): open(/proc/C/root): ENOENT" after the killing dump. ghostns.c.
+     */
+    @Test
+    void aDeletedFileAParentAndChildOfOneContainerOpenedEachComesBackOneFile() throws Exception {
+        assertPassesPivoted("ghostns");
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.

@@ -49,23 +49,69 @@ public final class MountTables {
 
     /**
      * In whose mount namespace a file task {@code holder} holds through mount {@code mountId} is reached: 0 in
-     * cryo's (a kernel-internal mount, id 0, that no namespace shows counts as cryo's); else the pid of a task of
-     * the tree whose namespace has that mount, the holder first (a child in a namespace of its own keeps an fd its
-     * parent opened on a mount only the parent's namespace has: zdtm's mntns_link_ghost); -1 when none has it.
+     * cryo's (a kernel-internal mount, id 0, that no namespace shows counts as cryo's); else the task standing for
+     * a namespace of the tree that has that mount ({@link #first}), the holder's first (a child in a namespace of its
+     * own keeps an fd its parent opened on a mount only the parent's namespace has: zdtm's mntns_link_ghost); -1
+     * when none has it.
      */
     public int whose(int holder, long mountId) {
         if (mountId <= 0 || cryos().contains((int) mountId)) {
             return 0;
         }
         if (of(holder).contains((int) mountId)) {
-            return holder;
+            return first(holder);
         }
         for (int other : tree) {
             if (other != holder && of(other).contains((int) mountId)) {
-                return other;
+                return first(other);
             }
         }
         return -1;
+    }
+
+    /**
+     * The task of the tree that stands for the mount namespace of {@code pid}: the one nearest the tree's root
+     * (then the lowest pid), which the restore makes before the others of that namespace. Each task named its own
+     * namespace before, so a parent and child of one namespace holding one deleted file (zdtm's ghost_shared_2proc
+     * in its ns flavor) looked like two views of it, and the restore, making it for the parent, looked for the
+     * child's before the child was made: ENOENT after the killing dump.
+     */
+    private int first(int pid) {
+        String ns = Namespaces.link(Integer.toString(pid), "mnt");
+        if (ns == null) {
+            return pid;
+        }
+        return firstOf.computeIfAbsent(ns, k -> {
+            int best = pid, bestDepth = depth(pid);
+            for (int other : tree) {
+                if (other != pid && k.equals(Namespaces.link(Integer.toString(other), "mnt"))) {
+                    int d = depth(other);
+                    if (d < bestDepth || d == bestDepth && other < best) {
+                        best = other;
+                        bestDepth = d;
+                    }
+                }
+            }
+            return best;
+        });
+    }
+
+    private final Map<String, Integer> firstOf = new ConcurrentHashMap<>();
+
+    /** How many ancestors of {@code pid} are in the tree. */
+    private int depth(int pid) {
+        int d = 0;
+        for (int p = pid; d <= tree.size(); d++) {
+            try {
+                p = ProcFs.stat(dev.cryo.kernel.Pid.of(p)).ppid();
+            } catch (RuntimeException gone) {
+                return d;
+            }
+            if (!tree.contains(p)) {
+                return d;
+            }
+        }
+        return d;
     }
 
     private static String key(String pid) {
