@@ -567,7 +567,23 @@ class RestoreTest {
             assertTrue(out.contains("PASS"), out);
         }
         try (DetachedProcess p = Workloads.program(tmp.resolve("semundothreads.out"), "semundothreads")) {
-            assertPassOnce(checkAndReap(dumpAndRestore(p, tmp.resolve("img"))));
+            DetachedProcess r = dumpAndRestore(p, tmp.resolve("img"));
+            try { // the restored child's threads share one list, as the dumped ones did
+                long child = ProcessHandle.of(r.pid().value()).orElseThrow().children().findFirst().orElseThrow().pid();
+                List<Integer> tids;
+                try (var dir = Files.list(Path.of("/proc/" + child + "/task"))) {
+                    tids = dir.map(d -> Integer.parseInt(d.getFileName().toString())).toList();
+                }
+                assertEquals(3, tids.size(), "threads of the restored child: " + tids);
+                for (int tid : tids) {
+                    assertTrue(Sys.shareResource(Pid.of((int) child), Pid.of(tid), Sys.KCMP_SYSVSEM),
+                            "restored thread " + tid + " does not share its process's SEM_UNDO list");
+                }
+            } catch (Throwable t) {
+                killAndReap(r);
+                throw t;
+            }
+            assertPassOnce(checkAndReap(r));
         }
     }
 
