@@ -56,6 +56,7 @@ final class KernelProbe {
         pagemapScan();
         softDirty();
         syscallExitCounters();
+        bpfIterators();
         List<String> order = Names.ORDER;
         out.sort((a, b) -> Integer.compare(order.indexOf(a.name()), order.indexOf(b.name())));
         return new KernelFeatures(out);
@@ -68,10 +69,10 @@ final class KernelProbe {
                 RSEQ = "ptrace-rseq-config", CLONE3_SET_TID = "clone3-set-tid", NS_LAST_PID = "ns_last_pid",
                 VDSO = "vdso-layout", MM_MAP = "pr-set-mm-map", UFFD = "userfaultfd", UFFD_WP_ASYNC = "uffd-wp-async",
                 PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty", SECCOMP_SUSPEND = "seccomp-suspend",
-                SYSCALL_COUNTERS = "syscall-counters";
+                SYSCALL_COUNTERS = "syscall-counters", BPF_ITERATORS = "bpf-task-iterators";
         static final List<String> ORDER = List.of(CAPS, PTRACE_SEIZE, INJECTION, VM_READV, VM_WRITEV, XSTATE, RSEQ,
                 CLONE3_SET_TID, SECCOMP_SUSPEND, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY,
-                SYSCALL_COUNTERS);
+                SYSCALL_COUNTERS, BPF_ITERATORS);
     }
 
     private void add(String name, boolean required, Probe probe) {
@@ -309,6 +310,21 @@ final class KernelProbe {
             } catch (RuntimeException e) {
                 return Feature.missing(Names.SYSCALL_COUNTERS, false, e.getMessage()
                         + ": a pre-copy's freeze reads smaps once more");
+            }
+        });
+    }
+
+    /** What cryo reads with its BPF iterators: nothing else shows it. */
+    private void bpfIterators() {
+        add(Names.BPF_ITERATORS, false, () -> {
+            int self = (int) LibC.syscall(SyscallNr.GETTID, 0, 0, 0, 0, 0, 0);
+            try {
+                dev.cryo.kernel.SemUndoList.of(self); // this JVM's own list: it has threads
+                return Feature.supported(Names.BPF_ITERATORS, false, "loaded and ran one (BTF, bpf()): a threaded "
+                        + "process's SEM_UNDO list and dnotify watches are read");
+            } catch (RuntimeException e) {
+                return Feature.missing(Names.BPF_ITERATORS, false, e.getMessage() + ": a threaded process is refused "
+                        + "where its ipc namespace has semaphore sets, and a directory fd with a signal owner is refused");
             }
         });
     }
