@@ -1,7 +1,8 @@
 /*
  * Many fds of one kind for the restore benchmark. Usage: manyfds KIND N DIR, KIND one of
  * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "pipe" (N/2 pipes,
- * a byte in each), "file" (N files under DIR, each opened once). On SIGUSR2 each object is checked
+ * a byte in each), "file" (N files under DIR, each opened once), "mixed" (a pipe, then N-2 files: a
+ * restore's fd model must follow the pipe's ends to queue the opens). On SIGUSR2 each object is checked
  * (the socket and pipe bytes read back). Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
@@ -18,15 +19,21 @@
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 4) fail("usage: manyfds unix|pipe|file N DIR");
+    if (argc < 4) fail("usage: manyfds unix|pipe|file|mixed N DIR");
     int n = atoi(argv[2]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     int *fds = calloc(n + 1, sizeof *fds);
+    int mixed = !strcmp(argv[1], "mixed");
     int kind = !strcmp(argv[1], "unix") ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
-    for (int i = 0; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
+    int from = 0;
+    if (mixed) {
+        if (pipe(fds) || write(fds[1], "p", 1) != 1) fail("pipe");
+        from = 2;
+    }
+    for (int i = from; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
         if (kind == 0) {
             if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds + i)) fail("socketpair");
             if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
@@ -42,7 +49,8 @@ int main(int argc, char **argv) {
     printf("ready\n");
     while (!check) pause();
     char c;
-    for (int i = 0; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
+    if (mixed && (read(fds[0], &c, 1) != 1 || c != 'p')) fail("pipe byte");
+    for (int i = from; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
         if (kind == 0) {
             if (read(fds[i], &c, 1) != 1 || c != 'b' || read(fds[i + 1], &c, 1) != 1 || c != 'a') fail("socket bytes");
         } else if (kind == 1) {

@@ -16,7 +16,7 @@ public final class Fcntl {
     public static final int O_TMPFILE_BIT = 020000000, O_TMPFILE = O_TMPFILE_BIT | O_DIRECTORY;
 
     /** fcntl(2) commands. */
-    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETLK = 6, F_SETOWN_EX = 15, F_SETSIG = 10,
+    public static final int F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_SETLK = 6, F_SETOWN_EX = 15, F_SETSIG = 10,
             F_GETSIG = 11, F_DUPFD_CLOEXEC = 1030, F_SETLEASE = 1024, F_NOTIFY = 1026,
             F_OFD_SETLK = 37, F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032, F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
 

@@ -85,7 +85,7 @@ public final class FdDelivery {
                         r.call("close", SyscallNr.CLOSE, rfd);
                         return null;
                     }
-                    r.call("close", SyscallNr.CLOSE, rfd);
+                    r.later("close", SyscallNr.CLOSE, rfd); // with the bind
                     rfd = high;
                 }
                 String name = "\0cryo-fd-" + ProcessHandle.current().pid() + "-" + COUNTER.incrementAndGet();
@@ -122,8 +122,9 @@ public final class FdDelivery {
             return fd;
         }
 
+        /** Queued where the task queues calls: it runs with the next one. */
         public void close(SocketHub.Remote r) {
-            r.call("close", SyscallNr.CLOSE, fd);
+            r.later("close", SyscallNr.CLOSE, fd);
         }
     }
 }

@@ -44,11 +44,12 @@ final class PeerCalls {
                 throw e;
             }
         } finally {
-            if (Math.abs(a - b) == 1) { // the usual two lowest free numbers: one round trip
-                r.call("close_range", SyscallNr.CLOSE_RANGE, Math.min(a, b), Math.max(a, b), 0);
+            // queued in a task of the tree: they run with its next call (the next pair's socketpair)
+            if (Math.abs(a - b) == 1) { // the usual two lowest free numbers: one call
+                r.later("close_range", SyscallNr.CLOSE_RANGE, Math.min(a, b), Math.max(a, b), 0);
             } else {
-                r.call("close", SyscallNr.CLOSE, a);
-                r.call("close", SyscallNr.CLOSE, b);
+                r.later("close", SyscallNr.CLOSE, a);
+                r.later("close", SyscallNr.CLOSE, b);
             }
         }
     }

@@ -66,6 +66,11 @@ public final class SocketHub implements AutoCloseable {
     public interface Remote {
         long call(String name, int nr, long... args);
 
+        /** A call whose result matters only as success or failure and that reads no memory: may wait to run with the next. */
+        default void later(String name, int nr, long... args) {
+            call(name, nr, args);
+        }
+
         /** Copies bytes at an offset of the task's scratch area; returns their address. */
         long put(long offset, byte[] data);
 

@@ -130,9 +130,14 @@ public final class Injector implements AutoCloseable {
     public long call(String name, int nr, long... args) {
         long r = raw(nr, args);
         if (r < 0 && r >= -4095) {
-            throw new SyscallException(name + "(" + describeArgs(args) + ") in pid " + pid, (int) -r);
+            throw failure(name, args, pid, r);
         }
         return r;
+    }
+
+    /** The failure {@link #call} throws for result {@code r} of call {@code name} with {@code args} in {@code pid}. */
+    public static SyscallException failure(String name, long[] args, Pid pid, long r) {
+        return new SyscallException(name + "(" + describeArgs(args) + ") in pid " + pid, (int) -r);
     }
 
     private static String describeArgs(long[] args) {

@@ -253,7 +253,7 @@ public final class FileRestore {
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
                 boolean ownDup = given == null && fd.desc() instanceof SharedFdHandler.SharedFd s
                         && s.ownerPid() == t.pid().value();
-                if (!queuesOpen(fd) && !ownDup) {
+                if (!(given == null && madeInTaskAlone(fd)) && !ownDup) {
                     // what it does outside the task (a hub, cryo's own reads) finds every fd before it in place
                     t.flush();
                 }
@@ -290,12 +290,16 @@ public final class FileRestore {
     }
 
     /**
-     * A plain file or device ({@link FdHandler.RestoreContext#openQueued}): nothing outside the task
-     * looks at the fds before it, so the calls queued for them need not run first.
+     * A plain file or device ({@link FdHandler.RestoreContext#openQueued}), a unix socket cryo sends
+     * in, an anonymous pipe's end the task takes from cryo or opens through /proc itself: nothing
+     * outside the task looks at the fds before it, so the calls queued for them need not run first
+     * (the task's own calls for it run after them, in their batch).
      */
-    private static boolean queuesOpen(FdImage fd) {
+    private static boolean madeInTaskAlone(FdImage fd) {
         return fd.desc() instanceof dev.cryo.engine.files.RegularFileHandler.RegularFile
-                || fd.desc() instanceof dev.cryo.engine.files.CharDeviceHandler.CharDevice;
+                || fd.desc() instanceof dev.cryo.engine.files.CharDeviceHandler.CharDevice
+                || fd.desc() instanceof UnixSocketHandler.UnixSocket
+                || fd.desc() instanceof dev.cryo.engine.files.PipeHandler.Pipe p && p.fifoPath().isEmpty();
     }
 
     /**
@@ -436,7 +440,7 @@ public final class FileRestore {
         return take(t, pid, fd, null);
     }
 
-    /** {@link #take(TaskContext, int, int)}, through {@code kept}'s pidfd of cryo when the file is cryo's. */
+    /** {@link #take(TaskContext, int, int)}, through {@code kept}'s pidfd of the process when it keeps one. */
     static long take(TaskContext t, int pid, int fd, KeptFds kept) {
         if (pid == ProcessHandle.current().pid() && t.namespaces().userNamespaceOf(t.pid().value()).isPresent()) {
             return dev.cryo.engine.namespaces.CryoFdCourier.deliver(t, fd); // no ptrace rights over cryo in there
@@ -458,8 +462,8 @@ public final class FileRestore {
             throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + " shares an open file with pid " + pid
                     + ", which is outside its pid namespace; not supported yet");
         }
-        long cryos = kept != null && pid == ProcessHandle.current().pid() ? kept.cryoPidfd(seen) : -1;
-        long pidfd = cryos >= 0 ? cryos : t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
+        long held = kept != null ? kept.pidfd(pid, seen) : -1;
+        long pidfd = held >= 0 ? held : t.call("pidfd_open(" + pid + ")", SyscallNr.PIDFD_OPEN, seen, 0);
         try {
             return t.call("pidfd_getfd(pid " + pid + " fd " + fd + ")", SyscallNr.PIDFD_GETFD, pidfd, fd, 0);
         } catch (dev.cryo.kernel.SyscallException e) {
@@ -470,8 +474,8 @@ public final class FileRestore {
             // namespace's owner) and the task holds no capability where the owner's memory was made
             return throughCryo(t, pid, fd);
         } finally {
-            if (pidfd != cryos) {
-                t.call("close", SyscallNr.CLOSE, pidfd);
+            if (pidfd != held) {
+                t.later("close", SyscallNr.CLOSE, pidfd); // with the task's next call
             }
         }
     }

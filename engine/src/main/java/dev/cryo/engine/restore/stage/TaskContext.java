@@ -103,6 +103,11 @@ public final class TaskContext {
             }
 
             @Override
+            public void later(String name, int nr, long... args) {
+                t.later(name, nr, args);
+            }
+
+            @Override
             public long put(long offset, byte[] data) {
                 return t.put(offset, data);
             }
@@ -212,9 +217,75 @@ public final class TaskContext {
         return forked;
     }
 
-    /** A syscall injected into the main thread; failures throw with the call named. */
+    /**
+     * A syscall injected into the main thread; failures throw with the call named. It runs last in
+     * the batch of the calls queued before it ({@link #later}): one ptrace round trip for them all,
+     * where the queue's batch and then the call's entry and exit stops took three. Calls that cannot
+     * end a batch ({@link #ridesBatch}) run on their own, after the queue.
+     */
     public long call(String name, int nr, long... args) {
-        return main().call(name, nr, args);
+        try {
+            if (!ridesBatch(nr, args)) {
+                return main().call(name, nr, args);
+            }
+            boolean known = fdTable != null && tracer.roundTrips() == fdTableTrips;
+            merged = deferred.size();
+            mergedArgs = args;
+            deferred.add(new SyscallBatch.Call(nr, args));
+            deferredNames.add(name);
+            flush();
+            long r = mergedResult;
+            if (known && fdTable != null) {
+                if (!FdTableEffect.apply(fdTable, nr, args, r)) {
+                    fdTable = null;
+                }
+            }
+            return r;
+        } finally {
+            merged = -1;
+            highUsed = false; // the call that read what a put left there has run
+        }
+    }
+
+    /** The queue index of the call {@link #call} runs with the queue (-1: none), its arguments and result. */
+    private int merged = -1;
+    private long[] mergedArgs;
+    private long mergedResult;
+    /** A {@link #put} since the last call reached the batch's area: the next call runs on its own. */
+    private boolean highUsed;
+
+    /**
+     * Calls that never end a batch: they fork, exec, end or wait; change the memory the batch runs
+     * from, or the signal mask and handlers it ends with; install a filter that could refuse its
+     * final tgkill; or queue a signal (which could be the batch's own).
+     */
+    private static final java.util.Set<Integer> ALONE = java.util.Set.of(dev.cryo.kernel.SyscallNr.CLONE,
+            dev.cryo.kernel.SyscallNr.CLONE3, dev.cryo.kernel.SyscallNr.EXECVE, dev.cryo.kernel.SyscallNr.EXECVEAT,
+            dev.cryo.kernel.SyscallNr.EXIT, dev.cryo.kernel.SyscallNr.EXIT_GROUP, dev.cryo.kernel.SyscallNr.WAIT4,
+            dev.cryo.kernel.SyscallNr.WAITID, dev.cryo.kernel.SyscallNr.PAUSE, dev.cryo.kernel.SyscallNr.NANOSLEEP,
+            dev.cryo.kernel.SyscallNr.CLOCK_NANOSLEEP, dev.cryo.kernel.SyscallNr.RT_SIGTIMEDWAIT,
+            dev.cryo.kernel.SyscallNr.RESTART_SYSCALL, dev.cryo.kernel.SyscallNr.MMAP, dev.cryo.kernel.SyscallNr.MUNMAP,
+            dev.cryo.kernel.SyscallNr.MREMAP, dev.cryo.kernel.SyscallNr.MPROTECT, dev.cryo.kernel.SyscallNr.PKEY_MPROTECT,
+            dev.cryo.kernel.SyscallNr.REMAP_FILE_PAGES, dev.cryo.kernel.SyscallNr.SHMAT, dev.cryo.kernel.SyscallNr.SHMDT,
+            dev.cryo.kernel.SyscallNr.MSEAL, dev.cryo.kernel.SyscallNr.RT_SIGPROCMASK,
+            dev.cryo.kernel.SyscallNr.RT_SIGACTION, dev.cryo.kernel.SyscallNr.SECCOMP, dev.cryo.kernel.SyscallNr.KILL,
+            dev.cryo.kernel.SyscallNr.TGKILL, dev.cryo.kernel.SyscallNr.RT_SIGQUEUEINFO,
+            dev.cryo.kernel.SyscallNr.RT_TGSIGQUEUEINFO, dev.cryo.kernel.SyscallNr.PIDFD_SEND_SIGNAL,
+            dev.cryo.kernel.SyscallNr.ARCH_PRCTL, dev.cryo.kernel.SyscallNr.RSEQ);
+
+    /** Whether a {@link #call} may run as the last call of a batch. */
+    private boolean ridesBatch(int nr, long[] args) {
+        if (ALONE.contains(nr) || highUsed || main == null
+                || nr == dev.cryo.kernel.SyscallNr.PRCTL && args.length > 0 && args[0] == dev.cryo.kernel.Prctl.PR_SET_SECCOMP) {
+            return false;
+        }
+        long from = boot.data() + BATCH_AT, to = boot.data() + BootstrapArea.DATA_SIZE;
+        for (long a : args) {
+            if (a >= from && a < to) {
+                return false; // a struct where the batch's table goes, or one of areaAtEnd
+            }
+        }
+        return true;
     }
 
     private final List<SyscallBatch.Call> deferred = new ArrayList<>();
@@ -231,7 +302,7 @@ public final class TaskContext {
     public void later(String name, int nr, long... args) {
         deferred.add(new SyscallBatch.Call(nr, args));
         deferredNames.add(name);
-        if (!FD_NEUTRAL.contains(nr)) {
+        if (!FdTableEffect.NEUTRAL.contains(nr)) { // queued, they leave the table as the kernel has it
             queuedFdChange = true;
         }
         if (fdTable != null) { // what the queued call does to the table
@@ -268,12 +339,19 @@ public final class TaskContext {
      */
     public long openQueued(String path, int flags) {
         byte[] name = RemoteWriter.cString(path);
-        if (fdTable == null || tracer.roundTrips() != fdTableTrips || cryoFdOf(path) >= 0 || sharesFdTable()
-                || namespaces.userNamespaceOf(pid.value()).isPresent() || name.length > BootstrapArea.PAGE) {
+        if (cryoFdOf(path) >= 0 || sharesFdTable() || namespaces.userNamespaceOf(pid.value()).isPresent()
+                || name.length > BootstrapArea.PAGE) {
             fdTable = null;
             return open(path, flags);
         }
-        if (pathsUsed + name.length > BootstrapArea.PAGE) {
+        if (fdTable == null || tracer.roundTrips() != fdTableTrips) {
+            // changed in a way the model could not follow (a socket received): read once the queue has run
+            if (queuedFdChange) {
+                flush();
+            }
+            fdTableWillBe(new java.util.HashSet<>(dev.cryo.kernel.proc.ProcFs.fds(pid)));
+        }
+        if (queueDataEnd() + name.length > BootstrapArea.PAGE) {
             flush();
         }
         int fd = lowestFree(fdTable);
@@ -292,6 +370,7 @@ public final class TaskContext {
 
     /** Queues openat of {@code path} (its bytes {@code name}, written in the first data page), which must give {@code fd}. */
     private void queueOpen(String path, byte[] name, int flags, int fd) {
+        pathsUsed = queueDataEnd();
         long at = boot.data() + pathsUsed;
         Sys.write(pid, at, name);
         pathsUsed += name.length;
@@ -311,23 +390,12 @@ public final class TaskContext {
         expectedFds.clear();
         afterQueue.clear();
         pathsUsed = 0;
+        putEnd = 0;
         predictedFd = -1;
         queuedFdChange = false;
     }
 
-    /**
-     * Calls that neither open nor close an fd: queued, they leave the table as the kernel has it, so
-     * a queued open's fd is predicted without running them first ({@link #laterWithFile}).
-     */
-    private static final java.util.Set<Integer> FD_NEUTRAL = java.util.Set.of(dev.cryo.kernel.SyscallNr.RT_SIGACTION,
-            dev.cryo.kernel.SyscallNr.PRLIMIT64, dev.cryo.kernel.SyscallNr.CHDIR, dev.cryo.kernel.SyscallNr.UMASK,
-            dev.cryo.kernel.SyscallNr.PERSONALITY, dev.cryo.kernel.SyscallNr.PRCTL, dev.cryo.kernel.SyscallNr.RSEQ,
-            dev.cryo.kernel.SyscallNr.SET_ROBUST_LIST, dev.cryo.kernel.SyscallNr.SET_TID_ADDRESS,
-            dev.cryo.kernel.SyscallNr.SIGALTSTACK, dev.cryo.kernel.SyscallNr.ARCH_PRCTL,
-            dev.cryo.kernel.SyscallNr.MMAP, dev.cryo.kernel.SyscallNr.MREMAP, dev.cryo.kernel.SyscallNr.MPROTECT,
-            dev.cryo.kernel.SyscallNr.MADVISE, dev.cryo.kernel.SyscallNr.MUNMAP, dev.cryo.kernel.SyscallNr.MLOCK2,
-            dev.cryo.kernel.SyscallNr.MSEAL);
-    /** A call queued since the last flush may have opened or closed an fd (one not in {@link #FD_NEUTRAL}). */
+    /** A call queued since the last flush may have opened or closed an fd (one not in {@link FdTableEffect#NEUTRAL}). */
     private boolean queuedFdChange;
     /** Checks of what the queued calls did, run once they have run ({@link #afterQueue}). */
     private final List<Runnable> afterQueue = new ArrayList<>();
@@ -345,7 +413,7 @@ public final class TaskContext {
      */
     public long stash(byte[] data) {
         stashRoom(data.length);
-        int at = (pathsUsed + 7) & ~7;
+        int at = (queueDataEnd() + 7) & ~7;
         Sys.write(pid, boot.data() + at, data);
         pathsUsed = at + data.length;
         return boot.data() + at;
@@ -356,7 +424,7 @@ public final class TaskContext {
         if (bytes > BootstrapArea.PAGE) {
             throw new IllegalArgumentException(bytes + " bytes do not fit the bootstrap's first data page");
         }
-        if (((pathsUsed + 7) & ~7) + bytes > BootstrapArea.PAGE) {
+        if (((queueDataEnd() + 7) & ~7) + bytes > BootstrapArea.PAGE) {
             flush();
         }
     }
@@ -396,6 +464,13 @@ public final class TaskContext {
     private final java.util.Map<Integer, Integer> expectedFds = new java.util.HashMap<>();
     /** Bytes of the first data page taken by the paths of queued opens and the stashes ({@link #stash}). */
     private int pathsUsed;
+    /** The end of the bytes {@link #put} wrote since the queue last ran, for a call still to come. */
+    private int putEnd;
+
+    /** Where the queue's next path or stash may go: past the others and past what puts left for a call. */
+    private int queueDataEnd() {
+        return Math.max(pathsUsed, putEnd);
+    }
     private int predictedFd = -1;
 
     /**
@@ -511,7 +586,7 @@ public final class TaskContext {
         if (name.length > BootstrapArea.PAGE) {
             throw new IllegalArgumentException("path longer than PATH_MAX: " + path);
         }
-        if (pathsUsed + name.length > BootstrapArea.PAGE) {
+        if (queueDataEnd() + name.length > BootstrapArea.PAGE) {
             flush();
         }
         if (predictedFd < 0 && sharesFdTable()) {
@@ -578,8 +653,17 @@ public final class TaskContext {
                 r = SyscallBatch.runWhileBuilt(tracer, inj, boot.data() + BATCH_AT, calls, stop, boot.pauseLoop());
             }
             for (int i = 0; i < n; i++) {
+                if (done + i == merged) { // the call of call(): its own result, its failure as an injection's
+                    if (Injector.isError(r[i])) {
+                        throw Injector.failure(names.get(i), mergedArgs, pid, r[i]);
+                    }
+                    mergedResult = r[i];
+                    continue;
+                }
                 if (Injector.isError(r[i])) {
-                    throw new dev.cryo.kernel.SyscallException(names.get(i) + " in pid " + pid, (int) -r[i]);
+                    var e = new dev.cryo.kernel.SyscallException(names.get(i) + " in pid " + pid, (int) -r[i]);
+                    // not the call of call()'s failure, which its caller may catch to take another way
+                    throw merged < 0 ? e : new dev.cryo.engine.restore.RestoreException(e.getMessage(), e);
                 }
                 Integer fd = expectedFds.get(done + i);
                 if (fd != null && r[i] != fd) {
@@ -653,12 +737,20 @@ public final class TaskContext {
 
     /** Copies bytes at {@code offset} into the bootstrap data area (for calls that take several buffers). */
     public long put(long offset, byte[] data) {
-        flush(); // queued opens read their paths from this area
         if (offset < 0 || offset + data.length > BootstrapArea.DATA_SIZE) {
             throw new IllegalArgumentException(data.length + " bytes at +" + offset
                     + " do not fit the bootstrap data area");
         }
+        long end = offset + data.length;
+        if (offset < ((pathsUsed + 7) & ~7) || end > BATCH_AT) {
+            flush(); // over what queued calls read (paths, stashes, areaAtEnd), or where their batch goes
+        }
         Sys.write(pid, boot.data() + offset, data);
+        if (end > BATCH_AT) {
+            highUsed = true;
+        } else {
+            putEnd = (int) Math.max(putEnd, end); // the queue's next paths and stashes go after it
+        }
         return boot.data() + offset;
     }
 

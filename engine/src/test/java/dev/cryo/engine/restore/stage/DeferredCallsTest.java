@@ -57,6 +57,7 @@ class DeferredCallsTest {
                 TaskContext t = new TaskContext(tracer, ModelSamples.task(pid.value()), new BootstrapArea(bootAt),
                         Set.of(pid.value()));
                 t.main(inj);
+                List<Integer> fdsAtStart = ProcFs.fds(pid);
                 // every other page readable: 10 calls, and the area splits into 20 mappings
                 for (int i = 0; i < 20; i += 2) {
                     t.later("mprotect(" + i + ")", SyscallNr.MPROTECT, region + (long) i * PAGE, PAGE, PROT_READ);
@@ -66,10 +67,43 @@ class DeferredCallsTest {
                 t.flush();
                 assertEquals(1, tracer.roundTrips() - trips, "one round trip for 10 queued calls");
                 assertEquals(20, mappingsIn(pid, region));
-                // a call flushes the queue first
+                // a call runs last in the queue's batch: one round trip for both (three before: the batch, then
+                // the call's entry and exit stops), its own result back
                 t.later("mprotect(all)", SyscallNr.MPROTECT, region, 20 * PAGE, PROT_READ);
-                t.call("getpid", SyscallNr.GETPID);
+                trips = tracer.roundTrips();
+                assertEquals(pid.value(), t.call("getpid", SyscallNr.GETPID));
+                assertEquals(1, tracer.roundTrips() - trips, "the queue and the call in one round trip");
                 assertEquals(1, mappingsIn(pid, region), "the queued mprotect ran before getpid");
+                // the call's own failure is an injection's (its caller may catch it and take another way); a
+                // queued call's failure before it is not taken for the call's
+                SyscallException own = assertThrows(SyscallException.class, () -> t.call("close", SyscallNr.CLOSE, 999));
+                assertTrue(own.getMessage().startsWith("close(999) in pid " + pid) && own.getMessage().contains("EBADF"),
+                        own.getMessage());
+                t.later("mprotect(unaligned)", SyscallNr.MPROTECT, region + 1, PAGE, PROT_NONE);
+                dev.cryo.engine.restore.RestoreException queued = assertThrows(dev.cryo.engine.restore.RestoreException.class,
+                        () -> t.call("getpid", SyscallNr.GETPID));
+                assertTrue(queued.getMessage().contains("mprotect(unaligned)") && queued.getMessage().contains("EINVAL"),
+                        queued.getMessage());
+                // the fd table a queued open's number is predicted from follows the calls made between opens (a
+                // pidfd opened), and is read again when something it cannot follow changed it (an injection of its own)
+                t.fdTableWillBe(new java.util.HashSet<>(ProcFs.fds(pid)));
+                long pidfd = t.call("pidfd_open", SyscallNr.PIDFD_OPEN, pid.value(), 0);
+                trips = tracer.roundTrips();
+                long first = t.openQueued(ticker.toString(), 0);
+                assertEquals(trips, tracer.roundTrips(), "queued, the pidfd's number known");
+                assertEquals(lowestFree(ProcFs.fds(pid)), first);
+                t.flush(); // checks that the open got the fd predicted
+                long other = inj.call("pidfd_open", SyscallNr.PIDFD_OPEN, pid.value(), 0);
+                trips = tracer.roundTrips();
+                long second = t.openQueued(ticker.toString(), 0);
+                assertEquals(trips, tracer.roundTrips(), "queued, the table read again");
+                assertEquals(lowestFree(ProcFs.fds(pid)), second);
+                t.flush();
+                for (long fd : new long[] {pidfd, first, other, second}) {
+                    t.later("close", SyscallNr.CLOSE, fd);
+                }
+                t.flush();
+                assertEquals(fdsAtStart, ProcFs.fds(pid), "every fd closed again");
                 // a file's open, use and close, queued: its fd is the lowest free one, and it is closed again
                 List<Integer> fdsBefore = ProcFs.fds(pid);
                 trips = tracer.roundTrips();
@@ -105,6 +139,14 @@ class DeferredCallsTest {
                 }
             }, Duration.ofSeconds(5), "ticker to go on");
         }
+    }
+
+    private static int lowestFree(List<Integer> open) {
+        int fd = 0;
+        while (open.contains(fd)) {
+            fd++;
+        }
+        return fd;
     }
 
     private static long mappingsIn(Pid pid, long region) {
