@@ -244,9 +244,9 @@ class RestoreRoundTripsTest {
      * One ptrace round trip per unix socket or pipe end a task takes, none per file: 40 of each, or a pipe
      * and 38 files (manyfds.c). Each socket's recvmsg and each pipe end's pidfd_getfd run last in the batch
      * of the calls queued before them (the previous end's dup3 and close), where they took three round
-     * trips each (the files' passes of the three: 140, 134 and 134 round trips before, fds43); a unix pair
-     * made in the task for its peer credentials takes one (four: its close_range now rides the next pair's
-     * socketpair). The files' opens stay queued after a pipe, whose ends the fd table's model follows: it
+     * trips each (the files' passes of the three: 140, 134 and 134 round trips before, fds43); the unix pairs
+     * made in the task for their peer credentials are made ahead, 1, 2, 4... up to 64 in one message to the
+     * task's thread and one round trip (a pair took a message and four round trips). The files' opens stay queued after a pipe, whose ends the fd table's model follows: it
      * used to give up at the first fd it did not open itself, and every open after it took two round trips.
      */
     @ParameterizedTest
@@ -267,13 +267,13 @@ class RestoreRoundTripsTest {
                 default -> FDS_MIXED;
             };
             assertEquals(expected, files, debug);
-            if (kind.equals("unix")) { // its 20 pairs, made in it before its memory, and the memory's own: 82 before
+            if (kind.equals("unix")) { // its 20 pairs made in it before its memory, 1, 2, 4, 8 and 16 at a time, and the memory's own: 82 before
                 assertEquals(FDS_PAIRS, tripsAt(debug, "memory done in") - tripsAt(debug, "adopt done in"), debug);
             }
         }
     }
 
-    private static final int FDS_UNIX = 47, FDS_PIPE = 44, FDS_MIXED = 6, FDS_PAIRS = 23;
+    private static final int FDS_UNIX = 47, FDS_PIPE = 44, FDS_MIXED = 6, FDS_PAIRS = 8;
 
     /** The round trips the task's tracer had made when the line of {@code what} was logged. */
     private static int tripsAt(String log, String what) {

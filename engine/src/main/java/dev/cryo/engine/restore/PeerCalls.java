@@ -26,50 +26,81 @@ final class PeerCalls {
     private PeerCalls() {}
 
     /** Scratch offsets (FdDelivery uses the first 448 bytes); each area fits in a stand-in's page. */
-    private static final long PAIR = 512, ADDR = 576, SAVED = 1024, GROUPS = 2048;
+    private static final long PAIR = 512, ADDR = 576, SAVED = 1024, GROUPS = 2048, PAIRS = 3072;
     private static final int MAX_GROUPS = 256;
+    /** The most pairs {@link #socketpairs} makes at once (their fds at {@link #PAIRS}). */
+    static final int MAX_PAIRS = 64;
 
     /** A new pair in {@code r}, taken into cryo (through {@code pidfd}, the process's), both ends naming {@code p}. */
     static Fd[] socketpair(SocketHub.Remote r, Fd pidfd, int type, SocketHub.Peer p) {
-        long at = r.put(PAIR, new byte[8]);
-        as(r, p, "socketpair", SyscallNr.SOCKETPAIR, SockAddr.AF_UNIX, type, 0, at);
-        ByteBuffer fds = ByteBuffer.wrap(r.read(at, 8)).order(ByteOrder.nativeOrder());
-        int a = fds.getInt(), b = fds.getInt();
+        return socketpairs(r, pidfd, type, p, 1).get(0);
+    }
+
+    /**
+     * {@code n} new pairs (at most {@link #MAX_PAIRS}) as {@link #socketpair}, their calls in one batch
+     * where {@code r} queues calls: a task of the tree's own pairs cost one round trip, not one each.
+     */
+    static java.util.List<Fd[]> socketpairs(SocketHub.Remote r, Fd pidfd, int type, SocketHub.Peer p, int n) {
+        if (n < 1 || n > MAX_PAIRS) {
+            throw new IllegalArgumentException(n + " pairs at once");
+        }
+        long at = r.put(n == 1 ? PAIR : PAIRS, new byte[8 * n]);
+        as(r, p, "socketpair", n, i -> new long[] {SockAddr.AF_UNIX, type, 0, at + 8L * i}, SyscallNr.SOCKETPAIR);
+        ByteBuffer fds = ByteBuffer.wrap(r.read(at, 8 * n)).order(ByteOrder.nativeOrder());
+        int[] made = new int[2 * n];
+        for (int i = 0; i < made.length; i++) {
+            made[i] = fds.getInt();
+        }
+        java.util.List<Fd[]> out = new java.util.ArrayList<>();
         try {
-            Fd first = Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), a);
-            try {
-                return new Fd[] {first, Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), b)};
-            } catch (RuntimeException e) {
-                first.close();
-                throw e;
+            for (int i = 0; i < n; i++) {
+                Fd first = Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), made[2 * i]);
+                try {
+                    out.add(new Fd[] {first, Sys.pidfdGetfd(pidfd, Pid.of(r.pid()), made[2 * i + 1])});
+                } catch (RuntimeException e) {
+                    first.close();
+                    throw e;
+                }
             }
+            return out;
+        } catch (RuntimeException e) {
+            out.forEach(pair -> {
+                pair[0].close();
+                pair[1].close();
+            });
+            throw e;
         } finally {
-            // queued in a task of the tree: they run with its next call (the next pair's socketpair)
-            if (Math.abs(a - b) == 1) { // the usual two lowest free numbers: one call
-                r.later("close_range", SyscallNr.CLOSE_RANGE, Math.min(a, b), Math.max(a, b), 0);
+            // queued in a task of the tree: they run with its next call
+            int low = java.util.Arrays.stream(made).min().orElseThrow(), high = java.util.Arrays.stream(made).max().orElseThrow();
+            if (high - low + 1 == made.length) { // the usual lowest free numbers, in a row: one call
+                r.later("close_range", SyscallNr.CLOSE_RANGE, low, high, 0);
             } else {
-                r.later("close", SyscallNr.CLOSE, a);
-                r.later("close", SyscallNr.CLOSE, b);
+                for (int fd : made) {
+                    r.later("close", SyscallNr.CLOSE, fd);
+                }
             }
         }
     }
 
     /** listen() of the process's fd {@code fd} (cryo's socket): clients that connect next name {@code p}. */
     static void listen(SocketHub.Remote r, long fd, int backlog, SocketHub.Peer p) {
-        as(r, p, "listen", SyscallNr.LISTEN, fd, backlog);
+        as(r, p, "listen", 1, i -> new long[] {fd, backlog}, SyscallNr.LISTEN);
     }
 
     /** connect() of the process's fd {@code fd} to {@code to}: the server's end names {@code p}. */
     static void connect(SocketHub.Remote r, long fd, SockAddr to, SocketHub.Peer p) {
         byte[] addr = to.encode();
-        as(r, p, "connect(" + to + ")", SyscallNr.CONNECT, fd, r.put(ADDR, addr), addr.length);
+        long at = r.put(ADDR, addr);
+        as(r, p, "connect(" + to + ")", 1, i -> new long[] {fd, at, addr.length}, SyscallNr.CONNECT);
     }
 
     /**
-     * Runs the call as {@code p}: its groups, egid and euid as the process's user namespace maps
-     * them (a task of a container's), then back to what the process had.
+     * Runs the call {@code n} times (the i-th with {@code args.apply(i)}; all but the last queued) as
+     * {@code p}: its groups, egid and euid as the process's user namespace maps them (a task of a
+     * container's), then back to what the process had.
      */
-    private static void as(SocketHub.Remote r, SocketHub.Peer p, String name, int nr, long... args) {
+    private static void as(SocketHub.Remote r, SocketHub.Peer p, String name, int n,
+                           java.util.function.IntFunction<long[]> args, int nr) {
         Ids ids = Ids.of(r.pid(), p);
         boolean switched = ids.uid() != 0 || ids.gid() != 0;
         long saved = -1, savedAt = 0;
@@ -89,7 +120,11 @@ final class PeerCalls {
                 r.call("setfsgid", SyscallNr.SETFSGID, 0);
             }
             try {
-                r.call(name + " as pid " + r.pid() + " (uid " + p.creds().uid() + ", gid " + p.creds().gid() + ")", nr, args);
+                String as = name + " as pid " + r.pid() + " (uid " + p.creds().uid() + ", gid " + p.creds().gid() + ")";
+                for (int i = 0; i < n - 1; i++) {
+                    r.later(as, nr, args.apply(i));
+                }
+                r.call(as, nr, args.apply(n - 1));
             } finally {
                 if (switched) {
                     r.call("setresuid", SyscallNr.SETRESUID, -1, 0, -1);

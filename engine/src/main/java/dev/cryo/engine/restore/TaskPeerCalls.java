@@ -25,11 +25,12 @@ import java.util.Objects;
 final class TaskPeerCalls {
     private TaskPeerCalls() {}
 
-    static Fd[] socketpair(SocketHub.TaskCalls tasks, Fd sender, int type, SocketHub.Peer p) {
+    /** {@code n} pairs ({@link PeerCalls#socketpairs}) made in the task, in one message to its thread. */
+    static java.util.List<Fd[]> socketpairs(SocketHub.TaskCalls tasks, Fd sender, int type, SocketHub.Peer p, int n) {
         int pid = p.creds().pid();
         try (Fd pidfd = Sys.pidfdOpen(Pid.of(pid))) {
             if (Objects.equals(Namespaces.link(Integer.toString(pid), "net"), Namespaces.link("thread-self", "net"))) {
-                return tasks.inTask(pid, r -> PeerCalls.socketpair(r, pidfd, type, p));
+                return tasks.inTask(pid, r -> PeerCalls.socketpairs(r, pidfd, type, p, n));
             }
             try (Fd want = Sys.open("/proc/thread-self/ns/net", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC);
                  Fd own = Sys.open("/proc/" + pid + "/ns/net", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
@@ -39,7 +40,7 @@ final class TaskPeerCalls {
                         o = FdDelivery.deliver(r, sender, own, "its own net namespace");
                         r.call("setns(the socket's net namespace)", SyscallNr.SETNS, w, Clone.NEWNET);
                         try {
-                            return PeerCalls.socketpair(r, pidfd, type, p);
+                            return PeerCalls.socketpairs(r, pidfd, type, p, n);
                         } finally {
                             r.call("setns(its own net namespace)", SyscallNr.SETNS, o, Clone.NEWNET);
                         }
