@@ -678,17 +678,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"restored", "left running"})
     void aUdpSocketsUnreadIcmpErrorComesBack(String how) throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/udperror.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("udperror.out"), prog))) {
-            String out;
-            if (how.equals("restored")) {
-                out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
-            } else {
-                DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
-                out = Workloads.check(p);
-            }
-            assertPass(out);
-        }
+        assertItsErrorComesBack("udperror", how);
     }
 
     /** One that keeps an error queue (IP_RECVERR) is still refused, its error left: the queue's messages cannot be queued again. */
@@ -708,8 +698,16 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"restored", "left running"})
     void aUnixSocketsUnreadResetComesBack(String how) throws Exception {
-        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/unixreset.c").toString();
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("unixreset.out"), prog))) {
+        assertItsErrorComesBack("unixreset", how);
+    }
+
+    /**
+     * The C program {@code name}.c holds unread socket errors: dumped and restored ({@code how} "restored", the
+     * comparator too), or dumped with -R, it reads each once after.
+     */
+    private void assertItsErrorComesBack(String name, String how) throws Exception {
+        String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/" + name + ".c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"), prog))) {
             String out;
             if (how.equals("restored")) {
                 out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));

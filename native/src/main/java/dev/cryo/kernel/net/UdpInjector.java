@@ -23,19 +23,9 @@ public final class UdpInjector implements AutoCloseable {
         udp.putShort((short) from.port()).putShort((short) to.port()).putShort((short) udpLen).putShort((short) 0);
         udp.put(payload);
         byte[] u = udp.array();
-        byte[] packet;
-        Fd s;
         if (from.family() == SockAddr.AF_INET) {
             // IPv4: a zero UDP checksum means none; the kernel fills the header checksum, id and length
-            ByteBuffer ip = ByteBuffer.allocate(20 + udpLen);
-            ip.put((byte) 0x45).put((byte) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                    .put((byte) 64).put((byte) Sockets.IPPROTO_UDP).putShort((short) 0)
-                    .put(from.address()).put(to.address()).put(u);
-            packet = ip.array();
-            if (v4 == null) {
-                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
-            }
-            s = v4;
+            sendRaw(to, ipv4(Sockets.IPPROTO_UDP, from.address(), to.address(), u), "a UDP datagram");
         } else {
             // IPv6 forbids a zero UDP checksum: computed over the pseudo-header
             int sum = sum(from.address()) + sum(to.address()) + udpLen + Sockets.IPPROTO_UDP + sum(u);
@@ -45,19 +35,7 @@ public final class UdpInjector implements AutoCloseable {
             int check = ~sum & 0xffff;
             u[6] = (byte) ((check == 0 ? 0xffff : check) >> 8);
             u[7] = (byte) (check == 0 ? 0xffff : check);
-            ByteBuffer ip = ByteBuffer.allocate(40 + udpLen);
-            ip.putInt(6 << 28).putShort((short) udpLen).put((byte) Sockets.IPPROTO_UDP).put((byte) 64)
-                    .put(from.address()).put(to.address()).put(u);
-            packet = ip.array();
-            if (v6 == null) {
-                v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
-                Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
-            }
-            s = v6;
-        }
-        int n = Sockets.sendTo(s, packet, 0, new SockAddr(to.family(), to.address(), 0));
-        if (n != packet.length) {
-            throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of a UDP datagram");
+            sendRaw(to, ipv6(Sockets.IPPROTO_UDP, from.address(), to.address(), u), "a UDP datagram");
         }
     }
 
@@ -99,49 +77,43 @@ public final class UdpInjector implements AutoCloseable {
         }
         ByteBuffer udp = ByteBuffer.allocate(9); // the quoted datagram: its header and one byte
         udp.putShort((short) local.port()).putShort((short) remote.port()).putShort((short) 9).putShort((short) 0).put((byte) 0);
-        byte[] packet;
-        Fd s;
         if (local.family() == SockAddr.AF_INET) {
-            ByteBuffer quoted = ByteBuffer.allocate(20 + 9);
-            quoted.put((byte) 0x45).put((byte) 0).putShort((short) 29).putShort((short) 0).putShort((short) 0)
-                    .put((byte) 64).put((byte) Sockets.IPPROTO_UDP).putShort((short) 0)
-                    .put(local.address()).put(remote.address()).put(udp.array());
-            byte[] message = icmpMessage(icmp, quoted.array());
+            byte[] message = icmpMessage(icmp, ipv4(Sockets.IPPROTO_UDP, local.address(), remote.address(), udp.array()));
             int check = ~fold(sum(message)) & 0xffff;
             message[2] = (byte) (check >> 8);
             message[3] = (byte) check;
-            ByteBuffer ip = ByteBuffer.allocate(20 + message.length);
-            ip.put((byte) 0x45).put((byte) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                    .put((byte) 64).put((byte) Sockets.IPPROTO_ICMP).putShort((short) 0)
-                    .put(remote.address()).put(local.address()).put(message);
-            packet = ip.array();
-            if (v4 == null) {
-                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
-            }
-            s = v4;
+            sendRaw(local, ipv4(Sockets.IPPROTO_ICMP, remote.address(), local.address(), message), "an ICMP error");
         } else {
-            ByteBuffer quoted = ByteBuffer.allocate(40 + 9);
-            quoted.putInt(6 << 28).putShort((short) 9).put((byte) Sockets.IPPROTO_UDP).put((byte) 64)
-                    .put(local.address()).put(remote.address()).put(udp.array());
-            byte[] message = icmpMessage(icmp, quoted.array());
+            byte[] message = icmpMessage(icmp, ipv6(Sockets.IPPROTO_UDP, local.address(), remote.address(), udp.array()));
             // ICMPv6's checksum covers the pseudo-header
             int check = ~fold(sum(remote.address()) + sum(local.address()) + message.length + Sockets.IPPROTO_ICMPV6
                     + sum(message)) & 0xffff;
             message[2] = (byte) (check >> 8);
             message[3] = (byte) check;
-            ByteBuffer ip = ByteBuffer.allocate(40 + message.length);
-            ip.putInt(6 << 28).putShort((short) message.length).put((byte) Sockets.IPPROTO_ICMPV6).put((byte) 64)
-                    .put(remote.address()).put(local.address()).put(message);
-            packet = ip.array();
-            if (v6 == null) {
-                v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
-                Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
-            }
-            s = v6;
+            sendRaw(local, ipv6(Sockets.IPPROTO_ICMPV6, remote.address(), local.address(), message), "an ICMP error");
         }
-        int n = Sockets.sendTo(s, packet, 0, new SockAddr(local.family(), local.address(), 0));
+    }
+
+    /** An IPv4 packet: its header (the kernel fills the checksum and id of one it sends) and {@code payload}. */
+    private static byte[] ipv4(int protocol, byte[] src, byte[] dst, byte[] payload) {
+        ByteBuffer ip = ByteBuffer.allocate(20 + payload.length);
+        ip.put((byte) 0x45).put((byte) 0).putShort((short) (20 + payload.length)).putShort((short) 0).putShort((short) 0)
+                .put((byte) 64).put((byte) protocol).putShort((short) 0).put(src).put(dst).put(payload);
+        return ip.array();
+    }
+
+    /** An IPv6 packet: its header and {@code payload}. */
+    private static byte[] ipv6(int protocol, byte[] src, byte[] dst, byte[] payload) {
+        ByteBuffer ip = ByteBuffer.allocate(40 + payload.length);
+        ip.putInt(6 << 28).putShort((short) payload.length).put((byte) protocol).put((byte) 64).put(src).put(dst).put(payload);
+        return ip.array();
+    }
+
+    /** Sends {@code packet}, headers included, to the local address of {@code to} through this injector's raw socket. */
+    private void sendRaw(SockAddr to, byte[] packet, String what) {
+        int n = Sockets.sendTo(raw(to.family()), packet, 0, new SockAddr(to.family(), to.address(), 0));
         if (n != packet.length) {
-            throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of an ICMP error");
+            throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of " + what);
         }
     }
 
@@ -157,6 +129,21 @@ public final class UdpInjector implements AutoCloseable {
             sum = (sum & 0xffff) + (sum >>> 16);
         }
         return sum;
+    }
+
+    /** This injector's raw socket of {@code family}, whose packets carry their own IP header. */
+    private Fd raw(int family) {
+        if (family == SockAddr.AF_INET) {
+            if (v4 == null) {
+                v4 = loopbackOnly(Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+            }
+            return v4;
+        }
+        if (v6 == null) {
+            v6 = loopbackOnly(Sockets.socket(SockAddr.AF_INET6, Sockets.SOCK_RAW, Sockets.IPPROTO_RAW));
+            Sockets.setInt(v6, Sockets.SOL_IPV6, Sockets.IPV6_HDRINCL, 1);
+        }
+        return v6;
     }
 
     private static Fd loopbackOnly(Fd s) {
