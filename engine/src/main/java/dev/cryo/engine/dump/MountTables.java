@@ -70,48 +70,28 @@ public final class MountTables {
     }
 
     /**
-     * The task of the tree that stands for the mount namespace of {@code pid}: the one nearest the tree's root
-     * (then the lowest pid), which the restore makes before the others of that namespace. Each task named its own
-     * namespace before, so a parent and child of one namespace holding one deleted file (zdtm's ghost_shared_2proc
-     * in its ns flavor) looked like two views of it, and the restore, making it for the parent, looked for the
-     * child's before the child was made: ENOENT after the killing dump.
+     * The task of the tree that stands for the mount namespace of {@code pid}: its farthest ancestor in the tree
+     * that is still in that namespace (the restore makes it before {@code pid}), else {@code pid}. Each task named its
+     * own namespace before, so a parent and child of one namespace holding one deleted file (zdtm's
+     * ghost_shared_2proc in its ns flavor) looked like two views of it, and the restore, making it for the parent,
+     * looked for the child's before the child was made: ENOENT after the killing dump.
      */
     private int first(int pid) {
         String ns = Namespaces.link(Integer.toString(pid), "mnt");
-        if (ns == null) {
-            return pid;
-        }
-        return firstOf.computeIfAbsent(ns, k -> {
-            int best = pid, bestDepth = depth(pid);
-            for (int other : tree) {
-                if (other != pid && k.equals(Namespaces.link(Integer.toString(other), "mnt"))) {
-                    int d = depth(other);
-                    if (d < bestDepth || d == bestDepth && other < best) {
-                        best = other;
-                        bestDepth = d;
-                    }
-                }
-            }
-            return best;
-        });
-    }
-
-    private final Map<String, Integer> firstOf = new ConcurrentHashMap<>();
-
-    /** How many ancestors of {@code pid} are in the tree. */
-    private int depth(int pid) {
-        int d = 0;
-        for (int p = pid; d <= tree.size(); d++) {
+        int first = pid;
+        for (int hops = 0; ns != null && hops < tree.size(); hops++) {
+            int parent;
             try {
-                p = ProcFs.stat(dev.cryo.kernel.Pid.of(p)).ppid();
+                parent = ProcFs.stat(dev.cryo.kernel.Pid.of(first)).ppid();
             } catch (RuntimeException gone) {
-                return d;
+                break;
             }
-            if (!tree.contains(p)) {
-                return d;
+            if (!tree.contains(parent) || !ns.equals(Namespaces.link(Integer.toString(parent), "mnt"))) {
+                break;
             }
+            first = parent;
         }
-        return d;
+        return first;
     }
 
     private static String key(String pid) {
