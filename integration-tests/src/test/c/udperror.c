@@ -1,5 +1,5 @@
 /*
- * udperror — connected UDP sockets (IPv4 and IPv6) whose datagram met a closed port: the ICMP error
+ * udperror — connected UDP sockets (IPv4, IPv6, and IPv6 to an IPv4-mapped peer) whose datagram met a closed port: the ICMP error
  * waits in each socket (ECONNREFUSED) until the program's next receive or send. A dump and restore lost
  * it without a word (the receive found nothing: EAGAIN), then refused such a socket; cryo now takes it
  * and makes it again with an ICMP error of its own. Prints "ready".
@@ -17,11 +17,13 @@
 
 static int recverr;
 
-static int refused(int family)
+static int refused(int family, int mapped)
 {
     struct sockaddr_storage a = {.ss_family = family};
     if (family == AF_INET) {
         ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (mapped) { // ::ffff:127.0.0.1, a dual-stack socket's IPv4 peer
+        inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)&a)->sin6_addr);
     } else {
         ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
     }
@@ -58,11 +60,12 @@ int main(int argc, char **argv)
     recverr = argc > 1 && !strcmp(argv[1], "recverr");
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int v4 = refused(AF_INET), v6 = refused(AF_INET6);
+    int v4 = refused(AF_INET, 0), v6 = refused(AF_INET6, 0), mapped = refused(AF_INET6, 1);
     printf("ready\n");
     while (!check) pause();
     check_refused(v4);
     check_refused(v6);
+    check_refused(mapped);
     printf("PASS\n");
     return 0;
 }

@@ -194,12 +194,14 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             throw p.refuse(what + (recverr ? " and keeps an error queue (IP_RECVERR), whose messages cannot be queued"
                     + " again" : " and is not connected") + "; reading it would take it from the program; not supported");
         }
-        if (d.local().family() == SockAddr.AF_INET6 && (isV4Mapped(d.remote().address()) || isV4Mapped(d.local().address()))) {
-            throw p.refuse(what + ", and it is connected to an IPv4 address; reading it would take it from the program;"
-                    + " not supported");
+        if (d.local().family() == SockAddr.AF_INET6 && isV4Mapped(d.remote().address()) != isV4Mapped(d.local().address())) {
+            throw p.refuse(what + ", one of its addresses IPv4-mapped and not the other; reading it would take it from"
+                    + " the program; not supported");
         }
         int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
-        if (UdpInjector.icmpFor(p.family, error) == null) {
+        // a dual-stack socket connected to an IPv4 peer hears ICMP (v4) errors
+        int family = isV4Mapped(d.remote().address()) ? SockAddr.AF_INET : p.family;
+        if (UdpInjector.icmpFor(family, error) == null) {
             throw p.refuse(what + " (" + dev.cryo.kernel.Errno.name(error) + "), which no ICMP error gives: cryo cannot"
                     + " make it again, and reading it took it from the program; not supported");
         }
