@@ -33,7 +33,7 @@ class CheckCommandTest {
         assertEquals("0", r[0], r[2]);
         JsonNode doc = new ObjectMapper().readTree(r[1]);
         assertTrue(doc.get("usable").asBoolean());
-        assertEquals(17, doc.get("features").size());
+        assertEquals(18, doc.get("features").size());
         assertEquals("capabilities", doc.get("features").get(0).get("name").asText());
     }
 
