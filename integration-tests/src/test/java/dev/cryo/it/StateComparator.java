@@ -277,6 +277,7 @@ final class StateComparator {
                 }
             }
             boolean leaderExited = procOf(pid) != pid;
+            Map<Integer, Map<String, String>> threads = new java.util.LinkedHashMap<>();
             for (int tid : tids) {
                 Map<String, String> thread = new TreeMap<>();
                 if (tid == pid && leaderExited) {
@@ -287,13 +288,21 @@ final class StateComparator {
                     continue;
                 }
                 readThread(pid, tid, thread, frozenByUs);
-                thread.replace("status Threads", Integer.toString(tids.size()));
-                thread.replace("stat num_threads", Integer.toString(tids.size()));
+                // a thread already exiting when the tree was seized (a short-lived worker) cannot be stopped and is
+                // no part of the frozen state: gone before its files were read, nothing of it is compared
+                if (!thread.isEmpty() || Files.isDirectory(Path.of("/proc/" + pid + "/task/" + tid))) {
+                    threads.put(tid, thread);
+                }
+            }
+            int count = threads.size() + (tids.contains(pid) && leaderExited ? 1 : 0);
+            threads.forEach((tid, thread) -> {
+                thread.replace("status Threads", Integer.toString(count));
+                thread.replace("stat num_threads", Integer.toString(count));
                 if (pid == root) {
                     thread.keySet().removeIf(ROOT_ONLY_IGNORED::contains);
                 }
                 scopes.put("pid " + pid + " tid " + tid, thread);
-            }
+            });
         }
         return new Snapshot(root, scopes);
     }
