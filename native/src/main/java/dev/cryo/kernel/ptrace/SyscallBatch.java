@@ -56,23 +56,17 @@ public final class SyscallBatch {
      * {@code pending}: {@link Tracer#pendingSignals}.
      */
     public static int stopSignal(ProcStatus thread, long mask, long pending) {
-        return stopSignal(thread, mask, pending, false);
+        return stopSignal(thread, mask, pending, false, null);
     }
 
     /**
      * As above; {@code goRuntime}: the process runs Go ({@link dev.cryo.kernel.proc.GoRuntime}), which
      * catches every signal but takes a spurious SIGURG as a preemption request that finds nothing to
      * do: the SIGURG that only a tracer dying mid-batch would let through is harmless there, and Go's
-     * threads get one round trip per batch instead of one per call.
-     */
-    public static int stopSignal(ProcStatus thread, long mask, long pending, boolean goRuntime) {
-        return stopSignal(thread, mask, pending, goRuntime, null);
-    }
-
-    /**
-     * As above, for a thread under seccomp filters too: {@code filtersLetEnd} tells whether its filters
-     * let the batch end with a signal ({@link #endsUnderFilters}); null, as for strict mode: no batch.
-     * A filter that refused the ending's calls would let the thread run on where cryo waits for its stop.
+     * threads get one round trip per batch instead of one per call. For a thread under seccomp filters,
+     * {@code filtersLetEnd} tells whether its filters let the batch end with a signal
+     * ({@link #endsUnderFilters}); null, as for strict mode: no batch. A filter that refused the ending's
+     * calls would let the thread run on where cryo waits for its stop.
      */
     public static int stopSignal(ProcStatus thread, long mask, long pending, boolean goRuntime,
                                  java.util.function.IntPredicate filtersLetEnd) {
