@@ -684,15 +684,20 @@ class NamespaceTest {
      * task caught mid-exec saw no TLS and no rseq yet (fs_base 0), which the restored sleep has.
      */
     static DetachedProcess execedSleep(DetachedProcess p) throws Exception {
-        Path comm = Path.of("/proc/" + p.pid() + "/comm");
+        awaitExecedSleep(p.pid().value());
+        return p;
+    }
+
+    /** Until {@code pid} has become its sleep and sleeps in it (see {@link #execedSleep}). */
+    static void awaitExecedSleep(int pid) throws Exception {
+        Path comm = Path.of("/proc/" + pid + "/comm");
         DetachedProcess.awaitCondition(() -> {
             try {
-                return Files.readString(comm).strip().equals("sleep") && p.state() == 'S';
+                return Files.readString(comm).strip().equals("sleep") && DetachedProcess.stateOf(pid) == 'S';
             } catch (java.io.IOException e) {
                 return false;
             }
-        }, java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to exec its sleep");
-        return p;
+        }, java.time.Duration.ofSeconds(30), "pid " + pid + " to exec its sleep");
     }
 
     /**
@@ -981,6 +986,7 @@ class NamespaceTest {
             int child = initUnder(root);
             DetachedProcess.awaitCondition(() -> Files.exists(Path.of("/proc/" + child)) && hostnameOf(child)
                     .equals("cryo-pdeath"), java.time.Duration.ofSeconds(20), "the name inside");
+            awaitExecedSleep(child); // not mid-exec: the comparator's snapshot would see no TLS nor rseq yet
             DetachedProcess r = DumpRestore.dump(root, tmp.resolve("img")).restoreDetached(p.output());
             try {
                 assertEquals("cryo-pdeath", hostnameOf(child));

@@ -890,6 +890,16 @@ final class StateComparator {
         }
     }
 
+    /** Whether fd {@code fd} of the process at {@code dir} is a file of a cgroup file system (v1 or v2). */
+    private static boolean cgroupFile(Path dir, int fd) {
+        try {
+            long magic = dev.cryo.kernel.Sys.fsMagic(dir.resolve("fd/" + fd).toString());
+            return magic == dev.cryo.kernel.Sys.CGROUP_SUPER_MAGIC || magic == dev.cryo.kernel.Sys.CGROUP2_SUPER_MAGIC;
+        } catch (RuntimeException gone) {
+            return false;
+        }
+    }
+
     private static void readFd(Path dir, dev.cryo.kernel.Fd pidfd, int fd, Map<String, String> into, Labels labels,
                                Set<String> renewed, Map<String, String> ownMounts) {
         {
@@ -936,8 +946,9 @@ final class StateComparator {
                     case "ino" -> {
                         // a file of a process's own /proc directory gets a new inode with the new
                         // process instance (procfs numbers them as it goes), a POSIX queue of the tree's
-                        // own ipc namespace is made anew with it: compared as a label
-                        if (!regular || link.matches("/proc/\\d+/.*") || ownIpcQueue(dir, fd, link)) {
+                        // own ipc namespace is made anew with it, a cgroup's file too when the restore made
+                        // the cgroup again (kernfs numbers files as they are made): compared as a label
+                        if (!regular || link.matches("/proc/\\d+/.*") || ownIpcQueue(dir, fd, link) || cgroupFile(dir, fd)) {
                             value = labels.of("inode", value);
                         }
                     }

@@ -255,6 +255,8 @@ public final class Sys {
     public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L;
     /** memfd_secret's file system (the kernel names its files "/secretmem"). */
     public static final long SECRETMEM_MAGIC = 0x5345434dL;
+    /** cgroup v1 and v2 file systems (kernfs: a cgroup made again gets files of new inode numbers). */
+    public static final long CGROUP_SUPER_MAGIC = 0x27e0ebL, CGROUP2_SUPER_MAGIC = 0x63677270L;
 
     /**
      * The address of a buffer handed to a syscall. The buffer is kept reachable (pinned to this

@@ -105,7 +105,8 @@ public final class DetachedProcess implements AutoCloseable {
         awaitSleeping(pid.value());
     }
 
-    private static char stateOf(int pid) {
+    /** The state letter of {@code pid} (X when it is gone). */
+    public static char stateOf(int pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             return stat.charAt(stat.lastIndexOf(')') + 2);
