@@ -178,17 +178,27 @@ public final class RemoteTask implements AutoCloseable {
 
     /** A thread's seccomp filters (empty when they cannot be read: no batch then), read at its first batch. */
     private List<byte[]> filtersOf(int tid) {
-        return seccompFilters.computeIfAbsent(tid, t -> {
-            List<byte[]> all = new java.util.ArrayList<>();
-            try {
-                for (byte[] p; (p = tracer.seccompFilter(t, all.size())) != null && all.size() < 1024; ) {
-                    all.add(p);
-                }
-            } catch (dev.cryo.kernel.KernelException unreadable) {
-                return List.of();
+        try {
+            return seccompPrograms(tid);
+        } catch (dev.cryo.kernel.KernelException unreadable) {
+            return List.of();
+        }
+    }
+
+    /**
+     * A seized thread's seccomp filter programs, oldest first (PTRACE_SECCOMP_GET_FILTER), read once: the
+     * batch's judgement and the image's filter table take the same copy.
+     */
+    List<byte[]> seccompPrograms(int tid) {
+        List<byte[]> read = seccompFilters.get(tid);
+        if (read == null) {
+            read = new java.util.ArrayList<>();
+            for (byte[] p; (p = tracer.seccompFilter(tid, read.size())) != null; ) { // the kernel bounds a chain's length
+                read.add(p);
             }
-            return all;
-        });
+            seccompFilters.put(tid, read = List.copyOf(read));
+        }
+        return read;
     }
 
     /** The id as the thread sees it: the last of /proc's NStgid or NSpid ({@code fallback} without them). */

@@ -33,14 +33,17 @@ import java.util.Map;
 final class SecurityCollector {
     private final Tracer tracer;
     private final Pid pid;
+    /** A thread's filter programs, oldest first, as its task read them for its batches. */
+    private final java.util.function.IntFunction<List<byte[]>> programs;
     private final List<SeccompFilter> filters = new ArrayList<>();
     private final Map<Key, Integer> index = new HashMap<>();
 
     private record Key(int parent, int flags, ByteBuffer program) {}
 
-    SecurityCollector(Tracer tracer, Pid pid) {
-        this.tracer = tracer;
-        this.pid = pid;
+    SecurityCollector(RemoteTask remote) {
+        this.tracer = remote.tracer();
+        this.pid = remote.pid();
+        this.programs = remote::seccompPrograms;
     }
 
     /** One stopped thread; {@code inj} runs inside it (securebits are only readable by the thread). */
@@ -68,20 +71,17 @@ final class SecurityCollector {
 
     /** Reads the thread's chain oldest-first into the table; returns the index of its newest filter. */
     private int filters(int tid, int expected) {
-        List<byte[]> programs = new ArrayList<>();
+        List<byte[]> programs;
         List<Integer> flags = new ArrayList<>();
         try {
-            for (int i = 0; ; i++) {
-                byte[] program = tracer.seccompFilter(tid, i);
-                if (program == null) {
-                    break;
-                }
+            programs = this.programs.apply(tid);
+            for (int i = 0; i < programs.size(); i++) {
+                byte[] program = programs.get(i);
                 if (Seccomp.returnsUserNotif(program)) {
                     throw new DumpException("pid " + pid + " tid " + tid + ": seccomp filter " + i
                             + " (counting from the oldest) can return SECCOMP_RET_USER_NOTIF: a filter with a "
                             + "user-space supervisor (listener fd) is not supported");
                 }
-                programs.add(program); // index 0 is the oldest filter (get_nth_filter)
                 flags.add((int) tracer.seccompFilterFlags(tid, i) & Seccomp.FILTER_FLAG_LOG);
             }
         } catch (KernelException e) {

@@ -268,7 +268,7 @@ public final class TaskCollector {
         int mdwe;
         SecurityImage security;
         long[] keyrings;
-        SecurityCollector securityCollector = new SecurityCollector(tracer, pid);
+        SecurityCollector securityCollector = new SecurityCollector(remote);
         TimersImage timers;
         dev.cryo.engine.ipc.SemUndo semUndo;
         int mlockFuture = scratch.mlockFuture() != null ? scratch.mlockFuture() : MlockFuture.of(pid, remote, status);
