@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -15,10 +16,14 @@
 int main(int argc, char **argv) {
     int children = argc > 1 ? atoi(argv[1]) : 140;
     signal(SIGUSR2, on_usr2);
+    pid_t parent = getpid();
     for (int i = 0; i < children; i++) {
         pid_t c = fork();
         if (c < 0) fail("fork");
         if (c == 0) {
+            // gone with the parent: the test kills only the parent, and 140 orphans outlived every run
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) _exit(0);
             for (;;) pause();
         }
     }
