@@ -101,6 +101,16 @@ public final class TaskCollector {
      */
     public record Premapped(RemoteTask remote, int mlockFuture, long brk) {}
 
+    /** {@code e}, once cryo's area in the task is unmapped (a failure of that is kept as suppressed). */
+    private static RuntimeException closing(RemoteTask remote, RuntimeException e) {
+        try {
+            remote.close();
+        } catch (RuntimeException suppressed) {
+            e.addSuppressed(suppressed);
+        }
+        return e;
+    }
+
     /** Maps cryo's area in a stopped, running task: see {@link Premapped}. */
     public static Premapped premap(Tracer tracer, Pid pid) {
         ProcStatus before = ProcFs.status(pid);
@@ -110,12 +120,7 @@ public final class TaskCollector {
             remote.statusRead(pid.value(), before);
             return new Premapped(remote, mlockFuture, brk(remote, pid));
         } catch (RuntimeException e) {
-            try {
-                remote.close();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
+            throw closing(remote, e);
         }
     }
 
@@ -174,12 +179,7 @@ public final class TaskCollector {
             return new Scratch(remote, before, value, new Scratch.Steps(t1 - t0, t2 - t1, System.nanoTime() - t2),
                     premapped == null ? null : premapped.mlockFuture());
         } catch (RuntimeException e) {
-            try {
-                remote.close();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
+            throw closing(remote, e);
         }
     }
 

@@ -194,13 +194,13 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
             throw p.refuse(what + (recverr ? " and keeps an error queue (IP_RECVERR), whose messages cannot be queued"
                     + " again" : " and is not connected") + "; reading it would take it from the program; not supported");
         }
-        if (d.local().family() == SockAddr.AF_INET6 && isV4Mapped(d.remote().address()) != isV4Mapped(d.local().address())) {
+        if (d.local().family() == SockAddr.AF_INET6 && d.remote().isV4Mapped() != d.local().isV4Mapped()) {
             throw p.refuse(what + ", one of its addresses IPv4-mapped and not the other; reading it would take it from"
                     + " the program; not supported");
         }
         int error = Sockets.getInt(p.sock, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
         // a dual-stack socket connected to an IPv4 peer hears ICMP (v4) errors
-        int family = isV4Mapped(d.remote().address()) ? SockAddr.AF_INET : p.family;
+        int family = d.remote().isV4Mapped() ? SockAddr.AF_INET : p.family;
         if (UdpInjector.icmpFor(family, error) == null) {
             throw p.refuse(what + " (" + dev.cryo.kernel.Errno.name(error) + "), which no ICMP error gives: cryo cannot"
                     + " make it again, and reading it took it from the program; not supported");
@@ -393,7 +393,7 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
      */
     private static boolean addressByConnect(UdpSocket u, Fd s) {
         return u.family() == SockAddr.AF_INET6 && u.remote().port() != 0 && !u.local().isAnyAddress()
-                && !isV4Mapped(u.local().address()) && Sockets.getInt(s, Sockets.SOL_IPV6, Sockets.IPV6_V6ONLY) == 0;
+                && !u.local().isV4Mapped() && Sockets.getInt(s, Sockets.SOL_IPV6, Sockets.IPV6_V6ONLY) == 0;
     }
 
     /** How many sockets of the image are in the SO_REUSEPORT group of {@code u} already (bound before it). */
@@ -450,10 +450,10 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
                 if (sentTo != null && !local.computeIfAbsent(sentTo.toString(), k -> isLocal(d.to()))) {
                     sentTo = null;
                 }
-                if (from.family() == SockAddr.AF_INET6 && isV4Mapped(from.address())) {
+                if (from.isV4Mapped()) {
                     // a dual-stack socket's IPv4 sender: an IPv4 packet to the socket's IPv4 side
-                    from = new SockAddr(SockAddr.AF_INET, v4Part(from.address()), from.port());
-                    to = isV4Mapped(to.address()) ? new SockAddr(SockAddr.AF_INET, v4Part(to.address()), to.port())
+                    from = from.unmapped();
+                    to = to.isV4Mapped() ? to.unmapped()
                             : sentTo != null && sentTo.family() == SockAddr.AF_INET ? sentTo
                             : new SockAddr(SockAddr.AF_INET, new byte[] {127, 0, 0, 1}, to.port());
                 } else if (to.isAnyAddress() && sentTo != null && sentTo.family() == to.family()) {
@@ -499,21 +499,5 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         } catch (RuntimeException e) {
             return false;
         }
-    }
-
-    private static boolean isV4Mapped(byte[] a) {
-        if (a.length != 16) {
-            return false;
-        }
-        for (int i = 0; i < 10; i++) {
-            if (a[i] != 0) {
-                return false;
-            }
-        }
-        return a[10] == (byte) 0xff && a[11] == (byte) 0xff;
-    }
-
-    private static byte[] v4Part(byte[] a) {
-        return java.util.Arrays.copyOfRange(a, 12, 16);
     }
 }

@@ -69,16 +69,20 @@ public record SockAddr(int family, byte[] address, int port) {
      * of a connection with an AF_INET one), else itself.
      */
     public SockAddr unmapped() {
+        return isV4Mapped() ? new SockAddr(AF_INET, Arrays.copyOfRange(address, 12, 16), port) : this;
+    }
+
+    /** Whether this is an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+    public boolean isV4Mapped() {
         if (family != AF_INET6 || address.length != 16) {
-            return this;
+            return false;
         }
         for (int i = 0; i < 10; i++) {
             if (address[i] != 0) {
-                return this;
+                return false;
             }
         }
-        return address[10] == (byte) 0xff && address[11] == (byte) 0xff
-                ? new SockAddr(AF_INET, Arrays.copyOfRange(address, 12, 16), port) : this;
+        return address[10] == (byte) 0xff && address[11] == (byte) 0xff;
     }
 
     /** True for 0.0.0.0 and ::. */

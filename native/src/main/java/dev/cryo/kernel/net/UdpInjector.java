@@ -71,9 +71,9 @@ public final class UdpInjector implements AutoCloseable {
      * quoting such a datagram's headers.
      */
     public void error(SockAddr local, SockAddr remote, int errno) {
-        if (local.family() == SockAddr.AF_INET6 && v4Mapped(local.address()) && v4Mapped(remote.address())) {
-            local = v4(local); // a dual-stack socket connected to an IPv4 peer hears ICMP (v4) errors
-            remote = v4(remote);
+        if (local.isV4Mapped() && remote.isV4Mapped()) {
+            local = local.unmapped(); // a dual-stack socket connected to an IPv4 peer hears ICMP (v4) errors
+            remote = remote.unmapped();
         }
         int[] icmp = icmpFor(local.family(), errno);
         if (icmp == null) {
@@ -119,23 +119,6 @@ public final class UdpInjector implements AutoCloseable {
         if (n != packet.length) {
             throw new IllegalStateException("sent " + n + " of " + packet.length + " bytes of " + what);
         }
-    }
-
-    /** Whether an IPv6 address is an IPv4-mapped one (::ffff:a.b.c.d). */
-    public static boolean v4Mapped(byte[] a) {
-        if (a.length != 16) {
-            return false;
-        }
-        for (int i = 0; i < 10; i++) {
-            if (a[i] != 0) {
-                return false;
-            }
-        }
-        return a[10] == (byte) 0xff && a[11] == (byte) 0xff;
-    }
-
-    private static SockAddr v4(SockAddr mapped) {
-        return new SockAddr(SockAddr.AF_INET, java.util.Arrays.copyOfRange(mapped.address(), 12, 16), mapped.port());
     }
 
     /** type, code, checksum 0 (filled by the caller), 4 unused bytes, then the quoted packet. */
