@@ -67,6 +67,12 @@ class PreCopyFreezeTest {
         }
     }
 
+    /** Stops {@code p} (SIGSTOP) and waits until it is: the watch is read as cryo reads it, frozen. */
+    private static void stopAsFrozen(DetachedProcess p) throws Exception {
+        Sys.kill(p.pid(), Signals.SIGSTOP);
+        DetachedProcess.awaitCondition(() -> p.state() == 'T', Duration.ofSeconds(30), "the task to stop");
+    }
+
     /**
      * The watch's counters are the kernel's (a perf counter on each thread's syscall exits): a task
      * that only waits made none of the calls, the advice given after the watch began is seen.
@@ -83,10 +89,6 @@ class PreCopyFreezeTest {
                 assertTrue(watch.unchanged(tids), "a task that only waited changed nothing");
                 Sys.kill(p.pid(), Signals.SIGUSR1);
                 p.awaitOutput("advised", Duration.ofSeconds(30));
-                // stopped again, as the watch is read frozen: a running task's free in flight (counted at its
-                // entry, not yet at its return) made up for the advice once ('was counted ==> expected false')
-                Sys.kill(p.pid(), Signals.SIGSTOP);
-                DetachedProcess.awaitCondition(() -> p.state() == 'T', Duration.ofSeconds(30), "the task to stop");
                 assertFalse(watch.unchanged(tids), "its madvise(MADV_DONTFORK) was counted");
             }
         }
@@ -114,16 +116,14 @@ class PreCopyFreezeTest {
                 // each round of two frees ends in a 1 ms sleep: 20 sleeps, at least 40 frees counted
                 DetachedProcess.awaitCondition(() -> voluntarySwitches(p.pid()) >= switches + 20, Duration.ofSeconds(30),
                         "the task to free pages for a while");
-                Sys.kill(p.pid(), Signals.SIGSTOP); // its count final, as frozen
-                DetachedProcess.awaitCondition(() -> p.state() == 'T', Duration.ofSeconds(30), "the task to stop");
+                stopAsFrozen(p); // its count final, as frozen
                 assertTrue(watch.unchanged(tids), "the frees changed no VmFlags");
                 Sys.kill(p.pid(), Signals.SIGCONT);
                 Sys.kill(p.pid(), Signals.SIGUSR1);
                 p.awaitOutput("advised", Duration.ofSeconds(30));
                 // stopped again, as the watch is read frozen: a running task's free in flight (counted at its
                 // entry, not yet at its return) made up for the advice once ('was counted ==> expected false')
-                Sys.kill(p.pid(), Signals.SIGSTOP);
-                DetachedProcess.awaitCondition(() -> p.state() == 'T', Duration.ofSeconds(30), "the task to stop");
+                stopAsFrozen(p);
                 assertFalse(watch.unchanged(tids), "its madvise(MADV_DONTFORK) was counted");
             }
         }
