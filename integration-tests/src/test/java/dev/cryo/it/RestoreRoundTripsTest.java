@@ -92,24 +92,14 @@ class RestoreRoundTripsTest {
     void aTaskLeftRunningLosesTheScratchAreaWithItsStateRead(boolean preCopy) throws Exception {
         try (DetachedProcess p = Workloads.counter(tmp)) {
             int pid = p.pid().value();
-            Path left = tmp.resolve("left.log");
-            List<String> args = new java.util.ArrayList<>(List.of("-vv", "--log-file", left.toString(), "dump", "-t",
-                    Integer.toString(pid), "-D", tmp.resolve("left").toString(), "--no-progress", "--leave-running"));
-            if (preCopy) {
-                args.add("--pre-copy");
-            }
-            Cli run = Cli.run(args.toArray(String[]::new));
-            assertEquals(0, run.code(), run.toString());
-            String debug = Files.readString(left);
+            String debug = preCopy ? dumpLeftRunning(pid, "--pre-copy") : dumpLeftRunning(pid);
             // a pre-copied task that made a call which may change VmFlags after the smaps read before the
             // freeze (the counter's 200 KiB chunks are mmapped and unmapped every 160 ms) has them confirmed
             // by a smaps walk while frozen: the area stays mapped through that walk and goes at the release,
             // its munmap's two round trips after the state line (CI once: 17 at the state line, 19 let go)
             int atRelease = preCopy && debug.contains("VmFlags confirmed by a frozen smaps read") ? 2 : 0;
             assertEquals(tripsAt(debug, "state collected in") + atRelease, tripsAt(debug, "let go after"), debug);
-            String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
-            assertTrue(maps.lines().noneMatch(l -> l.contains(" rwxp 00000000 00:00 0")),
-                    "cryo's area (rwx, anonymous) is gone:\n" + maps);
+            assertScratchAreaGone(pid);
             Path counted = tmp.resolve("counter.txt");
             long size = Files.size(counted);
             DetachedProcess.awaitCondition(() -> {
@@ -132,18 +122,10 @@ class RestoreRoundTripsTest {
     void aTaskLeftRunningWhoseVmFlagsAreReadFrozenLosesTheScratchAreaAtItsRelease() throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("reprotect.out"), "reprotect")) {
             int pid = p.pid().value();
-            Path left = tmp.resolve("left.log");
-            Cli run = Cli.run("-vv", "--log-file", left.toString(), "dump", "-t", Integer.toString(pid), "-D",
-                    tmp.resolve("left").toString(), "--no-progress", "--leave-running", "--pre-copy");
-            assertEquals(0, run.code(), run.toString());
-            String debug = Files.readString(left);
+            String debug = dumpLeftRunning(pid, "--pre-copy");
             assertTrue(debug.contains("VmFlags confirmed by a frozen smaps read"), debug);
             assertEquals(tripsAt(debug, "state collected in") + 2, tripsAt(debug, "let go after"), debug);
-            String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
-            assertTrue(maps.lines().noneMatch(l -> l.contains(" rwxp 00000000 00:00 0")),
-                    "cryo's area (rwx, anonymous) is gone:\n" + maps);
-            String out = Workloads.check(p);
-            assertTrue(out.contains("PASS"), out);
+            assertRunsOnWithoutTheScratchArea(p);
         }
     }
 
@@ -222,21 +204,13 @@ class RestoreRoundTripsTest {
     void aPreCopiedTaskIsFrozenWithItsScratchAreaMappedAlready() throws Exception {
         try (DetachedProcess p = Workloads.bigmem(tmp, 16)) {
             int pid = p.pid().value();
-            Path log = tmp.resolve("precopy.log");
-            Cli run = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", Integer.toString(pid), "-D",
-                    tmp.resolve("img").toString(), "--no-progress", "--leave-running", "--pre-copy");
-            assertEquals(0, run.code(), run.toString());
-            String debug = Files.readString(log);
+            String debug = dumpLeftRunning(pid, "--pre-copy");
             assertTrue(debug.contains("scratch area mapped before the freeze in"), debug);
             Matcher seized = Pattern.compile(" threads seized in [^\n]*?(\\d+) ptrace round trips").matcher(debug);
             assertTrue(seized.find(), debug);
             assertEquals(3, tripsAt(debug, "state collected in") - Integer.parseInt(seized.group(1)), debug);
             assertEquals(tripsAt(debug, "state collected in"), tripsAt(debug, "let go after"), debug);
-            String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
-            assertTrue(maps.lines().noneMatch(l -> l.contains(" rwxp 00000000 00:00 0")),
-                    "cryo's area (rwx, anonymous) is gone:\n" + maps);
-            String out = Workloads.check(p);
-            assertTrue(out.contains("PASS"), out);
+            assertRunsOnWithoutTheScratchArea(p);
         }
     }
 
@@ -274,6 +248,30 @@ class RestoreRoundTripsTest {
     }
 
     private static final int FDS_UNIX = 47, FDS_PIPE = 44, FDS_MIXED = 6, FDS_PAIRS = 8;
+
+    /** {@code dump --leave-running} of {@code pid} with {@code extra} options: its debug log. */
+    private String dumpLeftRunning(int pid, String... extra) throws Exception {
+        Path log = tmp.resolve("left.log");
+        List<String> args = new java.util.ArrayList<>(List.of("-vv", "--log-file", log.toString(), "dump", "-t",
+                Integer.toString(pid), "-D", tmp.resolve("left").toString(), "--no-progress", "--leave-running"));
+        args.addAll(List.of(extra));
+        Cli run = Cli.run(args.toArray(String[]::new));
+        assertEquals(0, run.code(), run.toString());
+        return Files.readString(log);
+    }
+
+    private static void assertScratchAreaGone(int pid) throws Exception {
+        String maps = Files.readString(Path.of("/proc/" + pid + "/maps"));
+        assertTrue(maps.lines().noneMatch(l -> l.contains(" rwxp 00000000 00:00 0")),
+                "cryo's area (rwx, anonymous) is gone:\n" + maps);
+    }
+
+    /** cryo's area is gone from a task left running, and the task's own check passes. */
+    private static void assertRunsOnWithoutTheScratchArea(DetachedProcess p) throws Exception {
+        assertScratchAreaGone(p.pid().value());
+        String out = Workloads.check(p);
+        assertTrue(out.contains("PASS"), out);
+    }
 
     /** The round trips the task's tracer had made when the line of {@code what} was logged. */
     private static int tripsAt(String log, String what) {
