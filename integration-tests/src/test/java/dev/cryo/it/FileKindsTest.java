@@ -829,7 +829,7 @@ class FileKindsTest {
     void aPseudoTerminalPairHeldByOneProcessComesBack() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pty.out"), "/usr/bin/python3", "-c",
                 "import os,pty,time\nm,s=pty.openpty()\nprint('ready', m, s, flush=True)\ntime.sleep(600)\n"))) {
-            String[] words = p.outputText().trim().split("\\s+");
+            String[] words = Workloads.readyWords(p, 2);
             Path master = Path.of("/proc/" + p.pid() + "/fd/" + words[1]);
             Path slave = Path.of("/proc/" + p.pid() + "/fd/" + words[2]);
             String pts = Files.readSymbolicLink(slave).toString();

@@ -308,7 +308,7 @@ class PtyTest {
     void aPairWhoseIndexIsTakenComesBackUnderAnotherAndItsSlaveFollows() throws Exception {
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("pair.out"), "/usr/bin/python3", "-c",
                 "import os,time\nm,s=os.openpty()\nprint('ready',m,s,flush=True)\ntime.sleep(600)\n"))) {
-            String[] words = p.outputText().trim().split("\\s+");
+            String[] words = Workloads.readyWords(p, 2);
             int pid = p.pid().value();
             String pts = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + words[2])).toString();
             // not through DumpRestore: the pair comes back under another index on purpose, which the

@@ -146,14 +146,23 @@ final class Workloads {
      * the file while the line is still being written (CI caught "ready" alone once).
      */
     static String readyFd(DetachedProcess p) throws Exception {
+        return readyWords(p, 1)[1];
+    }
+
+    /**
+     * The "ready" line with the {@code numbers} numbers a workload prints after it, split into words,
+     * once the whole line is there: a Python workload under PYTHONUNBUFFERED writes it word by word.
+     */
+    static String[] readyWords(DetachedProcess p, int numbers) throws Exception {
+        String line = "(?s)ready" + " -?\\d+".repeat(numbers) + "\\s.*";
         DetachedProcess.awaitCondition(() -> {
             try {
-                return p.outputText().matches("(?s)ready \\d+\\s.*");
+                return p.outputText().matches(line);
             } catch (IOException e) {
                 return false;
             }
-        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its fd");
-        return p.outputText().trim().split("\\s+")[1];
+        }, Duration.ofSeconds(30), "pid " + p.pid() + " to print its ready line");
+        return p.outputText().trim().split("\\s+");
     }
 
     /** Waits until all {@code threads} threads of {@code pid} are stopped (state T), as after --leave-stopped. */
