@@ -1,13 +1,18 @@
 package dev.cryo.engine.restore;
 
 import dev.cryo.kernel.Pid;
+import dev.cryo.engine.model.TaskImage;
 import dev.cryo.kernel.proc.HostFds;
 import dev.cryo.kernel.proc.ProcFs;
+import dev.cryo.kernel.proc.ProcStat;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -23,8 +28,13 @@ import java.util.Set;
 final class OutsidePipeEnds {
     private OutsidePipeEnds() {}
 
-    /** For each wanted pipe inode, a /proc path of an fd of it held by a process that started before {@code dumpedAt}. */
-    static Map<Long, String> find(Set<Long> wanted, long dumpedAtMillis) {
+    /**
+     * For each wanted pipe inode, a /proc path of an fd of it held by a process that started before
+     * {@code dumpedAt}. The processes {@code near} names (the tree's parent, or a process of one of its
+     * groups or sessions: a pipeline's reader, a harness that ran it as a shell job) are looked at
+     * first, the others only for a pipe still not found.
+     */
+    static Map<Long, String> find(Set<Long> wanted, long dumpedAtMillis, Near near) {
         Map<Long, String> out = new HashMap<>();
         if (wanted.isEmpty()) {
             return out;
@@ -33,7 +43,15 @@ final class OutsidePipeEnds {
         try {
             // a process started since is passed over before its fds are read (a busy host's test JVMs and
             // their workloads: a walk of every fd took 6.5 s of a postgres restore at load 20)
-            HostFds.first(pid -> !startedBefore(pid, bootMillis, dumpedAtMillis), (pid, fd, target) -> {
+            List<Integer> first = new ArrayList<>(), then = new ArrayList<>();
+            for (int pid : ProcFs.pids()) {
+                ProcStat stat = startedBefore(pid, bootMillis, dumpedAtMillis);
+                if (stat != null) {
+                    (near.holds(stat) ? first : then).add(pid);
+                }
+            }
+            first.addAll(then);
+            HostFds.first(first, pid -> false, (pid, fd, target) -> {
                 Optional<Long> ino = pipeIno(target);
                 if (ino.isPresent() && wanted.contains(ino.get()) && !out.containsKey(ino.get())) {
                     out.put(ino.get(), "/proc/" + pid + "/fd/" + fd);
@@ -46,6 +64,29 @@ final class OutsidePipeEnds {
         return out;
     }
 
+    /** Where the tree sat when dumped: its root's parent, its process groups and sessions. */
+    record Near(int parent, Set<Integer> groups, Set<Integer> sessions) {
+        static Near of(List<TaskImage> tasks) {
+            Set<Integer> pids = new HashSet<>(), groups = new HashSet<>(), sessions = new HashSet<>();
+            for (TaskImage t : tasks) {
+                pids.add(t.pid());
+            }
+            int parent = 0;
+            for (TaskImage t : tasks) {
+                groups.add(t.ids().pgid());
+                sessions.add(t.ids().sid());
+                if (!pids.contains(t.ids().ppid())) {
+                    parent = t.ids().ppid();
+                }
+            }
+            return new Near(parent, groups, sessions);
+        }
+
+        boolean holds(ProcStat p) {
+            return p.pid() == parent || groups.contains(p.pgrp()) || sessions.contains(p.session());
+        }
+    }
+
     private static Optional<Long> pipeIno(String target) {
         if (target.startsWith("pipe:[") && target.endsWith("]")) {
             return Optional.of(Long.parseLong(target.substring(6, target.length() - 1)));
@@ -53,12 +94,13 @@ final class OutsidePipeEnds {
         return Optional.empty();
     }
 
-    private static boolean startedBefore(int pid, long bootMillis, long dumpedAtMillis) {
+    /** Its stat if it started before the dump, else (or gone meanwhile) null. */
+    private static ProcStat startedBefore(int pid, long bootMillis, long dumpedAtMillis) {
         try {
-            long startTicks = ProcFs.stat(Pid.of(pid)).starttime();
-            return bootMillis > 0 && bootMillis + startTicks * 10 < dumpedAtMillis; // USER_HZ is 100
+            ProcStat stat = ProcFs.stat(Pid.of(pid));
+            return bootMillis > 0 && bootMillis + stat.starttime() * 10 < dumpedAtMillis ? stat : null; // USER_HZ is 100
         } catch (RuntimeException e) {
-            return false; // gone meanwhile
+            return null;
         }
     }
 

@@ -101,7 +101,7 @@ public final class PipeHub implements AutoCloseable {
             }
         });
         boolean sameHost = !oneSided.isEmpty() && info != null && info.hostname().equals(dev.cryo.engine.HostName.get());
-        Map<Long, String> outside = sameHost ? OutsidePipeEnds.find(oneSided, info.createdEpochMillis()) : Map.of();
+        Map<Long, String> outside = sameHost ? OutsidePipeEnds.find(oneSided, info.createdEpochMillis(), OutsidePipeEnds.Near.of(tasks)) : Map.of();
         PipeHub hub = new PipeHub();
         try {
             withData.forEach((id, p) -> {

@@ -25,8 +25,13 @@ public final class HostFds {
      * meanwhile or one the visitor fails on is passed over. Fails only when /proc cannot be listed.
      */
     public static <T> T first(IntPredicate skip, Visitor<T> visitor) {
+        return first(ProcFs.pids(), skip, visitor);
+    }
+
+    /** As above, over {@code pids} only, in their order (the likeliest holders first). */
+    public static <T> T first(Iterable<Integer> pids, IntPredicate skip, Visitor<T> visitor) {
         long self = ProcessHandle.current().pid();
-        for (int pid : ProcFs.pids()) {
+        for (int pid : pids) {
             if (pid != self && !skip.test(pid)) {
                 T answer = firstOf(pid, Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/fd"), visitor);
                 if (answer != null) {
