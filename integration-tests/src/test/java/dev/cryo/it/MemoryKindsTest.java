@@ -273,10 +273,14 @@ class MemoryKindsTest {
      * A memfd mapped shared whose fd was closed, sealed F_SEAL_GROW|F_SEAL_SHRINK (zdtmf42's memfd_seals3: it
      * came back unsealed, then was refused), or sealable with no seal set (it came back not sealable): the
      * mapping records the seals, and the restored memfd has them and its bytes, and cannot grow
-     * (memfdseal.c). One sealed against writing stays refused (NotCarriedTest).
+     * (memfdseal.c). Sealed against writing (F_SEAL_WRITE with its fd open, mapped through a read-only reopen:
+     * zdtmf42's memfd_seals2; F_SEAL_FUTURE_WRITE, mapped writable before the seal and read-only after, its fd
+     * closed; F_SEAL_WRITE and more with its fd open, mapped read-only from that fd after the seal by it and a
+     * child: systemd's, GLib's, pipewire's way), which was refused: the memfd is sealed so again, its read-only
+     * areas cannot be made writable (smaps without "mw", with "sh" as it had), and future's writable one still writes.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"closed", "allowed"})
+    @ValueSource(strings = {"closed", "allowed", "write", "future", "consumer"})
     void aMappedMemfdNoFdHoldsKeepsItsSeals(String mode) throws Exception {
         try (DetachedProcess p = Workloads.program(tmp.resolve("memfdseal.out"), "memfdseal", mode)) {
             String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, tmp.resolve("img")));

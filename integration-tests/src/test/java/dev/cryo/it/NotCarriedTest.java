@@ -534,11 +534,6 @@ class NotCarriedTest {
                         .toString(), "map"), " maps memfd_secret memory /secretmem at 0x[0-9a-f]+-0x[0-9a-f]+: the kernel"
                         + " hides its pages from every other process \\(ptrace, process_vm_readv and /proc/PID/mem"
                         + " included\\), so cryo cannot read them: not supported"),
-                // zdtmf42's memfd_seals2: the restore failed after the dump had killed the tree (EBUSY sealing it again)
-                new Item("a memfd sealed against writing, mapped", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
-                        "/c/memfdseal.c").toString(), "write"), " maps /memfd:cryo-sealed at 0x[0-9a-f]+-0x[0-9a-f]+, a memfd sealed"
-                        + " against writing \\(F_SEAL_WRITE\\): the restore maps it writable to put its pages back and the kernel"
-                        + " then refuses the seal; not supported yet"),
                 // sem43: a restore gives each process a SEM_UNDO list of its own, and a process's threads one
                 new Item("a SEM_UNDO list two processes share", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
                         "/c/semundoshare.c").toString(), "process"), "(?: shares its SEM_UNDO list with pid \\d+)? \\(cloned"

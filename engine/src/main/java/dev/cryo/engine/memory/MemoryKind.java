@@ -110,6 +110,14 @@ public abstract class MemoryKind {
         }
     }
 
+    /** Whether mlock and mseal follow {@link #protect} at once (else {@link #mapSealed} gives them). */
+    public boolean locksAfterProtect(VmaImage v) {
+        return true;
+    }
+
+    /** Maps the area again once the memfds are sealed against writing again, before the FILES stage; nothing by default. */
+    public void mapSealed(TaskContext t, VmaImage v, SharedMemoryHub shared) {}
+
     // ---- show ----------------------------------------------------------------------------------
 
     /** Adds what {@code cryo show} says of this kind beyond the common fields. */

@@ -34,21 +34,15 @@ public class SharedMemory extends MemoryKind {
         return m.shared() && (m.isAnonymous() || m.path().equals("/dev/zero") || m.path().startsWith("/memfd:"));
     }
 
-    /** F_SEAL_WRITE, F_SEAL_FUTURE_WRITE (fcntl.h). */
-    private static final int F_SEAL_WRITE = 0x8, F_SEAL_FUTURE_WRITE = 0x10;
-
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s) {
         check(pid, m, s, java.util.List.of());
     }
 
     /**
-     * A memfd sealed against writing (F_SEAL_WRITE) cannot be sealed so again: its mapping is made
-     * writable to take its pages, and the kernel refuses the seal while one may write (EBUSY): the
-     * restore failed after the dump had killed the tree (zdtmf42's memfd_seals2); one sealed against
-     * future writes would come back mapped with write allowed. Its other seals come back from the
-     * mapping ({@link #seals}), also when no fd holds it (memfd_seals3: it came back unsealed), but for a
-     * memfd of huge pages, whose seals are taken from its fds only.
+     * A memfd's seals come back from the mapping ({@link #seals}), also when no fd holds it (memfd_seals3: it
+     * came back unsealed), but for a memfd of huge pages, whose seals are taken from its fds only, and
+     * which is refused when sealed against writing (its areas are not mapped again read-only, {@link #protect}).
      */
     @Override
     public void check(Pid pid, MapsEntry m, SmapsEntry s, java.util.Collection<Integer> tree) {
@@ -58,11 +52,11 @@ public class SharedMemory extends MemoryKind {
         }
         String where = "pid " + pid + " maps " + m.path() + " at 0x" + Long.toHexString(m.start()) + "-0x"
                 + Long.toHexString(m.end());
-        if ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0) {
-            throw new DumpException(where + ", a memfd sealed against " + ((seals & F_SEAL_WRITE) != 0 ? "writing"
-                    + " (F_SEAL_WRITE): the restore maps it writable to put its pages back and the kernel then refuses"
-                    + " the seal" : "future writes (F_SEAL_FUTURE_WRITE): the restore maps it writable to put its pages"
-                    + " back, and the mapping would then allow writing") + "; not supported yet");
+        if (this instanceof HugetlbSharedMemory && (seals & Fcntl.F_SEALS_AGAINST_WRITING) != 0) {
+            throw new DumpException(where + ", a memfd of huge pages sealed against " + ((seals & Fcntl.F_SEAL_WRITE) != 0
+                    ? "writing (F_SEAL_WRITE)" : "future writes (F_SEAL_FUTURE_WRITE)") + ": the restore maps it"
+                    + " writable to put its pages back and maps huge pages read-only again only for other memfds;"
+                    + " not supported yet");
         }
         if (this instanceof HugetlbSharedMemory && seals != Fcntl.F_SEAL_SEAL && !HugetlbMemfdPrivate.heldByFd(pid, m.inode())
                 && tree.stream().noneMatch(p -> p != pid.value() && HugetlbMemfdPrivate.heldByFd(Pid.of(p), m.inode()))) {
@@ -113,16 +107,81 @@ public class SharedMemory extends MemoryKind {
 
     @Override
     public void map(TaskContext t, VmaImage v, SharedMemoryHub shared) {
+        if (readOnlyForGood(v)) {
+            t.noteArea(v.start(), shared.path(v.file().ino()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
         int own = shared.memfdFd(v.file().ino());
         if (own >= 0) {
             // a memfd is mapped from its own file, as memfd_create gave it: the file of a reopen through
             // /proc counts as a writer for as long as the area lives, and execveat of the memfd would fail
-            long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), own);
-            t.call("mmap(" + v.file().path() + ")", dev.cryo.kernel.SyscallNr.MMAP, v.start(), v.end() - v.start(),
-                    Mapper.writable(v), Mapper.flags(v), fd, v.offset());
-            t.call("close", dev.cryo.kernel.SyscallNr.CLOSE, fd);
+            mapOwn(t, v, own, Mapper.writable(v), "");
             return;
         }
         Mapper.mapFile(t, v, shared.path(v.file().ino()), Fcntl.O_RDWR, Mapper.writable(v));
+    }
+
+    /**
+     * A memfd area that can never be made writable (no VM_MAYWRITE): mapped writable for its pages, which live in
+     * the memfd, then mapped again over itself from a read-only open with its own protection, so it has no
+     * VM_MAYWRITE either, and mprotect refuses PROT_WRITE as it did. Mapped from a read-only open (no VM_SHARED
+     * either, zdtm's memfd_seals2), it stays so; mapped after a write seal from a file open for writing (Wayland,
+     * pipewire, systemd map sealed memfds so: VM_SHARED kept), it is mapped once more from the memfd's own file
+     * once the memfd is sealed again ({@link #mapSealed}): F_SEAL_WRITE takes only while no area may write.
+     * The mmap drops the area's advice: given again.
+     */
+    @Override
+    public void protect(TaskContext t, VmaImage v) {
+        byte[] at = readOnlyForGood(v) ? t.areaNote(v.start()) : null;
+        if (at == null) {
+            super.protect(t, v);
+            return;
+        }
+        Mapper.mapFile(t, v, new String(at, java.nio.charset.StandardCharsets.UTF_8), Fcntl.O_RDONLY, v.prot());
+        VmAdvice.adviseBeforePages(t, v);
+    }
+
+    /** Locks and seals (mseal) wait for {@link #mapSealed} on an area mapped once more then. */
+    @Override
+    public boolean locksAfterProtect(VmaImage v) {
+        return !mappedOnceSealed(v);
+    }
+
+    /**
+     * Once the memfd has its seals against writing again (SharedMemoryHub#sealAgainstWriting, before the FILES
+     * stage): an area mapped after such a seal from a file open for writing is mapped again from the memfd's own
+     * file, read-only: the kernel takes VM_MAYWRITE away and keeps VM_SHARED, as it did.
+     */
+    @Override
+    public void mapSealed(TaskContext t, VmaImage v, SharedMemoryHub shared) {
+        if (!mappedOnceSealed(v)) {
+            return;
+        }
+        int own = shared.memfdFd(v.file().ino());
+        if (own < 0) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": the memfd " + v.file().path()
+                    + " mapped at 0x" + Long.toHexString(v.start()) + " was not made by this restore");
+        }
+        mapOwn(t, v, own, v.prot(), ", sealed");
+        VmAdvice.adviseBeforePages(t, v);
+        VmAdvice.lockAfterProtect(t, v);
+    }
+
+    /** Maps {@code v} from the memfd's own file (cryo's fd {@code own}, taken into the task for the call). */
+    private static void mapOwn(TaskContext t, VmaImage v, int own, int prot, String how) {
+        long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), own);
+        t.call("mmap(" + v.file().path() + how + ")", dev.cryo.kernel.SyscallNr.MMAP, v.start(), v.end() - v.start(),
+                prot, Mapper.flags(v), fd, v.offset());
+        t.call("close", dev.cryo.kernel.SyscallNr.CLOSE, fd);
+    }
+
+    private boolean readOnlyForGood(VmaImage v) {
+        return !(this instanceof HugetlbSharedMemory) && v.file() != null && v.file().path().startsWith("/memfd:")
+                && (v.prot() & VmaImage.PROT_WRITE) == 0 && (v.advice() & VmAdvice.MAYWRITE) == 0;
+    }
+
+    /** VM_SHARED without VM_MAYWRITE: mapped after a seal against writing (an image made before such areas were carried has neither bit: as before). */
+    private boolean mappedOnceSealed(VmaImage v) {
+        return readOnlyForGood(v) && (v.advice() & VmAdvice.READ_ONLY_FILE) == 0 && v.seals() > 0
+                && (v.seals() & Fcntl.F_SEALS_AGAINST_WRITING) != 0;
     }
 }

@@ -17,14 +17,16 @@ import java.util.Set;
  * Two more are not advice but how the area was made, and decide how restore maps it: "ac"
  * (VM_ACCOUNT: a private area that was writable at some point is charged against overcommit)
  * and "nr" (MAP_NORESERVE). "mw" (VM_MAYWRITE) on a shared file mapping says its file was open for
- * writing: mapped read-only now, it may be made writable later, so restore opens the file for writing too.
+ * writing: mapped read-only now, it may be made writable later, so restore opens the file for writing too;
+ * "ms" (VM_MAYSHARE) without "sh" (VM_SHARED): the file was open read-only (the kernel then drops both
+ * VM_SHARED and VM_MAYWRITE), which tells it from a memfd area made after a seal against writing (no "mw" only).
  */
 public final class VmAdvice {
     private VmAdvice() {}
 
     public static final int HUGEPAGE = 1, NOHUGEPAGE = 2, DONTFORK = 4, WIPEONFORK = 8, DONTDUMP = 16,
             MERGEABLE = 32, LOCKED = 64, LOCKONFAULT = 128, SEALED = 256, ACCOUNTED = 512, NORESERVE = 1024,
-            SEQUENTIAL = 2048, RANDOM = 4096, MAYWRITE = 8192, MAYBE_GUARD = 16384;
+            SEQUENTIAL = 2048, RANDOM = 4096, MAYWRITE = 8192, MAYBE_GUARD = 16384, READ_ONLY_FILE = 32768;
 
     private static final int MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
             MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_DONTNEED = 4, MADV_POPULATE_WRITE = 23,
@@ -51,6 +53,7 @@ public final class VmAdvice {
         a |= f.contains("gu") ? MAYBE_GUARD : 0; // guard pages were installed in it (Linux 6.18+); it never merges
         a |= f.contains("rr") ? RANDOM : 0;
         a |= f.contains("mw") && s.map().shared() ? MAYWRITE : 0; // private areas all have it
+        a |= !f.contains("sh") && s.map().shared() ? READ_ONLY_FILE : 0;
         return a;
     }
 
@@ -116,7 +119,7 @@ public final class VmAdvice {
     public static String names(int advice) {
         String[] n = {"hugepage", "nohugepage", "dontfork", "wipeonfork", "dontdump", "mergeable", "locked",
                 "lockonfault", "sealed", "accounted", "noreserve", "sequential", "random",
-                "maywrite", "maybeguard"};
+                "maywrite", "maybeguard", "readonlyfile"};
         List<String> out = new ArrayList<>();
         for (int i = 0; i < n.length; i++) {
             if ((advice & (1 << i)) != 0) {

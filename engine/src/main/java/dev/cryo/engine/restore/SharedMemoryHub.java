@@ -242,21 +242,39 @@ public final class SharedMemoryHub implements AutoCloseable {
      * Seals the memfds that were sealed, once every task has mapped and opened them and every page
      * is written (a seal may forbid writing, growing or shrinking).
      */
-    public void seal() {
+    public synchronized void seal() {
         memfdOwners.forEach((ino, m) -> owner(Path.of(objects.get(ino).procPath()), m.file().mode(), m.uid(), m.gid(),
                 "the restored memfd " + m.name() + " (inode " + ino + " in the image)"));
         memfdOwners.clear();
-        seals.forEach((ino, s) -> {
-            SharedMemoryFile f = objects.get(ino);
-            try {
-                dev.cryo.kernel.Sys.call(() -> "fcntl(memfd " + f.procPath() + ", F_ADD_SEALS, 0x"
-                        + Integer.toHexString(s) + ")", dev.cryo.kernel.SyscallNr.FCNTL, f.fd().value(), F_ADD_SEALS, s, 0);
-            } catch (RuntimeException e) {
-                throw new RestoreException("cannot seal the restored memfd (inode " + ino + " in the image) again: "
-                        + e.getMessage());
-            }
-        });
+        seals.forEach(this::addSeals);
         seals.clear();
+    }
+
+    /**
+     * Seals the memfds sealed against writing (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE) with all their seals, once every
+     * task's memory is written and protected (F_SEAL_WRITE fails while an area may write) and before the FILES
+     * stage: the areas mapped after such a seal are then mapped again (SharedMemory#mapSealed). Once: the first
+     * task to come seals them.
+     */
+    public synchronized void sealAgainstWriting() {
+        seals.entrySet().removeIf(e -> {
+            if ((e.getValue() & Fcntl.F_SEALS_AGAINST_WRITING) == 0) {
+                return false;
+            }
+            addSeals(e.getKey(), e.getValue());
+            return true;
+        });
+    }
+
+    private void addSeals(long ino, int s) {
+        SharedMemoryFile f = objects.get(ino);
+        try {
+            dev.cryo.kernel.Sys.call(() -> "fcntl(memfd " + f.procPath() + ", F_ADD_SEALS, 0x"
+                    + Integer.toHexString(s) + ")", dev.cryo.kernel.SyscallNr.FCNTL, f.fd().value(), F_ADD_SEALS, s, 0);
+        } catch (RuntimeException e) {
+            throw new RestoreException("cannot seal the restored memfd (inode " + ino + " in the image) again: "
+                    + e.getMessage());
+        }
     }
 
     private static String key(FileRef f) {

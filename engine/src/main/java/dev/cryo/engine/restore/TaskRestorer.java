@@ -244,6 +244,9 @@ public final class TaskRestorer {
     /** As above; {@code nextHere}: the next pass follows at once on this thread, no other task's in between ({@link FileRestore#run}). */
     public void restoreFiles(FileHubs hubs, FileRestore.Pass pass, boolean nextHere) {
         long r0 = t.roundTrips(), n0 = System.nanoTime();
+        if (pass == FileRestore.Pass.OWN) {
+            MemoryMapping.mapSealed(t, hubs.objects());
+        }
         OwnKeyrings.files(t, hubs.keyrings(), pass);
         FileRestore.run(t, hubs, pass, nextHere);
         steps("files " + pass, r0, n0);
@@ -256,6 +259,7 @@ public final class TaskRestorer {
             ptys.openInstancesOf(t.pid().value());
             FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE, deadTasks,
                     dev.cryo.engine.keyrings.KeyringHub.of(List.of(t.task())));
+            MemoryMapping.mapSealed(t, objects);
             for (FileRestore.Pass pass : FileRestore.Pass.values()) {
                 OwnKeyrings.files(t, hubs.keyrings(), pass);
                 FileRestore.run(t, hubs, pass);

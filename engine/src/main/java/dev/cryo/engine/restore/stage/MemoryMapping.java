@@ -85,6 +85,20 @@ public final class MemoryMapping {
         return out;
     }
 
+    /**
+     * Before the FILES stage, once every task's memory is protected: the memfds sealed against writing get those
+     * seals again (the first task to come), and the areas mapped after such a seal are mapped again.
+     */
+    public static void mapSealed(TaskContext t, SharedMemoryHub shared) {
+        shared.sealAgainstWriting();
+        for (VmaImage v : t.task().vmas()) {
+            if (!v.kind().kernelProvided()) {
+                v.kind().mapSealed(t, v, shared);
+            }
+        }
+        t.flush();
+    }
+
     /** Final protections, once the page writers are done. */
     public static void protect(TaskContext t) {
         for (VmaImage v : t.task().vmas()) {
@@ -93,7 +107,9 @@ public final class MemoryMapping {
                     AnonymousMemory.protectApart(t, v);
                 }
                 v.kind().protect(t, v);
-                VmAdvice.lockAfterProtect(t, v);
+                if (v.kind().locksAfterProtect(v)) {
+                    VmAdvice.lockAfterProtect(t, v);
+                }
             }
         }
         t.flush();
