@@ -4,10 +4,8 @@ import dev.cryo.kernel.net.NetworkLock;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Removes the network locks (nftables tables {@code cryo_PID_...} of the host) that the tests' killing
@@ -23,7 +21,7 @@ public final class NetworkLocksLeft implements AfterEachCallback {
     private static final Set<String> LEFT = ConcurrentHashMap.newKeySet();
 
     /** After a dump of the tree of {@code pid}: the lock tables it left installed, to remove if no restore does. */
-    static void dumped(int pid) throws Exception {
+    static void dumped(int pid) {
         for (String t : tables()) {
             if (t.startsWith("cryo_" + pid + "_")) {
                 LEFT.add(t);
@@ -44,16 +42,12 @@ public final class NetworkLocksLeft implements AfterEachCallback {
         LEFT.clear();
     }
 
-    private static Set<String> tables() throws Exception {
-        if (NetworkLock.nft() == null) {
+    private static Set<String> tables() {
+        if (!NetworkLock.available()) {
             return Set.of();
         }
-        Process p = new ProcessBuilder(NetworkLock.nft(), "list", "tables").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor(30, TimeUnit.SECONDS);
         Set<String> names = ConcurrentHashMap.newKeySet();
-        out.lines().map(String::trim).filter(l -> l.startsWith("table inet cryo_"))
-                .forEach(l -> names.add(l.substring("table inet ".length()).trim()));
+        NetworkLock.tables().stream().filter(t -> t.startsWith("cryo_")).forEach(names::add);
         return names;
     }
 }

@@ -255,7 +255,7 @@ class SocketRestoreTest {
 
     @Test
     void anEstablishedConnectionToAServerOutsideTheTreeGoesOnAndThePeerSeesNoResetNorClose() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (EchoServer echo = new EchoServer();
              DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
             Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
@@ -289,7 +289,7 @@ class SocketRestoreTest {
      */
     @Test
     void anImageRestoredAgainSaysItWasRestoredBeforeAndItsLiftedLockAsksForTcpClose() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (EchoServer echo = new EchoServer();
              DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
             Path img = tmp.resolve("img");
@@ -322,7 +322,7 @@ class SocketRestoreTest {
 
     @Test
     void withLeaveRunningTheConnectionKeepsWorkingOnTheSource() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (EchoServer echo = new EchoServer();
              DetachedProcess p = Workloads.sockets(tmp, "tcpclient", Integer.toString(echo.port()))) {
             Path img = tmp.resolve("img");
@@ -341,7 +341,7 @@ class SocketRestoreTest {
 
     @Test
     void aConnectionWithBothEndsInTheTreeGoesOn() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (DetachedProcess p = Workloads.sockets(tmp, "tcppair")) {
             Thread.sleep(200);
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
@@ -373,7 +373,7 @@ class SocketRestoreTest {
      */
     @Test
     void restoreTcpCloseBringsEstablishedConnectionsBackClosedWithTheirUnreadBytes() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpclosemode.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpclosemode.out"), prog, "reuse",
                 "unread"))) {
@@ -390,7 +390,7 @@ class SocketRestoreTest {
      */
     @Test
     void connectionAttemptsInFlightComeBackStillConnecting() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         InetAddress lo = InetAddress.getLoopbackAddress();
         try (ServerSocket sink = new ServerSocket(0, 1, lo);
              Socket fill1 = new Socket(lo, sink.getLocalPort()); Socket fill2 = new Socket(lo, sink.getLocalPort())) {
@@ -440,7 +440,7 @@ class SocketRestoreTest {
      */
     @Test
     void resetAndHalfClosedConnectionsKeepWhatTheProgramHasNotRead() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
@@ -452,7 +452,7 @@ class SocketRestoreTest {
     /** The dump takes that error to read it: a tree left running (-R) gets it back, on the same open file. */
     @Test
     void aResetErrorTheDumpReadIsGivenBackToATreeLeftRunning() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpreset.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpreset.out"), prog))) {
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
@@ -490,7 +490,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"restored", "left running"})
     void aTimedOutConnectionKeepsItsUnreadError(String how) throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcptimeout.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcptimeout.out"), "sh", "-c",
                 "exec unshare -n " + prog))) {
@@ -522,7 +522,7 @@ class SocketRestoreTest {
      */
     @Test
     void aConnectionWithItsWindowClosedComesBackByteForByte() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         String prog = dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpwindow.c").toString();
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpwindow.out"), prog))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
@@ -595,7 +595,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"restored", "left running"})
     void corkedUdpBytesStayCorked(String how) throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         if (how.equals("restored")) {
             assertPass(DumpRestore.workloadVerdict(tmp, "udpcork"));
             assertTrue(Cli.run("show", tmp.resolve("img").toString()).out().contains("\"corked\" : \"12 bytes to 127.0.0.1:"),
@@ -622,7 +622,7 @@ class SocketRestoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"host", "own"})
     void aDatagramWaitingForNeighbourDiscoveryIsNotTakenForCorkedBytes(String netns) throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         Path script = Workloads.script(tmp, "udpneigh.py");
         int tag = (int) (ProcessHandle.current().pid() % 65536);
         String dev = netns.equals("own") ? "cryo-n" : "cryo-nd" + tag, prefix = "fd00:39:" + Integer.toHexString(tag) + "::";
@@ -1116,7 +1116,7 @@ class SocketRestoreTest {
      */
     @Test
     void aRepairedConnectionKeepsItsSoReuseAddrOnBothEnds() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (DetachedProcess p = Workloads.program(tmp.resolve("tcpreuse.out"), "tcpreuse")) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
             assertPass(RestoreTest.checkAndReap(r));
@@ -1134,7 +1134,7 @@ class SocketRestoreTest {
 
     @Test
     void withLeaveRunningTheRepairedConnectionKeepsItsSoReuseAddr() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         try (DetachedProcess p = Workloads.program(tmp.resolve("tcpreuse.out"), "tcpreuse")) {
             Cli dump = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress",
                     "-R", "--tcp-established");

@@ -662,7 +662,7 @@ public final class SocketDumpState {
      * refused. Returns the inodes of the listeners held, empty when there are none or nftables is missing.
      */
     public synchronized java.util.Set<Long> holdPorts(Collection<Pid> pids) {
-        if (NetworkLock.nft() == null) {
+        if (!NetworkLock.available()) {
             return java.util.Set.of();
         }
         Set<Long> inodes = socketsOf(pids).keySet();

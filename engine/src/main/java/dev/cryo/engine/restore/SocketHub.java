@@ -379,7 +379,7 @@ public final class SocketHub implements AutoCloseable {
      * answer it before.
      */
     public void holdAttempt(SockAddr local, SockAddr remote) {
-        if (building == 0 || tcpClose || NetworkLock.nft() == null) {
+        if (building == 0 || tcpClose || !NetworkLock.available()) {
             return;
         }
         List<NetworkLock.Flow> held = attempts.computeIfAbsent(building, x -> new ArrayList<>());
@@ -402,7 +402,7 @@ public final class SocketHub implements AutoCloseable {
      * again (a connection closing both ways, CLOSING, came back LAST_ACK and the restore failed).
      */
     private void lockInside() {
-        if (tcpClose || NetworkLock.nft() == null) {
+        if (tcpClose || !NetworkLock.available()) {
             return;
         }
         Map<Integer, List<NetworkLock.Flow>> flows = new LinkedHashMap<>();

@@ -48,13 +48,13 @@ public final class CorkedDatagram {
         NetworkLock.check(table);
         try (Fd nl = Sockets.socket(SockAddr.AF_NETLINK, Sockets.SOCK_RAW | Sockets.SOCK_CLOEXEC, NETLINK_NETFILTER)) {
             int group = bindGroup(nl);
-            NetworkLock.run(rule(table, local, group), "install the rule catching a corked datagram " + table);
+            NetworkLock.commit(rule(table, local, group), "install the rule catching a corked datagram " + table);
             List<byte[]> packets;
             try {
                 Sockets.setInt(s, Sockets.SOL_UDP, Sockets.UDP_CORK, 0); // pushes the pending datagram
                 packets = drain(nl);
             } finally {
-                NetworkLock.run("table inet " + table + " {}\ndelete table inet " + table + "\n",
+                NetworkLock.commit(new NfBatch().newTable(table).delTable(table),
                         "remove the rule catching a corked datagram " + table);
             }
             if (packets.isEmpty()) {
@@ -120,14 +120,17 @@ public final class CorkedDatagram {
     }
 
     /** Logs and drops every UDP datagram leaving from {@code local}'s port (and address, unless a wildcard). */
-    private static String rule(String table, SockAddr local, int group) {
-        String from = local.isAnyAddress() ? ""
-                : (local.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6") + " saddr "
-                + local.inetAddress().getHostAddress() + " ";
-        return "table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n"
-                + "  chain out { type filter hook output priority -300; policy accept;\n"
-                + "    meta l4proto udp " + from + "udp sport " + local.port() + " log group " + group
-                + " snaplen " + MAX_PACKET + " queue-threshold 1 drop\n  }\n}\n";
+    private static NfBatch rule(String table, SockAddr local, int group) {
+        NfRule r = new NfRule().metaIs(NfTablesAbi.NFT_META_L4PROTO, IPPROTO_UDP);
+        if (!local.isAnyAddress()) {
+            boolean v4 = local.inetAddress() instanceof java.net.Inet4Address;
+            r.metaIs(NfTablesAbi.NFT_META_NFPROTO, v4 ? NfTablesAbi.NFPROTO_IPV4 : NfTablesAbi.NFPROTO_IPV6)
+                    .payloadIs(NfTablesAbi.NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8, local.inetAddress().getAddress());
+        }
+        r.payloadIs(NfTablesAbi.NFT_PAYLOAD_TRANSPORT_HEADER, 0, new byte[] {(byte) (local.port() >> 8), (byte) local.port()})
+                .log(group, MAX_PACKET, 1).verdict(NfTablesAbi.NF_DROP);
+        return new NfBatch().newTable(table).delTable(table).newTable(table)
+                .newChain(table, "out", NfTablesAbi.NF_INET_LOCAL_OUT, -300).newRule(table, "out", r);
     }
 
     /**

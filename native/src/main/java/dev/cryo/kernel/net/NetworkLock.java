@@ -1,16 +1,17 @@
 package dev.cryo.kernel.net;
 
+import static dev.cryo.kernel.net.NfTablesAbi.*;
+
 import dev.cryo.kernel.KernelException;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -18,7 +19,8 @@ import java.util.regex.Pattern;
  * dump and the restore), the kernel would answer the peer's packets with a reset. One nftables
  * table per dump drops — never rejects — exactly the packets of the dumped connections, both
  * ways; everything else passes. The table is installed before the sockets are released and
- * deleted once the restored tasks own them again.
+ * deleted once the restored tasks own them again. The table is made over nf_tables' netlink
+ * interface ({@link NfTables}), in the net namespace of the calling thread, in one transaction.
  */
 public final class NetworkLock {
     private NetworkLock() {}
@@ -29,7 +31,7 @@ public final class NetworkLock {
     /** One connection to hold: its local and remote address and port. */
     public record Flow(SockAddr local, SockAddr remote) {}
 
-    /** The nft binary, or null when nftables is not installed. */
+    /** The nft program, or null when it is not installed (the lock does without it; a net namespace's own firewall is carried with it). */
     public static String nft() {
         for (String p : NFT) {
             if (Files.isExecutable(Path.of(p))) {
@@ -72,100 +74,156 @@ public final class NetworkLock {
         // the flows are elements of one set per family, each matched by one rule per direction: a rule
         // per flow made a server's 900 connections 2700 rules, which nft took ~0.15 s of CPU to load
         // (seconds inside the freeze on a loaded machine) and every packet of the host walked
-        Map<String, List<Flow>> byFamily = new LinkedHashMap<>();
+        Map<Boolean, Set<List<Byte>>> byFamily = new LinkedHashMap<>();
         for (Flow f : flows) {
-            byFamily.computeIfAbsent(ip(f.local()), k -> new ArrayList<>()).add(f);
+            byFamily.computeIfAbsent(v4(f.local()), k -> new LinkedHashSet<>()).add(key(f));
         }
-        StringBuilder s = new StringBuilder();
-        s.append("table inet ").append(name).append(" {}\n");
-        s.append("delete table inet ").append(name).append('\n');
-        s.append("table inet ").append(name).append(" {\n");
-        byFamily.forEach((ip, fs) -> {
-            String addr = ip.equals("ip") ? "ipv4_addr" : "ipv6_addr";
-            s.append("  set ").append(ip).append("flows { type ").append(addr).append(" . inet_service . ").append(addr)
-                    .append(" . inet_service; elements = {");
-            for (int i = 0; i < fs.size(); i++) {
-                Flow f = fs.get(i);
-                s.append(i == 0 ? " " : ", ").append(f.local().inetAddress().getHostAddress()).append(" . ").append(f.local().port())
-                        .append(" . ").append(f.remote().inetAddress().getHostAddress()).append(" . ").append(f.remote().port());
-            }
-            s.append(" } }\n");
-        });
-        s.append("  chain in { type filter hook input priority -150; policy accept;\n");
-        s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
-        byFamily.keySet().forEach(ip -> s.append("    ").append(toLocal(ip)).append(" drop\n"));
+        // replacing any older table in the same transaction: created empty if missing, deleted, made again
+        NfBatch b = new NfBatch().newTable(name).delTable(name).newTable(name);
+        byFamily.forEach((v4, keys) -> b.newSet(name, set(v4), setId(v4), v4
+                        ? concat(NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE, NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE)
+                        : concat(NFT_TYPE_IP6ADDR, NFT_TYPE_INET_SERVICE, NFT_TYPE_IP6ADDR, NFT_TYPE_INET_SERVICE),
+                v4 ? 16 : 40)
+                .newElements(name, set(v4), setId(v4), keys.stream().map(NetworkLock::bytes).toList()));
+        b.newChain(name, "in", NF_INET_LOCAL_IN, PRIORITY);
+        b.newRule(name, "in", new NfRule().markIs(BYPASS_MARK).verdict(NF_ACCEPT));
+        byFamily.keySet().forEach(v4 -> b.newRule(name, "in", flowRule(v4, true)));
         for (SockAddr l : listeners) {
-            s.append("    ").append(newConnectionsTo(l)).append(" drop\n");
+            b.newRule(name, "in", to(l.inetAddress()).metaIs(NFT_META_L4PROTO, Sockets.IPPROTO_TCP)
+                    .payloadIs(NFT_PAYLOAD_TRANSPORT_HEADER, 2, port(l.port()))
+                    .payload(NFT_PAYLOAD_TRANSPORT_HEADER, TCP_FLAGS, 1, NFT_REG_1)
+                    .bitwise(NFT_REG_1, new byte[] {SYN | ACK}, new byte[] {0})
+                    .cmpEq(NFT_REG_1, new byte[] {SYN}).verdict(NF_DROP));
         }
         for (SockAddr u : udp) {
-            s.append("    ").append(datagramsTo(u, "udp")).append(" drop\n");
+            b.newRule(name, "in", datagramsTo(u, Sockets.IPPROTO_UDP));
         }
         for (SockAddr u : udplite) {
-            s.append("    ").append(datagramsTo(u, "udplite")).append(" drop\n");
+            b.newRule(name, "in", datagramsTo(u, Sockets.IPPROTO_UDPLITE));
         }
-        s.append("  }\n  chain out { type filter hook output priority -150; policy accept;\n");
-        s.append("    meta mark ").append(BYPASS_MARK).append(" accept\n");
-        byFamily.keySet().forEach(ip -> s.append("    ").append(fromLocal(ip)).append(" drop\n"));
+        b.newChain(name, "out", NF_INET_LOCAL_OUT, PRIORITY);
+        b.newRule(name, "out", new NfRule().markIs(BYPASS_MARK).verdict(NF_ACCEPT));
+        byFamily.keySet().forEach(v4 -> b.newRule(name, "out", flowRule(v4, false)));
         // a peer routed through this host to a connection of a container's (its net namespace's veth)
-        s.append("  }\n  chain routed { type filter hook forward priority -150; policy accept;\n");
-        byFamily.keySet().forEach(ip -> s.append("    ").append(fromLocal(ip)).append(" drop\n    ").append(toLocal(ip))
-                .append(" drop\n"));
-        s.append("  }\n}\n");
-        run(s.toString(), "install the network lock " + name);
+        b.newChain(name, "routed", NF_INET_FORWARD, PRIORITY);
+        byFamily.keySet().forEach(v4 -> b.newRule(name, "routed", flowRule(v4, false)).newRule(name, "routed", flowRule(v4, true)));
+        commit(b, "install the network lock " + name);
     }
 
     /** Deletes table {@code name}; nothing happens if it is not there. */
     public static void unlock(String name) {
         check(name);
-        run("table inet " + name + " {}\ndelete table inet " + name + "\n", "remove the network lock " + name);
+        commit(new NfBatch().newTable(name).delTable(name), "remove the network lock " + name);
     }
 
     /** Whether table {@code name} is installed. */
     public static boolean isLocked(String name) {
         check(name);
-        String nft = require();
-        try {
-            Process p = new ProcessBuilder(nft, "list", "table", "inet", name).redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            throw new KernelException("nft list table inet " + name + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KernelException("interrupted while running nft");
+        require();
+        try (NfTables t = NfTables.open()) {
+            return t.hasTable(NFPROTO_INET, name);
         }
     }
 
-    /** "ip" or "ip6": the protocol an address talks on the wire (an IPv6 socket's v4-mapped peer talks IPv4). */
-    private static String ip(SockAddr a) {
-        return a.inetAddress() instanceof java.net.Inet4Address ? "ip" : "ip6";
+    /** The inet tables of this thread's net namespace (the locks among them are named cryo_...). */
+    public static List<String> tables() {
+        require();
+        try (NfTables t = NfTables.open()) {
+            return t.tables(NFPROTO_INET);
+        }
     }
 
-    /** A packet from a flow's local end to its remote one, looked up in the family's set. */
-    private static String fromLocal(String ip) {
-        return ip + " saddr . tcp sport . " + ip + " daddr . tcp dport @" + ip + "flows";
+    /** Whether the kernel can hold a network lock (nf_tables). */
+    public static boolean available() {
+        return NfTables.unavailable() == null;
     }
 
-    /** A packet from a flow's remote end to its local one: the same set, the key read the other way round. */
-    private static String toLocal(String ip) {
-        return ip + " daddr . tcp dport . " + ip + " saddr . tcp sport @" + ip + "flows";
+    /** The hooks' priority (mangle's). */
+    private static final int PRIORITY = -150;
+    private static final int TCP_FLAGS = 13;
+    private static final byte SYN = 0x02, ACK = 0x10;
+
+    /** Whether an address talks IPv4 on the wire (an IPv6 socket's v4-mapped peer does). */
+    private static boolean v4(SockAddr a) {
+        return a.inetAddress() instanceof java.net.Inet4Address;
     }
 
-    /** SYNs to a listener: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
-    private static String newConnectionsTo(SockAddr l) {
-        return to(l.inetAddress()) + "tcp dport " + l.port() + " tcp flags & (syn | ack) == syn";
+    private static String set(boolean v4) {
+        return v4 ? "ipflows" : "ip6flows";
     }
 
-    /** Datagrams ({@code proto}: udp, udplite) to an address: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
-    private static String datagramsTo(SockAddr u, String proto) {
-        return to(u.inetAddress()) + proto + " dport " + u.port();
+    private static int setId(boolean v4) {
+        return v4 ? 1 : 2;
     }
 
-    private static String to(java.net.InetAddress a) {
+    private static int concat(int... types) {
+        int t = 0;
+        for (int x : types) {
+            t = t << NFT_TYPE_BITS | x;
+        }
+        return t;
+    }
+
+    /** A set element: local address and port, remote address and port, each field in a 4-byte register. */
+    private static List<Byte> key(Flow f) {
+        List<Byte> k = new ArrayList<>();
+        for (SockAddr a : new SockAddr[] {f.local(), f.remote()}) {
+            for (byte x : a.inetAddress().getAddress()) {
+                k.add(x);
+            }
+            for (byte x : port(a.port())) {
+                k.add(x);
+            }
+            k.add((byte) 0);
+            k.add((byte) 0);
+        }
+        return k;
+    }
+
+    private static byte[] bytes(List<Byte> k) {
+        byte[] b = new byte[k.size()];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = k.get(i);
+        }
+        return b;
+    }
+
+    private static byte[] port(int port) {
+        return new byte[] {(byte) (port >> 8), (byte) port};
+    }
+
+    /**
+     * A TCP packet of a flow of the family's set: {@code toLocal}, from a flow's remote end to its local one
+     * (the key read the other way round); else from its local end to its remote one.
+     */
+    private static NfRule flowRule(boolean v4, boolean toLocal) {
+        int alen = v4 ? 4 : 16, src = v4 ? 12 : 8, dst = v4 ? 16 : 24;
+        int sport = 0, dport = 2;
+        // the key's registers: first address, its port, second address, its port (4-byte registers)
+        int r1 = NFT_REG_1, r2 = NFT_REG32_00 + alen / 4, r3 = r2 + 1, r4 = r3 + alen / 4;
+        return new NfRule().metaIs(NFT_META_NFPROTO, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)
+                .metaIs(NFT_META_L4PROTO, Sockets.IPPROTO_TCP)
+                .payload(NFT_PAYLOAD_NETWORK_HEADER, toLocal ? dst : src, alen, r1)
+                .payload(NFT_PAYLOAD_TRANSPORT_HEADER, toLocal ? dport : sport, 2, r2)
+                .payload(NFT_PAYLOAD_NETWORK_HEADER, toLocal ? src : dst, alen, r3)
+                .payload(NFT_PAYLOAD_TRANSPORT_HEADER, toLocal ? sport : dport, 2, r4)
+                .lookup(set(v4), setId(v4), NFT_REG_1).verdict(NF_DROP);
+    }
+
+    /** Datagrams of {@code proto} (UDP, UDP-Lite) to an address. */
+    private static NfRule datagramsTo(SockAddr u, int proto) {
+        return to(u.inetAddress()).metaIs(NFT_META_L4PROTO, proto)
+                .payloadIs(NFT_PAYLOAD_TRANSPORT_HEADER, 2, port(u.port())).verdict(NF_DROP);
+    }
+
+    /** Packets to an address: a wildcard IPv6 one is taken as dual-stack (its IPv4 side too). */
+    private static NfRule to(java.net.InetAddress a) {
+        boolean v4 = a instanceof java.net.Inet4Address;
         if (a.isAnyLocalAddress()) {
-            return a instanceof java.net.Inet4Address ? "meta nfproto ipv4 " : "";
+            return v4 ? new NfRule().metaIs(NFT_META_NFPROTO, NFPROTO_IPV4) : new NfRule();
         }
-        return (a instanceof java.net.Inet4Address ? "ip" : "ip6") + " daddr " + a.getHostAddress() + " ";
+        return new NfRule().metaIs(NFT_META_NFPROTO, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)
+                .payloadIs(NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24, a.getAddress());
     }
 
     static void check(String name) {
@@ -174,34 +232,18 @@ public final class NetworkLock {
         }
     }
 
-    private static String require() {
-        String nft = nft();
-        if (nft == null) {
-            throw new KernelException("the network lock needs nftables: the nft command is not installed"
-                    + " (apt-get install nftables)");
+    private static void require() {
+        String why = NfTables.unavailable();
+        if (why != null) {
+            throw new KernelException("the network lock needs nftables (CONFIG_NF_TABLES): " + why);
         }
-        return nft;
     }
 
-    static void run(String script, String what) {
-        String nft = require();
-        try {
-            Process p = new ProcessBuilder(nft, "-f", "-").redirectErrorStream(true).start();
-            p.getOutputStream().write(script.getBytes(StandardCharsets.UTF_8));
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new KernelException("could not " + what + ": nft did not finish");
-            }
-            if (p.exitValue() != 0) {
-                throw new KernelException("could not " + what + ": nft: " + out);
-            }
-        } catch (IOException e) {
-            throw new KernelException("could not " + what + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KernelException("interrupted while trying to " + what);
+    /** Applies {@code batch} in this thread's net namespace. */
+    static void commit(NfBatch batch, String what) {
+        require();
+        try (NfTables t = NfTables.open()) {
+            t.commit(batch, what);
         }
     }
 }

@@ -41,6 +41,9 @@ public final class Sockets {
             NETLINK_LIST_MEMBERSHIPS = 9, NETLINK_CAP_ACK = 10, NETLINK_EXT_ACK = 11, NETLINK_GET_STRICT_CHK = 12;
     /** The netlink message header (linux/netlink.h): request flags and the types of the kernel's own answers. */
     public static final int NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
+    /** A new object's request flags; an error answer's flags (the request cut to its header, extended-ack attributes follow) and its message attribute. */
+    public static final int NLM_F_CREATE = 0x400, NLM_F_APPEND = 0x800, NLM_F_CAPPED = 0x100, NLM_F_ACK_TLVS = 0x200,
+            NLMSGERR_ATTR_MSG = 1;
     public static final int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_BROADCAST = 6, SO_SNDBUF = 7,
             SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_DONTROUTE = 5, SO_NO_CHECK = 11, SO_PRIORITY = 12, SO_LINGER = 13,
             SO_REUSEPORT = 15, SO_PASSCRED = 16, SO_PEERCRED = 17, SO_RCVLOWAT = 18, SO_RCVTIMEO = 20,

@@ -51,7 +51,7 @@ class TcpRepairTest {
 
     @Test
     void unacknowledgedDataIsResentAfterTheRebuildUnderTheNetworkLock() throws Exception {
-        Assumptions.assumeTrue(NetworkLock.nft() != null, "nftables (nft) is not installed");
+        Assumptions.assumeTrue(NetworkLock.available(), "nf_tables is not available");
         runRebuild("127.0.0.1", true);
     }
 
