@@ -5,7 +5,9 @@
  * bytes): ECONNRESET" after its look at the queue had taken the error, then refused such a socket; the
  * restore now makes each again (its peer closes with a byte of its unread). Prints "ready".
  * On SIGUSR2: each gives its bytes, ECONNRESET once, then the end. Prints "PASS" or "FAIL: why".
- * With "seqpacket": seqpacket pairs, whose receive gives the error before the bytes (still refused).
+ * With "seqpacket": seqpacket pairs, whose receive gives the error before the bytes, their own queues empty
+ * (refused before: carried). With "seqpacketqueued" one end has "hi" unread, with "seqpacketempty" an empty
+ * message that SIOCINQ does not count: any receive, a peek too, would take the error first (refused).
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 static int type = SOCK_STREAM;
+static const char empty_message[] = ""; /* by its address: an empty message queued, which SIOCINQ does not count */
 
 static void expect_reset(int s)
 {
@@ -30,6 +33,7 @@ static int reset(const char *own)
     int sk[2];
     if (socketpair(AF_UNIX, type, 0, sk) || write(sk[0], "x", 1) != 1) fail("socketpair");
     if (*own && write(sk[1], own, strlen(own)) != (ssize_t)strlen(own)) fail("write");
+    if (own == empty_message && send(sk[1], "", 0, 0) != 0) fail("send an empty message");
     close(sk[1]); // with "x" unread
     struct pollfd p = {.fd = sk[0]};
     if (poll(&p, 1, 0) != 1 || !(p.revents & POLLERR)) fail("no error after the peer's close");
@@ -60,16 +64,19 @@ static void check_reset(int s, const char *own)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "seqpacket")) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strncmp(mode, "seqpacket", 9)) {
         type = SOCK_SEQPACKET;
     }
+    /* stream: one end without bytes of its own, one with; seqpacket: two without */
+    const char *own = !strcmp(mode, "seqpacket") ? "" : !strcmp(mode, "seqpacketempty") ? empty_message : "hi";
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    int a = reset(""), b = reset("hi");
+    int a = reset(""), b = reset(own);
     printf("ready\n");
     while (!check) pause();
     check_reset(a, "");
-    check_reset(b, "hi");
+    check_reset(b, own);
     printf("PASS\n");
     return 0;
 }

@@ -399,6 +399,17 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         }
     }
 
+    /** The messages queued at a seqpacket socket holding an error, counted without a receive (which would take it). */
+    private static int queuedMessages(SocketProbe p, String what) {
+        try {
+            return dev.cryo.kernel.net.ReceiveQueues.messages(p.sock);
+        } catch (RuntimeException e) {
+            throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with bytes"
+                    + " it had not read), and cryo cannot count its queued messages without taking it (" + e.getMessage()
+                    + "); not supported");
+        }
+    }
+
     private static String typeName(int type) {
         return switch (type) {
             case Sockets.SOCK_STREAM -> "stream";
@@ -421,14 +432,18 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
                 throw p.refuse(what + ": this socket type is not supported");
             }
             // a unix socket's only error, ECONNRESET: its peer closed with bytes it had not read, or a datagram peer
-            // connected elsewhere. A stream end whose peer is gone is made again so (create); its queue is peeked up
-            // to its unread bytes only, which leaves the error (Sockets.peekQueue). Any receive of the others takes it.
+            // connected elsewhere. A stream or seqpacket end whose peer is gone is made again so (create); a stream's
+            // queue is peeked up to its unread bytes only, which leaves the error (Sockets.peekQueue); any receive of
+            // the others takes it first, so a seqpacket end's is carried only with nothing queued, not peeked then.
             boolean resetPending = p.errorPending();
-            if (resetPending && (d.type() != Sockets.SOCK_STREAM || d.peerIno() != 0 || d.state() != SockDiag.UNIX_ESTABLISHED)) {
+            boolean peerGone = d.peerIno() == 0 && d.state() == SockDiag.UNIX_ESTABLISHED;
+            int queued = resetPending && peerGone && d.type() == Sockets.SOCK_SEQPACKET ? queuedMessages(p, what) : -1;
+            if (resetPending && !(peerGone && (d.type() == Sockets.SOCK_STREAM || queued == 0))) {
                 throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
                         + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
                         + " program; not supported" + (d.type() == Sockets.SOCK_STREAM ? "" : " for a " + typeName(d.type())
-                        + " socket"));
+                        + " socket" + (queued > 0 ? " with " + queued + " message" + (queued == 1 ? "" : "s") + " queued"
+                        : peerGone ? "" : " whose peer is still there")));
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
@@ -588,7 +603,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             List<Message> queue = new ArrayList<>();
             // a stream or seqpacket socket never connected has no queue (recvmsg says EINVAL)
             boolean unconnected = d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_CLOSE;
-            if (primary && d.state() != SockDiag.UNIX_LISTEN && !unconnected) {
+            if (primary && d.state() != SockDiag.UNIX_LISTEN && !unconnected && queued != 0) {
                 List<Sockets.Message> peeked = Sockets.peekQueue(p.sock, MAX_MESSAGE, true);
                 List<Fd> passedSoFar = new ArrayList<>();
                 try {
