@@ -24,6 +24,8 @@ class CheckCommandTest {
         assertTrue(r[1].contains("FEATURE"), r[1]);
         assertTrue(r[1].lines().anyMatch(l -> l.startsWith("clone3-set-tid") && l.contains("supported")), r[1]);
         assertTrue(r[1].lines().anyMatch(l -> l.startsWith("soft-dirty")), r[1]);
+        // this machine's kernel has nf_tables (NetworkLockTest)
+        assertTrue(r[1].lines().anyMatch(l -> l.startsWith("network-lock") && l.contains("supported")), r[1]);
         assertTrue(r[1].contains("Looks good"), r[1]);
     }
 
@@ -33,7 +35,7 @@ class CheckCommandTest {
         assertEquals("0", r[0], r[2]);
         JsonNode doc = new ObjectMapper().readTree(r[1]);
         assertTrue(doc.get("usable").asBoolean());
-        assertEquals(18, doc.get("features").size());
+        assertEquals(19, doc.get("features").size());
         assertEquals("capabilities", doc.get("features").get(0).get("name").asText());
     }
 

@@ -57,6 +57,7 @@ final class KernelProbe {
         softDirty();
         syscallExitCounters();
         bpfIterators();
+        networkLock();
         List<String> order = Names.ORDER;
         out.sort((a, b) -> Integer.compare(order.indexOf(a.name()), order.indexOf(b.name())));
         return new KernelFeatures(out);
@@ -69,10 +70,10 @@ final class KernelProbe {
                 RSEQ = "ptrace-rseq-config", CLONE3_SET_TID = "clone3-set-tid", NS_LAST_PID = "ns_last_pid",
                 VDSO = "vdso-layout", MM_MAP = "pr-set-mm-map", UFFD = "userfaultfd", UFFD_WP_ASYNC = "uffd-wp-async",
                 PAGEMAP_SCAN = "pagemap-scan", SOFT_DIRTY = "soft-dirty", SECCOMP_SUSPEND = "seccomp-suspend",
-                SYSCALL_COUNTERS = "syscall-counters", BPF_ITERATORS = "bpf-task-iterators";
+                SYSCALL_COUNTERS = "syscall-counters", BPF_ITERATORS = "bpf-task-iterators", NETWORK_LOCK = "network-lock";
         static final List<String> ORDER = List.of(CAPS, PTRACE_SEIZE, INJECTION, VM_READV, VM_WRITEV, XSTATE, RSEQ,
                 CLONE3_SET_TID, SECCOMP_SUSPEND, NS_LAST_PID, VDSO, MM_MAP, UFFD, UFFD_WP_ASYNC, PAGEMAP_SCAN, SOFT_DIRTY,
-                SYSCALL_COUNTERS, BPF_ITERATORS);
+                SYSCALL_COUNTERS, BPF_ITERATORS, NETWORK_LOCK);
     }
 
     private void add(String name, boolean required, Probe probe) {
@@ -311,6 +312,18 @@ final class KernelProbe {
                 return Feature.missing(Names.SYSCALL_COUNTERS, false, e.getMessage()
                         + ": a pre-copy's freeze reads smaps once more");
             }
+        });
+    }
+
+    /** What holds dumped TCP connections' peers, and new connections to the tree's listeners, while no socket answers. */
+    private void networkLock() {
+        add(Names.NETWORK_LOCK, false, () -> {
+            String why = dev.cryo.kernel.net.NfTables.unavailable();
+            return why == null
+                    ? Feature.supported(Names.NETWORK_LOCK, false, "nf_tables answers over netlink: --tcp-established "
+                            + "connections are locked, a dump holds new connections to the tree's listeners back")
+                    : Feature.missing(Names.NETWORK_LOCK, false, why + ": --tcp-established cannot lock connections,"
+                            + " and a dump holds no listener back");
         });
     }
 
