@@ -9,12 +9,15 @@
  *   thread 3: SCHED_DEADLINE runtime 2 ms, deadline 50 ms, period 100 ms ("dl=no" when the
  *             kernel refuses it here).
  * The threads sleep in 20 ms steps. Prints "ready dl=yes|no".
+ * "sched ghost DIR" also holds a deleted 2 MiB file of DIR open (above cryo's default ghost limit:
+ * a dump or migration of it is refused while the state is read).
  *
  * On SIGUSR2 the main thread reads every thread's sched_getattr, affinity, ioprio and nice by
  * tid, its timer slack, and oom_score_adj, and compares them with what was set; prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -189,7 +192,7 @@ static int check(struct want *w, int i)
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
@@ -233,6 +236,18 @@ int main(void)
         want[i].nice = getpriority(PRIO_PROCESS, want[i].tid);
         want[i].slack = slack_of(want[i].tid);
         want[i].a.flags &= RESET_ON_FORK;
+    }
+    if (argc > 2 && strcmp(argv[1], "ghost") == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/sched-ghost", argv[2]);
+        int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+        static char block[1 << 16];
+        memset(block, 'g', sizeof block);
+        if (fd < 0 || unlink(path))
+            fail_setup("ghost file");
+        for (int i = 0; i < 32; i++)
+            if (write(fd, block, sizeof block) != sizeof block)
+                fail_setup("ghost file");
     }
     printf("ready dl=%s\n", dl_ok ? "yes" : "no");
     while (!check_requested)

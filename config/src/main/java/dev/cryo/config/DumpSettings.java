@@ -16,10 +16,12 @@ import java.time.Duration;
  *     back while the program accepts those already queued (a connection not accepted yet is refused)
  * @param freezeNice the nice value cryo's own threads run at while a dump holds the tree
  *     frozen (-20 to 19; 0 leaves them as they are)
+ * @param freezeRtPriority the SCHED_FIFO priority a frozen task's fair-policy threads run at while cryo
+ *     injects calls into them, then put back as they were (1 to 99; 0 leaves them as they are)
  */
 public record DumpSettings(
     boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
-    Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice) {
+    Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice, int freezeRtPriority) {
   public static final String PATH = "cryo.dump";
   /** A task's image record (which holds its deleted files) must fit one chunk. */
   public static final long MAX_GHOST_LIMIT = 16L << 20;
@@ -31,6 +33,9 @@ public record DumpSettings(
     Checks.notNegative(PATH + ".accept-wait", acceptWait);
     if (freezeNice < -20 || freezeNice > 19) {
       throw new InvalidSettingsException(PATH + ".freeze-nice must be between -20 and 19, got " + freezeNice);
+    }
+    if (freezeRtPriority < 0 || freezeRtPriority > 99) {
+      throw new InvalidSettingsException(PATH + ".freeze-rt-priority must be between 0 and 99, got " + freezeRtPriority);
     }
     if (ghostLimit < 0 || ghostLimit > MAX_GHOST_LIMIT) {
       throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 16 MiB, got " + ghostLimit
@@ -54,6 +59,7 @@ public record DumpSettings(
         r.getDuration("progress-delay"),
         r.getBytes("ghost-limit"),
         r.getDuration("accept-wait"),
-        r.getInt("freeze-nice"));
+        r.getInt("freeze-nice"),
+        r.getInt("freeze-rt-priority"));
   }
 }

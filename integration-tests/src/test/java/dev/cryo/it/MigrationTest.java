@@ -161,6 +161,39 @@ class MigrationTest {
     }
 
     /**
+     * sched.c (a SCHED_BATCH main thread at nice 7 with its own timer slack, a SCHED_IDLE one, a SCHED_FIFO
+     * one, a deadline one) moves to b after pre-copy rounds: its fair threads ran at SCHED_FIFO for cryo's
+     * injections in the freeze, and b has each thread as it was (the program checks its own state there).
+     * Refused (a deleted file above the ghost limit, read after the lift), it runs on at a as it was.
+     */
+    @Test
+    void aTaskWithItsOwnSchedulingStateMovesWithItAndARefusedOneKeepsIt() throws Exception {
+        TwoHosts hosts = hosts();
+        String sched = TestPrograms.compile("/c/sched.c", "-pthread").toString();
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("refused.out"), sched, "ghost", dir.toString())) {
+            String before = TimingRestoreTest.policies(p.pid().value());
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+            assertNotEquals(0, m.code(), m.toString());
+            assertTrue(m.toString().contains("ghost limit"), m.toString());
+            assertTrue(p.alive(), "the source is still there");
+            assertEquals(before, TimingRestoreTest.policies(p.pid().value()), "each thread after the refusal");
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        }
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("sched.out"), sched)) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString());
+            assertEquals(0, m.code(), m.toString());
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+            DetachedProcess moved = arrived(hosts, p);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out + "\n" + m.out() + "\n" + logA());
+        }
+    }
+
+    /**
      * A tree holding unix sockets moves to b: peercred.c (a root and its child: a stream pair, a listener
      * with a connection accepted and one not accepted yet, a datagram pair of a child that exited; each
      * socket's SO_PEERCRED names the task or the ids it named) and scmqueue.c (files in flight in unread

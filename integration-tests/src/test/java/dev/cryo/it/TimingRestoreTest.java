@@ -1,12 +1,18 @@
 package dev.cryo.it;
 
+import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -147,6 +153,82 @@ class TimingRestoreTest {
             assertTrue(show.contains("\"oomScoreAdj\" : 300"), show);
             assertPassOnce(RestoreTest.checkAndReap(r));
         }
+    }
+
+    /**
+     * The frozen task's fair-policy threads run at SCHED_FIFO only while cryo injects its calls into them
+     * (cryo.dump.freeze-rt-priority), and are put back exactly as they were: sched.c's main thread
+     * (SCHED_BATCH, nice 7, timer slack 70 us) and its SCHED_IDLE thread (nice 3, slack 200 us; a real-time
+     * policy clears the slack) check their own state after a dump that leaves them running, plain and
+     * pre-copy; every thread's policy, priority, nice and slack read from outside are the same before and after,
+     * and the image holds the state from before the lift.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void threadsLiftedForTheInjectionsArePutBackExactlyAsTheyWere(boolean preCopy) throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sched.out"),
+                TestPrograms.compile("/c/sched.c", "-pthread").toString()))) {
+            Path img = tmp.resolve("img");
+            Path log = tmp.resolve("dump.log");
+            List<String> args = new ArrayList<>(List.of("-vv", "--log-file", log.toString(),
+                    "dump", "-t", p.pid().toString(), "-D", img.toString(), "-R", "--no-progress"));
+            if (preCopy) {
+                args.add("--pre-copy");
+            }
+            String before = policies(p.pid().value());
+            Cli r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.code(), r.toString());
+            String debug = Files.readString(log);
+            Matcher lifted = Pattern.compile("pid " + p.pid() + ": (\\d+) thread\\(s\\) at SCHED_FIFO 1 for the injections")
+                    .matcher(debug);
+            assertTrue(lifted.find(), debug);
+            assertTrue(Integer.parseInt(lifted.group(1)) >= 2, lifted.group()); // the batch and the idle threads
+            assertEquals(before, policies(p.pid().value()), "each thread's policy and priority after the dump");
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("SCHED_BATCH") && show.contains("SCHED_IDLE"), show);
+            String left = Workloads.check(p);
+            assertTrue(left.contains("PASS"), "left running: " + left);
+        }
+    }
+
+    /**
+     * A dump refused while the threads are lifted (sched.c holds a deleted file above the ghost limit,
+     * found as the fds are read, after the lift) leaves every thread as it was: policy, priority, nice
+     * and timer slack read from outside, and what the program checks itself.
+     */
+    @Test
+    void aDumpRefusedWhileTheThreadsAreLiftedLeavesThemAsTheyWere() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("data"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sched.out"),
+                TestPrograms.compile("/c/sched.c", "-pthread").toString(), "ghost", dir.toString()))) {
+            Path log = tmp.resolve("dump.log");
+            String before = policies(p.pid().value());
+            Cli r = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("sched-ghost") && r.err().contains("ghost limit"), r.err());
+            String debug = Files.readString(log);
+            assertTrue(debug.contains("pid " + p.pid() + ": ") && debug.contains("thread(s) at SCHED_FIFO 1 for the injections"),
+                    "refused after the lift: " + debug);
+            assertEquals(before, policies(p.pid().value()), "each thread's policy and priority after the refusal");
+            String left = Workloads.check(p);
+            assertTrue(left.contains("PASS"), "left running: " + left);
+        }
+    }
+
+    /** "tid policy/priority/nice/slack" of every thread. */
+    static String policies(int pid) throws java.io.IOException {
+        StringBuilder b = new StringBuilder();
+        try (var tids = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tids.sorted().toList()) {
+                int tid = Integer.parseInt(t.getFileName().toString());
+                var a = Sched.getattr(tid);
+                b.append(tid).append(' ').append(Sched.Attr.policyName(a.policy())).append('/')
+                        .append(a.priority()).append('/').append(Sched.getNice(tid)).append('/')
+                        .append(Files.readString(Path.of("/proc/" + tid + "/timerslack_ns")).strip()).append('\n');
+            }
+        }
+        return b.toString();
     }
 
     private static final Pattern WOKE = Pattern.compile("woke (\\w+) rc=(-?\\d+) t=(\\d+)");

@@ -25,7 +25,7 @@ public final class Sched {
     public record Attr(int policy, long flags, int nice, int priority, long runtime, long deadline, long period,
                        int utilMin, int utilMax) {
         public boolean fair() {
-            return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
+            return Sched.fair(policy);
         }
 
         /** Whether sched_setattr sets the nice value too: SCHED_IDLE and the others leave it as it is. */
@@ -49,6 +49,11 @@ public final class Sched {
                 default -> "policy " + policy;
             };
         }
+    }
+
+    /** Whether {@code policy} is one of the fair scheduler's (the others run first). */
+    public static boolean fair(int policy) {
+        return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
     }
 
     public static Attr getattr(int tid) {
@@ -79,6 +84,22 @@ public final class Sched {
         m.setInt(52, a.utilMax());
         Sys.call(() -> "sched_setattr(tid " + tid + ", " + Attr.policyName(a.policy()) + " priority " + a.priority()
                 + " nice " + a.nice() + ")", SyscallNr.SCHED_SETATTR, tid, Sys.address(m), 0, 0);
+    }
+
+    /** sched_setscheduler's flag for {@link #FLAG_RESET_ON_FORK}, or-ed into the policy. */
+    private static final int POLICY_RESET_ON_FORK = 0x40000000;
+
+    /**
+     * sched_setscheduler(tid, policy, {priority}): the policy alone. Unlike sched_setattr it keeps
+     * what the thread had of the rest: its nice value and a time slice it chose itself (the kernel
+     * passes both on), and its utilization clamps.
+     */
+    public static void setScheduler(int tid, int policy, int priority, boolean resetOnFork) {
+        Memory m = new Memory(8);
+        m.setInt(0, priority);
+        Sys.call(() -> "sched_setscheduler(tid " + tid + ", " + Attr.policyName(policy) + (resetOnFork ? "|RESET_ON_FORK" : "")
+                        + " priority " + priority + ")", SyscallNr.SCHED_SETSCHEDULER, tid,
+                policy | (resetOnFork ? POLICY_RESET_ON_FORK : 0), Sys.address(m), 0);
     }
 
     private static final int GETPRIORITY = 140, SETPRIORITY = 141, PRIO_PROCESS = 0;

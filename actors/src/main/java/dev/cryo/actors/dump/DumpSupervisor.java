@@ -359,7 +359,8 @@ public final class DumpSupervisor {
                         tasks.keySet().stream().map(Pid::value).collect(java.util.stream.Collectors.toSet()), sockets,
                         ttyBytes, settings.dump().ghostLimit(), tables, queuedAtFreeze, landlock),
                 settings.parallelism().regions(), request.progress(), settings.dump().timeout().toMillis(), parentSharing,
-                !hold && request.keepsTree()); // a migration's source is killed once its tree runs elsewhere
+                !hold && request.keepsTree(), // a migration's source is killed once its tree runs elsewhere
+                settings.dump().freezeRtPriority());
     }
 
     /** Pre-copy of the tree's shared memory (one coordinator for all tasks), and each tracked task's tracker. */

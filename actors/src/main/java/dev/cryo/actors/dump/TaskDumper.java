@@ -103,7 +103,8 @@ public final class TaskDumper {
     public record CollectJob(ActorRef<ImageWriterActor.Command> writer, dev.cryo.engine.image.ImageSink.ConcurrentPages direct,
                              BufferPool pool, FdHandler.DumpContext files,
                              int regionWorkers, DumpProgress progress, long bufferWaitMillis,
-                             dev.cryo.engine.memory.ParentSharing.Found parentSharing, boolean runsOn) {}
+                             dev.cryo.engine.memory.ParentSharing.Found parentSharing, boolean runsOn,
+                             int rtPriority) {}
 
     public sealed interface Reply {
         Pid pid();
@@ -739,8 +740,12 @@ public final class TaskDumper {
             planned = System.nanoTime();
             // before the walks below: its mmap would wait for them (the mm's lock), and the collect with it
             long taskCpu = ctx.getLog().isDebugEnabled() ? ProcFs.cpuNanos(pid) : -1;
-            scratch = TaskCollector.scratchArea(tracer, pid, tids, plan, ready);
+            scratch = TaskCollector.scratchArea(tracer, pid, tids, plan, ready, job.rtPriority());
             mapped = System.nanoTime();
+            if (scratch.remote().liftedThreads() > 0) {
+                ctx.getLog().debug("pid {}: {} thread(s) at SCHED_FIFO {} for the injections of the state read",
+                        pid, scratch.remote().liftedThreads(), job.rtPriority());
+            }
             if (taskCpu >= 0) {
                 // the first injected syscall is the task's first return to user mode since it slept: in a VM
                 // whose MMU is shadowed (this machine's) that costs the task CPU in proportion to its memory

@@ -49,6 +49,8 @@ public final class RemoteTask implements AutoCloseable {
     private final Map<Integer, List<byte[]>> seccompFilters = new HashMap<>();
     /** Whether the process runs Go, read at its first batch (null: not yet). */
     private Boolean goRuntime;
+    /** Its threads lifted for the injections ({@link #liftPriority}); null: not lifted. */
+    private InjectionPriority priority;
 
     /** For a process whose threads cannot change while it is seized. */
     public RemoteTask(Tracer tracer, Pid pid, List<MapsEntry> maps) {
@@ -257,6 +259,33 @@ public final class RemoteTask implements AutoCloseable {
     public void close() {
         try (Injector inj = unpadded(ExitedLeaders.reader(pid.value()))) {
             inj.call("munmap", SyscallNr.MUNMAP, scratch, length);
+        } finally {
+            putBackPriority();
+        }
+    }
+
+    /** Holds {@code lifted} (null: none) until {@link #putBackPriority} or {@link #close}. */
+    public void holdPriority(InjectionPriority lifted) {
+        putBackPriority();
+        priority = lifted;
+    }
+
+    /** The thread's scheduling state as it was before {@link #holdPriority its lift}; null when not lifted. */
+    public dev.cryo.engine.model.SchedImage schedBefore(int tid) {
+        return priority == null ? null : priority.before(tid);
+    }
+
+    /** How many of its threads are lifted now. */
+    public int liftedThreads() {
+        return priority == null ? 0 : priority.liftedThreads();
+    }
+
+    /** Puts the lifted threads back as they were; nothing when none is lifted. */
+    public void putBackPriority() {
+        InjectionPriority p = priority;
+        priority = null;
+        if (p != null) {
+            p.putBack();
         }
     }
 }

@@ -142,7 +142,7 @@ public final class TaskCollector {
         public record Steps(long status, long mmap, long brk) {
             @Override
             public String toString() {
-                return "status read " + status / 1000 + " µs, mmap " + mmap / 1000 + " µs, brk " + brk / 1000 + " µs";
+                return "status read and lift " + status / 1000 + " µs, mmap " + mmap / 1000 + " µs, brk " + brk / 1000 + " µs";
             }
         }
 
@@ -165,10 +165,33 @@ public final class TaskCollector {
 
     /** As above, through the area {@code premapped} before the freeze ({@link #premap}) when not null. */
     public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory, Premapped premapped) {
+        return scratchArea(tracer, pid, tids, memory, premapped, 0);
+    }
+
+    /**
+     * As above, the task's threads lifted to SCHED_FIFO {@code rtPriority} first (0: not lifted) for
+     * every injection until the collect ends ({@link InjectionPriority}).
+     */
+    public static Scratch scratchArea(Tracer tracer, Pid pid, List<Integer> tids, MemoryPlan memory, Premapped premapped,
+                                      int rtPriority) {
         long t0 = System.nanoTime();
         ProcStatus before = ProcFs.status(pid); // VmLck before the area: MlockFuture
+        InjectionPriority lifted = rtPriority > 0 ? InjectionPriority.lift(pid, tids, rtPriority) : null;
         long t1 = System.nanoTime();
-        RemoteTask remote = premapped != null ? premapped.remote() : new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        RemoteTask remote;
+        try {
+            remote = premapped != null ? premapped.remote() : new RemoteTask(tracer, pid, memory.maps(), tids.size());
+        } catch (RuntimeException e) {
+            if (lifted != null) {
+                try {
+                    lifted.putBack();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+        remote.holdPriority(lifted);
         if (premapped != null) {
             remote.seizedAgain(); // it ran since the area was mapped
         }
@@ -224,10 +247,22 @@ public final class TaskCollector {
                 files.tables().withParent(pid.value()));
         java.util.concurrent.CompletableFuture<ProcReads> read = java.util.concurrent.CompletableFuture.supplyAsync(
                 () -> ProcReads.of(pid, tids, ids, files, cgroups), procReads);
+        RuntimeException failed = null;
         try {
             return collect(scratch, tids, files, memory, stat, status, cwd, ids, read);
+        } catch (RuntimeException e) {
+            failed = e;
+            throw e;
         } finally {
             awaitQuietly(read); // nothing reads the task once its collect is over, failed or not
+            try {
+                scratch.remote().putBackPriority(); // its injections are over
+            } catch (RuntimeException e) {
+                if (failed == null) {
+                    throw e;
+                }
+                failed.addSuppressed(e);
+            }
         }
     }
 

@@ -144,7 +144,13 @@ final class ThreadCollector {
         String name = ProcFs.stat(task.pid(), Pid.of(tid)).comm();
         return new ThreadImage(tid, regs.words(), xstate, sigmask, rseq.address(), rseq.size(), rseq.signature(),
                 robust[0], robust[1], clearChildTid, altStack[0], (int) altStack[1], altStack[2], java.util.List.of(), name,
-                pdeathSignal, security, SchedHandler.dump(task.pid(), tid), sleep, traps);
+                pdeathSignal, security, sched(task, tid), sleep, traps);
+    }
+
+    /** As it was before cryo lifted it for the injections, if it did ({@link InjectionPriority}). */
+    private static dev.cryo.engine.model.SchedImage sched(RemoteTask task, int tid) {
+        dev.cryo.engine.model.SchedImage before = task.schedBefore(tid);
+        return before != null ? before : SchedHandler.dump(task.pid(), tid);
     }
 
     static ByteBuffer le(byte[] b) {

@@ -89,8 +89,7 @@ public final class SchedHandler {
             if (s.ioprio() != 0) {
                 Sched.ioprioSet(tid, s.ioprio());
             }
-            boolean fair = new Sched.Attr(s.policy(), 0, 0, 0, 0, 0, 0, 0, 0).fair();
-            long runtime = fair && s.runtime() == defaultSlice ? 0 : s.runtime();
+            long runtime = Sched.fair(s.policy()) && s.runtime() == defaultSlice ? 0 : s.runtime();
             Sched.Attr a = new Sched.Attr(s.policy(), s.flags(), s.nice(), s.priority(), runtime, s.deadline(),
                     s.period(), s.utilMin(), s.utilMax());
             if (!a.takesNice()) {
