@@ -4,6 +4,9 @@
  * a byte in each), "file" (N files under DIR, each opened once), "mixed" (a pipe, then N-2 files: a
  * restore's fd model must follow the pipe's ends to queue the opens). On SIGUSR2 each object is checked
  * (the socket and pipe bytes read back). Prints PASS or FAIL: reason.
+ * The sockets and pipe ends are not all alike, so a restore that hands many in at once must still put
+ * each at its number with its own flags: every third is close-on-exec, every fourth non-blocking, and
+ * every seventh moved up above the others, leaving a hole where it was (each checked on SIGUSR2).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -46,6 +49,18 @@ int main(int argc, char **argv) {
             if ((fds[i] = open(p, O_RDWR | O_CREAT, 0644)) < 0) fail("open");
         }
     }
+    int made = kind == 2 ? 0 : from + (n - from) / 2 * 2; /* the sockets' or pipes' fds */
+    if (kind != 2) {
+        for (int i = from; i < made; i++) {
+            if (i % 7 == 5) {
+                int up = fcntl(fds[i], F_DUPFD, n + 64 + i);
+                if (up < 0 || close(fds[i])) fail("move up");
+                fds[i] = up;
+            }
+            if (i % 3 == 1 && fcntl(fds[i], F_SETFD, FD_CLOEXEC)) fail("cloexec");
+            if (i % 4 == 2 && fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK)) fail("nonblock");
+        }
+    }
     printf("ready\n");
     while (!check) pause();
     char c;
@@ -58,6 +73,12 @@ int main(int argc, char **argv) {
         } else if (lseek(fds[i], 0, SEEK_CUR) != 0) {
             fail("file position");
         }
+    }
+    for (int i = from; i < made; i++) {
+        int fd = fds[i], fdf = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+        if (fdf < 0 || fl < 0) fail("fd gone");
+        if (!(fdf & FD_CLOEXEC) != !(i % 3 == 1)) fail("close-on-exec");
+        if (!(fl & O_NONBLOCK) != !(i % 4 == 2)) fail("non-blocking");
     }
     printf("PASS\n");
     return 0;

@@ -37,6 +37,16 @@ public interface FdHandler<D extends FileDesc> {
     long restore(FdImage fd, D desc, RestoreContext ctx);
 
     /**
+     * The open file cryo holds already for this fd (a socket it rebuilt, an anonymous pipe's end it
+     * made), its file status flags set, when the task is to take it as it is; null when {@link #restore}
+     * makes the fd in the task. The files pass hands a run of such fds in together: one message and one
+     * injected recvmsg for them all. Cryo keeps its fd (do not close it).
+     */
+    default dev.cryo.kernel.Fd handedIn(FdImage fd, D desc, RestoreContext ctx) {
+        return null;
+    }
+
+    /**
      * The record's fields for {@code cryo show}, starting with {@code "kind"}; they follow the
      * fd's number, flags and position.
      */
@@ -192,6 +202,14 @@ public interface FdHandler<D extends FileDesc> {
          * number there. {@code fdFlags}: the dumped fd's flags (O_NONBLOCK, O_CLOEXEC).
          */
         long plantSocket(long ino, int fdFlags);
+
+        /**
+         * Socket {@code ino}, rebuilt by cryo before this stage, for the task to take as it is
+         * ({@link FdHandler#handedIn}): its O_NONBLOCK set from {@code fdFlags}. Null here (tests).
+         */
+        default dev.cryo.kernel.Fd socketHandedIn(long ino, int fdFlags) {
+            return null;
+        }
 
         /**
          * The pid the task gives a syscall for task {@code pid} as cryo sees it: its pid in the task's pid

@@ -114,6 +114,11 @@ public final class FdHandlers {
         return of(fd.desc()).restore(fd, fd.desc(), ctx);
     }
 
+    /** Cryo's open file the task takes as it is for this fd ({@link FdHandler#handedIn}), or null. */
+    public static dev.cryo.kernel.Fd handedIn(FdImage fd, FdHandler.RestoreContext ctx) {
+        return of(fd.desc()).handedIn(fd, fd.desc(), ctx);
+    }
+
     /** The name a restore may hand this fd's object over by ({@link FdHandler#inheritName}), or null. */
     public static String inheritName(FileDesc d) {
         return of(d).inheritName(d);

@@ -115,6 +115,11 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, MptcpSocket t, RestoreContext ctx) {
+        return ctx.socketHandedIn(t.ino(), fd.flags());
+    }
+
+    @Override
     public void show(MptcpSocket t, Map<String, Object> m) {
         m.put("kind", "MPTCP socket");
         m.put("inode", t.ino());

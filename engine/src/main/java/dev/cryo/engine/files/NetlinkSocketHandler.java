@@ -160,6 +160,11 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, NetlinkSocket n, RestoreContext ctx) {
+        return ctx.socketHandedIn(n.ino(), fd.flags());
+    }
+
+    @Override
     public void show(NetlinkSocket n, Map<String, Object> m) {
         m.put("kind", "netlink socket");
         m.put("inode", n.ino());

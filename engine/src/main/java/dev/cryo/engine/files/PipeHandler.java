@@ -182,16 +182,27 @@ public final class PipeHandler implements FdHandler<PipeHandler.Pipe> {
      * made again and unlinked.
      */
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, Pipe p, RestoreContext ctx) {
+        // an end opened again by path (bash's >(...) through /dev/fd/63) has the O_LARGEFILE an open adds:
+        // opened through /proc as well, not pipe()'s end, which F_SETFL cannot give it
+        int mine = p.fifoPath().isEmpty() && (fd.flags() & Fcntl.O_LARGEFILE) == 0
+                ? ctx.claimPipeEnd(p.pipeId(), p.readEnd()) : -1;
+        if (mine < 0) {
+            return null;
+        }
+        // the open file's flags, which cryo's fd shares with the task's; not O_ASYNC: it would send its
+        // signals for cryo's fd (FileRestore sets it on the task's, at its number)
+        dev.cryo.kernel.Sys.call(() -> "fcntl(pipe:[" + p.pipeId() + "], F_SETFL)", SyscallNr.FCNTL, mine, F_SETFL,
+                fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC, 0);
+        return new dev.cryo.kernel.Fd(mine);
+    }
+
+    @Override
     public long restore(FdImage fd, Pipe p, RestoreContext ctx) {
         if (p.fifoPath().isEmpty()) {
-            // an end opened again by path (bash's >(...) through /dev/fd/63) has the O_LARGEFILE an open adds:
-            // opened through /proc as well, not pipe()'s end, which F_SETFL cannot give it
-            int mine = (fd.flags() & Fcntl.O_LARGEFILE) == 0 ? ctx.claimPipeEnd(p.pipeId(), p.readEnd()) : -1;
-            if (mine >= 0) {
-                long tmp = ctx.take((int) ProcessHandle.current().pid(), mine);
-                // not O_ASYNC: set on the temporary number it would send its signals with that number (FileRestore sets it)
-                ctx.later("fcntl(F_SETFL)", SyscallNr.FCNTL, tmp, F_SETFL, fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC);
-                return tmp;
+            dev.cryo.kernel.Fd mine = handedIn(fd, p, ctx);
+            if (mine != null) {
+                return ctx.take((int) ProcessHandle.current().pid(), mine.value());
             }
             return ctx.open(ctx.pipePath(p.pipeId(), p.readEnd()), FdHandlers.openFlags(fd));
         }

@@ -98,6 +98,11 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, RawSocket r, RestoreContext ctx) {
+        return ctx.socketHandedIn(r.ino(), fd.flags());
+    }
+
+    @Override
     public void show(RawSocket r, Map<String, Object> m) {
         m.put("kind", r.type() == Sockets.SOCK_RAW ? "raw socket" : "ICMP datagram socket");
         m.put("inode", r.ino());

@@ -473,6 +473,11 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, TcpSocket t, RestoreContext ctx) {
+        return ctx.socketHandedIn(t.ino(), fd.flags());
+    }
+
+    @Override
     public void show(TcpSocket t, Map<String, Object> m) {
         m.put("kind", "TCP socket");
         m.put("inode", t.ino());

@@ -318,6 +318,11 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, UdpSocket u, RestoreContext ctx) {
+        return ctx.socketHandedIn(u.ino(), fd.flags());
+    }
+
+    @Override
     public void show(UdpSocket u, Map<String, Object> m) {
         m.put("kind", u.kind());
         m.put("inode", u.ino());

@@ -748,6 +748,11 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
     }
 
     @Override
+    public dev.cryo.kernel.Fd handedIn(FdImage fd, UnixSocket u, RestoreContext ctx) {
+        return ctx.socketHandedIn(u.ino(), fd.flags());
+    }
+
+    @Override
     public void show(UnixSocket u, Map<String, Object> m) {
         m.put("kind", "unix socket");
         m.put("type", typeName(u.type()));

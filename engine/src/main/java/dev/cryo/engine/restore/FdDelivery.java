@@ -101,20 +101,42 @@ public final class FdDelivery {
 
         /** Sends {@code file} into the task; returns its fd number there, close-on-exec if {@code cloexec}. */
         public long receive(SocketHub.Remote r, Fd sender, Fd file, boolean cloexec, String what) {
-            Sockets.sendFds(sender, List.of(file), addr);
-            // struct msghdr at +256: iov at +320 -> 1 byte at +336; control (64 bytes) at +384
-            long base = r.put(256, new byte[192]);
-            ByteBuffer b = ByteBuffer.allocate(192).order(ByteOrder.LITTLE_ENDIAN);
-            b.putLong(0).putInt(0).putInt(0).putLong(base + 64).putLong(1).putLong(base + 128).putLong(64).putInt(0);
+            return receiveAll(r, sender, List.of(file), cloexec, what)[0];
+        }
+
+        /** The most fds one message carries (the kernel's SCM_MAX_FD). */
+        public static final int MAX_FILES = 253;
+
+        /**
+         * Sends {@code files} into the task in one message (at most {@link #MAX_FILES}), taken by one
+         * recvmsg; returns their fd numbers there, in order: the kernel gives each the lowest free one.
+         */
+        public int[] receiveAll(SocketHub.Remote r, Fd sender, List<Fd> files, boolean cloexec, String what) {
+            int n = files.size();
+            if (n < 1 || n > MAX_FILES) {
+                throw new IllegalArgumentException(n + " files in one message");
+            }
+            Sockets.sendFds(sender, files, addr);
+            int control = 16 + ((4 * n + 7) & ~7); // CMSG_SPACE(4 n)
+            // struct msghdr at +256: iov at +320 -> 1 byte at +336; control at +384
+            long base = r.put(256, new byte[128 + control]);
+            ByteBuffer b = ByteBuffer.allocate(128).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(0).putInt(0).putInt(0).putLong(base + 64).putLong(1).putLong(base + 128).putLong(control).putInt(0);
             b.position(64);
             b.putLong(base + 80).putLong(1);
             r.put(256, b.array());
             r.call("recvmsg(" + what + ")", SyscallNr.RECVMSG, fd, base, cloexec ? Sockets.MSG_CMSG_CLOEXEC : 0);
-            ByteBuffer c = ByteBuffer.wrap(r.read(base + 128, 64)).order(ByteOrder.LITTLE_ENDIAN);
-            if (c.getLong(0) < 20 || c.getInt(8) != Sockets.SOL_SOCKET || c.getInt(12) != 1) {
-                throw new RestoreException("pid " + r.pid() + ": " + what + " did not arrive in the task");
+            ByteBuffer h = ByteBuffer.wrap(r.read(base, 128 + control)).order(ByteOrder.LITTLE_ENDIAN);
+            if (h.getLong(128) != 16 + 4L * n || h.getInt(136) != Sockets.SOL_SOCKET || h.getInt(140) != 1
+                    || (h.getInt(48) & Sockets.MSG_CTRUNC) != 0) {
+                throw new RestoreException("pid " + r.pid() + ": " + what + " did not arrive in the task"
+                        + (n > 1 ? " (" + n + " files in one message)" : ""));
             }
-            return c.getInt(16);
+            int[] got = new int[n];
+            for (int i = 0; i < n; i++) {
+                got[i] = h.getInt(144 + 4 * i);
+            }
+            return got;
         }
 
         /** Its fd number in the task. */

@@ -800,12 +800,7 @@ public final class SocketHub implements AutoCloseable {
 
     /** {@link #plant} through {@code in}, a receiver the task keeps for many (null: one of the moment). */
     public long plant(long ino, int fdFlags, Remote r, FdDelivery.Receiver in) {
-        Fd s = sockets.get(ino);
-        if (s == null) {
-            throw new RestoreException("socket " + ino + " was not rebuilt");
-        }
-        // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
-        Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
+        Fd s = handOver(ino, fdFlags);
         if (in != null) {
             return in.receive(r, senderFor(r.pid()), s, (fdFlags & O_CLOEXEC) != 0, "socket " + ino);
         }
@@ -814,6 +809,25 @@ public final class SocketHub implements AutoCloseable {
             r.call("fcntl(F_SETFD)", SyscallNr.FCNTL, got, F_SETFD, 0);
         }
         return got;
+    }
+
+    /** Socket {@code ino} as cryo holds it, for a task to take as it is; its O_NONBLOCK set from {@code fdFlags}. */
+    public Fd handOver(long ino, int fdFlags) {
+        Fd s = sockets.get(ino);
+        if (s == null) {
+            throw new RestoreException("socket " + ino + " was not rebuilt");
+        }
+        // O_NONBLOCK lives in the open file, which the task shares with cryo's copy
+        Sys.call(() -> "fcntl(socket " + ino + ", F_SETFL)", SyscallNr.FCNTL, s.value(), F_SETFL, fdFlags & O_NONBLOCK, 0);
+        return s;
+    }
+
+    /**
+     * Sends {@code files} of cryo's into task {@code r} in one message, received by {@code in} with one
+     * injected recvmsg; returns their fd numbers there, in order.
+     */
+    public int[] handIn(List<Fd> files, Remote r, FdDelivery.Receiver in, boolean cloexec, String what) {
+        return in.receiveAll(r, senderFor(r.pid()), files, cloexec, what);
     }
 
     private record Repaired(Fd socket, dev.cryo.kernel.net.TcpRepair.Connection connection, boolean reuseAddr,

@@ -187,6 +187,11 @@ public final class FileRestore {
             }
 
             @Override
+            public Fd socketHandedIn(long ino, int fdFlags) {
+                return sockets.handOver(ino, fdFlags);
+            }
+
+            @Override
             public long openPositionedLast(String path, int flags, long position) {
                 Fd own = dev.cryo.kernel.Sys.open(path, flags);
                 try {
@@ -248,11 +253,25 @@ public final class FileRestore {
                 return at;
             }
         };
+        List<Fd> own = new ArrayList<>();
         try (standIns; kept) {
-            for (FdImage fd : inPass(t.task().fds(), pass)) {
+            List<FdImage> todo = inPass(t.task().fds(), pass);
+            for (int i = 0; i < todo.size(); i++) {
+                FdImage fd = todo.get(i);
                 InheritedFds.Source given = hubs.inherited().of(fd.desc());
                 boolean ownDup = given == null && fd.desc() instanceof SharedFdHandler.SharedFd s
                         && s.ownerPid() == t.pid().value();
+                List<FdImage> run = pass == Pass.OWN && given == null && !ownDup ? handedInRun(todo, i, hubs, ctx, own) : List.of();
+                if (!run.isEmpty()) {
+                    if (!run.stream().allMatch(FileRestore::madeInTaskAlone)) {
+                        t.flush();
+                    }
+                    HandedIn.place(t, run, own, kept, sockets);
+                    own.clear();
+                    run.forEach(f -> signalOwner(t, f));
+                    i += run.size() - 1;
+                    continue;
+                }
                 if (!(given == null && madeInTaskAlone(fd)) && !ownDup) {
                     // what it does outside the task (a hub, cryo's own reads) finds every fd before it in place
                     t.flush();
@@ -287,6 +306,25 @@ public final class FileRestore {
                 notifyAgain(t);
             }
         }
+    }
+
+    /**
+     * The fds from {@code todo[from]} on whose open files cryo holds already, each taken as it is
+     * ({@link FdHandler#handedIn}; cryo's files added to {@code own}), up to as many as one message carries.
+     */
+    private static List<FdImage> handedInRun(List<FdImage> todo, int from, FileHubs hubs, FdHandler.RestoreContext ctx,
+                                             List<Fd> own) {
+        List<FdImage> run = new ArrayList<>();
+        for (int j = from; j < todo.size() && run.size() < dev.cryo.engine.restore.FdDelivery.Receiver.MAX_FILES; j++) {
+            FdImage f = todo.get(j);
+            Fd mine = hubs.inherited().of(f.desc()) == null ? FdHandlers.handedIn(f, ctx) : null;
+            if (mine == null) {
+                break;
+            }
+            run.add(f);
+            own.add(mine);
+        }
+        return run;
     }
 
     /**

@@ -36,6 +36,15 @@ final class KeptFds implements AutoCloseable {
         return receiver;
     }
 
+    /** The receiver, made now if it is not yet (several fds come at once), or null: none to be had. */
+    FdDelivery.Receiver receiverNow() {
+        if (receiver == null && receivers < 2) {
+            receivers = 2;
+            receiver = FdDelivery.Receiver.open(remote, above);
+        }
+        return receiver;
+    }
+
     /** A pidfd of process {@code pid} in the task ({@code seen}: that pid as the task names it), or -1: one of the moment. */
     long pidfd(int pid, int seen) {
         Long kept = pidfds.get(pid);

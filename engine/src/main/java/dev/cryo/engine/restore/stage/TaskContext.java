@@ -325,6 +325,11 @@ public final class TaskContext {
     private java.util.TreeSet<Integer> fdTable;
     private long fdTableTrips;
 
+    /** The task's fd table as the calls queued so far leave it, while it is known (a copy); null otherwise. */
+    public java.util.Set<Integer> fdTableNow() {
+        return fdTable != null && tracer.roundTrips() == fdTableTrips ? new java.util.HashSet<>(fdTable) : null;
+    }
+
     /** The table is {@code open} once the calls queued so far have run (a close_range among them). */
     public void fdTableWillBe(java.util.Set<Integer> open) {
         fdTable = new java.util.TreeSet<>(open);
