@@ -85,7 +85,7 @@ public final class CorkedDatagram {
         for (int tries = 0; ; tries++) {
             int group = ThreadLocalRandom.current().nextInt(0x4000, 0x10000);
             try {
-                config(nl, group, attr(NFULA_CFG_CMD, new byte[] {NFULNL_CFG_CMD_BIND}));
+                config(nl, group, NFULA_CFG_CMD, new byte[] {NFULNL_CFG_CMD_BIND});
             } catch (SyscallException e) {
                 if ((e.is(Errno.EBUSY) || e.is(Errno.EPERM)) && tries < 16) {
                     continue; // another listener has it
@@ -94,29 +94,22 @@ public final class CorkedDatagram {
             }
             ByteBuffer mode = ByteBuffer.allocate(6).order(ByteOrder.BIG_ENDIAN);
             mode.putInt(MAX_PACKET).put((byte) NFULNL_COPY_PACKET).put((byte) 0);
-            config(nl, group, attr(NFULA_CFG_MODE, mode.array()));
+            config(nl, group, NFULA_CFG_MODE, mode.array());
             return group;
         }
     }
 
-    private static void config(Fd nl, int group, byte[] attr) {
-        ByteBuffer m = ByteBuffer.allocate(20 + attr.length).order(ByteOrder.nativeOrder());
-        m.putInt(20 + attr.length).putShort((short) (NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG))
-                .putShort((short) (NLM_F_REQUEST | NLM_F_ACK)).putInt(1).putInt(0);
-        m.put((byte) 0).put((byte) 0).order(ByteOrder.BIG_ENDIAN).putShort((short) group).put(attr);
-        Sockets.sendTo(nl, m.array(), 0, SockAddr.netlink(0, 0));
+    private static void config(Fd nl, int group, int attr, byte[] value) {
+        NetlinkWriter w = new NetlinkWriter();
+        int m = w.message(NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, 1, NfTablesAbi.NFPROTO_UNSPEC, group);
+        w.bytes(attr, value);
+        w.end(m);
+        Sockets.sendTo(nl, w.toArray(), 0, SockAddr.netlink(0, 0));
         byte[] ack = Sockets.recv(nl, 4096, 0);
         ByteBuffer a = ByteBuffer.wrap(ack).order(ByteOrder.nativeOrder());
         if (ack.length >= 20 && (a.getShort(4) & 0xffff) == NLMSG_ERROR && a.getInt(16) != 0) {
             throw new SyscallException("nfnetlink_log(bind group " + group + ")", -a.getInt(16));
         }
-    }
-
-    private static byte[] attr(int type, byte[] value) {
-        int len = 4 + value.length;
-        ByteBuffer b = ByteBuffer.allocate((len + 3) & ~3).order(ByteOrder.nativeOrder());
-        b.putShort((short) len).putShort((short) type).put(value);
-        return b.array();
     }
 
     /** Logs and drops every UDP datagram leaving from {@code local}'s port (and address, unless a wildcard). */
