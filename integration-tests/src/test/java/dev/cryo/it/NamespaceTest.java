@@ -398,6 +398,47 @@ class NamespaceTest {
      * parent's ('FAIL: the child failed (status 0x900)', step 9: the parent's file written after the restore missing); it is
      * a clone of the parent's now.
      */
+    /**
+     * A bind mount of a file since removed, of a file system the namespace did not make (the host's, seen through
+     * its copy of the host's mounts: zdtm's mntns_deleted's second mount): the dump refused it ("is a bind mount of
+     * ...//deleted, which is gone; it cannot be bound again"). The restore makes the file again at its old path on
+     * that file system, binds it and removes it; the bind's root still reads ".../src//deleted" (delhostbind.c).
+     */
+    @Test
+    void aBindOfARemovedFileOfTheHostsFileSystemComesBackRemoved() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "delhostbind", List.of("-m"), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertTrue(Files.notExists(box.resolve("src")), "the file made for the bind was left behind");
+    }
+
+    /**
+     * The same, another file at the removed file's old path by the restore: the bind would show that file. The
+     * restore is refused naming the path and leaves nothing (the other file stays, untouched); once it is moved
+     * away the image restores.
+     */
+    @Test
+    void aBindOfARemovedFileWhoseOldPathAnotherFileTookIsRefusedAtRestore() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        List<String> command = List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh", "-m",
+                TestPrograms.compile("/c/delhostbind.c").toString(), box.toString());
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("delhostbind.out"),
+                command.toArray(String[]::new)))) {
+            int pid = p.pid().value();
+            DumpRestore d = DumpRestore.dump(pid, tmp.resolve("img"));
+            Files.writeString(box.resolve("src"), "other");
+            Cli refused = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("another file is at the old path " + box.resolve("src")), refused.err());
+            assertEquals("other", Files.readString(box.resolve("src")));
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + pid)), java.time.Duration.ofSeconds(30),
+                    "the failed restore's tree to be gone");
+            Files.delete(box.resolve("src"));
+            assertTrue(RestoreTest.checkAndReap(d.restoreDetached(p.output())).contains("PASS"));
+            assertTrue(Files.notExists(box.resolve("src")), "the file made for the bind was left behind");
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"-m", "-U --map-root-user -m"})
     void aChildsTmpfsOverItsParentsComesBackOnTheParentsFileSystem(String unshare) throws Exception {

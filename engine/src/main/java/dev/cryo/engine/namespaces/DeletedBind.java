@@ -17,10 +17,12 @@ import java.util.Map;
 /**
  * A bind mount of a file since removed from a tmpfs the namespace made (systemd-nspawn's
  * /proc/sys/kernel/random/boot_id and /proc/kmsg: a file and a FIFO made in its /run, bound over
- * /proc's, then unlinked; zdtm's mntns_deleted: a directory bound, then removed): mountinfo shows its
- * root as "NAME//deleted". The dump keeps the file (its bytes, the node, or an empty directory: a
- * removed one holds nothing) as the mount's one content entry and binds from its old path; the
- * restore makes it there again, binds it, and removes it once every mount is made.
+ * /proc's, then unlinked; zdtm's mntns_deleted: a directory bound, then removed), or from a file system the
+ * namespace did not make, seen through its copy of the host's mounts (mntns_deleted's second mount: a file of
+ * the host's bound, then removed): mountinfo shows its root as "NAME//deleted". The dump keeps the file (its
+ * bytes, the node, or an empty directory: a removed one holds nothing) as the mount's one content entry and
+ * binds from its old path; the restore makes it there again, binds it, and removes it once every mount is made,
+ * or as soon as the making fails (on the host's file system nothing else would).
  */
 final class DeletedBind {
     private DeletedBind() {}
@@ -28,29 +30,41 @@ final class DeletedBind {
     private static final String DELETED = "//deleted";
 
     /**
-     * The image of {@code m}, a bind of a removed file of a tmpfs made earlier in the namespace
-     * ({@code done}, in step with {@code out}); null when it is of anything else.
+     * The image of {@code m}, a bind of a removed file of a tmpfs made earlier in the namespace, or of a file
+     * system of a copy of the host's mounts ({@code done}, in step with {@code out}); null when it is of anything else.
      */
     static MountImage scan(Pid p, Mount m, List<Mount> mine, List<Mount> done, List<MountImage> out) {
         String name = m.root().substring(0, m.root().length() - DELETED.length());
         int k = -1;
         for (int i = 0; i < done.size(); i++) {
             Mount s = done.get(i);
-            if (s.fsType().equals("tmpfs") && s.stDev() == m.stDev() && !s.root().endsWith(DELETED)
-                    && MountScan.under(name, s.root()) && out.get(i).made() && out.get(i).bindFrom() == null) {
+            boolean madeTmpfs = s.fsType().equals("tmpfs") && out.get(i).made() && out.get(i).bindFrom() == null;
+            if ((madeTmpfs || !out.get(i).made()) && s.stDev() == m.stDev() && !s.root().endsWith(DELETED)
+                    && MountScan.under(name, s.root())) {
                 k = i;
-                break;
+                if (madeTmpfs) {
+                    break;
+                }
             }
         }
         if (k < 0) {
             return null;
         }
-        Mount tmpfs = done.get(k);
-        String rel = name.substring(tmpfs.root().equals("/") ? 0 : tmpfs.root().length());
-        String from = MountScan.join(tmpfs.point(), rel);
+        Mount fs = done.get(k);
+        String rel = name.substring(fs.root().equals("/") ? 0 : fs.root().length());
+        String from = MountScan.join(fs.point(), rel);
         String what = "pid " + p + ": its mount namespace: its bind mount of " + m.root() + " on " + m.point();
-        if (Files.exists(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + from), LinkOption.NOFOLLOW_LINKS)) {
+        Path old = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + from);
+        if (Files.exists(old, LinkOption.NOFOLLOW_LINKS)) {
             throw new DumpException(what + ": another file is at its old path " + from + " now; not supported");
+        }
+        try { // the file made again there must be of its file system: not under a mount covering it since
+            if (((Number) Files.getAttribute(old.getParent(), "unix:dev", LinkOption.NOFOLLOW_LINKS)).longValue() != m.stDev()) {
+                throw new DumpException(what + ": the directory of its old path " + from + " is on another file system"
+                        + " now (a mount covers it); not supported");
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new DumpException(what + ": cannot reach the directory of its old path " + from + ": " + e);
         }
         for (Mount x : mine) { // any mount of the same file it is seen through (a later one may cover this one)
             if (x.stDev() != m.stDev() || !x.root().equals(m.root())) {
@@ -90,13 +104,20 @@ final class DeletedBind {
 
     /**
      * Makes the removed file at its old path ({@code d}'s bind source, as placed by the restore) unless
-     * an earlier bind of it made it; returns what removes it again once its binds are made, or null.
+     * an earlier bind of it made it ({@code made}: the paths this task's restore made so far, added to);
+     * returns what removes it again once its binds are made, or null. Another file there is refused: the
+     * bind would show it.
      */
-    static Runnable make(TaskContext t, MountImage d, String what) {
+    static Runnable make(TaskContext t, MountImage d, String what, java.util.Set<String> made) {
         Path p = Path.of(dev.cryo.kernel.ExitedLeaders.proc(t.pid()) + "/root" + d.bindFrom());
-        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+        if (made.contains(d.bindFrom())) {
             return null;
         }
+        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw new RestoreException(what + ": another file is at the old path " + d.bindFrom() + " of its removed"
+                    + " file now; it cannot be bound again (move that file away for the restore)");
+        }
+        made.add(d.bindFrom());
         FileTime dirTime;
         try {
             dirTime = Files.getLastModifiedTime(p.getParent());

@@ -141,8 +141,26 @@ public final class MountRestore {
      */
     static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups) {
         List<Runnable> removals = new ArrayList<>(), unbindable = new ArrayList<>();
+        try {
+            makeAll(t, dumped, below, groups, removals, unbindable);
+        } catch (RuntimeException e) { // a removed file made again on the host's file system goes with the failure
+            for (Runnable r : removals) {
+                try {
+                    r.run();
+                } catch (RuntimeException again) {
+                    e.addSuppressed(again);
+                }
+            }
+            throw e;
+        }
+        removals.forEach(Runnable::run);
+    }
+
+    private static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups,
+                                List<Runnable> removals, List<Runnable> unbindable) {
         String pid = t.pid().toString();
         var user = t.namespaces().userNamespaceOf(t.pid().value()); // a user namespace of the tree owns them
+        java.util.Set<String> removedMade = new java.util.HashSet<>();
         for (MountImage made : dumped) {
             if (!made.made()) {
                 continue;
@@ -150,7 +168,7 @@ public final class MountRestore {
             MountImage d = at(below, made);
             if (d.bindFrom() != null) {
                 if (DeletedBind.is(made)) {
-                    Runnable remove = DeletedBind.make(t, d, "pid " + pid + ": " + made.describe());
+                    Runnable remove = DeletedBind.make(t, d, "pid " + pid + ": " + made.describe(), removedMade);
                     if (remove != null) {
                         removals.add(remove);
                     }
@@ -221,7 +239,6 @@ public final class MountRestore {
             }
         }
         unbindable.forEach(Runnable::run);
-        removals.forEach(Runnable::run);
     }
 
     /** The mount as made below {@code below}: its point there, and a bind source of the namespace's there too. */
