@@ -2,7 +2,8 @@
  * Many fds of one kind for the restore benchmark. Usage: manyfds KIND N DIR, KIND one of
  * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "pipe" (N/2 pipes,
  * a byte in each), "file" (N files under DIR, each opened once), "mixed" (a pipe, then N-2 files: a
- * restore's fd model must follow the pipe's ends to queue the opens). On SIGUSR2 each object is checked
+ * restore's fd model must follow the pipe's ends to queue the opens), "epoll" (as "unix", and an epoll
+ * watching every socket for input, each watch's data its index and fd). On SIGUSR2 each object is checked
  * (the socket and pipe bytes read back). Prints PASS or FAIL: reason.
  * The sockets and pipe ends are not all alike, so a restore that hands many in at once must still put
  * each at its number with its own flags: every third is close-on-exec, every fourth non-blocking, and
@@ -13,6 +14,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +25,7 @@
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 4) fail("usage: manyfds unix|pipe|file|mixed N DIR");
+    if (argc < 4) fail("usage: manyfds unix|pipe|file|mixed|epoll N DIR");
     int n = atoi(argv[2]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -30,7 +33,8 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
     int *fds = calloc(n + 1, sizeof *fds);
     int mixed = !strcmp(argv[1], "mixed");
-    int kind = !strcmp(argv[1], "unix") ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
+    int watched = !strcmp(argv[1], "epoll");
+    int kind = !strcmp(argv[1], "unix") || watched ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
     int from = 0;
     if (mixed) {
         if (pipe(fds) || write(fds[1], "p", 1) != 1) fail("pipe");
@@ -61,8 +65,27 @@ int main(int argc, char **argv) {
             if (i % 4 == 2 && fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK)) fail("nonblock");
         }
     }
+    int ep = -1;
+    if (watched) {
+        if ((ep = epoll_create1(0)) < 0) fail("epoll_create1");
+        for (int i = from; i < made; i++) {
+            struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)i << 32 | (uint32_t)fds[i]};
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e)) fail("epoll_ctl");
+        }
+    }
     printf("ready\n");
     while (!check) pause();
+    if (watched) { /* every socket has its byte: each watch reports it once, with its own data */
+        struct epoll_event *ev = calloc(made + 1, sizeof *ev);
+        char *seen = calloc(made + 1, 1);
+        if (epoll_wait(ep, ev, made + 1, 0) != made - from) fail("epoll: not every watch is ready");
+        for (int k = 0; k < made - from; k++) {
+            int i = (int)(ev[k].data.u64 >> 32);
+            if (i < from || i >= made || seen[i] || (int)(uint32_t)ev[k].data.u64 != fds[i] || !(ev[k].events & EPOLLIN))
+                fail("epoll: a watch's data or events");
+            seen[i] = 1;
+        }
+    }
     char c;
     if (mixed && (read(fds[0], &c, 1) != 1 || c != 'p')) fail("pipe byte");
     for (int i = from; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {

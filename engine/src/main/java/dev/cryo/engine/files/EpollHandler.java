@@ -315,12 +315,13 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
 
     /** epoll_ctl({@code op}) of watch {@code w} with {@code events} and its data. */
     private static void ctl(int op, long epfd, Epoll.Watch w, int events, RestoreContext ctx) {
-        long ev = ctx.put(ByteBuffer.allocate(EpollBits.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN).putInt(events)
-                .putLong(w.data()).array());
-        if (w.via() < 0) {
-            ctx.call("epoll_ctl(" + opName(op) + " " + w.fd() + ")", SyscallNr.EPOLL_CTL, epfd, op, w.fd(), ev);
+        byte[] event = ByteBuffer.allocate(EpollBits.EVENT_SIZE).order(ByteOrder.LITTLE_ENDIAN).putInt(events)
+                .putLong(w.data()).array();
+        if (w.via() < 0) { // queued: a server's thousands of watches share batches, not a round trip each
+            ctx.laterReading("epoll_ctl(" + opName(op) + " " + w.fd() + ")", SyscallNr.EPOLL_CTL, event, 3, epfd, op,
+                    w.fd(), 0);
         } else {
-            ctlThrough(op, epfd, w, ev, ctx);
+            ctlThrough(op, epfd, w, ctx.put(event), ctx);
         }
     }
 

@@ -102,6 +102,17 @@ public interface FdHandler<D extends FileDesc> {
             call(name, nr, args);
         }
 
+        /**
+         * As {@link #later}, for a call that reads {@code data}, whose address in the task replaces argument
+         * {@code at}: the bytes wait beside the queue, so a run of such calls (an epoll's watches) shares its
+         * batches, in every pass (the pass's end runs them before another task looks). Here: made at once.
+         */
+        default void laterReading(String name, int nr, byte[] data, int at, long... args) {
+            long[] a = args.clone();
+            a[at] = put(data);
+            call(name, nr, a);
+        }
+
         /** Copies bytes into scratch memory of the task and returns their address there. */
         long put(byte[] data);
 

@@ -127,6 +127,13 @@ public final class FileRestore {
             }
 
             @Override
+            public void laterReading(String name, int nr, byte[] data, int at, long... args) {
+                long[] a = args.clone();
+                a[at] = t.stash(data);
+                t.later(name, nr, a);
+            }
+
+            @Override
             public int taskPid() {
                 return t.pid().value();
             }
