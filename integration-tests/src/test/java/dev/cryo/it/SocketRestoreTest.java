@@ -831,6 +831,30 @@ class SocketRestoreTest {
     }
 
     /**
+     * real45 found it dumping ZooKeeper a second time: a connection over whose socket a restore made
+     * (bound in repair mode, it keeps its port) is listed by sock_diag, and was dumped as a socket bound
+     * and never connected: its peer and unread bytes were lost, and its restore failed binding the port of
+     * the listener it was accepted from (EADDRINUSE). It is dumped as a connection over again (tcpover.c
+     * with its listener open, dumped and restored twice).
+     */
+    @Test
+    void aTcpConnectionClosedOnBothSidesComesBackClosedFromARestoredTreeToo() throws Exception {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tcpover.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tcpover.c").toString(), "listening"))) {
+            DetachedProcess once = DumpRestore.dumpAndRestore(p, tmp.resolve("img1"));
+            DetachedProcess twice;
+            try {
+                // the restored root is our child: the second dump's tracer thread reaps it
+                twice = DumpRestore.dump(once.pid().value(), tmp.resolve("img2")).restoreDetached(p.output());
+            } catch (AssertionError | Exception e) {
+                RestoreTest.killAndReap(once);
+                throw e;
+            }
+            assertPass(RestoreTest.checkAndReap(twice));
+        }
+    }
+
+    /**
      * The lead found unread datagrams of a socket bound to a wildcard address given back all sent to
      * the loopback address (IP_PKTINFO showed 127.0.0.1 where the client had sent to another local
      * address): the dump now reads where each was sent (IP_RECVORIGDSTADDR) and sends it there again

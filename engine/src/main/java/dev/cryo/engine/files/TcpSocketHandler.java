@@ -105,7 +105,8 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         String what = "TCP socket " + local + " (a connection closed on both sides)";
         boolean erred = p.errorPending();
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
-        boolean neverConnected = delivered(info) == 0;
+        // one a restore rebuilt has delivered nothing, but received: a refused or timed-out attempt never did
+        boolean neverConnected = delivered(info) == 0 && TcpRepair.receiveSeq(p.sock) == 0;
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
         if (neverConnected && erred && !timedOut && primary) {
             return refusedAttempt(p, local, st);
@@ -368,6 +369,12 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                             st.portLock(p.ino));
                 }
                 case SockDiag.TCP_CLOSE -> {
+                    if (d.remote().port() != 0) {
+                        // a connection over that a restore made: bound in repair mode, it keeps its port and is listed
+                        TcpSocket t = over(p, d.local(), primary, st);
+                        keep = t.error() != 0;
+                        return t;
+                    }
                     return new TcpSocket(p.ino, p.family, d.state(), d.local(), d.remote(), 0,
                             p.options(true), primary, null, false, "");
                 }

@@ -148,6 +148,22 @@ public final class TcpRepair {
     }
 
     /**
+     * The next sequence number closed socket {@code s} expects from its peer (rcv_nxt), read in repair mode:
+     * 0 for one that never received a SYN, as a connection attempt refused or timed out (connect() zeroes it).
+     */
+    public static int receiveSeq(Fd s) {
+        boolean reuseAddr = enter(s);
+        try {
+            Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+            int seq = Sockets.getInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ);
+            Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+            return seq;
+        } finally {
+            leaveQuietly(s, reuseAddr);
+        }
+    }
+
+    /**
      * A connection attempt in flight (SYN_SENT), in repair mode: what carries it is the sequence
      * number after its SYN ({@code sendSeq}); nothing was negotiated yet. {@code sendQueue} holds
      * bytes queued with the SYN (TCP Fast Open), which a plain SYN sent again would not carry.
