@@ -780,6 +780,49 @@ class RealServersTest {
     }
 
     /**
+     * conntrackd (stats mode) in a net namespace of its own with an nftables rule that tracks connections:
+     * its netfilter netlink socket, subscribed to conntrack's event groups, comes back subscribed in the
+     * restored namespace: a connection tracked after the restore is counted by the restored daemon.
+     */
+    @Test
+    void conntrackdInItsOwnNetNamespaceCountsConnectionsTrackedAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/conntrackd")), "Debian package conntrackd");
+        Path conf = tmp.resolve("conntrackd.conf");
+        Files.writeString(conf, "General {\n HashSize 8192\n HashLimit 65535\n LogFile " + tmp.resolve("conntrackd.log")
+                + "\n Syslog off\n LockFile " + tmp.resolve("lock") + "\n UNIX {\n  Path " + tmp.resolve("ctl") + "\n }\n"
+                + " NetlinkBufferSize 2097152\n NetlinkBufferSizeMaxGrowth 8388608\n}\nStats {\n LogFile "
+                + tmp.resolve("stats.log") + "\n}\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("conntrackd.out"), "unshare", "--net", "/bin/sh", "-c",
+                "ip link set lo up && nft 'add table inet t; add chain inet t in { type filter hook input priority 0; };"
+                        + " add rule inet t in ct state new counter' && exec /usr/sbin/conntrackd -C " + conf)) {
+            String net = "--net=/proc/" + p.pid().value() + "/ns/net";
+            List<String> stats = List.of("/usr/sbin/conntrackd", "-C", conf.toString(), "-s");
+            succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.1"));
+            awaitCreated(stats, 1, "conntrackd to count the first ping's connection");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.2"));
+                awaitCreated(stats, 2, "the restored conntrackd to hear of a connection tracked after the restore");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** Waits until {@code conntrackd -s} counts at least {@code n} connections created. */
+    private static void awaitCreated(List<String> stats, int n, String what) throws Exception {
+        java.util.regex.Pattern created = java.util.regex.Pattern.compile("connections created:\\s+(\\d+)");
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                java.util.regex.Matcher m = created.matcher(succeeds(stats));
+                return m.find() && Integer.parseInt(m.group(1)) >= n;
+            } catch (Exception | AssertionError e) {
+                return false;
+            }
+        }, Duration.ofSeconds(30), what);
+    }
+
+    /**
      * nscd with Debian's own nscd.conf: its persistent caches are files under /var/cache/nscd mapped
      * shared, and each cache's prune thread has its clear-child-tid word in its file (the
      * {@code nscd_certainly_running} field, which the kernel zeroes when the thread dies). The kill
