@@ -420,9 +420,7 @@ class NotCarriedTest {
                         + " --bind $d/pts/0 $d/console", ": its mount namespace: its mount devpts cryo-pts on /tmp/.*/console"
                         + " binds the pseudo-terminal /0 of a devpts instance made inside it \\(a container's console"),
                 // a pty of a devpts instance of its own is carried (PtyTest#aContainersOwnDevptsPtys...)
-                mountNs("a bind mount whose source is gone", "mkdir $d/src $d/dst && mount --bind $d/src $d/dst && rmdir"
-                        + " $d/src", ": its mount namespace: its mount .* on /tmp/.*/dst is a bind mount of /tmp/.*/src//deleted,"
-                        + " which is gone; it cannot be bound again"),
+                // a bind mount of a removed file or directory of the host's file system is carried (NamespaceTest)
                 // socket files in a tmpfs of a mount namespace of its own are carried (NamespaceTest)
                 // a proc shows the pid namespace of its mounter; the restore mounts it from the mount namespace's
                 // maker, here unshare, outside the pid namespace its init mounted the proc of (silently wrong before)
