@@ -208,6 +208,16 @@ class StateComparatorTest {
         assertEquals(1, StateComparator.diff(TaskProbe.with(withLibc, loaded, withLibc, lostPointer),
                 TaskProbe.with(withLibc, lostPointer, withLibc, loaded), java.util.List.of()).size(),
                 "a thread pointer lost by a settled process is a difference");
+        // libc mapped but no thread pointer nor rseq yet when probed at the dump: it set them up as it ran on
+        java.util.Map<String, java.util.Map<String, String>> noTls = java.util.Map.of("pid 7", loaded.get("pid 7"),
+                "pid 7 tid 7", java.util.Map.of("probe fs_base", "0", "probe rseq", "none"));
+        java.util.Map<String, java.util.Map<String, String>> withTls = java.util.Map.of("pid 7", loaded.get("pid 7"),
+                "pid 7 tid 7", java.util.Map.of("probe fs_base", "7f6d9d1c3740", "probe rseq", "7f6d9d1c4060 size 32 sig 53053053"));
+        assertEquals(java.util.List.of(), StateComparator.diff(TaskProbe.with(withLibc, noTls, withLibc, withTls),
+                TaskProbe.with(withLibc, withTls, withLibc, noTls), java.util.List.of()));
+        assertEquals(2, StateComparator.diff(TaskProbe.with(withLibc, withTls, withLibc, noTls),
+                TaskProbe.with(withLibc, noTls, withLibc, withTls), java.util.List.of()).size(),
+                "a thread pointer and rseq lost by the restore are differences");
     }
 
     private static String sysCall(int pid) {
