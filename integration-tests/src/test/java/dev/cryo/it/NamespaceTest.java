@@ -399,6 +399,35 @@ class NamespaceTest {
      * a clone of the parent's now.
      */
     /**
+     * zdtm's sk-unix-mntns: a child in a mount namespace of its own binds a datagram socket on its own tmpfs at the
+     * path its parent's socket has on the host's, each with an unnamed client connected and a datagram queued. The
+     * dump refused the child's ("... not supported when it is a datagram socket of cryo's net namespace (its clients
+     * are connected again from cryo's view)"): its client is now made and connected inside the child's view too.
+     * skunixmntns.c: both queued datagrams come back, and each client still reaches its own socket.
+     */
+    @Test
+    void aDatagramSocketBoundInAChildsOwnMountNamespaceKeepsItsClient() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("dir"));
+        String out = DumpRestore.workloadVerdict(tmp, "skunixmntns", dir.toString());
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /** The same with the child's client bound to a name of its own: refused by name, the tree running on. */
+    @Test
+    void aDatagramSocketBoundInAChildsOwnMountNamespaceWithANamedClientIsRefused() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("dir"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("skunixmntns.out"),
+                TestPrograms.compile("/c/skunixmntns.c").toString(), dir.toString(), "named"))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().matches("(?s).*unix datagram socket " + java.util.regex.Pattern.quote(dir + "/test.socket")
+                    + ": .* it is a datagram socket of cryo's net namespace whose client, socket \\d+ \\(pid \\d+ fd \\d+\\),"
+                    + " bound to @cryo-skunixmntns-\\d+, is made again in another view .*"), refused.err());
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
+
+    /**
      * A bind mount of a file since removed, of a file system the namespace did not make (the host's, seen through
      * its copy of the host's mounts: zdtm's mntns_deleted's second mount): the dump refused it ("is a bind mount of
      * ...//deleted, which is gone; it cannot be bound again"). The restore makes the file again at its old path on

@@ -428,15 +428,19 @@ class NotCarriedTest {
                         "unshare", "-m", "--pid", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c",
                         "echo ready; exec /bin/sleep 600"), ": its mount namespace: its mount proc \\S+ on /proc shows pid"
                         + " namespace pid:\\[\\d+\\], not the one of the namespace's maker \\(pid:\\[\\d+\\]\\)"),
-                // nscd's case (a private bind mount over the socket's directory) is carried (NamespaceTest);
-                // a datagram socket's clients would connect from cryo's view, where that file is not
-                new Item("a unix datagram socket whose socket file only its own mount namespace reaches", List.of("unshare",
-                        "--mount", "/bin/sh", "-c", "d=$(mktemp -d) && mkdir $d/a $d/b && mount --bind $d/a $d/b && exec"
-                        + " /usr/bin/python3 -c \"import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM);"
-                        + " s.bind('$d/b/sock'); s.set_inheritable(True); print('ready', flush=True); os.execv('/bin/sleep',"
-                        + " ['sleep', '600'])\""), " fd \\d+: unix datagram socket /tmp/.*/b/sock: its socket file is reached"
-                        + " through the task's own mount namespace or root, and cryo finds none at /tmp/.*/b/sock; binding"
-                        + " it again inside that view is not supported when it is a datagram socket"),
+                // nscd's case (a private bind mount over the socket's directory) is carried (NamespaceTest), and a
+                // datagram socket's so with unnamed clients of its holder (NamespaceTest, skunixmntns.c); a named
+                // client would be bound from cryo's view
+                new Item("a unix datagram socket whose socket file only its own mount namespace reaches, with a named client",
+                        List.of("unshare", "--mount", "/bin/sh", "-c", "d=$(mktemp -d) && mkdir $d/a $d/b && mount --bind $d/a"
+                        + " $d/b && exec /usr/bin/python3 -c \"import os, socket; s = socket.socket(socket.AF_UNIX,"
+                        + " socket.SOCK_DGRAM); s.bind('$d/b/sock'); s.set_inheritable(True); c = socket.socket(socket.AF_UNIX,"
+                        + " socket.SOCK_DGRAM); c.bind('\\0cryo-nc-dgram-%d' % os.getpid()); c.connect('$d/b/sock');"
+                        + " c.set_inheritable(True); print('ready', flush=True); os.execv('/bin/sleep', ['sleep', '600'])\""),
+                        " fd \\d+: unix datagram socket /tmp/.*/b/sock: its socket file is reached through the task's own mount"
+                        + " namespace or root, and cryo finds none at /tmp/.*/b/sock; binding it again inside that view is not"
+                        + " supported when it is a datagram socket of cryo's net namespace whose client, socket \\d+ \\(pid \\d+"
+                        + " fd \\d+\\), bound to @cryo-nc-dgram-\\d+, is made again in another view"),
                 // a container's unix sockets bound in its own view are bound again from that view (NsFlavorTest), those
                 // of two views each from its own (NetNamespaceTest); not with one of cryo's view: here a path socket of
                 // cryo's view and one of a mount namespace made after

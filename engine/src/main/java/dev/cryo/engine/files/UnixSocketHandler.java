@@ -279,8 +279,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
         int netns = st.netnsOf(d.ino());
         String why = seen == 2 ? "it was renamed since the bind"
                 : !Files.readSymbolicLink(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/root")).toString().equals("/") ? "the task has a root of its own"
-                : d.type() == Sockets.SOCK_DGRAM && netns == 0 ? "it is a datagram socket of cryo's net namespace (its"
-                + " clients are connected again from cryo's view)"
+                : d.type() == Sockets.SOCK_DGRAM && netns == 0 ? clientOutsideView(st, d, pid)
                 : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
                 : null;
         String view = why == null && netns != 0 ? viewOf(pid) : null;
@@ -326,6 +325,40 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
      * A datagram socket bound in a container's own view (its net namespace's sockets are made again
      * together, seeing the files as it does): why a client connected to it cannot follow, or null.
      */
+    /**
+     * Why the datagram socket {@code d} of cryo's net namespace, bound where only its holder {@code pid}'s view of
+     * the files reaches, cannot be made again inside that view, or null: its connected clients must be unnamed
+     * sockets {@code pid} holds, which are then made and connected inside that view too ({@link #clientInView};
+     * zdtm's sk-unix-mntns: a child's socket on its own tmpfs, at the path its parent's socket has on the host's).
+     */
+    private static String clientOutsideView(SocketDumpState st, SockDiag.UnixSocket d, int pid) {
+        return st.unix().values().stream().filter(o -> o.ino() != d.ino() && o.peerIno() == d.ino())
+                .filter(o -> !o.address().isUnbound() || st.holder(o.ino()) == null
+                        || !st.holder(o.ino()).startsWith("pid " + pid + " "))
+                .findFirst().map(o -> "it is a datagram socket of cryo's net namespace whose client, socket " + o.ino()
+                        + (st.holder(o.ino()) == null ? " (held outside the tree)" : " (" + st.holder(o.ino()) + ")")
+                        + (o.address().isUnbound() ? "" : ", bound to " + o.address()) + ", is made again in another"
+                        + " view (only unnamed clients the same task holds are connected again inside its view)")
+                .orElse(null);
+    }
+
+    /**
+     * An unnamed datagram socket of cryo's net namespace connected to a socket bound where only its holder's view
+     * of the files reaches (held by the same task: {@link #clientOutsideView}): made and connected inside that view.
+     */
+    private static boolean clientInView(SocketDumpState st, SockDiag.UnixSocket d, int pid) throws IOException {
+        SockDiag.UnixSocket peer = d.peerIno() == 0 ? null : st.unix().get(d.peerIno());
+        if (d.type() != Sockets.SOCK_DGRAM || !d.address().isUnbound() || peer == null || peer.vfsIno() == 0
+                || st.netnsOf(d.ino()) != 0 || peer.address().isUnbound() || peer.address().isAbstract()) {
+            return false;
+        }
+        String path = new String(peer.name(), StandardCharsets.UTF_8);
+        Path f = Path.of(path);
+        String holder = st.holder(peer.ino());
+        return path.startsWith("/") && holder != null && holder.startsWith("pid " + pid + " ") && ownView(pid)
+                && socketFileIno(f) != peer.vfsIno() && Namespaces.seenBy(Pid.of(pid), () -> socketFileIno(f)) == peer.vfsIno();
+    }
+
     private static String clientElsewhere(SocketDumpState st, SockDiag.UnixSocket d, int netns) {
         return st.unix().values().stream().filter(o -> o.ino() != d.ino() && o.peerIno() == d.ino()
                         && st.holder(o.ino()) != null && st.netnsOf(o.ino()) != netns)
@@ -447,7 +480,7 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             }
             int uid = -1, gid = -1, mode = -1;
             String bindDir = "", movedTo = "";
-            boolean ownView = false, inViewCwd = false, goneInView = false;
+            boolean ownView = clientInView(st, d, fd.pid().value()), inViewCwd = false, goneInView = false;
             SockAddr name = d.address();
             if (!name.isUnbound() && !name.isAbstract()) {
                 String path = new String(d.name(), StandardCharsets.UTF_8);
