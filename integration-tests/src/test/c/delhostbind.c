@@ -6,6 +6,8 @@
  * which is gone; it cannot be bound again"). Prints "ready".
  * On SIGUSR2 checks that DIR/dst is the removed file (no links, "kept", mode 0640), that its mount's root still
  * ends with "/src//deleted" and that DIR/src is gone. Prints PASS or FAIL: reason.
+ * With "child": a child then makes a mount namespace of its own, a copy holding the bind too (refused: each
+ * namespace's restore would make the file again, two files where there was one).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -30,6 +32,22 @@ int main(int argc, char **argv) {
     if (fd < 0 || close(fd)) fail("make dst");
     if (mount(src, dst, NULL, MS_BIND, NULL)) fail("bind src on dst");
     if (unlink(src)) fail("unlink src");
+    if (argc > 2 && !strcmp(argv[2], "child")) {
+        int made[2];
+        pid_t parent = getpid();
+        if (pipe(made)) fail("pipe");
+        pid_t c = fork();
+        if (c < 0) fail("fork");
+        if (c == 0) {
+            if (unshare(CLONE_NEWNS)) _exit(1);
+            close(made[1]);
+            for (int i = 0; i < 600 && getppid() == parent; i++) sleep(1);
+            _exit(0);
+        }
+        close(made[1]);
+        char b;
+        if (read(made[0], &b, 1) != 0) fail("the child's namespace");
+    }
     printf("ready\n");
     while (!check) pause();
     struct stat st;

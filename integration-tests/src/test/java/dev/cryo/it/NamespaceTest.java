@@ -442,6 +442,25 @@ class NamespaceTest {
     }
 
     /**
+     * The same bind copied into a child's mount namespace: each namespace's restore would make the removed file
+     * again, two files where there was one (tried: the child's came back another inode). Refused, the tree running on.
+     */
+    @Test
+    void aBindOfARemovedFileOfTheHostsFileSystemThatAChildsNamespaceCopiedIsRefused() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        List<String> command = List.of("sh", "-c", "exec unshare \"$@\" 2>/dev/null", "sh", "-m",
+                TestPrograms.compile("/c/delhostbind.c").toString(), box.toString(), "child");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("delhostbind.out"),
+                command.toArray(String[]::new)))) {
+            Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("img").toString(), "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("the removed file is bound in the mount namespace of pid " + p.pid() + " too"),
+                    refused.err());
+            assertTrue(Workloads.check(p).contains("PASS"));
+        }
+    }
+
+    /**
      * The same, another file at the removed file's old path by the restore: the bind would show that file. The
      * restore is refused naming the path and leaves nothing (the other file stays, untouched); once it is moved
      * away the image restores.

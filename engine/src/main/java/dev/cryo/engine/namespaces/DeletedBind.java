@@ -33,7 +33,7 @@ final class DeletedBind {
      * The image of {@code m}, a bind of a removed file of a tmpfs made earlier in the namespace, or of a file
      * system of a copy of the host's mounts ({@code done}, in step with {@code out}); null when it is of anything else.
      */
-    static MountImage scan(Pid p, Mount m, List<Mount> mine, List<Mount> done, List<MountImage> out) {
+    static MountImage scan(Pid p, Pid parent, Mount m, List<Mount> mine, List<Mount> done, List<MountImage> out) {
         String name = m.root().substring(0, m.root().length() - DELETED.length());
         int k = -1;
         for (int i = 0; i < done.size(); i++) {
@@ -51,6 +51,9 @@ final class DeletedBind {
             return null;
         }
         Mount fs = done.get(k);
+        if (!out.get(k).made()) {
+            sharedWithParent(p, parent, m);
+        }
         String rel = name.substring(fs.root().equals("/") ? 0 : fs.root().length());
         String from = MountScan.join(fs.point(), rel);
         String what = "pid " + p + ": its mount namespace: its bind mount of " + m.root() + " on " + m.point();
@@ -95,6 +98,24 @@ final class DeletedBind {
             }
         }
         throw new DumpException(what + ": the removed file cannot be read through any of its mounts; not supported");
+    }
+
+    /**
+     * A removed file of the host's file system bound in the namespace of {@code parent} (the task that forks
+     * {@code p}) too, which {@code p}'s namespace copied: each namespace's restore would make it again, two files
+     * where there was one. Refused.
+     */
+    private static void sharedWithParent(Pid p, Pid parent, Mount m) {
+        String ns = dev.cryo.kernel.Namespaces.link(p.toString(), "mnt");
+        if (parent == null || ns == null || ns.equals(dev.cryo.kernel.Namespaces.link(parent.toString(), "mnt"))) {
+            return;
+        }
+        if (MountScan.read(dev.cryo.kernel.ExitedLeaders.proc(parent) + "/mountinfo").stream()
+                .anyMatch(x -> x.stDev() == m.stDev() && x.root().equals(m.root()))) {
+            throw new DumpException("pid " + p + ": its mount namespace: its bind mount of " + m.root() + " on " + m.point()
+                    + ": the removed file is bound in the mount namespace of pid " + parent + " too; a restore would make"
+                    + " it again for each namespace, two files where there was one; not supported");
+        }
     }
 
     /** Whether the restore makes this mount's removed file first. */

@@ -200,7 +200,7 @@ public final class MountScan {
                 continue;
             }
             if (m.root().endsWith("//deleted")) {
-                MountImage gone = DeletedBind.scan(p, m, mine, done, out);
+                MountImage gone = DeletedBind.scan(p, parent, m, mine, done, out);
                 if (gone != null) {
                     out.add(gone);
                     done.add(m);
