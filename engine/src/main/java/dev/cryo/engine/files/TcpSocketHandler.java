@@ -105,8 +105,7 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
         String what = "TCP socket " + local + " (a connection closed on both sides)";
         boolean erred = p.errorPending();
         byte[] info = Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
-        // one a restore rebuilt has delivered nothing, but received: a refused or timed-out attempt never did
-        boolean neverConnected = delivered(info) == 0 && TcpRepair.receiveSeq(p.sock) == 0;
+        boolean neverConnected = neverConnected(p.sock);
         boolean timedOut = info[TCPI_RETRANSMITS] != 0 || info[TCPI_PROBES] != 0 || info[TCPI_BACKOFF] != 0;
         if (neverConnected && erred && !timedOut && primary) {
             return refusedAttempt(p, local, st);
@@ -142,6 +141,15 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                 new byte[p.family == SockAddr.AF_INET ? 4 : 16], 0), 0,
                 p.options(false), primary, c, false, "");
         return erred && primary ? takeError(p, t, st, what) : t;
+    }
+
+    /**
+     * Whether closed socket {@code s} never had a connection: it delivered nothing and never received a SYN
+     * (one a restore rebuilt delivered nothing either, but its receive sequence is set).
+     */
+    private static boolean neverConnected(Fd s) {
+        byte[] info = Sockets.getBytes(s, Sockets.SOL_TCP, Sockets.TCP_INFO, TCPI_DELIVERED + 4);
+        return delivered(info) == 0 && TcpRepair.receiveSeq(s) == 0;
     }
 
     /**
@@ -369,8 +377,9 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                             st.portLock(p.ino));
                 }
                 case SockDiag.TCP_CLOSE -> {
-                    if (d.remote().port() != 0) {
-                        // a connection over that a restore made: bound in repair mode, it keeps its port and is listed
+                    if (d.remote().port() != 0 && (p.errorPending() || !neverConnected(p.sock))) {
+                        // a connection over that a restore made (bound in repair mode, it keeps its port and is
+                        // listed), or a bound socket's attempt refused, its error unread; read, it is a bound socket
                         TcpSocket t = over(p, d.local(), primary, st);
                         keep = t.error() != 0;
                         return t;
