@@ -13,7 +13,10 @@
  * a dump or migration of it is refused while the state is read).
  *
  * On SIGUSR2 the main thread reads every thread's sched_getattr, affinity, ioprio and nice by
- * tid, its timer slack, and oom_score_adj, and compares them with what was set; prints "PASS" or "FAIL: <reason>".
+ * tid, its timer slack, and oom_score_adj, and compares them with what was set; then each thread under
+ * a fair policy resets its timer slack to its default (PR_SET_TIMERSLACK 0: the slack its creator had
+ * when it was cloned, which a real-time creator has none of) and it must be the one it had at start.
+ * Prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,11 +51,14 @@ struct want {
     int ioprio;
     int nice;    /* getpriority */
     long slack;  /* timerslack_ns */
+    long dflt;   /* its default slack, read at start; -1: not read (a real-time thread has none) */
+    volatile long dflt_now; /* read again on the check; 0 until then */
 };
 
 static struct want want[4];
 static volatile int started;
 static volatile sig_atomic_t check_requested;
+static volatile int report_default;
 static int ncpu, dl_ok;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -84,6 +90,7 @@ static void *thread(void *arg)
     pid_t tid = syscall(SYS_gettid);
     struct want *w = &want[i];
     w->tid = tid;
+    w->dflt = i == 1 ? prctl(PR_GET_TIMERSLACK) : -1; /* before its own: its creator's */
     w->cpu = -1;
     memset(&w->a, 0, sizeof w->a);
     w->a.util_max = 1024;
@@ -128,8 +135,13 @@ static void *thread(void *arg)
     started++;
     pthread_mutex_unlock(&lock);
     struct timespec ts = { 0, 20000000 };
-    for (;;)
+    for (;;) {
         nanosleep(&ts, NULL);
+        if (report_default && w->dflt >= 0 && !w->dflt_now) {
+            prctl(PR_SET_TIMERSLACK, 0);
+            w->dflt_now = prctl(PR_GET_TIMERSLACK);
+        }
+    }
     return NULL;
 }
 
@@ -221,6 +233,7 @@ int main(int argc, char **argv)
     pin(ncpu - 1);
     if (syscall(SYS_ioprio_set, 1, 0, w->ioprio))
         fail_setup("ioprio");
+    w->dflt = prctl(PR_GET_TIMERSLACK);
     prctl(PR_SET_TIMERSLACK, 70000);
 
     /* what the kernel reports now is what must come back (a fair thread's runtime is its slice) */
@@ -265,6 +278,21 @@ int main(int argc, char **argv)
         }
         if (f)
             fclose(f);
+    }
+    if (ok) { /* last: it changes the slack */
+        prctl(PR_SET_TIMERSLACK, 0);
+        want[0].dflt_now = prctl(PR_GET_TIMERSLACK);
+        report_default = 1;
+        for (int i = 0; i < 4; i++) {
+            for (int n = 0; want[i].dflt >= 0 && !want[i].dflt_now && n < 200; n++)
+                usleep(10000);
+            if (want[i].dflt >= 0 && want[i].dflt_now != want[i].dflt) {
+                snprintf(why, sizeof why, "thread %d: default timer slack %ld ns, expected %ld", i, want[i].dflt_now,
+                         want[i].dflt);
+                ok = 0;
+                break;
+            }
+        }
     }
     if (!ok) {
         printf("FAIL: %s\n", why);

@@ -12,9 +12,11 @@ import java.time.Duration;
  * @param progress whether to draw a progress bar on a terminal
  * @param progressDelay how long a restore runs before the bar appears
  * @param manageCgroups what a restore does with the tasks' cgroups, as CRIU's --manage-cgroups modes
+ * @param rtPriority the SCHED_FIFO priority a task runs at while it is made again, until its own
+ *     scheduling state is set (1 to 99; 0 leaves it as it is)
  */
 public record RestoreSettings(boolean detached, Duration pidWait, Duration timeout, boolean progress,
-    Duration progressDelay, String manageCgroups) {
+    Duration progressDelay, String manageCgroups, int rtPriority) {
   public static final String PATH = "cryo.restore";
   /** CRIU's --manage-cgroups modes. */
   public static final java.util.List<String> CGROUP_MODES =
@@ -23,7 +25,7 @@ public record RestoreSettings(boolean detached, Duration pidWait, Duration timeo
   /** The default cgroup mode, CRIU's too: soft. */
   public RestoreSettings(boolean detached, Duration pidWait, Duration timeout, boolean progress,
       Duration progressDelay) {
-    this(detached, pidWait, timeout, progress, progressDelay, "soft");
+    this(detached, pidWait, timeout, progress, progressDelay, "soft", 1);
   }
 
   public RestoreSettings {
@@ -34,6 +36,9 @@ public record RestoreSettings(boolean detached, Duration pidWait, Duration timeo
       throw new InvalidSettingsException(PATH + ".manage-cgroups must be one of " + String.join(", ", CGROUP_MODES)
           + ", not '" + manageCgroups + "'");
     }
+    if (rtPriority < 0 || rtPriority > 99) {
+      throw new InvalidSettingsException(PATH + ".rt-priority must be between 0 and 99, got " + rtPriority);
+    }
   }
 
   /** Reads the {@code cryo.restore} block. */
@@ -41,6 +46,7 @@ public record RestoreSettings(boolean detached, Duration pidWait, Duration timeo
     SettingsReader r = new SettingsReader(section, PATH);
     return new RestoreSettings(
         r.getBoolean("detached"), r.getDuration("pid-wait"), r.getDuration("timeout"),
-        r.getBoolean("progress"), r.getDuration("progress-delay"), r.getString("manage-cgroups"));
+        r.getBoolean("progress"), r.getDuration("progress-delay"), r.getString("manage-cgroups"),
+        r.getInt("rt-priority"));
   }
 }

@@ -436,7 +436,8 @@ public final class RestoreSupervisor {
     private ActorRef<TaskRestorerActor.Command> spawnTask(TaskImage t) {
         var p = prepared != null && t.pid() == prepared.pid() ? prepared : null;
         var taken = TaskRestorerActor.take(p); // the stub still held by the thread that kept it warm
-        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids, p, namespaces(), taken),
+        ActorRef<TaskRestorerActor.Command> ref = ctx.spawn(TaskRestorerActor.create(t, boot, treePids, p, namespaces(), taken,
+                        settings.restore().rtPriority()),
                 "task-" + t.pid(), TaskRestorerActor.dispatcher(taken));
         ctx.watchWith(ref, new TaskStopped(t.pid()));
         tasks.put(t.pid(), ref);

@@ -197,8 +197,17 @@ public final class TaskRestorerActor {
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
                                            dev.cryo.engine.restore.PreparedRoot prepared,
                                            dev.cryo.engine.namespaces.TreeNamespaces namespaces, Tracer taken) {
+        return create(task, boot, treePids, prepared, namespaces, taken, 0);
+    }
+
+    /** {@code rtPriority}: the stub's SCHED_FIFO priority from ADOPT until STATE (cryo.restore.rt-priority; 0: none). */
+    public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
+                                           dev.cryo.engine.restore.PreparedRoot prepared,
+                                           dev.cryo.engine.namespaces.TreeNamespaces namespaces, Tracer taken,
+                                           int rtPriority) {
         return dev.cryo.actors.PidMdc.of(Command.class, task.pid(), Behaviors.setup(ctx -> {
             TaskRestorerActor a = new TaskRestorerActor(ctx, task, boot, treePids, namespaces, prepared, taken);
+            a.restorer.rtPriority(rtPriority);
             return a.held == null ? a.running() : a.onHeldThread();
         }));
     }

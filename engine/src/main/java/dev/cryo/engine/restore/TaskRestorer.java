@@ -30,6 +30,7 @@ import dev.cryo.engine.restore.stage.SignalsHeld;
 import dev.cryo.engine.restore.stage.TimerArming;
 import dev.cryo.engine.restore.stage.TimerCreation;
 import dev.cryo.engine.restore.stage.Scheduling;
+import dev.cryo.engine.timing.SchedHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.ptrace.Tracer;
 
@@ -142,6 +143,12 @@ public final class TaskRestorer {
         if (!deferLead) {
             leadDeferred();
         }
+        SchedHandler.liftStub(t); // until STATE, but for its clones
+    }
+
+    /** The stub at SCHED_FIFO {@code priority} from ADOPT until STATE ({@code cryo.restore.rt-priority}; 0: not). */
+    public void rtPriority(int priority) {
+        t.rtPriority(priority);
     }
 
     /** FORK: the session, group and controlling terminal an adopted task leads, once its early children are forked. */
@@ -272,6 +279,7 @@ public final class TaskRestorer {
 
     /** STATE: every step of {@link #STATE_STAGES}, ending with the registers installed. */
     public void restoreState() {
+        SchedHandler.dropLift(t); // before its threads are cloned and its own state set
         int cryoFd = t.namespaces().cryoFd();
         boolean holdsCryoFd = cryoFd > 0 && t.namespaces().insidePidNamespace(t.pid().value())
                 && !t.task().ids().sharesParentFds();

@@ -55,6 +55,46 @@ public final class SchedHandler {
         }
     }
 
+    /**
+     * The stub at SCHED_FIFO {@code t.rtPriority()} while cryo makes the task again ({@code
+     * cryo.restore.rt-priority}): each injected call waits for the stub to be scheduled, which a loaded
+     * host does late for a fair thread. Dropped ({@link #dropLift}) before the task clones anything (a
+     * real-time task has no timer slack, and a clone takes the cloner's as its default for good) and
+     * before the STATE stage, which sets the image's state; a failed restore kills the task. Left as it
+     * is where cryo may not (no CAP_SYS_NICE, a cgroup without real-time time).
+     */
+    public static void liftStub(TaskContext t) {
+        if (t.rtPriority() <= 0 || t.liftedFrom() != null) {
+            return;
+        }
+        int pid = t.pid().value();
+        Sched.Attr a = Sched.getattr(pid);
+        if (!Sched.fair(a.policy())) {
+            return;
+        }
+        long slack = timerSlack(t.pid(), pid);
+        try {
+            Sched.setScheduler(pid, Sched.SCHED_FIFO, t.rtPriority(), true);
+            t.lifted(a, slack);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            // it waits its turn as before
+        }
+    }
+
+    /** The stub back as it was before {@link #liftStub} (its nice and slice are kept); whether it was lifted. */
+    public static boolean dropLift(TaskContext t) {
+        Sched.Attr a = t.liftedFrom();
+        if (a == null) {
+            return false;
+        }
+        int pid = t.pid().value();
+        long slack = t.slackBeforeLift();
+        t.lifted(null, 0);
+        Sched.setScheduler(pid, a.policy(), a.priority(), (a.flags() & Sched.FLAG_RESET_ON_FORK) != 0);
+        setTimerSlack(t.pid(), pid, slack);
+        return true;
+    }
+
     private static final int CAP_SYS_RESOURCE = 24;
 
     /**

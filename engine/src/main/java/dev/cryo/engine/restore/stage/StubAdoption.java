@@ -376,7 +376,18 @@ public final class StubAdoption {
     /** As above, with the pid at every level ({@code setTid}, innermost first) and what clone3 returns given. */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
                                 int[] setTid, long expected) {
-        BootstrapArea boot = t.boot();
+        boolean lifted = dev.cryo.engine.timing.SchedHandler.dropLift(t); // the clone takes its timer slack as its default
+        try {
+            cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, setTid, expected, t.boot());
+        } finally {
+            if (lifted) {
+                dev.cryo.engine.timing.SchedHandler.liftStub(t);
+            }
+        }
+    }
+
+    private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
+                                int[] setTid, long expected, BootstrapArea boot) {
         dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
                 setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
         long r;

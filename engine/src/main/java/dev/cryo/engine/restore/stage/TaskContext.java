@@ -4,6 +4,7 @@ import dev.cryo.engine.model.TaskImage;
 import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.RemoteWriter;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.ptrace.Injector;
 import dev.cryo.kernel.ptrace.SyscallBatch;
@@ -70,6 +71,33 @@ public final class TaskContext {
     }
 
     private boolean seized;
+    /** SCHED_FIFO priority the stub runs at while it is made again (0: none; SchedHandler#liftStub). */
+    private int rtPriority;
+    /** The stub's policy and timer slack before its lift, while it is lifted (null: not lifted). */
+    private Sched.Attr liftedFrom;
+    private long slackBeforeLift;
+
+    public int rtPriority() {
+        return rtPriority;
+    }
+
+    public void rtPriority(int p) {
+        this.rtPriority = p;
+    }
+
+    public Sched.Attr liftedFrom() {
+        return liftedFrom;
+    }
+
+    public long slackBeforeLift() {
+        return slackBeforeLift;
+    }
+
+    /** {@code from}: what the stub had before its lift, null once dropped. */
+    public void lifted(Sched.Attr from, long slack) {
+        this.liftedFrom = from;
+        this.slackBeforeLift = slack;
+    }
 
     /** The stub is seized and stopped already, by this context's tracer (StubKeptWarm#take): ADOPT seizes nothing. */
     public boolean seized() {
