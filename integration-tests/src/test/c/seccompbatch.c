@@ -27,7 +27,17 @@
 static volatile sig_atomic_t check;
 static void on_usr2(int s) { (void)s; check = 1; }
 
-static void *idle(void *a) { (void)a; for (;;) pause(); return NULL; }
+/* the test's process-directed SIGUSR2 must reach the main thread, in its pause() */
+static void *idle(void *a)
+{
+    (void)a;
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+    for (;;) pause();
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
