@@ -797,6 +797,15 @@ class RealServersTest {
                         + " add rule inet t in ct state new counter' && exec /usr/sbin/conntrackd -C " + conf)) {
             String net = "--net=/proc/" + p.pid().value() + "/ns/net";
             List<String> stats = List.of("/usr/sbin/conntrackd", "-C", conf.toString(), "-s");
+            // lo is up and the rule in once the shell has become conntrackd (a ping before found lo down)
+            Path comm = Path.of("/proc/" + p.pid().value() + "/comm");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return Files.readString(comm).strip().equals("conntrackd") && Files.exists(tmp.resolve("ctl"));
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, java.time.Duration.ofSeconds(30), "conntrackd to start");
             succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.1"));
             awaitCreated(stats, 1, "conntrackd to count the first ping's connection");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));

@@ -32,9 +32,30 @@ public final class StubParent {
      * process; for a task that never exec'd after its fork, a fork of the sleep that runs nothing.
      */
     static Pid spawnStub(int pid, boolean sessionLeader, boolean execed) {
+        int skipTo = pastTheTree(pid);
         return spawn(() -> execed
-                ? ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), sessionLeader, true)
-                : ExactPidSpawner.spawnForked(pid, pid, sessionLeader ? pid : 0, false, true), pid);
+                ? ExactPidSpawner.spawn(pid, skipTo, "/bin/sleep", List.of("sleep", "1000000"), sessionLeader, true)
+                : ExactPidSpawner.spawnForked(pid, skipTo, sessionLeader ? pid : 0, false, true), pid);
+    }
+
+    /** How far past a prepared stub's pid the host's next pid is moved: room for its tree's threads and children. */
+    private static final int TREE_SPAN = 4096;
+
+    /**
+     * The pid past which the host's next pid is moved once a migration's stub has {@code pid}. Only
+     * the root's pid is known before the freeze, and its threads and children have the pids after it:
+     * moved to the root's pid, the next thread the agent started (its stub-warming thread, at the
+     * freeze) took the root's first thread's tid, and the restore failed ("pid N is in use by
+     * 'cryo-stubwarm'").
+     */
+    private static int pastTheTree(int pid) {
+        try {
+            int pidMax = Integer.parseInt(java.nio.file.Files.readAllLines(
+                    java.nio.file.Path.of("/proc/sys/kernel/pid_max")).get(0).trim());
+            return (int) Math.min((long) pid + TREE_SPAN, pidMax - 1L);
+        } catch (java.io.IOException | RuntimeException e) {
+            return pid;
+        }
     }
 
     /** Runs {@code spawner} on the stub parent thread: what it forks is that thread's child. */
