@@ -1,15 +1,11 @@
 package dev.cryo.engine.restore.stage;
 
-import dev.cryo.engine.dump.TaskSeizer;
 import dev.cryo.engine.model.codec.ModelSamples;
-import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallException;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.ptrace.Injector;
-import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
@@ -19,7 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -34,7 +29,7 @@ class DeferredCallsTest {
     @TempDir
     Path tmp;
 
-    private static final int PAGE = 4096, PROT_NONE = 0, PROT_READ = 1, PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22;
+    private static final int PAGE = 4096, PROT_NONE = 0, PROT_READ = 1, MAP_PRIVATE_ANON = 0x22;
 
     @Test
     void queuedCallsRunInOneRoundTripInOrder() throws Exception {
@@ -42,21 +37,14 @@ class DeferredCallsTest {
         try (DetachedProcess proc = DetachedProcess.start(tmp.resolve("ticker.out"), ticker.toString())) {
             proc.awaitOutput("tick 2", Duration.ofSeconds(10));
             Pid pid = proc.pid();
-            try (Tracer tracer = new Tracer()) {
-                List<Integer> tids = TaskSeizer.seize(tracer, pid);
-                long mask = tracer.getSigmask(pid.value());
-                tracer.setSigmask(pid.value(), -1L); // as a task being restored
-                Injector inj = new Injector(tracer, pid, pid.value(), SyscallGadget.inVdso(pid));
-                long bootAt = inj.call("mmap", SyscallNr.MMAP, 0, BootstrapArea.CODE_AND_DATA, PROT_RWX, MAP_PRIVATE_ANON, -1, 0);
-                Sys.write(pid, bootAt, BootstrapArea.CODE);
+            try (Tracer tracer = new Tracer(); BootstrappedTask task = new BootstrappedTask(tracer, pid)) {
+                Injector inj = task.inj;
                 // 20 pages with a hole on each side, so they merge with no neighbour
                 long big = inj.call("mmap", SyscallNr.MMAP, 0, 22 * PAGE, PROT_NONE, MAP_PRIVATE_ANON, -1, 0);
                 inj.call("munmap", SyscallNr.MUNMAP, big, PAGE);
                 inj.call("munmap", SyscallNr.MUNMAP, big + 21L * PAGE, PAGE);
                 long region = big + PAGE;
-                TaskContext t = new TaskContext(tracer, ModelSamples.task(pid.value()), new BootstrapArea(bootAt),
-                        Set.of(pid.value()));
-                t.main(inj);
+                TaskContext t = task.context(ModelSamples.task(pid.value()));
                 List<Integer> fdsAtStart = ProcFs.fds(pid);
                 // every other page readable: 10 calls, and the area splits into 20 mappings
                 for (int i = 0; i < 20; i += 2) {
@@ -125,10 +113,6 @@ class DeferredCallsTest {
                 assertTrue(e.getMessage().contains("mprotect(unaligned)") && e.getMessage().contains("EINVAL"),
                         e.getMessage());
                 inj.call("munmap", SyscallNr.MUNMAP, region, 20 * PAGE);
-                inj.call("munmap", SyscallNr.MUNMAP, bootAt, BootstrapArea.CODE_AND_DATA);
-                inj.close();
-                tracer.setSigmask(pid.value(), mask);
-                TaskSeizer.release(tracer, pid, tids);
             }
             int lines = proc.outputText().split("\n").length;
             DetachedProcess.awaitCondition(() -> {

@@ -1,20 +1,15 @@
 package dev.cryo.engine.restore.stage;
 
-import dev.cryo.engine.dump.TaskSeizer;
 import dev.cryo.engine.files.PipeHandler;
 import dev.cryo.engine.model.FdImage;
 import dev.cryo.engine.model.codec.ModelSamples;
-import dev.cryo.engine.restore.BootstrapArea;
 import dev.cryo.engine.restore.SocketHub;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.LocalPipe;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
-import dev.cryo.kernel.ptrace.Injector;
-import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
 import dev.cryo.kernel.testing.DetachedProcess;
 import dev.cryo.kernel.testing.TestPrograms;
@@ -39,7 +34,6 @@ class HandedInTest {
     @TempDir
     Path tmp;
 
-    private static final int PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22;
 
     @Test
     void aRunOfFdsComesInWithOneRecvmsgAndEachLandsAtItsNumberWithItsFlags() throws Exception {
@@ -77,13 +71,7 @@ class HandedInTest {
              SocketHub hub = SocketHub.of(List.of(), false)) {
             proc.awaitOutput("tick 2", Duration.ofSeconds(10));
             Pid pid = proc.pid();
-            try (Tracer tracer = new Tracer()) {
-                List<Integer> tids = TaskSeizer.seize(tracer, pid);
-                long mask = tracer.getSigmask(pid.value());
-                tracer.setSigmask(pid.value(), -1L); // as a task being restored
-                Injector inj = new Injector(tracer, pid, pid.value(), SyscallGadget.inVdso(pid));
-                long bootAt = inj.call("mmap", SyscallNr.MMAP, 0, BootstrapArea.CODE_AND_DATA, PROT_RWX, MAP_PRIVATE_ANON, -1, 0);
-                Sys.write(pid, bootAt, BootstrapArea.CODE);
+            try (Tracer tracer = new Tracer(); BootstrappedTask task = new BootstrappedTask(tracer, pid)) {
                 TreeSet<Integer> before = new TreeSet<>(ProcFs.fds(pid));
                 int low = 0;
                 while (free(before, low) < 6) {
@@ -100,9 +88,7 @@ class HandedInTest {
                     run.add(new FdImage(at[i], i == cloexecAt ? Fcntl.O_CLOEXEC : 0, 0,
                             new PipeHandler.Pipe(i, true, "", new byte[0], 0, null, false, null), null));
                 }
-                TaskContext t = new TaskContext(tracer, ModelSamples.task(pid.value()).withFds(run),
-                        new BootstrapArea(bootAt), Set.of(pid.value()));
-                t.main(inj);
+                TaskContext t = task.context(ModelSamples.task(pid.value()).withFds(run));
                 KeptFds kept = new KeptFds(t, t.remote());
                 kept.receiverNow();
                 t.flush();
@@ -129,10 +115,6 @@ class HandedInTest {
                     t.later("close", SyscallNr.CLOSE, fd);
                 }
                 t.flush();
-                inj.call("munmap", SyscallNr.MUNMAP, bootAt, BootstrapArea.CODE_AND_DATA);
-                inj.close();
-                tracer.setSigmask(pid.value(), mask);
-                TaskSeizer.release(tracer, pid, tids);
             }
         } finally {
             pipes.forEach(LocalPipe::close);
