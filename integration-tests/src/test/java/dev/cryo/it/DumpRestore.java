@@ -185,6 +185,7 @@ final class DumpRestore {
             rootDetached.add(new StateComparator.Known("a detached restore's root keeps no parent-death signal: its parent,"
                     + " the restorer, goes away (README, with a warning)", d -> d.scope().startsWith("pid " + pid + " tid ")
                     && d.item().equals("probe prctl PDEATHSIG") && "0".equals(d.restored())));
+            rootDetached.add(TaskProbe.actionsAsFrozen(img));
             StateComparator.Snapshot atRestore = seen.get("the restore");
             StateComparator.assertSame(TaskProbe.with(before, probed, atRestore, probedNow),
                     TaskProbe.with(atRestore, probedNow, before, probed), rootDetached);

@@ -166,6 +166,38 @@ class StateComparatorTest {
     }
 
     /**
+     * A handler the program swapped for another between the probe and the freeze (vsftpd's SIGALRM)
+     * is not a difference when the restored one is the image's, read at the freeze; against an image
+     * taken before the swap, it still is.
+     */
+    @Test
+    void aHandlerSwappedBeforeTheFreezeIsNotADifferenceWhenRestoredAsTheImageHasIt() throws Exception {
+        Path out = tmp.resolve("swap.out");
+        try (DetachedProcess p = DetachedProcess.start(out,
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/swaphandler.c").toString())) {
+            p.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            int pid = p.pid().value();
+            Path before = tmp.resolve("before"), after = tmp.resolve("after");
+            java.util.Map<String, java.util.Map<String, String>> a = TaskProbe.read(pid);
+            assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", before.toString(), "--no-progress", "-R").code());
+            dev.cryo.kernel.Sys.kill(p.pid(), 10);
+            p.awaitOutput("swapped 1", java.time.Duration.ofSeconds(30));
+            assertEquals(0, Cli.run("dump", "-t", Integer.toString(pid), "-D", after.toString(), "--no-progress", "-R").code());
+            java.util.Map<String, java.util.Map<String, String>> b = TaskProbe.read(pid);
+            StateComparator.Snapshot empty = new StateComparator.Snapshot(pid, new java.util.LinkedHashMap<>(
+                    java.util.Map.of("pid " + pid, new java.util.TreeMap<>(), "pid " + pid + " tid " + pid, new java.util.TreeMap<>())));
+            java.util.List<String> diffs = StateComparator.diff(TaskProbe.with(empty, a, b), TaskProbe.with(empty, b, a),
+                    java.util.List.of());
+            assertEquals(1, diffs.size(), diffs.toString());
+            assertTrue(diffs.get(0).contains("probe sigaction 1: "), diffs.toString());
+            assertEquals(java.util.List.of(), StateComparator.diff(TaskProbe.with(empty, a, b), TaskProbe.with(empty, b, a),
+                    java.util.List.of(TaskProbe.actionsAsFrozen(after))));
+            assertEquals(diffs, StateComparator.diff(TaskProbe.with(empty, a, b), TaskProbe.with(empty, b, a),
+                    java.util.List.of(TaskProbe.actionsAsFrozen(before))));
+        }
+    }
+
+    /**
      * A probe read while the tree ran, of a process whose caught signals are not those its
      * snapshot at the freeze shows (a worker still installing its handlers), is stale: left out on
      * both sides, not called a difference; one that agrees with its snapshot is compared.

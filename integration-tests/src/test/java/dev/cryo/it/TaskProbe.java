@@ -200,6 +200,36 @@ final class TaskProbe {
         return with(s, probed, other, stale);
     }
 
+    /**
+     * A handler the program swapped for another between the probe before the dump and the freeze
+     * (vsftpd swaps its SIGALRM handler during a session): the image, read at the freeze, holds the
+     * handler the restored process has. Only a caught signal both readings saw, whose restored
+     * action is exactly the image's; anything else stays a difference.
+     */
+    static StateComparator.Known actionsAsFrozen(Path img) {
+        Map<String, String> frozen = new java.util.HashMap<>();
+        try (var r = dev.cryo.engine.image.ImageReader.open(img, dev.cryo.engine.model.codec.ModelCodecs.ALL)) {
+            for (Object o : r.records()) {
+                if (o instanceof dev.cryo.engine.model.TaskImage t) {
+                    for (dev.cryo.engine.model.SigAction a : t.sigactions()) {
+                        frozen.put("pid " + t.ids().pid() + " " + a.signal(), action(a.handler(), a.flags(), a.restorer(), a.mask()));
+                    }
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new AssertionError("the image " + img + " cannot be read for its signal actions: " + e, e);
+        }
+        return new StateComparator.Known("a signal's handler the program swapped between the probe and the freeze:"
+                + " restored as the image has it", d -> d.item().startsWith("probe sigaction ") && d.dumped() != null
+                && d.restored() != null && d.restored().equals(frozen.get(d.scope() + " "
+                + d.item().substring("probe sigaction ".length()))));
+    }
+
+    private static String action(long handler, long flags, long restorer, long mask) {
+        return "handler " + Long.toHexString(handler) + " flags " + Long.toHexString(flags) + " restorer "
+                + Long.toHexString(restorer) + " mask " + Long.toHexString(mask);
+    }
+
     /** Not compared: what the reading saw of the process's libraries, to tell a stale reading. */
     private static final String LIBRARIES = "probe libraries mapped";
     private static final java.util.regex.Pattern LIBRARY = java.util.regex.Pattern.compile("\\s(/(?:usr/)?lib\\S*)$");
@@ -378,9 +408,7 @@ final class TaskProbe {
                         ByteBuffer a = ByteBuffer.wrap(Sys.read(p, scratch, SIGACTION_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
                         long handler = a.getLong(), flags = a.getLong(), restorer = a.getLong(), mask = a.getLong();
                         if (handler != 0 || flags != 0 || mask != 0) {
-                            process.put("probe sigaction " + sig, "handler " + Long.toHexString(handler) + " flags "
-                                    + Long.toHexString(flags) + " restorer " + Long.toHexString(restorer) + " mask "
-                                    + Long.toHexString(mask));
+                            process.put("probe sigaction " + sig, action(handler, flags, restorer, mask));
                         }
                     }
                 }
