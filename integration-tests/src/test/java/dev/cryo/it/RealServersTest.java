@@ -2660,13 +2660,20 @@ class RealServersTest {
         String inside = "c40l" + suffix, hostEnd = "c40m" + suffix;
         Path ctlA = tmp.resolve("a.ctl"), ctlB = tmp.resolve("b.ctl");
         Files.writeString(tmp.resolve("a.conf"), "configure system hostname cryo-a\nconfigure lldp tx-interval 1\n");
-        Files.writeString(tmp.resolve("b.conf"), "configure system hostname cryo-b\nconfigure lldp tx-interval 1\n");
-        String start = "ip link set lo up; while ! ip link show " + inside + " >/dev/null 2>&1; do sleep 0.05; done;"
-                + " ip link set " + inside + " up && exec /usr/sbin/lldpd -d -u " + ctlA + " -O " + tmp.resolve("a.conf");
+        // b's frames live 60 s (tx-hold): with the default 4 × 1 s, a dump and restore longer than 4 s under load
+        // let the restored lldpd expire its neighbour before b's next frame came ("kept" failed so)
+        Files.writeString(tmp.resolve("b.conf"), "configure system hostname cryo-b\nconfigure lldp tx-interval 1\n"
+                + "configure lldp tx-hold 60\n");
+        // lldpd starts once its link has a carrier (the host's end up too): started before, it missed its
+        // neighbour for good once in a loaded CI run (60 s without learning it); the waits are bounded
+        String start = "ip link set lo up; i=0; while ! ip link show " + inside + " >/dev/null 2>&1 && [ $i -lt 600 ];"
+                + " do sleep 0.05; i=$((i+1)); done; ip link set " + inside + " up && i=0 && while ! ip link show " + inside
+                + " | grep -q LOWER_UP && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done;"
+                + " exec /usr/sbin/lldpd -d -u " + ctlA + " -O " + tmp.resolve("a.conf");
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("a.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
             succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
-            succeeds(List.of("ip", "link", "set", inside, "netns", Integer.toString(p.pid().value())));
             succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+            succeeds(List.of("ip", "link", "set", inside, "netns", Integer.toString(p.pid().value())));
             try (DetachedProcess b = DetachedProcess.start(tmp.resolve("b.out"), "/usr/sbin/lldpd", "-d", "-u",
                     ctlB.toString(), "-O", tmp.resolve("b.conf").toString(), "-I", hostEnd)) {
                 List<String> neighboursOfA = List.of("lldpcli", "-u", ctlA.toString(), "show", "neighbors");
