@@ -20,8 +20,7 @@ import java.util.Map;
  * the kernel has no TCP repair for MPTCP sockets (CRIU refuses them too), not even for one fallen
  * back to plain TCP, which every connection a plain TCP client makes to an MPTCP listener is.
  */
-public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.MptcpSocket>,
-        SocketHub.Kind<MptcpSocketHandler.MptcpSocket> {
+public final class MptcpSocketHandler implements SocketFdHandler<MptcpSocketHandler.MptcpSocket> {
     public static final int TAG = 1020, RECORD_ID = 2650;
 
     /** {@code state}: TCP_LISTEN or TCP_CLOSE (unconnected, bound when {@code local}'s port is not 0). */
@@ -107,16 +106,6 @@ public final class MptcpSocketHandler implements FdHandler<MptcpSocketHandler.Mp
     private static int delivered(SocketProbe p) {
         return TcpSocketHandler.delivered(
                 Sockets.getBytes(p.sock, Sockets.SOL_TCP, Sockets.TCP_INFO, TcpSocketHandler.TCPI_DELIVERED + 4));
-    }
-
-    @Override
-    public long restore(FdImage fd, MptcpSocket t, RestoreContext ctx) {
-        return ctx.plantSocket(t.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, MptcpSocket t, RestoreContext ctx) {
-        return ctx.socketHandedIn(t.ino(), fd.flags());
     }
 
     @Override

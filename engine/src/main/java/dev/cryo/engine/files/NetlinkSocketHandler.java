@@ -21,8 +21,7 @@ import java.util.Map;
  * group or an nfnetlink_queue: the binding's settings cannot all be read back, and a restored socket
  * without it would wait for packets that never come.
  */
-public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandler.NetlinkSocket>,
-        SocketHub.Kind<NetlinkSocketHandler.NetlinkSocket> {
+public final class NetlinkSocketHandler implements SocketFdHandler<NetlinkSocketHandler.NetlinkSocket> {
     public static final int TAG = 43, RECORD_ID = 196;
 
     /** One netlink socket: {@code portId} 0 = never bound. */
@@ -152,16 +151,6 @@ public final class NetlinkSocketHandler implements FdHandler<NetlinkSocketHandle
         }
         return "the kernel's messages (message type " + type + ") " + UnreadQueues.RETRIED + "; they cannot be queued"
                 + " again (no process can send from the kernel's port 0)";
-    }
-
-    @Override
-    public long restore(FdImage fd, NetlinkSocket n, RestoreContext ctx) {
-        return ctx.plantSocket(n.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, NetlinkSocket n, RestoreContext ctx) {
-        return ctx.socketHandedIn(n.ino(), fd.flags());
     }
 
     @Override

@@ -22,7 +22,7 @@ import java.util.Map;
  * seldom empty, and cryo could not queue them again — refusing would make such programs
  * undumpable on a busy host, and to the program a dropped packet is one the network lost.
  */
-public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSocket>, SocketHub.Kind<RawSocketHandler.RawSocket> {
+public final class RawSocketHandler implements SocketFdHandler<RawSocketHandler.RawSocket> {
     public static final int TAG = 130, RECORD_ID = 450;
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RawSocketHandler.class);
 
@@ -90,16 +90,6 @@ public final class RawSocketHandler implements FdHandler<RawSocketHandler.RawSoc
                     d.state() == SockDiag.TCP_ESTABLISHED ? d.remote() : null,
                     p.options(true), ctx.sockets().claim(p.ino));
         }
-    }
-
-    @Override
-    public long restore(FdImage fd, RawSocket r, RestoreContext ctx) {
-        return ctx.plantSocket(r.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, RawSocket r, RestoreContext ctx) {
-        return ctx.socketHandedIn(r.ino(), fd.flags());
     }
 
     @Override

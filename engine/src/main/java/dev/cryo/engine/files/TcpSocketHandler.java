@@ -22,7 +22,7 @@ import java.util.Map;
  * network lock drops their packets while they have no socket). With --tcp-close a connection
  * comes back as a closed socket.
  */
-public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSocket>, SocketHub.Kind<TcpSocketHandler.TcpSocket> {
+public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.TcpSocket> {
     public static final int TAG = 41, RECORD_ID = 193;
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TcpSocketHandler.class);
     private static final int MAX_QUEUE = 64 << 20;
@@ -481,16 +481,6 @@ public final class TcpSocketHandler implements FdHandler<TcpSocketHandler.TcpSoc
                     + " waiting for its first bytes): no socket holds them yet; not supported without"
                     + " --tcp-skip-in-flight (which leaves them out: their clients get a reset)");
         }
-    }
-
-    @Override
-    public long restore(FdImage fd, TcpSocket t, RestoreContext ctx) {
-        return ctx.plantSocket(t.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, TcpSocket t, RestoreContext ctx) {
-        return ctx.socketHandedIn(t.ino(), fd.flags());
     }
 
     @Override

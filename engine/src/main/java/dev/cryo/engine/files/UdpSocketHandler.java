@@ -27,7 +27,7 @@ import java.util.Map;
  * UDP-Lite sockets too (zdtm's socket_udplite), with their checksum coverage (an option), but not
  * their unread or corked datagrams, which the raw packets, UDP's, could not give back.
  */
-public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSocket>, SocketHub.Kind<UdpSocketHandler.UdpSocket> {
+public final class UdpSocketHandler implements SocketFdHandler<UdpSocketHandler.UdpSocket> {
     public static final int TAG = 42, RECORD_ID = 195;
 
     /**
@@ -310,16 +310,6 @@ public final class UdpSocketHandler implements FdHandler<UdpSocketHandler.UdpSoc
         }
         CorkedDatagram.cork(p.sock, taken, corkOption);
         return new Datagram(taken.data(), taken.from(), taken.to());
-    }
-
-    @Override
-    public long restore(FdImage fd, UdpSocket u, RestoreContext ctx) {
-        return ctx.plantSocket(u.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, UdpSocket u, RestoreContext ctx) {
-        return ctx.socketHandedIn(u.ino(), fd.flags());
     }
 
     @Override

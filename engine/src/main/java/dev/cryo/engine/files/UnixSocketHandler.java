@@ -37,7 +37,7 @@ import java.util.Objects;
  * peeked through cryo's copy of the socket, with the files passed in them (SCM_RIGHTS: dumped like
  * any fd, see {@link InFlightFiles}) and the sender credentials they carry (SCM_CREDENTIALS).
  */
-public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.UnixSocket>, SocketHub.Kind<UnixSocketHandler.UnixSocket> {
+public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandler.UnixSocket> {
     public static final int TAG = 40, RECORD_ID = 191, MESSAGE_ID = 192;
     private static final int MAX_MESSAGE = 4 << 20, MAX_QUEUE = 100_000, MAX_PASSED = 253; // SCM_MAX_FD
     /** Supplementary groups of a peer (NGROUPS_MAX is 65536; more than the restore's scratch area holds is refused). */
@@ -773,16 +773,6 @@ public final class UnixSocketHandler implements FdHandler<UnixSocketHandler.Unix
             return "and it or its peer is shut down; not supported";
         }
         return null;
-    }
-
-    @Override
-    public long restore(FdImage fd, UnixSocket u, RestoreContext ctx) {
-        return ctx.plantSocket(u.ino(), fd.flags());
-    }
-
-    @Override
-    public dev.cryo.kernel.Fd handedIn(FdImage fd, UnixSocket u, RestoreContext ctx) {
-        return ctx.socketHandedIn(u.ino(), fd.flags());
     }
 
     @Override

@@ -50,10 +50,8 @@ public final class StubParent {
      */
     private static int pastTheTree(int pid) {
         try {
-            int pidMax = Integer.parseInt(java.nio.file.Files.readAllLines(
-                    java.nio.file.Path.of("/proc/sys/kernel/pid_max")).get(0).trim());
-            return (int) Math.min((long) pid + TREE_SPAN, pidMax - 1L);
-        } catch (java.io.IOException | RuntimeException e) {
+            return (int) Math.min((long) pid + TREE_SPAN, dev.cryo.kernel.proc.ProcFs.pidMax() - 1L);
+        } catch (RuntimeException e) {
             return pid;
         }
     }

@@ -163,8 +163,7 @@ final class KernelProbe {
 
     /** Forks the stub by an injected clone3 asking for a chosen free pid, checks it got it, kills the child. */
     private Feature clone3SetTid(Tracer tracer, Injector inj, Pid stub, long scratch) throws IOException {
-        // Files.readString truncates /proc/sys files (they report size 0): read the stream to EOF
-        int pidMax = Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/kernel/pid_max")).get(0).trim());
+        int pidMax = ProcFs.pidMax();
         int want = 0;
         for (int i = 0; i < 100 && want == 0; i++) {
             int candidate = ThreadLocalRandom.current().nextInt(Math.max(1000, pidMax / 2), pidMax);

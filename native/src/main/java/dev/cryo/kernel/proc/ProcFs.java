@@ -247,6 +247,11 @@ public final class ProcFs {
         return readlink(pid.procDir() + "/root");
     }
 
+    /** The host's pid_max: every pid of cryo's pid namespace is below it. */
+    public static int pidMax() {
+        return Integer.parseInt(text("/proc/sys/kernel/pid_max").trim());
+    }
+
     /** The whole file as UTF-8 text. */
     public static String text(String path) {
         return new String(bytes(path), StandardCharsets.UTF_8);
