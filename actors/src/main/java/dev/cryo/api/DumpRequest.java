@@ -15,11 +15,20 @@ import java.nio.file.Path;
  * {@code leaveStopped}: like CRIU's --leave-stopped, the tree is neither killed nor resumed but left
  * stopped (SIGSTOP), for the user to SIGCONT or kill.
  * {@code hooks}: what the caller runs at the dump's fixed points (CRIU's action scripts).
+ * {@code iteration}: CRIU's pre-dump and the dump after it ({@link Iteration}).
  */
 public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
-                          boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks) {
+                          boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks,
+                          Iteration iteration) {
     public DumpRequest {
         hooks = hooks == null ? StageHooks.NONE : hooks;
+        iteration = iteration == null ? Iteration.NONE : iteration;
+        preCopy = preCopy || iteration.any();
+    }
+
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                       boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, null);
     }
 
     public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
@@ -46,28 +55,32 @@ public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean 
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped, hooks);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped, hooks, iteration);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped, hooks);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped, hooks, iteration);
     }
 
     public DumpRequest withPreCopy(boolean pre) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped, hooks);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped, hooks, iteration);
     }
 
     /** CRIU's --tcp-established, --tcp-close and --ext-unix-sk. */
     public DumpRequest withSockets(SocketDumpState.Options options) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped, hooks);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped, hooks, iteration);
     }
 
     public DumpRequest leavingStopped(boolean stopped) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped, hooks);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped, hooks, iteration);
     }
 
     public DumpRequest withHooks(StageHooks h) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, h);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, h, iteration);
+    }
+
+    public DumpRequest withIteration(Iteration i) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, i);
     }
 
     /** Whether the tree outlives the dump (running or stopped). */

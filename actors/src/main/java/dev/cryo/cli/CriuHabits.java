@@ -13,8 +13,8 @@ import java.util.List;
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task) and {@code --auto-dedup} (holes punched in parent images)
  * have nothing to act on;
- * {@code pre-dump} is a dump leaving the tree running, and the dump after it is whole (cryo's own
- * iterative dump is {@code dump --pre-copy}).
+ * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}), and
+ * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
  * CRIU's options cryo does not take are {@link CriuOptionsNotTaken}'s; anything else is left
  * alone for picocli to judge.
  */
@@ -66,16 +66,13 @@ final class CriuHabits {
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {
                 continue; // a dump always records the cgroups; the mode is the restore's
             } else if (i == verb && a.equals("pre-dump")) {
-                // every cryo image is whole: a pre-dump is a dump that leaves the tree running,
-                // and the dump after it (--prev-images-dir, --track-mem) is whole too
+                // a dump that leaves the tree running with its writes tracked; the dump after it
+                // (--prev-images-dir) freezes it only for what was written since, and is whole too
                 rest.add("dump");
                 rest.add("--leave-running");
-            } else if (afterVerb && a.equals("--track-mem")) {
-                continue;
-            } else if (afterVerb && a.equals("--prev-images-dir") && i + 1 < args.length) {
-                i++;
-            } else if (afterVerb && a.startsWith("--prev-images-dir=")) {
-                continue;
+                if (!List.of(args).contains("--track-mem")) {
+                    rest.add("--track-mem");
+                }
             } else if (afterVerb && verbName.equals("check") && CHECK_SCOPES.contains(a)) {
                 continue; // cryo's check always checks every feature it knows
             } else {

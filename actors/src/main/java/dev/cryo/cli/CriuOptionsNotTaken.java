@@ -57,7 +57,7 @@ final class CriuOptionsNotTaken {
             OPTIONS.put(o, "the page server's TLS files; " + REMOTE + " (its keys: `cryo keys init`)");
         }
         OPTIONS.put("--pre-dump-mode", "choose how pre-dump reads memory; cryo's pre-dump is a whole dump that "
-                + "leaves the tree running (its own iterative dump is `dump --pre-copy`)");
+                + "leaves the tree running with its writes tracked (uffd write-protect) for the dump after it");
         OPTIONS.put("--skip-mnt", "leave a mount out of the image; cryo carries every mount of a tree's own mount "
                 + "namespace or refuses the dump naming it");
         OPTIONS.put("--enable-fs", "allow mounts of more file system types; cryo carries the mounts it knows "

@@ -72,6 +72,18 @@ final class DumpCommand implements Callable<Integer> {
             + "for the pages written since (needs userfaultfd write-protect and PAGEMAP_SCAN).")
     boolean preCopy;
 
+    @Option(names = "--track-mem", description = "With --leave-running: keep tracking the tree's writes after the dump "
+            + "(a small process holds them, at most cryo.pre-copy.tracking-kept), so that a later dump with "
+            + "--prev-images-dir freezes the tree only for the pages written since; as CRIU's pre-dump (implies --pre-copy).")
+    boolean trackMem;
+
+    @Option(names = "--prev-images-dir", paramLabel = "DIR", description = "The image of an earlier dump with "
+            + "--track-mem (relative to --images-dir, as CRIU's): its pages not written since are copied from it while "
+            + "the tree runs, and the tree is frozen only for the rest; the new image is whole (DIR may be deleted "
+            + "after). When the tracking cannot hold (it timed out, a task ran exec or is another process), those pages "
+            + "are copied again, and the output says so (implies --pre-copy).")
+    Path prevImagesDir;
+
     @Option(names = "--ghost-limit", paramLabel = "SIZE",
             description = "Largest deleted file (still mapped or open) carried in the image, e.g. 4M "
                     + "(default: cryo.dump.ghost-limit, 1 MiB).")
@@ -119,6 +131,10 @@ final class DumpCommand implements Callable<Integer> {
         DumpProgress progress = new DumpProgress();
         DumpRequest request = new DumpRequest(Pid.of(pid), dir.toAbsolutePath(), leaveRunning || parent.settings().dump().leaveRunning(),
                 shellJob, progress, preCopy, new SocketDumpState.Options(tcpEstablished, tcpClose, extUnixSk, tcpSkipInFlight), leaveStopped);
+        if (trackMem || prevImagesDir != null) {
+            request = request.withIteration(new dev.cryo.api.Iteration(prevImagesDir == null ? null
+                    : dir.toAbsolutePath().resolve(prevImagesDir).normalize(), trackMem));
+        }
         dev.cryo.api.StageHooks scripts = ActionScripts.of(actionScripts, dir);
         dev.cryo.engine.cgroups.CgroupFreezer freezer = null;
         if (freezeCgroup != null) {
@@ -128,7 +144,7 @@ final class DumpCommand implements Callable<Integer> {
                 err.println("cryo dump: --freeze-cgroup " + e.getMessage());
                 return 2;
             }
-            if (preCopy) {
+            if (request.preCopy()) {
                 err.println("cryo dump: --freeze-cgroup cannot go with --pre-copy (its rounds inject into the running tree)");
                 return 2;
             }
@@ -152,7 +168,8 @@ final class DumpCommand implements Callable<Integer> {
             overrides.put("cryo.dump.seize-timeout", timeout + "s");
         }
         // a running local agent does it in its warm JVM; its own settings apply (these options need ours)
-        if (!noAgent && overrides.isEmpty() && !hooks.any()) {
+        // a pre-dump's tracking is kept and taken by the command's own JVM (the agent's settings would not apply)
+        if (!noAgent && overrides.isEmpty() && !hooks.any() && !request.iteration().any()) {
             // SIGINT/SIGTERM: the agent is told to give the dump up, and its answer says how it ended
             java.util.concurrent.atomic.AtomicReference<Runnable> giveUp = new java.util.concurrent.atomic.AtomicReference<>();
             try (Interrupts interrupts = Interrupts.handle(sig -> {
@@ -301,6 +318,7 @@ final class DumpCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  pre-copy: %d rounds while running, then frozen; pages per round: %s%n",
                     r.roundPages().size() - 1, r.roundPages());
         }
+        r.notes().forEach(n -> out.println("  " + n));
         out.printf(Locale.ROOT, "  image %s, pages copied at %.0f MiB/s; the tree was %s%n", Sizes.human(s.imageBytes()),
                 s.pageMegabytesPerSecond(),
                 !r.leftRunning() ? "killed" : request.leaveStopped() ? "left stopped (SIGCONT resumes it)" : "left running");

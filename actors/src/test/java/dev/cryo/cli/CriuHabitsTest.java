@@ -49,10 +49,11 @@ class CriuHabitsTest {
     }
 
     @Test
-    void criusIterativeDumpIsTwoWholeImages() {
-        same("-o 1/pre.log dump --leave-running -t 7 -D 1", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
-        same("dump -t 7 -D 2", "dump -t 7 -D 2 --prev-images-dir ../1 --track-mem");
-        same("dump -t 7 -D 2", "dump -t 7 --prev-images-dir=../1 -D 2");
+    void criusIterativeDumpTracksTheTreesWritesBetweenItsTwoCommands() {
+        same("-o 1/pre.log dump --leave-running -t 7 -D 1 --track-mem", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
+        same("dump --leave-running --track-mem -t 7 -D 1", "pre-dump -t 7 -D 1");
+        same("dump -t 7 -D 2 --prev-images-dir ../1 --track-mem", "dump -t 7 -D 2 --prev-images-dir ../1 --track-mem");
+        same("dump -t 7 --prev-images-dir=../1 -D 2", "dump -t 7 --prev-images-dir=../1 -D 2");
     }
 
     @Test

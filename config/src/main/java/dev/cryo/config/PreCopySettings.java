@@ -11,8 +11,10 @@ import com.typesafe.config.Config;
  *     pre-copy ends (the tree dirties memory as fast as it is copied)
  * @param raiseBelow once a round copied at most this many bytes, the rounds left run at {@code
  *     cryo.dump.freeze-nice} (see {@link #endgame})
+ * @param trackingKept how long a pre-dump's write tracking is kept for the next dump at most
  */
-public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent, long raiseBelow) {
+public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent, long raiseBelow,
+                              java.time.Duration trackingKept) {
   public static final String PATH = "cryo.pre-copy";
 
   public PreCopySettings {
@@ -24,6 +26,13 @@ public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercen
     if (raiseBelow < 0) {
       throw new InvalidSettingsException(PATH + ".raise-below must not be negative, got " + raiseBelow);
     }
+    if (trackingKept == null || trackingKept.toSeconds() < 1) {
+      throw new InvalidSettingsException(PATH + ".tracking-kept must be at least 1 second, got " + trackingKept);
+    }
+  }
+
+  public PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercent, long raiseBelow) {
+    this(maxRounds, stopBelow, minShrinkPercent, raiseBelow, java.time.Duration.ofMinutes(10));
   }
 
   /**
@@ -51,6 +60,6 @@ public record PreCopySettings(int maxRounds, long stopBelow, int minShrinkPercen
   public static PreCopySettings create(Config section) {
     SettingsReader r = new SettingsReader(section, PATH);
     return new PreCopySettings(r.getInt("max-rounds"), r.getBytes("stop-below"), r.getInt("min-shrink-percent"),
-        r.getBytes("raise-below"));
+        r.getBytes("raise-below"), r.getDuration("tracking-kept"));
   }
 }

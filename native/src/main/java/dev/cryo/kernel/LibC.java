@@ -53,6 +53,8 @@ public final class LibC {
 
     public static native int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
 
+    public static native int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newfd);
+
     public static native int posix_spawnattr_init(Pointer attr);
 
     public static native int posix_spawnattr_destroy(Pointer attr);

@@ -19,6 +19,16 @@ public final class Spawner {
     private static final short POSIX_SPAWN_SETSID = 0x80;
 
     public static Pid spawn(String path, List<String> argv, List<String> env, boolean newSession) {
+        return spawn(path, argv, env, newSession, List.of(), "/dev/null");
+    }
+
+    /**
+     * As {@link #spawn(String, List, List, boolean)}, the child also getting {@code passed} as its fds 3, 4,
+     * ... (in that order) and {@code stdout} (created 0600) as its standard output. Each of {@code passed}
+     * must be above the last fd it is given as, so no dup2 overwrites a source still to come.
+     */
+    public static Pid spawn(String path, List<String> argv, List<String> env, boolean newSession, List<Fd> passed,
+                            String stdout) {
         Memory attr = new Memory(OPAQUE_SIZE);
         attr.clear();
         Memory actions = new Memory(OPAQUE_SIZE);
@@ -28,9 +38,17 @@ public final class Spawner {
         LibC.posix_spawn_file_actions_init(actions);
         try {
             for (int fd = 0; fd < 3; fd++) {
-                LibC.posix_spawn_file_actions_addopen(actions, fd, "/dev/null", fd == 0 ? 0 : 1, 0);
+                LibC.posix_spawn_file_actions_addopen(actions, fd, fd == 1 ? stdout : "/dev/null", fd == 0 ? 0
+                        : fd == 1 && !stdout.equals("/dev/null") ? Fcntl.O_WRONLY | Fcntl.O_CREAT | Fcntl.O_TRUNC
+                        : 1, 0600);
             }
-            LibC.posix_spawn_file_actions_addclosefrom_np(actions, 3);
+            for (int i = 0; i < passed.size(); i++) {
+                if (passed.get(i).value() <= 3 + i) {
+                    throw new IllegalArgumentException("fd " + passed.get(i) + " would be overwritten before it is passed");
+                }
+                LibC.posix_spawn_file_actions_adddup2(actions, passed.get(i).value(), 3 + i);
+            }
+            LibC.posix_spawn_file_actions_addclosefrom_np(actions, 3 + passed.size());
             if (newSession) {
                 LibC.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID);
             }

@@ -71,6 +71,24 @@ public final class WriteTracker implements AutoCloseable {
         }
     }
 
+    /**
+     * Takes ownership of {@code uffd} whose API handshake was made already (a tracking kept between two
+     * commands, see cryo's TrackingHolder): its registrations and write-protect bits are as it left them.
+     */
+    public static WriteTracker resume(Pid pid, Fd uffd) {
+        try {
+            return new WriteTracker(pid, uffd, Sys.open(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/pagemap", Fcntl.O_RDONLY));
+        } catch (RuntimeException e) {
+            uffd.close();
+            throw e;
+        }
+    }
+
+    /** The uffd itself: a holder keeps it open between two commands (the registrations live as long as it does). */
+    public Fd uffd() {
+        return uffd;
+    }
+
     public Pid pid() {
         return pid;
     }

@@ -371,6 +371,9 @@ public final class DumpSupervisor {
         if (shared != null) {
             shared.close();
         }
+        if (previous != null) { // its pages were carried before the first round
+            previous.close();
+        }
     }
 
     private Behavior<Command> startTracking() {
@@ -383,15 +386,26 @@ public final class DumpSupervisor {
         } catch (RuntimeException e) {
             return abort(rootGone(e));
         }
+        java.util.Map<Pid, dev.cryo.kernel.Fd> adopted = takeTracking(tree);
         for (Pid p : tree) {
-            startTrackingOne(p, "task-" + p);
+            dev.cryo.kernel.Fd uffd = adopted.remove(p);
+            if (uffd != null) {
+                adoptTrackingOne(p, uffd);
+            } else {
+                startTrackingOne(p, "task-" + p);
+            }
         }
+        adopted.values().forEach(dev.cryo.kernel.Fd::close);
+        List<TaskDumper.Tracking> carrying = new ArrayList<>();
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     if (m.reply() instanceof TaskDumper.Gone g) {
                         leaveToFreeze(g.pid()); // exited before its tracking started
                     } else if (m.reply() instanceof TaskDumper.Tracking t) {
                         trackers.put(t.pid(), t.tracker());
+                        if (!t.carried().isEmpty()) {
+                            carrying.add(t);
+                        }
                     } else {
                         return abort(failureOf(m.reply()));
                     }
@@ -399,13 +413,90 @@ public final class DumpSupervisor {
                     if (pending.isEmpty()) { // the rounds read shared pages unpinned; the frozen collect looks again
                         parentSharing = dev.cryo.engine.memory.ParentSharing.scan(liveTasks(), n -> ctx.getLog().debug(n))
                                 .unpinnedOnly();
-                        return round(collectJob());
+                        return carrying.isEmpty() ? round(collectJob()) : carryPrevious(carrying);
                     }
                     return Behaviors.same();
                 })
                 .onMessage(Cancel.class, m -> abort(m.why()))
                 .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(WriterReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
+                .build();
+    }
+
+    /** The pre-dump's image whose tracking this dump took over (dump --prev-images-dir), or null. */
+    private dev.cryo.engine.dump.PreviousImage previous;
+    /** What the user is told beside the figures: the tracking kept, taken over or lost (DumpReport#notes). */
+    private final List<String> notes = new ArrayList<>();
+    /** Pages copied from the previous image while the tree ran. */
+    private long carriedPages;
+
+    /**
+     * The uffds a pre-dump's holder kept for the tree's tasks (none without --prev-images-dir); the
+     * holder is ended either way. Without the previous image, they are of no use: the tasks are tracked afresh.
+     */
+    private java.util.Map<Pid, dev.cryo.kernel.Fd> takeTracking(List<Pid> tree) {
+        java.nio.file.Path dir = request.iteration().previous();
+        if (dir == null) {
+            return new java.util.HashMap<>();
+        }
+        try {
+            previous = dev.cryo.engine.dump.PreviousImage.open(dir, settings.image().maxChunk());
+        } catch (RuntimeException e) {
+            notes.add(dev.cryo.actors.Failures.describe(e) + ": every page is copied again");
+        }
+        dev.cryo.engine.dump.TrackingHolder.Taken taken = dev.cryo.engine.dump.TrackingHolder.take(dir, tree);
+        notes.addAll(taken.notes());
+        java.util.Map<Pid, dev.cryo.kernel.Fd> out = new java.util.HashMap<>(taken.uffds());
+        if (previous == null) {
+            out.values().forEach(dev.cryo.kernel.Fd::close);
+            out.clear();
+        } else {
+            for (Pid p : List.copyOf(out.keySet())) {
+                if (!previous.holds(p.value())) { // a task the pre-dump tracked is no task of its image
+                    out.remove(p).close();
+                }
+            }
+        }
+        return out;
+    }
+
+    private void adoptTrackingOne(Pid p, dev.cryo.kernel.Fd uffd) {
+        ActorRef<TaskDumper.Command> t = ctx.spawn(TaskDumper.create(p), "task-" + p, TaskDumper.DISPATCHER);
+        ctx.watchWith(t, new TaskStopped(p));
+        tasks.put(p, t);
+        pending.add(p);
+        t.tell(new TaskDumper.AdoptTracking(settings.dump().seizeTimeout(), uffd, previous, taskAdapter));
+    }
+
+    /**
+     * The previous image's pages of the adopted tasks go into this image first, while the tree runs: the
+     * rounds' copies of pages written since come after them, and win at restore.
+     */
+    private Behavior<Command> carryPrevious(List<TaskDumper.Tracking> carrying) {
+        ActorRef<ImageWriterActor.Reply> replies = ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new);
+        for (TaskDumper.Tracking t : carrying) {
+            writer.tell(new ImageWriterActor.CarryPages(previous, t.pid().value(), t.carried(), replies));
+        }
+        int[] left = {carrying.size()};
+        stage("copying " + carrying.size() + " tasks' pages from " + previous.dir());
+        return Behaviors.receive(Command.class)
+                .onMessage(WriterReply.class, m -> {
+                    if (!(m.reply() instanceof ImageWriterActor.Carried c)) {
+                        return abort(failureOf(m.reply()));
+                    }
+                    carriedPages += c.pages();
+                    if (--left[0] > 0) {
+                        return Behaviors.same();
+                    }
+                    notes.add(String.format(java.util.Locale.ROOT, "%d pages of %d task%s carried from the pre-dump in %s "
+                            + "(not written since; copied while the tree ran)", carriedPages, carrying.size(),
+                            carrying.size() == 1 ? "" : "s", previous.dir()));
+                    return round(collectJob());
+                })
+                .onMessage(Cancel.class, m -> abort(m.why()))
+                .onMessage(TaskReply.class, m -> abort(failureOf(m.reply())))
+                .onMessage(TaskStopped.class, m -> abort("the dumper of pid " + m.pid() + " stopped unexpectedly"))
                 .onMessage(Timeout.class, m -> abort("timed out " + m.stage()))
                 .build();
     }
@@ -941,6 +1032,9 @@ public final class DumpSupervisor {
         tasks.values().forEach(t -> t.tell(new TaskDumper.AwaitWrites(taskAdapter)));
         if (early) {
             releaseSockets(false, problems); // connections leave repair mode before the tree runs again
+            if (!hold && request.iteration().keepTracking()) {
+                keepTracking(); // before the release, which closes the trackers' uffds
+            }
             tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(false, taskAdapter)));
         }
         Set<Pid> written = new LinkedHashSet<>();
@@ -1035,6 +1129,9 @@ public final class DumpSupervisor {
         lowerPriority();
         timers.cancelAll();
         ctx.getLog().info("dump of pid {} failed after the tree was let go: {}", request.pid(), why);
+        if (holder != null) { // no image to go with the tracking
+            dev.cryo.engine.dump.TrackingHolder.kill(Pid.of(holder.holder()));
+        }
         pool.cancel(why);
         writer.tell(new ImageWriterActor.Abort(ctx.messageAdapter(ImageWriterActor.Reply.class, WriterReply::new)));
         timers.startSingleTimer(new Timeout("aborting the image"), RELEASE_TIMEOUT);
@@ -1104,7 +1201,7 @@ public final class DumpSupervisor {
             rounds.add(written); // the frozen round
         }
         return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
-                request.keepsTree(), stats, rounds);
+                request.keepsTree(), stats, rounds, notes);
     }
 
     /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
@@ -1154,6 +1251,9 @@ public final class DumpSupervisor {
         boolean stop = !kill && hooked && request.leaveStopped(); // a failed hook lets the tree run, as CRIU
         // the kill applies the tasks' SEM_UNDO adjustments to the host's semaphores: taken now, put back after
         SemaphoresAtKill semaphores = kill ? SemaphoresAtKill.snapshot(treePids()) : null;
+        if (!kill && !hold && request.iteration().keepTracking()) {
+            keepTracking(); // before the release, which closes the trackers' uffds
+        }
         tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, taskAdapter)));
         timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
         return Behaviors.receive(Command.class)
@@ -1192,6 +1292,28 @@ public final class DumpSupervisor {
                     return Behaviors.stopped();
                 })
                 .build();
+    }
+
+    /** The holder of this pre-dump's tracking, once started. */
+    private dev.cryo.engine.dump.TrackingHolder.Handed holder;
+    private boolean keepTried;
+
+    /** A pre-dump: the tree's tracking goes to a holder the next dump takes it from (TrackingHolder). */
+    private void keepTracking() {
+        if (keepTried) {
+            return; // tried before the early release
+        }
+        keepTried = true;
+        try {
+            dev.cryo.engine.dump.TrackingHolder.Handed h = dev.cryo.engine.dump.TrackingHolder.hand(request.imageDir(),
+                    request.pid(), trackers, settings.preCopy().trackingKept());
+            holder = h;
+            notes.add("the writes of " + h.tasks() + " task" + (h.tasks() == 1 ? "" : "s") + " stay tracked for at most "
+                    + h.lifetime().toSeconds() + " s (by pid " + h.holder() + "): `cryo dump --prev-images-dir "
+                    + request.imageDir() + "` freezes the tree only for the pages written since");
+        } catch (RuntimeException e) {
+            notes.add(dev.cryo.actors.Failures.describe(e) + ": the next dump copies every page again");
+        }
     }
 
     // ---- ABORT ---------------------------------------------------------------------------------

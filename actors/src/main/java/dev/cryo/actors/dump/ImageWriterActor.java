@@ -27,6 +27,13 @@ public final class ImageWriterActor {
     public record WritePages(int pid, List<PageCopier.Segment> segments, ByteBuffer buffer, BufferPool pool)
             implements Command {}
 
+    /**
+     * Pages of a previous image (a pre-dump's) this image takes as they are, copied from that image
+     * before the rounds' pages (a later copy of a page wins at restore); replies {@link Carried}.
+     */
+    public record CarryPages(dev.cryo.engine.dump.PreviousImage from, int pid,
+                             List<dev.cryo.engine.restore.PageSlice> slices, ActorRef<Reply> replyTo) implements Command {}
+
     public record Commit(ActorRef<Reply> replyTo) implements Command {}
 
     /** Flushes what is written so far to stable storage (before a pre-copy freeze); replies {@link Synced}. */
@@ -44,6 +51,8 @@ public final class ImageWriterActor {
     public record Aborted() implements Reply {}
 
     public record Synced() implements Reply {}
+
+    public record Carried(int pid, long pages) implements Reply {}
 
     public record Failed(String message) implements Reply {}
 
@@ -81,6 +90,12 @@ public final class ImageWriterActor {
                         } finally {
                             m.pool().release(m.buffer());
                         }
+                        return Behaviors.same();
+                    })
+                    .onMessage(CarryPages.class, m -> {
+                        long[] pages = {0};
+                        io(() -> pages[0] = m.from().copy(m.pid(), m.slices(), writer));
+                        m.replyTo().tell(failure == null ? new Carried(m.pid(), pages[0]) : new Failed(failure));
                         return Behaviors.same();
                     })
                     .onMessage(Push.class, m -> {

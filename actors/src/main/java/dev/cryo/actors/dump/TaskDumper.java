@@ -76,6 +76,14 @@ public final class TaskDumper {
     public record StartTracking(java.time.Duration timeout, ActorRef<Reply> replyTo) implements Command {}
 
     /**
+     * Pre-copy after a pre-dump ({@code dump --prev-images-dir}): take over the task's tracking kept since
+     * (its {@code uffd}, owned from now on), no seize; the pages of {@code previous} in its pre-copied
+     * mappings count as sent, and the answer lists them for the writer to copy.
+     */
+    public record AdoptTracking(java.time.Duration timeout, dev.cryo.kernel.Fd uffd,
+                                dev.cryo.engine.dump.PreviousImage previous, ActorRef<Reply> replyTo) implements Command {}
+
+    /**
      * Pre-copy: copy the pages written since the last round while the task runs. {@code rounds}: a
      * round whose scan finds what would end the pre-copy had the tree only this task (see
      * PreCopySettings#endsAfter) is likely the last before the freeze, so the task's smaps is read
@@ -140,7 +148,12 @@ public final class TaskDumper {
     public record Released(Pid pid, boolean killed, long atNanos) implements Reply {}
 
     /** Its writes are tracked by {@code tracker} (which the shared memory's pre-copy scans too). */
-    public record Tracking(Pid pid, PreCopyTracker tracker) implements Reply {}
+    /** {@code carried}: the previous image's pages the image takes as they are (an adopted tracking), else none. */
+    public record Tracking(Pid pid, PreCopyTracker tracker, List<dev.cryo.engine.restore.PageSlice> carried) implements Reply {
+        public Tracking(Pid pid, PreCopyTracker tracker) {
+            this(pid, tracker, List.of());
+        }
+    }
 
     public record RoundCopied(Pid pid, long pages) implements Reply {}
 
@@ -233,6 +246,7 @@ public final class TaskDumper {
                 .onMessage(Collect.class, this::onCollect)
                 .onMessage(Release.class, this::onRelease)
                 .onMessage(StartTracking.class, this::onStartTracking)
+                .onMessage(AdoptTracking.class, this::onAdoptTracking)
                 .onMessage(CopyRound.class, this::onCopyRound)
                 .onMessage(ReadLayout.class, m -> {
                     // the freeze follows: cryo's young collection now, not in the frozen window
@@ -531,6 +545,22 @@ public final class TaskDumper {
             seizeTimeout = m.timeout();
             m.replyTo().tell(new Tracking(pid, preCopy));
         } catch (RuntimeException e) {
+            m.replyTo().tell(goneOr(failure(logged(e))));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onAdoptTracking(AdoptTracking m) {
+        try {
+            dev.cryo.kernel.WriteTracker.guardsFlagged();
+            // read while the task runs: a mapping changed since is unregistered, and the rounds send all of it
+            List<dev.cryo.engine.restore.PageSlice> carried = m.previous().within(pid.value(),
+                    PreCopyTracker.preCopiedRanges(ProcFs.maps(pid)));
+            preCopy = PreCopyTracker.adopt(pid, m.uffd(), dev.cryo.engine.dump.PreviousImage.ranges(carried));
+            seizeTimeout = m.timeout();
+            m.replyTo().tell(new Tracking(pid, preCopy, carried));
+        } catch (RuntimeException e) {
+            m.uffd().close();
             m.replyTo().tell(goneOr(failure(logged(e))));
         }
         return Behaviors.same();

@@ -98,6 +98,33 @@ public final class PreCopyTracker implements AutoCloseable {
     }
 
     /**
+     * Tracking a pre-dump left running ({@link TrackingHolder}): {@code uffd} is the task's, registered and
+     * armed back then, and {@code carried} the pages of the previous image this dump copies into its own
+     * (as if an earlier round had sent them). A page not written since still has the write-protect bit
+     * that round set, so it is as the previous image holds it; every other page is found by the rounds
+     * as they find a page written since the last one (a mapping made since is not registered, and all
+     * of it counts).
+     */
+    public static PreCopyTracker adopt(Pid pid, Fd uffd, PageRanges carried) {
+        PreCopyTracker t = new PreCopyTracker(pid, WriteTracker.resume(pid, uffd));
+        t.rounds = 1; // not a first round: zero pages need bytes, and only written pages are reported
+        t.sent = carried;
+        return t;
+    }
+
+    /** The address ranges of {@code maps} whose pages the rounds copy: where a previous image's pages may be carried. */
+    public static PageRanges preCopiedRanges(List<MapsEntry> maps) {
+        PageRanges.Builder b = new PageRanges.Builder(maps.size());
+        maps.stream().filter(PreCopyTracker::ownPreCopied).forEach(m -> b.add(m.start(), m.end()));
+        return b.build();
+    }
+
+    /** The pages the image holds, or will, of this task (sent by a round, or carried from a previous image). */
+    public PageRanges sent() {
+        return sent;
+    }
+
+    /**
      * Stops the task, every thread of it, around {@code whileStopped}: what registering a mapping
      * needs ({@link #registerExactly}). Called on the thread that may trace the task.
      */

@@ -1,0 +1,126 @@
+/*
+ * predumped — memory written between a pre-dump and the dump after it (cryo pre-dump, then
+ * cryo dump --prev-images-dir).
+ *
+ * Usage: predumped [size-MiB] [pages-per-write]      (defaults 64 and 256)
+ *
+ * Maps size-MiB of private anonymous memory; page i holds 512 words from a xorshift64 generator
+ * seeded by (i, gen[i]). Page i % 64 == 13 is never touched (reads zero). Prints "ready", then
+ * idles. Each SIGUSR1 rewrites the next pages-per-write pages (gen[i]++), drops the page after
+ * them with MADV_DONTNEED (reads zero from then on) and maps a new 1 MiB area it fills, then
+ * prints "wrote N" (N: the SIGUSR1s so far). On SIGUSR2 it checks every page and every area and
+ * prints "PASS pages=N" (exit 0) or "FAIL: <reason>" (exit 1).
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define WORDS (PAGE / sizeof(uint64_t))
+#define AREAS 16
+#define AREA (1UL << 20)
+
+static volatile sig_atomic_t check, write_requested;
+
+static void on_usr1(int sig) { (void)sig; write_requested = 1; }
+static void on_usr2(int sig) { (void)sig; check = 1; }
+
+static uint64_t xorshift64(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static void fill(uint64_t *w, size_t page, uint32_t gen)
+{
+    uint64_t s = ((uint64_t)page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)gen << 32 | 0x5bd1e995);
+    for (size_t i = 0; i < WORDS; i++)
+        w[i] = xorshift64(&s);
+}
+
+static int matches(const uint64_t *w, size_t page, uint32_t gen)
+{
+    if (gen == 0) {
+        for (size_t i = 0; i < WORDS; i++)
+            if (w[i]) return 0;
+        return 1;
+    }
+    uint64_t s = ((uint64_t)page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)gen << 32 | 0x5bd1e995);
+    for (size_t i = 0; i < WORDS; i++)
+        if (w[i] != xorshift64(&s)) return 0;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
+    size_t per = argc > 2 ? strtoul(argv[2], NULL, 10) : 256;
+    size_t pages = mib * 256;
+    uint8_t *mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint32_t *gen = calloc(pages, sizeof *gen);
+    uint8_t *areas[AREAS];
+    if (mem == MAP_FAILED || !gen) { printf("FAIL: no memory\n"); return 2; }
+    for (size_t p = 0; p < pages; p++) {
+        if (p % 64 == 13) continue;
+        gen[p] = 1;
+        fill((uint64_t *)(mem + p * PAGE), p, gen[p]);
+    }
+    signal(SIGUSR1, on_usr1);
+    signal(SIGUSR2, on_usr2);
+    sigset_t block, none;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &block, &none);
+    printf("ready\n");
+    fflush(stdout);
+    size_t next = 0;
+    int writes = 0;
+    for (;;) {
+        while (!check && !write_requested)
+            sigsuspend(&none);
+        if (check) break;
+        write_requested = 0;
+        for (size_t k = 0; k < per; k++, next = (next + 1) % pages) {
+            if (next % 64 == 13) continue;
+            gen[next]++;
+            fill((uint64_t *)(mem + next * PAGE), next, gen[next]);
+        }
+        if (next % 64 != 13) {
+            madvise(mem + next * PAGE, PAGE, MADV_DONTNEED);
+            gen[next] = 0;
+        }
+        if (writes < AREAS) {
+            areas[writes] = mmap(NULL, AREA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (areas[writes] == MAP_FAILED) { printf("FAIL: no area\n"); return 2; }
+            memset(areas[writes], 0x40 + writes, AREA);
+        }
+        writes++;
+        printf("wrote %d\n", writes);
+        fflush(stdout);
+    }
+    for (size_t p = 0; p < pages; p++) {
+        if (!matches((const uint64_t *)(mem + p * PAGE), p, gen[p])) {
+            printf("FAIL: page %zu (generation %u) differs\n", p, gen[p]);
+            return 1;
+        }
+    }
+    for (int a = 0; a < writes && a < AREAS; a++) {
+        for (size_t i = 0; i < AREA; i++) {
+            if (areas[a][i] != (uint8_t)(0x40 + a)) {
+                printf("FAIL: area %d byte %zu differs\n", a, i);
+                return 1;
+            }
+        }
+    }
+    printf("PASS pages=%zu writes=%d\n", pages, writes);
+    return 0;
+}

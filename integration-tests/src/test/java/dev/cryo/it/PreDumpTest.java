@@ -1,0 +1,167 @@
+package dev.cryo.it;
+
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Signals;
+import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.testing.DetachedProcess;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * CRIU's iterative dump across two commands: {@code cryo pre-dump -D 1} leaves the tree running with
+ * its writes tracked (a small process holds the uffds), and {@code cryo dump -D 2 --prev-images-dir ../1}
+ * takes the tracking back, copies the pre-dump's pages not written since from its image while the tree
+ * runs, and freezes the tree only for the rest. The second image is whole: it restores with the first
+ * one deleted.
+ */
+class PreDumpTest {
+    /** predumped.c's memory: 64 MiB, 16384 pages (every 64th never touched). */
+    private static final int MIB = 64, PAGES = MIB * 256, WRITTEN = 256;
+
+    @TempDir
+    Path tmp;
+
+    private final List<Integer> holders = new ArrayList<>();
+
+    @AfterEach
+    void noHolderLeft() {
+        holders.forEach(h -> dev.cryo.engine.dump.TrackingHolder.kill(Pid.of(h)));
+    }
+
+    private DetachedProcess workload() throws Exception {
+        return Workloads.program(tmp.resolve("predumped.out"), "predumped", Integer.toString(MIB), Integer.toString(WRITTEN));
+    }
+
+    /** {@code cryo pre-dump} of {@code pid} into tmp/img1; returns the holder's pid it names. */
+    private int preDump(int pid) {
+        Cli pre = Cli.run("pre-dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img1").toString(), "--no-progress");
+        assertEquals(0, pre.code(), pre.toString());
+        Matcher m = Pattern.compile("stay tracked for at most \\d+ s \\(by pid (\\d+)\\)").matcher(pre.out());
+        assertTrue(m.find(), pre.out());
+        int holder = Integer.parseInt(m.group(1));
+        holders.add(holder);
+        assertTrue(pre.out().contains("the tree was left running"), pre.out());
+        return holder;
+    }
+
+    /** The workload rewrites its next {@link #WRITTEN} pages, drops one and maps and fills a new MiB. */
+    private static void write(DetachedProcess p, int times) throws Exception {
+        Sys.kill(p.pid(), Signals.SIGUSR1);
+        p.awaitOutput("wrote " + times + "\n", Duration.ofSeconds(30));
+    }
+
+    private static void deleteTree(Path dir) throws Exception {
+        try (var files = Files.walk(dir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+    }
+
+    private static List<Long> rounds(String out) {
+        Matcher m = Pattern.compile("pages per round: \\[([0-9, ]+)]").matcher(out);
+        assertTrue(m.find(), out);
+        return Arrays.stream(m.group(1).split(", ")).map(Long::parseLong).toList();
+    }
+
+    private static boolean gone(int pid) {
+        return !Files.exists(Path.of("/proc/" + pid)) || stateOf(pid) == 'Z';
+    }
+
+    private static char stateOf(int pid) {
+        try {
+            return dev.cryo.kernel.proc.ProcFs.stat(Pid.of(pid)).state();
+        } catch (RuntimeException e) {
+            return 'X';
+        }
+    }
+
+    /**
+     * The dump after the pre-dump reads from the running tree only the pages written since (256
+     * rewritten, 256 of a new area) and freezes it for fewer still; every other page comes from the
+     * pre-dump's image. Before, it was a whole dump: its first round read all 16,000 pages again.
+     */
+    @Test
+    void theDumpAfterAPreDumpReadsAndFreezesOnlyForThePagesWrittenSince() throws Exception {
+        try (DetachedProcess p = workload()) {
+            int pid = p.pid().value();
+            int holder = preDump(pid);
+            assertEquals(0, Cli.run("show", tmp.resolve("img1").toString()).code());
+            write(p, 1);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            List<Long> rounds = rounds(out);
+            long running = rounds.get(0), frozen = rounds.get(rounds.size() - 1);
+            assertTrue(running >= 2 * WRITTEN && running < 2 * WRITTEN + 200, "the first round reads what was written: " + out);
+            assertTrue(frozen < WRITTEN, "frozen for less than what was written: " + out);
+            Matcher carried = Pattern.compile("(\\d+) pages of 1 task carried from the pre-dump").matcher(out);
+            assertTrue(carried.find(), out);
+            assertTrue(Long.parseLong(carried.group(1)) > PAGES - PAGES / 64 - 100, out);
+            DetachedProcess.awaitCondition(() -> gone(holder), Duration.ofSeconds(10), "the holder " + holder + " to end");
+            assertFalse(Files.exists(tmp.resolve("img1").resolve("tracking")), "a tracking is taken once");
+            deleteTree(tmp.resolve("img1")); // the second image is whole
+            assertEquals(0, Cli.run("show", tmp.resolve("img2").toString()).code());
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
+        }
+    }
+
+    /**
+     * The pre-dump's tracking gone (its holder killed, its time run out): the dump says so and copies
+     * every page again, while the tree runs; the image is right all the same.
+     */
+    @Test
+    void aTrackingGoneSinceThePreDumpIsSaidAndEveryPageCopiedAgain() throws Exception {
+        try (DetachedProcess p = workload()) {
+            int pid = p.pid().value();
+            int holder = preDump(pid);
+            dev.cryo.engine.dump.TrackingHolder.kill(Pid.of(holder));
+            DetachedProcess.awaitCondition(() -> gone(holder), Duration.ofSeconds(10), "the holder " + holder + " to end");
+            write(p, 1);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("the pre-dump's tracking is gone (its holder, pid " + holder + ", exited"), out);
+            assertFalse(out.contains("carried from the pre-dump"), out);
+            assertTrue(rounds(out).get(0) > PAGES - PAGES / 64 - 100, "every page read again: " + out);
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
+        }
+    }
+
+    /** Pre-dumps chain (CRIU's pre-dump --prev-images-dir): each takes the tracking over and keeps it for the next. */
+    @Test
+    void preDumpsChainAndTheLastDumpStillFreezesOnlyForWhatChanged() throws Exception {
+        try (DetachedProcess p = workload()) {
+            int pid = p.pid().value();
+            preDump(pid);
+            write(p, 1);
+            Cli second = Cli.run("pre-dump", "-t", Integer.toString(pid), "-D", tmp.resolve("img2").toString(),
+                    "--prev-images-dir", "../img1", "--no-progress");
+            assertEquals(0, second.code(), second.toString());
+            Matcher m = Pattern.compile("\\(by pid (\\d+)\\)").matcher(second.out());
+            assertTrue(m.find(), second.out());
+            holders.add(Integer.parseInt(m.group(1)));
+            assertTrue(second.out().contains("carried from the pre-dump"), second.out());
+            write(p, 2);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img3"), "--prev-images-dir", "../img2");
+            String out = dumped.dumpOutput().out();
+            assertTrue(rounds(out).get(0) < 2 * WRITTEN + 200, out);
+            deleteTree(tmp.resolve("img1"));
+            deleteTree(tmp.resolve("img2"));
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=2"), verdict + "\n" + out);
+        }
+    }
+}
