@@ -599,6 +599,85 @@ class NetNamespaceTest {
         }
     }
 
+    /** A server counting its clients, which tells each the net namespace it runs in. */
+    private static final String COUNTER = "import os, socket\nl = socket.socket()\n"
+            + "l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\nl.bind(('10.46.0.1', 7046))\nl.listen(8)\n"
+            + "print('ready', flush=True)\nn = 0\nwhile True:\n    c, _ = l.accept()\n    n += 1\n"
+            + "    c.sendall(('pong %d %s\\n' % (n, os.readlink('/proc/self/ns/net'))).encode())\n    c.close()\n";
+
+    /** A net namespace of {@code ip netns add}, lo up with an address a new namespace would not have. */
+    private static String boundNamespace(String suffix) throws Exception {
+        String ns = "carry46-" + suffix + "-" + ProcessHandle.current().pid();
+        host("ip", "netns", "add", ns);
+        host("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+        host("ip", "netns", "exec", ns, "ip", "addr", "add", "10.46.0.1/24", "dev", "lo");
+        return ns;
+    }
+
+    /** What the counter answers a client run with {@code ip netns exec ns}. */
+    private static String ask(String ns) throws Exception {
+        return host("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", "import socket\n"
+                + "s = socket.create_connection(('10.46.0.1', 7046), 5)\nprint(s.recv(200).decode().strip())").strip();
+    }
+
+    /** The link of the net namespace bound at /run/netns/{@code ns} ("net:[4026532...]"). */
+    private static String linkOf(String ns) throws Exception {
+        return "net:[" + Files.getAttribute(Path.of("/run/netns/" + ns), "unix:ino") + "]";
+    }
+
+    /**
+     * A service started with {@code ip netns exec NAME} (kea's, keepalived's habit; real12, real45's
+     * conntrackd): its net namespace is bound at /run/netns/NAME and outlives the tree. It was refused
+     * ("a net namespace bound outside the tree is not supported"); the restore now joins that same
+     * namespace again, so a client run there with {@code ip netns exec} reaches the restored server,
+     * which kept its count, on the address only that namespace has (a new one would lack it).
+     */
+    @Test
+    void aServerStartedWithIpNetnsExecComesBackInThatSameNamespace() throws Exception {
+        String ns = boundNamespace("a");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("counter.out"), "ip", "netns",
+                "exec", ns, "/usr/bin/python3", "-c", COUNTER))) {
+            String link = linkOf(ns);
+            assertEquals("pong 1 " + link, ask(ns));
+            Path img = tmp.resolve("img");
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), img).restoreDetached(p.output());
+            try {
+                assertEquals("pong 2 " + link, ask(ns), "the restored server, in the namespace bound at /run/netns/" + ns);
+                assertEquals(link, java.nio.file.Files.readSymbolicLink(Path.of("/proc/" + r.pid() + "/ns/net")).toString());
+                String show = Cli.run("show", img.toString()).out();
+                assertTrue(show.contains("\"netBoundAt\" : \"/run/netns/" + ns + "\""), show);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            host("ip", "netns", "del", ns);
+        }
+    }
+
+    /**
+     * The namespace of {@link #aServerStartedWithIpNetnsExecComesBackInThatSameNamespace} deleted
+     * ({@code ip netns del}) between the dump and the restore: the restore fails naming the path, and
+     * leaves no task behind (it never makes a namespace in its place, where the server would be alone).
+     */
+    @Test
+    void aServerWhoseBoundNamespaceIsGoneIsNotRestored() throws Exception {
+        String ns = boundNamespace("b");
+        Path img = tmp.resolve("img");
+        int pid;
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("counter.out"), "ip", "netns",
+                "exec", ns, "/usr/bin/python3", "-c", COUNTER))) {
+            pid = p.pid().value();
+            DumpRestore.dump(pid, img);
+        } finally {
+            host("ip", "netns", "del", ns);
+        }
+        Cli r = Cli.run("restore", "-D", img.toString(), "-d", "--no-progress");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(r.err().contains("pid " + pid + ": the net namespace it was in, bound at /run/netns/" + ns
+                + " (ip netns add), cannot be opened"), r.err());
+        assertFalse(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " is left behind");
+    }
+
     static String host(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

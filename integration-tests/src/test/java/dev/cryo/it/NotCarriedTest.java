@@ -590,35 +590,6 @@ class NotCarriedTest {
     }
 
     /**
-     * A server started in a net namespace of {@code ip netns add} (kea run with {@code ip netns exec},
-     * real12): the namespace outlives the tree, and the restore used to make a new one, so clients
-     * run in the named namespace found nothing listening (silently wrong). Refused, naming the bind.
-     */
-    @org.junit.jupiter.api.Test
-    void aNetNamespaceBoundByIpNetnsAddIsRefused() throws Exception {
-        String ns = "cryo-nb-" + ProcessHandle.current().pid();
-        Process add = new ProcessBuilder("ip", "netns", "add", ns).redirectErrorStream(true).start();
-        org.junit.jupiter.api.Assumptions.assumeTrue(add.waitFor() == 0, "ip netns add failed: "
-                + new String(add.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("netns.out"), "nsenter",
-                "--net=/run/netns/" + ns, "/usr/bin/python3", "-c", "import socket, time\nl = socket.socket()\n"
-                        + "l.bind(('127.0.0.1', 0))\nl.listen(4)\nprint('ready', flush=True)\ntime.sleep(600)\n"))) {
-            int pid = p.pid().value();
-            Path img = tmp.resolve("img");
-            Cli r = Cli.run("dump", "-t", Integer.toString(pid), "-D", img.toString(), "--no-progress");
-            assertEquals(1, r.code(), r.toString());
-            assertTrue(java.util.regex.Pattern.compile("pid " + pid + ": its net namespace \\(net:\\[\\d+\\]\\) is bound at"
-                    + " /run/netns/" + ns + " \\(ip netns add, a container runtime\\): it outlives the tree")
-                    .matcher(r.err()).find(), r.err());
-            assertFalse(Files.exists(img.resolve("image.cryo")), "no image may be left");
-            String status = Files.readString(Path.of("/proc/" + pid + "/status"));
-            assertTrue(status.contains("TracerPid:\t0\n") && status.matches("(?s).*State:\t[RS].*"), status);
-        } finally {
-            new ProcessBuilder("ip", "netns", "del", ns).start().waitFor();
-        }
-    }
-
-    /**
      * A unix socket held in a pid namespace of the tree's whose peer had exited and was never in that
      * namespace (zdtm's sock_peercred in its ns flavor carries a peer that was inside, zdtm23): the
      * holder sees pid 0 in SO_PEERCRED, a pid no restore can give a stand-in there. The tree: a

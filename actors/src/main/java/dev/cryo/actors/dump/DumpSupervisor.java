@@ -977,7 +977,8 @@ public final class DumpSupervisor {
             }
             stage("shared memory's last pages found");
         }
-        sockets.netNamespaces(nets); // their sockets are carried, rebuilt in the new namespaces
+        sockets.boundNetNamespaces(namespaces);
+        sockets.netNamespaces(nets); // their sockets are carried, rebuilt in the new namespaces (or those joined again)
         Deque<Pid> queue = new ArrayDeque<>(tasks.keySet());
         pending.addAll(tasks.keySet());
         for (int i = 0; i < settings.parallelism().tasks() && !queue.isEmpty(); i++) {

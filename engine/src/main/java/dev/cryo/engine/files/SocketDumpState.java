@@ -103,6 +103,26 @@ public final class SocketDumpState {
     private final Map<Long, Integer> netnsOf = new HashMap<>();
     private final Set<Integer> netnsCreators = new LinkedHashSet<>();
 
+    /** The net namespaces bound on the host the tree is in, by the task that entered each: their paths. */
+    private final Map<Integer, String> boundNetns = new HashMap<>();
+
+    /** Records the tree's net namespaces that are bound on the host ({@code NamespaceImage#joinsNet}). */
+    public synchronized void boundNetNamespaces(List<dev.cryo.engine.namespaces.NamespaceImage> namespaces) {
+        namespaces.stream().filter(dev.cryo.engine.namespaces.NamespaceImage::joinsNet)
+                .forEach(n -> boundNetns.put(n.pid(), n.netBoundAt()));
+    }
+
+    /**
+     * Why a peer of a socket of the tree's net namespace {@code netns} (by maker) that no task of the tree
+     * holds cannot follow it: the namespace is made new, or, bound on the host, it stays with that peer.
+     */
+    public synchronized String peerStaysBehind(int netns) {
+        String at = boundNetns.get(netns);
+        return at == null ? "the restore makes that namespace new, where that peer cannot follow"
+                : "that namespace is bound at " + at + " and the restore joins it again, but a connection to a peer that"
+                + " stays in it is not carried yet";
+    }
+
     /** The tree's own net namespaces ({@code NetNamespaceScan}): their sockets are carried too. */
     public synchronized void netNamespaces(List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
         for (var n : nets) {

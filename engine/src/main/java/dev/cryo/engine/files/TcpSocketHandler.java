@@ -268,8 +268,8 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
         }
         if (st.netnsOf(p.ino) != 0 && !st.listenerInTree(p.ino, d)) {
             throw p.refuse("connecting (SYN_SENT) " + what + " lives in the net namespace pid " + st.netnsOf(p.ino)
-                    + " made, and no listener of the tree's there listens on " + d.remote() + ": the restore makes that"
-                    + " namespace new, where its peer cannot follow; not supported");
+                    + " made, and no listener of the tree's there listens on " + d.remote() + ": "
+                    + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");
         }
         st.checkMovable(p.ino, d, p::refuse, "connecting (SYN_SENT) " + what);
         SocketOptions opts = p.options(false);
@@ -402,8 +402,8 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                                     + " (--tcp-skip-in-flight): the restored listener resets it", what);
                         } else if (!st.peerOutside(p.ino, d)) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
-                                    + " its peer is a socket of that namespace no task of the tree holds: the restore"
-                                    + " makes that namespace new, where that peer cannot follow; not supported");
+                                    + " its peer is a socket of that namespace no task of the tree holds: "
+                                    + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");
                         } else if (!st.options().tcpEstablished()) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is outside it (through its veth): carrying it needs --tcp-established");

@@ -26,11 +26,13 @@ import java.util.Map;
  * {@code pidForChildren}: the child that is the init of a pid namespace this task unshared for its
  * children without entering it ({@code unshare --pid --fork}; 0 when none; {@link #DEAD} when that
  * init has exited and was reaped: the namespace is dead, no fork in it succeeds). Pid namespaces nest: a
- * task inside several of the tree's has an entry in the {@code tids} of each.
+ * task inside several of the tree's has an entry in the {@code tids} of each. Version 9 adds {@code netBoundAt}:
+ * where the net namespace (CLONE_NEWNET in {@code flags}) was bound on the host ({@code ip netns add}'s
+ * /run/netns/NAME), which the restore joins again instead of making one ("" for one the tree made alone).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
-                             TimeNsImage time, int pidForChildren) {
+                             TimeNsImage time, int pidForChildren, String netBoundAt) {
     public static final int RECORD_ID = 560;
 
     /** {@code pidForChildren} of a task whose pid namespace for children lost its init, reaped: no task is left in it. */
@@ -46,6 +48,13 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         loAddresses = List.copyOf(loAddresses);
         mounts = List.copyOf(mounts);
         ipc = ipc == null ? IpcImage.EMPTY : ipc;
+        netBoundAt = netBoundAt == null ? "" : netBoundAt;
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc, TimeNsImage time,
+                          int pidForChildren) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren, "");
     }
 
     public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
@@ -67,6 +76,11 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         return (flags & flag) != 0;
     }
 
+    /** Whether its net namespace is one bound on the host, which the restore joins ({@link #netBoundAt}). */
+    public boolean joinsNet() {
+        return has(Clone.NEWNET) && !netBoundAt.isEmpty();
+    }
+
     /** For {@code cryo show}. */
     public Map<String, Object> json() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -81,7 +95,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
             tids.forEach((k, v) -> t.put(Integer.toString(k), v));
             m.put("pidsInside", t);
         }
-        if (has(Clone.NEWNET)) {
+        if (joinsNet()) {
+            m.put("netBoundAt", netBoundAt);
+        } else if (has(Clone.NEWNET)) {
             m.put("loUp", loUp);
             m.put("loAddresses", loAddresses);
         }
@@ -101,9 +117,9 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         return m;
     }
 
-    private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64;
+    private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64, PATH = 4096;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 8,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 9,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -125,6 +141,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 MountImage.writeHostSources(out, n.mounts());
                 TimeNsImage.write(out, n.time());
                 out.writeVarInt(n.pidForChildren(), true);
+                ModelFields.writeText(out, n.netBoundAt(), PATH, "NamespaceImage.netBoundAt");
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -149,7 +166,8 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
                         version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,
-                        version >= 5 ? TimeNsImage.read(in) : null, version >= 6 ? in.readVarInt(true) : 0);
+                        version >= 5 ? TimeNsImage.read(in) : null, version >= 6 ? in.readVarInt(true) : 0,
+                        version >= 9 ? text(in, PATH, "netBoundAt") : "");
             });
 
     private static String text(Input in, int max, String what) {

@@ -18,13 +18,16 @@ public final class NamespaceRestore {
 
     public static void name(TaskContext t) {
         var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent() && made.get().joinsNet()) { // before its mounts: a sysfs mounted again shows its devices
+            joinNet(t, made.get().netBoundAt());
+        }
         if (made.isPresent() && made.get().has(Clone.NEWCGROUP)) {
             cgroupNamespace(t);
         }
         if (made.isPresent() && made.get().has(Clone.NEWNS)) {
             MountRestore.apply(t, made.get().mounts());
         }
-        if (made.isPresent() && made.get().has(Clone.NEWNET) && made.get().loUp()) {
+        if (made.isPresent() && made.get().has(Clone.NEWNET) && !made.get().joinsNet() && made.get().loUp()) {
             loopbackUp(t);
         }
         if (made.isPresent() && made.get().has(Clone.NEWIPC)) {
@@ -49,6 +52,28 @@ public final class NamespaceRestore {
         t.call("sethostname(" + n.hostname() + ")", SyscallNr.SETHOSTNAME, t.put(host), host.length);
         byte[] domain = n.domainname().getBytes(StandardCharsets.UTF_8);
         t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
+    }
+
+    /**
+     * The net namespace bound on the host at {@code path} ({@code ip netns add}'s) the task was in,
+     * joined again as it is now: its devices, addresses, routes and firewall are the host's to keep, and
+     * whatever else is in it (a client run with {@code ip netns exec}) finds the task there again.
+     * cryo opens the path in its own view of the files and the task takes that fd.
+     */
+    private static void joinNet(TaskContext t, String path) {
+        long fd;
+        try (dev.cryo.kernel.Fd ns = dev.cryo.kernel.Sys.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), ns.value());
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": the net namespace it was in, bound at "
+                    + path + " (ip netns add), cannot be opened: " + e.getMessage() + "; make it again there (ip netns"
+                    + " add, with its addresses) before the restore");
+        }
+        try {
+            t.call("setns(" + path + ", CLONE_NEWNET)", SyscallNr.SETNS, fd, Clone.NEWNET);
+        } finally {
+            t.call("close", SyscallNr.CLOSE, fd);
+        }
     }
 
     /**

@@ -308,11 +308,14 @@ public final class NamespaceScan {
                                         boolean tmpfsFiles, java.util.Set<String> keptUsers) {
         boolean loUp = false;
         List<String> loAddresses = List.of();
+        String netBoundAt = "";
         if ((flags & Clone.NEWNET) != 0) {
-            NetNamespaceScan.refuseBound(p, links.get(p.value()).get("net"));
-            Namespaces.Network net = NetNamespaceScan.loopback(p, links.get(p.value()).get("net"));
-            loUp = net.loUp();
-            loAddresses = net.loAddresses();
+            netBoundAt = NetNamespaceScan.boundAt(links.get(p.value()).get("net"));
+            if (netBoundAt.isEmpty()) { // a bound one keeps its lo, addresses... as they are: the restore joins it
+                Namespaces.Network net = NetNamespaceScan.loopback(p, links.get(p.value()).get("net"));
+                loUp = net.loUp();
+                loAddresses = net.loAddresses();
+            }
         }
         String host = "", domain = "";
         if ((flags & Clone.NEWUTS) != 0) {
@@ -359,7 +362,8 @@ public final class NamespaceScan {
                 ? MountScan.scan(p, parent != null && ppidOf.containsKey(parent) ? Pid.of(parent) : null, tmpfsFiles,
                         keptUsers)
                 : List.of();
-        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren);
+        return new NamespaceImage(p.value(), flags, host, domain, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren,
+                netBoundAt);
     }
 
     /** Whether task {@code q} is {@code init} or one of its descendants. */

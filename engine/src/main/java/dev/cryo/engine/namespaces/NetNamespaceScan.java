@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox)
+ * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox), or one
+ * bound on the host the tree is in ({@link #boundAt}: only its sockets, the restore joins it again),
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
  * routes, its veth pairs and tun/tap devices ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
  * living in it, which the restore rebuilds inside the new namespace, and its firewall ({@link NetFilterRules}).
@@ -48,25 +49,24 @@ public final class NetNamespaceScan {
     }
 
     /**
-     * Refuses a net namespace the tree is in but that is bound on the host ({@code ip netns add},
-     * then {@code ip netns exec}; a container runtime's): it outlives the tree, and a restore makes a
-     * new namespace, so whatever reaches the tree through the bound one (clients run with {@code ip
-     * netns exec}, its veth peers) would find nothing there. A process outside the tree that merely
-     * sits in it (the {@code unshare --fork} above a container's init) is no reason: it is not bound
-     * and goes with it. One cryo itself is in is left alone (a migration's agents run in the tree's).
+     * Where the net namespace {@code link} the tree is in is bound on the host ({@code ip netns add}
+     * then {@code ip netns exec}, {@code nsenter --net=/run/netns/NAME}; a container runtime's), "" when
+     * it is not: a bound one outlives the tree, and whatever reaches the tree through it (clients run
+     * with {@code ip netns exec}, its veth peers) is still there, so the restore joins it again at that
+     * path rather than make a new one. Under /run/netns first, where {@code ip netns} names it.
      */
-    static void refuseBound(Pid p, String link) {
+    static String boundAt(String link) {
         if (link == null || link.equals(Namespaces.link("self", "net"))) {
-            return;
+            return "";
         }
-        String what = "pid " + p + ": its net namespace (" + link + ")";
+        String at = "";
         for (dev.cryo.kernel.proc.MountInfo.Mount m : MountScan.read("/proc/self/mountinfo")) {
-            if (m.fsType().equals("nsfs") && m.root().equals(link)) {
-                throw new DumpException(what + " is bound at " + m.point() + " (ip netns add, a container runtime):"
-                        + " it outlives the tree, and a restore would make a new one, away from whatever reaches the"
-                        + " tree through it; a net namespace bound outside the tree is not supported");
+            if (m.fsType().equals("nsfs") && m.root().equals(link)
+                    && (at.isEmpty() || m.point().startsWith("/run/netns/") && !at.startsWith("/run/netns/"))) {
+                at = m.point();
             }
         }
+        return at;
     }
 
     /**
@@ -91,7 +91,12 @@ public final class NetNamespaceScan {
         sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held));
         List<NetNamespaceImage> out = new ArrayList<>();
         List<Pid> nets = byLink.values().stream().map(Pid::of).toList();
-        byLink.forEach((link, pid) -> out.add(image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()), nets)));
+        java.util.Set<Integer> joined = new java.util.HashSet<>();
+        namespaces.stream().filter(NamespaceImage::joinsNet).forEach(n -> joined.add(n.pid()));
+        byLink.forEach((link, pid) -> out.add(joined.contains(pid) // only its sockets: the rest stays in it
+                ? new NetNamespaceImage(pid, sockets.getOrDefault(pid, List.of()), List.of(), List.of(), List.of(),
+                        Map.of(), Map.of())
+                : image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()), nets)));
         return out;
     }
 

@@ -185,14 +185,17 @@ public final class TreeNamespaces {
     }
 
     /**
-     * The CLONE_NEW* flags task {@code pid} is forked with (0: its parent's namespaces). Not a cgroup
+     * The CLONE_NEW* flags task {@code pid} is forked with (0: its parent's namespaces). Not a net namespace
+     * bound on the host, which it joins ({@link NamespaceImage#joinsNet}). Not a cgroup
      * namespace: its root is the cgroup it is made in, and a task is forked in cryo's; it unshares
      * one once it is in its own cgroups ({@link #makesCgroupNamespace}).
      */
     public int flagsOf(int pid) {
         NamespaceImage n = byCreator.get(pid);
         // the init of a pid namespace its parent unshared is forked into that one, as it was
-        return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP & (unsharerOf.containsKey(pid) ? ~Clone.NEWPID : ~0);
+        // a bound net namespace is joined once it is adopted (NamespaceRestore), not made
+        return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP & (unsharerOf.containsKey(pid) ? ~Clone.NEWPID : ~0)
+                & (n.joinsNet() ? ~Clone.NEWNET : ~0);
     }
 
     /**
