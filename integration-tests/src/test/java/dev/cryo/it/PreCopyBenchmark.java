@@ -73,6 +73,53 @@ class PreCopyBenchmark {
         rows.forEach(System.out::println);
     }
 
+    /**
+     * CRIU's iterative dump: {@code cryo pre-dump} of predumped (1 GiB, {@code -Dbench.precopy.mib}), 256 pages
+     * rewritten and 1 MiB mapped, then {@code dump -R --prev-images-dir}: its frozen time against a whole
+     * {@code dump -R} of the same tree just before ({@code -Dbench.precopy.repeats}, 3 by default).
+     */
+    @Test
+    void preDumpThenDumpFrozenTime() throws Exception {
+        int mib = Integer.getInteger("bench.precopy.mib", 1024);
+        int repeats = Integer.getInteger("bench.precopy.repeats", 3);
+        Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "cryo-predump-");
+        List<String> rows = new ArrayList<>();
+        Pattern rounds = Pattern.compile("pages per round: (\\[[0-9, ]+])");
+        Pattern holder = Pattern.compile("\\(by pid (\\d+)\\)");
+        try (DetachedProcess p = Workloads.program(tmp.resolve("predumped.out"), "predumped", Integer.toString(mib), "256")) {
+            for (int i = 0; i <= repeats; i++) {
+                String pid = p.pid().toString();
+                Cli whole = Cli.run("dump", "-R", "-t", pid, "-D", shm.resolve("whole").toString(), "--no-progress");
+                assertEquals(0, whole.code(), whole.toString());
+                Cli pre = Cli.run("pre-dump", "-t", pid, "-D", shm.resolve("pre").toString(), "--no-progress");
+                assertEquals(0, pre.code(), pre.toString());
+                Matcher h = holder.matcher(pre.out());
+                assertTrue(h.find(), pre.out());
+                dev.cryo.kernel.Sys.kill(p.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+                p.awaitOutput("wrote " + (i + 1) + "\n", java.time.Duration.ofSeconds(30));
+                Cli after = Cli.run("dump", "-R", "-t", pid, "-D", shm.resolve("after").toString(), "--prev-images-dir",
+                        "../pre", "--no-progress");
+                dev.cryo.engine.dump.TrackingHolder.kill(dev.cryo.kernel.Pid.of(Integer.parseInt(h.group(1))));
+                assertEquals(0, after.code(), after.toString());
+                Matcher w = FROZEN.matcher(whole.out()), f = FROZEN.matcher(after.out()), r = rounds.matcher(after.out());
+                assertTrue(w.find() && f.find() && r.find(), whole.out() + after.out());
+                rows.add(String.format(Locale.ROOT, "%-8s whole dump frozen %4s ms; dump after the pre-dump frozen %4s ms, "
+                        + "total %5s ms, pages per round %s; load %s", i == 0 ? "warm-up" : "dump " + i, w.group(1),
+                        f.group(1), f.group(2), r.group(1), load()));
+                deleteTree(shm.resolve("whole"));
+                deleteTree(shm.resolve("pre"));
+                deleteTree(shm.resolve("after"));
+            }
+            String out = Workloads.check(p);
+            assertTrue(out.contains("PASS"), out);
+        } finally {
+            deleteTree(shm);
+        }
+        System.out.println("\ncryo pre-dump, 256 pages written, dump -R --prev-images-dir of predumped " + mib
+                + " MiB, this machine, " + java.time.Instant.now());
+        rows.forEach(System.out::println);
+    }
+
     private static String load() throws Exception {
         return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
     }
