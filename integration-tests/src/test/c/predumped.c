@@ -2,14 +2,15 @@
  * predumped — memory written between a pre-dump and the dump after it (cryo pre-dump, then
  * cryo dump --prev-images-dir).
  *
- * Usage: predumped [size-MiB] [pages-per-write]      (defaults 64 and 256)
+ * Usage: predumped [size-MiB] [pages-per-write] [exec]      (defaults 64 and 256)
  *
  * Maps size-MiB of private anonymous memory; page i holds 512 words from a xorshift64 generator
  * seeded by (i, gen[i]). Page i % 64 == 13 is never touched (reads zero). Prints "ready", then
  * idles. Each SIGUSR1 rewrites the next pages-per-write pages (gen[i]++), drops the page after
  * them with MADV_DONTNEED (reads zero from then on) and maps a new 1 MiB area it fills, then
  * prints "wrote N" (N: the SIGUSR1s so far). On SIGUSR2 it checks every page and every area and
- * prints "PASS pages=N" (exit 0) or "FAIL: <reason>" (exit 1).
+ * prints "PASS pages=N" (exit 0) or "FAIL: <reason>" (exit 1). With "exec", the first SIGUSR1 makes it
+ * run itself again instead (without "exec"): a new process image, which prints "ready" again.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -89,6 +90,13 @@ int main(int argc, char **argv)
             sigsuspend(&none);
         if (check) break;
         write_requested = 0;
+        if (argc > 3 && strcmp(argv[3], "exec") == 0) {
+            char *again[] = {argv[0], argv[1], argv[2], NULL};
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execv("/proc/self/exe", again);
+            printf("FAIL: exec\n");
+            return 2;
+        }
         for (size_t k = 0; k < per; k++, next = (next + 1) % pages) {
             if (next % 64 == 13) continue;
             gen[next]++;

@@ -76,6 +76,15 @@ class PreDumpTest {
         return Arrays.stream(m.group(1).split(", ")).map(Long::parseLong).toList();
     }
 
+    private static boolean readyTwice(DetachedProcess p) {
+        try {
+            String o = p.outputText();
+            return o.indexOf("ready\n") != o.lastIndexOf("ready\n");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     private static boolean gone(int pid) {
         return !Files.exists(Path.of("/proc/" + pid)) || stateOf(pid) == 'Z';
     }
@@ -137,6 +146,29 @@ class PreDumpTest {
             assertTrue(rounds(out).get(0) > PAGES - PAGES / 64 - 100, "every page read again: " + out);
             String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
             assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
+        }
+    }
+
+    /**
+     * A task that ran exec since the pre-dump is another program: its tracking, of the memory it had, is
+     * not taken over, the dump says so and reads all of it again.
+     */
+    @Test
+    void aTaskThatRanExecSinceThePreDumpIsSaidAndReadAgain() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("predumped.out"), "predumped", Integer.toString(MIB),
+                Integer.toString(WRITTEN), "exec")) {
+            int pid = p.pid().value();
+            int holder = preDump(pid);
+            Sys.kill(p.pid(), Signals.SIGUSR1);
+            DetachedProcess.awaitCondition(() -> readyTwice(p), Duration.ofSeconds(30), "the workload to run itself again");
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("pid " + pid + " ran exec since the pre-dump: its memory is copied again"), out);
+            assertFalse(out.contains("carried from the pre-dump"), out);
+            assertTrue(rounds(out).get(0) > PAGES - PAGES / 64 - 100, "every page read again: " + out);
+            DetachedProcess.awaitCondition(() -> gone(holder), Duration.ofSeconds(10), "the holder " + holder + " to end");
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=0"), verdict + "\n" + out);
         }
     }
 
