@@ -19,12 +19,14 @@ import java.nio.file.Path;
  * {@code tcpLockElsewhere}: the network lock that holds the image's TCP connections may be on another
  * host (or gone): the caller moved their addresses here and lifts that lock there (a migration does);
  * without it such a restore is refused ({@link dev.cryo.engine.restore.HeldConnections}).
+ * {@code joinNet}: the net namespace file the tree's own net namespace is joined at instead of made (CRIU's
+ * {@code --join-ns net:PATH}; null: made as dumped), {@link dev.cryo.engine.restore.JoinedNetNamespace}.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
                              boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks,
-                             boolean tcpLockElsewhere) {
+                             boolean tcpLockElsewhere, String joinNet) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
         hooks = hooks == null ? StageHooks.NONE : hooks;
@@ -34,7 +36,8 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
                           dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
                           boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited,
                           StageHooks hooks) {
-        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks, false);
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks, false,
+                null);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -81,23 +84,28 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNet);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNet);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNet);
     }
 
     public RestoreRequest withHooks(StageHooks h) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNet);
     }
 
     public RestoreRequest lockElsewhere(boolean elsewhere) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, elsewhere);
+                hooks, elsewhere, joinNet);
+    }
+
+    public RestoreRequest joiningNet(String path) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
+                hooks, tcpLockElsewhere, path);
     }
 }

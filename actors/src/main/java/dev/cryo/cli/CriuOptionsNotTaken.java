@@ -67,9 +67,6 @@ final class CriuOptionsNotTaken {
         OPTIONS.put("--enable-external-masters", OPTIONS.get("--enable-external-sharing"));
         OPTIONS.put("--empty-ns", "leave a net namespace empty for a script to fill; cryo makes a tree's own net "
                 + "namespace again with its devices, addresses, routes and sockets");
-        OPTIONS.put("--join-ns", "restore into existing namespaces; cryo makes the namespaces a tree made, and "
-                + "restores the rest in its own");
-        OPTIONS.put("-J", OPTIONS.get("--join-ns"));
         OPTIONS.put("--lsm-profile", "set an AppArmor or SELinux profile for the restored tasks; cryo does not set LSM "
                 + "profiles");
         OPTIONS.put("--lsm-mount-context", OPTIONS.get("--lsm-profile"));

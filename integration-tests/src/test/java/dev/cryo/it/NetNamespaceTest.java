@@ -678,6 +678,35 @@ class NetNamespaceTest {
         assertFalse(Files.exists(Path.of("/proc/" + pid)), "pid " + pid + " is left behind");
     }
 
+    /**
+     * CRIU's {@code restore --join-ns net:PATH} (refused as not taken before): a tree dumped in a net
+     * namespace of its own ({@code unshare -n}) is restored into the namespace bound at PATH instead of a
+     * new one, where a client run with {@code ip netns exec} reaches it. Another kind is refused before
+     * anything runs, saying cryo makes the tree's own namespaces itself.
+     */
+    @Test
+    void aTreeOfItsOwnNetNamespaceIsRestoredIntoTheOneJoinNsNames() throws Exception {
+        String ns = boundNamespace("j");
+        Files.writeString(tmp.resolve("counter.py"), COUNTER);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("counter.out"), "unshare", "-n",
+                "sh", "-c", "ip link set lo up && ip addr add 10.46.0.1/24 dev lo && exec /usr/bin/python3 "
+                        + tmp.resolve("counter.py")))) {
+            Path img = tmp.resolve("img");
+            DumpRestore d = DumpRestore.dump(p.pid().value(), img);
+            Cli ipc = Cli.run("restore", "-D", img.toString(), "-d", "--join-ns", "ipc:/proc/1/ns/ipc");
+            assertEquals(2, ipc.code(), ipc.toString());
+            assertTrue(ipc.err().contains("--join-ns ipc:/proc/1/ns/ipc: only a net namespace is joined"), ipc.err());
+            DetachedProcess r = d.restoreDetached(p.output(), "--join-ns", "net:/run/netns/" + ns);
+            try {
+                assertEquals("pong 1 " + linkOf(ns), ask(ns), "the restored server, in the namespace --join-ns named");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        } finally {
+            host("ip", "netns", "del", ns);
+        }
+    }
+
     static String host(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

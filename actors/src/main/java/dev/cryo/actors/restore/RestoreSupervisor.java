@@ -86,6 +86,9 @@ public final class RestoreSupervisor {
                 if (request.detached()) {
                     image = dev.cryo.engine.restore.DetachedRoot.withoutParentDeathSignal(image, n -> ctx.getLog().warn(n));
                 }
+                if (request.joinNet() != null) {
+                    image = dev.cryo.engine.restore.JoinedNetNamespace.apply(image, request.joinNet());
+                }
                 held = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
             } catch (Exception e) {
                 killPrepared(request);

@@ -76,6 +76,12 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         return (flags & flag) != 0;
     }
 
+    /** This, its net namespace joined at {@code path} instead of made ({@code restore --join-ns net:PATH}). */
+    public NamespaceImage joiningNet(String path) {
+        return new NamespaceImage(pid, flags, hostname, domainname, tids, false, List.of(), mounts, ipc, time,
+                pidForChildren, path);
+    }
+
     /** Whether its net namespace is one bound on the host, which the restore joins ({@link #netBoundAt}). */
     public boolean joinsNet() {
         return has(Clone.NEWNET) && !netBoundAt.isEmpty();
