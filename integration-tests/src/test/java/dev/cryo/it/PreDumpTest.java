@@ -172,6 +172,29 @@ class PreDumpTest {
         }
     }
 
+    /**
+     * A tracking file naming a process that is not cryo's holder (a pid reused since, a file written by
+     * hand) takes nothing from it and leaves it running; the dump reads every page again and says why.
+     */
+    @Test
+    void aTrackingFileNamingAnotherProcessLeavesItAlone() throws Exception {
+        try (DetachedProcess p = workload();
+             DetachedProcess other = DetachedProcess.start(tmp.resolve("sleep.out"), "sleep", "600")) {
+            other.awaitSleeping();
+            Path img1 = Files.createDirectories(tmp.resolve("img1"));
+            long start = dev.cryo.kernel.proc.ProcFs.stat(other.pid()).starttime();
+            Files.writeString(img1.resolve("tracking"), "cryo-tracking 1\nholder " + other.pid() + " " + start
+                    + "\ntask " + p.pid() + " 1 3 0 0 0\n");
+            DumpRestore dumped = DumpRestore.dump(p.pid().value(), tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("the pre-dump's tracking is gone"), out);
+            assertTrue(out.contains("every page is copied again"), out);
+            assertEquals('S', stateOf(other.pid().value()), "the other process runs on");
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=0"), verdict + "\n" + out);
+        }
+    }
+
     /** Pre-dumps chain (CRIU's pre-dump --prev-images-dir): each takes the tracking over and keeps it for the next. */
     @Test
     void preDumpsChainAndTheLastDumpStillFreezesOnlyForWhatChanged() throws Exception {

@@ -39,6 +39,8 @@ public final class TrackingHolder {
     public static final String FILE = "tracking";
     private static final String MAGIC = "cryo-tracking 1";
     private static final String UFFD_LINK = "anon_inode:[userfaultfd]";
+    /** The holder's $0, as ps shows it. */
+    private static final String HOLDER_NAME = "cryo-tracking";
 
     /**
      * The holder's loop: $1 the root's pid, $2 the seconds it may live. Its fds stay where they were given
@@ -74,8 +76,8 @@ public final class TrackingHolder {
             long seconds = Math.max(1, lifetime.toSeconds());
             // the outer shell starts the holder in the background, prints its pid and exits: the holder is
             // no child of this JVM (an agent's would keep it as a zombie), and runs in a session of its own
-            Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "/bin/sh -c \"$1\" cryo-tracking \"$2\" \"$3\" "
-                    + ">/dev/null 2>&1 & echo $!", "cryo-tracking", LOOP, String.valueOf(root.value()),
+            Pid outer = Spawner.spawn("/bin/sh", List.of("/bin/sh", "-c", "/bin/sh -c \"$1\" " + HOLDER_NAME + " \"$2\" \"$3\" "
+                    + ">/dev/null 2>&1 & echo $!", HOLDER_NAME, LOOP, String.valueOf(root.value()),
                     String.valueOf(seconds)), List.of("PATH=/usr/bin:/bin"), true, copies, pidFile.toString());
             Spawner.reap(outer);
             int holder = Integer.parseInt(Files.readString(pidFile).trim());
@@ -139,7 +141,7 @@ public final class TrackingHolder {
         }
         String[] h = lines.get(1).split(" ");
         Pid holder = Pid.of(Integer.parseInt(h[1]));
-        if (!same(holder, Long.parseLong(h[2]))) {
+        if (!same(holder, Long.parseLong(h[2])) || !isHolder(holder)) {
             notes.add("the pre-dump's tracking is gone (its holder, pid " + holder + ", exited: its time ran out, "
                     + "the tree's root exited, or it was killed): every page is copied again");
             forget(file);
@@ -199,6 +201,17 @@ public final class TrackingHolder {
             Files.deleteIfExists(file);
         } catch (IOException ignored) {
             // the holder is gone: the file names nothing that lives
+        }
+    }
+
+    /** The process runs cryo's holder loop (its $0 is cryo-tracking): a file naming another process takes nothing from it. */
+    private static boolean isHolder(Pid p) {
+        try {
+            byte[] cmdline = Files.readAllBytes(Path.of("/proc/" + p.value() + "/cmdline"));
+            String[] argv = new String(cmdline, java.nio.charset.StandardCharsets.UTF_8).split("\0");
+            return argv.length >= 4 && argv[0].equals("/bin/sh") && argv[2].equals(LOOP) && argv[3].equals(HOLDER_NAME);
+        } catch (IOException gone) {
+            return false;
         }
     }
 
