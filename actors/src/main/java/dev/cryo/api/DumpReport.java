@@ -9,14 +9,27 @@ import java.util.List;
  * A committed image: where it is, which pids it holds, and the statistics of the dump.
  * {@code roundPages}: with pre-copy, the pages copied in each round, the frozen one last; else empty.
  * {@code notes}: what the user should know of how it went (a pre-dump's tracking kept, taken over, or
- * lost and the memory copied again), one line each.
+ * lost and the memory copied again), one line each. {@code iterated}: what a pre-dump kept or a dump
+ * after one carried (null for other dumps).
  */
 public record DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
-                         List<Long> roundPages, List<String> notes) {
+                         List<Long> roundPages, List<String> notes, Iterated iterated) {
     public DumpReport {
         pids = List.copyOf(pids);
         roundPages = List.copyOf(roundPages);
         notes = List.copyOf(notes);
+    }
+
+    /**
+     * CRIU's iterative dump, as it went: {@code previous} the pre-dump's image this one took the tracking from
+     * and {@code carriedPages} the pages copied from it (null, 0: none); {@code holder} the process keeping
+     * this dump's tracking for the next and {@code keptSeconds} how long at most (0: none kept).
+     */
+    public record Iterated(Path previous, long carriedPages, int holder, long keptSeconds) {}
+
+    public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,
+                      List<Long> roundPages, List<String> notes) {
+        this(imageDir, pids, leftRunning, stats, roundPages, notes, null);
     }
 
     public DumpReport(Path imageDir, List<Integer> pids, boolean leftRunning, DumpStats stats,

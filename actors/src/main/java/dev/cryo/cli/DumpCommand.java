@@ -343,6 +343,17 @@ final class DumpCommand implements Callable<Integer> {
         m.put("pageMiBPerSecond", Math.round(s.pageMegabytesPerSecond()));
         m.put("leftRunning", r.leftRunning());
         m.put("roundPages", r.roundPages());
+        if (r.iterated() != null) { // CRIU's iterative dump: what was carried from the pre-dump, what is kept for the next
+            if (r.iterated().previous() != null) {
+                m.put("prevImagesDir", r.iterated().previous().toString());
+                m.put("carriedPages", r.iterated().carriedPages());
+            }
+            if (r.iterated().holder() > 0) {
+                m.put("trackingHolder", r.iterated().holder());
+                m.put("trackingKeptSeconds", r.iterated().keptSeconds());
+            }
+            m.put("notes", r.notes());
+        }
         StatsFile.write(r.imageDir().resolve("stats.json"), m);
     }
 }

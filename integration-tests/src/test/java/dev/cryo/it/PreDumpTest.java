@@ -108,6 +108,9 @@ class PreDumpTest {
             int pid = p.pid().value();
             int holder = preDump(pid);
             assertEquals(0, Cli.run("show", tmp.resolve("img1").toString()).code());
+            Cli preStats = Cli.run("show", tmp.resolve("img1").toString(), "stats");
+            assertTrue(preStats.out().contains("dump trackingHolder") && preStats.out().contains(String.valueOf(holder)),
+                    preStats.toString());
             write(p, 1);
             DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
             String out = dumped.dumpOutput().out();
@@ -122,6 +125,8 @@ class PreDumpTest {
             assertFalse(Files.exists(tmp.resolve("img1").resolve("tracking")), "a tracking is taken once");
             deleteTree(tmp.resolve("img1")); // the second image is whole
             assertEquals(0, Cli.run("show", tmp.resolve("img2").toString()).code());
+            Cli stats = Cli.run("show", tmp.resolve("img2").toString(), "stats");
+            assertTrue(stats.out().contains("dump carriedPages") && stats.out().contains(carried.group(1)), stats.toString());
             String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
             assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
         }

@@ -1202,7 +1202,9 @@ public final class DumpSupervisor {
             rounds.add(written); // the frozen round
         }
         return new DumpReport(request.imageDir(), tasks.keySet().stream().map(Pid::value).toList(),
-                request.keepsTree(), stats, rounds, notes);
+                request.keepsTree(), stats, rounds, notes, !request.iteration().any() ? null
+                        : new DumpReport.Iterated(request.iteration().previous(), carriedPages,
+                                holder == null ? 0 : holder.holder(), holder == null ? 0 : holder.lifetime().toSeconds()));
     }
 
     /** Two-phase handover: frozen until told; resumed if nobody says within the dump timeout. */
