@@ -1612,6 +1612,35 @@ class RealServersTest {
     }
 
     /**
+     * Knot Resolver (kresd: libuv's loop, LuaJIT, its LMDB cache mapped shared) answering from its hints, with a
+     * TCP client outside the tree kept across the restore. An epoll of its Lua side is made non-blocking with
+     * fcntl: it came back blocking (real46, dumping it). Its modules that ask the root servers are unloaded: the
+     * test has no network.
+     */
+    @Test
+    void knotResolverAnswersItsKeptTcpClientFromItsHints() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/kresd")), "Debian package knot-resolver");
+        int port = freePort();
+        Path dir = Files.createDirectories(tmp.resolve("kresd"));
+        Files.writeString(dir.resolve("config.lua"), String.join("\n", "net.listen('127.0.0.1', " + port + ", { kind = 'dns' })",
+                "for _, m in ipairs({'detect_time_skew', 'detect_time_jump', 'priming', 'ta_signal_query', 'ta_update'}) do",
+                "  modules.unload(m)", "end", "modules.load('hints > iterate')", "hints.set('www.example.com 10.1.2.3')",
+                "trust_anchors.remove('.')", "cache.size = 10 * MB", "net.tcp_in_idle(600000)", ""));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("kresd.out"), "/usr/sbin/kresd", "-n", "-c",
+                dir.resolve("config.lua").toString(), dir.toString());
+             Socket client = connect(port)) {
+            assertEquals("10.1.2.3", dnsOverTcp(client, "www.example.com", 1));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("10.1.2.3", dnsOverTcp(client, "www.example.com", 2), "the TCP client kept across the restore");
+                assertEquals("10.1.2.3", dnsOverUdp(port, "www.example.com"));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
      * BIND 9.18 (named: libuv's loops on six threads) serving a primary zone, with a TCP client outside the
      * tree kept across the restore, a dynamic update (nsupdate, written to the zone's journal) and rndc's
      * control channel after it. IPv4 only and no DNSSEC validation: its priming query to the root servers over

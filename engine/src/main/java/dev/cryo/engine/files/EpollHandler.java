@@ -203,6 +203,10 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     public long restore(FdImage fd, Epoll e, RestoreContext ctx) {
         long epfd = ctx.call("epoll_create1", SyscallNr.EPOLL_CREATE1, fd.flags() & Fcntl.O_CLOEXEC);
         epfd = awayFrom(epfd, e, ctx);
+        int status = fd.flags() & FdHandlers.SETFL_MASK & ~Fcntl.O_ASYNC; // O_ASYNC: FileRestore, with the owner
+        if (status != 0) { // epoll_create1 takes no O_NONBLOCK, which a program may set after (knot-resolver's)
+            ctx.call("fcntl(F_SETFL)", SyscallNr.FCNTL, epfd, Fcntl.F_SETFL, status);
+        }
         List<Epoll.Watch> fired = e.watches().stream().filter(EpollHandler::fired).toList();
         if (!fired.isEmpty()) {
             addFired(epfd, fired, ctx);
