@@ -387,6 +387,14 @@ public final class DumpSupervisor {
             return abort(rootGone(e));
         }
         java.util.Map<Pid, dev.cryo.kernel.Fd> adopted = takeTracking(tree);
+        try { // before any task is registered: a kept tracking's bits are not this dump's
+            for (int h : dev.cryo.engine.dump.TrackingHolder.endFor(tree)) {
+                notes.add("the tracking a pre-dump kept of this tree (by pid " + h + ") is ended: this dump tracks it afresh");
+            }
+        } catch (RuntimeException e) {
+            adopted.values().forEach(dev.cryo.kernel.Fd::close);
+            return abort(dev.cryo.actors.Failures.describe(e));
+        }
         for (Pid p : tree) {
             dev.cryo.kernel.Fd uffd = adopted.remove(p);
             if (uffd != null) {

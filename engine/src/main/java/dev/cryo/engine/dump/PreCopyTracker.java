@@ -156,10 +156,27 @@ public final class PreCopyTracker implements AutoCloseable {
             try {
                 tracker.register(m.start(), m.end());
             } catch (KernelException no) {
+                if (no instanceof dev.cryo.kernel.SyscallException e && e.is(dev.cryo.kernel.Errno.EBUSY) && trackedElsewhere(m)) {
+                    // another uffd tracks its writes (a second cryo, the program's own): a round's scan would
+                    // read that one's write-protect bits, set at some other time, and miss the pages written before
+                    throw new DumpException("pid " + pid + ": " + "the mapping " + m + " is write-protect tracked by a "
+                            + "userfaultfd that is not this dump's (another cryo dump, or the program's own): its writes "
+                            + "cannot be told apart; dump it without --pre-copy");
+                }
                 refused = refused.union(whole(m)); // its carried pages sent by every round (and frozen), as before
             }
         }
         return own;
+    }
+
+    /** Whether {@code m} is registered for async write-protect (by some uffd): a scan through it then works. */
+    private boolean trackedElsewhere(MapsEntry m) {
+        try {
+            tracker.unprotected(m.start(), m.end(), (s, e, c) -> { });
+            return true;
+        } catch (WriteTracker.NotRegisteredException e) {
+            return false;
+        }
     }
 
     /** Ranges of mappings the kernel would not register: not worth stopping the task for again. */

@@ -179,12 +179,69 @@ public final class TrackingHolder {
         return new Taken(uffds, notes);
     }
 
-    /** Ends a holder (a dump that took its tracking, or a test cleaning up); one gone already is no error. */
+    /**
+     * Ends a holder and the sleep it runs (which holds the uffds too), and waits up to 2 s until both have
+     * let them go: a tracking left registered would be another uffd's to the next tracker of the tree, which
+     * the kernel refuses. One gone already is no error.
+     */
     public static void kill(Pid holder) {
+        List<Pid> doomed = new ArrayList<>();
         try {
-            Sys.kill(holder, Signals.SIGKILL);
-        } catch (RuntimeException gone) {
-            // exited meanwhile
+            for (String c : Files.readString(Path.of("/proc/" + holder.value() + "/task/" + holder.value() + "/children"))
+                    .trim().split("\\s+")) {
+                if (!c.isEmpty()) {
+                    doomed.add(Pid.of(Integer.parseInt(c)));
+                }
+            }
+        } catch (IOException | RuntimeException gone) {
+            // exited meanwhile, or between two sleeps
+        }
+        doomed.add(holder);
+        for (Pid p : doomed) {
+            try {
+                Sys.kill(p, Signals.SIGKILL);
+            } catch (RuntimeException gone) {
+                // exited meanwhile
+            }
+        }
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        for (Pid p : doomed) {
+            while (live(p) && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            }
+        }
+    }
+
+    /**
+     * Ends every holder keeping a tracking of a task of {@code tree} (of a pre-dump whose image this dump
+     * does not take it from): its write-protect bits are not this dump's, and a scan through them would
+     * miss the pages written before they were set. Returns the holders ended.
+     */
+    public static List<Integer> endFor(List<Pid> tree) {
+        List<Integer> ended = new ArrayList<>();
+        java.util.Set<String> pids = new java.util.HashSet<>();
+        tree.forEach(p -> pids.add(String.valueOf(p.value())));
+        try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path d : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+                String[] argv = argv(Pid.of(Integer.parseInt(d.getFileName().toString())));
+                if (argv != null && isHolder(argv) && argv.length >= 5 && pids.contains(argv[4])) {
+                    Pid h = Pid.of(Integer.parseInt(d.getFileName().toString()));
+                    kill(h);
+                    ended.add(h.value());
+                }
+            }
+        } catch (IOException e) {
+            throw new DumpException("looking for a pre-dump's tracking of the tree: " + e.getMessage(), e);
+        }
+        return ended;
+    }
+
+    private static boolean live(Pid p) {
+        try {
+            char state = ProcFs.stat(p).state();
+            return state != 'Z' && state != 'X';
+        } catch (KernelException gone) {
+            return false;
         }
     }
 
@@ -206,12 +263,20 @@ public final class TrackingHolder {
 
     /** The process runs cryo's holder loop (its $0 is cryo-tracking): a file naming another process takes nothing from it. */
     private static boolean isHolder(Pid p) {
+        String[] argv = argv(p);
+        return argv != null && isHolder(argv);
+    }
+
+    private static boolean isHolder(String[] argv) {
+        return argv.length >= 4 && argv[0].equals("/bin/sh") && argv[2].equals(LOOP) && argv[3].equals(HOLDER_NAME);
+    }
+
+    private static String[] argv(Pid p) {
         try {
             byte[] cmdline = Files.readAllBytes(Path.of("/proc/" + p.value() + "/cmdline"));
-            String[] argv = new String(cmdline, java.nio.charset.StandardCharsets.UTF_8).split("\0");
-            return argv.length >= 4 && argv[0].equals("/bin/sh") && argv[2].equals(LOOP) && argv[3].equals(HOLDER_NAME);
+            return new String(cmdline, java.nio.charset.StandardCharsets.UTF_8).split("\0");
         } catch (IOException gone) {
-            return false;
+            return null;
         }
     }
 
