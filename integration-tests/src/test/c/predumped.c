@@ -2,7 +2,7 @@
  * predumped — memory written between a pre-dump and the dump after it (cryo pre-dump, then
  * cryo dump --prev-images-dir).
  *
- * Usage: predumped [size-MiB] [pages-per-write] [exec]      (defaults 64 and 256)
+ * Usage: predumped [size-MiB] [pages-per-write] [exec|fork]      (defaults 64 and 256)
  *
  * Maps size-MiB of private anonymous memory; page i holds 512 words from a xorshift64 generator
  * seeded by (i, gen[i]). Page i % 64 == 13 is never touched (reads zero). Prints "ready", then
@@ -10,8 +10,12 @@
  * them with MADV_DONTNEED (reads zero from then on) and maps a new 1 MiB area it fills, then
  * prints "wrote N" (N: the SIGUSR1s so far). On SIGUSR2 it checks every page and every area and
  * prints "PASS pages=N" (exit 0) or "FAIL: <reason>" (exit 1). With "exec", the first SIGUSR1 makes it
- * run itself again instead (without "exec"): a new process image, which prints "ready" again.
+ * run itself again instead (without "exec"): a new process image, which prints "ready" again. With
+ * "fork", it forks once its memory is filled: the child keeps the memory as it was then (the parent's
+ * writes copy the pages it shares with the child) and checks it on the parent's SIGUSR2; the parent
+ * prints PASS only if the child passed too.
  */
+#include <sys/wait.h>
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
@@ -81,6 +85,21 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGUSR1);
     sigaddset(&block, SIGUSR2);
     sigprocmask(SIG_BLOCK, &block, &none);
+    pid_t child = 0;
+    if (argc > 3 && strcmp(argv[3], "fork") == 0) {
+        child = fork();
+        if (child < 0) { printf("FAIL: fork\n"); return 2; }
+        if (child == 0) {
+            while (!check)
+                sigsuspend(&none);
+            for (size_t p = 0; p < pages; p++)
+                if (!matches((const uint64_t *)(mem + p * PAGE), p, gen[p])) {
+                    printf("FAIL: the child's page %zu (generation %u) differs\n", p, gen[p]);
+                    return 1;
+                }
+            return 0;
+        }
+    }
     printf("ready\n");
     fflush(stdout);
     size_t next = 0;
@@ -129,6 +148,14 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("PASS pages=%zu writes=%d\n", pages, writes);
+    if (child > 0) {
+        int status;
+        kill(child, SIGUSR2);
+        if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            printf("FAIL: the child did not pass\n");
+            return 1;
+        }
+    }
+    printf("PASS pages=%zu writes=%d%s\n", pages, writes, child > 0 ? " child" : "");
     return 0;
 }

@@ -222,6 +222,28 @@ class PreDumpTest {
         }
     }
 
+    /**
+     * A tree of two: the child keeps the memory as it was at its fork, the parent rewrites pages it shared
+     * with the child after the pre-dump. Both trackings are taken over, and each comes back exact: the
+     * child's copies of the pages the parent wrote since are carried from the pre-dump's image.
+     */
+    @Test
+    void aParentAndItsChildArePreDumpedAndEachComesBackExact() throws Exception {
+        try (DetachedProcess p = Workloads.program(tmp.resolve("predumped.out"), "predumped", Integer.toString(MIB),
+                Integer.toString(WRITTEN), "fork")) {
+            int pid = p.pid().value();
+            preDump(pid);
+            write(p, 1);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("pages of 2 tasks carried from the pre-dump"), out);
+            assertTrue(rounds(out).get(0) < 2 * WRITTEN + 400, "only what the parent wrote is read: " + out);
+            deleteTree(tmp.resolve("img1"));
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1 child"), verdict + "\n" + out);
+        }
+    }
+
     /** Pre-dumps chain (CRIU's pre-dump --prev-images-dir): each takes the tracking over and keeps it for the next. */
     @Test
     void preDumpsChainAndTheLastDumpStillFreezesOnlyForWhatChanged() throws Exception {
