@@ -152,6 +152,19 @@ public final class WriteTracker implements AutoCloseable {
     }
 
     /**
+     * Write-protects the empty ptes of [start, end) (a page dropped since it was written, one never
+     * touched), reporting them: each gets a marker, so {@link #unprotected} no longer shows it until
+     * a write or a drop takes the marker off. Pages there (present, swapped, a guard) are left as
+     * they are: one written since the last {@link #scan} stays unprotected, and the next scan reports
+     * it. A hole (no page table) in the range is armed too, which allocates its page table: callers
+     * pass short ranges inside areas that have them.
+     */
+    public synchronized void armEmpty(long start, long end, PagemapScan.Sink sink) {
+        long there = PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED;
+        walk(start, end, PM_SCAN_WP_MATCHING, there, there, 0, PAGE_IS_WRITTEN | there, sink);
+    }
+
+    /**
      * Whether an area that ever had a guard page shows it ("gu" in smaps' VmFlags), or this kernel
      * has no guard pages: a guard a scan write-protected hides from {@link #unprotected}, and only
      * this flag tells where one may be. Probed once, on an area of cryo's own.
@@ -185,8 +198,13 @@ public final class WriteTracker implements AutoCloseable {
     /** PAGEMAP_SCAN over [start, end) with the write-protect checks of async mode; EPERM: a range not registered. */
     private void walk(long start, long end, long flags, long categoryMask, long anyOf, long returnMask,
                       PagemapScan.Sink sink) {
+        walk(start, end, flags, 0, categoryMask, anyOf, returnMask, sink);
+    }
+
+    private void walk(long start, long end, long flags, long inverted, long categoryMask, long anyOf, long returnMask,
+                      PagemapScan.Sink sink) {
         try {
-            walk.walk(pagemap, pid, flags | PM_SCAN_CHECK_WPASYNC, start, end, 0, categoryMask, anyOf, returnMask, sink);
+            walk.walk(pagemap, pid, flags | PM_SCAN_CHECK_WPASYNC, start, end, inverted, categoryMask, anyOf, returnMask, sink);
         } catch (SyscallException e) {
             if (e.is(Errno.EPERM)) {
                 throw new NotRegisteredException(e.call() + ": part of the range is not registered for tracking");

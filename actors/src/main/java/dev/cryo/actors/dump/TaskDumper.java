@@ -620,6 +620,9 @@ public final class TaskDumper {
         }
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
         if (shares.isEmpty()) {
+            if (last) {
+                armEmpty();
+            }
             m.replyTo().tell(new RoundCopied(pid, 0));
             return Behaviors.same();
         }
@@ -629,7 +632,22 @@ public final class TaskDumper {
                     job.progress(), job.bufferWaitMillis(), true);
             ctx.spawn(RegionDumper.create(rj, adapter), "round-" + preCopy.rounds() + "-" + i, REGIONS);
         }
+        if (last) {
+            armEmpty(); // beside the copy, which runs on the region dumpers' threads
+        }
         return roundCopying(shares.size(), 0, m.replyTo());
+    }
+
+    /** Before a likely last round's freeze: the empty ptes armed, so the frozen round's walk stays quick (PreCopyTracker#armEmpty). */
+    private void armEmpty() {
+        long t0 = System.nanoTime();
+        try {
+            long pages = preCopy.armEmpty();
+            ctx.getLog().debug("pid {}: {} empty pages write-protected before the freeze in {} µs", pid, pages,
+                    (System.nanoTime() - t0) / 1000);
+        } catch (RuntimeException e) { // the frozen round then looks at them as before
+            ctx.getLog().debug("pid {}: empty pages not write-protected before the freeze: {}", pid, e.getMessage());
+        }
     }
 
     /** Runs {@code r} with every thread of the task seized and stopped (a round registering a new mapping). */
