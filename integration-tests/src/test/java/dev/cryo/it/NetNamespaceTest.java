@@ -707,6 +707,40 @@ class NetNamespaceTest {
         }
     }
 
+    /**
+     * A net namespace of the tree's holding unix sockets bound in two views of the files: one in cryo's
+     * (host.sock), one in a mount namespace the task made after (its b/sock, which a bind of a/ over b/
+     * puts at a/sock on the host; zdtm's sk-unix-mntns in its ns flavor). Refused before ("both of the net
+     * namespace pid N made, are reached one through cryo's view of the files, the other through its holder's
+     * own"); each is bound again from its own view: both listen after the restore, at their own files.
+     */
+    @Test
+    void unixSocketsOfItsNetNamespaceBoundInCryosViewAndInItsOwnComeBackEachInItsView() throws Exception {
+        Path d = Files.createDirectories(tmp.resolve("views"));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("views.out"), "unshare", "--net",
+                "/usr/bin/python3", "-c", "import ctypes, os, socket, sys, time\nd = sys.argv[1]\n"
+                        + "os.mkdir(d + '/a')\nos.mkdir(d + '/b')\nh = socket.socket(socket.AF_UNIX)\nh.bind(d + '/host.sock')\n"
+                        + "h.listen()\nassert ctypes.CDLL(None).unshare(0x20000) == 0\nassert os.system('mount --make-rprivate /"
+                        + " && mount --bind ' + d + '/a ' + d + '/b') == 0\nv = socket.socket(socket.AF_UNIX)\n"
+                        + "v.bind(d + '/b/sock')\nv.listen()\nprint('ready', flush=True)\ntime.sleep(600)\n", d.toString()))) {
+            int pid = p.pid().value();
+            DetachedProcess r = DumpRestore.dump(pid, tmp.resolve("img")).restoreDetached(p.output());
+            try {
+                for (Path sock : List.of(d.resolve("host.sock"), d.resolve("a/sock"))) { // as the host sees them
+                    try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                            java.net.UnixDomainSocketAddress.of(sock))) {
+                        assertTrue(c.isConnected(), sock.toString());
+                    }
+                }
+                assertFalse(Files.exists(d.resolve("b/sock")), "bound in cryo's view instead of the task's own");
+                String own = Files.readSymbolicLink(Path.of("/proc/" + r.pid() + "/ns/net")).toString();
+                assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")).toString(), own);
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     static String host(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

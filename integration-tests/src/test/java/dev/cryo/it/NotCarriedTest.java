@@ -441,18 +441,6 @@ class NotCarriedTest {
                         + " namespace or root, and cryo finds none at /tmp/.*/b/sock; binding it again inside that view is not"
                         + " supported when it is a datagram socket of cryo's net namespace whose client, socket \\d+ \\(pid \\d+"
                         + " fd \\d+\\), bound to @cryo-nc-dgram-\\d+, is made again in another view"),
-                // a container's unix sockets bound in its own view are bound again from that view (NsFlavorTest), those
-                // of two views each from its own (NetNamespaceTest); not with one of cryo's view: here a path socket of
-                // cryo's view and one of a mount namespace made after
-                new Item("unix sockets of a net namespace of its own bound in two views of the files", List.of("unshare",
-                        "--net", "/usr/bin/python3", "-c", "import ctypes, os, socket, tempfile, time\nd = tempfile.mkdtemp()\n"
-                        + "os.mkdir(d + '/a')\nos.mkdir(d + '/b')\nh = socket.socket(socket.AF_UNIX)\nh.bind(d + '/host.sock')\n"
-                        + "h.listen()\nassert ctypes.CDLL(None).unshare(0x20000) == 0\nassert os.system('mount --make-rprivate /"
-                        + " && mount --bind ' + d + '/a ' + d + '/b') == 0\nv = socket.socket(socket.AF_UNIX)\n"
-                        + "v.bind(d + '/b/sock')\nv.listen()\nprint('ready', flush=True)\ntime.sleep(600)\n"),
-                        " fd \\d+: unix stream socket \\S+: its socket file and that of unix stream socket \\S+, both of the net"
-                        + " namespace pid \\d+ made, are reached one through cryo's view of the files, the other through"
-                        + " its holder's own \\(mnt:\\[\\d+\\] /\\)"),
                 // a cgroup namespace is carried when its creator is still at its root (SandboxTest); one
                 // it has left (here into a pids cgroup, removed by a watcher outside the tree) is not
                 new Item("a cgroup namespace its creator has left", List.of("unshare", "--cgroup", "/bin/sh", "-c",

@@ -132,30 +132,6 @@ public final class SocketDumpState {
         }
     }
 
-    /**
-     * Per net namespace of the tree's (by maker): the first view one of its path-bound unix sockets is bound
-     * in ("": cryo's), and by which.
-     */
-    private final Map<Integer, String[]> viewOfNetns = new HashMap<>();
-
-    /**
-     * The restore makes the unix sockets of a net namespace of the tree's inside it: all from cryo's view
-     * of the files, or those bound in their holders' own views (a container's mount namespace and root; two
-     * containers of a pod sharing the namespace) view by view, from a thread of cryo's that sees the files
-     * as that holder does. Registers {@code view} ("": cryo's) for socket {@code what} and returns null, or
-     * why the namespace holds sockets of both kinds.
-     */
-    public synchronized String cryosOrOwnViews(int netns, String view, String what) {
-        String[] had = viewOfNetns.putIfAbsent(netns, new String[] {view, what});
-        if (had == null || had[0].isEmpty() == view.isEmpty()) {
-            return null;
-        }
-        return "its socket file and that of " + had[1] + ", both of the net namespace pid " + netns + " made, are"
-                + " reached one through cryo's view of the files, the other through its holder's own ("
-                + (view.isEmpty() ? had[0] : view) + "); the sockets of one net namespace are bound again either all"
-                + " from cryo's view or each from its holder's";
-    }
-
     /** The ends in cryo's namespace of the tree's namespaces' veth pairs: gone once a killed tree's namespaces are. */
     private final Set<String> outerEnds = new LinkedHashSet<>();
 

@@ -283,10 +283,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 : d.type() == Sockets.SOCK_DGRAM ? clientElsewhere(st, d, netns)
                 : null;
         String view = why == null && netns != 0 ? viewOf(pid) : null;
-        String otherView = view == null ? null : st.cryosOrOwnViews(netns, view, what);
-        if (view != null && otherView == null) {
-            otherView = peerInOtherView(st, d, view);
-        }
+        String otherView = view == null ? null : peerInOtherView(st, d, view);
         if (otherView != null) {
             throw p.refuse(what + ": " + otherView);
         }
@@ -531,13 +528,6 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     }
                     // a file gone with its directory (zdtm's sk-unix01) is bound in whichever view: the bind makes the
                     // directory (SocketHub.bindUntilFilled)
-                    boolean anyView = fileKey(f.getParent()) == null;
-                    if (!ownView && st.netnsOf(d.ino()) != 0 && d.vfsIno() != 0 && !anyView) {
-                        String why = st.cryosOrOwnViews(st.netnsOf(d.ino()), "", what);
-                        if (why != null) {
-                            throw p.refuse(what + ": " + why);
-                        }
-                    }
                     Path moved = ownView || !bindDir.isEmpty() || d.pendingConnections().length > 0 ? null
                             : renamedFile(f, d.vfsIno());
                     if (moved != null) {

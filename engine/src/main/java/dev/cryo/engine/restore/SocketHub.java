@@ -336,6 +336,10 @@ public final class SocketHub implements AutoCloseable {
                                             d -> d instanceof dev.cryo.engine.files.UnixSocketHandler.UnixSocket));
                             build(unix.get(false)); // the others may run nft, which a chroot'ed thread cannot start
                             for (Map.Entry<Integer, List<FileDesc>> v : SocketViews.split(unix.get(true), inView).entrySet()) {
+                                if (v.getKey() == SocketViews.CRYOS) {
+                                    build(v.getValue());
+                                    continue;
+                                }
                                 dev.cryo.kernel.Namespaces.seenBy(dev.cryo.kernel.Pid.of(v.getKey()), () -> {
                                     SocketViews.asHolder(fsIdsOf.get(v.getKey()), () -> build(v.getValue()));
                                     return null;

@@ -2,6 +2,7 @@ package dev.cryo.engine.restore;
 
 import dev.cryo.engine.files.UnixSocketHandler.UnixSocket;
 import dev.cryo.engine.model.FileDesc;
+import dev.cryo.kernel.net.Sockets;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,8 +17,10 @@ import java.util.Map;
  * The unix sockets of a net namespace of the tree's split by the view of the files they are made again
  * from: a socket bound in its holder's own view (a mount namespace and root of its own) in that view,
  * with every socket linked to it (its peer, the listener it waits on, the connections waiting on it), so
- * the two ends of a connection are made in one build; sockets linked to none go with the first view.
- * Views are told apart on the restored tasks, each one's mount namespace and root.
+ * the two ends of a connection are made in one build; sockets linked to none bound by a path in cryo's
+ * view (0: a pod's socket of the namespace's first task beside a container's bound in its own mount
+ * namespace, zdtm's sk-unix-mntns in its ns flavor), the others with the first view. Views are told apart
+ * on the restored tasks, each one's mount namespace and root.
  */
 final class SocketViews {
     private SocketViews() {}
@@ -52,14 +55,43 @@ final class SocketViews {
                         + " the files (" + had + ", " + view + ")");
             }
         }
+        for (FileDesc f : unix) { // an accepted end goes with its listener, when only one has its name
+            UnixSocket u = (UnixSocket) f;
+            if (named(u) && u.state() == dev.cryo.kernel.net.SockDiag.UNIX_ESTABLISHED && u.type() != Sockets.SOCK_DGRAM) {
+                List<UnixSocket> ls = unix.stream().map(UnixSocket.class::cast).filter(l -> l.type() == u.type()
+                        && l.state() == dev.cryo.kernel.net.SockDiag.UNIX_LISTEN && java.util.Arrays.equals(l.name(), u.name()))
+                        .toList();
+                if (ls.size() == 1) {
+                    join(parent, u.ino(), ls.get(0).ino());
+                }
+            }
+        }
+        java.util.Set<Long> cryos = new java.util.HashSet<>(); // groups with a socket bound by a path in cryo's view
+        for (FileDesc f : unix) {
+            UnixSocket u = (UnixSocket) f;
+            if (!holders.containsKey(u.ino()) && named(u) && (u.type() == Sockets.SOCK_DGRAM
+                    || u.state() != dev.cryo.kernel.net.SockDiag.UNIX_ESTABLISHED)) { // not an accepted end's name
+                cryos.add(root(parent, u.ino()));
+            }
+        }
         String first = holderOfView.keySet().iterator().next();
         Map<Integer, List<FileDesc>> out = new LinkedHashMap<>();
         for (FileDesc f : unix) {
-            String view = viewOfGroup.getOrDefault(root(parent, ((UnixSocket) f).ino()), first);
-            out.computeIfAbsent(holderOfView.get(view), x -> new ArrayList<>()).add(f);
+            long group = root(parent, ((UnixSocket) f).ino());
+            String view = viewOfGroup.get(group);
+            int by = view == null && cryos.contains(group) ? CRYOS : holderOfView.get(view != null ? view : first);
+            out.computeIfAbsent(by, x -> new ArrayList<>()).add(f);
         }
         return out;
     }
+
+    /** Whether {@code u} has a name of the file system (not abstract). */
+    private static boolean named(UnixSocket u) {
+        return u.name().length > 0 && u.name()[0] != 0;
+    }
+
+    /** The key {@link #split} gives the sockets made in cryo's own view of the files. */
+    static final int CRYOS = 0;
 
     private static void join(Map<Long, Long> parent, long a, long b) {
         if (b != 0) {
