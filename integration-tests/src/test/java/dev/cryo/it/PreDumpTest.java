@@ -244,6 +244,29 @@ class PreDumpTest {
         }
     }
 
+    /**
+     * A pid the pre-dump tracked that names another process now (its start time differs: the task exited
+     * and the pid was reused) is not taken over: the dump says so and reads that task's memory again.
+     */
+    @Test
+    void aPidThatIsAnotherProcessSinceThePreDumpIsSaidAndReadAgain() throws Exception {
+        try (DetachedProcess p = workload()) {
+            int pid = p.pid().value();
+            int holder = preDump(pid);
+            Path tracking = tmp.resolve("img1").resolve("tracking");
+            // the same pid, started at another time: as the file reads after a reuse of the pid
+            Files.writeString(tracking, Files.readString(tracking).replaceAll("(?m)^(task " + pid + ") (\\d+) ", "$1 1 "));
+            write(p, 1);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("pid " + pid + " is another process since the pre-dump: its memory is copied again"), out);
+            assertTrue(rounds(out).get(0) > PAGES - PAGES / 64 - 100, "every page read again: " + out);
+            DetachedProcess.awaitCondition(() -> gone(holder), Duration.ofSeconds(10), "the holder " + holder + " to end");
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
+        }
+    }
+
     /** Pre-dumps chain (CRIU's pre-dump --prev-images-dir): each takes the tracking over and keeps it for the next. */
     @Test
     void preDumpsChainAndTheLastDumpStillFreezesOnlyForWhatChanged() throws Exception {

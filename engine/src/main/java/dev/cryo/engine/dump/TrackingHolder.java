@@ -186,6 +186,16 @@ public final class TrackingHolder {
      */
     public static void kill(Pid holder) {
         List<Pid> doomed = new ArrayList<>();
+        // stopped first, so that no sleep it forks after its children are read outlives it with the uffds
+        try {
+            Sys.kill(holder, Signals.SIGSTOP);
+        } catch (RuntimeException gone) {
+            return;
+        }
+        long stopBy = System.nanoTime() + 1_000_000_000L;
+        while (live(holder) && stateOf(holder) != 'T' && System.nanoTime() < stopBy) {
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
         try {
             for (String c : Files.readString(Path.of("/proc/" + holder.value() + "/task/" + holder.value() + "/children"))
                     .trim().split("\\s+")) {
@@ -234,6 +244,14 @@ public final class TrackingHolder {
             throw new DumpException("looking for a pre-dump's tracking of the tree: " + e.getMessage(), e);
         }
         return ended;
+    }
+
+    private static char stateOf(Pid p) {
+        try {
+            return ProcFs.stat(p).state();
+        } catch (KernelException gone) {
+            return 'X';
+        }
     }
 
     private static boolean live(Pid p) {
