@@ -267,6 +267,30 @@ class PreDumpTest {
         }
     }
 
+    /**
+     * A pre-dump written compressed (zstd chunks): the dump after it decompresses the chunks it carries and
+     * takes the pages it needs of each; the restore is exact.
+     */
+    @Test
+    void aCompressedPreDumpsPagesAreCarried() throws Exception {
+        try (DetachedProcess p = workload()) {
+            int pid = p.pid().value();
+            Cli pre = Cli.run("-Dcryo.image.compression=zstd", "pre-dump", "-t", Integer.toString(pid), "-D",
+                    tmp.resolve("img1").toString(), "--no-progress");
+            assertEquals(0, pre.code(), pre.toString());
+            Matcher h = Pattern.compile("\\(by pid (\\d+)\\)").matcher(pre.out());
+            assertTrue(h.find(), pre.out());
+            holders.add(Integer.parseInt(h.group(1)));
+            write(p, 1);
+            DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1");
+            String out = dumped.dumpOutput().out();
+            assertTrue(out.contains("pages of 1 task carried from the pre-dump"), out);
+            deleteTree(tmp.resolve("img1"));
+            String verdict = RestoreTest.checkAndReap(dumped.restoreDetached(p.output()));
+            assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=1"), verdict + "\n" + out);
+        }
+    }
+
     /** Pre-dumps chain (CRIU's pre-dump --prev-images-dir): each takes the tracking over and keeps it for the next. */
     @Test
     void preDumpsChainAndTheLastDumpStillFreezesOnlyForWhatChanged() throws Exception {
