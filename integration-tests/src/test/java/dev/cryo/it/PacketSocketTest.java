@@ -85,7 +85,7 @@ class PacketSocketTest {
                     "--interface=cryo-pb", "--bind-interfaces", "--port=0", "--dhcp-range=10.81.0.10,10.81.0.20,1h",
                     "--dhcp-leasefile=" + tmp.resolve("dnsmasq.leases"), "--pid-file=" + tmp.resolve("dnsmasq.pid"))) {
                 try {
-                    DetachedProcess.awaitCondition(() -> read(got).contains("BOUND 10.81.0.1"), Duration.ofSeconds(60),
+                    DetachedProcess.awaitCondition(() -> read(got).contains("BOUND 10.81.0."), Duration.ofSeconds(60),
                             "the restored dhclient to take a lease");
                 } catch (AssertionError e) { // seen once in CI: say where each side was
                     throw new AssertionError(e.getMessage() + "; dhclient (pid " + init + ", syscall "
@@ -96,7 +96,8 @@ class PacketSocketTest {
             } finally {
                 RestoreTest.killAndReap(r);
             }
-            assertTrue(read(log).contains("DHCPOFFER of 10.81.0.1"), read(log));
+            // any address of the range: dnsmasq picks it from the MAC, random here (10.81.0.20 once failed the test)
+            assertTrue(read(log).contains("DHCPOFFER of 10.81.0."), read(log));
         }
     }
 
