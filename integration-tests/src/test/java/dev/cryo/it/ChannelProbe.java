@@ -49,6 +49,9 @@ public final class ChannelProbe {
     /** Pages per chunk of the channel's image (-Dbench.channel.pages; bigmem's pattern makes chunks of 3-7). */
     private static final int CHUNK_PAGES = Math.max(1, Math.min(256, Integer.getInteger("bench.channel.pages", 256)));
 
+    /** TLS records each way through the channel's engine before the first image, as an agent's WarmUp passes. */
+    private static final int TLS_WARM_UP = 4000;
+
     private ChannelProbe() {}
 
     public static void main(String[] a) throws Exception {
@@ -79,6 +82,7 @@ public final class ChannelProbe {
 
     private static void serve(String ip, int port, Path keys, Path dir) throws Exception {
         SSLContext tls = ClusterKeys.load(keys).sslContext();
+        PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
         long[] started = new long[1];
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
@@ -142,6 +146,9 @@ public final class ChannelProbe {
     private static void send(String kind, String ip, int port, Path keys, int mib) throws Exception {
         SSLContext tls = ClusterKeys.load(keys).sslContext();
         ActorSystem<Void> system = kind.equals("channel") ? ActorSystem.create(Behaviors.empty(), "probe") : null;
+        if (kind.equals("channel")) {
+            PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
+        }
         for (int round = 0; round < 2; round++) { // the first warms the JIT up
             int m = round == 0 ? Math.min(mib, 256) : mib;
             long c0 = cpu();

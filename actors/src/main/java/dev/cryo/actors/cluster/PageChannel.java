@@ -9,7 +9,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -34,7 +33,8 @@ import java.util.concurrent.Semaphore;
  * half-closes; the back direction carries receipts (see {@link Receipts}), then, once the image is
  * restored, "running" ({@link Running}) before the receiver closes.
  *
- * <p>Blocking JDK TLS sockets, one thread per direction and end, not Pekko Streams: Pekko's TLS
+ * <p>Blocking sockets with the JDK's TLS engine driven by {@link TlsLink} (large writes and reads,
+ * not SSLSocket's call per record), one thread per direction and end, not Pekko Streams: Pekko's TLS
  * stage (an actor wrapping one 16 KiB record per message, each copied twice between heap buffers
  * and ByteStrings, with several actor hops per record each way) moved 80-110 MiB/s on loopback
  * here where a plain JDK TLS socket moved 450-700 MiB/s and plain Streams TCP alone ~0.5 GB/s. The
@@ -76,9 +76,12 @@ public final class PageChannel {
 
     private PageChannel() {}
 
-    private static void configure(SSLSocket s, boolean client) {
-        s.setUseClientMode(client);
-        s.setSSLParameters(parameters(s.getSSLParameters(), client));
+    /** An engine as the channel uses it: TLS 1.3, its cipher suites, the client authenticated too. */
+    static SSLEngine engine(SSLContext tls, boolean client, String host, int port) {
+        SSLEngine e = client ? tls.createSSLEngine(host, port) : tls.createSSLEngine();
+        e.setUseClientMode(client);
+        e.setSSLParameters(parameters(e.getSSLParameters(), client));
+        return e;
     }
 
     private static SSLParameters parameters(SSLParameters p, boolean client) {
@@ -99,7 +102,7 @@ public final class PageChannel {
      * 3.2-3.3 after 4000 records each way (about 0.6 and 1 when warm). Small records: the compiler
      * counts calls, not bytes.
      */
-    static void warmUp(SSLContext tls, int records) throws IOException {
+    public static void warmUp(SSLContext tls, int records) throws IOException {
         SSLEngine client = tls.createSSLEngine(), server = tls.createSSLEngine();
         client.setUseClientMode(true);
         client.setSSLParameters(parameters(client.getSSLParameters(), true));
@@ -174,12 +177,10 @@ public final class PageChannel {
             raw.setSendBufferSize(SOCKET_BUFFER);
             raw.setTcpNoDelay(true); // receipts and a round's last bytes go at once
             raw.connect(new InetSocketAddress(host, port), (int) Math.max(1, connectTimeout.toMillis()));
-            SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(raw, host, port, true);
-            configure(s, true);
-            s.setSoTimeout((int) Math.max(1, connectTimeout.toMillis()));
-            s.startHandshake();
-            s.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // receipts: see Sender.readReceipts
-            Sender sender = new Sender(system, raw, s, ioTimeout);
+            raw.setSoTimeout((int) Math.max(1, connectTimeout.toMillis()));
+            TlsLink link = TlsLink.open(raw, engine(tls, true, host, port));
+            raw.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // receipts: see Sender.readReceipts
+            Sender sender = new Sender(system, raw, link, ioTimeout);
             sender.out.write(id.getBytes(StandardCharsets.US_ASCII));
             sender.out.flush();
             return sender;
@@ -216,7 +217,7 @@ public final class PageChannel {
      */
     public static final class Sender {
         private final Socket raw;
-        private final SSLSocket socket;
+        private final TlsLink link;
         private final OutputStream out;
         private final Receipts receipts;
         private final Channel channel = new Channel();
@@ -225,12 +226,12 @@ public final class PageChannel {
         private volatile String cutReason;
         private volatile java.util.function.Consumer<Running> onRunning = r -> { };
 
-        private Sender(ActorSystem<?> system, Socket raw, SSLSocket socket, Duration ioTimeout) throws IOException {
+        private Sender(ActorSystem<?> system, Socket raw, TlsLink link, Duration ioTimeout) {
             this.raw = raw;
-            this.socket = socket;
-            this.out = socket.getOutputStream();
+            this.link = link;
+            this.out = link.output();
             this.receipts = new Receipts(this::flush, ioTimeout);
-            InputStream in = socket.getInputStream();
+            InputStream in = link.input();
             Thread reader = new Thread(() -> readReceipts(in), "cryo-page-receipts");
             reader.setDaemon(true);
             reader.start();
@@ -366,7 +367,7 @@ public final class PageChannel {
                 try {
                     push();
                     out.flush();
-                    socket.shutdownOutput();
+                    link.shutdownOutput();
                 } catch (IOException e) {
                     cut(cutReason != null ? cutReason : e.getMessage());
                     throw e;
@@ -522,31 +523,23 @@ public final class PageChannel {
                                   Receiver receiver) {
             String from = String.valueOf(raw.getRemoteSocketAddress());
             String id = null;
-            SSLSocket s;
             try {
-                s = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, true);
-            } catch (IOException | RuntimeException e) {
-                log.warn("page channel: connection from {} failed: {}", from, e.getMessage());
-                abort(raw);
-                return;
-            }
-            try (s) {
-                configure(s, false);
-                s.setTcpNoDelay(true);
-                s.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // a silent link fails the read
-                s.startHandshake();
-                InputStream in = s.getInputStream();
+                raw.setTcpNoDelay(true);
+                raw.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // a silent link fails the read
+                TlsLink link = TlsLink.open(raw, engine(tls, false, null, 0));
+                InputStream in = link.input();
                 InputStream rawIn = raw.getInputStream(); // only asked how much is waiting: the bytes are TLS's
-                OutputStream back = s.getOutputStream();
+                OutputStream back = link.output();
                 byte[] idBytes = in.readNBytes(ID_LENGTH);
                 if (idBytes.length < ID_LENGTH) {
+                    link.close();
                     return;
                 }
                 id = new String(idBytes, StandardCharsets.US_ASCII);
                 Path target = receiver == null ? null : receiver.target(id);
                 if (target == null) {
                     log.warn("page channel: {} sent an image nobody asked for ({}); refused", from, id);
-                    abort(s);
+                    abort(raw);
                     return;
                 }
                 // the back direction carries receipts: how much of the image is taken in (see Receipts)
@@ -567,7 +560,7 @@ public final class PageChannel {
                     }
                 }, () -> {
                     try {
-                        return in.available() > 0 || rawIn.available() > 0; // decrypted, or still on the socket
+                        return link.ready() || rawIn.available() > 0; // decrypted, or still on the socket
                     } catch (IOException e) {
                         return false; // the read that follows fails the same way
                     }
@@ -582,15 +575,17 @@ public final class PageChannel {
                         receiver.told(id);
                     }
                 }
+                link.close();
             } catch (IOException | RuntimeException e) {
                 String why = e instanceof java.io.UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();
                 if (e instanceof java.net.SocketTimeoutException) {
                     why = "nothing came for " + ioTimeout.toSeconds() + " s";
                 }
-                abort(s);
+                boolean closed = raw.isClosed();
+                abort(raw);
                 if (id != null && receiver != null) {
                     receiver.received(id, "receiving the image failed: " + why);
-                } else if (!(e instanceof SocketException && s.isClosed())) {
+                } else if (!(e instanceof SocketException && closed)) {
                     log.warn("page channel: connection from {} failed: {}", from, why);
                 }
             }

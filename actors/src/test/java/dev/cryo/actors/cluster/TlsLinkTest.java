@@ -1,0 +1,173 @@
+package dev.cryo.actors.cluster;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.net.ssl.SSLContext;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** {@link TlsLink} between two real sockets on loopback, both ends with the cluster's keys. */
+class TlsLinkTest {
+    @TempDir
+    static Path tmp;
+    static SSLContext tls;
+
+    @BeforeAll
+    static void keys() throws Exception {
+        tls = ClusterKeys.init(tmp.resolve("keys")).sslContext();
+    }
+
+    /** Runs {@code server} on the accepted end of a fresh connection; returns the client's raw socket. */
+    private static Socket pair(ServerSocket ss, CompletableFuture<Socket> accepted) throws IOException {
+        CompletableFuture.runAsync(() -> {
+            try {
+                accepted.complete(ss.accept());
+            } catch (IOException e) {
+                accepted.completeExceptionally(e);
+            }
+        });
+        Socket c = new Socket(InetAddress.getLoopbackAddress(), ss.getLocalPort());
+        c.setSoTimeout(30_000);
+        return c;
+    }
+
+    @Test
+    void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack() throws Exception {
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Socket> accepted = new CompletableFuture<>();
+            Socket c = pair(ss, accepted);
+            CompletableFuture<TlsLink> serverLink = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Socket s = accepted.get(30, TimeUnit.SECONDS);
+                    s.setSoTimeout(30_000);
+                    return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
+            TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
+            // the server reads 24 MiB in writes of odd sizes and answers a count per MiB while the client still writes
+            CompletableFuture<Long> read = CompletableFuture.supplyAsync(() -> {
+                try (DataOutputStream back = new DataOutputStream(server.output())) {
+                    InputStream in = server.input();
+                    CRC32C crc = new CRC32C();
+                    byte[] buf = new byte[70_001];
+                    long n = 0;
+                    for (int r; (r = in.read(buf)) > 0; ) {
+                        crc.update(buf, 0, r);
+                        if ((n + r) >> 20 != n >> 20) {
+                            back.writeLong(n + r);
+                            back.flush();
+                        }
+                        n += r;
+                    }
+                    back.writeLong(crc.getValue());
+                    back.flush();
+                    server.close();
+                    return n;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            CompletableFuture<long[]> answers = CompletableFuture.supplyAsync(() -> {
+                long[] got = new long[2];
+                try (DataInputStream d = new DataInputStream(client.input())) {
+                    while (true) {
+                        long v = d.readLong();
+                        got[0]++;
+                        got[1] = v;
+                    }
+                } catch (EOFException end) {
+                    return got; // the server's close_notify
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            CRC32C crc = new CRC32C();
+            byte[] data = new byte[(24 << 20) + 12_345];
+            for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 31 + (i >> 13));
+            crc.update(data);
+            for (int at = 0, step = 1; at < data.length; at += step, step = step * 7 % 400_009 + 1) {
+                client.output().write(data, at, Math.min(step, data.length - at));
+            }
+            client.shutdownOutput();
+            assertEquals(data.length, read.get(60, TimeUnit.SECONDS));
+            long[] got = answers.get(60, TimeUnit.SECONDS);
+            assertEquals(25, got[0]); // 24 counts, then the checksum
+            assertEquals(crc.getValue(), got[1]);
+            c.close();
+        }
+    }
+
+    @Test
+    void aConnectionEndedWithoutCloseNotifyIsNoEnd() throws Exception {
+        // a cut (or an attacker's FIN) must not pass for the sender's end of the image
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Socket> accepted = new CompletableFuture<>();
+            Socket c = pair(ss, accepted);
+            CompletableFuture<TlsLink> serverLink = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Socket s = accepted.get(30, TimeUnit.SECONDS);
+                    s.setSoTimeout(30_000);
+                    return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
+            TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
+            client.output().write(new byte[100_000]);
+            c.shutdownOutput(); // TCP's end only
+            byte[] buf = new byte[1 << 16];
+            long n = 0;
+            IOException e = null;
+            try {
+                for (int r; (r = server.input().read(buf)) > 0; ) n += r;
+            } catch (IOException thrown) {
+                e = thrown;
+            }
+            assertEquals(100_000, n);
+            assertNotNull(e, "read to a FIN without close_notify as if it were the end");
+            assertTrue(e.getMessage().contains("close_notify"), e.getMessage());
+            c.close();
+            server.close();
+        }
+    }
+
+    @Test
+    void aPeerWithOtherKeysGetsNoConnection() throws Exception {
+        SSLContext other = ClusterKeys.init(tmp.resolve("other")).sslContext();
+        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Socket> accepted = new CompletableFuture<>();
+            Socket c = pair(ss, accepted);
+            CompletableFuture<String> server = CompletableFuture.supplyAsync(() -> {
+                try (Socket s = accepted.get(30, TimeUnit.SECONDS)) {
+                    s.setSoTimeout(30_000);
+                    TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
+                    return "opened";
+                } catch (Exception e) {
+                    return "refused";
+                }
+            });
+            // the client refuses the server's certificate: its alert ends the server's handshake too
+            assertThrows(IOException.class, () -> TlsLink.open(c, PageChannel.engine(other, true, "127.0.0.1", ss.getLocalPort())));
+            assertEquals("refused", server.get(20, TimeUnit.SECONDS));
+            c.close();
+        }
+    }
+}
