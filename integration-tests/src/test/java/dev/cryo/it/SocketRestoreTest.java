@@ -705,6 +705,49 @@ class SocketRestoreTest {
     }
 
     /**
+     * A unix datagram socket b whose peer a (of a pair, or connected by name each to the other) connected
+     * elsewhere while a byte of b's waited at it: the kernel dropped a's queue and left b ECONNRESET, b still
+     * connected to a, which now takes only its new peer's datagrams. It was refused ("holds an error the
+     * program has not read yet ... for a datagram socket whose peer is still there"). Now b gets ECONNRESET
+     * once, then nothing to read, and its send is refused (EPERM) as before; a's datagram to its new peer
+     * waits there. Restored, and with the tree left running (the dump left b's error).
+     */
+    @ParameterizedTest
+    @CsvSource({"pair,restored", "pair,left running", "names,restored", "names,left running"})
+    void aUnixDatagramSocketWhosePeerConnectedElsewhereKeepsItsReset(String how, String when) throws Exception {
+        String script = "import os, signal, socket, sys, time\n"
+                + "n = '\\0cryo-reset-%d' % os.getpid()\n"
+                + "if sys.argv[1] == 'pair':\n    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                + "else:\n    a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n    a.bind(n + '-a')\n"
+                + "    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n    b.bind(n + '-b')\n"
+                + "    a.connect(n + '-b')\n    b.connect(n + '-a')\n"
+                + "c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nc.bind(n + '-c')\n"
+                + "b.send(b'x')\na.connect(n + '-c')\na.send(b'to c')\n"
+                + "def check(*_):\n"
+                + "    try:\n        b.recv(8, socket.MSG_DONTWAIT)\n        print('FAIL: no ECONNRESET', flush=True)\n"
+                + "    except ConnectionResetError:\n        pass\n"
+                + "    try:\n        b.recv(8, socket.MSG_DONTWAIT)\n        print('FAIL: a datagram after the reset', flush=True)\n"
+                + "    except BlockingIOError:\n        pass\n"
+                + "    try:\n        b.send(b'y')\n        print('FAIL: b could send to a', flush=True)\n"
+                + "    except PermissionError:\n        pass\n"
+                + "    print('PASS' if c.recv(8, socket.MSG_DONTWAIT) == b'to c' else 'FAIL: c', flush=True)\n"
+                + "    os._exit(0)\n"
+                + "signal.signal(signal.SIGUSR2, check)\nprint('ready', flush=True)\n"
+                + "end = time.time() + 600\nwhile time.time() < end:\n    time.sleep(1)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dgramreset.out"), "/usr/bin/python3",
+                "-c", script, how))) {
+            String out;
+            if (when.equals("restored")) {
+                out = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            } else {
+                DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+                out = Workloads.check(p);
+            }
+            assertPass(out);
+        }
+    }
+
+    /**
      * The C program {@code name}.c holds unread socket errors: dumped and restored ({@code how} "restored", the
      * comparator too), or dumped with -R, it reads each once after.
      */

@@ -467,8 +467,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             // the others takes it first, so a seqpacket end's is carried only with nothing queued, not peeked then.
             boolean resetPending = p.errorPending();
             boolean peerGone = d.peerIno() == 0 && d.state() == SockDiag.UNIX_ESTABLISHED;
-            int queued = resetPending && peerGone && d.type() == Sockets.SOCK_SEQPACKET ? queuedMessages(p, what) : -1;
-            if (resetPending && !(peerGone && (d.type() == Sockets.SOCK_STREAM || queued == 0))) {
+            // a datagram socket whose peer, a socket of the tree, connected elsewhere with its messages unread:
+            // made again so (a pair whose other end sends it a byte and disconnects) when nothing waits for it
+            boolean peerLeft = resetPending && d.type() == Sockets.SOCK_DGRAM && d.peerIno() != 0
+                    && st.holder(d.peerIno()) != null && st.unix().containsKey(d.peerIno())
+                    && st.unix().get(d.peerIno()).peerIno() != p.ino;
+            int queued = resetPending && (peerGone && d.type() == Sockets.SOCK_SEQPACKET || peerLeft)
+                    ? queuedMessages(p, what) : -1;
+            if (resetPending && !(peerGone && (d.type() == Sockets.SOCK_STREAM || queued == 0) || peerLeft && queued == 0)) {
                 throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
                         + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
                         + " program; not supported" + (d.type() == Sockets.SOCK_STREAM ? "" : " for a " + typeName(d.type())
@@ -862,6 +868,11 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             return; // made with its peer
         }
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
+        UnixSocket reset = u.type() != Sockets.SOCK_DGRAM ? null : resetByItsPeer(u, peer) ? u : resetHere(u, hub);
+        if (reset != null) {
+            makeReset(reset, hub.record(reset.peerIno(), UnixSocket.class), hub);
+            return;
+        }
         if (isPair(u, peer) && connectsByName(u) && connectsByName(peer)) {
             // two named datagram sockets connected to each other by connect(): no peer credentials
             Fd a = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0), b = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0);
@@ -1061,6 +1072,48 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         return u.peerIno() == 0 && u.listenerIno() == 0 && u.state() == SockDiag.UNIX_ESTABLISHED && !namedDgram;
     }
 
+    /** A datagram socket holding ECONNRESET because its peer {@code peer}, of the image, connected elsewhere. */
+    private static boolean resetByItsPeer(UnixSocket u, UnixSocket peer) {
+        return u.resetPending() && u.type() == Sockets.SOCK_DGRAM && peer != null && peer.peerIno() != u.ino();
+    }
+
+    /** The datagram socket of the image that holds ECONNRESET because {@code u} connected elsewhere, or null. */
+    private static UnixSocket resetHere(UnixSocket u, SocketHub hub) {
+        return hub.records(UnixSocket.class).stream().filter(b -> b.peerIno() == u.ino() && resetByItsPeer(b, u))
+                .findFirst().orElse(null);
+    }
+
+    /**
+     * {@code b} and its peer {@code a} connected to each other as they were before a connected elsewhere
+     * (a pair, or each by the other's name), a byte of b's waits at a, and a disconnects: the kernel drops
+     * a's queue and gives b ECONNRESET, b still connected to a. a connects to its own peer later (finish)
+     * and its queue is filled then, as any socket's.
+     */
+    private static void makeReset(UnixSocket b, UnixSocket a, SocketHub hub) {
+        Fd[] pair;
+        if (b.peerCreds() != null && b.peerCreds().present() || b.address().isUnbound() || a.address().isUnbound()) {
+            pair = hub.socketpair(b.type(), b.peer());
+            hub.put(b.ino(), pair[0]);
+            hub.put(a.ino(), pair[1]);
+            b.options().apply(pair[0]);
+            a.options().apply(pair[1]);
+            bindPairEnd(pair[0], b, hub);
+            bindPairEnd(pair[1], a, hub);
+        } else {
+            pair = new Fd[] {Sockets.socket(SockAddr.AF_UNIX, b.type(), 0), Sockets.socket(SockAddr.AF_UNIX, a.type(), 0)};
+            hub.put(b.ino(), pair[0]);
+            hub.put(a.ino(), pair[1]);
+            b.options().apply(pair[0]);
+            a.options().apply(pair[1]);
+            bindPairEnd(pair[0], b, hub);
+            bindPairEnd(pair[1], a, hub);
+            connectTo(pair[0], a);
+            connectTo(pair[1], b);
+        }
+        Sockets.send(pair[0], new byte[1], Sockets.MSG_DONTWAIT);
+        Sockets.disconnect(pair[1]);
+    }
+
     /**
      * Two sockets connected to each other, made again by socketpair; a datagram socket connected to
      * itself is not a pair: it is bound again and connects to its own name.
@@ -1162,7 +1215,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         Fd s = hub.get(u.ino());
         UnixSocket peer = u.peerIno() == 0 ? null : hub.record(u.peerIno(), UnixSocket.class);
         boolean pair = isPair(u, peer);
-        if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM))) {
+        if (!pair && (u.external() || (peer != null && u.type() == Sockets.SOCK_DGRAM && !resetByItsPeer(u, peer)))) {
             SockAddr hidden = peer == null ? null : hub.reach(peer.ino());
             if (hidden != null) { // its server's file is gone: reached by the file made for the build
                 Sockets.connect(s, hidden);
