@@ -1090,23 +1090,16 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * and its queue is filled then, as any socket's.
      */
     private static void makeReset(UnixSocket b, UnixSocket a, SocketHub hub) {
-        Fd[] pair;
-        if (b.peerCreds() != null && b.peerCreds().present() || b.address().isUnbound() || a.address().isUnbound()) {
-            pair = hub.socketpair(b.type(), b.peer());
-            hub.put(b.ino(), pair[0]);
-            hub.put(a.ino(), pair[1]);
-            b.options().apply(pair[0]);
-            a.options().apply(pair[1]);
-            bindPairEnd(pair[0], b, hub);
-            bindPairEnd(pair[1], a, hub);
-        } else {
-            pair = new Fd[] {Sockets.socket(SockAddr.AF_UNIX, b.type(), 0), Sockets.socket(SockAddr.AF_UNIX, a.type(), 0)};
-            hub.put(b.ino(), pair[0]);
-            hub.put(a.ino(), pair[1]);
-            b.options().apply(pair[0]);
-            a.options().apply(pair[1]);
-            bindPairEnd(pair[0], b, hub);
-            bindPairEnd(pair[1], a, hub);
+        boolean paired = b.peerCreds() != null && b.peerCreds().present() || b.address().isUnbound() || a.address().isUnbound();
+        Fd[] pair = paired ? hub.socketpair(b.type(), b.peer())
+                : new Fd[] {Sockets.socket(SockAddr.AF_UNIX, b.type(), 0), Sockets.socket(SockAddr.AF_UNIX, a.type(), 0)};
+        hub.put(b.ino(), pair[0]);
+        hub.put(a.ino(), pair[1]);
+        b.options().apply(pair[0]);
+        a.options().apply(pair[1]);
+        bindPairEnd(pair[0], b, hub);
+        bindPairEnd(pair[1], a, hub);
+        if (!paired) { // each by the other's name
             connectTo(pair[0], a);
             connectTo(pair[1], b);
         }
