@@ -1,6 +1,8 @@
 /*
  * Many fds of one kind for the restore benchmark. Usage: manyfds KIND N DIR, KIND one of
- * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "pipe" (N/2 pipes,
+ * "unix" (N/2 connected stream socketpairs, a byte queued in each direction), "tcp" (as "unix",
+ * N/2 loopback TCP connections instead, each accepted end with TCP_NODELAY and SO_KEEPALIVE set as
+ * redis sets them, the listener closed; after the check a byte more goes each way), "pipe" (N/2 pipes,
  * a byte in each), "file" (N files under DIR, each opened once), "mixed" (a pipe, then N-2 files: a
  * restore's fd model must follow the pipe's ends to queue the opens), "epoll" (as "unix", and an epoll
  * watching every socket for input, each watch's data its index and fd). On SIGUSR2 each object is checked
@@ -10,7 +12,11 @@
  * every seventh moved up above the others, leaving a hole where it was (each checked on SIGUSR2).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +31,7 @@
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    if (argc < 4) fail("usage: manyfds unix|pipe|file|mixed|epoll N DIR");
+    if (argc < 4) fail("usage: manyfds unix|tcp|pipe|file|mixed|epoll N DIR");
     int n = atoi(argv[2]);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -34,14 +40,29 @@ int main(int argc, char **argv) {
     int *fds = calloc(n + 1, sizeof *fds);
     int mixed = !strcmp(argv[1], "mixed");
     int watched = !strcmp(argv[1], "epoll");
-    int kind = !strcmp(argv[1], "unix") || watched ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
-    int from = 0;
+    int tcp = !strcmp(argv[1], "tcp");
+    int kind = !strcmp(argv[1], "unix") || watched || tcp ? 0 : !strcmp(argv[1], "pipe") ? 1 : 2;
+    int from = 0, lfd = -1;
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t atlen = sizeof at;
+    if (tcp && ((lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(lfd, (struct sockaddr *)&at, sizeof at)
+                || listen(lfd, 16) || getsockname(lfd, (struct sockaddr *)&at, &atlen)))
+        fail("listener");
     if (mixed) {
         if (pipe(fds) || write(fds[1], "p", 1) != 1) fail("pipe");
         from = 2;
     }
     for (int i = from; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
-        if (kind == 0) {
+        if (kind == 0 && tcp) {
+            int one = 1;
+            if ((fds[i] = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fds[i], (struct sockaddr *)&at, sizeof at))
+                fail("connect");
+            if ((fds[i + 1] = accept(lfd, NULL, NULL)) < 0) fail("accept");
+            if (setsockopt(fds[i + 1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one)
+                || setsockopt(fds[i + 1], SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one))
+                fail("setsockopt");
+            if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
+        } else if (kind == 0) {
             if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds + i)) fail("socketpair");
             if (write(fds[i], "a", 1) != 1 || write(fds[i + 1], "b", 1) != 1) fail("write");
         } else if (kind == 1) {
@@ -53,6 +74,7 @@ int main(int argc, char **argv) {
             if ((fds[i] = open(p, O_RDWR | O_CREAT, 0644)) < 0) fail("open");
         }
     }
+    if (lfd >= 0) close(lfd);
     int made = kind == 2 ? 0 : from + (n - from) / 2 * 2; /* the sockets' or pipes' fds */
     if (kind != 2) {
         for (int i = from; i < made; i++) {
@@ -91,6 +113,12 @@ int main(int argc, char **argv) {
     for (int i = from; i + 1 < n || (kind == 2 && i < n); i += kind == 2 ? 1 : 2) {
         if (kind == 0) {
             if (read(fds[i], &c, 1) != 1 || c != 'b' || read(fds[i + 1], &c, 1) != 1 || c != 'a') fail("socket bytes");
+            if (tcp) { /* the connection is live: a byte more each way */
+                struct pollfd p[2] = {{.fd = fds[i + 1], .events = POLLIN}, {.fd = fds[i], .events = POLLIN}};
+                if (write(fds[i], "c", 1) != 1 || write(fds[i + 1], "d", 1) != 1) fail("write after");
+                if (poll(p, 1, 5000) != 1 || read(fds[i + 1], &c, 1) != 1 || c != 'c') fail("byte after, one way");
+                if (poll(p + 1, 1, 5000) != 1 || read(fds[i], &c, 1) != 1 || c != 'd') fail("byte after, other way");
+            }
         } else if (kind == 1) {
             if (read(fds[i], &c, 1) != 1 || c != 'p') fail("pipe byte");
         } else if (lseek(fds[i], 0, SEEK_CUR) != 0) {

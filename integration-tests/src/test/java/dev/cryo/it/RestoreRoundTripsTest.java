@@ -254,6 +254,49 @@ class RestoreRoundTripsTest {
 
     private static final int FDS_UNIX = 14, FDS_PIPE = 14, FDS_MIXED = 5, FDS_PAIRS = 16, FDS_EPOLL = 23;
 
+    /**
+     * 1000 loopback TCP connections (manyfds.c "tcp": 500 connected and accepted, a byte queued each way,
+     * the accepted ends with TCP_NODELAY and SO_KEEPALIVE as redis sets them, live again after: a byte
+     * more each way) are rebuilt by cryo with only the calls that change something, counted as its debug
+     * lines give them. Each connection: repair mode on, both queues' sequence numbers (4), the segment
+     * size around the connect (2), the negotiated options, the timestamp, the window, IP_OPTIONS (IPv4
+     * sizes its segments again) and its window clamp, 12, and the accepted ends' own two options: 13000
+     * setsockopt, none read back. They were 17000 setsockopt and 5000 getsockopt: SO_REUSEADDR read
+     * twice, the buffer locks, the send buffer and the family read each time, the queue selection set
+     * again around the fills and at the end. Resumed: one setsockopt each (repair mode off), and the
+     * network lock's few. The task takes them in its batches
+     * (the files' passes' round trips).
+     */
+    @Test
+    void aThousandTcpConnectionsAreRebuiltWithOnlyTheCallsThatChangeSomething() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("files"));
+        try (DetachedProcess p = Workloads.program(tmp.resolve("manyfds.out"), "manyfds", "tcp", "1000", dir.toString())) {
+            Path log = tmp.resolve("restore.log");
+            DetachedProcess r = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-established")
+                    .restoreDetached(List.of("-vv", "--log-file", log.toString()), p.output());
+            String out = RestoreTest.checkAndReap(r);
+            assertTrue(out.contains("PASS"), out);
+            String debug = Files.readString(log);
+            assertEquals(13000, calls(debug, "sockets rebuilt", "setsockopt"), debug);
+            assertEquals(0, calls(debug, "sockets rebuilt", "getsockopt"), debug);
+            assertEquals(1000, calls(debug, "sockets rebuilt", "socket"), debug);
+            long resumed = calls(debug, "connections resumed", "setsockopt");
+            assertTrue(resumed >= 1000 && resumed < 1010, resumed + " setsockopt to resume 1000 connections\n" + debug);
+            assertEquals(0, calls(debug, "connections resumed", "getsockopt"), debug);
+            assertEquals(FDS_TCP, tripsIfAny(debug, "files OWN") + trips(debug, "files SHARED"), debug);
+        }
+    }
+
+    private static final int FDS_TCP = 18;
+
+    /** How many calls of {@code syscall} cryo made, as the debug line of {@code what} counts them (0: none). */
+    private static long calls(String log, String what, String syscall) {
+        Matcher line = Pattern.compile(": " + Pattern.quote(what) + ": [^\n]*").matcher(log);
+        assertTrue(line.find(), "no '" + what + "' line in the debug log");
+        Matcher m = Pattern.compile("[:,] (\\d+) " + Pattern.quote(syscall) + "(,|$)").matcher(line.group());
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
     /** {@code dump --leave-running} of {@code pid} with {@code extra} options: its debug log. */
     private String dumpLeftRunning(int pid, String... extra) throws Exception {
         Path log = tmp.resolve("left.log");

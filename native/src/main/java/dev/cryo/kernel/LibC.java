@@ -24,6 +24,7 @@ public final class LibC {
      * still reads or writes it.
      */
     public static long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+        OwnSyscalls.count(number);
         try {
             return Raw.syscall(number, a1, a2, a3, a4, a5, a6);
         } finally {

@@ -265,7 +265,13 @@ public final class RestoreSupervisor {
         timers.startSingleTimer(new Timeout(), settings.restore().timeout());
         try {
             pipes = PipeHub.of(image.tasks(), image.info(), request.inherited(), n -> ctx.getLog().warn(n));
+            long s0 = System.nanoTime();
+            long[] calls = dev.cryo.kernel.OwnSyscalls.now();
             sockets = SocketHub.of(image.tasks(), request.tcpClose(), image.netNamespaces());
+            if (sockets.size() > 0) {
+                ctx.getLog().debug("sockets rebuilt: {} in {} ms, cryo's syscalls meanwhile: {}", sockets.size(),
+                        (System.nanoTime() - s0) / 1_000_000, dev.cryo.kernel.OwnSyscalls.since(calls));
+            }
             sharedMemory = SharedMemoryHub.of(image.tasks());
             ptys = PtyHub.of(image.tasks(), n -> ctx.getLog().warn(n));
             deadTasks = new dev.cryo.engine.files.DeadTaskHub(image.tasks());
@@ -1035,7 +1041,13 @@ public final class RestoreSupervisor {
             throw new RestoreException(dev.cryo.actors.Failures.describe(e), e);
         }
         try {
-            sockets.resumeConnections(); // before any task runs: repair mode refuses reads
+            long s0 = System.nanoTime();
+            long[] calls = dev.cryo.kernel.OwnSyscalls.now();
+            int resumed = sockets.resumeConnections(); // before any task runs: repair mode refuses reads
+            if (resumed > 0) {
+                log.debug("connections resumed: {} in {} µs, cryo's syscalls meanwhile: {}", resumed,
+                        (System.nanoTime() - s0) / 1000, dev.cryo.kernel.OwnSyscalls.since(calls));
+            }
         } catch (RuntimeException e) {
             throw new RestoreException("cannot resume the TCP connections: " + dev.cryo.actors.Failures.describe(e), e);
         }

@@ -454,6 +454,12 @@ public record SocketOptions(List<Option> options) {
         return (o.level() == SOL_IP || o.level() == SOL_IPV6) && o.name() == MulticastMemberships.MCAST_MSFILTER;
     }
 
+    /** SO_REUSEADDR as the program left it: carried when on, since a fresh socket has it off. */
+    public boolean reuseAddr() {
+        byte[] v = get(SOL_SOCKET, SO_REUSEADDR);
+        return v != null && java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt() != 0;
+    }
+
     /** The value of one carried option, or null. */
     public byte[] get(int level, int name) {
         for (Option o : options) {

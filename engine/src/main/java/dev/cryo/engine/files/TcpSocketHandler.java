@@ -548,7 +548,9 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
     /** Listeners and unconnected sockets first, so their ports are taken before connections are repaired. */
     @Override
     public void create(TcpSocket t, SocketHub hub) {
-        SocketOptions now = t.connection() == null ? t.options() : t.options().filter(o -> !SocketOptions.onceConnected(o));
+        SocketOptions now = t.connection() == null ? t.options() : t.options().filter(o -> !SocketOptions.onceConnected(o)
+                // a connection made live again gets its SO_REUSEADDR as it leaves repair mode, whose end clears it
+                && !(rebuiltLive(t, hub) && o.level() == Sockets.SOL_SOCKET && o.name() == Sockets.SO_REUSEADDR));
         Fd s = newSocket(t.ino(), t.family(), 0, now, t.lockTable(), hub);
         if (t.state() == SockDiag.TCP_LISTEN) {
             listen(t.ino(), t.local(), t.backlog(), s, hub);
@@ -657,10 +659,10 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                     false);
             return;
         }
-        if (connected(t) && t.connection() != null && !hub.tcpClose()) {
+        if (rebuiltLive(t, hub)) {
             Fd s = hub.get(t.ino());
-            boolean reuseAddr = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR) != 0; // set by create
             TcpRepair.rebuild(s, t.local(), t.remote(), t.connection());
+            boolean reuseAddr = t.options().reuseAddr();
             // rebuilt established; once live its own FIN is queued again at its own sequence number,
             // and the peer's is delivered again (SocketHub.resumeConnections)
             hub.repaired(s, t.connection(), reuseAddr, t.state(), t.local(), t.remote());
@@ -802,6 +804,14 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
             }
             java.util.concurrent.locks.LockSupport.parkNanos(100_000);
         }
+    }
+
+    /**
+     * Whether {@code t} comes back as a live connection (rebuilt in repair mode, resumed with the
+     * tree), not closed again nor attempted again: what {@link #connectAgain} does last.
+     */
+    private static boolean rebuiltLive(TcpSocket t, SocketHub hub) {
+        return !t.closed() && connected(t) && t.connection() != null && !hub.tcpClose();
     }
 
     /** A connection (established or closing) rather than a listener or an unconnected socket. */

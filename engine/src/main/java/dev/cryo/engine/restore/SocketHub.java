@@ -505,6 +505,11 @@ public final class SocketHub implements AutoCloseable {
         dev.cryo.engine.files.UnixSocketHandler.fillPassing(u, this, passed);
     }
 
+    /** The sockets of the image this hub makes (those of the tree's net namespaces too). */
+    public int size() {
+        return records.size();
+    }
+
     public boolean tcpClose() {
         return tcpClose;
     }
@@ -859,10 +864,11 @@ public final class SocketHub implements AutoCloseable {
 
     /**
      * Takes the rebuilt connections out of repair mode, once every task holds its sockets and
-     * before any task runs (a task reading a socket in repair mode would get EPERM).
+     * before any task runs (a task reading a socket in repair mode would get EPERM). Returns how many.
      */
-    public void resumeConnections() {
+    public int resumeConnections() {
         lockInside();
+        int resumed = repaired.size();
         for (Repaired r : repaired) {
             dev.cryo.kernel.net.TcpRepair.resume(r.socket(), r.connection(), r.reuseAddr());
             boolean sent = TcpSocketHandler.finSent(r.state()), received = TcpSocketHandler.finReceived(r.state());
@@ -885,6 +891,7 @@ public final class SocketHub implements AutoCloseable {
         // every end has its FINs as dumped: what the lock dropped is sent again (the FINs, the window
         // probes), and the tasks' first window updates must not be lost
         unlockNamespaces();
+        return resumed;
     }
 
     /** Delivers the peer's FIN again and waits (at most 2 s) until the socket has taken it: it is then in {@code until}. */

@@ -374,20 +374,21 @@ public final class Sockets {
     }
 
     public static void setInt(Fd s, int level, int opt, int value) {
-        Memory m = new Memory(4);
+        Memory m = OPTION.get(); // the thread's buffer, as getsockopt's: a restore sets tens of thousands
         m.setInt(0, value);
         Sys.call(() -> "setsockopt(" + s + ", " + level + ", " + opt + ", " + value + ")", SyscallNr.SETSOCKOPT,
                 s.value(), level, opt, Sys.address(m), 4, 0);
     }
 
     public static void setBytes(Fd s, int level, int opt, byte[] value) {
-        Memory m = mem(value);
+        Memory m = value.length <= OPTION_BYTES ? OPTION.get() : mem(value);
+        m.write(0, value, 0, value.length);
         Sys.call(() -> "setsockopt(" + s + ", " + level + ", " + opt + ", " + value.length + " bytes)",
                 SyscallNr.SETSOCKOPT, s.value(), level, opt, Sys.address(m), value.length, 0);
     }
 
     public static int ioctlInt(Fd s, int request, String name) {
-        Memory m = new Memory(4);
+        Memory m = OPTION.get();
         m.setInt(0, 0);
         Sys.call(() -> "ioctl(" + s + ", " + name + ")", SyscallNr.IOCTL, s.value(), request, Sys.address(m), 0);
         return m.getInt(0);

@@ -228,15 +228,19 @@ public final class TcpRepair {
     /**
      * Rebuilds the connection but stays in repair mode: closing {@code s} now would still be
      * silent. {@link #resume} makes it live. {@code local} null: {@code s} is bound already (a
-     * first rebuild found its peer's pair taken).
+     * first rebuild found its peer's pair taken). Its SO_REUSEADDR, which repair mode's end clears,
+     * is the caller's to know (from the image: a read here cost a call a connection). Only calls
+     * that change something are made: a restore rebuilds thousands of connections, and each call
+     * costs a few microseconds of kernel time.
      */
     public static void rebuild(Fd s, SockAddr local, SockAddr remote, Connection c) {
-        enter(s);
+        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR, REPAIR_ON);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.sendSeq() - c.sendQueue().length);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
         Sockets.setInt(s, SOL_TCP, Sockets.TCP_QUEUE_SEQ, c.recvSeq() - c.recvQueue().length);
-        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+        // the receive queue stays selected: bind, connect, the options, the timestamp and the window
+        // take no queue (only the sequence numbers and the fills do), and its fill below needs it
         if (local != null) { // null: bound already
             Sockets.bind(s, local);
         }
@@ -261,20 +265,24 @@ public final class TcpRepair {
         if (c.timestamps()) {
             Sockets.setInt(s, SOL_TCP, Sockets.TCP_TIMESTAMP, c.tsval());
         }
+        if (c.recvQueue().length > 0) {
+            fill(s, c.recvQueue(), "receive");
+        }
         byte[] sent = java.util.Arrays.copyOf(c.sendQueue(), c.sendQueue().length - c.unsent());
-        byte[] locks = Sockets.getBytesOrNull(s, Sockets.SOL_SOCKET, Sockets.SO_BUF_LOCK, 4); // null before Linux 5.14
-        room(s, c.sendQueue().length);
-        fill(s, TCP_RECV_QUEUE, c.recvQueue(), "receive");
-        fill(s, TCP_SEND_QUEUE, sent, "send");
+        byte[] locks = room(s, c.sendQueue().length);
+        if (sent.length > 0) {
+            Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
+            fill(s, sent, "send");
+            Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE); // none, as repair mode starts
+        }
         if (locks != null) {
             // SO_SNDBUFFORCE fixed the size (autotuning off for good): the dumped socket's sizes were tuned, or fixed by the program
             Sockets.setBytes(s, Sockets.SOL_SOCKET, Sockets.SO_BUF_LOCK, locks);
         }
-        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
         if (c.window().length == 20) {
             Sockets.setBytes(s, SOL_TCP, Sockets.TCP_REPAIR_WINDOW, c.window());
         }
-        if (Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_DOMAIN) == SockAddr.AF_INET) {
+        if (remote.family() == SockAddr.AF_INET) { // the socket's own family: connect took no other
             // IP_OPTIONS (none) makes an IPv4 connection size its segments again, as the kernel last did for
             // the dumped one: from its clamp, path and half the largest window, past TCP_MAXSEG's 32767 cap
             Sys.call(() -> "setsockopt(" + s + ", SOL_IP, IP_OPTIONS, none)", SyscallNr.SETSOCKOPT, s.value(),
@@ -333,20 +341,25 @@ public final class TcpRepair {
 
     /**
      * A send buffer that holds {@code queued} bytes: the dumped socket's had grown (autotuning) to
-     * hold them, a new one starts small and the queue would not fit.
+     * hold them, a new one starts small and the queue would not fit. Returns the buffer locks as they
+     * were when it had to be forced (SO_SNDBUFFORCE locks the size), for the caller to put back; null
+     * when nothing changed.
      */
-    private static void room(Fd s, int queued) {
-        int have = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF); // the kernel's doubled value
-        if (queued > 0 && have / 2 < queued) {
-            Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUFFORCE, queued + (256 << 10)); // room for skb overhead
+    private static byte[] room(Fd s, int queued) {
+        if (queued == 0) {
+            return null;
         }
+        int have = Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF); // the kernel's doubled value
+        if (have / 2 >= queued) {
+            return null;
+        }
+        byte[] locks = Sockets.getBytesOrNull(s, Sockets.SOL_SOCKET, Sockets.SO_BUF_LOCK, 4); // null before Linux 5.14
+        Sockets.setInt(s, Sockets.SOL_SOCKET, Sockets.SO_SNDBUFFORCE, queued + (256 << 10)); // room for skb overhead
+        return locks;
     }
 
-    private static void fill(Fd s, int queue, byte[] data, String name) {
-        if (data.length == 0) {
-            return;
-        }
-        Sockets.setInt(s, SOL_TCP, Sockets.TCP_REPAIR_QUEUE, queue);
+    /** Writes {@code data} into the queue repair mode has selected (TCP_REPAIR_QUEUE). */
+    private static void fill(Fd s, byte[] data, String name) {
         int done = 0;
         while (done < data.length) {
             int n = Sockets.send(s, java.util.Arrays.copyOfRange(data, done, data.length), 0);
