@@ -67,4 +67,26 @@ class LateTracerTest {
             new ProcessBuilder("kill", "-9", cat).start().waitFor();
         }
     }
+
+    /**
+     * A tree that calls no ptrace after the first look is not looked at again frozen (a read of every
+     * process's and thread's status on the host, tens of ms of CPU in the frozen window at load 15): the
+     * kernel counted its ptrace calls from before the first look (TracerWatch). The test above is the
+     * other side: a tree that did attach is looked at again, and refused.
+     */
+    @Test
+    void aTreeThatCallsNoPtraceIsNotLookedAtAgainFrozen() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.SyscallCounter.supported(),
+                () -> "no perf counters on syscall exits: " + dev.cryo.kernel.SyscallCounter.unsupportedReason());
+        try (DetachedProcess p = Workloads.counter(tmp)) {
+            Path log = tmp.resolve("dump.log");
+            Cli dump = Cli.run("-vv", "--log-file", log.toString(), "dump", "-t", p.pid().toString(), "-D",
+                    tmp.resolve("img").toString(), "--no-progress", "-R");
+            assertTrue(dump.code() == 0, dump.toString());
+            String debug = Files.readString(log);
+            assertTrue(debug.contains("called ptrace since the first look for tracers of outside processes: not looked for again"),
+                    debug);
+            assertTrue(p.alive(), "the tree runs on");
+        }
+    }
 }

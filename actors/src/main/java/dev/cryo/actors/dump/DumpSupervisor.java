@@ -87,17 +87,24 @@ public final class DumpSupervisor {
                                            boolean hold, ActorRef<Outcome> replyTo) {
         // the supervisor's lines are about the whole tree: they carry its root's pid
         return dev.cryo.actors.PidMdc.of(Command.class, request.pid().value(), Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            dev.cryo.engine.dump.TracerWatch watch = null;
             try {
                 TreeWalker.checkRoot(request.pid());
                 List<Pid> tree = TreeWalker.walk(request.pid());
                 TreeWalker.checkTree(request.pid(), tree);
                 TreeWalker.checkNotFrozen(tree);
+                // started before the first look: a tree that calls no ptrace after it needs no second look frozen
+                watch = dev.cryo.engine.dump.TracerWatch.start(tree);
                 dev.cryo.engine.dump.OutsideTracees.check(tree);
                 if (!request.keepsTree() && !hold) { // a migration restores elsewhere: its pids are free there
                     TreeWalker.checkOutsiders(tree);
                 }
                 ImageSink writer = images.create(request.imageDir());
-                return new DumpSupervisor(ctx, timers, request, settings, writer, hold, replyTo).start();
+                DumpSupervisor s = new DumpSupervisor(ctx, timers, request, settings, writer, hold, replyTo);
+                s.tracerWatch = watch;
+                Behavior<Command> started = s.start();
+                watch = null; // the supervisor's now
+                return started;
             } catch (DumpException | java.io.IOException e) {
                 replyTo.tell(new Failed(dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
@@ -106,6 +113,10 @@ public final class DumpSupervisor {
                 replyTo.tell(new Failed("pid " + request.pid() + ": the dump failed before the seize, nothing was frozen: "
                         + dev.cryo.actors.Failures.describe(e)));
                 return Behaviors.stopped();
+            } finally {
+                if (watch != null) {
+                    watch.close();
+                }
             }
         })));
     }
@@ -951,7 +962,14 @@ public final class DumpSupervisor {
             return abort(dev.cryo.actors.Failures.describe(e));
         }
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
-        tracersLook = dev.cryo.engine.dump.OutsideTracees.lookAgain(List.copyOf(tasks.keySet()));
+        if (tracerWatch != null && tracerWatch.quiet(tasks.keySet())) {
+            ctx.getLog().debug("no task of the tree called ptrace since the first look for tracers of outside processes: not looked for again");
+            tracersLook = java.util.concurrent.CompletableFuture.completedFuture(null);
+        } else {
+            tracersLook = dev.cryo.engine.dump.OutsideTracees.lookAgain(List.copyOf(tasks.keySet()));
+        }
+        tracersLook = tracersLook.whenComplete((r, e) -> lookedAt = System.nanoTime());
+        closeTracerWatch();
         List<dev.cryo.engine.namespaces.NamespaceImage> namespaces;
         List<dev.cryo.engine.namespaces.NetNamespaceImage> nets;
         List<dev.cryo.engine.namespaces.UserNsImage> users;
@@ -1028,6 +1046,16 @@ public final class DumpSupervisor {
      */
     /** The frozen tree's second look for tracers of outside processes (OutsideTracees): null when clear. */
     private java.util.concurrent.CompletableFuture<String> tracersLook;
+    private volatile long lookedAt; // when the look ended (System.nanoTime), for the debug log
+    /** Counts the tree's ptrace calls from before the first look to the seize (TracerWatch), or null. */
+    private dev.cryo.engine.dump.TracerWatch tracerWatch;
+
+    private void closeTracerWatch() {
+        if (tracerWatch != null) {
+            tracerWatch.close();
+            tracerWatch = null;
+        }
+    }
 
     private record TracersLooked(String refusal) implements Command {}
 
@@ -1053,6 +1081,7 @@ public final class DumpSupervisor {
                     if (m.reply() instanceof TaskDumper.WriteFailed f) {
                         return early ? failAfterRelease(f.message()) : abort(f.message());
                     } else if (m.reply() instanceof TaskDumper.Written) {
+                        stage("pid " + p + "'s pages written");
                         written.add(p);
                     } else if (early && m.reply() instanceof TaskDumper.Released r) {
                         released.add(p);
@@ -1076,6 +1105,7 @@ public final class DumpSupervisor {
                         return early ? failAfterRelease(m.refusal()) : abort(m.refusal());
                     }
                     tracersClear[0] = true;
+                    stage("no outside tracee found again (the look over at +" + (lookedAt - started) / 1_000_000 + " ms)");
                     return commitWhenDone(written, early, true, problems);
                 })
                 .onMessage(Cancel.class, m -> early ? Behaviors.same() : abort(m.why()))
@@ -1346,6 +1376,7 @@ public final class DumpSupervisor {
         String why = !request.preCopy() && !request.hooks().holdsTree() && thaws < dev.cryo.engine.files.UnreadQueues.PAUSES.size()
                 ? dev.cryo.engine.files.UnreadQueues.cameWhileFrozen(failure) : failure;
         closeShared();
+        closeTracerWatch();
         closeCgroupsAhead();
         lowerPriority();
         timers.cancelAll();
