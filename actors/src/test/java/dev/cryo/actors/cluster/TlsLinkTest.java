@@ -45,20 +45,25 @@ class TlsLinkTest {
         return c;
     }
 
+    /** The server's link on the accepted end, its handshake run while the client makes its own. */
+    private static CompletableFuture<TlsLink> serverEnd(CompletableFuture<Socket> accepted) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                Socket s = accepted.get(30, TimeUnit.SECONDS);
+                s.setSoTimeout(30_000);
+                return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
     @Test
     void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack() throws Exception {
         try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Socket> accepted = new CompletableFuture<>();
             Socket c = pair(ss, accepted);
-            CompletableFuture<TlsLink> serverLink = CompletableFuture.supplyAsync(() -> {
-                try {
-                    Socket s = accepted.get(30, TimeUnit.SECONDS);
-                    s.setSoTimeout(30_000);
-                    return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<TlsLink> serverLink = serverEnd(accepted);
             TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
             TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
             // the server reads 24 MiB in writes of odd sizes and answers a count per MiB while the client still writes
@@ -120,15 +125,7 @@ class TlsLinkTest {
         try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Socket> accepted = new CompletableFuture<>();
             Socket c = pair(ss, accepted);
-            CompletableFuture<TlsLink> serverLink = CompletableFuture.supplyAsync(() -> {
-                try {
-                    Socket s = accepted.get(30, TimeUnit.SECONDS);
-                    s.setSoTimeout(30_000);
-                    return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<TlsLink> serverLink = serverEnd(accepted);
             TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
             TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
             client.output().write(new byte[100_000]);
