@@ -13,7 +13,8 @@ import java.util.List;
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task) and {@code --auto-dedup} (holes punched in parent images)
  * have nothing to act on;
- * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}), and
+ * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
+ * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
  * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
  * CRIU's options cryo does not take are {@link CriuOptionsNotTaken}'s; anything else is left
  * alone for picocli to judge.
@@ -72,6 +73,11 @@ final class CriuHabits {
                 rest.add("--leave-running");
                 if (!List.of(args).contains("--track-mem")) {
                     rest.add("--track-mem");
+                }
+                // CRIU's pre-dump reads memory only and needs no TCP option; cryo's image is whole: its
+                // connections are read as --tcp-established reads them, and the tree keeps them
+                if (!List.of(args).contains("--tcp-established") && !List.of(args).contains("--tcp-close")) {
+                    rest.add("--tcp-established");
                 }
             } else if (afterVerb && verbName.equals("check") && CHECK_SCOPES.contains(a)) {
                 continue; // cryo's check always checks every feature it knows

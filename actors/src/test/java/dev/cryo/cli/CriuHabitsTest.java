@@ -50,8 +50,11 @@ class CriuHabitsTest {
 
     @Test
     void criusIterativeDumpTracksTheTreesWritesBetweenItsTwoCommands() {
-        same("-o 1/pre.log dump --leave-running -t 7 -D 1 --track-mem", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
-        same("dump --leave-running --track-mem -t 7 -D 1", "pre-dump -t 7 -D 1");
+        same("-o 1/pre.log dump --leave-running --tcp-established -t 7 -D 1 --track-mem", "pre-dump -t 7 -D 1 --track-mem -o pre.log");
+        same("dump --leave-running --track-mem --tcp-established -t 7 -D 1", "pre-dump -t 7 -D 1");
+        // a server with clients: CRIU's pre-dump takes no TCP option, and one given is the user's
+        same("dump --leave-running --track-mem -t 7 -D 1 --tcp-close", "pre-dump -t 7 -D 1 --tcp-close");
+        same("dump --leave-running --track-mem -t 7 -D 1 --tcp-established", "pre-dump -t 7 -D 1 --tcp-established");
         same("dump -t 7 -D 2 --prev-images-dir ../1 --track-mem", "dump -t 7 -D 2 --prev-images-dir ../1 --track-mem");
         same("dump -t 7 --prev-images-dir=../1 -D 2", "dump -t 7 --prev-images-dir=../1 -D 2");
     }

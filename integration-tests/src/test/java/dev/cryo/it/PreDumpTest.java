@@ -315,4 +315,40 @@ class PreDumpTest {
             assertTrue(verdict.contains("PASS pages=" + PAGES + " writes=2"), verdict + "\n" + out);
         }
     }
+
+    /**
+     * A server with a connected client pre-dumped as CRIU users do ({@code cryo pre-dump}, no TCP option):
+     * it was refused ("established TCP connection ... --tcp-established"); CRIU's pre-dump reads memory only.
+     * The client is answered after the pre-dump and after the restore of the dump that follows.
+     */
+    @Test
+    void aServerWithAConnectedClientIsPreDumpedWithoutATcpOption() throws Exception {
+        String py = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\n"
+                + "print('ready', s.getsockname()[1], flush=True)\nc, _ = s.accept()\n"
+                + "while True:\n    d = c.recv(100)\n    if not d:\n        break\n    c.sendall(d)\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("echo.out"), "/usr/bin/python3", "-c", py)) {
+            int port = Integer.parseInt(Workloads.readyWords(p, 1)[1]);
+            try (java.net.Socket c = new java.net.Socket("127.0.0.1", port)) {
+                c.setSoTimeout(30_000);
+                assertEquals('a', echo(c, 'a'));
+                int pid = p.pid().value();
+                preDump(pid);
+                assertEquals('b', echo(c, 'b'));
+                DumpRestore dumped = DumpRestore.dump(pid, tmp.resolve("img2"), "--prev-images-dir", "../img1",
+                        "--tcp-established");
+                assertTrue(dumped.dumpOutput().out().contains("carried from the pre-dump"), dumped.dumpOutput().out());
+                DetachedProcess r = dumped.restoreDetached(p.output());
+                try {
+                    assertEquals('c', echo(c, 'c'));
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        }
+    }
+
+    private static int echo(java.net.Socket c, char b) throws java.io.IOException {
+        c.getOutputStream().write(b);
+        return c.getInputStream().read();
+    }
 }
