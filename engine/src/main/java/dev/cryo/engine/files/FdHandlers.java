@@ -133,6 +133,20 @@ public final class FdHandlers {
 
     /** Dumps every fd of a frozen task, or fails naming the first fd cryo cannot carry. */
     public static List<FdImage> dumpAll(Pid pid, FdHandler.DumpContext ctx) {
+        long t0 = System.nanoTime();
+        long[] calls = dev.cryo.kernel.OwnSyscalls.now();
+        List<FdImage> all = dumpEach(pid, ctx);
+        if (all.size() >= FDS_WORTH_A_LINE) { // a server's many sockets: what reading them cost in calls (every thread's)
+            org.slf4j.LoggerFactory.getLogger(FdHandlers.class).debug("pid {}: fds read: {} in {} ms, cryo's syscalls"
+                    + " meanwhile: {}", pid, all.size(), (System.nanoTime() - t0) / 1_000_000,
+                    dev.cryo.kernel.OwnSyscalls.since(calls));
+        }
+        return all;
+    }
+
+    private static final int FDS_WORTH_A_LINE = 100;
+
+    private static List<FdImage> dumpEach(Pid pid, FdHandler.DumpContext ctx) {
         List<FdImage> out = new ArrayList<>();
         List<FdProbe> dirs = new ArrayList<>();
         MountReach reach = new MountReach(pid);

@@ -5,6 +5,7 @@ import dev.cryo.engine.model.codec.ModelFields;
 import dev.cryo.kernel.Fd;
 import dev.cryo.kernel.net.MulticastMemberships;
 import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SocketOptionReads;
 import dev.cryo.kernel.net.Sockets;
 import dev.cryo.kernel.net.TcpMd5;
 
@@ -202,18 +203,21 @@ public record SocketOptions(List<Option> options) {
         Map<Spec, byte[]> fresh = DEFAULTS.computeIfAbsent(family + "/" + type + "/" + protocol, k -> {
             try (Fd f = Sockets.socket(family, type, protocol)) {
                 Map<Spec, byte[]> m = new ConcurrentHashMap<>();
-                for (Spec sp : specs(family, type, protocol, true)) {
-                    byte[] v = read(f, sp);
-                    if (v != null) {
-                        m.put(sp, v);
+                List<Spec> all = specs(family, type, protocol, true);
+                byte[][] values = readAll(f, all);
+                for (int i = 0; i < all.size(); i++) {
+                    if (values[i] != null) {
+                        m.put(all.get(i), values[i]);
                     }
                 }
                 return m;
             }
         });
         List<Option> out = new ArrayList<>();
-        for (Spec sp : specs) {
-            byte[] v = read(s, sp);
+        byte[][] values = readAll(s, specs);
+        for (int i = 0; i < specs.size(); i++) {
+            Spec sp = specs.get(i);
+            byte[] v = values[i];
             if (v != null && !Arrays.equals(v, fresh.get(sp)) && !kernelsSegmentSize(sp, v)) {
                 out.add(new Option(sp.level(), sp.name(), v));
             }
@@ -275,6 +279,37 @@ public record SocketOptions(List<Option> options) {
     private static boolean bufferLocked(Fd s) {
         byte[] v = read(s, BUFFERS.get(0));
         return v != null && java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt() != 0;
+    }
+
+    /**
+     * {@link #read} of each of {@code specs}, in their order: the SOL_SOCKET ones together in one syscall
+     * where io_uring serves ({@link SocketOptionReads}), a server's thousands of sockets being read while
+     * its tree is frozen; the others one by one.
+     */
+    private static byte[][] readAll(Fd s, List<Spec> specs) {
+        byte[][] out = new byte[specs.size()][];
+        List<Integer> together = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).level() == SOL_SOCKET && specs.get(i).size() <= SocketOptionReads.LARGEST) {
+                together.add(i);
+            } else {
+                out[i] = read(s, specs.get(i));
+            }
+        }
+        byte[][] read = null;
+        if (together.size() > 1 && SocketOptionReads.available()) {
+            int[] names = new int[together.size()], sizes = new int[together.size()];
+            for (int k = 0; k < names.length; k++) {
+                names[k] = specs.get(together.get(k)).name();
+                sizes[k] = specs.get(together.get(k)).size();
+            }
+            read = SocketOptionReads.read(s, names, sizes); // null: its ring is another thread's now
+        }
+        for (int k = 0; k < together.size(); k++) {
+            int i = together.get(k);
+            out[i] = read != null ? read[k] : read(s, specs.get(i));
+        }
+        return out;
     }
 
     private static byte[] read(Fd s, Spec sp) {
