@@ -60,13 +60,37 @@ public final class DetachedProcess implements AutoCloseable {
 
     /** Waits until the workload has printed {@code text}. */
     public void awaitOutput(String text, Duration timeout) throws IOException, InterruptedException {
-        awaitCondition(() -> {
-            try {
-                return outputText().contains(text);
-            } catch (IOException e) {
-                return false;
+        try {
+            awaitCondition(() -> {
+                try {
+                    return outputText().contains(text);
+                } catch (IOException e) {
+                    return false;
+                }
+            }, timeout, "output of pid " + pid + " to contain '" + text + "'");
+        } catch (AssertionError e) { // say what it printed and where its tree waits (a workload hung once before ready)
+            throw new AssertionError(e.getMessage() + "; it printed '" + outputText() + "'; " + where(pid.value(), 0), e);
+        }
+    }
+
+    /** The state, wait channel and syscall of {@code pid} and of its descendants (a few levels). */
+    private static String where(int pid, int depth) {
+        String proc = "/proc/" + pid;
+        StringBuilder b = new StringBuilder("pid ").append(pid);
+        try {
+            String stat = Files.readString(Path.of(proc + "/stat"));
+            b.append(" state ").append(stat.charAt(stat.lastIndexOf(')') + 2))
+                    .append(" wchan ").append(Files.readString(Path.of(proc + "/wchan")))
+                    .append(" syscall ").append(Files.readString(Path.of(proc + "/syscall")).strip());
+            for (String c : Files.readString(Path.of(proc + "/task/" + pid + "/children")).trim().split(" ")) {
+                if (!c.isEmpty() && depth < 3) {
+                    b.append("; ").append(where(Integer.parseInt(c), depth + 1));
+                }
             }
-        }, timeout, "output of pid " + pid + " to contain '" + text + "'");
+        } catch (IOException | RuntimeException gone) {
+            b.append(" gone");
+        }
+        return b.toString();
     }
 
     public static void awaitCondition(BooleanSupplier condition, Duration timeout, String what)
