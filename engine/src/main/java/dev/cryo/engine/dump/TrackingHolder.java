@@ -197,13 +197,8 @@ public final class TrackingHolder {
             java.util.concurrent.locks.LockSupport.parkNanos(200_000);
         }
         try {
-            for (String c : Files.readString(Path.of("/proc/" + holder.value() + "/task/" + holder.value() + "/children"))
-                    .trim().split("\\s+")) {
-                if (!c.isEmpty()) {
-                    doomed.add(Pid.of(Integer.parseInt(c)));
-                }
-            }
-        } catch (IOException | RuntimeException gone) {
+            doomed.addAll(ProcFs.children(holder, holder));
+        } catch (RuntimeException gone) {
             // exited meanwhile, or between two sleeps
         }
         doomed.add(holder);
@@ -231,17 +226,12 @@ public final class TrackingHolder {
         List<Integer> ended = new ArrayList<>();
         java.util.Set<String> pids = new java.util.HashSet<>();
         tree.forEach(p -> pids.add(String.valueOf(p.value())));
-        try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path d : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
-                String[] argv = argv(Pid.of(Integer.parseInt(d.getFileName().toString())));
-                if (argv != null && isHolder(argv) && argv.length >= 5 && pids.contains(argv[4])) {
-                    Pid h = Pid.of(Integer.parseInt(d.getFileName().toString()));
-                    kill(h);
-                    ended.add(h.value());
-                }
+        for (int pid : ProcFs.pids()) {
+            String[] argv = argv(Pid.of(pid));
+            if (argv != null && isHolder(argv) && argv.length >= 5 && pids.contains(argv[4])) {
+                kill(Pid.of(pid));
+                ended.add(pid);
             }
-        } catch (IOException e) {
-            throw new DumpException("looking for a pre-dump's tracking of the tree: " + e.getMessage(), e);
         }
         return ended;
     }
