@@ -19,17 +19,18 @@ import java.nio.file.Path;
  * {@code tcpLockElsewhere}: the network lock that holds the image's TCP connections may be on another
  * host (or gone): the caller moved their addresses here and lifts that lock there (a migration does);
  * without it such a restore is refused ({@link dev.cryo.engine.restore.HeldConnections}).
- * {@code joinNet}: the net namespace file the tree's own net namespace is joined at instead of made (CRIU's
- * {@code --join-ns net:PATH}; null: made as dumped), {@link dev.cryo.engine.restore.JoinedNetNamespace}.
+ * {@code joinNs}: the namespace files, by kind ("net", "uts", "ipc"), the tree's root joins instead of making or keeping
+ * its own (CRIU's {@code --join-ns KIND:PATH}; empty: as dumped), {@link dev.cryo.engine.restore.JoinedNamespaces}.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
                              boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks,
-                             boolean tcpLockElsewhere, String joinNet) {
+                             boolean tcpLockElsewhere, java.util.Map<String, String> joinNs) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
         hooks = hooks == null ? StageHooks.NONE : hooks;
+        joinNs = joinNs == null ? java.util.Map.of() : java.util.Map.copyOf(joinNs);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -37,7 +38,7 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
                           boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited,
                           StageHooks hooks) {
         this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks, false,
-                null);
+                java.util.Map.of());
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -84,28 +85,28 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNet);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNs);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNet);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNs);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNet);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNs);
     }
 
     public RestoreRequest withHooks(StageHooks h) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNet);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNs);
     }
 
     public RestoreRequest lockElsewhere(boolean elsewhere) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, elsewhere, joinNet);
+                hooks, elsewhere, joinNs);
     }
 
-    public RestoreRequest joiningNet(String path) {
+    public RestoreRequest joining(java.util.Map<String, String> paths) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, tcpLockElsewhere, path);
+                hooks, tcpLockElsewhere, paths);
     }
 }

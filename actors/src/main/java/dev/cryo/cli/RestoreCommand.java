@@ -91,10 +91,11 @@ final class RestoreCommand implements Callable<Integer> {
             + "runs); CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID (the root's pid). Repeatable; restores in this process.")
     java.util.List<String> actionScripts = new java.util.ArrayList<>();
 
-    @Option(names = {"-J", "--join-ns"}, paramLabel = "net:PATH|net:PID", description = "Join the net namespace at "
-            + "PATH (or pid PID's) instead of making the one the tree's root made again (CRIU's --join-ns): the tree's "
-            + "sockets are rebuilt in it, its devices and addresses are its own. Only net; restores in this process.")
-    String joinNs;
+    @Option(names = {"-J", "--join-ns"}, paramLabel = "KIND:PATH|KIND:PID", description = "Join the namespace at PATH (or"
+            + " pid PID's) instead of the one the tree's root made or was in (CRIU's --join-ns; repeatable). net: a net"
+            + " namespace the root made, its sockets rebuilt in the joined one; uts: the joined one's host names; ipc: an"
+            + " ipc namespace the root made, holding no object. Restores in this process.")
+    java.util.List<String> joinNs = new java.util.ArrayList<>();
 
     private final PrintWriter out;
     private final PrintWriter err;
@@ -108,23 +109,23 @@ final class RestoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         boolean detach = detached || parent.settings().restore().detached();
         dev.cryo.engine.restore.InheritedFds inherited;
-        String joinNet = null;
+        java.util.Map<String, String> joined;
         try {
             inherited = dev.cryo.engine.restore.InheritedFds.parse(inheritFds, (int) ProcessHandle.current().pid());
-            joinNet = joinNs == null ? null : dev.cryo.engine.restore.JoinedNetNamespace.path(joinNs);
+            joined = dev.cryo.engine.restore.JoinedNamespaces.paths(joinNs);
         } catch (IllegalArgumentException e) { // a usage error, as picocli reports one (no picocli type here:
             err.println("cryo restore: " + e.getMessage()); // a plain restore loads this class without picocli)
             err.flush();
             return 2;
         }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
-                .leavingStopped(leaveStopped).inheriting(inherited).lockElsewhere(tcpLockElsewhere).joiningNet(joinNet);
+                .leavingStopped(leaveStopped).inheriting(inherited).lockElsewhere(tcpLockElsewhere).joining(joined);
         dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
         request = request.withHooks(hooks);
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's
         // the agent restores with its own settings: a cgroup mode given here is this process's
-        if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joinNet == null) {
+        if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joined.isEmpty()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);

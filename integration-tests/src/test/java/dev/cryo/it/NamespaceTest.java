@@ -1086,6 +1086,85 @@ class NamespaceTest {
         }
     }
 
+    /**
+     * CRIU's {@code restore --join-ns uts:PATH} and {@code ipc:PATH} (refused before, exit 2: "only a net namespace is
+     * joined"). A tree whose root made uts and ipc namespaces of its own is restored into those of another process
+     * (PID or PATH): it sees that one's host name, the image's is not set (the holder keeps its own). A root that was
+     * in cryo's uts namespace joins the one named too; its ipc namespace, which may hold the host's objects, is not
+     * replaced (refused at restore, the image restores after), nor one of the tree's holding a segment. pid, mnt,
+     * user, time are refused before anything runs (exit 2).
+     */
+    @Test
+    void aTreeIsRestoredIntoTheUtsAndIpcNamespacesJoinNsNames() throws Exception {
+        try (DetachedProcess holder = execedSleep(DetachedProcess.start(tmp.resolve("holder.out"), "unshare", "--uts",
+                "--ipc", "sh", "-c", "hostname carry47-held && exec sleep 600"))) {
+            int h = holder.pid().value();
+            String heldUts = nsOf(h, "uts"), heldIpc = nsOf(h, "ipc");
+            assertEquals("carry47-held", hostnameOf(h));
+            // a root of its own uts and ipc namespaces (no SysV object)
+            try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("own.out"), "unshare", "--uts",
+                    "--ipc", "sh", "-c", "hostname carry47-own && exec sleep 600"))) {
+                int pid = p.pid().value();
+                assertEquals("carry47-own", hostnameOf(pid));
+                DumpRestore d = DumpRestore.dump(pid, tmp.resolve("own"));
+                for (String kind : List.of("pid", "mnt", "user", "time")) {
+                    Cli no = Cli.run("restore", "-D", tmp.resolve("own").toString(), "-d", "--join-ns", kind + ":" + h);
+                    assertEquals(2, no.code(), no.toString());
+                    assertTrue(no.err().contains("--join-ns " + kind + ":" + h + ": "), no.err());
+                }
+                DetachedProcess r = d.restoreDetached(p.output(), "--join-ns", "uts:" + h, "-J",
+                        "ipc:/proc/" + h + "/ns/ipc");
+                try {
+                    assertEquals(heldUts, nsOf(pid, "uts"), "the uts namespace --join-ns named");
+                    assertEquals(heldIpc, nsOf(pid, "ipc"), "the ipc namespace --join-ns named");
+                    assertEquals("carry47-held", hostnameOf(pid), "the joined namespace's name, not the image's");
+                    assertEquals("carry47-held", hostnameOf(h));
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+            // a root in cryo's uts and ipc namespaces
+            try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("host.out"), "sleep", "600"))) {
+                int pid = p.pid().value();
+                DumpRestore d = DumpRestore.dump(pid, tmp.resolve("host"));
+                Cli ipc = Cli.run("restore", "-D", tmp.resolve("host").toString(), "-d", "--join-ns", "ipc:" + h);
+                assertEquals(1, ipc.code(), ipc.toString());
+                assertTrue(ipc.err().contains("was in the ipc namespace of the host it was dumped on"), ipc.err());
+                assertFalse(Files.exists(Path.of("/proc/" + pid)), "nothing restored by the refused restore");
+                DetachedProcess r = d.restoreDetached(p.output(), "--join-ns", "uts:" + h);
+                try {
+                    assertEquals(heldUts, nsOf(pid, "uts"), "the uts namespace --join-ns named");
+                    assertEquals(nsOf((int) ProcessHandle.current().pid(), "ipc"), nsOf(pid, "ipc"));
+                    assertEquals("carry47-held", hostnameOf(pid));
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+            // a root of its own ipc namespace holding a segment
+            try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("shm.out"), "unshare", "--ipc", "sh",
+                    "-c", "ipcmk -M 4096 >/dev/null && exec sleep 600"))) {
+                int pid = p.pid().value();
+                DumpRestore d = DumpRestore.dump(pid, tmp.resolve("shm"));
+                Cli ipc = Cli.run("restore", "-D", tmp.resolve("shm").toString(), "-d", "--join-ns", "ipc:" + h);
+                assertEquals(1, ipc.code(), ipc.toString());
+                assertTrue(ipc.err().contains("only an ipc namespace with no object is joined"), ipc.err());
+                assertEquals(1, NetNamespaceTest.host("nsenter", "-t", Integer.toString(h), "-i", "cat",
+                        "/proc/sysvipc/shm").strip().split("\n").length, "no segment made in the held namespace");
+                DetachedProcess r = d.restoreDetached(p.output());
+                try {
+                    assertNotEquals(heldIpc, nsOf(pid, "ipc"));
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        }
+    }
+
+    /** The link /proc/PID/ns/KIND ("uts:[4026531838]"). */
+    private static String nsOf(int pid, String kind) throws java.io.IOException {
+        return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + kind)).toString();
+    }
+
     /** The host name in the uts namespace of {@code pid} ("" when it cannot be read). */
     private static String hostnameOf(int pid) {
         try {

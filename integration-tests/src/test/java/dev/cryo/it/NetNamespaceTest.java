@@ -682,7 +682,7 @@ class NetNamespaceTest {
      * CRIU's {@code restore --join-ns net:PATH} (refused as not taken before): a tree dumped in a net
      * namespace of its own ({@code unshare -n}) is restored into the namespace bound at PATH instead of a
      * new one, where a client run with {@code ip netns exec} reaches it. Another kind is refused before
-     * anything runs, saying cryo makes the tree's own namespaces itself.
+     * anything runs (pid: neither does CRIU).
      */
     @Test
     void aTreeOfItsOwnNetNamespaceIsRestoredIntoTheOneJoinNsNames() throws Exception {
@@ -693,9 +693,9 @@ class NetNamespaceTest {
                         + tmp.resolve("counter.py")))) {
             Path img = tmp.resolve("img");
             DumpRestore d = DumpRestore.dump(p.pid().value(), img);
-            Cli ipc = Cli.run("restore", "-D", img.toString(), "-d", "--join-ns", "ipc:/proc/1/ns/ipc");
-            assertEquals(2, ipc.code(), ipc.toString());
-            assertTrue(ipc.err().contains("--join-ns ipc:/proc/1/ns/ipc: only a net namespace is joined"), ipc.err());
+            Cli pidNs = Cli.run("restore", "-D", img.toString(), "-d", "--join-ns", "pid:/proc/1/ns/pid");
+            assertEquals(2, pidNs.code(), pidNs.toString());
+            assertTrue(pidNs.err().contains("--join-ns pid:/proc/1/ns/pid: a pid namespace is not joined"), pidNs.err());
             DetachedProcess r = d.restoreDetached(p.output(), "--join-ns", "net:/run/netns/" + ns);
             try {
                 assertEquals("pong 1 " + linkOf(ns), ask(ns), "the restored server, in the namespace --join-ns named");

@@ -86,8 +86,8 @@ public final class RestoreSupervisor {
                 if (request.detached()) {
                     image = dev.cryo.engine.restore.DetachedRoot.withoutParentDeathSignal(image, n -> ctx.getLog().warn(n));
                 }
-                if (request.joinNet() != null) {
-                    image = dev.cryo.engine.restore.JoinedNetNamespace.apply(image, request.joinNet());
+                if (!request.joinNs().isEmpty()) {
+                    image = dev.cryo.engine.restore.JoinedNamespaces.apply(image, request.joinNs());
                 }
                 held = RestoreValidator.pidsHeldByZombies(image, stubPid(request));
             } catch (Exception e) {

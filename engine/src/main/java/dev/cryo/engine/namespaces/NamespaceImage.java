@@ -29,10 +29,12 @@ import java.util.Map;
  * task inside several of the tree's has an entry in the {@code tids} of each. Version 9 adds {@code netBoundAt}:
  * where the net namespace (CLONE_NEWNET in {@code flags}) was bound on the host ({@code ip netns add}'s
  * /run/netns/NAME), which the restore joins again instead of making one ("" for one the tree made alone).
+ * {@code joinedAt} is never in an image: {@code restore --join-ns uts:PATH} / {@code ipc:PATH} sets it on the root's
+ * (CLONE_NEWUTS/NEWIPC → the namespace file joined instead of made, {@link dev.cryo.engine.restore.JoinedNamespaces}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
-                             TimeNsImage time, int pidForChildren, String netBoundAt) {
+                             TimeNsImage time, int pidForChildren, String netBoundAt, Map<Integer, String> joinedAt) {
     public static final int RECORD_ID = 560;
 
     /** {@code pidForChildren} of a task whose pid namespace for children lost its init, reaped: no task is left in it. */
@@ -49,6 +51,14 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         mounts = List.copyOf(mounts);
         ipc = ipc == null ? IpcImage.EMPTY : ipc;
         netBoundAt = netBoundAt == null ? "" : netBoundAt;
+        joinedAt = joinedAt == null ? Map.of() : Map.copyOf(joinedAt);
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc, TimeNsImage time,
+                          int pidForChildren, String netBoundAt) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren, netBoundAt,
+                Map.of());
     }
 
     public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
@@ -79,7 +89,23 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     /** This, its net namespace joined at {@code path} instead of made ({@code restore --join-ns net:PATH}). */
     public NamespaceImage joiningNet(String path) {
         return new NamespaceImage(pid, flags, hostname, domainname, tids, false, List.of(), mounts, ipc, time,
-                pidForChildren, path);
+                pidForChildren, path, joinedAt);
+    }
+
+    /**
+     * This, its namespace of kind {@code flag} (CLONE_NEWUTS or CLONE_NEWIPC) joined at {@code path} instead of made
+     * or inherited ({@code restore --join-ns uts:PATH}): its host names, or its ipc sysctls, are that namespace's.
+     */
+    public NamespaceImage joining(int flag, String path) {
+        Map<Integer, String> joined = new LinkedHashMap<>(joinedAt);
+        joined.put(flag, path);
+        return new NamespaceImage(pid, flags | flag, hostname, domainname, tids, loUp, loAddresses, mounts,
+                flag == Clone.NEWIPC ? IpcImage.EMPTY : ipc, time, pidForChildren, netBoundAt, joined);
+    }
+
+    /** Whether its namespace of kind {@code flag} is joined at a path {@code restore --join-ns} named ({@link #joinedAt}). */
+    public boolean joins(int flag) {
+        return joinedAt.containsKey(flag);
     }
 
     /** Whether its net namespace is one bound on the host, which the restore joins ({@link #netBoundAt}). */

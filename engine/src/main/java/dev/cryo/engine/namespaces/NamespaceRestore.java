@@ -21,6 +21,9 @@ public final class NamespaceRestore {
         if (made.isPresent() && made.get().joinsNet()) { // before its mounts: a sysfs mounted again shows its devices
             joinNet(t, made.get().netBoundAt());
         }
+        if (made.isPresent()) {
+            made.get().joinedAt().forEach((flag, path) -> join(t, flag, path));
+        }
         if (made.isPresent() && made.get().has(Clone.NEWCGROUP)) {
             cgroupNamespace(t);
         }
@@ -30,7 +33,7 @@ public final class NamespaceRestore {
         if (made.isPresent() && made.get().has(Clone.NEWNET) && !made.get().joinsNet() && made.get().loUp()) {
             loopbackUp(t);
         }
-        if (made.isPresent() && made.get().has(Clone.NEWIPC)) {
+        if (made.isPresent() && made.get().has(Clone.NEWIPC) && !made.get().joins(Clone.NEWIPC)) {
             IpcRestore.make(t.pid(), made.get().ipc()); // before anyone attaches a segment of it
         }
         if (made.isPresent() && made.get().pidForChildren() == NamespaceImage.DEAD) {
@@ -39,7 +42,7 @@ public final class NamespaceRestore {
         if (made.isPresent() && made.get().time() != null) {
             time(t, made.get().time());
         }
-        if (made.isEmpty() || !made.get().has(Clone.NEWUTS)) {
+        if (made.isEmpty() || !made.get().has(Clone.NEWUTS) || made.get().joins(Clone.NEWUTS)) {
             return;
         }
         NamespaceImage n = made.get();
@@ -71,6 +74,26 @@ public final class NamespaceRestore {
         }
         try {
             t.call("setns(" + path + ", CLONE_NEWNET)", SyscallNr.SETNS, fd, Clone.NEWNET);
+        } finally {
+            t.call("close", SyscallNr.CLOSE, fd);
+        }
+    }
+
+    /**
+     * The namespace at {@code path} {@code restore --join-ns} named, which the task (the root, before it forks) joins
+     * instead of making or keeping its own; cryo opens the path, the task takes that fd.
+     */
+    private static void join(TaskContext t, int flag, String path) {
+        String kind = Clone.describeNamespaces(flag);
+        long fd;
+        try (dev.cryo.kernel.Fd ns = dev.cryo.kernel.Sys.open(path, Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+            fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), ns.value());
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new dev.cryo.engine.restore.RestoreException("pid " + t.pid() + ": the " + kind + " namespace"
+                    + " --join-ns named (" + path + ") cannot be opened: " + e.getMessage());
+        }
+        try {
+            t.call("setns(" + path + ", CLONE_NEW" + kind.toUpperCase(java.util.Locale.ROOT) + ")", SyscallNr.SETNS, fd, flag);
         } finally {
             t.call("close", SyscallNr.CLOSE, fd);
         }

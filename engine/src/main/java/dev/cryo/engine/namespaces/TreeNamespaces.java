@@ -186,7 +186,8 @@ public final class TreeNamespaces {
 
     /**
      * The CLONE_NEW* flags task {@code pid} is forked with (0: its parent's namespaces). Not a net namespace
-     * bound on the host, which it joins ({@link NamespaceImage#joinsNet}). Not a cgroup
+     * bound on the host, which it joins ({@link NamespaceImage#joinsNet}), nor one {@code restore --join-ns} names
+     * ({@link NamespaceImage#joinedAt}). Not a cgroup
      * namespace: its root is the cgroup it is made in, and a task is forked in cryo's; it unshares
      * one once it is in its own cgroups ({@link #makesCgroupNamespace}).
      */
@@ -194,8 +195,9 @@ public final class TreeNamespaces {
         NamespaceImage n = byCreator.get(pid);
         // the init of a pid namespace its parent unshared is forked into that one, as it was
         // a bound net namespace is joined once it is adopted (NamespaceRestore), not made
+        // so is one restore --join-ns names
         return n == null ? 0 : n.flags() & ~Clone.NEWCGROUP & (unsharerOf.containsKey(pid) ? ~Clone.NEWPID : ~0)
-                & (n.joinsNet() ? ~Clone.NEWNET : ~0);
+                & (n.joinsNet() ? ~Clone.NEWNET : ~0) & ~n.joinedAt().keySet().stream().mapToInt(Integer::intValue).sum();
     }
 
     /**
