@@ -7,7 +7,8 @@
  * On SIGUSR2: each gives its bytes, ECONNRESET once, then the end. Prints "PASS" or "FAIL: why".
  * With "seqpacket": seqpacket pairs, whose receive gives the error before the bytes, their own queues empty
  * (refused before: carried). With "seqpacketqueued" one end has "hi" unread, with "seqpacketempty" an empty
- * message that SIOCINQ does not count: any receive, a peek too, would take the error first (refused).
+ * message that SIOCINQ does not count: any receive, a peek too, would take the error first (refused before:
+ * cryo reads them with a BPF iterator). With "seqpacketfiles" its "hi" passes fd 1 (SCM_RIGHTS): refused.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -16,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int type = SOCK_STREAM;
+static int type = SOCK_STREAM, pass_fd;
 static const char empty_message[] = ""; /* by its address: an empty message queued, which SIOCINQ does not count */
 
 static void expect_reset(int s)
@@ -32,7 +33,17 @@ static int reset(const char *own)
 {
     int sk[2];
     if (socketpair(AF_UNIX, type, 0, sk) || write(sk[0], "x", 1) != 1) fail("socketpair");
-    if (*own && write(sk[1], own, strlen(own)) != (ssize_t)strlen(own)) fail("write");
+    if (*own && pass_fd) {
+        union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u = {0};
+        struct iovec iov = {.iov_base = (void *)own, .iov_len = strlen(own)};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        *(int *)CMSG_DATA(c) = 1;
+        if (sendmsg(sk[1], &m, 0) != (ssize_t)strlen(own)) fail("sendmsg with fd 1");
+    } else if (*own && write(sk[1], own, strlen(own)) != (ssize_t)strlen(own)) fail("write");
     if (own == empty_message && send(sk[1], "", 0, 0) != 0) fail("send an empty message");
     close(sk[1]); // with "x" unread
     struct pollfd p = {.fd = sk[0]};
@@ -68,6 +79,7 @@ int main(int argc, char **argv)
     if (!strncmp(mode, "seqpacket", 9)) {
         type = SOCK_SEQPACKET;
     }
+    pass_fd = !strcmp(mode, "seqpacketfiles");
     /* stream: one end without bytes of its own, one with; seqpacket: two without */
     const char *own = !strcmp(mode, "seqpacket") ? "" : !strcmp(mode, "seqpacketempty") ? empty_message : "hi";
     setvbuf(stdout, NULL, _IOLBF, 0);

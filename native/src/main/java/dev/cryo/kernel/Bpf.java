@@ -52,6 +52,11 @@ public final class Bpf {
             return op(0x07, dst, 0, 0, imm);
         }
 
+        /** dst += src (64 bits, registers). */
+        public Program add(int dst, int src) {
+            return op(0x0f, dst, src, 0, 0);
+        }
+
         /** dst &= imm (64 bits). */
         public Program andImm(int dst, int imm) {
             return op(0x57, dst, 0, 0, imm);
@@ -113,6 +118,12 @@ public final class Bpf {
         public Program readKernel(int dst, int base, int off) {
             return mov(3, base).addImm(3, off).mov(1, 10).addImm(1, -8).movImm(2, 8).call(PROBE_READ_KERNEL)
                     .load(8, dst, 10, -8);
+        }
+
+        /** if (a >= b, unsigned) goto label (registers). */
+        public Program jumpIfAtLeast(int a, int b, String label) {
+            jumps.put(insns.size(), label);
+            return op(0x3d, a, b, 0, 0);
         }
 
         /** if (a != b) goto label (registers). */

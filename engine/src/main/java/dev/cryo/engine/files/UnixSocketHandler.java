@@ -440,6 +440,42 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         }
     }
 
+    /**
+     * The {@code queued} messages of a socket holding ECONNRESET, which any receive would take: read by cryo's BPF
+     * iterator, as a peek with SO_PASSCRED on would see them. One that passes files is refused (they are not read so).
+     */
+    private static List<Sockets.Message> behindReset(SocketProbe p, String what, int queued) {
+        String held = what + " holds an error the program has not read yet (ECONNRESET: its peer closed with bytes it"
+                + " had not read, or connected elsewhere) with " + queued + " message" + (queued == 1 ? "" : "s")
+                + " queued";
+        if (queued > dev.cryo.kernel.net.ErroredQueues.MAX_MESSAGES) {
+            throw p.refuse(held + "; cryo reads at most " + dev.cryo.kernel.net.ErroredQueues.MAX_MESSAGES
+                    + " without a receive (a receive would take the error); not supported");
+        }
+        List<dev.cryo.kernel.net.ErroredQueues.Queued> read;
+        try {
+            read = dev.cryo.kernel.net.ErroredQueues.read(p.sock);
+        } catch (RuntimeException e) {
+            throw p.refuse(held + ", which cryo cannot read without a receive (" + e.getMessage() + "); not supported");
+        }
+        if (read.size() != queued) {
+            throw p.refuse(held + ", of which cryo's BPF iterator read " + read.size() + "; not supported");
+        }
+        List<Sockets.Message> out = new ArrayList<>();
+        for (var m : read) {
+            if (m.passesFiles()) {
+                throw p.refuse(held + ", one passing file descriptors (SCM_RIGHTS), which cryo cannot take without a"
+                        + " receive; not supported");
+            }
+            if (m.data() == null) {
+                throw p.refuse(held + ", one of " + m.length() + " bytes; cryo reads at most "
+                        + dev.cryo.kernel.net.ErroredQueues.MAX_BYTES + " bytes of each without a receive; not supported");
+            }
+            out.add(new Sockets.Message(m.data(), m.length(), SockAddr.unix(m.from()), 0, List.of(), m.creds(), 0, null));
+        }
+        return out;
+    }
+
     private static String typeName(int type) {
         return switch (type) {
             case Sockets.SOCK_STREAM -> "stream";
@@ -464,7 +500,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             // a unix socket's only error, ECONNRESET: its peer closed with bytes it had not read, or a datagram peer
             // connected elsewhere. A stream or seqpacket end whose peer is gone is made again so (create); a stream's
             // queue is peeked up to its unread bytes only, which leaves the error (Sockets.peekQueue); any receive of
-            // the others takes it first, so a seqpacket end's is carried only with nothing queued, not peeked then.
+            // the others takes it first, so a seqpacket end's queue is read by cryo's BPF iterator (ErroredQueues).
             boolean resetPending = p.errorPending();
             boolean peerGone = d.peerIno() == 0 && d.state() == SockDiag.UNIX_ESTABLISHED;
             // a datagram socket whose peer, a socket of the tree, connected elsewhere with its messages unread:
@@ -474,7 +510,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     && st.unix().get(d.peerIno()).peerIno() != p.ino;
             int queued = resetPending && (peerGone && d.type() == Sockets.SOCK_SEQPACKET || peerLeft)
                     ? queuedMessages(p, what) : -1;
-            if (resetPending && !(peerGone && (d.type() == Sockets.SOCK_STREAM || queued == 0) || peerLeft && queued == 0)) {
+            if (resetPending && !(peerGone && d.type() != Sockets.SOCK_DGRAM || peerLeft && queued == 0)) {
                 throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
                         + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
                         + " program; not supported" + (d.type() == Sockets.SOCK_STREAM ? "" : " for a " + typeName(d.type())
@@ -633,7 +669,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             // a stream or seqpacket socket never connected has no queue (recvmsg says EINVAL)
             boolean unconnected = d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_CLOSE;
             if (primary && d.state() != SockDiag.UNIX_LISTEN && !unconnected && queued != 0) {
-                List<Sockets.Message> peeked = Sockets.peekQueue(p.sock, MAX_MESSAGE, true);
+                List<Sockets.Message> peeked = resetPending && d.type() != Sockets.SOCK_STREAM
+                        ? behindReset(p, what, queued) : Sockets.peekQueue(p.sock, MAX_MESSAGE, true);
                 List<Fd> passedSoFar = new ArrayList<>();
                 try {
                     for (Sockets.Message m : peeked) {

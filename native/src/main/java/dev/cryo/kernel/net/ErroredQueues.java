@@ -1,0 +1,146 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Bpf;
+import dev.cryo.kernel.Btf;
+import dev.cryo.kernel.Fd;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The messages queued at a unix datagram or seqpacket socket holding an error (ECONNRESET), read without a
+ * receive: any recvmsg, a peek too, gives the error first and clears it. A BPF iterator of cryo's over its own
+ * files walks the receive queue of each socket with an error pending (file → socket → sock → sk_buff list, with
+ * the offsets of the running kernel's BTF) and writes each message's length, its credentials (UNIXCB: the
+ * sender's pid as cryo's pid namespace numbers it, uid, gid), whether it passes files, the sender's bound name
+ * and its bytes, up to {@link #MAX_MESSAGES} messages of up to {@link #MAX_BYTES} bytes each held in the
+ * buffer's head (a larger one is in pages: its length only).
+ */
+public final class ErroredQueues {
+    public static final int MAX_MESSAGES = 16, MAX_BYTES = 4096;
+    private static final int HEADER = 40, FROM = 128, CHUNK = 256;
+    private static final int FP = 10, CTX = 6, SKB = 7, HEAD = 8, INDEX = 9;
+    // the program's stack: fp-8 scratch of readKernel, then its variables, the record and its buffers
+    private static final int FD = -16, DATA = -24, LEN = -32, AT = -40, REC = -80, NAME = -208, BYTES = -464;
+    private static final Bpf.TaskIterator ITERATOR = Bpf.TaskIterator.overFiles("cryo_errq", () -> program(Btf.kernel()));
+
+    private ErroredQueues() {}
+
+    /**
+     * A message as the queue holds it: {@code data} null when it is longer than {@link #MAX_BYTES} or in pages,
+     * {@code creds} pid 0 when it has none, {@code from} the sender's bound name (sun_path bytes, empty when unbound).
+     */
+    public record Queued(int length, byte[] data, Sockets.Ucred creds, boolean passesFiles, byte[] from) {}
+
+    /** The messages queued at {@code sock}, an fd of cryo's holding an error; fails where cryo's BPF iterators cannot run. */
+    public static List<Queued> read(Fd sock) {
+        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run((int) ProcessHandle.current().pid())).order(ByteOrder.LITTLE_ENDIAN);
+        List<Queued> out = new ArrayList<>();
+        boolean found = false;
+        while (b.remaining() >= HEADER + FROM) {
+            int fd = b.getInt(), index = b.getInt(), len = b.getInt(), paged = b.getInt(), pid = b.getInt(),
+                    uid = b.getInt(), gid = b.getInt(), flags = b.getInt(), fromLen = b.getInt();
+            b.getInt();
+            byte[] name = new byte[FROM];
+            b.get(name);
+            byte[] data = null;
+            if (paged == 0 && len <= MAX_BYTES) {
+                byte[] chunks = new byte[(len + CHUNK - 1) / CHUNK * CHUNK];
+                b.get(chunks);
+                data = Arrays.copyOf(chunks, len);
+            }
+            if (fd != sock.value()) {
+                continue;
+            }
+            found = true;
+            if (index != out.size()) {
+                throw new IllegalStateException("cryo_errq: message " + index + " of fd " + fd + " after " + out.size());
+            }
+            // unix_address.len counts sun_family (2 bytes) and the path
+            byte[] from = fromLen > 2 ? Arrays.copyOfRange(name, 2, Math.min(fromLen, FROM)) : new byte[0];
+            out.add(new Queued(len, data, new Sockets.Ucred((flags & 2) != 0 ? pid : 0, uid, gid), (flags & 1) != 0, from));
+        }
+        if (!found && ReceiveQueues.messages(sock) != 0) {
+            throw new IllegalStateException("cryo_errq found no socket with an error at fd " + sock.value() + " of cryo");
+        }
+        return out;
+    }
+
+    /**
+     * For each socket file whose sock has sk_err set, for each of its first MAX_MESSAGES queued sk_buffs: a record
+     * (fd, index, len, data_len, pid, uid, gid, flags: 1 files passed, 2 pid; the name's length, 0), the sender's
+     * name (128 bytes), and, for a linear one of at most MAX_BYTES, its bytes in 256-byte chunks.
+     */
+    private static Bpf.Program program(Btf btf) {
+        int cb = btf.offset("sk_buff", "cb");
+        Bpf.Program p = new Bpf.Program().mov(CTX, 1);
+        p.movImm(1, 0);
+        for (int off = NAME; off < NAME + FROM; off += 8) { // read by seq_write: initialised on every path
+            p.store(8, FP, off, 1);
+        }
+        p.load(8, 1, CTX, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(1, "out")
+                .call(Bpf.SOCK_FROM_FILE).jumpIfZero(0, "out")
+                .load(8, 1, 0, btf.offset("socket", "sk")).jumpIfZero(1, "out")
+                .load(4, 2, 1, btf.offset("sock", "sk_err")).jumpIfZero(2, "out")
+                .mov(HEAD, 1).addImm(HEAD, btf.offset("sock", "sk_receive_queue") + btf.offset("sk_buff_head", "next"))
+                .load(4, 2, CTX, btf.offset("bpf_iter__task_file", "fd")).store(4, FP, FD, 2)
+                .readKernel(SKB, HEAD, 0)
+                .movImm(INDEX, 0)
+                .label("message")
+                .jumpIfSame(SKB, HEAD, "out").jumpIfZero(SKB, "out").jumpIfAbove(INDEX, MAX_MESSAGES - 1, "out")
+                .load(4, 1, FP, FD).store(4, FP, REC, 1).store(4, FP, REC + 4, INDEX);
+        read32(p, SKB, btf.offset("sk_buff", "len")).store(4, FP, REC + 8, 1).store(8, FP, LEN, 1);
+        read32(p, SKB, btf.offset("sk_buff", "data_len")).store(4, FP, REC + 12, 1);
+        p.readKernel(1, SKB, btf.offset("sk_buff", "data")).store(8, FP, DATA, 1)
+                .movImm(1, 0).store(4, FP, REC + 16, 1).store(4, FP, REC + 28, 1).store(4, FP, REC + 32, 1)
+                .store(4, FP, REC + 36, 1)
+                .readKernel(1, SKB, cb + btf.offset("unix_skb_parms", "pid")).jumpIfZero(1, "nopid");
+        read32(p, 1, btf.offset("pid", "numbers") + btf.offset("upid", "nr")).store(4, FP, REC + 16, 1)
+                .movImm(1, 2).store(4, FP, REC + 28, 1)
+                .label("nopid");
+        read32(p, SKB, cb + btf.offset("unix_skb_parms", "uid")).store(4, FP, REC + 20, 1);
+        read32(p, SKB, cb + btf.offset("unix_skb_parms", "gid")).store(4, FP, REC + 24, 1);
+        p.readKernel(1, SKB, cb + btf.offset("unix_skb_parms", "fp")).jumpIfZero(1, "nofiles")
+                .load(4, 1, FP, REC + 28).orImm(1, 1).store(4, FP, REC + 28, 1)
+                .label("nofiles")
+                .readKernel(1, SKB, btf.offset("sk_buff", "sk")).jumpIfZero(1, "noname")
+                .readKernel(1, 1, btf.offset("unix_sock", "addr")).jumpIfZero(1, "noname")
+                .store(8, FP, AT, 1);
+        read32(p, 1, btf.offset("unix_address", "len")).store(4, FP, REC + 32, 1)
+                .load(8, 3, FP, AT).addImm(3, btf.offset("unix_address", "name"))
+                .mov(1, FP).addImm(1, NAME).movImm(2, 112).call(Bpf.PROBE_READ_KERNEL)
+                .label("noname");
+        write(p, btf, REC, HEADER);
+        write(p, btf, NAME, FROM);
+        // its bytes: only a linear buffer (no pages), whole, MAX_BYTES at most
+        p.load(4, 1, FP, REC + 12).jumpIfNot(1, 0, "next")
+                .load(8, 1, FP, LEN).jumpIfAbove(1, MAX_BYTES, "next")
+                .movImm(1, 0).store(8, FP, AT, 1)
+                .label("chunk")
+                .load(8, 1, FP, AT).jumpIfAbove(1, MAX_BYTES - CHUNK, "next")
+                .load(8, 2, FP, LEN).jumpIfAtLeast(1, 2, "next")
+                .load(8, 3, FP, DATA).add(3, 1)
+                .mov(1, FP).addImm(1, BYTES).movImm(2, CHUNK).call(Bpf.PROBE_READ_KERNEL);
+        write(p, btf, BYTES, CHUNK);
+        return p.load(8, 1, FP, AT).addImm(1, CHUNK).store(8, FP, AT, 1).jump("chunk")
+                .label("next")
+                .readKernel(SKB, SKB, btf.offset("sk_buff", "next"))
+                .addImm(INDEX, 1).jump("message")
+                .label("out").movImm(0, 0).exit();
+    }
+
+    /** r1 = the u32 at kernel address base + off (through fp - 8). */
+    private static Bpf.Program read32(Bpf.Program p, int base, int off) {
+        return p.readKernel(1, base, off).load(4, 1, FP, -8);
+    }
+
+    /** bpf_seq_write of {@code len} bytes of the stack at fp + {@code at}. */
+    private static void write(Bpf.Program p, Btf btf, int at, int len) {
+        p.load(8, 1, CTX, btf.offset("bpf_iter__task_file", "meta"))
+                .load(8, 1, 1, btf.offset("bpf_iter_meta", "seq"))
+                .mov(2, FP).addImm(2, at).movImm(3, len).call(Bpf.SEQ_WRITE);
+    }
+}

@@ -1,0 +1,73 @@
+package dev.cryo.kernel.net;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.SyscallException;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ErroredQueuesTest {
+    /**
+     * A seqpacket end whose peer closed with a byte unread holds ECONNRESET and the messages the peer sent before:
+     * they are read with their bytes (one over a 256-byte chunk, an empty one) and credentials (those the
+     * sender passed), and the error is
+     * still the first thing a receive gets, then the messages.
+     */
+    @Test
+    void readsASeqpacketQueueBehindItsResetWithoutTakingIt() {
+        Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, Sockets.SOCK_SEQPACKET);
+        byte[] big = new byte[700];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (byte) i;
+        }
+        try {
+            Sockets.send(pair[1], "hello".getBytes(), 0); // no credentials: neither end passes them (Linux 6.16+)
+            Sockets.setInt(pair[1], Sockets.SOL_SOCKET, Sockets.SO_PASSCRED, 1);
+            Sockets.send(pair[1], new byte[0], 0);
+            Sockets.send(pair[1], big, 0);
+            Sockets.send(pair[0], new byte[1], 0);
+            pair[1].close();
+            List<ErroredQueues.Queued> q = ErroredQueues.read(pair[0]);
+            assertEquals(3, q.size(), q.toString());
+            assertArrayEquals("hello".getBytes(), q.get(0).data());
+            assertArrayEquals(new byte[0], q.get(1).data());
+            assertArrayEquals(big, q.get(2).data());
+            int me = (int) ProcessHandle.current().pid();
+            assertTrue(q.get(0).creds().pid() == 0 || q.get(0).creds().equals(new Sockets.Ucred(me, 0, 0)), q.toString());
+            for (ErroredQueues.Queued m : q) {
+                if (m != q.get(0)) {
+                    assertEquals(new Sockets.Ucred(me, 0, 0), m.creds());
+                }
+                assertFalse(m.passesFiles());
+            }
+            SyscallException reset = assertThrows(SyscallException.class, () -> Sockets.recv(pair[0], 10,
+                    Sockets.MSG_DONTWAIT), "the reset was taken by the read");
+            assertTrue(reset.getMessage().contains("ECONNRESET"), reset.getMessage());
+            assertArrayEquals("hello".getBytes(), Sockets.recv(pair[0], 10, Sockets.MSG_DONTWAIT));
+        } finally {
+            pair[0].close();
+        }
+    }
+
+    /** A datagram socket reset by its peer's disconnect: a message of its named peer comes with that name. */
+    @Test
+    void readsTheSendersNameOfADatagram() {
+        Fd[] pair = Sockets.socketpair(SockAddr.AF_UNIX, Sockets.SOCK_DGRAM);
+        byte[] name = ("\0carry47-errq-" + ProcessHandle.current().pid()).getBytes();
+        try {
+            Sockets.bind(pair[1], SockAddr.unix(name));
+            Sockets.send(pair[1], "from the peer".getBytes(), 0);
+            Sockets.send(pair[0], new byte[1], 0);
+            Sockets.disconnect(pair[1]); // its queue dropped: pair[0] gets ECONNRESET
+            List<ErroredQueues.Queued> q = ErroredQueues.read(pair[0]);
+            assertEquals(1, q.size(), q.toString());
+            assertArrayEquals("from the peer".getBytes(), q.get(0).data());
+            assertArrayEquals(name, q.get(0).from(), "the sender's name");
+        } finally {
+            pair[0].close();
+            pair[1].close();
+        }
+    }
+}
