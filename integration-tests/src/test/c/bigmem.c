@@ -24,8 +24,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define WORDS (PAGE / sizeof(uint64_t))
+#include "pagewords.h"
+
 
 enum role { PATTERN, UNTOUCHED, ZEROED };
 
@@ -44,36 +44,15 @@ static uint64_t seed_of(size_t page)
     return (page + 1) * 0x9E3779B97F4A7C15ULL;
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static void fill_page(uint64_t *w, size_t page)
 {
-    uint64_t s = seed_of(page);
-    for (size_t i = 0; i < WORDS; i++)
-        w[i] = xorshift64(&s);
+    fill_words(w, seed_of(page));
 }
 
 /* Returns the first differing word index, or -1. */
 static long verify_page(const uint64_t *w, size_t page)
 {
-    if (role_of(page) != PATTERN) {
-        for (size_t i = 0; i < WORDS; i++)
-            if (w[i])
-                return (long)i;
-        return -1;
-    }
-    uint64_t s = seed_of(page);
-    for (size_t i = 0; i < WORDS; i++)
-        if (w[i] != xorshift64(&s))
-            return (long)i;
-    return -1;
+    return role_of(page) != PATTERN ? first_nonzero(w) : first_difference(w, seed_of(page));
 }
 
 /* FNV-1a style fold over 64-bit words: order sensitive, cheap. */

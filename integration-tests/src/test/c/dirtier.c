@@ -25,26 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define WORDS (PAGE / sizeof(uint64_t))
+#include "pagewords.h"
+
 
 static volatile sig_atomic_t check_requested;
 
 static void on_usr2(int sig) { (void)sig; check_requested = 1; }
-
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static uint64_t seed_of(size_t page, uint32_t gen)
-{
-    return ((uint64_t)page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)gen << 32 | 0x5bd1e995);
-}
 
 /* page % 64 == 13: never touched; page % 64 == 29: written once, then dropped. */
 static int untouched(size_t p) { return p % 64 == 13; }
@@ -52,22 +38,12 @@ static int dropped(size_t p) { return p % 64 == 29; }
 
 static void fill(uint64_t *w, size_t page, uint32_t gen)
 {
-    uint64_t s = seed_of(page, gen);
-    for (size_t i = 0; i < WORDS; i++)
-        w[i] = xorshift64(&s);
+    fill_words(w, page_seed(page, gen));
 }
 
 static int check(const uint64_t *w, size_t page, uint32_t gen)
 {
-    if (untouched(page) || dropped(page)) {
-        for (size_t i = 0; i < WORDS; i++)
-            if (w[i]) return 0;
-        return 1;
-    }
-    uint64_t s = seed_of(page, gen);
-    for (size_t i = 0; i < WORDS; i++)
-        if (w[i] != xorshift64(&s)) return 0;
-    return 1;
+    return (untouched(page) || dropped(page) ? first_nonzero(w) : first_difference(w, page_seed(page, gen))) < 0;
 }
 
 int main(int argc, char **argv)

@@ -25,8 +25,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define WORDS (PAGE / sizeof(uint64_t))
+#include "pagewords.h"
+
 #define AREAS 16
 #define AREA (1UL << 20)
 
@@ -35,33 +35,14 @@ static volatile sig_atomic_t check, write_requested;
 static void on_usr1(int sig) { (void)sig; write_requested = 1; }
 static void on_usr2(int sig) { (void)sig; check = 1; }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static void fill(uint64_t *w, size_t page, uint32_t gen)
 {
-    uint64_t s = ((uint64_t)page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)gen << 32 | 0x5bd1e995);
-    for (size_t i = 0; i < WORDS; i++)
-        w[i] = xorshift64(&s);
+    fill_words(w, page_seed(page, gen));
 }
 
 static int matches(const uint64_t *w, size_t page, uint32_t gen)
 {
-    if (gen == 0) {
-        for (size_t i = 0; i < WORDS; i++)
-            if (w[i]) return 0;
-        return 1;
-    }
-    uint64_t s = ((uint64_t)page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)gen << 32 | 0x5bd1e995);
-    for (size_t i = 0; i < WORDS; i++)
-        if (w[i] != xorshift64(&s)) return 0;
-    return 1;
+    return (gen == 0 ? first_nonzero(w) : first_difference(w, page_seed(page, gen))) < 0;
 }
 
 int main(int argc, char **argv)

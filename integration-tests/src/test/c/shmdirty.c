@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define WORDS (PAGE / sizeof(uint64_t))
+#include "pagewords.h"
+
 #define AREAS 4
 
 static volatile sig_atomic_t stop;
@@ -41,25 +41,14 @@ static uint8_t *area[AREAS];
 static uint32_t *gen[AREAS];
 static int kfd;
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static uint64_t seed_of(int a, size_t page, uint32_t g)
 {
-    return (((uint64_t)a << 40) + page + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)g << 32 | 0x5bd1e995);
+    return page_seed(((uint64_t)a << 40) + page, g);
 }
 
 static void fill(uint64_t *w, int a, size_t page, uint32_t g)
 {
-    uint64_t s = seed_of(a, page, g);
-    for (size_t i = 0; i < WORDS; i++)
-        w[i] = xorshift64(&s);
+    fill_words(w, seed_of(a, page, g));
 }
 
 static int untouched(size_t p) { return p % 32 == 5; }
@@ -83,17 +72,14 @@ static int check_mine(int parent, char *why, size_t len, size_t *checked)
         for (size_t p = (parent ? 0 : 1); p < sizes[a] / PAGE; p += 2) {
             const uint64_t *w = (const uint64_t *)(area[a] + p * PAGE);
             if (untouched(p)) {
-                for (size_t i = 0; i < WORDS; i++)
-                    if (w[i]) { snprintf(why, len, "%s page %zu is not zero", names[a], p); return 1; }
+                if (first_nonzero(w) >= 0) { snprintf(why, len, "%s page %zu is not zero", names[a], p); return 1; }
                 continue;
             }
-            uint64_t s = seed_of(a, p, gen[a][p]);
-            for (size_t i = 0; i < WORDS; i++)
-                if (w[i] != xorshift64(&s)) {
-                    snprintf(why, len, "%s page %zu (gen %u, written by the %s) does not hold what was last written",
-                             names[a], p, gen[a][p], parent ? "parent" : "child");
-                    return 1;
-                }
+            if (first_difference(w, seed_of(a, p, gen[a][p])) >= 0) {
+                snprintf(why, len, "%s page %zu (gen %u, written by the %s) does not hold what was last written",
+                         names[a], p, gen[a][p], parent ? "parent" : "child");
+                return 1;
+            }
             (*checked)++;
         }
     }
