@@ -54,6 +54,53 @@ class DumpFailureTest {
         assertNoImage(tmp.resolve("img2"));
     }
 
+    /** kthreadd and a kworker: refused as kernel threads, where the first was said to have exited while seized. */
+    @Test
+    void aKernelThreadIsRefusedAsOne() throws Exception {
+        String kworker = null;
+        try (var procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : procs) {
+                String stat = Files.readString(p.resolve("stat"));
+                if (stat.contains("(kworker") && Integer.parseInt(p.getFileName().toString()) > 2) {
+                    kworker = p.getFileName().toString();
+                    break;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // one that ended while listed: the others do
+        }
+        for (String pid : kworker == null ? new String[] {"2"} : new String[] {"2", kworker}) {
+            Cli r = Cli.run("dump", "-t", pid, "-D", tmp.resolve("img" + pid).toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().startsWith("cryo: ") && r.err().contains("pid " + pid + " (")
+                    && r.err().contains(") is a kernel thread"), r.err());
+            assertNoImage(tmp.resolve("img" + pid));
+        }
+    }
+
+    /**
+     * /proc shows a thread's id as if it were a process: given as -t, the dump seized the whole
+     * process as that "pid", killed it, then failed after 30 s ("releasing the tree timed out").
+     * Refused, naming the process; which runs on untouched.
+     */
+    @Test
+    void aThreadIdIsRefusedNamingItsProcessWhichRunsOn() throws Exception {
+        try (DetachedProcess p = Workloads.threads(tmp)) {
+            int tid;
+            try (var tasks = Files.list(Path.of("/proc/" + p.pid() + "/task"))) {
+                tid = tasks.mapToInt(t -> Integer.parseInt(t.getFileName().toString()))
+                        .filter(t -> t != p.pid().value()).findFirst().orElseThrow();
+            }
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", Integer.toString(tid), "-D", img.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("pid " + tid + " is a thread of process " + p.pid() + " (")
+                    && r.err().contains("-t " + p.pid()), r.err());
+            assertNoImage(img);
+            assertUnharmed(p);
+        }
+    }
+
     @Test
     void criusTimeoutBoundsTheWaitForATaskThatCannotStop() throws Exception {
         // a vfork child that waits until the test lets it go: one that exits by itself after a while

@@ -28,6 +28,15 @@ public final class TreeWalker {
         } catch (KernelException e) {
             throw new DumpException("no process with pid " + root);
         }
+        if ((stat.flags() & ProcStat.PF_KTHREAD) != 0) {
+            throw new DumpException("pid " + root + " (" + stat.comm() + ") is a kernel thread: cryo dumps user processes");
+        }
+        // /proc shows a thread's id as a process too: dumped as one, its whole process was seized and killed
+        int process = tgid(root);
+        if (process != root.value() && process > 0) {
+            throw new DumpException("pid " + root + " is a thread of process " + process + " (" + comm(process)
+                    + "): dump the process, -t " + process);
+        }
         if (stat.state() == 'Z' || stat.state() == 'X') {
             int threads;
             try {
@@ -39,6 +48,23 @@ public final class TreeWalker {
                 return; // its main thread has exited, others run on (pthread_exit in main): the seize reads it through them
             }
             throw new DumpException("pid " + root + " (" + stat.comm() + ") is a zombie: nothing left to dump");
+        }
+    }
+
+    /** The process thread {@code tid} belongs to; 0 when it cannot be read. */
+    private static int tgid(Pid tid) {
+        try {
+            return ProcFs.status(tid).tgid();
+        } catch (KernelException e) {
+            return 0;
+        }
+    }
+
+    private static String comm(int pid) {
+        try {
+            return ProcFs.stat(Pid.of(pid)).comm();
+        } catch (KernelException e) {
+            return "?";
         }
     }
 

@@ -24,6 +24,8 @@ public record ProcStat(
      * never runs user code; the kernel makes them again on demand.
      */
     public static final long PF_IO_WORKER = 0x10;
+    /** A kernel thread (kthreadd and its children): no user memory, nothing a dump could carry. */
+    public static final long PF_KTHREAD = 0x00200000;
     /** The task's address space is laid out at random (cleared by an exec under personality ADDR_NO_RANDOMIZE). */
     public static final long PF_RANDOMIZE = 0x00400000;
 
