@@ -714,22 +714,27 @@ class SocketRestoreTest {
      * connected to a, which now takes only its new peer's datagrams. It was refused ("holds an error the
      * program has not read yet ... for a datagram socket whose peer is still there"). Now b gets ECONNRESET
      * once, then nothing to read, and its send is refused (EPERM) as before; a's datagram to its new peer
-     * waits there. Restored, and with the tree left running (the dump left b's error).
+     * waits there. Restored, and with the tree left running (the dump left b's error). With a datagram of a's
+     * queued for b before a left ("queued": refused before, "with 1 message queued"): read by cryo's BPF iterator
+     * (ErroredQueues), sent again by a before it leaves; b gets ECONNRESET, then it, then nothing.
      */
     @ParameterizedTest
-    @CsvSource({"pair,restored", "pair,left running", "names,restored", "names,left running"})
+    @CsvSource({"pair,restored", "pair,left running", "names,restored", "names,left running", "pairqueued,restored",
+            "pairqueued,left running", "namesqueued,restored", "namesqueued,left running"})
     void aUnixDatagramSocketWhosePeerConnectedElsewhereKeepsItsReset(String how, String when) throws Exception {
         String script = "import os, signal, socket, sys, time\n"
                 + "n = '\\0cryo-reset-%d' % os.getpid()\n"
-                + "if sys.argv[1] == 'pair':\n    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                + "if sys.argv[1].startswith('pair'):\n    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
                 + "else:\n    a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n    a.bind(n + '-a')\n"
                 + "    b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n    b.bind(n + '-b')\n"
                 + "    a.connect(n + '-b')\n    b.connect(n + '-a')\n"
                 + "c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nc.bind(n + '-c')\n"
+                + "queued = sys.argv[1].endswith('queued')\nif queued:\n    a.send(b'q')\n"
                 + "b.send(b'x')\na.connect(n + '-c')\na.send(b'to c')\n"
                 + "def check(*_):\n"
                 + "    try:\n        b.recv(8, socket.MSG_DONTWAIT)\n        print('FAIL: no ECONNRESET', flush=True)\n"
                 + "    except ConnectionResetError:\n        pass\n"
+                + "    if queued and b.recv(8, socket.MSG_DONTWAIT) != b'q':\n        print('FAIL: its queued datagram', flush=True)\n"
                 + "    try:\n        b.recv(8, socket.MSG_DONTWAIT)\n        print('FAIL: a datagram after the reset', flush=True)\n"
                 + "    except BlockingIOError:\n        pass\n"
                 + "    try:\n        b.send(b'y')\n        print('FAIL: b could send to a', flush=True)\n"

@@ -504,13 +504,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             boolean resetPending = p.errorPending();
             boolean peerGone = d.peerIno() == 0 && d.state() == SockDiag.UNIX_ESTABLISHED;
             // a datagram socket whose peer, a socket of the tree, connected elsewhere with its messages unread:
-            // made again so (a pair whose other end sends it a byte and disconnects) when nothing waits for it
+            // made again so (a pair whose other end fills its queue, takes a byte and disconnects); its own queue may
+            // hold datagrams of that peer only (no other may send to it once connected, to fill it again)
             boolean peerLeft = resetPending && d.type() == Sockets.SOCK_DGRAM && d.peerIno() != 0
                     && st.holder(d.peerIno()) != null && st.unix().containsKey(d.peerIno())
                     && st.unix().get(d.peerIno()).peerIno() != p.ino;
             int queued = resetPending && (peerGone && d.type() == Sockets.SOCK_SEQPACKET || peerLeft)
                     ? queuedMessages(p, what) : -1;
-            if (resetPending && !(peerGone && d.type() != Sockets.SOCK_DGRAM || peerLeft && queued == 0)) {
+            if (resetPending && !(peerGone && d.type() != Sockets.SOCK_DGRAM || peerLeft)) {
                 throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer closed with"
                         + " bytes it had not read, or connected elsewhere); reading the queue would take it from the"
                         + " program; not supported" + (d.type() == Sockets.SOCK_STREAM ? "" : " for a " + typeName(d.type())
@@ -712,6 +713,18 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     }
                 } finally {
                     peeked.forEach(m -> m.fds().forEach(Fd::close));
+                }
+            }
+            if (peerLeft) {
+                byte[] leftName = st.unix().get(d.peerIno()).name();
+                for (Message m : queue) {
+                    if (!Arrays.equals(m.from(), leftName) || m.creds() != null || !m.files().isEmpty()) {
+                        throw p.refuse(what + " holds an error the program has not read yet (ECONNRESET: its peer"
+                                + " connected elsewhere) and a datagram " + (m.creds() != null ? "carrying credentials"
+                                : !m.files().isEmpty() ? "passing files" : "from " + SockAddr.unix(m.from())
+                                + ", not its peer") + "; only its peer's own datagrams can be queued again behind the"
+                                + " reset; not supported");
+                    }
                 }
             }
             if (resetPending && !p.errorPending()) { // a bug: the program has lost it
@@ -1122,9 +1135,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
 
     /**
      * {@code b} and its peer {@code a} connected to each other as they were before a connected elsewhere
-     * (a pair, or each by the other's name), a byte of b's waits at a, and a disconnects: the kernel drops
-     * a's queue and gives b ECONNRESET, b still connected to a. a connects to its own peer later (finish)
-     * and its queue is filled then, as any socket's.
+     * (a pair, or each by the other's name), a sends b's queue (its own datagrams), a byte of b's waits at a, and a
+     * disconnects: the kernel drops a's queue and gives b ECONNRESET, b still connected to a with its queue. a
+     * connects to its own peer later (finish) and its queue is filled then, as any socket's.
      */
     private static void makeReset(UnixSocket b, UnixSocket a, SocketHub hub) {
         boolean paired = b.peerCreds() != null && b.peerCreds().present() || b.address().isUnbound() || a.address().isUnbound();
@@ -1140,6 +1153,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             connectTo(pair[0], a);
             connectTo(pair[1], b);
         }
+        fill(pair[1], b, hub, null); // its peer's datagrams (the dump took no other), before the peer leaves
         Sockets.send(pair[0], new byte[1], Sockets.MSG_DONTWAIT);
         Sockets.disconnect(pair[1]);
     }
@@ -1204,7 +1218,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         }
         if (pair) {
             fill(hub.get(peer.ino()), u, hub, null);
-        } else if (!u.queue().isEmpty() && u.listenerIno() == 0 && !peerGone(u)) { // a gone peer's bytes: create()
+        } else if (!u.queue().isEmpty() && u.listenerIno() == 0 && !peerGone(u)
+                && !resetByItsPeer(u, peer)) { // a gone peer's bytes, or a reset one's: create()
             if (u.address().isUnbound()) {
                 throw new RestoreException("unix socket " + u.ino() + ": unread datagrams at an unnamed socket cannot be queued again");
             }

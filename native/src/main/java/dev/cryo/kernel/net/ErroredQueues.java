@@ -59,8 +59,8 @@ public final class ErroredQueues {
             if (index != out.size()) {
                 throw new IllegalStateException("cryo_errq: message " + index + " of fd " + fd + " after " + out.size());
             }
-            // unix_address.len counts sun_family (2 bytes) and the path
-            byte[] from = fromLen > 2 ? Arrays.copyOfRange(name, 2, Math.min(fromLen, FROM)) : new byte[0];
+            // unix_address.len counts sun_family (2 bytes) and the path (with its NUL): as recvmsg gives it
+            byte[] from = fromLen > 2 ? SockAddr.decode(name, Math.min(fromLen, FROM)).address() : new byte[0];
             out.add(new Queued(len, data, new Sockets.Ucred((flags & 2) != 0 ? pid : 0, uid, gid), (flags & 1) != 0, from));
         }
         if (!found && ReceiveQueues.messages(sock) != 0) {
