@@ -45,27 +45,37 @@ class TlsLinkTest {
         return c;
     }
 
-    /** The server's link on the accepted end, its handshake run while the client makes its own. */
-    private static CompletableFuture<TlsLink> serverEnd(CompletableFuture<Socket> accepted) {
-        return CompletableFuture.supplyAsync(() -> {
-            try {
-                Socket s = accepted.get(30, TimeUnit.SECONDS);
-                s.setSoTimeout(30_000);
-                return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
-            } catch (Exception e) {
-                throw new RuntimeException(e);
-            }
-        });
+    /** A loopback connection with a link at each end, both handshakes done; closing it closes the sockets. */
+    private record Linked(ServerSocket listener, Socket raw, TlsLink client, TlsLink server) implements AutoCloseable {
+        static Linked open() throws Exception {
+            ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+            CompletableFuture<Socket> accepted = new CompletableFuture<>();
+            Socket c = pair(ss, accepted);
+            // the server's handshake runs while the client makes its own
+            CompletableFuture<TlsLink> server = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Socket s = accepted.get(30, TimeUnit.SECONDS);
+                    s.setSoTimeout(30_000);
+                    return TlsLink.open(s, PageChannel.engine(tls, false, null, 0));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
+            return new Linked(ss, c, client, server.get(30, TimeUnit.SECONDS));
+        }
+
+        @Override
+        public void close() throws IOException {
+            raw.close();
+            listener.close();
+        }
     }
 
     @Test
     void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack() throws Exception {
-        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            CompletableFuture<Socket> accepted = new CompletableFuture<>();
-            Socket c = pair(ss, accepted);
-            CompletableFuture<TlsLink> serverLink = serverEnd(accepted);
-            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
-            TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
+        try (Linked link = Linked.open()) {
+            TlsLink client = link.client(), server = link.server();
             // the server reads 24 MiB in writes of odd sizes and answers a count per MiB while the client still writes
             CompletableFuture<Long> read = CompletableFuture.supplyAsync(() -> {
                 try (DataOutputStream back = new DataOutputStream(server.output())) {
@@ -115,21 +125,16 @@ class TlsLinkTest {
             long[] got = answers.get(60, TimeUnit.SECONDS);
             assertEquals(25, got[0]); // 24 counts, then the checksum
             assertEquals(crc.getValue(), got[1]);
-            c.close();
         }
     }
 
     @Test
     void aConnectionEndedWithoutCloseNotifyIsNoEnd() throws Exception {
         // a cut (or an attacker's FIN) must not pass for the sender's end of the image
-        try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            CompletableFuture<Socket> accepted = new CompletableFuture<>();
-            Socket c = pair(ss, accepted);
-            CompletableFuture<TlsLink> serverLink = serverEnd(accepted);
-            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
-            TlsLink server = serverLink.get(30, TimeUnit.SECONDS);
+        try (Linked link = Linked.open()) {
+            TlsLink client = link.client(), server = link.server();
             client.output().write(new byte[100_000]);
-            c.shutdownOutput(); // TCP's end only
+            link.raw().shutdownOutput(); // TCP's end only
             byte[] buf = new byte[1 << 16];
             long n = 0;
             IOException e = null;
@@ -141,7 +146,6 @@ class TlsLinkTest {
             assertEquals(100_000, n);
             assertNotNull(e, "read to a FIN without close_notify as if it were the end");
             assertTrue(e.getMessage().contains("close_notify"), e.getMessage());
-            c.close();
             server.close();
         }
     }
