@@ -125,7 +125,7 @@ class DumpFailureTest {
     /**
      * A vfork parent cannot stop while its child runs, and here the child waits until the test lets
      * it go: the dump refuses as soon as it sees the parent waiting, not after the seize timeout
-     * (ten minutes here: before, the dump waited all of it, then named the same reason).
+     * (ten minutes here: before, the dump waited all of it, then named the same reason), naming the child.
      */
     @Test
     void aVforkParentIsRefusedAtOnceRatherThanAfterTheSeizeTimeout() throws Exception {
@@ -134,6 +134,9 @@ class DumpFailureTest {
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", img.toString(), "--no-progress", "--timeout", "600");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("pid " + p.pid() + " waits for its vfork child to exec or exit"), r.err());
+            // the child is named too: the object that holds the parent
+            dev.cryo.kernel.Pid child = dev.cryo.kernel.proc.ProcFs.children(p.pid()).get(0);
+            assertTrue(r.err().contains("(pid " + child + " (vforkhold) shares its memory"), r.err());
             assertFalse(r.err().contains("timed out") || r.err().contains("did not stop within"), r.err());
             assertNoImage(img);
             Files.writeString(tmp.resolve("go"), "x"); // the child reads it and exits: the parent, let go, runs on

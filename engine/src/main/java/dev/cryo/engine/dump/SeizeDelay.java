@@ -40,10 +40,27 @@ public final class SeizeDelay {
                 + " (a stopped NFS server, a hung device or a frozen cgroup keeps it there)";
     }
 
-    /** The refusal's clause for a process that waits for its vfork child. */
+    /**
+     * The refusal's clause for a process that waits for its vfork child, naming the child: the kernel
+     * sleeps the parent killable only, so no ptrace request stops it before the child execs or exits.
+     */
     public static String vforkWait(Pid pid) {
-        return "pid " + pid + " waits for its vfork child to exec or exit (the child shares its memory;"
-                + " dump again once it has)";
+        return "pid " + pid + " waits for its vfork child to exec or exit (" + vforkChildOf(pid)
+                + " shares its memory; dump again once it has)";
+    }
+
+    /** "pid C (comm)", the child of {@code pid} that still runs in its memory, or "the child" once it is gone. */
+    private static String vforkChildOf(Pid pid) {
+        try {
+            for (Pid c : ProcFs.children(pid)) {
+                if (borrowsParentMemory(c)) {
+                    return "pid " + c + " (" + ProcFs.stat(c).comm() + ")";
+                }
+            }
+        } catch (KernelException gone) {
+            // the parent or the child exited meanwhile
+        }
+        return "the child";
     }
 
     /**
