@@ -780,6 +780,52 @@ class RealServersTest {
     }
 
     /**
+     * FRR in a net namespace of its own: zebra and two bgpd (AS 65001 with zebra, AS 65002 without) peering
+     * over a veth pair of the namespace. zebra installs the route learnt by BGP through a kernel nexthop
+     * object ({@code 10.98.8.0/24 nhid 10}), which real47 found restored as the route's gateway beside its id
+     * ({@code ip route add} refused both: the restore failed). The nexthops and the route come back; after the
+     * restore a network announced on the kept BGP session reaches the kernel through zebra's netlink socket.
+     */
+    @Test
+    void frrInItsOwnNetNamespaceInstallsItsBgpRoutesThroughNexthopsAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/lib/frr/zebra")), "Debian package frr");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path a = Files.createDirectories(tmp.resolve("a")), b = Files.createDirectories(tmp.resolve("b"));
+        String policy = " no bgp ebgp-requires-policy\n no bgp network import-check\n";
+        Files.writeString(a.resolve("bgpd.conf"), "router bgp 65001\n bgp router-id 10.98.1.1\n" + policy
+                + " neighbor 10.98.1.2 remote-as 65002\n neighbor 10.98.1.2 port 1179\n neighbor 10.98.1.2 update-source 10.98.1.1\n"
+                + " address-family ipv4 unicast\n  network 10.98.9.0/24\n exit-address-family\n");
+        // B's routes get a gateway that is no address of the namespace (A would take its own address for a martian)
+        Files.writeString(b.resolve("bgpd.conf"), "router bgp 65002\n bgp router-id 10.98.1.2\n" + policy
+                + " neighbor 10.98.1.1 remote-as 65001\n neighbor 10.98.1.1 update-source 10.98.1.2\n neighbor 10.98.1.1 route-map NH out\n"
+                + " address-family ipv4 unicast\n  network 10.98.8.0/24\n exit-address-family\n"
+                + "route-map NH permit 10\n set ip next-hop 10.98.1.3\n");
+        Files.writeString(a.resolve("zebra.conf"), "");
+        succeeds(List.of("chown", "-R", "frr:frr", a.toString(), b.toString()));
+        String daemon = "-u frr -g frr -P 0 --log stdout";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("frr.out"), "unshare", "--net", "/bin/sh", "-c",
+                "ip link set lo up && ip link add frr0 type veth peer name frr1 && ip addr add 10.98.1.1/24 dev frr0"
+                        + " && ip addr add 10.98.1.2/24 dev frr1 && ip link set frr0 up && ip link set frr1 up"
+                        + " && { /usr/lib/frr/zebra " + daemon + " -f " + a + "/zebra.conf -i " + a + "/zebra.pid -z " + a
+                        + "/zserv.api --vty_socket " + a + " & sleep 1; /usr/lib/frr/bgpd " + daemon + " -Z -p 1179 -l 10.98.1.2"
+                        + " -f " + b + "/bgpd.conf -i " + b + "/bgpd.pid --vty_socket " + b + " & exec /usr/lib/frr/bgpd "
+                        + daemon + " -f " + a + "/bgpd.conf -i " + a + "/bgpd.pid -z " + a + "/zserv.api --vty_socket " + a
+                        + "; }")) {
+            List<String> routes = List.of("nsenter", "--net=/proc/" + p.pid().value() + "/ns/net", "ip", "route");
+            awaitOutput(routes, "10.98.8.0/24 nhid", "zebra to install the route bgpd learnt, through a nexthop");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertTrue(succeeds(routes).contains("10.98.8.0/24 nhid"), "the route is in the restored table");
+                succeeds(List.of("vtysh", "--vty_socket", b.toString(), "-c", "configure terminal", "-c", "router bgp 65002",
+                        "-c", "address-family ipv4 unicast", "-c", "network 10.98.7.0/24"));
+                awaitOutput(routes, "10.98.7.0/24 nhid", "a network announced after the restore to reach the kernel");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
      * conntrackd (stats mode) in a net namespace of its own with an nftables rule that tracks connections:
      * its netfilter netlink socket, subscribed to conntrack's event groups, comes back subscribed in the
      * restored namespace: a connection tracked after the restore is counted by the restored daemon.

@@ -17,7 +17,7 @@ import java.util.Map;
  * {@code devices}: its veth pairs, one line each ({@link NetDevices}); {@code addresses}: addresses
  * on lo other than the ones bringing it up gives ("10.1.2.3/8 scope global"), and those of its veth
  * ends ("10.1.0.2/24 scope global dev veth0"); {@code routes}: routes a program added (not the kernel's own), in the words
- * {@code ip route add} takes; {@code sysctls}: the net sysctls whose values differ from a new
+ * {@code ip route add} takes, after the nexthop objects they may name ("nexthop -4 id 10 via ...": {@link NetNexthops}); {@code sysctls}: the net sysctls whose values differ from a new
  * namespace's (path under /proc/sys → value, in the order they are written: {@link NetSysctls};
  * images before, which kept a fixed few whatever their values, read the same); {@code firewall}: its
  * nftables and iptables-nft tables, the text each tool loads back, by tool ({@link NetFilterRules}; none

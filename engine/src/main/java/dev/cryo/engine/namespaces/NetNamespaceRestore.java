@@ -45,7 +45,11 @@ public final class NetNamespaceRestore {
         for (NetNamespaceImage n : nets) {
             inNamespace(n, p -> {
                 NetDevices.up(p, n.devices());
-                for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"
+                for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"; nexthops first, which routes name
+                    if (NetNexthops.is(r)) {
+                        NetnsCommand.run(p, NetNexthops.addCommand(r).toArray(String[]::new));
+                        continue;
+                    }
                     String[] words = r.split(" ");
                     List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));
                     cmd.addAll(List.of(words).subList(1, words.length));

@@ -20,7 +20,7 @@ import java.util.Map;
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox), or one
  * bound on the host the tree is in ({@link #boundAt}: only its sockets, the restore joins it again),
  * and refuses what a restore cannot make again. Carried: its loopback up or down, addresses and
- * routes, its veth pairs and tun/tap devices ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
+ * routes (and the nexthop objects they name, {@link NetNexthops}), its veth pairs and tun/tap devices ({@link NetDevices}), the sysctls it changed ({@link NetSysctls}), and the tree's sockets
  * living in it, which the restore rebuilds inside the new namespace, and its firewall ({@link NetFilterRules}).
  * Refused by name: other device kinds (bridges, macvlan...), IPsec, legacy iptables tables.
  */
@@ -123,7 +123,7 @@ public final class NetNamespaceScan {
         Map<String, String> sysctls = NetSysctls.changed(p);
         List<String> devices = NetDevices.scan(p, what, addresses, treeNets);
         Map<String, String> firewall = NetFilterRules.scan(p, what);
-        List<String> routes = new ArrayList<>();
+        List<String> routes = new ArrayList<>(NetNexthops.scan(p)); // before the routes naming them
         for (String family : List.of("-4", "-6")) {
             for (String line : NetnsCommand.run(p, "ip", family, "-o", "route", "show", "table", "all").split("\n")) {
                 String r = route(line);
@@ -171,6 +171,7 @@ public final class NetNamespaceScan {
         }
         List<String> words = new ArrayList<>(List.of(l.split("\\s+")));
         words.removeIf(w -> w.equals("linkdown") || w.equals("dead") || w.equals("offload") || w.equals("trap"));
+        words = new ArrayList<>(NetNexthops.routeWords(words));
         if (!words.contains("scope")) {
             // ip shows no scope for global, but adds a route on a device without a gateway as scope link;
             // a program deleting it by its scope (zdtm's netlink00) would not find that one (ESRCH)
