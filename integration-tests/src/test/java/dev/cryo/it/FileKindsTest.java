@@ -112,6 +112,16 @@ class FileKindsTest {
         }
     }
 
+    /**
+     * netdata holds its threads' /proc/PID/task/TID/stat open: the restore opened files before it made the
+     * threads and failed (open ENOENT, found by real47). Now the thread's files take their fds' places once
+     * it exists, with their offsets.
+     */
+    @Test
+    void aProcFileOfOneOfItsOwnThreadsNamesThatThreadAfterTheRestore() throws Exception {
+        assertPassOnce(DumpRestore.workloadVerdict(tmp, "threadstat"));
+    }
+
     /** zdtm's proc-self: an fd of the process's own namespace (/proc/self/ns/net) was refused. */
     @Test
     void fdsOfTheProcesssOwnNamespacesComeBack() throws Exception {

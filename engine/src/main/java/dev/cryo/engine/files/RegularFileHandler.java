@@ -234,6 +234,10 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             ctx.deadPidStandIn(f.deadPid(), "fd " + fd.fd() + ": " + path);
         }
         long tmp;
+        String thread = ThreadProcFiles.standIn(path, ctx.taskPid(), ctx::ownThread);
+        if (thread != null) { // the thread is made later: its file takes this fd's place then
+            path = thread;
+        }
         if (fd.position() != 0 && listsOwnMappings(path, ctx)) {
             return ctx.openPositionedLast(path, FdHandlers.openFlags(fd), fd.position());
         }

@@ -23,6 +23,7 @@ import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
+import dev.cryo.engine.restore.stage.ThreadProcFileReopening;
 import dev.cryo.engine.restore.stage.ThreadSignalOwners;
 import dev.cryo.engine.restore.stage.ThreadState;
 import dev.cryo.engine.restore.stage.ZombieNotices;
@@ -66,6 +67,7 @@ public final class TaskRestorer {
             new ThreadCreation(),
             new OwnKeyrings(), // once the threads exist: the main thread's thread keyring is its alone
             new ThreadPidFds(),
+            new ThreadProcFileReopening(),
             new ThreadSignalOwners(),
             new ThreadState(),
             new RegisteredRings(),

@@ -1,0 +1,80 @@
+/*
+ * netdata's way of timing its threads: the process holds /proc/self/task/TID/stat of one of its threads open
+ * (named /proc/PID/task/TID/stat) and reads it again and again, and /proc/PID/task/TID/status read 20 bytes
+ * into. The restore opened its files before it made the threads, so it failed (ENOENT). After the restore:
+ * both fds name the thread's files again, the status one at offset 20, and stat reads that thread's line.
+ * On SIGUSR2 the main thread checks and prints PASS or FAIL.
+ */
+#define _GNU_SOURCE
+#include "workload.h"
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <stdatomic.h>
+
+static atomic_int tid;
+
+static void *timed(void *arg) {
+    (void)arg;
+    pthread_setname_np(pthread_self(), "timedthread");
+    tid = (int)syscall(SYS_gettid);
+    for (;;) pause();
+    return NULL;
+}
+
+static const char *names(int fd, const char *file) {
+    static char why[512];
+    char link[64], want[64], got[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    snprintf(want, sizeof want, "/proc/%d/task/%d/%s", getpid(), tid, file);
+    ssize_t n = readlink(link, got, sizeof got - 1);
+    if (n < 0) return "readlink";
+    got[n] = 0;
+    if (strcmp(got, want) != 0) {
+        snprintf(why, sizeof why, "fd %d names %s, not %s", fd, got, want);
+        return why;
+    }
+    return NULL;
+}
+
+static const char *checkFds(int stat, int status) {
+    static char why[256];
+    const char *bad = names(stat, "stat");
+    if (!bad) bad = names(status, "status");
+    if (bad) return bad;
+    char line[512] = {0}, want[64];
+    if (pread(stat, line, sizeof line - 1, 0) <= 0) return "pread stat";
+    snprintf(want, sizeof want, "%d (timedthread) ", tid);
+    if (strncmp(line, want, strlen(want)) != 0) {
+        snprintf(why, sizeof why, "stat reads '%.60s', not the thread's '%s'", line, want);
+        return why;
+    }
+    off_t at = lseek(status, 0, SEEK_CUR);
+    if (at != 20) {
+        snprintf(why, sizeof why, "status at offset %lld, not 20", (long long)at);
+        return why;
+    }
+    return NULL;
+}
+
+int main(void) {
+    signal(SIGUSR2, on_usr2);
+    pthread_t t;
+    if (pthread_create(&t, NULL, timed, NULL)) fail("pthread_create");
+    while (!tid) usleep(1000);
+    char path[64], buf[20];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    int stat = open(path, O_RDONLY);
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+    int status = open(path, O_RDONLY);
+    if (stat < 0 || status < 0 || read(status, buf, sizeof buf) != sizeof buf) fail("open the thread's files");
+    const char *why = checkFds(stat, status);
+    if (why) { printf("FAIL: before the dump: %s\n", why); return 1; }
+    printf("ready\n");
+    fflush(stdout);
+    while (!check) pause();
+    why = checkFds(stat, status);
+    if (why) { printf("FAIL: %s\n", why); return 1; }
+    printf("PASS\n");
+    return 0;
+}
