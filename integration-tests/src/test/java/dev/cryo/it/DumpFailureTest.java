@@ -261,7 +261,13 @@ class DumpFailureTest {
             Files.writeString(file, "x");
             Cli r = Cli.run("dump", "-t", p.pid().toString(), "-D", file.resolve("img").toString(), "--no-progress");
             assertEquals(1, r.code(), r.toString());
-            assertTrue(r.err().contains("not-a-dir"), r.err());
+            assertTrue(r.err().contains("cannot make the image directory " + file.resolve("img") + ": Not a directory"),
+                    r.err());
+            // -D the file itself: the error said its path and nothing else
+            r = Cli.run("dump", "-t", p.pid().toString(), "-D", file.toString(), "--no-progress");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("the image directory " + file + ": " + file + " is not a directory"), r.err());
+            assertEquals("x", Files.readString(file));
             assertUnharmed(p);
         }
     }

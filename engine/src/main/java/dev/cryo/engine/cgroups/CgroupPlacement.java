@@ -1,9 +1,9 @@
 package dev.cryo.engine.cgroups;
 
 import dev.cryo.engine.restore.RestoreException;
+import dev.cryo.kernel.FileErrors;
 
 import java.io.IOException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -94,7 +94,7 @@ public final class CgroupPlacement {
                 Files.writeString(dir.get().resolve("cgroup.procs"), Integer.toString(pid));
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot move it into cgroup " + p.label() + " ("
-                        + dir.get() + "): " + reason(e));
+                        + dir.get() + "): " + FileErrors.reason(e));
             }
         }
         for (CgroupMembership.Place p : under) {
@@ -139,7 +139,7 @@ public final class CgroupPlacement {
             try {
                 Files.writeString(file, Integer.toString(t.tid()));
             } catch (IOException e) {
-                throw new RestoreException(what + ": cannot move it there (" + file + "): " + reason(e));
+                throw new RestoreException(what + ": cannot move it there (" + file + "): " + FileErrors.reason(e));
             }
         }
     }
@@ -214,7 +214,7 @@ public final class CgroupPlacement {
             } catch (java.nio.file.FileAlreadyExistsException e) {
                 continue; // made meanwhile by someone else: not ours to remove or set
             } catch (IOException e) {
-                throw new RestoreException("pid " + pid + ": cannot make cgroup " + p.label() + " (" + d + "): " + reason(e));
+                throw new RestoreException("pid " + pid + ": cannot make cgroup " + p.label() + " (" + d + "): " + FileErrors.reason(e));
             }
             made.push(d);
             if (List.of(p.hierarchy().split(",")).contains("cpuset")) {
@@ -235,7 +235,7 @@ public final class CgroupPlacement {
                 Files.writeString(d.resolve(f), Files.readString(d.getParent().resolve(f)).strip());
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot give cgroup " + p.label() + " its parent's " + f
-                        + ": " + reason(e));
+                        + ": " + FileErrors.reason(e));
             }
         }
     }
@@ -255,7 +255,7 @@ public final class CgroupPlacement {
                 Files.setAttribute(f, "unix:mode", a.mode());
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot give " + f + " of cgroup " + p.label() + " its owner and mode ("
-                        + a.label() + "): " + reason(e));
+                        + a.label() + "): " + FileErrors.reason(e));
             }
         }
     }
@@ -296,7 +296,7 @@ public final class CgroupPlacement {
                 }
             } catch (IOException e) {
                 throw new RestoreException("pid " + pid + ": cannot set " + file + " of cgroup " + p.label() + " to '"
-                        + value + "': " + reason(e));
+                        + value + "': " + FileErrors.reason(e));
             }
         }
     }
@@ -323,7 +323,7 @@ public final class CgroupPlacement {
                 made.pop();
             } catch (IOException e) {
                 if (System.nanoTime() > deadline) {
-                    warn.accept("cannot remove cgroup " + d + " made by this failed restore: " + reason(e));
+                    warn.accept("cannot remove cgroup " + d + " made by this failed restore: " + FileErrors.reason(e));
                     made.pop();
                     continue;
                 }
@@ -341,14 +341,7 @@ public final class CgroupPlacement {
         try {
             return Files.readString(Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/cgroup"));
         } catch (IOException e) {
-            throw new RestoreException("pid " + pid + ": cannot read its cgroups: " + reason(e));
+            throw new RestoreException("pid " + pid + ": cannot read its cgroups: " + FileErrors.reason(e));
         }
-    }
-
-    private static String reason(IOException e) {
-        if (e instanceof FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        return e.getMessage() == null ? e.toString() : e.getMessage();
     }
 }

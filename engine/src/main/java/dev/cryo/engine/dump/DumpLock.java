@@ -51,7 +51,9 @@ public final class DumpLock implements AutoCloseable {
                     + (h.holder().isEmpty() ? "" : " (by cryo process " + h.holder() + ")")
                     + "; one dump of a tree at a time: wait for that one to end");
         } catch (IOException e) {
-            throw new DumpException("cannot lock " + file + " for the dump of pid " + root + ": " + e, e);
+            throw new DumpException("cannot lock " + file + " for the dump of pid " + root + ": "
+                    + dev.cryo.kernel.FileErrors.reason(e) + (e instanceof java.nio.file.AccessDeniedException
+                    ? " (cryo dumps as root)" : ""), e);
         }
     }
 

@@ -52,7 +52,15 @@ public final class ImageWriter implements ImageSink {
      * directory that already holds an image or a partial file of another (or crashed) dump.
      */
     public static ImageWriter create(Path dir, RecordCodecs codecs, ImageOptions options) throws IOException {
-        Files.createDirectories(dir, DIR_MODE);
+        try {
+            Files.createDirectories(dir, DIR_MODE);
+        } catch (FileAlreadyExistsException e) { // a file, or a link to one, where a directory is wanted
+            throw new ImageException("the image directory " + dir + ": " + e.getFile() + " is not a directory");
+        } catch (IOException e) {
+            throw new ImageException("cannot make the image directory " + dir + ": "
+                    + (e instanceof java.nio.file.FileSystemException f && f.getFile() != null && !f.getFile().equals(dir.toString())
+                    ? f.getFile() + ": " : "") + dev.cryo.kernel.FileErrors.reason(e));
+        }
         if (Files.exists(dir.resolve(ImageFormat.IMAGE_FILE))) {
             throw new ImageException(dir + " already holds an image; remove it or choose another directory");
         }
