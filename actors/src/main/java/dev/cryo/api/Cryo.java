@@ -146,13 +146,48 @@ public final class Cryo implements AutoCloseable {
                 .withCompression(s.compression(), s.compressionLevel());
     }
 
+    /**
+     * How long {@link #close} waits for the actors to stop. A command has printed its outcome by then,
+     * and its exit must not hang on them: a dump command once exited 6 s, and once 55 s, after
+     * "released the tree" (usually 0.2-0.6 s, all of it spent here). Past it the threads still busy
+     * are logged, which tells what held them.
+     */
+    private static final Duration STOP_WAIT = Duration.ofSeconds(5);
+
     @Override
     public void close() {
         system.terminate();
         try {
-            system.getWhenTerminated().toCompletableFuture().get();
-        } catch (Exception e) {
+            system.getWhenTerminated().toCompletableFuture().get(STOP_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            org.slf4j.LoggerFactory.getLogger(Cryo.class).warn("cryo's actors had not stopped {} s after the request "
+                    + "ended; busy: {}", STOP_WAIT.toSeconds(), busyThreads());
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            // ended with a failure: nothing left to wait for
         }
+    }
+
+    /** Cryo's threads that are not parked idle, each with its top frames; "none" when all are. */
+    static String busyThreads() {
+        StringBuilder b = new StringBuilder();
+        Thread.getAllStackTraces().forEach((t, frames) -> {
+            // the scheduler's tick thread sleeps between ticks: never what holds a stop
+            if (!t.getName().startsWith("cryo-") || t.getName().startsWith("cryo-scheduler") || frames.length == 0
+                    || idle(frames[0])) {
+                return;
+            }
+            b.append("\n  ").append(t.getName()).append(" (").append(t.getState()).append(')');
+            for (int i = 0; i < Math.min(8, frames.length); i++) {
+                b.append("\n    at ").append(frames[i]);
+            }
+        });
+        return b.length() == 0 ? "none" : b.toString();
+    }
+
+    private static boolean idle(StackTraceElement top) {
+        return top.getClassName().equals("jdk.internal.misc.Unsafe") && top.getMethodName().equals("park")
+                || top.getClassName().equals("java.lang.Object") && top.getMethodName().equals("wait");
     }
 }
