@@ -71,6 +71,27 @@ public final class ChannelProbe {
         }
     }
 
+    /** This JVM's CPU since {@code c0} split by thread (JVM threads, the compilers among them, are the rest). */
+    private static java.util.Map<Long, Long> threadTimes() {
+        java.lang.management.ThreadMXBean tm = ManagementFactory.getThreadMXBean();
+        java.util.Map<Long, Long> m = new java.util.HashMap<>();
+        for (long id : tm.getAllThreadIds()) m.put(id, tm.getThreadCpuTime(id));
+        return m;
+    }
+
+    private static String threadCpu(long c0, java.util.Map<Long, Long> before) {
+        java.lang.management.ThreadMXBean tm = ManagementFactory.getThreadMXBean();
+        StringBuilder sb = new StringBuilder();
+        long java = 0;
+        for (java.lang.management.ThreadInfo t : tm.getThreadInfo(tm.getAllThreadIds())) {
+            if (t == null) continue;
+            long c = tm.getThreadCpuTime(t.getThreadId()) - before.getOrDefault(t.getThreadId(), 0L);
+            java += c;
+            if (c > 50_000_000) sb.append(t.getThreadName()).append('=').append(c / 1_000_000).append("ms ");
+        }
+        return sb + "process=" + (cpu() - c0) / 1_000_000 + "ms (since the round) javaThreadsTotal=" + java / 1_000_000 + "ms";
+    }
+
     static long cpu() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
@@ -84,12 +105,13 @@ public final class ChannelProbe {
         SSLContext tls = ClusterKeys.load(keys).sslContext();
         PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
-        long[] started = new long[1];
+        long[] started = new long[2];
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
                     @Override
                     public Path target(String id) {
                         started[0] = cpu();
+                        started[1] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
                         try {
                             return Files.createDirectories(dir.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
                         } catch (java.io.IOException e) {
@@ -100,6 +122,7 @@ public final class ChannelProbe {
                     @Override
                     public void received(String id, String failure) {
                         long used = cpu() - started[0];
+                        long thread = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - started[1];
                         Path image = dir.resolve(id).resolve(ImageFormat.IMAGE_FILE);
                         long bytes = 0;
                         try {
@@ -109,7 +132,7 @@ public final class ChannelProbe {
                         } catch (java.io.IOException e) {
                             // reported below
                         }
-                        report(failure == null ? "done channel " + bytes + " " + used : "failed channel " + failure);
+                        report(failure == null ? "done channel " + bytes + " " + used + " " + thread : "failed channel " + failure);
                     }
                 });
         startSink(new ServerSocket(), ip, port + 1, "tcp");
@@ -151,6 +174,7 @@ public final class ChannelProbe {
         }
         for (int round = 0; round < 2; round++) { // the first warms the JIT up
             int m = round == 0 ? Math.min(mib, 256) : mib;
+            java.util.Map<Long, Long> times = threadTimes();
             long c0 = cpu();
             long t0 = System.nanoTime();
             long bytes = switch (kind) {
@@ -160,6 +184,9 @@ public final class ChannelProbe {
                 default -> throw new IllegalArgumentException(kind);
             };
             long nanos = System.nanoTime() - t0;
+            if (round == 1 && Boolean.getBoolean("bench.threads")) {
+                report("threads " + threadCpu(c0, times));
+            }
             if (round == 1) {
                 report("sent " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
             }

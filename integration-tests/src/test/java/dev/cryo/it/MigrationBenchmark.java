@@ -124,8 +124,9 @@ class MigrationBenchmark {
                             String load = String.join(" ", java.util.Arrays.copyOf(Files.readString(Path.of("/proc/loadavg")).split(" "), 3));
                             String sent = lastLine(TwoHosts.sh("nsenter --net=/run/netns/" + hosts.nsA + " " + probe + " send "
                                     + kind + " " + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + mib), "sent ");
-                            String done = awaitLine(lines, "done " + kind);
-                            String[] s = sent.split(" "), d = done.split(" ");
+                            String[] s = sent.split(" ");
+                            // b's line for the same bytes: the probe's warm-up transfer (256 MiB) says "done" first
+                            String[] d = awaitLine(lines, "done " + kind + " " + s[2] + " ").split(" ");
                             double bytes = Double.parseDouble(s[2]), gib = bytes / (1 << 30);
                             double rate = bytes / (1 << 20) / (Long.parseLong(s[3]) / 1e9);
                             double cpuA = Long.parseLong(s[4]) / 1e9 / gib, cpuB = Long.parseLong(d[3]) / 1e9 / gib;

@@ -38,10 +38,12 @@ import java.util.concurrent.Semaphore;
  * stage (an actor wrapping one 16 KiB record per message, each copied twice between heap buffers
  * and ByteStrings, with several actor hops per record each way) moved 80-110 MiB/s on loopback
  * here where a plain JDK TLS socket moved 450-700 MiB/s and plain Streams TCP alone ~0.5 GB/s. The
- * dump's writer thread encrypts and writes, the receiver's thread reads, decrypts and checks: no
- * hand-over between threads on the data path. Back-pressure is TCP's own (a full window blocks the
- * write); bytes in flight are bounded by the socket buffers (1 MiB each end: whatever is queued when
- * the tree freezes drains inside the downtime).
+ * dump's writer thread encrypts and a thread of the connection's own hands the records to the kernel
+ * meanwhile ({@link WriteBehind}: the kernel's send costs about what the cipher does, and on one
+ * thread the two took turns); the receiver's thread reads, decrypts and checks. Back-pressure is
+ * TCP's own (a full window blocks the kernel write, then the encrypting thread waits for a free
+ * buffer); bytes in flight are bounded by the socket buffers (1 MiB each end) plus the sender's two
+ * encrypted batches (256 KiB each): whatever is queued when the tree freezes drains inside the downtime.
  */
 public final class PageChannel {
     private static final Logger log = LoggerFactory.getLogger(PageChannel.class);
@@ -178,7 +180,7 @@ public final class PageChannel {
             raw.setTcpNoDelay(true); // receipts and a round's last bytes go at once
             raw.connect(new InetSocketAddress(host, port), (int) Math.max(1, connectTimeout.toMillis()));
             raw.setSoTimeout((int) Math.max(1, connectTimeout.toMillis()));
-            TlsLink link = TlsLink.open(raw, engine(tls, true, host, port));
+            TlsLink link = TlsLink.open(raw, engine(tls, true, host, port), true); // encrypts while the kernel sends
             raw.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // receipts: see Sender.readReceipts
             Sender sender = new Sender(system, raw, link, ioTimeout);
             sender.out.write(id.getBytes(StandardCharsets.US_ASCII));
@@ -338,18 +340,28 @@ public final class PageChannel {
             }
 
             void push() throws IOException {
-                if (fill == 0) {
+                push(false);
+            }
+
+            /** {@code settle}: returns once all is in the kernel (the link's writer hands it over). */
+            void push(boolean settle) throws IOException {
+                if (fill == 0 && !settle) {
                     return;
                 }
-                writingSince = System.nanoTime() | 1;
+                writingSince = System.nanoTime() | 1; // a dead link blocks here: the watchdog cuts it
                 try {
-                    out.write(buf, 0, fill);
+                    if (fill > 0) {
+                        out.write(buf, 0, fill);
+                        fill = 0;
+                    }
+                    if (settle) {
+                        out.flush();
+                    }
                 } catch (IOException e) {
                     throw cutReason != null ? new IOException(cutReason, e) : e;
                 } finally {
                     writingSince = 0;
                 }
-                fill = 0;
             }
 
             @Override
@@ -365,20 +377,21 @@ public final class PageChannel {
                 }
                 open = false;
                 try {
-                    push();
-                    out.flush();
+                    push(true);
+                    writingSince = System.nanoTime() | 1;
                     link.shutdownOutput();
                 } catch (IOException e) {
                     cut(cutReason != null ? cutReason : e.getMessage());
                     throw e;
+                } finally {
+                    writingSince = 0;
                 }
             }
         }
 
         /** Buffered bytes out now (a round's end waits for their receipt). */
         void flush() throws IOException {
-            channel.push();
-            out.flush();
+            channel.push(true);
         }
     }
 

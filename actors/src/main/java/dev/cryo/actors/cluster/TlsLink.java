@@ -29,25 +29,43 @@ final class TlsLink {
     /** Plain bytes encrypted per call to the kernel: as the sender's writes (see PageChannel). */
     private static final int BATCH = 256 << 10;
     private static final int RECORD_HEADER = 5;
+    /** Write-behind: one batch being encrypted, one in the kernel's hands, one waiting for it. */
+    private static final int BEHIND_BUFFERS = 3;
 
     private final Socket raw;
     private final SSLEngine engine;
     private final Out out;
     private final In in;
 
-    private TlsLink(Socket raw, SSLEngine engine) throws IOException {
+    private TlsLink(Socket raw, SSLEngine engine, boolean writeBehind) throws IOException {
         this.raw = raw;
         this.engine = engine;
         int packet = engine.getSession().getPacketBufferSize();
         int plain = engine.getSession().getApplicationBufferSize();
-        this.out = new Out(raw.getOutputStream(), packet, (BATCH / plain + 2) * packet);
+        int batch = (BATCH / plain + 2) * packet;
+        WriteBehind behind = writeBehind ? new WriteBehind(raw, raw.getOutputStream(), BEHIND_BUFFERS, batch, "cryo-page-writer") : null;
+        this.out = new Out(raw.getOutputStream(), packet, batch, behind);
         this.in = new In(raw.getInputStream(), BATCH + packet, BATCH + 2 * plain);
     }
 
     /** Shakes hands over {@code raw} (connected; its SO_TIMEOUT bounds each read) with a configured engine. */
     static TlsLink open(Socket raw, SSLEngine engine) throws IOException {
-        TlsLink link = new TlsLink(raw, engine);
-        link.handshake();
+        return open(raw, engine, false);
+    }
+
+    /**
+     * As {@link #open(Socket, SSLEngine)}; {@code writeBehind}: a write returns once its bytes are
+     * encrypted, a thread of the link's own hands them to the kernel ({@link WriteBehind}), and
+     * {@link OutputStream#flush} waits for that.
+     */
+    static TlsLink open(Socket raw, SSLEngine engine, boolean writeBehind) throws IOException {
+        TlsLink link = new TlsLink(raw, engine, writeBehind);
+        try {
+            link.handshake();
+        } catch (IOException | RuntimeException e) {
+            link.out.stop();
+            throw e;
+        }
         return link;
     }
 
@@ -70,8 +88,12 @@ final class TlsLink {
 
     /** TLS's end of this direction (close_notify), then TCP's: the peer reads to its end; reading goes on. */
     void shutdownOutput() throws IOException {
-        out.closeOutbound();
-        raw.shutdownOutput();
+        try {
+            out.closeOutbound();
+            raw.shutdownOutput();
+        } finally {
+            out.stop();
+        }
     }
 
     /** close_notify if it goes out at once, then the socket closes. */
@@ -81,6 +103,7 @@ final class TlsLink {
         } catch (IOException ignored) {
             // the socket closes anyway
         } finally {
+            out.stop();
             raw.close();
         }
     }
@@ -125,12 +148,20 @@ final class TlsLink {
     private final class Out extends OutputStream {
         private final OutputStream socket;
         private final int packet;
-        private final ByteBuffer net; // write mode: what is encrypted and not yet handed to the kernel
+        private final WriteBehind behind; // null: this thread hands the bytes to the kernel itself
+        private ByteBuffer net; // write mode: what is encrypted and not yet handed to the kernel
 
-        Out(OutputStream socket, int packet, int capacity) {
+        Out(OutputStream socket, int packet, int capacity, WriteBehind behind) throws IOException {
             this.socket = socket;
             this.packet = packet;
-            this.net = ByteBuffer.allocate(capacity);
+            this.behind = behind;
+            this.net = behind == null ? ByteBuffer.allocate(capacity) : behind.take();
+        }
+
+        void stop() {
+            if (behind != null) {
+                behind.stop();
+            }
         }
 
         @Override
@@ -138,7 +169,7 @@ final class TlsLink {
             write(new byte[] {(byte) b}, 0, 1);
         }
 
-        /** Encrypts all of it and hands it to the kernel before returning (nothing is held back). */
+        /** Encrypts all of it and hands it to the kernel (or to the write-behind) before returning. */
         @Override
         public synchronized void write(byte[] b, int off, int len) throws IOException {
             ByteBuffer src = ByteBuffer.wrap(b, off, len);
@@ -176,7 +207,7 @@ final class TlsLink {
                     break;
                 }
             }
-            drain();
+            settle();
         }
 
         /** The alert a failed engine holds (it may not say NEED_WRAP for it). */
@@ -190,7 +221,7 @@ final class TlsLink {
                     break;
                 }
             }
-            drain();
+            settle();
         }
 
         synchronized void closeOutbound() throws IOException {
@@ -207,7 +238,7 @@ final class TlsLink {
                     break;
                 }
             }
-            drain();
+            settle();
         }
 
         private SSLEngineResult wrap(ByteBuffer src) throws IOException {
@@ -219,14 +250,30 @@ final class TlsLink {
         }
 
         private void drain() throws IOException {
-            if (net.position() > 0) {
-                socket.write(net.array(), 0, net.position());
-                net.clear();
+            if (net.position() == 0) {
+                return;
+            }
+            if (behind != null) {
+                ByteBuffer next = behind.take(); // first: on a failure, net stays this thread's
+                behind.submit(net);
+                net = next;
+                return;
+            }
+            socket.write(net.array(), 0, net.position());
+            net.clear();
+        }
+
+        /** All that is encrypted is in the kernel. */
+        private void settle() throws IOException {
+            drain();
+            if (behind != null) {
+                behind.awaitWritten();
             }
         }
 
         @Override
-        public void flush() throws IOException {
+        public synchronized void flush() throws IOException {
+            settle();
             socket.flush();
         }
     }

@@ -3,6 +3,8 @@ package dev.cryo.actors.cluster;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import javax.net.ssl.SSLContext;
 import java.io.DataInputStream;
@@ -48,6 +50,11 @@ class TlsLinkTest {
     /** A loopback connection with a link at each end, both handshakes done; closing it closes the sockets. */
     private record Linked(ServerSocket listener, Socket raw, TlsLink client, TlsLink server) implements AutoCloseable {
         static Linked open() throws Exception {
+            return open(false);
+        }
+
+        /** {@code writeBehind}: the client's link writes through a thread of its own ({@link WriteBehind}). */
+        static Linked open(boolean writeBehind) throws Exception {
             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
             CompletableFuture<Socket> accepted = new CompletableFuture<>();
             Socket c = pair(ss, accepted);
@@ -61,7 +68,7 @@ class TlsLinkTest {
                     throw new RuntimeException(e);
                 }
             });
-            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()));
+            TlsLink client = TlsLink.open(c, PageChannel.engine(tls, true, "127.0.0.1", ss.getLocalPort()), writeBehind);
             return new Linked(ss, c, client, server.get(30, TimeUnit.SECONDS));
         }
 
@@ -72,9 +79,10 @@ class TlsLinkTest {
         }
     }
 
-    @Test
-    void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack() throws Exception {
-        try (Linked link = Linked.open()) {
+    @ParameterizedTest(name = "the client writing behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack(boolean writeBehind) throws Exception {
+        try (Linked link = Linked.open(writeBehind)) {
             TlsLink client = link.client(), server = link.server();
             // the server reads 24 MiB in writes of odd sizes and answers a count per MiB while the client still writes
             CompletableFuture<Long> read = CompletableFuture.supplyAsync(() -> {
@@ -150,9 +158,10 @@ class TlsLinkTest {
         }
     }
 
-    @Test
-    void aPeerWithOtherKeysGetsNoConnection() throws Exception {
-        SSLContext other = ClusterKeys.init(tmp.resolve("other")).sslContext();
+    @ParameterizedTest(name = "the client writing behind: {0}")
+    @ValueSource(booleans = {false, true})
+    void aPeerWithOtherKeysGetsNoConnection(boolean writeBehind) throws Exception {
+        SSLContext other = ClusterKeys.init(tmp.resolve("other-" + writeBehind)).sslContext();
         try (ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Socket> accepted = new CompletableFuture<>();
             Socket c = pair(ss, accepted);
@@ -166,9 +175,51 @@ class TlsLinkTest {
                 }
             });
             // the client refuses the server's certificate: its alert ends the server's handshake too
-            assertThrows(IOException.class, () -> TlsLink.open(c, PageChannel.engine(other, true, "127.0.0.1", ss.getLocalPort())));
+            assertThrows(IOException.class, () -> TlsLink.open(c, PageChannel.engine(other, true, "127.0.0.1", ss.getLocalPort()), writeBehind));
             assertEquals("refused", server.get(20, TimeUnit.SECONDS));
             c.close();
         }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(120) // a writer gone without a word leaves the next write waiting for good
+    void aWriteBehindsFailureComesBackToTheWriterAndItsThreadEnds() throws Exception {
+        int before = writers();
+        try (Linked link = Linked.open(true)) {
+            assertEquals(before + 1, writers());
+            link.client().output().write(new byte[300_000]);
+            link.client().output().flush(); // in the kernel: the server reads it all
+            assertEquals(300_000, link.server().input().readNBytes(300_000).length);
+            // the peer goes: the writer's own thread meets the reset, the next write or flush says it
+            link.server().close();
+            IOException e = assertThrows(IOException.class, () -> {
+                for (int i = 0; i < 1000; i++) { // bounded: 1 MiB each
+                    link.client().output().write(new byte[1 << 20]);
+                    link.client().output().flush();
+                }
+            });
+            assertNotNull(e.getMessage());
+            link.client().close();
+            awaitWriters(before);
+        }
+        try (Linked link = Linked.open(true)) {
+            // the socket closed under an idle writer (as an abort does): the thread ends, a write fails at once
+            assertEquals(before + 1, writers());
+            link.raw().close();
+            awaitWriters(before);
+            assertThrows(IOException.class, () -> link.client().output().write(new byte[1 << 20]));
+        }
+    }
+
+    private static int writers() {
+        return (int) Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("cryo-page-writer")).count();
+    }
+
+    /** Bounded: an idle writer looks at its socket once a second. */
+    private static void awaitWriters(int n) throws InterruptedException {
+        for (int i = 0; i < 100 && writers() > n; i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(n, writers(), "a write-behind thread outlived its connection");
     }
 }

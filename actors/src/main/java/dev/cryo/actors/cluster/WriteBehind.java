@@ -1,0 +1,137 @@
+package dev.cryo.actors.cluster;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+
+/**
+ * A thread of its own that hands filled buffers to a socket, in order, while the caller fills the
+ * next: the page channel's sender encrypts one batch while the kernel takes the one before (on a
+ * veth link the kernel's send also runs the receiving stack: about as much CPU as the cipher). A
+ * few buffers turn between the two; the caller waits for a free one, so the bytes held here stay
+ * bounded. The thread's failure (a reset, a cut) is thrown to the caller's next call.
+ */
+final class WriteBehind {
+    /** How often an idle writer looks whether its socket has closed under it (an abort). */
+    private static final long IDLE_CHECK_MILLIS = 1000;
+
+    private final Socket raw;
+    private final OutputStream socket;
+    private final ArrayDeque<ByteBuffer> free = new ArrayDeque<>();
+    private final ArrayDeque<ByteBuffer> queued = new ArrayDeque<>();
+    private boolean writing;
+    private boolean stopped;
+    private IOException failed;
+
+    /** {@code buffers} (at least 2) of {@code capacity} bytes turn between the caller and the thread. */
+    WriteBehind(Socket raw, OutputStream socket, int buffers, int capacity, String name) {
+        this.raw = raw;
+        this.socket = socket;
+        for (int i = 0; i < buffers; i++) {
+            free.add(ByteBuffer.allocate(capacity));
+        }
+        Thread t = new Thread(this::run, name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** An empty buffer (write mode) to fill; waits for one the socket has taken. */
+    synchronized ByteBuffer take() throws IOException {
+        while (free.isEmpty()) {
+            check();
+            waitHere();
+        }
+        check();
+        return free.poll().clear();
+    }
+
+    /** {@code filled} (write mode, from {@link #take}) goes to the socket after those before it. */
+    synchronized void submit(ByteBuffer filled) throws IOException {
+        check();
+        if (filled.position() == 0) {
+            free.add(filled);
+            return;
+        }
+        queued.add(filled.flip());
+        notifyAll();
+    }
+
+    /** Returns once all that was submitted is in the kernel. */
+    synchronized void awaitWritten() throws IOException {
+        while (!queued.isEmpty() || writing) {
+            check();
+            waitHere();
+        }
+        check();
+    }
+
+    /** The thread ends (what is queued is dropped: the caller waits for it first if it matters). */
+    synchronized void stop() {
+        stopped = true;
+        notifyAll();
+    }
+
+    private void check() throws IOException {
+        if (failed != null) {
+            throw new IOException(failed.getMessage(), failed);
+        }
+        if (stopped) {
+            throw new IOException("the connection is closed for writing");
+        }
+    }
+
+    private void waitHere() throws IOException {
+        try {
+            wait();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for the socket");
+        }
+    }
+
+    private void run() {
+        while (true) {
+            ByteBuffer b;
+            synchronized (this) {
+                while (queued.isEmpty() && !stopped && failed == null) {
+                    if (raw.isClosed()) { // aborted from outside while idle: a write now fails, never waits
+                        failed = new java.net.SocketException("the connection was closed");
+                        notifyAll();
+                        return;
+                    }
+                    try {
+                        wait(IDLE_CHECK_MILLIS);
+                    } catch (InterruptedException e) {
+                        failed = new java.io.InterruptedIOException("the connection's writer was interrupted");
+                        notifyAll();
+                        return;
+                    }
+                }
+                if (stopped || failed != null) {
+                    return;
+                }
+                b = queued.poll();
+                writing = true;
+            }
+            IOException failure = null;
+            try {
+                socket.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+            } catch (IOException e) {
+                failure = e;
+            }
+            synchronized (this) {
+                writing = false;
+                free.add(b);
+                if (failure != null) {
+                    failed = failure;
+                }
+                notifyAll();
+                if (failure != null) {
+                    return;
+                }
+            }
+        }
+    }
+}
