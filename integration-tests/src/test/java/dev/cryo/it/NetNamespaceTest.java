@@ -655,6 +655,60 @@ class NetNamespaceTest {
     }
 
     /**
+     * A server started with {@code ip netns exec NAME} and a client of it run there too, not the tree's: the
+     * connection was refused ("a connection to a peer that stays in it is not carried yet"); without
+     * --tcp-established it still is, saying so. With it, a network lock inside that namespace holds the client's
+     * packets from the dump to the restore (nft lists it there), the restore rebuilds the server's end in that
+     * namespace and lifts the lock: the client's next line is answered on the same connection, counted on.
+     */
+    @Test
+    void aConnectionToAClientThatStaysInTheBoundNamespaceIsCarriedWithTcpEstablished() throws Exception {
+        String ns = "carry47-t-" + ProcessHandle.current().pid();
+        host("ip", "netns", "add", ns);
+        try {
+            host("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+            host("ip", "netns", "exec", ns, "ip", "addr", "add", "10.47.0.1/24", "dev", "lo");
+            String server = "import socket\nl = socket.socket()\nl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                    + "l.bind(('10.47.0.1', 7047))\nl.listen(1)\nprint('ready', flush=True)\nc, _ = l.accept()\n"
+                    + "f = c.makefile('rwb', 0)\nn = 0\nfor line in f:\n    n += 1\n"
+                    + "    f.write(b'echo %d ' % n + line)\n";
+            String client = "import signal, socket, time\ns = socket.create_connection(('10.47.0.1', 7047), 5)\n"
+                    + "f = s.makefile('rwb', 0)\nf.write(b'a\\n')\nassert f.readline() == b'echo 1 a\\n'\n"
+                    + "def check(*_):\n    f.write(b'b\\n')\n    got = f.readline()\n"
+                    + "    print('PASS' if got == b'echo 2 b\\n' else 'FAIL: %r' % got, flush=True)\n"
+                    + "signal.signal(signal.SIGUSR2, check)\nprint('ready', flush=True)\n"
+                    + "end = time.time() + 600\nwhile time.time() < end:\n    time.sleep(1)\n";
+            try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("server.out"), "ip", "netns",
+                    "exec", ns, "/usr/bin/python3", "-c", server));
+                 DetachedProcess c = Workloads.ready(DetachedProcess.start(tmp.resolve("client.out"), "ip", "netns",
+                         "exec", ns, "/usr/bin/python3", "-c", client))) {
+                Cli refused = Cli.run("dump", "-t", p.pid().toString(), "-D", tmp.resolve("no").toString(), "--no-progress");
+                assertEquals(1, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("that namespace is bound at /run/netns/" + ns + " and the restore joins"
+                        + " it again, where that peer stays: carrying it needs --tcp-established"), refused.err());
+                DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"), "--tcp-established");
+                assertTrue(host("ip", "netns", "exec", ns, "nft", "list", "tables").contains("cryo_"),
+                        "no network lock inside " + ns);
+                d.alsoKnown(new StateComparator.Known("the lock inside the bound namespace holds the connection until"
+                        + " the restored tree runs, then goes (checked below)", x -> x.item().equals("net firewall")
+                        && x.restored() != null && x.restored().contains("table inet cryo_")
+                        && (x.dumped() == null || !x.dumped().contains("cryo_"))));
+                DetachedProcess r = d.restoreDetached(p.output());
+                try {
+                    assertEquals("PASS", Workloads.check(c).strip().lines().filter(l -> l.startsWith("PASS")
+                            || l.startsWith("FAIL")).findFirst().orElse(""), c.outputText());
+                    assertFalse(host("ip", "netns", "exec", ns, "nft", "list", "tables").contains("cryo_"),
+                            "the lock inside " + ns + " stays after the restore");
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        } finally {
+            host("ip", "netns", "del", ns);
+        }
+    }
+
+    /**
      * The namespace of {@link #aServerStartedWithIpNetnsExecComesBackInThatSameNamespace} deleted
      * ({@code ip netns del}) between the dump and the restore: the restore fails naming the path, and
      * leaves no task behind (it never makes a namespace in its place, where the server would be alone).

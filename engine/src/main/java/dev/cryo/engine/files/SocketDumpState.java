@@ -119,9 +119,33 @@ public final class SocketDumpState {
     public synchronized String peerStaysBehind(int netns) {
         String at = boundNetns.get(netns);
         return at == null ? "the restore makes that namespace new, where that peer cannot follow"
-                : "that namespace is bound at " + at + " and the restore joins it again, but a connection to a peer that"
-                + " stays in it is not carried yet";
+                : "that namespace is bound at " + at + " and the restore joins it again, where that peer stays: carrying"
+                + " it needs --tcp-established (its packets are then held by a network lock inside that namespace until"
+                + " the restore)" + (migrating ? ", and a migration, whose restore is on another host, cannot" : "");
     }
+
+    /**
+     * Whether connection {@code ino} of a net namespace bound on the host (by {@code ip netns add}), whose peer stays in
+     * that namespace, not the tree's, is held by a lock inside it ({@link #repair}): with --tcp-established, when the
+     * restore is on this host, which joins that namespace again and rebuilds the socket there.
+     */
+    public synchronized boolean heldInBound(long ino) {
+        String at = boundNetns.get(netnsOf(ino));
+        if (at == null || migrating || !options.tcpEstablished()
+                || NetworkLock.inNamespace(lockTable, at).length() > MAX_LOCK_NAME) {
+            return false;
+        }
+        inBound.put(ino, at);
+        return true;
+    }
+
+    /** The longest lock name a socket's record holds ({@code TcpSocket.lockTable}). */
+    private static final int MAX_LOCK_NAME = 64;
+
+    /** Connections held inside a bound net namespace ({@link #heldInBound}): the namespace's path. */
+    private final Map<Long, String> inBound = new HashMap<>();
+    /** The flows held inside each bound net namespace, by its path. */
+    private final Map<String, Set<NetworkLock.Flow>> boundFlows = new LinkedHashMap<>();
 
     /** The tree's own net namespaces ({@code NetNamespaceScan}): their sockets are carried too. */
     public synchronized void netNamespaces(List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
@@ -399,7 +423,8 @@ public final class SocketDumpState {
      * tree's, unless its peer is outside ({@link #peerOutside}).
      */
     public synchronized String lockTable(long ino) {
-        return netnsOf(ino) == 0 || throughVeth.contains(ino) ? lockTable : "";
+        return inBound.containsKey(ino) ? NetworkLock.inNamespace(lockTable, inBound.get(ino))
+                : netnsOf(ino) == 0 || throughVeth.contains(ino) ? lockTable : "";
     }
 
     /** Connections in a net namespace of the tree's whose peer is outside the tree. */
@@ -453,6 +478,12 @@ public final class SocketDumpState {
         } else if (throughVeth.contains(ino)) {
             flows.add(new NetworkLock.Flow(remote, local));
             relock();
+        } else if (inBound.containsKey(ino)) { // its peer stays in that namespace: held there, as on the host
+            String at = inBound.get(ino);
+            Set<NetworkLock.Flow> f = boundFlows.computeIfAbsent(at, k -> new LinkedHashSet<>());
+            if (f.add(new NetworkLock.Flow(local, remote))) {
+                NetworkLock.lock(NetworkLock.inNamespace(lockTable, at), List.copyOf(f));
+            }
         }
         repaired.put(sock, TcpRepair.enter(sock));
         if (state == SockDiag.TCP_SYN_SENT) {
@@ -634,6 +665,14 @@ public final class SocketDumpState {
             }
         }
         repaired.clear();
+        for (String at : boundFlows.keySet()) {
+            try {
+                NetworkLock.unlock(NetworkLock.inNamespace(lockTable, at));
+            } catch (RuntimeException e) {
+                problems.add("could not remove the network lock inside " + at + ": " + e.getMessage());
+            }
+        }
+        boundFlows.clear();
         if (!flows.isEmpty() || !held.isEmpty() || !heldUdp.isEmpty()) {
             flows.clear();
             held.clear();

@@ -400,7 +400,7 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                         if (st.options().tcpSkipInFlight() && st.peerNotAccepted(p.ino, d)) {
                             log.warn("{}: its peer waits in the accept queue of a listener of the tree's and is left out"
                                     + " (--tcp-skip-in-flight): the restored listener resets it", what);
-                        } else if (!st.peerOutside(p.ino, d)) {
+                        } else if (!st.peerOutside(p.ino, d) && !st.heldInBound(p.ino)) {
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is a socket of that namespace no task of the tree holds: "
                                     + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");

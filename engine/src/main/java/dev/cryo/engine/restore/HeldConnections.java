@@ -61,7 +61,8 @@ public final class HeldConnections {
                 }
                 // in a net namespace of the tree's, held where the peer's packets leave: reversed (SocketDumpState.repair)
                 SockAddr local = s.local(), remote = s.remote();
-                flows.computeIfAbsent(table, k -> new ArrayList<>()).add(inTreeNetns.contains(s.ino())
+                // held inside a bound namespace ("TABLE@PATH"): as seen there, where the peer is
+                flows.computeIfAbsent(table, k -> new ArrayList<>()).add(inTreeNetns.contains(s.ino()) && table.indexOf('@') < 0
                         ? new NetworkLock.Flow(remote, local) : new NetworkLock.Flow(local, remote));
                 example.putIfAbsent(table, "TCP connection " + local + " -> " + remote + " (pid " + t.pid() + " fd " + fd.fd() + ")");
             }
