@@ -262,8 +262,10 @@ public final class RestoreValidator {
         FileRef now;
         try {
             now = FileIdentity.of(ref.path(), Path.of(ref.path()));
-        } catch (IOException e) {
-            throw new RestoreException(what + ": " + ref.path() + " is missing (" + e.getMessage() + ")");
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new RestoreException(what + ": " + ref.path() + " is missing");
+        } catch (IOException e) { // not "missing": one that cannot be read (a restore by a user other than root)
+            throw new RestoreException(what + ": " + ref.path() + " cannot be read: " + dev.cryo.kernel.FileErrors.reason(e));
         }
         String diff = FileIdentity.difference(ref, now, use);
         if (diff != null) {

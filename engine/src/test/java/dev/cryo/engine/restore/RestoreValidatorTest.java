@@ -124,6 +124,24 @@ class RestoreValidatorTest {
                 "pid 1 fd 3", dumped, dev.cryo.engine.files.FileIdentity.Use.OPEN)));
     }
 
+    /** A file gone is missing; one that cannot be reached says why (it said "is missing (PATH)" for both). */
+    @Test
+    void aMissingFileIsToldFromOneThatCannotBeRead() throws Exception {
+        Path f = Files.writeString(tmp.resolve("f"), "x");
+        var dumped = ref(f);
+        Files.delete(f);
+        assertEquals("pid 1 fd 3: " + f + " is missing", refusal(() -> RestoreValidator.checkFile("pid 1 fd 3", dumped,
+                dev.cryo.engine.files.FileIdentity.Use.OPEN)));
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        Path g = Files.writeString(dir.resolve("g"), "x");
+        var dumpedG = ref(g);
+        Files.delete(g);
+        Files.delete(dir);
+        Files.writeString(dir, "a file where the directory was");
+        assertEquals("pid 1 fd 4: " + g + " cannot be read: Not a directory", refusal(() -> RestoreValidator.checkFile(
+                "pid 1 fd 4", dumpedG, dev.cryo.engine.files.FileIdentity.Use.OPEN)));
+    }
+
     @Test
     void aFileOpenForAppendingMayGrowButNotShrink() throws Exception {
         Path log = Files.writeString(tmp.resolve("log"), "one\n");
