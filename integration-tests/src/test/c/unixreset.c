@@ -8,7 +8,8 @@
  * With "seqpacket": seqpacket pairs, whose receive gives the error before the bytes, their own queues empty
  * (refused before: carried). With "seqpacketqueued" one end has "hi" unread, with "seqpacketempty" an empty
  * message that SIOCINQ does not count: any receive, a peek too, would take the error first (refused before:
- * cryo reads them with a BPF iterator). With "seqpacketfiles" its "hi" passes fd 1 (SCM_RIGHTS): refused.
+ * cryo reads them with a BPF iterator). With "seqpacketfiles" its "hi" passes fd 1 (SCM_RIGHTS): refused. With
+ * "seqpacketcreds" its sender passes credentials (SO_PASSCRED): "hi" comes with this process's pid, checked.
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -17,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int type = SOCK_STREAM, pass_fd;
+static int type = SOCK_STREAM, pass_fd, pass_creds;
 static const char empty_message[] = ""; /* by its address: an empty message queued, which SIOCINQ does not count */
 
 static void expect_reset(int s)
@@ -33,6 +34,8 @@ static int reset(const char *own)
 {
     int sk[2];
     if (socketpair(AF_UNIX, type, 0, sk) || write(sk[0], "x", 1) != 1) fail("socketpair");
+    int one = 1;
+    if (*own && pass_creds && setsockopt(sk[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) fail("SO_PASSCRED");
     if (*own && pass_fd) {
         union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u = {0};
         struct iovec iov = {.iov_base = (void *)own, .iov_len = strlen(own)};
@@ -57,6 +60,21 @@ static void check_reset(int s, const char *own)
     if (type == SOCK_SEQPACKET) {
         expect_reset(s);
     }
+    if (*own && pass_creds) {
+        int one = 1;
+        union { char buf[CMSG_SPACE(sizeof(struct ucred))]; struct cmsghdr align; } u = {0};
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        if (setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof one)) fail("SO_PASSCRED");
+        ssize_t n = recvmsg(s, &m, MSG_DONTWAIT | MSG_PEEK);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        if (n != (ssize_t)strlen(own) || !c || c->cmsg_type != SCM_CREDENTIALS
+                || ((struct ucred *)CMSG_DATA(c))->pid != getpid()) {
+            printf("FAIL: fd %d: its message's credentials (%zd bytes, pid %d)\n", s, n,
+                   c && c->cmsg_type == SCM_CREDENTIALS ? ((struct ucred *)CMSG_DATA(c))->pid : -1);
+            exit(1);
+        }
+    }
     if (*own) {
         ssize_t n = recv(s, buf, sizeof buf, MSG_DONTWAIT);
         if (n != (ssize_t)strlen(own) || memcmp(buf, own, n)) {
@@ -80,6 +98,7 @@ int main(int argc, char **argv)
         type = SOCK_SEQPACKET;
     }
     pass_fd = !strcmp(mode, "seqpacketfiles");
+    pass_creds = !strcmp(mode, "seqpacketcreds");
     /* stream: one end without bytes of its own, one with; seqpacket: two without */
     const char *own = !strcmp(mode, "seqpacket") ? "" : !strcmp(mode, "seqpacketempty") ? empty_message : "hi";
     setvbuf(stdout, NULL, _IOLBF, 0);

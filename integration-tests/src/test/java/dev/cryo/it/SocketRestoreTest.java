@@ -698,12 +698,14 @@ class SocketRestoreTest {
      * Seqpacket ends whose peer closed so, nothing queued of their own (refused before: any receive takes the
      * error first): not peeked, counted empty by cryo's BPF iterator; ECONNRESET once, then the end. With a message
      * of their own queued ("hi", or an empty one: refused before), it is read by cryo's BPF iterator
-     * (ErroredQueues), not received: ECONNRESET once, the message, then the end.
+     * (ErroredQueues), not received: ECONNRESET once, the message, then the end; one whose sender passed its
+     * credentials (SO_PASSCRED) comes with the program's pid again (left running only: that sender was autobound,
+     * and a restored end whose peer is gone names no peer, getpeername "unbound" where it named the peer's name).
      */
     @ParameterizedTest
     @CsvSource({"stream,restored", "stream,left running", "seqpacket,restored", "seqpacket,left running",
             "seqpacketqueued,restored", "seqpacketqueued,left running", "seqpacketempty,restored",
-            "seqpacketempty,left running"})
+            "seqpacketempty,left running", "seqpacketcreds,left running"})
     void aUnixSocketsUnreadResetComesBack(String type, String how) throws Exception {
         assertItsErrorComesBack("unixreset", how, type.equals("stream") ? new String[0] : new String[] {type});
     }
