@@ -187,6 +187,9 @@ public final class ChannelProbe {
             if (round == 1 && Boolean.getBoolean("bench.threads")) {
                 report("threads " + threadCpu(c0, times));
             }
+            if (round == 0 && Boolean.getBoolean("bench.threads")) { // a fresh JVM's first transfer
+                report("first " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
+            }
             if (round == 1) {
                 report("sent " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
             }
