@@ -258,9 +258,15 @@ class RestoreFailureTest {
     }
 
     @Test
-    void aMissingImageIsNamed() {
+    void aMissingImageIsNamed() throws Exception {
         Cli r = Cli.run("restore", "-D", tmp.resolve("nothing-here").toString(), "-d");
         assertEquals(1, r.code(), r.toString());
         assertTrue(r.err().contains("nothing-here"), r.err());
+        // -D a file (the image file itself, say): it said "no image in" the file
+        Path file = tmp.resolve("a-file");
+        Files.writeString(file, "x");
+        r = Cli.run("restore", "-D", file.toString(), "-d");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(r.err().contains(file + " is a file, not an image directory"), r.err());
     }
 }

@@ -75,7 +75,8 @@ public final class ImageReader implements AutoCloseable {
                 throw new IncompleteImageException(dir + " holds only " + ImageFormat.PARTIAL_FILE
                         + ": the dump did not complete; there is no image to restore");
             }
-            throw new NoSuchFileException(image.toString(), null, "no image in " + dir);
+            throw new NoSuchFileException(image.toString(), null, Files.exists(dir) && !Files.isDirectory(dir)
+                    ? dir + " is a file, not an image directory" : "no image in " + dir);
         }
         FileChannel ch = FileChannel.open(image, StandardOpenOption.READ);
         try {
