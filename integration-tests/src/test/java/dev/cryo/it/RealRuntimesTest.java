@@ -33,8 +33,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * reservation; interpreters' event loops and threads (Lua, LuaJIT, Tcl, Guile, SWI-Prolog, Racket);
  * a REPL, jshell, whose two JVMs talk over JDWP; Go's runtime in Hugo's live-reloading server; a
  * Jupyter kernel's ZeroMQ channels; PHP's built-in server whose workers share opcache's JIT buffer;
- * Go's CPU profiler's per-thread timers; Erlang's distribution with its epmd; and vim in a pseudo-terminal
- * of script's.
+ * Go's CPU profiler's per-thread timers; Erlang's distribution with its epmd; vim in a pseudo-terminal
+ * of script's; and a warm start of Python's multiprocessing manager, whose directory its original removed.
  * Each is skipped where its runtime is missing.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NetworkLocksLeft.class)
@@ -334,6 +334,71 @@ class RealRuntimesTest {
                 }, Duration.ofSeconds(60), "workers forked by the restored forkserver");
             } finally {
                 killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * A warm start of Python with a multiprocessing manager (a server process listening on a unix
+     * socket in its temporary directory, /tmp/pymp-*; each request thread connects to it by that
+     * path): dumped with -R, the original then ends normally and its exit removes that directory.
+     * The restore makes it again, so the restored interpreter's new threads reach their manager
+     * (the bind failed: ENOENT).
+     */
+    @Test
+    void aPythonWithAMultiprocessingManagerWarmStartsAfterItsOriginalRemovedTheManagersDirectory() throws Exception {
+        int port = freePort();
+        Path app = tmp.resolve("mgr.py");
+        Files.writeString(app, """
+                import http.server, multiprocessing as mp, signal, sys
+                if __name__ == "__main__":
+                    m = mp.Manager()
+                    d, lock = m.dict(n=0), m.Lock()
+                    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))  # a normal exit: the finalizers run
+                    class H(http.server.BaseHTTPRequestHandler):
+                        protocol_version = "HTTP/1.1"
+                        def do_GET(self):
+                            with lock:  # a new thread's proxies connect to the manager again, by its path
+                                d["n"] += 1
+                                b = str(d["n"]).encode()
+                            self.send_response(200)
+                            self.send_header("Content-Length", str(len(b)))
+                            self.end_headers()
+                            self.wfile.write(b)
+                        def log_message(self, *a):
+                            pass
+                    print("ready", m.address, flush=True)
+                    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+                """);
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mgr.out"), "/usr/bin/python3",
+                app.toString(), Integer.toString(port)))) {
+            p.awaitOutput("/listener-", Duration.ofSeconds(10));
+            Path dir = Path.of(p.outputText().split("\\s+")[1]).getParent();
+            long n;
+            try (CountingClient client = new CountingClient(port, "/inc")) {
+                client.next();
+                n = client.next();
+            }
+            DumpRestore d = DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+            List<Integer> original = StateComparator.tree(p.pid().value());
+            Sys.kill(p.pid(), Signals.SIGTERM);
+            DetachedProcess.awaitCondition(() -> original.stream().noneMatch(x -> Files.exists(Path.of("/proc/" + x))),
+                    Duration.ofSeconds(30), "the original and its manager to exit");
+            assertFalse(Files.exists(dir), dir + ", removed by the original's exit");
+            DetachedProcess r = d.restoreDetached(tmp.resolve("mgr.out"));
+            try (CountingClient client = new CountingClient(port, "/inc")) {
+                client.skipTo(n);
+                client.next();
+                assertTrue(Files.exists(dir), dir + " made again");
+            } finally {
+                killTree(r.pid().value());
+                // killed, the restored one leaves its directory
+                try (var left = Files.exists(dir) ? Files.list(dir) : java.util.stream.Stream.<Path>empty()) {
+                    for (Path f : left.toList()) {
+                        Files.delete(f);
+                    }
+                }
+                Files.deleteIfExists(dir);
             }
         }
     }

@@ -985,6 +985,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 }
             } else {
                 SocketHub.removeStaleSocketFile(filePath(u));
+                if (u.fileMode() >= 0) { // its file was there at the dump: its clients connect by it
+                    hub.makeGoneDirs(filePath(u), u.fileUid(), u.fileGid());
+                }
                 Sockets.bind(s, name);
             }
             if (!name.isAbstract() && u.fileMode() >= 0) { // a datagram socket's file is moved late

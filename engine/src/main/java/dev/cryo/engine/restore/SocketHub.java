@@ -86,6 +86,8 @@ public final class SocketHub implements AutoCloseable {
     private final Map<Long, Fd> sockets = new HashMap<>();
     private final List<Runnable> later = new ArrayList<>();
     private final List<Path> madeDirs = new ArrayList<>();
+    /** Directories made again for a socket file there at the dump, and that file: kept once the tree runs. */
+    private final List<Path> madeForGood = new ArrayList<>();
     private final Map<Long, Path> reachAt = new HashMap<>();
     private final List<Path> hiddenFiles = new ArrayList<>();
     private final Map<Integer, Fd> anonymous = new HashMap<>();
@@ -734,6 +736,46 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes the directories above {@code file}, a socket file that was there at the dump, that are
+     * gone since (a program's temporary directory its exit removed: Python's multiprocessing
+     * manager listens in /tmp/pymp-*, which a warmed-up interpreter dumped with -R and then ended
+     * normally removes). The restored program's clients connect by that path, as before the dump,
+     * so they stay: 0700 and owned by the socket file's owner, as mkdtemp makes them (their own
+     * mode is not in the image). A failed restore removes them with the file.
+     */
+    public void makeGoneDirs(String file, int uid, int gid) {
+        java.util.Deque<Path> missing = new java.util.ArrayDeque<>();
+        for (Path d = Path.of(file).toAbsolutePath().getParent(); d != null && !Files.exists(d, LinkOption.NOFOLLOW_LINKS);
+                d = d.getParent()) {
+            missing.push(d);
+        }
+        synchronized (this) {
+            if (missing.isEmpty()) {
+                if (madeForGood.contains(Path.of(file).toAbsolutePath().getParent())) {
+                    madeForGood.add(0, Path.of(file)); // another socket's directory made again: removed before it
+                }
+                return;
+            }
+            org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("{} is gone since the dump, and the unix socket {} was"
+                    + " bound in it: made again (0700, owner {}:{}) for its clients to connect by that path",
+                    missing.peekFirst(), file, uid, gid);
+            List<Path> made = new ArrayList<>(List.of(Path.of(file))); // removed in this order if the restore fails
+            while (!missing.isEmpty()) {
+                Path d = missing.pop();
+                try {
+                    Files.createDirectory(d);
+                } catch (IOException e) {
+                    madeForGood.addAll(0, made.subList(1, made.size())); // those made so far go with a failed restore
+                    throw new RestoreException("cannot make " + d + " again for the unix socket " + file + ": " + e.getMessage(), e);
+                }
+                made.add(1, d);
+                Sys.chownChmod(d.toString(), uid, gid, 0700);
+            }
+            madeForGood.addAll(0, made);
+        }
+    }
+
     /** Removes the directories {@link #makeDirsFor} made, deepest first; one something else filled meanwhile stays. */
     private void removeMadeDirs() {
         for (int i = madeDirs.size() - 1; i >= 0; i--) {
@@ -934,6 +976,7 @@ public final class SocketHub implements AutoCloseable {
             }
         }
         whenRestored.clear();
+        madeForGood.clear(); // the tree's now
         if (!problems.isEmpty()) {
             throw new KernelException(String.join("; ", problems));
         }
@@ -969,6 +1012,15 @@ public final class SocketHub implements AutoCloseable {
         synchronized (this) {
             whenRestored.forEach(d -> d.held().close());
             whenRestored.clear();
+            for (Path p : madeForGood) { // a failed restore: the socket files, then the directories made for them
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("{}, made again for a socket, is left: {}", p,
+                            e.toString());
+                }
+            }
+            madeForGood.clear();
         }
         sockets.values().forEach(Fd::close);
         sockets.clear();
