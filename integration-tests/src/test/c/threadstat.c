@@ -3,7 +3,8 @@
  * (named /proc/PID/task/TID/stat) and reads it again and again, and /proc/PID/task/TID/status read 20 bytes
  * into. The restore opened its files before it made the threads, so it failed (ENOENT). After the restore:
  * both fds name the thread's files again, the status one at offset 20, and stat reads that thread's line.
- * On SIGUSR2 the main thread checks and prints PASS or FAIL.
+ * On SIGUSR2 the main thread checks and prints PASS or FAIL. With "fork", a child shares both open files (cryo
+ * refuses that: the child would keep the main thread's files).
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 
 static atomic_int tid;
 
@@ -57,7 +59,7 @@ static const char *checkFds(int stat, int status) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     signal(SIGUSR2, on_usr2);
     pthread_t t;
     if (pthread_create(&t, NULL, timed, NULL)) fail("pthread_create");
@@ -70,6 +72,10 @@ int main(void) {
     if (stat < 0 || status < 0 || read(status, buf, sizeof buf) != sizeof buf) fail("open the thread's files");
     const char *why = checkFds(stat, status);
     if (why) { printf("FAIL: before the dump: %s\n", why); return 1; }
+    if (argc > 1 && strcmp(argv[1], "fork") == 0 && fork() == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;) pause();
+    }
     printf("ready\n");
     fflush(stdout);
     while (!check) pause();

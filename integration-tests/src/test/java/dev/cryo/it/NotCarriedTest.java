@@ -472,6 +472,10 @@ class NotCarriedTest {
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/timens.c").toString(), "late"),
                         "\\) time namespace \\(time:\\[\\d+\\]\\) but was forked before its parent made another"
                         + " for its children"),
+                // one of its own threads' /proc files held by the process is carried (FileKindsTest), not one a child shares
+                new Item("a thread's /proc file shared by a forked child", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "fork"),
+                        "; not supported yet \\(a restore opens a thread's files once its threads are made"),
                 // zdtm detached_mount, anonymous_mount: reopened by path, they came back as other files (a cwd as
                 // "/", an open_tree fd as the host's root) or failed the restore after the dump had killed the tree
                 detached("file", ": fd 3 \\(/f\\) is on a mount that is not attached in its mount namespace \\(mount id \\d+:"

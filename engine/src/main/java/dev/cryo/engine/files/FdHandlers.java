@@ -216,6 +216,7 @@ public final class FdHandlers {
         Pid ownerPid = Pid.of(owner.pid());
         FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
                 ProcFs.fdInfo(ownerPid, owner.fd()));
+        ThreadProcFiles.refuseShared(probe.where(), o.target(), owner.pid(), probe.pid().value());
         try {
             return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag(),
                     FileLocks.dump(probe, ctx, false));

@@ -28,6 +28,22 @@ public final class ThreadProcFiles {
     }
 
     /**
+     * Refuses an fd of {@code holder} sharing the open file of fd {@code ownerFd} of {@code ownerPid} (inherited by a
+     * fork, or in flight in a unix message) when that file is under /proc of one of the owner's later threads: the
+     * owner's fd takes the thread's file only once its threads are made, after every task's files are in place, so
+     * the other holder would keep the main thread's.
+     */
+    static void refuseShared(String where, String ownerTarget, int ownerPid, int holder) {
+        Matcher m = THREAD_FILE.matcher(ownerTarget);
+        if (holder != ownerPid && m.matches() && Integer.parseInt(m.group(1)) == ownerPid
+                && Integer.parseInt(m.group(2)) != ownerPid) {
+            throw new dev.cryo.engine.DumpException(where + ": " + ownerTarget + ", a /proc file of thread " + m.group(2)
+                    + " of pid " + ownerPid + ", is shared with pid " + ownerPid + "; not supported yet (a restore opens a"
+                    + " thread's files once its threads are made, after the files every task shares)");
+        }
+    }
+
+    /**
      * After the task's threads are made: each fd on a file of one of them is opened again on that thread's file,
      * at its position, at its number and at every fd of the task sharing it.
      */
