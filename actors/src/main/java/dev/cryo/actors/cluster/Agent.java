@@ -258,7 +258,8 @@ public final class Agent {
             Path dir = StagingDirs.create(parts.stagingDir(), "in-");
             String id = m.id();
             incoming.put(id, new Incoming(dir, m.replyTo(), 0,
-                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub), pages -> roundIn(id, pages)),
+                    new ArrivingMemory("migration " + id, stub -> frozenAtSource(id, stub), pages -> roundIn(id, pages),
+                            parts.migration().settings().restore().rtPriority()),
                     new java.util.concurrent.CompletableFuture<>()));
             timers.startSingleTimer("expire-" + m.id(), new Expire(m.id()), parts.migration().timeout());
             ctx.getLog().info("migration {}: receiving into {}", m.id(), dir);

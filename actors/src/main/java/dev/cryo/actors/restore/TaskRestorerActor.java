@@ -200,7 +200,7 @@ public final class TaskRestorerActor {
         return create(task, boot, treePids, prepared, namespaces, taken, 0);
     }
 
-    /** {@code rtPriority}: the stub's SCHED_FIFO priority from ADOPT until STATE (cryo.restore.rt-priority; 0: none). */
+    /** {@code rtPriority}: the stub's SCHED_FIFO priority from ADOPT to the end of STATE (cryo.restore.rt-priority; 0: none). */
     public static Behavior<Command> create(TaskImage task, BootstrapArea boot, java.util.Set<Integer> treePids,
                                            dev.cryo.engine.restore.PreparedRoot prepared,
                                            dev.cryo.engine.namespaces.TreeNamespaces namespaces, Tracer taken,
@@ -274,6 +274,7 @@ public final class TaskRestorerActor {
         this.tripsBefore = taken != null ? -1 : 0;
         if (taken != null) {
             restorer.seizedAlready();
+            restorer.liftedAlready(keptWarm.lift());
         }
         if (keptWarm != null) {
             log.debug("pid {}: its stub {}", pid, taken != null ? "taken as the thread that kept it warm holds it, seized since the "

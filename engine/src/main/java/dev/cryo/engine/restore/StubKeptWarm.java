@@ -2,6 +2,7 @@ package dev.cryo.engine.restore;
 
 import dev.cryo.engine.dump.RemoteTask;
 import dev.cryo.engine.dump.TaskSeizer;
+import dev.cryo.engine.timing.SchedHandler;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
@@ -28,6 +29,11 @@ import java.util.concurrent.locks.LockSupport;
  * ({@link #run}), and the detach, the restore's seize and the wait for the stub to stop again (each
  * a wait for a CPU on a loaded host: 1-59 ms in the downtime at load 7-28, mig40) are gone. When the
  * restore does not take it, it is let go and sleeps again, untraced.
+ *
+ * <p>Held, it runs at SCHED_FIFO ({@code cryo.restore.rt-priority}, as the restore lifts a stub at
+ * its adoption): a getpid under way at the hand-over ended 0.2-25 ms after it at load 15-34 (mig47), each
+ * waiting for a CPU, and the restore's first step waited for it. The restore takes the lift with
+ * the stub ({@link #lift}); a stub let go gets its own policy and slack back first.
  */
 public final class StubKeptWarm implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StubKeptWarm.class);
@@ -46,8 +52,12 @@ public final class StubKeptWarm implements AutoCloseable {
     private final BlockingQueue<Runnable> jobs = new LinkedBlockingQueue<>();
     private volatile int returns; // to user mode, one per getpid
     private volatile long takenAt, touchesEndedAt, firstJobAt; // nanoTime, 0: not yet (the -vv hand-over line)
+    private final int rtPriority;
+    private SchedHandler.Lift lift; // under lock: null, not lifted (or dropped)
 
-    StubKeptWarm(Pid stub) {
+    /** {@code rtPriority}: SCHED_FIFO priority while held (0: none). */
+    StubKeptWarm(Pid stub, int rtPriority) {
+        this.rtPriority = rtPriority;
         thread = new Thread(() -> run(stub), "cryo-stubwarm");
         thread.setDaemon(true);
         thread.start();
@@ -67,6 +77,7 @@ public final class StubKeptWarm implements AutoCloseable {
                     throw e;
                 }
                 this.tracer = tracer;
+                lift = SchedHandler.lift(stub, rtPriority);
                 state = State.WARM;
             }
             try {
@@ -84,6 +95,7 @@ public final class StubKeptWarm implements AutoCloseable {
             if (taken) {
                 runJobs(); // the tracer's close lets go of whatever they leave held (nothing: resumed or killed)
             } else {
+                dropLift(stub);
                 TaskSeizer.release(tracer, stub, tids);
             }
         } catch (RuntimeException e) {
@@ -150,6 +162,32 @@ public final class StubKeptWarm implements AutoCloseable {
             } catch (RuntimeException | Error e) { // a job reports its own failures: this is a bug
                 log.warn("a restore step on the stub's thread failed", e);
             }
+        }
+    }
+
+    /** Not taken: its own policy and slack back, before it sleeps again untraced (killed meanwhile: nothing to do). */
+    private void dropLift(Pid stub) {
+        SchedHandler.Lift l;
+        synchronized (lock) {
+            l = lift;
+            lift = null;
+        }
+        if (l != null) {
+            try {
+                SchedHandler.drop(stub, l);
+            } catch (RuntimeException e) {
+                log.debug("the stub {} was not set back from SCHED_FIFO: {}", stub, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * What the stub had before it was lifted to SCHED_FIFO while held, for the restore that took it
+     * ({@link #take}) to drop as its own lift; null: not lifted.
+     */
+    public SchedHandler.Lift lift() {
+        synchronized (lock) {
+            return state == State.TAKEN ? lift : null;
         }
     }
 

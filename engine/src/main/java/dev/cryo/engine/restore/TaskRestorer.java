@@ -51,7 +51,8 @@ import java.util.Set;
  * the stage package and add one line to {@link #STATE_STAGES}. It goes before
  * {@link SeccompFilters} and {@link Credentials} when it needs privilege (almost everything does);
  * only what a credential change resets goes after them ({@link CredentialResetFlags}), and
- * {@link RegisterInstall} stays last. The seccomp filters are installed while the task is still
+ * {@link RegisterInstall} stays the last that injects (only {@link Scheduling}, from outside,
+ * follows it). The seccomp filters are installed while the task is still
  * privileged but stay inert until the detach (PTRACE_O_SUSPEND_SECCOMP), so the steps after them
  * are never judged by a filter.
  */
@@ -82,8 +83,8 @@ public final class TaskRestorer {
             new LeaseBreaks(),
             new PendingSignals(),
             new TimerArming(),
-            new Scheduling(),
-            new RegisterInstall());
+            new RegisterInstall(),
+            new Scheduling()); // from outside, once no call is injected
 
     private final TaskContext t;
     /** The reopened pseudo-terminals, from ADOPT (null when the caller has none). */
@@ -118,6 +119,13 @@ public final class TaskRestorer {
         t.seized(true);
     }
 
+    /** Before ADOPT: the prepared stub is at SCHED_FIFO already (StubKeptWarm#lift), this restore's to drop as its own lift. */
+    public void liftedAlready(SchedHandler.Lift lift) {
+        if (lift != null) {
+            t.lifted(lift.from(), lift.slack());
+        }
+    }
+
     /** ADOPT: seizes the stub and makes the bootstrap gadget the injection point. */
     public void adopt(boolean mapBootstrap) {
         adopt(mapBootstrap, null);
@@ -145,10 +153,10 @@ public final class TaskRestorer {
         if (!deferLead) {
             leadDeferred();
         }
-        SchedHandler.liftStub(t); // until STATE, but for its clones
+        SchedHandler.liftStub(t); // through STATE, but for its clones
     }
 
-    /** The stub at SCHED_FIFO {@code priority} from ADOPT until STATE ({@code cryo.restore.rt-priority}; 0: not). */
+    /** The stub at SCHED_FIFO {@code priority} from ADOPT to the end of STATE ({@code cryo.restore.rt-priority}; 0: not). */
     public void rtPriority(int priority) {
         t.rtPriority(priority);
     }
@@ -281,7 +289,9 @@ public final class TaskRestorer {
 
     /** STATE: every step of {@link #STATE_STAGES}, ending with the registers installed. */
     public void restoreState() {
-        SchedHandler.dropLift(t); // before its threads are cloned and its own state set
+        if (!SchedHandler.keepsLift(t.task())) {
+            SchedHandler.dropLift(t); // else dropped around its clones, and for good by Scheduling
+        }
         int cryoFd = t.namespaces().cryoFd();
         boolean holdsCryoFd = cryoFd > 0 && t.namespaces().insidePidNamespace(t.pid().value())
                 && !t.task().ids().sharesParentFds();

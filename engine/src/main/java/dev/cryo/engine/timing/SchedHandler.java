@@ -58,26 +58,19 @@ public final class SchedHandler {
     /**
      * The stub at SCHED_FIFO {@code t.rtPriority()} while cryo makes the task again ({@code
      * cryo.restore.rt-priority}): each injected call waits for the stub to be scheduled, which a loaded
-     * host does late for a fair thread. Dropped ({@link #dropLift}) before the task clones anything (a
-     * real-time task has no timer slack, and a clone takes the cloner's as its default for good) and
-     * before the STATE stage, which sets the image's state; a failed restore kills the task. Left as it
+     * host does late for a fair thread. Dropped ({@link #dropLift}) around each clone of the task ({@link
+     * #unlifted}: a real-time task has no timer slack, and a clone takes the cloner's as its default
+     * for good) and for good by the Scheduling stage, after the registers, which sets the image's
+     * policy and slack from outside ({@link #keepsLift}); a failed restore kills the task. Left as it
      * is where cryo may not (no CAP_SYS_NICE, a cgroup without real-time time).
      */
     public static void liftStub(TaskContext t) {
         if (t.rtPriority() <= 0 || t.liftedFrom() != null) {
             return;
         }
-        int pid = t.pid().value();
-        Sched.Attr a = Sched.getattr(pid);
-        if (!Sched.fair(a.policy())) {
-            return;
-        }
-        long slack = timerSlack(t.pid(), pid);
-        try {
-            Sched.setScheduler(pid, Sched.SCHED_FIFO, t.rtPriority(), true);
-            t.lifted(a, slack);
-        } catch (dev.cryo.kernel.SyscallException e) {
-            // it waits its turn as before
+        Lift l = lift(t.pid(), t.rtPriority());
+        if (l != null) {
+            t.lifted(l.from(), l.slack());
         }
     }
 
@@ -87,12 +80,63 @@ public final class SchedHandler {
         if (a == null) {
             return false;
         }
-        int pid = t.pid().value();
         long slack = t.slackBeforeLift();
         t.lifted(null, 0);
-        Sched.setScheduler(pid, a.policy(), a.priority(), (a.flags() & Sched.FLAG_RESET_ON_FORK) != 0);
-        setTimerSlack(t.pid(), pid, slack);
+        drop(t.pid(), new Lift(a, slack));
         return true;
+    }
+
+    /** A single-threaded process's fair policy and timer slack before {@link #lift} (a real-time policy clears the slack). */
+    public record Lift(Sched.Attr from, long slack) {}
+
+    /**
+     * Process {@code pid} (its main thread) at SCHED_FIFO {@code priority}, reset on fork: what it had,
+     * or null when it was not lifted (priority 0, not under a fair policy, or cryo may not).
+     */
+    public static Lift lift(Pid pid, int priority) {
+        if (priority <= 0) {
+            return null;
+        }
+        Sched.Attr a = Sched.getattr(pid.value());
+        if (!Sched.fair(a.policy())) {
+            return null;
+        }
+        long slack = timerSlack(pid, pid.value());
+        try {
+            Sched.setScheduler(pid.value(), Sched.SCHED_FIFO, priority, true);
+            return new Lift(a, slack);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            return null; // it waits its turn as before
+        }
+    }
+
+    /** {@code pid} back as it was before {@link #lift} (its nice and slice are kept). */
+    public static void drop(Pid pid, Lift l) {
+        Sched.setScheduler(pid.value(), l.from().policy(), l.from().priority(), (l.from().flags() & Sched.FLAG_RESET_ON_FORK) != 0);
+        setTimerSlack(pid, pid.value(), l.slack());
+    }
+
+    /** {@code clone} run with the lift dropped (the clone takes the task's timer slack as its default), lifted again after. */
+    public static <T> T unlifted(TaskContext t, java.util.function.Supplier<T> clone) {
+        boolean lifted = dropLift(t);
+        try {
+            return clone.get();
+        } finally {
+            if (lifted) {
+                liftStub(t);
+            }
+        }
+    }
+
+    /**
+     * Whether the lift may last through the STATE stage until the Scheduling stage drops it: the
+     * STATE stage's last round trips (the queued calls' flush, the registers) then wait for no CPU
+     * (0.9-12.7 ms of a migration's downtime at load 15-34, mig47). Not when the image limits a real-time
+     * task's CPU time (RLIMIT_RTTIME, set by ProcessState): the stub, real-time meanwhile, could be
+     * sent a SIGXCPU the task never had.
+     */
+    public static boolean keepsLift(dev.cryo.engine.model.TaskImage task) {
+        return task.rlimits().stream().noneMatch(r -> r.resource() == dev.cryo.kernel.proc.Limits.RLIMIT_RTTIME && r.soft() != -1);
     }
 
     private static final int CAP_SYS_RESOURCE = 24;

@@ -1,5 +1,6 @@
 package dev.cryo.engine.restore;
 
+import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
 import dev.cryo.kernel.proc.ProcFs;
@@ -7,6 +8,7 @@ import dev.cryo.kernel.testing.DetachedProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -127,10 +129,56 @@ class StubKeptWarmTest {
         }
     }
 
-    /** Keeps the asleep {@code sleep} warm until it has returned to user mode {@code returns} times. */
+    @Test
+    void heldItRunsAtSchedFifoAndLetGoItGetsItsOwnPolicyNiceAndSlackBack() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            int pid = sleep.pid().value();
+            Sched.setattr(pid, new Sched.Attr(Sched.SCHED_BATCH, 0, 5, 0, 0, 0, 0, 0, Sched.UCLAMP_MAX));
+            Files.writeString(Path.of("/proc/" + pid + "/timerslack_ns"), "70000");
+            String before = sched(pid);
+            StubKeptWarm warm = warmed(sleep, 2);
+            assertEquals(Sched.SCHED_FIFO, Sched.getattr(pid).policy(), "held: lifted");
+            assertNull(warm.lift(), "not taken: the lift is not the restore's");
+            warm.close();
+            assertEquals(before, sched(pid), "let go");
+        }
+    }
+
+    @Test
+    void theRestoreTakesTheLiftWithTheStub() throws Exception {
+        try (DetachedProcess sleep = DetachedProcess.start(tmp.resolve("sleep.out"), "/bin/sleep", "1000")) {
+            int pid = sleep.pid().value();
+            Files.writeString(Path.of("/proc/" + pid + "/timerslack_ns"), "70000");
+            StubKeptWarm warm = warmed(sleep, 2);
+            warm.handOver();
+            dev.cryo.kernel.ptrace.Tracer tracer = warm.take();
+            assertNotNull(tracer, "held");
+            dev.cryo.engine.timing.SchedHandler.Lift lift = warm.lift();
+            assertNotNull(lift, "taken lifted");
+            assertEquals(Sched.SCHED_OTHER, lift.from().policy());
+            assertEquals(70000, lift.slack());
+            assertEquals(Sched.SCHED_FIFO, Sched.getattr(pid).policy(), "still lifted: the restore drops it");
+            warm.run(() -> {
+                dev.cryo.engine.timing.SchedHandler.drop(sleep.pid(), lift);
+                tracer.detach(pid, pid);
+            });
+            warm.end();
+            DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "back in its sleep");
+            assertEquals(Sched.SCHED_OTHER + " 0 70000", sched(pid));
+            warm.close();
+        }
+    }
+
+    /** "policy nice slack" of the main thread of {@code pid}. */
+    private static String sched(int pid) throws Exception {
+        return Sched.getattr(pid).policy() + " " + Sched.getNice(pid) + " "
+                + Files.readString(Path.of("/proc/" + pid + "/timerslack_ns")).strip();
+    }
+
+    /** Keeps the asleep {@code sleep} warm (lifted to SCHED_FIFO 1) until it has returned to user mode {@code returns} times. */
     private static StubKeptWarm warmed(DetachedProcess sleep, int returns) throws Exception {
         DetachedProcess.awaitCondition(() -> sleep.state() == 'S', Duration.ofSeconds(30), "sleep asleep");
-        StubKeptWarm warm = new StubKeptWarm(sleep.pid());
+        StubKeptWarm warm = new StubKeptWarm(sleep.pid(), 1);
         DetachedProcess.awaitCondition(() -> warm.returns() >= returns, Duration.ofSeconds(60), returns + " getpid in the stub");
         return warm;
     }

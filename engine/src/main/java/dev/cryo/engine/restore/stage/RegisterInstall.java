@@ -9,7 +9,7 @@ import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.ptrace.Registers;
 
 /**
- * Always the last state step: unmaps the bootstrap (the main thread's last injected call: at its
+ * The last state step that injects (only Scheduling, from outside, follows): unmaps the bootstrap (the main thread's last injected call: at its
  * exit stop the int3 is never fetched) and installs every thread's dumped registers, with
  * syscall restarts done by hand. No syscall can be injected after it.
  */

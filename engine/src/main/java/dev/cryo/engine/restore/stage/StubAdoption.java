@@ -376,14 +376,10 @@ public final class StubAdoption {
     /** As above, with the pid at every level ({@code setTid}, innermost first) and what clone3 returns given. */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
                                 int[] setTid, long expected) {
-        boolean lifted = dev.cryo.engine.timing.SchedHandler.dropLift(t); // the clone takes its timer slack as its default
-        try {
+        dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> { // the clone takes its timer slack as its default
             cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, setTid, expected, t.boot());
-        } finally {
-            if (lifted) {
-                dev.cryo.engine.timing.SchedHandler.liftStub(t);
-            }
-        }
+            return null;
+        });
     }
 
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,

@@ -22,14 +22,20 @@ public final class ThreadCreation implements StateStage {
 
     @Override
     public void run(TaskContext t) {
-        for (ThreadImage th : t.task().threads()) {
-            if (th.tid() == t.pid().value()) {
-                continue;
-            }
-            if (!spawn(t, th.tid())) {
-                throw new RestoreException("tid " + th.tid() + " is in use");
-            }
+        if (t.task().threads().size() < 2) {
+            return;
         }
+        dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> { // a clone takes the task's timer slack as its default
+            for (ThreadImage th : t.task().threads()) {
+                if (th.tid() == t.pid().value()) {
+                    continue;
+                }
+                if (!spawn(t, th.tid())) {
+                    throw new RestoreException("tid " + th.tid() + " is in use");
+                }
+            }
+            return null;
+        });
     }
 
     /**
@@ -51,7 +57,8 @@ public final class ThreadCreation implements StateStage {
         int pid = t.pid().value();
         int[] setTid = t.namespaces().setTidOfExited(pid, tid);
         int levels = setTid.length + (t.namespaces().userNamespaceOf(pid).isPresent() ? 1 : 0);
-        return spawn(t, tid, setTid, levels, t.namespaces().seenByOrExited(pid, tid));
+        return dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> spawn(t, tid, setTid, levels,
+                t.namespaces().seenByOrExited(pid, tid)));
     }
 
     private static boolean spawn(TaskContext t, int tid, int[] setTid, int levels, int expected) {
