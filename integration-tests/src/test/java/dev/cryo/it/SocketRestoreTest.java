@@ -699,15 +699,31 @@ class SocketRestoreTest {
      * error first): not peeked, counted empty by cryo's BPF iterator; ECONNRESET once, then the end. With a message
      * of their own queued ("hi", or an empty one: refused before), it is read by cryo's BPF iterator
      * (ErroredQueues), not received: ECONNRESET once, the message, then the end; one whose sender passed its
-     * credentials (SO_PASSCRED) comes with the program's pid again (left running only: that sender was autobound,
-     * and a restored end whose peer is gone names no peer, getpeername "unbound" where it named the peer's name).
+     * credentials (SO_PASSCRED) comes with the program's pid again (that sender was autobound: the restored end
+     * names it, as {@link #aUnixSocketWhosePeerClosedStillNamesIt} checks).
      */
     @ParameterizedTest
     @CsvSource({"stream,restored", "stream,left running", "seqpacket,restored", "seqpacket,left running",
             "seqpacketqueued,restored", "seqpacketqueued,left running", "seqpacketempty,restored",
-            "seqpacketempty,left running", "seqpacketcreds,left running"})
+            "seqpacketempty,left running", "seqpacketcreds,restored", "seqpacketcreds,left running"})
     void aUnixSocketsUnreadResetComesBack(String type, String how) throws Exception {
         assertItsErrorComesBack("unixreset", how, type.equals("stream") ? new String[0] : new String[] {type});
+    }
+
+    /**
+     * Unix stream and seqpacket ends whose peer has closed still name it: getpeername gives the gone peer's name,
+     * which the kernel keeps until the end closes. A restore made each again with no peer name ("unbound", seen by
+     * the comparator). Now the end is connected to a peer of cryo's bound at that name, closed once the end's bytes
+     * are in: a socketpair end whose peer autobound, bound an abstract name (closing with a byte unread: ECONNRESET)
+     * or a path; a client of a listener of the tree whose accepted end closed (it names the listener); that
+     * listener's accepted end whose autobound client closed; a client of a path listener that closed before
+     * accepting it (unixgonepeer.c). Restored (the comparator too), and with the tree left running.
+     */
+    @ParameterizedTest
+    @CsvSource({"stream,restored", "seqpacket,restored", "stream,left running", "seqpacket,left running"})
+    void aUnixSocketWhosePeerClosedStillNamesIt(String type, String how) throws Exception {
+        Path names = Files.createDirectories(tmp.resolve("names"));
+        assertItsErrorComesBack("unixgonepeer", how, type, names.toString());
     }
 
     /**

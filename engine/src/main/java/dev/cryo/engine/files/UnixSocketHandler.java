@@ -664,6 +664,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                         peerName = l.name();
                     }
                 }
+                if (listener == 0) { // its peer closed: the kernel keeps it, and the name getpeername gives, until this end closes
+                    SockAddr gone = Sockets.peerName(p.sock);
+                    peerName = gone == null || gone.isUnbound() ? new byte[0] : gone.address();
+                }
             }
             boolean primary = st.claim(p.ino);
             List<Message> queue = new ArrayList<>();
@@ -832,6 +836,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         if (u.peerIno() != 0 || u.external()) {
             m.put("peer", u.peerIno());
             m.put("peerName", SockAddr.unix(u.peerName()).toString());
+        } else if (peerGone(u) && u.peerName().length > 0) {
+            m.put("closedPeerName", SockAddr.unix(u.peerName()).toString()); // a peer of cryo's named so closes
         }
         if (u.external()) {
             m.put("external", true);
@@ -947,10 +953,21 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             return;
         }
         if (peerGone(u)) {
-            // connected once, the peer has gone: a pair whose other end is closed after the queue is filled
+            // connected once, the peer has gone: a pair whose other end is closed after the queue is filled, named
+            // as the gone peer was (getpeername still gives its name): a listener's name by that listener itself
             UnixSocket l = listenerOf(u, hub); // an accepted end keeps its listener's name
-            Fd[] pair = l == null ? hub.socketpair(u.type(), u.peer()) : reversed(throughListener(l, l.peer(),
-                    u.peer(), hub));
+            UnixSocket server = l == null ? listenerNamed(u.type(), u.peerName(), hub) : null; // its accepted end closed
+            Fd[] pair = l != null ? reversed(throughListener(l, l.peer(), u.peer(), hub))
+                    : server != null ? throughListener(server, u.peer(), null, hub) : hub.socketpair(u.type(), u.peer());
+            if (l == null) {
+                bindQuietly(pair[0], u, hub); // its own abstract name (a sender with SO_PASSCRED autobinds)
+            }
+            SockAddr goneName = SockAddr.unix(server != null ? new byte[0] : u.peerName());
+            // an abstract name is held until that peer closes: taken as late as can be; a path's file is removed at once
+            boolean late = goneName.isAbstract() && !u.fillsLate();
+            if (!goneName.isUnbound() && !late) {
+                hub.nameAsClosedPeer(pair[1], goneName, u.ino());
+            }
             u.options().apply(pair[0]);
             hub.put(u.ino(), pair[0]);
             if (u.fillsLate()) { // filled once FILES made the files: fillPassing
@@ -960,6 +977,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             hub.later(() -> {
                 fill(pair[1], u, hub, null);
                 unreadAtClose(pair[0], u);
+                if (late) {
+                    hub.nameAsClosedPeer(pair[1], goneName, u.ino());
+                }
                 pair[1].close(); // shuts a stream or seqpacket end down as the peer's close did
                 shutDown(pair[0], u);
             });
@@ -1047,11 +1067,16 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * it ({@link #reachable}); else null.
      */
     private static UnixSocket listenerOf(UnixSocket end, SocketHub hub) {
-        if (end.address().isUnbound() || end.type() == Sockets.SOCK_DGRAM) {
+        return end.type() == Sockets.SOCK_DGRAM ? null : listenerNamed(end.type(), end.name(), hub);
+    }
+
+    /** The listener of this build of {@code type} bound to {@code name}, when cryo reaches it; else (or unbound) null. */
+    private static UnixSocket listenerNamed(int type, byte[] name, SocketHub hub) {
+        if (name.length == 0) {
             return null;
         }
         return hub.records(UnixSocket.class).stream()
-                .filter(l -> l.state() == SockDiag.UNIX_LISTEN && l.type() == end.type() && Arrays.equals(l.name(), end.name())
+                .filter(l -> l.state() == SockDiag.UNIX_LISTEN && l.type() == type && Arrays.equals(l.name(), name)
                         && hub.buildsNow(l.ino()) && reachable(l))
                 .findFirst().orElse(null);
     }

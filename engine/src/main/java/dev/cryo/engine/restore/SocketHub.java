@@ -586,11 +586,7 @@ public final class SocketHub implements AutoCloseable {
         }
         Fd s = Sockets.socket(SockAddr.AF_UNIX, type, 0);
         try {
-            if (name.isAbstract()) {
-                Sockets.bind(s, name);
-            } else {
-                bindAside(s, "", name, null);
-            }
+            bindFormerName(s, name);
         } catch (KernelException | IOException e) {
             s.close();
             throw new RestoreException("unread datagrams sent by " + name + " (a socket closed since) cannot be queued"
@@ -598,6 +594,29 @@ public final class SocketHub implements AutoCloseable {
         }
         formerSenders.put(key, s);
         return s;
+    }
+
+    /**
+     * Names {@code s}, cryo's stand-in for the peer of unix socket {@code ino} that had closed, as that peer was:
+     * the socket keeps naming it (getpeername) after it closes. An abstract name another socket holds now is left
+     * out, warned: the socket then names no peer.
+     */
+    public void nameAsClosedPeer(Fd s, SockAddr name, long ino) {
+        try {
+            bindFormerName(s, name);
+        } catch (KernelException | IOException e) {
+            org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("unix socket {} names no peer now, where it named {},"
+                    + " its peer that had closed: {}", ino, name, e.getMessage());
+        }
+    }
+
+    /** A closed socket's name (a path's file removed at once, whatever stood there put back). */
+    private void bindFormerName(Fd s, SockAddr name) throws IOException {
+        if (name.isAbstract()) {
+            Sockets.bind(s, name);
+        } else {
+            bindAside(s, "", name, null);
+        }
     }
 
     /**
