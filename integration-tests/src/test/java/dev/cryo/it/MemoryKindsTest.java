@@ -289,6 +289,31 @@ class MemoryKindsTest {
     }
 
     /**
+     * memfd_secret(2) memory, whose pages the kernel hides from every other process (zdtm's memfd-secret00), was
+     * refused: its pages are read through a mapping of cryo's own of the object, taken from the task's fd, and a
+     * restore makes one memfd_secret object that the fd and every mapping take, its pages written through cryo's
+     * mapping. By mode: the fd alone, its page written through a mapping since unmapped; the fd and a mapping,
+     * a page of it never touched (still reads zero, not carried); both shared with a child, which writes after
+     * the restore and the parent reads it (secretmem.c).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fd", "both", "fork"})
+    void memfdSecretMemoryComesBack(String mode) throws Exception {
+        try {
+            dev.cryo.kernel.SecretMemory.create(4096).close();
+        } catch (RuntimeException e) {
+            org.junit.jupiter.api.Assumptions.abort("memfd_secret is not available here: " + e.getMessage());
+        }
+        try (DetachedProcess p = Workloads.program(tmp.resolve("secretmem.out"), "secretmem", mode)) {
+            Path img = tmp.resolve("img");
+            String out = RestoreTest.checkAndReap(RestoreTest.dumpAndRestore(p, img));
+            assertTrue(out.contains("PASS"), out);
+            String show = Cli.run("show", img.toString()).out();
+            assertTrue(show.contains("memfd_secret"), show);
+        }
+    }
+
+    /**
      * A deleted sparse file of 64 MiB holding 8 KiB of data: only its data counts against the ghost limit
      * (1 MiB) and travels (zdtm ghost_holes_large00, unlink_largefile were refused for the file's size).
      */

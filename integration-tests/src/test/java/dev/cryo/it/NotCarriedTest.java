@@ -519,15 +519,11 @@ class NotCarriedTest {
                                 + "assert ctypes.CDLL(None).ptrace(0x4206, c, None, None) == 0",
                         " \\(python3\\) traces pid \\d+ \\(cat\\), which is not in the tree: a ptrace attachment is"
                                 + " not carried"),
-                // zdtm's memfd-secret00: refused as a deleted file "still linked under another name"
-                new Item("a memfd_secret fd", List.of(dev.cryo.kernel.testing.TestPrograms.compile("/c/secretmem.c")
-                        .toString(), "fd"), " fd \\d+: memfd_secret memory \\(/secretmem \\(deleted\\)\\), whose pages the kernel"
-                        + " hides from every other process \\(ptrace, process_vm_readv and /proc/PID/mem included\\), is not"
-                        + " supported yet"),
+                // a memfd_secret mapping whose fd was closed (zdtm's memfd-secret00 keeps it: carried, MemoryKindsTest)
                 new Item("a memfd_secret mapping", List.of(dev.cryo.kernel.testing.TestPrograms.compile("/c/secretmem.c")
-                        .toString(), "map"), " maps memfd_secret memory /secretmem at 0x[0-9a-f]+-0x[0-9a-f]+: the kernel"
-                        + " hides its pages from every other process \\(ptrace, process_vm_readv and /proc/PID/mem"
-                        + " included\\), so cryo cannot read them: not supported"),
+                        .toString(), "map"), " maps memfd_secret memory /secretmem at 0x[0-9a-f]+-0x[0-9a-f]+ but holds no fd of it: the"
+                        + " kernel hides its pages from every other process \\(ptrace, process_vm_readv and /proc/PID/mem"
+                        + " included\\), and cryo reads them through the fd: not supported"),
                 // sem43: a restore gives each process a SEM_UNDO list of its own, and a process's threads one
                 new Item("a SEM_UNDO list two processes share", List.of(dev.cryo.kernel.testing.TestPrograms.compile(
                         "/c/semundoshare.c").toString(), "process"), "(?: shares its SEM_UNDO list with pid \\d+)? \\(cloned"

@@ -779,6 +779,11 @@ final class StateComparator {
                 // "uw": userfaultfd write-protect registration. On a frozen dumped tree it is cryo's own
                 // pre-copy tracking (a tree's own userfaultfd is an fd the dump refuses)
                 flags.remove("uw");
+                // "lo" on memfd_secret memory: its mmap locks every mapping of it (VM_LOCKED) and no call unlocks
+                // one (mlock_fixup skips it), so a forked child's copy, which fork left unlocked, comes back locked
+                if (rest.endsWith(dev.cryo.kernel.SecretMemory.PATH + " (deleted)")) {
+                    flags.remove("lo");
+                }
                 Vma v = new Vma(start, end, rest, String.join(" ", flags));
                 Vma last = vmas.isEmpty() ? null : vmas.get(vmas.size() - 1);
                 // "gu" (guard pages were installed, Linux 6.18) is a sticky flag: the kernel merges areas

@@ -36,6 +36,11 @@ public final class SharedMemoryFile implements AutoCloseable {
         return new SharedMemoryFile(fd);
     }
 
+    /** A memfd_secret(2) object of {@code size} bytes, whose pages cryo writes through a mapping of its own. */
+    public static SharedMemoryFile secret(long size) {
+        return new SharedMemoryFile(SecretMemory.create(size));
+    }
+
     /**
      * A file made with O_TMPFILE in {@code dir} holding {@code contents}, with that owner and mode:
      * it never had a name, reads "DIR/#INO (deleted)" as before, and linkat can still name it.

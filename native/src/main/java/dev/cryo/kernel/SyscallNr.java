@@ -26,6 +26,8 @@ public final class SyscallNr {
      * a tmpfs read alone (open_tree's clone: none of the mounts on its files).
      */
     public static final int OPEN_TREE = 428, MOVE_MOUNT = 429, MOUNT_SETATTR = 442;
+    /** memfd_secret(2): memory the kernel hides from every other process ({@link SecretMemory}). */
+    public static final int MEMFD_SECRET = 447;
     /** add_key(2) and keyctl(2): a task's own keyrings, read and made again from inside it ({@code keyrings.Keyrings}). */
     public static final int ADD_KEY = 248, KEYCTL = 250;
     /** bpf(2): cryo's own BPF iterator reads socket state no other call shows ({@code net.ReuseportPrograms}). */

@@ -53,7 +53,14 @@ public final class PageCopier {
         if (piece.viaProcMem()) {
             readProcMem(pid, piece.address(), buffer, at, len);
         } else {
-            Sys.readInto(pid, piece.address(), buffer, at, len);
+            try {
+                Sys.readInto(pid, piece.address(), buffer, at, len);
+            } catch (dev.cryo.kernel.KernelException e) {
+                // memfd_secret memory: only a mapping of its object reaches its pages (SecretMemoryArea)
+                if (!dev.cryo.kernel.SecretMemory.copy(false, pid, pid, piece.address(), buffer, at, len)) {
+                    throw e;
+                }
+            }
         }
         List<Segment> segments = new ArrayList<>();
         int zero = 0;

@@ -40,6 +40,7 @@ public final class FdHandlers {
             new TunFileHandler(),
             new CharDeviceHandler(),
             new MemfdHandler(),
+            new SecretMemfdHandler(),
             new MessageQueueHandler(),
             new GhostFileHandler(),
             new SymlinkHandler(),

@@ -99,7 +99,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public boolean handles(FdProbe fd) {
         return fd.target().startsWith("/") && (Files.isRegularFile(fd.procPath()) || Files.isDirectory(fd.procPath()))
-                && !UnsupportedFds.secretMemory(fd);
+                && !SecretMemfdHandler.isSecret(fd);
     }
 
     @Override

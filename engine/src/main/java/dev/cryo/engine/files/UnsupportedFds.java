@@ -22,30 +22,11 @@ final class UnsupportedFds {
         if (t.startsWith("/memfd:")) {
             return "memfd " + t.substring(7);
         }
-        if (secretMemory(fd)) {
-            return "memfd_secret memory (" + t + "), whose pages the kernel hides from every other process"
-                    + " (ptrace, process_vm_readv and /proc/PID/mem included),";
-        }
         java.util.regex.Matcher ns = NAMESPACE.matcher(t);
         if (ns.matches()) {
             return ns.group(1) + " namespace file '" + t + "' (from /proc/PID/ns/" + ns.group(1) + ")";
         }
         return "'" + t + "'";
-    }
-
-    /**
-     * An fd of memfd_secret(2) memory: a regular file to stat, but no regular-file handler may take it
-     * (it was refused as a deleted file "still linked under another name").
-     */
-    static boolean secretMemory(FdProbe fd) {
-        if (!fd.target().equals("/secretmem (deleted)")) {
-            return false;
-        }
-        try {
-            return Sys.fsMagic(fd.procPath().toString()) == Sys.SECRETMEM_MAGIC;
-        } catch (RuntimeException e) {
-            return false; // closed meanwhile: left to the handlers, as any file
-        }
     }
 
     /** sockfs names the protocol in the "system.sockprotoname" attribute of the socket's inode. */

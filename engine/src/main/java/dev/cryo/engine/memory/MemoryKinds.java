@@ -46,7 +46,9 @@ public final class MemoryKinds {
     public static final MemoryKind HUGETLB_MEMFD_PRIVATE_2M = new HugetlbMemfdPrivate(405, "HUGETLB_MEMFD_PRIVATE_2M", 2048);
     public static final MemoryKind HUGETLB_MEMFD_PRIVATE_1G = new HugetlbMemfdPrivate(406, "HUGETLB_MEMFD_PRIVATE_1G",
             1024 * 1024);
-    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's, 317 in refused20's, 407 in refused24's)
+    /** zfix48's range: 807-816. */
+    public static final MemoryKind SECRET_MEM = new SecretMemoryArea(807);
+    // next free id below 80: 15 (and 81 in sock10's range, 86 in uring10's, 307 in real19's, 317 in refused20's, 407 in refused24's, 808 in zfix48's)
 
     /** Match order: special areas and refusals first, then shared memory, plain memory, deleted files, files. */
     private static final List<MemoryKind> TABLE = List.of(
@@ -64,11 +66,7 @@ public final class MemoryKinds {
             AIO_RING,
             PACKET_RING,
             IO_URING,
-            // memfd_secret(2): was refused as a deleted file "still linked under another name"
-            new Unsupported("SECRETMEM", (m, s) -> m.shared() && m.deleted() && m.path().equals("/secretmem")
-                    && m.devMajor() == 0, "memfd_secret memory",
-                    "the kernel hides its pages from every other process (ptrace, process_vm_readv and /proc/PID/mem"
-                            + " included), so cryo cannot read them: not supported"),
+            SECRET_MEM, // before SHARED_ANON: memfd_secret(2) memory, whose pages only the task itself may touch
             // qemu's KVM vCPUs (anon_inode:kvm-vcpu:N), perf_event rings: pages of a kernel object, not a file
             new Unsupported("ANON_INODE", (m, s) -> m.path().startsWith("anon_inode:"), "the memory of",
                     "a mapping of a kernel object other than an io_uring (a KVM virtual CPU's, a perf_event ring)"

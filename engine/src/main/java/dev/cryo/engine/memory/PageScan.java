@@ -220,6 +220,32 @@ public final class PageScan {
         }
     }
 
+    /**
+     * As {@link #sharedObjectPages}, for memfd_secret object {@code ino}: the pages it has are found
+     * through a mapping of cryo's own of it, taken from the task's fd (SecretMemoryArea#check made sure
+     * it holds one): neither its file nor its pages can be reached from outside otherwise.
+     */
+    public void secretObjectPages(long ino) {
+        scanned += map.pages();
+        long firstPage = map.offset() / PAGE;
+        List<long[]> mine = claims.claim(ino, firstPage, firstPage + map.pages());
+        if (mine.isEmpty()) {
+            return;
+        }
+        try (Fd fd = dev.cryo.kernel.SecretMemory.take(pid, ino)) {
+            if (fd == null) {
+                throw new dev.cryo.engine.DumpException("pid " + pid + " closed its fd of the memfd_secret memory at 0x"
+                        + Long.toHexString(map.start()) + " while frozen");
+            }
+            for (long[] r : mine) {
+                for (long[] d : dev.cryo.kernel.SecretMemory.resident(fd, r[0] * PAGE, r[1] * PAGE)) {
+                    out.add(new PageRun(index, map.start() + (d[0] - map.offset()), (int) ((d[1] - d[0]) / PAGE),
+                            false, true));
+                }
+            }
+        }
+    }
+
     /** /proc/PID/map_files/START-END: the very file mapped there, even if its path was replaced or removed. */
     public static Path mapFile(Pid pid, MapsEntry m) {
         return Path.of(dev.cryo.kernel.ExitedLeaders.proc(pid) + "/map_files/" + Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));

@@ -106,7 +106,8 @@ public final class VmAdvice {
     /** mlock and mseal, after the final protection (a sealed area can no longer change). */
     public static void lockAfterProtect(TaskContext t, VmaImage v) {
         long len = v.end() - v.start();
-        if ((v.advice() & LOCKED) != 0) {
+        // a memfd_secret area is locked by its mmap (VM_LOCKED), and mlock2 refuses it (ENOMEM)
+        if ((v.advice() & LOCKED) != 0 && v.kind() != MemoryKinds.SECRET_MEM) {
             t.later("mlock2(0x" + Long.toHexString(v.start()) + ")", SyscallNr.MLOCK2, v.start(), len,
                     (v.advice() & LOCKONFAULT) != 0 ? MLOCK_ONFAULT : 0);
         }

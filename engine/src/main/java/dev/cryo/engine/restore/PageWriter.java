@@ -84,7 +84,15 @@ public final class PageWriter implements AutoCloseable {
         } catch (KernelException notWritable) {
             // an area restore maps without PROT_WRITE (not charged for writing, see Mapper):
             // /proc/PID/mem writes it as a debugger would
-            writeViaProcMem(pid, address, src.duplicate().position(at).limit(at + len));
+            try {
+                writeViaProcMem(pid, address, src.duplicate().position(at).limit(at + len));
+            } catch (IOException e) {
+                // memfd_secret memory: written through cryo's own file of the object (SharedMemoryHub)
+                if (!dev.cryo.kernel.SecretMemory.copy(true, pid, Pid.of((int) ProcessHandle.current().pid()), address,
+                        src, at, len)) {
+                    throw e;
+                }
+            }
         }
     }
 

@@ -10,6 +10,7 @@ import dev.cryo.engine.model.VmaImage;
 import dev.cryo.engine.memory.HugetlbSharedMemory;
 import dev.cryo.engine.memory.MemoryKinds;
 import dev.cryo.engine.memory.VmAdvice;
+import dev.cryo.kernel.SecretMemory;
 import dev.cryo.kernel.SharedMemoryFile;
 
 import java.io.IOException;
@@ -78,6 +79,8 @@ public final class SharedMemoryHub implements AutoCloseable {
     private final java.util.Set<Long> memfdsGiven = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private static final int MFD_ALLOW_SEALING = 2;
+    /** memfd_secret's pages, written through a mapping as huge pages are. */
+    private static final long SECRET_PAGE = 4096;
 
     /** SysV segments removed at dump, made again: dumped shmid → new shmid, marked for removal on close. */
     private final Map<Long, Integer> removedSysv = new LinkedHashMap<>();
@@ -102,7 +105,8 @@ public final class SharedMemoryHub implements AutoCloseable {
         Map<Long, Boolean> noReserve = new LinkedHashMap<>();
         for (TaskImage t : tasks) {
             for (VmaImage v : t.vmas()) {
-                if (v.file() != null && (v.kind() == MemoryKinds.SHARED_ANON || v.kind() instanceof HugetlbSharedMemory)) {
+                if (v.file() != null && (v.kind() == MemoryKinds.SHARED_ANON || v.kind() == MemoryKinds.SECRET_MEM
+                        || v.kind() instanceof HugetlbSharedMemory)) {
                     sizes.merge(v.file().ino(), v.file().size(), Math::max);
                     paths.putIfAbsent(v.file().ino(), v.file().path());
                 }
@@ -123,8 +127,15 @@ public final class SharedMemoryHub implements AutoCloseable {
         }
         Map<Long, MemfdHandler.Memfd> owners = new LinkedHashMap<>();
         Map<Long, List<MemfdHandler.Extent>> contents = new LinkedHashMap<>();
+        java.util.Set<Long> secretHeld = new java.util.HashSet<>();
         for (TaskImage t : tasks) {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
+                if (fd.desc() instanceof dev.cryo.engine.files.SecretMemfdHandler.SecretMemfd m) {
+                    sizes.merge(m.file().ino(), m.file().size(), Math::max);
+                    paths.put(m.file().ino(), SecretMemory.PATH);
+                    contents.computeIfAbsent(m.file().ino(), k -> new java.util.ArrayList<>()).addAll(m.extents());
+                    secretHeld.add(m.file().ino());
+                }
                 if (fd.desc() instanceof MemfdHandler.Memfd m) {
                     sizes.merge(m.file().ino(), m.file().size(), Math::max);
                     paths.put(m.file().ino(), MEMFD + m.name());
@@ -155,13 +166,15 @@ public final class SharedMemoryHub implements AutoCloseable {
                 if (owners.containsKey(ino)) {
                     hub.memfdOwners.put(ino, owners.get(ino));
                 }
-                if (path.startsWith(MEMFD)) {
+                boolean secret = path.equals(SecretMemory.PATH); // mapped and held by cryo's own file, as a memfd
+                if (path.startsWith(MEMFD) || secret) {
                     hub.memfdNames.add(ino);
                 }
-                if (path.startsWith(MEMFD) && owners.containsKey(ino)) {
+                if (path.startsWith(MEMFD) && owners.containsKey(ino) || secret && secretHeld.contains(ino)) {
                     hub.memfdInos.add(ino);
                 }
-                write(f, contents.getOrDefault(ino, List.of()), hugePage);
+                // memfd_secret has no write(): its pages go through a mapping of cryo's
+                write(f, contents.getOrDefault(ino, List.of()), secret ? SECRET_PAGE : hugePage);
             });
             Map<String, java.util.Set<GhostViews.View>> held = new LinkedHashMap<>(); // each ghost's paths in fds
             for (TaskImage t : tasks) {
@@ -206,6 +219,9 @@ public final class SharedMemoryHub implements AutoCloseable {
      * any other shared memory as MAP_SHARED|MAP_ANONYMOUS memory.
      */
     private static SharedMemoryFile create(String path, long size, int memfdFlags, long hugePage) {
+        if (path.equals(SecretMemory.PATH)) {
+            return SharedMemoryFile.secret(size);
+        }
         if (path.startsWith(MEMFD)) {
             String name = path.substring(MEMFD.length());
             if (name.endsWith(DELETED)) {
