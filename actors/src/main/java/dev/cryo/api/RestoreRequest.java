@@ -19,7 +19,7 @@ import java.nio.file.Path;
  * {@code tcpLockElsewhere}: the network lock that holds the image's TCP connections may be on another
  * host (or gone): the caller moved their addresses here and lifts that lock there (a migration does);
  * without it such a restore is refused ({@link dev.cryo.engine.restore.HeldConnections}).
- * {@code joinNs}: the namespace files, by kind ("net", "uts", "ipc"), the tree's root joins instead of making or keeping
+ * {@code joinNs}: the namespace files, by kind ("net", "uts", "ipc", "time"), the tree's root joins instead of making or keeping
  * its own (CRIU's {@code --join-ns KIND:PATH}; empty: as dumped), {@link dev.cryo.engine.restore.JoinedNamespaces}.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,

@@ -94,7 +94,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = {"-J", "--join-ns"}, paramLabel = "KIND:PATH|KIND:PID", description = "Join the namespace at PATH (or"
             + " pid PID's) instead of the one the tree's root made or was in (CRIU's --join-ns; repeatable). net: a net"
             + " namespace the root made, its sockets rebuilt in the joined one; uts: the joined one's host names; ipc: an"
-            + " ipc namespace the root made, holding no object. Restores in this process.")
+            + " ipc namespace the root made, holding no object; time: a time namespace the root made, the joined one's"
+            + " clocks no earlier than the tree's at the dump. Restores in this process.")
     java.util.List<String> joinNs = new java.util.ArrayList<>();
 
     private final PrintWriter out;

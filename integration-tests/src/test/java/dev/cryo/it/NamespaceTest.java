@@ -1092,7 +1092,7 @@ class NamespaceTest {
      * (PID or PATH): it sees that one's host name, the image's is not set (the holder keeps its own). A root that was
      * in cryo's uts namespace joins the one named too; its ipc namespace, which may hold the host's objects, is not
      * replaced (refused at restore, the image restores after), nor one of the tree's holding a segment. pid, mnt,
-     * user, time are refused before anything runs (exit 2).
+     * user are refused before anything runs (exit 2).
      */
     @Test
     void aTreeIsRestoredIntoTheUtsAndIpcNamespacesJoinNsNames() throws Exception {
@@ -1107,7 +1107,7 @@ class NamespaceTest {
                 int pid = p.pid().value();
                 assertEquals("carry47-own", hostnameOf(pid));
                 DumpRestore d = DumpRestore.dump(pid, tmp.resolve("own"));
-                for (String kind : List.of("pid", "mnt", "user", "time")) {
+                for (String kind : List.of("pid", "mnt", "user")) {
                     Cli no = Cli.run("restore", "-D", tmp.resolve("own").toString(), "-d", "--join-ns", kind + ":" + h);
                     assertEquals(2, no.code(), no.toString());
                     assertTrue(no.err().contains("--join-ns " + kind + ":" + h + ": "), no.err());
@@ -1156,6 +1156,53 @@ class NamespaceTest {
                 } finally {
                     RestoreTest.killAndReap(r);
                 }
+            }
+        }
+    }
+
+    /**
+     * CRIU's {@code restore --join-ns time:PATH} (refused before, exit 2). A root that made its own time namespace
+     * (CLOCK_MONOTONIC and CLOCK_BOOTTIME a day ahead of the host's) is restored into that of another process, whose
+     * clocks are further ahead: it is in that namespace, its children's too, its clocks that one's. One whose clocks
+     * are behind the tree's (cryo's own: the host's) is refused, the root's clock would go back, and nothing is left
+     * behind; a root that was in the host's time namespace is refused (only one the root made is joined instead).
+     */
+    @Test
+    void aTreeIsRestoredIntoTheTimeNamespaceJoinNsNamesWhenItsClocksDoNotGoBack() throws Exception {
+        try (DetachedProcess holder = execedSleep(DetachedProcess.start(tmp.resolve("holder.out"), "unshare", "--time",
+                "--monotonic", "200000", "--boottime", "200000", "sleep", "600"))) {
+            int h = holder.pid().value();
+            String held = nsOf(h, "time");
+            try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("own.out"), "unshare", "--time",
+                    "--monotonic", "86400", "--boottime", "86400", "sleep", "600"))) {
+                int pid = p.pid().value();
+                DumpRestore d = DumpRestore.dump(pid, tmp.resolve("own")).alsoKnown(new StateComparator.Known(
+                        "--join-ns time: the joined namespace's offsets, not the image's", x -> x.item().equals("timens_offsets")
+                        && x.restored().equals("monotonic 200000 0\nboottime 200000 0")));
+                Cli back = Cli.run("restore", "-D", tmp.resolve("own").toString(), "-d", "--join-ns", "time:/proc/"
+                        + ProcessHandle.current().pid() + "/ns/time");
+                assertEquals(1, back.code(), back.toString());
+                assertTrue(back.err().matches("(?s).*--join-ns time:\\S+: its CLOCK_MONOTONIC reads [0-9.]+ s, behind the"
+                        + " [0-9.]+ s the tree's read at the dump: the program's clock would go back.*"), back.err());
+                assertFalse(Files.exists(Path.of("/proc/" + pid)), "nothing restored by the refused restore");
+                DetachedProcess r = d.restoreDetached(p.output(), "--join-ns", "time:" + h);
+                try {
+                    assertEquals(held, nsOf(pid, "time"), "the time namespace --join-ns named");
+                    assertEquals(held, nsOf(pid, "time_for_children"));
+                    assertEquals(Files.readString(Path.of("/proc/" + h + "/timens_offsets")),
+                            Files.readString(Path.of("/proc/" + pid + "/timens_offsets")), "the joined namespace's clocks");
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+            try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("host.out"), "sleep", "600"))) {
+                int pid = p.pid().value();
+                DumpRestore d = DumpRestore.dump(pid, tmp.resolve("host"));
+                Cli no = Cli.run("restore", "-D", tmp.resolve("host").toString(), "-d", "--join-ns", "time:" + h);
+                assertEquals(1, no.code(), no.toString());
+                assertTrue(no.err().contains("was in the time namespace of the host it was dumped on"), no.err());
+                assertFalse(Files.exists(Path.of("/proc/" + pid)), "nothing restored by the refused restore");
+                RestoreTest.killAndReap(d.restoreDetached(p.output()));
             }
         }
     }

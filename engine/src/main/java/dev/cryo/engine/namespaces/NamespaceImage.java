@@ -29,8 +29,9 @@ import java.util.Map;
  * task inside several of the tree's has an entry in the {@code tids} of each. Version 9 adds {@code netBoundAt}:
  * where the net namespace (CLONE_NEWNET in {@code flags}) was bound on the host ({@code ip netns add}'s
  * /run/netns/NAME), which the restore joins again instead of making one ("" for one the tree made alone).
- * {@code joinedAt} is never in an image: {@code restore --join-ns uts:PATH} / {@code ipc:PATH} sets it on the root's
- * (CLONE_NEWUTS/NEWIPC → the namespace file joined instead of made, {@link dev.cryo.engine.restore.JoinedNamespaces}).
+ * {@code joinedAt} is never in an image: {@code restore --join-ns uts:PATH} / {@code ipc:PATH} / {@code time:PATH} sets
+ * it on the root's (CLONE_NEWUTS/NEWIPC/NEWTIME → the namespace file joined instead of made, {@link
+ * dev.cryo.engine.restore.JoinedNamespaces}; CLONE_NEWTIME stays out of {@code flags}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
@@ -93,13 +94,13 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     }
 
     /**
-     * This, its namespace of kind {@code flag} (CLONE_NEWUTS or CLONE_NEWIPC) joined at {@code path} instead of made
+     * This, its namespace of kind {@code flag} (CLONE_NEWUTS, CLONE_NEWIPC or CLONE_NEWTIME) joined at {@code path} instead of made
      * or inherited ({@code restore --join-ns uts:PATH}): its host names, or its ipc sysctls, are that namespace's.
      */
     public NamespaceImage joining(int flag, String path) {
         Map<Integer, String> joined = new LinkedHashMap<>(joinedAt);
         joined.put(flag, path);
-        return new NamespaceImage(pid, flags | flag, hostname, domainname, tids, loUp, loAddresses, mounts,
+        return new NamespaceImage(pid, flag == Clone.NEWTIME ? flags : flags | flag, hostname, domainname, tids, loUp, loAddresses, mounts,
                 flag == Clone.NEWIPC ? IpcImage.EMPTY : ipc, time, pidForChildren, netBoundAt, joined);
     }
 

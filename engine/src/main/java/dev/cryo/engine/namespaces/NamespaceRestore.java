@@ -24,6 +24,9 @@ public final class NamespaceRestore {
         if (made.isPresent()) {
             made.get().joinedAt().forEach((flag, path) -> join(t, flag, path));
         }
+        if (made.isPresent() && made.get().joins(Clone.NEWTIME)) {
+            clocksGoOn(t, made.get().time(), made.get().joinedAt().get(Clone.NEWTIME));
+        }
         if (made.isPresent() && made.get().has(Clone.NEWCGROUP)) {
             cgroupNamespace(t);
         }
@@ -40,7 +43,7 @@ public final class NamespaceRestore {
             deadPidNamespace(t);
         }
         if (made.isPresent() && made.get().time() != null) {
-            time(t, made.get().time());
+            time(t, made.get().time(), made.get().joins(Clone.NEWTIME));
         }
         if (made.isEmpty() || !made.get().has(Clone.NEWUTS) || made.get().joins(Clone.NEWUTS)) {
             return;
@@ -146,8 +149,8 @@ public final class NamespaceRestore {
      * here). A namespace for its children only is left as their time_for_children. cryo opens that
      * namespace file and the task takes it: the task's own view may have no /proc (zdtm's clean_mntns).
      */
-    private static void time(TaskContext t, TimeNsImage time) {
-        if (time.own() != null) {
+    private static void time(TaskContext t, TimeNsImage time, boolean joined) {
+        if (time.own() != null && !joined) {
             newTimeNamespace(t, time, time.own());
             long fd;
             try (dev.cryo.kernel.Fd kids = dev.cryo.kernel.Sys.open("/proc/" + t.pid() + "/ns/time_for_children",
@@ -160,6 +163,32 @@ public final class NamespaceRestore {
         if (time.forChildren() != null) {
             newTimeNamespace(t, time, time.forChildren());
         }
+    }
+
+    /**
+     * The time namespace {@code restore --join-ns time:PATH} named, which the task has joined: its CLOCK_MONOTONIC and
+     * CLOCK_BOOTTIME, read by the task there, must be no earlier than the tree's were at the dump (the host's then plus
+     * its own namespace's offsets), or the program's clocks would go back.
+     */
+    private static void clocksGoOn(TaskContext t, TimeNsImage time, String path) {
+        for (int clock : new int[] {TimeNsImage.MONOTONIC, TimeNsImage.BOOTTIME}) {
+            long at = t.put(new byte[16]);
+            t.call("clock_gettime(" + clock + ")", SyscallNr.CLOCK_GETTIME, clock, at);
+            java.nio.ByteBuffer ts = java.nio.ByteBuffer.wrap(dev.cryo.kernel.Sys.read(t.pid(), at, 16))
+                    .order(java.nio.ByteOrder.nativeOrder());
+            long now = ts.getLong() * 1_000_000_000L + ts.getLong();
+            long then = time.treeClockAtDump(clock);
+            if (now < then) {
+                throw new dev.cryo.engine.restore.RestoreException("--join-ns time:" + path + ": its "
+                        + (clock == TimeNsImage.MONOTONIC ? "CLOCK_MONOTONIC" : "CLOCK_BOOTTIME") + " reads "
+                        + seconds(now) + " s, behind the " + seconds(then) + " s the tree's read at the dump: the"
+                        + " program's clock would go back");
+            }
+        }
+    }
+
+    private static String seconds(long ns) {
+        return String.format(java.util.Locale.ROOT, "%.3f", ns / 1e9);
     }
 
     private static void newTimeNamespace(TaskContext t, TimeNsImage time, TimeNsImage.Offsets offsets) {

@@ -92,6 +92,12 @@ public record TimeNsImage(Offsets own, Offsets forChildren, long hostMonotonic, 
         return o.later(Math.max(0, hostMonotonic - m), Math.max(0, hostBoottime - b));
     }
 
+    /** Clock {@code clock} (MONOTONIC or BOOTTIME, ns) as the task in {@code own} read it at the dump. */
+    long treeClockAtDump(int clock) {
+        return clock == MONOTONIC ? hostMonotonic + own.monotonicSec() * NS + own.monotonicNsec()
+                : hostBoottime + own.boottimeSec() * NS + own.boottimeNsec();
+    }
+
     Map<String, Object> json() {
         Map<String, Object> m = new LinkedHashMap<>();
         if (own != null) {

@@ -21,15 +21,20 @@ import java.util.Map;
  * <li>ipc: only a namespace the root made, holding no SysV object or POSIX queue (those would have to be made
  * in a namespace others use, and a failed restore could not take them back); its sysctls are the joined one's.
  * A tree in cryo's ipc namespace may hold its objects (attached segments, queues): refused.</li>
+ * <li>time: only a namespace the root made (and entered), whose CLOCK_MONOTONIC and CLOCK_BOOTTIME read, in the
+ * joined one, no earlier than the tree's did at the dump (checked in the root once it joined: the clocks would go
+ * back); they read the joined namespace's clocks, which may have gone on further than its own would. One the root
+ * made for its children only is made again.</li>
  * </ul>
- * Refused with the reason: pid (as CRIU), mnt (cryo makes the tree's mount table again itself), user, time and
- * cgroup, and any join when the root made a user namespace (from inside it the root may not join the host's).
+ * Refused with the reason: pid (as CRIU), mnt (cryo makes the tree's mount table again itself; CRIU joins none
+ * either), user and cgroup, and any join when the root made a user namespace (from inside it the root may not join
+ * the host's).
  */
 public final class JoinedNamespaces {
     private JoinedNamespaces() {}
 
     /**
-     * The namespace files {@code restore --join-ns KIND:VALUE[,...]} options name, by kind ("net", "uts", "ipc"), or an
+     * The namespace files {@code restore --join-ns KIND:VALUE[,...]} options name, by kind ("net", "uts", "ipc", "time"), or an
      * IllegalArgumentException saying why not.
      */
     public static Map<String, String> paths(List<String> options) {
@@ -37,23 +42,21 @@ public final class JoinedNamespaces {
         for (String option : options) {
             int colon = option.indexOf(':');
             if (colon < 0) {
-                throw new IllegalArgumentException("--join-ns " + option + ": expected KIND:PATH or KIND:PID (net, uts, ipc)");
+                throw new IllegalArgumentException("--join-ns " + option + ": expected KIND:PATH or KIND:PID (net, uts, ipc, time)");
             }
             String kind = option.substring(0, colon);
             String value = option.substring(colon + 1);
             String refused = switch (kind) {
-                case "net", "uts", "ipc" -> null;
+                case "net", "uts", "ipc", "time" -> null;
                 case "pid" -> "a pid namespace is not joined (neither does CRIU): cryo makes the tree's own pid namespace"
                         + " again, or restores it in its own";
                 case "mnt" -> "cryo makes the tree's own mount namespace again with its mount table, or restores it in"
-                        + " its own; joining another is not supported";
+                        + " its own; joining another is not supported (nor by CRIU)";
                 case "user" -> "cryo makes the tree's own user namespace again with its maps, or restores it in its"
                         + " own; joining another is not supported";
-                case "time" -> "cryo makes the tree's own time namespace again with its clocks as dumped (a joined one's"
-                        + " monotonic clocks would jump), or restores it in its own; joining another is not supported";
                 case "cgroup" -> "cryo makes the tree's own cgroup namespace again rooted at its cgroups; joining"
                         + " another is not supported";
-                default -> "unknown namespace kind '" + kind + "': net, uts and ipc are joined";
+                default -> "unknown namespace kind '" + kind + "': net, uts, ipc and time are joined";
             };
             if (refused != null) {
                 throw new IllegalArgumentException("--join-ns " + option + ": " + refused);
@@ -90,6 +93,7 @@ public final class JoinedNamespaces {
                 case "net" -> net(image, e.getValue());
                 case "uts" -> joined(image, Clone.NEWUTS, e.getValue());
                 case "ipc" -> ipc(image, e.getValue());
+                case "time" -> time(image, e.getValue());
                 default -> throw new IllegalArgumentException("--join-ns " + e.getKey());
             };
         }
@@ -116,6 +120,17 @@ public final class JoinedNamespaces {
                     + " restore could not take them back): only an ipc namespace with no object is joined");
         }
         return joined(image, Clone.NEWIPC, path);
+    }
+
+    private static ImageContents time(ImageContents image, String path) {
+        NamespaceImage made = madeByRoot(image);
+        if (made == null || made.time() == null || made.time().own() == null) {
+            throw new RestoreException("--join-ns time:" + path + ": the root (pid " + image.root() + ") was in the time"
+                    + " namespace of " + (image.namespaceImages().stream().anyMatch(n -> n.time() != null) ? "its parent,"
+                    + " and only a task below it (or its children) had one of their own" : "the host it was dumped on")
+                    + "; only a time namespace the root made is joined instead of made");
+        }
+        return joined(image, Clone.NEWTIME, path);
     }
 
     /** {@code image} with its root's namespace of kind {@code flag} joined at {@code path}. */
