@@ -85,6 +85,17 @@ class NsFlavorTest {
     }
 
     /**
+     * Files made with O_TMPFILE in a container whose pid namespace has its own /proc (zdtm's fd01 in its ns flavor,
+     * glibc's tmpfile()): the restore made them in the task's mount namespace and wrote them through
+     * /proc/CRYO_PID/fd/N, which that /proc does not show: "cannot write the O_TMPFILE file /tmp/#N again:
+     * /proc/P/fd/8" after the killing dump. They are written through cryo's fd. tmpfilens.c.
+     */
+    @Test
+    void filesMadeWithOTmpfileInAContainerWithItsOwnProcComeBack() throws Exception {
+        assertPassesPivoted("tmpfilens");
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.

@@ -48,15 +48,7 @@ public final class SharedMemoryFile implements AutoCloseable {
     public static SharedMemoryFile tmpfile(String dir, byte[] contents, int uid, int gid, int mode) {
         Fd fd = Sys.open(dir, Fcntl.O_TMPFILE | Fcntl.O_RDWR, 0600);
         try {
-            if (contents.length > 0) {
-                Memory m = new Memory(contents.length);
-                m.write(0, contents, 0, contents.length);
-                for (long done = 0; done < contents.length; ) {
-                    long off = done;
-                    done += Sys.call(() -> "pwrite(O_TMPFILE in " + dir + ")", SyscallNr.PWRITE64, fd.value(),
-                            Sys.address(m) + off, contents.length - off, off);
-                }
-            }
+            pwrite(fd, "O_TMPFILE in " + dir, 0, contents, 0, contents.length);
             Sys.call(() -> "fchown(O_TMPFILE in " + dir + ", " + uid + ", " + gid + ")", SyscallNr.FCHOWN,
                     fd.value(), uid, gid, 0);
             Sys.call(() -> "fchmod(O_TMPFILE in " + dir + ", 0" + Integer.toOctalString(mode) + ")", SyscallNr.FCHMOD,
@@ -65,6 +57,32 @@ public final class SharedMemoryFile implements AutoCloseable {
         } catch (RuntimeException e) {
             fd.close();
             throw e;
+        }
+    }
+
+    /**
+     * Writes {@code len} bytes of {@code data} from {@code from} at {@code offset} through cryo's fd, not a
+     * path: a file made in a task's mount namespace is written from there, whose /proc may not show cryo.
+     */
+    public void write(long offset, byte[] data, int from, int len, String name) {
+        pwrite(fd, name, offset, data, from, len);
+    }
+
+    /** Sets the file's size to {@code size} (a tail hole). */
+    public void truncate(long size, String name) {
+        Sys.call(() -> "ftruncate(" + name + ", " + size + ")", FTRUNCATE, fd.value(), size, 0, 0);
+    }
+
+    private static void pwrite(Fd fd, String name, long offset, byte[] data, int from, int len) {
+        if (len == 0) {
+            return;
+        }
+        Memory m = new Memory(len);
+        m.write(0, data, from, len);
+        for (long done = 0; done < len; ) {
+            long off = done;
+            done += Sys.call(() -> "pwrite(" + name + ", " + (len - off) + " bytes at " + (offset + off) + ")",
+                    SyscallNr.PWRITE64, fd.value(), Sys.address(m) + off, len - off, offset + off);
         }
     }
 

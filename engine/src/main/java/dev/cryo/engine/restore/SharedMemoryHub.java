@@ -329,14 +329,8 @@ public final class SharedMemoryHub implements AutoCloseable {
                 tmpfiles.add(f);
                 if (g.hugePageBytes() > 0) {
                     HugetlbfsGhost.fill(f.fd(), g, g.file().path());
-                } else if (!g.dense()) {
-                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(Path.of(f.procPath()),
-                            StandardOpenOption.WRITE)) {
-                        writeExtents(g, ch, Path.of(f.procPath()));
-                    } catch (IOException e) {
-                        throw new RestoreException("cannot write the O_TMPFILE file " + g.file().path() + " again: "
-                                + e.getMessage());
-                    }
+                } else if (!g.dense()) { // through the fd: in a container's mount namespace, /proc shows no cryo
+                    writeExtents(g, f);
                 }
                 return f.procPath();
             } catch (RuntimeException e) {
@@ -566,18 +560,39 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     /** The ghost's data extents at their offsets (its contents hold them one after the other), then its size. */
     private static void writeExtents(GhostFile g, java.nio.channels.FileChannel ch, Path p) throws IOException {
+        eachExtent(g, (at, from, len) -> {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), from, len);
+            for (long o = at; b.hasRemaining(); ) {
+                o += ch.write(b, o);
+            }
+        });
+        try (java.io.RandomAccessFile size = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            size.setLength(g.file().size()); // a tail hole
+        }
+    }
+
+    /** The same through cryo's fd of the file. */
+    private static void writeExtents(GhostFile g, SharedMemoryFile f) {
+        try {
+            eachExtent(g, (at, from, len) -> f.write(at, g.contents(), from, len, g.file().path()));
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // f.write throws none
+        }
+        f.truncate(g.file().size(), g.file().path()); // a tail hole
+    }
+
+    /** A data extent of a ghost: its offset in the file, and where and how long its bytes are in the contents. */
+    private interface Extent {
+        void write(long at, int from, int len) throws IOException;
+    }
+
+    private static void eachExtent(GhostFile g, Extent e) throws IOException {
         long[] d = g.data();
         int from = 0;
         for (int i = 0; i + 1 < d.length; i += 2) {
             int len = (int) (d[i + 1] - d[i]);
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(g.contents(), from, len);
-            for (long at = d[i]; b.hasRemaining(); ) {
-                at += ch.write(b, at);
-            }
+            e.write(d[i], from, len);
             from += len;
-        }
-        try (java.io.RandomAccessFile size = new java.io.RandomAccessFile(p.toFile(), "rw")) {
-            size.setLength(g.file().size()); // a tail hole
         }
     }
 
