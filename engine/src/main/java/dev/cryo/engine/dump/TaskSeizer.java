@@ -121,7 +121,7 @@ public final class TaskSeizer {
                         }
                     }
                 }
-                if (!newcomers && listedAll(pid, tids.size())) {
+                if (!newcomers && heldAll(pid, seized.size(), workers)) {
                     break; // every thread listed is stopped: none can make another
                 }
                 // one that exited before its seize may have made a thread not listed yet: list again
@@ -161,15 +161,24 @@ public final class TaskSeizer {
      * thread no longer alive), and the threads after it, the newest, are left out: with threads that
      * keep ending (a thread pool's churn) two new threads ran on unseized through a whole dump and
      * were lost (threadchurn: 1 run in 30, then 1 in 40, at load 30; with this check 0 in 40, and
-     * 2 of the 40 listed again). Every listed thread is held and cannot make another, so the
-     * process's count, read after the listing, is no larger than the listing unless one was left out.
+     * 2 of the 40 listed again). The process's count, read first, is compared with the threads known
+     * to be alive after it, not with the listing: the seized ones (stopped, they cannot end), the
+     * io_uring workers still there and an exited main thread (a zombie, still counted). A worker the
+     * listing showed may end right after it (the very end that cuts a listing short), and counting
+     * it would let one thread left out make up the count: that thread would run on, not dumped.
      */
-    private static boolean listedAll(Pid pid, int listed) {
+    private static boolean heldAll(Pid pid, int seized, Set<Integer> workers) {
+        int count;
         try {
-            return ProcFs.stat(pid).numThreads() <= listed;
+            count = ProcFs.stat(pid).numThreads();
         } catch (KernelException e) {
             return true; // gone: the next steps say so
         }
+        int known = seized + (ExitedLeaders.exited(pid) ? 1 : 0);
+        for (int w : workers) {
+            known += exists(pid, Pid.of(w)) ? 1 : 0;
+        }
+        return count <= known;
     }
 
     /**
