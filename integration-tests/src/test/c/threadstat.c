@@ -4,15 +4,19 @@
  * into. The restore opened its files before it made the threads, so it failed (ENOENT). After the restore:
  * both fds name the thread's files again, the status one at offset 20, and stat reads that thread's line.
  * On SIGUSR2 the main thread checks and prints PASS or FAIL. With "fork", a child shares both open files (cryo
- * refuses that: the child would keep the main thread's files).
+ * refuses that: the child would keep the main thread's files); so do, refused too, an unread message of a unix
+ * pair with "fly" (the stat file, kept) and "flyalone" (the thread's io file, closed once sent), and with
+ * "pidfd-fork" and "pidfd-fly" a thread pidfd (PIDFD_THREAD) of that thread, kept and shared.
  */
 #define _GNU_SOURCE
 #include "workload.h"
+#include "scmfds.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 static atomic_int tid;
 
@@ -72,9 +76,35 @@ int main(int argc, char **argv) {
     if (stat < 0 || status < 0 || read(status, buf, sizeof buf) != sizeof buf) fail("open the thread's files");
     const char *why = checkFds(stat, status);
     if (why) { printf("FAIL: before the dump: %s\n", why); return 1; }
-    if (argc > 1 && strcmp(argv[1], "fork") == 0 && fork() == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        for (;;) pause();
+    const char *mode = argc > 1 ? argv[1] : "";
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair)) fail("socketpair");
+    if (strcmp(mode, "fly") == 0) send_fds(pair[0], "stat", &stat, 1);
+    if (strcmp(mode, "flyalone") == 0) {
+        snprintf(path, sizeof path, "/proc/self/task/%d/io", tid);
+        int io = open(path, O_RDONLY);
+        if (io < 0) fail("open the thread's io");
+        send_fds(pair[0], "io", &io, 1);
+        close(io);
+    }
+    if (strncmp(mode, "pidfd-", 6) == 0) {
+        int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL); /* PIDFD_THREAD */
+        if (pidfd < 0) fail("pidfd_open(PIDFD_THREAD)");
+        if (strcmp(mode, "pidfd-fly") == 0) send_fds(pair[0], "pidfd", &pidfd, 1);
+    }
+    if (strcmp(mode, "fork") == 0 || strcmp(mode, "pidfd-fork") == 0) {
+        int sync[2];
+        if (pipe(sync)) fail("pipe");
+        if (fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (strcmp(mode, "pidfd-fork") == 0) { /* the pidfd alone is shared */
+                close(stat);
+                close(status);
+            }
+            if (write(sync[1], "x", 1) != 1) _exit(1);
+            for (;;) pause();
+        }
+        if (read(sync[0], buf, 1) != 1) fail("the child's start");
     }
     printf("ready\n");
     fflush(stdout);

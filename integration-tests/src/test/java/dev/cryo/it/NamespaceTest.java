@@ -184,6 +184,23 @@ class NamespaceTest {
     }
 
     /**
+     * threadstat.c as the init of its own pid namespace with its own /proc: the files of its thread it holds are
+     * named by the namespace's ids (/proc/1/task/2/stat), which the restore did not take for its thread's, and
+     * opened before the thread existed (the restore failed: ENOENT). Shared with a forked child, they are
+     * refused at dump time as outside a namespace.
+     */
+    @Test
+    void aProcFileOfOneOfItsThreadsNamedInsideItsPidNamespaceNamesThatThreadAfterTheRestore() throws Exception {
+        List<String> ns = List.of("-m", "--pid", "--fork", "--mount-proc");
+        String out = verdictInNamespaces(tmp, "threadstat", ns);
+        assertTrue(out.contains("PASS"), out);
+        AssertionError refused = assertThrows(AssertionError.class,
+                () -> verdictInNamespaces(Files.createDirectories(tmp.resolve("fork")), "threadstat", ns, "fork"));
+        assertTrue(refused.getMessage().contains(" fd 3 (/proc/1/task/2/stat), a /proc file of thread 2 of pid "),
+                refused.getMessage());
+    }
+
+    /**
      * The same for a zombie the init adopted from such a session (zdtm's helper_zombie_child, ns
      * flavor): refused before ("is in session N, not its parent's").
      */

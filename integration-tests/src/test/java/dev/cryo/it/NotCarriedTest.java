@@ -475,7 +475,24 @@ class NotCarriedTest {
                 // one of its own threads' /proc files held by the process is carried (FileKindsTest), not one a child shares
                 new Item("a thread's /proc file shared by a forked child", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "fork"),
-                        "; not supported yet \\(a restore opens a thread's files once its threads are made"),
+                        " fd \\d+ \\(/proc/\\d+/task/\\d+/stat\\), a /proc file of thread \\d+ of pid \\d+, is shared"
+                        + " with pid \\d+; not supported yet \\(a restore opens a thread's files once its threads are made"),
+                // nor one in flight in an unread unix message (restored before any thread; dumped before these)
+                new Item("a thread's /proc file in flight that the process holds too", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "fly"),
+                        " fd \\d+ \\(/proc/\\d+/task/\\d+/stat\\), a /proc file of thread \\d+ of pid \\d+, is shared"
+                        + " with a message in flight; not supported"),
+                new Item("a thread's /proc file in flight alone", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "flyalone"),
+                        "; not supported in flight \\(a restore sends files in flight again before it makes any thread\\)"),
+                new Item("a thread pidfd shared by a forked child", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "pidfd-fork"),
+                        " fd \\d+ \\(anon_inode:\\[pidfd\\]\\), a pidfd of thread \\d+ of pid \\d+, is shared with pid"
+                        + " \\d+; not supported yet"),
+                new Item("a thread pidfd in flight", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "pidfd-fly"),
+                        " fd \\d+ \\(anon_inode:\\[pidfd\\]\\), a pidfd of thread \\d+ of pid \\d+, is shared with a"
+                        + " message in flight; not supported"),
                 // zdtm detached_mount, anonymous_mount: reopened by path, they came back as other files (a cwd as
                 // "/", an open_tree fd as the host's root) or failed the restore after the dump had killed the tree
                 detached("file", ": fd 3 \\(/f\\) is on a mount that is not attached in its mount namespace \\(mount id \\d+:"

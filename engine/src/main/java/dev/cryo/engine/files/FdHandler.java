@@ -230,9 +230,14 @@ public interface FdHandler<D extends FileDesc> {
             return pid;
         }
 
-        /** Whether {@code tid} is a thread of the task being restored other than its main one (made after FILES). */
+        /** The threads of the task being restored other than its main one (made after FILES). */
+        default java.util.List<Integer> ownThreads() {
+            return java.util.List.of();
+        }
+
+        /** Whether {@code tid} is one of {@link #ownThreads}. */
         default boolean ownThread(int tid) {
-            return false;
+            return ownThreads().contains(tid);
         }
 
         /** Whether this restore makes shared memory object {@code ino} (a memfd, shared anonymous memory). */

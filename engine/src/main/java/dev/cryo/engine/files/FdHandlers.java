@@ -209,7 +209,28 @@ public final class FdHandlers {
         Pid ownerPid = Pid.of(owner.pid());
         FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
                 ProcFs.fdInfo(ownerPid, owner.fd()));
+        refuseSharedThreadFile(o, "a message in flight");
         return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag());
+    }
+
+    /**
+     * Refuses a file of one of the owner's threads other than its main one (a /proc/PID/task/TID file, a thread
+     * pidfd) that {@code other} shares (a child forked after it was opened, a message in flight): the owner's fd
+     * takes the thread's file once its threads are made, after every task's files and every file in flight are
+     * in place, so the other would keep the main thread's.
+     */
+    private static void refuseSharedThreadFile(FdProbe owner, String other) {
+        int thread = ThreadProcFiles.laterThread(owner.target(), owner.pid().value());
+        String kind = "a /proc file";
+        if (thread == 0) {
+            thread = PidFdHandler.laterThread(owner, owner.pid().value());
+            kind = "a pidfd";
+        }
+        if (thread != 0) {
+            throw new DumpException(owner.where() + " (" + owner.target() + "), " + kind + " of thread " + thread + " of pid "
+                    + owner.pid() + ", is shared with " + other + "; not supported yet (a restore opens a thread's files"
+                    + " once its threads are made, after the files every task shares)");
+        }
     }
 
     /** An fd whose open file an earlier fd of the tree owns: only the owner's kind is needed. */
@@ -217,7 +238,9 @@ public final class FdHandlers {
         Pid ownerPid = Pid.of(owner.pid());
         FdProbe o = new FdProbe(ownerPid, owner.fd(), ProcFs.fdTarget(ownerPid, owner.fd()),
                 ProcFs.fdInfo(ownerPid, owner.fd()));
-        ThreadProcFiles.refuseShared(probe.where(), o.target(), owner.pid(), probe.pid().value());
+        if (probe.pid().value() != owner.pid()) {
+            refuseSharedThreadFile(o, "pid " + probe.pid());
+        }
         try {
             return new SharedFdHandler.SharedFd(owner.pid(), owner.fd(), handlerOf(o).tag(),
                     FileLocks.dump(probe, ctx, false));

@@ -85,6 +85,7 @@ public final class InFlightFiles {
                     } else if (owner != null) {
                         desc = FdHandlers.inFlightShare(owner);
                     } else {
+                        ThreadProcFiles.refuseInFlight(probe);
                         FdHandler<?> h = FdHandlers.handlerOf(probe);
                         // an epoll's watches name fds of the task that added them: found among the receiver's
                         desc = h instanceof EpollHandler ? EpollHandler.inFlight(probe, holder) : h.dump(probe, ctx);

@@ -63,6 +63,10 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
 
     @Override
     public boolean handles(FdProbe fd) {
+        return isPidfd(fd);
+    }
+
+    private static boolean isPidfd(FdProbe fd) {
         return fd.target().equals("anon_inode:[pidfd]");
     }
 
@@ -102,6 +106,18 @@ public final class PidFdHandler implements FdHandler<PidFdHandler.PidFd> {
                     + dev.cryo.kernel.Signals.name(status & 0x7f) + " and dumped core: a stand-in cannot end that way again");
         }
         return new PidFd(DEAD, status, fd.info().ino());
+    }
+
+    /**
+     * The thread other than its main one of {@code ownerPid} that pidfd {@code fd} (a thread pidfd) refers to,
+     * or 0: the owner's fd takes that thread's pidfd only once its threads are made ({@link #reopenThreadPidfds}).
+     */
+    static int laterThread(FdProbe fd, int ownerPid) {
+        if (!isPidfd(fd) || (fd.info().flags() & O_EXCL) == 0) {
+            return 0;
+        }
+        int target = fd.info().value("Pid").map(v -> Integer.parseInt(v.trim())).orElse(0);
+        return target > 0 && target != ownerPid && threadGroup(target) == ownerPid ? target : 0;
     }
 
     /** The thread group (process) of task {@code tid}, from its /proc status. */

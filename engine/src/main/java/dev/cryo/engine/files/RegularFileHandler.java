@@ -234,7 +234,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             ctx.deadPidStandIn(f.deadPid(), "fd " + fd.fd() + ": " + path);
         }
         long tmp;
-        String thread = ThreadProcFiles.standIn(path, ctx.taskPid(), ctx::ownThread);
+        String thread = ThreadProcFiles.standIn(path, ctx.taskPid(), ctx.ownThreads(), ctx::seenByTask);
         if (thread != null) { // the thread is made later: its file takes this fd's place then
             path = thread;
         }

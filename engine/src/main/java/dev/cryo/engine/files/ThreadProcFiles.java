@@ -18,28 +18,62 @@ public final class ThreadProcFiles {
 
     private static final Pattern THREAD_FILE = Pattern.compile("^/proc/(\\d+)/task/(\\d+)(/.*)?$");
 
-    /** The main thread's file for a file of one of the task's own later threads; null for any other path. */
-    static String standIn(String path, int taskPid, java.util.function.IntPredicate ownThread) {
+    /**
+     * The main thread's file for a file of one of the task's own later threads ({@code threads}); null for any
+     * other path. The path names them by cryo's ids (the host's /proc) or, when the task mounted a /proc of its
+     * own pid namespace, by the ids {@code seen} gives inside it (a restore opened that one by name before the
+     * thread existed, and failed).
+     */
+    static String standIn(String path, int taskPid, java.util.Collection<Integer> threads,
+                          java.util.function.IntUnaryOperator seen) {
         Matcher m = THREAD_FILE.matcher(path);
-        if (!m.matches() || Integer.parseInt(m.group(1)) != taskPid || !ownThread.test(Integer.parseInt(m.group(2)))) {
+        if (!m.matches()) {
             return null;
         }
-        return "/proc/" + m.group(1) + "/task/" + m.group(1) + (m.group(3) == null ? "" : m.group(3));
+        int named = Integer.parseInt(m.group(1));
+        int thread = Integer.parseInt(m.group(2));
+        int inside = seen.applyAsInt(taskPid);
+        boolean ours = named == taskPid && threads.contains(thread)
+                || named == inside && inside != taskPid && threads.stream().anyMatch(t -> seen.applyAsInt(t) == thread);
+        return ours ? "/proc/" + named + "/task/" + named + (m.group(3) == null ? "" : m.group(3)) : null;
     }
 
     /**
-     * Refuses an fd of {@code holder} sharing the open file of fd {@code ownerFd} of {@code ownerPid} (inherited by a
-     * fork, or in flight in a unix message) when that file is under /proc of one of the owner's later threads: the
-     * owner's fd takes the thread's file only once its threads are made, after every task's files are in place, so
-     * the other holder would keep the main thread's.
+     * The thread of {@code ownerPid} other than its main one whose /proc file {@code target} is (by cryo's ids or
+     * by those of the owner's own pid namespace, as the path names it), or 0: the owner's fd takes that file only
+     * once its threads are made ({@link #reopen}).
      */
-    static void refuseShared(String where, String ownerTarget, int ownerPid, int holder) {
-        Matcher m = THREAD_FILE.matcher(ownerTarget);
-        if (holder != ownerPid && m.matches() && Integer.parseInt(m.group(1)) == ownerPid
-                && Integer.parseInt(m.group(2)) != ownerPid) {
-            throw new dev.cryo.engine.DumpException(where + ": " + ownerTarget + ", a /proc file of thread " + m.group(2)
-                    + " of pid " + ownerPid + ", is shared with pid " + ownerPid + "; not supported yet (a restore opens a"
-                    + " thread's files once its threads are made, after the files every task shares)");
+    static int laterThread(String target, int ownerPid) {
+        Matcher m = THREAD_FILE.matcher(target);
+        if (!m.matches() || m.group(1).equals(m.group(2))) {
+            return 0;
+        }
+        int named = Integer.parseInt(m.group(1));
+        return named == ownerPid || named == idInside(ownerPid) ? Integer.parseInt(m.group(2)) : 0;
+    }
+
+    /**
+     * A file in flight that no task holds, under /proc/PID/task/TID of a thread other than the main one: the
+     * restore makes files in flight before any thread, so it would open the thread's file before the thread
+     * exists (or a thread of another process, whose file cryo does not reopen).
+     */
+    static void refuseInFlight(FdProbe probe) {
+        Matcher m = THREAD_FILE.matcher(probe.target());
+        if (m.matches() && !m.group(1).equals(m.group(2))) {
+            throw new dev.cryo.engine.DumpException(probe.where() + ": a /proc file of thread " + m.group(2) + " of pid "
+                    + m.group(1) + "; not supported in flight (a restore sends files in flight again before it makes"
+                    + " any thread)");
+        }
+    }
+
+    /** The owner's pid in its own pid namespace, which a /proc mounted there names it by. */
+    private static int idInside(int pid) {
+        try {
+            java.util.List<Integer> ids = dev.cryo.kernel.proc.ProcFs.nsIds(dev.cryo.kernel.Pid.of(pid),
+                    dev.cryo.kernel.Pid.of(pid), "NSpid");
+            return ids.isEmpty() ? pid : ids.get(ids.size() - 1);
+        } catch (dev.cryo.kernel.KernelException e) {
+            return pid;
         }
     }
 
@@ -55,9 +89,10 @@ public final class ThreadProcFiles {
         if (threads.isEmpty()) {
             return;
         }
+        java.util.function.IntUnaryOperator seen = id -> t.namespaces().seenBy(pid, id);
         for (FdImage f : t.task().fds()) {
             if (!(f.desc() instanceof RegularFileHandler.RegularFile r) || r.file().path() == null
-                    || standIn(r.file().path(), pid, threads::contains) == null) {
+                    || standIn(r.file().path(), pid, threads, seen) == null) {
                 continue;
             }
             String path = r.file().path();

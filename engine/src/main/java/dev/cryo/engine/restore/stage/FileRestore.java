@@ -227,8 +227,8 @@ public final class FileRestore {
             }
 
             @Override
-            public boolean ownThread(int tid) {
-                return tid != t.pid().value() && t.task().threads().stream().anyMatch(th -> th.tid() == tid);
+            public java.util.List<Integer> ownThreads() {
+                return t.task().threads().stream().map(th -> th.tid()).filter(tid -> tid != t.pid().value()).toList();
             }
 
             @Override
