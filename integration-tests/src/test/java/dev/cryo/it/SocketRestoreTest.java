@@ -1070,6 +1070,17 @@ class SocketRestoreTest {
     }
 
     /**
+     * Files in flight of the kinds the other workloads do not pass, each held by its message alone (flykinds.c):
+     * an armed timerfd, a signalfd, an inotify watch, a memfd at an offset, a pidfd of a child, a file at an
+     * offset, a bound UDP socket, a TCP listener and a net namespace file, each received after the restore and
+     * used (untried before).
+     */
+    @Test
+    void filesOfOtherKindsInFlightComeBackAsTheyWerePassed() throws Exception {
+        assertPass(DumpRestore.workloadVerdict(tmp, "flykinds"));
+    }
+
+    /**
      * zdtm's scm05 was refused: an epoll no task holds, passed twice in unread messages, comes back
      * as one epoll watching the receiver's socket. So do a socket in flight whose own queue passes a
      * pipe and another socket in flight passing an eventfd (three levels), and both ends of a pair
