@@ -13,8 +13,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * One dump of a tree at a time: an exclusive lock on {@code /run/cryo/dump-PID.lock} for the root
- * pid, held for the whole dump by any cryo (another CLI, an agent, or this very JVM). The kernel
+ * One dump of a tree at a time: an exclusive lock on {@code /run/cryo/dump-PIDNS-PID.lock} for the root
+ * pid in cryo's pid namespace (PIDNS its inode: cryos in two containers that share /run each dump their own
+ * pid 71 at once, as zdtm.py's parallel runs do), held for the whole dump by any cryo (another CLI, an agent, or this very JVM). The kernel
  * drops the lock when its holder dies, so a killed cryo never leaves a tree locked. The file
  * names the holder, so the refusal can say who it is, and is removed by the holder at the end
  * (under the lock), so /run/cryo does not fill up with one file per dump. A cryo that opened the
@@ -33,11 +34,21 @@ public final class DumpLock implements AutoCloseable {
     }
 
     public static DumpLock acquire(Pid root) {
-        return acquire(DIR, root);
+        return acquire(DIR, ownPidNamespace(), root);
     }
 
-    static DumpLock acquire(Path dir, Pid root) {
-        Path file = dir.resolve("dump-" + root + ".lock");
+    /** The inode of cryo's pid namespace, in which the pids it is given name tasks. */
+    static long ownPidNamespace() {
+        try {
+            String ns = Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString(); // pid:[4026531836]
+            return Long.parseLong(ns.substring(ns.indexOf('[') + 1, ns.indexOf(']')));
+        } catch (IOException | RuntimeException e) {
+            throw new DumpException("cannot read cryo's pid namespace (/proc/self/ns/pid) to lock the dump: " + e, e);
+        }
+    }
+
+    static DumpLock acquire(Path dir, long pidNs, Pid root) {
+        Path file = dir.resolve("dump-" + pidNs + "-" + root + ".lock");
         try {
             Files.createDirectories(dir);
             synchronized (HELD) {
@@ -84,7 +95,7 @@ public final class DumpLock implements AutoCloseable {
     static void removeStale(Path dir) {
         List<Path> files;
         try (var s = Files.list(dir)) {
-            files = s.filter(f -> f.getFileName().toString().matches("dump-\\d+\\.lock")).toList();
+            files = s.filter(f -> f.getFileName().toString().matches("dump-(\\d+-)?\\d+\\.lock")).toList();
         } catch (IOException e) {
             return;
         }
