@@ -45,6 +45,8 @@ class CriuHabitsTest {
     @Test
     void optionsWithNothingToActOnAreDropped() {
         same("dump -t 7 -D img", "dump -t 7 -D img --log-pid --auto-dedup");
+        same("dump -t 7 -D img --ghost-limit 8M", "dump -t 7 -D img --ghost-limit 8M --no-ghost-fiemap"); // zdtm's ghost_multi_hole*
+        same("dump -t 7 -D img", "dump --ghost-fiemap -t 7 -D img");
         same("restore -D img -d", "restore --auto-dedup -D img -d --log-pid");
     }
 
