@@ -21,7 +21,7 @@
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
-    char dir[] = "/tmp/pivotstayXXXXXX";
+    char dir[] = "pivotstayXXXXXX"; /* in the test's directory (the cwd), not left in /tmp: the host never sees its mount */
     if (!mkdtemp(dir)) fail("mkdtemp");
     if (unshare(CLONE_NEWNS)) fail("unshare");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("make-rprivate");

@@ -56,9 +56,9 @@ class NotCarriedTest {
                 message);
     }
 
-    /** {@code unshare --mount} around a shell that runs {@code setup} with $d a new directory of /tmp. */
+    /** {@code unshare --mount} around a shell that runs {@code setup} with $d a new directory in the test's (its cwd). */
     private static Item mountNs(String name, String setup, String message) {
-        return new Item(name, List.of("unshare", "--mount", "/bin/sh", "-c", "d=$(mktemp -d) && " + setup
+        return new Item(name, List.of("unshare", "--mount", "/bin/sh", "-c", "d=$(mktemp -d -p \"$PWD\") && " + setup
                 + " && echo ready; exec /bin/sleep 600"), message);
     }
 
@@ -432,7 +432,7 @@ class NotCarriedTest {
                 // datagram socket's so with unnamed clients of its holder (NamespaceTest, skunixmntns.c); a named
                 // client would be bound from cryo's view
                 new Item("a unix datagram socket whose socket file only its own mount namespace reaches, with a named client",
-                        List.of("unshare", "--mount", "/bin/sh", "-c", "d=$(mktemp -d) && mkdir $d/a $d/b && mount --bind $d/a"
+                        List.of("unshare", "--mount", "/bin/sh", "-c", "d=$(mktemp -d -p \"$PWD\") && mkdir $d/a $d/b && mount --bind $d/a"
                         + " $d/b && exec /usr/bin/python3 -c \"import os, socket; s = socket.socket(socket.AF_UNIX,"
                         + " socket.SOCK_DGRAM); s.bind('$d/b/sock'); s.set_inheritable(True); c = socket.socket(socket.AF_UNIX,"
                         + " socket.SOCK_DGRAM); c.bind('\\0cryo-nc-dgram-%d' % os.getpid()); c.connect('$d/b/sock');"

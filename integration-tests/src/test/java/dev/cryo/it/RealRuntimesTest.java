@@ -316,8 +316,8 @@ class RealRuntimesTest {
                     print("ready", flush=True)
                     srv.serve_forever()
                 """);
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mp.out"), "/usr/bin/python3",
-                app.toString(), Integer.toString(port)));
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mp.out"),
+                pythonInTmp(app.toString(), Integer.toString(port))));
              CountingClient client = new CountingClient(port, "/inc")) {
             client.next();
             DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 6, Duration.ofSeconds(60),
@@ -336,6 +336,16 @@ class RealRuntimesTest {
                 killTree(r.pid().value());
             }
         }
+    }
+
+    /**
+     * python3 with its temporary files in the test's directory: multiprocessing's forkserver and managers
+     * listen in a /tmp/pymp-* directory of their own, which a killed interpreter leaves behind.
+     */
+    private String[] pythonInTmp(String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("env", "TMPDIR=" + tmp, "/usr/bin/python3"));
+        cmd.addAll(List.of(args));
+        return cmd.toArray(String[]::new);
     }
 
     /**
@@ -370,8 +380,8 @@ class RealRuntimesTest {
                     print("ready", m.address, flush=True)
                     http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
                 """);
-        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mgr.out"), "/usr/bin/python3",
-                app.toString(), Integer.toString(port)))) {
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("mgr.out"),
+                pythonInTmp(app.toString(), Integer.toString(port))))) {
             p.awaitOutput("/listener-", Duration.ofSeconds(10));
             Path dir = Path.of(p.outputText().split("\\s+")[1]).getParent();
             long n;
@@ -391,14 +401,7 @@ class RealRuntimesTest {
                 client.next();
                 assertTrue(Files.exists(dir), dir + " made again");
             } finally {
-                killTree(r.pid().value());
-                // killed, the restored one leaves its directory
-                try (var left = Files.exists(dir) ? Files.list(dir) : java.util.stream.Stream.<Path>empty()) {
-                    for (Path f : left.toList()) {
-                        Files.delete(f);
-                    }
-                }
-                Files.deleteIfExists(dir);
+                killTree(r.pid().value()); // killed, the restored one leaves its directory, in tmp
             }
         }
     }
