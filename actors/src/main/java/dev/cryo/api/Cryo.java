@@ -169,25 +169,40 @@ public final class Cryo implements AutoCloseable {
         }
     }
 
-    /** Cryo's threads that are not parked idle, each with its top frames; "none" when all are. */
+    /** Cryo's threads that are not parked idle, each with its top frames and cryo's first; "none" when all are. */
     static String busyThreads() {
         StringBuilder b = new StringBuilder();
         Thread.getAllStackTraces().forEach((t, frames) -> {
             // the scheduler's tick thread sleeps between ticks: never what holds a stop
             if (!t.getName().startsWith("cryo-") || t.getName().startsWith("cryo-scheduler") || frames.length == 0
-                    || idle(frames[0])) {
+                    || idle(frames)) {
                 return;
             }
             b.append("\n  ").append(t.getName()).append(" (").append(t.getState()).append(')');
-            for (int i = 0; i < Math.min(8, frames.length); i++) {
+            int shown = Math.min(8, frames.length);
+            boolean ours = false;
+            for (int i = 0; i < shown; i++) {
                 b.append("\n    at ").append(frames[i]);
+                ours |= frames[i].getClassName().startsWith("dev.cryo.");
+            }
+            for (int i = shown; i < frames.length && !ours; i++) { // what cryo waits in, below the JDK's waiting frames
+                if (frames[i].getClassName().startsWith("dev.cryo.")) {
+                    b.append("\n    ...\n    at ").append(frames[i]);
+                    ours = true;
+                }
             }
         });
         return b.length() == 0 ? "none" : b.toString();
     }
 
-    private static boolean idle(StackTraceElement top) {
-        return top.getClassName().equals("jdk.internal.misc.Unsafe") && top.getMethodName().equals("park")
+    /**
+     * Parked or waiting with no frame of cryo's own: a pool thread waiting for work. One parked inside cryo's
+     * code (a stop waiting on a future, a poll's sleep between tries) is what may hold a stop, and was shown idle.
+     */
+    private static boolean idle(StackTraceElement[] frames) {
+        StackTraceElement top = frames[0];
+        boolean waiting = top.getClassName().equals("jdk.internal.misc.Unsafe") && top.getMethodName().equals("park")
                 || top.getClassName().equals("java.lang.Object") && top.getMethodName().equals("wait");
+        return waiting && java.util.Arrays.stream(frames).noneMatch(f -> f.getClassName().startsWith("dev.cryo."));
     }
 }

@@ -3,7 +3,6 @@ package dev.cryo.api;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -11,7 +10,8 @@ import static org.junit.jupiter.api.Assertions.*;
 class CryoCloseTest {
     @Test
     void aBusyThreadIsNamedWithItsFramesAndAnIdleOneIsNot() throws Exception {
-        CountDownLatch started = new CountDownLatch(2);
+        CountDownLatch started = new CountDownLatch(3);
+        java.util.concurrent.CompletableFuture<Void> never = new java.util.concurrent.CompletableFuture<>();
         Thread busy = new Thread(() -> {
             started.countDown();
             try {
@@ -20,26 +20,34 @@ class CryoCloseTest {
                 // the test is over
             }
         }, "cryo-test-busy");
-        Thread idle = new Thread(() -> {
+        // parked in cryo's code (a stop waiting on a future): it holds a stop as much as a running one
+        Thread waits = new Thread(() -> {
             started.countDown();
-            LockSupport.park();
-        }, "cryo-test-idle");
+            never.join();
+        }, "cryo-test-waits");
+        // a pool thread waiting for work, as a dispatcher's: nothing of cryo's on its stack
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> new Thread(r, "cryo-test-idle"));
+        pool.execute(started::countDown);
         busy.start();
-        idle.start();
+        waits.start();
         try {
             started.await();
             String text = "";
-            for (int i = 0; i < 200 && !(text.contains("cryo-test-busy") && !text.contains("cryo-test-idle")); i++) {
-                Thread.sleep(10); // until both sit in their sleep and park
+            for (int i = 0; i < 200 && !(text.contains("cryo-test-busy") && text.contains("cryo-test-waits")
+                    && !text.contains("cryo-test-idle")); i++) {
+                Thread.sleep(10); // until each sits in its sleep, join and queue
                 text = Cryo.busyThreads();
             }
             assertTrue(text.contains("cryo-test-busy (TIMED_WAITING)") && text.contains("java.lang.Thread.sleep("), text);
+            assertTrue(text.contains("cryo-test-waits (WAITING)") && text.contains("dev.cryo.api.CryoCloseTest.lambda"), text);
             assertFalse(text.contains("cryo-test-idle"), text);
         } finally {
             busy.interrupt();
-            LockSupport.unpark(idle);
+            never.complete(null);
+            pool.shutdownNow();
             busy.join();
-            idle.join();
+            waits.join();
         }
     }
 }
