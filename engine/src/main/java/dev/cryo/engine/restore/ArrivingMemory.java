@@ -48,6 +48,10 @@ public final class ArrivingMemory implements AutoCloseable {
     private final Map<Integer, LatestPages> latest = new java.util.HashMap<>();
     private String stopped;
     private final TreeMap<Long, Long> placed = new TreeMap<>();
+    /** Areas whose mapping in the stub failed, by start: why (for the summary; their pages are the restore's to write). */
+    private final TreeMap<Long, String> unplaced = new TreeMap<>();
+    private int respawned;
+    private final StubSpawner spawner;
     private Pid stub;
     private boolean sessionLeader;
     private boolean execed;
@@ -90,6 +94,17 @@ public final class ArrivingMemory implements AutoCloseable {
     /** As above; {@code rtPriority}: the stub's SCHED_FIFO priority while it is kept warm (cryo.restore.rt-priority; 0: none). */
     public ArrivingMemory(String what, java.util.function.IntConsumer onFreeze, java.util.function.LongConsumer onRound,
                           int rtPriority) {
+        this(what, onFreeze, onRound, rtPriority, StubParent::spawnStub);
+    }
+
+    /** How the root's stub is made: {@link StubParent#spawnStub}, or a test's. */
+    interface StubSpawner {
+        Pid spawn(int pid, boolean sessionLeader, boolean execed);
+    }
+
+    ArrivingMemory(String what, java.util.function.IntConsumer onFreeze, java.util.function.LongConsumer onRound,
+                   int rtPriority, StubSpawner spawner) {
+        this.spawner = spawner;
         this.rtPriority = rtPriority;
         this.what = what;
         this.onFreeze = onFreeze;
@@ -156,10 +171,7 @@ public final class ArrivingMemory implements AutoCloseable {
         if (stub == null) {
             sessionLeader = l.sessionLeader();
             execed = l.execed();
-            stub = StubParent.spawnStub(l.pid(), sessionLeader, execed); // dies with this process, never left behind
-            if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
-                throw new KernelException("the stub for pid " + stub + " did not start within 5 s");
-            }
+            spawnClearOf(l);
         } else if (l.pid() != stub.value()) {
             return;
         }
@@ -197,15 +209,46 @@ public final class ArrivingMemory implements AutoCloseable {
                             MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE, -1, 0);
                     if (r == a.getKey()) {
                         add(a.getKey(), a.getValue());
+                        unplaced.remove(a.getKey());
                     } else { // the restore writes that area's pages whole, in the downtime (2.7 s for a GiB at load 20)
-                        log.debug("{}: area {}-{} not placed before the freeze: mmap gave {} (the stub's own mappings there: {})",
-                                what, Long.toHexString(a.getKey()), Long.toHexString(a.getValue()), r,
+                        String why = Long.toHexString(a.getKey()) + "-" + Long.toHexString(a.getValue()) + " ("
+                                + (a.getValue() - a.getKey()) / 1024 + " KiB): mmap " + (r < 0 && r > -4096
+                                ? dev.cryo.kernel.Errno.name((int) -r) : "gave " + Long.toHexString(r));
+                        unplaced.put(a.getKey(), why);
+                        log.debug("{}: area {} not placed before the freeze (the stub's own mappings there: {})", what, why,
                                 maps.stream().filter(m -> m.start() < a.getValue() && a.getKey() < m.end()).toList());
                     }
                 }
             } finally {
                 TaskSeizer.release(tracer, stub, tids);
             }
+        }
+    }
+
+    /** Stubs spawned at most for one layout whose areas the stub's own mappings are in (each spawn lays it out anew). */
+    private static final int SPAWNS = 4;
+
+    /**
+     * The stub, with none of its own mappings (its libraries, vDSO, stack: laid out at random) in the
+     * root's areas: an area they are in cannot be mapped (EEXIST), and the restore wrote all of its
+     * pages in the downtime (a GiB's: 2.8 s). Such a stub is killed and spawned again, laid out anew;
+     * the last one is kept as it is. Dies with this process, never left behind.
+     */
+    private void spawnClearOf(PreCopyLayout l) {
+        for (int spawn = 1; ; spawn++) {
+            stub = spawner.spawn(l.pid(), sessionLeader, execed);
+            if (!Spawner.awaitSleeping(stub, "sleep", 5000)) {
+                throw new KernelException("the stub for pid " + stub + " did not start within 5 s");
+            }
+            List<dev.cryo.kernel.proc.MapsEntry> inTheWay = ProcFs.maps(stub).stream().filter(m -> java.util.stream.IntStream
+                    .range(0, l.areas()).anyMatch(i -> m.start() < l.end(i) && l.start(i) < m.end())).toList();
+            if (inTheWay.isEmpty() || spawn == SPAWNS) {
+                return;
+            }
+            respawned++;
+            log.debug("{}: the stub {} has mappings of its own in the tree's areas ({}): spawned again", what, stub, inTheWay);
+            kill(stub.value());
+            stub = null;
         }
     }
 
@@ -298,7 +341,9 @@ public final class ArrivingMemory implements AutoCloseable {
     /** What was placed, for the agent's log line. */
     public synchronized String summary() {
         return placedPages + " pages of " + placedChunks + "/" + chunks + " chunks placed in " + placed.size()
-                + " areas from " + layouts + " layouts" + (stopped == null ? "" : "; stopped: " + stopped);
+                + " areas from " + layouts + " layouts" + (respawned == 0 ? "" : ", the stub spawned again " + respawned
+                + " time(s) for its own mappings in the tree's areas") + (unplaced.isEmpty() ? ""
+                : "; not placed: " + String.join(", ", unplaced.values())) + (stopped == null ? "" : "; stopped: " + stopped);
     }
 
     /** The migration failed or was abandoned before the restore: the stub goes. */
