@@ -96,6 +96,16 @@ class NsFlavorTest {
     }
 
     /**
+     * A deleted file on a mount its namespace remounted read-only after opening it (zdtm's ghost_on_rofs): the restore
+     * made it on the read-only mount and failed, "Read-only file system", after the killing dump. The mount is
+     * writable for that instant and read-only again before the tree runs. rofsghost.c.
+     */
+    @Test
+    void aDeletedFileOnAMountMadeReadOnlyComesBackAndTheMountStaysReadOnly() throws Exception {
+        assertPassesPivoted("rofsghost");
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.

@@ -10,6 +10,8 @@ public final class MountApi {
     public static final int OPEN_TREE_CLONE = 1;
     /** mount_setattr(2): the size of struct mount_attr's first version (attr_set, attr_clr, propagation, userns_fd). */
     public static final int MOUNT_ATTR_SIZE_VER0 = 32;
+    /** struct mount_attr's attr_set/attr_clr bit for a read-only mount. */
+    public static final long MOUNT_ATTR_RDONLY = 0x1;
     /** mount(2) flags; the propagation types also as struct mount_attr's propagation takes them. */
     public static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32,
             MS_NOSYMFOLLOW = 256, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096, MS_REC = 16384,

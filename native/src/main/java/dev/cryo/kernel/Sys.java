@@ -244,6 +244,11 @@ public final class Sys {
         return statfs(path).getLong(8);
     }
 
+    /** statfs(path).f_flags: ST_RDONLY (1) and the other mount flags of the mount {@code path} is on. */
+    public static long statfsFlags(String path) {
+        return statfs(path).getLong(80);
+    }
+
     private static Memory statfs(String path) {
         Memory p = new Memory(path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 1L);
         p.setString(0, path, "UTF-8");

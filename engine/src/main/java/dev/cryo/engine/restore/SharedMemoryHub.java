@@ -312,8 +312,25 @@ public final class SharedMemoryHub implements AutoCloseable {
         return recreate(g, made -> { });
     }
 
-    /** {@code whileNamed}: what is done with cryo's fd of the file made again before its name goes. */
+    /**
+     * {@code whileNamed}: what is done with cryo's fd of the file made again before its name goes. On a mount of the
+     * tree's own namespace made read-only (zdtm's ghost_on_rofs: a bind remounted read-only after the file was
+     * opened), the mount is writable for that instant: the restore failed with EROFS after the killing dump.
+     */
     private String recreate(GhostFile g, java.util.function.Consumer<dev.cryo.kernel.Fd> whileNamed) {
+        Path dir = Path.of(g.file().path()).getParent();
+        while (g.mountOf() != 0 && dir != null && !Files.isDirectory(dir)) {
+            dir = dir.getParent();
+        }
+        if (g.mountOf() == 0 || dir == null) {
+            return recreateHere(g, whileNamed);
+        }
+        try (dev.cryo.kernel.ReadOnlyMount writable = dev.cryo.kernel.ReadOnlyMount.writable(dir.toString())) {
+            return recreateHere(g, whileNamed);
+        }
+    }
+
+    private String recreateHere(GhostFile g, java.util.function.Consumer<dev.cryo.kernel.Fd> whileNamed) {
         Path original = Path.of(g.file().path());
         if (!g.linkedAt().isEmpty() && g.mountOf() != 0) {
             return linkedThere(g, whileNamed);
