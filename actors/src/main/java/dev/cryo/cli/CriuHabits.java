@@ -12,7 +12,8 @@ import java.util.List;
  * {@code --no-default-config} has no CRIU configuration to skip; a dump always records the cgroups ({@code --manage-cgroups} is the restore's); a relative log file is written in the work directory (-W, else the images
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task), {@code --auto-dedup} (holes punched in parent images) and
- * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on;
+ * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on,
+ * nor {@code --no-mntns-compat-mode} (CRIU's default mount restore, which cryo's is);
  * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
  * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
  * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
@@ -66,6 +67,8 @@ final class CriuHabits {
                 continue; // it punches holes in parent images: a cryo image has none, and a restore leaves it whole
             } else if (afterVerb && (a.equals("--no-ghost-fiemap") || a.equals("--ghost-fiemap"))) {
                 continue; // CRIU's choice of FIEMAP or SEEK_DATA for a deleted file's holes: cryo's is SEEK_DATA
+            } else if (afterVerb && a.equals("--no-mntns-compat-mode")) {
+                continue; // CRIU's default, asked for: cryo has no compat mode (--mntns-compat-mode is refused)
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {
                 continue; // a dump always records the cgroups; the mode is the restore's
             } else if (i == verb && a.equals("pre-dump")) {

@@ -47,6 +47,7 @@ class CriuHabitsTest {
         same("dump -t 7 -D img", "dump -t 7 -D img --log-pid --auto-dedup");
         same("dump -t 7 -D img --ghost-limit 8M", "dump -t 7 -D img --ghost-limit 8M --no-ghost-fiemap"); // zdtm's ghost_multi_hole*
         same("dump -t 7 -D img", "dump --ghost-fiemap -t 7 -D img");
+        same("restore -D img -d", "restore -D img -d --no-mntns-compat-mode"); // zdtm's mnt_ext_multiple, mnt_ext_sharing
         same("restore -D img -d", "restore --auto-dedup -D img -d --log-pid");
     }
 
