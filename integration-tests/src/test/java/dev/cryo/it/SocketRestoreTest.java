@@ -727,6 +727,41 @@ class SocketRestoreTest {
     }
 
     /**
+     * A unix stream client bound to a path of its own before it connected to a listener of the tree came back
+     * unbound, and its accepted end named no peer (getsockname and getpeername 'unbound', seen by the comparator):
+     * the dump recorded no file for a connected end. Now its own path is bound again with its file as it was: one
+     * there (its mode kept), one removed since the bind (no file made). Restored (the comparator too).
+     */
+    @Test
+    void aUnixStreamClientBoundToAPathOfItsOwnKeepsItsName() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("own"));
+        String script = "import os, signal, socket, stat, sys, time\n"
+                + "d = sys.argv[1]\n"
+                + "l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\nl.bind(d + '/l.sock')\nl.listen(4)\n"
+                + "def client(name, keep):\n"
+                + "    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    c.bind(d + name)\n"
+                + "    if keep:\n        os.chmod(d + name, 0o640)\n    else:\n        os.unlink(d + name)\n"
+                + "    c.connect(d + '/l.sock')\n    a, _ = l.accept()\n    c.send(b'to a')\n    return c, a\n"
+                + "c, a = client('/c.sock', True)\ng, b = client('/g.sock', False)\n"
+                + "def check(*_):\n"
+                + "    ok = c.getsockname() == d + '/c.sock' and a.getpeername() == d + '/c.sock'\n"
+                + "    ok = ok and g.getsockname() == d + '/g.sock' and b.getpeername() == d + '/g.sock'\n"
+                + "    ok = ok and a.recv(8) == b'to a' and b.recv(8) == b'to a'\n"
+                + "    a.send(b'back')\n    ok = ok and c.recv(8) == b'back'\n"
+                + "    ok = ok and stat.S_ISSOCK(os.stat(d + '/c.sock').st_mode)\n"
+                + "    ok = ok and stat.S_IMODE(os.stat(d + '/c.sock').st_mode) == 0o640 and not os.path.exists(d + '/g.sock')\n"
+                + "    print('PASS' if ok else 'FAIL: %r %r %r %r' % (c.getsockname(), a.getpeername(), g.getsockname(),"
+                + " os.listdir(d)), flush=True)\n"
+                + "    os._exit(0)\n"
+                + "signal.signal(signal.SIGUSR2, check)\nprint('ready', flush=True)\n"
+                + "end = time.time() + 600\nwhile time.time() < end:\n    time.sleep(1)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("ownpath.out"), "/usr/bin/python3",
+                "-c", script, dir.toString()))) {
+            assertPass(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
+    /**
      * A unix datagram socket b whose peer a (of a pair, or connected by name each to the other) connected
      * elsewhere while a byte of b's waited at it: the kernel dropped a's queue and left b ECONNRESET, b still
      * connected to a, which now takes only its new peer's datagrams. It was refused ("holds an error the

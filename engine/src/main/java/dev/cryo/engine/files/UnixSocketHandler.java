@@ -549,7 +549,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     }
                     bindDir = cwd;
                 }
-                if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM) {
+                if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM
+                        || ownConnectedPath(d, st)) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
                     if ((bindDir.isEmpty() || inViewCwd) && onlyInOwnView(p, st, d, what, fd.pid().value(), f.toString())) {
                         ownView = true;
@@ -744,6 +745,17 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         } catch (DumpException e) {
             throw e;
         }
+    }
+
+    /**
+     * A connected stream or seqpacket end bound to a path of its own (a client that bound before it connected), not an
+     * accepted end, which repeats its listener's name and shares its file (the same inode: no listener of its net
+     * namespace has it). An accepted end whose listener has closed counts as one: bound again, it names the same.
+     */
+    private static boolean ownConnectedPath(SockDiag.UnixSocket d, SocketDumpState st) {
+        return d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_ESTABLISHED && d.peerIno() != 0
+                && d.vfsIno() != 0 && st.unix().values().stream()
+                .noneMatch(l -> l.state() == SockDiag.UNIX_LISTEN && l.vfsIno() == d.vfsIno());
     }
 
     /**
@@ -988,6 +1000,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         Fd s = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0);
         hub.put(u.ino(), s);
         u.options().apply(s);
+        bindOwnName(s, u, hub);
+        if (u.state() == SockDiag.UNIX_LISTEN) {
+            hub.listen(s, u.backlog(), u.peer());
+        }
+    }
+
+    /** Binds {@code s} to {@code u}'s own name, its socket file as it was (gone, renamed, its owner and mode). */
+    private static void bindOwnName(Fd s, UnixSocket u, SocketHub hub) {
         SockAddr name = u.address();
         if (!name.isUnbound()) {
             String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
@@ -1014,9 +1034,6 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 String at = moveTo == null ? filePath(u) : moveTo;
                 SocketHub.setOwner(at, u.fileUid(), u.fileGid(), u.fileMode());
             }
-        }
-        if (u.state() == SockDiag.UNIX_LISTEN) {
-            hub.listen(s, u.backlog(), u.peer());
         }
     }
 
@@ -1221,7 +1238,21 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             }
             return;
         }
+        if (ownConnectedPath(u, hub)) {
+            bindOwnName(s, u, hub);
+            return;
+        }
         bindQuietly(s, u, hub);
+    }
+
+    /**
+     * A connected stream or seqpacket end whose path is its own: the dump recorded its file
+     * ({@link #ownConnectedPath(SockDiag.UnixSocket, SocketDumpState)}), and no listener of the image has that name.
+     */
+    private static boolean ownConnectedPath(UnixSocket u, SocketHub hub) {
+        return u.type() != Sockets.SOCK_DGRAM && u.peerIno() != 0 && !u.address().isUnbound() && !u.address().isAbstract()
+                && (u.fileMode() >= 0 || u.fileMode() == FILE_GONE) && hub.records(UnixSocket.class).stream()
+                .noneMatch(l -> l.state() == SockDiag.UNIX_LISTEN && Arrays.equals(l.name(), u.name()));
     }
 
     /**
