@@ -10,6 +10,7 @@
  *  d: a client of a listener of the tree (abstract name) whose accepted end was closed: it names the listener.
  *  e: the accepted end of that listener whose client autobound and closed: it names the client's autobind name.
  *  g: another accepted end of it whose client had bound a path (its file left behind) and closed.
+ *  h: a client bound to a path of its own (its file there, mode 0640) whose accepted end closed: it keeps its name.
  *  f: a client of a listener bound to a path whose connection was never accepted, the listener closed and its
  *     file removed: it names that path, ECONNRESET, then the end.
  * Prints "ready"; on SIGUSR2 each end names its gone peer as before and reads as above: "PASS" or "FAIL: why".
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 static int type = SOCK_STREAM;
@@ -30,9 +32,10 @@ struct end {
     int reset;       /* ECONNRESET pending */
     struct sockaddr_un peer;
     socklen_t peer_len;
+    char own_name[108]; /* its own path, "" none checked */
 };
 
-static struct end ends[7];
+static struct end ends[8];
 static int n_ends;
 
 static socklen_t name_of(struct sockaddr_un *a, const char *dir, const char *name, int abstract)
@@ -89,6 +92,16 @@ static void check_end(struct end *e)
 {
     struct sockaddr_un now;
     socklen_t len = sizeof now;
+    if (e->own_name[0] && (getsockname(e->fd, (struct sockaddr *)&now, &len) || strcmp(now.sun_path, e->own_name))) {
+        printf("FAIL: %s: getsockname gives '%s' where it gave '%s'\n", e->what, now.sun_path, e->own_name);
+        exit(1);
+    }
+    struct stat st;
+    if (e->own_name[0] && (stat(e->own_name, &st) || !S_ISSOCK(st.st_mode) || (st.st_mode & 0777) != 0640)) {
+        printf("FAIL: %s: its socket file %s is not there as it was (mode %o)\n", e->what, e->own_name, st.st_mode);
+        exit(1);
+    }
+    len = sizeof now;
     if (getpeername(e->fd, (struct sockaddr *)&now, &len) || len != e->peer_len || memcmp(&now, &e->peer, len)) {
         printf("FAIL: %s: getpeername gives %u bytes '%s%s' where it gave %u bytes '%s%s' (%s)\n", e->what, len,
                len > 2 && !now.sun_path[0] ? "@" : "", len > 2 ? now.sun_path + !now.sun_path[0] : "",
@@ -153,6 +166,16 @@ int main(int argc, char **argv)
     if (g < 0) fail("accept g");
     close(client);
     keep("g (an accepted end, its client bound to a path closed)", g, "", 0);
+    struct sockaddr_un own;
+    socklen_t own_len = name_of(&own, dir, "h", 0);
+    int h = socket(AF_UNIX, type, 0);
+    if (bind(h, (struct sockaddr *)&own, own_len) || chmod(own.sun_path, 0640)) fail("bind h");
+    if (connect(h, (struct sockaddr *)&addr, len)) fail("connect h");
+    accepted = accept(l, NULL, NULL);
+    if (accepted < 0) fail("accept h");
+    close(accepted);
+    keep("h (a client bound to its own path, its accepted end closed)", h, "", 0);
+    strcpy(ends[n_ends - 1].own_name, own.sun_path);
 
     int pl = socket(AF_UNIX, type, 0);
     len = name_of(&addr, dir, "f", 0);

@@ -549,8 +549,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     }
                     bindDir = cwd;
                 }
-                if (d.state() == SockDiag.UNIX_LISTEN || d.peerIno() == 0 || d.type() == Sockets.SOCK_DGRAM
-                        || ownConnectedPath(d, st)) {
+                if (d.state() == SockDiag.UNIX_LISTEN || d.type() == Sockets.SOCK_DGRAM
+                        || d.state() != SockDiag.UNIX_ESTABLISHED || ownConnectedPath(d, st)) {
                     // the socket's own file (an accepted socket only repeats its listener's name)
                     if ((bindDir.isEmpty() || inViewCwd) && onlyInOwnView(p, st, d, what, fd.pid().value(), f.toString())) {
                         ownView = true;
@@ -748,12 +748,13 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
     }
 
     /**
-     * A connected stream or seqpacket end bound to a path of its own (a client that bound before it connected), not an
-     * accepted end, which repeats its listener's name and shares its file (the same inode: no listener of its net
-     * namespace has it). An accepted end whose listener has closed counts as one: bound again, it names the same.
+     * A connected stream or seqpacket end (its peer there or gone) bound to a path of its own (a client that bound
+     * before it connected), not an accepted end, which repeats its listener's name and shares its file (the same
+     * inode: no listener of its net namespace has it). An accepted end whose listener has closed counts as one: bound
+     * again, it names the same.
      */
     private static boolean ownConnectedPath(SockDiag.UnixSocket d, SocketDumpState st) {
-        return d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_ESTABLISHED && d.peerIno() != 0
+        return d.type() != Sockets.SOCK_DGRAM && d.state() == SockDiag.UNIX_ESTABLISHED
                 && d.vfsIno() != 0 && st.unix().values().stream()
                 .noneMatch(l -> l.state() == SockDiag.UNIX_LISTEN && l.vfsIno() == d.vfsIno());
     }
@@ -972,7 +973,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             Fd[] pair = l != null ? reversed(throughListener(l, l.peer(), u.peer(), hub))
                     : server != null ? throughListener(server, u.peer(), null, hub) : hub.socketpair(u.type(), u.peer());
             if (l == null) {
-                bindQuietly(pair[0], u, hub); // its own abstract name (a sender with SO_PASSCRED autobinds)
+                bindConnectedEnd(pair[0], u, hub); // its own name (a sender with SO_PASSCRED autobinds)
             }
             SockAddr goneName = SockAddr.unix(server != null ? new byte[0] : u.peerName());
             // an abstract name is held until that peer closes: taken as late as can be; a path's file is removed at once
@@ -1238,11 +1239,16 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             }
             return;
         }
+        bindConnectedEnd(s, u, hub);
+    }
+
+    /** A connected stream or seqpacket end: its own path with its file, or an abstract name not its listener's. */
+    private static void bindConnectedEnd(Fd s, UnixSocket u, SocketHub hub) {
         if (ownConnectedPath(u, hub)) {
             bindOwnName(s, u, hub);
-            return;
+        } else {
+            bindQuietly(s, u, hub);
         }
-        bindQuietly(s, u, hub);
     }
 
     /**
@@ -1250,7 +1256,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * ({@link #ownConnectedPath(SockDiag.UnixSocket, SocketDumpState)}), and no listener of the image has that name.
      */
     private static boolean ownConnectedPath(UnixSocket u, SocketHub hub) {
-        return u.type() != Sockets.SOCK_DGRAM && u.peerIno() != 0 && !u.address().isUnbound() && !u.address().isAbstract()
+        return u.type() != Sockets.SOCK_DGRAM && u.state() == SockDiag.UNIX_ESTABLISHED && !u.address().isUnbound()
+                && !u.address().isAbstract()
                 && (u.fileMode() >= 0 || u.fileMode() == FILE_GONE) && hub.records(UnixSocket.class).stream()
                 .noneMatch(l -> l.state() == SockDiag.UNIX_LISTEN && Arrays.equals(l.name(), u.name()));
     }
