@@ -7,6 +7,9 @@
  * refused it ("a file of mode 040750; only regular files, FIFOs and device nodes are made again").
  * On SIGUSR2 it checks that /mnt/dst is still a removed directory (no links: the bind, not the
  * directory under it) with that mode and owner, that /mnt/src is gone, and that a new file cannot be made in it. Prints PASS or FAIL: reason.
+ * `deldirbind ROOT root`: no tmpfs; src and dst are directories of ROOT itself, the container's root, a bind of a host
+ * directory (zdtm's mntns_deleted in its ns flavor): the dump refused it ("is a bind mount of ROOT/mnt/src//deleted,
+ * which is gone; it cannot be bound again").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,10 +26,10 @@
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 2) fail("usage: deldirbind ROOT");
+    if (argc < 2) fail("usage: deldirbind ROOT [root]");
     signal(SIGUSR2, on_usr2);
     pivot_into(argv[1], 1);
-    if (mount("deleted", "/mnt", "tmpfs", 0, "mode=0755")) fail("mount tmpfs on /mnt");
+    if ((argc < 3 || strcmp(argv[2], "root")) && mount("deleted", "/mnt", "tmpfs", 0, "mode=0755")) fail("mount tmpfs on /mnt");
     if (mkdir("/mnt/src", 0750) || chmod("/mnt/src", 0750) || chown("/mnt/src", 65534, 65534) || mkdir("/mnt/dst", 0700))
         fail("mkdir src, dst");
     if (mount("/mnt/src", "/mnt/dst", NULL, MS_BIND, NULL)) fail("bind src on dst");

@@ -74,6 +74,17 @@ class NsFlavorTest {
     }
 
     /**
+     * The same with the directory on the container's root itself, a bind of a host directory (zdtm's mntns_deleted in
+     * its ns flavor, where the root is the test directory): the dump refused it, "is a bind mount of
+     * ROOT/mnt/src//deleted, which is gone; it cannot be bound again". The directory is made again on the host's file
+     * system through that root, bound and removed. deldirbind.c root.
+     */
+    @Test
+    void aBindOfARemovedDirectoryOfTheContainersRootComesBackRemoved() throws Exception {
+        assertPassesPivoted("deldirbind", "root");
+    }
+
+    /**
      * One deleted file a parent and its child of one container hold, each by its own open, the parent mapping it
      * too (zdtm's ghost_shared_2proc in its ns flavor): each task stood for the namespace by its own pid, so the
      * restore took the child's open for another view of the file and looked for the child before making it:

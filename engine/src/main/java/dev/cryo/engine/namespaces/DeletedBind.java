@@ -19,7 +19,7 @@ import java.util.Map;
  * /proc/sys/kernel/random/boot_id and /proc/kmsg: a file and a FIFO made in its /run, bound over
  * /proc's, then unlinked; zdtm's mntns_deleted: a directory bound, then removed), or from a file system the
  * namespace did not make, seen through its copy of the host's mounts (mntns_deleted's second mount: a file of
- * the host's bound, then removed): mountinfo shows its root as "NAME//deleted". The dump keeps the file (its
+ * the host's bound, then removed) or through a bind of a host directory it made (a container's root): mountinfo shows its root as "NAME//deleted". The dump keeps the file (its
  * bytes, the node, or an empty directory: a removed one holds nothing) as the mount's one content entry and
  * binds from its old path; the restore makes it there again, binds it, and removes it once every mount is made,
  * or as soon as the making fails (on the host's file system nothing else would).
@@ -39,7 +39,9 @@ final class DeletedBind {
         for (int i = 0; i < done.size(); i++) {
             Mount s = done.get(i);
             boolean madeTmpfs = s.fsType().equals("tmpfs") && out.get(i).made() && out.get(i).bindFrom() == null;
-            if ((madeTmpfs || !out.get(i).made()) && s.stDev() == m.stDev() && !s.root().endsWith(DELETED)
+            // a bind of a host directory made in there: a container's root (zdtm's mntns_deleted in its ns flavor)
+            boolean hostBind = !s.fsType().equals("tmpfs") && out.get(i).made() && out.get(i).bindFrom() != null;
+            if ((madeTmpfs || hostBind || !out.get(i).made()) && s.stDev() == m.stDev() && !s.root().endsWith(DELETED)
                     && MountScan.under(name, s.root())) {
                 k = i;
                 if (madeTmpfs) {
@@ -51,7 +53,7 @@ final class DeletedBind {
             return null;
         }
         Mount fs = done.get(k);
-        if (!out.get(k).made()) {
+        if (!out.get(k).made() || out.get(k).bindFrom() != null) {
             sharedWithParent(p, parent, m);
         }
         String rel = name.substring(fs.root().equals("/") ? 0 : fs.root().length());
