@@ -6,7 +6,8 @@
  * On SIGUSR2 the main thread checks and prints PASS or FAIL. With "fork", a child shares both open files (cryo
  * refuses that: the child would keep the main thread's files); so do, refused too, an unread message of a unix
  * pair with "fly" (the stat file, kept) and "flyalone" (the thread's io file, closed once sent), and with
- * "pidfd-fork" and "pidfd-fly" a thread pidfd (PIDFD_THREAD) of that thread, kept and shared.
+ * "pidfd-fork" and "pidfd-fly" a thread pidfd (PIDFD_THREAD) of that thread, kept and shared; with "other" a child
+ * opens the stat of its parent's thread itself (refused: every task's files are opened before any thread is made).
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -92,15 +93,17 @@ int main(int argc, char **argv) {
         if (pidfd < 0) fail("pidfd_open(PIDFD_THREAD)");
         if (strcmp(mode, "pidfd-fly") == 0) send_fds(pair[0], "pidfd", &pidfd, 1);
     }
-    if (strcmp(mode, "fork") == 0 || strcmp(mode, "pidfd-fork") == 0) {
+    if (strcmp(mode, "fork") == 0 || strcmp(mode, "pidfd-fork") == 0 || strcmp(mode, "other") == 0) {
         int sync[2];
         if (pipe(sync)) fail("pipe");
         if (fork() == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (strcmp(mode, "pidfd-fork") == 0) { /* the pidfd alone is shared */
+            if (strcmp(mode, "fork") != 0) { /* the pidfd alone is shared; or the child opens its own */
                 close(stat);
                 close(status);
             }
+            snprintf(path, sizeof path, "/proc/%d/task/%d/stat", getppid(), tid);
+            if (strcmp(mode, "other") == 0 && open(path, O_RDONLY) < 0) _exit(1);
             if (write(sync[1], "x", 1) != 1) _exit(1);
             for (;;) pause();
         }

@@ -113,6 +113,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                         + "; not supported (a restore reopens it through a stand-in cryo makes at that pid)");
             }
         }
+        ThreadProcFiles.refuseOtherTasksThread(fd, ctx);
         FileRef file = FileIdentity.of(fd.target(), fd.procPath());
         // a removed directory is made again, empty, and removed once opened (like a removed cwd)
         if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {

@@ -66,6 +66,25 @@ public final class ThreadProcFiles {
         }
     }
 
+    /**
+     * Refuses a file under /proc/PID/task/TID of a thread other than the main one of another task of the tree: the
+     * restore opens every task's files before it makes any thread, so the open failed (ENOENT) after the dump had
+     * killed the tree. Named by ids of a pid namespace of the tree's own, it is not told from a process outside.
+     */
+    static void refuseOtherTasksThread(FdProbe fd, FdHandler.DumpContext ctx) {
+        Matcher m = THREAD_FILE.matcher(fd.target());
+        if (!m.matches() || m.group(1).equals(m.group(2))) {
+            return;
+        }
+        int named = Integer.parseInt(m.group(1));
+        int holder = fd.pid().value();
+        if (named != holder && named != idInside(holder) && ctx.inTree(named)) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": " + fd.target() + " is a /proc file of thread "
+                    + m.group(2) + " of pid " + named + ", another task of the tree; not supported yet (a restore opens"
+                    + " every task's files before it makes any thread)");
+        }
+    }
+
     /** The owner's pid in its own pid namespace, which a /proc mounted there names it by. */
     private static int idInside(int pid) {
         try {
