@@ -25,6 +25,31 @@ class FileKindsTest {
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
+    /**
+     * A file held open on a mount no namespace has any more, which no path reaches: it was refused. A tmpfs
+     * unmounted with umount -l (zdtm's detached_mount): the file's bytes, position, owner and mode come back on a
+     * tmpfs made for it and mounted nowhere (fsopen, fsmount). A bind mount unmounted so while its tmpfs stays
+     * mounted (zdtm's detached_bind_mount): the file is opened again through a detached clone of that mount, so a
+     * write reaches the file there. Either way the fd's link reads "/f" and its mount is in no mountinfo, as before
+     * (detached.c file, bind; the test unmounts bind's tmpfs).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "bind"})
+    void aFileOfAMountUnmountedWhileOpenComesBackOnADetachedMount(String mode) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("mnt"));
+        try {
+            String out = DumpRestore.workloadVerdict(tmp, "detached", mode, dir.toString());
+            assertTrue(out.contains("PASS"), out);
+            String show = Cli.run("show", tmp.resolve("img").toString()).out();
+            assertTrue(show.contains("file on a detached mount"), show);
+            assertEquals(mode.equals("bind"), show.contains("\"clonedFrom\" : \"" + dir.resolve("mnt") + "\""), show);
+        } finally {
+            if (mode.equals("bind")) { // the tmpfs the workload left on DIR/mnt, on the host
+                new ProcessBuilder("umount", "-l", dir.resolve("mnt").toString()).inheritIO().start().waitFor();
+            }
+        }
+    }
+
     @Test
     void fdsAtAnyNumberOPathDirectoriesProcAndSysFilesAndStatusFlagsComeBack() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("data"));

@@ -1349,7 +1349,8 @@ final class StateComparator {
                 return ns.equals(mine) ? m : "pid " + pid + "'s namespace's " + m;
             }
         }
-        return "mount " + id + " unknown";
+        // a detached mount (umount -l, open_tree, fsmount): a restore makes a new one, compared by order of appearance
+        return "a mount in no mountinfo, " + labels.of("detached mount", id);
     }
 
     private static Map<String, String> hostMounts() {

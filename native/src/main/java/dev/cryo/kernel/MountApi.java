@@ -17,6 +17,8 @@ public final class MountApi {
             MS_NOSYMFOLLOW = 256, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096, MS_REC = 16384,
             MS_UNBINDABLE = 1 << 17, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20,
             MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
+    /** fsopen(2), fsconfig(2), fsmount(2): a file system made and mounted nowhere (a detached mount). */
+    public static final int FSOPEN_CLOEXEC = 1, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6, FSMOUNT_CLOEXEC = 1;
     /** umount2(2): detach now, free once no longer busy. */
     public static final int MNT_DETACH = 2;
 }

@@ -139,6 +139,11 @@ public final class Namespaces {
         });
     }
 
+    /** A detached clone of the mount at {@code point} as task {@code pid} sees it (open_tree(OPEN_TREE_CLONE)). */
+    public static Fd cloneSeenBy(Pid pid, String point) {
+        return seenBy(pid, () -> cloneOf(point, Sys.cString(point)));
+    }
+
     /** A detached clone of the mount at {@code point} ({@code at}: its path as a C string), as the calling thread sees it. */
     private static Fd cloneOf(String point, Memory at) {
         return new Fd((int) Sys.call(() -> "open_tree(" + point + ", OPEN_TREE_CLONE)", SyscallNr.OPEN_TREE, Fcntl.AT_FDCWD,

@@ -239,6 +239,12 @@ public final class Sys {
         return statfs(path).getLong(0);
     }
 
+    /** statfs(path): f_blocks times f_bsize, the size of the file system (a tmpfs's size= option). */
+    public static long fsBytes(String path) {
+        Memory buf = statfs(path);
+        return buf.getLong(16) * buf.getLong(8);
+    }
+
     /** statfs(path).f_bsize, following the path (on hugetlbfs, its huge page size). */
     public static long fsBlockSize(String path) {
         return statfs(path).getLong(8);
@@ -257,7 +263,7 @@ public final class Sys {
         return buf;
     }
 
-    public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L;
+    public static final long HUGETLBFS_MAGIC = 0x958458f6L, MQUEUE_MAGIC = 0x19800202L, TMPFS_MAGIC = 0x01021994L;
     /** memfd_secret's file system (the kernel names its files "/secretmem"). */
     public static final long SECRETMEM_MAGIC = 0x5345434dL;
     /** cgroup v1 and v2 file systems (kernfs: a cgroup made again gets files of new inode numbers). */

@@ -42,6 +42,7 @@ public final class FdHandlers {
             new MemfdHandler(),
             new SecretMemfdHandler(),
             new MessageQueueHandler(),
+            new DetachedMountFileHandler(), // before the files reopened by path: no path reaches its mount
             new GhostFileHandler(),
             new SymlinkHandler(),
             new RegularFileHandler(),

@@ -53,15 +53,86 @@ public final class MountReach {
         requireLink(procLink, path, what, true);
     }
 
-    private void requireLink(String procLink, String path, String what, boolean ancestorMayOpen) {
+    /**
+     * For the file {@code procLink} opens, dumped under {@code path}, on a mount attached nowhere (neither in the
+     * task's nor cryo's namespace nor an ancestor's) when {@code path} names another file or none: "" when no
+     * attached mount shows its file system either (a tmpfs unmounted with {@code umount -l} while the file was
+     * open: zdtm's detached_mount), or the point of a mount of the task's namespace through which {@code path}
+     * reaches that very file (a bind mount unmounted so, its source still mounted: zdtm's detached_bind_mount).
+     * Null otherwise: not detached, or detached and reached no way ({@link #requireLink} refuses it).
+     * {@link DetachedMountFileHandler} carries the first two.
+     */
+    public String detachedFrom(String procLink, String path) {
         long mountId = Sys.mountId(procLink);
+        if (reached(procLink, path, mountId) || attached().contains(mountId) || ancestorsMount(mountId) != null
+                || path == null || !path.startsWith("/") || attachedAnywhere(mountId)) {
+            return null;
+        }
+        try {
+            long dev = ((Number) Files.getAttribute(Path.of(procLink), "unix:dev")).longValue();
+            int major = (int) (((dev >>> 32) & 0xfffff000L) | ((dev >>> 8) & 0xfff));
+            int minor = (int) (((dev >>> 12) & 0xffffff00L) | (dev & 0xff));
+            boolean shown = false;
+            for (String p : new String[] {pid.procDir() + "/mountinfo", "/proc/self/mountinfo"}) {
+                for (MountInfo.Mount m : MountInfo.parse(p, ProcFs.text(p))) {
+                    if (m.major() != major || m.minor() != minor) {
+                        continue;
+                    }
+                    shown = true;
+                    String point = m.point().equals("/") ? "" : m.point();
+                    if (p.startsWith(pid.procDir()) && sameFile(procLink, pid.procDir() + "/root" + point + path)) {
+                        return m.point();
+                    }
+                }
+            }
+            return shown ? null : "";
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Whether some mount namespace of this host has mount {@code mountId} attached (a child's of the tree: zdtm's
+     * mntns_open, a file its parent holds there). Read only for a file no nearer namespace shows: each namespace once.
+     */
+    private static boolean attachedAnywhere(long mountId) {
+        java.util.Set<String> seen = new HashSet<>();
+        try (java.nio.file.DirectoryStream<Path> procs = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path p : procs) {
+                String ns = dev.cryo.kernel.Namespaces.link(p.getFileName().toString(), "mnt");
+                if (ns == null || !seen.add(ns)) {
+                    continue;
+                }
+                try {
+                    String file = p + "/mountinfo";
+                    if (MountInfo.parse(file, ProcFs.text(file)).stream().anyMatch(m -> m.id() == mountId)) {
+                        return true;
+                    }
+                } catch (RuntimeException goneMeanwhile) {
+                    seen.remove(ns); // another process of that namespace may still be read
+                }
+            }
+        } catch (java.io.IOException e) {
+            return true; // cannot tell: not taken for detached
+        }
+        return false;
+    }
+
+    /** Whether {@code path}, seen from the task's root or its namespace's, reaches that very file or mount. */
+    private boolean reached(String procLink, String path, long mountId) {
         String seen = path != null && path.startsWith("/") ? pid.procDir() + "/root" + path : null;
         if (seen != null && (onMount(seen, mountId) || sameFile(procLink, seen) || sameFile(procLink, path))) {
-            return;
+            return true;
         }
         String fromTop = path != null && path.startsWith("/") ? namespaceRoot() : null;
-        if (fromTop != null && (onMount(fromTop + path, mountId) || sameFile(procLink, fromTop + path))) {
-            return; // a chrooted task's path starts at its namespace's root, where the restore opens it
+        // a chrooted task's path starts at its namespace's root, where the restore opens it
+        return fromTop != null && (onMount(fromTop + path, mountId) || sameFile(procLink, fromTop + path));
+    }
+
+    private void requireLink(String procLink, String path, String what, boolean ancestorMayOpen) {
+        long mountId = Sys.mountId(procLink);
+        if (reached(procLink, path, mountId)) {
+            return;
         }
         if (attached().contains(mountId)) {
             coveringMount(mountId, path).ifPresent(c -> {
