@@ -96,6 +96,9 @@ class CriuHabitsTest {
         assertTrue(refused("restore -D img --lsm-profile apparmor:p").contains("does not set LSM profiles"));
         assertTrue(refused("page-server --port 1234").contains("`page-server` is a CRIU command; cryo moves a tree"));
         assertTrue(refused("-v4 dump -t 7 -D img --link-remap").contains("--ghost-limit"));
+        // zdtm's inotify_irmap: picocli's bare "Unknown options: '--irmap-scan-path', '/zdtm/static'" before
+        assertTrue(refused("dump -t 7 -D img --force-irmap --irmap-scan-path /z").contains("by their file handle"));
+        assertTrue(refused("dump -t 7 -D img --irmap-scan-path /z").startsWith("cryo: --irmap-scan-path is CRIU's option"));
     }
 
     @Test
