@@ -1,0 +1,7 @@
+#!/bin/bash
+# Runs CRIU's zdtm.py against cryo: run.sh [zdtm.py run options], e.g. run.sh -t zdtm/static/fd01 -f ns
+# ZDTM_DIR: setup.sh's directory (default /tmp/cryo-zdtm); CRYO: the cryo launcher (default this checkout's).
+here=$(cd "$(dirname "$0")" && pwd)
+cd "${ZDTM_DIR:-/tmp/cryo-zdtm}"/criu-4.1.1/test || { echo "run setup.sh first" >&2; exit 1; }
+export ZDTM_TERM_WAIT=${ZDTM_TERM_WAIT:-120} ZDTM_CRIU_TIMEOUT=${ZDTM_CRIU_TIMEOUT:-300}
+exec python3 zdtm.py run --criu-bin "$here/cryo-criu" --keep-going --ignore-taint "$@"

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Fetches CRIU's source through apt (Debian's criu source package: its upstream tarball holds zdtm), builds zdtm's
+# tests and patches zdtm.py for cryo (see README.md). Usage: setup.sh [DIR] (default /tmp/cryo-zdtm). Not run by CI.
+set -euo pipefail
+dir=${1:-/tmp/cryo-zdtm}
+version=4.1.1
+mkdir -p "$dir" && cd "$dir"
+if [ ! -d "criu-$version" ]; then
+  # bookworm's criu_3.17.1.orig.tar.xz is missing on the mirror; trixie's source package is fetched instead, from
+  # a deb-src entry of its own, removed again (the system's sources are left as they were)
+  src=/etc/apt/sources.list.d/cryo-zdtm-src.sources
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$src"
+  apt-get update -qq || true
+  apt-get source --download-only "criu=$version-1" || true # the .dsc may be missing: the upstream tarball is enough
+  rm -f "$src"; apt-get update -qq || true
+  tar xf "criu_$version.orig.tar.xz"
+fi
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libaio-dev libcap-dev libnl-3-dev libnl-route-3-dev python3-yaml
+make -C "criu-$version/test/zdtm" -k -j2 >make.log 2>&1 || echo "some zdtm tests did not build: $dir/make.log" >&2
+cd "criu-$version/test"
+# pycriu is only needed for RPC mode and CRIU's stats images, neither of which cryo has
+if [ -L pycriu ]; then
+  rm pycriu && mkdir pycriu
+  printf 'class CRIUExceptionExternal(Exception):\n    pass\nrpc = images = None\ndef criu():\n    raise RuntimeError("no RPC mode against cryo")\n' > pycriu/__init__.py
+fi
+python3 - <<'PY'
+s = open('zdtm.py').read()
+# a test's wait for its end, and criu's, are bounded by 30 and 60 s: too short on a loaded host
+s = s.replace("self.__timeout = int(self.__desc.get('timeout') or 30)",
+              "self.__timeout = max(int(self.__desc.get('timeout') or 30), int(os.getenv('ZDTM_TERM_WAIT', '0')))")
+s = s.replace("            timeout=60):", "            timeout=int(os.getenv('ZDTM_CRIU_TIMEOUT', '60'))):")
+# -F FILE: the list was read after the file was closed, and keep-going turned off
+s = s.replace("""            torun = map(lambda x: x.strip(), fd)
+        opts['keep_going'] = False
+""", """            torun = [x.strip() for x in fd if x.strip()]
+""")
+open('zdtm.py', 'w').write(s)
+PY
+echo "zdtm ready in $dir/criu-$version/test"
