@@ -548,6 +548,44 @@ class FileKindsTest {
     }
 
     /**
+     * netdata's apps.plugin keeps the /proc/PID/stat file of every process on the host open; on a busy host some
+     * of them end between the dump and the restore, which then failed ("open(/proc/N/stat) in pid M: ENOENT"). The
+     * file of a process outside the tree that has exited since is opened on a stand-in at its pid that then ends:
+     * a read gives ESRCH, as if that process had exited while the tree was stopped, and the fd names that pid.
+     */
+    @Test
+    void aProcFileOfAProcessOutsideTheTreeThatExitedSinceTheDumpNamesADeadProcess() throws Exception {
+        String holder = "import errno, os, signal, sys\nfd = os.open('/proc/%s/stat' % sys.argv[1], os.O_RDONLY)\n"
+                + "os.read(fd, 100)\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\nprint('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR1])\nos.lseek(fd, 0, 0)\ntry:\n    os.read(fd, 100)\n"
+                + "    print('FAIL: the stat of an exited process read', flush=True)\nexcept OSError as e:\n"
+                + "    print('PASS' if e.errno == errno.ESRCH else 'FAIL: ' + errno.errorcode[e.errno], flush=True)\n"
+                + "print('fd ' + os.readlink('/proc/self/fd/%d' % fd), flush=True)\n";
+        try (DetachedProcess outside = DetachedProcess.start(tmp.resolve("sleep.out"), "sleep", "600");
+             DetachedProcess p = DetachedProcess.start(tmp.resolve("holder.out"), "python3", "-c", holder,
+                     Integer.toString(outside.pid().value()))) {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            outside.close();
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + outside.pid().value())), Duration.ofSeconds(30),
+                    "the process outside the tree to exit");
+            DetachedProcess r = d.restoreDetached(p.output());
+            dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return r.outputText().contains("fd ");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the restored holder to read");
+            String out = r.outputText();
+            RestoreTest.killAndReap(r);
+            assertPassOnce(out);
+            assertTrue(out.contains("fd /proc/" + outside.pid().value() + "/stat"), out);
+        }
+    }
+
+    /**
      * Firefox's content sandbox: a task in a user namespace of its own, chrooted by a CLONE_FS helper
      * into /proc/self/fdinfo, the helper gone: its root and cwd are a dead process's fdinfo. The dump
      * refused it ("its current directory /proc/N/fdinfo is the /proc directory of pid N, which has

@@ -22,10 +22,13 @@ import java.util.Map;
 public final class DeadTaskHub implements AutoCloseable {
     private final Map<Long, DeadTaskStandIn> live = new LinkedHashMap<>();
     private final Map<Long, List<Integer>> holders = new HashMap<>();
+    private final java.util.Set<Integer> treeIds = new java.util.HashSet<>();
 
     /** For the tree of {@code tasks}, whose fds name the holders of each dead task's pidfds. */
     public DeadTaskHub(Collection<TaskImage> tasks) {
         for (TaskImage t : tasks) {
+            treeIds.add(t.pid());
+            t.threads().forEach(th -> treeIds.add(th.tid()));
             for (FdImage f : t.fds()) {
                 if (f.desc() instanceof PidFdHandler.PidFd p && p.pid() == PidFdHandler.DEAD) {
                     holders.computeIfAbsent(p.deadIno(), k -> new java.util.ArrayList<>()).add(t.pid());
@@ -40,6 +43,11 @@ public final class DeadTaskHub implements AutoCloseable {
      */
     public synchronized int of(long ino, int status, int holder) {
         return live.computeIfAbsent(ino, k -> DeadTaskStandIn.start(status, namespaceOf(ino, holder))).pid().value();
+    }
+
+    /** Whether {@code id} is the pid of a task or the id of a thread of the tree (cryo's numbers). */
+    public boolean ofTheTree(int id) {
+        return treeIds.contains(id);
     }
 
     /** The holder in the deepest pid namespace, null when that is cryo's. */

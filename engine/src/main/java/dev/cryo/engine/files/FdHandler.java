@@ -230,6 +230,11 @@ public interface FdHandler<D extends FileDesc> {
             return pid;
         }
 
+        /** Whether {@code id} is a task's pid or a thread's id of the restored tree (threads are made after FILES). */
+        default boolean ofTheTree(int id) {
+            return true;
+        }
+
         /** The threads of the task being restored other than its main one (made after FILES). */
         default java.util.List<Integer> ownThreads() {
             return java.util.List.of();

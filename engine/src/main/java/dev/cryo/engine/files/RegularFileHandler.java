@@ -167,6 +167,22 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     private static final java.util.regex.Pattern PROC_DIRECTORY = java.util.regex.Pattern.compile("^/proc/(\\d+)(/.*)?$");
 
+    /**
+     * The pid of a /proc/PID file of a process outside the tree that ran at the dump and has exited since, or 0:
+     * netdata's apps.plugin keeps the stat file of every process on the host open, and on a busy host some have
+     * ended by the restore. It is opened on a stand-in at that pid, as a file of a process that had exited by the
+     * dump is, and reads as the original's would had that process exited while the tree was stopped (ESRCH).
+     * Not in a pid or mount namespace of the task's own, where the number is another namespace's.
+     */
+    static int goneSinceTheDump(String path, RestoreContext ctx) {
+        java.util.regex.Matcher m = PROC_DIRECTORY.matcher(path);
+        if (!m.matches() || inOtherMountNamespace(ctx.taskPid()) || inOwnPidNamespace(dev.cryo.kernel.Pid.of(ctx.taskPid()))) {
+            return 0;
+        }
+        int pid = Integer.parseInt(m.group(1));
+        return !ctx.ofTheTree(pid) && !Files.exists(java.nio.file.Path.of("/proc/" + pid)) ? pid : 0;
+    }
+
     /** The pid of a cwd or root in a /proc/PID directory, not a removed one ("/proc/PID (deleted)"); -1 for any other. */
     public static int procDirectoryPid(String dir) {
         java.util.regex.Matcher m = PROC_DIRECTORY.matcher(dir);
@@ -231,8 +247,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
-        if (f.deadPid() != 0) {
-            ctx.deadPidStandIn(f.deadPid(), "fd " + fd.fd() + ": " + path);
+        int dead = f.deadPid() != 0 ? f.deadPid() : goneSinceTheDump(path, ctx);
+        if (dead != 0) {
+            ctx.deadPidStandIn(dead, "fd " + fd.fd() + ": " + path);
         }
         long tmp;
         String thread = ThreadProcFiles.standIn(path, ctx.taskPid(), ctx.ownThreads(), ctx::seenByTask);

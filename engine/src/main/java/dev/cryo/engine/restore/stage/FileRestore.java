@@ -227,6 +227,11 @@ public final class FileRestore {
             }
 
             @Override
+            public boolean ofTheTree(int id) {
+                return hubs.deadTasks().ofTheTree(id);
+            }
+
+            @Override
             public java.util.List<Integer> ownThreads() {
                 return t.task().threads().stream().map(th -> th.tid()).filter(tid -> tid != t.pid().value()).toList();
             }
