@@ -826,6 +826,43 @@ class RealServersTest {
     }
 
     /**
+     * radvd in a net namespace of its own (its raw ICMPv6 socket joined to the all-routers group on a veth, forwarding
+     * on in there), asked by rdisc6 on the host's end of the veth: the restored radvd answers a router solicitation,
+     * and after a SIGHUP with the prefix it was given after the restore.
+     */
+    @Test
+    void radvdInItsOwnNetNamespaceAnswersSolicitationsAndReloadsAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/radvd")) && Files.isExecutable(Path.of("/usr/bin/rdisc6")),
+                "Debian packages radvd and ndisc6");
+        String suffix = Long.toHexString(System.nanoTime() & 0xfffffL);
+        String inside = "c48r" + suffix, hostEnd = "c48h" + suffix;
+        Path conf = tmp.resolve("radvd.conf");
+        String head = "interface " + inside + " {\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n";
+        Files.writeString(conf, head + " prefix fd48:1::/64 { };\n};\n");
+        String start = "ip link set lo up; i=0; while ! ip link show " + inside + " >/dev/null 2>&1 && [ $i -lt 600 ];"
+                + " do sleep 0.05; i=$((i+1)); done; sysctl -q -w net.ipv6.conf.all.forwarding=1;"
+                + " ip link set " + inside + " up && exec /usr/sbin/radvd -n -m stderr -C " + conf + " -p " + tmp.resolve("radvd.pid");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("radvd.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
+            succeeds(List.of("ip", "link", "add", inside, "type", "veth", "peer", "name", hostEnd));
+            succeeds(List.of("ip", "link", "set", hostEnd, "up"));
+            succeeds(List.of("ip", "link", "set", inside, "netns", Integer.toString(p.pid().value())));
+            List<String> solicit = List.of("rdisc6", "-1", "-w", "3000", "-r", "2", hostEnd);
+            awaitOutput(solicit, "fd48:1::/64", "radvd to answer a solicitation with its prefix");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                awaitOutput(solicit, "fd48:1::/64", "the restored radvd to answer a solicitation");
+                Files.writeString(conf, head + " prefix fd48:2::/64 { };\n};\n");
+                Sys.kill(r.pid(), Signals.SIGHUP);
+                awaitOutput(solicit, "fd48:2::/64", "the restored radvd to answer with its new prefix");
+            } finally {
+                killTree(r.pid().value());
+            }
+        } finally {
+            succeedsQuietly(List.of("ip", "link", "del", hostEnd)); // if the namespace did not take it along
+        }
+    }
+
+    /**
      * conntrackd (stats mode) in a net namespace of its own with an nftables rule that tracks connections:
      * its netfilter netlink socket, subscribed to conntrack's event groups, comes back subscribed in the
      * restored namespace: a connection tracked after the restore is counted by the restored daemon.
@@ -2167,6 +2204,67 @@ class RealServersTest {
         }
     }
 
+    /**
+     * Two slapds as one tree, a provider (syncprov) and a consumer replicating it with syncrepl's refreshAndPersist
+     * over a connection inside the tree, dumped with --tcp-established: an entry added to the provider after the
+     * restore reaches the consumer over that kept connection (the consumer would retry only after 300 s).
+     */
+    @Test
+    void slapdsConsumerReplicatesOnItsKeptSyncreplConnectionAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/slapd")), "Debian package slapd");
+        int provider = freePort(), consumer = freePort();
+        String common = "include /etc/ldap/schema/core.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n";
+        String db = "database mdb\nsuffix \"dc=ex,dc=org\"\nrootdn \"cn=admin,dc=ex,dc=org\"\nrootpw secret\n"
+                + "maxsize 104857600\nindex entryUUID,entryCSN eq\ndirectory ";
+        Files.writeString(tmp.resolve("provider.conf"), common + "moduleload syncprov\n" + db
+                + Files.createDirectories(tmp.resolve("p")) + "\noverlay syncprov\n");
+        String providerUrl = "ldap://127.0.0.1:" + provider, consumerUrl = "ldap://127.0.0.1:" + consumer;
+        Files.writeString(tmp.resolve("consumer.conf"), common + db + Files.createDirectories(tmp.resolve("c"))
+                + "\nsyncrepl rid=001 provider=" + providerUrl + " bindmethod=simple binddn=\"cn=admin,dc=ex,dc=org\""
+                + " credentials=secret searchbase=\"dc=ex,dc=org\" type=refreshAndPersist retry=\"300 +\"\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("slapd.out"), "/bin/sh", "-c", "/usr/sbin/slapd -d 0 -h "
+                + providerUrl + "/ -f " + tmp.resolve("provider.conf") + " & while [ ! -e " + tmp.resolve("go") + " ]; do sleep 0.1;"
+                + " done; /usr/sbin/slapd -d 0 -h " + consumerUrl + "/ -f " + tmp.resolve("consumer.conf") + " & wait")) {
+            connect(provider).close();
+            javax.naming.directory.DirContext kept = ldapBind(providerUrl);
+            try {
+                javax.naming.directory.BasicAttributes base = new javax.naming.directory.BasicAttributes(true);
+                base.put(objectClasses("dcObject", "organization"));
+                base.put("o", "ex");
+                base.put("dc", "ex");
+                kept.createSubcontext("dc=ex,dc=org", base).close();
+                ldapAddPerson(kept, "u1");
+                Files.writeString(tmp.resolve("go"), ""); // the consumer's first connection finds the base (no retry for 300 s)
+                connect(consumer).close();
+                awaitPeople(consumerUrl, List.of("u1"), "the consumer to replicate the first entry");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    ldapAddPerson(kept, "u2");
+                    awaitPeople(consumerUrl, List.of("u1", "u2"), "the restored consumer to replicate an entry added after");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            } finally {
+                kept.close();
+            }
+        }
+    }
+
+    private static void awaitPeople(String url, List<String> people, String what) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                javax.naming.directory.DirContext c = ldapBind(url);
+                try {
+                    return ldapPeople(c).equals(people);
+                } finally {
+                    c.close();
+                }
+            } catch (javax.naming.NamingException e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), what);
+    }
+
     private static javax.naming.directory.DirContext ldapBind(String url) throws javax.naming.NamingException {
         java.util.Hashtable<String, String> env = new java.util.Hashtable<>();
         env.put(javax.naming.Context.INITIAL_CONTEXT_FACTORY, "com.sun.jndi.ldap.LdapCtxFactory");
@@ -3450,5 +3548,174 @@ class RealServersTest {
             }
         }
         throw new IOException("the FTP server closed the control connection");
+    }
+
+    /**
+     * collectd 5.12 (read threads, its exec plugin's child running as nobody and writing PUTVAL lines on a pipe,
+     * netlink, interface, processes, csv, unixsock), dumped, restored, dumped again and restored again, the
+     * comparator at each link: after each restore its exec child's counter goes on and collectd answers GETVAL.
+     */
+    @Test
+    void collectdWithItsExecChildCountsOnAcrossTwoDumpsAndRestoresInARow() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/collectd")), "Debian package collectd-core");
+        Path conf = tmp.resolve("collectd.conf"), socket = tmp.resolve("sock");
+        Files.writeString(conf, "Hostname \"cryo\"\nInterval 1\nBaseDir \"" + tmp + "\"\nPluginDir \"/usr/lib/collectd\"\n"
+                + "TypesDB \"/usr/share/collectd/types.db\"\n"
+                + "LoadPlugin unixsock\nLoadPlugin csv\nLoadPlugin load\nLoadPlugin processes\nLoadPlugin interface\n"
+                + "LoadPlugin netlink\nLoadPlugin exec\n<Plugin unixsock>\n SocketFile \"" + socket + "\"\n</Plugin>\n"
+                + "<Plugin csv>\n DataDir \"" + tmp.resolve("csv") + "\"\n</Plugin>\n<Plugin processes>\n Process \"collectd\"\n</Plugin>\n"
+                + "<Plugin netlink>\n Interface \"lo\"\n</Plugin>\n<Plugin exec>\n Exec \"nobody\" \"/bin/sh\" \"-c\""
+                + " \"n=0; while sleep 1; do n=$((n+1)); echo \\\"PUTVAL cryo/exec-tick/gauge-n interval=1 N:$n\\\"; done\"\n</Plugin>\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("collectd.out"), "/usr/sbin/collectd", "-f", "-C", conf.toString())) {
+            awaitTickPast(socket, 2, "collectd's exec child to put values");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                double t = collectdTick(socket);
+                awaitTickPast(socket, t + 1, "the restored exec child to go on counting");
+                DetachedProcess r2 = DumpRestore.dump(r.pid().value(), tmp.resolve("img2")).restoreDetached(r.output());
+                try {
+                    double t2 = collectdTick(socket);
+                    assertTrue(t2 >= t, t2 + " after " + t);
+                    awaitTickPast(socket, t2 + 1, "the twice restored exec child to go on counting");
+                    List<String> list = collectd(socket, "LISTVAL");
+                    assertTrue(String.join("\n", list).contains("cryo/netlink-lo/if_octets"), list.toString());
+                } finally {
+                    killTree(r2.pid().value());
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** Asks collectd's unixsock plugin one command; returns its reply's lines (the count line first). */
+    private static List<String> collectd(Path socket, String command) throws Exception {
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+            c.write(java.nio.ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.US_ASCII)));
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                    java.nio.channels.Channels.newInputStream(c), StandardCharsets.US_ASCII));
+            String first = in.readLine();
+            List<String> lines = new ArrayList<>(List.of(first));
+            int n = Integer.parseInt(first.split(" ")[0]);
+            for (int i = 0; i < n; i++) {
+                lines.add(in.readLine());
+            }
+            return lines;
+        }
+    }
+
+    private static double collectdTick(Path socket) throws Exception {
+        return Double.parseDouble(collectd(socket, "GETVAL \"cryo/exec-tick/gauge-n\"").get(1).substring("value=".length()));
+    }
+
+    private static void awaitTickPast(Path socket, double past, String what) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return collectdTick(socket) > past;
+            } catch (Exception e) {
+                return false;
+            }
+        }, Duration.ofSeconds(60), what);
+    }
+
+    /**
+     * Network UPS Tools: upsd and its dummy-ups driver (their unix socket, the driver polling its file), a client
+     * on a kept TCP connection, dumped with --tcp-established, restored, dumped and restored again: the kept
+     * connection answers each time, and a change to the driver's file reaches it through the restored pair.
+     */
+    @Test
+    void nutsUpsdAndDriverAnswerTheirKeptClientAcrossTwoDumpsAndRestoresInARow() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/lib/nut/upsd")) && Files.isExecutable(Path.of("/lib/nut/dummy-ups")),
+                "Debian package nut-server");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        int port = freePort();
+        Path state = Files.createDirectories(tmp.resolve("state")), dev = tmp.resolve("cryo.dev");
+        Files.writeString(tmp.resolve("nut.conf"), "MODE=standalone\n");
+        Files.writeString(tmp.resolve("ups.conf"), "[cryo]\n driver = dummy-ups\n port = " + dev + "\n desc = \"cryo\"\n");
+        Files.writeString(tmp.resolve("upsd.conf"), "LISTEN 127.0.0.1 " + port + "\n");
+        Files.writeString(tmp.resolve("upsd.users"), "");
+        Files.writeString(dev, "battery.charge: 80\nups.status: OL\n");
+        succeeds(List.of("chown", "nut:nut", state.toString()));
+        for (String f : List.of("nut.conf", "ups.conf", "upsd.conf", "upsd.users")) { // read by the daemons as nut
+            succeeds(List.of("chgrp", "nut", tmp.resolve(f).toString()));
+            succeeds(List.of("chmod", "640", tmp.resolve(f).toString()));
+        }
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nut.out"), "env", "NUT_CONFPATH=" + tmp,
+                "NUT_STATEPATH=" + state, "/bin/sh", "-c", "/lib/nut/dummy-ups -a cryo -u nut -F & while [ ! -S " + state
+                        + "/dummy-ups-cryo ]; do sleep 0.1; done; exec /lib/nut/upsd -F -u nut");
+             Socket c = connect(port)) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(),
+                    StandardCharsets.US_ASCII));
+            java.util.concurrent.Callable<String> charge = () -> {
+                c.getOutputStream().write("GET VAR cryo battery.charge\n".getBytes(StandardCharsets.US_ASCII));
+                return in.readLine();
+            };
+            awaitCharge(charge, "80", "upsd to know the charge");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                assertEquals("VAR cryo battery.charge \"80\"", charge.call());
+                Files.writeString(dev, "battery.charge: 42\nups.status: OB\n");
+                awaitCharge(charge, "42", "the restored driver to read its changed file and tell the restored upsd");
+                DetachedProcess r2 = DumpRestore.dump(r.pid().value(), tmp.resolve("img2"), "--tcp-established")
+                        .restoreDetached(r.output());
+                try {
+                    assertEquals("VAR cryo battery.charge \"42\"", charge.call());
+                    Files.writeString(dev, "battery.charge: 17\nups.status: OB LB\n");
+                    awaitCharge(charge, "17", "the twice restored driver to read its changed file");
+                } finally {
+                    killTree(r2.pid().value());
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static void awaitCharge(java.util.concurrent.Callable<String> charge, String value, String what) throws Exception {
+        DetachedProcess.awaitCondition(() -> {
+            try {
+                return charge.call().equals("VAR cryo battery.charge \"" + value + "\"");
+            } catch (Exception e) {
+                throw new IllegalStateException(e); // the kept connection broke
+            }
+        }, Duration.ofSeconds(30), what);
+    }
+
+    /**
+     * PipeWire (its memfds sealed and mapped, eventfds, timerfds, signalfds, two epolls, a lock file) with pw-mon
+     * connected on its unix socket in the same tree: after the restore a node made by a new pw-cli is seen by the
+     * restored pw-mon, and the node made before is listed.
+     */
+    @Test
+    void pipewireAndItsMonitorSeeANodeMadeAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/pipewire")) && Files.isExecutable(Path.of("/usr/bin/pw-mon")),
+                "Debian packages pipewire and pipewire-bin");
+        Path run = Files.createDirectories(tmp.resolve("run")), mon = tmp.resolve("mon.out");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pw.out"), "env", "XDG_RUNTIME_DIR=" + run, "/bin/sh", "-c",
+                "pipewire & while [ ! -S " + run + "/pipewire-0 ]; do sleep 0.1; done; pw-mon > " + mon + " 2>&1 & wait")) {
+            java.util.function.Function<String, List<String>> node = n -> List.of("env", "XDG_RUNTIME_DIR=" + run, "pw-cli",
+                    "create-node", "adapter", "{ factory.name=support.null-audio-sink node.name=" + n
+                            + " media.class=Audio/Sink object.linger=true }");
+            DetachedProcess.awaitCondition(() -> treeSize(p.pid().value()) == 3, Duration.ofSeconds(30), "pipewire and pw-mon");
+            succeeds(node.apply("cryo-one"));
+            DetachedProcess.awaitCondition(() -> textOf(mon).contains("cryo-one"), Duration.ofSeconds(30), "pw-mon to see the first node");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                succeeds(node.apply("cryo-two"));
+                DetachedProcess.awaitCondition(() -> textOf(mon).contains("cryo-two"), Duration.ofSeconds(30),
+                        "the restored pw-mon to see a new node");
+                assertTrue(succeeds(List.of("env", "XDG_RUNTIME_DIR=" + run, "pw-cli", "ls", "Node")).contains("cryo-one"));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static String textOf(Path f) {
+        try {
+            return Files.readString(f);
+        } catch (IOException e) {
+            return "";
+        }
     }
 }
