@@ -586,6 +586,42 @@ class FileKindsTest {
     }
 
     /**
+     * netdata keeps /proc/self/net/sockstat6 open; /proc/net entries are looked up afresh each time, which drops the
+     * dentry an open file holds, so once anything else looks the path up the fd reads "/proc/PID/net/sockstat6
+     * (deleted)". It was carried as a deleted file still linked at that path, and the restore failed ("where the
+     * deleted file ... was still linked, is gone"). It is reopened by its path now and reads the same, and reads on.
+     */
+    @Test
+    void aProcNetFileLookedUpAgainSinceItWasOpenedIsReopenedByItsPath() throws Exception {
+        String holder = "import os, signal\nfd = os.open('/proc/self/net/sockstat6', os.O_RDONLY)\nos.read(fd, 10)\n"
+                + "kept = os.open('/proc/self/net/sockstat', os.O_RDONLY)\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\nprint('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR1])\nos.lseek(fd, 0, 0)\n"
+                + "print('PASS' if os.read(fd, 100).startswith(b'TCP6') else 'FAIL: not sockstat6', flush=True)\n"
+                + "print('fd ' + os.readlink('/proc/self/fd/%d' % fd), flush=True)\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("holder.out"), "python3", "-c", holder)) {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            Path net = Path.of("/proc/" + p.pid().value() + "/net/sockstat6");
+            assertTrue(Files.exists(net));
+            assertTrue(Files.readSymbolicLink(Path.of("/proc/" + p.pid().value() + "/fd/3")).toString().endsWith(" (deleted)"),
+                    "the lookup dropped the dentry the fd holds");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return r.outputText().contains("fd ");
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "the restored holder to read");
+            String out = r.outputText();
+            RestoreTest.killAndReap(r);
+            assertPassOnce(out);
+            assertTrue(out.contains("fd " + net + " (deleted)"), out);
+        }
+    }
+
+    /**
      * Firefox's content sandbox: a task in a user namespace of its own, chrooted by a CLONE_FS helper
      * into /proc/self/fdinfo, the helper gone: its root and cwd are a dead process's fdinfo. The dump
      * refused it ("its current directory /proc/N/fdinfo is the /proc directory of pid N, which has

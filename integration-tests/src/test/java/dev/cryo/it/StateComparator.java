@@ -934,7 +934,8 @@ final class StateComparator {
             if (pidfd != null) {
                 HeldFdState.read(dir, pidfd, fd, link, prefix, (k, v) -> put(into, k, v));
             }
-            boolean isFile = regular && Files.isRegularFile(Path.of(link));
+            // through the fd, not its path: a lookup of a /proc/PID/net path drops the dentry the fd holds (it then reads "(deleted)")
+            boolean isFile = regular && Files.isRegularFile(dir.resolve("fd/" + fd));
             boolean timerfd = link.equals("anon_inode:[timerfd]");
             List<String> fdinfo = byTarget(lines(dir.resolve("fdinfo/" + fd)));
             // a periodic timerfd that has expired shows no time left until the program reads it (the

@@ -66,7 +66,7 @@ public final class GhostFileHandler implements FdHandler<GhostFileHandler.GhostF
     @Override
     public boolean handles(FdProbe fd) {
         return fd.target().startsWith("/") && fd.target().endsWith(DELETED) && !fd.target().startsWith("/memfd:")
-                && Files.isRegularFile(fd.procPath()) && !SecretMemfdHandler.isSecret(fd);
+                && Files.isRegularFile(fd.procPath()) && !SecretMemfdHandler.isSecret(fd) && !RegularFileHandler.relookedUpProcFile(fd);
     }
 
     @Override

@@ -71,6 +71,27 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
                     version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
                     version >= 4 ? in.readVarInt(true) : 0));
 
+    private static final String DELETED = " (deleted)";
+
+    /**
+     * An fd of a /proc file (a /proc/PID/net entry) whose dentry the kernel dropped since it was opened: /proc/net
+     * entries are looked up afresh every time (proc_net_d_revalidate), which unhashes the dentry an open file holds,
+     * so its link reads "PATH (deleted)" while PATH still names that very file (netdata's sockstat6 once anything
+     * else looked it up). Not a deleted file: reopened by its path, and looked up once more so it reads the same.
+     */
+    public static boolean relookedUpProcFile(FdProbe fd) {
+        String t = fd.target();
+        if (!t.startsWith("/proc/") || !t.endsWith(DELETED) || inOtherMountNamespace(fd.pid().value())) {
+            return false;
+        }
+        try {
+            FileRef open = FileIdentity.of(t, fd.procPath());
+            return !FileIdentity.isDirectory(open) && same(java.nio.file.Path.of(t.substring(0, t.length() - DELETED.length())), open);
+        } catch (IOException | RuntimeException gone) {
+            return false;
+        }
+    }
+
     /** Files of /proc and /sys: reopened by path, never compared (their identity is the kernel's). */
     public static boolean isPseudoFile(String path) {
         return path.startsWith("/proc/") || path.startsWith("/sys/");
@@ -116,7 +137,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         ThreadProcFiles.refuseOtherTasksThread(fd, ctx);
         FileRef file = FileIdentity.of(fd.target(), fd.procPath());
         // a removed directory is made again, empty, and removed once opened (like a removed cwd)
-        if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file)) {
+        if (fd.target().endsWith(" (deleted)") && !FileIdentity.isDirectory(file) && !relookedUpProcFile(fd)) {
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
         boolean hostMount = onHostMount(fd, ctx);
@@ -247,6 +268,15 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
+        if (isPseudoFile(path) && path.endsWith(DELETED) && !FileIdentity.isDirectory(f.file()) && f.deadPid() == 0) {
+            String live = path.substring(0, path.length() - DELETED.length()); // relookedUpProcFile
+            long opened = ctx.open(live, FdHandlers.openFlags(fd));
+            Files.exists(java.nio.file.Path.of(live)); // a lookup drops the dentry the task now holds, as before
+            if (fd.position() != 0) {
+                ctx.later("lseek", SyscallNr.LSEEK, opened, fd.position(), 0);
+            }
+            return opened;
+        }
         int dead = f.deadPid() != 0 ? f.deadPid() : goneSinceTheDump(path, ctx);
         if (dead != 0) {
             ctx.deadPidStandIn(dead, "fd " + fd.fd() + ": " + path);
