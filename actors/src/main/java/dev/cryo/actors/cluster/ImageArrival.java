@@ -7,6 +7,7 @@ import dev.cryo.engine.model.codec.ModelCodecs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ final class ImageArrival {
     /**
      * As above; each verified chunk also goes to {@code memory} (if not null), which places the root's
      * pages. {@code taken} hears how many bytes of the image are checked, stored and placed whenever
-     * the next read would wait ({@code waiting} says whether bytes are there to read at once): the
+     * the next read would wait ({@code waiting} says whether bytes are there to read, or come within a moment): the
      * sender ends a round by waiting for exactly that, and while bytes keep coming no receipt is due.
      * Not one after every chunk: the migration's chunks are a few pages each (zero pages split them),
      * and a receipt (a TLS record and a write each way) per chunk took a fifth of this thread.
@@ -67,18 +68,18 @@ final class ImageArrival {
      * exactly the rest of the chunk it is on, so when it asks, every chunk before is processed.
      */
     static final class Tee implements ReadableByteChannel {
-        private final InputStream in;
+        private final ReadableByteChannel in;
         private final FileChannel file;
         private final long maxBytes;
         private final java.util.function.LongConsumer taken;
         private final java.util.function.BooleanSupplier waiting;
-        private final byte[] buf = new byte[1 << 16];
         private long total;
         private long receipted;
 
+        /** {@code in}: the TLS link's input reads straight into the reader's buffer; any other stream through a channel. */
         Tee(InputStream in, FileChannel file, long maxBytes, java.util.function.LongConsumer taken,
             java.util.function.BooleanSupplier waiting) {
-            this.in = in;
+            this.in = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
             this.file = file;
             this.maxBytes = maxBytes;
             this.taken = taken;
@@ -91,7 +92,8 @@ final class ImageArrival {
                 receipted = total;
                 taken.accept(total);
             }
-            int n = in.read(buf, 0, Math.min(buf.length, dst.remaining()));
+            int at = dst.position();
+            int n = in.read(dst); // into the reader's buffer, which is direct: the file write copies nothing more
             if (n <= 0) {
                 return n == 0 ? 0 : -1;
             }
@@ -99,11 +101,7 @@ final class ImageArrival {
             if (total > maxBytes) {
                 throw new IOException("the image exceeds the bound of " + maxBytes + " bytes");
             }
-            // into dst first: the reader's buffer is direct, so the file write copies nothing more
-            // (a heap buffer goes through a temporary direct one on every write); dst itself is
-            // narrowed to the new bytes for it, not a view of it made per read (garbage per chunk)
-            int at = dst.position();
-            dst.put(buf, 0, n);
+            // dst itself is narrowed to the new bytes for the file, not a view of it made per read (garbage per chunk)
             int end = dst.position(), limit = dst.limit();
             dst.position(at).limit(end);
             try {

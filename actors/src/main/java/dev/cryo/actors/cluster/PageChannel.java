@@ -20,6 +20,7 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -60,10 +61,20 @@ public final class PageChannel {
     private static final int SOCKET_BUFFER = 1 << 20;
     /** The sender's writes: one JSSE call encrypts up to this many bytes (as 16 KiB records). */
     private static final int WRITE_BUFFER = 256 << 10;
+    /** A gathered write of at least this many bytes is encrypted from the caller's buffers, not copied first (one TLS record). */
+    private static final int DIRECT_WRITE = 16 << 10;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
     /** Connections being received at once (each has a thread); more are closed at once. */
     private static final int MAX_CONNECTIONS = 32;
     /** On the back direction, in place of a receipt (whose counts are never negative): {@link Running} follows. */
     private static final long RUNNING = -1;
+    /**
+     * The receiver's receipt waits this long for more of the image first: on a link slower than
+     * the receiver (1 Gbit/s) most reads wait a moment, and a receipt each time made 1,000-13,000 per
+     * GiB (a TLS record each way and a wake-up of the sender's receipt thread each, where a fast link
+     * needs 10-100); a round's end (the sender waiting for it) hears it this much later.
+     */
+    static final int RECEIPT_DELAY_MILLIS = 1;
     /** More pids than this in a "running" is no answer of an agent's. */
     private static final int MAX_PIDS = 1 << 16;
 
@@ -316,17 +327,22 @@ public final class PageChannel {
             abort(raw);
         }
 
-        /** The image's bytes: large writes straight into the TLS socket (the writer's thread encrypts). */
-        private final class Channel implements WritableByteChannel {
+        /**
+         * The image's bytes (the writer's thread encrypts). Small writes (chunk headers, records, a
+         * few pages) are gathered in a buffer first; a large gathered write (a chunk's header and
+         * pages) is encrypted straight from the writer's buffers, behind what is gathered, where every
+         * byte was copied into the buffer first.
+         */
+        private final class Channel implements GatheringByteChannel {
             private final byte[] buf = new byte[WRITE_BUFFER];
+            private final ByteBuffer gathered = ByteBuffer.wrap(buf);
+            private final ByteBuffer[] pair = new ByteBuffer[3]; // what is gathered, then a chunk's header and payload
             private int fill;
             private boolean open = true;
 
             @Override
             public int write(ByteBuffer src) throws IOException {
-                if (!open) {
-                    throw new ClosedChannelException();
-                }
+                checkOpen();
                 int n = src.remaining();
                 while (src.hasRemaining()) {
                     int k = Math.min(buf.length - fill, src.remaining());
@@ -339,6 +355,39 @@ public final class PageChannel {
                 return n;
             }
 
+            @Override
+            public long write(ByteBuffer[] srcs) throws IOException {
+                return write(srcs, 0, srcs.length);
+            }
+
+            @Override
+            public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+                checkOpen();
+                long n = 0;
+                for (int i = offset; i < offset + length; i++) {
+                    n += srcs[i].remaining();
+                }
+                if (n < DIRECT_WRITE || length > pair.length - 1) {
+                    for (int i = offset; i < offset + length; i++) {
+                        write(srcs[i]);
+                    }
+                    return n;
+                }
+                pair[0] = gathered.limit(fill).position(0);
+                System.arraycopy(srcs, offset, pair, 1, length);
+                java.util.Arrays.fill(pair, 1 + length, pair.length, EMPTY);
+                guarded(() -> link.write(pair));
+                fill = 0;
+                java.util.Arrays.fill(pair, null);
+                return n;
+            }
+
+            private void checkOpen() throws IOException {
+                if (!open) {
+                    throw new ClosedChannelException();
+                }
+            }
+
             void push() throws IOException {
                 push(false);
             }
@@ -348,8 +397,7 @@ public final class PageChannel {
                 if (fill == 0 && !settle) {
                     return;
                 }
-                writingSince = System.nanoTime() | 1; // a dead link blocks here: the watchdog cuts it
-                try {
+                guarded(() -> {
                     if (fill > 0) {
                         out.write(buf, 0, fill);
                         fill = 0;
@@ -357,6 +405,14 @@ public final class PageChannel {
                     if (settle) {
                         out.flush();
                     }
+                });
+            }
+
+            /** A dead link blocks here: the watchdog cuts it, and the cut's reason is what fails. */
+            private void guarded(Io io) throws IOException {
+                writingSince = System.nanoTime() | 1;
+                try {
+                    io.run();
                 } catch (IOException e) {
                     throw cutReason != null ? new IOException(cutReason, e) : e;
                 } finally {
@@ -393,6 +449,10 @@ public final class PageChannel {
         void flush() throws IOException {
             channel.push(true);
         }
+    }
+
+    private interface Io {
+        void run() throws IOException;
     }
 
     /**
@@ -529,8 +589,8 @@ public final class PageChannel {
         }
 
         /**
-         * One connection: TLS in server mode over the accepted TCP socket, which is kept to ask the
-         * kernel whether more bytes are waiting (a receipt is due only before a read that would wait).
+         * One connection: TLS in server mode over the accepted TCP socket; a receipt is due only before
+         * a read that would wait ({@link #RECEIPT_DELAY_MILLIS}).
          */
         private static void serve(SSLContext tls, Socket raw, long maxBytes, long maxChunk, Duration ioTimeout,
                                   Receiver receiver) {
@@ -541,7 +601,6 @@ public final class PageChannel {
                 raw.setSoTimeout((int) Math.max(1, ioTimeout.toMillis())); // a silent link fails the read
                 TlsLink link = TlsLink.open(raw, engine(tls, false, null, 0));
                 InputStream in = link.input();
-                InputStream rawIn = raw.getInputStream(); // only asked how much is waiting: the bytes are TLS's
                 OutputStream back = link.output();
                 byte[] idBytes = in.readNBytes(ID_LENGTH);
                 if (idBytes.length < ID_LENGTH) {
@@ -573,7 +632,7 @@ public final class PageChannel {
                     }
                 }, () -> {
                     try {
-                        return link.ready() || rawIn.available() > 0; // decrypted, or still on the socket
+                        return link.awaitInput(RECEIPT_DELAY_MILLIS);
                     } catch (IOException e) {
                         return false; // the read that follows fails the same way
                     }

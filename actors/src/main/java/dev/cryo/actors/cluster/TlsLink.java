@@ -77,6 +77,11 @@ final class TlsLink {
         return out;
     }
 
+    /** Encrypts all of {@code srcs} from where they are (see {@link Out#write(ByteBuffer[])}); {@code flush} ends the batch. */
+    void write(ByteBuffer[] srcs) throws IOException {
+        out.write(srcs);
+    }
+
     SSLEngine engine() {
         return engine;
     }
@@ -84,6 +89,14 @@ final class TlsLink {
     /** Whether a read now returns without waiting for the socket (decrypted bytes, or a whole record, are here). */
     boolean ready() {
         return in.ready();
+    }
+
+    /**
+     * Whether bytes to read are here or come within {@code millis} (or the stream ends): the read
+     * that follows then does not wait long. Reads what comes into the link's own buffer.
+     */
+    boolean awaitInput(int millis) throws IOException {
+        return in.await(millis);
     }
 
     /** TLS's end of this direction (close_notify), then TCP's: the peer reads to its end; reading goes on. */
@@ -172,12 +185,25 @@ final class TlsLink {
         /** Encrypts all of it and hands it to the kernel (or to the write-behind) before returning. */
         @Override
         public synchronized void write(byte[] b, int off, int len) throws IOException {
-            ByteBuffer src = ByteBuffer.wrap(b, off, len);
-            while (src.hasRemaining()) {
+            write(new ByteBuffer[] {ByteBuffer.wrap(b, off, len)});
+            drain();
+        }
+
+        /**
+         * Encrypts all of {@code srcs} (a record may span them), straight from the caller's buffers;
+         * with a write-behind the last partial batch waits for the next write or {@link #flush}, so
+         * that small gathered writes still reach the kernel in whole batches.
+         */
+        synchronized void write(ByteBuffer[] srcs) throws IOException {
+            for (int first = 0; first < srcs.length; ) {
+                if (!srcs[first].hasRemaining()) {
+                    first++;
+                    continue;
+                }
                 if (net.remaining() < packet) {
                     drain();
                 }
-                SSLEngineResult r = wrap(src);
+                SSLEngineResult r = wrap(srcs, first);
                 if (r.getStatus() == Status.CLOSED) {
                     throw new SSLException("the TLS connection is closed for writing");
                 }
@@ -193,7 +219,9 @@ final class TlsLink {
                     throw new SSLException("TLS takes no more bytes: " + r);
                 }
             }
-            drain();
+            if (behind == null) {
+                drain();
+            }
         }
 
         /** Whatever the engine has to say without data (handshake messages, alerts, close_notify). */
@@ -242,7 +270,11 @@ final class TlsLink {
         }
 
         private SSLEngineResult wrap(ByteBuffer src) throws IOException {
-            SSLEngineResult r = engine.wrap(src, net);
+            return wrap(new ByteBuffer[] {src}, 0);
+        }
+
+        private SSLEngineResult wrap(ByteBuffer[] srcs, int first) throws IOException {
+            SSLEngineResult r = engine.wrap(srcs, first, srcs.length - first, net);
             if (r.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
                 runTasks();
             }
@@ -278,7 +310,12 @@ final class TlsLink {
         }
     }
 
-    private final class In extends InputStream {
+    /**
+     * Also a channel: {@link #read(ByteBuffer)} copies the decrypted bytes straight into the caller's
+     * buffer (the arriving image's reader's direct one), where a read into an array of the caller's
+     * took one more copy of every byte.
+     */
+    private final class In extends InputStream implements java.nio.channels.ReadableByteChannel {
         private final InputStream socket;
         private final ByteBuffer net; // write mode: bytes read from the socket, not yet decrypted
         private final ByteBuffer app; // read mode: decrypted, not yet read
@@ -312,6 +349,28 @@ final class TlsLink {
             int k = Math.min(len, app.remaining());
             app.get(b, off, k);
             return k;
+        }
+
+        @Override
+        public synchronized int read(ByteBuffer dst) throws IOException {
+            if (!dst.hasRemaining()) {
+                return 0;
+            }
+            while (!app.hasRemaining()) {
+                if (ended) {
+                    return -1;
+                }
+                decrypt();
+            }
+            int k = Math.min(dst.remaining(), app.remaining()), limit = app.limit();
+            dst.put(app.limit(app.position() + k));
+            app.limit(limit);
+            return k;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return !raw.isClosed();
         }
 
         @Override
@@ -388,6 +447,22 @@ final class TlsLink {
                 return;
             }
             net.position(net.position() + n);
+        }
+
+        synchronized boolean await(int millis) throws IOException {
+            if (ready() || ended) {
+                return true;
+            }
+            int timeout = raw.getSoTimeout();
+            raw.setSoTimeout(millis);
+            try {
+                fillNet();
+                return true;
+            } catch (java.net.SocketTimeoutException nothing) {
+                return false;
+            } finally {
+                raw.setSoTimeout(timeout);
+            }
         }
 
         /** One step of the handshake: the records here, or more bytes from the socket. */

@@ -15,6 +15,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,16 +87,39 @@ class PageChannelTest {
         return id;
     }
 
-    /** Writes a small image of page chunks into channel; returns its bytes as written. */
+    /**
+     * Writes a small image of page chunks into channel; returns its bytes as written. Chunks of one
+     * page and fills (gathered by the sender first) alternate with chunks of 64 pages (a gathered
+     * write the sender encrypts from the writer's buffers), so both paths and their order are checked.
+     */
     private static byte[] writeImage(WritableByteChannel channel, int chunks) throws IOException {
         ByteArrayOutputStream copy = new ByteArrayOutputStream();
-        WritableByteChannel both = new WritableByteChannel() {
-            final WritableByteChannel mirror = Channels.newChannel(copy);
-
+        WritableByteChannel mirror = Channels.newChannel(copy);
+        GatheringByteChannel both = new GatheringByteChannel() {
             @Override
             public int write(ByteBuffer src) throws IOException {
                 mirror.write(src.duplicate());
                 return channel.write(src);
+            }
+
+            @Override
+            public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+                for (int i = offset; i < offset + length; i++) {
+                    mirror.write(srcs[i].duplicate());
+                }
+                if (channel instanceof GatheringByteChannel g) {
+                    return g.write(srcs, offset, length);
+                }
+                long n = 0;
+                for (int i = offset; i < offset + length; i++) {
+                    n += channel.write(srcs[i]);
+                }
+                return n;
+            }
+
+            @Override
+            public long write(ByteBuffer[] srcs) throws IOException {
+                return write(srcs, 0, srcs.length);
             }
 
             @Override
@@ -111,9 +135,14 @@ class PageChannelTest {
         StreamImageSink sink = new StreamImageSink(both, "test", ModelCodecs.ALL, ImageOptions.defaults());
         ByteBuffer pages = ByteBuffer.allocateDirect(64 * 4096);
         for (int c = 0; c < chunks; c++) {
-            pages.clear();
-            for (int i = 0; i < pages.capacity(); i++) pages.put(i, (byte) (i * 31 + c));
-            sink.writePages(1234, 0x7f0000000000L + (long) c * pages.capacity(), 64, pages);
+            int n = c % 3 == 0 ? 1 : 64;
+            pages.clear().limit(n * 4096);
+            for (int i = 0; i < n * 4096; i++) pages.put(i, (byte) (i * 31 + c));
+            long at = 0x7f0000000000L + (long) c * 65 * 4096;
+            sink.writePages(1234, at, n, pages);
+            if (c % 5 == 0) {
+                sink.writeFill(1234, at + 64 * 4096, 1, (byte) c);
+            }
         }
         sink.commit();
         return copy.toByteArray();
@@ -128,7 +157,7 @@ class PageChannelTest {
         String id = expect();
         PageChannel.Sender s = PageChannel.connect(kit.system(), tls, "127.0.0.1", server.port(), id,
                 Duration.ofSeconds(10), Duration.ofSeconds(5));
-        byte[] sent = writeImage(s.channel(), 64); // 16 MiB
+        byte[] sent = writeImage(s.channel(), 64); // 11 MiB
         assertEquals("ok", outcome(id));
         assertArrayEquals(sent, Files.readAllBytes(expected.get(id)));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
@@ -326,7 +355,7 @@ class PageChannelTest {
                 Duration.ofSeconds(10), Duration.ofSeconds(2));
         IOException cut;
         synchronized (stuck) { // the receiver's thread blocks at the first chunk it places
-            cut = assertThrows(IOException.class, () -> writeImage(s.channel(), 64)); // 16 MiB: more than the buffers hold
+            cut = assertThrows(IOException.class, () -> writeImage(s.channel(), 64)); // 11 MiB: more than the buffers hold
         }
         assertTrue(cut.getMessage().contains("no progress"), cut.getMessage());
         assertNotEquals("ok", outcome(id));
