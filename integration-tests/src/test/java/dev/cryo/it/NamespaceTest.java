@@ -607,6 +607,27 @@ class NamespaceTest {
     }
 
     /**
+     * A file open on a tmpfs that a bind of itself covers since (zdtm's overmounted_file, which CRIU refuses): the
+     * restore reopened it by path, on the covering mount, silently (another mount id; an umount of the covering
+     * mount found it busy). Refused at dump naming the pid, fd, path and both mounts; the tree runs on. overmounted.c.
+     */
+    @Test
+    void aFileOpenOnAMountABindOfItselfCoversIsRefusedAndTheTreeRunsOn() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("d"));
+        String prog = TestPrograms.compile("/c/overmounted.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("overmounted.out"), "sh", "-c",
+                "exec unshare -m --propagation private " + prog + " " + dir + " 2>/dev/null"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("pid " + p.pid().value() + " fd ") && refused.err().contains(dir + "/F is open"
+                    + " on mount ") && refused.err().contains("of the same file system now covers at that path"), refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
+    /**
      * A host whose mounts include a stack of shared mounts on one point (systemd's binfmt_misc over
      * its autofs, `ip netns`'s nsfs under the bind of /run/netns, a harness's tmpfs stacks): the
      * tree's copy made them private (unshare's default), but the restored copy of cryo's namespace

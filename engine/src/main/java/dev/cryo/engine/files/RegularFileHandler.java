@@ -141,6 +141,9 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             throw new DumpException(fd.where() + ": " + fd.target() + " is a deleted file; deleted files are not supported yet");
         }
         boolean hostMount = onHostMount(fd, ctx);
+        if (!hostMount) {
+            CoveredMount.refuse(fd, ctx);
+        }
         return new RegularFile(file, FileLocks.dump(fd, ctx, true), hostMount, gone == null ? 0 : Integer.parseInt(gone),
                 hostMount ? 0 : OtherMountNamespace.holder(fd, ctx));
     }
