@@ -863,6 +863,46 @@ class RealServersTest {
     }
 
     /**
+     * linuxptp: a PTP master and a free-running slave (it measures, never steers the clock) with software timestamping
+     * (SO_TIMESTAMPING, transmit timestamps read from the error queue), each in a net namespace of the tree joined by a
+     * veth, over UDP multicast: after the restore the slave goes on measuring its offset from the master, and pmc
+     * asks the restored slave over its unix datagram socket.
+     */
+    @Test
+    void ptp4lMasterAndSlaveInTwoNetNamespacesOfTheTreeGoOnMeasuringAfterTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ptp4l")) && Files.isExecutable(Path.of("/usr/sbin/pmc")),
+                "Debian package linuxptp");
+        Path slaveLog = tmp.resolve("slave.log"), slaveSocket = tmp.resolve("s.sock");
+        Files.writeString(tmp.resolve("m.cfg"), "[global]\nuds_address " + tmp.resolve("m.sock") + "\npriority1 10\n");
+        Files.writeString(tmp.resolve("s.cfg"), "[global]\nuds_address " + slaveSocket + "\nslaveOnly 1\nfree_running 1\n");
+        String slave = "ip link set lo up; i=0; while ! ip link show v1 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.05;"
+                + " i=$((i+1)); done; ip addr add 10.48.0.2/24 dev v1 && ip link set v1 up && exec /usr/sbin/ptp4l -f "
+                + tmp.resolve("s.cfg") + " -i v1 -S -4 -m > " + slaveLog + " 2>&1";
+        String start = "ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.48.0.1/24 dev v0"
+                + " && ip link set v0 up && { unshare --net /bin/sh -c '" + slave + "' & i=0; while [ \"$(readlink /proc/$!/ns/net)\""
+                + " = \"$(readlink /proc/$$/ns/net)\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done;"
+                + " ip link set v1 netns $! && exec /usr/sbin/ptp4l -f " + tmp.resolve("m.cfg") + " -i v0 -S -4 -m; }";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("master.out"), "unshare", "--net", "/bin/sh", "-c", start)) {
+            java.util.function.Supplier<Long> measured = () -> textOf(slaveLog).lines().filter(l -> l.contains("master offset")).count();
+            DetachedProcess.awaitCondition(() -> measured.get() >= 2, Duration.ofSeconds(60), "the slave to measure its offset");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                long before = measured.get();
+                DetachedProcess.awaitCondition(() -> measured.get() >= before + 2, Duration.ofSeconds(60),
+                        "the restored slave to go on measuring");
+                int slavePid = StateComparator.tree(r.pid().value()).stream().filter(x -> x != r.pid().value()).findFirst().orElseThrow();
+                String port = succeeds(List.of("nsenter", "--net=/proc/" + slavePid + "/ns/net", "pmc", "-u", "-b", "0", "-s",
+                        slaveSocket.toString(), "-i", tmp.resolve("pmc.sock").toString(), "GET PORT_DATA_SET"));
+                assertTrue(port.contains("portState"), port);
+                assertFalse(textOf(tmp.resolve("master.out")).contains("timed out while polling for tx timestamp"),
+                        textOf(tmp.resolve("master.out")));
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
      * conntrackd (stats mode) in a net namespace of its own with an nftables rule that tracks connections:
      * its netfilter netlink socket, subscribed to conntrack's event groups, comes back subscribed in the
      * restored namespace: a connection tracked after the restore is counted by the restored daemon.
