@@ -18,10 +18,11 @@ fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libaio-dev libcap-dev libnl-3-dev libnl-route-3-dev python3-yaml
 make -C "criu-$version/test/zdtm" -k -j2 >make.log 2>&1 || echo "some zdtm tests did not build: $dir/make.log" >&2
 cd "criu-$version/test"
-# pycriu is only needed for RPC mode and CRIU's stats images, neither of which cryo has
-if [ -L pycriu ]; then
-  rm pycriu && mkdir pycriu
-  printf 'class CRIUExceptionExternal(Exception):\n    pass\nrpc = images = None\ndef criu():\n    raise RuntimeError("no RPC mode against cryo")\n' > pycriu/__init__.py
+# pycriu (test/pycriu is ../lib/pycriu) is only needed for RPC mode and CRIU's images, neither of which cryo has:
+# zdtm.py and the tests' hooks (socket-tcp-*.hook) import it, and its generated protobuf modules are not built
+if [ ! -f ../lib/pycriu/__init__.py.orig ]; then
+  mv ../lib/pycriu/__init__.py ../lib/pycriu/__init__.py.orig
+  printf 'class CRIUExceptionExternal(Exception):\n    pass\nrpc = images = None\ndef criu():\n    raise RuntimeError("no RPC mode against cryo")\n' > ../lib/pycriu/__init__.py
 fi
 python3 - <<'PY'
 s = open('zdtm.py').read()
