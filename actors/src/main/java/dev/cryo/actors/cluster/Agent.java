@@ -92,6 +92,8 @@ public final class Agent {
     private final Map<String, Incoming> incoming = new ConcurrentHashMap<>(); // the page channel's threads read it
     /** Migrations whose restore here runs with cryo's threads raised (the source is frozen meanwhile). */
     private final java.util.Set<String> raisedFor = ConcurrentHashMap.newKeySet(); // the page channel's threads add to it
+    /** The page channel's receiving thread of each migration, at SCHED_FIFO from the source's freeze until it said "running". */
+    private final Map<String, dev.cryo.engine.timing.ThreadLift> channelLifts = new ConcurrentHashMap<>();
     private final Map<String, List<Integer>> restored = new HashMap<>();
     private final List<Integer> roots = new ArrayList<>();
     /** The local CLI's dumps and restores, any number at once. */
@@ -358,6 +360,11 @@ public final class Agent {
      */
     private void frozenAtSource(String id, int stub) {
         raiseFor(id);
+        // this thread reads the rest of the image, then waits for the restore to say "running": it goes first
+        var lift = dev.cryo.engine.timing.ThreadLift.ofThisThread(parts.migration().settings().restore().rtPriority());
+        if (lift != null && channelLifts.putIfAbsent(id, lift) != null) {
+            lift.close();
+        }
         if (stub != 0) { // a session leader's stub has an autogroup of its own: its injected syscalls wait in it
             dev.cryo.engine.dump.FreezePriority.raiseGroupsOf(List.of(stub));
         }
@@ -386,6 +393,10 @@ public final class Agent {
     }
 
     private void lowerPriority(String id) {
+        var lift = channelLifts.remove(id);
+        if (lift != null) {
+            lift.close();
+        }
         if (raisedFor.remove(id)) {
             dev.cryo.engine.dump.FreezePriority.lower();
         }

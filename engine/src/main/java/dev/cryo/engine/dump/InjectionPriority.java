@@ -26,12 +26,15 @@ import java.util.Map;
  * It is put back with sched_setscheduler, which keeps the nice value and a time slice of the thread's
  * own; a real-time policy clears the timer slack (the kernel's default comes back with the fair policy),
  * so the slack is written back where it was another. Lifted with reset-on-fork, so nothing forked
- * meanwhile would keep the lift.
+ * meanwhile would keep the lift. The thread of cryo that makes the round trips is lifted with them
+ * ({@link dev.cryo.engine.timing.ThreadLift}): each trip wakes it too, when the tracee stops.
  */
 public final class InjectionPriority {
     private final Pid pid;
     private final Map<Integer, SchedImage> before = new LinkedHashMap<>();
     private final List<Integer> lifted = new ArrayList<>();
+    /** cryo's own thread that makes the round trips (it calls {@link #lift}), lifted with them; null: not. */
+    private dev.cryo.engine.timing.ThreadLift tracer;
 
     private InjectionPriority(Pid pid) {
         this.pid = pid;
@@ -54,6 +57,8 @@ public final class InjectionPriority {
                 // not allowed here (no CAP_SYS_NICE, a cgroup without real-time time): it waits its turn as before
             }
         }
+        // each round trip wakes the tracee, then this thread: a fair-policy tracer waited for a CPU at every one
+        p.tracer = dev.cryo.engine.timing.ThreadLift.ofThisThread(priority);
         return p;
     }
 
@@ -71,6 +76,10 @@ public final class InjectionPriority {
      * meanwhile is skipped. Done once; the first failure is thrown after every thread was tried.
      */
     public void putBack() {
+        if (tracer != null) {
+            tracer.close();
+            tracer = null;
+        }
         RuntimeException failed = null;
         for (int tid : lifted) {
             SchedImage s = before.get(tid);

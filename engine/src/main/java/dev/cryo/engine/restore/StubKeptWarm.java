@@ -3,6 +3,7 @@ package dev.cryo.engine.restore;
 import dev.cryo.engine.dump.RemoteTask;
 import dev.cryo.engine.dump.TaskSeizer;
 import dev.cryo.engine.timing.SchedHandler;
+import dev.cryo.engine.timing.ThreadLift;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.SyscallNr;
 import dev.cryo.kernel.proc.ProcFs;
@@ -33,7 +34,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Held, it runs at SCHED_FIFO ({@code cryo.restore.rt-priority}, as the restore lifts a stub at
  * its adoption): a getpid under way at the hand-over ended 0.2-25 ms after it at load 15-34 (mig47), each
  * waiting for a CPU, and the restore's first step waited for it. The restore takes the lift with
- * the stub ({@link #lift}); a stub let go gets its own policy and slack back first.
+ * the stub ({@link #lift}); a stub let go gets its own policy and slack back first. This thread runs
+ * at that priority too, from its start to its end ({@link ThreadLift}): each round trip, of the
+ * seize and of every restore step, wakes it when the stub stops, and it waited for a CPU there.
  */
 public final class StubKeptWarm implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StubKeptWarm.class);
@@ -54,6 +57,7 @@ public final class StubKeptWarm implements AutoCloseable {
     private volatile long takenAt, touchesEndedAt, firstJobAt; // nanoTime, 0: not yet (the -vv hand-over line)
     private final int rtPriority;
     private SchedHandler.Lift lift; // under lock: null, not lifted (or dropped)
+    private ThreadLift ownLift; // this thread's, from the seize to its end (null: not lifted)
 
     /** {@code rtPriority}: SCHED_FIFO priority while held (0: none). */
     StubKeptWarm(Pid stub, int rtPriority) {
@@ -64,6 +68,9 @@ public final class StubKeptWarm implements AutoCloseable {
     }
 
     private void run(Pid stub) {
+        // this thread makes every round trip, the seize's and the restore's steps: it goes first as the stub does
+        // (started by the page channel's lifted thread, it has no nice of FreezePriority's: reset on fork)
+        ownLift = ThreadLift.ofThisThread(rtPriority);
         try (Tracer tracer = new Tracer()) { // ptrace requests come from the thread that seized
             List<Integer> tids;
             synchronized (lock) { // a stop() before: never seized; a take() during: it waits for the stub to be stopped
@@ -100,6 +107,10 @@ public final class StubKeptWarm implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             log.debug("the stub {} was not kept warm: {}", stub, e.getMessage());
+        } finally {
+            if (ownLift != null) {
+                ownLift.close();
+            }
         }
     }
 
