@@ -366,7 +366,7 @@ public final class RestoreSupervisor {
         request.progress().pagesPlanned(pagesToWrite(root.pid()).stream().mapToLong(s -> s.pages()).sum());
         ctx.getLog().debug("pid {}: adopt to resume in one message at +{} ms (cgroups {} µs, listing {} µs)", root.pid(),
                 (System.nanoTime() - started) / 1_000_000, (p0 - c0) / 1000, (System.nanoTime() - p0) / 1000);
-        var resume = new TaskRestorerActor.Resume(request.leaveStopped(), adapter, this::beforeResume);
+        var resume = new TaskRestorerActor.Resume(request.leaveStopped(), adapter, this::beforeResume, this::afterResume);
         var alone = new TaskRestorerActor.RestoreAlone(hubs(), this::finishHubs, adapter, resume);
         spawnTask(root).tell(new TaskRestorerActor.Adopt(true, ptys, adapter, false, restoreMemory(root.pid(), alone)));
         long t0 = System.nanoTime();
@@ -1060,8 +1060,20 @@ public final class RestoreSupervisor {
         }
     }
 
-    private Behavior<Command> done() {
-        timers.cancelAll();
+    /**
+     * The first steps once the tree runs, on a lone task's thread right after its resume ({@link #inOneMessage}),
+     * before its reply: the resumed hook (a migration's "running" to the source) no longer waits for that reply to
+     * reach this actor's thread, a wake-up on a loaded host. What went wrong is {@link #done}'s to log.
+     */
+    private void afterResume() {
+        afterResume = runningSteps();
+    }
+
+    /** Set by {@link #afterResume} before the task's resume reply is sent (null: not run); warnings, or "". */
+    private volatile String afterResume;
+
+    /** The network the restored tasks' own again, then the resumed hook; what went wrong, or "". */
+    private String runningSteps() {
         String unlock = "";
         try {
             sockets.unlockNetwork(); // the restored tasks own their connections again
@@ -1074,13 +1086,19 @@ public final class RestoreSupervisor {
             unlock = unlock.isEmpty() ? e.getMessage() : unlock + "; " + e.getMessage();
         }
         sockets.close();
-        if (!unlock.isEmpty()) {
-            ctx.getLog().warn("restored, but {}", unlock);
-        }
         try {
             request.hooks().resumed(image.root(), tasks.keySet().stream().sorted().toList());
         } catch (RuntimeException e) {
-            ctx.getLog().warn("restored, but {}", e.getMessage());
+            unlock = unlock.isEmpty() ? e.getMessage() : unlock + "; " + e.getMessage();
+        }
+        return unlock;
+    }
+
+    private Behavior<Command> done() {
+        timers.cancelAll();
+        String unlock = afterResume != null ? afterResume : runningSteps();
+        if (!unlock.isEmpty()) {
+            ctx.getLog().warn("restored, but {}", unlock);
         }
         dev.cryo.engine.restore.RestoredImages.record(image.info(), image.root());
         dev.cryo.engine.ipc.SemUndo.forget(image.allPids()); // the restored tasks hold their adjustments

@@ -138,10 +138,11 @@ public final class TaskRestorerActor {
     /**
      * {@code stopped}: left stopped (SIGSTOP), not running. {@code before}: the supervisor's last steps before
      * any task runs (null: none), run here first when this task is the whole tree; a throw fails the stage.
+     * {@code after}: its first steps once the task runs (null: none), here, before the reply; it never throws.
      */
-    public record Resume(boolean stopped, ActorRef<Reply> replyTo, Runnable before) implements Command {
+    public record Resume(boolean stopped, ActorRef<Reply> replyTo, Runnable before, Runnable after) implements Command {
         public Resume(boolean stopped, ActorRef<Reply> replyTo) {
-            this(stopped, replyTo, null);
+            this(stopped, replyTo, null, null);
         }
     }
 
@@ -378,6 +379,9 @@ public final class TaskRestorerActor {
             ran("resume", m.replyTo(), () -> {
                 restorer.resume(m.stopped());
                 resumed = true;
+                if (m.after() != null) {
+                    m.after().run();
+                }
                 return 0;
             });
         }
