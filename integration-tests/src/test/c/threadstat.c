@@ -7,7 +7,8 @@
  * refuses that: the child would keep the main thread's files); so do, refused too, an unread message of a unix
  * pair with "fly" (the stat file, kept) and "flyalone" (the thread's io file, closed once sent), and with
  * "pidfd-fork" and "pidfd-fly" a thread pidfd (PIDFD_THREAD) of that thread, kept and shared; with "other" a child
- * opens the stat of its parent's thread itself (refused: every task's files are opened before any thread is made).
+ * opens the stat of its parent's thread itself (refused: every task's files are opened before any thread is made);
+ * with "pidfd-epoll" an epoll watches the thread pidfd (refused: the watch would stay with the stand-in pidfd).
  */
 #define _GNU_SOURCE
 #include "workload.h"
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 static atomic_int tid;
@@ -92,6 +94,11 @@ int main(int argc, char **argv) {
         int pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL); /* PIDFD_THREAD */
         if (pidfd < 0) fail("pidfd_open(PIDFD_THREAD)");
         if (strcmp(mode, "pidfd-fly") == 0) send_fds(pair[0], "pidfd", &pidfd, 1);
+        struct epoll_event ev = {.events = EPOLLIN};
+        if (strcmp(mode, "pidfd-epoll") == 0) {
+            int ep = epoll_create1(0);
+            if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, pidfd, &ev)) fail("epoll");
+        }
     }
     if (strcmp(mode, "fork") == 0 || strcmp(mode, "pidfd-fork") == 0 || strcmp(mode, "other") == 0) {
         int sync[2];

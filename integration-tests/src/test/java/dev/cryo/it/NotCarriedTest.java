@@ -494,6 +494,10 @@ class NotCarriedTest {
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "pidfd-fork"),
                         " fd \\d+ \\(anon_inode:\\[pidfd\\]\\), a pidfd of thread \\d+ of pid \\d+, is shared with pid"
                         + " \\d+; not supported yet"),
+                new Item("an epoll watching a thread pidfd", List.of(
+                        dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "pidfd-epoll"),
+                        " fd \\d+: epoll watches fd \\d+, a pidfd of thread \\d+ of pid \\d+; not supported yet \\(the restore"
+                        + " makes a thread's pidfd once its threads are made"),
                 new Item("a thread pidfd in flight", List.of(
                         dev.cryo.kernel.testing.TestPrograms.compile("/c/threadstat.c").toString(), "pidfd-fly"),
                         " fd \\d+ \\(anon_inode:\\[pidfd\\]\\), a pidfd of thread \\d+ of pid \\d+, is shared with a"

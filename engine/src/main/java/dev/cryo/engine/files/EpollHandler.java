@@ -135,6 +135,7 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
     private static Epoll read(FdProbe fd, Pid task) {
         List<Epoll.Watch> watches = new ArrayList<>();
         Map<Integer, Integer> added = new HashMap<>(); // items per fd number so far: the kernel's toff
+        boolean threads = !fd.info().values("tfd").isEmpty() && threads(task) > 1; // else no thread pidfd to look for
         for (String line : fd.info().values("tfd")) {
             Matcher m = WATCH.matcher(line);
             if (!m.find()) {
@@ -142,10 +143,37 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
             }
             int tfd = Integer.parseInt(m.group(1));
             int toff = added.merge(tfd, 1, Integer::sum) - 1;
+            int held = holder(fd, task, tfd, toff, line);
+            if (threads) {
+                refuseThreadPidfd(fd, task, held < 0 ? tfd : held);
+            }
             watches.add(new Epoll.Watch(tfd, (int) Long.parseLong(m.group(2), 16),
-                    Long.parseUnsignedLong(m.group(3), 16), holder(fd, task, tfd, toff, line)));
+                    Long.parseUnsignedLong(m.group(3), 16), held));
         }
         return new Epoll(watches);
+    }
+
+    /**
+     * A watch of a pidfd of one of the task's own threads: the restore makes the watch on the task's pidfd, which holds
+     * the fd until the threads are made; the thread's then takes the fd, and the watch went with the closed one.
+     */
+    private static void refuseThreadPidfd(FdProbe ep, Pid task, int at) {
+        FdProbe watched;
+        try {
+            String target = ProcFs.fdTarget(task, at);
+            if (!target.equals("anon_inode:[pidfd]")) {
+                return;
+            }
+            watched = new FdProbe(task, at, target, ProcFs.fdInfo(task, at));
+        } catch (KernelException e) {
+            return; // closed meanwhile: holder() has said what it could
+        }
+        int thread = PidFdHandler.laterThread(watched, task.value());
+        if (thread != 0) {
+            throw new DumpException(ep.where() + ": epoll watches fd " + at + ", a pidfd of thread " + thread + " of pid "
+                    + task + "; not supported yet (the restore makes a thread's pidfd once its threads are made, after"
+                    + " the epoll's watches, which would lose it)");
+        }
     }
 
     /**
@@ -175,6 +203,14 @@ public final class EpollHandler implements FdHandler<EpollHandler.Epoll> {
                 + whatIsAt(task, tfd) + " and no other fd of " + (own ? "the task" : "it") + " holds the watched file"
                 + " (inode " + ino + "; " + (own ? "another process or a mapping" : "another process, a mapping or a"
                 + " message in flight") + " keeps it open); such a watch is not supported yet");
+    }
+
+    private static int threads(Pid task) {
+        try {
+            return ProcFs.stat(task).numThreads();
+        } catch (KernelException e) {
+            return 1;
+        }
     }
 
     private static long inode(Pid pid, int fd) {
