@@ -67,6 +67,9 @@ final class CriuHabits {
                 continue; // it punches holes in parent images: a cryo image has none, and a restore leaves it whole
             } else if (afterVerb && (a.equals("--no-ghost-fiemap") || a.equals("--ghost-fiemap"))) {
                 continue; // CRIU's choice of FIEMAP or SEEK_DATA for a deleted file's holes: cryo's is SEEK_DATA
+            } else if (afterVerb && verbName.equals("restore")
+                    && (a.equals("--skip-in-flight") || a.equals("--tcp-skip-in-flight"))) {
+                continue; // the dump's choice (CRIU's options are global): the image holds no such connection
             } else if (afterVerb && a.equals("--no-mntns-compat-mode")) {
                 continue; // CRIU's default, asked for: cryo has no compat mode (--mntns-compat-mode is refused)
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {

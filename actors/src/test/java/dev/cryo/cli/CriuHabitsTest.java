@@ -48,6 +48,9 @@ class CriuHabitsTest {
         same("dump -t 7 -D img --ghost-limit 8M", "dump -t 7 -D img --ghost-limit 8M --no-ghost-fiemap"); // zdtm's ghost_multi_hole*
         same("dump -t 7 -D img", "dump --ghost-fiemap -t 7 -D img");
         same("restore -D img -d", "restore -D img -d --no-mntns-compat-mode"); // zdtm's mnt_ext_multiple, mnt_ext_sharing
+        // zdtm's socket-tcp-skip-in-flight gives its options to both: 'Unknown option' at the restore before
+        same("restore -D img -d", "restore -D img -d --skip-in-flight");
+        same("dump -t 7 -D img --skip-in-flight", "dump -t 7 -D img --skip-in-flight");
         same("restore -D img -d", "restore --auto-dedup -D img -d --log-pid");
     }
 
