@@ -727,6 +727,35 @@ class SocketRestoreTest {
     }
 
     /**
+     * An unbound unix datagram socket connected to one that has closed still names it (getpeername) until its next
+     * send, refused (ECONNREFUSED), disconnects it; it came back naming no peer ('unbound'). Now its stand-in peer is
+     * bound to that name, an abstract one and a path (restored, the comparator too).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"abstract", "path"})
+    void aUnixDatagramSocketWhosePeerClosedStillNamesIt(String how) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("dgram"));
+        String script = "import errno, os, signal, socket, sys, time\n"
+                + "n = ('\\0cryo-gone-%d' % os.getpid()).encode() if sys.argv[1] == 'abstract' else sys.argv[2] + '/b.sock'\n"
+                + "b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nb.bind(n)\n"
+                + "a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\na.connect(n)\nb.close()\n"
+                + "def check(*_):\n"
+                + "    ok = a.getpeername() == n\n"
+                + "    try:\n        a.send(b'x')\n        ok = False\n"
+                + "    except ConnectionRefusedError:\n        pass\n"
+                + "    try:\n        a.getpeername()\n        ok = False\n"
+                + "    except OSError as e:\n        ok = ok and e.errno == errno.ENOTCONN\n"
+                + "    print('PASS' if ok else 'FAIL', flush=True)\n"
+                + "    os._exit(0)\n"
+                + "signal.signal(signal.SIGUSR2, check)\nprint('ready', flush=True)\n"
+                + "end = time.time() + 600\nwhile time.time() < end:\n    time.sleep(1)\n";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("dgramgone.out"), "/usr/bin/python3",
+                "-c", script, how, dir.toString()))) {
+            assertPass(RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img"))));
+        }
+    }
+
+    /**
      * A unix stream client bound to a path of its own before it connected to a listener of the tree came back
      * unbound, and its accepted end named no peer (getsockname and getpeername 'unbound', seen by the comparator):
      * the dump recorded no file for a connected end. Now its own path is bound again with its file as it was: one

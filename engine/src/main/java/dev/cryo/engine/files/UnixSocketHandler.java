@@ -654,6 +654,10 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                                 ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
                     }
                 }
+            } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() == Sockets.SOCK_DGRAM && name.isUnbound()) {
+                // connected to a datagram socket that closed: it names it until its next send (ECONNREFUSED)
+                SockAddr gone = Sockets.peerName(p.sock);
+                peerName = gone == null || gone.isUnbound() ? new byte[0] : gone.address();
             } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() != Sockets.SOCK_DGRAM) {
                 for (SockDiag.UnixSocket l : st.unix().values()) {
                     if (l.state() == SockDiag.UNIX_LISTEN && Arrays.stream(l.pendingConnections()).anyMatch(c -> c == p.ino)) {
@@ -970,15 +974,23 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             // as the gone peer was (getpeername still gives its name): a listener's name by that listener itself
             UnixSocket l = listenerOf(u, hub); // an accepted end keeps its listener's name
             UnixSocket server = l == null ? listenerNamed(u.type(), u.peerName(), hub) : null; // its accepted end closed
+            // a datagram socket connected by connect(2) names no peer credentials, which a socketpair would give; its
+            // queue is sent through a pair (its stand-in peer cannot reach it unbound otherwise)
+            boolean connected = u.type() == Sockets.SOCK_DGRAM && u.peerName().length > 0 && u.queue().isEmpty()
+                    && (u.peerCreds() == null || !u.peerCreds().present());
             Fd[] pair = l != null ? reversed(throughListener(l, l.peer(), u.peer(), hub))
-                    : server != null ? throughListener(server, u.peer(), null, hub) : hub.socketpair(u.type(), u.peer());
+                    : server != null ? throughListener(server, u.peer(), null, hub)
+                    : connected ? new Fd[] {Sockets.socket(SockAddr.AF_UNIX, u.type(), 0), Sockets.socket(SockAddr.AF_UNIX,
+                    u.type(), 0)} : hub.socketpair(u.type(), u.peer());
             if (l == null) {
                 bindConnectedEnd(pair[0], u, hub); // its own name (a sender with SO_PASSCRED autobinds)
             }
             SockAddr goneName = SockAddr.unix(server != null ? new byte[0] : u.peerName());
             // an abstract name is held until that peer closes: taken as late as can be; a path's file is removed at once
-            boolean late = goneName.isAbstract() && !u.fillsLate();
-            if (!goneName.isUnbound() && !late) {
+            boolean late = goneName.isAbstract() && !u.fillsLate() && u.type() != Sockets.SOCK_DGRAM; // its datagrams come from it
+            if (connected) {
+                hub.connectToClosedPeer(pair[0], pair[1], goneName, u.ino());
+            } else if (!goneName.isUnbound() && !late) {
                 hub.nameAsClosedPeer(pair[1], goneName, u.ino());
             }
             u.options().apply(pair[0]);

@@ -610,6 +610,27 @@ public final class SocketHub implements AutoCloseable {
         }
     }
 
+    /**
+     * Datagram socket {@code s} connected by connect(2) (no peer credentials, as a socketpair would give) to {@code
+     * peer}, cryo's stand-in for its peer that had closed, named as that one was ({@link #nameAsClosedPeer}); a name
+     * another socket holds now is left out, warned, and the stand-in takes one of the kernel's choosing.
+     */
+    public void connectToClosedPeer(Fd s, Fd peer, SockAddr name, long ino) {
+        try {
+            if (name.isAbstract()) {
+                Sockets.bind(peer, name);
+                Sockets.connect(s, name);
+            } else {
+                bindAside(peer, "", name, null, () -> Sockets.connect(s, name));
+            }
+        } catch (KernelException | IOException e) {
+            org.slf4j.LoggerFactory.getLogger(SocketHub.class).warn("unix socket {} names no peer now, where it named {},"
+                    + " its peer that had closed: {}", ino, name, e.getMessage());
+            Sockets.bind(peer, SockAddr.unix(new byte[0])); // autobind
+            Sockets.connect(s, Sockets.sockName(peer));
+        }
+    }
+
     /** A closed socket's name (a path's file removed at once, whatever stood there put back). */
     private void bindFormerName(Fd s, SockAddr name) throws IOException {
         if (name.isAbstract()) {
@@ -715,6 +736,11 @@ public final class SocketHub implements AutoCloseable {
     }
 
     private void bindAside(Fd s, String dir, SockAddr name, String moveTo) throws IOException {
+        bindAside(s, dir, name, moveTo, null);
+    }
+
+    /** As above, {@code whileThere} run while the socket's file is at its path. */
+    private void bindAside(Fd s, String dir, SockAddr name, String moveTo, Runnable whileThere) throws IOException {
         Path path = fileOf(dir, name);
         makeDirsFor(path);
         Path aside = null;
@@ -724,6 +750,14 @@ public final class SocketHub implements AutoCloseable {
         }
         try {
             bindIn(s, dir, name);
+            if (whileThere != null) {
+                try {
+                    whileThere.run();
+                } catch (RuntimeException e) {
+                    Files.delete(path);
+                    throw e;
+                }
+            }
             if (moveTo == null) {
                 Files.delete(path);
             } else {
