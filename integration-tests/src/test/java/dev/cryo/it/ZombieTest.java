@@ -72,6 +72,38 @@ class ZombieTest {
         }
     }
 
+    /**
+     * netdata's plugins run niced in SCHED_BATCH; one that had exited and was not reaped yet came back from the
+     * restore in SCHED_OTHER at nice 0 (its /proc/PID/stat: the state comparator caught it): a zombie keeps the
+     * scheduling policy, priority and nice it died with.
+     */
+    @Test
+    void aZombieKeepsTheNiceAndSchedulingPolicyItDiedWith() throws Exception {
+        String parent = "import os, signal\nkids = []\nfor policy, nice in ((os.SCHED_BATCH, 19), (os.SCHED_IDLE, 7)):\n"
+                + "    pid = os.fork()\n    if pid == 0:\n        os.nice(nice)\n"
+                + "        os.sched_setscheduler(0, policy, os.sched_param(0))\n        os._exit(0)\n    kids.append(pid)\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n"
+                + "print('ready', *kids, flush=True)\nsignal.sigwait([signal.SIGUSR1])\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("parent.out"), "python3", "-c", parent)) {
+            p.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            String[] ready = p.outputText().trim().split("\\s+");
+            int a = Integer.parseInt(ready[1]), b = Integer.parseInt(ready[2]);
+            DetachedProcess.awaitCondition(() -> ProcFs.stat(Pid.of(a)).state() == 'Z' && ProcFs.stat(Pid.of(b)).state() == 'Z',
+                    java.time.Duration.ofSeconds(30), "both children to exit");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img")); // the comparator holds both
+            try {
+                ProcStat za = ProcFs.stat(Pid.of(a)), zb = ProcFs.stat(Pid.of(b));
+                assertEquals('Z', za.state());
+                assertEquals(3, za.policy(), "SCHED_BATCH");
+                assertEquals(19, za.nice());
+                assertEquals(5, zb.policy(), "SCHED_IDLE");
+                assertEquals(7, zb.nice());
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     @Test
     void aZombieUnderAProgramThatNeverReapsStaysAZombieWithItsStatus() throws Exception {
         // the shell's child exits 7 at once; the exec'd sleep never reaps it

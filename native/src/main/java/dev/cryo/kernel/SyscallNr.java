@@ -38,7 +38,8 @@ public final class SyscallNr {
     public static final int POLL = 7, NANOSLEEP = 35, GETITIMER = 36, SETITIMER = 38, SCHED_SETAFFINITY = 203,
             SCHED_GETAFFINITY = 204, RESTART_SYSCALL = 219, TIMER_CREATE = 222, TIMER_SETTIME = 223,
             TIMER_GETTIME = 224, TIMER_GETOVERRUN = 225, TIMER_DELETE = 226, CLOCK_GETTIME = 228, CLOCK_NANOSLEEP = 230,
-            IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315, SCHED_SETSCHEDULER = 144;
+            IOPRIO_SET = 251, IOPRIO_GET = 252, SCHED_SETATTR = 314, SCHED_GETATTR = 315, SCHED_SETSCHEDULER = 144,
+            SETPRIORITY = 141;
 
     /** SysV IPC: shared memory, semaphores, message queues (an ipc namespace's objects). */
     public static final int SHMGET = 29, SHMCTL = 31, SEMGET = 64, SEMOP = 65, SEMCTL = 66, SHMDT = 67, MSGGET = 68,

@@ -34,7 +34,8 @@ public final class ZombieReader {
                 hex(pid, status, "SigBlk"), hex(pid, status, "SigIgn"), hex(pid, status, "SigCgt"),
                 (st.flags() & ProcStat.PF_FORKNOEXEC) == 0, creds(pid, status), "1".equals(status.get("NoNewPrivs")),
                 TaskCollector.rlimits(pid), Integer.parseInt(status.getOrDefault("Seccomp", "0")),
-                Integer.parseInt(status.getOrDefault("Seccomp_filters", "0")));
+                Integer.parseInt(status.getOrDefault("Seccomp_filters", "0")), (int) st.nice(), (int) st.policy(),
+                (int) st.rtPriority());
         if (!z.exited() && z.dumpedCore()) {
             throw new DumpException("pid " + pid + " (" + st.comm() + ") is a zombie killed by "
                     + Signals.name(z.termSignal()) + " that dumped core: cryo cannot re-create a core-dump exit status"

@@ -14,13 +14,23 @@ package dev.cryo.engine.model;
  * 1, which kept its real uid only. {@code seccompMode} and {@code seccompFilters}: the seccomp mode and
  * the number of filters its status shows (a container's zombie ran under the container's filters);
  * what the filters did means nothing once it cannot run, and ptrace cannot read them from a zombie.
- * 0 in images before version 3.
+ * 0 in images before version 3. {@code nice}, {@code policy} and {@code rtPriority}: its scheduling as /proc/PID/stat
+ * still shows it (a niced batch worker's zombie reads nice 19, SCHED_BATCH); {@code policy} -1 in images before
+ * version 4, which kept none (it came back with its parent's).
  */
 public record ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked,
                           long ignored, long caught, boolean execed, Creds creds, boolean noNewPrivs,
-                          java.util.List<Rlimit> rlimits, int seccompMode, int seccompFilters) {
+                          java.util.List<Rlimit> rlimits, int seccompMode, int seccompFilters, int nice, int policy,
+                          int rtPriority) {
     public ZombieImage {
         rlimits = java.util.List.copyOf(rlimits);
+    }
+
+    public ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked, long ignored,
+                       long caught, boolean execed, Creds creds, boolean noNewPrivs, java.util.List<Rlimit> rlimits,
+                       int seccompMode, int seccompFilters) {
+        this(ids, comm, uid, exitSignal, status, blocked, ignored, caught, execed, creds, noNewPrivs, rlimits, seccompMode,
+                seccompFilters, 0, -1, 0);
     }
 
     public ZombieImage(TaskIds ids, String comm, int uid, int exitSignal, int status, long blocked, long ignored,

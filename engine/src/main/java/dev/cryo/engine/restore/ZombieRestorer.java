@@ -69,6 +69,12 @@ public final class ZombieRestorer {
         }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_NAME, boot.data());
+        // its scheduling, which /proc still shows (before its creds drop; SCHED_DEADLINE would ask sched_setattr: left)
+        if (zombie.policy() >= 0 && zombie.policy() != 6) {
+            Sys.write(pid, boot.data(), new RemoteWriter(4).ints(zombie.rtPriority()).toBytes());
+            inj.call("sched_setscheduler", SyscallNr.SCHED_SETSCHEDULER, 0, zombie.policy(), boot.data());
+            inj.call("setpriority", SyscallNr.SETPRIORITY, 0, 0, zombie.nice());
+        }
         int uid = zombie.uid();
         for (var r : zombie.rlimits()) {
             dev.cryo.engine.restore.stage.ProcessState.setRlimit(inj, pid, boot.data(), r);

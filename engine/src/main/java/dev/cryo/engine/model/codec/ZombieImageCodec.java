@@ -12,7 +12,7 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
 
     public Class<ZombieImage> type() { return ZombieImage.class; }
     public int id() { return ModelCodecs.ZOMBIE_IMAGE_ID; }
-    public int version() { return 3; }
+    public int version() { return 4; }
 
     public void write(Output out, ZombieImage z) {
         RecordFields.writeRecord(out, TaskIdsCodec.INSTANCE, z.ids());
@@ -32,6 +32,9 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
         ModelFields.writeList(out, RlimitCodec.INSTANCE, z.rlimits(), ModelLimits.RLIMITS, "ZombieImage.rlimits");
         out.writeVarInt(z.seccompMode(), true); // version 3
         out.writeVarInt(z.seccompFilters(), true);
+        out.writeVarInt(z.nice(), false); // version 4
+        out.writeVarInt(z.policy(), false);
+        out.writeVarInt(z.rtPriority(), true);
     }
 
     public ZombieImage read(Input in, int version) {
@@ -51,7 +54,14 @@ public final class ZombieImageCodec implements RecordCodec<ZombieImage> {
             throw new com.esotericsoftware.kryo.KryoException("ZombieImage: seccomp mode " + mode + " with " + filters
                     + " filters is out of bounds");
         }
+        int nice = version >= 4 ? in.readVarInt(false) : 0;
+        int policy = version >= 4 ? in.readVarInt(false) : -1;
+        int rt = version >= 4 ? in.readVarInt(true) : 0;
+        if (nice < -20 || nice > 19 || policy < -1 || policy > 7 || rt > 99) {
+            throw new com.esotericsoftware.kryo.KryoException("ZombieImage: nice " + nice + ", policy " + policy
+                    + ", rt priority " + rt + " out of bounds");
+        }
         return new ZombieImage(z.ids(), z.comm(), z.uid(), z.exitSignal(), z.status(), z.blocked(), z.ignored(),
-                z.caught(), z.execed(), creds, noNewPrivs, rlimits, mode, filters);
+                z.caught(), z.execed(), creds, noNewPrivs, rlimits, mode, filters, nice, policy, rt);
     }
 }

@@ -273,12 +273,12 @@ public final class ModelSamples {
 
     /**
      * A zombie child of the sample task, killed by SIGTERM, in its own group, with a container's reduced
-     * capabilities and its two seccomp filters.
+     * capabilities and its two seccomp filters, niced in SCHED_BATCH.
      */
     static ZombieImage zombie() {
         return new ZombieImage(new TaskIds(PID + 7, PID, PID + 7, 17), "worker zombie", 1000, 17, 15, 1L << 9, 0x1_8000_0006L,
                 1L << 16, true, new Creds(List.of(1000, 1000, 1000, 1000), List.of(5, 5, 5, 5), List.of(5), 0, 0, 0,
-                0x20000420L, 0), true, List.of(new Rlimit(7, 1024, 1024)), 2, 2);
+                0x20000420L, 0), true, List.of(new Rlimit(7, 1024, 1024)), 2, 2, 19, 3, 0);
     }
 
     /** The pre-copy hint of a migration: two areas of the sample task. */
