@@ -7,6 +7,8 @@
  *   bind  as file, f made on a tmpfs mounted on DIR/mnt and opened through a bind of it on DIR/bind, the
  *         bind unmounted with MNT_DETACH, the tmpfs left on DIR/mnt (zdtm's detached_bind_mount; carried; the
  *         test unmounts DIR/mnt): the same checks, and the file written through the fd is the one on DIR/mnt
+ *   two   fds of f and of a file g beside it, then unmounts DIR with MNT_DETACH (refused: a restore makes a
+ *         tmpfs for each open file)
  *   cwd   DIR as its current directory,    then unmounts DIR with MNT_DETACH
  *   map   a shared mapping of f,           then unmounts DIR with MNT_DETACH
  *   tree  an open_tree(OPEN_TREE_CLONE) fd of DIR, then unmounts DIR
@@ -26,7 +28,7 @@
 #include "workload.h"
 
 int main(int argc, char **argv) {
-    if (argc < 3) fail("usage: detached file|bind|cwd|map|tree DIR");
+    if (argc < 3) fail("usage: detached file|bind|two|cwd|map|tree DIR");
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *mode = argv[1], *dir = argv[2];
     char f[4096];
@@ -53,7 +55,13 @@ int main(int argc, char **argv) {
         if (m == MAP_FAILED) fail("mmap");
         strcpy(m, "on a detached tmpfs");
     }
-    if (strcmp(mode, "file")) close(fd);
+    int two = !strcmp(mode, "two");
+    if (two) {
+        char g[4096];
+        snprintf(g, sizeof g, "%s/g", dir);
+        if (open(g, O_CREAT | O_RDWR, 0600) != 4) fail("create g");
+    }
+    if (strcmp(mode, "file") && !two) close(fd);
     if (!strcmp(mode, "cwd") && chdir(dir)) fail("chdir");
     if (!strcmp(mode, "tree")) {
         if (syscall(SYS_open_tree, AT_FDCWD, dir, 1 /* OPEN_TREE_CLONE */) < 0) fail("open_tree");

@@ -128,6 +128,13 @@ final class SharedFdContext implements FdHandler.DumpContext {
         return pipesWithData.add(pipeId);
     }
 
+    private final java.util.Map<Long, String> detachedMounts = new ConcurrentHashMap<>();
+
+    @Override
+    public String claimDetachedMount(long mountId, String where) {
+        return detachedMounts.putIfAbsent(mountId, where);
+    }
+
     private final SharedMemoryClaims sharedMemory = new SharedMemoryClaims(this::treePids);
 
     @Override

@@ -27,7 +27,7 @@ import java.util.Map;
  * mount shows (zdtm's detached_mount): nothing but the fd reaches that tmpfs, so the fd is all of it that
  * counts. The file's path from the mount's root, owner, mode and bytes (up to the ghost limit) are carried,
  * with the tmpfs's size; restore makes a tmpfs mounted nowhere (fsopen, fsmount) with the file at that path.
- * Each such fd gets a tmpfs of its own (two fds of one detached tmpfs come back on two);</li>
+ * A second open file of one such tmpfs is refused: each would come back on a tmpfs of its own;</li>
  * <li>on a bind mount unmounted so while its source stays mounted (zdtm's detached_bind_mount): the point of
  * a mount of the task's namespace through which the path reaches that very file is carried; restore opens
  * the file through a detached clone of that mount (open_tree(OPEN_TREE_CLONE), as the task sees it).</li>
@@ -112,6 +112,12 @@ public final class DetachedMountFileHandler implements FdHandler<DetachedMountFi
         long mountId = Sys.mountId(link.toString());
         if (!from.isEmpty()) {
             return new DetachedFile(fd.target(), from, mountId, 0, 0, 0, 0, new byte[0]);
+        }
+        String other = ctx.claimDetachedMount(mountId, fd.where());
+        if (other != null) {
+            throw new DumpException(fd.where() + ": " + fd.target() + " is on a detached tmpfs (mount id " + mountId
+                    + ") that " + other + " holds a file of too: a restore makes a tmpfs for each open file, and the two"
+                    + " would no longer share one; not supported yet");
         }
         long size = Files.size(link);
         if (size > ctx.ghostFiles().limit()) {

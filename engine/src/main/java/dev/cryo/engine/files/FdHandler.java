@@ -309,6 +309,14 @@ public interface FdHandler<D extends FileDesc> {
         /** True the first time a pipe id is seen in this dump. */
         boolean claimPipeData(long pipeId);
 
+        /**
+         * Claims detached mount {@code mountId} for the open file {@code where} names: null the first time, else
+         * what the first claim named (a restore makes a tmpfs per open file, DetachedMountFileHandler). Here: null.
+         */
+        default String claimDetachedMount(long mountId, String where) {
+            return null;
+        }
+
         /** The pages of shared memory objects already carried by tasks of this dump. */
         dev.cryo.engine.dump.SharedMemoryClaims sharedMemory();
 
