@@ -729,16 +729,19 @@ class SocketRestoreTest {
     /**
      * An unbound unix datagram socket connected to one that has closed still names it (getpeername) until its next
      * send, refused (ECONNREFUSED), disconnects it; it came back naming no peer ('unbound'). Now its stand-in peer is
-     * bound to that name, an abstract one and a path (restored, the comparator too).
+     * bound to that name, an abstract one and a path (restored, the comparator too). So is a named one's ("named",
+     * connected to the path), which came back unconnected (getpeername ENOTCONN).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"abstract", "path"})
+    @ValueSource(strings = {"abstract", "path", "named"})
     void aUnixDatagramSocketWhosePeerClosedStillNamesIt(String how) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("dgram"));
         String script = "import errno, os, signal, socket, sys, time\n"
                 + "n = ('\\0cryo-gone-%d' % os.getpid()).encode() if sys.argv[1] == 'abstract' else sys.argv[2] + '/b.sock'\n"
                 + "b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nb.bind(n)\n"
-                + "a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\na.connect(n)\nb.close()\n"
+                + "a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                + "if sys.argv[1] == 'named':\n    a.bind(('\\0cryo-named-%d' % os.getpid()).encode())\n"
+                + "a.connect(n)\nb.close()\n"
                 + "def check(*_):\n"
                 + "    ok = a.getpeername() == n\n"
                 + "    try:\n        a.send(b'x')\n        ok = False\n"

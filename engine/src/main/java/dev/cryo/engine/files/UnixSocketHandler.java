@@ -654,7 +654,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                                 ? "; --ext-unix-sk lets a datagram socket reconnect to it on restore" : "; not supported"));
                     }
                 }
-            } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() == Sockets.SOCK_DGRAM && name.isUnbound()) {
+            } else if (d.state() == SockDiag.UNIX_ESTABLISHED && d.type() == Sockets.SOCK_DGRAM) { // (a named one: none,
+                // ENOTCONN, when it is only a server another connected to)
                 // connected to a datagram socket that closed: it names it until its next send (ECONNREFUSED)
                 SockAddr gone = Sockets.peerName(p.sock);
                 peerName = gone == null || gone.isUnbound() ? new byte[0] : gone.address();
@@ -1346,6 +1347,12 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 Sockets.connectIn(s, peer.bindDir(), SockAddr.unix(u.peerName()));
             } else {
                 Sockets.connect(s, SockAddr.unix(u.peerName()));
+            }
+        }
+        if (peer == null && u.type() == Sockets.SOCK_DGRAM && !u.address().isUnbound() && u.peerName().length > 0
+                && !u.external()) { // a named one connected to a datagram socket that closed: to a stand-in at its name
+            try (Fd standIn = Sockets.socket(SockAddr.AF_UNIX, u.type(), 0)) {
+                hub.connectToClosedPeer(s, standIn, SockAddr.unix(u.peerName()), u.ino());
             }
         }
         if (u.state() == SockDiag.UNIX_LISTEN) {
