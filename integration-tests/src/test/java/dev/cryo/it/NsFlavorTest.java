@@ -117,6 +117,24 @@ class NsFlavorTest {
     }
 
     /**
+     * A container's binfmt_misc mount while cryo's namespace mounts binfmt_misc too (zdtm's mountpoints in its ns flavor,
+     * where zdtm_ct mounts "zdtm_binfmt"; systemd mounts "binfmt_misc"): the restore bound it from cryo's mount, whose
+     * source name it showed, and failed its check of the namespace ("missing [... binfmt_misc none ...]") after the
+     * killing dump. It is mounted by type. binfmtpivot.c; the host's mount is a binfmt_misc of the test's, removed.
+     */
+    @Test
+    void aContainersBinfmtMiscMountComesBackWithItsOwnSourceName() throws Exception {
+        Path host = Files.createDirectory(tmp.resolve("hostbinfmt"));
+        assertEquals(0, new ProcessBuilder("mount", "-t", "binfmt_misc", "cryo-host-binfmt", host.toString())
+                .inheritIO().start().waitFor());
+        try {
+            assertPassesPivoted("binfmtpivot");
+        } finally {
+            new ProcessBuilder("umount", host.toString()).inheritIO().start().waitFor();
+        }
+    }
+
+    /**
      * A child that made a mount namespace of its own keeps an fd its parent opened (zdtm's mntns_open): the
      * fd is on the parent's mount, not on the child's copy of it. The restore reopened it in the child's
      * namespace: "FAIL: root: the child's fd is on mount 1399, not on its own 1397". mntnsopen.c.
