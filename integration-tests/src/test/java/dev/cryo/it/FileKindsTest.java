@@ -622,6 +622,28 @@ class FileKindsTest {
     }
 
     /**
+     * A program running as another user holding its own /proc/PID/stat (netdata's plugins, as user netdata): the
+     * restored task reopened it while still root, and fstat showed it root's (the comparator: "fd 3 mode"). Looked up
+     * once the task's credentials are set, it is the task's again.
+     */
+    @Test
+    void aProcFileOfAProgramRunningAsAnotherUserIsItsOwnAgain() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("nobody.out"), "setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", "/usr/bin/python3", "-c", "import os, time\nfd = os.open('/proc/self/stat', os.O_RDONLY)\n"
+                        + "print('ready', fd, flush=True)\ntime.sleep(600)\n")) {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            Path fd = Path.of("/proc/" + p.pid().value() + "/fd/" + p.outputText().trim().split("\\s+")[1]);
+            assertEquals(65534, Files.getAttribute(fd, "unix:uid"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img")); // the comparator: the fd's owner
+            try {
+                assertEquals(65534, Files.getAttribute(fd, "unix:uid"));
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * Firefox's content sandbox: a task in a user namespace of its own, chrooted by a CLONE_FS helper
      * into /proc/self/fdinfo, the helper gone: its root and cwd are a dead process's fdinfo. The dump
      * refused it ("its current directory /proc/N/fdinfo is the /proc directory of pid N, which has

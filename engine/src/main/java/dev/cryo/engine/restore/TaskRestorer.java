@@ -23,6 +23,7 @@ import dev.cryo.engine.restore.stage.TaskContext;
 import dev.cryo.engine.restore.stage.TaskKill;
 import dev.cryo.engine.restore.stage.ThreadCreation;
 import dev.cryo.engine.restore.stage.ThreadPidFds;
+import dev.cryo.engine.restore.stage.ProcFileOwners;
 import dev.cryo.engine.restore.stage.ThreadProcFileReopening;
 import dev.cryo.engine.restore.stage.ThreadSignalOwners;
 import dev.cryo.engine.restore.stage.ThreadState;
@@ -79,6 +80,7 @@ public final class TaskRestorer {
             new SeccompFilters(),
             new Credentials(),
             new CredentialResetFlags(),
+            new ProcFileOwners(), // once the task is who it was
             new SignalsHeld(),
             new LeaseBreaks(),
             new PendingSignals(),
