@@ -571,13 +571,7 @@ class FileKindsTest {
                     "the process outside the tree to exit");
             DetachedProcess r = d.restoreDetached(p.output());
             dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return r.outputText().contains("fd ");
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "the restored holder to read");
+            r.awaitOutput("fd ", Duration.ofSeconds(30)); // the restored holder has read
             String out = r.outputText();
             RestoreTest.killAndReap(r);
             assertPassOnce(out);
@@ -607,13 +601,7 @@ class FileKindsTest {
                     "the lookup dropped the dentry the fd holds");
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return r.outputText().contains("fd ");
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "the restored holder to read");
+            r.awaitOutput("fd ", Duration.ofSeconds(30)); // the restored holder has read
             String out = r.outputText();
             RestoreTest.killAndReap(r);
             assertPassOnce(out);
