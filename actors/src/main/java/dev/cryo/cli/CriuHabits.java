@@ -13,7 +13,9 @@ import java.util.List;
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task), {@code --auto-dedup} (holes punched in parent images) and
  * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on,
- * nor {@code --no-mntns-compat-mode} (CRIU's default mount restore, which cryo's is);
+ * nor {@code --no-mntns-compat-mode} (CRIU's default mount restore, which cryo's is), nor {@code --link-remap}
+ * (CRIU's leave to link a deleted file back into its file system: cryo carries its bytes up to --ghost-limit and
+ * refuses a larger one by name, so the restored tree is the same either way);
  * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
  * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
  * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
@@ -70,6 +72,8 @@ final class CriuHabits {
             } else if (afterVerb && verbName.equals("restore")
                     && (a.equals("--skip-in-flight") || a.equals("--tcp-skip-in-flight"))) {
                 continue; // the dump's choice (CRIU's options are global): the image holds no such connection
+            } else if (afterVerb && a.equals("--link-remap")) {
+                continue; // a leave, not a demand: cryo's deleted files travel in the image (or the dump refuses them)
             } else if (afterVerb && a.equals("--no-mntns-compat-mode")) {
                 continue; // CRIU's default, asked for: cryo has no compat mode (--mntns-compat-mode is refused)
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {

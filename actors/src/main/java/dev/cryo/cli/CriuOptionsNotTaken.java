@@ -40,8 +40,6 @@ final class CriuOptionsNotTaken {
                 "--cgroup-yard", "--cgroup-root"}) {
             OPTIONS.put(o, "set what CRIU does with cgroups; " + CGROUPS);
         }
-        OPTIONS.put("--link-remap", "link deleted files back into the file system; cryo carries a deleted file's "
-                + "contents in the image instead, up to --ghost-limit");
         OPTIONS.put("--evasive-devices", "open a device by another path when its own is gone; cryo reopens a device "
                 + "by its dumped path only");
         OPTIONS.put("--force-irmap", "resolve inotify watches to paths; cryo always finds them by their file handle");
