@@ -580,6 +580,84 @@ class FileKindsTest {
     }
 
     /**
+     * netdata's apps.plugin holds the /proc files of other users' processes: one that exited between the dump and
+     * the restore had its files opened on a stand-in running as root, so their owner was root where it had been
+     * that user ('fd 4/5/6 mode: dumped 100444 uid 995, restored uid 0'). The stand-in runs as the owner the dump
+     * recorded, so the stat, status and io of a process of user 65534 are that user's again.
+     */
+    @Test
+    void aProcFileOfAnotherUsersProcessThatExitedSinceTheDumpIsStillThatUsersFile() throws Exception {
+        String holder = "import os, signal, sys\n"
+                + "fds = [os.open('/proc/%s/%s' % (sys.argv[1], n), os.O_RDONLY) for n in ('stat', 'status', 'io')]\n"
+                + "owners = lambda: ' '.join('%d:%d' % (os.fstat(f).st_uid, os.fstat(f).st_gid) for f in fds)\n"
+                + "print('before', owners(), flush=True)\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n"
+                + "print('ready', flush=True)\nsignal.sigwait([signal.SIGUSR1])\nprint('after', owners(), flush=True)\n";
+        try (DetachedProcess outside = DetachedProcess.start(tmp.resolve("sleep.out"), "setpriv", "--reuid=65534",
+                "--regid=65534", "--clear-groups", "sleep", "600")) {
+            int x = outside.pid().value();
+            DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.stat(outside.pid()).comm().equals("sleep"),
+                    Duration.ofSeconds(30), "setpriv to run sleep as user 65534");
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("holder.out"), "python3", "-c", holder,
+                    Integer.toString(x))) {
+                p.awaitOutput("ready", Duration.ofSeconds(30));
+                assertTrue(p.outputText().contains("before 65534:65534 65534:65534 65534:65534"), p.outputText());
+                DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+                outside.close();
+                DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + x)), Duration.ofSeconds(30),
+                        "the process outside the tree to exit");
+                DetachedProcess r = d.restoreDetached(p.output()); // the comparator holds each fd's owner
+                dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+                r.awaitOutput("after", Duration.ofSeconds(30));
+                String out = r.outputText();
+                RestoreTest.killAndReap(r);
+                assertTrue(out.contains("after 65534:65534 65534:65534 65534:65534"), out);
+            }
+        }
+    }
+
+    /**
+     * A /proc/PID file of a process outside the tree whose pid another process has taken by the restore: reopened
+     * by its path it was that process's file, silently. The dump keeps the process's start time, and the restore is
+     * refused naming the fd and the process at that pid now, before any task is made; once that pid is free again
+     * the file is opened on a stand-in, a dead process's.
+     */
+    @Test
+    void aProcFileOfAProcessOutsideTheTreeWhosePidIsTakenByAnotherIsRefusedAtRestore() throws Exception {
+        String holder = "import errno, os, signal, sys\nfd = os.open('/proc/%s/stat' % sys.argv[1], os.O_RDONLY)\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\nprint('ready', flush=True)\n"
+                + "signal.sigwait([signal.SIGUSR1])\ntry:\n    os.read(fd, 100)\n    print('FAIL: it read', flush=True)\n"
+                + "except OSError as e:\n    print('PASS' if e.errno == errno.ESRCH else 'FAIL: ' + errno.errorcode[e.errno],"
+                + " flush=True)\nprint('end', flush=True)\n";
+        try (DetachedProcess outside = DetachedProcess.start(tmp.resolve("sleep.out"), "sleep", "600");
+             DetachedProcess p = DetachedProcess.start(tmp.resolve("holder.out"), "python3", "-c", holder,
+                     Integer.toString(outside.pid().value()))) {
+            int x = outside.pid().value();
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            DumpRestore d = DumpRestore.dump(p.pid().value(), tmp.resolve("img"));
+            outside.close();
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + x)), Duration.ofSeconds(30),
+                    "the process outside the tree to exit");
+            dev.cryo.kernel.Pid taker = dev.cryo.kernel.ExactPidSpawner.spawn(x, x, "/bin/sleep", List.of("sleep", "600"),
+                    false);
+            try {
+                Cli refused = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+                assertNotEquals(0, refused.code(), refused.toString());
+                assertTrue(refused.err().contains("fd 3: /proc/" + x + "/stat is a /proc file of pid " + x)
+                        && refused.err().contains("another process's now ('sleep'"), refused.toString());
+                assertFalse(Files.exists(Path.of("/proc/" + p.pid().value())), "nothing of the tree is left");
+            } finally {
+                dev.cryo.kernel.Spawner.killAndReap(taker);
+            }
+            DetachedProcess r = d.restoreDetached(p.output());
+            dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+            r.awaitOutput("end", Duration.ofSeconds(30));
+            String out = r.outputText();
+            RestoreTest.killAndReap(r);
+            assertPassOnce(out);
+        }
+    }
+
+    /**
      * netdata keeps /proc/self/net/sockstat6 open; /proc/net entries are looked up afresh each time, which drops the
      * dentry an open file holds, so once anything else looks the path up the fd reads "/proc/PID/net/sockstat6
      * (deleted)". It was carried as a deleted file still linked at that path, and the restore failed ("where the

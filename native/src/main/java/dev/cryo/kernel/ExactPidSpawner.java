@@ -48,6 +48,19 @@ public final class ExactPidSpawner {
     }
 
     /**
+     * As {@link #spawn(int, int, String, List, boolean, boolean)} dying with its parent, running as user
+     * {@code uid} and group {@code gid} with no supplementary groups, set at its birth, before its exec: it is
+     * dumpable after it, so its /proc files are that user's (a stand-in for an exited process of that user).
+     */
+    public static Pid spawnAs(int pid, int uid, int gid, String path, List<String> argv) {
+        return fromStub(sleepStub(), pid, pid, path, argv, false, true, true, 0, new int[] {pid}, 0, null, in -> {
+            in.call("setgroups(0)", SyscallNr.SETGROUPS, 0, 0);
+            in.call("setresgid(" + gid + ")", SyscallNr.SETRESGID, gid, gid, gid);
+            in.call("setresuid(" + uid + ")", SyscallNr.SETRESUID, uid, uid, uid); // clears PDEATHSIG: set after it
+        });
+    }
+
+    /**
      * As {@link #spawn(int, int, String, List, boolean)}, the program made in new namespaces
      * ({@code nsFlags}: CLONE_NEWPID, CLONE_NEWUTS...) with {@code setTid} its pid at every level,
      * innermost first, as clone3 takes them ({1, pid} for the init of a new pid namespace);

@@ -13,7 +13,12 @@ public final class DeadTaskStandIns implements AutoCloseable {
      * until {@link #close}; {@code what} (a /proc file, a cwd) names it in errors.
      */
     public void atPid(dev.cryo.kernel.Pid holder, int pid, String what) {
-        atPids.at(holder, pid, what + " is of pid " + pid);
+        atPid(holder, pid, what, null);
+    }
+
+    /** As above, with the owner of process {@code as} (null: root), which a /proc file opened on it takes. */
+    public void atPid(dev.cryo.kernel.Pid holder, int pid, String what, OutsideProcess as) {
+        atPids.at(holder, pid, what + " is of pid " + pid, as);
     }
 
     @Override

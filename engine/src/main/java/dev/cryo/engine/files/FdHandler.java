@@ -202,9 +202,10 @@ public interface FdHandler<D extends FileDesc> {
         /**
          * A live stand-in at {@code pid}, a process that had exited by the dump, until every fd of the
          * task is in place: a /proc/PID file is opened on it and names a dead process again once it
-         * ends. {@code what} names the file in errors.
+         * ends. {@code what} names the file in errors; {@code as} (may be null: root) gives it the creds
+         * of the process the file was of, whose owner the file takes.
          */
-        default void deadPidStandIn(int pid, String what) {
+        default void deadPidStandIn(int pid, String what, OutsideProcess as) {
             throw new IllegalStateException("no stand-in for a dead pid here");
         }
 

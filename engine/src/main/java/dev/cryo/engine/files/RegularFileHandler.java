@@ -35,11 +35,18 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
      * {@code mountOf} (version 4): the pid of a task of the tree in another mount namespace, through
      * whose mount the fd holds the file (a child that made its own namespace keeps an fd its parent
      * opened: zdtm's mntns_open); reopened in that namespace. 0: the task's own namespace (or cryo's).
+     * {@code outside} (version 5): for a /proc/PID file of a process outside the tree, that process at the dump
+     * (its start time, the file's owner); null for any other file, or when the holder has a pid or mount
+     * namespace of its own.
      */
-    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf)
-            implements FileDesc {
+    public record RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf,
+                              OutsideProcess outside) implements FileDesc {
         public RegularFile {
             locks = List.copyOf(locks);
+        }
+
+        public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid, int mountOf) {
+            this(file, locks, hostMount, deadPid, mountOf, null);
         }
 
         public RegularFile(FileRef file, List<FileLocks.Lock> locks, boolean hostMount, int deadPid) {
@@ -59,17 +66,18 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
     }
 
-    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 4,
+    static final RecordCodec<RegularFile> CODEC = RecordCodec.of(RegularFile.class, RECORD_ID, 5,
             (out, f) -> {
                 RecordFields.writeRecord(out, FileRefCodec.INSTANCE, f.file());
                 FileLocks.write(out, f.locks());
                 out.writeBoolean(f.hostMount());
                 out.writeVarInt(f.deadPid(), true);
                 out.writeVarInt(f.mountOf(), true);
+                OutsideProcess.write(out, f.outside());
             },
             (in, version) -> new RegularFile(RecordFields.readRecord(in, FileRefCodec.INSTANCE), FileLocks.read(in),
                     version >= 2 && in.readBoolean(), version >= 3 ? in.readVarInt(true) : 0,
-                    version >= 4 ? in.readVarInt(true) : 0));
+                    version >= 4 ? in.readVarInt(true) : 0, version >= 5 ? OutsideProcess.read(in) : null));
 
     private static final String DELETED = " (deleted)";
 
@@ -145,7 +153,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
             CoveredMount.refuse(fd, ctx);
         }
         return new RegularFile(file, FileLocks.dump(fd, ctx, true), hostMount, gone == null ? 0 : Integer.parseInt(gone),
-                hostMount ? 0 : OtherMountNamespace.holder(fd, ctx));
+                hostMount ? 0 : OtherMountNamespace.holder(fd, ctx), OutsideProcess.of(fd, ctx, gone != null));
     }
 
     /**
@@ -282,7 +290,7 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
         int dead = f.deadPid() != 0 ? f.deadPid() : goneSinceTheDump(path, ctx);
         if (dead != 0) {
-            ctx.deadPidStandIn(dead, "fd " + fd.fd() + ": " + path);
+            ctx.deadPidStandIn(dead, "fd " + fd.fd() + ": " + path, f.outside());
         }
         long tmp;
         String thread = ThreadProcFiles.standIn(path, ctx.taskPid(), ctx.ownThreads(), ctx::seenByTask);
@@ -331,6 +339,10 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         }
         if (r.deadPid() != 0) {
             m.put("deadPid", r.deadPid()); // its process had exited: reopened through a stand-in at that pid
+        }
+        if (r.outside() != null) { // a process outside the tree: its start time, the owner its stand-in would take
+            m.put("outsideStartTime", r.outside().startTime());
+            m.put("outsideOwner", r.outside().uid() + ":" + r.outside().gid());
         }
         FileLocks.show(r.locks(), m);
     }

@@ -84,6 +84,11 @@ final class SenderStandIns implements AutoCloseable {
      * it has one of its own (the dump took only a /proc of that namespace's, {@link #procOfItsOwn}).
      */
     void at(Pid holder, int pid, String what) {
+        at(holder, pid, what, null);
+    }
+
+    /** As above, running as {@code as}'s uid and gid (null, or in the holder's pid namespace: root). */
+    void at(Pid holder, int pid, String what, OutsideProcess as) {
         boolean inside = holder != null && outsideCryosPidNamespace(holder) != null;
         String key = inside ? dev.cryo.kernel.Namespaces.link(holder.toString(), "pid") + " " + pid : Integer.toString(pid);
         if (made.containsKey(key)) {
@@ -91,6 +96,8 @@ final class SenderStandIns implements AutoCloseable {
         }
         try {
             made.put(key, inside ? ExactPidSpawner.spawnInPidNamespaceOf(holder, pid)
+                    : as != null && (as.uid() != 0 || as.gid() != 0)
+                    ? ExactPidSpawner.spawnAs(pid, as.uid(), as.gid(), "/bin/sleep", List.of("sleep", "1000000"))
                     : ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), false, true));
         } catch (ExactPidSpawner.PidTakenException e) {
             throw new RestoreException(what + ", which had exited by the dump; a stand-in could not take that pid"

@@ -173,6 +173,9 @@ public final class RestoreValidator {
                     dev.cryo.engine.files.MessageQueueHandler.check("pid " + pid + " fd " + fd.fd(), q);
                 }
                 if (fd.desc() instanceof RegularFileHandler.RegularFile f && inherited.of(f) == null) {
+                    if (f.outside() != null) { // a pid taken since by another process would give that one's file
+                        f.outside().checkSameProcess("pid " + pid + " fd " + fd.fd(), f.file().path());
+                    }
                     // files of /proc and /sys are reopened by path as they are: their identity is the kernel's
                     if (!RegularFileHandler.isPseudoFile(f.file().path()) && !RegularFileHandler.isRemovedDirectory(f)) {
                         String what = "pid " + pid + " fd " + fd.fd();

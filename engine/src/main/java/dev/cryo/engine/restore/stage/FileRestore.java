@@ -102,9 +102,9 @@ public final class FileRestore {
             }
 
             @Override
-            public void deadPidStandIn(int pid, String what) {
+            public void deadPidStandIn(int pid, String what, dev.cryo.engine.files.OutsideProcess as) {
                 standInMade[0] = true;
-                standIns.atPid(t.pid(), pid, "pid " + t.pid() + " " + what);
+                standIns.atPid(t.pid(), pid, "pid " + t.pid() + " " + what, as);
             }
 
             @Override
