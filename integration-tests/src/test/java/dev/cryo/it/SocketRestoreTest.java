@@ -1241,6 +1241,18 @@ class SocketRestoreTest {
     }
 
     /**
+     * zdtm's transition/unix_sock (ns flavor) failed its restore after the killing dump ("bind(fd 14,
+     * unix_sock.test): EINVAL"): connections accepted from a listener bound to a relative name and closed
+     * since, each client in a child process. Each accepted end keeps the listener's name and its child as
+     * SO_PEERCRED, each child names the server, and the file stays a closed listener's (ECONNREFUSED).
+     */
+    @Test
+    void connectionsAcceptedFromAListenerClosedSinceKeepItsNameAndTheirPeers() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("srv"));
+        assertPass(DumpRestore.workloadVerdict(tmp, "unixlistenerclosed", dir.toString()));
+    }
+
+    /**
      * zdtm's fifo_upon_unix_socket01 was refused ("bound to a relative path that is not its socket
      * file in the cwd"): the same with relative names, the program moved to / since. The kernel
      * names the directory the server's removed file and the sender's file were bound in.

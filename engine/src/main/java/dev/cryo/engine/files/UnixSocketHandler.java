@@ -1022,6 +1022,12 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
 
     /** Binds {@code s} to {@code u}'s own name, its socket file as it was (gone, renamed, its owner and mode). */
     private static void bindOwnName(Fd s, UnixSocket u, SocketHub hub) {
+        bindOwnName(s, u, hub, null);
+    }
+
+    /** As above, {@code whileBound} (null: nothing; not for a listener's or datagram socket's gone file) run
+     * once {@code s} is bound, while its file is at the path. */
+    private static void bindOwnName(Fd s, UnixSocket u, SocketHub hub, Runnable whileBound) {
         SockAddr name = u.address();
         if (!name.isUnbound()) {
             String moveTo = u.movedTo().isEmpty() ? null : u.movedTo();
@@ -1029,7 +1035,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     || u.state() == SockDiag.UNIX_LISTEN)) { // its clients connect, its senders send, by a file of it first
                 hub.bindUntilFilled(u.ino(), s, u.bindDir(), name, moveTo);
             } else if (u.fileMode() == FILE_GONE || moveTo != null) {
-                hub.bindWithoutFile(s, u.bindDir(), name, moveTo);
+                hub.bindWithoutFile(s, u.bindDir(), name, moveTo, whileBound);
+                whileBound = null;
             } else if (!u.bindDir().isEmpty()) { // a relative name, bound again where it was
                 SocketHub.removeStaleSocketFile(filePath(u));
                 Sockets.bindIn(s, u.bindDir(), name);
@@ -1043,6 +1050,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     hub.makeGoneDirs(filePath(u), u.fileUid(), u.fileGid());
                 }
                 Sockets.bind(s, name);
+            }
+            if (whileBound != null) {
+                whileBound.run();
             }
             if (!name.isAbstract() && u.fileMode() >= 0) { // a datagram socket's file is moved late
                 String at = moveTo == null ? filePath(u) : moveTo;
@@ -1071,8 +1081,40 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             return hub.socketpair(u.type(), u.peer());
         }
         // the named end was the accepted one: it takes the listener of the moment's name
-        return u.address().isUnbound() ? hub.connectedPair(u.type(), u.peer(), peer.peer())
-                : reversed(hub.connectedPair(u.type(), peer.peer(), u.peer()));
+        UnixSocket accepted = u.address().isUnbound() ? peer : u, client = accepted == u ? peer : u;
+        Fd[] made = ownConnectedPath(accepted, hub) ? throughItsName(accepted, client, hub)
+                : hub.connectedPair(u.type(), client.peer(), accepted.peer());
+        return accepted == u ? reversed(made) : made;
+    }
+
+    /**
+     * A connection accepted from a listener closed since, named by a path (zdtm's transition/unix_sock):
+     * made through a listener of the moment bound to that name, as the accepted end takes its listener's
+     * name and no other can be bound on top (EINVAL); the file is left as the closed listener left it.
+     * Returns {client, accepted}.
+     */
+    private static Fd[] throughItsName(UnixSocket accepted, UnixSocket client, SocketHub hub) {
+        SockAddr at = reachedBy(accepted);
+        if (at == null) {
+            throw new RestoreException("cannot connect again to the name " + accepted.address() + " of a closed listener:"
+                    + " the path of its file in " + accepted.bindDir() + " does not fit in sun_path");
+        }
+        Fd[] made = new Fd[2];
+        try (Fd l = Sockets.socket(SockAddr.AF_UNIX, accepted.type(), 0)) {
+            bindOwnName(l, accepted, hub, () -> {
+                hub.listen(l, 1, client.peer());
+                Fd c = Sockets.socket(SockAddr.AF_UNIX, accepted.type(), 0);
+                try {
+                    hub.connect(c, at, accepted.peer());
+                    made[1] = Sockets.accept(l, Sockets.SOCK_CLOEXEC);
+                } catch (RuntimeException e) {
+                    c.close();
+                    throw e;
+                }
+                made[0] = c;
+            });
+        }
+        return made;
     }
 
     /** A named datagram socket without peer credentials (connected by connect(), not made by socketpair), its file in place. */
@@ -1258,6 +1300,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
     /** A connected stream or seqpacket end: its own path with its file, or an abstract name not its listener's. */
     private static void bindConnectedEnd(Fd s, UnixSocket u, SocketHub hub) {
         if (ownConnectedPath(u, hub)) {
+            if (!Sockets.sockName(s).isUnbound()) {
+                return; // accepted from a listener of the moment at its name: throughItsName
+            }
             bindOwnName(s, u, hub);
         } else {
             bindQuietly(s, u, hub);

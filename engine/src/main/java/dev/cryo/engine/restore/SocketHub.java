@@ -645,8 +645,13 @@ public final class SocketHub implements AutoCloseable {
      * makes is removed at once, and whatever stands at the path is put back.
      */
     public void bindWithoutFile(Fd s, String dir, SockAddr name, String moveTo) {
+        bindWithoutFile(s, dir, name, moveTo, null);
+    }
+
+    /** As above, {@code whileThere} (null: nothing) run while the file is at the path: a connect by it. */
+    public void bindWithoutFile(Fd s, String dir, SockAddr name, String moveTo, Runnable whileThere) {
         try {
-            bindAside(s, dir, name, moveTo);
+            bindAside(s, dir, name, moveTo, whileThere);
         } catch (IOException e) {
             throw new RestoreException("cannot bind a unix socket to " + name + " without its file: " + e.getMessage(), e);
         }
