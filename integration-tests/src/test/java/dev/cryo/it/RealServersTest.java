@@ -59,7 +59,7 @@ class RealServersTest {
     }
 
     /** Sends one request and reads until the reply ends with {@code end}. */
-    private static String ask(Socket s, String request, String end) throws IOException {
+    static String ask(Socket s, String request, String end) throws IOException {
         OutputStream out = s.getOutputStream();
         out.write(request.getBytes(StandardCharsets.US_ASCII));
         out.flush();
@@ -270,7 +270,7 @@ class RealServersTest {
     }
 
     /** Runs {@code cmd} to its end and returns its output (stdout and stderr); it must exit 0. */
-    private static String succeeds(List<String> cmd) throws Exception {
+    static String succeeds(List<String> cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), String.join(" ", cmd) + ":\n" + out);
@@ -1840,7 +1840,7 @@ class RealServersTest {
                 + (answer[length - 1] & 0xff);
     }
 
-    private static String dnsOverTcp(Socket s, String name, int id) throws IOException {
+    static String dnsOverTcp(Socket s, String name, int id) throws IOException {
         byte[] q = dnsQuery(name, id);
         s.getOutputStream().write(new byte[] {(byte) (q.length >> 8), (byte) q.length});
         s.getOutputStream().write(q);
@@ -1850,7 +1850,7 @@ class RealServersTest {
         return lastAddress(a, a.length);
     }
 
-    private static String dnsOverUdp(int port, String name) {
+    static String dnsOverUdp(int port, String name) {
         try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
             s.setSoTimeout(2000);
             byte[] q = dnsQuery(name, 7);
