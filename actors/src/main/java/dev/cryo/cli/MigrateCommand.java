@@ -45,6 +45,11 @@ final class MigrateCommand implements Callable<Integer> {
     @Option(names = "--tcp-established", description = "Take established TCP connections along.")
     boolean tcpEstablished;
 
+    @Option(names = "--max-downtime", paramLabel = "MS", description = "What the frozen round's pages may take to send, "
+            + "estimated from the pre-copy rounds: rounds that stop shrinking above it go on with the tree throttled "
+            + "(default: cryo.pre-copy.max-downtime, 100 ms; 0: no bound).")
+    Long maxDowntime;
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -56,10 +61,15 @@ final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         boolean pre = preCopy == null || !preCopy.off;
+        if (maxDowntime != null && maxDowntime < 0) {
+            err.println("cryo: migrate: --max-downtime must not be negative, got " + maxDowntime);
+            return 2;
+        }
+        long bound = maxDowntime == null ? -1 : maxDowntime;
         Duration timeout = parent.settings().cluster().migrateTimeout().plusSeconds(120);
         try (AgentClient client = agent.connect(parent)) {
             AgentProtocol.MigrateResult r = client.ask(
-                    reply -> new AgentProtocol.Migrate(pid, to, pre, tcpEstablished, reply), timeout);
+                    reply -> new AgentProtocol.Migrate(pid, to, pre, tcpEstablished, bound, reply), timeout);
             if (!r.ok()) {
                 err.println("cryo: migrate failed: " + r.message());
                 return 1;
@@ -72,7 +82,7 @@ final class MigrateCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  downtime %d ms (frozen dump and send %d ms, restore on %s %d ms), total %d ms, %s sent%n",
                     r.downtimeMillis(), r.frozenSendMillis(), to, r.restoreMillis(), r.totalMillis(), Sizes.human(r.bytes()));
             if (!r.message().isEmpty()) {
-                out.println("  note: " + r.message());
+                r.message().lines().forEach(l -> out.println("  note: " + l));
             }
             out.flush();
             return 0;

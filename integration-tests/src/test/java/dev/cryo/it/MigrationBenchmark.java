@@ -21,7 +21,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * not asserted: {@code mvn -B -o -pl integration-tests -am verify -DskipDeb=true -Dbench=true
  * -Dtest=MigrationBenchmark -Dsurefire.failIfNoSpecifiedTests=false} (sizes in MiB with
  * {@code -Dbench.migrate.sizes=64,256}, dirtying rate with {@code -Dbench.migrate.rate=10}, one workload
- * with {@code -Dbench.migrate.workloads=busy}, migrations of each with {@code -Dbench.migrate.repeat=2}).
+ * with {@code -Dbench.migrate.workloads=busy}, migrations of each with {@code -Dbench.migrate.repeat=2}; a's link
+ * shaped with {@code -Dbench.migrate.shape=100mbit} (tc tbf rate), and {@code -Dbench.migrate.max-downtime=0,100}
+ * migrating each workload once per value in turn, A/B in one sitting: 0 is the pre-copy without its throttle).
  * For each size: an idle workload (bigmem) and a busy one (dirtier), pre-copy; per migration the
  * rounds and their bytes, the downtime and its split, the total time; and the effective rate of
  * the migration (bytes sent over the total time: dump, pre-copy rounds and restore included, so not
@@ -54,6 +56,12 @@ class MigrationBenchmark {
         TwoHosts started = null;
         try (TwoHosts hosts = logs == null ? new TwoHosts(tmp).start() : new TwoHosts(tmp).start("-vv")) {
             started = hosts;
+            String shape = System.getProperty("bench.migrate.shape");
+            if (shape != null) {
+                TwoHosts.sh("ip netns exec " + hosts.nsA + " tc qdisc replace dev " + hosts.linkA() + " root tbf rate " + shape
+                        + " burst 256kb latency 100ms");
+            }
+            String[] bounds = System.getProperty("bench.migrate.max-downtime", "").split(",");
             for (String size : System.getProperty("bench.migrate.sizes", "64,256").split(",")) {
                 int mib = Integer.parseInt(size.trim());
                 for (boolean busy : new boolean[] {false, true}) {
@@ -61,14 +69,22 @@ class MigrationBenchmark {
                         continue; // -Dbench.migrate.workloads=busy: the dirtier alone
                     }
                     for (int run = 0; run < Integer.getInteger("bench.migrate.repeat", 1); run++) {
-                        Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle") + run));
+                      for (String bound : bounds) {
+                        Path dir = Files.createDirectories(tmp.resolve(mib + (busy ? "-busy" : "-idle") + run + "-" + bound));
                         try (DetachedProcess p = busy ? hosts.dirtierOnA(dir, mib, rate) : hosts.bigmemOnA(dir, mib)) {
-                            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
-                                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy");
+                            List<String> args = new ArrayList<>(List.of("migrate", "-t", p.pid().toString(), "--to", "b",
+                                    "--agent", hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy"));
+                            if (!bound.isBlank()) {
+                                args.addAll(List.of("--max-downtime", bound.trim()));
+                            }
+                            TwoHosts.CliRun m = hosts.cliOnA(args.toArray(String[]::new));
                             assertEquals(0, m.code(), m.toString());
-                            rows.add(row(mib + " MiB " + (busy ? "dirtying " + rate + " MiB/s" : "idle"), m.out(), hosts));
+                            rows.add(row(mib + " MiB " + (busy ? "dirtying " + rate + " MiB/s" : "idle")
+                                    + (bound.isBlank() ? "" : " bound " + bound.trim()), m.out(), hosts));
+                            m.out().lines().filter(l -> l.contains("note: pre-copy")).forEach(l -> rows.add("    " + l.trim()));
                             hosts.killMigrated(p.pid().value());
                         }
+                      }
                     }
                 }
             }

@@ -242,6 +242,41 @@ class MigrationTest {
     }
 
     /**
+     * A tree that writes faster than the link carries (a 16 MiB dirtier writing 40 MiB/s over a link
+     * shaped to 40 Mbit/s): its rounds stop shrinking after the first, each the whole area again, and
+     * the pre-copy used to freeze it at round 3 with all of it left. Now the rounds after go on with
+     * the tree stopped a growing share of the time (auto-converge), a bounded number of them, and the
+     * output says so and what the frozen round was estimated at; the memory arrives intact.
+     */
+    @Test
+    void aTreeWritingFasterThanTheLinkCarriesIsThrottledInBoundedRoundsAndArrivesIntact() throws Exception {
+        try (TwoHosts hosts = new TwoHosts(tmp).start("-vv");
+             DetachedProcess p = hosts.dirtierOnA(tmp, 16, 40)) {
+            TwoHosts.sh("ip netns exec " + hosts.nsA + " tc qdisc replace dev " + hosts.linkA()
+                    + " root tbf rate 40mbit burst 64kb latency 100ms");
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--pre-copy", "--max-downtime", "50");
+            String a = Files.readString(hosts.logA);
+            assertEquals(0, m.code(), m + "\nagent a:\n" + a);
+            System.out.println(m.out());
+            assertTrue(m.out().contains("note: pre-copy: the rounds stopped shrinking with the frozen round estimated over 50 ms,"
+                    + " so the tree was throttled"), m.out());
+            assertTrue(m.out().contains("the frozen round was estimated "), m.out());
+            Matcher rounds = Pattern.compile("round (\\d+) \\(frozen\\)").matcher(m.out());
+            assertTrue(rounds.find(), m.out());
+            int n = Integer.parseInt(rounds.group(1));
+            // 2 rounds, then at most 4 throttled (30, 50, 70, 90 %) while they do not shrink, and the frozen one
+            assertTrue(n >= 4 && n <= 31, m.out());
+            // the tree was stopped indeed (the source's dumper of the root, at debug level)
+            Matcher stops = Pattern.compile("pid " + p.pid() + ": round \\d+ throttled: (\\d+) stops").matcher(a);
+            assertTrue(stops.find() && Integer.parseInt(stops.group(1)) > 0, a);
+            DetachedProcess moved = arrived(hosts, p);
+            String out = Workloads.check(moved);
+            assertTrue(out.contains("PASS"), out + "\n" + m.out());
+        }
+    }
+
+    /**
      * b maps the restore's bootstrap area in the root's stub while the pre-copy arrives, and its
      * adoption after the freeze injects nothing: the mmap of that area was its one injected call
      * (2 ptrace round trips, each waiting for a CPU on a loaded host, in the downtime). Nor does it

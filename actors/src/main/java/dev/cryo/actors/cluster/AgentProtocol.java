@@ -30,8 +30,9 @@ public final class AgentProtocol {
     public record AgentList(List<String> names, List<String> addresses, List<String> statuses) implements Wire {}
 
     /** Move the tree rooted at pid to the agent named {@code to}. */
-    public record Migrate(int pid, String to, boolean preCopy, boolean tcpEstablished, ActorRef<MigrateResult> replyTo)
-            implements Command, Wire {}
+    /** {@code maxDowntimeMillis}: the pre-copy's bound on the frozen round (PreCopySettings#maxDowntime), -1: the agent's. */
+    public record Migrate(int pid, String to, boolean preCopy, boolean tcpEstablished, long maxDowntimeMillis,
+                          ActorRef<MigrateResult> replyTo) implements Command, Wire {}
 
     /**
      * How a migration ended. {@code roundBytes}: page bytes per pre-copy round, the frozen round

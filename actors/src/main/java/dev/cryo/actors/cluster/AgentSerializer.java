@@ -54,7 +54,7 @@ public final class AgentSerializer extends SerializerWithStringManifest {
             } else if (o instanceof AgentList m) {
                 w.strs(m.names()).strs(m.addresses()).strs(m.statuses());
             } else if (o instanceof Migrate m) {
-                w.i(m.pid()).str(m.to()).b(m.preCopy()).b(m.tcpEstablished()).ref(m.replyTo());
+                w.i(m.pid()).str(m.to()).b(m.preCopy()).b(m.tcpEstablished()).l(m.maxDowntimeMillis()).ref(m.replyTo());
             } else if (o instanceof MigrateResult m) {
                 w.b(m.ok()).str(m.message()).longs(m.roundBytes()).l(m.downtimeMillis()).l(m.totalMillis())
                         .l(m.bytes()).ints(m.pids()).l(m.frozenSendMillis()).l(m.restoreMillis());
@@ -83,7 +83,7 @@ public final class AgentSerializer extends SerializerWithStringManifest {
                 case "Description" -> new Description(r.str(), r.str(), r.str(), r.i());
                 case "ListAgents" -> new ListAgents(r.ref());
                 case "AgentList" -> new AgentList(r.strs(), r.strs(), r.strs());
-                case "Migrate" -> new Migrate(r.i(), r.str(), r.b(), r.b(), r.ref());
+                case "Migrate" -> new Migrate(r.i(), r.str(), r.b(), r.b(), r.l(), r.ref());
                 case "MigrateResult" -> new MigrateResult(r.b(), r.str(), r.longs(), r.l(), r.l(), r.l(), r.ints(),
                         r.l(), r.l());
                 case "PrepareReceive" -> new PrepareReceive(r.str(), r.ref());

@@ -151,7 +151,7 @@ final class Migration {
                             new DumpProgress(), request.preCopy(), new dev.cryo.engine.files.SocketDumpState.Options(
                                     request.tcpEstablished(), false, false));
                     PageChannel.Sender out = sender;
-                    ctx.spawn(DumpSupervisor.create(dump, deps.settings(),
+                    ctx.spawn(DumpSupervisor.create(dump, settings(),
                             dir -> new StreamImageSink(out.channel(), where, ModelCodecs.ALL, deps.imageOptions(),
                                     out.delivery()),
                             true, dumpAdapter), "dump");
@@ -256,7 +256,8 @@ final class Migration {
                     } else if (m.outcome() instanceof DumpSupervisor.Succeeded) {
                         ctx.getLog().info("migration of pid {} to {} done, downtime {} ms (frozen until sent {} ms, restore there {} ms)",
                                 request.pid(), request.to(), downtime, h.report().stats().frozenMillis(), restoreMillis);
-                        request.replyTo().tell(result(true, "", h.report(), downtime, pids));
+                        // what the pre-copy did to converge (the throttle, the estimate), beside the figures
+                        request.replyTo().tell(result(true, String.join("\n", h.report().notes()), h.report(), downtime, pids));
                     } else {
                         request.replyTo().tell(result(true, "the tree runs on " + request.to()
                                 + ", but killing the source failed: " + ((DumpSupervisor.Failed) m.outcome()).message(),
@@ -274,6 +275,16 @@ final class Migration {
     }
 
     private long restoreMillis; // the destination's, from the last chunk in to the tree running
+
+    /** The agent's settings, with the request's bound on the frozen round when it gives one. */
+    private CryoSettings settings() {
+        CryoSettings s = deps.settings();
+        if (request.maxDowntimeMillis() < 0) {
+            return s;
+        }
+        return new CryoSettings(s.imagesDir(), s.parallelism(), s.image(), s.buffers(), s.dump(), s.restore(), s.log(),
+                s.cluster(), s.preCopy().withMaxDowntime(Duration.ofMillis(request.maxDowntimeMillis())));
+    }
 
     private MigrateResult result(boolean ok, String message, DumpReport r, long downtime, List<Integer> pids) {
         List<Long> rounds = new ArrayList<>();

@@ -130,6 +130,8 @@ public final class DumpSupervisor {
     private final TimerScheduler<Command> timers;
     private final DumpRequest request;
     private final CryoSettings settings;
+    /** When the pre-copy freezes, and the throttle of the rounds that do not shrink (auto-converge). */
+    private final dev.cryo.engine.dump.PreCopyConvergence convergence;
     private final ActorRef<Outcome> replyTo;
     private final ActorRef<ImageWriterActor.Command> writer;
     private final ActorRef<TaskDumper.Reply> taskAdapter;
@@ -189,6 +191,7 @@ public final class DumpSupervisor {
         this.timers = timers;
         this.request = request;
         this.settings = settings;
+        this.convergence = new dev.cryo.engine.dump.PreCopyConvergence(settings.preCopy());
         this.replyTo = replyTo;
         this.taskAdapter = ctx.messageAdapter(TaskDumper.Reply.class, TaskReply::new);
         this.writer = ctx.spawn(ImageWriterActor.create(imageWriter,
@@ -616,6 +619,11 @@ public final class DumpSupervisor {
             stage("pre-copy round " + (roundPages.size() + 1) + " on: cryo's threads raised");
         }
         pending.addAll(tasks.keySet());
+        convergence.started(System.nanoTime());
+        int duty = convergence.dutyPercent();
+        if (duty > 0) {
+            stage("pre-copy round " + (roundPages.size() + 1) + " throttled: the tree stopped " + duty + "% of the time");
+        }
         java.util.Map<Integer, List<dev.cryo.engine.dump.PageRun>> sharedRuns;
         try { // every task's mappings of the shared objects scanned before any task copies this round
             sharedRuns = shared.round(trackers);
@@ -624,7 +632,7 @@ public final class DumpSupervisor {
         }
         // a migration (held dump) tells the destination where the root's pages go (PreCopyLayout)
         tasks.forEach((p, t) -> t.tell(new TaskDumper.CopyRound(job, taskAdapter, hold && p.equals(request.pid()),
-                settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()))));
+                settings.preCopy(), sharedRuns.getOrDefault(p.value(), List.of()), duty)));
         long[] pages = {0};
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
@@ -725,10 +733,18 @@ public final class DumpSupervisor {
                 .build();
     }
 
-    /** Small enough to send frozen, no longer shrinking, or out of rounds. */
+    /** Small enough to send frozen, no longer shrinking (and not throttled further), or out of rounds. */
     private boolean enough() {
-        int n = roundPages.size();
-        return settings.preCopy().endsAfter(n, roundPages.get(n - 1), n >= 2 ? roundPages.get(n - 2) : 0);
+        boolean freeze = convergence.freezeAfter(roundPages.get(roundPages.size() - 1));
+        if (convergence.estimate() != null) {
+            stage("pre-copy round " + roundPages.size() + ": frozen round estimated " + convergence.estimate()
+                    + (freeze ? "; freezing" : convergence.dutyPercent() > 0 ? "; next round throttled "
+                    + convergence.dutyPercent() + "%" : ""));
+        }
+        if (freeze) {
+            notes.addAll(convergence.notes());
+        }
+        return freeze;
     }
 
     /**

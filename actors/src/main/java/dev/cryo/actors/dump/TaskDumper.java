@@ -89,11 +89,16 @@ public final class TaskDumper {
      * PreCopySettings#endsAfter) is likely the last before the freeze, so the task's smaps is read
      * beside its copy for the {@link ReadLayout} that would follow (null: never).
      */
-    /** {@code shared}: the pages of the shared objects this task carries, found by SharedPreCopy's scan of the round. */
+    /**
+     * {@code shared}: the pages of the shared objects this task carries, found by SharedPreCopy's scan of the round.
+     * {@code throttlePercent}: the share of each period the task is stopped for while the round's pages are
+     * copied and sent (PreCopyConvergence), 0: it runs freely.
+     */
     public record CopyRound(CollectJob job, ActorRef<Reply> replyTo, boolean layout,
-                            dev.cryo.config.PreCopySettings rounds, List<PageRun> shared) implements Command {
+                            dev.cryo.config.PreCopySettings rounds, List<PageRun> shared, int throttlePercent)
+            implements Command {
         public CopyRound(CollectJob job, ActorRef<Reply> replyTo) {
-            this(job, replyTo, false, null, List.of());
+            this(job, replyTo, false, null, List.of(), 0);
         }
     }
 
@@ -105,6 +110,9 @@ public final class TaskDumper {
     public record ReadLayout(ActorRef<Reply> replyTo, FdHandler.DumpContext files) implements Command {}
 
     private record RegionReply(RegionDumper.Reply reply) implements Command {}
+
+    /** The throttle's next stop or let-go; {@code generation} tells a stale one from the current throttle's. */
+    private record ThrottleTick(int generation) implements Command {}
 
     /** What collecting needs from the supervisor: the writer, the shared buffers, the shared fd context. */
     /** {@code parentSharing}: the pages each task shares with its parent or children (ParentSharing.scan). */
@@ -248,7 +256,11 @@ public final class TaskDumper {
                 .onMessage(StartTracking.class, this::onStartTracking)
                 .onMessage(AdoptTracking.class, this::onAdoptTracking)
                 .onMessage(CopyRound.class, this::onCopyRound)
+                .onMessage(ThrottleTick.class, this::onThrottleTick)
                 .onMessage(ReadLayout.class, m -> {
+                    // the last round's pages are still on their way meanwhile: throttled again after the reads, up to the seize
+                    int duty = throttle == null ? 0 : throttle.dutyPercent();
+                    endThrottle();
                     // the freeze follows: cryo's young collection now, not in the frozen window
                     dev.cryo.actors.HeapRoom.make();
                     boolean ahead = layoutAhead != null;
@@ -265,6 +277,7 @@ public final class TaskDumper {
                         early = null; // the frozen plan reads it then (and says what is wrong)
                     }
                     awaitQuietly(cgroupsAhead); // read before the freeze, not in it
+                    startThrottle(duty);
                     m.replyTo().tell(new LayoutRead(pid, ahead));
                     return Behaviors.same();
                 })
@@ -578,6 +591,7 @@ public final class TaskDumper {
     private Behavior<Command> onCopyRound(CopyRound m) {
         List<PageRun> runs;
         long s0 = System.nanoTime();
+        endThrottle(); // the last round's, up to this one's scan
         dropPremapped(); // a round after a likely last one: never tracked nor copied as the task's
         try {
             boolean pinnedBefore = preCopy.pinned().any();
@@ -619,6 +633,7 @@ public final class TaskDumper {
             dropLayoutAhead();
         }
         List<List<PageRun>> shares = PageCopier.partition(runs, job.pool().bufferSize() / 4096, job.regionWorkers());
+        startThrottle(m.throttlePercent());
         if (shares.isEmpty()) {
             if (last) {
                 armEmpty();
@@ -680,12 +695,46 @@ public final class TaskDumper {
         }
     }
 
+    /** The throttle of the round under way (null: none): from its copy to the next command, its receipt included. */
+    private dev.cryo.engine.dump.PreCopyThrottle throttle;
+    private int throttles;
+
+    private void startThrottle(int percent) {
+        if (percent > 0) {
+            throttle = new dev.cryo.engine.dump.PreCopyThrottle(tracer, pid, seizeTimeout, percent);
+            ctx.getSelf().tell(new ThrottleTick(++throttles));
+        }
+    }
+
+    private Behavior<Command> onThrottleTick(ThrottleTick m) {
+        if (throttle != null && m.generation() == throttles) {
+            long next = throttle.tick();
+            if (next < 0) {
+                endThrottle();
+            } else {
+                ctx.scheduleOnce(java.time.Duration.ofMillis(next), ctx.getSelf(), new ThrottleTick(throttles));
+            }
+        }
+        return Behaviors.same();
+    }
+
+    /** The task runs freely again: before any step of its own, and when the dumper stops. */
+    private void endThrottle() {
+        if (throttle != null) {
+            throttle.end();
+            ctx.getLog().debug("pid {}: round {} throttled: {}", pid, preCopy == null ? 0 : preCopy.rounds(), throttle);
+            throttle = null;
+            throttles++;
+        }
+    }
+
     private Behavior<Command> roundCopying(int pending, long pages, ActorRef<Reply> replyTo) {
         if (pending == 0) {
             replyTo.tell(new RoundCopied(pid, pages));
             return idle();
         }
         return Behaviors.receive(Command.class)
+                .onMessage(ThrottleTick.class, this::onThrottleTick)
                 .onMessage(RegionReply.class, m -> {
                     if (m.reply() instanceof RegionDumper.Failed f) {
                         replyTo.tell(goneOr(failure("pre-copy round: " + f.message())));
@@ -704,6 +753,7 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> onSeize(Seize m) {
+        endThrottle();
         if (m.cgroups() != null) {
             TaskDumper.closeCgroupsAhead(cgroupsAhead); // a seize again (a retried dump) brings a read of its own
             cgroupsAhead = m.cgroups();
@@ -1213,6 +1263,7 @@ public final class TaskDumper {
     }
 
     private Behavior<Command> onRelease(Release m) {
+        endThrottle();
         abandonUnconfirmed(); // never left mapped in a task that runs on
         boolean killed = false;
         long at;
@@ -1321,6 +1372,7 @@ public final class TaskDumper {
     private static final long GONE_WAIT_NANOS = 30_000_000_000L;
 
     private Behavior<Command> releaseOnStop() {
+        endThrottle();
         abandonUnconfirmed();
         dropPremapped();
         if (mappedScratch != null) {
