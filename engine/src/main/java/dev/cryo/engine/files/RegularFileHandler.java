@@ -136,7 +136,8 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
         String gone = deadProcess(fd.pid().value(), fd.target());
         if (gone != null) { // reopened by path at restore, it would be missing after the dump: a stand-in takes its pid
             String ns = standInUnreachable(fd.pid());
-            if (ns != null || fd.target().endsWith(" (deleted)")) {
+            // its directory itself reads " (deleted)" (zdtm's remap_dead_pid_root): opened on the stand-in too
+            if (ns != null || fd.target().endsWith(DELETED) && !Files.isDirectory(fd.procPath())) {
                 throw new DumpException(fd.where() + ": " + fd.target() + " is a /proc file of pid " + gone
                         + ", which has exited" + (ns == null ? "" : ", and its holder " + ns)
                         + "; not supported (a restore reopens it through a stand-in cryo makes at that pid)");
@@ -273,12 +274,15 @@ public final class RegularFileHandler implements FdHandler<RegularFileHandler.Re
 
     /** Whether the fd holds a directory removed since it was opened. */
     public static boolean isRemovedDirectory(RegularFile f) {
-        return FileIdentity.isDirectory(f.file()) && SharedMemoryHub.isDeletedDirectory(f.file().path());
+        return f.deadPid() == 0 && FileIdentity.isDirectory(f.file()) && SharedMemoryHub.isDeletedDirectory(f.file().path());
     }
 
     @Override
     public long restore(FdImage fd, RegularFile f, RestoreContext ctx) {
         String path = isRemovedDirectory(f) ? ctx.deletedDirectory(f.file().path()) : f.file().path();
+        if (f.deadPid() != 0 && path.endsWith(DELETED)) { // a dead process's /proc directory: its stand-in's
+            path = path.substring(0, path.length() - DELETED.length());
+        }
         if (isPseudoFile(path) && path.endsWith(DELETED) && !FileIdentity.isDirectory(f.file()) && f.deadPid() == 0) {
             String live = path.substring(0, path.length() - DELETED.length()); // relookedUpProcFile
             long opened = ctx.open(live, FdHandlers.openFlags(fd));
