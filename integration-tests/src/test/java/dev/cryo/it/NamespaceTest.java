@@ -313,6 +313,42 @@ class NamespaceTest {
         assertTrue(out.contains("PASS"), out);
     }
 
+    /**
+     * A task in namespaces of an ancestor's other than its parent's (zdtm's netns_sub: a grandchild that entered
+     * the root's net namespace with setns; tempfs_subns: a grandchild forked before its parent unshared a mount
+     * namespace, left in the root's): the dump refused both ("is neither its parent's ... nor one it made: it is pid
+     * N's, entered with setns"). The restore forks them in their parent's and has them join the root's, made again
+     * by then, for net, mnt, uts and ipc alike (setnsback.c checks each namespace is the root's, its host name,
+     * the root's tmpfs and SysV segment).
+     */
+    @Test
+    void tasksInAnAncestorsNamespacesEnteredWithSetnsOrLeftByAnUnshareComeBackInThem() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "setnsback", List.of("--net", "--mount", "--uts", "--ipc"), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
+     * The same entered from a sibling (no ancestor's): a restore makes a task's namespaces before its descendants
+     * fork, in no order with other tasks, so it stays refused, by name, and the tree runs on.
+     */
+    @Test
+    void aTaskInItsSiblingsNamespacesIsRefusedAndTheTreeRunsOn() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String prog = TestPrograms.compile("/c/setnsback.c").toString();
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("sibling.out"), "sh", "-c",
+                "exec unshare --net --mount --uts --ipc " + prog + " " + box + " sibling 2>/dev/null"))) {
+            Cli refused = Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", tmp.resolve("no").toString(),
+                    "--no-progress");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue(refused.err().contains("entered with setns, and pid ") && refused.err().contains("is not its ancestor"),
+                    refused.err());
+            String verdict = Workloads.check(p);
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** The same with a network namespace of its own, its loopback device up: lo is up again after the restore. */
     @Test
     void aNetworkNamespaceWithOnlyItsLoopbackComesBackWithLoUp() throws Exception {

@@ -31,12 +31,19 @@ import java.util.Map;
  * /run/netns/NAME), which the restore joins again instead of making one ("" for one the tree made alone).
  * {@code joinedAt} is never in an image: {@code restore --join-ns uts:PATH} / {@code ipc:PATH} / {@code time:PATH} sets
  * it on the root's (CLONE_NEWUTS/NEWIPC/NEWTIME → the namespace file joined instead of made, {@link
- * dev.cryo.engine.restore.JoinedNamespaces}; CLONE_NEWTIME stays out of {@code flags}).
+ * dev.cryo.engine.restore.JoinedNamespaces}; CLONE_NEWTIME stays out of {@code flags}). Version 10 adds {@code entered}:
+ * the namespaces the task entered with setns that another task of the tree, one of its ancestors, is in (CLONE_NEWNET,
+ * NEWNS, NEWUTS or NEWIPC → that task's pid): the restore has the task join the ancestor's once forked ({@link
+ * NamespaceRestore}), where a fork alone would leave it in its parent's.
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
-                             TimeNsImage time, int pidForChildren, String netBoundAt, Map<Integer, String> joinedAt) {
+                             TimeNsImage time, int pidForChildren, String netBoundAt, Map<Integer, String> joinedAt,
+                             Map<Integer, Integer> entered) {
     public static final int RECORD_ID = 560;
+
+    /** The kinds a task may have entered with setns ({@link #entered}): a restore joins them as they are, once made. */
+    public static final int ENTERABLE = Clone.NEWNET | Clone.NEWNS | Clone.NEWUTS | Clone.NEWIPC;
 
     /** {@code pidForChildren} of a task whose pid namespace for children lost its init, reaped: no task is left in it. */
     public static final int DEAD = -1;
@@ -53,6 +60,14 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         ipc = ipc == null ? IpcImage.EMPTY : ipc;
         netBoundAt = netBoundAt == null ? "" : netBoundAt;
         joinedAt = joinedAt == null ? Map.of() : Map.copyOf(joinedAt);
+        entered = entered == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(entered));
+    }
+
+    public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
+                          boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc, TimeNsImage time,
+                          int pidForChildren, String netBoundAt, Map<Integer, String> joinedAt) {
+        this(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts, ipc, time, pidForChildren, netBoundAt,
+                joinedAt, Map.of());
     }
 
     public NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
@@ -90,7 +105,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
     /** This, its net namespace joined at {@code path} instead of made ({@code restore --join-ns net:PATH}). */
     public NamespaceImage joiningNet(String path) {
         return new NamespaceImage(pid, flags, hostname, domainname, tids, false, List.of(), mounts, ipc, time,
-                pidForChildren, path, joinedAt);
+                pidForChildren, path, joinedAt, entered);
     }
 
     /**
@@ -101,7 +116,13 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         Map<Integer, String> joined = new LinkedHashMap<>(joinedAt);
         joined.put(flag, path);
         return new NamespaceImage(pid, flag == Clone.NEWTIME ? flags : flags | flag, hostname, domainname, tids, loUp, loAddresses, mounts,
-                flag == Clone.NEWIPC ? IpcImage.EMPTY : ipc, time, pidForChildren, netBoundAt, joined);
+                flag == Clone.NEWIPC ? IpcImage.EMPTY : ipc, time, pidForChildren, netBoundAt, joined, entered);
+    }
+
+    /** This, with the namespaces it entered with setns ({@link #entered}; null: none). */
+    public NamespaceImage entering(Map<Integer, Integer> owners) {
+        return owners == null ? this : new NamespaceImage(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts,
+                ipc, time, pidForChildren, netBoundAt, joinedAt, owners);
     }
 
     /** Whether its namespace of kind {@code flag} is joined at a path {@code restore --join-ns} named ({@link #joinedAt}). */
@@ -143,6 +164,11 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
         if (time != null) {
             m.put("time", time.json());
         }
+        if (!entered.isEmpty()) {
+            Map<String, String> e = new LinkedHashMap<>();
+            entered.forEach((flag, owner) -> e.put(Clone.describeNamespaces(flag), "pid " + owner + "'s"));
+            m.put("entered", e);
+        }
         if (pidForChildren != 0) {
             m.put("pidNamespaceForChildren", pidForChildren == DEAD ? "dead (its init exited and was reaped)"
                     : "pid " + pidForChildren + "'s");
@@ -152,7 +178,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64, PATH = 4096;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 9,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 10,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -175,6 +201,11 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 TimeNsImage.write(out, n.time());
                 out.writeVarInt(n.pidForChildren(), true);
                 ModelFields.writeText(out, n.netBoundAt(), PATH, "NamespaceImage.netBoundAt");
+                out.writeVarInt(n.entered().size(), true);
+                n.entered().forEach((flag, owner) -> {
+                    out.writeInt(flag);
+                    out.writeVarInt(owner, true);
+                });
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -200,8 +231,21 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
                         version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,
                         version >= 5 ? TimeNsImage.read(in) : null, version >= 6 ? in.readVarInt(true) : 0,
-                        version >= 9 ? text(in, PATH, "netBoundAt") : "");
+                        version >= 9 ? text(in, PATH, "netBoundAt") : "", Map.of(), version >= 10 ? entered(in) : Map.of());
             });
+
+    private static Map<Integer, Integer> entered(Input in) {
+        int n = ModelFields.readCount(in, "NamespaceImage", 8, "entered");
+        Map<Integer, Integer> out = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            int flag = in.readInt();
+            if (Integer.bitCount(flag) != 1 || (flag & ENTERABLE) == 0) {
+                throw new KryoException("NamespaceImage: unexpected entered namespace flag 0x" + Integer.toHexString(flag));
+            }
+            out.put(flag, in.readVarInt(true));
+        }
+        return out;
+    }
 
     private static String text(Input in, int max, String what) {
         String s = ModelFields.readText(in, max, "NamespaceImage." + what);

@@ -18,6 +18,9 @@ public final class NamespaceRestore {
 
     public static void name(TaskContext t) {
         var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent()) { // an ancestor's, made already
+            Entered.join(t, made.get().entered());
+        }
         if (made.isPresent() && made.get().joinsNet()) { // before its mounts: a sysfs mounted again shows its devices
             joinNet(t, made.get().netBoundAt());
         }

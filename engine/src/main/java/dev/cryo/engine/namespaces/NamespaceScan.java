@@ -54,6 +54,8 @@ public final class NamespaceScan {
     private static List<NamespaceImage> scan(List<Pid> tree, boolean tmpfsFiles) {
         Map<Integer, Map<String, String>> links = new HashMap<>();
         Map<String, Integer> madeBy = new HashMap<>(); // namespace link → the task of the tree that made it
+        Map<String, Integer> firstIn = new HashMap<>(); // namespace link → the first task of the tree in it (parents first)
+        Map<Integer, Map<Integer, Integer>> entered = new HashMap<>(); // pid → CLONE_NEW* → the ancestor whose it entered
         Map<Integer, Integer> flagsOf = new LinkedHashMap<>();
         Map<Integer, String> timeOwn = new LinkedHashMap<>(), timeKids = new LinkedHashMap<>(); // pid → the link it made
         Map<Integer, Integer> ppidOf = new HashMap<>();
@@ -84,6 +86,12 @@ public final class NamespaceScan {
                     continue;
                 }
                 String whose = ref != null ? "its parent's (pid " + ppid + ", " + theirs + ")" : "the host's (" + theirs + ")";
+                if (firstIn.containsKey(link) && !kind.equals("time")) {
+                    int owner = firstIn.get(link);
+                    Entered.check(p, kind, link, whose, owner, ppidOf);
+                    entered.computeIfAbsent(p.value(), k -> new HashMap<>()).put(Clone.namespaceFlag(kind), owner);
+                    continue;
+                }
                 if (madeBy.containsKey(link)) {
                     throw new DumpException("pid " + p + ": its " + kind + " namespace (" + link + ") is neither "
                             + whose + " nor one it made: it is pid " + madeBy.get(link) + "'s, entered with setns;"
@@ -111,6 +119,11 @@ public final class NamespaceScan {
                 flags |= flag;
             }
             links.put(p.value(), mine);
+            mine.forEach((kind, link) -> {
+                if (link != null) {
+                    firstIn.putIfAbsent(link, p.value());
+                }
+            });
             String kids = Namespaces.link(p.toString(), TIME_KIDS);
             mine.put(TIME_KIDS, kids != null ? kids : mine.get("time"));
             if (kids != null && !kids.equals(mine.get("time"))) { // unshare(CLONE_NEWTIME) without entering it
@@ -130,6 +143,9 @@ public final class NamespaceScan {
             }
             if (next != null && mine.get("pid") != null && !next.equals(mine.get("pid"))) {
                 pidKids.put(p.value(), next); // unshare --pid --fork: its child, the init, made it
+            }
+            if (entered.containsKey(p.value())) {
+                flagsOf.putIfAbsent(p.value(), 0);
             }
             if (flags != 0) {
                 flagsOf.put(p.value(), flags);
@@ -174,7 +190,7 @@ public final class NamespaceScan {
         java.util.Set<String> keptUsers = keptUserNamespaces(flagsOf, ppidOf, links);
         List<NamespaceImage> out = new ArrayList<>();
         flagsOf.forEach((pid, flags) -> out.add(image(Pid.of(pid), flags, tree, ppidOf, links, times.get(pid),
-                pidForChildren.getOrDefault(pid, 0), tmpfsFiles, keptUsers)));
+                pidForChildren.getOrDefault(pid, 0), tmpfsFiles, keptUsers).entering(entered.get(pid))));
         return out;
     }
 

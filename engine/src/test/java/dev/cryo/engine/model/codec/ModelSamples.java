@@ -322,7 +322,7 @@ public final class ModelSamples {
                 sysctls, firewall);
     }
 
-    /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made. */
+    /** The pid, uts, ipc and net namespaces a container's init (the zombie's parent here) made; {@code entered} filled only to cover its codec. */
     static dev.cryo.engine.namespaces.NamespaceImage namespaces() {
         java.util.Map<Integer, Integer> tids = new java.util.LinkedHashMap<>();
         tids.put(PID, 1);
@@ -333,7 +333,7 @@ public final class ModelSamples {
                 "(none)", tids, true, java.util.List.of("127.0.0.1/8", "::1/128"), mounts(), ipc(),
                 new dev.cryo.engine.namespaces.TimeNsImage(new dev.cryo.engine.namespaces.TimeNsImage.Offsets(86400, 0, -5, 999_999_999),
                         new dev.cryo.engine.namespaces.TimeNsImage.Offsets(0, 12, 3600, 0), 123_456_789_012L, 123_999_000_111L),
-                PID + 9);
+                PID + 9).entering(java.util.Map.of(dev.cryo.kernel.Clone.NEWNS, PID - 3));
     }
 
     /**
