@@ -375,6 +375,22 @@ class NamespaceTest {
     }
 
     /**
+     * zdtm's tempfs_overmounted: tmpfs mounts on a/b (two stacked, a third on the upper one's directory) that
+     * mounts on a, a directory above, cover as well: the dump refused the first ('covered by 1 later mounts on the
+     * same point, and a copy of it shows another file system'), as taking off the mounts on its own point left the
+     * path going through a's. The copy now takes off whatever the path meets that is none of the mount's ancestors,
+     * until it reaches the mount's file system; each tmpfs comes back with its file (buriedtmpfs.c takes them off
+     * one by one after the restore).
+     */
+    @Test
+    void tmpfsMountsBuriedUnderMountsOnADirectoryAboveComeBackWithTheirFiles() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "buriedtmpfs", List.of("-m"), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * A directory of a tmpfs hidden under a later mount on it (zdtm's tempfs): the dump read the tmpfs
      * through the namespace, where that mount hides the directory, and its file came back missing —
      * silently, until the program unmounted the cover ("the covered tmpfs came back without its file").

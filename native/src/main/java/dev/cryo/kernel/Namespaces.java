@@ -139,6 +139,68 @@ public final class Namespaces {
         });
     }
 
+    /**
+     * {@link #mountAlone} for a mount whose covers are not all on its own point (zdtm's tempfs_overmounted: a
+     * tmpfs under another on its point, both under two tmpfs mounted later on a directory above): in a private
+     * copy of {@code pid}'s mount namespace, while {@code point} reaches no file system of device {@code dev},
+     * the top mount where the path stops reaching what it should (the point itself, else the nearest directory
+     * above) is lazily unmounted; {@code ancestors} gives, by point, the devices of the mounts the path goes
+     * through to it, which are never taken off. Then the mount is cloned alone.
+     */
+    public static Fd mountUncovered(Pid pid, String point, long dev, java.util.Map<String, Long> ancestors) {
+        return onThread(pid, "mnt", () -> {
+            Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
+            try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
+                Sys.call(() -> "setns(/proc/" + pid + "/ns/mnt)", SyscallNr.SETNS, ns.value(), Clone.NEWNS, 0, 0);
+            }
+            Sys.call(() -> "unshare(CLONE_NEWNS)", SyscallNr.UNSHARE, Clone.NEWNS, 0, 0, 0);
+            Memory root = Sys.cString("/");
+            Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
+                    MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
+            java.lang.ref.Reference.reachabilityFence(root);
+            for (int round = 0; round < 256 && !Long.valueOf(dev).equals(devOf(point)); round++) {
+                String q = point;
+                while (true) {
+                    Long d = devOf(q);
+                    if (d != null && !d.equals(ancestors.get(q)) && umounted(q)) {
+                        break;
+                    }
+                    if (q.equals("/")) {
+                        throw new SyscallException("umount2(a mount covering " + point + ")", Errno.EINVAL);
+                    }
+                    int slash = q.lastIndexOf('/');
+                    q = slash <= 0 ? "/" : q.substring(0, slash);
+                }
+            }
+            return cloneOf(point, Sys.cString(point));
+        });
+    }
+
+    /** st_dev of {@code path} as the calling thread sees it, or null when it is not there. */
+    private static Long devOf(String path) {
+        try {
+            return ((Number) java.nio.file.Files.getAttribute(java.nio.file.Path.of(path), "unix:dev")).longValue();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
+    /** Whether a mount was on {@code path} and is unmounted (lazily) now; false when none is (EINVAL). */
+    private static boolean umounted(String path) {
+        Memory at = Sys.cString(path);
+        try {
+            Sys.call(() -> "umount2(" + path + ", MNT_DETACH)", SyscallNr.UMOUNT2, Sys.address(at), MountApi.MNT_DETACH, 0, 0);
+            return true;
+        } catch (SyscallException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            return false;
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(at);
+        }
+    }
+
     /** A detached clone of the mount at {@code point} as task {@code pid} sees it (open_tree(OPEN_TREE_CLONE)). */
     public static Fd cloneSeenBy(Pid pid, String point) {
         return seenBy(pid, () -> cloneOf(point, Sys.cString(point)));

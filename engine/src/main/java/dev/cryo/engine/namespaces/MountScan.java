@@ -193,7 +193,8 @@ public final class MountScan {
                     mine.stream().filter(x -> x != m && !x.point().equals(m.point()) && under(x.point(), m.point())
                                     && !overItself(x, m))
                             .forEach(x -> points.add(x.point()));
-                    contents = !tmpfsFiles ? List.of() : covered || !points.isEmpty()
+                    boolean hidden = covered || mine.stream().anyMatch(c -> MountOrder.covers(c, m, mine));
+                    contents = !tmpfsFiles ? List.of() : hidden || !points.isEmpty()
                             ? tmpfsAlone(p, mine, i, bytes, points, what + ": " + mount) : TmpfsFiles.read(p, m, bytes, points);
                 }
                 out.add(m.fsType().equals("tmpfs") && m.root().equals("/") ? tagged(m, contents) : image(m, true, null, contents));
@@ -395,7 +396,7 @@ public final class MountScan {
         }
         String hidden = above > 0 ? " is covered by " + above + " later mounts on the same point, and" : ":";
         try {
-            return readAlone(p, m, above, true, bytes, Set.of(), what + hidden);
+            return readAlone(p, m, above, true, bytes, Set.of(), what + hidden, ancestors(mine, m));
         } catch (dev.cryo.kernel.SyscallException e) {
             if (e.errno() != dev.cryo.kernel.Errno.EINVAL && e.errno() != dev.cryo.kernel.Errno.ENOSYS) {
                 throw new DumpException(what + hidden + " its files cannot be read apart from the mounts on them: "
@@ -436,10 +437,43 @@ public final class MountScan {
 
     private static List<MountImage.Entry> readAlone(Pid p, Mount m, int above, boolean alone, long[] bytes,
                                                     Set<String> points, String what) {
+        return readAlone(p, m, above, alone, bytes, points, what, null);
+    }
+
+    /**
+     * {@code ancestors} (null: none): the devices of the mounts the path to {@code m} goes through, by point; when the
+     * copy without the mounts on its point shows another file system (mounts on a directory above cover it too), the
+     * copy is taken again with every cover off ({@link dev.cryo.kernel.Namespaces#mountUncovered}).
+     */
+    private static List<MountImage.Entry> readAlone(Pid p, Mount m, int above, boolean alone, long[] bytes,
+                                                    Set<String> points, String what, Map<String, Long> ancestors) {
         try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountAlone(p, m.point(), above, alone)) {
             Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             Object[] seen = key(top);
+            if (((Number) seen[0]).longValue() != m.stDev() && ancestors != null) {
+                return readUncovered(p, m, bytes, points, what, ancestors);
+            }
             if (((Number) seen[0]).longValue() != m.stDev()) {
+                throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
+            }
+            return TmpfsFiles.read(p, m, top, bytes, points);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (ancestors != null && (e.errno() == dev.cryo.kernel.Errno.ENOENT || e.errno() == dev.cryo.kernel.Errno.ENOTDIR)) {
+                return readUncovered(p, m, bytes, points, what, ancestors); // its path goes through a later mount above
+            }
+            throw e;
+        } catch (IOException e) {
+            throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
+        }
+    }
+
+    private static List<MountImage.Entry> readUncovered(Pid p, Mount m, long[] bytes, Set<String> points, String what,
+                                                        Map<String, Long> ancestors) {
+        try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), m.stDev(), ancestors)) {
+            Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
+            if (((Number) key(top)[0]).longValue() != m.stDev()) {
                 throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
             }
             return TmpfsFiles.read(p, m, top, bytes, points);
@@ -450,6 +484,21 @@ public final class MountScan {
         } catch (dev.cryo.kernel.KernelException e) {
             throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
         }
+    }
+
+    /** The devices of {@code m}'s ancestors in {@code table}, by point (the top one where several are on one point). */
+    private static Map<String, Long> ancestors(List<Mount> table, Mount m) {
+        Map<Integer, Mount> byId = new HashMap<>();
+        table.forEach(x -> byId.put(x.id(), x));
+        List<Mount> chain = new ArrayList<>();
+        for (Mount c = byId.get(m.parent()); c != null && !chain.contains(c); c = byId.get(c.parent())) {
+            chain.add(c);
+        }
+        Map<String, Long> out = new HashMap<>();
+        for (int k = chain.size() - 1; k >= 0; k--) { // from the root down: the nearest one on a point wins
+            out.put(chain.get(k).point(), chain.get(k).stDev());
+        }
+        return out;
     }
 
     /** A later mount of the table sits on this one's point (on it: its files are hidden). */
