@@ -289,4 +289,139 @@ class RealDaemonsTest {
             }
         }
     }
+
+    /**
+     * php-fpm 8.2 (a master and two pool workers as www-data, opcache's shared memory, the pool's unix listener) behind
+     * nginx's FastCGI upstream with kept connections, as one tree, a browser's session kept in a cookie: dumped with -R
+     * (the original then killed) and restored, the session counts on, and a `SIGUSR2` makes the restored master exec
+     * itself again and fork new workers on its inherited listener.
+     */
+    @Test
+    void phpFpmBehindNginxKeepsItsSessionAndReloadsAfterALeftRunningDumpsRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/php-fpm8.2")) && Files.isExecutable(Path.of("/usr/sbin/nginx")),
+                "Debian packages php-fpm and nginx-light");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        int port = freePort();
+        Path www = Files.createDirectories(tmp.resolve("www")), sessions = Files.createDirectories(tmp.resolve("sessions"));
+        Files.setPosixFilePermissions(sessions, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Files.writeString(www.resolve("s.php"), "<?php\nsession_save_path('" + sessions + "');\nsession_start();\n"
+                + "$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;\necho 'session ' . $_SESSION['n'] . ' pid ' . getmypid() . \"\\n\";\n");
+        Path fpmPid = tmp.resolve("fpm.pid"), sock = tmp.resolve("fpm.sock");
+        Files.writeString(tmp.resolve("fpm.conf"), "[global]\npid = " + fpmPid + "\nerror_log = " + tmp.resolve("fpm.log")
+                + "\ndaemonize = no\n[www]\nuser = www-data\ngroup = www-data\nlisten = " + sock
+                + "\nlisten.mode = 0666\npm = static\npm.max_children = 2\n");
+        Files.writeString(tmp.resolve("nginx.conf"), "daemon off;\nmaster_process on;\nworker_processes 1;\npid "
+                + tmp.resolve("nginx.pid") + ";\nerror_log " + tmp.resolve("nginx.err") + ";\nevents {}\nhttp {\n access_log off;\n"
+                + " client_body_temp_path " + tmp + "/cb; fastcgi_temp_path " + tmp + "/fc; proxy_temp_path " + tmp + "/pt;"
+                + " uwsgi_temp_path " + tmp + "/ut; scgi_temp_path " + tmp + "/st;\n"
+                + " upstream fpm { server unix:" + sock + "; keepalive 2; }\n server {\n  listen 127.0.0.1:" + port
+                + ";\n  root " + www + ";\n  location ~ \\.php$ { fastcgi_pass fpm; fastcgi_keep_conn on;"
+                + " include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; }\n }\n}\n");
+        String[] cookie = {""};
+        java.util.concurrent.Callable<String> visit = () -> {
+            try (Socket s = connect(port)) {
+                send(s, "GET /s.php HTTP/1.0\r\nHost: x\r\n" + cookie[0] + "\r\n");
+                String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("Set-Cookie: (PHPSESSID=[^;]+)").matcher(reply);
+                if (m.find()) {
+                    cookie[0] = "Cookie: " + m.group(1) + "\r\n";
+                }
+                return reply.substring(reply.indexOf("\r\n\r\n") + 4).trim().replaceAll(" pid \\d+", "");
+            }
+        };
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tree.out"), "/bin/sh", "-c", "/usr/sbin/php-fpm8.2 -F -y "
+                + tmp.resolve("fpm.conf") + " & /usr/sbin/nginx -c " + tmp.resolve("nginx.conf") + " & wait")) {
+            DetachedProcess.awaitCondition(() -> RealServersTest.treeSize(p.pid().value()) == 6 && Files.exists(sock),
+                    Duration.ofSeconds(30), "php-fpm's master and workers, nginx's master and worker");
+            DetachedProcess.awaitCondition(() -> {
+                try {
+                    return visit.call().equals("session 1");
+                } catch (Exception e) {
+                    return false;
+                }
+            }, Duration.ofSeconds(30), "php-fpm to answer through nginx");
+            assertEquals("session 2", visit.call());
+            DumpRestore d = DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
+            assertEquals("session 3", visit.call(), "the original after the dump");
+            for (int pid : StateComparator.tree(p.pid().value())) {
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(pid), dev.cryo.kernel.Signals.SIGKILL);
+            }
+            RestoreTest.killAndReap(p);
+            String originalMaster = "/proc/" + Files.readString(fpmPid).trim();
+            DetachedProcess.awaitCondition(() -> !Files.exists(Path.of(originalMaster)), Duration.ofSeconds(30),
+                    "the original php-fpm master to go");
+            DetachedProcess r = d.restoreDetached(p.output());
+            try {
+                assertEquals("session 4", visit.call(), "the session, kept in its file");
+                int master = Integer.parseInt(Files.readString(fpmPid).trim());
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(master), dev.cryo.kernel.Signals.SIGUSR2);
+                DetachedProcess.awaitCondition(() -> textOf(tmp.resolve("fpm.log")).contains("using inherited socket"),
+                        Duration.ofSeconds(30), "the restored master to exec itself again");
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return visit.call().equals("session 5");
+                    } catch (Exception e) {
+                        return false;
+                    }
+                }, Duration.ofSeconds(30), "the reloaded php-fpm's new workers to answer");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /**
+     * Python's asyncio on uvloop (libuv: its own epoll, an eventfd to wake the loop, a signal pipe) serving a kept
+     * client, with a periodic task and a `cat` subprocess on pipes it started: after the restore the kept client's
+     * line goes through the subprocess and back, and the ticks went on.
+     */
+    @Test
+    void uvloopServesItsKeptClientThroughItsSubprocessAfterTheRestore() throws Exception {
+        assumeTrue(succeedsQuietly(List.of("/usr/bin/python3", "-c", "import uvloop")), "Debian package python3-uvloop");
+        int port = freePort();
+        Files.writeString(tmp.resolve("uv.py"), String.join("\n",
+                "import asyncio, sys, uvloop",
+                "ticks = 0",
+                "async def tick():",
+                "    global ticks",
+                "    while True:",
+                "        await asyncio.sleep(0.01)",
+                "        ticks += 1",
+                "async def main():",
+                "    cat = await asyncio.create_subprocess_exec('cat', stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)",
+                "    asyncio.ensure_future(tick())",
+                "    async def client(r, w):",
+                "        while line := await r.readline():",
+                "            cat.stdin.write(line)",
+                "            await cat.stdin.drain()",
+                "            echoed = await cat.stdout.readline()",
+                "            w.write(b'%d ' % (ticks > 0) + echoed)",
+                "            await w.drain()",
+                "    server = await asyncio.start_server(client, '127.0.0.1', int(sys.argv[1]))",
+                "    async with server:",
+                "        await server.serve_forever()",
+                "uvloop.install()",
+                "asyncio.run(main())", ""));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("uv.out"), "/usr/bin/python3", tmp.resolve("uv.py").toString(),
+                Integer.toString(port));
+             Socket c = connect(port)) {
+            send(c, "before\n");
+            assertEquals("1 before\n", readUntil(c, "\n"));
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                send(c, "after\n");
+                assertEquals("1 after\n", readUntil(c, "\n"), "the kept client, through the restored cat");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    private static boolean succeedsQuietly(List<String> cmd) {
+        try {
+            return new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor() == 0;
+        } catch (Exception e) {
+            return false;
+        }
+    }
 }
