@@ -361,12 +361,20 @@ class NotCarriedTest {
                         " fd 3: POSIX message queue /cryo-nc-n: the process registered for its notification \\(mq_notify\\)"
                                 + " by signal 10 while the queue holds 1 messages.*; not supported"),
                 // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
-                // sockets, veth pairs and tun/tap devices (NamespaceTest, NetNamespaceTest); another device kind,
-                // a TCP peer outside the tree in it, or a socket of a net namespace the tree is not in, are not
-                new Item("a net namespace of its own with a bridge", List.of("unshare", "--net", "/bin/sh", "-c",
-                        "ip link add cryo0 type bridge && echo ready; exec /bin/sleep 600"),
-                        ": its net namespace \\(net:\\[\\d+\\]\\) has device cryo0 of kind bridge; only lo, veth pairs and"
-                                + " tun/tap devices are supported in a net namespace of the tree's"),
+                // sockets, veth pairs, tun/tap devices, bridges and macvlans (NamespaceTest, NetNamespaceTest);
+                // another device kind, a bridge's static forwarding entry (a macvlan on a device outside too: not
+                // tried here, its lower device would be the host's for a moment), a TCP peer outside the tree in
+                // it, or a socket of a net namespace the tree is not in, are not
+                new Item("a net namespace of its own with a vxlan device", List.of("unshare", "--net", "/bin/sh", "-c",
+                        "ip link add cryo0 type vxlan id 7 dstport 4789 && echo ready; exec /bin/sleep 600"),
+                        ": its net namespace \\(net:\\[\\d+\\]\\) has device cryo0 of kind vxlan; only lo, veth pairs,"
+                                + " tun/tap devices, bridges and macvlans are supported in a net namespace of the tree's"),
+                new Item("a bridge with a static forwarding entry in a net namespace of its own", List.of("unshare", "--net",
+                        "/bin/sh", "-c", "ip link add cryo0 type bridge && ip link add cryo1 type veth peer name cryo2"
+                                + " && ip link set cryo1 master cryo0 && bridge fdb add 02:00:00:00:00:09 dev cryo1 master static"
+                                + " && echo ready; exec /bin/sleep 600"),
+                        ": its net namespace \\(net:\\[\\d+\\]\\): bridge cryo0 has a forwarding entry a program added"
+                                + " \\(02:00:00:00:00:09 dev cryo1 master cryo0 static\\); static forwarding entries are not carried"),
                 // its nftables and iptables-nft rules are carried (NetNamespaceTest); legacy iptables' x_tables are not
                 new Item("legacy iptables rules inside a net namespace of its own", List.of("unshare", "--net", "/bin/sh",
                         "-c", "iptables-legacy -A INPUT -p tcp --dport 9 -j DROP && echo ready; exec /bin/sleep 600"),

@@ -1070,6 +1070,17 @@ final class StateComparator {
                     d.append(' ').append(f[i]).append(' ').append(f[i + 1]);
                 }
             }
+            for (String part : line.split("\\\\")) { // a bridge's, its ports' and a macvlan's settings, but timers
+                String w = part.strip();
+                if (w.startsWith("bridge ") || w.startsWith("bridge_slave ") || w.startsWith("macvlan ")) {
+                    int tail = w.indexOf(" addrgenmode ");
+                    d.append(' ').append((tail > 0 ? w.substring(0, tail) : w).replaceAll("[a-z_]*timer +[0-9.]+ ?", ""));
+                }
+            }
+            int master = List.of(f).indexOf("master");
+            if (master > 0) {
+                d.append(" master ").append(f[master + 1]);
+            }
             if (tun > 0 && f[tun - 2].equals("maxmtu")) {
                 d.append(' ').append(f[2]); // up, and its carrier: whether a file is attached
                 for (int i = tun; i < f.length && !f[i].equals("addrgenmode"); i++) {

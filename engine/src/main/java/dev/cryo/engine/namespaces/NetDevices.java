@@ -24,9 +24,9 @@ import java.util.Map;
 final class NetDevices {
     private NetDevices() {}
 
-    /** One line of {@code ip -o -d link show}. */
+    /** One line of {@code ip -o -d link show}, whole in {@code text} (its kind's details: {@link NetBridges#settings}). */
     record Link(int index, String name, String peer, int peerIndex, boolean elsewhere, String mac, int mtu,
-                boolean up, String kind, String master) {}
+                boolean up, String kind, String master, String text) {}
 
     static List<Link> parse(String ipLink) {
         List<Link> out = new ArrayList<>();
@@ -69,7 +69,7 @@ final class NetDevices {
                 kind = "loopback";
             }
             out.add(new Link(index, name, peer, peerIndex, elsewhere, mac, mtu, up, kind.isEmpty() ? "unknown" : kind,
-                    master));
+                    master, line));
         }
         return out;
     }
@@ -83,16 +83,32 @@ final class NetDevices {
         List<String> out = new ArrayList<>();
         List<Link> host = null;
         Map<String, TreeTunDevices.Tun> tuns = null;
+        List<String> ports = new ArrayList<>();
         for (Link l : inside) {
             if (l.kind().equals("loopback")) {
                 continue;
             }
-            if (!l.kind().equals("veth") && !l.kind().equals("tun")) {
+            if (!List.of("veth", "tun", "bridge", "macvlan").contains(l.kind())) {
                 throw new DumpException(what + " has device " + l.name() + " of kind " + l.kind() + "; only lo, veth"
-                        + " pairs and tun/tap devices are supported in a net namespace of the tree's (bridges, macvlan,"
-                        + " vxlan and other device kinds are not)");
+                        + " pairs, tun/tap devices, bridges and macvlans are supported in a net namespace of the tree's"
+                        + " (vlan, vxlan, bonds and other device kinds are not)");
             }
             addresses.addAll(addressesOf(p, l.name()).stream().map(a -> a + " dev " + l.name()).toList());
+            if (!l.master().isEmpty()) {
+                if (inside.stream().noneMatch(b -> b.name().equals(l.master()) && b.kind().equals("bridge"))) {
+                    throw new DumpException(what + ": device " + l.name() + " has master " + l.master()
+                            + ", which is not a bridge of the namespace; not supported");
+                }
+                ports.add(NetBridges.portLine(l));
+            }
+            if (l.kind().equals("bridge")) {
+                out.add(NetBridges.line(p, l));
+                continue;
+            }
+            if (l.kind().equals("macvlan")) {
+                out.add(NetMacvlans.line(what, l, inside));
+                continue;
+            }
             if (l.kind().equals("tun")) {
                 if (tuns == null) {
                     tuns = TreeTunDevices.read(p);
@@ -158,6 +174,12 @@ final class NetDevices {
             }
             out.add(line(d));
         }
+        List<Link> bridges = inside.stream().filter(l -> l.kind().equals("bridge")).toList();
+        if (!bridges.isEmpty()) {
+            NetBridges.refuseUncarried(p, what, bridges, inside.stream().map(l -> l.mac().toLowerCase())
+                    .collect(java.util.stream.Collectors.toSet()));
+        }
+        out.addAll(ports); // after every device: each names its bridge, which the restore makes first
         return out;
     }
 
@@ -237,14 +259,17 @@ final class NetDevices {
         }
     }
 
-    /** A device's addresses but its link-local ones (the kernel makes those again from the MAC). */
+    /**
+     * A device's addresses but the link-local ones the kernel made, in fe80::/64, which it makes again
+     * from the MAC (one a program added elsewhere, fe80:4567::1 or 169.254.1.1, is carried).
+     */
     private static List<String> addressesOf(Pid p, String dev) {
         String text = p == null ? NetnsCommand.runHere("ip", "-o", "addr", "show", "dev", dev)
                 : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", dev);
         List<String> out = new ArrayList<>();
         for (String line : text.split("\n")) {
             String a = NetNamespaceScan.address(line);
-            if (a != null && !a.contains("scope link")) {
+            if (a != null && !(a.contains("scope link") && a.matches("fe80::[0-9a-f:]*/64 .*"))) {
                 out.add(a);
             }
         }
@@ -285,6 +310,13 @@ final class NetDevices {
             if (line.startsWith("tun ")) {
                 TreeTunDevices.make(p, d);
                 continue;
+            }
+            if (line.startsWith("bridge ")) {
+                NetBridges.make(p, d);
+                continue;
+            }
+            if (NetMacvlans.is(line) || line.startsWith("port ")) {
+                continue; // once every namespace's devices are made (link)
             }
             List<String> cmd = new ArrayList<>(List.of("ip", "link", "add", d.get("name"), "address", d.get("mac"),
                     "mtu", d.get("mtu")));
@@ -356,10 +388,29 @@ final class NetDevices {
         return List.of("index", Integer.toString(i));
     }
 
-    /** Brings up the inside ends and tun devices that were up, once their addresses are set. */
+    /**
+     * Once every namespace's devices of {@link #make} exist: makes the macvlans on their lower devices,
+     * then enslaves the bridges' ports and settles the bridges ({@link NetBridges#link}).
+     */
+    static void link(Pid p, List<String> lines) {
+        List<Map<String, String>> bridged = new ArrayList<>();
+        for (String line : lines) {
+            if (NetMacvlans.is(line)) {
+                NetMacvlans.make(p, fields(line));
+            } else if (NetBridges.is(line)) {
+                bridged.add(fields(line));
+            }
+        }
+        NetBridges.link(p, bridged);
+    }
+
+    /** Brings up the inside ends, tun devices, bridges and macvlans that were up, once their addresses are set. */
     static void up(Pid p, List<String> lines) {
         for (String line : lines) {
             Map<String, String> d = fields(line);
+            if (line.startsWith("port ")) {
+                continue;
+            }
             if (d.get("up").equals("1")) {
                 NetnsCommand.run(p, "ip", "link", "set", d.get("name"), "up");
             }
@@ -370,5 +421,6 @@ final class NetDevices {
                 NetnsCommand.run(Pid.of(Integer.parseInt(d.get("acrosspid"))), "ip", "link", "set", d.get("across"), "up");
             }
         }
+        lines.stream().filter(l -> l.startsWith("bridge ")).forEach(l -> NetBridges.linkLocals(p, fields(l)));
     }
 }

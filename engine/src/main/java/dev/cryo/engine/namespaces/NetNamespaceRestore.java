@@ -20,7 +20,7 @@ public final class NetNamespaceRestore {
     /**
      * In three passes over the namespaces, so that a veth pair between two of them (made by one,
      * its peer end straight in the other) exists before the other's addresses and is up before its
-     * routes: devices; device sysctls and addresses; devices up, routes, firewall.
+     * routes: devices; macvlans, bridge ports, device sysctls and addresses; devices up, routes, firewall.
      */
     public static void configure(List<NetNamespaceImage> nets) {
         for (NetNamespaceImage n : nets) {
@@ -31,6 +31,7 @@ public final class NetNamespaceRestore {
         }
         for (NetNamespaceImage n : nets) {
             inNamespace(n, p -> {
+                NetDevices.link(p, n.devices()); // macvlans and bridge ports, whose lower devices and bridges exist now
                 sysctls(p, n, true); // those of its devices, which exist now
                 for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
                     List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));

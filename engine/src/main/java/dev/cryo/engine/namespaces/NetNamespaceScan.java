@@ -153,6 +153,8 @@ public final class NetNamespaceScan {
                 for (int j = i + 2; j < f.length && !f[j].equals("valid_lft"); j++) {
                     if (f[j].equals("scope") && j + 1 < f.length) {
                         b.append(" scope ").append(f[j + 1]);
+                    } else if (f[j].equals("nodad") || f[j].equals("noprefixroute")) {
+                        b.append(' ').append(f[j]); // flags ip addr add takes (zdtm's bridge: an unchecked link-local)
                     } else if (f[j].startsWith("lo:")) {
                         b.append(" label ").append(f[j]);
                     }
