@@ -140,7 +140,7 @@ final class HeldFdState {
     /** A live connection's segment size: the path's MTU bounded by the peer's MSS and half the largest window it offered. */
     private static final Opt LIVE_MSS = opt(SOL_TCP, TCP_MAXSEG, "TCP_MAXSEG");
     /** tcp_info's states (linux/tcp.h's TCP_ESTABLISHED = 1 …). */
-    private static final int TCP_FIN_WAIT1 = 4, TCP_FIN_WAIT2 = 5, TCP_CLOSE = 7, TCP_LISTEN = 10;
+    private static final int TCP_FIN_WAIT1 = 4, TCP_FIN_WAIT2 = 5, TCP_CLOSE = 7, TCP_LAST_ACK = 9, TCP_LISTEN = 10;
     private static final List<Opt> UDP = List.of(
             opt(SOL_UDP, UDP_CORK, "UDP_CORK"), opt(SOL_UDP, UDP_ENCAP, "UDP_ENCAP"),
             opt(SOL_UDP, UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX"), opt(SOL_UDP, UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX"),
@@ -268,7 +268,7 @@ final class HeldFdState {
             } else {
                 // a closed connection's come back on a socket that never had one; a live one's MSS is compared
                 notComparable(UNCONNECTED_TCP.subList(1, UNCONNECTED_TCP.size()), "a connection's, the kernel's", prefix, into);
-                if (state != TCP_CLOSE) {
+                if (state != TCP_CLOSE && state != TCP_LAST_ACK) { // LAST_ACK: closed but for the peer's ACK (tcp_info)
                     opts.add(LIVE_MSS);
                 } else {
                     notComparable(List.of(LIVE_MSS), "the MSS a closed connection had", prefix, into);
@@ -301,9 +301,12 @@ final class HeldFdState {
         }
         if (tcpInfo != null && tcpInfo.length >= 8) {
             // state, and a live connection's agreed options (timestamps, SACK, window scaling, ECN) and
-            // window scales; our FIN sent, acknowledged or not yet (FIN_WAIT1, FIN_WAIT2): the peer's ack moves it on
-            into.accept(prefix + "tcp_info", (state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ? "FIN sent" : "state " + state)
-                    + (state == TCP_CLOSE ? "" : " options " + tcpInfo[5] + " wscale " + (tcpInfo[6] & 0xff)));
+            // window scales; our FIN sent, acknowledged or not yet (FIN_WAIT1, FIN_WAIT2): the peer's ack moves it on;
+            // both FINs sent and ours acknowledged or not yet (LAST_ACK, CLOSE): the same
+            boolean over = state == TCP_CLOSE || state == TCP_LAST_ACK;
+            into.accept(prefix + "tcp_info", (state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ? "FIN sent"
+                    : over ? "state " + TCP_CLOSE : "state " + state)
+                    + (over ? "" : " options " + tcpInfo[5] + " wscale " + (tcpInfo[6] & 0xff)));
         }
     }
 

@@ -140,6 +140,27 @@ class NetNamespaceTest {
     }
 
     /** Runs SCRIPT.py as init of its own pid and net namespace, dumps it with --tcp-established --tcp-skip-in-flight, restores, checks. */
+    /**
+     * A connection of the tree's own namespace closed both ways whose last ACK a firewall drops (zdtm's
+     * socket-tcp-closed-last-ack; lastack.py): one end waits in LAST_ACK, the other is in TIME_WAIT, which no
+     * file holds. The dump refused it ("its peer is a socket of that namespace no task of the tree holds: the
+     * restore makes that namespace new, where that peer cannot follow"). The peer has had every byte and the
+     * FIN, so the end comes back as the peer's last ACK leaves it, a connection over: both ends read EOF and
+     * fail to write (EPIPE) as they would once the ACK got through.
+     */
+    @Test
+    void aConnectionInLastAckWhosePeerIsInTimeWaitComesBackOver() throws Exception {
+        Path py = Workloads.script(tmp, "lastack.py");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("lastack.out"), "sh", "-c",
+                "exec unshare -n --pid --fork --mount-proc sh -c 'ip link set lo up && exec /usr/bin/python3 " + py
+                        + "' 2>/dev/null"))) {
+            int init = NamespaceTest.initUnder(p.pid().value());
+            String out = RestoreTest.checkAndReap(DumpRestore.dump(init, tmp.resolve("img"), "--tcp-established")
+                    .restoreDetached(p.output()));
+            assertTrue(out.contains("PASS") && !out.contains("FAIL"), out);
+        }
+    }
+
     private void passesInItsOwnNetnsWithTcpSkipInFlight(String script) throws Exception {
         Path py = Workloads.script(tmp, script + ".py");
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(script + ".out"), "sh", "-c",

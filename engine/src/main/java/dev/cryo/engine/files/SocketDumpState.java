@@ -457,6 +457,21 @@ public final class SocketDumpState {
     }
 
     /**
+     * Whether the peer of connection {@code ino} (LAST_ACK, of a net namespace the tree made) is in
+     * TIME_WAIT there: it has had every byte and the FIN of {@code ino}, and only its last ACK has not
+     * arrived (lost, or dropped by a firewall: zdtm's socket-tcp-closed-last-ack).
+     */
+    public synchronized boolean peerInTimeWait(long ino, SockDiag.InetSocket d) {
+        int ns = netnsOf(ino);
+        return ns != 0 && dev.cryo.kernel.Namespaces.inside(Pid.of(ns), "net", () -> {
+            try (SockDiag q = SockDiag.open()) {
+                return q.ownerless(d.local().family(), 1 << SockDiag.TCP_TIME_WAIT).stream()
+                        .anyMatch(o -> o.local().equals(d.remote()) && o.remote().equals(d.local()));
+            }
+        });
+    }
+
+    /**
      * Locks the network for one more connection (socket {@code ino}), then puts its socket in repair
      * mode; cryo keeps the socket until the dump ends. Returns the connection's state. A connection in
      * {@code state}: established, shut for writing (FIN_WAIT1/2), or having received its peer's FIN (CLOSE_WAIT, and LAST_ACK, CLOSING with its own FIN sent too),

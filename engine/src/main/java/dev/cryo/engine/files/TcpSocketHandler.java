@@ -401,6 +401,10 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
                             log.warn("{}: its peer waits in the accept queue of a listener of the tree's and is left out"
                                     + " (--tcp-skip-in-flight): the restored listener resets it", what);
                         } else if (!st.peerOutside(p.ino, d) && !st.heldInBound(p.ino)) {
+                            if (d.state() == SockDiag.TCP_LAST_ACK && st.peerInTimeWait(p.ino, d)) {
+                                // the peer had all of it, its FIN too: restored as the peer's last ACK leaves it
+                                return over(p, d.local(), primary, st);
+                            }
                             throw p.refuse(what + " lives in the net namespace pid " + st.netnsOf(p.ino) + " made, and"
                                     + " its peer is a socket of that namespace no task of the tree holds: "
                                     + st.peerStaysBehind(st.netnsOf(p.ino)) + "; not supported");
@@ -718,6 +722,9 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
             seq++; // the FIN took one
         }
         dev.cryo.kernel.net.PeerFin.reset(local, nobody, seq);
+        if (!reached(s, SockDiag.TCP_CLOSE)) {
+            abort(local, nobody);
+        }
         awaitState(t, s, SockDiag.TCP_CLOSE, "the reset that closes it again");
         if (t.error() == 0) {
             Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_ERROR); // reading it clears the reset's ECONNRESET
@@ -795,6 +802,32 @@ public final class TcpSocketHandler implements SocketFdHandler<TcpSocketHandler.
     }
 
     /** Waits (at most 2 s) until the rebuilt connection {@code t} has taken {@code what}: it is then in {@code state}. */
+    /** Whether {@code s} is in {@code state} within 2 s. */
+    private static boolean reached(Fd s, int state) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (tcpState(s) != state && System.nanoTime() < deadline) {
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+        }
+        return tcpState(s) == state;
+    }
+
+    /**
+     * Aborts the rebuilt connection {@code local -> remote} of this thread's net namespace through
+     * sock_diag (as {@code ss -K}) when the reset "from its peer" was not taken: the namespace's own
+     * firewall dropped it (a rule dropping what comes to that port: zdtm's socket-tcp-closed-last-ack).
+     * It closes the same way, shut down both ways with its bytes kept (ECONNABORTED for the reset's error).
+     */
+    private static void abort(SockAddr local, SockAddr remote) {
+        try (SockDiag d = SockDiag.open()) {
+            for (SockDiag.InetSocket i : d.inetSockets(local.family(), Sockets.IPPROTO_TCP,
+                    1 << SockDiag.TCP_ESTABLISHED).values()) {
+                if (i.local().equals(local) && i.remote().equals(remote)) {
+                    d.destroy(i);
+                }
+            }
+        }
+    }
+
     private static void awaitState(TcpSocket t, Fd s, int state, String what) {
         long deadline = System.nanoTime() + 2_000_000_000L;
         while (tcpState(s) != state) {
