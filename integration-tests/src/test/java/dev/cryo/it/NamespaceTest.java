@@ -201,6 +201,21 @@ class NamespaceTest {
     }
 
     /**
+     * threadstat.c other there: the child holds /proc/1/task/2/stat, a thread of its parent named by the
+     * namespace's ids. It was not told from a process outside (cryo's pid 1 is not in the tree): the dump killed
+     * the tree and the restore, which opens every task's files before it makes any thread, failed. It is refused at
+     * dump time naming both ids of the process.
+     */
+    @Test
+    void anotherTasksThreadFileNamedInsideItsPidNamespaceIsRefused() throws Exception {
+        AssertionError refused = assertThrows(AssertionError.class, () -> verdictInNamespaces(tmp, "threadstat",
+                List.of("-m", "--pid", "--fork", "--mount-proc"), "other"));
+        assertTrue(java.util.regex.Pattern.compile("pid \\d+ fd \\d+: /proc/1/task/2/stat is a /proc file of thread 2 of"
+                + " pid 1 \\(pid \\d+ in cryo's namespace\\), another task of the tree; not supported yet")
+                .matcher(refused.getMessage()).find(), refused.getMessage());
+    }
+
+    /**
      * The same for a zombie the init adopted from such a session (zdtm's helper_zombie_child, ns
      * flavor): refused before ("is in session N, not its parent's").
      */

@@ -69,7 +69,7 @@ public final class ThreadProcFiles {
     /**
      * Refuses a file under /proc/PID/task/TID of a thread other than the main one of another task of the tree: the
      * restore opens every task's files before it makes any thread, so the open failed (ENOENT) after the dump had
-     * killed the tree. Named by ids of a pid namespace of the tree's own, it is not told from a process outside.
+     * killed the tree. A holder whose /proc is its own pid namespace's names the task by its id there.
      */
     static void refuseOtherTasksThread(FdProbe fd, FdHandler.DumpContext ctx) {
         Matcher m = THREAD_FILE.matcher(fd.target());
@@ -78,11 +78,41 @@ public final class ThreadProcFiles {
         }
         int named = Integer.parseInt(m.group(1));
         int holder = fd.pid().value();
-        if (named != holder && named != idInside(holder) && ctx.inTree(named)) {
-            throw new dev.cryo.engine.DumpException(fd.where() + ": " + fd.target() + " is a /proc file of thread "
-                    + m.group(2) + " of pid " + named + ", another task of the tree; not supported yet (a restore opens"
-                    + " every task's files before it makes any thread)");
+        if (named == holder || named == idInside(holder)) {
+            return;
         }
+        boolean inside = RegularFileHandler.inOwnPidNamespace(fd.pid()) && SenderStandIns.procOfItsOwn(fd.pid());
+        int task = inside ? treeTaskSeenBy(holder, named, ctx) : ctx.inTree(named) ? named : 0;
+        if (task != 0) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": " + fd.target() + " is a /proc file of thread "
+                    + m.group(2) + " of pid " + named + (task == named ? "" : " (pid " + task + " in cryo's namespace)")
+                    + ", another task of the tree; not supported yet (a restore opens every task's files before it"
+                    + " makes any thread)");
+        }
+    }
+
+    /**
+     * The task of the tree (cryo's pid) whose id is {@code id} in {@code holder}'s pid namespace, or 0: one in that
+     * namespace or in one below it, where its ids list (NSpid) has the holder's level.
+     */
+    private static int treeTaskSeenBy(int holder, int id, FdHandler.DumpContext ctx) {
+        dev.cryo.kernel.Pid h = dev.cryo.kernel.Pid.of(holder);
+        int level = dev.cryo.kernel.proc.ProcFs.nsIds(h, h, "NSpid").size() - 1;
+        String ns = dev.cryo.kernel.Namespaces.link(Integer.toString(holder), "pid");
+        for (int pid : ctx.treePids()) {
+            dev.cryo.kernel.Pid p = dev.cryo.kernel.Pid.of(pid);
+            try {
+                java.util.List<Integer> ids = dev.cryo.kernel.proc.ProcFs.nsIds(p, p, "NSpid");
+                boolean below = ids.size() > level + 1
+                        || ids.size() == level + 1 && ns != null && ns.equals(dev.cryo.kernel.Namespaces.link(Integer.toString(pid), "pid"));
+                if (below && ids.get(level) == id) {
+                    return pid;
+                }
+            } catch (dev.cryo.kernel.KernelException gone) {
+                // a task that left: not the one named
+            }
+        }
+        return 0;
     }
 
     /** The owner's pid in its own pid namespace, which a /proc mounted there names it by. */
