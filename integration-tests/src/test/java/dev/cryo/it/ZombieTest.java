@@ -104,6 +104,43 @@ class ZombieTest {
         }
     }
 
+    /**
+     * A child that ran under SCHED_DEADLINE and exited unreaped: the restore skipped that policy, so the zombie came
+     * back in SCHED_OTHER (stat's policy 0 and priority 20 where 6 and -101). A dead task's deadline parameters read
+     * 0/0/0 once the kernel clears them, shortly after its death; the zombie-to-be ends under the policy with
+     * parameters it admits, and reads the same once they are cleared.
+     */
+    @Test
+    void aZombieThatDiedUnderSchedDeadlineKeepsIt() throws Exception {
+        String parent = "import os, signal\n"
+                + "kid = os.spawnvp(os.P_NOWAIT, 'chrt', ['chrt', '-d', '--sched-runtime', '1000000', '--sched-deadline',"
+                + " '10000000', '--sched-period', '10000000', '0', 'true'])\n"
+                + "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n"
+                + "print('ready', kid, flush=True)\nsignal.sigwait([signal.SIGUSR1])\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("parent.out"), "python3", "-c", parent)) {
+            p.awaitOutput("ready", java.time.Duration.ofSeconds(30));
+            int kid = Integer.parseInt(p.outputText().trim().split("\\s+")[1]);
+            DetachedProcess.awaitCondition(() -> ProcFs.stat(Pid.of(kid)).state() == 'Z', java.time.Duration.ofSeconds(30),
+                    "the child to exit");
+            assertEquals(6, ProcFs.stat(Pid.of(kid)).policy(), "chrt ran it under SCHED_DEADLINE");
+            DetachedProcess.awaitCondition(() -> dev.cryo.kernel.Sched.getattr(kid).period() == 0,
+                    java.time.Duration.ofSeconds(30), "the kernel to clear the dead task's deadline parameters");
+            dev.cryo.kernel.Sched.Attr dumped = dev.cryo.kernel.Sched.getattr(kid);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img")); // the comparator holds its stat
+            try {
+                ProcStat z = ProcFs.stat(Pid.of(kid));
+                assertEquals('Z', z.state());
+                assertEquals(6, z.policy(), "SCHED_DEADLINE");
+                assertEquals(-101, z.priority());
+                DetachedProcess.awaitCondition(() -> dev.cryo.kernel.Sched.getattr(kid).period() == 0,
+                        java.time.Duration.ofSeconds(30), "the kernel to clear the restored zombie's deadline parameters");
+                assertEquals(dumped, dev.cryo.kernel.Sched.getattr(kid));
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     @Test
     void aZombieUnderAProgramThatNeverReapsStaysAZombieWithItsStatus() throws Exception {
         // the shell's child exits 7 at once; the exec'd sleep never reaps it

@@ -4,6 +4,7 @@ import dev.cryo.engine.model.ZombieImage;
 import dev.cryo.engine.restore.stage.SessionAndGroup;
 import dev.cryo.kernel.KernelException;
 import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.Sched;
 import dev.cryo.kernel.Seccomp;
 import dev.cryo.kernel.Signals;
 import dev.cryo.kernel.Sys;
@@ -69,10 +70,12 @@ public final class ZombieRestorer {
         }
         Sys.write(pid, boot.data(), RemoteWriter.cString(zombie.comm()));
         inj.call("prctl(PR_SET_NAME)", SyscallNr.PRCTL, dev.cryo.kernel.Prctl.PR_SET_NAME, boot.data());
-        // its scheduling, which /proc still shows (before its creds drop; SCHED_DEADLINE would ask sched_setattr: left)
-        if (zombie.policy() >= 0 && zombie.policy() != 6) {
+        // its scheduling, which /proc still shows (before its creds drop; SCHED_DEADLINE just before its end)
+        if (zombie.policy() >= 0 && zombie.policy() != Sched.SCHED_DEADLINE) {
             Sys.write(pid, boot.data(), new RemoteWriter(4).ints(zombie.rtPriority()).toBytes());
             inj.call("sched_setscheduler", SyscallNr.SCHED_SETSCHEDULER, 0, zombie.policy(), boot.data());
+        }
+        if (zombie.policy() >= 0) {
             inj.call("setpriority", SyscallNr.SETPRIORITY, 0, 0, zombie.nice());
         }
         int uid = zombie.uid();
@@ -86,6 +89,13 @@ public final class ZombieRestorer {
             inj.call("setresuid", SyscallNr.SETRESUID, uid, uid, uid);
         }
         restoreHandlers();
+        if (zombie.policy() == Sched.SCHED_DEADLINE) {
+            // a dead task's deadline parameters read 0/0/0 once its inactive timer fires (the kernel clears them, ms
+            // after its death), so any it admits will do: 1 ms every 10, set last, as a small runtime would leave
+            // the calls above waiting for the next period
+            Sched.setattr(pid.value(), new Sched.Attr(Sched.SCHED_DEADLINE, 0, zombie.nice(), 0, 1_000_000L,
+                    10_000_000L, 10_000_000L, 0, Sched.UCLAMP_MAX));
+        }
         if (zombie.exited()) {
             tracer.setSigmask(pid.value(), zombie.blocked());
             if (zombie.seccompMode() == Seccomp.MODE_STRICT) { // the last call it makes; strict mode allows exit
