@@ -5,7 +5,9 @@
  * writes EIO, poll POLLHUP), drops the controlling terminal and removes the node. Prints "ready".
  * On SIGUSR2 it checks every file is still hung up the same way, with its flags, the dup still the
  * same open file and the other one not, the link still a removed /dev/pts node, and still no
- * controlling terminal. Prints PASS or FAIL: reason.
+ * controlling terminal. Prints PASS or FAIL: reason. With "own" it first makes a mount namespace
+ * and mounts a devpts instance of its own on /dev/pts, where /dev/ptmx then opens its pairs (zdtm
+ * pty04 in the ns flavor).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,8 +54,12 @@ static const char *hung_up(int ctty, int other, int dup) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1 && !strcmp(argv[1], "own") && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)
+            || mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666,mode=0620"))) {
+        fail("a devpts instance of its own");
+    }
     signal(SIGHUP, SIG_IGN);
     signal(SIGUSR2, on_usr2);
     if (setsid() < 0 && getsid(0) != getpid()) fail("setsid");

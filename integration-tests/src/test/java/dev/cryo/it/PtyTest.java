@@ -56,9 +56,11 @@ class PtyTest {
     }
 
     /** Workload {@code name}.c, ready, dumped and restored, then asked for its verdict: PASS. */
-    private void assertPassesAfterRestore(String name) throws Exception {
+    private void assertPassesAfterRestore(String name, String... args) throws Exception {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(TestPrograms.compile("/c/" + name + ".c").toString()));
+        command.addAll(java.util.List.of(args));
         try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve(name + ".out"),
-                TestPrograms.compile("/c/" + name + ".c").toString()))) {
+                command.toArray(String[]::new)))) {
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
                 String out = Workloads.check(r);
@@ -345,6 +347,16 @@ class PtyTest {
     void aProgramThatOutlivedItsTerminalKeepsItsHungUpSlaves() throws Exception {
         // zdtm pty04: the master closed by every process, the slave's node removed; the dump refused it
         assertPassesAfterRestore("ptyhungup");
+    }
+
+    /**
+     * zdtm pty04 in the ns flavor: the same in a devpts instance of the program's own (mounted in a mount
+     * namespace it made) was refused ("has its master outside the tree"); the pair is made in the new
+     * instance once the namespace's mounts are made again, and its master closed.
+     */
+    @Test
+    void aProgramThatOutlivedItsTerminalInADevptsOfItsOwnKeepsItsHungUpSlaves() throws Exception {
+        assertPassesAfterRestore("ptyhungup", "own");
     }
 
     @Test

@@ -296,11 +296,11 @@ public interface FdHandler<D extends FileDesc> {
         }
 
         /**
-         * A new open file with {@code flags} of the slave standing for hung-up host pty {@code index}
+         * A new open file with {@code flags} of the slave standing for hung-up pty {@code index} of devpts {@code instance}
          * (made in cryo's process, the task takes it with {@link #take}); cryo closes that pair's
          * master after FILES, which hangs the slave up again.
          */
-        default int hungUpPtySlave(int index, int flags) {
+        default int hungUpPtySlave(long instance, int index, int flags) {
             throw new IllegalStateException("hung-up pty " + index + " was not made");
         }
     }

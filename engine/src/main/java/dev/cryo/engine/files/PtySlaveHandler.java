@@ -26,7 +26,8 @@ import static dev.cryo.kernel.Fcntl.O_CLOEXEC;
  * path when no master is found, the terminal cryo's user runs on. A slave whose master every
  * process closed ({@code hungUp}: devpts removed its node, reads give end of file, writes EIO) is
  * made as a slave of a new pair whose master cryo closes once the tasks hold theirs, which hangs
- * it up again (zdtm pty04: a program that outlived its terminal).
+ * it up again (zdtm pty04: a program that outlived its terminal), in its devpts instance: a container's
+ * own is reached through its mount once the task that made its mount namespace has mounted it again.
  */
 public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave> {
     public static final int TAG = 61, RECORD_ID = 251;
@@ -37,10 +38,16 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
      * was the foreground job (a shell gives it the terminal back with its own modes once the dump kills
      * it; {@link dev.cryo.engine.restore.ShellJobForeground} sets them again), else empty;
      * {@code instance}: its devpts instance, as {@link PtyMasterHandler.PtyMaster#instance} (0: the host's);
-     * {@code hungUp}: its master was closed by every process (a slave of the host's devpts, not external).
+     * {@code hungUp}: its master was closed by every process (not external); of an instance of the tree's own
+     * (version 4), mounted at {@code mount} in the mount namespace {@code maker} made, as a
+     * {@link PtyMasterHandler.PtyMaster}'s (maker 0: cryo's).
      */
-    public record PtySlave(int index, String path, boolean external, byte[] termios, long instance, boolean hungUp)
-            implements FileDesc {
+    public record PtySlave(int index, String path, boolean external, byte[] termios, long instance, boolean hungUp,
+                           int maker, String mount) implements FileDesc {
+        public PtySlave(int index, String path, boolean external, byte[] termios, long instance, boolean hungUp) {
+            this(index, path, external, termios, instance, hungUp, 0, "");
+        }
+
         public PtySlave(int index, String path, boolean external) {
             this(index, path, external, new byte[0], 0, false);
         }
@@ -54,16 +61,19 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         }
     }
 
-    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 3, (out, s) -> {
+    static final RecordCodec<PtySlave> CODEC = RecordCodec.of(PtySlave.class, RECORD_ID, 4, (out, s) -> {
         out.writeVarInt(s.index(), true);
         ModelFields.writeText(out, s.path(), ModelLimits.PATH, "PtySlave.path");
         out.writeBoolean(s.external());
         ModelFields.writeBytes(out, s.termios(), Terminals.TERMIOS2_SIZE, "PtySlave.termios");
         out.writeVarLong(s.instance(), true); // version 2
         out.writeBoolean(s.hungUp()); // version 3
+        out.writeVarInt(s.maker(), true); // version 4
+        ModelFields.writeText(out, s.mount(), ModelLimits.PATH, "PtySlave.mount");
     }, (in, version) -> new PtySlave(in.readVarInt(true), ModelFields.readText(in, ModelLimits.PATH, "PtySlave.path"),
             in.readBoolean(), ModelFields.readBytes(in, Terminals.TERMIOS2_SIZE, "PtySlave.termios"),
-            version < 2 ? 0 : in.readVarLong(true), version >= 3 && in.readBoolean()));
+            version < 2 ? 0 : in.readVarLong(true), version >= 3 && in.readBoolean(), version < 4 ? 0 : in.readVarInt(true),
+            version < 4 ? "" : ModelFields.readText(in, ModelLimits.PATH, "PtySlave.mount")));
 
     @Override
     public String kind() {
@@ -92,6 +102,13 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         long instance = Ptys.instance(fd.procPath());
         java.util.List<Ptys.End> ends = Ptys.ends(instance, index);
         boolean masterInTree = ends.stream().anyMatch(e -> e.master() && ctx.inTree(e.pid()));
+        // its master every process closed: devpts removed its node (its index stays taken while a
+        // slave is open, so no new pair of the tree has it); no terminal left to take along
+        boolean hungUp = !masterInTree && fd.target().endsWith(" (deleted)") && ends.stream().noneMatch(Ptys.End::master);
+        if (hungUp && instance != 0) { // a container's own devpts (zdtm's pty04 in the ns flavor)
+            Ptys.InstanceMount m = Ptys.mountOf(instance, ends, fd.where() + ": pseudo-terminal " + fd.target(), ctx);
+            return new PtySlave(index, fd.target(), false, new byte[0], instance, true, m.maker(), m.point());
+        }
         if (!masterInTree && instance != 0) {
             // --shell-job reopens the terminal cryo's user runs on, a pty of the host's devpts
             String holder = ends.stream().filter(Ptys.End::master).findFirst().map(e -> " (" + Ptys.named(e)
@@ -100,8 +117,6 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
                     + " has its master outside the tree" + holder + "; dump the process holding the master with it");
         }
         if (!masterInTree && fd.target().endsWith(" (deleted)")) {
-            // its master every process closed: devpts removed its node (its index stays taken while a
-            // slave is open, so no new pair of the tree has it); no terminal left to take along
             return new PtySlave(index, fd.target(), false, new byte[0], 0, true);
         }
         if (!masterInTree && !ctx.shellJob()) {
@@ -150,7 +165,8 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
     @Override
     public long restore(FdImage fd, PtySlave s, RestoreContext ctx) {
         if (s.hungUp()) {
-            return ctx.take((int) ProcessHandle.current().pid(), ctx.hungUpPtySlave(s.index(), fd.flags() & ~O_CLOEXEC));
+            return ctx.take((int) ProcessHandle.current().pid(), ctx.hungUpPtySlave(s.instance(), s.index(),
+                    fd.flags() & ~O_CLOEXEC));
         }
         if (s.external()) {
             // a new open file made from the terminal's master, where one is open on this host, has
@@ -174,7 +190,9 @@ public final class PtySlaveHandler implements FdHandler<PtySlaveHandler.PtySlave
         if (s.hungUp()) {
             m.put("hungUp", true);
         }
-        if (s.instance() != 0) {
+        if (s.instance() != 0 && s.hungUp()) {
+            m.put("devpts", Map.of("device", Ptys.device(s.instance()), "maker", s.maker(), "mount", s.mount()));
+        } else if (s.instance() != 0) {
             m.put("devpts", Ptys.device(s.instance()));
         }
         if (s.termios().length > 0) {

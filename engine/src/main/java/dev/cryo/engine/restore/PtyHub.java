@@ -35,7 +35,8 @@ import static dev.cryo.kernel.Fcntl.O_RDWR;
  * master and their slave open files from cryo; {@link #finish} restores the lock and the exclusive
  * modes, which would refuse those opens, and closes cryo's copies. A hung-up slave (its master
  * closed by every process) gets a pair of its own, opened after the others with the same search
- * for its index; its master only cryo holds, so closing it in {@link #finish} hangs the slaves up.
+ * for its index (one of an instance of the tree's own with that instance's pairs); its master only
+ * cryo holds, so closing it in {@link #finish} hangs the slaves up.
  */
 public final class PtyHub implements AutoCloseable {
     private static final int TRIES = 32;
@@ -56,13 +57,15 @@ public final class PtyHub implements AutoCloseable {
     private final Map<Integer, Map<Key, FdImage>> waiting = new TreeMap<>();
     private final List<Fd> slaves = new ArrayList<>();
     private final java.util.Set<Key> claimed = new java.util.HashSet<>();
-    /** The masters standing for hung-up host ptys, by dumped index. */
-    private final Map<Integer, Fd> hungUp = new TreeMap<>();
+    /** The masters standing for hung-up ptys, by dumped instance and index. */
+    private final Map<Key, Fd> hungUp = new TreeMap<>();
+    /** Hung-up ptys of the tree's own devpts instances, by the pid whose ADOPT makes them. */
+    private final Map<Integer, Map<Key, PtySlaveHandler.PtySlave>> hungUpWaiting = new TreeMap<>();
 
     /** Reopens every pair of the host's devpts of the image; {@code warn} hears of a pair that got another index. */
     public static PtyHub of(List<TaskImage> tasks, Consumer<String> warn) {
         Map<Key, FdImage> masters = new TreeMap<>(); // by index: lower ones first, they are taken first
-        java.util.SortedSet<Integer> hungUp = new java.util.TreeSet<>();
+        Map<Key, PtySlaveHandler.PtySlave> hungUp = new TreeMap<>();
         PtyHub hub = new PtyHub();
         for (TaskImage t : tasks) {
             for (FdImage fd : dev.cryo.engine.files.InFlightFiles.withInFlight(t.fds())) {
@@ -71,7 +74,9 @@ public final class PtyHub implements AutoCloseable {
                     (m.instance() == 0 || m.maker() == 0 ? masters
                             : hub.waiting.computeIfAbsent(m.maker(), x -> new TreeMap<>())).putIfAbsent(k, fd);
                 } else if (fd.desc() instanceof PtySlaveHandler.PtySlave s && s.hungUp()) {
-                    hungUp.add(s.index());
+                    (s.instance() == 0 || s.maker() == 0 ? hungUp
+                            : hub.hungUpWaiting.computeIfAbsent(s.maker(), x -> new TreeMap<>()))
+                            .putIfAbsent(new Key(s.instance(), s.index()), s);
                 }
             }
         }
@@ -80,20 +85,26 @@ public final class PtyHub implements AutoCloseable {
         }
         // restores running side by side in one cryo (an agent) must not take each other's indexes
         synchronized (PtyHub.class) {
-            return hub.reopenAll(masters, "", warn).openHungUp(hungUp, warn);
+            return hub.reopenAll(masters, "", warn).openHungUp(hungUp, "", warn);
         }
     }
 
-    /** A pair for each hung-up host pty, at its dumped index when that is free (its slaves' links show it). */
-    private PtyHub openHungUp(java.util.SortedSet<Integer> indexes, Consumer<String> warn) {
+    /**
+     * A pair for each hung-up pty, at its dumped index when that is free (its slaves' links show it); {@code root}
+     * reaches the view of the maker of an instance of the tree's own, which is new: every index is free.
+     */
+    private PtyHub openHungUp(Map<Key, PtySlaveHandler.PtySlave> ptys, String root, Consumer<String> warn) {
         return withSpares(spare -> {
-            for (int index : indexes) {
-                Fd master = openIndex("/dev/ptmx", O_RDWR | O_CLOEXEC, index, TRIES, spare);
+            for (Map.Entry<Key, PtySlaveHandler.PtySlave> e : ptys.entrySet()) {
+                int index = e.getKey().index();
+                String nodes = e.getKey().instance() == 0 ? "/dev/pts" : root + e.getValue().mount();
+                Fd master = openIndex(e.getKey().instance() == 0 ? "/dev/ptmx" : nodes + "/ptmx", O_RDWR | O_CLOEXEC, index,
+                        e.getKey().instance() == 0 ? TRIES : index + 1, spare);
                 Terminals.locked(master, false);
-                hungUp.put(index, master);
+                hungUp.put(e.getKey(), master);
                 if (Terminals.index(master) != index) {
-                    warn.accept("hung-up pseudo-terminal /dev/pts/" + index + " is in use on this host: its slaves are"
-                            + " restored as hung-up /dev/pts/" + Terminals.index(master));
+                    warn.accept("hung-up pseudo-terminal " + nodes + "/" + index + " is in use on this host: its slaves are"
+                            + " restored as hung-up " + nodes + "/" + Terminals.index(master));
                 }
             }
         });
@@ -124,6 +135,10 @@ public final class PtyHub implements AutoCloseable {
         Map<Key, FdImage> mine = waiting.remove(pid);
         if (mine != null) {
             reopenAll(mine, "/proc/" + pid + "/root", w -> { });
+        }
+        Map<Key, PtySlaveHandler.PtySlave> hung = hungUpWaiting.remove(pid);
+        if (hung != null) {
+            openHungUp(hung, "/proc/" + pid + "/root", w -> { });
         }
     }
 
@@ -273,8 +288,8 @@ public final class PtyHub implements AutoCloseable {
     }
 
     /** A new open file with {@code flags} of the slave standing for hung-up host pty {@code index}; cryo keeps a copy until {@link #close}. */
-    public synchronized int hungUpSlave(int index, int flags) {
-        Fd master = hungUp.get(index);
+    public synchronized int hungUpSlave(long instance, int index, int flags) {
+        Fd master = hungUp.get(new Key(instance, index));
         if (master == null) {
             throw new RestoreException("hung-up pseudo-terminal /dev/pts/" + index + " was not made");
         }

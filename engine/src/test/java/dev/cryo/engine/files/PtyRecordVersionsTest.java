@@ -56,4 +56,16 @@ class PtyRecordVersionsTest {
         // version 2 ends after the instance
         assertEquals(false, PtySlaveHandler.CODEC.read(new Input(out.toBytes()), 2).hungUp());
     }
+
+    @Test
+    void aHungUpSlaveBeforeVersion4NamesNoMountOfItsInstance() {
+        PtySlaveHandler.PtySlave s = new PtySlaveHandler.PtySlave(0, "/dev/pts/0 (deleted)", false, new byte[0],
+                0x2900000029L, true, 4242, "/dev/pts");
+        Output out = new Output(256);
+        PtySlaveHandler.CODEC.write(out, s);
+        PtySlaveHandler.PtySlave v4 = PtySlaveHandler.CODEC.read(new Input(out.toBytes()), 4);
+        assertEquals(List.of(4242, "/dev/pts"), List.of(v4.maker(), v4.mount()));
+        PtySlaveHandler.PtySlave v3 = PtySlaveHandler.CODEC.read(new Input(out.toBytes()), 3);
+        assertEquals(List.of(true, 0, ""), List.of(v3.hungUp(), v3.maker(), v3.mount()));
+    }
 }

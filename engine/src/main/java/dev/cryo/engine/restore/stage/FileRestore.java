@@ -184,8 +184,8 @@ public final class FileRestore {
             }
 
             @Override
-            public int hungUpPtySlave(int index, int flags) {
-                return ptys.hungUpSlave(index, flags);
+            public int hungUpPtySlave(long instance, int index, int flags) {
+                return ptys.hungUpSlave(instance, index, flags);
             }
 
             @Override
