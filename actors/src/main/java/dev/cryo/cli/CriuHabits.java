@@ -15,7 +15,9 @@ import java.util.List;
  * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on,
  * nor {@code --no-mntns-compat-mode} (CRIU's default mount restore, which cryo's is), nor {@code --link-remap}
  * (CRIU's leave to link a deleted file back into its file system: cryo carries its bytes up to --ghost-limit and
- * refuses a larger one by name, so the restored tree is the same either way);
+ * refuses a larger one by name, so the restored tree is the same either way), nor {@code --force-irmap} and
+ * {@code --irmap-scan-path PATH} (how and where CRIU looks for the paths of inotify watches: cryo finds a watched
+ * file by its handle, or refuses the watch by name, so the restored watches are the same either way);
  * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
  * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
  * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
@@ -74,6 +76,12 @@ final class CriuHabits {
                 continue; // the dump's choice (CRIU's options are global): the image holds no such connection
             } else if (afterVerb && a.equals("--link-remap")) {
                 continue; // a leave, not a demand: cryo's deleted files travel in the image (or the dump refuses them)
+            } else if (afterVerb && a.equals("--force-irmap")) {
+                continue; // how CRIU names inotify watches: cryo's are found by their file handle (or refused by name)
+            } else if (afterVerb && a.equals("--irmap-scan-path") && i + 1 < args.length) {
+                i++; // where --force-irmap looks: nothing for cryo to look through
+            } else if (afterVerb && a.startsWith("--irmap-scan-path=")) {
+                continue;
             } else if (afterVerb && a.equals("--no-mntns-compat-mode")) {
                 continue; // CRIU's default, asked for: cryo has no compat mode (--mntns-compat-mode is refused)
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {

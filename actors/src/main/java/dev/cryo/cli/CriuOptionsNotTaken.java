@@ -42,9 +42,6 @@ final class CriuOptionsNotTaken {
         }
         OPTIONS.put("--evasive-devices", "open a device by another path when its own is gone; cryo reopens a device "
                 + "by its dumped path only");
-        OPTIONS.put("--force-irmap", "resolve inotify watches to paths; cryo always finds them by their file handle");
-        OPTIONS.put("--irmap-scan-path", "say where --force-irmap looks for watched files; cryo finds them by their"
-                + " file handle");
         OPTIONS.put("--cpu-cap", "choose which CPU features an image records and a restore checks; cryo checks the "
                 + "destination's CPU extensions, signal frame and vDSO before `cryo migrate` freezes anything");
         OPTIONS.put("--lazy-pages", "restore memory on demand; " + REMOTE);
