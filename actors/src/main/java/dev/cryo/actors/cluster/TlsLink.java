@@ -360,7 +360,14 @@ final class TlsLink {
                 if (ended) {
                     return -1;
                 }
-                decrypt();
+                if (dst.remaining() >= plain) {
+                    int n = decryptInto(dst);
+                    if (n > 0) {
+                        return n;
+                    }
+                } else {
+                    decrypt();
+                }
             }
             int k = Math.min(dst.remaining(), app.remaining()), limit = app.limit();
             dst.put(app.limit(app.position() + k));
@@ -391,16 +398,31 @@ final class TlsLink {
             return net.position() >= RECORD_HEADER + length;
         }
 
-        /** Decrypts the whole records {@code net} holds, reading the socket first if it holds none. */
+        /** Decrypts the whole records {@code net} holds into {@code app}, reading the socket first if it holds none. */
         private void decrypt() throws IOException {
+            app.compact();
+            try {
+                decryptInto(app);
+            } finally {
+                app.flip();
+            }
+        }
+
+        /**
+         * As {@link #decrypt}, into {@code dst} while it has room for a record: the caller's own buffer
+         * when it has (a chunk's pages, which the arriving image's reader asks for all at once), where
+         * every record went into {@code app} and was copied from there; returns the bytes put there
+         * (0: none yet, or a record with none, e.g. a session ticket).
+         */
+        private int decryptInto(ByteBuffer dst) throws IOException {
             if (!wholeRecord()) {
                 fillNet();
             }
-            app.compact();
+            int before = dst.position();
             net.flip();
             try {
-                while (net.hasRemaining() && app.remaining() >= plain) {
-                    SSLEngineResult r = unwrap();
+                while (net.hasRemaining() && dst.remaining() >= plain) {
+                    SSLEngineResult r = unwrap(dst);
                     if (r.getStatus() == Status.CLOSED) {
                         ended = true;
                         break;
@@ -411,14 +433,18 @@ final class TlsLink {
                 }
             } finally {
                 net.compact();
-                app.flip();
             }
+            return dst.position() - before;
         }
 
         private SSLEngineResult unwrap() throws IOException {
+            return unwrap(app);
+        }
+
+        private SSLEngineResult unwrap(ByteBuffer to) throws IOException {
             SSLEngineResult r;
             try {
-                r = engine.unwrap(net, app);
+                r = engine.unwrap(net, to);
             } catch (SSLException e) {
                 sendAlert();
                 throw e;

@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -79,9 +80,9 @@ class TlsLinkTest {
         }
     }
 
-    @ParameterizedTest(name = "the client writing behind: {0}")
-    @ValueSource(booleans = {false, true})
-    void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack(boolean writeBehind) throws Exception {
+    @ParameterizedTest(name = "the client writing behind: {0}, the server reading into direct buffers: {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"false,false", "true,false", "true,true"})
+    void bytesGoBothWaysAtOnceAndTheHalfCloseLetsTheAnswerComeBack(boolean writeBehind, boolean direct) throws Exception {
         try (Linked link = Linked.open(writeBehind)) {
             TlsLink client = link.client(), server = link.server();
             // the server reads 24 MiB in writes of odd sizes and answers a count per MiB while the client still writes
@@ -90,8 +91,12 @@ class TlsLinkTest {
                     InputStream in = server.input();
                     CRC32C crc = new CRC32C();
                     byte[] buf = new byte[70_001];
+                    // direct reads of room for several records, one, less than one: decrypted into it or copied
+                    ByteBuffer into = ByteBuffer.allocateDirect(buf.length);
+                    int[] rooms = {70_001, 16_704, 16_703, 3, 40_000}; // 16,704: the engine's application buffer size
                     long n = 0;
-                    for (int r; (r = in.read(buf)) > 0; ) {
+                    for (int r, k = 0; (r = direct ? readInto(in, into.clear().limit(rooms[k++ % rooms.length]), buf)
+                            : in.read(buf)) > 0; ) {
                         crc.update(buf, 0, r);
                         if ((n + r) >> 20 != n >> 20) {
                             back.writeLong(n + r);
@@ -134,6 +139,13 @@ class TlsLinkTest {
             assertEquals(25, got[0]); // 24 counts, then the checksum
             assertEquals(crc.getValue(), got[1]);
         }
+    }
+
+    /** A read as the arriving image's reader makes it (into its direct buffer), copied out to {@code buf}. */
+    private static int readInto(InputStream in, ByteBuffer into, byte[] buf) throws IOException {
+        int r = ((java.nio.channels.ReadableByteChannel) in).read(into);
+        into.flip().get(buf, 0, Math.max(r, 0));
+        return r;
     }
 
     @Test
