@@ -39,8 +39,8 @@ import java.util.zip.CRC32C;
  * <li>{@code send KIND IP PORT KEYS MIB}: KIND channel (an image of MIB MiB of 1 MiB page chunks
  * through StreamImageSink, timed until b's receipt for its last byte: checked and stored), tcp
  * (the same bytes over a plain socket, until b has read them all) or tls (a plain JDK TLS socket,
- * same keys and cipher suite); one warm-up transfer first; prints {@code sent KIND BYTES NANOS
- * CPU_NANOS}.
+ * same keys and cipher suite); one warm-up transfer of as many bytes first (a warm sender, as an
+ * agent is; {@code -Dbench.channel.warm.mib} makes it smaller); prints {@code sent KIND BYTES NANOS CPU_NANOS}.
  * <li>{@code cipher MIB}: one core's AES-128-GCM encryption of 16 KiB records and CRC32C.
  * </ul>
  */
@@ -172,8 +172,11 @@ public final class ChannelProbe {
         if (kind.equals("channel")) {
             PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         }
-        for (int round = 0; round < 2; round++) { // the first warms the JIT up
-            int m = round == 0 ? Math.min(mib, 256) : mib;
+        // the first round warms the JIT up, at full size: the channel's sender is an agent that has sent
+        // images before, and after a 256 MiB round C1/C2 still took 8-11 % of this JVM's CPU during the
+        // measured GiB (chan48, perf), a fresh JVM's cost rather than the channel's
+        for (int round = 0; round < 2; round++) {
+            int m = round == 0 ? Math.min(mib, Integer.getInteger("bench.channel.warm.mib", mib)) : mib;
             java.util.Map<Long, Long> times = threadTimes();
             long c0 = cpu();
             long t0 = System.nanoTime();

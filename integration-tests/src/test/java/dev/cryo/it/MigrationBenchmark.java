@@ -141,7 +141,8 @@ class MigrationBenchmark {
                             String sent = lastLine(TwoHosts.sh("nsenter --net=/run/netns/" + hosts.nsA + " " + probe + " send "
                                     + kind + " " + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + mib), "sent ");
                             String[] s = sent.split(" ");
-                            // b's line for the same bytes: the probe's warm-up transfer (256 MiB) says "done" first
+                            // b's line for the measured transfer: the probe's warm-up transfer says "done" first
+                            awaitLine(lines, "done " + kind + " ");
                             String[] d = awaitLine(lines, "done " + kind + " " + s[2] + " ").split(" ");
                             double bytes = Double.parseDouble(s[2]), gib = bytes / (1 << 30);
                             double rate = bytes / (1 << 20) / (Long.parseLong(s[3]) / 1e9);
