@@ -389,6 +389,15 @@ class NotCarriedTest {
                                 + "print('ready', flush=True)\ntime.sleep(600)\n\""),
                         " fd \\d+: TCP socket .* -> .*7070 lives in the net namespace pid \\d+ made, and its peer is a socket"
                                 + " of that namespace no task of the tree holds"),
+                // /dev/tty reaches its opener's controlling terminal: in flight to a task without that terminal, a
+                // restore that opened it again in the receiver reached another one, or none (ENXIO)
+                python("/dev/tty in flight to a task whose controlling terminal is another", "import fcntl, os, signal, socket, termios\n"
+                                + "m, s = os.openpty()\na, b = socket.socketpair()\nif os.fork() == 0:\n    os.setsid()\n"
+                                + "    fcntl.ioctl(s, termios.TIOCSCTTY, 0)\n    t = os.open('/dev/tty', os.O_RDWR)\n"
+                                + "    socket.send_fds(b, [b'x'], [t])\n    os.close(t)\n    signal.pause()\n"
+                                + "os.close(s)\na.recv(1, socket.MSG_PEEK)",
+                        " fd \\d+ .*passed in an unread message \\(/dev/tty\\): /dev/tty reaches terminal /dev/pts/\\d+, not"
+                                + " the controlling terminal \\([^)]*\\) of pid \\d+, which receives it in flight; not supported"),
                 python("a socket of a net namespace no task of the tree is in", "import ctypes, os, socket\n"
                                 + "a, b = socket.socketpair()\nif os.fork() == 0:\n    ctypes.CDLL(None).unshare(0x40000000)\n"
                                 + "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"

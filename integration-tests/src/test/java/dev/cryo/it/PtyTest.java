@@ -55,6 +55,37 @@ class PtyTest {
         assertPassesAfterRestore("pty");
     }
 
+    /**
+     * A session leader on a pty of the tree holds /dev/tty in flight in an unread message to itself: it was refused
+     * unless dumped with --shell-job ("terminal /dev/tty is open", cryo read its own controlling terminal for a file
+     * in flight, not the receiver's). The file reaches the receiver's terminal, so it is opened again there and
+     * reaches the same pty after the restore. (One reaching another terminal than the receiver's is refused:
+     * NotCarriedTest.)
+     */
+    @Test
+    void aSessionLeaderGetsBackTheDevTtyItPassesItselfInFlight() throws Exception {
+        String program = "import fcntl, os, signal, socket, termios\nm, s = os.openpty()\nif os.fork() == 0:\n"
+                + "    os.setsid()\n    fcntl.ioctl(s, termios.TIOCSCTTY, 0)\n    a, b = socket.socketpair()\n"
+                + "    t = os.open('/dev/tty', os.O_RDWR)\n    socket.send_fds(b, [b'x'], [t])\n    os.close(t)\n"
+                + "    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])\n    print('ready', os.getpid(), flush=True)\n"
+                + "    signal.sigwait([signal.SIGUSR1])\n    _, fds, _, _ = socket.recv_fds(a, 1, 1)\n"
+                + "    dev = lambda f: fcntl.ioctl(f, 0x80045432, b'0000')\n" // TIOCGDEV: the terminal it reaches
+                + "    print('verdict', 'PASS' if dev(fds[0]) == dev(s) else 'FAIL: it reaches another terminal', flush=True)\n"
+                + "    os._exit(0)\nos.close(s)\nos.wait()\n";
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("flytty.out"), "python3", "-c", program)) {
+            p.awaitOutput("ready", Duration.ofSeconds(30));
+            int leader = Integer.parseInt(p.outputText().trim().split("\\s+")[1]);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(leader), dev.cryo.kernel.Signals.SIGUSR1);
+                r.awaitOutput("verdict", Duration.ofSeconds(30));
+                assertTrue(r.outputText().contains("verdict PASS"), r.outputText());
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
     /** Workload {@code name}.c, ready, dumped and restored, then asked for its verdict: PASS. */
     private void assertPassesAfterRestore(String name, String... args) throws Exception {
         java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(TestPrograms.compile("/c/" + name + ".c").toString()));

@@ -18,7 +18,7 @@ public final class Terminals {
             TIOCGPTN = 0x80045430L, TIOCGPTPEER = 0x5441, TIOCEXCL = 0x540C, TIOCGEXCL = 0x80045440L,
             TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540F, TIOCGSID = 0x5429, FIONREAD = 0x541B,
             TIOCSTI = 0x5412, TIOCGLCKTRMIOS = 0x5456, TIOCSLCKTRMIOS = 0x5457, TCXONC = 0x540A, TCOOFF = 0,
-            TIOCGETD = 0x5424;
+            TIOCGETD = 0x5424, TIOCGDEV = 0x80045432L;
 
     /** The line discipline every terminal starts with (N_TTY); /proc/tty/ldiscs lists the others. */
     public static final int N_TTY = 0;
@@ -138,6 +138,27 @@ public final class Terminals {
     }
 
     public static final int POLLIN = 1, POLLPRI = 2, POLLOUT = 4, POLLERR = 8;
+
+    /**
+     * The terminal an open file reaches, as stat's tty_nr numbers it (TIOCGDEV): for a file of /dev/tty, the
+     * controlling terminal of the process that opened it, whichever it has now; -1 once that one hung up.
+     */
+    public static int device(Fd tty) {
+        try {
+            return getInt(tty, TIOCGDEV, "TIOCGDEV");
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENOTTY || e.errno() == Errno.EIO) {
+                return -1;
+            }
+            throw e;
+        }
+    }
+
+    /** A terminal by stat's tty_nr: "/dev/pts/N", "none" for 0, else its device numbers. */
+    public static String name(int ttyNr) {
+        return ttyNr == 0 ? "none" : ttyNr < 0 ? "one that hung up" : isPtySlave(ttyNr) ? "/dev/pts/" + slaveIndex(ttyNr)
+                : "tty " + major(ttyNr) + ":" + minor(ttyNr);
+    }
 
     /** The line discipline of this side (TIOCGETD). */
     public static int lineDiscipline(Fd fd) {

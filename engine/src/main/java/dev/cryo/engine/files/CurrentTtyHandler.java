@@ -48,8 +48,16 @@ public final class CurrentTtyHandler implements FdHandler<CurrentTtyHandler.Curr
 
     @Override
     public CurrentTty dump(FdProbe fd, DumpContext ctx) {
-        var stat = ProcFs.stat(fd.pid());
+        Pid holder = InFlightFiles.receiverOf(fd);
+        var stat = ProcFs.stat(holder);
         int tty = stat.ttyNr();
+        int reaches = reached(fd);
+        if (reaches != tty) { // opened elsewhere, or before a setsid: /dev/tty opened again would reach another one
+            throw new DumpException(fd.where() + ": " + fd.target() + " reaches terminal " + Terminals.name(reaches)
+                    + ", not the controlling terminal (" + Terminals.name(tty) + ") of pid " + holder
+                    + (holder.equals(fd.pid()) ? "" : ", which receives it in flight") + "; not supported (a restore opens"
+                    + " /dev/tty again there, which reaches the opener's controlling terminal)");
+        }
         boolean ours = tty != 0 && Terminals.isPtySlave(tty)
                 && Ptys.treeMasterOf(stat.session(), Terminals.slaveIndex(tty), ctx) != null;
         if (!ours && !ctx.shellJob()) {
@@ -57,6 +65,14 @@ public final class CurrentTtyHandler implements FdHandler<CurrentTtyHandler.Curr
                     + " is open; dump with --shell-job to take the terminal along");
         }
         return new CurrentTty(tty);
+    }
+
+    /** The terminal the open file reaches (TIOCGDEV through a copy of it), as stat's tty_nr numbers it. */
+    private static int reached(FdProbe fd) {
+        try (dev.cryo.kernel.Fd pidfd = dev.cryo.kernel.Sys.pidfdOpen(fd.pid());
+             dev.cryo.kernel.Fd copy = dev.cryo.kernel.Sys.pidfdGetfd(pidfd, fd.pid(), fd.fd())) {
+            return Terminals.device(copy);
+        }
     }
 
     @Override

@@ -31,6 +31,15 @@ public final class InFlightFiles {
     private static final ThreadLocal<Pid> RECEIVER = new ThreadLocal<>();
 
     /**
+     * The task that would receive file {@code fd}, which cryo holds while it dumps a file in flight (the probe names
+     * cryo's own pid), or the probe's holder for any other.
+     */
+    static Pid receiverOf(FdProbe fd) {
+        Pid r = RECEIVER.get();
+        return r != null && fd.pid().value() == ProcessHandle.current().pid() ? r : fd.pid();
+    }
+
+    /**
      * {@code ownerPid} of a {@link SharedFdHandler.SharedFd} in flight that is a file passed earlier
      * in the same queue (the same open file passed twice): {@code ownerFd} is that file's index
      * among all the files the queue passes, in order.
