@@ -3758,4 +3758,56 @@ class RealServersTest {
             return "";
         }
     }
+
+    /**
+     * netdata 1.37 (5 processes, ~45 threads: apps.plugin keeps every host process's /proc/PID/stat open, its
+     * collectors /proc/self/net files, its plugins run niced in SCHED_BATCH), dumped, restored, dumped again and
+     * restored again, the comparator at each link; its charts go on after each. It needed a /proc file of a process
+     * that exited since the dump, a /proc/net file looked up again since it was opened, and a zombie's scheduling.
+     */
+    @Test
+    void netdataChartsGoOnAcrossTwoDumpsAndRestoresInARow() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/netdata")), "Debian package netdata");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (String d : List.of("cache", "lib", "log")) {
+            Files.createDirectories(tmp.resolve(d));
+            succeeds(List.of("chown", "netdata:netdata", tmp.resolve(d).toString()));
+        }
+        int port = freePort();
+        Path conf = tmp.resolve("netdata.conf");
+        Files.writeString(conf, "[global]\n run as user = netdata\n memory mode = ram\n update every = 1\n cache directory = "
+                + tmp.resolve("cache") + "\n lib directory = " + tmp.resolve("lib") + "\n log directory = " + tmp.resolve("log")
+                + "\n[web]\n bind to = 127.0.0.1:" + port + "\n[health]\n enabled = no\n[ml]\n enabled = no\n[cloud]\n enabled = no\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("netdata.out"), "/usr/sbin/netdata", "-D", "-c", conf.toString())) {
+            DetachedProcess.awaitCondition(() -> latestPoint(port, "apps.cpu") > 0 && latestPoint(port, "system.cpu") > 0,
+                    Duration.ofSeconds(60), "netdata's charts");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                long at = latestPoint(port, "apps.cpu");
+                DetachedProcess.awaitCondition(() -> latestPoint(port, "apps.cpu") > at + 1, Duration.ofSeconds(60),
+                        "the restored apps.plugin to go on");
+                DetachedProcess r2 = DumpRestore.dump(r.pid().value(), tmp.resolve("img2")).restoreDetached(r.output());
+                try {
+                    long at2 = latestPoint(port, "apps.cpu");
+                    DetachedProcess.awaitCondition(() -> latestPoint(port, "apps.cpu") > at2 + 1, Duration.ofSeconds(60),
+                            "apps.plugin to go on after the second restore");
+                } finally {
+                    killTree(r2.pid().value());
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** The time of a netdata chart's latest point, 0 while it has none. */
+    private static long latestPoint(int port, String chart) {
+        try {
+            String j = http(port, "/api/v1/data?chart=" + chart + "&points=1&after=-1&format=json");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\[ *(\\d{9,})").matcher(j);
+            return m.find() ? Long.parseLong(m.group(1)) : 0;
+        } catch (Exception e) {
+            return 0;
+        }
+    }
 }
