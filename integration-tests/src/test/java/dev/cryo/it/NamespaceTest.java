@@ -406,6 +406,22 @@ class NamespaceTest {
     }
 
     /**
+     * zdtm's overmount_with_shared_parent (and tempfs_overmounted01's first chain): a bind of a/b over a covers its
+     * own source, and a bind on a/c propagates a copy, through the directory's peer group, onto a/b/c below it. The
+     * dump refused the first ('a bind mount of BOX/a/b, which the namespace no longer reaches'): it checked the
+     * source by its path, which now goes through the bind. Each side is seen now in a copy of its mount alone
+     * (the source as the path below its mount's root); the restore binds a/b before a is covered, the hidden
+     * copy comes back under it (selfcover.c finds it in mountinfo, then takes the mounts off).
+     */
+    @Test
+    void aBindThatCoversItsOwnSourceAndACopyPropagatedUnderItComeBack() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = verdictInNamespaces(tmp, "selfcover", List.of("-m"), box.toString());
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
+    /**
      * A directory of a tmpfs hidden under a later mount on it (zdtm's tempfs): the dump read the tmpfs
      * through the namespace, where that mount hides the directory, and its file came back missing —
      * silently, until the program unmounted the cover ("the covered tmpfs came back without its file").

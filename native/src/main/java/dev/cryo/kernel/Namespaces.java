@@ -145,9 +145,10 @@ public final class Namespaces {
      * copy of {@code pid}'s mount namespace, while {@code point} reaches no file system of device {@code dev},
      * the top mount where the path stops reaching what it should (the point itself, else the nearest directory
      * above) is lazily unmounted; {@code ancestors} gives, by point, the devices of the mounts the path goes
-     * through to it, which are never taken off. Then the mount is cloned alone.
+     * through to it, which are never taken off. First the {@code above} mounts stacked on its point go, as in
+     * {@link #mountAlone} (a bind of the same file system on it shows the same device). Then it is cloned alone.
      */
-    public static Fd mountUncovered(Pid pid, String point, long dev, java.util.Map<String, Long> ancestors) {
+    public static Fd mountUncovered(Pid pid, String point, int above, long dev, java.util.Map<String, Long> ancestors) {
         return onThread(pid, "mnt", () -> {
             Sys.call(() -> "unshare(CLONE_FS)", SyscallNr.UNSHARE, Clone.FS, 0, 0, 0);
             try (Fd ns = Sys.open("/proc/" + pid + "/ns/mnt", Fcntl.O_RDONLY | Fcntl.O_CLOEXEC)) {
@@ -158,6 +159,9 @@ public final class Namespaces {
             Sys.call(() -> "mount(/, MS_REC|MS_PRIVATE)", SyscallNr.MOUNT, 0, Sys.address(root), 0,
                     MountApi.MS_REC | MountApi.MS_PRIVATE, 0, 0);
             java.lang.ref.Reference.reachabilityFence(root);
+            for (int i = 0; i < above; i++) {
+                umounted(point);
+            }
             for (int round = 0; round < 256 && !Long.valueOf(dev).equals(devOf(point)); round++) {
                 String q = point;
                 while (true) {

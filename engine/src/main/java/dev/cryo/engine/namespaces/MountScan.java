@@ -236,7 +236,7 @@ public final class MountScan {
             }
             String from = join(src.point(), m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
             if (!covered) {
-                checkSameFile(p, m, from, what + ": " + mount);
+                checkSameFile(p, m, src, from, what + ": " + mount, mine);
             }
             checkNothingLockedBelow(p, from, host, what + ": " + mount);
             out.add(image(m, true, from, List.of()));
@@ -345,19 +345,48 @@ public final class MountScan {
         }
     }
 
-    /** The bind source and the mount's root are the same directory or file, as the namespace sees them now. */
-    private static void checkSameFile(Pid p, Mount m, String from, String what) {
+    /**
+     * Whether bind mount {@code m} still shows the file at {@code from}, the path in its source mount {@code src}
+     * that the restore binds: both read by their paths, or, where a mount made since hides them (on a directory
+     * above: zdtm's overmount_with_shared_parent, whose bind on a covers its own source a/b and a copy propagated
+     * under it), through a copy of the mount alone ({@link dev.cryo.kernel.Namespaces#mountUncovered}), the source
+     * as the path below its root.
+     */
+    private static void checkSameFile(Pid p, Mount m, Mount src, String from, String what, List<Mount> mine) {
+        Path proot = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root");
+        Object[] a, b;
         try {
-            Path proot = Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root");
-            Object[] a = key(proot.resolve(m.point().substring(1)));
-            Object[] b = key(proot.resolve(from.substring(1)));
+            a = mine.stream().anyMatch(c -> MountOrder.covers(c, m, mine)) ? alone(p, m, mine, "")
+                    : key(proot.resolve(m.point().substring(1)));
+        } catch (IOException e) {
+            throw new DumpException(what + " cannot be seen (" + e.getMessage() + ")");
+        }
+        try {
+            b = key(proot.resolve(from.substring(1)));
+        } catch (IOException e) {
+            b = null;
+        }
+        if (b == null || !a[0].equals(b[0]) || !a[1].equals(b[1])) {
+            try { // hidden by later mounts: the file below the source mount's root, seen without them
+                b = alone(p, src, mine, m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
+            } catch (IOException e) {
+                throw new DumpException(what + " is a bind mount of " + from + ", which the namespace no longer reaches ("
+                        + e.getMessage() + "); it cannot be bound again");
+            }
             if (!a[0].equals(b[0]) || !a[1].equals(b[1])) {
                 throw new DumpException(what + " is a bind mount of " + from + ", which the namespace no longer reaches"
                         + " (another file is there now); it cannot be bound again");
             }
-        } catch (IOException e) {
-            throw new DumpException(what + " is a bind mount of " + from + ", which the namespace no longer reaches ("
-                    + e.getMessage() + "); it cannot be bound again");
+        }
+    }
+
+    /** The device and inode of {@code rel} below the root of mount {@code m}, seen in a copy of it alone. */
+    private static Object[] alone(Pid p, Mount m, List<Mount> mine, String rel) throws IOException {
+        try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), stackedAbove(mine, m), m.stDev(),
+                ancestors(mine, m))) {
+            return key(Path.of("/proc/self/fd/" + fd.value() + "/" + (rel.isEmpty() || rel.equals("/") ? "." : rel.substring(1))));
+        } catch (dev.cryo.kernel.KernelException e) {
+            throw new IOException(e.getMessage());
         }
     }
 
@@ -387,13 +416,7 @@ public final class MountScan {
     private static List<MountImage.Entry> tmpfsAlone(Pid p, List<Mount> mine, int i, long[] bytes, Set<String> points,
                                                      String what) {
         Mount m = mine.get(i);
-        int above = 0;
-        for (int k = i + 1, top = m.id(); k < mine.size(); k++) {
-            if (mine.get(k).parent() == top && mine.get(k).point().equals(m.point())) {
-                top = mine.get(k).id();
-                above++;
-            }
-        }
+        int above = stackedAbove(mine, m);
         String hidden = above > 0 ? " is covered by " + above + " later mounts on the same point, and" : ":";
         try {
             return readAlone(p, m, above, true, bytes, Set.of(), what + hidden, ancestors(mine, m));
@@ -451,7 +474,7 @@ public final class MountScan {
             Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             Object[] seen = key(top);
             if (((Number) seen[0]).longValue() != m.stDev() && ancestors != null) {
-                return readUncovered(p, m, bytes, points, what, ancestors);
+                return readUncovered(p, m, above, bytes, points, what, ancestors);
             }
             if (((Number) seen[0]).longValue() != m.stDev()) {
                 throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
@@ -459,7 +482,7 @@ public final class MountScan {
             return TmpfsFiles.read(p, m, top, bytes, points);
         } catch (dev.cryo.kernel.SyscallException e) {
             if (ancestors != null && (e.errno() == dev.cryo.kernel.Errno.ENOENT || e.errno() == dev.cryo.kernel.Errno.ENOTDIR)) {
-                return readUncovered(p, m, bytes, points, what, ancestors); // its path goes through a later mount above
+                return readUncovered(p, m, above, bytes, points, what, ancestors); // its path goes through a later mount above
             }
             throw e;
         } catch (IOException e) {
@@ -469,9 +492,9 @@ public final class MountScan {
         }
     }
 
-    private static List<MountImage.Entry> readUncovered(Pid p, Mount m, long[] bytes, Set<String> points, String what,
+    private static List<MountImage.Entry> readUncovered(Pid p, Mount m, int above, long[] bytes, Set<String> points, String what,
                                                         Map<String, Long> ancestors) {
-        try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), m.stDev(), ancestors)) {
+        try (dev.cryo.kernel.Fd fd = dev.cryo.kernel.Namespaces.mountUncovered(p, m.point(), above, m.stDev(), ancestors)) {
             Path top = Path.of("/proc/self/fd/" + fd.value() + "/.");
             if (((Number) key(top)[0]).longValue() != m.stDev()) {
                 throw new DumpException(what + " a copy of it shows another file system; its files cannot be read");
@@ -484,6 +507,18 @@ public final class MountScan {
         } catch (dev.cryo.kernel.KernelException e) {
             throw new DumpException(what + " its files cannot be read apart from the mounts on them: " + e.getMessage());
         }
+    }
+
+    /** How many later mounts of {@code table} are stacked on {@code m}'s point, on it and on each other. */
+    private static int stackedAbove(List<Mount> table, Mount m) {
+        int above = 0;
+        for (int k = table.indexOf(m) + 1, top = m.id(); k > 0 && k < table.size(); k++) {
+            if (table.get(k).parent() == top && table.get(k).point().equals(m.point())) {
+                top = table.get(k).id();
+                above++;
+            }
+        }
+        return above;
     }
 
     /** The devices of {@code m}'s ancestors in {@code table}, by point (the top one where several are on one point). */
