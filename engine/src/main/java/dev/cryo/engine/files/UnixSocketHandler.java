@@ -364,7 +364,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
     }
 
     /** The directory a relative name was bound in; {@code onlyInView}: as the holder's own view names it, which cryo's does not reach. */
-    private record BoundIn(String dir, boolean onlyInView) {}
+    /** {@code hidden}: its file is not at the path, yet not removed: a mount covers a directory on the path since. */
+    private record BoundIn(String dir, boolean onlyInView, boolean hidden) {}
 
     /**
      * The directory a socket bound to the relative {@code name} was bound in, from the file the kernel
@@ -373,30 +374,43 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
      * the restore binds from cryo's view when that reaches the same directory there, else from the
      * holder's (zdtm's fifo_upon_unix_socket01 in its ns flavor).
      */
-    private static BoundIn boundIn(SocketProbe p, String name, int pid) throws IOException {
+    private static BoundIn boundIn(SocketProbe p, String name, int pid, long vfsIno) throws IOException {
         try (Fd file = Sockets.unixFile(p.sock)) {
             if (!ownView(pid)) {
-                String dir = dirOf(Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), name);
-                return dir == null ? null : new BoundIn(dir, false);
+                String at = Files.readSymbolicLink(Path.of("/proc/self/fd/" + file.value())).toString(), dir = dirOf(at, name);
+                return dir == null ? null : new BoundIn(dir, false, hidden(at, dir, name, vfsIno));
             }
             try (Fd fds = Sys.open("/proc/self/fd", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)) {
                 Object[] seen = Namespaces.seenBy(Pid.of(pid), () -> {
-                    String dir = dirOf(Sys.readlinkAt(fds, Integer.toString(file.value())), name);
-                    return new Object[] {dir, dir == null ? null : fileKey(Path.of(dir))};
+                    String at = Sys.readlinkAt(fds, Integer.toString(file.value())), dir = dirOf(at, name);
+                    return new Object[] {dir, dir == null ? null : fileKey(Path.of(dir)),
+                            dir != null && hidden(at, dir, name, vfsIno)};
                 });
                 String dir = (String) seen[0];
-                return dir == null || seen[1] == null ? null : new BoundIn(dir, !seen[1].equals(fileKey(Path.of(dir))));
+                return dir == null || seen[1] == null ? null
+                        : new BoundIn(dir, !seen[1].equals(fileKey(Path.of(dir))), (Boolean) seen[2]);
             }
         } catch (dev.cryo.kernel.KernelException e) {
             return null;
         }
     }
 
+    /** Whether socket file {@code at} (a link's text), not removed, is not what {@code dir}/{@code name} reaches now. */
+    private static boolean hidden(String at, String dir, String name, long vfsIno) {
+        return !at.endsWith(" (deleted)") && vfsIno != 0 && socketFileIno(Path.of(dir).resolve(name)) != vfsIno;
+    }
+
     /** The directory of socket file {@code at} (a link's text) when it ends in {@code name}, or null. */
     private static String dirOf(String at, String name) {
         at = at.endsWith(" (deleted)") ? at.substring(0, at.length() - " (deleted)".length()) : at;
         Path dir = Path.of(at).getParent();
-        return at.startsWith("/") && dir != null && at.equals(dir.resolve(name).toString()) ? dir.toString() : null;
+        if (at.startsWith("/") && dir != null && at.equals(dir.resolve(name).toString())) {
+            return dir.toString();
+        }
+        // a name of more than one component ("overmount_sock.test/foo": zdtm's overmount_sock) ends the path whole
+        String tail = "/" + Path.of(name).normalize();
+        return at.startsWith("/") && at.endsWith(tail) && !name.startsWith("../") && !name.contains("/../")
+                ? (at.length() == tail.length() ? "/" : at.substring(0, at.length() - tail.length())) : null;
     }
 
     /** A file's device and inode, or null when there is none at {@code f}. */
@@ -536,8 +550,14 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     if (!inViewCwd && (d.vfsIno() == 0 || !Files.exists(f, LinkOption.NOFOLLOW_LINKS)
                             || (Long) Files.getAttribute(f, "unix:ino", LinkOption.NOFOLLOW_LINKS) != d.vfsIno())) {
                         // the cwd moved since the bind (zdtm's fifo_upon_unix_socket01): the kernel names the directory
-                        BoundIn bound = boundIn(p, path, fd.pid().value());
+                        BoundIn bound = boundIn(p, path, fd.pid().value(), d.vfsIno());
                         String dir = bound == null ? null : bound.dir();
+                        if (bound != null && bound.hidden()) {
+                            // the bind again would go through that mount, and the socket pin it (zdtm's overmount_sock)
+                            throw p.refuse(what + ": its socket file " + Path.of(dir).resolve(path) + " is covered by a"
+                                    + " mount made on a directory of its path since the bind (overmounted); binding it"
+                                    + " again underneath that mount is not supported");
+                        }
                         inViewCwd = bound != null && bound.onlyInView();
                         if (dir == null) {
                             throw p.refuse(what + ": bound to a relative path that is not its socket file in the cwd of pid "
