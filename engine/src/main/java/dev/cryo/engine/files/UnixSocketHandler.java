@@ -644,7 +644,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     SockDiag.UnixSocket cd = st.unix().get(c);
                     if (cd != null && cd.wqueue() > 0) {
                         throw p.refuse(what + ": the connection from " + st.holder(c)
-                                + " is not accepted yet but already carries data; not supported");
+                                + " is not accepted yet but already carries data, " + UnreadQueues.RETRIED
+                                + "; the bytes sit in a socket no process holds yet, where they cannot be read; not supported");
                     }
                 }
             }
