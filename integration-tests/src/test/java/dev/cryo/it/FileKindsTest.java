@@ -658,6 +658,48 @@ class FileKindsTest {
     }
 
     /**
+     * A /proc/PID/task/TID file of a thread of a process outside the tree: once that thread has exited, the file was
+     * dumped and the restore failed ('open(/proc/X/task/T/stat) in pid N: ENOENT') after the dump had killed the
+     * tree; it is refused at dump time and the tree runs on. One whose thread exits after the dump has the restore
+     * refused before any task is made (no stand-in can take a thread's id).
+     */
+    @Test
+    void aProcFileOfAnOutsideProcesssThreadThatExitedIsRefused() throws Exception {
+        String outside = "import os, sys, threading, time\ndef run():\n    print('tid', threading.get_native_id(), flush=True)\n"
+                + "    while not os.path.exists(sys.argv[1]):\n        time.sleep(0.05)\n"
+                + "threading.Thread(target=run).start()\ntime.sleep(600)\n";
+        String holder = "import os, sys, time\nfd = os.open('/proc/%s/task/%s/stat' % (sys.argv[1], sys.argv[2]), os.O_RDONLY)\n"
+                + "print('ready', flush=True)\ntime.sleep(600)\n";
+        for (boolean afterTheDump : new boolean[] {false, true}) {
+            Path go = tmp.resolve("go" + afterTheDump);
+            try (DetachedProcess o = DetachedProcess.start(tmp.resolve("outside" + afterTheDump + ".out"), "python3", "-c",
+                    outside, go.toString())) {
+                o.awaitOutput("tid", Duration.ofSeconds(30));
+                int x = o.pid().value();
+                String tid = o.outputText().trim().split("\\s+")[1];
+                try (DetachedProcess p = DetachedProcess.start(tmp.resolve("holder" + afterTheDump + ".out"), "python3", "-c",
+                        holder, Integer.toString(x), tid)) {
+                    p.awaitOutput("ready", Duration.ofSeconds(30));
+                    Path img = tmp.resolve("img" + afterTheDump);
+                    if (afterTheDump) {
+                        DumpRestore.dump(p.pid().value(), img);
+                    }
+                    Files.writeString(go, "");
+                    DetachedProcess.awaitCondition(() -> !Files.exists(Path.of("/proc/" + x + "/task/" + tid)),
+                            Duration.ofSeconds(30), "the outside process's thread to exit");
+                    Cli r = afterTheDump ? Cli.run("restore", "-D", img.toString(), "-d")
+                            : Cli.run("dump", "-t", Integer.toString(p.pid().value()), "-D", img.toString(), "--no-progress");
+                    assertNotEquals(0, r.code(), r.toString());
+                    assertTrue(r.err().contains("fd 3: /proc/" + x + "/task/" + tid + "/stat is a /proc file of thread " + tid
+                            + " of pid " + x + ", outside the tree, which has exited"), r.toString());
+                    assertEquals(!afterTheDump, Files.exists(Path.of("/proc/" + p.pid().value())),
+                            afterTheDump ? "nothing of the restore is left" : "the tree runs on");
+                }
+            }
+        }
+    }
+
+    /**
      * netdata keeps /proc/self/net/sockstat6 open; /proc/net entries are looked up afresh each time, which drops the
      * dentry an open file holds, so once anything else looks the path up the fd reads "/proc/PID/net/sockstat6
      * (deleted)". It was carried as a deleted file still linked at that path, and the restore failed ("where the

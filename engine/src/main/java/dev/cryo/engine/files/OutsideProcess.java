@@ -25,7 +25,9 @@ public record OutsideProcess(long startTime, int uid, int gid) {
 
     /**
      * What the dump keeps of the process fd {@code fd}'s /proc file is of, when that is outside the tree and the
-     * holder sees pids and /proc as cryo does; else null. {@code exited}: it had exited already.
+     * holder sees pids and /proc as cryo does; else null. {@code exited}: it had exited already. A file of one of its
+     * threads other than its main one that has exited is refused: a restore would not find it (ENOENT, after the
+     * dump killed the tree), and a stand-in cannot take a thread's id.
      */
     static OutsideProcess of(FdProbe fd, FdHandler.DumpContext ctx, boolean exited) throws IOException {
         int pid = pidOf(fd.target());
@@ -33,8 +35,23 @@ public record OutsideProcess(long startTime, int uid, int gid) {
                 || RegularFileHandler.inOwnPidNamespace(fd.pid())) {
             return null;
         }
+        String gone = threadGone(fd.target());
+        if (gone != null) {
+            throw new dev.cryo.engine.DumpException(fd.where() + ": " + fd.target() + " is a /proc file of thread " + gone
+                    + " of pid " + pid + ", outside the tree, which has exited; not supported (a restore could not open"
+                    + " it again, and no stand-in can take a thread's id)");
+        }
         Map<String, Object> a = Files.readAttributes(fd.procPath(), "unix:uid,gid");
         return new OutsideProcess(exited ? 0 : startTime(pid), (Integer) a.get("uid"), (Integer) a.get("gid"));
+    }
+
+    private static final java.util.regex.Pattern THREAD_FILE = java.util.regex.Pattern.compile("^/proc/(\\d+)/task/(\\d+)(/.*)?$");
+
+    /** The id of the thread other than the main one whose /proc/PID/task/TID file {@code path} is, when it is gone. */
+    private static String threadGone(String path) {
+        java.util.regex.Matcher m = THREAD_FILE.matcher(path);
+        return m.matches() && !m.group(1).equals(m.group(2))
+                && !Files.exists(Path.of("/proc/" + m.group(1) + "/task/" + m.group(2))) ? m.group(2) : null;
     }
 
     /** The pid a /proc/PID path names, or 0. */
@@ -55,14 +72,20 @@ public record OutsideProcess(long startTime, int uid, int gid) {
     /**
      * Refuses the restore of fd {@code what} on {@code path} when another process has the pid of the one the file
      * was of: opened by path it would be that process's file, silently (CRIU reopens such a file by path as it
-     * is); a stand-in, which then ends, needs the pid free.
+     * is); a stand-in, which then ends, needs the pid free. So too when the file is of a thread of it other than
+     * its main one that has exited since the dump (its open failed, ENOENT).
      */
     public void checkSameProcess(String what, String path) {
         int pid = pidOf(path);
+        String gone = threadGone(path);
+        if (gone != null) {
+            throw new RestoreException(what + ": " + path + " is a /proc file of thread " + gone + " of pid " + pid
+                    + ", outside the tree, which has exited since the dump; no stand-in can take a thread's id");
+        }
         ProcStat now;
         try {
             now = startTime == 0 || !Files.exists(Path.of("/proc/" + pid)) ? null : ProcFs.stat(Pid.of(pid));
-        } catch (KernelException gone) {
+        } catch (KernelException exited) {
             return; // exited meanwhile: a stand-in takes the pid
         }
         if (now != null && now.starttime() != startTime) {
