@@ -52,8 +52,12 @@ final class NetBridges {
      * new one with none had it, so it would not get them again (zdtm's bridge compares them).
      */
     static String line(Pid p, NetDevices.Link l) {
+        return line(l, kernelLinkLocals(p, l.name()));
+    }
+
+    /** The same with its kernel link-locals {@code ll}. */
+    static String line(NetDevices.Link l, List<String> ll) {
         Map<String, String> s = settings(l.text(), "bridge", BRIDGE);
-        List<String> ll = kernelLinkLocals(p, l.name());
         return "bridge name=" + l.name() + " index=" + l.index() + " mac=" + l.mac() + " mtu=" + l.mtu() + " up="
                 + (l.up() ? 1 : 0) + " set=" + join(s) + (ll.isEmpty() ? "" : " ll=" + String.join(",", ll));
     }
