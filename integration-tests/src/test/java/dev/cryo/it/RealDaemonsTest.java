@@ -417,6 +417,74 @@ class RealDaemonsTest {
         }
     }
 
+    /**
+     * A JDK 25 HttpServer on a virtual-thread-per-task executor (continuations mounted on a ForkJoinPool's carrier
+     * threads) beside a thousand virtual threads ticking every 10 ms, under G1, with a kept-alive client: after the
+     * restore the kept connection is answered by a new virtual thread and the ticks went on.
+     */
+    @Test
+    void aJdk25ServerOnVirtualThreadsAnswersItsKeptAliveClientAfterTheRestore() throws Exception {
+        Path java = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
+        assumeTrue(Files.isExecutable(java), "a JDK 25 at " + java);
+        int port = freePort();
+        Files.writeString(tmp.resolve("V.java"), String.join("\n",
+                "import com.sun.net.httpserver.HttpServer;",
+                "import java.net.InetSocketAddress;",
+                "import java.util.concurrent.Executors;",
+                "import java.util.concurrent.atomic.AtomicLong;",
+                "public class V {",
+                "    public static void main(String[] a) throws Exception {",
+                "        AtomicLong ticks = new AtomicLong();",
+                "        for (int i = 0; i < 1000; i++) {",
+                "            Thread.ofVirtual().start(() -> {",
+                "                while (true) {",
+                "                    try { Thread.sleep(10); } catch (InterruptedException e) { return; }",
+                "                    ticks.incrementAndGet();",
+                "                }",
+                "            });",
+                "        }",
+                "        HttpServer s = HttpServer.create(new InetSocketAddress(\"127.0.0.1\", Integer.parseInt(a[0])), 50);",
+                "        s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());",
+                "        s.createContext(\"/\", x -> {",
+                "            byte[] b = (\"ticks \" + ticks.get() + \"\\n\").getBytes();",
+                "            x.sendResponseHeaders(200, b.length);",
+                "            x.getResponseBody().write(b);",
+                "            x.close();",
+                "        });",
+                "        s.start();",
+                "    }",
+                "}", ""));
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("v.out"), java.toString(), "-XX:+UseG1GC", "-Xmx512m",
+                "-XX:-UsePerfData", "-Dsun.net.httpserver.idleInterval=600", tmp.resolve("V.java").toString(),
+                Integer.toString(port));
+             Socket c = connect(port)) {
+            long before = ticks(c);
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                long after = ticks(c);
+                assertTrue(after > before, "ticks " + before + " then " + after);
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return ticks(c) > after;
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, Duration.ofSeconds(30), "the restored virtual threads to tick on");
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** One request on the kept-alive connection {@code c}: the ticks its answer counts. */
+    private static long ticks(Socket c) throws IOException {
+        send(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        readUntil(c, "\r\n\r\n");
+        String body = readUntil(c, "\n").trim();
+        assertTrue(body.startsWith("ticks "), body);
+        return Long.parseLong(body.substring(6));
+    }
+
     private static boolean succeedsQuietly(List<String> cmd) {
         try {
             return new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor() == 0;
