@@ -422,6 +422,26 @@ class NamespaceTest {
     }
 
     /**
+     * A container's console (zdtm's pty-console, runc's /dev/console): pty 0 of the namespace's own devpts instance
+     * bound on a file. The restore bound it before the tree's pairs were open again and failed with ENOENT after the
+     * killing dump, so the dump refused it ('binds the pseudo-terminal /0 of a devpts instance made inside it'); it
+     * is bound once they are (the state comparator holds the mount table to it; the console is pty 0's node).
+     */
+    @Test
+    void aPtyOfItsOwnDevptsBoundOnAFileAsAContainersConsoleComesBack() throws Exception {
+        Path d = Files.createDirectory(tmp.resolve("con"));
+        String setup = "mkdir " + d + "/pts && mount -t devpts -o newinstance,ptmxmode=0666 cryo-pts " + d + "/pts && touch "
+                + d + "/console && exec 3<>" + d + "/pts/ptmx && mount --bind " + d + "/pts/0 " + d + "/console"
+                + " && echo ready && exec sleep 600";
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("con.out"), "unshare", "-m",
+                "--propagation", "private", "sh", "-c", setup));
+             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"))) {
+            Object rdev = Files.getAttribute(Path.of("/proc/" + r.pid().value() + "/root" + d + "/console"), "unix:rdev");
+            assertEquals(136L << 8, ((Number) rdev).longValue(), "the console is not pty 0 (136:0)");
+        }
+    }
+
+    /**
      * A directory of a tmpfs hidden under a later mount on it (zdtm's tempfs): the dump read the tmpfs
      * through the namespace, where that mount hides the directory, and its file came back missing —
      * silently, until the program unmounted the cover ("the covered tmpfs came back without its file").

@@ -430,12 +430,7 @@ class NotCarriedTest {
                         + " && mount -t tmpfs cryo-c $d", ": fd 3 \\(/tmp/[^)]*/f\\) is on mount \\d+ \\(tmpfs on /tmp/[^)]*\\),"
                         + " which mount \\d+ \\(tmpfs on /tmp/[^)]*\\) made later covers: its path reaches that mount at"
                         + " restore, not this file; not supported"),
-                // a container's console (zdtm's pty-console in a container; runc's /dev/console): the restore bound the
-                // pty before the tree's terminals were made again and failed with ENOENT after the killing dump
-                mountNs("a bind of a pty of a devpts instance of its own", "mkdir $d/pts && mount -t devpts -o"
-                        + " newinstance,ptmxmode=0666 cryo-pts $d/pts && touch $d/console && exec 3<>$d/pts/ptmx && mount"
-                        + " --bind $d/pts/0 $d/console", ": its mount namespace: its mount devpts cryo-pts on /tmp/.*/console"
-                        + " binds the pseudo-terminal /0 of a devpts instance made inside it \\(a container's console"),
+                // a container's console, a pty of a devpts instance of its own bound on a file, is carried (NamespaceTest)
                 // a pty of a devpts instance of its own is carried (PtyTest#aContainersOwnDevptsPtys...)
                 // a bind mount of a removed file or directory of the host's file system is carried (NamespaceTest)
                 // socket files in a tmpfs of a mount namespace of its own are carried (NamespaceTest)

@@ -165,6 +165,9 @@ public final class MountRestore {
             if (!made.made()) {
                 continue;
             }
+            if (ptyBind(made, dumped)) {
+                continue; // once its pseudo-terminal is there again (bindPtys)
+            }
             MountImage d = at(below, made);
             if (d.bindFrom() != null) {
                 if (DeletedBind.is(made)) {
@@ -239,6 +242,48 @@ public final class MountRestore {
             }
         }
         unbindable.forEach(Runnable::run);
+    }
+
+    /**
+     * Whether {@code d} binds a pseudo-terminal of a devpts instance the namespace made (a container's console:
+     * {@code /dev/pts/0} on {@code /dev/console}, zdtm's pty-console): the instance is new and empty when it is
+     * mounted again, its pairs are made at ADOPT once every mount is ({@link dev.cryo.engine.restore.PtyHub}), so
+     * the bind waits for them ({@link #bindPtys}).
+     */
+    static boolean ptyBind(MountImage d, List<MountImage> dumped) {
+        if (!d.made() || d.bindFrom() == null || d.hostSource() || !d.fsType().equals("devpts") || !d.root().matches("/[0-9]+")) {
+            return false;
+        }
+        String dir = d.bindFrom().substring(0, d.bindFrom().length() - d.root().length());
+        return dumped.stream().anyMatch(x -> x.made() && x.bindFrom() == null && x.fsType().equals("devpts")
+                && x.point().equals(dir.isEmpty() ? "/" : dir));
+    }
+
+    /**
+     * The binds of pseudo-terminals of the namespace's own devpts ({@link #ptyBind}), once the tree's pairs are open
+     * again (a pair no task of the tree holds is not: refused here, by name).
+     */
+    public static void bindPtys(TaskContext t, List<MountImage> dumped) {
+        String pid = t.pid().toString();
+        for (MountImage d : dumped) {
+            if (!ptyBind(d, dumped)) {
+                continue;
+            }
+            if (!Files.exists(Path.of("/proc/" + pid + "/root" + d.bindFrom()))) {
+                throw new RestoreException("pid " + pid + ": " + d.describe() + " of its mount namespace binds "
+                        + d.bindFrom() + ", a pseudo-terminal of its own devpts that no task of the tree holds: it is not"
+                        + " made again");
+            }
+            t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT, path(t, 0, d.bindFrom()),
+                    path(t, 4096, d.point()), 0, MS_BIND, 0);
+            remount(t, d);
+            Mount m = table(pid).stream().filter(x -> x.point().equals(d.point())).reduce((a, b) -> b).orElseThrow(
+                    () -> new RestoreException("pid " + pid + ": " + d.describe() + " was made again but its namespace"
+                            + " does not show it"));
+            List<Runnable> unbindable = new ArrayList<>();
+            propagation(t, d, m.tags(), unbindable);
+            unbindable.forEach(Runnable::run);
+        }
     }
 
     /** The mount as made below {@code below}: its point there, and a bind source of the namespace's there too. */
@@ -407,7 +452,8 @@ public final class MountRestore {
      */
     private static void check(String pid, List<MountImage> dumped) {
         List<String[]> was = new ArrayList<>(), is = new ArrayList<>();
-        dumped.stream().filter(d -> !hostNetns(d.fsType())).forEach(d -> was.add(new String[] {d.point(), d.root(),
+        // a pseudo-terminal's bind is made later (bindPtys)
+        dumped.stream().filter(d -> !hostNetns(d.fsType()) && !ptyBind(d, dumped)).forEach(d -> was.add(new String[] {d.point(), d.root(),
                 String.join(" ", SameFileSystem.shown(d.tags())), d.fsType(), d.source(), d.options()}));
         table(pid).stream().filter(m -> !hostNetns(m.fsType())).forEach(m -> is.add(new String[] {m.point(), m.root(),
                 String.join(" ", m.tags()), m.fsType(), m.source(), m.options()}));

@@ -134,7 +134,6 @@ public final class MountScan {
         List<Mount> hostLeft = new ArrayList<>(host);
         List<MountImage> out = new ArrayList<>();
         List<Mount> done = new ArrayList<>();
-        Set<Mount> freshDevpts = new java.util.HashSet<>(); // devpts instances the restore makes anew
         Set<Integer> hostGroups = new java.util.HashSet<>();
         host.forEach(h -> hostGroups.add(h.sharedGroup()));
         hostGroups.remove(0);
@@ -199,9 +198,6 @@ public final class MountScan {
                 }
                 out.add(m.fsType().equals("tmpfs") && m.root().equals("/") ? tagged(m, contents) : image(m, true, null, contents));
                 done.add(m);
-                if (m.fsType().equals("devpts")) {
-                    freshDevpts.add(m);
-                }
                 continue;
             }
             if (m.root().endsWith("//deleted")) {
@@ -227,12 +223,6 @@ public final class MountScan {
                         + " and is no bind mount of a path it " + (pivoted ? "or the host reaches" : "reaches") + "; a new "
                         + m.fsType() + " mount is not supported yet (cryo makes proc, sysfs, mqueue, tmpfs, devpts,"
                         + " overlay and bind mounts again, and cgroup and binfmt_misc outside a user namespace)");
-            }
-            if (m.fsType().equals("devpts") && m.root().matches("/[0-9]+") && freshDevpts.contains(src)) {
-                // a pty (its ptmx is there from the mount on): the restore binds it before the tree's terminals
-                // are made again (FILES), ENOENT, and the tree was lost
-                throw new DumpException(what + ": " + mount + " binds the pseudo-terminal " + m.root() + " of a devpts"
-                        + " instance made inside it (a container's console: zdtm's pty-console); not supported yet");
             }
             String from = join(src.point(), m.root().substring(src.root().equals("/") ? 0 : src.root().length()));
             if (!covered) {

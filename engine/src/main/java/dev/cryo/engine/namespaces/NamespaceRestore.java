@@ -63,6 +63,14 @@ public final class NamespaceRestore {
         t.call("setdomainname(" + n.domainname() + ")", SyscallNr.SETDOMAINNAME, t.put(domain), domain.length);
     }
 
+    /** Once the pairs of the devpts instances of the mount namespace it made are open again: the binds of its terminals. */
+    public static void ptysOpen(TaskContext t) {
+        var made = t.namespaces().madeBy(t.pid().value());
+        if (made.isPresent() && made.get().has(Clone.NEWNS)) {
+            MountRestore.bindPtys(t, made.get().mounts());
+        }
+    }
+
     /**
      * The net namespace bound on the host at {@code path} ({@code ip netns add}'s) the task was in,
      * joined again as it is now: its devices, addresses, routes and firewall are the host's to keep, and

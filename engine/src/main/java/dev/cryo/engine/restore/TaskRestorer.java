@@ -151,6 +151,7 @@ public final class TaskRestorer {
         dev.cryo.engine.namespaces.NamespaceRestore.name(t);
         if (ptys != null) { // the devpts instances of the mount namespace it made are there again
             ptys.openInstancesOf(t.pid().value());
+            dev.cryo.engine.namespaces.NamespaceRestore.ptysOpen(t);
         }
         if (!deferLead) {
             leadDeferred();
@@ -276,6 +277,7 @@ public final class TaskRestorer {
         PtyHub ptys = PtyHub.of(List.of(t.task()), warning -> { });
         try (dev.cryo.engine.files.DeadTaskHub deadTasks = new dev.cryo.engine.files.DeadTaskHub(List.of(t.task()))) {
             ptys.openInstancesOf(t.pid().value());
+            dev.cryo.engine.namespaces.NamespaceRestore.ptysOpen(t);
             FileHubs hubs = new FileHubs(pipes, sockets, objects, ptys, InheritedFds.NONE, deadTasks,
                     dev.cryo.engine.keyrings.KeyringHub.of(List.of(t.task())));
             MemoryMapping.mapSealed(t, objects);
