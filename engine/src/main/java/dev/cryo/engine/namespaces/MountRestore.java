@@ -156,6 +156,30 @@ public final class MountRestore {
         removals.forEach(Runnable::run);
     }
 
+    /**
+     * Binds {@code d}'s host path. A task of a user namespace of the tree may not pass a directory on the way that
+     * only root of cryo's may search (zdtm's uns flavor makes the container root's parent 0700, as runc's /run/runc
+     * is): EACCES, after the killing dump. It then binds an O_PATH fd of that path cryo opened through the task's
+     * root (the same mount of its namespace), which takes no search of those directories.
+     */
+    private static void bindHostPath(TaskContext t, MountImage d, boolean inUserNamespace) {
+        try {
+            t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                    path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (!inUserNamespace || !e.is(dev.cryo.kernel.Errno.EACCES)) {
+                throw e;
+            }
+            try (dev.cryo.kernel.Fd src = Sys.open("/proc/" + t.pid() + "/root" + d.bindFrom(),
+                    dev.cryo.kernel.Fcntl.O_PATH | dev.cryo.kernel.Fcntl.O_CLOEXEC)) {
+                long fd = dev.cryo.engine.restore.stage.FileRestore.take(t, (int) ProcessHandle.current().pid(), src.value());
+                t.call("mount(" + d.bindFrom() + " by its fd, " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
+                        path(t, 0, "/proc/self/fd/" + fd), path(t, 4096, d.point()), 0, MS_BIND, 0);
+                t.call("close", SyscallNr.CLOSE, fd);
+            }
+        }
+    }
+
     private static void makeAll(TaskContext t, List<MountImage> dumped, String below, PeerGroups groups,
                                 List<Runnable> removals, List<Runnable> unbindable) {
         String pid = t.pid().toString();
@@ -190,8 +214,7 @@ public final class MountRestore {
                             path(t, 0, d.source()), path(t, 4096, d.point()), t.put(8192, RemoteWriter.cString(d.fsType())),
                             flags(d.options()) & ~MS_RDONLY, t.put(8192 + 256, RemoteWriter.cString(data)));
                 } else {
-                    t.call("mount(" + d.bindFrom() + ", " + d.point() + ", MS_BIND)", SyscallNr.MOUNT,
-                            path(t, 0, d.bindFrom()), path(t, 4096, d.point()), 0, MS_BIND, 0);
+                    bindHostPath(t, d, user.isPresent());
                 }
             } else if (groups.cloneOf(made) != null) { // the file system of another namespace's mount, its files in it
                 long empty = t.put(8192, new byte[1]);
