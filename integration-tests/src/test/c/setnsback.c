@@ -1,12 +1,14 @@
 /*
- * setnsback BOX [sibling] — run as the root of a tree in net, mount, uts and ipc namespaces of its own
+ * setnsback BOX [sibling|host] — run as the root of a tree in net, mount, uts and ipc namespaces of its own
  * (`unshare --net --mount --uts --ipc`). The root mounts a tmpfs on BOX with a file "who" reading "root",
  * names its host "cryo-root" and makes a SysV segment. Its child forks a first grandchild, then unshares
  * all four kinds itself (its own tmpfs on BOX reading "child", host "cryo-child") and forks a second
  * grandchild, which enters the root's four namespaces with setns (zdtm's netns_sub); the first one was
  * left in them by its parent's unshare (zdtm's tempfs_subns). Both must be in the root's namespaces
  * again after the restore, the child in its own. With `sibling`, a second child of the root enters the
- * first child's namespaces instead: no ancestor's (cryo refuses it).
+ * first child's namespaces instead: no ancestor's (cryo refuses it). With `host`, run in the host's namespaces:
+ * the child unshares a net namespace only and the grandchild enters the root's, the host's (a restore that took
+ * it for one the grandchild made gave it a new one).
  *
  * On SIGUSR2 each checks its namespaces (the same as the root's or not, through /proc/ROOT/ns), its host
  * name, BOX/who and the segment. Prints "PASS" or "FAIL: <reason>".
@@ -28,6 +30,7 @@ static const char *box;
 static pid_t root;
 static const char *kinds[] = {"net", "mnt", "uts", "ipc"};
 static const int flags[] = {CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC};
+static int kinds_used = 4; /* `host`: net only, the root being in the host's namespaces */
 
 /* Whether the calling task's namespace of kind k is pid's. */
 static int same(pid_t pid, int k)
@@ -47,9 +50,11 @@ static int same(pid_t pid, int k)
    NAME, BOX/who WHO and the root's segment (only in the root's ipc namespace); else the step that failed. */
 static int verify(int in, const char *name, const char *who)
 {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < kinds_used; k++)
         if (same(root, k) != in)
             return 10 + k;
+    if (kinds_used == 1)
+        return 0;
     char host[64] = {0};
     if (gethostname(host, sizeof host - 1) || strcmp(host, name))
         return 20;
@@ -80,7 +85,7 @@ static void stayed(int ready)
 /* Enters pid's namespaces with setns. */
 static int enter(pid_t pid)
 {
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < kinds_used; k++) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kinds[k]);
         int fd = open(path, O_RDONLY);
@@ -124,11 +129,15 @@ static void child(int ready)
 {
     signal(SIGUSR2, on_usr2);
     pid_t before = fork_ready(stayed);
-    if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)
-            || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+    if (kinds_used == 1) {
+        if (unshare(CLONE_NEWNET))
+            _exit(3);
+    } else if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)
+            || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
         _exit(3);
-    if (mount("cryo-child", box, "tmpfs", 0, "size=1m") || !write_who("child")
-            || sethostname("cryo-child", strlen("cryo-child")))
+    }
+    if (kinds_used > 1 && (mount("cryo-child", box, "tmpfs", 0, "size=1m") || !write_who("child")
+            || sethostname("cryo-child", strlen("cryo-child"))))
         _exit(4);
     pid_t after = fork_ready(entered);
     wait_check(ready);
@@ -152,9 +161,17 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR2, on_usr2);
     if (argc < 2)
-        fail("usage: setnsback BOX [sibling]");
+        fail("usage: setnsback BOX [sibling|host]");
     box = argv[1];
     root = getpid();
+    if (argc > 2 && !strcmp(argv[2], "host")) {
+        kinds_used = 1;
+        first = fork_ready(child);
+        printf("ready\n");
+        while (!check)
+            pause();
+        return child_verdict(first);
+    }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || mount("cryo-root", box, "tmpfs", 0, "size=1m")
             || !write_who("root"))
         fail("set up the root's tmpfs");

@@ -345,6 +345,19 @@ class NamespaceTest {
     }
 
     /**
+     * The same in the host's namespaces: grandchildren in the root's net namespace, the host's, one forked before its
+     * parent unshared one, one that entered it with setns after. The dump took the first for the maker of the host's
+     * namespace (no task of the tree had made it) and refused the second as having entered the first's; both are in
+     * the root's now, the first forked there, the second joining it again.
+     */
+    @Test
+    void aTaskBackInTheRootsNetNamespaceAfterItsParentUnsharedOneComesBackThere() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        String out = DumpRestore.workloadVerdict(tmp, "setnsback", box.toString(), "host");
+        assertTrue(out.contains("PASS"), out);
+    }
+
+    /**
      * The same entered from a sibling (no ancestor's): a restore makes a task's namespaces before its descendants
      * fork, in no order with other tasks, so it stays refused, by name, and the tree runs on.
      */
