@@ -163,6 +163,7 @@ final class TlsLink {
         private final int packet;
         private final WriteBehind behind; // null: this thread hands the bytes to the kernel itself
         private ByteBuffer net; // write mode: what is encrypted and not yet handed to the kernel
+        private volatile boolean stopped;
 
         Out(OutputStream socket, int packet, int capacity, WriteBehind behind) throws IOException {
             this.socket = socket;
@@ -172,9 +173,24 @@ final class TlsLink {
         }
 
         void stop() {
+            stopped = true;
             if (behind != null) {
                 behind.stop();
             }
+        }
+
+        /**
+         * What a record the reader met calls for; nothing once this direction has ended. The reader
+         * also sees NEED_WRAP while the writer ends it (closeOutbound, close_notify not wrapped yet),
+         * and by the time it got here the writer had stopped: the read failed with "the connection is
+         * closed for writing", and the sender lost the receipt of the image's end (MigrationBenchmark's
+         * channel row, once).
+         */
+        synchronized void answer() throws IOException {
+            if (stopped || engine.isOutboundDone()) {
+                return;
+            }
+            sendPending();
         }
 
         @Override
@@ -451,7 +467,7 @@ final class TlsLink {
             }
             switch (r.getHandshakeStatus()) {
                 case NEED_TASK -> runTasks();
-                case NEED_WRAP -> out.sendPending(); // e.g. the answer to a key update
+                case NEED_WRAP -> out.answer(); // e.g. the answer to a key update
                 default -> { }
             }
             if (r.getStatus() == Status.BUFFER_OVERFLOW) {

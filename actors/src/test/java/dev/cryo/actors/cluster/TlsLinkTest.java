@@ -141,6 +141,31 @@ class TlsLinkTest {
         }
     }
 
+    @Test
+    void aRecordReadWhileTheWriterEndsItsDirectionIsNoFailure() throws Exception {
+        // the sender's receipt thread reads while its writer ends the image: the engine says NEED_WRAP
+        // between closeOutbound and the close_notify's wrap, and the writer may have stopped by the time
+        // the reader acts on it; that moment is made here (the writer stopped without its wrap)
+        try (Linked link = Linked.open(true)) {
+            TlsLink client = link.client(), server = link.server();
+            client.output().write(new byte[100]);
+            client.output().flush();
+            assertEquals(100, server.input().readNBytes(100).length);
+            client.engine().closeOutbound();
+            assertEquals(javax.net.ssl.SSLEngineResult.HandshakeStatus.NEED_WRAP, client.engine().getHandshakeStatus());
+            java.lang.reflect.Field out = TlsLink.class.getDeclaredField("out");
+            out.setAccessible(true);
+            java.lang.reflect.Method stop = out.getType().getDeclaredMethod("stop");
+            stop.setAccessible(true);
+            stop.invoke(out.get(client));
+            DataOutputStream back = new DataOutputStream(server.output());
+            back.writeLong(42);
+            back.flush();
+            assertEquals(42, new DataInputStream(client.input()).readLong()); // failed: "the connection is closed for writing"
+            server.close();
+        }
+    }
+
     /** A read as the arriving image's reader makes it (into its direct buffer), copied out to {@code buf}. */
     private static int readInto(InputStream in, ByteBuffer into, byte[] buf) throws IOException {
         int r = ((java.nio.channels.ReadableByteChannel) in).read(into);
