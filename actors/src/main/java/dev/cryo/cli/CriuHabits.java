@@ -13,7 +13,8 @@ import java.util.List;
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task), {@code --auto-dedup} (holes punched in parent images) and
  * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on,
- * nor {@code --no-mntns-compat-mode} (CRIU's default mount restore, which cryo's is), nor {@code --link-remap}
+ * nor {@code --[no-]mntns-compat-mode} (which of CRIU's two mount restores it runs: cryo has one, and either gives the
+ * same mounts), nor {@code --link-remap}
  * (CRIU's leave to link a deleted file back into its file system: cryo carries its bytes up to --ghost-limit and
  * refuses a larger one by name, so the restored tree is the same either way), nor {@code --force-irmap} and
  * {@code --irmap-scan-path PATH} (how and where CRIU looks for the paths of inotify watches: cryo finds a watched
@@ -82,8 +83,8 @@ final class CriuHabits {
                 i++; // where --force-irmap looks: nothing for cryo to look through
             } else if (afterVerb && a.startsWith("--irmap-scan-path=")) {
                 continue;
-            } else if (afterVerb && a.equals("--no-mntns-compat-mode")) {
-                continue; // CRIU's default, asked for: cryo has no compat mode (--mntns-compat-mode is refused)
+            } else if (afterVerb && (a.equals("--no-mntns-compat-mode") || a.equals("--mntns-compat-mode"))) {
+                continue; // which of CRIU's two mount restores runs: cryo's one makes the same mounts
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {
                 continue; // a dump always records the cgroups; the mode is the restore's
             } else if (i == verb && a.equals("pre-dump")) {

@@ -83,7 +83,6 @@ final class CriuOptionsNotTaken {
         OPTIONS.put("-L", OPTIONS.get("--libdir"));
         OPTIONS.put("--unprivileged", "checkpoint without root; cryo runs as root");
         OPTIONS.put("--allow-uprobes", "allow uprobes areas; cryo does not carry them");
-        OPTIONS.put("--mntns-compat-mode", "choose CRIU's older mount restore; cryo has one");
         OPTIONS.put("--orphan-pts-master", "hand an orphan pty master to an RPC client; cryo has no RPC mode");
     }
 

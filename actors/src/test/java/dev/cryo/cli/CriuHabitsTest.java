@@ -54,6 +54,7 @@ class CriuHabitsTest {
         same("dump -t 7 -D img", "dump -t 7 -D img --force-irmap --irmap-scan-path /zdtm/static");
         same("dump -t 7 -D img", "dump --irmap-scan-path=/z -t 7 -D img");
         same("restore -D img -d", "restore -D img -d --no-mntns-compat-mode"); // zdtm's mnt_ext_multiple, mnt_ext_sharing
+        same("restore -D img -d", "restore --mntns-compat-mode -D img -d"); // zdtm's pty-console failed 'cryo: --mntns-compat-mode ...'
         // zdtm's socket-tcp-skip-in-flight gives its options to both: 'Unknown option' at the restore before
         same("restore -D img -d", "restore -D img -d --skip-in-flight");
         same("dump -t 7 -D img --skip-in-flight", "dump -t 7 -D img --skip-in-flight");
