@@ -436,6 +436,9 @@ public final class PageChannel {
                     push(true);
                     writingSince = System.nanoTime() | 1;
                     link.shutdownOutput();
+                    if (cutReason != null) { // cut meanwhile: the end may not have gone out
+                        throw new IOException(cutReason);
+                    }
                 } catch (IOException e) {
                     cut(cutReason != null ? cutReason : e.getMessage());
                     throw e;

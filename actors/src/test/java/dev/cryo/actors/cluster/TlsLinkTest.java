@@ -36,6 +36,11 @@ class TlsLinkTest {
 
     /** Runs {@code server} on the accepted end of a fresh connection; returns the client's raw socket. */
     private static Socket pair(ServerSocket ss, CompletableFuture<Socket> accepted) throws IOException {
+        return pair(ss, accepted, new Socket());
+    }
+
+    /** As above, with the client's socket {@code c} (not connected yet). */
+    private static Socket pair(ServerSocket ss, CompletableFuture<Socket> accepted, Socket c) throws IOException {
         CompletableFuture.runAsync(() -> {
             try {
                 accepted.complete(ss.accept());
@@ -43,7 +48,7 @@ class TlsLinkTest {
                 accepted.completeExceptionally(e);
             }
         });
-        Socket c = new Socket(InetAddress.getLoopbackAddress(), ss.getLocalPort());
+        c.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), ss.getLocalPort()));
         c.setSoTimeout(30_000);
         return c;
     }
@@ -56,9 +61,14 @@ class TlsLinkTest {
 
         /** {@code writeBehind}: the client's link writes through a thread of its own ({@link WriteBehind}). */
         static Linked open(boolean writeBehind) throws Exception {
+            return open(writeBehind, new Socket());
+        }
+
+        /** As above, over the client's socket {@code raw} (not connected yet). */
+        static Linked open(boolean writeBehind, Socket raw) throws Exception {
             ServerSocket ss = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
             CompletableFuture<Socket> accepted = new CompletableFuture<>();
-            Socket c = pair(ss, accepted);
+            Socket c = pair(ss, accepted, raw);
             // the server's handshake runs while the client makes its own
             CompletableFuture<TlsLink> server = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -164,6 +174,43 @@ class TlsLinkTest {
             assertEquals(42, new DataInputStream(client.input()).readLong()); // failed: "the connection is closed for writing"
             server.close();
         }
+    }
+
+    @Test
+    void aSocketClosedOnceTheEndIsOutIsNoFailure() throws Exception {
+        // the receiver reads the close_notify, closes, and the sender's receipt thread closes the socket
+        // on that, all before the writer's TCP half-close: made here by a socket closed at that call,
+        // once the receiver has read to the end
+        CompletableFuture<Integer> received = new CompletableFuture<>();
+        Socket closedFirst = new Socket() {
+            @Override
+            public void shutdownOutput() throws IOException {
+                try {
+                    received.get(30, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                close();
+                super.shutdownOutput(); // "Socket is closed"
+            }
+        };
+        try (Linked link = Linked.open(true, closedFirst)) {
+            TlsLink client = link.client(), server = link.server();
+            CompletableFuture.runAsync(() -> {
+                try {
+                    received.complete(server.input().readAllBytes().length);
+                } catch (IOException e) {
+                    received.completeExceptionally(e);
+                }
+            });
+            client.output().write(new byte[100_000]);
+            client.shutdownOutput(); // failed: "Socket is closed"
+            assertEquals(100_000, received.get(30, TimeUnit.SECONDS)); // the end came: close_notify
+            assertTrue(closedFirst.isClosed());
+            assertThrows(java.net.SocketException.class, closedFirst::shutdownInput); // other calls still fail
+            server.close();
+        }
+        awaitWriters(0);
     }
 
     /** A read as the arriving image's reader makes it (into its direct buffer), copied out to {@code buf}. */
