@@ -28,9 +28,13 @@ final class Workloads {
             throw new IOException("mkfifo " + fifo + " failed");
         }
         DetachedProcess p = program(dir.resolve("vforkhold.out"), "vforkhold", fifo.toString());
-        // "ready" comes before the vfork: under load a dump began while the parent still ran toward it
-        DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.stat(p.pid()).state() == 'D',
-                java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to sleep in vfork");
+        // "ready" comes before the vfork: under load a dump began while the parent still ran toward it. Nor
+        // is its state D proof: "ready" is in the file while its write still sleeps in D (dirty-page
+        // throttling), and CI's dump then found it running, not in vfork. Once the child exists the parent
+        // is in the kernel's vfork wait, or on its way there with no return to user space in between.
+        DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.children(p.pid()).stream()
+                        .anyMatch(dev.cryo.engine.dump.SeizeDelay::borrowsParentMemory),
+                java.time.Duration.ofSeconds(30), "pid " + p.pid() + " to wait for its vfork child");
         return p;
     }
 

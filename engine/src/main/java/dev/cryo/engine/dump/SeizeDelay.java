@@ -29,6 +29,9 @@ public final class SeizeDelay {
         } catch (KernelException e) {
             return "pid " + pid + " is gone";
         }
+        if (state == 't') {
+            return "pid " + pid + " has stopped by now: late, not stuck (a loaded machine; a longer --timeout gives it time)";
+        }
         if (state != 'D') {
             return "pid " + pid + " (state " + state + ")";
         }
@@ -38,6 +41,31 @@ public final class SeizeDelay {
         }
         return "pid " + pid + " is in uninterruptible sleep" + (wchan.isEmpty() ? "" : " in " + wchan)
                 + " (a stopped NFS server, a hung device or a frozen cgroup keeps it there)";
+    }
+
+    /**
+     * "in uninterruptible sleep in WCHAN" while thread {@code tid} of {@code pid} is in state D, else null:
+     * no ptrace request stops it before it wakes, so the seize's wait samples it to say why it ran out.
+     */
+    static String uninterruptibleSleep(Pid pid, Pid tid) {
+        try {
+            if (ProcFs.stat(pid, tid).state() != 'D') {
+                return null;
+            }
+        } catch (KernelException e) {
+            return null;
+        }
+        String wchan = wchan(Path.of(pid.procDir(), "task", tid.toString(), "wchan"));
+        return "in uninterruptible sleep" + (wchan.isEmpty() ? "" : " in " + wchan);
+    }
+
+    /** "state R" for a thread at this instant, "gone" once it exited. */
+    static String stateNow(Pid pid, Pid tid) {
+        try {
+            return "state " + ProcFs.stat(pid, tid).state();
+        } catch (KernelException e) {
+            return "gone";
+        }
     }
 
     /**

@@ -237,6 +237,7 @@ public final class TaskSeizer {
      */
     private static void waitForStop(Tracer tracer, Pid pid, Pid tid, long deadline) {
         long vforkSince = 0;
+        String slept = null; // the last uninterruptible sleep seen while waiting: the likely cause of a timeout
         while (true) {
             long left = deadline - System.nanoTime();
             try {
@@ -250,10 +251,19 @@ public final class TaskSeizer {
                     // held or not yet (its own seize may still be waiting for its exec, up to the same deadline)
                     throw new VforkWait(tid);
                 }
-                if (left <= 50_000_000L || !late) {
+                if (late && left <= 50_000_000L) {
+                    // the last slice's length and the state of this instant say little: a thread that slept
+                    // in D all along may be running toward its stop by now (CI: "within 0 ms (state R)")
+                    String now = SeizeDelay.stateNow(pid, tid);
+                    throw new KernelException("tid " + tid + " did not stop within the seize timeout (" + now
+                            + (slept == null || now.equals("state D") ? "" : "; before, " + slept) + ")", e);
+                }
+                if (!late) {
                     throw e;
                 }
             }
+            String sleep = SeizeDelay.uninterruptibleSleep(pid, tid);
+            slept = sleep != null ? sleep : slept;
             if (!SeizeDelay.inVforkWait(pid, tid) || !SeizeDelay.vforkChildHeld(pid, tid)) {
                 vforkSince = 0;
             } else if (vforkSince == 0) {
