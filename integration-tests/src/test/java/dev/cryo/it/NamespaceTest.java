@@ -321,6 +321,19 @@ class NamespaceTest {
         assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
     }
 
+    /**
+     * The same in a user namespace of the tree's (zdtm's uns flavor of child_subreaper_and_reparent): the
+     * dump refused it ("is in session L, not its parent's"), as the leader inside may not name the
+     * helper's pid in cryo's pid namespace; the helper now takes it there from ns_last_pid, as forks
+     * inside do.
+     */
+    @Test
+    void anOrphanInTheSessionOfATaskFurtherDownComesBackThereUnderTheInitOfAUserNamespace() throws Exception {
+        String out = verdictInNamespaces(tmp, "subreapsid", List.of("-Ur", "--pid", "--fork", "--mount-proc"));
+        assertTrue(out.contains("PASS"), out);
+        assertEquals(1, out.split("ready", -1).length - 1, "the restored process did not start over:\n" + out);
+    }
+
     /** The same in a net namespace of the tree's (unshare -n): its sockets are built once it exists again. */
     @Test
     void unixSocketsInANetNamespaceOfTheTreesNameTheirRestoredPeers() throws Exception {

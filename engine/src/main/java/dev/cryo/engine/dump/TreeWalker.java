@@ -260,8 +260,8 @@ public final class TreeWalker {
      * supervisor: its creator in that session exited): the restore has the leader fork a helper, which
      * forks the task and exits, so the kernel gives it to the parent again (StubAdoption.forkOrphan).
      * Only when no task on the way down to the leader is a pid namespace's init, which would take it,
-     * the leader's children are in its own pid namespace, as the helper must be, and the leader is in
-     * cryo's user namespace (the helper's pid is chosen at every level).
+     * and the leader's children are in its own pid namespace, as the helper must be (its pid is chosen at
+     * every level; inside a user namespace of the tree's, cryo's level from ns_last_pid).
      */
     static boolean adoptedFromALiveSession(ProcStat t, ProcStat parent, java.util.Map<Integer, ProcStat> tree) {
         ProcStat leader = tree.get(t.session());
@@ -270,9 +270,7 @@ public final class TreeWalker {
             return false;
         }
         try {
-            if (!nsLink(leader.pid(), "pid").equals(nsLink(leader.pid(), "pid_for_children"))
-                    || !nsLink(leader.pid(), "user").equals(java.nio.file.Files.readSymbolicLink(
-                            java.nio.file.Path.of("/proc/self/ns/user")).toString())) {
+            if (!nsLink(leader.pid(), "pid").equals(nsLink(leader.pid(), "pid_for_children"))) {
                 return false;
             }
         } catch (java.io.IOException e) {

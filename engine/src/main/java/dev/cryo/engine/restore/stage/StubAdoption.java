@@ -323,7 +323,9 @@ public final class StubAdoption {
         }
         Pid helper = Pid.of(sid);
         int[] setTid = t.namespaces().setTidOfExited(t.pid().value(), sid); // the same number at every level
-        cloneAt(t, t.main(), t.pid(), 0, 0, sid, setTid, sid);
+        // inside a user namespace of the tree's cryo's level is left out of it: it comes from ns_last_pid
+        int levels = setTid.length + (t.namespaces().userNamespaceOf(t.pid().value()).isPresent() ? 1 : 0);
+        cloneAt(t, t.main(), t.pid(), 0, 0, sid, setTid, levels, sid);
         t.tracer().waitForStop(sid);
         try (Injector h = new Injector(t.tracer(), helper, sid, t.boot().gadget())) {
             cloneAt(t, h, helper, 0, dev.cryo.kernel.Signals.SIGCHLD, orphan);
@@ -370,25 +372,28 @@ public final class StubAdoption {
      */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid) {
         cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, t.namespaces().setTidFrom(t.pid().value(), childPid),
-                t.namespaces().returnedTo(t.pid().value(), childPid));
+                t.namespaces().setTid(childPid).length, t.namespaces().returnedTo(t.pid().value(), childPid));
     }
 
-    /** As above, with the pid at every level ({@code setTid}, innermost first) and what clone3 returns given. */
+    /**
+     * As above, with the pid at every level ({@code setTid}, innermost first; shorter than {@code levels}:
+     * cryo's from ns_last_pid) and what clone3 returns given.
+     */
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
-                                int[] setTid, long expected) {
+                                int[] setTid, int levels, long expected) {
         dev.cryo.engine.timing.SchedHandler.unlifted(t, () -> { // the clone takes its timer slack as its default
-            cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, setTid, expected, t.boot());
+            cloneAt(t, forker, forkerPid, flags, exitSignal, childPid, setTid, levels, expected, t.boot());
             return null;
         });
     }
 
     private static void cloneAt(TaskContext t, Injector forker, Pid forkerPid, long flags, int exitSignal, int childPid,
-                                int[] setTid, long expected, BootstrapArea boot) {
+                                int[] setTid, int levels, long expected, BootstrapArea boot) {
         dev.cryo.kernel.Sys.write(forkerPid, boot.data(), new RemoteWriter(88 + 4 * setTid.length).longs(flags, 0, 0, 0, exitSignal, 0, 0, 0,
                 setTid.length > 0 ? boot.data() + 88 : 0, setTid.length, 0).ints(setTid).toBytes());
         long r;
         List<Integer> born = new java.util.ArrayList<>();
-        if (setTid.length < t.namespaces().setTid(childPid).length) { // inside a user namespace: cryo's level by ns_last_pid
+        if (setTid.length < levels) { // inside a user namespace: cryo's level by ns_last_pid
             r = NsLastPidFork.fork(t, forker, childPid, false, exitSignal, arm -> forker.rawAtEntry(arm, SyscallNr.CLONE3, boot.data(), 88),
                     born);
         } else {
