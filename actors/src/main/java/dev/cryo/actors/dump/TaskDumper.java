@@ -1318,12 +1318,7 @@ public final class TaskDumper {
         }
         Sys.kill(pid, Signals.SIGKILL);
         long sent = System.nanoTime();
-        for (int tid : tids) {
-            if (tid != pid.value()) {
-                waitGone(tid);
-            }
-        }
-        waitGone(pid.value());
+        waitGone();
         return sent;
     }
 
@@ -1340,33 +1335,53 @@ public final class TaskDumper {
     }
 
     /**
-     * Waits for a killed thread to be gone, polling with WNOHANG: one in uninterruptible sleep
-     * dies only when the sleep ends, and a blocking wait4 would hold this thread for as long. Past
-     * {@link #GONE_WAIT_NANOS} it is left to the kernel, with a warning.
+     * Waits for the killed task's threads to be gone, the leader last, polling each with WNOHANG in turn: one
+     * in uninterruptible sleep dies only when the sleep ends, and a blocking wait4 would hold this thread for as
+     * long. Not one thread after the other: the last thread of a pid namespace's init to exit waits in the kernel
+     * (zap_pid_ns_processes) until every other thread's pid is freed, and a traced thread's zombie is freed only
+     * when this tracer reaps it (a multi-threaded container init such as Redis held the kill 30 s that way, and
+     * the migration reported its source's kill failed). Past {@link #GONE_WAIT_NANOS} the rest is left to the
+     * kernel, with a warning.
      */
-    private void waitGone(int tid) {
+    private void waitGone() {
+        List<Integer> left = new ArrayList<>();
+        tids.stream().filter(t -> t != pid.value()).forEach(left::add);
+        left.add(pid.value()); // the leader can be reaped only once its threads are
         long until = System.nanoTime() + GONE_WAIT_NANOS;
         long pause = 20_000;
-        try {
-            while (true) {
-                var st = Sys.wait4(tid, Sys.WNOHANG);
-                if (st != null && st.gone()) {
+        while (!left.isEmpty()) {
+            for (java.util.Iterator<Integer> i = left.iterator(); i.hasNext(); ) {
+                int tid = i.next();
+                if (tid == pid.value() && left.size() > 1) {
                     break;
                 }
-                if (st == null) {
-                    if (System.nanoTime() > until) {
-                        ctx.getLog().warn("pid {} tid {} was sent SIGKILL but has not died after {} s", pid, tid,
-                                GONE_WAIT_NANOS / 1_000_000_000L);
-                        break;
-                    }
-                    java.util.concurrent.locks.LockSupport.parkNanos(pause);
-                    pause = Math.min(pause * 2, 5_000_000);
+                if (reaped(tid)) {
+                    i.remove();
+                    tracer.forget(tid);
                 }
             }
-        } catch (KernelException e) {
-            // ECHILD: already reaped
+            if (left.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > until) {
+                ctx.getLog().warn("pid {} tid(s) {} were sent SIGKILL but have not died after {} s", pid, left,
+                        GONE_WAIT_NANOS / 1_000_000_000L);
+                left.forEach(tracer::forget);
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 5_000_000);
         }
-        tracer.forget(tid);
+    }
+
+    /** Reaps thread {@code tid} if it is dead (true), or learns it was reaped already (ECHILD: true). */
+    private static boolean reaped(int tid) {
+        try {
+            var st = Sys.wait4(tid, Sys.WNOHANG);
+            return st != null && st.gone();
+        } catch (KernelException e) {
+            return true; // ECHILD: already reaped
+        }
     }
 
     private static final long GONE_WAIT_NANOS = 30_000_000_000L;
