@@ -16,14 +16,23 @@ import java.nio.file.Path;
  * stopped (SIGSTOP), for the user to SIGCONT or kill.
  * {@code hooks}: what the caller runs at the dump's fixed points (CRIU's action scripts).
  * {@code iteration}: CRIU's pre-dump and the dump after it ({@link Iteration}).
+ * {@code externalMounts}: CRIU's {@code --external mnt[POINT]:NAME}, point → name
+ * ({@link dev.cryo.engine.namespaces.ExternalMounts}).
  */
 public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
                           boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks,
-                          Iteration iteration) {
+                          Iteration iteration, java.util.Map<String, String> externalMounts) {
     public DumpRequest {
         hooks = hooks == null ? StageHooks.NONE : hooks;
         iteration = iteration == null ? Iteration.NONE : iteration;
         preCopy = preCopy || iteration.any();
+        externalMounts = externalMounts == null ? java.util.Map.of() : java.util.Map.copyOf(externalMounts);
+    }
+
+    public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
+                       boolean preCopy, SocketDumpState.Options sockets, boolean leaveStopped, StageHooks hooks,
+                       Iteration iteration) {
+        this(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, iteration, null);
     }
 
     public DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean shellJob, DumpProgress progress,
@@ -55,32 +64,36 @@ public record DumpRequest(Pid pid, Path imageDir, boolean leaveRunning, boolean 
     }
 
     public DumpRequest leavingRunning(boolean leave) {
-        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped, hooks, iteration);
+        return new DumpRequest(pid, imageDir, leave, shellJob, progress, preCopy, sockets, leaveStopped, hooks, iteration, externalMounts);
     }
 
     public DumpRequest withShellJob(boolean shell) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped, hooks, iteration);
+        return new DumpRequest(pid, imageDir, leaveRunning, shell, progress, preCopy, sockets, leaveStopped, hooks, iteration, externalMounts);
     }
 
     public DumpRequest withPreCopy(boolean pre) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped, hooks, iteration);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, pre, sockets, leaveStopped, hooks, iteration, externalMounts);
     }
 
     /** CRIU's --tcp-established, --tcp-close and --ext-unix-sk. */
     public DumpRequest withSockets(SocketDumpState.Options options) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped, hooks, iteration);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, options, leaveStopped, hooks, iteration, externalMounts);
     }
 
     public DumpRequest leavingStopped(boolean stopped) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped, hooks, iteration);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, stopped, hooks, iteration, externalMounts);
     }
 
     public DumpRequest withHooks(StageHooks h) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, h, iteration);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, h, iteration, externalMounts);
     }
 
     public DumpRequest withIteration(Iteration i) {
-        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, i);
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, i, externalMounts);
+    }
+
+    public DumpRequest namingMounts(java.util.Map<String, String> names) {
+        return new DumpRequest(pid, imageDir, leaveRunning, shellJob, progress, preCopy, sockets, leaveStopped, hooks, iteration, names);
     }
 
     /** Whether the tree outlives the dump (running or stopped). */

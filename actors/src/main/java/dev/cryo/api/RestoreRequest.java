@@ -21,16 +21,28 @@ import java.nio.file.Path;
  * without it such a restore is refused ({@link dev.cryo.engine.restore.HeldConnections}).
  * {@code joinNs}: the namespace files, by kind ("net", "uts", "ipc", "time"), the tree's root joins instead of making or keeping
  * its own (CRIU's {@code --join-ns KIND:PATH}; empty: as dumped), {@link dev.cryo.engine.restore.JoinedNamespaces}.
+ * {@code externals}: CRIU's {@code --external mnt[NAME]:PATH} and {@code macvlan[NAME]:DEVICE},
+ * {@link dev.cryo.engine.namespaces.RestoreExternals}.
  */
 public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
                              dev.cryo.engine.restore.PreparedRoot prepared,
                              dev.cryo.engine.restore.ImageContents contents, boolean leaveStopped,
                              boolean detached, dev.cryo.engine.restore.InheritedFds inherited, StageHooks hooks,
-                             boolean tcpLockElsewhere, java.util.Map<String, String> joinNs) {
+                             boolean tcpLockElsewhere, java.util.Map<String, String> joinNs,
+                             dev.cryo.engine.namespaces.RestoreExternals externals) {
     public RestoreRequest {
         inherited = inherited == null ? dev.cryo.engine.restore.InheritedFds.NONE : inherited;
         hooks = hooks == null ? StageHooks.NONE : hooks;
         joinNs = joinNs == null ? java.util.Map.of() : java.util.Map.copyOf(joinNs);
+        externals = externals == null ? dev.cryo.engine.namespaces.RestoreExternals.NONE : externals;
+    }
+
+    public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
+                          dev.cryo.engine.restore.PreparedRoot prepared, dev.cryo.engine.restore.ImageContents contents,
+                          boolean leaveStopped, boolean detached, dev.cryo.engine.restore.InheritedFds inherited,
+                          StageHooks hooks, boolean tcpLockElsewhere, java.util.Map<String, String> joinNs) {
+        this(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, hooks,
+                tcpLockElsewhere, joinNs, null);
     }
 
     public RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progress, boolean verified,
@@ -85,28 +97,33 @@ public record RestoreRequest(Path imageDir, boolean tcpClose, DumpProgress progr
     }
 
     public RestoreRequest leavingStopped(boolean stopped) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNs);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, stopped, detached, inherited, hooks, tcpLockElsewhere, joinNs, externals);
     }
 
     public RestoreRequest detaching(boolean detach) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNs);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detach, inherited, hooks, tcpLockElsewhere, joinNs, externals);
     }
 
     public RestoreRequest inheriting(dev.cryo.engine.restore.InheritedFds fds) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNs);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, fds, hooks, tcpLockElsewhere, joinNs, externals);
     }
 
     public RestoreRequest withHooks(StageHooks h) {
-        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNs);
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited, h, tcpLockElsewhere, joinNs, externals);
     }
 
     public RestoreRequest lockElsewhere(boolean elsewhere) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, elsewhere, joinNs);
+                hooks, elsewhere, joinNs, externals);
+    }
+
+    public RestoreRequest withExternals(dev.cryo.engine.namespaces.RestoreExternals e) {
+        return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
+                hooks, tcpLockElsewhere, joinNs, e);
     }
 
     public RestoreRequest joining(java.util.Map<String, String> paths) {
         return new RestoreRequest(imageDir, tcpClose, progress, verified, prepared, contents, leaveStopped, detached, inherited,
-                hooks, tcpLockElsewhere, paths);
+                hooks, tcpLockElsewhere, paths, externals);
     }
 }

@@ -19,6 +19,9 @@ import java.util.List;
  * refuses a larger one by name, so the restored tree is the same either way), nor {@code --force-irmap} and
  * {@code --irmap-scan-path PATH} (how and where CRIU looks for the paths of inotify watches: cryo finds a watched
  * file by its handle, or refuses the watch by name, so the restored watches are the same either way);
+ * {@code --ext-mount-map KEY:VALUE} is {@code --external mnt[KEY]:VALUE} ({@code auto}: {@code mnt[]},
+ * {@link CriuExternals}), and {@code --enable-external-masters}/{@code -sharing} let CRIU carry the slave and shared
+ * mounts its auto-detection finds, which cryo always does;
  * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
  * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
  * the dump after it ({@code --prev-images-dir}) freezes the tree only for the pages written since.
@@ -83,6 +86,14 @@ final class CriuHabits {
                 i++; // where --force-irmap looks: nothing for cryo to look through
             } else if (afterVerb && a.startsWith("--irmap-scan-path=")) {
                 continue;
+            } else if (afterVerb && (a.equals("--ext-mount-map") || a.equals("-M")) && i + 1 < args.length) {
+                rest.add("--external"); // CRIU's older spelling of --external mnt[KEY]:VALUE ("auto": mnt[])
+                rest.add(extMountMap(args[++i]));
+            } else if (afterVerb && a.startsWith("--ext-mount-map=")) {
+                rest.add("--external");
+                rest.add(extMountMap(a.substring(16)));
+            } else if (afterVerb && (a.equals("--enable-external-masters") || a.equals("--enable-external-sharing"))) {
+                continue; // lets CRIU's auto-detected external mounts be slaves or shared: cryo carries their propagation
             } else if (afterVerb && (a.equals("--no-mntns-compat-mode") || a.equals("--mntns-compat-mode"))) {
                 continue; // which of CRIU's two mount restores runs: cryo's one makes the same mounts
             } else if (afterVerb && !verbName.equals("restore") && a.startsWith("--manage-cgroups")) {
@@ -108,6 +119,13 @@ final class CriuHabits {
         }
         global.addAll(rest);
         return global.toArray(String[]::new);
+    }
+
+    /** {@code --ext-mount-map KEY:VALUE} as {@code --external mnt[KEY]:VALUE}; {@code auto} as {@code mnt[]}. */
+    private static String extMountMap(String v) {
+        int colon = v.indexOf(':');
+        return v.equals("auto") ? "mnt[]" : colon < 0 ? "mnt[" + v + "]" : "mnt[" + v.substring(0, colon) + "]:"
+                + v.substring(colon + 1);
     }
 
     private static final java.util.Set<String> CHECK_SCOPES = java.util.Set.of("--all", "--extra", "--experimental");

@@ -8,7 +8,7 @@ import java.util.Optional;
  * CRIU's options and commands cryo does not take, each with what it does in CRIU and what cryo
  * does instead, so a CRIU user's script stops with that said rather than picocli's bare
  * "Unknown option" (and never runs on without it). The options cryo takes or rewrites are
- * {@link CriuHabits}'.
+ * {@link CriuHabits}' ({@code --external}: {@link CriuExternals}).
  */
 final class CriuOptionsNotTaken {
     private CriuOptionsNotTaken() {}
@@ -22,12 +22,6 @@ final class CriuOptionsNotTaken {
     private static final Map<String, String> OPTIONS = new LinkedHashMap<>();
 
     static {
-        OPTIONS.put("--external", "name an external resource (mnt[], dev[], file[], tty[], unix[], veth[], macvlan[]); "
-                + "cryo takes none: bind mounts of host paths and veth pairs to the host are found and made again by "
-                + "themselves, other devices and files it cannot reach are refused by name at dump, and `cryo restore "
-                + "--inherit-fd` hands the tree a pipe or file in place of a dumped one");
-        OPTIONS.put("--ext-mount-map", OPTIONS.get("--external"));
-        OPTIONS.put("-M", OPTIONS.get("--external"));
         OPTIONS.put("--veth-pair", "name the outer end of a veth pair; cryo makes both ends again with their dumped "
                 + "names, the outer one in its bridge");
         OPTIONS.put("--root", "restore into another root file system; cryo restores files at their dumped paths "
@@ -59,9 +53,6 @@ final class CriuOptionsNotTaken {
                 + "namespace or refuses the dump naming it");
         OPTIONS.put("--enable-fs", "allow mounts of more file system types; cryo carries the mounts it knows "
                 + "(README) and refuses a dump holding another, naming it");
-        OPTIONS.put("--enable-external-sharing", "allow external shared mounts; cryo gives the copies of host mounts "
-                + "their dumped propagation");
-        OPTIONS.put("--enable-external-masters", OPTIONS.get("--enable-external-sharing"));
         OPTIONS.put("--empty-ns", "leave a net namespace empty for a script to fill; cryo makes a tree's own net "
                 + "namespace again with its devices, addresses, routes and sockets");
         OPTIONS.put("--lsm-profile", "set an AppArmor or SELinux profile for the restored tasks; cryo does not set LSM "

@@ -114,6 +114,13 @@ final class DumpCommand implements Callable<Integer> {
             + "fails the dump and the tree runs on. Repeatable; dumps in this process.")
     java.util.List<String> actionScripts = new java.util.ArrayList<>();
 
+    @Option(names = "--external", paramLabel = "mnt[POINT]:NAME", description = "Name the mount at POINT of the tree's "
+            + "mount namespaces NAME in the image, for `restore --external mnt[NAME]:PATH` to bind another host path "
+            + "there (CRIU's; --ext-mount-map POINT:NAME too). mnt[] and mnt[]:FLAGS (CRIU's auto-detection) are "
+            + "accepted: cryo finds bind mounts of host paths by itself. Other types are refused, saying why. "
+            + "Repeatable; dumps in this process.")
+    java.util.List<String> externals = new java.util.ArrayList<>();
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -134,6 +141,13 @@ final class DumpCommand implements Callable<Integer> {
         if (trackMem || prevImagesDir != null) {
             request = request.withIteration(new dev.cryo.api.Iteration(prevImagesDir == null ? null
                     : dir.toAbsolutePath().resolve(prevImagesDir).normalize(), trackMem));
+        }
+        try {
+            request = request.namingMounts(CriuExternals.dumpMounts(externals));
+        } catch (IllegalArgumentException e) {
+            err.println("cryo dump: " + e.getMessage());
+            err.flush();
+            return 2;
         }
         dev.cryo.api.StageHooks scripts = ActionScripts.of(actionScripts, dir);
         dev.cryo.engine.cgroups.CgroupFreezer freezer = null;
@@ -169,7 +183,8 @@ final class DumpCommand implements Callable<Integer> {
         }
         // a running local agent does it in its warm JVM; its own settings apply (these options need ours)
         // a pre-dump's tracking is kept and taken by the command's own JVM (the agent's settings would not apply)
-        if (!noAgent && overrides.isEmpty() && !hooks.any() && !request.iteration().any()) {
+        // the agent's wire carries no mount names
+        if (!noAgent && overrides.isEmpty() && !hooks.any() && !request.iteration().any() && request.externalMounts().isEmpty()) {
             // SIGINT/SIGTERM: the agent is told to give the dump up, and its answer says how it ended
             java.util.concurrent.atomic.AtomicReference<Runnable> giveUp = new java.util.concurrent.atomic.AtomicReference<>();
             try (Interrupts interrupts = Interrupts.handle(sig -> {

@@ -98,6 +98,14 @@ final class RestoreCommand implements Callable<Integer> {
             + " clocks no earlier than the tree's at the dump. Restores in this process.")
     java.util.List<String> joinNs = new java.util.ArrayList<>();
 
+    @Option(names = "--external", paramLabel = "mnt[NAME]:PATH", description = "Bind the host's PATH at the mount the "
+            + "dump named NAME (`dump --external mnt[POINT]:NAME`), instead of what was dumped there (CRIU's; "
+            + "--ext-mount-map NAME:PATH too; a relative PATH is from /). mnt[] is accepted: cryo binds the host paths it "
+            + "found again by itself. macvlan[NAME]:DEVICE: make macvlan NAME, whose lower device was outside the tree's "
+            + "namespaces, on DEVICE of this host's (needed for such a macvlan, as CRIU needs it). Other types are "
+            + "refused, saying why. Repeatable; restores in this process.")
+    java.util.List<String> externals = new java.util.ArrayList<>();
+
     private final PrintWriter out;
     private final PrintWriter err;
 
@@ -111,7 +119,9 @@ final class RestoreCommand implements Callable<Integer> {
         boolean detach = detached || parent.settings().restore().detached();
         dev.cryo.engine.restore.InheritedFds inherited;
         java.util.Map<String, String> joined;
+        dev.cryo.engine.namespaces.RestoreExternals external;
         try {
+            external = CriuExternals.restore(externals);
             inherited = dev.cryo.engine.restore.InheritedFds.parse(inheritFds, (int) ProcessHandle.current().pid());
             joined = dev.cryo.engine.restore.JoinedNamespaces.paths(joinNs);
         } catch (IllegalArgumentException e) { // a usage error, as picocli reports one (no picocli type here:
@@ -120,13 +130,15 @@ final class RestoreCommand implements Callable<Integer> {
             return 2;
         }
         RestoreRequest request = new RestoreRequest(dir.toAbsolutePath(), tcpClose, new DumpProgress())
-                .leavingStopped(leaveStopped).inheriting(inherited).lockElsewhere(tcpLockElsewhere).joining(joined);
+                .leavingStopped(leaveStopped).inheriting(inherited).lockElsewhere(tcpLockElsewhere).joining(joined)
+                .withExternals(external);
         dev.cryo.api.StageHooks hooks = ActionScripts.of(actionScripts, dir);
         request = request.withHooks(hooks);
         // only a detached restore can go to the agent: a waited-for root must be this process's child;
         // fds to hand over are this process's
         // the agent restores with its own settings: a cgroup mode given here is this process's
-        if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joined.isEmpty()) {
+        if (detach && !noAgent && inherited.isEmpty() && !hooks.any() && manageCgroups == null && joined.isEmpty()
+                && external.isEmpty()) {
             try {
                 var viaAgent = dev.cryo.actors.cluster.LocalAgent.restore(
                         parent.settings().cluster().localSocket().orElse(null), request);

@@ -1328,6 +1328,46 @@ class NamespaceTest {
     }
 
     /**
+     * CRIU's external bind mounts (refused before: 'cryo: --external is CRIU's option to name an external resource'):
+     * {@code dump --external mnt[POINT]:VOL} names the tree's bind of a host directory at POINT, and {@code restore
+     * --external mnt[VOL]:PATH} binds another host directory there instead, as a container's volume moved elsewhere.
+     * A name the image does not have is refused before any task is made; without the option the dumped directory is
+     * bound again.
+     */
+    @Test
+    void aBindMountNamedExternalAtTheDumpIsBoundFromThePathTheRestoreGives() throws Exception {
+        Path box = Files.createDirectory(tmp.resolve("box"));
+        Path a = Files.createDirectory(tmp.resolve("a")), b = Files.createDirectory(tmp.resolve("b"));
+        Files.writeString(a.resolve("was"), "a\n");
+        Files.writeString(b.resolve("moved"), "b\n");
+        try (DetachedProcess p = execedSleep(DetachedProcess.start(tmp.resolve("vol.out"), "unshare", "-m",
+                "--propagation", "private", "sh", "-c", "mount --bind " + a + " " + box + " && exec sleep 600"))) {
+            int pid = p.pid().value();
+            Path inside = Path.of("/proc/" + pid + "/root" + box);
+            assertTrue(Files.exists(inside.resolve("was")));
+            DumpRestore d = DumpRestore.dump(pid, tmp.resolve("img"), "--external", "mnt[" + box + "]:VOL");
+            Cli unknown = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "--external", "mnt[NOPE]:" + b);
+            assertEquals(1, unknown.code(), unknown.toString());
+            assertTrue(unknown.err().contains("no mount of the image is named NOPE (named: VOL)"), unknown.err());
+            assertFalse(Files.exists(Path.of("/proc/" + pid)), "nothing restored by the refused restore");
+            Cli moved = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "--external", "mnt[VOL]:" + b);
+            assertEquals(0, moved.code(), moved.toString());
+            try {
+                assertTrue(Files.exists(inside.resolve("moved")), "the path the restore gave is bound there");
+                assertFalse(Files.exists(inside.resolve("was")));
+            } finally {
+                RestoreTest.killAndReap(p);
+            }
+            DetachedProcess r = d.restoreDetached(p.output());
+            try {
+                assertTrue(Files.exists(inside.resolve("was")), "without --external the dumped directory is bound");
+            } finally {
+                RestoreTest.killAndReap(r);
+            }
+        }
+    }
+
+    /**
      * CRIU's {@code restore --join-ns time:PATH} (refused before, exit 2). A root that made its own time namespace
      * (CLOCK_MONOTONIC and CLOCK_BOOTTIME a day ahead of the host's) is restored into that of another process, whose
      * clocks are further ahead: it is in that namespace, its children's too, its clocks that one's. One whose clocks

@@ -129,6 +129,55 @@ class NetNamespaceTest {
     }
 
     /**
+     * A macvlan in the tree's net namespace on a device outside it (zdtm's macvlan: a container's macvlan on the host's
+     * NIC, here a bridge of cryo's namespace): the dump refused it ("whose lower device is outside the namespace ...
+     * CRIU needs --external macvlan[crymv0]:... there too"). It is dumped now, and the restore needs CRIU's
+     * {@code --external macvlan[crymv0]:DEVICE}: without it the restore is refused before any task is made, naming
+     * the option; with it the macvlan is made on that device, into the namespace under its ifindex, with its MAC,
+     * MTU, mode and addresses (the comparator reads them).
+     */
+    @Test
+    void aMacvlanOnADeviceOutsideTheTreeComesBackOnTheDeviceTheRestoreNames() throws Exception {
+        host("ip", "link", "add", "crymvbr0", "type", "bridge");
+        try {
+            host("ip", "link", "set", "crymvbr0", "up");
+            String inside = "ip link set lo up && while ! ip link show crymv0 >/dev/null 2>&1; do sleep 0.05; done"
+                    + " && ip addr add 10.77.50.2/24 dev crymv0 && ip link set crymv0 up && echo ready"
+                    + " && while :; do sleep 0.2; done";
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("mv.out"), "sh", "-c",
+                    "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+                DetachedProcess.awaitCondition(() -> {
+                    try {
+                        return Files.readString(Path.of("/proc/" + p.pid().value() + "/task/" + p.pid().value()
+                                + "/children")).strip().length() > 0;
+                    } catch (java.io.IOException e) {
+                        return false;
+                    }
+                }, java.time.Duration.ofSeconds(10), "unshare's child");
+                int init = NamespaceTest.initUnder(p.pid().value());
+                host("ip", "link", "add", "crymv0", "link", "crymvbr0", "address", "02:50:00:00:77:01", "mtu", "1400",
+                        "netns", Integer.toString(init), "type", "macvlan", "mode", "bridge");
+                Workloads.ready(p);
+                DumpRestore d = DumpRestore.dump(init, tmp.resolve("img"));
+                Cli no = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d");
+                assertEquals(1, no.code(), no.toString());
+                assertTrue(no.err().contains("give the device of this host's to make it on with --external"
+                        + " macvlan[crymv0]:DEVICE"), no.err());
+                assertFalse(Files.exists(Path.of("/proc/" + init)), "nothing restored by the refused restore");
+                DetachedProcess r = d.restoreDetached(p.output(), "--external", "macvlan[crymv0]:crymvbr0");
+                try {
+                    String link = host("nsenter", "-t", Integer.toString(init), "-n", "ip", "-d", "link", "show", "crymv0");
+                    assertTrue(link.contains("macvlan mode bridge") && link.contains("02:50:00:00:77:01"), link);
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        } finally {
+            host("ip", "link", "del", "crymvbr0");
+        }
+    }
+
+    /**
      * A connection inside the namespace that its listener never accepted (zdtm's socket-tcp-skip-in-flight
      * in the ns flavor, dumped as zdtm does with --tcp-established): with --tcp-skip-in-flight its
      * accept-queue end is left out, but its client, a task's, was refused ("its peer is a socket of that namespace no task of the tree holds"). The client

@@ -361,9 +361,9 @@ class NotCarriedTest {
                         " fd 3: POSIX message queue /cryo-nc-n: the process registered for its notification \\(mq_notify\\)"
                                 + " by signal 10 while the queue holds 1 messages.*; not supported"),
                 // a net namespace of its own is carried with lo, its addresses, routes, sysctls and
-                // sockets, veth pairs, tun/tap devices, bridges and macvlans (NamespaceTest, NetNamespaceTest);
-                // another device kind, a bridge's static forwarding entry (a macvlan on a device outside too: not
-                // tried here, its lower device would be the host's for a moment), a TCP peer outside the tree in
+                // sockets, veth pairs, tun/tap devices, bridges and macvlans, also on a device outside with restore
+                // --external macvlan[] (NamespaceTest, NetNamespaceTest); another device kind, a bridge's static
+                // forwarding entry, a TCP peer outside the tree in
                 // it, or a socket of a net namespace the tree is not in, are not
                 new Item("a net namespace of its own with a vxlan device", List.of("unshare", "--net", "/bin/sh", "-c",
                         "ip link add cryo0 type vxlan id 7 dstport 4789 && echo ready; exec /bin/sleep 600"),

@@ -991,7 +991,8 @@ public final class DumpSupervisor {
         List<dev.cryo.engine.namespaces.UserNsImage> users;
         try { // read frozen, with the tree final: the pids inside its pid namespaces cannot change any more
             List<Pid> tree = TreeWalker.walk(request.pid());
-            namespaces = dev.cryo.engine.namespaces.NamespaceScan.scan(tree);
+            namespaces = dev.cryo.engine.namespaces.ExternalMounts.name(
+                    dev.cryo.engine.namespaces.NamespaceScan.scan(tree), request.pid().value(), request.externalMounts());
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);
         } catch (RuntimeException e) {

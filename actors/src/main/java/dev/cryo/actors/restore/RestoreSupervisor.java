@@ -86,6 +86,7 @@ public final class RestoreSupervisor {
                 if (request.detached()) {
                     image = dev.cryo.engine.restore.DetachedRoot.withoutParentDeathSignal(image, n -> ctx.getLog().warn(n));
                 }
+                image = request.externals().apply(image, n -> ctx.getLog().warn(n));
                 if (!request.joinNs().isEmpty()) {
                     image = dev.cryo.engine.restore.JoinedNamespaces.apply(image, request.joinNs());
                 }

@@ -19,19 +19,33 @@ import java.util.Map;
  * at that point of its table ({@code hostSource}: that path as cryo sees it, in its own table — a
  * namespace whose root is not the host's, a container's after pivot_root, binds its rootfs and
  * such from paths of the host it no longer reaches). {@code tags} are mountinfo's propagation
- * fields (shared:N, master:N, unbindable; none: private).
+ * fields (shared:N, master:N, unbindable; none: private). {@code external}: the name CRIU's {@code dump --external
+ * mnt[POINT]:NAME} gave it ("" none), by which {@code restore --external mnt[NAME]:PATH} binds PATH there instead
+ * ({@link ExternalMounts}).
  */
 public record MountImage(String point, String fsType, String source, String root, String options,
                          String superOptions, List<String> tags, boolean made, String bindFrom,
-                         List<Entry> contents, boolean hostSource) {
+                         List<Entry> contents, boolean hostSource, String external) {
     public MountImage {
         tags = List.copyOf(tags);
         contents = List.copyOf(contents);
+        external = external == null ? "" : external;
+    }
+
+    public MountImage(String point, String fsType, String source, String root, String options, String superOptions,
+                      List<String> tags, boolean made, String bindFrom, List<Entry> contents, boolean hostSource) {
+        this(point, fsType, source, root, options, superOptions, tags, made, bindFrom, contents, hostSource, "");
     }
 
     public MountImage(String point, String fsType, String source, String root, String options, String superOptions,
                       List<String> tags, boolean made, String bindFrom, List<Entry> contents) {
         this(point, fsType, source, root, options, superOptions, tags, made, bindFrom, contents, false);
+    }
+
+    /** This, named {@code name} by {@code dump --external mnt[POINT]:NAME}. */
+    public MountImage named(String name) {
+        return new MountImage(point, fsType, source, root, options, superOptions, tags, made, bindFrom, contents,
+                hostSource, name);
     }
 
     /**
@@ -95,6 +109,9 @@ public record MountImage(String point, String fsType, String source, String root
         m.put("made", made);
         if (bindFrom != null) {
             m.put(hostSource ? "bindFromHost" : "bindFrom", bindFrom);
+        }
+        if (!external.isEmpty()) {
+            m.put("external", external);
         }
         if (!contents.isEmpty()) {
             m.put("files", contents.size());
@@ -214,6 +231,40 @@ public record MountImage(String point, String fsType, String source, String root
             MountImage m = mounts.get(i);
             out.set(i, new MountImage(m.point(), m.fsType(), m.source(), m.root(), m.options(), m.superOptions(),
                     m.tags(), m.made(), m.bindFrom(), m.contents(), true));
+        }
+        return out;
+    }
+
+    static final int NAME = 1024;
+
+    /** The names {@code dump --external mnt[POINT]:NAME} gave (NamespaceImage version 11): mount index, name. */
+    static void writeExternals(Output out, List<MountImage> mounts) {
+        List<Integer> named = new ArrayList<>();
+        for (int i = 0; i < mounts.size(); i++) {
+            if (!mounts.get(i).external().isEmpty()) {
+                named.add(i);
+            }
+        }
+        out.writeVarInt(named.size(), true);
+        for (int i : named) {
+            out.writeVarInt(i, true);
+            ModelFields.writeText(out, mounts.get(i).external(), NAME, "MountImage.external");
+        }
+    }
+
+    static List<MountImage> readExternals(Input in, List<MountImage> mounts) {
+        int n = ModelFields.readCount(in, "MountImage", MAX_MOUNTS, "externals");
+        List<MountImage> out = new ArrayList<>(mounts);
+        for (int k = 0; k < n; k++) {
+            int i = in.readVarInt(true);
+            if (i < 0 || i >= mounts.size()) {
+                throw new KryoException("MountImage: external name of mount " + i + ", which does not exist");
+            }
+            String name = text(in, NAME, "external");
+            if (name.isEmpty()) {
+                throw new KryoException("MountImage: mount " + i + " has an empty external name");
+            }
+            out.set(i, out.get(i).named(name));
         }
         return out;
     }

@@ -34,7 +34,8 @@ import java.util.Map;
  * dev.cryo.engine.restore.JoinedNamespaces}; CLONE_NEWTIME stays out of {@code flags}). Version 10 adds {@code entered}:
  * the namespaces the task entered with setns that another task of the tree, one of its ancestors, is in (CLONE_NEWNET,
  * NEWNS, NEWUTS or NEWIPC → that task's pid): the restore has the task join the ancestor's once forked ({@link
- * NamespaceRestore}), where a fork alone would leave it in its parent's.
+ * NamespaceRestore}), where a fork alone would leave it in its parent's. Version 11 adds the names CRIU's {@code dump
+ * --external mnt[POINT]:NAME} gave mounts ({@link MountImage#external()}).
  */
 public record NamespaceImage(int pid, int flags, String hostname, String domainname, Map<Integer, Integer> tids,
                              boolean loUp, List<String> loAddresses, List<MountImage> mounts, IpcImage ipc,
@@ -119,6 +120,12 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 flag == Clone.NEWIPC ? IpcImage.EMPTY : ipc, time, pidForChildren, netBoundAt, joined, entered);
     }
 
+    /** This, with its mount table {@code m} (the names of {@code dump --external}, the binds of {@code restore --external}). */
+    public NamespaceImage withMounts(List<MountImage> m) {
+        return new NamespaceImage(pid, flags, hostname, domainname, tids, loUp, loAddresses, m, ipc, time,
+                pidForChildren, netBoundAt, joinedAt, entered);
+    }
+
     /** This, with the namespaces it entered with setns ({@link #entered}; null: none). */
     public NamespaceImage entering(Map<Integer, Integer> owners) {
         return owners == null ? this : new NamespaceImage(pid, flags, hostname, domainname, tids, loUp, loAddresses, mounts,
@@ -178,7 +185,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
 
     private static final int MAX_TIDS = 1 << 20, MAX_ADDRESSES = 256, NAME = 65, ADDRESS = 64, PATH = 4096;
 
-    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 10,
+    public static final RecordCodec<NamespaceImage> CODEC = RecordCodec.of(NamespaceImage.class, RECORD_ID, 11,
             (out, n) -> {
                 out.writeVarInt(n.pid(), true);
                 out.writeInt(n.flags());
@@ -206,6 +213,7 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                     out.writeInt(flag);
                     out.writeVarInt(owner, true);
                 });
+                MountImage.writeExternals(out, n.mounts());
             }, (in, version) -> {
                 int pid = in.readVarInt(true);
                 int flags = in.readInt();
@@ -228,10 +236,14 @@ public record NamespaceImage(int pid, int flags, String hostname, String domainn
                 List<MountImage> mounts = MountImage.read(in);
                 IpcImage ipc = version >= 2 ? IpcImage.read(in, version) : IpcImage.EMPTY;
                 mounts = version >= 3 ? MountImage.readXattrs(in, mounts) : mounts;
+                mounts = version >= 4 ? MountImage.readHostSources(in, mounts) : mounts;
+                TimeNsImage time = version >= 5 ? TimeNsImage.read(in) : null;
+                int pidForChildren = version >= 6 ? in.readVarInt(true) : 0;
+                String netBoundAt = version >= 9 ? text(in, PATH, "netBoundAt") : "";
+                Map<Integer, Integer> entered = version >= 10 ? entered(in) : Map.of();
                 return new NamespaceImage(pid, flags, host, domain, tids, up, addrs,
-                        version >= 4 ? MountImage.readHostSources(in, mounts) : mounts, ipc,
-                        version >= 5 ? TimeNsImage.read(in) : null, version >= 6 ? in.readVarInt(true) : 0,
-                        version >= 9 ? text(in, PATH, "netBoundAt") : "", Map.of(), version >= 10 ? entered(in) : Map.of());
+                        version >= 11 ? MountImage.readExternals(in, mounts) : mounts, ipc, time, pidForChildren,
+                        netBoundAt, Map.of(), entered);
             });
 
     private static Map<Integer, Integer> entered(Input in) {

@@ -287,7 +287,7 @@ final class NetDevices {
         return lines.stream().map(l -> fields(l).get("outer")).filter(java.util.Objects::nonNull).toList();
     }
 
-    private static Map<String, String> fields(String line) {
+    static Map<String, String> fields(String line) {
         Map<String, String> m = new LinkedHashMap<>();
         for (String w : line.split(" ")) {
             int eq = w.indexOf('=');

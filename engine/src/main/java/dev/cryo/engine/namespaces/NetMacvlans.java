@@ -14,9 +14,11 @@ import java.util.Map;
  * shared segment): made again on that lower device, under their ifindex, with their MAC, MTU, mode
  * (private, vepa, bridge, passthru with or without nopromisc) and broadcast queue length. One line
  * "macvlan name= index= lower= mac= mtu= up= mode= bcqueuelen=" of {@link NetDevices}' image lines.
- * A macvlan whose lower device is outside the tree's namespaces (the host's NIC: zdtm's macvlan)
- * stays refused, as CRIU needs {@code --external macvlan[...]} there; so does source mode, whose
- * list of remote MACs is not carried.
+ * A macvlan whose lower device is outside the tree's namespaces (the host's NIC: zdtm's macvlan) is
+ * dumped with {@code outside=} the lower's name in cryo's namespace at the dump (or ifN, its index
+ * elsewhere) instead of {@code lower=}; its restore needs {@code --external macvlan[NAME]:DEVICE}, as
+ * CRIU's does, which gives the device of cryo's namespace it is made on ({@link ExternalMacvlans}).
+ * Source mode stays refused: its list of remote MACs is not carried.
  */
 final class NetMacvlans {
     private NetMacvlans() {}
@@ -25,13 +27,9 @@ final class NetMacvlans {
         return line.startsWith("macvlan ");
     }
 
-    /** The image line of macvlan {@code l} of {@code what}, refused when its lower device is not in the namespace. */
+    /** The image line of macvlan {@code l} of {@code what}. */
     static String line(String what, NetDevices.Link l, List<NetDevices.Link> inside) {
-        if (l.elsewhere() || l.peer() == null || inside.stream().noneMatch(o -> o.name().equals(l.peer()))) {
-            throw new DumpException(what + " has macvlan " + l.name() + " whose lower device is outside the namespace"
-                    + " (" + (l.peer() == null ? "ifindex " + l.peerIndex() : l.peer()) + "), which a restore would"
-                    + " not find again; not supported (CRIU needs --external macvlan[" + l.name() + "]:... there too)");
-        }
+        boolean outside = l.elsewhere() || l.peer() == null || inside.stream().noneMatch(o -> o.name().equals(l.peer()));
         Map<String, String> s = NetBridges.settings(l.text(), "macvlan", List.of("mode", "bcqueuelen"));
         String mode = s.getOrDefault("mode", "vepa");
         if (mode.equals("source")) {
@@ -41,9 +39,20 @@ final class NetMacvlans {
         if (l.text().contains(" passthru nopromisc ")) {
             mode = "passthru+nopromisc";
         }
-        return "macvlan name=" + l.name() + " index=" + l.index() + " lower=" + l.peer() + " mac=" + l.mac() + " mtu="
+        return "macvlan name=" + l.name() + " index=" + l.index() + (outside ? " outside=" + outsideName(l)
+                : " lower=" + l.peer()) + " mac=" + l.mac() + " mtu="
                 + l.mtu() + " up=" + (l.up() ? 1 : 0) + " mode=" + mode
                 + (s.containsKey("bcqueuelen") ? " bcqueuelen=" + s.get("bcqueuelen") : "");
+    }
+
+    /** The lower device's name in cryo's namespace when it is there (same ifindex, a macvlan's link), else ifN. */
+    private static String outsideName(NetDevices.Link l) {
+        if (l.peer() != null) {
+            return l.peer();
+        }
+        return NetDevices.parse(NetnsCommand.runHere("ip", "-o", "link", "show")).stream()
+                .filter(h -> h.index() == l.peerIndex()).map(NetDevices.Link::name).findFirst()
+                .orElse("if" + l.peerIndex());
     }
 
     /** Makes macvlan {@code d} (a line's fields) on its lower device, which exists by now, down. */
@@ -56,12 +65,24 @@ final class NetMacvlans {
         if (index < 2) {
             throw new RestoreException("bad ifindex " + index + " of macvlan " + d.get("name") + " in the image");
         }
+        if (d.get("lower") == null) { // outside, and no --external macvlan[] named the device (ExternalMacvlans refuses that)
+            throw new RestoreException("macvlan " + d.get("name") + " has no lower device");
+        }
+        boolean outside = d.containsKey("outside");
         List<String> cmd = new ArrayList<>(List.of("ip", "link", "add", d.get("name"), "index", Integer.toString(index),
-                "link", d.get("lower"), "address", d.get("mac"), "mtu", d.get("mtu"), "type", "macvlan", "mode"));
+                "link", d.get("lower"), "address", d.get("mac"), "mtu", d.get("mtu")));
+        if (outside) { // made on cryo's device, into the namespace at once: its ifindex is the namespace's
+            cmd.addAll(List.of("netns", p.toString()));
+        }
+        cmd.addAll(List.of("type", "macvlan", "mode"));
         cmd.addAll(List.of(mode.split("\\+")));
         if (d.containsKey("bcqueuelen")) {
             cmd.addAll(List.of("bcqueuelen", d.get("bcqueuelen")));
         }
-        NetnsCommand.run(p, cmd.toArray(String[]::new));
+        if (outside) {
+            NetnsCommand.runHere(cmd.toArray(String[]::new));
+        } else {
+            NetnsCommand.run(p, cmd.toArray(String[]::new));
+        }
     }
 }

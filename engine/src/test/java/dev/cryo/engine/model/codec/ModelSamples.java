@@ -387,6 +387,6 @@ public final class ModelSamples {
                 new dev.cryo.engine.namespaces.MountImage("/tmp/etc", "ext4", "/dev/vda", "/etc", "ro,relatime",
                         "rw,discard", java.util.List.of("master:1"), true, "/etc", none),
                 new dev.cryo.engine.namespaces.MountImage("/tmp/keys", "devtmpfs", "devtmpfs", "/null", "ro,relatime",
-                        "rw,mode=755", java.util.List.of(), true, "/dev/null", none, true));
+                        "rw,mode=755", java.util.List.of(), true, "/dev/null", none, true).named("KEYS")); // dump --external mnt[/tmp/keys]:KEYS
     }
 }
