@@ -27,6 +27,9 @@ final class TwoHosts implements AutoCloseable {
             new java.util.concurrent.atomic.AtomicInteger(ThreadLocalRandom.current().nextInt(240));
 
     final String nsA, nsB, ipA, ipB;
+    /** Host c, made by {@link #clientHost()}: a client's, linked to a alone (10.232.N.2, a is .1 there). */
+    final String nsC, ipC, ipAtoC;
+    private final String tag;
     final Path keys, logA, logB;
     /**
      * The packaged launcher's JVM options (actors/src/deb/bin/cryo, ./cryo; without its class-data archive,
@@ -54,6 +57,10 @@ final class TwoHosts implements AutoCloseable {
         nsB = "cryo-b" + tag;
         ipA = "10.231." + n + ".1";
         ipB = "10.231." + n + ".2";
+        nsC = "cryo-c" + tag;
+        ipC = "10.232." + n + ".2";
+        ipAtoC = "10.232." + n + ".1";
+        this.tag = tag;
         keys = tmp.resolve("keys");
         logA = tmp.resolve("agent-a.log");
         logB = tmp.resolve("agent-b.log");
@@ -71,6 +78,25 @@ final class TwoHosts implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    /**
+     * Makes host c, where the clients of a's services run, as on a LAN behind a router: c's one link goes to a
+     * (its default route), a forwards, and b reaches c through a. A service's address then moves between a and
+     * b (a container's, with its routes) without c noticing. Removed by {@link #close()}.
+     */
+    TwoHosts clientHost() throws Exception {
+        sh("ip netns add " + nsC + " && ip link add v" + tag + "c type veth peer name v" + tag + "d"
+                + " && ip link set v" + tag + "c netns " + nsC + " && ip link set v" + tag + "d netns " + nsA
+                + " && ip -n " + nsC + " addr add " + ipC + "/24 dev v" + tag + "c"
+                + " && ip -n " + nsA + " addr add " + ipAtoC + "/24 dev v" + tag + "d"
+                + " && ip -n " + nsC + " link set v" + tag + "c up && ip -n " + nsC + " link set lo up"
+                + " && ip -n " + nsA + " link set v" + tag + "d up"
+                + " && ip -n " + nsC + " route add default via " + ipAtoC
+                + " && ip -n " + nsB + " route add " + ipC.substring(0, ipC.lastIndexOf('.')) + ".0/24 via " + ipA
+                + " && ip netns exec " + nsA + " sysctl -qw net.ipv4.ip_forward=1"
+                + " && ip netns exec " + nsB + " sysctl -qw net.ipv4.ip_forward=1");
+        return this;
     }
 
     String linkA() {
@@ -411,7 +437,7 @@ final class TwoHosts implements AutoCloseable {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
         }
-        for (String ns : List.of(nsB, nsA)) {
+        for (String ns : List.of(nsC, nsB, nsA)) {
             try {
                 sh("ip netns pids " + ns + " 2>/dev/null | xargs -r kill -9; ip netns del " + ns + " 2>/dev/null; true");
             } catch (Exception ignored) {
