@@ -39,8 +39,8 @@ import java.util.zip.CRC32C;
  * <li>{@code send KIND IP PORT KEYS MIB}: KIND channel (an image of MIB MiB of 1 MiB page chunks
  * through StreamImageSink, timed until b's receipt for its last byte: checked and stored), tcp
  * (the same bytes over a plain socket, until b has read them all) or tls (a plain JDK TLS socket,
- * same keys and cipher suite); one warm-up transfer of as many bytes first (a warm sender, as an
- * agent is; {@code -Dbench.channel.warm.mib} makes it smaller); prints {@code sent KIND BYTES NANOS CPU_NANOS}.
+ * same keys and cipher suite); {@link #WARM_ROUNDS} warm-up transfers of as many bytes first (a warm sender, as an
+ * agent is; {@code -Dbench.channel.warm.mib} makes them smaller); prints {@code sent KIND BYTES NANOS CPU_NANOS}.
  * <li>{@code cipher MIB}: one core's AES-128-GCM encryption of 16 KiB records and CRC32C.
  * </ul>
  */
@@ -48,6 +48,17 @@ public final class ChannelProbe {
     private static final String SUITE = "TLS_AES_128_GCM_SHA256";
     /** Pages per chunk of the channel's image (-Dbench.channel.pages; bigmem's pattern makes chunks of 3-7). */
     private static final int CHUNK_PAGES = Math.max(1, Math.min(256, Integer.getInteger("bench.channel.pages", 256)));
+
+    /**
+     * Transfers before the measured one (-Dbench.channel.warm.rounds), each as large unless
+     * -Dbench.channel.warm.mib says otherwise; the receiver says "done" for each. The page channel's
+     * per-read and per-batch methods (TlsLink's reads, the staging Tee, the socket's reads and writes,
+     * JSSE's record reading) run 4,000-8,000 times per GiB and reach the server compiler's thresholds
+     * only in the second to fourth GiB: after one warm-up GiB, C2 still compiled during the measured
+     * one (the sender's CPU for it 0.95 s, 0.57 s after three; the receiver's 1.82 and 1.10, one run
+     * each at load 17), a fresh JVM's cost and not an agent's that has sent images before.
+     */
+    static final int WARM_ROUNDS = Integer.getInteger("bench.channel.warm.rounds", 3);
 
     /** TLS records each way through the channel's engine before the first image, as an agent's WarmUp passes. */
     private static final int TLS_WARM_UP = 4000;
@@ -96,6 +107,25 @@ public final class ChannelProbe {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
+    /**
+     * {@code -Dbench.profile=LIB:FILE}: async-profiler's CPU samples of the measured transfer alone,
+     * by thread, written collapsed to FILE-KIND-SIDE (LIB: its libasyncProfiler.so; its jar must be on
+     * the class path). The sender's last transfer, and the receiver's first measured image.
+     */
+    private static void profile(boolean start, String kind, String side) {
+        String p = System.getProperty("bench.profile");
+        if (p == null) return;
+        int colon = p.lastIndexOf(':');
+        try {
+            Class<?> c = Class.forName("one.profiler.AsyncProfiler");
+            Object profiler = c.getMethod("getInstance", String.class).invoke(null, p.substring(0, colon));
+            c.getMethod("execute", String.class).invoke(profiler, start ? "start,event=cpu,interval=1ms,threads"
+                    : "stop,collapsed,file=" + p.substring(colon + 1) + "-" + kind + "-" + side);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("-Dbench.profile: " + e, e);
+        }
+    }
+
     private static synchronized void report(String line) {
         System.out.println(line);
         System.out.flush();
@@ -106,10 +136,12 @@ public final class ChannelProbe {
         PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
         long[] started = new long[2];
+        int[] images = new int[1];
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
                     @Override
                     public Path target(String id) {
+                        if (++images[0] == WARM_ROUNDS + 1) profile(true, "channel", "b");
                         started[0] = cpu();
                         started[1] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
                         try {
@@ -132,6 +164,7 @@ public final class ChannelProbe {
                         } catch (java.io.IOException e) {
                             // reported below
                         }
+                        if (images[0] == WARM_ROUNDS + 1) profile(false, "channel", "b");
                         report(failure == null ? "done channel " + bytes + " " + used + " " + thread : "failed channel " + failure);
                     }
                 });
@@ -172,12 +205,13 @@ public final class ChannelProbe {
         if (kind.equals("channel")) {
             PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         }
-        // the first round warms the JIT up, at full size: the channel's sender is an agent that has sent
-        // images before, and after a 256 MiB round C1/C2 still took 8-11 % of this JVM's CPU during the
-        // measured GiB (chan48, perf), a fresh JVM's cost rather than the channel's
-        for (int round = 0; round < 2; round++) {
-            int m = round == 0 ? Math.min(mib, Integer.getInteger("bench.channel.warm.mib", mib)) : mib;
+        // the first rounds warm the JIT up (see WARM_ROUNDS): the channel's sender is an agent that has
+        // sent images before
+        int warm = WARM_ROUNDS;
+        for (int round = 0; round <= warm; round++) {
+            int m = round < warm ? Math.min(mib, Integer.getInteger("bench.channel.warm.mib", mib)) : mib;
             java.util.Map<Long, Long> times = threadTimes();
+            if (round == warm) profile(true, kind, "a");
             long c0 = cpu();
             long t0 = System.nanoTime();
             long bytes = switch (kind) {
@@ -187,13 +221,14 @@ public final class ChannelProbe {
                 default -> throw new IllegalArgumentException(kind);
             };
             long nanos = System.nanoTime() - t0;
-            if (round == 1 && Boolean.getBoolean("bench.threads")) {
+            if (round == warm) profile(false, kind, "a");
+            if (round == warm && Boolean.getBoolean("bench.threads")) {
                 report("threads " + threadCpu(c0, times));
             }
             if (round == 0 && Boolean.getBoolean("bench.threads")) { // a fresh JVM's first transfer
                 report("first " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
             }
-            if (round == 1) {
+            if (round == warm) {
                 report("sent " + kind + " " + bytes + " " + nanos + " " + (cpu() - c0));
             }
         }

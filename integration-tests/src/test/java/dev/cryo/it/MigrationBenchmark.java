@@ -110,7 +110,9 @@ class MigrationBenchmark {
         List<String> out = new ArrayList<>();
         try (TwoHosts hosts = new TwoHosts(tmp)) {
             Path staging = Files.createDirectories(tmp.resolve("staging")); // on disk, as an agent's staging directory
-            String probe = javaBin + " -XX:-UsePerfData -Dbench.channel.pages=" + Integer.getInteger("bench.channel.pages", 256)
+            String probe = javaBin + " -XX:-UsePerfData " + AGENT_JVM + " -Dbench.channel.pages=" + Integer.getInteger("bench.channel.pages", 256)
+                    + " -Dbench.channel.warm.rounds=" + ChannelProbe.WARM_ROUNDS
+                    + (System.getProperty("bench.profile") == null ? "" : " -Dbench.profile=" + System.getProperty("bench.profile"))
                     + " -cp " + cp + " " + ChannelProbe.class.getName();
             String cipher = TwoHosts.sh(probe + " cipher 1024").trim();
             String[] c = cipher.substring(cipher.lastIndexOf("cipher ")).split(" ");
@@ -141,8 +143,10 @@ class MigrationBenchmark {
                             String sent = lastLine(TwoHosts.sh("nsenter --net=/run/netns/" + hosts.nsA + " " + probe + " send "
                                     + kind + " " + hosts.ipB + " " + CHANNEL_PORT + " " + hosts.keys + " " + mib), "sent ");
                             String[] s = sent.split(" ");
-                            // b's line for the measured transfer: the probe's warm-up transfer says "done" first
-                            awaitLine(lines, "done " + kind + " ");
+                            // b's line for the measured transfer: the probe's warm-up transfers say "done" first
+                            for (int w = 0; w < ChannelProbe.WARM_ROUNDS; w++) {
+                                awaitLine(lines, "done " + kind + " ");
+                            }
                             String[] d = awaitLine(lines, "done " + kind + " " + s[2] + " ").split(" ");
                             double bytes = Double.parseDouble(s[2]), gib = bytes / (1 << 30);
                             double rate = bytes / (1 << 20) / (Long.parseLong(s[3]) / 1e9);
@@ -164,6 +168,13 @@ class MigrationBenchmark {
     }
 
     private static final int CHANNEL_PORT = 25540;
+    /**
+     * Both probe JVMs run with the agent's heap settings (actors/src/deb/bin/cryo and ./cryo for
+     * "agent"): they ran the default G1 with its growing heap, and b's receiving thread took page
+     * faults in JSSE's per-record garbage as the heap grew (~8 % of its samples), which an agent's
+     * fixed young generation does not.
+     */
+    private static final String AGENT_JVM = "-XX:+UseSerialGC -Xms192m -Xmn64m";
 
     private static String awaitLine(java.io.BufferedReader lines, String prefix) throws java.io.IOException {
         for (String l; (l = lines.readLine()) != null; ) {
