@@ -15,7 +15,8 @@ import java.util.Map;
  * of a mount of the host's namespace (cryo's), which the restore's own copy has too (its mount
  * options and propagation are set as dumped); true: a mount made inside the namespace, made again
  * by the restore — a fresh file system of {@code fsType} (proc, sysfs, mqueue, tmpfs with its
- * {@code contents}) or, with {@code bindFrom}, a bind mount of that path as the namespace saw it
+ * {@code contents}, binfmt_misc with its entries as contents: each a file named as the entry, its
+ * text as the kernel shows it its data, BinfmtEntries) or, with {@code bindFrom}, a bind mount of that path as the namespace saw it
  * at that point of its table ({@code hostSource}: that path as cryo sees it, in its own table — a
  * namespace whose root is not the host's, a container's after pivot_root, binds its rootfs and
  * such from paths of the host it no longer reaches). {@code tags} are mountinfo's propagation

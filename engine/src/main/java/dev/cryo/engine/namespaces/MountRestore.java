@@ -248,6 +248,9 @@ public final class MountRestore {
                         write.run();
                     }
                 }
+                if (d.fsType().equals("binfmt_misc")) {
+                    BinfmtEntries.register(t, d.point(), d.contents(), "pid " + pid + ": " + made.describe());
+                }
                 if (hasOption(d.superOptions(), "ro")) {
                     t.call("mount(" + d.point() + ", MS_REMOUNT|MS_RDONLY)", SyscallNr.MOUNT, 0,
                             path(t, 4096, d.point()), 0, MS_REMOUNT | MS_RDONLY, dataAt);

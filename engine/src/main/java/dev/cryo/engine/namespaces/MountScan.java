@@ -211,10 +211,8 @@ public final class MountScan {
                         + " it cannot be bound again");
             }
             if (src == null && freshByType(p, m)) {
-                if (m.fsType().equals("binfmt_misc")) {
-                    binfmtEntries(p, m, what + ": " + mount);
-                }
-                out.add(image(m, true, null, List.of()));
+                out.add(image(m, true, null, !m.fsType().equals("binfmt_misc") ? List.of() : BinfmtEntries.read(
+                        Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + m.point()), what + ": " + mount)));
                 done.add(m);
                 continue;
             }
@@ -286,26 +284,9 @@ public final class MountScan {
      * with its options, which finds the hierarchy, or makes it anew where it is gone. Where a user
      * namespace of the tree owns the mount namespace the kernel refuses a v1 mount: still refused.
      * Likewise binfmt_misc (zdtm's binfmt_misc, mountpoints): mounted in cryo's user namespace it is the
-     * host's instance, whose entries outlive the tree; a user namespace's own instance dies with it (refused).
+     * host's instance, its entries kept as the mount's contents (BinfmtEntries); a user namespace's own
+     * instance dies with it (refused).
      */
-    /**
-     * binfmt_misc entries registered: the kernel removes them all when the instance's last mount goes (the
-     * killing dump's, where the host mounts none), and a restore does not register them again: refused.
-     */
-    private static void binfmtEntries(Pid p, Mount m, String what) {
-        List<String> entries = new ArrayList<>();
-        try (java.util.stream.Stream<Path> files = Files.list(Path.of(dev.cryo.kernel.ExitedLeaders.proc(p) + "/root" + m.point()))) {
-            files.map(f -> f.getFileName().toString()).filter(f -> !f.equals("status") && !f.equals("register"))
-                    .sorted().forEach(entries::add);
-        } catch (IOException e) {
-            throw new DumpException(what + ": its entries cannot be listed: " + e.getMessage());
-        }
-        if (!entries.isEmpty()) {
-            throw new DumpException(what + " has binfmt_misc entries registered " + entries + ", which the kernel"
-                    + " removes with the last mount of the instance and a restore would not register again; not supported");
-        }
-    }
-
     private static boolean freshByType(Pid p, Mount m) {
         if (!(m.fsType().equals("cgroup") || m.fsType().equals("cgroup2") || m.fsType().equals("binfmt_misc"))
                 || !m.root().equals("/")) {
