@@ -20,28 +20,15 @@ static char a[4096], ab[4096], abc[4096];
 
 static void tmpfs(const char *at, const char *name)
 {
-    char path[4200];
-    if (mount(name, at, "tmpfs", 0, "size=1m"))
-        fail("mount");
-    snprintf(path, sizeof path, "%s/%s", at, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f))
-        fail("write a tmpfs's file");
+    if (tmpfs_on(at, name) || names(at, name))
+        fail("mount a tmpfs with its file");
 }
 
 /* DIR shows the file NAME of its tmpfs (and nothing of the tmpfs above), then that mount is taken off. */
 static void off(const char *dir, const char *name, const char *step)
 {
-    char want[32];
-    snprintf(want, sizeof want, "%s\n", name);
-    if (!reads(dir, name, want)) {
-        printf("FAIL: %s: %s does not show %s\n", step, dir, name);
-        exit(1);
-    }
-    if (umount2(dir, 0)) {
-        printf("FAIL: %s: umount %s (errno %d)\n", step, dir, errno);
-        exit(1);
-    }
+    shows(dir, name, step);
+    takes_off(dir, step);
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include "workload.h"
 #include "childcheck.h"
 #include "fdmount.h"
+#include "fileholds.h"
 
 static char dir[1024];
 static int inherited, ready, deleted, remap;
@@ -74,8 +75,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", argv[1]);
     remap = argc > 2 && !strcmp(argv[2], "remap");
     deleted = remap || (argc > 2 && !strcmp(argv[2], "deleted"));
-    if (mount("cryo-top", dir, "tmpfs", 0, "size=1m") || mkdir(at("0"), 0700)
-            || mount("cryo-zero", at("0"), "tmpfs", 0, "size=1m") || mkdir(at("0/1"), 0700) || mkdir(at("0/2"), 0700)
+    if (tmpfs_on(dir, "cryo-top") || mkdir(at("0"), 0700) || tmpfs_on(at("0"), "cryo-zero") || mkdir(at("0/1"), 0700) || mkdir(at("0/2"), 0700)
             || mkdir(at("1"), 0700) || mount(at("0/1"), at("1"), NULL, MS_BIND, NULL))
         fail("set up the mounts");
     inherited = open(at("1/F"), O_CREAT | O_RDWR, 0600);

@@ -22,10 +22,10 @@ __attribute__((unused)) static pid_t fork_ready(void (*child)(int ready)) {
         child(p[1]);
         _exit(0);
     }
+    close(p[1]); /* a child that dies before it is ready ends the read, not a wait for ever */
     char b;
     if (read(p[0], &b, 1) != 1) fail("the child did not get ready");
     close(p[0]);
-    close(p[1]);
     return c;
 }
 

@@ -28,12 +28,9 @@ static int child(int ready)
 {
     if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
         return 2;
-    if (mount("cryo-over", box, "tmpfs", 0, "size=1m"))
+    if (tmpfs_on(box, "cryo-over"))
         return 3;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/over", box);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs("over\n", f) < 0 || fclose(f))
+    if (names(box, "over"))
         return 4;
     if (write(ready, "r", 1) != 1)
         return 5;
@@ -50,6 +47,11 @@ static int child(int ready)
     return 0;
 }
 
+static void child_exits(int ready)
+{
+    _exit(child(ready));
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -59,29 +61,13 @@ int main(int argc, char **argv)
     box = argv[1];
     if (!reads(box, "under", "under\n"))
         fail("set up: BOX does not show the parent's tmpfs");
-    int p[2];
-    if (pipe(p))
-        fail("pipe");
-    pid_t pid = fork();
-    if (pid < 0)
-        fail("fork");
-    if (pid == 0) {
-        close(p[0]);
-        _exit(child(p[1]));
-    }
-    close(p[1]);
-    char c;
-    if (read(p[0], &c, 1) != 1)
-        fail("the child did not mount its tmpfs");
+    pid_t pid = fork_ready(child_exits);
     printf("ready\n");
     while (!check)
         pause();
     if (!reads(box, "under", "under\n") || reads(box, "over", "over\n"))
         fail("the parent's BOX does not show its tmpfs alone");
-    char later[4096];
-    snprintf(later, sizeof later, "%s/later", box);
-    FILE *f = fopen(later, "w");
-    if (!f || fputs("later\n", f) < 0 || fclose(f))
+    if (names(box, "later"))
         fail("write BOX/later");
     return child_verdict(pid);
 }

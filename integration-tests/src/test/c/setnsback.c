@@ -116,14 +116,6 @@ static void enteredSibling(int ready)
     _exit(verify(0, "cryo-child", "child"));
 }
 
-static int write_who(const char *who)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/who", box);
-    FILE *f = fopen(path, "w");
-    return f && fprintf(f, "%s\n", who) > 0 && !fclose(f);
-}
-
 /* The child: its own namespaces, with a grandchild on each side of its unshare. */
 static void child(int ready)
 {
@@ -136,7 +128,7 @@ static void child(int ready)
             || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
         _exit(3);
     }
-    if (kinds_used > 1 && (mount("cryo-child", box, "tmpfs", 0, "size=1m") || !write_who("child")
+    if (kinds_used > 1 && (tmpfs_on(box, "cryo-child") || writes(box, "who", "child\n")
             || sethostname("cryo-child", strlen("cryo-child"))))
         _exit(4);
     pid_t after = fork_ready(entered);
@@ -172,8 +164,8 @@ int main(int argc, char **argv)
             pause();
         return child_verdict(first);
     }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || mount("cryo-root", box, "tmpfs", 0, "size=1m")
-            || !write_who("root"))
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || tmpfs_on(box, "cryo-root")
+            || writes(box, "who", "root\n"))
         fail("set up the root's tmpfs");
     if (sethostname("cryo-root", strlen("cryo-root")) || shmget(0x5e75, 4096, IPC_CREAT | 0600) < 0)
         fail("set up the root's host name and segment");
