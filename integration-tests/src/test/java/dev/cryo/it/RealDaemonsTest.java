@@ -17,6 +17,7 @@ import static dev.cryo.it.RealServersTest.connect;
 import static dev.cryo.it.RealServersTest.freePort;
 import static dev.cryo.it.RealServersTest.killTree;
 import static dev.cryo.it.RealServersTest.succeeds;
+import static dev.cryo.it.RealServersTest.textOf;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -48,14 +49,6 @@ class RealDaemonsTest {
     private static void send(Socket s, String text) throws IOException {
         s.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
-    }
-
-    private static String textOf(Path f) {
-        try {
-            return Files.readString(f);
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     /**
@@ -221,7 +214,7 @@ class RealDaemonsTest {
         try (DetachedProcess p = DetachedProcess.start(tmp.resolve("etcd.out"), "/usr/bin/etcd", "--name", "cryo", "--data-dir",
                 tmp.resolve("etcd").toString(), "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
                 "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl, "--initial-cluster", "cryo=" + peerUrl)) {
-            DetachedProcess.awaitCondition(() -> etcdQuietly(client, "/v3/kv/put", "{\"key\":\"YQ==\",\"value\":\"YmVmb3Jl\"}")
+            DetachedProcess.awaitProbe(() -> etcd(client, "/v3/kv/put", "{\"key\":\"YQ==\",\"value\":\"YmVmb3Jl\"}")
                     .contains("revision"), Duration.ofSeconds(60), "etcd to take a write");
             try (Socket watch = connect(client)) {
                 String body = "{\"create_request\":{\"key\":\"Yg==\"}}";
@@ -245,14 +238,6 @@ class RealDaemonsTest {
             send(s, "POST " + path + " HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
                     + "\r\n\r\n" + body);
             return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-        }
-    }
-
-    private static String etcdQuietly(int port, String path, String body) {
-        try {
-            return etcd(port, path, body);
-        } catch (Exception e) {
-            return e.toString();
         }
     }
 
@@ -333,13 +318,8 @@ class RealDaemonsTest {
                 + tmp.resolve("fpm.conf") + " & /usr/sbin/nginx -c " + tmp.resolve("nginx.conf") + " & wait")) {
             DetachedProcess.awaitCondition(() -> RealServersTest.treeSize(p.pid().value()) == 6 && Files.exists(sock),
                     Duration.ofSeconds(30), "php-fpm's master and workers, nginx's master and worker");
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return visit.call().equals("session 1");
-                } catch (Exception e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "php-fpm to answer through nginx");
+            DetachedProcess.awaitProbe(() -> visit.call().equals("session 1"),
+                    Duration.ofSeconds(30), "php-fpm to answer through nginx");
             assertEquals("session 2", visit.call());
             DumpRestore d = DumpRestore.dumpLeavingRunning(p.pid().value(), tmp.resolve("img"));
             assertEquals("session 3", visit.call(), "the original after the dump");
@@ -357,13 +337,8 @@ class RealDaemonsTest {
                 dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(master), dev.cryo.kernel.Signals.SIGUSR2);
                 DetachedProcess.awaitCondition(() -> textOf(tmp.resolve("fpm.log")).contains("using inherited socket"),
                         Duration.ofSeconds(30), "the restored master to exec itself again");
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        return visit.call().equals("session 5");
-                    } catch (Exception e) {
-                        return false;
-                    }
-                }, Duration.ofSeconds(30), "the reloaded php-fpm's new workers to answer");
+                DetachedProcess.awaitProbe(() -> visit.call().equals("session 5"),
+                        Duration.ofSeconds(30), "the reloaded php-fpm's new workers to answer");
             } finally {
                 killTree(r.pid().value());
             }

@@ -143,12 +143,8 @@ class RealServersTest {
                         + " --dbfilename r.rdb --replicaof 127.0.0.1 " + master + " & wait");
              Socket m = connect(master); Socket r = connect(replica)) {
             assertEquals("+OK\r\n", ask(m, "SET a 41\r\n", "\r\n"));
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return ask(r, "INFO replication\r\n", "\r\n\r\n").contains("master_link_status:up");
-                } catch (IOException e) {
-                    return false;
-                }
+            DetachedProcess.awaitProbe(() -> {
+                return ask(r, "INFO replication\r\n", "\r\n\r\n").contains("master_link_status:up");
             }, Duration.ofSeconds(30), "the replica to sync");
             assertEquals(":1\r\n", ask(m, "WAIT 1 10000\r\n", "\r\n"));
             DetachedProcess restored = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
@@ -212,13 +208,9 @@ class RealServersTest {
                 assertTrue(http(port, "/").contains("hello from nginx"));
                 List<Integer> before = StateComparator.tree(r.pid().value());
                 Sys.kill(r.pid(), Signals.SIGHUP); // reload: new workers forked by the restored master
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        List<Integer> now = StateComparator.tree(r.pid().value());
-                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
-                    } catch (Exception e) {
-                        return false;
-                    }
+                DetachedProcess.awaitProbe(() -> {
+                    List<Integer> now = StateComparator.tree(r.pid().value());
+                    return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
                 }, Duration.ofSeconds(30), "nginx to reload (two new workers, the old ones gone)");
                 assertTrue(http(port, "/").contains("hello from nginx"));
                 assertTrue(Files.readString(dir.resolve("logs/access.log")).lines().count() >= 2,
@@ -492,13 +484,9 @@ class RealServersTest {
                 assertTrue(http(port, "/index.html").contains("hello from apache"));
                 List<Integer> before = StateComparator.tree(r.pid().value());
                 Sys.kill(r.pid(), Signals.SIGUSR1); // graceful restart
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        List<Integer> now = StateComparator.tree(r.pid().value());
-                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
-                    } catch (Exception e) {
-                        return false;
-                    }
+                DetachedProcess.awaitProbe(() -> {
+                    List<Integer> now = StateComparator.tree(r.pid().value());
+                    return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
                 }, Duration.ofSeconds(60), "apache to restart gracefully (two new children)");
                 assertTrue(http(port, "/index.html").contains("hello from apache"));
             } finally {
@@ -609,13 +597,9 @@ class RealServersTest {
                 assertTrue(http(port, "/").contains("200 OK"));
                 List<Integer> before = StateComparator.tree(r.pid().value());
                 Sys.kill(r.pid(), Signals.SIGHUP); // new workers, forked by the restored master
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        List<Integer> now = StateComparator.tree(r.pid().value());
-                        return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
-                    } catch (Exception e) {
-                        return false;
-                    }
+                DetachedProcess.awaitProbe(() -> {
+                    List<Integer> now = StateComparator.tree(r.pid().value());
+                    return now.size() == 3 && now.stream().filter(before::contains).count() == 1;
                 }, Duration.ofSeconds(60), "gunicorn to reload (two new workers)");
                 assertTrue(http(port, "/").contains("count=1"), "a new worker answers");
             } finally {
@@ -681,13 +665,8 @@ class RealServersTest {
                     "supervisord's two programs");
             DetachedProcess.awaitCondition(() -> Files.exists(sock), Duration.ofSeconds(30), "supervisord's socket");
             // a program is STARTING for its first second (startsecs): the pids are checked as RUNNING
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return succeeds(status).split("RUNNING", -1).length == 3;
-                } catch (Exception | AssertionError e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(30), "supervisord's two programs RUNNING");
+            DetachedProcess.awaitProbe(() -> succeeds(status).split("RUNNING", -1).length == 3,
+                    Duration.ofSeconds(30), "supervisord's two programs RUNNING");
             List<Integer> before = StateComparator.tree(p.pid().value());
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
             try {
@@ -922,12 +901,8 @@ class RealServersTest {
             List<String> stats = List.of("/usr/sbin/conntrackd", "-C", conf.toString(), "-s");
             // lo is up and the rule in once the shell has become conntrackd (a ping before found lo down)
             Path comm = Path.of("/proc/" + p.pid().value() + "/comm");
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return Files.readString(comm).strip().equals("conntrackd") && Files.exists(tmp.resolve("ctl"));
-                } catch (java.io.IOException e) {
-                    return false;
-                }
+            DetachedProcess.awaitProbe(() -> {
+                return Files.readString(comm).strip().equals("conntrackd") && Files.exists(tmp.resolve("ctl"));
             }, java.time.Duration.ofSeconds(30), "conntrackd to start");
             succeeds(List.of("nsenter", net, "ping", "-c", "1", "-W", "5", "127.0.0.1"));
             awaitCreated(stats, 1, "conntrackd to count the first ping's connection");
@@ -944,13 +919,9 @@ class RealServersTest {
     /** Waits until {@code conntrackd -s} counts at least {@code n} connections created. */
     private static void awaitCreated(List<String> stats, int n, String what) throws Exception {
         java.util.regex.Pattern created = java.util.regex.Pattern.compile("connections created:\\s+(\\d+)");
-        DetachedProcess.awaitCondition(() -> {
-            try {
-                java.util.regex.Matcher m = created.matcher(succeeds(stats));
-                return m.find() && Integer.parseInt(m.group(1)) >= n;
-            } catch (Exception | AssertionError e) {
-                return false;
-            }
+        DetachedProcess.awaitProbe(() -> {
+            java.util.regex.Matcher m = created.matcher(succeeds(stats));
+            return m.find() && Integer.parseInt(m.group(1)) >= n;
         }, Duration.ofSeconds(30), what);
     }
 
@@ -1104,13 +1075,7 @@ class RealServersTest {
 
     /** Runs {@code cmd} (which must exit 0) until its output contains {@code text}. */
     private static void awaitOutput(List<String> cmd, String text, String what) throws Exception {
-        DetachedProcess.awaitCondition(() -> {
-            try {
-                return succeeds(cmd).contains(text);
-            } catch (Exception | AssertionError e) {
-                return false;
-            }
-        }, Duration.ofSeconds(60), what);
+        DetachedProcess.awaitProbe(() -> succeeds(cmd).contains(text), Duration.ofSeconds(60), what);
     }
 
     /**
@@ -1339,12 +1304,8 @@ class RealServersTest {
                     assertTrue(ask(client, get, "backend\n").startsWith("HTTP/1.1 200"), "the kept-alive client");
                     List<Integer> before = StateComparator.tree(r.pid().value());
                     Sys.kill(r.pid(), Signals.SIGUSR2);
-                    DetachedProcess.awaitCondition(() -> {
-                        try {
-                            return StateComparator.tree(r.pid().value()).stream().anyMatch(t -> !before.contains(t));
-                        } catch (Exception e) {
-                            return false;
-                        }
+                    DetachedProcess.awaitProbe(() -> {
+                        return StateComparator.tree(r.pid().value()).stream().anyMatch(t -> !before.contains(t));
                     }, Duration.ofSeconds(30), "haproxy to reload (a new worker)");
                     assertTrue(http(port, "/").contains("backend"), "a new client, after the reload");
                 } finally {
@@ -1440,13 +1401,9 @@ class RealServersTest {
                     }
                     assertTrue(succeeds(List.of("varnishadm", "-n", work.toString(), "backend.list")).contains("default"));
                     // the only hits were after the restore; a worker adds its counts when its session ends
-                    DetachedProcess.awaitCondition(() -> {
-                        try {
-                            return !succeeds(List.of("varnishstat", "-n", work.toString(), "-1", "-f", "MAIN.cache_hit"))
-                                    .matches("(?s)MAIN\\.cache_hit\\s+0\\s.*");
-                        } catch (Exception e) {
-                            return false;
-                        }
+                    DetachedProcess.awaitProbe(() -> {
+                        return !succeeds(List.of("varnishstat", "-n", work.toString(), "-1", "-f", "MAIN.cache_hit"))
+                                .matches("(?s)MAIN\\.cache_hit\\s+0\\s.*");
                     }, Duration.ofSeconds(30), "varnishstat to read the restored child's hits");
                 } finally {
                     killTree(p.pid().value());
@@ -2128,13 +2085,8 @@ class RealServersTest {
             try {
                 awaitOutput(ping, " 0% packet loss", "the restored master's address to answer");
                 Files.writeString(fail, "");
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        return !succeeds(addresses).contains(vip + "/24");
-                    } catch (Exception | AssertionError e) {
-                        return false;
-                    }
-                }, Duration.ofSeconds(60), "the restored keepalived's track script to fail and its address to go");
+                DetachedProcess.awaitProbe(() -> !succeeds(addresses).contains(vip + "/24"),
+                        Duration.ofSeconds(60), "the restored keepalived's track script to fail and its address to go");
                 assertTrue(r.outputText().contains("Entering FAULT STATE"), r.outputText());
             } finally {
                 killTree(r.pid().value());
@@ -2188,11 +2140,9 @@ class RealServersTest {
                 assertEquals(after[0] * 2, after[2], "the worker thread answers");
                 assertEquals(before[4], after[4], "the same child");
                 assertEquals(2, StateComparator.tree(r.pid().value()).size(), "node and its child");
-                DetachedProcess.awaitCondition(() -> {
+                DetachedProcess.awaitProbe(() -> {
                     try (Socket other = connect(port)) {
                         return nodeReply(ask(other, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "END\n"))[3] > 0;
-                    } catch (Exception e) {
-                        return false;
                     }
                 }, Duration.ofSeconds(30), "the restored fs.watch to see the new file");
             } finally {
@@ -2291,16 +2241,12 @@ class RealServersTest {
     }
 
     private static void awaitPeople(String url, List<String> people, String what) throws Exception {
-        DetachedProcess.awaitCondition(() -> {
+        DetachedProcess.awaitProbe(() -> {
+            javax.naming.directory.DirContext c = ldapBind(url);
             try {
-                javax.naming.directory.DirContext c = ldapBind(url);
-                try {
-                    return ldapPeople(c).equals(people);
-                } finally {
-                    c.close();
-                }
-            } catch (javax.naming.NamingException e) {
-                return false;
+                return ldapPeople(c).equals(people);
+            } finally {
+                c.close();
             }
         }, Duration.ofSeconds(60), what);
     }
@@ -2900,13 +2846,9 @@ class RealServersTest {
                 // (SocketRestoreTest#aNotificationComingWhileTheTreeIsFrozen...): the address settles first, one try
                 List<String> linkLocal = List.of("nsenter", "--net=/proc/" + p.pid().value() + "/ns/net", "ip", "-6",
                         "-o", "addr", "show", "dev", inside);
-                DetachedProcess.awaitCondition(() -> {
-                    try {
-                        String a = succeeds(linkLocal);
-                        return a.contains("fe80::") && !a.contains("tentative");
-                    } catch (Exception | AssertionError e) {
-                        return false;
-                    }
+                DetachedProcess.awaitProbe(() -> {
+                    String a = succeeds(linkLocal);
+                    return a.contains("fe80::") && !a.contains("tentative");
                 }, Duration.ofSeconds(30), "the link-local address's duplicate detection to end");
                 DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
                 try {
@@ -3351,13 +3293,8 @@ class RealServersTest {
                 DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
                 try {
                     int before = perf.outputText().split("iops current", -1).length;
-                    DetachedProcess.awaitCondition(() -> {
-                        try {
-                            return perf.outputText().split("iops current", -1).length > before + 1;
-                        } catch (IOException e) {
-                            return false;
-                        }
-                    }, Duration.ofSeconds(30), "iscsi-perf's reads to go on after the restore");
+                    DetachedProcess.awaitProbe(() -> perf.outputText().split("iops current", -1).length > before + 1,
+                            Duration.ofSeconds(30), "iscsi-perf's reads to go on after the restore");
                     String shown = succeeds(concat(tgtadm, "show", "--mode", "target"));
                     assertTrue(shown.contains("Initiator: iqn.2010-11.libiscsi:iscsi-perf"), shown);
                     assertEquals(nexus, nexuses(shown), "the same session, no new login: " + shown);
@@ -3496,12 +3433,8 @@ class RealServersTest {
             String ask = "SENTINEL get-master-addr-by-name m\r\n";
             assertTrue(ask(client, ask, "\r\n" + master + "\r\n").endsWith(master + "\r\n"));
             Socket toMaster = connect(master);
-            DetachedProcess.awaitCondition(() -> {
-                try {
-                    return ask(toMaster, "CLIENT LIST\r\n", "\n\r\n").split("cmd=").length - 1 >= 3; // sentinel's 2 + this
-                } catch (IOException e) {
-                    return false;
-                }
+            DetachedProcess.awaitProbe(() -> {
+                return ask(toMaster, "CLIENT LIST\r\n", "\n\r\n").split("cmd=").length - 1 >= 3; // sentinel's 2 + this
             }, Duration.ofSeconds(30), "the sentinel's two links to the master");
             String linksBefore = sentinelLinks(ask(toMaster, "CLIENT LIST\r\n", "\n\r\n"));
             DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
@@ -3649,13 +3582,7 @@ class RealServersTest {
     }
 
     private static void awaitTickPast(Path socket, double past, String what) throws Exception {
-        DetachedProcess.awaitCondition(() -> {
-            try {
-                return collectdTick(socket) > past;
-            } catch (Exception e) {
-                return false;
-            }
-        }, Duration.ofSeconds(60), what);
+        DetachedProcess.awaitProbe(() -> collectdTick(socket) > past, Duration.ofSeconds(60), what);
     }
 
     /**
@@ -3751,7 +3678,8 @@ class RealServersTest {
         }
     }
 
-    private static String textOf(Path f) {
+    /** The file's text, "" while it is not there. */
+    static String textOf(Path f) {
         try {
             return Files.readString(f);
         } catch (IOException e) {

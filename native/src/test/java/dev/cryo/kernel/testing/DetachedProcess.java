@@ -104,6 +104,33 @@ public final class DetachedProcess implements AutoCloseable {
         }
     }
 
+    /** A check that fails, rather than answers false, while what it asks is not up yet (a server not listening yet). */
+    @FunctionalInterface
+    public interface Probe {
+        boolean holds() throws Exception;
+    }
+
+    /**
+     * As {@link #awaitCondition(BooleanSupplier, Duration, String)}, a probe that throws (or whose helper's assertion
+     * fails) counting as "not yet"; the timeout names the last such failure. A name of its own: as an overload, every
+     * zero-argument lambda would fit both.
+     */
+    public static void awaitProbe(Probe probe, Duration timeout, String what) throws InterruptedException {
+        Throwable[] last = {null};
+        try {
+            awaitCondition(() -> {
+                try {
+                    return probe.holds();
+                } catch (Exception | AssertionError e) {
+                    last[0] = e;
+                    return false;
+                }
+            }, timeout, what);
+        } catch (AssertionError e) {
+            throw last[0] == null ? e : new AssertionError(e.getMessage() + " (last try: " + last[0] + ")", last[0]);
+        }
+    }
+
     /** The state letter from /proc/PID/stat (R, S, t, Z...), or 'X' when the process is gone. */
     public char state() {
         return stateOf(pid.value());
