@@ -7,28 +7,53 @@
  * the fds are still open on files of a dead process — mountinfo reads (the file keeps its mount
  * namespace), status fails with ESRCH, the directory's fd reads "/proc/B (deleted)" — and that the
  * cwd is a dead process's directory: getcwd
- * fails with ENOENT and /proc/self/cwd reads "/proc/B (deleted)". Prints PASS or FAIL: reason.
+ * fails with ENOENT and /proc/self/cwd reads "/proc/B (deleted)". A runs as user and group 65534 (dumpable
+ * again, as a program exec'd by that user is), so its files are that user's: still after the restore (the
+ * stand-in at a dead pid of a pid namespace of its own, a container's, ran as root, and they were root's).
+ * Prints PASS or FAIL: reason.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "workload.h"
 
-static pid_t child(void) {
-    pid_t p = fork();
-    if (p < 0) fail("fork");
-    if (p == 0) {
+#define NOBODY 65534
+
+/* A child that sleeps for good; with `nobody`, as user and group 65534 once the parent returns. */
+static pid_t child(int nobody) {
+    int p[2];
+    if (pipe(p)) fail("pipe");
+    pid_t c = fork();
+    if (c < 0) fail("fork");
+    if (c == 0) {
+        if (nobody && (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY)
+                || prctl(PR_SET_DUMPABLE, 1)))
+            _exit(1);
+        close(p[1]);
         for (;;) pause();
     }
-    return p;
+    close(p[1]);
+    char b;
+    if (read(p[0], &b, 1) != 0) fail("the child's setup");
+    close(p[0]);
+    return c;
+}
+
+/* 0 when fd's file is user and group 65534's. */
+static int nobodys(int fd) {
+    struct stat st;
+    return fstat(fd, &st) || st.st_uid != NOBODY || st.st_gid != NOBODY;
 }
 
 int main(void) {
-    pid_t a = child(), b = child();
+    pid_t a = child(1), b = child(0);
     char path[64], want[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/mountinfo", a);
     int info = open(path, O_RDONLY);
@@ -37,6 +62,7 @@ int main(void) {
     snprintf(path, sizeof path, "/proc/%d", b);
     int dir = open(path, O_RDONLY | O_DIRECTORY);
     if (info < 0 || status < 0 || dir < 0 || chdir(path)) fail("open or chdir");
+    if (nobodys(status)) fail("the status of a process of user 65534 is not that user's");
     kill(a, SIGKILL);
     kill(b, SIGKILL);
     if (waitpid(a, NULL, 0) != a || waitpid(b, NULL, 0) != b) fail("waitpid");
@@ -56,6 +82,7 @@ int main(void) {
     if (read(info, buf, sizeof buf) <= 0) fail("mountinfo of the dead process does not read");
     errno = 0;
     if (read(status, buf, sizeof buf) >= 0 || errno != ESRCH) fail("status of a dead process reads");
+    if (nobodys(status) || nobodys(info)) fail("the files of the dead process of user 65534 are not that user's");
     errno = 0;
     if (getcwd(buf, sizeof buf) || errno != ENOENT) fail("getcwd works in a dead process's directory");
     ssize_t n = readlink("/proc/self/cwd", buf, sizeof buf - 1);

@@ -130,7 +130,21 @@ public final class ExactPidSpawner {
      * named (CRIU makes such helpers too). It dies with the thread that made it.
      */
     public static Pid spawnInPidNamespaceOf(Pid member, int nsPid) {
-        return inNamespacesOf(member, Clone.NEWPID, 0, new int[] {nsPid}, 0);
+        return inNamespacesOf(member, Clone.NEWPID, 0, new int[] {nsPid}, 0, null);
+    }
+
+    /**
+     * As above, running as user {@code uid} and group {@code gid} (as this process's user namespace numbers them) with
+     * no supplementary groups, and dumpable: its /proc files are that user's, as the exited process's were. The
+     * change of user made it undumpable (fs.suid_dumpable), which gives /proc files root's owner, and it never execs.
+     */
+    public static Pid spawnInPidNamespaceOf(Pid member, int nsPid, int uid, int gid) {
+        return inNamespacesOf(member, Clone.NEWPID, 0, new int[] {nsPid}, 0, in -> {
+            in.call("setgroups(0)", SyscallNr.SETGROUPS, 0, 0);
+            in.call("setresgid(" + gid + ")", SyscallNr.SETRESGID, gid, gid, gid);
+            in.call("setresuid(" + uid + ")", SyscallNr.SETRESUID, uid, uid, uid); // clears PDEATHSIG: set after it
+            in.call("prctl(PR_SET_DUMPABLE, 1)", SyscallNr.PRCTL, Prctl.PR_SET_DUMPABLE, 1);
+        });
     }
 
     /**
@@ -143,22 +157,24 @@ public final class ExactPidSpawner {
     public static Pid spawnInNamespacesOf(Pid member, int nsPid, int outerPid, int pidfdAt) {
         if (dev.cryo.kernel.proc.ProcFs.status(member).nsPid().size() == 2) {
             try {
-                return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, outerPid, new int[] {nsPid, outerPid}, pidfdAt);
+                return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, outerPid, new int[] {nsPid, outerPid}, pidfdAt,
+                        null);
             } catch (PidTakenException e) {
                 // outer or inner pid taken: tried again at the inner one only, which tells which
             }
         }
-        return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, 0, new int[] {nsPid}, pidfdAt);
+        return inNamespacesOf(member, Clone.NEWPID | Clone.NEWNET, 0, new int[] {nsPid}, pidfdAt, null);
     }
 
-    private static Pid inNamespacesOf(Pid member, int nsFlags, int pid, int[] setTid, int pidfdAt) {
+    private static Pid inNamespacesOf(Pid member, int nsFlags, int pid, int[] setTid, int pidfdAt,
+                                      java.util.function.Consumer<Injector> atBirth) {
         String which = (nsFlags & Clone.NEWNET) != 0 ? "CLONE_NEWPID|CLONE_NEWNET" : "CLONE_NEWPID";
         return fromStub(sleepStub(), pid, 0, "/bin/sleep",
                 List.of("sleep"), false, true, false, 0, setTid, pidfdAt, (inj, stub) -> {
                     long fd = inj.call("pidfd_open(" + member + ")", SyscallNr.PIDFD_OPEN, member.value(), 0);
                     inj.call("setns(pidfd of " + member + ", " + which + ")", SyscallNr.SETNS, fd, nsFlags);
                     inj.call("close", SyscallNr.CLOSE, fd);
-                }, null);
+                }, atBirth);
     }
 
     /**

@@ -25,17 +25,20 @@ public record OutsideProcess(long startTime, int uid, int gid) {
 
     /**
      * What the dump keeps of the process fd {@code fd}'s /proc file is of, when that is outside the tree and the
-     * holder sees pids and /proc as cryo does; else null. {@code exited}: it had exited already. A file of one of its
-     * threads other than its main one that has exited is refused: a restore would not find it (ENOENT, after the
-     * dump killed the tree), and a stand-in cannot take a thread's id.
+     * holder sees pids and /proc as cryo does, or when it had exited ({@code exited}) whatever the holder sees (a
+     * container's task: its stand-in, made in the holder's pid namespace, takes the owner too); else null. A file of
+     * one of its threads other than its main one that has exited is refused: a restore would not find it (ENOENT,
+     * after the dump killed the tree), and a stand-in cannot take a thread's id.
      */
     static OutsideProcess of(FdProbe fd, FdHandler.DumpContext ctx, boolean exited) throws IOException {
         int pid = pidOf(fd.target());
-        if (pid <= 0 || ctx.inTree(pid) || RegularFileHandler.inOtherMountNamespace(fd.pid().value())
-                || RegularFileHandler.inOwnPidNamespace(fd.pid())) {
+        boolean ownView = RegularFileHandler.inOtherMountNamespace(fd.pid().value())
+                || RegularFileHandler.inOwnPidNamespace(fd.pid());
+        // the holder's numbers are its pid namespace's: its live pids are not cryo's (it reopens those by path)
+        if (pid <= 0 || (ownView ? !exited : ctx.inTree(pid))) {
             return null;
         }
-        String gone = threadGone(fd.target());
+        String gone = threadGone(fd.target(), ownView ? dev.cryo.kernel.ExitedLeaders.proc(fd.pid().value()) + "/root" : "");
         if (gone != null) {
             throw new dev.cryo.engine.DumpException(fd.where() + ": " + fd.target() + " is a /proc file of thread " + gone
                     + " of pid " + pid + ", outside the tree, which has exited; not supported (a restore could not open"
@@ -47,11 +50,14 @@ public record OutsideProcess(long startTime, int uid, int gid) {
 
     private static final java.util.regex.Pattern THREAD_FILE = java.util.regex.Pattern.compile("^/proc/(\\d+)/task/(\\d+)(/.*)?$");
 
-    /** The id of the thread other than the main one whose /proc/PID/task/TID file {@code path} is, when it is gone. */
-    private static String threadGone(String path) {
+    /**
+     * The id of the thread other than the main one whose /proc/PID/task/TID file {@code path} is, when it is gone
+     * from the /proc under {@code root} ("" for cryo's, a holder's /proc/H/root for the one it sees).
+     */
+    private static String threadGone(String path, String root) {
         java.util.regex.Matcher m = THREAD_FILE.matcher(path);
         return m.matches() && !m.group(1).equals(m.group(2))
-                && !Files.exists(Path.of("/proc/" + m.group(1) + "/task/" + m.group(2))) ? m.group(2) : null;
+                && !Files.exists(Path.of(root + "/proc/" + m.group(1) + "/task/" + m.group(2))) ? m.group(2) : null;
     }
 
     /** The pid a /proc/PID path names, or 0. */
@@ -77,7 +83,9 @@ public record OutsideProcess(long startTime, int uid, int gid) {
      */
     public void checkSameProcess(String what, String path) {
         int pid = pidOf(path);
-        String gone = threadGone(path);
+        // cryo's /proc: a record of a holder with a pid namespace of its own is of a process that had exited, and
+        // the dump refused a file of its threads but the main one
+        String gone = threadGone(path, "");
         if (gone != null) {
             throw new RestoreException(what + ": " + path + " is a /proc file of thread " + gone + " of pid " + pid
                     + ", outside the tree, which has exited since the dump; no stand-in can take a thread's id");

@@ -87,17 +87,18 @@ final class SenderStandIns implements AutoCloseable {
         at(holder, pid, what, null);
     }
 
-    /** As above, running as {@code as}'s uid and gid (null, or in the holder's pid namespace: root). */
+    /** As above, running as {@code as}'s uid and gid (null: root), in the holder's pid namespace too. */
     void at(Pid holder, int pid, String what, OutsideProcess as) {
         boolean inside = holder != null && outsideCryosPidNamespace(holder) != null;
         String key = inside ? dev.cryo.kernel.Namespaces.link(holder.toString(), "pid") + " " + pid : Integer.toString(pid);
         if (made.containsKey(key)) {
             return;
         }
+        boolean other = as != null && (as.uid() != 0 || as.gid() != 0); // another user's: root's otherwise
         try {
-            made.put(key, inside ? ExactPidSpawner.spawnInPidNamespaceOf(holder, pid)
-                    : as != null && (as.uid() != 0 || as.gid() != 0)
-                    ? ExactPidSpawner.spawnAs(pid, as.uid(), as.gid(), "/bin/sleep", List.of("sleep", "1000000"))
+            made.put(key, inside ? other ? ExactPidSpawner.spawnInPidNamespaceOf(holder, pid, as.uid(), as.gid())
+                    : ExactPidSpawner.spawnInPidNamespaceOf(holder, pid)
+                    : other ? ExactPidSpawner.spawnAs(pid, as.uid(), as.gid(), "/bin/sleep", List.of("sleep", "1000000"))
                     : ExactPidSpawner.spawn(pid, pid, "/bin/sleep", List.of("sleep", "1000000"), false, true));
         } catch (ExactPidSpawner.PidTakenException e) {
             throw new RestoreException(what + ", which had exited by the dump; a stand-in could not take that pid"
