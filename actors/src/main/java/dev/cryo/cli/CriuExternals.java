@@ -14,7 +14,9 @@ import java.util.regex.Pattern;
  * binds them again by itself. {@code mnt[POINT]:NAME} at a dump names the mount at POINT in the image, and
  * {@code mnt[NAME]:PATH} at a restore binds the host's PATH there instead
  * ({@link dev.cryo.engine.namespaces.ExternalMounts}); {@code macvlan[NAME]:DEVICE} at a restore makes a macvlan whose
- * lower device was outside the tree's namespaces on DEVICE ({@link dev.cryo.engine.namespaces.ExternalMacvlans}).
+ * lower device was outside the tree's namespaces on DEVICE ({@link dev.cryo.engine.namespaces.ExternalMacvlans});
+ * {@code netdev[NAME]:DEVICE} at a restore moves DEVICE in as the veth end NAME whose peer was outside
+ * ({@link dev.cryo.engine.namespaces.ExternalNetdevs}).
  */
 final class CriuExternals {
     private CriuExternals() {}
@@ -35,7 +37,7 @@ final class CriuExternals {
     }
 
     private static dev.cryo.engine.namespaces.RestoreExternals parse(List<String> values, boolean restore) {
-        Map<String, String> out = new LinkedHashMap<>(), macvlans = new LinkedHashMap<>();
+        Map<String, String> out = new LinkedHashMap<>(), macvlans = new LinkedHashMap<>(), netdevs = new LinkedHashMap<>();
         for (String v : values) {
             Matcher m = FORM.matcher(v);
             if (!m.matches()) {
@@ -46,6 +48,13 @@ final class CriuExternals {
             String refused = refusal(type, restore);
             if (refused != null) {
                 throw new IllegalArgumentException("--external " + v + ": " + refused);
+            }
+            if (type.equals("netdev")) {
+                if (id.isEmpty() || value.isEmpty() || netdevs.put(id, value) != null) {
+                    throw new IllegalArgumentException("--external " + v + ": expected netdev[NAME]:DEVICE, once for"
+                            + " each veth NAME (the device of this host's moved in as it)");
+                }
+                continue;
             }
             if (type.equals("macvlan")) {
                 if (id.isEmpty() || value.isEmpty() || macvlans.put(id, value) != null) {
@@ -76,10 +85,10 @@ final class CriuExternals {
                 throw new IllegalArgumentException("--external " + v + ": mnt[" + id + "] is given twice");
             }
         }
-        return new dev.cryo.engine.namespaces.RestoreExternals(out, macvlans);
+        return new dev.cryo.engine.namespaces.RestoreExternals(out, macvlans, netdevs);
     }
 
-    /** Why an external resource of {@code type} is not taken; null for mounts and a restore's macvlans. */
+    /** Why an external resource of {@code type} is not taken; null for mounts and a restore's macvlans and netdevs. */
     private static String refusal(String type, boolean restore) {
         return switch (type) {
             case "mnt" -> null;
@@ -93,10 +102,12 @@ final class CriuExternals {
                     + "restore --join-ns net:PATH` joins another net namespace)";
             case "veth" -> "name the outer end of a veth pair" + (restore ? "" : " (a restore's option)") + "; cryo "
                     + "makes both ends again with their dumped names, the outer one in its bridge";
+            case "netdev" -> restore ? null : "name a device of this host's moved into the tree's net namespace as one"
+                    + " of its veth ends: a restore's option";
             case "macvlan" -> restore ? null : "name the device of this host's a macvlan whose lower device was outside"
                     + " the tree's namespaces is made on: a restore's option (the dump records such a macvlan by itself)";
             default -> "unknown external resource type '" + type + "' (CRIU's are mnt, dev, file, tty, unix, net, pid,"
-                    + " veth, macvlan; cryo takes mnt)";
+                    + " veth, macvlan, netdev; cryo takes mnt, and macvlan and netdev at a restore)";
         };
     }
 }

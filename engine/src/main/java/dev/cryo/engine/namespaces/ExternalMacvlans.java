@@ -19,7 +19,7 @@ public final class ExternalMacvlans {
     private ExternalMacvlans() {}
 
     /** Whether cryo's net namespace has {@code device} (asked by netlink: a /sys may be another namespace's). */
-    private static boolean hasDevice(String device) {
+    static boolean hasDevice(String device) {
         try {
             NetnsCommand.runHere("ip", "link", "show", "dev", device);
             return true;

@@ -276,7 +276,7 @@ final class NetDevices {
         return out;
     }
 
-    private static String line(Map<String, String> d) {
+    static String line(Map<String, String> d) {
         StringBuilder b = new StringBuilder("veth");
         d.forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
         return b.toString();
@@ -333,6 +333,15 @@ final class NetDevices {
                 cmd.addAll(index(d, "acrossindex"));
                 cmd.addAll(List.of("netns", Integer.toString(Integer.parseInt(d.get("acrosspid")))));
                 NetnsCommand.run(p, cmd.toArray(String[]::new));
+                continue;
+            }
+            if (d.containsKey("moved")) { // CRIU's restore --external netdev[NAME]:DEVICE: the device given, moved in
+                int here = parse(NetnsCommand.runHere("ip", "-o", "link", "show", "dev", d.get("moved"))).stream()
+                        .findFirst().orElseThrow(() -> new RestoreException("--external netdev[" + d.get("name") + "]:"
+                                + d.get("moved") + ": cryo's net namespace has no device " + d.get("moved"))).index();
+                dev.cryo.kernel.net.LinkMove.moveIn(here, p.value(), d.get("name"), d.containsKey("index")
+                        ? Integer.parseInt(index(d, "index").get(1)) : 0);
+                NetnsCommand.run(p, "ip", "link", "set", "dev", d.get("name"), "address", d.get("mac"), "mtu", d.get("mtu"));
                 continue;
             }
             String outer = d.get("outer");
