@@ -775,7 +775,9 @@ class FileKindsTest {
     /**
      * The same in a container's pid namespace, its /proc its own (zdtm's unhashed_proc in its ns
      * flavor): refused ("the task is in a pid namespace of its own"), the stand-ins being made only
-     * in cryo's. They are now made in the task's pid namespace at the pid it named.
+     * in cryo's. They are now made in the task's pid namespace at the pid it named, as the dead process's
+     * user: the files of deadproc.c's child of user 65534 came back root's ('fd 3 mode: dumped 100444 uid
+     * 65534 gid 65534, restored 100444 uid 0 gid 0') while that stand-in ran as root.
      */
     @Test
     void procFilesAndACwdOfDeadProcessesOfAPidNamespaceNameDeadProcessesAgain() throws Exception {
