@@ -977,6 +977,7 @@ public final class DumpSupervisor {
         } catch (RuntimeException e) {
             return abort(dev.cryo.actors.Failures.describe(e));
         }
+        stage("frozen hooks run");
         timers.startSingleTimer(new Timeout("dumping"), settings.dump().timeout());
         if (tracerWatch != null && tracerWatch.quiet(tasks.keySet())) {
             ctx.getLog().debug("no task of the tree called ptrace since the first look for tracers of outside processes: not looked for again");
@@ -993,7 +994,9 @@ public final class DumpSupervisor {
             List<Pid> tree = TreeWalker.walk(request.pid());
             namespaces = dev.cryo.engine.namespaces.ExternalMounts.name(
                     dev.cryo.engine.namespaces.NamespaceScan.scan(tree), request.pid().value(), request.externalMounts());
+            stage("namespaces other than net and user read");
             nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
+            stage("net namespaces read");
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);
         } catch (RuntimeException e) {
             return abort(dev.cryo.actors.Failures.describe(e));

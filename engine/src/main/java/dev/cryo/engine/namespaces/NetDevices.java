@@ -78,7 +78,11 @@ final class NetDevices {
      * The devices of the namespace task {@code p} made, as lines for the image; addresses of its
      * veth ends go to {@code addresses} ("10.1.0.2/24 scope global dev veth0"). Refuses the rest.
      */
-    static List<String> scan(Pid p, String what, List<String> addresses, List<Pid> treeNets) {
+    static List<String> scan(Pid p, String what, List<String> addresses, List<Pid> treeNets, NetReads reads) {
+        // all at once, the host's too (a container's veth has its other end there): four processes, 1 wait
+        java.util.concurrent.Future<String> insideAddresses = reads.start(() -> NetnsCommand.run(p, "ip", "-o", "addr", "show"));
+        java.util.concurrent.Future<List<Link>> hostLinks = reads.start(() -> parse(NetnsCommand.runHere("ip", "-o", "-d", "link", "show")));
+        java.util.concurrent.Future<String> hostAddresses = reads.start(() -> NetnsCommand.runHere("ip", "-o", "addr", "show"));
         List<Link> inside = links(p);
         List<String> out = new ArrayList<>();
         List<Link> host = null;
@@ -93,7 +97,7 @@ final class NetDevices {
                         + " pairs, tun/tap devices, bridges and macvlans are supported in a net namespace of the tree's"
                         + " (vlan, vxlan, bonds and other device kinds are not)");
             }
-            addresses.addAll(addressesOf(p, l.name()).stream().map(a -> a + " dev " + l.name()).toList());
+            addresses.addAll(addressesOf(NetReads.done(insideAddresses), l.name()).stream().map(a -> a + " dev " + l.name()).toList());
             if (!l.master().isEmpty()) {
                 if (inside.stream().noneMatch(b -> b.name().equals(l.master()) && b.kind().equals("bridge"))) {
                     throw new DumpException(what + ": device " + l.name() + " has master " + l.master()
@@ -139,7 +143,7 @@ final class NetDevices {
                 continue;
             }
             if (host == null) {
-                host = parse(NetnsCommand.runHere("ip", "-o", "-d", "link", "show"));
+                host = NetReads.done(hostLinks);
             }
             Link outer = host.stream().filter(o -> o.index() == l.peerIndex() && o.peerIndex() == l.index()
                     && o.kind().equals("veth")).findFirst().orElse(null);
@@ -164,7 +168,7 @@ final class NetDevices {
             if (!outer.master().isEmpty()) {
                 d.put("outermaster", outer.master());
             }
-            List<String> outerAddresses = addressesOf(null, outer.name());
+            List<String> outerAddresses = addressesOf(NetReads.done(hostAddresses), outer.name());
             if (!outerAddresses.isEmpty()) {
                 d.put("outeraddr", String.join(",", outerAddresses).replace(' ', '+'));
             }
@@ -260,14 +264,17 @@ final class NetDevices {
     }
 
     /**
-     * A device's addresses but the link-local ones the kernel made, in fe80::/64, which it makes again
-     * from the MAC (one a program added elsewhere, fe80:4567::1 or 169.254.1.1, is carried).
+     * Device {@code dev}'s addresses among {@code all} (ip -o addr show's lines) but the link-local ones the
+     * kernel made, in fe80::/64, which it makes again from the MAC (one a program added elsewhere, fe80:4567::1
+     * or 169.254.1.1, is carried).
      */
-    private static List<String> addressesOf(Pid p, String dev) {
-        String text = p == null ? NetnsCommand.runHere("ip", "-o", "addr", "show", "dev", dev)
-                : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", dev);
+    static List<String> addressesOf(String all, String dev) {
         List<String> out = new ArrayList<>();
-        for (String line : text.split("\n")) {
+        for (String line : all.split("\n")) {
+            String[] f = line.strip().split("\\s+"); // "2: eth0    inet 10.0.0.2/24 ...", -o: one address a line
+            if (f.length < 2 || !f[1].equals(dev)) {
+                continue;
+            }
             String a = NetNamespaceScan.address(line);
             if (a != null && !(a.contains("scope link") && a.matches("fe80::[0-9a-f:]*/64 .*"))) {
                 out.add(a);

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Future;
 
 /**
  * Reads a network namespace a task of the tree made (an {@code unshare -n} container, a sandbox), or one
@@ -102,37 +103,46 @@ public final class NetNamespaceScan {
 
     private static NetNamespaceImage image(Pid p, String link, List<Long> sockets, List<Pid> treeNets) {
         String what = "pid " + p + ": its net namespace (" + link + ")";
-        for (String table : List.of("state", "policy")) {
-            String ipsec = xfrm(p, table);
-            if (!ipsec.isEmpty()) {
-                throw new DumpException(what + " has IPsec " + (table.equals("state") ? "security associations"
-                        : "policies") + " (ip xfrm " + table + ": " + firstLine(ipsec) + "...), which a restore would"
-                        + " not make again (strongSwan's, libreswan's); IPsec inside a net namespace of the tree's is"
-                        + " not supported");
-            }
-        }
-        List<String> addresses = new ArrayList<>();
-        for (String line : NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", "lo").split("\n")) {
-            String a = address(line);
-            if (a != null && !DEFAULT_IP.contains(a.split(" ")[0])) {
-                addresses.add(a);
-            }
-        }
-        // before the devices, whose scan attaches a file to a fileless persistent tun for a moment
-        // (TreeTunDevices keeps its carrier from reaching ipv6)
-        Map<String, String> sysctls = NetSysctls.changed(p);
-        List<String> devices = NetDevices.scan(p, what, addresses, treeNets);
-        Map<String, String> firewall = NetFilterRules.scan(p, what);
-        List<String> routes = new ArrayList<>(NetNexthops.scan(p)); // before the routes naming them
-        for (String family : List.of("-4", "-6")) {
-            for (String line : NetnsCommand.run(p, "ip", family, "-o", "route", "show", "table", "all").split("\n")) {
-                String r = route(line);
-                if (r != null) {
-                    routes.add(family + " " + r);
+        try (NetReads reads = new NetReads()) {
+            Future<String> state = reads.start(() -> xfrm(p, "state"));
+            Future<String> policy = reads.start(() -> xfrm(p, "policy"));
+            Future<String> lo = reads.start(() -> NetnsCommand.run(p, "ip", "-o", "addr", "show", "dev", "lo"));
+            Future<Map<String, String>> firewall = reads.start(() -> NetFilterRules.scan(p, what));
+            Future<List<String>> nexthops = reads.start(() -> NetNexthops.scan(p));
+            Future<String> routes4 = reads.start(() -> NetnsCommand.run(p, "ip", "-4", "-o", "route", "show", "table", "all"));
+            Future<String> routes6 = reads.start(() -> NetnsCommand.run(p, "ip", "-6", "-o", "route", "show", "table", "all"));
+            for (Future<String> table : List.of(state, policy)) {
+                String ipsec = NetReads.done(table);
+                if (!ipsec.isEmpty()) {
+                    throw new DumpException(what + " has IPsec " + (table == state ? "security associations"
+                            : "policies") + " (ip xfrm " + (table == state ? "state" : "policy") + ": " + firstLine(ipsec)
+                            + "...), which a restore would not make again (strongSwan's, libreswan's); IPsec inside a net"
+                            + " namespace of the tree's is not supported");
                 }
             }
+            List<String> addresses = new ArrayList<>();
+            for (String line : NetReads.done(lo).split("\n")) {
+                String a = address(line);
+                if (a != null && !DEFAULT_IP.contains(a.split(" ")[0])) {
+                    addresses.add(a);
+                }
+            }
+            // before the devices, whose scan attaches a file to a fileless persistent tun for a moment
+            // (TreeTunDevices keeps its carrier from reaching ipv6)
+            Map<String, String> sysctls = NetSysctls.changed(p);
+            List<String> devices = NetDevices.scan(p, what, addresses, treeNets, reads);
+            Map<String, String> rules = NetReads.done(firewall);
+            List<String> routes = new ArrayList<>(NetReads.done(nexthops)); // before the routes naming them
+            for (Future<String> family : List.of(routes4, routes6)) {
+                for (String line : NetReads.done(family).split("\n")) {
+                    String r = route(line);
+                    if (r != null) {
+                        routes.add((family == routes4 ? "-4 " : "-6 ") + r);
+                    }
+                }
+            }
+            return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls, rules);
         }
-        return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls, firewall);
     }
 
     /** What {@code ip xfrm TABLE} lists in the namespace; "" also where the kernel has no xfrm netlink (none can be set). */
