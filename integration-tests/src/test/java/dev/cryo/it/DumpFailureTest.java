@@ -123,6 +123,31 @@ class DumpFailureTest {
     }
 
     /**
+     * A task in uninterruptible sleep for another reason than vfork (pipemutex.c: a pipe write waiting for the
+     * pipe's mutex, which a process outside the tree holds while its own write faults on a userfaultfd page nobody
+     * serves): the seize timeout names the sleep and where it is (its wchan), the tree is left as it was, and it
+     * runs on once the mutex is free (the refusals' tests had only vfork's sleep before).
+     */
+    @Test
+    void aTaskInUninterruptibleSleepIsNamedWithWhereItSleepsAtTheSeizeTimeout() throws Exception {
+        try (DetachedProcess holder = Workloads.ready(DetachedProcess.start(tmp.resolve("pipemutex.out"),
+                TestPrograms.compile("/c/pipemutex.c", "-pthread").toString()))) {
+            dev.cryo.kernel.Pid writer = dev.cryo.kernel.Pid.of(Integer.parseInt(Workloads.readyFd(holder)));
+            DetachedProcess.awaitCondition(() -> dev.cryo.kernel.proc.ProcFs.stat(writer).state() == 'D',
+                    Duration.ofSeconds(30), "pid " + writer + " to wait for the pipe's mutex");
+            Path img = tmp.resolve("img");
+            Cli r = Cli.run("dump", "-t", writer.toString(), "-D", img.toString(), "--no-progress", "--timeout", "1");
+            assertEquals(1, r.code(), r.toString());
+            // the seize's own deadline or the dump's timer for the whole tree, whichever comes first: both say why
+            assertTrue(r.err().contains("pid " + writer + " is in uninterruptible sleep in ")
+                    && r.err().contains("pipe_write"), r.err());
+            assertNoImage(img);
+            dev.cryo.kernel.Sys.kill(holder.pid(), dev.cryo.kernel.Signals.SIGUSR2); // the fault served: both writes end
+            holder.awaitOutput("PASS", Duration.ofSeconds(30));
+        }
+    }
+
+    /**
      * A vfork parent cannot stop while its child runs, and here the child waits until the test lets
      * it go: the dump refuses as soon as it sees the parent waiting, not after the seize timeout
      * (ten minutes here: before, the dump waited all of it, then named the same reason), naming the child.
