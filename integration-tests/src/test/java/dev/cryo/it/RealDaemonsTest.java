@@ -451,6 +451,204 @@ class RealDaemonsTest {
         }
     }
 
+    /**
+     * Puma 5 in cluster mode on Ruby 3.1 (MRI: a GVL, its timer thread, a thread pool per worker) with a ticking
+     * Ruby thread in each worker and a kept-alive client: after the restore the worker that served the kept client
+     * counts on for it, its ticks went on, and a phased restart (USR1) makes the restored master replace both
+     * workers, which then serve new clients.
+     */
+    @Test
+    void pumasWorkersCountOnForTheirKeptClientAndThePhasedRestartReplacesThem() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/puma")), "Debian package puma");
+        int port = freePort();
+        Files.writeString(tmp.resolve("config.ru"), String.join("\n",
+                "$count = 0",
+                "$ticks = 0",
+                "Thread.new { loop { sleep 0.01; $ticks += 1 } }",
+                "run lambda { |env| $count += 1; [200, {'content-type' => 'text/plain'},",
+                "  [\"#{Process.pid} #{$count} #{$ticks}\\n\"]] }", ""));
+        // kept-alive connections idle for 20 s are closed by default: a dump and restore at load may take longer
+        Files.writeString(tmp.resolve("puma.rb"), "persistent_timeout 600\n");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("puma.out"), "/usr/bin/puma", "-C",
+                tmp.resolve("puma.rb").toString(), "-w", "2", "-t", "2:4", "--dir", tmp.toString(), "-b",
+                "tcp://127.0.0.1:" + port, tmp.resolve("config.ru").toString())) {
+            p.awaitOutput("- Worker 1 (PID", Duration.ofSeconds(60));
+            p.awaitOutput("- Worker 0 (PID", Duration.ofSeconds(60));
+            try (Socket c = connect(port)) {
+                String[] before = pumaAnswer(c);
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    String[] after = pumaAnswer(c);
+                    assertEquals(before[0], after[0], "the worker that kept the client");
+                    assertEquals(Long.parseLong(before[1]) + 1, Long.parseLong(after[1]), "its count");
+                    DetachedProcess.awaitProbe(() -> Long.parseLong(pumaAnswer(c)[2]) > Long.parseLong(after[2]),
+                            Duration.ofSeconds(30), "the worker's ticking thread to go on");
+                    dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGUSR1);
+                    DetachedProcess.awaitCondition(() -> textOf(p.output()).matches("(?s).*Worker 1 \\(PID: \\d+\\) booted[^\\n]*phase: 1\\n.*"),
+                            Duration.ofSeconds(60), "the phased restart");
+                    try (Socket n = connect(port)) {
+                        String[] fresh = pumaAnswer(n);
+                        assertNotEquals(before[0], fresh[0], "a new worker");
+                        assertEquals("1", fresh[1], "a new worker's first request");
+                    }
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        }
+    }
+
+    /**
+     * PostgreSQL 15 in the middle of a parallel query: the two parallel workers the postmaster forked for a client's
+     * query (the query's dynamic shared memory in /dev/shm, message queues to the leader in it, the expressions
+     * compiled by LLVM's JIT in each), held at a gate, are dumped with the leader; after the restore the gate opens,
+     * the workers finish their shares and the client, outside the tree over TCP, gets the right count.
+     */
+    @Test
+    void postgresqlFinishesAParallelQueryWhoseWorkersWereDumpedMidway() throws Exception {
+        Path bin = RealServersTest.postgresBin();
+        assumeTrue(bin != null, "Debian package postgresql");
+        Path dir = Files.createTempDirectory("cryo-pg");
+        int[] pgRoot = {0};
+        try {
+            succeeds(List.of("chown", "-R", "postgres:postgres", dir.toString()));
+            Path data = dir.resolve("data");
+            RealServersTest.asPostgres(null, bin.resolve("initdb").toString(), "-D", data.toString(), "-A", "trust",
+                    "--no-sync");
+            int port = freePort();
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("pg.out"), "setpriv", "--reuid=postgres",
+                    "--regid=postgres", "--init-groups", bin.resolve("postgres").toString(), "-D", data.toString(),
+                    "-p", Integer.toString(port), "-k", dir.toString(), "-c", "listen_addresses=127.0.0.1",
+                    "-c", "parallel_setup_cost=0", "-c", "parallel_tuple_cost=0", "-c", "jit_above_cost=0")) {
+                pgRoot[0] = p.pid().value();
+                p.awaitOutput("database system is ready to accept connections", Duration.ofSeconds(60));
+                Path gate = dir.resolve("gate");
+                // every 100000th row waits for the gate, so the leader and both workers are held in the query
+                List<String> psql = List.of(bin.resolve("psql").toString(), "-h", "127.0.0.1", "-p",
+                        Integer.toString(port), "-U", "postgres", "-d", "postgres", "-At", "-c");
+                succeeds(concat(psql, "create table big as select g as x from generate_series(1, 500000) g;"
+                        + " alter table big set (parallel_workers = 2); analyze big;"
+                        + " create function gated(x int) returns int language plpgsql parallel safe as $$ begin"
+                        + " if x % 100000 = 0 then while pg_stat_file('" + gate + "', true) is null loop"
+                        + " perform pg_sleep(0.05); end loop; end if; return x; end $$;"));
+                Process query = new ProcessBuilder(concat(psql, "select count(*) from big where gated(x) % 7 = 3"))
+                        .redirectErrorStream(true).start();
+                DetachedProcess.awaitCondition(() -> parallelWorkers(pgRoot[0]) == 2, Duration.ofSeconds(60),
+                        "the query's two parallel workers");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    assertEquals(2, parallelWorkers(pgRoot[0]), "the restored tree's parallel workers");
+                    Files.writeString(gate, "");
+                    String out = new String(query.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+                    assertEquals(0, query.waitFor(), out);
+                    assertEquals(Integer.toString((500000 - 3) / 7 + 1), out, "the count of x % 7 = 3");
+                    assertEquals("500000", succeeds(concat(psql, "select count(*) from big")).trim(), "a new session");
+                } finally {
+                    killTree(r.pid().value());
+                }
+            }
+        } finally {
+            // the segment postgres keeps outlives it: remove the one its postmaster made
+            new ProcessBuilder("sh", "-c", "awk -v p=" + pgRoot[0] + " '$5==p {print $2}' /proc/sysvipc/shm"
+                    + " | xargs -r -n1 ipcrm -m; rm -rf " + dir).start().waitFor();
+        }
+    }
+
+    /** The children of the postmaster {@code root} that are parallel workers. */
+    private static long parallelWorkers(int root) {
+        try (java.util.stream.Stream<String> children = Files.lines(Path.of("/proc", Integer.toString(root), "task",
+                Integer.toString(root), "children"))) {
+            return children.flatMap(l -> java.util.Arrays.stream(l.trim().split(" "))).filter(c -> !c.isEmpty())
+                    .filter(c -> textOf(Path.of("/proc", c, "cmdline")).startsWith("postgres: parallel worker"))
+                    .count();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static List<String> concat(List<String> command, String last) {
+        List<String> all = new java.util.ArrayList<>(command);
+        all.add(last);
+        return all;
+    }
+
+    /**
+     * GNU screen with its client attached, all in the tree: script(1) holding a terminal's master, the screen client
+     * on its slave as its controlling terminal, the SCREEN server holding its window's master, a shell on that one's
+     * slave. After the restore the shell's output reaches the attached client's terminal (script's typescript);
+     * detached, then attached again by a new client, the window still has the shell with its variable.
+     */
+    @Test
+    void screenWithItsClientAttachedInTheTreeComesBackAndAttachesAgain() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/screen")), "Debian package screen");
+        Path dir = Files.createDirectories(tmp.resolve("screens"));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path typescript = tmp.resolve("typescript");
+        Process again = null;
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("script.out"), "env", "SCREENDIR=" + dir,
+                "TERM=xterm", "script", "-qfc", "screen -S t sh", typescript.toString())) {
+            DetachedProcess.awaitCondition(() -> screen(dir, "-ls").contains("(Attached)"), Duration.ofSeconds(30),
+                    "screen's client to attach");
+            screen(dir, "-S", "t", "-X", "stuff", "X=41; echo set-$((X+1))\\n");
+            DetachedProcess.awaitCondition(() -> textOf(typescript).contains("set-42"), Duration.ofSeconds(30),
+                    "the shell through the attached client");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                screen(dir, "-S", "t", "-X", "stuff", "echo after-\\$X\\n");
+                DetachedProcess.awaitCondition(() -> textOf(typescript).contains("after-41"), Duration.ofSeconds(30),
+                        "the restored shell through the restored client");
+                screen(dir, "-S", "t", "-X", "detach");
+                DetachedProcess.awaitCondition(() -> screen(dir, "-ls").contains("(Detached)"), Duration.ofSeconds(30),
+                        "the client to detach");
+                Path second = tmp.resolve("typescript2");
+                ProcessBuilder attach = new ProcessBuilder("script", "-qfc", "screen -r t", second.toString())
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
+                attach.environment().put("SCREENDIR", dir.toString());
+                attach.environment().put("TERM", "xterm");
+                again = attach.start();
+                // the new client draws the window as it was: what the shell printed before it is there
+                DetachedProcess.awaitCondition(() -> textOf(second).contains("after-41"), Duration.ofSeconds(30),
+                        "a new client to attach and draw the window");
+                screen(dir, "-S", "t", "-X", "stuff", "echo again-\\$X\\n");
+                DetachedProcess.awaitCondition(() -> textOf(second).contains("again-41"), Duration.ofSeconds(30),
+                        "the shell through the new client");
+            } finally {
+                screen(dir, "-S", "t", "-X", "quit");
+                killTree(r.pid().value());
+            }
+        } finally {
+            if (again != null) {
+                again.destroyForcibly();
+            }
+        }
+    }
+
+    /** Runs screen with {@code args} on the sessions of {@code dir}; its output, whatever its exit. */
+    private static String screen(Path dir, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("screen"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
+        b.environment().put("SCREENDIR", dir.toString());
+        try {
+            Process p = b.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            return out;
+        } catch (IOException | InterruptedException e) {
+            return e.toString();
+        }
+    }
+
+    /** One request on {@code c} to the puma app: its worker's pid, its count, its ticks. */
+    private static String[] pumaAnswer(Socket c) throws IOException {
+        String body = new String(RealServersTest.httpBody(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                StandardCharsets.US_ASCII).trim();
+        String[] words = body.split(" ");
+        assertEquals(3, words.length, body);
+        return words;
+    }
+
     /** One request on the kept-alive connection {@code c}: the ticks its answer counts. */
     private static long ticks(Socket c) throws IOException {
         send(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -443,7 +443,8 @@ class RealRuntimesTest {
      * machinery: Lua 5.4 and LuaJIT (luasocket's select loop, a coroutine per client, LuaJIT's
      * machine code), Tcl's event loop with a timer, Guile 3 (Boehm's collector stopping its threads
      * with signals), SWI-Prolog's threaded HTTP server (the counter in its clause database), Racket
-     * CS (green threads, a place: an OS thread with a heap of its own). The kept-alive client counts
+     * CS (green threads, a place: an OS thread with a heap of its own), SBCL (a thread per client, its collector
+     * stopping the other threads with a signal, its dynamic space reserved up front). The kept-alive client counts
      * on across the restore, and a new client after it.
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
@@ -453,7 +454,8 @@ class RealRuntimesTest {
             "Tcl|/usr/bin/tclsh|inc-server.tcl",
             "Guile 3|/usr/bin/guile --no-auto-compile|inc-server.scm",
             "SWI-Prolog|/usr/bin/swipl|inc-server.pl",
-            "Racket CS|/usr/bin/racket|inc-server.rkt"})
+            "Racket CS|/usr/bin/racket|inc-server.rkt",
+            "SBCL|/usr/bin/sbcl --script|inc-server.lisp"})
     void anInterpreterCountsOnForItsKeptAliveClient(String name, String command, String script) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of(command.split(" ")));
         assumeTrue(Files.isExecutable(Path.of(cmd.get(0))), name + " (" + cmd.get(0) + ", see .ci/run)");

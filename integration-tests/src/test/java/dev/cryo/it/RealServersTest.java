@@ -244,7 +244,7 @@ class RealServersTest {
         }
     }
 
-    private static Path postgresBin() throws IOException {
+    static Path postgresBin() throws IOException {
         Path base = Path.of("/usr/lib/postgresql");
         if (!Files.isDirectory(base)) {
             return null;
@@ -255,7 +255,7 @@ class RealServersTest {
         }
     }
 
-    private static String asPostgres(Path log, String... command) throws Exception {
+    static String asPostgres(Path log, String... command) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"));
         cmd.addAll(List.of(command));
         return succeeds(cmd);
