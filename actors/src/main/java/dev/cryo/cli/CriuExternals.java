@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * binds them again by itself. {@code mnt[POINT]:NAME} at a dump names the mount at POINT in the image, and
  * {@code mnt[NAME]:PATH} at a restore binds the host's PATH there instead
  * ({@link dev.cryo.engine.namespaces.ExternalMounts}); {@code macvlan[NAME]:DEVICE} at a restore makes a macvlan whose
- * lower device was outside the tree's namespaces on DEVICE ({@link dev.cryo.engine.namespaces.ExternalMacvlans});
+ * lower device was outside the tree's namespaces on DEVICE, and {@code veth[NAME]:OUTER[@BRIDGE]} names the outer end
+ * of a veth pair to the host and its bridge ({@link dev.cryo.engine.namespaces.ExternalNetDevices});
  * {@code netdev[NAME]:DEVICE} at a restore moves DEVICE in as the veth end NAME whose peer was outside
  * ({@link dev.cryo.engine.namespaces.ExternalNetdevs}).
  */
@@ -37,7 +38,8 @@ final class CriuExternals {
     }
 
     private static dev.cryo.engine.namespaces.RestoreExternals parse(List<String> values, boolean restore) {
-        Map<String, String> out = new LinkedHashMap<>(), macvlans = new LinkedHashMap<>(), netdevs = new LinkedHashMap<>();
+        Map<String, String> out = new LinkedHashMap<>(), macvlans = new LinkedHashMap<>(), netdevs = new LinkedHashMap<>(),
+                veths = new LinkedHashMap<>();
         for (String v : values) {
             Matcher m = FORM.matcher(v);
             if (!m.matches()) {
@@ -56,10 +58,12 @@ final class CriuExternals {
                 }
                 continue;
             }
-            if (type.equals("macvlan")) {
-                if (id.isEmpty() || value.isEmpty() || macvlans.put(id, value) != null) {
-                    throw new IllegalArgumentException("--external " + v + ": expected macvlan[NAME]:DEVICE, once for"
-                            + " each macvlan NAME (the device of this host's it is made on)");
+            if (type.equals("macvlan") || type.equals("veth")) {
+                if (id.isEmpty() || value.isEmpty() || (type.equals("veth") ? veths : macvlans).put(id, value) != null) {
+                    throw new IllegalArgumentException("--external " + v + ": expected " + (type.equals("veth")
+                            ? "veth[NAME]:OUTER[@BRIDGE], once for each veth NAME (its outer end's name here, and the"
+                            + " bridge it joins)" : "macvlan[NAME]:DEVICE, once for each macvlan NAME (the device of this"
+                            + " host's it is made on)"));
                 }
                 continue;
             }
@@ -85,10 +89,10 @@ final class CriuExternals {
                 throw new IllegalArgumentException("--external " + v + ": mnt[" + id + "] is given twice");
             }
         }
-        return new dev.cryo.engine.namespaces.RestoreExternals(out, macvlans, netdevs);
+        return new dev.cryo.engine.namespaces.RestoreExternals(out, macvlans, netdevs, veths);
     }
 
-    /** Why an external resource of {@code type} is not taken; null for mounts and a restore's macvlans and netdevs. */
+    /** Why an external resource of {@code type} is not taken; null for mounts and a restore's macvlans, veths and netdevs. */
     private static String refusal(String type, boolean restore) {
         return switch (type) {
             case "mnt" -> null;
@@ -100,14 +104,14 @@ final class CriuExternals {
                     + "or file in place of a dumped one";
             case "net", "pid" -> "a namespace left out of the image; cryo makes the tree's own namespaces again (`cryo "
                     + "restore --join-ns net:PATH` joins another net namespace)";
-            case "veth" -> "name the outer end of a veth pair" + (restore ? "" : " (a restore's option)") + "; cryo "
-                    + "makes both ends again with their dumped names, the outer one in its bridge";
+            case "veth" -> restore ? null : "name the outer end of a veth pair and its bridge: a restore's option (the"
+                    + " dump records both)";
             case "netdev" -> restore ? null : "name a device of this host's moved into the tree's net namespace as one"
                     + " of its veth ends: a restore's option";
             case "macvlan" -> restore ? null : "name the device of this host's a macvlan whose lower device was outside"
                     + " the tree's namespaces is made on: a restore's option (the dump records such a macvlan by itself)";
             default -> "unknown external resource type '" + type + "' (CRIU's are mnt, dev, file, tty, unix, net, pid,"
-                    + " veth, macvlan, netdev; cryo takes mnt, and macvlan and netdev at a restore)";
+                    + " veth, macvlan, netdev; cryo takes mnt, and macvlan, veth and netdev at a restore)";
         };
     }
 }

@@ -20,7 +20,8 @@ import java.util.List;
  * {@code --irmap-scan-path PATH} (how and where CRIU looks for the paths of inotify watches: cryo finds a watched
  * file by its handle, or refuses the watch by name, so the restored watches are the same either way);
  * {@code --ext-mount-map KEY:VALUE} is {@code --external mnt[KEY]:VALUE} ({@code auto}: {@code mnt[]},
- * {@link CriuExternals}), and {@code --enable-external-masters}/{@code -sharing} let CRIU carry the slave and shared
+ * {@link CriuExternals}), {@code --veth-pair IN=OUT[@BRIDGE]} {@code --external veth[IN]:OUT[@BRIDGE]}, and
+ * {@code --enable-external-masters}/{@code -sharing} let CRIU carry the slave and shared
  * mounts its auto-detection finds, which cryo always does;
  * {@code pre-dump} is a dump leaving the tree running with its writes tracked ({@code --track-mem}) and its
  * TCP connections read as {@code --tcp-established} reads them (CRIU's asks for no TCP option), and
@@ -92,6 +93,10 @@ final class CriuHabits {
             } else if (afterVerb && a.startsWith("--ext-mount-map=")) {
                 rest.add("--external");
                 rest.add(extMountMap(a.substring(16)));
+            } else if (afterVerb && a.equals("--veth-pair") && i + 1 < args.length && args[i + 1].contains("=")) {
+                rest.add("--external"); // CRIU's older spelling of --external veth[IN]:OUT[@BRIDGE]
+                String pair = args[++i];
+                rest.add("veth[" + pair.substring(0, pair.indexOf('=')) + "]:" + pair.substring(pair.indexOf('=') + 1));
             } else if (afterVerb && (a.equals("--enable-external-masters") || a.equals("--enable-external-sharing"))) {
                 continue; // lets CRIU's auto-detected external mounts be slaves or shared: cryo carries their propagation
             } else if (afterVerb && (a.equals("--no-mntns-compat-mode") || a.equals("--mntns-compat-mode"))) {

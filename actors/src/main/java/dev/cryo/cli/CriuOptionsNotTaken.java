@@ -22,8 +22,6 @@ final class CriuOptionsNotTaken {
     private static final Map<String, String> OPTIONS = new LinkedHashMap<>();
 
     static {
-        OPTIONS.put("--veth-pair", "name the outer end of a veth pair; cryo makes both ends again with their dumped "
-                + "names, the outer one in its bridge");
         OPTIONS.put("--root", "restore into another root file system; cryo restores files at their dumped paths "
                 + "(and makes a tree's own mount namespace again itself)");
         OPTIONS.put("-r", OPTIONS.get("--root"));

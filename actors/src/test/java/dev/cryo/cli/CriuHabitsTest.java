@@ -97,8 +97,8 @@ class CriuHabitsTest {
     /** CRIU's options cryo does not take stop the command, saying what CRIU does with them and what cryo does. */
     @Test
     void criusOptionsCryoDoesNotTakeAreNamedWithWhatCryoDoesInstead() {
-        String veth = refused("dump -t 7 -D img --veth-pair eth0=veth0");
-        assertTrue(veth.startsWith("cryo: --veth-pair is CRIU's option to name the outer end"), veth);
+        String sibling = refused("restore -D img --restore-sibling");
+        assertTrue(sibling.startsWith("cryo: --restore-sibling is CRIU's option to make"), sibling);
         assertTrue(refused("restore -D img -d --restore-sibling").contains("a child of the restoring process"));
         assertTrue(refused("restore -D img -S -d").contains("-S is CRIU's option to make the restored root a sibling"));
         assertTrue(refused("restore -D img -r /newroot").contains("-r is CRIU's option to restore into another root"));
@@ -113,6 +113,7 @@ class CriuHabitsTest {
         // zdtm's mnt_ext_master: '--ext-mount-map auto --enable-external-masters' stopped at 'cryo: --ext-mount-map ...'
         same("dump -t 7 -D img --external mnt[]", "dump -t 7 -D img --ext-mount-map auto --enable-external-masters");
         same("restore -D img -d", "restore -D img -d --enable-external-sharing");
+        same("restore -D img --external veth[eth0]:veth9@br0 -d", "restore -D img --veth-pair eth0=veth9@br0 -d");
     }
 
     /** CRIU's --external: mounts are named at the dump and bound from other paths at the restore; the rest is refused by name. */
@@ -121,9 +122,10 @@ class CriuHabitsTest {
         assertEquals(java.util.Map.of("/dev", "ZDTM_DEV", "/a/b", "B"),
                 CriuExternals.dumpMounts(java.util.List.of("mnt[/dev]:ZDTM_DEV", "mnt[]:sm", "mnt[/a//b/]:B", "mnt[]")));
         var restore = CriuExternals.restore(java.util.List.of("mnt[ZDTM_DEV]:/tmp/d/", "mnt[]", "mnt[K]:rel",
-                "macvlan[zdtmmvlan0]:zdtmbr0"));
+                "macvlan[zdtmmvlan0]:zdtmbr0", "veth[zdtmvthc0]:zdtmvthh0@zdtmbr0"));
         assertEquals(java.util.Map.of("ZDTM_DEV", "/tmp/d", "K", "/rel"), restore.mounts()); // from /, as CRIU (mnt_root_ext)
         assertEquals(java.util.Map.of("zdtmmvlan0", "zdtmbr0"), restore.macvlans()); // zdtm's macvlan
+        assertEquals(java.util.Map.of("zdtmvthc0", "zdtmvthh0@zdtmbr0"), restore.veths()); // zdtm's cr_veth
         String dev = refused("dump -t 7 -D img --external dev[8/1]:loop");
         assertTrue(dev.startsWith("cryo dump: --external dev[8/1]:loop: a block device mounted"), dev);
         assertTrue(refused("dump -t 7 -D img --external mnt[dev]:X").contains("dev is no absolute mount point"));
@@ -131,6 +133,7 @@ class CriuHabitsTest {
         assertTrue(refused("dump -t 7 -D img --external mnt[]:x").contains("mnt[]'s flags are m"));
         assertTrue(refused("restore -D img -d --external unix[1234]").contains("--inherit-fd"));
         assertTrue(refused("dump -t 7 -D img --external macvlan[mv0]:eth0").contains("a restore's option"));
+        assertTrue(refused("dump -t 7 -D img --external veth[eth0]:v0").contains("a restore's option"));
         assertTrue(refused("restore -D img -d --external macvlan[mv0]").contains("expected macvlan[NAME]:DEVICE"));
         assertTrue(refused("restore -D img -d --external foo").contains("expected TYPE[ID]:VALUE"));
     }

@@ -129,6 +129,53 @@ class NetNamespaceTest {
     }
 
     /**
+     * CRIU's {@code restore --external veth[INNER]:OUTER@BRIDGE} (and {@code --veth-pair}; refused before: 'cryo:
+     * --external is CRIU's option ...'): a container's veth to the host whose outer end cryo-wh was in bridge crywbr0
+     * comes back with its outer end named cryo-wx in bridge crywbr1; a veth the image does not have is refused before
+     * any task is made.
+     */
+    @Test
+    void aVethToTheHostComesBackWithTheOuterNameAndBridgeTheRestoreGives() throws Exception {
+        String inside = "ip link set lo up && while ! ip link show cryo-wc >/dev/null 2>&1; do sleep 0.05; done"
+                + " && ip addr add 10.77.51.2/24 dev cryo-wc && ip link set cryo-wc up && echo ready"
+                + " && while :; do sleep 0.2; done";
+        try {
+            for (String br : List.of("crywbr0", "crywbr1")) {
+                host("ip", "link", "add", br, "type", "bridge");
+            }
+            try (DetachedProcess p = DetachedProcess.start(tmp.resolve("vw.out"), "sh", "-c",
+                    "exec unshare -n --pid --fork --mount-proc sh -c '" + inside + "' 2>/dev/null")) {
+                DetachedProcess.awaitCondition(() -> hasChild(p.pid().value()), Duration.ofSeconds(20), "unshare's child");
+                int init = NamespaceTest.initUnder(p.pid().value());
+                host("ip", "link", "add", "cryo-wh", "master", "crywbr0", "type", "veth", "peer", "name", "cryo-wc",
+                        "netns", Integer.toString(init));
+                Workloads.ready(p);
+                DumpRestore d = DumpRestore.dump(init, tmp.resolve("img"));
+                Cli no = Cli.run("restore", "-D", tmp.resolve("img").toString(), "-d", "--external", "veth[eth9]:x");
+                assertEquals(1, no.code(), no.toString());
+                assertTrue(no.err().contains("the image has no veth eth9 whose other end is in cryo's net namespace"),
+                        no.err());
+                assertFalse(Files.exists(Path.of("/proc/" + init)), "nothing restored by the refused restore");
+                DetachedProcess r = d.restoreDetached(p.output(), "--external", "veth[cryo-wc]:cryo-wx@crywbr1");
+                try {
+                    assertTrue(host("ip", "-o", "link", "show", "cryo-wx").contains("master crywbr1"));
+                    assertFalse(host("ip", "-o", "link", "show").contains("cryo-wh"), "the dumped outer name is not made");
+                } finally {
+                    RestoreTest.killAndReap(r);
+                }
+            }
+        } finally {
+            for (String dev : List.of("cryo-wx", "cryo-wh", "crywbr0", "crywbr1")) {
+                try {
+                    host("ip", "link", "del", dev);
+                } catch (AssertionError gone) {
+                    // gone with the namespace, or never made
+                }
+            }
+        }
+    }
+
+    /**
      * A macvlan in the tree's net namespace on a device outside it (zdtm's macvlan: a container's macvlan on the host's
      * NIC, here a bridge of cryo's namespace): the dump refused it ("whose lower device is outside the namespace ...
      * CRIU needs --external macvlan[crymv0]:... there too"). It is dumped now, and the restore needs CRIU's

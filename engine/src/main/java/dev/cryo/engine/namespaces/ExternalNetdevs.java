@@ -36,7 +36,7 @@ public final class ExternalNetdevs {
                     lines.add(line);
                     continue;
                 }
-                if (!device.matches("[^/\\s=]{1,15}") || !ExternalMacvlans.hasDevice(device)) {
+                if (!device.matches("[^/\\s=]{1,15}") || !ExternalNetDevices.hasDevice(device)) {
                     throw new RestoreException("--external netdev[" + d.get("name") + "]:" + device + ": cryo's net"
                             + " namespace has no device " + device);
                 }

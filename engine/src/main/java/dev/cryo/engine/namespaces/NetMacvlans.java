@@ -17,7 +17,7 @@ import java.util.Map;
  * A macvlan whose lower device is outside the tree's namespaces (the host's NIC: zdtm's macvlan) is
  * dumped with {@code outside=} the lower's name in cryo's namespace at the dump (or ifN, its index
  * elsewhere) instead of {@code lower=}; its restore needs {@code --external macvlan[NAME]:DEVICE}, as
- * CRIU's does, which gives the device of cryo's namespace it is made on ({@link ExternalMacvlans}).
+ * CRIU's does, which gives the device of cryo's namespace it is made on ({@link ExternalNetDevices}).
  * Source mode stays refused: its list of remote MACs is not carried.
  */
 final class NetMacvlans {
@@ -65,7 +65,7 @@ final class NetMacvlans {
         if (index < 2) {
             throw new RestoreException("bad ifindex " + index + " of macvlan " + d.get("name") + " in the image");
         }
-        if (d.get("lower") == null) { // outside, and no --external macvlan[] named the device (ExternalMacvlans refuses that)
+        if (d.get("lower") == null) { // outside, and no --external macvlan[] named the device (ExternalNetDevices refuses that)
             throw new RestoreException("macvlan " + d.get("name") + " has no lower device");
         }
         boolean outside = d.containsKey("outside");
