@@ -27,8 +27,8 @@ public final class ExternalMounts {
     private ExternalMounts() {}
 
     /**
-     * {@code namespaces} with the mounts at {@code names}' points (point → name) named: those of the mount namespace
-     * of the tree's root ({@code root}), as CRIU's points are; a mount a namespace below it has at the same point is
+     * {@code namespaces} with the mounts at {@code names}' points (point → name) named: the first at each point (one
+     * mounted over it later is another) of the mount namespace of the tree's root ({@code root}), as CRIU's points are; a mount a namespace below it has at the same point is
      * another (zdtm's mnt_ext_collision). Where the root is in cryo's namespace, those of every mount namespace the
      * tree made. A point at which no such namespace has a mount is refused. A tree with no mount namespace of its own
      * carries no mount: its names have nothing to name (CRIU ignores them there too).
@@ -46,8 +46,10 @@ public final class ExternalMounts {
                 continue;
             }
             List<MountImage> mounts = new ArrayList<>();
+            Set<String> named = new java.util.HashSet<>();
             for (MountImage m : n.mounts()) {
-                String name = names.get(m.point());
+                // the first mount at the point: one made over it later is the program's own (a tmpfs over /dev)
+                String name = named.add(m.point()) ? names.get(m.point()) : null;
                 unused.remove(m.point());
                 mounts.add(name == null ? m : m.named(name));
             }
