@@ -35,7 +35,8 @@ import java.util.zip.CRC32C;
  * <ul>
  * <li>{@code serve IP PORT KEYS DIR}: the page channel's receiver on PORT (images staged in DIR, as
  * an agent stages them, then deleted), a plain TCP sink on PORT+1 and a plain JDK TLS sink on
- * PORT+2; one line per transfer: {@code done KIND BYTES CPU_NANOS} (this JVM's CPU time for it).
+ * PORT+2; one line per transfer: {@code done KIND BYTES CPU_NANOS} (this JVM's CPU time for it; the
+ * channel's line adds its receiving thread's CPU and how often that thread waited).
  * <li>{@code send KIND IP PORT KEYS MIB}: KIND channel (an image of MIB MiB of 1 MiB page chunks
  * through StreamImageSink, timed until b's receipt for its last byte: checked and stored), tcp
  * (the same bytes over a plain socket, until b has read them all) or tls (a plain JDK TLS socket,
@@ -126,6 +127,18 @@ public final class ChannelProbe {
         }
     }
 
+    /** The calling thread's voluntary context switches: how often the receiving thread waited (for the socket, mostly). */
+    private static long wakeUps() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/thread-self/status"))) {
+                if (l.startsWith("voluntary_ctxt_switches:")) return Long.parseLong(l.substring(l.indexOf(':') + 1).trim());
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // reported as -1
+        }
+        return -1;
+    }
+
     private static synchronized void report(String line) {
         System.out.println(line);
         System.out.flush();
@@ -135,7 +148,7 @@ public final class ChannelProbe {
         SSLContext tls = ClusterKeys.load(keys).sslContext();
         PageChannel.warmUp(tls, TLS_WARM_UP); // as an agent does at its start (WarmUp)
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "probe");
-        long[] started = new long[2];
+        long[] started = new long[3];
         int[] images = new int[1];
         new PageChannel.Server(system, tls, ip, port, 1L << 40, ImageFormat.DEFAULT_MAX_CHUNK, Duration.ofSeconds(30),
                 new PageChannel.Receiver() {
@@ -144,6 +157,7 @@ public final class ChannelProbe {
                         if (++images[0] == WARM_ROUNDS + 1) profile(true, "channel", "b");
                         started[0] = cpu();
                         started[1] = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+                        started[2] = wakeUps();
                         try {
                             return Files.createDirectories(dir.resolve(id)).resolve(ImageFormat.IMAGE_FILE);
                         } catch (java.io.IOException e) {
@@ -155,6 +169,7 @@ public final class ChannelProbe {
                     public void received(String id, String failure) {
                         long used = cpu() - started[0];
                         long thread = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - started[1];
+                        long wakeUps = wakeUps() - started[2];
                         Path image = dir.resolve(id).resolve(ImageFormat.IMAGE_FILE);
                         long bytes = 0;
                         try {
@@ -165,7 +180,7 @@ public final class ChannelProbe {
                             // reported below
                         }
                         if (images[0] == WARM_ROUNDS + 1) profile(false, "channel", "b");
-                        report(failure == null ? "done channel " + bytes + " " + used + " " + thread : "failed channel " + failure);
+                        report(failure == null ? "done channel " + bytes + " " + used + " " + thread + " " + wakeUps : "failed channel " + failure);
                     }
                 });
         startSink(new ServerSocket(), ip, port + 1, "tcp");
