@@ -7,7 +7,8 @@
  * ready, and exits; the init prints "ready" before that. The init holds what the flavors showed
  * cryo restoring wrong: an ipc limit of its namespace changed (msgmax), a current directory it
  * removed, with an fd of it too (zdtm cwd01/cwd02), a FIFO of its root with unread bytes (fifo_wronly),
- * an inotify watch on a file of its root (inotify00), a child that exec'd (dumpable02) and a zombie
+ * an inotify watch on a file of its root (inotify00), a deleted file held open on a tmpfs it mounted
+ * (ghost_on_rofs, mntns_link_ghost: in the uns flavor that file system cannot name cryo's uid 0), a child that exec'd (dumpable02) and a zombie
  * (zombie00: its ids in the uns flavor are not cryo's), and sockets of its own net namespace: a unix
  * stream listener and a datagram socket bound at paths of its root (only its view reaches them), each
  * with a client and unread bytes (sockets00, socket_queues), and the child's two bound to names relative
@@ -233,6 +234,11 @@ static int init(void) {
     int waiter, halfshut = tcp_pair_4v6(&waiter); /* socket-tcp4v6-close-wait: waiter CLOSE_WAIT, halfshut FIN_WAIT2 */
     shutdown(halfshut, SHUT_WR);
     if (!await_tcp_state(waiter, TCP_CLOSE_WAIT) || !await_tcp_state(halfshut, TCP_FIN_WAIT2)) fail("4v6 half-closed states");
+    /* ghost_on_rofs, mntns_link_ghost (uns): a deleted file on a tmpfs mounted inside, which cannot name cryo's uid 0 */
+    int ghost = -1;
+    if (mkdir("/ghosts", 0755) || mount("ghosts", "/ghosts", "tmpfs", 0, "size=1m")
+        || (ghost = open("/ghosts/g", O_RDWR | O_CREAT, 0644)) < 0 || write(ghost, "ghost", 5) != 5 || unlink("/ghosts/g"))
+        fail("the deleted file on a tmpfs of its own");
     if (mkdir("/work", 0700) || chdir("/work")) fail("mkdir /work");
     int dir = open(".", O_RDONLY | O_DIRECTORY);
     if (dir < 0 || rmdir("/work")) fail("rmdir /work");
@@ -251,6 +257,7 @@ static int init(void) {
     if (fstat(dir, &a) || stat("/proc/self/cwd", &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
         fail("the fd of the removed /work is not the cwd");
     if (read(fifo, buf, 4) != 3 || memcmp(buf, "abc", 3)) fail("the fifo's bytes");
+    if (pread(ghost, buf, 5, 0) != 5 || memcmp(buf, "ghost", 5)) fail("the deleted file on its tmpfs");
     struct inotify_event ev;
     if (write(watched, "x", 1) != 1 || read(in, &ev, sizeof ev) != sizeof ev || ev.wd != 1 || !(ev.mask & IN_MODIFY))
         fail("the inotify watch");

@@ -221,9 +221,27 @@ public final class UserNamespaceRestore {
             work.run();
             return;
         }
-        long uid = owner(u.uidMap()), gid = owner(u.gidMap());
+        long gid = owner(u.gidMap());
+        try {
+            withFsIds(owner(u.uidMap()), gid < 0 ? 0 : gid, work::run);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e); // a Runnable throws none
+        }
+    }
+
+    /** Work on files that may throw. */
+    public interface FileWork {
+        void run() throws java.io.IOException;
+    }
+
+    /**
+     * Runs {@code work} with this thread's fs ids {@code uid} and {@code gid} (cryo's view), set back to root
+     * whatever happens: where a file system of a user namespace names no host root (EOVERFLOW at a create or a
+     * link, zdtm's uns flavor), files are made as ids it names.
+     */
+    public static void withFsIds(long uid, long gid, FileWork work) throws java.io.IOException {
         // per thread, and this one is the task's restorer: set back below whatever happens
-        dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, gid < 0 ? 0 : gid, 0, 0, 0, 0, 0);
+        dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, gid, 0, 0, 0, 0, 0);
         dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, uid, 0, 0, 0, 0, 0);
         try {
             work.run();

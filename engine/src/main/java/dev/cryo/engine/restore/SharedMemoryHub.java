@@ -373,7 +373,7 @@ public final class SharedMemoryHub implements AutoCloseable {
                     dev.cryo.kernel.Sys.exchange(temp.toString(), original.toString());
                     keep = temp;
                 } else {
-                    Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                    asOwnerWhereNeeded(dir, () -> Files.move(temp, original, java.nio.file.StandardCopyOption.ATOMIC_MOVE));
                 }
                 at = original;
             }
@@ -615,16 +615,7 @@ public final class SharedMemoryHub implements AutoCloseable {
 
     private static void write(GhostFile g, Path p) {
         try {
-            if (g.hugePageBytes() > 0) {
-                HugetlbfsGhost.create(g, p);
-            } else if (g.dense()) {
-                Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            } else { // only the data extents are written: what lies between stays a hole
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
-                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    writeExtents(g, ch, p);
-                }
-            }
+            asOwnerWhereNeeded(p.getParent(), () -> create(g, p));
         } catch (IOException e) {
             throw new RestoreException("cannot recreate the deleted file " + g.file().path() + " as " + p + ": "
                     + e.getMessage());
@@ -635,6 +626,45 @@ public final class SharedMemoryHub implements AutoCloseable {
                     java.time.Instant.EPOCH.plusNanos(g.file().mtimeNanos())));
         } catch (IOException e) {
             throw new RestoreException("cannot give the recreated file " + p + " its mtime: " + e.getMessage());
+        }
+    }
+
+    /** The reason Java gives for EOVERFLOW. */
+    private static final String EOVERFLOW = dev.cryo.kernel.Errno.text(dev.cryo.kernel.Errno.EOVERFLOW);
+
+    /**
+     * {@code work} (a create or a rename into directory {@code dir}), and again as the owner of {@code dir} where its
+     * file system belongs to a user namespace that names no host root, cryo's ids (EOVERFLOW: zdtm's uns flavor,
+     * ghost_on_rofs); the file's own owner is set after, as for any.
+     */
+    private static void asOwnerWhereNeeded(Path dir, dev.cryo.engine.namespaces.UserNamespaceRestore.FileWork work)
+            throws IOException {
+        try {
+            work.run();
+        } catch (java.nio.file.FileSystemException e) {
+            if (!EOVERFLOW.equals(e.getReason())) {
+                throw e;
+            }
+            int uid = (Integer) Files.getAttribute(dir, "unix:uid"), gid = (Integer) Files.getAttribute(dir, "unix:gid");
+            try {
+                dev.cryo.engine.namespaces.UserNamespaceRestore.withFsIds(uid, gid, work);
+            } catch (IOException x) {
+                throw new IOException(e.getFile() + ": " + EOVERFLOW + " as cryo's uid 0, and as its directory's owner"
+                        + " (uid " + uid + ", gid " + gid + "): " + x, x);
+            }
+        }
+    }
+
+    private static void create(GhostFile g, Path p) throws IOException {
+        if (g.hugePageBytes() > 0) {
+            HugetlbfsGhost.create(g, p);
+        } else if (g.dense()) {
+            Files.write(p, g.contents(), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        } else { // only the data extents are written: what lies between stays a hole
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                writeExtents(g, ch, p);
+            }
         }
     }
 
