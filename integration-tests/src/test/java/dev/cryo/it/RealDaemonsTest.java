@@ -544,14 +544,7 @@ class RealDaemonsTest {
                     assertEquals(Integer.toString((500000 - 3) / 7 + 1), out, "the count of x % 7 = 3");
                     assertEquals("500000", succeeds(concat(psql, "select count(*) from big")).trim(), "a new session");
                 } finally {
-                    // a fast shutdown first: postgres removes its /dev/shm segments then, a kill leaves them behind
-                    dev.cryo.kernel.Sys.kill(r.pid(), dev.cryo.kernel.Signals.SIGINT);
-                    try {
-                        DetachedProcess.awaitCondition(() -> !r.alive(), Duration.ofSeconds(30), "postgres to stop");
-                    } catch (AssertionError slow) {
-                        // killed below all the same
-                    }
-                    killTree(r.pid().value());
+                    RealServersTest.stopPostgres(r);
                 }
             }
         } finally {

@@ -312,7 +312,7 @@ class RealServersTest {
                         assertTrue(seen.contains("Asynchronous notification \"chan\" with payload \"after\""),
                                 "the listen held across: " + seen);
                     } finally {
-                        killTree(r.pid().value());
+                        stopPostgres(r);
                     }
                 }
             }
@@ -321,6 +321,20 @@ class RealServersTest {
             new ProcessBuilder("sh", "-c", "awk -v p=" + pgRoot[0] + " '$5==p {print $2}' /proc/sysvipc/shm"
                     + " | xargs -r -n1 ipcrm -m; rm -rf " + dir).start().waitFor();
         }
+    }
+
+    /**
+     * Stops a restored PostgreSQL: a fast shutdown (SIGINT) first, since postgres removes its /dev/shm segments at
+     * its shutdown and a kill leaves them behind, then its tree killed as any other.
+     */
+    static void stopPostgres(DetachedProcess r) throws InterruptedException {
+        Sys.kill(r.pid(), Signals.SIGINT);
+        try {
+            DetachedProcess.awaitCondition(() -> !r.alive(), Duration.ofSeconds(30), "postgres to stop");
+        } catch (AssertionError slow) {
+            // killed below all the same
+        }
+        killTree(r.pid().value());
     }
 
     /** A client program outside the tree, fed line by line on its stdin; its output read line by line. */
