@@ -15,9 +15,8 @@ import java.util.regex.Pattern;
  * {@code mnt[NAME]:PATH} at a restore binds the host's PATH there instead
  * ({@link dev.cryo.engine.namespaces.ExternalMounts}); {@code macvlan[NAME]:DEVICE} at a restore makes a macvlan whose
  * lower device was outside the tree's namespaces on DEVICE, and {@code veth[NAME]:OUTER[@BRIDGE]} names the outer end
- * of a veth pair to the host and its bridge ({@link dev.cryo.engine.namespaces.ExternalNetDevices});
- * {@code netdev[NAME]:DEVICE} at a restore moves DEVICE in as the veth end NAME whose peer was outside
- * ({@link dev.cryo.engine.namespaces.ExternalNetdevs}).
+ * of a veth pair to the host and its bridge; {@code netdev[NAME]:DEVICE} at a restore moves DEVICE in as the veth end
+ * NAME whose peer was outside ({@link dev.cryo.engine.namespaces.ExternalNetDevices}).
  */
 final class CriuExternals {
     private CriuExternals() {}

@@ -95,8 +95,7 @@ public final class ExternalMounts {
             }
             namespaces.add(n.withMounts(mounts));
         }
-        return new ImageContents(image.dir(), image.info(), image.tasks(), image.zombies(), image.pages(),
-                image.pagesVerified(), namespaces, image.netNamespaces(), image.userNamespaces());
+        return image.withNamespaceImages(namespaces);
     }
 
     /**

@@ -36,6 +36,11 @@ public record NetNamespaceImage(int pid, List<Long> sockets, List<String> device
         firewall = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(firewall));
     }
 
+    /** This namespace with the device lines {@code lines} instead. */
+    public NetNamespaceImage withDevices(List<String> lines) {
+        return new NetNamespaceImage(pid, sockets, lines, addresses, routes, sysctls, firewall);
+    }
+
     /** The ends of its veth pairs that live in cryo's namespace (a container's link to the host). */
     public List<String> outerEnds() {
         return NetDevices.outerEnds(devices);

@@ -8,9 +8,9 @@ import java.util.function.Consumer;
 /**
  * What CRIU's {@code restore --external} gives: host paths bound at the mounts the dump named (name → path,
  * {@link ExternalMounts}), the devices of cryo's net namespace macvlans whose lower device was outside the tree
- * are made on (name → device) and the outer ends of veth pairs to cryo's namespace (name → OUTER[@BRIDGE],
- * {@link ExternalNetDevices}), and devices of cryo's net namespace moved in as the tree's veth ends whose peers were
- * outside (name → device, {@link ExternalNetdevs}).
+ * are made on (name → device), the outer ends of veth pairs to cryo's namespace (name → OUTER[@BRIDGE]) and the
+ * devices of cryo's net namespace moved in as the tree's veth ends whose peers were outside (name → device,
+ * {@link ExternalNetDevices}).
  */
 public record RestoreExternals(Map<String, String> mounts, Map<String, String> macvlans, Map<String, String> netdevs,
                                Map<String, String> veths) {
@@ -33,7 +33,6 @@ public record RestoreExternals(Map<String, String> mounts, Map<String, String> m
 
     /** {@code image} as these make it, checked before any task is made; {@code notes} hears what is left out as asked. */
     public ImageContents apply(ImageContents image, Consumer<String> notes) {
-        return ExternalNetdevs.moveIn(ExternalNetDevices.apply(ExternalMounts.bind(image, mounts, notes), macvlans, veths),
-                netdevs);
+        return ExternalNetDevices.apply(ExternalMounts.bind(image, mounts, notes), macvlans, veths, netdevs);
     }
 }

@@ -39,6 +39,18 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
         this(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, List.of(), List.of());
     }
 
+    /** This image with the namespace records {@code namespaces} instead (a restore's --external/--join-ns). */
+    public ImageContents withNamespaceImages(List<dev.cryo.engine.namespaces.NamespaceImage> namespaces) {
+        return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaces, netNamespaces,
+                userNamespaces);
+    }
+
+    /** This image with the net namespace records {@code nets} instead. */
+    public ImageContents withNetNamespaces(List<dev.cryo.engine.namespaces.NetNamespaceImage> nets) {
+        return new ImageContents(dir, info, tasks, zombies, pages, pagesVerified, namespaceImages, nets,
+                userNamespaces);
+    }
+
     /** The namespaces the tree made, for its restore. */
     public dev.cryo.engine.namespaces.TreeNamespaces namespaces() {
         int maxFd = tasks.stream().flatMap(t -> t.fds().stream()).mapToInt(fd -> fd.fd()).max().orElse(2);

@@ -146,8 +146,7 @@ public final class JoinedNamespaces {
             namespaces.add(0, new NamespaceImage(root, 0, "", "", Map.of(), false, List.of(), List.of())
                     .joining(flag, path));
         }
-        return new ImageContents(image.dir(), image.info(), image.tasks(), image.zombies(), image.pages(),
-                image.pagesVerified(), namespaces, image.netNamespaces(), image.userNamespaces());
+        return image.withNamespaceImages(namespaces);
     }
 
     /** {@code image} with its root's net namespace joined at {@code path}. */
@@ -166,7 +165,6 @@ public final class JoinedNamespaces {
         List<NetNamespaceImage> nets = new ArrayList<>();
         image.netNamespaces().forEach(n -> nets.add(n.pid() != root ? n // only the tree's sockets go into the joined one
                 : new NetNamespaceImage(n.pid(), n.sockets(), List.of(), List.of(), List.of(), Map.of(), Map.of())));
-        return new ImageContents(image.dir(), image.info(), image.tasks(), image.zombies(), image.pages(),
-                image.pagesVerified(), namespaces, nets, image.userNamespaces());
+        return image.withNamespaceImages(namespaces).withNetNamespaces(nets);
     }
 }
