@@ -18,10 +18,12 @@ import java.time.Duration;
  *     frozen (-20 to 19; 0 leaves them as they are)
  * @param freezeRtPriority the SCHED_FIFO priority a frozen task's fair-policy threads run at while cryo
  *     injects calls into them, then put back as they were (1 to 99; 0 leaves them as they are)
+ * @param releaseTimeout how long a killing dump waits for each killed task to die
  */
 public record DumpSettings(
     boolean leaveRunning, Duration seizeTimeout, Duration timeout, boolean progress,
-    Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice, int freezeRtPriority) {
+    Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice, int freezeRtPriority,
+    Duration releaseTimeout) {
   public static final String PATH = "cryo.dump";
   /** A task's image record (which holds its deleted files) must fit one chunk. */
   public static final long MAX_GHOST_LIMIT = 16L << 20;
@@ -31,6 +33,7 @@ public record DumpSettings(
     Checks.positive(PATH + ".timeout", timeout);
     Checks.notNegative(PATH + ".progress-delay", progressDelay);
     Checks.notNegative(PATH + ".accept-wait", acceptWait);
+    Checks.positive(PATH + ".release-timeout", releaseTimeout);
     if (freezeNice < -20 || freezeNice > 19) {
       throw new InvalidSettingsException(PATH + ".freeze-nice must be between -20 and 19, got " + freezeNice);
     }
@@ -60,6 +63,7 @@ public record DumpSettings(
         r.getBytes("ghost-limit"),
         r.getDuration("accept-wait"),
         r.getInt("freeze-nice"),
-        r.getInt("freeze-rt-priority"));
+        r.getInt("freeze-rt-priority"),
+        r.getDuration("release-timeout"));
   }
 }

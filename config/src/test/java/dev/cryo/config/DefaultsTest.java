@@ -41,7 +41,7 @@ class DefaultsTest {
   void dump() {
     assertEquals(
         new DumpSettings(false, Duration.ofSeconds(10), Duration.ofMinutes(10), true,
-            Duration.ofSeconds(1), MIB, Duration.ofMillis(500), -10, 1), s.dump());
+            Duration.ofSeconds(1), MIB, Duration.ofMillis(500), -10, 1, Duration.ofSeconds(30)), s.dump());
   }
 
   @Test

@@ -148,6 +148,54 @@ class DumpFailureTest {
     }
 
     /**
+     * A killing dump whose killed task cannot die (exitmutex.c: its exit closes a pipe and waits in D for the pipe's
+     * mutex, which a process outside the tree took at post-dump and holds across a userfaultfd fault nobody serves):
+     * the dump says the image is complete but names the pid and its sleep, and its network lock (the tree's listener
+     * held while it ran) goes as after any killing dump without --tcp-established. Before, the release timed out
+     * ("releasing the tree timed out", 30 s) and the lock's table stayed for good.
+     */
+    @Test
+    void aKilledTaskThatCannotDieIsNamedAndTheDumpsNetworkLockDoesNotStay() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.cryo.kernel.net.NetworkLock.available(), "no nf_tables");
+        String exe = TestPrograms.compile("/c/exitmutex.c", "-pthread").toString();
+        Path held = tmp.resolve("hold.out");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("tree.out"), exe, "tree"))) {
+            String fd = Workloads.readyWords(p, 2)[2];
+            Path script = tmp.resolve("hook.sh");
+            Files.writeString(script, "[ \"$CRTOOLS_SCRIPT_ACTION\" = post-dump ] || exit 0\n"
+                    + "setsid " + exe + " hold " + p.pid() + " " + fd + " > " + held + " 2>&1 < /dev/null &\n"
+                    + "for i in $(seq 600); do grep -q holding " + held + " && exit 0; sleep 0.1; done; exit 1\n");
+            try {
+                Path img = tmp.resolve("img");
+                Cli r = Cli.run("-Dcryo.dump.release-timeout=2s", "dump", "-t", p.pid().toString(), "-D",
+                        img.toString(), "--no-progress", "--action-script", "sh " + script);
+                assertEquals(1, r.code(), r.toString());
+                assertTrue(r.err().contains("the image is complete, but pid " + p.pid() + " was sent SIGKILL")
+                        && r.err().contains("uninterruptible sleep"), r.err());
+                assertTrue(Files.exists(img.resolve("image.cryo")), "the image is complete");
+                assertEquals(java.util.List.of(), lockTables(p.pid()), "the dump's network lock is gone");
+            } finally {
+                if (Files.exists(held)) { // the holder killed, the mutex is free: the tree's exit ends
+                    String[] h = Files.readString(held).trim().split("\\s+");
+                    if (h.length == 2) {
+                        dev.cryo.kernel.Sys.kill(dev.cryo.kernel.Pid.of(Integer.parseInt(h[1])),
+                                dev.cryo.kernel.Signals.SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The nft tables named after the network lock of a dump of {@code root}. */
+    private static java.util.List<String> lockTables(dev.cryo.kernel.Pid root) throws Exception {
+        Process nft = new ProcessBuilder(dev.cryo.kernel.net.NetworkLock.nft(), "list", "tables")
+                .redirectErrorStream(true).start();
+        String out = new String(nft.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        nft.waitFor();
+        return out.lines().filter(l -> l.contains(" cryo_" + root + "_")).toList();
+    }
+
+    /**
      * A vfork parent cannot stop while its child runs, and here the child waits until the test lets
      * it go: the dump refuses as soon as it sees the parent waiting, not after the seize timeout
      * (ten minutes here: before, the dump waited all of it, then named the same reason), naming the child.

@@ -1315,8 +1315,10 @@ public final class DumpSupervisor {
         if (!kill && !hold && request.iteration().keepTracking()) {
             keepTracking(); // before the release, which closes the trackers' uffds
         }
-        tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, taskAdapter)));
-        timers.startSingleTimer(new Timeout("releasing the tree"), RELEASE_TIMEOUT);
+        Duration dieWithin = settings.dump().releaseTimeout(); // each dumper reports a task not dead by then
+        tasks.forEach((p, t) -> t.tell(new TaskDumper.Release(kill, kill && !p.equals(request.pid()), stop, dieWithin,
+                taskAdapter)));
+        timers.startSingleTimer(new Timeout("releasing the tree"), dieWithin.plus(RELEASE_TIMEOUT));
         return Behaviors.receive(Command.class)
                 .onMessage(TaskReply.class, m -> {
                     released.add(m.reply().pid());
@@ -1349,10 +1351,24 @@ public final class DumpSupervisor {
                 })
                 .onMessage(TaskStopped.class, m -> Behaviors.same())
                 .onMessage(Timeout.class, m -> {
-                    replyTo.tell(new Failed("the image is complete, but releasing the tree timed out"));
+                    List<Pid> left = tasks.keySet().stream().filter(p -> !released.contains(p)).toList();
+                    if (kill) { // meant to die: the sockets go as after any kill, whatever its dumper is stuck in
+                        left.forEach(DumpSupervisor::killQuietly);
+                        releaseSockets(true, problems);
+                    }
+                    problems.add(0, "releasing the tree timed out (" + dev.cryo.engine.dump.SeizeDelay.explain(left) + ")");
+                    replyTo.tell(new Failed("the image is complete, but " + String.join("; ", problems)));
                     return Behaviors.stopped();
                 })
                 .build();
+    }
+
+    private static void killQuietly(Pid p) {
+        try {
+            dev.cryo.kernel.Sys.kill(p, dev.cryo.kernel.Signals.SIGKILL);
+        } catch (dev.cryo.kernel.KernelException gone) {
+            // died meanwhile
+        }
     }
 
     /** The holder of this pre-dump's tracking, once started. */

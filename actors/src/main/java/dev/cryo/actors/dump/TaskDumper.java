@@ -57,11 +57,13 @@ public final class TaskDumper {
     /**
      * {@code awaitReap}: after killing, wait (bounded) until the pid is free again: a task whose
      * parent is killed with it is reaped by init a moment later, and a restore right after the dump
-     * needs its pid.
+     * needs its pid. {@code dieWithin}: how long a killed task may take to die before it is reported
+     * {@link Failed}, named with where it sleeps (cryo.dump.release-timeout).
      */
-    public record Release(boolean kill, boolean awaitReap, boolean stop, ActorRef<Reply> replyTo) implements Command {
+    public record Release(boolean kill, boolean awaitReap, boolean stop, java.time.Duration dieWithin,
+                          ActorRef<Reply> replyTo) implements Command {
         public Release(boolean kill, ActorRef<Reply> replyTo) {
-            this(kill, false, false, replyTo);
+            this(kill, false, false, java.time.Duration.ZERO, replyTo);
         }
     }
 
@@ -1266,14 +1268,16 @@ public final class TaskDumper {
         endThrottle();
         abandonUnconfirmed(); // never left mapped in a task that runs on
         boolean killed = false;
+        String undead = null;
         long at;
         try {
             if (m.kill() && !zombie) { // a zombie goes with its parent; its pid may be reused after that
                 mappedScratch = null; // goes with the task
                 premapped = null;
                 at = kill();
+                undead = waitGone(m.dieWithin());
                 killed = true;
-                if (m.awaitReap()) {
+                if (undead == null && m.awaitReap()) {
                     awaitPidFree();
                 }
             } else {
@@ -1297,7 +1301,7 @@ public final class TaskDumper {
         // closing the uffd write-unprotects every tracked page (a page-table walk: 0.2 s for 1 GiB),
         // so the task is let go (or killed) first; its writes never wait on the uffd (async mode)
         stopTracking();
-        m.replyTo().tell(new Released(pid, killed, at));
+        m.replyTo().tell(undead != null ? new Failed(pid, undead) : new Released(pid, killed, at));
         // a tree left running runs again while its last pages are written: this dumper answers for them
         return writesPending > 0 && writeFailure == null ? idle() : Behaviors.stopped();
     }
@@ -1317,9 +1321,7 @@ public final class TaskDumper {
                     + "it into its file", p));
         }
         Sys.kill(pid, Signals.SIGKILL);
-        long sent = System.nanoTime();
-        waitGone();
-        return sent;
+        return System.nanoTime();
     }
 
     private void awaitPidFree() {
@@ -1340,14 +1342,14 @@ public final class TaskDumper {
      * long. Not one thread after the other: the last thread of a pid namespace's init to exit waits in the kernel
      * (zap_pid_ns_processes) until every other thread's pid is freed, and a traced thread's zombie is freed only
      * when this tracer reaps it (a multi-threaded container init such as Redis held the kill 30 s that way, and
-     * the migration reported its source's kill failed). Past {@link #GONE_WAIT_NANOS} the rest is left to the
-     * kernel, with a warning.
+     * the migration reported its source's kill failed). Past {@code within} the rest is left to the
+     * kernel, and the returned clause says which thread has not died and why (null when all have).
      */
-    private void waitGone() {
+    private String waitGone(java.time.Duration within) {
         List<Integer> left = new ArrayList<>();
         tids.stream().filter(t -> t != pid.value()).forEach(left::add);
         left.add(pid.value()); // the leader can be reaped only once its threads are
-        long until = System.nanoTime() + GONE_WAIT_NANOS;
+        long until = System.nanoTime() + within.toNanos();
         long pause = 20_000;
         while (!left.isEmpty()) {
             for (java.util.Iterator<Integer> i = left.iterator(); i.hasNext(); ) {
@@ -1361,17 +1363,19 @@ public final class TaskDumper {
                 }
             }
             if (left.isEmpty()) {
-                return;
+                return null;
             }
             if (System.nanoTime() > until) {
-                ctx.getLog().warn("pid {} tid(s) {} were sent SIGKILL but have not died after {} s", pid, left,
-                        GONE_WAIT_NANOS / 1_000_000_000L);
                 left.forEach(tracer::forget);
-                return;
+                Pid tid = Pid.of(left.get(0)); // a thread the leader waits for, else the leader
+                return "pid " + pid + " was sent SIGKILL and has not died within " + within.toSeconds() + " s ("
+                        + (tid.equals(pid) ? "" : "its thread " + tid + " ")
+                        + dev.cryo.engine.dump.SeizeDelay.stateOf(pid, tid) + ")";
             }
             java.util.concurrent.locks.LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 5_000_000);
         }
+        return null;
     }
 
     /** Reaps thread {@code tid} if it is dead (true), or learns it was reaped already (ECHILD: true). */
@@ -1383,8 +1387,6 @@ public final class TaskDumper {
             return true; // ECHILD: already reaped
         }
     }
-
-    private static final long GONE_WAIT_NANOS = 30_000_000_000L;
 
     private Behavior<Command> releaseOnStop() {
         endThrottle();

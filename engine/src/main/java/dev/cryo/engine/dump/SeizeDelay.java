@@ -59,6 +59,12 @@ public final class SeizeDelay {
         return "in uninterruptible sleep" + (wchan.isEmpty() ? "" : " in " + wchan);
     }
 
+    /** "in uninterruptible sleep in WCHAN", else "state S" or "gone": where thread {@code tid} of {@code pid} is now. */
+    public static String stateOf(Pid pid, Pid tid) {
+        String sleep = uninterruptibleSleep(pid, tid);
+        return sleep != null ? sleep : stateNow(pid, tid);
+    }
+
     /** "state R" for a thread at this instant, "gone" once it exited. */
     static String stateNow(Pid pid, Pid tid) {
         try {

@@ -478,6 +478,9 @@ public final class SocketDumpState {
      * or a connection attempt in flight (SYN_SENT: {@link TcpRepair#readConnecting}).
      */
     public synchronized TcpRepair.Connection repair(long ino, Fd sock, SockAddr local, SockAddr remote, int state) {
+        if (ended) { // a dumper still collecting when the dump failed: no lock again, no socket left in repair mode
+            throw new KernelException("connection " + local + " -> " + remote + " left as it is: the dump is over");
+        }
         // inside a net namespace of the tree's both ends are the tree's, frozen: nothing else reaches them,
         // but for a peer outside, held in cryo's namespace at the veth's end, where the flow runs the other
         // way (the peer's packets leave by the output hook). The lock outlives the killed tree's namespace:
@@ -516,6 +519,8 @@ public final class SocketDumpState {
     }
 
     private boolean lockedAhead;
+    /** Released or abandoned: what a dumper still collecting meets afterwards is left alone. */
+    private boolean ended;
 
     /** The TCP states {@link #repair} takes a connection in. */
     private static final int REPAIRED_STATES = 1 << SockDiag.TCP_ESTABLISHED | 1 << SockDiag.TCP_FIN_WAIT1
@@ -555,6 +560,7 @@ public final class SocketDumpState {
      */
     public synchronized void release(boolean killed, boolean restoredHere) {
         if (killed) {
+            ended = true;
             repaired.keySet().forEach(Fd::close);
             repaired.clear();
             takenErrors.keySet().forEach(Fd::close);
@@ -619,6 +625,10 @@ public final class SocketDumpState {
      * the dump ends, so that a killed tree's close is not the last and sends no FIN ({@link #release}).
      */
     public synchronized void closeAtKill(Fd sock) {
+        if (ended) {
+            sock.close();
+            return;
+        }
         closing.add(sock);
     }
 
@@ -627,6 +637,14 @@ public final class SocketDumpState {
      * socket, and {@code giveBack} runs if the tree runs on (the dump failed, or -R).
      */
     public synchronized void giveBackIfRunning(Fd sock, Runnable giveBack) {
+        if (ended) { // taken by a dumper still collecting when the dump ended: back at once
+            try {
+                giveBack.run();
+            } finally {
+                sock.close();
+            }
+            return;
+        }
         takenErrors.put(sock, giveBack);
     }
 
@@ -656,6 +674,7 @@ public final class SocketDumpState {
 
     /** The dump failed or the tree stays: connections leave repair mode and the lock goes. */
     public synchronized void abandon() {
+        ended = true;
         closing.forEach(Fd::close);
         closing.clear();
         List<String> problems = new ArrayList<>();

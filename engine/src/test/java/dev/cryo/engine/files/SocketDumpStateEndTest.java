@@ -1,0 +1,52 @@
+package dev.cryo.engine.files;
+
+import dev.cryo.kernel.Fd;
+import dev.cryo.kernel.KernelException;
+import dev.cryo.kernel.Pid;
+import dev.cryo.kernel.net.SockAddr;
+import dev.cryo.kernel.net.SockDiag;
+import dev.cryo.kernel.net.Sockets;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A dump that fails while a task dumper is still collecting: the supervisor abandons the sockets' state (connections
+ * out of repair mode, the network lock gone) while that dumper may yet reach a connection. What it meets afterwards
+ * is left as it is: before, its repair made the lock's table again and put the socket in repair mode, and nothing
+ * took either back (the tree ran on with a connection in repair mode, the table stayed).
+ */
+class SocketDumpStateEndTest {
+    private static SocketDumpState ended() {
+        SocketDumpState st = new SocketDumpState(new SocketDumpState.Options(true, false, false),
+                Pid.of((int) ProcessHandle.current().pid()), List.of());
+        st.abandon();
+        return st;
+    }
+
+    @Test
+    void aConnectionReachedAfterTheDumpEndedIsNeitherLockedNorRepaired() {
+        SocketDumpState st = ended();
+        SockAddr local = SockAddr.inet(InetAddress.getLoopbackAddress(), 40001);
+        SockAddr remote = SockAddr.inet(InetAddress.getLoopbackAddress(), 40002);
+        try (Fd s = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0)) {
+            KernelException e = assertThrows(KernelException.class,
+                    () -> st.repair(1, s, local, remote, SockDiag.TCP_ESTABLISHED));
+            assertTrue(e.getMessage().contains("the dump is over"), e.getMessage());
+            assertFalse(st.inRepair(s));
+        }
+    }
+
+    @Test
+    void anErrorTakenAfterTheDumpEndedIsGivenBackAtOnce() {
+        SocketDumpState st = ended();
+        AtomicBoolean given = new AtomicBoolean();
+        Fd s = Sockets.socket(SockAddr.AF_INET, Sockets.SOCK_STREAM, 0);
+        st.giveBackIfRunning(s, () -> given.set(true));
+        assertTrue(given.get(), "given back at once, not kept for an abandon that has run already");
+    }
+}
