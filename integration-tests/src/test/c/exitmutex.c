@@ -7,30 +7,12 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include "workload.h"
+#include "unservedfault.h"
 
-#define PAGE 4096
-
-static int out;
-static char *area;
-
-static void *write_page(void *arg)
-{
-    (void)arg;
-    return (void *)(long)write(out, area, PAGE);
-}
-
-static int tree(void)
+static _Noreturn void tree(void)
 {
     int p[2], l = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -43,25 +25,15 @@ static int tree(void)
         pause();
 }
 
-static int hold(const char *pid, const char *fd)
+static _Noreturn void hold(const char *pid, const char *fd)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%s/fd/%s", pid, fd);
-    out = open(path, O_WRONLY);
-    int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    struct uffdio_api api = {.api = UFFD_API};
-    if (out < 0 || uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
-        fail("open the pipe or userfaultfd");
-    area = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct uffdio_register reg = {.range = {(unsigned long)area, PAGE}, .mode = UFFDIO_REGISTER_MODE_MISSING};
-    if (area == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg))
-        fail("register the area");
+    int out = open(path, O_WRONLY);
+    if (out < 0)
+        fail("open the pipe");
     pthread_t t;
-    if (pthread_create(&t, NULL, write_page, NULL))
-        fail("pthread_create");
-    struct pollfd pfd = {.fd = uffd, .events = POLLIN};
-    if (poll(&pfd, 1, -1) != 1) /* the fault is there: the mutex is held */
-        fail("poll the userfaultfd");
+    fault_unserved(out, &t);
     printf("holding %d\n", getpid());
     for (;;)
         pause();
@@ -71,9 +43,9 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 2 && !strcmp(argv[1], "tree"))
-        return tree();
+        tree();
     if (argc == 4 && !strcmp(argv[1], "hold"))
-        return hold(argv[2], argv[3]);
+        hold(argv[2], argv[3]);
     fprintf(stderr, "usage: exitmutex tree | exitmutex hold PID FD\n");
     return 2;
 }

@@ -7,28 +7,12 @@
  * exited 0. Prints "PASS" or "FAIL: <reason>".
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
-#include <pthread.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-#include "workload.h"
+#include "unservedfault.h"
 
-#define PAGE 4096
+#define PAGE UNSERVED_PAGE
 
 static int pipefd[2];
-static char *area;
-
-static void *write_page(void *arg)
-{
-    (void)arg;
-    return (void *)(long)write(pipefd[1], area, PAGE); /* faults on the area holding the pipe's mutex */
-}
 
 int main(void)
 {
@@ -48,20 +32,8 @@ int main(void)
         _exit(write(pipefd[1], "x", 1) == 1 ? 0 : 3); /* waits for the mutex, in D */
     }
     close(go[0]);
-    int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    struct uffdio_api api = {.api = UFFD_API};
-    if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
-        fail("userfaultfd");
-    area = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct uffdio_register reg = {.range = {(unsigned long)area, PAGE}, .mode = UFFDIO_REGISTER_MODE_MISSING};
-    if (area == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg))
-        fail("register the area");
     pthread_t t;
-    if (pthread_create(&t, NULL, write_page, NULL))
-        fail("pthread_create");
-    struct pollfd pfd = {.fd = uffd, .events = POLLIN};
-    if (poll(&pfd, 1, -1) != 1) /* the fault is there: the mutex is held */
-        fail("poll the userfaultfd");
+    int uffd = fault_unserved(pipefd[1], &t); /* this process's write holds the pipe's mutex */
     if (write(go[1], "g", 1) != 1)
         fail("let the writer go");
     printf("ready %d\n", writer);
