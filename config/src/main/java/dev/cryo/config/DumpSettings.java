@@ -25,8 +25,11 @@ public record DumpSettings(
     Duration progressDelay, long ghostLimit, Duration acceptWait, int freezeNice, int freezeRtPriority,
     Duration releaseTimeout) {
   public static final String PATH = "cryo.dump";
-  /** A task's image record (which holds its deleted files) must fit one chunk. */
-  public static final long MAX_GHOST_LIMIT = 16L << 20;
+  /**
+   * 1 GiB: zdtm's unlink_multiple_largefiles dumps with CRIU's --ghost-limit 1G; a deleted file's contents travel
+   * in pieces of their own, but are read whole into memory on both sides (a Java array, at most 2 GiB).
+   */
+  public static final long MAX_GHOST_LIMIT = 1L << 30;
 
   public DumpSettings {
     Checks.positive(PATH + ".seize-timeout", seizeTimeout);
@@ -41,7 +44,7 @@ public record DumpSettings(
       throw new InvalidSettingsException(PATH + ".freeze-rt-priority must be between 0 and 99, got " + freezeRtPriority);
     }
     if (ghostLimit < 0 || ghostLimit > MAX_GHOST_LIMIT) {
-      throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 16 MiB, got " + ghostLimit
+      throw new InvalidSettingsException(PATH + ".ghost-limit must be between 0 and 1 GiB, got " + ghostLimit
           + " bytes");
     }
     if (seizeTimeout.compareTo(timeout) > 0) {

@@ -65,7 +65,9 @@ class MigrationTest {
                 sharedDir = Files.createTempDirectory("cryo-migration-");
             }
             // b's pid namespace outlives its agent, so a case can see what b's agent alone leaves behind
-            shared = new TwoHosts(Files.createDirectories(sharedDir.resolve("hosts-" + System.nanoTime()))).initOutlivesAgentB().start();
+            // a's ghost limit: aDeletedFileOfMoreThanAChunkMovesInPieces
+            shared = new TwoHosts(Files.createDirectories(sharedDir.resolve("hosts-" + System.nanoTime()))).initOutlivesAgentB()
+                    .start("-Dcryo.dump.ghost-limit=64M");
         }
         markA = TwoHosts.mark(shared.logA);
         markB = TwoHosts.mark(shared.logB);
@@ -216,6 +218,26 @@ class MigrationTest {
             String out = Workloads.check(moved);
             assertTrue(out.contains("PASS"), out);
             assertEquals(1, out.split("ready", -1).length - 1, "it did not start over:\n" + out);
+        }
+    }
+
+    /**
+     * A tree holding a deleted sparse file of 64 MiB with 20 MiB of data moves to b: its contents travel on the
+     * page channel in pieces of 4 MiB beside its task's record (apart from it: a record is one chunk), and come
+     * back whole there, holes as holes. Before, a dump carried at most 16 MiB of such a file.
+     */
+    @Test
+    void aDeletedFileOfMoreThanAChunkMovesInPieces() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("files"));
+        TwoHosts hosts = hosts();
+        try (DetachedProcess p = hosts.startOnA(tmp.resolve("ghostsparse.out"),
+                TestPrograms.compile("/c/ghostsparse.c").toString(), dir.toString(), Integer.toString(20 << 20))) {
+            TwoHosts.CliRun m = hosts.cliOnA("migrate", "-t", p.pid().toString(), "--to", "b", "--agent",
+                    hosts.ipA + ":" + TwoHosts.PORT, "--keys", hosts.keys.toString(), "--no-pre-copy");
+            assertEquals(0, m.code(), m + "\nagent a:\n" + logA() + "\nagent b:\n" + logB());
+            DetachedProcess.awaitCondition(() -> !p.alive(), Duration.ofSeconds(10), "the source to be gone");
+            String out = Workloads.check(arrived(hosts, p));
+            assertTrue(out.contains("PASS"), out);
         }
     }
 

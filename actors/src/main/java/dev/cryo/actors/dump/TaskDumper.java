@@ -1206,6 +1206,12 @@ public final class TaskDumper {
                 vmas.add(t.vmas().get(i).withPages(written[i], zero[i]));
             }
             TaskImage done = t.withVmas(vmas);
+            for (dev.cryo.engine.model.GhostFile g : done.ghostFiles()) { // a big deleted file's contents, a chunk each
+                if (g.apart()) {
+                    request.job().files().ghostFiles().takePieces(g)
+                            .forEach(d -> request.job().writer().tell(new ImageWriterActor.WriteRecord(d)));
+                }
+            }
             request.job().writer().tell(new ImageWriterActor.WriteRecord(done));
             long w = 0, z = 0, tracked = 0;
             for (int i = 0; i < written.length; i++) {

@@ -4,6 +4,7 @@ import dev.cryo.config.DumpSettings;
 import dev.cryo.engine.DumpException;
 import dev.cryo.engine.files.FileIdentity;
 import dev.cryo.engine.model.FileRef;
+import dev.cryo.engine.model.GhostData;
 import dev.cryo.engine.model.GhostFile;
 import dev.cryo.kernel.Fcntl;
 import dev.cryo.kernel.Fd;
@@ -34,6 +35,8 @@ public final class GhostFiles {
     private final MountTables mounts;
     private final Set<String> carried = new HashSet<>();
     private final Map<Integer, List<GhostFile>> byTask = new HashMap<>();
+    /** The contents of big ghosts, by dev:ino, until their task's record is written. */
+    private final Map<String, List<GhostData>> pieces = new HashMap<>();
 
     /** {@code limit}: the largest deleted file carried, in bytes (cryo.dump.ghost-limit). */
     public GhostFiles(long limit) {
@@ -47,16 +50,33 @@ public final class GhostFiles {
     }
 
     /**
+     * The most of a memfd's contents outside mappings, or of a file of a detached tmpfs, carried: those travel
+     * inside their fd's record, one chunk; a deleted file's travel apart ({@link GhostData}), up to the ceiling.
+     */
+    public static final long IN_RECORD = 16L << 20;
+
+    /**
      * What a user can do about {@code bytes} of data over the limit: the {@code --ghost-limit} that carries
-     * them (whole MiB), or, past the ceiling a task's record can hold, that no setting does.
+     * them (whole MiB), or, past the ceiling, that no setting does.
      */
     public static String whatToDo(long bytes) {
+        return whatToDo(bytes, DumpSettings.MAX_GHOST_LIMIT);
+    }
+
+    /** The same where cryo carries at most {@code ceiling} bytes of one ({@link #IN_RECORD}). */
+    public static String whatToDo(long bytes, long ceiling) {
         long mib = (bytes + (1 << 20) - 1) >> 20;
-        if (bytes > DumpSettings.MAX_GHOST_LIMIT) {
-            return "cryo carries at most " + (DumpSettings.MAX_GHOST_LIMIT >> 20)
-                    + " MiB of one (cryo.dump.ghost-limit's ceiling); the process must close or truncate it first";
+        if (bytes > ceiling) {
+            return "cryo carries at most " + (ceiling >> 20) + " MiB of one"
+                    + (ceiling == DumpSettings.MAX_GHOST_LIMIT ? " (cryo.dump.ghost-limit's ceiling)" : " (it travels in its"
+                    + " fd's record)") + "; the process must close or truncate it first";
         }
         return "dump with --ghost-limit " + mib + "M (or set cryo.dump.ghost-limit) to carry it";
+    }
+
+    /** The most carried inside an fd's record: the limit, at most {@link #IN_RECORD}. */
+    public long limitInRecord() {
+        return Math.min(limit, IN_RECORD);
     }
 
     /** The largest deleted file (or memfd contents outside mappings) carried, in bytes. */
@@ -99,32 +119,63 @@ public final class GhostFiles {
         if (!claim(file)) {
             return file;
         }
-        byte[] contents = new byte[(int) bytes];
         int uid, gid;
+        List<GhostData> pieces = new ArrayList<>();
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(source,
                 java.nio.file.StandardOpenOption.READ)) {
             uid = (Integer) Files.getAttribute(source, "unix:uid");
             gid = (Integer) Files.getAttribute(source, "unix:gid");
-            int at = 0;
-            for (int i = 0; i + 1 < data.length; i += 2) {
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(contents, at, (int) (data[i + 1] - data[i]));
-                for (long off = data[i]; b.hasRemaining(); ) {
-                    int n = ch.read(b, off);
-                    if (n < 0) {
-                        throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
-                    }
-                    off += n;
-                }
-                at += (int) (data[i + 1] - data[i]);
-            }
+            read(ch, data, bytes, file, pieces, where, path);
         } catch (IOException e) {
             throw new DumpException(where + ": cannot read the deleted file " + path + ": " + e.getMessage(), e);
         }
+        boolean apart = pieces.size() > 1;
+        GhostFile g = new GhostFile(file, apart ? new byte[0] : pieces.get(0).bytes(), uid, gid, data, "", hugePage,
+                mountOf, apart);
         synchronized (this) {
-            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(new GhostFile(file, contents, uid, gid, data, "", hugePage,
-                    mountOf));
+            byTask.computeIfAbsent(pid.value(), k -> new ArrayList<>()).add(g);
+            if (apart) {
+                this.pieces.put(file.dev() + ":" + file.ino(), pieces);
+            }
         }
         return file;
+    }
+
+    /**
+     * The bytes of the data extents {@code data} ({@code bytes} in all), one after the other, in pieces of at most
+     * {@link GhostData#PIECE} bytes: one piece goes in the task's record, more travel apart ({@link GhostFile#apart()}).
+     */
+    private static void read(java.nio.channels.FileChannel ch, long[] data, long bytes, FileRef file,
+                             List<GhostData> pieces, String where, String path) throws IOException {
+        long done = 0;
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(new byte[(int) Math.min(bytes, GhostData.PIECE)]);
+        for (int i = 0; i + 1 < data.length; i += 2) {
+            for (long off = data[i]; off < data[i + 1]; ) {
+                b.limit((int) Math.min(b.capacity(), b.position() + data[i + 1] - off));
+                int n = ch.read(b, off);
+                if (n < 0) {
+                    throw new DumpException(where + ": the deleted file " + path + " changed size while it was read");
+                }
+                off += n;
+                if (b.position() == b.capacity()) {
+                    pieces.add(new GhostData(file.dev(), file.ino(), done, b.array()));
+                    done += b.capacity();
+                    b = java.nio.ByteBuffer.wrap(new byte[(int) Math.min(bytes - done, GhostData.PIECE)]);
+                }
+            }
+        }
+        if (pieces.isEmpty() || b.capacity() > 0) {
+            pieces.add(new GhostData(file.dev(), file.ino(), done, b.array())); // an empty file: one empty piece
+        }
+    }
+
+    /**
+     * The contents of {@code g} that travel apart ({@link GhostFile#apart()}), as records to write beside its
+     * task's; asked once, when that record is written.
+     */
+    public synchronized List<GhostData> takePieces(GhostFile g) {
+        List<GhostData> mine = pieces.remove(g.file().dev() + ":" + g.file().ino());
+        return mine == null ? List.of() : mine;
     }
 
     /**

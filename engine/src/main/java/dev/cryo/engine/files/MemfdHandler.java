@@ -133,10 +133,11 @@ public final class MemfdHandler implements FdHandler<MemfdHandler.Memfd> {
                     carried += d[1] - d[0];
                 }
             }
-            if (carried > ctx.ghostFiles().limit()) {
+            if (carried > ctx.ghostFiles().limitInRecord()) {
                 throw new DumpException(fd.where() + ": memfd " + name + " holds " + carried + " bytes outside any "
-                        + "mapping, more than the ghost limit of " + ctx.ghostFiles().limit() + " bytes: "
-                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried));
+                        + "mapping, more than the ghost limit of " + ctx.ghostFiles().limitInRecord() + " bytes: "
+                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried,
+                        dev.cryo.engine.dump.GhostFiles.IN_RECORD));
             }
             for (long[] d : held) {
                 ByteBuffer b = ByteBuffer.allocate((int) (d[1] - d[0]));

@@ -116,10 +116,11 @@ public final class SecretMemfdHandler implements FdHandler<SecretMemfdHandler.Se
                     carried += d[1] - d[0];
                 }
             }
-            if (carried > ctx.ghostFiles().limit()) {
+            if (carried > ctx.ghostFiles().limitInRecord()) {
                 throw new DumpException(fd.where() + ": memfd_secret memory holds " + carried + " bytes outside any"
-                        + " mapping, more than the ghost limit of " + ctx.ghostFiles().limit() + " bytes: "
-                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried));
+                        + " mapping, more than the ghost limit of " + ctx.ghostFiles().limitInRecord() + " bytes: "
+                        + dev.cryo.engine.dump.GhostFiles.whatToDo(carried,
+                        dev.cryo.engine.dump.GhostFiles.IN_RECORD));
             }
             for (long[] d : held) {
                 int len = (int) (d[1] - d[0]);

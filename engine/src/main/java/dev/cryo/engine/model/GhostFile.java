@@ -19,9 +19,16 @@ package dev.cryo.engine.model;
  * {@code mountOf} (version 3): the pid of a task of the tree in whose mount namespace the file is made again
  * (its path read there, on that namespace's restored mount: a tmpfs only the tree's namespace mounts), or where
  * {@code linkedAt} names it; 0 where cryo sees its path.
+ * {@code apart} (version 4): in the image, {@code contents} is empty and its bytes follow in {@link GhostData}
+ * records, so a file of more than a chunk travels (the restore puts them back, {@code GhostPieces#join}).
  */
 public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
-                        long hugePageBytes, int mountOf) {
+                        long hugePageBytes, int mountOf, boolean apart) {
+    public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt,
+                     long hugePageBytes, int mountOf) {
+        this(file, contents, uid, gid, data, linkedAt, hugePageBytes, mountOf, false);
+    }
+
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data) {
         this(file, contents, uid, gid, data, "", 0);
     }
@@ -32,6 +39,20 @@ public record GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] 
 
     public GhostFile(FileRef file, byte[] contents, int uid, int gid, long[] data, String linkedAt, long hugePageBytes) {
         this(file, contents, uid, gid, data, linkedAt, hugePageBytes, 0);
+    }
+
+    /** The bytes of its data extents, whether in {@code contents} or apart. */
+    public long dataBytes() {
+        long n = 0;
+        for (int i = 0; i + 1 < data.length; i += 2) {
+            n += data[i + 1] - data[i];
+        }
+        return n;
+    }
+
+    /** The same with its contents (empty: they travel apart). */
+    public GhostFile withContents(byte[] bytes, boolean apart) {
+        return new GhostFile(file, bytes, uid, gid, data, linkedAt, hugePageBytes, mountOf, apart);
     }
 
     /** Whether the file is one run of data from start to end (no hole to make). */

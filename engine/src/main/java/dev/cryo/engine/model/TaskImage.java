@@ -59,6 +59,12 @@ public record TaskImage(TaskIds ids, String comm, FileRef exe, String cwd, Strin
                 vmas, newFds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups, semUndo);
     }
 
+    /** The same task with its deleted files' contents put back ({@link GhostFile#apart()}). */
+    public TaskImage withGhostFiles(List<GhostFile> newGhostFiles) {
+        return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm, threads,
+                vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, newGhostFiles, execed, cgroups, semUndo);
+    }
+
     public TaskImage withThreads(List<ThreadImage> newThreads) {
         return new TaskImage(ids, comm, exe, cwd, root, umask, personality, creds, rlimits, sigactions, mm,
                 newThreads, vmas, fds, sharedPendingSignals, security, timers, oomScoreAdj, ghostFiles, execed, cgroups, semUndo);

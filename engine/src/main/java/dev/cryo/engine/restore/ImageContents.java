@@ -101,9 +101,10 @@ public record ImageContents(Path dir, DumpInfo info, List<TaskImage> tasks, List
         return of(dir, records, latest, verified);
     }
 
-    private static ImageContents of(Path dir, List<Object> records, Map<Integer, LatestPages> latest,
+    private static ImageContents of(Path dir, List<Object> stored, Map<Integer, LatestPages> latest,
                                     boolean pagesVerified) {
         {
+            List<Object> records = GhostPieces.join(stored, dir.resolve("image.cryo").toString());
             DumpInfo info = null;
             Map<Integer, TaskImage> byPid = new LinkedHashMap<>();
             List<ZombieImage> zombies = new ArrayList<>();

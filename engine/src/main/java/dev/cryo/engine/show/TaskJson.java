@@ -65,7 +65,10 @@ final class TaskJson {
                 f.put("ino", g.file().ino());
                 f.put("mode", Integer.toOctalString(g.file().mode()));
                 f.put("size", g.file().size());
-                f.put("dataBytes", g.contents().length);
+                f.put("dataBytes", g.dataBytes());
+                if (g.apart()) {
+                    f.put("apart", true); // its contents follow in ghost data records, a chunk each
+                }
                 if (!g.linkedAt().isEmpty()) {
                     f.put("linkedAt", g.linkedAt()); // no contents: the file is still there under that name
                 }

@@ -16,7 +16,11 @@ class GhostFilesTest {
 
     @Test
     void aFileOverTheCeilingSaysNoSettingCarriesIt() {
-        String s = GhostFiles.whatToDo((16L << 20) + 1);
-        assertTrue(s.contains("at most 16 MiB") && s.contains("must close or truncate it"), s);
+        String s = GhostFiles.whatToDo((1L << 30) + 1);
+        assertTrue(s.contains("at most 1024 MiB") && s.contains("must close or truncate it"), s);
+        assertTrue(GhostFiles.whatToDo(1L << 30).startsWith("dump with --ghost-limit 1024M")); // zdtm's --ghost-limit 1G
+        // a memfd's contents outside mappings travel in its fd's record
+        s = GhostFiles.whatToDo((16L << 20) + 1, GhostFiles.IN_RECORD);
+        assertTrue(s.contains("at most 16 MiB") && s.contains("fd's record"), s);
     }
 }

@@ -11,7 +11,7 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
 
     public Class<GhostFile> type() { return GhostFile.class; }
     public int id() { return ModelCodecs.GHOST_FILE_ID; }
-    public int version() { return 3; }
+    public int version() { return 4; }
 
     public void write(Output out, GhostFile g) {
         RecordFields.writeRecord(out, FileRefCodec.INSTANCE, g.file());
@@ -22,6 +22,7 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
         ModelFields.writeText(out, g.linkedAt(), ModelLimits.PATH, "GhostFile.linkedAt");
         out.writeLong(g.hugePageBytes());
         out.writeVarInt(g.mountOf(), true);
+        out.writeBoolean(g.apart());
     }
 
     public GhostFile read(Input in, int version) {
@@ -29,6 +30,7 @@ public final class GhostFileCodec implements RecordCodec<GhostFile> {
                 ModelFields.readBytes(in, ModelLimits.GHOST_FILE, "GhostFile.contents"), in.readInt(), in.readInt(),
                 ModelFields.readLongs(in, ModelLimits.GHOST_EXTENTS, "GhostFile.data"),
                 ModelFields.readText(in, ModelLimits.PATH, "GhostFile.linkedAt"),
-                version >= 2 ? in.readLong() : 0, version >= 3 ? in.readVarInt(true) : 0);
+                version >= 2 ? in.readLong() : 0, version >= 3 ? in.readVarInt(true) : 0,
+                version >= 4 && in.readBoolean());
     }
 }

@@ -40,6 +40,8 @@ public final class ModelCodecs {
     static final int SCHED_ID = 143;
     static final int SLEEP_ID = 144;
     static final int GHOST_FILE_ID = 170;
+    // deleted files' contents apart from their task's record (ghost51): 5540-5559 (next: 5541)
+    static final int GHOST_DATA_ID = 5540;
     // migration downtime (this session's downtime helper): 350-359 (next: 351)
     static final int PRE_COPY_LAYOUT_ID = 350;
 
@@ -67,6 +69,7 @@ public final class ModelCodecs {
             .add(dev.cryo.engine.files.SocketOptions.CODEC)
             .add(dev.cryo.engine.files.UnixSocketHandler.MESSAGE_CODEC)
             .add(GhostFileCodec.INSTANCE)
+            .add(GhostDataCodec.INSTANCE)
             .add(PreCopyLayoutCodec.INSTANCE)
             .add(dev.cryo.engine.cgroups.CgroupMembership.CODEC)
             .add(dev.cryo.engine.ipc.SemUndo.CODEC)

@@ -31,11 +31,11 @@ public final class ModelLimits {
     public static final int PIDS = 1 << 22;
     public static final int PENDING_SIGNALS = 1 << 16;
     public static final int PIPE_DATA = 16 << 20;
-    /** The ceiling of cryo.dump.ghost-limit: a task's record must fit one chunk. */
+    /** A ghost file's contents inside its task's record: a bigger one's travel apart (GhostData). */
     public static final int GHOST_FILE = 16 << 20;
     public static final int GHOST_FILES = 1 << 16;
-    /** Longs of a ghost file's data extents ({start, end} pairs): at most one per page of the limit. */
-    public static final int GHOST_EXTENTS = GHOST_FILE / 4096 * 2 + 2;
+    /** Longs of a ghost file's data extents ({start, end} pairs): at most one per page of cryo.dump.ghost-limit's 1 GiB. */
+    public static final int GHOST_EXTENTS = (1 << 30) / 4096 * 2 + 2;
     /** sizeof(siginfo_t): PTRACE_PEEKSIGINFO hands out exactly this much per signal. */
     public static final int SIGINFO = 128;
     /** A task's seccomp filters: MAX_INSNS_PER_PATH (32768 instructions) bounds a chain; per thread. */
