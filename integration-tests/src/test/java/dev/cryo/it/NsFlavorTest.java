@@ -280,6 +280,26 @@ class NsFlavorTest {
         }
     }
 
+    /**
+     * A deleted file of a tmpfs of a user namespace that maps no host root (zdtm's ranges), in a directory of mode
+     * 0600, held by a child through two mounts, one of them its own bind (zdtm's mntns_link_ghost) and, with remap,
+     * still linked under a name only its parent's namespace shows (mntns_link_remap), both in their uns flavor. The
+     * restore failed after the killing dump: the file made as its directory's owner (64274dfe) lost the file system
+     * capabilities a 0600 directory needs ("Permission denied" after EOVERFLOW), and its link into the child's bind
+     * was made as cryo's root ("Value too large for defined data type"). linkghostns.c.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"ghost", "remap"})
+    void aDeletedFileOfATmpfsOfAUserNamespaceWithoutHostRootSeenThroughTwoMountsComesBack(String kind) throws Exception {
+        Path root = pivotRoot("linkghostns");
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxrwxrwx")); // its root is not cryo's
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("linkghostns.out"),
+                root.resolve("linkghostns").toString(), root.toString(), kind))) {
+            String verdict = RestoreTest.checkAndReap(DumpRestore.dumpAndRestore(p, tmp.resolve("img")));
+            assertTrue(verdict.contains("PASS"), verdict);
+        }
+    }
+
     /** /c/NAME.c run as {@code NAME ROOT MORE...}: it pivots into ROOT, a directory holding its static binary and mnt/. */
     private void assertPassesPivoted(String name, String... more) throws Exception {
         Path root = pivotRoot(name);

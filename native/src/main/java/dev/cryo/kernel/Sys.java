@@ -122,6 +122,28 @@ public final class Sys {
                 address(empty), dir.value(), address(n), Fcntl.AT_EMPTY_PATH, 0);
     }
 
+    /**
+     * This thread's effective capabilities raised to its permitted ones (capget, capset): a setfsuid to an id other
+     * than 0 drops the file system ones (CAP_DAC_OVERRIDE, CAP_FOWNER...), which a file made as that id in a
+     * directory only its owner may search (mode 0600) still needs.
+     */
+    public static void raiseEffectiveCapabilities() {
+        Memory header = new Memory(8), data = new Memory(24); // this thread; {effective, permitted, inheritable} x 2 words
+        header.setInt(0, Prctl.LINUX_CAPABILITY_VERSION_3);
+        header.setInt(4, 0);
+        call(() -> "capget", SyscallNr.CAPGET, address(header), address(data), 0, 0, 0, 0);
+        data.setInt(0, data.getInt(4)); // effective = permitted, low word
+        data.setInt(12, data.getInt(16)); // and high word
+        call(() -> "capset(effective = permitted)", SyscallNr.CAPSET, address(header), address(data), 0, 0, 0, 0);
+    }
+
+    /** fstat(fd)'s st_uid and st_gid: the owner of an open file, whatever mount namespace it was opened in. */
+    public static int[] owner(Fd fd) {
+        Memory st = new Memory(144); // struct stat on x86_64
+        call(() -> "fstat(" + fd + ")", SyscallNr.FSTAT, fd.value(), address(st), 0, 0);
+        return new int[] {st.getInt(28), st.getInt(32)};
+    }
+
     /** openat(dir, name, flags | O_CLOEXEC). */
     public static Fd openAt(Fd dir, String name, int flags) {
         Memory n = cString(name);

@@ -244,6 +244,9 @@ public final class UserNamespaceRestore {
         dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSGID, gid, 0, 0, 0, 0, 0);
         dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, uid, 0, 0, 0, 0, 0);
         try {
+            if (uid != 0) { // the file system capabilities it dropped: a directory of mode 0600 (zdtm's mntns_link_ghost)
+                dev.cryo.kernel.Sys.raiseEffectiveCapabilities();
+            }
             work.run();
         } finally {
             dev.cryo.kernel.LibC.syscall(SyscallNr.SETFSUID, 0, 0, 0, 0, 0, 0);

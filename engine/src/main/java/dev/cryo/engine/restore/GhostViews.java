@@ -6,6 +6,9 @@ import dev.cryo.kernel.FileHandles;
 import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
 import dev.cryo.kernel.Sys;
+import dev.cryo.kernel.SyscallException;
+import dev.cryo.kernel.Errno;
+import dev.cryo.engine.namespaces.UserNamespaceRestore;
 
 import java.nio.file.Path;
 import java.util.Collection;
@@ -74,7 +77,7 @@ final class GhostViews {
                     return;
                 }
                 try (Fd there = FileHandles.open(dir, h.type(), h.bytes())) {
-                    Sys.linkAt(there, dir, name);
+                    linkAt(there, dir, name);
                     try {
                         out.put(v, Sys.openAt(dir, name, Fcntl.O_PATH));
                     } finally {
@@ -92,6 +95,28 @@ final class GhostViews {
             throw e;
         }
         return out;
+    }
+
+    /**
+     * linkat; where the directory's file system belongs to a user namespace that maps no host root, cryo's uid 0
+     * cannot be an owner there (EOVERFLOW, zdtm's mntns_link_remap in the uns flavor): again as the directory's
+     * owner, read from the fd (its /proc/self/fd link may not resolve in a container's mount namespace).
+     */
+    private static void linkAt(Fd file, Fd dir, String name) {
+        try {
+            Sys.linkAt(file, dir, name);
+        } catch (SyscallException e) {
+            if (e.errno() != Errno.EOVERFLOW) {
+                throw e;
+            }
+            int[] owner = Sys.owner(dir);
+            try {
+                UserNamespaceRestore.withFsIds(Integer.toUnsignedLong(owner[0]), Integer.toUnsignedLong(owner[1]),
+                        () -> Sys.linkAt(file, dir, name));
+            } catch (java.io.IOException x) {
+                throw new IllegalStateException(x); // linkAt throws none
+            }
+        }
     }
 
     /** An O_PATH fd of {@code name} in {@code dir} when that is the file of handle {@code h}, else null. */
