@@ -135,6 +135,30 @@ class StateComparatorTest {
     }
 
     /**
+     * A thread with no room below its stack pointer (tinystack.c: a 1 KiB stack above an inaccessible page, as a
+     * goroutine's small stack has memory of others below it) is probed whole, keyrings too: the probe's answers go to
+     * a page it maps in the process for the moment and unmaps, no longer below the thread's stack pointer, where it
+     * wrote over memory other threads may use (a Go program's keyrings once read back as zeros there: Go's
+     * scavenger). Before, that thread's keyrings were left out without a word.
+     */
+    @Test
+    void aThreadWithNoRoomBelowItsStackIsProbedWholeThroughAPageOfTheProbesOwn() throws Exception {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tiny.out"),
+                dev.cryo.kernel.testing.TestPrograms.compile("/c/tinystack.c").toString())) {
+            String tid = Workloads.readyFd(p);
+            int pid = p.pid().value();
+            Path maps = Path.of("/proc/" + pid + "/maps");
+            String before = java.nio.file.Files.readString(maps);
+            java.util.Map<String, String> thread = TaskProbe.read(pid).get("pid " + pid + " tid " + tid);
+            assertNotNull(thread, "pid " + pid + " tid " + tid + " probed");
+            assertEquals("probe getters ran", thread.get("probe getters ran"), thread.toString());
+            assertTrue(thread.containsKey("probe keyring thread") && thread.containsKey("probe keyring session"),
+                    thread.toString());
+            assertEquals(before, java.nio.file.Files.readString(maps), "the probe's page is gone, nothing else changed");
+        }
+    }
+
+    /**
      * A process that exec'd between the probe's look at its [vdso] and its seize (a shell loop's
      * child becoming its command) has another [vdso]: the probe injects at the new one, and the
      * process is left as it was (injecting at the old address got "keeps receiving signals

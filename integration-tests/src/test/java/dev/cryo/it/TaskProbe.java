@@ -11,6 +11,7 @@ import dev.cryo.kernel.ptrace.Registers;
 import dev.cryo.kernel.ptrace.RseqConfig;
 import dev.cryo.kernel.ptrace.SyscallGadget;
 import dev.cryo.kernel.ptrace.Tracer;
+import dev.cryo.engine.model.VmaImage;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,8 +31,8 @@ import java.util.TreeMap;
  * kill policy), the rseq registration, the seccomp filters' programs and flags, syscall user dispatch,
  * the thread pointer (fs/gs base) and each thread's keyrings (thread, process, session: their keys and payloads). Read from this JVM thread by seizing each thread for a moment
  * (PTRACE_SEIZE + INTERRUPT, seccomp suspended), running the getters in it and letting it go: an
- * interrupted syscall restarts as after any stop, the few bytes below its red zone used for the
- * answers are put back, signals arriving meanwhile are queued again, and a wait the stop failed
+ * interrupted syscall restarts as after any stop, the answers go to a page the probe maps in the
+ * process for the moment and unmaps, signals arriving meanwhile are queued again, and a wait the stop failed
  * with EINTR (epoll_wait, semop, sigtimedwait: signal(7)) is run again. So it runs on a tree that
  * runs (before the dump, after the restore), never while cryo traces it; threads stopped, in
  * uninterruptible sleep or traced by someone else are left out, the same way both times.
@@ -40,8 +41,8 @@ final class TaskProbe {
     private TaskProbe() {}
 
     private static final long STOP_WAIT_NANOS = 5_000_000_000L;
-    /** Below the x86-64 red zone (128 bytes) the thread's code may use without moving rsp. */
-    private static final int SCRATCH_BELOW_RSP = 512, SCRATCH = 64;
+    /** The probe's page in the process: getters' answers at its start, keyrings' in its second half. */
+    private static final int AREA = 4096;
     private static final int SIGNALS = 64, SIGACTION_SIZE = 32, STACK_T_SIZE = 24;
     /** The mark of a scope whose getters ran (not skipped for rseq or syscall user dispatch). */
     private static final String INJECTED = "probe getters ran";
@@ -350,7 +351,7 @@ final class TaskProbe {
             // critical section, its return would clear rseq_cs and the section would not abort
             gadget[0] = gadgetWhileStopped(pid, gadget[0]);
             if (gadget[0] != 0 && sud[0] == 0 && !insideCriticalSection(pid, rseq, regs.rip())) {
-                inject(tracer, pid, tid, gadget[0], regs, thread, process);
+                inject(tracer, pid, tid, gadget[0], thread, process);
             } else {
                 return false;
             }
@@ -392,52 +393,67 @@ final class TaskProbe {
         }
     }
 
-    private static void inject(Tracer tracer, int pid, int tid, long gadget, Registers regs, Map<String, String> thread,
+    private static void inject(Tracer tracer, int pid, int tid, long gadget, Map<String, String> thread,
                                Map<String, String> process) {
         Pid p = Pid.of(pid);
-        long scratch = (regs.rsp() - SCRATCH_BELOW_RSP) & ~15L;
-        byte[] kept = Sys.read(p, scratch, SCRATCH);
         try (Injector in = new Injector(tracer, p, tid, gadget)) {
-            thread.put(INJECTED, INJECTED);
-            if (process != null) {
-                process.put(INJECTED, INJECTED);
-                process.put(LIBRARIES, String.join(" ", libraries(pid)));
-                long set = handled(pid, tid);
-                for (int sig = 1; sig <= SIGNALS; sig++) {
-                    if ((set & 1L << (sig - 1)) != 0 && in.raw(SyscallNr.RT_SIGACTION, sig, 0, scratch, 8) == 0) {
-                        ByteBuffer a = ByteBuffer.wrap(Sys.read(p, scratch, SIGACTION_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
-                        long handler = a.getLong(), flags = a.getLong(), restorer = a.getLong(), mask = a.getLong();
-                        if (handler != 0 || flags != 0 || mask != 0) {
-                            process.put("probe sigaction " + sig, action(handler, flags, restorer, mask));
-                        }
-                    }
-                }
-                process.put("probe prctl CHILD_SUBREAPER", intAnswer(in, p, scratch, Prctl.PR_GET_CHILD_SUBREAPER));
-                process.put("probe prctl DUMPABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE));
-                process.put("probe prctl THP_DISABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_THP_DISABLE));
-                process.put("probe prctl MDWE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_MDWE));
+            // a page of the probe's own: the memory below a thread's stack pointer may be another's (a goroutine's
+            // stack is a few KiB, with heap below it that other threads write and Go's scavenger drops: a Go
+            // program's keyrings once read back as zeros there); shared, so that it merges with no mapping
+            long scratch = in.raw(SyscallNr.MMAP, 0, AREA, VmaImage.PROT_READ | VmaImage.PROT_WRITE,
+                    VmaImage.MAP_SHARED | VmaImage.MAP_ANONYMOUS, -1, 0);
+            if (Injector.isError(scratch)) {
+                thread.put("probe area", Injector.errorText(scratch)); // the getters do not run, both times alike
+                return;
             }
-            if (in.raw(SyscallNr.SIGALTSTACK, 0, scratch) == 0) {
-                ByteBuffer s = ByteBuffer.wrap(Sys.read(p, scratch, STACK_T_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
-                long sp = s.getLong(0), size = s.getLong(16);
-                int flags = s.getInt(8);
-                thread.put("probe sigaltstack", flags == 2 /* SS_DISABLE */ ? "disabled"
-                        : Long.toHexString(sp) + "+" + size + " flags " + flags);
+            try {
+                getters(in, p, pid, tid, scratch, thread, process);
+            } finally {
+                in.raw(SyscallNr.MUNMAP, scratch, AREA);
             }
-            thread.put("probe prctl PDEATHSIG", intAnswer(in, p, scratch, Prctl.PR_GET_PDEATHSIG));
-            thread.put("probe prctl TSC", intAnswer(in, p, scratch, Prctl.PR_GET_TSC));
-            thread.put("probe prctl KEEPCAPS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_KEEPCAPS));
-            thread.put("probe prctl SECUREBITS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS));
-            thread.put("probe prctl IO_FLUSHER", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_IO_FLUSHER));
-            thread.put("probe prctl MCE_KILL", answer(in, SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET));
-            thread.put("probe arch_prctl CPUID", answer(in, SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID));
-            keyrings(in, p, scratch - KEYRING_ROOM, thread);
-        } finally {
-            Sys.write(p, scratch, kept);
         }
     }
 
-    /** Bytes below the scratch a keyring's key list, a description or a payload is read into. */
+    /** The getters' answers, read through the probe's page at {@code scratch}. */
+    private static void getters(Injector in, Pid p, int pid, int tid, long scratch, Map<String, String> thread,
+                                Map<String, String> process) {
+        thread.put(INJECTED, INJECTED);
+        if (process != null) {
+            process.put(INJECTED, INJECTED);
+            process.put(LIBRARIES, String.join(" ", libraries(pid)));
+            long set = handled(pid, tid);
+            for (int sig = 1; sig <= SIGNALS; sig++) {
+                if ((set & 1L << (sig - 1)) != 0 && in.raw(SyscallNr.RT_SIGACTION, sig, 0, scratch, 8) == 0) {
+                    ByteBuffer a = ByteBuffer.wrap(Sys.read(p, scratch, SIGACTION_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+                    long handler = a.getLong(), flags = a.getLong(), restorer = a.getLong(), mask = a.getLong();
+                    if (handler != 0 || flags != 0 || mask != 0) {
+                        process.put("probe sigaction " + sig, action(handler, flags, restorer, mask));
+                    }
+                }
+            }
+            process.put("probe prctl CHILD_SUBREAPER", intAnswer(in, p, scratch, Prctl.PR_GET_CHILD_SUBREAPER));
+            process.put("probe prctl DUMPABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_DUMPABLE));
+            process.put("probe prctl THP_DISABLE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_THP_DISABLE));
+            process.put("probe prctl MDWE", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_MDWE));
+        }
+        if (in.raw(SyscallNr.SIGALTSTACK, 0, scratch) == 0) {
+            ByteBuffer s = ByteBuffer.wrap(Sys.read(p, scratch, STACK_T_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+            long sp = s.getLong(0), size = s.getLong(16);
+            int flags = s.getInt(8);
+            thread.put("probe sigaltstack", flags == 2 /* SS_DISABLE */ ? "disabled"
+                    : Long.toHexString(sp) + "+" + size + " flags " + flags);
+        }
+        thread.put("probe prctl PDEATHSIG", intAnswer(in, p, scratch, Prctl.PR_GET_PDEATHSIG));
+        thread.put("probe prctl TSC", intAnswer(in, p, scratch, Prctl.PR_GET_TSC));
+        thread.put("probe prctl KEEPCAPS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_KEEPCAPS));
+        thread.put("probe prctl SECUREBITS", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_SECUREBITS));
+        thread.put("probe prctl IO_FLUSHER", answer(in, SyscallNr.PRCTL, Prctl.PR_GET_IO_FLUSHER));
+        thread.put("probe prctl MCE_KILL", answer(in, SyscallNr.PRCTL, Prctl.PR_MCE_KILL_GET));
+        thread.put("probe arch_prctl CPUID", answer(in, SyscallNr.ARCH_PRCTL, Prctl.ARCH_GET_CPUID));
+        keyrings(in, p, scratch + AREA - KEYRING_ROOM, thread);
+    }
+
+    /** Bytes of the probe's page a keyring's key list, a description or a payload is read into. */
     private static final int KEYRING_ROOM = 2048;
 
     /**
@@ -447,41 +463,31 @@ final class TaskProbe {
      * tasks share one is what must hold).
      */
     private static void keyrings(Injector in, Pid p, long area, Map<String, String> into) {
-        byte[] kept;
-        try {
-            kept = Sys.read(p, area, KEYRING_ROOM);
-        } catch (RuntimeException noRoom) { // the stack ends there: not read, the same way both times
-            return;
-        }
-        try {
-            String[] kinds = {"thread", "process", "session"}; // KEY_SPEC_THREAD_KEYRING -1, PROCESS -2, SESSION -3
-            for (int i = 0; i < kinds.length; i++) {
-                long id = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_GET_KEYRING_ID, -1 - i, 0);
-                if (Injector.isError(id)) {
-                    into.put("probe keyring " + kinds[i], "none");
-                    continue;
-                }
-                StringBuilder b = new StringBuilder("serial " + id + " " + keyDescription(in, p, area, id));
-                long n = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, id, area, KEYRING_ROOM);
-                if (Injector.isError(n) || n > KEYRING_ROOM) {
-                    b.append(" keys unreadable");
-                } else {
-                    ByteBuffer list = ByteBuffer.wrap(Sys.read(p, area, (int) n)).order(ByteOrder.LITTLE_ENDIAN);
-                    java.util.SortedSet<String> keys = new java.util.TreeSet<>();
-                    while (list.remaining() >= 4) {
-                        int key = list.getInt();
-                        String k = keyDescription(in, p, area, key);
-                        long size = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, key, area, KEYRING_ROOM);
-                        keys.add(k + (Injector.isError(size) ? " payload unreadable" : size > KEYRING_ROOM
-                                ? " payload " + size + " bytes" : " payload " + HexFormat.of().formatHex(
-                                sha256(Sys.read(p, area, (int) size)), 0, 12)) + " key-serial " + key);
-                    }
-                    b.append(" keys ").append(keys);
-                }
-                into.put("probe keyring " + kinds[i], b.toString());
+        String[] kinds = {"thread", "process", "session"}; // KEY_SPEC_THREAD_KEYRING -1, PROCESS -2, SESSION -3
+        for (int i = 0; i < kinds.length; i++) {
+            long id = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_GET_KEYRING_ID, -1 - i, 0);
+            if (Injector.isError(id)) {
+                into.put("probe keyring " + kinds[i], "none");
+                continue;
             }
-        } finally {
-            Sys.write(p, area, kept);
+            StringBuilder b = new StringBuilder("serial " + id + " " + keyDescription(in, p, area, id));
+            long n = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, id, area, KEYRING_ROOM);
+            if (Injector.isError(n) || n > KEYRING_ROOM) {
+                b.append(" keys unreadable");
+            } else {
+                ByteBuffer list = ByteBuffer.wrap(Sys.read(p, area, (int) n)).order(ByteOrder.LITTLE_ENDIAN);
+                java.util.SortedSet<String> keys = new java.util.TreeSet<>();
+                while (list.remaining() >= 4) {
+                    int key = list.getInt();
+                    String k = keyDescription(in, p, area, key);
+                    long size = in.raw(SyscallNr.KEYCTL, dev.cryo.kernel.Keyctl.KEYCTL_READ, key, area, KEYRING_ROOM);
+                    keys.add(k + (Injector.isError(size) ? " payload unreadable" : size > KEYRING_ROOM
+                            ? " payload " + size + " bytes" : " payload " + HexFormat.of().formatHex(
+                            sha256(Sys.read(p, area, (int) size)), 0, 12)) + " key-serial " + key);
+                }
+                b.append(" keys ").append(keys);
+            }
+            into.put("probe keyring " + kinds[i], b.toString());
         }
     }
 
