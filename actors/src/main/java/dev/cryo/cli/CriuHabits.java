@@ -13,6 +13,7 @@ import java.util.List;
  * directory); {@code --display-stats} and check's {@code --all} ask for what cryo always does;
  * {@code --log-pid} (one log per task), {@code --auto-dedup} (holes punched in parent images) and
  * {@code --[no-]ghost-fiemap} (how a deleted file's holes are found: cryo's lseek(SEEK_DATA)) have nothing to act on,
+ * nor restore's {@code --ghost-limit} (the dump's: zdtm passes its options to both),
  * nor {@code --[no-]mntns-compat-mode} (which of CRIU's two mount restores it runs: cryo has one, and either gives the
  * same mounts), nor {@code --link-remap}
  * (CRIU's leave to link a deleted file back into its file system: cryo carries its bytes up to --ghost-limit and
@@ -79,6 +80,10 @@ final class CriuHabits {
             } else if (afterVerb && verbName.equals("restore")
                     && (a.equals("--skip-in-flight") || a.equals("--tcp-skip-in-flight"))) {
                 continue; // the dump's choice (CRIU's options are global): the image holds no such connection
+            } else if (afterVerb && verbName.equals("restore") && a.equals("--ghost-limit") && i + 1 < args.length) {
+                i++; // the dump's limit (CRIU's options are global): the image holds what it carried
+            } else if (afterVerb && verbName.equals("restore") && a.startsWith("--ghost-limit=")) {
+                continue;
             } else if (afterVerb && a.equals("--link-remap")) {
                 continue; // a leave, not a demand: cryo's deleted files travel in the image (or the dump refuses them)
             } else if (afterVerb && a.equals("--force-irmap")) {

@@ -47,6 +47,9 @@ class CriuHabitsTest {
         same("dump -t 7 -D img", "dump -t 7 -D img --log-pid --auto-dedup");
         same("dump -t 7 -D img --ghost-limit 8M", "dump -t 7 -D img --ghost-limit 8M --no-ghost-fiemap"); // zdtm's ghost_multi_hole*
         same("dump -t 7 -D img", "dump --ghost-fiemap -t 7 -D img");
+        // zdtm's unlink_multiple_largefiles gives --ghost-limit 1G to both: 'Unknown options' at the restore before
+        same("restore -D img -d", "restore -D img -d --ghost-limit 1G");
+        same("restore -D img -d", "restore --ghost-limit=1G -D img -d");
         // zdtm's unlink_regular00, mntns_ghost and five more stopped at 'cryo: --link-remap is CRIU's option ...' before
         same("-vv dump -t 7 -D img", "-v4 dump -t 7 -D img --link-remap");
         // zdtm's inotify_irmap stopped at 'cryo: --force-irmap is CRIU's option ...' (and picocli's bare
