@@ -283,25 +283,13 @@ class RealDaemonsTest {
      */
     @Test
     void phpFpmBehindNginxKeepsItsSessionAndReloadsAfterALeftRunningDumpsRestore() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/php-fpm8.2")) && Files.isExecutable(Path.of("/usr/sbin/nginx")),
-                "Debian packages php-fpm and nginx-light");
-        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         int port = freePort();
         Path www = Files.createDirectories(tmp.resolve("www")), sessions = Files.createDirectories(tmp.resolve("sessions"));
         Files.setPosixFilePermissions(sessions, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
         Files.writeString(www.resolve("s.php"), "<?php\nsession_save_path('" + sessions + "');\nsession_start();\n"
                 + "$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;\necho 'session ' . $_SESSION['n'] . ' pid ' . getmypid() . \"\\n\";\n");
         Path fpmPid = tmp.resolve("fpm.pid"), sock = tmp.resolve("fpm.sock");
-        Files.writeString(tmp.resolve("fpm.conf"), "[global]\npid = " + fpmPid + "\nerror_log = " + tmp.resolve("fpm.log")
-                + "\ndaemonize = no\n[www]\nuser = www-data\ngroup = www-data\nlisten = " + sock
-                + "\nlisten.mode = 0666\npm = static\npm.max_children = 2\n");
-        Files.writeString(tmp.resolve("nginx.conf"), "daemon off;\nmaster_process on;\nworker_processes 1;\npid "
-                + tmp.resolve("nginx.pid") + ";\nerror_log " + tmp.resolve("nginx.err") + ";\nevents {}\nhttp {\n access_log off;\n"
-                + " client_body_temp_path " + tmp + "/cb; fastcgi_temp_path " + tmp + "/fc; proxy_temp_path " + tmp + "/pt;"
-                + " uwsgi_temp_path " + tmp + "/ut; scgi_temp_path " + tmp + "/st;\n"
-                + " upstream fpm { server unix:" + sock + "; keepalive 2; }\n server {\n  listen 127.0.0.1:" + port
-                + ";\n  root " + www + ";\n  location ~ \\.php$ { fastcgi_pass fpm; fastcgi_keep_conn on;"
-                + " include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; }\n }\n}\n");
+        String tree = fpmBehindNginx(port, www, 2, "keepalive 2;", "fastcgi_keep_conn on;");
         String[] cookie = {""};
         java.util.concurrent.Callable<String> visit = () -> {
             try (Socket s = connect(port)) {
@@ -314,8 +302,7 @@ class RealDaemonsTest {
                 return reply.substring(reply.indexOf("\r\n\r\n") + 4).trim().replaceAll(" pid \\d+", "");
             }
         };
-        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tree.out"), "/bin/sh", "-c", "/usr/sbin/php-fpm8.2 -F -y "
-                + tmp.resolve("fpm.conf") + " & /usr/sbin/nginx -c " + tmp.resolve("nginx.conf") + " & wait")) {
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tree.out"), "/bin/sh", "-c", tree)) {
             DetachedProcess.awaitCondition(() -> RealServersTest.treeSize(p.pid().value()) == 6 && Files.exists(sock),
                     Duration.ofSeconds(30), "php-fpm's master and workers, nginx's master and worker");
             DetachedProcess.awaitProbe(() -> visit.call().equals("session 1"),
@@ -343,6 +330,85 @@ class RealDaemonsTest {
                 killTree(r.pid().value());
             }
         }
+    }
+
+    /**
+     * php-fpm with one worker behind nginx, overloaded: three clients ask for a page that takes 2 s, so one request is
+     * in the worker and nginx's FastCGI connections for the other two wait in php-fpm's listen queue, their requests
+     * sent (refused before: "the bytes sit in a socket no process holds yet"). Dumped killing with the clients kept
+     * outside, restored: each client gets its own page, its body read whole by the script.
+     */
+    @Test
+    void phpFpmOverloadedBehindNginxAnswersTheRequestsWaitingInItsListenQueueAfterTheRestore() throws Exception {
+        int port = freePort();
+        Path www = Files.createDirectories(tmp.resolve("www")), sock = tmp.resolve("fpm.sock");
+        Files.writeString(www.resolve("slow.php"), "<?php\nusleep(2000000);\n"
+                + "echo 'page ' . $_GET['n'] . ' ' . md5(file_get_contents('php://input')) . \"\\n\";\n");
+        String tree = fpmBehindNginx(port, www, 1, "", "fastcgi_read_timeout 120s;");
+        try (DetachedProcess p = DetachedProcess.start(tmp.resolve("tree.out"), "/bin/sh", "-c", tree)) {
+            DetachedProcess.awaitCondition(() -> RealServersTest.treeSize(p.pid().value()) == 5 && Files.exists(sock),
+                    Duration.ofSeconds(30), "php-fpm's master and worker, nginx's master and worker");
+            List<Socket> clients = new java.util.ArrayList<>();
+            try {
+                for (int n = 0; n < 3; n++) {
+                    Socket s = connect(port);
+                    clients.add(s);
+                    String body = "body of " + n;
+                    send(s, "POST /slow.php?n=" + n + " HTTP/1.0\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body);
+                }
+                DetachedProcess.awaitProbe(() -> listenQueue(sock) == 2, Duration.ofSeconds(30),
+                        "two FastCGI connections waiting in php-fpm's listen queue");
+                DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+                try {
+                    for (int n = 0; n < 3; n++) {
+                        String reply = new String(clients.get(n).getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                        String md5 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5")
+                                .digest(("body of " + n).getBytes(StandardCharsets.US_ASCII)));
+                        assertTrue(reply.endsWith("page " + n + " " + md5 + "\n"), reply);
+                    }
+                } finally {
+                    killTree(r.pid().value());
+                }
+            } finally {
+                for (Socket s : clients) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    /** Connections waiting to be accepted on the unix listener at {@code path} (ss's Recv-Q of a listener). */
+    private static int listenQueue(Path path) throws Exception {
+        for (String line : succeeds(List.of("ss", "-xlH", "src", path.toString())).lines().toList()) {
+            String[] f = line.trim().split("\\s+");
+            return Integer.parseInt(f[2]);
+        }
+        return -1;
+    }
+
+    /**
+     * Writes php-fpm's configuration (a static pool of {@code workers} as www-data on the unix listener tmp/fpm.sock)
+     * and nginx's (serving {@code www} on {@code port}, PHP through an upstream with {@code upstream} and a location
+     * with {@code location} directives), and returns the shell command that starts both as one tree (its tmp
+     * searchable by the workers).
+     */
+    private String fpmBehindNginx(int port, Path www, int workers, String upstream, String location) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/php-fpm8.2")) && Files.isExecutable(Path.of("/usr/sbin/nginx")),
+                "Debian packages php-fpm and nginx-light");
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path sock = tmp.resolve("fpm.sock");
+        Files.writeString(tmp.resolve("fpm.conf"), "[global]\npid = " + tmp.resolve("fpm.pid") + "\nerror_log = "
+                + tmp.resolve("fpm.log") + "\ndaemonize = no\n[www]\nuser = www-data\ngroup = www-data\nlisten = " + sock
+                + "\nlisten.mode = 0666\npm = static\npm.max_children = " + workers + "\n");
+        Files.writeString(tmp.resolve("nginx.conf"), "daemon off;\nmaster_process on;\nworker_processes 1;\npid "
+                + tmp.resolve("nginx.pid") + ";\nerror_log " + tmp.resolve("nginx.err") + ";\nevents {}\nhttp {\n access_log off;\n"
+                + " client_body_temp_path " + tmp + "/cb; fastcgi_temp_path " + tmp + "/fc; proxy_temp_path " + tmp + "/pt;"
+                + " uwsgi_temp_path " + tmp + "/ut; scgi_temp_path " + tmp + "/st;\n"
+                + " upstream fpm { server unix:" + sock + "; " + upstream + " }\n server {\n  listen 127.0.0.1:" + port
+                + ";\n  root " + www + ";\n  location ~ \\.php$ { fastcgi_pass fpm; " + location
+                + " include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name; }\n }\n}\n");
+        return "/usr/sbin/php-fpm8.2 -F -y " + tmp.resolve("fpm.conf") + " & /usr/sbin/nginx -c " + tmp.resolve("nginx.conf")
+                + " & wait";
     }
 
     /**

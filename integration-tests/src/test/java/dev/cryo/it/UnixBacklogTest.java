@@ -13,8 +13,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * A busy unix server, as php-fpm behind nginx under load: its clients connect and send their request at
  * once, and it accepts a moment later. The bytes of a connection not accepted yet sit in a socket no
- * process holds, which cryo cannot read, so a dump that seizes the tree then lets it run until they are
- * accepted (UnreadQueues) and seizes it again, rather than refusing it.
+ * process holds: cryo reads them there (its BPF iterator, from the client's end) and the restore sends
+ * them again on the client's new connection before the tree runs.
  */
 class UnixBacklogTest {
     @TempDir
@@ -53,6 +53,63 @@ class UnixBacklogTest {
             "    s.close()",
             "    served += 1",
             "    note('served %d' % served)", "");
+
+    /**
+     * Three clients (threads of the server's process) connect and send a request each, the third of 3000 bytes;
+     * the server accepts none until told (a file appears), long after the dump: refused before ("the bytes sit in a
+     * socket no process holds yet"), the restored server now reads each request whole and each client gets the
+     * answer to its own.
+     */
+    private static final String STALLED = String.join("\n",
+            "import hashlib, os, socket, sys, threading, time",
+            "path, go, log = sys.argv[1:4]",
+            "srv = socket.socket(socket.AF_UNIX)",
+            "srv.bind(path)",
+            "srv.listen(8)",
+            "reqs = [b'GET /a\\n', b'GET /b\\n', b'POST /c ' + bytes(65 + i % 26 for i in range(3000)) + b'\\n']",
+            "answers, sent = {}, [threading.Event() for _ in reqs]",
+            "def client(i):",
+            "    c = socket.socket(socket.AF_UNIX)",
+            "    c.connect(path)",
+            "    c.sendall(reqs[i])",
+            "    sent[i].set()",
+            "    answers[i] = c.makefile('rb').readline()",
+            "threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]",
+            "for t in threads:",
+            "    t.start()",
+            "for e in sent:",
+            "    e.wait()",
+            "print('ready', flush=True)",
+            "while not os.path.exists(go):",
+            "    time.sleep(0.05)",
+            "for i in range(3):",
+            "    s, _ = srv.accept()",
+            "    req = s.makefile('rb').readline()",
+            "    s.sendall(hashlib.sha256(req).hexdigest().encode() + b'\\n')",
+            "    s.close()",
+            "for t in threads:",
+            "    t.join()",
+            "ok = all(answers[i] == hashlib.sha256(reqs[i]).hexdigest().encode() + b'\\n' for i in range(3))",
+            "with open(log, 'w') as f:",
+            "    f.write('PASS\\n' if ok else 'FAIL %r\\n' % answers)", "");
+
+    @Test
+    void connectionsNeverAcceptedDuringTheDumpComeBackWithTheBytesTheirClientsSent() throws Exception {
+        Files.writeString(tmp.resolve("stalled.py"), STALLED);
+        Path go = tmp.resolve("go"), log = tmp.resolve("verdict");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(tmp.resolve("stalled.out"), "/usr/bin/python3",
+                tmp.resolve("stalled.py").toString(), tmp.resolve("s.sock").toString(), go.toString(), log.toString()))) {
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"));
+            try {
+                Files.writeString(go, "");
+                DetachedProcess.awaitCondition(() -> Files.exists(log) && !text(log).isEmpty(), Duration.ofSeconds(30),
+                        "the restored server to answer");
+                assertEquals("PASS\n", text(log));
+            } finally {
+                RealServersTest.killTree(r.pid().value());
+            }
+        }
+    }
 
     @Test
     void aServerWithConnectionsCarryingBytesInItsBacklogIsDumpedOnceItAcceptsThem() throws Exception {

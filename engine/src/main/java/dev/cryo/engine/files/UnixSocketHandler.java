@@ -73,7 +73,8 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
 
     /**
      * One unix socket. {@code peerIno} is the connected peer (0: none, or a peer that has gone);
-     * {@code listenerIno} the listening socket a not-yet-accepted client waits on; {@code external}
+     * {@code listenerIno} the listening socket a not-yet-accepted client waits on, whose {@code queue} is
+     * then what it sent, waiting in its connection for the accept (images before v7: none); {@code external}
      * marks a peer outside the tree that {@code peerName} reconnects to. {@code primary}: this fd
      * carries the queue (a socket held by several fds is carried once). {@code bindDir}: the
      * directory a relative {@code name} was bound in ("" for an absolute or abstract name).
@@ -161,7 +162,7 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
             ModelFields.readList(in, dev.cryo.engine.model.codec.FdImageCodec.INSTANCE, MAX_PASSED, "UnixSocket.files"),
             in.readInt(), in.readInt(), in.readInt(), v >= 2 && in.readBoolean()));
 
-    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 6, (out, u) -> {
+    static final RecordCodec<UnixSocket> CODEC = RecordCodec.of(UnixSocket.class, RECORD_ID, 7, (out, u) -> {
         out.writeLong(u.ino());
         out.writeVarInt(u.type(), true);
         out.writeVarInt(u.state(), true);
@@ -490,6 +491,41 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
         return out;
     }
 
+    /**
+     * What a client sent on a connection its listener has not accepted yet (php-fpm busy behind nginx): the bytes
+     * wait in the server's end, which no process holds until accept(), read there by cryo's BPF iterator.
+     */
+    private static List<Message> sentNotAccepted(SocketProbe p, String what) {
+        String sent = what + ": its connection is not accepted yet and already carries data";
+        List<dev.cryo.kernel.net.ErroredQueues.Queued> read;
+        try {
+            read = dev.cryo.kernel.net.ErroredQueues.notAccepted(p.sock);
+        } catch (RuntimeException e) {
+            throw p.refuse(sent + ", which sits in a socket no process holds yet, where cryo cannot read it ("
+                    + e.getMessage() + "); not supported");
+        }
+        if (read.isEmpty()) {
+            throw p.refuse(sent + ", which cryo's BPF iterator did not find; not supported");
+        }
+        List<Message> out = new ArrayList<>();
+        for (var m : read) {
+            if (m.passesFiles()) {
+                throw p.refuse(sent + ", passing file descriptors (SCM_RIGHTS); not supported");
+            }
+            if (m.data() == null) {
+                throw p.refuse(sent + ": a message of " + m.length() + " bytes; cryo reads at most "
+                        + dev.cryo.kernel.net.ErroredQueues.MAX_BYTES + " bytes of each held in a buffer's head; not supported");
+            }
+            out.add(new Message(m.data(), new byte[0]));
+        }
+        return out;
+    }
+
+    private static boolean passesCredentials(Fd s) {
+        return Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSCRED) != 0
+                || Sockets.getInt(s, Sockets.SOL_SOCKET, Sockets.SO_PASSSEC) != 0;
+    }
+
     private static String typeName(int type) {
         return switch (type) {
             case Sockets.SOCK_STREAM -> "stream";
@@ -642,10 +678,11 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                                 + " outside the tree waits to be accepted; not supported");
                     }
                     SockDiag.UnixSocket cd = st.unix().get(c);
-                    if (cd != null && cd.wqueue() > 0) {
-                        throw p.refuse(what + ": the connection from " + st.holder(c)
-                                + " is not accepted yet but already carries data, " + UnreadQueues.RETRIED
-                                + "; the bytes sit in a socket no process holds yet, where they cannot be read; not supported");
+                    if (cd != null && cd.wqueue() > 0 && passesCredentials(p.sock)) {
+                        // its client's record carries the bytes, sent again by cryo: they would name cryo
+                        throw p.refuse(what + ": the connection from " + st.holder(c) + " is not accepted yet but"
+                                + " already carries data, which the restore sends again from cryo, and the listener"
+                                + " passes credentials (SO_PASSCRED or SO_PASSSEC), which would name cryo; not supported");
                     }
                 }
             }
@@ -745,6 +782,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                 } finally {
                     peeked.forEach(m -> m.fds().forEach(Fd::close));
                 }
+            }
+            if (primary && listener != 0 && d.wqueue() > 0) {
+                queue.addAll(sentNotAccepted(p, what));
             }
             if (peerLeft) {
                 byte[] leftName = st.unix().get(d.peerIno()).name();
@@ -1437,6 +1477,9 @@ public final class UnixSocketHandler implements SocketFdHandler<UnixSocketHandle
                     hub.listen(s, u.backlog(), cr.peer());
                 }
                 hub.connect(client, to != null ? to : u.address(), cr.peerCreds() == null ? null : hub.holderCreds(c));
+                for (Message m : cr.queue()) { // what it had sent: it waits in the new connection for the accept
+                    sendAll(client, m, List.of(), null);
+                }
                 if (other) {
                     hub.listen(s, u.backlog(), u.peer());
                 }

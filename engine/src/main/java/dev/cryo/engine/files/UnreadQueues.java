@@ -1,15 +1,12 @@
 package dev.cryo.engine.files;
 
-import dev.cryo.kernel.Namespaces;
 import dev.cryo.kernel.Pid;
-import dev.cryo.kernel.net.SockDiag;
 import dev.cryo.kernel.proc.ProcFs;
 import dev.cryo.kernel.proc.ProcNetNetlink;
 
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,9 +17,9 @@ import java.util.Map;
  * process can send from; the answer to a request it just sent) and inotify and fanotify events
  * (an fanotify event holds an open file of its own). keepalived, BIRD, systemd-networkd or a log
  * follower (tail -F, promtail) read them a few milliseconds after they come, later under load, so a
- * freeze lands between the two now and then. So do connections to a unix listener of the tree that
- * wait to be accepted with their first bytes already sent (nginx's FastCGI requests to a busy
- * php-fpm): the bytes sit in a socket no process holds yet, where cryo cannot read them. Found once the whole tree is stopped: the dump then
+ * freeze lands between the two now and then. (Connections to a unix listener of the tree that wait to
+ * be accepted with their first bytes already sent, nginx's FastCGI requests to a busy php-fpm, were
+ * waited for here too: their bytes are carried since, read where they wait.) Found once the whole tree is stopped: the dump then
  * lets the tree run until they are read ({@link #PAUSES} at most, looking every few ms) and seizes
  * it again at once, rather than refusing a program that would have been dumpable a moment later.
  * Only a queue still full after the last pause is refused, by its handler.
@@ -66,10 +63,9 @@ public final class UnreadQueues {
     public static List<Queue> of(List<Pid> tasks, Map<FdProbe.Ref, Integer> notifications) {
         List<Queue> out = new ArrayList<>();
         Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
-        Map<String, Map<Long, SockDiag.UnixSocket>> unixByNs = new HashMap<>();
         for (Pid p : tasks) {
             for (Map.Entry<Integer, String> fd : fdsOf(p).entrySet()) {
-                String unread = unread(p, fd.getKey(), fd.getValue(), netlinkByNs, unixByNs,
+                String unread = unread(p, fd.getKey(), fd.getValue(), netlinkByNs,
                         notifications.get(new FdProbe.Ref(p.value(), fd.getKey())));
                 if (unread != null) {
                     out.add(new Queue(p, fd.getKey(), "pid " + p + " fd " + fd.getKey() + ": " + unread));
@@ -82,10 +78,9 @@ public final class UnreadQueues {
     /** Whether any of {@code queues} (of tasks that may run) still holds something: looked at again now. */
     public static boolean anyUnread(List<Queue> queues) {
         Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs = new HashMap<>();
-        Map<String, Map<Long, SockDiag.UnixSocket>> unixByNs = new HashMap<>();
         for (Queue q : queues) {
             try {
-                if (unread(q.pid(), q.fd(), ProcFs.readlink(q.pid().procDir() + "/fd/" + q.fd()), netlinkByNs, unixByNs,
+                if (unread(q.pid(), q.fd(), ProcFs.readlink(q.pid().procDir() + "/fd/" + q.fd()), netlinkByNs,
                         null) != null) {
                     return true;
                 }
@@ -116,7 +111,7 @@ public final class UnreadQueues {
 
     /** What fd {@code fd} (linking to {@code target}) holds unread, or null; {@code measured} if known. */
     private static String unread(Pid p, int fd, String target, Map<String, Map<Long, ProcNetNetlink.Entry>> netlinkByNs,
-                                 Map<String, Map<Long, SockDiag.UnixSocket>> unixByNs, Integer measured) {
+                                 Integer measured) {
         try {
             if (target.startsWith("socket:[")) {
                 long ino = Long.parseLong(target.substring(8, target.length() - 1));
@@ -124,9 +119,6 @@ public final class UnreadQueues {
                 if (n != null && n.unread()) {
                     return "netlink socket (protocol " + n.protocol() + ", port " + n.portId() + ") holds "
                             + n.unreadBytes() + " bytes unread" + (n.dumping() ? ", more of a dump's answer to come" : "");
-                }
-                if (n == null) {
-                    return pendingWithData(ino, unixOf(p, unixByNs));
                 }
             } else if (isNotificationGroup(target)) {
                 int bytes = measured != null ? measured : WatchTargets.pendingBytes(p, fd);
@@ -139,35 +131,6 @@ public final class UnreadQueues {
             // left to the handler, which looks again and names what failed
         }
         return null;
-    }
-
-    /** What a unix listener {@code ino} holds in connections not accepted yet that carry bytes already, or null. */
-    private static String pendingWithData(long ino, Map<Long, SockDiag.UnixSocket> unix) {
-        SockDiag.UnixSocket l = unix.get(ino);
-        if (l == null || l.state() != SockDiag.UNIX_LISTEN) {
-            return null;
-        }
-        long carrying = Arrays.stream(l.pendingConnections()).filter(c -> unix.containsKey(c) && unix.get(c).wqueue() > 0)
-                .count();
-        return carrying == 0 ? null : "unix listener " + l.address() + " has " + carrying + " of its "
-                + l.pendingConnections().length + " connections waiting to be accepted with bytes sent already";
-    }
-
-    /** The unix sockets of {@code p}'s net namespace, read once per namespace (from inside it when not cryo's). */
-    private static Map<Long, SockDiag.UnixSocket> unixOf(Pid p, Map<String, Map<Long, SockDiag.UnixSocket>> byNs) {
-        String ns = ProcFs.readlink(p.procDir() + "/ns/net");
-        return byNs.computeIfAbsent(ns, k -> {
-            java.util.concurrent.Callable<Map<Long, SockDiag.UnixSocket>> ask = () -> {
-                try (SockDiag d = SockDiag.open()) {
-                    return d.unixSockets();
-                }
-            };
-            try {
-                return k.equals(ProcFs.readlink("/proc/self/ns/net")) ? ask.call() : Namespaces.inside(p, "net", ask);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
     }
 
     /** The netlink sockets of {@code p}'s net namespace, read once per namespace. */

@@ -11,10 +11,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The messages queued at a unix datagram or seqpacket socket holding an error (ECONNRESET), read without a
- * receive: any recvmsg, a peek too, gives the error first and clears it. A BPF iterator of cryo's over its own
- * files walks the receive queue of each socket with an error pending (file → socket → sock → sk_buff list, with
- * the offsets of the running kernel's BTF) and writes each message's length, its credentials (UNIXCB: the
+ * Messages queued at a unix socket that no receive can read as the program would: those of a datagram or
+ * seqpacket socket holding an error (ECONNRESET), which any recvmsg, a peek too, gives first and clears, and the
+ * bytes a client sent on a connection its server has not accepted yet, which wait in a socket no process holds
+ * (an embryo: nginx's FastCGI request to a busy php-fpm). A BPF iterator of cryo's over its own files walks the
+ * receive queue of each such socket, or of such a client's peer (file → socket → sock → sk_buff list, with the
+ * offsets of the running kernel's BTF) and writes each message's length, its credentials (UNIXCB: the
  * sender's pid as cryo's pid namespace numbers it, uid, gid), whether it passes files, the sender's bound name
  * and its bytes, up to {@link #MAX_MESSAGES} messages of up to {@link #MAX_BYTES} bytes each held in the
  * buffer's head (a larger one is in pages: its length only).
@@ -25,7 +27,9 @@ public final class ErroredQueues {
     private static final int FP = 10, CTX = 6, SKB = 7, HEAD = 8, INDEX = 9;
     // the program's stack: fp-8 scratch of readKernel, then its variables, the record and its buffers
     private static final int FD = -16, DATA = -24, LEN = -32, AT = -40, REC = -80, NAME = -208, BYTES = -464;
-    private static final Bpf.TaskIterator ITERATOR = Bpf.TaskIterator.overFiles("cryo_errq", () -> program(Btf.kernel()));
+    private static final Bpf.TaskIterator ITERATOR = Bpf.TaskIterator.overFiles("cryo_errq", () -> program(Btf.kernel(), false));
+    private static final Bpf.TaskIterator NOT_ACCEPTED = Bpf.TaskIterator.overFiles("cryo_embq",
+            () -> program(Btf.kernel(), true));
 
     private ErroredQueues() {}
 
@@ -37,13 +41,33 @@ public final class ErroredQueues {
 
     /** The messages queued at {@code sock}, an fd of cryo's holding an error; fails where cryo's BPF iterators cannot run. */
     public static List<Queued> read(Fd sock) {
-        ByteBuffer b = ByteBuffer.wrap(ITERATOR.run((int) ProcessHandle.current().pid())).order(ByteOrder.LITTLE_ENDIAN);
+        List<Queued> out = parse(ITERATOR, sock);
+        if (out == null && ReceiveQueues.messages(sock) != 0) {
+            throw new IllegalStateException("cryo_errq found no socket with an error at fd " + sock.value() + " of cryo");
+        }
+        return out == null ? List.of() : out;
+    }
+
+    /**
+     * The bytes {@code client}, an fd of cryo's of a unix stream or seqpacket socket connected to a listener that has
+     * not accepted the connection yet, sent on it: the queue of its peer, which no file holds yet (none: nothing
+     * sent, or no such connection). Fails when the queue holds more than {@link #MAX_MESSAGES} messages, and where
+     * cryo's BPF iterators cannot run.
+     */
+    public static List<Queued> notAccepted(Fd client) {
+        List<Queued> out = parse(NOT_ACCEPTED, client);
+        return out == null ? List.of() : out;
+    }
+
+    /** The messages the iterator read for {@code sock}, null when it wrote none (each record carries its queue's length). */
+    private static List<Queued> parse(Bpf.TaskIterator iterator, Fd sock) {
+        ByteBuffer b = ByteBuffer.wrap(iterator.run((int) ProcessHandle.current().pid())).order(ByteOrder.LITTLE_ENDIAN);
         List<Queued> out = new ArrayList<>();
         boolean found = false;
+        int queued = 0;
         while (b.remaining() >= HEADER + FROM) {
             int fd = b.getInt(), index = b.getInt(), len = b.getInt(), paged = b.getInt(), pid = b.getInt(),
-                    uid = b.getInt(), gid = b.getInt(), flags = b.getInt(), fromLen = b.getInt();
-            b.getInt();
+                    uid = b.getInt(), gid = b.getInt(), flags = b.getInt(), fromLen = b.getInt(), qlen = b.getInt();
             byte[] name = new byte[FROM];
             b.get(name);
             byte[] data = null;
@@ -56,6 +80,7 @@ public final class ErroredQueues {
                 continue;
             }
             found = true;
+            queued = qlen;
             if (index != out.size()) {
                 throw new IllegalStateException("cryo_errq: message " + index + " of fd " + fd + " after " + out.size());
             }
@@ -63,18 +88,19 @@ public final class ErroredQueues {
             byte[] from = fromLen > 2 ? SockAddr.decode(name, Math.min(fromLen, FROM)).address() : new byte[0];
             out.add(new Queued(len, data, new Sockets.Ucred((flags & 2) != 0 ? pid : 0, uid, gid), (flags & 1) != 0, from));
         }
-        if (!found && ReceiveQueues.messages(sock) != 0) {
-            throw new IllegalStateException("cryo_errq found no socket with an error at fd " + sock.value() + " of cryo");
+        if (found && queued > out.size()) {
+            throw new IllegalStateException(queued + " messages are queued, more than the " + MAX_MESSAGES + " cryo reads");
         }
-        return out;
+        return found ? out : null;
     }
 
     /**
-     * For each socket file whose sock has sk_err set, for each of its first MAX_MESSAGES queued sk_buffs: a record
-     * (fd, index, len, data_len, pid, uid, gid, flags: 1 files passed, 2 pid; the name's length, 0), the sender's
+     * For each socket file whose sock has sk_err set ({@code notAccepted}: each unix socket file whose peer has no
+     * socket yet, that peer's queue), for each of its first MAX_MESSAGES queued sk_buffs: a record (fd, index, len,
+     * data_len, pid, uid, gid, flags: 1 files passed, 2 pid; the name's length, the queue's length), the sender's
      * name (128 bytes), and, for a linear one of at most MAX_BYTES, its bytes in 256-byte chunks.
      */
-    private static Bpf.Program program(Btf btf) {
+    private static Bpf.Program program(Btf btf, boolean notAccepted) {
         int cb = btf.offset("sk_buff", "cb");
         Bpf.Program p = new Bpf.Program().mov(CTX, 1);
         p.movImm(1, 0);
@@ -83,9 +109,17 @@ public final class ErroredQueues {
         }
         p.load(8, 1, CTX, btf.offset("bpf_iter__task_file", "file")).jumpIfZero(1, "out")
                 .call(Bpf.SOCK_FROM_FILE).jumpIfZero(0, "out")
-                .load(8, 1, 0, btf.offset("socket", "sk")).jumpIfZero(1, "out")
-                .load(4, 2, 1, btf.offset("sock", "sk_err")).jumpIfZero(2, "out")
-                .mov(HEAD, 1).addImm(HEAD, btf.offset("sock", "sk_receive_queue") + btf.offset("sk_buff_head", "next"))
+                .load(8, 1, 0, btf.offset("socket", "sk")).jumpIfZero(1, "out");
+        if (notAccepted) { // a unix socket's peer not grafted on a socket yet: accept() has not taken it
+            p.load(2, 2, 1, btf.offset("sock", "__sk_common") + btf.offset("sock_common", "skc_family"))
+                    .jumpIfNot(2, SockAddr.AF_UNIX, "out")
+                    .readKernel(HEAD, 1, btf.offset("unix_sock", "peer")).jumpIfZero(HEAD, "out")
+                    .readKernel(2, HEAD, btf.offset("sock", "sk_socket")).jumpIfNot(2, 0, "out");
+        } else {
+            p.load(4, 2, 1, btf.offset("sock", "sk_err")).jumpIfZero(2, "out").mov(HEAD, 1);
+        }
+        int queue = btf.offset("sock", "sk_receive_queue");
+        p.addImm(HEAD, queue + btf.offset("sk_buff_head", "next"))
                 .load(4, 2, CTX, btf.offset("bpf_iter__task_file", "fd")).store(4, FP, FD, 2)
                 .readKernel(SKB, HEAD, 0)
                 .movImm(INDEX, 0)
@@ -95,8 +129,8 @@ public final class ErroredQueues {
         read32(p, SKB, btf.offset("sk_buff", "len")).store(4, FP, REC + 8, 1).store(8, FP, LEN, 1);
         read32(p, SKB, btf.offset("sk_buff", "data_len")).store(4, FP, REC + 12, 1);
         p.readKernel(1, SKB, btf.offset("sk_buff", "data")).store(8, FP, DATA, 1)
-                .movImm(1, 0).store(4, FP, REC + 16, 1).store(4, FP, REC + 28, 1).store(4, FP, REC + 32, 1)
-                .store(4, FP, REC + 36, 1)
+                .movImm(1, 0).store(4, FP, REC + 16, 1).store(4, FP, REC + 28, 1).store(4, FP, REC + 32, 1);
+        read32(p, HEAD, btf.offset("sk_buff_head", "qlen") - btf.offset("sk_buff_head", "next")).store(4, FP, REC + 36, 1)
                 .readKernel(1, SKB, cb + btf.offset("unix_skb_parms", "pid")).jumpIfZero(1, "nopid");
         read32(p, 1, btf.offset("pid", "numbers") + btf.offset("upid", "nr")).store(4, FP, REC + 16, 1)
                 .movImm(1, 2).store(4, FP, REC + 28, 1)

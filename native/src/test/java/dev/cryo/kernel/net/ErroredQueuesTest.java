@@ -70,4 +70,35 @@ class ErroredQueuesTest {
             pair[1].close();
         }
     }
+    /**
+     * A client's bytes on a connection its listener has not accepted yet wait in a socket no file holds: read through
+     * the client's fd (a short message and one over a 256-byte chunk), and still there for the server once it accepts.
+     */
+    @Test
+    void readsWhatAClientSentOnAConnectionNotAcceptedYet() {
+        SockAddr name = SockAddr.unix(("\0carry51-embq-" + ProcessHandle.current().pid()).getBytes());
+        byte[] big = new byte[700];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (byte) (i * 7);
+        }
+        try (Fd listener = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0);
+             Fd client = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0);
+             Fd idle = Sockets.socket(SockAddr.AF_UNIX, Sockets.SOCK_STREAM, 0)) {
+            Sockets.bind(listener, name);
+            Sockets.listen(listener, 4);
+            Sockets.connect(idle, name);
+            Sockets.connect(client, name);
+            Sockets.send(client, "hello".getBytes(), 0);
+            Sockets.send(client, big, 0);
+            assertEquals(List.of(), ErroredQueues.notAccepted(idle), "a connection waiting with nothing sent");
+            List<ErroredQueues.Queued> q = ErroredQueues.notAccepted(client);
+            assertEquals(2, q.size(), q.toString());
+            assertArrayEquals("hello".getBytes(), q.get(0).data());
+            assertArrayEquals(big, q.get(1).data());
+            try (Fd first = Sockets.accept(listener, 0); Fd accepted = Sockets.accept(listener, 0)) {
+                assertArrayEquals("hello".getBytes(), Sockets.recv(accepted, 5, 0), "left for the server");
+                assertEquals(List.of(), ErroredQueues.notAccepted(client), "accepted since");
+            }
+        }
+    }
 }
