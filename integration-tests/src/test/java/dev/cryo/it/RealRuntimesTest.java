@@ -815,4 +815,54 @@ class RealRuntimesTest {
             }
         }
     }
+    /**
+     * An Open MPI job, mpirun and two ranks of mpiring.c (each rank polls its shared-memory transport's segments,
+     * mapped shared by both, and its PMIx store's files; mpirun hands each rank a pty for its output and holds TCP
+     * connections to them on loopback): the token, a 2 MiB message and an allreduce, each checked every step, go on
+     * right across a killing dump and restore. Its files go to the test's directory (TMPDIR, the transport's backing
+     * directory), and a SIGTERM to the restored mpirun ends the job as it would have.
+     */
+    @Test
+    void anOpenMpiJobGoesOnWithItsRanksSharedMemoryAcrossTheRestore() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/mpirun")) && Files.isExecutable(Path.of("/usr/bin/mpicc")),
+                "Debian packages openmpi-bin and libopenmpi-dev");
+        List<String> flags = new java.util.ArrayList<>();
+        for (String part : List.of("--showme:compile", "--showme:link")) {
+            flags.addAll(List.of(RealServersTest.succeeds(List.of("/usr/bin/mpicc", part)).trim().split("\\s+")));
+        }
+        Path ring = dev.cryo.kernel.testing.TestPrograms.compile("/c/mpiring.c", flags.toArray(String[]::new));
+        Path out = tmp.resolve("ring.out");
+        try (DetachedProcess p = Workloads.ready(DetachedProcess.start(out, "/usr/bin/env", "TMPDIR=" + tmp,
+                "/usr/bin/mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_backing_directory",
+                tmp.toString(), "-np", "2", ring.toString()))) {
+            DetachedProcess.awaitCondition(() -> steps(out) >= 20, Duration.ofSeconds(60), "the job's first steps");
+            DetachedProcess r = DumpRestore.dumpAndRestore(p, tmp.resolve("img"), "--tcp-established");
+            try {
+                long before = steps(out);
+                DetachedProcess.awaitCondition(() -> steps(out) >= before + 40, Duration.ofSeconds(60),
+                        "the restored job to go on");
+                assertFalse(Files.readString(out).contains("FAIL"), Files.readString(out));
+                List<Integer> tasks = StateComparator.tree(r.pid().value());
+                Sys.kill(r.pid(), Signals.SIGTERM);
+                DetachedProcess.awaitProbe(() -> Files.readString(Path.of("/proc/" + r.pid() + "/status"))
+                        .contains("State:\tZ"), Duration.ofSeconds(30), "mpirun to end the job");
+                Sys.wait4(r.pid().value(), 0);
+                for (int t : tasks) {
+                    assertFalse(Files.exists(Path.of("/proc/" + t)), "rank " + t + " ended with its job");
+                }
+            } finally {
+                killTree(r.pid().value());
+            }
+        }
+    }
+
+    /** The last step rank 0 printed ("it N"), 0 before the first. */
+    private static long steps(Path out) {
+        try {
+            return Files.readAllLines(out).stream().filter(l -> l.startsWith("it ")).mapToLong(l -> Long.parseLong(
+                    l.substring(3).trim())).max().orElse(0);
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+    }
 }
