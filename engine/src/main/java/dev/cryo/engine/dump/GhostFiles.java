@@ -33,6 +33,8 @@ public final class GhostFiles {
 
     private final long limit;
     private final MountTables mounts;
+    private final long heldLimit;
+    private long held;
     private final Set<String> carried = new HashSet<>();
     private final Map<Integer, List<GhostFile>> byTask = new HashMap<>();
     /** The contents of big ghosts, by dev:ino, until their task's record is written. */
@@ -45,8 +47,17 @@ public final class GhostFiles {
 
     /** {@code mounts}: the dump's mount tables, which tell in whose mount namespace each file is made again. */
     public GhostFiles(long limit, MountTables mounts) {
+        this(limit, mounts, Runtime.getRuntime().maxMemory() / 4);
+    }
+
+    /**
+     * {@code held}: the most data of all the dump's deleted files together: they are in memory until written, and
+     * the restore holds them twice (pieces, then whole), so a quarter of the heap, not an OutOfMemoryError.
+     */
+    GhostFiles(long limit, MountTables mounts, long held) {
         this.limit = limit;
         this.mounts = mounts;
+        this.heldLimit = held;
     }
 
     /**
@@ -119,6 +130,7 @@ public final class GhostFiles {
         if (!claim(file)) {
             return file;
         }
+        hold(where, path, bytes);
         int uid, gid;
         List<GhostData> pieces = new ArrayList<>();
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(source,
@@ -139,6 +151,16 @@ public final class GhostFiles {
             }
         }
         return file;
+    }
+
+    private synchronized void hold(String where, String path, long bytes) {
+        held += bytes;
+        if (held > heldLimit) {
+            throw new DumpException(where + ": " + path + " is a deleted file holding " + bytes + " bytes of data; with the"
+                    + " dump's other deleted files that is " + held + " bytes, more than cryo holds in memory at once (a"
+                    + " quarter of its heap, " + (heldLimit >> 20) + " MiB): run cryo with a larger heap (CRYO_JAVA_OPTS=-Xmx...)"
+                    + " or have the process close or truncate it first");
+        }
     }
 
     /**

@@ -23,4 +23,34 @@ class GhostFilesTest {
         s = GhostFiles.whatToDo((16L << 20) + 1, GhostFiles.IN_RECORD);
         assertTrue(s.contains("at most 16 MiB") && s.contains("fd's record"), s);
     }
+
+    /** A file of 9 MiB of data travels apart in pieces of 4 MiB, each where it belongs; the dump's total is bounded. */
+    @Test
+    void aBigFileTravelsInPiecesAndTheDumpsTotalIsBounded(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        java.nio.file.Path big = tmp.resolve("big"), more = tmp.resolve("more");
+        byte[] bytes = new byte[9 << 20];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (i * 31 + (i >> 20));
+        }
+        java.nio.file.Files.write(big, bytes);
+        java.nio.file.Files.write(more, new byte[1 << 20]);
+        GhostFiles ghosts = new GhostFiles(16 << 20, new MountTables(java.util.List.of()), 19 << 19);
+        dev.cryo.kernel.Pid pid = dev.cryo.kernel.Pid.of((int) ProcessHandle.current().pid());
+        ghosts.carry(pid, "pid 1 fd 3", big.toString(), big);
+        dev.cryo.engine.model.GhostFile g = ghosts.take(pid).get(0);
+        assertTrue(g.apart() && g.contents().length == 0 && g.dataBytes() == bytes.length, g.toString());
+        java.util.List<dev.cryo.engine.model.GhostData> pieces = ghosts.takePieces(g);
+        assertEquals(java.util.List.of(0L, 4L << 20, 8L << 20), pieces.stream().map(d -> d.at()).toList());
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        for (dev.cryo.engine.model.GhostData d : pieces) {
+            all.write(d.bytes());
+        }
+        assertArrayEquals(bytes, all.toByteArray());
+        assertEquals(java.util.List.of(), ghosts.takePieces(g)); // taken once
+        dev.cryo.engine.DumpException over = assertThrows(dev.cryo.engine.DumpException.class,
+                () -> ghosts.carry(pid, "pid 1 fd 4", more.toString(), more));
+        assertTrue(over.getMessage().startsWith("pid 1 fd 4: " + more + " is a deleted file holding 1048576 bytes")
+                && over.getMessage().contains("10485760 bytes, more than cryo holds in memory"), over.getMessage());
+    }
 }
