@@ -212,6 +212,7 @@ public final class DumpSupervisor {
         dev.cryo.kernel.DirNotifications.warmUp(); // loaded in the background for the frozen collect
         dev.cryo.kernel.SemUndoList.warmUp();
         if (request.preCopy()) {
+            netAhead = dev.cryo.engine.namespaces.NetNamespaceAhead.start(tree); // the rounds run meanwhile
             return startTracking();
         }
         readCgroupsAhead(tree);
@@ -229,6 +230,16 @@ public final class DumpSupervisor {
     private void readCgroupsAhead(List<Pid> tree) {
         List<Integer> pids = tree.stream().map(Pid::value).toList();
         tree.forEach(p -> cgroupsAhead.put(p, TaskDumper.readCgroupsAhead(p, pids)));
+    }
+
+    /** A pre-copy's net namespaces, read while the tree runs (null: a plain dump reads them frozen). */
+    private dev.cryo.engine.namespaces.NetNamespaceAhead netAhead;
+
+    private void closeNetAhead() {
+        if (netAhead != null) {
+            netAhead.close();
+            netAhead = null;
+        }
     }
 
     private void closeCgroupsAhead() {
@@ -995,7 +1006,8 @@ public final class DumpSupervisor {
             namespaces = dev.cryo.engine.namespaces.ExternalMounts.name(
                     dev.cryo.engine.namespaces.NamespaceScan.scan(tree), request.pid().value(), request.externalMounts());
             stage("namespaces other than net and user read");
-            nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree);
+            nets = dev.cryo.engine.namespaces.NetNamespaceScan.scan(namespaces, tree, netAhead);
+            closeNetAhead();
             stage("net namespaces read");
             users = dev.cryo.engine.namespaces.UserNamespaceScan.scan(tree, namespaces);
         } catch (RuntimeException e) {
@@ -1185,6 +1197,7 @@ public final class DumpSupervisor {
 
     /** The tree runs again already (or is being let go); the image is given up. */
     private Behavior<Command> failAfterRelease(String why) {
+        closeNetAhead();
         lowerPriority();
         timers.cancelAll();
         ctx.getLog().info("dump of pid {} failed after the tree was let go: {}", request.pid(), why);
@@ -1414,6 +1427,7 @@ public final class DumpSupervisor {
         closeShared();
         closeTracerWatch();
         closeCgroupsAhead();
+        closeNetAhead();
         lowerPriority();
         timers.cancelAll();
         List<String> socketProblems = new ArrayList<>();

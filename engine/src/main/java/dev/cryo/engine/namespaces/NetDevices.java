@@ -224,7 +224,7 @@ final class NetDevices {
      * rp_filter... (a routed container's host end). Lost with the end when the tree's namespace dies,
      * so written "ipv4.forwarding:1;ipv4.proxy_arp:1" for the restore.
      */
-    private static String outerSysctls(String dev) {
+    static String outerSysctls(String dev) {
         List<String> out = new ArrayList<>();
         for (String family : FAMILIES) {
             java.nio.file.Path dir = java.nio.file.Path.of("/proc/sys/net", family, "conf", dev);

@@ -28,6 +28,8 @@ import java.util.concurrent.Future;
 public final class NetNamespaceScan {
     private NetNamespaceScan() {}
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(NetNamespaceScan.class);
+
     /** The addresses lo gets when it is brought up, which bringing it up gives back. */
     private static final List<String> DEFAULT_LO = List.of("127.0.0.1", "::1/128");
 
@@ -75,6 +77,14 @@ public final class NetNamespaceScan {
      * with the sockets of {@code tree} living in it, its addresses, routes and sysctls.
      */
     public static List<NetNamespaceImage> scan(List<NamespaceImage> namespaces, List<Pid> tree) {
+        return scan(namespaces, tree, null);
+    }
+
+    /**
+     * {@link #scan(List, List)}, taking from {@code ahead} (null: none) what was read before the freeze of a
+     * namespace that has not changed since.
+     */
+    public static List<NetNamespaceImage> scan(List<NamespaceImage> namespaces, List<Pid> tree, NetNamespaceAhead ahead) {
         Map<String, Integer> byLink = new LinkedHashMap<>();
         for (NamespaceImage n : namespaces) {
             if (n.has(Clone.NEWNET)) {
@@ -87,9 +97,11 @@ public final class NetNamespaceScan {
         if (byLink.isEmpty()) {
             return List.of();
         }
+        long t0 = System.nanoTime();
         java.util.Set<Long> held = new java.util.HashSet<>();
         Map<Integer, List<Long>> sockets = socketsIn(byLink, tree, held);
         sockets.forEach((pid, inos) -> crossings(Pid.of(pid), inos, held));
+        log.debug("the tree's sockets in its net namespaces found in {} µs", (System.nanoTime() - t0) / 1000);
         List<NetNamespaceImage> out = new ArrayList<>();
         List<Pid> nets = byLink.values().stream().map(Pid::of).toList();
         java.util.Set<Integer> joined = new java.util.HashSet<>();
@@ -97,11 +109,19 @@ public final class NetNamespaceScan {
         byLink.forEach((link, pid) -> out.add(joined.contains(pid) // only its sockets: the rest stays in it
                 ? new NetNamespaceImage(pid, sockets.getOrDefault(pid, List.of()), List.of(), List.of(), List.of(),
                         Map.of(), Map.of())
-                : image(Pid.of(pid), link, sockets.getOrDefault(pid, List.of()), nets)));
+                : withSockets(ahead == null ? null : ahead.take(Pid.of(pid), link, nets), Pid.of(pid), link,
+                        sockets.getOrDefault(pid, List.of()), nets)));
         return out;
     }
 
-    private static NetNamespaceImage image(Pid p, String link, List<Long> sockets, List<Pid> treeNets) {
+    private static NetNamespaceImage withSockets(NetNamespaceImage read, Pid p, String link, List<Long> sockets,
+                                                 List<Pid> treeNets) {
+        NetNamespaceImage n = read != null ? read : configuration(p, link, treeNets);
+        return new NetNamespaceImage(p.value(), sockets, n.devices(), n.addresses(), n.routes(), n.sysctls(), n.firewall());
+    }
+
+    /** Everything of the namespace {@code link} task {@code p} made but its sockets (none in the image returned). */
+    static NetNamespaceImage configuration(Pid p, String link, List<Pid> treeNets) {
         String what = "pid " + p + ": its net namespace (" + link + ")";
         try (NetReads reads = new NetReads()) {
             Future<String> state = reads.start(() -> xfrm(p, "state"));
@@ -141,7 +161,7 @@ public final class NetNamespaceScan {
                     }
                 }
             }
-            return new NetNamespaceImage(p.value(), sockets, devices, addresses, routes, sysctls, rules);
+            return new NetNamespaceImage(p.value(), List.of(), devices, addresses, routes, sysctls, rules);
         }
     }
 

@@ -38,7 +38,36 @@ final class NetSysctls {
 
     /** Those of the net namespace of {@code p} a restore writes. */
     static Map<String, String> changed(Pid p) {
-        Map<String, String> mine = Namespaces.inside(p, "net", NetSysctls::read);
+        return changed(all(p));
+    }
+
+    /** Every sysctl of the net namespace of {@code p}, as it is now. */
+    static Map<String, String> all(Pid p) {
+        return Namespaces.inside(p, "net", NetSysctls::read);
+    }
+
+    /** {@link #all} of the calling thread's net namespace. */
+    static Map<String, String> here() throws IOException {
+        return read();
+    }
+
+    /**
+     * The first of {@code all} (an {@link #all} of the calling thread's net namespace read earlier) whose value is
+     * not the same now, null for none: each file read again, without a walk (a new device's files come with a
+     * notification of the device).
+     */
+    static String differing(Map<String, String> all) {
+        for (Map.Entry<String, String> e : all.entrySet()) {
+            String v = NetNamespaceScan.readOr(ROOT.resolve(e.getKey()).toString(), null);
+            if (v == null || !v.strip().equals(e.getValue())) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
+    /** Those of {@code mine} (a namespace's {@link #all}) a restore writes. */
+    static Map<String, String> changed(Map<String, String> mine) {
         Map<String, String> fresh = Namespaces.fresh("net", NetSysctls::read);
         List<String> keys = new ArrayList<>(mine.keySet());
         // a write to stable_secret sets addr_gen_mode to stable privacy: the secret goes first

@@ -128,6 +128,35 @@ public final class NfTables implements AutoCloseable {
         throw new KernelException(what + ": nf_tables does not end its answer");
     }
 
+    /**
+     * The generation of the namespace's ruleset: a new one with every committed change (a table, a chain, a rule,
+     * a set element added by nft or iptables-nft), not with what packets change (counters, dynamic sets).
+     */
+    public long generation() {
+        NetlinkWriter w = new NetlinkWriter();
+        w.end(w.message(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETGEN, NLM_F_REQUEST, 1, NFPROTO_UNSPEC, 0));
+        String what = "could not read the nftables generation";
+        send(w.toArray(), what);
+        for (int rounds = 0; rounds < 1000; rounds++) {
+            for (Answer a : receive(what)) {
+                if (a.seq() != 1) {
+                    continue;
+                }
+                if (a.type() == NLMSG_ERROR) {
+                    throw new KernelException(what + ": nf_tables refused NFT_MSG_GETGEN: " + a.describe());
+                }
+                if (a.type() == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN)) {
+                    for (SockDiag.Attr t : SockDiag.attrs(a.body(), 4)) {
+                        if (t.type() == NFTA_GEN_ID) {
+                            return ByteBuffer.wrap(t.bytes()).getInt() & 0xffffffffL;
+                        }
+                    }
+                }
+            }
+        }
+        throw new KernelException(what + ": nf_tables gave no generation");
+    }
+
     /** The names of the tables of {@code family} (NFPROTO_*). */
     public List<String> tables(int family) {
         NetlinkWriter w = new NetlinkWriter();

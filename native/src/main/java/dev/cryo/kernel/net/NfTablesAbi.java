@@ -15,7 +15,9 @@ public final class NfTablesAbi {
     public static final int NFPROTO_UNSPEC = 0, NFPROTO_INET = 1, NFPROTO_IPV4 = 2, NFPROTO_IPV6 = 10;
     /** Message kinds (enum nf_tables_msg_types). */
     public static final int NFT_MSG_NEWTABLE = 0, NFT_MSG_GETTABLE = 1, NFT_MSG_DELTABLE = 2, NFT_MSG_NEWCHAIN = 3,
-            NFT_MSG_NEWRULE = 6, NFT_MSG_NEWSET = 9, NFT_MSG_NEWSETELEM = 12, NFT_MSG_GETGEN = 16;
+            NFT_MSG_NEWRULE = 6, NFT_MSG_NEWSET = 9, NFT_MSG_NEWSETELEM = 12, NFT_MSG_NEWGEN = 15, NFT_MSG_GETGEN = 16;
+    /** The generation's id in NFT_MSG_NEWGEN: every committed change of the namespace's ruleset gives a new one. */
+    public static final int NFTA_GEN_ID = 1;
     /** An attribute holding attributes. */
     public static final int NLA_F_NESTED = 0x8000;
 

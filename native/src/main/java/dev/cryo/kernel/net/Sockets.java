@@ -31,6 +31,21 @@ public final class Sockets {
     public static final int NETLINK_NETFILTER = 12;
     /** rtnetlink (linux/rtnetlink.h): its protocol and the notification of a link's new state (struct ifinfomsg follows). */
     public static final int NETLINK_ROUTE = 0, RTM_NEWLINK = 16;
+    /** rtnetlink's other notifications about devices and addresses (a struct ifinfomsg or ifaddrmsg follows: the device's index at offset 4). */
+    public static final int RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21;
+    /** A route's notifications (a struct rtmsg follows: its protocol at offset 5), the kernel's own routes' protocol. */
+    public static final int RTM_NEWROUTE = 24, RTM_DELROUTE = 25, RTPROT_KERNEL = 2;
+    /** An address's own attribute (after the 8 bytes of struct ifaddrmsg), and the scope of a link-local one. */
+    public static final int IFA_ADDRESS = 1, RT_SCOPE_LINK = 253;
+    /**
+     * rtnetlink's notification groups (enum rtnetlink_groups) of what a net namespace's configuration is made of:
+     * devices, addresses, routes, policy rules, IPv6 device state and prefixes, per-device settings, nexthop objects.
+     */
+    public static final int RTNLGRP_LINK = 1, RTNLGRP_IPV4_IFADDR = 5, RTNLGRP_IPV4_ROUTE = 7, RTNLGRP_IPV4_RULE = 8,
+            RTNLGRP_IPV6_IFADDR = 9, RTNLGRP_IPV6_ROUTE = 11, RTNLGRP_IPV6_IFINFO = 12, RTNLGRP_IPV6_PREFIX = 18,
+            RTNLGRP_IPV6_RULE = 19, RTNLGRP_IPV4_NETCONF = 24, RTNLGRP_IPV6_NETCONF = 25, RTNLGRP_NEXTHOP = 32;
+    /** IPsec's netlink protocol and its groups of security associations and policies (linux/xfrm.h). */
+    public static final int NETLINK_XFRM = 6, XFRMNLGRP_SA = 3, XFRMNLGRP_POLICY = 4;
     /**
      * SOL_NETLINK's options (linux/netlink.h): groups joined beyond bind's first 32 (ADD_MEMBERSHIP,
      * read back as a bitmap by LIST_MEMBERSHIPS) and the flags a program sets (iproute2 and
