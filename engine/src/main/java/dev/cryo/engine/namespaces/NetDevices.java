@@ -311,7 +311,6 @@ final class NetDevices {
      * cryo's namespace already uses.
      */
     static void make(Pid p, List<String> lines) {
-        List<Link> host = null;
         for (String line : lines) {
             Map<String, String> d = fields(line);
             if (line.startsWith("tun ")) {
@@ -352,10 +351,7 @@ final class NetDevices {
                 continue;
             }
             String outer = d.get("outer");
-            if (host == null) {
-                host = parse(NetnsCommand.runHere("ip", "-o", "link", "show"));
-            }
-            if (host.stream().anyMatch(o -> o.name().equals(outer))) {
+            if (existsHere(outer)) {
                 throw new RestoreException("the outside end of veth " + d.get("name") + ", " + outer + ", exists in cryo's"
                         + " net namespace already (the dumped namespace still lives, or another device took the name)");
             }
@@ -363,27 +359,40 @@ final class NetDevices {
                     Long.toString(ProcessHandle.current().pid())));
             NetnsCommand.run(p, cmd.toArray(String[]::new));
             try {
+                if (d.containsKey("outersysctl")) { // before its addresses, as a device's settings are when it gets them
+                    setOuterSysctls(outer, d.get("outersysctl"));
+                }
+                List<String> batch = new ArrayList<>();
                 if (d.containsKey("outermaster")) {
-                    NetnsCommand.runHere("ip", "link", "set", outer, "master", d.get("outermaster"));
+                    batch.add("link set " + outer + " master " + d.get("outermaster"));
                 }
                 if (d.containsKey("outeraddr")) {
                     for (String a : d.get("outeraddr").split(",")) {
-                        List<String> add = new ArrayList<>(List.of("ip", "addr", "add"));
-                        add.addAll(List.of(a.split("\\+")));
-                        add.addAll(List.of("dev", outer));
-                        NetnsCommand.runHere(add.toArray(String[]::new));
+                        batch.add("addr add " + a.replace('+', ' ') + " dev " + outer);
                     }
                 }
-                if (d.containsKey("outersysctl")) {
-                    setOuterSysctls(outer, d.get("outersysctl"));
-                }
                 if (d.get("outerup").equals("1")) {
-                    NetnsCommand.runHere("ip", "link", "set", outer, "up");
+                    batch.add("link set " + outer + " up");
                 }
+                NetnsCommand.batchHere(batch);
             } catch (RuntimeException e) {
                 NetnsCommand.runHere("ip", "link", "del", outer); // and its inside end with it
                 throw e;
             }
+        }
+    }
+
+    /** Whether cryo's net namespace has a device named {@code name}. */
+    private static boolean existsHere(String name) {
+        try (dev.cryo.kernel.Fd s = dev.cryo.kernel.net.Sockets.socket(dev.cryo.kernel.net.SockAddr.AF_INET,
+                dev.cryo.kernel.net.Sockets.SOCK_DGRAM, 0)) {
+            dev.cryo.kernel.net.PacketSockets.ifIndex(s, name);
+            return true;
+        } catch (dev.cryo.kernel.SyscallException e) {
+            if (e.errno() == dev.cryo.kernel.Errno.ENODEV) {
+                return false;
+            }
+            throw e;
         }
     }
 
@@ -420,18 +429,33 @@ final class NetDevices {
         NetBridges.link(p, bridged);
     }
 
-    /** Brings up the inside ends, tun devices, bridges and macvlans that were up, once their addresses are set. */
-    static void up(Pid p, List<String> lines) {
+    /**
+     * The {@code ip -batch} lines ("link set veth0 up") bringing up the namespace's inside ends, tun devices, bridges
+     * and macvlans that were up, run once their addresses are set; then {@link #up}.
+     */
+    static List<String> upLines(List<String> lines) {
+        List<String> out = new ArrayList<>();
         for (String line : lines) {
             Map<String, String> d = fields(line);
             if (line.startsWith("port ")) {
                 continue;
             }
             if (d.get("up").equals("1")) {
-                NetnsCommand.run(p, "ip", "link", "set", d.get("name"), "up");
+                out.add("link set " + d.get("name") + " up");
             }
             if (d.containsKey("peer") && d.get("peerup").equals("1")) {
-                NetnsCommand.run(p, "ip", "link", "set", d.get("peer"), "up");
+                out.add("link set " + d.get("peer") + " up");
+            }
+        }
+        return out;
+    }
+
+    /** After {@link #upLines}: the ends in another namespace of the tree that were up, and the bridges' link-locals. */
+    static void up(Pid p, List<String> lines) {
+        for (String line : lines) {
+            Map<String, String> d = fields(line);
+            if (line.startsWith("port ")) {
+                continue;
             }
             if (d.containsKey("across") && d.get("acrossup").equals("1")) {
                 NetnsCommand.run(Pid.of(Integer.parseInt(d.get("acrosspid"))), "ip", "link", "set", d.get("across"), "up");

@@ -20,7 +20,8 @@ public final class NetNamespaceRestore {
     /**
      * In three passes over the namespaces, so that a veth pair between two of them (made by one,
      * its peer end straight in the other) exists before the other's addresses and is up before its
-     * routes: devices; macvlans, bridge ports, device sysctls and addresses; devices up, routes, firewall.
+     * routes: devices; macvlans, bridge ports and device sysctls; addresses, devices up, routes, firewall.
+     * The addresses and devices up are one {@code ip -batch} process, the routes of a family another.
      */
     public static void configure(List<NetNamespaceImage> nets) {
         for (NetNamespaceImage n : nets) {
@@ -33,32 +34,45 @@ public final class NetNamespaceRestore {
             inNamespace(n, p -> {
                 NetDevices.link(p, n.devices()); // macvlans and bridge ports, whose lower devices and bridges exist now
                 sysctls(p, n, true); // those of its devices, which exist now
-                for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
-                    List<String> cmd = new ArrayList<>(List.of("ip", "addr", "add"));
-                    cmd.addAll(List.of(a.split(" ")));
-                    if (!a.contains(" dev ")) {
-                        cmd.addAll(List.of("dev", "lo"));
-                    }
-                    NetnsCommand.run(p, cmd.toArray(String[]::new));
-                }
             });
         }
         for (NetNamespaceImage n : nets) {
             inNamespace(n, p -> {
-                NetDevices.up(p, n.devices());
-                for (String r : n.routes()) { // "-4 10.0.0.0/8 dev lo scope link"; nexthops first, which routes name
-                    if (NetNexthops.is(r)) {
-                        NetnsCommand.run(p, NetNexthops.addCommand(r).toArray(String[]::new));
-                        continue;
-                    }
-                    String[] words = r.split(" ");
-                    List<String> cmd = new ArrayList<>(List.of("ip", words[0], "route", "add"));
-                    cmd.addAll(List.of(words).subList(1, words.length));
-                    NetnsCommand.run(p, cmd.toArray(String[]::new));
+                List<String> lines = new ArrayList<>();
+                for (String a : n.addresses()) { // "10.1.2.3/8 scope global" on lo, or "... dev veth0"
+                    lines.add("addr add " + a + (a.contains(" dev ") ? "" : " dev lo"));
                 }
+                lines.addAll(NetDevices.upLines(n.devices()));
+                NetnsCommand.batch(p, null, lines);
+                NetDevices.up(p, n.devices());
+                routes(p, n.routes());
                 NetFilterRules.load(p, n.firewall()); // before the sockets: a rebuilt connection's packets meet its NAT
             });
         }
+    }
+
+    /**
+     * The routes ("-4 10.0.0.0/8 dev lo scope link"), those of a family in a row one {@code ip -batch}; a nexthop
+     * ({@link NetNexthops}), which the routes after it name, on its own.
+     */
+    private static void routes(Pid p, List<String> routes) {
+        List<String> batch = new ArrayList<>();
+        String family = null;
+        for (String r : routes) {
+            String[] words = r.split(" ", 2);
+            if (NetNexthops.is(r) || !words[0].equals(family)) {
+                NetnsCommand.batch(p, family, batch);
+                batch.clear();
+                family = null;
+            }
+            if (NetNexthops.is(r)) {
+                NetnsCommand.run(p, NetNexthops.addCommand(r).toArray(String[]::new));
+                continue;
+            }
+            family = words[0];
+            batch.add("route add " + words[1]);
+        }
+        NetnsCommand.batch(p, family, batch);
     }
 
     /** The namespace's changed sysctls ({@link NetSysctls}), of its devices or the others, in the image's order. */

@@ -34,6 +34,45 @@ final class NetnsCommand {
         return exec(argv, input, String.join(" ", command) + " in " + where);
     }
 
+    /**
+     * Runs {@code lines}, each an {@code ip} command without the "ip" ({@code addr add 10.1.0.2/24 dev veth0}), in
+     * the net namespace of {@code pid} with one {@code ip -batch} process ({@code family} "-4", "-6" or null before
+     * it): a restore's addresses, devices up and routes, one process instead of one each (130-230 ms a process at
+     * load 20-30). It stops at the first that fails, named in the error.
+     */
+    static void batch(Pid pid, String family, List<String> lines) {
+        if (lines.isEmpty()) {
+            return;
+        }
+        List<String> argv = new ArrayList<>(List.of("nsenter", "--net=" + dev.cryo.kernel.ExitedLeaders.proc(pid) + "/ns/net",
+                "--", "ip"));
+        if (family != null) {
+            argv.add(family);
+        }
+        argv.addAll(List.of("-batch", "-"));
+        batch(argv, family, lines, "the net namespace of pid " + pid);
+    }
+
+    /** {@link #batch} in cryo's own net namespace. */
+    static void batchHere(List<String> lines) {
+        if (!lines.isEmpty()) {
+            batch(List.of("ip", "-batch", "-"), null, lines, "cryo's net namespace");
+        }
+    }
+
+    private static void batch(List<String> argv, String family, List<String> lines, String where) {
+        try {
+            exec(argv, String.join("\n", lines) + "\n", "ip -batch in " + where);
+        } catch (KernelException e) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("Command failed -:(\\d+)").matcher(e.getMessage());
+            int at = m.find() ? Integer.parseInt(m.group(1)) : 0;
+            String said = e.getMessage().replaceAll("(?s)^.*? failed \\(exit \\d+\\): ", "")
+                    .replaceAll("\\s*Command failed -:\\d+", "").replace('\n', ' ').strip();
+            throw at < 1 || at > lines.size() ? e : new KernelException("ip " + (family == null ? "" : family + " ")
+                    + lines.get(at - 1) + " in " + where + " failed: " + said, e);
+        }
+    }
+
     /** The same in cryo's own net namespace. */
     static String runHere(String... command) {
         return exec(List.of(command), "", String.join(" ", command));
